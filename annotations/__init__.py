@@ -1,0 +1,1 @@
+"""Stage 3: the Match-RCNN tracklet builder and its human review step."""

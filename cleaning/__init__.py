@@ -1,0 +1,1 @@
+"""Stage 2: validate media, remove duplicates, recover shops, map classes, split, publish."""

@@ -1,0 +1,1 @@
+"""Stage 4: MovingFashionDataset, samplers, Multi-DeepFashion2 and SEAM Match-RCNN."""

@@ -1,0 +1,3 @@
+from movingfashion.cli import main
+
+main()

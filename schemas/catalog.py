@@ -1,0 +1,320 @@
+"""The pipeline's state: a SQLite catalog (WAL) of source items and media assets.
+
+It lives in ``schemas`` (the contract layer every stage already depends on) so that
+collectors write it, cleaning and annotations update it, and no stage imports a later one.
+
+* One row per item, keyed by ``(source, source_id)``; one row per asset, keyed by
+  ``(source, source_id, kind, url)``. Upserts are idempotent.
+* Status per row (see :class:`schemas.items.Status`) with reason, ``duplicate_of`` and
+  timestamps.
+* Several writer processes at once: WAL journal, ``BEGIN IMMEDIATE`` for every write and a
+  busy timeout, so writers queue instead of failing; a killed writer loses only its
+  uncommitted transaction.
+* Schema migrations are numbered (``PRAGMA user_version``) and applied on open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import CatalogError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+
+#: Numbered migrations. Append only; never edit a released one.
+MIGRATIONS: list[str] = [
+    # 1: items and assets
+    """
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        url TEXT,
+        status TEXT NOT NULL DEFAULT 'discovered',
+        reason TEXT,
+        duplicate_of TEXT,
+        product_id TEXT,
+        partition TEXT,
+        df2_class INTEGER,
+        split TEXT,
+        data TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (source, source_id)
+    );
+    CREATE TABLE assets (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        url TEXT NOT NULL DEFAULT '',
+        path TEXT,
+        sha256 TEXT,
+        size INTEGER,
+        content_type TEXT,
+        probe TEXT,
+        crop TEXT,
+        status TEXT NOT NULL DEFAULT 'discovered',
+        reason TEXT,
+        duplicate_of TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (source, source_id, kind, url),
+        FOREIGN KEY (source, source_id) REFERENCES items (source, source_id)
+    );
+    CREATE INDEX assets_sha ON assets (sha256);
+    CREATE INDEX items_status ON items (status);
+    """,
+    # 2: free-form event log (who changed what and why), for review and audits
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        source TEXT,
+        source_id TEXT,
+        message TEXT NOT NULL
+    );
+    """,
+]
+
+ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
+ASSET_COLUMNS = ("path", "sha256", "size", "content_type", "probe", "crop", "status", "reason", "duplicate_of")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """An item as stored: the source item plus its pipeline state."""
+
+    item: SourceItem
+    status: Status
+    reason: str | None
+    duplicate_of: str | None
+    product_id: str | None
+    partition: str | None
+    df2_class: int | None
+    split: str | None
+    created_at: str
+    updated_at: str
+
+
+class Catalog:
+    """A handle on the catalog database. Cheap to open; one per process or thread."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 60.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
+                                       check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"cannot open catalog: {exc}", where=str(self.path),
+                               hint="is it a SQLite catalog written by this toolkit?") from None
+
+    # -- plumbing -----------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction, retried while the database is busy."""
+        for attempt in range(200):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise CatalogError(str(exc), where=str(self.path)) from None
+                time.sleep(min(0.05 * (attempt + 1), 1.0))
+        else:
+            raise CatalogError("database stayed locked", where=str(self.path),
+                               hint="another process holds a write lock; retry later")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        else:
+            self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        if self.schema_version > len(MIGRATIONS):
+            raise CatalogError(f"catalog schema version {self.schema_version} is newer than this toolkit "
+                               f"({len(MIGRATIONS)})", where=str(self.path), hint="upgrade the toolkit")
+        with self.transaction() as db:
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, sql.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    # -- items --------------------------------------------------------------------
+    def upsert_item(self, item: SourceItem, **state: Any) -> None:
+        """Insert or update an item; ``state`` sets columns among :data:`ITEM_COLUMNS`."""
+        self.upsert_items([item], **state)
+
+    def upsert_items(self, items: Iterable[SourceItem], **state: Any) -> int:
+        """Insert or update many items in one transaction; returns how many were written."""
+        bad = set(state) - set(ITEM_COLUMNS)
+        if bad:
+            raise CatalogError(f"unknown item columns {sorted(bad)}")
+        rows = list(items)
+        now = _now()
+        cols = ["source", "source_id", "url", "data", "created_at", "updated_at", *state]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ["url", "data", "updated_at", *state])
+        sql = (f"INSERT INTO items ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT (source, source_id) DO UPDATE SET {updates}")
+        vals = [_sql_value(v) for v in state.values()]
+        with self.transaction() as db:
+            db.executemany(sql, [
+                (str(it.source), it.source_id, it.url, it.model_dump_json(), now, now, *vals) for it in rows
+            ])
+        return len(rows)
+
+    def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
+        """Update pipeline state columns of one item (status, reason, duplicate_of, ...)."""
+        bad = set(state) - set(ITEM_COLUMNS)
+        if bad:
+            raise CatalogError(f"unknown item columns {sorted(bad)}")
+        sets = ", ".join(f"{c} = ?" for c in state)
+        with self.transaction() as db:
+            cur = db.execute(f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
+                             [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id])
+            if cur.rowcount == 0:
+                raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
+
+    def get_item(self, source: str, source_id: str) -> ItemRow | None:
+        row = self._db.execute("SELECT * FROM items WHERE source = ? AND source_id = ?",
+                               (str(source), source_id)).fetchone()
+        return _item_row(row) if row else None
+
+    def items(self, *, source: str | None = None, status: str | Iterable[str] | None = None) -> list[ItemRow]:
+        sql, args = "SELECT * FROM items WHERE 1=1", []
+        if source is not None:
+            sql += " AND source = ?"
+            args.append(str(source))
+        if status is not None:
+            statuses = [str(status)] if isinstance(status, str) else [str(s) for s in status]
+            sql += f" AND status IN ({', '.join('?' * len(statuses))})"
+            args.extend(statuses)
+        return [_item_row(r) for r in self._db.execute(sql + " ORDER BY source, source_id", args)]
+
+    def count_items(self, **where: Any) -> int:
+        sql = "SELECT COUNT(*) FROM items"
+        if where:
+            sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
+        return int(self._db.execute(sql, [str(v) for v in where.values()]).fetchone()[0])
+
+    # -- assets -------------------------------------------------------------------
+    def upsert_asset(self, asset: MediaAsset) -> None:
+        self.upsert_assets([asset])
+
+    def upsert_assets(self, assets: Iterable[MediaAsset]) -> int:
+        rows = list(assets)
+        now = _now()
+        cols = ["source", "source_id", "kind", "url", *ASSET_COLUMNS, "created_at", "updated_at"]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in [*ASSET_COLUMNS, "updated_at"])
+        sql = (f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+               f"ON CONFLICT (source, source_id, kind, url) DO UPDATE SET {updates}")
+        with self.transaction() as db:
+            db.executemany(sql, [_asset_values(a, now) for a in rows])
+        return len(rows)
+
+    def set_asset_state(self, source: str, source_id: str, kind: str, url: str | None = None,
+                        **state: Any) -> None:
+        """Update state columns of the asset(s) of an item of one kind (and URL, if given)."""
+        bad = set(state) - set(ASSET_COLUMNS)
+        if bad:
+            raise CatalogError(f"unknown asset columns {sorted(bad)}")
+        sets = ", ".join(f"{c} = ?" for c in state)
+        sql = f"UPDATE assets SET {sets}, updated_at = ? WHERE source = ? AND source_id = ? AND kind = ?"
+        args = [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id, str(kind)]
+        if url is not None:
+            sql += " AND url = ?"
+            args.append(url)
+        with self.transaction() as db:
+            db.execute(sql, args)
+
+    def assets(self, *, source: str | None = None, source_id: str | None = None,
+               kind: str | AssetKind | None = None, status: str | None = None) -> list[MediaAsset]:
+        sql, args = "SELECT * FROM assets WHERE 1=1", []
+        for col, val in (("source", source), ("source_id", source_id), ("kind", kind), ("status", status)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(str(val))
+        return [_asset(r) for r in self._db.execute(sql + " ORDER BY source, source_id, kind, url", args)]
+
+    # -- events -------------------------------------------------------------------
+    def log_event(self, stage: str, message: str, source: str | None = None, source_id: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
+                       (_now(), stage, None if source is None else str(source), source_id, message))
+
+    def events(self, stage: str | None = None) -> list[dict[str, Any]]:
+        sql, args = "SELECT * FROM events", []
+        if stage:
+            sql, args = sql + " WHERE stage = ?", [stage]
+        return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    def integrity_ok(self) -> bool:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def status_counts(self) -> dict[str, int]:
+        return {r[0]: r[1] for r in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status")}
+
+
+def _sql_value(v: Any) -> Any:
+    if v is None or isinstance(v, int | float | str):
+        return str(v) if isinstance(v, Status | SourceName) else v
+    if hasattr(v, "model_dump_json"):
+        return v.model_dump_json()
+    return json.dumps(v)
+
+
+def _asset_values(a: MediaAsset, now: str) -> tuple[Any, ...]:
+    return (str(a.source), a.source_id, str(a.kind), a.url or "", a.path, a.sha256, a.size, a.content_type,
+            a.probe.model_dump_json() if a.probe else None, a.crop.model_dump_json() if a.crop else None,
+            str(a.status), a.reason, a.duplicate_of, now, now)
+
+
+def _item_row(r: sqlite3.Row) -> ItemRow:
+    return ItemRow(item=SourceItem.model_validate_json(r["data"]), status=Status(r["status"]), reason=r["reason"],
+                   duplicate_of=r["duplicate_of"], product_id=r["product_id"], partition=r["partition"],
+                   df2_class=r["df2_class"], split=r["split"], created_at=r["created_at"],
+                   updated_at=r["updated_at"])
+
+
+def _asset(r: sqlite3.Row) -> MediaAsset:
+    probe = json.loads(r["probe"]) if r["probe"] else None
+    return MediaAsset(source=r["source"], source_id=r["source_id"], kind=r["kind"], url=r["url"] or None,
+                      path=r["path"], sha256=r["sha256"], size=r["size"], content_type=r["content_type"],
+                      probe=probe, crop=json.loads(r["crop"]) if r["crop"] else None, status=r["status"],
+                      reason=r["reason"], duplicate_of=r["duplicate_of"],
+                      updated_at=datetime.fromisoformat(r["updated_at"]))

@@ -1,0 +1,66 @@
+"""``mf schema`` and ``mf catalog`` commands."""
+
+from __future__ import annotations
+
+import click
+
+from schemas.cli_support import emit, json_option
+
+
+@click.group()
+def schema() -> None:
+    """JSON Schemas of the contracts, and validation of official JSON files."""
+
+
+@schema.command("export")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@json_option
+def schema_export(out_dir: str, as_json: bool) -> None:
+    """Write one JSON Schema file per contract model into OUT_DIR.
+
+    \b
+    Example:
+      mf schema export schemas-out/
+    """
+    from schemas.export import export_json_schemas
+
+    paths = export_json_schemas(out_dir)
+    emit({"written": [str(p) for p in paths]}, as_json, lambda r: "\n".join(r["written"]))
+
+
+@schema.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@json_option
+def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
+    """Validate official MovingFashion split files (train.json / test.json).
+
+    \b
+    Example:
+      mf schema validate dataset/train.json dataset/test.json
+    """
+    from schemas.official import read_official
+
+    result = {f: len(read_official(f)) for f in files}
+    emit(result, as_json, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
+
+
+@click.group()
+def catalog() -> None:
+    """Inspect the pipeline catalog."""
+
+
+@catalog.command("status")
+@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@json_option
+def catalog_status(catalog_path: str, as_json: bool) -> None:
+    """Count items per status.
+
+    \b
+    Example:
+      mf catalog status --catalog data/catalog.sqlite --json
+    """
+    from schemas.catalog import Catalog
+
+    with Catalog(catalog_path) as cat:
+        counts = cat.status_counts()
+    emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in sorted(r.items())) or "empty")

@@ -1,0 +1,112 @@
+"""Contracts for products, splits, detections, tracklets and published dataset entries."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.geometry import Box
+from schemas.items import SourceName
+from schemas.taxonomy import DF2_CLASSES, Partition
+
+
+class Split(StrEnum):
+    TRAIN = "train"
+    TEST = "test"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_class(v: int | None) -> int | None:
+    if v is not None and v not in DF2_CLASSES:
+        raise ValueError(f"DeepFashion2 class must be 1..13, got {v}")
+    return v
+
+
+class Product(_Model):
+    """A shop product with its DeepFashion2 class and partition."""
+
+    product_id: str
+    df2_class: int | None = None
+    partition: Partition
+    source: SourceName | None = None
+    split: Split | None = None
+
+    _cls = field_validator("df2_class")(classmethod(lambda cls, v: _check_class(v)))
+
+
+class Detection(_Model):
+    """One detection in one frame."""
+
+    frame: int = Field(ge=0)
+    box: Box
+    score: float = Field(ge=0, le=1)
+    class_id: int
+    feature: list[float] | None = None
+
+    _cls = field_validator("class_id")(classmethod(lambda cls, v: _check_class(v)))
+
+
+class Tracklet(_Model):
+    """Detections of one object across frames of one video."""
+
+    video: str
+    boxes: dict[int, Box] = Field(description="frame index -> box")
+    scores: dict[int, float] = Field(default_factory=dict, description="frame -> detector confidence")
+    match_scores: dict[int, float] = Field(default_factory=dict, description="frame -> match score with the pivot / shop")
+    class_id: int | None = None
+    pivot_frame: int | None = None
+    shop_score: float | None = Field(default=None, description="match score with the shop image")
+    mode: str | None = Field(default=None, description="'inference' or 'training'")
+
+    def official(self) -> dict[str, list[float]]:
+        """The official form: string frame index -> box."""
+        return {str(k): list(v) for k, v in sorted(self.boxes.items())}
+
+
+class VideoTracklets(_Model):
+    """Everything the tracklet builder found in one video (the project's richer file)."""
+
+    product_id: str
+    video: str
+    frames: int
+    width: int
+    height: int
+    tracklets: list[Tracklet]
+    ground_truth: int | None = Field(default=None, description="index of the ground-truth tracklet")
+    detector: str | None = None
+    matcher: str | None = None
+    needs_review: bool = False
+    review_reason: str | None = None
+
+
+class DatasetEntry(_Model):
+    """One product in the published dataset: the richer JSONL row beside the official JSON."""
+
+    product_id: str
+    df2_class: int
+    partition: Partition
+    split: Split
+    source: SourceName | None = None
+    video_paths: list[str]
+    img_path: str
+    front_path: str | None = None
+    rear_path: str | None = None
+    fabric_path: str | None = None
+    video_crops: list[Box | None] = Field(default_factory=list, description="per video crop applied by the loader")
+    tracklets: list[dict[str, Box]] = Field(default_factory=list)
+    sha256: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    _cls = field_validator("df2_class")(classmethod(lambda cls, v: _check_class(v)))
+
+
+class SplitAssignment(_Model):
+    product_id: str
+    split: Split
+    df2_class: int
+    partition: Partition

@@ -1,0 +1,116 @@
+"""Contracts for what collectors gather: source items and their media assets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.geometry import Box
+from schemas.taxonomy import Partition
+
+
+class SourceName(StrEnum):
+    NETAPORTER = "netaporter"
+    TIKTOK = "tiktok"
+    INSTAGRAM = "instagram"
+    URLS = "urls"
+
+
+#: Partition each source feeds: Net-A-Porter is Regular, social media is Hard.
+SOURCE_PARTITION: dict[SourceName, Partition] = {
+    SourceName.NETAPORTER: Partition.REGULAR,
+    SourceName.TIKTOK: Partition.HARD,
+    SourceName.INSTAGRAM: Partition.HARD,
+    SourceName.URLS: Partition.HARD,
+}
+
+
+class AssetKind(StrEnum):
+    VIDEO = "video"
+    SHOP = "shop"
+    FRONT = "front"
+    REAR = "rear"
+    FABRIC = "fabric"
+    CANDIDATE_SHOP = "candidate-shop"
+
+
+class Status(StrEnum):
+    """Life cycle of an item or asset in the catalog."""
+
+    DISCOVERED = "discovered"
+    DOWNLOADED = "downloaded"
+    FAILED = "failed"  # + reason; retried by a rerun
+    REJECTED = "rejected"  # + reason; final (bad media, non-clothing, ...)
+    DUPLICATE = "duplicate"  # + duplicate_of
+    NEEDS_REVIEW = "needs_review"  # + reason
+    ACCEPTED = "accepted"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceItem(_Model):
+    """One thing found at a source: a product page, a TikTok video, an Instagram post."""
+
+    source: SourceName
+    source_id: str = Field(min_length=1, max_length=128)
+    url: str | None = None
+    title: str | None = None
+    description: str | None = None
+    category_path: list[str] = Field(default_factory=list)
+    caption: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    designer: str | None = None
+    colour: str | None = None
+    has_video: bool | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict, description="raw source metadata")
+
+    @field_validator("source_id")
+    @classmethod
+    def _safe_id(cls, v: str) -> str:
+        from schemas.naming import check_safe_name
+
+        return check_safe_name(v, what="source_id")
+
+
+class VideoProbe(_Model):
+    frames: int = Field(ge=0)
+    fps: float = Field(ge=0)
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+    codec: str | None = None
+
+
+class ImageProbe(_Model):
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+
+
+class Crop(_Model):
+    """A region of a video to keep (split-screen recovery writes crop metadata)."""
+
+    box: Box
+
+
+class MediaAsset(_Model):
+    """One file belonging to a source item."""
+
+    source: SourceName
+    source_id: str
+    kind: AssetKind
+    url: str | None = None
+    path: str | None = Field(default=None, description="path relative to the collection root")
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    size: int | None = Field(default=None, ge=0)
+    content_type: str | None = None
+    probe: VideoProbe | ImageProbe | None = None
+    crop: Crop | None = None
+    status: Status = Status.DISCOVERED
+    reason: str | None = None
+    duplicate_of: str | None = None
+    updated_at: datetime | None = None

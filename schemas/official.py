@@ -1,0 +1,114 @@
+"""Read, validate and write the official MovingFashion annotation JSON, losslessly.
+
+An official file is an object keyed by product id; each value holds ``video_paths``,
+``img_path``, ``source`` (1 = Regular, anything else = Hard) and ``tracklets`` (one dict per
+video, string frame index -> ``[x1, y1, x2, y2]``). Unknown keys are kept, ints stay ints,
+floats stay floats and key order is preserved, so read -> write gives identical data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from schemas.atomic import atomic_write_json
+from schemas.errors import DataFormatError
+from schemas.geometry import Box
+from schemas.taxonomy import Partition, partition_from_source_code
+
+
+class OfficialEntry(BaseModel):
+    """One product of an official split file. Extra keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    video_paths: list[str] = Field(min_length=1)
+    img_path: str
+    source: int
+    tracklets: list[dict[str, Box]] = Field(default_factory=list)
+
+    @field_validator("tracklets")
+    @classmethod
+    def _frame_keys(cls, v: list[dict[str, Box]]) -> list[dict[str, Box]]:
+        for i, trk in enumerate(v):
+            for key in trk:
+                if not key.isdigit():
+                    raise ValueError(f"tracklet {i}: frame key {key!r} is not a non-negative integer string")
+        return v
+
+    @property
+    def partition(self) -> Partition:
+        return partition_from_source_code(self.source)
+
+    def tracklet_boxes(self, video_index: int) -> dict[int, list[float]]:
+        """Frame index (int) -> box of the ground-truth tracklet of one video; {} if none."""
+        if video_index >= len(self.tracklets):
+            return {}
+        return {int(k): v for k, v in self.tracklets[video_index].items()}
+
+
+OfficialSplit = dict[str, OfficialEntry]
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
+    """Validate already-parsed JSON; errors name the file, the product id and the field."""
+    if not isinstance(data, dict):
+        raise DataFormatError(f"top level must be an object keyed by product id, got {type(data).__name__}",
+                              where=where, hint="see the official MovingFashion format in the README")
+    out: OfficialSplit = {}
+    for pid, value in data.items():
+        if not isinstance(value, dict):
+            raise DataFormatError(f"product '{pid}': value must be an object, got {type(value).__name__}",
+                                  where=where)
+        try:
+            out[pid] = OfficialEntry.model_validate(value)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = _field_path(err["loc"])
+            raise DataFormatError(f"product '{pid}': field '{field}': {err['msg']}", where=where,
+                                  hint="fix or remove that entry") from None
+    return out
+
+
+def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
+    """Read and validate an official split file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError("file not found", where=str(p), hint="pass the dataset root or a split JSON") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                              where=str(p)) from None
+    return parse_official(data, where=str(p))
+
+
+def dump_official(split: OfficialSplit) -> dict[str, Any]:
+    """Plain JSON data of a split, extra keys and number types preserved."""
+    out: dict[str, Any] = {}
+    for pid, entry in split.items():
+        d: dict[str, Any] = {"video_paths": entry.video_paths, "img_path": entry.img_path,
+                             "source": entry.source}
+        if "tracklets" in entry.model_fields_set or entry.tracklets:
+            d["tracklets"] = entry.tracklets
+        d.update(entry.model_extra or {})
+        out[pid] = d
+    return out
+
+
+def write_official(path: str | os.PathLike[str], split: OfficialSplit, *, indent: int | None = None) -> None:
+    """Write a split file atomically."""
+    atomic_write_json(path, dump_official(split), indent=indent)

@@ -1,0 +1,45 @@
+"""The 13 DeepFashion2 categories (ids start at 1, names as in the official COCO conversion)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+DF2_CLASSES: dict[int, str] = {
+    1: "short_sleeved_shirt",
+    2: "long_sleeved_shirt",
+    3: "short_sleeved_outwear",
+    4: "long_sleeved_outwear",
+    5: "vest",
+    6: "sling",
+    7: "shorts",
+    8: "trousers",
+    9: "skirt",
+    10: "short_sleeved_dress",
+    11: "long_sleeved_dress",
+    12: "vest_dress",
+    13: "sling_dress",
+}
+DF2_IDS: dict[str, int] = {name: cid for cid, name in DF2_CLASSES.items()}
+NUM_CLASSES = len(DF2_CLASSES)
+
+
+class Partition(StrEnum):
+    """MovingFashion partitions: Regular (Net-A-Porter) and Hard (social media)."""
+
+    REGULAR = "regular"
+    HARD = "hard"
+
+
+#: Integer used in the official JSON ``source`` field. The authors' evaluation code counts
+#: ``source == 1`` as Regular and anything else as Hard; we write 1 and 2.
+PARTITION_SOURCE_CODE: dict[Partition, int] = {Partition.REGULAR: 1, Partition.HARD: 2}
+
+
+def partition_from_source_code(code: int) -> Partition:
+    """Map the official ``source`` integer to a partition (1 = Regular, anything else = Hard)."""
+    return Partition.REGULAR if code == 1 else Partition.HARD
+
+
+def class_name(class_id: int) -> str:
+    """Name of a DeepFashion2 class id; raises ``KeyError`` for ids outside 1..13."""
+    return DF2_CLASSES[class_id]

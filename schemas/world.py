@@ -1,0 +1,137 @@
+"""Ground truth of the synthetic MovingFashion world (written by ``mf world generate``).
+
+The world folder holds ``world.json`` (a :class:`WorldTruth`), the media it describes and one
+``gt/<video_id>.json`` per video (a :class:`VideoGroundTruth`). Tests of every stage compare
+their results with this truth. All paths are relative to the world folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.atomic import atomic_write_text
+from schemas.geometry import Box
+from schemas.items import SourceName
+from schemas.taxonomy import Partition
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DuplicateKind(StrEnum):
+    EXACT = "exact"  # byte-identical copy
+    REENCODE = "reencode"  # other codec/bitrate/size/crop/brightness, same frames
+    SUBCLIP = "subclip"  # a contiguous part of another video
+
+
+class SplitScreen(_Model):
+    """A video whose one half is a still picture of the shop item."""
+
+    layout: str = Field(description="'left-right' or 'top-bottom'")
+    still_half: str = Field(description="'left', 'right', 'top' or 'bottom'")
+    still_box: Box = Field(description="region of the still half, full-frame pixels")
+    moving_box: Box = Field(description="region of the street video half, full-frame pixels")
+    still_image: str = Field(description="the still half as a PNG file (what recovery must find)")
+
+
+class WorldProduct(_Model):
+    product_id: str
+    source: SourceName
+    partition: Partition
+    df2_class: int | None = Field(description="None for non-clothing products")
+    kind: str = Field(description="'clothing' or the non-clothing type: bag, shoes, jewellery, ...")
+    confusable_group: int | None = None
+    title: str
+    description: str
+    category_path: list[str] = Field(default_factory=list)
+    caption: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    designer: str | None = None
+    colour: str | None = None
+    images: dict[str, str] = Field(default_factory=dict,
+                                   description="view -> path: shop, front, rear, fabric, candidate-N")
+    videos: list[str] = Field(default_factory=list, description="video ids of this product")
+    wrong_shop: bool = Field(default=False, description="the shop image served belongs to another product")
+    wrong_shop_of: str | None = Field(default=None, description="whose shop image was served instead")
+
+
+class WorldVideo(_Model):
+    video_id: str
+    product_id: str
+    source: SourceName
+    partition: Partition
+    path: str
+    sha256: str
+    frames: int
+    fps: float
+    width: int
+    height: int
+    codec: str
+    duplicate_of: str | None = None
+    duplicate_kind: DuplicateKind | None = None
+    subclip_start: int | None = Field(default=None, description="first frame of the original in this subclip")
+    split_screen: SplitScreen | None = None
+    gt: str = Field(description="path of the per-frame ground truth JSON")
+
+
+class GarmentInFrame(_Model):
+    """One garment visible (or not) in one frame."""
+
+    product_id: str = Field(description="the product id, or 'other-<n>' for garments of other products")
+    df2_class: int
+    box: Box | None = Field(description="None when the garment is out of view")
+    visible: float = Field(ge=0, le=1, description="visible fraction of the garment")
+    person: int = 0
+
+
+class VideoGroundTruth(_Model):
+    video_id: str
+    product_id: str
+    frames: list[list[GarmentInFrame]] = Field(description="per frame, every garment")
+
+    def item_boxes(self) -> dict[int, list[float]]:
+        """Frame index -> box of the product's own garment, where it is visible."""
+        out = {}
+        for t, garments in enumerate(self.frames):
+            for g in garments:
+                if g.product_id == self.product_id and g.box is not None and g.visible > 0:
+                    out[t] = g.box
+        return out
+
+
+class WorldTruth(_Model):
+    seed: int
+    products: list[WorldProduct]
+    videos: list[WorldVideo]
+    df2_root: str | None = Field(default=None, description="DeepFashion2-format mini set folder")
+    generator_version: str = "1"
+
+    def product(self, product_id: str) -> WorldProduct:
+        for p in self.products:
+            if p.product_id == product_id:
+                return p
+        raise KeyError(product_id)
+
+    def video(self, video_id: str) -> WorldVideo:
+        for v in self.videos:
+            if v.video_id == video_id:
+                return v
+        raise KeyError(video_id)
+
+
+def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
+    return WorldTruth.model_validate_json(Path(world_dir, "world.json").read_text(encoding="utf-8"))
+
+
+def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:
+    atomic_write_text(Path(world_dir, "world.json"), truth.model_dump_json(indent=1) + "\n")
+
+
+def load_video_gt(world_dir: str | os.PathLike[str], video: WorldVideo) -> VideoGroundTruth:
+    return VideoGroundTruth.model_validate(json.loads(Path(world_dir, video.gt).read_text(encoding="utf-8")))

@@ -1,0 +1,130 @@
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from schemas.catalog import MIGRATIONS, Catalog
+from schemas.errors import CatalogError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+
+WRITER = r"""
+import sys
+from schemas.catalog import Catalog
+from schemas.items import SourceItem
+db, start, stop, log = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+cat = Catalog(db)
+with open(log, "a") as fh:
+    for lo in range(start, stop, 25):
+        ids = range(lo, min(lo + 25, stop))
+        cat.upsert_items([SourceItem(source="tiktok", source_id=f"v{i:05d}", title=f"t{i}") for i in ids],
+                         status="downloaded")
+        fh.write(f"{lo} {min(lo + 25, stop)}\n")  # written only after the commit returned
+        fh.flush()
+"""
+
+
+def _spawn(db, start, stop, log):
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(db), str(start), str(stop), str(log)])
+
+
+def _committed(log):
+    ids = set()
+    if log.exists():
+        for line in log.read_text().splitlines():
+            lo, hi = map(int, line.split())
+            ids.update(range(lo, hi))
+    return ids
+
+
+def test_two_writers_one_killed_then_rerun(tmp_path):
+    db = tmp_path / "catalog.sqlite"
+    Catalog(db).close()
+    log_a, log_b = tmp_path / "a.log", tmp_path / "b.log"
+    a = _spawn(db, 0, 5000, log_a)
+    b = _spawn(db, 2500, 7500, log_b)
+    deadline = time.time() + 60
+    while len(_committed(log_b)) < 500 and time.time() < deadline:
+        time.sleep(0.02)
+    b.send_signal(signal.SIGKILL)
+    b.wait()
+    assert a.wait(timeout=300) == 0
+    killed_at = _committed(log_b)
+    assert 0 < len(killed_at) < 5000, "the kill should land mid-run"
+
+    cat = Catalog(db)
+    assert cat.integrity_ok()
+    have = {r.item.source_id for r in cat.items()}
+    assert {f"v{i:05d}" for i in _committed(log_a) | killed_at} <= have  # no committed row lost
+    cat.close()
+
+    rerun = _spawn(db, 2500, 7500, log_b)
+    assert rerun.wait(timeout=300) == 0
+    raw = sqlite3.connect(db)
+    total, distinct = raw.execute("SELECT COUNT(*), COUNT(DISTINCT source || '/' || source_id) FROM items").fetchone()
+    assert total == distinct == 7500
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_upsert_is_idempotent_and_updates_state(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    item = SourceItem(source=SourceName.NETAPORTER, source_id="1234567", title="Striped cotton shirt",
+                      category_path=["Clothing", "Tops", "Shirts"])
+    cat.upsert_item(item, status=Status.DISCOVERED)
+    first = cat.get_item("netaporter", "1234567")
+    cat.upsert_item(item, status=Status.DOWNLOADED)
+    assert cat.count_items() == 1
+    row = cat.get_item("netaporter", "1234567")
+    assert row.status is Status.DOWNLOADED and row.created_at == first.created_at
+    assert row.updated_at >= first.updated_at and row.item.category_path[-1] == "Shirts"
+    cat.set_item_state("netaporter", "1234567", status=Status.REJECTED, reason="non-clothing: bag")
+    assert cat.get_item("netaporter", "1234567").reason == "non-clothing: bag"
+    with pytest.raises(CatalogError, match="no item"):
+        cat.set_item_state("netaporter", "nope", status=Status.FAILED)
+
+    asset = MediaAsset(source="netaporter", source_id="1234567", kind=AssetKind.VIDEO, url="http://x/v.mp4",
+                       path="netaporter/1234567/video.mp4", sha256="a" * 64, size=10,
+                       probe={"frames": 90, "fps": 30, "width": 320, "height": 400, "duration_s": 3})
+    cat.upsert_asset(asset)
+    cat.upsert_asset(asset)
+    got = cat.assets(source_id="1234567")
+    assert len(got) == 1 and got[0].probe.frames == 90
+    cat.set_asset_state("netaporter", "1234567", "video", status=Status.DUPLICATE, duplicate_of="netaporter/1")
+    assert cat.assets(kind="video")[0].duplicate_of == "netaporter/1"
+
+
+def test_migrations_are_numbered_and_newer_db_refused(tmp_path):
+    path = tmp_path / "c.sqlite"
+    cat = Catalog(path)
+    assert cat.schema_version == len(MIGRATIONS)
+    cat.close()
+    raw = sqlite3.connect(path)
+    raw.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    raw.commit()
+    raw.close()
+    with pytest.raises(CatalogError, match="newer than this toolkit"):
+        Catalog(path)
+
+
+def test_not_a_database_is_a_clear_error(tmp_path):
+    bad = tmp_path / "c.sqlite"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(CatalogError, match="c.sqlite"):
+        Catalog(bad)
+
+
+def test_unsafe_ids_are_refused():
+    for bad in ["../../etc/passwd", "a\x00b", "", "x" * 200, "a/b", ".hidden"]:
+        with pytest.raises(ValueError, match="source_id"):
+            SourceItem(source="tiktok", source_id=bad)
+
+
+def test_events(tmp_path):
+    cat = Catalog(tmp_path / "c.sqlite")
+    cat.log_event("cleaning", "marked duplicate", "tiktok", "1")
+    assert json.dumps(cat.events("cleaning")[0]["message"]) == '"marked duplicate"'
+    assert os.path.exists(tmp_path / "c.sqlite")

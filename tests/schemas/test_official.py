@@ -1,0 +1,79 @@
+import json
+
+import pytest
+
+from schemas.errors import DataFormatError
+from schemas.official import dump_official, parse_official, read_official, write_official
+
+OFFICIAL = {
+    "0001234": {
+        "video_paths": ["videos/0001234_a.mp4", "videos/0001234_b.mp4"],
+        "img_path": "shop/0001234.jpg",
+        "source": 1,
+        "tracklets": [
+            {"0": [10, 20, 110, 220], "15": [12.5, 21.25, 111.0, 219.75]},
+            {"3": [0, 0, 50, 60]},
+        ],
+        "extra_key": {"kept": [1, 2, 3]},
+    },
+    "ig_Bx9": {
+        "video_paths": ["videos/ig_Bx9.mp4"],
+        "img_path": "shop/ig_Bx9.jpg",
+        "source": 0,
+        "tracklets": [{}],
+        "notes": "hard partition",
+    },
+}
+
+
+def test_round_trip_is_lossless(tmp_path):
+    src = tmp_path / "train.json"
+    src.write_text(json.dumps(OFFICIAL))
+    split = read_official(src)
+    assert split["0001234"].partition == "regular" and split["ig_Bx9"].partition == "hard"
+    out = tmp_path / "out.json"
+    write_official(out, split)
+    back = json.loads(out.read_text())
+    assert back == OFFICIAL
+    # number types survive: ints stay ints, floats stay floats
+    assert isinstance(back["0001234"]["tracklets"][0]["0"][0], int)
+    assert isinstance(back["0001234"]["tracklets"][0]["15"][0], float)
+    assert split["0001234"].tracklet_boxes(0)[15] == [12.5, 21.25, 111.0, 219.75]
+
+
+def test_missing_tracklets_key_is_not_invented():
+    data = {"p": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1}}
+    assert dump_official(parse_official(data)) == data
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "message"),
+    [
+        ({"video_paths": ["v.mp4"], "source": 1, "tracklets": []}, "img_path", "Field required"),
+        ({"video_paths": "v.mp4", "img_path": "s.jpg", "source": 1}, "video_paths", "list"),
+        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": "one"}, "source", "integer"),
+        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"7": [50, 0, 10, 10]}]},
+         "tracklets[0].7", "x2 (10) < x1 (50)"),
+        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"x": [0, 0, 1, 1]}]},
+         "tracklets", "frame key"),
+        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"1": [0, 0, 1]}]},
+         "tracklets[0].1", "4 numbers"),
+    ],
+)
+def test_bad_entries_name_product_and_field(value, field, message):
+    with pytest.raises(DataFormatError) as err:
+        parse_official({"P42": value}, where="train.json")
+    text = str(err.value)
+    assert "train.json" in text and "product 'P42'" in text and field in text and message in text
+
+
+def test_malformed_json_names_file_and_line(tmp_path):
+    bad = tmp_path / "test.json"
+    bad.write_text('{"a": {"video_paths": [}')
+    with pytest.raises(DataFormatError, match=r"test.json: malformed JSON at line 1"):
+        read_official(bad)
+
+
+def test_top_level_must_be_object(tmp_path):
+    with pytest.raises(DataFormatError, match="keyed by product id"):
+        parse_official([1, 2])

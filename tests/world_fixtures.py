@@ -1,0 +1,1 @@
+"""Session-scoped synthetic worlds shared by every test package (see movingfashion.world)."""
