@@ -1,10 +1,32 @@
-"""``mf-tracklets``: build ground-truth tracklets with Match-RCNN."""
+"""``mf-tracklets``: build ground-truth tracklets with Match-RCNN; ``mf train-detector`` and
+``mf pretrain-matcher`` train the models it uses. Thin click wrappers over annotations.*."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import click
 
-from schemas.cli_support import run_main
+from schemas.cli_support import emit, json_option, run_main
+from schemas.errors import DataFormatError
+
+
+def _load_build_config(config: str | None, stride: int | None, batch: int | None, keyframes: bool,
+                       embed: str | None, conf: float | None):
+    from annotations.config import BuildConfig
+    from schemas.config import load_config
+
+    cfg = load_config(BuildConfig, config)
+    upd = {}
+    if stride is not None:
+        upd["stride"] = stride
+    if keyframes:
+        upd["keyframes"] = True
+    if embed is not None:
+        upd["embed_source"] = embed
+    det = cfg.detector.model_copy(update={k: v for k, v in (("batch", batch), ("conf", conf)) if v is not None})
+    return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,9 +34,211 @@ def tracklets() -> None:
     """Build ground-truth tracklets for a dataset in the official format.
 
     \b
-    Examples:
-      mf-tracklets build --dataset dataset --weights detector.pt
+    Example:
+      mf-tracklets build --dataset dataset --stride 2 --sheets
+      mf-tracklets qa --dataset dataset --truth world/world.json
+      mf-tracklets review --dataset dataset
     """
+
+
+@tracklets.command()
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (official format).")
+@click.option("--weights", type=click.Path(dir_okay=False), help="Detector weights (default: embedded).")
+@click.option("--matcher", type=click.Path(dir_okay=False), help="Matcher checkpoint (default: embedded).")
+@click.option("--detector", type=click.Choice(["ultralytics", "fasterrcnn"]), default="ultralytics",
+              show_default=True, help="Detector backend.")
+@click.option("--stride", type=int, help="Detect every k-th frame (default 1).")
+@click.option("--keyframes", is_flag=True, help="Detect on the codec's key frames only.")
+@click.option("--embed", type=click.Choice(["crops", "roi"]), help="Embed crops (default) or RoI features.")
+@click.option("--conf", type=float, help="Detector confidence threshold (default 0.1).")
+@click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")
+@click.option("--batch", type=int, help="Frames per detector batch (default 16).")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog: mark noisy videos needs_review.")
+@click.option("--config", type=click.Path(dir_okay=False), help="YAML with BuildConfig overrides.")
+@click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
+@click.option("--force", is_flag=True, help="Redo videos that are already done.")
+@json_option
+def build(dataset, weights, matcher, detector, stride, keyframes, embed, conf, shard, batch, catalog, config,
+          sheets, force, as_json) -> None:
+    """Detect, track and write the ground-truth tracklet of every video.
+
+    Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
+    ground-truth tracklets into train.json/test.json. Reruns skip done videos; an unreadable
+    video is reported and skipped.
+
+    \b
+    Example:
+      mf-tracklets build --dataset dataset --stride 2 --shard 0/2 --json
+    """
+    from tqdm import tqdm
+
+    from annotations.builder import build_dataset_tracklets, parse_shard
+
+    cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
+    bar = tqdm(desc="videos", unit="video", file=sys.stderr, disable=not sys.stderr.isatty() or as_json)
+
+    def on_video(job, outcome, rep):
+        if bar.total is None:
+            bar.total = rep.videos
+        bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed), review=len(rep.needs_review))
+        bar.update(1)
+        if outcome == "failed":
+            bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
+
+    rep = build_dataset_tracklets(dataset, detector=detector, weights=weights, matcher=matcher, config=cfg,
+                                  shard=parse_shard(shard), catalog=catalog, force=force, sheets=sheets,
+                                  on_video=on_video)
+    bar.close()
+    emit(rep.as_dict(), as_json, lambda d: (
+        f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
+        f"{len(d['needs_review'])} need review; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
+        + "".join(f"\n  failed: {f['error']}" for f in d["failed"])))
+
+
+def _truth(dataset: str, truth: str):
+    from annotations.world_truth import truth_boxes_for_dataset
+
+    p = Path(truth)
+    return truth_boxes_for_dataset(dataset, p.parent if p.suffix == ".json" else p)
+
+
+@tracklets.command()
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--truth", required=True, type=click.Path(), help="world.json of the synthetic world (or its folder).")
+@click.option("--details", is_flag=True, help="Per-video figures in the JSON output.")
+@json_option
+def qa(dataset, truth, details, as_json) -> None:
+    """Compare ground-truth tracklets with known true boxes: mean IoU and the >= 50% check.
+
+    \b
+    Example:
+      mf-tracklets qa --dataset dataset --truth world/world.json --json
+    """
+    from annotations.qa import load_results, qa_report
+
+    results = load_results(dataset)
+    if not results:
+        raise DataFormatError("no tracklet files", where=str(Path(dataset) / "tracklets"),
+                              hint="run mf-tracklets build first")
+    rep = qa_report(results, _truth(dataset, truth))
+    emit(rep.as_dict(details), as_json, lambda d: (
+        f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
+        f" query mean IoU {d['query_mean_iou']:.3f}"))
+
+
+@tracklets.command()
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--video", "videos", multiple=True, help="Only these video stems (repeatable).")
+@click.option("-n", "n", type=int, default=8, show_default=True, help="Frames per sheet.")
+@json_option
+def sheets(dataset, videos, n, as_json) -> None:
+    """Write contact sheets (shop image, tracklet crops, frames with boxes) to tracklets/sheets/.
+
+    \b
+    Example:
+      mf-tracklets sheets --dataset dataset --video 1234_0
+    """
+    from annotations.qa import load_results
+    from annotations.sheets import write_sheet
+
+    out = [str(write_sheet(dataset, vt, n)) for vt in load_results(dataset)
+           if not videos or Path(vt.video).stem in videos]
+    emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]) or "no sheets written")
+
+
+@tracklets.command()
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Also record decisions in this catalog.")
+@click.option("--accept", "accept", multiple=True, help="Accept this video (stem, e.g. 1234_0).")
+@click.option("--reject", "reject", multiple=True, help="Reject this video.")
+@click.option("--note", help="A note stored with the decisions.")
+@click.option("--all", "show_all", is_flag=True, help="List decided videos too.")
+@json_option
+def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
+    """List videos that need review (with their contact sheets) or record decisions.
+
+    \b
+    Example:
+      mf-tracklets review --dataset dataset
+      mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog cat.db
+    """
+    from annotations.qa import load_results
+    from annotations.review import read_decisions, record_decision
+    from annotations.sheets import sheet_path
+
+    results = {Path(vt.video).stem: vt for vt in load_results(dataset)}
+    if accept or reject:
+        recs = []
+        for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]:
+            if vid not in results:
+                raise DataFormatError(f"no tracklet file for video {vid!r}", where=str(Path(dataset) / "tracklets"),
+                                      hint="use a stem listed by mf-tracklets review")
+            recs.append(record_decision(dataset, vid, results[vid].product_id, dec, catalog, note))
+        emit({"recorded": recs}, as_json, lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]))
+        return
+    decisions = read_decisions(dataset)
+    rows = []
+    for stem, vt in sorted(results.items()):
+        if not vt.needs_review or (stem in decisions and not show_all):
+            continue
+        sp = sheet_path(dataset, vt.video)
+        rows.append({"video": stem, "product_id": vt.product_id, "reason": vt.review_reason,
+                     "sheet": str(sp) if sp.is_file() else None,
+                     "decision": decisions.get(stem, {}).get("decision")})
+    emit({"needs_review": rows}, as_json, lambda d: "\n".join(
+        f"{r['video']}  {r['reason']}  sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
+        + (f"  [{r['decision']}]" if r["decision"] else "") for r in d["needs_review"]) or "nothing to review")
+
+
+@click.command("train-detector", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--df2", "df2", type=click.Path(file_okay=False), help="DeepFashion2 root (train/, validation/).")
+@click.option("--data", "data_yaml", type=click.Path(dir_okay=False), help="An existing YOLO data.yaml instead.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--imgsz", type=int, default=320, show_default=True)
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--model", default="yolov8n.yaml", show_default=True, help="YOLO config or weights to start from.")
+@json_option
+def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) -> None:
+    """Convert DeepFashion2 to YOLO format and train a clothing detector with ultralytics.
+
+    Writes OUT/detector.pt, usable as `mf-tracklets build --weights OUT/detector.pt`.
+
+    \b
+    Example:
+      mf train-detector --df2 /data/DeepFashion2 --out runs/det --epochs 50 --imgsz 640
+    """
+    from annotations.training import train_detector as _train
+
+    if not df2 and not data_yaml:
+        raise click.UsageError("give --df2 ROOT or --data data.yaml")
+    path = _train(df2, out, epochs=epochs, imgsz=imgsz, batch=batch, model=model, data_yaml=data_yaml)
+    emit({"weights": str(path)}, as_json, lambda d: f"detector weights: {d['weights']}")
+
+
+@click.command("pretrain-matcher", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--df2", "df2", required=True, type=click.Path(file_okay=False), help="DeepFashion2 root.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Matcher checkpoint to write.")
+@click.option("--steps", type=int, default=300, show_default=True)
+@click.option("--crop-size", type=int, default=64, show_default=True, help="Crop side in pixels (multiple of 16).")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--init", type=click.Path(dir_okay=False), help="Fine-tune this matcher instead of starting fresh.")
+@json_option
+def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
+    """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs.
+
+    Positives: shop and user items with the same pair_id and style > 0; negatives: every
+    other item in the batch; 2-class cross-entropy. Prints user->shop top-1 retrieval.
+
+    \b
+    Example:
+      mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
+    """
+    from annotations.training import pretrain_matcher as _pretrain
+
+    res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init)
+    emit(res, as_json, lambda d: f"matcher: {d['out']} ({d['tag']}); top-1 user->shop on {d['eval_split']}: "
+                                 f"{d['top1']:.3f} (chance {d['chance']:.3f})")
 
 
 def main() -> None:

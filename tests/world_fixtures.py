@@ -1,1 +1,86 @@
-"""Session-scoped synthetic worlds shared by every test package (see movingfashion.world)."""
+"""Session-scoped synthetic worlds shared by every test package (see movingfashion.world).
+
+``small_world`` is generated once per pytest session (about 7 s on one core). Set
+``MF_WORLD_CACHE=<dir>`` to reuse it between runs: the world is rebuilt only when its
+parameters or the generator version change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+#: Parameters of the shared small world (covers all 13 classes, non-clothing, each duplicate
+#: kind, both split-screen layouts, a wrong shop association and a product without video).
+SMALL_WORLD = {"products": 24, "seed": 0, "quick": True}
+
+
+@contextlib.contextmanager
+def _locked(folder: Path):
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build(tmp_path_factory: pytest.TempPathFactory, name: str, builder) -> Path:
+    cache = os.environ.get("MF_WORLD_CACHE")
+    if cache:
+        from movingfashion.world.config import GENERATOR_VERSION
+
+        root = Path(cache)
+        target = root / f"{name}-v{GENERATOR_VERSION}"
+        with _locked(root):
+            builder(target)
+        return target
+    target = tmp_path_factory.mktemp(name)
+    builder(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a small synthetic world folder (world.json, media/, gt/, df2/)."""
+    from movingfashion.world.generate import generate_world
+
+    def build(target: Path) -> None:
+        generate_world(target, SMALL_WORLD["products"], SMALL_WORLD["seed"], quick=SMALL_WORLD["quick"], workers=1)
+
+    name = "world-{products}-{seed}-{quick}".format(**SMALL_WORLD)
+    return _build(tmp_path_factory, name, build)
+
+
+@pytest.fixture(scope="session")
+def world_truth(small_world: Path):
+    """The ``schemas.world.WorldTruth`` of ``small_world``."""
+    from schemas.world import load_world
+
+    return load_world(small_world)
+
+
+@pytest.fixture(scope="session")
+def gt_dataset(small_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An official-format dataset exported from the small world's ground truth."""
+    from movingfashion.world.gt_dataset import export_gt_dataset
+
+    out = tmp_path_factory.mktemp("gt-dataset")
+    return export_gt_dataset(small_world, out, seed=0)
+
+
+@pytest.fixture(scope="session")
+def world_server(small_world: Path):
+    """A running ``WorldServer`` over ``small_world`` (no faults); ``.base_url`` is its address."""
+    from movingfashion.world.server import WorldServer
+
+    server = WorldServer(small_world).start()
+    try:
+        yield server
+    finally:
+        server.stop()

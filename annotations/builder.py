@@ -1,0 +1,402 @@
+"""Build ground-truth tracklets for every video of a dataset in the official format.
+
+Per video: decode frames (decord, prefetching thread), detect in batches, embed every
+detection with the single-frame matcher, run inference tracking (all tracklets) and training
+tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
+atomically. A rerun skips videos whose file exists with the same detector and matcher; an
+unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
+video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from annotations.config import BuildConfig
+from annotations.detectors import Detector, build_detector
+from annotations.matching import SingleFrameMatcher, crops_from_frames, load_matcher
+from annotations.tracking import (
+    TrackResult,
+    VideoDetections,
+    inference_tracking,
+    similarity,
+    training_tracking,
+)
+from annotations.video import VideoSource, frame_indices, prefetch_batches
+from schemas.atomic import atomic_write_text
+from schemas.dataset import Tracklet, VideoTracklets
+from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
+from schemas.official import OfficialSplit, read_official, write_official
+
+SPLIT_FILES = ("train.json", "test.json")
+TRACKLET_DIR = "tracklets"
+
+
+@dataclass
+class VideoJob:
+    """One video of the dataset to process."""
+
+    split_file: str
+    product_id: str
+    index: int
+    video_path: str
+    img_path: str
+
+    @property
+    def stem(self) -> str:
+        return Path(self.video_path).stem
+
+
+@dataclass
+class BuildReport:
+    """What a build did, with timings (seconds) per phase and throughput."""
+
+    videos: int = 0
+    processed: int = 0
+    skipped: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    needs_review: list[dict[str, str]] = field(default_factory=list)
+    frames_detected: int = 0
+    detections: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=lambda: {"decode_wait": 0.0, "detect": 0.0, "embed": 0.0,
+                                                                "track": 0.0, "write": 0.0})
+    detector: str | None = None
+    matcher: str | None = None
+    official_updated: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames_detected / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["frames_per_second"] = round(self.fps, 2)
+        d["seconds"] = round(self.seconds, 3)
+        d["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
+        return d
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``; None -> ``(0, 1)``."""
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"bad shard {text!r}", where="--shard", hint="write it as i/n, e.g. 0/4") from None
+    if n < 1 or not 0 <= i < n:
+        raise ConfigError(f"shard {text!r} out of range", where="--shard", hint="need 0 <= i < n")
+    return i, n
+
+
+def in_shard(video_path: str, shard: tuple[int, int]) -> bool:
+    """Stable assignment of a video to a shard (CRC32 of its path), independent of dataset order."""
+    return zlib.crc32(video_path.encode()) % shard[1] == shard[0]
+
+
+def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
+    """The official split files present in a dataset folder (at least one)."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise DataFormatError("dataset folder not found", where=str(root), hint="pass the folder of mf publish")
+    splits = {name: read_official(root / name) for name in SPLIT_FILES if (root / name).is_file()}
+    if not splits:
+        raise DataFormatError("no train.json or test.json", where=str(root),
+                              hint="pass a dataset in the official MovingFashion format")
+    return splits
+
+
+def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)) -> list[VideoJob]:
+    jobs = []
+    for split_file, split in splits.items():
+        for pid, entry in split.items():
+            for i, vp in enumerate(entry.video_paths):
+                if in_shard(vp, shard):
+                    jobs.append(VideoJob(split_file, pid, i, vp, entry.img_path))
+    return jobs
+
+
+def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
+    return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
+
+
+def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
+    """Read a richer tracklet file (clear error naming the file)."""
+    p = Path(path)
+    try:
+        return VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFormatError("tracklet file not found", where=str(p), hint="run mf-tracklets build") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise DataFormatError(f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}", where=str(p),
+                              hint="delete it and rerun mf-tracklets build") from None
+
+
+def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as RGB uint8, or :class:`MediaError`."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise MediaError("cannot read image", where=str(path), hint="the shop image is missing or corrupt")
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, list[float]]:
+    """Fill frames between two boxes at most ``max_gap`` frames apart by linear interpolation."""
+    if max_gap <= 1 or len(boxes) < 2:
+        return dict(boxes)
+    keys = sorted(boxes)
+    out = dict(boxes)
+    for a, b in zip(keys[:-1], keys[1:], strict=True):
+        if 1 < b - a <= max_gap:
+            ba, bb = np.asarray(boxes[a], float), np.asarray(boxes[b], float)
+            for t in range(a + 1, b):
+                w = (t - a) / (b - a)
+                out[t] = list(ba * (1 - w) + bb * w)
+    return dict(sorted(out.items()))
+
+
+class TrackletBuilder:
+    """Detector + matcher + tracker over the videos of one dataset."""
+
+    def __init__(self, detector: Detector, matcher: SingleFrameMatcher, config: BuildConfig | None = None) -> None:
+        self.detector = detector
+        self.matcher = matcher.eval().to(detector.device)
+        self.config = config or BuildConfig()
+        if self.config.embed_source == "roi" and not detector.has_features:
+            raise ConfigError(f"detector {detector.name!r} gives no RoI features", where="embed_source",
+                              hint="use embed_source: crops, or the fasterrcnn backend")
+
+    # -- detection ---------------------------------------------------------------
+    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, int]:
+        """Detect and embed every sampled frame; returns the detections and the frame count."""
+        cfg = self.config
+        keys = src.key_indices() if cfg.keyframes else None
+        idx = frame_indices(src.frames, cfg.stride, keys)
+        frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
+        t = time.perf_counter()
+        for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
+            t1 = time.perf_counter()
+            timings["decode_wait"] += t1 - t
+            dets = self.detector.detect(frames)
+            t2 = time.perf_counter()
+            timings["detect"] += t2 - t1
+            with torch.no_grad():
+                if cfg.embed_source == "roi":
+                    feats = [d.features for d in dets if d.features is not None and len(d)]
+                    emb = self.matcher.embed_features(torch.cat(feats)) if feats else None
+                else:
+                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
+                    emb = self.matcher.embed(crops) if len(crops) else None
+            if emb is not None:
+                emb_l.append(emb)
+            for fi, d in zip(chunk, dets, strict=True):
+                frames_l.append(np.full(len(d), fi, np.int64))
+                boxes_l.append(d.boxes)
+                scores_l.append(d.scores)
+                classes_l.append(d.classes)
+            t = time.perf_counter()
+            timings["embed"] += t - t2
+        dets = VideoDetections(
+            frames=np.concatenate(frames_l) if frames_l else np.zeros(0, np.int64),
+            boxes=np.concatenate(boxes_l).reshape(-1, 4) if boxes_l else np.zeros((0, 4), np.float32),
+            scores=np.concatenate(scores_l) if scores_l else np.zeros(0, np.float32),
+            classes=np.concatenate(classes_l) if classes_l else np.zeros(0, np.int64),
+            embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device))
+        return dets, len(idx)
+
+    def shop_embedding(self, shop_path: Path) -> torch.Tensor:
+        img = read_rgb(shop_path)
+        with torch.no_grad():
+            return self.matcher.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
+
+    # -- tracking ----------------------------------------------------------------
+    def _tracklet(self, video: str, dets: VideoDetections, tr: TrackResult, mode: str,
+                  shop_scores: np.ndarray | None, max_gap: int) -> Tracklet:
+        r = self.config.decimals
+        m = tr.members
+        boxes = {int(dets.frames[i]): [round(float(v), r) for v in dets.boxes[i]] for i in m}
+        if mode == "training" and max_gap > 1:
+            boxes = {k: [round(float(v), r) for v in b] for k, b in interpolate_boxes(boxes, max_gap).items()}
+        cls = np.bincount(dets.classes[m]).argmax() if len(m) else None
+        shop = tr.shop_score if tr.shop_score is not None else (
+            float(np.mean(shop_scores[m])) if shop_scores is not None and len(m) else None)
+        return Tracklet(video=video, boxes=boxes,
+                        scores={int(dets.frames[i]): round(float(dets.scores[i]), 4) for i in m},
+                        match_scores={int(dets.frames[i]): round(float(s), 4) for i, s in zip(m, tr.match_scores,
+                                                                                             strict=True)},
+                        class_id=int(cls) if cls is not None and cls > 0 else None,
+                        pivot_frame=int(dets.frames[tr.pivot]),
+                        shop_score=None if shop is None else round(float(shop), 4), mode=mode)
+
+    def track(self, job: VideoJob, src: VideoSource, dets: VideoDetections, n_sampled: int,
+              shop_emb: torch.Tensor) -> VideoTracklets:
+        """Run both tracking modes and decide whether the video needs a human look."""
+        cfg = self.config
+        head = self.matcher.m
+        sim = similarity(head, dets.embeddings) if len(dets) else None
+        inf = inference_tracking(dets, head, cfg.tracker, sim=sim)
+        gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim)
+        with torch.no_grad():
+            shop_s = head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
+        max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
+        tracklets = []
+        if gt is not None:
+            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap))
+        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, 0) for t in inf]
+        reason = None
+        rv = cfg.review
+        if not len(dets):
+            reason = "no detections"
+        elif gt is None:
+            reason = f"no detection matches the shop image (best {float(shop_s.max()):.2f})"
+        else:
+            n = len(gt.members)
+            frames_with_dets = len(np.unique(dets.frames))
+            if n < rv.min_frames or n < rv.min_coverage * frames_with_dets:
+                reason = f"too few frames in the tracklet ({n} of {frames_with_dets} frames with detections)"
+            elif gt.shop_score is not None and gt.shop_score < rv.min_shop_score:
+                reason = f"low shop score {gt.shop_score:.2f}"
+        return VideoTracklets(product_id=job.product_id, video=job.video_path, frames=src.frames, width=src.width,
+                              height=src.height, tracklets=tracklets, ground_truth=0 if gt is not None else None,
+                              detector=self.detector.version, matcher=self.matcher.tag,
+                              needs_review=reason is not None, review_reason=reason)
+
+    def process(self, dataset: Path, job: VideoJob, timings: dict[str, float]) -> tuple[VideoTracklets, int, int]:
+        """One video end to end; returns the result, frames detected and detections."""
+        shop_emb = self.shop_embedding(dataset / job.img_path)
+        src = VideoSource(dataset / job.video_path)
+        try:
+            dets, n = self.detect_video(src, timings)
+            t = time.perf_counter()
+            vt = self.track(job, src, dets, n, shop_emb)
+            timings["track"] += time.perf_counter() - t
+        finally:
+            src.close()
+        return vt, n, len(dets)
+
+    def is_done(self, dataset: Path, job: VideoJob) -> bool:
+        p = tracklet_file(dataset, job.video_path)
+        if not p.is_file():
+            return False
+        try:
+            vt = read_video_tracklets(p)
+        except DataFormatError:
+            return False
+        return vt.detector == self.detector.version and vt.matcher == self.matcher.tag
+
+
+def merge_official(dataset: str | os.PathLike[str], splits: dict[str, OfficialSplit] | None = None) -> list[str]:
+    """Write the ground-truth tracklet of every done video into ``train.json``/``test.json``.
+
+    ``tracklets[i]`` belongs to ``video_paths[i]``; videos without a tracklet file keep what they
+    had (or ``{}``). Extra keys are preserved. Returns the split files rewritten.
+    """
+    root = Path(dataset)
+    splits = splits if splits is not None else load_splits(root)
+    written = []
+    for name, split in splits.items():
+        changed = False
+        for entry in split.values():
+            old = list(entry.tracklets)
+            new = []
+            for i, vp in enumerate(entry.video_paths):
+                p = tracklet_file(root, vp)
+                cur = old[i] if i < len(old) else {}
+                if p.is_file():
+                    vt = read_video_tracklets(p)
+                    cur = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+                new.append(cur)
+            if new != old or "tracklets" not in entry.model_fields_set:
+                entry.tracklets = new
+                changed = True
+        if changed:
+            write_official(root / name, split)
+            written.append(name)
+    return written
+
+
+def build_dataset_tracklets(dataset: str | os.PathLike[str], *, detector: str = "ultralytics",
+                            weights: str | os.PathLike[str] | None = None,
+                            matcher: str | os.PathLike[str] | None = None, config: BuildConfig | None = None,
+                            shard: tuple[int, int] = (0, 1), catalog: str | os.PathLike[str] | None = None,
+                            force: bool = False, sheets: bool = False, write_official_json: bool = True,
+                            on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
+                            builder: TrackletBuilder | None = None) -> BuildReport:
+    """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
+
+    ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),
+    e.g. for a progress bar. ``builder`` reuses already loaded models.
+    """
+    root = Path(dataset)
+    cfg = config or BuildConfig()
+    splits = load_splits(root)
+    jobs = video_jobs(splits, shard)
+    if builder is None:
+        det = build_detector(detector, weights, cfg.detector)
+        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
+    cat = None
+    if catalog is not None:
+        from annotations.review import open_catalog
+
+        cat = open_catalog(catalog)
+    start = time.perf_counter()
+    for job in jobs:
+        if not force and builder.is_done(root, job):
+            rep.skipped += 1
+            vt = read_video_tracklets(tracklet_file(root, job.video_path))
+            if vt.needs_review:
+                rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
+            outcome = "skipped"
+        else:
+            try:
+                vt, n, nd = builder.process(root, job, rep.timings)
+            except MFError as exc:
+                rep.failed.append({"video": job.video_path, "error": str(exc)})
+                if cat is not None:
+                    from annotations.review import log_failure
+
+                    log_failure(cat, job.product_id, f"{job.video_path}: {exc}")
+                outcome = "failed"
+            else:
+                t = time.perf_counter()
+                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
+                if sheets:
+                    from annotations.sheets import write_sheet
+
+                    write_sheet(root, vt)
+                rep.timings["write"] += time.perf_counter() - t
+                rep.processed += 1
+                rep.frames_detected += n
+                rep.detections += nd
+                if vt.needs_review:
+                    rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
+                    if cat is not None:
+                        from annotations.review import mark_needs_review
+
+                        mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+                outcome = "done"
+        rep.seconds = time.perf_counter() - start
+        if on_video is not None:
+            on_video(job, outcome, rep)
+    if write_official_json:
+        rep.official_updated = merge_official(root, splits)
+    rep.seconds = time.perf_counter() - start
+    return rep
+
+
+def report_json(rep: BuildReport) -> str:
+    return json.dumps(rep.as_dict(), indent=2, sort_keys=True)

@@ -1,0 +1,38 @@
+"""Configuration of the tracklet builder (pydantic, documented defaults, YAML-overridable)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from annotations.detectors.base import DetectorConfig
+from annotations.tracking import TrackerConfig
+
+
+class ReviewConfig(BaseModel):
+    """When a video's ground-truth tracklet is too noisy to trust without a human look."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_frames: int = Field(3, ge=1, description="fewer detected frames in the GT tracklet -> needs_review")
+    min_coverage: float = Field(0.3, ge=0, le=1,
+                                description="GT tracklet detected on less than this fraction of the"
+                                            " detected frames -> needs_review")
+    min_shop_score: float = Field(0.5, ge=0, le=1, description="pivot's shop match score below this -> needs_review")
+
+
+class BuildConfig(BaseModel):
+    """Everything ``mf-tracklets build`` can tune."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stride: int = Field(1, ge=1, description="detect every k-th frame")
+    keyframes: bool = Field(False, description="detect on the codec's key frames only (DPRNet-style)")
+    embed_source: Literal["crops", "roi"] = Field(
+        "crops", description="embed detections from resized crops (any backend) or from the backend's RoI"
+                             " features (fasterrcnn only; the matcher must be trained on them)")
+    decimals: int = Field(1, ge=0, le=4, description="box coordinates are rounded to this many decimals")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)

@@ -1,0 +1,76 @@
+"""The detector interface: a batch of RGB frames in, boxes/scores/DF2 classes (+ features) out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DetectorConfig(BaseModel):
+    """Detector thresholds and batch settings (documented defaults, overridable by YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    conf: float = Field(0.1, ge=0, le=1, description="minimum detection confidence kept (low: the tracker"
+                                                      " filters by matching, and 13 classes split the scores)")
+    iou: float = Field(0.6, ge=0, le=1, description="NMS IoU threshold")
+    imgsz: int | None = Field(None, ge=32, description="inference size (long side) in pixels; None = the size"
+                                                      " the weights were trained at (YOLO), else 320")
+    max_det: int = Field(20, ge=1, description="at most this many detections per frame")
+    agnostic_nms: bool = Field(True, description="NMS across classes: one box per garment even when two"
+                                                 " classes compete for it")
+    batch: int = Field(16, ge=1, description="frames per forward pass")
+    device: str | None = Field(None, description="torch device; None = CUDA when present, else CPU")
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """The configured device, or CUDA when present, else the CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class FrameDetections:
+    """Detections of one frame: ``boxes`` float32 ``[N,4]`` xyxy pixels, ``scores`` ``[N]``,
+    ``classes`` int64 ``[N]`` DeepFashion2 ids 1..13, optional ``features`` ``[N,256,h,w]``."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    classes: np.ndarray
+    features: torch.Tensor | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    @classmethod
+    def empty(cls) -> FrameDetections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+class Detector(ABC):
+    """A clothing detector. ``name`` is the backend, ``version`` identifies the weights."""
+
+    name: str = "detector"
+    version: str = "unknown"
+    has_features: bool = False
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        self.device = pick_device(self.config.device)
+
+    @abstractmethod
+    def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
+        """One forward pass over at most ``config.batch`` frames."""
+
+    def detect(self, frames: np.ndarray | list[np.ndarray]) -> list[FrameDetections]:
+        """RGB ``uint8`` frames ``[B,H,W,3]`` -> one :class:`FrameDetections` per frame."""
+        n = len(frames)
+        out: list[FrameDetections] = []
+        for i in range(0, n, self.config.batch):
+            out.extend(self._detect_batch(frames[i:i + self.config.batch]))
+        return out

@@ -1,0 +1,75 @@
+"""Two-stage backend following Match-RCNN: torchvision Faster R-CNN R50-FPN (built without any
+download) whose kept boxes also get 256x6x6 RoIAlign features from the FPN, ready for the
+matcher's :meth:`~annotations.matching.SingleFrameMatcher.embed_features`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torchvision.models.detection import fasterrcnn_resnet50_fpn
+from torchvision.ops import MultiScaleRoIAlign
+
+from annotations.detectors.base import Detector, DetectorConfig, FrameDetections
+from schemas.atomic import sha256_file
+from schemas.errors import ModelError
+
+NUM_CLASSES = 14  # background + 13 DeepFashion2 classes
+
+
+class FasterRCNNDetector(Detector):
+    """Faster R-CNN R50-FPN, ``num_classes=14`` (label k = DF2 id k), random init unless
+    ``weights`` (a state dict, or a dict with ``state_dict``) is given."""
+
+    name = "fasterrcnn"
+    has_features = True
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        size = cfg.imgsz or 320
+        self.model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=NUM_CLASSES,
+                                             min_size=size, max_size=max(size, int(size * 5 / 3)),
+                                             box_score_thresh=cfg.conf, box_nms_thresh=cfg.iou,
+                                             box_detections_per_img=cfg.max_det)
+        self.version = "fasterrcnn_r50_fpn:random-init"
+        if weights is not None:
+            p = Path(weights)
+            try:
+                state = torch.load(p, map_location="cpu", weights_only=True)
+                if isinstance(state, dict) and "state_dict" in state:
+                    state = state["state_dict"]
+                self.model.load_state_dict(state)
+            except FileNotFoundError:
+                raise ModelError("detector weights not found", where=str(p)) from None
+            except Exception as exc:
+                raise ModelError(f"not Faster R-CNN R50-FPN weights with 14 classes: {str(exc).splitlines()[0][:200]}",
+                                 where=str(p), hint="pass a state dict saved from this backend") from None
+            self.version = f"fasterrcnn_r50_fpn:{sha256_file(p)[:12]}"
+        self.model.eval().to(self.device)
+        self.roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=6, sampling_ratio=2)
+
+    @torch.no_grad()
+    def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
+        m = self.model
+        images = [torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().div(255).to(self.device)
+                  for f in frames]
+        sizes = [tuple(im.shape[-2:]) for im in images]
+        batch, _ = m.transform(images)
+        feats = m.backbone(batch.tensors)
+        proposals, _ = m.rpn(batch, feats)
+        dets, _ = m.roi_heads(feats, proposals, batch.image_sizes)
+        boxes_t = [d["boxes"] for d in dets]
+        roi_feats = self.roi_pool(feats, boxes_t, batch.image_sizes)
+        dets = m.transform.postprocess(dets, batch.image_sizes, sizes)
+        out, start = [], 0
+        for d in dets:
+            n = len(d["boxes"])
+            out.append(FrameDetections(d["boxes"].cpu().numpy().astype(np.float32),
+                                       d["scores"].cpu().numpy().astype(np.float32),
+                                       d["labels"].cpu().numpy().astype(np.int64),
+                                       roi_feats[start:start + n].cpu()))
+            start += n
+        return out

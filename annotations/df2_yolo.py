@@ -1,0 +1,118 @@
+"""DeepFashion2-format annotations -> an ultralytics YOLO dataset (images, labels, data.yaml).
+
+The DF2 layout is ``ROOT/<split>/image/NNNNNN.jpg`` + ``ROOT/<split>/annos/NNNNNN.json``; each
+annotation holds ``item1``, ``item2``, ... with ``category_id`` (1..13) and ``bounding_box``
+(xyxy pixels). YOLO class = DF2 id - 1, names are the DF2 class names. Images are linked
+(hard link, else copied), not re-encoded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+from PIL import Image
+
+from schemas.atomic import atomic_write_text
+from schemas.errors import DataFormatError
+from schemas.taxonomy import DF2_CLASSES
+
+YOLO_SPLIT = {"train": "train", "validation": "val", "val": "val", "test": "test"}
+
+
+def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str | None:
+    """One YOLO label line (class = DF2 id - 1, normalised cx cy w h), None for empty boxes."""
+    x1, y1, x2, y2 = (max(0.0, min(float(box[0]), width)), max(0.0, min(float(box[1]), height)),
+                      max(0.0, min(float(box[2]), width)), max(0.0, min(float(box[3]), height)))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        return None
+    return (f"{class_id - 1} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        return
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def df2_items(anno_path: Path) -> list[dict]:
+    """The ``itemN`` objects of one DF2 annotation file, validated (clear error naming the file)."""
+    try:
+        data = json.loads(anno_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"cannot read DeepFashion2 annotation: {exc}", where=str(anno_path)) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("annotation must be a JSON object", where=str(anno_path))
+    items = []
+    for key in sorted((k for k in data if k.startswith("item")), key=lambda k: int(k[4:] or 0)):
+        it = data[key]
+        cid, box = it.get("category_id"), it.get("bounding_box")
+        if cid not in DF2_CLASSES:
+            raise DataFormatError(f"{key}.category_id must be 1..13, got {cid!r}", where=str(anno_path))
+        if not (isinstance(box, list) and len(box) == 4):
+            raise DataFormatError(f"{key}.bounding_box must be [x1, y1, x2, y2], got {box!r}",
+                                  where=str(anno_path))
+        items.append({**it, "_key": key, "_source": data.get("source"), "_pair_id": data.get("pair_id")})
+    return items
+
+
+def write_yolo_dataset(samples: Iterable[tuple[str, Path, list[tuple[int, list[float]]], tuple[int, int] | None]],
+                       out_dir: str | os.PathLike[str]) -> Path:
+    """Write ``(split, image_path, [(df2_id, box)], (w, h) or None)`` samples as a YOLO dataset.
+
+    Returns the ``data.yaml`` path. Split names follow :data:`YOLO_SPLIT`.
+    """
+    out = Path(out_dir)
+    counts: dict[str, int] = {}
+    for split, image, objects, size in samples:
+        ys = YOLO_SPLIT.get(split, split)
+        if size is None:
+            with Image.open(image) as im:
+                size = im.size
+        w, h = size
+        name = image.stem
+        dst = out / "images" / ys / f"{name}{image.suffix}"
+        _link(image, dst)
+        lines = [ln for cid, box in objects if (ln := yolo_line(cid, box, w, h))]
+        atomic_write_text(out / "labels" / ys / f"{name}.txt", "\n".join(lines) + ("\n" if lines else ""))
+        counts[ys] = counts.get(ys, 0) + 1
+    if not counts:
+        raise DataFormatError("no images to convert", where=str(out_dir))
+    val = "val" if "val" in counts else "train"
+    data = {"path": str(out.resolve()), "train": "images/train" if "train" in counts else f"images/{val}",
+            "val": f"images/{val}", "names": {i - 1: n for i, n in DF2_CLASSES.items()}}
+    atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
+    return out / "data.yaml"
+
+
+def df2_to_yolo(df2_root: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                splits: tuple[str, ...] = ("train", "validation")) -> Path:
+    """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
+
+    Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`.
+    """
+    root = Path(df2_root)
+    present = [s for s in splits if (root / s / "annos").is_dir()]
+    if not present:
+        raise DataFormatError(f"no DeepFashion2 split folder with annos/ among {list(splits)}", where=str(root),
+                              hint="pass the folder that holds train/ and validation/")
+
+    def samples():
+        for split in present:
+            for anno in sorted((root / split / "annos").glob("*.json")):
+                image = root / split / "image" / f"{anno.stem}.jpg"
+                if not image.is_file():
+                    raise DataFormatError("image of this annotation is missing", where=str(image))
+                objects = [(it["category_id"], it["bounding_box"]) for it in df2_items(anno)]
+                yield split, image, objects, None
+
+    return write_yolo_dataset(samples(), out_dir)

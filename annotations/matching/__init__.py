@@ -1,0 +1,42 @@
+"""Single-frame Matching Head of Match-RCNN (paper section 4.1) and its crop encoder.
+
+Public API (used by SEAM in ``movingfashion.seam``):
+
+- :class:`CropEncoder`: RGB crops ``[N,3,S,S]`` in [0, 1] -> feature maps ``[N,256,S/16,S/16]``
+  (default ``S = 64`` -> 4x4 maps; ``S = 96`` -> 6x6, the official RoI size).
+- :class:`EmbeddingHead` ``f``: official conv stack 256->256->256->256->1024 (3x3), average pool
+  over the whole map (on 6x6 maps exactly the official 6x6 pool), Linear 1024->256 + BatchNorm1d.
+- :class:`MatchHead` ``m``: Linear(256, 2) on ``(a - b)^2`` -> softmax -> score in [0, 1];
+  ``score_matrix`` is the vectorised all-pairs form.
+- :class:`SingleFrameMatcher`: encoder + f + m, ``embed(crops) -> [N,256]``.
+- :func:`load_matcher` (``None`` = the embedded default weights), :func:`crops_from_frames`.
+
+The ``ultralytics`` detector backend has no RoI features, so its detections are embedded
+from resized crops through :class:`CropEncoder`; the ``fasterrcnn`` backend's RoIAlign FPN
+features (``[N,256,6,6]``) can go straight into :meth:`SingleFrameMatcher.embed_features`.
+"""
+
+from annotations.matching.crops import crops_from_frames, image_to_tensor
+from annotations.matching.model import (
+    MATCHER_KIND,
+    MATCHER_VERSION,
+    CropEncoder,
+    EmbeddingHead,
+    MatchHead,
+    SingleFrameMatcher,
+    default_matcher_path,
+    load_matcher,
+)
+
+__all__ = [
+    "MATCHER_KIND",
+    "MATCHER_VERSION",
+    "CropEncoder",
+    "EmbeddingHead",
+    "MatchHead",
+    "SingleFrameMatcher",
+    "crops_from_frames",
+    "default_matcher_path",
+    "image_to_tensor",
+    "load_matcher",
+]

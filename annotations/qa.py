@@ -1,0 +1,115 @@
+"""Quality checks of tracklets: query selection (paper section 5) and the paper's acceptance
+check (at least 50% of a tracklet's detections contain the item) against known ground truth."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.dataset import Tracklet, VideoTracklets
+from schemas.geometry import box_iou
+
+BoxesByFrame = Mapping[int, Sequence[float]]
+
+
+def _boxes(t: Tracklet | BoxesByFrame) -> dict[int, Sequence[float]]:
+    if isinstance(t, Tracklet):
+        return dict(t.boxes)
+    return {int(k): v for k, v in t.items()}
+
+
+def average_iou(tracklet: Tracklet | BoxesByFrame, gt_boxes: BoxesByFrame) -> float:
+    """Mean over the ground-truth frames of the IoU with the tracklet's box there (0 where it has none)."""
+    gt = {int(k): v for k, v in gt_boxes.items()}
+    if not gt:
+        return 0.0
+    boxes = _boxes(tracklet)
+    return sum(box_iou(boxes[f], b) if f in boxes else 0.0 for f, b in gt.items()) / len(gt)
+
+
+def select_query(tracklets: Sequence[Tracklet | BoxesByFrame], gt_boxes: BoxesByFrame) -> int | None:
+    """Index of the tracklet with the highest average IoU with the ground-truth tracklet (the
+    paper's query selection); None when there is no tracklet. Ties: the first one."""
+    best, best_i = -1.0, None
+    for i, t in enumerate(tracklets):
+        v = average_iou(t, gt_boxes)
+        if v > best:
+            best, best_i = v, i
+    return best_i
+
+
+@dataclass
+class VideoCheck:
+    """One tracklet against the true item boxes, over the tracklet's *detected* frames."""
+
+    video: str
+    detections: int
+    mean_iou: float
+    contain_fraction: float
+    passed: bool
+
+
+def check_tracklet(video: str, tracklet: Tracklet | None, true_boxes: BoxesByFrame, iou_hit: float = 0.5,
+                   min_fraction: float = 0.5) -> VideoCheck:
+    """Mean IoU of the tracklet's detections with the true item box of their frame (0 where the
+    item is not visible) and the fraction that contain the item (IoU >= ``iou_hit``); passes
+    when that fraction is >= ``min_fraction``. No tracklet = 0 and a failure."""
+    truth = {int(k): v for k, v in true_boxes.items()}
+    if tracklet is None:
+        return VideoCheck(video, 0, 0.0, 0.0, False)
+    frames = sorted(tracklet.scores) or sorted(tracklet.boxes)
+    ious = [box_iou(tracklet.boxes[f], truth[f]) if f in truth else 0.0 for f in frames]
+    if not ious:
+        return VideoCheck(video, 0, 0.0, 0.0, False)
+    frac = sum(v >= iou_hit for v in ious) / len(ious)
+    return VideoCheck(video, len(ious), sum(ious) / len(ious), frac, frac >= min_fraction)
+
+
+@dataclass
+class QAReport:
+    videos: int = 0
+    mean_iou: float = 0.0
+    pass_rate: float = 0.0
+    query_mean_iou: float = 0.0
+    missing: list[str] = field(default_factory=list)
+    checks: list[VideoCheck] = field(default_factory=list)
+
+    def as_dict(self, details: bool = False) -> dict:
+        d = {"videos": self.videos, "mean_iou": round(self.mean_iou, 4), "pass_rate": round(self.pass_rate, 4),
+             "query_mean_iou": round(self.query_mean_iou, 4), "missing": self.missing,
+             "failed_videos": [c.video for c in self.checks if not c.passed]}
+        if details:
+            d["checks"] = [c.__dict__ for c in self.checks]
+        return d
+
+
+def qa_report(results: Sequence[VideoTracklets], truth: Mapping[str, BoxesByFrame],
+              iou_hit: float = 0.5, min_fraction: float = 0.5) -> QAReport:
+    """Check every video's ground-truth tracklet against ``truth`` (video path -> true item boxes);
+    also select the query among the inference tracklets with the true boxes (paper section 5)."""
+    rep = QAReport()
+    qious = []
+    for vt in results:
+        if vt.video not in truth:
+            rep.missing.append(vt.video)
+            continue
+        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        rep.checks.append(check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction))
+        inf = [t for t in vt.tracklets if t.mode == "inference"]
+        q = select_query(inf, truth[vt.video])
+        qious.append(average_iou(inf[q], truth[vt.video]) if q is not None else 0.0)
+    rep.videos = len(rep.checks)
+    if rep.checks:
+        rep.mean_iou = sum(c.mean_iou for c in rep.checks) / rep.videos
+        rep.pass_rate = sum(c.passed for c in rep.checks) / rep.videos
+        rep.query_mean_iou = sum(qious) / len(qious)
+    return rep
+
+
+def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
+    """Every richer tracklet file of a dataset."""
+    from annotations.builder import TRACKLET_DIR, read_video_tracklets
+
+    return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]

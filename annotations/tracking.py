@@ -1,0 +1,185 @@
+"""Pivot-and-propagation tracking of Match-RCNN (paper sections 4.1 and 4.4), vectorised.
+
+*Inference tracking*: pivot = the most confident detection left; every other frame
+contributes its best-matching remaining detection whose match score with the pivot is at least
+``match_threshold`` (at most one per frame); the tracklet's detections are removed and the
+loop repeats until none is left. *Training tracking*: the pivot is the detection that best
+matches the shop image over the whole video, if that score reaches ``shop_threshold``;
+propagation as above. One ``[D,D]`` score matrix per video replaces every pairwise call; the
+only Python loop is over tracklets. :func:`naive_inference_tracking` /
+:func:`naive_training_tracking` are per-pair reference loops (benchmark and tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from annotations.matching import MatchHead
+
+
+class TrackerConfig(BaseModel):
+    """Tracking thresholds (documented defaults, overridable by YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match_threshold: float = Field(0.5, ge=0, le=1,
+                                   description="min match score with the pivot for a detection to join")
+    shop_threshold: float = Field(0.3, ge=0, le=1,
+                                  description="training tracking: min shop match score of the pivot")
+    min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
+    max_gap: int | None = Field(None, ge=0,
+                                description="fill frames between detections at most this far apart by linear"
+                                            " interpolation (None = 2 x stride; 0 = never)")
+
+
+@dataclass
+class VideoDetections:
+    """All detections of one video, flattened: ``D`` rows."""
+
+    frames: np.ndarray  # int64 [D] frame index
+    boxes: np.ndarray  # float32 [D,4]
+    scores: np.ndarray  # float32 [D] detector confidence
+    classes: np.ndarray  # int64 [D] DF2 ids
+    embeddings: torch.Tensor  # float [D,256]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+@dataclass
+class TrackResult:
+    """One tracklet: ``members`` index the video's detections (sorted by frame)."""
+
+    pivot: int
+    members: np.ndarray  # int64 indices
+    match_scores: np.ndarray  # float32, score of each member with the pivot (pivot: 1.0)
+    shop_score: float | None = None
+
+
+def _propagate(sim_row: np.ndarray, frames: np.ndarray, remaining: np.ndarray, pivot: int,
+               threshold: float) -> TrackResult:
+    """Pivot + the best remaining detection per other frame with ``sim_row >= threshold``."""
+    cand = remaining & (sim_row >= threshold) & (frames != frames[pivot])
+    idx = np.flatnonzero(cand)
+    if len(idx):
+        # best per frame: order by frame, then by descending score (stable: first index wins ties)
+        order = np.lexsort((-sim_row[idx], frames[idx]))
+        idx = idx[order]
+        first = np.ones(len(idx), bool)
+        first[1:] = frames[idx][1:] != frames[idx][:-1]
+        idx = idx[first]
+    members = np.concatenate([idx, [pivot]]).astype(np.int64)
+    members = members[np.argsort(frames[members], kind="stable")]
+    ms = sim_row[members].astype(np.float32)
+    ms[members == pivot] = 1.0
+    return TrackResult(pivot=int(pivot), members=members, match_scores=ms)
+
+
+def similarity(head: MatchHead, embeddings: torch.Tensor) -> np.ndarray:
+    """The video's ``[D,D]`` match-score matrix, computed once."""
+    with torch.no_grad():
+        return head.score_matrix(embeddings, embeddings).float().cpu().numpy()
+
+
+def inference_tracking(dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None,
+                       sim: np.ndarray | None = None) -> list[TrackResult]:
+    """Every tracklet of the video (inference mode), most confident pivot first."""
+    cfg = config or TrackerConfig()
+    n = len(dets)
+    if n == 0:
+        return []
+    sim = similarity(head, dets.embeddings) if sim is None else sim
+    remaining = np.ones(n, bool)
+    scores = dets.scores.astype(np.float64)
+    out = []
+    while remaining.any():
+        pivot = int(np.argmax(np.where(remaining, scores, -np.inf)))
+        tr = _propagate(sim[pivot], dets.frames, remaining, pivot, cfg.match_threshold)
+        remaining[tr.members] = False
+        if len(tr.members) >= cfg.min_length:
+            out.append(tr)
+    return out
+
+
+def shop_scores(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor) -> np.ndarray:
+    """Match score of every detection with the shop image, ``[D]``."""
+    with torch.no_grad():
+        return head.score_matrix(shop_embedding.reshape(1, -1), dets.embeddings)[0].float().cpu().numpy()
+
+
+def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
+                      config: TrackerConfig | None = None, sim: np.ndarray | None = None) -> TrackResult | None:
+    """The shop item's tracklet (training mode), or None when no detection matches the shop well enough."""
+    cfg = config or TrackerConfig()
+    if len(dets) == 0:
+        return None
+    s = shop_scores(dets, head, shop_embedding)
+    pivot = int(np.argmax(s))
+    if s[pivot] < cfg.shop_threshold:
+        return None
+    if sim is None:
+        with torch.no_grad():
+            row = head.score_matrix(dets.embeddings[pivot:pivot + 1], dets.embeddings)[0].float().cpu().numpy()
+    else:
+        row = sim[pivot]
+    tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold)
+    tr.shop_score = float(s[pivot])
+    return tr
+
+
+# ---------------------------------------------------------------- naive reference (per pair)
+
+def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(head.score(a[None], b[None])[0])
+
+
+def _naive_propagate(dets: VideoDetections, head: MatchHead, remaining: list[bool], pivot: int,
+                     threshold: float) -> TrackResult:
+    best: dict[int, tuple[float, int]] = {}
+    for j in range(len(dets)):
+        if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
+            continue
+        s = _pair_score(head, dets.embeddings[pivot], dets.embeddings[j])
+        f = int(dets.frames[j])
+        if s >= threshold and (f not in best or s > best[f][0]):
+            best[f] = (s, j)
+    members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (s, j) in best.items()])
+    return TrackResult(pivot=pivot, members=np.array([m[1] for m in members], np.int64),
+                       match_scores=np.array([m[2] for m in members], np.float32))
+
+
+def naive_inference_tracking(dets: VideoDetections, head: MatchHead,
+                             config: TrackerConfig | None = None) -> list[TrackResult]:
+    """Reference implementation: one match-head call per detection pair."""
+    cfg = config or TrackerConfig()
+    remaining = [True] * len(dets)
+    out = []
+    while any(remaining):
+        pivot = max((i for i in range(len(dets)) if remaining[i]), key=lambda i: (dets.scores[i], -i))
+        tr = _naive_propagate(dets, head, remaining, pivot, cfg.match_threshold)
+        for j in tr.members:
+            remaining[j] = False
+        if len(tr.members) >= cfg.min_length:
+            out.append(tr)
+    return out
+
+
+def naive_training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
+                            config: TrackerConfig | None = None) -> TrackResult | None:
+    """Reference implementation of training tracking, one pair at a time."""
+    cfg = config or TrackerConfig()
+    best, pivot = -1.0, -1
+    for i in range(len(dets)):
+        s = _pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i])
+        if s > best:
+            best, pivot = s, i
+    if pivot < 0 or best < cfg.shop_threshold:
+        return None
+    tr = _naive_propagate(dets, head, [True] * len(dets), pivot, cfg.match_threshold)
+    tr.shop_score = best
+    return tr

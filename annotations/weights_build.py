@@ -1,0 +1,220 @@
+"""Train the embedded default weights (``make weights``): a small YOLO detector and the
+single-frame matcher, on an already generated synthetic world (and its DF2-format mini set).
+
+    mf world generate --out build/weights-world --products 60 --seed 0
+    python -m annotations.weights_build --world build/weights-world
+
+Writes ``annotations/weights/detector.pt`` and ``matcher.pt`` (fp16, <= 20 MB together) and
+``annotations/weights/README.json`` with what they were trained on. These weights only know
+the synthetic world: real data needs DeepFashion2-trained weights (``mf train-detector``,
+``mf pretrain-matcher``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+
+from annotations.df2_yolo import write_yolo_dataset
+from annotations.matching import crops_from_frames
+from annotations.training import CropSet, _to_uint8, df2_crops, jitter_box, train_detector, train_matcher
+from annotations.video import VideoSource
+from schemas.atomic import atomic_write_json
+from schemas.errors import DataFormatError
+from schemas.world import WorldTruth, WorldVideo, load_video_gt, load_world
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MIN_VISIBLE = 0.3
+
+
+def _videos(truth: WorldTruth) -> list[WorldVideo]:
+    return [v for v in truth.videos if v.duplicate_of is None]
+
+
+def _moving_offset(v: WorldVideo) -> list[int] | None:
+    return [int(x) for x in v.split_screen.moving_box] if v.split_screen is not None else None
+
+
+def world_frames(world: Path, truth: WorldTruth, every: int, videos: list[WorldVideo] | None = None,
+                 ) -> Iterator[tuple[WorldVideo, int, np.ndarray, list[tuple[str, int, list[float]]]]]:
+    """(video, frame index, RGB frame, [(garment key, df2 class, box)]) every ``every`` frames.
+
+    Split-screen videos are cut to their moving half (as published), boxes shifted with them.
+    Garment key = ``product_id/person``, unique within the video."""
+    for v in videos or _videos(truth):
+        gt = load_video_gt(world, v)
+        src = VideoSource(world / v.path)
+        try:
+            idx = list(range(0, min(src.frames, len(gt.frames)), every))
+            frames = src.get_batch(idx)
+        finally:
+            src.close()
+        mb = _moving_offset(v)
+        for t, rgb in zip(idx, frames, strict=True):
+            objs = []
+            for g in gt.frames[t]:
+                if g.box is None or g.visible < MIN_VISIBLE:
+                    continue
+                b = list(g.box)
+                if mb is not None:
+                    b = [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]]
+                objs.append((f"{g.product_id}/{g.person}", g.df2_class, b))
+            if mb is not None:
+                rgb = rgb[mb[1]:mb[3], mb[0]:mb[2]]
+            yield v, t, np.ascontiguousarray(rgb), objs
+
+
+def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_fraction: float = 0.1) -> Path:
+    """Frames of the world's videos + true garment boxes as a YOLO dataset; returns data.yaml."""
+    import cv2
+
+    img_dir = out / "frames"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    vids = _videos(truth)
+    rng = random.Random(0)
+    val = {v.video_id for v in rng.sample(vids, max(1, int(len(vids) * val_fraction)))}
+    samples = []
+    for v, t, rgb, objs in world_frames(world, truth, every, vids):
+        p = img_dir / f"{v.video_id}_{t:05d}.jpg"
+        cv2.imwrite(str(p), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        split = "validation" if v.video_id in val else "train"
+        samples.append((split, p, [(c, b) for _, c, b in objs], (rgb.shape[1], rgb.shape[0])))
+    return write_yolo_dataset(samples, out / "yolo")
+
+
+def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitter: float = 0.1,
+                seed: int = 0) -> CropSet:
+    """Garment crops of every video (identity = the garment in that video, group = the video)
+    plus each product's shop image as a crop of its own garment's identity."""
+    import cv2
+
+    rng = random.Random(seed)
+    ident: dict[tuple[str, str], int] = {}
+    crops, ids, groups = [], [], []
+    vids = _videos(truth)
+    for gi, v in enumerate(vids):
+        for _, _, rgb, objs in world_frames(world, truth, every, [v]):
+            if not objs:
+                continue
+            h, w = rgb.shape[:2]
+            boxes = np.asarray([jitter_box(b, w, h, rng, jitter) for _, _, b in objs], np.float32)
+            crops.append(_to_uint8(crops_from_frames([rgb], [boxes], size)))
+            for key, _, _ in objs:
+                ids.append(ident.setdefault((v.video_id, key), len(ident)))
+                groups.append(gi)
+        # the shop image (the still half for split-screen videos) belongs to the product's garment
+        prod = truth.product(v.product_id)
+        shop_rel = v.split_screen.still_image if v.split_screen is not None else prod.images.get("shop")
+        own = [k for (vid, k) in ident if vid == v.video_id and k.split("/")[0] == v.product_id]
+        if shop_rel and own:
+            img = cv2.imread(str(world / shop_rel))
+            if img is not None:
+                rgb = np.ascontiguousarray(img[..., ::-1])
+                for _ in range(3):  # the shop image is one view; a few jittered copies
+                    h, w = rgb.shape[:2]
+                    box = jitter_box([0, 0, w, h], w, h, rng, 0.05)
+                    crops.append(_to_uint8(crops_from_frames([rgb], [box], size)))
+                    ids.append(ident[(v.video_id, own[0])])
+                    groups.append(gi)
+    if not crops:
+        raise DataFormatError("no garment crops in the world", where=str(world))
+    return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups))
+
+
+def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = WEIGHTS_DIR, *,
+                  df2: str | os.PathLike[str] | None = None, epochs: int = 40, imgsz: int = 192,
+                  frame_every: int = 8, matcher_steps: int = 600, crop_size: int = 64, skip_detector: bool = False,
+                  skip_matcher: bool = False, work: str | os.PathLike[str] | None = None) -> dict:
+    """Train both default models; returns what was done (sizes, figures, seconds)."""
+    wdir = Path(world)
+    if not (wdir / "world.json").is_file():
+        raise DataFormatError("no world.json: generate the world first", where=str(wdir),
+                              hint=f"mf world generate --out {wdir} --products 60 --seed 0")
+    truth = load_world(wdir)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(work) if work else Path("build") / "weights-work"
+    info: dict = {"world": str(wdir), "world_seed": truth.seed, "products": len(truth.products)}
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if not skip_detector:
+        t = time.perf_counter()
+        data = world_yolo(wdir, truth, work_dir, every=frame_every)
+        # from scratch, few CPU epochs: short warm-up, no mosaic, a higher AdamW rate, small
+        # batches (more updates per second), validation only at the end
+        best = train_detector(None, work_dir / "det", epochs=epochs, imgsz=imgsz, batch=8, data_yaml=data,
+                              optimizer="AdamW", lr0=0.002, warmup_epochs=0.5, close_mosaic=epochs, val=False)
+        _slim_yolo(best, out_dir / "detector.pt")
+        info["detector"] = {"epochs": epochs, "imgsz": imgsz, "frame_every": frame_every,
+                            "seconds": round(time.perf_counter() - t, 1)}
+    if not skip_matcher:
+        t = time.perf_counter()
+        sets = [world_crops(wdir, truth, crop_size)]
+        df2_root = Path(df2) if df2 else (wdir / truth.df2_root if truth.df2_root else None)
+        if df2_root is not None and (df2_root / "train" / "annos").is_dir():
+            sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
+        data = CropSet.cat(sets)
+        model = train_matcher(data, steps=matcher_steps, crop_size=crop_size,
+                              log=lambda s, v: (s % 50 == 0) and print(f"matcher step {s}: loss {v:.3f}",
+                                                                       file=sys.stderr))
+        tag = model.save(out_dir / "matcher.pt", meta={"trained_on": "synthetic world", "world": str(wdir),
+                                                      "steps": matcher_steps})
+        info["matcher"] = {"tag": tag, "crops": len(data), "steps": matcher_steps,
+                           "seconds": round(time.perf_counter() - t, 1)}
+    info["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in out_dir.glob("*.pt")}
+    atomic_write_json(out_dir / "README.json", {**info, "note": "trained on the synthetic world only; use"
+                                                " DeepFashion2-trained weights for real data"})
+    return info
+
+
+def _slim_yolo(src: Path, dst: Path) -> None:
+    """Copy ultralytics weights without optimizer state (ultralytics already strips best.pt/last.pt
+    at the end of training; strip again in case training was cut short)."""
+    try:
+        from ultralytics.utils.torch_utils import strip_optimizer
+
+        tmp = dst.with_suffix(".tmp.pt")
+        shutil.copyfile(src, tmp)
+        strip_optimizer(str(tmp))
+        os.replace(tmp, dst)
+    except Exception:
+        shutil.copyfile(src, dst)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--world", default=os.environ.get("MF_WEIGHTS_WORLD", "build/weights-world"), show_default=True,
+              type=click.Path(file_okay=False), help="An already generated synthetic world.")
+@click.option("--df2", type=click.Path(file_okay=False), help="DF2-format folder (default: the world's df2/).")
+@click.option("--out", default=str(WEIGHTS_DIR), show_default=True, type=click.Path(file_okay=False))
+@click.option("--epochs", type=int, default=40, show_default=True)
+@click.option("--imgsz", type=int, default=192, show_default=True)
+@click.option("--frame-every", type=int, default=8, show_default=True, help="Detector: one frame in N.")
+@click.option("--matcher-steps", type=int, default=600, show_default=True)
+@click.option("--skip-detector", is_flag=True)
+@click.option("--skip-matcher", is_flag=True)
+def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, skip_detector, skip_matcher) -> None:
+    """Retrain the embedded default detector and matcher on a synthetic world.
+
+    \b
+    Example:
+      mf world generate --out build/weights-world --products 60 --seed 0
+      python -m annotations.weights_build --world build/weights-world
+    """
+    info = build_weights(world, out, df2=df2, epochs=epochs, imgsz=imgsz, frame_every=frame_every,
+                         matcher_steps=matcher_steps, skip_detector=skip_detector, skip_matcher=skip_matcher)
+    click.echo(json.dumps(info, indent=2))
+
+
+if __name__ == "__main__":
+    from schemas.cli_support import run_main
+
+    run_main(main)

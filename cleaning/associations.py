@@ -1,0 +1,119 @@
+"""Wrong video/shop associations: score every pair with a user-given matcher, flag low scores.
+
+Cleaning must not import the later ``annotations`` stage, so the matcher is any object with
+``score(video_path, shop_path) -> float`` in [0, 1] (:class:`PairScorer`), loaded by a dotted
+path ``module:attr`` (a class is instantiated without arguments, a function is wrapped).
+Low-scoring pairs become ``needs_review`` with the score in the reason; nothing is dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from schemas.catalog import Catalog
+from schemas.errors import ConfigError
+from schemas.items import AssetKind, Status
+
+
+@runtime_checkable
+class PairScorer(Protocol):
+    """Anything that scores how well a video shows the item of a shop image (1 = same item)."""
+
+    def score(self, video_path: str, shop_path: str) -> float: ...
+
+
+class _FunctionScorer:
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def score(self, video_path: str, shop_path: str) -> float:
+        return float(self.fn(video_path, shop_path))
+
+
+def load_scorer(target: str) -> PairScorer:
+    """Load ``module:attr``: an object with ``score``, a class to instantiate, or a function."""
+    if ":" not in target:
+        raise ConfigError(f"matcher {target!r} must look like 'package.module:attribute'", where="--matcher")
+    module, attr = target.split(":", 1)
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"cannot load matcher {target!r}: {exc}",
+            where="--matcher",
+            hint="is the module installed and the attribute spelled right?",
+        ) from None
+    if inspect.isclass(obj):
+        obj = obj()
+    if isinstance(obj, PairScorer):
+        return obj
+    if callable(obj):
+        return _FunctionScorer(obj)
+    raise ConfigError(f"matcher {target!r} has no score(video_path, shop_path) method", where="--matcher")
+
+
+@dataclass(frozen=True)
+class AssociationFlag:
+    source: str
+    source_id: str
+    video: str
+    shop: str
+    score: float
+
+
+def score_pairs(
+    pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, threshold: float
+) -> tuple[dict[tuple[str, str], float], list[AssociationFlag]]:
+    """Score ``(source, source_id, video, shop)`` pairs; returns (min score per item, low pairs)."""
+    per_item: dict[tuple[str, str], float] = {}
+    flags = []
+    for source, source_id, video, shop in pairs:
+        s = float(scorer.score(str(video), str(shop)))
+        if not 0.0 <= s <= 1.0:
+            raise ConfigError(
+                f"matcher returned {s} for {video}, expected a score in [0, 1]", where="--matcher"
+            )
+        key = (source, source_id)
+        per_item[key] = min(per_item.get(key, 1.0), s)
+        if s < threshold:
+            flags.append(AssociationFlag(source, source_id, str(video), str(shop), round(s, 4)))
+    return per_item, flags
+
+
+def check_associations(
+    catalog: Catalog, root: str | os.PathLike[str], scorer: PairScorer, threshold: float
+) -> list[AssociationFlag]:
+    """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``
+    become needs_review with the score in the reason. Returns the flagged pairs."""
+    root = Path(root)
+    pairs = []
+    for row in catalog.items(status=Status.ACCEPTED):
+        src, sid = str(row.item.source), row.item.source_id
+        assets = catalog.assets(source=src, source_id=sid)
+        shops = [a for a in assets if a.kind == AssetKind.SHOP and a.path and a.status != Status.REJECTED]
+        if not shops or (shops[0].url or "").startswith("splitscreen:"):
+            continue  # a shop recovered from the video itself is associated by construction
+        shops.sort(key=lambda a: (a.url or "").startswith("candidate:"))
+        for v in assets:
+            if v.kind == AssetKind.VIDEO and v.path and v.status == Status.ACCEPTED:
+                pairs.append((src, sid, root / v.path, root / shops[0].path))
+    _, flags = score_pairs(pairs, scorer, threshold)
+    seen = set()
+    for f in flags:
+        if (f.source, f.source_id) in seen:
+            continue
+        seen.add((f.source, f.source_id))
+        catalog.set_item_state(
+            f.source,
+            f.source_id,
+            status=Status.NEEDS_REVIEW,
+            reason=f"association: low match score {f.score} < {threshold} "
+            f"between {Path(f.video).name} and {Path(f.shop).name}",
+        )
+        catalog.log_event("clean", f"association flagged: score {f.score}", f.source, f.source_id)
+    return flags

@@ -1,0 +1,221 @@
+"""CLIs of the cleaning stage: ``mf clean``, ``mf splits``, ``mf publish``, ``mf stats``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from schemas.cli_support import emit, json_option, run_main
+
+_catalog_opt = click.option(
+    "--catalog",
+    "catalog_path",
+    required=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="SQLite catalog written by mf-collect.",
+)
+_root_opt = click.option(
+    "--root",
+    required=True,
+    type=click.Path(file_okay=False, exists=True),
+    help="Collection root (ROOT/<source>/<id>/<kind>.<ext>).",
+)
+_config_opt = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="YAML/JSON overriding CleaningConfig defaults.",
+)
+
+
+def _human(result: dict[str, Any]) -> str:
+    lines = []
+    for k, v in result.items():
+        if k == "assignments":
+            continue
+        lines.append(
+            f"{k}: {json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict | list) else v}"
+        )
+    return "\n".join(lines)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_catalog_opt
+@_root_opt
+@_config_opt
+@click.option(
+    "--matcher",
+    help="Pair scorer 'module:attr' with score(video_path, shop_path) -> [0, 1]; "
+    "low-scoring pairs become needs_review.",
+)
+@json_option
+def clean(catalog_path: str, root: str, config_path: str | None, matcher: str | None, as_json: bool) -> None:
+    """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
+
+    Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
+    needs_review (with the reason). Safe to rerun: results are cached by file hash.
+
+    \b
+    Example:
+      mf clean --catalog data/catalog.sqlite --root data
+      mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
+               --matcher annotations.matcher_api:VideoShopScorer --json
+    """
+    from cleaning.associations import load_scorer
+    from cleaning.config import load_cleaning_config
+    from cleaning.pipeline import clean as run_clean
+    from schemas.catalog import Catalog
+
+    cfg = load_cleaning_config(config_path)
+    scorer = load_scorer(matcher) if matcher else None
+    with Catalog(catalog_path) as cat:
+        report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
+    emit(report, as_json, _human)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def splits() -> None:
+    """Stable, stratified 90/10 train/test splits.
+
+    \b
+    Examples:
+      mf splits rebuild --catalog data/catalog.sqlite
+      mf splits check --catalog data/catalog.sqlite --json
+    """
+
+
+@splits.command("rebuild")
+@_catalog_opt
+@_config_opt
+@click.option("--seed", type=int, help="Split seed (default: split_seed of the config, 0).")
+@click.option("--test-fraction", type=float, help="Share of products in test (default 0.1).")
+@click.option(
+    "--mode",
+    type=click.Choice(["stable", "balanced"]),
+    default="stable",
+    show_default=True,
+    help="stable: a product's split depends only on (id, seed); balanced: exact quotas per stratum.",
+)
+@json_option
+def splits_rebuild(
+    catalog_path: str,
+    config_path: str | None,
+    seed: int | None,
+    test_fraction: float | None,
+    mode: str,
+    as_json: bool,
+) -> None:
+    """Regenerate every split from the catalog and write it into the catalog items.
+
+    \b
+    Example:
+      mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
+    """
+    from cleaning.config import load_cleaning_config
+    from cleaning.splits import rebuild_splits
+    from schemas.catalog import Catalog
+
+    cfg = load_cleaning_config(config_path)
+    with Catalog(catalog_path) as cat:
+        res = rebuild_splits(
+            cat,
+            seed=cfg.split_seed if seed is None else seed,
+            test_fraction=test_fraction or cfg.test_fraction,
+            mode=mode,
+        )
+    res["assignments"] = [a.model_dump(mode="json") for a in res["assignments"]]
+    emit(res, as_json, _human)
+
+
+@splits.command("check")
+@_catalog_opt
+@json_option
+def splits_check(catalog_path: str, as_json: bool) -> None:
+    """Check that no product or duplicate group spans train and test (exit 1 if one does).
+
+    \b
+    Example:
+      mf splits check --catalog data/catalog.sqlite
+    """
+    from cleaning.splits import check_leakage
+    from schemas.catalog import Catalog
+
+    with Catalog(catalog_path) as cat:
+        problems = check_leakage(cat)
+    emit(
+        {"leakage": problems, "ok": not problems},
+        as_json,
+        lambda r: "no leakage" if r["ok"] else "\n".join(r["leakage"]),
+    )
+    if problems:
+        raise SystemExit(1)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_catalog_opt
+@_root_opt
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+@_config_opt
+@json_option
+def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_json: bool) -> None:
+    """Write the dataset folder: official train/test JSON, entries.jsonl, media, manifest, datasheet.
+
+    Rerunning on unchanged input gives byte-identical files and copies nothing again.
+
+    \b
+    Example:
+      mf publish --catalog data/catalog.sqlite --root data --out dataset
+    """
+    from cleaning.config import load_cleaning_config
+    from cleaning.publish import publish as run_publish
+    from schemas.catalog import Catalog
+
+    cfg = load_cleaning_config(config_path)
+    with Catalog(catalog_path) as cat:
+        res = run_publish(cat, root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
+    emit(res, as_json, _human)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_catalog_opt
+@click.option("--root", type=click.Path(file_okay=False, exists=True), help="Collection root (for --truth).")
+@click.option(
+    "--truth",
+    type=click.Path(exists=True),
+    help="world.json of a synthetic world (or its folder): adds duplicate P/R, split-screen F1, "
+    "taxonomy accuracy.",
+)
+@click.option(
+    "--rules",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Taxonomy rules YAML for the coverage report (default: the packaged rules).",
+)
+@json_option
+def stats(catalog_path: str, root: str | None, truth: str | None, rules: str | None, as_json: bool) -> None:
+    """Counts, coverage and quality figures of a cleaned catalog.
+
+    \b
+    Example:
+      mf stats --catalog data/catalog.sqlite
+      mf stats --catalog data/catalog.sqlite --root data --truth world/world.json --json
+    """
+    from cleaning.stats import catalog_stats, truth_stats
+    from schemas.catalog import Catalog
+    from schemas.errors import ConfigError
+    from schemas.world import load_world
+
+    with Catalog(catalog_path) as cat:
+        res: dict[str, Any] = catalog_stats(cat, rules)
+        if truth:
+            if root is None:
+                raise ConfigError("--truth needs --root (the collection root)", where="--root")
+            world_dir = Path(truth) if Path(truth).is_dir() else Path(truth).parent
+            res["truth"] = truth_stats(cat, root, load_world(world_dir), world_dir)
+    emit(res, as_json, _human)
+
+
+def main() -> None:  # pragma: no cover - convenience entry
+    run_main(clean)

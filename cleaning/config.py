@@ -1,0 +1,119 @@
+"""Thresholds of the cleaning stage: one pydantic model with documented defaults (YAML override)."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.config import load_config
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeConfig(_Model):
+    """Media validation thresholds."""
+
+    min_frames: int = Field(default=10, ge=1, description="videos with fewer decodable frames are rejected")
+    min_duration_s: float = Field(default=0.5, ge=0, description="videos shorter than this are rejected")
+    min_video_side: int = Field(default=64, ge=1, description="smallest allowed video width/height (px)")
+    min_image_side: int = Field(default=32, ge=1, description="smallest allowed image width/height (px)")
+    frame_count_tolerance: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="declared vs decoded frame count may differ by this fraction before the file is "
+        "called truncated",
+    )
+
+
+class DedupConfig(_Model):
+    """Near-duplicate and partial-duplicate detection."""
+
+    step_s: float = Field(
+        default=0.0667,
+        gt=0,
+        description="time step between fingerprinted frames (s); a sub-clip starts at most "
+        "half a step off the grid (1 frame at 30 fps)",
+    )
+    max_frames: int = Field(default=600, ge=2, description="at most this many fingerprinted frames per video")
+    crop_fraction: float = Field(
+        default=0.8, gt=0, le=1, description="centre crop kept before hashing (robust to small crops)"
+    )
+    index_radius: int = Field(
+        default=7,
+        ge=0,
+        le=32,
+        description="Hamming radius of the candidate search in the frame-hash index "
+        "(re-encoded frames are usually within a few bits)",
+    )
+    frame_distance: int = Field(
+        default=12, ge=0, le=64, description="max Hamming distance of two aligned frames counted as matching"
+    )
+    image_distance: int = Field(
+        default=8, ge=0, le=64, description="max Hamming distance of two duplicate shop images"
+    )
+    image_colour_tolerance: float = Field(
+        default=20.0,
+        ge=0,
+        le=255,
+        description="max mean absolute difference of the 4x4 colour thumbnails of two duplicate images",
+    )
+    min_matched_fraction: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="two videos are duplicates when this fraction of the shorter one's frames align",
+    )
+    min_shared_frames: int = Field(
+        default=3, ge=1, description="candidate pairs must share at least this many near frames"
+    )
+    index_chunks: int = Field(
+        default=4, ge=1, le=16, description="multi-index hashing: number of substrings of each 64-bit code"
+    )
+
+
+class SplitScreenConfig(_Model):
+    """Split-screen (still half + moving half) detection."""
+
+    sample_frames: int = Field(default=16, ge=4, description="frames sampled for the temporal variance")
+    still_threshold: float = Field(
+        default=4.0, ge=0, description="mean per-pixel temporal std (grey levels) below which a half is still"
+    )
+    moving_threshold: float = Field(
+        default=8.0, ge=0, description="mean per-pixel temporal std above which a half is moving"
+    )
+    min_still_fraction: float = Field(
+        default=0.97, gt=0, le=1, description="fraction of a still half's pixels that must be still"
+    )
+    pixel_still_std: float = Field(default=6.0, ge=0, description="per-pixel std counted as 'still'")
+
+
+class CleaningConfig(_Model):
+    """Everything `mf clean` reads. Defaults are documented per field; override with ``--config``."""
+
+    probe: ProbeConfig = Field(default_factory=ProbeConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    splitscreen: SplitScreenConfig = Field(default_factory=SplitScreenConfig)
+    taxonomy_rules: str | None = Field(
+        default=None, description="path of a taxonomy rules YAML (None = the packaged one)"
+    )
+    match_threshold: float = Field(
+        default=0.3, ge=0, le=1, description="video/shop pairs scoring below this go to needs_review"
+    )
+    pick_margin: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="when the best two product-shot candidates of a carousel score "
+        "closer than this, the item goes to needs_review",
+    )
+    split_seed: int = Field(default=0, description="seed of the stable train/test split")
+    test_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of products in the test split")
+
+
+def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:
+    """Defaults, overridden by a YAML/JSON file when given."""
+    return load_config(CleaningConfig, path)

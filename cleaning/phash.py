@@ -1,0 +1,62 @@
+"""64-bit DCT perceptual hashes of frames and images.
+
+Each frame is turned grey, centre-cropped (``crop_fraction``, so small crops and borders
+matter less), brightness-normalised (zero mean, unit variance), resized to 32x32; the 8x8
+lowest DCT frequencies are compared with their median (DC term excluded from the median) to
+give 64 bits. Re-encoding, resizing, a small crop or a brightness change move few bits.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+_N = 32
+
+
+def _dct_matrix(n: int = _N) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    m = np.cos(math.pi * (2 * x + 1) * k / (2 * n)) * math.sqrt(2 / n)
+    m[0] /= math.sqrt(2)
+    return m.astype(np.float32)
+
+
+_D = _dct_matrix()
+_WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
+
+
+def _prepare(img: np.ndarray, crop_fraction: float) -> np.ndarray:
+    grey = img if img.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+    h, w = grey.shape
+    ch, cw = max(1, round(h * crop_fraction)), max(1, round(w * crop_fraction))
+    y0, x0 = (h - ch) // 2, (w - cw) // 2
+    small = cv2.resize(grey[y0 : y0 + ch, x0 : x0 + cw], (_N, _N), interpolation=cv2.INTER_AREA).astype(
+        np.float32
+    )
+    return (small - small.mean()) / (small.std() + 1e-3)
+
+
+def phash_batch(images: np.ndarray | list[np.ndarray], crop_fraction: float = 0.8) -> np.ndarray:
+    """uint64 pHash of every image (uint8 RGB [H,W,3] or grey [H,W]); returns shape [N]."""
+    if len(images) == 0:
+        return np.zeros(0, np.uint64)
+    x = np.stack([_prepare(im, crop_fraction) for im in images])
+    coeffs = (_D @ x @ _D.T)[:, :8, :8].reshape(len(x), 64)
+    med = np.median(coeffs[:, 1:], axis=1, keepdims=True)
+    bits = (coeffs > med).astype(np.uint64)
+    return (bits * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
+def phash(image: np.ndarray, crop_fraction: float = 0.8) -> int:
+    """pHash of one image as a Python int."""
+    return int(phash_batch([image], crop_fraction)[0])
+
+
+def hamming(a: np.ndarray | int, b: np.ndarray | int) -> np.ndarray:
+    """Element-wise Hamming distance of uint64 codes (broadcasting)."""
+    return np.bitwise_count(np.bitwise_xor(np.asarray(a, np.uint64), np.asarray(b, np.uint64))).astype(
+        np.int64
+    )

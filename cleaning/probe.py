@@ -1,0 +1,94 @@
+"""Probe media files: does it decode, how many frames, fps, size, duration, codec.
+
+A video is rejected (``ProbeResult.ok`` False, ``reason`` says why) when it is corrupt (does not
+open), truncated (frames the container declares cannot be decoded), has zero frames, is too
+short or too small. Thresholds come from :class:`cleaning.config.ProbeConfig`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleaning.config import ProbeConfig
+from cleaning.media import count_decodable_frames, read_frames, read_image, video_codec, video_meta
+from schemas.errors import MediaError
+from schemas.items import ImageProbe, VideoProbe
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """Outcome of probing one file: ``probe`` when it decoded, ``reason`` when it is rejected."""
+
+    ok: bool
+    probe: VideoProbe | ImageProbe | None = None
+    reason: str | None = None
+
+
+def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) -> ProbeResult:
+    """Probe a video file; never raises for bad media, returns a rejection reason instead."""
+    cfg = cfg or ProbeConfig()
+    p = Path(path)
+    if not p.is_file():
+        return ProbeResult(False, reason=f"missing: file not found: {p}")
+    if p.stat().st_size == 0:
+        return ProbeResult(False, reason="corrupt: empty file")
+    try:
+        declared, fps, width, height = video_meta(p)
+    except MediaError:
+        return ProbeResult(False, reason="corrupt: the video does not open (damaged or truncated file)")
+    if declared <= 0 or width <= 0:
+        decoded = count_decodable_frames(p)
+        if decoded == 0:
+            return ProbeResult(False, reason="zero_frames: no decodable frame")
+        declared = decoded
+    frames = _decodable(p, declared, cfg)
+    if frames == 0:
+        return ProbeResult(False, reason="zero_frames: no decodable frame")
+    if frames < declared * (1 - cfg.frame_count_tolerance):
+        return ProbeResult(False, reason=f"truncated: {frames} of {declared} declared frames decode")
+    duration = frames / fps if fps > 0 else 0.0
+    probe = VideoProbe(
+        frames=frames,
+        fps=round(fps, 4),
+        width=width,
+        height=height,
+        duration_s=round(duration, 4),
+        codec=video_codec(p),
+    )
+    if frames < cfg.min_frames:
+        return ProbeResult(False, probe, f"too_short: {frames} frames < {cfg.min_frames}")
+    if duration < cfg.min_duration_s:
+        return ProbeResult(False, probe, f"too_short: {duration:.2f} s < {cfg.min_duration_s} s")
+    if min(width, height) < cfg.min_video_side:
+        return ProbeResult(False, probe, f"too_small: {width}x{height} < {cfg.min_video_side} px")
+    return ProbeResult(True, probe)
+
+
+def _decodable(path: Path, declared: int, cfg: ProbeConfig) -> int:
+    """Declared count if the last frames decode, else the count OpenCV decodes sequentially."""
+    try:
+        frames = read_frames(path, sorted({0, declared // 2, max(declared - 1, 0)}))
+        if len(frames) and frames.size:
+            return declared
+    except Exception:  # noqa: BLE001 - any decoder failure means: count frame by frame
+        pass
+    return count_decodable_frames(path)
+
+
+def probe_image(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) -> ProbeResult:
+    """Probe an image file: decodes and is at least ``min_image_side`` on both sides."""
+    cfg = cfg or ProbeConfig()
+    p = Path(path)
+    if not p.is_file():
+        return ProbeResult(False, reason=f"missing: file not found: {p}")
+    try:
+        img = read_image(p)
+    except MediaError:
+        return ProbeResult(False, reason="corrupt: the image does not decode")
+    h, w = img.shape[:2]
+    probe = ImageProbe(width=int(w), height=int(h))
+    if min(w, h) < cfg.min_image_side:
+        return ProbeResult(False, probe, f"too_small: {w}x{h} < {cfg.min_image_side} px")
+    return ProbeResult(True, probe)

@@ -1,0 +1,95 @@
+"""Choose the shop image among an item's candidate images (Instagram carousels).
+
+A carousel holds the street video and several pictures: the shop picture of the item (a
+product shot on a plain background), other products, close-ups. Rule: candidates whose border
+is plain (a product shot) come first; among them the one that best matches the video wins —
+by the user's matcher when ``--matcher`` is given, else by :func:`colour_coverage`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from cleaning.media import read_frames, read_image, video_meta
+
+#: frames sampled evenly over the video for the colour comparison
+SAMPLE_FRAMES = 8
+
+
+def plain_border(image: np.ndarray, max_std: float = 12.0) -> bool:
+    """True for a product shot: the outer 4% is one flat colour and an object (5-95% of the
+    pixels, far from that colour) stands on it. A close-up of plain fabric is flat everywhere."""
+    h, w = image.shape[:2]
+    b = max(2, round(0.04 * min(h, w)))
+    border = np.concatenate(
+        [
+            image[:b].reshape(-1, 3),
+            image[-b:].reshape(-1, 3),
+            image[:, :b].reshape(-1, 3),
+            image[:, -b:].reshape(-1, 3),
+        ]
+    ).astype(np.float32)
+    if float(border.std(axis=0).max()) > max_std:
+        return False
+    obj = float((np.abs(image.astype(np.float32) - np.median(border, axis=0)).sum(axis=2) > 40).mean())
+    return 0.05 <= obj <= 0.95
+
+
+def colour_coverage(frames: np.ndarray, shop: np.ndarray) -> float:
+    """How much of the shop item's main colours the video shows, in [0, 1].
+
+    The item's pixels are those far from the shop image's border colour; its main colours
+    (coarse RGB bins holding >= 10% of them) are looked for in the frames by chromaticity (robust
+    to shading) within a brightness ratio; a colour counts fully when 2% of the pixels show it.
+    """
+    shop = shop.astype(np.float32)
+    border = np.concatenate([shop[0], shop[-1], shop[:, 0], shop[:, -1]])
+    fg = shop[np.abs(shop - np.median(border, axis=0)).sum(axis=2) > 40]
+    if len(fg) == 0:
+        return 0.0
+    key = (fg // 43).astype(np.int32) @ np.array([36, 6, 1])
+    counts = np.bincount(key, minlength=216)
+    pix = frames.astype(np.float32).reshape(-1, 3)[::7]
+    bright = pix.sum(axis=1) + 1
+    total = score = 0.0
+    for b in np.argsort(counts)[::-1][:4]:
+        if counts[b] < 0.1 * len(fg):
+            break
+        mean = fg[key == b].mean(axis=0)
+        chroma = np.abs(pix / bright[:, None] - mean / (mean.sum() + 1)).sum(axis=1) * 255
+        ratio = bright / (mean.sum() + 1)
+        frac = float(((chroma < 18) & (ratio > 0.55) & (ratio < 1.4)).mean())
+        w = counts[b] / len(fg)
+        total, score = total + w, score + w * min(1.0, frac / 0.02)
+    return score / total if total else 0.0
+
+
+@dataclass(frozen=True)
+class Pick:
+    index: int
+    scores: list[float]
+    plain: list[bool]
+    method: str
+
+
+def pick_shop(
+    video: str | os.PathLike[str], candidates: list[str | os.PathLike[str]], scorer=None
+) -> Pick | None:
+    """Index of the candidate most likely to be the item's shop image (None without candidates)."""
+    if not candidates:
+        return None
+    imgs = [read_image(c) for c in candidates]
+    plain = [plain_border(im) for im in imgs]
+    if scorer is not None:
+        scores = [float(scorer.score(str(video), str(c))) for c in candidates]
+        method = "matcher"
+    else:
+        n = video_meta(video)[0]
+        frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
+        scores = [float(colour_coverage(frames, im)) for im in imgs]
+        method = "colour"
+    order = sorted(range(len(candidates)), key=lambda i: (not plain[i], -scores[i], i))
+    return Pick(order[0], [round(float(s), 4) for s in scores], plain, method)

@@ -1,0 +1,177 @@
+"""Split-screen recovery: videos made of a still half (the shop picture) and a moving half.
+
+Frames sampled across the whole video give a per-pixel temporal standard deviation (grey
+levels). For both layouts (left/right, top/bottom) a half is *still* when almost all its pixels
+(``min_still_fraction``) stay below ``pixel_still_std`` and its mean deviation is below
+``still_threshold``, and the other half is *moving* when its mean deviation exceeds
+``moving_threshold``. The recovered shop image is the per-pixel median of the still half over
+the sampled frames (removes compression noise).
+
+What happens downstream (documented choice): cleaning saves the still half as the item's
+``shop`` asset (``ROOT/<source>/<id>/shop-recovered.png``; only for items without a shop
+image) and records the moving half as
+:class:`schemas.items.Crop` on the video asset; ``mf publish`` then re-encodes the video
+cropped to the moving half (H.264), so readers of the official format only see the street half.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from cleaning.config import SplitScreenConfig
+from cleaning.media import read_frames
+from schemas.errors import MediaError
+
+
+@dataclass(frozen=True)
+class SplitScreenResult:
+    layout: str  # 'left-right' | 'top-bottom'
+    still_half: str  # 'left' | 'right' | 'top' | 'bottom'
+    still_box: list[float]  # x1, y1, x2, y2 full-frame pixels
+    moving_box: list[float]
+    still_image: np.ndarray  # uint8 RGB
+    still_std: float
+    moving_std: float
+
+
+def _halves(width: int, height: int) -> dict[str, tuple[int, int, int, int]]:
+    mx, my = width // 2, height // 2
+    return {
+        "left": (0, 0, mx, height),
+        "right": (mx, 0, width, height),
+        "top": (0, 0, width, my),
+        "bottom": (0, my, width, height),
+    }
+
+
+def detect_split_screen(frames: np.ndarray, cfg: SplitScreenConfig | None = None) -> SplitScreenResult | None:
+    """Detect a still half in uint8 RGB frames ``[N, H, W, 3]``; None when the video is not split."""
+    cfg = cfg or SplitScreenConfig()
+    if len(frames) < 2:
+        return None
+    grey = frames.astype(np.float32).mean(axis=3)
+    std = grey.std(axis=0)
+    height, width = std.shape
+    boxes = _halves(width, height)
+    best: SplitScreenResult | None = None
+    for layout, pair in (("left-right", ("left", "right")), ("top-bottom", ("top", "bottom"))):
+        for still, moving in (pair, pair[::-1]):
+            sx1, sy1, sx2, sy2 = boxes[still]
+            mx1, my1, mx2, my2 = boxes[moving]
+            s = std[sy1:sy2, sx1:sx2]
+            m = std[my1:my2, mx1:mx2]
+            if s.size == 0 or m.size == 0:
+                continue
+            still_frac = float((s < cfg.pixel_still_std).mean())
+            s_mean, m_mean = float(s.mean()), float(m.mean())
+            if (
+                still_frac < cfg.min_still_fraction
+                or s_mean > cfg.still_threshold
+                or m_mean < cfg.moving_threshold
+            ):
+                continue
+            if best is None or m_mean - s_mean > best.moving_std - best.still_std:
+                img = np.median(frames[:, sy1:sy2, sx1:sx2], axis=0).astype(np.uint8)
+                best = SplitScreenResult(
+                    layout,
+                    still,
+                    [float(v) for v in boxes[still]],
+                    [float(v) for v in boxes[moving]],
+                    img,
+                    s_mean,
+                    m_mean,
+                )
+    return best
+
+
+def detect_split_screen_file(
+    path: str | os.PathLike[str], frames: int, cfg: SplitScreenConfig | None = None
+) -> SplitScreenResult | None:
+    """Sample ``cfg.sample_frames`` frames evenly over the video and run :func:`detect_split_screen`."""
+    cfg = cfg or SplitScreenConfig()
+    n = min(cfg.sample_frames, frames)
+    if n < 2:
+        return None
+    idx = np.linspace(0, frames - 1, n).round().astype(int).tolist()
+    return detect_split_screen(read_frames(path, idx), cfg)
+
+
+def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> bytes:
+    """Encode RGB as PNG (deterministic bytes), write atomically, return the bytes."""
+    from schemas.atomic import atomic_write_bytes
+
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise MediaError("cannot encode PNG", where=str(path))
+    data = buf.tobytes()
+    atomic_write_bytes(path, data)
+    return data
+
+
+def crop_video(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    box: list[float],
+    *,
+    gop: int = 30,
+    crf: int = 18,
+) -> None:
+    """Re-encode ``src`` cropped to ``box`` (x1, y1, x2, y2) as H.264 into ``dst`` (atomic, bit-exact reruns).
+
+    Width and height are rounded down to even numbers (yuv420p). Single-threaded x264 with no
+    metadata so the same input always gives the same bytes.
+    """
+    import imageio_ffmpeg
+
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    w, h = (x2 - x1) // 2 * 2, (y2 - y1) // 2 * 2
+    if w <= 0 or h <= 0:
+        raise MediaError(f"crop box {box} is empty", where=str(src))
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.part.mp4")
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(src),
+        "-an",
+        "-vf",
+        f"crop={w}:{h}:{x1}:{y1}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "medium",
+        "-crf",
+        str(crf),
+        "-g",
+        str(gop),
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-x264-params",
+        "threads=1",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:v",
+        "+bitexact",
+        "-movflags",
+        "+faststart",
+        str(tmp),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"ffmpeg could not crop the video: {proc.stderr.strip()[-300:]}", where=str(src))
+    os.replace(tmp, dst)

@@ -1,0 +1,285 @@
+"""Map source metadata to the 13 DeepFashion2 classes with an editable rules file.
+
+See ``cleaning/taxonomy_rules.yaml`` for the rules and how they are read. The result of
+:func:`classify` is accepted (with a class), rejected (non-clothing, with the reason) or
+needs_review (ambiguous, with the reason).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from schemas.errors import ConfigError
+from schemas.taxonomy import DF2_IDS
+
+DEFAULT_RULES = Path(__file__).with_name("taxonomy_rules.yaml")
+FAMILIES = {"top", "outwear", "dress", "shorts", "trousers", "skirt", "review"}
+SLEEVES = ("straps", "sleeveless", "short", "long")
+
+
+def _pattern(word: str) -> str:
+    parts = [re.escape(p) for p in re.split(r"[\s\-]+", word.strip().lower()) if p]
+    return r"(?<![a-z0-9])" + r"[\s\-]?".join(parts) + r"(?:e?s|d)?(?![a-z0-9])"
+
+
+@dataclass(frozen=True)
+class _Keyword:
+    word: str
+    regex: re.Pattern[str]
+    family: str  # garment family or "non_clothing:<reason>"
+    sleeve: str | None = None
+
+
+@dataclass
+class Rules:
+    """Compiled taxonomy rules."""
+
+    keywords: list[_Keyword]
+    sleeves: list[tuple[str, re.Pattern[str]]]
+    classes: dict[str, dict[str, int] | int]
+    source: str = "<rules>"
+
+
+@dataclass(frozen=True)
+class TaxonomyResult:
+    status: str  # accepted | rejected | needs_review
+    df2_class: int | None = None
+    reason: str | None = None
+    family: str | None = None
+    sleeve: str | None = None
+    evidence: dict[str, str] = field(default_factory=dict)
+
+
+def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
+    """Load and validate a rules YAML (the packaged one when ``path`` is None)."""
+    return _load_rules(str(path or DEFAULT_RULES))
+
+
+@lru_cache(maxsize=8)
+def _load_rules(path: str) -> Rules:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("taxonomy rules file not found", where=path) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot parse taxonomy rules: {exc}", where=path) from None
+    if not isinstance(data, dict):
+        raise ConfigError("rules must be a mapping with non_clothing, garments, sleeves, classes", where=path)
+    kws: list[_Keyword] = []
+    for reason, words in (data.get("non_clothing") or {}).items():
+        for w in words or []:
+            kws.append(_Keyword(str(w), re.compile(_pattern(str(w))), f"non_clothing:{reason}"))
+    for i, g in enumerate(data.get("garments") or []):
+        fam, sleeve = g.get("family"), g.get("sleeve")
+        if fam not in FAMILIES:
+            raise ConfigError(f"garments[{i}].family {fam!r} is not one of {sorted(FAMILIES)}", where=path)
+        if sleeve is not None and sleeve not in SLEEVES:
+            raise ConfigError(f"garments[{i}].sleeve {sleeve!r} is not one of {list(SLEEVES)}", where=path)
+        for w in g.get("words") or []:
+            kws.append(_Keyword(str(w), re.compile(_pattern(str(w))), fam, sleeve))
+    sleeves = []
+    for sleeve, words in (data.get("sleeves") or {}).items():
+        if sleeve not in SLEEVES:
+            raise ConfigError(f"sleeves.{sleeve} is not one of {list(SLEEVES)}", where=path)
+        sleeves.extend((sleeve, re.compile(_pattern(str(w)))) for w in words or [])
+    classes: dict[str, dict[str, int] | int] = {}
+    for fam, value in (data.get("classes") or {}).items():
+        try:
+            classes[fam] = (
+                {s: DF2_IDS[n] for s, n in value.items()} if isinstance(value, dict) else DF2_IDS[value]
+            )
+        except KeyError as exc:
+            raise ConfigError(
+                f"classes.{fam}: unknown DeepFashion2 class {exc}",
+                where=path,
+                hint=f"use one of {sorted(DF2_IDS)}",
+            ) from None
+    return Rules(kws, sleeves, classes, path)
+
+
+def _norm(text: str | None) -> str:
+    return re.sub(r"\s+", " ", (text or "").lower().replace("_", " ").replace("#", " ")).strip()
+
+
+def _head_span(text: str, rules: Rules) -> tuple[_Keyword, int, int] | None:
+    """The keyword ending last in ``text`` (ties: the longest match) and its span."""
+    best: tuple[int, int, _Keyword, int] | None = None
+    for kw in rules.keywords:
+        for m in kw.regex.finditer(text):
+            cand = (m.end(), m.end() - m.start(), kw, m.start())
+            if best is None or cand[:2] > best[:2]:
+                best = cand
+    return (best[2], best[3], best[0]) if best else None
+
+
+def _head(text: str, rules: Rules) -> _Keyword | None:
+    found = _head_span(text, rules)
+    return found[0] if found else None
+
+
+def _first(text: str, rules: Rules) -> _Keyword | None:
+    """The keyword starting first in ``text`` (ties: the longest match)."""
+    best: tuple[int, int, _Keyword] | None = None
+    for kw in rules.keywords:
+        m = kw.regex.search(text)
+        if m:
+            cand = (m.start(), -(m.end() - m.start()), kw)
+            if best is None or cand[:2] < best[:2]:
+                best = cand
+    return best[2] if best else None
+
+
+def _sleeve(text: str, rules: Rules, skip: tuple[int, int] | None = None) -> str | None:
+    """The first sleeve word of ``text``, ignoring matches inside ``skip`` (the garment keyword:
+    "sweater vest" is a vest, not long-sleeved)."""
+    best: tuple[int, int, str] | None = None
+    for sleeve, rx in rules.sleeves:
+        for m in rx.finditer(text):
+            if skip and m.start() >= skip[0] and m.end() <= skip[1]:
+                continue
+            break
+        else:
+            m = None
+        if m:
+            cand = (m.start(), -(m.end() - m.start()), sleeve)
+            if best is None or cand[:2] < best[:2]:
+                best = cand
+    return best[2] if best else None
+
+
+def classify(
+    *,
+    title: str | None = None,
+    category_path: list[str] | None = None,
+    description: str | None = None,
+    caption: str | None = None,
+    hashtags: list[str] | None = None,
+    rules: Rules | None = None,
+) -> TaxonomyResult:
+    """Classify one item from its metadata (see the rules file for the procedure)."""
+    rules = rules or load_rules()
+    title_n = _norm(title)
+    cap_text = _norm((caption or "").split("#")[0])
+    if title_n and cap_text and _norm(caption).startswith(title_n.rstrip(".… ")):
+        title_n = cap_text  # the title is (a cut of) the caption: read its sentence, not its hashtags
+    title_full = title_n
+    head_part = title_n.split(" with ")[0]
+    if _head(head_part, rules):
+        title_n = head_part  # "mini dress with belt" is a dress; "weekend fit with my blazer" is not cut
+    crumbs = [_norm(c) for c in (category_path or [])]
+    others = [
+        ("description", _norm(description)),
+        ("caption", _norm(caption)),
+        ("hashtags", _norm(" ".join(hashtags or []))),
+    ]
+    evidence: dict[str, str] = {}
+
+    crumb_kw = None
+    for c in reversed(crumbs):
+        crumb_kw = _head(c, rules)
+        if crumb_kw:
+            evidence["breadcrumb"] = crumb_kw.word
+            break
+    title_found = _head_span(title_n, rules) if title_n else None
+    title_kw = title_found[0] if title_found else None
+    title_skip = (title_found[1], title_found[2]) if title_found and title_found[0].sleeve else None
+    if title_kw:
+        evidence["title"] = title_kw.word
+    kw = None
+    if crumb_kw and crumb_kw.family.startswith("non_clothing"):
+        kw = crumb_kw
+    elif title_kw:
+        kw = title_kw
+    elif crumb_kw:
+        kw = crumb_kw
+    else:
+        for name, text in others:
+            kw = _first(text, rules) if text else None
+            if kw:
+                evidence[name] = kw.word
+                break
+    if kw is None:
+        return TaxonomyResult(
+            "needs_review",
+            reason="taxonomy: unknown_garment: no garment keyword in the metadata",
+            evidence=evidence,
+        )
+    if kw.family.startswith("non_clothing:"):
+        what = kw.family.split(":", 1)[1]
+        return TaxonomyResult(
+            "rejected",
+            reason=f"taxonomy: non_clothing: {what} ('{kw.word}')",
+            family=kw.family,
+            evidence=evidence,
+        )
+    if kw.family == "review":
+        return TaxonomyResult(
+            "needs_review",
+            family=kw.family,
+            evidence=evidence,
+            reason=f"taxonomy: ambiguous: '{kw.word}' has no single DeepFashion2 class",
+        )
+    table = rules.classes.get(kw.family)
+    if table is None:
+        return TaxonomyResult(
+            "needs_review",
+            family=kw.family,
+            evidence=evidence,
+            reason=f"taxonomy: no class for family '{kw.family}' in {rules.source}",
+        )
+    if isinstance(table, int):
+        return TaxonomyResult("accepted", table, family=kw.family, evidence=evidence)
+    # sleeve: title, then description, then the garment's default, then caption and hashtags
+    candidates = [("title", title_full), others[0], ("default", None), *others[1:]]
+    sleeve = None
+    for name, text in candidates:
+        skip = title_skip if name == "title" and kw is title_kw else None
+        sleeve = kw.sleeve if name == "default" else (_sleeve(text, rules, skip) if text else None)
+        if sleeve:
+            evidence["sleeve"] = f"default of '{kw.word}'" if name == "default" else name
+            break
+    if sleeve is None or sleeve not in table:
+        return TaxonomyResult(
+            "needs_review",
+            family=kw.family,
+            evidence=evidence,
+            reason=f"taxonomy: ambiguous: sleeve length of '{kw.word}' unknown",
+        )
+    return TaxonomyResult("accepted", table[sleeve], family=kw.family, sleeve=sleeve, evidence=evidence)
+
+
+def classify_item(item, rules: Rules | None = None) -> TaxonomyResult:
+    """:func:`classify` on a :class:`schemas.items.SourceItem` (or anything with the same fields)."""
+    return classify(
+        title=item.title,
+        category_path=item.category_path,
+        description=item.description,
+        caption=item.caption,
+        hashtags=item.hashtags,
+        rules=rules,
+    )
+
+
+def coverage(results: list[TaxonomyResult]) -> dict[str, object]:
+    """Coverage report: outcome counts, share mapped, per-class counts, top reasons."""
+    status = Counter(r.status for r in results)
+    classes = Counter(r.df2_class for r in results if r.df2_class)
+    reasons = Counter(r.reason.split(" (")[0] for r in results if r.reason)
+    n = len(results)
+    return {
+        "items": n,
+        "accepted": status["accepted"],
+        "rejected": status["rejected"],
+        "needs_review": status["needs_review"],
+        "mapped_fraction": round(status["accepted"] / n, 4) if n else 0.0,
+        "per_class": {int(k): v for k, v in sorted(classes.items())},
+        "reasons": dict(reasons.most_common(20)),
+    }

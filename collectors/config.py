@@ -1,0 +1,156 @@
+"""Settings of the collectors: HTTP politeness and every site pattern, with documented defaults.
+
+Everything a site may change (hosts, URL templates, image views) lives here so that a user
+fixes a broken pattern with a YAML file (``--config``) instead of a patch. ``--base-url``
+points every host of every source at one loopback site (see :func:`with_base_url`).
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.config import load_config
+
+DEFAULT_USER_AGENT = "MovingFashionToolkit/0.1 (+https://github.com/movingfashion/toolkit; research dataset builder)"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class HttpConfig(_Model):
+    """Politeness and safety limits of the shared HTTP client."""
+
+    user_agent: str = Field(DEFAULT_USER_AGENT, description="identifying User-Agent with a contact URL")
+    connect_timeout_s: float = Field(10.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+    rate_per_host: float = Field(2.0, gt=0, description="sustained requests per second per host")
+    burst_per_host: int = Field(4, ge=1, description="token-bucket size per host")
+    max_concurrency_per_host: int = Field(4, ge=1, description="requests in flight per host")
+    max_retries: int = Field(5, ge=0, description="retries after the first attempt")
+    backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles each retry")
+    backoff_max_s: float = Field(60.0, ge=0)
+    jitter: float = Field(0.25, ge=0, le=1, description="random extra fraction added to each backoff")
+    retry_after_max_s: float = Field(300.0, ge=0, description="longest Retry-After honoured (longer is capped)")
+    retry_statuses: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504])
+    max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
+    max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
+    max_redirects: int = Field(5, ge=0)
+    respect_robots: bool = True
+    chunk_bytes: int = Field(256 * 1024, gt=0)
+    video_content_types: list[str] = Field(
+        default_factory=lambda: ["video/", "application/octet-stream", "binary/octet-stream"],
+        description="accepted Content-Type prefixes for videos")
+    image_content_types: list[str] = Field(
+        default_factory=lambda: ["image/", "application/octet-stream", "binary/octet-stream"],
+        description="accepted Content-Type prefixes for images")
+
+
+class NetAPorterConfig(_Model):
+    """Net-A-Porter site patterns (defaults: the real site)."""
+
+    site: str = Field("https://www.net-a-porter.com", description="pages, listings, sitemaps, robots.txt")
+    locale: str = "en-us"
+    listing_path: str = Field("/{locale}/shop/clothing", description="default listing when no target is given")
+    page_param: str = Field("pageNumber", description="query parameter of listing pagination")
+    max_pages: int = Field(500, ge=1, description="stop following listing pages after this many")
+    product_url_pattern: str = Field(r"/shop/product/(?:[^/?#]+/)*(?P<id>[^/?#]+)/?$|/product/(?P<old>[^/?#]+)/?$",
+                                     description="regex matching product page paths; group 'id' or 'old'")
+    product_url: str = Field("{site}/{locale}/shop/product/{id}", description="page of an id from a user file")
+    video_url: str = "https://video.net-a-porter.com/videos/productPage/{id}_detail.mp4"
+    image_url: str = "https://cache.net-a-porter.com/images/products/{id}/{id}_{view}_{size}.jpg"
+    image_size: str = "l"
+    views: dict[str, str] = Field(default_factory=lambda: {"shop": "fr", "front": "in", "rear": "bk",
+                                                           "fabric": "cu"},
+                                  description="asset kind -> site view code")
+    required_views: list[str] = Field(default_factory=lambda: ["shop"],
+                                      description="kinds whose failure fails the item (others are optional)")
+    check_video_with_head: bool = Field(True, description="HEAD the video URL first (404 -> no video)")
+
+    def hosts(self) -> set[str]:
+        return {_netloc(self.site), _netloc(self.video_url), _netloc(self.image_url)}
+
+
+class TikTokConfig(_Model):
+    """TikTok through yt-dlp."""
+
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["www.tiktok.com", "tiktok.com", "vm.tiktok.com", "m.tiktok.com"],
+        description="pages the extractor may visit")
+    media_host_suffixes: list[str] = Field(
+        default_factory=lambda: [".tiktokcdn.com", ".tiktokcdn-us.com", ".tiktokv.com", ".byteoversea.com",
+                                 ".ibytedtos.com", ".muscdn.com"],
+        description="hosts (by suffix) that format URLs may point at")
+    shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
+    ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
+    format: str = "best[ext=mp4]/best"
+
+
+class InstagramConfig(_Model):
+    """Instagram through instaloader."""
+
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["www.instagram.com", "instagram.com",
+                                                              "i.instagram.com"])
+    media_host_suffixes: list[str] = Field(default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"])
+    max_posts_per_target: int = Field(1000, ge=1)
+
+
+class UrlsConfig(_Model):
+    """Generic URL lists through yt-dlp (any host given in the list is allowed)."""
+
+    format: str = "best[ext=mp4]/best"
+
+
+class CollectConfig(_Model):
+    """Everything ``mf-collect`` reads from ``--config``."""
+
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    netaporter: NetAPorterConfig = Field(default_factory=NetAPorterConfig)
+    tiktok: TikTokConfig = Field(default_factory=TikTokConfig)
+    instagram: InstagramConfig = Field(default_factory=InstagramConfig)
+    urls: UrlsConfig = Field(default_factory=UrlsConfig)
+    executor: str = Field("local", description="executor backend name (see collectors.executor.EXECUTORS)")
+    workers: int = Field(4, ge=1)
+
+
+def _netloc(url: str) -> str:
+    return normalize_host(urlsplit(url.replace("{", "").replace("}", "")).netloc)
+
+
+def normalize_host(netloc: str) -> str:
+    """``Host:443`` -> ``host``; keeps non-default ports (``127.0.0.1:8000``)."""
+    netloc = netloc.lower().rsplit("@", 1)[-1]
+    for default in (":80", ":443"):
+        if netloc.endswith(default):
+            netloc = netloc[: -len(default)]
+    return netloc
+
+
+def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
+    """Point every host of every source at ``base_url`` (a loopback test site, a mirror)."""
+    base = base_url.rstrip("/")
+    host = normalize_host(urlsplit(base).netloc)
+    nap = cfg.netaporter.model_copy(update={
+        "site": base,
+        "video_url": base + urlsplit(cfg.netaporter.video_url).path,
+        "image_url": base + urlsplit(cfg.netaporter.image_url).path,
+    })
+    tiktok = cfg.tiktok.model_copy(update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host]})
+    insta = cfg.instagram.model_copy(update={"allowed_hosts": [*cfg.instagram.allowed_hosts, host]})
+    return cfg.model_copy(update={"netaporter": nap, "tiktok": tiktok, "instagram": insta})
+
+
+def load_collect_config(path: str | os.PathLike[str] | None = None, *, base_url: str | None = None,
+                        ignore_robots: bool = False, workers: int | None = None) -> CollectConfig:
+    """Defaults, then the YAML file, then the command-line switches."""
+    cfg = load_config(CollectConfig, path)
+    if base_url:
+        cfg = with_base_url(cfg, base_url)
+    if ignore_robots:
+        cfg = cfg.model_copy(update={"http": cfg.http.model_copy(update={"respect_robots": False})})
+    if workers is not None:
+        cfg = cfg.model_copy(update={"workers": workers})
+    return cfg

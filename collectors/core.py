@@ -1,0 +1,393 @@
+"""What every source shares: the collection context (root, catalog, client), asset fetching
+with skip-if-done, item bookkeeping, and the run loop (executor, progress, Ctrl-C, summary).
+
+Layout: ``ROOT/<source>/<source_id>/<kind>.<ext>`` (several of one kind: ``<kind>-<n>.<ext>``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Protocol
+
+from collectors.checks import ext_for, probe_file
+from collectors.config import CollectConfig
+from collectors.executor import make_executor
+from collectors.http import PoliteClient
+from schemas.atomic import sha256_file
+from schemas.catalog import Catalog
+from schemas.errors import FetchError, MFError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.naming import check_safe_name
+
+log = logging.getLogger("collectors")
+
+#: Reasons that will not change on a rerun: the item or asset is ``rejected`` (final).
+FINAL_REASONS = frozenset({
+    "content_type_mismatch", "not_an_image", "not_a_video", "foreign_redirect", "host_not_allowed",
+    "too_large", "malformed_jsonld", "unsafe_id", "no_video", "empty_body", "http_404", "http_410",
+    "not_found", "no_media",
+})
+
+
+def status_for(reason: str) -> Status:
+    """``rejected`` for final reasons (bad content, policy), ``failed`` (retried by a rerun) otherwise."""
+    return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
+
+
+@dataclass
+class Candidate:
+    """Something discovered at a source, not yet fetched."""
+
+    raw_id: str | None
+    url: str | None = None
+    key: str | None = None  # host it mostly talks to (per-host executor limit)
+    payload: Any = None  # source specific (info dict, post, shop reference, ...)
+
+
+@dataclass
+class Outcome:
+    """Result of collecting one item."""
+
+    source_id: str
+    status: str  # ok | failed | rejected | skipped
+    reason: str | None = None
+    files: int = 0
+    bytes: int = 0
+
+
+@dataclass
+class Summary:
+    """Final figures of one ``mf-collect`` run."""
+
+    source: str
+    ok: int = 0
+    failed: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    files: int = 0
+    bytes: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    dry_run: bool = False
+    reasons: dict[str, int] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, out: Outcome) -> None:
+        setattr(self, out.status, getattr(self, out.status) + 1)
+        self.files += out.files
+        self.bytes += out.bytes
+        if out.reason and out.status in ("failed", "rejected"):
+            self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
+
+    def human(self) -> str:
+        text = (f"{self.source}: {self.ok} ok, {self.failed} failed, {self.rejected} rejected, "
+                f"{self.skipped} skipped; {self.files} files, {self.bytes / 1e6:.1f} MB, "
+                f"{self.requests} requests in {self.seconds:.1f}s")
+        if self.reasons:
+            text += "\nreasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.reasons.items()))
+        if self.dry_run:
+            text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
+                f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items)
+        if self.interrupted:
+            text += "\ninterrupted: rerun the same command to resume"
+        return text
+
+
+class LockedCatalog:
+    """The catalog shared by worker threads: one connection, one call at a time."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._catalog, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call
+
+
+class CollectContext:
+    """Everything a source needs to collect items: root folder, catalog, client, config."""
+
+    def __init__(self, root: str | os.PathLike[str], catalog: Catalog, cfg: CollectConfig, client: PoliteClient,
+                 *, retry_rejected: bool = False) -> None:
+        self.root = Path(root)
+        self.catalog = LockedCatalog(catalog)
+        self.cfg = cfg
+        self.client = client
+        self.retry_rejected = retry_rejected
+
+    @property
+    def stop(self) -> threading.Event:
+        return self.client.stop
+
+    def item_dir(self, source: SourceName, source_id: str) -> Path:
+        return self.root / str(source) / check_safe_name(source_id)
+
+    # -- skip logic ----------------------------------------------------------------
+    def file_ok(self, asset: MediaAsset) -> bool:
+        """The asset's file exists under the root and has the recorded SHA-256."""
+        if not asset.path or not asset.sha256:
+            return False
+        path = self.root / asset.path
+        return path.is_file() and path.stat().st_size == asset.size and sha256_file(path) == asset.sha256
+
+    def is_done(self, source: SourceName, source_id: str) -> bool:
+        """Already collected (files present, hashes match) or finally rejected: skip, no request."""
+        row = self.catalog.get_item(str(source), source_id)
+        if row is None:
+            return False
+        if row.status == Status.REJECTED and not self.retry_rejected:
+            return True
+        if row.status != Status.DOWNLOADED:
+            return False
+        assets = self.catalog.assets(source=str(source), source_id=source_id)
+        if any(a.status == Status.FAILED for a in assets):
+            return False  # an optional asset failed for a passing reason: try it again
+        return all(self.file_ok(a) for a in assets if a.status == Status.DOWNLOADED)
+
+    def known_asset(self, source: SourceName, source_id: str, kind: AssetKind, url: str) -> MediaAsset | None:
+        for a in self.catalog.assets(source=str(source), source_id=source_id, kind=str(kind)):
+            if (a.url or "") == url and a.status == Status.DOWNLOADED and self.file_ok(a):
+                return a
+        return None
+
+    # -- assets --------------------------------------------------------------------
+    def fetch_asset(self, item: SourceItem, kind: AssetKind, url: str, expect: str, *, stem: str | None = None
+                    ) -> MediaAsset:
+        """Download one asset of ``item`` (or reuse a verified earlier download); record its row."""
+        known = self.known_asset(item.source, item.source_id, kind, url)
+        if known is not None:
+            return known
+        folder = self.item_dir(item.source, item.source_id)
+        try:
+            dl = self.client.download(url, folder, stem or str(kind), expect)
+        except FetchError as exc:
+            asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
+                               status=status_for(exc.reason), reason=exc.reason)
+            if exc.reason != "interrupted":
+                self.catalog.upsert_assets([asset])
+            log.info("%s/%s %s: %s (%s)", item.source, item.source_id, kind, exc.reason, exc.message)
+            return asset
+        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
+                           path=dl.path.relative_to(self.root).as_posix(), sha256=dl.sha256, size=dl.size,
+                           content_type=dl.content_type, probe=dl.probe, status=Status.DOWNLOADED)
+        self.catalog.upsert_assets([asset])
+        return asset
+
+    def adopt_file(self, item: SourceItem, kind: AssetKind, src: str | os.PathLike[str], expect: str, *,
+                   url: str, stem: str | None = None, content_type: str | None = None,
+                   move: bool = False) -> MediaAsset:
+        """Check a local file and put it into the layout (``move`` for files a library just
+        downloaded into the item folder; the user's own files are copied)."""
+        src = Path(src)
+        folder = self.item_dir(item.source, item.source_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = stem or str(kind)
+        try:
+            probe = probe_file(src, expect)
+        except FetchError as exc:
+            if move:
+                src.unlink(missing_ok=True)
+            return self._failed_asset(item, kind, url, exc.reason)
+        final = folder / f"{stem}.{ext_for(src.name, content_type, expect)}"
+        if move:
+            part = src
+        else:
+            part = folder / f".{stem}.adopt.part"
+            shutil.copyfile(src, part)
+        with open(part, "rb+") as fh:
+            os.fsync(fh.fileno())
+        digest, size = sha256_file(part), part.stat().st_size
+        os.replace(part, final)
+        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
+                           path=final.relative_to(self.root).as_posix(), sha256=digest, size=size,
+                           content_type=content_type, probe=probe, status=Status.DOWNLOADED)
+        self.catalog.upsert_assets([asset])
+        return asset
+
+    def _failed_asset(self, item: SourceItem, kind: AssetKind, url: str, reason: str) -> MediaAsset:
+        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
+                           status=status_for(reason), reason=reason)
+        self.catalog.upsert_assets([asset])
+        return asset
+
+    # -- items ---------------------------------------------------------------------
+    def start_item(self, item: SourceItem) -> None:
+        row = self.catalog.get_item(str(item.source), item.source_id)
+        if row is None or row.status != Status.DOWNLOADED:
+            self.catalog.upsert_items([item], status=Status.DISCOVERED, reason=None)
+        else:
+            self.catalog.upsert_items([item])
+
+    def finish_item(self, item: SourceItem, assets: list[MediaAsset], *, required: Iterable[AssetKind]) -> Outcome:
+        """Item status from its assets: every required kind downloaded -> ``downloaded``."""
+        required = set(required)
+        bad = [a for a in assets if a.kind in required and a.status != Status.DOWNLOADED]
+        files = [a for a in assets if a.status == Status.DOWNLOADED]
+        if any(a.reason == "interrupted" for a in assets):
+            return Outcome(item.source_id, "failed", "interrupted")
+        if not any(a.kind in required for a in assets) and required:
+            bad_reason = "no_media"
+            self.catalog.upsert_items([item], status=status_for(bad_reason), reason=bad_reason)
+            return Outcome(item.source_id, str(status_for(bad_reason)), bad_reason)
+        if bad:
+            # a transient failure wins over a final one, so a rerun retries the item
+            transient = [a for a in bad if a.status == Status.FAILED]
+            first = (transient or bad)[0]
+            status = status_for(first.reason or "fetch_failed") if not transient else Status.FAILED
+            reason = first.reason or "fetch_failed"
+            self.catalog.upsert_items([item], status=status, reason=reason)
+            return Outcome(item.source_id, str(status), first.reason)
+        self.catalog.upsert_items([item], status=Status.DOWNLOADED, reason=None)
+        return Outcome(item.source_id, "ok", None, files=len(files), bytes=sum(a.size or 0 for a in files))
+
+    def reject_item(self, item: SourceItem, reason: str) -> Outcome:
+        status = status_for(reason)
+        self.catalog.upsert_items([item], status=status, reason=reason)
+        return Outcome(item.source_id, str(status), reason)
+
+    def reject_unsafe(self, source: SourceName, raw_id: str | None, url: str | None) -> Outcome:
+        """Record an id that cannot be a file name under a stable stand-in id, rejected ``unsafe_id``."""
+        digest = hashlib.sha256(repr(raw_id).encode("utf-8", "backslashreplace")).hexdigest()[:16]
+        item = SourceItem(source=source, source_id=f"unsafe-{digest}", url=url,
+                          metadata={"raw_id": repr(raw_id)})
+        if self.is_done(source, item.source_id):
+            return Outcome(item.source_id, "skipped")
+        self.catalog.upsert_items([item], status=Status.REJECTED, reason="unsafe_id")
+        log.warning("%s: refused unsafe id %r", source, raw_id)
+        return Outcome(item.source_id, "rejected", "unsafe_id")
+
+
+def safe_id(raw: str | None) -> str | None:
+    """``raw`` if it is usable as one path component, else None."""
+    if raw is None:
+        return None
+    try:
+        return check_safe_name(str(raw))
+    except ValueError:
+        return None
+
+
+class Source(Protocol):
+    """One site. ``discover`` yields candidates (may fetch listing pages); ``collect`` fetches one."""
+
+    name: SourceName
+
+    def discover(self, targets: list[str]) -> Iterator[Candidate]: ...
+
+    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome: ...
+
+
+def guarded_collect(source: Source, cand: Candidate, ctx: CollectContext) -> Outcome:
+    """``source.collect`` that never raises: a bug or bad input becomes a failed item."""
+    try:
+        return source.collect(cand, ctx)
+    except FetchError as exc:
+        sid = safe_id(cand.raw_id) or "?"
+        if sid != "?" and ctx.catalog.get_item(str(source.name), sid) is not None:
+            ctx.catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
+        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
+    except MFError as exc:
+        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
+        return Outcome(safe_id(cand.raw_id) or "?", "failed", type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
+        log.exception("%s %s: unexpected error", source.name, cand.raw_id)
+        return Outcome(safe_id(cand.raw_id) or "?", "failed", f"internal_error:{type(exc).__name__}")
+
+
+def run_collection(source: Source, targets: list[str], ctx: CollectContext, *, limit: int | None = None,
+                   dry_run: bool = False, executor: str = "local", workers: int = 4,
+                   show_progress: bool | None = None,
+                   on_outcome: Callable[[Outcome], None] | None = None) -> Summary:
+    """Discover, then collect every candidate with ``workers`` tasks at once; returns the summary.
+
+    Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
+    summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
+    """
+    summary = Summary(source=str(source.name), dry_run=dry_run)
+    t0 = time.perf_counter()
+    candidates = source.discover(targets)
+    if limit is not None:
+        candidates = islice(candidates, limit)
+    if dry_run:
+        for cand in candidates:
+            summary.items.append({"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url})
+        summary.requests = ctx.client.stats["requests"]
+        summary.seconds = time.perf_counter() - t0
+        return summary
+    bar = _bar(source.name, show_progress)
+    pool = make_executor(executor, workers, per_key=ctx.cfg.http.max_concurrency_per_host)
+
+    def take(block: bool) -> None:
+        for res in pool.results(block=block):
+            out = res.value if res.error is None else Outcome(str(res.tag), "failed", "internal_error")
+            summary.add(out)
+            if on_outcome:
+                on_outcome(out)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(ok=summary.ok, failed=summary.failed + summary.rejected, skipped=summary.skipped)
+
+    try:
+        for cand in candidates:
+            while pool.pending >= 2 * workers:
+                take(block=True)
+            pool.submit(lambda c=cand: guarded_collect(source, c, ctx), tag=cand.raw_id, key=cand.key)
+            take(block=False)
+        while pool.pending:
+            take(block=True)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        pool.cancel_pending()
+        try:
+            while pool.pending:
+                take(block=True)
+        except KeyboardInterrupt:
+            ctx.stop.set()  # second Ctrl-C: abort transfers, keep resumable .part files
+            while pool.pending:
+                take(block=True)
+    finally:
+        pool.close()
+        if bar is not None:
+            bar.close()
+        summary.requests = ctx.client.stats["requests"]
+        summary.retries = ctx.client.stats["retries"]
+        summary.seconds = round(time.perf_counter() - t0, 3)
+        with contextlib.suppress(MFError):
+            ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
+    return summary
+
+
+def _bar(name: SourceName, show: bool | None) -> Any:
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(desc=f"collect {name}", unit="item", file=sys.stderr, dynamic_ncols=True)
+
+
+def count_by_status(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    return dict(Counter(o.status for o in outcomes))

@@ -1,0 +1,268 @@
+"""Instagram through instaloader: profiles, hashtags, shortcodes, or saved structure JSON files.
+
+Targets:
+  ``FILE.json`` / ``FILE.json.xz`` / a folder of them   saved structures (offline replay)
+  ``profile:NAME`` or ``@NAME``                         a profile's posts
+  ``hashtag:TAG`` or ``#TAG``                           a hashtag's posts
+  ``shortcode:CODE``, a post URL (``/p/CODE/``)          one post
+  ``@FILE`` or a text file                              one of the above per line
+A carousel post gives its video node as the street video (kind ``video``) and its image
+nodes as candidate shop images (``candidate-shop-<n>``). Media files are fetched with the
+shared polite client; metadata queries go through instaloader, whose RateController paces
+them (its waits are logged, never hot-retried). Login uses a saved session file only
+(``--session-file``, created by ``instaloader --login``): the file is kept at mode 0600 and
+neither its path's contents nor any cookie is ever logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from collectors.config import InstagramConfig, normalize_host
+from collectors.core import Candidate, CollectContext, Outcome, safe_id
+from collectors.http import HostPolicy
+from schemas.errors import ConfigError, DataFormatError, FetchError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
+
+log = logging.getLogger("collectors.instagram")
+
+_POST_URL = re.compile(r"instagram\.com/(?:[^/]+/)?(?:p|reel|tv)/(?P<code>[^/?#]+)")
+_HASHTAG = re.compile(r"#(\w+)")
+#: node keys not kept as metadata (large or request-specific)
+_DROP = {"edge_sidecar_to_children", "display_resources", "edge_media_to_comment", "edge_media_preview_comment",
+         "edge_media_preview_like", "edge_related_profiles", "thumbnail_resources"}
+
+
+def secure_session_file(path: str | os.PathLike[str]) -> Path:
+    """Check a session file exists and tighten its mode to 0600 (it holds login cookies)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("session file not found", where="--session-file",
+                          hint="create one with `instaloader --login YOUR_USER` and pass its path")
+    mode = stat.S_IMODE(p.stat().st_mode)
+    if mode & 0o077:
+        os.chmod(p, 0o600)
+        log.warning("session file was readable by others (mode %o); set to 0600", mode)
+    return p
+
+
+def write_secret(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write a secret file created with mode 0600 from the start (never world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+
+
+def _rate_controller_class() -> type:
+    import instaloader
+
+    class LoggingRateController(instaloader.RateController):
+        """instaloader's own pacing; its waits are logged instead of printed."""
+
+        def sleep(self, secs: float) -> None:
+            log.info("instaloader rate control: waiting %.0fs before the next query", secs)
+            super().sleep(secs)
+
+    return LoggingRateController
+
+
+class Instagram:
+    """The Instagram source (see module doc)."""
+
+    name = SourceName.INSTAGRAM
+
+    def __init__(self, cfg: InstagramConfig, *, session_file: str | None = None, login: str | None = None,
+                 user_agent: str | None = None) -> None:
+        self.cfg = cfg
+        self.session_file = session_file
+        self.login = login
+        self.user_agent = user_agent
+        self._loader: Any = None
+
+    @staticmethod
+    def policy(cfg: InstagramConfig) -> HostPolicy:
+        return HostPolicy.of(cfg.allowed_hosts, cfg.media_host_suffixes)
+
+    @property
+    def loader(self) -> Any:
+        """The instaloader session (made on first use; logs in from the session file if given)."""
+        if self._loader is None:
+            import instaloader
+
+            rc = _rate_controller_class()
+            kwargs: dict[str, Any] = {"quiet": True, "download_pictures": False, "download_videos": False,
+                                      "save_metadata": False, "rate_controller": lambda ctx: rc(ctx)}
+            if self.user_agent:
+                kwargs["user_agent"] = self.user_agent
+            loader = instaloader.Instaloader(**kwargs)
+            if self.session_file:
+                path = secure_session_file(self.session_file)
+                if not self.login:
+                    raise ConfigError("--session-file needs --login USER", where="--login")
+                try:
+                    loader.load_session_from_file(self.login, str(path))
+                except Exception as exc:  # noqa: BLE001 - never echo the file's contents
+                    raise ConfigError(f"cannot load the session file ({type(exc).__name__})", where="--session-file",
+                                      hint="recreate it with `instaloader --login YOUR_USER`") from None
+            self._loader = loader
+        return self._loader
+
+    # -- discovery -----------------------------------------------------------------
+    def discover(self, targets: list[str]) -> Iterator[Candidate]:
+        if not targets:
+            raise DataFormatError("no Instagram targets given", where="TARGETS",
+                                  hint="give structure JSON files, profile:NAME, hashtag:TAG, shortcode:CODE or @FILE")
+        seen: set[str] = set()
+        for target in targets:
+            for cand in self._one(target.strip()):
+                key = str(cand.raw_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield cand
+
+    def _one(self, target: str) -> Iterator[Candidate]:
+        path = Path(target[1:] if target.startswith("@") else target)
+        if path.is_dir():
+            for f in sorted([*path.glob("*.json"), *path.glob("*.json.xz")]):
+                yield self._structure(f)
+        elif path.is_file() and (path.suffix == ".json" or path.name.endswith(".json.xz")):
+            yield self._structure(path)
+        elif path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                line = line.strip()
+                if line and not line.startswith("# "):
+                    yield from self._one(line)
+        elif target.startswith(("profile:", "@")):
+            yield from self._posts("profile", target.split(":", 1)[1] if ":" in target else target[1:])
+        elif target.startswith(("hashtag:", "#")):
+            yield from self._posts("hashtag", target.split(":", 1)[1] if ":" in target else target[1:])
+        elif target.startswith("shortcode:") or _POST_URL.search(target):
+            m = _POST_URL.search(target)
+            code = m.group("code") if m else target.split(":", 1)[1]
+            yield Candidate(raw_id=code, url=f"https://www.instagram.com/p/{code}/", key="www.instagram.com")
+        else:
+            raise DataFormatError(f"cannot read target {target!r}", where="TARGETS",
+                                  hint="give structure JSON files, profile:NAME, hashtag:TAG or shortcode:CODE")
+
+    def _structure(self, path: Path) -> Candidate:
+        import instaloader
+
+        try:
+            post = instaloader.load_structure_from_file(self.loader.context, str(path))
+        except (ValueError, KeyError, instaloader.InstaloaderException) as exc:
+            raise DataFormatError(f"not an instaloader structure file ({exc})", where=str(path),
+                                  hint="write it with instaloader's save_structure_to_file") from None
+        if not isinstance(post, instaloader.Post):
+            raise DataFormatError(f"structure is a {type(post).__name__}, not a Post", where=str(path))
+        node = post._node
+        raw = node.get("shortcode") or node.get("code")
+        url = f"https://www.instagram.com/p/{raw}/" if isinstance(raw, str) else None
+        media = node.get("video_url") or node.get("display_url") or ""
+        return Candidate(raw_id=None if raw is None else str(raw), url=url,
+                         key=normalize_host(urlsplit(str(media)).netloc) or None, payload=post)
+
+    def _posts(self, kind: str, name: str) -> Iterator[Candidate]:
+        import instaloader
+
+        try:
+            if kind == "profile":
+                posts = instaloader.Profile.from_username(self.loader.context, name).get_posts()
+            else:
+                posts = instaloader.Hashtag.from_name(self.loader.context, name).get_posts_resumable()
+            for post in islice(posts, self.cfg.max_posts_per_target):
+                yield Candidate(raw_id=post.shortcode, url=f"https://www.instagram.com/p/{post.shortcode}/",
+                                key="www.instagram.com", payload=post)
+        except instaloader.InstaloaderException as exc:
+            raise FetchError(f"instaloader could not list {kind} {name!r}: {type(exc).__name__}",
+                             where=f"{kind}:{name}", reason=_ig_reason(exc),
+                             hint="a login session (--session-file) may be needed; rerun later if rate limited"
+                             ) from None
+
+    # -- one post ------------------------------------------------------------------
+    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
+        import instaloader
+
+        sid = safe_id(cand.raw_id)
+        if sid is None:
+            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
+        if ctx.is_done(self.name, sid):
+            return Outcome(sid, "skipped")
+        post = cand.payload
+        try:
+            if post is None:
+                post = instaloader.Post.from_shortcode(self.loader.context, sid)
+            videos, images = _media(post)
+        except instaloader.InstaloaderException as exc:
+            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), _ig_reason(exc))
+        except (KeyError, TypeError) as exc:
+            log.info("instagram %s: malformed structure (%s)", sid, exc)
+            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), "malformed_structure")
+        item = self._item(sid, post, cand.url, has_video=bool(videos))
+        if not videos:
+            return ctx.reject_item(item, "no_video")
+        ctx.start_item(item)
+        assets: list[MediaAsset] = []
+        for n, url in enumerate(videos, 1):
+            assets.append(ctx.fetch_asset(item, AssetKind.VIDEO, url, "video", stem="video" if n == 1 else f"video-{n}"))
+        for n, url in enumerate(images, 1):
+            assets.append(ctx.fetch_asset(item, AssetKind.CANDIDATE_SHOP, url, "image", stem=f"candidate-shop-{n}"))
+        return ctx.finish_item(item, assets, required={AssetKind.VIDEO})
+
+    def _item(self, sid: str, post: Any, url: str | None, *, has_video: bool) -> SourceItem:
+        node: dict[str, Any] = post._node
+        caption = _safe(lambda: post.caption)
+        tags = _safe(lambda: list(post.caption_hashtags)) or _HASHTAG.findall(caption or "")
+        owner = (node.get("owner") or {}).get("username")
+        title = caption.splitlines()[0][:200] if caption else None
+        meta = {k: v for k, v in node.items() if k not in _DROP}
+        meta["typename"] = node.get("__typename")
+        return SourceItem(source=self.name, source_id=sid, url=url, title=title, description=caption,
+                          caption=caption, hashtags=[t for t in tags if isinstance(t, str)],
+                          designer=owner, has_video=has_video, metadata=meta)
+
+
+def _media(post: Any) -> tuple[list[str], list[str]]:
+    """(video URLs, image URLs) of a post; carousel image nodes are candidate shop images."""
+    node = post._node
+    typename = node.get("__typename") or post.typename
+    if typename == "GraphSidecar":
+        videos, images = [], []
+        for sc in post.get_sidecar_nodes():
+            if sc.is_video and sc.video_url:
+                videos.append(sc.video_url)
+            elif sc.display_url:
+                images.append(sc.display_url)
+        return videos, images
+    if node.get("is_video") or typename == "GraphVideo":
+        return [node.get("video_url") or post.video_url], []
+    return [], [node.get("display_url") or post.url]
+
+
+def _safe(fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - optional metadata; a missing field must not fail the post
+        return None
+
+
+def _ig_reason(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if name == "TooManyRequestsException":
+        return "http_429_exhausted"
+    if name in ("LoginRequiredException", "LoginException", "TwoFactorAuthRequiredException"):
+        return "login_required"
+    if name in ("QueryReturnedNotFoundException", "ProfileNotExistsException"):
+        return "http_404"
+    if name == "QueryReturnedForbiddenException":
+        return "http_403"
+    return "instaloader_error"

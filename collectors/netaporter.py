@@ -1,0 +1,205 @@
+"""Net-A-Porter: discover product pages, read their metadata, fetch the detail video and views.
+
+Targets: nothing (the configured clothing listing), listing/designer/category page URLs or
+paths (followed through their pagination), sitemap URLs (``*.xml``, indexes followed),
+product page URLs, decimal product ids, or ``@FILE`` / a file path with one id or URL a line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+from collectors.config import NetAPorterConfig, normalize_host
+from collectors.core import Candidate, CollectContext, Outcome, safe_id, status_for
+from collectors.http import HostPolicy, PoliteClient
+from collectors.pages import parse_product, read_page, sitemap_locs
+from schemas.errors import DataFormatError, FetchError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+
+log = logging.getLogger("collectors.netaporter")
+
+
+class NetAPorter:
+    """The Net-A-Porter source (see module doc for targets)."""
+
+    name = SourceName.NETAPORTER
+
+    def __init__(self, cfg: NetAPorterConfig, client: PoliteClient) -> None:
+        self.cfg = cfg
+        self.client = client
+        self._product_re = re.compile(cfg.product_url_pattern)
+
+    @staticmethod
+    def policy(cfg: NetAPorterConfig) -> HostPolicy:
+        return HostPolicy.of(cfg.hosts())
+
+    # -- discovery -----------------------------------------------------------------
+    def product_id(self, url: str) -> str | None:
+        """The raw (unvalidated, unquoted) product id in a product page URL, or None."""
+        m = self._product_re.search(urlsplit(url).path)
+        if not m:
+            return None
+        raw = next((g for g in m.groups() if g), None)
+        return unquote(raw) if raw is not None else None
+
+    def _abs(self, target: str) -> str:
+        if target.startswith("/"):
+            return self.cfg.site.rstrip("/") + target
+        return target
+
+    def discover(self, targets: list[str]) -> Iterator[Candidate]:
+        seen: set[str] = set()
+        if not targets:
+            targets = [self.cfg.listing_path.format(locale=self.cfg.locale)]
+        for target in targets:
+            for cand in self._discover_one(target.strip()):
+                if cand.raw_id in seen:
+                    continue
+                seen.add(cand.raw_id or "")
+                yield cand
+
+    def _discover_one(self, target: str) -> Iterator[Candidate]:
+        path = Path(target[1:] if target.startswith("@") else target)
+        if target.startswith("@") or (not target.startswith(("http://", "https://", "/")) and path.is_file()):
+            yield from self._from_file(path)
+        elif target.isdigit():
+            yield self._candidate(self._product_url(target), target)
+        elif target.startswith(("http://", "https://", "/")):
+            url = self._abs(target)
+            raw = self.product_id(url)
+            if raw is not None:
+                yield self._candidate(url, raw)
+            elif urlsplit(url).path.endswith(".xml") or "sitemap" in urlsplit(url).path:
+                yield from self._from_sitemap(url, depth=0)
+            else:
+                yield from self._from_listing(url)
+        elif target:
+            # anything else is a product id (decoded; unsafe ones are refused when collected)
+            raw = unquote(target)
+            yield Candidate(raw_id=raw, url=None, key=normalize_host(urlsplit(self.cfg.site).netloc))
+        else:
+            raise DataFormatError("empty target", where="TARGETS",
+                                  hint="give product ids, product/listing/designer/sitemap URLs, or @FILE")
+
+    def _product_url(self, pid: str) -> str:
+        return self.cfg.product_url.format(site=self.cfg.site.rstrip("/"), locale=self.cfg.locale, id=pid)
+
+    def _candidate(self, url: str, raw_id: str) -> Candidate:
+        return Candidate(raw_id=raw_id, url=url, key=normalize_host(urlsplit(self.cfg.site).netloc))
+
+    def _from_file(self, path: Path) -> Iterator[Candidate]:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise DataFormatError(f"cannot read id file: {exc.strerror}", where=str(path)) from None
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                yield from self._discover_one(line)
+
+    def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:
+        text = self.client.get_text(url)
+        pages, children = sitemap_locs(text, where=url)
+        for page in pages:
+            raw = self.product_id(page)
+            if raw is not None:
+                yield self._candidate(page, raw)
+        if depth < 3:
+            for child in children:
+                yield from self._from_sitemap(child, depth + 1)
+
+    def _from_listing(self, url: str) -> Iterator[Candidate]:
+        """Follow a listing's pages (``rel=next`` links, else ``?pageNumber=N+1``) until one adds nothing."""
+        seen_pages: set[str] = set()
+        number = int(dict(parse_qsl(urlsplit(url).query)).get(self.cfg.page_param, "1") or 1)
+        page_url: str | None = url
+        found: set[str] = set()
+        while page_url and page_url not in seen_pages and len(seen_pages) < self.cfg.max_pages:
+            seen_pages.add(page_url)
+            try:
+                html = self.client.get_text(page_url)
+            except FetchError as exc:
+                if exc.reason in ("http_404", "http_410") and len(seen_pages) > 1:
+                    break  # ran past the last page
+                raise
+            page = read_page(html)
+            new = 0
+            for href in page.links:
+                link = urljoin(page_url, href)
+                raw = self.product_id(link)
+                if raw is not None and raw not in found:
+                    found.add(raw)
+                    new += 1
+                    yield self._candidate(link, raw)
+            if page.next_links:
+                page_url = urljoin(page_url, page.next_links[0])
+            elif new:
+                number += 1
+                page_url = _with_param(page_url, self.cfg.page_param, str(number))
+            else:
+                page_url = None
+
+    # -- one product ---------------------------------------------------------------
+    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
+        sid = safe_id(cand.raw_id)
+        if sid is None:
+            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
+        if ctx.is_done(self.name, sid):
+            return Outcome(sid, "skipped")
+        url = cand.url or self._product_url(sid)
+        item = SourceItem(source=self.name, source_id=sid, url=url)
+        try:
+            meta = parse_product(self.client.get_text(url), where=url)
+        except FetchError as exc:
+            if exc.reason == "interrupted":
+                return Outcome(sid, "failed", "interrupted")
+            return ctx.reject_item(item, exc.reason)
+        item = SourceItem(source=self.name, source_id=sid, url=url, title=meta.title, description=meta.description,
+                          category_path=meta.category_path, designer=meta.designer, colour=meta.colour,
+                          metadata=meta.raw)
+        ctx.start_item(item)
+        assets: list[MediaAsset] = []
+        video_url = self.cfg.video_url.format(id=sid)
+        has_video = True
+        if self.cfg.check_video_with_head:
+            try:
+                has_video = self.client.exists(video_url)
+            except FetchError as exc:
+                if exc.reason == "interrupted":
+                    return Outcome(sid, "failed", "interrupted")
+                failed = MediaAsset(source=self.name, source_id=sid, kind=AssetKind.VIDEO, url=video_url,
+                                    status=status_for(exc.reason), reason=exc.reason)
+                ctx.catalog.upsert_assets([failed])
+                assets.append(failed)
+                has_video = None
+        if has_video:
+            video = ctx.fetch_asset(item, AssetKind.VIDEO, video_url, "video")
+            if video.reason in ("http_404", "http_410"):
+                has_video = False
+            else:
+                assets.append(video)
+        if has_video is False:
+            ctx.catalog.upsert_assets([MediaAsset(source=self.name, source_id=sid, kind=AssetKind.VIDEO,
+                                                  url=video_url, status=Status.REJECTED, reason="no_video")])
+        for kind_name, view in self.cfg.views.items():
+            kind = AssetKind(kind_name)
+            img_url = self.cfg.image_url.format(id=sid, view=view, size=self.cfg.image_size)
+            asset = ctx.fetch_asset(item, kind, img_url, "image")
+            if asset.status == Status.DOWNLOADED or kind_name in self.cfg.required_views or \
+                    asset.reason not in ("http_404", "http_410"):
+                assets.append(asset)
+        item.has_video = has_video
+        required = {AssetKind(k) for k in self.cfg.required_views}
+        if has_video is not False:
+            required.add(AssetKind.VIDEO)
+        return ctx.finish_item(item, assets, required=required)
+
+
+def _with_param(url: str, key: str, value: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != key] + [(key, value)]
+    return urlunsplit(parts._replace(query=urlencode(query)))

@@ -1,0 +1,83 @@
+"""User mapping files: video (id or URL) -> shop image (URL or local file), CSV or JSON lines."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from schemas.errors import DataFormatError
+
+VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
+SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_path", "image", "image_url")
+
+
+@dataclass(frozen=True)
+class ShopRef:
+    """Where a video's shop image is: a URL to fetch or a local file to copy."""
+
+    url: str | None = None
+    path: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return self.url or (self.path.resolve().as_uri() if self.path else "")
+
+
+def parse_shop_ref(value: str, base: Path) -> ShopRef:
+    value = value.strip()
+    if value.startswith(("http://", "https://")):
+        return ShopRef(url=value)
+    path = Path(value[7:] if value.startswith("file://") else value)
+    return ShopRef(path=path if path.is_absolute() else base / path)
+
+
+def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
+    """Mapping file -> {video id or URL: ShopRef}. CSV (header optional) or JSONL."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataFormatError(f"cannot read shop mapping: {exc.strerror}", where=str(p)) from None
+    rows: list[tuple[str, str]] = []
+    if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        for n, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"line {n}: {exc.msg}", where=str(p), hint="one JSON object per line") from None
+            video = next((str(obj[k]) for k in VIDEO_KEYS if obj.get(k)), None)
+            shop = next((str(obj[k]) for k in SHOP_KEYS if obj.get(k)), None)
+            if not video or not shop:
+                raise DataFormatError(f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}",
+                                      where=str(p))
+            rows.append((video, shop))
+    else:
+        table = [r for r in csv.reader(text.splitlines()) if r and not r[0].startswith("#")]
+        vcol, scol = 0, 1
+        if table and any(c.strip().lower() in VIDEO_KEYS + SHOP_KEYS for c in table[0]):
+            header = [c.strip().lower() for c in table[0]]
+            vcol = next((header.index(k) for k in VIDEO_KEYS if k in header), 0)
+            scol = next((header.index(k) for k in SHOP_KEYS if k in header), 1)
+            table = table[1:]
+        for n, r in enumerate(table, 1):
+            if len(r) <= max(vcol, scol):
+                raise DataFormatError(f"row {n}: expected a video and a shop column", where=str(p))
+            rows.append((r[vcol].strip(), r[scol].strip()))
+    return {video: parse_shop_ref(shop, p.parent) for video, shop in rows if video and shop}
+
+
+def lookup(mapping: dict[str, ShopRef], *keys: str | None) -> ShopRef | None:
+    for k in keys:
+        if k and k in mapping:
+            return mapping[k]
+    return None
+
+
+def url_hosts(mapping: dict[str, ShopRef]) -> set[str]:
+    return {urlsplit(ref.url).netloc for ref in mapping.values() if ref.url}

@@ -1,0 +1,303 @@
+"""yt-dlp as a library, shared by the TikTok and URL-list sources.
+
+yt-dlp extracts (pages, playlists, saved info JSON files) and downloads with its own HTTP
+downloader, configured from our politeness settings (User-Agent, timeouts, retries with
+backoff, bandwidth cap, size cap). Before any download, every format URL must be on an
+allowed host; formats elsewhere are dropped. The file yt-dlp writes (a hidden name in the
+item folder) is then checked (decodes, size) and moved into the layout by the context.
+Its ``download_archive`` records finished ids so playlist reruns skip them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from collectors.config import HttpConfig
+from collectors.http import HostPolicy, PoliteClient
+from schemas.errors import DataFormatError, FetchError
+
+log = logging.getLogger("collectors.ytdl")
+
+#: Info-dict keys not kept as item metadata (big, private or request-specific).
+DROP_KEYS = {"formats", "requested_formats", "requested_downloads", "http_headers", "thumbnails",
+             "automatic_captions", "subtitles", "_version", "filepath", "_filename", "filename", "url",
+             "fragments", "cookies", "requested_subtitles", "__files_to_move", "__postprocessors"}
+
+
+class _Log:
+    """yt-dlp logger that keeps the messages (to classify failures) and never prints secrets."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def debug(self, msg: str) -> None:
+        if msg.startswith("[download]") and "larger than max-filesize" in msg:
+            self.messages.append(msg)
+
+    def info(self, msg: str) -> None:
+        self.debug(msg)
+
+    def warning(self, msg: str) -> None:
+        self.messages.append(msg)
+        log.debug("yt-dlp: %s", msg)
+
+    def error(self, msg: str) -> None:
+        self.messages.append(msg)
+        log.debug("yt-dlp: %s", msg)
+
+
+def reason_of(text: str) -> str:
+    """A short reason from a yt-dlp message."""
+    m = re.search(r"HTTP Error (\d{3})", text)
+    if m:
+        code = int(m.group(1))
+        return f"http_{code}_exhausted" if code in (429, 500, 502, 503, 504) else f"http_{code}"
+    low = text.lower()
+    if "max-filesize" in low:
+        return "too_large"
+    if "unsupported url" in low:
+        return "unsupported_url"
+    if "requested format is not available" in low or "no video formats" in low:
+        return "no_formats"
+    if "timed out" in low:
+        return "timeout_exhausted"
+    if "content too short" in low or "incomplete" in low:
+        return "truncated_body"
+    if "connection" in low or "unable to download" in low:
+        return "connection_error_exhausted"
+    return "ytdlp_error"
+
+
+class YtdlFetcher:
+    """Extract and download with yt-dlp under our politeness and host rules."""
+
+    def __init__(self, http: HttpConfig, policy: HostPolicy, *, fmt: str = "best[ext=mp4]/best",
+                 archive: str | os.PathLike[str] | None = None, ratelimit: int | None = None,
+                 client: PoliteClient | None = None, sleep: Any = time.sleep) -> None:
+        self.http = http
+        self.policy = policy
+        self.fmt = fmt
+        self.archive = str(archive) if archive else None
+        self.ratelimit = ratelimit
+        self.client = client  # set by the run: pre-flight checks of media URLs
+        self.sleep = sleep
+
+    def params(self, **extra: Any) -> dict[str, Any]:
+        p: dict[str, Any] = {
+            "quiet": True, "no_warnings": True, "noprogress": True, "logger": _Log(),
+            "format": self.fmt, "http_headers": {"User-Agent": self.http.user_agent},
+            "socket_timeout": self.http.read_timeout_s, "retries": self.http.max_retries,
+            "fragment_retries": self.http.max_retries, "extractor_retries": self.http.max_retries,
+            "retry_sleep_functions": {"http": self._sleep_for, "fragment": self._sleep_for,
+                                      "extractor": self._sleep_for},
+            "sleep_interval_requests": 1.0 / self.http.rate_per_host,
+            "max_filesize": self.http.max_body_bytes, "continuedl": True, "overwrites": False,
+            "cachedir": False, "noplaylist": False, "ignoreerrors": False, "writeinfojson": False,
+            "check_formats": False,
+        }
+        if self.archive:
+            p["download_archive"] = self.archive
+        if self.ratelimit:
+            p["ratelimit"] = self.ratelimit
+        with contextlib.suppress(Exception):
+            import imageio_ffmpeg
+
+            p["ffmpeg_location"] = imageio_ffmpeg.get_ffmpeg_exe()
+        p.update(extra)
+        return p
+
+    def _sleep_for(self, n: int) -> float:
+        return min(self.http.backoff_base_s * (2 ** n), self.http.backoff_max_s)
+
+    def extract(self, url: str, *, process: bool = True) -> dict[str, Any]:
+        """yt-dlp's info dict for a URL (no download). ``process=False`` keeps playlists lazy.
+
+        Busy answers (429/5xx) are retried with backoff, honouring Retry-After when present.
+        """
+        import yt_dlp
+
+        for attempt in range(self.http.max_retries + 1):
+            try:
+                with yt_dlp.YoutubeDL(self.params()) as ydl:
+                    info = ydl.extract_info(url, download=False, process=process)
+                break
+            except yt_dlp.utils.DownloadError as exc:
+                reason = reason_of(str(exc))
+                if attempt < self.http.max_retries and reason.startswith(("http_429", "http_5")):
+                    wait = _retry_after(exc)
+                    self.sleep(min(wait if wait is not None else self._sleep_for(attempt), self.http.retry_after_max_s))
+                    continue
+                raise FetchError(f"yt-dlp could not extract: {_clean(str(exc))}", where=url, reason=reason,
+                                 retryable=True) from None
+        if info is None:
+            raise FetchError("yt-dlp returned nothing", where=url, reason="ytdlp_error")
+        return info
+
+    def download(self, info: dict[str, Any], folder: Path, *, stem: str = "video") -> Path:
+        """Download the best allowed format of ``info`` into ``folder/.<stem>.ytdl.<ext>``; return it.
+
+        A pre-flight HEAD through the polite client checks each direct media URL first
+        (robots, rate limit, redirects kept on allowed hosts, content type, declared size);
+        busy answers (429/5xx) that yt-dlp gives up on are retried here with backoff.
+        """
+        info = allowed_formats(info, self.policy)
+        self.preflight(info)
+        last: FetchError | None = None
+        for attempt in range(self.http.max_retries + 1):
+            try:
+                return self._download_once(info, folder, stem)
+            except FetchError as exc:
+                if not (exc.reason.startswith(("http_429", "http_5")) or exc.reason == "truncated_body"):
+                    raise
+                last = exc
+                if attempt < self.http.max_retries:
+                    wait = exc.retry_after if getattr(exc, "retry_after", None) is not None else \
+                        self._sleep_for(attempt)
+                    self.sleep(min(wait, self.http.retry_after_max_s))
+        assert last is not None
+        raise last
+
+    def preflight(self, info: dict[str, Any]) -> None:
+        """HEAD the direct http(s) media URL(s) of ``info`` through the polite client."""
+        if self.client is None:
+            return
+        urls = [f["url"] for f in info.get("formats") or [] if str(f.get("protocol", "http")).startswith("http")
+                and not str(f.get("url", "")).endswith(".m3u8")][:1] or ([info["url"]] if info.get("url") else [])
+        for url in urls:
+            try:
+                self.client.head_check(url, "video")
+            except FetchError as exc:
+                if exc.reason in ("http_405", "http_501"):
+                    continue  # no HEAD on this server: yt-dlp's GET decides
+                raise
+
+    def _download_once(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
+        import yt_dlp
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob(f".{stem}.ytdl.*"):  # a finished but unchecked earlier try
+            if not stale.name.endswith((".part", ".ytdl")):
+                stale.unlink()
+        cap = self.http.max_body_bytes
+
+        def size_guard(d: dict[str, Any]) -> None:
+            if (d.get("downloaded_bytes") or 0) > cap:
+                raise _TooLarge()
+
+        template = str(folder / f".{stem}.ytdl.").replace("%", "%%") + "%(ext)s"
+        params = self.params(outtmpl={"default": template}, paths={},
+                             progress_hooks=[size_guard])
+        logger: _Log = params["logger"]
+        try:
+            with yt_dlp.YoutubeDL(params) as ydl:
+                archive_id = ydl._make_archive_id(info)
+                if archive_id:
+                    ydl.archive.discard(archive_id)  # our catalog said "not done": fetch again
+                result = ydl.process_ie_result(info, download=True)
+        except _TooLarge:
+            for f in folder.glob(f".{stem}.ytdl.*"):
+                f.unlink()
+            raise FetchError(f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large") from None
+        except yt_dlp.utils.DownloadError as exc:
+            if isinstance(_cause(exc), _TooLarge):
+                for f in folder.glob(f".{stem}.ytdl.*"):
+                    f.unlink()
+                raise FetchError(f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large") from None
+            err = FetchError(f"yt-dlp download failed: {_clean(str(exc))}", where=_where(info),
+                             reason=reason_of(str(exc)), retryable=True)
+            err.retry_after = _retry_after(exc)  # type: ignore[attr-defined]
+            raise err from None
+        files = [Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")]
+        files = [f for f in files if f.exists()] or [f for f in folder.glob(f".{stem}.ytdl.*")
+                                                     if not f.name.endswith((".part", ".ytdl"))]
+        if not files:
+            text = " ".join(logger.messages)
+            raise FetchError(f"yt-dlp wrote no file ({_clean(text) or 'no message'})", where=_where(info),
+                             reason=reason_of(text) if text else "ytdlp_error")
+        path = files[0]
+        if path.stat().st_size > self.http.max_body_bytes:
+            path.unlink()
+            raise FetchError("download exceeds the size cap", where=_where(info), reason="too_large")
+        return path
+
+
+class _TooLarge(Exception):
+    """Raised from a progress hook when a download passes the size cap."""
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    info = getattr(exc, "exc_info", None)
+    return info[1] if info else exc.__cause__ or exc.__context__
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """Retry-After of the HTTP error behind a yt-dlp DownloadError, when it had one."""
+    cause = _cause(exc)
+    response = getattr(cause, "response", None)
+    headers = getattr(response, "headers", None)
+    value = headers.get("Retry-After") if headers is not None else None
+    if value and str(value).strip().isdigit():
+        return float(value)
+    return None
+
+
+def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
+    """``info`` with only formats whose URLs are on allowed hosts; refuse when none is left."""
+    info = dict(info)
+    formats = info.get("formats")
+    if formats:
+        kept = [f for f in formats if isinstance(f, dict) and f.get("url") and policy.allows(f["url"])]
+        if not kept:
+            raise FetchError("no format URL is on an allowed host", where=_where(info), reason="host_not_allowed",
+                             hint="add the media host to the source's config if it is trusted")
+        info["formats"] = kept
+    elif info.get("url"):
+        if not policy.allows(info["url"]):
+            raise FetchError("media URL is not on an allowed host", where=_where(info), reason="host_not_allowed")
+    else:
+        raise FetchError("info has no formats and no url", where=_where(info), reason="no_formats")
+    return info
+
+
+def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Info dicts of a saved yt-dlp ``.info.json`` (one object, a list, or JSON lines)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DataFormatError(f"cannot read info file: {exc.strerror}", where=str(p)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"not a yt-dlp info JSON: {exc.msg} at line {exc.lineno}", where=str(p),
+                                  hint="write it with yt-dlp --write-info-json") from None
+    infos = data if isinstance(data, list) else [data]
+    if not all(isinstance(i, dict) for i in infos):
+        raise DataFormatError("info JSON must hold objects", where=str(p))
+    return infos
+
+
+def metadata_of(info: dict[str, Any]) -> dict[str, Any]:
+    """The info dict as item metadata: huge/private keys dropped, format ids kept."""
+    meta = {k: v for k, v in info.items() if k not in DROP_KEYS and not k.startswith("__")}
+    if info.get("formats"):
+        meta["format_ids"] = [f.get("format_id") for f in info["formats"] if isinstance(f, dict)]
+    return json.loads(json.dumps(meta, default=str))
+
+
+def _where(info: dict[str, Any]) -> str:
+    return str(info.get("webpage_url") or info.get("original_url") or info.get("id") or "info")
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("ERROR: ", "").strip()[:300]

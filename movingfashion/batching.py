@@ -1,0 +1,129 @@
+"""Training batches: P products x K clips per batch, and a collate that handles variable T.
+
+``PKSampler`` yields flat indices; use it with ``DataLoader(ds, batch_size=p * k,
+sampler=PKSampler(ds, p, k))``. Every consecutive block of ``p * k`` indices holds ``k`` clips
+of each of ``p`` different products. A product with fewer than ``k`` items is repeated with
+indices ``index + r * len(dataset)`` (r = 1, 2, ...), which the dataset maps back to
+``index`` with a different generator, so the K clips of one product differ. Like
+``DistributedSampler`` it takes ``num_replicas`` / ``rank`` / ``set_epoch``: all replicas
+build the same epoch plan from ``(seed, epoch)`` and take every ``num_replicas``-th batch, so
+their batches are disjoint and equally many.
+
+``collate_clips`` stacks clips of equal length; with variable T (the ``all`` sampler) it pads
+``frames`` with zeros and ``boxes`` with NaN to the longest clip and returns ``mask``
+[B, T_max] (True = real frame) and ``lengths``. Strings and other fields become lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+from schemas.errors import ConfigError
+
+
+class PKSampler(Sampler[int]):
+    """P products x K clips per batch, DistributedSampler-compatible."""
+
+    def __init__(self, dataset: Any, p: int, k: int, seed: int = 0, *, num_replicas: int | None = None,
+                 rank: int | None = None, drop_last: bool = True, labels: Sequence[str] | None = None) -> None:
+        if p < 1 or k < 1:
+            raise ConfigError(f"P and K must be >= 1, got P={p}, K={k}", where="PKSampler")
+        if num_replicas is None or rank is None:
+            dist = torch.distributed.is_available() and torch.distributed.is_initialized()
+            num_replicas = num_replicas if num_replicas is not None else \
+                (torch.distributed.get_world_size() if dist else 1)
+            rank = rank if rank is not None else (torch.distributed.get_rank() if dist else 0)
+        if not 0 <= rank < num_replicas:
+            raise ConfigError(f"rank {rank} outside [0, {num_replicas})", where="PKSampler")
+        self.labels = list(labels if labels is not None else dataset.product_ids)
+        self.n = len(self.labels)
+        by_label: dict[str, list[int]] = {}
+        for i, lab in enumerate(self.labels):
+            by_label.setdefault(lab, []).append(i)
+        self.groups = list(by_label.values())
+        if len(self.groups) < p:
+            raise ConfigError(f"P={p} products per batch but the dataset has {len(self.groups)}",
+                              where="PKSampler", hint="lower P")
+        self.p, self.k, self.seed = p, k, seed
+        self.num_replicas, self.rank = num_replicas, rank
+        self.drop_last = drop_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def batches(self) -> list[list[int]]:
+        """The batches of this replica for the current epoch."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        order = rng.permutation(len(self.groups))
+        if len(order) % self.p:
+            if self.drop_last:
+                order = order[: len(order) - len(order) % self.p]
+            else:  # fill the last batch with products drawn from the start of the permutation
+                order = np.concatenate([order, order[: self.p - len(order) % self.p]])
+        plan = []
+        for b in range(0, len(order), self.p):
+            batch = []
+            for g in order[b: b + self.p]:
+                items = self.groups[int(g)]
+                picks = rng.permutation(len(items))
+                for j in range(self.k):
+                    rep, pos = divmod(j, len(items))
+                    batch.append(items[int(picks[pos])] + rep * self.n)
+            plan.append(batch)
+        per_rank = len(plan) // self.num_replicas
+        return plan[self.rank: per_rank * self.num_replicas: self.num_replicas]
+
+    def __iter__(self) -> Iterator[int]:
+        for batch in self.batches():
+            yield from batch
+
+    def __len__(self) -> int:
+        groups = len(self.groups) // self.p if self.drop_last else -(-len(self.groups) // self.p)
+        return (groups // self.num_replicas) * self.p * self.k
+
+
+def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Batch items of :class:`MovingFashionDataset` / ``MultiDeepFashion2Dataset``.
+
+    Tensors of equal shape are stacked; ``frames`` / ``boxes`` / ``frame_indices`` of different
+    lengths are padded (zeros / NaN / -1) and ``mask`` + ``lengths`` say which frames are real.
+    Whole frames of different sizes (``crop="frame"`` without ``frame_size``) stay a list.
+    """
+    if not items:
+        raise ValueError("empty batch")
+    out: dict[str, Any] = {}
+    lengths = [len(it["frames"]) for it in items]
+    tmax = max(lengths)
+    same_len = len(set(lengths)) == 1
+    for key in items[0]:
+        vals = [it[key] for it in items]
+        if key in ("frames", "boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):
+            shapes = {tuple(v.shape[1:]) for v in vals}
+            if len(shapes) > 1:
+                out[key] = vals
+            elif same_len:
+                out[key] = torch.stack(vals)
+            else:
+                fill = {"frames": 0.0, "boxes": float("nan"), "frame_indices": -1}[key]
+                pad = vals[0].new_full((len(vals), tmax, *vals[0].shape[1:]), fill)
+                for i, v in enumerate(vals):
+                    pad[i, : len(v)] = v
+                out[key] = pad
+        elif isinstance(vals[0], torch.Tensor) and len({tuple(v.shape) for v in vals}) == 1:
+            out[key] = torch.stack(vals)
+        elif isinstance(vals[0], (int, float)) and not isinstance(vals[0], bool):
+            out[key] = torch.tensor(vals)
+        else:
+            out[key] = vals
+    mask = torch.zeros(len(items), tmax, dtype=torch.bool)
+    for i, n in enumerate(lengths):
+        mask[i, :n] = True
+    out["mask"] = mask
+    out["lengths"] = torch.tensor(lengths)
+    return out

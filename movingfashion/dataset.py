@@ -1,0 +1,610 @@
+"""``MovingFashionDataset``: shop image + a clip of T frames (or tracklet crops) per item.
+
+Reads any folder in the official format: ``train.json`` / ``test.json`` exactly as published
+(:func:`schemas.official.read_official`), plus the project's richer files when present:
+``entries.jsonl`` (DeepFashion2 class, partition) and ``tracklets/*.json`` (detector scores,
+frame size, used by the ``salient`` sampler and to check boxes early).
+
+Design choices (documented contract):
+
+* **Which video** of a product with several: ``videos="random"`` picks one per item with the
+  item's generator (default in training), ``"first"`` always the first usable one (default in
+  evaluation), ``"all"`` makes one item per (product, video).
+* **Randomness** only in training, from a generator seeded by ``(seed, epoch, index)``; call
+  :meth:`MovingFashionDataset.set_epoch` every epoch (with ``persistent_workers=False``, the
+  default, workers see the new epoch). Indices ``>= len(dataset)`` are allowed and map to
+  ``index % len`` with their own generator: that is how :class:`~movingfashion.batching.PKSampler`
+  asks for several different clips of the same item. Evaluation uses no randomness at all.
+* **Candidates**: with ``crop="tracklet"`` only frames that have a tracklet box can be sampled;
+  with ``crop="frame"`` every frame of the video.
+* **Bad rows** (``on_bad``): a missing video, missing shop image, empty tracklet (tracklet
+  crops), unknown class, or a box outside the frame raise a clear ``MFError`` naming the
+  product and file with ``on_bad="raise"`` (default). With ``on_bad="skip"`` the bad video is
+  dropped (the product when no usable video is left, or when its shop image or class is bad),
+  bad boxes drop just their frame, and every drop is listed in ``dataset.skipped``. Problems
+  that only show when a video is decoded (a box outside the real frame, a frame index past the
+  end) are checked once per video at first use, with the same policy: under ``skip`` the
+  offending frames leave the candidate set and the clip is sampled again. A video that cannot
+  be decoded at all always raises :class:`MediaError` (call :meth:`check` before training to
+  find those up front).
+* **Crop cache** (optional, for speed): :func:`build_crop_cache` decodes each video once and
+  stores the crops of a fixed pool of frames; ``crop_cache=DIR`` then samples the clip from
+  that pool and reads it from a memory-mapped array. Frames come only from the pool (a
+  training-time trade-off: evaluate without the cache to follow the paper's protocol).
+* **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
+  times less to pass from DataLoader workers; convert on the GPU).
+* **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
+  when ``frame_size`` resizes them) and in original pixels for ``crop="tracklet"``; frames
+  without a box hold NaN. Boxes up to ``box_tolerance`` pixels outside the frame are clipped.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import ValidationError
+
+from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
+from movingfashion.video_io import ReaderCache
+from schemas.dataset import VideoTracklets
+from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
+from schemas.official import read_official
+from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
+
+log = logging.getLogger(__name__)
+
+#: Decoded shop images kept per process (about 150 kB each at 224 x 224).
+SHOP_CACHE_SIZE = 256
+
+Size = tuple[int, int]
+
+
+@dataclass
+class VideoRecord:
+    """One usable video of a product (paths resolved, tracklet parsed)."""
+
+    rel_path: str
+    path: Path
+    boxes: dict[int, list[float]]
+    confidences: dict[int, float] = field(default_factory=dict)
+    width: int | None = None
+    height: int | None = None
+    num_frames: int | None = None
+
+
+@dataclass
+class ProductRecord:
+    product_id: str
+    shop_path: Path
+    df2_class: int | None
+    partition: Partition
+    videos: list[VideoRecord]
+
+
+def _size(value: int | Sequence[int] | None) -> Size | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return (value, value)
+    h, w = value
+    return (int(h), int(w))
+
+
+def load_entries(path: Path) -> dict[str, dict[str, Any]]:
+    """Rows of ``entries.jsonl`` by product id (raw dicts; class checked by the caller)."""
+    rows: dict[str, dict[str, Any]] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
+            if not isinstance(row, dict) or "product_id" not in row:
+                raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
+            rows[str(row["product_id"])] = row
+    return rows
+
+
+def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:
+    """``tracklets/*.json`` by the video's file name (only files that parse)."""
+    out: dict[str, VideoTracklets] = {}
+    if not folder.is_dir():
+        return out
+    for p in sorted(folder.glob("*.json")):
+        try:
+            vt = VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
+        except (ValidationError, OSError, ValueError) as exc:
+            log.warning("%s: ignored, not a VideoTracklets file (%s)", p, str(exc).splitlines()[0])
+            continue
+        out[Path(vt.video).name] = vt
+    return out
+
+
+class MovingFashionDataset(torch.utils.data.Dataset):
+    """Video-to-shop items from an official-format MovingFashion folder.
+
+    Each item is a dict: ``shop`` (float tensor [3, H, W] in [0, 1], or what
+    ``shop_transform`` returns), ``frames`` ([T, 3, H, W]), ``frame_indices`` (long [T]),
+    ``boxes`` (float [T, 4], NaN where a frame has no box), ``product_id``, ``df2_class``
+    (-1 when unknown), ``partition``, ``video_path`` (relative, as in the JSON),
+    ``video_index`` and ``index``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], split: str = "train", *, frames: int = 10,
+                 sampler: str | FrameSampler = "rrs", crop: Literal["tracklet", "frame"] = "tracklet",
+                 transform: Callable[[torch.Tensor], Any] | None = None,
+                 shop_transform: Callable[[torch.Tensor], Any] | None = None,
+                 partition: str | Partition | None = None, classes: Iterable[int | str] | None = None,
+                 seed: int | None = None, on_bad: Literal["raise", "skip"] = "raise",
+                 crop_size: int | Sequence[int] = 224, frame_size: int | Sequence[int] | None = None,
+                 shop_size: int | Sequence[int] | None = 224, context: float = 0.0,
+                 videos: Literal["random", "first", "all"] | None = None, train: bool | None = None,
+                 box_tolerance: float = 2.0, quality: QualityConfig | None = None,
+                 cache_size: int = 16, backend: str = "auto",
+                 crop_cache: str | os.PathLike[str] | None = None, dtype: torch.dtype = torch.float32) -> None:
+        self.root = Path(root)
+        split_path = Path(split) if split.endswith(".json") else self.root / f"{split}.json"
+        self.split_path = split_path
+        if crop not in ("tracklet", "frame"):
+            raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
+        if on_bad not in ("raise", "skip"):
+            raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
+        self.train = (split_path.stem == "train") if train is None else bool(train)
+        self.frames = int(frames)
+        self.sampler = get_sampler(sampler)
+        self.sampler_name = self.sampler.name
+        if self.frames < 1:
+            raise ConfigError(f"frames must be >= 1, got {frames}", where="frames")
+        self.crop = crop
+        self.transform = transform
+        self.shop_transform = shop_transform
+        self.on_bad = on_bad
+        self.crop_size = _size(crop_size)
+        self.frame_size = _size(frame_size)
+        self.shop_size = _size(shop_size)
+        self.context = float(context)
+        self.videos_mode = videos or ("random" if self.train else "first")
+        if self.videos_mode not in ("random", "first", "all"):
+            raise ConfigError(f"videos must be random, first or all, got {videos!r}", where="videos")
+        self.box_tolerance = float(box_tolerance)
+        self.quality = quality or QualityConfig()
+        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        self.epoch = 0
+        self.cache = ReaderCache(cache_size, backend)
+        self.skipped: list[tuple[str, str]] = []
+        self._checked: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
+        self.crop_cache = Path(crop_cache) if crop_cache is not None else None
+        self.dtype = dtype
+        self._cache_meta: dict[str, dict[str, Any] | None] = {}
+
+        want_partition = Partition(partition) if partition is not None else None
+        want_classes = self._parse_classes(classes)
+        official = read_official(split_path)
+        entries_path = self.root / "entries.jsonl"
+        entries = load_entries(entries_path) if entries_path.is_file() else None
+        if want_classes is not None and entries is None:
+            raise ConfigError("filtering by class needs entries.jsonl", where=str(entries_path),
+                              hint="publish the dataset with mf publish, or drop classes=")
+        richer = load_richer_tracklets(self.root / "tracklets")
+
+        self.products: list[ProductRecord] = []
+        for pid, entry in official.items():
+            rec = self._build_product(pid, entry, entries, entries_path, richer)
+            if rec is None:
+                continue
+            if want_partition is not None and rec.partition != want_partition:
+                continue
+            if want_classes is not None and rec.df2_class not in want_classes:
+                continue
+            self.products.append(rec)
+        self._index: list[tuple[int, int | None]] = []
+        for pi, rec in enumerate(self.products):
+            if self.videos_mode == "all":
+                self._index.extend((pi, vi) for vi in range(len(rec.videos)))
+            else:
+                self._index.append((pi, None))
+        if self.skipped:
+            log.warning("%s: skipped %d bad rows (see dataset.skipped)", split_path, len(self.skipped))
+
+    # ------------------------------------------------------------------ building
+    @staticmethod
+    def _parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
+        if classes is None:
+            return None
+        out = set()
+        for c in classes:
+            cid = DF2_IDS.get(c) if isinstance(c, str) and not c.isdigit() else int(c)
+            if cid not in DF2_CLASSES:
+                raise ConfigError(f"unknown DeepFashion2 class {c!r}", where="classes",
+                                  hint="use ids 1..13 or names such as 'trousers'")
+            out.add(cid)
+        return out
+
+    def _bad(self, pid: str, problem: str, exc_type: type[MFError], where: str, hint: str) -> None:
+        """Raise, or record a skip, for one bad row."""
+        if self.on_bad == "raise":
+            raise exc_type(f"product '{pid}': {problem}", where=where,
+                           hint=f"{hint}; or pass on_bad='skip' to drop such rows")
+        self.skipped.append((pid, f"{where}: {problem}"))
+
+    def _build_product(self, pid: str, entry: Any, entries: dict[str, dict[str, Any]] | None,
+                       entries_path: Path, richer: dict[str, VideoTracklets]) -> ProductRecord | None:
+        where = str(self.split_path)
+        df2_class: int | None = None
+        partition = entry.partition
+        if entries is not None:
+            row = entries.get(pid)
+            if row is not None:
+                raw = row.get("df2_class")
+                if not (isinstance(raw, int) and raw in DF2_CLASSES):
+                    self._bad(pid, f"unknown DeepFashion2 class {raw!r} (expected 1..13)", DataFormatError,
+                              str(entries_path), "fix the class in entries.jsonl")
+                    return None
+                df2_class = raw
+                if row.get("partition") in (Partition.REGULAR.value, Partition.HARD.value):
+                    partition = Partition(row["partition"])
+        shop = self.root / entry.img_path
+        if not shop.is_file():
+            self._bad(pid, f"shop image not found: {entry.img_path}", MediaError, str(shop),
+                      "check img_path in the split JSON")
+            return None
+        videos = []
+        for vi, rel in enumerate(entry.video_paths):
+            path = self.root / rel
+            if not path.is_file():
+                self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
+                continue
+            boxes = entry.tracklet_boxes(vi)
+            vt = richer.get(Path(rel).name)
+            conf: dict[int, float] = {}
+            width = height = nframes = None
+            if vt is not None:
+                width, height, nframes = vt.width, vt.height, vt.frames
+                gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None and \
+                    vt.ground_truth < len(vt.tracklets) else None
+                if gt is not None:
+                    conf = {int(k): float(v) for k, v in gt.scores.items()}
+            boxes = self._clean_boxes(pid, rel, boxes, width, height, nframes)
+            if boxes is None:
+                continue
+            if self.crop == "tracklet" and not boxes:
+                self._bad(pid, f"empty tracklet for video {vi} ({rel})", DataFormatError, where,
+                          "run mf-tracklets, or use crop='frame'")
+                continue
+            videos.append(VideoRecord(rel, path, boxes, conf, width, height, nframes))
+        if not videos:
+            if entry.video_paths and self.on_bad == "skip":
+                self.skipped.append((pid, f"{where}: no usable video left"))
+            return None
+        return ProductRecord(pid, shop, df2_class, partition, videos)
+
+    def _clean_boxes(self, pid: str, rel: str, boxes: dict[int, list[float]], width: int | None,
+                     height: int | None, nframes: int | None) -> dict[int, list[float]] | None:
+        """Clip slightly-outside boxes; report the rest. ``None`` = drop the video (raise mode raises)."""
+        if width is None or height is None:
+            return boxes
+        out = {}
+        for f, b in sorted(boxes.items()):
+            problem = self._box_problem(f, b, width, height, nframes)
+            if problem:
+                self._bad(pid, f"video {rel}: {problem}", DataFormatError, str(self.split_path),
+                          "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)")
+                continue
+            out[f] = self._clip(b, width, height)
+        return out
+
+    def _box_problem(self, f: int, b: Sequence[float], width: int, height: int, nframes: int | None) -> str | None:
+        t = self.box_tolerance
+        if nframes is not None and f >= nframes:
+            return f"frame {f} is past the video's last frame {nframes - 1}"
+        if b[0] < -t or b[1] < -t or b[2] > width + t or b[3] > height + t:
+            return f"frame {f}: box {list(b)} outside the {width}x{height} frame"
+        c = self._clip(b, width, height)
+        if c[2] - c[0] < 1 or c[3] - c[1] < 1:
+            return f"frame {f}: box {list(b)} is empty inside the {width}x{height} frame"
+        return None
+
+    @staticmethod
+    def _clip(b: Sequence[float], width: int, height: int) -> list[float]:
+        return [min(max(float(b[0]), 0.0), width), min(max(float(b[1]), 0.0), height),
+                min(max(float(b[2]), 0.0), width), min(max(float(b[3]), 0.0), height)]
+
+    # ------------------------------------------------------------------ public API
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Change training randomness (frames, video choice) for a new epoch."""
+        self.epoch = int(epoch)
+
+    @property
+    def product_ids(self) -> list[str]:
+        """Product id of every item (index order), e.g. for :class:`PKSampler`."""
+        return [self.products[pi].product_id for pi, _ in self._index]
+
+    def generator(self, index: int) -> np.random.Generator:
+        """The item's training generator, derived from (seed, epoch, index)."""
+        return np.random.default_rng([self.seed, self.epoch, int(index)])
+
+    def plan(self, index: int) -> tuple[ProductRecord, int, list[int]]:
+        """(product, video index, frame indices) item ``index`` will load, without decoding.
+
+        The reference for tests: ``__getitem__`` decodes exactly these frames.
+        """
+        pi, fixed_vi = self._index[int(index) % len(self._index)]
+        rec = self.products[pi]
+        rng = self.generator(index) if self.train else None
+        if fixed_vi is not None:
+            vi = fixed_vi
+        elif self.videos_mode == "random" and rng is not None and len(rec.videos) > 1:
+            vi = int(rng.integers(len(rec.videos)))
+        else:
+            vi = 0
+        video = rec.videos[vi]
+        return rec, vi, self._sample(video, rng)
+
+    def _candidates(self, video: VideoRecord) -> list[int]:
+        meta = self._cached(video)
+        if meta is not None:
+            return list(meta["frames"])
+        return self._candidates_uncached(video)
+
+    def _candidates_uncached(self, video: VideoRecord) -> list[int]:
+        if self.crop == "tracklet":
+            return sorted(video.boxes)
+        n = video.num_frames or len(self.cache.get(video.path))
+        video.num_frames = n
+        return list(range(n))
+
+    def _sample(self, video: VideoRecord, rng: np.random.Generator | None) -> list[int]:
+        cand = self._candidates(video)
+        if not cand:
+            raise DataFormatError("no frame left to sample", where=str(video.path),
+                                  hint="every tracklet box of this video was dropped as bad")
+        scores = None
+        if self.sampler.name == "salient":
+            scores = frame_quality(video.boxes, video.width, video.height, video.confidences, self.quality)
+        return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.crop_cache is not None:
+            rec, vi, idx = self.plan(index)
+            video = rec.videos[vi]
+            meta = self._cached(video)
+            if meta is not None:
+                return self._item_from_cache(index, rec, vi, video, idx, meta)
+        for _ in range(3):
+            rec, vi, idx = self.plan(index)
+            video = rec.videos[vi]
+            arr = self._decode(video, idx)
+            if self._check_video(rec, video, arr.shape[1:3]):
+                break
+        else:  # pragma: no cover - _check_video converges after one pruning
+            raise DataFormatError("cannot sample a valid clip", where=str(video.path))
+        h0, w0 = arr.shape[1:3]
+        boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in idx], dtype=np.float32).reshape(-1, 4)
+        if self.crop == "tracklet":
+            clip = self._crops(arr, boxes)
+            out_boxes = boxes
+        else:
+            clip, out_boxes = self._whole(arr, boxes)
+        frames_t = self._tensor(clip)
+        if self.transform is not None:
+            frames_t = self.transform(frames_t)
+        shop = self._shop(rec)
+        return {"shop": shop, "frames": frames_t, "frame_indices": torch.tensor(idx, dtype=torch.long),
+                "boxes": torch.from_numpy(out_boxes), "product_id": rec.product_id,
+                "df2_class": rec.df2_class if rec.df2_class is not None else -1,
+                "partition": rec.partition.value, "video_path": video.rel_path, "video_index": vi,
+                "index": int(index), "orig_size": (int(h0), int(w0))}
+
+    def check(self, *, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> list[tuple[str, str]]:
+        """Open every video and check its boxes against the real frame size and length.
+
+        Applies the ``on_bad`` policy; returns ``dataset.skipped``.
+        """
+        pairs = [(rec, v) for rec in self.products for v in rec.videos]
+        for rec, video in progress(pairs) if progress else pairs:
+            self._check_video(rec, video)
+        return self.skipped
+
+    # ------------------------------------------------------------------ crop cache
+    def cache_params(self) -> dict[str, Any]:
+        """What a crop-cache entry must have been built with to serve this dataset."""
+        size = self.crop_size if self.crop == "tracklet" else self.frame_size
+        return {"crop": self.crop, "size": list(size) if size else None, "context": self.context}
+
+    def _cached(self, video: VideoRecord) -> dict[str, Any] | None:
+        if self.crop_cache is None:
+            return None
+        key = video.rel_path
+        if key not in self._cache_meta:
+            meta_path = cache_entry(self.crop_cache, video.rel_path)[1]
+            meta = None
+            if meta_path.is_file():
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                if meta.get("params") != self.cache_params():
+                    raise ConfigError(f"crop cache built with {meta.get('params')}, dataset wants "
+                                      f"{self.cache_params()}", where=str(meta_path),
+                                      hint="rebuild it with build_crop_cache for these settings")
+                if meta.get("video_size") != video.path.stat().st_size:
+                    meta = None  # the video changed since: decode it
+            if meta is None:
+                log.info("%s: not in the crop cache, decoding the video", video.rel_path)
+            self._cache_meta[key] = meta
+        return self._cache_meta[key]
+
+    def _item_from_cache(self, index: int, rec: ProductRecord, vi: int, video: VideoRecord, idx: list[int],
+                         meta: dict[str, Any]) -> dict[str, Any]:
+        arr = np.load(cache_entry(self.crop_cache, video.rel_path)[0], mmap_mode="r")
+        pos = {f: i for i, f in enumerate(meta["frames"])}
+        rows = [pos[f] for f in idx]
+        clip = np.ascontiguousarray(arr[rows])
+        boxes = np.array([meta["boxes"][r] for r in rows], dtype=np.float32).reshape(-1, 4)
+        frames_t = self._tensor(clip)
+        if self.transform is not None:
+            frames_t = self.transform(frames_t)
+        return {"shop": self._shop(rec), "frames": frames_t, "frame_indices": torch.tensor(idx, dtype=torch.long),
+                "boxes": torch.from_numpy(boxes), "product_id": rec.product_id,
+                "df2_class": rec.df2_class if rec.df2_class is not None else -1,
+                "partition": rec.partition.value, "video_path": video.rel_path, "video_index": vi,
+                "index": int(index), "orig_size": tuple(meta["orig_size"])}
+
+    # ------------------------------------------------------------------ internals
+    def _check_video(self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None = None) -> bool:
+        """Check a video's boxes once per process. False = boxes were pruned, sample again.
+
+        ``shape`` is the (H, W) of frames just decoded (saves decoding one to learn the size).
+        """
+        key = str(video.path)
+        if key in self._checked:
+            return True
+        reader = self.cache.get(video.path)
+        n = len(reader)
+        if shape is not None:
+            h, w = shape
+        elif video.width is None or video.height is None:
+            h, w = reader.get([0]).shape[1:3]
+        else:
+            h, w = video.height, video.width
+        self._checked[key] = (n, h, w)
+        video.num_frames, video.width, video.height = n, w, h
+        cleaned = self._clean_boxes(rec.product_id, video.rel_path, video.boxes, w, h, n)
+        if cleaned is not None and len(cleaned) != len(video.boxes):
+            video.boxes = cleaned
+            return False
+        if cleaned is not None:
+            video.boxes = cleaned
+        return True
+
+    def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
+        from movingfashion.video_io import read_frames
+
+        uniq = sorted(set(idx))
+        arr = read_frames(video.path, uniq, cache=self.cache)
+        if len(uniq) == len(idx):
+            return arr
+        pos = {f: i for i, f in enumerate(uniq)}
+        return arr[[pos[f] for f in idx]]
+
+    def _crops(self, arr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = arr.shape[1:3]
+        ch, cw = self.crop_size or (224, 224)
+        out = np.empty((len(arr), ch, cw, 3), np.uint8)
+        for i, (img, b) in enumerate(zip(arr, boxes, strict=True)):
+            x1, y1, x2, y2 = b
+            if self.context:
+                dx, dy = (x2 - x1) * self.context / 2, (y2 - y1) * self.context / 2
+                x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
+            xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
+            xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
+            out[i] = cv2.resize(img[ya:yb, xa:xb], (cw, ch), interpolation=cv2.INTER_AREA)
+        return out
+
+    def _whole(self, arr: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.frame_size is None:
+            return arr, boxes
+        import cv2
+
+        h, w = arr.shape[1:3]
+        fh, fw = self.frame_size
+        out = np.stack([cv2.resize(img, (fw, fh), interpolation=cv2.INTER_AREA) for img in arr])
+        scaled = boxes * np.array([fw / w, fh / h, fw / w, fh / h], dtype=np.float32)
+        return out, scaled
+
+    def _tensor(self, arr: np.ndarray) -> torch.Tensor:
+        """uint8 [N, H, W, 3] -> [N, 3, H, W]: float in [0, 1], or uint8 as is (``dtype=torch.uint8``)."""
+        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
+        return t.contiguous() if self.dtype == torch.uint8 else \
+            t.to(self.dtype, memory_format=torch.contiguous_format).div_(255.0)
+
+    def _shop(self, rec: ProductRecord) -> Any:
+        img = _shop_image(str(rec.shop_path), self.shop_size).copy()
+        t = self._tensor(img[None])[0]
+        return self.shop_transform(t) if self.shop_transform is not None else t
+
+
+def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
+    """(array file, meta file) of one video in a crop cache."""
+    stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
+    return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+
+
+def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[str], *, pool: int = 32,
+                     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> dict[str, int]:
+    """Decode every video once and store the crops (or resized frames) of a fixed pool of frames.
+
+    The pool is ``pool`` frames spread over the video's candidates (chunk centres, as RRS in
+    evaluation); a dataset opened with ``crop_cache=out_dir`` then samples its ``T`` frames from
+    that pool and reads them from one memory-mapped ``.npy`` per video instead of decoding.
+    Videos already cached with the same settings and file size are skipped (reruns are cheap).
+    Disk: ``pool * H * W * 3`` bytes per video (32 x 224 x 224 x 3 = 4.8 MB).
+    """
+    from movingfashion.sampling import get_sampler as _get
+    from schemas.atomic import atomic_open, atomic_write_json
+
+    if dataset.crop == "frame" and dataset.frame_size is None:
+        raise ConfigError("a crop cache of whole frames needs frame_size", where="frame_size")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = dataset.cache_params()
+    pick = _get("rrs")
+    done = built = 0
+    pairs = [(rec, v) for rec in dataset.products for v in rec.videos]
+    for rec, video in progress(pairs) if progress else pairs:
+        arr_path, meta_path = cache_entry(out, video.rel_path)
+        size = video.path.stat().st_size
+        if meta_path.is_file() and arr_path.is_file():
+            old = json.loads(meta_path.read_text(encoding="utf-8"))
+            if old.get("params") == params and old.get("video_size") == size:
+                done += 1
+                continue
+        dataset._check_video(rec, video)
+        frames = sorted(set(pick(dataset._candidates_uncached(video), pool, train=False)))
+        arr = dataset._decode(video, frames)
+        boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in frames], dtype=np.float32).reshape(-1, 4)
+        if dataset.crop == "tracklet":
+            clip, out_boxes = dataset._crops(arr, boxes), boxes
+        else:
+            clip, out_boxes = dataset._whole(arr, boxes)
+        with atomic_open(arr_path, "wb") as fh:
+            np.save(fh, clip)
+        atomic_write_json(meta_path, {"video": video.rel_path, "video_size": size, "params": params,
+                                      "frames": frames, "orig_size": list(arr.shape[1:3]),
+                                      "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes]})
+        built += 1
+    return {"built": built, "already_cached": done}
+
+
+@functools.lru_cache(maxsize=SHOP_CACHE_SIZE)
+def _shop_image(path: str, size: Size | None) -> np.ndarray:
+    """Decoded, resized shop images, kept per process (K clips of a product share one)."""
+    img = read_image(path, size)
+    img.setflags(write=False)
+    return img
+
+
+def read_image(path: str | os.PathLike[str], size: Size | None = None) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of an image file, resized to ``size`` (H, W); MediaError if unreadable."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise MediaError("cannot read image", where=str(path), hint="the file is missing or not an image")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if size is not None:
+        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+    return img

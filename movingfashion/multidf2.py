@@ -1,0 +1,176 @@
+"""Multi-DeepFashion2: a DeepFashion2 shop image + the user images of the same pair and style.
+
+Each *sequence* pairs one shop item (``source == "shop"``) with every user-photo item that has
+the same ``pair_id`` and the same ``style > 0`` (a positive pair in DeepFashion2). The user
+photos play the video's frames. :func:`build_multidf2` writes the index once;
+:class:`MultiDeepFashion2Dataset` loads items in the same format as
+:class:`~movingfashion.dataset.MovingFashionDataset`.
+
+When a sequence has at least ``T`` user images, the frame sampler (``rrs`` by default) picks
+``T`` of them in order. With fewer, every image is used once and the missing ``T - n`` are
+repeats drawn at random, with the item's generator in training and with a generator fixed
+by ``(seed, index)`` in evaluation (same seed -> same repeats).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from movingfashion.dataset import _size, read_image
+from movingfashion.deepfashion2 import iter_split
+from movingfashion.sampling import FrameSampler, get_sampler
+from schemas.atomic import atomic_write_json
+from schemas.errors import ConfigError, DataFormatError
+
+
+def build_multidf2(df2_root: str | os.PathLike[str], split: str = "validation", *,
+                   min_user: int = 1) -> list[dict[str, Any]]:
+    """The sequences of one split: shop image/box + user images/boxes of the same pair and style.
+
+    The first shop image (in file order) of a (pair_id, style) is its shop image. Sequences
+    with fewer than ``min_user`` user images are left out. Paths are relative to ``df2_root``.
+    """
+    root = Path(df2_root)
+    shops: dict[tuple[int, int], dict[str, Any]] = {}
+    users: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for img in iter_split(root, split):
+        rel = img.image_path.relative_to(root).as_posix()
+        for item in img.items:
+            if item.style <= 0:
+                continue
+            key = (img.pair_id, item.style)
+            rec = {"image": rel, "box": item.box, "category_id": item.category_id}
+            if img.source == "shop":
+                shops.setdefault(key, rec)
+            else:
+                users.setdefault(key, []).append(rec)
+    out = []
+    for key in sorted(shops):
+        frames = users.get(key, [])
+        if len(frames) < min_user:
+            continue
+        shop = shops[key]
+        out.append({"id": f"{key[0]}_{key[1]}", "pair_id": key[0], "style": key[1],
+                    "df2_class": shop["category_id"], "shop": {"image": shop["image"], "box": shop["box"]},
+                    "frames": [{"image": f["image"], "box": f["box"]} for f in frames]})
+    return out
+
+
+def write_multidf2(df2_root: str | os.PathLike[str], split: str, out: str | os.PathLike[str]) -> dict[str, float]:
+    """Build and write the index JSON; returns counts."""
+    seqs = build_multidf2(df2_root, split)
+    atomic_write_json(out, {"split": split, "sequences": seqs}, indent=None)
+    n = [len(s["frames"]) for s in seqs]
+    return {"sequences": len(seqs), "user_images": sum(n), "mean_length": round(float(np.mean(n)), 2) if n else 0.0}
+
+
+class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
+    """Multi-DeepFashion2 items in the MovingFashion item format.
+
+    ``frames`` are crops of the user item boxes (``crop="tracklet"``) or whole user images
+    resized to ``frame_size`` (``crop="frame"``); ``shop`` is the whole shop image, or its item
+    crop with ``shop_crop=True``. ``frame_indices`` index the sequence's user images,
+    ``product_id`` is ``"<pair_id>_<style>"``, ``partition`` is ``"multidf2"``.
+    """
+
+    def __init__(self, df2_root: str | os.PathLike[str], split: str = "validation", *, frames: int = 10,
+                 sampler: str | FrameSampler = "rrs", crop: Literal["tracklet", "frame"] = "tracklet",
+                 transform: Callable[[torch.Tensor], Any] | None = None,
+                 shop_transform: Callable[[torch.Tensor], Any] | None = None, seed: int | None = None,
+                 crop_size: int | Sequence[int] = 224, frame_size: int | Sequence[int] = 224,
+                 shop_size: int | Sequence[int] = 224, shop_crop: bool = False, train: bool | None = None,
+                 index: str | os.PathLike[str] | list[dict[str, Any]] | None = None,
+                 classes: Sequence[int] | None = None) -> None:
+        self.root = Path(df2_root)
+        self.split = split
+        if crop not in ("tracklet", "frame"):
+            raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
+        if frames < 1:
+            raise ConfigError(f"frames must be >= 1, got {frames}", where="frames")
+        self.frames, self.crop = int(frames), crop
+        self.sampler = get_sampler(sampler)
+        self.transform, self.shop_transform = transform, shop_transform
+        self.crop_size, self.frame_size, self.shop_size = _size(crop_size), _size(frame_size), _size(shop_size)
+        self.shop_crop = shop_crop
+        self.train = (split == "train") if train is None else bool(train)
+        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        self.epoch = 0
+        if isinstance(index, list):
+            seqs = index
+        elif index is not None:
+            import json
+
+            try:
+                seqs = json.loads(Path(index).read_text(encoding="utf-8"))["sequences"]
+            except (OSError, ValueError, KeyError) as exc:
+                raise DataFormatError(f"not a Multi-DeepFashion2 index ({exc})", where=str(index),
+                                      hint="build it with: mf df2 multidf2 DF2_ROOT --split SPLIT --out FILE") from None
+        else:
+            seqs = build_multidf2(self.root, split)
+        if classes is not None:
+            seqs = [s for s in seqs if s["df2_class"] in set(classes)]
+        self.sequences = seqs
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    @property
+    def product_ids(self) -> list[str]:
+        return [s["id"] for s in self.sequences]
+
+    def plan(self, index: int) -> list[int]:
+        """User-image positions item ``index`` uses (the reference for tests)."""
+        seq = self.sequences[int(index) % len(self.sequences)]
+        n = len(seq["frames"])
+        if n == 0:
+            raise DataFormatError(f"sequence {seq['id']} has no user image", where=self.split)
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)] if self.train else [self.seed, int(index)])
+        if n >= self.frames or not self.sampler.fixed_length:
+            return self.sampler(range(n), self.frames, train=self.train, generator=rng)
+        extra = rng.integers(0, n, size=self.frames - n)
+        return sorted(list(range(n)) + extra.tolist())
+
+    def _load(self, rel: str, box: list[float] | None, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+        img = read_image(self.root / rel)
+        h, w = img.shape[:2]
+        if box is not None:
+            x1, y1 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
+            x2, y2 = int(min(w, max(x1 + 1, np.ceil(box[2])))), int(min(h, max(y1 + 1, np.ceil(box[3]))))
+            img = img[y1:y2, x1:x2]
+        import cv2
+
+        return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), (h, w)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        seq = self.sequences[int(index) % len(self.sequences)]
+        idx = self.plan(index)
+        tracklet = self.crop == "tracklet"
+        size = self.crop_size if tracklet else self.frame_size
+        loaded = [self._load(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None, size)
+                  for i in idx]
+        clip = np.stack([img for img, _ in loaded])
+        frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div_(255.0)
+        if self.transform is not None:
+            frames = self.transform(frames)
+        shop_np, _ = self._load(seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None, self.shop_size)
+        shop = torch.from_numpy(shop_np).permute(2, 0, 1).float().div_(255.0)
+        if self.shop_transform is not None:
+            shop = self.shop_transform(shop)
+        boxes = torch.tensor([seq["frames"][i]["box"] for i in idx], dtype=torch.float32)
+        if not tracklet:  # boxes in the coordinates of the resized frames, as MovingFashionDataset does
+            scale = torch.tensor([[size[1] / w, size[0] / h, size[1] / w, size[0] / h] for _, (h, w) in loaded])
+            boxes = boxes * scale
+        return {"shop": shop, "frames": frames, "frame_indices": torch.tensor(idx, dtype=torch.long),
+                "boxes": boxes, "product_id": seq["id"], "df2_class": int(seq["df2_class"]),
+                "partition": "multidf2", "video_path": f"{self.split}/{seq['id']}",
+                "video_index": 0, "index": int(index),
+                "image_paths": [seq["frames"][i]["image"] for i in idx]}

@@ -1,0 +1,201 @@
+"""Frame samplers: which frames of a video make a clip.
+
+A sampler is a small object chosen by name from :data:`SAMPLERS`. It receives the sorted
+*candidate* frame indices (every frame of the video, or only the frames that have a tracklet
+box when the loader crops tracklets), the clip length ``T``, whether this is training, a
+``numpy.random.Generator`` (training randomness only) and optional per-frame quality scores,
+and returns the chosen frame indices in temporal order. Evaluation never uses the generator,
+so the same video always gives the same frames.
+
+* ``rrs``: Restricted Random Sampling (the MovingFashion protocol): the candidates are cut
+  into ``T`` equal chunks and one frame is taken from each, uniformly at random in training
+  and the chunk centre in evaluation.
+* ``uniform``: ``T`` evenly spaced frames including the first and last candidate.
+* ``all``: every candidate (``T`` is ignored; the clip length varies).
+* ``salient``: frames ranked by a quality score (see :func:`frame_quality`) and picked so that
+  they stay spread over time: the best frame of each chunk (evaluation), or one frame per
+  chunk drawn with probability rising with its score (training).
+
+With fewer candidates than ``T``, the fixed-length samplers repeat frames (evenly, in order)
+so that a clip always has exactly ``T`` frames.
+Adding a sampler = one class with a ``name`` and one line in :data:`SAMPLERS`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from schemas.errors import ConfigError
+
+
+class FrameSampler(ABC):
+    """Choose frame indices among candidates."""
+
+    name: str = ""
+    #: True when the sampler returns exactly ``T`` frames for any non-empty candidate list.
+    fixed_length: bool = True
+
+    @abstractmethod
+    def __call__(self, candidates: Sequence[int], num: int, *, train: bool = False,
+                 generator: np.random.Generator | None = None,
+                 scores: Mapping[int, float] | None = None) -> list[int]:
+        """Return the chosen frame indices (temporal order, repeats only when too few candidates)."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def chunk_bounds(n: int, num: int) -> np.ndarray:
+    """``num + 1`` boundaries cutting ``range(n)`` into ``num`` chunks of (nearly) equal length."""
+    return (np.arange(num + 1) * n) // num
+
+
+def _check(candidates: Sequence[int], num: int) -> np.ndarray:
+    if num < 1:
+        raise ConfigError(f"clip length T must be >= 1, got {num}", where="frames")
+    cand = np.asarray(sorted(int(c) for c in candidates), dtype=np.int64)
+    if cand.size == 0:
+        raise ValueError("no candidate frames to sample from")
+    return cand
+
+
+def _positions_few(n: int, num: int) -> np.ndarray:
+    """Evenly repeated positions when there are fewer candidates than frames wanted."""
+    return np.minimum((np.arange(num) * n) // num, n - 1)
+
+
+class RestrictedRandomSampler(FrameSampler):
+    """``T`` equal chunks, one frame from each: random in training, centre in evaluation."""
+
+    name = "rrs"
+
+    def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
+        cand = _check(candidates, num)
+        n = cand.size
+        if n < num:
+            return cand[_positions_few(n, num)].tolist()
+        b = chunk_bounds(n, num)
+        if train:
+            rng = generator if generator is not None else np.random.default_rng()
+            pos = rng.integers(b[:-1], b[1:])
+        else:
+            pos = b[:-1] + (b[1:] - b[:-1]) // 2
+        return cand[pos].tolist()
+
+
+class UniformSampler(FrameSampler):
+    """``T`` evenly spaced frames from the first to the last candidate (deterministic)."""
+
+    name = "uniform"
+
+    def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
+        cand = _check(candidates, num)
+        n = cand.size
+        if n < num:
+            return cand[_positions_few(n, num)].tolist()
+        pos = np.round(np.linspace(0, n - 1, num)).astype(np.int64)
+        return cand[pos].tolist()
+
+
+class AllFramesSampler(FrameSampler):
+    """Every candidate frame; the clip length varies from video to video."""
+
+    name = "all"
+    fixed_length = False
+
+    def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
+        return _check(candidates, max(num, 1)).tolist()
+
+
+class SalientSampler(FrameSampler):
+    """Best-quality frames, spread over time (one per chunk).
+
+    Evaluation takes the highest-scoring frame of each of the ``T`` chunks (ties: earliest);
+    training draws one frame per chunk with probability ``softmax(score / temperature)``.
+    Without scores every frame scores the same, which makes it a plain RRS.
+    """
+
+    name = "salient"
+
+    def __init__(self, temperature: float = 0.1) -> None:
+        self.temperature = temperature
+
+    def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
+        cand = _check(candidates, num)
+        n = cand.size
+        if n < num:
+            return cand[_positions_few(n, num)].tolist()
+        s = np.array([float((scores or {}).get(int(c), 0.0)) for c in cand])
+        b = chunk_bounds(n, num)
+        rng = generator if generator is not None else np.random.default_rng()
+        out = []
+        for lo, hi in zip(b[:-1], b[1:], strict=True):
+            chunk = s[lo:hi]
+            if train:
+                w = np.exp((chunk - chunk.max()) / max(self.temperature, 1e-6))
+                out.append(cand[lo + int(rng.choice(hi - lo, p=w / w.sum()))])
+            else:
+                out.append(cand[lo + int(np.argmax(chunk))])
+        return [int(x) for x in out]
+
+
+#: Samplers by name.
+SAMPLERS: dict[str, type[FrameSampler]] = {
+    RestrictedRandomSampler.name: RestrictedRandomSampler,
+    UniformSampler.name: UniformSampler,
+    AllFramesSampler.name: AllFramesSampler,
+    SalientSampler.name: SalientSampler,
+}
+
+
+def get_sampler(sampler: str | FrameSampler) -> FrameSampler:
+    """A sampler instance from its name (or the instance itself)."""
+    if isinstance(sampler, FrameSampler):
+        return sampler
+    try:
+        return SAMPLERS[sampler]()
+    except KeyError:
+        raise ConfigError(f"unknown frame sampler {sampler!r}", where="sampler",
+                          hint=f"choose one of {', '.join(sorted(SAMPLERS))}") from None
+
+
+class QualityConfig(BaseModel):
+    """Weights of the per-frame quality score used by the ``salient`` sampler."""
+
+    w_confidence: float = Field(0.5, ge=0, description="weight of the detector confidence (1.0 if unknown)")
+    w_complete: float = Field(0.3, ge=0, description="weight of box completeness (not cut by the border)")
+    w_size: float = Field(0.2, ge=0, description="weight of box area relative to the largest in the video")
+    border_margin: float = Field(2.0, ge=0, description="px: a box side this close to the frame edge is cut")
+
+
+def frame_quality(boxes: Mapping[int, Sequence[float]], width: int | None, height: int | None,
+                  confidences: Mapping[int, float] | None = None,
+                  config: QualityConfig | None = None) -> dict[int, float]:
+    """Quality in [0, 1] of every boxed frame: confidence, completeness and relative size.
+
+    Completeness is the share of the four box sides that stay ``border_margin`` pixels away
+    from the frame edge (1.0 when the frame size is unknown); size is the box area divided by
+    the largest box area of the video.
+    """
+    cfg = config or QualityConfig()
+    if not boxes:
+        return {}
+    areas = {f: max(0.0, (b[2] - b[0]) * (b[3] - b[1])) for f, b in boxes.items()}
+    amax = max(areas.values()) or 1.0
+    total = cfg.w_confidence + cfg.w_complete + cfg.w_size or 1.0
+    m = cfg.border_margin
+    out: dict[int, float] = {}
+    for f, b in boxes.items():
+        conf = float(confidences.get(f, 1.0)) if confidences else 1.0
+        if width and height:
+            cut = (b[0] <= m) + (b[1] <= m) + (b[2] >= width - m) + (b[3] >= height - m)
+            complete = 1.0 - cut / 4.0
+        else:
+            complete = 1.0
+        size = areas[f] / amax
+        out[int(f)] = (cfg.w_confidence * conf + cfg.w_complete * complete + cfg.w_size * size) / total
+    return out

@@ -1,0 +1,1 @@
+"""SEAM Match-RCNN: the multi-frame matching head, two-phase training, evaluation and reports."""

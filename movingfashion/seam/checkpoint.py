@@ -1,0 +1,107 @@
+"""SEAM checkpoints: tagged files (kind "seam") holding the model, optimizer, epoch, variant, config.
+
+The architecture record (``arch``) says how to rebuild the model before loading the weights:
+``{"type": "matcher", "matcher_config": {...}, "matcher_tag": ...}`` (the crop encoder, f and m of
+``annotations.matching.SingleFrameMatcher``) or ``{"type": "head", "in_channels": ...}`` (f and m
+only, for banks of precomputed feature maps: tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from movingfashion.seam.config import ModelConfig, Variant
+from movingfashion.seam.model import EmbeddingHead, MatchScore, SeamModel
+from schemas.atomic import atomic_open
+from schemas.errors import ModelError
+
+SEAM_KIND = "seam"
+SEAM_VERSION = 1
+
+
+def model_from_matcher(matcher: nn.Module, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
+    """SEAM on top of a single-frame matcher: frozen encoder, f~/m~ initialised from its f, m."""
+    arch = {"type": "matcher", "matcher_config": dict(matcher.config()), "matcher_tag": getattr(matcher, "tag", "")}
+    return SeamModel(matcher.encoder, matcher.f, matcher.m, config), arch
+
+
+def head_arch(in_channels: int, mid: int = 256, hidden: int = 1024, dim: int = 256) -> dict[str, Any]:
+    return {"type": "head", "in_channels": in_channels, "mid": mid, "hidden": hidden, "dim": dim}
+
+
+def build_model(arch: dict[str, Any], config: ModelConfig) -> SeamModel:
+    """A freshly initialised SeamModel of the recorded architecture."""
+    if arch.get("type") == "matcher":
+        from annotations.matching import SingleFrameMatcher
+
+        matcher = SingleFrameMatcher(**arch.get("matcher_config", {}))
+        return SeamModel(matcher.encoder, matcher.f, matcher.m, config)
+    if arch.get("type") == "head":
+        f = EmbeddingHead(arch["in_channels"], arch["mid"], arch["hidden"], arch["dim"])
+        return SeamModel(None, f, MatchScore(arch["dim"]), config)
+    raise ValueError(f"unknown architecture type {arch.get('type')!r}")
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: SeamModel, arch: dict[str, Any], *, epoch: int,
+                    phase: int = 2, optimizer: torch.optim.Optimizer | None = None,
+                    train_config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+    """Write a checkpoint atomically (a crash never leaves a half-written file)."""
+    ckpt = {"kind": SEAM_KIND, "version": SEAM_VERSION, "variant": model.variant.value, "phase": phase,
+            "epoch": epoch, "model_config": model.config.model_dump(mode="json"), "arch": arch,
+            "train_config": train_config or {}, "model": model.state_dict(),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None, "extra": extra or {}}
+    with atomic_open(path, "wb") as fh:
+        torch.save(ckpt, fh)
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | None = None) -> dict[str, Any]:
+    """Read and check a checkpoint; ``variant`` (when given) must match the one it was trained as.
+
+    Raises :class:`ModelError` naming the file when it is missing, corrupt, not a SEAM checkpoint,
+    of another version or of another variant.
+    """
+    p = Path(path)
+    hint = "train one with `mf train --phase 2 ...` (it writes OUT/last.pt)"
+    if not p.is_file():
+        raise ModelError("checkpoint not found", where=str(p), hint=hint)
+    try:
+        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types on corrupt files
+        raise ModelError(f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch"
+                         " file", where=str(p), hint=hint) from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != SEAM_KIND:
+        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ModelError(f"not a SEAM checkpoint (kind {kind!r}, expected {SEAM_KIND!r})", where=str(p),
+                         hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint")
+    if ckpt.get("version") != SEAM_VERSION:
+        raise ModelError(f"SEAM checkpoint version {ckpt.get('version')!r}, this code reads {SEAM_VERSION}",
+                         where=str(p), hint=hint)
+    if variant is not None and ckpt.get("variant") != Variant(variant).value:
+        raise ModelError(f"checkpoint is variant {ckpt.get('variant')!r}, but {Variant(variant).value!r} was asked"
+                         " for", where=str(p),
+                         hint="pass the checkpoint of that variant, or drop/adjust --variant")
+    return ckpt
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | None = None,
+                    device: torch.device | str | None = None) -> tuple[SeamModel, dict[str, Any]]:
+    """Rebuild the model of a checkpoint and load its weights (eval mode)."""
+    ckpt = read_checkpoint(path, variant=variant)
+    try:
+        config = ModelConfig.model_validate(ckpt["model_config"])
+        if config.variant.value != ckpt["variant"]:
+            raise ValueError("model_config.variant disagrees with variant")
+        model = build_model(ckpt["arch"], config)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise ModelError(f"checkpoint does not fit a SEAM {ckpt.get('variant')!r} model: "
+                         f"{str(exc).splitlines()[0]}", where=str(path),
+                         hint="the file was edited or written by other code; retrain it") from None
+    dev = torch.device(device) if device is not None else torch.device(
+        "cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(dev).eval(), ckpt

@@ -1,0 +1,63 @@
+"""Configuration of SEAM training and evaluation (pydantic models with documented defaults)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Variant(StrEnum):
+    """Multi-frame head variants of the paper's ablation."""
+
+    FULL = "full"  # NLB + attention scorer g
+    NO_NLB = "no_nlb"  # attention scorer g only
+    NO_NLB_G = "no_nlb_g"  # plain average of the descriptors
+
+
+class ModelConfig(BaseModel):
+    """Shapes of the multi-frame matching head (defaults: the official shapes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    variant: Variant = Field(default=Variant.FULL, description="full | no_nlb | no_nlb_g")
+    dim: int = Field(default=256, ge=1, description="descriptor size (f~ output, NLB channels)")
+    nlb_inter: int = Field(default=128, ge=1, description="inner channels of the non-local block")
+    zero_init_attention: bool = Field(default=True, description="start g at zero: uniform weights, so the "
+                                      "attention variants start as the average-descriptor model (False: random)")
+
+
+class TrainConfig(BaseModel):
+    """Phase-2 training knobs (SGD, 2-class cross-entropy, in-batch negatives)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    frames: int = Field(default=10, ge=1, description="T: frames per tracklet, Restricted Random Sampling")
+    batch_size: int = Field(default=8, ge=2, description="products per batch (each is every other's negative)")
+    epochs: int = Field(default=10, ge=1)
+    lr: float = Field(default=0.01, gt=0, description="SGD learning rate of the new modules (NLB, g)")
+    finetune_lr: float = Field(default=0.001, ge=0, description="SGD learning rate of f~, m~ and f, m")
+    momentum: float = Field(default=0.9, ge=0, lt=1)
+    weight_decay: float = Field(default=1e-4, ge=0)
+    single_frame_weight: float = Field(default=0.5, ge=0,
+                                       description="weight of the single-frame fine-tuning loss (f, m)")
+    pool_frames: int = Field(default=30, ge=1, description="tracklet frames cached per video, RRS draws from them")
+    seed: int = 0
+    amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
+    save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")
+
+
+class EvalConfig(BaseModel):
+    """The paper's protocol: top-K in pools of products, mean +- std over pools."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ks: list[int] = Field(default=[1, 5, 10, 20], description="top-K values")
+    frames: list[int] = Field(default=[5, 10, 20], description="sequence lengths evaluated")
+    main_frames: int = Field(default=10, ge=1, description="T of the main table (paper: 10)")
+    pools: int = Field(default=20, ge=1, description="number of product pools")
+    pool_size: int = Field(default=800, ge=1, description="products per pool (all when fewer)")
+    seed: int = Field(default=0, description="pools and Restricted Random Sampling at test time")
+    attention_frames: int = Field(default=21, ge=2, description="equally spaced frames for the Fig. 8 analysis")
+    pool_frames: int = Field(default=21, ge=1, description="tracklet frames decoded per video (>= max frames)")

@@ -1,0 +1,77 @@
+"""The paper's retrieval protocol on score matrices: top-K in product pools, mean +- std.
+
+Every query is one test video (its tracklet); the gallery is one shop image per test product.
+The test products are sub-sampled into ``pools`` pools of ``pool_size`` products (all products,
+once, when there are no more than ``pool_size``: the std is then 0); in each pool a query is
+ranked against the pool's shop images only. Accuracies are averaged over pools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from movingfashion.seam.ranking import ranks_of_targets
+
+
+def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:
+    """Sorted product indices of each pool; a single pool of everything when n <= pool_size."""
+    if n_products <= pool_size:
+        return [np.arange(n_products)]
+    rng = np.random.default_rng(seed)
+    return [np.sort(rng.choice(n_products, size=pool_size, replace=False)) for _ in range(pools)]
+
+
+def pooled_topk(scores: torch.Tensor, targets: torch.Tensor, groups: dict[str, torch.Tensor],
+                pools: list[np.ndarray], ks: list[int]) -> dict[str, dict[str, float | int]]:
+    """Top-K accuracy per query group, mean and std over pools.
+
+    ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
+    ``groups`` name -> bool mask [Q]. Returns ``{group: {"top1": mean, "top1_std": std, ...,
+    "queries": n, "pools": used}}``; groups without queries in any pool are left out.
+    """
+    per_group: dict[str, dict[int, list[float]]] = {g: {k: [] for k in ks} for g in groups}
+    counts: dict[str, int] = {g: 0 for g in groups}
+    for pool in pools:
+        pool_t = torch.as_tensor(pool, dtype=torch.long)
+        in_pool = torch.zeros(scores.shape[1], dtype=torch.bool)
+        in_pool[pool_t] = True
+        qsel = in_pool[targets]
+        if not bool(qsel.any()):
+            continue
+        remap = torch.full((scores.shape[1],), -1, dtype=torch.long)
+        remap[pool_t] = torch.arange(len(pool_t))
+        sub = scores[qsel][:, pool_t]
+        ranks = ranks_of_targets(sub, remap[targets[qsel]])
+        for name, mask in groups.items():
+            gm = mask[qsel]
+            if not bool(gm.any()):
+                continue
+            counts[name] = max(counts[name], int(gm.sum()))
+            for k in ks:
+                per_group[name][k].append(float((ranks[gm] < k).float().mean()))
+    out: dict[str, dict[str, float | int]] = {}
+    for name in groups:
+        if not per_group[name][ks[0]]:
+            continue
+        row: dict[str, float | int] = {}
+        for k in ks:
+            vals = np.asarray(per_group[name][k])
+            row[f"top{k}"] = float(vals.mean())
+            row[f"top{k}_std"] = float(vals.std())
+        row["queries"] = counts[name]
+        row["pools"] = len(per_group[name][ks[0]])
+        out[name] = row
+    return out
+
+
+def query_groups(partitions: list[str], classes: list[int]) -> dict[str, torch.Tensor]:
+    """Masks for 'all', 'regular', 'hard' and 'class:<id>' from per-query metadata."""
+    part = np.asarray(partitions)
+    cls = np.asarray(classes)
+    groups = {"all": torch.ones(len(part), dtype=torch.bool),
+              "regular": torch.as_tensor(part == "regular"),
+              "hard": torch.as_tensor(part == "hard")}
+    for c in sorted(set(cls.tolist())):
+        groups[f"class:{c}"] = torch.as_tensor(cls == c)
+    return groups

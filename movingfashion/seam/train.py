@@ -1,0 +1,257 @@
+"""Phase-2 training of SEAM Match-RCNN (and the phase-1 hand-off to annotations' pretraining).
+
+Phase 2 (paper section 4.4): the detector / crop encoder is frozen (its feature maps come from
+a :class:`~movingfashion.seam.features.FeatureBank`), f~ and m~ start as copies of the
+pretrained f and m, NLB and g start random. Each step takes ``batch_size`` videos with their
+pseudo-labelled tracklets (the dataset's tracklets, built by the training tracking procedure),
+draws ``T`` frames each by Restricted Random Sampling and scores every tracklet against every
+shop image of the batch: its own shop is the positive, every other one a negative (2-class
+cross-entropy, positives and negatives weighted equally). The single-frame head f, m is
+fine-tuned on the same pairs, every detection of the tracklet counting as a positive.
+SGD with momentum; AMP on CUDA only; DDP when launched by torchrun (gloo on CPU, nccl on CUDA).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
+from movingfashion.seam.config import TrainConfig
+from movingfashion.seam.features import FeatureBank
+from movingfashion.seam.model import SeamModel
+from schemas.errors import ModelError
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rrs_pool_indices(pool: int, frames: int, *, train: bool, rng: np.random.Generator | None = None) -> list[int]:
+    """``frames`` indices into a pool of ``pool`` cached frames by Restricted Random Sampling."""
+    from movingfashion.sampling import get_sampler
+
+    return get_sampler("rrs")(list(range(pool)), frames, train=train, generator=rng)
+
+
+def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """2-class cross-entropy over pairs, positives and negatives each weighted 1/2."""
+    ce = F.cross_entropy(logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none")
+    pos = labels.reshape(-1).bool()
+    parts = [ce[pos].mean()] if bool(pos.any()) else []
+    if bool((~pos).any()):
+        parts.append(ce[~pos].mean())
+    return torch.stack(parts).mean()
+
+
+class Phase2Objective(nn.Module):
+    """Loss of one batch: multi-frame pairs plus (weighted) single-frame pairs."""
+
+    def __init__(self, model: SeamModel, single_frame_weight: float) -> None:
+        super().__init__()
+        self.model = model
+        self.single_frame_weight = single_frame_weight
+
+    def forward(self, track: torch.Tensor, shops: torch.Tensor, labels: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        head = self.model.head
+        desc, _ = head.encode_tracklet(track)
+        shop_desc = head.encode_shop(shops)
+        logits = head.match.fc((desc[:, None, :] - shop_desc[None, :, :]) ** 2)  # [B, U, 2]
+        loss_mf = balanced_pair_loss(logits, labels)
+        loss = loss_mf
+        if self.single_frame_weight > 0:
+            b, t = track.shape[:2]
+            x = self.model.f(track.flatten(0, 1))  # [B*T, dim]
+            s = self.model.f(shops)
+            sf_logits = self.model.m.fc((x[:, None, :] - s[None, :, :]) ** 2)
+            loss = loss + self.single_frame_weight * balanced_pair_loss(sf_logits, labels.repeat_interleave(t, 0))
+        return loss, loss_mf.detach()
+
+
+def _dist_env() -> tuple[int, int, torch.device]:
+    """(rank, world size, device); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            if cuda:
+                torch.cuda.set_device(device)
+            dist.init_process_group(backend="nccl" if cuda else "gloo")
+        return dist.get_rank(), dist.get_world_size(), device
+    return 0, 1, device
+
+
+def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """New modules (NLB, g) at ``lr``; copies of pretrained heads (f~, m~, f, m) at ``finetune_lr``."""
+    head = model.head
+    new = [p for mod in (head.nlb, head.scorer) if mod is not None for p in mod.parameters()]
+    tuned = list(head.extractor.parameters()) + list(head.match.parameters())
+    if cfg.single_frame_weight > 0:
+        tuned += list(model.f.parameters()) + list(model.m.parameters())
+    else:
+        for p in list(model.f.parameters()) + list(model.m.parameters()):
+            p.requires_grad_(False)
+    groups = [{"params": tuned, "lr": cfg.finetune_lr}]
+    if new:
+        groups.append({"params": new, "lr": cfg.lr})
+    return groups
+
+
+def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg: TrainConfig,
+                 out_dir: str | Path, *, resume: bool = False,
+                 progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Train the multi-frame head on a bank; writes ``out_dir/last.pt`` each epoch and ``history.jsonl``.
+
+    ``resume``: continue from ``out_dir/last.pt`` (same variant required); a finished run is
+    not retrained. Returns a summary (epochs run, final loss, checkpoint path).
+    """
+    out = Path(out_dir)
+    rank, world, device = _dist_env()
+    seed_everything(cfg.seed)
+    model = model.to(device)
+    objective: nn.Module = Phase2Objective(model, cfg.single_frame_weight)
+    optimizer = torch.optim.SGD(param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum,
+                                weight_decay=cfg.weight_decay)
+    start = 0
+    history: list[dict[str, Any]] = []
+    last = out / "last.pt"
+    if resume and last.is_file():
+        ckpt = read_checkpoint(last, variant=model.variant)
+        try:
+            model.load_state_dict(ckpt["model"])
+            if ckpt.get("optimizer"):
+                optimizer.load_state_dict(ckpt["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ModelError(f"cannot resume: {str(exc).splitlines()[0]}", where=str(last),
+                             hint="use a new --out folder or the same settings as the first run") from None
+        start = int(ckpt["epoch"])
+        history = list(ckpt.get("extra", {}).get("history", []))
+        if log:
+            log(f"resuming {last} after epoch {start}")
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    n, pool = len(bank), bank.fmaps.shape[1]
+    if n < 2:
+        raise ModelError("phase 2 needs at least 2 training videos (in-batch negatives)", where="train split")
+    batch = min(cfg.batch_size, n)
+    shop_all = bank.shop_fmaps
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        rng = np.random.default_rng([cfg.seed, epoch])  # same order on every rank
+        order = rng.permutation(n)
+        steps = n // (batch * world) or 1
+        losses, mf_losses = [], []
+        it = range(steps)
+        if progress and rank == 0:
+            it = progress(it, desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps, unit="step")
+        for step in it:
+            chunk = np.resize(order, (step + 1) * batch * world)[step * batch * world:]
+            idx = chunk[rank * batch:(rank + 1) * batch]
+            sel = [rrs_pool_indices(pool, cfg.frames, train=True, rng=rng) for _ in idx]
+            # rng is shared: draw every rank's frames so ranks stay in step
+            for _ in range((world - 1) * len(idx)):
+                rrs_pool_indices(pool, cfg.frames, train=True, rng=rng)
+            track = torch.stack([bank.fmaps[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
+            targets = bank.targets[torch.as_tensor(idx)]
+            uniq, inv = torch.unique(targets, return_inverse=True)
+            labels = (inv[:, None] == torch.arange(len(uniq))[None, :]).long()
+            track = track.to(device, torch.float32)
+            shops = shop_all[uniq].to(device, torch.float32)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                loss, loss_mf = objective(track, shops, labels.to(device))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(float(loss.detach()))
+            mf_losses.append(float(loss_mf))
+        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "loss_multi_frame": float(np.mean(mf_losses)),
+               "steps": steps}
+        history.append(row)
+        if log and rank == 0:
+            log(json.dumps(row))
+        if rank == 0 and ((epoch + 1) % cfg.save_every == 0 or epoch + 1 == cfg.epochs):
+            save_checkpoint(last, model, arch, epoch=epoch + 1, optimizer=optimizer,
+                            train_config=cfg.model_dump(mode="json"), extra={"history": history})
+    if world > 1:
+        import torch.distributed as dist
+
+        # DDP syncs buffers (batch-norm statistics) before each forward; sync the last update too
+        for buf in model.buffers():
+            dist.broadcast(buf, 0)
+        dist.barrier()
+    return {"checkpoint": str(last), "variant": model.variant.value, "epochs": cfg.epochs,
+            "epochs_run": cfg.epochs - start, "history": history, "rank": rank, "world_size": world,
+            "final_loss": history[-1]["loss"] if history else None}
+
+
+def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | None:
+    """The single-frame weights phase 2 starts from: ``--matcher``, else ``OUT/phase1/matcher.pt``
+    or ``OUT/../phase1/matcher.pt`` when phase 1 wrote one there, else None (embedded default)."""
+    if matcher is not None:
+        return Path(matcher)
+    for cand in (out_dir / "phase1" / "matcher.pt", out_dir.parent / "phase1" / "matcher.pt"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def run_phase2(dataset: str | Path, out_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
+               matcher: str | Path | None = None, cache_dir: str | Path | None = None,
+               progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Phase 2 on a dataset folder: load f, m (+ frozen encoder), build the train bank, train.
+
+    The feature bank is cached in ``cache_dir`` (default ``OUT/features``); runs of several
+    variants can share one folder (the cache key includes the encoder weights)."""
+    from annotations.matching import load_matcher
+    from movingfashion.seam.checkpoint import model_from_matcher
+    from movingfashion.seam.features import build_bank, encoder_tag
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "last.pt").is_file() and not resume:
+        raise ModelError("a checkpoint already exists here", where=str(out / "last.pt"),
+                         hint="pass --resume to continue it, or choose another --out")
+    rank, world, device = _dist_env()
+    seed_everything(cfg.seed)
+    mpath = resolve_matcher_path(matcher, out)
+    sf = load_matcher(mpath, device=device)
+    model, arch = model_from_matcher(sf, cfg.model)
+    arch["matcher_path"] = str(mpath) if mpath else "embedded default"
+    kwargs = dict(crop_size=sf.crop_size, pool=max(cfg.pool_frames, cfg.frames), cache_dir=Path(cache_dir) if cache_dir else out / "features",
+                  encoder_tag=encoder_tag(model), select_query=False)
+    if world > 1 and rank != 0:
+        import torch.distributed as dist
+
+        dist.barrier()  # rank 0 writes the cache first
+        bank = build_bank(dataset, "train", model.encoder, **kwargs)
+    else:
+        bank = build_bank(dataset, "train", model.encoder, progress=progress, **kwargs)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()
+    summary = train_phase2(bank, model, arch, cfg, out, resume=resume, progress=progress, log=log)
+    summary.update({"dataset": str(dataset), "matcher": arch["matcher_path"], "train_videos": len(bank),
+                    "train_products": len(bank.gallery_ids)})
+    return summary

@@ -1,0 +1,299 @@
+"""Plan a world: which products exist, their look, their source metadata and their role.
+
+Everything here is plain data drawn from seeded numpy Generators, so the same seed gives the
+same plan. Pixels are made in :mod:`movingfashion.world.render`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from schemas.errors import ConfigError
+from schemas.items import SOURCE_PARTITION, SourceName
+
+from .config import WorldConfig
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "black": (32, 32, 36), "white": (236, 236, 230), "ivory": (238, 228, 205), "navy": (32, 42, 92),
+    "red": (184, 32, 42), "burgundy": (112, 26, 46), "pink": (232, 160, 182), "camel": (192, 150, 100),
+    "olive": (112, 122, 62), "green": (40, 124, 72), "sky blue": (132, 182, 224), "cobalt": (40, 72, 172),
+    "yellow": (232, 200, 62), "grey": (130, 130, 136), "brown": (112, 72, 42), "lilac": (182, 162, 212),
+    "orange": (222, 122, 42), "teal": (30, 120, 128),
+}
+FABRICS = ["cotton-poplin", "linen", "silk-satin", "wool", "denim", "cotton-jersey", "crepe", "tweed",
+           "ribbed-knit", "chiffon", "organic-cotton", "stretch-cady"]
+PATTERNS = ["plain", "stripes", "checks", "dots", "print", "logo"]
+DESIGNERS = ["Maison Aurel", "Loro Vance", "Studio Nemi", "Ottavia Rhee", "Atelier Sorel", "Kasia Brun",
+             "Nord & Pale", "Ines Calloway", "Vera Mondo", "Halden", "Juno Park", "Mirelle Ost"]
+USERS = ["styledbymia", "linen.and.light", "ootd.daily", "thrift_queen", "weekend.fits", "closet.diary",
+         "nora.wears", "streetstyle.ldn", "minimal.mode", "vintage_vera", "fitcheck.jo", "capsule.kate"]
+SKIN = [(236, 200, 172), (212, 164, 128), (172, 120, 86), (120, 80, 56), (88, 58, 40), (246, 214, 190)]
+HAIR = [(30, 22, 18), (70, 46, 28), (120, 84, 48), (196, 160, 96), (150, 60, 30), (60, 60, 64)]
+
+#: df2 class -> (Net-A-Porter breadcrumb options, title nouns, description phrase, hashtags)
+CLASS_TEXT: dict[int, tuple[list[list[str]], list[str], str, list[str]]] = {
+    1: ([["Clothing", "Tops", "T-shirts"], ["Clothing", "Tops", "Shirts"]], ["T-shirt", "short-sleeve shirt"],
+        "short sleeves", ["tshirt", "tee", "shortsleeve"]),
+    2: ([["Clothing", "Tops", "Shirts"], ["Clothing", "Tops", "Blouses"]], ["shirt", "blouse", "long-sleeve top"],
+        "long sleeves with buttoned cuffs", ["shirt", "blouse", "longsleeve"]),
+    3: ([["Clothing", "Jackets", "Cropped jackets"], ["Clothing", "Jackets", "Short-sleeve jackets"]],
+        ["short-sleeve jacket", "cropped jacket"], "short sleeves and an open front", ["jacket", "croppedjacket"]),
+    4: ([["Clothing", "Coats", "Trench coats"], ["Clothing", "Jackets", "Blazers"]], ["blazer", "coat", "jacket"],
+        "long sleeves and an open front", ["blazer", "coat", "outerwear"]),
+    5: ([["Clothing", "Tops", "Tank tops"]], ["tank top", "vest top"], "no sleeves and wide shoulder straps",
+        ["tanktop", "sleeveless"]),
+    6: ([["Clothing", "Tops", "Camisoles"]], ["camisole", "cami top"], "thin spaghetti straps",
+        ["camisole", "cami", "spaghettistraps"]),
+    7: ([["Clothing", "Shorts", "Casual shorts"], ["Clothing", "Shorts", "Tailored shorts"]], ["shorts"],
+        "a high rise and a short inseam", ["shorts", "summerstyle"]),
+    8: ([["Clothing", "Pants", "Wide-leg pants"], ["Clothing", "Pants", "Straight-leg pants"]],
+        ["wide-leg pants", "straight-leg pants", "trousers"], "a full-length leg", ["trousers", "pants", "widelegpants"]),
+    9: ([["Clothing", "Skirts", "Midi skirts"], ["Clothing", "Skirts", "Mini skirts"]], ["midi skirt", "skirt"],
+        "an A-line silhouette", ["skirt", "midiskirt"]),
+    10: ([["Clothing", "Dresses", "Mini dresses"], ["Clothing", "Dresses", "Midi dresses"]],
+         ["mini dress", "T-shirt dress"], "short sleeves", ["minidress", "tshirtdress", "dress"]),
+    11: ([["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
+         ["long-sleeve midi dress", "shirt dress"], "long sleeves", ["longsleevedress", "dress", "maxidress"]),
+    12: ([["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
+         ["sleeveless midi dress", "tank dress"], "no sleeves and wide straps", ["sleevelessdress", "dress"]),
+    13: ([["Clothing", "Dresses", "Slip dresses"]], ["slip dress", "midi slip dress"],
+         "thin spaghetti straps", ["slipdress", "dress", "spaghettistraps"]),
+}
+#: non-clothing kind -> (breadcrumb, title nouns, hashtags)
+OTHER_TEXT: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "bag": (["Bags", "Shoulder bags"], ["shoulder bag", "tote", "mini bag"], ["bag", "handbag", "accessories"]),
+    "shoes": (["Shoes", "Sneakers"], ["sneakers", "leather loafers", "sandals"], ["shoes", "sneakers", "shoegame"]),
+    "jewellery": (["Jewelry", "Necklaces"], ["gold-plated necklace", "pendant necklace"], ["jewelry", "necklace"]),
+}
+PATTERN_ADJ = {"plain": "", "stripes": "Striped", "checks": "Checked", "dots": "Polka-dot",
+               "print": "Floral-print", "logo": "Logo-embroidered"}
+
+
+@dataclass(frozen=True)
+class GarmentSpec:
+    """Look of one garment: class, colour, pattern and cut (everything the renderer needs)."""
+
+    df2_class: int
+    colour: str
+    pattern: str
+    secondary: str
+    fabric: str
+    stripe: int = 6  # stripe/check width in texture pixels
+    angle: int = 0  # 0 horizontal, 90 vertical stripes
+    dot: int = 4
+    logo: str | None = None  # 'circle', 'triangle', 'bar' or None
+    logo_colour: str = "white"
+    length: float = 1.0  # hem length factor
+    fit: float = 1.0  # width factor
+    tex_seed: int = 0
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return COLOURS[self.colour]
+
+
+@dataclass
+class ProductSpec:
+    """One source item of the world (a row of world.json plus what is needed to render it)."""
+
+    index: int
+    product_id: str
+    source: SourceName
+    kind: str  # 'clothing' or bag/shoes/jewellery
+    garment: GarmentSpec | None
+    other_colour: str | None = None  # colour of a non-clothing item
+    confusable_group: int | None = None
+    has_video: bool = True
+    split_layout: str | None = None  # 'left-right' / 'top-bottom'
+    wrong_shop_of: str | None = None
+    duplicate_of: str | None = None  # product id of the original
+    duplicate_kind: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def df2_class(self) -> int | None:
+        return self.garment.df2_class if (self.garment and self.kind == "clothing") else None
+
+    @property
+    def partition(self):
+        return SOURCE_PARTITION[self.source]
+
+
+def random_garment(rng: np.random.Generator, df2_class: int) -> GarmentSpec:
+    """A random garment of one class."""
+    names = list(COLOURS)
+    colour = names[int(rng.integers(len(names)))]
+    secondary = names[int(rng.integers(len(names)))]
+    if secondary == colour:
+        secondary = "white" if colour != "white" else "navy"
+    pattern = PATTERNS[int(rng.integers(len(PATTERNS)))]
+    return GarmentSpec(
+        df2_class=df2_class, colour=colour, pattern=pattern, secondary=secondary,
+        fabric=FABRICS[int(rng.integers(len(FABRICS)))], stripe=int(rng.integers(3, 11)),
+        angle=int(rng.choice([0, 90, 45])), dot=int(rng.integers(3, 7)),
+        logo=str(rng.choice(["circle", "triangle", "bar"])) if pattern == "logo" else None,
+        logo_colour=secondary, length=float(rng.uniform(0.9, 1.12)), fit=float(rng.uniform(0.9, 1.15)),
+        tex_seed=int(rng.integers(2**31)))
+
+
+def confusable_twin(rng: np.random.Generator, g: GarmentSpec) -> GarmentSpec:
+    """Same class, colour and cut; one small difference (a logo, a stripe width, a dot size)."""
+    if g.pattern in ("stripes", "checks"):
+        return replace(g, stripe=g.stripe + int(rng.choice([-2, 2, 3])) if g.stripe > 4 else g.stripe + 3)
+    if g.pattern == "dots":
+        return replace(g, dot=g.dot + 2)
+    if g.pattern == "logo":
+        return replace(g, logo={"circle": "bar", "bar": "triangle", "triangle": "circle"}[g.logo or "circle"])
+    return replace(g, pattern="logo", logo="circle", logo_colour=g.secondary)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _unique_id(rng: np.random.Generator, source: SourceName, taken: set[str]) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
+    while True:
+        if source == SourceName.NETAPORTER:
+            pid = str(int(rng.integers(100000, 999999))) if rng.random() < 0.2 else \
+                str(int(rng.integers(10**12, 10**13)))
+        elif source == SourceName.TIKTOK:
+            pid = "7" + "".join(str(int(d)) for d in rng.integers(0, 10, 18))
+        else:
+            pid = "C" + "".join(alphabet[int(i)] for i in rng.integers(0, len(alphabet), 10))
+        if pid not in taken:
+            taken.add(pid)
+            return pid
+
+
+def _text(rng: np.random.Generator, p: ProductSpec) -> dict:
+    """Source metadata: title, description, breadcrumb, caption, hashtags, designer, colour."""
+    designer = DESIGNERS[int(rng.integers(len(DESIGNERS)))]
+    if p.kind == "clothing":
+        g = p.garment
+        assert g is not None
+        crumbs_opts, nouns, phrase, tags = CLASS_TEXT[g.df2_class]
+        crumbs = list(crumbs_opts[int(rng.integers(len(crumbs_opts)))])
+        noun = nouns[int(rng.integers(len(nouns)))]
+        adj = PATTERN_ADJ[g.pattern]
+        title = f"{adj} {g.fabric} {noun}".strip() if adj else f"{g.fabric} {noun}"
+        title = title[0].upper() + title[1:]
+        colour = g.colour
+        desc = (f"{designer}'s {noun} is made from {g.colour} {g.fabric.replace('-', ' ')}"
+                f"{' with ' + g.secondary + ' ' + g.pattern if g.pattern not in ('plain', 'logo') else ''}. "
+                f"It is cut for a relaxed fit and has {phrase}."
+                f"{' A small embroidered logo sits at the front.' if g.logo else ''} Wear it with flat sandals.")
+        fabric_tag = g.fabric.split("-")[0]
+    else:
+        crumbs, nouns, tags = OTHER_TEXT[p.kind]
+        crumbs = list(crumbs)
+        noun = nouns[int(rng.integers(len(nouns)))]
+        colour = p.other_colour or "black"
+        material = "Recycled gold" if p.kind == "jewellery" else "Leather"
+        title = noun[0].upper() + noun[1:] if noun.split()[0] in ("leather", "gold-plated") else f"{material} {noun}"
+        desc = f"{designer}'s {noun} comes in {colour}. A piece to finish any look; it is not clothing."
+        fabric_tag = "leather" if p.kind != "jewellery" else "gold"
+    hashtags = ["ootd", *tags[:2], fabric_tag, colour.replace(" ", ""), "fashion"]
+    user = USERS[int(rng.integers(len(USERS)))]
+    caption_lead = ["obsessed with this", "new in:", "styling my", "can't stop wearing this", "weekend fit with my"]
+    caption = (f"{caption_lead[int(rng.integers(len(caption_lead)))]} {colour} {title.lower()} "
+               + " ".join("#" + t for t in hashtags))
+    meta = {"designer": designer, "title": title, "description": desc, "colour": colour, "noun": noun,
+            "user": user, "timestamp": int(1_640_000_000 + rng.integers(0, 90_000_000))}
+    if p.source == SourceName.NETAPORTER:
+        meta.update(category_path=crumbs, caption=None, hashtags=[])
+    else:
+        meta.update(category_path=[], caption=caption, hashtags=hashtags,
+                    title=caption[:60] if p.source == SourceName.TIKTOK else title)
+    return meta
+
+
+def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
+    """Decide every product of a world of ``products`` items (duplicates and extras included)."""
+    if products < cfg.min_products:
+        raise ConfigError(f"a world needs at least {cfg.min_products} products to cover every class and case, "
+                          f"got {products}", where="--products", hint=f"use --products {cfg.min_products} or more")
+    rng = np.random.default_rng([seed, 7919])
+    n_other = max(3, round(products * cfg.nonclothing_fraction))
+    n_dup = max(3, round(products * cfg.duplicate_fraction))
+    n_novideo = max(1, round(products * 0.03))
+    n_cloth = products - n_other - n_dup
+    if n_cloth < 13 + n_novideo:
+        raise ConfigError(f"{products} products leave too few clothing items", where="--products")
+    # classes: each of the 13 once, then random; confusable twins copy an earlier garment
+    specs: list[ProductSpec] = []
+    taken: set[str] = set()
+    shares = cfg.source_shares
+    n_tt = max(4, round(n_cloth * shares.get("tiktok", 0.25)))
+    n_ig = max(2, round(n_cloth * shares.get("instagram", 0.2)))
+    n_nap = n_cloth - n_tt - n_ig
+    sources = [SourceName.NETAPORTER] * n_nap + [SourceName.TIKTOK] * n_tt + [SourceName.INSTAGRAM] * n_ig
+    sources = [sources[i] for i in rng.permutation(len(sources))]
+    classes = list(range(1, 14)) + [int(c) for c in rng.integers(1, 14, n_cloth - 13)]
+    classes = [classes[i] for i in rng.permutation(len(classes))]
+    n_twins = int(round(n_cloth * cfg.confusable_fraction / 2))
+    group = 0
+    for i in range(n_cloth):
+        g = random_garment(rng, classes[i])
+        conf = None
+        if group < n_twins and i >= 1 and i % 3 == 1:
+            # twin of the previous product: same class, colour, cut
+            prev = specs[-1]
+            if prev.confusable_group is None and prev.garment is not None:
+                group += 1
+                prev.confusable_group = group
+                g = confusable_twin(rng, prev.garment)
+                classes[i] = g.df2_class
+                conf = group
+        specs.append(ProductSpec(index=len(specs), product_id="", source=sources[i], kind="clothing",
+                                 garment=g, confusable_group=conf))
+    # keep every class present (twins may have replaced one)
+    present = {s.df2_class for s in specs}
+    for c in sorted(set(range(1, 14)) - present):
+        victim = next(s for s in specs if s.confusable_group is None
+                      and sum(1 for t in specs if t.df2_class == s.df2_class) > 1)
+        victim.garment = random_garment(rng, c)
+    kinds = ["bag", "shoes", "jewellery"]
+    other_sources = [SourceName.NETAPORTER, SourceName.TIKTOK, SourceName.INSTAGRAM]
+    for j in range(n_other):
+        specs.append(ProductSpec(index=len(specs), product_id="", source=other_sources[j % 3],
+                                 kind=kinds[j % 3], garment=random_garment(rng, int(rng.integers(1, 14))),
+                                 other_colour=list(COLOURS)[int(rng.integers(len(COLOURS)))]))
+    for s in specs:
+        s.product_id = _unique_id(rng, s.source, taken)
+    cloth = [s for s in specs if s.kind == "clothing"]
+    class_count = {c: sum(1 for s in cloth if s.df2_class == c) for c in range(1, 14)}
+    # split-screen TikTok items (at least one per layout)
+    tt = [s for s in cloth if s.source == SourceName.TIKTOK]
+    n_split = max(2, round(len(tt) * cfg.split_screen_fraction))
+    for k, s in enumerate(tt[:n_split]):
+        s.split_layout = "left-right" if k % 2 == 0 else "top-bottom"
+    # products without a video (Net-A-Porter only), from classes with spares
+    nap = [s for s in cloth if s.source == SourceName.NETAPORTER]
+    for s in [s for s in nap if class_count[s.df2_class] > 1][-n_novideo:]:
+        s.has_video = False
+        class_count[s.df2_class] -= 1
+    # wrong shop associations: shop image of another product of the same class if possible
+    n_wrong = max(1, round(products * cfg.wrong_shop_fraction))
+    cands = [s for s in cloth if s.has_video and s.split_layout is None and s.source != SourceName.INSTAGRAM
+             and class_count[s.df2_class] > 1]
+    for s in cands[:n_wrong]:
+        others = [t for t in cloth if t is not s and t.split_layout is None and t.df2_class == s.df2_class] or \
+                 [t for t in cloth if t is not s and t.split_layout is None]
+        s.wrong_shop_of = others[0].product_id
+        class_count[s.df2_class] -= 1
+    # duplicates (re-posts of another item's video) cycling exact / reencode / subclip
+    originals = [s for s in cloth if s.has_video and s.split_layout is None and s.wrong_shop_of is None]
+    dup_kinds = ["exact", "reencode", "subclip"]
+    for j in range(n_dup):
+        orig = originals[(j * 5) % len(originals)]
+        d = ProductSpec(index=len(specs), product_id=_unique_id(rng, orig.source, taken), source=orig.source,
+                        kind="clothing", garment=orig.garment, duplicate_of=orig.product_id,
+                        duplicate_kind=dup_kinds[j % 3])
+        specs.append(d)
+    for s in specs:
+        s.meta = _text(np.random.default_rng([seed, s.index, 11]), s)
+    return specs

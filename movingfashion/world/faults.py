@@ -1,0 +1,61 @@
+"""Fault switches of the loopback sites (all off by default)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas.errors import ConfigError
+
+#: Unsafe ids the sites mention when ``evil_ids`` is on (collectors must refuse them).
+EVIL_IDS = ["../../etc/passwd", "abc\x00def"]
+
+
+class Faults(BaseModel):
+    """What the loopback sites do wrong on purpose. Lists hold product ids (source ids)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_s: float = Field(0.0, ge=0, description="sleep before every response")
+    retry_after_429: int = Field(0, ge=0, description="first N requests of each media path: 429 + Retry-After: 1")
+    burst_5xx: int = Field(0, ge=0, description="first N requests of each media path (after any 429s): 503")
+    truncate: list[str] = Field(default_factory=list, description="media body cut half-way, full Content-Length")
+    wrong_content_type: list[str] = Field(default_factory=list, description="media served as text/plain")
+    html_as_image: list[str] = Field(default_factory=list,
+                                     description="an HTML page served as the media (Content-Type image/jpeg)")
+    redirect_foreign: list[str] = Field(default_factory=list, description="media: 302 to http://foreign.invalid/...")
+    oversized: list[str] = Field(default_factory=list, description="video body of oversized_bytes, streamed")
+    oversized_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    malformed_jsonld: list[str] = Field(default_factory=list, description="product page with a broken JSON-LD block")
+    no_range: list[str] = Field(default_factory=list, description="ignore Range headers (always 200)")
+    evil_ids: bool = Field(False, description="listings, sitemap and fixtures also name unsafe ids")
+    robots_disallow: list[str] = Field(default_factory=list, description="path prefixes added to robots.txt")
+
+    def applies(self, name: str, product_id: str | None) -> bool:
+        return product_id is not None and product_id in getattr(self, name)
+
+
+_LISTS = {n for n, f in Faults.model_fields.items() if f.annotation == list[str]}
+
+
+def parse_faults(pairs: list[str] | tuple[str, ...]) -> Faults:
+    """Build :class:`Faults` from ``name=value`` strings (lists comma-separated, flags true/false)."""
+    data: dict[str, object] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"fault {pair!r} is not name=value", where="--faults",
+                              hint=f"names: {', '.join(Faults.model_fields)}")
+        name, value = (x.strip() for x in pair.split("=", 1))
+        if name not in Faults.model_fields:
+            raise ConfigError(f"unknown fault {name!r}", where="--faults",
+                              hint=f"names: {', '.join(Faults.model_fields)}")
+        if name in _LISTS:
+            data[name] = [v for v in value.split(",") if v]
+        elif name == "evil_ids":
+            data[name] = value.lower() in ("1", "true", "yes", "on")
+        else:
+            data[name] = value
+    try:
+        return Faults.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"fault '{err['loc'][0]}': {err['msg']}", where="--faults") from None

@@ -1,0 +1,178 @@
+"""Files that let the real downloaders fetch the world from the loopback server, offline.
+
+- ``tiktok/<id>.info.json``: yt-dlp info dicts (replay with ``YoutubeDL.download_with_info_file``)
+- ``tiktok_shops.csv``: ``video_id,shop_image_url`` for TikTok items with a shop image
+- ``instagram/<shortcode>.json``: instaloader structures (``load_structure_from_file``)
+- ``urls.txt``: ``<video url> [<shop image url>]`` per line (yt-dlp's generic extractor)
+- ``netaporter_ids.txt`` / ``netaporter_urls.txt``: product ids and page URLs
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from schemas.atomic import atomic_write_json, atomic_write_text
+from schemas.items import SourceName
+from schemas.world import WorldProduct
+
+from .faults import EVIL_IDS
+from .sites import Site
+
+FAKE_UPLOAD_BASE = 1_640_000_000
+
+
+def _versions() -> tuple[str, str]:
+    try:
+        import yt_dlp.version as ytv
+
+        yv = ytv.__version__
+    except ImportError:  # pragma: no cover
+        yv = "2026.01.01"
+    try:
+        import instaloader
+
+        iv = instaloader.__version__
+    except ImportError:  # pragma: no cover
+        iv = "4.16"
+    return yv, iv
+
+
+def ytdlp_info(site: Site, p: WorldProduct, video_id: str | None = None) -> dict[str, Any]:
+    """A yt-dlp info dict of a TikTok item whose format URL points at the loopback server."""
+    v = site.truth.video(p.videos[0]) if p.videos else None
+    vid = video_id or p.product_id
+    user = _user(p)
+    w, h = (v.width, v.height) if v else (288, 512)
+    fps = v.fps if v else 30.0
+    duration = round(v.frames / v.fps, 3) if v else 0.0
+    ts = _timestamp(p)
+    import datetime as dt
+
+    fmt = {"format_id": "h264_540p_0-0", "format_note": "Direct video", "url": site.tiktok_video_url(vid),
+           "ext": "mp4", "protocol": "http", "width": w, "height": h, "fps": fps, "vcodec": "h264", "acodec": "none",
+           "dynamic_range": "SDR", "http_headers": {"User-Agent": "Mozilla/5.0", "Referer": "https://www.tiktok.com/"}}
+    yv, _ = _versions()
+    return {
+        "id": vid, "title": (p.caption or p.title)[:80], "description": p.caption or p.title,
+        "uploader": user, "uploader_id": _uid(user), "channel": user,
+        "uploader_url": f"https://www.tiktok.com/@{user}", "timestamp": ts,
+        "upload_date": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%d"),
+        "duration": duration, "width": w, "height": h, "fps": fps, "ext": "mp4", "vcodec": "h264", "acodec": "none",
+        "tags": list(p.hashtags), "view_count": 1000 + ts % 90000, "like_count": 100 + ts % 9000,
+        "webpage_url": f"https://www.tiktok.com/@{user}/video/{quote(vid, safe='')}",
+        "original_url": f"https://www.tiktok.com/@{user}/video/{quote(vid, safe='')}",
+        "webpage_url_basename": quote(vid, safe=""), "webpage_url_domain": "tiktok.com",
+        "extractor": "TikTok", "extractor_key": "TikTok", "format_id": fmt["format_id"], "url": fmt["url"],
+        "protocol": "http", "formats": [fmt], "_type": "video",
+        "_version": {"version": yv, "release_git_head": None, "repository": "yt-dlp/yt-dlp"},
+    }
+
+
+def _user(p: WorldProduct) -> str:
+    # the uploader is drawn with the metadata; keep it stable per product
+    from .catalog import USERS
+
+    return USERS[int.from_bytes(p.product_id.encode()[-3:], "big") % len(USERS)]
+
+
+def _uid(user: str) -> str:
+    return str(6_800_000_000_000_000_000 + sum(ord(c) * 7919 ** i for i, c in enumerate(user)) % 10**17)
+
+
+def _timestamp(p: WorldProduct) -> int:
+    return FAKE_UPLOAD_BASE + int.from_bytes(p.product_id.encode()[-4:], "big") % 90_000_000
+
+
+def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = None) -> dict[str, Any]:
+    """An instaloader Post structure (GraphSidecar: the street video + candidate shop images)."""
+    sc = shortcode or p.product_id
+    cands = sorted((k for k in p.images if k.startswith("candidate-")), key=lambda k: int(k.split("-")[1]))
+    v = site.truth.video(p.videos[0]) if p.videos else None
+    user = _user(p)
+    media_id = str(3_000_000_000_000_000_000 + int.from_bytes(sc.encode()[-6:], "big") % 10**18)
+    children = [{"node": {"__typename": "GraphVideo", "id": media_id + "1", "shortcode": sc, "is_video": True,
+                          "display_url": site.instagram_media_url(sc, "thumb.jpg"),
+                          "video_url": site.instagram_media_url(sc, "video.mp4"),
+                          "dimensions": {"width": v.width if v else 288, "height": v.height if v else 512},
+                          "video_view_count": 1234}}]
+    for k, name in enumerate(cands):
+        children.append({"node": {"__typename": "GraphImage", "id": media_id + str(k + 2), "shortcode": sc,
+                                  "is_video": False, "display_url": site.instagram_media_url(sc, f"{name}.jpg"),
+                                  "dimensions": {"width": 256, "height": 320}}})
+    node = {
+        "__typename": "GraphSidecar", "id": media_id, "shortcode": sc, "is_video": False,
+        "display_url": children[0]["node"]["display_url"], "taken_at_timestamp": _timestamp(p),
+        "edge_media_to_caption": {"edges": [{"node": {"text": p.caption or p.title}}]},
+        "owner": {"id": _uid(user), "username": user},
+        "edge_media_preview_like": {"count": 100 + _timestamp(p) % 5000},
+        "edge_media_to_comment": {"count": _timestamp(p) % 90},
+        "edge_sidecar_to_children": {"edges": children},
+        "accessibility_caption": None, "location": None, "title": None,
+        "dimensions": children[0]["node"]["dimensions"],
+    }
+    _, iv = _versions()
+    return {"node": node, "instaloader": {"version": iv, "node_type": "Post"}}
+
+
+def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
+    """Write every fixture file under ``out``; returns the paths written (and counts)."""
+    out.mkdir(parents=True, exist_ok=True)
+    truth = site.truth
+    info_files, insta_files = [], []
+    csv_buf = io.StringIO()
+    writer = csv.writer(csv_buf, lineterminator="\n")
+    writer.writerow(["video_id", "shop_image_url"])
+    url_lines = []
+    nap_ids = []
+    for p in truth.products:
+        if p.source == SourceName.TIKTOK and p.videos:
+            path = out / "tiktok" / f"{p.product_id}.info.json"
+            atomic_write_json(path, ytdlp_info(site, p))
+            info_files.append(str(path))
+            if "shop" in p.images:
+                writer.writerow([p.product_id, site.tiktok_shop_url(p.product_id)])
+        elif p.source == SourceName.INSTAGRAM and p.videos:
+            path = out / "instagram" / f"{p.product_id}.json"
+            atomic_write_json(path, instaloader_structure(site, p), indent=4, sort_keys=True)
+            insta_files.append(str(path))
+        elif p.source == SourceName.NETAPORTER:
+            nap_ids.append(p.product_id)
+        if p.source != SourceName.NETAPORTER and p.videos:
+            line = site.file_url(f"{p.videos[0]}.mp4")
+            if "shop" in p.images:
+                line += " " + site.file_url(f"{p.product_id}_shop.jpg")
+            url_lines.append(line)
+    if evil:
+        tiktok_src = next((p for p in truth.products if p.source == SourceName.TIKTOK and p.videos), None)
+        insta_src = next((p for p in truth.products if p.source == SourceName.INSTAGRAM and p.videos), None)
+        for k, bad in enumerate(EVIL_IDS):
+            if tiktok_src:
+                path = out / "tiktok" / f"evil-{k}.info.json"
+                atomic_write_json(path, ytdlp_info(site, tiktok_src, video_id=bad))
+                info_files.append(str(path))
+                writer.writerow([bad, site.tiktok_shop_url(bad)])
+            if insta_src:
+                path = out / "instagram" / f"evil-{k}.json"
+                atomic_write_json(path, instaloader_structure(site, insta_src, shortcode=bad), indent=4, sort_keys=True)
+                insta_files.append(str(path))
+            url_lines.append(site.file_url(f"{bad}.mp4"))
+            nap_ids.append(bad)
+    shops = out / "tiktok_shops.csv"
+    atomic_write_text(shops, csv_buf.getvalue())
+    urls = out / "urls.txt"
+    atomic_write_text(urls, "\n".join(url_lines) + "\n")
+    ids_file = out / "netaporter_ids.txt"
+    atomic_write_text(ids_file, "\n".join(quote(i, safe="") for i in nap_ids) + "\n")
+    nap_urls = out / "netaporter_urls.txt"
+    nap_pages = [site.nap_url(site.products[i]) if i in site.products else site.nap_url(i) for i in nap_ids]
+    atomic_write_text(nap_urls, "\n".join(nap_pages) + "\n")
+    result = {"base_url": site.base, "tiktok_info": info_files, "tiktok_shops": str(shops),
+              "instagram": insta_files, "urls": str(urls), "netaporter_ids": str(ids_file),
+              "netaporter_urls": str(nap_urls), "netaporter_listing": f"{site.base}/en-us/shop/clothing",
+              "sitemap": f"{site.base}/sitemap.xml", "robots": f"{site.base}/robots.txt"}
+    atomic_write_json(out / "fixtures.json", result)
+    return result

@@ -1,0 +1,334 @@
+"""``generate_world``: plan, render and encode a synthetic world folder (layout in docs/contracts.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from schemas.atomic import atomic_write_json, sha256_file
+from schemas.errors import ConfigError
+from schemas.items import SourceName
+from schemas.world import (
+    DuplicateKind,
+    GarmentInFrame,
+    SplitScreen,
+    VideoGroundTruth,
+    WorldProduct,
+    WorldTruth,
+    WorldVideo,
+    load_world,
+    save_world,
+)
+
+from .catalog import ProductSpec, plan_world, random_garment
+from .config import GENERATOR_VERSION, WorldConfig
+from .encode import encode_frames, write_image
+from .render import Pose, fabric_closeup, studio_object, studio_shot
+from .scenes import hard_scene, letterbox, regular_scene, split_frame
+
+PARAMS_FILE = "world_params.json"
+
+
+def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
+    return {"products": products, "seed": seed, "quick": quick, "generator_version": GENERATOR_VERSION,
+            "config": cfg.model_dump(mode="json", exclude={"workers"})}
+
+
+def world_matches(out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False,
+                  cfg: WorldConfig | None = None) -> bool:
+    """True when ``out_dir`` already holds a complete world made with these parameters."""
+    cfg = cfg or WorldConfig()
+    p = Path(out_dir, PARAMS_FILE)
+    if not p.exists() or not Path(out_dir, "world.json").exists():
+        return False
+    try:
+        return json.loads(p.read_text()) == _params(products, seed, quick, cfg)
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def generate_world(out_dir: str | os.PathLike[str], products: int = 60, seed: int = 0, *, quick: bool = False,
+                   config: WorldConfig | None = None, workers: int | None = None,
+                   progress: Any = None) -> WorldTruth:
+    """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
+
+    Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config).
+    ``progress(done, total)`` is called after each product when given.
+    """
+    cfg = config or WorldConfig()
+    out = Path(out_dir)
+    if world_matches(out, products, seed, quick, cfg):
+        return load_world(out)
+    if Path(out, "world.json").exists():
+        raise ConfigError("folder already holds a different world", where=str(out),
+                          hint="use another --out folder or delete this one")
+    out.mkdir(parents=True, exist_ok=True)
+    specs = plan_world(products, seed, cfg)
+    by_id = {s.product_id: s for s in specs}
+    dups: dict[str, list[ProductSpec]] = {}
+    for s in specs:
+        if s.duplicate_of:
+            dups.setdefault(s.duplicate_of, []).append(s)
+    tasks = [(str(out), s, dups.get(s.product_id, []), cfg, quick, seed) for s in specs if not s.duplicate_of]
+    n_workers = cfg.workers if workers is None else workers
+    results: dict[str, dict] = {}
+    done = 0
+    if n_workers > 1 and len(tasks) > 4:
+        order = sorted(tasks, key=lambda t: -_cost(t[1]))
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=get_context("spawn")) as pool:
+            for res in pool.map(_render_product, order, chunksize=1):
+                results.update(res)
+                done += 1
+                if progress:
+                    progress(done, len(tasks))
+    else:
+        for t in tasks:
+            results.update(_render_product(t))
+            done += 1
+            if progress:
+                progress(done, len(tasks))
+    # wrong shop associations: the served shop image is another product's
+    for s in specs:
+        if s.wrong_shop_of:
+            src = out / results[s.wrong_shop_of]["images"]["shop"]
+            dst = out / results[s.product_id]["images"]["shop"]
+            shutil.copyfile(src, dst)
+    truth = _assemble(specs, results, seed, by_id)
+    from .df2 import generate_df2
+
+    truth.df2_root = generate_df2(out, seed, cfg, quick)
+    save_world(out, truth)
+    atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
+    return truth
+
+
+def _cost(s: ProductSpec) -> float:
+    if not s.has_video:
+        return 0.1
+    return 2.0 if s.source != SourceName.NETAPORTER else 1.0
+
+
+def _assemble(specs: list[ProductSpec], results: dict[str, dict], seed: int,
+              by_id: dict[str, ProductSpec]) -> WorldTruth:
+    products, videos = [], []
+    for s in specs:
+        r = results[s.product_id]
+        m = s.meta
+        products.append(WorldProduct(
+            product_id=s.product_id, source=s.source, partition=s.partition, df2_class=s.df2_class, kind=s.kind,
+            confusable_group=s.confusable_group, title=m["title"], description=m["description"],
+            category_path=m["category_path"], caption=m["caption"], hashtags=m["hashtags"], designer=m["designer"],
+            colour=m["colour"], images=r["images"], videos=[v["video_id"] for v in r["videos"]],
+            wrong_shop=s.wrong_shop_of is not None, wrong_shop_of=s.wrong_shop_of))
+        for v in r["videos"]:
+            videos.append(WorldVideo.model_validate(v))
+    return WorldTruth(seed=seed, products=products, videos=videos, generator_version=GENERATOR_VERSION)
+
+
+# ----------------------------------------------------------------------------- one product (worker)
+
+
+def _render_product(task: tuple) -> dict[str, dict]:
+    """Render one product's images and video (and its duplicates'); returns id -> {images, videos}."""
+    out_s, spec, dup_specs, cfg, quick, seed = task
+    cv2.setNumThreads(1)
+    out = Path(out_s)
+    spec: ProductSpec
+    cfg: WorldConfig
+    rng = np.random.default_rng([seed, spec.index, 3])
+    images: dict[str, str] = {}
+
+    def save(view: str, img: np.ndarray) -> None:
+        rel = f"media/products/{spec.product_id}/{view}.jpg"
+        write_image(out / rel, img)
+        images[view] = rel
+
+    shop = (studio_shot(spec.garment, cfg.shop_size, variant=spec.index) if spec.kind == "clothing"
+            else studio_object(spec.kind, spec.other_colour or "black", cfg.shop_size, spec.index))
+    n = cfg.n_frames(quick)
+    videos: list[dict] = []
+    frames: list[np.ndarray] = []
+    gts: list[list[dict]] = []
+    size: tuple[int, int] = cfg.regular_size
+    if spec.source == SourceName.NETAPORTER:
+        save("shop", shop)
+        if spec.kind == "clothing":
+            save("rear", studio_shot(spec.garment, cfg.shop_size, back=True, variant=spec.index))
+            save("fabric", fabric_closeup(spec.garment, cfg.fabric_size))
+        scene = regular_scene(spec, rng, size, n)
+        a = scene.actors[0]
+        front, _ = scene.frame(0, pose0=Pose(cx=size[0] / 2, feet_y=a.feet_y, height=a.height), zoom=1.0)
+        save("front", front)
+    elif spec.split_layout is None:
+        if spec.source == SourceName.TIKTOK:
+            save("shop", shop)
+        else:
+            cands = [shop, studio_shot(random_garment(rng, int(rng.integers(1, 14))), cfg.shop_size, variant=1)]
+            if spec.kind == "clothing":
+                cands.append(fabric_closeup(spec.garment, cfg.shop_size[0]))
+            order = rng.permutation(len(cands))
+            for k, j in enumerate(order):
+                save(f"candidate-{k + 1}", cands[j])
+            save("shop", shop)
+        size = cfg.hard_size
+        scene = hard_scene(spec, rng, size, n)
+    if spec.has_video and spec.split_layout is None:
+        for t in range(n):
+            f, g = scene.frame(t)
+            frames.append(f)
+            gts.append(g)
+        vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf)
+        videos.append(vid)
+    elif spec.has_video:
+        vid = _split_video(out, spec, rng, shop, cfg, n, frames, gts)
+        size = (vid["width"], vid["height"])
+        videos.append(vid)
+    result = {spec.product_id: {"images": images, "videos": videos}}
+    for d in dup_specs:
+        result[d.product_id] = _duplicate(out, spec, d, images, videos[0], frames, gts, size, cfg, seed)
+    return result
+
+
+def _gt_model(video_id: str, product_id: str, gts: list[list[dict]], rename: dict[str, str] | None = None
+              ) -> VideoGroundTruth:
+    rename = rename or {}
+    frames = [[GarmentInFrame(**{**g, "product_id": rename.get(g["product_id"], g["product_id"])}) for g in fr]
+              for fr in gts]
+    return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames)
+
+
+def _video_row(out: Path, spec: ProductSpec, video_id: str, size: tuple[int, int], n: int, cfg: WorldConfig,
+               **extra: Any) -> dict:
+    rel = f"media/videos/{video_id}.mp4"
+    return {"video_id": video_id, "product_id": spec.product_id, "source": spec.source, "partition": spec.partition,
+            "path": rel, "sha256": sha256_file(out / rel), "frames": n, "fps": cfg.fps, "width": size[0],
+            "height": size[1], "codec": "h264", "gt": f"gt/{video_id}.json", **extra}
+
+
+def _write_gt(out: Path, gt: VideoGroundTruth) -> None:
+    from schemas.atomic import atomic_write_text
+
+    atomic_write_text(out / "gt" / f"{gt.video_id}.json", gt.model_dump_json() + "\n")
+
+
+def _write_video(out: Path, spec: ProductSpec, frames: list[np.ndarray], gts: list[list[dict]],
+                 size: tuple[int, int], cfg: WorldConfig, crf: int, **extra: Any) -> dict:
+    video_id = spec.product_id
+    encode_frames(frames, out / f"media/videos/{video_id}.mp4", size=size, fps=cfg.fps, crf=crf, gop=cfg.gop)
+    _write_gt(out, _gt_model(video_id, spec.product_id, gts))
+    return _video_row(out, spec, video_id, size, len(frames), cfg, **extra)
+
+
+def _split_video(out: Path, spec: ProductSpec, rng: np.random.Generator, shop: np.ndarray, cfg: WorldConfig,
+                 n: int, frames: list[np.ndarray], gts: list[list[dict]]) -> dict:
+    """A Hard clip in one half, a still picture of the shop item in the other."""
+    layout = spec.split_layout or "left-right"
+    w, h = cfg.split_lr_size if layout == "left-right" else cfg.split_tb_size
+    half = (w // 2, h) if layout == "left-right" else (w, h // 2)
+    still_first = bool(rng.random() < 0.5)
+    still = letterbox(shop, half, colour=(248, 246, 242))
+    scene = hard_scene(spec, rng, half, n)
+    if layout == "left-right":
+        still_half, moving_half = ("left", "right") if still_first else ("right", "left")
+        off = (half[0], 0) if still_first else (0, 0)
+        sbox = [0, 0, half[0], h] if still_first else [half[0], 0, w, h]
+    else:
+        still_half, moving_half = ("top", "bottom") if still_first else ("bottom", "top")
+        off = (0, half[1]) if still_first else (0, 0)
+        sbox = [0, 0, w, half[1]] if still_first else [0, half[1], w, h]
+    mbox = [off[0], off[1], off[0] + half[0], off[1] + half[1]]
+    for t in range(n):
+        f, g = scene.frame(t)
+        frames.append(split_frame(still, f, layout, still_first))
+        for x in g:
+            if x["box"] is not None:
+                b = x["box"]
+                x["box"] = [b[0] + off[0], b[1] + off[1], b[2] + off[0], b[3] + off[1]]
+        gts.append(g)
+    still_rel = f"media/stills/{spec.product_id}.png"
+    write_image(out / still_rel, still)
+    ss = SplitScreen(layout=layout, still_half=still_half, still_box=sbox, moving_box=mbox, still_image=still_rel)
+    return _write_video(out, spec, frames, gts, (w, h), cfg, cfg.crf, split_screen=ss.model_dump(mode="json"))
+
+
+def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, str], vrow: dict,
+               frames: list[np.ndarray], gts: list[list[dict]], size: tuple[int, int], cfg: WorldConfig,
+               seed: int) -> dict:
+    """A re-post of ``orig``'s video under item ``d``: exact copy, re-encode or sub-clip."""
+    rng = np.random.default_rng([seed, d.index, 5])
+    new_images = {}
+    for view, rel in images.items():
+        nrel = rel.replace(f"/{orig.product_id}/", f"/{d.product_id}/")
+        (out / nrel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / rel, out / nrel)
+        new_images[view] = nrel
+    vid = d.product_id
+    rel = f"media/videos/{vid}.mp4"
+    rename = {orig.product_id: d.product_id}
+    extra: dict[str, Any] = {"duplicate_of": vrow["video_id"], "duplicate_kind": d.duplicate_kind}
+    if d.duplicate_kind == DuplicateKind.EXACT:
+        shutil.copyfile(out / vrow["path"], out / rel)
+        _write_gt(out, _gt_model(vid, d.product_id, gts, rename))
+        n, nsize = len(frames), size
+        extra["split_screen"] = vrow.get("split_screen")
+    elif d.duplicate_kind == DuplicateKind.REENCODE:
+        w, h = size
+        c = int(rng.integers(2, 6)) * 2
+        scale = float(rng.choice([0.75, 1.25]))
+        nw, nh = int(round((w - 2 * c) * scale / 2) * 2), int(round((h - 2 * c) * scale / 2) * 2)
+        gain = float(rng.choice([0.85, 1.15]))
+        lut = np.clip(np.arange(256) * gain, 0, 255).astype(np.uint8)
+
+        def tf(f: np.ndarray) -> np.ndarray:
+            return cv2.LUT(cv2.resize(f[c:h - c, c:w - c], (nw, nh), interpolation=cv2.INTER_AREA), lut)
+
+        encode_frames((tf(f) for f in frames), out / rel, size=(nw, nh), fps=cfg.fps, crf=cfg.reencode_crf,
+                      gop=cfg.gop * 2)
+        sx, sy = nw / (w - 2 * c), nh / (h - 2 * c)
+        new_gts = []
+        for fr in gts:
+            row = []
+            for g in fr:
+                g = dict(g)
+                if g["box"] is not None:
+                    b = g["box"]
+                    x1, y1 = max(0.0, (b[0] - c) * sx), max(0.0, (b[1] - c) * sy)
+                    x2, y2 = min(nw, (b[2] - c) * sx), min(nh, (b[3] - c) * sy)
+                    g["box"] = [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)] if x2 > x1 and y2 > y1 \
+                        else None
+                    if g["box"] is None:
+                        g["visible"] = 0.0
+                row.append(g)
+            new_gts.append(row)
+        _write_gt(out, _gt_model(vid, d.product_id, new_gts, rename))
+        n, nsize = len(frames), (nw, nh)
+        extra["codec"] = "h264"
+    else:
+        total = len(frames)
+        length = max(8, int(total * rng.uniform(0.4, 0.6)))
+        start = int(rng.integers(1, total - length))
+        encode_frames(frames[start:start + length], out / rel, size=size, fps=cfg.fps, crf=cfg.crf, gop=cfg.gop)
+        _write_gt(out, _gt_model(vid, d.product_id, gts[start:start + length], rename))
+        n, nsize = length, size
+        extra["subclip_start"] = start
+        extra["split_screen"] = vrow.get("split_screen")
+    row = _video_row(out, d, vid, nsize, n, cfg, **{k: v for k, v in extra.items() if k != "codec"})
+    return {"images": new_images, "videos": [row]}
+
+
+def timed_generate(out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False,
+                   **kw: Any) -> tuple[WorldTruth, float]:
+    """``generate_world`` and the seconds it took."""
+    t0 = time.perf_counter()
+    truth = generate_world(out_dir, products, seed, quick=quick, **kw)
+    return truth, math.floor((time.perf_counter() - t0) * 10) / 10

@@ -1,0 +1,227 @@
+"""``WorldServer``: the loopback sites in a background thread, with fault switches.
+
+Example::
+
+    with WorldServer("world", faults=Faults(retry_after_429=1)) as srv:
+        print(srv.base_url)           # http://127.0.0.1:<port>
+        srv.write_fixtures("fixtures")
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from schemas.errors import ConfigError, DataFormatError
+from schemas.world import load_world
+
+from .faults import Faults
+from .sites import Answer, Site
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+FOREIGN = "http://foreign.invalid"
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    world_server: WorldServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "MFWorld/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        return
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.server.world_server._handle(self, head=True)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.world_server._handle(self, head=False)
+
+
+class WorldServer:
+    """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media and plain files."""
+
+    def __init__(self, world_dir: str | os.PathLike[str], port: int = 0, faults: Faults | None = None,
+                 host: str = "127.0.0.1", page_size: int = 10) -> None:
+        self.world_dir = Path(world_dir)
+        if not (self.world_dir / "world.json").is_file():
+            raise DataFormatError("no world.json here", where=str(self.world_dir),
+                                  hint="generate one with: mf world generate --out DIR")
+        self.truth = load_world(self.world_dir)
+        self.faults = faults or Faults()
+        self.host, self.port = host, port
+        self.page_size = page_size
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.log: list[tuple[str, str, int]] = []  # (method, path, status) of every request
+        self.site: Site | None = None
+
+    # ------------------------------------------------------------------ life cycle
+    @property
+    def base_url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("server not started")
+        return f"http://{self.host}:{self._httpd.server_address[1]}"
+
+    def start(self) -> WorldServer:
+        if self._httpd is not None:
+            return self
+        try:
+            self._httpd = _HTTPServer((self.host, self.port), _Handler)
+        except OSError as exc:
+            raise ConfigError(f"cannot listen: {exc.strerror or exc}", where=f"{self.host}:{self.port}",
+                              hint="pick another --port (0 picks a free one)") from None
+        self._httpd.world_server = self
+        self.site = Site(self.world_dir, self.truth, self.base_url, evil_ids=self.faults.evil_ids,
+                         page_size=self.page_size, malformed_jsonld=self.faults.malformed_jsonld)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="world-server", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def __enter__(self) -> WorldServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def set_faults(self, faults: Faults) -> None:
+        """Swap the fault switches of a running server (counters restart)."""
+        with self._lock:
+            self.faults = faults
+            self.counts.clear()
+            if self.site is not None:
+                self.site.evil = faults.evil_ids
+                self.site.malformed = set(faults.malformed_jsonld)
+
+    def write_fixtures(self, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+        """yt-dlp info JSON, the TikTok shop mapping, instaloader structures and a URL list (see fixtures.py)."""
+        from .fixtures import write_fixtures
+
+        assert self.site is not None, "start the server first"
+        return write_fixtures(self.site, Path(out_dir), evil=self.faults.evil_ids)
+
+    # ------------------------------------------------------------------ requests
+    def _handle(self, h: _Handler, head: bool) -> None:
+        f = self.faults
+        if f.latency_s:
+            time.sleep(f.latency_s)
+        url = urlsplit(h.path)
+        path = url.path
+        assert self.site is not None
+        if path == "/robots.txt":
+            lines = ["User-agent: *", "Disallow: /checkout/", "Disallow: /account/",
+                     *[f"Disallow: {p}" for p in f.robots_disallow], f"Sitemap: {self.base_url}/sitemap.xml", ""]
+            ans = Answer(200, "text/plain; charset=utf-8", "\n".join(lines).encode())
+        else:
+            ans = self.site.route(path, parse_qs(url.query))
+        if ans.media and ans.status == 200:
+            with self._lock:
+                n = self.counts[path]
+                self.counts[path] += 1
+            if n < f.retry_after_429:
+                return self._send(h, head, path, Answer(429, "text/plain", b"Too Many Requests",
+                                                        headers={"Retry-After": "1"}))
+            if n < f.retry_after_429 + f.burst_5xx:
+                return self._send(h, head, path, Answer(503, "text/plain", b"Service Unavailable"))
+            pid = ans.product_id
+            if f.applies("redirect_foreign", pid):
+                return self._send(h, head, path, Answer(302, headers={"Location": FOREIGN + path}))
+            if f.applies("html_as_image", pid):
+                page = b"<!DOCTYPE html><html><body><h1>Access denied</h1><p>Please verify you are human.</p></body></html>"
+                return self._send(h, head, path, Answer(200, "image/jpeg", page))
+            if f.applies("wrong_content_type", pid):
+                ans.content_type = "text/plain"
+            if ans.video and f.applies("oversized", pid):
+                return self._send_oversized(h, head, path, f.oversized_bytes)
+            return self._send(h, head, path, ans, truncate=f.applies("truncate", pid),
+                              ranges=not f.applies("no_range", pid))
+        return self._send(h, head, path, ans)
+
+    def _record(self, h: _Handler, path: str, status: int) -> None:
+        with self._lock:
+            self.log.append((h.command, path, status))
+
+    def _send(self, h: _Handler, head: bool, path: str, ans: Answer, truncate: bool = False,
+              ranges: bool = True) -> None:
+        body = ans.body.read_bytes() if isinstance(ans.body, Path) else ans.body
+        status, extra = ans.status, dict(ans.headers)
+        rng = h.headers.get("Range")
+        if ans.media and status == 200:
+            extra["Accept-Ranges"] = "bytes" if ranges else "none"
+        if rng and ranges and ans.media and status == 200:
+            m = _RANGE.match(rng.strip())
+            size = len(body)
+            start, end = None, None
+            if m and (m.group(1) or m.group(2)):
+                if m.group(1):
+                    start = int(m.group(1))
+                    end = int(m.group(2)) if m.group(2) else size - 1
+                else:
+                    start, end = max(0, size - int(m.group(2))), size - 1
+            if start is None or start >= size or end is None or end < start:
+                self._record(h, path, 416)
+                h.send_response(416)
+                h.send_header("Content-Range", f"bytes */{size}")
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
+            end = min(end, size - 1)
+            extra["Content-Range"] = f"bytes {start}-{end}/{size}"
+            body, status = body[start:end + 1], 206
+        self._record(h, path, status)
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", ans.content_type)
+            h.send_header("Content-Length", str(len(body)))
+            for k, v in extra.items():
+                h.send_header(k, v)
+            if truncate:
+                h.send_header("Connection", "close")
+                h.close_connection = True
+            h.end_headers()
+            if not head:
+                h.wfile.write(body[: len(body) // 2] if truncate else body)
+                h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+    def _send_oversized(self, h: _Handler, head: bool, path: str, size: int) -> None:
+        self._record(h, path, 200)
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "video/mp4")
+            h.send_header("Content-Length", str(size))
+            h.end_headers()
+            if head:
+                return
+            chunk = b"\0" * 65536
+            sent = 0
+            while sent < size:
+                part = chunk[: min(len(chunk), size - sent)]
+                h.wfile.write(part)
+                sent += len(part)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True

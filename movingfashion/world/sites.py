@@ -1,0 +1,294 @@
+"""What the loopback sites answer: URL patterns and page bodies, in the shapes of the real sources.
+
+Net-A-Porter: listing pages, designer pages, sitemap, product pages (JSON-LD Product and
+BreadcrumbList, HTML breadcrumb, Open Graph), ``<id>_detail.mp4`` videos and
+``<id>_<view>_<size>.jpg`` images. TikTok and Instagram media live under ``/tiktok/`` and
+``/instagram/``; plain files under ``/files/``. No faults here (see ``server.py``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+from schemas.items import SourceName
+from schemas.world import WorldProduct, WorldTruth
+
+from .catalog import slug
+from .faults import EVIL_IDS
+
+#: Net-A-Porter image view code -> world image view (shop=fr, front=in, rear=bk, fabric=cu).
+NAP_VIEWS = {"fr": "shop", "in": "front", "bk": "rear", "cu": "fabric"}
+NAP_SIZES = ("xs", "s", "m", "l", "xl", "xxl")
+PAGE_SIZE = 10
+CONTENT_TYPES = {".mp4": "video/mp4", ".jpg": "image/jpeg", ".png": "image/png"}
+
+
+@dataclass
+class Answer:
+    """A response before faults: status, content type, body (bytes or a file), and what it is."""
+
+    status: int
+    content_type: str = "text/html; charset=utf-8"
+    body: bytes | Path = b""
+    media: bool = False  # a video or an image (faults apply)
+    video: bool = False
+    product_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _price(pid: str) -> int:
+    return 150 + int.from_bytes(pid.encode()[:4].ljust(4, b"0"), "big") % 1800
+
+
+class Site:
+    """URL builder and request router over one world folder."""
+
+    def __init__(self, world_dir: Path, truth: WorldTruth, base_url: str, evil_ids: bool = False,
+                 page_size: int = PAGE_SIZE, malformed_jsonld: list[str] | None = None) -> None:
+        self.world = world_dir
+        self.malformed = set(malformed_jsonld or [])
+        self.truth = truth
+        self.base = base_url.rstrip("/")
+        self.evil = evil_ids
+        self.page_size = page_size
+        self.products = {p.product_id: p for p in truth.products}
+
+    # ------------------------------------------------------------------ URLs
+    def nap_products(self) -> list[WorldProduct]:
+        return [p for p in self.truth.products if p.source == SourceName.NETAPORTER]
+
+    def nap_path(self, p: WorldProduct | str) -> str:
+        if isinstance(p, str):  # an unsafe id: a plausible path with the id URL-encoded
+            return f"/en-us/shop/product/studio-nemi/clothing/tops/evil/{quote(p, safe='')}"
+        crumbs = p.category_path or ["Clothing", "Other"]
+        cat, sub = slug(crumbs[0]), slug(crumbs[-1])
+        return f"/en-us/shop/product/{slug(p.designer or 'designer')}/{cat}/{sub}/{slug(p.title)}/{p.product_id}"
+
+    def nap_url(self, p: WorldProduct | str) -> str:
+        return self.base + self.nap_path(p)
+
+    def nap_video_url(self, pid: str) -> str:
+        return f"{self.base}/videos/productPage/{quote(pid, safe='')}_detail.mp4"
+
+    def nap_image_url(self, pid: str, view: str = "fr", size: str = "l") -> str:
+        q = quote(pid, safe="")
+        return f"{self.base}/images/products/{q}/{q}_{view}_{size}.jpg"
+
+    def nap_variant_url(self, pid: str, view: str = "fr", width: int = 920) -> str:
+        return f"{self.base}/variants/images/{quote(pid, safe='')}/{view}/w{width}.jpg"
+
+    def tiktok_video_url(self, pid: str) -> str:
+        return f"{self.base}/tiktok/video/{quote(pid, safe='')}.mp4"
+
+    def tiktok_shop_url(self, pid: str) -> str:
+        return f"{self.base}/tiktok/shop/{quote(pid, safe='')}.jpg"
+
+    def instagram_media_url(self, shortcode: str, name: str) -> str:
+        return f"{self.base}/instagram/p/{quote(shortcode, safe='')}/{name}"
+
+    def file_url(self, name: str) -> str:
+        return f"{self.base}/files/{quote(name, safe='')}"
+
+    # ------------------------------------------------------------------ routing
+    def route(self, path: str, query: dict[str, list[str]]) -> Answer:
+        parts = [unquote(p) for p in path.split("/") if p != ""]
+        if path == "/robots.txt":
+            return Answer(200, "text/plain; charset=utf-8", b"")  # filled by the server (faults)
+        if path == "/sitemap.xml":
+            return Answer(200, "application/xml", self.sitemap().encode())
+        if len(parts) >= 3 and parts[:2] == ["en-us", "shop"]:
+            if parts[2] == "product" and len(parts) >= 4:
+                return self.product_page(parts[-1])
+            if parts[2] == "designer" and len(parts) == 4:
+                items = [p for p in self.nap_products() if slug(p.designer or "") == parts[3]]
+                if not items:
+                    return Answer(404, body=b"<html><body>No such designer</body></html>")
+                return self.listing(items, path, query, f"{items[0].designer}")
+            if len(parts) == 3:
+                items = [p for p in self.nap_products() if slug((p.category_path or ["x"])[0]) == parts[2]]
+                if not items:
+                    return Answer(404, body=b"<html><body>No such category</body></html>")
+                return self.listing(items, path, query, parts[2].title())
+        if len(parts) == 2 and parts[0] == "product":  # older product URLs redirect to the canonical page
+            p = self.products.get(parts[1])
+            if p is None or p.source != SourceName.NETAPORTER:
+                return Answer(404, body=b"<html><body>Not found</body></html>")
+            return Answer(301, headers={"Location": self.nap_url(p)})
+        if len(parts) == 3 and parts[:2] == ["videos", "productPage"] and parts[2].endswith("_detail.mp4"):
+            return self.nap_video(parts[2][: -len("_detail.mp4")])
+        if len(parts) == 4 and parts[:2] == ["images", "products"]:
+            return self.nap_image(parts[2], parts[3])
+        if len(parts) == 5 and parts[:2] == ["variants", "images"] and re.fullmatch(r"w\d+\.jpg", parts[4]):
+            # newer CDN form: /variants/images/<id>/<view>/w<width>.jpg
+            return self.nap_image(parts[2], f"{parts[2]}_{parts[3]}_l.jpg")
+        if len(parts) == 3 and parts[0] == "tiktok" and parts[1] in ("video", "shop"):
+            return self.tiktok(parts[1], parts[2])
+        if len(parts) == 4 and parts[:2] == ["instagram", "p"]:
+            return self.instagram(parts[2], parts[3])
+        if len(parts) == 2 and parts[0] == "files":
+            return self.plain_file(parts[1])
+        return Answer(404, body=b"<html><body>Not found</body></html>")
+
+    # ------------------------------------------------------------------ media
+    def _file(self, rel: str | None, pid: str, video: bool = False) -> Answer:
+        if rel is None or not (self.world / rel).is_file():
+            return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+        return Answer(200, CONTENT_TYPES[Path(rel).suffix], self.world / rel, media=True, video=video, product_id=pid)
+
+    def _evil_video(self, pid: str) -> Answer | None:
+        if self.evil and pid in EVIL_IDS:
+            v = self.truth.videos[0]
+            return self._file(v.path, pid, video=True)
+        return None
+
+    def nap_video(self, pid: str) -> Answer:
+        evil = self._evil_video(pid)
+        if evil:
+            return evil
+        p = self.products.get(pid)
+        if p is None or p.source != SourceName.NETAPORTER or not p.videos:
+            return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+        return self._file(self.truth.video(p.videos[0]).path, pid, video=True)
+
+    def nap_image(self, pid: str, name: str) -> Answer:
+        p = self.products.get(pid)
+        stem = name[:-4] if name.endswith(".jpg") else ""
+        bits = stem.split("_")
+        if p is None or p.source != SourceName.NETAPORTER or len(bits) != 3 or bits[0] != pid \
+                or bits[1] not in NAP_VIEWS or bits[2] not in NAP_SIZES:
+            return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+        return self._file(p.images.get(NAP_VIEWS[bits[1]]), pid)
+
+    def tiktok(self, kind: str, name: str) -> Answer:
+        pid = name.rsplit(".", 1)[0]
+        evil = self._evil_video(pid) if kind == "video" else None
+        if evil:
+            return evil
+        p = self.products.get(pid)
+        if p is None or p.source != SourceName.TIKTOK:
+            return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+        if kind == "video" and name.endswith(".mp4"):
+            return self._file(self.truth.video(p.videos[0]).path if p.videos else None, pid, video=True)
+        if kind == "shop" and name.endswith(".jpg"):
+            return self._file(p.images.get("shop"), pid)
+        return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
+
+    def instagram(self, shortcode: str, name: str) -> Answer:
+        p = self.products.get(shortcode)
+        if p is None or p.source != SourceName.INSTAGRAM:
+            return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=shortcode)
+        if name == "video.mp4" and p.videos:
+            return self._file(self.truth.video(p.videos[0]).path, shortcode, video=True)
+        if name == "thumb.jpg":
+            first = sorted(k for k in p.images if k.startswith("candidate-"))
+            return self._file(p.images[first[0]] if first else None, shortcode)
+        if name.endswith(".jpg") and name[:-4].startswith("candidate-"):
+            return self._file(p.images.get(name[:-4]), shortcode)
+        return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=shortcode)
+
+    def plain_file(self, name: str) -> Answer:
+        if name.endswith("_shop.jpg"):
+            pid = name[: -len("_shop.jpg")]
+            p = self.products.get(pid)
+            return self._file(p.images.get("shop") if p else None, pid)
+        if name.endswith(".mp4"):
+            vid = name[:-4]
+            evil = self._evil_video(vid)
+            if evil:
+                return evil
+            try:
+                v = self.truth.video(vid)
+            except KeyError:
+                return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=vid)
+            return self._file(v.path, v.product_id, video=True)
+        return Answer(404, body=b"<html><body>Not found</body></html>", media=True)
+
+    # ------------------------------------------------------------------ pages
+    def sitemap(self) -> str:
+        locs = [self.nap_url(p) for p in self.nap_products()]
+        if self.evil:
+            locs += [self.nap_url(e) for e in EVIL_IDS]
+        body = "".join(f"<url><loc>{html.escape(u)}</loc></url>" for u in locs)
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>\n')
+
+    def listing(self, items: list[WorldProduct], path: str, query: dict[str, list[str]], heading: str) -> Answer:
+        try:
+            page = int(query.get("pageNumber", ["1"])[0])
+        except ValueError:
+            page = 1
+        n_pages = max(1, math.ceil(len(items) / self.page_size))
+        if page < 1 or page > n_pages:
+            return Answer(404, body=b"<html><body>No such page</body></html>")
+        chunk = items[(page - 1) * self.page_size: page * self.page_size]
+        links = [(self.nap_path(p), p.title, p.designer or "", p.product_id) for p in chunk]
+        if self.evil and page == 1:
+            links += [(self.nap_path(e), "Limited edition", "Studio Nemi", e) for e in EVIL_IDS]
+        cards = "\n".join(
+            f'<li class="product-card" data-product-id="{html.escape(quote(pid, safe=""))}">'
+            f'<a href="{html.escape(href)}"><span class="designer">{html.escape(des)}</span>'
+            f'<span class="name">{html.escape(title)}</span></a></li>' for href, title, des, pid in links)
+        nav = []
+        if page > 1:
+            nav.append(f'<a rel="prev" href="{path}?pageNumber={page - 1}">Previous</a>')
+        if page < n_pages:
+            nav.append(f'<a rel="next" href="{path}?pageNumber={page + 1}">Next</a>')
+        body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(heading)} | "
+                f"NET-A-PORTER</title></head><body><h1>{html.escape(heading)}</h1>"
+                f'<p class="pagination" data-page="{page}" data-pages="{n_pages}">Page {page} of {n_pages}</p>'
+                f'<ul class="product-listing">\n{cards}\n</ul><nav class="pager">{" ".join(nav)}</nav></body></html>')
+        return Answer(200, body=body.encode())
+
+    def product_page(self, pid: str) -> Answer:
+        malformed = pid in self.malformed
+        p = self.products.get(pid)
+        if self.evil and pid in EVIL_IDS:
+            p = WorldProduct(product_id="evil", source=SourceName.NETAPORTER, partition="regular", df2_class=1,
+                             kind="clothing", title="Limited edition cotton T-shirt",
+                             description="A cotton T-shirt with short sleeves.",
+                             category_path=["Clothing", "Tops", "T-shirts"], designer="Studio Nemi", colour="white")
+        elif p is None or p.source != SourceName.NETAPORTER:
+            return Answer(404, body=b"<html><body>Not found</body></html>", product_id=pid)
+        return Answer(200, body=self._product_html(p, pid, malformed).encode(), product_id=pid)
+
+    def _product_html(self, p: WorldProduct, pid: str, malformed: bool) -> str:
+        views = [v for v, name in NAP_VIEWS.items() if name in p.images]
+        images = [self.nap_image_url(pid, v, "xl") for v in views]
+        url = self.nap_url(p if pid == p.product_id else pid)
+        product = {"@context": "https://schema.org", "@type": "Product", "name": p.title,
+                   "brand": {"@type": "Brand", "name": p.designer}, "description": p.description,
+                   "image": images, "sku": pid, "color": p.colour, "url": url,
+                   "category": " > ".join(p.category_path),
+                   "offers": {"@type": "Offer", "price": f"{_price(pid)}.00", "priceCurrency": "USD",
+                              "availability": "https://schema.org/InStock", "url": url}}
+        crumbs_ld = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
+            {"@type": "ListItem", "position": i + 1, "name": c,
+             "item": f"{self.base}/en-us/shop/{'/'.join(slug(x) for x in p.category_path[: i + 1])}"}
+            for i, c in enumerate(p.category_path)]}
+        product_json = json.dumps(product, ensure_ascii=False).replace("</", "<\\/")
+        if malformed:
+            product_json = product_json[: len(product_json) // 2] + ',,"'
+        crumbs_html = "".join(
+            f'<li><a href="/en-us/shop/{"/".join(slug(x) for x in p.category_path[: i + 1])}">{html.escape(c)}</a></li>'
+            for i, c in enumerate(p.category_path))
+        og = {"og:type": "product", "og:title": f"{p.designer} | {p.title}", "og:description": p.description,
+              "og:url": url, "og:image": images[0] if images else "", "og:site_name": "NET-A-PORTER"}
+        metas = "".join(f'<meta property="{k}" content="{html.escape(v or "")}">' for k, v in og.items())
+        return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(p.designer or '')} {html.escape(p.title)} | NET-A-PORTER</title>{metas}"
+                f'<link rel="canonical" href="{html.escape(url)}">'
+                f'<script type="application/ld+json">{product_json}</script>'
+                f'<script type="application/ld+json">{json.dumps(crumbs_ld, ensure_ascii=False)}</script>'
+                '</head><body>'
+                f'<nav aria-label="breadcrumb" class="breadcrumb"><ol>{crumbs_html}</ol></nav>'
+                f'<h1 class="designer">{html.escape(p.designer or "")}</h1><h2 class="product-name">'
+                f'{html.escape(p.title)}</h2><p class="price">${_price(pid)}</p>'
+                f'<div class="description"><p>{html.escape(p.description)}</p></div>'
+                + "".join(f'<img src="{html.escape(u)}" alt="">' for u in images)
+                + "</body></html>")

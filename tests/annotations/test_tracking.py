@@ -1,0 +1,121 @@
+"""Pivot-and-propagation tracking on constructed detections with known identities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from annotations.builder import interpolate_boxes
+from annotations.matching import MatchHead
+from annotations.tracking import (
+    TrackerConfig,
+    VideoDetections,
+    inference_tracking,
+    naive_inference_tracking,
+    naive_training_tracking,
+    training_tracking,
+)
+
+
+def distance_head(scale: float = 1.0, bias: float = 4.0) -> MatchHead:
+    """A head whose score is sigmoid(bias - scale * |a - b|^2): near embeddings match."""
+    head = MatchHead()
+    with torch.no_grad():
+        head.fc.weight.zero_()
+        head.fc.weight[0].fill_(scale / 2)
+        head.fc.weight[1].fill_(-scale / 2)
+        head.fc.bias.copy_(torch.tensor([-bias / 2, bias / 2]))
+    return head
+
+
+def make_video(n_frames=12, n_objects=3, noise=0.05, seed=0, missing=()):
+    """Each object has a random centre embedding; a detection = centre + small noise.
+    ``missing``: (frame, object) pairs without a detection. Also one clutter detection per 4 frames."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(n_objects, 256, generator=g)
+    frames, ids, emb, scores = [], [], [], []
+    for t in range(n_frames):
+        for o in range(n_objects):
+            if (t, o) in missing:
+                continue
+            frames.append(t)
+            ids.append(o)
+            emb.append(centres[o] + noise * torch.randn(256, generator=g))
+            scores.append(0.9 - 0.2 * o + 0.01 * torch.rand(1, generator=g).item())
+        if t % 4 == 0:
+            frames.append(t)
+            ids.append(-1)
+            emb.append(torch.randn(256, generator=g) * 3)
+            scores.append(0.3)
+    n = len(frames)
+    boxes = np.tile(np.array([[10, 10, 50, 80]], np.float32), (n, 1)) + np.arange(n, dtype=np.float32)[:, None]
+    dets = VideoDetections(np.array(frames), boxes, np.array(scores, np.float32), np.ones(n, np.int64),
+                           torch.stack(emb))
+    return dets, np.array(ids), centres
+
+
+def test_inference_tracking_recovers_objects_one_per_frame():
+    dets, ids, _ = make_video(missing={(3, 1), (7, 0)})
+    tracks = inference_tracking(dets, distance_head())
+    # the first three tracklets are the objects in order of confidence, complete and pure
+    for o in range(3):
+        tr = tracks[o]
+        assert set(ids[tr.members]) == {o}
+        expected = {t for t in range(12)} - {t for (t, oo) in [(3, 1), (7, 0)] if oo == o}
+        assert set(dets.frames[tr.members].tolist()) == expected
+        assert len(set(dets.frames[tr.members].tolist())) == len(tr.members)  # one per frame
+        assert ids[tr.pivot] == o
+    # every detection ends up in exactly one tracklet; clutter stays alone
+    allm = np.concatenate([t.members for t in tracks])
+    assert sorted(allm.tolist()) == list(range(len(dets)))
+    assert all(len(t.members) == 1 for t in tracks[3:])
+
+
+def test_pivot_is_most_confident_and_threshold_applies():
+    dets, ids, _ = make_video()
+    tracks = inference_tracking(dets, distance_head(), TrackerConfig(match_threshold=0.5))
+    assert tracks[0].pivot == int(np.argmax(dets.scores))
+    # a threshold no pair can reach gives singleton tracklets only
+    tracks = inference_tracking(dets, distance_head(), TrackerConfig(match_threshold=0.9999999))
+    assert len(tracks) == len(dets)
+    # min_length drops short tracklets
+    tracks = inference_tracking(dets, distance_head(), TrackerConfig(min_length=2))
+    assert len(tracks) == 3
+
+
+def test_training_tracking_follows_the_shop_item():
+    dets, ids, centres = make_video()
+    shop = centres[2] + 0.05 * torch.randn(256)  # the least confident object is the shop item
+    tr = training_tracking(dets, distance_head(), shop)
+    assert tr is not None and set(ids[tr.members]) == {2} and len(tr.members) == 12
+    assert tr.shop_score > 0.9
+    far = torch.randn(256) * 5
+    assert training_tracking(dets, distance_head(), far, TrackerConfig(shop_threshold=0.5)) is None
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_equals_naive(seed):
+    dets, _, centres = make_video(n_frames=8, noise=0.4, seed=seed)
+    head = distance_head(scale=0.02, bias=3.0)  # noisy scores around the threshold
+    fast = inference_tracking(dets, head)
+    slow = naive_inference_tracking(dets, head)
+    assert [t.members.tolist() for t in fast] == [t.members.tolist() for t in slow]
+    assert [t.pivot for t in fast] == [t.pivot for t in slow]
+    shop = centres[1]
+    a, b = training_tracking(dets, head, shop), naive_training_tracking(dets, head, shop)
+    assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot
+    np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
+
+
+def test_empty_video():
+    dets = VideoDetections(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
+                           np.zeros(0, np.int64), torch.zeros(0, 256))
+    assert inference_tracking(dets, distance_head()) == []
+    assert training_tracking(dets, distance_head(), torch.zeros(256)) is None
+
+
+def test_interpolate_boxes():
+    out = interpolate_boxes({0: [0, 0, 10, 10], 4: [4, 4, 14, 14], 20: [0, 0, 1, 1]}, max_gap=4)
+    assert sorted(out) == [0, 1, 2, 3, 4, 20]
+    assert out[2] == pytest.approx([2, 2, 12, 12])

@@ -1,0 +1,37 @@
+"""Fixtures of the cleaning tests: the shared small world, seeded into a catalog and cleaned once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.world import WorldTruth
+
+
+@dataclass
+class CleanedWorld:
+    world: Path
+    truth: WorldTruth
+    catalog_path: Path
+    root: Path
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
+    """The small world as a collector would have stored it, after one `mf clean` and splits."""
+    from cleaning.pipeline import clean
+    from cleaning.splits import rebuild_splits
+    from cleaning.world_seed import seed_catalog_from_world
+    from schemas.catalog import Catalog
+
+    work = tmp_path_factory.mktemp("cleaned")
+    cat_path, root = work / "catalog.sqlite", work / "collected"
+    with Catalog(cat_path) as cat:
+        seed_catalog_from_world(small_world, cat, root, world_truth)
+        report = clean(cat, root)
+        rebuild_splits(cat)
+    return CleanedWorld(small_world, world_truth, cat_path, root, report)

@@ -1,0 +1,135 @@
+"""The cleaning CLIs through `mf` (click), and the demo step."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from movingfashion.cli import cli
+from schemas.catalog import Catalog
+from schemas.cli_support import run_main
+
+
+@pytest.fixture()
+def catalog_copy(cleaned_world, tmp_path):
+    dst = tmp_path / "catalog.sqlite"
+    with Catalog(cleaned_world.catalog_path) as cat:
+        cat._db.execute(f"VACUUM INTO '{dst}'")
+    shutil.copyfile(
+        cleaned_world.catalog_path.with_name("catalog.cleaning-cache.json"),
+        tmp_path / "catalog.cleaning-cache.json",
+    )
+    return dst
+
+
+def _run(args):
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.output)
+
+
+@pytest.mark.parametrize(
+    "cmd", [["clean"], ["splits"], ["splits", "rebuild"], ["splits", "check"], ["publish"], ["stats"]]
+)
+def test_help_has_an_example(cmd):
+    res = CliRunner().invoke(cli, [*cmd, "--help"])
+    assert res.exit_code == 0 and "Example" in res.output
+
+
+def test_clean_splits_publish_stats_json(cleaned_world, catalog_copy, tmp_path):
+    root = str(cleaned_world.root)
+    rep = _run(["clean", "--catalog", str(catalog_copy), "--root", root, "--json"])
+    assert rep["items"] == len(cleaned_world.truth.products) and rep["status"]["accepted"] > 0
+    sp = _run(["splits", "rebuild", "--catalog", str(catalog_copy), "--seed", "0", "--json"])
+    assert sp["products"] == rep["status"]["accepted"] and len(sp["assignments"]) == sp["products"]
+    assert _run(["splits", "check", "--catalog", str(catalog_copy), "--json"]) == {"leakage": [], "ok": True}
+    pub = _run(
+        ["publish", "--catalog", str(catalog_copy), "--root", root, "--out", str(tmp_path / "ds"), "--json"]
+    )
+    assert pub["products"] == sp["products"]
+    st = _run(
+        [
+            "stats",
+            "--catalog",
+            str(catalog_copy),
+            "--root",
+            root,
+            "--truth",
+            str(cleaned_world.world / "world.json"),
+            "--json",
+        ]
+    )
+    assert st["truth"]["duplicates"]["precision"] >= 0.98 and st["truth"]["split_screen"]["f1"] >= 0.95
+    assert st["leakage"] == []
+    cov = st["taxonomy_coverage"]
+    assert (
+        cov["items"] == rep["items"]
+        and cov["rejected"] >= 3
+        and set(cov["per_class"]) == {str(c) for c in range(1, 14)}
+    )
+
+
+def test_matcher_option_flags_pairs(cleaned_world, catalog_copy):
+    rep = _run(
+        [
+            "clean",
+            "--catalog",
+            str(catalog_copy),
+            "--root",
+            str(cleaned_world.root),
+            "--json",
+            "--matcher",
+            "tests.cleaning.test_pipeline_world:ColourScorer",
+        ]
+    )
+    assert rep["association_flagged"] >= 1 and rep["status"]["needs_review"] >= 1
+
+
+def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("dedup:\n  frame_distance: 99\n")
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli,
+            [
+                "clean",
+                "--catalog",
+                str(catalog_copy),
+                "--root",
+                str(cleaned_world.root),
+                "--config",
+                str(bad),
+            ],
+        )
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "frame_distance" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli,
+            [
+                "clean",
+                "--catalog",
+                str(catalog_copy),
+                "--root",
+                str(cleaned_world.root),
+                "--matcher",
+                "nowhere.at_all:Scorer",
+            ],
+        )
+    assert exc.value.code == 2 and "--matcher" in capsys.readouterr().err
+
+
+def test_demo_step_seeds_cleans_publishes_and_reports(small_world, tmp_path):
+    from cleaning.demo_step import step
+    from movingfashion.demo import DemoContext
+
+    ctx = DemoContext(work=tmp_path, world=small_world)
+    out = step(ctx)
+    assert ctx.dataset == tmp_path / "dataset" and (ctx.dataset / "train.json").is_file()
+    assert out["duplicate_precision"] >= 0.98 and out["duplicate_recall"] >= 0.95
+    assert out["split_screen_f1"] >= 0.95 and out["leakage"] == 0
+    assert out["published_products"] == out["train"] + out["test"]

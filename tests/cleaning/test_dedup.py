@@ -1,0 +1,135 @@
+"""Duplicate videos (exact, re-encoded, cropped, sub-clips) and images on files made in the test."""
+
+from __future__ import annotations
+
+import subprocess
+
+import imageio_ffmpeg
+import numpy as np
+import pytest
+
+from cleaning.dedup import (
+    ImageRecord,
+    VideoRecord,
+    align,
+    colour_signature,
+    find_image_duplicates,
+    find_video_duplicates,
+)
+from cleaning.fingerprint import fingerprint_video, sample_times
+from cleaning.phash import hamming, phash
+from cleaning.probe import probe_video
+from schemas.atomic import sha256_file
+from schemas.taxonomy import Partition
+from tests.cleaning.media_helpers import scene, still_image, write_mp4
+
+
+def _ffmpeg(src, dst, vf):
+    subprocess.run(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-i",
+            str(src),
+            "-vf",
+            vf,
+            "-c:v",
+            "libx264",
+            "-crf",
+            "30",
+            "-threads",
+            "1",
+            str(dst),
+        ],
+        check=True,
+    )
+    return dst
+
+
+def _record(path, key=None, partition=Partition.HARD):
+    p = probe_video(path).probe
+    return VideoRecord(
+        key or path.stem,
+        sha256_file(path),
+        fingerprint_video(path, p.frames, p.fps, p.width, p.height),
+        p.frames,
+        p.fps,
+        p.width,
+        p.height,
+        partition,
+    )
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("dedup")
+    orig = {f"orig{s}": write_mp4(d / f"orig{s}.mp4", scene(s, 75, 192, 144)) for s in range(6)}
+    made = {
+        "re0": _ffmpeg(orig["orig0"], d / "re0.mp4", "scale=144:108,eq=brightness=0.06"),
+        "crop1": _ffmpeg(orig["orig1"], d / "crop1.mp4", "crop=180:134:6:5,scale=240:180"),
+        "sub2": _ffmpeg(
+            orig["orig2"], d / "sub2.mp4", "trim=start_frame=23:end_frame=58,setpts=PTS-STARTPTS"
+        ),
+    }
+    copy = d / "copy3.mp4"
+    copy.write_bytes(orig["orig3"].read_bytes())
+    made["copy3"] = copy
+    return {**orig, **made}
+
+
+def test_sample_times_follow_the_time_step():
+    assert sample_times(90, 30.0, 0.5, 100) == [0, 15, 30, 45, 60, 75]
+    assert sample_times(90, 30.0, 0.5, 3) == [0, 15, 30]
+    assert sample_times(0, 30.0, 0.5, 10) == []
+
+
+def test_align_finds_the_offset_of_a_subsequence():
+    long = np.random.default_rng(0).integers(0, 2**63, 40).astype(np.uint64)
+    short = long[12:25].copy()
+    frac, off = align(short, long, [0, 5, 12, 13], 0)
+    assert (frac, off) == (1.0, 12)
+
+
+def test_video_duplicates_found_with_kinds_and_nothing_else(videos):
+    recs = [_record(p, k) for k, p in sorted(videos.items())]
+    res = find_video_duplicates(recs)
+    clusters = sorted(sorted(c) for c in res.clusters)
+    assert clusters == [["copy3", "orig3"], ["crop1", "orig1"], ["orig0", "re0"], ["orig2", "sub2"]]
+    kinds = {frozenset((p.a, p.b)): p.kind for p in res.pairs}
+    assert kinds[frozenset(("copy3", "orig3"))] == "exact"
+    assert kinds[frozenset(("orig0", "re0"))] == "reencode"
+    assert kinds[frozenset(("crop1", "orig1"))] == "reencode"
+    assert kinds[frozenset(("orig2", "sub2"))] == "subclip"
+    # keep rule: the longest video, then the highest resolution, then the smallest key
+    assert res.duplicate_of["sub2"] == "orig2"
+    assert res.duplicate_of["re0"] == "orig0"  # same length, orig0 is larger
+    assert res.duplicate_of["orig1"] == "crop1"  # crop1 was upscaled: larger
+    assert res.duplicate_of["orig3"] == "copy3"  # identical: smallest key
+
+
+def test_keep_rule_prefers_regular_on_ties(videos):
+    a = _record(videos["orig3"], "hard-copy", Partition.HARD)
+    b = _record(videos["copy3"], "zz-regular", Partition.REGULAR)
+    res = find_video_duplicates([a, b])
+    assert res.duplicate_of == {"hard-copy": "zz-regular"}
+
+
+def test_image_duplicates():
+    imgs = [still_image(s, 120, 160) for s in range(5)]
+    near = np.clip(imgs[2].astype(int) + 12, 0, 255).astype(np.uint8)
+    recolour = imgs[3][:, :, ::-1].copy()  # same shapes, other colours: pHash alone cannot tell
+    recs = [
+        ImageRecord(f"i{k}", f"{k:064x}", phash(im), 120, 160, colour=colour_signature(im))
+        for k, im in enumerate(imgs)
+    ]
+    recs.append(ImageRecord("near2", "f" * 64, phash(near), 240, 320, colour=colour_signature(near)))
+    recs.append(
+        ImageRecord("recolour3", "e" * 64, phash(recolour), 120, 160, colour=colour_signature(recolour))
+    )
+    res = find_image_duplicates(recs)
+    assert res.duplicate_of == {"i2": "near2"}  # the larger one is kept
+    # pHash alone would have merged the recoloured image; the colour check keeps them apart
+    assert hamming(phash(recolour), phash(imgs[3])) <= 8
+    assert "recolour3" not in res.duplicate_of and "i3" not in res.duplicate_of

@@ -1,0 +1,62 @@
+"""Picking the shop image among carousel candidates."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cleaning.shop_pick import colour_coverage, pick_shop, plain_border
+from tests.cleaning.media_helpers import write_mp4
+
+
+def _product_shot(colour, w=120, h=150):
+    img = np.full((h, w, 3), 240, np.uint8)
+    cv2.rectangle(img, (30, 25), (90, 130), colour, -1)
+    return img
+
+
+def _street(colour, n=30, w=160, h=120):
+    rng = np.random.default_rng(0)
+    frames = []
+    for t in range(n):
+        img = np.full((h, w, 3), (90, 110, 100), np.uint8)
+        img[:, :, :] += rng.integers(0, 8, (h, w, 1), dtype=np.uint8)
+        x = 20 + t * 2
+        cv2.rectangle(img, (x, 30), (x + 40, 110), tuple(int(c * 0.8) for c in colour), -1)  # shaded garment
+        frames.append(img)
+    return np.stack(frames)
+
+
+def test_plain_border_tells_product_shots_from_close_ups():
+    assert plain_border(_product_shot((200, 30, 30)))
+    assert not plain_border(np.full((100, 100, 3), (200, 30, 30), np.uint8))  # flat fabric close-up
+    noise = np.random.default_rng(1).integers(0, 255, (100, 100, 3), dtype=np.uint8)
+    assert not plain_border(noise)
+
+
+def test_colour_coverage_prefers_the_colour_worn_in_the_video():
+    frames = _street((200, 30, 30))
+    red, blue = _product_shot((200, 30, 30)), _product_shot((30, 40, 200))
+    assert colour_coverage(frames, red) > 0.8 > 0.2 > colour_coverage(frames, blue)
+
+
+def test_pick_shop_uses_colour_then_a_matcher(tmp_path):
+    video = write_mp4(tmp_path / "v.mp4", _street((200, 30, 30)))
+    files = []
+    for name, img in [
+        ("a-decoy", _product_shot((30, 40, 200))),
+        ("b-fabric", np.full((90, 90, 3), (200, 30, 30), np.uint8)),
+        ("c-shop", _product_shot((200, 30, 30))),
+    ]:
+        p = tmp_path / f"{name}.png"
+        cv2.imwrite(str(p), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+        files.append(p)
+    pick = pick_shop(video, files)
+    assert pick.index == 2 and pick.method == "colour" and pick.plain == [True, False, True]
+
+    class PreferFirst:
+        def score(self, video_path: str, shop_path: str) -> float:
+            return 0.9 if "decoy" in shop_path else 0.1
+
+    assert pick_shop(video, files, PreferFirst()).index == 0
+    assert pick_shop(video, []) is None

@@ -1,0 +1,56 @@
+"""Split-screen detection, still-half recovery and the cropped re-encode."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cleaning.probe import probe_video
+from cleaning.splitscreen import crop_video, detect_split_screen, detect_split_screen_file
+from schemas.atomic import sha256_file
+from tests.cleaning.media_helpers import scene, split_screen, write_mp4
+
+
+@pytest.mark.parametrize(
+    "layout,still_first,half",
+    [
+        ("left-right", True, "left"),
+        ("left-right", False, "right"),
+        ("top-bottom", True, "top"),
+        ("top-bottom", False, "bottom"),
+    ],
+)
+def test_detects_every_layout_and_recovers_the_still(tmp_path, layout, still_first, half):
+    frames, still = split_screen(4, layout, still_first, 60, 240, 180)
+    path = write_mp4(tmp_path / "s.mp4", frames)
+    res = detect_split_screen_file(path, 60)
+    assert res is not None and res.layout == layout and res.still_half == half
+    assert res.still_image.shape == still.shape
+    assert np.abs(res.still_image.astype(int) - still.astype(int)).mean() < 3.0
+    w, h = 240, 180
+    full = {
+        "left": [0, 0, w // 2, h],
+        "right": [w // 2, 0, w, h],
+        "top": [0, 0, w, h // 2],
+        "bottom": [0, h // 2, w, h],
+    }
+    assert res.still_box == full[half]
+    assert res.moving_box == full[{"left": "right", "right": "left", "top": "bottom", "bottom": "top"}[half]]
+
+
+def test_ordinary_videos_are_not_split(tmp_path):
+    assert detect_split_screen_file(write_mp4(tmp_path / "n.mp4", scene(5, 60, 240, 180)), 60) is None
+    # a video that is still everywhere (a slideshow frame) is not split-screen either
+    static = np.broadcast_to(scene(6, 1, 240, 180)[0], (30, 180, 240, 3)).copy()
+    assert detect_split_screen(static) is None
+
+
+def test_crop_video_is_h264_of_the_moving_half_and_deterministic(tmp_path):
+    frames, _ = split_screen(7, "left-right", True, 45, 240, 180)
+    src = write_mp4(tmp_path / "s.mp4", frames)
+    crop_video(src, tmp_path / "a.mp4", [120, 0, 240, 180])
+    crop_video(src, tmp_path / "b.mp4", [120, 0, 240, 180])
+    assert sha256_file(tmp_path / "a.mp4") == sha256_file(tmp_path / "b.mp4")
+    p = probe_video(tmp_path / "a.mp4").probe
+    assert (p.width, p.height, p.frames, p.codec) == (120, 180, 45, "h264")
+    assert detect_split_screen_file(tmp_path / "a.mp4", 45) is None  # only the street half is left

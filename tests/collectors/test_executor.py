@@ -1,0 +1,99 @@
+"""Executor backends by name: results, per-key caps, cancelling; Ctrl-C in the CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from collectors.executor import EXECUTORS, LocalExecutor, make_executor
+from schemas.errors import ConfigError
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+from tests.collectors.test_cli import fast_config, list_page
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_registry_and_unknown_name():
+    assert "local" in EXECUTORS and isinstance(make_executor("local", 2), LocalExecutor)
+    with pytest.raises(ConfigError):
+        make_executor("ray-not-installed", 2)
+
+
+def test_results_errors_and_per_key_cap():
+    running: dict[str, int] = {"a": 0, "b": 0}
+    peak: dict[str, int] = {"a": 0, "b": 0}
+    lock = threading.Lock()
+
+    def task(key: str, n: int):
+        with lock:
+            running[key] += 1
+            peak[key] = max(peak[key], running[key])
+        time.sleep(0.02)
+        with lock:
+            running[key] -= 1
+        if n == 3:
+            raise ValueError("boom")
+        return n
+
+    ex = LocalExecutor(6, per_key=2)
+    for n in range(8):
+        key = "a" if n % 2 else "b"
+        ex.submit(lambda k=key, n=n: task(k, n), tag=n, key=key)
+    got = {}
+    while ex.pending:
+        for r in ex.results():
+            got[r.tag] = r
+    ex.close()
+    assert sorted(got) == list(range(8))
+    assert isinstance(got[3].error, ValueError) and got[5].value == 5
+    assert peak["a"] <= 2 and peak["b"] <= 2
+
+
+def test_cancel_pending():
+    ex = LocalExecutor(1)
+    gate = threading.Event()
+    ex.submit(gate.wait, tag="first")
+    for n in range(5):
+        ex.submit(lambda: None, tag=n)
+    assert ex.cancel_pending() == 5
+    gate.set()
+    tags = [r.tag for r in ex.results()]
+    ex.close()
+    assert tags == ["first"]
+
+
+def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
+    ids = [str(200 + i) for i in range(8)]
+    out = tmp_path / "o"
+    with FakeSite() as site:
+        list_page(site, ids)
+        for i in ids:
+            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(mp4_bytes(tmp_path, int(i)),
+                                                                       content_type="video/mp4", delay_s=0.3)
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(jpeg_bytes(int(i)), content_type="image/jpeg")
+        cmd = [sys.executable, "-c", "from collectors.cli import main; main()", "netaporter", "--base-url", site.base,
+               "--out", str(out), "--config", fast_config(tmp_path), "--workers", "2", "--json"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while time.time() < deadline and not list(out.rglob("video.mp4")):
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 130, stderr
+        assert '"interrupted": true' in stdout and "rerun" in stderr
+        assert not [p for p in out.rglob("*") if p.name.endswith(".part")]  # in-flight ones finished
+        done_first = len(list(out.rglob("video.mp4")))
+        assert 0 < done_first < len(ids)
+        for route in site.routes.values():
+            route.delay_s = 0.0
+        proc2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc2.returncode == 0, proc2.stderr
+        assert len(list(out.rglob("video.mp4"))) == len(ids)
+        assert f'"skipped": {done_first}' in proc2.stdout

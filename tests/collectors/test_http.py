@@ -1,0 +1,222 @@
+"""The polite HTTP client against a scriptable loopback server: every fault, one test each."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from collectors.config import HttpConfig
+from collectors.http import HostPolicy, PoliteClient, TokenBucket
+from schemas.errors import FetchError
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+
+FAST = dict(backoff_base_s=0.001, backoff_max_s=0.01, retry_after_max_s=0.01, rate_per_host=1000.0,
+            burst_per_host=100, max_retries=3, connect_timeout_s=2, read_timeout_s=5)
+
+
+@pytest.fixture
+def site():
+    with FakeSite() as s:
+        s.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private/\n", content_type="text/plain")
+        yield s
+
+
+def client_for(site: FakeSite, sleeps: list[float] | None = None, **over) -> PoliteClient:
+    cfg = HttpConfig(**{**FAST, **over})
+    sleep = (lambda s: sleeps.append(s)) if sleeps is not None else (lambda s: None)
+    return PoliteClient(cfg, policy=HostPolicy.of([site.base.split("//")[1]]), sleep=sleep)
+
+
+def files_in(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_image_atomic_with_sha(site, tmp_path):
+    body = jpeg_bytes(1)
+    site.routes["/img/1.jpg"] = Route(body, content_type="image/jpeg")
+    client = client_for(site)
+    dl = client.download(site.url("/img/1.jpg"), tmp_path / "item", "shop", "image")
+    assert dl.path == tmp_path / "item" / "shop.jpg"
+    assert dl.sha256 == hashlib.sha256(body).hexdigest() == hashlib.sha256(dl.path.read_bytes()).hexdigest()
+    assert dl.probe.width == 64 and dl.probe.height == 48
+    assert files_in(tmp_path / "item") == ["shop.jpg"]
+    assert site.headers_seen[-1]["User-Agent"].startswith("MovingFashionToolkit/")
+
+
+def test_video_download_and_probe(site, tmp_path):
+    body = mp4_bytes(tmp_path, 3, frames=7)
+    site.routes["/v/3_detail.mp4"] = Route(body, content_type="video/mp4")
+    dl = client_for(site).download(site.url("/v/3_detail.mp4"), tmp_path / "it", "video", "video")
+    assert dl.path.name == "video.mp4" and dl.probe.frames == 7
+    assert dl.sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_429_honours_retry_after_then_succeeds(site, tmp_path):
+    site.routes["/a.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=2, fail_status=429,
+                                  retry_after="7")
+    sleeps: list[float] = []
+    client = client_for(site, sleeps, retry_after_max_s=30)
+    dl = client.download(site.url("/a.jpg"), tmp_path, "shop", "image")
+    assert dl.path.exists()
+    assert sleeps.count(7.0) == 2  # waited exactly what the server asked, twice
+    assert site.hits["/a.jpg"] == 3
+
+
+def test_429_exhausted_leaves_nothing(site, tmp_path):
+    site.routes["/a.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=99, fail_status=429,
+                                  retry_after="1")
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/a.jpg"), tmp_path / "x", "shop", "image")
+    assert ei.value.reason == "http_429_exhausted" and ei.value.retryable
+    assert site.hits["/a.jpg"] == 4  # 1 + max_retries
+    assert files_in(tmp_path / "x") == []
+
+
+def test_5xx_burst_backs_off_exponentially(site, tmp_path):
+    site.routes["/b.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=3, fail_status=502)
+    sleeps: list[float] = []
+    client_for(site, sleeps, backoff_base_s=0.1, backoff_max_s=5, jitter=0.0, max_retries=4).download(
+        site.url("/b.jpg"), tmp_path, "shop", "image")
+    assert sleeps[:3] == [0.1, 0.2, 0.4]
+
+
+def test_truncated_body_resumes_with_range(site, tmp_path):
+    body = mp4_bytes(tmp_path, 5)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", truncate_first=1)
+    client = client_for(site)
+    dl = client.download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert dl.resumed and client.stats["resumed"] == 1
+    assert dl.sha256 == hashlib.sha256(body).hexdigest()
+    assert any(h.get("Range") == f"bytes={len(body) // 2}-" for h in site.headers_seen)
+    assert files_in(tmp_path / "it") == ["video.mp4"]
+
+
+def test_truncated_without_ranges_restarts(site, tmp_path):
+    body = mp4_bytes(tmp_path, 6)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", truncate_first=1, ranges=False)
+    dl = client_for(site).download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert not dl.resumed and dl.sha256 == hashlib.sha256(body).hexdigest()
+
+
+def test_truncated_always_fails_without_final_file(site, tmp_path):
+    site.routes["/v.mp4"] = Route(mp4_bytes(tmp_path, 7), content_type="video/mp4", truncate_first=99, ranges=False)
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert ei.value.reason == "truncated_body"
+    assert not any(n.endswith(".mp4") for n in files_in(tmp_path / "it"))
+
+
+def test_wrong_content_type_rejected(site, tmp_path):
+    site.routes["/c.jpg"] = Route(jpeg_bytes(), content_type="text/html")
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/c.jpg"), tmp_path / "it", "shop", "image")
+    assert ei.value.reason == "content_type_mismatch" and not ei.value.retryable
+    assert files_in(tmp_path / "it") == []
+
+
+def test_html_served_as_image_rejected(site, tmp_path):
+    site.routes["/d.jpg"] = Route(b"<html><body>blocked</body></html>", content_type="image/jpeg")
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/d.jpg"), tmp_path / "it", "shop", "image")
+    assert ei.value.reason == "not_an_image"
+    assert files_in(tmp_path / "it") == []
+
+
+def test_html_served_as_video_rejected(site, tmp_path):
+    site.routes["/d.mp4"] = Route(b"<html>nope</html>" * 10, content_type="video/mp4")
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/d.mp4"), tmp_path / "it", "video", "video")
+    assert ei.value.reason == "not_a_video"
+    assert files_in(tmp_path / "it") == []
+
+
+def test_foreign_redirect_refused_local_redirect_followed(site, tmp_path):
+    site.routes["/ok.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg")
+    site.routes["/here"] = Route(location="/ok.jpg")
+    site.routes["/away"] = Route(location="http://evil.example.com/x.jpg")
+    client = client_for(site)
+    assert client.download(site.url("/here"), tmp_path / "a", "shop", "image").path.exists()
+    with pytest.raises(FetchError) as ei:
+        client.download(site.url("/away"), tmp_path / "b", "shop", "image")
+    assert ei.value.reason == "foreign_redirect"
+    assert files_in(tmp_path / "b") == []
+
+
+def test_host_not_allowed(site, tmp_path):
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download("http://other.invalid/x.jpg", tmp_path, "shop", "image")
+    assert ei.value.reason == "host_not_allowed"
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_oversized_body_cut_off(site, tmp_path, declare):
+    site.routes["/big.mp4"] = Route(b"\0" * 200_000, content_type="video/mp4", declare_length=declare)
+    with pytest.raises(FetchError) as ei:
+        client_for(site, max_body_bytes=50_000, chunk_bytes=8192).download(
+            site.url("/big.mp4"), tmp_path / "it", "video", "video")
+    assert ei.value.reason == "too_large"
+    assert files_in(tmp_path / "it") == []
+
+
+def test_robots_honoured_and_overridable(site, tmp_path, caplog):
+    site.routes["/private/p.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg")
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/private/p.jpg"), tmp_path / "a", "shop", "image")
+    assert ei.value.reason == "robots_disallowed"
+    assert site.hits["/private/p.jpg"] == 0
+    dl = client_for(site, respect_robots=False).download(site.url("/private/p.jpg"), tmp_path / "b", "shop", "image")
+    assert dl.path.exists()
+    assert "robots.txt is NOT honoured" in caplog.text
+
+
+def test_404_is_not_retried(site):
+    client = client_for(site)
+    with pytest.raises(FetchError) as ei:
+        client.get_text(site.url("/missing"))
+    assert ei.value.reason == "http_404" and site.hits["/missing"] == 1
+    assert client.exists(site.url("/missing")) is False
+
+
+def test_per_host_concurrency_cap(site, tmp_path):
+    for i in range(8):
+        site.routes[f"/s{i}.jpg"] = Route(jpeg_bytes(i), content_type="image/jpeg", delay_s=0.05)
+    client = client_for(site, max_concurrency_per_host=2)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: client.download(site.url(f"/s{i}.jpg"), tmp_path / str(i), "shop", "image"),
+                      range(8)))
+    assert site.max_inflight <= 2
+    assert site.max_inflight == 2
+
+
+def test_token_bucket_spaces_requests():
+    now = [0.0]
+    bucket = TokenBucket(rate=2.0, burst=2, clock=lambda: now[0])
+    assert [bucket.reserve() for _ in range(4)] == [0.0, 0.0, 0.5, 1.0]
+    now[0] = 10.0
+    assert bucket.reserve() == 0.0
+
+
+def test_stop_event_interrupts_and_keeps_part(site, tmp_path):
+    body = mp4_bytes(tmp_path, 8, frames=30)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4")
+    stop = threading.Event()
+    stop.set()
+    client = PoliteClient(HttpConfig(**FAST), policy=HostPolicy(any_host=True), stop=stop)
+    with pytest.raises(FetchError) as ei:
+        client.download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert ei.value.reason == "interrupted"
+    assert not any(n.endswith(".mp4") for n in files_in(tmp_path / "it"))
+
+
+def test_robots_crawl_delay_slows_the_host(site, tmp_path):
+    site.routes["/robots.txt"] = Route(b"User-agent: *\nCrawl-delay: 2\n", content_type="text/plain")
+    for i in range(3):
+        site.routes[f"/p{i}"] = Route(b"<html></html>", content_type="text/html")
+    sleeps: list[float] = []
+    client = client_for(site, sleeps)
+    for i in range(3):
+        client.get_text(site.url(f"/p{i}"))
+    assert any(s >= 1.9 for s in sleeps)  # the bucket now allows one request per 2 s

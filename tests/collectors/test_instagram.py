@@ -1,0 +1,109 @@
+"""Instagram source: saved instaloader structures replayed against a loopback CDN; session files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+
+from collectors.api import collect
+from collectors.config import HttpConfig, load_collect_config
+from collectors.instagram import Instagram, secure_session_file, write_secret
+from schemas.catalog import Catalog
+from schemas.errors import ConfigError
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+
+FAST_HTTP = HttpConfig(backoff_base_s=0.001, backoff_max_s=0.005, retry_after_max_s=0.005, rate_per_host=1000,
+                       burst_per_host=100, max_retries=1)
+
+
+def structure(node: dict) -> dict:
+    return {"node": node, "instaloader": {"version": "4.16", "node_type": "Post"}}
+
+
+def carousel(code: str, video: str, images: list[str]) -> dict:
+    children = [{"node": {"__typename": "GraphVideo", "is_video": True, "display_url": images[0],
+                          "video_url": video}}]
+    children += [{"node": {"__typename": "GraphImage", "is_video": False, "display_url": u}} for u in images]
+    return {"__typename": "GraphSidecar", "shortcode": code, "is_video": False, "display_url": images[0],
+            "owner": {"username": "nora.wears"}, "taken_at_timestamp": 1700000000,
+            "edge_media_to_caption": {"edges": [{"node": {"text": f"Weekend look {code} #ootd #slipdress"}}]},
+            "edge_sidecar_to_children": {"edges": children}}
+
+
+@pytest.fixture(scope="module")
+def insta(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("ig")
+    with FakeSite() as site:
+        files = {}
+        posts = tmp / "posts"
+        posts.mkdir()
+        for n, code in enumerate(["CxAbc01", "CxAbc02"]):
+            files[(code, "video")] = mp4_bytes(tmp, 90 + n)
+            site.routes[f"/ig/{code}.mp4"] = Route(files[(code, "video")], content_type="video/mp4")
+            urls = []
+            for k in range(2):
+                files[(code, k)] = jpeg_bytes(900 + 10 * n + k)
+                site.routes[f"/ig/{code}_{k}.jpg"] = Route(files[(code, k)], content_type="image/jpeg")
+                urls.append(site.url(f"/ig/{code}_{k}.jpg"))
+            (posts / f"{code}.json").write_text(json.dumps(structure(carousel(code, site.url(f"/ig/{code}.mp4"), urls))))
+        img_only = {"__typename": "GraphImage", "shortcode": "CxImg03", "is_video": False,
+                    "display_url": site.url("/ig/CxAbc01_0.jpg")}
+        (posts / "CxImg03.json").write_text(json.dumps(structure(img_only)))
+        bad = carousel("bad/../x", site.url("/ig/CxAbc01.mp4"), [site.url("/ig/CxAbc01_0.jpg")])
+        (posts / "bad.json").write_text(json.dumps(structure(bad)))
+        yield site, posts, files
+
+
+def test_structures_carousel_video_and_candidates(insta, tmp_path):
+    site, posts, files = insta
+    out, cat_path = tmp_path / "o", tmp_path / "c.sqlite"
+    cfg = load_collect_config(base_url=site.base).model_copy(update={"http": FAST_HTTP})
+    s = collect("instagram", [str(posts)], out=out, catalog=cat_path, cfg=cfg, workers=2)
+    assert s.ok == 2 and s.reasons == {"no_video": 1, "unsafe_id": 1}, s.human()
+    with Catalog(cat_path) as cat:
+        for code in ("CxAbc01", "CxAbc02"):
+            row = cat.get_item("instagram", code)
+            assert row.status == "downloaded" and row.item.has_video
+            assert row.item.hashtags == ["ootd", "slipdress"] and row.item.designer == "nora.wears"
+            assert (out / f"instagram/{code}/video.mp4").read_bytes() == files[(code, "video")]
+            cands = cat.assets(source="instagram", source_id=code, kind="candidate-shop")
+            assert sorted(a.path for a in cands) == [f"instagram/{code}/candidate-shop-{k}.jpg" for k in (1, 2)]
+            for a in cands:
+                k = int(a.path[-5]) - 1
+                assert a.sha256 == hashlib.sha256(files[(code, k)]).hexdigest()
+        assert cat.get_item("instagram", "CxImg03").reason == "no_video"
+    before = sum(site.hits.values())
+    s2 = collect("instagram", [str(posts)], out=out, catalog=cat_path, cfg=cfg, workers=2)
+    assert s2.skipped == 4 and sum(site.hits.values()) == before
+
+
+def test_session_file_is_tightened_and_secret_never_shown(tmp_path, caplog):
+    secret = tmp_path / "session-mia"
+    secret.write_bytes(b"SECRET-COOKIE-VALUE")
+    os.chmod(secret, 0o644)
+    secure_session_file(secret)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    src = Instagram(load_collect_config().instagram, session_file=str(secret), login="mia")
+    with pytest.raises(ConfigError) as ei:
+        _ = src.loader  # not a real session: refused with a hint, contents never echoed
+    assert "SECRET" not in str(ei.value) and "SECRET" not in caplog.text
+    with pytest.raises(ConfigError):
+        secure_session_file(tmp_path / "missing")
+    new = tmp_path / "new-session"
+    write_secret(new, b"x")
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+
+
+def test_target_forms():
+    src = Instagram(load_collect_config().instagram)
+    (c,) = list(src.discover(["https://www.instagram.com/p/CxYz123/?igsh=1"]))
+    assert c.raw_id == "CxYz123" and c.payload is None
+    (c,) = list(src.discover(["shortcode:CxYz124"]))
+    assert c.url == "https://www.instagram.com/p/CxYz124/"
+    with pytest.raises(Exception) as ei:
+        list(src.discover(["what-is-this"]))
+    assert "cannot read target" in str(ei.value)

@@ -1,0 +1,15 @@
+"""Fixtures of the loader tests: a tiny official-format dataset of frame-coded H.264 videos."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tests.movingfashion.helpers import make_dataset
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("mf_tiny"))

@@ -1,0 +1,125 @@
+"""Small H.264 videos whose frames carry their own index, and official JSON around them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from movingfashion.video_io import encode_h264
+
+BITS = 7
+BLOCK = 16
+W, H = 128, 96
+
+
+def coded_frame(i: int, w: int = W, h: int = H) -> np.ndarray:
+    """A frame whose top row of 16x16 blocks spells ``i`` in binary, plus a moving box."""
+    img = np.full((h, w, 3), 128, np.uint8)
+    for b in range(BITS):
+        img[:BLOCK, b * BLOCK:(b + 1) * BLOCK] = 255 if (i >> b) & 1 else 0
+    x = 10 + (i % 40)
+    img[40:80, x:x + 30] = (200, 40, 40)
+    return img
+
+
+def read_code(frame: np.ndarray) -> int:
+    """Decode the index a :func:`coded_frame` carries (robust to H.264 loss)."""
+    val = 0
+    for b in range(BITS):
+        block = frame[4:BLOCK - 4, b * BLOCK + 4:(b + 1) * BLOCK - 4]
+        if block.mean() > 128:
+            val |= 1 << b
+    return val
+
+
+def box_of(i: int) -> list[int]:
+    x = 10 + (i % 40)
+    return [x, 40, x + 30, 80]
+
+
+def write_video(path: Path, n: int, *, gop: int = 12) -> Path:
+    return encode_h264(np.stack([coded_frame(i) for i in range(n)]), path, fps=30, gop=gop)
+
+
+def write_image(path: Path, colour=(10, 200, 30)) -> Path:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = np.zeros((64, 48, 3), np.uint8)
+    img[:] = colour[::-1]
+    cv2.imwrite(str(path), img)
+    return path
+
+
+def make_dataset(root: Path) -> Path:
+    """An official-format folder: 3 products, one with 2 videos, entries.jsonl, a richer tracklet."""
+    root.mkdir(parents=True, exist_ok=True)
+    spec = {  # pid -> (source, class, [(n_frames, first boxed, last boxed)])
+        "101": (1, 8, [(60, 5, 54)]),
+        "102": (1, 1, [(40, 0, 39), (50, 10, 45)]),
+        "ab_C": (2, 9, [(45, 0, 44)]),
+    }
+    train, entries = {}, []
+    for pid, (source, cls, vids) in spec.items():
+        paths, trks = [], []
+        for n_vid, (n, lo, hi) in enumerate(vids):
+            rel = f"videos/{pid}_{n_vid}.mp4"
+            write_video(root / rel, n)
+            paths.append(rel)
+            trks.append({str(f): box_of(f) for f in range(lo, hi + 1)})
+        write_image(root / f"shop/{pid}.jpg")
+        train[pid] = {"video_paths": paths, "img_path": f"shop/{pid}.jpg", "source": source, "tracklets": trks}
+        entries.append({"product_id": pid, "df2_class": cls, "partition": "regular" if source == 1 else "hard",
+                        "split": "train", "video_paths": paths, "img_path": f"shop/{pid}.jpg"})
+    (root / "train.json").write_text(json.dumps(train))
+    test = {"102": train["102"]}
+    (root / "test.json").write_text(json.dumps(test))
+    (root / "entries.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    # richer tracklet file for 101: confidence falls off away from frame 30
+    boxes = train["101"]["tracklets"][0]
+    vt = {"product_id": "101", "video": "videos/101_0.mp4", "frames": 60, "width": W, "height": H,
+          "ground_truth": 0, "tracklets": [{"video": "videos/101_0.mp4", "boxes": boxes,
+                                           "scores": {k: round(1 - abs(int(k) - 30) / 60, 3) for k in boxes}}]}
+    (root / "tracklets").mkdir(exist_ok=True)
+    (root / "tracklets" / "101_0.json").write_text(json.dumps(vt))
+    return root
+
+
+def make_df2(root: Path) -> Path:
+    """A DeepFashion2-format mini split 'validation': 2 pairs, shop + user images, one style-0 item.
+
+    pair 1 style 1 (trousers, class 8): shop 000001, users 000002..000004 (3 images)
+    pair 1 style 2 (skirt, class 9):   shop 000001 item2, user 000005
+    pair 2 style 1 (vest, class 5):    shop 000006, users 000007..000018 (12 images)
+    000019: user image of pair 2 with style 0 (not a positive pair, must be left out)
+    """
+    import cv2
+
+    split = root / "validation"
+    (split / "image").mkdir(parents=True, exist_ok=True)
+    (split / "annos").mkdir(parents=True, exist_ok=True)
+
+    def item(cid, box, style, name):
+        n = {8: 14, 9: 8, 5: 15}[cid]
+        lms = []
+        for j in range(n):
+            lms += [box[0] + j, box[1] + j, 2 if j % 3 else 1]
+        return {"category_id": cid, "category_name": name, "style": style, "bounding_box": box,
+                "landmarks": lms, "segmentation": [[box[0], box[1], box[2], box[1], box[2], box[3]]],
+                "scale": 2, "occlusion": 1, "zoom_in": 1, "viewpoint": 2}
+
+    plan = [(1, "shop", 1, [item(8, [10, 20, 60, 90], 1, "trousers"), item(9, [5, 5, 40, 30], 2, "skirt")])]
+    plan += [(i, "user", 1, [item(8, [10 + i, 20, 60 + i, 90], 1, "trousers")]) for i in (2, 3, 4)]
+    plan += [(5, "user", 1, [item(9, [5, 5, 40, 30], 2, "skirt")])]
+    plan += [(6, "shop", 2, [item(5, [0, 0, 50, 50], 1, "vest")])]
+    plan += [(i, "user", 2, [item(5, [i, i, 50 + i, 50 + i], 1, "vest")]) for i in range(7, 19)]
+    plan += [(19, "user", 2, [item(5, [0, 0, 30, 30], 0, "vest")])]
+    for num, source, pair, items in plan:
+        img = np.full((100 + num, 120, 3), (num * 13) % 256, np.uint8)
+        cv2.imwrite(str(split / "image" / f"{num:06d}.jpg"), img)
+        anno = {"source": source, "pair_id": pair}
+        anno.update({f"item{k + 1}": it for k, it in enumerate(items)})
+        (split / "annos" / f"{num:06d}.json").write_text(json.dumps(anno))
+    return root

@@ -1,0 +1,104 @@
+import pytest
+import torch
+
+from movingfashion.seam.config import ModelConfig, Variant
+from movingfashion.seam.model import MatchScore, MultiFrameHead, NonLocalBlock, SeamModel
+from tests.movingfashion.seam.conftest import tiny_model
+
+
+@pytest.mark.parametrize("variant", ["full", "no_nlb", "no_nlb_g"])
+def test_forward_shapes_and_attention_sums_to_one(variant):
+    model = tiny_model(variant).eval()
+    track = torch.randn(3, 5, 8, 2, 2)
+    mask = torch.ones(3, 5, dtype=torch.bool)
+    mask[1, 3:] = False
+    prob, weights = model(track, mask, torch.randn(3, 8, 2, 2))
+    assert prob.shape == (3,) and weights.shape == (3, 5)
+    assert ((prob >= 0) & (prob <= 1)).all()
+    assert torch.allclose(weights.sum(1), torch.ones(3))
+    assert (weights[1, 3:] == 0).all()
+
+
+@pytest.mark.parametrize("variant", ["full", "no_nlb", "no_nlb_g"])
+def test_padded_frames_do_not_change_the_descriptor(variant):
+    head = tiny_model(variant).eval().head
+    x = torch.randn(1, 3, 32)
+    padded = torch.cat([x, torch.randn(1, 2, 32) * 50], 1)
+    mask = torch.tensor([[True, True, True, False, False]])
+    a, wa = head.aggregate(x)
+    b, wb = head.aggregate(padded, mask)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert torch.allclose(wa, wb[:, :3], atol=1e-6)
+
+
+def test_attention_variants_start_as_the_average_descriptor_model():
+    x = torch.randn(2, 4, 32)
+    avg = tiny_model("no_nlb_g").head.aggregate(x)
+    for variant in ("full", "no_nlb"):
+        head = tiny_model(variant).head
+        assert torch.allclose(head.aggregate(x)[0], avg[0], atol=1e-6)
+    # the paper's random initialisation is a config switch away
+    from movingfashion.seam.checkpoint import build_model
+    from tests.movingfashion.seam.conftest import TINY
+
+    rnd = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, zero_init_attention=False)).head
+    assert not torch.allclose(rnd.aggregate(x)[1], avg[1])
+
+
+def test_variants_have_the_right_modules():
+    assert tiny_model("full").head.nlb is not None and tiny_model("full").head.scorer is not None
+    assert tiny_model("no_nlb").head.nlb is None and tiny_model("no_nlb").head.scorer is not None
+    m = tiny_model("no_nlb_g").head
+    assert m.nlb is None and m.scorer is None
+    w = m.aggregate(torch.randn(2, 4, 32))[1]
+    assert torch.allclose(w, torch.full((2, 4), 0.25))
+
+
+def test_multi_frame_head_starts_from_the_single_frame_head():
+    model = tiny_model("no_nlb_g").eval()
+    # f~ and m~ are copies of f and m: identical outputs, separate parameters
+    fm = torch.randn(4, 8, 2, 2)
+    assert torch.allclose(model.head.extractor(fm), model.f(fm))
+    assert torch.equal(model.head.match.fc.weight, model.m.fc.weight)
+    assert model.head.extractor.fc.weight.data_ptr() != model.f.fc.weight.data_ptr()
+    # a one-frame tracklet scores exactly like the single-frame head
+    track, shop = torch.randn(2, 1, 8, 2, 2), torch.randn(2, 8, 2, 2)
+    prob, _ = model(track, None, shop)
+    assert torch.allclose(prob, model.m.score(model.f(track[:, 0]), model.f(shop)), atol=1e-6)
+
+
+def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signal():
+    nlb = NonLocalBlock(16, 8, zero_init=True)
+    x = torch.randn(2, 5, 16)
+    assert torch.allclose(nlb(x), x)
+    torch.nn.init.normal_(nlb.out.weight)
+    y = nlb(x)
+    x2 = x.clone()
+    x2[:, 4] += 10  # changing one frame changes the others' outputs
+    assert not torch.allclose(nlb(x2)[:, 0], y[:, 0])
+
+
+def test_match_score_from_annotations_head_copies_weights():
+    from annotations.matching import MatchHead
+
+    m = MatchHead()
+    copy = MatchScore.from_module(m)
+    a, b = torch.randn(3, 256), torch.randn(3, 256)
+    assert torch.allclose(copy.score(a, b), m.score(a, b))
+
+
+def test_seam_model_on_annotations_matcher_freezes_the_encoder():
+    from annotations.matching import SingleFrameMatcher
+
+    sf = SingleFrameMatcher()
+    model = SeamModel(sf.encoder, sf.f, sf.m, ModelConfig(variant=Variant.FULL))
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    model.train()
+    assert not model.encoder.training and model.head.training
+    fm = model.encode_crops(torch.rand(2, 3, 96, 96))
+    assert fm.shape == (2, 256, 6, 6)
+
+
+def test_config_dim_mismatch_is_refused():
+    with pytest.raises(ValueError, match="config.dim"):
+        MultiFrameHead(torch.nn.Identity(), MatchScore(16), ModelConfig(dim=32))

@@ -1,0 +1,37 @@
+import numpy as np
+import torch
+
+from movingfashion.seam.protocol import make_pools, pooled_topk, query_groups
+
+
+def test_pools_are_all_products_once_when_few_and_sampled_otherwise():
+    assert len(make_pools(50, 20, 800, 0)) == 1 and len(make_pools(50, 20, 800, 0)[0]) == 50
+    pools = make_pools(1000, 20, 800, 0)
+    assert len(pools) == 20 and all(len(p) == 800 and len(set(p)) == 800 for p in pools)
+    assert not all(np.array_equal(pools[0], p) for p in pools[1:])
+    assert all(np.array_equal(a, b) for a, b in zip(pools, make_pools(1000, 20, 800, 0), strict=True))
+
+
+def test_pooled_topk_on_a_hand_checked_example():
+    # 4 products, 4 queries; query i's true shop is i
+    scores = torch.tensor([[0.9, 0.1, 0.2, 0.3],   # rank 0
+                           [0.8, 0.5, 0.1, 0.0],   # rank 1
+                           [0.9, 0.8, 0.7, 0.1],   # rank 2
+                           [0.9, 0.8, 0.7, 0.6]])  # rank 3
+    targets = torch.arange(4)
+    groups = query_groups(["regular", "regular", "hard", "hard"], [1, 2, 1, 2])
+    res = pooled_topk(scores, targets, groups, [np.arange(4)], [1, 2, 3])
+    assert res["all"]["top1"] == 0.25 and res["all"]["top2"] == 0.5 and res["all"]["top3"] == 0.75
+    assert res["regular"]["top1"] == 0.5 and res["hard"]["top1"] == 0.0 and res["hard"]["top3"] == 0.5
+    assert res["class:1"]["top3"] == 1.0 and res["class:2"]["top3"] == 0.5
+    # in a pool without products 0 and 1 the last query ranks 1 (only product 2 is ahead)
+    res2 = pooled_topk(scores, targets, groups, [np.array([2, 3])], [1, 2])
+    assert res2["all"]["top1"] == 0.5 and res2["all"]["top2"] == 1.0 and res2["all"]["queries"] == 2
+
+
+def test_mean_and_std_over_pools():
+    scores = torch.eye(4)
+    scores[3] = torch.tensor([1.0, 0.0, 0.0, 0.5])
+    groups = query_groups(["hard"] * 4, [1] * 4)
+    res = pooled_topk(scores, torch.arange(4), groups, [np.array([0, 3]), np.array([1, 2])], [1])
+    assert res["all"]["top1"] == 0.75 and abs(res["all"]["top1_std"] - 0.25) < 1e-9 and res["all"]["pools"] == 2

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from movingfashion.batching import PKSampler, collate_clips
+from schemas.errors import ConfigError
+
+
+class Labels:
+    def __init__(self, labels):
+        self.product_ids = labels
+
+    def __len__(self):
+        return len(self.product_ids)
+
+
+def _labels():
+    # 9 products: product j has j % 3 + 1 items
+    return [f"p{j}" for j in range(9) for _ in range(j % 3 + 1)]
+
+
+def test_pk_batches_hold_p_products_times_k_clips():
+    ds = Labels(_labels())
+    s = PKSampler(ds, p=3, k=2, seed=0)
+    batches = s.batches()
+    assert len(batches) == 3 and len(s) == 18 and list(s) == [i for b in batches for i in b]
+    seen_products = set()
+    for b in batches:
+        labels = [ds.product_ids[i % len(ds)] for i in b]
+        assert len(b) == 6 and len(set(labels)) == 3
+        assert all(labels.count(x) == 2 for x in set(labels))
+        assert len(set(b)) == 6  # repeats of a one-item product come as index + r * len
+        seen_products |= set(labels)
+    assert len(seen_products) == 9  # every product once per epoch
+
+
+def test_pk_epoch_and_seed_change_the_order():
+    ds = Labels(_labels())
+    s = PKSampler(ds, p=3, k=2, seed=0)
+    e0 = s.batches()
+    s.set_epoch(1)
+    assert s.batches() != e0
+    s.set_epoch(0)
+    assert s.batches() == e0 and PKSampler(ds, p=3, k=2, seed=1).batches() != e0
+
+
+def test_pk_distributed_replicas_are_disjoint_and_equal():
+    ds = Labels(_labels() + [f"q{j}" for j in range(11)])  # 20 products
+    full = PKSampler(ds, p=2, k=2, seed=4, num_replicas=1, rank=0).batches()
+    parts = [PKSampler(ds, p=2, k=2, seed=4, num_replicas=3, rank=r).batches() for r in range(3)]
+    assert all(len(p) == len(parts[0]) == 3 for p in parts)
+    flat = [tuple(b) for p in parts for b in p]
+    assert len(set(flat)) == 9 and set(flat) <= {tuple(b) for b in full}
+    assert len(PKSampler(ds, p=2, k=2, seed=4, num_replicas=3, rank=1)) == 12
+    with pytest.raises(ConfigError):
+        PKSampler(ds, p=2, k=2, num_replicas=2, rank=2)
+    with pytest.raises(ConfigError, match="lower P"):
+        PKSampler(ds, p=50, k=2)
+
+
+def _item(t, pid):
+    return {"shop": torch.ones(3, 4, 4), "frames": torch.full((t, 3, 4, 4), float(t)),
+            "frame_indices": torch.arange(t), "boxes": torch.ones(t, 4), "product_id": pid,
+            "df2_class": 3, "partition": "regular"}
+
+
+def test_collate_pads_variable_length_clips_with_a_mask():
+    b = collate_clips([_item(2, "a"), _item(5, "b")])
+    assert b["frames"].shape == (2, 5, 3, 4, 4) and b["lengths"].tolist() == [2, 5]
+    assert b["mask"].tolist() == [[True, True, False, False, False], [True] * 5]
+    assert float(b["frames"][0, 2:].abs().sum()) == 0 and float(b["frames"][0, :2].mean()) == 2.0
+    assert math.isnan(float(b["boxes"][0, 3, 0])) and b["frame_indices"][0].tolist() == [0, 1, -1, -1, -1]
+    assert b["product_id"] == ["a", "b"] and b["df2_class"].tolist() == [3, 3] and b["shop"].shape == (2, 3, 4, 4)
+
+
+def test_collate_keeps_frames_of_different_sizes_as_a_list():
+    a, c = _item(2, "a"), _item(2, "b")
+    c["frames"] = torch.zeros(2, 3, 6, 4)
+    b = collate_clips([a, c])
+    assert isinstance(b["frames"], list) and b["mask"].all()

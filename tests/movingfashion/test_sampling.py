@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movingfashion.sampling import (
+    SAMPLERS,
+    QualityConfig,
+    SalientSampler,
+    chunk_bounds,
+    frame_quality,
+    get_sampler,
+)
+from schemas.errors import ConfigError
+
+
+@pytest.mark.parametrize("n", [10, 11, 37, 100, 391])
+def test_rrs_one_frame_from_every_chunk(n):
+    rrs = get_sampler("rrs")
+    cand = list(range(1000, 1000 + 2 * n, 2))  # non-contiguous candidates (tracklet frames)
+    b = chunk_bounds(n, 10)
+    for s in range(30):
+        got = rrs(cand, 10, train=True, generator=np.random.default_rng(s))
+        assert len(got) == 10
+        pos = [cand.index(f) for f in got]
+        for i, p in enumerate(pos):
+            assert b[i] <= p < b[i + 1], (i, p, b)
+
+
+def test_rrs_training_covers_whole_chunks():
+    rrs = get_sampler("rrs")
+    seen = set()
+    for s in range(400):
+        seen.update(rrs(range(50), 10, train=True, generator=np.random.default_rng(s)))
+    assert seen == set(range(50))
+
+
+def test_rrs_evaluation_is_deterministic_chunk_centre():
+    rrs = get_sampler("rrs")
+    a = rrs(range(100), 10, train=False, generator=np.random.default_rng(1))
+    b = rrs(range(100), 10, train=False, generator=np.random.default_rng(2))
+    assert a == b == [5, 15, 25, 35, 45, 55, 65, 75, 85, 95]
+
+
+def test_few_candidates_repeat_to_length():
+    for name in ("rrs", "uniform", "salient"):
+        got = get_sampler(name)([3, 7, 9], 10, train=True, generator=np.random.default_rng(0))
+        assert len(got) == 10 and set(got) == {3, 7, 9} and got == sorted(got)
+
+
+def test_uniform_and_all():
+    assert get_sampler("uniform")(range(10, 20), 4) == [10, 13, 16, 19]
+    assert get_sampler("all")([5, 1, 3], 10) == [1, 3, 5]
+    assert not SAMPLERS["all"].fixed_length
+
+
+def test_salient_picks_best_frame_per_chunk_and_spreads():
+    cand = list(range(100))
+    scores = {f: (1.0 if f in (3, 17, 41) else 0.1) for f in cand}
+    got = SalientSampler()(cand, 10, train=False, scores=scores)
+    assert len(got) == 10 and got[0] == 3 and got[1] == 17 and got[4] == 41
+    assert all(b[i] <= p < b[i + 1] for b in [chunk_bounds(100, 10)] for i, p in enumerate(got))
+    # training prefers high scores but stays random
+    hits = sum(SalientSampler()(cand, 10, train=True, generator=np.random.default_rng(s), scores=scores)[0] == 3
+               for s in range(50))
+    assert hits > 40
+
+
+def test_unknown_sampler_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown frame sampler"):
+        get_sampler("nope")
+
+
+def test_frame_quality_terms():
+    boxes = {0: [10, 10, 50, 50], 1: [0, 10, 40, 50], 2: [10, 10, 30, 30], 3: [10, 10, 50, 50]}
+    q = frame_quality(boxes, 100, 100, {0: 0.9, 1: 0.9, 2: 0.9, 3: 0.2})
+    assert q[0] > q[1]  # cut by the left border
+    assert q[0] > q[2]  # smaller box
+    assert q[0] > q[3]  # lower confidence
+    only_size = frame_quality(boxes, 100, 100, None, QualityConfig(w_confidence=0, w_complete=0, w_size=1))
+    assert only_size[2] == pytest.approx(0.25)

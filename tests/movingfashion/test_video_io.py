@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from movingfashion import video_io
+from movingfashion.video_io import OpenCVReader, ReaderCache, open_reader, read_frames
+from schemas.errors import MediaError
+from tests.movingfashion.helpers import read_code
+
+
+@pytest.fixture(scope="module")
+def video(tiny_dataset):
+    return tiny_dataset / "videos" / "101_0.mp4"  # 60 frames, GOP 12
+
+
+def test_get_batch_returns_exactly_the_frames_asked(video):
+    idx = [59, 0, 13, 13, 31, 12, 47]
+    frames = read_frames(video, idx, cache=ReaderCache())
+    assert frames.shape == (7, 96, 128, 3) and frames.dtype == np.uint8
+    assert [read_code(f) for f in frames] == idx
+
+
+def test_decord_and_opencv_agree_with_a_sequential_reference_decode(video):
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    ref = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        ref.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    assert len(ref) == 60
+    idx = [2, 25, 26, 58]
+    for backend in ("decord", "opencv"):
+        got = open_reader(video, backend=backend).get(idx)
+        diff = np.abs(got.astype(int) - np.stack([ref[i] for i in idx]).astype(int)).mean()
+        assert diff < 3.0, (backend, diff)
+
+
+def test_opencv_fallback_when_decord_cannot_open(video, monkeypatch):
+    def broken(path):
+        raise RuntimeError("decord says no")
+
+    monkeypatch.setattr(video_io, "DecordReader", broken)
+    reader = open_reader(video)
+    assert isinstance(reader, OpenCVReader)
+    assert [read_code(f) for f in reader.get([40, 3, 3, 20])] == [40, 3, 3, 20]
+
+
+def test_unreadable_video_names_the_file(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00not a video" * 100)
+    with pytest.raises(MediaError) as exc:
+        read_frames(bad, [0], cache=ReaderCache())
+    assert "broken.mp4" in str(exc.value) and "decord" in str(exc.value) and "opencv" in str(exc.value)
+    with pytest.raises(MediaError, match="not found"):
+        read_frames(tmp_path / "missing.mp4", [0], cache=ReaderCache())
+
+
+def test_frame_past_the_end_is_a_media_error(video):
+    with pytest.raises(MediaError, match="frame index 60 outside"):
+        read_frames(video, [1, 60], cache=ReaderCache())
+
+
+def test_reader_cache_reuses_evicts_and_reopens_after_fork(tiny_dataset, monkeypatch):
+    cache = ReaderCache(size=2)
+    v = sorted((tiny_dataset / "videos").glob("*.mp4"))
+    r0 = cache.get(v[0])
+    assert cache.get(v[0]) is r0 and cache.opened == 1
+    cache.get(v[1])
+    cache.get(v[2])  # evicts v[0] (least recently used)
+    assert cache.get(v[0]) is not r0 and cache.opened == 4
+    r0b = cache.get(v[0])
+    real = os.getpid()
+    monkeypatch.setattr(video_io.os, "getpid", lambda: real + 1)  # as in a forked DataLoader worker
+    assert cache.get(v[0]) is not r0b and cache.opened == 1

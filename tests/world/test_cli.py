@@ -1,0 +1,70 @@
+"""``mf world generate`` / ``serve`` and the demo step."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from movingfashion.world.cli import world
+from movingfashion.world.generate import generate_world
+from movingfashion.world.server import WorldServer
+from schemas.cli_support import run_main
+from schemas.errors import ConfigError
+from tests.world_fixtures import SMALL_WORLD
+
+
+def test_generate_reuses_an_identical_world(small_world, world_truth, capsys):
+    run_main(world, ["generate", "--out", str(small_world), "--products", str(SMALL_WORLD["products"]),
+                     "--seed", str(SMALL_WORLD["seed"]), "--quick", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["products"] == len(world_truth.products) and out["classes"] == list(range(1, 14))
+    assert out["split_screen"] >= 2 and out["duplicates"] >= 3 and out["df2_images"] > 0
+
+
+def test_generate_refuses_bad_requests(small_world, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="at least 20"):
+        generate_world(tmp_path / "w", products=5)
+    with pytest.raises(ConfigError, match="different world"):
+        generate_world(small_world, products=SMALL_WORLD["products"], seed=99, quick=True)
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["generate", "--out", str(tmp_path / "w"), "--products", "3"])
+    assert exc.value.code == 2 and "--products" in capsys.readouterr().err
+
+
+def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys):
+    run_main(world, ["serve", str(small_world), "--once", "--json", "--fixtures", str(tmp_path / "fx"),
+                     "--faults", "retry_after_429=1"])
+    info = json.loads(capsys.readouterr().out)
+    assert info["base_url"].startswith("http://127.0.0.1:") and info["faults"] == {"retry_after_429": 1}
+    assert (tmp_path / "fx" / "urls.txt").exists() and info["fixtures"]["tiktok_info"]
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["serve", str(small_world), "--once", "--faults", "bogus=1"])
+    assert exc.value.code == 2 and "unknown fault 'bogus'" in capsys.readouterr().err
+
+
+def test_busy_port_is_a_clear_error(small_world):
+    with WorldServer(small_world) as a:
+        port = int(a.base_url.rsplit(":", 1)[1])
+        with pytest.raises(ConfigError, match="cannot listen"):
+            WorldServer(small_world, port=port).start()
+
+
+def test_demo_step_reuses_the_world_and_serves_it(small_world, tmp_path):
+    from movingfashion.demo import DemoContext
+    from movingfashion.world.demo_step import step
+
+    (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
+    ctx = DemoContext(work=tmp_path, products=SMALL_WORLD["products"], seed=SMALL_WORLD["seed"],
+                      quick=SMALL_WORLD["quick"])
+    try:
+        report = step(ctx)
+        assert report["reused"] and report["products"] == SMALL_WORLD["products"]
+        assert ctx.world == tmp_path / "world" and ctx.base_url == ctx.server.base_url
+        with urllib.request.urlopen(ctx.base_url + "/robots.txt") as r:
+            assert r.status == 200
+        assert (tmp_path / "fixtures" / "tiktok_shops.csv").exists() and ctx.extras["fixtures"]["instagram"]
+    finally:
+        if ctx.server is not None:
+            ctx.server.stop()
