@@ -33,7 +33,8 @@ bench: install
 
 ## weights: retrain the embedded default detector and matcher on the synthetic world
 weights: install
-	$(PY) -m annotations.weights_build
+	$(VENV)/bin/mf world generate --out build/weights-world --products 60 --seed 0
+	$(PY) -m annotations.weights_build --world build/weights-world
 
 clean-venv:
 	rm -rf $(VENV)
