@@ -94,11 +94,13 @@ def splits() -> None:
 @click.option("--test-fraction", type=float, help="Share of products in test (default 0.1).")
 @click.option(
     "--mode",
-    type=click.Choice(["stable", "balanced"]),
+    type=click.Choice(["stable", "hash"]),
     default="stable",
     show_default=True,
-    help="stable: a product's split depends only on (id, seed); balanced: exact quotas per stratum.",
+    help="stable: exact per-stratum quotas, existing products pinned; hash: a pure function of (id, seed), "
+    "stratified only on average.",
 )
+@click.option("--reassign", is_flag=True, help="Forget the pinned splits and redraw all (may move products).")
 @json_option
 def splits_rebuild(
     catalog_path: str,
@@ -106,13 +108,18 @@ def splits_rebuild(
     seed: int | None,
     test_fraction: float | None,
     mode: str,
+    reassign: bool,
     as_json: bool,
 ) -> None:
     """Regenerate every split from the catalog and write it into the catalog items.
 
+    Products that already have a split keep it (same seed and fraction); new products fill
+    each (class, partition) stratum's 10% quota in hash order.
+
     \b
-    Example:
+    Examples:
       mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
+      mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
     from cleaning.config import load_cleaning_config
     from cleaning.splits import rebuild_splits
@@ -125,6 +132,7 @@ def splits_rebuild(
             seed=cfg.split_seed if seed is None else seed,
             test_fraction=test_fraction or cfg.test_fraction,
             mode=mode,
+            reassign=reassign,
         )
     res["assignments"] = [a.model_dump(mode="json") for a in res["assignments"]]
     emit(res, as_json, _human)

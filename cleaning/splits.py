@@ -1,16 +1,26 @@
 """Stable, stratified 90/10 train/test splits.
 
-**Rule.** Each product gets ``u = sha256(f"{seed}:{product_id}")`` mapped to [0, 1); it goes to
-test iff ``u < test_fraction``. The split is a pure function of (product id, seed): adding
-or removing products never moves another one (``mode: stable``, the default).
+**Rule (``mode: stable``, the default).**
 
-**Stratification.** The rule is applied inside every (DeepFashion2 class, partition) stratum
-with the same threshold, and ``u`` is independent of class and partition, so each stratum's
-expected test share is exactly ``test_fraction`` and Regular/Hard keep the same ratio in
-expectation; the realised share per stratum is reported (``stratum_counts``) and printed in
-the datasheet. Exact per-stratum quotas (the ``k = round(f * n)`` smallest ``u`` of each
-stratum, ``mode: balanced``) are available, but a product may then move when its stratum
-grows: that is the price of exact quotas, hence not the default.
+1. *Quotas.* Each partition (Regular, Hard) gets ``round(test_fraction * n)`` test products,
+   so both partitions keep the same ratio; inside a partition the quota is shared among the
+   DeepFashion2 classes by largest remainder (``floor(f * n_class)`` each, the leftover seats
+   to the classes with the largest fractional part), so every class is within one product
+   of its exact share.
+2. *Who fills a quota.* Inside a (class, partition) stratum, products are ranked by
+   ``u = sha256(f"{seed}:{product_id}")`` mapped to [0, 1); the lowest ``u`` take the test seats.
+3. *Stability.* Once a product has a split it is **pinned**: the catalog remembers every
+   assignment together with the seed and fraction that made it, and a rebuild keeps each
+   pinned product where it is. New products only fill what the (new) quotas still lack, in
+   ``u`` order, so adding products never moves an existing one, and a stratum whose test
+   share ran high receives new products in train until it is back on its quota.
+
+From a fresh catalog the split is a deterministic function of (the set of product ids, their
+classes and partitions, seed); with history it also depends on the pinned assignments.
+``mode: hash`` is the memory-less alternative: test iff ``u < test_fraction``, a pure function
+of (product id, seed), stratified only in expectation (46/1 on a 47-product world is possible).
+``reassign=True`` (``mf splits rebuild --reassign``) forgets the pins and redraws every
+split from scratch, which may move products.
 
 **Groups.** All videos of a product belong to the product. Duplicate items follow the item
 they duplicate (their kept representative), and items whose shop images are duplicates of
@@ -21,7 +31,9 @@ the split of its representative (the accepted member with the smallest key).
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from cleaning.pipeline import duplicate_groups, item_key
@@ -31,6 +43,10 @@ from schemas.errors import CatalogError
 from schemas.items import Status
 from schemas.taxonomy import Partition
 
+#: Catalog meta key holding the seed and fraction behind the pinned splits.
+SPLIT_META_KEY = "splits"
+MODES = ("stable", "hash")
+
 
 def unit_hash(product_id: str, seed: int) -> float:
     """Deterministic uniform value in [0, 1) of a product id and a seed."""
@@ -38,35 +54,75 @@ def unit_hash(product_id: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def stratum_quotas(sizes: Mapping[tuple[int, str], int], test_fraction: float) -> dict[tuple[int, str], int]:
+    """Test seats per (class, partition): exact per partition, largest remainder over classes."""
+    by_part: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for key in sizes:
+        by_part[key[1]].append(key)
+    quotas: dict[tuple[int, str], int] = {}
+    for keys in by_part.values():
+        total = math.floor(test_fraction * sum(sizes[k] for k in keys) + 0.5)
+        exact = {k: test_fraction * sizes[k] for k in keys}
+        for k in keys:
+            quotas[k] = math.floor(exact[k])
+        leftover = total - sum(quotas[k] for k in keys)
+        # largest fractional part first; ties by class id, so the result is deterministic
+        for k in sorted(keys, key=lambda k: (-(exact[k] - quotas[k]), k))[: max(0, leftover)]:
+            quotas[k] += 1
+    return quotas
+
+
 def assign_splits(
-    products: list[tuple[str, int, str]], *, seed: int = 0, test_fraction: float = 0.1, mode: str = "stable"
+    products: list[tuple[str, int, str]],
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.1,
+    mode: str = "stable",
+    pinned: Mapping[str, Split | str] | None = None,
 ) -> dict[str, Split]:
-    """Split ``(product_id, df2_class, partition)`` triples; returns product id -> split."""
-    if mode not in ("stable", "balanced"):
-        raise CatalogError(f"unknown split mode {mode!r}", hint="use 'stable' or 'balanced'")
-    if mode == "stable":
+    """Split ``(product_id, df2_class, partition)`` triples; returns product id -> split.
+
+    ``pinned`` maps product ids to a split they already have and must keep (``stable`` mode).
+    """
+    if mode not in MODES:
+        raise CatalogError(f"unknown split mode {mode!r}", hint="use 'stable' or 'hash'")
+    if mode == "hash":
         return {
             pid: Split.TEST if unit_hash(pid, seed) < test_fraction else Split.TRAIN for pid, _, _ in products
         }
+    pinned = pinned or {}
     strata: dict[tuple[int, str], list[str]] = defaultdict(list)
     for pid, cls, part in products:
-        strata[(cls, part)].append(pid)
-    out = {}
-    for pids in strata.values():
-        ranked = sorted(pids, key=lambda p: (unit_hash(p, seed), p))
-        k = round(test_fraction * len(ranked))
-        for i, pid in enumerate(ranked):
-            out[pid] = Split.TEST if i < k else Split.TRAIN
+        strata[(int(cls), str(part))].append(pid)
+    quotas = stratum_quotas({k: len(v) for k, v in strata.items()}, test_fraction)
+    out: dict[str, Split] = {}
+    for key, pids in strata.items():
+        fresh = []
+        for pid in pids:
+            if pid in pinned:
+                out[pid] = Split(pinned[pid])
+            else:
+                fresh.append(pid)
+        seats = max(0, quotas[key] - sum(1 for p in pids if out.get(p) == Split.TEST))
+        for i, pid in enumerate(sorted(fresh, key=lambda p: (unit_hash(p, seed), p))):
+            out[pid] = Split.TEST if i < seats else Split.TRAIN
     return out
 
 
 def rebuild_splits(
-    catalog: Catalog, *, seed: int = 0, test_fraction: float = 0.1, mode: str = "stable"
+    catalog: Catalog,
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.1,
+    mode: str = "stable",
+    reassign: bool = False,
 ) -> dict[str, Any]:
     """Regenerate every split from the catalog and write it into the items' ``split`` column.
 
     Accepted items get a split; duplicate items (and shop-duplicate groups) get their
-    representative's split. Returns the assignments and the counts per stratum.
+    representative's split. In ``stable`` mode, products that already hold a split made with
+    the same seed and fraction keep it (``reassign=True`` forgets them). Returns the
+    assignments, the counts per stratum and how many products were pinned / newly placed.
     """
     rows = catalog.items()
     by_key = {item_key(r.item.source, r.item.source_id): r for r in rows}
@@ -90,7 +146,17 @@ def rebuild_splits(
                     hint="run `mf clean` first",
                 )
             products.append((r.product_id, r.df2_class, r.partition or Partition.HARD))
-    split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode)
+    recorded = catalog.get_meta(SPLIT_META_KEY) or {}
+    same_rule = recorded.get("seed") == seed and recorded.get("test_fraction") == test_fraction
+    pinned: dict[str, str] = {}
+    if mode == "stable" and same_rule and not reassign:
+        pinned = {
+            r.product_id: r.split
+            for key, r in by_key.items()
+            if rep_of[key] == key and r.status == Status.ACCEPTED and r.product_id and r.split in ("train", "test")
+        }
+    split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
+    catalog.set_meta(SPLIT_META_KEY, {"seed": seed, "test_fraction": test_fraction, "mode": mode})
     assignments = []
     counts: Counter[tuple[int, str, str]] = Counter()
     for key, r in sorted(by_key.items()):
@@ -109,7 +175,9 @@ def rebuild_splits(
                 )
             )
             counts[(r.df2_class, str(r.partition), str(split))] += 1
-    catalog.log_event("splits", f"rebuilt: seed={seed} mode={mode} products={len(assignments)}")
+    catalog.log_event(
+        "splits", f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}"
+    )
     strata: dict[str, dict[str, int]] = {}
     for (cls, part, split), n in sorted(counts.items()):
         strata.setdefault(f"{cls}/{part}", {"train": 0, "test": 0})[split] = n
@@ -120,6 +188,8 @@ def rebuild_splits(
         "train": len(assignments) - n_test,
         "seed": seed,
         "mode": mode,
+        "pinned": len(pinned),
+        "placed": len(products) - len(pinned),
         "stratum_counts": strata,
         "assignments": assignments,
     }

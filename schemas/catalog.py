@@ -84,6 +84,14 @@ MIGRATIONS: list[str] = [
         message TEXT NOT NULL
     );
     """,
+    # 3: small key/value settings a stage must remember between runs (e.g. the split seed)
+    """
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
 ]
 
 ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
@@ -282,6 +290,19 @@ class Catalog:
         if stage:
             sql, args = sql + " WHERE stage = ?", [stage]
         return [dict(r) for r in self._db.execute(sql + " ORDER BY id", args)]
+
+    # -- settings -----------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        """A JSON value remembered under ``key`` (``None`` when unset)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Remember a JSON-serialisable ``value`` under ``key``."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                       "SET value = excluded.value, updated_at = excluded.updated_at",
+                       (key, json.dumps(value, sort_keys=True), _now()))
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

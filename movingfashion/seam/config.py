@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,9 @@ class TrainConfig(BaseModel):
     seed: int = 0
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")
+    on_bad: Literal["raise", "skip"] = Field(
+        default="skip", description="rows the loader cannot use (empty tracklet, missing file): skip them "
+        "(counted and printed) or stop with the loader's error")
 
 
 class EvalConfig(BaseModel):
@@ -61,3 +65,6 @@ class EvalConfig(BaseModel):
     seed: int = Field(default=0, description="pools and Restricted Random Sampling at test time")
     attention_frames: int = Field(default=21, ge=2, description="equally spaced frames for the Fig. 8 analysis")
     pool_frames: int = Field(default=21, ge=1, description="tracklet frames decoded per video (>= max frames)")
+    on_bad: Literal["raise", "skip"] = Field(
+        default="skip", description="test rows the loader cannot use: skip them (counted in results.json as "
+        "'skipped_videos') or stop with the loader's error")

@@ -208,9 +208,11 @@ def evaluate_dataset(dataset: str | Path, models: list[SeamModel], cfg: EvalConf
     device = next(models[0].parameters()).device
     pool = max(cfg.pool_frames, max(cfg.frames + [cfg.main_frames]), cfg.attention_frames)
     bank = build_bank(dataset, "test", models[0].encoder.to(device), crop_size=crop_size, pool=pool,
-                      cache_dir=cache_dir, encoder_tag=encoder_tag(models[0]), progress=progress)
+                      cache_dir=cache_dir, encoder_tag=encoder_tag(models[0]), progress=progress,
+                      on_bad=cfg.on_bad)
     res = evaluate_bank(models, bank, cfg, device=device, progress=progress)
     res["dataset"] = str(Path(dataset).resolve())
+    res["skipped_videos"] = bank.skipped
     return res
 
 

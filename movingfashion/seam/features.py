@@ -70,6 +70,7 @@ class FeatureBank:
     targets: torch.Tensor
     shop_paths: list[str] = field(default_factory=list)
     tracklet_sources: list[str] = field(default_factory=list)
+    skipped: list[list[str]] = field(default_factory=list)  # [product id, why] rows the loader dropped
 
     def __len__(self) -> int:
         return len(self.product_ids)
@@ -89,7 +90,7 @@ class FeatureBank:
         return FeatureBank(pick(self.product_ids), pick(self.videos), pick(self.partitions), pick(self.classes),
                            self.fmaps[t], self.frames[t], self.positions[t], self.conf[t], self.gallery_ids,
                            self.shop_fmaps, self.targets[t], self.shop_paths,
-                           pick(self.tracklet_sources) if self.tracklet_sources else [])
+                           pick(self.tracklet_sources) if self.tracklet_sources else [], self.skipped)
 
 
 def encoder_tag(model: nn.Module) -> str:
@@ -181,12 +182,13 @@ def build_bank(root: str | Path, split: str, encoder: nn.Module, *, crop_size: i
         frames=torch.stack(frames), positions=torch.stack(positions), conf=torch.stack(conf),
         gallery_ids=gallery_ids, shop_fmaps=torch.stack([shop_maps[g] for g in gallery_ids]),
         targets=torch.tensor([row[p] for p in pids]), shop_paths=[shop_paths[g] for g in gallery_ids],
-        tracklet_sources=sources)
+        tracklet_sources=sources, skipped=[[pid, why] for pid, why in ds.skipped])
     if cache is not None:
         with atomic_open(cache, "wb") as fh:
             torch.save(bank.state(), fh)
         atomic_write_text(cache.with_suffix(".json"), json.dumps({"split": split, "videos": len(bank),
-                                                                  "gallery": len(gallery_ids)}) + "\n")
+                                                                  "gallery": len(gallery_ids),
+                                                                  "skipped": len(bank.skipped)}) + "\n")
     return bank
 
 

@@ -239,7 +239,7 @@ def run_phase2(dataset: str | Path, out_dir: str | Path, cfg: TrainConfig, *, re
     model, arch = model_from_matcher(sf, cfg.model)
     arch["matcher_path"] = str(mpath) if mpath else "embedded default"
     kwargs = dict(crop_size=sf.crop_size, pool=max(cfg.pool_frames, cfg.frames), cache_dir=Path(cache_dir) if cache_dir else out / "features",
-                  encoder_tag=encoder_tag(model), select_query=False)
+                  encoder_tag=encoder_tag(model), select_query=False, on_bad=cfg.on_bad)
     if world > 1 and rank != 0:
         import torch.distributed as dist
 

@@ -253,8 +253,16 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     # keep every class present (twins may have replaced one)
     present = {s.df2_class for s in specs}
     for c in sorted(set(range(1, 14)) - present):
-        victim = next(s for s in specs if s.confusable_group is None
-                      and sum(1 for t in specs if t.df2_class == s.df2_class) > 1)
+        def spare(s: ProductSpec) -> bool:
+            return sum(1 for t in specs if t.df2_class == s.df2_class) > 1
+
+        victim = next((s for s in specs if s.confusable_group is None and spare(s)), None)
+        if victim is None:  # tiny worlds: undo a twin pair instead (its second member is the spare)
+            victim = next(s for s in reversed(specs) if s.confusable_group is not None and spare(s))
+            pair = victim.confusable_group
+            for t in specs:
+                if t.confusable_group == pair:
+                    t.confusable_group = None
         victim.garment = random_garment(rng, c)
     kinds = ["bag", "shoes", "jewellery"]
     other_sources = [SourceName.NETAPORTER, SourceName.TIKTOK, SourceName.INSTAGRAM]

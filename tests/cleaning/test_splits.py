@@ -23,36 +23,82 @@ def test_unit_hash_is_deterministic_and_seeded():
     assert 0 <= unit_hash("x", 5) < 1
 
 
-def test_adding_products_never_moves_existing_ones():
-    before = assign_splits(_products(500), seed=3)
-    after = assign_splits(_products(800), seed=3)
+def test_hash_mode_is_a_pure_function_of_id_and_seed():
+    before = assign_splits(_products(500), seed=3, mode="hash")
+    after = assign_splits(_products(800), seed=3, mode="hash")
     assert all(after[pid] == split for pid, split in before.items())
-    assert assign_splits(_products(500), seed=4) != before  # the seed matters
+    assert assign_splits(_products(500), seed=4, mode="hash") != before  # the seed matters
 
 
-def test_ratio_is_about_ten_percent_in_every_stratum():
-    prods = _products(13 * 2 * 300)
-    split = assign_splits(prods, seed=0)
-    per = Counter()
-    tot = Counter()
+def _tally(prods, split):
+    per, tot = Counter(), Counter()
     for pid, cls, part in prods:
         tot[(cls, part)] += 1
         per[(cls, part)] += split[pid] == Split.TEST
-    for key, n in tot.items():
-        assert 0.04 < per[key] / n < 0.17, (key, per[key], n)
-    overall = sum(per.values()) / sum(tot.values())
-    assert 0.085 < overall < 0.115
+    return per, tot
 
 
-def test_balanced_mode_gives_exact_quotas():
+def test_stable_mode_meets_the_quota_of_every_partition_and_class():
+    # uneven strata: 1..40 products per (class, partition), 47-product and 2,000-product worlds
+    for n in (47, 2000):
+        prods = [(str(5000 + i), 1 + (i * 7) % 13, "regular" if i % 3 else "hard") for i in range(n)]
+        split = assign_splits(prods, seed=0)
+        per, tot = _tally(prods, split)
+        for part in ("regular", "hard"):
+            n_part = sum(v for k, v in tot.items() if k[1] == part)
+            n_test = sum(v for k, v in per.items() if k[1] == part)
+            assert n_test == int(0.1 * n_part + 0.5), (n, part, n_test, n_part)
+        for key, m in tot.items():
+            assert int(0.1 * m) <= per[key] <= int(0.1 * m) + 1, (key, per[key], m)
+    assert assign_splits(prods, seed=0) == split  # deterministic
+    assert assign_splits(prods, seed=1) != split  # and seeded
+
+
+def test_quotas_are_exact_when_strata_divide_evenly():
     prods = _products(13 * 2 * 20)
-    split = assign_splits(prods, seed=0, mode="balanced")
+    split = assign_splits(prods, seed=0)
     per = Counter((cls, part) for pid, cls, part in prods if split[pid] == Split.TEST)
-    assert set(per.values()) == {2}
+    assert set(per.values()) == {2} and len(per) == 26
+
+
+def test_pinned_products_keep_their_split_and_new_ones_fill_the_quota():
+    first = _products(260)
+    split = assign_splits(first, seed=0)
+    grown = _products(520)
+    # pin everything of the first batch into train: new products must supply every test seat
+    pinned = {pid: Split.TRAIN for pid in split}
+    again = assign_splits(grown, seed=0, pinned=pinned)
+    assert all(again[pid] == Split.TRAIN for pid in pinned)
+    per, tot = _tally(grown, again)
+    assert sum(per.values()) == 52  # 10% of 520, all from the new half
 
 
 def _item(source, sid):
     return SourceItem(source=source, source_id=sid, title="x")
+
+
+def test_adding_products_to_the_catalog_never_moves_existing_ones(tmp_path):
+    history: dict[str, str] = {}
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        for batch in range(5):  # the catalog grows five times, 97 products each
+            prods = [(str(200000 + batch * 1000 + i), 1 + (i * 5 + batch) % 13,
+                      "regular" if (i + batch) % 2 else "hard") for i in range(97)]
+            cat.upsert_items([_item("netaporter", p) for p, _, _ in prods], status=Status.ACCEPTED)
+            for pid, cls, part in prods:
+                cat.set_item_state("netaporter", pid, product_id=pid, df2_class=cls, partition=part)
+            res = rebuild_splits(cat, seed=7)
+            now = {a.product_id: str(a.split) for a in res["assignments"]}
+            assert all(now[p] == s for p, s in history.items()), "an existing product moved"
+            assert res["pinned"] == len(history) and res["placed"] == 97
+            history = now
+            n = len(now)
+            assert abs(res["test"] - 0.1 * n) <= 2, (batch, res["test"], n)
+        # a different seed is a different rule: everything is redrawn
+        res = rebuild_splits(cat, seed=8)
+        assert res["pinned"] == 0
+        # and --reassign forgets the pins of the same rule
+        assert rebuild_splits(cat, seed=8, reassign=True)["pinned"] == 0
+        assert rebuild_splits(cat, seed=8)["pinned"] == res["products"]
 
 
 def test_rebuild_keeps_duplicates_with_their_representative(tmp_path):

@@ -110,6 +110,25 @@ def test_migrations_are_numbered_and_newer_db_refused(tmp_path):
         Catalog(path)
 
 
+def test_an_older_catalog_is_migrated_in_place_and_keeps_its_rows(tmp_path):
+    path = tmp_path / "c.sqlite"
+    raw = sqlite3.connect(path)
+    for statement in filter(str.strip, MIGRATIONS[0].split(";")):  # a catalog written at version 1
+        raw.execute(statement)
+    raw.execute("INSERT INTO items (source, source_id, created_at, updated_at) VALUES ('tiktok', '7', 'a', 'a')")
+    raw.execute("UPDATE items SET data = '{\"source\": \"tiktok\", \"source_id\": \"7\"}'")
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    with Catalog(path) as cat:
+        assert cat.schema_version == len(MIGRATIONS)
+        assert cat.get_item("tiktok", "7") is not None
+        assert cat.get_meta("splits") is None
+        cat.set_meta("splits", {"seed": 3, "test_fraction": 0.1})
+    with Catalog(path) as cat:
+        assert cat.get_meta("splits") == {"seed": 3, "test_fraction": 0.1}
+
+
 def test_not_a_database_is_a_clear_error(tmp_path):
     bad = tmp_path / "c.sqlite"
     bad.write_bytes(b"this is not sqlite" * 100)

@@ -32,3 +32,12 @@ def test_rerendering_a_product_gives_identical_files(small_world, world_truth, t
         for view, rel in res[spec.product_id]["images"].items():
             if not world_truth.product(spec.product_id).wrong_shop or view != "shop":
                 assert sha256_file(tmp_path / rel) == sha256_file(small_world / rel)
+
+
+def test_every_size_from_the_documented_minimum_plans_all_thirteen_classes():
+    cfg = WorldConfig()
+    for n in range(cfg.min_products, cfg.min_products + 12):
+        for seed in range(4):
+            specs = plan_world(n, seed, cfg)
+            assert len(specs) == n
+            assert {s.df2_class for s in specs if s.kind == "clothing"} == set(range(1, 14)), (n, seed)
