@@ -31,11 +31,14 @@ from schemas.errors import DataFormatError, ModelError
 class CropSet:
     """Crops ``uint8 [N,3,S,S]`` with identity labels ``[N]`` (``-1`` = never a positive) and
     optional groups ``[N]`` (e.g. the video: identities of one group are sampled together, so
-    batches hold hard negatives such as the other garments of the same scene)."""
+    batches hold hard negatives such as the other garments of the same scene) and ``anchors``
+    ``[N]`` bool (shop images: every sampled identity that has one brings one, so each batch
+    holds shop-to-frame pairs, the pairs training tracking ranks)."""
 
     crops: torch.Tensor
     ids: torch.Tensor
     groups: torch.Tensor | None = None
+    anchors: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,14 +47,15 @@ class CropSet:
     def cat(sets: list[CropSet]) -> CropSet:
         """Concatenate; identities and groups are renumbered so sets never share one."""
         sets = [s for s in sets if len(s)]
-        ids, groups, off_i, off_g = [], [], 0, 0
+        ids, groups, anchors, off_i, off_g = [], [], [], 0, 0
         for s in sets:
+            anchors.append(s.anchors if s.anchors is not None else torch.zeros_like(s.ids, dtype=torch.bool))
             ids.append(torch.where(s.ids >= 0, s.ids + off_i, s.ids))
             off_i += int(s.ids.max()) + 1 if len(s.ids) else 0
             g = s.groups if s.groups is not None else torch.full_like(s.ids, -1)
             groups.append(torch.where(g >= 0, g + off_g, g))
             off_g += int(g.max()) + 1 if len(g) and int(g.max()) >= 0 else 0
-        return CropSet(torch.cat([s.crops for s in sets]), torch.cat(ids), torch.cat(groups))
+        return CropSet(torch.cat([s.crops for s in sets]), torch.cat(ids), torch.cat(groups), torch.cat(anchors))
 
 
 def _to_uint8(crops: torch.Tensor) -> torch.Tensor:
@@ -78,7 +82,7 @@ def df2_crops(df2_root: str | os.PathLike[str], split: str = "train", size: int 
                               hint="pass the DeepFashion2 root holding train/ and validation/")
     rng = random.Random(seed)
     ident: dict[tuple[int, int], int] = {}
-    crops, ids = [], []
+    crops, ids, anchors = [], [], []
     for anno in sorted((root / "annos").glob("*.json"))[:limit]:
         img = cv2.imread(str(root / "image" / f"{anno.stem}.jpg"))
         if img is None:
@@ -97,9 +101,10 @@ def df2_crops(df2_root: str | os.PathLike[str], split: str = "train", size: int 
                 ids.append(ident.setdefault((int(pair), style), len(ident)))
             else:
                 ids.append(-1)
+            anchors.append(it.get("_source") == "shop")
     if not crops:
         raise DataFormatError("no annotated items", where=str(root))
-    return CropSet(torch.cat(crops), torch.tensor(ids, dtype=torch.int64))
+    return CropSet(torch.cat(crops), torch.tensor(ids, dtype=torch.int64), anchors=torch.tensor(anchors))
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -129,15 +134,20 @@ def pair_loss(head: torch.nn.Module, emb: torch.Tensor, ids: torch.Tensor) -> to
     return 0.5 * (lp + ln)
 
 
-def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torch.Tensor | None = None):
+def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torch.Tensor | None = None,
+             anchors: torch.Tensor | None = None):
     by_id: dict[int, list[int]] = defaultdict(list)
+    anchor_of: dict[int, list[int]] = defaultdict(list)
     singles = []
+    is_anchor = anchors.tolist() if anchors is not None else [False] * len(ids)
     for i, v in enumerate(ids.tolist()):
         if v >= 0:
-            by_id[v].append(i)
+            (anchor_of if is_anchor[i] else by_id)[v].append(i)
         else:
             singles.append(i)
-    multi = [v for v, idx in by_id.items() if len(idx) >= 2]
+    for v in anchor_of:  # an identity made of anchors only still counts
+        by_id.setdefault(v, [])
+    multi = [v for v, idx in by_id.items() if len(idx) + len(anchor_of.get(v, ())) >= 2]
     if not multi:
         raise DataFormatError("no identity has two crops: nothing to learn a match from", where="matcher training",
                               hint="DeepFashion2 needs shop and user items sharing pair_id and style > 0")
@@ -157,8 +167,12 @@ def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torc
         chosen = chosen[:p] + rng.sample(rest, max(0, min(p - len(chosen), len(rest))))
         batch = []
         for v in chosen:
-            idx = by_id[v]
-            batch += rng.sample(idx, min(k, len(idx)))
+            idx, own = by_id[v], anchor_of.get(v)
+            if own:  # one shop image + (k - 1) frame crops
+                batch.append(rng.choice(own))
+                batch += rng.sample(idx, min(k - 1, len(idx))) if idx else rng.sample(own, min(k - 1, len(own)))
+            else:
+                batch += rng.sample(idx, min(k, len(idx)))
         if singles:
             batch += rng.sample(singles, min(len(singles), max(1, p // 4)))
         yield batch
@@ -181,7 +195,7 @@ def train_matcher(data: CropSet, *, steps: int = 300, p: int = 16, k: int = 4, l
     model.to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
-    it = _batches(data.ids, p, k, rng, data.groups)
+    it = _batches(data.ids, p, k, rng, data.groups, data.anchors)
     for step in range(steps):
         idx = torch.tensor(next(it))
         x = _augment(data.crops[idx].float() / 255, gen).to(dev)

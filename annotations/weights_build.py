@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from annotations.df2_yolo import write_yolo_dataset
-from annotations.matching import crops_from_frames
+from annotations.matching import crops_from_frames, load_matcher
 from annotations.training import CropSet, _to_uint8, df2_crops, jitter_box, train_detector, train_matcher
 from annotations.video import VideoSource
 from schemas.atomic import atomic_write_json
@@ -100,7 +100,7 @@ def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitte
 
     rng = random.Random(seed)
     ident: dict[tuple[str, str], int] = {}
-    crops, ids, groups = [], [], []
+    crops, ids, groups, anchors = [], [], [], []
     vids = _videos(truth)
     for gi, v in enumerate(vids):
         for _, _, rgb, objs in world_frames(world, truth, every, [v]):
@@ -112,6 +112,7 @@ def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitte
             for key, _, _ in objs:
                 ids.append(ident.setdefault((v.video_id, key), len(ident)))
                 groups.append(gi)
+                anchors.append(False)
         # the shop image (the still half for split-screen videos) belongs to the product's garment
         prod = truth.product(v.product_id)
         shop_rel = v.split_screen.still_image if v.split_screen is not None else prod.images.get("shop")
@@ -126,16 +127,23 @@ def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitte
                     crops.append(_to_uint8(crops_from_frames([rgb], [box], size)))
                     ids.append(ident[(v.video_id, own[0])])
                     groups.append(gi)
+                    anchors.append(True)
     if not crops:
         raise DataFormatError("no garment crops in the world", where=str(world))
-    return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups))
+    return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups), torch.tensor(anchors))
 
 
 def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = WEIGHTS_DIR, *,
                   df2: str | os.PathLike[str] | None = None, epochs: int = 40, imgsz: int = 192,
                   frame_every: int = 8, matcher_steps: int = 600, crop_size: int = 64, skip_detector: bool = False,
-                  skip_matcher: bool = False, work: str | os.PathLike[str] | None = None) -> dict:
-    """Train both default models; returns what was done (sizes, figures, seconds)."""
+                  skip_matcher: bool = False, work: str | os.PathLike[str] | None = None,
+                  detector_init: str | os.PathLike[str] | None = None, lr0: float = 0.002,
+                  matcher_init: str | os.PathLike[str] | None = None, matcher_lr: float = 1e-3) -> dict:
+    """Train both default models; returns what was done (sizes, figures, seconds).
+
+    ``detector_init`` / ``matcher_init`` continue from existing weights (e.g. the embedded
+    ones) instead of a random initialisation: a second, longer stage on a new world.
+    """
     wdir = Path(world)
     if not (wdir / "world.json").is_file():
         raise DataFormatError("no world.json: generate the world first", where=str(wdir),
@@ -152,9 +160,11 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
         # from scratch, few CPU epochs: short warm-up, no mosaic, a higher AdamW rate, small
         # batches (more updates per second), validation only at the end
         best = train_detector(None, work_dir / "det", epochs=epochs, imgsz=imgsz, batch=8, data_yaml=data,
-                              optimizer="AdamW", lr0=0.002, warmup_epochs=0.5, close_mosaic=epochs, val=False)
+                              model=str(detector_init) if detector_init else "yolov8n.yaml",
+                              optimizer="AdamW", lr0=lr0, warmup_epochs=0.5, close_mosaic=epochs, val=False)
         _slim_yolo(best, out_dir / "detector.pt")
-        info["detector"] = {"epochs": epochs, "imgsz": imgsz, "frame_every": frame_every,
+        info["detector"] = {"epochs": epochs, "imgsz": imgsz, "frame_every": frame_every, "lr0": lr0,
+                            "init": str(detector_init) if detector_init else "yolov8n.yaml (random)",
                             "seconds": round(time.perf_counter() - t, 1)}
     if not skip_matcher:
         t = time.perf_counter()
@@ -163,12 +173,14 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
         if df2_root is not None and (df2_root / "train" / "annos").is_dir():
             sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
         data = CropSet.cat(sets)
-        model = train_matcher(data, steps=matcher_steps, crop_size=crop_size,
+        init = load_matcher(matcher_init, device="cpu") if matcher_init else None
+        model = train_matcher(data, steps=matcher_steps, crop_size=crop_size, init=init, lr=matcher_lr,
                               log=lambda s, v: (s % 50 == 0) and print(f"matcher step {s}: loss {v:.3f}",
                                                                        file=sys.stderr))
         tag = model.save(out_dir / "matcher.pt", meta={"trained_on": "synthetic world", "world": str(wdir),
                                                       "steps": matcher_steps})
-        info["matcher"] = {"tag": tag, "crops": len(data), "steps": matcher_steps,
+        info["matcher"] = {"tag": tag, "crops": len(data), "steps": matcher_steps, "lr": matcher_lr,
+                           "init": str(matcher_init) if matcher_init else "random",
                            "seconds": round(time.perf_counter() - t, 1)}
     info["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in out_dir.glob("*.pt")}
     atomic_write_json(out_dir / "README.json", {**info, "note": "trained on the synthetic world only; use"
@@ -199,9 +211,14 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option("--imgsz", type=int, default=192, show_default=True)
 @click.option("--frame-every", type=int, default=8, show_default=True, help="Detector: one frame in N.")
 @click.option("--matcher-steps", type=int, default=600, show_default=True)
+@click.option("--lr0", type=float, default=0.002, show_default=True, help="Detector: initial AdamW rate.")
+@click.option("--init-detector", type=click.Path(dir_okay=False), help="Continue from these YOLO weights.")
+@click.option("--matcher-lr", type=float, default=1e-3, show_default=True)
+@click.option("--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint.")
 @click.option("--skip-detector", is_flag=True)
 @click.option("--skip-matcher", is_flag=True)
-def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, skip_detector, skip_matcher) -> None:
+def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, lr0, init_detector, matcher_lr, init_matcher,
+         skip_detector, skip_matcher) -> None:
     """Retrain the embedded default detector and matcher on a synthetic world.
 
     \b
@@ -210,7 +227,8 @@ def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, skip_detect
       python -m annotations.weights_build --world build/weights-world
     """
     info = build_weights(world, out, df2=df2, epochs=epochs, imgsz=imgsz, frame_every=frame_every,
-                         matcher_steps=matcher_steps, skip_detector=skip_detector, skip_matcher=skip_matcher)
+                         matcher_steps=matcher_steps, skip_detector=skip_detector, skip_matcher=skip_matcher,
+                         detector_init=init_detector, lr0=lr0, matcher_init=init_matcher, matcher_lr=matcher_lr)
     click.echo(json.dumps(info, indent=2))
 
 

@@ -28,6 +28,30 @@ def test_cropset_cat_renumbers_identities():
     assert c.ids.tolist() == [0, 0, 1, -1, 2] and c.groups.tolist() == [-1, -1, 0, 0, 1]
 
 
+def test_batches_bring_one_shop_anchor_per_identity_that_has_one():
+    import random
+
+    from annotations.training import _batches
+
+    # 6 identities: 0-2 have 5 frame crops + 1 shop image, 3-5 frame crops only
+    ids, anchors = [], []
+    for v in range(6):
+        ids += [v] * 5 + ([v] if v < 3 else [])
+        anchors += [False] * 5 + ([True] if v < 3 else [])
+    ids_t, anchors_t = torch.tensor(ids), torch.tensor(anchors)
+    it = _batches(ids_t, p=6, k=3, rng=random.Random(0), anchors=anchors_t)
+    for _ in range(20):
+        batch = next(it)
+        for v in range(6):
+            members = [i for i in batch if ids[i] == v]
+            assert len(members) == 3
+            assert sum(anchors[i] for i in members) == (1 if v < 3 else 0)
+    merged = CropSet.cat([CropSet(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 0]),
+                                  anchors=torch.tensor([True, False])),
+                          CropSet(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.tensor([0]))])
+    assert merged.anchors.tolist() == [True, False, False]
+
+
 def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
     root = small_world / "df2"
     if not (root / "train" / "annos").is_dir():
