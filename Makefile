@@ -31,10 +31,22 @@ lint: install
 bench: install
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
-## weights: retrain the embedded default detector and matcher on the synthetic world
+## weights: retrain the embedded default detector and matcher on a synthetic world (~1.5 h on 2 CPU cores)
+WEIGHTS_WORLD := build/weights-world
+WEIGHTS_WORK  := build/weights-stages
 weights: install
-	$(VENV)/bin/mf world generate --out build/weights-world --products 60 --seed 0
-	$(PY) -m annotations.weights_build --world build/weights-world
+	$(VENV)/bin/mf world generate --out $(WEIGHTS_WORLD) --products 100 --seed 2024
+	@mkdir -p $(WEIGHTS_WORK)/a $(WEIGHTS_WORK)/b
+	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/a --skip-matcher \
+	    --epochs 40 --imgsz 192 --frame-every 8 --lr0 0.002
+	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/b --skip-matcher \
+	    --epochs 12 --imgsz 256 --frame-every 4 --lr0 0.001 --init-detector $(WEIGHTS_WORK)/a/detector.pt
+	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out annotations/weights --skip-matcher \
+	    --epochs 14 --imgsz 320 --frame-every 4 --lr0 0.0007 --init-detector $(WEIGHTS_WORK)/b/detector.pt
+	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/m --skip-detector \
+	    --matcher-steps 2600
+	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out annotations/weights --skip-detector \
+	    --matcher-steps 2500 --matcher-lr 0.0005 --init-matcher $(WEIGHTS_WORK)/m/matcher.pt
 
 clean-venv:
 	rm -rf $(VENV)

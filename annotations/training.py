@@ -108,14 +108,16 @@ def df2_crops(df2_root: str | os.PathLike[str], split: str = "train", size: int 
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Float crops in [0,1]: random horizontal flip and brightness/contrast jitter."""
+    """Float crops in [0,1]: random horizontal flip, brightness/contrast jitter and a per-channel
+    gain (the colour cast of a scene's light: a white shop garment looks tinted in a video)."""
     n = len(x)
     flip = torch.rand(n, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
     b = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.2
     c = 1 + (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.3
+    gain = 1 + (torch.rand(n, 3, 1, 1, generator=gen) - 0.5) * 0.2
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return ((x - mean) * c + mean + b).clamp(0, 1)
+    return (((x - mean) * c + mean + b) * gain).clamp(0, 1)
 
 
 def pair_loss(head: torch.nn.Module, emb: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -183,8 +183,14 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
                            "init": str(matcher_init) if matcher_init else "random",
                            "seconds": round(time.perf_counter() - t, 1)}
     info["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in out_dir.glob("*.pt")}
-    atomic_write_json(out_dir / "README.json", {**info, "note": "trained on the synthetic world only; use"
-                                                " DeepFashion2-trained weights for real data"})
+    card = out_dir / "README.json"
+    old = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
+    # one card per folder: a detector-only or matcher-only stage keeps the other model's entry,
+    # and every stage is appended to the history (the weights' lineage)
+    merged = {**{k: v for k, v in old.items() if k in ("detector", "matcher")}, **info}
+    merged["history"] = [*old.get("history", []), {k: v for k, v in info.items() if k != "sizes_mb"}]
+    merged["note"] = "trained on the synthetic world only; use DeepFashion2-trained weights for real data"
+    atomic_write_json(card, merged)
     return info
 
 

@@ -32,10 +32,12 @@ from schemas.official import read_official
 
 STRIDE = 2
 #: Issue 6 acceptance targets (mean IoU of the GT tracklets with the true item boxes, share of
-#: videos passing the >= 50% check). The embedded CPU-trained YOLO does NOT reach them yet
-#: (see the printed figures and the report); the test guards the level it does reach.
+#: videos passing the >= 50% check). The embedded CPU-trained weights reach the IoU target but
+#: not the pass rate on this 16-video world (0.743 / 87.5% when written; 0.70-0.78 / 86-92% on
+#: two larger unseen worlds, annotations/weights/README.json); the test guards that level with a
+#: margin and prints both figures against the targets.
 TARGET_IOU, TARGET_PASS = 0.7, 0.95
-FLOOR_IOU, FLOOR_PASS = 0.45, 0.45
+FLOOR_IOU, FLOOR_PASS = 0.68, 0.8
 
 
 @pytest.fixture(scope="module")

@@ -83,3 +83,18 @@ def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
     # every identity lives in one video (group), and shop images add crops to the product's own garment
     for v in crops.ids.unique().tolist():
         assert len(crops.groups[crops.ids == v].unique()) == 1
+
+
+def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
+    import json
+
+    from annotations.weights_build import build_weights
+
+    out = tmp_path / "weights"
+    first = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w")
+    second = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w",
+                           matcher_init=out / "matcher.pt", matcher_lr=5e-4)
+    card = json.loads((out / "README.json").read_text())
+    assert [h["matcher"]["init"] for h in card["history"]] == ["random", str(out / "matcher.pt")]
+    assert card["matcher"]["tag"] == second["matcher"]["tag"] != first["matcher"]["tag"]
+    assert load_matcher(out / "matcher.pt", device="cpu").crop_size == 64
