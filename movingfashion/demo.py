@@ -36,7 +36,7 @@ class DemoContext:
     """State handed from step to step. Steps read what earlier steps set and add their own."""
 
     work: Path
-    products: int = 60
+    products: int = 150
     seed: int = 0
     quick: bool = False
     world: Path | None = None  # synthetic world folder
@@ -88,7 +88,7 @@ def format_report(report: dict[str, Any]) -> str:
 @click.command()
 @click.option("--work", type=click.Path(file_okay=False), default="demo-out", show_default=True,
               help="Working folder (world, collected media, catalog, dataset, runs).")
-@click.option("--products", type=int, default=60, show_default=True, help="Products in the synthetic world.")
+@click.option("--products", type=int, default=150, show_default=True, help="Products in the synthetic world.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quick", is_flag=True, help="Smaller world and shorter training (for smoke tests).")
 @json_option
@@ -97,7 +97,7 @@ def demo(work: str, products: int, seed: int, quick: bool, as_json: bool) -> Non
 
     \b
     Examples:
-      mf demo                      # ~60 products, every stage
+      mf demo                      # 150 products, every stage (~3 min on 2 cores)
       mf demo --quick --json       # a small world, machine-readable report
     """
     ctx = DemoContext(work=Path(work), products=products, seed=seed, quick=quick)

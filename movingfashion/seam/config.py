@@ -26,6 +26,10 @@ class ModelConfig(BaseModel):
     nlb_inter: int = Field(default=128, ge=1, description="inner channels of the non-local block")
     zero_init_attention: bool = Field(default=True, description="start g at zero: uniform weights, so the "
                                       "attention variants start as the average-descriptor model (False: random)")
+    freeze_bn: bool = Field(default=True, description="keep the statistics of batch-norm layers that arrive "
+                            "pretrained (f, and f~ copied from it) while training: phase-2 batches hold few "
+                            "products and their statistics drag f and f~ away from the matcher (measured: top-1 "
+                            "of every method fell to chance without this); affine weights still train")
 
 
 class TrainConfig(BaseModel):

@@ -64,7 +64,6 @@ def step(ctx: Any) -> dict[str, Any]:
     res = run_evaluate(ctx.dataset, checkpoints, EvalConfig(frames=frames, seed=ctx.seed), out_dir=runs / "eval")
     rep = write_report(runs / "eval" / "results.json", runs / "report")
     table = summary_table(res)
-    print(table)
     t = str(res["protocol"]["main_frames"])
     ctx.extras["seam_results"] = str(runs / "eval" / "results.json")
     return {"matcher": origin, "train_videos": n_train, "epochs": epochs, "batch": batch,

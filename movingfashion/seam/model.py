@@ -173,6 +173,11 @@ class SeamModel(nn.Module):
         self.m = m if isinstance(m, MatchScore) else MatchScore.from_module(m)
         self.m = copy.deepcopy(self.m)
         self.head = MultiFrameHead(self.f, self.m, self.config)
+        # batch-norm layers that arrive with trained statistics (f, and f~ copied from it); fresh
+        # ones (e.g. the non-local block's) still learn theirs
+        self._pretrained_bn = [name for name, mod in self.named_modules()
+                               if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+                               and mod.num_batches_tracked is not None and int(mod.num_batches_tracked) > 0]
 
     @property
     def variant(self) -> Variant:
@@ -182,6 +187,10 @@ class SeamModel(nn.Module):
         super().train(mode)
         if self.encoder is not None:
             self.encoder.eval()  # frozen: batch-norm statistics stay as pretrained
+        if mode and self.config.freeze_bn:
+            modules = dict(self.named_modules())
+            for name in self._pretrained_bn:
+                modules[name].eval()
         return self
 
     @torch.no_grad()

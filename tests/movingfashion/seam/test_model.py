@@ -102,3 +102,21 @@ def test_seam_model_on_annotations_matcher_freezes_the_encoder():
 def test_config_dim_mismatch_is_refused():
     with pytest.raises(ValueError, match="config.dim"):
         MultiFrameHead(torch.nn.Identity(), MatchScore(16), ModelConfig(dim=32))
+
+
+@pytest.mark.parametrize("freeze", [True, False])
+def test_pretrained_batch_norm_statistics_stay_frozen_in_training(freeze):
+    from tests.movingfashion.seam.conftest import tiny_config
+
+    base = tiny_model("full")
+    bn = [m for m in base.f.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert bn
+    for m in bn:  # as if the single-frame head had been pretrained
+        m.num_batches_tracked.fill_(100)
+        m.running_mean.fill_(0.5)
+    model = SeamModel(None, base.f, base.m, tiny_config("full").model_copy(update={"freeze_bn": freeze}))
+    model.train()
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    model(torch.randn(4, 5, 8, 2, 2) * 3, mask, torch.randn(4, 8, 2, 2) * 3)
+    means = [m.running_mean for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert means and all(torch.equal(r, torch.full_like(r, 0.5)) for r in means) == freeze
