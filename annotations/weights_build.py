@@ -75,10 +75,16 @@ def world_frames(world: Path, truth: WorldTruth, every: int, videos: list[WorldV
 
 
 def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_fraction: float = 0.1) -> Path:
-    """Frames of the world's videos + true garment boxes as a YOLO dataset; returns data.yaml."""
+    """Frames of the world's videos + true garment boxes as a YOLO dataset; returns data.yaml.
+
+    ``out/frames`` and ``out/yolo`` are rebuilt from scratch: frames left by an earlier run with
+    another world or ``every`` would otherwise join the training set unnoticed.
+    """
     import cv2
 
     img_dir = out / "frames"
+    for stale in (img_dir, out / "yolo"):
+        shutil.rmtree(stale, ignore_errors=True)
     img_dir.mkdir(parents=True, exist_ok=True)
     vids = _videos(truth)
     rng = random.Random(0)

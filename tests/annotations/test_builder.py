@@ -33,11 +33,11 @@ from schemas.official import read_official
 STRIDE = 2
 #: Issue 6 acceptance targets (mean IoU of the GT tracklets with the true item boxes, share of
 #: videos passing the >= 50% check). The embedded CPU-trained weights reach the IoU target but
-#: not the pass rate on this 16-video world (0.743 / 87.5% when written; 0.70-0.78 / 86-92% on
+#: not the pass rate on this 16-video world (0.763 / 93.8% when written; 0.72-0.82 / 77-98% on
 #: two larger unseen worlds, annotations/weights/README.json); the test guards that level with a
 #: margin and prints both figures against the targets.
 TARGET_IOU, TARGET_PASS = 0.7, 0.95
-FLOOR_IOU, FLOOR_PASS = 0.68, 0.8
+FLOOR_IOU, FLOOR_PASS = 0.7, 0.85
 
 
 @pytest.fixture(scope="module")
@@ -183,13 +183,15 @@ def test_video_shop_scorer_prefers_the_right_shop(gt_dataset):
     from annotations.matcher_api import VideoShopScorer
 
     train = read_official(gt_dataset / "train.json")
-    entries = list(train.values())[:4]
+    entries = list(train.values())[:8]
     scorer = VideoShopScorer(frames=6)
-    wins = 0
+    wins = pairs = 0
     for i, e in enumerate(entries):
-        other = entries[(i + 1) % len(entries)]
         right = scorer.score(gt_dataset / e.video_paths[0], gt_dataset / e.img_path)
-        wrong = scorer.score(gt_dataset / e.video_paths[0], gt_dataset / other.img_path)
-        assert 0 <= wrong <= 1 and 0 <= right <= 1
-        wins += right > wrong
-    assert wins >= 3
+        for k in (1, 2):  # two wrong shops per video
+            other = entries[(i + k) % len(entries)]
+            wrong = scorer.score(gt_dataset / e.video_paths[0], gt_dataset / other.img_path)
+            assert 0 <= wrong <= 1 and 0 <= right <= 1
+            wins, pairs = wins + (right > wrong), pairs + 1
+    # 89-90% on 132 pairs of an unseen 44-product world with the embedded weights
+    assert wins / pairs >= 0.75, f"right shop scored higher in {wins}/{pairs} pairs"

@@ -83,6 +83,10 @@ def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
     # every identity lives in one video (group), and shop images add crops to the product's own garment
     for v in crops.ids.unique().tolist():
         assert len(crops.groups[crops.ids == v].unique()) == 1
+    # a second run with a sparser frame step replaces the first run's frames, never adds to them
+    world_yolo(small_world, world_truth, tmp_path, every=48)
+    again = list((tmp_path / "yolo" / "images").rglob("*.jpg"))
+    assert 0 < len(again) < len(images)
 
 
 def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
