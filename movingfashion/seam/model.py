@@ -175,8 +175,7 @@ class SeamModel(nn.Module):
         self.head = MultiFrameHead(self.f, self.m, self.config)
         # batch-norm layers that arrive with trained statistics (f, and f~ copied from it); fresh
         # ones (e.g. the non-local block's) still learn theirs
-        self._pretrained_bn = [name for name, mod in self.named_modules()
-                               if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+        self._pretrained_bn = [mod for mod in self.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)
                                and mod.num_batches_tracked is not None and int(mod.num_batches_tracked) > 0]
 
     @property
@@ -188,9 +187,8 @@ class SeamModel(nn.Module):
         if self.encoder is not None:
             self.encoder.eval()  # frozen: batch-norm statistics stay as pretrained
         if mode and self.config.freeze_bn:
-            modules = dict(self.named_modules())
-            for name in self._pretrained_bn:
-                modules[name].eval()
+            for module in self._pretrained_bn:
+                module.eval()
         return self
 
     @torch.no_grad()
