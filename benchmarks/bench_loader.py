@@ -8,9 +8,14 @@ decoding strategies only. Each method runs two passes over the clips and the sec
 * ``baseline``: open the video with OpenCV for every clip and seek once per frame (how
   existing MovingFashion loaders read), crop, resize, read the shop image;
 * ``raw decord``: cached ``VideoReader.get_batch`` of exactly those frames, nothing else;
-* ``loader``: ``MovingFashionDataset`` through a DataLoader with 0 and 2 workers;
-* ``loader + crop cache``: the same dataset reading a crop cache built once (one-time cost
-  printed separately); frames then come from a fixed pool per video, so the clips differ.
+* ``raw pyav``: cached :class:`~movingfashion.video_io.PyAVReader` (non-reference frames
+  skipped) of exactly those frames;
+* ``loader``: ``MovingFashionDataset`` through a DataLoader with 0 and 2 workers, with the
+  default backend (PyAV) and with ``backend="decord"``;
+* ``loader + full crop cache``: the same dataset reading a crop cache of *every* boxed frame
+  (``pool=None``), built once (one-time cost printed, with the epochs it takes to pay back):
+  the same clips, bit-identical;
+* ``loader + pool cache``: a cache of a fixed pool of frames per video, so the clips differ.
 
 Data: ``--dataset DIR`` (an official-format folder), else a synthetic world exported with
 ``movingfashion.world.gt_dataset.export_gt_dataset`` (H.264), else (world package not there)
@@ -129,7 +134,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=390, help="synthetic: frames per video")
     ap.add_argument("--gop", type=int, default=250, help="synthetic: key-frame interval (x264 default 250)")
     ap.add_argument("--size", default="632x768", help="synthetic: WxH")
-    ap.add_argument("--pool", type=int, default=32, help="crop cache: frames kept per video")
+    ap.add_argument("--pool", type=int, default=32, help="pool crop cache: frames kept per video")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
@@ -159,7 +164,7 @@ def main() -> None:
 def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     T = args.frames_per_clip
     ds = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
-                              on_bad="skip")
+                              on_bad="skip")  # default backend: PyAV
     n = max(8, args.clips // 8 * 8)
     indices = list(range(n))  # indices >= len(ds) map to repeats of items with their own random frames
     plans = []
@@ -185,6 +190,17 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
                 vr = readers[rel] = decord.VideoReader(str(root / rel), num_threads=1)
             vr.get_batch(sorted(set(idx))).asnumpy()
 
+    from movingfashion.video_io import PyAVReader
+
+    pyav: dict[str, PyAVReader] = {}
+
+    def run_pyav():
+        for rel, idx, _, _ in plans:
+            r = pyav.get(rel)
+            if r is None:
+                r = pyav[rel] = PyAVReader(str(root / rel))
+            r.get(sorted(set(idx)))
+
     def loader_pass(dataset, workers):
         loader = torch.utils.data.DataLoader(dataset, batch_size=8, sampler=indices, num_workers=workers,
                                              collate_fn=collate_clips, persistent_workers=workers > 0)
@@ -202,28 +218,43 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     res: dict[str, float] = {}
     res["baseline_cv2_seek"] = steady(run_baseline)
     res["raw_decord_get_batch"] = steady(run_raw)
+    res["raw_pyav_skip_nonref"] = steady(run_pyav)
     res["loader_0_workers"] = steady(loader_pass(ds, 0))
     res["loader_2_workers"] = steady(loader_pass(ds, 2))
+    ds_dc = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
+                                 on_bad="skip", backend="decord")
+    res["loader_decord_0_workers"] = steady(loader_pass(ds_dc, 0))
+    res["loader_decord_2_workers"] = steady(loader_pass(ds_dc, 2))
     ds.dtype = torch.uint8  # no float conversion: shows what the [0, 1] float output costs
     res["loader_0_workers_uint8"] = steady(loader_pass(ds, 0))
     ds.dtype = torch.float32
+    t0 = time.perf_counter()
+    full_dir = work / "crop_cache_full"
+    build_full = build_crop_cache(ds, full_dir, pool=None)
+    full_s = time.perf_counter() - t0
+    full_mb = sum(f.stat().st_size for f in full_dir.glob("*.npy")) / 2**20
+    full = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
+                                on_bad="skip", crop_cache=full_dir)
+    same = all(full.plan(i)[2] == p[1] for i, p in zip(indices, plans, strict=True))
+    res["full_cache_0_workers"] = steady(loader_pass(full, 0))
+    res["full_cache_2_workers"] = steady(loader_pass(full, 2))
     t0 = time.perf_counter()
     cache_dir = work / "crop_cache"
     build = build_crop_cache(ds, cache_dir, pool=args.pool)
     build_s = time.perf_counter() - t0
     cached = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
                                   on_bad="skip", crop_cache=cache_dir)
-    res["cached_0_workers"] = steady(loader_pass(cached, 0))
-    res["cached_2_workers"] = steady(loader_pass(cached, 2))
+    res["pool_cache_0_workers"] = steady(loader_pass(cached, 0))
+    res["pool_cache_2_workers"] = steady(loader_pass(cached, 2))
     cached.dtype = torch.uint8  # a quarter of the bytes to pass from workers
-    res["cached_2_workers_uint8"] = steady(loader_pass(cached, 2))
-    # paired, interleaved per clip (robust to load drift on a shared machine): dataset[i] vs raw
+    res["pool_cache_2_workers_uint8"] = steady(loader_pass(cached, 2))
+    # paired, interleaved per clip (robust to load drift on a shared machine): dataset[i] (decord) vs raw
     t_ds = t_raw = 0.0
     for i, (rel, idx, _, _) in zip(indices, plans, strict=True):
         t0 = time.perf_counter()
         readers[rel].get_batch(sorted(set(idx))).asnumpy()
         t1 = time.perf_counter()
-        ds[i]
+        ds_dc[i]
         t_raw, t_ds = t_raw + t1 - t0, t_ds + time.perf_counter() - t1
     res["paired_dataset_getitem"] = n / t_ds
     res["paired_raw_decord"] = n / t_raw
@@ -231,15 +262,25 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     print(f"{'method':<24}{'clips/s':>10}{'x baseline':>12}{'x raw decord':>14}")
     for k, v in res.items():
         print(f"{k:<24}{v:>10.1f}{v / base:>11.2f}x{v / raw:>13.2f}x")
-    print(f"crop cache build (one-time, pool {args.pool}, {build['built']} videos): {build_s:.1f} s")
-    print(f"ratio loader (2 workers) / baseline: {res['loader_2_workers'] / base:.2f}x (aim >= 5x); "
-          f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8)")
-    print(f"paired per clip, interleaved: dataset[i] / raw decord = "
+    # epochs of the baseline the full cache's one-time build costs: build_s / (clips per epoch / base)
+    epoch_clips = len(ds)
+    payback = full_s / (epoch_clips / base - epoch_clips / res["full_cache_2_workers"])
+    print(f"pool cache build (one-time, pool {args.pool}, {build['built']} videos): {build_s:.1f} s")
+    print(f"full cache build (one-time, every boxed frame, {build_full['built']} videos, {full_mb:.0f} MB): "
+          f"{full_s:.1f} s, paid back after {payback:.1f} epochs of {epoch_clips} clips; same clips as the "
+          f"loader: {same}")
+    print(f"ratio loader (2 workers) / baseline: {res['loader_2_workers'] / base:.2f}x (aim >= 5x; "
+          f"backend=decord {res['loader_decord_2_workers'] / base:.2f}x, full crop cache "
+          f"{res['full_cache_2_workers'] / base:.2f}x)")
+    print(f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8; backend=decord "
+          f"{res['loader_decord_0_workers'] / raw:.2f}); raw pyav / raw decord: {res['raw_pyav_skip_nonref'] / raw:.2f}")
+    print(f"paired per clip, interleaved: dataset[i] (backend=decord) / raw decord = "
           f"{res['paired_dataset_getitem'] / res['paired_raw_decord']:.2f}")
-    print(f"ratio crop-cache loader (2 workers) / baseline: {res['cached_2_workers'] / base:.2f}x "
-          f"(uint8: {res['cached_2_workers_uint8'] / base:.2f}x; frames from a fixed pool of {args.pool})")
-    return {"source": source, "clips": n, "T": T, "clips_per_s": res, "cache_build_s": build_s,
-            "cpu_count": os.cpu_count()}
+    print(f"ratio pool-cache loader (2 workers) / baseline: {res['pool_cache_2_workers'] / base:.2f}x "
+          f"(uint8: {res['pool_cache_2_workers_uint8'] / base:.2f}x; frames from a fixed pool of {args.pool})")
+    return {"source": source, "clips": n, "T": T, "clips_per_s": res, "pool_cache_build_s": build_s,
+            "full_cache_build_s": full_s, "full_cache_mb": full_mb, "full_cache_payback_epochs": payback,
+            "full_cache_same_clips": same, "cpu_count": os.cpu_count()}
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tracklets": ("annotations.cli:tracklets", "Build ground-truth tracklets (same as mf-tracklets)."),
     "train-detector": ("annotations.cli:train_detector", "Train the clothing detector on DeepFashion2."),
     "pretrain-matcher": ("annotations.cli:pretrain_matcher", "Pretrain the single-frame matching head."),
+    "crop-cache": ("movingfashion.cache_cli:crop_cache", "Decode videos once into a crop cache for fast loading."),
     "df2": ("movingfashion.df2_cli:df2", "DeepFashion2 converters and Multi-DeepFashion2."),
     "train": ("movingfashion.seam.cli:train", "Train SEAM Match-RCNN (phase 1 / phase 2)."),
     "evaluate": ("movingfashion.seam.cli:evaluate", "Evaluate with the paper's protocol."),

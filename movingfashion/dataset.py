@@ -28,9 +28,13 @@ Design choices (documented contract):
   be decoded at all always raises :class:`MediaError` (call :meth:`check` before training to
   find those up front).
 * **Crop cache** (optional, for speed): :func:`build_crop_cache` decodes each video once and
-  stores the crops of a fixed pool of frames; ``crop_cache=DIR`` then samples the clip from
-  that pool and reads it from a memory-mapped array. Frames come only from the pool (a
-  training-time trade-off: evaluate without the cache to follow the paper's protocol).
+  stores the crops of its frames; ``crop_cache=DIR`` then reads the clip from a memory-mapped
+  array. With ``pool=None`` every candidate frame is stored and items are identical to
+  decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
+  trade-off: evaluate without it to follow the paper's protocol).
+* **Decoder** (``backend``): ``"auto"`` = decord ``get_batch``, OpenCV when decord cannot open
+  a file; ``"pyav"`` = PyAV with non-reference frames skipped (bit-identical frames, faster on
+  sparse clips), then decord, then OpenCV (:mod:`movingfashion.video_io`).
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
   times less to pass from DataLoader workers; convert on the GPU).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
@@ -54,7 +58,7 @@ import torch
 from pydantic import ValidationError
 
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
-from movingfashion.video_io import ReaderCache
+from movingfashion.video_io import BACKENDS, ReaderCache
 from schemas.dataset import VideoTracklets
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import read_official
@@ -181,6 +185,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.quality = quality or QualityConfig()
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.epoch = 0
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown video backend {backend!r}", where="backend",
+                              hint=f"use one of {', '.join(BACKENDS)}")
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
         self._checked: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
@@ -543,15 +550,22 @@ def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
     return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
 
 
-def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[str], *, pool: int = 32,
-                     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> dict[str, int]:
-    """Decode every video once and store the crops (or resized frames) of a fixed pool of frames.
+#: Frames decoded at a time while a crop cache is built (bounds memory on long videos).
+CACHE_DECODE_CHUNK = 64
 
-    The pool is ``pool`` frames spread over the video's candidates (chunk centres, as RRS in
-    evaluation); a dataset opened with ``crop_cache=out_dir`` then samples its ``T`` frames from
-    that pool and reads them from one memory-mapped ``.npy`` per video instead of decoding.
-    Videos already cached with the same settings and file size are skipped (reruns are cheap).
-    Disk: ``pool * H * W * 3`` bytes per video (32 x 224 x 224 x 3 = 4.8 MB).
+
+def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[str], *, pool: int | None = 32,
+                     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> dict[str, int]:
+    """Decode every video once and store the crops (or resized frames) of its frames.
+
+    ``pool=N`` keeps ``N`` frames spread over the video's candidates (chunk centres, as RRS in
+    evaluation): the dataset opened with ``crop_cache=out_dir`` then samples its ``T`` frames
+    from that pool. ``pool=None`` keeps *every* candidate frame, so sampling is unchanged: an
+    item holds exactly the frames (and, the array being lossless, exactly the pixels) it would
+    decode. Either way an item is read from one memory-mapped ``.npy`` per video instead of
+    decoded. Videos already cached with the same settings and file size are skipped (reruns
+    are cheap). Disk: ``frames * H * W * 3`` bytes per video (224 x 224 crops: 150 KB a frame,
+    4.8 MB for a pool of 32, 45 MB for every frame of a 300-frame tracklet).
     """
     from movingfashion.sampling import get_sampler as _get
     from schemas.atomic import atomic_open, atomic_write_json
@@ -573,17 +587,29 @@ def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[s
                 done += 1
                 continue
         dataset._check_video(rec, video)
-        frames = sorted(set(pick(dataset._candidates_uncached(video), pool, train=False)))
-        arr = dataset._decode(video, frames)
-        boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in frames], dtype=np.float32).reshape(-1, 4)
-        if dataset.crop == "tracklet":
-            clip, out_boxes = dataset._crops(arr, boxes), boxes
-        else:
-            clip, out_boxes = dataset._whole(arr, boxes)
+        cand = dataset._candidates_uncached(video)
+        frames = sorted(set(cand if pool is None else pick(cand, pool, train=False)))
+        out_boxes_l, orig = [], None
         with atomic_open(arr_path, "wb") as fh:
-            np.save(fh, clip)
+            for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
+                chunk = frames[start:start + CACHE_DECODE_CHUNK]
+                arr = dataset._decode(video, chunk)
+                orig = arr.shape[1:3]
+                boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in chunk],
+                                 dtype=np.float32).reshape(-1, 4)
+                if dataset.crop == "tracklet":
+                    clip, out_boxes = dataset._crops(arr, boxes), boxes
+                else:
+                    clip, out_boxes = dataset._whole(arr, boxes)
+                if start == 0:
+                    np.lib.format.write_array_header_1_0(fh, {
+                        "descr": np.lib.format.dtype_to_descr(clip.dtype), "fortran_order": False,
+                        "shape": (len(frames), *clip.shape[1:])})
+                fh.write(np.ascontiguousarray(clip).tobytes())
+                out_boxes_l.append(out_boxes)
+        out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
         atomic_write_json(meta_path, {"video": video.rel_path, "video_size": size, "params": params,
-                                      "frames": frames, "orig_size": list(arr.shape[1:3]),
+                                      "frames": frames, "orig_size": list(orig or (0, 0)),
                                       "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes]})
         built += 1
     return {"built": built, "already_cached": done}

@@ -217,6 +217,32 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
         MovingFashionDataset(tiny_dataset, "train", crop_size=64, crop_cache=tmp_path / "cc")[0]
 
 
+
+def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, monkeypatch):
+    """pool=None: every boxed frame cached (built in small chunks); items equal the decoded ones."""
+    from movingfashion import dataset as dataset_mod
+    from movingfashion.dataset import build_crop_cache
+
+    monkeypatch.setattr(dataset_mod, "CACHE_DECODE_CHUNK", 7)
+    plain = MovingFashionDataset(tiny_dataset, "train", seed=5, crop_size=32, frames=6)
+    assert build_crop_cache(plain, tmp_path / "cc", pool=None)["built"] == 4
+    meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
+    assert meta["frames"] == sorted(plain.products[0].videos[0].boxes)
+    cached = MovingFashionDataset(tiny_dataset, "train", seed=5, crop_size=32, frames=6, crop_cache=tmp_path / "cc")
+    for i in range(len(plain)):
+        a, b = plain[i], cached[i]
+        assert a["frame_indices"].tolist() == b["frame_indices"].tolist()
+        assert torch.equal(a["frames"], b["frames"]) and torch.equal(a["boxes"], b["boxes"])
+
+
+def test_default_pyav_backend_gives_the_items_decord_gives(tiny_dataset):
+    a = MovingFashionDataset(tiny_dataset, "train", seed=3, crop_size=32, frames=5, backend="decord")
+    b = MovingFashionDataset(tiny_dataset, "train", seed=3, crop_size=32, frames=5)
+    for i in range(len(a)):
+        x, y = a[i], b[i]
+        assert x["frame_indices"].tolist() == y["frame_indices"].tolist() and torch.equal(x["frames"], y["frames"])
+    assert b.cache.get(b.products[0].videos[0].path).backend == "pyav"
+
 def test_uint8_output_equals_float_output(tiny_dataset):
     f = MovingFashionDataset(tiny_dataset, "test", crop_size=24, shop_size=24)[0]
     u = MovingFashionDataset(tiny_dataset, "test", crop_size=24, shop_size=24, dtype=torch.uint8)[0]
@@ -229,3 +255,25 @@ def test_split_given_as_a_json_path(tiny_dataset):
     assert ds.product_ids == ["102"] and not ds.train and ds[0]["video_path"] == "videos/102_0.mp4"
     with pytest.raises(DataFormatError, match="file not found"):
         MovingFashionDataset(tiny_dataset, "validation")
+
+
+def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from movingfashion.cli import cli
+
+    out = tmp_path / "cc"
+    runner = CliRunner()
+    res = runner.invoke(cli, ["crop-cache", str(tiny_dataset), "--split", "train", "--out", str(out),
+                              "--crop-size", "32", "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["built"] == 4 and json.loads(res.output)["pool"] is None
+    again = json.loads(runner.invoke(cli, ["crop-cache", str(tiny_dataset), "--out", str(out), "--crop-size", "32",
+                                           "--json"]).output)
+    assert again["built"] == 0 and again["already_cached"] == 4
+    plain = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3)
+    cached = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3, crop_cache=out)
+    assert torch.equal(plain[2]["frames"], cached[2]["frames"])
+    assert "Example" in runner.invoke(cli, ["crop-cache", "--help"]).output
+    with pytest.raises(ConfigError, match="unknown video backend"):
+        MovingFashionDataset(tiny_dataset, "train", backend="gpu")

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from movingfashion import video_io
-from movingfashion.video_io import OpenCVReader, ReaderCache, open_reader, read_frames
+from movingfashion.video_io import (
+    DecordReader,
+    OpenCVReader,
+    PyAVReader,
+    ReaderCache,
+    open_reader,
+    read_frames,
+)
 from schemas.errors import MediaError
 from tests.movingfashion.helpers import read_code
 
@@ -41,11 +48,11 @@ def test_decord_and_opencv_agree_with_a_sequential_reference_decode(video):
         assert diff < 3.0, (backend, diff)
 
 
-def test_opencv_fallback_when_decord_cannot_open(video, monkeypatch):
+def test_opencv_fallback_when_pyav_and_decord_cannot_open(video, monkeypatch):
     def broken(path):
-        raise RuntimeError("decord says no")
+        raise RuntimeError("says no")
 
-    monkeypatch.setattr(video_io, "DecordReader", broken)
+    monkeypatch.setattr(video_io, "_READERS", {**video_io._READERS, "pyav": broken, "decord": broken})
     reader = open_reader(video)
     assert isinstance(reader, OpenCVReader)
     assert [read_code(f) for f in reader.get([40, 3, 3, 20])] == [40, 3, 3, 20]
@@ -56,7 +63,7 @@ def test_unreadable_video_names_the_file(tmp_path):
     bad.write_bytes(b"\x00not a video" * 100)
     with pytest.raises(MediaError) as exc:
         read_frames(bad, [0], cache=ReaderCache())
-    assert "broken.mp4" in str(exc.value) and "decord" in str(exc.value) and "opencv" in str(exc.value)
+    assert "broken.mp4" in str(exc.value) and all(name in str(exc.value) for name in ("pyav", "decord", "opencv"))
     with pytest.raises(MediaError, match="not found"):
         read_frames(tmp_path / "missing.mp4", [0], cache=ReaderCache())
 
@@ -78,3 +85,39 @@ def test_reader_cache_reuses_evicts_and_reopens_after_fork(tiny_dataset, monkeyp
     real = os.getpid()
     monkeypatch.setattr(video_io.os, "getpid", lambda: real + 1)  # as in a forked DataLoader worker
     assert cache.get(v[0]) is not r0b and cache.opened == 1
+
+
+@pytest.mark.parametrize("idx", [[0], [59], [59, 0, 13, 13, 31, 12, 47], list(range(60)), [47, 48, 11, 12, 23, 24]])
+def test_pyav_reader_is_bit_identical_to_decord(video, idx):
+    ref = DecordReader(str(video)).get(idx)
+    fast, full = PyAVReader(str(video)), PyAVReader(str(video), skip_nonref=False)
+    assert len(fast) == 60 and fast.key_indices() == DecordReader(str(video)).key_indices()
+    got = fast.get(idx)
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+    assert np.array_equal(full.get(idx), ref)
+    assert [read_code(f) for f in got] == idx
+
+
+def test_pyav_reader_skips_non_reference_frames(video):
+    """A frame late in a GOP: the skipping reader decodes fewer frames and returns the same pixels."""
+    fast, full = PyAVReader(str(video)), PyAVReader(str(video), skip_nonref=False)
+    a, b = fast.get([46, 22]), full.get([46, 22])
+    assert np.array_equal(a, b)
+    keys = full.key_indices()
+    assert full.frames_decoded >= sum(t - max(k for k in keys if k <= t) + 1 for t in (46, 22))
+    assert fast.frames_decoded < full.frames_decoded
+
+
+def test_auto_backend_prefers_pyav_then_decord(video, monkeypatch):
+    assert isinstance(open_reader(video), PyAVReader)
+    assert isinstance(open_reader(video, backend="decord"), DecordReader)
+
+    def broken(path):
+        raise RuntimeError("pyav says no")
+
+    monkeypatch.setattr(video_io, "_READERS", {**video_io._READERS, "pyav": broken})
+    assert isinstance(open_reader(video), DecordReader)
+    with pytest.raises(MediaError, match="pyav says no"):
+        open_reader(video, backend="pyav")
+    with pytest.raises(MediaError, match="unknown video backend"):
+        open_reader(video, backend="gpu")
