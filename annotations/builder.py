@@ -35,7 +35,7 @@ from annotations.tracking import (
 )
 from annotations.video import VideoSource, frame_indices, prefetch_batches
 from schemas.atomic import atomic_write_text
-from schemas.dataset import Tracklet, VideoTracklets
+from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import OfficialSplit, read_official, write_official
 
@@ -52,6 +52,7 @@ class VideoJob:
     index: int
     video_path: str
     img_path: str
+    item_class: int | None = None  #: the product's DeepFashion2 class, from entries.jsonl when published
 
     @property
     def stem(self) -> str:
@@ -248,7 +249,7 @@ class TrackletBuilder:
         head = self.matcher.m
         sim = similarity(head, dets.embeddings) if len(dets) else None
         inf = inference_tracking(dets, head, cfg.tracker, sim=sim)
-        gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim)
+        gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim, item_class=job.item_class)
         with torch.no_grad():
             shop_s = head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
@@ -344,6 +345,10 @@ def build_dataset_tracklets(dataset: str | os.PathLike[str], *, detector: str = 
     cfg = config or BuildConfig()
     splits = load_splits(root)
     jobs = video_jobs(splits, shard)
+    if (root / "entries.jsonl").is_file():
+        classes = read_entry_classes(root / "entries.jsonl")
+        for job in jobs:
+            job.item_class = classes.get(job.product_id)
     if builder is None:
         det = build_detector(detector, weights, cfg.detector)
         builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)

@@ -5,7 +5,8 @@ contributes its best-matching remaining detection whose match score with the piv
 ``match_threshold`` (at most one per frame); the tracklet's detections are removed and the
 loop repeats until none is left. *Training tracking*: the pivot is the detection that best
 matches the shop image over the whole video, if that score reaches ``shop_threshold``;
-propagation as above. One ``[D,D]`` score matrix per video replaces every pairwise call; the
+propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (off by
+default) can favour pivot candidates the detector gives that class. One ``[D,D]`` score matrix per video replaces every pairwise call; the
 only Python loop is over tracklets. :func:`naive_inference_tracking` /
 :func:`naive_training_tracking` are per-pair reference loops (benchmark and tests).
 """
@@ -30,6 +31,12 @@ class TrackerConfig(BaseModel):
                                    description="min match score with the pivot for a detection to join")
     shop_threshold: float = Field(0.3, ge=0, le=1,
                                   description="training tracking: min shop match score of the pivot")
+    class_bonus: float = Field(0.1, ge=0, le=1,
+                               description="training tracking: added to the score of detections whose"
+                                           " detector class is the product's DeepFashion2 class, when ranking"
+                                           " pivot candidates (shop score) and the detection kept per frame"
+                                           " (match score); thresholds still apply to the raw scores"
+                                           " (0 = the paper's rule)")
     min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
     max_gap: int | None = Field(None, ge=0,
                                 description="fill frames between detections at most this far apart by linear"
@@ -61,13 +68,15 @@ class TrackResult:
 
 
 def _propagate(sim_row: np.ndarray, frames: np.ndarray, remaining: np.ndarray, pivot: int,
-               threshold: float) -> TrackResult:
-    """Pivot + the best remaining detection per other frame with ``sim_row >= threshold``."""
+               threshold: float, bonus: np.ndarray | None = None) -> TrackResult:
+    """Pivot + the best remaining detection per other frame with ``sim_row >= threshold``
+    (best by ``sim_row``, plus ``bonus`` when given)."""
     cand = remaining & (sim_row >= threshold) & (frames != frames[pivot])
     idx = np.flatnonzero(cand)
     if len(idx):
+        key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
         # best per frame: order by frame, then by descending score (stable: first index wins ties)
-        order = np.lexsort((-sim_row[idx], frames[idx]))
+        order = np.lexsort((-key, frames[idx]))
         idx = idx[order]
         first = np.ones(len(idx), bool)
         first[1:] = frames[idx][1:] != frames[idx][:-1]
@@ -111,22 +120,43 @@ def shop_scores(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Te
         return head.score_matrix(shop_embedding.reshape(1, -1), dets.embeddings)[0].float().cpu().numpy()
 
 
+def class_bonus(classes: np.ndarray, item_class: int | None, config: TrackerConfig) -> np.ndarray | None:
+    """``class_bonus`` where the detector's class is the item's, else 0; None when unused."""
+    if item_class is None or config.class_bonus <= 0:
+        return None
+    return config.class_bonus * (classes == item_class)
+
+
+def pivot_ranking(shop: np.ndarray, classes: np.ndarray, item_class: int | None, config: TrackerConfig) -> np.ndarray:
+    """Score by which pivot candidates are ranked: the shop score, plus the class bonus;
+    candidates below ``shop_threshold`` get -inf."""
+    bonus = class_bonus(classes, item_class, config)
+    rank = shop.astype(np.float64) if bonus is None else shop + bonus
+    return np.where(shop >= config.shop_threshold, rank, -np.inf)
+
+
 def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
-                      config: TrackerConfig | None = None, sim: np.ndarray | None = None) -> TrackResult | None:
-    """The shop item's tracklet (training mode), or None when no detection matches the shop well enough."""
+                      config: TrackerConfig | None = None, sim: np.ndarray | None = None,
+                      item_class: int | None = None) -> TrackResult | None:
+    """The shop item's tracklet (training mode), or None when no detection matches the shop well enough.
+
+    ``item_class``: the product's DeepFashion2 class, used only when ``config.class_bonus > 0``.
+    """
     cfg = config or TrackerConfig()
     if len(dets) == 0:
         return None
     s = shop_scores(dets, head, shop_embedding)
-    pivot = int(np.argmax(s))
-    if s[pivot] < cfg.shop_threshold:
+    rank = pivot_ranking(s, dets.classes, item_class, cfg)
+    pivot = int(np.argmax(rank))
+    if not np.isfinite(rank[pivot]):
         return None
     if sim is None:
         with torch.no_grad():
             row = head.score_matrix(dets.embeddings[pivot:pivot + 1], dets.embeddings)[0].float().cpu().numpy()
     else:
         row = sim[pivot]
-    tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold)
+    bonus = class_bonus(dets.classes, item_class, cfg)
+    tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold, bonus)
     tr.shop_score = float(s[pivot])
     return tr
 
@@ -139,16 +169,17 @@ def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def _naive_propagate(dets: VideoDetections, head: MatchHead, remaining: list[bool], pivot: int,
-                     threshold: float) -> TrackResult:
-    best: dict[int, tuple[float, int]] = {}
+                     threshold: float, item_class: int | None = None, bonus: float = 0.0) -> TrackResult:
+    best: dict[int, tuple[float, float, int]] = {}
     for j in range(len(dets)):
         if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
             continue
         s = _pair_score(head, dets.embeddings[pivot], dets.embeddings[j])
+        key = s + (bonus if item_class is not None and dets.classes[j] == item_class else 0.0)
         f = int(dets.frames[j])
-        if s >= threshold and (f not in best or s > best[f][0]):
-            best[f] = (s, j)
-    members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (s, j) in best.items()])
+        if s >= threshold and (f not in best or key > best[f][0]):
+            best[f] = (key, s, j)
+    members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (_, s, j) in best.items()])
     return TrackResult(pivot=pivot, members=np.array([m[1] for m in members], np.int64),
                        match_scores=np.array([m[2] for m in members], np.float32))
 
@@ -170,16 +201,19 @@ def naive_inference_tracking(dets: VideoDetections, head: MatchHead,
 
 
 def naive_training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
-                            config: TrackerConfig | None = None) -> TrackResult | None:
+                            config: TrackerConfig | None = None, item_class: int | None = None) -> TrackResult | None:
     """Reference implementation of training tracking, one pair at a time."""
     cfg = config or TrackerConfig()
-    best, pivot = -1.0, -1
+    best, rank, pivot = -1.0, -np.inf, -1
     for i in range(len(dets)):
         s = _pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i])
-        if s > best:
-            best, pivot = s, i
-    if pivot < 0 or best < cfg.shop_threshold:
+        if s < cfg.shop_threshold:
+            continue
+        r = s + (cfg.class_bonus if item_class is not None and dets.classes[i] == item_class else 0.0)
+        if r > rank:
+            best, rank, pivot = s, r, i
+    if pivot < 0:
         return None
-    tr = _naive_propagate(dets, head, [True] * len(dets), pivot, cfg.match_threshold)
+    tr = _naive_propagate(dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus)
     tr.shop_score = best
     return tr

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
 from schemas.taxonomy import DF2_CLASSES, Partition
@@ -110,3 +113,27 @@ class SplitAssignment(_Model):
     split: Split
     df2_class: int
     partition: Partition
+
+
+def read_entry_classes(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Product id -> DeepFashion2 class from a published ``entries.jsonl`` (rows without a class skipped).
+
+    Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row.
+    """
+    out: dict[str, int] = {}
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
+            if not isinstance(row, dict) or "product_id" not in row:
+                raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
+            cls = row.get("df2_class")
+            if cls is not None:
+                if cls not in DF2_CLASSES:
+                    raise DataFormatError(f"line {lineno}: df2_class {cls!r} is not 1..13", where=str(path))
+                out[str(row["product_id"])] = int(cls)
+    return out

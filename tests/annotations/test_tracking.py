@@ -108,6 +108,46 @@ def test_vectorised_equals_naive(seed):
     np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
 
 
+def look_alike_video(n_frames=10, seed=0):
+    """Two garments worn together with near-identical embeddings (the same print on a top and on
+    shorts): object 0 detected as class 7 (shorts), object 1 as class 1; the shop image is a hair
+    closer to object 1, so shop score alone picks the wrong garment."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(256, generator=g)
+    centres = torch.stack([base, base + 0.02 * torch.randn(256, generator=g)])
+    frames, ids, emb, classes = [], [], [], []
+    for t in range(n_frames):
+        for o in (0, 1):
+            frames.append(t)
+            ids.append(o)
+            # object 0 noisier than the gap between the two: from its pivot, object 1 often matches best
+            emb.append(centres[o] + (0.05 if o == 0 else 0.01) * torch.randn(256, generator=g))
+            classes.append(7 if o == 0 else 1)
+    n = len(frames)
+    dets = VideoDetections(np.array(frames), np.zeros((n, 4), np.float32), np.full(n, 0.8, np.float32),
+                           np.array(classes), torch.stack(emb))
+    shop = centres[1] + 0.3 * (centres[1] - centres[0])
+    return dets, np.array(ids), shop
+
+
+def test_class_bonus_picks_the_garment_of_the_product_class():
+    dets, ids, shop = look_alike_video()
+    head = distance_head(scale=0.5, bias=4.0)
+    paper = training_tracking(dets, head, shop, TrackerConfig(class_bonus=0.0), item_class=7)
+    assert set(ids[paper.members]) != {0}  # shop score alone: the look-alike wins
+    cfg = TrackerConfig(class_bonus=0.1)
+    tr = training_tracking(dets, head, shop, cfg, item_class=7)
+    assert ids[tr.pivot] == 0 and set(ids[tr.members]) == {0} and len(tr.members) == 10
+    assert training_tracking(dets, head, shop, cfg).pivot == paper.pivot  # class unknown: no bonus
+    slow = naive_training_tracking(dets, head, shop, cfg, item_class=7)
+    assert slow.members.tolist() == tr.members.tolist() and slow.pivot == tr.pivot
+    # thresholds apply to the raw scores: the bonus never lifts a detection over them
+    s = head.score_matrix(shop[None], dets.embeddings)[0].detach().numpy()
+    mid = float((s[ids == 0].max() + s[ids == 1].max()) / 2)
+    strict = TrackerConfig(class_bonus=0.5, shop_threshold=mid)
+    assert ids[training_tracking(dets, head, shop, strict, item_class=7).pivot] == 1
+
+
 def test_empty_video():
     dets = VideoDetections(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
                            np.zeros(0, np.int64), torch.zeros(0, 256))
