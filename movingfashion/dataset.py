@@ -59,7 +59,7 @@ from pydantic import ValidationError
 
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.video_io import BACKENDS, ReaderCache
-from schemas.dataset import VideoTracklets
+from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import read_official
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
@@ -105,19 +105,7 @@ def _size(value: int | Sequence[int] | None) -> Size | None:
 
 def load_entries(path: Path) -> dict[str, dict[str, Any]]:
     """Rows of ``entries.jsonl`` by product id (raw dicts; class checked by the caller)."""
-    rows: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
-            if not isinstance(row, dict) or "product_id" not in row:
-                raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
-            rows[str(row["product_id"])] = row
-    return rows
+    return read_entry_rows(path)
 
 
 def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:

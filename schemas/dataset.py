@@ -115,12 +115,12 @@ class SplitAssignment(_Model):
     partition: Partition
 
 
-def read_entry_classes(path: str | os.PathLike[str]) -> dict[str, int]:
-    """Product id -> DeepFashion2 class from a published ``entries.jsonl`` (rows without a class skipped).
+def read_entry_rows(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Rows of a published ``entries.jsonl`` by product id (raw dicts, blank lines ignored).
 
     Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row.
     """
-    out: dict[str, int] = {}
+    rows: dict[str, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
@@ -131,9 +131,18 @@ def read_entry_classes(path: str | os.PathLike[str]) -> dict[str, int]:
                 raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
             if not isinstance(row, dict) or "product_id" not in row:
                 raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
-            cls = row.get("df2_class")
-            if cls is not None:
-                if cls not in DF2_CLASSES:
-                    raise DataFormatError(f"line {lineno}: df2_class {cls!r} is not 1..13", where=str(path))
-                out[str(row["product_id"])] = int(cls)
+            rows[str(row["product_id"])] = row
+    return rows
+
+
+def read_entry_classes(path: str | os.PathLike[str]) -> dict[str, int]:
+    """Product id -> DeepFashion2 class from a published ``entries.jsonl`` (rows without a class skipped)."""
+    out: dict[str, int] = {}
+    for pid, row in read_entry_rows(path).items():
+        cls = row.get("df2_class")
+        if cls is None:
+            continue
+        if cls not in DF2_CLASSES:
+            raise DataFormatError(f"product '{pid}': df2_class {cls!r} is not 1..13", where=str(path))
+        out[pid] = int(cls)
     return out

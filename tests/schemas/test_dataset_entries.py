@@ -20,8 +20,8 @@ def test_reads_classes_and_skips_rows_without_one(tmp_path):
 
 @pytest.mark.parametrize(("line", "message"), [("{not json", "line 2: malformed JSON"),
                                                 ('{"df2_class": 3}', "line 2: expected an object with product_id"),
-                                                ('{"product_id": "x", "df2_class": 14}', "line 2: df2_class 14")])
-def test_bad_rows_name_the_file_and_line(tmp_path, line, message):
+                                                ('{"product_id": "x", "df2_class": 14}', "product 'x': df2_class 14")])
+def test_bad_rows_name_the_file_and_line_or_product(tmp_path, line, message):
     p = tmp_path / "entries.jsonl"
     p.write_text('{"product_id": "a", "df2_class": 1}\n' + line + "\n")
     with pytest.raises(DataFormatError, match=message) as exc:
