@@ -229,7 +229,7 @@ class TrackletBuilder:
         r = self.config.decimals
         m = tr.members
         boxes = {int(dets.frames[i]): [round(float(v), r) for v in dets.boxes[i]] for i in m}
-        if mode == "training" and max_gap > 1:
+        if max_gap > 1:
             boxes = {k: [round(float(v), r) for v in b] for k, b in interpolate_boxes(boxes, max_gap).items()}
         cls = np.bincount(dets.classes[m]).argmax() if len(m) else None
         shop = tr.shop_score if tr.shop_score is not None else (
@@ -256,7 +256,7 @@ class TrackletBuilder:
         tracklets = []
         if gt is not None:
             tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap))
-        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, 0) for t in inf]
+        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap) for t in inf]
         reason = None
         rv = cfg.review
         if not len(dets):

@@ -39,8 +39,9 @@ class TrackerConfig(BaseModel):
                                            " (0 = the paper's rule)")
     min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
     max_gap: int | None = Field(None, ge=0,
-                                description="fill frames between detections at most this far apart by linear"
-                                            " interpolation (None = 2 x stride; 0 = never)")
+                                description="fill a tracklet's frames between detections at most this far apart"
+                                            " by linear interpolation, in both modes (None = 2 x stride; 0 ="
+                                            " never); filled frames get a box but no scores")
 
 
 @dataclass

@@ -66,12 +66,15 @@ def test_acceptance_iou_and_50pct_check(built, small_world):
           f"pass rate >= {TARGET_PASS:.0%} ({'met' if qa.pass_rate >= TARGET_PASS else 'NOT met'})")
     assert qa.mean_iou >= FLOOR_IOU
     assert qa.pass_rate >= FLOOR_PASS
+    # the paper's query selection over interpolated inference tracklets (0.765 when written;
+    # about half that when inference tracklets kept only the stride's frames)
+    assert qa.query_mean_iou >= 0.6
 
 
 def test_outputs_official_and_richer(built):
     ds, rep, pid = built
     splits = {name: read_official(ds / name) for name in ("train.json", "test.json")}
-    n = 0
+    n = filled = 0
     for split in splits.values():
         for entry in split.values():
             assert len(entry.tracklets) == len(entry.video_paths)
@@ -85,9 +88,10 @@ def test_outputs_official_and_richer(built):
                 assert vt.ground_truth == 0 and vt.tracklets[0].mode == "training"
                 assert trk == vt.tracklets[0].official() and all(k.isdigit() for k in trk)
                 assert {t.mode for t in vt.tracklets[1:]} <= {"inference"}
-                # stride 2 + interpolation: detections on even frames only, gaps filled
-                assert all(f % STRIDE == 0 for f in vt.tracklets[0].scores)
-    assert n == rep.videos
+                # stride 2 + interpolation: detections on even frames only, gaps filled (both modes)
+                assert all(f % STRIDE == 0 for t in vt.tracklets for f in t.scores)
+                filled += sum(1 for t in vt.tracklets[1:] for f in t.boxes if f not in t.scores)
+    assert n == rep.videos and filled > 0
     raw = json.loads((ds / "train.json").read_text())
     assert raw[pid]["my_extra"] == {"keep": 1}
     assert raw[pid]["tracklets"][0] != {"0": [0, 0, 1, 1]}
