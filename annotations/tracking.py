@@ -5,9 +5,10 @@ contributes its best-matching remaining detection whose match score with the piv
 ``match_threshold`` (at most one per frame); the tracklet's detections are removed and the
 loop repeats until none is left. *Training tracking*: the pivot is the detection that best
 matches the shop image over the whole video, if that score reaches ``shop_threshold``;
-propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (off by
-default) can favour pivot candidates the detector gives that class. One ``[D,D]`` score matrix per video replaces every pairwise call; the
-only Python loop is over tracklets. :func:`naive_inference_tracking` /
+propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (0.1 by
+default, 0 = the paper's rule) favours detections the detector gives that class, for the pivot
+and for the detection kept per frame. One ``[D,D]`` score matrix per video replaces every
+pairwise call; the only Python loop is over tracklets. :func:`naive_inference_tracking` /
 :func:`naive_training_tracking` are per-pair reference loops (benchmark and tests).
 """
 
@@ -128,12 +129,11 @@ def class_bonus(classes: np.ndarray, item_class: int | None, config: TrackerConf
     return config.class_bonus * (classes == item_class)
 
 
-def pivot_ranking(shop: np.ndarray, classes: np.ndarray, item_class: int | None, config: TrackerConfig) -> np.ndarray:
+def pivot_ranking(shop: np.ndarray, bonus: np.ndarray | None, shop_threshold: float) -> np.ndarray:
     """Score by which pivot candidates are ranked: the shop score, plus the class bonus;
     candidates below ``shop_threshold`` get -inf."""
-    bonus = class_bonus(classes, item_class, config)
     rank = shop.astype(np.float64) if bonus is None else shop + bonus
-    return np.where(shop >= config.shop_threshold, rank, -np.inf)
+    return np.where(shop >= shop_threshold, rank, -np.inf)
 
 
 def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
@@ -147,7 +147,8 @@ def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: to
     if len(dets) == 0:
         return None
     s = shop_scores(dets, head, shop_embedding)
-    rank = pivot_ranking(s, dets.classes, item_class, cfg)
+    bonus = class_bonus(dets.classes, item_class, cfg)
+    rank = pivot_ranking(s, bonus, cfg.shop_threshold)
     pivot = int(np.argmax(rank))
     if not np.isfinite(rank[pivot]):
         return None
@@ -156,7 +157,6 @@ def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: to
             row = head.score_matrix(dets.embeddings[pivot:pivot + 1], dets.embeddings)[0].float().cpu().numpy()
     else:
         row = sim[pivot]
-    bonus = class_bonus(dets.classes, item_class, cfg)
     tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold, bonus)
     tr.shop_score = float(s[pivot])
     return tr

@@ -32,9 +32,9 @@ Design choices (documented contract):
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
   trade-off: evaluate without it to follow the paper's protocol).
-* **Decoder** (``backend``): ``"auto"`` = decord ``get_batch``, OpenCV when decord cannot open
-  a file; ``"pyav"`` = PyAV with non-reference frames skipped (bit-identical frames, faster on
-  sparse clips), then decord, then OpenCV (:mod:`movingfashion.video_io`).
+* **Decoder** (``backend``): ``"auto"`` = PyAV with the unneeded non-reference frames skipped
+  (bit-identical to a full decode), then decord ``get_batch``, then OpenCV, per file;
+  ``"pyav"``, ``"decord"`` or ``"opencv"`` force one (:mod:`movingfashion.video_io`).
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
   times less to pass from DataLoader workers; convert on the GPU).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
@@ -101,11 +101,6 @@ def _size(value: int | Sequence[int] | None) -> Size | None:
         return (value, value)
     h, w = value
     return (int(h), int(w))
-
-
-def load_entries(path: Path) -> dict[str, dict[str, Any]]:
-    """Rows of ``entries.jsonl`` by product id (raw dicts; class checked by the caller)."""
-    return read_entry_rows(path)
 
 
 def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:
@@ -187,7 +182,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         want_classes = self._parse_classes(classes)
         official = read_official(split_path)
         entries_path = self.root / "entries.jsonl"
-        entries = load_entries(entries_path) if entries_path.is_file() else None
+        entries = read_entry_rows(entries_path) if entries_path.is_file() else None
         if want_classes is not None and entries is None:
             raise ConfigError("filtering by class needs entries.jsonl", where=str(entries_path),
                               hint="publish the dataset with mf publish, or drop classes=")

@@ -124,8 +124,8 @@ class PyAVReader:
     forward with FFmpeg's ``skip_frame``: a packet that is not wanted is decoded only when it is
     a reference frame (another frame depends on it); non-reference frames in between (most
     B-frames) are dropped before decoding. The output is bit-identical to a full decode (the
-    skipped frames feed nothing) and, on libx264 video, costs about 0.6 of decord's
-    ``get_batch`` for sparse requests (``benchmarks/bench_loader.py``).
+    skipped frames feed nothing) and, on libx264 video, takes 0.6-0.8 of the time of decord's
+    ``get_batch`` for a 10-frame clip (``benchmarks/bench_loader.py``).
     """
 
     backend = "pyav"
