@@ -71,8 +71,9 @@ class BuildReport:
     frames_detected: int = 0
     detections: int = 0
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=lambda: {"decode_wait": 0.0, "detect": 0.0, "embed": 0.0,
-                                                                "track": 0.0, "write": 0.0})
+    timings: dict[str, float] = field(
+        default_factory=lambda: {"decode_wait": 0.0, "detect": 0.0, "embed": 0.0, "track": 0.0, "write": 0.0}
+    )
     detector: str | None = None
     matcher: str | None = None
     official_updated: list[str] = field(default_factory=list)
@@ -111,11 +112,16 @@ def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
     """The official split files present in a dataset folder (at least one)."""
     root = Path(dataset)
     if not root.is_dir():
-        raise DataFormatError("dataset folder not found", where=str(root), hint="pass the folder of mf publish")
+        raise DataFormatError(
+            "dataset folder not found", where=str(root), hint="pass the folder of mf publish"
+        )
     splits = {name: read_official(root / name) for name in SPLIT_FILES if (root / name).is_file()}
     if not splits:
-        raise DataFormatError("no train.json or test.json", where=str(root),
-                              hint="pass a dataset in the official MovingFashion format")
+        raise DataFormatError(
+            "no train.json or test.json",
+            where=str(root),
+            hint="pass a dataset in the official MovingFashion format",
+        )
     return splits
 
 
@@ -139,11 +145,16 @@ def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
     try:
         return VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataFormatError("tracklet file not found", where=str(p), hint="run mf-tracklets build") from None
+        raise DataFormatError(
+            "tracklet file not found", where=str(p), hint="run mf-tracklets build"
+        ) from None
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise DataFormatError(f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}", where=str(p),
-                              hint="delete it and rerun mf-tracklets build") from None
+        raise DataFormatError(
+            f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}",
+            where=str(p),
+            hint="delete it and rerun mf-tracklets build",
+        ) from None
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
@@ -172,13 +183,18 @@ def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, 
 class TrackletBuilder:
     """Detector + matcher + tracker over the videos of one dataset."""
 
-    def __init__(self, detector: Detector, matcher: SingleFrameMatcher, config: BuildConfig | None = None) -> None:
+    def __init__(
+        self, detector: Detector, matcher: SingleFrameMatcher, config: BuildConfig | None = None
+    ) -> None:
         self.detector = detector
         self.matcher = matcher.eval().to(detector.device)
         self.config = config or BuildConfig()
         if self.config.embed_source == "roi" and not detector.has_features:
-            raise ConfigError(f"detector {detector.name!r} gives no RoI features", where="embed_source",
-                              hint="use embed_source: crops, or the fasterrcnn backend")
+            raise ConfigError(
+                f"detector {detector.name!r} gives no RoI features",
+                where="embed_source",
+                hint="use embed_source: crops, or the fasterrcnn backend",
+            )
 
     # -- detection ---------------------------------------------------------------
     def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, int]:
@@ -215,7 +231,8 @@ class TrackletBuilder:
             boxes=np.concatenate(boxes_l).reshape(-1, 4) if boxes_l else np.zeros((0, 4), np.float32),
             scores=np.concatenate(scores_l) if scores_l else np.zeros(0, np.float32),
             classes=np.concatenate(classes_l) if classes_l else np.zeros(0, np.int64),
-            embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device))
+            embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device),
+        )
         return dets, len(idx)
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
@@ -224,26 +241,42 @@ class TrackletBuilder:
             return self.matcher.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
 
     # -- tracking ----------------------------------------------------------------
-    def _tracklet(self, video: str, dets: VideoDetections, tr: TrackResult, mode: str,
-                  shop_scores: np.ndarray | None, max_gap: int) -> Tracklet:
+    def _tracklet(
+        self,
+        video: str,
+        dets: VideoDetections,
+        tr: TrackResult,
+        mode: str,
+        shop_scores: np.ndarray | None,
+        max_gap: int,
+    ) -> Tracklet:
         r = self.config.decimals
         m = tr.members
         boxes = {int(dets.frames[i]): [round(float(v), r) for v in dets.boxes[i]] for i in m}
         if max_gap > 1:
             boxes = {k: [round(float(v), r) for v in b] for k, b in interpolate_boxes(boxes, max_gap).items()}
         cls = np.bincount(dets.classes[m]).argmax() if len(m) else None
-        shop = tr.shop_score if tr.shop_score is not None else (
-            float(np.mean(shop_scores[m])) if shop_scores is not None and len(m) else None)
-        return Tracklet(video=video, boxes=boxes,
-                        scores={int(dets.frames[i]): round(float(dets.scores[i]), 4) for i in m},
-                        match_scores={int(dets.frames[i]): round(float(s), 4) for i, s in zip(m, tr.match_scores,
-                                                                                             strict=True)},
-                        class_id=int(cls) if cls is not None and cls > 0 else None,
-                        pivot_frame=int(dets.frames[tr.pivot]),
-                        shop_score=None if shop is None else round(float(shop), 4), mode=mode)
+        shop = (
+            tr.shop_score
+            if tr.shop_score is not None
+            else (float(np.mean(shop_scores[m])) if shop_scores is not None and len(m) else None)
+        )
+        return Tracklet(
+            video=video,
+            boxes=boxes,
+            scores={int(dets.frames[i]): round(float(dets.scores[i]), 4) for i in m},
+            match_scores={
+                int(dets.frames[i]): round(float(s), 4) for i, s in zip(m, tr.match_scores, strict=True)
+            },
+            class_id=int(cls) if cls is not None and cls > 0 else None,
+            pivot_frame=int(dets.frames[tr.pivot]),
+            shop_score=None if shop is None else round(float(shop), 4),
+            mode=mode,
+        )
 
-    def track(self, job: VideoJob, src: VideoSource, dets: VideoDetections, n_sampled: int,
-              shop_emb: torch.Tensor) -> VideoTracklets:
+    def track(
+        self, job: VideoJob, src: VideoSource, dets: VideoDetections, n_sampled: int, shop_emb: torch.Tensor
+    ) -> VideoTracklets:
         """Run both tracking modes and decide whether the video needs a human look."""
         cfg = self.config
         head = self.matcher.m
@@ -251,7 +284,9 @@ class TrackletBuilder:
         inf = inference_tracking(dets, head, cfg.tracker, sim=sim)
         gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim, item_class=job.item_class)
         with torch.no_grad():
-            shop_s = head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
+            shop_s = (
+                head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
+            )
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
         tracklets = []
         if gt is not None:
@@ -270,12 +305,23 @@ class TrackletBuilder:
                 reason = f"too few frames in the tracklet ({n} of {frames_with_dets} frames with detections)"
             elif gt.shop_score is not None and gt.shop_score < rv.min_shop_score:
                 reason = f"low shop score {gt.shop_score:.2f}"
-        return VideoTracklets(product_id=job.product_id, video=job.video_path, frames=src.frames, width=src.width,
-                              height=src.height, tracklets=tracklets, ground_truth=0 if gt is not None else None,
-                              detector=self.detector.version, matcher=self.matcher.tag,
-                              needs_review=reason is not None, review_reason=reason)
+        return VideoTracklets(
+            product_id=job.product_id,
+            video=job.video_path,
+            frames=src.frames,
+            width=src.width,
+            height=src.height,
+            tracklets=tracklets,
+            ground_truth=0 if gt is not None else None,
+            detector=self.detector.version,
+            matcher=self.matcher.tag,
+            needs_review=reason is not None,
+            review_reason=reason,
+        )
 
-    def process(self, dataset: Path, job: VideoJob, timings: dict[str, float]) -> tuple[VideoTracklets, int, int]:
+    def process(
+        self, dataset: Path, job: VideoJob, timings: dict[str, float]
+    ) -> tuple[VideoTracklets, int, int]:
         """One video end to end; returns the result, frames detected and detections."""
         shop_emb = self.shop_embedding(dataset / job.img_path)
         src = VideoSource(dataset / job.video_path)
@@ -299,7 +345,9 @@ class TrackletBuilder:
         return vt.detector == self.detector.version and vt.matcher == self.matcher.tag
 
 
-def merge_official(dataset: str | os.PathLike[str], splits: dict[str, OfficialSplit] | None = None) -> list[str]:
+def merge_official(
+    dataset: str | os.PathLike[str], splits: dict[str, OfficialSplit] | None = None
+) -> list[str]:
     """Write the ground-truth tracklet of every done video into ``train.json``/``test.json``.
 
     ``tracklets[i]`` belongs to ``video_paths[i]``; videos without a tracklet file keep what they
@@ -329,13 +377,21 @@ def merge_official(dataset: str | os.PathLike[str], splits: dict[str, OfficialSp
     return written
 
 
-def build_dataset_tracklets(dataset: str | os.PathLike[str], *, detector: str = "ultralytics",
-                            weights: str | os.PathLike[str] | None = None,
-                            matcher: str | os.PathLike[str] | None = None, config: BuildConfig | None = None,
-                            shard: tuple[int, int] = (0, 1), catalog: str | os.PathLike[str] | None = None,
-                            force: bool = False, sheets: bool = False, write_official_json: bool = True,
-                            on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
-                            builder: TrackletBuilder | None = None) -> BuildReport:
+def build_dataset_tracklets(
+    dataset: str | os.PathLike[str],
+    *,
+    detector: str = "ultralytics",
+    weights: str | os.PathLike[str] | None = None,
+    matcher: str | os.PathLike[str] | None = None,
+    config: BuildConfig | None = None,
+    shard: tuple[int, int] = (0, 1),
+    catalog: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    sheets: bool = False,
+    write_official_json: bool = True,
+    on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
+    builder: TrackletBuilder | None = None,
+) -> BuildReport:
     """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
 
     ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),

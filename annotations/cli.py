@@ -12,8 +12,14 @@ from schemas.cli_support import emit, json_option, run_main
 from schemas.errors import DataFormatError
 
 
-def _load_build_config(config: str | None, stride: int | None, batch: int | None, keyframes: bool,
-                       embed: str | None, conf: float | None):
+def _load_build_config(
+    config: str | None,
+    stride: int | None,
+    batch: int | None,
+    keyframes: bool,
+    embed: str | None,
+    conf: float | None,
+):
     from annotations.config import BuildConfig
     from schemas.config import load_config
 
@@ -25,7 +31,9 @@ def _load_build_config(config: str | None, stride: int | None, batch: int | None
         upd["keyframes"] = True
     if embed is not None:
         upd["embed_source"] = embed
-    det = cfg.detector.model_copy(update={k: v for k, v in (("batch", batch), ("conf", conf)) if v is not None})
+    det = cfg.detector.model_copy(
+        update={k: v for k, v in (("batch", batch), ("conf", conf)) if v is not None}
+    )
     return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
 
 
@@ -42,11 +50,18 @@ def tracklets() -> None:
 
 
 @tracklets.command()
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (official format).")
+@click.option(
+    "--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (official format)."
+)
 @click.option("--weights", type=click.Path(dir_okay=False), help="Detector weights (default: embedded).")
 @click.option("--matcher", type=click.Path(dir_okay=False), help="Matcher checkpoint (default: embedded).")
-@click.option("--detector", type=click.Choice(["ultralytics", "fasterrcnn"]), default="ultralytics",
-              show_default=True, help="Detector backend.")
+@click.option(
+    "--detector",
+    type=click.Choice(["ultralytics", "fasterrcnn"]),
+    default="ultralytics",
+    show_default=True,
+    help="Detector backend.",
+)
 @click.option("--stride", type=int, help="Detect every k-th frame (default 1).")
 @click.option("--keyframes", is_flag=True, help="Detect on the codec's key frames only.")
 @click.option("--embed", type=click.Choice(["crops", "roi"]), help="Embed crops (default) or RoI features.")
@@ -58,8 +73,23 @@ def tracklets() -> None:
 @click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
 @click.option("--force", is_flag=True, help="Redo videos that are already done.")
 @json_option
-def build(dataset, weights, matcher, detector, stride, keyframes, embed, conf, shard, batch, catalog, config,
-          sheets, force, as_json) -> None:
+def build(
+    dataset,
+    weights,
+    matcher,
+    detector,
+    stride,
+    keyframes,
+    embed,
+    conf,
+    shard,
+    batch,
+    catalog,
+    config,
+    sheets,
+    force,
+    as_json,
+) -> None:
     """Detect, track and write the ground-truth tracklet of every video.
 
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
@@ -85,14 +115,28 @@ def build(dataset, weights, matcher, detector, stride, keyframes, embed, conf, s
         if outcome == "failed":
             bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
 
-    rep = build_dataset_tracklets(dataset, detector=detector, weights=weights, matcher=matcher, config=cfg,
-                                  shard=parse_shard(shard), catalog=catalog, force=force, sheets=sheets,
-                                  on_video=on_video)
+    rep = build_dataset_tracklets(
+        dataset,
+        detector=detector,
+        weights=weights,
+        matcher=matcher,
+        config=cfg,
+        shard=parse_shard(shard),
+        catalog=catalog,
+        force=force,
+        sheets=sheets,
+        on_video=on_video,
+    )
     bar.close()
-    emit(rep.as_dict(), as_json, lambda d: (
-        f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
-        f"{len(d['needs_review'])} need review; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
-        + "".join(f"\n  failed: {f['error']}" for f in d["failed"])))
+    emit(
+        rep.as_dict(),
+        as_json,
+        lambda d: (
+            f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
+            f"{len(d['needs_review'])} need review; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
+            + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
+        ),
+    )
 
 
 def _truth(dataset: str, truth: str):
@@ -104,7 +148,9 @@ def _truth(dataset: str, truth: str):
 
 @tracklets.command()
 @click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--truth", required=True, type=click.Path(), help="world.json of the synthetic world (or its folder).")
+@click.option(
+    "--truth", required=True, type=click.Path(), help="world.json of the synthetic world (or its folder)."
+)
 @click.option("--details", is_flag=True, help="Per-video figures in the JSON output.")
 @json_option
 def qa(dataset, truth, details, as_json) -> None:
@@ -118,12 +164,18 @@ def qa(dataset, truth, details, as_json) -> None:
 
     results = load_results(dataset)
     if not results:
-        raise DataFormatError("no tracklet files", where=str(Path(dataset) / "tracklets"),
-                              hint="run mf-tracklets build first")
+        raise DataFormatError(
+            "no tracklet files", where=str(Path(dataset) / "tracklets"), hint="run mf-tracklets build first"
+        )
     rep = qa_report(results, _truth(dataset, truth))
-    emit(rep.as_dict(details), as_json, lambda d: (
-        f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
-        f" query mean IoU {d['query_mean_iou']:.3f}"))
+    emit(
+        rep.as_dict(details),
+        as_json,
+        lambda d: (
+            f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
+            f" query mean IoU {d['query_mean_iou']:.3f}"
+        ),
+    )
 
 
 @tracklets.command()
@@ -141,8 +193,11 @@ def sheets(dataset, videos, n, as_json) -> None:
     from annotations.qa import load_results
     from annotations.sheets import write_sheet
 
-    out = [str(write_sheet(dataset, vt, n)) for vt in load_results(dataset)
-           if not videos or Path(vt.video).stem in videos]
+    out = [
+        str(write_sheet(dataset, vt, n))
+        for vt in load_results(dataset)
+        if not videos or Path(vt.video).stem in videos
+    ]
     emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]) or "no sheets written")
 
 
@@ -171,10 +226,17 @@ def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
         recs = []
         for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]:
             if vid not in results:
-                raise DataFormatError(f"no tracklet file for video {vid!r}", where=str(Path(dataset) / "tracklets"),
-                                      hint="use a stem listed by mf-tracklets review")
+                raise DataFormatError(
+                    f"no tracklet file for video {vid!r}",
+                    where=str(Path(dataset) / "tracklets"),
+                    hint="use a stem listed by mf-tracklets review",
+                )
             recs.append(record_decision(dataset, vid, results[vid].product_id, dec, catalog, note))
-        emit({"recorded": recs}, as_json, lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]))
+        emit(
+            {"recorded": recs},
+            as_json,
+            lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]),
+        )
         return
     decisions = read_decisions(dataset)
     rows = []
@@ -182,22 +244,43 @@ def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
         if not vt.needs_review or (stem in decisions and not show_all):
             continue
         sp = sheet_path(dataset, vt.video)
-        rows.append({"video": stem, "product_id": vt.product_id, "reason": vt.review_reason,
-                     "sheet": str(sp) if sp.is_file() else None,
-                     "decision": decisions.get(stem, {}).get("decision")})
-    emit({"needs_review": rows}, as_json, lambda d: "\n".join(
-        f"{r['video']}  {r['reason']}  sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
-        + (f"  [{r['decision']}]" if r["decision"] else "") for r in d["needs_review"]) or "nothing to review")
+        rows.append(
+            {
+                "video": stem,
+                "product_id": vt.product_id,
+                "reason": vt.review_reason,
+                "sheet": str(sp) if sp.is_file() else None,
+                "decision": decisions.get(stem, {}).get("decision"),
+            }
+        )
+    emit(
+        {"needs_review": rows},
+        as_json,
+        lambda d: (
+            "\n".join(
+                f"{r['video']}  {r['reason']}  sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
+                + (f"  [{r['decision']}]" if r["decision"] else "")
+                for r in d["needs_review"]
+            )
+            or "nothing to review"
+        ),
+    )
 
 
 @click.command("train-detector", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--df2", "df2", type=click.Path(file_okay=False), help="DeepFashion2 root (train/, validation/).")
-@click.option("--data", "data_yaml", type=click.Path(dir_okay=False), help="An existing YOLO data.yaml instead.")
+@click.option(
+    "--df2", "df2", type=click.Path(file_okay=False), help="DeepFashion2 root (train/, validation/)."
+)
+@click.option(
+    "--data", "data_yaml", type=click.Path(dir_okay=False), help="An existing YOLO data.yaml instead."
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--epochs", type=int, default=30, show_default=True)
 @click.option("--imgsz", type=int, default=320, show_default=True)
 @click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--model", default="yolov8n.yaml", show_default=True, help="YOLO config or weights to start from.")
+@click.option(
+    "--model", default="yolov8n.yaml", show_default=True, help="YOLO config or weights to start from."
+)
 @json_option
 def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) -> None:
     """Convert DeepFashion2 to YOLO format and train a clothing detector with ultralytics.
@@ -220,9 +303,13 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) ->
 @click.option("--df2", "df2", required=True, type=click.Path(file_okay=False), help="DeepFashion2 root.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Matcher checkpoint to write.")
 @click.option("--steps", type=int, default=300, show_default=True)
-@click.option("--crop-size", type=int, default=64, show_default=True, help="Crop side in pixels (multiple of 16).")
+@click.option(
+    "--crop-size", type=int, default=64, show_default=True, help="Crop side in pixels (multiple of 16)."
+)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
-@click.option("--init", type=click.Path(dir_okay=False), help="Fine-tune this matcher instead of starting fresh.")
+@click.option(
+    "--init", type=click.Path(dir_okay=False), help="Fine-tune this matcher instead of starting fresh."
+)
 @json_option
 def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs.
@@ -237,8 +324,14 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     from annotations.training import pretrain_matcher as _pretrain
 
     res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init)
-    emit(res, as_json, lambda d: f"matcher: {d['out']} ({d['tag']}); top-1 user->shop on {d['eval_split']}: "
-                                 f"{d['top1']:.3f} (chance {d['chance']:.3f})")
+    emit(
+        res,
+        as_json,
+        lambda d: (
+            f"matcher: {d['out']} ({d['tag']}); top-1 user->shop on {d['eval_split']}: "
+            f"{d['top1']:.3f} (chance {d['chance']:.3f})"
+        ),
+    )
 
 
 def main() -> None:

@@ -16,10 +16,15 @@ class ReviewConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     min_frames: int = Field(3, ge=1, description="fewer detected frames in the GT tracklet -> needs_review")
-    min_coverage: float = Field(0.3, ge=0, le=1,
-                                description="GT tracklet detected on less than this fraction of the"
-                                            " detected frames -> needs_review")
-    min_shop_score: float = Field(0.5, ge=0, le=1, description="pivot's shop match score below this -> needs_review")
+    min_coverage: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="GT tracklet detected on less than this fraction of the detected frames -> needs_review",
+    )
+    min_shop_score: float = Field(
+        0.5, ge=0, le=1, description="pivot's shop match score below this -> needs_review"
+    )
 
 
 class BuildConfig(BaseModel):
@@ -30,8 +35,10 @@ class BuildConfig(BaseModel):
     stride: int = Field(1, ge=1, description="detect every k-th frame")
     keyframes: bool = Field(False, description="detect on the codec's key frames only (DPRNet-style)")
     embed_source: Literal["crops", "roi"] = Field(
-        "crops", description="embed detections from resized crops (any backend) or from the backend's RoI"
-                             " features (fasterrcnn only; the matcher must be trained on them)")
+        "crops",
+        description="embed detections from resized crops (any backend) or from the backend's RoI"
+        " features (fasterrcnn only; the matcher must be trained on them)",
+    )
     decimals: int = Field(1, ge=0, le=4, description="box coordinates are rounded to this many decimals")
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)

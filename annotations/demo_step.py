@@ -20,17 +20,30 @@ def step(ctx: Any) -> dict[str, Any]:
     torch.set_num_threads(min(2, torch.get_num_threads()))
     cfg = BuildConfig(stride=2)
     rep = build_dataset_tracklets(ctx.dataset, config=cfg, catalog=ctx.catalog, sheets=True)
-    out: dict[str, Any] = {"videos": rep.videos, "processed": rep.processed, "skipped_done": rep.skipped,
-                           "failed": len(rep.failed), "needs_review": len(rep.needs_review),
-                           "frames_detected": rep.frames_detected, "frames_per_second": round(rep.fps, 1),
-                           "sheets": str(ctx.dataset / "tracklets" / "sheets"), "detector": rep.detector,
-                           "matcher": rep.matcher}
+    out: dict[str, Any] = {
+        "videos": rep.videos,
+        "processed": rep.processed,
+        "skipped_done": rep.skipped,
+        "failed": len(rep.failed),
+        "needs_review": len(rep.needs_review),
+        "frames_detected": rep.frames_detected,
+        "frames_per_second": round(rep.fps, 1),
+        "sheets": str(ctx.dataset / "tracklets" / "sheets"),
+        "detector": rep.detector,
+        "matcher": rep.matcher,
+    }
     if ctx.world is not None:
         from annotations.qa import load_results, qa_report
         from annotations.world_truth import truth_boxes_for_dataset
 
         qa = qa_report(load_results(ctx.dataset), truth_boxes_for_dataset(ctx.dataset, ctx.world))
-        out.update({"qa_videos": qa.videos, "mean_iou": round(qa.mean_iou, 3),
-                    "pass_rate_50pct": round(qa.pass_rate, 3), "query_mean_iou": round(qa.query_mean_iou, 3)})
+        out.update(
+            {
+                "qa_videos": qa.videos,
+                "mean_iou": round(qa.mean_iou, 3),
+                "pass_rate_50pct": round(qa.pass_rate, 3),
+                "query_mean_iou": round(qa.query_mean_iou, 3),
+            }
+        )
     ctx.extras["tracklets"] = out
     return out

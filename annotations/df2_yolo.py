@@ -26,12 +26,18 @@ YOLO_SPLIT = {"train": "train", "validation": "val", "val": "val", "test": "test
 
 def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str | None:
     """One YOLO label line (class = DF2 id - 1, normalised cx cy w h), None for empty boxes."""
-    x1, y1, x2, y2 = (max(0.0, min(float(box[0]), width)), max(0.0, min(float(box[1]), height)),
-                      max(0.0, min(float(box[2]), width)), max(0.0, min(float(box[3]), height)))
+    x1, y1, x2, y2 = (
+        max(0.0, min(float(box[0]), width)),
+        max(0.0, min(float(box[1]), height)),
+        max(0.0, min(float(box[2]), width)),
+        max(0.0, min(float(box[3]), height)),
+    )
     if x2 - x1 < 1 or y2 - y1 < 1:
         return None
-    return (f"{class_id - 1} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
-            f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+    return (
+        f"{class_id - 1} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} "
+        f"{(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}"
+    )
 
 
 def _link(src: Path, dst: Path) -> None:
@@ -59,14 +65,17 @@ def df2_items(anno_path: Path) -> list[dict]:
         if cid not in DF2_CLASSES:
             raise DataFormatError(f"{key}.category_id must be 1..13, got {cid!r}", where=str(anno_path))
         if not (isinstance(box, list) and len(box) == 4):
-            raise DataFormatError(f"{key}.bounding_box must be [x1, y1, x2, y2], got {box!r}",
-                                  where=str(anno_path))
+            raise DataFormatError(
+                f"{key}.bounding_box must be [x1, y1, x2, y2], got {box!r}", where=str(anno_path)
+            )
         items.append({**it, "_key": key, "_source": data.get("source"), "_pair_id": data.get("pair_id")})
     return items
 
 
-def write_yolo_dataset(samples: Iterable[tuple[str, Path, list[tuple[int, list[float]]], tuple[int, int] | None]],
-                       out_dir: str | os.PathLike[str]) -> Path:
+def write_yolo_dataset(
+    samples: Iterable[tuple[str, Path, list[tuple[int, list[float]]], tuple[int, int] | None]],
+    out_dir: str | os.PathLike[str],
+) -> Path:
     """Write ``(split, image_path, [(df2_id, box)], (w, h) or None)`` samples as a YOLO dataset.
 
     Returns the ``data.yaml`` path. Split names follow :data:`YOLO_SPLIT`.
@@ -88,14 +97,21 @@ def write_yolo_dataset(samples: Iterable[tuple[str, Path, list[tuple[int, list[f
     if not counts:
         raise DataFormatError("no images to convert", where=str(out_dir))
     val = "val" if "val" in counts else "train"
-    data = {"path": str(out.resolve()), "train": "images/train" if "train" in counts else f"images/{val}",
-            "val": f"images/{val}", "names": {i - 1: n for i, n in DF2_CLASSES.items()}}
+    data = {
+        "path": str(out.resolve()),
+        "train": "images/train" if "train" in counts else f"images/{val}",
+        "val": f"images/{val}",
+        "names": {i - 1: n for i, n in DF2_CLASSES.items()},
+    }
     atomic_write_text(out / "data.yaml", yaml.safe_dump(data, sort_keys=False))
     return out / "data.yaml"
 
 
-def df2_to_yolo(df2_root: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                splits: tuple[str, ...] = ("train", "validation")) -> Path:
+def df2_to_yolo(
+    df2_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    splits: tuple[str, ...] = ("train", "validation"),
+) -> Path:
     """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
 
     Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`.
@@ -103,8 +119,11 @@ def df2_to_yolo(df2_root: str | os.PathLike[str], out_dir: str | os.PathLike[str
     root = Path(df2_root)
     present = [s for s in splits if (root / s / "annos").is_dir()]
     if not present:
-        raise DataFormatError(f"no DeepFashion2 split folder with annos/ among {list(splits)}", where=str(root),
-                              hint="pass the folder that holds train/ and validation/")
+        raise DataFormatError(
+            f"no DeepFashion2 split folder with annos/ among {list(splits)}",
+            where=str(root),
+            hint="pass the folder that holds train/ and validation/",
+        )
 
     def samples():
         for split in present:

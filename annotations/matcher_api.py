@@ -20,8 +20,14 @@ class VideoShopScorer:
     evenly spaced frames. Default embedded weights when none are given. 0.0 when nothing is
     detected. Reuse one instance: models load once."""
 
-    def __init__(self, matcher: str | os.PathLike[str] | None = None, weights: str | os.PathLike[str] | None = None,
-                 detector: str = "ultralytics", frames: int = 12, config: DetectorConfig | None = None) -> None:
+    def __init__(
+        self,
+        matcher: str | os.PathLike[str] | None = None,
+        weights: str | os.PathLike[str] | None = None,
+        detector: str = "ultralytics",
+        frames: int = 12,
+        config: DetectorConfig | None = None,
+    ) -> None:
         self.detector = build_detector(detector, weights, config)
         self.matcher = load_matcher(matcher, device=self.detector.device)
         self.frames = frames
@@ -33,7 +39,9 @@ class VideoShopScorer:
         shop = read_rgb(shop_path)
         src = VideoSource(Path(video_path))
         try:
-            idx = sorted({int(i) for i in np.linspace(0, max(0, src.frames - 1), min(self.frames, src.frames))})
+            idx = sorted(
+                {int(i) for i in np.linspace(0, max(0, src.frames - 1), min(self.frames, src.frames))}
+            )
             frames = src.get_batch(idx)
         finally:
             src.close()

@@ -51,8 +51,13 @@ class VideoCheck:
     passed: bool
 
 
-def check_tracklet(video: str, tracklet: Tracklet | None, true_boxes: BoxesByFrame, iou_hit: float = 0.5,
-                   min_fraction: float = 0.5) -> VideoCheck:
+def check_tracklet(
+    video: str,
+    tracklet: Tracklet | None,
+    true_boxes: BoxesByFrame,
+    iou_hit: float = 0.5,
+    min_fraction: float = 0.5,
+) -> VideoCheck:
     """Mean IoU of the tracklet's detections with the true item box of their frame (0 where the
     item is not visible) and the fraction that contain the item (IoU >= ``iou_hit``); passes
     when that fraction is >= ``min_fraction``. No tracklet = 0 and a failure."""
@@ -77,16 +82,25 @@ class QAReport:
     checks: list[VideoCheck] = field(default_factory=list)
 
     def as_dict(self, details: bool = False) -> dict:
-        d = {"videos": self.videos, "mean_iou": round(self.mean_iou, 4), "pass_rate": round(self.pass_rate, 4),
-             "query_mean_iou": round(self.query_mean_iou, 4), "missing": self.missing,
-             "failed_videos": [c.video for c in self.checks if not c.passed]}
+        d = {
+            "videos": self.videos,
+            "mean_iou": round(self.mean_iou, 4),
+            "pass_rate": round(self.pass_rate, 4),
+            "query_mean_iou": round(self.query_mean_iou, 4),
+            "missing": self.missing,
+            "failed_videos": [c.video for c in self.checks if not c.passed],
+        }
         if details:
             d["checks"] = [c.__dict__ for c in self.checks]
         return d
 
 
-def qa_report(results: Sequence[VideoTracklets], truth: Mapping[str, BoxesByFrame],
-              iou_hit: float = 0.5, min_fraction: float = 0.5) -> QAReport:
+def qa_report(
+    results: Sequence[VideoTracklets],
+    truth: Mapping[str, BoxesByFrame],
+    iou_hit: float = 0.5,
+    min_fraction: float = 0.5,
+) -> QAReport:
     """Check every video's ground-truth tracklet against ``truth`` (video path -> true item boxes);
     also select the query among the inference tracklets with the true boxes (paper section 5)."""
     rep = QAReport()

@@ -60,18 +60,30 @@ def read_decisions(dataset: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
             rec = json.loads(line)
             out[rec["video"]] = rec
         except (json.JSONDecodeError, KeyError, TypeError):
-            raise DataFormatError(f"line {n} is not a review record", where=str(p),
-                                  hint="fix or delete that line") from None
+            raise DataFormatError(
+                f"line {n} is not a review record", where=str(p), hint="fix or delete that line"
+            ) from None
     return out
 
 
-def record_decision(dataset: str | os.PathLike[str], video: str, product_id: str, decision: str,
-                    catalog: str | os.PathLike[str] | None = None, note: str | None = None) -> dict[str, Any]:
+def record_decision(
+    dataset: str | os.PathLike[str],
+    video: str,
+    product_id: str,
+    decision: str,
+    catalog: str | os.PathLike[str] | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
     """Append an accept/reject decision to ``review.jsonl`` (and the catalog when given)."""
     if decision not in ("accept", "reject"):
         raise ValueError(decision)
-    rec = {"video": video, "product_id": product_id, "decision": decision, "note": note,
-           "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    rec = {
+        "video": video,
+        "product_id": product_id,
+        "decision": decision,
+        "note": note,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     p = Path(dataset) / REVIEW_FILE
     with open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
         fh.write(json.dumps(rec) + "\n")
@@ -86,7 +98,9 @@ def record_decision(dataset: str | os.PathLike[str], video: str, product_id: str
                 if decision == "accept":
                     cat.set_item_state(*key, status=Status.ACCEPTED, reason=None)
                 else:
-                    cat.set_item_state(*key, status=Status.REJECTED, reason=f"tracklets: rejected in review ({video})")
+                    cat.set_item_state(
+                        *key, status=Status.REJECTED, reason=f"tracklets: rejected in review ({video})"
+                    )
         finally:
             cat.close()
     return rec

@@ -39,8 +39,9 @@ def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
     return None
 
 
-def write_sheet(dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8,
-                out: str | os.PathLike[str] | None = None) -> Path:
+def write_sheet(
+    dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8, out: str | os.PathLike[str] | None = None
+) -> Path:
     """Write a PNG: row 1 = shop image + ``n`` tracklet crops, row 2 = the same frames with every
     tracklet's box (ground truth green and thick, others grey). Returns the path."""
     root = Path(dataset)
@@ -66,7 +67,7 @@ def write_sheet(dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8,
         bgr = np.ascontiguousarray(rgb[..., ::-1])
         if gt and t in gt.boxes:
             x1, y1, x2, y2 = (int(round(v)) for v in gt.boxes[t])
-            crop = bgr[max(0, y1):max(y1 + 1, y2), max(0, x1):max(x1 + 1, x2)]
+            crop = bgr[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
             crops.append(_fit(crop, CELL, CELL) if crop.size else np.zeros((CELL, CELL, 3), np.uint8))
         else:
             crops.append(np.zeros((CELL, CELL, 3), np.uint8))
@@ -75,7 +76,9 @@ def write_sheet(dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8,
             if t in trk.boxes:
                 x1, y1, x2, y2 = (int(round(v)) for v in trk.boxes[t])
                 is_gt = k == vt.ground_truth
-                cv2.rectangle(canvas, (x1, y1), (x2, y2), (0, 200, 0) if is_gt else (160, 160, 160), 3 if is_gt else 1)
+                cv2.rectangle(
+                    canvas, (x1, y1), (x2, y2), (0, 200, 0) if is_gt else (160, 160, 160), 3 if is_gt else 1
+                )
         cv2.putText(canvas, str(t), (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
         drawn.append(_fit(canvas, CELL * 2))
     top = np.concatenate([_fit(shop, CELL, CELL), *crops], axis=1)
@@ -84,8 +87,15 @@ def write_sheet(dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8,
     pad = lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)  # noqa: E731
     sheet = np.concatenate([pad(top), pad(bottom)], axis=0)
     if vt.needs_review:
-        cv2.putText(sheet, f"REVIEW: {vt.review_reason}"[:90], (4, sheet.shape[0] - 8), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.5, (0, 0, 255), 1)
+        cv2.putText(
+            sheet,
+            f"REVIEW: {vt.review_reason}"[:90],
+            (4, sheet.shape[0] - 8),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.5,
+            (0, 0, 255),
+            1,
+        )
     ok, buf = cv2.imencode(".png", sheet)
     if not ok:
         raise MediaError("cannot encode the contact sheet", where=str(dst))

@@ -28,21 +28,30 @@ class TrackerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    match_threshold: float = Field(0.5, ge=0, le=1,
-                                   description="min match score with the pivot for a detection to join")
-    shop_threshold: float = Field(0.3, ge=0, le=1,
-                                  description="training tracking: min shop match score of the pivot")
-    class_bonus: float = Field(0.1, ge=0, le=1,
-                               description="training tracking: added to the score of detections whose"
-                                           " detector class is the product's DeepFashion2 class, when ranking"
-                                           " pivot candidates (shop score) and the detection kept per frame"
-                                           " (match score); thresholds still apply to the raw scores"
-                                           " (0 = the paper's rule)")
+    match_threshold: float = Field(
+        0.5, ge=0, le=1, description="min match score with the pivot for a detection to join"
+    )
+    shop_threshold: float = Field(
+        0.3, ge=0, le=1, description="training tracking: min shop match score of the pivot"
+    )
+    class_bonus: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="training tracking: added to the score of detections whose"
+        " detector class is the product's DeepFashion2 class, when ranking"
+        " pivot candidates (shop score) and the detection kept per frame"
+        " (match score); thresholds still apply to the raw scores"
+        " (0 = the paper's rule)",
+    )
     min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
-    max_gap: int | None = Field(None, ge=0,
-                                description="fill a tracklet's frames between detections at most this far apart"
-                                            " by linear interpolation, in both modes (None = 2 x stride; 0 ="
-                                            " never); filled frames get a box but no scores")
+    max_gap: int | None = Field(
+        None,
+        ge=0,
+        description="fill a tracklet's frames between detections at most this far apart"
+        " by linear interpolation, in both modes (None = 2 x stride; 0 ="
+        " never); filled frames get a box but no scores",
+    )
 
 
 @dataclass
@@ -69,8 +78,14 @@ class TrackResult:
     shop_score: float | None = None
 
 
-def _propagate(sim_row: np.ndarray, frames: np.ndarray, remaining: np.ndarray, pivot: int,
-               threshold: float, bonus: np.ndarray | None = None) -> TrackResult:
+def _propagate(
+    sim_row: np.ndarray,
+    frames: np.ndarray,
+    remaining: np.ndarray,
+    pivot: int,
+    threshold: float,
+    bonus: np.ndarray | None = None,
+) -> TrackResult:
     """Pivot + the best remaining detection per other frame with ``sim_row >= threshold``
     (best by ``sim_row``, plus ``bonus`` when given)."""
     cand = remaining & (sim_row >= threshold) & (frames != frames[pivot])
@@ -96,8 +111,9 @@ def similarity(head: MatchHead, embeddings: torch.Tensor) -> np.ndarray:
         return head.score_matrix(embeddings, embeddings).float().cpu().numpy()
 
 
-def inference_tracking(dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None,
-                       sim: np.ndarray | None = None) -> list[TrackResult]:
+def inference_tracking(
+    dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None, sim: np.ndarray | None = None
+) -> list[TrackResult]:
     """Every tracklet of the video (inference mode), most confident pivot first."""
     cfg = config or TrackerConfig()
     n = len(dets)
@@ -136,9 +152,14 @@ def pivot_ranking(shop: np.ndarray, bonus: np.ndarray | None, shop_threshold: fl
     return np.where(shop >= shop_threshold, rank, -np.inf)
 
 
-def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
-                      config: TrackerConfig | None = None, sim: np.ndarray | None = None,
-                      item_class: int | None = None) -> TrackResult | None:
+def training_tracking(
+    dets: VideoDetections,
+    head: MatchHead,
+    shop_embedding: torch.Tensor,
+    config: TrackerConfig | None = None,
+    sim: np.ndarray | None = None,
+    item_class: int | None = None,
+) -> TrackResult | None:
     """The shop item's tracklet (training mode), or None when no detection matches the shop well enough.
 
     ``item_class``: the product's DeepFashion2 class, used only when ``config.class_bonus > 0``.
@@ -154,7 +175,12 @@ def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: to
         return None
     if sim is None:
         with torch.no_grad():
-            row = head.score_matrix(dets.embeddings[pivot:pivot + 1], dets.embeddings)[0].float().cpu().numpy()
+            row = (
+                head.score_matrix(dets.embeddings[pivot : pivot + 1], dets.embeddings)[0]
+                .float()
+                .cpu()
+                .numpy()
+            )
     else:
         row = sim[pivot]
     tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold, bonus)
@@ -164,13 +190,21 @@ def training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: to
 
 # ---------------------------------------------------------------- naive reference (per pair)
 
+
 def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
     with torch.no_grad():
         return float(head.score(a[None], b[None])[0])
 
 
-def _naive_propagate(dets: VideoDetections, head: MatchHead, remaining: list[bool], pivot: int,
-                     threshold: float, item_class: int | None = None, bonus: float = 0.0) -> TrackResult:
+def _naive_propagate(
+    dets: VideoDetections,
+    head: MatchHead,
+    remaining: list[bool],
+    pivot: int,
+    threshold: float,
+    item_class: int | None = None,
+    bonus: float = 0.0,
+) -> TrackResult:
     best: dict[int, tuple[float, float, int]] = {}
     for j in range(len(dets)):
         if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
@@ -181,12 +215,16 @@ def _naive_propagate(dets: VideoDetections, head: MatchHead, remaining: list[boo
         if s >= threshold and (f not in best or key > best[f][0]):
             best[f] = (key, s, j)
     members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (_, s, j) in best.items()])
-    return TrackResult(pivot=pivot, members=np.array([m[1] for m in members], np.int64),
-                       match_scores=np.array([m[2] for m in members], np.float32))
+    return TrackResult(
+        pivot=pivot,
+        members=np.array([m[1] for m in members], np.int64),
+        match_scores=np.array([m[2] for m in members], np.float32),
+    )
 
 
-def naive_inference_tracking(dets: VideoDetections, head: MatchHead,
-                             config: TrackerConfig | None = None) -> list[TrackResult]:
+def naive_inference_tracking(
+    dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None
+) -> list[TrackResult]:
     """Reference implementation: one match-head call per detection pair."""
     cfg = config or TrackerConfig()
     remaining = [True] * len(dets)
@@ -201,8 +239,13 @@ def naive_inference_tracking(dets: VideoDetections, head: MatchHead,
     return out
 
 
-def naive_training_tracking(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor,
-                            config: TrackerConfig | None = None, item_class: int | None = None) -> TrackResult | None:
+def naive_training_tracking(
+    dets: VideoDetections,
+    head: MatchHead,
+    shop_embedding: torch.Tensor,
+    config: TrackerConfig | None = None,
+    item_class: int | None = None,
+) -> TrackResult | None:
     """Reference implementation of training tracking, one pair at a time."""
     cfg = config or TrackerConfig()
     best, rank, pivot = -1.0, -np.inf, -1
@@ -215,6 +258,8 @@ def naive_training_tracking(dets: VideoDetections, head: MatchHead, shop_embeddi
             best, rank, pivot = s, r, i
     if pivot < 0:
         return None
-    tr = _naive_propagate(dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus)
+    tr = _naive_propagate(
+        dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus
+    )
     tr.shop_score = best
     return tr

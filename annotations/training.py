@@ -55,7 +55,9 @@ class CropSet:
             g = s.groups if s.groups is not None else torch.full_like(s.ids, -1)
             groups.append(torch.where(g >= 0, g + off_g, g))
             off_g += int(g.max()) + 1 if len(g) and int(g.max()) >= 0 else 0
-        return CropSet(torch.cat([s.crops for s in sets]), torch.cat(ids), torch.cat(groups), torch.cat(anchors))
+        return CropSet(
+            torch.cat([s.crops for s in sets]), torch.cat(ids), torch.cat(groups), torch.cat(anchors)
+        )
 
 
 def _to_uint8(crops: torch.Tensor) -> torch.Tensor:
@@ -67,27 +69,42 @@ def jitter_box(box: list[float], w: int, h: int, rng: random.Random, amount: flo
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
     dx1, dy1, dx2, dy2 = (rng.uniform(-amount, amount) for _ in range(4))
-    return [max(0.0, x1 + dx1 * bw), max(0.0, y1 + dy1 * bh), min(float(w), x2 + dx2 * bw),
-            min(float(h), y2 + dy2 * bh)]
+    return [
+        max(0.0, x1 + dx1 * bw),
+        max(0.0, y1 + dy1 * bh),
+        min(float(w), x2 + dx2 * bw),
+        min(float(h), y2 + dy2 * bh),
+    ]
 
 
-def df2_crops(df2_root: str | os.PathLike[str], split: str = "train", size: int = 64, jitter: float = 0.0,
-              seed: int = 0, limit: int | None = None) -> CropSet:
+def df2_crops(
+    df2_root: str | os.PathLike[str],
+    split: str = "train",
+    size: int = 64,
+    jitter: float = 0.0,
+    seed: int = 0,
+    limit: int | None = None,
+) -> CropSet:
     """Crops of every DeepFashion2 item of a split; identity = (pair_id, style) when style > 0."""
     import cv2
 
     root = Path(df2_root) / split
     if not (root / "annos").is_dir():
-        raise DataFormatError(f"no {split}/annos folder", where=str(Path(df2_root)),
-                              hint="pass the DeepFashion2 root holding train/ and validation/")
+        raise DataFormatError(
+            f"no {split}/annos folder",
+            where=str(Path(df2_root)),
+            hint="pass the DeepFashion2 root holding train/ and validation/",
+        )
     rng = random.Random(seed)
     ident: dict[tuple[int, int], int] = {}
     crops, ids, anchors = [], [], []
     for anno in sorted((root / "annos").glob("*.json"))[:limit]:
         img = cv2.imread(str(root / "image" / f"{anno.stem}.jpg"))
         if img is None:
-            raise DataFormatError("image of this annotation is missing or unreadable",
-                                  where=str(root / "image" / f"{anno.stem}.jpg"))
+            raise DataFormatError(
+                "image of this annotation is missing or unreadable",
+                where=str(root / "image" / f"{anno.stem}.jpg"),
+            )
         rgb = np.ascontiguousarray(img[..., ::-1])
         h, w = rgb.shape[:2]
         items = df2_items(anno)
@@ -129,15 +146,27 @@ def pair_loss(head: torch.nn.Module, emb: torch.Tensor, ids: torch.Tensor) -> to
     same = (ids[:, None] == ids[None, :]) & (ids[:, None] >= 0)
     off = ~torch.eye(n, dtype=torch.bool, device=emb.device)
     pos, neg = same & off, ~same & off
-    lp = F.cross_entropy(logits[pos], torch.ones(int(pos.sum()), dtype=torch.long, device=emb.device)) \
-        if pos.any() else emb.sum() * 0
-    ln = F.cross_entropy(logits[neg], torch.zeros(int(neg.sum()), dtype=torch.long, device=emb.device)) \
-        if neg.any() else emb.sum() * 0
+    lp = (
+        F.cross_entropy(logits[pos], torch.ones(int(pos.sum()), dtype=torch.long, device=emb.device))
+        if pos.any()
+        else emb.sum() * 0
+    )
+    ln = (
+        F.cross_entropy(logits[neg], torch.zeros(int(neg.sum()), dtype=torch.long, device=emb.device))
+        if neg.any()
+        else emb.sum() * 0
+    )
     return 0.5 * (lp + ln)
 
 
-def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torch.Tensor | None = None,
-             anchors: torch.Tensor | None = None):
+def _batches(
+    ids: torch.Tensor,
+    p: int,
+    k: int,
+    rng: random.Random,
+    groups: torch.Tensor | None = None,
+    anchors: torch.Tensor | None = None,
+):
     by_id: dict[int, list[int]] = defaultdict(list)
     anchor_of: dict[int, list[int]] = defaultdict(list)
     singles = []
@@ -151,8 +180,11 @@ def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torc
         by_id.setdefault(v, [])
     multi = [v for v, idx in by_id.items() if len(idx) + len(anchor_of.get(v, ())) >= 2]
     if not multi:
-        raise DataFormatError("no identity has two crops: nothing to learn a match from", where="matcher training",
-                              hint="DeepFashion2 needs shop and user items sharing pair_id and style > 0")
+        raise DataFormatError(
+            "no identity has two crops: nothing to learn a match from",
+            where="matcher training",
+            hint="DeepFashion2 needs shop and user items sharing pair_id and style > 0",
+        )
     by_group: dict[int, list[int]] = defaultdict(list)
     if groups is not None:
         for v in multi:
@@ -172,7 +204,9 @@ def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torc
             idx, own = by_id[v], anchor_of.get(v)
             if own:  # one shop image + (k - 1) frame crops
                 batch.append(rng.choice(own))
-                batch += rng.sample(idx, min(k - 1, len(idx))) if idx else rng.sample(own, min(k - 1, len(own)))
+                batch += (
+                    rng.sample(idx, min(k - 1, len(idx))) if idx else rng.sample(own, min(k - 1, len(own)))
+                )
             else:
                 batch += rng.sample(idx, min(k, len(idx)))
         if singles:
@@ -180,10 +214,19 @@ def _batches(ids: torch.Tensor, p: int, k: int, rng: random.Random, groups: torc
         yield batch
 
 
-def train_matcher(data: CropSet, *, steps: int = 300, p: int = 16, k: int = 4, lr: float = 1e-3,
-                  crop_size: int | None = None, init: SingleFrameMatcher | None = None, seed: int = 0,
-                  device: str | None = None,
-                  log: Callable[[int, float], None] | None = None) -> SingleFrameMatcher:
+def train_matcher(
+    data: CropSet,
+    *,
+    steps: int = 300,
+    p: int = 16,
+    k: int = 4,
+    lr: float = 1e-3,
+    crop_size: int | None = None,
+    init: SingleFrameMatcher | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    log: Callable[[int, float], None] | None = None,
+) -> SingleFrameMatcher:
     """Train (or fine-tune ``init``) a matcher on identity-labelled crops (AdamW, one-cycle
     schedule, gradient clipping)."""
     torch.manual_seed(seed)
@@ -192,7 +235,9 @@ def train_matcher(data: CropSet, *, steps: int = 300, p: int = 16, k: int = 4, l
     size = int(data.crops.shape[-1])
     model = init or SingleFrameMatcher(crop_size=crop_size or size)
     if model.crop_size != size:
-        raise ModelError(f"crops are {size}px but the matcher wants {model.crop_size}px", where="train_matcher")
+        raise ModelError(
+            f"crops are {size}px but the matcher wants {model.crop_size}px", where="train_matcher"
+        )
     dev = pick_device(device)
     model.to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
@@ -243,10 +288,21 @@ def split_shop_user(df2_root: str | os.PathLike[str], split: str, size: int) -> 
     return (CropSet(all_crops.crops[u], all_crops.ids[u]), CropSet(all_crops.crops[s], all_crops.ids[s]))
 
 
-def pretrain_matcher(df2_root: str | os.PathLike[str], out: str | os.PathLike[str], *, steps: int = 300,
-                     crop_size: int = 64, p: int = 16, k: int = 4, lr: float = 1e-3, jitter_copies: int = 2,
-                     init: str | os.PathLike[str] | None = None, seed: int = 0, device: str | None = None,
-                     log: Callable[[int, float], None] | None = None) -> dict:
+def pretrain_matcher(
+    df2_root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    steps: int = 300,
+    crop_size: int = 64,
+    p: int = 16,
+    k: int = 4,
+    lr: float = 1e-3,
+    jitter_copies: int = 2,
+    init: str | os.PathLike[str] | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    log: Callable[[int, float], None] | None = None,
+) -> dict:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs; writes ``out``.
 
     Returns figures: crops, identities, the user->shop top-1 retrieval on ``validation``
@@ -254,11 +310,23 @@ def pretrain_matcher(df2_root: str | os.PathLike[str], out: str | os.PathLike[st
     """
     from annotations.matching import load_matcher
 
-    sets = [df2_crops(df2_root, "train", crop_size, jitter=0.08 if c else 0.0, seed=seed + c)
-            for c in range(max(1, jitter_copies))]
+    sets = [
+        df2_crops(df2_root, "train", crop_size, jitter=0.08 if c else 0.0, seed=seed + c)
+        for c in range(max(1, jitter_copies))
+    ]
     data = CropSet.cat(sets)
-    model = train_matcher(data, steps=steps, p=p, k=k, lr=lr, crop_size=crop_size, seed=seed, device=device,
-                          init=load_matcher(init, device="cpu") if init else None, log=log)
+    model = train_matcher(
+        data,
+        steps=steps,
+        p=p,
+        k=k,
+        lr=lr,
+        crop_size=crop_size,
+        seed=seed,
+        device=device,
+        init=load_matcher(init, device="cpu") if init else None,
+        log=log,
+    )
     eval_split = "validation" if (Path(df2_root) / "validation" / "annos").is_dir() else "train"
     figures = {}
     for name, split in (("", eval_split), ("train_", "train")):
@@ -266,13 +334,29 @@ def pretrain_matcher(df2_root: str | os.PathLike[str], out: str | os.PathLike[st
         figures[f"{name}top1"] = round(retrieval_top1(model, users, shops), 4)
         figures[f"{name}chance"] = round(1 / max(1, len(set(shops.ids.tolist()) - {-1})), 4)
     tag = model.save(out, meta={"trained_on": "deepfashion2", "steps": steps})
-    return {"out": str(out), "tag": tag, "crops": len(sets[0]), "identities": int(len(set(data.ids.tolist()) - {-1})),
-            "eval_split": eval_split, **figures}
+    return {
+        "out": str(out),
+        "tag": tag,
+        "crops": len(sets[0]),
+        "identities": int(len(set(data.ids.tolist()) - {-1})),
+        "eval_split": eval_split,
+        **figures,
+    }
 
 
-def train_detector(df2_root: str | os.PathLike[str] | None, out: str | os.PathLike[str], *, epochs: int = 30,
-                   imgsz: int = 320, batch: int = 16, model: str = "yolov8n.yaml", device: str | None = None,
-                   data_yaml: str | os.PathLike[str] | None = None, patience: int = 50, **train_args) -> Path:
+def train_detector(
+    df2_root: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str],
+    *,
+    epochs: int = 30,
+    imgsz: int = 320,
+    batch: int = 16,
+    model: str = "yolov8n.yaml",
+    device: str | None = None,
+    data_yaml: str | os.PathLike[str] | None = None,
+    patience: int = 50,
+    **train_args,
+) -> Path:
     """Convert DeepFashion2 (or use ``data_yaml``) and train a YOLO detector with ultralytics.
 
     Returns ``out/detector.pt`` (a copy of the best weights). CPU runs use ``amp=False``,
@@ -291,12 +375,29 @@ def train_detector(df2_root: str | os.PathLike[str] | None, out: str | os.PathLi
     try:
         yolo = YOLO(model)
     except Exception as exc:
-        raise ModelError(f"cannot build the YOLO model: {str(exc)[:200]}", where=str(model),
-                         hint="pass a model config such as yolov8n.yaml or a .pt file") from None
-    yolo.train(data=str(data_yaml), epochs=epochs, imgsz=imgsz, batch=batch, device=str(dev) if dev.type == "cuda"
-               else "cpu", workers=0, plots=False, amp=dev.type == "cuda", project=str(out_dir.resolve()),
-               name="train", exist_ok=True, verbose=False, patience=patience, seed=0, deterministic=False,
-               **train_args)
+        raise ModelError(
+            f"cannot build the YOLO model: {str(exc)[:200]}",
+            where=str(model),
+            hint="pass a model config such as yolov8n.yaml or a .pt file",
+        ) from None
+    yolo.train(
+        data=str(data_yaml),
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=str(dev) if dev.type == "cuda" else "cpu",
+        workers=0,
+        plots=False,
+        amp=dev.type == "cuda",
+        project=str(out_dir.resolve()),
+        name="train",
+        exist_ok=True,
+        verbose=False,
+        patience=patience,
+        seed=0,
+        deterministic=False,
+        **train_args,
+    )
     wdir = out_dir / "train" / "weights"
     best = wdir / "best.pt" if (wdir / "best.pt").is_file() else wdir / "last.pt"
     if not best.is_file():

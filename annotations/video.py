@@ -57,8 +57,11 @@ class VideoSource:
                 cap.release()
                 errors.append("opencv: cannot read a frame")
         if not self.backend:
-            raise MediaError(f"unreadable video ({'; '.join(errors)})", where=str(self.path),
-                             hint="the file is corrupt or not a video; re-download it or drop it from the dataset")
+            raise MediaError(
+                f"unreadable video ({'; '.join(errors)})",
+                where=str(self.path),
+                hint="the file is corrupt or not a video; re-download it or drop it from the dataset",
+            )
 
     def key_indices(self) -> list[int]:
         """Indices of key frames (decord only; otherwise every frame)."""
@@ -75,8 +78,11 @@ class VideoSource:
         except MediaError:
             raise
         except Exception as exc:
-            raise MediaError(f"decoding failed at frames {indices[0]}..{indices[-1]}: {str(exc)[:160]}",
-                             where=str(self.path), hint="the file is probably truncated or corrupt") from None
+            raise MediaError(
+                f"decoding failed at frames {indices[0]}..{indices[-1]}: {str(exc)[:160]}",
+                where=str(self.path),
+                hint="the file is probably truncated or corrupt",
+            ) from None
 
     def _cv2_batch(self, indices: Sequence[int]) -> np.ndarray:
         import cv2
@@ -110,13 +116,14 @@ def frame_indices(n_frames: int, stride: int = 1, key_indices: Sequence[int] | N
     return list(range(0, n_frames, max(1, stride)))
 
 
-def prefetch_batches(src: VideoSource, indices: Sequence[int], batch: int,
-                     depth: int = 2) -> Iterator[tuple[list[int], np.ndarray]]:
+def prefetch_batches(
+    src: VideoSource, indices: Sequence[int], batch: int, depth: int = 2
+) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield ``(indices, frames)`` batches, decoded ``depth`` batches ahead in a thread.
 
     A decoding error is re-raised in the caller's thread.
     """
-    chunks = [list(indices[i:i + batch]) for i in range(0, len(indices), batch)]
+    chunks = [list(indices[i : i + batch]) for i in range(0, len(indices), batch)]
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

@@ -45,8 +45,12 @@ def _moving_offset(v: WorldVideo) -> list[int] | None:
     return [int(x) for x in v.split_screen.moving_box] if v.split_screen is not None else None
 
 
-def world_frames(world: Path, truth: WorldTruth, every: int, videos: list[WorldVideo] | None = None,
-                 ) -> Iterator[tuple[WorldVideo, int, np.ndarray, list[tuple[str, int, list[float]]]]]:
+def world_frames(
+    world: Path,
+    truth: WorldTruth,
+    every: int,
+    videos: list[WorldVideo] | None = None,
+) -> Iterator[tuple[WorldVideo, int, np.ndarray, list[tuple[str, int, list[float]]]]]:
     """(video, frame index, RGB frame, [(garment key, df2 class, box)]) every ``every`` frames.
 
     Split-screen videos are cut to their moving half (as published), boxes shifted with them.
@@ -70,7 +74,7 @@ def world_frames(world: Path, truth: WorldTruth, every: int, videos: list[WorldV
                     b = [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]]
                 objs.append((f"{g.product_id}/{g.person}", g.df2_class, b))
             if mb is not None:
-                rgb = rgb[mb[1]:mb[3], mb[0]:mb[2]]
+                rgb = rgb[mb[1] : mb[3], mb[0] : mb[2]]
             yield v, t, np.ascontiguousarray(rgb), objs
 
 
@@ -98,8 +102,9 @@ def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_f
     return write_yolo_dataset(samples, out / "yolo")
 
 
-def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitter: float = 0.1,
-                seed: int = 0) -> CropSet:
+def world_crops(
+    world: Path, truth: WorldTruth, size: int, every: int = 3, jitter: float = 0.1, seed: int = 0
+) -> CropSet:
     """Garment crops of every video (identity = the garment in that video, group = the video)
     plus each product's shop image as a crop of its own garment's identity."""
     import cv2
@@ -139,12 +144,24 @@ def world_crops(world: Path, truth: WorldTruth, size: int, every: int = 3, jitte
     return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups), torch.tensor(anchors))
 
 
-def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = WEIGHTS_DIR, *,
-                  df2: str | os.PathLike[str] | None = None, epochs: int = 40, imgsz: int = 192,
-                  frame_every: int = 8, matcher_steps: int = 600, crop_size: int = 64, skip_detector: bool = False,
-                  skip_matcher: bool = False, work: str | os.PathLike[str] | None = None,
-                  detector_init: str | os.PathLike[str] | None = None, lr0: float = 0.002,
-                  matcher_init: str | os.PathLike[str] | None = None, matcher_lr: float = 1e-3) -> dict:
+def build_weights(
+    world: str | os.PathLike[str],
+    out: str | os.PathLike[str] = WEIGHTS_DIR,
+    *,
+    df2: str | os.PathLike[str] | None = None,
+    epochs: int = 40,
+    imgsz: int = 192,
+    frame_every: int = 8,
+    matcher_steps: int = 600,
+    crop_size: int = 64,
+    skip_detector: bool = False,
+    skip_matcher: bool = False,
+    work: str | os.PathLike[str] | None = None,
+    detector_init: str | os.PathLike[str] | None = None,
+    lr0: float = 0.002,
+    matcher_init: str | os.PathLike[str] | None = None,
+    matcher_lr: float = 1e-3,
+) -> dict:
     """Train both default models; returns what was done (sizes, figures, seconds).
 
     ``detector_init`` / ``matcher_init`` continue from existing weights (e.g. the embedded
@@ -152,8 +169,11 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
     """
     wdir = Path(world)
     if not (wdir / "world.json").is_file():
-        raise DataFormatError("no world.json: generate the world first", where=str(wdir),
-                              hint=f"mf world generate --out {wdir} --products 60 --seed 0")
+        raise DataFormatError(
+            "no world.json: generate the world first",
+            where=str(wdir),
+            hint=f"mf world generate --out {wdir} --products 60 --seed 0",
+        )
     truth = load_world(wdir)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -165,13 +185,29 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
         data = world_yolo(wdir, truth, work_dir, every=frame_every)
         # from scratch, few CPU epochs: short warm-up, no mosaic, a higher AdamW rate, small
         # batches (more updates per second), validation only at the end
-        best = train_detector(None, work_dir / "det", epochs=epochs, imgsz=imgsz, batch=8, data_yaml=data,
-                              model=str(detector_init) if detector_init else "yolov8n.yaml",
-                              optimizer="AdamW", lr0=lr0, warmup_epochs=0.5, close_mosaic=epochs, val=False)
+        best = train_detector(
+            None,
+            work_dir / "det",
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=8,
+            data_yaml=data,
+            model=str(detector_init) if detector_init else "yolov8n.yaml",
+            optimizer="AdamW",
+            lr0=lr0,
+            warmup_epochs=0.5,
+            close_mosaic=epochs,
+            val=False,
+        )
         _slim_yolo(best, out_dir / "detector.pt")
-        info["detector"] = {"epochs": epochs, "imgsz": imgsz, "frame_every": frame_every, "lr0": lr0,
-                            "init": str(detector_init) if detector_init else "yolov8n.yaml (random)",
-                            "seconds": round(time.perf_counter() - t, 1)}
+        info["detector"] = {
+            "epochs": epochs,
+            "imgsz": imgsz,
+            "frame_every": frame_every,
+            "lr0": lr0,
+            "init": str(detector_init) if detector_init else "yolov8n.yaml (random)",
+            "seconds": round(time.perf_counter() - t, 1),
+        }
     if not skip_matcher:
         t = time.perf_counter()
         sets = [world_crops(wdir, truth, crop_size)]
@@ -180,14 +216,26 @@ def build_weights(world: str | os.PathLike[str], out: str | os.PathLike[str] = W
             sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
         data = CropSet.cat(sets)
         init = load_matcher(matcher_init, device="cpu") if matcher_init else None
-        model = train_matcher(data, steps=matcher_steps, crop_size=crop_size, init=init, lr=matcher_lr,
-                              log=lambda s, v: (s % 50 == 0) and print(f"matcher step {s}: loss {v:.3f}",
-                                                                       file=sys.stderr))
-        tag = model.save(out_dir / "matcher.pt", meta={"trained_on": "synthetic world", "world": str(wdir),
-                                                      "steps": matcher_steps})
-        info["matcher"] = {"tag": tag, "crops": len(data), "steps": matcher_steps, "lr": matcher_lr,
-                           "init": str(matcher_init) if matcher_init else "random",
-                           "seconds": round(time.perf_counter() - t, 1)}
+        model = train_matcher(
+            data,
+            steps=matcher_steps,
+            crop_size=crop_size,
+            init=init,
+            lr=matcher_lr,
+            log=lambda s, v: (s % 50 == 0) and print(f"matcher step {s}: loss {v:.3f}", file=sys.stderr),
+        )
+        tag = model.save(
+            out_dir / "matcher.pt",
+            meta={"trained_on": "synthetic world", "world": str(wdir), "steps": matcher_steps},
+        )
+        info["matcher"] = {
+            "tag": tag,
+            "crops": len(data),
+            "steps": matcher_steps,
+            "lr": matcher_lr,
+            "init": str(matcher_init) if matcher_init else "random",
+            "seconds": round(time.perf_counter() - t, 1),
+        }
     info["sizes_mb"] = {p.name: round(p.stat().st_size / 2**20, 2) for p in out_dir.glob("*.pt")}
     card = out_dir / "README.json"
     old = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
@@ -215,9 +263,16 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--world", default=os.environ.get("MF_WEIGHTS_WORLD", "build/weights-world"), show_default=True,
-              type=click.Path(file_okay=False), help="An already generated synthetic world.")
-@click.option("--df2", type=click.Path(file_okay=False), help="DF2-format folder (default: the world's df2/).")
+@click.option(
+    "--world",
+    default=os.environ.get("MF_WEIGHTS_WORLD", "build/weights-world"),
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="An already generated synthetic world.",
+)
+@click.option(
+    "--df2", type=click.Path(file_okay=False), help="DF2-format folder (default: the world's df2/)."
+)
 @click.option("--out", default=str(WEIGHTS_DIR), show_default=True, type=click.Path(file_okay=False))
 @click.option("--epochs", type=int, default=40, show_default=True)
 @click.option("--imgsz", type=int, default=192, show_default=True)
@@ -226,11 +281,26 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option("--lr0", type=float, default=0.002, show_default=True, help="Detector: initial AdamW rate.")
 @click.option("--init-detector", type=click.Path(dir_okay=False), help="Continue from these YOLO weights.")
 @click.option("--matcher-lr", type=float, default=1e-3, show_default=True)
-@click.option("--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint.")
+@click.option(
+    "--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint."
+)
 @click.option("--skip-detector", is_flag=True)
 @click.option("--skip-matcher", is_flag=True)
-def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, lr0, init_detector, matcher_lr, init_matcher,
-         skip_detector, skip_matcher) -> None:
+def main(
+    world,
+    df2,
+    out,
+    epochs,
+    imgsz,
+    frame_every,
+    matcher_steps,
+    lr0,
+    init_detector,
+    matcher_lr,
+    init_matcher,
+    skip_detector,
+    skip_matcher,
+) -> None:
     """Retrain the embedded default detector and matcher on a synthetic world.
 
     \b
@@ -238,9 +308,21 @@ def main(world, df2, out, epochs, imgsz, frame_every, matcher_steps, lr0, init_d
       mf world generate --out build/weights-world --products 60 --seed 0
       python -m annotations.weights_build --world build/weights-world
     """
-    info = build_weights(world, out, df2=df2, epochs=epochs, imgsz=imgsz, frame_every=frame_every,
-                         matcher_steps=matcher_steps, skip_detector=skip_detector, skip_matcher=skip_matcher,
-                         detector_init=init_detector, lr0=lr0, matcher_init=init_matcher, matcher_lr=matcher_lr)
+    info = build_weights(
+        world,
+        out,
+        df2=df2,
+        epochs=epochs,
+        imgsz=imgsz,
+        frame_every=frame_every,
+        matcher_steps=matcher_steps,
+        skip_detector=skip_detector,
+        skip_matcher=skip_matcher,
+        detector_init=init_detector,
+        lr0=lr0,
+        matcher_init=init_matcher,
+        matcher_lr=matcher_lr,
+    )
     click.echo(json.dumps(info, indent=2))
 
 

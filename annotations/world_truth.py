@@ -26,14 +26,18 @@ def _video_size(path: Path) -> tuple[int, int] | None:
         cap.release()
 
 
-def truth_boxes_for_dataset(dataset: str | os.PathLike[str], world_dir: str | os.PathLike[str],
-                            ) -> dict[str, dict[int, list[float]]]:
+def truth_boxes_for_dataset(
+    dataset: str | os.PathLike[str],
+    world_dir: str | os.PathLike[str],
+) -> dict[str, dict[int, list[float]]]:
     """Dataset video path -> {frame: true item box} for every video the world knows."""
     from annotations.builder import load_splits
 
     world = Path(world_dir)
     if not (world / "world.json").is_file():
-        raise DataFormatError("no world.json", where=str(world), hint="pass the synthetic world folder or its world.json")
+        raise DataFormatError(
+            "no world.json", where=str(world), hint="pass the synthetic world folder or its world.json"
+        )
     truth = load_world(world)
     products = {p.product_id: p for p in truth.products}
     out: dict[str, dict[int, list[float]]] = {}
@@ -51,6 +55,9 @@ def truth_boxes_for_dataset(dataset: str | os.PathLike[str], world_dir: str | os
                 if ss is not None:
                     mb = [int(x) for x in ss.moving_box]
                     if _video_size(Path(dataset) / vp) == (mb[2] - mb[0], mb[3] - mb[1]):
-                        boxes = {t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()}
+                        boxes = {
+                            t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]]
+                            for t, b in boxes.items()
+                        }
                 out[vp] = boxes
     return out

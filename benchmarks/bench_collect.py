@@ -44,8 +44,12 @@ def main() -> None:
         t0 = time.perf_counter()
         generate_world(world, args.products, 0, quick=True, workers=1)
         print(f"generated a {args.products}-product world in {time.perf_counter() - t0:.1f}s")
-    http = HttpConfig(rate_per_host=1000, burst_per_host=100, max_concurrency_per_host=max(8, args.workers),
-                      backoff_base_s=0.01)
+    http = HttpConfig(
+        rate_per_host=1000,
+        burst_per_host=100,
+        max_concurrency_per_host=max(8, args.workers),
+        backoff_base_s=0.01,
+    )
     with WorldServer(world, faults=Faults(latency_s=args.latency)) as srv:
         fx = srv.write_fixtures(tmp / "fixtures")
         cfg = load_collect_config(base_url=srv.base_url).model_copy(update={"http": http})
@@ -55,8 +59,15 @@ def main() -> None:
             out = tmp / f"out-{workers}"
             before = len(srv.log)
             t0 = time.perf_counter()
-            s = collect("netaporter", targets, out=out, catalog=out / "catalog.sqlite", cfg=cfg, workers=workers,
-                        show_progress=False)
+            s = collect(
+                "netaporter",
+                targets,
+                out=out,
+                catalog=out / "catalog.sqlite",
+                cfg=cfg,
+                workers=workers,
+                show_progress=False,
+            )
             dt = time.perf_counter() - t0
             if s.failed or s.rejected:
                 raise SystemExit(f"collection had failures: {s.human()}")
@@ -67,11 +78,15 @@ def main() -> None:
     assert n_items == n2 and n_req == n_req2, "both runs must do the same work"
     ratio = seq / conc
     waves = math.ceil(n_items / args.workers)
-    print(f"items: {n_items} Net-A-Porter products, {n_req} requests per run, latency {args.latency * 1000:.0f} ms")
+    print(
+        f"items: {n_items} Net-A-Porter products, {n_req} requests per run, latency {args.latency * 1000:.0f} ms"
+    )
     print(f"sequential (1 worker):      {seq:6.2f} s")
     print(f"concurrent ({args.workers} workers):    {conc:6.2f} s")
-    print(f"ratio: {ratio:.2f}x  (expect >= {0.7 * args.workers:.1f}x = 0.7 x workers; "
-          f"ideal with {waves} waves of items: {n_items / waves:.1f}x)")
+    print(
+        f"ratio: {ratio:.2f}x  (expect >= {0.7 * args.workers:.1f}x = 0.7 x workers; "
+        f"ideal with {waves} waves of items: {n_items / waves:.1f}x)"
+    )
     print("verdict:", "OK" if ratio >= 0.7 * args.workers else "BELOW EXPECTATION")
     if os.environ.get("MF_BENCH_KEEP") is None:
         import shutil

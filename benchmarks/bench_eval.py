@@ -56,9 +56,16 @@ def main() -> None:
     t_fast = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    slow = naive_margin_matrix(q[:nq].cpu(), gal.cpu(), w.cpu(), b.cpu(), chunk=args.chunk) if device.type == "cpu" \
-        else torch.cat([naive_margin_matrix(q[s:s + args.chunk], gal, w, b, chunk=args.chunk).to(device)
-                        for s in range(0, nq, args.chunk)])
+    slow = (
+        naive_margin_matrix(q[:nq].cpu(), gal.cpu(), w.cpu(), b.cpu(), chunk=args.chunk)
+        if device.type == "cpu"
+        else torch.cat(
+            [
+                naive_margin_matrix(q[s : s + args.chunk], gal, w, b, chunk=args.chunk).to(device)
+                for s in range(0, nq, args.chunk)
+            ]
+        )
+    )
     slow_top = topk_indices(slow.to(device), 20)
     _sync(device)
     t_slow = time.perf_counter() - t0
@@ -68,12 +75,18 @@ def main() -> None:
     max_diff = (fast[:nq].cpu() - slow.cpu()).abs().max().item()
     per_fast, per_slow = t_fast / args.queries, t_slow / nq
     print(f"device {device}, {args.queries} queries x {args.gallery} gallery x {args.dim}-d (float32)")
-    print(f"vectorised: {t_fast:.3f} s for all {args.queries} queries ({1e3 * per_fast:.3f} ms/query, "
-          f"top-20 included; the score matrix alone {t_matrix:.3f} s)")
-    print(f"naive broadcast: {t_slow:.3f} s for {nq} queries ({1e3 * per_slow:.3f} ms/query, chunks of "
-          f"{args.chunk}; timed on a subset of {nq} queries)")
-    print(f"identical top-20 rankings: {100 * same:.2f}% of the {nq} compared queries "
-          f"(top-1 {100 * same_top1:.2f}%), max |margin difference| {max_diff:.2e}")
+    print(
+        f"vectorised: {t_fast:.3f} s for all {args.queries} queries ({1e3 * per_fast:.3f} ms/query, "
+        f"top-20 included; the score matrix alone {t_matrix:.3f} s)"
+    )
+    print(
+        f"naive broadcast: {t_slow:.3f} s for {nq} queries ({1e3 * per_slow:.3f} ms/query, chunks of "
+        f"{args.chunk}; timed on a subset of {nq} queries)"
+    )
+    print(
+        f"identical top-20 rankings: {100 * same:.2f}% of the {nq} compared queries "
+        f"(top-1 {100 * same_top1:.2f}%), max |margin difference| {max_diff:.2e}"
+    )
     print(f"ratio (naive / vectorised, per query): {per_slow / per_fast:.1f}x")
     if same < 1.0:
         raise SystemExit("rankings differ")

@@ -66,7 +66,9 @@ def world_dataset(out: Path, products: int, seed: int) -> Path | None:
     return ds
 
 
-def synthetic_dataset(out: Path, products: int, frames: int, gop: int, size: tuple[int, int], seed: int) -> Path:
+def synthetic_dataset(
+    out: Path, products: int, frames: int, gop: int, size: tuple[int, int], seed: int
+) -> Path:
     """Official-format folder: textured H.264 videos with a moving garment box, one per product."""
     import cv2
 
@@ -84,7 +86,7 @@ def synthetic_dataset(out: Path, products: int, frames: int, gop: int, size: tup
             x = int(w * 0.2 + (w * 0.3) * (0.5 + 0.5 * np.sin(i / 15)))
             y = int(h * 0.25)
             bw, bh = int(w * 0.35), int(h * 0.5)
-            img[y:y + bh, x:x + bw] = (img[y:y + bh, x:x + bw] // 2 + np.array([120, 20, 60], np.uint8))
+            img[y : y + bh, x : x + bw] = img[y : y + bh, x : x + bw] // 2 + np.array([120, 20, 60], np.uint8)
             vid.append(img)
             if i % 7 != 3:  # a few frames without a box
                 boxes[str(i)] = [x, y, x + bw, y + bh]
@@ -151,7 +153,9 @@ def main() -> None:
             source = "synthetic world (export_gt_dataset)"
         if root is None:
             w, h = (int(v) for v in args.size.split("x"))
-            root = synthetic_dataset(work / "synthetic", args.products, args.frames, args.gop, (w, h), args.seed)
+            root = synthetic_dataset(
+                work / "synthetic", args.products, args.frames, args.gop, (w, h), args.seed
+            )
             source = f"synthetic H.264 {w}x{h}, {args.frames} frames, GOP {args.gop}"
         report = run(root, args, work, source)
     finally:
@@ -163,8 +167,9 @@ def main() -> None:
 
 def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     T = args.frames_per_clip
-    ds = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
-                              on_bad="skip")  # default backend: PyAV
+    ds = MovingFashionDataset(
+        root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP, on_bad="skip"
+    )  # default backend: PyAV
     n = max(8, args.clips // 8 * 8)
     indices = list(range(n))  # indices >= len(ds) map to repeats of items with their own random frames
     plans = []
@@ -173,7 +178,9 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         v = rec.videos[vi]
         plans.append((v.rel_path, idx, [v.boxes[f] for f in idx], rec.shop_path))
     lengths = sorted({len(ds.cache.get(root / p[0])) for p in plans})
-    print(f"data: {source}; {len(ds)} products, {n} clips of T={T}, video lengths {lengths[0]}..{lengths[-1]}")
+    print(
+        f"data: {source}; {len(ds)} products, {n} clips of T={T}, video lengths {lengths[0]}..{lengths[-1]}"
+    )
 
     def run_baseline():
         for rel, idx, boxes, shop in plans:
@@ -202,12 +209,19 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
             r.get(sorted(set(idx)))
 
     def loader_pass(dataset, workers):
-        loader = torch.utils.data.DataLoader(dataset, batch_size=8, sampler=indices, num_workers=workers,
-                                             collate_fn=collate_clips, persistent_workers=workers > 0)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=8,
+            sampler=indices,
+            num_workers=workers,
+            collate_fn=collate_clips,
+            persistent_workers=workers > 0,
+        )
 
         def one_pass():
             for _ in loader:
                 pass
+
         return one_pass
 
     def steady(fn) -> float:
@@ -221,8 +235,16 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     res["raw_pyav_skip_nonref"] = steady(run_pyav)
     res["loader_0_workers"] = steady(loader_pass(ds, 0))
     res["loader_2_workers"] = steady(loader_pass(ds, 2))
-    ds_dc = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
-                                 on_bad="skip", backend="decord")
+    ds_dc = MovingFashionDataset(
+        root,
+        "train",
+        frames=T,
+        seed=args.seed,
+        crop_size=CROP,
+        shop_size=CROP,
+        on_bad="skip",
+        backend="decord",
+    )
     res["loader_decord_0_workers"] = steady(loader_pass(ds_dc, 0))
     res["loader_decord_2_workers"] = steady(loader_pass(ds_dc, 2))
     ds.dtype = torch.uint8  # no float conversion: shows what the [0, 1] float output costs
@@ -233,8 +255,16 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     build_full = build_crop_cache(ds, full_dir, pool=None)
     full_s = time.perf_counter() - t0
     full_mb = sum(f.stat().st_size for f in full_dir.glob("*.npy")) / 2**20
-    full = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
-                                on_bad="skip", crop_cache=full_dir)
+    full = MovingFashionDataset(
+        root,
+        "train",
+        frames=T,
+        seed=args.seed,
+        crop_size=CROP,
+        shop_size=CROP,
+        on_bad="skip",
+        crop_cache=full_dir,
+    )
     same = all(full.plan(i)[2] == p[1] for i, p in zip(indices, plans, strict=True))
     res["full_cache_0_workers"] = steady(loader_pass(full, 0))
     res["full_cache_2_workers"] = steady(loader_pass(full, 2))
@@ -242,8 +272,16 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     cache_dir = work / "crop_cache"
     build = build_crop_cache(ds, cache_dir, pool=args.pool)
     build_s = time.perf_counter() - t0
-    cached = MovingFashionDataset(root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP,
-                                  on_bad="skip", crop_cache=cache_dir)
+    cached = MovingFashionDataset(
+        root,
+        "train",
+        frames=T,
+        seed=args.seed,
+        crop_size=CROP,
+        shop_size=CROP,
+        on_bad="skip",
+        crop_cache=cache_dir,
+    )
     res["pool_cache_0_workers"] = steady(loader_pass(cached, 0))
     res["pool_cache_2_workers"] = steady(loader_pass(cached, 2))
     cached.dtype = torch.uint8  # a quarter of the bytes to pass from workers
@@ -266,21 +304,40 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     epoch_clips = len(ds)
     payback = full_s / (epoch_clips / base - epoch_clips / res["full_cache_2_workers"])
     print(f"pool cache build (one-time, pool {args.pool}, {build['built']} videos): {build_s:.1f} s")
-    print(f"full cache build (one-time, every boxed frame, {build_full['built']} videos, {full_mb:.0f} MB): "
-          f"{full_s:.1f} s, paid back after {payback:.1f} epochs of {epoch_clips} clips; same clips as the "
-          f"loader: {same}")
-    print(f"ratio loader (2 workers) / baseline: {res['loader_2_workers'] / base:.2f}x (aim >= 5x; "
-          f"backend=decord {res['loader_decord_2_workers'] / base:.2f}x, full crop cache "
-          f"{res['full_cache_2_workers'] / base:.2f}x)")
-    print(f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8; backend=decord "
-          f"{res['loader_decord_0_workers'] / raw:.2f}); raw pyav / raw decord: {res['raw_pyav_skip_nonref'] / raw:.2f}")
-    print(f"paired per clip, interleaved: dataset[i] (backend=decord) / raw decord = "
-          f"{res['paired_dataset_getitem'] / res['paired_raw_decord']:.2f}")
-    print(f"ratio pool-cache loader (2 workers) / baseline: {res['pool_cache_2_workers'] / base:.2f}x "
-          f"(uint8: {res['pool_cache_2_workers_uint8'] / base:.2f}x; frames from a fixed pool of {args.pool})")
-    return {"source": source, "clips": n, "T": T, "clips_per_s": res, "pool_cache_build_s": build_s,
-            "full_cache_build_s": full_s, "full_cache_mb": full_mb, "full_cache_payback_epochs": payback,
-            "full_cache_same_clips": same, "cpu_count": os.cpu_count()}
+    print(
+        f"full cache build (one-time, every boxed frame, {build_full['built']} videos, {full_mb:.0f} MB): "
+        f"{full_s:.1f} s, paid back after {payback:.1f} epochs of {epoch_clips} clips; same clips as the "
+        f"loader: {same}"
+    )
+    print(
+        f"ratio loader (2 workers) / baseline: {res['loader_2_workers'] / base:.2f}x (aim >= 5x; "
+        f"backend=decord {res['loader_decord_2_workers'] / base:.2f}x, full crop cache "
+        f"{res['full_cache_2_workers'] / base:.2f}x)"
+    )
+    print(
+        f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8; backend=decord "
+        f"{res['loader_decord_0_workers'] / raw:.2f}); raw pyav / raw decord: {res['raw_pyav_skip_nonref'] / raw:.2f}"
+    )
+    print(
+        f"paired per clip, interleaved: dataset[i] (backend=decord) / raw decord = "
+        f"{res['paired_dataset_getitem'] / res['paired_raw_decord']:.2f}"
+    )
+    print(
+        f"ratio pool-cache loader (2 workers) / baseline: {res['pool_cache_2_workers'] / base:.2f}x "
+        f"(uint8: {res['pool_cache_2_workers_uint8'] / base:.2f}x; frames from a fixed pool of {args.pool})"
+    )
+    return {
+        "source": source,
+        "clips": n,
+        "T": T,
+        "clips_per_s": res,
+        "pool_cache_build_s": build_s,
+        "full_cache_build_s": full_s,
+        "full_cache_mb": full_mb,
+        "full_cache_payback_epochs": payback,
+        "full_cache_same_clips": same,
+        "cpu_count": os.cpu_count(),
+    }
 
 
 if __name__ == "__main__":

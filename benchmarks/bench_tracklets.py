@@ -85,12 +85,18 @@ def main() -> None:
             builder.process(ds, j, timings)
         whole_s = time.perf_counter() - t
         print(f"detection alone : {n / det_s:7.1f} frames/s ({det_s:.2f} s for {n} frames)")
-        print(f"whole builder   : {n / whole_s:7.1f} frames/s ({whole_s:.2f} s); phases "
-              + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items()))
-        print(f"builder / detection-alone time ratio: {whole_s / det_s:.2f}x "
-              f"(the matcher's crop embedding is {timings['embed'] / timings['detect']:.0%} of detection time)")
+        print(
+            f"whole builder   : {n / whole_s:7.1f} frames/s ({whole_s:.2f} s); phases "
+            + ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+        )
+        print(
+            f"builder / detection-alone time ratio: {whole_s / det_s:.2f}x "
+            f"(the matcher's crop embedding is {timings['embed'] / timings['detect']:.0%} of detection time)"
+        )
         ratio = timings["track"] / timings["detect"]
-        print(f"tracking overhead: {ratio:.1%} of detection time (target <= 10%): {'OK' if ratio <= 0.10 else 'OVER'}")
+        print(
+            f"tracking overhead: {ratio:.1%} of detection time (target <= 10%): {'OK' if ratio <= 0.10 else 'OVER'}"
+        )
 
         # 2. vectorised vs naive tracker on identical detections
         all_dets = []
@@ -105,18 +111,27 @@ def main() -> None:
         fast = []
         for d, shop in all_dets:
             sim = similarity(head, d.embeddings) if len(d) else None
-            fast.append((inference_tracking(d, head, tc, sim=sim), training_tracking(d, head, shop, tc, sim=sim)))
+            fast.append(
+                (inference_tracking(d, head, tc, sim=sim), training_tracking(d, head, shop, tc, sim=sim))
+            )
         fast_s = time.perf_counter() - t
         t = time.perf_counter()
-        slow = [(naive_inference_tracking(d, head, tc), naive_training_tracking(d, head, shop, tc))
-                for d, shop in all_dets]
+        slow = [
+            (naive_inference_tracking(d, head, tc), naive_training_tracking(d, head, shop, tc))
+            for d, shop in all_dets
+        ]
         slow_s = time.perf_counter() - t
-        same = all([x.members.tolist() for x in a[0]] == [x.members.tolist() for x in b[0]]
-                   and (a[1] is None) == (b[1] is None) and (a[1] is None or a[1].members.tolist() == b[1].members.tolist())
-                   for a, b in zip(fast, slow, strict=True))
+        same = all(
+            [x.members.tolist() for x in a[0]] == [x.members.tolist() for x in b[0]]
+            and (a[1] is None) == (b[1] is None)
+            and (a[1] is None or a[1].members.tolist() == b[1].members.tolist())
+            for a, b in zip(fast, slow, strict=True)
+        )
         ndet = sum(len(d) for d, _ in all_dets)
-        print(f"tracker on {ndet} detections: vectorised {fast_s * 1000:.1f} ms, naive {slow_s * 1000:.1f} ms, "
-              f"ratio {slow_s / fast_s:.1f}x, same tracklets: {same}")
+        print(
+            f"tracker on {ndet} detections: vectorised {fast_s * 1000:.1f} ms, naive {slow_s * 1000:.1f} ms, "
+            f"ratio {slow_s / fast_s:.1f}x, same tracklets: {same}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

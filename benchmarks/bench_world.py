@@ -28,13 +28,16 @@ def main() -> None:
         truths = {}
         for workers in (1, 2):
             t0 = time.perf_counter()
-            truths[workers] = generate_world(Path(tmp, f"w{workers}"), args.products, args.seed, quick=quick,
-                                             workers=workers)
+            truths[workers] = generate_world(
+                Path(tmp, f"w{workers}"), args.products, args.seed, quick=quick, workers=workers
+            )
             times[workers] = time.perf_counter() - t0
         same = [v.sha256 for v in truths[1].videos] == [v.sha256 for v in truths[2].videos]
         frames = sum(v.frames for v in truths[1].videos)
     print(f"world: {args.products} products, {'quick' if quick else 'full'} clips, {frames} frames (H.264)")
-    print(f"baseline, 1 process : {times[1]:6.1f} s  ({1000 * times[1] / frames:.1f} ms per frame, all included)")
+    print(
+        f"baseline, 1 process : {times[1]:6.1f} s  ({1000 * times[1] / frames:.1f} ms per frame, all included)"
+    )
     print(f"pool of 2 processes : {times[2]:6.1f} s")
     print(f"ratio               : {times[1] / times[2]:.2f}x   identical output: {same}")
 

@@ -153,7 +153,10 @@ def rebuild_splits(
         pinned = {
             r.product_id: r.split
             for key, r in by_key.items()
-            if rep_of[key] == key and r.status == Status.ACCEPTED and r.product_id and r.split in ("train", "test")
+            if rep_of[key] == key
+            and r.status == Status.ACCEPTED
+            and r.product_id
+            and r.split in ("train", "test")
         }
     split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
     catalog.set_meta(SPLIT_META_KEY, {"seed": seed, "test_fraction": test_fraction, "mode": mode})

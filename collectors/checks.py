@@ -12,8 +12,15 @@ from schemas.items import ImageProbe, VideoProbe
 
 VIDEO_EXTS = {"mp4", "mov", "webm", "mkv", "m4v", "avi"}
 IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp"}
-_TYPE_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
-             "video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"}
+_TYPE_EXT = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
+    "video/quicktime": "mov",
+}
 
 
 def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
@@ -43,8 +50,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
     if not ok or frame is None or frames <= 0:
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
     codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") or None
-    return VideoProbe(frames=frames, fps=fps, width=int(frame.shape[1]), height=int(frame.shape[0]),
-                      duration_s=frames / fps if fps > 0 else 0.0, codec=codec)
+    return VideoProbe(
+        frames=frames,
+        fps=fps,
+        width=int(frame.shape[1]),
+        height=int(frame.shape[0]),
+        duration_s=frames / fps if fps > 0 else 0.0,
+        codec=codec,
+    )
 
 
 def probe_file(path: str | os.PathLike[str], expect: str) -> VideoProbe | ImageProbe:

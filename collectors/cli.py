@@ -31,21 +31,42 @@ def collect() -> None:
 def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.argument("targets", nargs=-1),
-        click.option("--out", "out", required=True, type=click.Path(file_okay=False),
-                     help="Collection root (files go to ROOT/<source>/<id>/)."),
-        click.option("--catalog", "catalog", type=click.Path(dir_okay=False),
-                     help="SQLite catalog [default: ROOT/catalog.sqlite]."),
-        click.option("--workers", type=click.IntRange(1, 256), default=None,
-                     help="Items collected at once [default: config, 4]."),
+        click.option(
+            "--out",
+            "out",
+            required=True,
+            type=click.Path(file_okay=False),
+            help="Collection root (files go to ROOT/<source>/<id>/).",
+        ),
+        click.option(
+            "--catalog",
+            "catalog",
+            type=click.Path(dir_okay=False),
+            help="SQLite catalog [default: ROOT/catalog.sqlite].",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 256),
+            default=None,
+            help="Items collected at once [default: config, 4].",
+        ),
         click.option("--limit", type=click.IntRange(1), default=None, help="Stop after this many items."),
         click.option("--dry-run", is_flag=True, help="Discover and list items; download nothing."),
-        click.option("--config", "config", type=click.Path(dir_okay=False),
-                     help="YAML with http/netaporter/tiktok/instagram/urls settings."),
+        click.option(
+            "--config",
+            "config",
+            type=click.Path(dir_okay=False),
+            help="YAML with http/netaporter/tiktok/instagram/urls settings.",
+        ),
         click.option("--ignore-robots", is_flag=True, help="Do not honour robots.txt (logged as a warning)."),
-        click.option("--base-url", help="Point every host of the source at one site (loopback tests, mirrors)."),
+        click.option(
+            "--base-url", help="Point every host of the source at one site (loopback tests, mirrors)."
+        ),
         click.option("--executor", default=None, help="Executor backend [default: local]."),
         click.option("--retry-rejected", is_flag=True, help="Also retry items rejected by an earlier run."),
-        click.option("--progress/--no-progress", default=None, help="Progress bar on stderr [default: if a tty]."),
+        click.option(
+            "--progress/--no-progress", default=None, help="Progress bar on stderr [default: if a tty]."
+        ),
         click.option("-v", "--verbose", count=True, help="More log output (-vv for debug)."),
         json_option,
     ]
@@ -54,23 +75,51 @@ def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _run(source: str, targets: tuple[str, ...], *, out: str, catalog: str | None, workers: int | None,
-         limit: int | None, dry_run: bool, config: str | None, ignore_robots: bool, base_url: str | None,
-         executor: str | None, retry_rejected: bool, progress: bool | None, verbose: int, as_json: bool,
-         **extra: Any) -> None:
+def _run(
+    source: str,
+    targets: tuple[str, ...],
+    *,
+    out: str,
+    catalog: str | None,
+    workers: int | None,
+    limit: int | None,
+    dry_run: bool,
+    config: str | None,
+    ignore_robots: bool,
+    base_url: str | None,
+    executor: str | None,
+    retry_rejected: bool,
+    progress: bool | None,
+    verbose: int,
+    as_json: bool,
+    **extra: Any,
+) -> None:
     from pathlib import Path
 
     from collectors.api import collect as run_collect
     from collectors.config import load_collect_config
 
-    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)], stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     cfg = load_collect_config(config, base_url=base_url, ignore_robots=ignore_robots, workers=workers)
     if executor:
         cfg = cfg.model_copy(update={"executor": executor})
-    summary = run_collect(source, list(targets), out=out, catalog=catalog or str(Path(out) / "catalog.sqlite"),
-                          cfg=cfg, workers=cfg.workers, limit=limit, dry_run=dry_run, retry_rejected=retry_rejected,
-                          show_progress=progress, **extra)
+    summary = run_collect(
+        source,
+        list(targets),
+        out=out,
+        catalog=catalog or str(Path(out) / "catalog.sqlite"),
+        cfg=cfg,
+        workers=cfg.workers,
+        limit=limit,
+        dry_run=dry_run,
+        retry_rejected=retry_rejected,
+        show_progress=progress,
+        **extra,
+    )
     emit(summary, as_json, lambda s: s.human())
     if summary.interrupted:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
@@ -98,8 +147,11 @@ def netaporter(targets: tuple[str, ...], **kw: Any) -> None:
 
 @collect.command("tiktok")
 @_common
-@click.option("--shop-map", type=click.Path(exists=True, dir_okay=False),
-              help="CSV/JSONL: video id or URL -> shop image URL or file.")
+@click.option(
+    "--shop-map",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV/JSONL: video id or URL -> shop image URL or file.",
+)
 def tiktok(targets: tuple[str, ...], shop_map: str | None, **kw: Any) -> None:
     """TikTok videos through yt-dlp (videos, users, hashtags, URL files, saved info JSON).
 
@@ -116,8 +168,11 @@ def tiktok(targets: tuple[str, ...], shop_map: str | None, **kw: Any) -> None:
 
 @collect.command("instagram")
 @_common
-@click.option("--session-file", type=click.Path(dir_okay=False),
-              help="instaloader session file (kept 0600; never printed).")
+@click.option(
+    "--session-file",
+    type=click.Path(dir_okay=False),
+    help="instaloader session file (kept 0600; never printed).",
+)
 @click.option("--login", help="Instagram user name of the session file.")
 def instagram(targets: tuple[str, ...], session_file: str | None, login: str | None, **kw: Any) -> None:
     """Instagram posts through instaloader (carousel: video + candidate shop images).

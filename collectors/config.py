@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.config import load_config
 
-DEFAULT_USER_AGENT = "MovingFashionToolkit/0.1 (+https://github.com/movingfashion/toolkit; research dataset builder)"
+DEFAULT_USER_AGENT = (
+    "MovingFashionToolkit/0.1 (+https://github.com/movingfashion/toolkit; research dataset builder)"
+)
 
 
 class _Model(BaseModel):
@@ -34,7 +36,9 @@ class HttpConfig(_Model):
     backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles each retry")
     backoff_max_s: float = Field(60.0, ge=0)
     jitter: float = Field(0.25, ge=0, le=1, description="random extra fraction added to each backoff")
-    retry_after_max_s: float = Field(300.0, ge=0, description="longest Retry-After honoured (longer is capped)")
+    retry_after_max_s: float = Field(
+        300.0, ge=0, description="longest Retry-After honoured (longer is capped)"
+    )
     retry_statuses: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504])
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
@@ -43,10 +47,12 @@ class HttpConfig(_Model):
     chunk_bytes: int = Field(256 * 1024, gt=0)
     video_content_types: list[str] = Field(
         default_factory=lambda: ["video/", "application/octet-stream", "binary/octet-stream"],
-        description="accepted Content-Type prefixes for videos")
+        description="accepted Content-Type prefixes for videos",
+    )
     image_content_types: list[str] = Field(
         default_factory=lambda: ["image/", "application/octet-stream", "binary/octet-stream"],
-        description="accepted Content-Type prefixes for images")
+        description="accepted Content-Type prefixes for images",
+    )
 
 
 class NetAPorterConfig(_Model):
@@ -54,20 +60,29 @@ class NetAPorterConfig(_Model):
 
     site: str = Field("https://www.net-a-porter.com", description="pages, listings, sitemaps, robots.txt")
     locale: str = "en-us"
-    listing_path: str = Field("/{locale}/shop/clothing", description="default listing when no target is given")
+    listing_path: str = Field(
+        "/{locale}/shop/clothing", description="default listing when no target is given"
+    )
     page_param: str = Field("pageNumber", description="query parameter of listing pagination")
     max_pages: int = Field(500, ge=1, description="stop following listing pages after this many")
-    product_url_pattern: str = Field(r"/shop/product/(?:[^/?#]+/)*(?P<id>[^/?#]+)/?$|/product/(?P<old>[^/?#]+)/?$",
-                                     description="regex matching product page paths; group 'id' or 'old'")
-    product_url: str = Field("{site}/{locale}/shop/product/{id}", description="page of an id from a user file")
+    product_url_pattern: str = Field(
+        r"/shop/product/(?:[^/?#]+/)*(?P<id>[^/?#]+)/?$|/product/(?P<old>[^/?#]+)/?$",
+        description="regex matching product page paths; group 'id' or 'old'",
+    )
+    product_url: str = Field(
+        "{site}/{locale}/shop/product/{id}", description="page of an id from a user file"
+    )
     video_url: str = "https://video.net-a-porter.com/videos/productPage/{id}_detail.mp4"
     image_url: str = "https://cache.net-a-porter.com/images/products/{id}/{id}_{view}_{size}.jpg"
     image_size: str = "l"
-    views: dict[str, str] = Field(default_factory=lambda: {"shop": "fr", "front": "in", "rear": "bk",
-                                                           "fabric": "cu"},
-                                  description="asset kind -> site view code")
-    required_views: list[str] = Field(default_factory=lambda: ["shop"],
-                                      description="kinds whose failure fails the item (others are optional)")
+    views: dict[str, str] = Field(
+        default_factory=lambda: {"shop": "fr", "front": "in", "rear": "bk", "fabric": "cu"},
+        description="asset kind -> site view code",
+    )
+    required_views: list[str] = Field(
+        default_factory=lambda: ["shop"],
+        description="kinds whose failure fails the item (others are optional)",
+    )
     check_video_with_head: bool = Field(True, description="HEAD the video URL first (404 -> no video)")
 
     def hosts(self) -> set[str]:
@@ -79,11 +94,19 @@ class TikTokConfig(_Model):
 
     allowed_hosts: list[str] = Field(
         default_factory=lambda: ["www.tiktok.com", "tiktok.com", "vm.tiktok.com", "m.tiktok.com"],
-        description="pages the extractor may visit")
+        description="pages the extractor may visit",
+    )
     media_host_suffixes: list[str] = Field(
-        default_factory=lambda: [".tiktokcdn.com", ".tiktokcdn-us.com", ".tiktokv.com", ".byteoversea.com",
-                                 ".ibytedtos.com", ".muscdn.com"],
-        description="hosts (by suffix) that format URLs may point at")
+        default_factory=lambda: [
+            ".tiktokcdn.com",
+            ".tiktokcdn-us.com",
+            ".tiktokv.com",
+            ".byteoversea.com",
+            ".ibytedtos.com",
+            ".muscdn.com",
+        ],
+        description="hosts (by suffix) that format URLs may point at",
+    )
     shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
     ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
     format: str = "best[ext=mp4]/best"
@@ -92,8 +115,9 @@ class TikTokConfig(_Model):
 class InstagramConfig(_Model):
     """Instagram through instaloader."""
 
-    allowed_hosts: list[str] = Field(default_factory=lambda: ["www.instagram.com", "instagram.com",
-                                                              "i.instagram.com"])
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["www.instagram.com", "instagram.com", "i.instagram.com"]
+    )
     media_host_suffixes: list[str] = Field(default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"])
     max_posts_per_target: int = Field(1000, ge=1)
 
@@ -133,18 +157,25 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
     """Point every host of every source at ``base_url`` (a loopback test site, a mirror)."""
     base = base_url.rstrip("/")
     host = normalize_host(urlsplit(base).netloc)
-    nap = cfg.netaporter.model_copy(update={
-        "site": base,
-        "video_url": base + urlsplit(cfg.netaporter.video_url).path,
-        "image_url": base + urlsplit(cfg.netaporter.image_url).path,
-    })
+    nap = cfg.netaporter.model_copy(
+        update={
+            "site": base,
+            "video_url": base + urlsplit(cfg.netaporter.video_url).path,
+            "image_url": base + urlsplit(cfg.netaporter.image_url).path,
+        }
+    )
     tiktok = cfg.tiktok.model_copy(update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host]})
     insta = cfg.instagram.model_copy(update={"allowed_hosts": [*cfg.instagram.allowed_hosts, host]})
     return cfg.model_copy(update={"netaporter": nap, "tiktok": tiktok, "instagram": insta})
 
 
-def load_collect_config(path: str | os.PathLike[str] | None = None, *, base_url: str | None = None,
-                        ignore_robots: bool = False, workers: int | None = None) -> CollectConfig:
+def load_collect_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    base_url: str | None = None,
+    ignore_robots: bool = False,
+    workers: int | None = None,
+) -> CollectConfig:
     """Defaults, then the YAML file, then the command-line switches."""
     cfg = load_config(CollectConfig, path)
     if base_url:

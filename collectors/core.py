@@ -34,11 +34,24 @@ from schemas.naming import check_safe_name
 log = logging.getLogger("collectors")
 
 #: Reasons that will not change on a rerun: the item or asset is ``rejected`` (final).
-FINAL_REASONS = frozenset({
-    "content_type_mismatch", "not_an_image", "not_a_video", "foreign_redirect", "host_not_allowed",
-    "too_large", "malformed_jsonld", "unsafe_id", "no_video", "empty_body", "http_404", "http_410",
-    "not_found", "no_media",
-})
+FINAL_REASONS = frozenset(
+    {
+        "content_type_mismatch",
+        "not_an_image",
+        "not_a_video",
+        "foreign_redirect",
+        "host_not_allowed",
+        "too_large",
+        "malformed_jsonld",
+        "unsafe_id",
+        "no_video",
+        "empty_body",
+        "http_404",
+        "http_410",
+        "not_found",
+        "no_media",
+    }
+)
 
 
 def status_for(reason: str) -> Status:
@@ -94,14 +107,17 @@ class Summary:
             self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
 
     def human(self) -> str:
-        text = (f"{self.source}: {self.ok} ok, {self.failed} failed, {self.rejected} rejected, "
-                f"{self.skipped} skipped; {self.files} files, {self.bytes / 1e6:.1f} MB, "
-                f"{self.requests} requests in {self.seconds:.1f}s")
+        text = (
+            f"{self.source}: {self.ok} ok, {self.failed} failed, {self.rejected} rejected, "
+            f"{self.skipped} skipped; {self.files} files, {self.bytes / 1e6:.1f} MB, "
+            f"{self.requests} requests in {self.seconds:.1f}s"
+        )
         if self.reasons:
             text += "\nreasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.reasons.items()))
         if self.dry_run:
             text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
-                f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items)
+                f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items
+            )
         if self.interrupted:
             text += "\ninterrupted: rerun the same command to resume"
         return text
@@ -129,8 +145,15 @@ class LockedCatalog:
 class CollectContext:
     """Everything a source needs to collect items: root folder, catalog, client, config."""
 
-    def __init__(self, root: str | os.PathLike[str], catalog: Catalog, cfg: CollectConfig, client: PoliteClient,
-                 *, retry_rejected: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        catalog: Catalog,
+        cfg: CollectConfig,
+        client: PoliteClient,
+        *,
+        retry_rejected: bool = False,
+    ) -> None:
         self.root = Path(root)
         self.catalog = LockedCatalog(catalog)
         self.cfg = cfg
@@ -173,8 +196,9 @@ class CollectContext:
         return None
 
     # -- assets --------------------------------------------------------------------
-    def fetch_asset(self, item: SourceItem, kind: AssetKind, url: str, expect: str, *, stem: str | None = None
-                    ) -> MediaAsset:
+    def fetch_asset(
+        self, item: SourceItem, kind: AssetKind, url: str, expect: str, *, stem: str | None = None
+    ) -> MediaAsset:
         """Download one asset of ``item`` (or reuse a verified earlier download); record its row."""
         known = self.known_asset(item.source, item.source_id, kind, url)
         if known is not None:
@@ -183,21 +207,45 @@ class CollectContext:
         try:
             dl = self.client.download(url, folder, stem or str(kind), expect)
         except FetchError as exc:
-            asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
-                               status=status_for(exc.reason), reason=exc.reason)
+            asset = MediaAsset(
+                source=item.source,
+                source_id=item.source_id,
+                kind=kind,
+                url=url,
+                status=status_for(exc.reason),
+                reason=exc.reason,
+            )
             if exc.reason != "interrupted":
                 self.catalog.upsert_assets([asset])
             log.info("%s/%s %s: %s (%s)", item.source, item.source_id, kind, exc.reason, exc.message)
             return asset
-        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
-                           path=dl.path.relative_to(self.root).as_posix(), sha256=dl.sha256, size=dl.size,
-                           content_type=dl.content_type, probe=dl.probe, status=Status.DOWNLOADED)
+        asset = MediaAsset(
+            source=item.source,
+            source_id=item.source_id,
+            kind=kind,
+            url=url,
+            path=dl.path.relative_to(self.root).as_posix(),
+            sha256=dl.sha256,
+            size=dl.size,
+            content_type=dl.content_type,
+            probe=dl.probe,
+            status=Status.DOWNLOADED,
+        )
         self.catalog.upsert_assets([asset])
         return asset
 
-    def adopt_file(self, item: SourceItem, kind: AssetKind, src: str | os.PathLike[str], expect: str, *,
-                   url: str, stem: str | None = None, content_type: str | None = None,
-                   move: bool = False) -> MediaAsset:
+    def adopt_file(
+        self,
+        item: SourceItem,
+        kind: AssetKind,
+        src: str | os.PathLike[str],
+        expect: str,
+        *,
+        url: str,
+        stem: str | None = None,
+        content_type: str | None = None,
+        move: bool = False,
+    ) -> MediaAsset:
         """Check a local file and put it into the layout (``move`` for files a library just
         downloaded into the item folder; the user's own files are copied)."""
         src = Path(src)
@@ -220,15 +268,30 @@ class CollectContext:
             os.fsync(fh.fileno())
         digest, size = sha256_file(part), part.stat().st_size
         os.replace(part, final)
-        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
-                           path=final.relative_to(self.root).as_posix(), sha256=digest, size=size,
-                           content_type=content_type, probe=probe, status=Status.DOWNLOADED)
+        asset = MediaAsset(
+            source=item.source,
+            source_id=item.source_id,
+            kind=kind,
+            url=url,
+            path=final.relative_to(self.root).as_posix(),
+            sha256=digest,
+            size=size,
+            content_type=content_type,
+            probe=probe,
+            status=Status.DOWNLOADED,
+        )
         self.catalog.upsert_assets([asset])
         return asset
 
     def _failed_asset(self, item: SourceItem, kind: AssetKind, url: str, reason: str) -> MediaAsset:
-        asset = MediaAsset(source=item.source, source_id=item.source_id, kind=kind, url=url,
-                           status=status_for(reason), reason=reason)
+        asset = MediaAsset(
+            source=item.source,
+            source_id=item.source_id,
+            kind=kind,
+            url=url,
+            status=status_for(reason),
+            reason=reason,
+        )
         self.catalog.upsert_assets([asset])
         return asset
 
@@ -240,7 +303,9 @@ class CollectContext:
         else:
             self.catalog.upsert_items([item])
 
-    def finish_item(self, item: SourceItem, assets: list[MediaAsset], *, required: Iterable[AssetKind]) -> Outcome:
+    def finish_item(
+        self, item: SourceItem, assets: list[MediaAsset], *, required: Iterable[AssetKind]
+    ) -> Outcome:
         """Item status from its assets: every required kind downloaded -> ``downloaded``."""
         required = set(required)
         bad = [a for a in assets if a.kind in required and a.status != Status.DOWNLOADED]
@@ -270,8 +335,9 @@ class CollectContext:
     def reject_unsafe(self, source: SourceName, raw_id: str | None, url: str | None) -> Outcome:
         """Record an id that cannot be a file name under a stable stand-in id, rejected ``unsafe_id``."""
         digest = hashlib.sha256(repr(raw_id).encode("utf-8", "backslashreplace")).hexdigest()[:16]
-        item = SourceItem(source=source, source_id=f"unsafe-{digest}", url=url,
-                          metadata={"raw_id": repr(raw_id)})
+        item = SourceItem(
+            source=source, source_id=f"unsafe-{digest}", url=url, metadata={"raw_id": repr(raw_id)}
+        )
         if self.is_done(source, item.source_id):
             return Outcome(item.source_id, "skipped")
         self.catalog.upsert_items([item], status=Status.REJECTED, reason="unsafe_id")
@@ -306,7 +372,9 @@ def guarded_collect(source: Source, cand: Candidate, ctx: CollectContext) -> Out
     except FetchError as exc:
         sid = safe_id(cand.raw_id) or "?"
         if sid != "?" and ctx.catalog.get_item(str(source.name), sid) is not None:
-            ctx.catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
+            ctx.catalog.set_item_state(
+                str(source.name), sid, status=status_for(exc.reason), reason=exc.reason
+            )
         return Outcome(sid, str(status_for(exc.reason)), exc.reason)
     except MFError as exc:
         log.warning("%s %s: %s", source.name, cand.raw_id, exc)
@@ -316,10 +384,18 @@ def guarded_collect(source: Source, cand: Candidate, ctx: CollectContext) -> Out
         return Outcome(safe_id(cand.raw_id) or "?", "failed", f"internal_error:{type(exc).__name__}")
 
 
-def run_collection(source: Source, targets: list[str], ctx: CollectContext, *, limit: int | None = None,
-                   dry_run: bool = False, executor: str = "local", workers: int = 4,
-                   show_progress: bool | None = None,
-                   on_outcome: Callable[[Outcome], None] | None = None) -> Summary:
+def run_collection(
+    source: Source,
+    targets: list[str],
+    ctx: CollectContext,
+    *,
+    limit: int | None = None,
+    dry_run: bool = False,
+    executor: str = "local",
+    workers: int = 4,
+    show_progress: bool | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> Summary:
     """Discover, then collect every candidate with ``workers`` tasks at once; returns the summary.
 
     Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
@@ -332,7 +408,9 @@ def run_collection(source: Source, targets: list[str], ctx: CollectContext, *, l
         candidates = islice(candidates, limit)
     if dry_run:
         for cand in candidates:
-            summary.items.append({"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url})
+            summary.items.append(
+                {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
+            )
         summary.requests = ctx.client.stats["requests"]
         summary.seconds = time.perf_counter() - t0
         return summary
@@ -347,7 +425,9 @@ def run_collection(source: Source, targets: list[str], ctx: CollectContext, *, l
                 on_outcome(out)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(ok=summary.ok, failed=summary.failed + summary.rejected, skipped=summary.skipped)
+                bar.set_postfix(
+                    ok=summary.ok, failed=summary.failed + summary.rejected, skipped=summary.skipped
+                )
 
     try:
         for cand in candidates:

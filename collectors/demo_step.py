@@ -8,8 +8,13 @@ from typing import Any
 from collectors.config import HttpConfig, load_collect_config
 
 #: The demo talks to our own loopback site: no need to pace it like a real shop.
-DEMO_HTTP = {"rate_per_host": 500.0, "burst_per_host": 50, "max_concurrency_per_host": 8,
-             "backoff_base_s": 0.05, "retry_after_max_s": 2.0}
+DEMO_HTTP = {
+    "rate_per_host": 500.0,
+    "burst_per_host": 50,
+    "max_concurrency_per_host": 8,
+    "backoff_base_s": 0.05,
+    "retry_after_max_s": 2.0,
+}
 
 
 def step(ctx: Any) -> dict[str, Any]:
@@ -30,7 +35,9 @@ def step(ctx: Any) -> dict[str, Any]:
     workers = 4
     runs = {
         "netaporter": dict(targets=[fixtures.get("sitemap") or f"{ctx.base_url}/sitemap.xml"]),
-        "tiktok": dict(targets=list(fixtures.get("tiktok_info") or []), shop_map=fixtures.get("tiktok_shops")),
+        "tiktok": dict(
+            targets=list(fixtures.get("tiktok_info") or []), shop_map=fixtures.get("tiktok_shops")
+        ),
         "instagram": dict(targets=list(fixtures.get("instagram") or [])),
     }
     report: dict[str, Any] = {}
@@ -40,9 +47,17 @@ def step(ctx: Any) -> dict[str, Any]:
         if not targets:
             report[source] = "no targets"
             continue
-        s = collect(source, targets, out=root, catalog=catalog, cfg=cfg, workers=workers, show_progress=False, **args)
-        report[source] = {"ok": s.ok, "failed": s.failed, "rejected": s.rejected, "skipped": s.skipped,
-                          "files": s.files, "MB": round(s.bytes / 1e6, 1)}
+        s = collect(
+            source, targets, out=root, catalog=catalog, cfg=cfg, workers=workers, show_progress=False, **args
+        )
+        report[source] = {
+            "ok": s.ok,
+            "failed": s.failed,
+            "rejected": s.rejected,
+            "skipped": s.skipped,
+            "files": s.files,
+            "MB": round(s.bytes / 1e6, 1),
+        }
         bad += s.failed
     ctx.catalog, ctx.collect_root = catalog, root
     report["status"] = "ok" if bad == 0 else f"{bad} items failed (rerun `mf demo` to resume)"

@@ -101,6 +101,7 @@ def make_executor(name: str, workers: int, *, per_key: int | None = None) -> Exe
     try:
         factory = EXECUTORS[name]
     except KeyError:
-        raise ConfigError(f"unknown executor {name!r}", where="--executor",
-                          hint=f"choose one of {sorted(EXECUTORS)}") from None
+        raise ConfigError(
+            f"unknown executor {name!r}", where="--executor", hint=f"choose one of {sorted(EXECUTORS)}"
+        ) from None
     return factory(workers, per_key=per_key)

@@ -80,7 +80,9 @@ class HostPolicy:
     any_host: bool = False
 
     @classmethod
-    def of(cls, hosts: Iterable[str] = (), suffixes: Iterable[str] = (), any_host: bool = False) -> HostPolicy:
+    def of(
+        cls, hosts: Iterable[str] = (), suffixes: Iterable[str] = (), any_host: bool = False
+    ) -> HostPolicy:
         return cls(frozenset(normalize_host(h) for h in hosts), tuple(s.lower() for s in suffixes), any_host)
 
     def allows(self, url: str) -> bool:
@@ -90,19 +92,30 @@ class HostPolicy:
         if self.any_host:
             return True
         netloc = normalize_host(parts.netloc)
-        return netloc in self.hosts or parts.hostname.lower() in self.hosts or \
-            any(parts.hostname.lower().endswith(s) for s in self.suffixes)
+        return (
+            netloc in self.hosts
+            or parts.hostname.lower() in self.hosts
+            or any(parts.hostname.lower().endswith(s) for s in self.suffixes)
+        )
 
     def union(self, other: HostPolicy) -> HostPolicy:
-        return HostPolicy(self.hosts | other.hosts, self.suffixes + other.suffixes, self.any_host or other.any_host)
+        return HostPolicy(
+            self.hosts | other.hosts, self.suffixes + other.suffixes, self.any_host or other.any_host
+        )
 
 
 class PoliteClient:
     """The shared HTTP client. Thread-safe; one per collection run."""
 
-    def __init__(self, cfg: HttpConfig | None = None, *, policy: HostPolicy | None = None,
-                 sleep: Callable[[float], None] = time.sleep, pool_size: int = 16,
-                 stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        cfg: HttpConfig | None = None,
+        *,
+        policy: HostPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 16,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.cfg = cfg or HttpConfig()
         self.policy = policy or HostPolicy(any_host=True)
         self.sleep = sleep
@@ -181,12 +194,13 @@ class PoliteClient:
             wait = _parse_retry_after(retry_after)
             if wait is not None:
                 return min(wait, self.cfg.retry_after_max_s)
-        base = min(self.cfg.backoff_base_s * (2 ** attempt), self.cfg.backoff_max_s)
+        base = min(self.cfg.backoff_base_s * (2**attempt), self.cfg.backoff_max_s)
         return base * (1.0 + self.cfg.jitter * random.random())
 
     @contextlib.contextmanager
-    def _open(self, method: str, url: str, *, headers: dict[str, str] | None = None,
-              check_robots: bool = True) -> Iterator[requests.Response]:
+    def _open(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, check_robots: bool = True
+    ) -> Iterator[requests.Response]:
         """A response to ``method url`` after policy, redirects and retries; holds a host slot."""
         last_reason, last_detail = "fetch_failed", ""
         for attempt in range(self.cfg.max_retries + 1):
@@ -196,11 +210,19 @@ class PoliteClient:
             for hop in range(self.cfg.max_redirects + 1):
                 if not self.policy.allows(hop_url):
                     reason = "foreign_redirect" if hop else "host_not_allowed"
-                    raise FetchError(f"host of {hop_url!r} is not allowed for this source", where=url,
-                                     reason=reason, hint="add the host to the source's config if it is trusted")
+                    raise FetchError(
+                        f"host of {hop_url!r} is not allowed for this source",
+                        where=url,
+                        reason=reason,
+                        hint="add the host to the source's config if it is trusted",
+                    )
                 if check_robots and not self.robots_allows(hop_url):
-                    raise FetchError("robots.txt disallows this URL", where=hop_url, reason="robots_disallowed",
-                                     hint="use --ignore-robots only where the site permits it")
+                    raise FetchError(
+                        "robots.txt disallows this URL",
+                        where=hop_url,
+                        reason="robots_disallowed",
+                        hint="use --ignore-robots only where the site permits it",
+                    )
                 host = normalize_host(urlsplit(hop_url).netloc)
                 bucket, slot = self._host_state(host)
                 wait = bucket.reserve()
@@ -210,9 +232,14 @@ class PoliteClient:
                 try:
                     self._count("requests")
                     try:
-                        resp = self.session.request(method, hop_url, headers=headers, stream=True,
-                                                    allow_redirects=False,
-                                                    timeout=(self.cfg.connect_timeout_s, self.cfg.read_timeout_s))
+                        resp = self.session.request(
+                            method,
+                            hop_url,
+                            headers=headers,
+                            stream=True,
+                            allow_redirects=False,
+                            timeout=(self.cfg.connect_timeout_s, self.cfg.read_timeout_s),
+                        )
                     except requests.Timeout as exc:
                         last_reason, last_detail = "timeout", str(exc)
                         break
@@ -230,8 +257,12 @@ class PoliteClient:
                         break
                     if resp.status_code >= 400:
                         resp.close()
-                        raise FetchError(f"HTTP {resp.status_code} {resp.reason or ''}".strip(), where=hop_url,
-                                         reason=f"http_{resp.status_code}", retryable=False)
+                        raise FetchError(
+                            f"HTTP {resp.status_code} {resp.reason or ''}".strip(),
+                            where=hop_url,
+                            reason=f"http_{resp.status_code}",
+                            retryable=False,
+                        )
                     try:
                         yield resp
                     finally:
@@ -240,34 +271,49 @@ class PoliteClient:
                 finally:
                     slot.release()
             else:
-                raise FetchError(f"more than {self.cfg.max_redirects} redirects", where=url, reason="too_many_redirects")
+                raise FetchError(
+                    f"more than {self.cfg.max_redirects} redirects", where=url, reason="too_many_redirects"
+                )
             if attempt < self.cfg.max_retries:
                 self._count("retries")
                 delay = self._backoff(attempt, retry_after)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
-        raise FetchError(f"gave up after {self.cfg.max_retries + 1} attempts ({last_reason} {last_detail})".strip(),
-                         where=url, reason=f"{last_reason}_exhausted", retryable=True,
-                         hint="the site is busy or down; rerun later to resume")
+        raise FetchError(
+            f"gave up after {self.cfg.max_retries + 1} attempts ({last_reason} {last_detail})".strip(),
+            where=url,
+            reason=f"{last_reason}_exhausted",
+            retryable=True,
+            hint="the site is busy or down; rerun later to resume",
+        )
 
     def _read_capped(self, resp: requests.Response, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise FetchError(f"response of {declared} bytes exceeds the {cap}-byte cap", where=resp.url,
-                             reason="too_large")
+            raise FetchError(
+                f"response of {declared} bytes exceeds the {cap}-byte cap", where=resp.url, reason="too_large"
+            )
         chunks, total = [], 0
         try:
             for chunk in _iter_body(resp, self.cfg.chunk_bytes):
                 total += len(chunk)
                 if total > cap:
-                    raise FetchError(f"response exceeds the {cap}-byte cap", where=resp.url, reason="too_large")
+                    raise FetchError(
+                        f"response exceeds the {cap}-byte cap", where=resp.url, reason="too_large"
+                    )
                 chunks.append(chunk)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise FetchError(f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True) from None
+            raise FetchError(
+                f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True
+            ) from None
         body = b"".join(chunks)
         if declared and declared.isdigit() and len(body) < int(declared):
-            raise FetchError(f"got {len(body)} of {declared} bytes", where=resp.url, reason="truncated_body",
-                             retryable=True)
+            raise FetchError(
+                f"got {len(body)} of {declared} bytes",
+                where=resp.url,
+                reason="truncated_body",
+                retryable=True,
+            )
         return body
 
     def get_bytes(self, url: str, *, cap: int | None = None) -> tuple[bytes, str | None, str]:
@@ -317,10 +363,16 @@ class PoliteClient:
             return
         accepted = self.cfg.video_content_types if expect == "video" else self.cfg.image_content_types
         if not _type_ok(ctype, accepted):
-            raise FetchError(f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch")
+            raise FetchError(
+                f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch"
+            )
         if size and size.isdigit() and int(size) > self.cfg.max_body_bytes:
-            raise FetchError(f"{size} bytes exceed the {self.cfg.max_body_bytes}-byte cap", where=url,
-                             reason="too_large", hint="raise http.max_body_bytes if the file is legitimate")
+            raise FetchError(
+                f"{size} bytes exceed the {self.cfg.max_body_bytes}-byte cap",
+                where=url,
+                reason="too_large",
+                hint="raise http.max_body_bytes if the file is legitimate",
+            )
 
     # -- downloads -----------------------------------------------------------------
     def download(self, url: str, folder: str | os.PathLike[str], stem: str, expect: str) -> Download:
@@ -344,14 +396,21 @@ class PoliteClient:
             try:
                 with self._open("GET", url, headers=headers) as resp:
                     content_type = resp.headers.get("Content-Type")
-                    ranges_ok = resp.headers.get("Accept-Ranges", "").lower() == "bytes" or resp.status_code == 206
+                    ranges_ok = (
+                        resp.headers.get("Accept-Ranges", "").lower() == "bytes" or resp.status_code == 206
+                    )
                     if resp.status_code == 416 and offset:
                         _unlink(part)  # our part is not a prefix the server recognises: start over
-                        raise FetchError("range not satisfiable", where=url, reason="range_refused", retryable=True)
+                        raise FetchError(
+                            "range not satisfiable", where=url, reason="range_refused", retryable=True
+                        )
                     if not _type_ok(content_type, accepted):
                         _unlink(part)
-                        raise FetchError(f"content type {content_type!r} is not a {expect}", where=url,
-                                         reason="content_type_mismatch")
+                        raise FetchError(
+                            f"content type {content_type!r} is not a {expect}",
+                            where=url,
+                            reason="content_type_mismatch",
+                        )
                     mode = "wb"
                     if offset and resp.status_code == 206 and _range_start(resp) == offset:
                         mode, resumed = "ab", True
@@ -384,8 +443,12 @@ class PoliteClient:
         expected = offset + int(declared) if declared and declared.isdigit() else None
         if expected is not None and expected > cap:
             _unlink(part)
-            raise FetchError(f"{expected} bytes exceed the {cap}-byte cap", where=url, reason="too_large",
-                             hint="raise http.max_body_bytes if the file is legitimate")
+            raise FetchError(
+                f"{expected} bytes exceed the {cap}-byte cap",
+                where=url,
+                reason="too_large",
+                hint="raise http.max_body_bytes if the file is legitimate",
+            )
         written = offset
         with open(part, mode) as fh:
             try:
@@ -394,27 +457,47 @@ class PoliteClient:
                     if written > cap:
                         fh.close()
                         _unlink(part)
-                        raise FetchError(f"body exceeds the {cap}-byte cap", where=url, reason="too_large",
-                                         hint="raise http.max_body_bytes if the file is legitimate")
+                        raise FetchError(
+                            f"body exceeds the {cap}-byte cap",
+                            where=url,
+                            reason="too_large",
+                            hint="raise http.max_body_bytes if the file is legitimate",
+                        )
                     fh.write(chunk)
                     self._count("bytes", len(chunk))
                     if self.stop.is_set():
-                        raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
+                        raise FetchError(
+                            "collection interrupted", where=url, reason="interrupted", retryable=True
+                        )
             except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise FetchError(f"body cut off after {written} bytes: {exc}", where=url, reason="truncated_body",
-                                 retryable=True) from None
+                raise FetchError(
+                    f"body cut off after {written} bytes: {exc}",
+                    where=url,
+                    reason="truncated_body",
+                    retryable=True,
+                ) from None
             finally:
                 if not fh.closed:
                     fh.flush()
                     os.fsync(fh.fileno())
         if expected is not None and written < expected:
-            raise FetchError(f"got {written} of {expected} bytes", where=url, reason="truncated_body", retryable=True)
+            raise FetchError(
+                f"got {written} of {expected} bytes", where=url, reason="truncated_body", retryable=True
+            )
         if written == 0:
             _unlink(part)
             raise FetchError("empty body", where=url, reason="empty_body")
 
-    def _finish(self, part: Path, folder: Path, stem: str, url: str, expect: str, content_type: str | None,
-                resumed: bool) -> Download:
+    def _finish(
+        self,
+        part: Path,
+        folder: Path,
+        stem: str,
+        url: str,
+        expect: str,
+        content_type: str | None,
+        resumed: bool,
+    ) -> Download:
         try:
             probe = probe_file(part, expect)
         except FetchError:

@@ -37,16 +37,26 @@ log = logging.getLogger("collectors.instagram")
 _POST_URL = re.compile(r"instagram\.com/(?:[^/]+/)?(?:p|reel|tv)/(?P<code>[^/?#]+)")
 _HASHTAG = re.compile(r"#(\w+)")
 #: node keys not kept as metadata (large or request-specific)
-_DROP = {"edge_sidecar_to_children", "display_resources", "edge_media_to_comment", "edge_media_preview_comment",
-         "edge_media_preview_like", "edge_related_profiles", "thumbnail_resources"}
+_DROP = {
+    "edge_sidecar_to_children",
+    "display_resources",
+    "edge_media_to_comment",
+    "edge_media_preview_comment",
+    "edge_media_preview_like",
+    "edge_related_profiles",
+    "thumbnail_resources",
+}
 
 
 def secure_session_file(path: str | os.PathLike[str]) -> Path:
     """Check a session file exists and tighten its mode to 0600 (it holds login cookies)."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError("session file not found", where="--session-file",
-                          hint="create one with `instaloader --login YOUR_USER` and pass its path")
+        raise ConfigError(
+            "session file not found",
+            where="--session-file",
+            hint="create one with `instaloader --login YOUR_USER` and pass its path",
+        )
     mode = stat.S_IMODE(p.stat().st_mode)
     if mode & 0o077:
         os.chmod(p, 0o600)
@@ -80,8 +90,14 @@ class Instagram:
 
     name = SourceName.INSTAGRAM
 
-    def __init__(self, cfg: InstagramConfig, *, session_file: str | None = None, login: str | None = None,
-                 user_agent: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: InstagramConfig,
+        *,
+        session_file: str | None = None,
+        login: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
         self.cfg = cfg
         self.session_file = session_file
         self.login = login
@@ -99,8 +115,13 @@ class Instagram:
             import instaloader
 
             rc = _rate_controller_class()
-            kwargs: dict[str, Any] = {"quiet": True, "download_pictures": False, "download_videos": False,
-                                      "save_metadata": False, "rate_controller": lambda ctx: rc(ctx)}
+            kwargs: dict[str, Any] = {
+                "quiet": True,
+                "download_pictures": False,
+                "download_videos": False,
+                "save_metadata": False,
+                "rate_controller": lambda ctx: rc(ctx),
+            }
             if self.user_agent:
                 kwargs["user_agent"] = self.user_agent
             loader = instaloader.Instaloader(**kwargs)
@@ -111,16 +132,22 @@ class Instagram:
                 try:
                     loader.load_session_from_file(self.login, str(path))
                 except Exception as exc:  # noqa: BLE001 - never echo the file's contents
-                    raise ConfigError(f"cannot load the session file ({type(exc).__name__})", where="--session-file",
-                                      hint="recreate it with `instaloader --login YOUR_USER`") from None
+                    raise ConfigError(
+                        f"cannot load the session file ({type(exc).__name__})",
+                        where="--session-file",
+                        hint="recreate it with `instaloader --login YOUR_USER`",
+                    ) from None
             self._loader = loader
         return self._loader
 
     # -- discovery -----------------------------------------------------------------
     def discover(self, targets: list[str]) -> Iterator[Candidate]:
         if not targets:
-            raise DataFormatError("no Instagram targets given", where="TARGETS",
-                                  hint="give structure JSON files, profile:NAME, hashtag:TAG, shortcode:CODE or @FILE")
+            raise DataFormatError(
+                "no Instagram targets given",
+                where="TARGETS",
+                hint="give structure JSON files, profile:NAME, hashtag:TAG, shortcode:CODE or @FILE",
+            )
         seen: set[str] = set()
         for target in targets:
             for cand in self._one(target.strip()):
@@ -151,8 +178,11 @@ class Instagram:
             code = m.group("code") if m else target.split(":", 1)[1]
             yield Candidate(raw_id=code, url=f"https://www.instagram.com/p/{code}/", key="www.instagram.com")
         else:
-            raise DataFormatError(f"cannot read target {target!r}", where="TARGETS",
-                                  hint="give structure JSON files, profile:NAME, hashtag:TAG or shortcode:CODE")
+            raise DataFormatError(
+                f"cannot read target {target!r}",
+                where="TARGETS",
+                hint="give structure JSON files, profile:NAME, hashtag:TAG or shortcode:CODE",
+            )
 
     def _structure(self, path: Path) -> Candidate:
         import instaloader
@@ -160,16 +190,23 @@ class Instagram:
         try:
             post = instaloader.load_structure_from_file(self.loader.context, str(path))
         except (ValueError, KeyError, instaloader.InstaloaderException) as exc:
-            raise DataFormatError(f"not an instaloader structure file ({exc})", where=str(path),
-                                  hint="write it with instaloader's save_structure_to_file") from None
+            raise DataFormatError(
+                f"not an instaloader structure file ({exc})",
+                where=str(path),
+                hint="write it with instaloader's save_structure_to_file",
+            ) from None
         if not isinstance(post, instaloader.Post):
             raise DataFormatError(f"structure is a {type(post).__name__}, not a Post", where=str(path))
         node = post._node
         raw = node.get("shortcode") or node.get("code")
         url = f"https://www.instagram.com/p/{raw}/" if isinstance(raw, str) else None
         media = node.get("video_url") or node.get("display_url") or ""
-        return Candidate(raw_id=None if raw is None else str(raw), url=url,
-                         key=normalize_host(urlsplit(str(media)).netloc) or None, payload=post)
+        return Candidate(
+            raw_id=None if raw is None else str(raw),
+            url=url,
+            key=normalize_host(urlsplit(str(media)).netloc) or None,
+            payload=post,
+        )
 
     def _posts(self, kind: str, name: str) -> Iterator[Candidate]:
         import instaloader
@@ -180,13 +217,19 @@ class Instagram:
             else:
                 posts = instaloader.Hashtag.from_name(self.loader.context, name).get_posts_resumable()
             for post in islice(posts, self.cfg.max_posts_per_target):
-                yield Candidate(raw_id=post.shortcode, url=f"https://www.instagram.com/p/{post.shortcode}/",
-                                key="www.instagram.com", payload=post)
+                yield Candidate(
+                    raw_id=post.shortcode,
+                    url=f"https://www.instagram.com/p/{post.shortcode}/",
+                    key="www.instagram.com",
+                    payload=post,
+                )
         except instaloader.InstaloaderException as exc:
-            raise FetchError(f"instaloader could not list {kind} {name!r}: {type(exc).__name__}",
-                             where=f"{kind}:{name}", reason=_ig_reason(exc),
-                             hint="a login session (--session-file) may be needed; rerun later if rate limited"
-                             ) from None
+            raise FetchError(
+                f"instaloader could not list {kind} {name!r}: {type(exc).__name__}",
+                where=f"{kind}:{name}",
+                reason=_ig_reason(exc),
+                hint="a login session (--session-file) may be needed; rerun later if rate limited",
+            ) from None
 
     # -- one post ------------------------------------------------------------------
     def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
@@ -206,16 +249,22 @@ class Instagram:
             return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), _ig_reason(exc))
         except (KeyError, TypeError) as exc:
             log.info("instagram %s: malformed structure (%s)", sid, exc)
-            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), "malformed_structure")
+            return ctx.reject_item(
+                SourceItem(source=self.name, source_id=sid, url=cand.url), "malformed_structure"
+            )
         item = self._item(sid, post, cand.url, has_video=bool(videos))
         if not videos:
             return ctx.reject_item(item, "no_video")
         ctx.start_item(item)
         assets: list[MediaAsset] = []
         for n, url in enumerate(videos, 1):
-            assets.append(ctx.fetch_asset(item, AssetKind.VIDEO, url, "video", stem="video" if n == 1 else f"video-{n}"))
+            assets.append(
+                ctx.fetch_asset(item, AssetKind.VIDEO, url, "video", stem="video" if n == 1 else f"video-{n}")
+            )
         for n, url in enumerate(images, 1):
-            assets.append(ctx.fetch_asset(item, AssetKind.CANDIDATE_SHOP, url, "image", stem=f"candidate-shop-{n}"))
+            assets.append(
+                ctx.fetch_asset(item, AssetKind.CANDIDATE_SHOP, url, "image", stem=f"candidate-shop-{n}")
+            )
         return ctx.finish_item(item, assets, required={AssetKind.VIDEO})
 
     def _item(self, sid: str, post: Any, url: str | None, *, has_video: bool) -> SourceItem:
@@ -226,9 +275,18 @@ class Instagram:
         title = caption.splitlines()[0][:200] if caption else None
         meta = {k: v for k, v in node.items() if k not in _DROP}
         meta["typename"] = node.get("__typename")
-        return SourceItem(source=self.name, source_id=sid, url=url, title=title, description=caption,
-                          caption=caption, hashtags=[t for t in tags if isinstance(t, str)],
-                          designer=owner, has_video=has_video, metadata=meta)
+        return SourceItem(
+            source=self.name,
+            source_id=sid,
+            url=url,
+            title=title,
+            description=caption,
+            caption=caption,
+            hashtags=[t for t in tags if isinstance(t, str)],
+            designer=owner,
+            has_video=has_video,
+            metadata=meta,
+        )
 
 
 def _media(post: Any) -> tuple[list[str], list[str]]:

@@ -82,8 +82,11 @@ class NetAPorter:
             raw = unquote(target)
             yield Candidate(raw_id=raw, url=None, key=normalize_host(urlsplit(self.cfg.site).netloc))
         else:
-            raise DataFormatError("empty target", where="TARGETS",
-                                  hint="give product ids, product/listing/designer/sitemap URLs, or @FILE")
+            raise DataFormatError(
+                "empty target",
+                where="TARGETS",
+                hint="give product ids, product/listing/designer/sitemap URLs, or @FILE",
+            )
 
     def _product_url(self, pid: str) -> str:
         return self.cfg.product_url.format(site=self.cfg.site.rstrip("/"), locale=self.cfg.locale, id=pid)
@@ -158,9 +161,17 @@ class NetAPorter:
             if exc.reason == "interrupted":
                 return Outcome(sid, "failed", "interrupted")
             return ctx.reject_item(item, exc.reason)
-        item = SourceItem(source=self.name, source_id=sid, url=url, title=meta.title, description=meta.description,
-                          category_path=meta.category_path, designer=meta.designer, colour=meta.colour,
-                          metadata=meta.raw)
+        item = SourceItem(
+            source=self.name,
+            source_id=sid,
+            url=url,
+            title=meta.title,
+            description=meta.description,
+            category_path=meta.category_path,
+            designer=meta.designer,
+            colour=meta.colour,
+            metadata=meta.raw,
+        )
         ctx.start_item(item)
         assets: list[MediaAsset] = []
         video_url = self.cfg.video_url.format(id=sid)
@@ -171,8 +182,14 @@ class NetAPorter:
             except FetchError as exc:
                 if exc.reason == "interrupted":
                     return Outcome(sid, "failed", "interrupted")
-                failed = MediaAsset(source=self.name, source_id=sid, kind=AssetKind.VIDEO, url=video_url,
-                                    status=status_for(exc.reason), reason=exc.reason)
+                failed = MediaAsset(
+                    source=self.name,
+                    source_id=sid,
+                    kind=AssetKind.VIDEO,
+                    url=video_url,
+                    status=status_for(exc.reason),
+                    reason=exc.reason,
+                )
                 ctx.catalog.upsert_assets([failed])
                 assets.append(failed)
                 has_video = None
@@ -183,14 +200,27 @@ class NetAPorter:
             else:
                 assets.append(video)
         if has_video is False:
-            ctx.catalog.upsert_assets([MediaAsset(source=self.name, source_id=sid, kind=AssetKind.VIDEO,
-                                                  url=video_url, status=Status.REJECTED, reason="no_video")])
+            ctx.catalog.upsert_assets(
+                [
+                    MediaAsset(
+                        source=self.name,
+                        source_id=sid,
+                        kind=AssetKind.VIDEO,
+                        url=video_url,
+                        status=Status.REJECTED,
+                        reason="no_video",
+                    )
+                ]
+            )
         for kind_name, view in self.cfg.views.items():
             kind = AssetKind(kind_name)
             img_url = self.cfg.image_url.format(id=sid, view=view, size=self.cfg.image_size)
             asset = ctx.fetch_asset(item, kind, img_url, "image")
-            if asset.status == Status.DOWNLOADED or kind_name in self.cfg.required_views or \
-                    asset.reason not in ("http_404", "http_410"):
+            if (
+                asset.status == Status.DOWNLOADED
+                or kind_name in self.cfg.required_views
+                or asset.reason not in ("http_404", "http_410")
+            ):
                 assets.append(asset)
         item.has_video = has_video
         required = {AssetKind(k) for k in self.cfg.required_views}

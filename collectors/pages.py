@@ -112,8 +112,12 @@ def parse_product(html: str, *, where: str) -> ProductMeta:
     """
     page = read_page(html)
     if page.jsonld_errors:
-        raise FetchError(f"JSON-LD does not parse ({page.jsonld_errors[0]})", where=where, reason="malformed_jsonld",
-                         hint="the site's page format may have changed")
+        raise FetchError(
+            f"JSON-LD does not parse ({page.jsonld_errors[0]})",
+            where=where,
+            reason="malformed_jsonld",
+            hint="the site's page format may have changed",
+        )
     nodes = jsonld_nodes(page.jsonld)
     product = next((n for n in nodes if has_type(n, "Product")), {})
     crumbs = next((n for n in nodes if has_type(n, "BreadcrumbList")), None)
@@ -121,15 +125,30 @@ def parse_product(html: str, *, where: str) -> ProductMeta:
     designer = brand.get("name") if isinstance(brand, dict) else (brand if isinstance(brand, str) else None)
     title = _text(product.get("name")) or page.meta.get("og:title") or page.title
     if not title:
-        raise FetchError("page has no product data (no JSON-LD Product, no og:title)", where=where,
-                         reason="no_product_data")
-    description = _text(product.get("description")) or page.meta.get("og:description") or page.meta.get("description")
+        raise FetchError(
+            "page has no product data (no JSON-LD Product, no og:title)",
+            where=where,
+            reason="no_product_data",
+        )
+    description = (
+        _text(product.get("description")) or page.meta.get("og:description") or page.meta.get("description")
+    )
     colour = _text(product.get("color") or product.get("colour"))
     path = breadcrumb_names(crumbs) if crumbs else []
-    raw = {"jsonld": product, "breadcrumb": crumbs, "og": {k: v for k, v in page.meta.items() if k.startswith("og:")}}
-    return ProductMeta(title=title, description=description, designer=designer or page.meta.get("product:brand"),
-                       colour=colour, category_path=path, sku=_text(product.get("sku") or product.get("productID")),
-                       raw=raw)
+    raw = {
+        "jsonld": product,
+        "breadcrumb": crumbs,
+        "og": {k: v for k, v in page.meta.items() if k.startswith("og:")},
+    }
+    return ProductMeta(
+        title=title,
+        description=description,
+        designer=designer or page.meta.get("product:brand"),
+        colour=colour,
+        category_path=path,
+        sku=_text(product.get("sku") or product.get("productID")),
+        raw=raw,
+    )
 
 
 def breadcrumb_names(crumbs: dict[str, Any]) -> list[str]:

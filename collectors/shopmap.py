@@ -50,12 +50,15 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataFormatError(f"line {n}: {exc.msg}", where=str(p), hint="one JSON object per line") from None
+                raise DataFormatError(
+                    f"line {n}: {exc.msg}", where=str(p), hint="one JSON object per line"
+                ) from None
             video = next((str(obj[k]) for k in VIDEO_KEYS if obj.get(k)), None)
             shop = next((str(obj[k]) for k in SHOP_KEYS if obj.get(k)), None)
             if not video or not shop:
-                raise DataFormatError(f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}",
-                                      where=str(p))
+                raise DataFormatError(
+                    f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}", where=str(p)
+                )
             rows.append((video, shop))
     else:
         table = [r for r in csv.reader(text.splitlines()) if r and not r[0].startswith("#")]

@@ -59,21 +59,39 @@ class YtdlSource:
         info = self.fetcher.extract(url, process=False)
         entries = info.get("entries")
         if entries is None:
-            yield Candidate(raw_id=info.get("id"), url=info.get("webpage_url") or url, key=_host(url),
-                            payload=info if info.get("formats") or info.get("url") else None)
+            yield Candidate(
+                raw_id=info.get("id"),
+                url=info.get("webpage_url") or url,
+                key=_host(url),
+                payload=info if info.get("formats") or info.get("url") else None,
+            )
             return
         for entry in entries:
             if not isinstance(entry, dict):
                 continue
-            yield Candidate(raw_id=entry.get("id"), url=entry.get("url") or entry.get("webpage_url"),
-                            key=_host(url), payload=entry if entry.get("formats") else None)
+            yield Candidate(
+                raw_id=entry.get("id"),
+                url=entry.get("url") or entry.get("webpage_url"),
+                key=_host(url),
+                payload=entry if entry.get("formats") else None,
+            )
 
     def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
         desc = info.get("description") or None
         tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or _HASHTAG.findall(desc or "")
-        return SourceItem(source=self.name, source_id=sid, url=info.get("webpage_url") or url,
-                          title=info.get("title") or None, description=desc, caption=desc, hashtags=tags,
-                          designer=None, colour=None, has_video=True, metadata=metadata_of(info))
+        return SourceItem(
+            source=self.name,
+            source_id=sid,
+            url=info.get("webpage_url") or url,
+            title=info.get("title") or None,
+            description=desc,
+            caption=desc,
+            hashtags=tags,
+            designer=None,
+            colour=None,
+            has_video=True,
+            metadata=metadata_of(info),
+        )
 
     def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
         sid = safe_id(cand.raw_id)
@@ -107,8 +125,16 @@ class YtdlSource:
             elif shop.path is not None and shop.path.is_file():
                 assets.append(ctx.adopt_file(item, AssetKind.SHOP, shop.path, "image", url=shop.key))
             else:
-                assets.append(MediaAsset(source=self.name, source_id=sid, kind=AssetKind.SHOP, url=shop.key,
-                                         status=Status.REJECTED, reason="shop_file_missing"))
+                assets.append(
+                    MediaAsset(
+                        source=self.name,
+                        source_id=sid,
+                        kind=AssetKind.SHOP,
+                        url=shop.key,
+                        status=Status.REJECTED,
+                        reason="shop_file_missing",
+                    )
+                )
                 ctx.catalog.upsert_assets([assets[-1]])
         return ctx.finish_item(item, assets, required=required)
 
@@ -121,12 +147,25 @@ class YtdlSource:
             path = self.fetcher.download(info, folder)
         except FetchError as exc:
             log.info("%s/%s video: %s (%s)", item.source, item.source_id, exc.reason, exc.message)
-            asset = MediaAsset(source=item.source, source_id=item.source_id, kind=AssetKind.VIDEO, url=key,
-                               status=_status(exc.reason), reason=exc.reason)
+            asset = MediaAsset(
+                source=item.source,
+                source_id=item.source_id,
+                kind=AssetKind.VIDEO,
+                url=key,
+                status=_status(exc.reason),
+                reason=exc.reason,
+            )
             ctx.catalog.upsert_assets([asset])
             return asset
-        return ctx.adopt_file(item, AssetKind.VIDEO, path, "video", url=key, move=True,
-                              content_type="video/" + (info.get("ext") or "mp4"))
+        return ctx.adopt_file(
+            item,
+            AssetKind.VIDEO,
+            path,
+            "video",
+            url=key,
+            move=True,
+            content_type="video/" + (info.get("ext") or "mp4"),
+        )
 
 
 class TikTok(YtdlSource):
@@ -142,14 +181,22 @@ class TikTok(YtdlSource):
     @classmethod
     def build(cls, root: Path, cfg: TikTokConfig, http: HttpConfig, shop_map_path: str | None) -> TikTok:
         shop_map = load_shop_map(shop_map_path) if shop_map_path else {}
-        fetcher = YtdlFetcher(http, cls.policy(cfg, shop_map), fmt=cfg.format,
-                              archive=_archive(root, SourceName.TIKTOK), ratelimit=cfg.ratelimit_bytes_s)
+        fetcher = YtdlFetcher(
+            http,
+            cls.policy(cfg, shop_map),
+            fmt=cfg.format,
+            archive=_archive(root, SourceName.TIKTOK),
+            ratelimit=cfg.ratelimit_bytes_s,
+        )
         return cls(fetcher, shop_map)
 
     def discover(self, targets: list[str]) -> Iterator[Candidate]:
         if not targets:
-            raise DataFormatError("no TikTok targets given", where="TARGETS",
-                                  hint="give video URLs, tiktok:user:NAME, tiktok:tag:NAME, info JSON files or @FILE")
+            raise DataFormatError(
+                "no TikTok targets given",
+                where="TARGETS",
+                hint="give video URLs, tiktok:user:NAME, tiktok:tag:NAME, info JSON files or @FILE",
+            )
         seen: set[str] = set()
         for target in targets:
             for cand in self._one(target.strip()):
@@ -182,9 +229,15 @@ class TikTok(YtdlSource):
 
     def _info_file(self, path: Path) -> Iterator[Candidate]:
         for info in load_info_file(path):
-            fmt_url = next((f.get("url") for f in info.get("formats") or [] if isinstance(f, dict)), info.get("url"))
-            yield Candidate(raw_id=None if info.get("id") is None else str(info["id"]),
-                            url=info.get("webpage_url"), key=_host(fmt_url or ""), payload=info)
+            fmt_url = next(
+                (f.get("url") for f in info.get("formats") or [] if isinstance(f, dict)), info.get("url")
+            )
+            yield Candidate(
+                raw_id=None if info.get("id") is None else str(info["id"]),
+                url=info.get("webpage_url"),
+                key=_host(fmt_url or ""),
+                payload=info,
+            )
 
 
 def _archive(root: Path, source: SourceName) -> Path:

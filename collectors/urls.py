@@ -78,7 +78,9 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
             parts = _SPLIT.split(line, maxsplit=1)
             if not parts[0].startswith(("http://", "https://")):
                 raise DataFormatError(f"line {n}: {parts[0]!r} is not an http(s) URL", where=str(path))
-            shop = parse_shop_ref(parts[1].strip(), path.parent) if len(parts) > 1 and parts[1].strip() else None
+            shop = (
+                parse_shop_ref(parts[1].strip(), path.parent) if len(parts) > 1 and parts[1].strip() else None
+            )
             out.append((parts[0], shop))
     return out
 
@@ -97,13 +99,17 @@ class UrlList(YtdlSource):
 
     @staticmethod
     def policy(lines: list[tuple[str, ShopRef | None]]) -> HostPolicy:
-        hosts = {urlsplit(u).netloc for u, _ in lines} | {urlsplit(s.url).netloc for _, s in lines if s and s.url}
+        hosts = {urlsplit(u).netloc for u, _ in lines} | {
+            urlsplit(s.url).netloc for _, s in lines if s and s.url
+        }
         return HostPolicy.of(hosts)
 
     @classmethod
     def build(cls, root: Path, targets: list[str], cfg: UrlsConfig, http: HttpConfig) -> UrlList:
         lines = read_url_list(targets)
-        fetcher = YtdlFetcher(http, cls.policy(lines), fmt=cfg.format, archive=_archive(root, SourceName.URLS))
+        fetcher = YtdlFetcher(
+            http, cls.policy(lines), fmt=cfg.format, archive=_archive(root, SourceName.URLS)
+        )
         return cls(fetcher, lines)
 
     def discover(self, targets: list[str]) -> Iterator[Candidate]:
@@ -137,7 +143,9 @@ class UrlList(YtdlSource):
                                 raise
                     info = self.fetcher.extract(cand.url)
                 except FetchError as exc:
-                    return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason)
+                    return ctx.reject_item(
+                        SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason
+                    )
                 info = {**info, "id": sid}
                 cand = Candidate(raw_id=sid, url=cand.url, key=cand.key, payload=info)
         return super().collect(cand, ctx)

@@ -26,9 +26,25 @@ from schemas.errors import DataFormatError, FetchError
 log = logging.getLogger("collectors.ytdl")
 
 #: Info-dict keys not kept as item metadata (big, private or request-specific).
-DROP_KEYS = {"formats", "requested_formats", "requested_downloads", "http_headers", "thumbnails",
-             "automatic_captions", "subtitles", "_version", "filepath", "_filename", "filename", "url",
-             "fragments", "cookies", "requested_subtitles", "__files_to_move", "__postprocessors"}
+DROP_KEYS = {
+    "formats",
+    "requested_formats",
+    "requested_downloads",
+    "http_headers",
+    "thumbnails",
+    "automatic_captions",
+    "subtitles",
+    "_version",
+    "filepath",
+    "_filename",
+    "filename",
+    "url",
+    "fragments",
+    "cookies",
+    "requested_subtitles",
+    "__files_to_move",
+    "__postprocessors",
+}
 
 
 class _Log:
@@ -78,9 +94,17 @@ def reason_of(text: str) -> str:
 class YtdlFetcher:
     """Extract and download with yt-dlp under our politeness and host rules."""
 
-    def __init__(self, http: HttpConfig, policy: HostPolicy, *, fmt: str = "best[ext=mp4]/best",
-                 archive: str | os.PathLike[str] | None = None, ratelimit: int | None = None,
-                 client: PoliteClient | None = None, sleep: Any = time.sleep) -> None:
+    def __init__(
+        self,
+        http: HttpConfig,
+        policy: HostPolicy,
+        *,
+        fmt: str = "best[ext=mp4]/best",
+        archive: str | os.PathLike[str] | None = None,
+        ratelimit: int | None = None,
+        client: PoliteClient | None = None,
+        sleep: Any = time.sleep,
+    ) -> None:
         self.http = http
         self.policy = policy
         self.fmt = fmt
@@ -91,15 +115,29 @@ class YtdlFetcher:
 
     def params(self, **extra: Any) -> dict[str, Any]:
         p: dict[str, Any] = {
-            "quiet": True, "no_warnings": True, "noprogress": True, "logger": _Log(),
-            "format": self.fmt, "http_headers": {"User-Agent": self.http.user_agent},
-            "socket_timeout": self.http.read_timeout_s, "retries": self.http.max_retries,
-            "fragment_retries": self.http.max_retries, "extractor_retries": self.http.max_retries,
-            "retry_sleep_functions": {"http": self._sleep_for, "fragment": self._sleep_for,
-                                      "extractor": self._sleep_for},
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "logger": _Log(),
+            "format": self.fmt,
+            "http_headers": {"User-Agent": self.http.user_agent},
+            "socket_timeout": self.http.read_timeout_s,
+            "retries": self.http.max_retries,
+            "fragment_retries": self.http.max_retries,
+            "extractor_retries": self.http.max_retries,
+            "retry_sleep_functions": {
+                "http": self._sleep_for,
+                "fragment": self._sleep_for,
+                "extractor": self._sleep_for,
+            },
             "sleep_interval_requests": 1.0 / self.http.rate_per_host,
-            "max_filesize": self.http.max_body_bytes, "continuedl": True, "overwrites": False,
-            "cachedir": False, "noplaylist": False, "ignoreerrors": False, "writeinfojson": False,
+            "max_filesize": self.http.max_body_bytes,
+            "continuedl": True,
+            "overwrites": False,
+            "cachedir": False,
+            "noplaylist": False,
+            "ignoreerrors": False,
+            "writeinfojson": False,
             "check_formats": False,
         }
         if self.archive:
@@ -114,7 +152,7 @@ class YtdlFetcher:
         return p
 
     def _sleep_for(self, n: int) -> float:
-        return min(self.http.backoff_base_s * (2 ** n), self.http.backoff_max_s)
+        return min(self.http.backoff_base_s * (2**n), self.http.backoff_max_s)
 
     def extract(self, url: str, *, process: bool = True) -> dict[str, Any]:
         """yt-dlp's info dict for a URL (no download). ``process=False`` keeps playlists lazy.
@@ -132,10 +170,16 @@ class YtdlFetcher:
                 reason = reason_of(str(exc))
                 if attempt < self.http.max_retries and reason.startswith(("http_429", "http_5")):
                     wait = _retry_after(exc)
-                    self.sleep(min(wait if wait is not None else self._sleep_for(attempt), self.http.retry_after_max_s))
+                    self.sleep(
+                        min(
+                            wait if wait is not None else self._sleep_for(attempt),
+                            self.http.retry_after_max_s,
+                        )
+                    )
                     continue
-                raise FetchError(f"yt-dlp could not extract: {_clean(str(exc))}", where=url, reason=reason,
-                                 retryable=True) from None
+                raise FetchError(
+                    f"yt-dlp could not extract: {_clean(str(exc))}", where=url, reason=reason, retryable=True
+                ) from None
         if info is None:
             raise FetchError("yt-dlp returned nothing", where=url, reason="ytdlp_error")
         return info
@@ -158,8 +202,11 @@ class YtdlFetcher:
                     raise
                 last = exc
                 if attempt < self.http.max_retries:
-                    wait = exc.retry_after if getattr(exc, "retry_after", None) is not None else \
-                        self._sleep_for(attempt)
+                    wait = (
+                        exc.retry_after
+                        if getattr(exc, "retry_after", None) is not None
+                        else self._sleep_for(attempt)
+                    )
                     self.sleep(min(wait, self.http.retry_after_max_s))
         assert last is not None
         raise last
@@ -168,8 +215,12 @@ class YtdlFetcher:
         """HEAD the direct http(s) media URL(s) of ``info`` through the polite client."""
         if self.client is None:
             return
-        urls = [f["url"] for f in info.get("formats") or [] if str(f.get("protocol", "http")).startswith("http")
-                and not str(f.get("url", "")).endswith(".m3u8")][:1] or ([info["url"]] if info.get("url") else [])
+        urls = [
+            f["url"]
+            for f in info.get("formats") or []
+            if str(f.get("protocol", "http")).startswith("http")
+            and not str(f.get("url", "")).endswith(".m3u8")
+        ][:1] or ([info["url"]] if info.get("url") else [])
         for url in urls:
             try:
                 self.client.head_check(url, "video")
@@ -192,8 +243,7 @@ class YtdlFetcher:
                 raise _TooLarge()
 
         template = str(folder / f".{stem}.ytdl.").replace("%", "%%") + "%(ext)s"
-        params = self.params(outtmpl={"default": template}, paths={},
-                             progress_hooks=[size_guard])
+        params = self.params(outtmpl={"default": template}, paths={}, progress_hooks=[size_guard])
         logger: _Log = params["logger"]
         try:
             with yt_dlp.YoutubeDL(params) as ydl:
@@ -204,23 +254,37 @@ class YtdlFetcher:
         except _TooLarge:
             for f in folder.glob(f".{stem}.ytdl.*"):
                 f.unlink()
-            raise FetchError(f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large") from None
+            raise FetchError(
+                f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large"
+            ) from None
         except yt_dlp.utils.DownloadError as exc:
             if isinstance(_cause(exc), _TooLarge):
                 for f in folder.glob(f".{stem}.ytdl.*"):
                     f.unlink()
-                raise FetchError(f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large") from None
-            err = FetchError(f"yt-dlp download failed: {_clean(str(exc))}", where=_where(info),
-                             reason=reason_of(str(exc)), retryable=True)
+                raise FetchError(
+                    f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large"
+                ) from None
+            err = FetchError(
+                f"yt-dlp download failed: {_clean(str(exc))}",
+                where=_where(info),
+                reason=reason_of(str(exc)),
+                retryable=True,
+            )
             err.retry_after = _retry_after(exc)  # type: ignore[attr-defined]
             raise err from None
-        files = [Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")]
-        files = [f for f in files if f.exists()] or [f for f in folder.glob(f".{stem}.ytdl.*")
-                                                     if not f.name.endswith((".part", ".ytdl"))]
+        files = [
+            Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")
+        ]
+        files = [f for f in files if f.exists()] or [
+            f for f in folder.glob(f".{stem}.ytdl.*") if not f.name.endswith((".part", ".ytdl"))
+        ]
         if not files:
             text = " ".join(logger.messages)
-            raise FetchError(f"yt-dlp wrote no file ({_clean(text) or 'no message'})", where=_where(info),
-                             reason=reason_of(text) if text else "ytdlp_error")
+            raise FetchError(
+                f"yt-dlp wrote no file ({_clean(text) or 'no message'})",
+                where=_where(info),
+                reason=reason_of(text) if text else "ytdlp_error",
+            )
         path = files[0]
         if path.stat().st_size > self.http.max_body_bytes:
             path.unlink()
@@ -255,12 +319,18 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
     if formats:
         kept = [f for f in formats if isinstance(f, dict) and f.get("url") and policy.allows(f["url"])]
         if not kept:
-            raise FetchError("no format URL is on an allowed host", where=_where(info), reason="host_not_allowed",
-                             hint="add the media host to the source's config if it is trusted")
+            raise FetchError(
+                "no format URL is on an allowed host",
+                where=_where(info),
+                reason="host_not_allowed",
+                hint="add the media host to the source's config if it is trusted",
+            )
         info["formats"] = kept
     elif info.get("url"):
         if not policy.allows(info["url"]):
-            raise FetchError("media URL is not on an allowed host", where=_where(info), reason="host_not_allowed")
+            raise FetchError(
+                "media URL is not on an allowed host", where=_where(info), reason="host_not_allowed"
+            )
     else:
         raise FetchError("info has no formats and no url", where=_where(info), reason="no_formats")
     return info
@@ -279,8 +349,11 @@ def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         try:
             data = [json.loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
-            raise DataFormatError(f"not a yt-dlp info JSON: {exc.msg} at line {exc.lineno}", where=str(p),
-                                  hint="write it with yt-dlp --write-info-json") from None
+            raise DataFormatError(
+                f"not a yt-dlp info JSON: {exc.msg} at line {exc.lineno}",
+                where=str(p),
+                hint="write it with yt-dlp --write-info-json",
+            ) from None
     infos = data if isinstance(data, list) else [data]
     if not all(isinstance(i, dict) for i in infos):
         raise DataFormatError("info JSON must hold objects", where=str(p))

@@ -29,14 +29,27 @@ from schemas.errors import ConfigError
 class PKSampler(Sampler[int]):
     """P products x K clips per batch, DistributedSampler-compatible."""
 
-    def __init__(self, dataset: Any, p: int, k: int, seed: int = 0, *, num_replicas: int | None = None,
-                 rank: int | None = None, drop_last: bool = True, labels: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        dataset: Any,
+        p: int,
+        k: int,
+        seed: int = 0,
+        *,
+        num_replicas: int | None = None,
+        rank: int | None = None,
+        drop_last: bool = True,
+        labels: Sequence[str] | None = None,
+    ) -> None:
         if p < 1 or k < 1:
             raise ConfigError(f"P and K must be >= 1, got P={p}, K={k}", where="PKSampler")
         if num_replicas is None or rank is None:
             dist = torch.distributed.is_available() and torch.distributed.is_initialized()
-            num_replicas = num_replicas if num_replicas is not None else \
-                (torch.distributed.get_world_size() if dist else 1)
+            num_replicas = (
+                num_replicas
+                if num_replicas is not None
+                else (torch.distributed.get_world_size() if dist else 1)
+            )
             rank = rank if rank is not None else (torch.distributed.get_rank() if dist else 0)
         if not 0 <= rank < num_replicas:
             raise ConfigError(f"rank {rank} outside [0, {num_replicas})", where="PKSampler")
@@ -47,8 +60,11 @@ class PKSampler(Sampler[int]):
             by_label.setdefault(lab, []).append(i)
         self.groups = list(by_label.values())
         if len(self.groups) < p:
-            raise ConfigError(f"P={p} products per batch but the dataset has {len(self.groups)}",
-                              where="PKSampler", hint="lower P")
+            raise ConfigError(
+                f"P={p} products per batch but the dataset has {len(self.groups)}",
+                where="PKSampler",
+                hint="lower P",
+            )
         self.p, self.k, self.seed = p, k, seed
         self.num_replicas, self.rank = num_replicas, rank
         self.drop_last = drop_last
@@ -69,7 +85,7 @@ class PKSampler(Sampler[int]):
         plan = []
         for b in range(0, len(order), self.p):
             batch = []
-            for g in order[b: b + self.p]:
+            for g in order[b : b + self.p]:
                 items = self.groups[int(g)]
                 picks = rng.permutation(len(items))
                 for j in range(self.k):
@@ -77,7 +93,7 @@ class PKSampler(Sampler[int]):
                     batch.append(items[int(picks[pos])] + rep * self.n)
             plan.append(batch)
         per_rank = len(plan) // self.num_replicas
-        return plan[self.rank: per_rank * self.num_replicas: self.num_replicas]
+        return plan[self.rank : per_rank * self.num_replicas : self.num_replicas]
 
     def __iter__(self) -> Iterator[int]:
         for batch in self.batches():

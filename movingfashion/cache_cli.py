@@ -11,17 +11,36 @@ from schemas.cli_support import emit, json_option, progress
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", default="train", show_default=True, help="train, test, or a split JSON file.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Cache folder to write.")
-@click.option("--pool", type=int, default=None,
-              help="Keep N frames per video (a fixed pool) instead of every boxed frame.")
+@click.option(
+    "--pool",
+    type=int,
+    default=None,
+    help="Keep N frames per video (a fixed pool) instead of every boxed frame.",
+)
 @click.option("--crop", type=click.Choice(["tracklet", "frame"]), default="tracklet", show_default=True)
 @click.option("--crop-size", type=int, default=224, show_default=True, help="Tracklet crops: side in pixels.")
 @click.option("--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side.")
 @click.option("--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset.")
-@click.option("--backend", type=click.Choice(["auto", "pyav", "decord", "opencv"]), default="auto",
-              show_default=True, help="Video decoder.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "pyav", "decord", "opencv"]),
+    default="auto",
+    show_default=True,
+    help="Video decoder.",
+)
 @json_option
-def crop_cache(dataset: str, split: str, out: str, pool: int | None, crop: str, crop_size: int,
-               frame_size: int | None, context: float, backend: str, as_json: bool) -> None:
+def crop_cache(
+    dataset: str,
+    split: str,
+    out: str,
+    pool: int | None,
+    crop: str,
+    crop_size: int,
+    frame_size: int | None,
+    context: float,
+    backend: str,
+    as_json: bool,
+) -> None:
     """Decode every video of a split once and store its crops as memory-mapped arrays.
 
     Without --pool every boxed frame is kept, so
@@ -38,11 +57,32 @@ def crop_cache(dataset: str, split: str, out: str, pool: int | None, crop: str, 
     """
     from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 
-    ds = MovingFashionDataset(dataset, split, crop=crop, crop_size=crop_size, frame_size=frame_size,
-                              context=context, backend=backend, on_bad="skip", shop_size=None)
-    counts = build_crop_cache(ds, out, pool=pool,
-                              progress=lambda it: progress(it, desc="crop cache", unit="video"))
-    result = {"out": str(out), "split": split, "pool": pool, **counts,
-              "skipped": [{"item": a, "reason": b} for a, b in ds.skipped]}
-    emit(result, as_json, lambda r: f"crop cache {r['out']}: {r['built']} videos built, "
-                                    f"{r['already_cached']} already cached, {len(r['skipped'])} skipped")
+    ds = MovingFashionDataset(
+        dataset,
+        split,
+        crop=crop,
+        crop_size=crop_size,
+        frame_size=frame_size,
+        context=context,
+        backend=backend,
+        on_bad="skip",
+        shop_size=None,
+    )
+    counts = build_crop_cache(
+        ds, out, pool=pool, progress=lambda it: progress(it, desc="crop cache", unit="video")
+    )
+    result = {
+        "out": str(out),
+        "split": split,
+        "pool": pool,
+        **counts,
+        "skipped": [{"item": a, "reason": b} for a, b in ds.skipped],
+    }
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"crop cache {r['out']}: {r['built']} videos built, "
+            f"{r['already_cached']} already cached, {len(r['skipped'])} skipped"
+        ),
+    )

@@ -128,18 +128,33 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``video_index`` and ``index``.
     """
 
-    def __init__(self, root: str | os.PathLike[str], split: str = "train", *, frames: int = 10,
-                 sampler: str | FrameSampler = "rrs", crop: Literal["tracklet", "frame"] = "tracklet",
-                 transform: Callable[[torch.Tensor], Any] | None = None,
-                 shop_transform: Callable[[torch.Tensor], Any] | None = None,
-                 partition: str | Partition | None = None, classes: Iterable[int | str] | None = None,
-                 seed: int | None = None, on_bad: Literal["raise", "skip"] = "raise",
-                 crop_size: int | Sequence[int] = 224, frame_size: int | Sequence[int] | None = None,
-                 shop_size: int | Sequence[int] | None = 224, context: float = 0.0,
-                 videos: Literal["random", "first", "all"] | None = None, train: bool | None = None,
-                 box_tolerance: float = 2.0, quality: QualityConfig | None = None,
-                 cache_size: int = 16, backend: str = "auto",
-                 crop_cache: str | os.PathLike[str] | None = None, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        *,
+        frames: int = 10,
+        sampler: str | FrameSampler = "rrs",
+        crop: Literal["tracklet", "frame"] = "tracklet",
+        transform: Callable[[torch.Tensor], Any] | None = None,
+        shop_transform: Callable[[torch.Tensor], Any] | None = None,
+        partition: str | Partition | None = None,
+        classes: Iterable[int | str] | None = None,
+        seed: int | None = None,
+        on_bad: Literal["raise", "skip"] = "raise",
+        crop_size: int | Sequence[int] = 224,
+        frame_size: int | Sequence[int] | None = None,
+        shop_size: int | Sequence[int] | None = 224,
+        context: float = 0.0,
+        videos: Literal["random", "first", "all"] | None = None,
+        train: bool | None = None,
+        box_tolerance: float = 2.0,
+        quality: QualityConfig | None = None,
+        cache_size: int = 16,
+        backend: str = "auto",
+        crop_cache: str | os.PathLike[str] | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.root = Path(root)
         split_path = Path(split) if split.endswith(".json") else self.root / f"{split}.json"
         self.split_path = split_path
@@ -169,8 +184,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.epoch = 0
         if backend not in BACKENDS:
-            raise ConfigError(f"unknown video backend {backend!r}", where="backend",
-                              hint=f"use one of {', '.join(BACKENDS)}")
+            raise ConfigError(
+                f"unknown video backend {backend!r}",
+                where="backend",
+                hint=f"use one of {', '.join(BACKENDS)}",
+            )
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
         self._checked: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
@@ -184,8 +202,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         entries_path = self.root / "entries.jsonl"
         entries = read_entry_rows(entries_path) if entries_path.is_file() else None
         if want_classes is not None and entries is None:
-            raise ConfigError("filtering by class needs entries.jsonl", where=str(entries_path),
-                              hint="publish the dataset with mf publish, or drop classes=")
+            raise ConfigError(
+                "filtering by class needs entries.jsonl",
+                where=str(entries_path),
+                hint="publish the dataset with mf publish, or drop classes=",
+            )
         richer = load_richer_tracklets(self.root / "tracklets")
 
         self.products: list[ProductRecord] = []
@@ -216,20 +237,32 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for c in classes:
             cid = DF2_IDS.get(c) if isinstance(c, str) and not c.isdigit() else int(c)
             if cid not in DF2_CLASSES:
-                raise ConfigError(f"unknown DeepFashion2 class {c!r}", where="classes",
-                                  hint="use ids 1..13 or names such as 'trousers'")
+                raise ConfigError(
+                    f"unknown DeepFashion2 class {c!r}",
+                    where="classes",
+                    hint="use ids 1..13 or names such as 'trousers'",
+                )
             out.add(cid)
         return out
 
     def _bad(self, pid: str, problem: str, exc_type: type[MFError], where: str, hint: str) -> None:
         """Raise, or record a skip, for one bad row."""
         if self.on_bad == "raise":
-            raise exc_type(f"product '{pid}': {problem}", where=where,
-                           hint=f"{hint}; or pass on_bad='skip' to drop such rows")
+            raise exc_type(
+                f"product '{pid}': {problem}",
+                where=where,
+                hint=f"{hint}; or pass on_bad='skip' to drop such rows",
+            )
         self.skipped.append((pid, f"{where}: {problem}"))
 
-    def _build_product(self, pid: str, entry: Any, entries: dict[str, dict[str, Any]] | None,
-                       entries_path: Path, richer: dict[str, VideoTracklets]) -> ProductRecord | None:
+    def _build_product(
+        self,
+        pid: str,
+        entry: Any,
+        entries: dict[str, dict[str, Any]] | None,
+        entries_path: Path,
+        richer: dict[str, VideoTracklets],
+    ) -> ProductRecord | None:
         where = str(self.split_path)
         df2_class: int | None = None
         partition = entry.partition
@@ -238,16 +271,26 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if row is not None:
                 raw = row.get("df2_class")
                 if not (isinstance(raw, int) and raw in DF2_CLASSES):
-                    self._bad(pid, f"unknown DeepFashion2 class {raw!r} (expected 1..13)", DataFormatError,
-                              str(entries_path), "fix the class in entries.jsonl")
+                    self._bad(
+                        pid,
+                        f"unknown DeepFashion2 class {raw!r} (expected 1..13)",
+                        DataFormatError,
+                        str(entries_path),
+                        "fix the class in entries.jsonl",
+                    )
                     return None
                 df2_class = raw
                 if row.get("partition") in (Partition.REGULAR.value, Partition.HARD.value):
                     partition = Partition(row["partition"])
         shop = self.root / entry.img_path
         if not shop.is_file():
-            self._bad(pid, f"shop image not found: {entry.img_path}", MediaError, str(shop),
-                      "check img_path in the split JSON")
+            self._bad(
+                pid,
+                f"shop image not found: {entry.img_path}",
+                MediaError,
+                str(shop),
+                "check img_path in the split JSON",
+            )
             return None
         videos = []
         for vi, rel in enumerate(entry.video_paths):
@@ -261,16 +304,24 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             width = height = nframes = None
             if vt is not None:
                 width, height, nframes = vt.width, vt.height, vt.frames
-                gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None and \
-                    vt.ground_truth < len(vt.tracklets) else None
+                gt = (
+                    vt.tracklets[vt.ground_truth]
+                    if vt.ground_truth is not None and vt.ground_truth < len(vt.tracklets)
+                    else None
+                )
                 if gt is not None:
                     conf = {int(k): float(v) for k, v in gt.scores.items()}
             boxes = self._clean_boxes(pid, rel, boxes, width, height, nframes)
             if boxes is None:
                 continue
             if self.crop == "tracklet" and not boxes:
-                self._bad(pid, f"empty tracklet for video {vi} ({rel})", DataFormatError, where,
-                          "run mf-tracklets, or use crop='frame'")
+                self._bad(
+                    pid,
+                    f"empty tracklet for video {vi} ({rel})",
+                    DataFormatError,
+                    where,
+                    "run mf-tracklets, or use crop='frame'",
+                )
                 continue
             videos.append(VideoRecord(rel, path, boxes, conf, width, height, nframes))
         if not videos:
@@ -279,8 +330,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         return ProductRecord(pid, shop, df2_class, partition, videos)
 
-    def _clean_boxes(self, pid: str, rel: str, boxes: dict[int, list[float]], width: int | None,
-                     height: int | None, nframes: int | None) -> dict[int, list[float]] | None:
+    def _clean_boxes(
+        self,
+        pid: str,
+        rel: str,
+        boxes: dict[int, list[float]],
+        width: int | None,
+        height: int | None,
+        nframes: int | None,
+    ) -> dict[int, list[float]] | None:
         """Clip slightly-outside boxes; report the rest. ``None`` = drop the video (raise mode raises)."""
         if width is None or height is None:
             return boxes
@@ -288,13 +346,20 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for f, b in sorted(boxes.items()):
             problem = self._box_problem(f, b, width, height, nframes)
             if problem:
-                self._bad(pid, f"video {rel}: {problem}", DataFormatError, str(self.split_path),
-                          "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)")
+                self._bad(
+                    pid,
+                    f"video {rel}: {problem}",
+                    DataFormatError,
+                    str(self.split_path),
+                    "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
+                )
                 continue
             out[f] = self._clip(b, width, height)
         return out
 
-    def _box_problem(self, f: int, b: Sequence[float], width: int, height: int, nframes: int | None) -> str | None:
+    def _box_problem(
+        self, f: int, b: Sequence[float], width: int, height: int, nframes: int | None
+    ) -> str | None:
         t = self.box_tolerance
         if nframes is not None and f >= nframes:
             return f"frame {f} is past the video's last frame {nframes - 1}"
@@ -307,8 +372,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     @staticmethod
     def _clip(b: Sequence[float], width: int, height: int) -> list[float]:
-        return [min(max(float(b[0]), 0.0), width), min(max(float(b[1]), 0.0), height),
-                min(max(float(b[2]), 0.0), width), min(max(float(b[3]), 0.0), height)]
+        return [
+            min(max(float(b[0]), 0.0), width),
+            min(max(float(b[1]), 0.0), height),
+            min(max(float(b[2]), 0.0), width),
+            min(max(float(b[3]), 0.0), height),
+        ]
 
     # ------------------------------------------------------------------ public API
     def __len__(self) -> int:
@@ -360,8 +429,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _sample(self, video: VideoRecord, rng: np.random.Generator | None) -> list[int]:
         cand = self._candidates(video)
         if not cand:
-            raise DataFormatError("no frame left to sample", where=str(video.path),
-                                  hint="every tracklet box of this video was dropped as bad")
+            raise DataFormatError(
+                "no frame left to sample",
+                where=str(video.path),
+                hint="every tracklet box of this video was dropped as bad",
+            )
         scores = None
         if self.sampler.name == "salient":
             scores = frame_quality(video.boxes, video.width, video.height, video.confidences, self.quality)
@@ -393,13 +465,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if self.transform is not None:
             frames_t = self.transform(frames_t)
         shop = self._shop(rec)
-        return {"shop": shop, "frames": frames_t, "frame_indices": torch.tensor(idx, dtype=torch.long),
-                "boxes": torch.from_numpy(out_boxes), "product_id": rec.product_id,
-                "df2_class": rec.df2_class if rec.df2_class is not None else -1,
-                "partition": rec.partition.value, "video_path": video.rel_path, "video_index": vi,
-                "index": int(index), "orig_size": (int(h0), int(w0))}
+        return {
+            "shop": shop,
+            "frames": frames_t,
+            "frame_indices": torch.tensor(idx, dtype=torch.long),
+            "boxes": torch.from_numpy(out_boxes),
+            "product_id": rec.product_id,
+            "df2_class": rec.df2_class if rec.df2_class is not None else -1,
+            "partition": rec.partition.value,
+            "video_path": video.rel_path,
+            "video_index": vi,
+            "index": int(index),
+            "orig_size": (int(h0), int(w0)),
+        }
 
-    def check(self, *, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> list[tuple[str, str]]:
+    def check(
+        self, *, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+    ) -> list[tuple[str, str]]:
         """Open every video and check its boxes against the real frame size and length.
 
         Applies the ``on_bad`` policy; returns ``dataset.skipped``.
@@ -425,9 +507,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if meta_path.is_file():
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
                 if meta.get("params") != self.cache_params():
-                    raise ConfigError(f"crop cache built with {meta.get('params')}, dataset wants "
-                                      f"{self.cache_params()}", where=str(meta_path),
-                                      hint="rebuild it with build_crop_cache for these settings")
+                    raise ConfigError(
+                        f"crop cache built with {meta.get('params')}, dataset wants {self.cache_params()}",
+                        where=str(meta_path),
+                        hint="rebuild it with build_crop_cache for these settings",
+                    )
                 if meta.get("video_size") != video.path.stat().st_size:
                     meta = None  # the video changed since: decode it
             if meta is None:
@@ -435,8 +519,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self._cache_meta[key] = meta
         return self._cache_meta[key]
 
-    def _item_from_cache(self, index: int, rec: ProductRecord, vi: int, video: VideoRecord, idx: list[int],
-                         meta: dict[str, Any]) -> dict[str, Any]:
+    def _item_from_cache(
+        self,
+        index: int,
+        rec: ProductRecord,
+        vi: int,
+        video: VideoRecord,
+        idx: list[int],
+        meta: dict[str, Any],
+    ) -> dict[str, Any]:
         arr = np.load(cache_entry(self.crop_cache, video.rel_path)[0], mmap_mode="r")
         pos = {f: i for i, f in enumerate(meta["frames"])}
         rows = [pos[f] for f in idx]
@@ -445,14 +536,24 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         frames_t = self._tensor(clip)
         if self.transform is not None:
             frames_t = self.transform(frames_t)
-        return {"shop": self._shop(rec), "frames": frames_t, "frame_indices": torch.tensor(idx, dtype=torch.long),
-                "boxes": torch.from_numpy(boxes), "product_id": rec.product_id,
-                "df2_class": rec.df2_class if rec.df2_class is not None else -1,
-                "partition": rec.partition.value, "video_path": video.rel_path, "video_index": vi,
-                "index": int(index), "orig_size": tuple(meta["orig_size"])}
+        return {
+            "shop": self._shop(rec),
+            "frames": frames_t,
+            "frame_indices": torch.tensor(idx, dtype=torch.long),
+            "boxes": torch.from_numpy(boxes),
+            "product_id": rec.product_id,
+            "df2_class": rec.df2_class if rec.df2_class is not None else -1,
+            "partition": rec.partition.value,
+            "video_path": video.rel_path,
+            "video_index": vi,
+            "index": int(index),
+            "orig_size": tuple(meta["orig_size"]),
+        }
 
     # ------------------------------------------------------------------ internals
-    def _check_video(self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None = None) -> bool:
+    def _check_video(
+        self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None = None
+    ) -> bool:
         """Check a video's boxes once per process. False = boxes were pruned, sample again.
 
         ``shape`` is the (H, W) of frames just decoded (saves decoding one to learn the size).
@@ -518,8 +619,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
         """uint8 [N, H, W, 3] -> [N, 3, H, W]: float in [0, 1], or uint8 as is (``dtype=torch.uint8``)."""
         t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-        return t.contiguous() if self.dtype == torch.uint8 else \
-            t.to(self.dtype, memory_format=torch.contiguous_format).div_(255.0)
+        return (
+            t.contiguous()
+            if self.dtype == torch.uint8
+            else t.to(self.dtype, memory_format=torch.contiguous_format).div_(255.0)
+        )
 
     def _shop(self, rec: ProductRecord) -> Any:
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()
@@ -537,8 +641,13 @@ def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
 CACHE_DECODE_CHUNK = 64
 
 
-def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[str], *, pool: int | None = 32,
-                     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None) -> dict[str, int]:
+def build_crop_cache(
+    dataset: MovingFashionDataset,
+    out_dir: str | os.PathLike[str],
+    *,
+    pool: int | None = 32,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> dict[str, int]:
     """Decode every video once and store the crops (or resized frames) of its frames.
 
     ``pool=N`` keeps ``N`` frames spread over the video's candidates (chunk centres, as RRS in
@@ -575,25 +684,39 @@ def build_crop_cache(dataset: MovingFashionDataset, out_dir: str | os.PathLike[s
         out_boxes_l, orig = [], None
         with atomic_open(arr_path, "wb") as fh:
             for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
-                chunk = frames[start:start + CACHE_DECODE_CHUNK]
+                chunk = frames[start : start + CACHE_DECODE_CHUNK]
                 arr = dataset._decode(video, chunk)
                 orig = arr.shape[1:3]
-                boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in chunk],
-                                 dtype=np.float32).reshape(-1, 4)
+                boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in chunk], dtype=np.float32).reshape(
+                    -1, 4
+                )
                 if dataset.crop == "tracklet":
                     clip, out_boxes = dataset._crops(arr, boxes), boxes
                 else:
                     clip, out_boxes = dataset._whole(arr, boxes)
                 if start == 0:
-                    np.lib.format.write_array_header_1_0(fh, {
-                        "descr": np.lib.format.dtype_to_descr(clip.dtype), "fortran_order": False,
-                        "shape": (len(frames), *clip.shape[1:])})
+                    np.lib.format.write_array_header_1_0(
+                        fh,
+                        {
+                            "descr": np.lib.format.dtype_to_descr(clip.dtype),
+                            "fortran_order": False,
+                            "shape": (len(frames), *clip.shape[1:]),
+                        },
+                    )
                 fh.write(np.ascontiguousarray(clip).tobytes())
                 out_boxes_l.append(out_boxes)
         out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
-        atomic_write_json(meta_path, {"video": video.rel_path, "video_size": size, "params": params,
-                                      "frames": frames, "orig_size": list(orig or (0, 0)),
-                                      "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes]})
+        atomic_write_json(
+            meta_path,
+            {
+                "video": video.rel_path,
+                "video_size": size,
+                "params": params,
+                "frames": frames,
+                "orig_size": list(orig or (0, 0)),
+                "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes],
+            },
+        )
         built += 1
     return {"built": built, "already_cached": done}
 

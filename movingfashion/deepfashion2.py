@@ -23,8 +23,21 @@ from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
 
 #: Landmarks per category, in category order; they add up to the 294 slots of the COCO layout.
-LANDMARK_COUNTS: dict[int, int] = {1: 25, 2: 33, 3: 31, 4: 39, 5: 15, 6: 15, 7: 10, 8: 14, 9: 8,
-                                   10: 29, 11: 37, 12: 19, 13: 19}
+LANDMARK_COUNTS: dict[int, int] = {
+    1: 25,
+    2: 33,
+    3: 31,
+    4: 39,
+    5: 15,
+    6: 15,
+    7: 10,
+    8: 14,
+    9: 8,
+    10: 29,
+    11: 37,
+    12: 19,
+    13: 19,
+}
 NUM_LANDMARK_SLOTS = sum(LANDMARK_COUNTS.values())
 
 
@@ -74,7 +87,9 @@ def image_id_of(path: str | os.PathLike[str]) -> int:
     return int(stem)
 
 
-def read_annotation(anno_path: str | os.PathLike[str], image_path: str | os.PathLike[str] | None = None) -> DF2Image:
+def read_annotation(
+    anno_path: str | os.PathLike[str], image_path: str | os.PathLike[str] | None = None
+) -> DF2Image:
     """Parse one per-image annotation file; errors name the file and the field."""
     p = Path(anno_path)
     try:
@@ -99,17 +114,29 @@ def read_annotation(anno_path: str | os.PathLike[str], image_path: str | os.Path
         if cid not in DF2_CLASSES:
             raise DataFormatError(f"field '{key}.category_id' must be 1..13, got {cid!r}", where=str(p))
         if not (isinstance(box, list) and len(box) == 4 and box[2] >= box[0] and box[3] >= box[1]):
-            raise DataFormatError(f"field '{key}.bounding_box' must be [x1, y1, x2, y2], got {box!r}",
-                                  where=str(p))
+            raise DataFormatError(
+                f"field '{key}.bounding_box' must be [x1, y1, x2, y2], got {box!r}", where=str(p)
+            )
         lms = list(it.get("landmarks") or [])
         if len(lms) % 3 or len(lms) > 3 * LANDMARK_COUNTS[cid]:
-            raise DataFormatError(f"field '{key}.landmarks' has {len(lms) / 3:g} points, category {cid} "
-                                  f"has {LANDMARK_COUNTS[cid]} slots", where=str(p),
-                                  hint="landmarks are [x, y, v] triples, at most the category's count")
+            raise DataFormatError(
+                f"field '{key}.landmarks' has {len(lms) / 3:g} points, category {cid} "
+                f"has {LANDMARK_COUNTS[cid]} slots",
+                where=str(p),
+                hint="landmarks are [x, y, v] triples, at most the category's count",
+            )
         known = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
-        items.append(DF2Item(key, cid, [float(v) for v in box], int(it.get("style", 0) or 0), lms,
-                             list(it.get("segmentation") or []),
-                             {k: v for k, v in it.items() if k not in known}))
+        items.append(
+            DF2Item(
+                key,
+                cid,
+                [float(v) for v in box],
+                int(it.get("style", 0) or 0),
+                lms,
+                list(it.get("segmentation") or []),
+                {k: v for k, v in it.items() if k not in known},
+            )
+        )
     img = Path(image_path) if image_path is not None else p.parent.parent / "image" / f"{p.stem}.jpg"
     return DF2Image(image_id_of(p), img, p, source, pair_id, items)
 
@@ -118,8 +145,11 @@ def iter_split(df2_root: str | os.PathLike[str], split: str) -> Iterator[DF2Imag
     """Every annotated image of one split, in file-name order."""
     folder = Path(df2_root) / split / "annos"
     if not folder.is_dir():
-        raise DataFormatError(f"no annos/ folder for split '{split}'", where=str(folder),
-                              hint="pass the DeepFashion2 root that holds train/ and validation/")
+        raise DataFormatError(
+            f"no annos/ folder for split '{split}'",
+            where=str(folder),
+            hint="pass the DeepFashion2 root that holds train/ and validation/",
+        )
     for anno in sorted(folder.glob("*.json")):
         yield read_annotation(anno)
 
@@ -130,21 +160,34 @@ def coco_keypoints(category_id: int, landmarks: list[float]) -> tuple[list[float
     start, count = LANDMARK_SLOTS[category_id]
     if landmarks:
         if len(landmarks) > 3 * count:
-            raise DataFormatError(f"{len(landmarks) // 3} landmarks for category {category_id} "
-                                  f"which has {count} slots", where="landmarks")
-        kps[3 * start: 3 * start + len(landmarks)] = [float(v) for v in landmarks]
+            raise DataFormatError(
+                f"{len(landmarks) // 3} landmarks for category {category_id} which has {count} slots",
+                where="landmarks",
+            )
+        kps[3 * start : 3 * start + len(landmarks)] = [float(v) for v in landmarks]
     labelled = sum(1 for i in range(2, len(landmarks), 3) if landmarks[i] > 0)
     return kps, labelled
 
 
 def coco_categories() -> list[dict[str, Any]]:
-    return [{"id": cid, "name": name, "supercategory": "clothes",
-             "keypoints": [str(i) for i in range(1, NUM_LANDMARK_SLOTS + 1)], "skeleton": []}
-            for cid, name in DF2_CLASSES.items()]
+    return [
+        {
+            "id": cid,
+            "name": name,
+            "supercategory": "clothes",
+            "keypoints": [str(i) for i in range(1, NUM_LANDMARK_SLOTS + 1)],
+            "skeleton": [],
+        }
+        for cid, name in DF2_CLASSES.items()
+    ]
 
 
-def to_coco(df2_root: str | os.PathLike[str], split: str, *,
-            progress: Callable[[Iterable[DF2Image]], Iterable[DF2Image]] | None = None) -> dict[str, Any]:
+def to_coco(
+    df2_root: str | os.PathLike[str],
+    split: str,
+    *,
+    progress: Callable[[Iterable[DF2Image]], Iterable[DF2Image]] | None = None,
+) -> dict[str, Any]:
     """COCO dict of one DeepFashion2 split (official conventions, see module docstring)."""
     from PIL import Image
 
@@ -156,21 +199,41 @@ def to_coco(df2_root: str | os.PathLike[str], split: str, *,
             raise DataFormatError("image of this annotation is missing", where=str(img.image_path))
         with Image.open(img.image_path) as im:
             width, height = im.size
-        images.append({"id": img.image_id, "file_name": img.image_path.name, "width": width, "height": height})
+        images.append(
+            {"id": img.image_id, "file_name": img.image_path.name, "width": width, "height": height}
+        )
         for item in img.items:
             x1, y1, x2, y2 = item.box
             w, h = x2 - x1, y2 - y1
             kps, labelled = coco_keypoints(item.category_id, item.landmarks)
             ann_id += 1
-            annotations.append({"id": ann_id, "image_id": img.image_id, "category_id": item.category_id,
-                                "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0,
-                                "segmentation": item.segmentation, "keypoints": kps, "num_keypoints": labelled,
-                                "pair_id": img.pair_id, "style": item.style, "source": img.source})
-    return {"info": {"description": f"DeepFashion2 {split} (converted by movingfashion)"},
-            "images": images, "annotations": annotations, "categories": coco_categories()}
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": img.image_id,
+                    "category_id": item.category_id,
+                    "bbox": [x1, y1, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                    "segmentation": item.segmentation,
+                    "keypoints": kps,
+                    "num_keypoints": labelled,
+                    "pair_id": img.pair_id,
+                    "style": item.style,
+                    "source": img.source,
+                }
+            )
+    return {
+        "info": {"description": f"DeepFashion2 {split} (converted by movingfashion)"},
+        "images": images,
+        "annotations": annotations,
+        "categories": coco_categories(),
+    }
 
 
-def write_coco(df2_root: str | os.PathLike[str], split: str, out: str | os.PathLike[str], **kw: Any) -> dict[str, int]:
+def write_coco(
+    df2_root: str | os.PathLike[str], split: str, out: str | os.PathLike[str], **kw: Any
+) -> dict[str, int]:
     """Convert a split to COCO JSON at ``out`` (atomic); returns counts."""
     coco = to_coco(df2_root, split, **kw)
     atomic_write_json(out, coco, indent=None)

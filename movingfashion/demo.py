@@ -86,8 +86,13 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--work", type=click.Path(file_okay=False), default="demo-out", show_default=True,
-              help="Working folder (world, collected media, catalog, dataset, runs).")
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False),
+    default="demo-out",
+    show_default=True,
+    help="Working folder (world, collected media, catalog, dataset, runs).",
+)
 @click.option("--products", type=int, default=150, show_default=True, help="Products in the synthetic world.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--quick", is_flag=True, help="Smaller world and shorter training (for smoke tests).")

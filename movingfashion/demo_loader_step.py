@@ -28,18 +28,21 @@ def step(ctx: Any) -> dict[str, Any]:
     for split in ("train", "test"):
         if not (ctx.dataset / f"{split}.json").is_file():
             continue
-        ds = MovingFashionDataset(ctx.dataset, split, frames=10, seed=ctx.seed, crop_size=112, shop_size=112,
-                                  on_bad="skip")
+        ds = MovingFashionDataset(
+            ctx.dataset, split, frames=10, seed=ctx.seed, crop_size=112, shop_size=112, on_bad="skip"
+        )
         if len(ds) == 0:
             out[split] = {"products": 0}
             continue
         if split == "train" and len(set(ds.product_ids)) >= 4:
             sampler = PKSampler(ds, p=4, k=2, seed=ctx.seed)
-            loader = torch.utils.data.DataLoader(ds, batch_size=8, sampler=sampler, num_workers=2,
-                                                 collate_fn=collate_clips, timeout=300)
+            loader = torch.utils.data.DataLoader(
+                ds, batch_size=8, sampler=sampler, num_workers=2, collate_fn=collate_clips, timeout=300
+            )
         else:
-            loader = torch.utils.data.DataLoader(ds, batch_size=8, num_workers=2, collate_fn=collate_clips,
-                                                 timeout=300)
+            loader = torch.utils.data.DataLoader(
+                ds, batch_size=8, num_workers=2, collate_fn=collate_clips, timeout=300
+            )
         clips = 0
         t0 = time.perf_counter()
         first = None
@@ -49,9 +52,14 @@ def step(ctx: Any) -> dict[str, Any]:
             if i + 1 >= batches:
                 break
         dt = time.perf_counter() - t0
-        out[split] = {"products": len(ds), "skipped": len(ds.skipped), "clips": clips,
-                      "clips_per_s": round(clips / dt, 1) if dt else None,
-                      "frames_shape": _shape(first["frames"]), "shop_shape": _shape(first["shop"])}
+        out[split] = {
+            "products": len(ds),
+            "skipped": len(ds.skipped),
+            "clips": clips,
+            "clips_per_s": round(clips / dt, 1) if dt else None,
+            "frames_shape": _shape(first["frames"]),
+            "shop_shape": _shape(first["shop"]),
+        }
         if split == "train":
             ctx.extras["loader"] = ds
     out["note"] = "clips/s include DataLoader worker start-up (2 workers)"

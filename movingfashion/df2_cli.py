@@ -38,7 +38,9 @@ def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
     """
     from movingfashion.deepfashion2 import write_coco
 
-    counts = write_coco(df2_root, split, out, progress=lambda it: progress(it, desc=f"df2 {split}", unit="img"))
+    counts = write_coco(
+        df2_root, split, out, progress=lambda it: progress(it, desc=f"df2 {split}", unit="img")
+    )
     result = {"out": str(out), "split": split, **counts}
     emit(result, as_json, lambda r: f"wrote {r['out']}: {r['images']} images, {r['annotations']} annotations")
 
@@ -46,8 +48,14 @@ def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
 @df2.command("to-yolo")
 @click.argument("df2_root", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="YOLO dataset folder to write.")
-@click.option("--split", "splits", multiple=True, default=("train", "validation"), show_default=True,
-              help="Split folders to convert (repeatable).")
+@click.option(
+    "--split",
+    "splits",
+    multiple=True,
+    default=("train", "validation"),
+    show_default=True,
+    help="Split folders to convert (repeatable).",
+)
 @json_option
 def to_yolo_cmd(df2_root: str, out: str, splits: tuple[str, ...], as_json: bool) -> None:
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
@@ -62,8 +70,11 @@ def to_yolo_cmd(df2_root: str, out: str, splits: tuple[str, ...], as_json: bool)
 
     data_yaml = df2_to_yolo(df2_root, out, tuple(splits))
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))
-    emit({"data_yaml": str(data_yaml), "images": labels}, as_json,
-         lambda r: f"wrote {r['data_yaml']} ({r['images']} images)")
+    emit(
+        {"data_yaml": str(data_yaml), "images": labels},
+        as_json,
+        lambda r: f"wrote {r['data_yaml']} ({r['images']} images)",
+    )
 
 
 @df2.command("multidf2")
@@ -83,8 +94,11 @@ def multidf2_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
     from movingfashion.multidf2 import write_multidf2
 
     counts = write_multidf2(df2_root, split, out)
-    emit({"out": str(out), **counts}, as_json,
-         lambda r: f"wrote {r['out']}: {r['sequences']} sequences, mean length {r['mean_length']}")
+    emit(
+        {"out": str(out), **counts},
+        as_json,
+        lambda r: f"wrote {r['out']}: {r['sequences']} sequences, mean length {r['mean_length']}",
+    )
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ from schemas.atomic import atomic_write_json
 from schemas.errors import ConfigError, DataFormatError
 
 
-def build_multidf2(df2_root: str | os.PathLike[str], split: str = "validation", *,
-                   min_user: int = 1) -> list[dict[str, Any]]:
+def build_multidf2(
+    df2_root: str | os.PathLike[str], split: str = "validation", *, min_user: int = 1
+) -> list[dict[str, Any]]:
     """The sequences of one split: shop image/box + user images/boxes of the same pair and style.
 
     The first shop image (in file order) of a (pair_id, style) is its shop image. Sequences
@@ -56,18 +57,31 @@ def build_multidf2(df2_root: str | os.PathLike[str], split: str = "validation", 
         if len(frames) < min_user:
             continue
         shop = shops[key]
-        out.append({"id": f"{key[0]}_{key[1]}", "pair_id": key[0], "style": key[1],
-                    "df2_class": shop["category_id"], "shop": {"image": shop["image"], "box": shop["box"]},
-                    "frames": [{"image": f["image"], "box": f["box"]} for f in frames]})
+        out.append(
+            {
+                "id": f"{key[0]}_{key[1]}",
+                "pair_id": key[0],
+                "style": key[1],
+                "df2_class": shop["category_id"],
+                "shop": {"image": shop["image"], "box": shop["box"]},
+                "frames": [{"image": f["image"], "box": f["box"]} for f in frames],
+            }
+        )
     return out
 
 
-def write_multidf2(df2_root: str | os.PathLike[str], split: str, out: str | os.PathLike[str]) -> dict[str, float]:
+def write_multidf2(
+    df2_root: str | os.PathLike[str], split: str, out: str | os.PathLike[str]
+) -> dict[str, float]:
     """Build and write the index JSON; returns counts."""
     seqs = build_multidf2(df2_root, split)
     atomic_write_json(out, {"split": split, "sequences": seqs}, indent=None)
     n = [len(s["frames"]) for s in seqs]
-    return {"sequences": len(seqs), "user_images": sum(n), "mean_length": round(float(np.mean(n)), 2) if n else 0.0}
+    return {
+        "sequences": len(seqs),
+        "user_images": sum(n),
+        "mean_length": round(float(np.mean(n)), 2) if n else 0.0,
+    }
 
 
 class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
@@ -79,14 +93,25 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     ``product_id`` is ``"<pair_id>_<style>"``, ``partition`` is ``"multidf2"``.
     """
 
-    def __init__(self, df2_root: str | os.PathLike[str], split: str = "validation", *, frames: int = 10,
-                 sampler: str | FrameSampler = "rrs", crop: Literal["tracklet", "frame"] = "tracklet",
-                 transform: Callable[[torch.Tensor], Any] | None = None,
-                 shop_transform: Callable[[torch.Tensor], Any] | None = None, seed: int | None = None,
-                 crop_size: int | Sequence[int] = 224, frame_size: int | Sequence[int] = 224,
-                 shop_size: int | Sequence[int] = 224, shop_crop: bool = False, train: bool | None = None,
-                 index: str | os.PathLike[str] | list[dict[str, Any]] | None = None,
-                 classes: Sequence[int] | None = None) -> None:
+    def __init__(
+        self,
+        df2_root: str | os.PathLike[str],
+        split: str = "validation",
+        *,
+        frames: int = 10,
+        sampler: str | FrameSampler = "rrs",
+        crop: Literal["tracklet", "frame"] = "tracklet",
+        transform: Callable[[torch.Tensor], Any] | None = None,
+        shop_transform: Callable[[torch.Tensor], Any] | None = None,
+        seed: int | None = None,
+        crop_size: int | Sequence[int] = 224,
+        frame_size: int | Sequence[int] = 224,
+        shop_size: int | Sequence[int] = 224,
+        shop_crop: bool = False,
+        train: bool | None = None,
+        index: str | os.PathLike[str] | list[dict[str, Any]] | None = None,
+        classes: Sequence[int] | None = None,
+    ) -> None:
         self.root = Path(df2_root)
         self.split = split
         if crop not in ("tracklet", "frame"):
@@ -96,7 +121,11 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         self.frames, self.crop = int(frames), crop
         self.sampler = get_sampler(sampler)
         self.transform, self.shop_transform = transform, shop_transform
-        self.crop_size, self.frame_size, self.shop_size = _size(crop_size), _size(frame_size), _size(shop_size)
+        self.crop_size, self.frame_size, self.shop_size = (
+            _size(crop_size),
+            _size(frame_size),
+            _size(shop_size),
+        )
         self.shop_crop = shop_crop
         self.train = (split == "train") if train is None else bool(train)
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
@@ -109,8 +138,11 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             try:
                 seqs = json.loads(Path(index).read_text(encoding="utf-8"))["sequences"]
             except (OSError, ValueError, KeyError) as exc:
-                raise DataFormatError(f"not a Multi-DeepFashion2 index ({exc})", where=str(index),
-                                      hint="build it with: mf df2 multidf2 DF2_ROOT --split SPLIT --out FILE") from None
+                raise DataFormatError(
+                    f"not a Multi-DeepFashion2 index ({exc})",
+                    where=str(index),
+                    hint="build it with: mf df2 multidf2 DF2_ROOT --split SPLIT --out FILE",
+                ) from None
         else:
             seqs = build_multidf2(self.root, split)
         if classes is not None:
@@ -133,13 +165,17 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         n = len(seq["frames"])
         if n == 0:
             raise DataFormatError(f"sequence {seq['id']} has no user image", where=self.split)
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)] if self.train else [self.seed, int(index)])
+        rng = np.random.default_rng(
+            [self.seed, self.epoch, int(index)] if self.train else [self.seed, int(index)]
+        )
         if n >= self.frames or not self.sampler.fixed_length:
             return self.sampler(range(n), self.frames, train=self.train, generator=rng)
         extra = rng.integers(0, n, size=self.frames - n)
         return sorted(list(range(n)) + extra.tolist())
 
-    def _load(self, rel: str, box: list[float] | None, size: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
+    def _load(
+        self, rel: str, box: list[float] | None, size: tuple[int, int]
+    ) -> tuple[np.ndarray, tuple[int, int]]:
         img = read_image(self.root / rel)
         h, w = img.shape[:2]
         if box is not None:
@@ -155,22 +191,36 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         idx = self.plan(index)
         tracklet = self.crop == "tracklet"
         size = self.crop_size if tracklet else self.frame_size
-        loaded = [self._load(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None, size)
-                  for i in idx]
+        loaded = [
+            self._load(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None, size)
+            for i in idx
+        ]
         clip = np.stack([img for img, _ in loaded])
         frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div_(255.0)
         if self.transform is not None:
             frames = self.transform(frames)
-        shop_np, _ = self._load(seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None, self.shop_size)
+        shop_np, _ = self._load(
+            seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None, self.shop_size
+        )
         shop = torch.from_numpy(shop_np).permute(2, 0, 1).float().div_(255.0)
         if self.shop_transform is not None:
             shop = self.shop_transform(shop)
         boxes = torch.tensor([seq["frames"][i]["box"] for i in idx], dtype=torch.float32)
         if not tracklet:  # boxes in the coordinates of the resized frames, as MovingFashionDataset does
-            scale = torch.tensor([[size[1] / w, size[0] / h, size[1] / w, size[0] / h] for _, (h, w) in loaded])
+            scale = torch.tensor(
+                [[size[1] / w, size[0] / h, size[1] / w, size[0] / h] for _, (h, w) in loaded]
+            )
             boxes = boxes * scale
-        return {"shop": shop, "frames": frames, "frame_indices": torch.tensor(idx, dtype=torch.long),
-                "boxes": boxes, "product_id": seq["id"], "df2_class": int(seq["df2_class"]),
-                "partition": "multidf2", "video_path": f"{self.split}/{seq['id']}",
-                "video_index": 0, "index": int(index),
-                "image_paths": [seq["frames"][i]["image"] for i in idx]}
+        return {
+            "shop": shop,
+            "frames": frames,
+            "frame_indices": torch.tensor(idx, dtype=torch.long),
+            "boxes": boxes,
+            "product_id": seq["id"],
+            "df2_class": int(seq["df2_class"]),
+            "partition": "multidf2",
+            "video_path": f"{self.split}/{seq['id']}",
+            "video_index": 0,
+            "index": int(index),
+            "image_paths": [seq["frames"][i]["image"] for i in idx],
+        }

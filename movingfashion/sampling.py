@@ -40,9 +40,15 @@ class FrameSampler(ABC):
     fixed_length: bool = True
 
     @abstractmethod
-    def __call__(self, candidates: Sequence[int], num: int, *, train: bool = False,
-                 generator: np.random.Generator | None = None,
-                 scores: Mapping[int, float] | None = None) -> list[int]:
+    def __call__(
+        self,
+        candidates: Sequence[int],
+        num: int,
+        *,
+        train: bool = False,
+        generator: np.random.Generator | None = None,
+        scores: Mapping[int, float] | None = None,
+    ) -> list[int]:
         """Return the chosen frame indices (temporal order, repeats only when too few candidates)."""
 
     def __repr__(self) -> str:
@@ -159,8 +165,11 @@ def get_sampler(sampler: str | FrameSampler) -> FrameSampler:
     try:
         return SAMPLERS[sampler]()
     except KeyError:
-        raise ConfigError(f"unknown frame sampler {sampler!r}", where="sampler",
-                          hint=f"choose one of {', '.join(sorted(SAMPLERS))}") from None
+        raise ConfigError(
+            f"unknown frame sampler {sampler!r}",
+            where="sampler",
+            hint=f"choose one of {', '.join(sorted(SAMPLERS))}",
+        ) from None
 
 
 class QualityConfig(BaseModel):
@@ -172,9 +181,13 @@ class QualityConfig(BaseModel):
     border_margin: float = Field(2.0, ge=0, description="px: a box side this close to the frame edge is cut")
 
 
-def frame_quality(boxes: Mapping[int, Sequence[float]], width: int | None, height: int | None,
-                  confidences: Mapping[int, float] | None = None,
-                  config: QualityConfig | None = None) -> dict[int, float]:
+def frame_quality(
+    boxes: Mapping[int, Sequence[float]],
+    width: int | None,
+    height: int | None,
+    confidences: Mapping[int, float] | None = None,
+    config: QualityConfig | None = None,
+) -> dict[int, float]:
     """Quality in [0, 1] of every boxed frame: confidence, completeness and relative size.
 
     Completeness is the share of the four box sides that stay ``border_margin`` pixels away

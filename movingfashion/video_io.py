@@ -225,15 +225,22 @@ def open_reader(path: str | os.PathLike[str], *, backend: str = "auto") -> Frame
             return reader
         except Exception as exc:  # noqa: BLE001 - a backend may raise anything on a bad file
             errors.append(f"{name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
-    raise MediaError(f"cannot open video ({'; '.join(errors)})", where=p,
-                     hint="re-download or re-encode the file (H.264 mp4), or drop the product")
+    raise MediaError(
+        f"cannot open video ({'; '.join(errors)})",
+        where=p,
+        hint="re-download or re-encode the file (H.264 mp4), or drop the product",
+    )
 
 
 #: Reader classes by backend name.
 _READERS: dict[str, Any] = {"decord": DecordReader, "pyav": PyAVReader, "opencv": OpenCVReader}
 #: ``backend=`` values and the readers each tries, in order.
-BACKENDS: dict[str, tuple[str, ...]] = {"auto": ("pyav", "decord", "opencv"), "pyav": ("pyav",),
-                                        "decord": ("decord",), "opencv": ("opencv",)}
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "auto": ("pyav", "decord", "opencv"),
+    "pyav": ("pyav",),
+    "decord": ("decord",),
+    "opencv": ("opencv",),
+}
 
 
 #: Readers inherited through fork, kept alive on purpose (see ReaderCache.get).
@@ -297,8 +304,9 @@ def default_cache() -> ReaderCache:
     return _DEFAULT_CACHE
 
 
-def read_frames(path: str | os.PathLike[str], indices: Sequence[int], *,
-                cache: ReaderCache | None = None) -> np.ndarray:
+def read_frames(
+    path: str | os.PathLike[str], indices: Sequence[int], *, cache: ReaderCache | None = None
+) -> np.ndarray:
     """Decode exactly ``indices`` of one video: uint8 RGB ``[T, H, W, 3]`` in the order asked.
 
     Raises :class:`MediaError` naming the video when it cannot be opened, when an index is
@@ -309,8 +317,11 @@ def read_frames(path: str | os.PathLike[str], indices: Sequence[int], *,
     n = len(reader)
     bad = [int(i) for i in indices if not 0 <= int(i) < n]
     if bad:
-        raise MediaError(f"frame index {bad[0]} outside the video's {n} frames", where=str(path),
-                         hint="the tracklet or sampler refers to frames the file does not have")
+        raise MediaError(
+            f"frame index {bad[0]} outside the video's {n} frames",
+            where=str(path),
+            hint="the tracklet or sampler refers to frames the file does not have",
+        )
     try:
         return reader.get(indices)
     except Exception as exc:  # noqa: BLE001
@@ -327,8 +338,14 @@ def video_length(path: str | os.PathLike[str], *, cache: ReaderCache | None = No
     return len((cache or default_cache()).get(path))
 
 
-def encode_h264(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLike[str], *, fps: int = 30,
-                gop: int = 30, crf: int = 18) -> Path:
+def encode_h264(
+    frames: np.ndarray | Sequence[np.ndarray],
+    path: str | os.PathLike[str],
+    *,
+    fps: int = 30,
+    gop: int = 30,
+    crf: int = 18,
+) -> Path:
     """Encode uint8 RGB frames ``[N, H, W, 3]`` (even H and W) as H.264 mp4 with imageio-ffmpeg."""
     import imageio_ffmpeg
 
@@ -337,9 +354,35 @@ def encode_h264(frames: np.ndarray | Sequence[np.ndarray], path: str | os.PathLi
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.part.mp4")
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{w}x{h}", "-r", str(fps), "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-           "-g", str(gop), "-crf", str(crf), "-preset", "veryfast", "-threads", "1", str(tmp)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        str(gop),
+        "-crf",
+        str(crf),
+        "-preset",
+        "veryfast",
+        "-threads",
+        "1",
+        str(tmp),
+    ]
     proc = subprocess.run(cmd, input=arr.tobytes(), capture_output=True)
     if proc.returncode != 0:
         raise MediaError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}", where=str(out))

@@ -55,8 +55,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_write_json(path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2,
-                      sort_keys: bool = False) -> None:
+def atomic_write_json(
+    path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
+) -> None:
     """Write JSON atomically (UTF-8, trailing newline, deterministic for equal input)."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
     atomic_write_text(path, text + "\n")

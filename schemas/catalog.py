@@ -95,7 +95,17 @@ MIGRATIONS: list[str] = [
 ]
 
 ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
-ASSET_COLUMNS = ("path", "sha256", "size", "content_type", "probe", "crop", "status", "reason", "duplicate_of")
+ASSET_COLUMNS = (
+    "path",
+    "sha256",
+    "size",
+    "content_type",
+    "probe",
+    "crop",
+    "status",
+    "reason",
+    "duplicate_of",
+)
 
 
 def _now() -> str:
@@ -125,16 +135,20 @@ class Catalog:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+            )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"cannot open catalog: {exc}", where=str(self.path),
-                               hint="is it a SQLite catalog written by this toolkit?") from None
+            raise CatalogError(
+                f"cannot open catalog: {exc}",
+                where=str(self.path),
+                hint="is it a SQLite catalog written by this toolkit?",
+            ) from None
 
     # -- plumbing -----------------------------------------------------------------
     def close(self) -> None:
@@ -158,8 +172,11 @@ class Catalog:
                     raise CatalogError(str(exc), where=str(self.path)) from None
                 time.sleep(min(0.05 * (attempt + 1), 1.0))
         else:
-            raise CatalogError("database stayed locked", where=str(self.path),
-                               hint="another process holds a write lock; retry later")
+            raise CatalogError(
+                "database stayed locked",
+                where=str(self.path),
+                hint="another process holds a write lock; retry later",
+            )
         try:
             yield self._db
         except BaseException:
@@ -174,8 +191,12 @@ class Catalog:
 
     def _migrate(self) -> None:
         if self.schema_version > len(MIGRATIONS):
-            raise CatalogError(f"catalog schema version {self.schema_version} is newer than this toolkit "
-                               f"({len(MIGRATIONS)})", where=str(self.path), hint="upgrade the toolkit")
+            raise CatalogError(
+                f"catalog schema version {self.schema_version} is newer than this toolkit "
+                f"({len(MIGRATIONS)})",
+                where=str(self.path),
+                hint="upgrade the toolkit",
+            )
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
@@ -197,13 +218,19 @@ class Catalog:
         now = _now()
         cols = ["source", "source_id", "url", "data", "created_at", "updated_at", *state]
         updates = ", ".join(f"{c} = excluded.{c}" for c in ["url", "data", "updated_at", *state])
-        sql = (f"INSERT INTO items ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-               f"ON CONFLICT (source, source_id) DO UPDATE SET {updates}")
+        sql = (
+            f"INSERT INTO items ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT (source, source_id) DO UPDATE SET {updates}"
+        )
         vals = [_sql_value(v) for v in state.values()]
         with self.transaction() as db:
-            db.executemany(sql, [
-                (str(it.source), it.source_id, it.url, it.model_dump_json(), now, now, *vals) for it in rows
-            ])
+            db.executemany(
+                sql,
+                [
+                    (str(it.source), it.source_id, it.url, it.model_dump_json(), now, now, *vals)
+                    for it in rows
+                ],
+            )
         return len(rows)
 
     def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
@@ -213,14 +240,17 @@ class Catalog:
             raise CatalogError(f"unknown item columns {sorted(bad)}")
         sets = ", ".join(f"{c} = ?" for c in state)
         with self.transaction() as db:
-            cur = db.execute(f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
-                             [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id])
+            cur = db.execute(
+                f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
+                [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id],
+            )
             if cur.rowcount == 0:
                 raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:
-        row = self._db.execute("SELECT * FROM items WHERE source = ? AND source_id = ?",
-                               (str(source), source_id)).fetchone()
+        row = self._db.execute(
+            "SELECT * FROM items WHERE source = ? AND source_id = ?", (str(source), source_id)
+        ).fetchone()
         return _item_row(row) if row else None
 
     def items(self, *, source: str | None = None, status: str | Iterable[str] | None = None) -> list[ItemRow]:
@@ -249,14 +279,17 @@ class Catalog:
         now = _now()
         cols = ["source", "source_id", "kind", "url", *ASSET_COLUMNS, "created_at", "updated_at"]
         updates = ", ".join(f"{c} = excluded.{c}" for c in [*ASSET_COLUMNS, "updated_at"])
-        sql = (f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-               f"ON CONFLICT (source, source_id, kind, url) DO UPDATE SET {updates}")
+        sql = (
+            f"INSERT INTO assets ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+            f"ON CONFLICT (source, source_id, kind, url) DO UPDATE SET {updates}"
+        )
         with self.transaction() as db:
             db.executemany(sql, [_asset_values(a, now) for a in rows])
         return len(rows)
 
-    def set_asset_state(self, source: str, source_id: str, kind: str, url: str | None = None,
-                        **state: Any) -> None:
+    def set_asset_state(
+        self, source: str, source_id: str, kind: str, url: str | None = None, **state: Any
+    ) -> None:
         """Update state columns of the asset(s) of an item of one kind (and URL, if given)."""
         bad = set(state) - set(ASSET_COLUMNS)
         if bad:
@@ -270,8 +303,14 @@ class Catalog:
         with self.transaction() as db:
             db.execute(sql, args)
 
-    def assets(self, *, source: str | None = None, source_id: str | None = None,
-               kind: str | AssetKind | None = None, status: str | None = None) -> list[MediaAsset]:
+    def assets(
+        self,
+        *,
+        source: str | None = None,
+        source_id: str | None = None,
+        kind: str | AssetKind | None = None,
+        status: str | None = None,
+    ) -> list[MediaAsset]:
         sql, args = "SELECT * FROM assets WHERE 1=1", []
         for col, val in (("source", source), ("source_id", source_id), ("kind", kind), ("status", status)):
             if val is not None:
@@ -280,10 +319,14 @@ class Catalog:
         return [_asset(r) for r in self._db.execute(sql + " ORDER BY source, source_id, kind, url", args)]
 
     # -- events -------------------------------------------------------------------
-    def log_event(self, stage: str, message: str, source: str | None = None, source_id: str | None = None) -> None:
+    def log_event(
+        self, stage: str, message: str, source: str | None = None, source_id: str | None = None
+    ) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
-                       (_now(), stage, None if source is None else str(source), source_id, message))
+            db.execute(
+                "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
+                (_now(), stage, None if source is None else str(source), source_id, message),
+            )
 
     def events(self, stage: str | None = None) -> list[dict[str, Any]]:
         sql, args = "SELECT * FROM events", []
@@ -300,9 +343,11 @@ class Catalog:
     def set_meta(self, key: str, value: Any) -> None:
         """Remember a JSON-serialisable ``value`` under ``key``."""
         with self.transaction() as db:
-            db.execute("INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                       "SET value = excluded.value, updated_at = excluded.updated_at",
-                       (key, json.dumps(value, sort_keys=True), _now()))
+            db.execute(
+                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, json.dumps(value, sort_keys=True), _now()),
+            )
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -320,22 +365,55 @@ def _sql_value(v: Any) -> Any:
 
 
 def _asset_values(a: MediaAsset, now: str) -> tuple[Any, ...]:
-    return (str(a.source), a.source_id, str(a.kind), a.url or "", a.path, a.sha256, a.size, a.content_type,
-            a.probe.model_dump_json() if a.probe else None, a.crop.model_dump_json() if a.crop else None,
-            str(a.status), a.reason, a.duplicate_of, now, now)
+    return (
+        str(a.source),
+        a.source_id,
+        str(a.kind),
+        a.url or "",
+        a.path,
+        a.sha256,
+        a.size,
+        a.content_type,
+        a.probe.model_dump_json() if a.probe else None,
+        a.crop.model_dump_json() if a.crop else None,
+        str(a.status),
+        a.reason,
+        a.duplicate_of,
+        now,
+        now,
+    )
 
 
 def _item_row(r: sqlite3.Row) -> ItemRow:
-    return ItemRow(item=SourceItem.model_validate_json(r["data"]), status=Status(r["status"]), reason=r["reason"],
-                   duplicate_of=r["duplicate_of"], product_id=r["product_id"], partition=r["partition"],
-                   df2_class=r["df2_class"], split=r["split"], created_at=r["created_at"],
-                   updated_at=r["updated_at"])
+    return ItemRow(
+        item=SourceItem.model_validate_json(r["data"]),
+        status=Status(r["status"]),
+        reason=r["reason"],
+        duplicate_of=r["duplicate_of"],
+        product_id=r["product_id"],
+        partition=r["partition"],
+        df2_class=r["df2_class"],
+        split=r["split"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )
 
 
 def _asset(r: sqlite3.Row) -> MediaAsset:
     probe = json.loads(r["probe"]) if r["probe"] else None
-    return MediaAsset(source=r["source"], source_id=r["source_id"], kind=r["kind"], url=r["url"] or None,
-                      path=r["path"], sha256=r["sha256"], size=r["size"], content_type=r["content_type"],
-                      probe=probe, crop=json.loads(r["crop"]) if r["crop"] else None, status=r["status"],
-                      reason=r["reason"], duplicate_of=r["duplicate_of"],
-                      updated_at=datetime.fromisoformat(r["updated_at"]))
+    return MediaAsset(
+        source=r["source"],
+        source_id=r["source_id"],
+        kind=r["kind"],
+        url=r["url"] or None,
+        path=r["path"],
+        sha256=r["sha256"],
+        size=r["size"],
+        content_type=r["content_type"],
+        probe=probe,
+        crop=json.loads(r["crop"]) if r["crop"] else None,
+        status=r["status"],
+        reason=r["reason"],
+        duplicate_of=r["duplicate_of"],
+        updated_at=datetime.fromisoformat(r["updated_at"]),
+    )

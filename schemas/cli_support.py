@@ -62,15 +62,22 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
-def progress(iterable: Iterable[T], *, desc: str, total: int | None = None, unit: str = "it",
-             disable: bool | None = None) -> Iterable[T]:
+def progress(
+    iterable: Iterable[T],
+    *,
+    desc: str,
+    total: int | None = None,
+    unit: str = "it",
+    disable: bool | None = None,
+) -> Iterable[T]:
     """A tqdm progress bar on stderr (hidden when stderr is not a terminal unless forced)."""
     from tqdm import tqdm
 
     if disable is None:
         disable = not sys.stderr.isatty()
-    return tqdm(iterable, desc=desc, total=total, unit=unit, disable=disable, file=sys.stderr,
-                dynamic_ncols=True)
+    return tqdm(
+        iterable, desc=desc, total=total, unit=unit, disable=disable, file=sys.stderr, dynamic_ncols=True
+    )
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON result.")

@@ -41,5 +41,6 @@ def load_config(model: type[T], path: str | os.PathLike[str] | None = None, **ov
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"field '{field}': {err['msg']}", where=where,
-                          hint="see the documented defaults in the README") from None
+        raise ConfigError(
+            f"field '{field}': {err['msg']}", where=where, hint="see the documented defaults in the README"
+        ) from None

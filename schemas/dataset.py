@@ -60,7 +60,9 @@ class Tracklet(_Model):
     video: str
     boxes: dict[int, Box] = Field(description="frame index -> box")
     scores: dict[int, float] = Field(default_factory=dict, description="frame -> detector confidence")
-    match_scores: dict[int, float] = Field(default_factory=dict, description="frame -> match score with the pivot / shop")
+    match_scores: dict[int, float] = Field(
+        default_factory=dict, description="frame -> match score with the pivot / shop"
+    )
     class_id: int | None = None
     pivot_frame: int | None = None
     shop_score: float | None = Field(default=None, description="match score with the shop image")
@@ -100,7 +102,9 @@ class DatasetEntry(_Model):
     front_path: str | None = None
     rear_path: str | None = None
     fabric_path: str | None = None
-    video_crops: list[Box | None] = Field(default_factory=list, description="per video crop applied by the loader")
+    video_crops: list[Box | None] = Field(
+        default_factory=list, description="per video crop applied by the loader"
+    )
     tracklets: list[dict[str, Box]] = Field(default_factory=list)
     sha256: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -43,8 +43,15 @@ class MediaError(MFError):
 class FetchError(MFError):
     """A network request failed or was refused by policy (names the URL)."""
 
-    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None,
-                 reason: str = "fetch_failed", retryable: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        where: str | None = None,
+        hint: str | None = None,
+        reason: str = "fetch_failed",
+        retryable: bool = False,
+    ) -> None:
         self.reason = reason
         self.retryable = retryable
         super().__init__(message, where=where, hint=hint)

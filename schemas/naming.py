@@ -19,7 +19,9 @@ def check_safe_name(value: str, *, what: str = "id") -> str:
     if not value or len(value) > MAX_NAME:
         raise ValueError(f"{what} must be 1..{MAX_NAME} characters, got {len(value)}")
     if "\x00" in value or "/" in value or "\\" in value or ".." in value or not _SAFE.match(value):
-        raise ValueError(f"{what} {value!r} is not a safe file name (allowed: letters, digits, '.', '_', '-')")
+        raise ValueError(
+            f"{what} {value!r} is not a safe file name (allowed: letters, digits, '.', '_', '-')"
+        )
     return value
 
 

@@ -64,20 +64,27 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     """Validate already-parsed JSON; errors name the file, the product id and the field."""
     if not isinstance(data, dict):
-        raise DataFormatError(f"top level must be an object keyed by product id, got {type(data).__name__}",
-                              where=where, hint="see the official MovingFashion format in the README")
+        raise DataFormatError(
+            f"top level must be an object keyed by product id, got {type(data).__name__}",
+            where=where,
+            hint="see the official MovingFashion format in the README",
+        )
     out: OfficialSplit = {}
     for pid, value in data.items():
         if not isinstance(value, dict):
-            raise DataFormatError(f"product '{pid}': value must be an object, got {type(value).__name__}",
-                                  where=where)
+            raise DataFormatError(
+                f"product '{pid}': value must be an object, got {type(value).__name__}", where=where
+            )
         try:
             out[pid] = OfficialEntry.model_validate(value)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])
-            raise DataFormatError(f"product '{pid}': field '{field}': {err['msg']}", where=where,
-                                  hint="fix or remove that entry") from None
+            raise DataFormatError(
+                f"product '{pid}': field '{field}': {err['msg']}",
+                where=where,
+                hint="fix or remove that entry",
+            ) from None
     return out
 
 
@@ -87,12 +94,15 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise DataFormatError("file not found", where=str(p), hint="pass the dataset root or a split JSON") from None
+        raise DataFormatError(
+            "file not found", where=str(p), hint="pass the dataset root or a split JSON"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DataFormatError(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                              where=str(p)) from None
+        raise DataFormatError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=str(p)
+        ) from None
     return parse_official(data, where=str(p))
 
 
@@ -100,8 +110,11 @@ def dump_official(split: OfficialSplit) -> dict[str, Any]:
     """Plain JSON data of a split, extra keys and number types preserved."""
     out: dict[str, Any] = {}
     for pid, entry in split.items():
-        d: dict[str, Any] = {"video_paths": entry.video_paths, "img_path": entry.img_path,
-                             "source": entry.source}
+        d: dict[str, Any] = {
+            "video_paths": entry.video_paths,
+            "img_path": entry.img_path,
+            "source": entry.source,
+        }
         if "tracklets" in entry.model_fields_set or entry.tracklets:
             d["tracklets"] = entry.tracklets
         d.update(entry.model_extra or {})

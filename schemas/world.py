@@ -54,8 +54,9 @@ class WorldProduct(_Model):
     hashtags: list[str] = Field(default_factory=list)
     designer: str | None = None
     colour: str | None = None
-    images: dict[str, str] = Field(default_factory=dict,
-                                   description="view -> path: shop, front, rear, fabric, candidate-N")
+    images: dict[str, str] = Field(
+        default_factory=dict, description="view -> path: shop, front, rear, fabric, candidate-N"
+    )
     videos: list[str] = Field(default_factory=list, description="video ids of this product")
     wrong_shop: bool = Field(default=False, description="the shop image served belongs to another product")
     wrong_shop_of: str | None = Field(default=None, description="whose shop image was served instead")

@@ -51,7 +51,9 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from movingfashion.world.generate import generate_world
 
     def build(target: Path) -> None:
-        generate_world(target, SMALL_WORLD["products"], SMALL_WORLD["seed"], quick=SMALL_WORLD["quick"], workers=1)
+        generate_world(
+            target, SMALL_WORLD["products"], SMALL_WORLD["seed"], quick=SMALL_WORLD["quick"], workers=1
+        )
 
     name = "world-{products}-{seed}-{quick}".format(**SMALL_WORLD)
     return _build(tmp_path_factory, name, build)

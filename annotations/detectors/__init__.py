@@ -3,4 +3,11 @@
 from annotations.detectors.base import Detector, DetectorConfig, FrameDetections
 from annotations.detectors.registry import DETECTORS, build_detector, default_detector_path
 
-__all__ = ["DETECTORS", "Detector", "DetectorConfig", "FrameDetections", "build_detector", "default_detector_path"]
+__all__ = [
+    "DETECTORS",
+    "Detector",
+    "DetectorConfig",
+    "FrameDetections",
+    "build_detector",
+    "default_detector_path",
+]

@@ -15,14 +15,24 @@ class DetectorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    conf: float = Field(0.1, ge=0, le=1, description="minimum detection confidence kept (low: the tracker"
-                                                      " filters by matching, and 13 classes split the scores)")
+    conf: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="minimum detection confidence kept (low: the tracker"
+        " filters by matching, and 13 classes split the scores)",
+    )
     iou: float = Field(0.6, ge=0, le=1, description="NMS IoU threshold")
-    imgsz: int | None = Field(None, ge=32, description="inference size (long side) in pixels; None = the size"
-                                                      " the weights were trained at (YOLO), else 320")
+    imgsz: int | None = Field(
+        None,
+        ge=32,
+        description="inference size (long side) in pixels; None = the size"
+        " the weights were trained at (YOLO), else 320",
+    )
     max_det: int = Field(20, ge=1, description="at most this many detections per frame")
-    agnostic_nms: bool = Field(True, description="NMS across classes: one box per garment even when two"
-                                                 " classes compete for it")
+    agnostic_nms: bool = Field(
+        True, description="NMS across classes: one box per garment even when two classes compete for it"
+    )
     batch: int = Field(16, ge=1, description="frames per forward pass")
     device: str | None = Field(None, description="torch device; None = CUDA when present, else CPU")
 
@@ -72,5 +82,5 @@ class Detector(ABC):
         n = len(frames)
         out: list[FrameDetections] = []
         for i in range(0, n, self.config.batch):
-            out.extend(self._detect_batch(frames[i:i + self.config.batch]))
+            out.extend(self._detect_batch(frames[i : i + self.config.batch]))
         return out

@@ -26,14 +26,22 @@ class FasterRCNNDetector(Detector):
     name = "fasterrcnn"
     has_features = True
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None) -> None:
+    def __init__(
+        self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
+    ) -> None:
         super().__init__(config)
         cfg = self.config
         size = cfg.imgsz or 320
-        self.model = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=NUM_CLASSES,
-                                             min_size=size, max_size=max(size, int(size * 5 / 3)),
-                                             box_score_thresh=cfg.conf, box_nms_thresh=cfg.iou,
-                                             box_detections_per_img=cfg.max_det)
+        self.model = fasterrcnn_resnet50_fpn(
+            weights=None,
+            weights_backbone=None,
+            num_classes=NUM_CLASSES,
+            min_size=size,
+            max_size=max(size, int(size * 5 / 3)),
+            box_score_thresh=cfg.conf,
+            box_nms_thresh=cfg.iou,
+            box_detections_per_img=cfg.max_det,
+        )
         self.version = "fasterrcnn_r50_fpn:random-init"
         if weights is not None:
             p = Path(weights)
@@ -45,8 +53,11 @@ class FasterRCNNDetector(Detector):
             except FileNotFoundError:
                 raise ModelError("detector weights not found", where=str(p)) from None
             except Exception as exc:
-                raise ModelError(f"not Faster R-CNN R50-FPN weights with 14 classes: {str(exc).splitlines()[0][:200]}",
-                                 where=str(p), hint="pass a state dict saved from this backend") from None
+                raise ModelError(
+                    f"not Faster R-CNN R50-FPN weights with 14 classes: {str(exc).splitlines()[0][:200]}",
+                    where=str(p),
+                    hint="pass a state dict saved from this backend",
+                ) from None
             self.version = f"fasterrcnn_r50_fpn:{sha256_file(p)[:12]}"
         self.model.eval().to(self.device)
         self.roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=6, sampling_ratio=2)
@@ -54,8 +65,10 @@ class FasterRCNNDetector(Detector):
     @torch.no_grad()
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         m = self.model
-        images = [torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().div(255).to(self.device)
-                  for f in frames]
+        images = [
+            torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().div(255).to(self.device)
+            for f in frames
+        ]
         sizes = [tuple(im.shape[-2:]) for im in images]
         batch, _ = m.transform(images)
         feats = m.backbone(batch.tensors)
@@ -67,9 +80,13 @@ class FasterRCNNDetector(Detector):
         out, start = [], 0
         for d in dets:
             n = len(d["boxes"])
-            out.append(FrameDetections(d["boxes"].cpu().numpy().astype(np.float32),
-                                       d["scores"].cpu().numpy().astype(np.float32),
-                                       d["labels"].cpu().numpy().astype(np.int64),
-                                       roi_feats[start:start + n].cpu()))
+            out.append(
+                FrameDetections(
+                    d["boxes"].cpu().numpy().astype(np.float32),
+                    d["scores"].cpu().numpy().astype(np.float32),
+                    d["labels"].cpu().numpy().astype(np.int64),
+                    roi_feats[start : start + n].cpu(),
+                )
+            )
             start += n
         return out

@@ -21,11 +21,17 @@ def default_detector_path() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
 
 
-def build_detector(name: str = "ultralytics", weights: str | os.PathLike[str] | None = None,
-                   config: DetectorConfig | None = None) -> Detector:
+def build_detector(
+    name: str = "ultralytics",
+    weights: str | os.PathLike[str] | None = None,
+    config: DetectorConfig | None = None,
+) -> Detector:
     """Instantiate a backend by name; ``weights=None`` means the backend's default."""
     if name not in DETECTORS:
-        raise ConfigError(f"unknown detector backend {name!r}", where="--detector",
-                          hint=f"choose one of {', '.join(DETECTORS)}")
+        raise ConfigError(
+            f"unknown detector backend {name!r}",
+            where="--detector",
+            hint=f"choose one of {', '.join(DETECTORS)}",
+        )
     module, cls = DETECTORS[name].split(":")
     return getattr(importlib.import_module(module), cls)(weights=weights, config=config)

@@ -34,7 +34,9 @@ class UltralyticsDetector(Detector):
 
     name = "ultralytics"
 
-    def __init__(self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None) -> None:
+    def __init__(
+        self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
+    ) -> None:
         super().__init__(config)
         from annotations.detectors.registry import default_detector_path
 
@@ -45,15 +47,21 @@ class UltralyticsDetector(Detector):
         path = Path(weights) if weights is not None else default_detector_path()
         is_cfg = path.suffix in (".yaml", ".yml")
         if not is_cfg and not path.is_file():
-            raise ModelError("detector weights not found", where=str(path),
-                             hint="pass --weights FILE (train one with `mf train-detector --df2 ROOT`)"
-                                  " or rebuild the default with `make weights`")
+            raise ModelError(
+                "detector weights not found",
+                where=str(path),
+                hint="pass --weights FILE (train one with `mf train-detector --df2 ROOT`)"
+                " or rebuild the default with `make weights`",
+            )
         try:
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
             self.model = YOLO(str(path) if path.exists() else path.name)
         except Exception as exc:
-            raise ModelError(f"cannot load YOLO weights/config: {type(exc).__name__}: {str(exc)[:200]}",
-                             where=str(path), hint="pass a YOLO .pt file or a model .yaml") from None
+            raise ModelError(
+                f"cannot load YOLO weights/config: {type(exc).__name__}: {str(exc)[:200]}",
+                where=str(path),
+                hint="pass a YOLO .pt file or a model .yaml",
+            ) from None
         self.classes = class_map(self.model.names)
         ckpt = getattr(self.model, "ckpt", None) or {}
         trained = (ckpt.get("train_args") or {}).get("imgsz") if isinstance(ckpt, dict) else None
@@ -63,8 +71,17 @@ class UltralyticsDetector(Detector):
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config
-        results = self.model.predict(bgr, imgsz=self.imgsz, conf=cfg.conf, iou=cfg.iou, max_det=cfg.max_det,
-                                     agnostic_nms=cfg.agnostic_nms, device=str(self.device), verbose=False, half=False)
+        results = self.model.predict(
+            bgr,
+            imgsz=self.imgsz,
+            conf=cfg.conf,
+            iou=cfg.iou,
+            max_det=cfg.max_det,
+            agnostic_nms=cfg.agnostic_nms,
+            device=str(self.device),
+            verbose=False,
+            half=False,
+        )
         out = []
         for r in results:
             b = r.boxes

@@ -22,8 +22,10 @@ def image_to_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
         return t.permute(2, 0, 1).contiguous()
     if t.ndim == 4:
         return t.permute(0, 3, 1, 2).contiguous()
-    raise DataFormatError(f"expected an RGB image [H,W,3] or a batch [B,H,W,3], got shape {tuple(t.shape)}",
-                          where="crops_from_frames")
+    raise DataFormatError(
+        f"expected an RGB image [H,W,3] or a batch [B,H,W,3], got shape {tuple(t.shape)}",
+        where="crops_from_frames",
+    )
 
 
 def _as_box_array(b: object) -> np.ndarray:
@@ -33,12 +35,15 @@ def _as_box_array(b: object) -> np.ndarray:
     if arr.ndim == 1:
         arr = arr[None]
     if arr.ndim != 2 or arr.shape[1] != 4:
-        raise DataFormatError(f"boxes must be [4] or [K,4] xyxy, got shape {arr.shape}", where="crops_from_frames")
+        raise DataFormatError(
+            f"boxes must be [4] or [K,4] xyxy, got shape {arr.shape}", where="crops_from_frames"
+        )
     return arr
 
 
-def crops_from_frames(frames: Sequence[np.ndarray] | np.ndarray, boxes: Sequence[object],
-                      size: int) -> torch.Tensor:
+def crops_from_frames(
+    frames: Sequence[np.ndarray] | np.ndarray, boxes: Sequence[object], size: int
+) -> torch.Tensor:
     """Crops of ``size x size`` pixels, float in [0, 1], ``[N,3,size,size]``.
 
     ``frames``: RGB ``uint8`` images ``[H,W,3]`` (a list, or an array ``[B,H,W,3]``);
@@ -47,8 +52,11 @@ def crops_from_frames(frames: Sequence[np.ndarray] | np.ndarray, boxes: Sequence
     stretched to a square (the aspect ratio is not kept), bilinear, via RoIAlign.
     """
     if len(frames) != len(boxes):
-        raise DataFormatError(f"{len(frames)} frames but {len(boxes)} box lists", where="crops_from_frames",
-                              hint="pass one box (or box array) per frame")
+        raise DataFormatError(
+            f"{len(frames)} frames but {len(boxes)} box lists",
+            where="crops_from_frames",
+            hint="pass one box (or box array) per frame",
+        )
     out: list[torch.Tensor] = []
     # group consecutive frames of equal shape so RoIAlign runs once per group
     i = 0
@@ -70,8 +78,11 @@ def crops_from_frames(frames: Sequence[np.ndarray] | np.ndarray, boxes: Sequence
             r = torch.from_numpy(np.concatenate(rois))
             r[:, 3] = torch.maximum(r[:, 3], r[:, 1] + 1)
             r[:, 4] = torch.maximum(r[:, 4], r[:, 2] + 1)
-            out.append(roi_align(batch, r, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2,
-                                 aligned=True).clamp_(0, 1))
+            out.append(
+                roi_align(
+                    batch, r, output_size=(size, size), spatial_scale=1.0, sampling_ratio=2, aligned=True
+                ).clamp_(0, 1)
+            )
         i = j
     if not out:
         return torch.zeros((0, 3, size, size))

@@ -25,8 +25,11 @@ def default_matcher_path() -> Path:
 
 
 def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-                         nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
 
 
 class CropEncoder(nn.Module):
@@ -111,7 +114,9 @@ class SingleFrameMatcher(nn.Module):
     def __init__(self, crop_size: int = 64) -> None:
         super().__init__()
         if crop_size % 16:
-            raise ModelError(f"crop_size must be a multiple of 16, got {crop_size}", where="SingleFrameMatcher")
+            raise ModelError(
+                f"crop_size must be a multiple of 16, got {crop_size}", where="SingleFrameMatcher"
+            )
         self.crop_size = crop_size
         self.encoder = CropEncoder()
         self.f = EmbeddingHead(self.encoder.out_channels)
@@ -128,11 +133,15 @@ class SingleFrameMatcher(nn.Module):
     def embed(self, crops: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Crops ``[N,3,S,S]`` float in [0, 1] -> embeddings ``[N,256]`` (batched, current mode)."""
         if crops.ndim != 4 or crops.shape[1] != 3:
-            raise ModelError(f"crops must be [N,3,S,S], got {tuple(crops.shape)}", where="SingleFrameMatcher.embed")
+            raise ModelError(
+                f"crops must be [N,3,S,S], got {tuple(crops.shape)}", where="SingleFrameMatcher.embed"
+            )
         if len(crops) == 0:
             return torch.zeros((0, EMBED_DIM), device=self.device)
-        outs = [self.f(self.encoder(crops[i:i + batch_size].to(self.device)))
-                for i in range(0, len(crops), batch_size)]
+        outs = [
+            self.f(self.encoder(crops[i : i + batch_size].to(self.device)))
+            for i in range(0, len(crops), batch_size)
+        ]
         return torch.cat(outs)
 
     def embed_features(self, maps: torch.Tensor) -> torch.Tensor:
@@ -151,54 +160,84 @@ class SingleFrameMatcher(nn.Module):
         """Match logits ``[N,2]`` of crop pairs (training)."""
         return self.m.logits(self.embed(crops_a), self.embed(crops_b))
 
-    def save(self, path: str | os.PathLike[str], *, half: bool = True, meta: dict[str, Any] | None = None) -> str:
+    def save(
+        self, path: str | os.PathLike[str], *, half: bool = True, meta: dict[str, Any] | None = None
+    ) -> str:
         """Write a tagged checkpoint atomically (fp16 tensors by default); returns its tag."""
-        state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()}
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()
+        }
         digest = hashlib.sha256()
         for k in sorted(state):
             digest.update(k.encode())
-            digest.update(state[k].float().numpy().tobytes() if state[k].is_floating_point()
-                          else state[k].numpy().tobytes())
+            digest.update(
+                state[k].float().numpy().tobytes()
+                if state[k].is_floating_point()
+                else state[k].numpy().tobytes()
+            )
         tag = f"{MATCHER_KIND}/v{MATCHER_VERSION}:{digest.hexdigest()[:12]}"
-        ckpt = {"kind": MATCHER_KIND, "version": MATCHER_VERSION, "config": self.config(), "tag": tag,
-                "meta": meta or {}, "state_dict": state}
+        ckpt = {
+            "kind": MATCHER_KIND,
+            "version": MATCHER_VERSION,
+            "config": self.config(),
+            "tag": tag,
+            "meta": meta or {},
+            "state_dict": state,
+        }
         with atomic_open(path, "wb") as fh:
             torch.save(ckpt, fh)
         self.tag = tag
         return tag
 
 
-def load_matcher(path: str | os.PathLike[str] | None = None, device: str | torch.device | None = None,
-                 ) -> SingleFrameMatcher:
+def load_matcher(
+    path: str | os.PathLike[str] | None = None,
+    device: str | torch.device | None = None,
+) -> SingleFrameMatcher:
     """Load a matcher checkpoint (``None`` = embedded default weights), in eval mode.
 
     Raises :class:`ModelError` naming the file when it is missing, corrupt or not a matcher.
     """
     p = Path(path) if path is not None else default_matcher_path()
-    hint = ("train one with `mf pretrain-matcher --df2 ROOT --out FILE`, or rebuild the default with"
-            " `make weights`")
+    hint = (
+        "train one with `mf pretrain-matcher --df2 ROOT --out FILE`, or rebuild the default with"
+        " `make weights`"
+    )
     if not p.is_file():
         raise ModelError("matcher checkpoint not found", where=str(p), hint=hint)
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise ModelError(f"cannot read the checkpoint ({type(exc).__name__}); the file is corrupt or not a"
-                         " torch file", where=str(p), hint=hint) from None
+        raise ModelError(
+            f"cannot read the checkpoint ({type(exc).__name__}); the file is corrupt or not a torch file",
+            where=str(p),
+            hint=hint,
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != MATCHER_KIND:
         kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(f"not a single-frame matcher checkpoint (kind {kind!r}, expected {MATCHER_KIND!r})",
-                         where=str(p), hint=hint)
+        raise ModelError(
+            f"not a single-frame matcher checkpoint (kind {kind!r}, expected {MATCHER_KIND!r})",
+            where=str(p),
+            hint=hint,
+        )
     if ckpt.get("version") != MATCHER_VERSION:
-        raise ModelError(f"matcher checkpoint version {ckpt.get('version')!r}, this code reads {MATCHER_VERSION}",
-                         where=str(p), hint=hint)
+        raise ModelError(
+            f"matcher checkpoint version {ckpt.get('version')!r}, this code reads {MATCHER_VERSION}",
+            where=str(p),
+            hint=hint,
+        )
     try:
         model = SingleFrameMatcher(**ckpt.get("config", {}))
         state = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
         model.load_state_dict(state)
     except (KeyError, RuntimeError, TypeError, AttributeError) as exc:
-        raise ModelError(f"checkpoint does not fit the matcher: {str(exc).splitlines()[0]}", where=str(p),
-                         hint=hint) from None
+        raise ModelError(
+            f"checkpoint does not fit the matcher: {str(exc).splitlines()[0]}", where=str(p), hint=hint
+        ) from None
     model.tag = str(ckpt.get("tag", f"{MATCHER_KIND}/v{MATCHER_VERSION}"))
-    dev = torch.device(device) if device is not None else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     return model.to(dev).eval()

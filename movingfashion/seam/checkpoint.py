@@ -26,7 +26,11 @@ SEAM_VERSION = 1
 
 def model_from_matcher(matcher: nn.Module, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
     """SEAM on top of a single-frame matcher: frozen encoder, f~/m~ initialised from its f, m."""
-    arch = {"type": "matcher", "matcher_config": dict(matcher.config()), "matcher_tag": getattr(matcher, "tag", "")}
+    arch = {
+        "type": "matcher",
+        "matcher_config": dict(matcher.config()),
+        "matcher_tag": getattr(matcher, "tag", ""),
+    }
     return SeamModel(matcher.encoder, matcher.f, matcher.m, config), arch
 
 
@@ -47,14 +51,31 @@ def build_model(arch: dict[str, Any], config: ModelConfig) -> SeamModel:
     raise ValueError(f"unknown architecture type {arch.get('type')!r}")
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: SeamModel, arch: dict[str, Any], *, epoch: int,
-                    phase: int = 2, optimizer: torch.optim.Optimizer | None = None,
-                    train_config: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: SeamModel,
+    arch: dict[str, Any],
+    *,
+    epoch: int,
+    phase: int = 2,
+    optimizer: torch.optim.Optimizer | None = None,
+    train_config: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """Write a checkpoint atomically (a crash never leaves a half-written file)."""
-    ckpt = {"kind": SEAM_KIND, "version": SEAM_VERSION, "variant": model.variant.value, "phase": phase,
-            "epoch": epoch, "model_config": model.config.model_dump(mode="json"), "arch": arch,
-            "train_config": train_config or {}, "model": model.state_dict(),
-            "optimizer": optimizer.state_dict() if optimizer is not None else None, "extra": extra or {}}
+    ckpt = {
+        "kind": SEAM_KIND,
+        "version": SEAM_VERSION,
+        "variant": model.variant.value,
+        "phase": phase,
+        "epoch": epoch,
+        "model_config": model.config.model_dump(mode="json"),
+        "arch": arch,
+        "train_config": train_config or {},
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "extra": extra or {},
+    }
     with atomic_open(path, "wb") as fh:
         torch.save(ckpt, fh)
 
@@ -72,24 +93,39 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as exc:  # noqa: BLE001 - torch raises many types on corrupt files
-        raise ModelError(f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch"
-                         " file", where=str(p), hint=hint) from None
+        raise ModelError(
+            f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file",
+            where=str(p),
+            hint=hint,
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != SEAM_KIND:
         kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(f"not a SEAM checkpoint (kind {kind!r}, expected {SEAM_KIND!r})", where=str(p),
-                         hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint")
+        raise ModelError(
+            f"not a SEAM checkpoint (kind {kind!r}, expected {SEAM_KIND!r})",
+            where=str(p),
+            hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
+        )
     if ckpt.get("version") != SEAM_VERSION:
-        raise ModelError(f"SEAM checkpoint version {ckpt.get('version')!r}, this code reads {SEAM_VERSION}",
-                         where=str(p), hint=hint)
+        raise ModelError(
+            f"SEAM checkpoint version {ckpt.get('version')!r}, this code reads {SEAM_VERSION}",
+            where=str(p),
+            hint=hint,
+        )
     if variant is not None and ckpt.get("variant") != Variant(variant).value:
-        raise ModelError(f"checkpoint is variant {ckpt.get('variant')!r}, but {Variant(variant).value!r} was asked"
-                         " for", where=str(p),
-                         hint="pass the checkpoint of that variant, or drop/adjust --variant")
+        raise ModelError(
+            f"checkpoint is variant {ckpt.get('variant')!r}, but {Variant(variant).value!r} was asked for",
+            where=str(p),
+            hint="pass the checkpoint of that variant, or drop/adjust --variant",
+        )
     return ckpt
 
 
-def load_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | None = None,
-                    device: torch.device | str | None = None) -> tuple[SeamModel, dict[str, Any]]:
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    variant: str | Variant | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[SeamModel, dict[str, Any]]:
     """Rebuild the model of a checkpoint and load its weights (eval mode)."""
     ckpt = read_checkpoint(path, variant=variant)
     try:
@@ -99,9 +135,14 @@ def load_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
         model = build_model(ckpt["arch"], config)
         model.load_state_dict(ckpt["model"])
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise ModelError(f"checkpoint does not fit a SEAM {ckpt.get('variant')!r} model: "
-                         f"{str(exc).splitlines()[0]}", where=str(path),
-                         hint="the file was edited or written by other code; retrain it") from None
-    dev = torch.device(device) if device is not None else torch.device(
-        "cuda" if torch.cuda.is_available() else "cpu")
+        raise ModelError(
+            f"checkpoint does not fit a SEAM {ckpt.get('variant')!r} model: {str(exc).splitlines()[0]}",
+            where=str(path),
+            hint="the file was edited or written by other code; retrain it",
+        ) from None
+    dev = (
+        torch.device(device)
+        if device is not None
+        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     return model.to(dev).eval(), ckpt

@@ -15,29 +15,60 @@ def _log(as_json: bool):
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Phase 2: a MovingFashion dataset folder. Phase 1: a DeepFashion2-format root "
-                   "(or a synthetic world folder holding df2/).")
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Phase 2: a MovingFashion dataset folder. Phase 1: a DeepFashion2-format root "
+    "(or a synthetic world folder holding df2/).",
+)
 @click.option("--phase", type=click.Choice(["1", "2"]), default="2", show_default=True)
-@click.option("--variant", type=click.Choice(["full", "no_nlb", "no_nlb_g"]), default="full", show_default=True,
-              help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor).")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder (last.pt, features/).")
+@click.option(
+    "--variant",
+    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    default="full",
+    show_default=True,
+    help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False), help="Run folder (last.pt, features/)."
+)
 @click.option("--epochs", type=int, default=None, help="Phase 2 epochs (default: config, 10).")
 @click.option("--steps", type=int, default=300, show_default=True, help="Phase 1 training steps.")
 @click.option("--resume", is_flag=True, help="Continue OUT/last.pt (same variant and settings).")
-@click.option("--matcher", type=click.Path(dir_okay=False), default=None,
-              help="Phase-1 matcher weights to start phase 2 from (default: OUT/phase1/matcher.pt or "
-                   "OUT/../phase1/matcher.pt when present, else the embedded default).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML/JSON TrainConfig overrides (see movingfashion/seam/config.py).")
+@click.option(
+    "--matcher",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Phase-1 matcher weights to start phase 2 from (default: OUT/phase1/matcher.pt or "
+    "OUT/../phase1/matcher.pt when present, else the embedded default).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML/JSON TrainConfig overrides (see movingfashion/seam/config.py).",
+)
 @click.option("--frames", type=int, default=None, help="T frames per tracklet (default 10).")
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")
 @click.option("--seed", type=int, default=None)
 @json_option
-def train(dataset: str, phase: str, variant: str, out: str, epochs: int | None, steps: int, resume: bool,
-          matcher: str | None,
-          config_path: str | None, frames: int | None, batch_size: int | None, seed: int | None,
-          as_json: bool) -> None:
+def train(
+    dataset: str,
+    phase: str,
+    variant: str,
+    out: str,
+    epochs: int | None,
+    steps: int,
+    resume: bool,
+    matcher: str | None,
+    config_path: str | None,
+    frames: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    as_json: bool,
+) -> None:
     """Train SEAM Match-RCNN: phase 1 (single-frame pretraining) or phase 2 (multi-frame head).
 
     Phase 2 freezes the crop encoder, copies f, m into f~, m~ and trains on the dataset's
@@ -62,7 +93,9 @@ def train(dataset: str, phase: str, variant: str, out: str, epochs: int | None, 
         from movingfashion.seam.config import ModelConfig, TrainConfig
         from movingfashion.seam.train import run_phase2
 
-        cfg = load_config(TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed)
+        cfg = load_config(
+            TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
+        )
         cfg = cfg.model_copy(update={"model": ModelConfig(**{**cfg.model.model_dump(), "variant": variant})})
         result = run_phase2(dataset, out, cfg, resume=resume, matcher=matcher, progress=progress, log=log)
         if result.get("rank", 0) != 0:
@@ -72,19 +105,41 @@ def train(dataset: str, phase: str, variant: str, out: str, epochs: int | None, 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--checkpoint", "checkpoints", required=True, multiple=True, type=click.Path(dir_okay=False),
-              help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines).")
-@click.option("--variant", type=click.Choice(["full", "no_nlb", "no_nlb_g"]), default=None,
-              help="Refuse a checkpoint of another variant.")
+@click.option(
+    "--checkpoint",
+    "checkpoints",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines).",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    default=None,
+    help="Refuse a checkpoint of another variant.",
+)
 @click.option("--frames", default="5,10,20", show_default=True, help="Sequence lengths, comma separated.")
 @click.option("--main-frames", type=int, default=10, show_default=True, help="T of the main table.")
 @click.option("--pools", type=int, default=20, show_default=True)
 @click.option("--pool-size", type=int, default=800, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Write OUT/results.json (+ cache).")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None, help="Write OUT/results.json (+ cache)."
+)
 @json_option
-def evaluate(dataset: str, checkpoints: tuple[str, ...], variant: str | None, frames: str, main_frames: int,
-             pools: int, pool_size: int, seed: int, out: str | None, as_json: bool) -> None:
+def evaluate(
+    dataset: str,
+    checkpoints: tuple[str, ...],
+    variant: str | None,
+    frames: str,
+    main_frames: int,
+    pools: int,
+    pool_size: int,
+    seed: int,
+    out: str | None,
+    as_json: bool,
+) -> None:
     """Evaluate with the paper's protocol: top-1/5/10/20 in pools, all / Regular / Hard / per class.
 
     Methods: Max Confidence, Max Matching, Average Distance (single-frame head) and one SEAM
@@ -105,8 +160,15 @@ def evaluate(dataset: str, checkpoints: tuple[str, ...], variant: str | None, fr
         frame_list = [int(x) for x in frames.split(",") if x.strip()]
     except ValueError:
         raise ConfigError(f"expected comma-separated integers, got {frames!r}", where="--frames") from None
-    cfg = load_config(EvalConfig, None, frames=frame_list, main_frames=main_frames, pools=pools,
-                      pool_size=pool_size, seed=seed)
+    cfg = load_config(
+        EvalConfig,
+        None,
+        frames=frame_list,
+        main_frames=main_frames,
+        pools=pools,
+        pool_size=pool_size,
+        seed=seed,
+    )
     res = run_evaluate(dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress)
     emit(res, as_json, summary_table)
 
@@ -114,8 +176,12 @@ def evaluate(dataset: str, checkpoints: tuple[str, ...], variant: str | None, fr
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("results", type=click.Path(exists=True))
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option("--dataset", type=click.Path(file_okay=False), default=None,
-              help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS).")
+@click.option(
+    "--dataset",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS).",
+)
 @json_option
 def report(results: str, out: str, dataset: str | None, as_json: bool) -> None:
     """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from an evaluation's results.json.

@@ -24,12 +24,18 @@ class ModelConfig(BaseModel):
     variant: Variant = Field(default=Variant.FULL, description="full | no_nlb | no_nlb_g")
     dim: int = Field(default=256, ge=1, description="descriptor size (f~ output, NLB channels)")
     nlb_inter: int = Field(default=128, ge=1, description="inner channels of the non-local block")
-    zero_init_attention: bool = Field(default=True, description="start g at zero: uniform weights, so the "
-                                      "attention variants start as the average-descriptor model (False: random)")
-    freeze_bn: bool = Field(default=True, description="keep the statistics of batch-norm layers that arrive "
-                            "pretrained (f, and f~ copied from it) while training: phase-2 batches hold few "
-                            "products and their statistics drag f and f~ away from the matcher (measured: top-1 "
-                            "of every method fell to chance without this); affine weights still train")
+    zero_init_attention: bool = Field(
+        default=True,
+        description="start g at zero: uniform weights, so the "
+        "attention variants start as the average-descriptor model (False: random)",
+    )
+    freeze_bn: bool = Field(
+        default=True,
+        description="keep the statistics of batch-norm layers that arrive "
+        "pretrained (f, and f~ copied from it) while training: phase-2 batches hold few "
+        "products and their statistics drag f and f~ away from the matcher (measured: top-1 "
+        "of every method fell to chance without this); affine weights still train",
+    )
 
 
 class TrainConfig(BaseModel):
@@ -39,21 +45,28 @@ class TrainConfig(BaseModel):
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     frames: int = Field(default=10, ge=1, description="T: frames per tracklet, Restricted Random Sampling")
-    batch_size: int = Field(default=8, ge=2, description="products per batch (each is every other's negative)")
+    batch_size: int = Field(
+        default=8, ge=2, description="products per batch (each is every other's negative)"
+    )
     epochs: int = Field(default=10, ge=1)
     lr: float = Field(default=0.01, gt=0, description="SGD learning rate of the new modules (NLB, g)")
     finetune_lr: float = Field(default=0.001, ge=0, description="SGD learning rate of f~, m~ and f, m")
     momentum: float = Field(default=0.9, ge=0, lt=1)
     weight_decay: float = Field(default=1e-4, ge=0)
-    single_frame_weight: float = Field(default=0.5, ge=0,
-                                       description="weight of the single-frame fine-tuning loss (f, m)")
-    pool_frames: int = Field(default=30, ge=1, description="tracklet frames cached per video, RRS draws from them")
+    single_frame_weight: float = Field(
+        default=0.5, ge=0, description="weight of the single-frame fine-tuning loss (f, m)"
+    )
+    pool_frames: int = Field(
+        default=30, ge=1, description="tracklet frames cached per video, RRS draws from them"
+    )
     seed: int = 0
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")
     on_bad: Literal["raise", "skip"] = Field(
-        default="skip", description="rows the loader cannot use (empty tracklet, missing file): skip them "
-        "(counted and printed) or stop with the loader's error")
+        default="skip",
+        description="rows the loader cannot use (empty tracklet, missing file): skip them "
+        "(counted and printed) or stop with the loader's error",
+    )
 
 
 class EvalConfig(BaseModel):
@@ -67,8 +80,14 @@ class EvalConfig(BaseModel):
     pools: int = Field(default=20, ge=1, description="number of product pools")
     pool_size: int = Field(default=800, ge=1, description="products per pool (all when fewer)")
     seed: int = Field(default=0, description="pools and Restricted Random Sampling at test time")
-    attention_frames: int = Field(default=21, ge=2, description="equally spaced frames for the Fig. 8 analysis")
-    pool_frames: int = Field(default=21, ge=1, description="tracklet frames decoded per video (>= max frames)")
+    attention_frames: int = Field(
+        default=21, ge=2, description="equally spaced frames for the Fig. 8 analysis"
+    )
+    pool_frames: int = Field(
+        default=21, ge=1, description="tracklet frames decoded per video (>= max frames)"
+    )
     on_bad: Literal["raise", "skip"] = Field(
-        default="skip", description="test rows the loader cannot use: skip them (counted in results.json as "
-        "'skipped_videos') or stop with the loader's error")
+        default="skip",
+        description="test rows the loader cannot use: skip them (counted in results.json as "
+        "'skipped_videos') or stop with the loader's error",
+    )

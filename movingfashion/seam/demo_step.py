@@ -27,8 +27,11 @@ def _matcher(ctx: Any, runs: Path, log) -> tuple[str | None, str]:
     from movingfashion.seam.phase1 import df2_from_dataset, run_phase1
 
     world_df2 = Path(ctx.world) / "df2" if ctx.world else None
-    data = world_df2 if world_df2 is not None and (world_df2 / "train" / "annos").is_dir() else \
-        df2_from_dataset(ctx.dataset, runs / "df2")
+    data = (
+        world_df2
+        if world_df2 is not None and (world_df2 / "train" / "annos").is_dir()
+        else df2_from_dataset(ctx.dataset, runs / "df2")
+    )
     res = run_phase1(data, runs / "phase1", steps=40 if ctx.quick else 200, seed=ctx.seed, log=log)
     return res["matcher"], f"phase 1 on {data}"
 
@@ -55,19 +58,36 @@ def step(ctx: Any) -> dict[str, Any]:
     checkpoints = []
     for variant in ("full", "no_nlb", "no_nlb_g"):
         out = runs / variant
-        cfg = TrainConfig(model=ModelConfig(variant=variant), epochs=epochs, batch_size=batch, seed=ctx.seed,
-                          lr=0.05, finetune_lr=0.005, pool_frames=12 if ctx.quick else 20)
-        run_phase2(ctx.dataset, out, cfg, resume=True, matcher=matcher, cache_dir=runs / "features",
-                   log=lines.append)
+        cfg = TrainConfig(
+            model=ModelConfig(variant=variant),
+            epochs=epochs,
+            batch_size=batch,
+            seed=ctx.seed,
+            lr=0.05,
+            finetune_lr=0.005,
+            pool_frames=12 if ctx.quick else 20,
+        )
+        run_phase2(
+            ctx.dataset, out, cfg, resume=True, matcher=matcher, cache_dir=runs / "features", log=lines.append
+        )
         checkpoints.append(out / "last.pt")
     frames = [5, 10] if ctx.quick else [5, 10, 20]
-    res = run_evaluate(ctx.dataset, checkpoints, EvalConfig(frames=frames, seed=ctx.seed), out_dir=runs / "eval")
+    res = run_evaluate(
+        ctx.dataset, checkpoints, EvalConfig(frames=frames, seed=ctx.seed), out_dir=runs / "eval"
+    )
     rep = write_report(runs / "eval" / "results.json", runs / "report")
     table = summary_table(res)
     t = str(res["protocol"]["main_frames"])
     ctx.extras["seam_results"] = str(runs / "eval" / "results.json")
-    return {"matcher": origin, "train_videos": n_train, "epochs": epochs, "batch": batch,
-            "test_queries": res["protocol"]["queries"], "gallery": res["protocol"]["gallery"],
-            "chance_top1": round(res["chance"]["top1"], 3),
-            "top1": {METHOD_NAMES[k]: round(v[t]["all"]["top1"], 3) for k, v in res["methods"].items()},
-            "table": "\n" + table, "report": str(Path(rep["out"]) / "report.md")}
+    return {
+        "matcher": origin,
+        "train_videos": n_train,
+        "epochs": epochs,
+        "batch": batch,
+        "test_queries": res["protocol"]["queries"],
+        "gallery": res["protocol"]["gallery"],
+        "chance_top1": round(res["chance"]["top1"], 3),
+        "top1": {METHOD_NAMES[k]: round(v[t]["all"]["top1"], 3) for k, v in res["methods"].items()},
+        "table": "\n" + table,
+        "report": str(Path(rep["out"]) / "report.md"),
+    }

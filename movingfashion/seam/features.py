@@ -86,11 +86,23 @@ class FeatureBank:
         """Videos ``idx`` only (the gallery is kept whole)."""
         idx = [int(i) for i in idx]
         t = torch.as_tensor(idx, dtype=torch.long)
-        pick = (lambda xs: [xs[i] for i in idx])  # noqa: E731
-        return FeatureBank(pick(self.product_ids), pick(self.videos), pick(self.partitions), pick(self.classes),
-                           self.fmaps[t], self.frames[t], self.positions[t], self.conf[t], self.gallery_ids,
-                           self.shop_fmaps, self.targets[t], self.shop_paths,
-                           pick(self.tracklet_sources) if self.tracklet_sources else [], self.skipped)
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        return FeatureBank(
+            pick(self.product_ids),
+            pick(self.videos),
+            pick(self.partitions),
+            pick(self.classes),
+            self.fmaps[t],
+            self.frames[t],
+            self.positions[t],
+            self.conf[t],
+            self.gallery_ids,
+            self.shop_fmaps,
+            self.targets[t],
+            self.shop_paths,
+            pick(self.tracklet_sources) if self.tracklet_sources else [],
+            self.skipped,
+        )
 
 
 def encoder_tag(model: nn.Module) -> str:
@@ -106,7 +118,7 @@ def encoder_tag(model: nn.Module) -> str:
 
 @torch.no_grad()
 def _encode(encoder: nn.Module, crops: torch.Tensor, device: torch.device, batch: int = 64) -> torch.Tensor:
-    out = [encoder(crops[i:i + batch].to(device)).half().cpu() for i in range(0, len(crops), batch)]
+    out = [encoder(crops[i : i + batch].to(device)).half().cpu() for i in range(0, len(crops), batch)]
     return torch.cat(out)
 
 
@@ -120,9 +132,19 @@ def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int
     return h.hexdigest()[:16]
 
 
-def build_bank(root: str | Path, split: str, encoder: nn.Module, *, crop_size: int, pool: int,
-               cache_dir: str | Path | None = None, encoder_tag: str = "encoder", select_query: bool | None = None,
-               on_bad: str = "raise", progress=None) -> FeatureBank:
+def build_bank(
+    root: str | Path,
+    split: str,
+    encoder: nn.Module,
+    *,
+    crop_size: int,
+    pool: int,
+    cache_dir: str | Path | None = None,
+    encoder_tag: str = "encoder",
+    select_query: bool | None = None,
+    on_bad: str = "raise",
+    progress=None,
+) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
     Reads the folder through :class:`movingfashion.dataset.MovingFashionDataset` (``crop="tracklet"``,
@@ -143,8 +165,18 @@ def build_bank(root: str | Path, split: str, encoder: nn.Module, *, crop_size: i
                 return FeatureBank.from_state(torch.load(cache, map_location="cpu", weights_only=False))
             except Exception:  # noqa: BLE001 - a broken cache is rebuilt
                 cache.unlink(missing_ok=True)
-    ds = MovingFashionDataset(root, split, frames=pool, sampler="uniform", crop="tracklet", crop_size=crop_size,
-                              shop_size=crop_size, videos="all", train=False, on_bad=on_bad)
+    ds = MovingFashionDataset(
+        root,
+        split,
+        frames=pool,
+        sampler="uniform",
+        crop="tracklet",
+        crop_size=crop_size,
+        shop_size=crop_size,
+        videos="all",
+        train=False,
+        on_bad=on_bad,
+    )
     if len(ds) == 0:
         raise DataFormatError(f"no usable videos in the {split} split", where=str(ds.split_path))
     richer = load_richer_tracklets(root / "tracklets") if select_query else {}
@@ -166,7 +198,9 @@ def build_bank(root: str | Path, split: str, encoder: nn.Module, *, crop_size: i
         n = max(video.num_frames or int(idx.max()) + 1, 1)
         frames.append(idx)
         positions.append(idx.float() / n)
-        conf.append(torch.tensor([video.confidences.get(int(f), float("nan")) for f in idx], dtype=torch.float32))
+        conf.append(
+            torch.tensor([video.confidences.get(int(f), float("nan")) for f in idx], dtype=torch.float32)
+        )
         sources.append(source)
         pids.append(rec.product_id)
         videos.append(item["video_path"])
@@ -178,23 +212,51 @@ def build_bank(root: str | Path, split: str, encoder: nn.Module, *, crop_size: i
     gallery_ids = sorted(shop_maps)
     row = {g: k for k, g in enumerate(gallery_ids)}
     bank = FeatureBank(
-        product_ids=pids, videos=videos, partitions=parts, classes=classes, fmaps=torch.stack(fmaps),
-        frames=torch.stack(frames), positions=torch.stack(positions), conf=torch.stack(conf),
-        gallery_ids=gallery_ids, shop_fmaps=torch.stack([shop_maps[g] for g in gallery_ids]),
-        targets=torch.tensor([row[p] for p in pids]), shop_paths=[shop_paths[g] for g in gallery_ids],
-        tracklet_sources=sources, skipped=[[pid, why] for pid, why in ds.skipped])
+        product_ids=pids,
+        videos=videos,
+        partitions=parts,
+        classes=classes,
+        fmaps=torch.stack(fmaps),
+        frames=torch.stack(frames),
+        positions=torch.stack(positions),
+        conf=torch.stack(conf),
+        gallery_ids=gallery_ids,
+        shop_fmaps=torch.stack([shop_maps[g] for g in gallery_ids]),
+        targets=torch.tensor([row[p] for p in pids]),
+        shop_paths=[shop_paths[g] for g in gallery_ids],
+        tracklet_sources=sources,
+        skipped=[[pid, why] for pid, why in ds.skipped],
+    )
     if cache is not None:
         with atomic_open(cache, "wb") as fh:
             torch.save(bank.state(), fh)
-        atomic_write_text(cache.with_suffix(".json"), json.dumps({"split": split, "videos": len(bank),
-                                                                  "gallery": len(gallery_ids),
-                                                                  "skipped": len(bank.skipped)}) + "\n")
+        atomic_write_text(
+            cache.with_suffix(".json"),
+            json.dumps(
+                {
+                    "split": split,
+                    "videos": len(bank),
+                    "gallery": len(gallery_ids),
+                    "skipped": len(bank.skipped),
+                }
+            )
+            + "\n",
+        )
     return bank
 
 
-def synthetic_bank(n_products: int, videos_per_product: int = 1, pool: int = 12, channels: int = 8,
-                   size: int = 2, noise: float = 0.6, distractor_rate: float = 0.3, seed: int = 0,
-                   classes: int = 3, return_distractors: bool = False):
+def synthetic_bank(
+    n_products: int,
+    videos_per_product: int = 1,
+    pool: int = 12,
+    channels: int = 8,
+    size: int = 2,
+    noise: float = 0.6,
+    distractor_rate: float = 0.3,
+    seed: int = 0,
+    classes: int = 3,
+    return_distractors: bool = False,
+):
     """A bank of random feature maps with known structure (tests and benchmarks).
 
     Each product has a prototype map; its shop map is the prototype plus a little noise, each
@@ -210,15 +272,26 @@ def synthetic_bank(n_products: int, videos_per_product: int = 1, pool: int = 12,
     frames = proto[owner][:, None] + noise * torch.randn(v, pool, channels, size, size, generator=g)
     distract = torch.rand(v, pool, generator=g) < distractor_rate
     background = torch.randn(channels, size, size, generator=g)  # wrong detections look alike
-    frames[distract] = background + noise * torch.randn(int(distract.sum()), channels, size, size, generator=g)
+    frames[distract] = background + noise * torch.randn(
+        int(distract.sum()), channels, size, size, generator=g
+    )
     conf = (0.5 + 0.2 * torch.rand(v, pool, generator=g) + 0.25 * distract.float()).clamp(max=1)
     idx = torch.arange(pool).repeat(v, 1) * 3
     ids = [f"p{i:05d}" for i in range(n_products)]
     parts = ["regular" if i % 3 else "hard" for i in range(n_products)]
     bank = FeatureBank(
-        product_ids=[ids[o] for o in owner.tolist()], videos=[f"videos/v{i}.mp4" for i in range(v)],
-        partitions=[parts[o] for o in owner.tolist()], classes=[1 + o % classes for o in owner.tolist()],
-        fmaps=frames.half(), frames=idx, positions=idx.float() / (3 * pool), conf=conf, gallery_ids=ids,
-        shop_fmaps=shop.half(), targets=owner.clone(), shop_paths=[f"shop/{i}.jpg" for i in ids],
-        tracklet_sources=["ground_truth"] * v)
+        product_ids=[ids[o] for o in owner.tolist()],
+        videos=[f"videos/v{i}.mp4" for i in range(v)],
+        partitions=[parts[o] for o in owner.tolist()],
+        classes=[1 + o % classes for o in owner.tolist()],
+        fmaps=frames.half(),
+        frames=idx,
+        positions=idx.float() / (3 * pool),
+        conf=conf,
+        gallery_ids=ids,
+        shop_fmaps=shop.half(),
+        targets=owner.clone(),
+        shop_paths=[f"shop/{i}.jpg" for i in ids],
+        tracklet_sources=["ground_truth"] * v,
+    )
     return (bank, distract) if return_distractors else bank

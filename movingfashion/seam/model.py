@@ -28,10 +28,14 @@ class EmbeddingHead(nn.Module):
     def __init__(self, in_channels: int = 256, mid: int = 256, hidden: int = 1024, dim: int = 256) -> None:
         super().__init__()
         self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(mid, hidden, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, mid, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, hidden, 3, padding=1),
+            nn.ReLU(inplace=True),
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(hidden, dim)
@@ -60,7 +64,9 @@ class MatchScore(nn.Module):
         """Copy the Linear(dim, 2) of any single-frame match head (e.g. annotations' MatchHead)."""
         linears = [m for m in module.modules() if isinstance(m, nn.Linear) and m.out_features == 2]
         if len(linears) != 1:
-            raise TypeError(f"expected exactly one Linear(*, 2) in {type(module).__name__}, found {len(linears)}")
+            raise TypeError(
+                f"expected exactly one Linear(*, 2) in {type(module).__name__}, found {len(linears)}"
+            )
         out = cls(linears[0].in_features)
         out.fc.load_state_dict(linears[0].state_dict())
         return out
@@ -115,8 +121,11 @@ class MultiFrameHead(nn.Module):
         self.match = copy.deepcopy(match)
         # the scorer starts at zero (uniform weights) when asked; the NLB then keeps its random
         # output projection so that it receives gradients as soon as the scorer moves
-        self.nlb = NonLocalBlock(dim, self.config.nlb_inter, zero_init=not self.config.zero_init_attention) \
-            if self.variant is Variant.FULL else None
+        self.nlb = (
+            NonLocalBlock(dim, self.config.nlb_inter, zero_init=not self.config.zero_init_attention)
+            if self.variant is Variant.FULL
+            else None
+        )
         self.scorer = nn.Linear(dim, 1) if self.variant is not Variant.NO_NLB_G else None
         if self.scorer is not None and self.config.zero_init_attention:
             nn.init.zeros_(self.scorer.weight)
@@ -127,7 +136,9 @@ class MultiFrameHead(nn.Module):
         b, t = fmaps.shape[:2]
         return self.extractor(fmaps.flatten(0, 1)).view(b, t, -1)
 
-    def aggregate(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def aggregate(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """h(x) = g(NLB(x)) . x: [B, T, dim] -> (descriptor [B, dim], weights [B, T])."""
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
@@ -138,8 +149,9 @@ class MultiFrameHead(nn.Module):
             weights = masked_softmax(self.scorer(z).squeeze(-1), mask)
         return (weights.unsqueeze(-1) * x).sum(1), weights
 
-    def encode_tracklet(self, fmaps: torch.Tensor, mask: torch.Tensor | None = None
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_tracklet(
+        self, fmaps: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Tracklet feature maps [B, T, C, h, w] -> (descriptor [B, dim], attention [B, T])."""
         return self.aggregate(self.descriptors(fmaps), mask)
 
@@ -147,8 +159,9 @@ class MultiFrameHead(nn.Module):
         """Shop feature maps [B, C, h, w] -> [B, dim] (a tracklet of one frame: h = f~)."""
         return self.extractor(fmaps)
 
-    def forward(self, track_fmaps: torch.Tensor, mask: torch.Tensor | None, shop_fmaps: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, track_fmaps: torch.Tensor, mask: torch.Tensor | None, shop_fmaps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Match logits [B, 2] of each tracklet with its shop image, and the attention weights."""
         desc, weights = self.encode_tracklet(track_fmaps, mask)
         return self.match(desc, self.encode_shop(shop_fmaps)), weights
@@ -161,8 +174,9 @@ class SeamModel(nn.Module):
     caller provides feature maps directly (cached features, tests).
     """
 
-    def __init__(self, encoder: nn.Module | None, f: nn.Module, m: nn.Module,
-                 config: ModelConfig | None = None) -> None:
+    def __init__(
+        self, encoder: nn.Module | None, f: nn.Module, m: nn.Module, config: ModelConfig | None = None
+    ) -> None:
         super().__init__()
         self.config = config or ModelConfig()
         self.encoder = encoder
@@ -175,8 +189,13 @@ class SeamModel(nn.Module):
         self.head = MultiFrameHead(self.f, self.m, self.config)
         # batch-norm layers that arrive with trained statistics (f, and f~ copied from it); fresh
         # ones (e.g. the non-local block's) still learn theirs
-        self._pretrained_bn = [mod for mod in self.modules() if isinstance(mod, nn.modules.batchnorm._BatchNorm)
-                               and mod.num_batches_tracked is not None and int(mod.num_batches_tracked) > 0]
+        self._pretrained_bn = [
+            mod
+            for mod in self.modules()
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+            and mod.num_batches_tracked is not None
+            and int(mod.num_batches_tracked) > 0
+        ]
 
     @property
     def variant(self) -> Variant:
@@ -203,8 +222,9 @@ class SeamModel(nn.Module):
         lead = fmaps.shape[:-3]
         return self.f(fmaps.flatten(0, len(lead) - 1) if len(lead) > 1 else fmaps).view(*lead, -1)
 
-    def forward(self, track_fmaps: torch.Tensor, mask: torch.Tensor | None, shop_fmaps: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, track_fmaps: torch.Tensor, mask: torch.Tensor | None, shop_fmaps: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Multi-frame match probability [B] of each tracklet with its shop, and attention [B, T]."""
         logits, weights = self.head(track_fmaps, mask, shop_fmaps)
         return logits.softmax(-1)[:, 1], weights

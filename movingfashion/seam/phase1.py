@@ -29,11 +29,16 @@ def df2_root(path: str | Path) -> Path:
     for cand in (p, p / "df2"):
         if (cand / "train" / "annos").is_dir():
             return cand
-    raise DataFormatError("no DeepFashion2-format train/annos folder here", where=str(p),
-                          hint="pass a DeepFashion2 root or a synthetic world folder (it holds df2/)")
+    raise DataFormatError(
+        "no DeepFashion2-format train/annos folder here",
+        where=str(p),
+        hint="pass a DeepFashion2 root or a synthetic world folder (it holds df2/)",
+    )
 
 
-def df2_pairs(root: Path, split: str = "train") -> dict[tuple[int, int], dict[str, list[tuple[Path, list[float]]]]]:
+def df2_pairs(
+    root: Path, split: str = "train"
+) -> dict[tuple[int, int], dict[str, list[tuple[Path, list[float]]]]]:
     """(pair_id, style) -> {"shop": [(image, box)], "user": [...]} for items with style > 0."""
     out: dict[tuple[int, int], dict[str, list[tuple[Path, list[float]]]]] = {}
     for anno in sorted((root / split / "annos").glob("*.json")):
@@ -46,7 +51,9 @@ def df2_pairs(root: Path, split: str = "train") -> dict[tuple[int, int], dict[st
         for key, item in data.items():
             if not key.startswith("item") or not isinstance(item, dict) or int(item.get("style", 0)) <= 0:
                 continue
-            slot = out.setdefault((int(data.get("pair_id", -1)), int(item["style"])), {"shop": [], "user": []})
+            slot = out.setdefault(
+                (int(data.get("pair_id", -1)), int(item["style"])), {"shop": [], "user": []}
+            )
             if source in slot:
                 slot[source].append((image, [float(v) for v in item["bounding_box"]]))
     return {k: v for k, v in out.items() if v["shop"] and v["user"]}
@@ -64,9 +71,18 @@ def _annotations_pretrain() -> Callable[..., Any] | None:
     return None
 
 
-def run_phase1(data: str | Path, out_dir: str | Path, *, steps: int = 300, seed: int = 0, batch_size: int = 16,
-               lr: float = 0.01, use_annotations: bool = True, progress: Callable | None = None,
-               log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_phase1(
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    steps: int = 300,
+    seed: int = 0,
+    batch_size: int = 16,
+    lr: float = 0.01,
+    use_annotations: bool = True,
+    progress: Callable | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Pretrain the single-frame matcher for ``steps`` steps; writes ``OUT/matcher.pt``
     (phase 2 starts from it)."""
     root = df2_root(data)
@@ -78,14 +94,28 @@ def run_phase1(data: str | Path, out_dir: str | Path, *, steps: int = 300, seed:
         params = inspect.signature(fn).parameters
         kwargs = {k: v for k, v in {"steps": steps, "seed": seed}.items() if k in params}
         result = fn(root, target, **kwargs)
-        return {"phase": 1, "matcher": str(target), "via": f"{fn.__module__}.{fn.__name__}",
-                "result": result if isinstance(result, dict | str | int | float) else str(result)}
-    return _fallback_pretrain(root, target, steps=steps, seed=seed, batch_size=batch_size, lr=lr,
-                              progress=progress, log=log)
+        return {
+            "phase": 1,
+            "matcher": str(target),
+            "via": f"{fn.__module__}.{fn.__name__}",
+            "result": result if isinstance(result, dict | str | int | float) else str(result),
+        }
+    return _fallback_pretrain(
+        root, target, steps=steps, seed=seed, batch_size=batch_size, lr=lr, progress=progress, log=log
+    )
 
 
-def _fallback_pretrain(root: Path, target: Path, *, steps: int, seed: int, batch_size: int, lr: float,
-                       progress: Callable | None, log: Callable[[str], None] | None) -> dict[str, Any]:
+def _fallback_pretrain(
+    root: Path,
+    target: Path,
+    *,
+    steps: int,
+    seed: int,
+    batch_size: int,
+    lr: float,
+    progress: Callable | None,
+    log: Callable[[str], None] | None,
+) -> dict[str, Any]:
     from annotations.matching import SingleFrameMatcher, crops_from_frames
     from movingfashion.dataset import read_image
     from movingfashion.seam.train import balanced_pair_loss
@@ -93,8 +123,11 @@ def _fallback_pretrain(root: Path, target: Path, *, steps: int, seed: int, batch
     torch.manual_seed(seed)
     pairs = df2_pairs(root)
     if len(pairs) < 2:
-        raise DataFormatError(f"only {len(pairs)} shop/user pairs with style > 0", where=str(root / "train" / "annos"),
-                              hint="phase 1 needs at least 2 pairs")
+        raise DataFormatError(
+            f"only {len(pairs)} shop/user pairs with style > 0",
+            where=str(root / "train" / "annos"),
+            hint="phase 1 needs at least 2 pairs",
+        )
     keys = sorted(pairs)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     matcher = SingleFrameMatcher().to(device)
@@ -116,13 +149,20 @@ def _fallback_pretrain(root: Path, target: Path, *, steps: int, seed: int, batch
         matcher.train()
         order = rng.permutation(len(keys))
         steps = max(1, len(keys) // batch)
-        it = progress(range(steps), desc=f"phase 1 epoch {epoch + 1}/{epochs}", unit="step") if progress \
+        it = (
+            progress(range(steps), desc=f"phase 1 epoch {epoch + 1}/{epochs}", unit="step")
+            if progress
             else range(steps)
+        )
         losses = []
         for s in it:
-            chosen = [keys[i] for i in order[s * batch:(s + 1) * batch]]
-            shops = torch.stack([crop(*pairs[k]["shop"][rng.integers(len(pairs[k]["shop"]))]) for k in chosen])
-            users = torch.stack([crop(*pairs[k]["user"][rng.integers(len(pairs[k]["user"]))]) for k in chosen])
+            chosen = [keys[i] for i in order[s * batch : (s + 1) * batch]]
+            shops = torch.stack(
+                [crop(*pairs[k]["shop"][rng.integers(len(pairs[k]["shop"]))]) for k in chosen]
+            )
+            users = torch.stack(
+                [crop(*pairs[k]["user"][rng.integers(len(pairs[k]["user"]))]) for k in chosen]
+            )
             a = matcher.embed(users.to(device))
             b = matcher.embed(shops.to(device))
             logits = matcher.m.fc((a[:, None, :] - b[None, :, :]) ** 2)
@@ -135,14 +175,24 @@ def _fallback_pretrain(root: Path, target: Path, *, steps: int, seed: int, batch
         if log:
             log(json.dumps(history[-1]))
     matcher.eval()
-    tag = matcher.save(target, half=False, meta={"trained_by": "movingfashion.seam.phase1 fallback",
-                                                 "pairs": len(keys), "epochs": epochs})
-    return {"phase": 1, "matcher": str(target), "tag": tag, "via": "movingfashion.seam.phase1 fallback",
-            "pairs": len(keys), "history": history}
+    tag = matcher.save(
+        target,
+        half=False,
+        meta={"trained_by": "movingfashion.seam.phase1 fallback", "pairs": len(keys), "epochs": epochs},
+    )
+    return {
+        "phase": 1,
+        "matcher": str(target),
+        "tag": tag,
+        "via": "movingfashion.seam.phase1 fallback",
+        "pairs": len(keys),
+        "history": history,
+    }
 
 
-def df2_from_dataset(dataset: str | Path, out_dir: str | Path, *, split: str = "train",
-                     frames_per_video: int = 3) -> Path:
+def df2_from_dataset(
+    dataset: str | Path, out_dir: str | Path, *, split: str = "train", frames_per_video: int = 3
+) -> Path:
     """A DeepFashion2-format folder built from a MovingFashion split (when no DF2 set is at hand).
 
     Each product becomes one pair: its shop image (``source: shop``, whole image) and
@@ -183,8 +233,14 @@ def df2_from_dataset(dataset: str | Path, out_dir: str | Path, *, split: str = "
         cls = entries.get(pid, 1)
         shop = read_image(root / entry.img_path)
         h, w = shop.shape[:2]
-        write(shop, {"source": "shop", "pair_id": pair_id,
-                     "item1": {"category_id": cls, "style": 1, "bounding_box": [0, 0, w, h]}})
+        write(
+            shop,
+            {
+                "source": "shop",
+                "pair_id": pair_id,
+                "item1": {"category_id": cls, "style": 1, "bounding_box": [0, 0, w, h]},
+            },
+        )
         for vi, video in enumerate(entry.video_paths):
             boxes = entry.tracklet_boxes(vi)
             if not boxes:
@@ -192,6 +248,16 @@ def df2_from_dataset(dataset: str | Path, out_dir: str | Path, *, split: str = "
             keys = sorted(boxes)
             pick = sorted({keys[int(round(p))] for p in np.linspace(0, len(keys) - 1, frames_per_video)})
             for f, img in zip(pick, read_frames(root / video, pick), strict=True):
-                write(img, {"source": "user", "pair_id": pair_id,
-                            "item1": {"category_id": cls, "style": 1, "bounding_box": [float(v) for v in boxes[f]]}})
+                write(
+                    img,
+                    {
+                        "source": "user",
+                        "pair_id": pair_id,
+                        "item1": {
+                            "category_id": cls,
+                            "style": 1,
+                            "bounding_box": [float(v) for v in boxes[f]],
+                        },
+                    },
+                )
     return out

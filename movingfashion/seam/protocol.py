@@ -22,8 +22,13 @@ def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[n
     return [np.sort(rng.choice(n_products, size=pool_size, replace=False)) for _ in range(pools)]
 
 
-def pooled_topk(scores: torch.Tensor, targets: torch.Tensor, groups: dict[str, torch.Tensor],
-                pools: list[np.ndarray], ks: list[int]) -> dict[str, dict[str, float | int]]:
+def pooled_topk(
+    scores: torch.Tensor,
+    targets: torch.Tensor,
+    groups: dict[str, torch.Tensor],
+    pools: list[np.ndarray],
+    ks: list[int],
+) -> dict[str, dict[str, float | int]]:
     """Top-K accuracy per query group, mean and std over pools.
 
     ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
@@ -69,9 +74,11 @@ def query_groups(partitions: list[str], classes: list[int]) -> dict[str, torch.T
     """Masks for 'all', 'regular', 'hard' and 'class:<id>' from per-query metadata."""
     part = np.asarray(partitions)
     cls = np.asarray(classes)
-    groups = {"all": torch.ones(len(part), dtype=torch.bool),
-              "regular": torch.as_tensor(part == "regular"),
-              "hard": torch.as_tensor(part == "hard")}
+    groups = {
+        "all": torch.ones(len(part), dtype=torch.bool),
+        "regular": torch.as_tensor(part == "regular"),
+        "hard": torch.as_tensor(part == "hard"),
+    }
     for c in sorted(set(cls.tolist())):
         groups[f"class:{c}"] = torch.as_tensor(cls == c)
     return groups

@@ -16,8 +16,9 @@ def _wc(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.T
     return weight[1] - weight[0], bias[1] - bias[0]
 
 
-def margin_matrix(queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor,
-                  bias: torch.Tensor) -> torch.Tensor:
+def margin_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """z[i, j] = logit_match - logit_nomatch of (queries[i], gallery[j]); [Q, dim] x [G, dim] -> [Q, G]."""
     w, c = _wc(weight.to(queries.dtype), bias.to(queries.dtype))
     qa = (queries * queries) @ w  # [Q]
@@ -26,20 +27,22 @@ def margin_matrix(queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Te
     return qa[:, None] + ga[None, :] - 2 * cross + c
 
 
-def score_matrix(queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor,
-                 bias: torch.Tensor) -> torch.Tensor:
+def score_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
     """Match probabilities in [0, 1] for every (query, gallery) pair, [Q, G]."""
     return torch.sigmoid(margin_matrix(queries, gallery, weight, bias))
 
 
-def naive_margin_matrix(queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor,
-                        bias: torch.Tensor, chunk: int = 64) -> torch.Tensor:
+def naive_margin_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, chunk: int = 64
+) -> torch.Tensor:
     """The reference: broadcast (Q x G x dim) squared differences, ``chunk`` queries at a time."""
     out = torch.empty(queries.shape[0], gallery.shape[0], dtype=queries.dtype)
     for s in range(0, queries.shape[0], chunk):
-        diff2 = (queries[s:s + chunk, None, :] - gallery[None, :, :]) ** 2
+        diff2 = (queries[s : s + chunk, None, :] - gallery[None, :, :]) ** 2
         logits = diff2 @ weight.T.to(queries.dtype) + bias.to(queries.dtype)
-        out[s:s + chunk] = logits[..., 1] - logits[..., 0]
+        out[s : s + chunk] = logits[..., 1] - logits[..., 0]
     return out
 
 

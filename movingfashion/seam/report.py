@@ -21,9 +21,21 @@ from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
 
 #: Short class names as in the paper's Table 4.
-CLASS_SHORT = {1: "Short Sl. Shirt", 2: "Long Sl. Shirt", 3: "Short Sl. Outw.", 4: "Long Sl. Outw.", 5: "Vest",
-               6: "Sling", 7: "Shorts", 8: "Trousers", 9: "Skirt", 10: "Short Sl. Dress", 11: "Long Sl. Dress",
-               12: "Vest Dress", 13: "Sling Dress"}
+CLASS_SHORT = {
+    1: "Short Sl. Shirt",
+    2: "Long Sl. Shirt",
+    3: "Short Sl. Outw.",
+    4: "Long Sl. Outw.",
+    5: "Vest",
+    6: "Sling",
+    7: "Shorts",
+    8: "Trousers",
+    9: "Skirt",
+    10: "Short Sl. Dress",
+    11: "Long Sl. Dress",
+    12: "Vest Dress",
+    13: "Sling Dress",
+}
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -34,12 +46,17 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataFormatError("results file not found", where=str(p), hint="run `mf evaluate --out DIR` first") from None
+        raise DataFormatError(
+            "results file not found", where=str(p), hint="run `mf evaluate --out DIR` first"
+        ) from None
     except json.JSONDecodeError as exc:
         raise DataFormatError(f"malformed JSON at line {exc.lineno}", where=str(p)) from None
     if not isinstance(data, dict) or "methods" not in data or "protocol" not in data:
-        raise DataFormatError("not an evaluation results file (no 'methods'/'protocol')", where=str(p),
-                              hint="pass the results.json written by `mf evaluate`")
+        raise DataFormatError(
+            "not an evaluation results file (no 'methods'/'protocol')",
+            where=str(p),
+            hint="pass the results.json written by `mf evaluate`",
+        )
     return data
 
 
@@ -54,13 +71,18 @@ def table2(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Paper Table 2: top-K overall (mean(std)), Regular and Hard, at the main sequence length."""
     t = str(results["protocol"]["main_frames"])
     ks = results["protocol"]["ks"]
-    header = ["Method"] + [f"All T-{k}" for k in ks] + [f"Regular T-{k}" for k in ks] + [f"Hard T-{k}" for k in ks]
+    header = (
+        ["Method"] + [f"All T-{k}" for k in ks] + [f"Regular T-{k}" for k in ks] + [f"Hard T-{k}" for k in ks]
+    )
     rows = []
     for key, by_t in results["methods"].items():
         g = by_t.get(t, {})
-        rows.append([results["names"].get(key, key)] + [_cell(g.get("all"), k) for k in ks]
-                    + [_cell(g.get("regular"), k, std=False) for k in ks]
-                    + [_cell(g.get("hard"), k, std=False) for k in ks])
+        rows.append(
+            [results["names"].get(key, key)]
+            + [_cell(g.get("all"), k) for k in ks]
+            + [_cell(g.get("regular"), k, std=False) for k in ks]
+            + [_cell(g.get("hard"), k, std=False) for k in ks]
+        )
     return header, rows
 
 
@@ -69,12 +91,20 @@ def table4(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     t = str(results["protocol"]["main_frames"])
     keys = list(results["methods"])
     header = ["Category"] + [results["names"].get(k, k) for k in keys]
-    classes = sorted({int(g.split(":")[1]) for k in keys for g in results["methods"][k].get(t, {})
-                      if g.startswith("class:")})
+    classes = sorted(
+        {
+            int(g.split(":")[1])
+            for k in keys
+            for g in results["methods"][k].get(t, {})
+            if g.startswith("class:")
+        }
+    )
     rows = []
     for c in classes:
-        rows.append([CLASS_SHORT.get(c, DF2_CLASSES.get(c, str(c)))] +
-                    [_cell(results["methods"][k].get(t, {}).get(f"class:{c}"), 1) for k in keys])
+        rows.append(
+            [CLASS_SHORT.get(c, DF2_CLASSES.get(c, str(c)))]
+            + [_cell(results["methods"][k].get(t, {}).get(f"class:{c}"), 1) for k in keys]
+        )
     rows.append(["All Classes"] + [_cell(results["methods"][k].get(t, {}).get("all"), 1) for k in keys])
     return header, rows
 
@@ -83,8 +113,10 @@ def table5(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Paper Table 5: top-1 with 5, 10 and 20 frames (every evaluated length)."""
     frames = [str(f) for f in results["protocol"]["frames"]]
     header = ["Method"] + [f"{f} Frames" for f in frames]
-    rows = [[results["names"].get(k, k)] + [_cell(by_t.get(f, {}).get("all"), 1, std=False) for f in frames]
-            for k, by_t in results["methods"].items()]
+    rows = [
+        [results["names"].get(k, k)] + [_cell(by_t.get(f, {}).get("all"), 1, std=False) for f in frames]
+        for k, by_t in results["methods"].items()
+    ]
     return header, rows
 
 
@@ -126,8 +158,15 @@ def plot_frames(results: dict[str, Any], path: Path) -> None:
                 es = [by_t.get(str(f), {}).get(group, {}).get(f"top{k}_std", 0.0) for f in frames]
                 if all(np.isnan(ys)):
                     continue
-                ax.errorbar(frames, ys, yerr=es, linestyle=style, marker="o", capsize=3,
-                            label=f"{results['names'].get(key, key)} ({group})")
+                ax.errorbar(
+                    frames,
+                    ys,
+                    yerr=es,
+                    linestyle=style,
+                    marker="o",
+                    capsize=3,
+                    label=f"{results['names'].get(key, key)} ({group})",
+                )
         ax.set_xlabel("frames")
         ax.set_ylabel(f"top-{k} accuracy")
         ax.set_title(f"Top-{k} vs number of frames")
@@ -201,24 +240,27 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-        for ax in axes[r, 3 + len(q["top5"]):]:
+        for ax in axes[r, 3 + len(q["top5"]) :]:
             ax.axis("off")  # galleries smaller than 5
     _save_fig(fig, path)
     plt.close(fig)
     return True
 
 
-def write_report(results_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                 dataset: str | None = None) -> dict[str, Any]:
+def write_report(
+    results_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, dataset: str | None = None
+) -> dict[str, Any]:
     """Write tables (``table2/4/5.md`` + ``.csv``), ``report.md`` and the PNG plots; returns file list."""
     results = load_results(results_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     sections = []
-    titles = {"table2": "Table 2: video-to-shop retrieval (T-K = top-K accuracy, mean(std) over pools)",
-              "table4": "Table 4: top-1 accuracy (std) per class",
-              "table5": "Table 5: top-1 accuracy with different numbers of frames"}
+    titles = {
+        "table2": "Table 2: video-to-shop retrieval (T-K = top-K accuracy, mean(std) over pools)",
+        "table4": "Table 4: top-1 accuracy (std) per class",
+        "table5": "Table 5: top-1 accuracy with different numbers of frames",
+    }
     for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:
         header, rows = fn(results)
         md = markdown(header, rows)
@@ -234,11 +276,21 @@ def write_report(results_path: str | os.PathLike[str], out_dir: str | os.PathLik
         files.append("qualitative.png")
     proto = results["protocol"]
     chance = results.get("chance", {})
-    head = (f"# SEAM evaluation\n\n{proto['queries']} query videos, gallery of {proto['gallery']} shop images, "
-            f"{proto['pools']} pool(s) of {proto['pool_size']} products, main sequence length "
-            f"{proto['main_frames']} frames. Chance: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in chance.items()) + "\n")
-    atomic_write_text(out / "report.md", head + "\n" + "\n".join(sections)
-                      + "\n" + "\n".join(f"![{f}]({f})" for f in files if f.endswith(".png")) + "\n")
+    head = (
+        f"# SEAM evaluation\n\n{proto['queries']} query videos, gallery of {proto['gallery']} shop images, "
+        f"{proto['pools']} pool(s) of {proto['pool_size']} products, main sequence length "
+        f"{proto['main_frames']} frames. Chance: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in chance.items())
+        + "\n"
+    )
+    atomic_write_text(
+        out / "report.md",
+        head
+        + "\n"
+        + "\n".join(sections)
+        + "\n"
+        + "\n".join(f"![{f}]({f})" for f in files if f.endswith(".png"))
+        + "\n",
+    )
     files.append("report.md")
     return {"out": str(out), "files": files}

@@ -38,7 +38,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rrs_pool_indices(pool: int, frames: int, *, train: bool, rng: np.random.Generator | None = None) -> list[int]:
+def rrs_pool_indices(
+    pool: int, frames: int, *, train: bool, rng: np.random.Generator | None = None
+) -> list[int]:
     """``frames`` indices into a pool of ``pool`` cached frames by Restricted Random Sampling."""
     from movingfashion.sampling import get_sampler
 
@@ -63,8 +65,9 @@ class Phase2Objective(nn.Module):
         self.model = model
         self.single_frame_weight = single_frame_weight
 
-    def forward(self, track: torch.Tensor, shops: torch.Tensor, labels: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self, track: torch.Tensor, shops: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         head = self.model.head
         desc, _ = head.encode_tracklet(track)
         shop_desc = head.encode_shop(shops)
@@ -76,7 +79,9 @@ class Phase2Objective(nn.Module):
             x = self.model.f(track.flatten(0, 1))  # [B*T, dim]
             s = self.model.f(shops)
             sf_logits = self.model.m.fc((x[:, None, :] - s[None, :, :]) ** 2)
-            loss = loss + self.single_frame_weight * balanced_pair_loss(sf_logits, labels.repeat_interleave(t, 0))
+            loss = loss + self.single_frame_weight * balanced_pair_loss(
+                sf_logits, labels.repeat_interleave(t, 0)
+            )
         return loss, loss_mf.detach()
 
 
@@ -113,9 +118,17 @@ def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     return groups
 
 
-def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg: TrainConfig,
-                 out_dir: str | Path, *, resume: bool = False,
-                 progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def train_phase2(
+    bank: FeatureBank,
+    model: SeamModel,
+    arch: dict[str, Any],
+    cfg: TrainConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: Callable | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Train the multi-frame head on a bank; writes ``out_dir/last.pt`` each epoch and ``history.jsonl``.
 
     ``resume``: continue from ``out_dir/last.pt`` (same variant required); a finished run is
@@ -126,8 +139,9 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
     seed_everything(cfg.seed)
     model = model.to(device)
     objective: nn.Module = Phase2Objective(model, cfg.single_frame_weight)
-    optimizer = torch.optim.SGD(param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum,
-                                weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.SGD(
+        param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     start = 0
     history: list[dict[str, Any]] = []
     last = out / "last.pt"
@@ -138,8 +152,11 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
             if ckpt.get("optimizer"):
                 optimizer.load_state_dict(ckpt["optimizer"])
         except (RuntimeError, ValueError, KeyError) as exc:
-            raise ModelError(f"cannot resume: {str(exc).splitlines()[0]}", where=str(last),
-                             hint="use a new --out folder or the same settings as the first run") from None
+            raise ModelError(
+                f"cannot resume: {str(exc).splitlines()[0]}",
+                where=str(last),
+                hint="use a new --out folder or the same settings as the first run",
+            ) from None
         start = int(ckpt["epoch"])
         history = list(ckpt.get("extra", {}).get("history", []))
         if log:
@@ -147,7 +164,9 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
-        objective = DistributedDataParallel(objective, device_ids=[device.index] if device.type == "cuda" else None)
+        objective = DistributedDataParallel(
+            objective, device_ids=[device.index] if device.type == "cuda" else None
+        )
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     n, pool = len(bank), bank.fmaps.shape[1]
@@ -165,8 +184,8 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
         if progress and rank == 0:
             it = progress(it, desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps, unit="step")
         for step in it:
-            chunk = np.resize(order, (step + 1) * batch * world)[step * batch * world:]
-            idx = chunk[rank * batch:(rank + 1) * batch]
+            chunk = np.resize(order, (step + 1) * batch * world)[step * batch * world :]
+            idx = chunk[rank * batch : (rank + 1) * batch]
             sel = [rrs_pool_indices(pool, cfg.frames, train=True, rng=rng) for _ in idx]
             # rng is shared: draw every rank's frames so ranks stay in step
             for _ in range((world - 1) * len(idx)):
@@ -185,14 +204,25 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
             scaler.update()
             losses.append(float(loss.detach()))
             mf_losses.append(float(loss_mf))
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "loss_multi_frame": float(np.mean(mf_losses)),
-               "steps": steps}
+        row = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)),
+            "loss_multi_frame": float(np.mean(mf_losses)),
+            "steps": steps,
+        }
         history.append(row)
         if log and rank == 0:
             log(json.dumps(row))
         if rank == 0 and ((epoch + 1) % cfg.save_every == 0 or epoch + 1 == cfg.epochs):
-            save_checkpoint(last, model, arch, epoch=epoch + 1, optimizer=optimizer,
-                            train_config=cfg.model_dump(mode="json"), extra={"history": history})
+            save_checkpoint(
+                last,
+                model,
+                arch,
+                epoch=epoch + 1,
+                optimizer=optimizer,
+                train_config=cfg.model_dump(mode="json"),
+                extra={"history": history},
+            )
     if world > 1:
         import torch.distributed as dist
 
@@ -200,9 +230,16 @@ def train_phase2(bank: FeatureBank, model: SeamModel, arch: dict[str, Any], cfg:
         for buf in model.buffers():
             dist.broadcast(buf, 0)
         dist.barrier()
-    return {"checkpoint": str(last), "variant": model.variant.value, "epochs": cfg.epochs,
-            "epochs_run": cfg.epochs - start, "history": history, "rank": rank, "world_size": world,
-            "final_loss": history[-1]["loss"] if history else None}
+    return {
+        "checkpoint": str(last),
+        "variant": model.variant.value,
+        "epochs": cfg.epochs,
+        "epochs_run": cfg.epochs - start,
+        "history": history,
+        "rank": rank,
+        "world_size": world,
+        "final_loss": history[-1]["loss"] if history else None,
+    }
 
 
 def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | None:
@@ -216,9 +253,17 @@ def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | No
     return None
 
 
-def run_phase2(dataset: str | Path, out_dir: str | Path, cfg: TrainConfig, *, resume: bool = False,
-               matcher: str | Path | None = None, cache_dir: str | Path | None = None,
-               progress: Callable | None = None, log: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_phase2(
+    dataset: str | Path,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    matcher: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: Callable | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Phase 2 on a dataset folder: load f, m (+ frozen encoder), build the train bank, train.
 
     The feature bank is cached in ``cache_dir`` (default ``OUT/features``); runs of several
@@ -230,16 +275,25 @@ def run_phase2(dataset: str | Path, out_dir: str | Path, cfg: TrainConfig, *, re
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if (out / "last.pt").is_file() and not resume:
-        raise ModelError("a checkpoint already exists here", where=str(out / "last.pt"),
-                         hint="pass --resume to continue it, or choose another --out")
+        raise ModelError(
+            "a checkpoint already exists here",
+            where=str(out / "last.pt"),
+            hint="pass --resume to continue it, or choose another --out",
+        )
     rank, world, device = _dist_env()
     seed_everything(cfg.seed)
     mpath = resolve_matcher_path(matcher, out)
     sf = load_matcher(mpath, device=device)
     model, arch = model_from_matcher(sf, cfg.model)
     arch["matcher_path"] = str(mpath) if mpath else "embedded default"
-    kwargs = dict(crop_size=sf.crop_size, pool=max(cfg.pool_frames, cfg.frames), cache_dir=Path(cache_dir) if cache_dir else out / "features",
-                  encoder_tag=encoder_tag(model), select_query=False, on_bad=cfg.on_bad)
+    kwargs = dict(
+        crop_size=sf.crop_size,
+        pool=max(cfg.pool_frames, cfg.frames),
+        cache_dir=Path(cache_dir) if cache_dir else out / "features",
+        encoder_tag=encoder_tag(model),
+        select_query=False,
+        on_bad=cfg.on_bad,
+    )
     if world > 1 and rank != 0:
         import torch.distributed as dist
 
@@ -252,6 +306,12 @@ def run_phase2(dataset: str | Path, out_dir: str | Path, cfg: TrainConfig, *, re
 
             dist.barrier()
     summary = train_phase2(bank, model, arch, cfg, out, resume=resume, progress=progress, log=log)
-    summary.update({"dataset": str(dataset), "matcher": arch["matcher_path"], "train_videos": len(bank),
-                    "train_products": len(bank.gallery_ids)})
+    summary.update(
+        {
+            "dataset": str(dataset),
+            "matcher": arch["matcher_path"],
+            "train_videos": len(bank),
+            "train_products": len(bank.gallery_ids),
+        }
+    )
     return summary

@@ -17,59 +17,178 @@ from schemas.items import SOURCE_PARTITION, SourceName
 from .config import WorldConfig
 
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "black": (32, 32, 36), "white": (236, 236, 230), "ivory": (238, 228, 205), "navy": (32, 42, 92),
-    "red": (184, 32, 42), "burgundy": (112, 26, 46), "pink": (232, 160, 182), "camel": (192, 150, 100),
-    "olive": (112, 122, 62), "green": (40, 124, 72), "sky blue": (132, 182, 224), "cobalt": (40, 72, 172),
-    "yellow": (232, 200, 62), "grey": (130, 130, 136), "brown": (112, 72, 42), "lilac": (182, 162, 212),
-    "orange": (222, 122, 42), "teal": (30, 120, 128),
+    "black": (32, 32, 36),
+    "white": (236, 236, 230),
+    "ivory": (238, 228, 205),
+    "navy": (32, 42, 92),
+    "red": (184, 32, 42),
+    "burgundy": (112, 26, 46),
+    "pink": (232, 160, 182),
+    "camel": (192, 150, 100),
+    "olive": (112, 122, 62),
+    "green": (40, 124, 72),
+    "sky blue": (132, 182, 224),
+    "cobalt": (40, 72, 172),
+    "yellow": (232, 200, 62),
+    "grey": (130, 130, 136),
+    "brown": (112, 72, 42),
+    "lilac": (182, 162, 212),
+    "orange": (222, 122, 42),
+    "teal": (30, 120, 128),
 }
-FABRICS = ["cotton-poplin", "linen", "silk-satin", "wool", "denim", "cotton-jersey", "crepe", "tweed",
-           "ribbed-knit", "chiffon", "organic-cotton", "stretch-cady"]
+FABRICS = [
+    "cotton-poplin",
+    "linen",
+    "silk-satin",
+    "wool",
+    "denim",
+    "cotton-jersey",
+    "crepe",
+    "tweed",
+    "ribbed-knit",
+    "chiffon",
+    "organic-cotton",
+    "stretch-cady",
+]
 PATTERNS = ["plain", "stripes", "checks", "dots", "print", "logo"]
-DESIGNERS = ["Maison Aurel", "Loro Vance", "Studio Nemi", "Ottavia Rhee", "Atelier Sorel", "Kasia Brun",
-             "Nord & Pale", "Ines Calloway", "Vera Mondo", "Halden", "Juno Park", "Mirelle Ost"]
-USERS = ["styledbymia", "linen.and.light", "ootd.daily", "thrift_queen", "weekend.fits", "closet.diary",
-         "nora.wears", "streetstyle.ldn", "minimal.mode", "vintage_vera", "fitcheck.jo", "capsule.kate"]
+DESIGNERS = [
+    "Maison Aurel",
+    "Loro Vance",
+    "Studio Nemi",
+    "Ottavia Rhee",
+    "Atelier Sorel",
+    "Kasia Brun",
+    "Nord & Pale",
+    "Ines Calloway",
+    "Vera Mondo",
+    "Halden",
+    "Juno Park",
+    "Mirelle Ost",
+]
+USERS = [
+    "styledbymia",
+    "linen.and.light",
+    "ootd.daily",
+    "thrift_queen",
+    "weekend.fits",
+    "closet.diary",
+    "nora.wears",
+    "streetstyle.ldn",
+    "minimal.mode",
+    "vintage_vera",
+    "fitcheck.jo",
+    "capsule.kate",
+]
 SKIN = [(236, 200, 172), (212, 164, 128), (172, 120, 86), (120, 80, 56), (88, 58, 40), (246, 214, 190)]
 HAIR = [(30, 22, 18), (70, 46, 28), (120, 84, 48), (196, 160, 96), (150, 60, 30), (60, 60, 64)]
 
 #: df2 class -> (Net-A-Porter breadcrumb options, title nouns, description phrase, hashtags)
 CLASS_TEXT: dict[int, tuple[list[list[str]], list[str], str, list[str]]] = {
-    1: ([["Clothing", "Tops", "T-shirts"], ["Clothing", "Tops", "Shirts"]], ["T-shirt", "short-sleeve shirt"],
-        "short sleeves", ["tshirt", "tee", "shortsleeve"]),
-    2: ([["Clothing", "Tops", "Shirts"], ["Clothing", "Tops", "Blouses"]], ["shirt", "blouse", "long-sleeve top"],
-        "long sleeves with buttoned cuffs", ["shirt", "blouse", "longsleeve"]),
-    3: ([["Clothing", "Jackets", "Cropped jackets"], ["Clothing", "Jackets", "Short-sleeve jackets"]],
-        ["short-sleeve jacket", "cropped jacket"], "short sleeves and an open front", ["jacket", "croppedjacket"]),
-    4: ([["Clothing", "Coats", "Trench coats"], ["Clothing", "Jackets", "Blazers"]], ["blazer", "coat", "jacket"],
-        "long sleeves and an open front", ["blazer", "coat", "outerwear"]),
-    5: ([["Clothing", "Tops", "Tank tops"]], ["tank top", "vest top"], "no sleeves and wide shoulder straps",
-        ["tanktop", "sleeveless"]),
-    6: ([["Clothing", "Tops", "Camisoles"]], ["camisole", "cami top"], "thin spaghetti straps",
-        ["camisole", "cami", "spaghettistraps"]),
-    7: ([["Clothing", "Shorts", "Casual shorts"], ["Clothing", "Shorts", "Tailored shorts"]], ["shorts"],
-        "a high rise and a short inseam", ["shorts", "summerstyle"]),
-    8: ([["Clothing", "Pants", "Wide-leg pants"], ["Clothing", "Pants", "Straight-leg pants"]],
-        ["wide-leg pants", "straight-leg pants", "trousers"], "a full-length leg", ["trousers", "pants", "widelegpants"]),
-    9: ([["Clothing", "Skirts", "Midi skirts"], ["Clothing", "Skirts", "Mini skirts"]], ["midi skirt", "skirt"],
-        "an A-line silhouette", ["skirt", "midiskirt"]),
-    10: ([["Clothing", "Dresses", "Mini dresses"], ["Clothing", "Dresses", "Midi dresses"]],
-         ["mini dress", "T-shirt dress"], "short sleeves", ["minidress", "tshirtdress", "dress"]),
-    11: ([["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
-         ["long-sleeve midi dress", "shirt dress"], "long sleeves", ["longsleevedress", "dress", "maxidress"]),
-    12: ([["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
-         ["sleeveless midi dress", "tank dress"], "no sleeves and wide straps", ["sleevelessdress", "dress"]),
-    13: ([["Clothing", "Dresses", "Slip dresses"]], ["slip dress", "midi slip dress"],
-         "thin spaghetti straps", ["slipdress", "dress", "spaghettistraps"]),
+    1: (
+        [["Clothing", "Tops", "T-shirts"], ["Clothing", "Tops", "Shirts"]],
+        ["T-shirt", "short-sleeve shirt"],
+        "short sleeves",
+        ["tshirt", "tee", "shortsleeve"],
+    ),
+    2: (
+        [["Clothing", "Tops", "Shirts"], ["Clothing", "Tops", "Blouses"]],
+        ["shirt", "blouse", "long-sleeve top"],
+        "long sleeves with buttoned cuffs",
+        ["shirt", "blouse", "longsleeve"],
+    ),
+    3: (
+        [["Clothing", "Jackets", "Cropped jackets"], ["Clothing", "Jackets", "Short-sleeve jackets"]],
+        ["short-sleeve jacket", "cropped jacket"],
+        "short sleeves and an open front",
+        ["jacket", "croppedjacket"],
+    ),
+    4: (
+        [["Clothing", "Coats", "Trench coats"], ["Clothing", "Jackets", "Blazers"]],
+        ["blazer", "coat", "jacket"],
+        "long sleeves and an open front",
+        ["blazer", "coat", "outerwear"],
+    ),
+    5: (
+        [["Clothing", "Tops", "Tank tops"]],
+        ["tank top", "vest top"],
+        "no sleeves and wide shoulder straps",
+        ["tanktop", "sleeveless"],
+    ),
+    6: (
+        [["Clothing", "Tops", "Camisoles"]],
+        ["camisole", "cami top"],
+        "thin spaghetti straps",
+        ["camisole", "cami", "spaghettistraps"],
+    ),
+    7: (
+        [["Clothing", "Shorts", "Casual shorts"], ["Clothing", "Shorts", "Tailored shorts"]],
+        ["shorts"],
+        "a high rise and a short inseam",
+        ["shorts", "summerstyle"],
+    ),
+    8: (
+        [["Clothing", "Pants", "Wide-leg pants"], ["Clothing", "Pants", "Straight-leg pants"]],
+        ["wide-leg pants", "straight-leg pants", "trousers"],
+        "a full-length leg",
+        ["trousers", "pants", "widelegpants"],
+    ),
+    9: (
+        [["Clothing", "Skirts", "Midi skirts"], ["Clothing", "Skirts", "Mini skirts"]],
+        ["midi skirt", "skirt"],
+        "an A-line silhouette",
+        ["skirt", "midiskirt"],
+    ),
+    10: (
+        [["Clothing", "Dresses", "Mini dresses"], ["Clothing", "Dresses", "Midi dresses"]],
+        ["mini dress", "T-shirt dress"],
+        "short sleeves",
+        ["minidress", "tshirtdress", "dress"],
+    ),
+    11: (
+        [["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
+        ["long-sleeve midi dress", "shirt dress"],
+        "long sleeves",
+        ["longsleevedress", "dress", "maxidress"],
+    ),
+    12: (
+        [["Clothing", "Dresses", "Midi dresses"], ["Clothing", "Dresses", "Maxi dresses"]],
+        ["sleeveless midi dress", "tank dress"],
+        "no sleeves and wide straps",
+        ["sleevelessdress", "dress"],
+    ),
+    13: (
+        [["Clothing", "Dresses", "Slip dresses"]],
+        ["slip dress", "midi slip dress"],
+        "thin spaghetti straps",
+        ["slipdress", "dress", "spaghettistraps"],
+    ),
 }
 #: non-clothing kind -> (breadcrumb, title nouns, hashtags)
 OTHER_TEXT: dict[str, tuple[list[str], list[str], list[str]]] = {
-    "bag": (["Bags", "Shoulder bags"], ["shoulder bag", "tote", "mini bag"], ["bag", "handbag", "accessories"]),
-    "shoes": (["Shoes", "Sneakers"], ["sneakers", "leather loafers", "sandals"], ["shoes", "sneakers", "shoegame"]),
-    "jewellery": (["Jewelry", "Necklaces"], ["gold-plated necklace", "pendant necklace"], ["jewelry", "necklace"]),
+    "bag": (
+        ["Bags", "Shoulder bags"],
+        ["shoulder bag", "tote", "mini bag"],
+        ["bag", "handbag", "accessories"],
+    ),
+    "shoes": (
+        ["Shoes", "Sneakers"],
+        ["sneakers", "leather loafers", "sandals"],
+        ["shoes", "sneakers", "shoegame"],
+    ),
+    "jewellery": (
+        ["Jewelry", "Necklaces"],
+        ["gold-plated necklace", "pendant necklace"],
+        ["jewelry", "necklace"],
+    ),
 }
-PATTERN_ADJ = {"plain": "", "stripes": "Striped", "checks": "Checked", "dots": "Polka-dot",
-               "print": "Floral-print", "logo": "Logo-embroidered"}
+PATTERN_ADJ = {
+    "plain": "",
+    "stripes": "Striped",
+    "checks": "Checked",
+    "dots": "Polka-dot",
+    "print": "Floral-print",
+    "logo": "Logo-embroidered",
+}
 
 
 @dataclass(frozen=True)
@@ -131,12 +250,20 @@ def random_garment(rng: np.random.Generator, df2_class: int) -> GarmentSpec:
         secondary = "white" if colour != "white" else "navy"
     pattern = PATTERNS[int(rng.integers(len(PATTERNS)))]
     return GarmentSpec(
-        df2_class=df2_class, colour=colour, pattern=pattern, secondary=secondary,
-        fabric=FABRICS[int(rng.integers(len(FABRICS)))], stripe=int(rng.integers(3, 11)),
-        angle=int(rng.choice([0, 90, 45])), dot=int(rng.integers(3, 7)),
+        df2_class=df2_class,
+        colour=colour,
+        pattern=pattern,
+        secondary=secondary,
+        fabric=FABRICS[int(rng.integers(len(FABRICS)))],
+        stripe=int(rng.integers(3, 11)),
+        angle=int(rng.choice([0, 90, 45])),
+        dot=int(rng.integers(3, 7)),
         logo=str(rng.choice(["circle", "triangle", "bar"])) if pattern == "logo" else None,
-        logo_colour=secondary, length=float(rng.uniform(0.9, 1.12)), fit=float(rng.uniform(0.9, 1.15)),
-        tex_seed=int(rng.integers(2**31)))
+        logo_colour=secondary,
+        length=float(rng.uniform(0.9, 1.12)),
+        fit=float(rng.uniform(0.9, 1.15)),
+        tex_seed=int(rng.integers(2**31)),
+    )
 
 
 def confusable_twin(rng: np.random.Generator, g: GarmentSpec) -> GarmentSpec:
@@ -158,8 +285,11 @@ def _unique_id(rng: np.random.Generator, source: SourceName, taken: set[str]) ->
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_"
     while True:
         if source == SourceName.NETAPORTER:
-            pid = str(int(rng.integers(100000, 999999))) if rng.random() < 0.2 else \
-                str(int(rng.integers(10**12, 10**13)))
+            pid = (
+                str(int(rng.integers(100000, 999999)))
+                if rng.random() < 0.2
+                else str(int(rng.integers(10**12, 10**13)))
+            )
         elif source == SourceName.TIKTOK:
             pid = "7" + "".join(str(int(d)) for d in rng.integers(0, 10, 18))
         else:
@@ -182,10 +312,12 @@ def _text(rng: np.random.Generator, p: ProductSpec) -> dict:
         title = f"{adj} {g.fabric} {noun}".strip() if adj else f"{g.fabric} {noun}"
         title = title[0].upper() + title[1:]
         colour = g.colour
-        desc = (f"{designer}'s {noun} is made from {g.colour} {g.fabric.replace('-', ' ')}"
-                f"{' with ' + g.secondary + ' ' + g.pattern if g.pattern not in ('plain', 'logo') else ''}. "
-                f"It is cut for a relaxed fit and has {phrase}."
-                f"{' A small embroidered logo sits at the front.' if g.logo else ''} Wear it with flat sandals.")
+        desc = (
+            f"{designer}'s {noun} is made from {g.colour} {g.fabric.replace('-', ' ')}"
+            f"{' with ' + g.secondary + ' ' + g.pattern if g.pattern not in ('plain', 'logo') else ''}. "
+            f"It is cut for a relaxed fit and has {phrase}."
+            f"{' A small embroidered logo sits at the front.' if g.logo else ''} Wear it with flat sandals."
+        )
         fabric_tag = g.fabric.split("-")[0]
     else:
         crumbs, nouns, tags = OTHER_TEXT[p.kind]
@@ -193,29 +325,55 @@ def _text(rng: np.random.Generator, p: ProductSpec) -> dict:
         noun = nouns[int(rng.integers(len(nouns)))]
         colour = p.other_colour or "black"
         material = "Recycled gold" if p.kind == "jewellery" else "Leather"
-        title = noun[0].upper() + noun[1:] if noun.split()[0] in ("leather", "gold-plated") else f"{material} {noun}"
+        title = (
+            noun[0].upper() + noun[1:]
+            if noun.split()[0] in ("leather", "gold-plated")
+            else f"{material} {noun}"
+        )
         desc = f"{designer}'s {noun} comes in {colour}. A piece to finish any look; it is not clothing."
         fabric_tag = "leather" if p.kind != "jewellery" else "gold"
     hashtags = ["ootd", *tags[:2], fabric_tag, colour.replace(" ", ""), "fashion"]
     user = USERS[int(rng.integers(len(USERS)))]
-    caption_lead = ["obsessed with this", "new in:", "styling my", "can't stop wearing this", "weekend fit with my"]
-    caption = (f"{caption_lead[int(rng.integers(len(caption_lead)))]} {colour} {title.lower()} "
-               + " ".join("#" + t for t in hashtags))
-    meta = {"designer": designer, "title": title, "description": desc, "colour": colour, "noun": noun,
-            "user": user, "timestamp": int(1_640_000_000 + rng.integers(0, 90_000_000))}
+    caption_lead = [
+        "obsessed with this",
+        "new in:",
+        "styling my",
+        "can't stop wearing this",
+        "weekend fit with my",
+    ]
+    caption = f"{caption_lead[int(rng.integers(len(caption_lead)))]} {colour} {title.lower()} " + " ".join(
+        "#" + t for t in hashtags
+    )
+    meta = {
+        "designer": designer,
+        "title": title,
+        "description": desc,
+        "colour": colour,
+        "noun": noun,
+        "user": user,
+        "timestamp": int(1_640_000_000 + rng.integers(0, 90_000_000)),
+    }
     if p.source == SourceName.NETAPORTER:
         meta.update(category_path=crumbs, caption=None, hashtags=[])
     else:
-        meta.update(category_path=[], caption=caption, hashtags=hashtags,
-                    title=caption[:60] if p.source == SourceName.TIKTOK else title)
+        meta.update(
+            category_path=[],
+            caption=caption,
+            hashtags=hashtags,
+            title=caption[:60] if p.source == SourceName.TIKTOK else title,
+        )
     return meta
 
 
 def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     """Decide every product of a world of ``products`` items (duplicates and extras included)."""
     if products < cfg.min_products:
-        raise ConfigError(f"a world needs at least {cfg.min_products} products to cover every class and case, "
-                          f"got {products}", where="--products", hint=f"use --products {cfg.min_products} or more")
+        raise ConfigError(
+            f"a world needs at least {cfg.min_products} products to cover every class and case, "
+            f"got {products}",
+            where="--products",
+            hint=f"use --products {cfg.min_products} or more",
+        )
     rng = np.random.default_rng([seed, 7919])
     n_other = max(3, round(products * cfg.nonclothing_fraction))
     n_dup = max(3, round(products * cfg.duplicate_fraction))
@@ -248,11 +406,20 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
                 g = confusable_twin(rng, prev.garment)
                 classes[i] = g.df2_class
                 conf = group
-        specs.append(ProductSpec(index=len(specs), product_id="", source=sources[i], kind="clothing",
-                                 garment=g, confusable_group=conf))
+        specs.append(
+            ProductSpec(
+                index=len(specs),
+                product_id="",
+                source=sources[i],
+                kind="clothing",
+                garment=g,
+                confusable_group=conf,
+            )
+        )
     # keep every class present (twins may have replaced one)
     present = {s.df2_class for s in specs}
     for c in sorted(set(range(1, 14)) - present):
+
         def spare(s: ProductSpec) -> bool:
             return sum(1 for t in specs if t.df2_class == s.df2_class) > 1
 
@@ -267,9 +434,16 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     kinds = ["bag", "shoes", "jewellery"]
     other_sources = [SourceName.NETAPORTER, SourceName.TIKTOK, SourceName.INSTAGRAM]
     for j in range(n_other):
-        specs.append(ProductSpec(index=len(specs), product_id="", source=other_sources[j % 3],
-                                 kind=kinds[j % 3], garment=random_garment(rng, int(rng.integers(1, 14))),
-                                 other_colour=list(COLOURS)[int(rng.integers(len(COLOURS)))]))
+        specs.append(
+            ProductSpec(
+                index=len(specs),
+                product_id="",
+                source=other_sources[j % 3],
+                kind=kinds[j % 3],
+                garment=random_garment(rng, int(rng.integers(1, 14))),
+                other_colour=list(COLOURS)[int(rng.integers(len(COLOURS)))],
+            )
+        )
     for s in specs:
         s.product_id = _unique_id(rng, s.source, taken)
     cloth = [s for s in specs if s.kind == "clothing"]
@@ -286,11 +460,18 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
         class_count[s.df2_class] -= 1
     # wrong shop associations: shop image of another product of the same class if possible
     n_wrong = max(1, round(products * cfg.wrong_shop_fraction))
-    cands = [s for s in cloth if s.has_video and s.split_layout is None and s.source != SourceName.INSTAGRAM
-             and class_count[s.df2_class] > 1]
+    cands = [
+        s
+        for s in cloth
+        if s.has_video
+        and s.split_layout is None
+        and s.source != SourceName.INSTAGRAM
+        and class_count[s.df2_class] > 1
+    ]
     for s in cands[:n_wrong]:
-        others = [t for t in cloth if t is not s and t.split_layout is None and t.df2_class == s.df2_class] or \
-                 [t for t in cloth if t is not s and t.split_layout is None]
+        others = [
+            t for t in cloth if t is not s and t.split_layout is None and t.df2_class == s.df2_class
+        ] or [t for t in cloth if t is not s and t.split_layout is None]
         s.wrong_shop_of = others[0].product_id
         class_count[s.df2_class] -= 1
     # duplicates (re-posts of another item's video) cycling exact / reencode / subclip
@@ -298,9 +479,15 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     dup_kinds = ["exact", "reencode", "subclip"]
     for j in range(n_dup):
         orig = originals[(j * 5) % len(originals)]
-        d = ProductSpec(index=len(specs), product_id=_unique_id(rng, orig.source, taken), source=orig.source,
-                        kind="clothing", garment=orig.garment, duplicate_of=orig.product_id,
-                        duplicate_kind=dup_kinds[j % 3])
+        d = ProductSpec(
+            index=len(specs),
+            product_id=_unique_id(rng, orig.source, taken),
+            source=orig.source,
+            kind="clothing",
+            garment=orig.garment,
+            duplicate_of=orig.product_id,
+            duplicate_kind=dup_kinds[j % 3],
+        )
         specs.append(d)
     for s in specs:
         s.meta = _text(np.random.default_rng([seed, s.index, 11]), s)

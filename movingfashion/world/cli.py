@@ -18,8 +18,12 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
     by_source = Counter(p.source.value for p in truth.products)
     classes = sorted({p.df2_class for p in truth.products if p.df2_class is not None})
     out_d: dict[str, Any] = {
-        "world": str(out), "seed": truth.seed, "products": len(truth.products), "videos": len(truth.videos),
-        "by_source": dict(by_source), "classes": classes,
+        "world": str(out),
+        "seed": truth.seed,
+        "products": len(truth.products),
+        "videos": len(truth.videos),
+        "by_source": dict(by_source),
+        "classes": classes,
         "non_clothing": sum(p.df2_class is None for p in truth.products),
         "duplicates": sum(v.duplicate_of is not None for v in truth.videos),
         "split_screen": sum(v.split_screen is not None for v in truth.videos),
@@ -35,11 +39,13 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
 
 
 def _human(d: dict[str, Any]) -> str:
-    return (f"world {d['world']}: {d['products']} products ({', '.join(f'{k} {v}' for k, v in d['by_source'].items())}), "
-            f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
-            f"{d['duplicates']} duplicates, {d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
-            f"{d.get('df2_images', 0)} DeepFashion2-format images"
-            + (f" in {d['seconds']} s" if "seconds" in d else ""))
+    return (
+        f"world {d['world']}: {d['products']} products ({', '.join(f'{k} {v}' for k, v in d['by_source'].items())}), "
+        f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
+        f"{d['duplicates']} duplicates, {d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
+        f"{d.get('df2_images', 0)} DeepFashion2-format images"
+        + (f" in {d['seconds']} s" if "seconds" in d else "")
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,16 +61,39 @@ def world() -> None:
 
 @world.command()
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="World folder to write.")
-@click.option("--products", type=int, default=60, show_default=True,
-              help="Source items, duplicates and non-clothing included (at least 20).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same world (metadata and frames).")
-@click.option("--quick", is_flag=True, help="Shorter clips and a smaller DeepFashion2-format set (for tests).")
-@click.option("--workers", type=int, default=None, help="Processes rendering videos (default from config: 2).")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions).")
+@click.option(
+    "--products",
+    type=int,
+    default=60,
+    show_default=True,
+    help="Source items, duplicates and non-clothing included (at least 20).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Same seed, same world (metadata and frames)."
+)
+@click.option(
+    "--quick", is_flag=True, help="Shorter clips and a smaller DeepFashion2-format set (for tests)."
+)
+@click.option(
+    "--workers", type=int, default=None, help="Processes rendering videos (default from config: 2)."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions).",
+)
 @json_option
-def generate(out: str, products: int, seed: int, quick: bool, workers: int | None, config_path: str | None,
-             as_json: bool) -> None:
+def generate(
+    out: str,
+    products: int,
+    seed: int,
+    quick: bool,
+    workers: int | None,
+    config_path: str | None,
+    as_json: bool,
+) -> None:
     """Render a world folder: world.json, media/, gt/ and df2/ (reused when identical).
 
     \b
@@ -80,8 +109,13 @@ def generate(out: str, products: int, seed: int, quick: bool, workers: int | Non
     from .generate import generate_world
 
     cfg = load_config(WorldConfig, config_path)
-    bar = tqdm(total=None, desc="rendering products", unit="product", file=sys.stderr,
-               disable=not sys.stderr.isatty())
+    bar = tqdm(
+        total=None,
+        desc="rendering products",
+        unit="product",
+        file=sys.stderr,
+        disable=not sys.stderr.isatty(),
+    )
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -97,16 +131,33 @@ def generate(out: str, products: int, seed: int, quick: bool, workers: int | Non
 @click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--port", type=int, default=0, show_default=True, help="TCP port (0 picks a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--faults", "faults", multiple=True, metavar="NAME=VALUE",
-              help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, truncate=<id,...>, "
-                   "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, oversized_bytes=, "
-                   "malformed_jsonld=, no_range=, evil_ids=true, robots_disallow=/path/")
-@click.option("--fixtures", "fixtures_dir", type=click.Path(file_okay=False), default=None,
-              help="Where to write yt-dlp/instaloader fixtures (default WORLD_DIR/fixtures).")
+@click.option(
+    "--faults",
+    "faults",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, truncate=<id,...>, "
+    "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, oversized_bytes=, "
+    "malformed_jsonld=, no_range=, evil_ids=true, robots_disallow=/path/",
+)
+@click.option(
+    "--fixtures",
+    "fixtures_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write yt-dlp/instaloader fixtures (default WORLD_DIR/fixtures).",
+)
 @click.option("--once", is_flag=True, hidden=True, help="Start, write fixtures, print and stop (for tests).")
 @json_option
-def serve(world_dir: str, port: int, host: str, faults: tuple[str, ...], fixtures_dir: str | None, once: bool,
-          as_json: bool) -> None:
+def serve(
+    world_dir: str,
+    port: int,
+    host: str,
+    faults: tuple[str, ...],
+    fixtures_dir: str | None,
+    once: bool,
+    as_json: bool,
+) -> None:
     """Serve a world as Net-A-Porter-like pages, TikTok/Instagram media and plain files until Ctrl-C.
 
     \b
@@ -120,9 +171,19 @@ def serve(world_dir: str, port: int, host: str, faults: tuple[str, ...], fixture
     server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults))).start()
     try:
         fx = server.write_fixtures(fixtures_dir or Path(world_dir) / "fixtures")
-        info = {"base_url": server.base_url, "fixtures": fx, "faults": server.faults.model_dump(exclude_defaults=True)}
-        emit(info, as_json, lambda d: f"serving {world_dir} at {d['base_url']} (fixtures in "
-                                      f"{Path(d['fixtures']['urls']).parent}); Ctrl-C to stop")
+        info = {
+            "base_url": server.base_url,
+            "fixtures": fx,
+            "faults": server.faults.model_dump(exclude_defaults=True),
+        }
+        emit(
+            info,
+            as_json,
+            lambda d: (
+                f"serving {world_dir} at {d['base_url']} (fixtures in "
+                f"{Path(d['fixtures']['urls']).parent}); Ctrl-C to stop"
+            ),
+        )
         sys.stdout.flush()
         while not once:
             time.sleep(1)

@@ -29,10 +29,13 @@ class WorldConfig(BaseModel):
     nonclothing_fraction: float = Field(0.07, description="share of bags, shoes, jewellery (min 3)")
     duplicate_fraction: float = Field(0.08, description="share of duplicate re-posts (min 3)")
     wrong_shop_fraction: float = Field(0.04, description="share of wrong shop associations (min 1)")
-    split_screen_fraction: float = Field(0.35, description="share of TikTok clothing items in split-screen (min 2)")
+    split_screen_fraction: float = Field(
+        0.35, description="share of TikTok clothing items in split-screen (min 2)"
+    )
     source_shares: dict[str, float] = Field(
         {"netaporter": 0.55, "tiktok": 0.25, "instagram": 0.20},
-        description="share of clothing products per source")
+        description="share of clothing products per source",
+    )
     confusable_fraction: float = Field(0.3, description="share of clothing products in confusable pairs")
     df2_pairs: int = Field(48, description="DeepFashion2-format pairs (shop + users) in a full world")
     df2_quick_pairs: int = Field(16, description="pairs with quick=True")

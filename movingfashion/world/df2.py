@@ -35,7 +35,9 @@ def _n_landmarks(df2_class: int) -> int:
     if df2_class not in LANDMARKS_PER_CLASS:
         from .catalog import GarmentSpec
 
-        g = GarmentSpec(df2_class=df2_class, colour="black", pattern="plain", secondary="white", fabric="linen")
+        g = GarmentSpec(
+            df2_class=df2_class, colour="black", pattern="plain", secondary="white", fabric="linen"
+        )
         A = anchors(Pose(cx=0, feet_y=1, height=1))
         LANDMARKS_PER_CLASS[df2_class] = sum(len(p) for k, p in garment_polygons(g, A) if k == "body")
     return LANDMARKS_PER_CLASS[df2_class]
@@ -80,15 +82,23 @@ def _item(cv: Canvas, gt: dict, style: int, viewpoint: int | None = None) -> dic
     touching = sum([x1 <= 0, y1 <= 0, x2 >= w, y2 >= h])
     if viewpoint is None:
         viewpoint = 2 if math.cos(gt.get("facing", 0.0)) > 0.7 else 3
-    return {"category_id": gt["df2_class"], "category_name": DF2_CLASSES[gt["df2_class"]], "style": style,
-            "bounding_box": [int(v) for v in box], "landmarks": marks, "segmentation": seg,
-            "scale": 1 if area < 0.1 else (2 if area < 0.3 else 3),
-            "occlusion": 1 if vis >= 0.8 else (2 if vis >= 0.5 else 3),
-            "zoom_in": 1 if touching == 0 else (2 if touching == 1 else 3), "viewpoint": viewpoint}
+    return {
+        "category_id": gt["df2_class"],
+        "category_name": DF2_CLASSES[gt["df2_class"]],
+        "style": style,
+        "bounding_box": [int(v) for v in box],
+        "landmarks": marks,
+        "segmentation": seg,
+        "scale": 1 if area < 0.1 else (2 if area < 0.3 else 3),
+        "occlusion": 1 if vis >= 0.8 else (2 if vis >= 0.5 else 3),
+        "zoom_in": 1 if touching == 0 else (2 if touching == 1 else 3),
+        "viewpoint": viewpoint,
+    }
 
 
-def _studio_model(spec: ProductSpec, rng: np.random.Generator, size: tuple[int, int]) -> tuple[np.ndarray, Canvas,
-                                                                                                   list[dict]]:
+def _studio_model(
+    spec: ProductSpec, rng: np.random.Generator, size: tuple[int, int]
+) -> tuple[np.ndarray, Canvas, list[dict]]:
     """A model in a plain studio, facing the camera (a DeepFashion2 'shop' picture)."""
     from .scenes import _cast
 
@@ -102,7 +112,9 @@ def _studio_model(spec: ProductSpec, rng: np.random.Generator, size: tuple[int, 
     gts = []
     for pid, cls, lab in labels[0]:
         box, vis = cv.garment_truth(lab)
-        gts.append({"product_id": pid, "df2_class": cls, "box": box, "visible": vis, "label": lab, "facing": 0.0})
+        gts.append(
+            {"product_id": pid, "df2_class": cls, "box": box, "visible": vis, "label": lab, "facing": 0.0}
+        )
     return img, cv, gts
 
 
@@ -112,8 +124,20 @@ def _flat(spec: ProductSpec, size: tuple[int, int]) -> tuple[np.ndarray, Canvas,
     img = studio_shot(spec.garment, size, canvas=canvases)
     cv = canvases[0]
     box, vis = cv.garment_truth(1)
-    return img, cv, [{"product_id": spec.product_id, "df2_class": spec.garment.df2_class, "box": box,
-                      "visible": vis, "label": 1, "facing": 0.0}]
+    return (
+        img,
+        cv,
+        [
+            {
+                "product_id": spec.product_id,
+                "df2_class": spec.garment.df2_class,
+                "box": box,
+                "visible": vis,
+                "label": 1,
+                "facing": 0.0,
+            }
+        ],
+    )
 
 
 def generate_df2(out: Path, seed: int, cfg: WorldConfig, quick: bool) -> str:
@@ -128,8 +152,9 @@ def generate_df2(out: Path, seed: int, cfg: WorldConfig, quick: bool) -> str:
         base = random_garment(rng, (pair - 1) % 13 + 1)
         styles = [base] + ([confusable_twin(rng, base)] if rng.random() < 0.3 else [])
         for style, g in enumerate(styles, start=1):
-            spec = ProductSpec(index=pair, product_id=f"df2-{pair}-{style}", source="netaporter", kind="clothing",
-                               garment=g)
+            spec = ProductSpec(
+                index=pair, product_id=f"df2-{pair}-{style}", source="netaporter", kind="clothing", garment=g
+            )
             shots: list[tuple[str, tuple[np.ndarray, Canvas, list[dict]], int | None]] = []
             if rng.random() < 0.5:
                 shots.append(("shop", _studio_model(spec, rng, (256, 320)), None))

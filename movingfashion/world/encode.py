@@ -19,18 +19,60 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], *, size: tuple[int, int],
-                  fps: float = 30.0, crf: int = 23, gop: int = 30) -> None:
+def encode_frames(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    *,
+    size: tuple[int, int],
+    fps: float = 30.0,
+    crf: int = 23,
+    gop: int = 30,
+) -> None:
     """Write RGB uint8 frames of ``size`` (w, h) as an H.264 mp4, atomically (temp name, then rename)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.stem}.part.mp4")
     w, h = size
-    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-r", f"{fps:g}", "-i", "-", "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", str(crf),
-           "-g", str(gop), "-pix_fmt", "yuv420p", "-threads", "1", "-x264-params", "threads=1",
-           "-fflags", "+bitexact", "-flags", "+bitexact", "-map_metadata", "-1", "-movflags", "+faststart",
-           str(tmp)]
+    cmd = [
+        ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        f"{fps:g}",
+        "-i",
+        "-",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        str(crf),
+        "-g",
+        str(gop),
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-x264-params",
+        "threads=1",
+        "-fflags",
+        "+bitexact",
+        "-flags",
+        "+bitexact",
+        "-map_metadata",
+        "-1",
+        "-movflags",
+        "+faststart",
+        str(tmp),
+    ]
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdin is not None
     try:
@@ -48,8 +90,11 @@ def encode_frames(frames: Iterable[np.ndarray], path: str | os.PathLike[str], *,
         raise
     if rc != 0:
         tmp.unlink(missing_ok=True)
-        raise MediaError(f"ffmpeg failed ({rc}): {err.strip()[-300:]}", where=str(target),
-                         hint="check that imageio-ffmpeg is installed")
+        raise MediaError(
+            f"ffmpeg failed ({rc}): {err.strip()[-300:]}",
+            where=str(target),
+            hint="check that imageio-ffmpeg is installed",
+        )
     os.replace(tmp, target)
 
 

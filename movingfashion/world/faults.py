@@ -16,16 +16,25 @@ class Faults(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     latency_s: float = Field(0.0, ge=0, description="sleep before every response")
-    retry_after_429: int = Field(0, ge=0, description="first N requests of each media path: 429 + Retry-After: 1")
+    retry_after_429: int = Field(
+        0, ge=0, description="first N requests of each media path: 429 + Retry-After: 1"
+    )
     burst_5xx: int = Field(0, ge=0, description="first N requests of each media path (after any 429s): 503")
-    truncate: list[str] = Field(default_factory=list, description="media body cut half-way, full Content-Length")
+    truncate: list[str] = Field(
+        default_factory=list, description="media body cut half-way, full Content-Length"
+    )
     wrong_content_type: list[str] = Field(default_factory=list, description="media served as text/plain")
-    html_as_image: list[str] = Field(default_factory=list,
-                                     description="an HTML page served as the media (Content-Type image/jpeg)")
-    redirect_foreign: list[str] = Field(default_factory=list, description="media: 302 to http://foreign.invalid/...")
+    html_as_image: list[str] = Field(
+        default_factory=list, description="an HTML page served as the media (Content-Type image/jpeg)"
+    )
+    redirect_foreign: list[str] = Field(
+        default_factory=list, description="media: 302 to http://foreign.invalid/..."
+    )
     oversized: list[str] = Field(default_factory=list, description="video body of oversized_bytes, streamed")
     oversized_bytes: int = Field(64 * 1024 * 1024, gt=0)
-    malformed_jsonld: list[str] = Field(default_factory=list, description="product page with a broken JSON-LD block")
+    malformed_jsonld: list[str] = Field(
+        default_factory=list, description="product page with a broken JSON-LD block"
+    )
     no_range: list[str] = Field(default_factory=list, description="ignore Range headers (always 200)")
     evil_ids: bool = Field(False, description="listings, sitemap and fixtures also name unsafe ids")
     robots_disallow: list[str] = Field(default_factory=list, description="path prefixes added to robots.txt")
@@ -42,12 +51,16 @@ def parse_faults(pairs: list[str] | tuple[str, ...]) -> Faults:
     data: dict[str, object] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise ConfigError(f"fault {pair!r} is not name=value", where="--faults",
-                              hint=f"names: {', '.join(Faults.model_fields)}")
+            raise ConfigError(
+                f"fault {pair!r} is not name=value",
+                where="--faults",
+                hint=f"names: {', '.join(Faults.model_fields)}",
+            )
         name, value = (x.strip() for x in pair.split("=", 1))
         if name not in Faults.model_fields:
-            raise ConfigError(f"unknown fault {name!r}", where="--faults",
-                              hint=f"names: {', '.join(Faults.model_fields)}")
+            raise ConfigError(
+                f"unknown fault {name!r}", where="--faults", hint=f"names: {', '.join(Faults.model_fields)}"
+            )
         if name in _LISTS:
             data[name] = [v for v in value.split(",") if v]
         elif name == "evil_ids":

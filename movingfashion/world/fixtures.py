@@ -52,22 +52,52 @@ def ytdlp_info(site: Site, p: WorldProduct, video_id: str | None = None) -> dict
     ts = _timestamp(p)
     import datetime as dt
 
-    fmt = {"format_id": "h264_540p_0-0", "format_note": "Direct video", "url": site.tiktok_video_url(vid),
-           "ext": "mp4", "protocol": "http", "width": w, "height": h, "fps": fps, "vcodec": "h264", "acodec": "none",
-           "dynamic_range": "SDR", "http_headers": {"User-Agent": "Mozilla/5.0", "Referer": "https://www.tiktok.com/"}}
+    fmt = {
+        "format_id": "h264_540p_0-0",
+        "format_note": "Direct video",
+        "url": site.tiktok_video_url(vid),
+        "ext": "mp4",
+        "protocol": "http",
+        "width": w,
+        "height": h,
+        "fps": fps,
+        "vcodec": "h264",
+        "acodec": "none",
+        "dynamic_range": "SDR",
+        "http_headers": {"User-Agent": "Mozilla/5.0", "Referer": "https://www.tiktok.com/"},
+    }
     yv, _ = _versions()
     return {
-        "id": vid, "title": (p.caption or p.title)[:80], "description": p.caption or p.title,
-        "uploader": user, "uploader_id": _uid(user), "channel": user,
-        "uploader_url": f"https://www.tiktok.com/@{user}", "timestamp": ts,
+        "id": vid,
+        "title": (p.caption or p.title)[:80],
+        "description": p.caption or p.title,
+        "uploader": user,
+        "uploader_id": _uid(user),
+        "channel": user,
+        "uploader_url": f"https://www.tiktok.com/@{user}",
+        "timestamp": ts,
         "upload_date": dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y%m%d"),
-        "duration": duration, "width": w, "height": h, "fps": fps, "ext": "mp4", "vcodec": "h264", "acodec": "none",
-        "tags": list(p.hashtags), "view_count": 1000 + ts % 90000, "like_count": 100 + ts % 9000,
+        "duration": duration,
+        "width": w,
+        "height": h,
+        "fps": fps,
+        "ext": "mp4",
+        "vcodec": "h264",
+        "acodec": "none",
+        "tags": list(p.hashtags),
+        "view_count": 1000 + ts % 90000,
+        "like_count": 100 + ts % 9000,
         "webpage_url": f"https://www.tiktok.com/@{user}/video/{quote(vid, safe='')}",
         "original_url": f"https://www.tiktok.com/@{user}/video/{quote(vid, safe='')}",
-        "webpage_url_basename": quote(vid, safe=""), "webpage_url_domain": "tiktok.com",
-        "extractor": "TikTok", "extractor_key": "TikTok", "format_id": fmt["format_id"], "url": fmt["url"],
-        "protocol": "http", "formats": [fmt], "_type": "video",
+        "webpage_url_basename": quote(vid, safe=""),
+        "webpage_url_domain": "tiktok.com",
+        "extractor": "TikTok",
+        "extractor_key": "TikTok",
+        "format_id": fmt["format_id"],
+        "url": fmt["url"],
+        "protocol": "http",
+        "formats": [fmt],
+        "_type": "video",
         "_version": {"version": yv, "release_git_head": None, "repository": "yt-dlp/yt-dlp"},
     }
 
@@ -80,7 +110,7 @@ def _user(p: WorldProduct) -> str:
 
 
 def _uid(user: str) -> str:
-    return str(6_800_000_000_000_000_000 + sum(ord(c) * 7919 ** i for i, c in enumerate(user)) % 10**17)
+    return str(6_800_000_000_000_000_000 + sum(ord(c) * 7919**i for i, c in enumerate(user)) % 10**17)
 
 
 def _timestamp(p: WorldProduct) -> int:
@@ -94,24 +124,48 @@ def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = N
     v = site.truth.video(p.videos[0]) if p.videos else None
     user = _user(p)
     media_id = str(3_000_000_000_000_000_000 + int.from_bytes(sc.encode()[-6:], "big") % 10**18)
-    children = [{"node": {"__typename": "GraphVideo", "id": media_id + "1", "shortcode": sc, "is_video": True,
-                          "display_url": site.instagram_media_url(sc, "thumb.jpg"),
-                          "video_url": site.instagram_media_url(sc, "video.mp4"),
-                          "dimensions": {"width": v.width if v else 288, "height": v.height if v else 512},
-                          "video_view_count": 1234}}]
+    children = [
+        {
+            "node": {
+                "__typename": "GraphVideo",
+                "id": media_id + "1",
+                "shortcode": sc,
+                "is_video": True,
+                "display_url": site.instagram_media_url(sc, "thumb.jpg"),
+                "video_url": site.instagram_media_url(sc, "video.mp4"),
+                "dimensions": {"width": v.width if v else 288, "height": v.height if v else 512},
+                "video_view_count": 1234,
+            }
+        }
+    ]
     for k, name in enumerate(cands):
-        children.append({"node": {"__typename": "GraphImage", "id": media_id + str(k + 2), "shortcode": sc,
-                                  "is_video": False, "display_url": site.instagram_media_url(sc, f"{name}.jpg"),
-                                  "dimensions": {"width": 256, "height": 320}}})
+        children.append(
+            {
+                "node": {
+                    "__typename": "GraphImage",
+                    "id": media_id + str(k + 2),
+                    "shortcode": sc,
+                    "is_video": False,
+                    "display_url": site.instagram_media_url(sc, f"{name}.jpg"),
+                    "dimensions": {"width": 256, "height": 320},
+                }
+            }
+        )
     node = {
-        "__typename": "GraphSidecar", "id": media_id, "shortcode": sc, "is_video": False,
-        "display_url": children[0]["node"]["display_url"], "taken_at_timestamp": _timestamp(p),
+        "__typename": "GraphSidecar",
+        "id": media_id,
+        "shortcode": sc,
+        "is_video": False,
+        "display_url": children[0]["node"]["display_url"],
+        "taken_at_timestamp": _timestamp(p),
         "edge_media_to_caption": {"edges": [{"node": {"text": p.caption or p.title}}]},
         "owner": {"id": _uid(user), "username": user},
         "edge_media_preview_like": {"count": 100 + _timestamp(p) % 5000},
         "edge_media_to_comment": {"count": _timestamp(p) % 90},
         "edge_sidecar_to_children": {"edges": children},
-        "accessibility_caption": None, "location": None, "title": None,
+        "accessibility_caption": None,
+        "location": None,
+        "title": None,
         "dimensions": children[0]["node"]["dimensions"],
     }
     _, iv = _versions()
@@ -157,7 +211,9 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
                 writer.writerow([bad, site.tiktok_shop_url(bad)])
             if insta_src:
                 path = out / "instagram" / f"evil-{k}.json"
-                atomic_write_json(path, instaloader_structure(site, insta_src, shortcode=bad), indent=4, sort_keys=True)
+                atomic_write_json(
+                    path, instaloader_structure(site, insta_src, shortcode=bad), indent=4, sort_keys=True
+                )
                 insta_files.append(str(path))
             url_lines.append(site.file_url(f"{bad}.mp4"))
             nap_ids.append(bad)
@@ -170,9 +226,17 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
     nap_urls = out / "netaporter_urls.txt"
     nap_pages = [site.nap_url(site.products[i]) if i in site.products else site.nap_url(i) for i in nap_ids]
     atomic_write_text(nap_urls, "\n".join(nap_pages) + "\n")
-    result = {"base_url": site.base, "tiktok_info": info_files, "tiktok_shops": str(shops),
-              "instagram": insta_files, "urls": str(urls), "netaporter_ids": str(ids_file),
-              "netaporter_urls": str(nap_urls), "netaporter_listing": f"{site.base}/en-us/shop/clothing",
-              "sitemap": f"{site.base}/sitemap.xml", "robots": f"{site.base}/robots.txt"}
+    result = {
+        "base_url": site.base,
+        "tiktok_info": info_files,
+        "tiktok_shops": str(shops),
+        "instagram": insta_files,
+        "urls": str(urls),
+        "netaporter_ids": str(ids_file),
+        "netaporter_urls": str(nap_urls),
+        "netaporter_listing": f"{site.base}/en-us/shop/clothing",
+        "sitemap": f"{site.base}/sitemap.xml",
+        "robots": f"{site.base}/robots.txt",
+    }
     atomic_write_json(out / "fixtures.json", result)
     return result

@@ -40,12 +40,22 @@ PARAMS_FILE = "world_params.json"
 
 
 def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
-    return {"products": products, "seed": seed, "quick": quick, "generator_version": GENERATOR_VERSION,
-            "config": cfg.model_dump(mode="json", exclude={"workers"})}
+    return {
+        "products": products,
+        "seed": seed,
+        "quick": quick,
+        "generator_version": GENERATOR_VERSION,
+        "config": cfg.model_dump(mode="json", exclude={"workers"}),
+    }
 
 
-def world_matches(out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False,
-                  cfg: WorldConfig | None = None) -> bool:
+def world_matches(
+    out_dir: str | os.PathLike[str],
+    products: int,
+    seed: int,
+    quick: bool = False,
+    cfg: WorldConfig | None = None,
+) -> bool:
     """True when ``out_dir`` already holds a complete world made with these parameters."""
     cfg = cfg or WorldConfig()
     p = Path(out_dir, PARAMS_FILE)
@@ -57,9 +67,16 @@ def world_matches(out_dir: str | os.PathLike[str], products: int, seed: int, qui
         return False
 
 
-def generate_world(out_dir: str | os.PathLike[str], products: int = 60, seed: int = 0, *, quick: bool = False,
-                   config: WorldConfig | None = None, workers: int | None = None,
-                   progress: Any = None) -> WorldTruth:
+def generate_world(
+    out_dir: str | os.PathLike[str],
+    products: int = 60,
+    seed: int = 0,
+    *,
+    quick: bool = False,
+    config: WorldConfig | None = None,
+    workers: int | None = None,
+    progress: Any = None,
+) -> WorldTruth:
     """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
 
     Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config).
@@ -70,8 +87,11 @@ def generate_world(out_dir: str | os.PathLike[str], products: int = 60, seed: in
     if world_matches(out, products, seed, quick, cfg):
         return load_world(out)
     if Path(out, "world.json").exists():
-        raise ConfigError("folder already holds a different world", where=str(out),
-                          hint="use another --out folder or delete this one")
+        raise ConfigError(
+            "folder already holds a different world",
+            where=str(out),
+            hint="use another --out folder or delete this one",
+        )
     out.mkdir(parents=True, exist_ok=True)
     specs = plan_world(products, seed, cfg)
     by_id = {s.product_id: s for s in specs}
@@ -118,18 +138,34 @@ def _cost(s: ProductSpec) -> float:
     return 2.0 if s.source != SourceName.NETAPORTER else 1.0
 
 
-def _assemble(specs: list[ProductSpec], results: dict[str, dict], seed: int,
-              by_id: dict[str, ProductSpec]) -> WorldTruth:
+def _assemble(
+    specs: list[ProductSpec], results: dict[str, dict], seed: int, by_id: dict[str, ProductSpec]
+) -> WorldTruth:
     products, videos = [], []
     for s in specs:
         r = results[s.product_id]
         m = s.meta
-        products.append(WorldProduct(
-            product_id=s.product_id, source=s.source, partition=s.partition, df2_class=s.df2_class, kind=s.kind,
-            confusable_group=s.confusable_group, title=m["title"], description=m["description"],
-            category_path=m["category_path"], caption=m["caption"], hashtags=m["hashtags"], designer=m["designer"],
-            colour=m["colour"], images=r["images"], videos=[v["video_id"] for v in r["videos"]],
-            wrong_shop=s.wrong_shop_of is not None, wrong_shop_of=s.wrong_shop_of))
+        products.append(
+            WorldProduct(
+                product_id=s.product_id,
+                source=s.source,
+                partition=s.partition,
+                df2_class=s.df2_class,
+                kind=s.kind,
+                confusable_group=s.confusable_group,
+                title=m["title"],
+                description=m["description"],
+                category_path=m["category_path"],
+                caption=m["caption"],
+                hashtags=m["hashtags"],
+                designer=m["designer"],
+                colour=m["colour"],
+                images=r["images"],
+                videos=[v["video_id"] for v in r["videos"]],
+                wrong_shop=s.wrong_shop_of is not None,
+                wrong_shop_of=s.wrong_shop_of,
+            )
+        )
         for v in r["videos"]:
             videos.append(WorldVideo.model_validate(v))
     return WorldTruth(seed=seed, products=products, videos=videos, generator_version=GENERATOR_VERSION)
@@ -153,8 +189,11 @@ def _render_product(task: tuple) -> dict[str, dict]:
         write_image(out / rel, img)
         images[view] = rel
 
-    shop = (studio_shot(spec.garment, cfg.shop_size, variant=spec.index) if spec.kind == "clothing"
-            else studio_object(spec.kind, spec.other_colour or "black", cfg.shop_size, spec.index))
+    shop = (
+        studio_shot(spec.garment, cfg.shop_size, variant=spec.index)
+        if spec.kind == "clothing"
+        else studio_object(spec.kind, spec.other_colour or "black", cfg.shop_size, spec.index)
+    )
     n = cfg.n_frames(quick)
     videos: list[dict] = []
     frames: list[np.ndarray] = []
@@ -173,7 +212,10 @@ def _render_product(task: tuple) -> dict[str, dict]:
         if spec.source == SourceName.TIKTOK:
             save("shop", shop)
         else:
-            cands = [shop, studio_shot(random_garment(rng, int(rng.integers(1, 14))), cfg.shop_size, variant=1)]
+            cands = [
+                shop,
+                studio_shot(random_garment(rng, int(rng.integers(1, 14))), cfg.shop_size, variant=1),
+            ]
             if spec.kind == "clothing":
                 cands.append(fabric_closeup(spec.garment, cfg.shop_size[0]))
             order = rng.permutation(len(cands))
@@ -199,20 +241,36 @@ def _render_product(task: tuple) -> dict[str, dict]:
     return result
 
 
-def _gt_model(video_id: str, product_id: str, gts: list[list[dict]], rename: dict[str, str] | None = None
-              ) -> VideoGroundTruth:
+def _gt_model(
+    video_id: str, product_id: str, gts: list[list[dict]], rename: dict[str, str] | None = None
+) -> VideoGroundTruth:
     rename = rename or {}
-    frames = [[GarmentInFrame(**{**g, "product_id": rename.get(g["product_id"], g["product_id"])}) for g in fr]
-              for fr in gts]
+    frames = [
+        [GarmentInFrame(**{**g, "product_id": rename.get(g["product_id"], g["product_id"])}) for g in fr]
+        for fr in gts
+    ]
     return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames)
 
 
-def _video_row(out: Path, spec: ProductSpec, video_id: str, size: tuple[int, int], n: int, cfg: WorldConfig,
-               **extra: Any) -> dict:
+def _video_row(
+    out: Path, spec: ProductSpec, video_id: str, size: tuple[int, int], n: int, cfg: WorldConfig, **extra: Any
+) -> dict:
     rel = f"media/videos/{video_id}.mp4"
-    return {"video_id": video_id, "product_id": spec.product_id, "source": spec.source, "partition": spec.partition,
-            "path": rel, "sha256": sha256_file(out / rel), "frames": n, "fps": cfg.fps, "width": size[0],
-            "height": size[1], "codec": "h264", "gt": f"gt/{video_id}.json", **extra}
+    return {
+        "video_id": video_id,
+        "product_id": spec.product_id,
+        "source": spec.source,
+        "partition": spec.partition,
+        "path": rel,
+        "sha256": sha256_file(out / rel),
+        "frames": n,
+        "fps": cfg.fps,
+        "width": size[0],
+        "height": size[1],
+        "codec": "h264",
+        "gt": f"gt/{video_id}.json",
+        **extra,
+    }
 
 
 def _write_gt(out: Path, gt: VideoGroundTruth) -> None:
@@ -221,16 +279,32 @@ def _write_gt(out: Path, gt: VideoGroundTruth) -> None:
     atomic_write_text(out / "gt" / f"{gt.video_id}.json", gt.model_dump_json() + "\n")
 
 
-def _write_video(out: Path, spec: ProductSpec, frames: list[np.ndarray], gts: list[list[dict]],
-                 size: tuple[int, int], cfg: WorldConfig, crf: int, **extra: Any) -> dict:
+def _write_video(
+    out: Path,
+    spec: ProductSpec,
+    frames: list[np.ndarray],
+    gts: list[list[dict]],
+    size: tuple[int, int],
+    cfg: WorldConfig,
+    crf: int,
+    **extra: Any,
+) -> dict:
     video_id = spec.product_id
     encode_frames(frames, out / f"media/videos/{video_id}.mp4", size=size, fps=cfg.fps, crf=crf, gop=cfg.gop)
     _write_gt(out, _gt_model(video_id, spec.product_id, gts))
     return _video_row(out, spec, video_id, size, len(frames), cfg, **extra)
 
 
-def _split_video(out: Path, spec: ProductSpec, rng: np.random.Generator, shop: np.ndarray, cfg: WorldConfig,
-                 n: int, frames: list[np.ndarray], gts: list[list[dict]]) -> dict:
+def _split_video(
+    out: Path,
+    spec: ProductSpec,
+    rng: np.random.Generator,
+    shop: np.ndarray,
+    cfg: WorldConfig,
+    n: int,
+    frames: list[np.ndarray],
+    gts: list[list[dict]],
+) -> dict:
     """A Hard clip in one half, a still picture of the shop item in the other."""
     layout = spec.split_layout or "left-right"
     w, h = cfg.split_lr_size if layout == "left-right" else cfg.split_tb_size
@@ -257,13 +331,24 @@ def _split_video(out: Path, spec: ProductSpec, rng: np.random.Generator, shop: n
         gts.append(g)
     still_rel = f"media/stills/{spec.product_id}.png"
     write_image(out / still_rel, still)
-    ss = SplitScreen(layout=layout, still_half=still_half, still_box=sbox, moving_box=mbox, still_image=still_rel)
+    ss = SplitScreen(
+        layout=layout, still_half=still_half, still_box=sbox, moving_box=mbox, still_image=still_rel
+    )
     return _write_video(out, spec, frames, gts, (w, h), cfg, cfg.crf, split_screen=ss.model_dump(mode="json"))
 
 
-def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, str], vrow: dict,
-               frames: list[np.ndarray], gts: list[list[dict]], size: tuple[int, int], cfg: WorldConfig,
-               seed: int) -> dict:
+def _duplicate(
+    out: Path,
+    orig: ProductSpec,
+    d: ProductSpec,
+    images: dict[str, str],
+    vrow: dict,
+    frames: list[np.ndarray],
+    gts: list[list[dict]],
+    size: tuple[int, int],
+    cfg: WorldConfig,
+    seed: int,
+) -> dict:
     """A re-post of ``orig``'s video under item ``d``: exact copy, re-encode or sub-clip."""
     rng = np.random.default_rng([seed, d.index, 5])
     new_images = {}
@@ -290,10 +375,16 @@ def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, s
         lut = np.clip(np.arange(256) * gain, 0, 255).astype(np.uint8)
 
         def tf(f: np.ndarray) -> np.ndarray:
-            return cv2.LUT(cv2.resize(f[c:h - c, c:w - c], (nw, nh), interpolation=cv2.INTER_AREA), lut)
+            return cv2.LUT(cv2.resize(f[c : h - c, c : w - c], (nw, nh), interpolation=cv2.INTER_AREA), lut)
 
-        encode_frames((tf(f) for f in frames), out / rel, size=(nw, nh), fps=cfg.fps, crf=cfg.reencode_crf,
-                      gop=cfg.gop * 2)
+        encode_frames(
+            (tf(f) for f in frames),
+            out / rel,
+            size=(nw, nh),
+            fps=cfg.fps,
+            crf=cfg.reencode_crf,
+            gop=cfg.gop * 2,
+        )
         sx, sy = nw / (w - 2 * c), nh / (h - 2 * c)
         new_gts = []
         for fr in gts:
@@ -304,8 +395,11 @@ def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, s
                     b = g["box"]
                     x1, y1 = max(0.0, (b[0] - c) * sx), max(0.0, (b[1] - c) * sy)
                     x2, y2 = min(nw, (b[2] - c) * sx), min(nh, (b[3] - c) * sy)
-                    g["box"] = [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)] if x2 > x1 and y2 > y1 \
+                    g["box"] = (
+                        [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)]
+                        if x2 > x1 and y2 > y1
                         else None
+                    )
                     if g["box"] is None:
                         g["visible"] = 0.0
                 row.append(g)
@@ -317,8 +411,10 @@ def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, s
         total = len(frames)
         length = max(8, int(total * rng.uniform(0.4, 0.6)))
         start = int(rng.integers(1, total - length))
-        encode_frames(frames[start:start + length], out / rel, size=size, fps=cfg.fps, crf=cfg.crf, gop=cfg.gop)
-        _write_gt(out, _gt_model(vid, d.product_id, gts[start:start + length], rename))
+        encode_frames(
+            frames[start : start + length], out / rel, size=size, fps=cfg.fps, crf=cfg.crf, gop=cfg.gop
+        )
+        _write_gt(out, _gt_model(vid, d.product_id, gts[start : start + length], rename))
         n, nsize = length, size
         extra["subclip_start"] = start
         extra["split_screen"] = vrow.get("split_screen")
@@ -326,8 +422,9 @@ def _duplicate(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, s
     return {"images": new_images, "videos": [row]}
 
 
-def timed_generate(out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False,
-                   **kw: Any) -> tuple[WorldTruth, float]:
+def timed_generate(
+    out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False, **kw: Any
+) -> tuple[WorldTruth, float]:
     """``generate_world`` and the seconds it took."""
     t0 = time.perf_counter()
     truth = generate_world(out_dir, products, seed, quick=quick, **kw)

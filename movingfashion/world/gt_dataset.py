@@ -38,8 +38,9 @@ def publishable(truth: WorldTruth) -> list[WorldProduct]:
     return keep
 
 
-def assign_splits(products: list[WorldProduct], seed: int = 0, test_fraction: float = 0.1,
-                  min_test: int = 3) -> dict[str, Split]:
+def assign_splits(
+    products: list[WorldProduct], seed: int = 0, test_fraction: float = 0.1, min_test: int = 3
+) -> dict[str, Split]:
     """~90/10 within every class, with at least ``min_test`` test products."""
     rng = np.random.default_rng([seed, 90])
     out: dict[str, Split] = {}
@@ -64,9 +65,34 @@ def _crop_video(src: Path, dst: Path, box: list[int]) -> None:
     x1, y1, x2, y2 = box
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.stem}.part.mp4")
-    cmd = [ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(src), "-vf", f"crop={x2 - x1}:{y2 - y1}:{x1}:{y1}",
-           "-an", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-threads", "1",
-           "-fflags", "+bitexact", "-flags", "+bitexact", "-map_metadata", "-1", str(tmp)]
+    cmd = [
+        ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-i",
+        str(src),
+        "-vf",
+        f"crop={x2 - x1}:{y2 - y1}:{x1}:{y1}",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "20",
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-fflags",
+        "+bitexact",
+        "-flags",
+        "+bitexact",
+        "-map_metadata",
+        "-1",
+        str(tmp),
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         tmp.unlink(missing_ok=True)
@@ -74,7 +100,9 @@ def _crop_video(src: Path, dst: Path, box: list[int]) -> None:
     os.replace(tmp, dst)
 
 
-def export_gt_dataset(world_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int = 0) -> Path:
+def export_gt_dataset(
+    world_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int = 0
+) -> Path:
     """Write train.json/test.json, entries.jsonl, videos/, shop/ (front/rear/fabric), tracklets/."""
     world, out = Path(world_dir), Path(out_dir)
     truth = load_world(world)
@@ -95,7 +123,9 @@ def export_gt_dataset(world_dir: str | os.PathLike[str], out_dir: str | os.PathL
             if v.split_screen is not None:
                 mb = [int(x) for x in v.split_screen.moving_box]
                 _crop_video(world / v.path, out / rel, mb)
-                boxes = {t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()}
+                boxes = {
+                    t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()
+                }
                 w, h = mb[2] - mb[0], mb[3] - mb[1]
                 still = cv2.imread(str(world / v.split_screen.still_image))
                 (out / "shop").mkdir(parents=True, exist_ok=True)
@@ -107,9 +137,16 @@ def export_gt_dataset(world_dir: str | os.PathLike[str], out_dir: str | os.PathL
             trk = {str(t): list(b) for t, b in sorted(boxes.items())}
             tracklets.append(trk)
             sha[rel] = sha256_file(out / rel)
-            vt = VideoTracklets(product_id=p.product_id, video=rel, frames=v.frames, width=w, height=h,
-                                tracklets=[Tracklet(video=rel, boxes=boxes, class_id=p.df2_class, mode="ground-truth")],
-                                ground_truth=0, detector="world-ground-truth")
+            vt = VideoTracklets(
+                product_id=p.product_id,
+                video=rel,
+                frames=v.frames,
+                width=w,
+                height=h,
+                tracklets=[Tracklet(video=rel, boxes=boxes, class_id=p.df2_class, mode="ground-truth")],
+                ground_truth=0,
+                detector="world-ground-truth",
+            )
             atomic_write_text(out / f"tracklets/{p.product_id}_{n}.json", vt.model_dump_json(indent=1) + "\n")
         views = {}
         if "shop" in p.images:
@@ -124,20 +161,48 @@ def export_gt_dataset(world_dir: str | os.PathLike[str], out_dir: str | os.PathL
                 sha[rel] = sha256_file(out / rel)
         sha[shop_rel] = sha256_file(out / shop_rel)
         split = splits[p.product_id]
-        official[split][p.product_id] = OfficialEntry(video_paths=video_paths, img_path=shop_rel,
-                                                      source=PARTITION_SOURCE_CODE[p.partition], tracklets=tracklets)
+        official[split][p.product_id] = OfficialEntry(
+            video_paths=video_paths,
+            img_path=shop_rel,
+            source=PARTITION_SOURCE_CODE[p.partition],
+            tracklets=tracklets,
+        )
         entry = DatasetEntry(
-            product_id=p.product_id, df2_class=int(p.df2_class or 0), partition=p.partition, split=split,
-            source=p.source, video_paths=video_paths, img_path=shop_rel, front_path=views.get("front"),
-            rear_path=views.get("rear"), fabric_path=views.get("fabric"), video_crops=[None] * len(video_paths),
-            tracklets=tracklets, sha256=sha,
-            metadata={"title": p.title, "category_path": p.category_path, "designer": p.designer,
-                      "caption": p.caption, "confusable_group": p.confusable_group, "from": "world-ground-truth"})
+            product_id=p.product_id,
+            df2_class=int(p.df2_class or 0),
+            partition=p.partition,
+            split=split,
+            source=p.source,
+            video_paths=video_paths,
+            img_path=shop_rel,
+            front_path=views.get("front"),
+            rear_path=views.get("rear"),
+            fabric_path=views.get("fabric"),
+            video_crops=[None] * len(video_paths),
+            tracklets=tracklets,
+            sha256=sha,
+            metadata={
+                "title": p.title,
+                "category_path": p.category_path,
+                "designer": p.designer,
+                "caption": p.caption,
+                "confusable_group": p.confusable_group,
+                "from": "world-ground-truth",
+            },
+        )
         lines.append(entry.model_dump_json())
     write_official(out / "train.json", official[Split.TRAIN])
     write_official(out / "test.json", official[Split.TEST])
     atomic_write_text(out / "entries.jsonl", "\n".join(lines) + "\n")
-    atomic_write_json(out / "manifest.json", {
-        "built_from": "synthetic world ground truth", "world_seed": truth.seed, "split_seed": seed,
-        "products": len(products), "train": len(official[Split.TRAIN]), "test": len(official[Split.TEST])})
+    atomic_write_json(
+        out / "manifest.json",
+        {
+            "built_from": "synthetic world ground truth",
+            "world_seed": truth.seed,
+            "split_seed": seed,
+            "products": len(products),
+            "train": len(official[Split.TRAIN]),
+            "test": len(official[Split.TEST]),
+        },
+    )
     return out

@@ -21,8 +21,9 @@ def _label(img: np.ndarray, text: str) -> None:
     cv2.putText(img, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (20, 20, 20), 1, cv2.LINE_AA)
 
 
-def frames_picture(world_dir: str | os.PathLike[str], rows: int = 4, cols: int = 5, cell: tuple[int, int] = (176, 220)
-                   ) -> np.ndarray:
+def frames_picture(
+    world_dir: str | os.PathLike[str], rows: int = 4, cols: int = 5, cell: tuple[int, int] = (176, 220)
+) -> np.ndarray:
     """A grid: one video per row (Regular, Hard, split-screen...), frames across, GT boxes drawn."""
     world = Path(world_dir)
     truth = load_world(world)
@@ -44,12 +45,16 @@ def frames_picture(world_dir: str | os.PathLike[str], rows: int = 4, cols: int =
             for g in gt.frames[t]:
                 if g.box is not None:
                     x1, y1, x2, y2 = (int(round(c)) for c in g.box)
-                    cv2.rectangle(img, (x1, y1), (x2 - 1, y2 - 1), ITEM if g.product_id == v.product_id else OTHER, 2)
+                    cv2.rectangle(
+                        img, (x1, y1), (x2 - 1, y2 - 1), ITEM if g.product_id == v.product_id else OTHER, 2
+                    )
             s = min(cell[0] / img.shape[1], cell[1] / img.shape[0])
-            small = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(
+                img, (int(img.shape[1] * s), int(img.shape[0] * s)), interpolation=cv2.INTER_AREA
+            )
             tile = np.full((cell[1], cell[0], 3), 255, np.uint8)
             y, x = (cell[1] - small.shape[0]) // 2, (cell[0] - small.shape[1]) // 2
-            tile[y:y + small.shape[0], x:x + small.shape[1]] = small
+            tile[y : y + small.shape[0], x : x + small.shape[1]] = small
             if t == 0:
                 _label(tile, f"{v.source.value} {v.partition.value}{' split' if v.split_screen else ''}")
             row.append(tile)
@@ -57,8 +62,9 @@ def frames_picture(world_dir: str | os.PathLike[str], rows: int = 4, cols: int =
     return np.concatenate(grid, 0)
 
 
-def shop_sheet(world_dir: str | os.PathLike[str], cols: int = 8, rows: int = 3, cell: tuple[int, int] = (128, 160)
-               ) -> np.ndarray:
+def shop_sheet(
+    world_dir: str | os.PathLike[str], cols: int = 8, rows: int = 3, cell: tuple[int, int] = (128, 160)
+) -> np.ndarray:
     """Contact sheet of shop images (one per product; class name on top)."""
     from schemas.taxonomy import DF2_CLASSES
 
@@ -77,7 +83,7 @@ def shop_sheet(world_dir: str | os.PathLike[str], cols: int = 8, rows: int = 3, 
             break
     while len(tiles) % cols:
         tiles.append(np.full((cell[1], cell[0], 3), 255, np.uint8))
-    return np.concatenate([np.concatenate(tiles[i:i + cols], 1) for i in range(0, len(tiles), cols)], 0)
+    return np.concatenate([np.concatenate(tiles[i : i + cols], 1) for i in range(0, len(tiles), cols)], 0)
 
 
 def render_pictures(world_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]) -> dict[str, str]:

@@ -16,8 +16,18 @@ import numpy as np
 from .catalog import COLOURS, GarmentSpec
 
 TEX_W, TEX_H = 96, 128
-SLEEVES = {1: "short", 2: "long", 3: "short", 4: "long", 5: "none", 6: "strap", 10: "short", 11: "long",
-           12: "none", 13: "strap"}
+SLEEVES = {
+    1: "short",
+    2: "long",
+    3: "short",
+    4: "long",
+    5: "none",
+    6: "strap",
+    10: "short",
+    11: "long",
+    12: "none",
+    13: "strap",
+}
 TOPS = {1, 2, 5, 6}
 BOTTOMS = {7, 8, 9}
 OUTWEAR = {3, 4}
@@ -81,10 +91,12 @@ def make_texture(g: GarmentSpec, *, back: bool = False, shaded: bool = True) -> 
 def fabric_closeup(g: GarmentSpec, size: int) -> np.ndarray:
     """The fabric detail ('cu' view): a magnified, unshaded patch of the texture."""
     tex = make_texture(g, back=True, shaded=False)
-    patch = tex[TEX_H // 3: TEX_H // 3 + 40, TEX_W // 4: TEX_W // 4 + 40]
+    patch = tex[TEX_H // 3 : TEX_H // 3 + 40, TEX_W // 4 : TEX_W // 4 + 40]
     out = cv2.resize(patch, (size, size), interpolation=cv2.INTER_CUBIC)
     rng = np.random.default_rng(g.tex_seed + 1)
-    out = np.clip(out.astype(np.int16) + rng.normal(0, 6, out.shape).astype(np.int16), 0, 255).astype(np.uint8)
+    out = np.clip(out.astype(np.int16) + rng.normal(0, 6, out.shape).astype(np.int16), 0, 255).astype(
+        np.uint8
+    )
     return out
 
 
@@ -92,9 +104,18 @@ def fabric_closeup(g: GarmentSpec, size: int) -> np.ndarray:
 
 # Body anchors for a figure of height 1, facing the camera: x relative to the centre line, y from the top.
 ANCHORS: dict[str, tuple[float, float]] = {
-    "neck_l": (-0.03, 0.125), "neck_c": (0.0, 0.145), "sh_l": (-0.105, 0.165), "pit_l": (-0.085, 0.235),
-    "elb_l": (-0.125, 0.345), "wri_l": (-0.13, 0.47), "waist_l": (-0.075, 0.38), "hip_l": (-0.097, 0.5),
-    "crotch": (0.0, 0.535), "knee_l": (-0.055, 0.72), "ank_l": (-0.05, 0.93), "chest_l": (-0.085, 0.215),
+    "neck_l": (-0.03, 0.125),
+    "neck_c": (0.0, 0.145),
+    "sh_l": (-0.105, 0.165),
+    "pit_l": (-0.085, 0.235),
+    "elb_l": (-0.125, 0.345),
+    "wri_l": (-0.13, 0.47),
+    "waist_l": (-0.075, 0.38),
+    "hip_l": (-0.097, 0.5),
+    "crotch": (0.0, 0.535),
+    "knee_l": (-0.055, 0.72),
+    "ank_l": (-0.05, 0.93),
+    "chest_l": (-0.085, 0.215),
 }
 
 
@@ -204,7 +225,11 @@ def garment_polygons(g: GarmentSpec, A: dict[str, np.ndarray]) -> list[tuple[str
             elif sleeve == "none":
                 pts += [at(0.13, 0.045, -side), at(0.16, 0.07, -side), at(0.255, 0.088, -side)]
             else:
-                pts += [P("neck_" + s) if side == -1 else P("neck_" + s), widen(P("sh_" + s), 1.04), P("pit_" + s)]
+                pts += [
+                    P("neck_" + s) if side == -1 else P("neck_" + s),
+                    widen(P("sh_" + s), 1.04),
+                    P("pit_" + s),
+                ]
             pts.append(widen(P("waist_" + s), fit * 1.05))
             if c in DRESSES:
                 pts.append(widen(P("hip_" + s), fit * 1.2))
@@ -243,15 +268,20 @@ def garment_polygons(g: GarmentSpec, A: dict[str, np.ndarray]) -> list[tuple[str
         hl, hr = widen(P("hip_l"), fit * 1.05), widen(P("hip_r"), fit * 1.05)
         if c == 9:
             hem_y = min(0.86, 0.68 * g.length)
-            parts.append(("body", np.array([wl, hl, at(hem_y, 0.16 * fit, -1), at(hem_y, 0.16 * fit, 1), hr, wr_])))
+            parts.append(
+                ("body", np.array([wl, hl, at(hem_y, 0.16 * fit, -1), at(hem_y, 0.16 * fit, 1), hr, wr_]))
+            )
         else:
             legs = []
             for s in ("l", "r"):
                 kn, an = P("knee_" + s), P("ank_" + s)
                 if c == 7:
                     t = 0.45 * g.length
-                    mid = _lerp(P("hip_" + s) * 0 + np.array([P("hip_" + s)[0] * 0.5 + cx * 0.5, P("hip_" + s)[1]]),
-                                kn, t)
+                    mid = _lerp(
+                        P("hip_" + s) * 0 + np.array([P("hip_" + s)[0] * 0.5 + cx * 0.5, P("hip_" + s)[1]]),
+                        kn,
+                        t,
+                    )
                     ww = 0.065 * fit * wf * h
                     legs.append((mid, ww))
                 else:
@@ -260,11 +290,34 @@ def garment_polygons(g: GarmentSpec, A: dict[str, np.ndarray]) -> list[tuple[str
             cr = P("crotch")
             if c == 7:
                 (ml, wl_), (mr, wr2) = legs
-                poly = [wl, hl, ml + [-wl_, 0], ml + [wl_ * 0.6, 0], cr, mr + [-wr2 * 0.6, 0], mr + [wr2, 0], hr, wr_]
+                poly = [
+                    wl,
+                    hl,
+                    ml + [-wl_, 0],
+                    ml + [wl_ * 0.6, 0],
+                    cr,
+                    mr + [-wr2 * 0.6, 0],
+                    mr + [wr2, 0],
+                    hr,
+                    wr_,
+                ]
             else:
                 (kl, wkl, al, wal), (kr, wkr, ar, war) = legs
-                poly = [wl, hl, kl + [-wkl, 0], al + [-wal, 0], al + [wal, 0], kl + [wkl, 0], cr,
-                        kr + [-wkr, 0], ar + [-war, 0], ar + [war, 0], kr + [wkr, 0], hr, wr_]
+                poly = [
+                    wl,
+                    hl,
+                    kl + [-wkl, 0],
+                    al + [-wal, 0],
+                    al + [wal, 0],
+                    kl + [wkl, 0],
+                    cr,
+                    kr + [-wkr, 0],
+                    ar + [-war, 0],
+                    ar + [war, 0],
+                    kr + [wkr, 0],
+                    hr,
+                    wr_,
+                ]
             parts.append(("body", np.array(poly)))
     return parts
 
@@ -304,7 +357,11 @@ def outfit_for(rng: np.random.Generator, main: GarmentSpec | None) -> list[Garme
     elif c in BOTTOMS:
         out = [main, random_garment(rng, int(rng.choice([1, 2, 5, 6])))]
     elif c in OUTWEAR:
-        out = [random_garment(rng, int(rng.choice([7, 8, 9]))), random_garment(rng, int(rng.choice([1, 5]))), main]
+        out = [
+            random_garment(rng, int(rng.choice([7, 8, 9]))),
+            random_garment(rng, int(rng.choice([1, 5]))),
+            main,
+        ]
     else:
         out = [main]
     if extra_only:
@@ -312,12 +369,20 @@ def outfit_for(rng: np.random.Generator, main: GarmentSpec | None) -> list[Garme
     return out
 
 
-def random_person(rng: np.random.Generator, garments: list[tuple[str, GarmentSpec]],
-                  accessory: tuple[str, str] | None = None) -> Person:
+def random_person(
+    rng: np.random.Generator,
+    garments: list[tuple[str, GarmentSpec]],
+    accessory: tuple[str, str] | None = None,
+) -> Person:
     from .catalog import HAIR, SKIN
 
-    return Person(skin=SKIN[int(rng.integers(len(SKIN)))], hair=HAIR[int(rng.integers(len(HAIR)))],
-                  long_hair=bool(rng.random() < 0.5), outfit=garments, accessory=accessory)
+    return Person(
+        skin=SKIN[int(rng.integers(len(SKIN)))],
+        hair=HAIR[int(rng.integers(len(HAIR)))],
+        long_hair=bool(rng.random() < 0.5),
+        outfit=garments,
+        accessory=accessory,
+    )
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -326,8 +391,13 @@ def random_person(rng: np.random.Generator, garments: list[tuple[str, GarmentSpe
 class Canvas:
     """An RGB frame, a label map and the camera mapping world pixels to frame pixels."""
 
-    def __init__(self, image: np.ndarray, zoom: float = 1.0, cam: tuple[float, float] | None = None,
-                 offset: tuple[int, int] = (0, 0)) -> None:
+    def __init__(
+        self,
+        image: np.ndarray,
+        zoom: float = 1.0,
+        cam: tuple[float, float] | None = None,
+        offset: tuple[int, int] = (0, 0),
+    ) -> None:
         self.image = image
         self.h, self.w = image.shape[:2]
         self.labels = np.zeros((self.h, self.w), np.int16)
@@ -349,9 +419,18 @@ class Canvas:
 
     def circle(self, centre: np.ndarray, radius: float, colour, label: int = 0) -> None:
         c = self.to_px(centre[None])[0]
-        cv2.circle(self.image, (int(round(c[0] * 4)), int(round(c[1] * 4))), int(round(radius * self.zoom * 4)),
-                   tuple(int(v) for v in colour), -1, cv2.LINE_AA, shift=2)
-        cv2.circle(self.labels, (int(round(c[0])), int(round(c[1]))), int(round(radius * self.zoom)), int(label), -1)
+        cv2.circle(
+            self.image,
+            (int(round(c[0] * 4)), int(round(c[1] * 4))),
+            int(round(radius * self.zoom * 4)),
+            tuple(int(v) for v in colour),
+            -1,
+            cv2.LINE_AA,
+            shift=2,
+        )
+        cv2.circle(
+            self.labels, (int(round(c[0])), int(round(c[1]))), int(round(radius * self.zoom)), int(label), -1
+        )
 
     def textured(self, polys: list[np.ndarray], tex: np.ndarray, box: np.ndarray, label: int) -> None:
         """Fill polygons (world coords) with ``tex`` stretched over the garment box ``box`` (world)."""
@@ -366,15 +445,22 @@ class Canvas:
         sx = (gb[2] - gb[0]) / TEX_W
         sy = (gb[3] - gb[1]) / TEX_H
         m = np.array([[sx, 0, gb[0] - x1], [0, sy, gb[1] - y1]], np.float64)
-        patch = cv2.warpAffine(tex, m, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        patch = cv2.warpAffine(
+            tex, m, (x2 - x1, y2 - y1), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         mask = np.zeros((y2 - y1, x2 - x1), np.uint8)
-        cv2.fillPoly(mask, [np.round((p - [x1, y1]) * 4).astype(np.int32) for p in px], 255, cv2.LINE_8, shift=2)
+        cv2.fillPoly(
+            mask, [np.round((p - [x1, y1]) * 4).astype(np.int32) for p in px], 255, cv2.LINE_8, shift=2
+        )
         sel = mask > 0
         self.image[y1:y2, x1:x2][sel] = patch[sel]
         self.labels[y1:y2, x1:x2][sel] = label
         bb = self.bbox.get(label)
-        self.bbox[label] = (x1, y1, x2, y2) if bb is None else (min(bb[0], x1), min(bb[1], y1),
-                                                                 max(bb[2], x2), max(bb[3], y2))
+        self.bbox[label] = (
+            (x1, y1, x2, y2)
+            if bb is None
+            else (min(bb[0], x1), min(bb[1], y1), max(bb[2], x2), max(bb[3], y2))
+        )
 
     def register_full(self, label: int, polys: list[np.ndarray]) -> None:
         """Pixels of the garment drawn alone (unclipped), measured on a small canvas."""
@@ -383,7 +469,7 @@ class Canvas:
         lo, hi = allp.min(0), allp.max(0)
         span = max(hi[0] - lo[0], hi[1] - lo[1], 1.0)
         s = min(1.0, 160.0 / span)
-        size = (np.ceil((hi - lo) * s).astype(int) + 2)
+        size = np.ceil((hi - lo) * s).astype(int) + 2
         mask = np.zeros((size[1], size[0]), np.uint8)
         cv2.fillPoly(mask, [np.round((p - lo) * s * 4).astype(np.int32) for p in px], 1, cv2.LINE_8, shift=2)
         self.full[label] = float(mask.sum()) / (s * s)
@@ -410,14 +496,34 @@ def draw_accessory(cv: Canvas, kind: str, colour: str, A: dict[str, np.ndarray])
     h = A["_wf"][1]
     if kind == "bag":
         w = A["wri_l"]
-        cv.fill([thick_line([w + [0, -0.02 * h], w + [0.02 * h, 0.03 * h]], [0.004 * h, 0.004 * h])], (40, 30, 25))
+        cv.fill(
+            [thick_line([w + [0, -0.02 * h], w + [0.02 * h, 0.03 * h]], [0.004 * h, 0.004 * h])], (40, 30, 25)
+        )
         x, y = w[0] - 0.06 * h, w[1] + 0.02 * h
-        cv.fill([np.array([[x, y], [x + 0.11 * h, y], [x + 0.12 * h, y + 0.09 * h], [x - 0.01 * h, y + 0.09 * h]])], col)
+        cv.fill(
+            [
+                np.array(
+                    [[x, y], [x + 0.11 * h, y], [x + 0.12 * h, y + 0.09 * h], [x - 0.01 * h, y + 0.09 * h]]
+                )
+            ],
+            col,
+        )
     elif kind == "shoes":
         for s in ("l", "r"):
             a = A["ank_" + s]
-            cv.fill([np.array([[a[0] - 0.035 * h, a[1]], [a[0] + 0.045 * h, a[1]], [a[0] + 0.05 * h, a[1] + 0.05 * h],
-                               [a[0] - 0.035 * h, a[1] + 0.05 * h]])], col)
+            cv.fill(
+                [
+                    np.array(
+                        [
+                            [a[0] - 0.035 * h, a[1]],
+                            [a[0] + 0.045 * h, a[1]],
+                            [a[0] + 0.05 * h, a[1] + 0.05 * h],
+                            [a[0] - 0.035 * h, a[1] + 0.05 * h],
+                        ]
+                    )
+                ],
+                col,
+            )
     else:
         c = A["neck_c"]
         for k in range(9):
@@ -443,8 +549,19 @@ def draw_person(cv: Canvas, person: Person, pose: Pose, labels: list[int]) -> No
         hip = np.array([A["hip_" + s][0] * 0.6 + A["crotch"][0] * 0.4, A["hip_" + s][1]])
         cv.fill([thick_line([hip, A["knee_" + s], A["ank_" + s]], [0.04 * h, 0.032 * h, 0.022 * h])], skin)
         a = A["ank_" + s]
-        cv.fill([np.array([[a[0] - 0.03 * h, a[1] - 0.01 * h], [a[0] + 0.035 * h, a[1] - 0.01 * h],
-                           [a[0] + 0.04 * h, a[1] + 0.045 * h], [a[0] - 0.03 * h, a[1] + 0.045 * h]])], (30, 28, 30))
+        cv.fill(
+            [
+                np.array(
+                    [
+                        [a[0] - 0.03 * h, a[1] - 0.01 * h],
+                        [a[0] + 0.035 * h, a[1] - 0.01 * h],
+                        [a[0] + 0.04 * h, a[1] + 0.045 * h],
+                        [a[0] - 0.03 * h, a[1] + 0.045 * h],
+                    ]
+                )
+            ],
+            (30, 28, 30),
+        )
     parts_of = []
     for (_pid, g), lab in zip(person.outfit, labels, strict=True):
         parts = garment_polygons(g, A)
@@ -459,7 +576,9 @@ def draw_person(cv: Canvas, person: Person, pose: Pose, labels: list[int]) -> No
             cv.textured(body, person.texture(g, back), box, lab)
     # arms, then sleeves over them
     for s in ("l", "r"):
-        cv.fill([thick_line([A["sh_" + s], A["elb_" + s], A["wri_" + s]], [0.036 * h, 0.03 * h, 0.022 * h])], skin)
+        cv.fill(
+            [thick_line([A["sh_" + s], A["elb_" + s], A["wri_" + s]], [0.036 * h, 0.03 * h, 0.022 * h])], skin
+        )
         cv.circle(A["wri_" + s] + [0, 0.015 * h], 0.02 * h, skin)
     for g, lab, parts, box in parts_of:
         sl = [p for k, p in parts if k == "sleeve"]
@@ -473,15 +592,50 @@ def draw_person(cv: Canvas, person: Person, pose: Pose, labels: list[int]) -> No
     if back:
         cv.circle(head, 0.058 * h, hair)
         if person.long_hair:
-            cv.fill([np.array([head + [-0.055 * h, 0], head + [0.055 * h, 0], head + [0.065 * h, 0.2 * h],
-                               head + [-0.065 * h, 0.2 * h]])], hair)
+            cv.fill(
+                [
+                    np.array(
+                        [
+                            head + [-0.055 * h, 0],
+                            head + [0.055 * h, 0],
+                            head + [0.065 * h, 0.2 * h],
+                            head + [-0.065 * h, 0.2 * h],
+                        ]
+                    )
+                ],
+                hair,
+            )
     else:
-        cv.fill([np.array([head + [-0.058 * h, 0.01 * h], head + [-0.045 * h, -0.045 * h], head + [0, -0.06 * h],
-                           head + [0.045 * h, -0.045 * h], head + [0.058 * h, 0.01 * h], head + [0, -0.03 * h]])], hair)
+        cv.fill(
+            [
+                np.array(
+                    [
+                        head + [-0.058 * h, 0.01 * h],
+                        head + [-0.045 * h, -0.045 * h],
+                        head + [0, -0.06 * h],
+                        head + [0.045 * h, -0.045 * h],
+                        head + [0.058 * h, 0.01 * h],
+                        head + [0, -0.03 * h],
+                    ]
+                )
+            ],
+            hair,
+        )
         if person.long_hair:
             for sg in (-1, 1):
-                cv.fill([np.array([head + [sg * 0.05 * h, -0.01 * h], head + [sg * 0.068 * h, 0.17 * h],
-                                   head + [sg * 0.045 * h, 0.17 * h], head + [sg * 0.04 * h, 0.02 * h]])], hair)
+                cv.fill(
+                    [
+                        np.array(
+                            [
+                                head + [sg * 0.05 * h, -0.01 * h],
+                                head + [sg * 0.068 * h, 0.17 * h],
+                                head + [sg * 0.045 * h, 0.17 * h],
+                                head + [sg * 0.04 * h, 0.02 * h],
+                            ]
+                        )
+                    ],
+                    hair,
+                )
     if person.accessory:
         draw_accessory(cv, person.accessory[0], person.accessory[1], A)
 
@@ -518,23 +672,31 @@ def cluttered_background(rng: np.random.Generator, w: int, h: int) -> tuple[np.n
         k = rng.random()
         x, y = int(rng.integers(bw)), int(rng.integers(bh))
         if k < 0.4:
-            cv2.rectangle(img, (x, y), (x + int(rng.integers(10, 70)), y + int(rng.integers(10, 90))), col, -1)
+            cv2.rectangle(
+                img, (x, y), (x + int(rng.integers(10, 70)), y + int(rng.integers(10, 90))), col, -1
+            )
         elif k < 0.7:
             cv2.circle(img, (x, y), int(rng.integers(4, 25)), col, -1)
         else:
-            cv2.line(img, (x, y), (int(rng.integers(bw)), int(rng.integers(bh))), col, int(rng.integers(1, 4)))
+            cv2.line(
+                img, (x, y), (int(rng.integers(bw)), int(rng.integers(bh))), col, int(rng.integers(1, 4))
+            )
     return img, origin
 
 
-def render_background(bg: np.ndarray, origin: tuple[float, float], w: int, h: int, zoom: float,
-                      cam: tuple[float, float]) -> np.ndarray:
+def render_background(
+    bg: np.ndarray, origin: tuple[float, float], w: int, h: int, zoom: float, cam: tuple[float, float]
+) -> np.ndarray:
     """The part of a background seen by the camera."""
-    m = np.array([[zoom, 0, w / 2 + zoom * (origin[0] - cam[0])], [0, zoom, h / 2 + zoom * (origin[1] - cam[1])]])
+    m = np.array(
+        [[zoom, 0, w / 2 + zoom * (origin[0] - cam[0])], [0, zoom, h / 2 + zoom * (origin[1] - cam[1])]]
+    )
     return cv2.warpAffine(bg, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def studio_shot(g: GarmentSpec, size: tuple[int, int], *, back: bool = False, variant: int = 0,
-                canvas: list | None = None) -> np.ndarray:
+def studio_shot(
+    g: GarmentSpec, size: tuple[int, int], *, back: bool = False, variant: int = 0, canvas: list | None = None
+) -> np.ndarray:
     """A 'ghost mannequin' studio picture of a garment on a plain light background.
 
     When ``canvas`` is a list, the :class:`Canvas` used (label 1 = the garment) is appended to it.
@@ -561,7 +723,9 @@ def studio_shot(g: GarmentSpec, size: tuple[int, int], *, back: bool = False, va
     cv.polys[1] = [p + [0, dy] for k, p in parts if k == "body"]
     box = garment_box(polys)
     shadow = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(shadow, [np.round((p + [5, 7]) * 4).astype(np.int32) for p in polys], 255, cv2.LINE_AA, shift=2)
+    cv2.fillPoly(
+        shadow, [np.round((p + [5, 7]) * 4).astype(np.int32) for p in polys], 255, cv2.LINE_AA, shift=2
+    )
     shadow = cv2.GaussianBlur(shadow, (0, 0), 6)
     img[:] = (img.astype(np.float32) * (1 - 0.22 * shadow[..., None] / 255.0)).astype(np.uint8)
     tex = make_texture(g, back=back, shaded=False)
@@ -586,8 +750,11 @@ def studio_object(kind: str, colour: str, size: tuple[int, int], variant: int = 
         A["wri_l"] = np.array([w * 0.6, h * 0.2])
         A["_wf"] = np.array([1.0, h * 4.0])
     elif kind == "shoes":
-        A = {"ank_l": np.array([w * 0.27, h * 0.4]), "ank_r": np.array([w * 0.66, h * 0.4]),
-             "_wf": np.array([1.0, h * 3.0])}
+        A = {
+            "ank_l": np.array([w * 0.27, h * 0.4]),
+            "ank_r": np.array([w * 0.66, h * 0.4]),
+            "_wf": np.array([1.0, h * 3.0]),
+        }
     else:
         A = {"neck_c": np.array([w * 0.5, h * 0.3]), "_wf": np.array([1.0, h * 6.0])}
     draw_accessory(cv, kind, colour, A)

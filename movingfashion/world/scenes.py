@@ -50,8 +50,9 @@ class Actor:
         cx = self.x0 + (self.x1 - self.x0) * (0.5 - 0.5 * math.cos(2 * math.pi * u))
         a, b = self.turn
         facing = self.facing0 + 2 * math.pi * self.turns * _smooth((u - a) / max(b - a, 1e-6))
-        return Pose(cx=cx, feet_y=self.feet_y, height=self.height, facing=facing,
-                    phase=2 * math.pi * self.steps * u)
+        return Pose(
+            cx=cx, feet_y=self.feet_y, height=self.height, facing=facing, phase=2 * math.pi * self.steps * u
+        )
 
 
 @dataclass
@@ -65,16 +66,33 @@ class Occluder:
     def draw(self, cv: Canvas) -> None:
         s = self.size
         if self.kind == "plant":
-            pot = np.array([[self.x - 0.3 * s, self.y - 0.45 * s], [self.x + 0.3 * s, self.y - 0.45 * s],
-                            [self.x + 0.22 * s, self.y], [self.x - 0.22 * s, self.y]])
+            pot = np.array(
+                [
+                    [self.x - 0.3 * s, self.y - 0.45 * s],
+                    [self.x + 0.3 * s, self.y - 0.45 * s],
+                    [self.x + 0.22 * s, self.y],
+                    [self.x - 0.22 * s, self.y],
+                ]
+            )
             cv.fill([pot], self.colour)
             for k in range(7):
                 ang = math.pi * (0.1 + 0.8 * k / 6)
                 c = np.array([self.x - math.cos(ang) * 0.35 * s, self.y - 0.5 * s - math.sin(ang) * 0.5 * s])
                 cv.circle(c, 0.18 * s, (40 + 8 * k, 110 + 6 * k, 50))
         else:
-            cv.fill([np.array([[self.x - 0.5 * s, self.y - 0.6 * s], [self.x + 0.5 * s, self.y - 0.6 * s],
-                               [self.x + 0.5 * s, self.y], [self.x - 0.5 * s, self.y]])], self.colour)
+            cv.fill(
+                [
+                    np.array(
+                        [
+                            [self.x - 0.5 * s, self.y - 0.6 * s],
+                            [self.x + 0.5 * s, self.y - 0.6 * s],
+                            [self.x + 0.5 * s, self.y],
+                            [self.x - 0.5 * s, self.y],
+                        ]
+                    )
+                ],
+                self.colour,
+            )
 
 
 @dataclass
@@ -105,14 +123,16 @@ class Scene:
     def n_frames(self) -> int:
         return self.shots[-1].end
 
-    def frame(self, t: int, *, pose0: Pose | None = None, zoom: float | None = None
-              ) -> tuple[np.ndarray, list[dict]]:
+    def frame(
+        self, t: int, *, pose0: Pose | None = None, zoom: float | None = None
+    ) -> tuple[np.ndarray, list[dict]]:
         """Frame ``t`` and the ground truth of every garment (box in frame pixels)."""
         img, _, gts = self.render(t, pose0=pose0, zoom=zoom)
         return img, [{k: v for k, v in g.items() if k not in ("label", "facing")} for g in gts]
 
-    def render(self, t: int, *, pose0: Pose | None = None, zoom: float | None = None
-               ) -> tuple[np.ndarray, Canvas, list[dict]]:
+    def render(
+        self, t: int, *, pose0: Pose | None = None, zoom: float | None = None
+    ) -> tuple[np.ndarray, Canvas, list[dict]]:
         """Like :meth:`frame`, also returning the canvas (label map, garment polygons)."""
         shot = next(s for s in self.shots if s.start <= t < s.end)
         w, h = self.size
@@ -121,7 +141,11 @@ class Scene:
         poses = [a.pose(uu) for a in self.actors]
         if pose0 is not None:
             poses[0] = pose0
-        z = shot.zoom[0] + (shot.zoom[1] - shot.zoom[0]) * math.sin(math.pi * u) ** 2 if zoom is None else zoom
+        z = (
+            shot.zoom[0] + (shot.zoom[1] - shot.zoom[0]) * math.sin(math.pi * u) ** 2
+            if zoom is None
+            else zoom
+        )
         cam = np.array(shot.cam0) + (np.array(shot.cam1) - np.array(shot.cam0)) * u
         if shot.follow is not None and zoom is None:
             target = self._target(shot.follow, poses[shot.follow])
@@ -144,8 +168,17 @@ class Scene:
         for i, labs in enumerate(self.labels):
             for pid, cls, lab in labs:
                 box, vis = cv.garment_truth(lab) if shot.present[i] else (None, 0.0)
-                gts.append({"product_id": pid, "df2_class": cls, "box": box, "visible": round(vis, 4),
-                            "person": i, "label": lab, "facing": poses[i].facing})
+                gts.append(
+                    {
+                        "product_id": pid,
+                        "df2_class": cls,
+                        "box": box,
+                        "visible": round(vis, 4),
+                        "person": i,
+                        "label": lab,
+                        "facing": poses[i].facing,
+                    }
+                )
         return img, cv, gts
 
     def _target(self, i: int, pose: Pose) -> np.ndarray:
@@ -162,12 +195,13 @@ def _lut(rng: np.random.Generator, strength: float) -> np.ndarray:
     gains = 1.0 + rng.uniform(-strength, strength, 3)
     gamma = rng.uniform(0.85, 1.15)
     x = np.arange(256, dtype=np.float32) / 255.0
-    lut = np.stack([np.clip(255 * (x ** gamma) * g * 0.95, 0, 255) for g in gains], -1)
+    lut = np.stack([np.clip(255 * (x**gamma) * g * 0.95, 0, 255) for g in gains], -1)
     return lut.astype(np.uint8).reshape(256, 1, 3)
 
 
-def _cast(spec: ProductSpec, rng: np.random.Generator, n_others: int
-          ) -> tuple[list[Actor], list[list[tuple[str, int, int]]]]:
+def _cast(
+    spec: ProductSpec, rng: np.random.Generator, n_others: int
+) -> tuple[list[Actor], list[list[tuple[str, int, int]]]]:
     """The product's wearer (actor 0) and ``n_others`` other people in random outfits."""
     from .catalog import random_garment
 
@@ -189,8 +223,10 @@ def _cast(spec: ProductSpec, rng: np.random.Generator, n_others: int
             o.append((f"other-{k}", g))
             k += 1
         people.append(random_person(rng, o))
-    labels = [[(pid, g.df2_class, 1 + 8 * i + j) for j, (pid, g) in enumerate(p.outfit)]
-              for i, p in enumerate(people)]
+    labels = [
+        [(pid, g.df2_class, 1 + 8 * i + j) for j, (pid, g) in enumerate(p.outfit)]
+        for i, p in enumerate(people)
+    ]
     actors = [Actor(person=p, x0=0, x1=0, feet_y=0, height=0) for p in people]
     return actors, labels
 
@@ -210,11 +246,29 @@ def regular_scene(spec: ProductSpec, rng: np.random.Generator, size: tuple[int, 
     za = rng.uniform(0.15, 0.55)
     occ = []
     if rng.random() < 0.7:
-        occ.append(Occluder(kind=str(rng.choice(["plant", "box"])), x=w * rng.uniform(0.2, 0.8), y=h * 1.02,
-                            size=h * rng.uniform(0.25, 0.4), colour=tuple(int(v) for v in rng.uniform(40, 200, 3))))
+        occ.append(
+            Occluder(
+                kind=str(rng.choice(["plant", "box"])),
+                x=w * rng.uniform(0.2, 0.8),
+                y=h * 1.02,
+                size=h * rng.uniform(0.25, 0.4),
+                colour=tuple(int(v) for v in rng.uniform(40, 200, 3)),
+            )
+        )
     pan = rng.uniform(-0.08, 0.08) * w
-    shot = Shot(start=0, end=n, background=bg, origin=origin, actors=actors, zoom=(1.0, 1.0 + za),
-                cam0=(w / 2 - pan, h / 2), cam1=(w / 2 + pan, h / 2), follow=0, occluders=occ, present=[True])
+    shot = Shot(
+        start=0,
+        end=n,
+        background=bg,
+        origin=origin,
+        actors=actors,
+        zoom=(1.0, 1.0 + za),
+        cam0=(w / 2 - pan, h / 2),
+        cam1=(w / 2 + pan, h / 2),
+        follow=0,
+        occluders=occ,
+        present=[True],
+    )
     return Scene(size=size, shots=[shot], actors=actors, labels=labels, lut=_lut(rng, 0.06))
 
 
@@ -234,7 +288,9 @@ def hard_scene(spec: ProductSpec, rng: np.random.Generator, size: tuple[int, int
         a.facing0 = 0.0
         a.steps = n / 30 * rng.uniform(0.8, 1.8)
     n_shots = int(rng.integers(2, 4))
-    cuts = sorted(int(x) for x in rng.choice(np.arange(int(n * 0.2), int(n * 0.8)), n_shots - 1, replace=False))
+    cuts = sorted(
+        int(x) for x in rng.choice(np.arange(int(n * 0.2), int(n * 0.8)), n_shots - 1, replace=False)
+    )
     bounds = [0, *cuts, n]
     away = int(rng.integers(1, n_shots)) if n_shots >= 3 or rng.random() < 0.5 else -1
     strong = next(k for k in range(n_shots) if k != away)
@@ -262,11 +318,31 @@ def hard_scene(spec: ProductSpec, rng: np.random.Generator, size: tuple[int, int
             cam0, cam1 = (cam0[0] - d, cam0[1]), (cam1[0] + d, cam1[1])
         occ = []
         if rng.random() < 0.5:
-            occ.append(Occluder(kind="box", x=w * rng.uniform(0.1, 0.9), y=h * 1.02, size=h * rng.uniform(0.2, 0.35),
-                                colour=tuple(int(v) for v in rng.uniform(30, 220, 3))))
-        shots.append(Shot(start=bounds[k], end=bounds[k + 1], background=bg, origin=origin, actors=actors,
-                          zoom=zoom, cam0=cam0, cam1=cam1, follow=follow, blur=blur, occluders=occ,
-                          present=present))
+            occ.append(
+                Occluder(
+                    kind="box",
+                    x=w * rng.uniform(0.1, 0.9),
+                    y=h * 1.02,
+                    size=h * rng.uniform(0.2, 0.35),
+                    colour=tuple(int(v) for v in rng.uniform(30, 220, 3)),
+                )
+            )
+        shots.append(
+            Shot(
+                start=bounds[k],
+                end=bounds[k + 1],
+                background=bg,
+                origin=origin,
+                actors=actors,
+                zoom=zoom,
+                cam0=cam0,
+                cam1=cam1,
+                follow=follow,
+                blur=blur,
+                occluders=occ,
+                present=present,
+            )
+        )
     return Scene(size=size, shots=shots, actors=actors, labels=labels, lut=_lut(rng, 0.15))
 
 
@@ -285,5 +361,5 @@ def letterbox(img: np.ndarray, size: tuple[int, int], colour=(250, 250, 250)) ->
     out = np.empty((h, w, 3), np.uint8)
     out[:] = colour
     x, y = (w - nw) // 2, (h - nh) // 2
-    out[y:y + nh, x:x + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+    out[y : y + nh, x : x + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
     return out

@@ -61,12 +61,21 @@ class _Handler(BaseHTTPRequestHandler):
 class WorldServer:
     """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media and plain files."""
 
-    def __init__(self, world_dir: str | os.PathLike[str], port: int = 0, faults: Faults | None = None,
-                 host: str = "127.0.0.1", page_size: int = 10) -> None:
+    def __init__(
+        self,
+        world_dir: str | os.PathLike[str],
+        port: int = 0,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        page_size: int = 10,
+    ) -> None:
         self.world_dir = Path(world_dir)
         if not (self.world_dir / "world.json").is_file():
-            raise DataFormatError("no world.json here", where=str(self.world_dir),
-                                  hint="generate one with: mf world generate --out DIR")
+            raise DataFormatError(
+                "no world.json here",
+                where=str(self.world_dir),
+                hint="generate one with: mf world generate --out DIR",
+            )
         self.truth = load_world(self.world_dir)
         self.faults = faults or Faults()
         self.host, self.port = host, port
@@ -91,12 +100,23 @@ class WorldServer:
         try:
             self._httpd = _HTTPServer((self.host, self.port), _Handler)
         except OSError as exc:
-            raise ConfigError(f"cannot listen: {exc.strerror or exc}", where=f"{self.host}:{self.port}",
-                              hint="pick another --port (0 picks a free one)") from None
+            raise ConfigError(
+                f"cannot listen: {exc.strerror or exc}",
+                where=f"{self.host}:{self.port}",
+                hint="pick another --port (0 picks a free one)",
+            ) from None
         self._httpd.world_server = self
-        self.site = Site(self.world_dir, self.truth, self.base_url, evil_ids=self.faults.evil_ids,
-                         page_size=self.page_size, malformed_jsonld=self.faults.malformed_jsonld)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="world-server", daemon=True)
+        self.site = Site(
+            self.world_dir,
+            self.truth,
+            self.base_url,
+            evil_ids=self.faults.evil_ids,
+            page_size=self.page_size,
+            malformed_jsonld=self.faults.malformed_jsonld,
+        )
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="world-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -140,8 +160,14 @@ class WorldServer:
         path = url.path
         assert self.site is not None
         if path == "/robots.txt":
-            lines = ["User-agent: *", "Disallow: /checkout/", "Disallow: /account/",
-                     *[f"Disallow: {p}" for p in f.robots_disallow], f"Sitemap: {self.base_url}/sitemap.xml", ""]
+            lines = [
+                "User-agent: *",
+                "Disallow: /checkout/",
+                "Disallow: /account/",
+                *[f"Disallow: {p}" for p in f.robots_disallow],
+                f"Sitemap: {self.base_url}/sitemap.xml",
+                "",
+            ]
             ans = Answer(200, "text/plain; charset=utf-8", "\n".join(lines).encode())
         else:
             ans = self.site.route(path, parse_qs(url.query))
@@ -150,8 +176,12 @@ class WorldServer:
                 n = self.counts[path]
                 self.counts[path] += 1
             if n < f.retry_after_429:
-                return self._send(h, head, path, Answer(429, "text/plain", b"Too Many Requests",
-                                                        headers={"Retry-After": "1"}))
+                return self._send(
+                    h,
+                    head,
+                    path,
+                    Answer(429, "text/plain", b"Too Many Requests", headers={"Retry-After": "1"}),
+                )
             if n < f.retry_after_429 + f.burst_5xx:
                 return self._send(h, head, path, Answer(503, "text/plain", b"Service Unavailable"))
             pid = ans.product_id
@@ -164,16 +194,18 @@ class WorldServer:
                 ans.content_type = "text/plain"
             if ans.video and f.applies("oversized", pid):
                 return self._send_oversized(h, head, path, f.oversized_bytes)
-            return self._send(h, head, path, ans, truncate=f.applies("truncate", pid),
-                              ranges=not f.applies("no_range", pid))
+            return self._send(
+                h, head, path, ans, truncate=f.applies("truncate", pid), ranges=not f.applies("no_range", pid)
+            )
         return self._send(h, head, path, ans)
 
     def _record(self, h: _Handler, path: str, status: int) -> None:
         with self._lock:
             self.log.append((h.command, path, status))
 
-    def _send(self, h: _Handler, head: bool, path: str, ans: Answer, truncate: bool = False,
-              ranges: bool = True) -> None:
+    def _send(
+        self, h: _Handler, head: bool, path: str, ans: Answer, truncate: bool = False, ranges: bool = True
+    ) -> None:
         body = ans.body.read_bytes() if isinstance(ans.body, Path) else ans.body
         status, extra = ans.status, dict(ans.headers)
         rng = h.headers.get("Range")
@@ -198,7 +230,7 @@ class WorldServer:
                 return
             end = min(end, size - 1)
             extra["Content-Range"] = f"bytes {start}-{end}/{size}"
-            body, status = body[start:end + 1], 206
+            body, status = body[start : end + 1], 206
         self._record(h, path, status)
         try:
             h.send_response(status)

@@ -49,8 +49,15 @@ def _price(pid: str) -> int:
 class Site:
     """URL builder and request router over one world folder."""
 
-    def __init__(self, world_dir: Path, truth: WorldTruth, base_url: str, evil_ids: bool = False,
-                 page_size: int = PAGE_SIZE, malformed_jsonld: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        world_dir: Path,
+        truth: WorldTruth,
+        base_url: str,
+        evil_ids: bool = False,
+        page_size: int = PAGE_SIZE,
+        malformed_jsonld: list[str] | None = None,
+    ) -> None:
         self.world = world_dir
         self.malformed = set(malformed_jsonld or [])
         self.truth = truth
@@ -68,7 +75,9 @@ class Site:
             return f"/en-us/shop/product/studio-nemi/clothing/tops/evil/{quote(p, safe='')}"
         crumbs = p.category_path or ["Clothing", "Other"]
         cat, sub = slug(crumbs[0]), slug(crumbs[-1])
-        return f"/en-us/shop/product/{slug(p.designer or 'designer')}/{cat}/{sub}/{slug(p.title)}/{p.product_id}"
+        return (
+            f"/en-us/shop/product/{slug(p.designer or 'designer')}/{cat}/{sub}/{slug(p.title)}/{p.product_id}"
+        )
 
     def nap_url(self, p: WorldProduct | str) -> str:
         return self.base + self.nap_path(p)
@@ -139,7 +148,9 @@ class Site:
     def _file(self, rel: str | None, pid: str, video: bool = False) -> Answer:
         if rel is None or not (self.world / rel).is_file():
             return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
-        return Answer(200, CONTENT_TYPES[Path(rel).suffix], self.world / rel, media=True, video=video, product_id=pid)
+        return Answer(
+            200, CONTENT_TYPES[Path(rel).suffix], self.world / rel, media=True, video=video, product_id=pid
+        )
 
     def _evil_video(self, pid: str) -> Answer | None:
         if self.evil and pid in EVIL_IDS:
@@ -160,8 +171,14 @@ class Site:
         p = self.products.get(pid)
         stem = name[:-4] if name.endswith(".jpg") else ""
         bits = stem.split("_")
-        if p is None or p.source != SourceName.NETAPORTER or len(bits) != 3 or bits[0] != pid \
-                or bits[1] not in NAP_VIEWS or bits[2] not in NAP_SIZES:
+        if (
+            p is None
+            or p.source != SourceName.NETAPORTER
+            or len(bits) != 3
+            or bits[0] != pid
+            or bits[1] not in NAP_VIEWS
+            or bits[2] not in NAP_SIZES
+        ):
             return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
         return self._file(p.images.get(NAP_VIEWS[bits[1]]), pid)
 
@@ -215,10 +232,14 @@ class Site:
         if self.evil:
             locs += [self.nap_url(e) for e in EVIL_IDS]
         body = "".join(f"<url><loc>{html.escape(u)}</loc></url>" for u in locs)
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>\n')
+        return (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{body}</urlset>\n'
+        )
 
-    def listing(self, items: list[WorldProduct], path: str, query: dict[str, list[str]], heading: str) -> Answer:
+    def listing(
+        self, items: list[WorldProduct], path: str, query: dict[str, list[str]], heading: str
+    ) -> Answer:
         try:
             page = int(query.get("pageNumber", ["1"])[0])
         except ValueError:
@@ -226,33 +247,45 @@ class Site:
         n_pages = max(1, math.ceil(len(items) / self.page_size))
         if page < 1 or page > n_pages:
             return Answer(404, body=b"<html><body>No such page</body></html>")
-        chunk = items[(page - 1) * self.page_size: page * self.page_size]
+        chunk = items[(page - 1) * self.page_size : page * self.page_size]
         links = [(self.nap_path(p), p.title, p.designer or "", p.product_id) for p in chunk]
         if self.evil and page == 1:
             links += [(self.nap_path(e), "Limited edition", "Studio Nemi", e) for e in EVIL_IDS]
         cards = "\n".join(
             f'<li class="product-card" data-product-id="{html.escape(quote(pid, safe=""))}">'
             f'<a href="{html.escape(href)}"><span class="designer">{html.escape(des)}</span>'
-            f'<span class="name">{html.escape(title)}</span></a></li>' for href, title, des, pid in links)
+            f'<span class="name">{html.escape(title)}</span></a></li>'
+            for href, title, des, pid in links
+        )
         nav = []
         if page > 1:
             nav.append(f'<a rel="prev" href="{path}?pageNumber={page - 1}">Previous</a>')
         if page < n_pages:
             nav.append(f'<a rel="next" href="{path}?pageNumber={page + 1}">Next</a>')
-        body = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(heading)} | "
-                f"NET-A-PORTER</title></head><body><h1>{html.escape(heading)}</h1>"
-                f'<p class="pagination" data-page="{page}" data-pages="{n_pages}">Page {page} of {n_pages}</p>'
-                f'<ul class="product-listing">\n{cards}\n</ul><nav class="pager">{" ".join(nav)}</nav></body></html>')
+        body = (
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(heading)} | '
+            f"NET-A-PORTER</title></head><body><h1>{html.escape(heading)}</h1>"
+            f'<p class="pagination" data-page="{page}" data-pages="{n_pages}">Page {page} of {n_pages}</p>'
+            f'<ul class="product-listing">\n{cards}\n</ul><nav class="pager">{" ".join(nav)}</nav></body></html>'
+        )
         return Answer(200, body=body.encode())
 
     def product_page(self, pid: str) -> Answer:
         malformed = pid in self.malformed
         p = self.products.get(pid)
         if self.evil and pid in EVIL_IDS:
-            p = WorldProduct(product_id="evil", source=SourceName.NETAPORTER, partition="regular", df2_class=1,
-                             kind="clothing", title="Limited edition cotton T-shirt",
-                             description="A cotton T-shirt with short sleeves.",
-                             category_path=["Clothing", "Tops", "T-shirts"], designer="Studio Nemi", colour="white")
+            p = WorldProduct(
+                product_id="evil",
+                source=SourceName.NETAPORTER,
+                partition="regular",
+                df2_class=1,
+                kind="clothing",
+                title="Limited edition cotton T-shirt",
+                description="A cotton T-shirt with short sleeves.",
+                category_path=["Clothing", "Tops", "T-shirts"],
+                designer="Studio Nemi",
+                colour="white",
+            )
         elif p is None or p.source != SourceName.NETAPORTER:
             return Answer(404, body=b"<html><body>Not found</body></html>", product_id=pid)
         return Answer(200, body=self._product_html(p, pid, malformed).encode(), product_id=pid)
@@ -261,34 +294,65 @@ class Site:
         views = [v for v, name in NAP_VIEWS.items() if name in p.images]
         images = [self.nap_image_url(pid, v, "xl") for v in views]
         url = self.nap_url(p if pid == p.product_id else pid)
-        product = {"@context": "https://schema.org", "@type": "Product", "name": p.title,
-                   "brand": {"@type": "Brand", "name": p.designer}, "description": p.description,
-                   "image": images, "sku": pid, "color": p.colour, "url": url,
-                   "category": " > ".join(p.category_path),
-                   "offers": {"@type": "Offer", "price": f"{_price(pid)}.00", "priceCurrency": "USD",
-                              "availability": "https://schema.org/InStock", "url": url}}
-        crumbs_ld = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
-            {"@type": "ListItem", "position": i + 1, "name": c,
-             "item": f"{self.base}/en-us/shop/{'/'.join(slug(x) for x in p.category_path[: i + 1])}"}
-            for i, c in enumerate(p.category_path)]}
+        product = {
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "name": p.title,
+            "brand": {"@type": "Brand", "name": p.designer},
+            "description": p.description,
+            "image": images,
+            "sku": pid,
+            "color": p.colour,
+            "url": url,
+            "category": " > ".join(p.category_path),
+            "offers": {
+                "@type": "Offer",
+                "price": f"{_price(pid)}.00",
+                "priceCurrency": "USD",
+                "availability": "https://schema.org/InStock",
+                "url": url,
+            },
+        }
+        crumbs_ld = {
+            "@context": "https://schema.org",
+            "@type": "BreadcrumbList",
+            "itemListElement": [
+                {
+                    "@type": "ListItem",
+                    "position": i + 1,
+                    "name": c,
+                    "item": f"{self.base}/en-us/shop/{'/'.join(slug(x) for x in p.category_path[: i + 1])}",
+                }
+                for i, c in enumerate(p.category_path)
+            ],
+        }
         product_json = json.dumps(product, ensure_ascii=False).replace("</", "<\\/")
         if malformed:
             product_json = product_json[: len(product_json) // 2] + ',,"'
         crumbs_html = "".join(
             f'<li><a href="/en-us/shop/{"/".join(slug(x) for x in p.category_path[: i + 1])}">{html.escape(c)}</a></li>'
-            for i, c in enumerate(p.category_path))
-        og = {"og:type": "product", "og:title": f"{p.designer} | {p.title}", "og:description": p.description,
-              "og:url": url, "og:image": images[0] if images else "", "og:site_name": "NET-A-PORTER"}
+            for i, c in enumerate(p.category_path)
+        )
+        og = {
+            "og:type": "product",
+            "og:title": f"{p.designer} | {p.title}",
+            "og:description": p.description,
+            "og:url": url,
+            "og:image": images[0] if images else "",
+            "og:site_name": "NET-A-PORTER",
+        }
         metas = "".join(f'<meta property="{k}" content="{html.escape(v or "")}">' for k, v in og.items())
-        return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(p.designer or '')} {html.escape(p.title)} | NET-A-PORTER</title>{metas}"
-                f'<link rel="canonical" href="{html.escape(url)}">'
-                f'<script type="application/ld+json">{product_json}</script>'
-                f'<script type="application/ld+json">{json.dumps(crumbs_ld, ensure_ascii=False)}</script>'
-                '</head><body>'
-                f'<nav aria-label="breadcrumb" class="breadcrumb"><ol>{crumbs_html}</ol></nav>'
-                f'<h1 class="designer">{html.escape(p.designer or "")}</h1><h2 class="product-name">'
-                f'{html.escape(p.title)}</h2><p class="price">${_price(pid)}</p>'
-                f'<div class="description"><p>{html.escape(p.description)}</p></div>'
-                + "".join(f'<img src="{html.escape(u)}" alt="">' for u in images)
-                + "</body></html>")
+        return (
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(p.designer or '')} {html.escape(p.title)} | NET-A-PORTER</title>{metas}"
+            f'<link rel="canonical" href="{html.escape(url)}">'
+            f'<script type="application/ld+json">{product_json}</script>'
+            f'<script type="application/ld+json">{json.dumps(crumbs_ld, ensure_ascii=False)}</script>'
+            "</head><body>"
+            f'<nav aria-label="breadcrumb" class="breadcrumb"><ol>{crumbs_html}</ol></nav>'
+            f'<h1 class="designer">{html.escape(p.designer or "")}</h1><h2 class="product-name">'
+            f'{html.escape(p.title)}</h2><p class="price">${_price(pid)}</p>'
+            f'<div class="description"><p>{html.escape(p.description)}</p></div>'
+            + "".join(f'<img src="{html.escape(u)}" alt="">' for u in images)
+            + "</body></html>"
+        )

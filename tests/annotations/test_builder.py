@@ -58,12 +58,16 @@ def test_acceptance_iou_and_50pct_check(built, small_world):
     ds, rep, _ = built
     assert rep.failed == [] and rep.processed == rep.videos > 10
     qa = qa_report(load_results(ds), truth_boxes_for_dataset(ds, small_world))
-    print(f"\nGT tracklets vs true item boxes on {qa.videos} videos: mean IoU {qa.mean_iou:.3f}, "
-          f">=50% check passed by {qa.pass_rate:.1%}, query mean IoU {qa.query_mean_iou:.3f}; "
-          f"{rep.fps:.1f} frames/s")
+    print(
+        f"\nGT tracklets vs true item boxes on {qa.videos} videos: mean IoU {qa.mean_iou:.3f}, "
+        f">=50% check passed by {qa.pass_rate:.1%}, query mean IoU {qa.query_mean_iou:.3f}; "
+        f"{rep.fps:.1f} frames/s"
+    )
     assert qa.videos == rep.videos and not qa.missing
-    print(f"issue targets: mean IoU >= {TARGET_IOU} ({'met' if qa.mean_iou >= TARGET_IOU else 'NOT met'}), "
-          f"pass rate >= {TARGET_PASS:.0%} ({'met' if qa.pass_rate >= TARGET_PASS else 'NOT met'})")
+    print(
+        f"issue targets: mean IoU >= {TARGET_IOU} ({'met' if qa.mean_iou >= TARGET_IOU else 'NOT met'}), "
+        f"pass rate >= {TARGET_PASS:.0%} ({'met' if qa.pass_rate >= TARGET_PASS else 'NOT met'})"
+    )
     assert qa.mean_iou >= FLOOR_IOU
     assert qa.pass_rate >= FLOOR_PASS
     # the paper's query selection over interpolated inference tracklets (0.765 when written;
@@ -134,7 +138,10 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     (ds / bad["video_paths"][0]).write_bytes(b"\x00\x01 not a video" * 100)
     rep = build_dataset_tracklets(ds, config=BuildConfig(stride=4))
     assert [f["video"] for f in rep.failed] == [bad["video_paths"][0]]
-    assert "unreadable" in rep.failed[0]["error"] and bad["video_paths"][0].split("/")[-1] in rep.failed[0]["error"]
+    assert (
+        "unreadable" in rep.failed[0]["error"]
+        and bad["video_paths"][0].split("/")[-1] in rep.failed[0]["error"]
+    )
     assert rep.processed == 1 and tracklet_file(ds, good["video_paths"][0]).is_file()
     out = read_official(ds / "train.json")
     assert out[good_pid].tracklets[0] and out[bad_pid].tracklets == bad["tracklets"]  # untouched
@@ -164,7 +171,9 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--json"])
     rows = json.loads(res.stdout)["needs_review"]
     assert [r["video"] for r in rows] == [stem] and rows[0]["sheet"].endswith(f"{stem}.png")
-    res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", stem, "--catalog", str(cat_path)])
+    res = runner.invoke(
+        tracklets, ["review", "--dataset", str(ds), "--accept", stem, "--catalog", str(cat_path)]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads((ds / "review.jsonl").read_text().splitlines()[-1])["decision"] == "accept"
     with Catalog(cat_path) as cat:
@@ -175,8 +184,9 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
 
 def test_qa_cli(built, small_world):
     ds, _, _ = built
-    res = CliRunner().invoke(tracklets, ["qa", "--dataset", str(ds), "--truth", str(small_world / "world.json"),
-                                         "--json"])
+    res = CliRunner().invoke(
+        tracklets, ["qa", "--dataset", str(ds), "--truth", str(small_world / "world.json"), "--json"]
+    )
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert d["videos"] > 10 and 0 <= d["mean_iou"] <= 1

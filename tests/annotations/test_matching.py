@@ -86,7 +86,14 @@ def test_load_errors(tmp_path):
     with pytest.raises(ModelError, match="not a single-frame matcher"):
         load_matcher(other)
     wrong = tmp_path / "wrong.pt"
-    torch.save({"kind": MATCHER_KIND, "version": 1, "config": {"crop_size": 96},
-                "state_dict": {"x": torch.zeros(1)}}, wrong)
+    torch.save(
+        {
+            "kind": MATCHER_KIND,
+            "version": 1,
+            "config": {"crop_size": 96},
+            "state_dict": {"x": torch.zeros(1)},
+        },
+        wrong,
+    )
     with pytest.raises(ModelError, match="does not fit"):
         load_matcher(wrong)

@@ -27,9 +27,12 @@ def _df2(root, n=3):
         for i in range(1, n + 1):
             name = f"{i:06d}"
             cv2.imwrite(str(root / split / "image" / f"{name}.jpg"), np.zeros((100, 200, 3), np.uint8))
-            anno = {"source": "shop" if i == 1 else "user", "pair_id": 1,
-                    "item1": {"category_id": 8, "style": 1, "bounding_box": [20, 10, 120, 90]},
-                    "item2": {"category_id": 1, "style": 0, "bounding_box": [0, 0, 50, 50]}}
+            anno = {
+                "source": "shop" if i == 1 else "user",
+                "pair_id": 1,
+                "item1": {"category_id": 8, "style": 1, "bounding_box": [20, 10, 120, 90]},
+                "item2": {"category_id": 1, "style": 0, "bounding_box": [0, 0, 50, 50]},
+            }
             (root / split / "annos" / f"{name}.json").write_text(json.dumps(anno))
 
 
@@ -92,8 +95,11 @@ def test_query_selection_and_check():
     assert select_query([a, b, c], gt) == 1
     assert select_query([], gt) is None
     assert average_iou(a, gt) == pytest.approx(1 / 3)
-    trk = Tracklet(video="v", boxes={0: [0, 0, 10, 10], 1: [50, 50, 60, 60], 2: [0, 0, 10, 10], 3: [0, 0, 1, 1]},
-                   scores={0: 0.9, 1: 0.9, 2: 0.9})  # frame 3 interpolated, not a detection
+    trk = Tracklet(
+        video="v",
+        boxes={0: [0, 0, 10, 10], 1: [50, 50, 60, 60], 2: [0, 0, 10, 10], 3: [0, 0, 1, 1]},
+        scores={0: 0.9, 1: 0.9, 2: 0.9},
+    )  # frame 3 interpolated, not a detection
     chk = check_tracklet("v", trk, gt)
     assert chk.detections == 3 and chk.contain_fraction == pytest.approx(2 / 3) and chk.passed
     assert chk.mean_iou == pytest.approx(2 / 3)
@@ -107,10 +113,18 @@ def test_unreadable_video_is_media_error(tmp_path):
         VideoSource(p)
 
 
-@pytest.mark.parametrize("cmd,args", [(tracklets, ["--help"]), (tracklets, ["build", "--help"]),
-                                      (tracklets, ["qa", "--help"]), (tracklets, ["review", "--help"]),
-                                      (tracklets, ["sheets", "--help"]), (train_detector, ["--help"]),
-                                      (pretrain_matcher, ["--help"])])
+@pytest.mark.parametrize(
+    "cmd,args",
+    [
+        (tracklets, ["--help"]),
+        (tracklets, ["build", "--help"]),
+        (tracklets, ["qa", "--help"]),
+        (tracklets, ["review", "--help"]),
+        (tracklets, ["sheets", "--help"]),
+        (train_detector, ["--help"]),
+        (pretrain_matcher, ["--help"]),
+    ],
+)
 def test_help_has_example(cmd, args):
     res = CliRunner().invoke(cmd, args)
     assert res.exit_code == 0 and "Example" in res.output
@@ -119,8 +133,22 @@ def test_help_has_example(cmd, args):
 def test_train_detector_smoke(tmp_path):
     """One epoch on a handful of images: the command wires conversion and ultralytics together."""
     _df2(tmp_path / "df2", 2)
-    res = CliRunner().invoke(train_detector, ["--df2", str(tmp_path / "df2"), "--out", str(tmp_path / "det"),
-                                              "--epochs", "1", "--imgsz", "64", "--batch", "2", "--json"])
+    res = CliRunner().invoke(
+        train_detector,
+        [
+            "--df2",
+            str(tmp_path / "df2"),
+            "--out",
+            str(tmp_path / "det"),
+            "--epochs",
+            "1",
+            "--imgsz",
+            "64",
+            "--batch",
+            "2",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     weights = json.loads(res.stdout)["weights"]
     det = build_detector("ultralytics", weights, DetectorConfig(device="cpu"))

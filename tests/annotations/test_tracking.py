@@ -49,9 +49,12 @@ def make_video(n_frames=12, n_objects=3, noise=0.05, seed=0, missing=()):
             emb.append(torch.randn(256, generator=g) * 3)
             scores.append(0.3)
     n = len(frames)
-    boxes = np.tile(np.array([[10, 10, 50, 80]], np.float32), (n, 1)) + np.arange(n, dtype=np.float32)[:, None]
-    dets = VideoDetections(np.array(frames), boxes, np.array(scores, np.float32), np.ones(n, np.int64),
-                           torch.stack(emb))
+    boxes = (
+        np.tile(np.array([[10, 10, 50, 80]], np.float32), (n, 1)) + np.arange(n, dtype=np.float32)[:, None]
+    )
+    dets = VideoDetections(
+        np.array(frames), boxes, np.array(scores, np.float32), np.ones(n, np.int64), torch.stack(emb)
+    )
     return dets, np.array(ids), centres
 
 
@@ -124,8 +127,13 @@ def look_alike_video(n_frames=10, seed=0):
             emb.append(centres[o] + (0.05 if o == 0 else 0.01) * torch.randn(256, generator=g))
             classes.append(7 if o == 0 else 1)
     n = len(frames)
-    dets = VideoDetections(np.array(frames), np.zeros((n, 4), np.float32), np.full(n, 0.8, np.float32),
-                           np.array(classes), torch.stack(emb))
+    dets = VideoDetections(
+        np.array(frames),
+        np.zeros((n, 4), np.float32),
+        np.full(n, 0.8, np.float32),
+        np.array(classes),
+        torch.stack(emb),
+    )
     shop = centres[1] + 0.3 * (centres[1] - centres[0])
     return dets, np.array(ids), shop
 
@@ -149,8 +157,13 @@ def test_class_bonus_picks_the_garment_of_the_product_class():
 
 
 def test_empty_video():
-    dets = VideoDetections(np.zeros(0, np.int64), np.zeros((0, 4), np.float32), np.zeros(0, np.float32),
-                           np.zeros(0, np.int64), torch.zeros(0, 256))
+    dets = VideoDetections(
+        np.zeros(0, np.int64),
+        np.zeros((0, 4), np.float32),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.int64),
+        torch.zeros(0, 256),
+    )
     assert inference_tracking(dets, distance_head()) == []
     assert training_tracking(dets, distance_head(), torch.zeros(256)) is None
 

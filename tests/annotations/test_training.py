@@ -23,7 +23,9 @@ def test_pair_loss_prefers_separated_embeddings():
 
 def test_cropset_cat_renumbers_identities():
     a = CropSet(torch.zeros(2, 3, 16, 16, dtype=torch.uint8), torch.tensor([0, 0]))
-    b = CropSet(torch.zeros(3, 3, 16, 16, dtype=torch.uint8), torch.tensor([0, -1, 1]), torch.tensor([0, 0, 1]))
+    b = CropSet(
+        torch.zeros(3, 3, 16, 16, dtype=torch.uint8), torch.tensor([0, -1, 1]), torch.tensor([0, 0, 1])
+    )
     c = CropSet.cat([a, b])
     assert c.ids.tolist() == [0, 0, 1, -1, 2] and c.groups.tolist() == [-1, -1, 0, 0, 1]
 
@@ -46,9 +48,16 @@ def test_batches_bring_one_shop_anchor_per_identity_that_has_one():
             members = [i for i in batch if ids[i] == v]
             assert len(members) == 3
             assert sum(anchors[i] for i in members) == (1 if v < 3 else 0)
-    merged = CropSet.cat([CropSet(torch.zeros(2, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 0]),
-                                  anchors=torch.tensor([True, False])),
-                          CropSet(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.tensor([0]))])
+    merged = CropSet.cat(
+        [
+            CropSet(
+                torch.zeros(2, 3, 8, 8, dtype=torch.uint8),
+                torch.tensor([0, 0]),
+                anchors=torch.tensor([True, False]),
+            ),
+            CropSet(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), torch.tensor([0])),
+        ]
+    )
     assert merged.anchors.tolist() == [True, False, False]
 
 
@@ -61,8 +70,10 @@ def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
     out = tmp_path / "m.pt"
     torch.set_num_threads(1)
     d = pretrain(root, out, steps=40, crop_size=32, p=8, k=4, jitter_copies=1)
-    print(f"\nDF2 mini set user->shop top-1: {d['eval_split']} {d['top1']:.3f} (chance {d['chance']:.3f}), "
-          f"train {d['train_top1']:.3f} (chance {d['train_chance']:.3f})")
+    print(
+        f"\nDF2 mini set user->shop top-1: {d['eval_split']} {d['top1']:.3f} (chance {d['chance']:.3f}), "
+        f"train {d['train_top1']:.3f} (chance {d['train_chance']:.3f})"
+    )
     # the training pairs are learnt well above chance; the few held-out pairs at least at chance
     assert d["train_top1"] > 2 * d["train_chance"]
     assert d["top1"] >= d["chance"]
@@ -96,8 +107,15 @@ def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
 
     out = tmp_path / "weights"
     first = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w")
-    second = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w",
-                           matcher_init=out / "matcher.pt", matcher_lr=5e-4)
+    second = build_weights(
+        small_world,
+        out,
+        skip_detector=True,
+        matcher_steps=2,
+        work=tmp_path / "w",
+        matcher_init=out / "matcher.pt",
+        matcher_lr=5e-4,
+    )
     card = json.loads((out / "README.json").read_text())
     assert [h["matcher"]["init"] for h in card["history"]] == ["random", str(out / "matcher.pt")]
     assert card["matcher"]["tag"] == second["matcher"]["tag"] != first["matcher"]["tag"]

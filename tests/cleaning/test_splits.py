@@ -81,8 +81,14 @@ def test_adding_products_to_the_catalog_never_moves_existing_ones(tmp_path):
     history: dict[str, str] = {}
     with Catalog(tmp_path / "c.sqlite") as cat:
         for batch in range(5):  # the catalog grows five times, 97 products each
-            prods = [(str(200000 + batch * 1000 + i), 1 + (i * 5 + batch) % 13,
-                      "regular" if (i + batch) % 2 else "hard") for i in range(97)]
+            prods = [
+                (
+                    str(200000 + batch * 1000 + i),
+                    1 + (i * 5 + batch) % 13,
+                    "regular" if (i + batch) % 2 else "hard",
+                )
+                for i in range(97)
+            ]
             cat.upsert_items([_item("netaporter", p) for p, _, _ in prods], status=Status.ACCEPTED)
             for pid, cls, part in prods:
                 cat.set_item_state("netaporter", pid, product_id=pid, df2_class=cls, partition=part)

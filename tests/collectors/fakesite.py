@@ -106,11 +106,28 @@ class FakeSite:
                 if route.ranges:
                     extra["Accept-Ranges"] = "bytes"
                 truncated = n <= route.fail_first + route.truncate_first and not head
-                self._send(status, body, route.content_type, head, extra, truncate=truncated,
-                           declare=route.declare_length, stall=route.stall_s)
+                self._send(
+                    status,
+                    body,
+                    route.content_type,
+                    head,
+                    extra,
+                    truncate=truncated,
+                    declare=route.declare_length,
+                    stall=route.stall_s,
+                )
 
-            def _send(self, status: int, body: bytes, ctype: str, head: bool, extra: dict | None = None,
-                      truncate: bool = False, declare: bool = True, stall: float = 0.0) -> None:
+            def _send(
+                self,
+                status: int,
+                body: bytes,
+                ctype: str,
+                head: bool,
+                extra: dict | None = None,
+                truncate: bool = False,
+                declare: bool = True,
+                stall: float = 0.0,
+            ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 if declare:
@@ -131,7 +148,7 @@ class FakeSite:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     time.sleep(stall)
-                    body = body[len(body) // 2:]
+                    body = body[len(body) // 2 :]
                 try:
                     self.wfile.write(body)
                 except OSError:

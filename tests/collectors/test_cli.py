@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def fast_config(tmp_path: Path) -> str:
     cfg = tmp_path / "fast.yaml"
-    cfg.write_text("http:\n  backoff_base_s: 0.001\n  backoff_max_s: 0.005\n  retry_after_max_s: 0.005\n"
-                   "  rate_per_host: 1000\n  burst_per_host: 100\n  max_retries: 1\n")
+    cfg.write_text(
+        "http:\n  backoff_base_s: 0.001\n  backoff_max_s: 0.005\n  retry_after_max_s: 0.005\n"
+        "  rate_per_host: 1000\n  burst_per_host: 100\n  max_retries: 1\n"
+    )
     return str(cfg)
 
 
@@ -32,9 +34,12 @@ def list_page(site: FakeSite, ids: list[str]) -> None:
     links = "".join(f"<a href='/en-us/shop/product/d/c/s/slug/{i}'>x</a>" for i in ids)
     site.routes["/en-us/shop/clothing"] = Route(f"<html>{links}</html>".encode(), content_type="text/html")
     for i in ids:
-        ld = json.dumps({"@type": "Product", "name": f"Dress {i}", "brand": {"name": "Halden"}, "color": "red"})
+        ld = json.dumps(
+            {"@type": "Product", "name": f"Dress {i}", "brand": {"name": "Halden"}, "color": "red"}
+        )
         site.routes[f"/en-us/shop/product/d/c/s/slug/{i}"] = Route(
-            f"<script type='application/ld+json'>{ld}</script>".encode(), content_type="text/html")
+            f"<script type='application/ld+json'>{ld}</script>".encode(), content_type="text/html"
+        )
 
 
 @pytest.mark.parametrize("sub", ["netaporter", "tiktok", "instagram", "urls"])
@@ -47,9 +52,21 @@ def test_json_summary_and_exit_codes(tmp_path):
     with FakeSite() as site:
         list_page(site, ["11", "12"])
         for i in ("11", "12"):
-            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(jpeg_bytes(int(i)), content_type="image/jpeg")
-        args = ["netaporter", "--base-url", site.base, "--out", str(tmp_path / "o"), "--config", fast_config(tmp_path),
-                "--json", "--workers", "2"]
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+                jpeg_bytes(int(i)), content_type="image/jpeg"
+            )
+        args = [
+            "netaporter",
+            "--base-url",
+            site.base,
+            "--out",
+            str(tmp_path / "o"),
+            "--config",
+            fast_config(tmp_path),
+            "--json",
+            "--workers",
+            "2",
+        ]
         res = CliRunner().invoke(collect, args)
         assert res.exit_code == 0, res.output
         out = json.loads(res.output)
@@ -63,9 +80,23 @@ def test_json_summary_and_exit_codes(tmp_path):
 def test_bad_config_is_exit_2(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("http:\n  max_retries: -3\n")
-    proc = subprocess.run([sys.executable, "-c", "from collectors.cli import main; main()", "urls",
-                           "http://127.0.0.1:9/x.mp4", "--out", str(tmp_path / "o"), "--config", str(bad)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from collectors.cli import main; main()",
+            "urls",
+            "http://127.0.0.1:9/x.mp4",
+            "--out",
+            str(tmp_path / "o"),
+            "--config",
+            str(bad),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "max_retries" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -76,11 +107,26 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
     with FakeSite() as site:
         list_page(site, ids)
         for i in ids:
-            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(bodies[i], content_type="video/mp4",
-                                                                       stall_s=0.6)
-            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(jpeg_bytes(int(i)), content_type="image/jpeg")
-        cmd = [sys.executable, "-c", "from collectors.cli import main; main()", "netaporter", "--base-url", site.base,
-               "--out", str(out), "--config", fast_config(tmp_path), "--workers", "2"]
+            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
+                bodies[i], content_type="video/mp4", stall_s=0.6
+            )
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+                jpeg_bytes(int(i)), content_type="image/jpeg"
+            )
+        cmd = [
+            sys.executable,
+            "-c",
+            "from collectors.cli import main; main()",
+            "netaporter",
+            "--base-url",
+            site.base,
+            "--out",
+            str(out),
+            "--config",
+            fast_config(tmp_path),
+            "--workers",
+            "2",
+        ]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.rglob(".video.part")):

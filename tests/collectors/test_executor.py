@@ -75,11 +75,27 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
     with FakeSite() as site:
         list_page(site, ids)
         for i in ids:
-            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(mp4_bytes(tmp_path, int(i)),
-                                                                       content_type="video/mp4", delay_s=0.3)
-            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(jpeg_bytes(int(i)), content_type="image/jpeg")
-        cmd = [sys.executable, "-c", "from collectors.cli import main; main()", "netaporter", "--base-url", site.base,
-               "--out", str(out), "--config", fast_config(tmp_path), "--workers", "2", "--json"]
+            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
+                mp4_bytes(tmp_path, int(i)), content_type="video/mp4", delay_s=0.3
+            )
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+                jpeg_bytes(int(i)), content_type="image/jpeg"
+            )
+        cmd = [
+            sys.executable,
+            "-c",
+            "from collectors.cli import main; main()",
+            "netaporter",
+            "--base-url",
+            site.base,
+            "--out",
+            str(out),
+            "--config",
+            fast_config(tmp_path),
+            "--workers",
+            "2",
+            "--json",
+        ]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.rglob("video.mp4")):

@@ -13,8 +13,16 @@ from collectors.http import HostPolicy, PoliteClient, TokenBucket
 from schemas.errors import FetchError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
-FAST = dict(backoff_base_s=0.001, backoff_max_s=0.01, retry_after_max_s=0.01, rate_per_host=1000.0,
-            burst_per_host=100, max_retries=3, connect_timeout_s=2, read_timeout_s=5)
+FAST = dict(
+    backoff_base_s=0.001,
+    backoff_max_s=0.01,
+    retry_after_max_s=0.01,
+    rate_per_host=1000.0,
+    burst_per_host=100,
+    max_retries=3,
+    connect_timeout_s=2,
+    read_timeout_s=5,
+)
 
 
 @pytest.fixture
@@ -55,8 +63,9 @@ def test_video_download_and_probe(site, tmp_path):
 
 
 def test_429_honours_retry_after_then_succeeds(site, tmp_path):
-    site.routes["/a.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=2, fail_status=429,
-                                  retry_after="7")
+    site.routes["/a.jpg"] = Route(
+        jpeg_bytes(), content_type="image/jpeg", fail_first=2, fail_status=429, retry_after="7"
+    )
     sleeps: list[float] = []
     client = client_for(site, sleeps, retry_after_max_s=30)
     dl = client.download(site.url("/a.jpg"), tmp_path, "shop", "image")
@@ -66,8 +75,9 @@ def test_429_honours_retry_after_then_succeeds(site, tmp_path):
 
 
 def test_429_exhausted_leaves_nothing(site, tmp_path):
-    site.routes["/a.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=99, fail_status=429,
-                                  retry_after="1")
+    site.routes["/a.jpg"] = Route(
+        jpeg_bytes(), content_type="image/jpeg", fail_first=99, fail_status=429, retry_after="1"
+    )
     with pytest.raises(FetchError) as ei:
         client_for(site).download(site.url("/a.jpg"), tmp_path / "x", "shop", "image")
     assert ei.value.reason == "http_429_exhausted" and ei.value.retryable
@@ -79,7 +89,8 @@ def test_5xx_burst_backs_off_exponentially(site, tmp_path):
     site.routes["/b.jpg"] = Route(jpeg_bytes(), content_type="image/jpeg", fail_first=3, fail_status=502)
     sleeps: list[float] = []
     client_for(site, sleeps, backoff_base_s=0.1, backoff_max_s=5, jitter=0.0, max_retries=4).download(
-        site.url("/b.jpg"), tmp_path, "shop", "image")
+        site.url("/b.jpg"), tmp_path, "shop", "image"
+    )
     assert sleeps[:3] == [0.1, 0.2, 0.4]
 
 
@@ -102,7 +113,9 @@ def test_truncated_without_ranges_restarts(site, tmp_path):
 
 
 def test_truncated_always_fails_without_final_file(site, tmp_path):
-    site.routes["/v.mp4"] = Route(mp4_bytes(tmp_path, 7), content_type="video/mp4", truncate_first=99, ranges=False)
+    site.routes["/v.mp4"] = Route(
+        mp4_bytes(tmp_path, 7), content_type="video/mp4", truncate_first=99, ranges=False
+    )
     with pytest.raises(FetchError) as ei:
         client_for(site).download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
     assert ei.value.reason == "truncated_body"
@@ -156,7 +169,8 @@ def test_oversized_body_cut_off(site, tmp_path, declare):
     site.routes["/big.mp4"] = Route(b"\0" * 200_000, content_type="video/mp4", declare_length=declare)
     with pytest.raises(FetchError) as ei:
         client_for(site, max_body_bytes=50_000, chunk_bytes=8192).download(
-            site.url("/big.mp4"), tmp_path / "it", "video", "video")
+            site.url("/big.mp4"), tmp_path / "it", "video", "video"
+        )
     assert ei.value.reason == "too_large"
     assert files_in(tmp_path / "it") == []
 
@@ -167,7 +181,9 @@ def test_robots_honoured_and_overridable(site, tmp_path, caplog):
         client_for(site).download(site.url("/private/p.jpg"), tmp_path / "a", "shop", "image")
     assert ei.value.reason == "robots_disallowed"
     assert site.hits["/private/p.jpg"] == 0
-    dl = client_for(site, respect_robots=False).download(site.url("/private/p.jpg"), tmp_path / "b", "shop", "image")
+    dl = client_for(site, respect_robots=False).download(
+        site.url("/private/p.jpg"), tmp_path / "b", "shop", "image"
+    )
     assert dl.path.exists()
     assert "robots.txt is NOT honoured" in caplog.text
 
@@ -185,8 +201,12 @@ def test_per_host_concurrency_cap(site, tmp_path):
         site.routes[f"/s{i}.jpg"] = Route(jpeg_bytes(i), content_type="image/jpeg", delay_s=0.05)
     client = client_for(site, max_concurrency_per_host=2)
     with ThreadPoolExecutor(6) as pool:
-        list(pool.map(lambda i: client.download(site.url(f"/s{i}.jpg"), tmp_path / str(i), "shop", "image"),
-                      range(8)))
+        list(
+            pool.map(
+                lambda i: client.download(site.url(f"/s{i}.jpg"), tmp_path / str(i), "shop", "image"),
+                range(8),
+            )
+        )
     assert site.max_inflight <= 2
     assert site.max_inflight == 2
 

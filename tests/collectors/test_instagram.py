@@ -16,8 +16,14 @@ from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
-FAST_HTTP = HttpConfig(backoff_base_s=0.001, backoff_max_s=0.005, retry_after_max_s=0.005, rate_per_host=1000,
-                       burst_per_host=100, max_retries=1)
+FAST_HTTP = HttpConfig(
+    backoff_base_s=0.001,
+    backoff_max_s=0.005,
+    retry_after_max_s=0.005,
+    rate_per_host=1000,
+    burst_per_host=100,
+    max_retries=1,
+)
 
 
 def structure(node: dict) -> dict:
@@ -25,13 +31,20 @@ def structure(node: dict) -> dict:
 
 
 def carousel(code: str, video: str, images: list[str]) -> dict:
-    children = [{"node": {"__typename": "GraphVideo", "is_video": True, "display_url": images[0],
-                          "video_url": video}}]
+    children = [
+        {"node": {"__typename": "GraphVideo", "is_video": True, "display_url": images[0], "video_url": video}}
+    ]
     children += [{"node": {"__typename": "GraphImage", "is_video": False, "display_url": u}} for u in images]
-    return {"__typename": "GraphSidecar", "shortcode": code, "is_video": False, "display_url": images[0],
-            "owner": {"username": "nora.wears"}, "taken_at_timestamp": 1700000000,
-            "edge_media_to_caption": {"edges": [{"node": {"text": f"Weekend look {code} #ootd #slipdress"}}]},
-            "edge_sidecar_to_children": {"edges": children}}
+    return {
+        "__typename": "GraphSidecar",
+        "shortcode": code,
+        "is_video": False,
+        "display_url": images[0],
+        "owner": {"username": "nora.wears"},
+        "taken_at_timestamp": 1700000000,
+        "edge_media_to_caption": {"edges": [{"node": {"text": f"Weekend look {code} #ootd #slipdress"}}]},
+        "edge_sidecar_to_children": {"edges": children},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +62,15 @@ def insta(tmp_path_factory):
                 files[(code, k)] = jpeg_bytes(900 + 10 * n + k)
                 site.routes[f"/ig/{code}_{k}.jpg"] = Route(files[(code, k)], content_type="image/jpeg")
                 urls.append(site.url(f"/ig/{code}_{k}.jpg"))
-            (posts / f"{code}.json").write_text(json.dumps(structure(carousel(code, site.url(f"/ig/{code}.mp4"), urls))))
-        img_only = {"__typename": "GraphImage", "shortcode": "CxImg03", "is_video": False,
-                    "display_url": site.url("/ig/CxAbc01_0.jpg")}
+            (posts / f"{code}.json").write_text(
+                json.dumps(structure(carousel(code, site.url(f"/ig/{code}.mp4"), urls)))
+            )
+        img_only = {
+            "__typename": "GraphImage",
+            "shortcode": "CxImg03",
+            "is_video": False,
+            "display_url": site.url("/ig/CxAbc01_0.jpg"),
+        }
         (posts / "CxImg03.json").write_text(json.dumps(structure(img_only)))
         bad = carousel("bad/../x", site.url("/ig/CxAbc01.mp4"), [site.url("/ig/CxAbc01_0.jpg")])
         (posts / "bad.json").write_text(json.dumps(structure(bad)))
@@ -71,7 +90,9 @@ def test_structures_carousel_video_and_candidates(insta, tmp_path):
             assert row.item.hashtags == ["ootd", "slipdress"] and row.item.designer == "nora.wears"
             assert (out / f"instagram/{code}/video.mp4").read_bytes() == files[(code, "video")]
             cands = cat.assets(source="instagram", source_id=code, kind="candidate-shop")
-            assert sorted(a.path for a in cands) == [f"instagram/{code}/candidate-shop-{k}.jpg" for k in (1, 2)]
+            assert sorted(a.path for a in cands) == [
+                f"instagram/{code}/candidate-shop-{k}.jpg" for k in (1, 2)
+            ]
             for a in cands:
                 k = int(a.path[-5]) - 1
                 assert a.sha256 == hashlib.sha256(files[(code, k)]).hexdigest()

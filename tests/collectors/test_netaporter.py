@@ -14,21 +14,43 @@ from schemas.catalog import Catalog
 from schemas.errors import FetchError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
-FAST_HTTP = HttpConfig(backoff_base_s=0.001, backoff_max_s=0.005, retry_after_max_s=0.005, rate_per_host=1000,
-                       burst_per_host=100, max_retries=2)
+FAST_HTTP = HttpConfig(
+    backoff_base_s=0.001,
+    backoff_max_s=0.005,
+    retry_after_max_s=0.005,
+    rate_per_host=1000,
+    burst_per_host=100,
+    max_retries=2,
+)
 
 
-def product_html(pid: str, name: str, designer: str, colour: str, crumbs: list[str], broken: bool = False) -> str:
-    product = {"@context": "https://schema.org", "@type": "Product", "name": name, "brand": {"@type": "Brand",
-               "name": designer}, "description": f"{name} by {designer}", "color": colour, "sku": pid}
-    bc = {"@context": "https://schema.org", "@type": "BreadcrumbList", "itemListElement": [
-        {"@type": "ListItem", "position": i + 1, "name": n} for i, n in enumerate(["Home", *crumbs])]}
+def product_html(
+    pid: str, name: str, designer: str, colour: str, crumbs: list[str], broken: bool = False
+) -> str:
+    product = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": name,
+        "brand": {"@type": "Brand", "name": designer},
+        "description": f"{name} by {designer}",
+        "color": colour,
+        "sku": pid,
+    }
+    bc = {
+        "@context": "https://schema.org",
+        "@type": "BreadcrumbList",
+        "itemListElement": [
+            {"@type": "ListItem", "position": i + 1, "name": n} for i, n in enumerate(["Home", *crumbs])
+        ],
+    }
     ld = json.dumps(product)
     if broken:
         ld = ld[:-5]
-    return (f"<html><head><title>{name}</title><meta property='og:title' content='{name}'>"
-            f"<script type='application/ld+json'>{ld}</script>"
-            f"<script type='application/ld+json'>{json.dumps(bc)}</script></head><body>{name}</body></html>")
+    return (
+        f"<html><head><title>{name}</title><meta property='og:title' content='{name}'>"
+        f"<script type='application/ld+json'>{ld}</script>"
+        f"<script type='application/ld+json'>{json.dumps(bc)}</script></head><body>{name}</body></html>"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,24 +58,46 @@ def shop(tmp_path_factory):
     """A NAP-like site: 5 products over 2 listing pages, one without video, one broken page."""
     tmp = tmp_path_factory.mktemp("nap")
     products = {
-        "1001": dict(name="Silk midi dress", designer="Halden", colour="red", crumbs=["Clothing", "Dresses"],
-                     video=True),
-        "1002": dict(name="Wool blazer", designer="Juno Park", colour="navy", crumbs=["Clothing", "Jackets"],
-                     video=False),
-        "1003": dict(name="Linen shirt", designer="Vera Mondo", colour="white", crumbs=["Clothing", "Tops"],
-                     video=True),
-        "1004": dict(name="Denim shorts", designer="Halden", colour="blue", crumbs=["Clothing", "Shorts"],
-                     video=True),
-        "1005": dict(name="Broken page", designer="X", colour="grey", crumbs=["Clothing"], video=True, broken=True),
+        "1001": dict(
+            name="Silk midi dress",
+            designer="Halden",
+            colour="red",
+            crumbs=["Clothing", "Dresses"],
+            video=True,
+        ),
+        "1002": dict(
+            name="Wool blazer",
+            designer="Juno Park",
+            colour="navy",
+            crumbs=["Clothing", "Jackets"],
+            video=False,
+        ),
+        "1003": dict(
+            name="Linen shirt", designer="Vera Mondo", colour="white", crumbs=["Clothing", "Tops"], video=True
+        ),
+        "1004": dict(
+            name="Denim shorts", designer="Halden", colour="blue", crumbs=["Clothing", "Shorts"], video=True
+        ),
+        "1005": dict(
+            name="Broken page", designer="X", colour="grey", crumbs=["Clothing"], video=True, broken=True
+        ),
     }
     with FakeSite() as site:
-        site.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /checkout/\n", content_type="text/plain")
+        site.routes["/robots.txt"] = Route(
+            b"User-agent: *\nDisallow: /checkout/\n", content_type="text/plain"
+        )
         files = {}
         for pid, p in products.items():
-            path = f"/en-us/shop/product/{p['designer'].lower().replace(' ', '-')}/clothing/x/slug-{pid}/{pid}"
+            path = (
+                f"/en-us/shop/product/{p['designer'].lower().replace(' ', '-')}/clothing/x/slug-{pid}/{pid}"
+            )
             p["path"] = path
-            site.routes[path] = Route(product_html(pid, p["name"], p["designer"], p["colour"], p["crumbs"],
-                                                   p.get("broken", False)).encode(), content_type="text/html")
+            site.routes[path] = Route(
+                product_html(
+                    pid, p["name"], p["designer"], p["colour"], p["crumbs"], p.get("broken", False)
+                ).encode(),
+                content_type="text/html",
+            )
             if p["video"]:
                 body = mp4_bytes(tmp, int(pid))
                 site.routes[f"/videos/productPage/{pid}_detail.mp4"] = Route(body, content_type="video/mp4")
@@ -62,21 +106,36 @@ def shop(tmp_path_factory):
                 if kind == "fabric" and pid == "1003":
                     continue  # an optional view that does not exist
                 body = jpeg_bytes(int(pid) * 10 + len(view) + ord(view[0]))
-                site.routes[f"/images/products/{pid}/{pid}_{view}_l.jpg"] = Route(body, content_type="image/jpeg")
+                site.routes[f"/images/products/{pid}/{pid}_{view}_l.jpg"] = Route(
+                    body, content_type="image/jpeg"
+                )
                 files[(pid, kind)] = body
         unsafe = "/en-us/shop/product/a/b/c/d/..%2F..%2Fetc%2Fpasswd"
         nul = "/en-us/shop/product/a/b/c/d/12%0034"
         links = [products[p]["path"] for p in ("1001", "1002", "1003")]
         site.routes["/en-us/shop/clothing"] = Route(
-            ("<html>" + "".join(f"<a href='{u}'>p</a>" for u in links) + "</html>").encode(), content_type="text/html")
+            ("<html>" + "".join(f"<a href='{u}'>p</a>" for u in links) + "</html>").encode(),
+            content_type="text/html",
+        )
         site.routes["/en-us/shop/clothing?pageNumber=2"] = Route(
-            ("<html>" + "".join(f"<a href='{u}'>p</a>" for u in
-                                [products["1004"]["path"], products["1005"]["path"], unsafe, nul])
-             + "</html>").encode(), content_type="text/html")
+            (
+                "<html>"
+                + "".join(
+                    f"<a href='{u}'>p</a>"
+                    for u in [products["1004"]["path"], products["1005"]["path"], unsafe, nul]
+                )
+                + "</html>"
+            ).encode(),
+            content_type="text/html",
+        )
         site.routes["/sitemap.xml"] = Route(
-            ("<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
-             + "".join(f"<url><loc>{site.base}{products[p]['path']}</loc></url>" for p in ("1001", "1004"))
-             + "</urlset>").encode(), content_type="application/xml")
+            (
+                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                + "".join(f"<url><loc>{site.base}{products[p]['path']}</loc></url>" for p in ("1001", "1004"))
+                + "</urlset>"
+            ).encode(),
+            content_type="application/xml",
+        )
         yield site, products, files
 
 
@@ -86,14 +145,17 @@ def cfg_for(site: FakeSite) -> CollectConfig:
 
 
 def test_parse_product_page():
-    meta = parse_product(product_html("7", "Silk dress", "Halden", "red", ["Clothing", "Dresses", "Midi"]), where="x")
+    meta = parse_product(
+        product_html("7", "Silk dress", "Halden", "red", ["Clothing", "Dresses", "Midi"]), where="x"
+    )
     assert (meta.title, meta.designer, meta.colour, meta.sku) == ("Silk dress", "Halden", "red", "7")
     assert meta.category_path == ["Clothing", "Dresses", "Midi"]
     with pytest.raises(FetchError) as ei:
         parse_product(product_html("7", "S", "H", "r", [], broken=True), where="x")
     assert ei.value.reason == "malformed_jsonld"
-    assert breadcrumb_names({"itemListElement": [{"position": 2, "name": "B"}, {"position": 1, "name": "A"}]}) == \
-        ["A", "B"]
+    assert breadcrumb_names(
+        {"itemListElement": [{"position": 2, "name": "B"}, {"position": 1, "name": "A"}]}
+    ) == ["A", "B"]
 
 
 def test_base_url_points_every_pattern_at_one_host():
@@ -103,8 +165,11 @@ def test_base_url_points_every_pattern_at_one_host():
     assert nap.video_url == "http://127.0.0.1:9999/videos/productPage/{id}_detail.mp4"
     assert nap.image_url.startswith("http://127.0.0.1:9999/images/products/{id}/")
     assert nap.hosts() == {"127.0.0.1:9999"}
-    assert CollectConfig().netaporter.hosts() == {"www.net-a-porter.com", "video.net-a-porter.com",
-                                                  "cache.net-a-porter.com"}
+    assert CollectConfig().netaporter.hosts() == {
+        "www.net-a-porter.com",
+        "video.net-a-porter.com",
+        "cache.net-a-porter.com",
+    }
 
 
 def test_collect_listing_with_pagination_then_rerun_skips(shop, tmp_path):
@@ -118,12 +183,19 @@ def test_collect_listing_with_pagination_then_rerun_skips(shop, tmp_path):
             row = cat.get_item("netaporter", pid)
             p = products[pid]
             assert row.status == "downloaded"
-            assert (row.item.title, row.item.designer, row.item.colour) == (p["name"], p["designer"], p["colour"])
+            assert (row.item.title, row.item.designer, row.item.colour) == (
+                p["name"],
+                p["designer"],
+                p["colour"],
+            )
             assert row.item.category_path == p["crumbs"] and row.item.has_video is p["video"]
             for a in cat.assets(source="netaporter", source_id=pid, status="downloaded"):
                 body = files[(pid, str(a.kind))]
-                assert a.sha256 == hashlib.sha256(body).hexdigest() == hashlib.sha256(
-                    (out / a.path).read_bytes()).hexdigest()
+                assert (
+                    a.sha256
+                    == hashlib.sha256(body).hexdigest()
+                    == hashlib.sha256((out / a.path).read_bytes()).hexdigest()
+                )
                 assert a.path == f"netaporter/{pid}/{a.kind}.{'mp4' if a.kind == 'video' else 'jpg'}"
         kinds = {a.kind: a for a in cat.assets(source="netaporter", source_id="1002")}
         assert kinds["video"].status == "rejected" and kinds["video"].reason == "no_video"
@@ -148,12 +220,26 @@ def test_sitemap_ids_file_and_limit(shop, tmp_path):
     site, products, _ = shop
     ids = tmp_path / "ids.txt"
     ids.write_text(f"# ids\n{site.base}{products['1003']['path']}\n")
-    s = collect("netaporter", [f"{site.base}/sitemap.xml", f"@{ids}"], out=tmp_path / "o",
-                catalog=tmp_path / "c.sqlite", cfg=cfg_for(site), workers=2, dry_run=True)
+    s = collect(
+        "netaporter",
+        [f"{site.base}/sitemap.xml", f"@{ids}"],
+        out=tmp_path / "o",
+        catalog=tmp_path / "c.sqlite",
+        cfg=cfg_for(site),
+        workers=2,
+        dry_run=True,
+    )
     assert [i["source_id"] for i in s.items] == ["1001", "1004", "1003"]
     assert s.files == 0 and not (tmp_path / "o" / "netaporter").exists()
-    s = collect("netaporter", [f"{site.base}/sitemap.xml"], out=tmp_path / "o", catalog=tmp_path / "c.sqlite",
-                cfg=cfg_for(site), workers=2, limit=1)
+    s = collect(
+        "netaporter",
+        [f"{site.base}/sitemap.xml"],
+        out=tmp_path / "o",
+        catalog=tmp_path / "c.sqlite",
+        cfg=cfg_for(site),
+        workers=2,
+        limit=1,
+    )
     assert s.ok == 1 and (tmp_path / "o/netaporter/1001/video.mp4").exists()
 
 
@@ -176,6 +262,8 @@ def test_id_targets_are_decoded_and_unsafe_ones_refused(shop, tmp_path):
     site, products, _ = shop
     ids = tmp_path / "ids.txt"
     ids.write_text("..%2F..%2Fetc%2Fpasswd\nabc%00def\n")
-    s = collect("netaporter", [f"@{ids}"], out=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg_for(site))
+    s = collect(
+        "netaporter", [f"@{ids}"], out=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg_for(site)
+    )
     assert s.rejected == 2 and s.reasons == {"unsafe_id": 2}
     assert not (tmp_path / "o" / "netaporter").exists() or not any((tmp_path / "o" / "netaporter").iterdir())

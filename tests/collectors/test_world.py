@@ -12,8 +12,16 @@ from collectors.config import HttpConfig, load_collect_config
 from schemas.catalog import Catalog
 from schemas.items import SourceName
 
-FAST_HTTP = HttpConfig(backoff_base_s=0.001, backoff_max_s=0.005, retry_after_max_s=0.005, rate_per_host=1000,
-                       burst_per_host=100, max_retries=3, max_concurrency_per_host=8, max_body_bytes=8 * 1024 * 1024)
+FAST_HTTP = HttpConfig(
+    backoff_base_s=0.001,
+    backoff_max_s=0.005,
+    retry_after_max_s=0.005,
+    rate_per_host=1000,
+    burst_per_host=100,
+    max_retries=3,
+    max_concurrency_per_host=8,
+    max_body_bytes=8 * 1024 * 1024,
+)
 
 
 def sha(path: Path) -> str:
@@ -28,8 +36,15 @@ def run_all(base_url: str, fx: dict, out: Path, cat: Path, workers: int = 4) -> 
     cfg = cfg_for(base_url)
     return {
         "netaporter": collect("netaporter", [fx["sitemap"]], out=out, catalog=cat, cfg=cfg, workers=workers),
-        "tiktok": collect("tiktok", fx["tiktok_info"], out=out, catalog=cat, cfg=cfg, workers=workers,
-                          shop_map=fx["tiktok_shops"]),
+        "tiktok": collect(
+            "tiktok",
+            fx["tiktok_info"],
+            out=out,
+            catalog=cat,
+            cfg=cfg,
+            workers=workers,
+            shop_map=fx["tiktok_shops"],
+        ),
         "instagram": collect("instagram", fx["instagram"], out=out, catalog=cat, cfg=cfg, workers=workers),
         "urls": collect("urls", [fx["urls"]], out=out, catalog=cat, cfg=cfg, workers=workers),
     }
@@ -64,7 +79,11 @@ def test_every_asset_with_world_hashes_and_metadata(collected, world_truth, smal
                 assert [a.sha256 for a in assets["video"]] == [videos[p.videos[0]].sha256]
             if p.source == SourceName.NETAPORTER:
                 assert (item.title, item.designer, item.colour, item.description) == (
-                    p.title, p.designer, p.colour, p.description)
+                    p.title,
+                    p.designer,
+                    p.colour,
+                    p.description,
+                )
                 assert item.category_path == p.category_path and item.has_video is bool(p.videos)
                 for view, rel in p.images.items():
                     assert assets[view][0].sha256 == sha(small_world / rel), (p.product_id, view)
@@ -77,7 +96,9 @@ def test_every_asset_with_world_hashes_and_metadata(collected, world_truth, smal
                     assert "shop" not in assets  # split-screen: left for recovery in cleaning
             else:
                 assert [h.lower() for h in item.hashtags] == p.hashtags and item.caption == p.caption
-                want = sorted(sha(small_world / rel) for k, rel in p.images.items() if k.startswith("candidate-"))
+                want = sorted(
+                    sha(small_world / rel) for k, rel in p.images.items() if k.startswith("candidate-")
+                )
                 assert sorted(a.sha256 for a in assets["candidate-shop"]) == want
                 assert item.metadata["owner"]["username"]
         # the URL list: every non-Net-A-Porter video (+ shop image where the world has one)
@@ -88,7 +109,9 @@ def test_every_asset_with_world_hashes_and_metadata(collected, world_truth, smal
             assert urls_assets["video"].sha256 == videos[p.videos[0]].sha256
             if "shop" in p.images:
                 assert urls_assets["shop"].sha256 == sha(small_world / p.images["shop"])
-    stray = [p for p in out.rglob("*") if p.is_file() and p.name.startswith(".") and "ytdlp-archive" not in p.name]
+    stray = [
+        p for p in out.rglob("*") if p.is_file() and p.name.startswith(".") and "ytdlp-archive" not in p.name
+    ]
     assert not stray
 
 
@@ -106,8 +129,11 @@ def test_rerun_downloads_nothing(collected, world_server):
 
 
 def nap_with_video(world_truth, k: int) -> list[str]:
-    ids = [p.product_id for p in world_truth.products if p.source == SourceName.NETAPORTER and p.videos
-           and {"shop", "front"} <= set(p.images)]
+    ids = [
+        p.product_id
+        for p in world_truth.products
+        if p.source == SourceName.NETAPORTER and p.videos and {"shop", "front"} <= set(p.images)
+    ]
     assert len(ids) >= k
     return ids[:k]
 
@@ -118,21 +144,43 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
 
     trunc, ctype, html, redirect, big, broken = nap_with_video(world_truth, 6)
     tiktok = [p.product_id for p in world_truth.products if p.source == SourceName.TIKTOK and p.videos]
-    faults = Faults(retry_after_429=1, burst_5xx=1, truncate=[trunc], wrong_content_type=[ctype, tiktok[0]],
-                    html_as_image=[html], redirect_foreign=[redirect, tiktok[1]], oversized=[big],
-                    oversized_bytes=16 * 1024 * 1024, malformed_jsonld=[broken], evil_ids=True, no_range=[trunc])
+    faults = Faults(
+        retry_after_429=1,
+        burst_5xx=1,
+        truncate=[trunc],
+        wrong_content_type=[ctype, tiktok[0]],
+        html_as_image=[html],
+        redirect_foreign=[redirect, tiktok[1]],
+        oversized=[big],
+        oversized_bytes=16 * 1024 * 1024,
+        malformed_jsonld=[broken],
+        evil_ids=True,
+        no_range=[trunc],
+    )
     out, cat_path = tmp_path / "out", tmp_path / "c.sqlite"
     with WorldServer(small_world, faults=faults) as srv:
         fx = srv.write_fixtures(tmp_path / "fx")
         cfg = cfg_for(srv.base_url)
         nap = collect("netaporter", [fx["sitemap"]], out=out, catalog=cat_path, cfg=cfg, workers=4)
-        tt = collect("tiktok", fx["tiktok_info"], out=out, catalog=cat_path, cfg=cfg, workers=2,
-                     shop_map=fx["tiktok_shops"])
+        tt = collect(
+            "tiktok",
+            fx["tiktok_info"],
+            out=out,
+            catalog=cat_path,
+            cfg=cfg,
+            workers=2,
+            shop_map=fx["tiktok_shops"],
+        )
         urls = collect("urls", [fx["urls"]], out=out, catalog=cat_path, cfg=cfg, workers=2)
         ig = collect("instagram", fx["instagram"], out=out, catalog=cat_path, cfg=cfg, workers=2)
-    expect = {trunc: ("failed", "truncated_body"), ctype: ("rejected", "content_type_mismatch"),
-              html: ("rejected", None), redirect: ("rejected", "foreign_redirect"), big: ("rejected", "too_large"),
-              broken: ("rejected", "malformed_jsonld")}
+    expect = {
+        trunc: ("failed", "truncated_body"),
+        ctype: ("rejected", "content_type_mismatch"),
+        html: ("rejected", None),
+        redirect: ("rejected", "foreign_redirect"),
+        big: ("rejected", "too_large"),
+        broken: ("rejected", "malformed_jsonld"),
+    }
     with Catalog(cat_path) as cat:
         for pid, (status, reason) in expect.items():
             row = cat.get_item("netaporter", pid)
@@ -144,7 +192,11 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
         big_video = cat.assets(source="netaporter", source_id=big, kind="video")[0]
         assert big_video.reason == "too_large"
         # 429 + Retry-After and a 5xx burst on every media path: the rest still arrived
-        others = [p for p in world_truth.products if p.source == SourceName.NETAPORTER and p.product_id not in expect]
+        others = [
+            p
+            for p in world_truth.products
+            if p.source == SourceName.NETAPORTER and p.product_id not in expect
+        ]
         assert all(cat.get_item("netaporter", p.product_id).status == "downloaded" for p in others)
         assert nap.retries > 0 and nap.reasons["unsafe_id"] == 2
         for s in (tt, urls, ig):

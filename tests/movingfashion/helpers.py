@@ -18,9 +18,9 @@ def coded_frame(i: int, w: int = W, h: int = H) -> np.ndarray:
     """A frame whose top row of 16x16 blocks spells ``i`` in binary, plus a moving box."""
     img = np.full((h, w, 3), 128, np.uint8)
     for b in range(BITS):
-        img[:BLOCK, b * BLOCK:(b + 1) * BLOCK] = 255 if (i >> b) & 1 else 0
+        img[:BLOCK, b * BLOCK : (b + 1) * BLOCK] = 255 if (i >> b) & 1 else 0
     x = 10 + (i % 40)
-    img[40:80, x:x + 30] = (200, 40, 40)
+    img[40:80, x : x + 30] = (200, 40, 40)
     return img
 
 
@@ -28,7 +28,7 @@ def read_code(frame: np.ndarray) -> int:
     """Decode the index a :func:`coded_frame` carries (robust to H.264 loss)."""
     val = 0
     for b in range(BITS):
-        block = frame[4:BLOCK - 4, b * BLOCK + 4:(b + 1) * BLOCK - 4]
+        block = frame[4 : BLOCK - 4, b * BLOCK + 4 : (b + 1) * BLOCK - 4]
         if block.mean() > 128:
             val |= 1 << b
     return val
@@ -70,18 +70,43 @@ def make_dataset(root: Path) -> Path:
             paths.append(rel)
             trks.append({str(f): box_of(f) for f in range(lo, hi + 1)})
         write_image(root / f"shop/{pid}.jpg")
-        train[pid] = {"video_paths": paths, "img_path": f"shop/{pid}.jpg", "source": source, "tracklets": trks}
-        entries.append({"product_id": pid, "df2_class": cls, "partition": "regular" if source == 1 else "hard",
-                        "split": "train", "video_paths": paths, "img_path": f"shop/{pid}.jpg"})
+        train[pid] = {
+            "video_paths": paths,
+            "img_path": f"shop/{pid}.jpg",
+            "source": source,
+            "tracklets": trks,
+        }
+        entries.append(
+            {
+                "product_id": pid,
+                "df2_class": cls,
+                "partition": "regular" if source == 1 else "hard",
+                "split": "train",
+                "video_paths": paths,
+                "img_path": f"shop/{pid}.jpg",
+            }
+        )
     (root / "train.json").write_text(json.dumps(train))
     test = {"102": train["102"]}
     (root / "test.json").write_text(json.dumps(test))
     (root / "entries.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
     # richer tracklet file for 101: confidence falls off away from frame 30
     boxes = train["101"]["tracklets"][0]
-    vt = {"product_id": "101", "video": "videos/101_0.mp4", "frames": 60, "width": W, "height": H,
-          "ground_truth": 0, "tracklets": [{"video": "videos/101_0.mp4", "boxes": boxes,
-                                           "scores": {k: round(1 - abs(int(k) - 30) / 60, 3) for k in boxes}}]}
+    vt = {
+        "product_id": "101",
+        "video": "videos/101_0.mp4",
+        "frames": 60,
+        "width": W,
+        "height": H,
+        "ground_truth": 0,
+        "tracklets": [
+            {
+                "video": "videos/101_0.mp4",
+                "boxes": boxes,
+                "scores": {k: round(1 - abs(int(k) - 30) / 60, 3) for k in boxes},
+            }
+        ],
+    }
     (root / "tracklets").mkdir(exist_ok=True)
     (root / "tracklets" / "101_0.json").write_text(json.dumps(vt))
     return root
@@ -106,9 +131,18 @@ def make_df2(root: Path) -> Path:
         lms = []
         for j in range(n):
             lms += [box[0] + j, box[1] + j, 2 if j % 3 else 1]
-        return {"category_id": cid, "category_name": name, "style": style, "bounding_box": box,
-                "landmarks": lms, "segmentation": [[box[0], box[1], box[2], box[1], box[2], box[3]]],
-                "scale": 2, "occlusion": 1, "zoom_in": 1, "viewpoint": 2}
+        return {
+            "category_id": cid,
+            "category_name": name,
+            "style": style,
+            "bounding_box": box,
+            "landmarks": lms,
+            "segmentation": [[box[0], box[1], box[2], box[1], box[2], box[3]]],
+            "scale": 2,
+            "occlusion": 1,
+            "zoom_in": 1,
+            "viewpoint": 2,
+        }
 
     plan = [(1, "shop", 1, [item(8, [10, 20, 60, 90], 1, "trousers"), item(9, [5, 5, 40, 30], 2, "skirt")])]
     plan += [(i, "user", 1, [item(8, [10 + i, 20, 60 + i, 90], 1, "trousers")]) for i in (2, 3, 4)]

@@ -62,9 +62,15 @@ def test_pk_distributed_replicas_are_disjoint_and_equal():
 
 
 def _item(t, pid):
-    return {"shop": torch.ones(3, 4, 4), "frames": torch.full((t, 3, 4, 4), float(t)),
-            "frame_indices": torch.arange(t), "boxes": torch.ones(t, 4), "product_id": pid,
-            "df2_class": 3, "partition": "regular"}
+    return {
+        "shop": torch.ones(3, 4, 4),
+        "frames": torch.full((t, 3, 4, 4), float(t)),
+        "frame_indices": torch.arange(t),
+        "boxes": torch.ones(t, 4),
+        "product_id": pid,
+        "df2_class": 3,
+        "partition": "regular",
+    }
 
 
 def test_collate_pads_variable_length_clips_with_a_mask():
@@ -73,7 +79,11 @@ def test_collate_pads_variable_length_clips_with_a_mask():
     assert b["mask"].tolist() == [[True, True, False, False, False], [True] * 5]
     assert float(b["frames"][0, 2:].abs().sum()) == 0 and float(b["frames"][0, :2].mean()) == 2.0
     assert math.isnan(float(b["boxes"][0, 3, 0])) and b["frame_indices"][0].tolist() == [0, 1, -1, -1, -1]
-    assert b["product_id"] == ["a", "b"] and b["df2_class"].tolist() == [3, 3] and b["shop"].shape == (2, 3, 4, 4)
+    assert (
+        b["product_id"] == ["a", "b"]
+        and b["df2_class"].tolist() == [3, 3]
+        and b["shop"].shape == (2, 3, 4, 4)
+    )
 
 
 def test_collate_keeps_frames_of_different_sizes_as_a_list():

@@ -110,8 +110,14 @@ def test_dataloader_with_workers_pk_and_collate(tiny_dataset):
 
     ds = MovingFashionDataset(tiny_dataset, "train", frames=4, crop_size=32, shop_size=32, seed=0)
     _ = ds[0], ds[1]  # the parent opens decord readers first: forked workers must not hang on them
-    loader = torch.utils.data.DataLoader(ds, batch_size=4, sampler=PKSampler(ds, p=2, k=2, seed=0),
-                                         num_workers=2, collate_fn=collate_clips, timeout=60)
+    loader = torch.utils.data.DataLoader(
+        ds,
+        batch_size=4,
+        sampler=PKSampler(ds, p=2, k=2, seed=0),
+        num_workers=2,
+        collate_fn=collate_clips,
+        timeout=60,
+    )
     batches = list(loader)
     assert len(batches) == 1
     b = batches[0]
@@ -169,7 +175,9 @@ def test_unknown_class(tiny_dataset, tmp_path):
 
 
 def test_box_outside_frame_known_from_richer_file(tiny_dataset, tmp_path):
-    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["101"]["tracklets"][0].update({"30": [100, 40, 300, 80]}))
+    root = _copy(
+        tiny_dataset, tmp_path, lambda r, d: d["101"]["tracklets"][0].update({"30": [100, 40, 300, 80]})
+    )
     with pytest.raises(DataFormatError, match=r"frame 30: box \[100, 40, 300, 80\] outside the 128x96 frame"):
         MovingFashionDataset(root, "train")
     ds = MovingFashionDataset(root, "train", on_bad="skip", frames=50, sampler="all")
@@ -178,20 +186,28 @@ def test_box_outside_frame_known_from_richer_file(tiny_dataset, tmp_path):
 
 def test_box_outside_frame_found_at_decode_time(tiny_dataset, tmp_path):
     # product 'ab_C' has no richer tracklet file: the frame size is only known once decoded
-    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["ab_C"]["tracklets"][0].update({"7": [0, 0, 20, 500]}))
+    root = _copy(
+        tiny_dataset, tmp_path, lambda r, d: d["ab_C"]["tracklets"][0].update({"7": [0, 0, 20, 500]})
+    )
     ds = MovingFashionDataset(root, "train", sampler="all")
     with pytest.raises(DataFormatError, match=r"ab_C.*frame 7: box .* outside the 128x96 frame"):
         ds[2]
     ds = MovingFashionDataset(root, "train", sampler="all", on_bad="skip")
     item = ds[2]
     assert 7 not in item["frame_indices"].tolist() and len(item["frame_indices"]) == 44
-    assert [read_code(f) for f in to_uint8(MovingFashionDataset(root, "train", crop="frame", sampler="all",
-                                                                on_bad="skip")[2]["frames"])][:3] == [0, 1, 2]
+    assert [
+        read_code(f)
+        for f in to_uint8(
+            MovingFashionDataset(root, "train", crop="frame", sampler="all", on_bad="skip")[2]["frames"]
+        )
+    ][:3] == [0, 1, 2]
     assert any("frame 7" in why for _, why in ds.skipped)
 
 
 def test_slightly_outside_box_is_clipped(tiny_dataset, tmp_path):
-    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["101"]["tracklets"][0].update({"30": [-1, 40, 129, 80]}))
+    root = _copy(
+        tiny_dataset, tmp_path, lambda r, d: d["101"]["tracklets"][0].update({"30": [-1, 40, 129, 80]})
+    )
     ds = MovingFashionDataset(root, "train", frames=50, sampler="all")
     pos = ds.plan(0)[2].index(30)
     assert ds[0]["boxes"][pos].tolist() == [0, 40, 128, 80]
@@ -205,7 +221,9 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
     assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 0, "already_cached": 4}
     meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
     assert meta["frames"] == [8, 14, 20, 26, 33, 39, 45, 51]  # chunk centres of the 50 boxed frames
-    cached = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32, frames=4, crop_cache=tmp_path / "cc")
+    cached = MovingFashionDataset(
+        tiny_dataset, "train", seed=2, crop_size=32, frames=4, crop_cache=tmp_path / "cc"
+    )
     item = cached[0]
     idx = item["frame_indices"].tolist()
     assert set(idx) <= set(meta["frames"]) and idx == cached.plan(0)[2]
@@ -215,7 +233,6 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
     assert np.array_equal(to_uint8(item["frames"]), ref)
     with pytest.raises(ConfigError, match="crop cache built with"):
         MovingFashionDataset(tiny_dataset, "train", crop_size=64, crop_cache=tmp_path / "cc")[0]
-
 
 
 def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, monkeypatch):
@@ -228,7 +245,9 @@ def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, 
     assert build_crop_cache(plain, tmp_path / "cc", pool=None)["built"] == 4
     meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
     assert meta["frames"] == sorted(plain.products[0].videos[0].boxes)
-    cached = MovingFashionDataset(tiny_dataset, "train", seed=5, crop_size=32, frames=6, crop_cache=tmp_path / "cc")
+    cached = MovingFashionDataset(
+        tiny_dataset, "train", seed=5, crop_size=32, frames=6, crop_cache=tmp_path / "cc"
+    )
     for i in range(len(plain)):
         a, b = plain[i], cached[i]
         assert a["frame_indices"].tolist() == b["frame_indices"].tolist()
@@ -240,14 +259,19 @@ def test_default_pyav_backend_gives_the_items_decord_gives(tiny_dataset):
     b = MovingFashionDataset(tiny_dataset, "train", seed=3, crop_size=32, frames=5)
     for i in range(len(a)):
         x, y = a[i], b[i]
-        assert x["frame_indices"].tolist() == y["frame_indices"].tolist() and torch.equal(x["frames"], y["frames"])
+        assert x["frame_indices"].tolist() == y["frame_indices"].tolist() and torch.equal(
+            x["frames"], y["frames"]
+        )
     assert b.cache.get(b.products[0].videos[0].path).backend == "pyav"
+
 
 def test_uint8_output_equals_float_output(tiny_dataset):
     f = MovingFashionDataset(tiny_dataset, "test", crop_size=24, shop_size=24)[0]
     u = MovingFashionDataset(tiny_dataset, "test", crop_size=24, shop_size=24, dtype=torch.uint8)[0]
     assert u["frames"].dtype == torch.uint8 and u["frames"].is_contiguous() and f["frames"].is_contiguous()
-    assert torch.equal(u["frames"].float() / 255, f["frames"]) and torch.equal(u["shop"].float() / 255, f["shop"])
+    assert torch.equal(u["frames"].float() / 255, f["frames"]) and torch.equal(
+        u["shop"].float() / 255, f["shop"]
+    )
 
 
 def test_split_given_as_a_json_path(tiny_dataset):
@@ -264,12 +288,27 @@ def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp
 
     out = tmp_path / "cc"
     runner = CliRunner()
-    res = runner.invoke(cli, ["crop-cache", str(tiny_dataset), "--split", "train", "--out", str(out),
-                              "--crop-size", "32", "--json"])
+    res = runner.invoke(
+        cli,
+        [
+            "crop-cache",
+            str(tiny_dataset),
+            "--split",
+            "train",
+            "--out",
+            str(out),
+            "--crop-size",
+            "32",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["built"] == 4 and json.loads(res.output)["pool"] is None
-    again = json.loads(runner.invoke(cli, ["crop-cache", str(tiny_dataset), "--out", str(out), "--crop-size", "32",
-                                           "--json"]).output)
+    again = json.loads(
+        runner.invoke(
+            cli, ["crop-cache", str(tiny_dataset), "--out", str(out), "--crop-size", "32", "--json"]
+        ).output
+    )
     assert again["built"] == 0 and again["already_cached"] == 4
     plain = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3)
     cached = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3, crop_cache=out)

@@ -41,8 +41,8 @@ def test_coco_follows_the_official_conventions(df2_root):
     kps = trousers["keypoints"]
     assert len(kps) == 3 * 294
     start = LANDMARK_SLOTS[8][0]
-    assert kps[3 * start: 3 * start + 3] == [10, 20, 1] and kps[3 * (start + 13)] == 10 + 13
-    assert not any(kps[: 3 * start]) and not any(kps[3 * (start + 14):])
+    assert kps[3 * start : 3 * start + 3] == [10, 20, 1] and kps[3 * (start + 13)] == 10 + 13
+    assert not any(kps[: 3 * start]) and not any(kps[3 * (start + 14) :])
     assert trousers["num_keypoints"] == 14
     assert [c["id"] for c in coco["categories"]] == list(range(1, 14))
     assert coco["categories"][0]["name"] == "short_sleeved_shirt"
@@ -51,7 +51,11 @@ def test_coco_follows_the_official_conventions(df2_root):
 def test_bad_annotation_names_file_and_field(tmp_path):
     p = tmp_path / "annos" / "000007.json"
     p.parent.mkdir()
-    p.write_text(json.dumps({"source": "user", "pair_id": 1, "item1": {"category_id": 14, "bounding_box": [0, 0, 1, 1]}}))
+    p.write_text(
+        json.dumps(
+            {"source": "user", "pair_id": 1, "item1": {"category_id": 14, "bounding_box": [0, 0, 1, 1]}}
+        )
+    )
     with pytest.raises(DataFormatError, match=r"000007.json: field 'item1.category_id' must be 1..13"):
         read_annotation(p)
 
@@ -75,7 +79,9 @@ def test_cli_to_coco_and_to_yolo(df2_root, tmp_path):
 def test_multidf2_sequences_group_pair_and_style(df2_root):
     seqs = {s["id"]: s for s in build_multidf2(df2_root, "validation")}
     assert set(seqs) == {"1_1", "1_2", "2_1"}
-    assert [f["image"] for f in seqs["1_1"]["frames"]] == [f"validation/image/00000{i}.jpg" for i in (2, 3, 4)]
+    assert [f["image"] for f in seqs["1_1"]["frames"]] == [
+        f"validation/image/00000{i}.jpg" for i in (2, 3, 4)
+    ]
     assert seqs["1_2"]["df2_class"] == 9 and len(seqs["1_2"]["frames"]) == 1
     assert len(seqs["2_1"]["frames"]) == 12  # the style-0 image 000019 is not a positive
     assert seqs["2_1"]["shop"] == {"image": "validation/image/000006.jpg", "box": [0, 0, 50, 50]}
@@ -114,7 +120,9 @@ def test_multidf2_whole_images_scale_boxes(df2_root):
 
 def test_cli_multidf2_index_roundtrip(df2_root, tmp_path):
     out = tmp_path / "m.json"
-    res = CliRunner().invoke(df2, ["multidf2", str(df2_root), "--split", "validation", "--out", str(out), "--json"])
+    res = CliRunner().invoke(
+        df2, ["multidf2", str(df2_root), "--split", "validation", "--out", str(out), "--json"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["sequences"] == 3
     ds = MultiDeepFashion2Dataset(df2_root, "validation", index=out, frames=2)
@@ -126,7 +134,7 @@ def test_fewer_landmarks_fill_the_first_slots_and_keep_294():
 
     kps, labelled = coco_keypoints(2, [1, 2, 2, 3, 4, 0])
     start = LANDMARK_SLOTS[2][0]
-    assert len(kps) == 3 * 294 and kps[3 * start: 3 * start + 6] == [1, 2, 2, 3, 4, 0] and labelled == 1
+    assert len(kps) == 3 * 294 and kps[3 * start : 3 * start + 6] == [1, 2, 2, 3, 4, 0] and labelled == 1
     assert sum(1 for v in kps if v) == 5
     with pytest.raises(DataFormatError):
         coco_keypoints(9, [0.0] * 27)  # skirt has 8 slots

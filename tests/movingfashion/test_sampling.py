@@ -61,8 +61,10 @@ def test_salient_picks_best_frame_per_chunk_and_spreads():
     assert len(got) == 10 and got[0] == 3 and got[1] == 17 and got[4] == 41
     assert all(b[i] <= p < b[i + 1] for b in [chunk_bounds(100, 10)] for i, p in enumerate(got))
     # training prefers high scores but stays random
-    hits = sum(SalientSampler()(cand, 10, train=True, generator=np.random.default_rng(s), scores=scores)[0] == 3
-               for s in range(50))
+    hits = sum(
+        SalientSampler()(cand, 10, train=True, generator=np.random.default_rng(s), scores=scores)[0] == 3
+        for s in range(50)
+    )
     assert hits > 40
 
 

@@ -63,7 +63,9 @@ def test_unreadable_video_names_the_file(tmp_path):
     bad.write_bytes(b"\x00not a video" * 100)
     with pytest.raises(MediaError) as exc:
         read_frames(bad, [0], cache=ReaderCache())
-    assert "broken.mp4" in str(exc.value) and all(name in str(exc.value) for name in ("pyav", "decord", "opencv"))
+    assert "broken.mp4" in str(exc.value) and all(
+        name in str(exc.value) for name in ("pyav", "decord", "opencv")
+    )
     with pytest.raises(MediaError, match="not found"):
         read_frames(tmp_path / "missing.mp4", [0], cache=ReaderCache())
 
@@ -87,7 +89,9 @@ def test_reader_cache_reuses_evicts_and_reopens_after_fork(tiny_dataset, monkeyp
     assert cache.get(v[0]) is not r0b and cache.opened == 1
 
 
-@pytest.mark.parametrize("idx", [[0], [59], [59, 0, 13, 13, 31, 12, 47], list(range(60)), [47, 48, 11, 12, 23, 24]])
+@pytest.mark.parametrize(
+    "idx", [[0], [59], [59, 0, 13, 13, 31, 12, 47], list(range(60)), [47, 48, 11, 12, 23, 24]]
+)
 def test_pyav_reader_is_bit_identical_to_decord(video, idx):
     ref = DecordReader(str(video)).get(idx)
     fast, full = PyAVReader(str(video)), PyAVReader(str(video), skip_nonref=False)
@@ -136,9 +140,29 @@ def test_pyav_reads_the_right_frames_of_open_gop_hevc(tmp_path):
 
     n = 70
     path = tmp_path / "open_gop_hevc.mp4"
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{W}x{H}", "-r", "30", "-i", "-", "-c:v", "libx265", "-pix_fmt", "yuv420p",
-           "-x265-params", "keyint=20:min-keyint=20:open-gop=1:bframes=3:log-level=error", str(path)]
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{W}x{H}",
+        "-r",
+        "30",
+        "-i",
+        "-",
+        "-c:v",
+        "libx265",
+        "-pix_fmt",
+        "yuv420p",
+        "-x265-params",
+        "keyint=20:min-keyint=20:open-gop=1:bframes=3:log-level=error",
+        str(path),
+    ]
     frames = np.stack([coded_frame(i) for i in range(n)])
     subprocess.run(cmd, input=frames.tobytes(), check=True, capture_output=True)
     import av

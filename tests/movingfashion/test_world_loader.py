@@ -44,8 +44,14 @@ def test_world_frames_equal_a_reference_decode(gt_dataset):
 
 def test_world_pk_loader_two_workers(gt_dataset):
     ds = MovingFashionDataset(gt_dataset, "train", frames=4, seed=0, crop_size=32, shop_size=32)
-    loader = torch.utils.data.DataLoader(ds, batch_size=6, sampler=PKSampler(ds, p=3, k=2, seed=0),
-                                         num_workers=2, collate_fn=collate_clips, timeout=120)
+    loader = torch.utils.data.DataLoader(
+        ds,
+        batch_size=6,
+        sampler=PKSampler(ds, p=3, k=2, seed=0),
+        num_workers=2,
+        collate_fn=collate_clips,
+        timeout=120,
+    )
     batch = next(iter(loader))
     assert batch["frames"].shape == (6, 4, 3, 32, 32) and len(set(batch["product_id"])) == 3
 
@@ -57,7 +63,7 @@ def test_world_df2_coco_and_multidf2(small_world, world_truth):
     ann = coco["annotations"][0]
     start, count = LANDMARK_SLOTS[ann["category_id"]]
     kps = np.array(ann["keypoints"]).reshape(294, 3)
-    assert kps[start, 2] > 0 and not kps[:start].any() and not kps[start + count:].any()
+    assert kps[start, 2] > 0 and not kps[:start].any() and not kps[start + count :].any()
     seqs = build_multidf2(df2_root, "validation")
     assert seqs and all(s["frames"] for s in seqs)
     ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=10, crop_size=32, shop_size=32, index=seqs)

@@ -65,15 +65,21 @@ def test_two_writers_one_killed_then_rerun(tmp_path):
     rerun = _spawn(db, 2500, 7500, log_b)
     assert rerun.wait(timeout=300) == 0
     raw = sqlite3.connect(db)
-    total, distinct = raw.execute("SELECT COUNT(*), COUNT(DISTINCT source || '/' || source_id) FROM items").fetchone()
+    total, distinct = raw.execute(
+        "SELECT COUNT(*), COUNT(DISTINCT source || '/' || source_id) FROM items"
+    ).fetchone()
     assert total == distinct == 7500
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
 def test_upsert_is_idempotent_and_updates_state(tmp_path):
     cat = Catalog(tmp_path / "c.sqlite")
-    item = SourceItem(source=SourceName.NETAPORTER, source_id="1234567", title="Striped cotton shirt",
-                      category_path=["Clothing", "Tops", "Shirts"])
+    item = SourceItem(
+        source=SourceName.NETAPORTER,
+        source_id="1234567",
+        title="Striped cotton shirt",
+        category_path=["Clothing", "Tops", "Shirts"],
+    )
     cat.upsert_item(item, status=Status.DISCOVERED)
     first = cat.get_item("netaporter", "1234567")
     cat.upsert_item(item, status=Status.DOWNLOADED)
@@ -86,14 +92,23 @@ def test_upsert_is_idempotent_and_updates_state(tmp_path):
     with pytest.raises(CatalogError, match="no item"):
         cat.set_item_state("netaporter", "nope", status=Status.FAILED)
 
-    asset = MediaAsset(source="netaporter", source_id="1234567", kind=AssetKind.VIDEO, url="http://x/v.mp4",
-                       path="netaporter/1234567/video.mp4", sha256="a" * 64, size=10,
-                       probe={"frames": 90, "fps": 30, "width": 320, "height": 400, "duration_s": 3})
+    asset = MediaAsset(
+        source="netaporter",
+        source_id="1234567",
+        kind=AssetKind.VIDEO,
+        url="http://x/v.mp4",
+        path="netaporter/1234567/video.mp4",
+        sha256="a" * 64,
+        size=10,
+        probe={"frames": 90, "fps": 30, "width": 320, "height": 400, "duration_s": 3},
+    )
     cat.upsert_asset(asset)
     cat.upsert_asset(asset)
     got = cat.assets(source_id="1234567")
     assert len(got) == 1 and got[0].probe.frames == 90
-    cat.set_asset_state("netaporter", "1234567", "video", status=Status.DUPLICATE, duplicate_of="netaporter/1")
+    cat.set_asset_state(
+        "netaporter", "1234567", "video", status=Status.DUPLICATE, duplicate_of="netaporter/1"
+    )
     assert cat.assets(kind="video")[0].duplicate_of == "netaporter/1"
 
 
@@ -115,8 +130,10 @@ def test_an_older_catalog_is_migrated_in_place_and_keeps_its_rows(tmp_path):
     raw = sqlite3.connect(path)
     for statement in filter(str.strip, MIGRATIONS[0].split(";")):  # a catalog written at version 1
         raw.execute(statement)
-    raw.execute("INSERT INTO items (source, source_id, created_at, updated_at) VALUES ('tiktok', '7', 'a', 'a')")
-    raw.execute("UPDATE items SET data = '{\"source\": \"tiktok\", \"source_id\": \"7\"}'")
+    raw.execute(
+        "INSERT INTO items (source, source_id, created_at, updated_at) VALUES ('tiktok', '7', 'a', 'a')"
+    )
+    raw.execute('UPDATE items SET data = \'{"source": "tiktok", "source_id": "7"}\'')
     raw.execute("PRAGMA user_version = 1")
     raw.commit()
     raw.close()

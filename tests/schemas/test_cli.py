@@ -19,23 +19,39 @@ def test_schema_export_writes_one_file_per_model(tmp_path):
 
 def test_errors_become_exit_2_and_one_line(tmp_path):
     bad = tmp_path / "train.json"
-    bad.write_text('{"P1": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, '
-                   '"tracklets": [{"0": [9, 0, 1, 1]}]}}')
-    proc = subprocess.run([sys.executable, "-m", "movingfashion", "schema", "validate", str(bad)],
-                          capture_output=True, text=True)
+    bad.write_text(
+        '{"P1": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, '
+        '"tracklets": [{"0": [9, 0, 1, 1]}]}}'
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "movingfashion", "schema", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "product 'P1'" in lines[0] and "x2 (1) < x1 (9)" in lines[0]
-    proc = subprocess.run([sys.executable, "-m", "movingfashion", "schema", "validate", str(bad), "--debug"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "movingfashion", "schema", "validate", str(bad), "--debug"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "Traceback" in proc.stderr
 
 
 def test_entry_points_have_help():
     for exe in ("mf", "mf-collect", "mf-tracklets"):
-        proc = subprocess.run([sys.executable, "-c", f"import sys; sys.argv=['{exe}','--help'];"
-                               f"from importlib.metadata import entry_points;"
-                               f"ep=[e for e in entry_points(group='console_scripts') if e.name=='{exe}'][0];"
-                               f"ep.load()()"], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.argv=['{exe}','--help'];"
+                f"from importlib.metadata import entry_points;"
+                f"ep=[e for e in entry_points(group='console_scripts') if e.name=='{exe}'][0];"
+                f"ep.load()()",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert proc.returncode == 0, proc.stderr
         assert "Usage" in proc.stdout and "Example" in proc.stdout

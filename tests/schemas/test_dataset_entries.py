@@ -12,15 +12,28 @@ from schemas.errors import DataFormatError
 
 def test_reads_classes_and_skips_rows_without_one(tmp_path):
     p = tmp_path / "entries.jsonl"
-    p.write_text("\n".join(json.dumps(r) for r in [{"product_id": "a", "df2_class": 7},
-                                                    {"product_id": "b", "df2_class": None},
-                                                    {"product_id": 12, "df2_class": 13}]) + "\n\n")
+    p.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [
+                {"product_id": "a", "df2_class": 7},
+                {"product_id": "b", "df2_class": None},
+                {"product_id": 12, "df2_class": 13},
+            ]
+        )
+        + "\n\n"
+    )
     assert read_entry_classes(p) == {"a": 7, "12": 13}
 
 
-@pytest.mark.parametrize(("line", "message"), [("{not json", "line 2: malformed JSON"),
-                                                ('{"df2_class": 3}', "line 2: expected an object with product_id"),
-                                                ('{"product_id": "x", "df2_class": 14}', "product 'x': df2_class 14")])
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: malformed JSON"),
+        ('{"df2_class": 3}', "line 2: expected an object with product_id"),
+        ('{"product_id": "x", "df2_class": 14}', "product 'x': df2_class 14"),
+    ],
+)
 def test_bad_rows_name_the_file_and_line_or_product(tmp_path, line, message):
     p = tmp_path / "entries.jsonl"
     p.write_text('{"product_id": "a", "df2_class": 1}\n' + line + "\n")

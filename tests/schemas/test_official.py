@@ -52,12 +52,26 @@ def test_missing_tracklets_key_is_not_invented():
         ({"video_paths": ["v.mp4"], "source": 1, "tracklets": []}, "img_path", "Field required"),
         ({"video_paths": "v.mp4", "img_path": "s.jpg", "source": 1}, "video_paths", "list"),
         ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": "one"}, "source", "integer"),
-        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"7": [50, 0, 10, 10]}]},
-         "tracklets[0].7", "x2 (10) < x1 (50)"),
-        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"x": [0, 0, 1, 1]}]},
-         "tracklets", "frame key"),
-        ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"1": [0, 0, 1]}]},
-         "tracklets[0].1", "4 numbers"),
+        (
+            {
+                "video_paths": ["v.mp4"],
+                "img_path": "s.jpg",
+                "source": 1,
+                "tracklets": [{"7": [50, 0, 10, 10]}],
+            },
+            "tracklets[0].7",
+            "x2 (10) < x1 (50)",
+        ),
+        (
+            {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"x": [0, 0, 1, 1]}]},
+            "tracklets",
+            "frame key",
+        ),
+        (
+            {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"1": [0, 0, 1]}]},
+            "tracklets[0].1",
+            "4 numbers",
+        ),
     ],
 )
 def test_bad_entries_name_product_and_field(value, field, message):

@@ -16,8 +16,20 @@ from tests.world_fixtures import SMALL_WORLD
 
 
 def test_generate_reuses_an_identical_world(small_world, world_truth, capsys):
-    run_main(world, ["generate", "--out", str(small_world), "--products", str(SMALL_WORLD["products"]),
-                     "--seed", str(SMALL_WORLD["seed"]), "--quick", "--json"])
+    run_main(
+        world,
+        [
+            "generate",
+            "--out",
+            str(small_world),
+            "--products",
+            str(SMALL_WORLD["products"]),
+            "--seed",
+            str(SMALL_WORLD["seed"]),
+            "--quick",
+            "--json",
+        ],
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["products"] == len(world_truth.products) and out["classes"] == list(range(1, 14))
     assert out["split_screen"] >= 2 and out["duplicates"] >= 3 and out["df2_images"] > 0
@@ -34,8 +46,19 @@ def test_generate_refuses_bad_requests(small_world, tmp_path, capsys):
 
 
 def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys):
-    run_main(world, ["serve", str(small_world), "--once", "--json", "--fixtures", str(tmp_path / "fx"),
-                     "--faults", "retry_after_429=1"])
+    run_main(
+        world,
+        [
+            "serve",
+            str(small_world),
+            "--once",
+            "--json",
+            "--fixtures",
+            str(tmp_path / "fx"),
+            "--faults",
+            "retry_after_429=1",
+        ],
+    )
     info = json.loads(capsys.readouterr().out)
     assert info["base_url"].startswith("http://127.0.0.1:") and info["faults"] == {"retry_after_429": 1}
     assert (tmp_path / "fx" / "urls.txt").exists() and info["fixtures"]["tiktok_info"]
@@ -56,8 +79,9 @@ def test_demo_step_reuses_the_world_and_serves_it(small_world, tmp_path):
     from movingfashion.world.demo_step import step
 
     (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
-    ctx = DemoContext(work=tmp_path, products=SMALL_WORLD["products"], seed=SMALL_WORLD["seed"],
-                      quick=SMALL_WORLD["quick"])
+    ctx = DemoContext(
+        work=tmp_path, products=SMALL_WORLD["products"], seed=SMALL_WORLD["seed"], quick=SMALL_WORLD["quick"]
+    )
     try:
         report = step(ctx)
         assert report["reused"] and report["products"] == SMALL_WORLD["products"]

@@ -23,8 +23,11 @@ def test_rerendering_a_product_gives_identical_files(small_world, world_truth, t
     specs = plan_world(SMALL_WORLD["products"], SMALL_WORLD["seed"], cfg)
     assert [s.product_id for s in specs] == [p.product_id for p in world_truth.products]
     for source in ("netaporter", "tiktok"):
-        spec = next(s for s in specs if s.source == source and s.has_video and not s.duplicate_of
-                    and s.kind == "clothing")
+        spec = next(
+            s
+            for s in specs
+            if s.source == source and s.has_video and not s.duplicate_of and s.kind == "clothing"
+        )
         res = _render_product((str(tmp_path), spec, [], cfg, SMALL_WORLD["quick"], SMALL_WORLD["seed"]))
         row = res[spec.product_id]["videos"][0]
         assert row["sha256"] == world_truth.video(row["video_id"]).sha256

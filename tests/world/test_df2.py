@@ -28,7 +28,9 @@ def test_layout_and_fields(small_world, world_truth):
             h, w = img.shape[:2]
             assert a["source"] in ("shop", "user") and isinstance(a["pair_id"], int)
             items = [a[k] for k in a if k.startswith("item")]
-            assert items and [k for k in a if k.startswith("item")] == [f"item{i}" for i in range(1, len(items) + 1)]
+            assert items and [k for k in a if k.startswith("item")] == [
+                f"item{i}" for i in range(1, len(items) + 1)
+            ]
             for it in items:
                 assert DF2_CLASSES[it["category_id"]] == it["category_name"]
                 x1, y1, x2, y2 = it["bounding_box"]

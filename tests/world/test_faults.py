@@ -68,8 +68,11 @@ def test_truncated_body(small_world, nap_item, world_truth):
         status, headers, body, partial = raw(srv.site.nap_video_url(nap_item.product_id))
         assert status == 200 and int(headers["Content-Length"]) == size
         assert body is None and len(partial) == size // 2
-        other = next(p for p in world_truth.products if p.source == SourceName.NETAPORTER and p.videos
-                     and p.product_id != nap_item.product_id)
+        other = next(
+            p
+            for p in world_truth.products
+            if p.source == SourceName.NETAPORTER and p.videos and p.product_id != nap_item.product_id
+        )
         assert raw(srv.site.nap_video_url(other.product_id))[2] is not None
 
 
@@ -80,7 +83,9 @@ def test_wrong_content_type_and_html_as_image(small_world, nap_item):
         assert raw(srv.site.nap_image_url(pid, "fr"))[1]["Content-Type"] == "text/plain"
     with WorldServer(small_world, faults=Faults(html_as_image=[pid])) as srv:
         status, headers, body, _ = raw(srv.site.nap_image_url(pid, "fr"))
-        assert status == 200 and headers["Content-Type"] == "image/jpeg" and body.startswith(b"<!DOCTYPE html>")
+        assert (
+            status == 200 and headers["Content-Type"] == "image/jpeg" and body.startswith(b"<!DOCTYPE html>")
+        )
 
 
 def test_redirect_foreign(small_world, nap_item):
@@ -114,7 +119,9 @@ def test_malformed_jsonld(small_world, nap_item):
 def test_no_range(small_world, nap_item, world_truth):
     data = (small_world / world_truth.video(nap_item.videos[0]).path).read_bytes()
     with WorldServer(small_world, faults=Faults(no_range=[nap_item.product_id])) as srv:
-        status, headers, body, _ = raw(srv.site.nap_video_url(nap_item.product_id), headers={"Range": "bytes=10-20"})
+        status, headers, body, _ = raw(
+            srv.site.nap_video_url(nap_item.product_id), headers={"Range": "bytes=10-20"}
+        )
         assert status == 200 and body == data and headers["Accept-Ranges"] == "none"
 
 
@@ -139,8 +146,9 @@ def test_evil_ids(small_world, tmp_path):
 def test_faults_off_by_default_and_parsing():
     f = Faults()
     assert not any([f.latency_s, f.retry_after_429, f.burst_5xx, f.truncate, f.evil_ids, f.robots_disallow])
-    g = parse_faults(["latency_s=0.5", "retry_after_429=2", "truncate=1,2", "evil_ids=true",
-                      "robots_disallow=/a/,/b/"])
+    g = parse_faults(
+        ["latency_s=0.5", "retry_after_429=2", "truncate=1,2", "evil_ids=true", "robots_disallow=/a/,/b/"]
+    )
     assert g.latency_s == 0.5 and g.retry_after_429 == 2 and g.truncate == ["1", "2"] and g.evil_ids
     assert g.robots_disallow == ["/a/", "/b/"]
     with pytest.raises(ConfigError, match="unknown fault"):

@@ -15,7 +15,10 @@ def test_layout_and_splits(gt_dataset, world_truth):
     train, test = read_official(gt_dataset / "train.json"), read_official(gt_dataset / "test.json")
     assert len(test) >= 3 and len(train) > len(test)
     assert not set(train) & set(test)
-    entries = [DatasetEntry.model_validate_json(line) for line in (gt_dataset / "entries.jsonl").read_text().splitlines()]
+    entries = [
+        DatasetEntry.model_validate_json(line)
+        for line in (gt_dataset / "entries.jsonl").read_text().splitlines()
+    ]
     assert {e.product_id for e in entries} == set(train) | set(test)
     assert {e.df2_class for e in entries} == set(range(1, 14))
     for e in entries:

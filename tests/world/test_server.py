@@ -104,15 +104,20 @@ def test_netaporter_pages_and_media(world_server, small_world, world_truth):
             else:
                 assert status == 404
         if "shop" in p.images:
-            assert sha(get(site.nap_variant_url(p.product_id, "fr", 920))[2]) == sha256_file(small_world / p.images["shop"])
+            assert sha(get(site.nap_variant_url(p.product_id, "fr", 920))[2]) == sha256_file(
+                small_world / p.images["shop"]
+            )
     assert get(world_server.base_url + "/videos/productPage/999_detail.mp4", "HEAD")[0] == 404
     assert get(world_server.base_url + "/nothing/here")[0] == 404
 
 
 def test_listing_sitemap_and_designer_pages_find_every_product(world_server, world_truth):
     nap = {p.product_id for p in world_truth.products if p.source == SourceName.NETAPORTER}
-    clothing = {p.product_id for p in world_truth.products
-                if p.source == SourceName.NETAPORTER and p.category_path[0] == "Clothing"}
+    clothing = {
+        p.product_id
+        for p in world_truth.products
+        if p.source == SourceName.NETAPORTER and p.category_path[0] == "Clothing"
+    }
     found, url, pages = set(), world_server.base_url + "/en-us/shop/clothing?pageNumber=1", 0
     while url:
         status, _, body = get(url)
@@ -165,11 +170,14 @@ def test_social_media_and_plain_files(world_server, small_world, world_truth, tm
             for view, rel in p.images.items():
                 if view.startswith("candidate-"):
                     status, headers, body = get(site.instagram_media_url(p.product_id, f"{view}.jpg"))
-                    assert headers["Content-Type"] == "image/jpeg" and sha(body) == sha256_file(small_world / rel)
+                    assert headers["Content-Type"] == "image/jpeg" and sha(body) == sha256_file(
+                        small_world / rel
+                    )
     fx = world_server.write_fixtures(tmp_path / "fx")
     lines = (tmp_path / "fx" / "urls.txt").read_text().split("\n")
-    assert len([x for x in lines if x]) == sum(1 for p in world_truth.products
-                                              if p.source != SourceName.NETAPORTER and p.videos)
+    assert len([x for x in lines if x]) == sum(
+        1 for p in world_truth.products if p.source != SourceName.NETAPORTER and p.videos
+    )
     for line in filter(None, lines):
         urls = line.split()
         body = get(urls[0])[2]
@@ -178,7 +186,9 @@ def test_social_media_and_plain_files(world_server, small_world, world_truth, tm
             assert get(urls[1])[1]["Content-Type"] == "image/jpeg"
     rows = (tmp_path / "fx" / "tiktok_shops.csv").read_text().splitlines()
     assert rows[0] == "video_id,shop_image_url"
-    split_ids = {p.product_id for p in world_truth.products if p.source == SourceName.TIKTOK and "shop" not in p.images}
+    split_ids = {
+        p.product_id for p in world_truth.products if p.source == SourceName.TIKTOK and "shop" not in p.images
+    }
     assert split_ids and not split_ids & {r.split(",")[0] for r in rows[1:]}
     assert set(fx) >= {"tiktok_info", "tiktok_shops", "instagram", "urls", "netaporter_ids"}
 
@@ -199,4 +209,3 @@ def _faults(**kw):
     from movingfashion.world.faults import Faults
 
     return Faults(**kw)
-

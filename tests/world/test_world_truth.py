@@ -21,7 +21,10 @@ def test_every_class_and_case_is_present(world_truth):
     assert {p.source for p in others} == {SourceName.NETAPORTER, SourceName.TIKTOK, SourceName.INSTAGRAM}
     assert {p.kind for p in others} >= {"bag", "shoes", "jewellery"}
     assert {v.duplicate_kind for v in world_truth.videos if v.duplicate_kind} == set(DuplicateKind)
-    assert {v.split_screen.layout for v in world_truth.videos if v.split_screen} == {"left-right", "top-bottom"}
+    assert {v.split_screen.layout for v in world_truth.videos if v.split_screen} == {
+        "left-right",
+        "top-bottom",
+    }
     wrong = [p for p in world_truth.products if p.wrong_shop]
     assert wrong and all(world_truth.product(p.wrong_shop_of) for p in wrong)
     assert any(not p.videos for p in world_truth.products)
@@ -66,7 +69,9 @@ def test_wrong_shop_serves_the_other_products_image(small_world, world_truth):
     for p in world_truth.products:
         if p.wrong_shop:
             other = world_truth.product(p.wrong_shop_of)
-            assert sha256_file(small_world / p.images["shop"]) == sha256_file(small_world / other.images["shop"])
+            assert sha256_file(small_world / p.images["shop"]) == sha256_file(
+                small_world / other.images["shop"]
+            )
 
 
 def _hist(pixels: np.ndarray) -> np.ndarray:
@@ -86,8 +91,11 @@ def _box_wins(frame: np.ndarray, box: list[float], shop: np.ndarray) -> bool | N
     x1, y1, x2, y2 = (int(round(v)) for v in box)
     bw, w = x2 - x1, frame.shape[1]
     sim = np.minimum(_hist(frame[y1:y2, x1:x2]), shop).sum()
-    beside = [np.minimum(_hist(frame[y1:y2, max(0, x1 + dx):min(w, x2 + dx)]), shop).sum()
-              for dx in (-bw, bw) if min(w, x2 + dx) - max(0, x1 + dx) > bw // 3]
+    beside = [
+        np.minimum(_hist(frame[y1:y2, max(0, x1 + dx) : min(w, x2 + dx)]), shop).sum()
+        for dx in (-bw, bw)
+        if min(w, x2 + dx) - max(0, x1 + dx) > bw // 3
+    ]
     return bool(sim > max(beside)) if beside else None
 
 
@@ -151,9 +159,11 @@ def test_duplicates_decode_to_matching_frames(small_world, world_truth):
         elif v.duplicate_kind == DuplicateKind.SUBCLIP:
             s = v.subclip_start
             assert s is not None and s + v.frames <= orig.frames
-            diff = np.abs(a[s:s + v.frames].astype(np.int16) - b.astype(np.int16)).mean()
+            diff = np.abs(a[s : s + v.frames].astype(np.int16) - b.astype(np.int16)).mean()
             assert diff < 4.0
-            shifted = np.abs(a[s + 3:s + 3 + v.frames - 3].astype(np.int16) - b[:-3].astype(np.int16)).mean()
+            shifted = np.abs(
+                a[s + 3 : s + 3 + v.frames - 3].astype(np.int16) - b[:-3].astype(np.int16)
+            ).mean()
             assert shifted > diff
         else:
             assert v.sha256 != orig.sha256 and (v.width, v.height) != (orig.width, orig.height)
@@ -181,7 +191,9 @@ def test_split_screen_still_half_is_the_still_png(small_world, world_truth):
     for v in splits:
         ss = v.split_screen
         frames = read_frames(small_world / v.path).astype(np.int16)
-        still = cv2.cvtColor(cv2.imread(str(small_world / ss.still_image)), cv2.COLOR_BGR2RGB).astype(np.int16)
+        still = cv2.cvtColor(cv2.imread(str(small_world / ss.still_image)), cv2.COLOR_BGR2RGB).astype(
+            np.int16
+        )
         x1, y1, x2, y2 = ss.still_box
         half = frames[:, y1:y2, x1:x2]
         assert half.shape[1:3] == still.shape[:2]

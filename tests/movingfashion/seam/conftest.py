@@ -18,6 +18,7 @@ def _one_thread():
     yield
     torch.set_num_threads(before)
 
+
 TINY = head_arch(8, 16, 32, 32)
 
 
@@ -31,8 +32,15 @@ def tiny_model(variant: str = "full", seed: int = 0):
 
 
 def tiny_train_config(variant: str = "full", **kw) -> TrainConfig:
-    base = dict(model=tiny_config(variant), epochs=8, batch_size=16, frames=8, lr=0.05, finetune_lr=0.02,
-                single_frame_weight=0.5)
+    base = dict(
+        model=tiny_config(variant),
+        epochs=8,
+        batch_size=16,
+        frames=8,
+        lr=0.05,
+        finetune_lr=0.02,
+        single_frame_weight=0.5,
+    )
     base.update(kw)
     return TrainConfig(**base)
 

@@ -20,5 +20,11 @@ if __name__ == "__main__":
     model = tiny_model("full", seed=int(os.environ["RANK"]))
     summary = train_phase2(bank, model, TINY, tiny_train_config("full", epochs=2, batch_size=4), out / "run")
     rank = summary["rank"]
-    torch.save({"world_size": summary["world_size"], "history": summary["history"],
-                "params": {k: v.detach().clone() for k, v in model.state_dict().items()}}, out / f"rank{rank}.pt")
+    torch.save(
+        {
+            "world_size": summary["world_size"],
+            "history": summary["history"],
+            "params": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        },
+        out / f"rank{rank}.pt",
+    )

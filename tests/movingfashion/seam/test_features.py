@@ -6,12 +6,18 @@ from schemas.dataset import Tracklet, VideoTracklets
 
 def test_query_is_the_tracklet_with_the_best_mean_iou_with_the_ground_truth():
     gt = {0: [10, 10, 50, 90], 5: [12, 10, 52, 90], 9: [14, 10, 54, 90]}
-    other = Tracklet(video="v.mp4", boxes={0: [100, 10, 140, 90], 5: [100, 10, 140, 90]}, scores={0: 0.99, 5: 0.99})
+    other = Tracklet(
+        video="v.mp4", boxes={0: [100, 10, 140, 90], 5: [100, 10, 140, 90]}, scores={0: 0.99, 5: 0.99}
+    )
     partial = Tracklet(video="v.mp4", boxes={0: [10, 10, 50, 90]}, scores={0: 0.9})
-    good = Tracklet(video="v.mp4", boxes={0: [11, 10, 51, 90], 5: [12, 11, 52, 90], 9: [14, 10, 54, 91]},
-                    scores={0: 0.5, 5: 0.6, 9: 0.7})
-    vt = VideoTracklets(product_id="p", video="v.mp4", frames=10, width=200, height=100,
-                        tracklets=[other, partial, good])
+    good = Tracklet(
+        video="v.mp4",
+        boxes={0: [11, 10, 51, 90], 5: [12, 11, 52, 90], 9: [14, 10, 54, 91]},
+        scores={0: 0.5, 5: 0.6, 9: 0.7},
+    )
+    vt = VideoTracklets(
+        product_id="p", video="v.mp4", frames=10, width=200, height=100, tracklets=[other, partial, good]
+    )
     boxes, scores, source, iou = choose_query(gt, vt)
     assert source == "tracklets[2]" and boxes == good.boxes and scores == good.scores
     assert 0.9 < iou < 1.0 and mean_iou(partial.boxes, gt) < iou

@@ -14,10 +14,14 @@ def test_pools_are_all_products_once_when_few_and_sampled_otherwise():
 
 def test_pooled_topk_on_a_hand_checked_example():
     # 4 products, 4 queries; query i's true shop is i
-    scores = torch.tensor([[0.9, 0.1, 0.2, 0.3],   # rank 0
-                           [0.8, 0.5, 0.1, 0.0],   # rank 1
-                           [0.9, 0.8, 0.7, 0.1],   # rank 2
-                           [0.9, 0.8, 0.7, 0.6]])  # rank 3
+    scores = torch.tensor(
+        [
+            [0.9, 0.1, 0.2, 0.3],  # rank 0
+            [0.8, 0.5, 0.1, 0.0],  # rank 1
+            [0.9, 0.8, 0.7, 0.1],  # rank 2
+            [0.9, 0.8, 0.7, 0.6],
+        ]
+    )  # rank 3
     targets = torch.arange(4)
     groups = query_groups(["regular", "regular", "hard", "hard"], [1, 2, 1, 2])
     res = pooled_topk(scores, targets, groups, [np.arange(4)], [1, 2, 3])
@@ -34,4 +38,6 @@ def test_mean_and_std_over_pools():
     scores[3] = torch.tensor([1.0, 0.0, 0.0, 0.5])
     groups = query_groups(["hard"] * 4, [1] * 4)
     res = pooled_topk(scores, torch.arange(4), groups, [np.array([0, 3]), np.array([1, 2])], [1])
-    assert res["all"]["top1"] == 0.75 and abs(res["all"]["top1_std"] - 0.25) < 1e-9 and res["all"]["pools"] == 2
+    assert (
+        res["all"]["top1"] == 0.75 and abs(res["all"]["top1_std"] - 0.25) < 1e-9 and res["all"]["pools"] == 2
+    )

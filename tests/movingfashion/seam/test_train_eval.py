@@ -40,12 +40,22 @@ def test_seam_is_far_above_chance_and_evaluation_is_deterministic(trained, test_
     chance = res["chance"]["top1"]
     assert chance == 1 / 40
     top1 = {m: r["10"]["all"]["top1"] for m, r in res["methods"].items()}
-    assert set(top1) == {"max_confidence", "max_matching", "average_distance", "seam_no_nlb_g", "seam_no_nlb", "seam"}
+    assert set(top1) == {
+        "max_confidence",
+        "max_matching",
+        "average_distance",
+        "seam_no_nlb_g",
+        "seam_no_nlb",
+        "seam",
+    }
     assert top1["seam"] > 6 * chance
     assert res["methods"]["seam"]["10"]["all"]["pools"] == 3
     assert {"regular", "hard", "class:1", "class:2", "class:3"} <= set(res["methods"]["seam"]["10"])
-    again = evaluate_bank([load_checkpoint(trained[v][0], device="cpu")[0] for v in ["full", "no_nlb", "no_nlb_g"]],
-                          test_bank, cfg)
+    again = evaluate_bank(
+        [load_checkpoint(trained[v][0], device="cpu")[0] for v in ["full", "no_nlb", "no_nlb_g"]],
+        test_bank,
+        cfg,
+    )
     assert json.dumps(res, sort_keys=True) == json.dumps(again, sort_keys=True)
     prof = res["attention"]["seam"]
     assert len(prof["percentiles"]) == 21 and prof["percentiles"][-1] == 100.0
@@ -56,18 +66,22 @@ def test_resume_continues_from_the_last_epoch(tmp_path, train_bank):
     cfg = tiny_train_config("no_nlb", epochs=2)
     first = train_phase2(train_bank, tiny_model("no_nlb"), TINY, cfg, tmp_path)
     assert first["epochs_run"] == 2
-    more = train_phase2(train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path,
-                        resume=True)
+    more = train_phase2(
+        train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path, resume=True
+    )
     assert more["epochs_run"] == 1 and [h["epoch"] for h in more["history"]] == [1, 2, 3]
-    done = train_phase2(train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path,
-                        resume=True)
+    done = train_phase2(
+        train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path, resume=True
+    )
     assert done["epochs_run"] == 0 and read_checkpoint(tmp_path / "last.pt")["epoch"] == 3
 
 
 def test_resume_with_another_variant_is_a_clear_error(tmp_path, train_bank):
     train_phase2(train_bank, tiny_model("no_nlb"), TINY, tiny_train_config("no_nlb", epochs=1), tmp_path)
     with pytest.raises(ModelError, match="variant 'no_nlb'.*'full' was asked"):
-        train_phase2(train_bank, tiny_model("full"), TINY, tiny_train_config("full", epochs=2), tmp_path, resume=True)
+        train_phase2(
+            train_bank, tiny_model("full"), TINY, tiny_train_config("full", epochs=2), tmp_path, resume=True
+        )
 
 
 def test_bad_checkpoints_give_model_errors(tmp_path, trained):

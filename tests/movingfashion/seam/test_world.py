@@ -15,14 +15,45 @@ def runs(small_world, gt_dataset, tmp_path_factory):
     """Phase 1 on the world's DeepFashion2-format set (annotations' pretraining), then phase 2 via the CLI."""
     root = tmp_path_factory.mktemp("seam-runs")
     cli = CliRunner()
-    r1 = cli.invoke(train, ["--dataset", str(small_world), "--phase", "1", "--out", str(root / "phase1"),
-                            "--steps", "8", "--json"])
+    r1 = cli.invoke(
+        train,
+        [
+            "--dataset",
+            str(small_world),
+            "--phase",
+            "1",
+            "--out",
+            str(root / "phase1"),
+            "--steps",
+            "8",
+            "--json",
+        ],
+    )
     assert r1.exit_code == 0, r1.output
     cfg = root / "cfg.yaml"
     cfg.write_text("pool_frames: 12\nfinetune_lr: 0.0\nsingle_frame_weight: 0.0\n")
-    r2 = cli.invoke(train, ["--dataset", str(gt_dataset), "--phase", "2", "--variant", "no_nlb", "--out",
-                            str(root / "no_nlb"), "--epochs", "2", "--frames", "5", "--batch-size", "4",
-                            "--config", str(cfg), "--json"])
+    r2 = cli.invoke(
+        train,
+        [
+            "--dataset",
+            str(gt_dataset),
+            "--phase",
+            "2",
+            "--variant",
+            "no_nlb",
+            "--out",
+            str(root / "no_nlb"),
+            "--epochs",
+            "2",
+            "--frames",
+            "5",
+            "--batch-size",
+            "4",
+            "--config",
+            str(cfg),
+            "--json",
+        ],
+    )
     assert r2.exit_code == 0, r2.output
     return root, json.loads(r1.output), json.loads(r2.output)
 
@@ -63,8 +94,19 @@ def test_phase1_fallback_pretrains_on_pairs_made_from_the_dataset(gt_dataset, tm
 def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     root, _, _ = runs
     cli = CliRunner()
-    args = ["--dataset", str(gt_dataset), "--checkpoint", str(root / "no_nlb" / "last.pt"), "--frames", "5,10",
-            "--main-frames", "10", "--out", str(root / "eval"), "--json"]
+    args = [
+        "--dataset",
+        str(gt_dataset),
+        "--checkpoint",
+        str(root / "no_nlb" / "last.pt"),
+        "--frames",
+        "5,10",
+        "--main-frames",
+        "10",
+        "--out",
+        str(root / "eval"),
+        "--json",
+    ]
     first = cli.invoke(evaluate, args)
     assert first.exit_code == 0, first.output
     second = cli.invoke(evaluate, args)
@@ -80,13 +122,22 @@ def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     rep = cli.invoke(report, [str(root / "eval" / "results.json"), "--out", str(root / "report"), "--json"])
     assert rep.exit_code == 0, rep.output
     files = json.loads(rep.output)["files"]
-    assert {"table2.md", "table4.csv", "table5.md", "accuracy_vs_frames.png", "attention.png",
-            "qualitative.png", "report.md"} <= set(files)
+    assert {
+        "table2.md",
+        "table4.csv",
+        "table5.md",
+        "accuracy_vs_frames.png",
+        "attention.png",
+        "qualitative.png",
+        "report.md",
+    } <= set(files)
     for f in files:
         if f.endswith(".png"):
             assert (root / "report" / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table2 = (root / "report" / "table2.md").read_text()
-    assert table2.splitlines()[0].startswith("| Method | All T-1 | All T-5 | All T-10 | All T-20 | Regular T-1")
+    assert table2.splitlines()[0].startswith(
+        "| Method | All T-1 | All T-5 | All T-10 | All T-20 | Regular T-1"
+    )
     assert "| SEAM w/o NLB |" in table2 and "| Max Confidence |" in table2
 
 
@@ -99,10 +150,22 @@ def test_cli_errors_are_one_line_and_name_the_file(runs, gt_dataset, tmp_path, c
     bad.write_bytes(b"not a checkpoint")
     for argv, needle in [
         (["evaluate", "--dataset", str(gt_dataset), "--checkpoint", str(bad)], "corrupt"),
-        (["evaluate", "--dataset", str(gt_dataset), "--checkpoint", str(root / "no_nlb" / "last.pt"),
-          "--variant", "full"], "variant 'no_nlb'"),
-        (["train", "--dataset", str(gt_dataset), "--out", str(root / "no_nlb"), "--variant", "no_nlb"],
-         "--resume"),
+        (
+            [
+                "evaluate",
+                "--dataset",
+                str(gt_dataset),
+                "--checkpoint",
+                str(root / "no_nlb" / "last.pt"),
+                "--variant",
+                "full",
+            ],
+            "variant 'no_nlb'",
+        ),
+        (
+            ["train", "--dataset", str(gt_dataset), "--out", str(root / "no_nlb"), "--variant", "no_nlb"],
+            "--resume",
+        ),
     ]:
         capsys.readouterr()
         with pytest.raises(SystemExit) as exc:
