@@ -1,31 +1,77 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+# Installs come from requirements.lock (exact versions and hashes); `make lock` refreshes it on purpose.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
+LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed
+PIP    := $(PY) -m pip --disable-pip-version-check -q
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo test lint bench weights clean-venv
+# Debian packages: FFmpeg's shared libraries for the torchcodec reader (runtime), and chromium for
+# the browser tests of `mf review`. Installed with apt-get when running as root; otherwise one note
+# is printed and the toolkit falls back (torchcodec -> PyAV; browser tests then fail naming chromium).
+RUNTIME_DEBS := ffmpeg
+TEST_DEBS    := chromium
 
-$(STAMP): pyproject.toml
+.PHONY: install demo test test-fast lint format bench weights lock system-deps test-deps clean-venv
+
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-## install: create/update .venv (fast when pyproject.toml did not change)
-install: $(STAMP)
+define apt_install
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: not root or no apt-get: cannot install Debian packages '$(1)' ($(2))"; \
+	elif ! dpkg -s $(1) >/dev/null 2>&1; then \
+	  echo "== installing Debian packages: $(1) ($(2))"; \
+	  { apt-get install -y -q --no-install-recommends $(1) >/tmp/mf-apt.log 2>&1 || \
+	    { apt-get update -q >>/tmp/mf-apt.log 2>&1 && \
+	      apt-get install -y -q --no-install-recommends $(1) >>/tmp/mf-apt.log 2>&1; }; } || \
+	  echo "warning: apt-get install $(1) failed, see /tmp/mf-apt.log ($(2))"; \
+	fi
+endef
+
+## system-deps: FFmpeg shared libraries for torchcodec (apt-get, root only; otherwise PyAV is used)
+system-deps:
+	$(call apt_install,$(RUNTIME_DEBS),torchcodec needs FFmpeg's shared libraries; without them the reader falls back to PyAV)
+
+## test-deps: Debian's chromium for the browser tests
+test-deps: system-deps
+	$(call apt_install,$(TEST_DEBS),the browser tests of mf review drive Debian's chromium)
+
+## install: create/update .venv from the lock (fast when nothing changed)
+install: system-deps $(STAMP)
 
 ## demo: the whole pipeline on the synthetic world served from loopback, then a report
 demo: install
 	$(VENV)/bin/mf demo --work demo-out
 
 ## test: the whole test suite
-test: install
+test: test-deps $(STAMP)
 	$(PY) -m pytest
 
-## lint: ruff
+## test-fast: the suite without the tests marked slow (the edit loop)
+test-fast: install
+	$(PY) -m pytest -m "not slow"
+
+## lint: ruff check + ruff format --check
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## format: ruff format + import sorting
+format: install
+	$(VENV)/bin/ruff check --select I --fix .
+	$(VENV)/bin/ruff format .
+
+## lock: re-resolve every dependency (all extras) into requirements.lock, with hashes
+lock: install
+	$(VENV)/bin/pip-compile --quiet --extra dev --extra ray --generate-hashes --strip-extras \
+	    --unsafe-package pip --no-emit-index-url --no-emit-find-links --upgrade \
+	    --output-file $(LOCK) pyproject.toml
 
 ## bench: every benchmark in benchmarks/ (each prints a ratio against its baseline)
 bench: install
