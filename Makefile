@@ -83,18 +83,18 @@ WEIGHTS_WORK  := build/weights-stages
 weights: install
 	$(VENV)/bin/mf world generate --out $(WEIGHTS_WORLD) --products 100 --seed 2024
 	@mkdir -p $(WEIGHTS_WORK)/a $(WEIGHTS_WORK)/b $(WEIGHTS_WORK)/c
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/a --skip-matcher \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/a --skip-matcher \
 	    --epochs 40 --imgsz 192 --frame-every 8 --lr0 0.002
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/b --skip-matcher \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/b --skip-matcher \
 	    --epochs 12 --imgsz 256 --frame-every 4 --lr0 0.001 --init-detector $(WEIGHTS_WORK)/a/detector.pt
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/c --skip-matcher \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/c --skip-matcher \
 	    --epochs 14 --imgsz 320 --frame-every 4 --lr0 0.0007 --init-detector $(WEIGHTS_WORK)/b/detector.pt
 	$(VENV)/bin/mf world generate --out $(WEIGHTS_WORLD)2 --products 200 --seed 3033
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD)2 --out annotations/weights --skip-matcher \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD)2 --out movingfashion/models/weights --skip-matcher \
 	    --epochs 8 --imgsz 320 --frame-every 16 --lr0 0.0005 --init-detector $(WEIGHTS_WORK)/c/detector.pt
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/m --skip-detector \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out $(WEIGHTS_WORK)/m --skip-detector \
 	    --matcher-steps 2600
-	$(PY) -m annotations.weights_build --world $(WEIGHTS_WORLD) --out annotations/weights --skip-detector \
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out movingfashion/models/weights --skip-detector \
 	    --matcher-steps 2500 --matcher-lr 0.0005 --init-matcher $(WEIGHTS_WORK)/m/matcher.pt
 
 clean-venv:

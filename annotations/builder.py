@@ -24,8 +24,6 @@ import torch
 from pydantic import ValidationError
 
 from annotations.config import BuildConfig
-from annotations.detectors import Detector, build_detector
-from annotations.matching import SingleFrameMatcher, crops_from_frames, load_matcher
 from annotations.tracking import (
     TrackResult,
     VideoDetections,
@@ -33,7 +31,9 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
-from annotations.video import VideoSource, frame_indices, prefetch_batches
+from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
+from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
+from movingfashion.models.detectors import Detector, build_detector
 from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError

@@ -140,7 +140,7 @@ def build(
 
 
 def _truth(dataset: str, truth: str):
-    from annotations.world_truth import truth_boxes_for_dataset
+    from movingfashion.world.truth_boxes import truth_boxes_for_dataset
 
     p = Path(truth)
     return truth_boxes_for_dataset(dataset, p.parent if p.suffix == ".json" else p)

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from annotations.detectors.base import DetectorConfig
 from annotations.tracking import TrackerConfig
+from movingfashion.models.detectors.base import DetectorConfig
 
 
 class ReviewConfig(BaseModel):

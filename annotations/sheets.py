@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from annotations.video import VideoSource
+from movingfashion.media.video_source import VideoSource
 from schemas.atomic import atomic_write_bytes
 from schemas.dataset import VideoTracklets
 from schemas.errors import MediaError

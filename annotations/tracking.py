@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from annotations.matching import MatchHead
+from movingfashion.models import MatchHead
 
 
 class TrackerConfig(BaseModel):

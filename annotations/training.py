@@ -21,9 +21,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from annotations.detectors.base import pick_device
 from annotations.df2_yolo import df2_items, df2_to_yolo
-from annotations.matching import SingleFrameMatcher, crops_from_frames
+from movingfashion.models import SingleFrameMatcher, crops_from_frames
+from movingfashion.models.detectors.base import pick_device
 from schemas.errors import DataFormatError, ModelError
 
 
@@ -308,7 +308,7 @@ def pretrain_matcher(
     Returns figures: crops, identities, the user->shop top-1 retrieval on ``validation``
     (or ``train`` when there is none) and on ``train``, each with its chance level.
     """
-    from annotations.matching import load_matcher
+    from movingfashion.models import load_matcher
 
     sets = [
         df2_crops(df2_root, "train", crop_size, jitter=0.08 if c else 0.0, seed=seed + c)

@@ -8,7 +8,7 @@ decoding strategies only. Each method runs two passes over the clips and the sec
 * ``baseline``: open the video with OpenCV for every clip and seek once per frame (how
   existing MovingFashion loaders read), crop, resize, read the shop image;
 * ``raw decord``: cached ``VideoReader.get_batch`` of exactly those frames, nothing else;
-* ``raw pyav``: cached :class:`~movingfashion.video_io.PyAVReader` (non-reference frames
+* ``raw pyav``: cached :class:`~movingfashion.media.readers.PyAVReader` (non-reference frames
   skipped) of exactly those frames;
 * ``loader``: ``MovingFashionDataset`` through a DataLoader with 0 and 2 workers, with the
   default backend (PyAV) and with ``backend="decord"``;
@@ -45,7 +45,7 @@ import torch  # noqa: E402
 
 from movingfashion.batching import collate_clips  # noqa: E402
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache, read_image  # noqa: E402
-from movingfashion.video_io import encode_h264  # noqa: E402
+from movingfashion.media.readers import encode_h264  # noqa: E402
 
 CROP = 224
 
@@ -197,7 +197,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
                 vr = readers[rel] = decord.VideoReader(str(root / rel), num_threads=1)
             vr.get_batch(sorted(set(idx))).asnumpy()
 
-    from movingfashion.video_io import PyAVReader
+    from movingfashion.media.readers import PyAVReader
 
     pyav: dict[str, PyAVReader] = {}
 

@@ -22,8 +22,6 @@ import torch
 
 from annotations.builder import TrackletBuilder, load_splits, video_jobs
 from annotations.config import BuildConfig
-from annotations.detectors import build_detector
-from annotations.matching import load_matcher
 from annotations.tracking import (
     inference_tracking,
     naive_inference_tracking,
@@ -31,7 +29,9 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
-from annotations.video import VideoSource, frame_indices
+from movingfashion.media.video_source import VideoSource, frame_indices
+from movingfashion.models import load_matcher
+from movingfashion.models.detectors import build_detector
 
 
 def dataset_from_world(world: Path, out: Path) -> Path:

@@ -62,7 +62,7 @@ def clean(catalog_path: str, root: str, config_path: str | None, matcher: str | 
     Example:
       mf clean --catalog data/catalog.sqlite --root data
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
-               --matcher annotations.matcher_api:VideoShopScorer --json
+               --matcher movingfashion.models.shop_scorer:VideoShopScorer --json
     """
     from cleaning.associations import load_scorer
     from cleaning.config import load_cleaning_config
@@ -211,9 +211,9 @@ def stats(catalog_path: str, root: str | None, truth: str | None, rules: str | N
       mf stats --catalog data/catalog.sqlite --root data --truth world/world.json --json
     """
     from cleaning.stats import catalog_stats, truth_stats
+    from movingfashion.world.truth import load_world
     from schemas.catalog import Catalog
     from schemas.errors import ConfigError
-    from schemas.world import load_world
 
     with Catalog(catalog_path) as cat:
         res: dict[str, Any] = catalog_stats(cat, rules)

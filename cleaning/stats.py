@@ -1,6 +1,6 @@
 """`mf stats`: counts of a catalog and, given a world's truth, quality figures of the cleaning.
 
-Against :class:`schemas.world.WorldTruth`: duplicate precision/recall over *pairs of videos in
+Against :class:`movingfashion.world.truth.WorldTruth`: duplicate precision/recall over *pairs of videos in
 one cluster* (so the figures do not depend on which member the keep rule keeps), recall per
 duplicate kind, split-screen detection precision/recall/F1 and how closely the recovered shop
 images match the world's still halves, taxonomy accuracy, non-clothing rejection and, when a
@@ -20,9 +20,9 @@ import numpy as np
 from cleaning.media import read_image
 from cleaning.mih import UnionFind
 from cleaning.splits import check_leakage
+from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, Status
-from schemas.world import WorldTruth
 
 
 def catalog_stats(catalog: Catalog, rules_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

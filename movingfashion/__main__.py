@@ -1,3 +1,3 @@
-from movingfashion.cli import main
+from movingfashion.app.cli import main
 
 main()

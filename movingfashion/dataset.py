@@ -34,7 +34,7 @@ Design choices (documented contract):
   trade-off: evaluate without it to follow the paper's protocol).
 * **Decoder** (``backend``): ``"auto"`` = PyAV with the unneeded non-reference frames skipped
   (bit-identical to a full decode), then decord ``get_batch``, then OpenCV, per file;
-  ``"pyav"``, ``"decord"`` or ``"opencv"`` force one (:mod:`movingfashion.video_io`).
+  ``"pyav"``, ``"decord"`` or ``"opencv"`` force one (:mod:`movingfashion.media.readers`).
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
   times less to pass from DataLoader workers; convert on the GPU).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
@@ -57,8 +57,8 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from movingfashion.media.readers import BACKENDS, ReaderCache
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
-from movingfashion.video_io import BACKENDS, ReaderCache
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import read_official
@@ -580,7 +580,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return True
 
     def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
-        from movingfashion.video_io import read_frames
+        from movingfashion.media.readers import read_frames
 
         uniq = sorted(set(idx))
         arr = read_frames(video.path, uniq, cache=self.cache)

@@ -61,8 +61,8 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def world_truth(small_world: Path):
-    """The ``schemas.world.WorldTruth`` of ``small_world``."""
-    from schemas.world import load_world
+    """The ``movingfashion.world.truth.WorldTruth`` of ``small_world``."""
+    from movingfashion.world.truth import load_world
 
     return load_world(small_world)
 

@@ -2,7 +2,7 @@
 
 The architecture record (``arch``) says how to rebuild the model before loading the weights:
 ``{"type": "matcher", "matcher_config": {...}, "matcher_tag": ...}`` (the crop encoder, f and m of
-``annotations.matching.SingleFrameMatcher``) or ``{"type": "head", "in_channels": ...}`` (f and m
+``movingfashion.models.SingleFrameMatcher``) or ``{"type": "head", "in_channels": ...}`` (f and m
 only, for banks of precomputed feature maps: tests, benchmarks).
 """
 
@@ -41,7 +41,7 @@ def head_arch(in_channels: int, mid: int = 256, hidden: int = 1024, dim: int = 2
 def build_model(arch: dict[str, Any], config: ModelConfig) -> SeamModel:
     """A freshly initialised SeamModel of the recorded architecture."""
     if arch.get("type") == "matcher":
-        from annotations.matching import SingleFrameMatcher
+        from movingfashion.models import SingleFrameMatcher
 
         matcher = SingleFrameMatcher(**arch.get("matcher_config", {}))
         return SeamModel(matcher.encoder, matcher.f, matcher.m, config)

@@ -1,7 +1,7 @@
 """Phase 1: Match-RCNN pretraining (crop encoder + single-frame head f, m) on DeepFashion2 pairs.
 
 Phase 1 calls annotations' pretraining (``annotations.training.pretrain_matcher``, the code
-behind ``mf pretrain-matcher``). When that cannot be imported, this module's small fallback trains :class:`annotations.matching.SingleFrameMatcher` on the shop/user pairs of a
+behind ``mf pretrain-matcher``). When that cannot be imported, this module's small fallback trains :class:`movingfashion.models.SingleFrameMatcher` on the shop/user pairs of a
 DeepFashion2-format folder (``train/image``, ``train/annos``): a shop item and a user item are a
 positive pair when they share ``pair_id`` and ``style > 0``; every other shop item in the batch
 is a negative (2-class cross-entropy, balanced). The detector is trained separately
@@ -116,8 +116,8 @@ def _fallback_pretrain(
     progress: Callable | None,
     log: Callable[[str], None] | None,
 ) -> dict[str, Any]:
-    from annotations.matching import SingleFrameMatcher, crops_from_frames
     from movingfashion.dataset import read_image
+    from movingfashion.models import SingleFrameMatcher, crops_from_frames
     from movingfashion.seam.train import balanced_pair_loss
 
     torch.manual_seed(seed)
@@ -203,7 +203,7 @@ def df2_from_dataset(
     import cv2
 
     from movingfashion.dataset import read_image
-    from movingfashion.video_io import read_frames
+    from movingfashion.media.readers import read_frames
     from schemas.atomic import atomic_write_json
     from schemas.official import read_official
 

@@ -219,7 +219,7 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
     import matplotlib.pyplot as plt
 
     from movingfashion.dataset import read_image
-    from movingfashion.video_io import read_frames
+    from movingfashion.media.readers import read_frames
 
     qual = qual[:rows]
     fig, axes = plt.subplots(len(qual), 8, figsize=(16, 2.2 * len(qual)), squeeze=False)

@@ -268,7 +268,7 @@ def run_phase2(
 
     The feature bank is cached in ``cache_dir`` (default ``OUT/features``); runs of several
     variants can share one folder (the cache key includes the encoder weights)."""
-    from annotations.matching import load_matcher
+    from movingfashion.models import load_matcher
     from movingfashion.seam.checkpoint import model_from_matcher
     from movingfashion.seam.features import build_bank, encoder_tag
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from movingfashion.world.truth import WorldProduct
 from schemas.atomic import atomic_write_json, atomic_write_text
 from schemas.items import SourceName
-from schemas.world import WorldProduct
 
 from .faults import EVIL_IDS
 from .sites import Site

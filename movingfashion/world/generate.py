@@ -15,10 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from schemas.atomic import atomic_write_json, sha256_file
-from schemas.errors import ConfigError
-from schemas.items import SourceName
-from schemas.world import (
+from movingfashion.world.truth import (
     DuplicateKind,
     GarmentInFrame,
     SplitScreen,
@@ -29,6 +26,9 @@ from schemas.world import (
     load_world,
     save_world,
 )
+from schemas.atomic import atomic_write_json, sha256_file
+from schemas.errors import ConfigError
+from schemas.items import SourceName
 
 from .catalog import ProductSpec, plan_world, random_garment
 from .config import GENERATOR_VERSION, WorldConfig

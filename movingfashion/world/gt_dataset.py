@@ -16,12 +16,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.world.truth import WorldProduct, WorldTruth, load_video_gt, load_world
 from schemas.atomic import atomic_write_json, atomic_write_text, sha256_file
 from schemas.dataset import DatasetEntry, Split, Tracklet, VideoTracklets
 from schemas.errors import MediaError
 from schemas.official import OfficialEntry, write_official
 from schemas.taxonomy import PARTITION_SOURCE_CODE
-from schemas.world import WorldProduct, WorldTruth, load_video_gt, load_world
 
 from .encode import ffmpeg_exe
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from schemas.world import load_video_gt, load_world
+from movingfashion.world.truth import load_video_gt, load_world
 
 from .encode import read_frames, write_image
 

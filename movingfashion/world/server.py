@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from movingfashion.world.truth import load_world
 from schemas.errors import ConfigError, DataFormatError
-from schemas.world import load_world
 
 from .faults import Faults
 from .sites import Answer, Site

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from movingfashion.world.truth import WorldProduct, WorldTruth
 from schemas.items import SourceName
-from schemas.world import WorldProduct, WorldTruth
 
 from .catalog import slug
 from .faults import EVIL_IDS

@@ -24,7 +24,7 @@ from annotations.builder import (
 from annotations.cli import tracklets
 from annotations.config import BuildConfig, ReviewConfig
 from annotations.qa import load_results, qa_report
-from annotations.world_truth import truth_boxes_for_dataset
+from movingfashion.world.truth_boxes import truth_boxes_for_dataset
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.items import SourceItem, Status
@@ -34,7 +34,7 @@ STRIDE = 2
 #: Issue 6 acceptance targets (mean IoU of the GT tracklets with the true item boxes, share of
 #: videos passing the >= 50% check), asserted as they are on this 16-video world (0.852 / 100%
 #: when written, with the default class_bonus 0.1; 0.763 / 93.8% with the paper's rule). Six
-#: unseen worlds, 358 videos: annotations/weights/README.json.
+#: unseen worlds, 358 videos: movingfashion/models/weights/README.json.
 TARGET_IOU, TARGET_PASS = 0.7, 0.95
 FLOOR_IOU, FLOOR_PASS = TARGET_IOU, TARGET_PASS
 
@@ -193,7 +193,7 @@ def test_qa_cli(built, small_world):
 
 
 def test_video_shop_scorer_prefers_the_right_shop(gt_dataset):
-    from annotations.matcher_api import VideoShopScorer
+    from movingfashion.models.shop_scorer import VideoShopScorer
 
     train = read_official(gt_dataset / "train.json")
     entries = list(train.values())[:8]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from annotations.matching import (
+from movingfashion.models import (
     MATCHER_KIND,
     CropEncoder,
     EmbeddingHead,

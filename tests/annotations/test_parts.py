@@ -11,11 +11,11 @@ import yaml
 from click.testing import CliRunner
 
 from annotations.cli import pretrain_matcher, tracklets, train_detector
-from annotations.detectors import DetectorConfig, build_detector
-from annotations.detectors.ultralytics_backend import class_map
 from annotations.df2_yolo import df2_to_yolo, yolo_line
 from annotations.qa import average_iou, check_tracklet, select_query
-from annotations.video import VideoSource
+from movingfashion.media.video_source import VideoSource
+from movingfashion.models.detectors import DetectorConfig, build_detector
+from movingfashion.models.detectors.ultralytics_backend import class_map
 from schemas.dataset import Tracklet
 from schemas.errors import ConfigError, DataFormatError, MediaError, ModelError
 

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from annotations.builder import interpolate_boxes
-from annotations.matching import MatchHead
 from annotations.tracking import (
     TrackerConfig,
     VideoDetections,
@@ -16,6 +15,7 @@ from annotations.tracking import (
     naive_training_tracking,
     training_tracking,
 )
+from movingfashion.models import MatchHead
 
 
 def distance_head(scale: float = 1.0, bias: float = 4.0) -> MatchHead:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from annotations.matching import MatchHead, load_matcher
 from annotations.training import CropSet, df2_crops, pair_loss
 from annotations.training import pretrain_matcher as pretrain
+from movingfashion.models import MatchHead, load_matcher
 
 
 def test_pair_loss_prefers_separated_embeddings():
@@ -84,7 +84,7 @@ def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
 
 
 def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
-    from annotations.weights_build import world_crops, world_yolo
+    from movingfashion.world.weights_build import world_crops, world_yolo
 
     data = world_yolo(small_world, world_truth, tmp_path, every=24)
     labels = list((tmp_path / "yolo" / "labels").rglob("*.txt"))
@@ -106,7 +106,7 @@ def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
 def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
     import json
 
-    from annotations.weights_build import build_weights
+    from movingfashion.world.weights_build import build_weights
 
     out = tmp_path / "weights"
     first = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w")

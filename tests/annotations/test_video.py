@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from annotations.video import VideoSource, frame_indices, prefetch_batches
+from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from schemas.errors import MediaError
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from schemas.world import WorldTruth
+from movingfashion.world.truth import WorldTruth
 
 
 @dataclass
@@ -25,7 +25,7 @@ def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) 
     """The small world as a collector would have stored it, after one `mf clean` and splits."""
     from cleaning.pipeline import clean
     from cleaning.splits import rebuild_splits
-    from cleaning.world_seed import seed_catalog_from_world
+    from movingfashion.world.seed import seed_catalog_from_world
     from schemas.catalog import Catalog
 
     work = tmp_path_factory.mktemp("cleaned")

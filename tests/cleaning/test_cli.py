@@ -8,7 +8,7 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from movingfashion.cli import cli
+from movingfashion.app.cli import cli
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
 
@@ -124,8 +124,8 @@ def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, c
 
 
 def test_demo_step_seeds_cleans_publishes_and_reports(small_world, tmp_path):
-    from cleaning.demo_step import step
-    from movingfashion.demo import DemoContext
+    from movingfashion.app.demo import DemoContext
+    from movingfashion.app.steps.clean import step
 
     ctx = DemoContext(work=tmp_path, world=small_world)
     out = step(ctx)

@@ -212,8 +212,8 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
 
 
 def test_demo_step(world_server, world_truth, tmp_path):
-    from collectors.demo_step import step
-    from movingfashion.demo import DemoContext
+    from movingfashion.app.demo import DemoContext
+    from movingfashion.app.steps.collect import step
 
     ctx = DemoContext(work=tmp_path, base_url=world_server.base_url)
     ctx.extras["fixtures"] = world_server.write_fixtures(tmp_path / "fixtures")

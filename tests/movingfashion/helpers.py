@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from movingfashion.video_io import encode_h264
+from movingfashion.media.readers import encode_h264
 
 BITS = 7
 BLOCK = 16

@@ -284,7 +284,7 @@ def test_split_given_as_a_json_path(tiny_dataset):
 def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp_path):
     from click.testing import CliRunner
 
-    from movingfashion.cli import cli
+    from movingfashion.app.cli import cli
 
     out = tmp_path / "cc"
     runner = CliRunner()

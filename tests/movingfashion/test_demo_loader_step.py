@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from movingfashion.demo_loader_step import step
+from movingfashion.app.steps.loader import step
 
 
 class Ctx:

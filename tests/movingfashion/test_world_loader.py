@@ -9,8 +9,8 @@ from movingfashion.batching import PKSampler, collate_clips
 from movingfashion.dataset import MovingFashionDataset
 from movingfashion.deepfashion2 import LANDMARK_SLOTS, to_coco
 from movingfashion.multidf2 import MultiDeepFashion2Dataset, build_multidf2
+from movingfashion.world.truth import load_video_gt
 from schemas.official import read_official
-from schemas.world import load_video_gt
 
 
 def test_every_gt_dataset_item_loads_with_the_true_boxes(gt_dataset, small_world, world_truth):

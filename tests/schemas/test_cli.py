@@ -4,7 +4,7 @@ import sys
 
 from click.testing import CliRunner
 
-from movingfashion.cli import cli
+from movingfashion.app.cli import cli
 from schemas.export import EXPORTED_MODELS
 
 

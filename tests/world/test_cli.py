@@ -75,8 +75,8 @@ def test_busy_port_is_a_clear_error(small_world):
 
 
 def test_demo_step_reuses_the_world_and_serves_it(small_world, tmp_path):
-    from movingfashion.demo import DemoContext
-    from movingfashion.world.demo_step import step
+    from movingfashion.app.demo import DemoContext
+    from movingfashion.app.steps.world import step
 
     (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
     ctx = DemoContext(

@@ -6,9 +6,9 @@ import json
 
 import cv2
 
+from movingfashion.world.truth import load_video_gt
 from schemas.dataset import DatasetEntry
 from schemas.official import read_official
-from schemas.world import load_video_gt
 
 
 def test_layout_and_splits(gt_dataset, world_truth):

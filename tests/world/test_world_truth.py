@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from movingfashion.world.encode import read_frames
+from movingfashion.world.truth import DuplicateKind, load_video_gt
 from schemas.atomic import sha256_file
 from schemas.items import SourceName
-from schemas.world import DuplicateKind, load_video_gt
 
 
 def test_every_class_and_case_is_present(world_truth):

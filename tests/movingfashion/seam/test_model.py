@@ -79,7 +79,7 @@ def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signa
 
 
 def test_match_score_from_annotations_head_copies_weights():
-    from annotations.matching import MatchHead
+    from movingfashion.models import MatchHead
 
     m = MatchHead()
     copy = MatchScore.from_module(m)
@@ -88,7 +88,7 @@ def test_match_score_from_annotations_head_copies_weights():
 
 
 def test_seam_model_on_annotations_matcher_freezes_the_encoder():
-    from annotations.matching import SingleFrameMatcher
+    from movingfashion.models import SingleFrameMatcher
 
     sf = SingleFrameMatcher()
     model = SeamModel(sf.encoder, sf.f, sf.m, ModelConfig(variant=Variant.FULL))

@@ -59,7 +59,7 @@ def runs(small_world, gt_dataset, tmp_path_factory):
 
 
 def test_phase2_starts_from_phase1_weights(runs):
-    from annotations.matching import load_matcher
+    from movingfashion.models import load_matcher
     from movingfashion.seam.checkpoint import load_checkpoint
 
     root, p1, p2 = runs
@@ -80,7 +80,7 @@ def test_phase2_starts_from_phase1_weights(runs):
 
 
 def test_phase1_fallback_pretrains_on_pairs_made_from_the_dataset(gt_dataset, tmp_path):
-    from annotations.matching import load_matcher
+    from movingfashion.models import load_matcher
     from movingfashion.seam.phase1 import df2_from_dataset, df2_pairs, run_phase1
 
     df2 = df2_from_dataset(gt_dataset, tmp_path / "df2", frames_per_video=2)

@@ -11,10 +11,10 @@ import os
 import shutil
 from pathlib import Path
 
+from movingfashion.world.truth import WorldTruth, load_world
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
-from schemas.world import WorldTruth, load_world
 
 _VIEW_KIND = {
     "shop": AssetKind.SHOP,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
@@ -38,7 +38,7 @@ class UltralyticsDetector(Detector):
         self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
     ) -> None:
         super().__init__(config)
-        from annotations.detectors.registry import default_detector_path
+        from movingfashion.models.detectors.registry import default_detector_path
 
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_VERBOSE", "False")

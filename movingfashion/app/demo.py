@@ -22,12 +22,12 @@ from schemas.cli_support import json_option
 
 #: (step name, "module:function") in pipeline order.
 DEMO_STEPS: list[tuple[str, str]] = [
-    ("world", "movingfashion.world.demo_step:step"),
-    ("collect", "collectors.demo_step:step"),
-    ("clean", "cleaning.demo_step:step"),
-    ("tracklets", "annotations.demo_step:step"),
-    ("loader", "movingfashion.demo_loader_step:step"),
-    ("seam", "movingfashion.seam.demo_step:step"),
+    ("world", "movingfashion.app.steps.world:step"),
+    ("collect", "movingfashion.app.steps.collect:step"),
+    ("clean", "movingfashion.app.steps.clean:step"),
+    ("tracklets", "movingfashion.app.steps.tracklets:step"),
+    ("loader", "movingfashion.app.steps.loader:step"),
+    ("seam", "movingfashion.app.steps.seam:step"),
 ]
 
 

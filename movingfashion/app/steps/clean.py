@@ -9,7 +9,7 @@ def step(ctx) -> dict[str, Any]:
     """Run ``mf clean`` -> ``mf splits rebuild`` -> ``mf publish`` on ``ctx.catalog`` / ``ctx.collect_root``.
 
     Publishes into ``ctx.work / "dataset"`` and sets ``ctx.dataset``. When no collector ran but a
-    world exists, the catalog is seeded straight from the world (:mod:`cleaning.world_seed`).
+    world exists, the catalog is seeded straight from the world (:mod:`movingfashion.world.seed`).
     With ``ctx.world`` set, the report adds duplicate precision/recall and split-screen F1.
     """
 
@@ -23,7 +23,7 @@ def step(ctx) -> dict[str, Any]:
     if ctx.catalog is None or ctx.collect_root is None:
         if ctx.world is None:
             return {"status": "skipped: no catalog and no world"}
-        from cleaning.world_seed import seed_catalog_from_world
+        from movingfashion.world.seed import seed_catalog_from_world
 
         ctx.catalog, ctx.collect_root = ctx.work / "catalog.sqlite", ctx.work / "collected"
         with Catalog(ctx.catalog) as cat:
@@ -49,7 +49,7 @@ def step(ctx) -> dict[str, Any]:
             "dataset": str(out),
         }
         if ctx.world is not None:
-            from schemas.world import load_world
+            from movingfashion.world.truth import load_world
 
             t = truth_stats(cat, ctx.collect_root, load_world(ctx.world), ctx.world)
             result.update(

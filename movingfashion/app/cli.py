@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("movingfashion.seam.cli:train", "Train SEAM Match-RCNN (phase 1 / phase 2)."),
     "evaluate": ("movingfashion.seam.cli:evaluate", "Evaluate with the paper's protocol."),
     "report": ("movingfashion.seam.cli:report", "Tables and plots from evaluation results."),
-    "demo": ("movingfashion.demo:demo", "Run every stage on the synthetic world and print a report."),
+    "demo": ("movingfashion.app.demo:demo", "Run every stage on the synthetic world and print a report."),
 }
 
 

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from movingfashion import video_io
-from movingfashion.video_io import (
+from movingfashion.media import readers as video_io
+from movingfashion.media.readers import (
     DecordReader,
     OpenCVReader,
     PyAVReader,

@@ -20,8 +20,8 @@ EMBED_DIM = 256
 
 
 def default_matcher_path() -> Path:
-    """Where the embedded default matcher lives (``annotations/weights/matcher.pt``)."""
-    return Path(__file__).resolve().parent.parent / "weights" / "matcher.pt"
+    """Where the embedded default matcher lives (``movingfashion/models/weights/matcher.pt``)."""
+    return Path(__file__).resolve().parent / "weights" / "matcher.pt"
 
 
 def _conv_bn(cin: int, cout: int, stride: int) -> nn.Sequential:

@@ -1,5 +1,5 @@
 """Entry point for cleaning's wrong-association check (loaded by dotted path, never imported
-statically by cleaning): ``annotations.matcher_api:VideoShopScorer``."""
+statically by cleaning): ``movingfashion.models.shop_scorer:VideoShopScorer``."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from annotations.detectors import DetectorConfig, build_detector
-from annotations.matching import crops_from_frames, load_matcher
-from annotations.video import VideoSource
+from movingfashion.media.video_source import VideoSource
+from movingfashion.models import crops_from_frames, load_matcher
+from movingfashion.models.detectors import DetectorConfig, build_detector
 
 
 class VideoShopScorer:

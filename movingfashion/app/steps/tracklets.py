@@ -34,7 +34,7 @@ def step(ctx: Any) -> dict[str, Any]:
     }
     if ctx.world is not None:
         from annotations.qa import load_results, qa_report
-        from annotations.world_truth import truth_boxes_for_dataset
+        from movingfashion.world.truth_boxes import truth_boxes_for_dataset
 
         qa = qa_report(load_results(ctx.dataset), truth_boxes_for_dataset(ctx.dataset, ctx.world))
         out.update(

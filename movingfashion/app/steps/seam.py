@@ -1,6 +1,6 @@
 """Demo step: a short phase-2 run on the demo's dataset, then the evaluation table.
 
-Starts from the embedded default matcher (``annotations/weights/matcher.pt``); when that file
+Starts from the embedded default matcher (``movingfashion/models/weights/matcher.pt``); when that file
 is missing, runs phase 1 first (the world's DeepFashion2-format set, or pairs made from the
 dataset's train split). Trains the three variants (``full``, ``no_nlb``, ``no_nlb_g``) for a
 fixed number of steps each, evaluates every method with the paper's protocol and writes the
@@ -20,7 +20,7 @@ DEMO_STEPS = {"quick": 6, "full": 30}
 
 
 def _matcher(ctx: Any, runs: Path, log) -> tuple[str | None, str]:
-    from annotations.matching import default_matcher_path
+    from movingfashion.models import default_matcher_path
 
     if default_matcher_path().is_file():
         return None, "embedded default"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import cv2
 
+from movingfashion.world.truth import load_video_gt, load_world
 from schemas.errors import DataFormatError
-from schemas.world import load_video_gt, load_world
 
 
 def _video_size(path: Path) -> tuple[int, int] | None:

@@ -8,9 +8,9 @@ from typing import Any
 
 def step(ctx: Any) -> dict[str, Any]:
     """Generate ``ctx.work/world`` (ctx.products, ctx.seed, ctx.quick), start the server, write fixtures."""
-    from .cli import summarize
-    from .generate import generate_world, world_matches
-    from .server import WorldServer
+    from movingfashion.world.cli import summarize
+    from movingfashion.world.generate import generate_world, world_matches
+    from movingfashion.world.server import WorldServer
 
     out = ctx.work / "world"
     reused = world_matches(out, ctx.products, ctx.seed, ctx.quick)

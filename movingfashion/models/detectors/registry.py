@@ -6,18 +6,18 @@ import importlib
 import os
 from pathlib import Path
 
-from annotations.detectors.base import Detector, DetectorConfig
+from movingfashion.models.detectors.base import Detector, DetectorConfig
 from schemas.errors import ConfigError
 
 #: backend name -> ``module:class``
 DETECTORS: dict[str, str] = {
-    "ultralytics": "annotations.detectors.ultralytics_backend:UltralyticsDetector",
-    "fasterrcnn": "annotations.detectors.fasterrcnn_backend:FasterRCNNDetector",
+    "ultralytics": "movingfashion.models.detectors.ultralytics_backend:UltralyticsDetector",
+    "fasterrcnn": "movingfashion.models.detectors.fasterrcnn_backend:FasterRCNNDetector",
 }
 
 
 def default_detector_path() -> Path:
-    """The embedded default YOLO weights (``annotations/weights/detector.pt``)."""
+    """The embedded default YOLO weights (``movingfashion/models/weights/detector.pt``)."""
     return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
 
 

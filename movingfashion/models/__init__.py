@@ -16,8 +16,8 @@ from resized crops through :class:`CropEncoder`; the ``fasterrcnn`` backend's Ro
 features (``[N,256,6,6]``) can go straight into :meth:`SingleFrameMatcher.embed_features`.
 """
 
-from annotations.matching.crops import crops_from_frames, image_to_tensor
-from annotations.matching.model import (
+from movingfashion.models.crops import crops_from_frames, image_to_tensor
+from movingfashion.models.matchrcnn import (
     MATCHER_KIND,
     MATCHER_VERSION,
     CropEncoder,

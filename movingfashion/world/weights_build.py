@@ -2,10 +2,10 @@
 single-frame matcher, on an already generated synthetic world (and its DF2-format mini set).
 
     mf world generate --out build/weights-world --products 60 --seed 0
-    python -m annotations.weights_build --world build/weights-world
+    python -m movingfashion.world.weights_build --world build/weights-world
 
-Writes ``annotations/weights/detector.pt`` and ``matcher.pt`` (fp16, <= 20 MB together) and
-``annotations/weights/README.json`` with what they were trained on. These weights only know
+Writes ``movingfashion/models/weights/detector.pt`` and ``matcher.pt`` (fp16, <= 20 MB together) and
+``movingfashion/models/weights/README.json`` with what they were trained on. These weights only know
 the synthetic world: real data needs DeepFashion2-trained weights (``mf train-detector``,
 ``mf pretrain-matcher``).
 """
@@ -26,12 +26,12 @@ import numpy as np
 import torch
 
 from annotations.df2_yolo import write_yolo_dataset
-from annotations.matching import crops_from_frames, load_matcher
 from annotations.training import CropSet, _to_uint8, df2_crops, jitter_box, train_detector, train_matcher
-from annotations.video import VideoSource
+from movingfashion.media.video_source import VideoSource
+from movingfashion.models import crops_from_frames, load_matcher
+from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
-from schemas.world import WorldTruth, WorldVideo, load_video_gt, load_world
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MIN_VISIBLE = 0.3
@@ -306,7 +306,7 @@ def main(
     \b
     Example:
       mf world generate --out build/weights-world --products 60 --seed 0
-      python -m annotations.weights_build --world build/weights-world
+      python -m movingfashion.world.weights_build --world build/weights-world
     """
     info = build_weights(
         world,

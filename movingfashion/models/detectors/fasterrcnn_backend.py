@@ -1,6 +1,6 @@
 """Two-stage backend following Match-RCNN: torchvision Faster R-CNN R50-FPN (built without any
 download) whose kept boxes also get 256x6x6 RoIAlign features from the FPN, ready for the
-matcher's :meth:`~annotations.matching.SingleFrameMatcher.embed_features`."""
+matcher's :meth:`~movingfashion.models.SingleFrameMatcher.embed_features`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 from torchvision.ops import MultiScaleRoIAlign
 
-from annotations.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 
