@@ -2,8 +2,8 @@
 
 Baseline: for each chunk of queries, the [chunk, G, 256] tensor of squared differences times the
 Linear(256, 2) weights (what a direct implementation of m~ over every pair does).
-Contender: ``movingfashion.seam.ranking.margin_matrix`` (two matrix-vector products and one
-matrix product). Both run on the same random descriptors (default 1,500 queries x 15,000 shop
+Contender: ``movingfashion.models.margin_matrix`` (two matrix-vector products and one
+matrix product; the one implementation, used by tracking and SEAM evaluation). Both run on the same random descriptors (default 1,500 queries x 15,000 shop
 images, 256-d) in the same process; the naive form is timed on a subset of the queries
 (``--naive-queries``, default 300) because it is slow, and the per-query times are compared.
 Rankings (top-20 per query) are checked identical on that subset.
@@ -18,7 +18,20 @@ import time
 
 import torch
 
-from movingfashion.seam.ranking import margin_matrix, naive_margin_matrix, topk_indices
+from movingfashion.models.matchrcnn import margin_matrix
+from movingfashion.seam.ranking import topk_indices
+
+
+def naive_margin_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, chunk: int = 64
+) -> torch.Tensor:
+    """The baseline: broadcast (Q x G x dim) squared differences, ``chunk`` queries at a time."""
+    out = torch.empty(queries.shape[0], gallery.shape[0], dtype=queries.dtype)
+    for s in range(0, queries.shape[0], chunk):
+        diff2 = (queries[s : s + chunk, None, :] - gallery[None, :, :]) ** 2
+        logits = diff2 @ weight.T.to(queries.dtype) + bias.to(queries.dtype)
+        out[s : s + chunk] = logits[..., 1] - logits[..., 0]
+    return out
 
 
 def _sync(device: torch.device) -> None:

@@ -1,15 +1,20 @@
 """Single-frame Matching Head of Match-RCNN (paper section 4.1) and its crop encoder.
 
-Public API (used by SEAM in ``movingfashion.seam``):
+Public API (used by the tracklet builder in ``annotations``, cleaning's association check and SEAM):
 
 - :class:`CropEncoder`: RGB crops ``[N,3,S,S]`` in [0, 1] -> feature maps ``[N,256,S/16,S/16]``
   (default ``S = 64`` -> 4x4 maps; ``S = 96`` -> 6x6, the official RoI size).
 - :class:`EmbeddingHead` ``f``: official conv stack 256->256->256->256->1024 (3x3), average pool
   over the whole map (on 6x6 maps exactly the official 6x6 pool), Linear 1024->256 + BatchNorm1d.
 - :class:`MatchHead` ``m``: Linear(256, 2) on ``(a - b)^2`` -> softmax -> score in [0, 1];
-  ``score_matrix`` is the vectorised all-pairs form.
+  :func:`score_matrix` / :func:`margin_matrix` are the vectorised all-pairs form (the only one:
+  tracking, SEAM evaluation and the shop scorer rank with it).
+- :func:`twin`: a separate copy of f or m by name (SEAM's f~, m~).
 - :class:`SingleFrameMatcher`: encoder + f + m, ``embed(crops) -> [N,256]``.
 - :func:`load_matcher` (``None`` = the embedded default weights), :func:`crops_from_frames`.
+- :mod:`movingfashion.models.pretrain`: the one matcher pretraining path (crop sets, batches,
+  pair loss, training loop, retrieval evaluation); :mod:`movingfashion.models.shop_scorer`: the
+  video <-> shop image score of cleaning's association check.
 
 The ``ultralytics`` detector backend has no RoI features, so its detections are embedded
 from resized crops through :class:`CropEncoder`; the ``fasterrcnn`` backend's RoIAlign FPN
@@ -26,6 +31,9 @@ from movingfashion.models.matchrcnn import (
     SingleFrameMatcher,
     default_matcher_path,
     load_matcher,
+    margin_matrix,
+    score_matrix,
+    twin,
 )
 
 __all__ = [
@@ -39,4 +47,7 @@ __all__ = [
     "default_matcher_path",
     "image_to_tensor",
     "load_matcher",
+    "margin_matrix",
+    "score_matrix",
+    "twin",
 ]

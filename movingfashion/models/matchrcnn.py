@@ -1,4 +1,10 @@
-"""Crop encoder, embedding head f, match head m and the single-frame matcher (save/load)."""
+"""Match-RCNN's single-frame matching: crop encoder, embedding head f, match head m, the
+expanded all-pairs score (:func:`score_matrix`) and the single-frame matcher (save/load).
+
+The one home of these parts: the tracklet builder, cleaning's association check (through
+:mod:`movingfashion.models.shop_scorer`) and SEAM (whose f~, m~ are :func:`twin` copies of f, m)
+all use them.
+"""
 
 from __future__ import annotations
 
@@ -57,55 +63,124 @@ class CropEncoder(nn.Module):
 
 
 class EmbeddingHead(nn.Module):
-    """``f``: the official conv stack 256->256->256->256->1024 (3x3, ReLU), average pool over the
-    whole map (6x6 maps -> identical to the official 6x6 pool), Linear 1024->256 + BatchNorm1d."""
+    """``f``: the official conv stack in->256->256->256->1024 (3x3, ReLU), average pool over the
+    whole map (6x6 maps -> identical to the official 6x6 pool), Linear 1024->256 + BatchNorm1d.
 
-    def __init__(self, in_channels: int = FEATURE_CHANNELS, dim: int = EMBED_DIM) -> None:
+    ``mid`` (256) and ``hidden`` (1024) are the official widths; tests build tiny heads with
+    smaller ones. :meth:`spec` gives the constructor arguments (to build a twin by name).
+    """
+
+    def __init__(
+        self, in_channels: int = FEATURE_CHANNELS, mid: int = 256, hidden: int = 1024, dim: int = EMBED_DIM
+    ) -> None:
         super().__init__()
-        chans = [in_channels, 256, 256, 256, 1024]
+        self.in_channels, self.mid, self.hidden, self.dim = in_channels, mid, hidden, dim
+        chans = [in_channels, mid, mid, mid, hidden]
         layers: list[nn.Module] = []
         for a, b in zip(chans[:-1], chans[1:], strict=True):
             layers += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU(inplace=True)]
         self.convs = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(1024, dim)
+        self.fc = nn.Linear(hidden, dim)
         self.bn = nn.BatchNorm1d(dim)
+
+    def spec(self) -> dict[str, int]:
+        """Constructor arguments of this head."""
+        return {"in_channels": self.in_channels, "mid": self.mid, "hidden": self.hidden, "dim": self.dim}
 
     def forward(self, maps: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.convs(maps)).flatten(1)
         return self.bn(self.fc(x))
 
 
+def margin_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """``logit(match) - logit(no match)`` of every pair, ``[Q,dim] x [G,dim] -> [Q,G]``.
+
+    ``weight`` ``[2,dim]`` and ``bias`` ``[2]`` are those of m's Linear(dim, 2). The one
+    implementation of the expanded form: with ``w = W[1] - W[0]`` and ``c = b[1] - b[0]``,
+    ``(a - b)^2 . w + c = (a * a) . w + (b * b) . w - 2 (a * w) . b + c``, two matrix-vector
+    products and one matrix product instead of a ``[Q,G,dim]`` tensor. Computed in the wider
+    of the inputs' and the weights' dtypes.
+    """
+    dtype = torch.promote_types(queries.dtype, weight.dtype)
+    w = (weight[1] - weight[0]).to(dtype)
+    c = (bias[1] - bias[0]).to(dtype)
+    q, g = queries.to(dtype), gallery.to(dtype)
+    qa = (q * q) @ w  # [Q]
+    ga = (g * g) @ w  # [G]
+    cross = (q * w) @ g.T  # [Q, G]
+    return qa[:, None] + ga[None, :] - 2 * cross + c
+
+
+def score_matrix(
+    queries: torch.Tensor, gallery: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """Match probabilities in [0, 1] of every pair, ``[Q,G]``: with two classes
+    ``softmax(logits)[1] = sigmoid(logit1 - logit0)``, so the sigmoid of :func:`margin_matrix`."""
+    return torch.sigmoid(margin_matrix(queries, gallery, weight, bias))
+
+
 class MatchHead(nn.Module):
-    """``m``: logits = Linear(256, 2)((a - b)^2); score = softmax(logits)[1] in [0, 1]."""
+    """``m``: logits = Linear(dim, 2)((a - b)^2); score = softmax(logits)[1] in [0, 1]."""
 
     def __init__(self, dim: int = EMBED_DIM) -> None:
         super().__init__()
         self.fc = nn.Linear(dim, 2)
 
+    @property
+    def dim(self) -> int:
+        return self.fc.in_features
+
+    def spec(self) -> dict[str, int]:
+        """Constructor arguments of this head."""
+        return {"dim": self.dim}
+
     def logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Pairwise rows: ``a``, ``b`` ``[N,256]`` -> ``[N,2]``."""
+        """Pairwise rows: ``a``, ``b`` ``[..., dim]`` -> ``[..., 2]``."""
         return self.fc((a - b) ** 2)
 
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Same as :meth:`logits`."""
+        return self.logits(a, b)
+
+    def pair_logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Logits of every ``(a_i, b_j)`` pair, ``[Na,dim] x [Nb,dim] -> [Na,Nb,2]`` (training sizes:
+        the loss needs both logits; ranking uses :meth:`score_matrix`)."""
+        return self.logits(a[:, None, :], b[None, :, :])
+
     def score(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Pairwise rows: ``[N,256]`` x ``[N,256]`` -> ``[N]`` match scores in [0, 1]."""
+        """Pairwise rows: ``[N,dim]`` x ``[N,dim]`` -> ``[N]`` match scores in [0, 1]."""
         return torch.softmax(self.logits(a, b), dim=-1)[..., 1]
 
-    def score_matrix(self, queries: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
-        """All pairs ``[Q,256]`` x ``[G,256]`` -> ``[Q,G]``, without the ``[Q,G,256]`` tensor.
+    def margin_matrix(self, queries: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
+        """All pairs ``[Q,dim]`` x ``[G,dim]`` -> margins ``[Q,G]`` (see :func:`margin_matrix`)."""
+        return margin_matrix(queries, gallery, self.fc.weight, self.fc.bias)
 
-        With two classes softmax(l)[1] = sigmoid(l1 - l0), and
-        ``(a - b)^2 . w = a^2 . w + b^2 . w - 2 (a * w) . b`` with ``w = w1 - w0``, so the whole
-        matrix is two matrix-vector products and one matrix product.
-        """
-        w = self.fc.weight[1] - self.fc.weight[0]
-        c = self.fc.bias[1] - self.fc.bias[0]
-        q = queries.to(w.dtype)
-        g = gallery.to(w.dtype)
-        d = (q * q) @ w
-        e = (g * g) @ w
-        cross = (q * w) @ g.T
-        return torch.sigmoid(d[:, None] + e[None, :] - 2 * cross + c)
+    def score_matrix(self, queries: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
+        """All pairs ``[Q,dim]`` x ``[G,dim]`` -> scores ``[Q,G]``, without the ``[Q,G,dim]`` tensor."""
+        return score_matrix(queries, gallery, self.fc.weight, self.fc.bias)
+
+
+def twin(module: EmbeddingHead | MatchHead) -> EmbeddingHead | MatchHead:
+    """A separate module of the same class and widths holding ``module``'s weights, copied by name
+    (``load_state_dict``). The twin is built on the meta device first, so making it neither
+    draws from the random generator nor spends time on an initialisation it overwrites; it
+    lands on ``module``'s device in ``module``'s train/eval mode."""
+    if not isinstance(module, EmbeddingHead | MatchHead):
+        raise ModelError(
+            f"expected the single-frame EmbeddingHead or MatchHead, got {type(module).__name__}",
+            where="twin",
+        )
+    with torch.device("meta"):
+        out = type(module)(**module.spec())
+    ref = next(module.parameters())
+    out = out.to_empty(device=ref.device).to(ref.dtype)
+    out.load_state_dict(module.state_dict())
+    for mine, theirs in zip(out.parameters(), module.parameters(), strict=True):
+        mine.requires_grad_(theirs.requires_grad)
+    return out.train(module.training)
 
 
 class SingleFrameMatcher(nn.Module):

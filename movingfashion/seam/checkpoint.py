@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
+from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, SingleFrameMatcher
 from movingfashion.seam.config import ModelConfig, Variant
-from movingfashion.seam.model import EmbeddingHead, MatchScore, SeamModel
+from movingfashion.seam.model import SeamModel
 from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
@@ -24,7 +24,7 @@ SEAM_KIND = "seam"
 SEAM_VERSION = 1
 
 
-def model_from_matcher(matcher: nn.Module, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
+def model_from_matcher(matcher: SingleFrameMatcher, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
     """SEAM on top of a single-frame matcher: frozen encoder, f~/m~ initialised from its f, m."""
     arch = {
         "type": "matcher",
@@ -41,13 +41,11 @@ def head_arch(in_channels: int, mid: int = 256, hidden: int = 1024, dim: int = 2
 def build_model(arch: dict[str, Any], config: ModelConfig) -> SeamModel:
     """A freshly initialised SeamModel of the recorded architecture."""
     if arch.get("type") == "matcher":
-        from movingfashion.models import SingleFrameMatcher
-
         matcher = SingleFrameMatcher(**arch.get("matcher_config", {}))
         return SeamModel(matcher.encoder, matcher.f, matcher.m, config)
     if arch.get("type") == "head":
         f = EmbeddingHead(arch["in_channels"], arch["mid"], arch["hidden"], arch["dim"])
-        return SeamModel(None, f, MatchScore(arch["dim"]), config)
+        return SeamModel(None, f, MatchHead(arch["dim"]), config)
     raise ValueError(f"unknown architecture type {arch.get('type')!r}")
 
 

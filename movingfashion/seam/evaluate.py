@@ -11,7 +11,7 @@ Methods (paper Table 2):
 The baselines use the single-frame head (f, m) of the first checkpoint given. Frames are
 picked by Restricted Random Sampling at chunk centres (deterministic), so evaluating a
 checkpoint twice gives identical numbers. Score matrices are computed in the expanded form
-(``ranking.score_matrix``), never as a [Q, G, 256] tensor.
+(:func:`movingfashion.models.score_matrix`), never as a [Q, G, 256] tensor.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from movingfashion.models.matchrcnn import score_matrix
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag
 from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import make_pools, pooled_topk, query_groups
-from movingfashion.seam.ranking import score_matrix, topk_indices
+from movingfashion.seam.ranking import topk_indices
 from movingfashion.seam.train import rrs_pool_indices
 from schemas.errors import ConfigError
 

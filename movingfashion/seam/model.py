@@ -1,75 +1,21 @@
 """The Multi-frame Matching Head of SEAM Match-RCNN and the whole SEAM model.
 
-Shapes follow the official heads: f~ is the single-frame extractor's architecture (conv stack
-256->256->256->256->1024, average pool, Linear 1024->256 + BatchNorm1d), a non-local block runs
-over the N descriptors of a tracklet (256 channels, 128 inside), the attention scorer g is
-Linear(256, 1) with a softmax over frames, the aggregation is h = sum_i w_i x_i and the match
-score m~ is Linear(256, 2) on (a - b)^2.
+Shapes follow the official heads: f~ is the single-frame extractor f
+(:class:`movingfashion.models.EmbeddingHead`: conv stack 256->256->256->256->1024, average pool,
+Linear 1024->256 + BatchNorm1d), a non-local block runs over the N descriptors of a tracklet
+(256 channels, 128 inside), the attention scorer g is Linear(256, 1) with a softmax over frames,
+the aggregation is h = sum_i w_i x_i and the match score m~ is m
+(:class:`movingfashion.models.MatchHead`: Linear(256, 2) on (a - b)^2). f~ and m~ start as
+copies of f and m made by name (:func:`movingfashion.models.twin`).
 """
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, twin
 from movingfashion.seam.config import ModelConfig, Variant
-
-
-class EmbeddingHead(nn.Module):
-    """f: crop feature maps [N, C, h, w] -> descriptors [N, dim] (official architecture).
-
-    Used when no pretrained single-frame head is given; widths are parameters so tests can
-    build tiny heads.
-    """
-
-    def __init__(self, in_channels: int = 256, mid: int = 256, hidden: int = 1024, dim: int = 256) -> None:
-        super().__init__()
-        self.convs = nn.Sequential(
-            nn.Conv2d(in_channels, mid, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid, mid, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(mid, hidden, 3, padding=1),
-            nn.ReLU(inplace=True),
-        )
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(hidden, dim)
-        self.bn = nn.BatchNorm1d(dim)
-
-    def forward(self, fmaps: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.convs(fmaps)).flatten(1)
-        return self.bn(self.fc(x))
-
-
-class MatchScore(nn.Module):
-    """m: logits = Linear(dim, 2)((a - b)^2); ``score`` is the softmax probability of 'match'."""
-
-    def __init__(self, dim: int = 256) -> None:
-        super().__init__()
-        self.fc = nn.Linear(dim, 2)
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self.fc((a - b) ** 2)
-
-    def score(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self.forward(a, b).softmax(-1)[..., 1]
-
-    @classmethod
-    def from_module(cls, module: nn.Module) -> MatchScore:
-        """Copy the Linear(dim, 2) of any single-frame match head (e.g. annotations' MatchHead)."""
-        linears = [m for m in module.modules() if isinstance(m, nn.Linear) and m.out_features == 2]
-        if len(linears) != 1:
-            raise TypeError(
-                f"expected exactly one Linear(*, 2) in {type(module).__name__}, found {len(linears)}"
-            )
-        out = cls(linears[0].in_features)
-        out.fc.load_state_dict(linears[0].state_dict())
-        return out
 
 
 class NonLocalBlock(nn.Module):
@@ -107,18 +53,19 @@ def masked_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
 class MultiFrameHead(nn.Module):
     """f~ + NLB + g + aggregation + m~ (variant chosen by config).
 
-    ``extractor`` and ``match`` are copied (deep) from the single-frame head f, m.
+    ``extractor`` (f~) and ``match`` (m~) start as copies of the single-frame heads f, m, made
+    by name (same classes and widths, ``load_state_dict``); they train separately from f, m.
     """
 
-    def __init__(self, extractor: nn.Module, match: MatchScore, config: ModelConfig | None = None) -> None:
+    def __init__(self, extractor: EmbeddingHead, match: MatchHead, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
         self.variant = Variant(self.config.variant)
-        dim = match.fc.in_features
+        dim = match.dim
         if dim != self.config.dim:
             raise ValueError(f"match head has {dim} inputs but config.dim is {self.config.dim}")
-        self.extractor = copy.deepcopy(extractor)
-        self.match = copy.deepcopy(match)
+        self.extractor = twin(extractor)
+        self.match = twin(match)
         # the scorer starts at zero (uniform weights) when asked; the NLB then keeps its random
         # output projection so that it receives gradients as soon as the scorer moves
         self.nlb = (
@@ -171,11 +118,17 @@ class SeamModel(nn.Module):
     """SEAM Match-RCNN on crops: frozen crop encoder + single-frame head (f, m) + multi-frame head.
 
     ``encoder`` maps crops [N, 3, S, S] to feature maps [N, C, h, w]; it may be None when the
-    caller provides feature maps directly (cached features, tests).
+    caller provides feature maps directly (cached features, tests). ``f`` and ``m`` are the
+    single-frame heads of :mod:`movingfashion.models` (e.g. a ``SingleFrameMatcher``'s); the
+    model keeps its own copies of them (made by name) and f~, m~ start as copies of those.
     """
 
     def __init__(
-        self, encoder: nn.Module | None, f: nn.Module, m: nn.Module, config: ModelConfig | None = None
+        self,
+        encoder: nn.Module | None,
+        f: EmbeddingHead,
+        m: MatchHead,
+        config: ModelConfig | None = None,
     ) -> None:
         super().__init__()
         self.config = config or ModelConfig()
@@ -183,9 +136,8 @@ class SeamModel(nn.Module):
         if encoder is not None:
             for p in encoder.parameters():
                 p.requires_grad_(False)
-        self.f = copy.deepcopy(f)
-        self.m = m if isinstance(m, MatchScore) else MatchScore.from_module(m)
-        self.m = copy.deepcopy(self.m)
+        self.f = twin(f)
+        self.m = twin(m)
         self.head = MultiFrameHead(self.f, self.m, self.config)
         # batch-norm layers that arrive with trained statistics (f, and f~ copied from it); fresh
         # ones (e.g. the non-local block's) still learn theirs
@@ -217,31 +169,9 @@ class SeamModel(nn.Module):
             raise RuntimeError("this SeamModel has no crop encoder; pass feature maps")
         return self.encoder(crops)
 
-    def single_frame_descriptors(self, fmaps: torch.Tensor) -> torch.Tensor:
-        """f on feature maps [..., C, h, w] -> [..., dim]."""
-        lead = fmaps.shape[:-3]
-        return self.f(fmaps.flatten(0, len(lead) - 1) if len(lead) > 1 else fmaps).view(*lead, -1)
-
     def forward(
         self, track_fmaps: torch.Tensor, mask: torch.Tensor | None, shop_fmaps: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Multi-frame match probability [B] of each tracklet with its shop, and attention [B, T]."""
         logits, weights = self.head(track_fmaps, mask, shop_fmaps)
         return logits.softmax(-1)[:, 1], weights
-
-
-def pairwise_logits(match: MatchScore, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Logits of every (a_i, b_j) pair: [Na, dim] x [Nb, dim] -> [Na, Nb, 2] (training sizes only)."""
-    return match.fc((a[:, None, :] - b[None, :, :]) ** 2)
-
-
-def match_margin(match: MatchScore, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """logit(match) - logit(no match) for every pair, [Na, Nb] (vectorised, see ranking.py)."""
-    from movingfashion.seam.ranking import margin_matrix
-
-    return margin_matrix(a, b, match.fc.weight, match.fc.bias)
-
-
-def nll_pairs(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean 2-class cross-entropy over pairs: logits [..., 2], target [...] (0/1)."""
-    return F.cross_entropy(logits.reshape(-1, 2), target.reshape(-1).long())

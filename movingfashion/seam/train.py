@@ -1,4 +1,4 @@
-"""Phase-2 training of SEAM Match-RCNN (and the phase-1 hand-off to annotations' pretraining).
+"""Phase-2 training of SEAM Match-RCNN (phase 1 is the matcher pretraining, see ``phase1.py``).
 
 Phase 2 (paper section 4.4): the detector / crop encoder is frozen (its feature maps come from
 a :class:`~movingfashion.seam.features.FeatureBank`), f~ and m~ start as copies of the
@@ -71,14 +71,14 @@ class Phase2Objective(nn.Module):
         head = self.model.head
         desc, _ = head.encode_tracklet(track)
         shop_desc = head.encode_shop(shops)
-        logits = head.match.fc((desc[:, None, :] - shop_desc[None, :, :]) ** 2)  # [B, U, 2]
+        logits = head.match.pair_logits(desc, shop_desc)  # [B, U, 2]
         loss_mf = balanced_pair_loss(logits, labels)
         loss = loss_mf
         if self.single_frame_weight > 0:
             b, t = track.shape[:2]
             x = self.model.f(track.flatten(0, 1))  # [B*T, dim]
             s = self.model.f(shops)
-            sf_logits = self.model.m.fc((x[:, None, :] - s[None, :, :]) ** 2)
+            sf_logits = self.model.m.pair_logits(x, s)
             loss = loss + self.single_frame_weight * balanced_pair_loss(
                 sf_logits, labels.repeat_interleave(t, 0)
             )

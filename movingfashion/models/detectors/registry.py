@@ -1,18 +1,35 @@
-"""Detector backends by name: adding one is one module and one line here."""
+"""Detector backends by name: adding one is one module, one loader function and one line here.
+
+Each loader imports its backend on first use (ultralytics and torchvision's detection models
+are slow to import), so choosing a backend never loads the others.
+"""
 
 from __future__ import annotations
 
-import importlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from movingfashion.models.detectors.base import Detector, DetectorConfig
 from schemas.errors import ConfigError
 
-#: backend name -> ``module:class``
-DETECTORS: dict[str, str] = {
-    "ultralytics": "movingfashion.models.detectors.ultralytics_backend:UltralyticsDetector",
-    "fasterrcnn": "movingfashion.models.detectors.fasterrcnn_backend:FasterRCNNDetector",
+
+def _ultralytics() -> type[Detector]:
+    from movingfashion.models.detectors.ultralytics_backend import UltralyticsDetector
+
+    return UltralyticsDetector
+
+
+def _fasterrcnn() -> type[Detector]:
+    from movingfashion.models.detectors.fasterrcnn_backend import FasterRCNNDetector
+
+    return FasterRCNNDetector
+
+
+#: backend name -> a function returning the backend class
+DETECTORS: dict[str, Callable[[], type[Detector]]] = {
+    "ultralytics": _ultralytics,
+    "fasterrcnn": _fasterrcnn,
 }
 
 
@@ -33,5 +50,4 @@ def build_detector(
             where="--detector",
             hint=f"choose one of {', '.join(DETECTORS)}",
         )
-    module, cls = DETECTORS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(weights=weights, config=config)
+    return DETECTORS[name]()(weights=weights, config=config)

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
+from movingfashion.models import MatchHead
 from movingfashion.seam.config import ModelConfig, Variant
-from movingfashion.seam.model import MatchScore, MultiFrameHead, NonLocalBlock, SeamModel
+from movingfashion.seam.model import MultiFrameHead, NonLocalBlock, SeamModel
 from tests.movingfashion.seam.conftest import tiny_model
 
 
@@ -78,13 +79,55 @@ def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signa
     assert not torch.allclose(nlb(x2)[:, 0], y[:, 0])
 
 
-def test_match_score_from_annotations_head_copies_weights():
-    from movingfashion.models import MatchHead
+def test_f_tilde_and_m_tilde_start_as_the_single_frame_weights_by_name():
+    """SEAM on a (pretrained-looking) single-frame matcher: f, m, f~, m~ hold its f, m weights
+    under the same names, in parameters of their own."""
+    from movingfashion.models import SingleFrameMatcher
+    from movingfashion.seam.checkpoint import model_from_matcher
 
-    m = MatchHead()
-    copy = MatchScore.from_module(m)
-    a, b = torch.randn(3, 256), torch.randn(3, 256)
-    assert torch.allclose(copy.score(a, b), m.score(a, b))
+    torch.manual_seed(0)
+    sf = SingleFrameMatcher()
+    with torch.no_grad():
+        for p in list(sf.f.parameters()) + list(sf.m.parameters()):
+            p.add_(torch.randn_like(p))
+        sf.f.bn.running_mean.uniform_()
+        sf.f.bn.num_batches_tracked.fill_(100)
+    model, arch = model_from_matcher(sf, ModelConfig(variant=Variant.FULL))
+    assert arch["type"] == "matcher"
+    for copy_f, copy_m in ((model.f, model.m), (model.head.extractor, model.head.match)):
+        for name, value in sf.f.state_dict().items():
+            assert torch.equal(copy_f.state_dict()[name], value), name
+        for name, value in sf.m.state_dict().items():
+            assert torch.equal(copy_m.state_dict()[name], value), name
+        assert copy_f.fc.weight.data_ptr() != sf.f.fc.weight.data_ptr()
+    assert model.head.extractor.fc.weight.data_ptr() != model.f.fc.weight.data_ptr()
+    assert model.encoder is sf.encoder  # the encoder is shared and frozen, never copied
+    # the pretrained batch-norm of f and f~ is recognised as such (kept frozen in training)
+    assert model.f.bn in model._pretrained_bn and model.head.extractor.bn in model._pretrained_bn
+
+
+def test_checkpoint_names_are_unchanged():
+    """SEAM checkpoints written before f, m had one home load into this code (strict names)."""
+    from tests.movingfashion.seam.conftest import tiny_model as tiny
+
+    keys = set(tiny("full").state_dict())
+    expected = {
+        f"{p}.convs.{i}.{w}"
+        for p in ("f", "head.extractor")
+        for i in (0, 2, 4, 6)
+        for w in ("weight", "bias")
+    }
+    expected |= {
+        f"{p}.fc.{w}" for p in ("f", "m", "head.extractor", "head.match") for w in ("weight", "bias")
+    }
+    expected |= {
+        f"{p}.bn.{w}"
+        for p in ("f", "head.extractor")
+        for w in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+    }
+    expected |= {f"head.nlb.{n}.{w}" for n in ("theta", "phi", "g", "out") for w in ("weight", "bias")}
+    expected |= {"head.scorer.weight", "head.scorer.bias"}
+    assert keys == expected
 
 
 def test_seam_model_on_annotations_matcher_freezes_the_encoder():
@@ -101,7 +144,7 @@ def test_seam_model_on_annotations_matcher_freezes_the_encoder():
 
 def test_config_dim_mismatch_is_refused():
     with pytest.raises(ValueError, match="config.dim"):
-        MultiFrameHead(torch.nn.Identity(), MatchScore(16), ModelConfig(dim=32))
+        MultiFrameHead(torch.nn.Identity(), MatchHead(16), ModelConfig(dim=32))
 
 
 @pytest.mark.parametrize("freeze", [True, False])
