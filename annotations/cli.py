@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from schemas.cli_support import emit, json_option, run_main
+from schemas.cli_support import emit, json_option, progress, run_main
 from schemas.errors import DataFormatError
 
 
@@ -321,9 +321,9 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     Example:
       mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
     """
-    from annotations.training import pretrain_matcher as _pretrain
+    from movingfashion.models.pretrain import pretrain_matcher as _pretrain
 
-    res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init)
+    res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init, progress=progress)
     emit(
         res,
         as_json,

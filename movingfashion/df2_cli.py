@@ -60,13 +60,13 @@ def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
 def to_yolo_cmd(df2_root: str, out: str, splits: tuple[str, ...], as_json: bool) -> None:
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
 
-    Uses the detector-training converter of the annotations stage (class = DF2 id - 1).
+    The same converter detector training uses (class = DF2 id - 1).
 
     \b
     Example:
       mf df2 to-yolo world/df2 --out df2_yolo --json
     """
-    from annotations.df2_yolo import df2_to_yolo
+    from movingfashion.deepfashion2 import df2_to_yolo
 
     data_yaml = df2_to_yolo(df2_root, out, tuple(splits))
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))

@@ -25,15 +25,16 @@ import click
 import numpy as np
 import torch
 
-from annotations.df2_yolo import write_yolo_dataset
-from annotations.training import CropSet, _to_uint8, df2_crops, jitter_box, train_detector, train_matcher
+from annotations.training import train_detector
+from movingfashion.deepfashion2 import has_split, write_yolo_dataset
 from movingfashion.media.video_source import VideoSource
-from movingfashion.models import crops_from_frames, load_matcher
+from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
+from movingfashion.models.pretrain import CropSet, df2_crops, jitter_box, to_uint8, train_matcher
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS_DIR = default_matcher_path().parent
 MIN_VISIBLE = 0.3
 
 
@@ -119,7 +120,7 @@ def world_crops(
                 continue
             h, w = rgb.shape[:2]
             boxes = np.asarray([jitter_box(b, w, h, rng, jitter) for _, _, b in objs], np.float32)
-            crops.append(_to_uint8(crops_from_frames([rgb], [boxes], size)))
+            crops.append(to_uint8(crops_from_frames([rgb], [boxes], size)))
             for key, _, _ in objs:
                 ids.append(ident.setdefault((v.video_id, key), len(ident)))
                 groups.append(gi)
@@ -135,7 +136,7 @@ def world_crops(
                 for _ in range(3):  # the shop image is one view; a few jittered copies
                     h, w = rgb.shape[:2]
                     box = jitter_box([0, 0, w, h], w, h, rng, 0.05)
-                    crops.append(_to_uint8(crops_from_frames([rgb], [box], size)))
+                    crops.append(to_uint8(crops_from_frames([rgb], [box], size)))
                     ids.append(ident[(v.video_id, own[0])])
                     groups.append(gi)
                     anchors.append(True)
@@ -179,7 +180,6 @@ def build_weights(
     out_dir.mkdir(parents=True, exist_ok=True)
     work_dir = Path(work) if work else Path("build") / "weights-work"
     info: dict = {"world": str(wdir), "world_seed": truth.seed, "products": len(truth.products)}
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     if not skip_detector:
         t = time.perf_counter()
         data = world_yolo(wdir, truth, work_dir, every=frame_every)
@@ -212,7 +212,7 @@ def build_weights(
         t = time.perf_counter()
         sets = [world_crops(wdir, truth, crop_size)]
         df2_root = Path(df2) if df2 else (wdir / truth.df2_root if truth.df2_root else None)
-        if df2_root is not None and (df2_root / "train" / "annos").is_dir():
+        if df2_root is not None and has_split(df2_root, "train"):
             sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
         data = CropSet.cat(sets)
         init = load_matcher(matcher_init, device="cpu") if matcher_init else None
@@ -308,6 +308,7 @@ def main(
       mf world generate --out build/weights-world --products 60 --seed 0
       python -m movingfashion.world.weights_build --world build/weights-world
     """
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     info = build_weights(
         world,
         out,

@@ -157,3 +157,23 @@ def make_df2(root: Path) -> Path:
         anno.update({f"item{k + 1}": it for k, it in enumerate(items)})
         (split / "annos" / f"{num:06d}.json").write_text(json.dumps(anno))
     return root
+
+
+def make_df2_black(root: Path, n: int = 3) -> Path:
+    """``n`` black 200x100 images per split: 000001 a shop image, the rest user images of pair 1."""
+    import cv2
+
+    for split in ("train", "validation"):
+        (root / split / "image").mkdir(parents=True)
+        (root / split / "annos").mkdir(parents=True)
+        for i in range(1, n + 1):
+            name = f"{i:06d}"
+            cv2.imwrite(str(root / split / "image" / f"{name}.jpg"), np.zeros((100, 200, 3), np.uint8))
+            anno = {
+                "source": "shop" if i == 1 else "user",
+                "pair_id": 1,
+                "item1": {"category_id": 8, "style": 1, "bounding_box": [20, 10, 120, 90]},
+                "item2": {"category_id": 1, "style": 0, "bounding_box": [0, 0, 50, 50]},
+            }
+            (root / split / "annos" / f"{name}.json").write_text(json.dumps(anno))
+    return root

@@ -12,7 +12,7 @@ from schemas.official import read_official
 
 @pytest.fixture(scope="module")
 def runs(small_world, gt_dataset, tmp_path_factory):
-    """Phase 1 on the world's DeepFashion2-format set (annotations' pretraining), then phase 2 via the CLI."""
+    """Phase 1 on the world's DeepFashion2-format set (the one matcher pretraining), then phase 2 via the CLI."""
     root = tmp_path_factory.mktemp("seam-runs")
     cli = CliRunner()
     r1 = cli.invoke(
@@ -63,7 +63,10 @@ def test_phase2_starts_from_phase1_weights(runs):
     from movingfashion.seam.checkpoint import load_checkpoint
 
     root, p1, p2 = runs
-    assert p1["matcher"] == str(root / "phase1" / "matcher.pt") and p1["via"].startswith("annotations.")
+    assert (
+        p1["matcher"] == str(root / "phase1" / "matcher.pt")
+        and p1["via"] == "movingfashion.models.pretrain.pretrain_matcher"
+    )
     assert p2["matcher"] == p1["matcher"] and p2["epochs_run"] == 2 and p2["train_videos"] > 5
     model, ckpt = load_checkpoint(root / "no_nlb" / "last.pt", device="cpu")
     sf = load_matcher(p1["matcher"], device="cpu")
@@ -79,16 +82,23 @@ def test_phase2_starts_from_phase1_weights(runs):
     assert model.head.scorer.weight.abs().sum() > 0
 
 
-def test_phase1_fallback_pretrains_on_pairs_made_from_the_dataset(gt_dataset, tmp_path):
+def test_phase1_pretrains_on_pairs_made_from_the_dataset(gt_dataset, tmp_path):
+    from movingfashion.deepfashion2 import iter_split
     from movingfashion.models import load_matcher
-    from movingfashion.seam.phase1 import df2_from_dataset, df2_pairs, run_phase1
+    from movingfashion.multidf2 import build_multidf2
+    from movingfashion.seam.phase1 import df2_from_dataset, run_phase1
 
     df2 = df2_from_dataset(gt_dataset, tmp_path / "df2", frames_per_video=2)
-    pairs = df2_pairs(df2)
-    assert len(pairs) == len(read_official(gt_dataset / "train.json"))
-    assert all(len(p["shop"]) == 1 and len(p["user"]) >= 1 for p in pairs.values())
-    res = run_phase1(df2, tmp_path / "p1", steps=2, use_annotations=False)
-    assert res["via"].endswith("fallback") and load_matcher(res["matcher"], device="cpu").f is not None
+    products = read_official(gt_dataset / "train.json")
+    # one shop image per product, and every product a (shop, user frames) pair
+    images = list(iter_split(df2, "train"))
+    assert sum(img.source == "shop" for img in images) == len(products)
+    pairs = build_multidf2(df2, "train")
+    assert len(pairs) == len(products) and all(len(p["frames"]) >= 1 for p in pairs)
+    res = run_phase1(df2, tmp_path / "p1", steps=2)
+    assert res["result"]["eval_split"] == "train"
+    assert res["result"]["crops"] == sum(len(img.items) for img in images)
+    assert load_matcher(res["matcher"], device="cpu").tag == res["result"]["tag"]
 
 
 def test_evaluate_twice_identical_and_report(runs, gt_dataset):

@@ -1,13 +1,14 @@
-"""Matcher pretraining on the world's DeepFashion2-format mini set; crop sets."""
+"""The one matcher pretraining path: crop sets, batches, the pair loss, pretraining on the
+world's DeepFashion2-format mini set, and SEAM phase 1 going through it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from annotations.training import CropSet, df2_crops, pair_loss
-from annotations.training import pretrain_matcher as pretrain
 from movingfashion.models import MatchHead, load_matcher
+from movingfashion.models.pretrain import CropSet, df2_crops, identity_batches, pair_loss, split_shop_user
+from movingfashion.models.pretrain import pretrain_matcher as pretrain
 
 
 def test_pair_loss_prefers_separated_embeddings():
@@ -33,15 +34,13 @@ def test_cropset_cat_renumbers_identities():
 def test_batches_bring_one_shop_anchor_per_identity_that_has_one():
     import random
 
-    from annotations.training import _batches
-
     # 6 identities: 0-2 have 5 frame crops + 1 shop image, 3-5 frame crops only
     ids, anchors = [], []
     for v in range(6):
         ids += [v] * 5 + ([v] if v < 3 else [])
         anchors += [False] * 5 + ([True] if v < 3 else [])
     ids_t, anchors_t = torch.tensor(ids), torch.tensor(anchors)
-    it = _batches(ids_t, p=6, k=3, rng=random.Random(0), anchors=anchors_t)
+    it = identity_batches(ids_t, p=6, k=3, rng=random.Random(0), anchors=anchors_t)
     for _ in range(20):
         batch = next(it)
         for v in range(6):
@@ -67,6 +66,10 @@ def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
         pytest.fail("the small world has no df2/ mini set (movingfashion.world must write it)")
     crops = df2_crops(root, "train", 32)
     assert len(crops) > 10 and (crops.ids >= 0).sum() > 4
+    # identities are (pair_id, style) across shop and user images; anchors are the shop items
+    users, shops = split_shop_user(root, "train", 32)
+    assert len(users) + len(shops) == len(crops) and int(crops.anchors.sum()) == len(shops) > 0
+    assert set(shops.ids.tolist()) - {-1} <= set(crops.ids.tolist())
     out = tmp_path / "m.pt"
     torch.set_num_threads(1)
     d = pretrain(root, out, steps=40, crop_size=32, p=8, k=4, jitter_copies=1)
@@ -77,49 +80,37 @@ def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
     # the training pairs are learnt well above chance. The mini set holds only a handful of
     # held-out pairs (chance 1/3 on 7 queries here), too few for a pass/fail bar: their top-1 is
     # reported above; held-out matching is asserted on 16 unseen pairs with the embedded matcher
-    # (tests/annotations/test_builder.py::test_video_shop_scorer_prefers_the_right_shop).
+    # (tests/movingfashion/models/test_shop_scorer.py).
     assert d["train_top1"] > 2 * d["train_chance"]
     assert 0.0 <= d["top1"] <= 1.0 and d["eval_split"] == "validation"
     assert load_matcher(out).crop_size == 32
 
 
-def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
-    from movingfashion.world.weights_build import world_crops, world_yolo
+def test_df2_crops_errors_name_the_file(tmp_path):
+    from schemas.errors import DataFormatError
+    from tests.movingfashion.helpers import make_df2
 
-    data = world_yolo(small_world, world_truth, tmp_path, every=24)
-    labels = list((tmp_path / "yolo" / "labels").rglob("*.txt"))
-    images = list((tmp_path / "yolo" / "images").rglob("*.jpg"))
-    assert labels and len(labels) == len(images) and data.is_file()
-    rows = [ln.split() for p in labels for ln in p.read_text().splitlines()]
-    assert rows and all(0 <= int(r[0]) <= 12 and all(0 <= float(x) <= 1 for x in r[1:]) for r in rows)
-    crops = world_crops(small_world, world_truth, 32, every=24)
-    assert crops.crops.shape[1:] == (3, 32, 32) and crops.crops.dtype == torch.uint8
-    # every identity lives in one video (group), and shop images add crops to the product's own garment
-    for v in crops.ids.unique().tolist():
-        assert len(crops.groups[crops.ids == v].unique()) == 1
-    # a second run with a sparser frame step replaces the first run's frames, never adds to them
-    world_yolo(small_world, world_truth, tmp_path, every=48)
-    again = list((tmp_path / "yolo" / "images").rglob("*.jpg"))
-    assert 0 < len(again) < len(images)
+    with pytest.raises(DataFormatError, match="no annos/ folder for split 'train'"):
+        df2_crops(tmp_path, "train", 32)
+    root = make_df2(tmp_path / "df2")
+    (root / "validation" / "image" / "000003.jpg").unlink()
+    with pytest.raises(DataFormatError, match=r"000003\.jpg: image of this annotation is missing"):
+        df2_crops(root, "validation", 16)
 
 
-def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
-    import json
+def test_phase1_runs_the_one_pretraining_path(small_world, tmp_path):
+    """``mf train --phase 1`` on a world folder: the world's df2/ set, the same code and figures
+    as ``pretrain_matcher`` with the same settings."""
+    from movingfashion.seam.phase1 import run_phase1
 
-    from movingfashion.world.weights_build import build_weights
-
-    out = tmp_path / "weights"
-    first = build_weights(small_world, out, skip_detector=True, matcher_steps=2, work=tmp_path / "w")
-    second = build_weights(
-        small_world,
-        out,
-        skip_detector=True,
-        matcher_steps=2,
-        work=tmp_path / "w",
-        matcher_init=out / "matcher.pt",
-        matcher_lr=5e-4,
+    lines = []
+    res = run_phase1(
+        small_world, tmp_path / "p1", steps=3, crop_size=32, p=8, k=4, jitter_copies=1, log=lines.append
     )
-    card = json.loads((out / "README.json").read_text())
-    assert [h["matcher"]["init"] for h in card["history"]] == ["random", str(out / "matcher.pt")]
-    assert card["matcher"]["tag"] == second["matcher"]["tag"] != first["matcher"]["tag"]
-    assert load_matcher(out / "matcher.pt", device="cpu").crop_size == 64
+    assert res["via"] == "movingfashion.models.pretrain.pretrain_matcher"
+    direct = pretrain(
+        small_world / "df2", tmp_path / "direct.pt", steps=3, crop_size=32, p=8, k=4, jitter_copies=1
+    )
+    assert res["result"]["tag"] == direct["tag"]  # same weights, bit for bit
+    assert load_matcher(res["matcher"], device="cpu").tag == direct["tag"]
+    assert len(lines) == 1 and '"step": 3' in lines[0]

@@ -1,22 +1,19 @@
-"""DeepFashion2-format annotations -> an ultralytics YOLO dataset (images, labels, data.yaml).
+"""DeepFashion2 (or any labelled frames) -> an ultralytics YOLO dataset (images, labels, data.yaml).
 
-The DF2 layout is ``ROOT/<split>/image/NNNNNN.jpg`` + ``ROOT/<split>/annos/NNNNNN.json``; each
-annotation holds ``item1``, ``item2``, ... with ``category_id`` (1..13) and ``bounding_box``
-(xyxy pixels). YOLO class = DF2 id - 1, names are the DF2 class names. Images are linked
-(hard link, else copied), not re-encoded.
+Annotations are read by :mod:`movingfashion.deepfashion2.reader`. YOLO class = DF2 id - 1,
+names are the DF2 class names. Images are linked (hard link, else copied), not re-encoded.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from PIL import Image
 
+from movingfashion.deepfashion2.reader import has_split, iter_split
 from schemas.atomic import atomic_write_text
 from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
@@ -50,28 +47,6 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def df2_items(anno_path: Path) -> list[dict]:
-    """The ``itemN`` objects of one DF2 annotation file, validated (clear error naming the file)."""
-    try:
-        data = json.loads(anno_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataFormatError(f"cannot read DeepFashion2 annotation: {exc}", where=str(anno_path)) from None
-    if not isinstance(data, dict):
-        raise DataFormatError("annotation must be a JSON object", where=str(anno_path))
-    items = []
-    for key in sorted((k for k in data if k.startswith("item")), key=lambda k: int(k[4:] or 0)):
-        it = data[key]
-        cid, box = it.get("category_id"), it.get("bounding_box")
-        if cid not in DF2_CLASSES:
-            raise DataFormatError(f"{key}.category_id must be 1..13, got {cid!r}", where=str(anno_path))
-        if not (isinstance(box, list) and len(box) == 4):
-            raise DataFormatError(
-                f"{key}.bounding_box must be [x1, y1, x2, y2], got {box!r}", where=str(anno_path)
-            )
-        items.append({**it, "_key": key, "_source": data.get("source"), "_pair_id": data.get("pair_id")})
-    return items
-
-
 def write_yolo_dataset(
     samples: Iterable[tuple[str, Path, list[tuple[int, list[float]]], tuple[int, int] | None]],
     out_dir: str | os.PathLike[str],
@@ -85,6 +60,8 @@ def write_yolo_dataset(
     for split, image, objects, size in samples:
         ys = YOLO_SPLIT.get(split, split)
         if size is None:
+            from PIL import Image
+
             with Image.open(image) as im:
                 size = im.size
         w, h = size
@@ -117,7 +94,7 @@ def df2_to_yolo(
     Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`.
     """
     root = Path(df2_root)
-    present = [s for s in splits if (root / s / "annos").is_dir()]
+    present = [s for s in splits if has_split(root, s)]
     if not present:
         raise DataFormatError(
             f"no DeepFashion2 split folder with annos/ among {list(splits)}",
@@ -127,11 +104,10 @@ def df2_to_yolo(
 
     def samples():
         for split in present:
-            for anno in sorted((root / split / "annos").glob("*.json")):
-                image = root / split / "image" / f"{anno.stem}.jpg"
-                if not image.is_file():
-                    raise DataFormatError("image of this annotation is missing", where=str(image))
-                objects = [(it["category_id"], it["bounding_box"]) for it in df2_items(anno)]
-                yield split, image, objects, None
+            for img in iter_split(root, split):
+                if not img.image_path.is_file():
+                    raise DataFormatError("image of this annotation is missing", where=str(img.image_path))
+                objects = [(it.category_id, it.box) for it in img.items]
+                yield split, img.image_path, objects, None
 
     return write_yolo_dataset(samples(), out_dir)

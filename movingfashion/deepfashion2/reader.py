@@ -1,0 +1,187 @@
+"""The DeepFashion2 reader: per-image annotation files -> typed :class:`DF2Image` / :class:`DF2Item`.
+
+Layout: ``DF2_ROOT/<split>/image/NNNNNN.jpg`` with ``DF2_ROOT/<split>/annos/NNNNNN.json``; each
+annotation holds ``source`` (``shop`` / ``user``), ``pair_id`` and ``item1``, ``item2``, ... with
+``category_id`` (1..13), ``bounding_box`` (xyxy pixels), ``style`` (0 = no positive pair),
+``landmarks`` ([x, y, v] triples, at most the category's :data:`LANDMARK_COUNTS`) and
+``segmentation``. Every consumer (COCO and YOLO export, Multi-DeepFashion2, matcher
+pretraining, detector training) reads through here; errors name the file and the field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemas.errors import DataFormatError
+from schemas.taxonomy import DF2_CLASSES
+
+#: Landmarks per category, in category order (the official definition); they add up to the 294
+#: keypoint slots of the COCO layout.
+LANDMARK_COUNTS: dict[int, int] = {
+    1: 25,
+    2: 33,
+    3: 31,
+    4: 39,
+    5: 15,
+    6: 15,
+    7: 10,
+    8: 14,
+    9: 8,
+    10: 29,
+    11: 37,
+    12: 19,
+    13: 19,
+}
+
+
+@dataclass
+class DF2Item:
+    """One clothing item of one DeepFashion2 image."""
+
+    key: str
+    category_id: int
+    box: list[float]
+    style: int
+    landmarks: list[float] = field(default_factory=list)
+    segmentation: list[list[float]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DF2Image:
+    """One annotated DeepFashion2 image."""
+
+    image_id: int
+    image_path: Path
+    anno_path: Path
+    source: str
+    pair_id: int
+    items: list[DF2Item]
+
+
+def image_id_of(path: str | os.PathLike[str]) -> int:
+    """``000123.jpg`` -> 123 (the official image id)."""
+    stem = Path(path).stem
+    if not stem.isdigit():
+        raise DataFormatError("DeepFashion2 file names are numbers (000001.json)", where=str(path))
+    return int(stem)
+
+
+def read_annotation(
+    anno_path: str | os.PathLike[str], image_path: str | os.PathLike[str] | None = None
+) -> DF2Image:
+    """Parse one per-image annotation file; errors name the file and the field.
+
+    ``image_path`` defaults to ``<split>/image/<same number>.jpg`` next to ``annos/``.
+    """
+    p = Path(anno_path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFormatError("annotation file not found", where=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"cannot read the annotation ({type(exc).__name__})", where=str(p)) from None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"malformed JSON at line {exc.lineno}: {exc.msg}", where=str(p)) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("an annotation is a JSON object", where=str(p))
+    items = [_read_item(p, key, data[key]) for key in _item_keys(data)]
+    source = data.get("source")
+    if source not in ("shop", "user"):
+        raise DataFormatError(f"field 'source' must be 'shop' or 'user', got {source!r}", where=str(p))
+    pair_id = data.get("pair_id")
+    if not isinstance(pair_id, int) or isinstance(pair_id, bool):
+        raise DataFormatError(f"field 'pair_id' must be an integer, got {pair_id!r}", where=str(p))
+    img = Path(image_path) if image_path is not None else p.parent.parent / "image" / f"{p.stem}.jpg"
+    return DF2Image(image_id_of(p), img, p, source, pair_id, items)
+
+
+def _item_keys(data: dict[str, Any]) -> list[str]:
+    """``item1``, ``item2``, ... in numeric order."""
+    return sorted((k for k in data if k.startswith("item") and k[4:].isdigit()), key=lambda k: int(k[4:]))
+
+
+_KNOWN_ITEM_FIELDS = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
+
+
+def _read_item(p: Path, key: str, it: Any) -> DF2Item:
+    if not isinstance(it, dict):
+        raise DataFormatError(f"field '{key}' must be an object, got {it!r}", where=str(p))
+    cid, box = it.get("category_id"), it.get("bounding_box")
+    if cid not in DF2_CLASSES:
+        raise DataFormatError(f"field '{key}.category_id' must be 1..13, got {cid!r}", where=str(p))
+    if not (
+        isinstance(box, list)
+        and len(box) == 4
+        and all(isinstance(v, int | float) for v in box)
+        and box[2] >= box[0]
+        and box[3] >= box[1]
+    ):
+        raise DataFormatError(
+            f"field '{key}.bounding_box' must be [x1, y1, x2, y2], got {box!r}", where=str(p)
+        )
+    lms = list(it.get("landmarks") or [])
+    if len(lms) % 3 or len(lms) > 3 * LANDMARK_COUNTS[cid]:
+        raise DataFormatError(
+            f"field '{key}.landmarks' has {len(lms) / 3:g} points, category {cid} "
+            f"has {LANDMARK_COUNTS[cid]} slots",
+            where=str(p),
+            hint="landmarks are [x, y, v] triples, at most the category's count",
+        )
+    try:
+        style = int(it.get("style", 0) or 0)
+    except (TypeError, ValueError):
+        raise DataFormatError(
+            f"field '{key}.style' must be an integer, got {it.get('style')!r}", where=str(p)
+        ) from None
+    return DF2Item(
+        key,
+        cid,
+        [float(v) for v in box],
+        style,
+        lms,
+        list(it.get("segmentation") or []),
+        {k: v for k, v in it.items() if k not in _KNOWN_ITEM_FIELDS},
+    )
+
+
+def split_dir(df2_root: str | os.PathLike[str], split: str) -> Path:
+    """``DF2_ROOT/<split>``, checked to hold an ``annos/`` folder."""
+    folder = Path(df2_root) / split
+    if not (folder / "annos").is_dir():
+        raise DataFormatError(
+            f"no annos/ folder for split '{split}'",
+            where=str(folder / "annos"),
+            hint="pass the DeepFashion2 root that holds train/ and validation/",
+        )
+    return folder
+
+
+def has_split(df2_root: str | os.PathLike[str], split: str) -> bool:
+    """Whether ``DF2_ROOT/<split>/annos`` exists."""
+    return (Path(df2_root) / split / "annos").is_dir()
+
+
+def iter_split(df2_root: str | os.PathLike[str], split: str) -> Iterator[DF2Image]:
+    """Every annotated image of one split, in file-name order."""
+    for anno in sorted((split_dir(df2_root, split) / "annos").glob("*.json")):
+        yield read_annotation(anno)
+
+
+def resolve_root(path: str | os.PathLike[str], split: str = "train") -> Path:
+    """A DeepFashion2-format root holding ``<split>/annos``: ``path`` itself, or ``path/df2``
+    (a synthetic world folder keeps its DeepFashion2-format set there)."""
+    p = Path(path)
+    for cand in (p, p / "df2"):
+        if has_split(cand, split):
+            return cand
+    raise DataFormatError(
+        f"no DeepFashion2-format {split}/annos folder here",
+        where=str(p),
+        hint="pass a DeepFashion2 root or a synthetic world folder (it holds df2/)",
+    )

@@ -1,0 +1,80 @@
+"""The one DeepFashion2 reader: typed items, errors naming the file and the field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from movingfashion.deepfashion2 import iter_split, read_annotation, resolve_root
+from schemas.errors import DataFormatError
+
+
+def test_bad_annotation_names_file_and_field(tmp_path):
+    p = tmp_path / "annos" / "000007.json"
+    p.parent.mkdir()
+    p.write_text(
+        json.dumps(
+            {"source": "user", "pair_id": 1, "item1": {"category_id": 14, "bounding_box": [0, 0, 1, 1]}}
+        )
+    )
+    with pytest.raises(DataFormatError, match=r"000007.json: field 'item1.category_id' must be 1..13"):
+        read_annotation(p)
+
+
+def test_reader_gives_typed_items_in_numeric_order(df2_root):
+    images = list(iter_split(df2_root, "validation"))
+    assert [i.image_id for i in images] == list(range(1, 20))
+    shop = images[0]
+    assert (shop.source, shop.pair_id, shop.image_path.name) == ("shop", 1, "000001.jpg")
+    assert [(it.key, it.category_id, it.style) for it in shop.items] == [("item1", 8, 1), ("item2", 9, 2)]
+    assert shop.items[0].box == [10.0, 20.0, 60.0, 90.0] and len(shop.items[0].landmarks) == 3 * 14
+    assert shop.items[0].extra == {"scale": 2, "occlusion": 1, "zoom_in": 1, "viewpoint": 2}
+    assert images[-1].items[0].style == 0
+
+
+@pytest.mark.parametrize(
+    "anno,field",
+    [
+        ({"pair_id": 1, "item1": {"category_id": 1, "bounding_box": [0, 0, 1, 1]}}, "'source'"),
+        ({"source": "user", "pair_id": "1"}, "'pair_id'"),
+        (
+            {"source": "user", "pair_id": 1, "item1": {"category_id": 1, "bounding_box": [5, 0, 1, 1]}},
+            "'item1.bounding_box'",
+        ),
+        ({"source": "user", "pair_id": 1, "item2": [1]}, "'item2'"),
+        (
+            {
+                "source": "user",
+                "pair_id": 1,
+                "item1": {"category_id": 9, "bounding_box": [0, 0, 1, 1], "landmarks": [0, 0, 1] * 9},
+            },
+            "'item1.landmarks'",
+        ),
+        (
+            {
+                "source": "user",
+                "pair_id": 1,
+                "item1": {"category_id": 9, "bounding_box": [0, 0, 1, 1], "style": "a"},
+            },
+            "'item1.style'",
+        ),
+    ],
+)
+def test_every_bad_field_is_named(tmp_path, anno, field):
+    p = tmp_path / "annos" / "000003.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(anno))
+    with pytest.raises(DataFormatError, match=rf"000003.json: field {field}"):
+        read_annotation(p)
+
+
+def test_missing_split_and_root_resolution(tmp_path, df2_root):
+    with pytest.raises(DataFormatError, match="no annos/ folder for split 'train'"):
+        list(iter_split(df2_root, "train"))
+    assert resolve_root(df2_root, "validation") == df2_root
+    world = tmp_path / "world"
+    (world / "df2" / "train" / "annos").mkdir(parents=True)
+    assert resolve_root(world) == world / "df2"
+    with pytest.raises(DataFormatError, match="no DeepFashion2-format train/annos"):
+        resolve_root(tmp_path / "nowhere")

@@ -1,0 +1,38 @@
+"""``mf df2``: to-coco, to-yolo and the Multi-DeepFashion2 index."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from movingfashion.df2_cli import df2
+from movingfashion.multidf2 import MultiDeepFashion2Dataset
+
+
+def test_cli_to_coco_and_to_yolo(df2_root, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "coco.json"
+    res = runner.invoke(df2, ["to-coco", str(df2_root), "--split", "validation", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["annotations"] == 20 and len(json.loads(out.read_text())["images"]) == 19
+    res = runner.invoke(df2, ["to-yolo", str(df2_root), "--out", str(tmp_path / "yolo"), "--json"])
+    assert res.exit_code == 0, res.output
+    data = yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())
+    assert data["names"][7] == "trousers"
+    label = (tmp_path / "yolo" / "labels" / "val").glob("*000001.txt")
+    lines = next(label).read_text().split("\n")
+    assert lines[0].startswith("7 ")  # DF2 id 8 -> YOLO class 7
+    assert "Example" in runner.invoke(df2, ["to-coco", "--help"]).output
+
+
+def test_cli_multidf2_index_roundtrip(df2_root, tmp_path):
+    out = tmp_path / "m.json"
+    res = CliRunner().invoke(
+        df2, ["multidf2", str(df2_root), "--split", "validation", "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["sequences"] == 3
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", index=out, frames=2)
+    assert ds.product_ids == ["1_1", "1_2", "2_1"]
