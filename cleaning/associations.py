@@ -1,15 +1,14 @@
-"""Wrong video/shop associations: score every pair with a user-given matcher, flag low scores.
+"""Wrong video/shop associations: score every pair with a matcher, flag low scores.
 
-Cleaning must not import the later ``annotations`` stage, so the matcher is any object with
-``score(video_path, shop_path) -> float`` in [0, 1] (:class:`PairScorer`), loaded by a dotted
-path ``module:attr`` (a class is instantiated without arguments, a function is wrapped).
-Low-scoring pairs become ``needs_review`` with the score in the reason; nothing is dropped.
+The matcher is any object with ``score(video_path, shop_path) -> float`` in [0, 1]
+(:class:`PairScorer`); :func:`matchrcnn_scorer` builds the Match-RCNN one
+(:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
+matcher) from weight files, as ``mf clean --matcher FILE`` does. Low-scoring pairs become
+``needs_review`` with the score in the reason; nothing is dropped.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,34 +26,19 @@ class PairScorer(Protocol):
     def score(self, video_path: str, shop_path: str) -> float: ...
 
 
-class _FunctionScorer:
-    def __init__(self, fn) -> None:
-        self.fn = fn
+def matchrcnn_scorer(
+    matcher: str | os.PathLike[str] | None = None,
+    detector_weights: str | os.PathLike[str] | None = None,
+    detector: str = "ultralytics",
+) -> PairScorer:
+    """The Match-RCNN pair scorer: detector ``detector`` with ``detector_weights`` and the matcher
+    checkpoint ``matcher`` (``None`` = the embedded default weights of ``movingfashion.models``).
 
-    def score(self, video_path: str, shop_path: str) -> float:
-        return float(self.fn(video_path, shop_path))
+    Raises :class:`schemas.errors.ModelError` naming the file when a checkpoint cannot be read.
+    """
+    from movingfashion.models.shop_scorer import VideoShopScorer
 
-
-def load_scorer(target: str) -> PairScorer:
-    """Load ``module:attr``: an object with ``score``, a class to instantiate, or a function."""
-    if ":" not in target:
-        raise ConfigError(f"matcher {target!r} must look like 'package.module:attribute'", where="--matcher")
-    module, attr = target.split(":", 1)
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"cannot load matcher {target!r}: {exc}",
-            where="--matcher",
-            hint="is the module installed and the attribute spelled right?",
-        ) from None
-    if inspect.isclass(obj):
-        obj = obj()
-    if isinstance(obj, PairScorer):
-        return obj
-    if callable(obj):
-        return _FunctionScorer(obj)
-    raise ConfigError(f"matcher {target!r} has no score(video_path, shop_path) method", where="--matcher")
+    return VideoShopScorer(matcher=matcher, weights=detector_weights, detector=detector)
 
 
 @dataclass(frozen=True)

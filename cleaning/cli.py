@@ -48,11 +48,25 @@ def _human(result: dict[str, Any]) -> str:
 @_config_opt
 @click.option(
     "--matcher",
-    help="Pair scorer 'module:attr' with score(video_path, shop_path) -> [0, 1]; "
-    "low-scoring pairs become needs_review.",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Single-frame matcher checkpoint (e.g. movingfashion/models/weights/matcher.pt, or one "
+    "from mf pretrain-matcher): turns on the wrong-association check (pairs scoring below "
+    "match_threshold become needs_review) and picks carousel shop images by match score.",
+)
+@click.option(
+    "--detector-weights",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Detector weights for the association check (default: the embedded detector).",
 )
 @json_option
-def clean(catalog_path: str, root: str, config_path: str | None, matcher: str | None, as_json: bool) -> None:
+def clean(
+    catalog_path: str,
+    root: str,
+    config_path: str | None,
+    matcher: str | None,
+    detector_weights: str | None,
+    as_json: bool,
+) -> None:
     """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
 
     Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
@@ -62,15 +76,20 @@ def clean(catalog_path: str, root: str, config_path: str | None, matcher: str | 
     Example:
       mf clean --catalog data/catalog.sqlite --root data
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
-               --matcher movingfashion.models.shop_scorer:VideoShopScorer --json
+               --matcher movingfashion/models/weights/matcher.pt --json
     """
-    from cleaning.associations import load_scorer
     from cleaning.config import load_cleaning_config
     from cleaning.pipeline import clean as run_clean
     from schemas.catalog import Catalog
 
+    if detector_weights and not matcher:
+        raise click.UsageError("--detector-weights is used by the association check: give --matcher too")
     cfg = load_cleaning_config(config_path)
-    scorer = load_scorer(matcher) if matcher else None
+    scorer = None
+    if matcher:
+        from cleaning.associations import matchrcnn_scorer
+
+        scorer = matchrcnn_scorer(matcher, detector_weights)
     with Catalog(catalog_path) as cat:
         report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
     emit(report, as_json, _human)

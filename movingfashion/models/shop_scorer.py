@@ -1,5 +1,8 @@
-"""Entry point for cleaning's wrong-association check (loaded by dotted path, never imported
-statically by cleaning): ``movingfashion.models.shop_scorer:VideoShopScorer``."""
+"""How well a video shows the garment of a shop image, with the Match-RCNN detector and matcher.
+
+Cleaning's wrong-association check and its carousel shop pick use :class:`VideoShopScorer`
+(``mf clean --matcher FILE``).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import numpy as np
 import torch
 
 from movingfashion.media.video_source import VideoSource
-from movingfashion.models import crops_from_frames, load_matcher
+from movingfashion.models._images import read_rgb
+from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.detectors import DetectorConfig, build_detector
+from movingfashion.models.matchrcnn import load_matcher
 
 
 class VideoShopScorer:
@@ -34,8 +39,6 @@ class VideoShopScorer:
 
     @torch.no_grad()
     def score(self, video_path: str | os.PathLike[str], shop_path: str | os.PathLike[str]) -> float:
-        from annotations.builder import read_rgb
-
         shop = read_rgb(shop_path)
         src = VideoSource(Path(video_path))
         try:

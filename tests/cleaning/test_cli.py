@@ -72,7 +72,19 @@ def test_clean_splits_publish_stats_json(cleaned_world, catalog_copy, tmp_path):
     )
 
 
-def test_matcher_option_flags_pairs(cleaned_world, catalog_copy):
+@pytest.mark.slow
+def test_matcher_option_runs_the_matchrcnn_association_check(cleaned_world, catalog_copy, tmp_path):
+    """``--matcher FILE``: the Match-RCNN detector + matcher score every (video, shop) pair and the
+    world's wrong shop association goes to needs_review, with few right pairs flagged.
+
+    The embedded weights score the world's wrong pair about 0.90 (right pairs 0.88-1.0): the
+    default ``match_threshold`` (0.3) flags nothing, so this run sets it to 0.92.
+    """
+    from movingfashion.models import default_matcher_path
+    from schemas.items import Status
+
+    cfg = tmp_path / "clean.yaml"
+    cfg.write_text("match_threshold: 0.92\n")
     rep = _run(
         [
             "clean",
@@ -80,12 +92,25 @@ def test_matcher_option_flags_pairs(cleaned_world, catalog_copy):
             str(catalog_copy),
             "--root",
             str(cleaned_world.root),
+            "--config",
+            str(cfg),
             "--json",
             "--matcher",
-            "tests.cleaning.test_pipeline_world:ColourScorer",
+            str(default_matcher_path()),
         ]
     )
-    assert rep["association_flagged"] >= 1 and rep["status"]["needs_review"] >= 1
+    wrong = {p.product_id for p in cleaned_world.truth.products if p.wrong_shop}
+    with Catalog(catalog_copy) as cat:
+        flagged = {
+            r.item.source_id
+            for r in cat.items(status=Status.NEEDS_REVIEW)
+            if (r.reason or "").startswith("association: low match score")
+        }
+        accepted = len(cat.items(status=Status.ACCEPTED))
+    print(f"\nassociation check, embedded weights: flagged {sorted(flagged)}, wrong {sorted(wrong)}")
+    assert rep["association_flagged"] == len(flagged) >= 1 and rep["status"]["needs_review"] >= 1
+    assert wrong and wrong <= flagged
+    assert len(flagged - wrong) <= max(1, accepted // 5)
 
 
 def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, capsys):
@@ -121,6 +146,28 @@ def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, c
             ],
         )
     assert exc.value.code == 2 and "--matcher" in capsys.readouterr().err
+    corrupt = tmp_path / "matcher.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli,
+            [
+                "clean",
+                "--catalog",
+                str(catalog_copy),
+                "--root",
+                str(cleaned_world.root),
+                "--matcher",
+                str(corrupt),
+            ],
+        )
+    err = capsys.readouterr().err
+    assert (
+        exc.value.code == 2
+        and str(corrupt) in err
+        and "corrupt" in err
+        and len(err.strip().splitlines()) == 1
+    )
 
 
 def test_demo_step_seeds_cleans_publishes_and_reports(small_world, tmp_path):

@@ -7,12 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from cleaning.associations import PairScorer, check_associations, load_scorer
+from cleaning.associations import PairScorer, check_associations, matchrcnn_scorer
 from cleaning.media import read_frames, read_image, video_meta
 from cleaning.pipeline import clean
 from cleaning.stats import truth_stats
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
 
 
@@ -173,10 +172,11 @@ def test_wrong_associations_are_flagged_never_dropped(cleaned_world, tmp_path):
     assert st["wrong_association"]["precision"] >= 0.5, st["wrong_association"]
 
 
-def test_matcher_loading_by_dotted_path():
-    s = load_scorer("tests.cleaning.test_pipeline_world:ColourScorer")
+def test_matchrcnn_scorer_is_a_pair_scorer_and_names_a_bad_file(tmp_path):
+    from movingfashion.models import default_matcher_path
+    from schemas.errors import ModelError
+
+    s = matchrcnn_scorer(default_matcher_path())
     assert isinstance(s, PairScorer)
-    with pytest.raises(ConfigError, match="module:attribute|package.module"):
-        load_scorer("no_colon_here")
-    with pytest.raises(ConfigError, match="cannot load matcher"):
-        load_scorer("tests.cleaning.nope:Thing")
+    with pytest.raises(ModelError, match="matcher checkpoint not found"):
+        matchrcnn_scorer(tmp_path / "none.pt")
