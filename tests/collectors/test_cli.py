@@ -45,7 +45,7 @@ def list_page(site: FakeSite, ids: list[str]) -> None:
 @pytest.mark.parametrize("sub", ["netaporter", "tiktok", "instagram", "urls"])
 def test_help_has_examples(sub):
     res = CliRunner().invoke(collect, [sub, "--help"])
-    assert res.exit_code == 0 and "Example:" in res.output and "--workers" in res.output
+    assert res.exit_code == 0 and "Examples:" in res.output and "--workers" in res.output
 
 
 def test_json_summary_and_exit_codes(tmp_path):
@@ -59,7 +59,7 @@ def test_json_summary_and_exit_codes(tmp_path):
             "netaporter",
             "--base-url",
             site.base,
-            "--out",
+            "--root",
             str(tmp_path / "o"),
             "--config",
             fast_config(tmp_path),
@@ -87,7 +87,7 @@ def test_bad_config_is_exit_2(tmp_path):
             "from collectors.cli import main; main()",
             "urls",
             "http://127.0.0.1:9/x.mp4",
-            "--out",
+            "--root",
             str(tmp_path / "o"),
             "--config",
             str(bad),
@@ -120,7 +120,7 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
             "netaporter",
             "--base-url",
             site.base,
-            "--out",
+            "--root",
             str(out),
             "--config",
             fast_config(tmp_path),
