@@ -61,7 +61,6 @@ class SourceOption:
     flag: str
     help: str
     kind: Literal["text", "file"] = "text"
-    must_exist: bool = False
 
     @property
     def keyword(self) -> str:

@@ -89,7 +89,7 @@ def _common_params() -> list[click.Parameter]:
 def _source_params(cls: type[Source]) -> list[click.Parameter]:
     params: list[click.Parameter] = []
     for opt in cls.options:
-        kind: Any = click.Path(dir_okay=False, exists=opt.must_exist) if opt.kind == "file" else str
+        kind: Any = click.Path(dir_okay=False) if opt.kind == "file" else str
         params.append(click.Option([opt.flag, opt.keyword], type=kind, default=None, help=opt.help))
     return params
 

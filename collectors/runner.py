@@ -65,20 +65,19 @@ class Progress:
     def update(self, summary: Summary) -> None:
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(
-                ok=summary.ok, failed=summary.failed, rejected=summary.rejected, skipped=summary.skipped
-            )
+            counts = {k: getattr(summary, k) for k in ("ok", "failed", "rejected", "skipped")}
+            self.bar.set_postfix(ordered_dict=counts)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-_END = object()
-
-
 class Discovery:
     """Candidates of ``source.discover`` produced by a thread into a queue; ``total`` once known."""
+
+    #: what :meth:`next` returns after the last candidate
+    END: Any = object()
 
     def __init__(self, found: Iterable[Candidate], limit: int | None) -> None:
         self.total: int | None = None
@@ -90,7 +89,7 @@ class Discovery:
             self.total = len(items)
             for cand in items:
                 self._queue.put(cand)
-            self._queue.put(_END)
+            self._queue.put(self.END)
             return
         self._thread = threading.Thread(
             target=self._run, args=(found, limit), name="mf-collect-discover", daemon=True
@@ -109,15 +108,15 @@ class Discovery:
         except BaseException as exc:  # noqa: BLE001 - handed to the run loop, raised there
             self.error = exc
         finally:
-            self._queue.put(_END)
+            self._queue.put(self.END)
 
     def next(self, timeout: float) -> Candidate | None | object:
-        """The next candidate, ``None`` when none arrived within ``timeout``, or ``_END``."""
+        """The next candidate, ``None`` when none arrived within ``timeout``, or :attr:`END`."""
         try:
             item = self._queue.get(timeout=timeout)
         except queue.Empty:
             return None
-        if item is _END and self.error is not None:
+        if item is self.END and self.error is not None:
             raise self.error
         return item
 
@@ -170,7 +169,7 @@ def run_collection(
                 take(block=True)
                 continue
             cand = discovery.next(timeout=0.05 if pool.pending else 1.0)
-            if cand is _END:
+            if cand is Discovery.END:
                 break
             if isinstance(cand, Candidate):
                 pool.submit(lambda c=cand: guarded_collect(source, c), tag=cand.raw_id, key=cand.key)

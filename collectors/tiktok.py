@@ -59,12 +59,7 @@ class TikTok(YtdlSource):
         ),
     )
     options = (
-        SourceOption(
-            "--shop-map",
-            "CSV/JSONL: video id or URL -> shop image URL or file.",
-            kind="file",
-            must_exist=True,
-        ),
+        SourceOption("--shop-map", "CSV/JSONL: video id or URL -> shop image URL or file.", kind="file"),
     )
     examples = (
         "mf-collect tiktok world/fixtures/tiktok/ --shop-map world/fixtures/tiktok_shops.csv --root data"
@@ -73,7 +68,9 @@ class TikTok(YtdlSource):
     )
 
     def __init__(self, ctx: CollectContext, *, shop_map: str | None = None) -> None:
-        super().__init__(ctx, load_shop_map(shop_map) if shop_map else {})
+        super().__init__(ctx)
+        if shop_map:
+            self.shop_map = load_shop_map(shop_map)
 
     @classmethod
     def policy(

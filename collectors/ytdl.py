@@ -400,9 +400,9 @@ def archive_path(root: str | os.PathLike[str], source: str) -> Path:
 class YtdlSource(Source):
     """The yt-dlp sources' shared hooks: an item per info dict, its video and mapped shop image."""
 
-    def __init__(self, ctx: CollectContext, shop_map: dict[str, ShopRef] | None = None) -> None:
+    def __init__(self, ctx: CollectContext) -> None:
         super().__init__(ctx)
-        self.shop_map: dict[str, ShopRef] = shop_map or {}
+        self.shop_map: dict[str, ShopRef] = {}  # video id or URL -> its shop image
         self.fetcher = YtdlFetcher(
             ctx.cfg.http,
             ctx.client.policy,

@@ -267,3 +267,33 @@ def test_id_targets_are_decoded_and_unsafe_ones_refused(shop, tmp_path):
     )
     assert s.rejected == 2 and s.reasons == {"unsafe_id": 2}
     assert not (tmp_path / "o" / "netaporter").exists() or not any((tmp_path / "o" / "netaporter").iterdir())
+
+
+def test_base_url_reads_the_real_sites_urls_on_the_base(shop, tmp_path):
+    """A sitemap index on the real host, whose child sitemap and pages are on the real host too:
+    with --base-url every one of them is read on the base URL (nothing leaves loopback)."""
+    site, products, _ = shop
+    real = "https://www.net-a-porter.com"
+    ns = "xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+    site.routes["/sitemap-index.xml"] = Route(
+        f"<sitemapindex {ns}><sitemap><loc>{real}/sitemap-products.xml</loc></sitemap></sitemapindex>".encode(),
+        content_type="application/xml",
+    )
+    site.routes["/sitemap-products.xml"] = Route(
+        f"<urlset {ns}><url><loc>{real}{products['1003']['path']}</loc></url></urlset>".encode(),
+        content_type="application/xml",
+    )
+    s = collect(
+        "netaporter",
+        [f"{real}/sitemap-index.xml"],
+        root=tmp_path / "o",
+        catalog=tmp_path / "c.sqlite",
+        cfg=cfg_for(site),
+        dry_run=True,
+    )
+    assert s.items == [{"source_id": "1003", "url": site.base + products["1003"]["path"]}]
+    assert site.hits["/sitemap-index.xml"] == 1 and site.hits["/sitemap-products.xml"] == 1
+    cfg = load_collect_config(base_url=site.base).netaporter
+    assert cfg.on_site("https://video.net-a-porter.com/v/1.mp4") == site.base + "/v/1.mp4"
+    assert cfg.on_site("https://elsewhere.example/x") == "https://elsewhere.example/x"
+    assert CollectConfig().netaporter.on_site(f"{real}/x") == f"{real}/x"  # no --base-url: unchanged
