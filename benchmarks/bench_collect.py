@@ -62,7 +62,7 @@ def main() -> None:
             s = collect(
                 "netaporter",
                 targets,
-                out=out,
+                root=out,
                 catalog=out / "catalog.sqlite",
                 cfg=cfg,
                 workers=workers,

@@ -1,103 +1,107 @@
-"""One importable entry point per run: build the client, the source and the context, collect."""
+"""One importable entry point per run: look the source up, check its targets, collect."""
 
 from __future__ import annotations
 
 import os
-import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from collectors.base import Source, source_class
 from collectors.config import CollectConfig
-from collectors.core import CollectContext, Source, Summary, run_collection
-from collectors.http import HostPolicy, PoliteClient
-from schemas.catalog import Catalog
+from collectors.core import CollectContext, Summary
+from collectors.executor import check_executor
+from collectors.runner import run_collection
 from schemas.errors import ConfigError
-from schemas.items import SourceName
-
-SOURCES = tuple(str(s) for s in SourceName)
 
 
-def build_source(
-    name: str,
-    targets: list[str],
-    root: Path,
-    cfg: CollectConfig,
+@contextmanager
+def open_source(
+    source: str,
+    targets: Sequence[str],
     *,
-    shop_map: str | None = None,
-    session_file: str | None = None,
-    login: str | None = None,
-) -> tuple[Source, HostPolicy]:
-    """The source object for ``name`` and the hosts its client may reach."""
-    if name == SourceName.NETAPORTER:
-        from collectors.netaporter import NetAPorter
+    root: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    cfg: CollectConfig | None = None,
+    workers: int = 4,
+    retry_rejected: bool = False,
+    **options: Any,
+) -> Iterator[Source]:
+    """The source ``source`` ready to collect ``targets`` into ``root`` and the catalog.
 
-        return NetAPorter(cfg.netaporter, None), NetAPorter.policy(cfg.netaporter)  # type: ignore[arg-type]
-    if name == SourceName.TIKTOK:
-        from collectors.tiktok import TikTok
+    Targets and options are checked before anything is created (bad ones raise an
+    :class:`~schemas.errors.MFError`, exit 2 in the CLI); the client and the catalog are
+    closed on exit.
+    """
+    from collectors.http import PoliteClient
+    from schemas.catalog import Catalog
 
-        src = TikTok.build(root, cfg.tiktok, cfg.http, shop_map)
-        return src, src.fetcher.policy
-    if name == SourceName.INSTAGRAM:
-        from collectors.instagram import Instagram
-
-        return (
-            Instagram(cfg.instagram, session_file=session_file, login=login, user_agent=cfg.http.user_agent),
-            Instagram.policy(cfg.instagram),
-        )
-    if name == SourceName.URLS:
-        from collectors.urls import UrlList
-
-        src = UrlList.build(root, targets, cfg.urls, cfg.http)
-        return src, src.fetcher.policy
-    raise ConfigError(f"unknown source {name!r}", hint=f"choose one of {SOURCES}")
+    cfg = cfg or CollectConfig()
+    cls = source_class(source)
+    options = {k: v for k, v in options.items() if v is not None}
+    cls.check_options(options)
+    cls.check_targets(targets)
+    policy = cls.policy(cfg, targets, **options)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    client = PoliteClient(cfg.http, policy=policy, pool_size=max(8, workers * 2))
+    try:
+        with Catalog(catalog) as cat:
+            ctx = CollectContext(root, cat, cfg, client, retry_rejected=retry_rejected)
+            yield cls(ctx, **options)
+    finally:
+        client.close()
 
 
 def collect(
     source: str,
-    targets: list[str],
+    targets: Sequence[str],
     *,
-    out: str | os.PathLike[str],
-    catalog: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
+    catalog: str | os.PathLike[str] | None = None,
     cfg: CollectConfig | None = None,
     workers: int | None = None,
     limit: int | None = None,
     dry_run: bool = False,
-    shop_map: str | None = None,
-    session_file: str | None = None,
-    login: str | None = None,
     retry_rejected: bool = False,
     show_progress: bool | None = None,
-    stop: threading.Event | None = None,
-    client_hook: Any = None,
+    out: str | os.PathLike[str] | None = None,
+    **options: Any,
 ) -> Summary:
-    """Collect ``targets`` of ``source`` into ``out`` and the catalog; returns the run summary."""
+    """Collect ``targets`` of ``source`` into ``root`` and the catalog; returns the run summary.
+
+    ``catalog`` defaults to ``ROOT/catalog.sqlite``; ``options`` are the source's own
+    (``shop_map=`` for TikTok, ``session_file=``/``login=`` for Instagram). ``out`` is the old
+    name of ``root`` (deprecated).
+    """
+    if out is not None:
+        if root is not None:
+            raise ConfigError("give root or out (its old name), not both", where="root")
+        warnings.warn("collect(out=...) is deprecated; use root=", DeprecationWarning, stacklevel=2)
+        root = out
+    if root is None:
+        raise ConfigError("no collection folder given", where="root")
     cfg = cfg or CollectConfig()
-    root = Path(out)
-    root.mkdir(parents=True, exist_ok=True)
+    check_executor(cfg.executor)
     workers = workers or cfg.workers
-    src, policy = build_source(
-        source, list(targets), root, cfg, shop_map=shop_map, session_file=session_file, login=login
-    )
-    client = PoliteClient(cfg.http, policy=policy, pool_size=max(8, workers * 2), stop=stop)
-    if client_hook is not None:
-        client_hook(client)
-    if hasattr(src, "client") and getattr(src, "client", None) is None:
-        src.client = client  # type: ignore[attr-defined]
-    fetcher = getattr(src, "fetcher", None)
-    if fetcher is not None:  # yt-dlp sources: pre-flight checks and waits through the polite client
-        fetcher.client, fetcher.sleep = client, client.sleep
-    with Catalog(catalog) as cat:
-        ctx = CollectContext(root, cat, cfg, client, retry_rejected=retry_rejected)
-        try:
-            return run_collection(
-                src,
-                list(targets),
-                ctx,
-                limit=limit,
-                dry_run=dry_run,
-                executor=cfg.executor,
-                workers=workers,
-                show_progress=show_progress,
-            )
-        finally:
-            client.close()
+    catalog = catalog if catalog is not None else Path(root) / "catalog.sqlite"
+    with open_source(
+        source,
+        targets,
+        root=root,
+        catalog=catalog,
+        cfg=cfg,
+        workers=workers,
+        retry_rejected=retry_rejected,
+        **options,
+    ) as src:
+        return run_collection(
+            src,
+            list(targets),
+            limit=limit,
+            dry_run=dry_run,
+            executor=cfg.executor,
+            workers=workers,
+            show_progress=show_progress,
+        )

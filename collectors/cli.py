@@ -1,85 +1,126 @@
-"""``mf-collect``: gather video-shop pairs from the sources into the catalog."""
+"""``mf-collect``: gather video-shop pairs from the sources into the catalog.
+
+One subcommand per registered source (:func:`collectors.base.registry`), built from what the
+source class declares: its help, target forms, own options and examples. Heavy libraries
+(yt-dlp, instaloader, requests) load only when a collection runs, so ``--help`` is fast.
+"""
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-from schemas.cli_support import emit, json_option, run_main
+from collectors.base import Source, registry
+from collectors.executor import EXECUTORS
+from schemas.cli_support import emit, run_main
+
+EXIT_STATUS = """\b
+Exit status: 0 all items done, 1 some items failed or were rejected (listed in the
+output and in --json "problems"), 2 usage or input error (nothing is created),
+130 interrupted (rerun the same command to resume)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def collect() -> None:
-    """Collect video-shop pairs into the catalog.
-
-    Files land in ROOT/<source>/<source_id>/<kind>.<ext>; items and assets are recorded in
-    the catalog with SHA-256, metadata, status and reasons. Reruns skip what is done.
-    Exit status: 0 all good, 1 some items failed or were rejected, 2 bad usage/config,
-    130 interrupted (rerun to resume).
-
-    \b
-    Examples:
-      mf-collect netaporter --base-url http://127.0.0.1:8000 --out data --catalog data/catalog.sqlite
-      mf-collect tiktok "https://www.tiktok.com/@user/video/123" --out data --catalog data/catalog.sqlite
-    """
+def _group_help() -> str:
+    examples = "\n".join(f"  {cls.examples[0]}" for cls in registry().values() if cls.examples)
+    return (
+        "Collect video-shop pairs into the catalog.\n\n"
+        "Files land in ROOT/<source>/<source_id>/<kind>.<ext>; items and assets are recorded in "
+        "the catalog (default ROOT/catalog.sqlite) with SHA-256, metadata, status and reasons. "
+        "Reruns skip what is done before any request.\n\n"
+        f"{EXIT_STATUS}\n\n"
+        "\b\nExamples (a local world: `mf world serve world --port 8765`):\n" + examples
+    )
 
 
-def _common(fn: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.argument("targets", nargs=-1),
-        click.option(
-            "--out",
-            "out",
-            required=True,
+def _common_params() -> list[click.Parameter]:
+    return [
+        click.Argument(["targets"], nargs=-1),
+        click.Option(
+            ["--root"],
             type=click.Path(file_okay=False),
-            help="Collection root (files go to ROOT/<source>/<id>/).",
+            help="Collection folder (files go to ROOT/<source>/<id>/). Required.",
         ),
-        click.option(
-            "--catalog",
-            "catalog",
+        click.Option(["--out"], type=click.Path(file_okay=False), hidden=True, help="Old name of --root."),
+        click.Option(
+            ["--catalog"],
             type=click.Path(dir_okay=False),
             help="SQLite catalog [default: ROOT/catalog.sqlite].",
         ),
-        click.option(
-            "--workers",
+        click.Option(
+            ["--workers"],
             type=click.IntRange(1, 256),
             default=None,
             help="Items collected at once [default: config, 4].",
         ),
-        click.option("--limit", type=click.IntRange(1), default=None, help="Stop after this many items."),
-        click.option("--dry-run", is_flag=True, help="Discover and list items; download nothing."),
-        click.option(
-            "--config",
-            "config",
-            type=click.Path(dir_okay=False),
+        click.Option(["--limit"], type=click.IntRange(1), default=None, help="Stop after this many items."),
+        click.Option(["--dry-run"], is_flag=True, help="Discover and list items; download nothing."),
+        click.Option(
+            ["--config"],
+            type=click.Path(dir_okay=False, exists=True),
             help="YAML with http/netaporter/tiktok/instagram/urls settings.",
         ),
-        click.option("--ignore-robots", is_flag=True, help="Do not honour robots.txt (logged as a warning)."),
-        click.option(
-            "--base-url", help="Point every host of the source at one site (loopback tests, mirrors)."
+        click.Option(
+            ["--ignore-robots"], is_flag=True, help="Do not honour robots.txt (logged as a warning)."
         ),
-        click.option("--executor", default=None, help="Executor backend [default: local]."),
-        click.option("--retry-rejected", is_flag=True, help="Also retry items rejected by an earlier run."),
-        click.option(
-            "--progress/--no-progress", default=None, help="Progress bar on stderr [default: if a tty]."
+        click.Option(
+            ["--base-url"],
+            help="Point every host of the source at one site (a mirror, the local world); URLs on "
+            "the real site's hosts are read on it.",
         ),
-        click.option("-v", "--verbose", count=True, help="More log output (-vv for debug)."),
-        json_option,
+        click.Option(
+            ["--executor"],
+            type=click.Choice(sorted(EXECUTORS)),
+            default=None,
+            help="Executor [default: local].",
+        ),
+        click.Option(["--retry-rejected"], is_flag=True, help="Also retry items rejected by an earlier run."),
+        click.Option(
+            ["--progress/--no-progress"], default=None, help="Progress bar on stderr [default: if a tty]."
+        ),
+        click.Option(["-v", "--verbose"], count=True, help="More log output (-vv for debug)."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Print the summary as JSON."),
     ]
-    for opt in reversed(options):
-        fn = opt(fn)
-    return fn
+
+
+def _source_params(cls: type[Source]) -> list[click.Parameter]:
+    params: list[click.Parameter] = []
+    for opt in cls.options:
+        kind: Any = click.Path(dir_okay=False) if opt.kind == "file" else str
+        params.append(click.Option([opt.flag, opt.keyword], type=kind, default=None, help=opt.help))
+    return params
+
+
+def _help(cls: type[Source]) -> str:
+    doc = inspect.cleandoc(cls.__doc__ or str(cls.name))
+    forms = "\n".join(f"  {f.example:<40} {f.help}" for f in cls.target_forms)
+    examples = "\n".join(f"  {e}" for e in cls.examples)
+    return f"{doc}\n\n\b\nTARGETS, one or more of:\n{forms}\n\n\b\nExamples:\n{examples}"
+
+
+def _command(cls: type[Source]) -> click.Command:
+    def callback(**kw: Any) -> None:
+        _run(cls, **kw)
+
+    return click.Command(
+        str(cls.name),
+        callback=callback,
+        params=[*_common_params(), *_source_params(cls)],
+        help=_help(cls),
+        short_help=inspect.cleandoc(cls.__doc__ or "").split("\n", 1)[0],
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
 
 
 def _run(
-    source: str,
-    targets: tuple[str, ...],
+    cls: type[Source],
     *,
-    out: str,
+    targets: tuple[str, ...],
+    root: str | None,
+    out: str | None,
     catalog: str | None,
     workers: int | None,
     limit: int | None,
@@ -92,11 +133,17 @@ def _run(
     progress: bool | None,
     verbose: int,
     as_json: bool,
-    **extra: Any,
+    **options: Any,
 ) -> None:
-    from pathlib import Path
+    if out is not None:
+        if root is not None and root != out:
+            raise click.UsageError("--out is the old name of --root: give one of them")
+        click.echo("warning: --out is deprecated, use --root (the collection folder)", err=True)
+        root = out
+    if root is None:
+        raise click.UsageError("Missing option '--root' (the collection folder).")
 
-    from collectors.api import collect as run_collect
+    from collectors.api import collect
     from collectors.config import load_collect_config
 
     logging.basicConfig(
@@ -107,100 +154,41 @@ def _run(
     cfg = load_collect_config(config, base_url=base_url, ignore_robots=ignore_robots, workers=workers)
     if executor:
         cfg = cfg.model_copy(update={"executor": executor})
-    summary = run_collect(
-        source,
+    summary = collect(
+        str(cls.name),
         list(targets),
-        out=out,
-        catalog=catalog or str(Path(out) / "catalog.sqlite"),
+        root=root,
+        catalog=catalog,
         cfg=cfg,
         workers=cfg.workers,
         limit=limit,
         dry_run=dry_run,
         retry_rejected=retry_rejected,
         show_progress=progress,
-        **extra,
+        **options,
     )
     emit(summary, as_json, lambda s: s.human())
     if summary.interrupted:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
         sys.exit(130)
     if summary.failed or summary.rejected:
+        if not as_json:  # --json: they are in "problems"
+            click.echo(
+                f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
+                "the failed ones, --retry-rejected the rejected ones)",
+                err=True,
+            )
         sys.exit(1)
 
 
-@collect.command("netaporter")
-@_common
-def netaporter(targets: tuple[str, ...], **kw: Any) -> None:
-    """Net-A-Porter product pages, detail videos and shop/front/rear/fabric images.
-
-    TARGETS: listing, designer or category URLs/paths (pagination is followed), sitemap
-    URLs, product page URLs, product ids, or @FILE with one per line. None: the configured
-    clothing listing.
-
-    \b
-    Example:
-      mf-collect netaporter --base-url http://127.0.0.1:8000 --out data --workers 4
-      mf-collect netaporter /en-us/shop/designer/halden https://www.net-a-porter.com/sitemap.xml --out data
-    """
-    _run("netaporter", targets, **kw)
+@click.group(help=_group_help(), context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="movingfashion-toolkit", prog_name="mf-collect")
+def collect() -> None:
+    pass
 
 
-@collect.command("tiktok")
-@_common
-@click.option(
-    "--shop-map",
-    type=click.Path(exists=True, dir_okay=False),
-    help="CSV/JSONL: video id or URL -> shop image URL or file.",
-)
-def tiktok(targets: tuple[str, ...], shop_map: str | None, **kw: Any) -> None:
-    """TikTok videos through yt-dlp (videos, users, hashtags, URL files, saved info JSON).
-
-    TARGETS: video URLs, tiktok:user:NAME (@NAME), tiktok:tag:NAME (#NAME), yt-dlp
-    .info.json files or folders of them, or @FILE with one target per line.
-
-    \b
-    Example:
-      mf-collect tiktok "https://www.tiktok.com/@user/video/123" --out data --shop-map shops.csv
-      mf-collect tiktok fixtures/tiktok/ --out data --base-url http://127.0.0.1:8000
-    """
-    _run("tiktok", targets, shop_map=shop_map, **kw)
-
-
-@collect.command("instagram")
-@_common
-@click.option(
-    "--session-file",
-    type=click.Path(dir_okay=False),
-    help="instaloader session file (kept 0600; never printed).",
-)
-@click.option("--login", help="Instagram user name of the session file.")
-def instagram(targets: tuple[str, ...], session_file: str | None, login: str | None, **kw: Any) -> None:
-    """Instagram posts through instaloader (carousel: video + candidate shop images).
-
-    TARGETS: saved structure .json files or folders, profile:NAME (@NAME), hashtag:TAG
-    (#TAG), shortcode:CODE or post URLs, or @FILE with one target per line.
-
-    \b
-    Example:
-      mf-collect instagram fixtures/instagram/ --out data --base-url http://127.0.0.1:8000
-      mf-collect instagram profile:nora.wears --session-file ~/.mf/ig-session --login me --out data
-    """
-    _run("instagram", targets, session_file=session_file, login=login, **kw)
-
-
-@collect.command("urls")
-@_common
-def urls(targets: tuple[str, ...], **kw: Any) -> None:
-    """Any video URL yt-dlp understands, from URL arguments or list files.
-
-    A list file has one `URL [SHOP_IMAGE]` per line (separated by space, tab or comma;
-    SHOP_IMAGE is a URL or a file relative to the list); `#` starts a comment.
-
-    \b
-    Example:
-      mf-collect urls videos.txt --out data --workers 8
-    """
-    _run("urls", targets, **kw)
+for _cls in registry().values():
+    collect.add_command(_command(_cls))
 
 
 def main() -> None:

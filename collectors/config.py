@@ -8,7 +8,7 @@ points every host of every source at one loopback site (see :func:`with_base_url
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -84,9 +84,22 @@ class NetAPorterConfig(_Model):
         description="kinds whose failure fails the item (others are optional)",
     )
     check_video_with_head: bool = Field(True, description="HEAD the video URL first (404 -> no video)")
+    site_aliases: list[str] = Field(
+        default_factory=list,
+        description="hosts whose URLs (targets, sitemap and listing links) are read as URLs of `site`; "
+        "--base-url sets them to the real site's hosts, so its sitemap URL works on a mirror",
+    )
 
     def hosts(self) -> set[str]:
         return {_netloc(self.site), _netloc(self.video_url), _netloc(self.image_url)}
+
+    def on_site(self, url: str) -> str:
+        """``url`` moved onto ``site`` when its host is one of ``site_aliases`` (else unchanged)."""
+        parts = urlsplit(url)
+        if not self.site_aliases or host_of(url) not in {normalize_host(h) for h in self.site_aliases}:
+            return url
+        site = urlsplit(self.site)
+        return urlunsplit(parts._replace(scheme=site.scheme, netloc=site.netloc))
 
 
 class TikTokConfig(_Model):
@@ -125,6 +138,7 @@ class InstagramConfig(_Model):
 class UrlsConfig(_Model):
     """Generic URL lists through yt-dlp (any host given in the list is allowed)."""
 
+    ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
     format: str = "best[ext=mp4]/best"
 
 
@@ -144,6 +158,11 @@ def _netloc(url: str) -> str:
     return normalize_host(urlsplit(url.replace("{", "").replace("}", "")).netloc)
 
 
+def host_of(url: str) -> str:
+    """The normalized ``host[:port]`` of a URL (``""`` for none)."""
+    return normalize_host(urlsplit(url).netloc) if url else ""
+
+
 def normalize_host(netloc: str) -> str:
     """``Host:443`` -> ``host``; keeps non-default ports (``127.0.0.1:8000``)."""
     netloc = netloc.lower().rsplit("@", 1)[-1]
@@ -154,7 +173,12 @@ def normalize_host(netloc: str) -> str:
 
 
 def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
-    """Point every host of every source at ``base_url`` (a loopback test site, a mirror)."""
+    """Point every host of every source at ``base_url`` (a loopback test site, a mirror).
+
+    Net-A-Porter's page, video and image URLs move onto ``base_url``, and URLs on the real
+    site's hosts given as targets (``https://www.net-a-porter.com/sitemap.xml``) or found in
+    sitemaps and listings are read as the same paths on ``base_url``.
+    """
     base = base_url.rstrip("/")
     host = normalize_host(urlsplit(base).netloc)
     nap = cfg.netaporter.model_copy(
@@ -162,6 +186,7 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
             "site": base,
             "video_url": base + urlsplit(cfg.netaporter.video_url).path,
             "image_url": base + urlsplit(cfg.netaporter.image_url).path,
+            "site_aliases": sorted({*cfg.netaporter.site_aliases, *cfg.netaporter.hosts()} - {host}),
         }
     )
     tiktok = cfg.tiktok.model_copy(update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host]})

@@ -1,35 +1,31 @@
-"""What every source shares: the collection context (root, catalog, client), asset fetching
-with skip-if-done, item bookkeeping, and the run loop (executor, progress, Ctrl-C, summary).
+"""What every source shares: the records of a run (candidate, outcome, summary) and the
+collection context (root, catalog, client) with asset fetching, skip-if-done and item bookkeeping.
 
 Layout: ``ROOT/<source>/<source_id>/<kind>.<ext>`` (several of one kind: ``<kind>-<n>.<ext>``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
 import shutil
-import sys
 import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from collectors.checks import ext_for, probe_file
 from collectors.config import CollectConfig
-from collectors.executor import make_executor
-from collectors.http import PoliteClient
 from schemas.atomic import sha256_file
-from schemas.catalog import Catalog
-from schemas.errors import FetchError, MFError
+from schemas.errors import FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.naming import check_safe_name
+
+if TYPE_CHECKING:
+    from collectors.http import PoliteClient
+    from schemas.catalog import Catalog
 
 log = logging.getLogger("collectors")
 
@@ -82,7 +78,12 @@ class Outcome:
 
 @dataclass
 class Summary:
-    """Final figures of one ``mf-collect`` run."""
+    """Final figures of one ``mf-collect`` run.
+
+    ``failed``: network or server trouble (a rerun tries again); ``rejected``: the item or its
+    content was refused for good (content checks, not a video, too large, unsafe id, 404).
+    ``problems`` lists both, one ``{source_id, status, reason}`` per item.
+    """
 
     source: str
     ok: int = 0
@@ -97,16 +98,19 @@ class Summary:
     interrupted: bool = False
     dry_run: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, out: Outcome) -> None:
         setattr(self, out.status, getattr(self, out.status) + 1)
         self.files += out.files
         self.bytes += out.bytes
-        if out.reason and out.status in ("failed", "rejected"):
-            self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
+        if out.status in ("failed", "rejected"):
+            if out.reason:
+                self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
+            self.problems.append({"source_id": out.source_id, "status": out.status, "reason": out.reason})
 
-    def human(self) -> str:
+    def human(self, max_listed: int = 50) -> str:
         text = (
             f"{self.source}: {self.ok} ok, {self.failed} failed, {self.rejected} rejected, "
             f"{self.skipped} skipped; {self.files} files, {self.bytes / 1e6:.1f} MB, "
@@ -114,6 +118,10 @@ class Summary:
         )
         if self.reasons:
             text += "\nreasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.reasons.items()))
+        for p in self.problems[:max_listed]:
+            text += f"\n  {p['status']:<8} {p['source_id']}  {p['reason'] or ''}"
+        if len(self.problems) > max_listed:
+            text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
         if self.dry_run:
             text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
                 f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items
@@ -353,121 +361,3 @@ def safe_id(raw: str | None) -> str | None:
         return check_safe_name(str(raw))
     except ValueError:
         return None
-
-
-class Source(Protocol):
-    """One site. ``discover`` yields candidates (may fetch listing pages); ``collect`` fetches one."""
-
-    name: SourceName
-
-    def discover(self, targets: list[str]) -> Iterator[Candidate]: ...
-
-    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome: ...
-
-
-def guarded_collect(source: Source, cand: Candidate, ctx: CollectContext) -> Outcome:
-    """``source.collect`` that never raises: a bug or bad input becomes a failed item."""
-    try:
-        return source.collect(cand, ctx)
-    except FetchError as exc:
-        sid = safe_id(cand.raw_id) or "?"
-        if sid != "?" and ctx.catalog.get_item(str(source.name), sid) is not None:
-            ctx.catalog.set_item_state(
-                str(source.name), sid, status=status_for(exc.reason), reason=exc.reason
-            )
-        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
-    except MFError as exc:
-        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", type(exc).__name__)
-    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
-        log.exception("%s %s: unexpected error", source.name, cand.raw_id)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", f"internal_error:{type(exc).__name__}")
-
-
-def run_collection(
-    source: Source,
-    targets: list[str],
-    ctx: CollectContext,
-    *,
-    limit: int | None = None,
-    dry_run: bool = False,
-    executor: str = "local",
-    workers: int = 4,
-    show_progress: bool | None = None,
-    on_outcome: Callable[[Outcome], None] | None = None,
-) -> Summary:
-    """Discover, then collect every candidate with ``workers`` tasks at once; returns the summary.
-
-    Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
-    summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
-    """
-    summary = Summary(source=str(source.name), dry_run=dry_run)
-    t0 = time.perf_counter()
-    candidates = source.discover(targets)
-    if limit is not None:
-        candidates = islice(candidates, limit)
-    if dry_run:
-        for cand in candidates:
-            summary.items.append(
-                {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
-            )
-        summary.requests = ctx.client.stats["requests"]
-        summary.seconds = time.perf_counter() - t0
-        return summary
-    bar = _bar(source.name, show_progress)
-    pool = make_executor(executor, workers, per_key=ctx.cfg.http.max_concurrency_per_host)
-
-    def take(block: bool) -> None:
-        for res in pool.results(block=block):
-            out = res.value if res.error is None else Outcome(str(res.tag), "failed", "internal_error")
-            summary.add(out)
-            if on_outcome:
-                on_outcome(out)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(
-                    ok=summary.ok, failed=summary.failed + summary.rejected, skipped=summary.skipped
-                )
-
-    try:
-        for cand in candidates:
-            while pool.pending >= 2 * workers:
-                take(block=True)
-            pool.submit(lambda c=cand: guarded_collect(source, c, ctx), tag=cand.raw_id, key=cand.key)
-            take(block=False)
-        while pool.pending:
-            take(block=True)
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        pool.cancel_pending()
-        try:
-            while pool.pending:
-                take(block=True)
-        except KeyboardInterrupt:
-            ctx.stop.set()  # second Ctrl-C: abort transfers, keep resumable .part files
-            while pool.pending:
-                take(block=True)
-    finally:
-        pool.close()
-        if bar is not None:
-            bar.close()
-        summary.requests = ctx.client.stats["requests"]
-        summary.retries = ctx.client.stats["retries"]
-        summary.seconds = round(time.perf_counter() - t0, 3)
-        with contextlib.suppress(MFError):
-            ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
-    return summary
-
-
-def _bar(name: SourceName, show: bool | None) -> Any:
-    if show is None:
-        show = sys.stderr.isatty()
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    return tqdm(desc=f"collect {name}", unit="item", file=sys.stderr, dynamic_ncols=True)
-
-
-def count_by_status(outcomes: Iterable[Outcome]) -> dict[str, int]:
-    return dict(Counter(o.status for o in outcomes))

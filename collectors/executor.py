@@ -30,7 +30,10 @@ class Executor(Protocol):
 
     def submit(self, fn: Callable[[], Any], *, tag: Any = None, key: str | None = None) -> None: ...
 
-    def results(self) -> Iterator[TaskResult]: ...
+    @property
+    def pending(self) -> int: ...
+
+    def results(self, *, block: bool = True) -> Iterator[TaskResult]: ...
 
     def cancel_pending(self) -> int: ...
 
@@ -97,11 +100,16 @@ class LocalExecutor:
 EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
 
 
-def make_executor(name: str, workers: int, *, per_key: int | None = None) -> Executor:
+def check_executor(name: str) -> Callable[..., Executor]:
+    """The executor factory called ``name``; :class:`ConfigError` names the choices."""
     try:
-        factory = EXECUTORS[name]
+        return EXECUTORS[name]
     except KeyError:
         raise ConfigError(
             f"unknown executor {name!r}", where="--executor", hint=f"choose one of {sorted(EXECUTORS)}"
         ) from None
-    return factory(workers, per_key=per_key)
+
+
+def make_executor(name: str, workers: int, *, per_key: int | None = None) -> Executor:
+    """A new executor of backend ``name`` with ``workers`` tasks at once (``per_key`` per host)."""
+    return check_executor(name)(workers, per_key=per_key)

@@ -19,7 +19,7 @@ import threading
 import time
 import urllib.robotparser
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -30,6 +30,7 @@ from requests.adapters import HTTPAdapter
 
 from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
+from collectors.hosts import HostPolicy
 from schemas.atomic import sha256_file
 from schemas.errors import FetchError
 from schemas.items import ImageProbe, VideoProbe
@@ -69,39 +70,6 @@ class Download:
     content_type: str | None
     probe: VideoProbe | ImageProbe | None
     resumed: bool = False
-
-
-@dataclass(frozen=True)
-class HostPolicy:
-    """Which hosts a source may talk to: exact ``host[:port]`` names and name suffixes."""
-
-    hosts: frozenset[str] = frozenset()
-    suffixes: tuple[str, ...] = ()
-    any_host: bool = False
-
-    @classmethod
-    def of(
-        cls, hosts: Iterable[str] = (), suffixes: Iterable[str] = (), any_host: bool = False
-    ) -> HostPolicy:
-        return cls(frozenset(normalize_host(h) for h in hosts), tuple(s.lower() for s in suffixes), any_host)
-
-    def allows(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        if self.any_host:
-            return True
-        netloc = normalize_host(parts.netloc)
-        return (
-            netloc in self.hosts
-            or parts.hostname.lower() in self.hosts
-            or any(parts.hostname.lower().endswith(s) for s in self.suffixes)
-        )
-
-    def union(self, other: HostPolicy) -> HostPolicy:
-        return HostPolicy(
-            self.hosts | other.hosts, self.suffixes + other.suffixes, self.any_host or other.any_host
-        )
 
 
 class PoliteClient:

@@ -20,15 +20,16 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from collectors.config import InstagramConfig, normalize_host
-from collectors.core import Candidate, CollectContext, Outcome, safe_id
-from collectors.http import HostPolicy
+from collectors.base import Found, Source, SourceOption, TargetForm
+from collectors.config import CollectConfig, host_of
+from collectors.core import Candidate, CollectContext
+from collectors.hosts import HostPolicy
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 
@@ -64,14 +65,6 @@ def secure_session_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def write_secret(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write a secret file created with mode 0600 from the start (never world-readable)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
-
-
 def _rate_controller_class() -> type:
     import instaloader
 
@@ -85,69 +78,89 @@ def _rate_controller_class() -> type:
     return LoggingRateController
 
 
-class Instagram:
-    """The Instagram source (see module doc)."""
+class Instagram(Source):
+    """Instagram posts through instaloader (carousel: video + candidate shop images).
+
+    A login session is a file saved by `instaloader --login USER`: pass --session-file FILE
+    --login USER (the file is kept at mode 0600 and never printed).
+    """
 
     name = SourceName.INSTAGRAM
+    config_section = "instagram"
+    target_forms = (
+        TargetForm("a profile's posts", "profile:NAME", r"profile:[\w.]+"),
+        TargetForm("a profile's posts", "@NAME", r"@[\w.]+"),
+        TargetForm("a hashtag's posts", "hashtag:TAG", r"hashtag:\w+"),
+        TargetForm("a hashtag's posts", "#TAG", r"#\w+"),
+        TargetForm("one post", "shortcode:CODE", r"shortcode:[\w-]+"),
+        TargetForm("a post URL", "https://www.instagram.com/p/CxAbc01/", r"\S*" + _POST_URL.pattern + r"\S*"),
+        TargetForm(
+            "saved structure .json(.xz) files, a folder of them, or a file (@FILE) with one target a line",
+            "world/fixtures/instagram/",
+        ),
+    )
+    options = (
+        SourceOption("--session-file", "instaloader session file (kept 0600; never printed).", kind="file"),
+        SourceOption("--login", "Instagram user name of the session file."),
+    )
+    examples = (
+        "mf-collect instagram world/fixtures/instagram/ --root data --base-url http://127.0.0.1:8765",
+        "mf-collect instagram https://www.instagram.com/p/CxAbc01/ --root data --dry-run",
+    )
 
     def __init__(
-        self,
-        cfg: InstagramConfig,
-        *,
-        session_file: str | None = None,
-        login: str | None = None,
-        user_agent: str | None = None,
+        self, ctx: CollectContext, *, session_file: str | None = None, login: str | None = None
     ) -> None:
-        self.cfg = cfg
+        super().__init__(ctx)
         self.session_file = session_file
         self.login = login
-        self.user_agent = user_agent
+        self.user_agent = ctx.cfg.http.user_agent
         self._loader: Any = None
+        self._loader_lock = threading.Lock()
 
-    @staticmethod
-    def policy(cfg: InstagramConfig) -> HostPolicy:
-        return HostPolicy.of(cfg.allowed_hosts, cfg.media_host_suffixes)
+    @classmethod
+    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+        return HostPolicy.of(cfg.instagram.allowed_hosts, cfg.instagram.media_host_suffixes)
 
     @property
     def loader(self) -> Any:
         """The instaloader session (made on first use; logs in from the session file if given)."""
-        if self._loader is None:
-            import instaloader
-
-            rc = _rate_controller_class()
-            kwargs: dict[str, Any] = {
-                "quiet": True,
-                "download_pictures": False,
-                "download_videos": False,
-                "save_metadata": False,
-                "rate_controller": lambda ctx: rc(ctx),
-            }
-            if self.user_agent:
-                kwargs["user_agent"] = self.user_agent
-            loader = instaloader.Instaloader(**kwargs)
-            if self.session_file:
-                path = secure_session_file(self.session_file)
-                if not self.login:
-                    raise ConfigError("--session-file needs --login USER", where="--login")
-                try:
-                    loader.load_session_from_file(self.login, str(path))
-                except Exception as exc:  # noqa: BLE001 - never echo the file's contents
-                    raise ConfigError(
-                        f"cannot load the session file ({type(exc).__name__})",
-                        where="--session-file",
-                        hint="recreate it with `instaloader --login YOUR_USER`",
-                    ) from None
-            self._loader = loader
+        with self._loader_lock:
+            if self._loader is None:
+                self._loader = self._make_loader()
         return self._loader
 
+    def _make_loader(self) -> Any:
+        """A new instaloader session with logged rate waits; logged in from the session file."""
+        import instaloader
+
+        rc = _rate_controller_class()
+        kwargs: dict[str, Any] = {
+            "quiet": True,
+            "download_pictures": False,
+            "download_videos": False,
+            "save_metadata": False,
+            "rate_controller": lambda ctx: rc(ctx),
+        }
+        if self.user_agent:
+            kwargs["user_agent"] = self.user_agent
+        loader = instaloader.Instaloader(**kwargs)
+        if self.session_file:
+            path = secure_session_file(self.session_file)
+            if not self.login:
+                raise ConfigError("--session-file needs --login USER", where="--login")
+            try:
+                loader.load_session_from_file(self.login, str(path))
+            except Exception as exc:  # noqa: BLE001 - never echo the file's contents
+                raise ConfigError(
+                    f"cannot load the session file ({type(exc).__name__})",
+                    where="--session-file",
+                    hint="recreate it with `instaloader --login YOUR_USER`",
+                ) from None
+        return loader
+
     # -- discovery -----------------------------------------------------------------
-    def discover(self, targets: list[str]) -> Iterator[Candidate]:
-        if not targets:
-            raise DataFormatError(
-                "no Instagram targets given",
-                where="TARGETS",
-                hint="give structure JSON files, profile:NAME, hashtag:TAG, shortcode:CODE or @FILE",
-            )
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
         seen: set[str] = set()
         for target in targets:
             for cand in self._one(target.strip()):
@@ -204,7 +217,7 @@ class Instagram:
         return Candidate(
             raw_id=None if raw is None else str(raw),
             url=url,
-            key=normalize_host(urlsplit(str(media)).netloc) or None,
+            key=host_of(str(media)) or None,
             payload=post,
         )
 
@@ -232,30 +245,27 @@ class Instagram:
             ) from None
 
     # -- one post ------------------------------------------------------------------
-    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
+    def describe(self, sid: str, cand: Candidate) -> Found:
         import instaloader
 
-        sid = safe_id(cand.raw_id)
-        if sid is None:
-            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
-        if ctx.is_done(self.name, sid):
-            return Outcome(sid, "skipped")
         post = cand.payload
         try:
             if post is None:
                 post = instaloader.Post.from_shortcode(self.loader.context, sid)
             videos, images = _media(post)
         except instaloader.InstaloaderException as exc:
-            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), _ig_reason(exc))
+            raise FetchError(
+                f"instaloader: {type(exc).__name__}", where=sid, reason=_ig_reason(exc)
+            ) from None
         except (KeyError, TypeError) as exc:
             log.info("instagram %s: malformed structure (%s)", sid, exc)
-            return ctx.reject_item(
-                SourceItem(source=self.name, source_id=sid, url=cand.url), "malformed_structure"
-            )
+            raise FetchError("malformed structure", where=sid, reason="malformed_structure") from None
         item = self._item(sid, post, cand.url, has_video=bool(videos))
-        if not videos:
-            return ctx.reject_item(item, "no_video")
-        ctx.start_item(item)
+        return Found(item, cand, (videos, images), rejected=None if videos else "no_video")
+
+    def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
+        ctx, item = self.ctx, found.item
+        videos, images = found.data
         assets: list[MediaAsset] = []
         for n, url in enumerate(videos, 1):
             assets.append(
@@ -265,7 +275,7 @@ class Instagram:
             assets.append(
                 ctx.fetch_asset(item, AssetKind.CANDIDATE_SHOP, url, "image", stem=f"candidate-shop-{n}")
             )
-        return ctx.finish_item(item, assets, required={AssetKind.VIDEO})
+        return assets, {AssetKind.VIDEO}
 
     def _item(self, sid: str, post: Any, url: str | None, *, has_video: bool) -> SourceItem:
         node: dict[str, Any] = post._node

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from collectors.config import NetAPorterConfig, normalize_host
-from collectors.core import Candidate, CollectContext, Outcome, safe_id, status_for
-from collectors.http import HostPolicy, PoliteClient
+from collectors.base import Found, Source, TargetForm
+from collectors.config import CollectConfig, host_of
+from collectors.core import Candidate, CollectContext, status_for
+from collectors.hosts import HostPolicy
 from collectors.pages import parse_product, read_page, sitemap_locs
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
@@ -23,19 +25,50 @@ from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 log = logging.getLogger("collectors.netaporter")
 
 
-class NetAPorter:
-    """The Net-A-Porter source (see module doc for targets)."""
+class NetAPorter(Source):
+    """Net-A-Porter product pages, detail videos and shop/front/rear/fabric images.
+
+    No target: the configured clothing listing. Listing pagination and sitemap indexes are
+    followed. With --base-url, URLs on the real site's hosts are read on the base URL.
+    """
 
     name = SourceName.NETAPORTER
+    config_section = "netaporter"
+    needs_targets = False
+    target_forms = (
+        TargetForm(
+            "a listing, designer or category URL or path",
+            "/en-us/shop/clothing",
+            r"(https?://\S+)?/\S*",
+        ),
+        TargetForm(
+            "a sitemap URL (indexes are followed)",
+            "https://www.net-a-porter.com/sitemap.xml",
+            r"https?://\S+",
+        ),
+        TargetForm(
+            "a product page URL",
+            "https://www.net-a-porter.com/en-us/shop/product/1234567",
+            r"https?://\S+",
+        ),
+        TargetForm("a product id", "1234567", r"(?!\S*\.(?:txt|csv|jsonl?|xml)$)[^@\s/]\S*"),
+        TargetForm("a file (also @FILE) with one id or URL a line", "world/fixtures/netaporter_ids.txt"),
+    )
+    examples = (
+        "mf-collect netaporter https://www.net-a-porter.com/sitemap.xml --root data"
+        " --base-url http://127.0.0.1:8765",
+        "mf-collect netaporter @world/fixtures/netaporter_ids.txt --root data --catalog data/catalog.sqlite"
+        " --base-url http://127.0.0.1:8765 --workers 4 --json",
+        "mf-collect netaporter /en-us/shop/clothing --root data --base-url http://127.0.0.1:8765 --dry-run",
+    )
 
-    def __init__(self, cfg: NetAPorterConfig, client: PoliteClient) -> None:
-        self.cfg = cfg
-        self.client = client
-        self._product_re = re.compile(cfg.product_url_pattern)
+    def __init__(self, ctx: CollectContext) -> None:
+        super().__init__(ctx)
+        self._product_re = re.compile(self.cfg.product_url_pattern)
 
-    @staticmethod
-    def policy(cfg: NetAPorterConfig) -> HostPolicy:
-        return HostPolicy.of(cfg.hosts())
+    @classmethod
+    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+        return HostPolicy.of(cfg.netaporter.hosts())
 
     # -- discovery -----------------------------------------------------------------
     def product_id(self, url: str) -> str | None:
@@ -47,11 +80,12 @@ class NetAPorter:
         return unquote(raw) if raw is not None else None
 
     def _abs(self, target: str) -> str:
+        """A path on the site, or a URL (on a host of the real site: moved onto ``site``)."""
         if target.startswith("/"):
             return self.cfg.site.rstrip("/") + target
-        return target
+        return self.cfg.on_site(target)
 
-    def discover(self, targets: list[str]) -> Iterator[Candidate]:
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
         seen: set[str] = set()
         if not targets:
             targets = [self.cfg.listing_path.format(locale=self.cfg.locale)]
@@ -80,7 +114,7 @@ class NetAPorter:
         elif target:
             # anything else is a product id (decoded; unsafe ones are refused when collected)
             raw = unquote(target)
-            yield Candidate(raw_id=raw, url=None, key=normalize_host(urlsplit(self.cfg.site).netloc))
+            yield Candidate(raw_id=raw, url=None, key=host_of(self.cfg.site))
         else:
             raise DataFormatError(
                 "empty target",
@@ -92,7 +126,7 @@ class NetAPorter:
         return self.cfg.product_url.format(site=self.cfg.site.rstrip("/"), locale=self.cfg.locale, id=pid)
 
     def _candidate(self, url: str, raw_id: str) -> Candidate:
-        return Candidate(raw_id=raw_id, url=url, key=normalize_host(urlsplit(self.cfg.site).netloc))
+        return Candidate(raw_id=raw_id, url=url, key=host_of(self.cfg.site))
 
     def _from_file(self, path: Path) -> Iterator[Candidate]:
         try:
@@ -110,10 +144,10 @@ class NetAPorter:
         for page in pages:
             raw = self.product_id(page)
             if raw is not None:
-                yield self._candidate(page, raw)
+                yield self._candidate(self.cfg.on_site(page), raw)
         if depth < 3:
             for child in children:
-                yield from self._from_sitemap(child, depth + 1)
+                yield from self._from_sitemap(self.cfg.on_site(child), depth + 1)
 
     def _from_listing(self, url: str) -> Iterator[Candidate]:
         """Follow a listing's pages (``rel=next`` links, else ``?pageNumber=N+1``) until one adds nothing."""
@@ -132,14 +166,14 @@ class NetAPorter:
             page = read_page(html)
             new = 0
             for href in page.links:
-                link = urljoin(page_url, href)
+                link = self.cfg.on_site(urljoin(page_url, href))
                 raw = self.product_id(link)
                 if raw is not None and raw not in found:
                     found.add(raw)
                     new += 1
                     yield self._candidate(link, raw)
             if page.next_links:
-                page_url = urljoin(page_url, page.next_links[0])
+                page_url = self.cfg.on_site(urljoin(page_url, page.next_links[0]))
             elif new:
                 number += 1
                 page_url = _with_param(page_url, self.cfg.page_param, str(number))
@@ -147,20 +181,9 @@ class NetAPorter:
                 page_url = None
 
     # -- one product ---------------------------------------------------------------
-    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
-        sid = safe_id(cand.raw_id)
-        if sid is None:
-            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
-        if ctx.is_done(self.name, sid):
-            return Outcome(sid, "skipped")
+    def describe(self, sid: str, cand: Candidate) -> Found:
         url = cand.url or self._product_url(sid)
-        item = SourceItem(source=self.name, source_id=sid, url=url)
-        try:
-            meta = parse_product(self.client.get_text(url), where=url)
-        except FetchError as exc:
-            if exc.reason == "interrupted":
-                return Outcome(sid, "failed", "interrupted")
-            return ctx.reject_item(item, exc.reason)
+        meta = parse_product(self.client.get_text(url), where=url)
         item = SourceItem(
             source=self.name,
             source_id=sid,
@@ -172,16 +195,17 @@ class NetAPorter:
             colour=meta.colour,
             metadata=meta.raw,
         )
-        ctx.start_item(item)
+        return Found(item, cand)
+
+    def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
+        ctx, item, sid = self.ctx, found.item, found.item.source_id
         assets: list[MediaAsset] = []
         video_url = self.cfg.video_url.format(id=sid)
-        has_video = True
+        has_video: bool | None = True
         if self.cfg.check_video_with_head:
             try:
                 has_video = self.client.exists(video_url)
             except FetchError as exc:
-                if exc.reason == "interrupted":
-                    return Outcome(sid, "failed", "interrupted")
                 failed = MediaAsset(
                     source=self.name,
                     source_id=sid,
@@ -190,6 +214,8 @@ class NetAPorter:
                     status=status_for(exc.reason),
                     reason=exc.reason,
                 )
+                if exc.reason == "interrupted":
+                    return [failed], {AssetKind.VIDEO}
                 ctx.catalog.upsert_assets([failed])
                 assets.append(failed)
                 has_video = None
@@ -226,7 +252,7 @@ class NetAPorter:
         required = {AssetKind(k) for k in self.cfg.required_views}
         if has_video is not False:
             required.add(AssetKind.VIDEO)
-        return ctx.finish_item(item, assets, required=required)
+        return assets, required
 
 
 def _with_param(url: str, key: str, value: str) -> str:

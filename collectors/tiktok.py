@@ -12,25 +12,21 @@ image URL or file); without one they are left for split-screen recovery in clean
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from collectors.config import HttpConfig, TikTokConfig, normalize_host
-from collectors.core import Candidate, CollectContext, Outcome, safe_id
-from collectors.http import HostPolicy
-from collectors.shopmap import ShopRef, load_shop_map, lookup, url_hosts
-from collectors.ytdl import YtdlFetcher, load_info_file, metadata_of
-from schemas.errors import DataFormatError, FetchError
-from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
-
-log = logging.getLogger("collectors.tiktok")
+from collectors.base import SourceOption, TargetForm
+from collectors.config import CollectConfig, host_of
+from collectors.core import Candidate, CollectContext
+from collectors.hosts import HostPolicy
+from collectors.shopmap import load_shop_map, url_hosts
+from collectors.ytdl import YtdlSource, load_info_file
+from schemas.errors import DataFormatError
+from schemas.items import SourceName
 
 _VIDEO_URL = re.compile(r"tiktok\.com/@[^/]+/video/(?P<id>[^/?#]+)|/video/(?P<id2>[^/?#]+)")
-_HASHTAG = re.compile(r"#(\w+)")
 
 
 def expand_target(target: str) -> str:
@@ -46,157 +42,45 @@ def expand_target(target: str) -> str:
     return target
 
 
-class YtdlSource:
-    """Shared collect logic of the yt-dlp sources (video + optional shop image per item)."""
-
-    name: SourceName
-
-    def __init__(self, fetcher: YtdlFetcher, shop_map: dict[str, ShopRef] | None = None) -> None:
-        self.fetcher = fetcher
-        self.shop_map = shop_map or {}
-
-    def _playlist(self, url: str, extra: dict[str, Any] | None = None) -> Iterator[Candidate]:
-        info = self.fetcher.extract(url, process=False)
-        entries = info.get("entries")
-        if entries is None:
-            yield Candidate(
-                raw_id=info.get("id"),
-                url=info.get("webpage_url") or url,
-                key=_host(url),
-                payload=info if info.get("formats") or info.get("url") else None,
-            )
-            return
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            yield Candidate(
-                raw_id=entry.get("id"),
-                url=entry.get("url") or entry.get("webpage_url"),
-                key=_host(url),
-                payload=entry if entry.get("formats") else None,
-            )
-
-    def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
-        desc = info.get("description") or None
-        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or _HASHTAG.findall(desc or "")
-        return SourceItem(
-            source=self.name,
-            source_id=sid,
-            url=info.get("webpage_url") or url,
-            title=info.get("title") or None,
-            description=desc,
-            caption=desc,
-            hashtags=tags,
-            designer=None,
-            colour=None,
-            has_video=True,
-            metadata=metadata_of(info),
-        )
-
-    def collect(self, cand: Candidate, ctx: CollectContext) -> Outcome:
-        sid = safe_id(cand.raw_id)
-        if sid is None:
-            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
-        if ctx.is_done(self.name, sid):
-            return Outcome(sid, "skipped")
-        info = cand.payload
-        if info is None:
-            try:
-                info = self.fetcher.extract(cand.url or sid)
-            except FetchError as exc:
-                return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason)
-        if info.get("id") is not None and str(info["id"]) != sid:
-            real = safe_id(str(info["id"]))
-            if real is None:
-                return ctx.reject_unsafe(self.name, str(info["id"]), cand.url)
-            sid = real
-            if ctx.is_done(self.name, sid):
-                return Outcome(sid, "skipped")
-        item = self.item_from(sid, info, cand.url)
-        ctx.start_item(item)
-        key = item.url or cand.url or f"{self.name}:{sid}"
-        assets = [self._video(ctx, item, info, key)]
-        required = {AssetKind.VIDEO}
-        shop = lookup(self.shop_map, sid, item.url, cand.url, info.get("original_url"))
-        if shop is not None:
-            required.add(AssetKind.SHOP)
-            if shop.url:
-                assets.append(ctx.fetch_asset(item, AssetKind.SHOP, shop.url, "image"))
-            elif shop.path is not None and shop.path.is_file():
-                assets.append(ctx.adopt_file(item, AssetKind.SHOP, shop.path, "image", url=shop.key))
-            else:
-                assets.append(
-                    MediaAsset(
-                        source=self.name,
-                        source_id=sid,
-                        kind=AssetKind.SHOP,
-                        url=shop.key,
-                        status=Status.REJECTED,
-                        reason="shop_file_missing",
-                    )
-                )
-                ctx.catalog.upsert_assets([assets[-1]])
-        return ctx.finish_item(item, assets, required=required)
-
-    def _video(self, ctx: CollectContext, item: SourceItem, info: dict[str, Any], key: str) -> MediaAsset:
-        known = ctx.known_asset(item.source, item.source_id, AssetKind.VIDEO, key)
-        if known is not None:
-            return known
-        folder = ctx.item_dir(item.source, item.source_id)
-        try:
-            path = self.fetcher.download(info, folder)
-        except FetchError as exc:
-            log.info("%s/%s video: %s (%s)", item.source, item.source_id, exc.reason, exc.message)
-            asset = MediaAsset(
-                source=item.source,
-                source_id=item.source_id,
-                kind=AssetKind.VIDEO,
-                url=key,
-                status=_status(exc.reason),
-                reason=exc.reason,
-            )
-            ctx.catalog.upsert_assets([asset])
-            return asset
-        return ctx.adopt_file(
-            item,
-            AssetKind.VIDEO,
-            path,
-            "video",
-            url=key,
-            move=True,
-            content_type="video/" + (info.get("ext") or "mp4"),
-        )
-
-
 class TikTok(YtdlSource):
-    """The TikTok source (see module doc)."""
+    """TikTok videos through yt-dlp (videos, users, hashtags, URL files, saved info JSON)."""
 
     name = SourceName.TIKTOK
+    config_section = "tiktok"
+    target_forms = (
+        TargetForm("a video URL", "https://www.tiktok.com/@user/video/7300000000000000001", r"https?://\S+"),
+        TargetForm("a user's videos", "tiktok:user:NAME", r"tiktok:user:[\w.-]+"),
+        TargetForm("a user's videos", "@NAME", r"@[\w.-]+"),
+        TargetForm("a hashtag's videos", "tiktok:tag:NAME", r"tiktok:tag:\w+"),
+        TargetForm("a hashtag's videos", "#NAME", r"#\w+"),
+        TargetForm(
+            "saved yt-dlp info JSON files, a folder of them, or a file (@FILE) with one target a line",
+            "world/fixtures/tiktok/",
+        ),
+    )
+    options = (
+        SourceOption("--shop-map", "CSV/JSONL: video id or URL -> shop image URL or file.", kind="file"),
+    )
+    examples = (
+        "mf-collect tiktok world/fixtures/tiktok/ --shop-map world/fixtures/tiktok_shops.csv --root data"
+        " --base-url http://127.0.0.1:8765",
+        "mf-collect tiktok https://www.tiktok.com/@user/video/7300000000000000001 --root data --dry-run",
+    )
 
-    @staticmethod
-    def policy(cfg: TikTokConfig, shop_map: dict[str, ShopRef] | None = None) -> HostPolicy:
-        hosts = [*cfg.allowed_hosts, *cfg.shop_hosts, *url_hosts(shop_map or {})]
-        return HostPolicy.of(hosts, cfg.media_host_suffixes)
+    def __init__(self, ctx: CollectContext, *, shop_map: str | None = None) -> None:
+        super().__init__(ctx)
+        if shop_map:
+            self.shop_map = load_shop_map(shop_map)
 
     @classmethod
-    def build(cls, root: Path, cfg: TikTokConfig, http: HttpConfig, shop_map_path: str | None) -> TikTok:
-        shop_map = load_shop_map(shop_map_path) if shop_map_path else {}
-        fetcher = YtdlFetcher(
-            http,
-            cls.policy(cfg, shop_map),
-            fmt=cfg.format,
-            archive=_archive(root, SourceName.TIKTOK),
-            ratelimit=cfg.ratelimit_bytes_s,
-        )
-        return cls(fetcher, shop_map)
+    def policy(
+        cls, cfg: CollectConfig, targets: Sequence[str], shop_map: str | None = None, **_: Any
+    ) -> HostPolicy:
+        mapping = load_shop_map(shop_map) if shop_map else {}
+        hosts = [*cfg.tiktok.allowed_hosts, *cfg.tiktok.shop_hosts, *url_hosts(mapping)]
+        return HostPolicy.of(hosts, cfg.tiktok.media_host_suffixes)
 
-    def discover(self, targets: list[str]) -> Iterator[Candidate]:
-        if not targets:
-            raise DataFormatError(
-                "no TikTok targets given",
-                where="TARGETS",
-                hint="give video URLs, tiktok:user:NAME, tiktok:tag:NAME, info JSON files or @FILE",
-            )
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
         seen: set[str] = set()
         for target in targets:
             for cand in self._one(target.strip()):
@@ -223,9 +107,9 @@ class TikTok(YtdlSource):
             url = expand_target(target)
             m = _VIDEO_URL.search(url)
             if m:
-                yield Candidate(raw_id=m.group("id") or m.group("id2"), url=url, key=_host(url))
+                yield Candidate(raw_id=m.group("id") or m.group("id2"), url=url, key=host_of(url) or None)
             else:
-                yield from self._playlist(url)
+                yield from self.playlist(url)
 
     def _info_file(self, path: Path) -> Iterator[Candidate]:
         for info in load_info_file(path):
@@ -235,22 +119,6 @@ class TikTok(YtdlSource):
             yield Candidate(
                 raw_id=None if info.get("id") is None else str(info["id"]),
                 url=info.get("webpage_url"),
-                key=_host(fmt_url or ""),
+                key=host_of(fmt_url or "") or None,
                 payload=info,
             )
-
-
-def _archive(root: Path, source: SourceName) -> Path:
-    folder = Path(root) / str(source)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / ".ytdlp-archive.txt"
-
-
-def _host(url: str) -> str | None:
-    return normalize_host(urlsplit(url).netloc) or None if url else None
-
-
-def _status(reason: str) -> Status:
-    from collectors.core import status_for
-
-    return status_for(reason)

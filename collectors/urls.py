@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from collectors.config import HttpConfig, UrlsConfig
+from collectors.base import TargetForm
+from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, safe_id
-from collectors.http import HostPolicy
+from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, parse_shop_ref
-from collectors.tiktok import YtdlSource, _archive, _host
-from collectors.ytdl import YtdlFetcher
-from schemas.errors import DataFormatError
-from schemas.items import SourceName
+from collectors.ytdl import YtdlSource
+from schemas.errors import DataFormatError, FetchError
+from schemas.items import SourceItem, SourceName
 
 _SPLIT = re.compile(r"[\s,\t]+")
 
@@ -86,66 +87,57 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
 
 
 class UrlList(YtdlSource):
-    """The URL-list source."""
+    """Any video URL yt-dlp understands, from URL arguments or list files.
+
+    A list file has one ``URL [SHOP_IMAGE]`` per line (separated by space, tab or comma;
+    SHOP_IMAGE is a URL or a file relative to the list); ``#`` starts a comment.
+    """
 
     name = SourceName.URLS
+    config_section = "urls"
+    target_forms = (
+        TargetForm("a video URL", "https://example.com/media/123.mp4", r"https?://\S+"),
+        TargetForm("a list file (also @FILE): one URL [SHOP_IMAGE] a line", "world/fixtures/urls.txt"),
+    )
+    examples = (
+        "mf-collect urls world/fixtures/urls.txt --root data --workers 8",
+        "mf-collect urls https://example.com/media/123.mp4 --root data --dry-run",
+    )
 
-    def __init__(self, fetcher: YtdlFetcher, lines: list[tuple[str, ShopRef | None]]) -> None:
-        super().__init__(fetcher, {})
-        self.lines = lines
-        for url, shop in lines:
-            if shop is not None:
-                self.shop_map[url_source_id(url)] = shop
-
-    @staticmethod
-    def policy(lines: list[tuple[str, ShopRef | None]]) -> HostPolicy:
+    @classmethod
+    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+        """The hosts named in the lists (videos and shop images)."""
+        lines = read_url_list(targets)
         hosts = {urlsplit(u).netloc for u, _ in lines} | {
             urlsplit(s.url).netloc for _, s in lines if s and s.url
         }
         return HostPolicy.of(hosts)
 
-    @classmethod
-    def build(cls, root: Path, targets: list[str], cfg: UrlsConfig, http: HttpConfig) -> UrlList:
-        lines = read_url_list(targets)
-        fetcher = YtdlFetcher(
-            http, cls.policy(lines), fmt=cfg.format, archive=_archive(root, SourceName.URLS)
-        )
-        return cls(fetcher, lines)
-
-    def discover(self, targets: list[str]) -> Iterator[Candidate]:
+    def discover(self, targets: Sequence[str]) -> list[Candidate]:
+        out: list[Candidate] = []
         seen: set[str] = set()
-        for url, _shop in self.lines:
+        for url, shop in read_url_list(targets):
             sid = url_source_id(url)
-            if sid in seen:
-                continue
-            seen.add(sid)
-            yield Candidate(raw_id=sid, url=url, key=_host(url))
+            if shop is not None:
+                self.shop_map[sid] = shop
+            if sid not in seen:
+                seen.add(sid)
+                out.append(Candidate(raw_id=sid, url=url, key=host_of(url) or None))
+        return out
 
-    def item_from(self, sid, info, url):  # type: ignore[override]
+    def extract(self, sid: str, cand: Candidate) -> dict[str, Any]:
+        """Hosts, redirects and robots through the polite client first; the item keeps our
+        URL-derived id (the generic extractor's ids are not unique across sites)."""
+        if cand.url is None:
+            return super().extract(sid, cand)
+        try:
+            self.client.head_check(cand.url, None)
+        except FetchError as exc:
+            if exc.reason not in ("http_405", "http_501", "http_403"):
+                raise
+        return {**self.fetcher.extract(cand.url), "id": sid}
+
+    def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
         item = super().item_from(sid, info, url)
         item.url = url or item.url
         return item
-
-    def collect(self, cand, ctx):  # type: ignore[override]
-        # keep our URL-derived id: the generic extractor's ids are not unique across sites
-        if cand.payload is None and cand.url:
-            sid = safe_id(cand.raw_id)
-            if sid is not None and not ctx.is_done(self.name, sid):
-                from schemas.errors import FetchError
-                from schemas.items import SourceItem
-
-                try:
-                    if self.fetcher.client is not None:  # hosts, redirects, robots before yt-dlp looks
-                        try:
-                            self.fetcher.client.head_check(cand.url, None)
-                        except FetchError as exc:
-                            if exc.reason not in ("http_405", "http_501", "http_403"):
-                                raise
-                    info = self.fetcher.extract(cand.url)
-                except FetchError as exc:
-                    return ctx.reject_item(
-                        SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason
-                    )
-                info = {**info, "id": sid}
-                cand = Candidate(raw_id=sid, url=cand.url, key=cand.key, payload=info)
-        return super().collect(cand, ctx)

@@ -1,4 +1,4 @@
-"""yt-dlp as a library, shared by the TikTok and URL-list sources.
+"""yt-dlp as a library, and the source base shared by the TikTok and URL-list sources.
 
 yt-dlp extracts (pages, playlists, saved info JSON files) and downloads with its own HTTP
 downloader, configured from our politeness settings (User-Agent, timeouts, retries with
@@ -6,6 +6,9 @@ backoff, bandwidth cap, size cap). Before any download, every format URL must be
 allowed host; formats elsewhere are dropped. The file yt-dlp writes (a hidden name in the
 item folder) is then checked (decodes, size) and moved into the layout by the context.
 Its ``download_archive`` records finished ids so playlist reruns skip them.
+
+:class:`YtdlSource` is what the yt-dlp sources share: playlist expansion, the item from an
+info dict, and the media of an item (its video, plus a shop image when one is mapped).
 """
 
 from __future__ import annotations
@@ -16,12 +19,20 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from collectors.config import HttpConfig
-from collectors.http import HostPolicy, PoliteClient
+from collectors.base import Found, Source, UnsafeId
+from collectors.config import HttpConfig, host_of
+from collectors.core import Candidate, CollectContext, safe_id, status_for
+from collectors.hosts import HostPolicy
+from collectors.shopmap import ShopRef, lookup
 from schemas.errors import DataFormatError, FetchError
+from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+
+if TYPE_CHECKING:
+    from collectors.http import PoliteClient
 
 log = logging.getLogger("collectors.ytdl")
 
@@ -110,7 +121,7 @@ class YtdlFetcher:
         self.fmt = fmt
         self.archive = str(archive) if archive else None
         self.ratelimit = ratelimit
-        self.client = client  # set by the run: pre-flight checks of media URLs
+        self.client = client  # pre-flight checks of media URLs (None: yt-dlp alone)
         self.sleep = sleep
 
     def params(self, **extra: Any) -> dict[str, Any]:
@@ -374,3 +385,136 @@ def _where(info: dict[str, Any]) -> str:
 
 def _clean(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("ERROR: ", "").strip()[:300]
+
+
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def archive_path(root: str | os.PathLike[str], source: str) -> Path:
+    """yt-dlp's download archive of one source: ``ROOT/<source>/.ytdlp-archive.txt``."""
+    folder = Path(root) / str(source)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / ".ytdlp-archive.txt"
+
+
+class YtdlSource(Source):
+    """The yt-dlp sources' shared hooks: an item per info dict, its video and mapped shop image."""
+
+    def __init__(self, ctx: CollectContext) -> None:
+        super().__init__(ctx)
+        self.shop_map: dict[str, ShopRef] = {}  # video id or URL -> its shop image
+        self.fetcher = YtdlFetcher(
+            ctx.cfg.http,
+            ctx.client.policy,
+            fmt=self.cfg.format,
+            archive=archive_path(ctx.root, self.name),
+            ratelimit=self.cfg.ratelimit_bytes_s,
+            client=ctx.client,
+            sleep=ctx.client.sleep,
+        )
+
+    def playlist(self, url: str) -> Iterator[Candidate]:
+        """Candidates of a URL yt-dlp expands (a user, a hashtag) or of one video page."""
+        info = self.fetcher.extract(url, process=False)
+        entries = info.get("entries")
+        if entries is None:
+            yield Candidate(
+                raw_id=info.get("id"),
+                url=info.get("webpage_url") or url,
+                key=host_of(url) or None,
+                payload=info if info.get("formats") or info.get("url") else None,
+            )
+            return
+        for entry in entries:
+            if not isinstance(entry, dict):
+                continue
+            yield Candidate(
+                raw_id=entry.get("id"),
+                url=entry.get("url") or entry.get("webpage_url"),
+                key=host_of(url) or None,
+                payload=entry if entry.get("formats") else None,
+            )
+
+    def extract(self, sid: str, cand: Candidate) -> dict[str, Any]:
+        """The info dict of a candidate discovered without one."""
+        return self.fetcher.extract(cand.url or sid)
+
+    def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
+        desc = info.get("description") or None
+        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or _HASHTAG.findall(desc or "")
+        return SourceItem(
+            source=self.name,
+            source_id=sid,
+            url=info.get("webpage_url") or url,
+            title=info.get("title") or None,
+            description=desc,
+            caption=desc,
+            hashtags=tags,
+            designer=None,
+            colour=None,
+            has_video=True,
+            metadata=metadata_of(info),
+        )
+
+    def describe(self, sid: str, cand: Candidate) -> Found:
+        info = cand.payload if cand.payload is not None else self.extract(sid, cand)
+        if info.get("id") is not None and str(info["id"]) != sid:
+            real = safe_id(str(info["id"]))
+            if real is None:
+                raise UnsafeId(str(info["id"]))
+            sid = real
+        return Found(self.item_from(sid, info, cand.url), cand, info)
+
+    def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
+        ctx, item, info, cand = self.ctx, found.item, found.data, found.cand
+        key = item.url or cand.url or f"{self.name}:{item.source_id}"
+        assets = [self._video(item, info, key)]
+        required = {AssetKind.VIDEO}
+        shop = lookup(self.shop_map, item.source_id, item.url, cand.url, info.get("original_url"))
+        if shop is not None:
+            required.add(AssetKind.SHOP)
+            if shop.url:
+                assets.append(ctx.fetch_asset(item, AssetKind.SHOP, shop.url, "image"))
+            elif shop.path is not None and shop.path.is_file():
+                assets.append(ctx.adopt_file(item, AssetKind.SHOP, shop.path, "image", url=shop.key))
+            else:
+                missing = MediaAsset(
+                    source=self.name,
+                    source_id=item.source_id,
+                    kind=AssetKind.SHOP,
+                    url=shop.key,
+                    status=Status.REJECTED,
+                    reason="shop_file_missing",
+                )
+                ctx.catalog.upsert_assets([missing])
+                assets.append(missing)
+        return assets, required
+
+    def _video(self, item: SourceItem, info: dict[str, Any], key: str) -> MediaAsset:
+        ctx = self.ctx
+        known = ctx.known_asset(item.source, item.source_id, AssetKind.VIDEO, key)
+        if known is not None:
+            return known
+        try:
+            path = self.fetcher.download(info, ctx.item_dir(item.source, item.source_id))
+        except FetchError as exc:
+            log.info("%s/%s video: %s (%s)", item.source, item.source_id, exc.reason, exc.message)
+            asset = MediaAsset(
+                source=item.source,
+                source_id=item.source_id,
+                kind=AssetKind.VIDEO,
+                url=key,
+                status=status_for(exc.reason),
+                reason=exc.reason,
+            )
+            ctx.catalog.upsert_assets([asset])
+            return asset
+        return ctx.adopt_file(
+            item,
+            AssetKind.VIDEO,
+            path,
+            "video",
+            url=key,
+            move=True,
+            content_type="video/" + (info.get("ext") or "mp4"),
+        )

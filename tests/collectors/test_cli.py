@@ -1,10 +1,12 @@
-"""``mf-collect``: help, JSON output, exit codes, and SIGKILL mid-collection followed by a rerun."""
+"""``mf-collect``: help and its examples, JSON output, exit codes 0/1/2, --root/--out, --version,
+the progress counts, and SIGKILL mid-collection followed by a rerun."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from click.testing import CliRunner
 
 from collectors.cli import collect
 from schemas.catalog import Catalog
+from schemas.cli_support import run_main
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +48,7 @@ def list_page(site: FakeSite, ids: list[str]) -> None:
 @pytest.mark.parametrize("sub", ["netaporter", "tiktok", "instagram", "urls"])
 def test_help_has_examples(sub):
     res = CliRunner().invoke(collect, [sub, "--help"])
-    assert res.exit_code == 0 and "Example:" in res.output and "--workers" in res.output
+    assert res.exit_code == 0 and "Examples:" in res.output and "--workers" in res.output
 
 
 def test_json_summary_and_exit_codes(tmp_path):
@@ -59,7 +62,7 @@ def test_json_summary_and_exit_codes(tmp_path):
             "netaporter",
             "--base-url",
             site.base,
-            "--out",
+            "--root",
             str(tmp_path / "o"),
             "--config",
             fast_config(tmp_path),
@@ -87,7 +90,7 @@ def test_bad_config_is_exit_2(tmp_path):
             "from collectors.cli import main; main()",
             "urls",
             "http://127.0.0.1:9/x.mp4",
-            "--out",
+            "--root",
             str(tmp_path / "o"),
             "--config",
             str(bad),
@@ -120,7 +123,7 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
             "netaporter",
             "--base-url",
             site.base,
-            "--out",
+            "--root",
             str(out),
             "--config",
             fast_config(tmp_path),
@@ -149,3 +152,182 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
             assert a.status == "downloaded"
             assert a.sha256 == hashlib.sha256(bodies[a.source_id]).hexdigest()
             assert (out / a.path).read_bytes() == bodies[a.source_id]
+
+
+def run_cli(args: list, capsys) -> tuple[int, str, str]:
+    """``mf-collect ARGS`` in-process through its entry point: (exit status, stdout, stderr)."""
+    code = 0
+    try:
+        run_main(collect, [str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def product_page(pid: str) -> Route:
+    ld = json.dumps({"@type": "Product", "name": f"Dress {pid}", "brand": {"name": "Halden"}})
+    return Route(f"<script type='application/ld+json'>{ld}</script>".encode(), content_type="text/html")
+
+
+@pytest.fixture
+def mixed_shop(tmp_path):
+    """Four products: 21 fine, 22 a server that keeps failing (failed), 23 an HTML shop image
+    (rejected: not_an_image), 24 no page (rejected: http_404)."""
+    with FakeSite() as site:
+        for pid in ("21", "22", "23"):
+            site.routes[f"/en-us/shop/product/{pid}"] = product_page(pid)
+        site.routes["/en-us/shop/product/22"].fail_first = 1000
+        site.routes["/images/products/21/21_fr_l.jpg"] = Route(jpeg_bytes(21), content_type="image/jpeg")
+        site.routes["/images/products/23/23_fr_l.jpg"] = Route(b"<html>" * 50, content_type="image/jpeg")
+        ids = tmp_path / "ids.txt"
+        ids.write_text("21\n22\n23\n24\n")
+        yield site, ids
+
+
+def test_exit_1_lists_failed_and_rejected_and_the_bar_counts_them_apart(mixed_shop, tmp_path, capsys):
+    site, ids = mixed_shop
+    root = tmp_path / "o"
+    args = ["netaporter", f"@{ids}", "--base-url", site.base, "--root", root]
+    args += ["--config", fast_config(tmp_path), "--progress"]
+    code, out, err = run_cli(args, capsys)
+    assert code == 1, err
+    listed = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.startswith("  ")}
+    assert listed == {"22": "failed", "23": "rejected", "24": "rejected"}, out
+    assert "1 failed, 2 rejected" in err
+    bar = [line for line in err.replace("\r", "\n").splitlines() if "collect netaporter" in line][-1]
+    assert "4/4" in bar and "ok=1, failed=1, rejected=2, skipped=0" in bar, bar
+    # rerun: the failed item is tried again, the rejected ones are skipped; --json lists problems
+    code, out, err = run_cli([*args[:-1], "--json"], capsys)
+    summary = json.loads(out)
+    assert code == 1 and (summary["skipped"], summary["failed"]) == (3, 1)
+    assert [(p["source_id"], p["status"]) for p in summary["problems"]] == [("22", "failed")]
+    assert summary["problems"][0]["reason"].startswith("http_503")
+    site.routes["/en-us/shop/product/22"] = product_page("22")  # the server is back
+    site.routes["/images/products/22/22_fr_l.jpg"] = Route(jpeg_bytes(22), content_type="image/jpeg")
+    code, out, _ = run_cli([*args[:-1], "--json"], capsys)
+    assert code == 0 and json.loads(out)["ok"] == 1 and json.loads(out)["problems"] == []
+
+
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["urls"], "no urls targets given"),
+        (["urls", "{tmp}/missing.txt"], "missing.txt"),
+        (["tiktok", "@{tmp}/no/list.txt"], "no/list.txt"),
+        (["instagram", "what-is-this"], "cannot read target"),
+        (["tiktok", "{tmp}/info.json", "--shop-map", "{tmp}/none.csv"], "none.csv"),
+        (["netaporter", "--executor", "ray"], "Invalid value for '--executor'"),
+        (["netaporter", "--workers", "0"], "--workers"),
+    ],
+)
+def test_exit_2_on_usage_or_input_error_creates_nothing(tmp_path, capsys, args, says):
+    (tmp_path / "info.json").write_text("{}")
+    root = tmp_path / "o"
+    code, _, err = run_cli([a.format(tmp=tmp_path) for a in args] + ["--root", root], capsys)
+    assert code == 2 and says in err and "Traceback" not in err, err
+    assert not root.exists()
+
+
+def test_exit_2_without_root_and_for_no_targets_from_the_shell(tmp_path, capsys):
+    code, _, err = run_cli(["urls", "http://127.0.0.1:9/x.mp4"], capsys)
+    assert code == 2 and "--root" in err
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from collectors.cli import main; main()",
+            "urls",
+            "--root",
+            str(tmp_path / "o"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "no urls targets given" in proc.stderr, proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_out_is_a_hidden_deprecated_alias_of_root(mixed_shop, tmp_path, capsys):
+    site, _ = mixed_shop
+    base = ["netaporter", "21", "--base-url", site.base, "--config", fast_config(tmp_path), "--json"]
+    code, out, err = run_cli([*base, "--out", tmp_path / "old"], capsys)
+    assert code == 0 and json.loads(out)["ok"] == 1
+    assert "--out is deprecated" in err and "--root" in err
+    with Catalog(tmp_path / "old/catalog.sqlite") as cat:
+        assert cat.get_item("netaporter", "21").status == "downloaded"
+    assert (tmp_path / "old/netaporter/21/shop.jpg").read_bytes() == jpeg_bytes(21)
+    code, _, err = run_cli([*base, "--out", tmp_path / "a", "--root", tmp_path / "b"], capsys)
+    assert code == 2 and "old name of --root" in err and not (tmp_path / "a").exists()
+    res = CliRunner().invoke(collect, ["netaporter", "--help"])
+    assert "--root" in res.output and "--out" not in res.output
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"mf-collect, version {version('movingfashion-toolkit')}"
+
+
+def test_help_is_fast_and_imports_no_downloader():
+    code = (
+        "import sys; from click.testing import CliRunner; from collectors.cli import collect;"
+        "[CliRunner().invoke(collect, [c, '--help']) for c in ('netaporter', 'tiktok', 'instagram', 'urls')];"
+        "print(sorted(m for m in ('yt_dlp', 'instaloader', 'requests', 'cv2', 'torch') if m in sys.modules))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
+
+
+def example_lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("mf-collect ")]
+
+
+def localize(line: str, base_url: str, fixtures: Path, data: Path) -> list[str]:
+    """An example's argv with the local world's address, its fixture folder and a fresh data folder."""
+    out = []
+    for arg in shlex.split(line)[1:]:
+        arg = arg.replace("http://127.0.0.1:8765", base_url).replace("world/fixtures", str(fixtures))
+        if arg == "data" or arg.startswith("data/"):
+            arg = str(data / arg[5:]) if arg != "data" else str(data)
+        out.append(arg)
+    return out
+
+
+@pytest.mark.slow
+def test_every_help_and_readme_example_works(world_server, tmp_path, capsys):
+    """Each ``mf-collect`` example of the help texts and the README runs against the local world
+    (``mf world serve world --port 8765`` writes ``world/fixtures``) and exits 0 with items."""
+    fixtures = tmp_path / "fixtures"
+    world_server.write_fixtures(fixtures)
+    runner = CliRunner()
+    texts = [runner.invoke(collect, ["--help"]).output]
+    texts += [runner.invoke(collect, [name, "--help"]).output for name in collect.commands]
+    readme = (ROOT / "README.md").read_text()
+    lines = list(dict.fromkeys(example_lines("\n".join(texts)) + example_lines(readme)))
+    assert {shlex.split(line)[1] for line in lines} == set(collect.commands)
+    assert any(line in readme for line in lines)
+    fast = ["--config", fast_config(tmp_path)]  # loopback: no need to pace requests like a real shop
+    for line in lines:
+        argv = localize(line, world_server.base_url, fixtures, tmp_path / "data")
+        code, out, err = run_cli([*argv, *fast, *([] if "--json" in argv else ["--json"])], capsys)
+        assert code == 0, (line, err)
+        summary = json.loads(out)
+        found = len(summary["items"]) if summary["dry_run"] else summary["ok"] + summary["skipped"]
+        assert found > 0 and summary["problems"] == [], (line, summary)
+
+
+def test_real_sitemap_url_is_read_on_the_base_url(world_server, world_truth, tmp_path, capsys):
+    """The README's sitemap URL on the real site's host, with --base-url: the same path on the base."""
+    nap = sorted(p.product_id for p in world_truth.products if str(p.source) == "netaporter")
+    args = ["netaporter", "https://www.net-a-porter.com/sitemap.xml", "--base-url", world_server.base_url]
+    args += ["--config", fast_config(tmp_path)]
+    code, out, err = run_cli([*args, "--root", tmp_path / "o", "--dry-run", "--json"], capsys)
+    assert code == 0, err
+    assert sorted(i["source_id"] for i in json.loads(out)["items"]) == nap
+    assert all(i["url"].startswith(world_server.base_url) for i in json.loads(out)["items"])
+    code, out, err = run_cli([*args, "--root", tmp_path / "o", "--limit", "2", "--json"], capsys)
+    assert code == 0 and json.loads(out)["ok"] == 2, err

@@ -88,7 +88,7 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
             "netaporter",
             "--base-url",
             site.base,
-            "--out",
+            "--root",
             str(out),
             "--config",
             fast_config(tmp_path),

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from collectors.config import HttpConfig
-from collectors.http import HostPolicy, PoliteClient, TokenBucket
+from collectors.hosts import HostPolicy
+from collectors.http import PoliteClient, TokenBucket
 from schemas.errors import FetchError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 

@@ -9,11 +9,11 @@ import stat
 
 import pytest
 
-from collectors.api import collect
+from collectors.api import collect, open_source
 from collectors.config import HttpConfig, load_collect_config
-from collectors.instagram import Instagram, secure_session_file, write_secret
+from collectors.instagram import secure_session_file
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, DataFormatError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
 FAST_HTTP = HttpConfig(
@@ -81,7 +81,7 @@ def test_structures_carousel_video_and_candidates(insta, tmp_path):
     site, posts, files = insta
     out, cat_path = tmp_path / "o", tmp_path / "c.sqlite"
     cfg = load_collect_config(base_url=site.base).model_copy(update={"http": FAST_HTTP})
-    s = collect("instagram", [str(posts)], out=out, catalog=cat_path, cfg=cfg, workers=2)
+    s = collect("instagram", [str(posts)], root=out, catalog=cat_path, cfg=cfg, workers=2)
     assert s.ok == 2 and s.reasons == {"no_video": 1, "unsafe_id": 1}, s.human()
     with Catalog(cat_path) as cat:
         for code in ("CxAbc01", "CxAbc02"):
@@ -98,7 +98,7 @@ def test_structures_carousel_video_and_candidates(insta, tmp_path):
                 assert a.sha256 == hashlib.sha256(files[(code, k)]).hexdigest()
         assert cat.get_item("instagram", "CxImg03").reason == "no_video"
     before = sum(site.hits.values())
-    s2 = collect("instagram", [str(posts)], out=out, catalog=cat_path, cfg=cfg, workers=2)
+    s2 = collect("instagram", [str(posts)], root=out, catalog=cat_path, cfg=cfg, workers=2)
     assert s2.skipped == 4 and sum(site.hits.values()) == before
 
 
@@ -108,23 +108,32 @@ def test_session_file_is_tightened_and_secret_never_shown(tmp_path, caplog):
     os.chmod(secret, 0o644)
     secure_session_file(secret)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
-    src = Instagram(load_collect_config().instagram, session_file=str(secret), login="mia")
-    with pytest.raises(ConfigError) as ei:
+    with (
+        open_source(
+            "instagram",
+            ["#ootd"],
+            root=tmp_path,
+            catalog=tmp_path / "c.sqlite",
+            session_file=str(secret),
+            login="mia",
+        ) as src,
+        pytest.raises(ConfigError) as ei,
+    ):
         _ = src.loader  # not a real session: refused with a hint, contents never echoed
     assert "SECRET" not in str(ei.value) and "SECRET" not in caplog.text
     with pytest.raises(ConfigError):
         secure_session_file(tmp_path / "missing")
-    new = tmp_path / "new-session"
-    write_secret(new, b"x")
-    assert stat.S_IMODE(new.stat().st_mode) == 0o600
 
 
-def test_target_forms():
-    src = Instagram(load_collect_config().instagram)
-    (c,) = list(src.discover(["https://www.instagram.com/p/CxYz123/?igsh=1"]))
-    assert c.raw_id == "CxYz123" and c.payload is None
-    (c,) = list(src.discover(["shortcode:CxYz124"]))
-    assert c.url == "https://www.instagram.com/p/CxYz124/"
-    with pytest.raises(Exception) as ei:
-        list(src.discover(["what-is-this"]))
-    assert "cannot read target" in str(ei.value)
+def test_target_forms(tmp_path):
+    with open_source("instagram", ["#ootd"], root=tmp_path, catalog=tmp_path / "c.sqlite") as src:
+        (c,) = list(src.discover(["https://www.instagram.com/p/CxYz123/?igsh=1"]))
+        assert c.raw_id == "CxYz123" and c.payload is None
+        (c,) = list(src.discover(["shortcode:CxYz124"]))
+        assert c.url == "https://www.instagram.com/p/CxYz124/"
+        with pytest.raises(Exception) as ei:
+            list(src.discover(["what-is-this"]))
+        assert "cannot read target" in str(ei.value)
+    with pytest.raises(DataFormatError) as ei:  # refused before anything is created
+        collect("instagram", ["what-is-this"], root=tmp_path / "new", catalog=tmp_path / "new/c.sqlite")
+    assert "cannot read target" in str(ei.value) and not (tmp_path / "new").exists()

@@ -175,7 +175,7 @@ def test_base_url_points_every_pattern_at_one_host():
 def test_collect_listing_with_pagination_then_rerun_skips(shop, tmp_path):
     site, products, files = shop
     out, cat_path = tmp_path / "out", tmp_path / "cat.sqlite"
-    s = collect("netaporter", [], out=out, catalog=cat_path, cfg=cfg_for(site), workers=3)
+    s = collect("netaporter", [], root=out, catalog=cat_path, cfg=cfg_for(site), workers=3)
     assert (s.ok, s.rejected, s.failed) == (4, 3, 0), s.human()
     assert s.reasons == {"malformed_jsonld": 1, "unsafe_id": 2}
     with Catalog(cat_path) as cat:
@@ -208,7 +208,7 @@ def test_collect_listing_with_pagination_then_rerun_skips(shop, tmp_path):
     assert not any("passwd" in p or "unsafe" in p for p in on_disk)
     # rerun: no product page, video or image requested again
     before = dict(site.hits)
-    s2 = collect("netaporter", [], out=out, catalog=cat_path, cfg=cfg_for(site), workers=3)
+    s2 = collect("netaporter", [], root=out, catalog=cat_path, cfg=cfg_for(site), workers=3)
     assert s2.ok == 0 and s2.skipped == 7 and s2.files == 0
     fetched = {p: n - before.get(p, 0) for p, n in site.hits.items() if n != before.get(p, 0)}
     assert all("shop/clothing" in p or p == "/robots.txt" for p in fetched), fetched
@@ -223,7 +223,7 @@ def test_sitemap_ids_file_and_limit(shop, tmp_path):
     s = collect(
         "netaporter",
         [f"{site.base}/sitemap.xml", f"@{ids}"],
-        out=tmp_path / "o",
+        root=tmp_path / "o",
         catalog=tmp_path / "c.sqlite",
         cfg=cfg_for(site),
         workers=2,
@@ -234,7 +234,7 @@ def test_sitemap_ids_file_and_limit(shop, tmp_path):
     s = collect(
         "netaporter",
         [f"{site.base}/sitemap.xml"],
-        out=tmp_path / "o",
+        root=tmp_path / "o",
         catalog=tmp_path / "c.sqlite",
         cfg=cfg_for(site),
         workers=2,
@@ -247,11 +247,11 @@ def test_missing_files_are_fetched_again(shop, tmp_path):
     site, products, files = shop
     out, cat = tmp_path / "o", tmp_path / "c.sqlite"
     target = [f"{site.base}{products['1001']['path']}"]
-    assert collect("netaporter", target, out=out, catalog=cat, cfg=cfg_for(site)).ok == 1
+    assert collect("netaporter", target, root=out, catalog=cat, cfg=cfg_for(site)).ok == 1
     (out / "netaporter/1001/shop.jpg").unlink()
     (out / "netaporter/1001/video.mp4").write_bytes(b"tampered")
     before = site.hits["/videos/productPage/1001_detail.mp4"]
-    s = collect("netaporter", target, out=out, catalog=cat, cfg=cfg_for(site))
+    s = collect("netaporter", target, root=out, catalog=cat, cfg=cfg_for(site))
     assert s.ok == 1
     assert site.hits["/videos/productPage/1001_detail.mp4"] > before
     assert (out / "netaporter/1001/video.mp4").read_bytes() == files[("1001", "video")]
@@ -263,7 +263,37 @@ def test_id_targets_are_decoded_and_unsafe_ones_refused(shop, tmp_path):
     ids = tmp_path / "ids.txt"
     ids.write_text("..%2F..%2Fetc%2Fpasswd\nabc%00def\n")
     s = collect(
-        "netaporter", [f"@{ids}"], out=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg_for(site)
+        "netaporter", [f"@{ids}"], root=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg_for(site)
     )
     assert s.rejected == 2 and s.reasons == {"unsafe_id": 2}
     assert not (tmp_path / "o" / "netaporter").exists() or not any((tmp_path / "o" / "netaporter").iterdir())
+
+
+def test_base_url_reads_the_real_sites_urls_on_the_base(shop, tmp_path):
+    """A sitemap index on the real host, whose child sitemap and pages are on the real host too:
+    with --base-url every one of them is read on the base URL (nothing leaves loopback)."""
+    site, products, _ = shop
+    real = "https://www.net-a-porter.com"
+    ns = "xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'"
+    site.routes["/sitemap-index.xml"] = Route(
+        f"<sitemapindex {ns}><sitemap><loc>{real}/sitemap-products.xml</loc></sitemap></sitemapindex>".encode(),
+        content_type="application/xml",
+    )
+    site.routes["/sitemap-products.xml"] = Route(
+        f"<urlset {ns}><url><loc>{real}{products['1003']['path']}</loc></url></urlset>".encode(),
+        content_type="application/xml",
+    )
+    s = collect(
+        "netaporter",
+        [f"{real}/sitemap-index.xml"],
+        root=tmp_path / "o",
+        catalog=tmp_path / "c.sqlite",
+        cfg=cfg_for(site),
+        dry_run=True,
+    )
+    assert s.items == [{"source_id": "1003", "url": site.base + products["1003"]["path"]}]
+    assert site.hits["/sitemap-index.xml"] == 1 and site.hits["/sitemap-products.xml"] == 1
+    cfg = load_collect_config(base_url=site.base).netaporter
+    assert cfg.on_site("https://video.net-a-porter.com/v/1.mp4") == site.base + "/v/1.mp4"
+    assert cfg.on_site("https://elsewhere.example/x") == "https://elsewhere.example/x"
+    assert CollectConfig().netaporter.on_site(f"{real}/x") == f"{real}/x"  # no --base-url: unchanged

@@ -35,18 +35,18 @@ def cfg_for(base_url: str):
 def run_all(base_url: str, fx: dict, out: Path, cat: Path, workers: int = 4) -> dict:
     cfg = cfg_for(base_url)
     return {
-        "netaporter": collect("netaporter", [fx["sitemap"]], out=out, catalog=cat, cfg=cfg, workers=workers),
+        "netaporter": collect("netaporter", [fx["sitemap"]], root=out, catalog=cat, cfg=cfg, workers=workers),
         "tiktok": collect(
             "tiktok",
             fx["tiktok_info"],
-            out=out,
+            root=out,
             catalog=cat,
             cfg=cfg,
             workers=workers,
             shop_map=fx["tiktok_shops"],
         ),
-        "instagram": collect("instagram", fx["instagram"], out=out, catalog=cat, cfg=cfg, workers=workers),
-        "urls": collect("urls", [fx["urls"]], out=out, catalog=cat, cfg=cfg, workers=workers),
+        "instagram": collect("instagram", fx["instagram"], root=out, catalog=cat, cfg=cfg, workers=workers),
+        "urls": collect("urls", [fx["urls"]], root=out, catalog=cat, cfg=cfg, workers=workers),
     }
 
 
@@ -161,18 +161,18 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     with WorldServer(small_world, faults=faults) as srv:
         fx = srv.write_fixtures(tmp_path / "fx")
         cfg = cfg_for(srv.base_url)
-        nap = collect("netaporter", [fx["sitemap"]], out=out, catalog=cat_path, cfg=cfg, workers=4)
+        nap = collect("netaporter", [fx["sitemap"]], root=out, catalog=cat_path, cfg=cfg, workers=4)
         tt = collect(
             "tiktok",
             fx["tiktok_info"],
-            out=out,
+            root=out,
             catalog=cat_path,
             cfg=cfg,
             workers=2,
             shop_map=fx["tiktok_shops"],
         )
-        urls = collect("urls", [fx["urls"]], out=out, catalog=cat_path, cfg=cfg, workers=2)
-        ig = collect("instagram", fx["instagram"], out=out, catalog=cat_path, cfg=cfg, workers=2)
+        urls = collect("urls", [fx["urls"]], root=out, catalog=cat_path, cfg=cfg, workers=2)
+        ig = collect("instagram", fx["instagram"], root=out, catalog=cat_path, cfg=cfg, workers=2)
     expect = {
         trunc: ("failed", "truncated_body"),
         ctype: ("rejected", "content_type_mismatch"),

@@ -1,0 +1,202 @@
+"""The source base class and the source registry.
+
+A source is one site. Its class declares, in one place, what ``mf-collect`` needs to know
+about it: its ``name``, the target forms it reads (``target_forms``: a regex and an example
+each), its section of the collect config (``config_section``), its extra command-line
+options, and its help examples. Its behaviour is two hooks:
+
+- :meth:`Source.discover` turns targets into candidates (may read listing pages);
+- :meth:`Source.describe` reads one item's metadata, :meth:`Source.fetch_media` fetches its
+  media through the context (every file checked, every asset recorded).
+
+:meth:`Source.collect` owns the flow around them, the same for every source: a safe id
+(``schemas.naming``) -> skip what the catalog says is done, before any request -> describe ->
+fetch media -> item status from its assets, recorded in the catalog.
+
+The registry (:func:`registry`) has one line per source; its test cases live in
+``tests/collectors/test_<name>.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from collectors.core import Candidate, CollectContext, Outcome, safe_id
+from schemas.errors import ConfigError, DataFormatError, FetchError
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
+
+if TYPE_CHECKING:
+    from collectors.config import CollectConfig
+    from collectors.hosts import HostPolicy
+
+
+@dataclass(frozen=True)
+class TargetForm:
+    """One kind of target a source reads.
+
+    ``pattern`` is a regex the whole (stripped) target must match; ``None`` means an existing
+    file or folder (read by the source: a list, a saved structure, ...).
+    """
+
+    help: str
+    example: str
+    pattern: str | None = None
+
+    def matches(self, target: str) -> bool:
+        if self.pattern is None:
+            return Path(target[1:] if target.startswith("@") else target).exists()
+        return re.fullmatch(self.pattern, target) is not None
+
+
+@dataclass(frozen=True)
+class SourceOption:
+    """A source's own command-line option (``--shop-map FILE``) = a keyword of its constructor."""
+
+    flag: str
+    help: str
+    kind: Literal["text", "file"] = "text"
+
+    @property
+    def keyword(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass
+class Found:
+    """What :meth:`Source.describe` read about one item.
+
+    ``data`` is whatever :meth:`Source.fetch_media` needs (an info dict, a post, ...);
+    ``rejected`` a final reason known from the metadata alone (``no_video``).
+    """
+
+    item: SourceItem
+    cand: Candidate
+    data: Any = None
+    rejected: str | None = None
+
+
+class UnsafeId(Exception):
+    """Raised by :meth:`Source.describe` when the site names the item with an unsafe id."""
+
+    def __init__(self, raw_id: Any) -> None:
+        super().__init__(repr(raw_id))
+        self.raw_id = raw_id
+
+
+class Source(ABC):
+    """One site: discovery and the two per-item hooks; :meth:`collect` owns the shared flow.
+
+    A source gets what it needs through its constructor: the run's context (root folder,
+    catalog, the polite client, the collect config) and its own options (keywords named
+    after :attr:`options`). Its config section is ``self.cfg``.
+    """
+
+    name: ClassVar[SourceName]
+    config_section: ClassVar[str]
+    target_forms: ClassVar[tuple[TargetForm, ...]]
+    options: ClassVar[tuple[SourceOption, ...]] = ()
+    examples: ClassVar[tuple[str, ...]] = ()
+    #: False: no target means a default (Net-A-Porter's configured listing).
+    needs_targets: ClassVar[bool] = True
+
+    def __init__(self, ctx: CollectContext) -> None:
+        self.ctx = ctx
+        self.client = ctx.client
+        self.cfg: Any = getattr(ctx.cfg, self.config_section)
+
+    # -- before the run: hosts and targets -----------------------------------------
+    @classmethod
+    @abstractmethod
+    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **options: Any) -> HostPolicy:
+        """The hosts this source's client may reach for these targets and options."""
+
+    @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Refuse, before anything is created, targets no form of this source reads."""
+        hint = "targets: " + "; ".join(f"{f.help} (e.g. {f.example})" for f in cls.target_forms)
+        if not targets and cls.needs_targets:
+            raise DataFormatError(f"no {cls.name} targets given", where="TARGETS", hint=hint)
+        for target in targets:
+            t = target.strip()
+            if not t or not any(f.matches(t) for f in cls.target_forms):
+                looks_like_file = t.startswith("@") or "/" in t or Path(t).suffix != ""
+                what = "file not found" if looks_like_file else "not a target this source reads"
+                raise DataFormatError(f"cannot read target {target!r}: {what}", where="TARGETS", hint=hint)
+
+    @classmethod
+    def check_options(cls, options: Iterable[str]) -> None:
+        known = {o.keyword for o in cls.options}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(
+                f"{cls.name} takes no option {', '.join(unknown)}",
+                where=str(cls.name),
+                hint=f"its options: {sorted(known) or 'none'}",
+            )
+
+    # -- the hooks -----------------------------------------------------------------
+    @abstractmethod
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate] | list[Candidate]:
+        """Candidates of these targets (a list when their number is known up front)."""
+
+    @abstractmethod
+    def describe(self, sid: str, cand: Candidate) -> Found:
+        """Read one item's metadata. Raise :class:`FetchError` (recorded as the item's reason)
+        or :class:`UnsafeId` when the site's own id for it cannot be a file name."""
+
+    @abstractmethod
+    def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
+        """Fetch the item's media through the context; return (assets, kinds it requires)."""
+
+    # -- the shared flow -----------------------------------------------------------
+    def collect(self, cand: Candidate) -> Outcome:
+        """Safe id -> skip if done (no request) -> describe -> fetch media -> record the item."""
+        ctx = self.ctx
+        sid = safe_id(cand.raw_id)
+        if sid is None:
+            return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
+        if ctx.is_done(self.name, sid):
+            return Outcome(sid, "skipped")
+        try:
+            found = self.describe(sid, cand)
+        except UnsafeId as exc:
+            return ctx.reject_unsafe(self.name, exc.raw_id, cand.url)
+        except FetchError as exc:
+            if exc.reason == "interrupted":
+                return Outcome(sid, "failed", "interrupted")
+            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason)
+        item = found.item
+        if item.source_id != sid and ctx.is_done(self.name, item.source_id):
+            return Outcome(item.source_id, "skipped")  # the site's own id for it is done
+        if found.rejected:
+            return ctx.reject_item(item, found.rejected)
+        ctx.start_item(item)
+        assets, required = self.fetch_media(found)
+        return ctx.finish_item(item, assets, required=required)
+
+
+@cache
+def registry() -> dict[str, type[Source]]:
+    """Every source by name: one line each (imported here, so ``mf-collect`` lists them)."""
+    from collectors.instagram import Instagram
+    from collectors.netaporter import NetAPorter
+    from collectors.tiktok import TikTok
+    from collectors.urls import UrlList
+
+    return {str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList)}
+
+
+def source_class(name: str) -> type[Source]:
+    """The registered source called ``name``; :class:`ConfigError` names the choices."""
+    try:
+        return registry()[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown source {name!r}", where="SOURCE", hint=f"choose one of {sorted(registry())}"
+        ) from None
