@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.config import load_config
 
@@ -91,6 +91,18 @@ class SplitScreenConfig(_Model):
     pixel_still_std: float = Field(default=6.0, ge=0, description="per-pixel std counted as 'still'")
 
 
+#: the steps of `mf clean`, in order
+DEFAULT_STEPS = (
+    "probe",
+    "video_duplicates",
+    "split_screen",
+    "shop_images",
+    "taxonomy",
+    "record",
+    "associations",
+)
+
+
 class CleaningConfig(_Model):
     """Everything `mf clean` reads. Defaults are documented per field; override with ``--config``."""
 
@@ -112,6 +124,33 @@ class CleaningConfig(_Model):
     )
     split_seed: int = Field(default=0, description="seed of the stable train/test split")
     test_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of products in the test split")
+    steps: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_STEPS),
+        description="cleaning steps `mf clean` runs, in this order (names of cleaning.steps.STEPS); "
+        "leave one out to skip it",
+    )
+    executor: str = Field(
+        default="local",
+        description="how per-file work (probe, frame hashes, split-screen, shop pick) is mapped over "
+        "the files: local = in this process",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _known_steps(cls, names: list[str]) -> list[str]:
+        from cleaning.steps.registry import resolve_steps
+
+        resolve_steps(names)
+        return names
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, name: str) -> str:
+        from cleaning.steps.executor import EXECUTORS
+
+        if name not in EXECUTORS:
+            raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
+        return name
 
 
 def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:

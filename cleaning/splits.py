@@ -24,7 +24,7 @@ split from scratch, which may move products.
 
 **Groups.** All videos of a product belong to the product. Duplicate items follow the item
 they duplicate (their kept representative), and items whose shop images are duplicates of
-each other share one split (:func:`cleaning.pipeline.duplicate_groups`); a group's split is
+each other share one split (:func:`duplicate_groups`); a group's split is
 the split of its representative (the accepted member with the smallest key).
 """
 
@@ -36,8 +36,9 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from cleaning.pipeline import duplicate_groups, item_key
-from schemas.catalog import Catalog
+from cleaning.mih import UnionFind
+from cleaning.steps.state import item_key
+from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import Split, SplitAssignment
 from schemas.errors import CatalogError
 from schemas.items import Status
@@ -124,18 +125,8 @@ def rebuild_splits(
     the same seed and fraction keep it (``reassign=True`` forgets them). Returns the
     assignments, the counts per stratum and how many products were pinned / newly placed.
     """
-    rows = catalog.items()
-    by_key = {item_key(r.item.source, r.item.source_id): r for r in rows}
-    group_of = duplicate_groups(catalog)
-    members: dict[str, list[str]] = defaultdict(list)
-    for key, rep in group_of.items():
-        members[rep].append(key)
-    # the representative of a group: its accepted member with the smallest key
-    rep_of: dict[str, str] = {}
-    for keys in members.values():
-        accepted = sorted(k for k in keys if by_key[k].status == Status.ACCEPTED)
-        for k in keys:
-            rep_of[k] = accepted[0] if accepted else min(keys)
+    by_key = {item_key(r.item.source, r.item.source_id): r for r in catalog.items()}
+    rep_of = _representatives(catalog, by_key)
     products = []
     for key, r in by_key.items():
         if rep_of[key] == key and r.status == Status.ACCEPTED:
@@ -160,27 +151,11 @@ def rebuild_splits(
         }
     split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
     catalog.set_meta(SPLIT_META_KEY, {"seed": seed, "test_fraction": test_fraction, "mode": mode})
-    assignments = []
-    counts: Counter[tuple[int, str, str]] = Counter()
-    for key, r in sorted(by_key.items()):
-        rep = by_key[rep_of[key]]
-        split = split_of.get(rep.product_id) if rep.product_id else None
-        if split is None or r.status not in (Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW):
-            if r.split is not None:
-                catalog.set_item_state(r.item.source, r.item.source_id, split=None)
-            continue
-        if r.split != str(split):
-            catalog.set_item_state(r.item.source, r.item.source_id, split=str(split))
-        if r.status == Status.ACCEPTED:
-            assignments.append(
-                SplitAssignment(
-                    product_id=r.product_id, split=split, df2_class=r.df2_class, partition=r.partition
-                )
-            )
-            counts[(r.df2_class, str(r.partition), str(split))] += 1
+    assignments = _write_splits(catalog, by_key, rep_of, split_of)
     catalog.log_event(
         "splits", f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}"
     )
+    counts = Counter((a.df2_class, str(a.partition), str(a.split)) for a in assignments)
     strata: dict[str, dict[str, int]] = {}
     for (cls, part, split), n in sorted(counts.items()):
         strata.setdefault(f"{cls}/{part}", {"train": 0, "test": 0})[split] = n
@@ -196,6 +171,73 @@ def rebuild_splits(
         "stratum_counts": strata,
         "assignments": assignments,
     }
+
+
+def duplicate_groups(catalog: Catalog) -> dict[str, str]:
+    """Item key -> the item key it ultimately follows (its duplicate representative, or itself).
+
+    Items linked by duplicate shop images are grouped too (their shop images must not land in
+    different splits). A group shares one split.
+    """
+    uf = UnionFind()
+    owner_of_path: dict[str, str] = {}
+    assets = catalog.assets()
+    for a in assets:
+        if a.path:
+            owner_of_path[a.path] = item_key(a.source, a.source_id)
+    for r in catalog.items():
+        key = item_key(r.item.source, r.item.source_id)
+        uf.add(key)
+        if r.duplicate_of:
+            uf.union(key, r.duplicate_of)
+    for a in assets:
+        if a.duplicate_of and a.duplicate_of in owner_of_path:
+            uf.union(item_key(a.source, a.source_id), owner_of_path[a.duplicate_of])
+    groups: dict[object, list[str]] = defaultdict(list)
+    for k in list(uf.parent):
+        groups[uf.find(k)].append(str(k))
+    out = {}
+    for members in groups.values():
+        rep = min(members)
+        for m in members:
+            out[m] = rep
+    return out
+
+
+def _representatives(catalog: Catalog, by_key: dict[str, ItemRow]) -> dict[str, str]:
+    """Item key -> its group's representative: the accepted member with the smallest key."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for key, rep in duplicate_groups(catalog).items():
+        members[rep].append(key)
+    rep_of: dict[str, str] = {}
+    for keys in members.values():
+        accepted = sorted(k for k in keys if by_key[k].status == Status.ACCEPTED)
+        for k in keys:
+            rep_of[k] = accepted[0] if accepted else min(keys)
+    return rep_of
+
+
+def _write_splits(
+    catalog: Catalog, by_key: dict[str, ItemRow], rep_of: dict[str, str], split_of: dict[str, Split]
+) -> list[SplitAssignment]:
+    """Every item takes its representative's split (or none); returns the accepted ones."""
+    assignments = []
+    for key, r in sorted(by_key.items()):
+        rep = by_key[rep_of[key]]
+        split = split_of.get(rep.product_id) if rep.product_id else None
+        if split is None or r.status not in (Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW):
+            if r.split is not None:
+                catalog.set_item_state(r.item.source, r.item.source_id, split=None)
+            continue
+        if r.split != str(split):
+            catalog.set_item_state(r.item.source, r.item.source_id, split=str(split))
+        if r.status == Status.ACCEPTED:
+            assignments.append(
+                SplitAssignment(
+                    product_id=r.product_id, split=split, df2_class=r.df2_class, partition=r.partition
+                )
+            )
+    return assignments
 
 
 def check_leakage(catalog: Catalog) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,3 +36,18 @@ def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) 
         report = clean(cat, root)
         rebuild_splits(cat)
     return CleanedWorld(small_world, world_truth, cat_path, root, report)
+
+
+@pytest.fixture()
+def catalog_copy(cleaned_world: CleanedWorld, tmp_path: Path) -> Path:
+    """A copy of the cleaned catalog (and its result cache) to change in one test."""
+    from schemas.catalog import Catalog
+
+    dst = tmp_path / "catalog.sqlite"
+    with Catalog(cleaned_world.catalog_path) as cat:
+        cat._db.execute(f"VACUUM INTO '{dst}'")
+    shutil.copyfile(
+        cleaned_world.catalog_path.with_name("catalog.cleaning-cache.json"),
+        tmp_path / "catalog.cleaning-cache.json",
+    )
+    return dst

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -11,18 +10,6 @@ from click.testing import CliRunner
 from movingfashion.app.cli import cli
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
-
-
-@pytest.fixture()
-def catalog_copy(cleaned_world, tmp_path):
-    dst = tmp_path / "catalog.sqlite"
-    with Catalog(cleaned_world.catalog_path) as cat:
-        cat._db.execute(f"VACUUM INTO '{dst}'")
-    shutil.copyfile(
-        cleaned_world.catalog_path.with_name("catalog.cleaning-cache.json"),
-        tmp_path / "catalog.cleaning-cache.json",
-    )
-    return dst
 
 
 def _run(args):

@@ -1,0 +1,65 @@
+"""The contract of a cleaning step: ``run(state, ctx) -> StepReport``.
+
+A step reads and updates the :class:`~cleaning.steps.state.CleaningState`; the
+:class:`StepContext` gives it the catalog, the collection root, the config, the result cache,
+the executor for per-file work and the optional pair scorer. What it counted goes into its
+:class:`StepReport`; the pipeline assembles the run's report from them once.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cleaning.associations import PairScorer
+from cleaning.config import CleaningConfig
+from cleaning.steps.cache import ResultCache
+from cleaning.steps.executor import Executor
+from cleaning.steps.state import CleaningState
+from schemas.catalog import Catalog
+from schemas.errors import MediaError
+
+
+@dataclass
+class StepReport:
+    """What a step tells the run's report: counts (merged in step order), or why it did nothing."""
+
+    counts: dict[str, Any] = field(default_factory=dict)
+    skipped: str | None = None
+
+
+@dataclass
+class StepContext:
+    """What every step may use besides the state."""
+
+    catalog: Catalog
+    root: Path
+    cfg: CleaningConfig
+    cache: ResultCache
+    executor: Executor
+    scorer: PairScorer | None = None
+
+    def path(self, rel: str) -> Path:
+        """``root / rel``; a path leading outside the collection root is refused (MediaError)."""
+        full = self.root / rel
+        if not Path(os.path.normpath(full)).is_relative_to(os.path.normpath(self.root)):
+            raise MediaError("path leads outside the collection root", where=rel)
+        return full
+
+
+class Step(ABC):
+    """One cleaning step. ``name`` is its registry and config name; ``requires`` the steps that
+    must run before it (checked when the config is read)."""
+
+    name: ClassVar[str]
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def check(self, ctx: StepContext) -> None:  # noqa: B027 - optional hook
+        """Check the step's own inputs before any step runs, so bad input fails fast."""
+
+    @abstractmethod
+    def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
+        """Do the step's work on ``state``."""

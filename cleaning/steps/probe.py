@@ -1,0 +1,145 @@
+"""Step ``probe``: check every collected video and image (decodes, long and large enough).
+
+Each asset gets its SHA-256, probe and accepted/rejected status (reason ``probe: ...``); an
+item without a valid video is rejected. Accepted videos enter ``state.videos`` for the next
+steps. Probes are cached by SHA-256; an asset whose path leads outside the collection root
+makes its item fail (listed, not recorded).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cleaning.config import ProbeConfig
+from cleaning.probe import probe_image, probe_video
+from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.executor import describe
+from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoState
+from schemas.atomic import sha256_file
+from schemas.errors import MFError
+from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
+
+
+@dataclass(frozen=True)
+class ProbeTask:
+    path: Path
+    video: bool
+    cfg: ProbeConfig
+
+
+def probe_file(task: ProbeTask) -> dict[str, Any]:
+    """The cached form of a probe: ``{"ok", "reason", "probe"}``."""
+    pr = probe_video(task.path, task.cfg) if task.video else probe_image(task.path, task.cfg)
+    return {"ok": pr.ok, "reason": pr.reason, "probe": pr.probe.model_dump() if pr.probe else None}
+
+
+def hash_file(path: Path) -> str | None:
+    """SHA-256 of a file; None when there is no file (the probe says it is missing)."""
+    return sha256_file(path) if path.is_file() else None
+
+
+@dataclass
+class _Job:
+    """One asset to probe."""
+
+    item: ItemState
+    asset: MediaAsset
+    path: Path
+    sha: str | None
+
+    @property
+    def task_key(self) -> str:
+        return self.sha or f"path:{self.path}"
+
+
+class ProbeStep(Step):
+    name = "probe"
+
+    def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
+        jobs = self._jobs(state, ctx)
+        results = self._probe(jobs, state, ctx)
+        rejects: Counter[str] = Counter()
+        for it in state.live():
+            it.assets = [_checked(j, results[j.task_key], rejects) for j in jobs[it.key]]
+            good = [a for a in it.assets if a.kind == AssetKind.VIDEO and a.status == Status.ACCEPTED]
+            if not good:
+                it.decide(Status.REJECTED, f"probe: no valid video ({_why_no_video(it.assets)})")
+                continue
+            for a in good:
+                state.videos[a.path] = VideoState(a, it.key)
+        return StepReport({"probe_rejected": dict(rejects)})
+
+    def _jobs(self, state: CleaningState, ctx: StepContext) -> dict[str, list[_Job]]:
+        """The media assets of every item with their SHA-256 (files hashed when it is unknown)."""
+        jobs: dict[str, list[_Job]] = {}
+        for it in state.live():
+            try:
+                jobs[it.key] = [
+                    _Job(it, a, ctx.path(a.path), a.sha256)
+                    for a in it.collected
+                    if a.path and (a.kind == AssetKind.VIDEO or a.kind in IMAGE_KINDS)
+                ]
+            except MFError as exc:
+                state.fail(it.key, self.name, describe(exc))
+        unhashed = [j for mine in jobs.values() for j in mine if j.sha is None]
+        outcomes = ctx.executor.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
+        for j, out in zip(unhashed, outcomes, strict=True):
+            if out.ok:
+                j.sha = out.value
+            else:
+                state.fail(j.item.key, self.name, f"{j.asset.path}: {out.error}")
+        return {k: mine for k, mine in jobs.items() if state.items[k].failure is None}
+
+    def _probe(
+        self, jobs: dict[str, list[_Job]], state: CleaningState, ctx: StepContext
+    ) -> dict[str, dict[str, Any]]:
+        """Probe result per task key: from the cache, else probed (once per SHA-256) and cached."""
+        results: dict[str, dict[str, Any]] = {}
+        todo: dict[str, list[_Job]] = {}
+        for j in (j for mine in jobs.values() for j in mine):
+            cached = ctx.cache.get(j.sha, "probe")
+            if cached is not None:
+                results[j.task_key] = cached
+            else:
+                todo.setdefault(j.task_key, []).append(j)
+        tasks = [
+            ProbeTask(js[0].path, js[0].asset.kind == AssetKind.VIDEO, ctx.cfg.probe) for js in todo.values()
+        ]
+        outcomes = ctx.executor.map(probe_file, tasks, desc="probe", unit="file")
+        for (task_key, js), out in zip(todo.items(), outcomes, strict=True):
+            if out.ok:
+                results[task_key] = out.value
+                ctx.cache.put(js[0].sha, "probe", out.value)
+            else:
+                for j in js:
+                    state.fail(j.item.key, self.name, f"{j.asset.path}: {out.error}")
+        return results
+
+
+def _checked(job: _Job, res: dict[str, Any], rejects: Counter[str]) -> MediaAsset:
+    """The asset with its SHA-256, probe and status (counting rejections by kind of reason)."""
+    a = job.asset
+    model = VideoProbe if a.kind == AssetKind.VIDEO else ImageProbe
+    if not res["ok"]:
+        rejects[res["reason"].split(":")[0]] += 1
+    return a.model_copy(
+        update={
+            "sha256": job.sha,
+            "probe": model.model_validate(res["probe"]) if res["probe"] else None,
+            "crop": None,
+            "duplicate_of": None,
+            "status": Status.ACCEPTED if res["ok"] else Status.REJECTED,
+            "reason": None if res["ok"] else f"probe: {res['reason']}",
+        }
+    )
+
+
+def _why_no_video(assets: list[MediaAsset]) -> str:
+    """The reason of the first rejected asset when it is a video, else 'no video file'."""
+    first = next((a for a in assets if a.status == Status.REJECTED), None)
+    if first is not None and first.kind == AssetKind.VIDEO and first.reason:
+        return first.reason.removeprefix("probe: ")
+    return "no video file"

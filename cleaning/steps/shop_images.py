@@ -1,0 +1,198 @@
+"""Step ``shop_images``: give every item one shop image and find duplicate shop images.
+
+An item without a collected or recovered shop image gets one picked among its carousel
+``candidate-shop`` images (:mod:`cleaning.shop_pick`, by the matcher when one is given, else by
+colour; url ``candidate:<path>``); when the best two score closer than ``pick_margin`` the
+item goes to needs_review. Duplicate shop images (pHash + colour thumbnail) only get
+``duplicate_of`` (they group items for the splits). An item left without a shop image goes to
+needs_review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cleaning.associations import PairScorer
+from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates
+from cleaning.media import read_image
+from cleaning.phash import phash
+from cleaning.shop_pick import pick_shop
+from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.state import (
+    CANDIDATE_URL,
+    SPLITSCREEN_URL,
+    CleaningState,
+    ItemState,
+    item_key,
+    partition_of,
+)
+from schemas.items import AssetKind, MediaAsset, Status
+
+
+@dataclass(frozen=True)
+class PickTask:
+    video: Path
+    candidates: tuple[Path, ...]
+    scorer: PairScorer | None
+
+
+def pick_file(task: PickTask) -> dict[str, Any]:
+    """The cached form of a pick: ``{"index", "scores", "plain", "method"}``."""
+    pick = pick_shop(task.video, list(task.candidates), task.scorer)
+    return {"index": pick.index, "scores": pick.scores, "plain": pick.plain, "method": pick.method}
+
+
+@dataclass(frozen=True)
+class SignatureTask:
+    path: Path
+    crop_fraction: float
+
+
+def signature_file(task: SignatureTask) -> tuple[str, list[int]]:
+    """pHash (hex) and 4x4 colour thumbnail of an image."""
+    img = read_image(task.path)
+    return format(phash(img, task.crop_fraction), "016x"), colour_signature(img).tolist()
+
+
+@dataclass
+class _PickJob:
+    item: ItemState
+    candidates: list[MediaAsset]
+    video: MediaAsset
+    cache_key: str
+    cached: dict[str, Any] | None
+
+
+class ShopImagesStep(Step):
+    name = "shop_images"
+    requires = ("probe",)
+
+    def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
+        picked = self._pick(state, ctx)
+        shop_items = self._find_duplicates(state, ctx)
+        for it in state.live():
+            if it.status not in (Status.REJECTED, Status.DUPLICATE) and it.key not in shop_items:
+                it.decide(Status.NEEDS_REVIEW, "shop: no shop image (none collected, not split-screen)")
+        return StepReport(
+            {
+                "shops_picked_from_candidates": picked,
+                "duplicate_shop_images": len(state.shop_duplicate_of),
+            }
+        )
+
+    # -- pick one among carousel candidates ------------------------------------------------
+    def _pick_jobs(self, state: CleaningState, ctx: StepContext) -> list[_PickJob]:
+        recovered = {
+            item_key(a.source, a.source_id)
+            for a in state.derived
+            if (a.url or "").startswith(SPLITSCREEN_URL)
+        }
+        by_owner = state.videos_by_owner()
+        how = ":matcher" if ctx.scorer else ":colour"
+        jobs = []
+        for it in state.live():
+            if it.status == Status.REJECTED or it.key in recovered or it.has_shop():
+                continue
+            cands = sorted(
+                (a for a in it.assets if a.kind == AssetKind.CANDIDATE_SHOP and a.status == Status.ACCEPTED),
+                key=lambda a: a.path,
+            )
+            vids = sorted(by_owner.get(it.key, []))
+            if not cands or not vids:
+                continue
+            video = state.videos[vids[0]].asset
+            ckey = "pick:" + ",".join(a.sha256 or a.path for a in cands) + how
+            cached = None if ctx.scorer is not None else ctx.cache.get(video.sha256, ckey)
+            jobs.append(_PickJob(it, cands, video, ckey, cached))
+        return jobs
+
+    def _pick(self, state: CleaningState, ctx: StepContext) -> int:
+        jobs = self._pick_jobs(state, ctx)
+        todo = [j for j in jobs if j.cached is None]
+        tasks = [
+            PickTask(ctx.path(j.video.path), tuple(ctx.path(a.path) for a in j.candidates), ctx.scorer)
+            for j in todo
+        ]
+        outcomes = ctx.executor.map(pick_file, tasks, desc="shop pick", unit="item")
+        fresh = dict(zip((j.item.key for j in todo), outcomes, strict=True))
+        picked = 0
+        for j in jobs:
+            pick = j.cached
+            if pick is None:
+                out = fresh[j.item.key]
+                if not out.ok:
+                    state.fail(j.item.key, self.name, str(out.error))
+                    continue
+                pick = out.value
+                if ctx.scorer is None:
+                    ctx.cache.put(j.video.sha256, j.cache_key, pick)
+            self._take(state, ctx, j, pick)
+            picked += 1
+        return picked
+
+    @staticmethod
+    def _take(state: CleaningState, ctx: StepContext, job: _PickJob, pick: dict[str, Any]) -> None:
+        scores, method = pick["scores"], pick["method"]
+        ranked = sorted((sc for sc, plain in zip(scores, pick["plain"], strict=True) if plain), reverse=True)
+        it = job.item
+        if it.status == Status.ACCEPTED and len(ranked) >= 2 and ranked[0] - ranked[1] < ctx.cfg.pick_margin:
+            it.decide(
+                Status.NEEDS_REVIEW, f"shop: candidates too alike to pick one (by {method}, scores {scores})"
+            )
+        c = job.candidates[pick["index"]]
+        state.derived.append(
+            c.model_copy(
+                update={
+                    "kind": AssetKind.SHOP,
+                    "url": f"{CANDIDATE_URL}{c.path}",
+                    "reason": f"shop: picked among {len(job.candidates)} candidates by "
+                    f"{method} (scores {scores})",
+                }
+            )
+        )
+
+    # -- duplicate shop images --------------------------------------------------------------
+    def _find_duplicates(self, state: CleaningState, ctx: StepContext) -> set[str]:
+        """Cluster the items' shop images; returns the keys of the items that have one."""
+        shops = self._shops(state)
+        todo: dict[str, MediaAsset] = {}
+        for a in shops.values():
+            if ctx.cache.get(a.sha256, "phash") is None or ctx.cache.get(a.sha256, "colour") is None:
+                todo.setdefault(a.sha256, a)
+        tasks = [SignatureTask(ctx.path(a.path), ctx.cfg.dedup.crop_fraction) for a in todo.values()]
+        outcomes = ctx.executor.map(signature_file, tasks, desc="shop images", unit="image")
+        for sha, out in zip(todo, outcomes, strict=True):
+            if out.ok:
+                ctx.cache.put(sha, "phash", out.value[0])
+                ctx.cache.put(sha, "colour", out.value[1])
+            else:
+                for key in [k for k, a in shops.items() if a.sha256 == sha]:
+                    state.fail(key, self.name, f"{shops.pop(key).path}: {out.error}")
+        records = [
+            ImageRecord(
+                a.path,
+                a.sha256,
+                int(ctx.cache.get(a.sha256, "phash"), 16),
+                a.probe.width,
+                a.probe.height,
+                partition_of(a.source),
+                np.array(ctx.cache.get(a.sha256, "colour"), np.uint8),
+            )
+            for a in shops.values()
+        ]
+        state.shop_duplicate_of = dict(find_image_duplicates(records, ctx.cfg.dedup).duplicate_of)
+        return set(shops)
+
+    @staticmethod
+    def _shops(state: CleaningState) -> dict[str, MediaAsset]:
+        """Item key -> its shop image: the first accepted one, collected before derived."""
+        shops: dict[str, MediaAsset] = {}
+        for a in [a for it in state.live() for a in it.assets] + state.derived:
+            key = item_key(a.source, a.source_id)
+            if a.kind == AssetKind.SHOP and a.status == Status.ACCEPTED and key not in shops:
+                shops[key] = a
+        return {k: a for k, a in shops.items() if state.items[k].failure is None}

@@ -1,0 +1,128 @@
+"""Step ``split_screen``: find videos made of a still half (the shop picture) and a moving half.
+
+A split-screen video gets the moving half as its ``crop``; an item without a collected shop
+image gets the still half as one (``shop-recovered.png`` beside the video, url
+``splitscreen:<video>``; an existing file is never overwritten). Detections are cached by
+SHA-256 (:mod:`cleaning.splitscreen` explains the rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cleaning.config import SplitScreenConfig
+from cleaning.media import read_image
+from cleaning.splitscreen import detect_split_screen_file, save_png
+from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.executor import Outcome
+from cleaning.steps.state import SPLITSCREEN_URL, CleaningState, VideoState
+from schemas.atomic import sha256_file
+from schemas.geometry import Box
+from schemas.items import AssetKind, Crop, ImageProbe, MediaAsset, Status
+
+#: file name of a shop image recovered from a split-screen video, beside the video
+RECOVERED_SHOP_NAME = "shop-recovered.png"
+
+
+@dataclass(frozen=True)
+class SplitScreenTask:
+    path: Path
+    frames: int
+    cfg: SplitScreenConfig
+    #: where to save the still half when the video is split and the file does not exist yet
+    shop_png: Path | None = None
+
+
+def detect_file(task: SplitScreenTask) -> dict[str, Any]:
+    """The cached form of a detection (``found`` and the layout and boxes); saves the still half."""
+    det = detect_split_screen_file(task.path, task.frames, task.cfg)
+    if det is None:
+        return {"found": False}
+    if task.shop_png is not None and not task.shop_png.is_file():
+        save_png(task.shop_png, det.still_image)
+    return {
+        "found": True,
+        "layout": det.layout,
+        "still_half": det.still_half,
+        "still_box": det.still_box,
+        "moving_box": det.moving_box,
+    }
+
+
+def recovered_shop_path(video_path: str) -> str:
+    return str(Path(video_path).parent / RECOVERED_SHOP_NAME)
+
+
+class SplitScreenStep(Step):
+    name = "split_screen"
+    requires = ("probe",)
+
+    def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
+        paths = sorted(state.videos)
+        fresh = self._detect(state, ctx, paths)
+        recovered: set[str] = set()
+        n_split = 0
+        for path in paths:
+            v = state.videos.get(path)
+            if v is None:  # its item failed
+                continue
+            out = fresh.get(path)
+            if out is not None and not out.ok:
+                state.fail(v.owner, self.name, f"{path}: {out.error}")
+                continue
+            res = ctx.cache.get(v.asset.sha256, "splitscreen")
+            if res is None:
+                res = out.value
+                ctx.cache.put(v.asset.sha256, "splitscreen", res)
+            if not res["found"]:
+                continue
+            n_split += 1
+            v.asset = v.asset.model_copy(update={"crop": Crop(box=Box(res["moving_box"]))})
+            if v.owner not in recovered and self._recover_shop(state, ctx, v):
+                recovered.add(v.owner)
+        return StepReport({"split_screen_videos": n_split, "shops_recovered": len(recovered)})
+
+    def _detect(self, state: CleaningState, ctx: StepContext, paths: list[str]) -> dict[str, Outcome]:
+        """Detect on every video without a cached result, and where a recovered shop is missing."""
+        tasks: dict[str, SplitScreenTask] = {}
+        for path in paths:
+            v = state.videos[path]
+            cached = ctx.cache.get(v.asset.sha256, "splitscreen")
+            shop = None if state.items[v.owner].has_shop() else ctx.path(recovered_shop_path(path))
+            if cached is None or (cached["found"] and shop is not None and not shop.is_file()):
+                tasks[path] = SplitScreenTask(ctx.path(path), v.probe.frames, ctx.cfg.splitscreen, shop)
+        outcomes = ctx.executor.map(detect_file, list(tasks.values()), desc="split-screen")
+        return dict(zip(tasks, outcomes, strict=True))
+
+    def _recover_shop(self, state: CleaningState, ctx: StepContext, v: VideoState) -> bool:
+        """The still half becomes the shop image of an item that has none; False when it cannot."""
+        it = state.items[v.owner]
+        if it.has_shop():
+            return False
+        rel = recovered_shop_path(v.asset.path)
+        full = ctx.path(rel)
+        if not full.is_file():  # the detection behind a cached result no longer finds a split
+            return False
+        try:
+            h, w = read_image(full).shape[:2]
+            sha, size = sha256_file(full), full.stat().st_size
+        except Exception as exc:  # noqa: BLE001 - listed as the item's failure
+            state.fail(v.owner, self.name, f"{rel}: {exc}")
+            return False
+        state.derived.append(
+            MediaAsset(
+                source=v.asset.source,
+                source_id=v.asset.source_id,
+                kind=AssetKind.SHOP,
+                url=f"{SPLITSCREEN_URL}{v.asset.path}",
+                path=rel,
+                sha256=sha,
+                size=size,
+                content_type="image/png",
+                probe=ImageProbe(width=w, height=h),
+                status=Status.ACCEPTED,
+            )
+        )
+        return True

@@ -1,0 +1,132 @@
+"""Step ``video_duplicates``: frame-hash every accepted video, then cluster duplicates.
+
+A video that probed fine but does not decode at its fingerprint frames is rejected as corrupt
+(an item left without a video is rejected). In each cluster of exact, re-encoded or sub-clip
+duplicates one video is kept (:mod:`cleaning.dedup`); the others become ``duplicate`` assets,
+and an item all of whose videos are duplicates becomes a ``duplicate`` item pointing at the
+item that owns the kept video. Frame hashes are cached by SHA-256.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cleaning.config import DedupConfig
+from cleaning.dedup import VideoRecord, find_video_duplicates
+from cleaning.fingerprint import fingerprint_video
+from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.state import CleaningState, VideoState, partition_of
+from schemas.errors import MediaError
+from schemas.items import AssetKind, Status
+
+
+@dataclass(frozen=True)
+class FingerprintTask:
+    path: Path
+    frames: int
+    fps: float
+    width: int
+    height: int
+    cfg: DedupConfig
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Frame hashes, or why the video does not decode at the fingerprint frames."""
+
+    hashes: np.ndarray | None = None
+    corrupt: str | None = None
+
+
+def fingerprint_file(task: FingerprintTask) -> Fingerprint:
+    try:
+        return Fingerprint(
+            fingerprint_video(task.path, task.frames, task.fps, task.width, task.height, task.cfg)
+        )
+    except MediaError as exc:  # decodes at the probe points but not everywhere
+        return Fingerprint(corrupt=exc.message)
+
+
+class VideoDuplicatesStep(Step):
+    name = "video_duplicates"
+    requires = ("probe",)
+
+    def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
+        self._fingerprint(state, ctx)
+        dup = find_video_duplicates([_record(path, v) for path, v in state.videos.items()], ctx.cfg.dedup)
+        for path, kept in dup.duplicate_of.items():
+            v = state.videos[path]
+            v.asset = v.asset.model_copy(
+                update={
+                    "status": Status.DUPLICATE,
+                    "duplicate_of": kept,
+                    "reason": f"dedup: {dup.kind[path]} duplicate of {kept}",
+                }
+            )
+        by_owner = state.videos_by_owner()
+        for it in state.live():
+            mine = by_owner.get(it.key, [])
+            if it.status == Status.REJECTED:
+                continue
+            if not mine:
+                it.decide(Status.REJECTED, "probe: no valid video (none decodes fully)")
+            elif all(p in dup.duplicate_of for p in mine):
+                owner = state.videos[dup.duplicate_of[mine[0]]].owner
+                it.decide(
+                    Status.DUPLICATE, f"dedup: {dup.kind[mine[0]]} duplicate of {owner}", duplicate_of=owner
+                )
+        return StepReport(
+            {"duplicate_videos": dict(Counter(dup.kind.values())), "duplicate_clusters": len(dup.clusters)}
+        )
+
+    def _fingerprint(self, state: CleaningState, ctx: StepContext) -> None:
+        """Set ``hashes`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
+        todo: dict[str, VideoState] = {}
+        for v in state.videos.values():
+            cached = ctx.cache.get(v.asset.sha256, "hashes")
+            if cached is not None:
+                v.hashes = np.array([int(x, 16) for x in cached], dtype=np.uint64)
+            else:
+                todo.setdefault(v.asset.sha256 or v.asset.path, v)
+        tasks = [
+            FingerprintTask(
+                ctx.path(v.asset.path),
+                v.probe.frames,
+                v.probe.fps,
+                v.probe.width,
+                v.probe.height,
+                ctx.cfg.dedup,
+            )
+            for v in todo.values()
+        ]
+        results = dict(zip(todo, ctx.executor.map(fingerprint_file, tasks, desc="fingerprint"), strict=True))
+        for path, v in list(state.videos.items()):
+            if v.hashes is not None or state.items[v.owner].failure is not None:
+                continue
+            out = results[v.asset.sha256 or path]
+            if not out.ok:
+                state.fail(v.owner, self.name, f"{path}: {out.error}")
+            elif out.value.corrupt is not None:
+                self._reject_corrupt(state, ctx, v, out.value.corrupt)
+            else:
+                v.hashes = out.value.hashes
+                ctx.cache.put(v.asset.sha256, "hashes", [format(int(x), "016x") for x in v.hashes])
+
+    @staticmethod
+    def _reject_corrupt(state: CleaningState, ctx: StepContext, v: VideoState, message: str) -> None:
+        ctx.cache.put(v.asset.sha256, "probe", {"ok": False, "reason": f"corrupt: {message}", "probe": None})
+        bad = v.asset.model_copy(update={"status": Status.REJECTED, "reason": f"probe: corrupt: {message}"})
+        it = state.items[v.owner]
+        it.assets = [bad if a.kind == AssetKind.VIDEO and a.path == bad.path else a for a in it.assets]
+        del state.videos[v.asset.path]
+
+
+def _record(path: str, v: VideoState) -> VideoRecord:
+    p = v.probe
+    return VideoRecord(
+        path, v.asset.sha256, v.hashes, p.frames, p.fps, p.width, p.height, partition_of(v.asset.source)
+    )

@@ -1,0 +1,66 @@
+"""Step ``split_screen`` on a state made in the test: crops, a recovered shop image, the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import cleaning.steps.split_screen as split_step
+from cleaning.media import read_image
+from cleaning.steps.split_screen import SplitScreenStep
+from cleaning.steps.state import CleaningState
+from schemas.items import AssetKind, Status
+from tests.cleaning.media_helpers import scene, split_screen
+from tests.cleaning.steps.conftest import collected, fresh_context, item, probed_video
+
+W, H = 160, 120
+
+
+def _state(ctx):
+    split, with_shop, plain = item("split"), item("withshop"), item("plain")
+    frames, still = split_screen(3, "left-right", True, 48, W, H)
+    videos = [
+        probed_video(ctx, split, frames),
+        probed_video(ctx, with_shop, split_screen(4, "top-bottom", False, 48, W, H)[0]),
+        probed_video(ctx, plain, scene(5, n=48)),
+    ]
+    shop = collected(with_shop, AssetKind.SHOP, "tiktok/withshop/shop.jpg")
+    with_shop.assets.append(shop.model_copy(update={"status": Status.ACCEPTED}))
+    state = CleaningState(items={it.key: it for it in (split, with_shop, plain)})
+    state.videos = {v.asset.path: v for v in videos}
+    return state, still
+
+
+def test_split_videos_get_the_moving_half_and_a_shopless_item_the_still_half(ctx):
+    state, still = _state(ctx)
+    report = SplitScreenStep().run(state, ctx)
+    crops = {p: (v.asset.crop.box if v.asset.crop else None) for p, v in state.videos.items()}
+    assert crops == {
+        "tiktok/split/video.mp4": [W // 2, 0, W, H],  # still on the left
+        "tiktok/withshop/video.mp4": [0, 0, W, H // 2],  # still at the bottom
+        "tiktok/plain/video.mp4": None,
+    }
+    assert [(a.source_id, a.kind, a.url, a.path) for a in state.derived] == [
+        ("split", AssetKind.SHOP, "splitscreen:tiktok/split/video.mp4", "tiktok/split/shop-recovered.png")
+    ]
+    got = read_image(ctx.root / state.derived[0].path).astype(float)
+    assert got.shape == still.shape and np.abs(got - still.astype(float)).mean() < 6.0
+    assert state.derived[0].probe.width == W // 2 and state.derived[0].status == Status.ACCEPTED
+    assert not (ctx.root / "tiktok/withshop/shop-recovered.png").exists()  # it has a shop image
+    assert report.counts == {"split_screen_videos": 2, "shops_recovered": 1}
+
+
+def test_a_rerun_uses_the_cache_and_remakes_a_deleted_shop_image(ctx, monkeypatch):
+    SplitScreenStep().run(_state(ctx)[0], ctx)
+    later = fresh_context(ctx)
+    calls = []
+    real = split_step.detect_split_screen_file
+    monkeypatch.setattr(split_step, "detect_split_screen_file", lambda p, *a: calls.append(p) or real(p, *a))
+    state, _ = _state(later)
+    SplitScreenStep().run(state, later)
+    assert calls == [] and len(state.derived) == 1
+    (later.root / "tiktok/split/shop-recovered.png").unlink()
+    state, still = _state(later)
+    SplitScreenStep().run(state, later)
+    assert calls == [later.root / "tiktok/split/video.mp4"] and len(state.derived) == 1
+    got = read_image(later.root / "tiktok/split/shop-recovered.png").astype(float)
+    assert np.abs(got - still.astype(float)).mean() < 6.0

@@ -1,0 +1,101 @@
+"""The pipeline runs the steps the config lists, in that order, and its report says what ran."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from cleaning.config import DEFAULT_STEPS, CleaningConfig
+from cleaning.pipeline import clean
+from cleaning.steps.registry import STEPS
+from schemas.catalog import Catalog
+from schemas.items import AssetKind, Status
+
+
+def _rows(cat):
+    return [
+        (r.item.source_id, r.status, r.reason, r.duplicate_of, r.df2_class, r.product_id) for r in cat.items()
+    ]
+
+
+def test_the_default_report_lists_every_step(cleaned_world):
+    rep = cleaned_world.report
+    assert rep["steps"] == {n: "done" for n in DEFAULT_STEPS if n != "associations"} | {
+        "associations": "skipped: no matcher (mf clean --matcher)"
+    }
+    assert rep["failed"] == [] and sum(rep["status"].values()) == rep["items"]
+    assert "association_flagged" not in rep
+
+
+def test_steps_run_in_the_order_the_config_gives(catalog_copy, cleaned_world, monkeypatch):
+    ran = []
+    for cls in STEPS.values():
+        real = cls.run
+        monkeypatch.setattr(
+            cls, "run", lambda self, state, ctx, _real=real: ran.append(self.name) or _real(self, state, ctx)
+        )
+    order = ["taxonomy", "probe", "video_duplicates", "record"]
+    with Catalog(catalog_copy) as cat:
+        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=order))
+    assert ran == order
+    assert rep["steps"] == {n: "done" for n in order} | {
+        n: "skipped: not in config" for n in ("split_screen", "shop_images", "associations")
+    }
+    assert "split_screen_videos" not in rep and "shops_picked_from_candidates" not in rep
+    assert list(rep)[:5] == ["items", "taxonomy", "probe_rejected", "duplicate_videos", "duplicate_clusters"]
+
+
+def test_leaving_split_screen_out_skips_it_and_a_full_rerun_restores_everything(
+    catalog_copy, cleaned_world, tmp_path
+):
+    truth = cleaned_world.truth
+    split = [truth.product(v.product_id) for v in truth.videos if v.split_screen and not v.duplicate_of]
+    assert len(split) >= 2
+    steps = [n for n in DEFAULT_STEPS if n != "split_screen"]
+    root = tmp_path / "root"
+    shutil.copytree(cleaned_world.root, root)
+    with Catalog(cleaned_world.catalog_path) as cat:
+        cleaned = _rows(cat)
+    with Catalog(catalog_copy) as cat:
+        rep = clean(cat, root, CleaningConfig(steps=steps))
+        assert rep["steps"]["split_screen"] == "skipped: not in config" and rep["failed"] == []
+        for p in split:  # no shop image is recovered from the video: the item waits for review
+            row = cat.get_item(p.source, p.product_id)
+            assert row.status == Status.NEEDS_REVIEW and row.reason.startswith("shop: no shop image")
+            assets = cat.assets(source=p.source, source_id=p.product_id)
+            assert all(a.crop is None for a in assets if a.kind == AssetKind.VIDEO)
+            recovered = [a for a in assets if (a.url or "").startswith("splitscreen:")]
+            assert recovered and all(a.status == Status.REJECTED for a in recovered)
+        clean(cat, root)
+        assert _rows(cat) == cleaned
+        for p in split:
+            assets = cat.assets(source=p.source, source_id=p.product_id)
+            assert all(a.crop is not None for a in assets if a.kind == AssetKind.VIDEO)
+
+
+@pytest.mark.parametrize("with_taxonomy", [False, True])
+def test_a_partial_run_records_only_what_its_steps_decided(catalog_copy, cleaned_world, with_taxonomy):
+    steps = ["probe", "taxonomy", "record"] if with_taxonomy else ["probe", "record"]
+    with Catalog(catalog_copy) as cat:
+        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=steps))
+        rows = {r.item.source_id: r for r in cat.items()}
+    truth = cleaned_world.truth
+    for p in truth.products:
+        r = rows[p.product_id]
+        if not p.videos:
+            assert r.status == Status.REJECTED and r.reason.startswith("probe: no valid video")
+        elif p.df2_class is None:  # non-clothing is only seen by the taxonomy step
+            assert (r.status == Status.REJECTED) == with_taxonomy
+        else:  # nothing looked for duplicates or shop images
+            assert r.status in (Status.ACCEPTED, Status.NEEDS_REVIEW) and r.duplicate_of is None
+    assert rep["items"] == len(truth.products) and rep["failed"] == []
+
+
+def test_without_record_nothing_is_written(catalog_copy, cleaned_world):
+    with Catalog(catalog_copy) as cat:
+        before = _rows(cat), [a.model_dump(exclude={"updated_at"}) for a in cat.assets()]
+        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=["probe", "video_duplicates", "taxonomy"]))
+        after = _rows(cat), [a.model_dump(exclude={"updated_at"}) for a in cat.assets()]
+    assert rep["steps"]["record"] == "skipped: not in config" and rep["duplicate_videos"]
+    assert before == after
