@@ -8,41 +8,79 @@ from typing import Any
 
 import click
 
+from cleaning.splits import MODES
 from schemas.cli_support import emit, json_option, run_main
+from schemas.errors import CatalogError, ConfigError
+
+EXIT_STATUS = """\b
+Exit status: 0 all done; 1 some items failed (listed; rerun to retry them);
+2 bad input (a missing or unreadable catalog, root or config), named in one line."""
+
+
+def _existing_catalog(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not Path(value).is_file():
+        raise CatalogError(
+            "catalog not found", where=value, hint="give the SQLite catalog mf-collect wrote (--catalog)"
+        )
+    return value
+
+
+def _existing_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not Path(value).is_dir():
+        raise ConfigError(
+            "collection root not found", where=value, hint="give the folder mf-collect filled (--root)"
+        )
+    return value
+
 
 _catalog_opt = click.option(
     "--catalog",
     "catalog_path",
     required=True,
-    type=click.Path(dir_okay=False, exists=True),
+    callback=_existing_catalog,
+    type=click.Path(dir_okay=False),
     help="SQLite catalog written by mf-collect.",
 )
 _root_opt = click.option(
     "--root",
     required=True,
-    type=click.Path(file_okay=False, exists=True),
+    callback=_existing_root,
+    type=click.Path(file_okay=False),
     help="Collection root (ROOT/<source>/<id>/<kind>.<ext>).",
 )
 _config_opt = click.option(
     "--config",
     "config_path",
-    type=click.Path(dir_okay=False, exists=True),
-    help="YAML/JSON overriding CleaningConfig defaults.",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON overriding CleaningConfig defaults (thresholds, steps).",
 )
 
 
 def _human(result: dict[str, Any]) -> str:
     lines = []
     for k, v in result.items():
-        if k == "assignments":
+        if k in ("assignments", "failed"):
             continue
         lines.append(
             f"{k}: {json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict | list) else v}"
         )
+    failed = result.get("failed") or []
+    if failed:
+        lines.append(f"failed: {len(failed)}")
+        for f in failed:
+            what = f.get("item") or f.get("product")
+            step = f" [{f['step']}]" if f.get("step") else ""
+            lines.append(f"  {what}{step}: {f['error']}")
     return "\n".join(lines)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def _exit_if_failed(failed: list[Any]) -> None:
+    """Exit 1 after the output when some items failed (they are listed in it)."""
+    if failed:
+        raise SystemExit(1)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @_config_opt
@@ -70,13 +108,18 @@ def clean(
     """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
 
     Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
-    needs_review (with the reason). Safe to rerun: results are cached by file hash.
+    needs_review (with the reason). The steps and their order come from the config's `steps`
+    (default: probe, video_duplicates, split_screen, shop_images, taxonomy, record,
+    associations); the report says what each step did. Safe to rerun: results are cached by
+    file hash, and an item that failed is tried again.
 
     \b
-    Example:
+    Examples:
       mf clean --catalog data/catalog.sqlite --root data
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
                --matcher movingfashion/models/weights/matcher.pt --json
+      # with clean.yaml holding, to skip split-screen recovery:
+      #   steps: [probe, video_duplicates, shop_images, taxonomy, record, associations]
     """
     from cleaning.config import load_cleaning_config
     from cleaning.pipeline import clean as run_clean
@@ -93,9 +136,10 @@ def clean(
     with Catalog(catalog_path) as cat:
         report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
     emit(report, as_json, _human)
+    _exit_if_failed(report["failed"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
 def splits() -> None:
     """Stable, stratified 90/10 train/test splits.
 
@@ -106,14 +150,14 @@ def splits() -> None:
     """
 
 
-@splits.command("rebuild")
+@splits.command("rebuild", epilog=EXIT_STATUS)
 @_catalog_opt
 @_config_opt
 @click.option("--seed", type=int, help="Split seed (default: split_seed of the config, 0).")
 @click.option("--test-fraction", type=float, help="Share of products in test (default 0.1).")
 @click.option(
     "--mode",
-    type=click.Choice(["stable", "hash"]),
+    type=click.Choice(MODES),
     default="stable",
     show_default=True,
     help="stable: exact per-stratum quotas, existing products pinned; hash: a pure function of (id, seed), "
@@ -157,11 +201,11 @@ def splits_rebuild(
     emit(res, as_json, _human)
 
 
-@splits.command("check")
+@splits.command("check", epilog=EXIT_STATUS)
 @_catalog_opt
 @json_option
 def splits_check(catalog_path: str, as_json: bool) -> None:
-    """Check that no product or duplicate group spans train and test (exit 1 if one does).
+    """Check that no product or duplicate group spans train and test (exit 1 if one does, listed).
 
     \b
     Example:
@@ -177,11 +221,10 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
         as_json,
         lambda r: "no leakage" if r["ok"] else "\n".join(r["leakage"]),
     )
-    if problems:
-        raise SystemExit(1)
+    _exit_if_failed(problems)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
@@ -190,11 +233,14 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
 def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_json: bool) -> None:
     """Write the dataset folder: official train/test JSON, entries.jsonl, media, manifest, datasheet.
 
-    Rerunning on unchanged input gives byte-identical files and copies nothing again.
+    Rerunning on unchanged input gives byte-identical files and copies nothing again. A product
+    whose media cannot be published (a collected file gone, a crop that does not encode) is left
+    out and listed; the others are published.
 
     \b
-    Example:
+    Examples:
       mf publish --catalog data/catalog.sqlite --root data --out dataset
+      mf publish --catalog data/catalog.sqlite --root data --out dataset --json
     """
     from cleaning.config import load_cleaning_config
     from cleaning.publish import publish as run_publish
@@ -202,8 +248,11 @@ def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_
 
     cfg = load_cleaning_config(config_path)
     with Catalog(catalog_path) as cat:
-        res = run_publish(cat, root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
+        res = run_publish(
+            cat, root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction, keep_going=True
+        )
     emit(res, as_json, _human)
+    _exit_if_failed(res["failed"])
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

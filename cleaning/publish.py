@@ -34,9 +34,9 @@ from cleaning.media import read_image
 from cleaning.splits import rebuild_splits
 from cleaning.splitscreen import crop_video
 from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file
-from schemas.catalog import Catalog
+from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, Split
-from schemas.errors import CatalogError, MediaError
+from schemas.errors import CatalogError, MediaError, MFError
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.official import OfficialEntry, read_official, write_official
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
@@ -116,91 +116,143 @@ def publish(
     *,
     seed: int = 0,
     test_fraction: float = 0.1,
+    keep_going: bool = False,
 ) -> dict[str, Any]:
-    """Write the dataset folder from the accepted items of the catalog; returns counts."""
+    """Write the dataset folder from the accepted items of the catalog; returns counts.
+
+    A product whose media cannot be published (a collected file missing, a crop that does not
+    encode) raises :class:`MediaError`; with ``keep_going`` it is left out of this publish
+    instead and listed in ``failed`` (product id and error), and the others are published.
+    """
     root, out = Path(root), Path(out)
+    rows = _publishable(catalog, seed, test_fraction)
     out.mkdir(parents=True, exist_ok=True)
-    rows = catalog.items(status=Status.ACCEPTED)
-    if any(r.split is None for r in rows):
-        rebuild_splits(catalog, seed=seed, test_fraction=test_fraction)
-        rows = catalog.items(status=Status.ACCEPTED)
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
-    for r in sorted(rows, key=lambda r: r.product_id or ""):
-        pid = r.product_id
-        if not pid or r.df2_class is None:
+    failed: list[dict[str, str]] = []
+    for r in rows:
+        placed = set(pub.new_state)
+        try:
+            entries.append(_entry(catalog, pub, r))
+        except (MFError, OSError) as exc:
+            if not keep_going:
+                raise
+            for rel in set(pub.new_state) - placed:  # its media leave the dataset with it
+                del pub.new_state[rel]
+            failed.append({"product": str(r.product_id), "error": str(exc)})
+    removed = _remove_stale_media(out, set(pub.new_state))
+    _write_official_splits(out, entries)
+    lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
+    _write_if_changed(out / "entries.jsonl", lines.encode())
+    _write_if_changed(out / "datasheet.md", datasheet(entries).encode())
+    (out / "plots").mkdir(exist_ok=True)
+    _write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
+    _write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(catalog, entries))
+    _write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
+    manifest = write_manifest(out)
+    n_test = sum(e.split == Split.TEST for e in entries)
+    return {
+        "out": str(out),
+        "products": len(entries),
+        "train": len(entries) - n_test,
+        "test": n_test,
+        "videos": sum(len(e.video_paths) for e in entries),
+        "files": len(manifest),
+        "written": pub.copied,
+        "unchanged": pub.skipped,
+        "removed": removed,
+        "failed": failed,
+    }
+
+
+def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:
+    """The accepted rows, sorted by product id, with splits; CatalogError if `mf clean` did not run."""
+    rows = catalog.items(status=Status.ACCEPTED)
+    for r in rows:
+        if not r.product_id or r.df2_class is None:
             raise CatalogError(
                 f"accepted item {r.item.source}/{r.item.source_id} lacks product id or class",
                 where=str(catalog.path),
                 hint="run `mf clean` first",
             )
-        assets = catalog.assets(source=r.item.source, source_id=r.item.source_id)
-        vids = sorted(
-            (a for a in assets if a.kind == AssetKind.VIDEO and a.status == Status.ACCEPTED and a.path),
-            key=lambda a: a.path,
-        )
-        sha: dict[str, str] = {}
-        video_paths, crops = [], []
-        for n, v in enumerate(vids):
-            rel = f"videos/{pid}_{n}.mp4"
-            recipe = "copy" if v.crop is None else "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
-            sha[rel] = pub.place(rel, v, recipe)
-            video_paths.append(rel)
-            crops.append(None)  # crops are applied by re-encoding; the loader has nothing to do
-        views: dict[str, str | None] = {}
-        for kind in (AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC):
-            imgs = sorted(
-                (a for a in assets if a.kind == kind and a.status == Status.ACCEPTED and a.path),
-                key=lambda a: ((a.url or "").startswith("splitscreen:"), a.path),
-            )
-            if not imgs:
-                views[str(kind)] = None
-                continue
-            rel = f"{kind}/{pid}.jpg"
-            sha[rel] = pub.place(rel, imgs[0], "copy" if _is_jpeg(root / imgs[0].path) else "jpeg")
-            views[str(kind)] = rel
-        if not video_paths or views["shop"] is None:
-            raise CatalogError(
-                f"accepted item {pid} has no video or no shop image",
-                where=str(catalog.path),
-                hint="rerun `mf clean`",
-            )
-        original_crops = [v.crop.box if v.crop else None for v in vids]
-        meta = {
-            "title": r.item.title,
-            "url": r.item.url,
-            "designer": r.item.designer,
-            "colour": r.item.colour,
-            "source_id": r.item.source_id,
-            "source_crops": original_crops,
-        }
-        entries.append(
-            DatasetEntry(
-                product_id=pid,
-                df2_class=r.df2_class,
-                partition=Partition(r.partition),
-                split=Split(r.split),
-                source=r.item.source,
-                video_paths=video_paths,
-                img_path=views["shop"],
-                front_path=views["front"],
-                rear_path=views["rear"],
-                fabric_path=views["fabric"],
-                video_crops=crops,
-                sha256=sha,
-                metadata={k: v for k, v in meta.items() if v is not None},
-            )
-        )
+    if any(r.split is None for r in rows):
+        rebuild_splits(catalog, seed=seed, test_fraction=test_fraction)
+        rows = catalog.items(status=Status.ACCEPTED)
+    return sorted(rows, key=lambda r: r.product_id or "")
 
-    # media left over from an earlier publish
-    wanted = set(pub.new_state)
+
+def _entry(catalog: Catalog, pub: _Publisher, r: ItemRow) -> DatasetEntry:
+    """Place one product's media and describe it."""
+    pid = str(r.product_id)
+    assets = catalog.assets(source=r.item.source, source_id=r.item.source_id)
+    vids = sorted(
+        (a for a in assets if a.kind == AssetKind.VIDEO and a.status == Status.ACCEPTED and a.path),
+        key=lambda a: a.path,
+    )
+    sha: dict[str, str] = {}
+    video_paths = []
+    for n, v in enumerate(vids):
+        rel = f"videos/{pid}_{n}.mp4"
+        recipe = "copy" if v.crop is None else "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
+        sha[rel] = pub.place(rel, v, recipe)
+        video_paths.append(rel)
+    views: dict[str, str | None] = {}
+    for kind in (AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC):
+        imgs = sorted(
+            (a for a in assets if a.kind == kind and a.status == Status.ACCEPTED and a.path),
+            key=lambda a: ((a.url or "").startswith("splitscreen:"), a.path),
+        )
+        if not imgs:
+            views[str(kind)] = None
+            continue
+        rel = f"{kind}/{pid}.jpg"
+        sha[rel] = pub.place(rel, imgs[0], "copy" if _is_jpeg(pub.root / imgs[0].path) else "jpeg")
+        views[str(kind)] = rel
+    if not video_paths or views["shop"] is None:
+        raise CatalogError(
+            f"accepted item {pid} has no video or no shop image",
+            where=str(catalog.path),
+            hint="rerun `mf clean`",
+        )
+    meta = {
+        "title": r.item.title,
+        "url": r.item.url,
+        "designer": r.item.designer,
+        "colour": r.item.colour,
+        "source_id": r.item.source_id,
+        "source_crops": [v.crop.box if v.crop else None for v in vids],
+    }
+    return DatasetEntry(
+        product_id=pid,
+        df2_class=r.df2_class,
+        partition=Partition(r.partition),
+        split=Split(r.split),
+        source=r.item.source,
+        video_paths=video_paths,
+        img_path=views["shop"],
+        front_path=views["front"],
+        rear_path=views["rear"],
+        fabric_path=views["fabric"],
+        video_crops=[None]
+        * len(video_paths),  # crops are applied by re-encoding; the loader has nothing to do
+        sha256=sha,
+        metadata={k: v for k, v in meta.items() if v is not None},
+    )
+
+
+def _remove_stale_media(out: Path, wanted: set[str]) -> int:
+    """Delete media left over from an earlier publish; returns how many files went."""
     removed = 0
     for d in MEDIA_DIRS:
         for f in sorted((out / d).glob("*")) if (out / d).is_dir() else []:
             if f.is_file() and f"{d}/{f.name}" not in wanted:
                 f.unlink()
                 removed += 1
+    return removed
 
+
+def _write_official_splits(out: Path, entries: list[DatasetEntry]) -> None:
+    """train.json / test.json; tracklets already written for unchanged videos are kept."""
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
         old = read_official(path) if path.exists() else {}
@@ -221,26 +273,6 @@ def publish(
                 tracklets=trk,
             )
         write_official(path, official, indent=None)
-    lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
-    _write_if_changed(out / "entries.jsonl", lines.encode())
-    _write_if_changed(out / "datasheet.md", datasheet(entries).encode())
-    (out / "plots").mkdir(exist_ok=True)
-    _write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
-    _write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(catalog, entries))
-    _write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
-    manifest = write_manifest(out)
-    n_test = sum(e.split == Split.TEST for e in entries)
-    return {
-        "out": str(out),
-        "products": len(entries),
-        "train": len(entries) - n_test,
-        "test": n_test,
-        "videos": sum(len(e.video_paths) for e in entries),
-        "files": len(manifest),
-        "written": pub.copied,
-        "unchanged": pub.skipped,
-        "removed": removed,
-    }
 
 
 def write_manifest(out: Path) -> dict[str, str]:
