@@ -20,7 +20,7 @@ Exit status: 0 all done; 1 some items failed (listed; rerun to retry them);
 def _existing_catalog(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not Path(value).is_file():
         raise CatalogError(
-            "catalog not found", where=value, hint="give the SQLite catalog mf-collect wrote (--catalog)"
+            "catalog not found", where=value, hint="--catalog takes the SQLite catalog mf-collect wrote"
         )
     return value
 
@@ -28,7 +28,7 @@ def _existing_catalog(ctx: click.Context, param: click.Parameter, value: str | N
 def _existing_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not Path(value).is_dir():
         raise ConfigError(
-            "collection root not found", where=value, hint="give the folder mf-collect filled (--root)"
+            "collection root not found", where=value, hint="--root takes the folder mf-collect filled"
         )
     return value
 
