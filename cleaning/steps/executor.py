@@ -53,6 +53,8 @@ class LocalExecutor:
     def map(
         self, fn: Callable[[T], R], tasks: Sequence[T], *, desc: str, unit: str = "video"
     ) -> list[Outcome[R]]:
+        if not tasks:  # everything came from the cache: no empty progress bar
+            return []
         from schemas.cli_support import progress
 
         out: list[Outcome[R]] = []
