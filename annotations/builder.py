@@ -1,6 +1,6 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
-Per video: decode frames (decord, prefetching thread), detect in batches, embed every
+Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
 detection with the single-frame matcher, run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from pydantic import ValidationError
@@ -31,12 +30,13 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
+from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
 from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
-from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
+from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.official import OfficialSplit, read_official, write_official
 
 SPLIT_FILES = ("train.json", "test.json")
@@ -157,14 +157,6 @@ def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
         ) from None
 
 
-def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """An image file as RGB uint8, or :class:`MediaError`."""
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise MediaError("cannot read image", where=str(path), hint="the shop image is missing or corrupt")
-    return np.ascontiguousarray(img[..., ::-1])
-
-
 def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, list[float]]:
     """Fill frames between two boxes at most ``max_gap`` frames apart by linear interpolation."""
     if max_gap <= 1 or len(boxes) < 2:
@@ -236,7 +228,7 @@ class TrackletBuilder:
         return dets, len(idx)
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
-        img = read_rgb(shop_path)
+        img = read_image(shop_path)
         with torch.no_grad():
             return self.matcher.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
 
@@ -324,7 +316,7 @@ class TrackletBuilder:
     ) -> tuple[VideoTracklets, int, int]:
         """One video end to end; returns the result, frames detected and detections."""
         shop_emb = self.shop_embedding(dataset / job.img_path)
-        src = VideoSource(dataset / job.video_path)
+        src = VideoSource(dataset / job.video_path, backend=self.config.video_backend)
         try:
             dets, n = self.detect_video(src, timings)
             t = time.perf_counter()

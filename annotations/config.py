@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from annotations.tracking import TrackerConfig
+from movingfashion.media.readers import backend_names
 from movingfashion.models.detectors.base import DetectorConfig
 
 
@@ -40,6 +41,18 @@ class BuildConfig(BaseModel):
         " features (fasterrcnn only; the matcher must be trained on them)",
     )
     decimals: int = Field(1, ge=0, le=4, description="box coordinates are rounded to this many decimals")
+    video_backend: str = Field(
+        "auto",
+        description="video decoder from the reader registry: auto (torchcodec, then PyAV, decord, OpenCV)"
+        " or one of them by name",
+    )
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+
+    @field_validator("video_backend")
+    @classmethod
+    def _known_backend(cls, v: str) -> str:
+        if v not in backend_names():
+            raise ValueError(f"unknown video backend {v!r}; use one of {', '.join(backend_names())}")
+        return v

@@ -1,4 +1,4 @@
-"""Clip loading speed: MovingFashionDataset vs reopen-and-seek (OpenCV) vs raw decord get_batch.
+"""Clip loading speed: MovingFashionDataset vs reopen-and-seek (OpenCV) vs raw decoders (decord, PyAV, torchcodec).
 
 Every method loads the *same* clips (T frames chosen by the dataset's RRS sampler in training
 mode, tracklet crops resized to 224 x 224, plus the shop image), so the ratios compare
@@ -10,8 +10,11 @@ decoding strategies only. Each method runs two passes over the clips and the sec
 * ``raw decord``: cached ``VideoReader.get_batch`` of exactly those frames, nothing else;
 * ``raw pyav``: cached :class:`~movingfashion.media.readers.PyAVReader` (non-reference frames
   skipped) of exactly those frames;
+* ``raw torchcodec``: cached :class:`~movingfashion.media.readers.TorchCodecReader`
+  (``VideoDecoder(seek_mode="exact").get_frames_at``) of exactly those frames;
 * ``loader``: ``MovingFashionDataset`` through a DataLoader with 0 and 2 workers, with the
-  default backend (PyAV) and with ``backend="decord"``;
+  default ``backend="auto"`` (torchcodec where FFmpeg's libraries are installed), with
+  ``backend="pyav"`` (the default before torchcodec) and with ``backend="decord"``;
 * ``loader + full crop cache``: the same dataset reading a crop cache of *every* boxed frame
   (``pool=None``), built once (one-time cost printed, with the epochs it takes to pay back):
   the same clips, bit-identical;
@@ -44,8 +47,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from movingfashion.batching import collate_clips  # noqa: E402
-from movingfashion.dataset import MovingFashionDataset, build_crop_cache, read_image  # noqa: E402
-from movingfashion.media.readers import encode_h264  # noqa: E402
+from movingfashion.dataset import MovingFashionDataset, build_crop_cache  # noqa: E402
+from movingfashion.media.ffmpeg import encode_frames  # noqa: E402
+from movingfashion.media.images import read_image  # noqa: E402
 
 CROP = 224
 
@@ -91,7 +95,7 @@ def synthetic_dataset(
             if i % 7 != 3:  # a few frames without a box
                 boxes[str(i)] = [x, y, x + bw, y + bh]
         if not (out / rel).is_file():
-            encode_h264(np.stack(vid), out / rel, fps=30, gop=gop, crf=23)
+            encode_frames(vid, out / rel, fps=30, gop=gop, crf=23)
         shop = out / f"shop/{pid}.jpg"
         shop.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(shop), cv2.resize(tex, (600, 800)))
@@ -169,7 +173,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     T = args.frames_per_clip
     ds = MovingFashionDataset(
         root, "train", frames=T, seed=args.seed, crop_size=CROP, shop_size=CROP, on_bad="skip"
-    )  # default backend: PyAV
+    )  # default backend: auto
     n = max(8, args.clips // 8 * 8)
     indices = list(range(n))  # indices >= len(ds) map to repeats of items with their own random frames
     plans = []
@@ -178,8 +182,10 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         v = rec.videos[vi]
         plans.append((v.rel_path, idx, [v.boxes[f] for f in idx], rec.shop_path))
     lengths = sorted({len(ds.cache.get(root / p[0])) for p in plans})
+    auto_backend = ds.cache.get(root / plans[0][0]).backend
     print(
-        f"data: {source}; {len(ds)} products, {n} clips of T={T}, video lengths {lengths[0]}..{lengths[-1]}"
+        f"data: {source}; {len(ds)} products, {n} clips of T={T}, video lengths {lengths[0]}..{lengths[-1]}; "
+        f"backend='auto' decodes with {auto_backend}"
     )
 
     def run_baseline():
@@ -208,6 +214,17 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
                 r = pyav[rel] = PyAVReader(str(root / rel))
             r.get(sorted(set(idx)))
 
+    from movingfashion.media.readers import TorchCodecReader, torchcodec_problem
+
+    tc: dict[str, TorchCodecReader] = {}
+
+    def run_torchcodec():
+        for rel, idx, _, _ in plans:
+            r = tc.get(rel)
+            if r is None:
+                r = tc[rel] = TorchCodecReader(str(root / rel), device="cpu")
+            r.get(sorted(set(idx)))
+
     def loader_pass(dataset, workers):
         loader = torch.utils.data.DataLoader(
             dataset,
@@ -233,8 +250,22 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     res["baseline_cv2_seek"] = steady(run_baseline)
     res["raw_decord_get_batch"] = steady(run_raw)
     res["raw_pyav_skip_nonref"] = steady(run_pyav)
+    if torchcodec_problem() is None:
+        res["raw_torchcodec"] = steady(run_torchcodec)
     res["loader_0_workers"] = steady(loader_pass(ds, 0))
     res["loader_2_workers"] = steady(loader_pass(ds, 2))
+    ds_av = MovingFashionDataset(
+        root,
+        "train",
+        frames=T,
+        seed=args.seed,
+        crop_size=CROP,
+        shop_size=CROP,
+        on_bad="skip",
+        backend="pyav",
+    )
+    res["loader_pyav_0_workers"] = steady(loader_pass(ds_av, 0))
+    res["loader_pyav_2_workers"] = steady(loader_pass(ds_av, 2))
     ds_dc = MovingFashionDataset(
         root,
         "train",
@@ -310,13 +341,24 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         f"loader: {same}"
     )
     print(
-        f"ratio loader (2 workers) / baseline: {res['loader_2_workers'] / base:.2f}x (aim >= 5x; "
-        f"backend=decord {res['loader_decord_2_workers'] / base:.2f}x, full crop cache "
-        f"{res['full_cache_2_workers'] / base:.2f}x)"
+        f"ratio loader (2 workers, auto = {auto_backend}) / baseline: {res['loader_2_workers'] / base:.2f}x "
+        f"(aim >= 5x; backend=pyav {res['loader_pyav_2_workers'] / base:.2f}x, backend=decord "
+        f"{res['loader_decord_2_workers'] / base:.2f}x, full crop cache {res['full_cache_2_workers'] / base:.2f}x)"
     )
     print(
-        f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8; backend=decord "
-        f"{res['loader_decord_0_workers'] / raw:.2f}); raw pyav / raw decord: {res['raw_pyav_skip_nonref'] / raw:.2f}"
+        f"loader (0 workers) / raw decord: {res['loader_0_workers'] / raw:.2f} (aim >= 0.8; backend=pyav "
+        f"{res['loader_pyav_0_workers'] / raw:.2f}, backend=decord {res['loader_decord_0_workers'] / raw:.2f}); "
+        f"raw pyav / raw decord: {res['raw_pyav_skip_nonref'] / raw:.2f}"
+        + (
+            f"; raw torchcodec / raw decord: {res['raw_torchcodec'] / raw:.2f}"
+            if "raw_torchcodec" in res
+            else ""
+        )
+    )
+    print(
+        f"auto ({auto_backend}) / pyav, same run: loader 0 workers "
+        f"{res['loader_0_workers'] / res['loader_pyav_0_workers']:.2f}x, 2 workers "
+        f"{res['loader_2_workers'] / res['loader_pyav_2_workers']:.2f}x"
     )
     print(
         f"paired per clip, interleaved: dataset[i] (backend=decord) / raw decord = "
@@ -328,6 +370,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     )
     return {
         "source": source,
+        "auto_backend": auto_backend,
         "clips": n,
         "T": T,
         "clips_per_s": res,

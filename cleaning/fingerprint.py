@@ -7,8 +7,8 @@ import os
 import numpy as np
 
 from cleaning.config import DedupConfig
-from cleaning.media import read_frames
 from cleaning.phash import phash_batch
+from movingfashion.media.readers import read_frames
 
 #: frames are decoded at this width (aspect kept) before hashing; hashing needs only 32x32
 DECODE_WIDTH = 128
@@ -39,5 +39,5 @@ def fingerprint_video(
         return np.zeros(0, np.uint64)
     w = min(DECODE_WIDTH, width) if width else DECODE_WIDTH
     h = max(8, round(height * w / width)) if width else DECODE_WIDTH
-    imgs = read_frames(path, idx, size=(w - w % 2, h - h % 2))
+    imgs = read_frames(path, idx, size=(h - h % 2, w - w % 2))
     return phash_batch(list(imgs), cfg.crop_fraction)

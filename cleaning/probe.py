@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cleaning.config import ProbeConfig
-from cleaning.media import count_decodable_frames, read_frames, read_image, video_codec, video_meta
+from movingfashion.media import probe as media_probe
 from schemas.errors import MediaError
 from schemas.items import ImageProbe, VideoProbe
 
@@ -35,27 +35,23 @@ def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
     if p.stat().st_size == 0:
         return ProbeResult(False, reason="corrupt: empty file")
     try:
-        declared, fps, width, height = video_meta(p)
+        info = media_probe.probe_video(p, count_decodable=True)
     except MediaError:
         return ProbeResult(False, reason="corrupt: the video does not open (damaged or truncated file)")
-    if declared <= 0 or width <= 0:
-        decoded = count_decodable_frames(p)
-        if decoded == 0:
-            return ProbeResult(False, reason="zero_frames: no decodable frame")
-        declared = decoded
-    frames = _decodable(p, declared, cfg)
+    declared, frames = info.frames, info.decodable or 0
     if frames == 0:
         return ProbeResult(False, reason="zero_frames: no decodable frame")
     if frames < declared * (1 - cfg.frame_count_tolerance):
         return ProbeResult(False, reason=f"truncated: {frames} of {declared} declared frames decode")
-    duration = frames / fps if fps > 0 else 0.0
+    duration = frames / info.fps if info.fps > 0 else 0.0
+    width, height = info.width, info.height
     probe = VideoProbe(
         frames=frames,
-        fps=round(fps, 4),
+        fps=round(info.fps, 4),
         width=width,
         height=height,
         duration_s=round(duration, 4),
-        codec=video_codec(p),
+        codec=info.codec,
     )
     if frames < cfg.min_frames:
         return ProbeResult(False, probe, f"too_short: {frames} frames < {cfg.min_frames}")
@@ -66,17 +62,6 @@ def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
     return ProbeResult(True, probe)
 
 
-def _decodable(path: Path, declared: int, cfg: ProbeConfig) -> int:
-    """Declared count if the last frames decode, else the count OpenCV decodes sequentially."""
-    try:
-        frames = read_frames(path, sorted({0, declared // 2, max(declared - 1, 0)}))
-        if len(frames) and frames.size:
-            return declared
-    except Exception:  # noqa: BLE001 - any decoder failure means: count frame by frame
-        pass
-    return count_decodable_frames(path)
-
-
 def probe_image(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) -> ProbeResult:
     """Probe an image file: decodes and is at least ``min_image_side`` on both sides."""
     cfg = cfg or ProbeConfig()
@@ -84,11 +69,11 @@ def probe_image(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
     if not p.is_file():
         return ProbeResult(False, reason=f"missing: file not found: {p}")
     try:
-        img = read_image(p)
+        info = media_probe.probe_image(p)
     except MediaError:
         return ProbeResult(False, reason="corrupt: the image does not decode")
-    h, w = img.shape[:2]
-    probe = ImageProbe(width=int(w), height=int(h))
+    w, h = info.width, info.height
+    probe = ImageProbe(width=w, height=h)
     if min(w, h) < cfg.min_image_side:
         return ProbeResult(False, probe, f"too_small: {w}x{h} < {cfg.min_image_side} px")
     return ProbeResult(True, probe)

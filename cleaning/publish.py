@@ -27,12 +27,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from cleaning.media import read_image
 from cleaning.splits import rebuild_splits
-from cleaning.splitscreen import crop_video
+from movingfashion.media.ffmpeg import transcode
+from movingfashion.media.images import encode_image, read_image
 from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, Split
@@ -90,14 +89,9 @@ class _Publisher:
             with open(src, "rb") as fin, atomic_open(dst) as fout:
                 shutil.copyfileobj(fin, fout)
         elif recipe == "jpeg":
-            ok, buf = cv2.imencode(
-                ".jpg", cv2.cvtColor(read_image(src), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95]
-            )
-            if not ok:
-                raise MediaError("cannot encode JPEG", where=str(src))
-            atomic_write_bytes(dst, buf.tobytes())
+            atomic_write_bytes(dst, encode_image(read_image(src), ".jpg", quality=95))
         else:
-            crop_video(src, dst, [float(v) for v in recipe.split(":", 1)[1].split(",")])
+            transcode(src, dst, crop=[float(v) for v in recipe.split(":", 1)[1].split(",")])
         out_sha = sha256_file(dst)
         self.new_state[rel] = {"src": src_sha, "recipe": recipe, "out": out_sha}
         self.copied += 1

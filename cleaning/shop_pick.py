@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cleaning.media import read_frames, read_image, video_meta
+from movingfashion.media.images import read_image
+from movingfashion.media.probe import probe_video
+from movingfashion.media.readers import read_frames
 
 #: frames sampled evenly over the video for the colour comparison
 SAMPLE_FRAMES = 8
@@ -87,7 +89,7 @@ def pick_shop(
         scores = [float(scorer.score(str(video), str(c))) for c in candidates]
         method = "matcher"
     else:
-        n = video_meta(video)[0]
+        n = probe_video(video).frames
         frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
         scores = [float(colour_coverage(frames, im)) for im in imgs]
         method = "colour"

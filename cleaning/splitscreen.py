@@ -11,22 +11,18 @@ What happens downstream (documented choice): cleaning saves the still half as th
 ``shop`` asset (``ROOT/<source>/<id>/shop-recovered.png``; only for items without a shop
 image) and records the moving half as
 :class:`schemas.items.Crop` on the video asset; ``mf publish`` then re-encodes the video
-cropped to the moving half (H.264), so readers of the official format only see the street half.
+cropped to the moving half (H.264, :func:`movingfashion.media.ffmpeg.transcode`), so readers of the official format only see the street half.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
-import cv2
 import numpy as np
 
 from cleaning.config import SplitScreenConfig
-from cleaning.media import read_frames
-from schemas.errors import MediaError
+from movingfashion.media.readers import read_frames
 
 
 @dataclass(frozen=True)
@@ -100,78 +96,3 @@ def detect_split_screen_file(
         return None
     idx = np.linspace(0, frames - 1, n).round().astype(int).tolist()
     return detect_split_screen(read_frames(path, idx), cfg)
-
-
-def save_png(path: str | os.PathLike[str], rgb: np.ndarray) -> bytes:
-    """Encode RGB as PNG (deterministic bytes), write atomically, return the bytes."""
-    from schemas.atomic import atomic_write_bytes
-
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise MediaError("cannot encode PNG", where=str(path))
-    data = buf.tobytes()
-    atomic_write_bytes(path, data)
-    return data
-
-
-def crop_video(
-    src: str | os.PathLike[str],
-    dst: str | os.PathLike[str],
-    box: list[float],
-    *,
-    gop: int = 30,
-    crf: int = 18,
-) -> None:
-    """Re-encode ``src`` cropped to ``box`` (x1, y1, x2, y2) as H.264 into ``dst`` (atomic, bit-exact reruns).
-
-    Width and height are rounded down to even numbers (yuv420p). Single-threaded x264 with no
-    metadata so the same input always gives the same bytes.
-    """
-    import imageio_ffmpeg
-
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
-    w, h = (x2 - x1) // 2 * 2, (y2 - y1) // 2 * 2
-    if w <= 0 or h <= 0:
-        raise MediaError(f"crop box {box} is empty", where=str(src))
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.part.mp4")
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-y",
-        "-loglevel",
-        "error",
-        "-i",
-        str(src),
-        "-an",
-        "-vf",
-        f"crop={w}:{h}:{x1}:{y1}",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "medium",
-        "-crf",
-        str(crf),
-        "-g",
-        str(gop),
-        "-pix_fmt",
-        "yuv420p",
-        "-threads",
-        "1",
-        "-x264-params",
-        "threads=1",
-        "-map_metadata",
-        "-1",
-        "-fflags",
-        "+bitexact",
-        "-flags:v",
-        "+bitexact",
-        "-movflags",
-        "+faststart",
-        str(tmp),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise MediaError(f"ffmpeg could not crop the video: {proc.stderr.strip()[-300:]}", where=str(src))
-    os.replace(tmp, dst)

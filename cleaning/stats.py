@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.media import read_image
 from cleaning.mih import UnionFind
 from cleaning.splits import check_leakage
+from movingfashion.media.images import read_image
 from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, Status

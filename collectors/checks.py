@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from schemas.errors import FetchError
+from schemas.errors import FetchError, MediaError
 from schemas.items import ImageProbe, VideoProbe
 
 VIDEO_EXTS = {"mp4", "mov", "webm", "mkv", "m4v", "avi"}
@@ -24,39 +24,33 @@ _TYPE_EXT = {
 
 
 def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
-    """Decode an image with OpenCV; raise ``FetchError(reason="not_an_image")`` if it does not."""
-    import cv2
-    import numpy as np
+    """Decode an image; raise ``FetchError(reason="not_an_image")`` if it does not."""
+    from movingfashion.media.probe import probe_image as media_probe_image
 
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if img is None or img.size == 0:
-        raise FetchError("file does not decode as an image", where=str(path), reason="not_an_image")
-    return ImageProbe(width=int(img.shape[1]), height=int(img.shape[0]))
+    try:
+        info = media_probe_image(path)
+    except MediaError:
+        raise FetchError("file does not decode as an image", where=str(path), reason="not_an_image") from None
+    return ImageProbe(width=info.width, height=info.height)
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
-    """Open a video with OpenCV, decode its first frame and read its size, frame count and fps."""
-    import cv2
+    """Open a video, decode its first frame and read its size, frame count, fps and codec."""
+    from movingfashion.media.probe import probe_video as media_probe_video
 
-    cap = cv2.VideoCapture(str(path))
     try:
-        ok, frame = cap.read() if cap.isOpened() else (False, None)
-        frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
-    finally:
-        cap.release()
-    if not ok or frame is None or frames <= 0:
+        info = media_probe_video(path)
+    except MediaError:
+        info = None
+    if info is None or info.frames <= 0:
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
-    codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") or None
     return VideoProbe(
-        frames=frames,
-        fps=fps,
-        width=int(frame.shape[1]),
-        height=int(frame.shape[0]),
-        duration_s=frames / fps if fps > 0 else 0.0,
-        codec=codec,
+        frames=info.frames,
+        fps=info.fps,
+        width=info.width,
+        height=info.height,
+        duration_s=info.duration_s,
+        codec=info.codec,
     )
 
 

@@ -156,9 +156,9 @@ class YtdlFetcher:
         if self.ratelimit:
             p["ratelimit"] = self.ratelimit
         with contextlib.suppress(Exception):
-            import imageio_ffmpeg
+            from movingfashion.media.ffmpeg import ffmpeg_exe
 
-            p["ffmpeg_location"] = imageio_ffmpeg.get_ffmpeg_exe()
+            p["ffmpeg_location"] = ffmpeg_exe()
         p.update(extra)
         return p
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from movingfashion.media.readers import backend_names
 from schemas.cli_support import emit, json_option, progress
 
 
@@ -23,10 +24,10 @@ from schemas.cli_support import emit, json_option, progress
 @click.option("--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset.")
 @click.option(
     "--backend",
-    type=click.Choice(["auto", "pyav", "decord", "opencv"]),
+    type=click.Choice(backend_names()),
     default="auto",
     show_default=True,
-    help="Video decoder.",
+    help="Video decoder (auto: torchcodec, then PyAV, decord, OpenCV).",
 )
 @json_option
 def crop_cache(

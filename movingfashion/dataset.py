@@ -32,9 +32,9 @@ Design choices (documented contract):
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
   trade-off: evaluate without it to follow the paper's protocol).
-* **Decoder** (``backend``): ``"auto"`` = PyAV with the unneeded non-reference frames skipped
-  (bit-identical to a full decode), then decord ``get_batch``, then OpenCV, per file;
-  ``"pyav"``, ``"decord"`` or ``"opencv"`` force one (:mod:`movingfashion.media.readers`).
+* **Decoder** (``backend``): ``"auto"`` = torchcodec (exact seeking), then PyAV (the unneeded
+  non-reference frames skipped, bit-identical to a full decode), then decord ``get_batch``,
+  then OpenCV, per file; a name from :func:`movingfashion.media.readers.backend_names` forces one.
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
   times less to pass from DataLoader workers; convert on the GPU).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
@@ -57,7 +57,8 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
-from movingfashion.media.readers import BACKENDS, ReaderCache
+from movingfashion.media.images import read_image
+from movingfashion.media.readers import ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
@@ -183,11 +184,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.quality = quality or QualityConfig()
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
         self.epoch = 0
-        if backend not in BACKENDS:
+        if backend not in backend_names():
             raise ConfigError(
                 f"unknown video backend {backend!r}",
                 where="backend",
-                hint=f"use one of {', '.join(BACKENDS)}",
+                hint=f"use one of {', '.join(backend_names())}",
             )
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
@@ -726,17 +727,4 @@ def _shop_image(path: str, size: Size | None) -> np.ndarray:
     """Decoded, resized shop images, kept per process (K clips of a product share one)."""
     img = read_image(path, size)
     img.setflags(write=False)
-    return img
-
-
-def read_image(path: str | os.PathLike[str], size: Size | None = None) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of an image file, resized to ``size`` (H, W); MediaError if unreadable."""
-    import cv2
-
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise MediaError("cannot read image", where=str(path), hint="the file is missing or not an image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    if size is not None:
-        img = cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return img

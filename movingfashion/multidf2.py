@@ -22,8 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import _size, read_image
+from movingfashion.dataset import _size
 from movingfashion.deepfashion2 import iter_split
+from movingfashion.media.images import read_image
 from movingfashion.sampling import FrameSampler, get_sampler
 from schemas.atomic import atomic_write_json
 from schemas.errors import ConfigError, DataFormatError

@@ -18,7 +18,6 @@ import numpy as np
 
 from cleaning.associations import PairScorer
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates
-from cleaning.media import read_image
 from cleaning.phash import phash
 from cleaning.shop_pick import pick_shop
 from cleaning.steps.base import Step, StepContext, StepReport
@@ -30,6 +29,7 @@ from cleaning.steps.state import (
     item_key,
     partition_of,
 )
+from movingfashion.media.images import read_image
 from schemas.items import AssetKind, MediaAsset, Status
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cleaning.config import SplitScreenConfig
-from cleaning.media import read_image
-from cleaning.splitscreen import detect_split_screen_file, save_png
+from cleaning.splitscreen import detect_split_screen_file
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.executor import Outcome
 from cleaning.steps.state import SPLITSCREEN_URL, CleaningState, VideoState
+from movingfashion.media.images import read_image, write_image
 from schemas.atomic import sha256_file
 from schemas.geometry import Box
 from schemas.items import AssetKind, Crop, ImageProbe, MediaAsset, Status
@@ -41,7 +41,7 @@ def detect_file(task: SplitScreenTask) -> dict[str, Any]:
     if det is None:
         return {"found": False}
     if task.shop_png is not None and not task.shop_png.is_file():
-        save_png(task.shop_png, det.still_image)
+        write_image(task.shop_png, det.still_image)
     return {
         "found": True,
         "layout": det.layout,

@@ -1,43 +1,82 @@
-"""Decode exactly the frames a clip needs.
+"""Decode exactly the frames a caller needs: one reader registry for every stage.
 
-``read_frames(path, indices)`` decodes the requested frame indices of one video in one call,
-never with a per-frame seek loop. The default reader, :class:`PyAVReader`, seeks to the key
-frame before each group of wanted frames and decodes forward while FFmpeg drops the
-non-reference frames nobody asked for (bit-identical to a full decode); decord's
-``VideoReader.get_batch`` (seek to the key frame, decode everything forward) is the first
-fallback and OpenCV the last (``backend="auto"``; ``"pyav"``, ``"decord"`` or ``"opencv"``
-force one). Readers are kept in a small LRU cache that belongs to one process: the cache is
-keyed on the process id, so a DataLoader worker forked from a parent that already opened
-readers starts with an empty cache instead of sharing decoder state across processes (the
-inherited readers are left alone: freeing a decord reader in a forked child hangs). When no
-backend can open or decode a file, a :class:`~schemas.errors.MediaError` names the video and
-what each backend said.
+Backends (:data:`READERS`), each behind :class:`FrameReader` (uint8 RGB ``[N, H, W, 3]`` in the
+order asked, any order, repeats allowed):
+
+* ``torchcodec``: PyTorch's decoder (``VideoDecoder(seek_mode="exact")``, ``get_frames_at``);
+  needs FFmpeg's shared libraries (major version 4-9, ``make install`` provides them);
+  decodes on CUDA (NVDEC) when asked (``device="cuda"``, or ``MF_DECODE_DEVICE=cuda|auto``);
+* ``pyav``: the reference; seeks to the key frame before each group of wanted frames and
+  lets FFmpeg drop the non-reference frames nobody asked for (bit-identical to a full decode);
+* ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with three guards: a
+  file whose header declares another frame count than its packets hold is refused (decord
+  seeks by the header and returns wrong frames there), it is never asked for frames past the
+  packets the container holds (its ``get_batch`` can spin forever there), and it is always
+  asked in frame order (unsorted requests return wrong frames on open-GOP video);
+* ``opencv``: ``cv2.VideoCapture``, the last resort (its header frame count is also capped by
+  the packets the container holds: past the real end it returns other frames silently).
+
+``backend="auto"`` tries torchcodec, PyAV, decord, OpenCV in that order per file; when
+torchcodec cannot run here (no FFmpeg libraries) it is skipped with one logged line per
+process. Forcing a backend uses only that one. Readers live in a small LRU cache that belongs
+to one process (:class:`ReaderCache`): a DataLoader worker forked from a parent that already
+opened readers starts empty instead of sharing decoder state (the inherited readers are kept
+referenced, never freed: freeing a decord reader in a forked child hangs). Whatever fails, the
+:class:`~schemas.errors.MediaError` names the video and what each backend said.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
-import subprocess
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from movingfashion.media.logs import quiet_decord_logs, quiet_native_logs
 from schemas.errors import MediaError
+
+log = logging.getLogger(__name__)
 
 #: Readers kept open per process (each holds a demuxer and decoder, about 30 ms to open).
 DEFAULT_CACHE_SIZE = 16
 
+#: Where torchcodec decodes: ``cpu`` (default), ``cuda``, or ``auto`` (CUDA when available and
+#: not inside a DataLoader worker process). Read from the environment at each open.
+DEVICE_ENV = "MF_DECODE_DEVICE"
+
+#: How to get FFmpeg's shared libraries when torchcodec cannot find them.
+TORCHCODEC_HINT = (
+    "torchcodec needs FFmpeg's shared libraries (major version 4 to 9): run `make install` as root "
+    "(apt-get install ffmpeg) or install your system's ffmpeg package; or choose backend 'pyav'"
+)
+
+
+class BackendUnavailable(MediaError):
+    """A backend cannot run on this machine at all (missing library), whatever the file."""
+
 
 class FrameReader(Protocol):
-    """What the loader needs from a video backend."""
+    """What every video backend provides."""
 
     backend: str
+    path: str
 
     def __len__(self) -> int: ...
+
+    @property
+    def fps(self) -> float: ...
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of the decoded frames."""
+        ...
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 RGB frames ``[len(indices), H, W, 3]`` in the order asked."""
@@ -45,75 +84,96 @@ class FrameReader(Protocol):
 
     def key_indices(self) -> list[int]: ...
 
+    def close(self) -> None: ...
 
-class DecordReader:
-    """decord ``VideoReader`` behind the :class:`FrameReader` interface."""
 
-    backend = "decord"
+# -- torchcodec ----------------------------------------------------------------------------------
 
-    def __init__(self, path: str) -> None:
-        import decord
+
+@functools.cache
+def torchcodec_problem() -> str | None:
+    """None when torchcodec can decode videos here, else why not (checked once per process)."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except Exception as exc:  # noqa: BLE001 - ImportError, or OSError from a broken install
+        return (
+            f"torchcodec cannot be imported ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        )
+    try:
+        from torchcodec._core import ops
+    except Exception:  # noqa: BLE001 - layout changed: let opening a file tell
+        return None
+    if getattr(ops, "_FFMPEG_AVAILABLE", True) is False:
+        return "torchcodec found no FFmpeg shared libraries"
+    return None
+
+
+def decode_device(device: str | None = None) -> str:
+    """``cpu`` or ``cuda`` for torchcodec: ``device`` or ``$MF_DECODE_DEVICE`` (default cpu)."""
+    choice = (device or os.environ.get(DEVICE_ENV) or "cpu").lower()
+    if choice not in ("cpu", "cuda", "auto"):
+        raise MediaError(f"unknown decode device {choice!r}", where=DEVICE_ENV, hint="use cpu, cuda or auto")
+    if choice == "auto":
+        import torch
+        from torch.utils.data import get_worker_info
+
+        return "cuda" if torch.cuda.is_available() and get_worker_info() is None else "cpu"
+    return choice
+
+
+class TorchCodecReader:
+    """torchcodec ``VideoDecoder`` (exact seeking: frame ``i`` is the ``i``-th frame shown)."""
+
+    backend = "torchcodec"
+
+    def __init__(self, path: str, *, device: str | None = None) -> None:
+        problem = torchcodec_problem()
+        if problem is not None:
+            raise BackendUnavailable(problem, hint=TORCHCODEC_HINT)
+        from torchcodec.decoders import VideoDecoder
 
         self.path = path
-        self._vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
-        self._len = len(self._vr)
+        self.device = decode_device(device)
+        try:
+            self._dec = VideoDecoder(
+                path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=1, device=self.device
+            )
+        except RuntimeError as exc:
+            if "libtorchcodec" in str(exc) or "FFmpeg" in str(exc).split("\n")[0]:
+                raise BackendUnavailable(str(exc).splitlines()[0], hint=TORCHCODEC_HINT) from None
+            raise
+        md = self._dec.metadata
+        self._len = len(self._dec)
+        self._fps = float(md.average_fps or 0.0)
+        self._size = (int(md.height or 0), int(md.width or 0))
 
     def __len__(self) -> int:
         return self._len
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         idx = [int(i) for i in indices]
         if not idx:
-            h, w = self._vr[0].shape[:2] if self._len else (0, 0)
-            return np.zeros((0, h, w, 3), np.uint8)
-        return self._vr.get_batch(idx).asnumpy()
+            return np.zeros((0, *self._size, 3), np.uint8)
+        data = self._dec.get_frames_at(idx).data
+        return data.numpy() if data.device.type == "cpu" else data.cpu().numpy()
 
     def key_indices(self) -> list[int]:
-        return [int(i) for i in self._vr.get_key_indices()]
+        keys = getattr(self._dec, "_get_key_frame_indices", None)
+        return [int(i) for i in keys()] if keys is not None else _packet_index(self.path)[2]
+
+    def close(self) -> None:
+        self._dec = None
 
 
-class OpenCVReader:
-    """OpenCV fallback: sorts the request, seeks only when jumping backwards or far ahead."""
-
-    backend = "opencv"
-
-    #: Grab (decode without conversion) instead of seeking when the gap is at most this.
-    max_grab_gap = 30
-
-    def __init__(self, path: str) -> None:
-        import cv2
-
-        self.path = path
-        self._cap = cv2.VideoCapture(path)
-        if not self._cap.isOpened():
-            raise OSError("OpenCV cannot open the file")
-        self._len = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self._pos = 0
-
-    def __len__(self) -> int:
-        return self._len
-
-    def get(self, indices: Sequence[int]) -> np.ndarray:
-        import cv2
-
-        wanted = sorted(set(int(i) for i in indices))
-        got: dict[int, np.ndarray] = {}
-        for i in wanted:
-            if i < self._pos or i - self._pos > self.max_grab_gap:
-                self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
-                self._pos = i
-            while self._pos < i:
-                self._cap.grab()
-                self._pos += 1
-            ok, frame = self._cap.read()
-            if not ok:
-                raise OSError(f"OpenCV cannot decode frame {i}")
-            self._pos = i + 1
-            got[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        return np.stack([got[int(i)] for i in indices]) if indices else np.zeros((0, 0, 0, 3), np.uint8)
-
-    def key_indices(self) -> list[int]:
-        return [0]
+# -- PyAV ----------------------------------------------------------------------------------------
 
 
 class PyAVReader:
@@ -124,8 +184,7 @@ class PyAVReader:
     forward with FFmpeg's ``skip_frame``: a packet that is not wanted is decoded only when it is
     a reference frame (another frame depends on it); non-reference frames in between (most
     B-frames) are dropped before decoding. The output is bit-identical to a full decode (the
-    skipped frames feed nothing) and, on libx264 video, takes 0.6-0.8 of the time of decord's
-    ``get_batch`` for a 10-frame clip (``benchmarks/bench_loader.py``).
+    skipped frames feed nothing).
     """
 
     backend = "pyav"
@@ -143,25 +202,25 @@ class PyAVReader:
             raise OSError("no video stream") from None
         self._stream.thread_type = "SLICE"
         self._stream.codec_context.thread_count = 1
-        pts: list[int] = []
-        keys: list[bool] = []
-        for pkt in self._container.demux(self._stream):
-            if pkt.pts is None:
-                if pkt.size:
-                    self._container.close()
-                    raise OSError("packets without timestamps")
-                continue
-            pts.append(int(pkt.pts))
-            keys.append(bool(pkt.is_keyframe))
-        order = np.argsort(np.asarray(pts, np.int64), kind="stable")
-        self._pts = np.asarray(pts, np.int64)[order]
-        self._keys = np.flatnonzero(np.asarray(keys, bool)[order]) if pts else np.zeros(0, np.int64)
-        if len(self._pts) and (not len(self._keys) or self._keys[0] != 0):
-            self._keys = np.concatenate([[0], self._keys])  # decodable from the start all the same
+        try:
+            self._pts, self._keys = _index_packets(self._container, self._stream)
+        except OSError:
+            self._container.close()
+            raise
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        self._fps = float(rate) if rate else 0.0
         self.frames_decoded = 0  #: frames the decoder produced so far (skipped ones not counted)
 
     def __len__(self) -> int:
         return len(self._pts)
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self._stream.height), int(self._stream.width)
 
     def key_indices(self) -> list[int]:
         return [int(i) for i in self._keys]
@@ -172,75 +231,283 @@ class PyAVReader:
     def get(self, indices: Sequence[int]) -> np.ndarray:
         idx = [int(i) for i in indices]
         if not idx:
-            return np.zeros((0, self._stream.height, self._stream.width, 3), np.uint8)
+            return np.zeros((0, *self.size, 3), np.uint8)
         pending = sorted(set(idx))
         want = {int(self._pts[i]): i for i in pending}
         got: dict[int, np.ndarray] = {}
         cc = self._stream.codec_context
         p = 0
-        while p < len(pending):
-            key = self._key_before(pending[p])
-            self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
-            cc.flush_buffers()
-            for pkt in self._container.demux(self._stream):
-                if self.skip_nonref:
-                    cc.skip_frame = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
-                for frame in cc.decode(pkt if pkt.size else None):
-                    self.frames_decoded += 1
-                    i = want.get(frame.pts)
-                    if i is not None and i not in got:
-                        got[i] = frame.to_ndarray(format="rgb24")
-                while p < len(pending) and pending[p] in got:
-                    p += 1
-                if p == len(pending) or self._key_before(pending[p]) != key:
-                    break  # done, or the next wanted frame is behind another key frame: seek there
-            else:  # end of file: whatever is still wanted cannot be decoded
-                if p < len(pending):
-                    raise OSError(f"frame {pending[p]} could not be decoded")
-        cc.skip_frame = "DEFAULT"
+        try:
+            while p < len(pending):
+                key = self._key_before(pending[p])
+                self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
+                cc.flush_buffers()
+                for pkt in self._container.demux(self._stream):
+                    if self.skip_nonref:
+                        cc.skip_frame = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
+                    for frame in cc.decode(pkt if pkt.size else None):
+                        self.frames_decoded += 1
+                        i = want.get(frame.pts)
+                        if i is not None and i not in got:
+                            got[i] = frame.to_ndarray(format="rgb24")
+                    while p < len(pending) and pending[p] in got:
+                        p += 1
+                    if p == len(pending) or self._key_before(pending[p]) != key:
+                        break  # done, or the next wanted frame is behind another key frame: seek there
+                else:  # end of file: whatever is still wanted cannot be decoded
+                    if p < len(pending):
+                        raise OSError(f"frame {pending[p]} could not be decoded")
+        finally:
+            cc.skip_frame = "DEFAULT"
         return np.stack([got[i] for i in idx])
 
     def close(self) -> None:
         self._container.close()
 
 
-def open_reader(path: str | os.PathLike[str], *, backend: str = "auto") -> FrameReader:
-    """Open a video with the backend's readers in order; MediaError when none can.
+def _index_packets(container: Any, stream: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(presentation timestamps in display order, indices of key frames) of a video stream."""
+    pts: list[int] = []
+    keys: list[bool] = []
+    for pkt in container.demux(stream):
+        if pkt.pts is None:
+            if pkt.size:
+                raise OSError("packets without timestamps")
+            continue
+        pts.append(int(pkt.pts))
+        keys.append(bool(pkt.is_keyframe))
+    order = np.argsort(np.asarray(pts, np.int64), kind="stable")
+    sorted_pts = np.asarray(pts, np.int64)[order]
+    key_idx = np.flatnonzero(np.asarray(keys, bool)[order]) if pts else np.zeros(0, np.int64)
+    if len(sorted_pts) and (not len(key_idx) or key_idx[0] != 0):
+        key_idx = np.concatenate([[0], key_idx])  # decodable from the start all the same
+    return sorted_pts, key_idx
 
-    ``auto``: PyAV (non-reference-frame skipping, the fastest exact path), else decord, else
-    OpenCV. ``pyav`` / ``decord`` / ``opencv``: only that one.
+
+def _packet_index(path: str) -> tuple[int, int | None, list[int]]:
+    """(frames the container really holds, frames its header declares or None, key-frame indices).
+
+    Read from the packets, without decoding. The header count is the stream's ``nb_frames``,
+    else its duration times its frame rate.
     """
+    import av
+
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        declared: int | None = int(stream.frames or 0) or None
+        if declared is None and stream.duration and stream.average_rate:
+            declared = round(float(stream.duration * stream.time_base * stream.average_rate))
+        pts, keys = _index_packets(container, stream)
+    return len(pts), declared, [int(k) for k in keys]
+
+
+# -- decord --------------------------------------------------------------------------------------
+
+
+class DecordReader:
+    """decord ``VideoReader.get_batch``, with its frame count checked against the packets."""
+
+    backend = "decord"
+
+    def __init__(self, path: str) -> None:
+        import decord
+
+        quiet_decord_logs()
+        self.path = path
+        try:  # first, so that decord never sees a file FFmpeg cannot open (it prints to stderr then)
+            real, declared, _ = _packet_index(path)
+        except Exception as exc:  # noqa: BLE001 - av.error.*, OSError
+            raise OSError(f"the container does not open ({_first_line(exc)})") from None
+        self._vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        claimed = len(self._vr)
+        if declared is not None and abs(declared - real) > max(1, real // 50):
+            # decord seeks by the header's duration: with a lying header it returns wrong frames
+            raise OSError(f"the header declares {declared} frames but the file holds {real}")
+        # decord's get_batch can spin forever on a frame the file does not have: never ask
+        self._len = min(claimed, real)
+        self._size: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def fps(self) -> float:
+        return float(self._vr.get_avg_fps() or 0.0)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        if self._size is None:
+            h, w = self._vr[0].shape[:2]
+            self._size = (int(h), int(w))
+            self._vr.seek(0)
+        return self._size
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        idx = [int(i) for i in indices]
+        if not idx:
+            return np.zeros((0, *self.size, 3), np.uint8)
+        bad = [i for i in idx if not 0 <= i < self._len]
+        if bad:  # guard for direct callers too (read_frames checks earlier)
+            raise OSError(f"frame {bad[0]} is past the {self._len} frames the file holds")
+        # get_batch returns wrong frames for unsorted requests on open-GOP video: ask in order
+        uniq = sorted(set(idx))
+        arr = self._vr.get_batch(uniq).asnumpy()
+        if uniq == idx:
+            return arr
+        pos = {f: k for k, f in enumerate(uniq)}
+        return arr[[pos[i] for i in idx]]
+
+    def key_indices(self) -> list[int]:
+        return [int(i) for i in self._vr.get_key_indices() if int(i) < self._len]
+
+    def close(self) -> None:
+        self._vr = None
+
+
+# -- OpenCV --------------------------------------------------------------------------------------
+
+
+class OpenCVReader:
+    """OpenCV fallback: sorts the request, seeks only when jumping backwards or far ahead."""
+
+    backend = "opencv"
+
+    #: Grab (decode without conversion) instead of seeking when the gap is at most this.
+    max_grab_gap = 30
+
+    def __init__(self, path: str) -> None:
+        import cv2
+
+        self.path = path
+        self._cap = cv2.VideoCapture(path)
+        if not self._cap.isOpened():
+            raise OSError("OpenCV cannot open the file")
+        declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        try:  # the header's count may exceed what the file holds: OpenCV then returns other frames
+            self._len = min(declared, _packet_index(path)[0])
+        except Exception:  # noqa: BLE001 - PyAV cannot index it: trust the header
+            self._len = declared
+        self._fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self._size = (
+            int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        )
+        self._pos = 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def fps(self) -> float:
+        return self._fps
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def get(self, indices: Sequence[int]) -> np.ndarray:
+        import cv2
+
+        idx = [int(i) for i in indices]
+        if not idx:
+            return np.zeros((0, *self._size, 3), np.uint8)
+        got: dict[int, np.ndarray] = {}
+        for i in sorted(set(idx)):
+            if i < self._pos or i - self._pos > self.max_grab_gap:
+                self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
+                self._pos = i
+            while self._pos < i:
+                if not self._cap.grab():
+                    raise OSError(f"OpenCV cannot decode frame {self._pos}")
+                self._pos += 1
+            ok, frame = self._cap.read()
+            if not ok:
+                raise OSError(f"OpenCV cannot decode frame {i}")
+            self._pos = i + 1
+            got[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return np.stack([got[i] for i in idx])
+
+    def key_indices(self) -> list[int]:
+        """OpenCV does not expose key frames: every frame counts as one."""
+        return list(range(self._len))
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+# -- registry ------------------------------------------------------------------------------------
+
+#: Reader classes by backend name (adding a backend is one class and one line here).
+READERS: dict[str, Callable[[str], FrameReader]] = {
+    "torchcodec": TorchCodecReader,
+    "pyav": PyAVReader,
+    "decord": DecordReader,
+    "opencv": OpenCVReader,
+}
+#: The order ``backend="auto"`` tries them in.
+AUTO_ORDER: tuple[str, ...] = ("torchcodec", "pyav", "decord", "opencv")
+
+
+def backend_names() -> list[str]:
+    """Every ``backend=`` value: ``auto`` and each registered reader (for CLI choices)."""
+    return ["auto", *READERS]
+
+
+def backend_order(backend: str) -> tuple[str, ...]:
+    """Readers a ``backend=`` value tries, in order; MediaError for an unknown name."""
+    if backend == "auto":
+        return tuple(n for n in AUTO_ORDER if n in READERS)
+    if backend in READERS:
+        return (backend,)
+    raise MediaError(f"unknown video backend {backend!r}", hint=f"use one of {', '.join(backend_names())}")
+
+
+_fallback_logged: set[str] = set()
+
+
+def _note_unavailable(name: str, exc: BackendUnavailable) -> None:
+    """One log line per process and backend that ``auto`` skips."""
+    if name not in _fallback_logged:
+        _fallback_logged.add(name)
+        log.warning("%s is not usable here (%s); video decoding falls back to the next backend", name, exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The useful first line of a decoder's message (without C++ source locations)."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"^(\w+, )?\S+\.(cpp|cc|h):\d+[:,]?\s*", "", line) or line
+
+
+def open_reader(path: str | os.PathLike[str], *, backend: str = "auto") -> FrameReader:
+    """Open a video with the backend's readers in order; MediaError naming the file when none can."""
     p = str(path)
+    order = backend_order(backend)
     if not Path(p).is_file():
-        raise MediaError("video file not found", where=p, hint="check video_paths in the split JSON")
+        raise MediaError(
+            "video file not found", where=p, hint="check the video path (video_paths in the split JSON)"
+        )
+    quiet_native_logs()
     errors: list[str] = []
-    order = BACKENDS.get(backend)
-    if order is None:
-        raise MediaError(f"unknown video backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")
     for name in order:
         try:
-            reader: FrameReader = _READERS[name](p)
-            if len(reader) <= 0:
-                raise OSError("no frames")
-            return reader
+            reader: FrameReader = READERS[name](p)
+        except BackendUnavailable as exc:
+            if backend != "auto":
+                raise MediaError(exc.message, where=p, hint=exc.hint) from None
+            _note_unavailable(name, exc)
+            continue
         except Exception as exc:  # noqa: BLE001 - a backend may raise anything on a bad file
-            errors.append(f"{name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            errors.append(f"{name}: {_first_line(exc)}")
+            continue
+        if len(reader) > 0:
+            return reader
+        errors.append(f"{name}: no frames")
     raise MediaError(
-        f"cannot open video ({'; '.join(errors)})",
+        f"unreadable video, no backend can open it ({'; '.join(errors) or 'no backend available'})",
         where=p,
-        hint="re-download or re-encode the file (H.264 mp4), or drop the product",
+        hint="re-download or re-encode the file (H.264 mp4), or drop it",
     )
-
-
-#: Reader classes by backend name.
-_READERS: dict[str, Any] = {"decord": DecordReader, "pyav": PyAVReader, "opencv": OpenCVReader}
-#: ``backend=`` values and the readers each tries, in order.
-BACKENDS: dict[str, tuple[str, ...]] = {
-    "auto": ("pyav", "decord", "opencv"),
-    "pyav": ("pyav",),
-    "decord": ("decord",),
-    "opencv": ("opencv",),
-}
 
 
 #: Readers inherited through fork, kept alive on purpose (see ReaderCache.get).
@@ -251,6 +518,7 @@ class ReaderCache:
     """LRU cache of open readers, private to one process (re-created after fork)."""
 
     def __init__(self, size: int = DEFAULT_CACHE_SIZE, backend: str = "auto") -> None:
+        backend_order(backend)  # unknown names fail here, not at the first clip
         self.size = size
         self.backend = backend
         self._pid = os.getpid()
@@ -293,98 +561,93 @@ class ReaderCache:
         self.__init__(state["size"], state["backend"])
 
 
-_DEFAULT_CACHE: ReaderCache | None = None
+_DEFAULT_CACHES: dict[str, ReaderCache] = {}
 
 
-def default_cache() -> ReaderCache:
-    """The process-wide reader cache."""
-    global _DEFAULT_CACHE
-    if _DEFAULT_CACHE is None:
-        _DEFAULT_CACHE = ReaderCache()
-    return _DEFAULT_CACHE
+def default_cache(backend: str = "auto") -> ReaderCache:
+    """The process-wide reader cache of a backend."""
+    cache = _DEFAULT_CACHES.get(backend)
+    if cache is None:
+        cache = _DEFAULT_CACHES[backend] = ReaderCache(backend=backend)
+    return cache
 
 
-def read_frames(
-    path: str | os.PathLike[str], indices: Sequence[int], *, cache: ReaderCache | None = None
-) -> np.ndarray:
-    """Decode exactly ``indices`` of one video: uint8 RGB ``[T, H, W, 3]`` in the order asked.
+def decode(reader: FrameReader, indices: Sequence[int], *, backend: str = "auto") -> np.ndarray:
+    """``reader.get(indices)`` with the indices checked and failures as MediaError naming the file.
 
-    Raises :class:`MediaError` naming the video when it cannot be opened, when an index is
-    outside ``[0, len)`` or when decoding fails.
+    When the reader opened the file but cannot decode these frames, the backends after it in
+    ``backend``'s order get one try each (``auto`` only).
     """
-    cache = cache or default_cache()
-    reader = cache.get(path)
+    idx = [int(i) for i in indices]
     n = len(reader)
-    bad = [int(i) for i in indices if not 0 <= int(i) < n]
+    bad = [i for i in idx if not 0 <= i < n]
     if bad:
         raise MediaError(
             f"frame index {bad[0]} outside the video's {n} frames",
-            where=str(path),
+            where=reader.path,
             hint="the tracklet or sampler refers to frames the file does not have",
         )
     try:
-        return reader.get(indices)
-    except Exception as exc:  # noqa: BLE001
-        if reader.backend != "opencv":  # a file decord/PyAV opened but cannot decode: try OpenCV once
-            try:
-                return OpenCVReader(str(path)).get(indices)
-            except Exception:  # noqa: BLE001
-                pass
-        raise MediaError(f"cannot decode frames {list(indices)[:5]}...: {exc}", where=str(path)) from None
+        return reader.get(idx)
+    except Exception as exc:  # noqa: BLE001 - decoders raise their own error types
+        errors = [f"{reader.backend}: {_first_line(exc)}"]
+    order = backend_order(backend)
+    for name in order[order.index(reader.backend) + 1 :] if reader.backend in order else ():
+        other: FrameReader | None = None
+        try:
+            other = READERS[name](reader.path)
+            if max(idx, default=-1) < len(other):
+                return other.get(idx)
+            errors.append(f"{name}: holds only {len(other)} frames")
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{name}: {_first_line(exc)}")
+        finally:
+            if other is not None:
+                other.close()
+    shown = ", ".join(str(i) for i in idx[:5]) + (", ..." if len(idx) > 5 else "")
+    raise MediaError(
+        f"cannot decode frames [{shown}] ({'; '.join(errors)})",
+        where=reader.path,
+        hint="the file is probably truncated or corrupt; re-download or re-encode it",
+    )
 
 
-def video_length(path: str | os.PathLike[str], *, cache: ReaderCache | None = None) -> int:
-    """Number of frames of a video (through the reader cache)."""
-    return len((cache or default_cache()).get(path))
-
-
-def encode_h264(
-    frames: np.ndarray | Sequence[np.ndarray],
+def read_frames(
     path: str | os.PathLike[str],
+    indices: Sequence[int],
     *,
-    fps: int = 30,
-    gop: int = 30,
-    crf: int = 18,
-) -> Path:
-    """Encode uint8 RGB frames ``[N, H, W, 3]`` (even H and W) as H.264 mp4 with imageio-ffmpeg."""
-    import imageio_ffmpeg
+    cache: ReaderCache | None = None,
+    backend: str = "auto",
+    size: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Decode exactly ``indices`` of one video: uint8 RGB ``[T, H, W, 3]`` in the order asked.
 
-    arr = np.ascontiguousarray(np.asarray(frames, dtype=np.uint8))
-    n, h, w, _ = arr.shape
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.part.mp4")
-    cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(),
-        "-y",
-        "-loglevel",
-        "error",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        f"{w}x{h}",
-        "-r",
-        str(fps),
-        "-i",
-        "-",
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        str(gop),
-        "-crf",
-        str(crf),
-        "-preset",
-        "veryfast",
-        "-threads",
-        "1",
-        str(tmp),
-    ]
-    proc = subprocess.run(cmd, input=arr.tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        raise MediaError(f"ffmpeg failed: {proc.stderr.decode(errors='replace')[-300:]}", where=str(out))
-    os.replace(tmp, out)
+    ``cache`` keeps the reader open for the next call (default: the process-wide cache of
+    ``backend``); ``size`` = ``(height, width)`` resizes the frames (INTER_AREA). Raises
+    :class:`MediaError` naming the video when it cannot be opened, when an index is outside
+    ``[0, len)`` or when decoding fails.
+    """
+    cache = cache or default_cache(backend)
+    frames = decode(cache.get(path), indices, backend=cache.backend)
+    return _resize(frames, size) if size is not None else frames
+
+
+def read_video(path: str | os.PathLike[str], *, backend: str = "auto") -> np.ndarray:
+    """Every frame of a video, uint8 RGB ``[T, H, W, 3]`` (opened, decoded and closed here)."""
+    reader = open_reader(path, backend=backend)
+    try:
+        return decode(reader, range(len(reader)), backend=backend)
+    finally:
+        reader.close()
+
+
+def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    if frames.shape[1:3] == (h, w):
+        return frames
+    out = np.empty((len(frames), h, w, 3), np.uint8)
+    for i, f in enumerate(frames):
+        out[i] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
     return out

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from movingfashion.deepfashion2 import has_split, iter_split, split_dir
-from movingfashion.models._images import read_rgb
+from movingfashion.media.images import read_image
 from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.detectors.base import pick_device
 from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, load_matcher
@@ -104,7 +104,7 @@ def df2_crops(
     crops, ids, anchors = [], [], []
     for img in itertools.islice(iter_split(df2_root, split), limit):
         try:
-            rgb = read_rgb(img.image_path)
+            rgb = read_image(img.image_path)
         except MediaError:
             raise DataFormatError(
                 "image of this annotation is missing or unreadable", where=str(img.image_path)

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource
-from movingfashion.models._images import read_rgb
 from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.detectors import DetectorConfig, build_detector
 from movingfashion.models.matchrcnn import load_matcher
@@ -39,7 +39,7 @@ class VideoShopScorer:
 
     @torch.no_grad()
     def score(self, video_path: str | os.PathLike[str], shop_path: str | os.PathLike[str]) -> float:
-        shop = read_rgb(shop_path)
+        shop = read_image(shop_path)
         src = VideoSource(Path(video_path))
         try:
             idx = sorted(

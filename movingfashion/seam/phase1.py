@@ -68,7 +68,7 @@ def df2_from_dataset(
     """
     import cv2
 
-    from movingfashion.dataset import read_image
+    from movingfashion.media.images import read_image
     from movingfashion.media.readers import read_frames
     from schemas.atomic import atomic_write_json
     from schemas.official import read_official

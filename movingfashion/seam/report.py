@@ -218,7 +218,7 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from movingfashion.dataset import read_image
+    from movingfashion.media.images import read_image
     from movingfashion.media.readers import read_frames
 
     qual = qual[:rows]

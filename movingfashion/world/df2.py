@@ -18,12 +18,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.media.images import write_image
 from schemas.atomic import atomic_write_json
 from schemas.taxonomy import DF2_CLASSES
 
 from .catalog import ProductSpec, confusable_twin, random_garment
 from .config import WorldConfig
-from .encode import write_image
 from .render import Canvas, Pose, anchors, draw_person, garment_polygons, studio_shot
 from .scenes import hard_scene, regular_scene
 

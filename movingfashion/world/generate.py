@@ -15,6 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from movingfashion.media.ffmpeg import encode_frames
+from movingfashion.media.images import write_image
 from movingfashion.world.truth import (
     DuplicateKind,
     GarmentInFrame,
@@ -32,7 +34,6 @@ from schemas.items import SourceName
 
 from .catalog import ProductSpec, plan_world, random_garment
 from .config import GENERATOR_VERSION, WorldConfig
-from .encode import encode_frames, write_image
 from .render import Pose, fabric_closeup, studio_object, studio_shot
 from .scenes import hard_scene, letterbox, regular_scene, split_frame
 

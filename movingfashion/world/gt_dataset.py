@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from movingfashion.media.ffmpeg import transcode
+from movingfashion.media.images import read_image, write_image
 from movingfashion.world.truth import WorldProduct, WorldTruth, load_video_gt, load_world
 from schemas.atomic import atomic_write_json, atomic_write_text, sha256_file
 from schemas.dataset import DatasetEntry, Split, Tracklet, VideoTracklets
-from schemas.errors import MediaError
 from schemas.official import OfficialEntry, write_official
 from schemas.taxonomy import PARTITION_SOURCE_CODE
-
-from .encode import ffmpeg_exe
 
 
 def publishable(truth: WorldTruth) -> list[WorldProduct]:
@@ -61,45 +58,6 @@ def assign_splits(
     return out
 
 
-def _crop_video(src: Path, dst: Path, box: list[int]) -> None:
-    x1, y1, x2, y2 = box
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.stem}.part.mp4")
-    cmd = [
-        ffmpeg_exe(),
-        "-y",
-        "-loglevel",
-        "error",
-        "-i",
-        str(src),
-        "-vf",
-        f"crop={x2 - x1}:{y2 - y1}:{x1}:{y1}",
-        "-an",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-crf",
-        "20",
-        "-pix_fmt",
-        "yuv420p",
-        "-threads",
-        "1",
-        "-fflags",
-        "+bitexact",
-        "-flags",
-        "+bitexact",
-        "-map_metadata",
-        "-1",
-        str(tmp),
-    ]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise MediaError(f"ffmpeg crop failed: {r.stderr.strip()[-300:]}", where=str(src))
-    os.replace(tmp, dst)
-
-
 def export_gt_dataset(
     world_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int = 0
 ) -> Path:
@@ -122,14 +80,12 @@ def export_gt_dataset(
             w, h = v.width, v.height
             if v.split_screen is not None:
                 mb = [int(x) for x in v.split_screen.moving_box]
-                _crop_video(world / v.path, out / rel, mb)
+                transcode(world / v.path, out / rel, crop=mb, crf=20, gop=None, preset="veryfast")
                 boxes = {
                     t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()
                 }
                 w, h = mb[2] - mb[0], mb[3] - mb[1]
-                still = cv2.imread(str(world / v.split_screen.still_image))
-                (out / "shop").mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(out / shop_rel), still, [cv2.IMWRITE_JPEG_QUALITY, 92])
+                write_image(out / shop_rel, read_image(world / v.split_screen.still_image), quality=92)
             else:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(world / v.path, out / rel)

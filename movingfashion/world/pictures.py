@@ -8,9 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.media.images import read_image, write_image
+from movingfashion.media.readers import read_video
 from movingfashion.world.truth import load_video_gt, load_world
-
-from .encode import read_frames, write_image
 
 ITEM = (230, 30, 30)  # the product's own garment
 OTHER = (30, 200, 60)  # garments of other products
@@ -37,7 +37,7 @@ def frames_picture(
                 break
     grid = []
     for v in picks[:rows]:
-        frames = read_frames(world / v.path)
+        frames = read_video(world / v.path)
         gt = load_video_gt(world, v)
         row = []
         for t in np.linspace(0, v.frames - 1, cols).astype(int):
@@ -75,7 +75,7 @@ def shop_sheet(
         if "shop" not in p.images or p.wrong_shop or (p.df2_class in seen and len(tiles) < 13):
             continue
         seen.add(p.df2_class)
-        img = cv2.cvtColor(cv2.imread(str(world / p.images["shop"])), cv2.COLOR_BGR2RGB)
+        img = read_image(world / p.images["shop"])
         tile = cv2.resize(img, cell, interpolation=cv2.INTER_AREA)
         _label(tile, (DF2_CLASSES[p.df2_class] if p.df2_class else p.kind)[:22])
         tiles.append(tile)

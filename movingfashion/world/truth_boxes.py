@@ -10,20 +10,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
-
+from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import load_video_gt, load_world
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, MediaError
 
 
 def _video_size(path: Path) -> tuple[int, int] | None:
-    cap = cv2.VideoCapture(str(path))
+    """(width, height) of a video, None when it does not open."""
     try:
-        if not cap.isOpened():
-            return None
-        return int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    finally:
-        cap.release()
+        info = probe_video(path)
+    except MediaError:
+        return None
+    return info.width, info.height
 
 
 def truth_boxes_for_dataset(

@@ -27,12 +27,13 @@ import torch
 
 from annotations.training import train_detector
 from movingfashion.deepfashion2 import has_split, write_yolo_dataset
+from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
 from movingfashion.models.pretrain import CropSet, df2_crops, jitter_box, to_uint8, train_matcher
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, MediaError
 
 WEIGHTS_DIR = default_matcher_path().parent
 MIN_VISIBLE = 0.3
@@ -85,8 +86,6 @@ def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_f
     ``out/frames`` and ``out/yolo`` are rebuilt from scratch: frames left by an earlier run with
     another world or ``every`` would otherwise join the training set unnoticed.
     """
-    import cv2
-
     img_dir = out / "frames"
     for stale in (img_dir, out / "yolo"):
         shutil.rmtree(stale, ignore_errors=True)
@@ -97,7 +96,7 @@ def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_f
     samples = []
     for v, t, rgb, objs in world_frames(world, truth, every, vids):
         p = img_dir / f"{v.video_id}_{t:05d}.jpg"
-        cv2.imwrite(str(p), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        write_image(p, rgb, quality=90)
         split = "validation" if v.video_id in val else "train"
         samples.append((split, p, [(c, b) for _, c, b in objs], (rgb.shape[1], rgb.shape[0])))
     return write_yolo_dataset(samples, out / "yolo")
@@ -108,8 +107,6 @@ def world_crops(
 ) -> CropSet:
     """Garment crops of every video (identity = the garment in that video, group = the video)
     plus each product's shop image as a crop of its own garment's identity."""
-    import cv2
-
     rng = random.Random(seed)
     ident: dict[tuple[str, str], int] = {}
     crops, ids, groups, anchors = [], [], [], []
@@ -130,9 +127,8 @@ def world_crops(
         shop_rel = v.split_screen.still_image if v.split_screen is not None else prod.images.get("shop")
         own = [k for (vid, k) in ident if vid == v.video_id and k.split("/")[0] == v.product_id]
         if shop_rel and own:
-            img = cv2.imread(str(world / shop_rel))
-            if img is not None:
-                rgb = np.ascontiguousarray(img[..., ::-1])
+            rgb = _shop_rgb(world / shop_rel)
+            if rgb is not None:
                 for _ in range(3):  # the shop image is one view; a few jittered copies
                     h, w = rgb.shape[:2]
                     box = jitter_box([0, 0, w, h], w, h, rng, 0.05)
@@ -331,3 +327,11 @@ if __name__ == "__main__":
     from schemas.cli_support import run_main
 
     run_main(main)
+
+
+def _shop_rgb(path: Path) -> np.ndarray | None:
+    """The shop image as RGB, None when it is missing or does not decode."""
+    try:
+        return read_image(path)
+    except MediaError:
+        return None

@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from cleaning.associations import PairScorer, check_associations, matchrcnn_scorer
-from cleaning.media import read_frames, read_image, video_meta
 from cleaning.pipeline import clean
 from cleaning.stats import truth_stats
+from movingfashion.media.images import read_image
+from movingfashion.media.probe import probe_video as probe_media
+from movingfashion.media.readers import read_frames
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, Status
 
@@ -141,7 +143,7 @@ class ColourScorer:
             return 0.0
         key = (fg // 43).astype(np.int32) @ np.array([36, 6, 1])
         counts = np.bincount(key, minlength=216)
-        n = video_meta(video_path)[0]
+        n = probe_media(video_path).frames
         pix = read_frames(video_path, [n // 4, n // 2, 3 * n // 4]).astype(np.float32).reshape(-1, 3)[::7]
         bright = pix.sum(axis=1) + 1
         total = score = 0.0

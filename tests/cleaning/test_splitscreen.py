@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cleaning.probe import probe_video
-from cleaning.splitscreen import crop_video, detect_split_screen, detect_split_screen_file
+from cleaning.splitscreen import detect_split_screen, detect_split_screen_file
+from movingfashion.media.ffmpeg import transcode
 from schemas.atomic import sha256_file
 from tests.cleaning.media_helpers import scene, split_screen, write_mp4
 
@@ -45,11 +46,11 @@ def test_ordinary_videos_are_not_split(tmp_path):
     assert detect_split_screen(static) is None
 
 
-def test_crop_video_is_h264_of_the_moving_half_and_deterministic(tmp_path):
+def test_publish_crop_is_h264_of_the_moving_half_and_deterministic(tmp_path):
     frames, _ = split_screen(7, "left-right", True, 45, 240, 180)
     src = write_mp4(tmp_path / "s.mp4", frames)
-    crop_video(src, tmp_path / "a.mp4", [120, 0, 240, 180])
-    crop_video(src, tmp_path / "b.mp4", [120, 0, 240, 180])
+    transcode(src, tmp_path / "a.mp4", crop=[120, 0, 240, 180])
+    transcode(src, tmp_path / "b.mp4", crop=[120, 0, 240, 180])
     assert sha256_file(tmp_path / "a.mp4") == sha256_file(tmp_path / "b.mp4")
     p = probe_video(tmp_path / "a.mp4").probe
     assert (p.width, p.height, p.frames, p.codec) == (120, 180, 45, "h264")

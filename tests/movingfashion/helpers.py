@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from movingfashion.media.readers import encode_h264
+from movingfashion.media.ffmpeg import encode_frames
 
 BITS = 7
 BLOCK = 16
@@ -40,7 +40,7 @@ def box_of(i: int) -> list[int]:
 
 
 def write_video(path: Path, n: int, *, gop: int = 12) -> Path:
-    return encode_h264(np.stack([coded_frame(i) for i in range(n)]), path, fps=30, gop=gop)
+    return encode_frames((coded_frame(i) for i in range(n)), path, fps=30, gop=gop, crf=18)
 
 
 def write_image(path: Path, colour=(10, 200, 30)) -> Path:

@@ -31,12 +31,12 @@ def test_every_gt_dataset_item_loads_with_the_true_boxes(gt_dataset, small_world
 
 
 def test_world_frames_equal_a_reference_decode(gt_dataset):
-    from movingfashion.world.encode import read_frames
+    from movingfashion.media.readers import read_video
 
     ds = MovingFashionDataset(gt_dataset, "test", crop="frame", seed=0)
     for i in range(min(3, len(ds))):
         item = ds[i]
-        ref = read_frames(gt_dataset / item["video_path"])[item["frame_indices"].numpy()]
+        ref = read_video(gt_dataset / item["video_path"], backend="opencv")[item["frame_indices"].numpy()]
         got = (item["frames"].permute(0, 2, 3, 1).numpy() * 255).round()
         assert got.shape == ref.shape
         assert np.abs(got - ref.astype(np.float32)).mean() < 3.0

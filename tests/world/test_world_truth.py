@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from movingfashion.world.encode import read_frames
+from movingfashion.media.readers import read_video
 from movingfashion.world.truth import DuplicateKind, load_video_gt
 from schemas.atomic import sha256_file
 from schemas.items import SourceName
@@ -105,7 +105,7 @@ def test_boxes_are_inside_frames_and_on_the_garment(small_world, world_truth):
         p = world_truth.product(v.product_id)
         if v.duplicate_of or p.df2_class is None:
             continue
-        frames = read_frames(small_world / v.path)
+        frames = read_video(small_world / v.path)
         assert frames.shape[0] == v.frames and frames.shape[1:3] == (v.height, v.width)
         gt = load_video_gt(small_world, v)
         for fr in gt.frames:
@@ -153,7 +153,7 @@ def test_duplicates_decode_to_matching_frames(small_world, world_truth):
         if not v.duplicate_of:
             continue
         orig = world_truth.video(v.duplicate_of)
-        a, b = read_frames(small_world / orig.path), read_frames(small_world / v.path)
+        a, b = read_video(small_world / orig.path), read_video(small_world / v.path)
         if v.duplicate_kind == DuplicateKind.EXACT:
             assert v.sha256 == orig.sha256
         elif v.duplicate_kind == DuplicateKind.SUBCLIP:
@@ -190,7 +190,7 @@ def test_split_screen_still_half_is_the_still_png(small_world, world_truth):
     assert splits
     for v in splits:
         ss = v.split_screen
-        frames = read_frames(small_world / v.path).astype(np.int16)
+        frames = read_video(small_world / v.path).astype(np.int16)
         still = cv2.cvtColor(cv2.imread(str(small_world / ss.still_image)), cv2.COLOR_BGR2RGB).astype(
             np.int16
         )

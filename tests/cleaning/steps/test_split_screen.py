@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 import cleaning.steps.split_screen as split_step
-from cleaning.media import read_image
 from cleaning.steps.split_screen import SplitScreenStep
 from cleaning.steps.state import CleaningState
+from movingfashion.media.images import read_image
 from schemas.items import AssetKind, Status
 from tests.cleaning.media_helpers import scene, split_screen
 from tests.cleaning.steps.conftest import collected, fresh_context, item, probed_video

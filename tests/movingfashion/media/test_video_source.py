@@ -1,4 +1,4 @@
-"""Frame access: decord vs the OpenCV fallback, prefetching, key frames."""
+"""The builder's batch access: every registry backend behind VideoSource, prefetching, key frames."""
 
 from __future__ import annotations
 
@@ -14,14 +14,23 @@ def video(gt_dataset):
     return sorted((gt_dataset / "videos").glob("*.mp4"))[0]
 
 
-def test_decord_and_cv2_agree(video):
-    a, b = VideoSource(video), VideoSource(video, backend="cv2")
-    assert a.backend == "decord" and b.backend == "cv2"
+@pytest.mark.parametrize("backend", ["decord", "opencv", "pyav", "torchcodec"])
+def test_every_backend_agrees_with_auto(video, backend):
+    a, b = VideoSource(video), VideoSource(video, backend=backend)
+    assert b.backend == backend and a.backend in ("torchcodec", "pyav")
     assert (a.frames, a.width, a.height) == (b.frames, b.width, b.height)
+    assert a.fps == pytest.approx(b.fps, rel=0.02)
     idx = [0, 5, 6, 30]
     fa, fb = a.get_batch(idx), b.get_batch(idx)
     assert fa.shape == (4, a.height, a.width, 3) and fa.dtype == np.uint8
     assert np.abs(fa.astype(int) - fb.astype(int)).mean() < 3  # same frames, decoder rounding aside
+
+
+def test_unknown_backend_and_missing_file_are_clear_errors(video, tmp_path):
+    with pytest.raises(MediaError, match="unknown video backend 'cv2'"):
+        VideoSource(video, backend="cv2")
+    with pytest.raises(MediaError, match="video file not found"):
+        VideoSource(tmp_path / "gone.mp4")
 
 
 def test_prefetch_yields_every_batch_in_order(video):

@@ -1,0 +1,177 @@
+"""The ffmpeg executable and the one H.264 command builder every stage uses.
+
+* :func:`encode_frames`: uint8 RGB frames -> H.264 mp4 (the synthetic world's videos, test clips);
+* :func:`transcode`: an existing video, cropped and/or scaled, re-encoded as H.264 (split-screen
+  crops at publish time, the world's ground-truth dataset).
+
+Both write through :func:`h264_output_args`: libx264 with one thread, yuv420p, no metadata,
+bit-exact muxing and the index in front (``+faststart``), so the same input always gives the
+same bytes, and a temporary name renamed into place (a killed run leaves no half file).
+ffmpeg runs with ``-loglevel error``; what it prints is captured (:func:`run_ffmpeg`) and logged
+under ``movingfashion.media.ffmpeg``, never written over a progress bar.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from movingfashion.media.logs import log_subprocess_stderr
+from schemas.errors import MediaError
+
+log = logging.getLogger(__name__)
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary shipped with imageio-ffmpeg (a pip dependency, always there)."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def h264_output_args(*, crf: int, gop: int | None, preset: str) -> list[str]:
+    """Deterministic libx264 output options (``gop=None``: x264's default key-frame interval)."""
+    args = ["-an", "-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
+    if gop is not None:
+        args += ["-g", str(gop)]
+    return args + [
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-x264-params",
+        "threads=1",
+        "-fflags",
+        "+bitexact",
+        "-flags",
+        "+bitexact",
+        "-map_metadata",
+        "-1",
+        "-movflags",
+        "+faststart",
+    ]
+
+
+def _part(target: Path) -> Path:
+    return target.with_name(f".{target.stem}.part{target.suffix or '.mp4'}")
+
+
+def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -> None:
+    """Run ``ffmpeg -y -loglevel error ARGS``; MediaError naming ``where`` when it fails."""
+    cmd = [ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args]
+    if stdin is None:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
+    else:
+        proc = subprocess.run(cmd, input=stdin, capture_output=True)
+    err = proc.stderr.decode(errors="replace")
+    if proc.returncode != 0:
+        raise MediaError(f"ffmpeg failed ({proc.returncode}): {err.strip()[-300:]}", where=where)
+    log_subprocess_stderr(log, err, where)
+
+
+def encode_frames(
+    frames: Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    *,
+    size: tuple[int, int] | None = None,
+    fps: float = 30.0,
+    crf: int = 23,
+    gop: int | None = 30,
+    preset: str = "veryfast",
+) -> Path:
+    """Write uint8 RGB frames ``[H, W, 3]`` as an H.264 mp4, atomically; returns the path.
+
+    ``size`` is ``(width, height)`` (even numbers, yuv420p); without it the first frame sets it.
+    Frames are streamed to ffmpeg, so a long video is never held in memory twice.
+    """
+    target = Path(path)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise MediaError("no frames to encode", where=str(target))
+    w, h = size if size is not None else (int(first.shape[1]), int(first.shape[0]))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _part(target)
+    cmd = [
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        f"{fps:g}",
+        "-i",
+        "-",
+        *h264_output_args(crf=crf, gop=gop, preset=preset),
+        str(tmp),
+    ]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        for frame in itertools.chain([first], it):
+            if frame.shape[:2] != (h, w):
+                raise MediaError(f"frame of shape {frame.shape} does not match {w}x{h}", where=str(target))
+            proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        proc.stdin.close()
+        err = proc.stderr.read().decode(errors="replace")
+        rc = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        tmp.unlink(missing_ok=True)
+        raise
+    if rc != 0:
+        tmp.unlink(missing_ok=True)
+        raise MediaError(f"ffmpeg failed ({rc}): {err.strip()[-300:]}", where=str(target))
+    log_subprocess_stderr(log, err, str(target))
+    os.replace(tmp, target)
+    return target
+
+
+def transcode(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    crop: Sequence[float] | None = None,
+    scale: tuple[int, int] | None = None,
+    crf: int = 18,
+    gop: int | None = 30,
+    preset: str = "medium",
+) -> Path:
+    """Re-encode ``src`` as H.264 into ``dst`` (atomic, same bytes on every rerun); returns ``dst``.
+
+    ``crop`` = ``(x1, y1, x2, y2)`` in pixels (width and height rounded down to even numbers,
+    as yuv420p needs); ``scale`` = ``(width, height)`` applied after the crop.
+    """
+    filters = []
+    if crop is not None:
+        x1, y1, x2, y2 = (int(round(v)) for v in crop)
+        w, h = (x2 - x1) // 2 * 2, (y2 - y1) // 2 * 2
+        if w <= 0 or h <= 0 or x1 < 0 or y1 < 0:
+            raise MediaError(f"crop box {list(crop)} is empty or outside the frame", where=str(src))
+        filters.append(f"crop={w}:{h}:{x1}:{y1}")
+    if scale is not None:
+        filters.append(f"scale={int(scale[0])}:{int(scale[1])}")
+    target = Path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _part(target)
+    args = ["-i", str(src), *(["-vf", ",".join(filters)] if filters else [])]
+    try:
+        run_ffmpeg([*args, *h264_output_args(crf=crf, gop=gop, preset=preset), str(tmp)], where=str(src))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    return target

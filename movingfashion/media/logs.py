@@ -1,0 +1,79 @@
+"""Keep the native decoders' log output off the terminal, where it breaks progress bars.
+
+FFmpeg (inside PyAV, decord, OpenCV and torchcodec, each with its own copy) and OpenCV print
+straight to the process's stderr/stdout from C code. :func:`quiet_native_logs` runs once per
+process before any decoder opens a file:
+
+* PyAV: FFmpeg's errors go to Python's :mod:`logging` (loggers ``libav.*``; a ``NullHandler``
+  keeps them silent unless the application configured handlers, e.g. a log file);
+* decord and OpenCV's FFmpeg: quiet (their C callbacks cannot reach Python); failures still
+  surface as exceptions, which the readers turn into :class:`~schemas.errors.MediaError`
+  naming the file;
+* OpenCV's own messages: silent;
+* torchcodec: quiet by default (``TORCHCODEC_FFMPEG_LOG_LEVEL`` unset), left alone;
+* ffmpeg subprocesses (:mod:`movingfashion.media.ffmpeg`): ``-loglevel error`` with stderr
+  captured and logged under ``movingfashion.media.ffmpeg``.
+
+Set ``MF_NATIVE_LOGS=1`` to leave every native logger as it is (debugging a decoder).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+#: Environment variable that keeps the native loggers untouched.
+KEEP_ENV = "MF_NATIVE_LOGS"
+
+_lock = threading.Lock()
+_done: set[str] = set()
+
+
+def _once(name: str) -> bool:
+    """True the first time ``name`` is asked for in this process (and native logs are managed)."""
+    if os.environ.get(KEEP_ENV):
+        return False
+    with _lock:
+        if name in _done:
+            return False
+        _done.add(name)
+        return True
+
+
+def quiet_native_logs() -> None:
+    """Route PyAV's FFmpeg errors to :mod:`logging` and silence OpenCV (idempotent, cheap)."""
+    if _once("opencv-env"):
+        # read by OpenCV when its FFmpeg backend first initialises: -8 = AV_LOG_QUIET
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+    if _once("pyav"):
+        try:
+            import av.logging
+
+            logging.getLogger("libav").addHandler(logging.NullHandler())
+            av.logging.set_level(av.logging.ERROR)
+        except ImportError:  # pragma: no cover - PyAV is a declared dependency
+            pass
+    if _once("opencv"):
+        try:
+            import cv2
+
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+        except (ImportError, AttributeError):  # pragma: no cover - very old OpenCV builds
+            pass
+
+
+def quiet_decord_logs() -> None:
+    """decord's FFmpeg messages off (called when the decord backend is first used)."""
+    if _once("decord"):
+        import decord
+
+        decord.logging.set_level(decord.logging.QUIET)
+
+
+def log_subprocess_stderr(logger: logging.Logger, text: str, where: str) -> None:
+    """Log what a successful subprocess wrote on stderr, one record per line."""
+    for line in text.splitlines():
+        if line.strip():
+            logger.warning("%s: %s", where, line.strip())

@@ -1,0 +1,130 @@
+"""Probe a video or image file: what it is and whether it decodes.
+
+:func:`probe_video` opens the container with PyAV (the reference decoder, always installed),
+decodes its first frame and reports the frame count the container declares, frame rate, size,
+codec and duration; with ``count_decodable=True`` also how many frames really decode (the
+declared count when the first, middle and last frames decode, otherwise a sequential count),
+which is how truncated downloads are caught. :func:`probe_image` decodes an image.
+Bad files raise :class:`~schemas.errors.MediaError` naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from movingfashion.media.logs import quiet_native_logs
+from schemas.errors import MediaError
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` found (``decodable`` only when counted)."""
+
+    path: str
+    frames: int  #: frames the container declares (its packets when the header has no count)
+    fps: float
+    width: int
+    height: int
+    codec: str | None
+    decodable: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Duration of the declared frames at ``fps`` (0 when the rate is unknown)."""
+        return self.frames / self.fps if self.fps > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    path: str
+    width: int
+    height: int
+
+
+def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) -> VideoInfo:
+    """Open a video, decode its first frame and describe it; MediaError when it does not open."""
+    import av
+
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError("video file not found", where=str(p))
+    if p.stat().st_size == 0:
+        raise MediaError("empty file", where=str(p), hint="re-download it")
+    quiet_native_logs()
+    try:
+        with av.open(str(p)) as container:
+            if not container.streams.video:
+                raise MediaError("no video stream", where=str(p), hint="the file is not a video")
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            declared = int(stream.frames or 0)
+            rate = stream.average_rate or stream.guessed_rate
+            codec = stream.codec_context.name or None
+            first = next(iter(container.decode(stream)), None)
+            if declared <= 0:  # no count in the header (Matroska, WebM): count the packets
+                container.seek(0)
+                declared = sum(1 for pkt in container.demux(stream) if pkt.size)
+    except MediaError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - av.error.* and OSError for damaged containers
+        raise MediaError(
+            f"the video does not open ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+            where=str(p),
+            hint="the file is damaged, truncated or not a video",
+        ) from None
+    if first is None:
+        raise MediaError("no decodable frame", where=str(p), hint="the file is empty or damaged")
+    info = VideoInfo(
+        path=str(p),
+        frames=declared,
+        fps=float(rate) if rate else 0.0,
+        width=int(first.width),
+        height=int(first.height),
+        codec=codec,
+    )
+    if count_decodable:
+        info = VideoInfo(**{**info.__dict__, "decodable": decodable_frames(p, declared)})
+    return info
+
+
+def decodable_frames(path: str | os.PathLike[str], declared: int) -> int:
+    """``declared`` when the first, middle and last frames decode, else a sequential count."""
+    from movingfashion.media.readers import open_reader
+
+    try:
+        reader = open_reader(path, backend="pyav")
+        try:
+            if len(reader) >= declared and len(reader.get(sorted({0, declared // 2, max(declared - 1, 0)}))):
+                return declared
+        finally:
+            reader.close()
+    except Exception:  # noqa: BLE001 - any decoder failure: count frame by frame
+        pass
+    return count_decodable_frames(path)
+
+
+def count_decodable_frames(path: str | os.PathLike[str]) -> int:
+    """Decode the video from the start and count frames until the first failure (slow, exact)."""
+    import av
+
+    quiet_native_logs()
+    n = 0
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            for _ in container.decode(stream):
+                n += 1
+    except Exception:  # noqa: BLE001 - the damaged part ends the count
+        pass
+    return n
+
+
+def probe_image(path: str | os.PathLike[str]) -> ImageInfo:
+    """Decode an image and give its size; MediaError naming the file when it does not decode."""
+    from movingfashion.media.images import read_image
+
+    h, w = read_image(path).shape[:2]
+    return ImageInfo(path=str(path), width=int(w), height=int(h))

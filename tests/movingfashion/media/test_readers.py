@@ -1,0 +1,353 @@
+"""The reader registry: every backend, the auto order and its fallbacks, the cache, bad files."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from movingfashion.media import readers as video_io
+from movingfashion.media.readers import (
+    READERS,
+    DecordReader,
+    OpenCVReader,
+    PyAVReader,
+    ReaderCache,
+    TorchCodecReader,
+    backend_names,
+    open_reader,
+    read_frames,
+    read_video,
+    torchcodec_problem,
+)
+from schemas.errors import MediaError
+from tests.movingfashion.helpers import read_code
+from tests.movingfashion.media.conftest import CLIPS, N
+
+#: What ``auto`` opens first on this machine (torchcodec needs FFmpeg's shared libraries).
+FIRST = "torchcodec" if torchcodec_problem() is None else "pyav"
+
+
+@pytest.fixture(scope="module")
+def video(tiny_dataset):
+    return tiny_dataset / "videos" / "101_0.mp4"  # 60 frames, GOP 12
+
+
+def test_get_batch_returns_exactly_the_frames_asked(video):
+    idx = [59, 0, 13, 13, 31, 12, 47]
+    frames = read_frames(video, idx, cache=ReaderCache())
+    assert frames.shape == (7, 96, 128, 3) and frames.dtype == np.uint8
+    assert [read_code(f) for f in frames] == idx
+
+
+def test_every_backend_agrees_with_a_sequential_opencv_decode(video):
+    import cv2
+
+    cap = cv2.VideoCapture(str(video))
+    ref = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        ref.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+    assert len(ref) == 60
+    idx = [2, 25, 26, 58]
+    for backend in READERS:
+        got = open_reader(video, backend=backend).get(idx)
+        diff = np.abs(got.astype(int) - np.stack([ref[i] for i in idx]).astype(int)).mean()
+        assert diff < 3.0, (backend, diff)
+
+
+def test_opencv_fallback_when_pyav_and_decord_cannot_open(video, monkeypatch):
+    def broken(path):
+        raise RuntimeError("says no")
+
+    monkeypatch.setattr(
+        video_io, "READERS", {**video_io.READERS, "torchcodec": broken, "pyav": broken, "decord": broken}
+    )
+    reader = open_reader(video)
+    assert isinstance(reader, OpenCVReader)
+    assert [read_code(f) for f in reader.get([40, 3, 3, 20])] == [40, 3, 3, 20]
+
+
+def test_unreadable_video_names_the_file(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00not a video" * 100)
+    with pytest.raises(MediaError) as exc:
+        read_frames(bad, [0], cache=ReaderCache())
+    assert "broken.mp4" in str(exc.value) and all(
+        name in str(exc.value) for name in ("pyav", "decord", "opencv", FIRST)
+    )
+    with pytest.raises(MediaError, match="not found"):
+        read_frames(tmp_path / "missing.mp4", [0], cache=ReaderCache())
+
+
+def test_frame_past_the_end_is_a_media_error(video):
+    with pytest.raises(MediaError, match="frame index 60 outside"):
+        read_frames(video, [1, 60], cache=ReaderCache())
+
+
+def test_reader_cache_reuses_evicts_and_reopens_after_fork(tiny_dataset, monkeypatch):
+    cache = ReaderCache(size=2)
+    v = sorted((tiny_dataset / "videos").glob("*.mp4"))
+    r0 = cache.get(v[0])
+    assert cache.get(v[0]) is r0 and cache.opened == 1
+    cache.get(v[1])
+    cache.get(v[2])  # evicts v[0] (least recently used)
+    assert cache.get(v[0]) is not r0 and cache.opened == 4
+    r0b = cache.get(v[0])
+    real = os.getpid()
+    monkeypatch.setattr(video_io.os, "getpid", lambda: real + 1)  # as in a forked DataLoader worker
+    assert cache.get(v[0]) is not r0b and cache.opened == 1
+
+
+@pytest.mark.parametrize(
+    "idx", [[0], [59], [59, 0, 13, 13, 31, 12, 47], list(range(60)), [47, 48, 11, 12, 23, 24]]
+)
+def test_pyav_reader_is_bit_identical_to_decord(video, idx):
+    ref = DecordReader(str(video)).get(idx)
+    fast, full = PyAVReader(str(video)), PyAVReader(str(video), skip_nonref=False)
+    assert len(fast) == 60 and fast.key_indices() == DecordReader(str(video)).key_indices()
+    got = fast.get(idx)
+    assert got.shape == ref.shape and np.array_equal(got, ref)
+    assert np.array_equal(full.get(idx), ref)
+    assert [read_code(f) for f in got] == idx
+
+
+def test_pyav_reader_skips_non_reference_frames(video):
+    """A frame late in a GOP: the skipping reader decodes fewer frames and returns the same pixels."""
+    fast, full = PyAVReader(str(video)), PyAVReader(str(video), skip_nonref=False)
+    a, b = fast.get([46, 22]), full.get([46, 22])
+    assert np.array_equal(a, b)
+    keys = full.key_indices()
+    assert full.frames_decoded >= sum(t - max(k for k in keys if k <= t) + 1 for t in (46, 22))
+    assert fast.frames_decoded < full.frames_decoded
+
+
+def test_auto_backend_prefers_torchcodec_then_pyav_then_decord(video, monkeypatch):
+    assert open_reader(video).backend == FIRST
+    assert isinstance(open_reader(video, backend="pyav"), PyAVReader)
+    assert isinstance(open_reader(video, backend="decord"), DecordReader)
+
+    def broken(path):
+        raise RuntimeError("pyav says no")
+
+    monkeypatch.setattr(video_io, "READERS", {**video_io.READERS, "torchcodec": broken, "pyav": broken})
+    assert isinstance(open_reader(video), DecordReader)
+    with pytest.raises(MediaError, match="pyav says no"):
+        open_reader(video, backend="pyav")
+    with pytest.raises(MediaError, match="unknown video backend"):
+        open_reader(video, backend="gpu")
+
+
+def test_pyav_reads_the_right_frames_of_open_gop_hevc(tmp_path):
+    """HEVC with open GOPs (CRA key frames whose leading pictures need the previous GOP): every
+    frame, asked alone or in a batch, is the frame a plain sequential decode gives, pixel for
+    pixel. (decord, asked for single frames near a CRA, returns damaged pixels on such files:
+    one reason the PyAV reader comes first.)"""
+    import subprocess
+
+    from movingfashion.media.ffmpeg import ffmpeg_exe
+    from tests.movingfashion.helpers import H, W, coded_frame
+
+    n = 70
+    path = tmp_path / "open_gop_hevc.mp4"
+    cmd = [
+        ffmpeg_exe(),
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        f"{W}x{H}",
+        "-r",
+        "30",
+        "-i",
+        "-",
+        "-c:v",
+        "libx265",
+        "-pix_fmt",
+        "yuv420p",
+        "-x265-params",
+        "keyint=20:min-keyint=20:open-gop=1:bframes=3:log-level=error",
+        str(path),
+    ]
+    frames = np.stack([coded_frame(i) for i in range(n)])
+    subprocess.run(cmd, input=frames.tobytes(), check=True, capture_output=True)
+    import av
+
+    with av.open(str(path)) as container:
+        sequential = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    reader = PyAVReader(str(path))
+    assert len(reader) == n == len(sequential)
+    assert [read_code(reader.get([i])[0]) for i in range(n)] == list(range(n))
+    assert all(np.array_equal(PyAVReader(str(path)).get([i])[0], sequential[i]) for i in range(0, n, 3))
+    idx = [69, 19, 20, 21, 40, 39, 0, 59, 60]
+    assert [read_code(f) for f in reader.get(idx)] == idx
+
+
+def sequential_pyav(path) -> np.ndarray:
+    """The reference: every frame, decoded front to back by PyAV."""
+    import av
+
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def reader_for(backend: str, path):
+    """A reader of ``backend`` (torchcodec on the CPU: NVDEC pixels are not the CPU reference)."""
+    return (
+        TorchCodecReader(str(path), device="cpu") if backend == "torchcodec" else READERS[backend](str(path))
+    )
+
+
+@pytest.mark.parametrize("clip", list(CLIPS))
+@pytest.mark.parametrize("backend", list(READERS))
+def test_every_backend_returns_the_pixels_of_a_sequential_decode(tricky_clips, clip, backend):
+    """B-frames, open GOPs (H.264 and HEVC) and variable frame rate: each frame, asked alone or
+    in an unsorted batch with repeats, is pixel for pixel the frame a sequential PyAV decode
+    gives, and carries its own index."""
+    if backend == "torchcodec" and torchcodec_problem() is not None:
+        pytest.fail(f"torchcodec cannot run here ({torchcodec_problem()}): run make install")
+    path = tricky_clips[clip]
+    ref = sequential_pyav(path)
+    assert len(ref) == N and [read_code(f) for f in ref] == list(range(N))
+    reader = reader_for(backend, path)
+    assert len(reader) == N and reader.size == ref.shape[1:3]
+    singles = [i for i in range(N) if not np.array_equal(reader.get([i])[0], ref[i])]
+    assert singles == [], f"{backend} returns other pixels for frames {singles[:10]} of {clip}"
+    batch = [int(i) for i in np.random.default_rng(0).integers(0, N, 30)] + [N - 1, 0, 0]
+    got = reader_for(backend, path).get(batch)
+    assert got.shape == (len(batch), *ref.shape[1:]) and got.dtype == np.uint8
+    assert [k for k, i in enumerate(batch) if not np.array_equal(got[k], ref[i])] == []
+    reader.close()
+
+
+def test_vfr_clip_really_has_irregular_timestamps(tricky_clips):
+    import av
+
+    with av.open(str(tricky_clips["vfr"])) as container:
+        pts = sorted(p.pts for p in container.demux(video=0) if p.pts is not None)
+    assert len(set(np.diff(pts).tolist())) > 3
+
+
+def _bounded(fn, seconds: float):
+    """Run ``fn`` in a thread; (finished, exception or None, elapsed s)."""
+    out: dict[str, BaseException | None] = {}
+
+    def run():
+        try:
+            fn()
+            out["exc"] = None
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            out["exc"] = exc
+
+    t0 = time.perf_counter()
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    return "exc" in out, out.get("exc"), time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("clip", ["truncated", "inflated"])
+@pytest.mark.parametrize("backend", ["auto", *READERS])
+def test_a_container_that_lies_about_its_frame_count_gives_a_clear_error_in_bounded_time(
+    lying_clips, clip, backend
+):
+    path = lying_clips[clip]
+    from movingfashion.media.probe import count_decodable_frames, probe_video
+
+    declared = probe_video(path).frames if clip == "truncated" else 150
+    real = count_decodable_frames(path)
+    assert real < declared, (real, declared)
+    ask = [0, real + (declared - real) // 2, declared - 1]  # the middle of the frames that do not exist
+    done, exc, took = _bounded(lambda: read_frames(path, ask, cache=ReaderCache(backend=backend)), 60)
+    assert done, f"{backend} still decoding {path.name} after {took:.0f} s"
+    assert isinstance(exc, MediaError), exc
+    assert path.name in str(exc)
+    if backend == "decord":  # refused: it seeks by the header, which would give wrong frames
+        assert "decord: " in str(exc) and "no backend can open" in str(exc)
+    else:  # the frames that do exist still decode, and are the right ones
+        ok = read_frames(path, [0, real - 1], cache=ReaderCache(backend=backend))
+        assert [read_code(f) for f in ok] == [0, real - 1]
+
+
+def test_decord_is_never_asked_past_the_frames_the_container_holds(tricky_clips, monkeypatch):
+    path = str(tricky_clips["bframes"])
+    monkeypatch.setattr(video_io, "_packet_index", lambda p: (50, None, [0, 24, 48]))
+    reader = DecordReader(path)
+    assert len(reader) == 50
+    with pytest.raises(OSError, match="past the 50 frames"):
+        reader.get([49, 70])
+    with pytest.raises(MediaError, match="frame index 70 outside the video's 50 frames"):
+        video_io.decode(reader, [70])
+
+
+def test_auto_falls_back_to_pyav_with_one_log_line_when_torchcodec_is_missing(
+    tiny_dataset, monkeypatch, caplog
+):
+    monkeypatch.setitem(sys.modules, "torchcodec.decoders", None)  # import fails as if not installed
+    torchcodec_problem.cache_clear()
+    monkeypatch.setattr(video_io, "_fallback_logged", set())
+    try:
+        with caplog.at_level(logging.INFO, logger="movingfashion.media.readers"):
+            videos = sorted((tiny_dataset / "videos").glob("*.mp4"))
+            cache = ReaderCache()
+            readers = [cache.get(v) for v in videos]
+            frames = read_frames(videos[0], [3, 1], cache=cache)
+    finally:
+        torchcodec_problem.cache_clear()
+    assert len(videos) >= 3 and all(isinstance(r, PyAVReader) for r in readers)
+    assert [read_code(f) for f in frames] == [3, 1]
+    lines = [r for r in caplog.records if r.name == "movingfashion.media.readers"]
+    assert len(lines) == 1 and "torchcodec" in lines[0].getMessage()
+
+
+def test_forcing_torchcodec_without_ffmpeg_libraries_says_how_to_install_them(video, monkeypatch):
+    from torchcodec._core import ops
+
+    monkeypatch.setattr(ops, "_FFMPEG_AVAILABLE", False)
+    torchcodec_problem.cache_clear()
+    try:
+        with pytest.raises(MediaError) as exc:
+            read_frames(video, [0], cache=ReaderCache(backend="torchcodec"))
+        assert isinstance(open_reader(video), PyAVReader)  # auto still decodes
+    finally:
+        torchcodec_problem.cache_clear()
+    text = str(exc.value)
+    assert "FFmpeg" in text and "make install" in text and "apt-get install ffmpeg" in text
+    assert "101_0.mp4" in text
+
+
+def test_backend_names_come_from_the_registry_and_every_user_takes_them():
+    from annotations.config import BuildConfig
+    from movingfashion.cache_cli import crop_cache
+    from schemas.errors import ConfigError
+
+    assert backend_names() == ["auto", "torchcodec", "pyav", "decord", "opencv"]
+    choice = next(p for p in crop_cache.params if p.name == "backend").type
+    assert list(choice.choices) == backend_names()
+    assert BuildConfig(video_backend="decord").video_backend == "decord"
+    with pytest.raises(ValueError, match="unknown video backend 'gpu'"):
+        BuildConfig(video_backend="gpu")
+    with pytest.raises(MediaError, match="unknown video backend"):
+        ReaderCache(backend="gpu")
+    from movingfashion.dataset import MovingFashionDataset
+
+    with pytest.raises(ConfigError, match="unknown video backend"):
+        MovingFashionDataset("nowhere", "train", backend="cv2")
+
+
+def test_read_frames_resizes_and_read_video_decodes_everything(video):
+    small = read_frames(video, [5, 7], size=(48, 64), cache=ReaderCache())
+    assert small.shape == (2, 48, 64, 3)
+    full = read_video(video)
+    assert full.shape == (60, 96, 128, 3) and [read_code(f) for f in full] == list(range(60))
