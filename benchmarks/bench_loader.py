@@ -1,4 +1,4 @@
-"""Clip loading speed: MovingFashionDataset vs reopen-and-seek (OpenCV) vs raw decoders (decord, PyAV, torchcodec).
+"""Clip loading speed: MovingFashionDataset vs reopen-and-seek (OpenCV) vs raw decord, PyAV, torchcodec.
 
 Every method loads the *same* clips (T frames chosen by the dataset's RRS sampler in training
 mode, tracklet crops resized to 224 x 224, plus the shop image), so the ratios compare
@@ -120,6 +120,25 @@ def baseline_clip(root: Path, rel: str, idx: list[int], boxes: list[list[float]]
     cap.release()
     read_image(shop, (CROP, CROP))
     return np.stack(crops)
+
+
+def cpu_per_clip(plans, indices, datasets: dict, raw: dict) -> dict[str, float]:
+    """Process CPU milliseconds per clip of each raw reader and each dataset (0 workers).
+
+    Interleaved clip by clip and rotated, with readers already open: CPU time does not count
+    the time other processes hold the cores, so these ratios hold on a loaded machine where
+    wall-clock ones drift.
+    """
+    calls = {f"raw_{name}": (lambda rel, idx, i, f=f: f(rel, sorted(set(idx)))) for name, f in raw.items()}
+    calls.update({f"dataset_{name}": (lambda rel, idx, i, d=d: d[i]) for name, d in datasets.items()})
+    names = list(calls)
+    total = dict.fromkeys(names, 0.0)
+    for k, (i, (rel, idx, _, _)) in enumerate(zip(indices, plans, strict=True)):
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            t0 = time.process_time()
+            calls[name](rel, idx, i)
+            total[name] += time.process_time() - t0
+    return {name: 1000 * t / len(plans) for name, t in total.items()}
 
 
 def timed(fn, n: int) -> float:
@@ -327,6 +346,13 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         t_raw, t_ds = t_raw + t1 - t0, t_ds + time.perf_counter() - t1
     res["paired_dataset_getitem"] = n / t_ds
     res["paired_raw_decord"] = n / t_raw
+    raw_calls = {
+        "pyav": lambda rel, idx: pyav[rel].get(idx),
+        "decord": lambda rel, idx: readers[rel].get_batch(idx).asnumpy(),
+    }
+    if tc:
+        raw_calls["torchcodec"] = lambda rel, idx: tc[rel].get(idx)
+    cpu = cpu_per_clip(plans, indices, {"auto": ds, "pyav": ds_av, "decord": ds_dc}, raw_calls)
     base, raw = res["baseline_cv2_seek"], res["raw_decord_get_batch"]
     print(f"{'method':<24}{'clips/s':>10}{'x baseline':>12}{'x raw decord':>14}")
     for k, v in res.items():
@@ -360,6 +386,15 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         f"{res['loader_0_workers'] / res['loader_pyav_0_workers']:.2f}x, 2 workers "
         f"{res['loader_2_workers'] / res['loader_pyav_2_workers']:.2f}x"
     )
+    print("CPU ms per clip (process CPU time, interleaved per clip: robust to other load on the machine):")
+    for k, v in cpu.items():
+        print(f"  {k:<22}{v:>8.1f}")
+    if "raw_torchcodec" in cpu:
+        print(
+            f"CPU ratio torchcodec / pyav (>1: torchcodec faster): raw {cpu['raw_pyav'] / cpu['raw_torchcodec']:.2f}, "
+            f"dataset[i] {cpu['dataset_pyav'] / cpu['dataset_auto']:.2f}; torchcodec / decord: raw "
+            f"{cpu['raw_decord'] / cpu['raw_torchcodec']:.2f}, dataset[i] {cpu['dataset_decord'] / cpu['dataset_auto']:.2f}"
+        )
     print(
         f"paired per clip, interleaved: dataset[i] (backend=decord) / raw decord = "
         f"{res['paired_dataset_getitem'] / res['paired_raw_decord']:.2f}"
@@ -374,6 +409,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         "clips": n,
         "T": T,
         "clips_per_s": res,
+        "cpu_ms_per_clip": cpu,
         "pool_cache_build_s": build_s,
         "full_cache_build_s": full_s,
         "full_cache_mb": full_mb,
