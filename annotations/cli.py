@@ -44,7 +44,7 @@ def tracklets() -> None:
     \b
     Example:
       mf-tracklets build --dataset dataset --stride 2 --sheets
-      mf-tracklets qa --dataset dataset --truth world/world.json
+      mf-tracklets qa --dataset dataset --reference reference-dataset
       mf-tracklets review --dataset dataset
     """
 
@@ -139,42 +139,45 @@ def build(
     )
 
 
-def _truth(dataset: str, truth: str):
-    from movingfashion.world.truth_boxes import truth_boxes_for_dataset
-
-    p = Path(truth)
-    return truth_boxes_for_dataset(dataset, p.parent if p.suffix == ".json" else p)
-
-
 @tracklets.command()
 @click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
 @click.option(
-    "--truth", required=True, type=click.Path(), help="world.json of the synthetic world (or its folder)."
+    "--reference",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Reference dataset (official format) whose tracklets are the true item boxes, e.g. a "
+    "hand-annotated copy or `mf world export-gt`.",
 )
 @click.option("--details", is_flag=True, help="Per-video figures in the JSON output.")
 @json_option
-def qa(dataset, truth, details, as_json) -> None:
-    """Compare ground-truth tracklets with known true boxes: mean IoU and the >= 50% check.
+def qa(dataset, reference, details, as_json) -> None:
+    """Compare ground-truth tracklets with a reference's true boxes: mean IoU and the >= 50% check.
+
+    Videos are paired by product id and position in video_paths; boxes follow the crops recorded
+    in entries.jsonl (source_crops). Videos the reference lacks are listed as missing.
 
     \b
     Example:
-      mf-tracklets qa --dataset dataset --truth world/world.json --json
+      mf-tracklets qa --dataset dataset --reference reference-dataset --json
+      mf world export-gt world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
     """
-    from annotations.qa import load_results, qa_report
+    from annotations.qa import load_results, qa_report, reference_boxes
 
     results = load_results(dataset)
     if not results:
         raise DataFormatError(
             "no tracklet files", where=str(Path(dataset) / "tracklets"), hint="run mf-tracklets build first"
         )
-    rep = qa_report(results, _truth(dataset, truth))
-    emit(
-        rep.as_dict(details),
-        as_json,
-        lambda d: (
-            f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
-            f" query mean IoU {d['query_mean_iou']:.3f}"
-        ),
+    rep = qa_report(results, reference_boxes(dataset, reference))
+    emit(rep.as_dict(details), as_json, qa_human)
+
+
+def qa_human(d: dict) -> str:
+    """One line of QA figures (``QAReport.as_dict()``) for people."""
+    return (
+        f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
+        f" query mean IoU {d['query_mean_iou']:.3f}"
+        + (f"; {len(d['missing'])} videos not in the reference" if d["missing"] else "")
     )
 
 

@@ -1,5 +1,12 @@
 """Quality checks of tracklets: query selection (paper section 5) and the paper's acceptance
-check (at least 50% of a tracklet's detections contain the item) against known ground truth."""
+check (at least 50% of a tracklet's detections contain the item) against known ground truth.
+
+The ground truth is any *reference dataset* in the official format whose ``tracklets`` hold the
+true item boxes (a hand-annotated copy, or ``mf world export-gt`` of a synthetic world):
+:func:`reference_boxes` lines its videos up with the dataset's (same product id, same video
+index) and moves the boxes into the dataset video's pixels when either was cropped from its
+source (``source_crops`` in ``entries.jsonl``, as ``mf publish`` writes it).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from schemas.dataset import Tracklet, VideoTracklets
+from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
+from schemas.errors import DataFormatError
 from schemas.geometry import box_iou
 
 BoxesByFrame = Mapping[int, Sequence[float]]
@@ -127,3 +135,67 @@ def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
     from annotations.builder import TRACKLET_DIR, read_video_tracklets
 
     return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
+
+
+def source_crops(dataset: str | os.PathLike[str]) -> dict[str, list[Sequence[float] | None]]:
+    """Product id -> per video the box of its source video it was cropped to (None: not cropped),
+    from ``metadata.source_crops`` of ``entries.jsonl``; empty when the dataset has none."""
+    path = Path(dataset) / "entries.jsonl"
+    if not path.is_file():
+        return {}
+    out: dict[str, list[Sequence[float] | None]] = {}
+    for pid, row in read_entry_rows(path).items():
+        crops = (row.get("metadata") or {}).get("source_crops")
+        if isinstance(crops, list):
+            out[pid] = crops
+    return out
+
+
+def shift_boxes(boxes: BoxesByFrame, dx: float, dy: float) -> dict[int, list[float]]:
+    """Boxes moved by (-dx, -dy): into a video cropped at (dx, dy) of theirs."""
+    return {int(t): [b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy] for t, b in boxes.items()}
+
+
+def crop_offset(ref: Sequence[float] | None, own: Sequence[float] | None) -> tuple[float, float]:
+    """How far a video cropped at ``own`` sits from one cropped at ``ref`` (same source video;
+    None = not cropped). Crops start on whole pixels, so the corners are rounded."""
+    rx, ry = (round(ref[0]), round(ref[1])) if ref is not None else (0, 0)
+    ox, oy = (round(own[0]), round(own[1])) if own is not None else (0, 0)
+    return float(ox - rx), float(oy - ry)
+
+
+def reference_boxes(
+    dataset: str | os.PathLike[str], reference: str | os.PathLike[str]
+) -> dict[str, dict[int, list[float]]]:
+    """Video path of ``dataset`` -> {frame: true item box} from the reference dataset's tracklets.
+
+    Videos are paired by product id and index in ``video_paths`` (both datasets list a product's
+    videos in the same order); videos the reference lacks, or has no boxes for, are left out
+    (``qa_report`` lists them as missing). Raises :class:`DataFormatError` when the reference is
+    not an official-format dataset or holds no tracklet at all.
+    """
+    from annotations.builder import load_splits
+
+    ref_splits = load_splits(reference)
+    ref = {pid: e for split in ref_splits.values() for pid, e in split.items()}
+    if not any(any(t) for e in ref.values() for t in e.tracklets):
+        raise DataFormatError(
+            "the reference dataset has no ground-truth tracklets",
+            where=str(reference),
+            hint="pass a dataset whose train.json/test.json hold the true boxes "
+            "(e.g. written by `mf world export-gt`)",
+        )
+    own_crops, ref_crops = source_crops(dataset), source_crops(reference)
+    out: dict[str, dict[int, list[float]]] = {}
+    for split in load_splits(dataset).values():
+        for pid, entry in split.items():
+            r = ref.get(pid)
+            if r is None:
+                continue
+            for i, video in enumerate(entry.video_paths):
+                if i >= len(r.tracklets) or not r.tracklets[i]:
+                    continue
+                rc, oc = ref_crops.get(pid, []), own_crops.get(pid, [])
+                dx, dy = crop_offset(rc[i] if i < len(rc) else None, oc[i] if i < len(oc) else None)
+                out[video] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
+    return out

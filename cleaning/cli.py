@@ -255,42 +255,39 @@ def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_
     _exit_if_failed(res["failed"])
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@_catalog_opt
-@click.option("--root", type=click.Path(file_okay=False, exists=True), help="Collection root (for --truth).")
-@click.option(
-    "--truth",
-    type=click.Path(exists=True),
-    help="world.json of a synthetic world (or its folder): adds duplicate P/R, split-screen F1, "
-    "taxonomy accuracy.",
-)
-@click.option(
+_rules_opt = click.option(
     "--rules",
     type=click.Path(dir_okay=False, exists=True),
     help="Taxonomy rules YAML for the coverage report (default: the packaged rules).",
 )
+
+
+def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
+    """What ``mf stats`` prints: :func:`cleaning.stats.catalog_stats` of the catalog file."""
+    from cleaning.stats import catalog_stats
+    from schemas.catalog import Catalog
+
+    with Catalog(catalog_path) as cat:
+        return catalog_stats(cat, rules)
+
+
+#: Human form of a stats result (also used by ``mf stats --truth`` in the app layer).
+stats_human = _human
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@_catalog_opt
+@_rules_opt
 @json_option
-def stats(catalog_path: str, root: str | None, truth: str | None, rules: str | None, as_json: bool) -> None:
-    """Counts, coverage and quality figures of a cleaned catalog.
+def stats(catalog_path: str, rules: str | None, as_json: bool) -> None:
+    """Counts and coverage of a cleaned catalog: status, class, partition, split, reasons, leakage.
 
     \b
     Example:
       mf stats --catalog data/catalog.sqlite
-      mf stats --catalog data/catalog.sqlite --root data --truth world/world.json --json
+      mf stats --catalog data/catalog.sqlite --rules my_rules.yaml --json
     """
-    from cleaning.stats import catalog_stats, truth_stats
-    from movingfashion.world.truth import load_world
-    from schemas.catalog import Catalog
-    from schemas.errors import ConfigError
-
-    with Catalog(catalog_path) as cat:
-        res: dict[str, Any] = catalog_stats(cat, rules)
-        if truth:
-            if root is None:
-                raise ConfigError("--truth needs --root (the collection root)", where="--root")
-            world_dir = Path(truth) if Path(truth).is_dir() else Path(truth).parent
-            res["truth"] = truth_stats(cat, root, load_world(world_dir), world_dir)
-    emit(res, as_json, _human)
+    emit(stats_result(catalog_path, rules), as_json, stats_human)
 
 
 def main() -> None:  # pragma: no cover - convenience entry

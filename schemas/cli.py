@@ -7,9 +7,16 @@ import click
 from schemas.cli_support import emit, json_option
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def schema() -> None:
-    """JSON Schemas of the contracts, and validation of official JSON files."""
+    """JSON Schemas of the contracts, and validation of official JSON files.
+
+    \b
+    Examples:
+      mf schema export schemas-out/                      # one JSON Schema per contract model
+      mf schema validate dataset/train.json dataset/test.json
+      mf schema validate dataset/test.json --json
+    """
 
 
 @schema.command("export")
@@ -44,9 +51,15 @@ def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     emit(result, as_json, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def catalog() -> None:
-    """Inspect the pipeline catalog."""
+    """Inspect the pipeline catalog (the SQLite file every stage records its state in).
+
+    \b
+    Examples:
+      mf catalog status --catalog data/catalog.sqlite           # items per status
+      mf catalog status --catalog demo-out/catalog.sqlite --json
+    """
 
 
 @catalog.command("status")

@@ -1,4 +1,5 @@
-"""``mf world``: generate and serve the synthetic MovingFashion world."""
+"""``mf world``: generate and serve the synthetic MovingFashion world, export its ground truth as a
+reference dataset, and score a stage's output against that truth."""
 
 from __future__ import annotations
 
@@ -56,6 +57,8 @@ def world() -> None:
     Examples:
       mf world generate --out world --products 60 --seed 0
       mf world serve world --port 8765 --faults retry_after_429=1
+      mf world export-gt world --out world-gt
+      mf world score tracklets --dataset dataset --world world
     """
 
 
@@ -205,6 +208,74 @@ def pictures(world_dir: str, out: str, as_json: bool) -> None:
     from .pictures import render_pictures
 
     emit(render_pictures(world_dir, out), as_json, lambda d: "wrote " + ", ".join(d.values()))
+
+
+@world.command("export-gt")
+@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+@json_option
+def export_gt(world_dir: str, out: str, seed: int, as_json: bool) -> None:
+    """Write what a perfect pipeline would publish: the official-format dataset of the world, its
+    tracklets the true item boxes (a reference for `mf-tracklets qa --reference`).
+
+    \b
+    Example:
+      mf world export-gt world --out world-gt
+      mf-tracklets qa --dataset dataset --reference world-gt
+    """
+    from schemas.official import read_official
+
+    from .gt_dataset import export_gt_dataset
+
+    path = export_gt_dataset(world_dir, out, seed=seed)
+    counts = {name: len(read_official(path / f"{name}.json")) for name in ("train", "test")}
+    emit(
+        {"out": str(path), **counts},
+        as_json,
+        lambda d: f"wrote {d['out']}: {d['train']} train and {d['test']} test products",
+    )
+
+
+@world.group()
+def score() -> None:
+    """Score what a stage produced against the world's truth.
+
+    \b
+    Examples:
+      mf world score tracklets --dataset dataset --world world --json
+      mf stats --catalog data/catalog.sqlite --root data --truth world   # the cleaning figures
+    """
+
+
+@score.command("tracklets")
+@click.option(
+    "--dataset", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
+)
+@click.option(
+    "--world",
+    "world_dir",
+    required=True,
+    type=click.Path(exists=True),
+    help="The synthetic world the dataset was built from (folder or world.json).",
+)
+@click.option("--details", is_flag=True, help="Per-video figures in the JSON output.")
+@json_option
+def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bool) -> None:
+    """Ground-truth tracklets of a dataset against the world's true item boxes: mean IoU, the
+    paper's >= 50% check and the query selection's mean IoU.
+
+    \b
+    Example:
+      mf world score tracklets --dataset demo-out/dataset --world demo-out/world --json
+    """
+    from annotations.cli import qa_human
+
+    from .scoring.tracklets import score_tracklets
+
+    w = Path(world_dir)
+    rep = score_tracklets(dataset, w if w.is_dir() else w.parent)
+    emit(rep.as_dict(details), as_json, qa_human)
 
 
 def main() -> None:

@@ -71,6 +71,7 @@ def export_gt_dataset(
     for p in products:
         sha: dict[str, str] = {}
         video_paths, tracklets = [], []
+        crops: list[list[int] | None] = []  # where each video was cropped from its source
         shop_rel = f"shop/{p.product_id}.jpg"
         for n, vid in enumerate(p.videos):
             v = truth.video(vid)
@@ -85,10 +86,12 @@ def export_gt_dataset(
                     t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()
                 }
                 w, h = mb[2] - mb[0], mb[3] - mb[1]
+                crops.append(mb)
                 write_image(out / shop_rel, read_image(world / v.split_screen.still_image), quality=92)
             else:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(world / v.path, out / rel)
+                crops.append(None)
             video_paths.append(rel)
             trk = {str(t): list(b) for t, b in sorted(boxes.items())}
             tracklets.append(trk)
@@ -143,6 +146,7 @@ def export_gt_dataset(
                 "designer": p.designer,
                 "caption": p.caption,
                 "confusable_group": p.confusable_group,
+                "source_crops": crops,
                 "from": "world-ground-truth",
             },
         )

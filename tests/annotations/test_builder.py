@@ -23,10 +23,9 @@ from annotations.builder import (
 )
 from annotations.cli import tracklets
 from annotations.config import BuildConfig, ReviewConfig
-from annotations.qa import load_results, qa_report
-from movingfashion.world.truth_boxes import truth_boxes_for_dataset
+from annotations.qa import load_results, qa_report, reference_boxes
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceItem, Status
 from schemas.official import read_official
 
@@ -54,10 +53,11 @@ def built(gt_dataset, tmp_path_factory):
     return ds, rep, pid
 
 
-def test_acceptance_iou_and_50pct_check(built, small_world):
+def test_acceptance_iou_and_50pct_check(built, gt_dataset):
     ds, rep, _ = built
     assert rep.failed == [] and rep.processed == rep.videos > 10
-    qa = qa_report(load_results(ds), truth_boxes_for_dataset(ds, small_world))
+    # the reference: the dataset exported from the world's truth (its tracklets are the true boxes)
+    qa = qa_report(load_results(ds), reference_boxes(ds, gt_dataset))
     print(
         f"\nGT tracklets vs true item boxes on {qa.videos} videos: mean IoU {qa.mean_iou:.3f}, "
         f">=50% check passed by {qa.pass_rate:.1%}, query mean IoU {qa.query_mean_iou:.3f}; "
@@ -182,11 +182,16 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     assert json.loads(res.stdout)["needs_review"] == []
 
 
-def test_qa_cli(built, small_world):
-    ds, _, _ = built
+def test_qa_cli(built, gt_dataset):
+    ds, rep, _ = built
     res = CliRunner().invoke(
-        tracklets, ["qa", "--dataset", str(ds), "--truth", str(small_world / "world.json"), "--json"]
+        tracklets, ["qa", "--dataset", str(ds), "--reference", str(gt_dataset), "--json"]
     )
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    assert d["videos"] > 10 and 0 <= d["mean_iou"] <= 1
+    assert d["videos"] == rep.videos and d["missing"] == [] and FLOOR_IOU <= d["mean_iou"] <= 1
+    # a dataset is its own perfect reference only where its tracklets are the truth
+    res = CliRunner().invoke(tracklets, ["qa", "--dataset", str(ds), "--reference", str(ds), "--json"])
+    assert json.loads(res.stdout)["pass_rate"] == 1.0
+    with pytest.raises(DataFormatError, match="no train.json or test.json"):
+        reference_boxes(ds, ds / "tracklets")

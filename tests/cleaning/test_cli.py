@@ -1,4 +1,4 @@
-"""The cleaning CLIs through `mf` (click), and the demo step."""
+"""The cleaning CLIs through `mf` (click)."""
 
 from __future__ import annotations
 
@@ -155,15 +155,3 @@ def test_errors_are_one_line_and_exit_2(cleaned_world, catalog_copy, tmp_path, c
         and "corrupt" in err
         and len(err.strip().splitlines()) == 1
     )
-
-
-def test_demo_step_seeds_cleans_publishes_and_reports(small_world, tmp_path):
-    from movingfashion.app.demo import DemoContext
-    from movingfashion.app.steps.clean import step
-
-    ctx = DemoContext(work=tmp_path, world=small_world)
-    out = step(ctx)
-    assert ctx.dataset == tmp_path / "dataset" and (ctx.dataset / "train.json").is_file()
-    assert out["duplicate_precision"] >= 0.98 and out["duplicate_recall"] >= 0.95
-    assert out["split_screen_f1"] >= 0.95 and out["leakage"] == 0
-    assert out["published_products"] == out["train"] + out["test"]

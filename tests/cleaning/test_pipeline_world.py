@@ -9,17 +9,17 @@ import pytest
 
 from cleaning.associations import PairScorer, check_associations, matchrcnn_scorer
 from cleaning.pipeline import clean
-from cleaning.stats import truth_stats
 from movingfashion.media.images import read_image
 from movingfashion.media.probe import probe_video as probe_media
 from movingfashion.media.readers import read_frames
+from movingfashion.world.scoring.cleaning import score_cleaning
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, Status
 
 
 def test_duplicates_split_screen_taxonomy_meet_the_acceptance_figures(cleaned_world, capsys):
     with Catalog(cleaned_world.catalog_path) as cat:
-        st = truth_stats(cat, cleaned_world.root, cleaned_world.truth, cleaned_world.world)
+        st = score_cleaning(cat, cleaned_world.root, cleaned_world.truth, cleaned_world.world)
     with capsys.disabled():
         print(
             f"\n[cleaning acceptance] duplicates P={st['duplicates']['precision']} "
@@ -173,7 +173,7 @@ def test_wrong_associations_are_flagged_never_dropped(cleaned_world, tmp_path):
         for pid in flagged:
             row = cat.get_item(truth.product(pid).source, pid)
             assert row.status == Status.NEEDS_REVIEW and row.reason.startswith("association: low match score")
-        st = truth_stats(cat, cleaned_world.root, truth)
+        st = score_cleaning(cat, cleaned_world.root, truth)
     assert st["wrong_association"]["recall"] >= 0.99, st["wrong_association"]
     assert st["wrong_association"]["precision"] >= 0.5, st["wrong_association"]
 

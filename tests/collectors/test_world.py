@@ -209,19 +209,3 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     assert visible and all(recorded.get(p.relative_to(out).as_posix()) == sha(p) for p in visible)
     assert not any("passwd" in str(p) or "\x00" in str(p) for p in out.rglob("*"))
     assert not [p for p in out.rglob("*.part")]  # no_range: nothing to resume is kept
-
-
-def test_demo_step(world_server, world_truth, tmp_path):
-    from movingfashion.app.demo import DemoContext
-    from movingfashion.app.steps.collect import step
-
-    ctx = DemoContext(work=tmp_path, base_url=world_server.base_url)
-    ctx.extras["fixtures"] = world_server.write_fixtures(tmp_path / "fixtures")
-    report = step(ctx)
-    assert report["status"] == "ok", report
-    n_nap = sum(p.source == SourceName.NETAPORTER for p in world_truth.products)
-    n_tt = sum(p.source == SourceName.TIKTOK and bool(p.videos) for p in world_truth.products)
-    assert report["netaporter"]["ok"] == n_nap and report["tiktok"]["ok"] == n_tt
-    assert ctx.catalog == tmp_path / "catalog.sqlite" and (ctx.collect_root / "netaporter").is_dir()
-    with Catalog(ctx.catalog) as cat:
-        assert cat.count_items(status="downloaded") == n_nap + n_tt + report["instagram"]["ok"]

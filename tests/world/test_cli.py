@@ -1,9 +1,8 @@
-"""``mf world generate`` / ``serve`` and the demo step."""
+"""``mf world generate`` / ``serve`` / ``export-gt``."""
 
 from __future__ import annotations
 
 import json
-import urllib.request
 
 import pytest
 
@@ -72,23 +71,3 @@ def test_busy_port_is_a_clear_error(small_world):
         port = int(a.base_url.rsplit(":", 1)[1])
         with pytest.raises(ConfigError, match="cannot listen"):
             WorldServer(small_world, port=port).start()
-
-
-def test_demo_step_reuses_the_world_and_serves_it(small_world, tmp_path):
-    from movingfashion.app.demo import DemoContext
-    from movingfashion.app.steps.world import step
-
-    (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
-    ctx = DemoContext(
-        work=tmp_path, products=SMALL_WORLD["products"], seed=SMALL_WORLD["seed"], quick=SMALL_WORLD["quick"]
-    )
-    try:
-        report = step(ctx)
-        assert report["reused"] and report["products"] == SMALL_WORLD["products"]
-        assert ctx.world == tmp_path / "world" and ctx.base_url == ctx.server.base_url
-        with urllib.request.urlopen(ctx.base_url + "/robots.txt") as r:
-            assert r.status == 200
-        assert (tmp_path / "fixtures" / "tiktok_shops.csv").exists() and ctx.extras["fixtures"]["instagram"]
-    finally:
-        if ctx.server is not None:
-            ctx.server.stop()

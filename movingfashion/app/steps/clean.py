@@ -1,61 +1,103 @@
-"""Demo step of the cleaning stage: clean, split and publish what the collectors gathered."""
+"""Demo step ``clean``: clean, split and publish what the collectors gathered, scored against the
+world's truth."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+
+from movingfashion.app.context import DemoContext, Section, StepSkipped
 
 
-def step(ctx) -> dict[str, Any]:
-    """Run ``mf clean`` -> ``mf splits rebuild`` -> ``mf publish`` on ``ctx.catalog`` / ``ctx.collect_root``.
+@dataclass
+class CleanSection(Section):
+    items: int
+    items_by_status: dict[str, int]
+    duplicate_videos: dict[str, int]
+    split_screen_videos: int
+    taxonomy_mapped: float
+    train: int
+    test: int
+    leakage: int
+    published_products: int
+    published_files: int
+    dataset: str
+    # against the world's truth (None without a world)
+    duplicate_precision: float | None = None
+    duplicate_recall: float | None = None
+    split_screen_f1: float | None = None
+    taxonomy_accuracy: float | None = None
+    truth: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def rows(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in super().rows() if k != "truth"]
+
+    def summary(self) -> str:
+        figures = ""
+        if self.duplicate_precision is not None:
+            figures = (
+                f"; duplicates P/R {self.duplicate_precision:.2f}/{self.duplicate_recall:.2f}, "
+                f"split-screen F1 {self.split_screen_f1:.2f}"
+            )
+        return f"{self.published_products} products published ({self.train} train, {self.test} test){figures}"
+
+
+def expected_seconds(ctx: DemoContext) -> float:
+    return 5.0 + ctx.products * (0.3 if ctx.quick else 0.45)
+
+
+def run(ctx: DemoContext) -> CleanSection:
+    """``mf clean`` -> ``mf splits rebuild`` -> ``mf publish`` on ``ctx.catalog`` / ``ctx.collect_root``.
 
     Publishes into ``ctx.work / "dataset"`` and sets ``ctx.dataset``. When no collector ran but a
     world exists, the catalog is seeded straight from the world (:mod:`movingfashion.world.seed`).
-    With ``ctx.world`` set, the report adds duplicate precision/recall and split-screen F1.
+    With ``ctx.world`` set, the section adds the world's scores (duplicate precision/recall,
+    split-screen F1, taxonomy accuracy; all of them under ``truth`` in the JSON report).
     """
-
     from cleaning.config import CleaningConfig
     from cleaning.pipeline import clean
     from cleaning.publish import publish
     from cleaning.splits import check_leakage, rebuild_splits
-    from cleaning.stats import truth_stats
     from schemas.catalog import Catalog
 
     if ctx.catalog is None or ctx.collect_root is None:
         if ctx.world is None:
-            return {"status": "skipped: no catalog and no world"}
+            raise StepSkipped("no catalog and no world")
         from movingfashion.world.seed import seed_catalog_from_world
 
         ctx.catalog, ctx.collect_root = ctx.work / "catalog.sqlite", ctx.work / "collected"
         with Catalog(ctx.catalog) as cat:
             seed_catalog_from_world(ctx.world, cat, ctx.collect_root)
     cfg = CleaningConfig(split_seed=ctx.seed)
+    out = ctx.work / "dataset"
     with Catalog(ctx.catalog) as cat:
-        report = clean(cat, ctx.collect_root, cfg)
+        ctx.progress.info(f"{len(cat.items())} catalog items: probe, duplicates, split screens, taxonomy")
+        report = clean(cat, ctx.collect_root, cfg, show_progress=ctx.progress.bars)
         sp = rebuild_splits(cat, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
-        out = ctx.work / "dataset"
+        ctx.progress.info(f"publishing {sp['train'] + sp['test']} products to {out}")
         pub = publish(cat, ctx.collect_root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
         ctx.dataset = out
-        result: dict[str, Any] = {
-            "items": report["items"],
-            "status": report["status"],
-            "duplicate_videos": report["duplicate_videos"],
-            "split_screen_videos": report["split_screen_videos"],
-            "taxonomy_mapped": report["taxonomy"]["mapped_fraction"],
-            "train": sp["train"],
-            "test": sp["test"],
-            "leakage": len(check_leakage(cat)),
-            "published_products": pub["products"],
-            "published_files": pub["files"],
-            "dataset": str(out),
-        }
+        section = CleanSection(
+            items=report["items"],
+            items_by_status=report["status"],
+            duplicate_videos=report["duplicate_videos"],
+            split_screen_videos=report["split_screen_videos"],
+            taxonomy_mapped=report["taxonomy"]["mapped_fraction"],
+            train=sp["train"],
+            test=sp["test"],
+            leakage=len(check_leakage(cat)),
+            published_products=pub["products"],
+            published_files=pub["files"],
+            dataset=str(out),
+        )
         if ctx.world is not None:
+            from movingfashion.world.scoring.cleaning import score_cleaning
             from movingfashion.world.truth import load_world
 
-            t = truth_stats(cat, ctx.collect_root, load_world(ctx.world), ctx.world)
-            result.update(
-                duplicate_precision=t["duplicates"]["precision"],
-                duplicate_recall=t["duplicates"]["recall"],
-                split_screen_f1=t["split_screen"]["f1"],
-                taxonomy_accuracy=t["taxonomy_accuracy"],
-            )
-    return result
+            truth = ctx.truth or load_world(ctx.world)
+            t = score_cleaning(cat, ctx.collect_root, truth, ctx.world)
+            section.truth = t
+            section.duplicate_precision = t["duplicates"]["precision"]
+            section.duplicate_recall = t["duplicates"]["recall"]
+            section.split_screen_f1 = t["split_screen"]["f1"]
+            section.taxonomy_accuracy = t["taxonomy_accuracy"]
+    return section

@@ -1,11 +1,10 @@
-"""``mf demo`` step: collect the demo world from its three loopback sources into the catalog."""
+"""Demo step ``collect``: collect the demo world from its three loopback sources into the catalog."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
 
-from collectors.config import HttpConfig, load_collect_config
+from movingfashion.app.context import DemoContext, Section, StepSkipped
 
 #: The demo talks to our own loopback site: no need to pace it like a real shop.
 DEMO_HTTP = {
@@ -15,50 +14,70 @@ DEMO_HTTP = {
     "backoff_base_s": 0.05,
     "retry_after_max_s": 2.0,
 }
+WORKERS = 4
 
 
-def step(ctx: Any) -> dict[str, Any]:
-    """Collect Net-A-Porter (sitemap), TikTok (info JSON + shop map) and Instagram (structures)."""
+@dataclass
+class SourceCounts:
+    ok: int
+    failed: int
+    rejected: int
+    skipped: int
+    files: int
+    MB: float
+
+
+@dataclass
+class CollectSection(Section):
+    sources: dict[str, SourceCounts] = field(default_factory=dict)
+    failed: int = 0
+    catalog: str = ""
+
+    def summary(self) -> str:
+        ok = sum(s.ok for s in self.sources.values())
+        return f"{ok} items collected from {len(self.sources)} sources, {self.failed} failed"
+
+    def incomplete(self) -> str | None:
+        return f"{self.failed} items failed (rerun `mf demo` to resume)" if self.failed else None
+
+
+def expected_seconds(ctx: DemoContext) -> float:
+    return 3.0 + 0.07 * ctx.products
+
+
+def run(ctx: DemoContext) -> CollectSection:
+    """Collect Net-A-Porter (sitemap), TikTok (info JSON + shop map) and Instagram (structures)
+    into ``ctx.work/collected`` and ``ctx.work/catalog.sqlite``; sets ``ctx.catalog``, ``ctx.collect_root``."""
     from collectors.api import collect
+    from collectors.config import HttpConfig, load_collect_config
 
-    if not ctx.base_url:
-        return {"status": "skipped: no loopback site (the world step did not run)"}
-    fixtures = ctx.extras.get("fixtures")
-    if not fixtures and ctx.server is not None:
-        fixtures = ctx.server.write_fixtures(Path(ctx.work) / "fixtures")
-        ctx.extras["fixtures"] = fixtures
-    if not fixtures:
-        return {"status": "skipped: no fixtures from the world step"}
-    root, catalog = Path(ctx.work) / "collected", Path(ctx.work) / "catalog.sqlite"
+    if not ctx.base_url or ctx.fixtures is None:
+        raise StepSkipped("no loopback site (the world step did not run)")
+    fx = ctx.fixtures
+    root, catalog = ctx.work / "collected", ctx.work / "catalog.sqlite"
     cfg = load_collect_config(base_url=ctx.base_url)
     cfg = cfg.model_copy(update={"http": HttpConfig(**{**cfg.http.model_dump(), **DEMO_HTTP})})
-    workers = 4
-    runs = {
-        "netaporter": dict(targets=[fixtures.get("sitemap") or f"{ctx.base_url}/sitemap.xml"]),
-        "tiktok": dict(
-            targets=list(fixtures.get("tiktok_info") or []), shop_map=fixtures.get("tiktok_shops")
-        ),
-        "instagram": dict(targets=list(fixtures.get("instagram") or [])),
+    runs: dict[str, tuple[list[str], dict[str, str | None]]] = {
+        "netaporter": ([fx.sitemap], {}),
+        "tiktok": (fx.tiktok_info, {"shop_map": fx.tiktok_shops}),
+        "instagram": (fx.instagram, {}),
     }
-    report: dict[str, Any] = {}
-    bad = 0
-    for source, args in runs.items():
-        targets = args.pop("targets")
+    section = CollectSection(catalog=str(catalog))
+    for source, (targets, extra) in runs.items():
         if not targets:
-            report[source] = "no targets"
             continue
         s = collect(
-            source, targets, out=root, catalog=catalog, cfg=cfg, workers=workers, show_progress=False, **args
+            source, targets, out=root, catalog=catalog, cfg=cfg, workers=WORKERS, show_progress=False, **extra
         )
-        report[source] = {
-            "ok": s.ok,
-            "failed": s.failed,
-            "rejected": s.rejected,
-            "skipped": s.skipped,
-            "files": s.files,
-            "MB": round(s.bytes / 1e6, 1),
-        }
-        bad += s.failed
+        section.sources[source] = SourceCounts(
+            ok=s.ok,
+            failed=s.failed,
+            rejected=s.rejected,
+            skipped=s.skipped,
+            files=s.files,
+            MB=round(s.bytes / 1e6, 1),
+        )
+        ctx.progress.info(f"{source}: {s.ok} ok, {s.failed} failed, {s.rejected} rejected, {s.files} files")
+        section.failed += s.failed
     ctx.catalog, ctx.collect_root = catalog, root
-    report["status"] = "ok" if bad == 0 else f"{bad} items failed (rerun `mf demo` to resume)"
-    return report
+    return section

@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+import shutil
 import time
-from typing import Any
+from dataclasses import dataclass, field
+
+from movingfashion.app.context import DemoContext, Fixtures, Section
 
 
-def step(ctx: Any) -> dict[str, Any]:
-    """Generate ``ctx.work/world`` (ctx.products, ctx.seed, ctx.quick), start the server, write fixtures."""
+@dataclass
+class WorldSection(Section):
+    world: str
+    products: int
+    videos: int
+    frames: int
+    by_source: dict[str, int] = field(default_factory=dict)
+    non_clothing: int = 0
+    duplicates: int = 0
+    split_screen: int = 0
+    wrong_shop: int = 0
+    df2_images: int = 0
+    reused: bool = False
+    generate_seconds: float = 0.0
+    base_url: str = ""
+
+    def summary(self) -> str:
+        how = "reused" if self.reused else "generated"
+        return f"{how} {self.products} products, {self.videos} videos, {self.frames} frames; serving {self.base_url}"
+
+
+def expected_seconds(ctx: DemoContext) -> float:
+    """Rendering on 2 cores: ~0.3 s per product with --quick, ~1 s without; ~0 when reused."""
+    from movingfashion.world.generate import world_matches
+
+    if world_matches(ctx.work / "world", ctx.products, ctx.seed, ctx.quick):
+        return 1.0
+    return 5.0 + ctx.products * 0.3 if ctx.quick else 10.0 + ctx.products * 1.0
+
+
+def run(ctx: DemoContext) -> WorldSection:
+    """Generate ``ctx.work/world`` (ctx.products, ctx.seed, ctx.quick), start the server, write
+    the fixtures; sets ``ctx.world``, ``ctx.truth``, ``ctx.server``, ``ctx.base_url``, ``ctx.fixtures``."""
     from movingfashion.world.cli import summarize
     from movingfashion.world.generate import generate_world, world_matches
     from movingfashion.world.server import WorldServer
@@ -15,19 +49,31 @@ def step(ctx: Any) -> dict[str, Any]:
     out = ctx.work / "world"
     reused = world_matches(out, ctx.products, ctx.seed, ctx.quick)
     if not reused and (out / "world.json").exists() and (out / "world_params.json").exists():
-        import shutil
-
         shutil.rmtree(out)  # a world this step generated earlier with other settings
+    ctx.progress.info(
+        f"{'reusing' if reused else 'rendering'} {ctx.products} products (seed {ctx.seed}"
+        f"{', quick' if ctx.quick else ''}) in {out}"
+    )
     t0 = time.perf_counter()
-    truth = generate_world(out, ctx.products, ctx.seed, quick=ctx.quick)
+    with ctx.progress.counter("rendering", unit="products") as bar:
+        truth = generate_world(out, ctx.products, ctx.seed, quick=ctx.quick, progress=bar.set)
     seconds = time.perf_counter() - t0
     server = WorldServer(out).start()
-    ctx.world = out
-    ctx.server = server
-    ctx.base_url = server.base_url
-    ctx.extras["fixtures"] = server.write_fixtures(ctx.work / "fixtures")
-    ctx.extras["world_truth"] = truth
-    report = summarize(truth, out, seconds)
-    report.update(reused=reused, base_url=server.base_url)
-    report.pop("classes", None)
-    return report
+    ctx.world, ctx.truth, ctx.server, ctx.base_url = out, truth, server, server.base_url
+    ctx.fixtures = Fixtures.from_dict(server.write_fixtures(ctx.work / "fixtures"))
+    s = summarize(truth, out, seconds)
+    return WorldSection(
+        world=str(out),
+        products=s["products"],
+        videos=s["videos"],
+        frames=s["frames"],
+        by_source=s["by_source"],
+        non_clothing=s["non_clothing"],
+        duplicates=s["duplicates"],
+        split_screen=s["split_screen"],
+        wrong_shop=s["wrong_shop"],
+        df2_images=s.get("df2_images", 0),
+        reused=reused,
+        generate_seconds=round(seconds, 1),
+        base_url=server.base_url,
+    )

@@ -1,8 +1,9 @@
-"""True item boxes of a dataset's videos, from a synthetic world's ground truth (for QA).
+"""Score a dataset's ground-truth tracklets against a world's true item boxes.
 
 The dataset's product ids are the world's product ids; ``video_paths[i]`` is the product's
-``i``-th world video. Videos published cropped to the moving half of a split screen (their
-size equals the moving box) get the boxes shifted into the crop.
+``i``-th world video. A video published cropped from its source (the moving half of a split
+screen) gets the true boxes moved into the crop: by ``source_crops`` of ``entries.jsonl`` when
+the dataset records it, else by the true moving box when the video's size equals it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from annotations.qa import QAReport, crop_offset, load_results, qa_report, shift_boxes, source_crops
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import load_video_gt, load_world
 from schemas.errors import DataFormatError, MediaError
@@ -38,6 +40,7 @@ def truth_boxes_for_dataset(
         )
     truth = load_world(world)
     products = {p.product_id: p for p in truth.products}
+    crops = source_crops(dataset)
     out: dict[str, dict[int, list[float]]] = {}
     for split in load_splits(dataset).values():
         for pid, entry in split.items():
@@ -49,13 +52,27 @@ def truth_boxes_for_dataset(
                     continue
                 v = truth.video(p.videos[i])
                 boxes = load_video_gt(world, v).item_boxes()
-                ss = v.split_screen
-                if ss is not None:
-                    mb = [int(x) for x in ss.moving_box]
+                if pid in crops and i < len(crops[pid]):
+                    boxes = shift_boxes(boxes, *crop_offset(None, crops[pid][i]))
+                elif v.split_screen is not None:
+                    mb = [int(x) for x in v.split_screen.moving_box]
                     if _video_size(Path(dataset) / vp) == (mb[2] - mb[0], mb[3] - mb[1]):
-                        boxes = {
-                            t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]]
-                            for t, b in boxes.items()
-                        }
+                        boxes = shift_boxes(boxes, mb[0], mb[1])
                 out[vp] = boxes
     return out
+
+
+def score_tracklets(
+    dataset: str | os.PathLike[str],
+    world_dir: str | os.PathLike[str],
+    *,
+    iou_hit: float = 0.5,
+    min_fraction: float = 0.5,
+) -> QAReport:
+    """:func:`annotations.qa.qa_report` of the dataset's tracklet files against the world's truth."""
+    results = load_results(dataset)
+    if not results:
+        raise DataFormatError(
+            "no tracklet files", where=str(Path(dataset) / "tracklets"), hint="run mf-tracklets build first"
+        )
+    return qa_report(results, truth_boxes_for_dataset(dataset, world_dir), iou_hit, min_fraction)

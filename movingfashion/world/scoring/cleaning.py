@@ -1,0 +1,173 @@
+"""Score a cleaned catalog against a world's truth (``mf stats --truth WORLD``, the demo).
+
+Duplicate precision/recall over *pairs of videos in one cluster* (so the figures do not depend
+on which member the keep rule keeps), recall per duplicate kind, split-screen detection
+precision/recall/F1 and how closely the recovered shop images match the world's still halves,
+taxonomy accuracy, non-clothing rejection, the carousel shop pick and, when a matcher ran,
+wrong-association precision/recall.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cleaning.mih import UnionFind
+from movingfashion.media.images import read_image
+from movingfashion.world.truth import WorldTruth
+from schemas.catalog import Catalog
+from schemas.items import AssetKind, MediaAsset, Status
+
+
+def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
+    p = tp / n_pred if n_pred else 1.0
+    r = tp / n_true if n_true else 1.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {
+        "precision": round(p, 4),
+        "recall": round(r, 4),
+        "f1": round(f, 4),
+        "true_positives": tp,
+        "predicted": n_pred,
+        "actual": n_true,
+    }
+
+
+def _pick_stats(picks: list[tuple[bool, bool]]) -> dict[str, Any]:
+    """Shop images picked among candidates: accuracy overall and over the items left accepted."""
+    acc = [ok for ok, accepted in picks if accepted]
+    return {
+        "picked": len(picks),
+        "accuracy": round(sum(ok for ok, _ in picks) / len(picks), 4) if picks else None,
+        "accepted": len(acc),
+        "accepted_accuracy": round(sum(acc) / len(acc), 4) if acc else None,
+    }
+
+
+def _video_ids(catalog: Catalog, truth: WorldTruth) -> dict[str, str]:
+    """Asset path -> world video id (items are world products; videos matched by SHA-256, then order)."""
+    out = {}
+    for p in truth.products:
+        assets = sorted(
+            (
+                a
+                for a in catalog.assets(source=p.source, source_id=p.product_id, kind=AssetKind.VIDEO)
+                if a.path
+            ),
+            key=lambda a: a.path,
+        )
+        vids = [truth.video(v) for v in p.videos]
+        for n, a in enumerate(assets):
+            match = [v for v in vids if v.sha256 == a.sha256] or (vids[n : n + 1])
+            if match:
+                out[a.path] = match[0].video_id
+    return out
+
+
+def _cluster_pairs(links: list[tuple[str, str]], keys: set[str]) -> set[frozenset[str]]:
+    uf = UnionFind(sorted(keys))
+    for a, b in links:
+        if a in keys and b in keys:
+            uf.union(a, b)
+    return {frozenset(p) for g in uf.groups() for p in itertools.combinations(sorted(map(str, g)), 2)}
+
+
+def score_cleaning(
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    truth: WorldTruth,
+    world_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Quality of the cleaning decisions in ``catalog`` against a world's ground truth."""
+    root = Path(root)
+    vid_of = _video_ids(catalog, truth)
+    keys = set(vid_of.values())
+    assets: list[MediaAsset] = catalog.assets()
+    # duplicates
+    true_links = [(v.video_id, v.duplicate_of) for v in truth.videos if v.duplicate_of]
+    pred_links = [
+        (vid_of[a.path], vid_of[a.duplicate_of])
+        for a in assets
+        if a.kind == AssetKind.VIDEO and a.duplicate_of and a.path in vid_of and a.duplicate_of in vid_of
+    ]
+    t_pairs, p_pairs = _cluster_pairs(true_links, keys), _cluster_pairs(pred_links, keys)
+    dup = _prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for v in truth.videos:
+        if v.duplicate_of and v.video_id in keys:
+            by_kind[str(v.duplicate_kind)][1] += 1
+            by_kind[str(v.duplicate_kind)][0] += frozenset((v.video_id, v.duplicate_of)) in p_pairs
+    dup["recall_by_kind"] = {k: round(a / b, 4) for k, (a, b) in sorted(by_kind.items())}
+    # split-screen
+    pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
+    true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}
+    split = _prf(len(pred_split & true_split), len(pred_split), len(true_split))
+    diffs = []
+    if world_dir is not None:
+        for a in assets:
+            if a.kind == AssetKind.SHOP and (a.url or "").startswith("splitscreen:"):
+                video_path = a.url.split(":", 1)[1]
+                v = truth.video(vid_of[video_path]) if video_path in vid_of else None
+                if v and v.split_screen:
+                    got = read_image(root / a.path).astype(np.float32)
+                    want = read_image(Path(world_dir) / v.split_screen.still_image).astype(np.float32)
+                    if got.shape == want.shape:
+                        diffs.append(float(np.abs(got - want).mean()))
+                    else:
+                        diffs.append(float("inf"))
+    picks = []
+    if world_dir is not None:
+        from schemas.atomic import sha256_file
+
+        for a in assets:
+            if (
+                a.kind == AssetKind.SHOP
+                and a.status == Status.ACCEPTED
+                and (a.url or "").startswith("candidate:")
+            ):
+                p = next((q for q in truth.products if q.product_id == a.source_id), None)
+                if p is not None and "shop" in p.images:
+                    row = catalog.get_item(a.source, a.source_id)
+                    picks.append(
+                        (
+                            a.sha256 == sha256_file(Path(world_dir) / p.images["shop"]),
+                            row is not None and row.status == Status.ACCEPTED,
+                        )
+                    )
+    split["recovered_shops"] = len(diffs)
+    split["recovered_mean_abs_diff"] = round(max(diffs), 3) if diffs else None
+    # taxonomy and non-clothing
+    correct = total = 0
+    nonclothing = rejected_nc = 0
+    wrong_true, wrong_pred = set(), set()
+    for p in truth.products:
+        row = catalog.get_item(p.source, p.product_id)
+        if row is None:
+            continue
+        total += 1
+        if p.df2_class is None:
+            nonclothing += 1
+            ok = row.status == Status.REJECTED and (row.reason or "").startswith("taxonomy: non_clothing")
+            rejected_nc += ok
+            correct += ok
+        else:
+            correct += row.df2_class == p.df2_class
+        if p.wrong_shop:
+            wrong_true.add(p.product_id)
+        if (row.reason or "").startswith("association:"):
+            wrong_pred.add(p.product_id)
+    out = {
+        "duplicates": dup,
+        "split_screen": split,
+        "shop_pick": _pick_stats(picks),
+        "taxonomy_accuracy": round(correct / total, 4) if total else None,
+        "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
+    }
+    if wrong_pred or any((r.reason or "").startswith("association:") for r in catalog.items()):
+        out["wrong_association"] = _prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true))
+    return out

@@ -1,0 +1,60 @@
+"""``mf demo --quick`` end to end, every real stage, as a user runs it (a subprocess): one JSON
+document on stdout with ``--json``; rerun in the same folder, it prints the text report with
+the SEAM table once. The world step reuses the session's small world (same
+parameters as ``--quick``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from movingfashion.app.context import QUICK_PRODUCTS
+from tests.world_fixtures import SMALL_WORLD
+
+STAGES = ["world", "collect", "clean", "tracklets", "loader", "seam"]
+
+
+def _demo(work, *extra: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "movingfashion", "demo", "--quick", "--work", str(work), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
+    assert (SMALL_WORLD["products"], SMALL_WORLD["seed"], SMALL_WORLD["quick"]) == (QUICK_PRODUCTS, 0, True)
+    (tmp_path / "world").symlink_to(small_world, target_is_directory=True)
+    res = _demo(tmp_path, "--json")
+    assert res.returncode == 0, res.stderr[-3000:]
+    doc = json.loads(res.stdout)  # stdout is exactly one JSON document
+    assert doc["ok"] and list(doc["stages"]) == STAGES
+    st = doc["stages"]
+    assert all(st[name]["status"] == "ok" for name in STAGES), st
+    assert st["world"]["reused"] and st["world"]["products"] == len(world_truth.products)
+    assert st["collect"]["failed"] == 0
+    clean = st["clean"]
+    assert clean["duplicate_precision"] >= 0.98 and clean["duplicate_recall"] >= 0.95
+    assert clean["split_screen_f1"] >= 0.95 and clean["leakage"] == 0
+    trk = st["tracklets"]
+    assert trk["processed"] == trk["videos"] == trk["qa_videos"] > 10 and trk["failed"] == 0
+    assert trk["mean_iou"] >= 0.7 and trk["pass_rate_50pct"] >= 0.85
+    assert st["loader"]["splits"]["train"]["frames_shape"][1:] == [10, 3, 112, 112]
+    seam = st["seam"]
+    assert seam["gallery"] == clean["test"] <= seam["test_queries"] and len(seam["top1"]) == 6
+    assert (
+        all(0 <= v <= 1 for v in seam["top1"].values())
+        and [ln.split("  ")[0] for ln in seam["table"].splitlines()].count("SEAM") == 1
+    )
+    for name in STAGES:  # progress: a header per stage, on stderr
+        assert f"] {name} (expected" in res.stderr
+    assert "about" in res.stderr and "left in all" in res.stderr
+
+    again = _demo(tmp_path)  # the same folder: the world is reused, the text report printed once
+    assert again.returncode == 0, again.stderr[-3000:]
+    out = again.stdout
+    assert out.count("MovingFashion demo report") == 1 and out.count("[seam table]") == 1
+    assert sum(line.startswith("Max Confidence ") for line in out.splitlines()) == 1
+    assert "{" not in out and "\\n" not in out  # no JSON dump, no escaped table
+    assert "reused: True" in out and "[seam] ok" in out

@@ -1,0 +1,119 @@
+"""The world's evaluators: tracklets against the true item boxes, and the reference dataset the
+world exports agreeing with them; ``mf world export-gt`` / ``mf world score tracklets``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from annotations.cli import tracklets as tracklets_cli
+from annotations.qa import reference_boxes
+from movingfashion.world.cli import world as world_cli
+from movingfashion.world.scoring.tracklets import score_tracklets, truth_boxes_for_dataset
+from movingfashion.world.truth import load_video_gt
+from schemas.dataset import read_entry_rows
+from schemas.errors import DataFormatError
+from schemas.official import read_official
+
+
+def _videos(dataset) -> dict[str, tuple[str, int]]:
+    split = read_official(dataset / "train.json") | read_official(dataset / "test.json")
+    return {vp: (pid, i) for pid, e in split.items() for i, vp in enumerate(e.video_paths)}
+
+
+def test_the_exported_truth_scores_perfectly(gt_dataset, small_world):
+    qa = score_tracklets(gt_dataset, small_world)
+    assert qa.videos == len(_videos(gt_dataset)) > 10 and not qa.missing
+    assert qa.mean_iou == pytest.approx(1.0) and qa.pass_rate == 1.0
+
+
+def test_source_crops_are_recorded(gt_dataset, world_truth):
+    rows = read_entry_rows(gt_dataset / "entries.jsonl")
+    split_screens = 0
+    for pid, row in rows.items():
+        videos = [world_truth.video(v) for v in world_truth.product(pid).videos]
+        crops = row["metadata"]["source_crops"]
+        assert len(crops) == len(videos)
+        for v, c in zip(videos, crops, strict=True):
+            assert c == ([int(x) for x in v.split_screen.moving_box] if v.split_screen else None)
+            split_screens += v.split_screen is not None
+    assert split_screens >= 1
+
+
+def test_world_truth_and_reference_dataset_agree(gt_dataset, small_world, tmp_path):
+    truth = truth_boxes_for_dataset(gt_dataset, small_world)
+    assert truth == reference_boxes(gt_dataset, gt_dataset)
+    # without entries.jsonl the world falls back on the video size to find the crop
+    bare = tmp_path / "bare"
+    shutil.copytree(gt_dataset, bare)
+    (bare / "entries.jsonl").unlink()
+    assert truth_boxes_for_dataset(bare, small_world) == truth
+
+
+def test_an_uncropped_split_screen_video_is_scored_in_full_frame(
+    gt_dataset, small_world, world_truth, tmp_path
+):
+    """A pipeline that missed a split screen publishes the full frame: the reference's boxes
+    (in the crop) move back into it."""
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    rows = read_entry_rows(ds / "entries.jsonl")
+    changed = []
+    for vp, (pid, i) in _videos(ds).items():
+        v = world_truth.video(world_truth.product(pid).videos[i])
+        if v.split_screen is not None:
+            shutil.copyfile(small_world / v.path, ds / vp)
+            rows[pid]["metadata"]["source_crops"][i] = None
+            changed.append((vp, v))
+    assert changed
+    (ds / "entries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
+    ref, truth = reference_boxes(ds, gt_dataset), truth_boxes_for_dataset(ds, small_world)
+    for vp, v in changed:
+        full = load_video_gt(small_world, v).item_boxes()
+        assert ref[vp] == truth[vp] == full
+
+
+def test_a_wrong_tracklet_fails_the_check(gt_dataset, small_world, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    f = sorted((ds / "tracklets").glob("*.json"))[0]
+    vt = json.loads(f.read_text())
+    boxes = vt["tracklets"][0]["boxes"]
+    vt["tracklets"][0]["boxes"] = {t: [b[0] + 400, b[1], b[2] + 400, b[3]] for t, b in boxes.items()}
+    f.write_text(json.dumps(vt))
+    qa = score_tracklets(ds, small_world)
+    assert [c.video for c in qa.checks if not c.passed] == [vt["video"]]
+    assert qa.pass_rate == pytest.approx(1 - 1 / qa.videos)
+
+
+def test_export_and_score_commands(gt_dataset, small_world, tmp_path):
+    runner = CliRunner()
+    res = runner.invoke(world_cli, ["export-gt", str(small_world), "--out", str(tmp_path / "ref"), "--json"])
+    assert res.exit_code == 0, res.output
+    counts = json.loads(res.stdout)
+    assert counts["train"] == len(read_official(gt_dataset / "train.json"))
+    res = runner.invoke(
+        world_cli, ["score", "tracklets", "--dataset", str(gt_dataset), "--world", str(small_world), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["mean_iou"] == pytest.approx(1.0)
+    res = runner.invoke(
+        world_cli, ["score", "tracklets", "--dataset", str(gt_dataset), "--world", str(small_world)]
+    )
+    assert "passed by 100.0%" in res.stdout
+    # the exported reference serves mf-tracklets qa: the same boxes, so a perfect score
+    res = runner.invoke(
+        tracklets_cli, ["qa", "--dataset", str(gt_dataset), "--reference", str(tmp_path / "ref"), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["pass_rate"] == 1.0 and d["missing"] == []
+
+
+def test_no_tracklets_is_a_clear_error(small_world, tmp_path):
+    (tmp_path / "train.json").write_text("{}")
+    with pytest.raises(DataFormatError, match="no tracklet files"):
+        score_tracklets(tmp_path, small_world)
