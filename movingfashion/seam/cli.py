@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -100,7 +99,20 @@ def train(
         result = run_phase2(dataset, out, cfg, resume=resume, matcher=matcher, progress=progress, log=log)
         if result.get("rank", 0) != 0:
             return
-    emit(result, as_json, lambda r: json.dumps({k: v for k, v in r.items() if k != "history"}, indent=1))
+    emit(result, as_json, _train_human)
+
+
+def _train_human(r: dict) -> str:
+    """What ``mf train`` prints without ``--json``: where the weights are, and the last loss."""
+    if str(r.get("phase")) == "1":
+        return f"phase 1: matcher {r['matcher']} ({r.get('via', '')})"
+    loss = r.get("final_loss")
+    return (
+        f"phase 2 ({r['variant']}): {r['epochs_run']} of {r['epochs']} epochs run on {r['train_videos']} videos"
+        f" of {r['train_products']} products; final loss {loss:.4f}; checkpoint {r['checkpoint']}"
+        if loss is not None
+        else f"phase 2 ({r['variant']}): nothing left to train; checkpoint {r['checkpoint']}"
+    )
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -184,3 +184,35 @@ def test_cli_errors_are_one_line_and_name_the_file(runs, gt_dataset, tmp_path, c
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and needle in err and len(err.splitlines()) == 1, err
         assert ".pt" in err  # the checkpoint file is named
+
+
+def test_train_prints_json_only_with_json(runs, gt_dataset):
+    root, _, p2 = runs
+    args = [
+        "--dataset",
+        str(gt_dataset),
+        "--phase",
+        "2",
+        "--variant",
+        "no_nlb",
+        "--out",
+        str(root / "no_nlb"),
+    ]
+    args += [
+        "--epochs",
+        "2",
+        "--frames",
+        "5",
+        "--batch-size",
+        "4",
+        "--config",
+        str(root / "cfg.yaml"),
+        "--resume",
+    ]
+    res = CliRunner().invoke(train, args)
+    assert res.exit_code == 0, res.output
+    line = res.stdout.strip()
+    assert len(line.splitlines()) == 1 and not line.startswith("{"), line
+    assert "phase 2 (no_nlb): 0 of 2 epochs run" in line and p2["checkpoint"] in line
+    res = CliRunner().invoke(train, [*args, "--json"])
+    assert json.loads(res.stdout)["checkpoint"] == p2["checkpoint"]
