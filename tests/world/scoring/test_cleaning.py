@@ -1,0 +1,78 @@
+"""``score_cleaning``: the figures follow the decisions recorded in the catalog, from nothing
+decided (zero recall everywhere) to the world's own truth written in (perfect scores)."""
+
+from __future__ import annotations
+
+import pytest
+
+from movingfashion.world.scoring.cleaning import score_cleaning
+from movingfashion.world.seed import seed_catalog_from_world
+from schemas.catalog import Catalog
+from schemas.items import AssetKind, Crop, Status
+
+
+@pytest.fixture()
+def seeded(small_world, world_truth, tmp_path):
+    """A catalog as a collector leaves it: every item downloaded, nothing decided."""
+    path, root = tmp_path / "catalog.sqlite", tmp_path / "root"
+    with Catalog(path) as cat:
+        seed_catalog_from_world(small_world, cat, root, world_truth)
+    return path, root
+
+
+def test_nothing_decided_finds_nothing(seeded, small_world, world_truth):
+    path, root = seeded
+    with Catalog(path) as cat:
+        s = score_cleaning(cat, root, world_truth, small_world)
+    dup = s["duplicates"]
+    assert dup["predicted"] == 0 and dup["recall"] == 0.0 and dup["actual"] >= 3
+    ss = s["split_screen"]
+    assert ss["predicted"] == 0 and ss["recall"] == 0.0
+    assert ss["actual"] == sum(v.split_screen is not None for v in world_truth.videos)
+    assert s["taxonomy_accuracy"] == 0.0
+    n_nonclothing = sum(p.df2_class is None for p in world_truth.products)
+    assert s["nonclothing"] == {"products": n_nonclothing, "rejected_with_reason": 0}
+    assert "wrong_association" not in s
+
+
+def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
+    seeded, small_world, world_truth
+):
+    path, root = seeded
+    with Catalog(path) as cat:
+        by_url = {a.url: a for a in cat.assets(kind=AssetKind.VIDEO)}
+        asset = {v.video_id: by_url[f"world://{v.path}"] for v in world_truth.videos}
+        for v in world_truth.videos:
+            a = asset[v.video_id]
+            if v.duplicate_of:
+                orig = asset[v.duplicate_of]
+                cat.set_asset_state(a.source, a.source_id, "video", url=a.url, duplicate_of=orig.path)
+            if v.split_screen:
+                cat.set_asset_state(
+                    a.source, a.source_id, "video", url=a.url, crop=Crop(box=v.split_screen.moving_box)
+                )
+        for p in world_truth.products:
+            if p.df2_class is None:
+                cat.set_item_state(
+                    p.source, p.product_id, status=Status.REJECTED, reason="taxonomy: non_clothing (bag)"
+                )
+            else:
+                cat.set_item_state(p.source, p.product_id, df2_class=p.df2_class)
+            if p.wrong_shop:
+                cat.set_item_state(p.source, p.product_id, reason="association: low match score 0.1")
+        s = score_cleaning(cat, root, world_truth, small_world)
+        assert s["duplicates"]["precision"] == s["duplicates"]["recall"] == 1.0
+        assert set(s["duplicates"]["recall_by_kind"].values()) == {1.0}
+        assert s["split_screen"]["f1"] == 1.0 and s["taxonomy_accuracy"] == 1.0
+        assert s["nonclothing"]["rejected_with_reason"] == s["nonclothing"]["products"] >= 3
+        assert s["wrong_association"]["precision"] == s["wrong_association"]["recall"] == 1.0
+        # one more link, between two videos that are not duplicates: a false pair
+        plain = [v for v in world_truth.videos if not v.duplicate_of and v.split_screen is None]
+        originals = {v.duplicate_of for v in world_truth.videos if v.duplicate_of}
+        a, b = (asset[v.video_id] for v in [v for v in plain if v.video_id not in originals][:2])
+        cat.set_asset_state(a.source, a.source_id, "video", url=a.url, duplicate_of=b.path)
+        worse = score_cleaning(cat, root, world_truth, small_world)["duplicates"]
+    assert worse["recall"] == 1.0 and worse["predicted"] == s["duplicates"]["predicted"] + 1
+    assert worse["precision"] == pytest.approx(
+        s["duplicates"]["true_positives"] / worse["predicted"], abs=1e-4
+    )
