@@ -67,7 +67,14 @@ def run(ctx: DemoContext) -> CollectSection:
         if not targets:
             continue
         s = collect(
-            source, targets, out=root, catalog=catalog, cfg=cfg, workers=WORKERS, show_progress=False, **extra
+            source,
+            targets,
+            root=root,
+            catalog=catalog,
+            cfg=cfg,
+            workers=WORKERS,
+            show_progress=False,
+            **extra,
         )
         section.sources[source] = SourceCounts(
             ok=s.ok,

@@ -51,6 +51,7 @@ def expected_seconds(ctx: DemoContext) -> float:
 
 
 def _matcher(ctx: DemoContext, runs: Path) -> tuple[str | None, str]:
+    from movingfashion.deepfashion2 import has_split
     from movingfashion.models import default_matcher_path
 
     if default_matcher_path().is_file():
@@ -61,7 +62,7 @@ def _matcher(ctx: DemoContext, runs: Path) -> tuple[str | None, str]:
     world_df2 = ctx.world / "df2" if ctx.world else None
     data = (
         world_df2
-        if world_df2 is not None and (world_df2 / "train" / "annos").is_dir()
+        if world_df2 is not None and has_split(world_df2, "train")
         else df2_from_dataset(ctx.dataset, runs / "df2")
     )
     ctx.progress.info(f"no embedded matcher: phase 1 on {data}")
