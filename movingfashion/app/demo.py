@@ -51,7 +51,8 @@ STEPS: tuple[Step, ...] = (
 
 @dataclass
 class StageResult:
-    """How one stage ended: ``ok`` (with its section), ``skipped`` or ``failed`` (with why)."""
+    """How one stage ended: ``ok`` or ``partial`` (some items failed) with its section, or
+    ``skipped`` / ``failed`` with why."""
 
     name: str
     status: str
@@ -204,8 +205,8 @@ def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, 
 
     \b
     Examples:
-      mf demo                      # 150 products, every stage (~10 min on 2 cores)
-      mf demo --quick              # 24 products, short training (~3 min on 2 cores)
+      mf demo                      # 150 products, every stage (~15 min on 2 idle cores)
+      mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
     """
     if threads:
