@@ -275,7 +275,7 @@ def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
 stats_human = _human
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
 @_catalog_opt
 @_rules_opt
 @json_option

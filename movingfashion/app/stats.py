@@ -21,7 +21,12 @@ def world_folder(truth: str | Path) -> Path:
     return p if p.is_dir() else p.parent
 
 
-@click.command("stats", context_settings={"help_option_names": ["-h", "--help"]})
+EXIT_STATUS = """\b
+Exit status: 0 done; 2 bad input (a missing catalog, root or world, --truth without --root),
+named in one line."""
+
+
+@click.command("stats", context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
 @click.option(
     "--catalog",
     "catalog_path",

@@ -21,6 +21,7 @@ class CleanSection(Section):
     published_products: int
     published_files: int
     dataset: str
+    failed: int = 0  # items cleaning could not process + products publish left out
     # against the world's truth (None without a world)
     duplicate_precision: float | None = None
     duplicate_recall: float | None = None
@@ -39,6 +40,9 @@ class CleanSection(Section):
                 f"split-screen F1 {self.split_screen_f1:.2f}"
             )
         return f"{self.published_products} products published ({self.train} train, {self.test} test){figures}"
+
+    def incomplete(self) -> str | None:
+        return f"{self.failed} items failed (see mf clean / mf publish)" if self.failed else None
 
 
 def expected_seconds(ctx: DemoContext) -> float:
@@ -74,7 +78,9 @@ def run(ctx: DemoContext) -> CleanSection:
         report = clean(cat, ctx.collect_root, cfg, show_progress=ctx.progress.bars)
         sp = rebuild_splits(cat, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
         ctx.progress.info(f"publishing {sp['train'] + sp['test']} products to {out}")
-        pub = publish(cat, ctx.collect_root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction)
+        pub = publish(
+            cat, ctx.collect_root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction, keep_going=True
+        )
         ctx.dataset = out
         section = CleanSection(
             items=report["items"],
@@ -88,6 +94,7 @@ def run(ctx: DemoContext) -> CleanSection:
             published_products=pub["products"],
             published_files=pub["files"],
             dataset=str(out),
+            failed=len(report.get("failed", [])) + len(pub.get("failed", [])),
         )
         if ctx.world is not None:
             from movingfashion.world.scoring.cleaning import score_cleaning

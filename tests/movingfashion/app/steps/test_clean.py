@@ -15,7 +15,7 @@ def test_seeds_cleans_publishes_and_reports(small_world, world_truth, tmp_path):
     assert out.items == len(world_truth.products)
     assert out.duplicate_precision >= 0.98 and out.duplicate_recall >= 0.95
     assert out.split_screen_f1 >= 0.95 and out.leakage == 0
-    assert out.published_products == out.train + out.test
+    assert out.published_products == out.train + out.test and out.failed == 0 and out.incomplete() is None
     assert out.truth["duplicates"]["precision"] == out.duplicate_precision
     # the text rows leave the nested truth to the JSON report
     assert "truth" not in dict(out.rows()) and "truth" in json.loads(json.dumps(out.as_dict()))
