@@ -205,7 +205,7 @@ def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, 
 
     \b
     Examples:
-      mf demo                      # 150 products, every stage (~15 min on 2 idle cores)
+      mf demo                      # 150 products, every stage (~13 min on 2 idle cores)
       mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
     """
