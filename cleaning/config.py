@@ -30,7 +30,7 @@ class ProbeConfig(_Model):
 
 
 class DedupConfig(_Model):
-    """Near-duplicate and partial-duplicate detection."""
+    """Near-duplicate and partial-duplicate detection (method in :mod:`cleaning.dedup`)."""
 
     step_s: float = Field(
         default=0.0667,
@@ -40,7 +40,39 @@ class DedupConfig(_Model):
     )
     max_frames: int = Field(default=600, ge=2, description="at most this many fingerprinted frames per video")
     crop_fraction: float = Field(
-        default=0.8, gt=0, le=1, description="centre crop kept before hashing (robust to small crops)"
+        default=0.8,
+        gt=0,
+        le=1,
+        description="centre crop kept before hashing a shop image (robust to small crops)",
+    )
+    trim_bars: bool = Field(
+        default=True, description="hash the picture inside letterbox/pillarbox bars, not the padded frame"
+    )
+    window_scales: list[float] = Field(
+        default=[0.9, 0.8, 0.7, 0.62],
+        description="scales of the smaller windows hashed per query frame (3x3 shifted windows each): "
+        "a copy cropped or zoomed to about these fractions of its source matches one of them",
+    )
+    window_shift: float = Field(
+        default=0.03, ge=0, le=0.5, description="shift of the off-centre windows (fraction of the box)"
+    )
+    part_fraction: float = Field(
+        default=0.72,
+        gt=0,
+        le=1,
+        description="height of the top and bottom part views (a caption band over one end spares the other)",
+    )
+    query_frames: int = Field(
+        default=48, ge=1, description="frames per video whose windows query the index (evenly spread)"
+    )
+    max_speed_change: float = Field(
+        default=2.0, ge=1, description="speed changes up to this factor (and its inverse) are aligned"
+    )
+    min_coverage: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="an alignment must lay at least this share of one video inside the other",
     )
     index_radius: int = Field(
         default=7,
@@ -50,7 +82,10 @@ class DedupConfig(_Model):
         "(re-encoded frames are usually within a few bits)",
     )
     frame_distance: int = Field(
-        default=12, ge=0, le=64, description="max Hamming distance of two aligned frames counted as matching"
+        default=12,
+        ge=0,
+        le=64,
+        description="max Hamming distance of two aligned frames counted as matching (hash-only check)",
     )
     image_distance: int = Field(
         default=8, ge=0, le=64, description="max Hamming distance of two duplicate shop images"
@@ -65,13 +100,33 @@ class DedupConfig(_Model):
         default=0.8,
         gt=0,
         le=1,
-        description="two videos are duplicates when this fraction of the shorter one's frames align",
+        description="hash-only check (no file to verify on): this fraction of the aligned frames must match",
     )
     min_shared_frames: int = Field(
         default=3, ge=1, description="candidate pairs must share at least this many near frames"
     )
     index_chunks: int = Field(
         default=4, ge=1, le=16, description="multi-index hashing: number of substrings of each 64-bit code"
+    )
+    max_hypotheses: int = Field(
+        default=3, ge=1, description="alignments (window, mirror, speed, offset) verified per candidate pair"
+    )
+    verify_frames: int = Field(
+        default=12, ge=3, description="frame pairs decoded and compared to verify a candidate pair"
+    )
+    verify_cells: int = Field(default=4, ge=1, le=16, description="verification grid: cells per side")
+    verify_keep: float = Field(
+        default=0.75,
+        gt=0,
+        le=1,
+        description="share of the best-matching cells averaged (an overlay over the rest is ignored)",
+    )
+    verify_threshold: float = Field(
+        default=0.83,
+        ge=-1,
+        le=1,
+        description="verified pairs scoring at least this are duplicates (benchmarks/bench_dedup_margin.py "
+        "prints the scores of duplicates and non-duplicates it sits between)",
     )
 
 

@@ -1,14 +1,24 @@
-"""Duplicate detection: exact copies, near-duplicate and partial (sub-clip) videos, shop images.
+"""Duplicate detection: exact copies, near-duplicate, re-posted and partial (sub-clip) videos, shop images.
 
 * Exact: equal SHA-256.
-* Near-duplicate and partial videos: every video is a sequence of 64-bit frame hashes
-  (:mod:`cleaning.fingerprint`). All frame hashes go into one multi-index hashing table
-  (:class:`cleaning.mih.MultiIndexHash`); video pairs sharing at least ``min_shared_frames``
-  near-identical frames become candidates (no all-pairs comparison). A candidate is verified
-  by aligning the two sequences: for each offset suggested by the shared frames, count the
-  shorter video's frames whose hash lies within ``frame_distance`` of the longer video's frame
-  at that offset; the pair is a duplicate when the best fraction reaches ``min_matched_fraction``.
-  It is a sub-clip when the shorter covers less than 90% of the longer, else a re-encode.
+* Near-duplicate, re-posted and partial videos, in two stages.
+
+  1. Candidates (no all-pairs comparison). Every video is fingerprinted
+     (:mod:`cleaning.fingerprint`): per sampled frame, the 64-bit hash of the picture inside any
+     letterbox/pillarbox bars, of its mirror image and of its top and bottom parts go into one
+     multi-index hashing table (:class:`cleaning.mih.MultiIndexHash`); the hashes of a grid of
+     smaller windows of up to ``query_frames`` frames per video query it within ``index_radius``
+     bits. Each (video pair, window, view) with at least ``min_shared_frames`` matching frames
+     gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
+     fraction of the window's frames within ``frame_distance`` bits of the mapped frames.
+     A crop or zoom matches one of the windows, a mirrored copy the mirrored view, bars are
+     trimmed, a caption band spares one of the parts, a speed change is a slope of the time map.
+  2. Verification on pixels (:mod:`cleaning.verify`) when the records carry their files: the best
+     ``max_hypotheses`` alignments are registered and compared frame by frame; the pair is a
+     duplicate when one scores at least ``verify_threshold``. Without files the hash score must
+     reach ``min_matched_fraction``.
+
+  A pair is a re-encode when the alignment covers at least 90% of both videos, else a sub-clip.
 * Shop images: pHash within ``image_distance`` and 4x4 colour thumbnails within
   ``image_colour_tolerance`` (pHash sees structure only: two products of one cut in two colours
   would otherwise collide).
@@ -20,28 +30,44 @@ resolution, then Regular over Hard, then the smallest key.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import contextlib
+import os
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from cleaning.config import DedupConfig
+from cleaning.fingerprint import VideoFingerprint, decode_size, to_grey
 from cleaning.mih import MultiIndexHash, UnionFind
+from cleaning.timealign import TimeMap, fit_time_map, speed_grid
+from cleaning.verify import FrameLoader, Hypothesis, Side, verify_pair
+from cleaning.views import FULL, Window, part_windows, window_grid
+from schemas.errors import MediaError
 from schemas.taxonomy import Partition
 
 
 @dataclass
 class VideoRecord:
-    """What dedup needs to know of one video."""
+    """What dedup needs to know of one video (``path``: its file, for verification on pixels)."""
 
     key: str
     sha256: str
-    hashes: np.ndarray
+    fingerprint: VideoFingerprint
     frames: int
     fps: float
     width: int
     height: int
     partition: Partition = Partition.HARD
+    path: str | os.PathLike[str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.fingerprint, VideoFingerprint):  # a bare hash sequence
+            self.fingerprint = VideoFingerprint(np.asarray(self.fingerprint, dtype=np.uint64))
+
+    @property
+    def hashes(self) -> np.ndarray:
+        return self.fingerprint.hashes
 
     @property
     def duration(self) -> float:
@@ -73,8 +99,11 @@ class DuplicatePair:
     a: str
     b: str
     kind: str  # exact | reencode | subclip | image
-    matched_fraction: float = 1.0
-    offset: int = 0
+    matched_fraction: float = 1.0  # hash score of the alignment
+    offset: int = 0  # samples
+    score: float | None = None  # verification score (None: not verified on pixels)
+    speed: float = 1.0  # b plays this many times as fast as a
+    transform: str = ""  # how one shows the other: mirror, window, part (empty: the whole picture)
 
 
 @dataclass
@@ -136,8 +165,350 @@ def _clusters(keys: list[str], pairs: list[DuplicatePair], rank) -> DedupResult:
     return res
 
 
-def find_video_duplicates(videos: list[VideoRecord], cfg: DedupConfig | None = None) -> DedupResult:
-    """Cluster duplicate videos (exact, re-encoded, sub-clips) and pick one to keep per cluster."""
+# index views (per sampled frame) and the query views that may match them
+_FULL, _MIRROR, _TOP, _BOTTOM = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One alignment of a pair: video ``a``'s query view shows video ``b``'s index view."""
+
+    a: int
+    b: int
+    qview: int  # window index, or -1 (top part) / -2 (bottom part)
+    iview: int  # _FULL, _MIRROR, _TOP or _BOTTOM
+    tmap: TimeMap
+    hash_score: float
+    bits: float  # median Hamming distance of the aligned frames
+    coverage: tuple[float, float]  # share of a's and of b's samples inside the aligned span
+
+
+class FileFrames:
+    """Decodes (and keeps) the grey frames of records that carry a path, at the fingerprint size.
+
+    A clip of at most ``whole_clip`` frames is decoded whole on first use (one sequential pass
+    costs about as much as a few seeks); longer ones frame by frame as asked. The frames of the
+    ``max_videos`` most recently used videos are kept.
+    """
+
+    def __init__(self, videos: list[VideoRecord], max_videos: int = 16, whole_clip: int = 300) -> None:
+        self.by_key = {v.key: v for v in videos if v.path is not None}
+        self.max_videos = max_videos
+        self.whole_clip = whole_clip
+        self.cache: dict[str, dict[int, np.ndarray]] = {}
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.by_key
+
+    def __call__(self, key: str, indices: list[int]) -> np.ndarray:
+        from movingfashion.media.readers import read_frames
+
+        v = self.by_key[key]
+        got = self.cache.pop(key, {})
+        self.cache[key] = got  # most recently used last
+        missing = sorted({int(i) for i in indices} - set(got))
+        w, h = decode_size(v.width, v.height)
+        if missing and not got and 0 < v.frames <= self.whole_clip:
+            whole = list(range(v.frames))
+            with contextlib.suppress(MediaError):  # fewer frames than the probe said: decode what is asked
+                got.update(zip(whole, to_grey(read_frames(v.path, whole, size=(h, w))), strict=True))  # type: ignore[arg-type]
+            missing = sorted({int(i) for i in indices} - set(got))
+        if missing:
+            got.update(zip(missing, to_grey(read_frames(v.path, missing, size=(h, w))), strict=True))  # type: ignore[arg-type]
+        while len(self.cache) > self.max_videos:
+            self.cache.pop(next(iter(self.cache)))
+        return np.stack([got[int(i)] for i in indices])
+
+
+def _index_views(videos: list[VideoRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    codes, owner, sample, view = [], [], [], []
+    for vi, v in enumerate(videos):
+        fp = v.fingerprint
+        t = np.arange(len(fp), dtype=np.int64)
+        parts = [(fp.hashes, _FULL), (fp.mirrored, _MIRROR)]
+        if len(fp.parts) == len(fp):
+            parts += [(fp.parts[:, 0], _TOP), (fp.parts[:, 1], _BOTTOM)]
+        for c, kind in parts:
+            if len(c) == len(fp) and len(c):
+                codes.append(c)
+                owner.append(np.full(len(c), vi))
+                sample.append(t)
+                view.append(np.full(len(c), kind))
+    if not codes:
+        return (np.zeros(0, np.uint64),) + (np.zeros(0, np.int64),) * 3  # type: ignore[return-value]
+    return (
+        np.concatenate(codes).astype(np.uint64),
+        np.concatenate(owner).astype(np.int64),
+        np.concatenate(sample).astype(np.int64),
+        np.concatenate(view).astype(np.int64),
+    )
+
+
+def _query_views(videos: list[VideoRecord]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    codes, owner, sample, view = [], [], [], []
+    for vi, v in enumerate(videos):
+        fp = v.fingerprint
+        q, k = fp.views.shape
+        if q:
+            codes.append(fp.views.reshape(-1))
+            owner.append(np.full(q * k, vi))
+            sample.append(np.repeat(fp.query, k))
+            view.append(np.tile(np.arange(k), q))
+        if len(fp.parts) == len(fp) and len(fp.query):
+            for col, kind in ((0, -1), (1, -2)):
+                codes.append(fp.parts[fp.query, col])
+                owner.append(np.full(len(fp.query), vi))
+                sample.append(fp.query)
+                view.append(np.full(len(fp.query), kind))
+    if not codes:
+        return (np.zeros(0, np.uint64),) + (np.zeros(0, np.int64),) * 3  # type: ignore[return-value]
+    return (
+        np.concatenate(codes).astype(np.uint64),
+        np.concatenate(owner).astype(np.int64),
+        np.concatenate(sample).astype(np.int64),
+        np.concatenate(view).astype(np.int64),
+    )
+
+
+def _compatible(qview: np.ndarray, iview: np.ndarray) -> np.ndarray:
+    return (
+        ((qview >= 0) & (iview <= _MIRROR))
+        | ((qview == -1) & (iview == _TOP))
+        | ((qview == -2) & (iview == _BOTTOM))
+    )
+
+
+def _codes_of(fp: VideoFingerprint, qview: int) -> tuple[np.ndarray, np.ndarray]:
+    """(samples, codes) of a query view of a fingerprint."""
+    if qview >= 0:
+        return fp.query, fp.views[:, qview]
+    return fp.query, fp.parts[fp.query, -1 - qview]
+
+
+def _target_codes(fp: VideoFingerprint, iview: int) -> np.ndarray:
+    """The codes of an index view of a fingerprint."""
+    if iview == _FULL:
+        return fp.hashes
+    if iview == _MIRROR:
+        return fp.mirrored
+    return fp.parts[:, iview - _TOP]
+
+
+def _hash_score(
+    a: VideoFingerprint, b: VideoFingerprint, qview: int, iview: int, tm: TimeMap, cfg: DedupConfig
+) -> tuple[float, float]:
+    """(share of ``a``'s query frames mapped inside ``b`` within ``frame_distance`` bits, median bits)."""
+    samples, codes = _codes_of(a, qview)
+    target = _target_codes(b, iview)
+    j = tm(samples)
+    ok = (j > -0.5) & (j < len(target) - 0.5)
+    if ok.sum() < min(3, len(samples)):
+        return 0.0, 64.0
+    lo = np.clip(np.floor(j[ok]).astype(np.int64), 0, len(target) - 1)
+    hi = np.clip(lo + 1, 0, len(target) - 1)
+    d = np.minimum(np.bitwise_count(codes[ok] ^ target[lo]), np.bitwise_count(codes[ok] ^ target[hi]))
+    return float((d <= cfg.frame_distance).mean()), float(np.median(d))
+
+
+def _coverage(na: int, nb: int, tm: TimeMap) -> tuple[float, float]:
+    i = np.arange(na)
+    j = tm(i)
+    ok = (j > -0.5) & (j < nb - 0.5)
+    if not ok.any() or na == 0 or nb == 0:
+        return 0.0, 0.0
+    span_b = abs(float(j[ok][-1] - j[ok][0])) + 1
+    return float(ok.sum()) / na, min(1.0, span_b / nb)
+
+
+def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, int], list[_Candidate]]:
+    """Alignments of every pair sharing enough near frames, best hash score first.
+
+    The matches of all of ``a``'s windows against one of ``b``'s index views vote together for the
+    time map; the window whose hashes agree best along it is the hypothesis's window.
+    """
+    icodes, iowner, isample, iview = _index_views(videos)
+    qcodes, qowner, qsample, qview = _query_views(videos)
+    out: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+    if not len(icodes) or not len(qcodes):
+        return out
+    hits = MultiIndexHash(icodes, cfg.index_chunks).query(qcodes, cfg.index_radius)
+    qi, ii = hits[:, 0], hits[:, 1]
+    va, vb = qowner[qi], iowner[ii]
+    keep = (va != vb) & _compatible(qview[qi], iview[ii])
+    qi, ii, va, vb = qi[keep], ii[keep], va[keep], vb[keep]
+    n = len(videos)
+    group = (va * n + vb) * 4 + iview[ii]
+    order = np.lexsort((isample[ii], qsample[qi], group))
+    group, qs, js, qv = group[order], qsample[qi][order], isample[ii][order], qview[qi][order]
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    speeds = speed_grid(cfg.max_speed_change)
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(group)], strict=True):
+        if hi <= lo:
+            continue
+        g = int(group[lo])
+        iv, (a, b) = g % 4, divmod(g // 4, n)
+        fa, fb = videos[a].fingerprint, videos[b].fingerprint
+        if len(np.unique(qs[lo:hi])) < min(cfg.min_shared_frames, len(fa.query), len(fb)):
+            continue
+        maps = [fit_time_map(qs[lo:hi], js[lo:hi], speeds)]
+        if maps[0] is not None and maps[0].speed != 1.0:  # also the unchanged speed, if well supported
+            same = fit_time_map(qs[lo:hi], js[lo:hi], speeds[:1])
+            if same is not None and same.support >= maps[0].support / 2:
+                maps.append(same)
+        views, votes = np.unique(qv[lo:hi], return_counts=True)
+        for tm in maps:
+            if tm is None:
+                continue
+            cover = _coverage(len(fa), len(fb), tm)
+            if max(cover) < cfg.min_coverage:
+                continue
+            scored = [
+                (*_hash_score(fa, fb, int(k), iv, tm, cfg), int(c), int(k))
+                for k, c in zip(views, votes, strict=True)
+            ]
+            h, bits, _, k = max(scored, key=lambda x: (x[0], -x[1], x[2], -abs(x[3])))
+            out[(min(a, b), max(a, b))].append(_Candidate(a, b, k, iv, tm, h, bits, cover))
+    for key, cands in out.items():
+        cands.sort(key=lambda c: (-c.hash_score, -c.tmap.support, c.a, c.b, c.qview, c.iview))
+        out[key] = _distinct(cands)
+    return out
+
+
+def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
+    """Drop a whole-box alignment at speed 1 already proposed the other way round (the same hypothesis)."""
+    seen: set[tuple] = set()
+    out = []
+    for c in cands:
+        if c.qview == 0 and c.iview in (_FULL, _MIRROR) and c.tmap.speed == 1.0:
+            off = c.tmap.offset if c.a < c.b else -c.tmap.offset  # as seen from the lower index
+            sig = (c.iview, round(off))
+            if sig in seen:
+                continue
+            seen.add(sig)
+        out.append(c)
+    return out
+
+
+def _describe(c: _Candidate, windows: list[Window]) -> str:
+    parts = []
+    if c.iview == _MIRROR:
+        parts.append("mirror")
+    if c.qview >= 0 and windows[c.qview] != FULL:
+        w = windows[c.qview]
+        parts.append(f"window {w.w:.2f} at ({w.cx:.2f},{w.cy:.2f})")
+    if c.qview < 0:
+        parts.append("top part" if c.qview == -1 else "bottom part")
+    return ", ".join(parts)
+
+
+def _hypothesis(c: _Candidate, windows: list[Window], parts: list[Window]) -> Hypothesis:
+    window = windows[c.qview] if c.qview >= 0 else parts[-1 - c.qview]
+    target = FULL if c.iview <= _MIRROR else parts[c.iview - _TOP]
+    return Hypothesis(window, target, c.iview == _MIRROR, c.tmap.speed, c.tmap.offset)
+
+
+def verification_side(v: VideoRecord) -> Side:
+    """What :func:`cleaning.verify.verify_pair` needs of a record."""
+    return Side(v.key, v.fps, v.frames, v.fingerprint.times, v.fingerprint.box)
+
+
+@dataclass(frozen=True)
+class PairEvidence:
+    """What the two stages found for a candidate pair ``a < b`` (keys)."""
+
+    a: str
+    b: str
+    hash_score: float  # share of aligned frames within frame_distance bits (best alignment)
+    bits: float  # median Hamming distance of the aligned frames
+    score: float | None  # best verification score of the alignments tried (None: not verified)
+    duplicate: bool
+    kind: str  # reencode | subclip (what the pair would be)
+    offset: int  # samples
+    speed: float  # b plays this many times as fast as a
+    transform: str
+
+
+def video_pair_evidence(
+    videos: list[VideoRecord],
+    cfg: DedupConfig | None = None,
+    frames: FrameLoader | None = None,
+    *,
+    exhaustive: bool = False,
+) -> list[PairEvidence]:
+    """Both stages for every candidate pair, sorted by keys (byte-identical pairs are left out).
+
+    Verification stops at the first alignment reaching ``verify_threshold`` unless ``exhaustive``
+    (then ``score`` is the best over all ``max_hypotheses`` alignments and time shifts: what a
+    benchmark needs to measure the margin). ``frames`` as in :func:`find_video_duplicates`.
+    """
+    cfg = cfg or DedupConfig()
+    file_frames = FileFrames(videos) if frames is None else None
+    windows = window_grid(cfg.window_scales, cfg.window_shift)
+    parts = part_windows(cfg.part_fraction)
+    out = []
+    for (x, y), cands in sorted(_candidates(videos, cfg).items()):
+        key = sorted((videos[x].key, videos[y].key))
+        if videos[x].sha256 and videos[x].sha256 == videos[y].sha256:
+            continue  # an exact copy: nothing to verify
+        best: tuple[float, _Candidate] | None = None  # (decision value, candidate)
+        verified = False
+        for c in cands[: cfg.max_hypotheses]:
+            va, vb = videos[c.a], videos[c.b]
+            loader = frames or (file_frames if va.key in file_frames and vb.key in file_frames else None)  # type: ignore[operator]
+            score = None
+            if loader is not None:
+                try:
+                    score = verify_pair(
+                        verification_side(va),
+                        verification_side(vb),
+                        _hypothesis(c, windows, parts),
+                        loader,
+                        cfg,
+                        exhaustive=exhaustive,
+                    )
+                except MediaError:  # a frame the probe promised does not decode: decide on hashes
+                    score = None
+            verified = verified or score is not None
+            value = score if score is not None else c.hash_score
+            if best is None or value > best[0]:
+                best = (value, c)
+            ok = (
+                score >= cfg.verify_threshold
+                if score is not None
+                else c.hash_score >= cfg.min_matched_fraction
+            )
+            if ok and not exhaustive:
+                break
+        assert best is not None
+        value, c = best
+        dup = value >= cfg.verify_threshold if verified else value >= cfg.min_matched_fraction
+        # samples of key[0] map to samples of key[1] with slope s_ab: key[1] plays 1 / s_ab as fast
+        s_ab = c.tmap.speed if videos[c.a].key == key[0] else 1 / c.tmap.speed
+        out.append(
+            PairEvidence(
+                key[0],
+                key[1],
+                round(c.hash_score, 4),
+                c.bits,
+                round(value, 4) if verified else None,
+                dup,
+                "reencode" if min(c.coverage) >= 0.9 else "subclip",
+                int(round(c.tmap.offset)),
+                round(1 / s_ab, 4),
+                _describe(c, windows),
+            )
+        )
+    return out
+
+
+def find_video_duplicates(
+    videos: list[VideoRecord], cfg: DedupConfig | None = None, frames: FrameLoader | None = None
+) -> DedupResult:
+    """Cluster duplicate videos (exact, re-encoded or re-posted, sub-clips) and pick one to keep per cluster.
+
+    ``frames(key, indices)`` decodes grey frames for verification; by default the files of the
+    records that have a ``path`` are read. Pairs without frames are decided on hashes alone.
+    """
     cfg = cfg or DedupConfig()
     by_key = {v.key: v for v in videos}
     pairs: dict[tuple[str, str], DuplicatePair] = {}
@@ -149,37 +520,11 @@ def find_video_duplicates(videos: list[VideoRecord], cfg: DedupConfig | None = N
         for other in keys[1:]:
             a, b = sorted((keys[0], other))
             pairs[(a, b)] = DuplicatePair(a, b, "exact")
-
-    owners = np.concatenate([np.full(len(v.hashes), i) for i, v in enumerate(videos)] or [np.zeros(0, int)])
-    pos = np.concatenate([np.arange(len(v.hashes)) for v in videos] or [np.zeros(0, int)])
-    codes = np.concatenate([v.hashes for v in videos] or [np.zeros(0, np.uint64)]).astype(np.uint64)
-    if len(codes):
-        frame_pairs = MultiIndexHash(codes, cfg.index_chunks).pairs(cfg.index_radius)
-        votes: dict[tuple[int, int], Counter] = defaultdict(Counter)
-        for i, j in frame_pairs:
-            vi, vj = int(owners[i]), int(owners[j])
-            if vi == vj:
-                continue
-            if vi > vj:
-                vi, vj, i, j = vj, vi, j, i
-            votes[(vi, vj)][int(pos[j] - pos[i])] += 1
-        for (vi, vj), offsets in votes.items():
-            a, b = videos[vi], videos[vj]
-            key = tuple(sorted((a.key, b.key)))
-            if key in pairs or sum(offsets.values()) < min(
-                cfg.min_shared_frames, len(a.hashes), len(b.hashes)
-            ):
-                continue
-            # align the shorter sequence inside the longer; offsets are b-position minus a-position
-            if len(a.hashes) <= len(b.hashes):
-                short, long, sign = a.hashes, b.hashes, 1
-            else:
-                short, long, sign = b.hashes, a.hashes, -1
-            cands = sorted({sign * o + d for o, _ in offsets.most_common(5) for d in (-1, 0, 1)})
-            frac, off = align(short, long, cands, cfg.frame_distance)
-            if frac >= cfg.min_matched_fraction:
-                kind = "reencode" if len(short) >= 0.9 * len(long) else "subclip"
-                pairs[key] = DuplicatePair(key[0], key[1], kind, round(frac, 4), off)
+    for e in video_pair_evidence(videos, cfg, frames):
+        if e.duplicate and (e.a, e.b) not in pairs:
+            pairs[(e.a, e.b)] = DuplicatePair(
+                e.a, e.b, e.kind, e.hash_score, e.offset, e.score, e.speed, e.transform
+            )
     return _clusters(
         [v.key for v in videos],
         sorted(pairs.values(), key=lambda p: (p.a, p.b)),

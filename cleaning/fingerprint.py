@@ -1,13 +1,24 @@
-"""Video fingerprints: perceptual hashes of frames sampled at a fixed time step."""
+"""Video fingerprints: perceptual hashes of views of frames sampled at a fixed time step.
+
+Frames are decoded small (:data:`DECODE_WIDTH`), the letterbox/pillarbox bars of the whole clip
+are found once (:func:`cleaning.borders.content_box`), and every sampled frame gets the hash of
+its content box, of the mirrored box and of its top and bottom parts. Up to ``cfg.query_frames``
+samples also get the hashes of a grid of smaller windows (:func:`cleaning.views.window_grid`):
+those are what a cropped or zoomed copy matches.
+"""
 
 from __future__ import annotations
 
+import base64
 import os
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
+from cleaning.borders import content_box
 from cleaning.config import DedupConfig
-from cleaning.phash import phash_batch
+from cleaning.views import FULL, hash_windows, integral, part_windows, window_grid
 from movingfashion.media.readers import read_frames
 
 #: frames are decoded at this width (aspect kept) before hashing; hashing needs only 32x32
@@ -24,6 +35,110 @@ def sample_times(frames: int, fps: float, step_s: float, max_frames: int) -> lis
     return sorted(set(idx))
 
 
+def decode_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) at which a video of ``width`` x ``height`` is decoded for fingerprints (even sides)."""
+    w = min(DECODE_WIDTH, width) if width else DECODE_WIDTH
+    h = max(8, round(height * w / width)) if width else DECODE_WIDTH
+    return w - w % 2, h - h % 2
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).astype("<u8").tobytes()).decode("ascii")
+
+
+def _unb64(s: str, shape: tuple[int, ...]) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(s), dtype="<u8").astype(np.uint64).reshape(shape)
+
+
+def _empty(*shape: int) -> np.ndarray:
+    return np.zeros(shape, np.uint64)
+
+
+@dataclass
+class VideoFingerprint:
+    """Hashes of one video's sampled frames (see the module docstring)."""
+
+    hashes: np.ndarray  # uint64 [T]: the content box of every sample
+    times: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # frame index of each sample
+    mirrored: np.ndarray = field(default_factory=lambda: _empty(0))  # uint64 [T] or [0] (not computed)
+    parts: np.ndarray = field(default_factory=lambda: _empty(0, 2))  # uint64 [T, 2] top/bottom, or [0, 2]
+    query: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # samples with window views
+    views: np.ndarray = field(default_factory=lambda: _empty(0, 1))  # uint64 [Q, K], window_grid order
+    box: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # content box, fractions of the frame
+
+    def __post_init__(self) -> None:
+        self.hashes = np.asarray(self.hashes, dtype=np.uint64).reshape(-1)
+        if len(self.times) != len(self.hashes):
+            self.times = np.arange(len(self.hashes), dtype=np.int64)
+        if len(self.query) == 0 and len(self.hashes):  # hashes only: the box is the one window
+            self.query = np.arange(len(self.hashes), dtype=np.int64)
+            self.views = self.hashes[:, None].copy()
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def to_json(self) -> dict:
+        """A JSON-able dict (arrays as base64 of little-endian uint64)."""
+        return {
+            "t": [int(x) for x in self.times],
+            "h": _b64(self.hashes),
+            "m": _b64(self.mirrored),
+            "p": _b64(self.parts),
+            "q": [int(x) for x in self.query],
+            "v": _b64(self.views),
+            "k": int(self.views.shape[1]),
+            "box": [round(float(x), 5) for x in self.box],
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> VideoFingerprint:
+        t, q, k = len(d["t"]), len(d["q"]), int(d["k"])
+        m = _unb64(d["m"], (-1,))
+        return cls(
+            hashes=_unb64(d["h"], (t,)),
+            times=np.array(d["t"], np.int64),
+            mirrored=m,
+            parts=_unb64(d["p"], (-1, 2)),
+            query=np.array(d["q"], np.int64),
+            views=_unb64(d["v"], (q, k)),
+            box=tuple(float(x) for x in d["box"]),  # type: ignore[arg-type]
+        )
+
+
+def fingerprint_frames(
+    grey: np.ndarray, times: list[int] | np.ndarray, cfg: DedupConfig | None = None
+) -> VideoFingerprint:
+    """Fingerprint of grey frames ``[T, H, W]`` sampled at frame indices ``times``."""
+    cfg = cfg or DedupConfig()
+    grey = np.asarray(grey)
+    if len(grey) == 0:
+        return VideoFingerprint(_empty(0))
+    h, w = grey.shape[1:3]
+    box = content_box(grey) if cfg.trim_bars else (0, 0, w, h)
+    sat = integral(grey)
+    full = hash_windows(grey, box, [FULL, *part_windows(cfg.part_fraction)], sat=sat)
+    mirrored = hash_windows(grey, box, [FULL], mirror=True, sat=sat)[:, 0]
+    n_query = min(len(grey), cfg.query_frames)
+    query = np.unique(np.round(np.linspace(0, len(grey) - 1, n_query)).astype(np.int64))
+    views = hash_windows(grey[query], box, window_grid(cfg.window_scales, cfg.window_shift), sat=sat[query])
+    return VideoFingerprint(
+        hashes=full[:, 0],
+        times=np.asarray(times, np.int64),
+        mirrored=mirrored,
+        parts=full[:, 1:3],
+        query=query,
+        views=views,
+        box=(box[0] / w, box[1] / h, box[2] / w, box[3] / h),
+    )
+
+
+def to_grey(frames: np.ndarray) -> np.ndarray:
+    """uint8 grey frames ``[T, H, W]`` of RGB frames ``[T, H, W, 3]``."""
+    if len(frames) == 0:
+        return np.zeros((0, 1, 1), np.uint8)
+    return np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames])
+
+
 def fingerprint_video(
     path: str | os.PathLike[str],
     frames: int,
@@ -31,13 +146,11 @@ def fingerprint_video(
     width: int,
     height: int,
     cfg: DedupConfig | None = None,
-) -> np.ndarray:
-    """uint64 pHash sequence of a video, one per ``cfg.step_s`` seconds."""
+) -> VideoFingerprint:
+    """Fingerprint of a video file, one sample per ``cfg.step_s`` seconds."""
     cfg = cfg or DedupConfig()
     idx = sample_times(frames, fps, cfg.step_s, cfg.max_frames)
     if not idx:
-        return np.zeros(0, np.uint64)
-    w = min(DECODE_WIDTH, width) if width else DECODE_WIDTH
-    h = max(8, round(height * w / width)) if width else DECODE_WIDTH
-    imgs = read_frames(path, idx, size=(h - h % 2, w - w % 2))
-    return phash_batch(list(imgs), cfg.crop_fraction)
+        return VideoFingerprint(_empty(0))
+    w, h = decode_size(width, height)
+    return fingerprint_frames(to_grey(read_frames(path, idx, size=(h, w))), idx, cfg)

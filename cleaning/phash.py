@@ -1,9 +1,11 @@
 """64-bit DCT perceptual hashes of frames and images.
 
-Each frame is turned grey, centre-cropped (``crop_fraction``, so small crops and borders
-matter less), brightness-normalised (zero mean, unit variance), resized to 32x32; the 8x8
+An image is turned grey, centre-cropped (``crop_fraction``, so small crops and borders
+matter less), resized to 32x32 and brightness-normalised (zero mean, unit variance); the 8x8
 lowest DCT frequencies are compared with their median (DC term excluded from the median) to
-give 64 bits. Re-encoding, resizing, a small crop or a brightness change move few bits.
+give 64 bits (:func:`dct_hash`). Re-encoding, resizing, a small crop or a brightness change move
+few bits. Video frames are hashed the same way, per window of their content box
+(:mod:`cleaning.views`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import cv2
 import numpy as np
 
 _N = 32
+#: side of the grey thumbnail that is hashed
+HASH_SIDE = _N
 
 
 def _dct_matrix(n: int = _N) -> np.ndarray:
@@ -39,15 +43,27 @@ def _prepare(img: np.ndarray, crop_fraction: float) -> np.ndarray:
     return (small - small.mean()) / (small.std() + 1e-3)
 
 
-def phash_batch(images: np.ndarray | list[np.ndarray], crop_fraction: float = 0.8) -> np.ndarray:
-    """uint64 pHash of every image (uint8 RGB [H,W,3] or grey [H,W]); returns shape [N]."""
-    if len(images) == 0:
+def normalise(small: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per image of a float32 batch ``[N, 32, 32]`` (brightness/contrast out)."""
+    return (small - small.mean(axis=(1, 2), keepdims=True)) / (small.std(axis=(1, 2), keepdims=True) + 1e-3)
+
+
+def dct_hash(small: np.ndarray) -> np.ndarray:
+    """uint64 hashes of a batch of normalised 32x32 grey images ``[N, 32, 32]`` (float32)."""
+    x = np.asarray(small, dtype=np.float32)
+    if len(x) == 0:
         return np.zeros(0, np.uint64)
-    x = np.stack([_prepare(im, crop_fraction) for im in images])
     coeffs = (_D @ x @ _D.T)[:, :8, :8].reshape(len(x), 64)
     med = np.median(coeffs[:, 1:], axis=1, keepdims=True)
     bits = (coeffs > med).astype(np.uint64)
     return (bits * _WEIGHTS).sum(axis=1, dtype=np.uint64)
+
+
+def phash_batch(images: np.ndarray | list[np.ndarray], crop_fraction: float = 0.8) -> np.ndarray:
+    """uint64 pHash of every image (uint8 RGB [H,W,3] or grey [H,W]); returns shape [N]."""
+    if len(images) == 0:
+        return np.zeros(0, np.uint64)
+    return dct_hash(np.stack([_prepare(im, crop_fraction) for im in images]))
 
 
 def phash(image: np.ndarray, crop_fraction: float = 0.8) -> int:

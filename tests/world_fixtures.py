@@ -59,6 +59,28 @@ def small_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _build(tmp_path_factory, name, build)
 
 
+#: Parameters of the re-post world: every RepostVariant kind planted twice, six retakes (hard
+#: negatives); a seed no other test, default or benchmark uses.
+REPOST_WORLD = {"products": 20, "seed": 47, "quick": True, "repost_variants": 2, "retakes": 6}
+
+
+@pytest.fixture(scope="session")
+def repost_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path of a small world with re-post variants and retakes planted (about 30 s on one core)."""
+    from movingfashion.world.config import WorldConfig
+    from movingfashion.world.generate import generate_world
+
+    p = REPOST_WORLD
+    cfg = WorldConfig(repost_variants=p["repost_variants"], retakes=p["retakes"])
+
+    def build(target: Path) -> None:
+        generate_world(target, p["products"], p["seed"], quick=p["quick"], config=cfg, workers=1)
+
+    return _build(
+        tmp_path_factory, "reposts-{products}-{seed}-{repost_variants}-{retakes}".format(**p), build
+    )
+
+
 @pytest.fixture(scope="session")
 def world_truth(small_world: Path):
     """The ``movingfashion.world.truth.WorldTruth`` of ``small_world``."""

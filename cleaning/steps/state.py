@@ -2,7 +2,7 @@
 
 :class:`CleaningState` holds one :class:`ItemState` per eligible catalog item (its decision so far
 and its assets) and one :class:`VideoState` per accepted video (its asset as the steps update it,
-its owner and its frame hashes). Steps read and change this state; only the ``record`` step
+its owner and its fingerprint). Steps read and change this state; only the ``record`` step
 writes it to the catalog.
 """
 
@@ -12,8 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from cleaning.fingerprint import VideoFingerprint
 from schemas.catalog import Catalog, ItemRow
 from schemas.items import (
     SOURCE_PARTITION,
@@ -97,7 +96,7 @@ class VideoState:
 
     asset: MediaAsset
     owner: str
-    hashes: np.ndarray | None = None
+    fingerprint: VideoFingerprint | None = None
 
     @property
     def probe(self) -> VideoProbe:

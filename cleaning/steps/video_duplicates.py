@@ -1,10 +1,11 @@
-"""Step ``video_duplicates``: frame-hash every accepted video, then cluster duplicates.
+"""Step ``video_duplicates``: fingerprint every accepted video, then cluster duplicates.
 
 A video that probed fine but does not decode at its fingerprint frames is rejected as corrupt
-(an item left without a video is rejected). In each cluster of exact, re-encoded or sub-clip
-duplicates one video is kept (:mod:`cleaning.dedup`); the others become ``duplicate`` assets,
+(an item left without a video is rejected). In each cluster of exact, re-encoded (re-posted)
+or sub-clip duplicates one video is kept (:mod:`cleaning.dedup`, which verifies candidates on the
+files' pixels); the others become ``duplicate`` assets,
 and an item all of whose videos are duplicates becomes a ``duplicate`` item pointing at the
-item that owns the kept video. Frame hashes are cached by SHA-256.
+item that owns the kept video. Fingerprints are cached by SHA-256.
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from cleaning.config import DedupConfig
 from cleaning.dedup import VideoRecord, find_video_duplicates
-from cleaning.fingerprint import fingerprint_video
+from cleaning.fingerprint import VideoFingerprint, fingerprint_video
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import CleaningState, VideoState, partition_of
 from schemas.errors import MediaError
@@ -36,9 +35,9 @@ class FingerprintTask:
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """Frame hashes, or why the video does not decode at the fingerprint frames."""
+    """A fingerprint, or why the video does not decode at the fingerprint frames."""
 
-    hashes: np.ndarray | None = None
+    fingerprint: VideoFingerprint | None = None
     corrupt: str | None = None
 
 
@@ -57,7 +56,8 @@ class VideoDuplicatesStep(Step):
 
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         self._fingerprint(state, ctx)
-        dup = find_video_duplicates([_record(path, v) for path, v in state.videos.items()], ctx.cfg.dedup)
+        records = [_record(path, v, ctx) for path, v in state.videos.items()]
+        dup = find_video_duplicates(records, ctx.cfg.dedup)
         for path, kept in dup.duplicate_of.items():
             v = state.videos[path]
             v.asset = v.asset.model_copy(
@@ -84,12 +84,12 @@ class VideoDuplicatesStep(Step):
         )
 
     def _fingerprint(self, state: CleaningState, ctx: StepContext) -> None:
-        """Set ``hashes`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
+        """Set ``fingerprint`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
         todo: dict[str, VideoState] = {}
         for v in state.videos.values():
-            cached = ctx.cache.get(v.asset.sha256, "hashes")
+            cached = ctx.cache.get(v.asset.sha256, "fingerprint")
             if cached is not None:
-                v.hashes = np.array([int(x, 16) for x in cached], dtype=np.uint64)
+                v.fingerprint = VideoFingerprint.from_json(cached)
             else:
                 todo.setdefault(v.asset.sha256 or v.asset.path, v)
         tasks = [
@@ -105,7 +105,7 @@ class VideoDuplicatesStep(Step):
         ]
         results = dict(zip(todo, ctx.executor.map(fingerprint_file, tasks, desc="fingerprint"), strict=True))
         for path, v in list(state.videos.items()):
-            if v.hashes is not None or state.items[v.owner].failure is not None:
+            if v.fingerprint is not None or state.items[v.owner].failure is not None:
                 continue
             out = results[v.asset.sha256 or path]
             if not out.ok:
@@ -113,8 +113,8 @@ class VideoDuplicatesStep(Step):
             elif out.value.corrupt is not None:
                 self._reject_corrupt(state, ctx, v, out.value.corrupt)
             else:
-                v.hashes = out.value.hashes
-                ctx.cache.put(v.asset.sha256, "hashes", [format(int(x), "016x") for x in v.hashes])
+                v.fingerprint = out.value.fingerprint
+                ctx.cache.put(v.asset.sha256, "fingerprint", v.fingerprint.to_json())
 
     @staticmethod
     def _reject_corrupt(state: CleaningState, ctx: StepContext, v: VideoState, message: str) -> None:
@@ -125,8 +125,17 @@ class VideoDuplicatesStep(Step):
         del state.videos[v.asset.path]
 
 
-def _record(path: str, v: VideoState) -> VideoRecord:
+def _record(path: str, v: VideoState, ctx: StepContext) -> VideoRecord:
+    """The dedup record of a video, with its file (candidates are verified on pixels)."""
     p = v.probe
     return VideoRecord(
-        path, v.asset.sha256, v.hashes, p.frames, p.fps, p.width, p.height, partition_of(v.asset.source)
+        path,
+        v.asset.sha256,
+        v.fingerprint,  # type: ignore[arg-type]
+        p.frames,
+        p.fps,
+        p.width,
+        p.height,
+        partition_of(v.asset.source),
+        ctx.path(path),
     )

@@ -230,6 +230,10 @@ class ProductSpec:
     wrong_shop_of: str | None = None
     duplicate_of: str | None = None  # product id of the original
     duplicate_kind: str | None = None
+    variant: str | None = None  # RepostVariant of a re-post variant (with duplicate_of)
+    retake_of: str | None = (
+        None  # product id whose garment and wearer this clip shows again (not a duplicate)
+    )
     meta: dict = field(default_factory=dict)
 
     @property
@@ -489,6 +493,47 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
             duplicate_kind=dup_kinds[j % 3],
         )
         specs.append(d)
+    specs.extend(_variants_and_retakes(rng, originals, taken, len(specs), cfg))
     for s in specs:
         s.meta = _text(np.random.default_rng([seed, s.index, 11]), s)
     return specs
+
+
+def _variants_and_retakes(
+    rng: np.random.Generator, originals: list[ProductSpec], taken: set[str], start: int, cfg: WorldConfig
+) -> list[ProductSpec]:
+    """Re-post variants (``cfg.repost_variants`` per kind) and retakes (``cfg.retakes``) of originals."""
+    from .truth import DuplicateKind, RepostVariant
+
+    out: list[ProductSpec] = []
+    order = [originals[int(i)] for i in rng.permutation(len(originals))]
+    j = 0
+    for _ in range(cfg.repost_variants):
+        for kind in RepostVariant:
+            orig = order[j % len(order)]
+            j += 1
+            out.append(
+                ProductSpec(
+                    index=start + len(out),
+                    product_id=_unique_id(rng, orig.source, taken),
+                    source=orig.source,
+                    kind="clothing",
+                    garment=orig.garment,
+                    duplicate_of=orig.product_id,
+                    duplicate_kind=DuplicateKind.REENCODE.value,
+                    variant=kind.value,
+                )
+            )
+    for r in range(cfg.retakes):
+        orig = order[(r * 3 + 1) % len(order)]
+        out.append(
+            ProductSpec(
+                index=start + len(out),
+                product_id=_unique_id(rng, orig.source, taken),
+                source=orig.source,
+                kind="clothing",
+                garment=orig.garment,
+                retake_of=orig.product_id,
+            )
+        )
+    return out

@@ -27,6 +27,8 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
         "classes": classes,
         "non_clothing": sum(p.df2_class is None for p in truth.products),
         "duplicates": sum(v.duplicate_of is not None for v in truth.videos),
+        "repost_variants": sum(v.variant is not None for v in truth.videos),
+        "retakes": sum(v.retake_of is not None for v in truth.videos),
         "split_screen": sum(v.split_screen is not None for v in truth.videos),
         "wrong_shop": sum(p.wrong_shop for p in truth.products),
         "frames": sum(v.frames for v in truth.videos),
@@ -43,7 +45,8 @@ def _human(d: dict[str, Any]) -> str:
     return (
         f"world {d['world']}: {d['products']} products ({', '.join(f'{k} {v}' for k, v in d['by_source'].items())}), "
         f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
-        f"{d['duplicates']} duplicates, {d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
+        f"{d['duplicates']} duplicates ({d['repost_variants']} re-post variants), {d['retakes']} retakes, "
+        f"{d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
         f"{d.get('df2_images', 0)} DeepFashion2-format images"
         + (f" in {d['seconds']} s" if "seconds" in d else "")
     )
@@ -85,7 +88,7 @@ def world() -> None:
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions).",
+    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes).",
 )
 @json_option
 def generate(

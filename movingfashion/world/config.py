@@ -28,6 +28,19 @@ class WorldConfig(BaseModel):
     gop: int = Field(30, description="key-frame interval")
     nonclothing_fraction: float = Field(0.07, description="share of bags, shoes, jewellery (min 3)")
     duplicate_fraction: float = Field(0.08, description="share of duplicate re-posts (min 3)")
+    repost_variants: int = Field(
+        0,
+        ge=0,
+        description="re-posts planted per variant kind (crop, zoom_crop, letterbox, pillarbox, mirror, "
+        "rescale, grade, caption, speed; see truth.RepostVariant), as duplicates of other items' videos; "
+        "0 (default) plants none",
+    )
+    retakes: int = Field(
+        0,
+        ge=0,
+        description="hard negatives: items showing another clip of an item's garment on the same wearer "
+        "(other motion and camera; every second one in another room), NOT duplicates; 0 (default) plants none",
+    )
     wrong_shop_fraction: float = Field(0.04, description="share of wrong shop associations (min 1)")
     split_screen_fraction: float = Field(
         0.35, description="share of TikTok clothing items in split-screen (min 2)"

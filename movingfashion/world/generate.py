@@ -98,9 +98,13 @@ def generate_world(
     by_id = {s.product_id: s for s in specs}
     dups: dict[str, list[ProductSpec]] = {}
     for s in specs:
-        if s.duplicate_of:
-            dups.setdefault(s.duplicate_of, []).append(s)
-    tasks = [(str(out), s, dups.get(s.product_id, []), cfg, quick, seed) for s in specs if not s.duplicate_of]
+        if s.duplicate_of or s.retake_of:  # rendered with their source item
+            dups.setdefault(s.duplicate_of or s.retake_of or "", []).append(s)
+    tasks = [
+        (str(out), s, dups.get(s.product_id, []), cfg, quick, seed)
+        for s in specs
+        if not (s.duplicate_of or s.retake_of)
+    ]
     n_workers = cfg.workers if workers is None else workers
     results: dict[str, dict] = {}
     done = 0
@@ -238,7 +242,12 @@ def _render_product(task: tuple) -> dict[str, dict]:
         videos.append(vid)
     result = {spec.product_id: {"images": images, "videos": videos}}
     for d in dup_specs:
-        result[d.product_id] = _duplicate(out, spec, d, images, videos[0], frames, gts, size, cfg, seed)
+        if d.retake_of:
+            result[d.product_id] = _retake(out, spec, d, images, scene, videos[0], cfg, seed)
+        elif d.variant:
+            result[d.product_id] = _variant(out, spec, d, images, videos[0], frames, gts, size, cfg, seed)
+        else:
+            result[d.product_id] = _duplicate(out, spec, d, images, videos[0], frames, gts, size, cfg, seed)
     return result
 
 
@@ -421,6 +430,93 @@ def _duplicate(
         extra["split_screen"] = vrow.get("split_screen")
     row = _video_row(out, d, vid, nsize, n, cfg, **{k: v for k, v in extra.items() if k != "codec"})
     return {"images": new_images, "videos": [row]}
+
+
+def _copy_images(out: Path, orig: ProductSpec, d: ProductSpec, images: dict[str, str]) -> dict[str, str]:
+    new_images = {}
+    for view, rel in images.items():
+        nrel = rel.replace(f"/{orig.product_id}/", f"/{d.product_id}/")
+        (out / nrel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / rel, out / nrel)
+        new_images[view] = nrel
+    return new_images
+
+
+def _variant(
+    out: Path,
+    orig: ProductSpec,
+    d: ProductSpec,
+    images: dict[str, str],
+    vrow: dict,
+    frames: list[np.ndarray],
+    gts: list[list[dict]],
+    size: tuple[int, int],
+    cfg: WorldConfig,
+    seed: int,
+) -> dict:
+    """A re-post of ``orig``'s video under item ``d`` changed the way of ``d.variant`` (see reposts.py)."""
+    from .reposts import make_repost
+
+    rng = np.random.default_rng([seed, d.index, 17])
+    rp = make_repost(d.variant or "", size, len(frames), rng)
+    vid = d.product_id
+    crf = int(rng.integers(cfg.crf + 3, cfg.reencode_crf + 1))
+    encode_frames(
+        rp.frames(frames), out / f"media/videos/{vid}.mp4", size=rp.size, fps=cfg.fps, crf=crf, gop=cfg.gop
+    )
+    new_gts = []
+    for k in rp.source_index:
+        row = []
+        for g in gts[k]:
+            g = dict(g)
+            g["box"] = rp.box(g["box"])
+            if g["box"] is None:
+                g["visible"] = 0.0
+            row.append(g)
+        new_gts.append(row)
+    _write_gt(out, _gt_model(vid, d.product_id, new_gts, {orig.product_id: d.product_id}))
+    row = _video_row(
+        out,
+        d,
+        vid,
+        rp.size,
+        len(rp.source_index),
+        cfg,
+        duplicate_of=vrow["video_id"],
+        duplicate_kind=d.duplicate_kind,
+        variant=rp.kind.value,
+        variant_detail=rp.detail,
+    )
+    return {"images": _copy_images(out, orig, d, images), "videos": [row]}
+
+
+def _retake(
+    out: Path,
+    orig: ProductSpec,
+    d: ProductSpec,
+    images: dict[str, str],
+    scene: Any,
+    vrow: dict,
+    cfg: WorldConfig,
+    seed: int,
+) -> dict:
+    """Another clip of ``orig``'s garment on the same wearer (item ``d``): a hard negative, not a duplicate."""
+    from .scenes import retake_scene
+
+    rng = np.random.default_rng([seed, d.index, 19])
+    again = retake_scene(scene, rng, new_room=d.index % 2 == 0)
+    frames, gts = [], []
+    for t in range(scene.n_frames):
+        f, g = again.frame(t)
+        frames.append(f)
+        gts.append(g)
+    vid = d.product_id
+    encode_frames(
+        frames, out / f"media/videos/{vid}.mp4", size=scene.size, fps=cfg.fps, crf=cfg.crf, gop=cfg.gop
+    )
+    _write_gt(out, _gt_model(vid, d.product_id, gts, {orig.product_id: d.product_id}))
+    row = _video_row(out, d, vid, scene.size, len(frames), cfg, retake_of=vrow["video_id"])
+    return {"images": _copy_images(out, orig, d, images), "videos": [row]}
 
 
 def timed_generate(

@@ -363,3 +363,61 @@ def letterbox(img: np.ndarray, size: tuple[int, int], colour=(250, 250, 250)) ->
     x, y = (w - nw) // 2, (h - nh) // 2
     out[y : y + nh, x : x + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
     return out
+
+
+def retake_scene(scene: Scene, rng: np.random.Generator, *, new_room: bool) -> Scene:
+    """Another clip of ``scene``'s people in the same outfits: new motion, camera and cuts.
+
+    The wearer's look and garments are the very same objects; ``new_room`` also changes the
+    backgrounds (else the clip is filmed in the same place). Used for hard negatives: a second
+    video of the same garment and model is not a duplicate.
+    """
+    from dataclasses import replace
+
+    w, h = scene.size
+    n = scene.n_frames
+    actors = []
+    for a in scene.actors:
+        c = (a.x0 + a.x1) / 2 + rng.uniform(-0.12, 0.12) * w
+        span = w * rng.uniform(0.04, 0.15)
+        actors.append(
+            replace(
+                a,
+                x0=c - span,
+                x1=c + span,
+                turn=(rng.uniform(0.05, 0.4), rng.uniform(0.6, 0.95)),
+                turns=float(rng.choice([0.5, 1.0, 1.5])),
+                facing0=float(rng.choice([0.0, math.pi / 2, math.pi])),
+                steps=n / 30 * rng.uniform(0.8, 1.8),
+            )
+        )
+    hard = len(scene.shots) > 1 or len(scene.actors) > 1
+    rooms = [(s.background, s.origin) for s in scene.shots]
+    if new_room:
+        make = cluttered_background if hard else indoor_background
+        fresh = [make(rng, w, h) for _ in range(2)]
+        rooms = [fresh[k % 2] for k in range(len(scene.shots))]
+    n_shots = len(scene.shots)
+    cuts = sorted(
+        int(x) for x in rng.choice(np.arange(int(n * 0.2), int(n * 0.8)), n_shots - 1, replace=False)
+    )
+    bounds = [0, *cuts, n]
+    shots = []
+    for k, s in enumerate(scene.shots):
+        z0 = rng.uniform(1.0, 1.3) if not hard else rng.uniform(1.0, 1.8)
+        pan = rng.uniform(-0.1, 0.1) * w
+        shots.append(
+            replace(
+                s,
+                start=bounds[k],
+                end=bounds[k + 1],
+                background=rooms[k][0],
+                origin=rooms[k][1],
+                actors=actors,
+                zoom=(z0, z0 + rng.uniform(0.1, 0.6)),
+                cam0=(w / 2 - pan, h / 2 + rng.uniform(-0.05, 0.05) * h),
+                cam1=(w / 2 + pan, h / 2),
+                follow=0,
+            )
+        )
+    return Scene(size=scene.size, shots=shots, actors=actors, labels=scene.labels, lut=scene.lut)

@@ -30,6 +30,20 @@ class DuplicateKind(StrEnum):
     SUBCLIP = "subclip"  # a contiguous part of another video
 
 
+class RepostVariant(StrEnum):
+    """How a re-post differs from its source, the way re-uploads on TikTok and Instagram do."""
+
+    CROP = "crop"  # a few per cent cut off each side (asymmetric)
+    ZOOM_CROP = "zoom_crop"  # a central window of 65-80% scaled back up to the source size
+    LETTERBOX = "letterbox"  # padded with bars above and below (a taller canvas)
+    PILLARBOX = "pillarbox"  # padded with bars left and right (a wider canvas)
+    MIRROR = "mirror"  # flipped left-right
+    RESCALE = "rescale"  # resized (down or up), harder compression
+    GRADE = "grade"  # brightness, contrast, saturation and hue changed
+    CAPTION = "caption"  # a caption band and a watermark drawn over the picture
+    SPEED = "speed"  # played faster or slower (frames dropped or repeated)
+
+
 class SplitScreen(_Model):
     """A video whose one half is a still picture of the shop item."""
 
@@ -77,6 +91,16 @@ class WorldVideo(_Model):
     duplicate_of: str | None = None
     duplicate_kind: DuplicateKind | None = None
     subclip_start: int | None = Field(default=None, description="first frame of the original in this subclip")
+    variant: RepostVariant | None = Field(
+        default=None, description="how this re-post differs from its source (set with duplicate_of)"
+    )
+    variant_detail: str | None = Field(
+        default=None, description="the variant's parameters, e.g. 'speed 1.25'"
+    )
+    retake_of: str | None = Field(
+        default=None,
+        description="another clip of the same garment and wearer (a hard negative: NOT a duplicate of it)",
+    )
     split_screen: SplitScreen | None = None
     gt: str = Field(description="path of the per-frame ground truth JSON")
 

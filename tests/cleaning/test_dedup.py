@@ -8,6 +8,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from cleaning.config import DedupConfig
 from cleaning.dedup import (
     ImageRecord,
     VideoRecord,
@@ -15,6 +16,7 @@ from cleaning.dedup import (
     colour_signature,
     find_image_duplicates,
     find_video_duplicates,
+    video_pair_evidence,
 )
 from cleaning.fingerprint import fingerprint_video, sample_times
 from cleaning.phash import hamming, phash
@@ -59,6 +61,7 @@ def _record(path, key=None, partition=Partition.HARD):
         p.width,
         p.height,
         partition,
+        path,
     )
 
 
@@ -107,6 +110,22 @@ def test_video_duplicates_found_with_kinds_and_nothing_else(videos):
     assert res.duplicate_of["re0"] == "orig0"  # same length, orig0 is larger
     assert res.duplicate_of["orig1"] == "crop1"  # crop1 was upscaled: larger
     assert res.duplicate_of["orig3"] == "copy3"  # identical: smallest key
+
+
+def test_cropped_copy_matches_with_a_margin_on_hashes_and_pixels(videos):
+    """crop1 is 94% x 93% of orig1, upscaled: a window of the grid matches it, far from every threshold."""
+    cfg = DedupConfig()
+    recs = [_record(videos[k], k) for k in ("crop1", "orig1", "orig4", "orig5")]
+    ev = {(e.a, e.b): e for e in video_pair_evidence(recs, cfg, exhaustive=True)}
+    e = ev[("crop1", "orig1")]
+    assert e.duplicate and e.kind == "reencode"
+    assert e.bits <= cfg.frame_distance / 2  # median aligned distance; the whole-frame hash was 4-16 bits
+    assert e.hash_score == 1.0
+    assert e.score is not None and e.score >= cfg.verify_threshold + 0.1
+    # without the files (hashes only) the pair is still found
+    bare = [VideoRecord(r.key, r.sha256, r.fingerprint, r.frames, r.fps, r.width, r.height) for r in recs]
+    assert [c for c in find_video_duplicates(bare, cfg).clusters] == [["crop1", "orig1"]]
+    assert all(not x.duplicate for k, x in ev.items() if k != ("crop1", "orig1"))
 
 
 def test_keep_rule_prefers_regular_on_ties(videos):

@@ -1,0 +1,240 @@
+"""Re-post variants of a rendered clip: how re-uploads on TikTok and Instagram differ from their source.
+
+:func:`make_repost` turns the source frames into a :class:`Repost`: the output frames (a crop, a
+zoom, bars, a mirror image, another size, a colour grade, a caption and watermark, or another
+speed), the output size, and the mapping of a source box to an output box so that the re-post's
+ground truth follows its pixels. Everything is drawn from the given numpy Generator: same seed,
+same pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .truth import RepostVariant
+
+_WORDS = [
+    "obsessed",
+    "fit",
+    "check",
+    "new",
+    "in",
+    "ootd",
+    "wait",
+    "for",
+    "it",
+    "the",
+    "look",
+    "haul",
+    "style",
+]
+
+
+def _even(x: float) -> int:
+    return max(2, int(round(x / 2)) * 2)
+
+
+@dataclass
+class Repost:
+    """A re-post: its frames, size and how source boxes and frame indices map onto it."""
+
+    kind: RepostVariant
+    detail: str
+    size: tuple[int, int]
+    source_index: list[int]  # output frame k shows source frame source_index[k]
+    affine: tuple[float, float, float, float]  # x' = ax * x + bx, y' = ay * y + by (ax < 0: mirrored)
+    pixels: Callable[[np.ndarray], np.ndarray]  # source frame -> output frame
+
+    def frames(self, source: list[np.ndarray]) -> Iterator[np.ndarray]:
+        for k in self.source_index:
+            yield self.pixels(source[k])
+
+    def box(self, b: list[float] | None) -> list[float] | None:
+        """A source box in output pixels (clipped to the frame), None when it leaves the frame."""
+        if b is None:
+            return None
+        ax, bx, ay, by = self.affine
+        xs = sorted((ax * b[0] + bx, ax * b[2] + bx))
+        ys = sorted((ay * b[1] + by, ay * b[3] + by))
+        w, h = self.size
+        x1, y1, x2, y2 = max(0.0, xs[0]), max(0.0, ys[0]), min(float(w), xs[1]), min(float(h), ys[1])
+        if x2 - x1 < 1 or y2 - y1 < 1:
+            return None
+        return [round(x1, 1), round(y1, 1), round(x2, 1), round(y2, 1)]
+
+
+def _window(
+    size: tuple[int, int], x0: int, y0: int, cw: int, ch: int, out: tuple[int, int], n: int
+) -> Repost:
+    w, h = size
+    sx, sy = out[0] / cw, out[1] / ch
+
+    def pixels(f: np.ndarray) -> np.ndarray:
+        return cv2.resize(f[y0 : y0 + ch, x0 : x0 + cw], out, interpolation=cv2.INTER_AREA)
+
+    return Repost(
+        RepostVariant.CROP, "", out, list(range(n)), (sx, -x0 * sx, sy, -y0 * sy), pixels
+    )  # kind/detail set by the caller
+
+
+def _crop(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    w, h = size
+    left, right, top, bottom = (float(x) for x in rng.uniform(0.02, 0.10, 4))
+    x0, y0 = int(w * left), int(h * top)
+    cw, ch = _even(w * (1 - left - right)), _even(h * (1 - top - bottom))
+    out = (cw, ch) if rng.random() < 0.5 else size  # kept at the cropped size, or re-exported at the source's
+    r = _window(size, x0, y0, cw, ch, out, n)
+    r.kind, r.detail = RepostVariant.CROP, f"crop {cw}x{ch} at {x0},{y0} -> {out[0]}x{out[1]}"
+    return r
+
+
+def _zoom_crop(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    w, h = size
+    z = float(rng.uniform(0.65, 0.8))
+    cw, ch = _even(w * z), _even(h * z)
+    jx, jy = (float(x) for x in rng.uniform(-0.25, 0.25, 2))
+    x0, y0 = int((w - cw) / 2 * (1 + jx)), int((h - ch) / 2 * (1 + jy))
+    r = _window(size, x0, y0, cw, ch, size, n)
+    r.kind, r.detail = RepostVariant.ZOOM_CROP, f"zoom {z:.2f} window at {x0},{y0}"
+    return r
+
+
+def _pad(size: tuple[int, int], n: int, rng: np.random.Generator, *, tall: bool) -> Repost:
+    w, h = size
+    f = float(rng.uniform(1.25, 1.6))
+    cw, ch = (w, _even(h * f)) if tall else (_even(w * f), h)
+    scale = float(rng.choice([1.0, 0.75]))
+    ow, oh = _even(cw * scale), _even(ch * scale)
+    iw, ih = _even(w * scale), _even(h * scale)
+    # bars are rarely centred to the pixel; captions often sit on them
+    x0 = int((ow - iw) * (0.5 if tall else float(rng.uniform(0.4, 0.6))))
+    y0 = int((oh - ih) * (float(rng.uniform(0.4, 0.6)) if tall else 0.5))
+    colour = [(0, 0, 0), (255, 255, 255), (24, 24, 28)][int(rng.integers(3))]
+    text = " ".join(str(x) for x in rng.choice(_WORDS, 3)) if tall and rng.random() < 0.5 else None
+
+    def pixels(fr: np.ndarray) -> np.ndarray:
+        canvas = np.empty((oh, ow, 3), np.uint8)
+        canvas[:] = colour
+        canvas[y0 : y0 + ih, x0 : x0 + iw] = cv2.resize(fr, (iw, ih), interpolation=cv2.INTER_AREA)
+        if text and y0 > 14:
+            ink = (255, 255, 255) if sum(colour) < 300 else (0, 0, 0)
+            cv2.putText(canvas, text, (4, y0 - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, ink, 1, cv2.LINE_AA)
+        return canvas
+
+    kind = RepostVariant.LETTERBOX if tall else RepostVariant.PILLARBOX
+    sx, sy = iw / w, ih / h
+    detail = f"{iw}x{ih} at {x0},{y0} in {ow}x{oh} bars {colour}" + (" with caption" if text else "")
+    return Repost(kind, detail, (ow, oh), list(range(n)), (sx, x0, sy, y0), pixels)
+
+
+def _mirror(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    w, _ = size
+    return Repost(
+        RepostVariant.MIRROR,
+        "left-right",
+        size,
+        list(range(n)),
+        (-1.0, float(w), 1.0, 0.0),
+        lambda f: f[:, ::-1],
+    )
+
+
+def _rescale(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    w, h = size
+    s = float(rng.choice([0.5, 0.625, 1.5]))
+    out = (_even(w * s), _even(h * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+
+    def pixels(f: np.ndarray) -> np.ndarray:
+        return cv2.resize(f, out, interpolation=interp)
+
+    return Repost(
+        RepostVariant.RESCALE,
+        f"scale {s} -> {out[0]}x{out[1]}",
+        out,
+        list(range(n)),
+        (out[0] / w, 0.0, out[1] / h, 0.0),
+        pixels,
+    )
+
+
+def _grade(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    bright = float(rng.choice([-1, 1]) * rng.uniform(10, 25))
+    contrast = float(rng.uniform(0.8, 1.25))
+    sat = float(rng.choice([rng.uniform(0.55, 0.8), rng.uniform(1.25, 1.5)]))
+    hue = int(rng.choice([-1, 1]) * rng.integers(3, 9))  # OpenCV hue units: 2 degrees
+
+    def pixels(f: np.ndarray) -> np.ndarray:
+        hsv = cv2.cvtColor(f, cv2.COLOR_RGB2HSV).astype(np.int16)
+        hsv[..., 0] = (hsv[..., 0] + hue) % 180
+        hsv[..., 1] = np.clip(hsv[..., 1] * sat, 0, 255)
+        rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+        return np.clip((rgb - 128) * contrast + 128 + bright, 0, 255).astype(np.uint8)
+
+    detail = f"brightness {bright:+.0f} contrast {contrast:.2f} saturation {sat:.2f} hue {2 * hue:+d} deg"
+    return Repost(RepostVariant.GRADE, detail, size, list(range(n)), (1.0, 0.0, 1.0, 0.0), pixels)
+
+
+def _caption(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    w, h = size
+    band = int(h * rng.uniform(0.1, 0.15))
+    at_top = bool(rng.random() < 0.5)
+    y0 = int(h * rng.uniform(0.03, 0.1)) if at_top else h - band - int(h * rng.uniform(0.03, 0.12))
+    words = " ".join(str(x) for x in rng.choice(_WORDS, 4))
+    handle = "@" + "".join(str(x) for x in rng.choice(list("abcdefghijklmnop"), 6))
+    corner = int(rng.integers(4))
+    alpha = float(rng.uniform(0.55, 0.8))
+
+    def pixels(f: np.ndarray) -> np.ndarray:
+        out = f.copy()
+        region = out[y0 : y0 + band].astype(np.float32)
+        out[y0 : y0 + band] = (region * (1 - alpha) + 20 * alpha).astype(np.uint8)
+        scale = band / 40
+        cv2.putText(
+            out,
+            words,
+            (6, y0 + int(band * 0.7)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
+        mark = out.copy()
+        fs = 0.45 * w / 320
+        (tw, th), _ = cv2.getTextSize(handle, cv2.FONT_HERSHEY_SIMPLEX, fs, 1)
+        tx = 6 if corner % 2 == 0 else w - 6 - tw
+        ty = 6 + th if corner < 2 else h - 8
+        cv2.putText(mark, handle, (tx, ty), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), 1, cv2.LINE_AA)
+        return cv2.addWeighted(mark, 0.7, out, 0.3, 0)
+
+    detail = f"band {band}px at y={y0}, watermark corner {corner}"
+    return Repost(RepostVariant.CAPTION, detail, size, list(range(n)), (1.0, 0.0, 1.0, 0.0), pixels)
+
+
+def _speed(size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    s = float(rng.choice([0.75, 0.8, 1.25, 1.5]))
+    idx = [int(k * s) for k in range(int(np.ceil(n / s))) if int(k * s) < n]
+    return Repost(RepostVariant.SPEED, f"speed {s}", size, idx, (1.0, 0.0, 1.0, 0.0), lambda f: f)
+
+
+_MAKERS: dict[RepostVariant, Callable[[tuple[int, int], int, np.random.Generator], Repost]] = {
+    RepostVariant.CROP: _crop,
+    RepostVariant.ZOOM_CROP: _zoom_crop,
+    RepostVariant.LETTERBOX: lambda s, n, r: _pad(s, n, r, tall=True),
+    RepostVariant.PILLARBOX: lambda s, n, r: _pad(s, n, r, tall=False),
+    RepostVariant.MIRROR: _mirror,
+    RepostVariant.RESCALE: _rescale,
+    RepostVariant.GRADE: _grade,
+    RepostVariant.CAPTION: _caption,
+    RepostVariant.SPEED: _speed,
+}
+
+
+def make_repost(kind: RepostVariant | str, size: tuple[int, int], n: int, rng: np.random.Generator) -> Repost:
+    """A re-post of ``kind`` of an ``n``-frame clip of ``size`` (w, h), its parameters drawn from ``rng``."""
+    return _MAKERS[RepostVariant(kind)](size, n, rng)

@@ -1,0 +1,38 @@
+"""Time maps between sample sequences: offsets and speed changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cleaning.timealign import fit_time_map, speed_grid
+
+
+def test_speed_grid_starts_at_one_and_stays_in_range():
+    g = speed_grid(2.0)
+    assert g[0] == 1.0
+    assert g.min() >= 0.5 - 1e-9 and g.max() <= 2.0 + 1e-9
+    assert np.allclose(np.sort(np.log(g)), -np.sort(np.log(g))[::-1])  # symmetric in log
+    assert list(speed_grid(1.0)) == [1.0]
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.25, 1.5, 0.667])
+def test_a_speed_change_and_offset_are_recovered_among_outliers(speed):
+    rng = np.random.default_rng(3)
+    i = np.arange(60, dtype=float)
+    j = np.round(speed * i + 7 + rng.normal(0, 0.3, len(i)))
+    # outliers: matches of similar-looking frames elsewhere
+    i_all = np.r_[i, rng.integers(0, 60, 25)]
+    j_all = np.r_[j, rng.integers(0, 100, 25)]
+    tm = fit_time_map(i_all, j_all, speed_grid(2.0))
+    assert tm is not None
+    assert tm.speed == pytest.approx(speed, rel=0.01)
+    assert tm(30) == pytest.approx(speed * 30 + 7, abs=1.0)
+    assert tm.support >= 55
+
+
+def test_speed_one_is_kept_when_the_matches_do_not_tell():
+    # three neighbouring matches fit many slopes: the simplest (no speed change) wins
+    tm = fit_time_map(np.array([10, 11, 12]), np.array([14, 15, 16]), speed_grid(2.0))
+    assert tm is not None and tm.speed == 1.0 and tm.offset == 4.0
+    assert fit_time_map(np.array([]), np.array([]), speed_grid(2.0)) is None

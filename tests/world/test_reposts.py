@@ -1,0 +1,112 @@
+"""Re-post variants and retakes of the synthetic world: deterministic, recorded in the truth, boxes follow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from movingfashion.media.readers import read_video
+from movingfashion.world.catalog import plan_world
+from movingfashion.world.config import WorldConfig
+from movingfashion.world.reposts import make_repost
+from movingfashion.world.truth import DuplicateKind, RepostVariant, load_video_gt, load_world
+
+
+def _frames(n: int = 10, w: int = 64, h: int = 80) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for _ in range(n)]
+
+
+@pytest.mark.parametrize("kind", list(RepostVariant))
+def test_reposts_are_deterministic_and_sized(kind):
+    src = _frames()
+    a = make_repost(kind, (64, 80), len(src), np.random.default_rng(5))
+    b = make_repost(kind, (64, 80), len(src), np.random.default_rng(5))
+    fa, fb = list(a.frames(src)), list(b.frames(src))
+    assert a.detail == b.detail and a.size == b.size and a.kind == kind
+    assert all(np.array_equal(x, y) for x, y in zip(fa, fb, strict=True))
+    assert all(f.shape == (a.size[1], a.size[0], 3) for f in fa)
+    assert all(0 <= k < len(src) for k in a.source_index)
+
+
+def test_mirror_pad_and_speed_map_boxes_and_frames():
+    src = _frames()
+    m = make_repost(RepostVariant.MIRROR, (64, 80), 10, np.random.default_rng(1))
+    assert np.array_equal(next(m.frames(src)), src[0][:, ::-1])
+    assert m.box([10, 20, 30, 40]) == [34.0, 20.0, 54.0, 40.0]
+    lb = make_repost(RepostVariant.LETTERBOX, (64, 80), 10, np.random.default_rng(1))
+    ax, bx, ay, by = lb.affine
+    assert lb.size[1] > 80 * ax and by > 0  # bars above and below
+    assert lb.box([0, 0, 64, 80]) == [
+        round(bx, 1),
+        round(by, 1),
+        round(64 * ax + bx, 1),
+        round(80 * ay + by, 1),
+    ]
+    sp = make_repost(RepostVariant.SPEED, (64, 80), 60, np.random.default_rng(2))
+    s = float(sp.detail.split()[1])
+    assert len(sp.source_index) == pytest.approx(60 / s, abs=1)
+    assert sp.source_index == sorted(sp.source_index)
+    crop = make_repost(RepostVariant.CROP, (64, 80), 10, np.random.default_rng(3))
+    assert crop.box([-50, -50, -10, -10]) is None  # left the frame
+
+
+def test_knobs_off_plan_the_same_world_and_on_only_add_items():
+    base = plan_world(24, 0, WorldConfig())
+    assert not any(s.variant or s.retake_of for s in base)
+    more = plan_world(24, 0, WorldConfig(repost_variants=1, retakes=2))
+    assert [(s.product_id, s.duplicate_of, s.meta) for s in more[: len(base)]] == [
+        (s.product_id, s.duplicate_of, s.meta) for s in base
+    ]
+    extra = more[len(base) :]
+    assert sorted(s.variant for s in extra if s.variant) == sorted(str(k) for k in RepostVariant)
+    assert sum(1 for s in extra if s.retake_of) == 2
+
+
+@pytest.mark.slow
+def test_repost_world_truth_records_variants_and_retakes(repost_world):
+    truth = load_world(repost_world)
+    variants = [v for v in truth.videos if v.variant]
+    assert {v.variant for v in variants} == set(RepostVariant)
+    assert all(
+        v.duplicate_of and v.duplicate_kind == DuplicateKind.REENCODE and v.variant_detail for v in variants
+    )
+    retakes = [v for v in truth.videos if v.retake_of]
+    assert len(retakes) == 6 and not any(v.duplicate_of for v in retakes)
+    for v in retakes:  # same garment, another clip
+        src = truth.video(v.retake_of)
+        assert truth.product(v.product_id).df2_class == truth.product(src.product_id).df2_class
+        assert v.sha256 != src.sha256
+        a, b = read_video(repost_world / src.path), read_video(repost_world / v.path)
+        assert np.abs(a.astype(np.int16) - b.astype(np.int16)).mean() > 10
+    for v in variants:
+        gt = load_video_gt(repost_world, v)
+        assert len(gt.frames) == v.frames and gt.product_id == v.product_id
+        if v.variant == RepostVariant.MIRROR:
+            src = truth.video(v.duplicate_of)
+            a, b = load_video_gt(repost_world, src).item_boxes(), gt.item_boxes()
+            for t, box in b.items():
+                assert box == pytest.approx(
+                    [src.width - a[t][2], a[t][1], src.width - a[t][0], a[t][3]], abs=0.11
+                )
+            fa, fb = read_video(repost_world / src.path), read_video(repost_world / v.path)
+            assert np.abs(fa[:, :, ::-1].astype(np.int16) - fb.astype(np.int16)).mean() < 6
+
+
+def test_rerendering_reposts_and_a_retake_gives_identical_files(tmp_path):
+    from movingfashion.world.generate import _render_product
+
+    cfg = WorldConfig(repost_variants=1, retakes=3)
+    specs = plan_world(20, 47, cfg)
+    extra = [s for s in specs if s.variant or s.retake_of]
+    src = next(s for s in specs if any(e.retake_of == s.product_id for e in extra))
+    mine = [e for e in extra if src.product_id in (e.duplicate_of, e.retake_of)]
+    assert any(e.retake_of for e in mine)
+    shas = []
+    for run in ("a", "b"):
+        res = _render_product((str(tmp_path / run), src, mine, cfg, True, 47))
+        shas.append({pid: [v["sha256"] for v in r["videos"]] for pid, r in res.items()})
+    assert shas[0] == shas[1] and len(shas[0]) == 1 + len(mine)
+    assert len({s for v in shas[0].values() for s in v}) == 1 + len(
+        mine
+    )  # every clip differs from the others
