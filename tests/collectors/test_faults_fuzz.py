@@ -122,13 +122,6 @@ def test_faults_against_every_collector(world_server, world_truth, tmp_path_fact
             summary = _run(name, fx, faults, world_server.base_url, tmp, world_truth)
         finally:
             world_server.set_faults(Faults())
-        print(
-            "CASE",
-            name,
-            {k: v for k, v in faults.model_dump().items() if v and k != "oversized_bytes"},
-            summary.reasons,
-            summary.ok,
-        )
         tracebacks = [r for r in caplog.records if r.exc_info]
         assert not tracebacks, [r.getMessage() for r in tracebacks]
         for p in summary.problems:
