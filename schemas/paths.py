@@ -31,7 +31,7 @@ CANONICAL_HINT = "paths must be relative, '/'-separated, with no '.', '..' or em
 
 
 class PathEscapeError(DataFormatError):
-    """A path from data (an id, a catalog row, a JSON field, a URL) leads outside its root or is
+    """A path from data (an id, a catalog row, a JSON field, a URL) points outside its root or is
     not in canonical form. ``value``, ``what`` (its field) and ``root`` say which and where."""
 
     def __init__(
@@ -137,7 +137,7 @@ def resolve_under(
         ok = _within(real, real_base) and (allow_root or real != real_base)
     if not ok:
         raise PathEscapeError(
-            f"{what} {text!r} leads outside {root_label} '{root}'",
+            f"{what} {text!r} points outside {root_label} '{root}'",
             value=text,
             what=what,
             root=root,

@@ -42,7 +42,7 @@ class StepContext:
     scorer: PairScorer | None = None
 
     def path(self, rel: str) -> Path:
-        """``root / rel`` normalised; a path leading outside the collection root is refused
+        """``root / rel`` normalised; a path pointing outside the collection root is refused
         (:class:`~schemas.paths.PathEscapeError`)."""
         return resolve_under(self.root, rel, what="asset path", where=rel, root_label="the collection root")
 

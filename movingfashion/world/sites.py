@@ -147,7 +147,7 @@ class Site:
 
     # ------------------------------------------------------------------ media
     def _file(self, rel: str | None, pid: str, video: bool = False) -> Answer:
-        """A file of the world folder; a path leading outside it (links resolved) is never served."""
+        """A file of the world folder; a path pointing outside it (links resolved) is never served."""
         try:
             path = (
                 None

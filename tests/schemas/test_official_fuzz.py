@@ -72,7 +72,7 @@ def test_valid_split_files_round_trip_losslessly(tmp_path, data):
     assert back == data and list(back) == list(data)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=60)
 @given(data=splits)
 def test_valid_splits_round_trip_losslessly(data):
     split = parse_official(json.loads(json.dumps(data)))
