@@ -38,6 +38,7 @@ from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.official import OfficialSplit, read_official, write_official
+from schemas.paths import resolve_under
 
 SPLIT_FILES = ("train.json", "test.json")
 TRACKLET_DIR = "tracklets"
@@ -315,8 +316,13 @@ class TrackletBuilder:
         self, dataset: Path, job: VideoJob, timings: dict[str, float]
     ) -> tuple[VideoTracklets, int, int]:
         """One video end to end; returns the result, frames detected and detections."""
-        shop_emb = self.shop_embedding(dataset / job.img_path)
-        src = VideoSource(dataset / job.video_path, backend=self.config.video_backend)
+        shop_emb = self.shop_embedding(
+            resolve_under(dataset, job.img_path, what="img_path", where=job.product_id)
+        )
+        src = VideoSource(
+            resolve_under(dataset, job.video_path, what="video_paths", where=job.product_id),
+            backend=self.config.video_backend,
+        )
         try:
             dets, n = self.detect_video(src, timings)
             t = time.perf_counter()

@@ -12,6 +12,7 @@ from movingfashion.media.video_source import VideoSource
 from schemas.atomic import atomic_write_bytes
 from schemas.dataset import VideoTracklets
 from schemas.errors import MediaError
+from schemas.paths import resolve_under
 
 SHEET_DIR = "sheets"
 CELL = 128
@@ -35,7 +36,9 @@ def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
         if p.is_file():
             data = json.loads(p.read_text(encoding="utf-8"))
             if vt.product_id in data:
-                return dataset / data[vt.product_id]["img_path"]
+                return resolve_under(
+                    dataset, str(data[vt.product_id]["img_path"]), what="img_path", where=str(p)
+                )
     return None
 
 
@@ -57,7 +60,7 @@ def write_sheet(
         frames_all = list(range(0, vt.frames, max(1, vt.frames // n)))[:n]
     pick = [frames_all[int(i)] for i in np.linspace(0, len(frames_all) - 1, min(n, len(frames_all)))]
     pick = sorted(set(pick))
-    src = VideoSource(root / vt.video)
+    src = VideoSource(resolve_under(root, vt.video, what="video", root_label="the dataset"))
     try:
         frames = src.get_batch(pick) if pick else np.zeros((0, CELL, CELL, 3), np.uint8)
     finally:

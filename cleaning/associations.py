@@ -17,6 +17,7 @@ from typing import Protocol, runtime_checkable
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
+from schemas.paths import resolve_under
 
 
 @runtime_checkable
@@ -69,6 +70,10 @@ def score_pairs(
     return per_item, flags
 
 
+def _under(root: Path, rel: str) -> Path:
+    return resolve_under(root, rel, what="asset path", root_label="the collection root")
+
+
 def check_associations(
     catalog: Catalog, root: str | os.PathLike[str], scorer: PairScorer, threshold: float
 ) -> list[AssociationFlag]:
@@ -85,7 +90,7 @@ def check_associations(
         shops.sort(key=lambda a: (a.url or "").startswith("candidate:"))
         for v in assets:
             if v.kind == AssetKind.VIDEO and v.path and v.status == Status.ACCEPTED:
-                pairs.append((src, sid, root / v.path, root / shops[0].path))
+                pairs.append((src, sid, _under(root, v.path), _under(root, shops[0].path)))
     _, flags = score_pairs(pairs, scorer, threshold)
     seen = set()
     for f in flags:

@@ -37,7 +37,9 @@ from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, Split
 from schemas.errors import CatalogError, MediaError, MFError
 from schemas.items import AssetKind, MediaAsset, Status
+from schemas.naming import check_safe_name
 from schemas.official import OfficialEntry, read_official, write_official
+from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 
 MEDIA_DIRS = ("videos", "shop", "front", "rear", "fabric")
@@ -64,13 +66,17 @@ class _Publisher:
         self.new_state: dict[str, Any] = {}
         self.copied = self.skipped = 0
 
+    def source(self, asset: MediaAsset) -> Path:
+        """The collected file of ``asset``, refused when its path leaves the collection root."""
+        return resolve_under(self.root, asset.path or "", what="asset path", root_label="the collection root")
+
     def place(self, rel: str, asset: MediaAsset, recipe: str) -> str:
         """Produce ``out/rel`` from ``asset``; returns its SHA-256.
 
         ``recipe``: 'copy', 'jpeg' (re-encode) or 'crop:x1,y1,x2,y2' (cropped H.264).
         """
-        dst = self.out / rel
-        src = self.root / asset.path
+        dst = inside(self.out, rel, what="published file", root_label="the output folder")
+        src = self.source(asset)
         src_sha = asset.sha256 or sha256_file(src)
         prev = self.state.get(rel)
         if (
@@ -119,6 +125,7 @@ def publish(
     instead and listed in ``failed`` (product id and error), and the others are published.
     """
     root, out = Path(root), Path(out)
+    check_paths(catalog, root, out)  # before anything is written (splits included)
     rows = _publishable(catalog, seed, test_fraction)
     out.mkdir(parents=True, exist_ok=True)
     pub = _Publisher(root, out)
@@ -157,6 +164,35 @@ def publish(
         "removed": removed,
         "failed": failed,
     }
+
+
+def check_paths(catalog: Catalog, root: Path, out: Path) -> None:
+    """Refuse (:class:`PathEscapeError`) a catalog whose accepted rows would make publish read or
+    write outside its folders: a product id that is not a plain file name (it names
+    ``videos/<pid>_<n>.mp4`` and ``shop/<pid>.jpg``), or an asset path leaving the collection root."""
+    for r in catalog.items(status=Status.ACCEPTED):
+        item = f"{r.item.source}/{r.item.source_id}"
+        if r.product_id:
+            try:
+                check_safe_name(r.product_id, what="product id")
+            except ValueError as exc:
+                raise PathEscapeError(
+                    f"accepted item {item}: {exc}; its files would leave the output folder '{out}'",
+                    value=r.product_id,
+                    what="product_id",
+                    root=out,
+                    where=str(catalog.path),
+                    hint="product ids are written by `mf clean`; rerun it or fix the row",
+                ) from None
+        for a in catalog.assets(source=r.item.source, source_id=r.item.source_id, status=Status.ACCEPTED):
+            if a.path:
+                resolve_under(
+                    root,
+                    a.path,
+                    what=f"{a.kind} path of accepted item {item}",
+                    where=str(catalog.path),
+                    root_label="the collection root",
+                )
 
 
 def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:
@@ -200,7 +236,7 @@ def _entry(catalog: Catalog, pub: _Publisher, r: ItemRow) -> DatasetEntry:
             views[str(kind)] = None
             continue
         rel = f"{kind}/{pid}.jpg"
-        sha[rel] = pub.place(rel, imgs[0], "copy" if _is_jpeg(pub.root / imgs[0].path) else "jpeg")
+        sha[rel] = pub.place(rel, imgs[0], "copy" if _is_jpeg(pub.source(imgs[0])) else "jpeg")
         views[str(kind)] = rel
     if not video_paths or views["shop"] is None:
         raise CatalogError(

@@ -133,6 +133,12 @@ class InstagramConfig(_Model):
     )
     media_host_suffixes: list[str] = Field(default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"])
     max_posts_per_target: int = Field(1000, ge=1)
+    api_base: str | None = Field(
+        None,
+        description="where instaloader's queries go instead of Instagram's API hosts (www./i.instagram.com); "
+        "--base-url sets it (a mirror, the loopback world)",
+    )
+    query_sleep: bool = Field(True, description="instaloader's own random pause before each query")
 
 
 class UrlsConfig(_Model):
@@ -177,7 +183,8 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
 
     Net-A-Porter's page, video and image URLs move onto ``base_url``, and URLs on the real
     site's hosts given as targets (``https://www.net-a-porter.com/sitemap.xml``) or found in
-    sitemaps and listings are read as the same paths on ``base_url``.
+    sitemaps and listings are read as the same paths on ``base_url``. instaloader's queries to
+    Instagram's API hosts are sent to ``base_url`` (``instagram.api_base``).
     """
     base = base_url.rstrip("/")
     host = normalize_host(urlsplit(base).netloc)
@@ -190,7 +197,9 @@ def with_base_url(cfg: CollectConfig, base_url: str) -> CollectConfig:
         }
     )
     tiktok = cfg.tiktok.model_copy(update={"allowed_hosts": [*cfg.tiktok.allowed_hosts, host]})
-    insta = cfg.instagram.model_copy(update={"allowed_hosts": [*cfg.instagram.allowed_hosts, host]})
+    insta = cfg.instagram.model_copy(
+        update={"allowed_hosts": [*cfg.instagram.allowed_hosts, host], "api_base": base}
+    )
     return cfg.model_copy(update={"netaporter": nap, "tiktok": tiktok, "instagram": insta})
 
 

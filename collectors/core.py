@@ -22,6 +22,7 @@ from schemas.atomic import sha256_file
 from schemas.errors import FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.naming import check_safe_name
+from schemas.paths import PathEscapeError, inside, resolve_under
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
@@ -46,6 +47,7 @@ FINAL_REASONS = frozenset(
         "http_410",
         "not_found",
         "no_media",
+        "unsupported_protocol",
     }
 )
 
@@ -162,7 +164,7 @@ class CollectContext:
         *,
         retry_rejected: bool = False,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(os.path.normpath(root))  # the form inside() answers in (relative_to works)
         self.catalog = LockedCatalog(catalog)
         self.cfg = cfg
         self.client = client
@@ -173,14 +175,25 @@ class CollectContext:
         return self.client.stop
 
     def item_dir(self, source: SourceName, source_id: str) -> Path:
-        return self.root / str(source) / check_safe_name(source_id)
+        """``ROOT/<source>/<source_id>``: the id must be a plain name and the folder inside the root."""
+        return inside(
+            self.root,
+            str(source),
+            check_safe_name(source_id),
+            what="item folder",
+            root_label="the collection root",
+        )
 
     # -- skip logic ----------------------------------------------------------------
     def file_ok(self, asset: MediaAsset) -> bool:
         """The asset's file exists under the root and has the recorded SHA-256."""
         if not asset.path or not asset.sha256:
             return False
-        path = self.root / asset.path
+        try:
+            path = resolve_under(self.root, asset.path, what="asset path", root_label="the collection root")
+        except PathEscapeError as exc:  # a tampered row: not read, fetched again into its own folder
+            log.warning("%s/%s: %s", asset.source, asset.source_id, exc)
+            return False
         return path.is_file() and path.stat().st_size == asset.size and sha256_file(path) == asset.sha256
 
     def is_done(self, source: SourceName, source_id: str) -> bool:

@@ -156,6 +156,50 @@ class PoliteClient:
             log.info("%s asks for Crawl-delay %ss: pacing this host accordingly", origin, delay)
         return parser
 
+    # -- the gates of every request (also those of libraries' own sessions) -----------
+    def admit(
+        self, url: str, *, where: str | None = None, redirected: bool = False, check_robots: bool = True
+    ) -> None:
+        """Refuse a request the rules forbid: a host off the allow-list (``host_not_allowed``, or
+        ``foreign_redirect`` for a redirect target) or a URL robots.txt disallows."""
+        if not self.policy.allows(url):
+            raise FetchError(
+                f"host of {url!r} is not allowed for this source",
+                where=where or url,
+                reason="foreign_redirect" if redirected else "host_not_allowed",
+                hint="add the host to the source's config if it is trusted",
+            )
+        if check_robots and not self.robots_allows(url):
+            raise FetchError(
+                "robots.txt disallows this URL",
+                where=url,
+                reason="robots_disallowed",
+                hint="use --ignore-robots only where the site permits it",
+            )
+
+    @contextlib.contextmanager
+    def turn(self, url: str) -> Iterator[None]:
+        """Wait for the host's rate token, then hold one of its concurrency slots."""
+        bucket, slot = self._host_state(normalize_host(urlsplit(url).netloc))
+        wait = bucket.reserve()
+        if wait > 0:
+            self.sleep(wait)
+        slot.acquire()
+        try:
+            self._count("requests")
+            yield
+        finally:
+            slot.release()
+
+    def count_retry(self) -> None:
+        """Count a retry made on this client's behalf (a library session's transport)."""
+        self._count("retries")
+
+    def backoff(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): ``Retry-After`` when the server
+        gave one (capped), else exponential backoff with jitter."""
+        return self._backoff(attempt, retry_after)
+
     # -- requests ------------------------------------------------------------------
     def _backoff(self, attempt: int, retry_after: str | None) -> float:
         if retry_after:
@@ -176,29 +220,8 @@ class PoliteClient:
                 raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
             hop_url, retry_after = url, None
             for hop in range(self.cfg.max_redirects + 1):
-                if not self.policy.allows(hop_url):
-                    reason = "foreign_redirect" if hop else "host_not_allowed"
-                    raise FetchError(
-                        f"host of {hop_url!r} is not allowed for this source",
-                        where=url,
-                        reason=reason,
-                        hint="add the host to the source's config if it is trusted",
-                    )
-                if check_robots and not self.robots_allows(hop_url):
-                    raise FetchError(
-                        "robots.txt disallows this URL",
-                        where=hop_url,
-                        reason="robots_disallowed",
-                        hint="use --ignore-robots only where the site permits it",
-                    )
-                host = normalize_host(urlsplit(hop_url).netloc)
-                bucket, slot = self._host_state(host)
-                wait = bucket.reserve()
-                if wait > 0:
-                    self.sleep(wait)
-                slot.acquire()
-                try:
-                    self._count("requests")
+                self.admit(hop_url, where=url, redirected=hop > 0, check_robots=check_robots)
+                with self.turn(hop_url):
                     try:
                         resp = self.session.request(
                             method,
@@ -236,8 +259,6 @@ class PoliteClient:
                     finally:
                         resp.close()
                     return
-                finally:
-                    slot.release()
             else:
                 raise FetchError(
                     f"more than {self.cfg.max_redirects} redirects", where=url, reason="too_many_redirects"

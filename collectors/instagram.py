@@ -9,7 +9,9 @@ Targets:
 A carousel post gives its video node as the street video (kind ``video``) and its image
 nodes as candidate shop images (``candidate-shop-<n>``). Media files are fetched with the
 shared polite client; metadata queries go through instaloader, whose RateController paces
-them (its waits are logged, never hot-retried). Login uses a saved session file only
+them (its waits are logged, never hot-retried), over the polite client's transport: allowed
+hosts, robots.txt, rate limit and ``Retry-After`` apply, and with ``--base-url`` its API hosts
+(www./i.instagram.com) are mapped onto that site (see ``collectors.instaloader_net``). Login uses a saved session file only
 (``--session-file``, created by ``instaloader --login``): the file is kept at mode 0600 and
 neither its path's contents nor any cookie is ever logged.
 """
@@ -131,11 +133,20 @@ class Instagram(Source):
         return self._loader
 
     def _make_loader(self) -> Any:
-        """A new instaloader session with logged rate waits; logged in from the session file."""
+        """A new instaloader session with logged rate waits; logged in from the session file.
+
+        Every request it sends goes through the polite client's rules (allowed hosts,
+        robots.txt, rate limit, ``Retry-After``), its API hosts mapped onto ``--base-url``.
+        """
         import instaloader
 
+        from collectors.instaloader_net import api_host_map, bind_context, guard_instaloader
+        from collectors.transport import PoliteAdapter
+
+        guard_instaloader()
         rc = _rate_controller_class()
         kwargs: dict[str, Any] = {
+            "sleep": self.cfg.query_sleep,
             "quiet": True,
             "download_pictures": False,
             "download_videos": False,
@@ -145,6 +156,8 @@ class Instagram(Source):
         if self.user_agent:
             kwargs["user_agent"] = self.user_agent
         loader = instaloader.Instaloader(**kwargs)
+        self.transport = PoliteAdapter(self.client, host_map=api_host_map(self.cfg.api_base))
+        bind_context(loader.context, self.transport)
         if self.session_file:
             path = secure_session_file(self.session_file)
             if not self.login:

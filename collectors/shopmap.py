@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from schemas.errors import DataFormatError
+from schemas.paths import resolve_under
 
 VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
 SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_path", "image", "image_url")
@@ -27,12 +28,18 @@ class ShopRef:
         return self.url or (self.path.resolve().as_uri() if self.path else "")
 
 
-def parse_shop_ref(value: str, base: Path) -> ShopRef:
+def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopRef:
+    """A shop column: an http(s) URL, or a local file that must lie inside ``base`` (the folder
+    of the list or mapping file naming it, symlinks resolved); anything else raises
+    :class:`~schemas.paths.PathEscapeError` naming ``where`` (file and line)."""
     value = value.strip()
     if value.startswith(("http://", "https://")):
         return ShopRef(url=value)
-    path = Path(value[7:] if value.startswith("file://") else value)
-    return ShopRef(path=path if path.is_absolute() else base / path)
+    raw = value[7:] if value.startswith("file://") else value
+    path = resolve_under(
+        base, raw, what="shop image", where=where, root_label="the folder of the list", follow_symlinks=True
+    )
+    return ShopRef(path=path)
 
 
 def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
@@ -42,7 +49,7 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise DataFormatError(f"cannot read shop mapping: {exc.strerror}", where=str(p)) from None
-    rows: list[tuple[str, str]] = []
+    rows: list[tuple[str, str, str]] = []
     if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -59,7 +66,7 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                 raise DataFormatError(
                     f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}", where=str(p)
                 )
-            rows.append((video, shop))
+            rows.append((video, shop, f"{p} line {n}"))
     else:
         table = [r for r in csv.reader(text.splitlines()) if r and not r[0].startswith("#")]
         vcol, scol = 0, 1
@@ -71,8 +78,8 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
         for n, r in enumerate(table, 1):
             if len(r) <= max(vcol, scol):
                 raise DataFormatError(f"row {n}: expected a video and a shop column", where=str(p))
-            rows.append((r[vcol].strip(), r[scol].strip()))
-    return {video: parse_shop_ref(shop, p.parent) for video, shop in rows if video and shop}
+            rows.append((r[vcol].strip(), r[scol].strip(), f"{p} row {n}"))
+    return {video: parse_shop_ref(shop, p.parent, where=at) for video, shop, at in rows if video and shop}
 
 
 def lookup(mapping: dict[str, ShopRef], *keys: str | None) -> ShopRef | None:

@@ -80,7 +80,9 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
             if not parts[0].startswith(("http://", "https://")):
                 raise DataFormatError(f"line {n}: {parts[0]!r} is not an http(s) URL", where=str(path))
             shop = (
-                parse_shop_ref(parts[1].strip(), path.parent) if len(parts) > 1 and parts[1].strip() else None
+                parse_shop_ref(parts[1].strip(), path.parent, where=f"{path} line {n}")
+                if len(parts) > 1 and parts[1].strip()
+                else None
             )
             out.append((parts[0], shop))
     return out

@@ -2,8 +2,10 @@
 
 yt-dlp extracts (pages, playlists, saved info JSON files) and downloads with its own HTTP
 downloader, configured from our politeness settings (User-Agent, timeouts, retries with
-backoff, bandwidth cap, size cap). Before any download, every format URL must be on an
-allowed host; formats elsewhere are dropped. The file yt-dlp writes (a hidden name in the
+backoff, bandwidth cap, size cap); every request it sends goes over the polite client's
+transport (allowed hosts, robots.txt, rate limits: ``collectors.ytdl_net``). Before any
+download, every format URL must be on an allowed host and plain http(s); other formats are
+dropped. The file yt-dlp writes (a hidden name in the
 item folder) is then checked (decodes, size) and moved into the layout by the context.
 Its ``download_archive`` records finished ids so playlist reruns skip them.
 
@@ -28,6 +30,7 @@ from collectors.config import HttpConfig, host_of
 from collectors.core import Candidate, CollectContext, safe_id, status_for
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
+from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 
@@ -95,7 +98,7 @@ def reason_of(text: str) -> str:
         return "no_formats"
     if "timed out" in low:
         return "timeout_exhausted"
-    if "content too short" in low or "incomplete" in low:
+    if "content too short" in low or "incomplete" in low or re.search(r"bytes read, \d+ more expected", low):
         return "truncated_body"
     if "connection" in low or "unable to download" in low:
         return "connection_error_exhausted"
@@ -121,7 +124,11 @@ class YtdlFetcher:
         self.fmt = fmt
         self.archive = str(archive) if archive else None
         self.ratelimit = ratelimit
-        self.client = client  # pre-flight checks of media URLs (None: yt-dlp alone)
+        if client is None:  # yt-dlp never talks to the network on its own
+            from collectors.http import PoliteClient
+
+            client = PoliteClient(http, policy=policy, sleep=sleep)
+        self.client = client  # yt-dlp's transport and the pre-flight checks of media URLs
         self.sleep = sleep
 
     def params(self, **extra: Any) -> dict[str, Any]:
@@ -174,10 +181,11 @@ class YtdlFetcher:
 
         for attempt in range(self.http.max_retries + 1):
             try:
-                with yt_dlp.YoutubeDL(self.params()) as ydl:
+                with polite_youtubedl(self.params(), self.client) as ydl:
                     info = ydl.extract_info(url, download=False, process=process)
                 break
             except yt_dlp.utils.DownloadError as exc:
+                _raise_refusal(exc)
                 reason = reason_of(str(exc))
                 if attempt < self.http.max_retries and reason.startswith(("http_429", "http_5")):
                     wait = _retry_after(exc)
@@ -191,6 +199,9 @@ class YtdlFetcher:
                 raise FetchError(
                     f"yt-dlp could not extract: {_clean(str(exc))}", where=url, reason=reason, retryable=True
                 ) from None
+            except Exception as exc:  # a refusal yt-dlp did not wrap (its extractors pass it through)
+                _raise_refusal(exc)
+                raise
         if info is None:
             raise FetchError("yt-dlp returned nothing", where=url, reason="ytdlp_error")
         return info
@@ -257,7 +268,7 @@ class YtdlFetcher:
         params = self.params(outtmpl={"default": template}, paths={}, progress_hooks=[size_guard])
         logger: _Log = params["logger"]
         try:
-            with yt_dlp.YoutubeDL(params) as ydl:
+            with polite_youtubedl(params, self.client) as ydl:
                 archive_id = ydl._make_archive_id(info)
                 if archive_id:
                     ydl.archive.discard(archive_id)  # our catalog said "not done": fetch again
@@ -269,6 +280,7 @@ class YtdlFetcher:
                 f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large"
             ) from None
         except yt_dlp.utils.DownloadError as exc:
+            _raise_refusal(exc)
             if isinstance(_cause(exc), _TooLarge):
                 for f in folder.glob(f".{stem}.ytdl.*"):
                     f.unlink()
@@ -283,6 +295,9 @@ class YtdlFetcher:
             )
             err.retry_after = _retry_after(exc)  # type: ignore[attr-defined]
             raise err from None
+        except Exception as exc:  # a refusal yt-dlp did not wrap
+            _raise_refusal(exc)
+            raise
         files = [
             Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")
         ]
@@ -301,6 +316,15 @@ class YtdlFetcher:
             path.unlink()
             raise FetchError("download exceeds the size cap", where=_where(info), reason="too_large")
         return path
+
+
+def _raise_refusal(exc: BaseException) -> None:
+    """Re-raise the polite client's refusal behind a yt-dlp error with its own reason."""
+    refused = policy_refusal(exc)
+    if refused is not None:
+        raise FetchError(
+            refused.message, where=refused.where, hint=refused.hint, reason=refused.reason, retryable=False
+        ) from None
 
 
 class _TooLarge(Exception):
@@ -324,7 +348,8 @@ def _retry_after(exc: BaseException) -> float | None:
 
 
 def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
-    """``info`` with only formats whose URLs are on allowed hosts; refuse when none is left."""
+    """``info`` with only formats whose URLs are on allowed hosts and that yt-dlp fetches over
+    plain http(s) itself; refuse when none is left."""
     info = dict(info)
     formats = info.get("formats")
     if formats:
@@ -336,11 +361,26 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
                 reason="host_not_allowed",
                 hint="add the media host to the source's config if it is trusted",
             )
-        info["formats"] = kept
+        direct = [f for f in kept if safe_protocol(f)]
+        if not direct:
+            raise FetchError(
+                "no format is plain http(s) media (HLS, DASH, RTMP and the like are fetched by external "
+                "programs, outside the polite client's rules)",
+                where=_where(info),
+                reason="unsupported_protocol",
+                hint="only direct http(s) media can be collected",
+            )
+        info["formats"] = direct
     elif info.get("url"):
         if not policy.allows(info["url"]):
             raise FetchError(
                 "media URL is not on an allowed host", where=_where(info), reason="host_not_allowed"
+            )
+        if not safe_protocol(info):
+            raise FetchError(
+                "media is not plain http(s) (it would be fetched outside the polite client's rules)",
+                where=_where(info),
+                reason="unsupported_protocol",
             )
     else:
         raise FetchError("info has no formats and no url", where=_where(info), reason="no_formats")

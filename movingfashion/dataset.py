@@ -63,6 +63,7 @@ from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, g
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import read_official
+from schemas.paths import inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 df2_class = raw
                 if row.get("partition") in (Partition.REGULAR.value, Partition.HARD.value):
                     partition = Partition(row["partition"])
-        shop = self.root / entry.img_path
+        shop = resolve_under(
+            self.root, entry.img_path, what="img_path", where=where, root_label="the dataset"
+        )
         if not shop.is_file():
             self._bad(
                 pid,
@@ -295,7 +298,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         videos = []
         for vi, rel in enumerate(entry.video_paths):
-            path = self.root / rel
+            path = resolve_under(
+                self.root, rel, what=f"video_paths[{vi}]", where=where, root_label="the dataset"
+            )
             if not path.is_file():
                 self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
                 continue
@@ -635,7 +640,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
     """(array file, meta file) of one video in a crop cache."""
     stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
-    return cache_dir / f"{stem}.npy", cache_dir / f"{stem}.json"
+    return inside(cache_dir, f"{stem}.npy", what="crop cache file"), inside(
+        cache_dir, f"{stem}.json", what="crop cache file"
+    )
 
 
 #: Frames decoded at a time while a crop cache is built (bounds memory on long videos).

@@ -28,6 +28,7 @@ from movingfashion.media.images import read_image
 from movingfashion.sampling import FrameSampler, get_sampler
 from schemas.atomic import atomic_write_json
 from schemas.errors import ConfigError, DataFormatError
+from schemas.paths import resolve_under
 
 
 def build_multidf2(
@@ -177,7 +178,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     def _load(
         self, rel: str, box: list[float] | None, size: tuple[int, int]
     ) -> tuple[np.ndarray, tuple[int, int]]:
-        img = read_image(self.root / rel)
+        img = read_image(resolve_under(self.root, rel, what="image path", where=str(self.split)))
         h, w = img.shape[:2]
         if box is not None:
             x1, y1 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
+from schemas.official import RelPath
 from schemas.taxonomy import DF2_CLASSES, Partition
 
 
@@ -57,7 +58,7 @@ class Detection(_Model):
 class Tracklet(_Model):
     """Detections of one object across frames of one video."""
 
-    video: str
+    video: RelPath
     boxes: dict[int, Box] = Field(description="frame index -> box")
     scores: dict[int, float] = Field(default_factory=dict, description="frame -> detector confidence")
     match_scores: dict[int, float] = Field(
@@ -77,7 +78,7 @@ class VideoTracklets(_Model):
     """Everything the tracklet builder found in one video (the project's richer file)."""
 
     product_id: str
-    video: str
+    video: RelPath
     frames: int
     width: int
     height: int
@@ -97,11 +98,11 @@ class DatasetEntry(_Model):
     partition: Partition
     split: Split
     source: SourceName | None = None
-    video_paths: list[str]
-    img_path: str
-    front_path: str | None = None
-    rear_path: str | None = None
-    fabric_path: str | None = None
+    video_paths: list[RelPath]
+    img_path: RelPath
+    front_path: RelPath | None = None
+    rear_path: RelPath | None = None
+    fabric_path: RelPath | None = None
     video_crops: list[Box | None] = Field(
         default_factory=list, description="per video crop applied by the loader"
     )

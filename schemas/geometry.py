@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -13,6 +14,8 @@ def _check_box(v: list[Number]) -> list[Number]:
     if len(v) != 4:
         raise ValueError(f"a box has 4 numbers [x1, y1, x2, y2], got {len(v)}")
     x1, y1, x2, y2 = v
+    if not all(math.isfinite(x) for x in v):
+        raise ValueError(f"box numbers must be finite, got {v}")
     if x2 < x1:
         raise ValueError(f"x2 ({x2}) < x1 ({x1}); boxes are [x1, y1, x2, y2] in pixels")
     if y2 < y1:

@@ -11,14 +11,18 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
+from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
+
+#: A file path inside the dataset folder, in canonical form (see :func:`schemas.paths.check_relpath`).
+RelPath = Annotated[str, AfterValidator(check_relpath)]
 
 
 class OfficialEntry(BaseModel):
@@ -26,8 +30,8 @@ class OfficialEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    video_paths: list[str] = Field(min_length=1)
-    img_path: str
+    video_paths: list[RelPath] = Field(min_length=1)
+    img_path: RelPath
     source: int
     tracklets: list[dict[str, Box]] = Field(default_factory=list)
 
@@ -36,7 +40,7 @@ class OfficialEntry(BaseModel):
     def _frame_keys(cls, v: list[dict[str, Box]]) -> list[dict[str, Box]]:
         for i, trk in enumerate(v):
             for key in trk:
-                if not key.isdigit():
+                if not (key.isascii() and key.isdigit()):
                     raise ValueError(f"tracklet {i}: frame key {key!r} is not a non-negative integer string")
         return v
 
@@ -62,7 +66,12 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 
 
 def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
-    """Validate already-parsed JSON; errors name the file, the product id and the field."""
+    """Validate already-parsed JSON; errors name the file, the product id and the field.
+
+    Raises :class:`DataFormatError`, or its subclass :class:`PathEscapeError` when a path is
+    not canonical (absolute, ``..``, ``./``, backslash, NUL): nothing in a split file may name a
+    file outside the dataset folder.
+    """
     if not isinstance(data, dict):
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
@@ -80,6 +89,15 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])
+            cause = (err.get("ctx") or {}).get("error")
+            if isinstance(cause, UnsafePathValue):
+                raise PathEscapeError(
+                    f"product '{pid}': field '{field}': {cause}",
+                    value=cause.value,
+                    what=field,
+                    where=where,
+                    hint="fix or remove that entry",
+                ) from None
             raise DataFormatError(
                 f"product '{pid}': field '{field}': {err['msg']}",
                 where=where,
@@ -97,12 +115,18 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
         raise DataFormatError(
             "file not found", where=str(p), hint="pass the dataset root or a split JSON"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
+    except OSError as exc:
+        raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(p)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFormatError(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=str(p)
         ) from None
+    except RecursionError:
+        raise DataFormatError("JSON nested too deeply", where=str(p)) from None
     return parse_official(data, where=str(p))
 
 

@@ -8,7 +8,6 @@ the executor for per-file work and the optional pair scorer. What it counted goe
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from cleaning.steps.cache import ResultCache
 from cleaning.steps.executor import Executor
 from cleaning.steps.state import CleaningState
 from schemas.catalog import Catalog
-from schemas.errors import MediaError
+from schemas.paths import resolve_under
 
 
 @dataclass
@@ -43,11 +42,9 @@ class StepContext:
     scorer: PairScorer | None = None
 
     def path(self, rel: str) -> Path:
-        """``root / rel``; a path leading outside the collection root is refused (MediaError)."""
-        full = self.root / rel
-        if not Path(os.path.normpath(full)).is_relative_to(os.path.normpath(self.root)):
-            raise MediaError("path leads outside the collection root", where=rel)
-        return full
+        """``root / rel`` normalised; a path pointing outside the collection root is refused
+        (:class:`~schemas.paths.PathEscapeError`)."""
+        return resolve_under(self.root, rel, what="asset path", where=rel, root_label="the collection root")
 
 
 class Step(ABC):

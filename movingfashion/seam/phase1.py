@@ -20,6 +20,7 @@ import numpy as np
 from movingfashion.deepfashion2 import resolve_root
 from movingfashion.models.pretrain import pretrain_matcher
 from schemas.errors import DataFormatError
+from schemas.paths import inside
 
 #: where :func:`run_phase1`'s training code lives (reported as ``via``)
 VIA = f"{pretrain_matcher.__module__}.{pretrain_matcher.__name__}"
@@ -97,7 +98,7 @@ def df2_from_dataset(
 
     for pair_id, (pid, entry) in enumerate(sorted(read_official(root / f"{split}.json").items()), 1):
         cls = entries.get(pid, 1)
-        shop = read_image(root / entry.img_path)
+        shop = read_image(inside(root, entry.img_path, what="img_path", where=pid))
         h, w = shop.shape[:2]
         write(
             shop,
@@ -113,7 +114,9 @@ def df2_from_dataset(
                 continue
             keys = sorted(boxes)
             pick = sorted({keys[int(round(p))] for p in np.linspace(0, len(keys) - 1, frames_per_video)})
-            for f, img in zip(pick, read_frames(root / video, pick), strict=True):
+            for f, img in zip(
+                pick, read_frames(inside(root, video, what="video_paths", where=pid), pick), strict=True
+            ):
                 write(
                     img,
                     {

@@ -18,6 +18,8 @@ import numpy as np
 
 from schemas.atomic import atomic_open, atomic_write_text
 from schemas.errors import DataFormatError
+from schemas.paths import resolve_under
+from schemas.render import md_text
 from schemas.taxonomy import DF2_CLASSES
 
 #: Short class names as in the paper's Table 4.
@@ -121,8 +123,9 @@ def table5(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 
 def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    """A Markdown table; every cell is shown as written (names from results.json are escaped)."""
+    lines = ["| " + " | ".join(map(md_text, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(md_text, r)) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -224,13 +227,13 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
     qual = qual[:rows]
     fig, axes = plt.subplots(len(qual), 8, figsize=(16, 2.2 * len(qual)), squeeze=False)
     for r, q in enumerate(qual):
-        frames = read_frames(root / q["video"], q["frames"])
+        frames = read_frames(resolve_under(root, str(q["video"]), what="qualitative video"), q["frames"])
         for c in range(3):
             axes[r, c].imshow(frames[c])
             axes[r, c].set_title(f"frame {q['frames'][c]}", fontsize=7)
         for j, (gid, rel) in enumerate(zip(q["top5"], q["top5_paths"], strict=True)):
             ax = axes[r, 3 + j]
-            ax.imshow(read_image(root / rel, (128, 96)))
+            ax.imshow(read_image(resolve_under(root, str(rel), what="qualitative shop image"), (128, 96)))
             ok = gid == q["product_id"]
             for sp in ax.spines.values():
                 sp.set_edgecolor("green" if ok else "red")

@@ -117,18 +117,23 @@ def _timestamp(p: WorldProduct) -> int:
     return FAKE_UPLOAD_BASE + int.from_bytes(p.product_id.encode()[-4:], "big") % 90_000_000
 
 
+def media_id(shortcode: str) -> str:
+    """The numeric media id (``pk``) of a post, stable per shortcode."""
+    return str(3_000_000_000_000_000_000 + int.from_bytes(shortcode.encode()[-6:], "big") % 10**18)
+
+
 def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = None) -> dict[str, Any]:
     """An instaloader Post structure (GraphSidecar: the street video + candidate shop images)."""
     sc = shortcode or p.product_id
     cands = sorted((k for k in p.images if k.startswith("candidate-")), key=lambda k: int(k.split("-")[1]))
     v = site.truth.video(p.videos[0]) if p.videos else None
     user = _user(p)
-    media_id = str(3_000_000_000_000_000_000 + int.from_bytes(sc.encode()[-6:], "big") % 10**18)
+    media = media_id(sc)
     children = [
         {
             "node": {
                 "__typename": "GraphVideo",
-                "id": media_id + "1",
+                "id": media + "1",
                 "shortcode": sc,
                 "is_video": True,
                 "display_url": site.instagram_media_url(sc, "thumb.jpg"),
@@ -143,7 +148,7 @@ def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = N
             {
                 "node": {
                     "__typename": "GraphImage",
-                    "id": media_id + str(k + 2),
+                    "id": media + str(k + 2),
                     "shortcode": sc,
                     "is_video": False,
                     "display_url": site.instagram_media_url(sc, f"{name}.jpg"),
@@ -153,7 +158,7 @@ def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = N
         )
     node = {
         "__typename": "GraphSidecar",
-        "id": media_id,
+        "id": media,
         "shortcode": sc,
         "is_video": False,
         "display_url": children[0]["node"]["display_url"],

@@ -15,6 +15,7 @@ from movingfashion.world.truth import WorldTruth, load_world
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+from schemas.paths import inside, resolve_under
 
 _VIEW_KIND = {
     "shop": AssetKind.SHOP,
@@ -68,10 +69,10 @@ def seed_catalog_from_world(
                 files.append((AssetKind.CANDIDATE_SHOP, rel, f"candidate-shop-{view.split('-', 1)[1]}{ext}"))
         for kind, src_rel, name in files:
             rel = f"{p.source}/{p.product_id}/{name}"
-            dst = root / rel
+            dst = inside(root, str(p.source), p.product_id, name, what="seeded file")
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists():
-                shutil.copyfile(world_dir / src_rel, dst)
+                shutil.copyfile(resolve_under(world_dir, src_rel, what="world file", where="world.json"), dst)
             assets.append(
                 MediaAsset(
                     source=p.source,

@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 from movingfashion.world.truth import load_world
 from schemas.errors import ConfigError, DataFormatError
 
+from . import instagram_api
 from .faults import Faults
 from .sites import Answer, Site
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 FOREIGN = "http://foreign.invalid"
+MAX_POST_BYTES = 64 * 1024
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -57,9 +59,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         self.server.world_server._handle(self, head=False)
 
+    def do_POST(self) -> None:  # noqa: N802 - the Instagram API endpoints instaloader posts to
+        self.server.world_server._handle(self, head=False)
+
 
 class WorldServer:
-    """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media and plain files."""
+    """Serve a world folder as Net-A-Porter-like pages, TikTok/Instagram media, the Instagram API
+    endpoints instaloader queries (``instagram_api``) and plain files. Files are only ever served
+    from inside the world folder (ids are looked up, never joined as paths)."""
 
     def __init__(
         self,
@@ -159,6 +166,20 @@ class WorldServer:
         url = urlsplit(h.path)
         path = url.path
         assert self.site is not None
+        params = parse_qs(url.query)
+        if h.command == "POST":
+            size = int(h.headers.get("Content-Length") or 0)
+            if size > MAX_POST_BYTES:
+                h.close_connection = True  # the rest of the body is not read
+            body = h.rfile.read(min(size, MAX_POST_BYTES)).decode("utf-8", "replace") if size > 0 else ""
+            params = {**params, **parse_qs(body)}
+        api = instagram_api.answer(self.site, path, params)
+        if api is not None:
+            return self._send(h, head, path, api)
+        if h.command == "POST":
+            return self._send(
+                h, head, path, Answer(405, body=b"<html><body>Method not allowed</body></html>")
+            )
         if path == "/robots.txt":
             lines = [
                 "User-agent: *",
@@ -170,7 +191,7 @@ class WorldServer:
             ]
             ans = Answer(200, "text/plain; charset=utf-8", "\n".join(lines).encode())
         else:
-            ans = self.site.route(path, parse_qs(url.query))
+            ans = self.site.route(path, params)
         if ans.media and ans.status == 200:
             with self._lock:
                 n = self.counts[path]

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 
 from movingfashion.world.truth import WorldProduct, WorldTruth
 from schemas.items import SourceName
+from schemas.paths import PathEscapeError, resolve_under
 
 from .catalog import slug
 from .faults import EVIL_IDS
@@ -146,11 +147,18 @@ class Site:
 
     # ------------------------------------------------------------------ media
     def _file(self, rel: str | None, pid: str, video: bool = False) -> Answer:
-        if rel is None or not (self.world / rel).is_file():
+        """A file of the world folder; a path pointing outside it (links resolved) is never served."""
+        try:
+            path = (
+                None
+                if rel is None
+                else resolve_under(self.world, rel, what="world file", follow_symlinks=True)
+            )
+        except PathEscapeError:
+            path = None
+        if path is None or not path.is_file() or Path(rel or "").suffix not in CONTENT_TYPES:
             return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=pid)
-        return Answer(
-            200, CONTENT_TYPES[Path(rel).suffix], self.world / rel, media=True, video=video, product_id=pid
-        )
+        return Answer(200, CONTENT_TYPES[path.suffix], path, media=True, video=video, product_id=pid)
 
     def _evil_video(self, pid: str) -> Answer | None:
         if self.evil and pid in EVIL_IDS:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.atomic import atomic_write_text
 from schemas.geometry import Box
 from schemas.items import SourceName
+from schemas.paths import resolve_under
 from schemas.taxonomy import Partition
 
 
@@ -159,4 +160,5 @@ def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:
 
 
 def load_video_gt(world_dir: str | os.PathLike[str], video: WorldVideo) -> VideoGroundTruth:
-    return VideoGroundTruth.model_validate(json.loads(Path(world_dir, video.gt).read_text(encoding="utf-8")))
+    path = resolve_under(world_dir, video.gt, what="gt", where="world.json", root_label="the world folder")
+    return VideoGroundTruth.model_validate(json.loads(path.read_text(encoding="utf-8")))

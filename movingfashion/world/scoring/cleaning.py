@@ -22,6 +22,7 @@ from movingfashion.media.images import read_image
 from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, Status
+from schemas.paths import resolve_under
 
 
 def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
@@ -114,7 +115,9 @@ def score_cleaning(
                 video_path = a.url.split(":", 1)[1]
                 v = truth.video(vid_of[video_path]) if video_path in vid_of else None
                 if v and v.split_screen:
-                    got = read_image(root / a.path).astype(np.float32)
+                    got = read_image(
+                        resolve_under(root, a.path, what="asset path", root_label="the collection root")
+                    ).astype(np.float32)
                     want = read_image(Path(world_dir) / v.split_screen.still_image).astype(np.float32)
                     if got.shape == want.shape:
                         diffs.append(float(np.abs(got - want).mean()))

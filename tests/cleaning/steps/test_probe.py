@@ -56,8 +56,9 @@ def test_a_rerun_takes_probes_from_the_cache(ctx, monkeypatch):
 
 @pytest.mark.parametrize("rel", ["../x.mp4", "/etc/passwd", "tiktok/../../x.mp4"])
 def test_paths_outside_the_root_are_refused(ctx, rel):
-    from schemas.errors import MediaError
+    from schemas.paths import PathEscapeError
 
-    with pytest.raises(MediaError, match="outside the collection root"):
+    with pytest.raises(PathEscapeError, match="outside the collection root") as err:
         ctx.path(rel)
-    assert ctx.path("tiktok/a/../b/video.mp4") == ctx.root / "tiktok/a/../b/video.mp4"
+    assert err.value.value == rel and err.value.root == str(ctx.root)
+    assert ctx.path("tiktok/a/../b/video.mp4") == ctx.root / "tiktok/b/video.mp4"

@@ -1,0 +1,177 @@
+"""yt-dlp's network traffic through the polite client.
+
+:func:`polite_youtubedl` makes a ``YoutubeDL`` whose only request handler is ``PoliteRH``: it
+sends every request yt-dlp makes (extraction pages, API calls, media downloads, each redirect
+hop) over a ``requests`` session whose transport is the run's
+:class:`~collectors.transport.PoliteAdapter` - allowed hosts, robots.txt, the per-host rate
+and concurrency. yt-dlp keeps its own retries (our backoff settings), so the adapter only
+gates. A request the rules refuse fails with :class:`PolicyRefused`, which carries the
+:class:`~schemas.errors.FetchError` (and its reason) out of yt-dlp.
+
+What the handler cannot see is refused before yt-dlp starts (:func:`safe_protocol`): formats
+whose protocol would be fetched by an external program (ffmpeg for HLS, RTMP, ...) are dropped,
+so only direct http(s) media is downloaded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from schemas.errors import FetchError
+
+if TYPE_CHECKING:
+    from collectors.http import PoliteClient
+
+#: Format protocols yt-dlp downloads with its own HTTP code (so through the handler).
+SAFE_PROTOCOLS = frozenset({"http", "https"})
+
+
+def safe_protocol(fmt: dict[str, Any]) -> bool:
+    """Whether yt-dlp fetches this format (or info dict) over plain http(s) itself."""
+    from yt_dlp.utils import determine_protocol
+
+    try:
+        return determine_protocol(fmt) in SAFE_PROTOCOLS
+    except (KeyError, TypeError, AttributeError):
+        return False
+
+
+def _errors() -> Any:
+    from yt_dlp.networking import exceptions
+
+    return exceptions
+
+
+def policy_refusal(exc: BaseException | None) -> FetchError | None:
+    """The :class:`FetchError` behind a yt-dlp error, if the polite client refused a request."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        e = stack.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        fetch = getattr(e, "fetch_error", None)
+        if isinstance(fetch, FetchError):
+            return fetch
+        info = getattr(e, "exc_info", None)
+        if isinstance(info, tuple) and len(info) > 1:
+            stack.append(info[1])
+        stack += [getattr(e, "cause", None), e.__cause__, e.__context__]
+    return None
+
+
+def _handler_class(client: PoliteClient) -> type:
+    import http.client
+
+    import requests
+    import urllib3
+    from yt_dlp.networking.common import RequestHandler, Response
+
+    from collectors.transport import PoliteAdapter, bind
+
+    errors = _errors()
+
+    class PolicyRefused(errors.RequestError):
+        """A request the polite client refused (``fetch_error`` says why)."""
+
+        def __init__(self, error: FetchError) -> None:
+            self.fetch_error = error
+            super().__init__(msg=f"refused by the polite client ({error.reason}): {error.message}")
+
+    class PoliteResponse(Response):
+        def __init__(self, res: requests.Response) -> None:
+            super().__init__(
+                fp=res.raw, headers=res.headers, url=res.url, status=res.status_code, reason=res.reason
+            )
+            self._res = res
+
+        def read(self, amt: int | None = None) -> bytes:
+            try:
+                if amt is None:
+                    return b"".join(iter(lambda: self.fp.read(1 << 20, decode_content=True), b""))
+                return self.fp.read(amt, decode_content=True)
+            except urllib3.exceptions.ProtocolError as e:
+                partial = next(
+                    (
+                        a
+                        for a in (e.__context__, e.__cause__, *e.args)
+                        if isinstance(a, http.client.IncompleteRead)
+                    ),
+                    None,
+                )
+                if partial is not None:
+                    got = partial.partial if isinstance(partial.partial, int) else len(partial.partial)
+                    raise errors.IncompleteRead(partial=got, expected=partial.expected) from e
+                raise errors.TransportError(cause=e) from e
+            except urllib3.exceptions.HTTPError as e:
+                raise errors.TransportError(cause=e) from e
+
+        def close(self) -> None:
+            self._res.close()
+            super().close()
+
+    class PoliteRH(RequestHandler):
+        """yt-dlp's one request handler: everything over the polite client's transport."""
+
+        _SUPPORTED_URL_SCHEMES = ("http", "https")
+        _SUPPORTED_PROXY_SCHEMES = None  # the session's own settings apply, as for our client
+        _SUPPORTED_FEATURES = None
+
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.session = bind(requests.Session(), PoliteAdapter(client, retry=False))
+
+        def _check_extensions(self, extensions: dict[str, Any]) -> None:
+            super()._check_extensions(extensions)
+            for key in ("cookiejar", "timeout", "legacy_ssl", "keep_header_casing", "impersonate"):
+                extensions.pop(key, None)
+
+        def _prepare_headers(self, request: Any, headers: Any) -> None:
+            headers.setdefault("Accept-Encoding", "gzip, deflate")
+
+        def close(self) -> None:
+            self.session.close()
+
+        def _send(self, request: Any) -> Any:
+            self.session.cookies = self._get_cookiejar(request)
+            loop = False
+            try:
+                res = self.session.request(
+                    method=request.method,
+                    url=request.url,
+                    data=request.data,
+                    headers=self._get_headers(request),
+                    timeout=self._calculate_timeout(request),
+                    allow_redirects=True,
+                    stream=True,
+                )
+            except FetchError as e:
+                raise PolicyRefused(e) from e
+            except requests.exceptions.TooManyRedirects as e:
+                res, loop = e.response, True
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
+                raise errors.TransportError(cause=e) from e
+            except urllib3.exceptions.HTTPError as e:
+                raise errors.TransportError(cause=e) from e
+            except requests.exceptions.RequestException as e:
+                raise errors.RequestError(cause=e) from e
+            out = PoliteResponse(res)
+            if not 200 <= out.status < 300:
+                raise errors.HTTPError(out, redirect_loop=loop)
+            return out
+
+    return PoliteRH
+
+
+def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
+    """A ``yt_dlp.YoutubeDL`` whose only way to the network is ``client``'s rules."""
+    import yt_dlp
+
+    handler = _handler_class(client)
+
+    class PoliteYoutubeDL(yt_dlp.YoutubeDL):
+        def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
+            return super().build_request_director([handler], None)
+
+    return PoliteYoutubeDL(params)

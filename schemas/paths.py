@@ -1,0 +1,178 @@
+"""Keep every path inside its root: the one check used wherever a string from data names a file.
+
+Ids, catalog rows, dataset JSON paths, URL-list columns and server routes are untrusted text.
+Before anything is read or written they go through one of:
+
+* :func:`check_relpath` / :func:`canonical_relpath` - the strict form stored in dataset files:
+  relative, ``/``-separated, no ``.``/``..``/empty parts, no backslash, NUL or control
+  characters (validation: ``mf schema validate``, the official JSON reader, ``entries.jsonl``);
+* :func:`resolve_under` / :func:`inside` - join onto a root, normalise, and refuse anything that
+  lands outside it (absolute paths, ``..`` climbing out; ``a/../b`` that stays inside is fine).
+
+The check is lexical: symlinks the owner placed inside a root (``videos/`` on another disk) are
+trusted, and the normalised path is returned, so the kernel never resolves a ``..`` behind a
+symlink. ``follow_symlinks=True`` also resolves links (servers answering the network use it).
+A violation raises :class:`PathEscapeError`, which names the value, its field or file and the
+root, and exits 2 like every input error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from schemas.errors import DataFormatError
+
+MAX_PATH = 4096
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+CANONICAL_HINT = "paths must be relative, '/'-separated, with no '.', '..' or empty parts"
+
+
+class PathEscapeError(DataFormatError):
+    """A path from data (an id, a catalog row, a JSON field, a URL) points outside its root or is
+    not in canonical form. ``value``, ``what`` (its field) and ``root`` say which and where."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        value: object,
+        what: str = "path",
+        root: str | os.PathLike[str] | None = None,
+        where: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.value = value
+        self.what = what
+        self.root = None if root is None else str(root)
+        super().__init__(message, where=where, hint=hint)
+
+
+class UnsafePathValue(ValueError):
+    """The :class:`ValueError` of :func:`check_relpath` (pydantic validators raise it); the
+    official reader turns it into :class:`PathEscapeError` naming product and field."""
+
+    def __init__(self, message: str, value: object) -> None:
+        super().__init__(message)
+        self.value = value
+
+
+def _problem(value: str) -> str | None:
+    """Why ``value`` is not a canonical relative path, or None when it is one."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_PATH:
+        return f"is longer than {MAX_PATH} characters"
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if _CONTROL.search(value):
+        return "contains a control character"
+    if "\\" in value:
+        return "contains a backslash"
+    if value.startswith("/") or _DRIVE.match(value):
+        return "is absolute"
+    parts = value.split("/")
+    if ".." in parts:
+        return "has a '..' part"
+    if "." in parts:
+        return "has a '.' part"
+    if "" in parts:
+        return "has an empty part (a doubled or trailing '/')"
+    return None
+
+
+def check_relpath(value: object, *, what: str = "path") -> str:
+    """``value`` if it is a canonical relative path, else raise :class:`UnsafePathValue`."""
+    if not isinstance(value, str):
+        raise UnsafePathValue(f"{what} must be a string, got {type(value).__name__}", value)
+    problem = _problem(value)
+    if problem:
+        raise UnsafePathValue(f"{what} {value!r} {problem} ({CANONICAL_HINT})", value)
+    return value
+
+
+def canonical_relpath(value: object, *, what: str = "path", where: str | None = None) -> str:
+    """Like :func:`check_relpath` but raises :class:`PathEscapeError` (naming ``where``)."""
+    try:
+        return check_relpath(value, what=what)
+    except UnsafePathValue as exc:
+        raise PathEscapeError(str(exc), value=value, what=what, where=where) from None
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def resolve_under(
+    root: str | os.PathLike[str],
+    relative: str | os.PathLike[str],
+    *,
+    what: str = "path",
+    where: str | None = None,
+    root_label: str = "its root",
+    allow_root: bool = False,
+    follow_symlinks: bool = False,
+) -> Path:
+    """``root / relative``, normalised, or :class:`PathEscapeError` when it leaves ``root``.
+
+    Absolute values are allowed only when they lie inside ``root``. ``allow_root``: the root
+    itself is an acceptable answer (by default a path must name something inside it).
+    """
+    text = os.fspath(relative)
+    if not isinstance(text, str):
+        text = os.fsdecode(text)
+    if "\x00" in text:
+        raise PathEscapeError(
+            f"{what} {text!r} contains a NUL byte", value=text, what=what, root=root, where=where
+        )
+    joined = os.path.normpath(os.path.join(os.fspath(root), text))
+    base = os.path.abspath(root)
+    full = os.path.abspath(joined)
+    ok = _within(full, base) and (allow_root or full != base)
+    if ok and follow_symlinks:
+        real_base = os.path.realpath(base)
+        real = os.path.realpath(full)
+        ok = _within(real, real_base) and (allow_root or real != real_base)
+    if not ok:
+        raise PathEscapeError(
+            f"{what} {text!r} points outside {root_label} '{root}'",
+            value=text,
+            what=what,
+            root=root,
+            where=where,
+            hint="paths from data must stay inside the folder they belong to",
+        )
+    return Path(joined)
+
+
+def inside(
+    root: str | os.PathLike[str],
+    *parts: str | os.PathLike[str],
+    what: str = "path",
+    where: str | None = None,
+    root_label: str = "its root",
+    follow_symlinks: bool = False,
+) -> Path:
+    """``root / part / ...`` checked as one path by :func:`resolve_under` (``ROOT/<source>/<id>``)."""
+    if not parts:
+        raise ValueError("inside() needs at least one part")
+    texts = [os.fspath(p) for p in parts]
+    for t in texts:
+        if not isinstance(t, str) or os.path.normpath(t) in (".", "..") or not t:
+            raise PathEscapeError(
+                f"{what} part {t!r} names no file (empty, '.' or '..')",
+                value=t,
+                what=what,
+                root=root,
+                where=where,
+            )
+    return resolve_under(
+        root,
+        os.path.join(*texts),
+        what=what,
+        where=where,
+        root_label=root_label,
+        follow_symlinks=follow_symlinks,
+    )

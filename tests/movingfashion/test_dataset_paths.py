@@ -1,0 +1,77 @@
+"""Dataset JSON paths that leave the dataset folder are refused at validation, by `mf schema
+validate`, the loader and the tracklet builder, naming file, product and field; nothing is opened."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from annotations.builder import load_splits
+from movingfashion.app.cli import cli
+from movingfashion.dataset import MovingFashionDataset
+from schemas.cli_support import run_main
+from schemas.paths import PathEscapeError
+
+ESCAPES = [
+    ("img_path", "../secret.jpg"),
+    ("img_path", "/etc/passwd"),
+    ("video_paths", "../../../../etc/passwd"),
+    ("video_paths", "./videos/101_0.mp4"),
+    ("video_paths", "videos\\..\\..\\x.mp4"),
+    ("video_paths", "videos/a\x00.mp4"),
+]
+
+
+def _poisoned(tiny_dataset: Path, tmp_path: Path, field: str, value: str) -> Path:
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, ds)
+    shutil.copyfile(ds / "shop/101.jpg", tmp_path / "secret.jpg")  # a real file the path could reach
+    data = json.loads((ds / "train.json").read_text())
+    if field == "img_path":
+        data["101"]["img_path"] = value
+    else:
+        data["101"]["video_paths"][0] = value
+    (ds / "train.json").write_text(json.dumps(data))
+    return ds
+
+
+def _check(err: PathEscapeError, ds: Path, field: str, value: str) -> None:
+    text = str(err)
+    assert text.startswith(f"{ds / 'train.json'}: product '101': field '{field}")
+    assert err.value == value and repr(value) in text and err.exit_code == 2
+
+
+@pytest.mark.parametrize(("field", "value"), ESCAPES)
+def test_the_loader_refuses_paths_leaving_the_dataset(tiny_dataset, tmp_path, monkeypatch, field, value):
+    ds = _poisoned(tiny_dataset, tmp_path, field, value)
+    touched = []
+    real_is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: touched.append(str(p)) or real_is_file(p))
+    with pytest.raises(PathEscapeError) as err:
+        MovingFashionDataset(ds, "train")
+    _check(err.value, ds, field, value)
+    assert not [t for t in touched if "secret" in t or "passwd" in t]
+
+
+@pytest.mark.parametrize(("field", "value"), ESCAPES[:3])
+def test_the_tracklet_builder_refuses_them(tiny_dataset, tmp_path, field, value):
+    ds = _poisoned(tiny_dataset, tmp_path, field, value)
+    with pytest.raises(PathEscapeError) as err:
+        load_splits(ds)
+    _check(err.value, ds, field, value)
+
+
+@pytest.mark.parametrize(("field", "value"), ESCAPES)
+def test_mf_schema_validate_exits_2_naming_file_product_and_field(
+    tiny_dataset, tmp_path, capsys, field, value
+):
+    ds = _poisoned(tiny_dataset, tmp_path, field, value)
+    with pytest.raises(SystemExit) as ex:
+        run_main(cli, ["schema", "validate", str(ds / "test.json"), str(ds / "train.json")])
+    assert ex.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(ds / "train.json") in err, err
+    assert "product '101'" in err and f"field '{field}" in err and repr(value) in err
