@@ -130,13 +130,6 @@ def qa_report(
     return rep
 
 
-def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
-    """Every richer tracklet file of a dataset."""
-    from annotations.builder import TRACKLET_DIR, read_video_tracklets
-
-    return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
-
-
 def source_crops(dataset: str | os.PathLike[str]) -> dict[str, list[Sequence[float] | None]]:
     """Product id -> per video the box of its source video it was cropped to (None: not cropped),
     from ``metadata.source_crops`` of ``entries.jsonl``; empty when the dataset has none."""

@@ -12,6 +12,7 @@ from movingfashion.media.video_source import VideoSource
 from schemas.atomic import atomic_write_bytes
 from schemas.dataset import VideoTracklets
 from schemas.errors import MediaError
+from schemas.official import SPLIT_FILES
 from schemas.paths import resolve_under
 
 SHEET_DIR = "sheets"
@@ -31,7 +32,7 @@ def _fit(img: np.ndarray, h: int, w: int | None = None) -> np.ndarray:
 def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
     import json
 
-    for name in ("train.json", "test.json"):
+    for name in SPLIT_FILES:
         p = dataset / name
         if p.is_file():
             data = json.loads(p.read_text(encoding="utf-8"))

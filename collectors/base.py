@@ -1,4 +1,4 @@
-"""The source base class and the source registry.
+"""The source base class.
 
 A source is one site. Its class declares, in one place, what ``mf-collect`` needs to know
 about it: its ``name``, the target forms it reads (``target_forms``: a regex and an example
@@ -13,7 +13,7 @@ options, and its help examples. Its behaviour is two hooks:
 (``schemas.naming``) -> skip what the catalog says is done, before any request -> describe ->
 fetch media -> item status from its assets, recorded in the catalog.
 
-The registry (:func:`registry`) has one line per source; its test cases live in
+The registry (:mod:`collectors.registry`) has one line per source; its test cases live in
 ``tests/collectors/test_<name>.py``.
 """
 
@@ -23,7 +23,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -179,24 +178,3 @@ class Source(ABC):
         ctx.start_item(item)
         assets, required = self.fetch_media(found)
         return ctx.finish_item(item, assets, required=required)
-
-
-@cache
-def registry() -> dict[str, type[Source]]:
-    """Every source by name: one line each (imported here, so ``mf-collect`` lists them)."""
-    from collectors.instagram import Instagram
-    from collectors.netaporter import NetAPorter
-    from collectors.tiktok import TikTok
-    from collectors.urls import UrlList
-
-    return {str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList)}
-
-
-def source_class(name: str) -> type[Source]:
-    """The registered source called ``name``; :class:`ConfigError` names the choices."""
-    try:
-        return registry()[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown source {name!r}", where="SOURCE", hint=f"choose one of {sorted(registry())}"
-        ) from None

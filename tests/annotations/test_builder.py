@@ -17,13 +17,12 @@ from annotations.builder import (
     in_shard,
     load_splits,
     parse_shard,
-    read_video_tracklets,
-    tracklet_file,
     video_jobs,
 )
 from annotations.cli import tracklets
 from annotations.config import BuildConfig, ReviewConfig
-from annotations.qa import load_results, qa_report, reference_boxes
+from annotations.qa import qa_report, reference_boxes
+from annotations.tracklet_files import load_results, read_video_tracklets, tracklet_file
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceItem, Status
@@ -145,10 +144,12 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     assert rep.processed == 1 and tracklet_file(ds, good["video_paths"][0]).is_file()
     out = read_official(ds / "train.json")
     assert out[good_pid].tracklets[0] and out[bad_pid].tracklets == bad["tracklets"]  # untouched
-    # the CLI reports it too and still succeeds
+    # the CLI lists it and exits 1 (some items failed); a rerun tries it again
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4", "--json"])
-    assert res.exit_code == 0, res.output
-    assert len(json.loads(res.stdout)["failed"]) == 1
+    assert res.exit_code == 1, res.output
+    assert [f["video"] for f in json.loads(res.stdout)["failed"]] == [bad["video_paths"][0]]
+    res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4"])
+    assert res.exit_code == 1 and f"failed: {rep.failed[0]['error']}" in res.stdout
 
 
 def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DetectorConfig(BaseModel):
@@ -39,6 +42,8 @@ class DetectorConfig(BaseModel):
 
 def pick_device(device: str | None = None) -> torch.device:
     """The configured device, or CUDA when present, else the CPU."""
+    import torch
+
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from movingfashion.models.detectors.base import Detector, DetectorConfig
 from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from movingfashion.models.detectors.base import Detector, DetectorConfig
 
 
 def _ultralytics() -> type[Detector]:
@@ -31,11 +33,6 @@ DETECTORS: dict[str, Callable[[], type[Detector]]] = {
     "ultralytics": _ultralytics,
     "fasterrcnn": _fasterrcnn,
 }
-
-
-def default_detector_path() -> Path:
-    """The embedded default YOLO weights (``movingfashion/models/weights/detector.pt``)."""
-    return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
 
 
 def build_detector(

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from annotations.qa import QAReport, crop_offset, load_results, qa_report, shift_boxes, source_crops
+from annotations.qa import QAReport, crop_offset, qa_report, shift_boxes, source_crops
+from annotations.tracklet_files import load_results
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import load_video_gt, load_world
 from schemas.errors import DataFormatError, MediaError

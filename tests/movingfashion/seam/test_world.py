@@ -18,7 +18,7 @@ def runs(small_world, gt_dataset, tmp_path_factory):
     r1 = cli.invoke(
         train,
         [
-            "--dataset",
+            "--df2",
             str(small_world),
             "--phase",
             "1",
@@ -55,7 +55,7 @@ def runs(small_world, gt_dataset, tmp_path_factory):
         ],
     )
     assert r2.exit_code == 0, r2.output
-    return root, json.loads(r1.output), json.loads(r2.output)
+    return root, json.loads(r1.stdout), json.loads(r2.stdout)
 
 
 def test_phase2_starts_from_phase1_weights(runs):
