@@ -52,6 +52,7 @@ def built(gt_dataset, tmp_path_factory):
     return ds, rep, pid
 
 
+@pytest.mark.slow
 def test_acceptance_iou_and_50pct_check(built, gt_dataset):
     ds, rep, _ = built
     assert rep.failed == [] and rep.processed == rep.videos > 10
@@ -74,6 +75,7 @@ def test_acceptance_iou_and_50pct_check(built, gt_dataset):
     assert qa.query_mean_iou >= 0.6
 
 
+@pytest.mark.slow
 def test_outputs_official_and_richer(built):
     ds, rep, pid = built
     splits = {name: read_official(ds / name) for name in ("train.json", "test.json")}
@@ -102,6 +104,7 @@ def test_outputs_official_and_richer(built):
     assert len(sheets) == rep.videos and all(p.stat().st_size > 1000 for p in sheets)
 
 
+@pytest.mark.slow
 def test_rerun_skips_done_videos(built):
     ds, rep, _ = built
     before = {p.name: p.read_bytes() for p in (ds / "tracklets").glob("*.json")}
@@ -183,6 +186,7 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     assert json.loads(res.stdout)["needs_review"] == []
 
 
+@pytest.mark.slow
 def test_qa_cli(built, gt_dataset):
     ds, rep, _ = built
     res = CliRunner().invoke(
