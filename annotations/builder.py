@@ -10,7 +10,6 @@ video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``vid
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import zlib
@@ -418,7 +417,3 @@ def build_dataset_tracklets(
         rep.official_updated = merge_official(root, splits)
     rep.seconds = time.perf_counter() - start
     return rep
-
-
-def report_json(rep: BuildReport) -> str:
-    return json.dumps(rep.as_dict(), indent=2, sort_keys=True)

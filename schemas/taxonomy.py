@@ -38,8 +38,3 @@ PARTITION_SOURCE_CODE: dict[Partition, int] = {Partition.REGULAR: 1, Partition.H
 def partition_from_source_code(code: int) -> Partition:
     """Map the official ``source`` integer to a partition (1 = Regular, anything else = Hard)."""
     return Partition.REGULAR if code == 1 else Partition.HARD
-
-
-def class_name(class_id: int) -> str:
-    """Name of a DeepFashion2 class id; raises ``KeyError`` for ids outside 1..13."""
-    return DF2_CLASSES[class_id]
