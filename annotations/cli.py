@@ -8,6 +8,7 @@ missing folder answer at once.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import get_args
 
@@ -150,9 +151,7 @@ def build(
         bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed), review=len(rep.needs_review))
         bar.update(1)
         if outcome == "failed":
-            bar.write(
-                f"skipped (unreadable): {rep.failed[-1]['error']}", file=click.get_text_stream("stderr")
-            )
+            bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
 
     try:
         rep = build_dataset_tracklets(

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
-from schemas.atomic import atomic_write_bytes
 from schemas.dataset import VideoTracklets
 from schemas.errors import MediaError
 from schemas.official import SPLIT_FILES
@@ -51,7 +51,10 @@ def write_sheet(
     root = Path(dataset)
     dst = Path(out) if out else sheet_path(root, vt.video)
     shop_p = _shop_path(root, vt)
-    shop = cv2.imread(str(shop_p)) if shop_p else None
+    try:
+        shop = read_image(shop_p)[..., ::-1].copy() if shop_p else None  # BGR for OpenCV's drawing
+    except MediaError:
+        shop = None
     if shop is None:
         shop = np.full((CELL, CELL, 3), 200, np.uint8)
         cv2.putText(shop, "no shop", (10, CELL // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
@@ -100,8 +103,5 @@ def write_sheet(
             (0, 0, 255),
             1,
         )
-    ok, buf = cv2.imencode(".png", sheet)
-    if not ok:
-        raise MediaError("cannot encode the contact sheet", where=str(dst))
-    atomic_write_bytes(dst, buf.tobytes())
+    write_image(dst, sheet[..., ::-1])
     return dst

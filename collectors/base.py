@@ -5,7 +5,8 @@ about it: its ``name``, the target forms it reads (``target_forms``: a regex and
 each), its section of the collect config (``config_section``), its extra command-line
 options, and its help examples. Its behaviour is two hooks:
 
-- :meth:`Source.discover` turns targets into candidates (may read listing pages);
+- :meth:`Source.discover_target` turns one target into candidates (may read listing pages;
+  :meth:`Source.discover` reads every target and yields each site id once);
 - :meth:`Source.describe` reads one item's metadata, :meth:`Source.fetch_media` fetches its
   media through the context (every file checked, every asset recorded).
 
@@ -140,9 +141,28 @@ class Source(ABC):
             )
 
     # -- the hooks -----------------------------------------------------------------
-    @abstractmethod
     def discover(self, targets: Sequence[str]) -> Iterator[Candidate] | list[Candidate]:
-        """Candidates of these targets (a list when their number is known up front)."""
+        """Candidates of these targets (a list when their number is known up front).
+
+        The default reads each target with :meth:`discover_target` (``default_targets()`` when
+        none is given) and yields each site id once, whatever target it came from.
+        """
+        seen: set[str] = set()
+        for target in targets or self.default_targets():
+            for cand in self.discover_target(target.strip()):
+                if cand.raw_id is not None:
+                    if cand.raw_id in seen:
+                        continue
+                    seen.add(cand.raw_id)
+                yield cand
+
+    def default_targets(self) -> list[str]:
+        """What :meth:`discover` reads when no target is given (none by default)."""
+        return []
+
+    def discover_target(self, target: str) -> Iterator[Candidate]:
+        """Candidates of one target (may read listing pages); used by the default :meth:`discover`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither discover nor discover_target")
 
     @abstractmethod
     def describe(self, sid: str, cand: Candidate) -> Found:

@@ -12,7 +12,7 @@ from schemas.cli_support import (
     emit,
     json_option,
     legacy_argument,
-    merge_legacy,
+    legacy_folder,
     out_option,
     progress,
     run_main,
@@ -24,14 +24,6 @@ _df2_opt = click.option(
     type=click.Path(exists=True, file_okay=False),
     help="DeepFashion2 root (train/, validation/ with image/ and annos/). Required.",
 )
-
-
-def _root(df2_root: str | None, legacy: str | None) -> str:
-    """``--df2``, or the old positional DF2_ROOT (with a deprecation warning)."""
-    value = merge_legacy(df2_root, legacy, "--df2")
-    if not Path(value).is_dir():
-        raise click.BadParameter(f"Directory '{value}' does not exist.", param_hint="'--df2'")
-    return value
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -65,7 +57,7 @@ def to_coco_cmd(
       mf df2 to-coco --df2 world/df2 --split train --out coco_train.json --json
       mf df2 to-coco --df2 /data/DeepFashion2 --split validation --out coco_val.json
     """
-    df2_root = _root(df2_root, legacy_df2_root)
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import write_coco
 
     counts = write_coco(
@@ -100,7 +92,7 @@ def to_yolo_cmd(
       mf df2 to-yolo --df2 world/df2 --out df2_yolo --json
       mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_yolo --split train
     """
-    df2_root = _root(df2_root, legacy_df2_root)
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import df2_to_yolo
 
     data_yaml = df2_to_yolo(df2_root, out, tuple(splits))
@@ -130,7 +122,7 @@ def multidf2_cmd(
       mf df2 multidf2 --df2 world/df2 --split validation --out multidf2_val.json --json
       mf df2 multidf2 --df2 /data/DeepFashion2 --split train --out multidf2_train.json
     """
-    df2_root = _root(df2_root, legacy_df2_root)
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.multidf2 import write_multidf2
 
     counts = write_multidf2(df2_root, split, out)

@@ -16,6 +16,7 @@ Everything here imports only click and the standard library at module level, so 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -85,22 +86,29 @@ def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:
         sys.exit(1)
 
 
-def emit(result: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
-    """Print a result as JSON (``--json``) or as human text."""
+def emit(
+    result: Any, as_json: bool, human: Callable[[Any], str] | None = None, *, sort_keys: bool = True
+) -> None:
+    """Print a result as JSON (``--json``: one document on stdout) or as human text."""
     if as_json:
-        click.echo(json.dumps(_plain(result), indent=2, sort_keys=True, default=str))
+        click.echo(json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str))
     else:
         click.echo(human(result) if human else str(result))
 
 
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
-
-        return dataclasses.asdict(obj)
-    return obj
+def plain(value: Any) -> Any:
+    """JSON-ready data: pydantic models, dataclasses, dicts, lists/tuples and paths, recursively."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
 def progress_bar(
@@ -244,3 +252,13 @@ def merge_legacy(value: T | None, legacy: T | None, option: str, *, required: bo
     if value is None and required:
         raise click.UsageError(f"Missing option '{option}'.")
     return value
+
+
+def legacy_folder(value: str | None, legacy: str | None, option: str) -> str:
+    """:func:`merge_legacy` of a required input folder, which must exist (a usage error naming
+    ``option`` otherwise)."""
+    folder = merge_legacy(value, legacy, option)
+    assert folder is not None
+    if not Path(folder).is_dir():
+        raise click.BadParameter(f"Directory '{folder}' does not exist.", param_hint=f"'{option}'")
+    return folder

@@ -11,7 +11,6 @@ that need its output are skipped, and the command exits 1.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -25,7 +24,7 @@ import click
 from movingfashion.app.context import FULL_PRODUCTS, QUICK_PRODUCTS, DemoContext, Section, StepSkipped
 from movingfashion.app.progress import StageProgress, human_seconds
 from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
-from schemas.cli_support import EXIT_STATUS, HELP, exit_if_failed, json_option, merge_legacy, out_option
+from schemas.cli_support import EXIT_STATUS, HELP, emit, exit_if_failed, json_option, merge_legacy, out_option
 from schemas.errors import ConfigError, MFError
 
 
@@ -236,9 +235,6 @@ def demo(
         ) from None
     with stdout_to_stderr():
         report = run_demo(ctx)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
-    else:
-        click.echo(format_report(report))
+    emit(report.as_dict(), as_json, lambda _: format_report(report), sort_keys=False)  # stages in order
     sys.stdout.flush()
     exit_if_failed([s.name for s in report.stages if s.status != "ok"])

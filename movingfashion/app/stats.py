@@ -7,7 +7,6 @@ synthetic world: ``cleaning.cli.stats_result`` gives the counts, and
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
@@ -21,12 +20,6 @@ from schemas.cli_support import (
     merge_legacy,
     root_option,
 )
-
-
-def world_folder(truth: str | Path) -> Path:
-    """The world folder of ``--world`` (the folder itself or its ``world.json``)."""
-    p = Path(truth)
-    return p if p.is_dir() else p.parent
 
 
 @click.command("stats", context_settings=HELP, epilog=EXIT_STATUS)
@@ -72,7 +65,7 @@ def stats(
     res: dict[str, Any] = stats_result(catalog_path, rules)
     if truth:
         from movingfashion.world.scoring.cleaning import score_cleaning
-        from movingfashion.world.truth import load_world
+        from movingfashion.world.truth import load_world, world_folder
         from schemas.catalog import Catalog
 
         folder = world_folder(truth)

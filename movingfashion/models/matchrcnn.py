@@ -163,6 +163,20 @@ class MatchHead(nn.Module):
         return score_matrix(queries, gallery, self.fc.weight, self.fc.bias)
 
 
+def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The matching head's training loss: 2-class cross-entropy over pairs (``logits [..., 2]``,
+    ``labels`` 1 = same item), the positives and the negatives each weighted 1/2 (the mean of
+    the one present when the other is missing). Matcher pretraining and SEAM phase 2 use it."""
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none"
+    )
+    pos = labels.reshape(-1).bool()
+    parts = [ce[pos].mean()] if bool(pos.any()) else []
+    if bool((~pos).any()):
+        parts.append(ce[~pos].mean())
+    return torch.stack(parts).mean()
+
+
 def twin(module: EmbeddingHead | MatchHead) -> EmbeddingHead | MatchHead:
     """A separate module of the same class and widths holding ``module``'s weights, copied by name
     (``load_state_dict``). The twin is built on the meta device first, so making it neither

@@ -13,6 +13,7 @@ from schemas.cli_support import (
     dataset_option,
     emit,
     json_option,
+    legacy_folder,
     out_option,
     progress,
     require_dataset,
@@ -103,11 +104,7 @@ def train(
             click.echo(
                 "warning: phase 1 reads --df2 (a DeepFashion2-format root); --dataset is deprecated", err=True
             )
-            df2 = dataset
-        if df2 is None:
-            raise click.UsageError("Missing option '--df2' (phase 1 trains on a DeepFashion2-format root).")
-        if not Path(df2).is_dir():
-            raise click.BadParameter(f"Directory '{df2}' does not exist.", param_hint="'--df2'")
+        df2 = legacy_folder(df2, dataset if df2 is None else None, "--df2")
         from movingfashion.seam.phase1 import run_phase1
 
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)

@@ -18,7 +18,7 @@ from schemas.cli_support import (
     emit,
     json_option,
     legacy_argument,
-    merge_legacy,
+    legacy_folder,
     out_option,
     progress_bar,
     run_main,
@@ -30,14 +30,6 @@ _world_opt = click.option(
     type=click.Path(exists=True, file_okay=False),
     help="World folder (mf world generate --out). Required.",
 )
-
-
-def _world_dir(world_dir: str | None, legacy: str | None) -> str:
-    """``--world``, or the old positional WORLD_DIR (with a deprecation warning)."""
-    value = merge_legacy(world_dir, legacy, "--world")
-    if not Path(value).is_dir():
-        raise click.BadParameter(f"Directory '{value}' does not exist.", param_hint="'--world'")
-    return value
 
 
 def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, Any]:
@@ -191,7 +183,7 @@ def serve(
       mf world serve --world world --port 8765
       mf world serve --world world --faults retry_after_429=1 --faults truncate=1234567890123
     """
-    world_dir = _world_dir(world_dir, legacy_world_dir)
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .faults import parse_faults
     from .server import WorldServer
 
@@ -231,7 +223,7 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
       mf world pictures --world world --out docs/images
       mf world pictures --world world --out /tmp/pictures --json
     """
-    world_dir = _world_dir(world_dir, legacy_world_dir)
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .pictures import render_pictures
 
     emit(render_pictures(world_dir, out), as_json, lambda d: "wrote " + ", ".join(d.values()))
@@ -254,7 +246,7 @@ def export_gt(
       mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
     """
-    world_dir = _world_dir(world_dir, legacy_world_dir)
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official
 
     from .gt_dataset import export_gt_dataset
@@ -302,9 +294,9 @@ def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bo
     from annotations.cli import qa_human
 
     from .scoring.tracklets import score_tracklets
+    from .truth import world_folder
 
-    w = Path(world_dir)
-    rep = score_tracklets(dataset, w if w.is_dir() else w.parent)
+    rep = score_tracklets(dataset, world_folder(world_dir))
     emit(rep.as_dict(details), as_json, qa_human)
 
 

@@ -33,6 +33,7 @@ from movingfashion.models import crops_from_frames, default_matcher_path, load_m
 from movingfashion.models.pretrain import CropSet, df2_crops, jitter_box, to_uint8, train_matcher
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
+from schemas.cli_support import emit, run_main
 from schemas.errors import DataFormatError, MediaError
 
 WEIGHTS_DIR = default_matcher_path().parent
@@ -320,12 +321,10 @@ def main(
         matcher_init=init_matcher,
         matcher_lr=matcher_lr,
     )
-    click.echo(json.dumps(info, indent=2))
+    emit(info, as_json=True)
 
 
 if __name__ == "__main__":
-    from schemas.cli_support import run_main
-
     run_main(main)
 
 
