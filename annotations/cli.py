@@ -15,6 +15,7 @@ from typing import get_args
 import click
 
 from annotations.config import BuildConfig
+from annotations.tracklet_files import require_results
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -29,7 +30,6 @@ from schemas.cli_support import (
     require_dataset,
     run_main,
 )
-from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 
 EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
@@ -57,18 +57,6 @@ def _load_build_config(
         update={k: v for k, v in (("batch", batch), ("conf", conf)) if v is not None}
     )
     return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
-
-
-def _results(dataset: str) -> list[VideoTracklets]:
-    """The dataset's tracklet files; an input error when there is none yet."""
-    from annotations.tracklet_files import TRACKLET_DIR, load_results
-
-    results = load_results(dataset)
-    if not results:
-        raise DataFormatError(
-            "no tracklet files", where=str(Path(dataset) / TRACKLET_DIR), hint="run mf-tracklets build first"
-        )
-    return results
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -207,8 +195,9 @@ def qa(dataset, reference, details, as_json) -> None:
       mf-tracklets qa --dataset dataset --reference reference-dataset --json
       mf world export-gt --world world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
     """
-    results = _results(dataset)
     from annotations.qa import qa_report, reference_boxes
+
+    results = require_results(dataset)
 
     rep = qa_report(results, reference_boxes(dataset, reference))
     emit(rep.as_dict(details), as_json, qa_human)
@@ -245,7 +234,7 @@ def sheets(dataset, videos, n, as_json) -> None:
       mf-tracklets sheets --dataset dataset
       mf-tracklets sheets --dataset dataset --video 1234_0 -n 12 --json
     """
-    results = _results(dataset)
+    results = require_results(dataset)
     stems = {Path(vt.video).stem for vt in results}
     _unknown_videos(dataset, [v for v in videos if v not in stems])
     from annotations.sheets import write_sheet
@@ -274,7 +263,7 @@ def review(dataset, catalog_path, accept, reject, note, show_all, as_json) -> No
     from annotations.review import read_decisions, record_decision
     from annotations.sheets import sheet_path
 
-    results = {Path(vt.video).stem: vt for vt in _results(dataset)}
+    results = {Path(vt.video).stem: vt for vt in require_results(dataset)}
     if accept or reject:
         _unknown_videos(dataset, [v for v in (*accept, *reject) if v not in results])
         recs = [

@@ -42,3 +42,13 @@ def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
 def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
     """Every tracklet file of a dataset, in file name order."""
     return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
+
+
+def require_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
+    """:func:`load_results`, or a :class:`DataFormatError` naming the folder when there is none yet."""
+    results = load_results(dataset)
+    if not results:
+        raise DataFormatError(
+            "no tracklet files", where=str(Path(dataset) / TRACKLET_DIR), hint="run mf-tracklets build first"
+        )
+    return results

@@ -27,8 +27,8 @@ import torch
 
 from movingfashion.deepfashion2 import has_split, iter_split, split_dir
 from movingfashion.media.images import read_image
+from movingfashion.models.checkpoints import pick_device
 from movingfashion.models.crops import crops_from_frames
-from movingfashion.models.detectors.base import pick_device
 from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, balanced_pair_loss, load_matcher
 from schemas.errors import DataFormatError, MediaError, ModelError
 

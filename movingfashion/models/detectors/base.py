@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from movingfashion.models.checkpoints import pick_device
+
 if TYPE_CHECKING:
     import torch
 
@@ -38,15 +40,6 @@ class DetectorConfig(BaseModel):
     )
     batch: int = Field(16, ge=1, description="frames per forward pass")
     device: str | None = Field(None, description="torch device; None = CUDA when present, else CPU")
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The configured device, or CUDA when present, else the CPU."""
-    import torch
-
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass
