@@ -13,7 +13,7 @@ from collectors.instagram import Instagram
 from collectors.netaporter import NetAPorter
 from collectors.tiktok import TikTok
 from collectors.urls import UrlList
-from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 #: source name -> source class, in the order ``mf-collect --help`` lists them
 SOURCES: dict[str, type[Source]] = {str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList)}
@@ -26,9 +26,4 @@ def registry() -> dict[str, type[Source]]:
 
 def source_class(name: str) -> type[Source]:
     """The registered source called ``name``; :class:`ConfigError` names the choices."""
-    try:
-        return SOURCES[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown source {name!r}", where="SOURCE", hint=f"choose one of {sorted(SOURCES)}"
-        ) from None
+    return lookup(SOURCES, name, what="source", where="SOURCE")

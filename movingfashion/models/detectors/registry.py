@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 if TYPE_CHECKING:
     from movingfashion.models.detectors.base import Detector, DetectorConfig
@@ -41,10 +41,6 @@ def build_detector(
     config: DetectorConfig | None = None,
 ) -> Detector:
     """Instantiate a backend by name; ``weights=None`` means the backend's default."""
-    if name not in DETECTORS:
-        raise ConfigError(
-            f"unknown detector backend {name!r}",
-            where="--detector",
-            hint=f"choose one of {', '.join(DETECTORS)}",
-        )
-    return DETECTORS[name]()(weights=weights, config=config)
+    return lookup(DETECTORS, name, what="detector backend", where="--detector")()(
+        weights=weights, config=config
+    )
