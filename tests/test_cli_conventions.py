@@ -1,9 +1,9 @@
 """The CLI conventions, checked on every registered command (click introspection).
 
 Every command of ``mf`` (each subcommand and sub-subcommand), ``mf-collect`` and
-``mf-tracklets``: ``--help`` exits 0 with examples and the exit rule; a missing or unusable
-input exits 2 with one line on stderr, naming it; called without its required inputs it exits 2
-with one line. The entry points answer ``--version``; ``mf-tracklets`` reports a missing dataset
+``mf-tracklets``: ``--help`` exits 0 with examples and the exit rule (and ``--json`` on every
+leaf command); a missing or unusable input exits 2 with one line on stderr, naming it; called
+without its required inputs it exits 2 with one line. The entry points answer ``--version``; ``mf-tracklets`` reports a missing dataset
 without importing torch or ultralytics.
 """
 
@@ -116,6 +116,8 @@ def test_help_has_examples_and_the_exit_rule(path, capsys):
     assert code == 0, err
     assert "Example" in out, f"{path} --help shows no example"
     assert "Exit status: 0" in out, f"{path} --help does not state the exit rule"
+    if path in LEAVES:
+        assert "--json" in out, f"{path} has no --json"
 
 
 @pytest.mark.parametrize("path", LEAVES)
