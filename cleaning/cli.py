@@ -16,6 +16,7 @@ from schemas.cli_support import (
     emit,
     exit_if_failed,
     json_option,
+    progress,
     root_option,
 )
 
@@ -216,7 +217,13 @@ def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_
     cfg = load_cleaning_config(config_path)
     with Catalog(catalog_path) as cat:
         res = run_publish(
-            cat, root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction, keep_going=True
+            cat,
+            root,
+            out,
+            seed=cfg.split_seed,
+            test_fraction=cfg.test_fraction,
+            keep_going=True,
+            progress=None if as_json else lambda rows: progress(rows, desc="publish", unit="product"),
         )
     emit(res, as_json, _human)
     exit_if_failed(res["failed"])

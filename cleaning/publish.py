@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,11 @@ def publish(
     seed: int = 0,
     test_fraction: float = 0.1,
     keep_going: bool = False,
+    progress: Callable[[Iterable[ItemRow]], Iterable[ItemRow]] | None = None,
 ) -> dict[str, Any]:
     """Write the dataset folder from the accepted items of the catalog; returns counts.
+
+    ``progress`` wraps the loop over products (e.g. a progress bar).
 
     A product whose media cannot be published (a collected file missing, a crop that does not
     encode) raises :class:`MediaError`; with ``keep_going`` it is left out of this publish
@@ -131,7 +135,7 @@ def publish(
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
     failed: list[dict[str, str]] = []
-    for r in rows:
+    for r in progress(rows) if progress else rows:
         placed = set(pub.new_state)
         try:
             entries.append(_entry(catalog, pub, r))

@@ -95,7 +95,9 @@ def to_yolo_cmd(
     df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import df2_to_yolo
 
-    data_yaml = df2_to_yolo(df2_root, out, tuple(splits))
+    data_yaml = df2_to_yolo(
+        df2_root, out, tuple(splits), progress=lambda it: progress(it, desc="df2 -> yolo", unit="img")
+    )
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))
     emit(
         {"data_yaml": str(data_yaml), "images": labels},
