@@ -5,8 +5,9 @@
 - :func:`exit_if_failed`: the exit rule after a command's output (1 when items failed);
 - the options that name the same concept everywhere: :func:`root_option` (the collection
   folder), :func:`catalog_option`, :func:`dataset_option` (a published dataset folder),
-  :func:`out_option` (what the command writes), and :func:`legacy_argument` /
-  :func:`merge_legacy` for an old positional spelling kept with a deprecation warning;
+  :func:`out_option` (what the command writes), the checks behind them (:func:`require_dataset`,
+  :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
+  :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
   stderr).
 
