@@ -31,6 +31,7 @@ from movingfashion.media.images import read_image
 from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.detectors.base import pick_device
 from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, load_matcher
+from movingfashion.models.ranking import ranks_of_targets
 from schemas.errors import DataFormatError, MediaError, ModelError
 
 #: ``progress(iterable, desc=..., total=..., unit=...)``, e.g. ``schemas.cli_support.progress``.
@@ -263,17 +264,19 @@ def train_matcher(
 @torch.no_grad()
 def retrieval_top1(model: SingleFrameMatcher, queries: CropSet, gallery: CropSet) -> float:
     """Top-1 accuracy: for each query with an identity in the gallery, is its best-scoring gallery
-    crop of the same identity?"""
+    crop of the same identity? A wrong crop tied with the best right one counts as ahead
+    (:mod:`movingfashion.models.ranking`)."""
     model.eval()
     q = model.embed(queries.crops.float() / 255)
     g = model.embed(gallery.crops.float() / 255)
-    s = model.score_matrix(q, g)
-    gids = gallery.ids.to(s.device)
-    valid = torch.tensor([int(v) >= 0 and bool((gallery.ids == v).any()) for v in queries.ids.tolist()])
+    s = model.score_matrix(q, g).cpu()
+    qids, gids = queries.ids.cpu(), gallery.ids.cpu()
+    true = (qids[:, None] == gids[None, :]) & (qids[:, None] >= 0)
+    valid = true.any(1)
     if not valid.any():
         return 0.0
-    best = gids[s.argmax(dim=1)].cpu()
-    return float((best[valid] == queries.ids[valid]).float().mean())
+    ranks = ranks_of_targets(s[valid], true[valid])
+    return float((ranks == 0).float().mean())
 
 
 def split_shop_user(df2_root: str | os.PathLike[str], split: str, size: int) -> tuple[CropSet, CropSet]:
