@@ -162,6 +162,7 @@
     setText($("meta"), bits.join(" · "));
     setText($("caption"), it.caption || "");
     setText($("flag"), it.flagged ? "flagged: " + (it.reason || "") : "QA sample: the builder accepted this video");
+    $("flag").className = it.flagged ? "flagged" : "sampled";
   }
   function renderTracklets() {
     const ol = $("candidates");
