@@ -91,6 +91,7 @@ class ReviewApp:
         self.reconciled = reconcile(self.root, self.cat)
         self._fps: dict[str, float] = {}
         self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._crops_lock = threading.Lock()
 
     def close(self) -> None:
         with self.lock:
@@ -186,11 +187,15 @@ class ReviewApp:
         if not 0 <= index < len(vt.tracklets):
             raise KeyError(index)
         key = (stem, index, len(vt.tracklets[index].boxes))
-        if key not in self._crops:
-            self._crops[key] = crop_strip(self.root / it.video, vt.tracklets[index].boxes)
-            while len(self._crops) > 64:
-                self._crops.popitem(last=False)
-        return self._crops[key]
+        with self._crops_lock:
+            hit = self._crops.get(key)
+        if hit is None:
+            hit = crop_strip(self.root / it.video, vt.tracklets[index].boxes)
+            with self._crops_lock:
+                self._crops[key] = hit
+                while len(self._crops) > 64:
+                    self._crops.popitem(last=False)
+        return hit
 
     # -- writes -------------------------------------------------------------------
     def decide(self, body: dict[str, Any]) -> dict[str, Any]:
