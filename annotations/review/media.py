@@ -91,17 +91,25 @@ def video_fps(path: str | os.PathLike[str]) -> float:
 def crop_strip(
     video: str | os.PathLike[str], boxes: dict[int, list[float]], n: int = 10, height: int = 96
 ) -> bytes:
-    """A JPEG of up to ``n`` crops of a tracklet, evenly spread over its frames, side by side."""
+    """A JPEG of up to ``n`` crops of a tracklet, evenly spread over its frames, side by side.
+
+    Safe to call from several threads at once (each call opens its own decoder).
+    """
     import cv2
     import numpy as np
 
-    from movingfashion.media.readers import read_frames
+    from movingfashion.media.readers import ReaderCache, read_frames
 
     frames = sorted(boxes)
     if not frames:
         raise MediaError("the tracklet has no boxes", where=str(video))
     pick = sorted({frames[int(i)] for i in np.linspace(0, len(frames) - 1, min(n, len(frames)))})
-    images = read_frames(video, pick)
+    # a reader of its own: decoders are not thread-safe, and the server answers in threads
+    cache = ReaderCache(size=1)
+    try:
+        images = read_frames(video, pick, cache=cache)
+    finally:
+        cache.clear()
     cells = []
     for img, f in zip(images, pick, strict=True):
         h, w = img.shape[:2]

@@ -92,6 +92,7 @@ class ReviewApp:
         self._fps: dict[str, float] = {}
         self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
         self._crops_lock = threading.Lock()
+        self._decode_lock = threading.Lock()
 
     def close(self) -> None:
         with self.lock:
@@ -190,7 +191,8 @@ class ReviewApp:
         with self._crops_lock:
             hit = self._crops.get(key)
         if hit is None:
-            hit = crop_strip(self.root / it.video, vt.tracklets[index].boxes)
+            with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
+                hit = crop_strip(self.root / it.video, vt.tracklets[index].boxes)
             with self._crops_lock:
                 self._crops[key] = hit
                 while len(self._crops) > 64:
@@ -258,6 +260,14 @@ class ReviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (the player cancelled a range, the page moved on) is no error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, app: ReviewApp, host: str, port: int) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET

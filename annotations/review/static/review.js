@@ -318,11 +318,11 @@
   }
   async function afterWrite(stem, label, advance) {
     S.saved += 1;
-    document.body.dataset.saved = String(S.saved);
     status("saved: " + label);
     const next = advance ? nextStem(1) : null;
     await loadQueue();
     await select(next || stem);
+    document.body.dataset.saved = String(S.saved); // stored, and the page shows it
   }
   async function send(body, label, advance) {
     const stem = S.cur;

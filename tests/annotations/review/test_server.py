@@ -241,3 +241,22 @@ def test_a_non_loopback_bind_needs_an_explicit_host(review_setup, monkeypatch):
         res = CliRunner().invoke(cmd, [*args, "--dataset", str(review_setup.dataset), "--port", "0"])
         assert res.exit_code != 0 and "not a loopback address" in str(res.exception)
     assert not (review_setup.dataset / ".review.sqlite").exists()  # refused before anything was created
+
+
+def test_crop_strips_in_parallel_threads(review_setup):
+    """The browser asks for several strips at once; each decode has its own reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stems = review_setup.facts["videos"][:4]
+    with running(review_setup, sample_rate=1.0) as srv:
+        app = srv.app
+        jobs = [(s, i) for s in stems for i in range(3)] * 2
+        with ThreadPoolExecutor(6) as ex:
+            got = list(
+                ex.map(
+                    lambda j: _req(srv, "GET", f"/api/crops?video={j[0]}&tracklet={j[1]}&token={app.token}"),
+                    jobs,
+                )
+            )
+    assert all(status == 200 and body[:3] == b"\xff\xd8\xff" for status, _, body in got)
+    assert len({body for _, _, body in got}) == len(set(jobs))
