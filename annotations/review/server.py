@@ -318,6 +318,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None, head: bool = False
     ) -> None:
+        head = head or self.command == "HEAD"
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))

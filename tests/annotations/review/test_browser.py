@@ -144,7 +144,7 @@ def test_keyboard_review_reaches_the_catalog(browser, review_setup):
             scale = pg.p.evaluate("document.getElementById('overlay').width") / vt.width
             assert pg.p.evaluate(column, [x1, y1, y2, vt.width]) > 0.4 * (y2 - y1) * scale
             assert pg.p.evaluate(column, [(x1 + x2) / 2, y1 + 5, y2 - 5, vt.width]) == 0  # not inside
-            assert pg.p.evaluate("document.getElementById('crops').naturalWidth") > 0
+            pg.p.wait_for_function("document.getElementById('crops').naturalWidth > 0")  # the crop strip
             # accept (a), reject with a reason (r), re-pick another tracklet (t, p)
             pg.decide("a")
             assert pg.current() == second
