@@ -78,14 +78,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def video_fps(path: str | os.PathLike[str]) -> float:
-    """Frames per second of a video (OpenCV's reading of the container), 0.0 when unknown."""
-    import cv2
+    """Frames per second of a video (``movingfashion.media.probe``), 0.0 when it cannot be read."""
+    from movingfashion.media.probe import probe_video
 
-    cap = cv2.VideoCapture(str(path))
     try:
-        return float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if cap.isOpened() else 0.0
-    finally:
-        cap.release()
+        return float(probe_video(path).fps or 0.0)
+    except MediaError:
+        return 0.0
 
 
 def crop_strip(
@@ -98,6 +97,7 @@ def crop_strip(
     import cv2
     import numpy as np
 
+    from movingfashion.media.images import encode_image
     from movingfashion.media.readers import ReaderCache, read_frames
 
     frames = sorted(boxes)
@@ -120,8 +120,4 @@ def crop_strip(
         cw = max(1, int(round(crop.shape[1] * height / max(1, crop.shape[0]))))
         cells.append(cv2.resize(crop, (min(cw, 3 * height), height), interpolation=cv2.INTER_AREA))
         cells.append(np.full((height, 4, 3), 255, np.uint8))
-    strip = np.concatenate(cells[:-1], axis=1)
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if not ok:
-        raise MediaError("cannot encode the crop strip", where=str(video))
-    return buf.tobytes()
+    return encode_image(np.concatenate(cells[:-1], axis=1), ".jpg", quality=85)
