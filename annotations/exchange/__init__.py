@@ -20,8 +20,10 @@ def _cvat(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
 def _mot(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
     from annotations.exchange.mot import write_mot
     from annotations.review.media import video_fps
+    from schemas.paths import resolve_under
 
-    return write_mot(videos, out, {v.stem: video_fps(dataset / v.vt.video) for v in videos})
+    fps = {v.stem: video_fps(resolve_under(dataset, v.vt.video, what="video")) for v in videos}
+    return write_mot(videos, out, fps)
 
 
 def _fiftyone(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:

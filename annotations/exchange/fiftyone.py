@@ -17,6 +17,7 @@ from pathlib import Path
 from annotations.exchange.common import ExportVideo
 from annotations.exchange.cvat import video_xml
 from schemas.atomic import atomic_write_bytes
+from schemas.paths import resolve_under
 
 
 def _place(src: Path, dst: Path) -> None:
@@ -39,7 +40,7 @@ def write_fiftyone(
     root, out = Path(dataset), Path(out)
     paths = []
     for v in videos:
-        src = root / v.vt.video
+        src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
         _place(src, out / "data" / f"{v.stem}{src.suffix}")
         p = out / "labels" / f"{v.stem}.xml"
         atomic_write_bytes(p, video_xml(v.vt, v.tracks))

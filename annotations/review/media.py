@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from schemas.errors import MediaError
+from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath, resolve_under
 
 #: dataset folders the page may read media from
 MEDIA_DIRS = ("videos", "shop", "front", "rear", "fabric")
@@ -27,26 +28,23 @@ class Refused(Exception):
 def resolve_media(root: Path, raw: str) -> Path:
     """The file a ``/media/<raw>`` request names, inside ``root``'s media folders.
 
-    ``raw`` is the still percent-encoded rest of the URL path. Refused (:class:`Refused`): ``..``
-    or ``.`` segments (also percent-encoded), absolute paths, backslashes, NUL, folders other
-    than :data:`MEDIA_DIRS`, unknown file types, and anything that resolves (symlinks
-    included) outside ``root``. A missing file is :class:`FileNotFoundError`.
+    ``raw`` is the still percent-encoded rest of the URL path. Refused (:class:`Refused`): any
+    path that is not canonical once decoded (``..`` or ``.`` parts, also percent-encoded,
+    absolute paths, backslashes, NUL: ``schemas.paths.check_relpath``), folders other than
+    :data:`MEDIA_DIRS`, unknown file types, and anything that resolves outside its media folder,
+    symlinks followed (``schemas.paths.resolve_under``). A missing file is FileNotFoundError.
     """
     try:
-        rel = unquote(raw, errors="strict")
-    except UnicodeDecodeError:
+        rel = check_relpath(unquote(raw, errors="strict"), what="media path")
+    except (UnicodeDecodeError, UnsafePathValue):
         raise Refused(raw) from None
-    if "\x00" in rel or "\\" in rel or not rel:
+    folder, _, rest = rel.partition("/")
+    if folder not in MEDIA_DIRS or not rest or PurePosixPath(rest).suffix.lower() not in CONTENT_TYPES:
         raise Refused(raw)
-    parts = PurePosixPath(rel).parts
-    if rel.startswith("/") or any(p in ("..", ".") for p in rel.split("/")) or len(parts) < 2:
-        raise Refused(raw)
-    if parts[0] not in MEDIA_DIRS or PurePosixPath(rel).suffix.lower() not in CONTENT_TYPES:
-        raise Refused(raw)
-    base = root.resolve()
-    path = (base / rel).resolve()
-    if not path.is_relative_to(base / parts[0]):
-        raise Refused(raw)
+    try:
+        path = resolve_under(root / folder, rest, what="media path", follow_symlinks=True)
+    except PathEscapeError:
+        raise Refused(raw) from None
     if not path.is_file():
         raise FileNotFoundError(rel)
     return path

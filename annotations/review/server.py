@@ -39,6 +39,7 @@ from annotations.review.queue import Queue, build_queue
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError, ConfigError, MFError
+from schemas.paths import resolve_under
 from schemas.review import KINDS, list_decisions, review_states
 from schemas.taxonomy import DF2_CLASSES
 
@@ -145,9 +146,12 @@ class ReviewApp:
             raise KeyError(stem)
         return it
 
+    def _video_file(self, video: str) -> Path:
+        return resolve_under(self.root, video, what="video path", follow_symlinks=True)
+
     def fps(self, video: str) -> float:
         if video not in self._fps:
-            self._fps[video] = video_fps(self.root / video) or 30.0
+            self._fps[video] = video_fps(self._video_file(video)) or 30.0
         return self._fps[video]
 
     def item_json(self, stem: str) -> dict[str, Any]:
@@ -192,7 +196,7 @@ class ReviewApp:
             hit = self._crops.get(key)
         if hit is None:
             with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
-                hit = crop_strip(self.root / it.video, vt.tracklets[index].boxes)
+                hit = crop_strip(self._video_file(it.video), vt.tracklets[index].boxes)
             with self._crops_lock:
                 self._crops[key] = hit
                 while len(self._crops) > 64:
