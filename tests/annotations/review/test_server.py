@@ -260,3 +260,14 @@ def test_crop_strips_in_parallel_threads(review_setup):
             )
     assert all(status == 200 and body[:3] == b"\xff\xd8\xff" for status, _, body in got)
     assert len({body for _, _, body in got}) == len(set(jobs))
+
+
+def test_the_page_loads_nothing_from_elsewhere():
+    import re
+
+    from annotations.review.server import STATIC_DIR, STATIC_FILES
+
+    for name in STATIC_FILES:
+        text = (STATIC_DIR / name).read_text()
+        assert not re.search(r"(https?:)?//[a-z0-9]", text, re.I), name
+        assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text
