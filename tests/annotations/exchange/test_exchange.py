@@ -26,7 +26,7 @@ from schemas.errors import DataFormatError
 from schemas.official import read_official
 from schemas.review import list_decisions
 from schemas.taxonomy import DF2_CLASSES
-from tests.annotations.review.helpers import make_review_dataset
+from tests.annotations.review.review_dataset import make_review_dataset
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.annotations.review.helpers import make_review_dataset
+from tests.annotations.review.review_dataset import make_review_dataset
 
 
 @dataclass
