@@ -8,7 +8,9 @@ Layout (docs/contracts.md "Published dataset")::
     shop/<pid>.jpg              front/, rear/, fabric/ alike (non-JPEG sources are re-encoded)
     manifest.json               SHA-256 of every file; datasheet.md; plots/*.png
 
-Only accepted items are published (so no duplicates, no rejected or needs_review items).
+Only accepted items are published (so no duplicates, no rejected or needs_review items), and
+none a reviewer rejected in ``mf review`` (``schemas.review.apply_review``, which also applies
+class changes made there).
 Determinism: everything is sorted, JSON is written with fixed formatting, plots carry no
 date/software metadata and crops are encoded single-threaded with bit-exact flags, so a rerun
 on unchanged input gives byte-identical files. Unchanged media is not copied again
@@ -40,6 +42,7 @@ from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import OfficialEntry, read_official, write_official
 from schemas.paths import PathEscapeError, inside, resolve_under
+from schemas.review import apply_review
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 
 MEDIA_DIRS = ("videos", "shop", "front", "rear", "fabric")
@@ -126,7 +129,7 @@ def publish(
     """
     root, out = Path(root), Path(out)
     check_paths(catalog, root, out)  # before anything is written (splits included)
-    rows = _publishable(catalog, seed, test_fraction)
+    rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))  # rejected in review: out
     out.mkdir(parents=True, exist_ok=True)
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []

@@ -76,6 +76,12 @@ def _tracklets() -> click.Command:
     return tracklets
 
 
+def _review() -> click.Command:
+    from annotations.cli import review_page
+
+    return review_page
+
+
 def _train_detector() -> click.Command:
     from annotations.cli import train_detector
 
@@ -134,6 +140,7 @@ COMMANDS: dict[str, Entry] = {
     "publish": Entry(_publish, "Write the dataset folder in the official format."),
     "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --truth WORLD."),
     "tracklets": Entry(_tracklets, "Build ground-truth tracklets (same as mf-tracklets)."),
+    "review": Entry(_review, "Review tracklets in the browser (decisions go to the catalog)."),
     "train-detector": Entry(_train_detector, "Train the clothing detector on DeepFashion2."),
     "pretrain-matcher": Entry(_pretrain_matcher, "Pretrain the single-frame matching head."),
     "crop-cache": Entry(_crop_cache, "Decode videos once into a crop cache for fast loading."),
@@ -172,6 +179,7 @@ def cli() -> None:
       mf world generate --out world --products 60 --seed 0
       mf clean --catalog data/catalog.sqlite --root data
       mf publish --catalog data/catalog.sqlite --root data --out dataset
+      mf review --dataset dataset --catalog data/catalog.sqlite
       mf evaluate --dataset dataset --checkpoint runs/seam/last.pt --json
 
     Add --debug to any command to see a traceback on errors.
