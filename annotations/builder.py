@@ -5,7 +5,9 @@ detection with the single-frame matcher, run inference tracking (all tracklets) 
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
-video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``).
+video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
+a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
+(:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards.
 """
 
 from __future__ import annotations
@@ -417,6 +419,10 @@ def build_dataset_tracklets(
             on_video(job, outcome, rep)
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
+    if rep.processed or rep.official_updated:
+        from movingfashion.archive.describe import refresh
+
+        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     rep.seconds = time.perf_counter() - start
     return rep
 

@@ -64,6 +64,12 @@ def _publish() -> click.Command:
     return publish
 
 
+def _verify() -> click.Command:
+    from movingfashion.archive.cli import verify
+
+    return verify
+
+
 def _stats() -> click.Command:
     from movingfashion.app.stats import stats
 
@@ -137,7 +143,8 @@ COMMANDS: dict[str, Entry] = {
     "collect": Entry(_collect, "Collect video-shop pairs into the catalog (same as mf-collect)."),
     "clean": Entry(_clean, "Probe media, remove duplicates, recover split-screen shops, map classes."),
     "splits": Entry(_splits, "Build or rebuild stable stratified 90/10 splits."),
-    "publish": Entry(_publish, "Write the dataset folder in the official format."),
+    "publish": Entry(_publish, "Write the dataset folder in the real archive's layout (+ Croissant, card)."),
+    "verify": Entry(_verify, "Audit a dataset folder against the real archive's invariants."),
     "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --truth WORLD."),
     "tracklets": Entry(_tracklets, "Build ground-truth tracklets (same as mf-tracklets)."),
     "review": Entry(_review, "Review tracklets in the browser (decisions go to the catalog)."),
@@ -180,6 +187,7 @@ def cli() -> None:
       mf clean --catalog data/catalog.sqlite --root data
       mf publish --catalog data/catalog.sqlite --root data --out dataset
       mf review --dataset dataset --catalog data/catalog.sqlite
+      mf verify --dataset dataset
       mf evaluate --dataset dataset --checkpoint runs/seam/last.pt --json
 
     Add --debug to any command to see a traceback on errors.
