@@ -9,8 +9,9 @@ from urllib.parse import unquote
 from schemas.errors import MediaError
 from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath, resolve_under
 
-#: dataset folders the page may read media from
-MEDIA_DIRS = ("videos", "shop", "front", "rear", "fabric")
+#: dataset folders the page may read media from: the archive's videos/ and imgs/, plus the
+#: shop/ and view folders of layouts published before the archive's
+MEDIA_DIRS = ("videos", "imgs", "shop", "front", "rear", "fabric")
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".webm": "video/webm",

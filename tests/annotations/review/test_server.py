@@ -118,11 +118,26 @@ def test_path_traversal_is_refused(review_setup, path):
 
 def test_media_outside_through_a_symlink_is_refused(review_setup, tmp_path):
     (tmp_path / "secret.jpg").write_bytes(b"secret")
-    (review_setup.dataset / "shop" / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    shop_dir = review_setup.dataset / "imgs"
+    assert shop_dir.is_dir(), "the archive layout keeps shop images under imgs/"
+    (shop_dir / "link.jpg").symlink_to(tmp_path / "secret.jpg")
     with pytest.raises(Refused):
-        resolve_media(review_setup.dataset, "shop/link.jpg")
+        resolve_media(review_setup.dataset, "imgs/link.jpg")
     with pytest.raises(FileNotFoundError):
-        resolve_media(review_setup.dataset, "shop/none.jpg")
+        resolve_media(review_setup.dataset, "imgs/none.jpg")
+
+
+def test_every_queued_shop_image_and_video_is_served(review_setup):
+    with running(review_setup) as srv:
+        t = srv.app.token
+        queue = json.loads(_req(srv, "GET", f"/api/queue?token={t}")[2])
+        items = queue["items"] if isinstance(queue, dict) else queue
+        assert items
+        for it in items:
+            for rel in (it["shop"], it["video"]):
+                status, h, body = _req(srv, "GET", f"/media/{rel}?token={t}")
+                assert status == 200, (rel, status)
+                assert body == (review_setup.dataset / rel).read_bytes()
 
 
 def test_media_is_served_with_byte_ranges(review_setup):
