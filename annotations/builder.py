@@ -5,7 +5,9 @@ detection with the single-frame matcher, run inference tracking (all tracklets) 
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
-video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``).
+video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
+a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
+(:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards.
 """
 
 from __future__ import annotations
@@ -28,15 +30,21 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
+    SPLIT_FILES,
+    TRACKLET_DIR,
+    load_splits,
+    read_video_tracklets,
+    tracklet_file,
+    write_video_tracklets,
+)
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
-from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
-from schemas.official import OfficialSplit, read_official, split_files, write_official
+from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 
 
@@ -103,11 +111,6 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 def in_shard(video_path: str, shard: tuple[int, int]) -> bool:
     """Stable assignment of a video to a shard (CRC32 of its path), independent of dataset order."""
     return zlib.crc32(video_path.encode()) % shard[1] == shard[0]
-
-
-def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
-    """The official split files present in a dataset folder (at least one)."""
-    return {p.name: read_official(p) for p in split_files(dataset)}
 
 
 def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)) -> list[VideoJob]:
@@ -325,8 +328,7 @@ def merge_official(
                 p = tracklet_file(root, vp)
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
-                    vt = read_video_tracklets(p)
-                    cur = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+                    cur = read_video_tracklets(p).official()
                 new.append(cur)
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
@@ -394,7 +396,7 @@ def build_dataset_tracklets(
                 outcome = "failed"
             else:
                 t = time.perf_counter()
-                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
+                write_video_tracklets(root, vt)
                 if sheets:
                     from annotations.sheets import write_sheet
 
@@ -415,5 +417,9 @@ def build_dataset_tracklets(
             on_video(job, outcome, rep)
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
+    if rep.processed or rep.official_updated:
+        from movingfashion.archive.describe import refresh
+
+        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     rep.seconds = time.perf_counter() - start
     return rep

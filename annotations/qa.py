@@ -117,7 +117,7 @@ def qa_report(
         if vt.video not in truth:
             rep.missing.append(vt.video)
             continue
-        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        gt = vt.ground_truth_tracklet()
         rep.checks.append(check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction))
         inf = [t for t in vt.tracklets if t.mode == "inference"]
         q = select_query(inf, truth[vt.video])

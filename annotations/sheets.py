@@ -58,7 +58,7 @@ def write_sheet(
     if shop is None:
         shop = np.full((CELL, CELL, 3), 200, np.uint8)
         cv2.putText(shop, "no shop", (10, CELL // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
-    gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+    gt = vt.ground_truth_tracklet()
     frames_all = sorted(gt.scores or gt.boxes) if gt else []
     if not frames_all:
         frames_all = list(range(0, vt.frames, max(1, vt.frames // n)))[:n]

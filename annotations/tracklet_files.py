@@ -1,7 +1,9 @@
 """The tracklet files of a dataset: ``tracklets/<video stem>.json``, one richer
-:class:`~schemas.dataset.VideoTracklets` per video (every tracklet, scores, classes, models).
+:class:`~schemas.dataset.VideoTracklets` per video (every tracklet, scores, classes, models), and
+the ground-truth tracklet of each video in ``train.json``/``test.json``.
 
-Light on purpose (no torch): reading results is what ``mf-tracklets qa/sheets/review`` do.
+Light on imports (no torch, no OpenCV): reading results is what ``mf-tracklets qa/sheets/review``,
+the review server and the exporters do, and they start fast.
 """
 
 from __future__ import annotations
@@ -11,13 +13,33 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from schemas.atomic import atomic_write_text
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
+from schemas.official import SPLIT_FILES, OfficialSplit, read_official, split_files, write_official
+
+__all__ = [
+    "SPLIT_FILES",
+    "TRACKLET_DIR",
+    "load_results",
+    "load_splits",
+    "read_video_tracklets",
+    "require_results",
+    "set_official_tracklet",
+    "tracklet_file",
+    "write_video_tracklets",
+]
 
 TRACKLET_DIR = "tracklets"
 
 
+def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
+    """The official split files present in a dataset folder (at least one), by file name."""
+    return {p.name: read_official(p) for p in split_files(dataset)}
+
+
 def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
+    """``DATASET/tracklets/<video stem>.json``."""
     return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
 
 
@@ -52,3 +74,37 @@ def require_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
             "no tracklet files", where=str(Path(dataset) / TRACKLET_DIR), hint="run mf-tracklets build first"
         )
     return results
+
+
+def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -> Path:
+    """Write ``tracklets/<video>.json`` atomically (the builder's formatting)."""
+    p = tracklet_file(dataset, vt.video)
+    atomic_write_text(p, vt.model_dump_json(indent=1) + "\n")
+    return p
+
+
+def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:
+    """Put ``vt``'s ground-truth tracklet (``{}`` when none) into the split file listing its video.
+
+    Only that entry changes; extra keys are kept. Returns the split file rewritten (None when
+    no split lists the video or the entry already holds that tracklet).
+    """
+    root = Path(dataset)
+    boxes = vt.official()
+    for name in SPLIT_FILES:
+        p = root / name
+        if not p.is_file():
+            continue
+        split = read_official(p)
+        entry = split.get(vt.product_id)
+        if entry is None or vt.video not in entry.video_paths:
+            continue
+        i = entry.video_paths.index(vt.video)
+        trk = list(entry.tracklets) + [{} for _ in range(len(entry.video_paths) - len(entry.tracklets))]
+        if trk[i] == boxes and "tracklets" in entry.model_fields_set:
+            return None
+        trk[i] = boxes
+        entry.tracklets = trk
+        write_official(p, split)
+        return name
+    return None
