@@ -12,7 +12,6 @@ a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and mani
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import zlib
@@ -37,12 +36,12 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     load_splits,
     read_video_tracklets,
     tracklet_file,
+    write_video_tracklets,
 )
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
-from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.official import OfficialSplit, write_official
@@ -329,8 +328,7 @@ def merge_official(
                 p = tracklet_file(root, vp)
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
-                    vt = read_video_tracklets(p)
-                    cur = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+                    cur = read_video_tracklets(p).official()
                 new.append(cur)
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
@@ -398,7 +396,7 @@ def build_dataset_tracklets(
                 outcome = "failed"
             else:
                 t = time.perf_counter()
-                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
+                write_video_tracklets(root, vt)
                 if sheets:
                     from annotations.sheets import write_sheet
 
@@ -425,7 +423,3 @@ def build_dataset_tracklets(
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     rep.seconds = time.perf_counter() - start
     return rep
-
-
-def report_json(rep: BuildReport) -> str:
-    return json.dumps(rep.as_dict(), indent=2, sort_keys=True)

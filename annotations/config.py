@@ -6,9 +6,39 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from annotations.tracking import TrackerConfig
 from movingfashion.media.readers import backend_names
 from movingfashion.models.detectors.base import DetectorConfig
+
+
+class TrackerConfig(BaseModel):
+    """Tracking thresholds (documented defaults, overridable by YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match_threshold: float = Field(
+        0.5, ge=0, le=1, description="min match score with the pivot for a detection to join"
+    )
+    shop_threshold: float = Field(
+        0.3, ge=0, le=1, description="training tracking: min shop match score of the pivot"
+    )
+    class_bonus: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="training tracking: added to the score of detections whose"
+        " detector class is the product's DeepFashion2 class, when ranking"
+        " pivot candidates (shop score) and the detection kept per frame"
+        " (match score); thresholds still apply to the raw scores"
+        " (0 = the paper's rule)",
+    )
+    min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
+    max_gap: int | None = Field(
+        None,
+        ge=0,
+        description="fill a tracklet's frames between detections at most this far apart"
+        " by linear interpolation, in both modes (None = 2 x stride; 0 ="
+        " never); filled frames get a box but no scores",
+    )
 
 
 class ReviewConfig(BaseModel):

@@ -117,7 +117,7 @@ def qa_report(
         if vt.video not in truth:
             rep.missing.append(vt.video)
             continue
-        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        gt = vt.ground_truth_tracklet()
         rep.checks.append(check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction))
         inf = [t for t in vt.tracklets if t.mode == "inference"]
         q = select_query(inf, truth[vt.video])
@@ -128,13 +128,6 @@ def qa_report(
         rep.pass_rate = sum(c.passed for c in rep.checks) / rep.videos
         rep.query_mean_iou = sum(qious) / len(qious)
     return rep
-
-
-def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
-    """Every richer tracklet file of a dataset."""
-    from annotations.builder import TRACKLET_DIR, read_video_tracklets
-
-    return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
 
 
 def source_crops(dataset: str | os.PathLike[str]) -> dict[str, list[Sequence[float] | None]]:

@@ -14,24 +14,22 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from annotations.builder import TrackletBuilder, load_splits, video_jobs
-from annotations.config import BuildConfig
-from annotations.tracking import (
-    inference_tracking,
-    naive_inference_tracking,
-    naive_training_tracking,
-    similarity,
-    training_tracking,
-)
-from movingfashion.media.video_source import VideoSource, frame_indices
-from movingfashion.models import load_matcher
-from movingfashion.models.detectors import build_detector
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the per-pair reference lives in tests/
+
+from annotations.builder import TrackletBuilder, load_splits, video_jobs  # noqa: E402
+from annotations.config import BuildConfig  # noqa: E402
+from annotations.tracking import inference_tracking, similarity, training_tracking  # noqa: E402
+from movingfashion.media.video_source import VideoSource, frame_indices  # noqa: E402
+from movingfashion.models import load_matcher  # noqa: E402
+from movingfashion.models.detectors import build_detector  # noqa: E402
+from tests.annotations.naive_tracking import naive_inference_tracking, naive_training_tracking  # noqa: E402
 
 
 def dataset_from_world(world: Path, out: Path) -> Path:

@@ -1,53 +1,27 @@
-"""CLIs of the cleaning stage: ``mf clean``, ``mf splits``, ``mf publish``, ``mf stats``."""
+"""CLIs of the cleaning stage: ``mf clean``, ``mf splits``, ``mf publish``, and the counts of
+``mf stats`` (:mod:`movingfashion.app.stats`)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cleaning.splits import MODES
-from schemas.cli_support import emit, json_option, run_main
-from schemas.errors import CatalogError, ConfigError
-
-EXIT_STATUS = """\b
-Exit status: 0 all done; 1 some items failed (listed; rerun to retry them);
-2 bad input (a missing or unreadable catalog, root or config), named in one line."""
-
-
-def _existing_catalog(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not Path(value).is_file():
-        raise CatalogError(
-            "catalog not found", where=value, hint="--catalog takes the SQLite catalog mf-collect wrote"
-        )
-    return value
-
-
-def _existing_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not Path(value).is_dir():
-        raise ConfigError(
-            "collection root not found", where=value, hint="--root takes the folder mf-collect filled"
-        )
-    return value
-
-
-_catalog_opt = click.option(
-    "--catalog",
-    "catalog_path",
-    required=True,
-    callback=_existing_catalog,
-    type=click.Path(dir_okay=False),
-    help="SQLite catalog written by mf-collect.",
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    catalog_option,
+    emit,
+    exit_if_failed,
+    json_option,
+    progress,
+    root_option,
 )
-_root_opt = click.option(
-    "--root",
-    required=True,
-    callback=_existing_root,
-    type=click.Path(file_okay=False),
-    help="Collection root (ROOT/<source>/<id>/<kind>.<ext>).",
-)
+
+_catalog_opt = catalog_option()
+_root_opt = root_option()
 _config_opt = click.option(
     "--config",
     "config_path",
@@ -74,13 +48,7 @@ def _human(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _exit_if_failed(failed: list[Any]) -> None:
-    """Exit 1 after the output when some items failed (they are listed in it)."""
-    if failed:
-        raise SystemExit(1)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @_config_opt
@@ -121,8 +89,8 @@ def clean(
       # with clean.yaml holding, to skip split-screen recovery:
       #   steps: [probe, video_duplicates, shop_images, taxonomy, record, associations]
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.pipeline import clean as run_clean
+    from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     if detector_weights and not matcher:
@@ -136,10 +104,10 @@ def clean(
     with Catalog(catalog_path) as cat:
         report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
     emit(report, as_json, _human)
-    _exit_if_failed(report["failed"])
+    exit_if_failed(report["failed"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def splits() -> None:
     """Stable, stratified 90/10 train/test splits.
 
@@ -184,8 +152,8 @@ def splits_rebuild(
       mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
       mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.splits import rebuild_splits
+    from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     cfg = load_cleaning_config(config_path)
@@ -221,10 +189,10 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
         as_json,
         lambda r: "no leakage" if r["ok"] else "\n".join(r["leakage"]),
     )
-    _exit_if_failed(problems)
+    exit_if_failed(problems)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
@@ -257,8 +225,8 @@ def publish(
       mf publish --catalog data/catalog.sqlite --root data --out dataset
       mf publish --catalog data/catalog.sqlite --root data --out dataset --archive --json
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.publish import publish as run_publish
+    from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     cfg = load_cleaning_config(config_path)
@@ -272,9 +240,10 @@ def publish(
             keep_going=True,
             info=cfg.dataset,
             archive=archive,
+            progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
         )
     emit(res, as_json, _publish_human)
-    _exit_if_failed(res["failed"] + res["verify"]["breaks"])
+    exit_if_failed(res["failed"] + res["verify"]["breaks"])
 
 
 def _publish_human(res: dict[str, Any]) -> str:
@@ -287,13 +256,6 @@ def _publish_human(res: dict[str, Any]) -> str:
     return text
 
 
-_rules_opt = click.option(
-    "--rules",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Taxonomy rules YAML for the coverage report (default: the packaged rules).",
-)
-
-
 def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
     """What ``mf stats`` prints: :func:`cleaning.stats.catalog_stats` of the catalog file."""
     from cleaning.stats import catalog_stats
@@ -303,24 +265,5 @@ def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
         return catalog_stats(cat, rules)
 
 
-#: Human form of a stats result (also used by ``mf stats --truth`` in the app layer).
+#: Human form of a stats result (``mf stats`` lives in the app layer: it adds the world's scores).
 stats_human = _human
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
-@_catalog_opt
-@_rules_opt
-@json_option
-def stats(catalog_path: str, rules: str | None, as_json: bool) -> None:
-    """Counts and coverage of a cleaned catalog: status, class, partition, split, reasons, leakage.
-
-    \b
-    Example:
-      mf stats --catalog data/catalog.sqlite
-      mf stats --catalog data/catalog.sqlite --rules my_rules.yaml --json
-    """
-    emit(stats_result(catalog_path, rules), as_json, stats_human)
-
-
-def main() -> None:  # pragma: no cover - convenience entry
-    run_main(clean)

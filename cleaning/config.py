@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.config import load_config
+from cleaning.steps.executor import EXECUTORS
 from schemas.dataset import DatasetInfo
 
 
@@ -182,8 +180,8 @@ class CleaningConfig(_Model):
     test_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of products in the test split")
     steps: list[str] = Field(
         default_factory=lambda: list(DEFAULT_STEPS),
-        description="cleaning steps `mf clean` runs, in this order (names of cleaning.steps.STEPS); "
-        "leave one out to skip it",
+        description="cleaning steps `mf clean` runs, in this order (names of "
+        "cleaning.steps.registry.STEPS, which checks the list); leave one out to skip it",
     )
     executor: str = Field(
         default="local",
@@ -196,24 +194,9 @@ class CleaningConfig(_Model):
         "date_published, citation): Croissant metadata and the dataset card",
     )
 
-    @field_validator("steps")
-    @classmethod
-    def _known_steps(cls, names: list[str]) -> list[str]:
-        from cleaning.steps.registry import resolve_steps
-
-        resolve_steps(names)
-        return names
-
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, name: str) -> str:
-        from cleaning.steps.executor import EXECUTORS
-
         if name not in EXECUTORS:
             raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
         return name
-
-
-def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:
-    """Defaults, overridden by a YAML/JSON file when given."""
-    return load_config(CleaningConfig, path)

@@ -38,7 +38,7 @@ from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext, StepReport
 from cleaning.steps.cache import ResultCache, cache_path
 from cleaning.steps.executor import EXECUTORS
-from cleaning.steps.registry import STEPS, resolve_steps
+from cleaning.steps.registry import STEPS, check_steps
 from cleaning.steps.state import CleaningState
 from schemas.catalog import Catalog
 
@@ -53,7 +53,7 @@ def clean(
 ) -> dict[str, Any]:
     """Run the configured cleaning steps over the catalog; returns the report."""
     cfg = cfg or CleaningConfig()
-    steps = [cls() for cls in resolve_steps(cfg.steps)]
+    steps = [cls() for cls in check_steps(cfg)]
     ctx = StepContext(
         catalog,
         Path(root),

@@ -42,6 +42,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ from movingfashion.archive.describe import describe
 from movingfashion.archive.verify import verify_dataset
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
-from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file
+from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, write_if_changed
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
 from schemas.errors import CatalogError, MediaError, MFError
@@ -81,13 +82,6 @@ VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; files in them that no longer belong are removed on republish.
 MEDIA_DIRS = (VIDEO_DIR, SHOP_DIR, *(str(k) for k in VIEW_KINDS), LEGACY_SHOP_DIR)
 STATE_FILE = ".publish-state.json"
-
-
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    if path.exists() and path.read_bytes() == data:
-        return False
-    atomic_write_bytes(path, data)
-    return True
 
 
 class _Publisher:
@@ -210,11 +204,14 @@ def publish(
     seed: int = 0,
     test_fraction: float = 0.1,
     keep_going: bool = False,
+    progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None = None,
     info: DatasetInfo | None = None,
     archive: bool = False,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Write the dataset folder from the accepted items of the catalog, verify it; returns counts.
+
+    ``progress`` wraps the loop over products (e.g. a progress bar).
 
     A product whose media cannot be published (a collected file missing, a crop that does not
     encode) raises :class:`MediaError`; with ``keep_going`` it is left out of this publish
@@ -231,7 +228,7 @@ def publish(
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
-    for g in groups:
+    for g in progress(groups) if progress else groups:
         placed = set(pub.new_state)
         try:
             entry, n = _entry(catalog, pub, g)
@@ -247,11 +244,11 @@ def publish(
     removed = _remove_stale_media(out, set(pub.new_state))
     _write_official_splits(out, entries)
     lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
-    _write_if_changed(out / "entries.jsonl", lines.encode())
+    write_if_changed(out / "entries.jsonl", lines.encode())
     (out / "plots").mkdir(exist_ok=True)
-    _write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
-    _write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
-    _write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
+    write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
+    write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
+    write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
     described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
     report = verify_dataset(out, workers=workers)
     n_test = sum(e.split == Split.TEST for e in entries)

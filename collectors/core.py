@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterable
@@ -374,3 +375,11 @@ def safe_id(raw: str | None) -> str | None:
         return check_safe_name(str(raw))
     except ValueError:
         return None
+
+
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def hashtags_in(text: str | None) -> list[str]:
+    """The ``#tags`` of a caption or description, in order (without the ``#``)."""
+    return _HASHTAG.findall(text or "")

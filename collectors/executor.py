@@ -13,7 +13,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 
 @dataclass
@@ -102,12 +102,7 @@ EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor}
 
 def check_executor(name: str) -> Callable[..., Executor]:
     """The executor factory called ``name``; :class:`ConfigError` names the choices."""
-    try:
-        return EXECUTORS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown executor {name!r}", where="--executor", hint=f"choose one of {sorted(EXECUTORS)}"
-        ) from None
+    return lookup(EXECUTORS, name, what="executor", where="--executor")
 
 
 def make_executor(name: str, workers: int, *, per_key: int | None = None) -> Executor:

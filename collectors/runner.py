@@ -20,6 +20,7 @@ from typing import Any
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, Summary, safe_id, status_for
 from collectors.executor import make_executor
+from schemas.cli_support import progress_bar
 from schemas.errors import FetchError, MFError
 
 log = logging.getLogger("collectors")
@@ -51,11 +52,7 @@ class Progress:
     def __init__(self, name: str, show: bool | None) -> None:
         if show is None:
             show = sys.stderr.isatty()
-        self.bar: Any = None
-        if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=f"collect {name}", unit="item", file=sys.stderr, dynamic_ncols=True)
+        self.bar: Any = progress_bar(desc=f"collect {name}", unit="item", disable=False) if show else None
 
     def total(self, n: int) -> None:
         if self.bar is not None and self.bar.total != n:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.base import Found, Source, UnsafeId
 from collectors.config import HttpConfig, host_of
-from collectors.core import Candidate, CollectContext, safe_id, status_for
+from collectors.core import Candidate, CollectContext, hashtags_in, safe_id, status_for
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
 from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
@@ -427,9 +427,6 @@ def _clean(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("ERROR: ", "").strip()[:300]
 
 
-_HASHTAG = re.compile(r"#(\w+)")
-
-
 def archive_path(root: str | os.PathLike[str], source: str) -> Path:
     """yt-dlp's download archive of one source: ``ROOT/<source>/.ytdlp-archive.txt``."""
     folder = Path(root) / str(source)
@@ -481,7 +478,7 @@ class YtdlSource(Source):
 
     def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
         desc = info.get("description") or None
-        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or _HASHTAG.findall(desc or "")
+        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or hashtags_in(desc)
         return SourceItem(
             source=self.name,
             source_id=sid,

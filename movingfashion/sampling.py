@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 
 class FrameSampler(ABC):
@@ -162,14 +163,7 @@ def get_sampler(sampler: str | FrameSampler) -> FrameSampler:
     """A sampler instance from its name (or the instance itself)."""
     if isinstance(sampler, FrameSampler):
         return sampler
-    try:
-        return SAMPLERS[sampler]()
-    except KeyError:
-        raise ConfigError(
-            f"unknown frame sampler {sampler!r}",
-            where="sampler",
-            hint=f"choose one of {', '.join(sorted(SAMPLERS))}",
-        ) from None
+    return lookup(SAMPLERS, sampler, what="frame sampler", where="sampler")()
 
 
 class QualityConfig(BaseModel):

@@ -55,6 +55,16 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly it (its mtime then stays);
+    True when it was written. Reruns of publish and of the archive description use it."""
+    p = Path(path)
+    if p.is_file() and p.read_bytes() == data:
+        return False
+    atomic_write_bytes(p, data)
+    return True
+
+
 def atomic_write_json(
     path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
 ) -> None:

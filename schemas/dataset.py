@@ -89,6 +89,15 @@ class VideoTracklets(_Model):
     needs_review: bool = False
     review_reason: str | None = None
 
+    def ground_truth_tracklet(self) -> Tracklet | None:
+        """The tracklet chosen as ground truth, or None when the builder chose none."""
+        return self.tracklets[self.ground_truth] if self.ground_truth is not None else None
+
+    def official(self) -> dict[str, list[float]]:
+        """The ground-truth tracklet as the official JSON writes it (``{}`` when there is none)."""
+        gt = self.ground_truth_tracklet()
+        return gt.official() if gt is not None else {}
+
 
 class DatasetEntry(_Model):
     """One product in the published dataset: the richer JSONL row beside the official JSON."""

@@ -157,6 +157,28 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     return out
 
 
+#: The split files of a published dataset folder.
+SPLIT_FILES = ("train.json", "test.json")
+
+
+def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -> list[Path]:
+    """The split files present in a published dataset folder (at least one), or a
+    :class:`DataFormatError` naming the folder."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise DataFormatError(
+            "dataset folder not found", where=str(root), hint=f"{option} takes the folder mf publish wrote"
+        )
+    found = [root / name for name in SPLIT_FILES if (root / name).is_file()]
+    if not found:
+        raise DataFormatError(
+            "no train.json or test.json",
+            where=str(root),
+            hint="pass a dataset in the official MovingFashion format",
+        )
+    return found
+
+
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     """Read and validate an official split file."""
     p = Path(path)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import click
 
-from schemas.cli_support import run_main
+from schemas.cli_support import EXIT_STATUS, HELP, run_main
 
 
 class Entry(NamedTuple):
@@ -145,7 +145,7 @@ COMMANDS: dict[str, Entry] = {
     "splits": Entry(_splits, "Build or rebuild stable stratified 90/10 splits."),
     "publish": Entry(_publish, "Write the dataset folder in the real archive's layout (+ Croissant, card)."),
     "verify": Entry(_verify, "Audit a dataset folder against the real archive's invariants."),
-    "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --truth WORLD."),
+    "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --world WORLD."),
     "tracklets": Entry(_tracklets, "Build ground-truth tracklets (same as mf-tracklets)."),
     "review": Entry(_review, "Review tracklets in the browser (decisions go to the catalog)."),
     "train-detector": Entry(_train_detector, "Train the clothing detector on DeepFashion2."),
@@ -174,8 +174,8 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, COMMANDS[name].help) for name in self.list_commands(ctx)])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="movingfashion-toolkit")
+@click.group(cls=LazyGroup, context_settings=HELP, epilog=EXIT_STATUS)
+@click.version_option(package_name="movingfashion-toolkit", prog_name="mf")
 def cli() -> None:
     """MovingFashion toolkit: collect, clean, annotate and train on video-to-shop data.
 
@@ -190,6 +190,10 @@ def cli() -> None:
       mf verify --dataset dataset
       mf evaluate --dataset dataset --checkpoint runs/seam/last.pt --json
 
+    \b
+    One name per concept in every command: --root the collection folder, --catalog the catalog
+    file, --dataset a published dataset folder, --world a synthetic world, --df2 a DeepFashion2
+    root, --out what the command writes; --json for machines.
     Add --debug to any command to see a traceback on errors.
     """
 

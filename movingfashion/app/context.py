@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from movingfashion.app.progress import StageProgress
+from schemas.cli_support import plain
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset
@@ -68,19 +69,6 @@ class DemoContext:
 
     def __post_init__(self) -> None:
         self.work = Path(self.work)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready form of section values (dataclasses, paths, nested containers)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def _short(value: Any) -> str:

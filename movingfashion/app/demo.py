@@ -11,7 +11,6 @@ that need its output are skipped, and the command exits 1.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -25,8 +24,8 @@ import click
 from movingfashion.app.context import FULL_PRODUCTS, QUICK_PRODUCTS, DemoContext, Section, StepSkipped
 from movingfashion.app.progress import StageProgress, human_seconds
 from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
-from schemas.cli_support import json_option
-from schemas.errors import MFError
+from schemas.cli_support import EXIT_STATUS, HELP, emit, exit_if_failed, json_option, merge_legacy, out_option
+from schemas.errors import ConfigError, MFError
 
 
 @dataclass(frozen=True)
@@ -169,14 +168,13 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False),
-    default="demo-out",
-    show_default=True,
-    help="Working folder (world, collected media, catalog, dataset, runs); a rerun resumes in it.",
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@out_option(
+    required=False,
+    help="Working folder (world, collected media, catalog, dataset, runs); a rerun resumes in it "
+    "[default: demo-out].",
 )
+@click.option("--work", type=click.Path(file_okay=False), hidden=True, deprecated="use --out instead")
 @click.option(
     "--products",
     type=click.IntRange(min=20),
@@ -197,7 +195,15 @@ def stdout_to_stderr() -> Iterator[None]:
     help="torch CPU threads for the whole demo (0: torch's default).",
 )
 @json_option
-def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, as_json: bool) -> None:
+def demo(
+    out: str | None,
+    work: str | None,
+    products: int | None,
+    seed: int,
+    quick: bool,
+    threads: int,
+    as_json: bool,
+) -> None:
     """Run every stage on the synthetic world served from loopback and print a report.
 
     Stages: world -> collect -> clean -> tracklets -> loader -> seam. Progress and an ETA go to
@@ -208,20 +214,27 @@ def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, 
       mf demo                      # 150 products, every stage (~13 min on 2 idle cores)
       mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
+      mf demo --out /tmp/demo      # another working folder (--work before, still accepted)
     """
+    folder = merge_legacy(out, work, "--out", required=False) or "demo-out"
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     n = products if products is not None else (QUICK_PRODUCTS if quick else FULL_PRODUCTS)
-    ctx = DemoContext(work=Path(work), products=n, seed=seed, quick=quick, progress=StageProgress.to_stderr())
-    ctx.work.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(
+        work=Path(folder), products=n, seed=seed, quick=quick, progress=StageProgress.to_stderr()
+    )
+    try:
+        ctx.work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the working folder: {exc.strerror or exc}",
+            where=str(ctx.work),
+            hint="pass another --out",
+        ) from None
     with stdout_to_stderr():
         report = run_demo(ctx)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
-    else:
-        click.echo(format_report(report))
+    emit(report.as_dict(), as_json, lambda _: format_report(report), sort_keys=False)  # stages in order
     sys.stdout.flush()
-    if not report.ok:
-        sys.exit(1)
+    exit_if_failed([s.name for s in report.stages if s.status != "ok"])

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
 from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
@@ -161,6 +162,20 @@ class MatchHead(nn.Module):
     def score_matrix(self, queries: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
         """All pairs ``[Q,dim]`` x ``[G,dim]`` -> scores ``[Q,G]``, without the ``[Q,G,dim]`` tensor."""
         return score_matrix(queries, gallery, self.fc.weight, self.fc.bias)
+
+
+def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The matching head's training loss: 2-class cross-entropy over pairs (``logits [..., 2]``,
+    ``labels`` 1 = same item), the positives and the negatives each weighted 1/2 (the mean of
+    the one present when the other is missing). Matcher pretraining and SEAM phase 2 use it."""
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none"
+    )
+    pos = labels.reshape(-1).bool()
+    parts = [ce[pos].mean()] if bool(pos.any()) else []
+    if bool((~pos).any()):
+        parts.append(ce[~pos].mean())
+    return torch.stack(parts).mean()
 
 
 def twin(module: EmbeddingHead | MatchHead) -> EmbeddingHead | MatchHead:
@@ -340,29 +355,9 @@ def load_matcher(
         "train one with `mf pretrain-matcher --df2 ROOT --out FILE`, or rebuild the default with"
         " `make weights`"
     )
-    if not p.is_file():
-        raise ModelError("matcher checkpoint not found", where=str(p), hint=hint)
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise ModelError(
-            f"cannot read the checkpoint ({type(exc).__name__}); the file is corrupt or not a torch file",
-            where=str(p),
-            hint=hint,
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != MATCHER_KIND:
-        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(
-            f"not a single-frame matcher checkpoint (kind {kind!r}, expected {MATCHER_KIND!r})",
-            where=str(p),
-            hint=hint,
-        )
-    if ckpt.get("version") != MATCHER_VERSION:
-        raise ModelError(
-            f"matcher checkpoint version {ckpt.get('version')!r}, this code reads {MATCHER_VERSION}",
-            where=str(p),
-            hint=hint,
-        )
+    ckpt = read_tagged_checkpoint(
+        p, kind=MATCHER_KIND, version=MATCHER_VERSION, what="single-frame matcher", hint=hint
+    )
     try:
         model = SingleFrameMatcher(**ckpt.get("config", {}))
         state = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
@@ -381,9 +376,4 @@ def load_matcher(
             "recalibrate_batchnorm on your own crops), or retrain it",
         )
     model.tag = str(ckpt.get("tag", f"{MATCHER_KIND}/v{MATCHER_VERSION}"))
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    return model.to(dev).eval()
+    return model.to(pick_device(device)).eval()

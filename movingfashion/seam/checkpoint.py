@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
 from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, SingleFrameMatcher
 from movingfashion.seam.config import ModelConfig, Variant
 from movingfashion.seam.model import SeamModel
@@ -85,30 +86,15 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
     of another version or of another variant.
     """
     p = Path(path)
-    hint = "train one with `mf train --phase 2 ...` (it writes OUT/last.pt)"
-    if not p.is_file():
-        raise ModelError("checkpoint not found", where=str(p), hint=hint)
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on corrupt files
-        raise ModelError(
-            f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file",
-            where=str(p),
-            hint=hint,
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != SEAM_KIND:
-        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(
-            f"not a SEAM checkpoint (kind {kind!r}, expected {SEAM_KIND!r})",
-            where=str(p),
-            hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
-        )
-    if ckpt.get("version") != SEAM_VERSION:
-        raise ModelError(
-            f"SEAM checkpoint version {ckpt.get('version')!r}, this code reads {SEAM_VERSION}",
-            where=str(p),
-            hint=hint,
-        )
+    ckpt = read_tagged_checkpoint(
+        p,
+        kind=SEAM_KIND,
+        version=SEAM_VERSION,
+        what="SEAM",
+        hint="train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
+        kind_hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
+        weights_only=False,
+    )
     if variant is not None and ckpt.get("variant") != Variant(variant).value:
         raise ModelError(
             f"checkpoint is variant {ckpt.get('variant')!r}, but {Variant(variant).value!r} was asked for",
@@ -138,9 +124,4 @@ def load_checkpoint(
             where=str(path),
             hint="the file was edited or written by other code; retrain it",
         ) from None
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    return model.to(dev).eval(), ckpt
+    return model.to(pick_device(device)).eval(), ckpt

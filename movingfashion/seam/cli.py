@@ -6,32 +6,44 @@ from pathlib import Path
 
 import click
 
-from schemas.cli_support import emit, json_option, progress
+from movingfashion.seam.config import Variant
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    json_option,
+    legacy_folder,
+    out_option,
+    progress,
+    require_dataset,
+)
+
+VARIANTS = [v.value for v in Variant]
 
 
 def _log(as_json: bool):
     return lambda s: click.echo(s, err=True) if not as_json else None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option(
+    required=False, exists=False, help="Phase 2: a MovingFashion dataset folder (mf publish). Required."
+)
 @click.option(
-    "--dataset",
-    required=True,
+    "--df2",
     type=click.Path(exists=True, file_okay=False),
-    help="Phase 2: a MovingFashion dataset folder. Phase 1: a DeepFashion2-format root "
-    "(or a synthetic world folder holding df2/).",
+    help="Phase 1: a DeepFashion2-format root (or a synthetic world folder holding df2/). Required.",
 )
 @click.option("--phase", type=click.Choice(["1", "2"]), default="2", show_default=True)
 @click.option(
     "--variant",
-    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    type=click.Choice(VARIANTS),
     default="full",
     show_default=True,
     help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor).",
 )
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False), help="Run folder (last.pt, features/)."
-)
+@out_option(help="Run folder (last.pt, features/).")
 @click.option("--epochs", type=int, default=None, help="Phase 2 epochs (default: config, 10).")
 @click.option("--steps", type=int, default=300, show_default=True, help="Phase 1 training steps.")
 @click.option("--resume", is_flag=True, help="Continue OUT/last.pt (same variant and settings).")
@@ -54,7 +66,8 @@ def _log(as_json: bool):
 @click.option("--seed", type=int, default=None)
 @json_option
 def train(
-    dataset: str,
+    dataset: str | None,
+    df2: str | None,
     phase: str,
     variant: str,
     out: str,
@@ -74,9 +87,11 @@ def train(
     tracklets with in-batch negatives; OUT/last.pt is written every epoch. Launch with
     torchrun for DDP (gloo on CPU, nccl on CUDA).
 
+    Phase 1 reads --df2 (it took --dataset before, which still works with a warning).
+
     \b
-    Example:
-      mf train --dataset world --phase 1 --out runs/phase1 --steps 300
+    Examples:
+      mf train --df2 world --phase 1 --out runs/phase1 --steps 300
       mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 5
       mf train --dataset dataset --phase 2 --out runs/full --epochs 10 --resume --json
       torchrun --nproc_per_node 2 -m movingfashion.seam.cli train --dataset dataset --out runs/ddp
@@ -85,10 +100,18 @@ def train(
 
     log = _log(as_json)
     if phase == "1":
+        if df2 is None and dataset is not None:
+            click.echo(
+                "warning: phase 1 reads --df2 (a DeepFashion2-format root); --dataset is deprecated", err=True
+            )
+        df2 = legacy_folder(df2, dataset if df2 is None else None, "--df2")
         from movingfashion.seam.phase1 import run_phase1
 
-        result = run_phase1(dataset, out, steps=steps, seed=seed or 0, progress=progress, log=log)
+        result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
     else:
+        if dataset is None:
+            raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
+        require_dataset(dataset)
         from movingfashion.seam.config import ModelConfig, TrainConfig
         from movingfashion.seam.train import run_phase2
 
@@ -115,19 +138,19 @@ def _train_human(r: dict) -> str:
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False))
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
     "--checkpoint",
     "checkpoints",
     required=True,
     multiple=True,
-    type=click.Path(dir_okay=False),
+    type=click.Path(dir_okay=False, exists=True),
     help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines).",
 )
 @click.option(
     "--variant",
-    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    type=click.Choice(VARIANTS),
     default=None,
     help="Refuse a checkpoint of another variant.",
 )
@@ -136,9 +159,7 @@ def _train_human(r: dict) -> str:
 @click.option("--pools", type=int, default=20, show_default=True)
 @click.option("--pool-size", type=int, default=800, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option(
-    "--out", type=click.Path(file_okay=False), default=None, help="Write OUT/results.json (+ cache)."
-)
+@out_option(required=False, help="Write OUT/results.json (+ cache).")
 @json_option
 def evaluate(
     dataset: str,
@@ -158,7 +179,7 @@ def evaluate(
     row per checkpoint (its variant).
 
     \b
-    Example:
+    Examples:
       mf evaluate --dataset dataset --checkpoint runs/full/last.pt --out runs/eval
       mf evaluate --dataset dataset --checkpoint runs/full/last.pt --checkpoint runs/avg/last.pt \\
           --frames 5,10,20 --pools 20 --pool-size 800 --json
@@ -185,22 +206,20 @@ def evaluate(
     emit(res, as_json, summary_table)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("results", type=click.Path(exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option(
-    "--dataset",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS).",
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@click.argument("results", type=click.Path(exists=True, dir_okay=False))
+@out_option(help="Report folder to write (tables, CSV, plots).")
+@dataset_option(
+    required=False, help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS)."
 )
 @json_option
 def report(results: str, out: str, dataset: str | None, as_json: bool) -> None:
     """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from an evaluation's results.json.
 
     \b
-    Example:
+    Examples:
       mf report runs/eval/results.json --out runs/report
+      mf report runs/eval/results.json --out runs/report --dataset dataset --json
     """
     from movingfashion.seam.report import write_report
 

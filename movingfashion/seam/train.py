@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from movingfashion.models.matchrcnn import balanced_pair_loss
 from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank
@@ -45,16 +45,6 @@ def rrs_pool_indices(
     from movingfashion.sampling import get_sampler
 
     return get_sampler("rrs")(list(range(pool)), frames, train=train, generator=rng)
-
-
-def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """2-class cross-entropy over pairs, positives and negatives each weighted 1/2."""
-    ce = F.cross_entropy(logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none")
-    pos = labels.reshape(-1).bool()
-    parts = [ce[pos].mean()] if bool(pos.any()) else []
-    if bool((~pos).any()):
-        parts.append(ce[~pos].mean())
-    return torch.stack(parts).mean()
 
 
 class Phase2Objective(nn.Module):

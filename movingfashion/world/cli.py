@@ -11,7 +11,25 @@ from typing import Any
 
 import click
 
-from schemas.cli_support import emit, json_option, run_main
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    json_option,
+    legacy_argument,
+    legacy_folder,
+    out_option,
+    progress_bar,
+    run_main,
+)
+
+_world_opt = click.option(
+    "--world",
+    "world_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="World folder (mf world generate --out). Required.",
+)
 
 
 def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, Any]:
@@ -52,21 +70,21 @@ def _human(d: dict[str, Any]) -> str:
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def world() -> None:
     """Generate and serve the synthetic MovingFashion world (ground truth for every stage).
 
     \b
     Examples:
       mf world generate --out world --products 60 --seed 0
-      mf world serve world --port 8765 --faults retry_after_429=1
-      mf world export-gt world --out world-gt
+      mf world serve --world world --port 8765 --faults retry_after_429=1
+      mf world export-gt --world world --out world-gt
       mf world score tracklets --dataset dataset --world world
     """
 
 
-@world.command()
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="World folder to write.")
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@out_option(help="World folder to write.")
 @click.option(
     "--products",
     type=int,
@@ -103,25 +121,17 @@ def generate(
     """Render a world folder: world.json, media/, gt/ and df2/ (reused when identical).
 
     \b
-    Example:
+    Examples:
       mf world generate --out world --products 60 --seed 0
       mf world generate --out small --products 24 --quick --json
     """
-    from tqdm import tqdm
-
     from schemas.config import load_config
 
     from .config import WorldConfig
     from .generate import generate_world
 
     cfg = load_config(WorldConfig, config_path)
-    bar = tqdm(
-        total=None,
-        desc="rendering products",
-        unit="product",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-    )
+    bar = progress_bar(desc="rendering products", unit="product")
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -133,8 +143,9 @@ def generate(
     emit(summarize(truth, Path(out), time.perf_counter() - t0), as_json, _human)
 
 
-@world.command()
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
 @click.option("--port", type=int, default=0, show_default=True, help="TCP port (0 picks a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
@@ -156,7 +167,8 @@ def generate(
 @click.option("--once", is_flag=True, hidden=True, help="Start, write fixtures, print and stop (for tests).")
 @json_option
 def serve(
-    world_dir: str,
+    legacy_world_dir: str | None,
+    world_dir: str | None,
     port: int,
     host: str,
     faults: tuple[str, ...],
@@ -167,10 +179,11 @@ def serve(
     """Serve a world as Net-A-Porter-like pages, TikTok/Instagram media and plain files until Ctrl-C.
 
     \b
-    Example:
-      mf world serve world --port 8765
-      mf world serve world --faults retry_after_429=1 --faults truncate=1234567890123
+    Examples:
+      mf world serve --world world --port 8765
+      mf world serve --world world --faults retry_after_429=1 --faults truncate=1234567890123
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .faults import parse_faults
     from .server import WorldServer
 
@@ -197,36 +210,43 @@ def serve(
         server.stop()
 
 
-@world.command()
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), default="docs/images", show_default=True)
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
+@out_option(required=False, default="docs/images", show_default=True, help="Folder of the PNG files.")
 @json_option
-def pictures(world_dir: str, out: str, as_json: bool) -> None:
+def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_json: bool) -> None:
     """Render README pictures: frames with ground-truth boxes and a contact sheet of shop images.
 
     \b
-    Example:
-      mf world pictures world --out docs/images
+    Examples:
+      mf world pictures --world world --out docs/images
+      mf world pictures --world world --out /tmp/pictures --json
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .pictures import render_pictures
 
     emit(render_pictures(world_dir, out), as_json, lambda d: "wrote " + ", ".join(d.values()))
 
 
-@world.command("export-gt")
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+@world.command("export-gt", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
+@out_option(help="Dataset folder to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
 @json_option
-def export_gt(world_dir: str, out: str, seed: int, as_json: bool) -> None:
+def export_gt(
+    legacy_world_dir: str | None, world_dir: str | None, out: str, seed: int, as_json: bool
+) -> None:
     """Write what a perfect pipeline would publish: the official-format dataset of the world, its
     tracklets the true item boxes (a reference for `mf-tracklets qa --reference`).
 
     \b
-    Example:
-      mf world export-gt world --out world-gt
+    Examples:
+      mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official
 
     from .gt_dataset import export_gt_dataset
@@ -240,21 +260,19 @@ def export_gt(world_dir: str, out: str, seed: int, as_json: bool) -> None:
     )
 
 
-@world.group()
+@world.group(context_settings=HELP, epilog=EXIT_STATUS)
 def score() -> None:
     """Score what a stage produced against the world's truth.
 
     \b
     Examples:
       mf world score tracklets --dataset dataset --world world --json
-      mf stats --catalog data/catalog.sqlite --root data --truth world   # the cleaning figures
+      mf stats --catalog data/catalog.sqlite --root data --world world   # the cleaning figures
     """
 
 
-@score.command("tracklets")
-@click.option(
-    "--dataset", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
-)
+@score.command("tracklets", context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
     "--world",
     "world_dir",
@@ -269,15 +287,16 @@ def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bo
     paper's >= 50% check and the query selection's mean IoU.
 
     \b
-    Example:
+    Examples:
       mf world score tracklets --dataset demo-out/dataset --world demo-out/world --json
+      mf world score tracklets --dataset dataset --world world/world.json --details --json
     """
     from annotations.cli import qa_human
 
     from .scoring.tracklets import score_tracklets
+    from .truth import world_folder
 
-    w = Path(world_dir)
-    rep = score_tracklets(dataset, w if w.is_dir() else w.parent)
+    rep = score_tracklets(dataset, world_folder(world_dir))
     emit(rep.as_dict(details), as_json, qa_human)
 
 

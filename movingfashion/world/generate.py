@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
-import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -517,12 +515,3 @@ def _retake(
     _write_gt(out, _gt_model(vid, d.product_id, gts, {orig.product_id: d.product_id}))
     row = _video_row(out, d, vid, scene.size, len(frames), cfg, retake_of=vrow["video_id"])
     return {"images": _copy_images(out, orig, d, images), "videos": [row]}
-
-
-def timed_generate(
-    out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False, **kw: Any
-) -> tuple[WorldTruth, float]:
-    """``generate_world`` and the seconds it took."""
-    t0 = time.perf_counter()
-    truth = generate_world(out_dir, products, seed, quick=quick, **kw)
-    return truth, math.floor((time.perf_counter() - t0) * 10) / 10

@@ -151,6 +151,12 @@ class WorldTruth(_Model):
         raise KeyError(video_id)
 
 
+def world_folder(path: str | os.PathLike[str]) -> Path:
+    """The world folder named by ``path``: the folder itself, or the folder of its ``world.json``."""
+    p = Path(path)
+    return p if p.is_dir() else p.parent
+
+
 def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
     return WorldTruth.model_validate_json(Path(world_dir, "world.json").read_text(encoding="utf-8"))
 

@@ -17,13 +17,12 @@ from annotations.builder import (
     in_shard,
     load_splits,
     parse_shard,
-    read_video_tracklets,
-    tracklet_file,
     video_jobs,
 )
 from annotations.cli import tracklets
 from annotations.config import BuildConfig, ReviewConfig
-from annotations.qa import load_results, qa_report, reference_boxes
+from annotations.qa import qa_report, reference_boxes
+from annotations.tracklet_files import load_results, read_video_tracklets, tracklet_file
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceItem, Status
@@ -53,6 +52,7 @@ def built(gt_dataset, tmp_path_factory):
     return ds, rep, pid
 
 
+@pytest.mark.slow
 def test_acceptance_iou_and_50pct_check(built, gt_dataset):
     ds, rep, _ = built
     assert rep.failed == [] and rep.processed == rep.videos > 10
@@ -75,6 +75,7 @@ def test_acceptance_iou_and_50pct_check(built, gt_dataset):
     assert qa.query_mean_iou >= 0.6
 
 
+@pytest.mark.slow
 def test_outputs_official_and_richer(built):
     ds, rep, pid = built
     splits = {name: read_official(ds / name) for name in ("train.json", "test.json")}
@@ -103,6 +104,7 @@ def test_outputs_official_and_richer(built):
     assert len(sheets) == rep.videos and all(p.stat().st_size > 1000 for p in sheets)
 
 
+@pytest.mark.slow
 def test_the_published_folder_still_verifies_after_the_build(built):
     """The build refreshes what a published folder says about itself: manifest, tables, Croissant."""
     from movingfashion.archive.verify import verify_dataset
@@ -124,6 +126,7 @@ def test_the_published_folder_still_verifies_after_the_build(built):
     assert {(r["product_id"], r["video_path"], r["frame"]): r["box"] for r in rows} == merged
 
 
+@pytest.mark.slow
 def test_rerun_skips_done_videos(built):
     ds, rep, _ = built
     before = {p.name: p.read_bytes() for p in (ds / "tracklets").glob("*.json")}
@@ -166,10 +169,12 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     assert rep.processed == 1 and tracklet_file(ds, good["video_paths"][0]).is_file()
     out = read_official(ds / "train.json")
     assert out[good_pid].tracklets[0] and out[bad_pid].tracklets == bad["tracklets"]  # untouched
-    # the CLI reports it too and still succeeds
+    # the CLI lists it and exits 1 (some items failed); a rerun tries it again
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4", "--json"])
-    assert res.exit_code == 0, res.output
-    assert len(json.loads(res.stdout)["failed"]) == 1
+    assert res.exit_code == 1, res.output
+    assert [f["video"] for f in json.loads(res.stdout)["failed"]] == [bad["video_paths"][0]]
+    res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4"])
+    assert res.exit_code == 1 and f"failed: {rep.failed[0]['error']}" in res.stdout
 
 
 def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
@@ -203,6 +208,7 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     assert json.loads(res.stdout)["needs_review"] == []
 
 
+@pytest.mark.slow
 def test_qa_cli(built, gt_dataset):
     ds, rep, _ = built
     res = CliRunner().invoke(

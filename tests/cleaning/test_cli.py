@@ -15,7 +15,7 @@ from schemas.cli_support import run_main
 def _run(args):
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    return json.loads(res.output)
+    return json.loads(res.stdout)
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_clean_splits_publish_stats_json(cleaned_world, catalog_copy, tmp_path):
             str(catalog_copy),
             "--root",
             root,
-            "--truth",
+            "--world",
             str(cleaned_world.world / "world.json"),
             "--json",
         ]

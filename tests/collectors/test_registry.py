@@ -11,10 +11,11 @@ from pathlib import Path
 import click
 import pytest
 
-from collectors.base import Source, registry, source_class
+from collectors.base import Source
 from collectors.cli import collect
 from collectors.config import CollectConfig
 from collectors.executor import EXECUTORS
+from collectors.registry import registry, source_class
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceName
 

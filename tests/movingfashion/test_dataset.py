@@ -295,6 +295,7 @@ def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp
         cli,
         [
             "crop-cache",
+            "--dataset",
             str(tiny_dataset),
             "--split",
             "train",
@@ -307,11 +308,12 @@ def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["built"] == 4 and json.loads(res.output)["pool"] is None
-    again = json.loads(
-        runner.invoke(
-            cli, ["crop-cache", str(tiny_dataset), "--out", str(out), "--crop-size", "32", "--json"]
-        ).output
+    # the old positional spelling of --dataset still works, with a deprecation warning
+    legacy = runner.invoke(
+        cli, ["crop-cache", str(tiny_dataset), "--out", str(out), "--crop-size", "32", "--json"]
     )
+    assert legacy.exit_code == 0 and "use --dataset instead" in legacy.stderr, legacy.output
+    again = json.loads(legacy.stdout)
     assert again["built"] == 0 and again["already_cached"] == 4
     plain = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3)
     cached = MovingFashionDataset(tiny_dataset, "train", seed=1, crop_size=32, frames=3, crop_cache=out)

@@ -9,7 +9,6 @@ wrong-association precision/recall.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -17,26 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.mih import UnionFind
 from movingfashion.media.images import read_image
+from movingfashion.world.scoring.metrics import cluster_pairs, prf
 from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.paths import resolve_under
-
-
-def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
-    p = tp / n_pred if n_pred else 1.0
-    r = tp / n_true if n_true else 1.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(f, 4),
-        "true_positives": tp,
-        "predicted": n_pred,
-        "actual": n_true,
-    }
 
 
 def _pick_stats(picks: list[tuple[bool, bool]]) -> dict[str, Any]:
@@ -70,14 +55,6 @@ def _video_ids(catalog: Catalog, truth: WorldTruth) -> dict[str, str]:
     return out
 
 
-def _cluster_pairs(links: list[tuple[str, str]], keys: set[str]) -> set[frozenset[str]]:
-    uf = UnionFind(sorted(keys))
-    for a, b in links:
-        if a in keys and b in keys:
-            uf.union(a, b)
-    return {frozenset(p) for g in uf.groups() for p in itertools.combinations(sorted(map(str, g)), 2)}
-
-
 def score_cleaning(
     catalog: Catalog,
     root: str | os.PathLike[str],
@@ -96,8 +73,8 @@ def score_cleaning(
         for a in assets
         if a.kind == AssetKind.VIDEO and a.duplicate_of and a.path in vid_of and a.duplicate_of in vid_of
     ]
-    t_pairs, p_pairs = _cluster_pairs(true_links, keys), _cluster_pairs(pred_links, keys)
-    dup = _prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
+    t_pairs, p_pairs = cluster_pairs(true_links, keys), cluster_pairs(pred_links, keys)
+    dup = prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in truth.videos:
         if v.duplicate_of and v.video_id in keys:
@@ -107,7 +84,7 @@ def score_cleaning(
     # split-screen
     pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
     true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}
-    split = _prf(len(pred_split & true_split), len(pred_split), len(true_split))
+    split = prf(len(pred_split & true_split), len(pred_split), len(true_split))
     diffs = []
     if world_dir is not None:
         for a in assets:
@@ -172,5 +149,5 @@ def score_cleaning(
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
     if wrong_pred or any((r.reason or "").startswith("association:") for r in catalog.items()):
-        out["wrong_association"] = _prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true))
+        out["wrong_association"] = prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true))
     return out

@@ -18,7 +18,7 @@ STAGES = ["world", "collect", "clean", "tracklets", "loader", "seam"]
 
 
 def _demo(work, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "movingfashion", "demo", "--quick", "--work", str(work), *extra]
+    cmd = [sys.executable, "-m", "movingfashion", "demo", "--quick", "--out", str(work), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 

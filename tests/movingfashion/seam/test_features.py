@@ -1,7 +1,8 @@
 import torch
 
-from movingfashion.seam.features import choose_query, mean_iou, synthetic_bank
+from movingfashion.seam.features import choose_query, mean_iou
 from schemas.dataset import Tracklet, VideoTracklets
+from tests.movingfashion.seam.synthetic import synthetic_bank
 
 
 def test_query_is_the_tracklet_with_the_best_mean_iou_with_the_ground_truth():
