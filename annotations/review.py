@@ -10,6 +10,7 @@ from typing import Any
 
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
+from schemas.faults import local_faults
 from schemas.items import Status
 
 STAGE = "tracklets"
@@ -84,14 +85,14 @@ def record_decision(
         "note": note,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    p = Path(dataset) / REVIEW_FILE
-    with open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
-        fh.write(json.dumps(rec) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    if catalog is not None:
-        cat = open_catalog(catalog)
-        try:
+    cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
+    try:
+        p = Path(dataset) / REVIEW_FILE
+        with local_faults(p), open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if cat is not None:
             key = _find_item(cat, product_id)
             cat.log_event(STAGE, f"review {decision}: {video}", *(key or (None, None)))
             if key is not None:
@@ -101,6 +102,7 @@ def record_decision(
                     cat.set_item_state(
                         *key, status=Status.REJECTED, reason=f"tracklets: rejected in review ({video})"
                     )
-        finally:
+    finally:
+        if cat is not None:
             cat.close()
     return rec
