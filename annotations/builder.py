@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,9 +35,10 @@ from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
-from schemas.atomic import atomic_write_text
+from schemas.atomic import atomic_write_text, sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.official import OfficialSplit, read_official, write_official
 from schemas.paths import resolve_under
 
@@ -403,15 +405,46 @@ def build_dataset_tracklets(
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:
             job.item_class = classes.get(job.product_id)
-    if builder is None:
-        det = build_detector(detector, weights, cfg.detector)
-        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
-    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     cat = None
-    if catalog is not None:
+    if catalog is not None:  # opened (and checked: a damaged one is refused) before any work
         from annotations.review import open_catalog
 
         cat = open_catalog(catalog)
+    sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    try:
+        if builder is None:
+            det = build_detector(detector, weights, cfg.detector)
+            builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+        return _build_jobs(
+            root,
+            splits,
+            jobs,
+            builder,
+            cat,
+            force=force,
+            sheets=sheets,
+            on_video=on_video,
+            write_official_json=write_official_json,
+        )
+    finally:
+        if cat is not None:
+            cat.close()
+
+
+def _build_jobs(
+    root: Path,
+    splits: dict[str, OfficialSplit],
+    jobs: list[VideoJob],
+    builder: TrackletBuilder,
+    cat: Any,
+    *,
+    force: bool,
+    sheets: bool,
+    on_video: Callable[[VideoJob, str, BuildReport], None] | None,
+    write_official_json: bool,
+) -> BuildReport:
+    """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None)."""
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     start = time.perf_counter()
     for job in jobs:
         if not force and builder.is_done(root, job):
@@ -419,11 +452,19 @@ def build_dataset_tracklets(
             vt = read_video_tracklets(tracklet_file(root, job.video_path))
             if vt.needs_review:
                 rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
+            if sheets:  # asked for now, or lost: a done video gets its missing sheet
+                from annotations.sheets import sheet_path, write_sheet
+
+                if not sheet_path(root, vt.video).is_file():
+                    write_sheet(root, vt)
             outcome = "skipped"
         else:
             try:
                 vt, n, nd = builder.process(root, job, rep.timings)
-            except MFError as exc:
+            except (MFError, OSError) as exc:
+                reraise_local_fault(exc)  # disk full etc. is not the video's fault: stop the run
+                if isinstance(exc, OSError):
+                    raise
                 rep.failed.append({"video": job.video_path, "error": str(exc)})
                 if cat is not None:
                     from annotations.review import log_failure
@@ -431,22 +472,24 @@ def build_dataset_tracklets(
                     log_failure(cat, job.product_id, f"{job.video_path}: {exc}")
                 outcome = "failed"
             else:
+                # side effects first, the tracklet file (what marks the video done) last: a kill
+                # in between leaves the video to redo, never done without its sheet or mark
                 t = time.perf_counter()
-                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
                 if sheets:
                     from annotations.sheets import write_sheet
 
                     write_sheet(root, vt)
-                rep.timings["write"] += time.perf_counter() - t
-                rep.processed += 1
-                rep.frames_detected += n
-                rep.detections += nd
                 if vt.needs_review:
                     rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
                     if cat is not None:
                         from annotations.review import mark_needs_review
 
                         mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
+                rep.timings["write"] += time.perf_counter() - t
+                rep.processed += 1
+                rep.frames_detected += n
+                rep.detections += nd
                 outcome = "done"
         rep.seconds = time.perf_counter() - start
         if on_video is not None:

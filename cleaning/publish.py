@@ -32,10 +32,11 @@ import numpy as np
 from cleaning.splits import rebuild_splits
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
-from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file
+from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, sweep_partials
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, Split
 from schemas.errors import CatalogError, MediaError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import OfficialEntry, read_official, write_official
@@ -128,6 +129,7 @@ def publish(
     check_paths(catalog, root, out)  # before anything is written (splits included)
     rows = _publishable(catalog, seed, test_fraction)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out, recursive=True)  # what a killed publish left half-written
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
     failed: list[dict[str, str]] = []
@@ -136,6 +138,7 @@ def publish(
         try:
             entries.append(_entry(catalog, pub, r))
         except (MFError, OSError) as exc:
+            reraise_local_fault(exc)  # disk full etc. is not the product's fault: stop the run
             if not keep_going:
                 raise
             for rel in set(pub.new_state) - placed:  # its media leave the dataset with it

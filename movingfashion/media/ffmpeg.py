@@ -24,6 +24,7 @@ import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
 from schemas.errors import MediaError
+from schemas.faults import fault_in_text
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,9 @@ def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -
         proc = subprocess.run(cmd, input=stdin, capture_output=True)
     err = proc.stderr.decode(errors="replace")
     if proc.returncode != 0:
+        fault = fault_in_text(err, args[-1] if args else where)
+        if fault is not None:  # it could not write its output (disk full, ...): not the video's fault
+            raise fault
         raise MediaError(f"ffmpeg failed ({proc.returncode}): {err.strip()[-300:]}", where=where)
     log_subprocess_stderr(log, err, where)
 
