@@ -42,7 +42,8 @@ import pytest
 
 from tests.damage import catalog_rows, tree_sha
 
-pytestmark = pytest.mark.slow
+#: ~2.5 min on two idle cores; the limit leaves room for a loaded machine (7 min at load 12)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 KILLS = 3
 SEED = 20
