@@ -50,6 +50,9 @@ from schemas.faults import reraise_local_fault
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 
+#: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
+REFRESH_PENDING = ".tracklets-refresh-pending"
+
 
 @dataclass
 class VideoJob:
@@ -412,6 +415,11 @@ def _build_jobs(
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None)."""
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     start = time.perf_counter()
+    # a run killed between its first write and the end of the refresh below leaves this mark: the
+    # rerun, with nothing left to build, still refreshes what the folder says about itself
+    pending = root / REFRESH_PENDING
+    unfinished = pending.is_file()
+    pending.touch()
     for job in jobs:
         if not force and builder.is_done(root, job):
             rep.skipped += 1
@@ -462,10 +470,11 @@ def _build_jobs(
             on_video(job, outcome, rep)
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
-    if rep.processed or rep.official_updated:
+    if rep.processed or rep.official_updated or unfinished:
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+    pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep
 

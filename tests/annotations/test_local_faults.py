@@ -49,3 +49,29 @@ def test_build_on_a_full_disk_stops_then_a_rerun_completes(gt_dataset, tmp_path,
     rerun = json.loads(capsys.readouterr().out)
     assert rerun["failed"] == [] and rerun["skipped"] == 1
     assert tree_sha(ds) == tree_sha(ref)
+
+
+class _Killed(BaseException):
+    """Stands for SIGKILL: nothing after it runs."""
+
+
+def test_a_build_killed_before_the_refresh_is_refreshed_by_the_rerun(gt_dataset, tmp_path, monkeypatch):
+    """Every video done but the folder's manifest, tables and card not refreshed yet: the rerun has
+    nothing to build and still ends where an uninterrupted build ends (the folder verifies)."""
+    import movingfashion.archive.describe as describe
+    from movingfashion.archive.verify import verify_dataset
+
+    ref, ds = _mini(gt_dataset, tmp_path / "ref"), _mini(gt_dataset, tmp_path / "ds")
+    args = ["--stride", "6", "--json"]
+    assert _exit_code(["build", "--dataset", str(ref), *args]) == 0
+
+    def killed(root):
+        raise _Killed
+
+    monkeypatch.setattr(describe, "refresh", killed)
+    with pytest.raises(_Killed):
+        _exit_code(["build", "--dataset", str(ds), *args])
+    monkeypatch.undo()
+    assert _exit_code(["build", "--dataset", str(ds), *args]) == 0
+    assert tree_sha(ds) == tree_sha(ref)
+    assert verify_dataset(ds).check("manifest").status == "ok"

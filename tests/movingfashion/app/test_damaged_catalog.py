@@ -70,7 +70,28 @@ def _commands(root: Path, fx: dict, dataset: Path, world: Path, base_url: str, t
             tracklets,
             ["review", "--dataset", str(dataset), "--catalog", "{cat}", "--accept", _a_video(dataset)],
         ),
+        (
+            "mf-tracklets review --serve",
+            tracklets,
+            ["review", "--dataset", str(dataset), "--catalog", "{cat}", "--serve", "--port", "0"],
+        ),
+        ("mf review", cli, ["review", "--dataset", str(dataset), "--catalog", "{cat}", "--port", "0"]),
+        (
+            "mf-tracklets import",
+            tracklets,
+            ["import", str(_cvat(dataset, tmp)), "--dataset", str(dataset), "--catalog", "{cat}"],
+        ),
     ]
+
+
+def _cvat(dataset: Path, tmp: Path) -> Path:
+    """A CVAT file of one of the dataset's videos (exported outside the dataset folder)."""
+    from annotations.exchange import export_dataset
+
+    out = tmp / "cvat"
+    if not out.is_dir():
+        export_dataset(dataset, "cvat", out, videos=[_a_video(dataset)])
+    return sorted(out.glob("*.xml"))[0]
 
 
 def _a_video(dataset: Path) -> str:
@@ -96,7 +117,7 @@ def test_every_command_refuses_a_damaged_catalog(damaged, tmp_path, capsys):
         assert "Traceback" not in out.err
         assert cat.read_bytes() == data, f"{name} wrote into the damaged catalog"
         checked.append(name)
-    assert len(checked) == 15
+    assert len(checked) == 18
     # nothing else was written either: no publish output, the dataset and its review log untouched
     assert not (tmp_path / "ds").exists()
     assert {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()} == dataset_files
