@@ -37,6 +37,14 @@ def _load_build_config(
     return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
 
 
+def _need_dataset(dataset: str) -> None:
+    """A dataset folder that does not exist is an input error (exit 2), not an empty result."""
+    if not Path(dataset).is_dir():
+        raise DataFormatError(
+            "dataset folder not found", where=str(dataset), hint="pass the folder of mf publish"
+        )
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def tracklets() -> None:
     """Build ground-truth tracklets for a dataset in the official format.
@@ -98,6 +106,10 @@ def build(
     video is reported and skipped.
 
     \b
+    Exit status: 0 all done; 1 some videos failed (listed; a rerun retries them) or a local
+    fault (disk full, ...) stopped the run; 2 bad input (no dataset folder, a damaged catalog).
+
+    \b
     Example:
       mf-tracklets build --dataset dataset --stride 2 --shard 0/2 --json
     """
@@ -138,6 +150,8 @@ def build(
             + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
         ),
     )
+    if rep.failed:  # listed above; a rerun retries them
+        raise SystemExit(1)
 
 
 @tracklets.command()
@@ -197,6 +211,7 @@ def sheets(dataset, videos, n, as_json) -> None:
     from annotations.qa import load_results
     from annotations.sheets import write_sheet
 
+    _need_dataset(dataset)
     out = [
         str(write_sheet(dataset, vt, n))
         for vt in load_results(dataset)
@@ -239,10 +254,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
     ctx = click.get_current_context()
     explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
     check_bind(host, allow_non_loopback=explicit)
-    if not Path(dataset).is_dir():
-        raise DataFormatError(
-            "dataset folder not found", where=str(dataset), hint="pass the folder of mf publish"
-        )
+    _need_dataset(dataset)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed)
     try:
@@ -309,6 +321,7 @@ def review(
     from annotations.review import read_decisions, record_decision
     from annotations.sheets import sheet_path
 
+    _need_dataset(dataset)
     results = {Path(vt.video).stem: vt for vt in load_results(dataset)}
     if accept or reject:
         recs = []

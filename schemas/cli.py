@@ -118,3 +118,34 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
     emit(
         result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"
     )
+
+
+@catalog.command("recover")
+@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The new catalog to write.")
+@json_option
+def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
+    """Copy every row that can still be read from a damaged catalog into a new one.
+
+    The damaged file is only read. Rows behind a damaged page are lost (a rerun of the
+    collectors fetches their items again); assets whose item was lost are left out. Check the
+    result, then put it in place of the damaged file (moved aside with its -wal and -shm files).
+
+    \b
+    Examples:
+      mf catalog recover --catalog data/catalog.sqlite --out data/recovered.sqlite
+      mf catalog check --catalog data/recovered.sqlite
+    """
+    from schemas.catalog_recover import recover_catalog
+
+    report = recover_catalog(catalog_path, out)
+    emit(
+        report.as_dict(),
+        as_json,
+        lambda r: (
+            f"{r['out']}: "
+            + ", ".join(f"{n} {t}" for t, n in r["rows"].items())
+            + f" rows salvaged; {sum(r['damaged_runs_skipped'].values())} damaged runs skipped, "
+            f"{r['orphaned_assets']} assets without their item left out"
+        ),
+    )

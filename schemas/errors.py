@@ -76,8 +76,8 @@ class CatalogCorrupt(CatalogError):
         super().__init__(
             f"the catalog is damaged ({detail}); nothing was written to it",
             where=path,
-            hint=f"recover it with `sqlite3 {path} .recover | sqlite3 recovered.sqlite` and pass "
-            "--catalog recovered.sqlite, or restore it from a copy",
+            hint=f"salvage its rows with `mf catalog recover --catalog {path} --out recovered.sqlite` "
+            "(or sqlite3's .recover) and pass --catalog recovered.sqlite, or restore it from a copy",
         )
 
 

@@ -166,10 +166,11 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     assert rep.processed == 1 and tracklet_file(ds, good["video_paths"][0]).is_file()
     out = read_official(ds / "train.json")
     assert out[good_pid].tracklets[0] and out[bad_pid].tracklets == bad["tracklets"]  # untouched
-    # the CLI reports it too and still succeeds
+    # the CLI lists it too and exits 1 (some items failed); the good video is not redone
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4", "--json"])
-    assert res.exit_code == 0, res.output
-    assert len(json.loads(res.stdout)["failed"]) == 1
+    assert res.exit_code == 1, res.output
+    report = json.loads(res.stdout)
+    assert [f["video"] for f in report["failed"]] == [bad["video_paths"][0]] and report["skipped"] == 1
 
 
 def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
