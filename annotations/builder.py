@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,10 +43,15 @@ from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
+from schemas.atomic import sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
+
+#: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
+REFRESH_PENDING = ".tracklets-refresh-pending"
 
 
 @dataclass
@@ -367,27 +373,71 @@ def build_dataset_tracklets(
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:
             job.item_class = classes.get(job.product_id)
-    if builder is None:
-        det = build_detector(detector, weights, cfg.detector)
-        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
-    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     cat = None
-    if catalog is not None:
+    if catalog is not None:  # opened (and checked: a damaged one is refused) before any work
         from annotations.review import open_catalog
 
         cat = open_catalog(catalog)
+    sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    try:
+        if builder is None:
+            det = build_detector(detector, weights, cfg.detector)
+            builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+        return _build_jobs(
+            root,
+            splits,
+            jobs,
+            builder,
+            cat,
+            force=force,
+            sheets=sheets,
+            on_video=on_video,
+            write_official_json=write_official_json,
+        )
+    finally:
+        if cat is not None:
+            cat.close()
+
+
+def _build_jobs(
+    root: Path,
+    splits: dict[str, OfficialSplit],
+    jobs: list[VideoJob],
+    builder: TrackletBuilder,
+    cat: Any,
+    *,
+    force: bool,
+    sheets: bool,
+    on_video: Callable[[VideoJob, str, BuildReport], None] | None,
+    write_official_json: bool,
+) -> BuildReport:
+    """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None)."""
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     start = time.perf_counter()
+    # a run killed between its first write and the end of the refresh below leaves this mark: the
+    # rerun, with nothing left to build, still refreshes what the folder says about itself
+    pending = root / REFRESH_PENDING
+    unfinished = pending.is_file()
+    pending.touch()
     for job in jobs:
         if not force and builder.is_done(root, job):
             rep.skipped += 1
             vt = read_video_tracklets(tracklet_file(root, job.video_path))
             if vt.needs_review:
                 rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
+            if sheets:  # asked for now, or lost: a done video gets its missing sheet
+                from annotations.sheets import sheet_path, write_sheet
+
+                if not sheet_path(root, vt.video).is_file():
+                    write_sheet(root, vt)
             outcome = "skipped"
         else:
             try:
                 vt, n, nd = builder.process(root, job, rep.timings)
-            except MFError as exc:
+            except (MFError, OSError) as exc:
+                reraise_local_fault(exc)  # disk full etc. is not the video's fault: stop the run
+                if isinstance(exc, OSError):
+                    raise
                 rep.failed.append({"video": job.video_path, "error": str(exc)})
                 if cat is not None:
                     from annotations.review import log_failure
@@ -395,31 +445,34 @@ def build_dataset_tracklets(
                     log_failure(cat, job.product_id, f"{job.video_path}: {exc}")
                 outcome = "failed"
             else:
+                # side effects first, the tracklet file (what marks the video done) last: a kill
+                # in between leaves the video to redo, never done without its sheet or mark
                 t = time.perf_counter()
-                write_video_tracklets(root, vt)
                 if sheets:
                     from annotations.sheets import write_sheet
 
                     write_sheet(root, vt)
-                rep.timings["write"] += time.perf_counter() - t
-                rep.processed += 1
-                rep.frames_detected += n
-                rep.detections += nd
                 if vt.needs_review:
                     rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
                     if cat is not None:
                         from annotations.review import mark_needs_review
 
                         mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+                write_video_tracklets(root, vt)
+                rep.timings["write"] += time.perf_counter() - t
+                rep.processed += 1
+                rep.frames_detected += n
+                rep.detections += nd
                 outcome = "done"
         rep.seconds = time.perf_counter() - start
         if on_video is not None:
             on_video(job, outcome, rep)
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
-    if rep.processed or rep.official_updated:
+    if rep.processed or rep.official_updated or unfinished:
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+    pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep

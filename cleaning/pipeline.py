@@ -40,6 +40,7 @@ from cleaning.steps.cache import ResultCache, cache_path
 from cleaning.steps.executor import EXECUTORS
 from cleaning.steps.registry import STEPS, check_steps
 from cleaning.steps.state import CleaningState
+from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
 
 
@@ -54,6 +55,7 @@ def clean(
     """Run the configured cleaning steps over the catalog; returns the report."""
     cfg = cfg or CleaningConfig()
     steps = [cls() for cls in check_steps(cfg)]
+    sweep_partials(cache_path(catalog).parent)  # a result cache a killed run left half-written
     ctx = StepContext(
         catalog,
         Path(root),

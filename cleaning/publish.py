@@ -56,10 +56,11 @@ from movingfashion.archive.describe import describe
 from movingfashion.archive.verify import verify_dataset
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
-from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, write_if_changed
+from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, sweep_partials, write_if_changed
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
 from schemas.errors import CatalogError, MediaError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import (
@@ -224,6 +225,7 @@ def publish(
     rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))  # rejected in review: out
     groups = product_groups(catalog, rows)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out, recursive=True)  # what a killed publish left half-written
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
     frames: list[int] = []
@@ -233,6 +235,7 @@ def publish(
         try:
             entry, n = _entry(catalog, pub, g)
         except (MFError, OSError) as exc:
+            reraise_local_fault(exc)  # disk full etc. is not the product's fault: stop the run
             if not keep_going:
                 raise
             for rel in set(pub.new_state) - placed:  # its media leave the dataset with it

@@ -21,8 +21,10 @@ from schemas.cli_support import HELP, emit, exit_if_failed, run_main
 
 EXIT_STATUS = """\b
 Exit status: 0 all items done, 1 some items failed or were rejected (listed in the
-output and in --json "problems"), 2 usage or input error (nothing is created),
-130 interrupted (rerun the same command to resume)."""
+output and in --json "problems"), or a local fault (disk full, no permission, no file
+handle left) stopped the run early: named with its path in one line and in --json
+"stopped", retried by a rerun; 2 usage or input error (nothing is created; a damaged
+catalog is named with the way to recover it), 130 interrupted (rerun to resume)."""
 
 
 def _group_help() -> str:
@@ -173,6 +175,9 @@ def _run(
     if summary.interrupted:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
         sys.exit(130)
+    if summary.stopped:
+        click.echo(summary.stopped["message"], err=True)
+        sys.exit(1)
     note = (
         f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
         "the failed ones, --retry-rejected the rejected ones)"

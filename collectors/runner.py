@@ -21,27 +21,62 @@ from collectors.base import Source
 from collectors.core import Candidate, Outcome, Summary, safe_id, status_for
 from collectors.executor import make_executor
 from schemas.cli_support import progress_bar
-from schemas.errors import FetchError, MFError
+from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
+from schemas.faults import as_local_fault, local_reason
 
 log = logging.getLogger("collectors")
 
 
 def guarded_collect(source: Source, cand: Candidate) -> Outcome:
-    """``source.collect`` that never raises: a bug or bad input becomes a failed item."""
+    """``source.collect`` that never raises: a bug or bad input becomes a failed item; a local
+    fault (disk full, ...) or a damaged catalog also halts the run (:meth:`CollectContext.halt`)."""
+    sid = safe_id(cand.raw_id) or "?"
     try:
         return source.collect(cand)
+    except CatalogCorrupt as exc:
+        source.ctx.halt(exc)
+        return Outcome(sid, "failed", "catalog_damaged", path=exc.path)
+    except LocalFault as exc:
+        return _local_fault(source, sid, exc)
     except FetchError as exc:
-        sid = safe_id(cand.raw_id) or "?"
         catalog = source.ctx.catalog
         if sid != "?" and catalog.get_item(str(source.name), sid) is not None:
             catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
         return Outcome(sid, str(status_for(exc.reason)), exc.reason)
     except MFError as exc:
         log.warning("%s %s: %s", source.name, cand.raw_id, exc)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", type(exc).__name__)
+        return Outcome(sid, "failed", type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
+        if local_reason(exc) is not None:
+            fault = as_local_fault(exc)
+            assert fault is not None
+            return _local_fault(source, sid, fault)
         log.exception("%s %s: unexpected error", source.name, cand.raw_id)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", f"internal_error:{type(exc).__name__}")
+        return Outcome(sid, "failed", f"internal_error:{type(exc).__name__}")
+
+
+def _local_fault(source: Source, sid: str, fault: LocalFault) -> Outcome:
+    """Halt the run; record the item ``failed`` with the fault's reason when the catalog still
+    takes writes (a rerun retries it either way: it is not done)."""
+    ctx = source.ctx
+    ctx.halt(fault)
+    if sid != "?":
+        try:
+            if ctx.catalog.get_item(str(source.name), sid) is not None:
+                ctx.catalog.set_item_state(str(source.name), sid, status="failed", reason=fault.reason)
+        except MFError as exc:
+            log.info("%s/%s: not recorded (%s)", source.name, sid, exc)
+    return Outcome(sid, "failed", fault.reason, path=fault.path)
+
+
+def stop_message(fault: MFError) -> str:
+    """The one line that says why a run stopped early and what to do."""
+    if isinstance(fault, LocalFault):
+        return (
+            f"stopped early: {fault.reason.replace('_', ' ')} at {fault.path or '?'} ({fault.detail}); "
+            f"{fault.hint or 'fix it and rerun'} (items not collected yet are tried by the rerun)"
+        )
+    return f"stopped early: {fault}"
 
 
 class Progress:
@@ -155,11 +190,17 @@ def run_collection(
     def take(block: bool) -> None:
         for res in pool.results(block=block):
             out = res.value if res.error is None else Outcome(str(res.tag), "failed", "internal_error")
+            if out.reason == "interrupted" and ctx.fault is not None:
+                out.reason = "stopped"  # aborted because the run stopped; its .part is resumed
             summary.add(out)
             progress.update(summary)
 
     try:
         while True:
+            if ctx.fault is not None:  # a local fault fails every item alike: stop early
+                discovery.halt()
+                pool.cancel_pending()
+                break
             if discovery.total is not None:
                 progress.total(discovery.total)
             if pool.pending >= 2 * workers:
@@ -193,6 +234,15 @@ def run_collection(
         summary.requests = ctx.client.stats["requests"]
         summary.retries = ctx.client.stats["retries"]
         summary.seconds = round(time.perf_counter() - t0, 3)
-        with contextlib.suppress(MFError):
-            ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
+        if ctx.fault is not None:
+            summary.stopped = {
+                "reason": getattr(ctx.fault, "reason", "catalog_damaged"),
+                "path": getattr(ctx.fault, "path", None),
+                "message": stop_message(ctx.fault),
+            }
+        if not isinstance(ctx.fault, CatalogCorrupt):
+            with contextlib.suppress(MFError):
+                ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
+    if isinstance(ctx.fault, CatalogCorrupt):
+        raise ctx.fault  # one line naming the file and the way back, exit 2
     return summary

@@ -110,6 +110,8 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Tensors of equal shape are stacked; ``frames`` / ``boxes`` / ``frame_indices`` of different
     lengths are padded (zeros / NaN / -1) and ``mask`` + ``lengths`` say which frames are real.
     Whole frames of different sizes (``crop="frame"`` without ``frame_size``) stay a list.
+    Items that stand in for undecodable ones (``on_bad="skip"``) carry ``skipped``: every such
+    record of the batch is gathered into ``batch["skipped"]`` (absent when there is none).
     """
     if not items:
         raise ValueError("empty batch")
@@ -117,7 +119,10 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     lengths = [len(it["frames"]) for it in items]
     tmax = max(lengths)
     same_len = len(set(lengths)) == 1
+    skipped = [s for it in items for s in it.get("skipped", ())]
     for key in items[0]:
+        if key == "skipped":
+            continue
         vals = [it[key] for it in items]
         if key in ("frames", "boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):
             shapes = {tuple(v.shape[1:]) for v in vals}
@@ -142,4 +147,6 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         mask[i, :n] = True
     out["mask"] = mask
     out["lengths"] = torch.tensor(lengths)
+    if skipped:
+        out["skipped"] = skipped
     return out

@@ -20,16 +20,26 @@ Design choices (documented contract):
   asks for several different clips of the same item. Evaluation uses no randomness at all.
 * **Candidates**: with ``crop="tracklet"`` only frames that have a tracklet box can be sampled;
   with ``crop="frame"`` every frame of the video.
-* **Bad rows** (``on_bad``): a missing video, missing shop image, empty tracklet (tracklet
-  crops), unknown class, or a box outside the frame raise a clear ``MFError`` naming the
-  product and file with ``on_bad="raise"`` (default). With ``on_bad="skip"`` the bad video is
-  dropped (the product when no usable video is left, or when its shop image or class is bad),
-  bad boxes drop just their frame, and every drop is listed in ``dataset.skipped``. Problems
-  that only show when a video is decoded (a box outside the real frame, a frame index past the
-  end) are checked once per video at first use, with the same policy: under ``skip`` the
-  offending frames leave the candidate set and the clip is sampled again. A video that cannot
-  be decoded at all always raises :class:`MediaError` (call :meth:`check` before training to
-  find those up front).
+* **Bad rows** (``on_bad``): a row missing a field or holding a malformed one, a path leaving
+  the dataset folder, a missing video or shop image, an empty tracklet (tracklet crops), an
+  unknown class, or a box outside the frame raise a clear ``MFError`` naming the product and
+  file with ``on_bad="raise"`` (default). With ``on_bad="skip"`` rows are validated one by one:
+  a bad row drops its product (a bad video just that video; the product when no usable video is
+  left), bad boxes drop just their frame, a malformed ``entries.jsonl`` line just that line, and
+  every drop is listed in ``dataset.skipped`` as ``(product id, reason)``. Problems that only
+  show when a video is decoded (a box outside the real frame, a frame index past the end) are
+  checked once per video at first use, with the same policy: under ``skip`` the offending
+  frames leave the candidate set and the clip is sampled again.
+* **Undecodable media** (a video or shop image that does not decode): ``on_bad="raise"`` raises
+  :class:`MediaError` (call :meth:`check` before training to find those up front). Under
+  ``skip`` item ``i`` is the first of ``i, i + 1, i + 2, ...`` that loads (so the same item in
+  every worker and every run), and the items it stands in for are listed in its ``skipped`` key
+  (``index``, ``product_id``, ``video_path``, ``reason``); :func:`~movingfashion.batching.collate_clips`
+  gathers them into ``batch["skipped"]`` (absent when nothing was skipped). A DataLoader worker's
+  ``dataset.skipped`` stays in the worker: call :meth:`MovingFashionDataset.note_skips` with each
+  batch in the main process, and ``dataset.skipped`` lists every skip of the epoch afterwards
+  (each bad row or file once). The healthy path costs nothing extra: the fallback only runs on
+  an error.
 * **Crop cache** (optional, for speed): :func:`build_crop_cache` decodes each video once and
   stores the crops of its frames; ``crop_cache=DIR`` then reads the clip from a memory-mapped
   array. With ``pool=None`` every candidate frame is stored and items are identical to
@@ -65,8 +75,8 @@ from movingfashion.media.readers import ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import read_official
-from schemas.paths import inside, resolve_under
+from schemas.official import read_official, read_official_rows
+from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 
 log = logging.getLogger(__name__)
@@ -201,11 +211,20 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.dtype = dtype
         self._cache_meta: dict[str, dict[str, Any] | None] = {}
 
+        self._skip_seen: set[tuple[str, str]] = set()
         want_partition = Partition(partition) if partition is not None else None
         want_classes = self._parse_classes(classes)
-        official = read_official(split_path)
+        if on_bad == "skip":  # row by row: a bad row is listed, the others load
+            official, bad_rows = read_official_rows(split_path)
+            self.skipped.extend(bad_rows)
+        else:
+            official = read_official(split_path)
         entries_path = self.root / "entries.jsonl"
-        entries = read_entry_rows(entries_path) if entries_path.is_file() else None
+        entries = (
+            read_entry_rows(entries_path, bad=self.skipped if on_bad == "skip" else None)
+            if entries_path.is_file()
+            else None
+        )
         if want_classes is not None and entries is None:
             raise ConfigError(
                 "filtering by class needs entries.jsonl",
@@ -287,9 +306,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 df2_class = raw
                 if row.get("partition") in (Partition.REGULAR.value, Partition.HARD.value):
                     partition = Partition(row["partition"])
-        shop = resolve_under(
-            self.root, entry.img_path, what="img_path", where=where, root_label="the dataset"
-        )
+        try:
+            shop = resolve_under(
+                self.root, entry.img_path, what="img_path", where=where, root_label="the dataset"
+            )
+        except PathEscapeError as exc:  # e.g. a link leaving the dataset folder
+            if self.on_bad == "raise":
+                raise
+            self.skipped.append((pid, str(exc)))
+            return None
         if not shop.is_file():
             self._bad(
                 pid,
@@ -301,9 +326,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         videos = []
         for vi, rel in enumerate(entry.video_paths):
-            path = resolve_under(
-                self.root, rel, what=f"video_paths[{vi}]", where=where, root_label="the dataset"
-            )
+            try:
+                path = resolve_under(
+                    self.root, rel, what=f"video_paths[{vi}]", where=where, root_label="the dataset"
+                )
+            except PathEscapeError as exc:
+                if self.on_bad == "raise":
+                    raise
+                self.skipped.append((pid, str(exc)))
+                continue
             if not path.is_file():
                 self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
                 continue
@@ -449,6 +480,53 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if self.on_bad == "raise":
+            return self._item(index)
+        return self._item_or_next(index)
+
+    def _item_or_next(self, index: int) -> dict[str, Any]:
+        """``on_bad="skip"``: the first of items ``index, index + 1, ...`` that loads; the ones it
+        stands in for are listed in its ``skipped`` key (and in this process's ``skipped``)."""
+        n = len(self._index)
+        replaced: list[dict[str, Any]] = []
+        for step in range(n):
+            i = int(index) + step
+            try:
+                item = self._item(i)
+            except (MediaError, DataFormatError) as exc:
+                pi, vi = self._index[i % n]
+                rec = self.products[pi]
+                video = rec.videos[vi if vi is not None else 0].rel_path if rec.videos else None
+                replaced.append(
+                    {"index": i, "product_id": rec.product_id, "video_path": video, "reason": str(exc)}
+                )
+                self._note_skip(rec.product_id, str(exc))
+                continue
+            if replaced:
+                item["skipped"] = replaced
+            return item
+        raise MediaError(
+            f"none of the {n} items loads (on_bad='skip')",
+            where=str(self.split_path),
+            hint="see dataset.skipped; check the videos with dataset.check()",
+        )
+
+    def _note_skip(self, pid: str, reason: str) -> None:
+        if (pid, reason) not in self._skip_seen:
+            self._skip_seen.add((pid, reason))
+            self.skipped.append((pid, reason))
+            log.warning("%s: skipped product '%s': %s", self.split_path, pid, reason)
+
+    def note_skips(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Record in ``self.skipped`` the skips of a batch (or item) made in a DataLoader worker,
+        whose own ``skipped`` list stays in the worker; returns them. Call it in the main process
+        with every batch: after the epoch ``dataset.skipped`` lists each bad row or file once."""
+        found = list(batch.get("skipped") or ())
+        for s in found:
+            self._note_skip(str(s["product_id"]), str(s["reason"]))
+        return found
+
+    def _item(self, index: int) -> dict[str, Any]:
         if self.crop_cache is not None:
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
@@ -675,8 +753,11 @@ def build_crop_cache(
 
     if dataset.crop == "frame" and dataset.frame_size is None:
         raise ConfigError("a crop cache of whole frames needs frame_size", where="frame_size")
+    from schemas.atomic import sweep_partials
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out)  # arrays a killed build left half-written
     params = dataset.cache_params()
     pick = _get("rrs")
     done = built = 0

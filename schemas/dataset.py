@@ -129,10 +129,13 @@ class SplitAssignment(_Model):
     partition: Partition
 
 
-def read_entry_rows(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+def read_entry_rows(
+    path: str | os.PathLike[str], *, bad: list[tuple[str, str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Rows of a published ``entries.jsonl`` by product id (raw dicts, blank lines ignored).
 
-    Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row.
+    Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row;
+    with a ``bad`` list, such a row is appended to it (``("line N", error)``) and left out instead.
     """
     rows: dict[str, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as fh:
@@ -140,11 +143,21 @@ def read_entry_rows(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
-            if not isinstance(row, dict) or "product_id" not in row:
-                raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataFormatError(
+                        f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)
+                    ) from None
+                if not isinstance(row, dict) or "product_id" not in row:
+                    raise DataFormatError(
+                        f"line {lineno}: expected an object with product_id", where=str(path)
+                    )
+            except DataFormatError as exc:
+                if bad is None:
+                    raise
+                bad.append((f"line {lineno}", str(exc)))
+                continue
             rows[str(row["product_id"])] = row
     return rows
 

@@ -3,6 +3,8 @@
 A step hands a module-level function and a list of small task objects to
 :meth:`Executor.map` and gets one :class:`Outcome` per task, in task order. An exception in one
 task becomes that task's ``error`` (the step lists the item as failed); the other tasks go on.
+A local fault (disk full, no permission, no file handle: :mod:`schemas.faults`) is no task's
+fault: it stops the map and the run.
 ``local`` runs the tasks one after the other in this process, with a progress bar. Another
 executor (a pool, a cluster) only needs the same ``map``; tasks and functions are picklable.
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from schemas.errors import MFError
+from schemas.faults import reraise_local_fault
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,6 +66,7 @@ class LocalExecutor:
             try:
                 out.append(Outcome(fn(task)))
             except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+                reraise_local_fault(exc)
                 out.append(Outcome(error=describe(exc)))
         return out
 

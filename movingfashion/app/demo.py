@@ -5,7 +5,9 @@ The steps (``movingfashion/app/steps/``) run in pipeline order on one typed
 :class:`~movingfashion.app.context.Section`. Progress (stage headers, counters, ETA) goes to
 stderr while it runs; the report is printed once at the end, on stdout: as text, or as one JSON
 document with ``--json``. A step that fails with a toolkit error is reported, the steps after it
-that need its output are skipped, and the command exits 1.
+that need its output are skipped, and the command exits 1. A local fault (disk full, no
+permission, ...) stops the demo there (the later steps are skipped, exit 1; a rerun resumes); a
+damaged catalog in the working folder is named in one line with the way to recover it (exit 2).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from movingfashion.app.context import FULL_PRODUCTS, QUICK_PRODUCTS, DemoContext
 from movingfashion.app.progress import StageProgress, human_seconds
 from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
 from schemas.cli_support import EXIT_STATUS, HELP, emit, exit_if_failed, json_option, merge_legacy, out_option
-from schemas.errors import ConfigError, MFError
+from schemas.errors import CatalogCorrupt, ConfigError, LocalFault, MFError
 
 
 @dataclass(frozen=True)
@@ -98,14 +100,22 @@ def run_demo(ctx: DemoContext, steps: tuple[Step, ...] = STEPS) -> DemoReport:
     report = DemoReport(ctx.products, ctx.seed, ctx.quick, str(ctx.work))
     t_all = time.perf_counter()
     progress.begin([(s.name, s.expected_seconds(ctx)) for s in steps])
+    stopped: LocalFault | None = None
     try:
         for step in steps:
             progress.start(step.name)
             t0 = time.perf_counter()
             try:
+                if stopped is not None:
+                    raise StepSkipped(f"stopped by {stopped.reason} at {stopped.path}")
                 section = step.run(ctx)
             except StepSkipped as exc:
                 result = StageResult(step.name, "skipped", 0.0, reason=str(exc))
+            except CatalogCorrupt:
+                raise  # input error: one line naming the file and the way back, exit 2
+            except LocalFault as exc:  # every later step would fail alike: stop here
+                stopped = exc
+                result = StageResult(step.name, "failed", 0.0, reason=str(exc))
             except MFError as exc:
                 result = StageResult(step.name, "failed", 0.0, reason=str(exc))
             else:

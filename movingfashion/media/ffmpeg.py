@@ -24,6 +24,7 @@ import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
 from schemas.errors import MediaError
+from schemas.faults import fault_in_text
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,17 @@ def _command(args: Sequence[str]) -> list[str]:
     return [ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args]
 
 
-def _finish(returncode: int, stderr: bytes, where: str) -> None:
-    """MediaError naming ``where`` when ffmpeg failed; its messages go to the log otherwise."""
+def _finish(returncode: int, stderr: bytes, where: str, *, output: str | None = None) -> None:
+    """MediaError naming ``where`` when ffmpeg failed; its messages go to the log otherwise.
+
+    A failure to write ``output`` (disk full, permission, ...) is the local fault it names, not
+    the video's: :func:`schemas.faults.fault_in_text` turns it into that fault.
+    """
     err = stderr.decode(errors="replace")
     if returncode != 0:
+        fault = fault_in_text(err, output or where)
+        if fault is not None:
+            raise fault
         raise MediaError(f"ffmpeg failed ({returncode}): {err.strip()[-300:]}", where=where)
     log_subprocess_stderr(log, err, where)
 
@@ -81,7 +89,7 @@ def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -
         proc = subprocess.run(_command(args), stdin=subprocess.DEVNULL, capture_output=True)
     else:
         proc = subprocess.run(_command(args), input=stdin, capture_output=True)
-    _finish(proc.returncode, proc.stderr, where)
+    _finish(proc.returncode, proc.stderr, where, output=args[-1] if args else where)
 
 
 def encode_frames(

@@ -304,6 +304,10 @@ def run_evaluate(
     models = [m for m, _ in loaded]
     crop = int(loaded[0][1]["arch"].get("matcher_config", {}).get("crop_size", 96))
     cache = Path(out_dir) / "features" if out_dir is not None else None
+    if out_dir is not None:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(out_dir)  # what a killed run left half-written
     res = evaluate_dataset(dataset, models, cfg, cache_dir=cache, progress=progress, crop_size=crop)
     res["checkpoints"] = {
         VARIANT_METHOD[m.variant]: {"path": str(p), "epoch": c.get("epoch")}

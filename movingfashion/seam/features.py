@@ -158,6 +158,9 @@ def build_bank(
     select_query = (split == "test") if select_query is None else select_query
     cache = None
     if cache_dir is not None:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(cache_dir)  # what a killed run left half-written
         key = bank_key(root, split, f"{encoder_tag}|q{int(select_query)}", pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
@@ -193,6 +196,8 @@ def build_bank(
         boxes, scores, source, _iou = choose_query(video.boxes, richer.get(Path(video.rel_path).name))
         video.boxes, video.confidences = boxes, (scores or video.confidences)
         item = ds[i]
+        if int(item["index"]) != i:  # on_bad="skip": video i did not load (listed in ds.skipped)
+            continue
         idx = item["frame_indices"]
         fmaps.append(_encode(encoder, item["frames"], device))
         n = max(video.num_frames or int(idx.max()) + 1, 1)

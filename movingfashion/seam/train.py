@@ -126,6 +126,10 @@ def train_phase2(
     """
     out = Path(out_dir)
     rank, world, device = _dist_env()
+    if rank == 0:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(out)  # a checkpoint a killed run left half-written
     seed_everything(cfg.seed)
     model = model.to(device)
     objective: nn.Module = Phase2Objective(model, cfg.single_frame_weight)

@@ -169,10 +169,11 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     assert rep.processed == 1 and tracklet_file(ds, good["video_paths"][0]).is_file()
     out = read_official(ds / "train.json")
     assert out[good_pid].tracklets[0] and out[bad_pid].tracklets == bad["tracklets"]  # untouched
-    # the CLI lists it and exits 1 (some items failed); a rerun tries it again
+    # the CLI lists it too and exits 1 (some items failed); the good video is not redone
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4", "--json"])
     assert res.exit_code == 1, res.output
-    assert [f["video"] for f in json.loads(res.stdout)["failed"]] == [bad["video_paths"][0]]
+    report = json.loads(res.stdout)
+    assert [f["video"] for f in report["failed"]] == [bad["video_paths"][0]] and report["skipped"] == 1
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4"])
     assert res.exit_code == 1 and f"failed: {rep.failed[0]['error']}" in res.stdout
 
