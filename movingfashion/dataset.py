@@ -32,11 +32,21 @@ Design choices (documented contract):
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
   trade-off: evaluate without it to follow the paper's protocol).
-* **Decoder** (``backend``): ``"auto"`` = torchcodec (exact seeking), then PyAV (the unneeded
-  non-reference frames skipped, bit-identical to a full decode), then decord ``get_batch``,
-  then OpenCV, per file; a name from :func:`movingfashion.media.readers.backend_names` forces one.
+* **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
+  (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
+  crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
+  as the live path and reads T small JPEGs per clip (pixels within
+  :data:`movingfashion.training_copy.TOLERANCE` of the live crops). A stale or corrupt copy of
+  a video is named in one warning and that video is decoded live.
+* **Decoder** (``backend``): ``"auto"`` = the reader registry's choice for sparse access
+  (PyAV, which skips the non-reference frames a clip does not need; torchcodec for streams
+  without B-frames), then decord, then OpenCV, per file; a name from
+  :func:`movingfashion.media.readers.backend_names` forces one. Each decoded frame is cropped
+  as it comes (full frames are never stacked).
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
-  times less to pass from DataLoader workers; convert on the GPU).
+  times less to pass from DataLoader workers; convert on the GPU with
+  :func:`movingfashion.batching.frames_to_float`, DataLoader settings in
+  :func:`movingfashion.batching.loader_settings`).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
   when ``frame_size`` resizes them) and in original pixels for ``crop="tracklet"``; frames
   without a box hold NaN. Boxes up to ``box_tolerance`` pixels outside the frame are clipped.

@@ -16,9 +16,27 @@ order asked, any order, repeats allowed):
 * ``opencv``: ``cv2.VideoCapture``, the last resort (its header frame count is also capped by
   the packets the container holds: past the real end it returns other frames silently).
 
-``backend="auto"`` tries torchcodec, PyAV, decord, OpenCV in that order per file; when
-torchcodec cannot run here (no FFmpeg libraries) it is skipped with one logged line per
-process. Forcing a backend uses only that one. Readers live in a small LRU cache that belongs
+``backend="auto"`` picks per file the fastest exact reader for how the caller reads
+(``access``, :data:`AUTO_ORDERS`), measured with ``benchmarks/bench_loader.py`` and
+``benchmarks/real_clips.py`` on real H.264 clips (CPU time per clip, interleaved, 2 cores):
+
+* ``sparse`` (a training clip: T frames anywhere; :class:`ReaderCache`, ``read_frames``, the
+  dataset) on the CPU: **PyAV first**. A sampled frame needs every frame since its key frame,
+  and only PyAV can drop the non-reference B-frames on the way (torchcodec and decord decode
+  them all): torchcodec cost 1.14-1.27x PyAV's CPU time per clip on the camera clips
+  (176x144, 640x272, 640x480, 768x576, all with B-frames), decord 1.3-1.5x. On a stream
+  without B-frames there is nothing to skip and torchcodec's frame path is cheaper (0.9x
+  PyAV on a 1280x720 clip without B-frames), so there PyAV hands the file to torchcodec.
+* ``sequential`` (every frame, or every k-th, in order: the tracklet builder, the crop cache,
+  the training copy, ``read_video``): **torchcodec first**, 1.5-2.6x faster than PyAV and
+  decord per decoded frame on the same clips.
+* CUDA (``$MF_DECODE_DEVICE=cuda`` or ``auto`` with a GPU): torchcodec first for both, since
+  only it decodes on NVDEC (not measured here: the machines these figures come from have no
+  GPU).
+
+Then decord and OpenCV in that order. When torchcodec cannot run here (no FFmpeg libraries)
+it is skipped with one logged line per process. Forcing a backend uses only that one. Readers
+live in a small LRU cache that belongs
 to one process (:class:`ReaderCache`): a DataLoader worker forked from a parent that already
 opened readers starts empty instead of sharing decoder state (the inherited readers are kept
 referenced, never freed: freeing a decord reader in a forked child hangs). Whatever fails, the
