@@ -210,6 +210,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: dict[str, dict[str, Any] | None] = {}
+        self._arrays = _OpenArrays()
         self.training_copy: TrainingCopy | None = None
         if training_copy is not None:
             if crop_cache is not None:
@@ -585,7 +586,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         idx: list[int],
         meta: dict[str, Any],
     ) -> dict[str, Any]:
-        arr = np.load(cache_entry(self.crop_cache, video.rel_path)[0], mmap_mode="r")
+        arr = self._arrays.get(cache_entry(self.crop_cache, video.rel_path)[0])
         pos = {f: i for i, f in enumerate(meta["frames"])}
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
@@ -721,6 +722,32 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()
         t = self._tensor(img[None])[0]
         return self.shop_transform(t) if self.shop_transform is not None else t
+
+
+class _OpenArrays:
+    """Memory-mapped crop-cache arrays kept open per process (not pickled into workers)."""
+
+    size = 64
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._open: dict[Path, np.ndarray] = {}
+
+    def get(self, path: Path) -> np.ndarray:
+        if os.getpid() != self._pid:
+            self._open, self._pid = {}, os.getpid()
+        arr = self._open.get(path)
+        if arr is None:
+            if len(self._open) >= self.size:
+                self._open.pop(next(iter(self._open)))
+            arr = self._open[path] = np.load(path, mmap_mode="r")
+        return arr
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()
 
 
 def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:

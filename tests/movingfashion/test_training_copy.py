@@ -141,3 +141,19 @@ def test_copy_through_dataloader_workers(tiny_dataset, copy_dir):
     )
     got = [c for batch in dl for c in batch["frames"]]
     assert all(torch.equal(a, b) for a, b in zip(ref, got, strict=True))
+
+
+def test_mf_training_copy_command(tiny_dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from movingfashion.app.cli import cli
+
+    out = tmp_path / "copy"
+    args = ["training-copy", "--dataset", str(tiny_dataset), "--out", str(out), "--crop-size", "48", "--json"]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["built"] == 4 and len(list(out.glob("*.jpgs"))) == 4
+    again = CliRunner().invoke(cli, args)
+    assert json.loads(again.output)["already_copied"] == 4
+    bad = CliRunner().invoke(cli, ["training-copy", "--dataset", str(tmp_path / "nope"), "--out", str(out)])
+    assert bad.exit_code == 2
