@@ -152,6 +152,8 @@ class TrackletBuilder:
     ) -> None:
         self.detector = detector
         self.matcher = matcher.eval().to(detector.device)
+        #: what embeds detections and shop images: the matcher with its encoder's BatchNorm folded
+        self.embedder = self.matcher.fused_for_inference()
         self.config = config or BuildConfig()
         if self.config.embed_source == "roi" and not detector.has_features:
             raise ConfigError(
@@ -177,10 +179,10 @@ class TrackletBuilder:
             with torch.no_grad():
                 if cfg.embed_source == "roi":
                     feats = [d.features for d in dets if d.features is not None and len(d)]
-                    emb = self.matcher.embed_features(torch.cat(feats)) if feats else None
+                    emb = self.embedder.embed_features(torch.cat(feats)) if feats else None
                 else:
                     crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
-                    emb = self.matcher.embed(crops) if len(crops) else None
+                    emb = self.embedder.embed(crops) if len(crops) else None
             if emb is not None:
                 emb_l.append(emb)
             for fi, d in zip(chunk, dets, strict=True):
@@ -202,7 +204,7 @@ class TrackletBuilder:
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         img = read_image(shop_path)
         with torch.no_grad():
-            return self.matcher.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
+            return self.embedder.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(

@@ -106,6 +106,12 @@ def _crop_cache() -> click.Command:
     return crop_cache
 
 
+def _training_copy() -> click.Command:
+    from movingfashion.training_copy_cli import training_copy
+
+    return training_copy
+
+
 def _df2() -> click.Command:
     from movingfashion.df2_cli import df2
 
@@ -151,6 +157,7 @@ COMMANDS: dict[str, Entry] = {
     "train-detector": Entry(_train_detector, "Train the clothing detector on DeepFashion2."),
     "pretrain-matcher": Entry(_pretrain_matcher, "Pretrain the single-frame matching head."),
     "crop-cache": Entry(_crop_cache, "Decode videos once into a crop cache for fast loading."),
+    "training-copy": Entry(_training_copy, "Write a compact training copy (JPEG crops per video)."),
     "df2": Entry(_df2, "DeepFashion2 converters and Multi-DeepFashion2."),
     "train": Entry(_train, "Train SEAM Match-RCNN (phase 1 / phase 2)."),
     "evaluate": Entry(_evaluate, "Evaluate with the paper's protocol."),

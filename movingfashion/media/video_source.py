@@ -24,7 +24,8 @@ class VideoSource:
     def __init__(self, path: str | os.PathLike[str], backend: str = "auto") -> None:
         self.path = Path(path)
         self._backend_choice = backend
-        self._reader: FrameReader | None = open_reader(self.path, backend=backend)
+        # the builder reads every (stride-th) frame in order: the registry's whole-video choice
+        self._reader: FrameReader | None = open_reader(self.path, backend=backend, access="sequential")
         self.backend = self._reader.backend
         self.frames = len(self._reader)
         self.height, self.width = self._reader.size
@@ -42,7 +43,7 @@ class VideoSource:
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 RGB ``[B, H, W, 3]`` of the given frame indices; MediaError naming the file."""
-        return decode(self.reader, indices, backend=self._backend_choice)
+        return decode(self.reader, indices, backend=self._backend_choice, access="sequential")
 
     def close(self) -> None:
         if self._reader is not None:
