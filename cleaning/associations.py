@@ -11,15 +11,16 @@ dropped):
 
 1. **low score**: the pair scores below ``match_threshold``;
 2. **contested shop image**: several items (with different, non-duplicate videos) carry one
-   product shot (the same garment picture: equal object hashes, see :func:`object_signature`,
-   whether it came as a shop image, a carousel pick or a split-screen still half). An item
-   whose shop image the source gave (a product page's picture, a shop map) keeps it before one
-   whose image cleaning derived (a carousel pick, a split-screen still half: inferences), then
-   the item whose video matches it best; the others are flagged when their image is derived
-   and the keeper's is not, or when they score more than ``contest_margin`` below it. A picture
-   served with the wrong item is nearly always another catalogued item's shop image, so this
-   catches wrong pairs a per-pair threshold cannot (the embedded matcher scores a same-class
-   garment about as high as the right one).
+   product shot (the same garment picture: one file, or equal object hashes,
+   :func:`object_signature`, and equal pixels, :func:`object_difference`; whether it came as a
+   shop image, a carousel pick or a split-screen still half). An item whose image the source
+   gave (a product page's picture, a shop map) keeps it before one whose image cleaning derived
+   (a carousel pick, a split-screen still: inferences), then the item whose video matches it
+   best; pairs below ``match_threshold`` never keep it. The others are flagged when their image
+   is derived and the keeper's is not, or when they score more than ``contest_margin`` below
+   it. A picture served with the wrong item is nearly always another catalogued item's shop
+   image, so this catches wrong pairs a per-pair threshold cannot (the embedded matcher scores
+   a same-class garment about as high as the right one).
 """
 
 from __future__ import annotations
@@ -292,13 +293,14 @@ def run_association_check(
             else:
                 sig = (int(sig[0], 16), sig[1])
             signature[key] = sig
-        for key, loser, winner in _contests(worst, signature, margin, max_bits, colour_tol):
+
+        for key, loser, keeper in _contests(worst, signature, margin, threshold, max_bits, colour_tol):
             reasons.setdefault(
                 key,
                 f"{REASON} shop image {loser.shop.name} shows the garment of "
-                f"{winner.source}/{winner.source_id}"
-                + (", the source's own shop image there" if winner.derived is False and loser.derived else "")
-                + f" (match score {round(loser.score, 4)} here vs {round(winner.score, 4)} there)",
+                f"{keeper.source}/{keeper.source_id}"
+                + (", the source's own shop image there" if loser.derived and not keeper.derived else "")
+                + f" (match score {round(loser.score, 4)} here vs {round(keeper.score, 4)} there)",
             )
     accepted = reviewer_accepted(catalog)
     for key, reason in sorted(reasons.items()):
@@ -324,22 +326,61 @@ def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:
     return {keys[v] for v, st in review_states(catalog).items() if st.verdict == "accept" and v in keys}
 
 
+def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64, 80)) -> float:
+    """Mean absolute pixel difference of the objects of two product shots, each cut to its bounding
+    box and resized to ``size``: ~0 for copies of one file, 3-5 for confusable twins (a logo or a
+    stripe width apart), 5-8 for a still half of a video (re-encoded) against its source."""
+    import cv2
+
+    def obj(image: np.ndarray) -> np.ndarray:
+        img = image.astype(np.float32)
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        ys, xs = np.nonzero(np.abs(img - np.median(border, axis=0)).sum(axis=2) > 40)
+        if len(ys) < 10:
+            return image
+        return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+    x = cv2.resize(obj(a), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    y = cv2.resize(obj(b), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return float(np.abs(x - y).mean())
+
+
 def _contests(
     worst: dict[tuple[str, str], _Pair],
     signature: dict[tuple[str, str], tuple[int, list[int]]],
     margin: float,
+    threshold: float,
     max_bits: int,
     colour_tol: float,
+    copy_tol: float = 2.0,
 ) -> list[tuple[tuple[str, str], _Pair, _Pair]]:
-    """(loser key, loser pair, winner pair) of every group of items sharing one product shot."""
+    """(loser key, loser pair, keeper pair) of every group of items sharing one product shot.
+
+    Two images are one shot when they are one file, or their object hashes agree and, unless one
+    is a split-screen still (a re-encoded copy), their objects differ by at most ``copy_tol`` grey
+    levels (so confusable twins' shop images are not one shot). The keeper is a pair scoring at
+    least ``threshold``: a collected image before a derived one, then the best score."""
     from cleaning.mih import UnionFind
+    from movingfashion.media.images import read_image
+
+    def still(p: _Pair) -> bool:
+        return p.derived and p.crop is not None
 
     keys = sorted(worst)
     uf = UnionFind(keys)
     for i, a in enumerate(keys):
         for b in keys[i + 1 :]:
-            same_file = worst[a].shop_sha and worst[a].shop_sha == worst[b].shop_sha
-            if same_file or same_object(signature[a], signature[b], max_bits, colour_tol):
+            pa, pb = worst[a], worst[b]
+            if (
+                pa.shop_sha
+                and pa.shop_sha == pb.shop_sha
+                or same_object(signature[a], signature[b], max_bits, colour_tol)
+                and (
+                    still(pa)
+                    or still(pb)
+                    or object_difference(read_image(pa.shop), read_image(pb.shop)) <= copy_tol
+                )
+            ):
                 uf.union(a, b)
     groups: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for k in keys:
@@ -348,7 +389,8 @@ def _contests(
     for members in groups.values():
         if len(members) < 2:
             continue
-        best = max(members, key=lambda k: (not worst[k].derived, worst[k].score, k))
+        able = [k for k in members if worst[k].score >= threshold] or members
+        best = max(able, key=lambda k: (not worst[k].derived, worst[k].score, k))
         for k in members:
             if k == best or not worst[k].accepted:
                 continue

@@ -188,8 +188,8 @@ class CleaningConfig(_Model):
         default=0.02,
         ge=0,
         le=1,
-        description="items sharing one product shot (same object hash): those whose video scores more "
-        "than this below the best-matching item's go to needs_review",
+        description="items sharing one product shot (cleaning.associations, rule 2): those whose video "
+        "scores more than this below the keeper's go to needs_review",
     )
     pick_margin: float = Field(
         default=0.05,
