@@ -500,10 +500,14 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     return specs
 
 
-def _wrong_owner(s: ProductSpec, cloth: list[ProductSpec], skip: tuple[str, ...] = ()) -> ProductSpec:
+def _wrong_owner(
+    s: ProductSpec, cloth: list[ProductSpec], skip: tuple[str, ...] = (), store_only: bool = False
+) -> ProductSpec:
     """Whose shop image ``s`` is wrongly given: another item with a video and a studio shop image
     (not split-screen), of the same class when possible, never ``s``'s confusable twin (a twin
-    differs by a logo or a stripe width: the same garment to any matcher, not a wrong pair)."""
+    differs by a logo or a stripe width: the same garment to any matcher, not a wrong pair).
+    ``store_only``: an item whose source serves its shop image (not an Instagram carousel), the
+    way a misattributed store picture ends up in a carousel or a split screen."""
 
     def ok(t: ProductSpec) -> bool:
         twin = s.confusable_group is not None and t.confusable_group == s.confusable_group
@@ -514,6 +518,7 @@ def _wrong_owner(s: ProductSpec, cloth: list[ProductSpec], skip: tuple[str, ...]
             and t.split_layout is None
             and t.wrong_shop_kind is None
             and t.product_id not in skip
+            and not (store_only and t.source == SourceName.INSTAGRAM)
         )
 
     same = [t for t in cloth if ok(t) and t.df2_class == s.df2_class]
@@ -540,15 +545,18 @@ def _plant_wrong_carousels_and_halves(
         if not free(s):
             continue
         planted += 1
-        first = _wrong_owner(s, cloth)
+        first = _wrong_owner(s, cloth, store_only=True)
         s.wrong_shop_of, s.wrong_shop_kind = first.product_id, "carousel"
-        s.wrong_extra_of = _wrong_owner(s, cloth, skip=(first.product_id,)).product_id
+        s.wrong_extra_of = _wrong_owner(s, cloth, skip=(first.product_id,), store_only=True).product_id
         owners |= {s.wrong_shop_of, s.wrong_extra_of}
         class_count[s.df2_class] -= 1
     split = [s for s in cloth if s.split_layout is not None and free(s)]
     split.sort(key=lambda s: class_count[s.df2_class] <= 1)
     for s in split[: cfg.wrong_split_screens]:
-        s.wrong_shop_of, s.wrong_shop_kind = _wrong_owner(s, cloth).product_id, "split_screen"
+        s.wrong_shop_of, s.wrong_shop_kind = (
+            _wrong_owner(s, cloth, store_only=True).product_id,
+            "split_screen",
+        )
         owners.add(s.wrong_shop_of)
         class_count[s.df2_class] -= 1
 

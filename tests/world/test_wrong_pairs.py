@@ -21,6 +21,8 @@ def test_every_kind_is_planted_on_another_items_garment():
             assert owner.wrong_shop_kind is None  # the picture is right where it belongs
             if s.confusable_group is not None:  # a twin is the same garment to a matcher
                 assert owner.confusable_group != s.confusable_group
+            if s.wrong_shop_kind in ("carousel", "split_screen"):  # a store's picture, misattributed
+                assert owner.source != SourceName.INSTAGRAM
             if s.wrong_shop_kind == "carousel":
                 assert s.source == SourceName.INSTAGRAM and s.wrong_extra_of not in (None, s.wrong_shop_of)
             if s.wrong_shop_kind == "split_screen":
