@@ -10,7 +10,7 @@ the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run".
 
 from __future__ import annotations
 
-from cleaning.associations import META_KEY, run_association_check, scorer_tag
+from cleaning.associations import META_KEY, REASON, run_association_check, scorer_tag
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import CleaningState, item_key
 
@@ -48,13 +48,15 @@ class AssociationsStep(Step):
                 "threshold": cfg.match_threshold,
                 "contest_margin": cfg.contest_margin,
                 "pairs": res.pairs,
-                "flagged": len(flagged),
+                "flagged": len(flagged),  # by this step (carousel picks flag before it)
             },
         )
+        # items the carousel pick already flagged (no candidate matches the video) count too
+        n_flagged = sum(1 for it in state.live() if (it.reason or "").startswith(REASON))
         return StepReport(
             {
                 "association_pairs": res.pairs,
                 "association_cached": res.cached,
-                "association_flagged": len(flagged),
+                "association_flagged": n_flagged,
             }
         )
