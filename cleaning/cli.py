@@ -55,14 +55,19 @@ def _human(result: dict[str, Any]) -> str:
 @click.option(
     "--matcher",
     type=click.Path(dir_okay=False, exists=True),
-    help="Single-frame matcher checkpoint (e.g. movingfashion/models/weights/matcher.pt, or one "
-    "from mf pretrain-matcher): turns on the wrong-association check (pairs scoring below "
-    "match_threshold become needs_review) and picks carousel shop images by match score.",
+    help="Single-frame matcher checkpoint of the wrong-association check and the carousel pick "
+    "(default: the embedded movingfashion/models/weights/matcher.pt; or one from mf pretrain-matcher).",
 )
 @click.option(
     "--detector-weights",
     type=click.Path(dir_okay=False, exists=True),
     help="Detector weights for the association check (default: the embedded detector).",
+)
+@click.option(
+    "--no-association",
+    is_flag=True,
+    help="Switch the wrong-association check off (carousel shop images are then picked by colour); "
+    "mf stats --truth then reports the check as not run.",
 )
 @json_option
 def clean(
@@ -71,6 +76,7 @@ def clean(
     config_path: str | None,
     matcher: str | None,
     detector_weights: str | None,
+    no_association: bool,
     as_json: bool,
 ) -> None:
     """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
@@ -78,12 +84,16 @@ def clean(
     Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
     needs_review (with the reason). The steps and their order come from the config's `steps`
     (default: probe, video_duplicates, split_screen, shop_images, taxonomy, record,
-    associations); the report says what each step did. Safe to rerun: results are cached by
-    file hash, and an item that failed is tried again.
+    associations); the report says what each step did. The association check runs by default
+    with the embedded Match-RCNN detector and matcher: an item whose shop image does not match
+    its video (below match_threshold, or a product shot another item's video matches better)
+    becomes needs_review with the score and the reason. Safe to rerun: results (scores too)
+    are cached by file hash, and an item that failed is tried again.
 
     \b
     Examples:
       mf clean --catalog data/catalog.sqlite --root data
+      mf clean --catalog data/catalog.sqlite --root data --no-association
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:
@@ -93,11 +103,15 @@ def clean(
     from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
-    if detector_weights and not matcher:
-        raise click.UsageError("--detector-weights is used by the association check: give --matcher too")
+    if no_association and (matcher or detector_weights):
+        raise click.UsageError(
+            "--matcher/--detector-weights are used by the association check: drop --no-association"
+        )
     cfg = load_cleaning_config(config_path)
+    if no_association:
+        cfg = cfg.model_copy(update={"association_check": False})
     scorer = None
-    if matcher:
+    if (matcher or detector_weights) and cfg.association_check:
         from cleaning.associations import matchrcnn_scorer
 
         scorer = matchrcnn_scorer(matcher, detector_weights)
@@ -220,6 +234,11 @@ def publish(
     archive invariant (listed). The config's `dataset:` section names the dataset (licence,
     url, creators, version, date_published) for Croissant and the card.
 
+    Items that are needs_review (association check, carousel pick, tracklet flags) or rejected
+    are held back: never in train.json/test.json until accepted (mf review); the output lists
+    each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
+    mf-tracklets build --catalog and after review to refresh the splits.
+
     \b
     Examples:
       mf publish --catalog data/catalog.sqlite --root data --out dataset
@@ -248,7 +267,10 @@ def publish(
 
 def _publish_human(res: dict[str, Any]) -> str:
     verify = res["verify"]
-    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive")})
+    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive", "held_back")})
+    held = res.get("held_back") or []
+    text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
+    text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)
     text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
     text += "".join(f"\n  {b}" for b in verify["breaks"])
     if res["archive"]:

@@ -166,8 +166,28 @@ class CleaningConfig(_Model):
     taxonomy_rules: str | None = Field(
         default=None, description="path of a taxonomy rules YAML (None = the packaged one)"
     )
+    association_check: bool = Field(
+        default=True,
+        description="score every (video, shop image) pair with the matcher (the embedded one unless "
+        "`mf clean --matcher`) and pick carousel shop images by it; False (`mf clean "
+        "--no-association`) skips both (carousel picks then go by colour)",
+    )
     match_threshold: float = Field(
-        default=0.3, ge=0, le=1, description="video/shop pairs scoring below this go to needs_review"
+        default=0.7,
+        ge=0,
+        le=1,
+        description="video/shop pairs scoring below this go to needs_review (so does a carousel whose "
+        "best product shot scores below it). Calibrated on unseen worlds with planted wrong pairs "
+        "(benchmarks/calibrate_association.py): with the embedded matcher right pairs scored "
+        "0.82-1.0 and the wrong pairs it can tell 0.0-0.59; wrong pairs scoring like right ones "
+        "are left to the contested-shop rule",
+    )
+    contest_margin: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="items sharing one product shot (cleaning.associations, rule 2): those whose video "
+        "scores more than this below the keeper's go to needs_review",
     )
     pick_margin: float = Field(
         default=0.05,

@@ -13,7 +13,9 @@ Layout (docs/contracts.md "Published dataset")::
                                 written by :func:`movingfashion.archive.describe.describe`
 
 **Products.** Only accepted items are published (no duplicates, no rejected or needs_review
-items). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
+items: the result's ``held_back`` lists those two with their reasons, so a maintainer sees what
+waits for review; rerun ``mf publish`` after ``mf-tracklets build --catalog`` and ``mf review``
+to refresh the splits). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
 the ``shop_images`` cleaning step, directly or through other items' shop images) and that share
 partition and class are *one product with several videos*, the way the archive holds the same
 shop item seen in several posts. Its id, shop image and views are those of the member with the
@@ -269,6 +271,7 @@ def publish(
         "unchanged": pub.skipped,
         "removed": removed,
         "failed": failed,
+        **held_back(catalog),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
         "archive": None,
     }
@@ -278,6 +281,30 @@ def publish(
         path, digest = pack_dataset(out)
         res["archive"] = {"path": str(path), "sha256": digest}
     return res
+
+
+def held_back(catalog: Catalog) -> dict[str, Any]:
+    """What publish leaves out of train.json/test.json until it is accepted, and why: every item
+    that is ``needs_review`` (association check, carousel pick, tracklet flags, ...) or
+    ``rejected`` (bad media, non-clothing, a reviewer's reject), with its reason; the counts by
+    the stage that decided (the reason's prefix)."""
+    rows = []
+    for status in (Status.NEEDS_REVIEW, Status.REJECTED):
+        for r in catalog.items(status=status):
+            rows.append(
+                {
+                    "item": item_key(r.item.source, r.item.source_id),
+                    "product_id": r.product_id,
+                    "status": str(status),
+                    "reason": r.reason or "",
+                }
+            )
+    by: dict[str, int] = {}
+    for h in rows:
+        stage = h["reason"].split(":", 1)[0] if ":" in h["reason"] else "other"
+        key = f"{h['status']}/{stage}"
+        by[key] = by.get(key, 0) + 1
+    return {"held_back": rows, "held_back_by_reason": dict(sorted(by.items()))}
 
 
 def check_paths(catalog: Catalog, root: Path, out: Path) -> None:

@@ -63,6 +63,8 @@ class DemoContext:
     catalog: Path | None = None
     collect_root: Path | None = None
     dataset: Path | None = None  # published dataset folder (official format)
+    # tracklets: (flag recall, flag rate) of the tracklet flags against the world (None without)
+    tracklet_flags: tuple[float | None, float] | None = None
     # loader / seam
     train_set: MovingFashionDataset | None = None
     seam_results: Path | None = None

@@ -25,7 +25,7 @@ import click
 
 from movingfashion.app.context import FULL_PRODUCTS, QUICK_PRODUCTS, DemoContext, Section, StepSkipped
 from movingfashion.app.progress import StageProgress, human_seconds
-from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
+from movingfashion.app.steps import clean, collect, loader, publish, seam, tracklets, world
 from schemas.cli_support import EXIT_STATUS, HELP, emit, exit_if_failed, json_option, merge_legacy, out_option
 from schemas.errors import CatalogCorrupt, ConfigError, LocalFault, MFError
 
@@ -45,6 +45,7 @@ STEPS: tuple[Step, ...] = (
     Step("collect", collect.run, collect.expected_seconds),
     Step("clean", clean.run, clean.expected_seconds),
     Step("tracklets", tracklets.run, tracklets.expected_seconds),
+    Step("publish", publish.run, publish.expected_seconds),
     Step("loader", loader.run, loader.expected_seconds),
     Step("seam", seam.run, seam.expected_seconds),
 )
@@ -216,7 +217,8 @@ def demo(
 ) -> None:
     """Run every stage on the synthetic world served from loopback and print a report.
 
-    Stages: world -> collect -> clean -> tracklets -> loader -> seam. Progress and an ETA go to
+    Stages: world -> collect -> clean -> tracklets -> publish -> loader -> seam (publish runs
+    again after the tracklets and holds back what needs review, listed in the report). Progress and an ETA go to
     stderr; the report (the SEAM table once, at the end) to stdout.
 
     \b

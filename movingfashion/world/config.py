@@ -41,7 +41,23 @@ class WorldConfig(BaseModel):
         description="hard negatives: items showing another clip of an item's garment on the same wearer "
         "(other motion and camera; every second one in another room), NOT duplicates; 0 (default) plants none",
     )
-    wrong_shop_fraction: float = Field(0.04, description="share of wrong shop associations (min 1)")
+    wrong_shop_fraction: float = Field(
+        0.04,
+        description="share of wrong shop associations (min 1): a Net-A-Porter or TikTok item served "
+        "another item's shop image (same class when possible, never its confusable twin)",
+    )
+    wrong_carousels: int = Field(
+        0,
+        ge=0,
+        description="Instagram carousels planted without the item's shop image: their product shots "
+        "are other items' shop images (truth wrong_shop_kind 'carousel'); 0 (default) plants none",
+    )
+    wrong_split_screens: int = Field(
+        0,
+        ge=0,
+        description="split-screen videos whose still half shows another item's shop image (truth "
+        "wrong_shop_kind 'split_screen'); 0 (default) plants none",
+    )
     split_screen_fraction: float = Field(
         0.35, description="share of TikTok clothing items in split-screen (min 2)"
     )

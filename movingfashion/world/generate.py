@@ -99,7 +99,7 @@ def generate_world(
         if s.duplicate_of or s.retake_of:  # rendered with their source item
             dups.setdefault(s.duplicate_of or s.retake_of or "", []).append(s)
     tasks = [
-        (str(out), s, dups.get(s.product_id, []), cfg, quick, seed)
+        (str(out), s, dups.get(s.product_id, []), cfg, quick, seed, _wrong_specs(s, by_id))
         for s in specs
         if not (s.duplicate_of or s.retake_of)
     ]
@@ -122,7 +122,7 @@ def generate_world(
                 progress(done, len(tasks))
     # wrong shop associations: the served shop image is another product's
     for s in specs:
-        if s.wrong_shop_of:
+        if s.wrong_shop_kind == "shop" and s.wrong_shop_of:
             src = out / results[s.wrong_shop_of]["images"]["shop"]
             dst = out / results[s.product_id]["images"]["shop"]
             shutil.copyfile(src, dst)
@@ -133,6 +133,18 @@ def generate_world(
     save_world(out, truth)
     atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
     return truth
+
+
+def _wrong_specs(s: ProductSpec, by_id: dict[str, ProductSpec]) -> tuple[ProductSpec, ...]:
+    """The items whose shop images a wrong carousel or a wrong split-screen still shows."""
+    if s.wrong_shop_kind not in ("carousel", "split_screen") or not s.wrong_shop_of:
+        return ()
+    return tuple(by_id[i] for i in (s.wrong_shop_of, s.wrong_extra_of) if i)
+
+
+def _owner_shot(owner: ProductSpec, cfg: WorldConfig) -> np.ndarray:
+    """``owner``'s studio shop image, rendered again (the same pixels as its own shop image)."""
+    return studio_shot(owner.garment, cfg.shop_size, variant=owner.index)
 
 
 def _cost(s: ProductSpec) -> float:
@@ -167,6 +179,7 @@ def _assemble(
                 videos=[v["video_id"] for v in r["videos"]],
                 wrong_shop=s.wrong_shop_of is not None,
                 wrong_shop_of=s.wrong_shop_of,
+                wrong_shop_kind=s.wrong_shop_kind,
             )
         )
         for v in r["videos"]:
@@ -179,7 +192,8 @@ def _assemble(
 
 def _render_product(task: tuple) -> dict[str, dict]:
     """Render one product's images and video (and its duplicates'); returns id -> {images, videos}."""
-    out_s, spec, dup_specs, cfg, quick, seed = task
+    out_s, spec, dup_specs, cfg, quick, seed, *rest = task
+    wrong: tuple[ProductSpec, ...] = rest[0] if rest else ()
     cv2.setNumThreads(1)
     out = Path(out_s)
     spec: ProductSpec
@@ -219,6 +233,8 @@ def _render_product(task: tuple) -> dict[str, dict]:
                 shop,
                 studio_shot(random_garment(rng, int(rng.integers(1, 14))), cfg.shop_size, variant=1),
             ]
+            if wrong:  # a carousel without the item's shop image: other items' product shots
+                cands = [_owner_shot(w, cfg) for w in wrong]
             if spec.kind == "clothing":
                 cands.append(fabric_closeup(spec.garment, cfg.shop_size[0]))
             order = rng.permutation(len(cands))
@@ -235,7 +251,8 @@ def _render_product(task: tuple) -> dict[str, dict]:
         vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf)
         videos.append(vid)
     elif spec.has_video:
-        vid = _split_video(out, spec, rng, shop, cfg, n, frames, gts)
+        still_of = _owner_shot(wrong[0], cfg) if wrong else shop
+        vid = _split_video(out, spec, rng, still_of, cfg, n, frames, gts)
         size = (vid["width"], vid["height"])
         videos.append(vid)
     result = {spec.product_id: {"images": images, "videos": videos}}

@@ -75,6 +75,11 @@ class WorldProduct(_Model):
     videos: list[str] = Field(default_factory=list, description="video ids of this product")
     wrong_shop: bool = Field(default=False, description="the shop image served belongs to another product")
     wrong_shop_of: str | None = Field(default=None, description="whose shop image was served instead")
+    wrong_shop_kind: str | None = Field(
+        default=None,
+        description="how the wrong pair was planted: 'shop' (the served shop image), 'carousel' (the "
+        "carousel's product shots are other items'), 'split_screen' (the still half shows another item)",
+    )
 
 
 class WorldVideo(_Model):

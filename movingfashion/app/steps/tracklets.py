@@ -28,6 +28,10 @@ class TrackletsSection(Section):
     mean_iou: float | None = None
     pass_rate_50pct: float | None = None
     query_mean_iou: float | None = None
+    # the needs_review flags against the >=50% check: share of the failing videos flagged
+    # (None when none fails), share of all videos flagged
+    flag_recall: float | None = None
+    flag_rate: float | None = None
 
     def summary(self) -> str:
         qa = ""
@@ -84,4 +88,20 @@ def run(ctx: DemoContext) -> TrackletsSection:
         section.mean_iou = round(qa.mean_iou, 3)
         section.pass_rate_50pct = round(qa.pass_rate, 3)
         section.query_mean_iou = round(qa.query_mean_iou, 3)
+        section.flag_recall, section.flag_rate = flag_figures(qa.checks, rep.needs_review)
+        ctx.tracklet_flags = (section.flag_recall, section.flag_rate)
     return section
+
+
+def flag_figures(checks: list, needs_review: list[dict[str, str]]) -> tuple[float | None, float]:
+    """(recall, rate) of the builder's needs_review flags: the share of the videos failing the
+    >=50% check that were flagged (None when none fails), and the share of all checked videos
+    flagged. Whatever decides the flags (annotations.builder), this is how they are scored."""
+    from pathlib import Path
+
+    flagged = {r["video"] for r in needs_review}
+    stems = [Path(c.video).stem for c in checks]
+    failing = [Path(c.video).stem for c in checks if not c.passed]
+    recall = round(sum(s in flagged for s in failing) / len(failing), 3) if failing else None
+    rate = round(sum(s in flagged for s in stems) / len(stems), 3) if stems else 0.0
+    return recall, rate

@@ -3,8 +3,8 @@
 Duplicate precision/recall over *pairs of videos in one cluster* (so the figures do not depend
 on which member the keep rule keeps), recall per duplicate kind, split-screen detection
 precision/recall/F1 and how closely the recovered shop images match the world's still halves,
-taxonomy accuracy, non-clothing rejection, the carousel shop pick and, when a matcher ran,
-wrong-association precision/recall.
+taxonomy accuracy, non-clothing rejection, the carousel shop pick and the wrong-association
+check's precision/recall (per planted kind; "not run" when it was switched off).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def score_cleaning(
                 and (a.url or "").startswith("candidate:")
             ):
                 p = next((q for q in truth.products if q.product_id == a.source_id), None)
-                if p is not None and "shop" in p.images:
+                if p is not None and "shop" in p.images and not p.wrong_shop:
                     row = catalog.get_item(a.source, a.source_id)
                     picks.append(
                         (
@@ -137,7 +137,7 @@ def score_cleaning(
             correct += ok
         else:
             correct += row.df2_class == p.df2_class
-        if p.wrong_shop:
+        if p.wrong_shop and p.videos and row.status != Status.DUPLICATE and p.df2_class is not None:
             wrong_true.add(p.product_id)
         if (row.reason or "").startswith("association:"):
             wrong_pred.add(p.product_id)
@@ -148,6 +148,36 @@ def score_cleaning(
         "taxonomy_accuracy": round(correct / total, 4) if total else None,
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
-    if wrong_pred or any((r.reason or "").startswith("association:") for r in catalog.items()):
-        out["wrong_association"] = prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true))
+    out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
+    return out
+
+
+def association_scores(
+    catalog: Catalog, truth: WorldTruth, wrong_true: set[str], wrong_pred: set[str]
+) -> dict[str, Any]:
+    """Precision/recall of the wrong-association check and recall per planted kind (shop,
+    carousel, split_screen); ``{"status": "not run", ...}`` when the catalog says the check did
+    not run (``mf clean --no-association``, or a catalog cleaned before the check existed)."""
+    meta = catalog.get_meta("associations") or {}
+    if not meta.get("ran"):
+        return {
+            "status": "not run",
+            "why": meta.get("why", "no association check recorded in the catalog"),
+            "actual": len(wrong_true),
+        }
+    out: dict[str, Any] = {
+        "status": "run",
+        **prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true)),
+    }
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for p in truth.products:
+        if p.product_id in wrong_true:
+            k = p.wrong_shop_kind or "shop"
+            kinds[k][1] += 1
+            kinds[k][0] += p.product_id in wrong_pred
+    out["recall_by_kind"] = {k: round(a / b, 4) for k, (a, b) in sorted(kinds.items())}
+    out["missed"] = sorted(wrong_true - wrong_pred)
+    out["false_flags"] = sorted(wrong_pred - wrong_true)
+    out["threshold"] = meta.get("threshold")
+    out["scorer"] = meta.get("scorer")
     return out

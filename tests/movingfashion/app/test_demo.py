@@ -146,9 +146,10 @@ def test_progress_names_stages_with_their_eta(tmp_path, capsys):
 def test_sections_never_shadow_the_stage_keys():
     import dataclasses
 
-    from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
+    from movingfashion.app.steps import clean, collect, loader, publish, seam, tracklets, world
 
     classes = [
+        publish.PublishSection,
         world.WorldSection,
         collect.CollectSection,
         clean.CleanSection,
