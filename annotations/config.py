@@ -11,8 +11,16 @@ from annotations.tracking import TrackerConfig
 from movingfashion.media.readers import backend_names
 from movingfashion.models.detectors.base import DetectorConfig
 
-#: The calibrated flag rules shipped with the embedded weights (movingfashion.world.flag_fit).
-FITTED_RULES: list[FlagRule] = []
+#: The calibrated flag rules shipped with the embedded weights, fitted by
+#: ``python -m movingfashion.world.flag_fit fit`` (stride 2, max flag rate 0.10, recall target 0.95)
+#: on worlds 7070, 8080, 4242 (full) and 201, 202 (quick): 186 videos, 10 failing the >= 50%
+#: check; figures on unseen worlds in movingfashion/models/weights/README.json ("review flags").
+#: A third rule the fit takes at rate 0.12 (members < 12.5) counts frames, so it flags short videos
+#: far more (25% of a 48-frame world), and is left out.
+FITTED_RULES: list[FlagRule] = [
+    FlagRule(signal="shop_mean", op="lt", threshold=0.4742),
+    FlagRule(signal="det_mean", op="lt", threshold=0.3251),
+]
 
 
 class ReviewConfig(BaseModel):

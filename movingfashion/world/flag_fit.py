@@ -126,7 +126,7 @@ def _candidates(values: np.ndarray) -> np.ndarray:
 def fit_rules(
     rows: Sequence[VideoRow],
     *,
-    max_rate: float = 0.12,
+    max_rate: float = 0.10,
     target_recall: float = 0.95,
     max_rules: int = 4,
     base: ReviewConfig | None = None,
@@ -192,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--rules", type=Path, help="eval: rules JSON (default: the shipped FITTED_RULES)")
     ap.add_argument("--out", type=Path, help="fit: write the rules and figures here (JSON)")
-    ap.add_argument("--max-rate", type=float, default=0.12)
+    ap.add_argument("--max-rate", type=float, default=0.10)
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
     args = ap.parse_args(argv)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import random
 
+import pytest
+
 from annotations.config import ReviewConfig
-from movingfashion.world.flag_fit import VideoRow, fit_rules, flag_figures
+from movingfashion.world.flag_fit import VideoRow, build_world, fit_rules, flag_figures, world_rows
+from movingfashion.world.generate import generate_world
 
 
 def _row(i: int, passed: bool, **sig: float) -> VideoRow:
@@ -29,3 +33,27 @@ def test_fit_finds_the_signals_that_separate_the_failures():
     # a budget too small for a rule leaves it out rather than flagging passing videos
     assert fit_rules(rows, max_rate=0.0) == []
     assert flag_figures(rows, ReviewConfig(rules=[]))["failing_flagged"] == 1
+
+
+@pytest.mark.slow
+def test_flags_on_an_unseen_world(tmp_path):
+    """A world no weight or flag threshold saw (seed 6161, 24 products, quick): built at stride 2,
+    scored against its truth by `mf world score tracklets`, flag recall and rate reported."""
+    from click.testing import CliRunner
+
+    from movingfashion.world.cli import world
+
+    w = tmp_path / "w"
+    generate_world(w, 24, 6161, quick=True, workers=1)
+    ds = build_world(w, tmp_path / "work")
+    res = CliRunner().invoke(world, ["score", "tracklets", "--dataset", str(ds), "--world", str(w), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    rows = world_rows(w, tmp_path / "work")
+    fig = flag_figures(rows, ReviewConfig())
+    assert d["videos"] == fig["videos"] > 10 and d["flagged"] == fig["flagged"]
+    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3) and fig["flag_rate"] <= 0.15
+    assert d["flag_recall"] == fig["flag_recall"] and (
+        fig["flag_recall"] is None or fig["flag_recall"] >= 0.9
+    )
+    assert set(d["failed_unflagged"]) <= set(d["failed_videos"])
