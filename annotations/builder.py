@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from annotations.config import BuildConfig
+from annotations.flags import rounded, tracklet_signals
 from annotations.tracking import (
     TrackResult,
     VideoDetections,
@@ -77,6 +78,7 @@ class BuildReport:
     videos: int = 0
     processed: int = 0
     skipped: int = 0
+    redecided: int = 0  #: skipped videos whose flag was re-decided from stored signals (new rules)
     failed: list[dict[str, str]] = field(default_factory=list)
     needs_review: list[dict[str, str]] = field(default_factory=list)
     frames_detected: int = 0
@@ -129,6 +131,20 @@ def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)
     return jobs
 
 
+def extend_ends(boxes: dict[int, list[float]], n_frames: int, max_gap: int) -> dict[int, list[float]]:
+    """Hold the first/last box out to the video's first/last frame when they are at most
+    ``max_gap`` frames away (the detector missed the garment there, as between two detections)."""
+    if not boxes or max_gap < 1:
+        return dict(boxes)
+    out = dict(boxes)
+    first, last = min(boxes), max(boxes)
+    if 0 < first <= max_gap:
+        out.update({t: list(boxes[first]) for t in range(first)})
+    if 0 < n_frames - 1 - last <= max_gap:
+        out.update({t: list(boxes[last]) for t in range(last + 1, n_frames)})
+    return dict(sorted(out.items()))
+
+
 def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, list[float]]:
     """Fill frames between two boxes at most ``max_gap`` frames apart by linear interpolation."""
     if max_gap <= 1 or len(boxes) < 2:
@@ -163,11 +179,11 @@ class TrackletBuilder:
             )
 
     # -- detection ---------------------------------------------------------------
-    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, int]:
-        """Detect and embed every sampled frame; returns the detections and the frame count."""
+    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
+        """Detect and embed every sampled frame; returns the detections and the frames sampled."""
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
-        idx = frame_indices(src.frames, cfg.stride, keys)
+        idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
         frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
         t = time.perf_counter()
         for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
@@ -199,7 +215,7 @@ class TrackletBuilder:
             classes=np.concatenate(classes_l) if classes_l else np.zeros(0, np.int64),
             embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device),
         )
-        return dets, len(idx)
+        return dets, idx
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         img = read_image(shop_path)
@@ -215,12 +231,16 @@ class TrackletBuilder:
         mode: str,
         shop_scores: np.ndarray | None,
         max_gap: int,
+        n_frames: int,
     ) -> Tracklet:
         r = self.config.decimals
         m = tr.members
         boxes = {int(dets.frames[i]): [round(float(v), r) for v in dets.boxes[i]] for i in m}
         if max_gap > 1:
-            boxes = {k: [round(float(v), r) for v in b] for k, b in interpolate_boxes(boxes, max_gap).items()}
+            boxes = interpolate_boxes(boxes, max_gap)
+        if self.config.extend_ends:
+            boxes = extend_ends(boxes, n_frames, max_gap)
+        boxes = {k: [round(float(v), r) for v in b] for k, b in boxes.items()}
         cls = np.bincount(dets.classes[m]).argmax() if len(m) else None
         shop = (
             tr.shop_score
@@ -240,10 +260,47 @@ class TrackletBuilder:
             mode=mode,
         )
 
+    def signals(
+        self,
+        dets: VideoDetections,
+        gt: TrackResult,
+        shop_s: np.ndarray,
+        sampled: list[int],
+        item_class: int | None,
+    ) -> dict[str, float]:
+        """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`)."""
+        m = gt.members
+        best_other = np.full(len(m), -np.inf)
+        for k, i in enumerate(m):
+            same = np.flatnonzero(dets.frames == dets.frames[i])
+            same = same[same != i]
+            if len(same):
+                best_other[k] = shop_s[same].max()
+        return tracklet_signals(
+            member_frames=dets.frames[m],
+            member_boxes=np.asarray(dets.boxes[m], float),
+            member_classes=dets.classes[m],
+            member_det_scores=dets.scores[m],
+            member_match=gt.match_scores,
+            member_shop=shop_s[m],
+            pivot_shop=gt.shop_score if gt.shop_score is not None else float(shop_s[gt.pivot]),
+            frame_best_other_shop=best_other,
+            sampled=sampled,
+            frames_with_detections=len(np.unique(dets.frames)),
+            item_class=item_class,
+        )
+
     def track(
-        self, job: VideoJob, src: VideoSource, dets: VideoDetections, n_sampled: int, shop_emb: torch.Tensor
+        self,
+        job: VideoJob,
+        src: VideoSource,
+        dets: VideoDetections,
+        n_sampled: int | list[int],
+        shop_emb: torch.Tensor,
     ) -> VideoTracklets:
-        """Run both tracking modes and decide whether the video needs a human look."""
+        """Run both tracking modes and decide whether the video needs a human look.
+
+        ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th)."""
         cfg = self.config
         head = self.matcher.m
         sim = similarity(head, dets.embeddings) if len(dets) else None
@@ -254,23 +311,20 @@ class TrackletBuilder:
                 head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
             )
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
+        nf = src.frames
         tracklets = []
         if gt is not None:
-            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap))
-        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap) for t in inf]
-        reason = None
-        rv = cfg.review
+            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap, nf))
+        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap, nf) for t in inf]
+        sampled = n_sampled if isinstance(n_sampled, list) else frame_indices(nf, cfg.stride)
+        signals: dict[str, float] = {}
         if not len(dets):
             reason = "no detections"
         elif gt is None:
             reason = f"no detection matches the shop image (best {float(shop_s.max()):.2f})"
         else:
-            n = len(gt.members)
-            frames_with_dets = len(np.unique(dets.frames))
-            if n < rv.min_frames or n < rv.min_coverage * frames_with_dets:
-                reason = f"too few frames in the tracklet ({n} of {frames_with_dets} frames with detections)"
-            elif gt.shop_score is not None and gt.shop_score < rv.min_shop_score:
-                reason = f"low shop score {gt.shop_score:.2f}"
+            signals = rounded(self.signals(dets, gt, shop_s, sampled, job.item_class))
+            reason = cfg.review.reason(signals)
         return VideoTracklets(
             product_id=job.product_id,
             video=job.video_path,
@@ -283,7 +337,18 @@ class TrackletBuilder:
             matcher=self.matcher.tag,
             needs_review=reason is not None,
             review_reason=reason,
+            signals=signals,
         )
+
+    def redecide(self, vt: VideoTracklets) -> VideoTracklets | None:
+        """The video with its flag decided again from its stored signals under this config's
+        review rules; None when nothing changes (or it has no signals: nothing to decide on)."""
+        if not vt.signals or vt.ground_truth is None:
+            return None
+        reason = self.config.review.reason(vt.signals)
+        if reason == vt.review_reason and vt.needs_review == (reason is not None):
+            return None
+        return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
 
     def process(
         self, dataset: Path, job: VideoJob, timings: dict[str, float]
@@ -297,13 +362,13 @@ class TrackletBuilder:
             backend=self.config.video_backend,
         )
         try:
-            dets, n = self.detect_video(src, timings)
+            dets, idx = self.detect_video(src, timings)
             t = time.perf_counter()
-            vt = self.track(job, src, dets, n, shop_emb)
+            vt = self.track(job, src, dets, idx, shop_emb)
             timings["track"] += time.perf_counter() - t
         finally:
             src.close()
-        return vt, n, len(dets)
+        return vt, len(idx), len(dets)
 
     def is_done(self, dataset: Path, job: VideoJob) -> bool:
         p = tracklet_file(dataset, job.video_path)
@@ -425,6 +490,11 @@ def _build_jobs(
         if not force and builder.is_done(root, job):
             rep.skipped += 1
             vt = read_video_tracklets(tracklet_file(root, job.video_path))
+            again = builder.redecide(vt)  # new review rules: re-decided from the stored signals
+            if again is not None:
+                vt = again
+                write_video_tracklets(root, vt)
+                rep.redecided += 1
             if vt.needs_review:
                 rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
             if sheets:  # asked for now, or lost: a done video gets its missing sheet

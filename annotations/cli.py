@@ -211,7 +211,12 @@ def qa_human(d: dict) -> str:
     """One line of QA figures (``QAReport.as_dict()``) for people."""
     return (
         f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
-        f" query mean IoU {d['query_mean_iou']:.3f}"
+        f" query mean IoU {d['query_mean_iou']:.3f}; flagged {d['flagged']} ({100 * d['flag_rate']:.1f}%),"
+        + (
+            f" flag recall {100 * d['flag_recall']:.1f}% of the failing videos"
+            if d["flag_recall"] is not None
+            else " no failing video to flag"
+        )
         + (f"; {len(d['missing'])} videos not in the reference" if d["missing"] else "")
     )
 

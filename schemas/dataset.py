@@ -88,6 +88,10 @@ class VideoTracklets(_Model):
     matcher: str | None = None
     needs_review: bool = False
     review_reason: str | None = None
+    signals: dict[str, float] = Field(
+        default_factory=dict,
+        description="confidence signals of the ground-truth tracklet the review flag was decided on",
+    )
 
     def ground_truth_tracklet(self) -> Tracklet | None:
         """The tracklet chosen as ground truth, or None when the builder chose none."""

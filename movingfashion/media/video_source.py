@@ -57,11 +57,18 @@ class VideoSource:
         self.close()
 
 
-def frame_indices(n_frames: int, stride: int = 1, key_indices: Sequence[int] | None = None) -> list[int]:
-    """Frames to detect on: every ``stride``-th frame, or the key frames when given."""
+def frame_indices(
+    n_frames: int, stride: int = 1, key_indices: Sequence[int] | None = None, last: bool = False
+) -> list[int]:
+    """Frames to detect on: every ``stride``-th frame, or the key frames when given; with
+    ``last``, also the video's first and last frame (a stride may never reach the last one)."""
     if key_indices is not None:
-        return sorted({int(i) for i in key_indices if 0 <= int(i) < n_frames})
-    return list(range(0, n_frames, max(1, stride)))
+        out = {int(i) for i in key_indices if 0 <= int(i) < n_frames}
+    else:
+        out = set(range(0, n_frames, max(1, stride)))
+    if last and n_frames > 0:
+        out |= {0, n_frames - 1}
+    return sorted(out)
 
 
 def prefetch_batches(

@@ -25,6 +25,7 @@ from annotations.qa import qa_report, reference_boxes
 from annotations.tracklet_files import load_results, read_video_tracklets, tracklet_file
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, DataFormatError
+from schemas.geometry import box_iou
 from schemas.items import SourceItem, Status
 from schemas.official import read_official
 
@@ -93,8 +94,9 @@ def test_outputs_official_and_richer(built):
                 assert vt.ground_truth == 0 and vt.tracklets[0].mode == "training"
                 assert trk == vt.tracklets[0].official() and all(k.isdigit() for k in trk)
                 assert {t.mode for t in vt.tracklets[1:]} <= {"inference"}
-                # stride 2 + interpolation: detections on even frames only, gaps filled (both modes)
-                assert all(f % STRIDE == 0 for t in vt.tracklets for f in t.scores)
+                # stride 2 + the last frame + interpolation: detections on even frames and the
+                # video's last frame only, gaps filled (both modes)
+                assert all(f % STRIDE == 0 or f == vt.frames - 1 for t in vt.tracklets for f in t.scores)
                 filled += sum(1 for t in vt.tracklets[1:] for f in t.boxes if f not in t.scores)
     assert n == rep.videos and filled > 0
     raw = json.loads((ds / "train.json").read_text())
@@ -102,6 +104,28 @@ def test_outputs_official_and_richer(built):
     assert raw[pid]["tracklets"][0] != {"0": [0, 0, 1, 1]}
     sheets = list((ds / "tracklets" / "sheets").glob("*.png"))
     assert len(sheets) == rep.videos and all(p.stat().st_size > 1000 for p in sheets)
+
+
+def test_first_and_last_frames_are_covered(built, gt_dataset):
+    """Where the world shows the item on a video's first/last frame, the tracklet has a box there,
+    on the item; the last frame is detected although stride 2 never reaches it (odd frame counts)."""
+    ds, _, _ = built
+    truth = reference_boxes(ds, gt_dataset)
+    ends = hits = odd = 0
+    for vt in load_results(ds):
+        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        true = truth[vt.video]
+        odd += (vt.frames - 1) % STRIDE != 0
+        if gt is None:
+            continue
+        for f in (0, vt.frames - 1):
+            if f in true:
+                ends += 1
+                assert f in gt.boxes, f"{vt.video}: no box on frame {f}, the item is visible there"
+                hits += box_iou(gt.boxes[f], true[f]) >= 0.5
+    assert odd > 0 and ends > 10
+    print(f"\nfirst/last frames with the item visible: {ends}, covered {ends}, on the item {hits}")
+    assert hits >= 0.8 * ends
 
 
 @pytest.mark.slow
