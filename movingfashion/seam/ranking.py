@@ -6,6 +6,7 @@ The score matrix itself comes from :func:`movingfashion.models.score_matrix` (th
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -24,3 +25,24 @@ def topk_indices(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Indices of the k best gallery items per query, best first, [Q, k]."""
     k = min(k, scores.shape[1])
     return torch.topk(scores, k, dim=1, sorted=True).indices
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``scores`` separating ``positive`` from the rest (ties count
+    half; the Mann-Whitney statistic). None when one of the two classes is empty."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    pos = np.asarray(positive, dtype=bool).ravel()
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
