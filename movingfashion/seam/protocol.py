@@ -3,7 +3,8 @@
 Every query is one test video (its tracklet); the gallery is one shop image per test product.
 The test products are sub-sampled into ``pools`` pools of ``pool_size`` products (all products,
 once, when there are no more than ``pool_size``: the std is then 0); in each pool a query is
-ranked against the pool's shop images only. Accuracies are averaged over pools.
+ranked against the pool's shop images only, ties counted pessimistically
+(:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from movingfashion.seam.ranking import ranks_of_targets
+from movingfashion.models.ranking import ranks_of_targets
 
 #: Groups whose per-pool values are kept (``top{k}_pools``), so that results of several seeds can
 #: be pooled into one mean and std.
@@ -113,3 +114,24 @@ def per_query_hits(
         seen[idx] += 1
     with np.errstate(invalid="ignore"):
         return hits / np.where(seen > 0, seen, np.nan)
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``scores`` separating ``positive`` from the rest (ties count
+    half; the Mann-Whitney statistic). None when one of the two classes is empty."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    pos = np.asarray(positive, dtype=bool).ravel()
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
