@@ -7,7 +7,14 @@ import os
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
@@ -68,6 +75,18 @@ class Tracklet(_Model):
     pivot_frame: int | None = None
     shop_score: float | None = Field(default=None, description="match score with the shop image")
     mode: str | None = Field(default=None, description="'inference' or 'training'")
+    noise: dict[int, str] = Field(
+        default_factory=dict,
+        description="frame -> how its box is known to be wrong (synthetic ground truth, e.g. "
+        "'other_garment', 'occlusion'); empty when unknown. Left out of the JSON when empty",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_noise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("noise", 1):
+            del data["noise"]
+        return data
 
     def official(self) -> dict[str, list[float]]:
         """The official form: string frame index -> box."""

@@ -30,13 +30,14 @@ def read_tagged_checkpoint(
     path: str | os.PathLike[str],
     *,
     kind: str,
-    version: int,
+    version: int | tuple[int, ...],
     what: str,
     hint: str,
     kind_hint: str | None = None,
     weights_only: bool = True,
 ) -> dict[str, Any]:
-    """The dict saved in ``path``, checked to be a ``kind`` checkpoint of ``version``.
+    """The dict saved in ``path``, checked to be a ``kind`` checkpoint of ``version`` (or of one
+    of the versions, when a tuple: the ones this code still reads).
 
     ``what`` names the kind in messages (``"single-frame matcher"``, ``"SEAM"``); ``hint`` says
     how to get a good file (``kind_hint`` instead, when the file is of another kind).
@@ -61,9 +62,11 @@ def read_tagged_checkpoint(
             where=str(p),
             hint=kind_hint or hint,
         )
-    if ckpt.get("version") != version:
+    readable = version if isinstance(version, tuple) else (version,)
+    if ckpt.get("version") not in readable:
         raise ModelError(
-            f"{what} checkpoint version {ckpt.get('version')!r}, this code reads {version}",
+            f"{what} checkpoint version {ckpt.get('version')!r}, this code reads "
+            + " and ".join(map(str, readable)),
             where=str(p),
             hint=hint,
         )

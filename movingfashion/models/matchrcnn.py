@@ -89,9 +89,16 @@ class EmbeddingHead(nn.Module):
         """Constructor arguments of this head."""
         return {"in_channels": self.in_channels, "mid": self.mid, "hidden": self.hidden, "dim": self.dim}
 
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.convs(maps)).flatten(1)
+    def trunk(self, maps: torch.Tensor) -> torch.Tensor:
+        """The conv stack and the pool: ``[N, C, h, w] -> [N, hidden]``."""
+        return self.pool(self.convs(maps)).flatten(1)
+
+    def embed_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Linear + BatchNorm1d on trunk outputs: ``[N, hidden] -> [N, dim]``."""
         return self.bn(self.fc(x))
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.embed_trunk(self.trunk(maps))
 
 
 def margin_matrix(

@@ -22,7 +22,20 @@ from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
 SEAM_KIND = "seam"
-SEAM_VERSION = 1
+#: 2: concatenation-form non-local block and post-NLB sum; version 1 files load as they were made.
+SEAM_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+def model_config_of(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The ModelConfig fields of a checkpoint; version 1 files get the head they were trained as
+    (embedded-Gaussian block, pre-NLB sum, block output random when the scorer started at zero)."""
+    cfg = dict(ckpt["model_config"])
+    if ckpt.get("version") == 1:
+        cfg.setdefault("nlb_form", "gaussian")
+        cfg.setdefault("aggregate", "pre_nlb")
+        cfg.setdefault("nlb_zero_init", not cfg.get("zero_init_attention", True))
+    return cfg
 
 
 def model_from_matcher(matcher: SingleFrameMatcher, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
@@ -89,7 +102,7 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
     ckpt = read_tagged_checkpoint(
         p,
         kind=SEAM_KIND,
-        version=SEAM_VERSION,
+        version=READABLE_VERSIONS,
         what="SEAM",
         hint="train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
         kind_hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
@@ -113,7 +126,7 @@ def load_checkpoint(
     """Rebuild the model of a checkpoint and load its weights (eval mode)."""
     ckpt = read_checkpoint(path, variant=variant)
     try:
-        config = ModelConfig.model_validate(ckpt["model_config"])
+        config = ModelConfig.model_validate(model_config_of(ckpt))
         if config.variant.value != ckpt["variant"]:
             raise ValueError("model_config.variant disagrees with variant")
         model = build_model(ckpt["arch"], config)

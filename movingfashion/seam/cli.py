@@ -37,6 +37,14 @@ def _log(as_json: bool):
 )
 @click.option("--phase", type=click.Choice(["1", "2"]), default="2", show_default=True)
 @click.option(
+    "--method",
+    type=click.Choice(["seam", "asymnet"]),
+    default="seam",
+    show_default=True,
+    help="Phase 2: SEAM's multi-frame head (--variant), or AsymNet (LSTM + similarity nodes + fusion "
+    "tree, trained in two stages on the same frozen features; its three rows in mf evaluate).",
+)
+@click.option(
     "--variant",
     type=click.Choice(VARIANTS),
     default="full",
@@ -59,7 +67,8 @@ def _log(as_json: bool):
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON TrainConfig overrides (see movingfashion/seam/config.py).",
+    help="YAML/JSON overrides of TrainConfig (movingfashion/seam/config.py) or, with --method asymnet, "
+    "of AsymNetConfig (movingfashion/seam/asymnet.py).",
 )
 @click.option("--frames", type=int, default=None, help="T frames per tracklet (default 10).")
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")
@@ -69,6 +78,7 @@ def train(
     dataset: str | None,
     df2: str | None,
     phase: str,
+    method: str,
     variant: str,
     out: str,
     epochs: int | None,
@@ -94,6 +104,7 @@ def train(
       mf train --df2 world --phase 1 --out runs/phase1 --steps 300
       mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 5
       mf train --dataset dataset --phase 2 --out runs/full --epochs 10 --resume --json
+      mf train --dataset dataset --method asymnet --out runs/asymnet --epochs 20
       torchrun --nproc_per_node 2 -m movingfashion.seam.cli train --dataset dataset --out runs/ddp
     """
     from schemas.config import load_config
@@ -108,6 +119,13 @@ def train(
         from movingfashion.seam.phase1 import run_phase1
 
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
+    elif method == "asymnet":
+        from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
+
+        acfg = load_config(
+            AsymNetConfig, config_path, snn_epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
+        )
+        result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
         if dataset is None:
             raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
@@ -129,6 +147,11 @@ def _train_human(r: dict) -> str:
     """What ``mf train`` prints without ``--json``: where the weights are, and the last loss."""
     if str(r.get("phase")) == "1":
         return f"phase 1: matcher {r['matcher']} ({r.get('via', '')})"
+    if r.get("method") == "asymnet":
+        return (
+            f"asymnet: {len(r['history'])} epochs (two stages) on {r['train_videos']} videos of "
+            f"{r['train_products']} products; final loss {r['final_loss']:.4f}; checkpoint {r['checkpoint']}"
+        )
     loss = r.get("final_loss")
     return (
         f"phase 2 ({r['variant']}): {r['epochs_run']} of {r['epochs']} epochs run on {r['train_videos']} videos"
@@ -146,7 +169,8 @@ def _train_human(r: dict) -> str:
     required=True,
     multiple=True,
     type=click.Path(dir_okay=False, exists=True),
-    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines).",
+    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines) or an "
+    "AsymNet checkpoint (mf train --method asymnet: the AsymNet, [AVG] and [MAX] rows).",
 )
 @click.option(
     "--variant",
@@ -160,6 +184,13 @@ def _train_human(r: dict) -> str:
 @click.option("--pool-size", type=int, default=800, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @out_option(required=False, help="Write OUT/results.json (+ cache).")
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of cached feature banks (default OUT/features); share it between evaluations.",
+)
+@click.option("--no-salient", is_flag=True, help="Leave out the 'SEAM + salient' row.")
 @json_option
 def evaluate(
     dataset: str,
@@ -171,12 +202,18 @@ def evaluate(
     pool_size: int,
     seed: int,
     out: str | None,
+    cache: str | None,
+    no_salient: bool,
     as_json: bool,
 ) -> None:
     """Evaluate with the paper's protocol: top-1/5/10/20 in pools, all / Regular / Hard / per class.
 
-    Methods: Max Confidence, Max Matching, Average Distance (single-frame head) and one SEAM
-    row per checkpoint (its variant).
+    Queries are the inference tracklets that best overlap each test video's ground-truth
+    tracklet; the gallery is every test shop image. Methods: Max Confidence, Max Matching,
+    Average Distance (single-frame head), one SEAM row per checkpoint (its variant), SEAM +
+    salient (the main SEAM checkpoint on salient frames) and, with an AsymNet checkpoint, AsymNet,
+    AsymNet [AVG] and [MAX]. On synthetic worlds made with the noise knobs, results.json also
+    says how much attention corrupted frames get (attention_noise: ROC AUC of -weight).
 
     \b
     Examples:
@@ -201,29 +238,38 @@ def evaluate(
         pools=pools,
         pool_size=pool_size,
         seed=seed,
+        salient=not no_salient,
     )
-    res = run_evaluate(dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress)
+    res = run_evaluate(
+        dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress, cache_dir=cache
+    )
     emit(res, as_json, summary_table)
 
 
 @click.command(context_settings=HELP, epilog=EXIT_STATUS)
-@click.argument("results", type=click.Path(exists=True, dir_okay=False))
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
 @out_option(help="Report folder to write (tables, CSV, plots).")
 @dataset_option(
     required=False, help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS)."
 )
 @json_option
-def report(results: str, out: str, dataset: str | None, as_json: bool) -> None:
-    """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from an evaluation's results.json.
+def report(results: tuple[str, ...], out: str, dataset: str | None, as_json: bool) -> None:
+    """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from evaluations' results.json.
+
+    Several results (e.g. one per training seed, same test set) are pooled: every cell is the
+    mean (std) over seeds and pools; paired.md gives paired per-query differences between
+    methods, attention_noise.md the attention on corrupted frames, attention.png the Fig. 8
+    curves.
 
     \b
     Examples:
       mf report runs/eval/results.json --out runs/report
       mf report runs/eval/results.json --out runs/report --dataset dataset --json
+      mf report runs/seed0/eval runs/seed1/eval runs/seed2/eval --out runs/report
     """
     from movingfashion.seam.report import write_report
 
-    res = write_report(results, out, dataset=dataset)
+    res = write_report(list(results), out, dataset=dataset)
     emit(res, as_json, lambda r: "\n".join(str(Path(r["out"]) / f) for f in r["files"]))
 
 

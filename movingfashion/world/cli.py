@@ -50,6 +50,7 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
         "split_screen": sum(v.split_screen is not None for v in truth.videos),
         "wrong_shop": sum(p.wrong_shop for p in truth.products),
         "frames": sum(v.frames for v in truth.videos),
+        "noisy_frames": sum(v.noisy_frames or 0 for v in truth.videos),
     }
     if truth.df2_root:
         df2 = out / truth.df2_root
@@ -65,7 +66,8 @@ def _human(d: dict[str, Any]) -> str:
         f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
         f"{d['duplicates']} duplicates ({d['repost_variants']} re-post variants), {d['retakes']} retakes, "
         f"{d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
-        f"{d.get('df2_images', 0)} DeepFashion2-format images"
+        + (f"{d['noisy_frames']} frames with a corrupted tracker box, " if d.get("noisy_frames") else "")
+        + f"{d.get('df2_images', 0)} DeepFashion2-format images"
         + (f" in {d['seconds']} s" if "seconds" in d else "")
     )
 
@@ -106,7 +108,16 @@ def world() -> None:
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes).",
+    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes, "
+    "noise), applied over the preset.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["default", "hard"]),
+    default="default",
+    show_default=True,
+    help="hard: tracklet noise of real footage on (35% of each clip's frames: the tracker's box on "
+    "another garment or a look-alike, occlusion, motion blur, item out of frame), recorded per frame.",
 )
 @json_option
 def generate(
@@ -116,6 +127,7 @@ def generate(
     quick: bool,
     workers: int | None,
     config_path: str | None,
+    preset: str,
     as_json: bool,
 ) -> None:
     """Render a world folder: world.json, media/, gt/ and df2/ (reused when identical).
@@ -124,13 +136,16 @@ def generate(
     Examples:
       mf world generate --out world --products 60 --seed 0
       mf world generate --out small --products 24 --quick --json
+      mf world generate --out hard --products 400 --preset hard
     """
     from schemas.config import load_config
 
-    from .config import WorldConfig
+    from .config import WorldConfig, preset_config
     from .generate import generate_world
 
     cfg = load_config(WorldConfig, config_path)
+    if preset != "default":
+        cfg = preset_config(preset, cfg.model_dump(mode="json", exclude_unset=True))
     bar = progress_bar(desc="rendering products", unit="product")
 
     def progress(done: int, total: int) -> None:
@@ -234,24 +249,48 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
 @_world_opt
 @out_option(help="Dataset folder to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+@click.option(
+    "--tracklets",
+    type=click.Choice(["truth", "tracked"]),
+    default="truth",
+    show_default=True,
+    help="Official tracklets: the item's true boxes, or the world tracker's boxes (noisy on worlds "
+    "made with --preset hard: what training tracking publishes on real footage).",
+)
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of each class in the test split (1.0: a world made for testing only).",
+)
 @json_option
 def export_gt(
-    legacy_world_dir: str | None, world_dir: str | None, out: str, seed: int, as_json: bool
+    legacy_world_dir: str | None,
+    world_dir: str | None,
+    out: str,
+    seed: int,
+    tracklets: str,
+    test_fraction: float,
+    as_json: bool,
 ) -> None:
     """Write what a perfect pipeline would publish: the official-format dataset of the world, its
-    tracklets the true item boxes (a reference for `mf-tracklets qa --reference`).
+    tracklets the true item boxes (a reference for `mf-tracklets qa --reference`). The richer
+    tracklets/ files also hold inference tracklets (the item's, and every other garment in view)
+    and, on noisy worlds, which frames of the tracker's boxes are corrupted.
 
     \b
     Examples:
       mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
+      mf world export-gt hard-world --out hard-gt --tracklets tracked
     """
     world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official
 
     from .gt_dataset import export_gt_dataset
 
-    path = export_gt_dataset(world_dir, out, seed=seed)
+    path = export_gt_dataset(world_dir, out, seed=seed, tracklets=tracklets, test_fraction=test_fraction)
     counts = {name: len(read_official(path / f"{name}.json")) for name in ("train", "test")}
     emit(
         {"out": str(path), **counts},

@@ -31,7 +31,7 @@ from schemas.errors import ConfigError
 from schemas.items import SourceName
 
 from .catalog import ProductSpec, plan_world, random_garment
-from .config import GENERATOR_VERSION, WorldConfig
+from .config import GENERATOR_VERSION, NoiseConfig, WorldConfig
 from .render import Pose, fabric_closeup, studio_object, studio_shot
 from .scenes import hard_scene, letterbox, regular_scene, split_frame
 
@@ -39,12 +39,15 @@ PARAMS_FILE = "world_params.json"
 
 
 def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
+    config = cfg.model_dump(mode="json", exclude={"workers"})
+    if not cfg.noise.enabled and cfg.noise == NoiseConfig():
+        del config["noise"]  # worlds made without the noise knobs keep their parameters file
     return {
         "products": products,
         "seed": seed,
         "quick": quick,
         "generator_version": GENERATOR_VERSION,
-        "config": cfg.model_dump(mode="json", exclude={"workers"}),
+        "config": config,
     }
 
 
@@ -244,15 +247,21 @@ def _render_product(task: tuple) -> dict[str, dict]:
         size = cfg.hard_size
         scene = hard_scene(spec, rng, size, n)
     if spec.has_video and spec.split_layout is None:
+        tracker = _noisy_tracker(spec, scene, cfg, seed)
+        track: list[tuple] = []
         for t in range(n):
-            f, g = scene.frame(t)
+            if tracker is None:
+                f, g = scene.frame(t)
+            else:
+                f, g, *rest = tracker.frame(t)
+                track.append(tuple(rest))
             frames.append(f)
             gts.append(g)
-        vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf)
+        vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf, track=track or None)
         videos.append(vid)
     elif spec.has_video:
         still_of = _owner_shot(wrong[0], cfg) if wrong else shop
-        vid = _split_video(out, spec, rng, still_of, cfg, n, frames, gts)
+        vid = _split_video(out, spec, rng, still_of, cfg, n, frames, gts, seed)
         size = (vid["width"], vid["height"])
         videos.append(vid)
     result = {spec.product_id: {"images": images, "videos": videos}}
@@ -266,15 +275,35 @@ def _render_product(task: tuple) -> dict[str, dict]:
     return result
 
 
+def _noisy_tracker(spec: ProductSpec, scene: Any, cfg: WorldConfig, seed: int) -> Any:
+    """The noise of a clothing clip (None with the knobs off: nothing is drawn, nothing changes)."""
+    if not cfg.noise.enabled or spec.kind != "clothing":
+        return None
+    from .noise import NoisyTracker
+
+    return NoisyTracker(scene, spec, cfg.noise, np.random.default_rng([seed, spec.index, 29]))
+
+
 def _gt_model(
-    video_id: str, product_id: str, gts: list[list[dict]], rename: dict[str, str] | None = None
+    video_id: str,
+    product_id: str,
+    gts: list[list[dict]],
+    rename: dict[str, str] | None = None,
+    track: list[tuple] | None = None,
 ) -> VideoGroundTruth:
     rename = rename or {}
     frames = [
         [GarmentInFrame(**{**g, "product_id": rename.get(g["product_id"], g["product_id"])}) for g in fr]
         for fr in gts
     ]
-    return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames)
+    extra: dict[str, Any] = {}
+    if track is not None:
+        extra = {
+            "tracked": [b for b, _, _ in track],
+            "confidence": [c for _, c, _ in track],
+            "noise": [k for _, _, k in track],
+        }
+    return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames, **extra)
 
 
 def _video_row(
@@ -312,11 +341,14 @@ def _write_video(
     size: tuple[int, int],
     cfg: WorldConfig,
     crf: int,
+    track: list[tuple] | None = None,
     **extra: Any,
 ) -> dict:
     video_id = spec.product_id
     encode_frames(frames, out / f"media/videos/{video_id}.mp4", size=size, fps=cfg.fps, crf=crf, gop=cfg.gop)
-    _write_gt(out, _gt_model(video_id, spec.product_id, gts))
+    _write_gt(out, _gt_model(video_id, spec.product_id, gts, track=track))
+    if track is not None:
+        extra["noisy_frames"] = sum(1 for _, _, k in track if k is not None)
     return _video_row(out, spec, video_id, size, len(frames), cfg, **extra)
 
 
@@ -329,6 +361,7 @@ def _split_video(
     n: int,
     frames: list[np.ndarray],
     gts: list[list[dict]],
+    seed: int = 0,
 ) -> dict:
     """A Hard clip in one half, a still picture of the shop item in the other."""
     layout = spec.split_layout or "left-right"
@@ -346,20 +379,39 @@ def _split_video(
         off = (0, half[1]) if still_first else (0, 0)
         sbox = [0, 0, w, half[1]] if still_first else [0, half[1], w, h]
     mbox = [off[0], off[1], off[0] + half[0], off[1] + half[1]]
+    tracker = _noisy_tracker(spec, scene, cfg, seed)
+    track: list[tuple] = []
+
+    def shift(b: list[float]) -> list[float]:
+        return [b[0] + off[0], b[1] + off[1], b[2] + off[0], b[3] + off[1]]
+
     for t in range(n):
-        f, g = scene.frame(t)
+        if tracker is None:
+            f, g = scene.frame(t)
+        else:
+            f, g, tb, conf, kind = tracker.frame(t)
+            track.append((shift(tb) if tb is not None else None, conf, kind))
         frames.append(split_frame(still, f, layout, still_first))
         for x in g:
             if x["box"] is not None:
-                b = x["box"]
-                x["box"] = [b[0] + off[0], b[1] + off[1], b[2] + off[0], b[3] + off[1]]
+                x["box"] = shift(x["box"])
         gts.append(g)
     still_rel = f"media/stills/{spec.product_id}.png"
     write_image(out / still_rel, still)
     ss = SplitScreen(
         layout=layout, still_half=still_half, still_box=sbox, moving_box=mbox, still_image=still_rel
     )
-    return _write_video(out, spec, frames, gts, (w, h), cfg, cfg.crf, split_screen=ss.model_dump(mode="json"))
+    return _write_video(
+        out,
+        spec,
+        frames,
+        gts,
+        (w, h),
+        cfg,
+        cfg.crf,
+        track=track or None,
+        split_screen=ss.model_dump(mode="json"),
+    )
 
 
 def _duplicate(

@@ -127,7 +127,13 @@ def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     test_videos = sum(len(e.video_paths) for e in read_official(gt_dataset / "test.json").values())
     assert res["protocol"]["queries"] == test_videos
     assert res["protocol"]["gallery"] == len(read_official(gt_dataset / "test.json"))
-    assert set(res["methods"]) == {"max_confidence", "max_matching", "average_distance", "seam_no_nlb"}
+    assert set(res["methods"]) == {
+        "max_confidence",
+        "max_matching",
+        "average_distance",
+        "seam_no_nlb",
+        "seam_salient",
+    }
     assert res["methods"]["seam_no_nlb"]["10"]["all"]["top20"] == 1.0  # gallery smaller than 20
     assert res["protocol"]["query_tracklets"] == {"tracklets": test_videos}  # tracklets/*.json were used
 
