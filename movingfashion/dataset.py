@@ -550,6 +550,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return found
 
     def _item(self, index: int) -> dict[str, Any]:
+        """Item ``index`` from the crop cache, the training copy or live decoding."""
         if self.crop_cache is not None or self.training_copy is not None:
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
@@ -570,9 +571,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 break
         else:  # pragma: no cover - _check_video converges after one pruning
             raise DataFormatError("cannot sample a valid clip", where=str(video.path))
-        return self._item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0))
+        return self._make_item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0))
 
-    def _item(
+    def _make_item(
         self,
         index: int,
         rec: ProductRecord,
@@ -704,7 +705,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         boxes = np.array(
             [[np.nan if v is None else v for v in entry.boxes[r]] for r in rows], dtype=np.float32
         ).reshape(-1, 4)
-        return self._item(index, rec, vi, video, idx, clip, boxes, entry.orig_size)
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, entry.orig_size)
 
     # ------------------------------------------------------------------ internals
     def _check_video(

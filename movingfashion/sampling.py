@@ -195,14 +195,16 @@ class QualityConfig(BaseModel):
 
 def _steadiness(boxes: Mapping[int, Sequence[float]], window: int) -> dict[int, float]:
     """1 when a box's centre sits on the median centre of its ``window`` neighbours on each side
-    (in frame order), falling to 0 at one box diagonal away."""
+    (in frame order), falling to 0 at one box diagonal away. The window is kept symmetric (it
+    shrinks near the ends), so steady motion scores 1 on every frame, the first and last too."""
     keys = sorted(boxes)
     arr = np.asarray([boxes[k] for k in keys], dtype=np.float64)
     centre = np.stack([(arr[:, 0] + arr[:, 2]) / 2, (arr[:, 1] + arr[:, 3]) / 2], 1)
     diag = np.hypot(arr[:, 2] - arr[:, 0], arr[:, 3] - arr[:, 1]).clip(min=1e-6)
     out = {}
     for i, k in enumerate(keys):
-        nb = [j for j in range(max(0, i - window), min(len(keys), i + window + 1)) if j != i]
+        w = min(window, i, len(keys) - 1 - i)
+        nb = [j for j in range(i - w, i + w + 1) if j != i]
         if not nb:
             out[int(k)] = 1.0
             continue

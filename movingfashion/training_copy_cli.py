@@ -5,18 +5,22 @@ from __future__ import annotations
 import click
 
 from movingfashion.media.readers import backend_names
-from schemas.cli_support import emit, json_option, progress
-
-
-@click.command("training-copy", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--dataset",
-    required=True,
-    type=click.Path(exists=True, file_okay=False),
-    help="Published dataset folder.",
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    exit_if_failed,
+    json_option,
+    out_option,
+    progress,
 )
+
+
+@click.command("training-copy", context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option("--split", default="train", show_default=True, help="train, test, or a split JSON file.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Training-copy folder to write.")
+@out_option(help="Training-copy folder to write.")
 @click.option("--crop", type=click.Choice(["tracklet", "frame"]), default="tracklet", show_default=True)
 @click.option("--crop-size", type=int, default=224, show_default=True, help="Tracklet crops: side in pixels.")
 @click.option("--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side.")
@@ -48,7 +52,7 @@ def training_copy(
     the live path and reads each clip as T small JPEG decodes (pixels within the documented
     tolerance of the live crops, ~10-15 KB per frame at 224 px and quality 90). Open the
     dataset with the same --crop, --crop-size / --frame-size and --context. Reruns skip videos
-    already copied; bad rows are skipped and listed. Exit 0 when every video is copied.
+    already copied; bad rows are skipped and listed (exit 1 then).
 
     \b
     Examples:
@@ -87,3 +91,4 @@ def training_copy(
             f"{len(r['skipped'])} skipped"
         ),
     )
+    exit_if_failed(result["skipped"])

@@ -100,7 +100,7 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
     emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in sorted(r.items())) or "empty")
 
 
-@catalog.command("check")
+@catalog.command("check", context_settings=HELP, epilog=EXIT_STATUS)
 @click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
 @json_option
 def catalog_check(catalog_path: str, as_json: bool) -> None:
@@ -135,7 +135,7 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
     )
 
 
-@catalog.command("recover")
+@catalog.command("recover", context_settings=HELP, epilog=EXIT_STATUS)
 @click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="The new catalog to write.")
 @json_option

@@ -45,6 +45,8 @@ LEAVES = sorted(p for p, c in COMMAND_PATHS.items() if not isinstance(c, click.G
 #: every leaf command with an input that does not exist (or cannot be used) -> what the one
 #: error line must name. Adding a command without a row here fails the test below.
 MISSING_INPUT: dict[str, tuple[list[str], str]] = {
+    "mf catalog check": (["--catalog", NOPE], NOPE),
+    "mf catalog recover": (["--catalog", NOPE, "--out", "x.sqlite"], NOPE),
     "mf catalog status": (["--catalog", NOPE], NOPE),
     "mf clean": (["--catalog", NOPE, "--root", "."], NOPE),
     "mf collect netaporter": (["https://www.net-a-porter.com/x", "--root", "x", "--config", NOPE], NOPE),
@@ -72,6 +74,7 @@ MISSING_INPUT: dict[str, tuple[list[str], str]] = {
     "mf tracklets qa": (["--dataset", NOPE, "--reference", NOPE], NOPE),
     "mf tracklets review": (["--dataset", NOPE], NOPE),
     "mf tracklets sheets": (["--dataset", NOPE], NOPE),
+    "mf training-copy": (["--dataset", NOPE, "--out", "x"], NOPE),
     "mf train": (["--dataset", NOPE, "--out", "x"], NOPE),
     "mf train-detector": (["--df2", NOPE, "--out", "x"], NOPE),
     "mf verify": (["--dataset", NOPE], NOPE),
