@@ -24,7 +24,7 @@ class ModelConfig(BaseModel):
     variant: Variant = Field(default=Variant.FULL, description="full | no_nlb | no_nlb_g")
     dim: int = Field(default=256, ge=1, description="descriptor size (f~ output, NLB channels)")
     nlb_inter: int = Field(default=128, ge=1, description="inner channels of the non-local block")
-    nlb_form: Literal["concat", "gaussian", "dot"] = Field(
+    nlb_form: Literal["concat", "gaussian"] = Field(
         default="concat",
         description="non-local pairwise function: concat (official: ReLU(w.[theta_i, phi_j]) / N) or "
         "gaussian (softmax of theta_i.phi_j)",

@@ -19,7 +19,7 @@ from torch import nn
 from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, twin
 from movingfashion.seam.config import ModelConfig, Variant
 
-NLB_FORMS = ("concat", "gaussian", "dot")
+NLB_FORMS = ("concat", "gaussian")
 
 
 class NonLocalBlock(nn.Module):
@@ -57,11 +57,6 @@ class NonLocalBlock(nn.Module):
             if mask is not None:
                 aff = aff.masked_fill(~mask[:, None, :], float("-inf"))
             return aff.softmax(-1)
-        if self.form == "dot":
-            aff = th @ ph.transpose(1, 2)
-            if mask is not None:
-                aff = aff * mask[:, None, :].to(aff.dtype)
-            return aff / self._count(x, mask)
         inter = th.shape[-1]
         w = self.pair.weight[0]
         # w . [theta_i, phi_j] = w_theta . theta_i + w_phi . phi_j: no [B, N, N, 2*inter] tensor
@@ -72,7 +67,7 @@ class NonLocalBlock(nn.Module):
 
     @staticmethod
     def _count(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Number of real frames (the N the concat and dot forms divide by)."""
+        """Number of real frames (the N the concatenation form divides by)."""
         if mask is None:
             return torch.full((), float(x.shape[1]), dtype=x.dtype, device=x.device)
         return mask.sum(1).clamp(min=1).to(x.dtype)[:, None, None]
