@@ -56,9 +56,9 @@ class ShopMatcher:
     @torch.no_grad()
     def scores(self, crops: torch.Tensor, shop: torch.Tensor) -> torch.Tensor:
         """Match scores [N] in [0, 1] of crops [N, 3, S, S] with one shop image [3, S, S]."""
-        s = self.embed(shop[None])
-        m = self.m.cpu() if next(self.m.parameters()).device.type != "cpu" else self.m
-        return m.score_matrix(self.embed(crops), s)[:, 0]
+        device = next(self.m.parameters()).device
+        s = self.embed(shop[None]).to(device)
+        return self.m.score_matrix(self.embed(crops).to(device), s)[:, 0].cpu()
 
 
 def candidates(frame: int, own: dict[int, list[float]], rich: VideoTracklets | None) -> list[list[float]]:

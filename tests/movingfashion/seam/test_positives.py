@@ -80,3 +80,20 @@ def test_candidates_and_threshold():
     assert candidates(1, own, None) == [LEFT]
     assert pick_best([0.05, 0.09], 0.1) == 0 and pick_best([0.05, 0.5], 0.1) == 1
     assert pick_best([0.3, 0.2], 0.1) == 0
+
+
+def test_shop_matcher_scores_with_the_single_frame_heads():
+    """ShopMatcher: encoder -> f (eval) -> m's score, the same numbers as the heads give directly."""
+    from movingfashion.seam.positives import ShopMatcher
+    from tests.movingfashion.seam.conftest import tiny_model
+
+    model = tiny_model("full")
+    torch.manual_seed(0)
+    encoder = torch.nn.Conv2d(3, 8, kernel_size=8, stride=8)  # 16x16 crops -> [8, 2, 2] maps
+    crops, shop = torch.rand(5, 3, 16, 16), torch.rand(3, 16, 16)
+    got = ShopMatcher(encoder, model.f, model.m, 16).scores(crops, shop)
+    with torch.no_grad():
+        model.f.eval()
+        want = model.m.score_matrix(model.f(encoder(crops)), model.f(encoder(shop[None])))[:, 0]
+    assert got.shape == (5,) and torch.allclose(got, want, atol=1e-6)
+    assert ((got >= 0) & (got <= 1)).all()
