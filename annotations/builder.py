@@ -51,6 +51,10 @@ from schemas.faults import reraise_local_fault
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 
+#: crops embedded per forward pass of the matcher, gathered across decoded batches (larger batches
+#: cost less per crop on the CPU; 128 crops of 64 px are 6 MB)
+EMBED_BATCH = 128
+
 #: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
 REFRESH_PENDING = ".tracklets-refresh-pending"
 
@@ -85,7 +89,14 @@ class BuildReport:
     detections: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(
-        default_factory=lambda: {"decode_wait": 0.0, "detect": 0.0, "embed": 0.0, "track": 0.0, "write": 0.0}
+        default_factory=lambda: {
+            "decode_wait": 0.0,
+            "detect": 0.0,
+            "crop": 0.0,
+            "embed": 0.0,
+            "track": 0.0,
+            "write": 0.0,
+        }
     )
     detector: str | None = None
     matcher: str | None = None
@@ -171,6 +182,13 @@ class TrackletBuilder:
         #: what embeds detections and shop images: the matcher with its encoder's BatchNorm folded
         self.embedder = self.matcher.fused_for_inference()
         self.config = config or BuildConfig()
+        #: side of the crops embedded, and the matcher's name in the tracklet files: a size other
+        #: than the one it was trained at gives other embeddings, so it is part of the name (a
+        #: rerun at another size redoes the videos)
+        self.embed_size = self.config.embed_size or matcher.crop_size
+        self.matcher_tag = (
+            matcher.tag if self.embed_size == matcher.crop_size else f"{matcher.tag}@{self.embed_size}px"
+        )
         if self.config.embed_source == "roi" and not detector.has_features:
             raise ConfigError(
                 f"detector {detector.name!r} gives no RoI features",
@@ -180,11 +198,16 @@ class TrackletBuilder:
 
     # -- detection ---------------------------------------------------------------
     def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
-        """Detect and embed every sampled frame; returns the detections and the frames sampled."""
+        """Detect and embed every sampled frame; returns the detections and the frames sampled.
+
+        Crops are cut per decoded batch (``timings["crop"]``) and embedded :data:`EMBED_BATCH` at a
+        time across batches (``timings["embed"]``: the matcher's forward passes); the embeddings do
+        not depend on how the crops are batched (up to float rounding)."""
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
         idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
         frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
+        pending: list[torch.Tensor] = []  # crops not embedded yet
         t = time.perf_counter()
         for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
             t1 = time.perf_counter()
@@ -195,19 +218,29 @@ class TrackletBuilder:
             with torch.no_grad():
                 if cfg.embed_source == "roi":
                     feats = [d.features for d in dets if d.features is not None and len(d)]
-                    emb = self.embedder.embed_features(torch.cat(feats)) if feats else None
+                    if feats:
+                        emb_l.append(self.embedder.embed_features(torch.cat(feats)))
+                    t3 = time.perf_counter()
                 else:
-                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
-                    emb = self.embedder.embed(crops) if len(crops) else None
-            if emb is not None:
-                emb_l.append(emb)
+                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
+                    if len(crops):
+                        pending.append(crops)
+                    t3 = time.perf_counter()
+                    timings["crop"] = timings.get("crop", 0.0) + t3 - t2
+                    if sum(len(c) for c in pending) >= EMBED_BATCH:
+                        emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
+                        pending = []
             for fi, d in zip(chunk, dets, strict=True):
                 frames_l.append(np.full(len(d), fi, np.int64))
                 boxes_l.append(d.boxes)
                 scores_l.append(d.scores)
                 classes_l.append(d.classes)
             t = time.perf_counter()
-            timings["embed"] += t - t2
+            timings["embed"] += t - t3
+        if pending:
+            with torch.no_grad():
+                emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
+            timings["embed"] += time.perf_counter() - t
         dets = VideoDetections(
             frames=np.concatenate(frames_l) if frames_l else np.zeros(0, np.int64),
             boxes=np.concatenate(boxes_l).reshape(-1, 4) if boxes_l else np.zeros((0, 4), np.float32),
@@ -220,7 +253,7 @@ class TrackletBuilder:
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         img = read_image(shop_path)
         with torch.no_grad():
-            return self.embedder.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
+            return self.embedder.embed(crops_from_frames([img], [None], self.embed_size))[0]
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(
@@ -334,7 +367,7 @@ class TrackletBuilder:
             tracklets=tracklets,
             ground_truth=0 if gt is not None else None,
             detector=self.detector.version,
-            matcher=self.matcher.tag,
+            matcher=self.matcher_tag,
             needs_review=reason is not None,
             review_reason=reason,
             signals=signals,
@@ -378,7 +411,7 @@ class TrackletBuilder:
             vt = read_video_tracklets(p)
         except DataFormatError:
             return False
-        return vt.detector == self.detector.version and vt.matcher == self.matcher.tag
+        return vt.detector == self.detector.version and vt.matcher == self.matcher_tag
 
 
 def merge_official(
@@ -479,7 +512,7 @@ def _build_jobs(
     write_official_json: bool,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None)."""
-    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
     # rerun, with nothing left to build, still refreshes what the folder says about itself
