@@ -6,6 +6,10 @@ tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
 video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``).
+
+Videos go through an executor (:mod:`movingfashion.executors`): ``local`` processes them here,
+in order; ``ray`` gives every worker (actor) its own detector and matcher (a GPU share each when
+the cluster has GPUs) and streams each video's result back. Only this process writes files.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +36,7 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
+from movingfashion.executors import Executor, LocalExecutor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
@@ -343,6 +350,48 @@ class TrackletBuilder:
         return vt.detector == self.detector.version and vt.matcher == self.matcher.tag
 
 
+@dataclass(frozen=True)
+class BuilderSpec:
+    """How a worker makes its own :class:`TrackletBuilder` (weights as absolute paths)."""
+
+    detector: str
+    weights: str | None
+    matcher: str | None
+    config: BuildConfig
+
+
+def make_builder(spec: BuilderSpec) -> TrackletBuilder:
+    """A worker's builder: the detector and matcher loaded once (pool setup)."""
+    det = build_detector(spec.detector, spec.weights, spec.config.detector)
+    return TrackletBuilder(det, load_matcher(spec.matcher, device=det.device), spec.config)
+
+
+@dataclass
+class Processed:
+    """One video's result as a worker sends it back."""
+
+    tracklets: VideoTracklets
+    frames: int
+    detections: int
+    timings: dict[str, float]
+
+
+def process_video(builder: TrackletBuilder, task: tuple[str, VideoJob]) -> Processed:
+    """Pool task: one video end to end (nothing written)."""
+    dataset, job = task
+    timings = dict.fromkeys(BuildReport().timings, 0.0)
+    vt, n, nd = builder.process(Path(dataset), job, timings)
+    return Processed(vt, n, nd, timings)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _absolute(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else str(Path(path).absolute())
+
+
 def merge_official(
     dataset: str | os.PathLike[str], splits: dict[str, OfficialSplit] | None = None
 ) -> list[str]:
@@ -389,13 +438,18 @@ def build_dataset_tracklets(
     write_official_json: bool = True,
     on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
     builder: TrackletBuilder | None = None,
+    executor: Executor | None = None,
+    gpus_per_worker: float | None = None,
 ) -> BuildReport:
     """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
 
     ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),
-    e.g. for a progress bar. ``builder`` reuses already loaded models.
+    e.g. for a progress bar. ``builder`` reuses already loaded models. ``executor`` spreads the
+    videos (default: this process); ``gpus_per_worker`` is each remote worker's GPU share
+    (default: one GPU each when the cluster has GPUs, else none).
     """
     root = Path(dataset)
+    ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     splits = load_splits(root)
     jobs = video_jobs(splits, shard)
@@ -404,8 +458,10 @@ def build_dataset_tracklets(
         for job in jobs:
             job.item_class = classes.get(job.product_id)
     if builder is None:
-        det = build_detector(detector, weights, cfg.detector)
-        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+        # remote workers load their own models: the copy here (versions, checks) stays on the CPU
+        here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
+        det = build_detector(detector, weights, (here if ex.remote else cfg).detector)
+        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), here if ex.remote else cfg)
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     cat = None
     if catalog is not None:
@@ -413,44 +469,73 @@ def build_dataset_tracklets(
 
         cat = open_catalog(catalog)
     start = time.perf_counter()
-    for job in jobs:
-        if not force and builder.is_done(root, job):
-            rep.skipped += 1
-            vt = read_video_tracklets(tracklet_file(root, job.video_path))
-            if vt.needs_review:
-                rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
-            outcome = "skipped"
-        else:
-            try:
-                vt, n, nd = builder.process(root, job, rep.timings)
-            except MFError as exc:
-                rep.failed.append({"video": job.video_path, "error": str(exc)})
-                if cat is not None:
-                    from annotations.review import log_failure
+    order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
 
-                    log_failure(cat, job.product_id, f"{job.video_path}: {exc}")
-                outcome = "failed"
-            else:
-                t = time.perf_counter()
-                atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
-                if sheets:
-                    from annotations.sheets import write_sheet
+    def note(entries: list[dict[str, str]], i: int, entry: dict[str, str]) -> None:
+        entries.append(entry)
+        order[id(entry)] = i
 
-                    write_sheet(root, vt)
-                rep.timings["write"] += time.perf_counter() - t
-                rep.processed += 1
-                rep.frames_detected += n
-                rep.detections += nd
-                if vt.needs_review:
-                    rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
-                    if cat is not None:
-                        from annotations.review import mark_needs_review
-
-                        mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
-                outcome = "done"
+    def finish(job: VideoJob, outcome: str) -> None:
         rep.seconds = time.perf_counter() - start
         if on_video is not None:
             on_video(job, outcome, rep)
+
+    todo = []
+    for i, job in enumerate(jobs):
+        if force or not builder.is_done(root, job):
+            todo.append(i)
+            continue
+        rep.skipped += 1
+        vt = read_video_tracklets(tracklet_file(root, job.video_path))
+        if vt.needs_review:
+            note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
+        finish(job, "skipped")
+    if not todo:
+        pool = LocalExecutor().pool(process_video)  # nothing to do: no workers to start
+    elif ex.remote:
+        spec = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg)
+        gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if ex.gpu_count() else 0.0)
+        pool = ex.pool(process_video, setup=partial(make_builder, spec), resources=WorkerResources(1.0, gpus))
+    else:
+        pool = ex.pool(process_video, setup=partial(_same, builder))
+    with pool:
+        for i in todo:
+            pool.submit((str(root.absolute()), jobs[i]), tag=i)
+        for res in pool.drain():
+            i, job = res.tag, jobs[res.tag]
+            if res.error is not None:
+                if not isinstance(res.error, MFError | WorkerLostError):
+                    raise res.error
+                note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
+                if cat is not None:
+                    from annotations.review import log_failure
+
+                    log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
+                finish(job, "failed")
+                continue
+            got: Processed = res.value
+            vt = got.tracklets
+            for k, v in got.timings.items():
+                rep.timings[k] += v
+            t = time.perf_counter()
+            atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
+            if sheets:
+                from annotations.sheets import write_sheet
+
+                write_sheet(root, vt)
+            rep.timings["write"] += time.perf_counter() - t
+            rep.processed += 1
+            rep.frames_detected += got.frames
+            rep.detections += got.detections
+            if vt.needs_review:
+                note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
+                if cat is not None:
+                    from annotations.review import mark_needs_review
+
+                    mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+            finish(job, "done")
+    rep.failed.sort(key=lambda e: order[id(e)])
+    rep.needs_review.sort(key=lambda e: order[id(e)])
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
     rep.seconds = time.perf_counter() - start

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from movingfashion.executors.options import executor_options
 from schemas.cli_support import emit, json_option, progress, run_main
 from schemas.errors import DataFormatError
 
@@ -72,6 +73,19 @@ def tracklets() -> None:
 @click.option("--config", type=click.Path(dir_okay=False), help="YAML with BuildConfig overrides.")
 @click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
 @click.option("--force", is_flag=True, help="Redo videos that are already done.")
+@executor_options
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="With --executor ray: workers (each with its own detector and matcher) [default: as many as "
+    "the cluster holds].",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(0, 64),
+    help="With --executor ray: GPU share of each worker, e.g. 0.5 for two per GPU [default: 1 when the "
+    "cluster has GPUs, else 0].",
+)
 @json_option
 def build(
     dataset,
@@ -88,6 +102,10 @@ def build(
     config,
     sheets,
     force,
+    executor,
+    ray_address,
+    workers,
+    gpus_per_worker,
     as_json,
 ) -> None:
     """Detect, track and write the ground-truth tracklet of every video.
@@ -99,12 +117,18 @@ def build(
     \b
     Example:
       mf-tracklets build --dataset dataset --stride 2 --shard 0/2 --json
+      # on a Ray cluster (the dataset on a folder every node sees; files written here only):
+      mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
     from tqdm import tqdm
 
     from annotations.builder import build_dataset_tracklets, parse_shard
+    from movingfashion.executors import make_executor
 
     cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
+    shard_ = parse_shard(shard)
+    if workers is not None and (executor or cfg.executor) != "ray":
+        raise click.UsageError("--workers is read with --executor ray (local runs one video at a time)")
     bar = tqdm(desc="videos", unit="video", file=sys.stderr, disable=not sys.stderr.isatty() or as_json)
 
     def on_video(job, outcome, rep):
@@ -115,21 +139,25 @@ def build(
         if outcome == "failed":
             bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
 
-    rep = build_dataset_tracklets(
-        dataset,
-        detector=detector,
-        weights=weights,
-        matcher=matcher,
-        config=cfg,
-        shard=parse_shard(shard),
-        catalog=catalog,
-        force=force,
-        sheets=sheets,
-        on_video=on_video,
-    )
+    with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
+        rep = build_dataset_tracklets(
+            dataset,
+            detector=detector,
+            weights=weights,
+            matcher=matcher,
+            config=cfg,
+            shard=shard_,
+            catalog=catalog,
+            force=force,
+            sheets=sheets,
+            on_video=on_video,
+            executor=ex,
+            gpus_per_worker=gpus_per_worker,
+        )
+        result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
     bar.close()
     emit(
-        rep.as_dict(),
+        result,
         as_json,
         lambda d: (
             f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "

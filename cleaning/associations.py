@@ -4,20 +4,25 @@ The matcher is any object with ``score(video_path, shop_path) -> float`` in [0, 
 (:class:`PairScorer`); :func:`matchrcnn_scorer` builds the Match-RCNN one
 (:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
 matcher) from weight files, as ``mf clean --matcher FILE`` does. Low-scoring pairs become
-``needs_review`` with the score in the reason; nothing is dropped.
+``needs_review`` with the score in the reason; nothing is dropped. Pairs are scored through an
+executor (:mod:`movingfashion.executors`): each worker gets the scorer once.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
 from schemas.paths import resolve_under
+
+if TYPE_CHECKING:
+    from movingfashion.executors import Executor
 
 
 @runtime_checkable
@@ -51,14 +56,41 @@ class AssociationFlag:
     score: float
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _score(scorer: PairScorer, pair: tuple[Path, Path]) -> float:
+    return float(scorer.score(str(pair[0]), str(pair[1])))
+
+
+def _scores(
+    pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, executor: Executor | None
+) -> list[float]:
+    """The score of every pair, in order; a scorer's exception is raised here as it was raised."""
+    from movingfashion.executors import LocalExecutor
+
+    scores: dict[int, float] = {}
+    with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
+        for i, (_, _, video, shop) in enumerate(pairs):
+            pool.submit((video, shop), tag=i)
+        for res in pool.drain():
+            if res.error is not None:
+                raise res.error
+            scores[res.tag] = res.value
+    return [scores[i] for i in range(len(pairs))]
+
+
 def score_pairs(
-    pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, threshold: float
+    pairs: list[tuple[str, str, Path, Path]],
+    scorer: PairScorer,
+    threshold: float,
+    executor: Executor | None = None,
 ) -> tuple[dict[tuple[str, str], float], list[AssociationFlag]]:
     """Score ``(source, source_id, video, shop)`` pairs; returns (min score per item, low pairs)."""
     per_item: dict[tuple[str, str], float] = {}
     flags = []
-    for source, source_id, video, shop in pairs:
-        s = float(scorer.score(str(video), str(shop)))
+    for (source, source_id, video, shop), s in zip(pairs, _scores(pairs, scorer, executor), strict=True):
         if not 0.0 <= s <= 1.0:
             raise ConfigError(
                 f"matcher returned {s} for {video}, expected a score in [0, 1]", where="--matcher"
@@ -75,7 +107,11 @@ def _under(root: Path, rel: str) -> Path:
 
 
 def check_associations(
-    catalog: Catalog, root: str | os.PathLike[str], scorer: PairScorer, threshold: float
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    scorer: PairScorer,
+    threshold: float,
+    executor: Executor | None = None,
 ) -> list[AssociationFlag]:
     """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``
     become needs_review with the score in the reason. Returns the flagged pairs."""
@@ -91,7 +127,7 @@ def check_associations(
         for v in assets:
             if v.kind == AssetKind.VIDEO and v.path and v.status == Status.ACCEPTED:
                 pairs.append((src, sid, _under(root, v.path), _under(root, shops[0].path)))
-    _, flags = score_pairs(pairs, scorer, threshold)
+    _, flags = score_pairs(pairs, scorer, threshold, executor)
     seen = set()
     for f in flags:
         if (f.source, f.source_id) in seen:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cleaning.splits import MODES
+from movingfashion.executors.options import executor_options
 from schemas.cli_support import emit, json_option, run_main
 from schemas.errors import CatalogError, ConfigError
 
@@ -96,6 +97,7 @@ def _exit_if_failed(failed: list[Any]) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="Detector weights for the association check (default: the embedded detector).",
 )
+@executor_options
 @json_option
 def clean(
     catalog_path: str,
@@ -103,6 +105,8 @@ def clean(
     config_path: str | None,
     matcher: str | None,
     detector_weights: str | None,
+    executor: str | None,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
@@ -120,9 +124,12 @@ def clean(
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:
       #   steps: [probe, video_duplicates, shop_images, taxonomy, record, associations]
+      # on a Ray cluster (the catalog stays here; --root must be on a shared file system):
+      mf clean --catalog data/catalog.sqlite --root data --executor ray --ray-address HEAD:6379
     """
     from cleaning.config import load_cleaning_config
     from cleaning.pipeline import clean as run_clean
+    from movingfashion.executors import make_executor
     from schemas.catalog import Catalog
 
     if detector_weights and not matcher:
@@ -133,8 +140,12 @@ def clean(
         from cleaning.associations import matchrcnn_scorer
 
         scorer = matchrcnn_scorer(matcher, detector_weights)
-    with Catalog(catalog_path) as cat:
-        report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
+    # the executor first: a cluster that cannot be joined stops the run before the catalog is opened
+    with make_executor(executor or cfg.executor, address=ray_address, show_progress=not as_json) as ex:
+        with Catalog(catalog_path) as cat:
+            report = run_clean(cat, root, cfg, scorer, show_progress=not as_json, executor=ex)
+        if ex.remote:
+            report["executor"] = ex.report()
     emit(report, as_json, _human)
     _exit_if_failed(report["failed"])
 

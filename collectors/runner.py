@@ -3,6 +3,11 @@
 Discovery runs beside collection (a listing crawl does not hold up the first downloads); the
 progress bar gets its total as soon as the number of candidates is known: at once for a list
 (URL list, ids, saved structures), when the last listing page is read otherwise.
+
+The executor (:mod:`movingfashion.executors`) runs the items: ``local`` threads share this
+process's source, client and catalog; a remote one (``ray``) gives each worker its own copy of
+the source, on the cluster's host gates, and sends the catalog writes back for this process to
+record (:mod:`collectors.cluster`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, Summary, safe_id, status_for
-from collectors.executor import make_executor
+from movingfashion.executors import Executor, WorkerResources, make_executor
 from schemas.errors import FetchError, MFError
 
 log = logging.getLogger("collectors")
@@ -124,40 +130,108 @@ class Discovery:
         self._halt.set()
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def run_collection(
     source: Source,
     targets: Sequence[str],
     *,
     limit: int | None = None,
     dry_run: bool = False,
-    executor: str = "local",
+    executor: str | Executor = "local",
     workers: int = 4,
     show_progress: bool | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Summary:
     """Discover, then collect every candidate with ``workers`` tasks at once; returns the summary.
+
+    ``executor``: a backend name or an executor (not closed here). ``options``: the source's
+    own options, so that remote workers can make their own copy of it.
 
     Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
     summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
     """
-    ctx = source.ctx
     summary = Summary(source=str(source.name), dry_run=dry_run)
     t0 = time.perf_counter()
-    found = source.discover(targets)
     if dry_run:
-        for cand in islice(found, limit) if limit is not None else found:
-            summary.items.append(
-                {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
-            )
-        summary.requests = ctx.client.stats["requests"]
-        summary.seconds = time.perf_counter() - t0
-        return summary
+        return _dry_run(source, targets, limit, summary, t0)
+    ex = executor if isinstance(executor, Executor) else make_executor(executor, workers=workers)
+    try:
+        return _run(source, targets, limit, ex, workers, show_progress, options or {}, summary, t0)
+    finally:
+        if ex is not executor:
+            ex.close()
+
+
+def _dry_run(
+    source: Source, targets: Sequence[str], limit: int | None, summary: Summary, t0: float
+) -> Summary:
+    found = source.discover(targets)
+    for cand in islice(found, limit) if limit is not None else found:
+        summary.items.append(
+            {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
+        )
+    summary.requests = source.ctx.client.stats["requests"]
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _run(
+    source: Source,
+    targets: Sequence[str],
+    limit: int | None,
+    ex: Executor,
+    workers: int,
+    show_progress: bool | None,
+    options: dict[str, Any],
+    summary: Summary,
+    t0: float,
+) -> Summary:
+    ctx = source.ctx
+    cluster: Any = None
+    remote = {"requests": 0, "retries": 0}
+    if ex.remote:
+        from collectors.cluster import CollectCluster, collect_remote
+
+        cluster = CollectCluster(ctx.cfg.http)
+        ctx.client.gate = cluster.gate()  # discovery paces with the workers
+        fn, setup = collect_remote, cluster.worker_setup(source, options)
+    else:
+        fn, setup = guarded_collect, partial(_same, source)
+    try:
+        pool = ex.pool(
+            fn,
+            setup=setup,
+            per_key=ctx.cfg.http.max_concurrency_per_host,
+            resources=WorkerResources(cpus=0),
+            workers=workers,
+        )
+        try:
+            discovery = Discovery(source.discover(targets), limit)
+        except BaseException:
+            pool.close()
+            raise
+    except BaseException:
+        if cluster is not None:
+            cluster.close()
+        raise
     progress = Progress(str(source.name), show_progress)
-    pool = make_executor(executor, workers, per_key=ctx.cfg.http.max_concurrency_per_host)
-    discovery = Discovery(found, limit)
 
     def take(block: bool) -> None:
         for res in pool.results(block=block):
-            out = res.value if res.error is None else Outcome(str(res.tag), "failed", "internal_error")
+            if res.error is not None:
+                out = Outcome(str(res.tag), "failed", "internal_error")
+            elif cluster is not None:
+                from collectors.cluster import replay
+
+                replay(ctx.catalog, res.value.ops)
+                remote["requests"] += res.value.requests
+                remote["retries"] += res.value.retries
+                out = res.value.outcome
+            else:
+                out = res.value
             summary.add(out)
             progress.update(summary)
 
@@ -172,7 +246,7 @@ def run_collection(
             if cand is Discovery.END:
                 break
             if isinstance(cand, Candidate):
-                pool.submit(lambda c=cand: guarded_collect(source, c), tag=cand.raw_id, key=cand.key)
+                pool.submit(source.pack(cand) if cluster else cand, tag=cand.raw_id, key=cand.key)
             take(block=False)
         if discovery.total is not None:
             progress.total(discovery.total)
@@ -187,14 +261,18 @@ def run_collection(
                 take(block=True)
         except KeyboardInterrupt:
             ctx.stop.set()  # second Ctrl-C: abort transfers, keep resumable .part files
+            if cluster is not None:
+                pool.close()  # workers elsewhere: stop them (their .part files stay resumable)
             while pool.pending:
                 take(block=True)
     finally:
         discovery.halt()
         pool.close()
+        if cluster is not None:
+            cluster.close()
         progress.close()
-        summary.requests = ctx.client.stats["requests"]
-        summary.retries = ctx.client.stats["retries"]
+        summary.requests = ctx.client.stats["requests"] + remote["requests"]
+        summary.retries = ctx.client.stats["retries"] + remote["retries"]
         summary.seconds = round(time.perf_counter() - t0, 3)
         with contextlib.suppress(MFError):
             ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))

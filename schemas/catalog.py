@@ -129,20 +129,31 @@ class ItemRow:
 
 
 class Catalog:
-    """A handle on the catalog database. Cheap to open; one per process or thread."""
+    """A handle on the catalog database. Cheap to open; one per process or thread.
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout_s: float = 60.0) -> None:
+    ``read_only``: an existing catalog opened for reading only (no migration, no write; e.g. a
+    reader beside the one process that writes it).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout_s: float = 60.0, read_only: bool = False
+    ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            target = f"{self.path.absolute().as_uri()}?mode=ro" if read_only else self.path
             self._db = sqlite3.connect(
-                self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False
+                target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
             )
             self._db.row_factory = sqlite3.Row
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            if read_only:
+                self._check_version()
+            else:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise CatalogError(
                 f"cannot open catalog: {exc}",
@@ -189,7 +200,7 @@ class Catalog:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
+    def _check_version(self) -> None:
         if self.schema_version > len(MIGRATIONS):
             raise CatalogError(
                 f"catalog schema version {self.schema_version} is newer than this toolkit "
@@ -197,6 +208,9 @@ class Catalog:
                 where=str(self.path),
                 hint="upgrade the toolkit",
             )
+
+    def _migrate(self) -> None:
+        self._check_version()
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):

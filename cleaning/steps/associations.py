@@ -19,7 +19,7 @@ class AssociationsStep(Step):
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         if ctx.scorer is None:
             return StepReport(skipped="no matcher (mf clean --matcher)")
-        flags = check_associations(ctx.catalog, ctx.root, ctx.scorer, ctx.cfg.match_threshold)
+        flags = check_associations(ctx.catalog, ctx.root, ctx.scorer, ctx.cfg.match_threshold, ctx.executor)
         flagged = sorted({(f.source, f.source_id) for f in flags})
         for source, source_id in flagged:
             it = state.items.get(item_key(source, source_id))

@@ -14,7 +14,7 @@ import pytest
 from collectors.base import Source, registry, source_class
 from collectors.cli import collect
 from collectors.config import CollectConfig
-from collectors.executor import EXECUTORS
+from movingfashion.executors import EXECUTORS
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceName
 
