@@ -108,6 +108,14 @@ def connect(address: str | None, *, where: str = "--ray-address", num_cpus: int 
     return True
 
 
+def workers_that_fit(total: dict[str, float], res: WorkerResources) -> int | None:
+    """How many workers asking ``res`` fit in a cluster with ``total`` resources (None when a
+    worker reserves nothing). A GPU share of 0.5 fits two workers per GPU."""
+    asked = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
+    fits = [int(total.get(k, 0) // v) for k, v in asked.items() if v > 0]
+    return min(fits) if fits else None
+
+
 # ---------------------------------------------------------------------- worker side
 _FUNCTIONS: dict[str, Any] = {}
 
@@ -379,10 +387,7 @@ class RayExecutor(Executor):
     # -- sizes ---------------------------------------------------------------------
     def capacity(self, res: WorkerResources) -> int | None:
         """How many workers of this size the cluster holds (None: no limit, nothing reserved)."""
-        total = ray.cluster_resources()
-        asked = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
-        fits = [int(total.get(k, 0) // v) for k, v in asked.items() if v > 0]
-        return max(1, min(fits)) if fits else None
+        return workers_that_fit(ray.cluster_resources(), res)
 
     def gpu_count(self) -> float:
         return float(ray.cluster_resources().get("GPU", 0))
@@ -399,6 +404,13 @@ class RayExecutor(Executor):
     ) -> RayPool:
         res = resources or WorkerResources()
         cap = self.capacity(res)
+        if cap == 0:
+            raise ConfigError(
+                f"no node of the cluster can hold a worker asking {res.cpus} CPU, {res.gpus} GPU"
+                + "".join(f", {v} {k}" for k, v in res.custom.items()),
+                where="--executor ray",
+                hint="ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)",
+            )
         n = workers or self.workers or cap or 4
         if cap is not None and n > cap:
             log.warning("%d workers asked, the cluster holds %d of this size: using %d", n, cap, cap)

@@ -118,3 +118,25 @@ def test_the_per_key_cap_holds_across_workers(ray_session):
 def test_a_setup_error_is_raised_as_the_worker_raised_it(ray_session):
     with make_executor("ray", workers=1) as ex, pytest.raises(ModelError, match="detector.pt"):
         ex.pool(_work, setup=_bad_setup)
+
+
+def test_workers_that_fit_count_cpus_gpu_shares_and_custom_resources():
+    from movingfashion.executors import WorkerResources
+    from movingfashion.executors.ray_backend import workers_that_fit
+
+    cluster = {"CPU": 16.0, "GPU": 2.0, "big_disk": 1.0}
+    assert workers_that_fit(cluster, WorkerResources()) == 16
+    assert workers_that_fit(cluster, WorkerResources(cpus=1, gpus=1)) == 2
+    assert workers_that_fit(cluster, WorkerResources(cpus=1, gpus=0.5)) == 4  # two per GPU
+    assert workers_that_fit(cluster, WorkerResources(cpus=1, custom={"big_disk": 1})) == 1
+    assert workers_that_fit(cluster, WorkerResources(cpus=0)) is None  # nothing reserved: no limit
+    assert workers_that_fit({"CPU": 2.0}, WorkerResources(cpus=1, gpus=1)) == 0  # no GPU: none fits
+
+
+def test_a_worker_no_node_can_hold_is_refused_at_once(ray_session):
+    from movingfashion.executors import WorkerResources
+    from schemas.errors import ConfigError
+
+    with make_executor("ray") as ex, pytest.raises(ConfigError, match="asking 1.0 CPU, 1 GPU") as exc:
+        ex.pool(_work, resources=WorkerResources(cpus=1, gpus=1))
+    assert "--gpus-per-worker 0" in str(exc.value)
