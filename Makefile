@@ -80,6 +80,12 @@ bench: install
 ## weights: retrain the embedded default detector and matcher on a synthetic world (~1.5 h on 2 CPU cores)
 WEIGHTS_WORLD := build/weights-world
 WEIGHTS_WORK  := build/weights-stages
+# The shipped matcher.pt is stage c of this recipe saved before the float16 fix (109 of f's 256
+# batch-norm variances had overflowed to inf), repaired once with
+#   python -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out DIR --skip-detector \
+#       --recalibrate-matcher OLD/matcher.pt --bn-batches 300 --lost-dims-weight 0.25
+# (see movingfashion/models/weights/README.json). Run from scratch, the recipe now saves finite
+# statistics and m uses all 256 dimensions at full weight.
 weights: install
 	$(VENV)/bin/mf world generate --out $(WEIGHTS_WORLD) --products 100 --seed 2024
 	@mkdir -p $(WEIGHTS_WORK)/a $(WEIGHTS_WORK)/b $(WEIGHTS_WORK)/c

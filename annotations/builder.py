@@ -5,7 +5,9 @@ detection with the single-frame matcher, run inference tracking (all tracklets) 
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
-video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``).
+video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
+a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
+(:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards.
 
 Videos go through an executor (:mod:`movingfashion.executors`): ``local`` processes them here,
 in order; ``ray`` gives every worker (actor) its own detector and matcher (a GPU share each when
@@ -26,7 +28,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import ValidationError
 
 from annotations.config import BuildConfig
 from annotations.tracking import (
@@ -36,6 +37,13 @@ from annotations.tracking import (
     similarity,
     training_tracking,
 )
+from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
+    SPLIT_FILES,
+    TRACKLET_DIR,
+    load_splits,
+    read_video_tracklets,
+    tracklet_file,
+)
 from movingfashion.executors import Executor, LocalExecutor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
@@ -44,11 +52,8 @@ from movingfashion.models.detectors import Detector, build_detector
 from schemas.atomic import atomic_write_text
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
-from schemas.official import OfficialSplit, read_official, write_official
+from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
-
-SPLIT_FILES = ("train.json", "test.json")
-TRACKLET_DIR = "tracklets"
 
 
 @dataclass
@@ -116,23 +121,6 @@ def in_shard(video_path: str, shard: tuple[int, int]) -> bool:
     return zlib.crc32(video_path.encode()) % shard[1] == shard[0]
 
 
-def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
-    """The official split files present in a dataset folder (at least one)."""
-    root = Path(dataset)
-    if not root.is_dir():
-        raise DataFormatError(
-            "dataset folder not found", where=str(root), hint="pass the folder of mf publish"
-        )
-    splits = {name: read_official(root / name) for name in SPLIT_FILES if (root / name).is_file()}
-    if not splits:
-        raise DataFormatError(
-            "no train.json or test.json",
-            where=str(root),
-            hint="pass a dataset in the official MovingFashion format",
-        )
-    return splits
-
-
 def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)) -> list[VideoJob]:
     jobs = []
     for split_file, split in splits.items():
@@ -141,28 +129,6 @@ def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)
                 if in_shard(vp, shard):
                     jobs.append(VideoJob(split_file, pid, i, vp, entry.img_path))
     return jobs
-
-
-def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
-    return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
-
-
-def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
-    """Read a richer tracklet file (clear error naming the file)."""
-    p = Path(path)
-    try:
-        return VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataFormatError(
-            "tracklet file not found", where=str(p), hint="run mf-tracklets build"
-        ) from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise DataFormatError(
-            f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}",
-            where=str(p),
-            hint="delete it and rerun mf-tracklets build",
-        ) from None
 
 
 def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, list[float]]:
@@ -538,6 +504,10 @@ def build_dataset_tracklets(
     rep.needs_review.sort(key=lambda e: order[id(e)])
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
+    if rep.processed or rep.official_updated:
+        from movingfashion.archive.describe import refresh
+
+        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     rep.seconds = time.perf_counter() - start
     return rep
 

@@ -47,6 +47,7 @@ def tracklets() -> None:
       mf-tracklets build --dataset dataset --stride 2 --sheets
       mf-tracklets qa --dataset dataset --reference reference-dataset
       mf-tracklets review --dataset dataset
+      mf-tracklets export --format cvat --dataset dataset --out cvat
     """
 
 
@@ -232,6 +233,81 @@ def sheets(dataset, videos, n, as_json) -> None:
     emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]) or "no sheets written")
 
 
+DEFAULT_HOST = "127.0.0.1"
+
+
+def _serve_options(f):
+    """--port, --host, --sample, --seed of the review page."""
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the QA sample.")(f)
+    f = click.option(
+        "--sample",
+        type=click.FloatRange(0, 1),
+        default=0.1,
+        show_default=True,
+        help="Share of the videos the builder accepted that join the queue as a QA sample.",
+    )(f)
+    f = click.option(
+        "--host",
+        default=DEFAULT_HOST,
+        show_default=True,
+        envvar="MF_REVIEW_HOST",
+        help="Address to listen on. Only loopback unless --host is given on the command line.",
+    )(f)
+    return click.option("--port", type=int, default=8766, show_default=True, help="Port (0: any free one).")(
+        f
+    )
+
+
+def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
+    """Serve the review page until Ctrl-C (see annotations.review.server)."""
+    from click.core import ParameterSource
+
+    from annotations.review.server import ReviewApp, check_bind, make_server
+
+    ctx = click.get_current_context()
+    explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
+    check_bind(host, allow_non_loopback=explicit)
+    if not Path(dataset).is_dir():
+        raise DataFormatError(
+            "dataset folder not found", where=str(dataset), hint="pass the folder of mf publish"
+        )
+    cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
+    app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed)
+    try:
+        srv = make_server(app, host, port, allow_non_loopback=explicit)
+    except BaseException:
+        app.close()
+        raise
+    q = app.queue
+    info = {
+        "url": srv.url,
+        "catalog": str(cat_path),
+        "queue": len(q.items),
+        "flagged": q.flagged,
+        "sampled": q.sampled,
+        "sample_rate": q.sample_rate,
+        "reconciled": app.reconciled,
+    }
+    emit(
+        info,
+        as_json,
+        lambda d: (
+            f"review page: {d['url']}\n{d['queue']} videos in the queue ({d['flagged']} flagged, "
+            f"{d['sampled']} QA sample at {d['sample_rate']:.0%}); decisions go to {d['catalog']}"
+            + ("" if catalog else " (pass --catalog CATALOG so that mf publish sees them)")
+            + "\nCtrl-C stops the server; every decision is saved when it is made."
+        ),
+    )
+    sys.stdout.flush()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        srv.server_close()
+        app.close()
+
+
 @tracklets.command()
 @click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
 @click.option("--catalog", type=click.Path(dir_okay=False), help="Also record decisions in this catalog.")
@@ -239,15 +315,24 @@ def sheets(dataset, videos, n, as_json) -> None:
 @click.option("--reject", "reject", multiple=True, help="Reject this video.")
 @click.option("--note", help="A note stored with the decisions.")
 @click.option("--all", "show_all", is_flag=True, help="List decided videos too.")
+@click.option("--serve", is_flag=True, help="Serve the review page instead (same as mf review).")
+@_serve_options
 @json_option
-def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
+def review(
+    dataset, catalog, accept, reject, note, show_all, serve, port, host, sample, seed, as_json
+) -> None:
     """List videos that need review (with their contact sheets) or record decisions.
 
     \b
     Example:
       mf-tracklets review --dataset dataset
       mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog cat.db
+      mf-tracklets review --dataset dataset --catalog cat.db --serve
     """
+    if serve:
+        if accept or reject:
+            raise click.UsageError("--serve cannot be combined with --accept/--reject")
+        return _serve_review(dataset, catalog, host, port, sample, seed, as_json)
     from annotations.qa import load_results
     from annotations.review import read_decisions, record_decision
     from annotations.sheets import sheet_path
@@ -262,7 +347,11 @@ def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
                     where=str(Path(dataset) / "tracklets"),
                     hint="use a stem listed by mf-tracklets review",
                 )
-            recs.append(record_decision(dataset, vid, results[vid].product_id, dec, catalog, note))
+            recs.append(
+                record_decision(
+                    dataset, vid, results[vid].product_id, dec, catalog, note, video_path=results[vid].video
+                )
+            )
         emit(
             {"recorded": recs},
             as_json,
@@ -294,6 +383,113 @@ def review(dataset, catalog, accept, reject, note, show_all, as_json) -> None:
                 for r in d["needs_review"]
             )
             or "nothing to review"
+        ),
+    )
+
+
+@click.command("review", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (of mf publish)."
+)
+@click.option(
+    "--catalog",
+    type=click.Path(dir_okay=False),
+    help="Catalog the decisions go to (the one mf publish reads). Default: DATASET/.review.sqlite.",
+)
+@_serve_options
+@json_option
+def review_page(dataset, catalog, port, host, sample, seed, as_json) -> None:
+    """Review tracklets in the browser: serve the review page on 127.0.0.1 and print its URL.
+
+    The queue holds the videos the tracklet builder flagged, then a random QA sample of the
+    ones it accepted. Keys: arrows step frames, space plays, a accepts, r rejects (with a
+    reason), c changes the class, t/p show and pick another tracklet, n adds a note, u undoes.
+    Each decision is written to the catalog at once; `mf publish` leaves rejected products out.
+    The URL carries a random token that every request must present.
+
+    \b
+    Example:
+      mf review --dataset dataset --catalog data/catalog.sqlite
+      mf review --dataset dataset --port 0 --sample 0.2 --json
+    """
+    _serve_review(dataset, catalog, host, port, sample, seed, as_json)
+
+
+@tracklets.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    required=True,
+    type=click.Choice(["cvat", "mot", "fiftyone"]),  # = annotations.exchange.EXPORTERS (tested)
+    help="Output format.",
+)
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@click.option(
+    "--tracks",
+    type=click.Choice(["gt", "all"]),
+    default="gt",
+    show_default=True,
+    help="The ground-truth tracklet only, or every tracklet (candidates too).",
+)
+@click.option("--video", "videos", multiple=True, help="Only these video stems (repeatable).")
+@json_option
+def export(fmt, dataset, out, tracks, videos, as_json) -> None:
+    """Export tracklets for annotation tools.
+
+    \b
+    cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video
+    mot       OUT/<video>/gt/gt.txt, gt/labels.txt, seqinfo.ini (MOT 1.1)
+    fiftyone  OUT/data/<video>.mp4 + OUT/labels/<video>.xml (fo.types.CVATVideoDataset)
+
+    \b
+    Example:
+      mf-tracklets export --format cvat --dataset dataset --out cvat
+      mf-tracklets export --format fiftyone --dataset dataset --out fo --tracks all
+    """
+    from annotations.exchange import export_dataset
+
+    res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos)
+    emit(
+        res,
+        as_json,
+        lambda d: (
+            f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']})"
+        ),
+    )
+
+
+@tracklets.command("import")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--format", "fmt", type=click.Choice(["cvat"]), default="cvat", show_default=True)
+@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+@click.option("--catalog", type=click.Path(dir_okay=False), help="Record the import in this catalog.")
+@click.option(
+    "--tracks",
+    type=click.Choice(["gt", "all"]),
+    default="gt",
+    show_default=True,
+    help="Replace the ground-truth tracklet only, or every tracklet the file holds.",
+)
+@json_option
+def import_(source, fmt, dataset, catalog, tracks, as_json) -> None:
+    """Import corrected tracks (CVAT for video 1.1 XML: a file or a folder of them).
+
+    Rewrites tracklets/<video>.json and the video's tracklet in train.json/test.json; every
+    file is checked before anything is written.
+
+    \b
+    Example:
+      mf-tracklets import --format cvat cvat/1234_0.xml --dataset dataset --catalog data/catalog.sqlite
+    """
+    from annotations.exchange.importer import import_cvat
+
+    res = import_cvat(dataset, source, tracks=tracks, catalog=catalog)
+    emit(
+        res,
+        as_json,
+        lambda d: (
+            f"{d['videos']} videos imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
         ),
     )
 

@@ -19,7 +19,7 @@ import time
 import torch
 
 from movingfashion.models.matchrcnn import margin_matrix
-from movingfashion.seam.ranking import topk_indices
+from movingfashion.models.ranking import topk_indices
 
 
 def naive_margin_matrix(

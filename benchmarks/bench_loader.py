@@ -96,10 +96,10 @@ def synthetic_dataset(
                 boxes[str(i)] = [x, y, x + bw, y + bh]
         if not (out / rel).is_file():
             encode_frames(vid, out / rel, fps=30, gop=gop, crf=23)
-        shop = out / f"shop/{pid}.jpg"
+        shop = out / f"imgs/{pid}.jpg"
         shop.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(shop), cv2.resize(tex, (600, 800)))
-        train[pid] = {"video_paths": [rel], "img_path": f"shop/{pid}.jpg", "source": 1, "tracklets": [boxes]}
+        train[pid] = {"video_paths": [rel], "img_path": f"imgs/{pid}.jpg", "source": 1, "tracklets": [boxes]}
     (out / "train.json").write_text(json.dumps(train))
     return out
 

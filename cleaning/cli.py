@@ -240,18 +240,33 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
 @_root_opt
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
 @_config_opt
+@click.option(
+    "--archive",
+    is_flag=True,
+    help="Also write OUT.zip beside the folder (deterministic: sorted entries, fixed timestamps) and "
+    "OUT.zip.sha256, once the folder verifies.",
+)
 @json_option
-def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_json: bool) -> None:
-    """Write the dataset folder: official train/test JSON, entries.jsonl, media, manifest, datasheet.
+def publish(
+    catalog_path: str, root: str, out: str, config_path: str | None, archive: bool, as_json: bool
+) -> None:
+    """Write the dataset folder in the real archive's layout, then verify it (as mf verify does).
+
+    Official train/test JSON (source 0 = Hard, 1 = Regular), videos/, imgs/ (.jpg Regular,
+    .png Hard), entries.jsonl, front/rear/fabric views, pairs/ and boxes/ tables, datasheet,
+    dataset card (README.md), croissant.json and manifest.json. Items carrying the same shop
+    image become one product with several videos; a test product keeps one video.
 
     Rerunning on unchanged input gives byte-identical files and copies nothing again. A product
     whose media cannot be published (a collected file gone, a crop that does not encode) is left
-    out and listed; the others are published.
+    out and listed; the others are published. Exit 1 also when the written folder breaks an
+    archive invariant (listed). The config's `dataset:` section names the dataset (licence,
+    url, creators, version, date_published) for Croissant and the card.
 
     \b
     Examples:
       mf publish --catalog data/catalog.sqlite --root data --out dataset
-      mf publish --catalog data/catalog.sqlite --root data --out dataset --json
+      mf publish --catalog data/catalog.sqlite --root data --out dataset --archive --json
     """
     from cleaning.config import load_cleaning_config
     from cleaning.publish import publish as run_publish
@@ -260,10 +275,27 @@ def publish(catalog_path: str, root: str, out: str, config_path: str | None, as_
     cfg = load_cleaning_config(config_path)
     with Catalog(catalog_path) as cat:
         res = run_publish(
-            cat, root, out, seed=cfg.split_seed, test_fraction=cfg.test_fraction, keep_going=True
+            cat,
+            root,
+            out,
+            seed=cfg.split_seed,
+            test_fraction=cfg.test_fraction,
+            keep_going=True,
+            info=cfg.dataset,
+            archive=archive,
         )
-    emit(res, as_json, _human)
-    _exit_if_failed(res["failed"])
+    emit(res, as_json, _publish_human)
+    _exit_if_failed(res["failed"] + res["verify"]["breaks"])
+
+
+def _publish_human(res: dict[str, Any]) -> str:
+    verify = res["verify"]
+    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive")})
+    text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
+    text += "".join(f"\n  {b}" for b in verify["breaks"])
+    if res["archive"]:
+        text += f"\narchive: {res['archive']['path']} (sha256 {res['archive']['sha256']})"
+    return text
 
 
 _rules_opt = click.option(

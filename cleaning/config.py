@@ -7,6 +7,7 @@ import os
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.config import load_config
+from schemas.dataset import DatasetInfo
 
 
 class _Model(BaseModel):
@@ -194,6 +195,11 @@ class CleaningConfig(_Model):
         default="local",
         description="how per-file work (probe, frame hashes, split-screen, shop pick, association "
         "scores) is spread: local = in this process, ray = over a Ray cluster (movingfashion.executors)",
+    )
+    dataset: DatasetInfo = Field(
+        default_factory=DatasetInfo,
+        description="what `mf publish` says about the dataset (name, licence, url, creators, version, "
+        "date_published, citation): Croissant metadata and the dataset card",
     )
 
     @field_validator("steps")

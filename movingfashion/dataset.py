@@ -3,7 +3,10 @@
 Reads any folder in the official format: ``train.json`` / ``test.json`` exactly as published
 (:func:`schemas.official.read_official`), plus the project's richer files when present:
 ``entries.jsonl`` (DeepFashion2 class, partition) and ``tracklets/*.json`` (detector scores,
-frame size, used by the ``salient`` sampler and to check boxes early).
+frame size, used by the ``salient`` sampler and to check boxes early). Both layouts read alike:
+the real archive's (``imgs/``, ``source`` 0 = Hard) and this project's older one (``shop/``,
+``source`` 2): paths are followed as written and the partition comes from ``entries.jsonl``, else
+from ``source`` (1 = Regular, anything else Hard; :attr:`schemas.official.OfficialEntry.partition`).
 
 Design choices (documented contract):
 

@@ -92,6 +92,28 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # 4: human review decisions on published videos (schemas.review reads and writes them)
+    """
+    CREATE TABLE review_decisions (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        video TEXT NOT NULL,
+        product_id TEXT NOT NULL,
+        source TEXT,
+        source_id TEXT,
+        kind TEXT NOT NULL,
+        reason TEXT,
+        df2_class INTEGER,
+        tracklet INTEGER,
+        note TEXT,
+        prev TEXT NOT NULL DEFAULT '{}',
+        request_id TEXT UNIQUE,
+        undone_at TEXT,
+        undo_request_id TEXT UNIQUE
+    );
+    CREATE INDEX review_decisions_video ON review_decisions (video);
+    CREATE INDEX review_decisions_product ON review_decisions (product_id);
+    """,
 ]
 
 ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
@@ -362,6 +384,10 @@ class Catalog:
                 "SET value = excluded.value, updated_at = excluded.updated_at",
                 (key, json.dumps(value, sort_keys=True), _now()),
             )
+
+    def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query (for modules of ``schemas`` that own a table of their own)."""
+        return list(self._db.execute(sql, list(args)))
 
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -151,3 +151,59 @@ def read_entry_classes(path: str | os.PathLike[str]) -> dict[str, int]:
             raise DataFormatError(f"product '{pid}': df2_class {cls!r} is not 1..13", where=str(path))
         out[pid] = int(cls)
     return out
+
+
+#: How to cite MovingFashion (the paper that introduced the dataset and its format).
+MOVINGFASHION_CITATION = """@inproceedings{godi2022movingfashion,
+  title     = {MovingFashion: a Benchmark for the Video-to-Shop Challenge},
+  author    = {Godi, Marco and Joppi, Christian and Skenderi, Geri and Cristani, Marco},
+  booktitle = {IEEE/CVF Winter Conference on Applications of Computer Vision (WACV)},
+  year      = {2022}
+}"""
+
+
+class Creator(_Model):
+    """A person or an organisation credited with a published dataset."""
+
+    name: str
+    kind: Literal["Organization", "Person"] = "Organization"
+    url: str | None = None
+
+
+class DatasetInfo(_Model):
+    """What a published dataset says about itself: Croissant metadata and the dataset card.
+
+    ``mf publish`` takes it from the ``dataset:`` section of its config; the defaults describe a
+    MovingFashion-format dataset rebuilt with this toolkit. ``date_published`` (``YYYY-MM-DD``)
+    left empty is taken from ``SOURCE_DATE_EPOCH`` when set, else from the data (the date of
+    the newest accepted catalog row), so a rerun on the same input writes the same bytes.
+    """
+
+    name: str = Field("movingfashion", description="machine name (Croissant name, dataset id)")
+    pretty_name: str = "MovingFashion (rebuilt)"
+    description: str = (
+        "Video-to-shop retrieval: social and e-commerce videos, each paired with the shop image "
+        "of the exact garment worn, in the format of the MovingFashion benchmark (WACV 2022). "
+        "Regular pairs come from e-commerce product pages (one model indoors), Hard pairs from "
+        "social media posts (street scenes, several people, cuts). Every video has a "
+        "ground-truth tracklet of the shop item's boxes."
+    )
+    license: str = Field("cc-by-nc-sa-4.0", description="SPDX-style id, as the Hugging Face card wants it")
+    license_url: str = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+    url: str = Field("https://arxiv.org/abs/2110.02627", description="where the dataset is described")
+    creators: list[Creator] = Field(default_factory=lambda: [Creator(name="MovingFashion toolkit")])
+    version: str = "1.0.0"
+    date_published: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    keywords: list[str] = Field(
+        default_factory=lambda: [
+            "fashion",
+            "video-to-shop",
+            "street-to-shop",
+            "retrieval",
+            "video",
+            "tracking",
+            "deepfashion2",
+        ]
+    )
+    citation: str = MOVINGFASHION_CITATION
+    synthetic: bool = Field(False, description="the media are rendered (a synthetic world), not collected")

@@ -1,17 +1,26 @@
 """Read, validate and write the official MovingFashion annotation JSON, losslessly.
 
 An official file is an object keyed by product id; each value holds ``video_paths``,
-``img_path``, ``source`` (1 = Regular, anything else = Hard) and ``tracklets`` (one dict per
-video, string frame index -> ``[x1, y1, x2, y2]``). Unknown keys are kept, ints stay ints,
-floats stay floats and key order is preserved, so read -> write gives identical data.
+``img_path``, ``source`` and ``tracklets`` (one dict per video, string frame index ->
+``[x1, y1, x2, y2]``). Unknown keys are kept, ints stay ints, floats stay floats and key order
+is preserved, so read -> write gives identical data.
+
+**Both layouts read alike.** The real archive writes ``source`` 0 = Hard, 1 = Regular, shop
+images under ``imgs/`` (``.png`` Hard, ``.jpg`` Regular) and videos under ``videos/``; this
+project's older datasets wrote 2 for Hard and ``shop/<id>.jpg``. Readers never branch on the
+layout: paths are followed as written, and :attr:`OfficialEntry.partition` maps ``source`` with
+:func:`schemas.taxonomy.partition_from_source_code` (1 = Regular, anything else Hard, as the
+authors' evaluation code counts). Writers use the archive's layout (:func:`shop_relpath`,
+:func:`video_relpath`, :data:`schemas.taxonomy.PARTITION_SOURCE_CODE`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -23,6 +32,48 @@ from schemas.taxonomy import Partition, partition_from_source_code
 
 #: A file path inside the dataset folder, in canonical form (see :func:`schemas.paths.check_relpath`).
 RelPath = Annotated[str, AfterValidator(check_relpath)]
+
+#: Folder of the videos in the archive's layout.
+VIDEO_DIR = "videos"
+#: Folder of the shop images in the archive's layout.
+SHOP_DIR = "imgs"
+#: Folder of the shop images in this project's older datasets (read, never written).
+LEGACY_SHOP_DIR = "shop"
+#: Suffix of a shop image by partition in the archive's layout.
+SHOP_SUFFIX: dict[Partition, str] = {Partition.REGULAR: ".jpg", Partition.HARD: ".png"}
+
+
+def video_relpath(product_id: str, n: int) -> str:
+    """Where the archive's layout puts video ``n`` of a product: ``videos/<id>_<n>.mp4``."""
+    return f"{VIDEO_DIR}/{product_id}_{n}.mp4"
+
+
+def shop_relpath(product_id: str, partition: Partition | str) -> str:
+    """Where the archive's layout puts a product's shop image: ``imgs/<id>.jpg`` (Regular) or ``.png`` (Hard)."""
+    return f"{SHOP_DIR}/{product_id}{SHOP_SUFFIX[Partition(partition)]}"
+
+
+class VideoChoice(NamedTuple):
+    """What decides which video a test product keeps."""
+
+    frames: int
+    width: int
+    height: int
+    key: str  #: a stable name (source item and path) breaking the last ties
+
+
+def pick_test_video(videos: Sequence[VideoChoice]) -> int:
+    """Index of the one video a test product keeps (the archive's test has one video per product).
+
+    The longest (most frames), then the largest frame (width x height), then the smallest key;
+    the same preference as the duplicate keep rule. The others are published in neither split.
+    """
+    if not videos:
+        raise ValueError("a product needs at least one video")
+    return min(
+        range(len(videos)),
+        key=lambda i: (-videos[i].frames, -videos[i].width * videos[i].height, videos[i].key),
+    )
 
 
 class OfficialEntry(BaseModel):

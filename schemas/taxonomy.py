@@ -30,13 +30,21 @@ class Partition(StrEnum):
     HARD = "hard"
 
 
-#: Integer used in the official JSON ``source`` field. The authors' evaluation code counts
-#: ``source == 1`` as Regular and anything else as Hard; we write 1 and 2.
-PARTITION_SOURCE_CODE: dict[Partition, int] = {Partition.REGULAR: 1, Partition.HARD: 2}
+#: Integer written in the official JSON ``source`` field: the real archive's codes, 0 = Hard and
+#: 1 = Regular.
+PARTITION_SOURCE_CODE: dict[Partition, int] = {Partition.REGULAR: 1, Partition.HARD: 0}
+#: ``source`` codes the archive uses; anything else is read (see below) but never written.
+ARCHIVE_SOURCE_CODES = frozenset(PARTITION_SOURCE_CODE.values())
+#: What this project's first published datasets wrote for Hard (read as Hard, never written).
+LEGACY_HARD_SOURCE_CODE = 2
 
 
 def partition_from_source_code(code: int) -> Partition:
-    """Map the official ``source`` integer to a partition (1 = Regular, anything else = Hard)."""
+    """The partition of an official ``source`` integer, in both conventions.
+
+    1 is Regular and anything else Hard, as the authors' evaluation code counts: the archive's
+    0 and the 2 of this project's older datasets both read as Hard.
+    """
     return Partition.REGULAR if code == 1 else Partition.HARD
 
 

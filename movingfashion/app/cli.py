@@ -64,6 +64,12 @@ def _publish() -> click.Command:
     return publish
 
 
+def _verify() -> click.Command:
+    from movingfashion.archive.cli import verify
+
+    return verify
+
+
 def _stats() -> click.Command:
     from movingfashion.app.stats import stats
 
@@ -74,6 +80,12 @@ def _tracklets() -> click.Command:
     from annotations.cli import tracklets
 
     return tracklets
+
+
+def _review() -> click.Command:
+    from annotations.cli import review_page
+
+    return review_page
 
 
 def _train_detector() -> click.Command:
@@ -131,9 +143,11 @@ COMMANDS: dict[str, Entry] = {
     "collect": Entry(_collect, "Collect video-shop pairs into the catalog (same as mf-collect)."),
     "clean": Entry(_clean, "Probe media, remove duplicates, recover split-screen shops, map classes."),
     "splits": Entry(_splits, "Build or rebuild stable stratified 90/10 splits."),
-    "publish": Entry(_publish, "Write the dataset folder in the official format."),
+    "publish": Entry(_publish, "Write the dataset folder in the real archive's layout (+ Croissant, card)."),
+    "verify": Entry(_verify, "Audit a dataset folder against the real archive's invariants."),
     "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --truth WORLD."),
     "tracklets": Entry(_tracklets, "Build ground-truth tracklets (same as mf-tracklets)."),
+    "review": Entry(_review, "Review tracklets in the browser (decisions go to the catalog)."),
     "train-detector": Entry(_train_detector, "Train the clothing detector on DeepFashion2."),
     "pretrain-matcher": Entry(_pretrain_matcher, "Pretrain the single-frame matching head."),
     "crop-cache": Entry(_crop_cache, "Decode videos once into a crop cache for fast loading."),
@@ -172,6 +186,8 @@ def cli() -> None:
       mf world generate --out world --products 60 --seed 0
       mf clean --catalog data/catalog.sqlite --root data
       mf publish --catalog data/catalog.sqlite --root data --out dataset
+      mf review --dataset dataset --catalog data/catalog.sqlite
+      mf verify --dataset dataset
       mf evaluate --dataset dataset --checkpoint runs/seam/last.pt --json
 
     Add --debug to any command to see a traceback on errors.

@@ -1,11 +1,27 @@
-"""DeepFashion2 -> COCO, following the conventions of the official converter.
+"""DeepFashion2 -> COCO: field for field what the official converter writes, plus ``source``.
 
-``image_id`` is the number in the file name, ``bbox`` is ``[x, y, w, h]``, ``area = w * h``,
-``keypoints`` spread over 294 slots where only the category's own slots
-(:data:`LANDMARK_SLOTS`) are filled, and ``pair_id``, ``style`` and ``source`` are kept on every
-annotation. An item with fewer landmarks than its category's slots (e.g. the synthetic world's
-outline points) fills the first slots; the rest stay 0 ("not labelled"). More landmarks than
-slots is an error.
+Written by the official converter (and here, with the same names, types and values):
+
+- top level: ``info``, ``licenses`` (an empty list), ``images``, ``annotations``, ``categories``;
+- ``images``: ``id`` (the number in the file name, ``000001.jpg`` -> 1), ``file_name``,
+  ``width``, ``height`` (of the image file), and the constant ``coco_url`` "", ``flickr_url`` "",
+  ``date_captured`` "" and ``license`` 0;
+- ``annotations``: ``id`` (1, 2, ... over the split, images in file order, items in
+  ``item1, item2, ...`` order), ``image_id``, ``category_id``, ``bbox`` ``[x1, y1, w, h]`` and
+  ``area`` ``w * h`` in the annotation file's numbers (DeepFashion2's boxes are integers, so these
+  are integers), ``iscrowd`` 0, ``segmentation`` as given, ``keypoints``: 294 ``(x, y, v)`` slots
+  as floats, the category's own slots (:data:`LANDMARK_SLOTS`) filled with its landmarks and
+  every other slot 0, ``num_keypoints`` = the labelled landmarks (``v > 0``), ``pair_id``,
+  ``style``;
+- ``categories``: ``id`` 1..13, ``name``, ``supercategory`` "clothes", ``keypoints`` (the 294
+  slot names "1".."294", the same for every category) and ``skeleton`` [].
+
+Ours, beyond that: each annotation's ``source`` ("shop" or "user", the image's), which a
+street-to-shop evaluation needs to tell queries from gallery items without reading the
+annotation files again, and ``info.description`` naming the split. Where the official converter
+stops with an ``IndexError`` (an item with fewer landmarks than its category has), the given
+landmarks fill the category's first slots and the rest stay 0 ("not labelled"); more landmarks
+than slots is an error naming the file.
 """
 
 from __future__ import annotations
@@ -81,12 +97,26 @@ def to_coco(
         with Image.open(img.image_path) as im:
             width, height = im.size
         images.append(
-            {"id": img.image_id, "file_name": img.image_path.name, "width": width, "height": height}
+            {
+                "id": img.image_id,
+                "file_name": img.image_path.name,
+                "width": width,
+                "height": height,
+                "coco_url": "",
+                "flickr_url": "",
+                "date_captured": "",
+                "license": 0,
+            }
         )
         for item in img.items:
             x1, y1, x2, y2 = item.box
             w, h = x2 - x1, y2 - y1
-            kps, labelled = coco_keypoints(item.category_id, item.landmarks)
+            try:
+                kps, labelled = coco_keypoints(item.category_id, item.landmarks)
+            except DataFormatError as exc:
+                raise DataFormatError(
+                    f"{item.key}: {exc.message}", where=str(img.anno_path), hint=exc.hint
+                ) from None
             ann_id += 1
             annotations.append(
                 {
@@ -106,6 +136,7 @@ def to_coco(
             )
     return {
         "info": {"description": f"DeepFashion2 {split} (converted by movingfashion)"},
+        "licenses": [],
         "images": images,
         "annotations": annotations,
         "categories": coco_categories(),

@@ -45,7 +45,7 @@ class DF2Item:
 
     key: str
     category_id: int
-    box: list[float]
+    box: list[float]  # [x1, y1, x2, y2] as the file gives them (integers in DeepFashion2)
     style: int
     landmarks: list[float] = field(default_factory=list)
     segmentation: list[list[float]] = field(default_factory=list)
@@ -142,7 +142,7 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
     return DF2Item(
         key,
         cid,
-        [float(v) for v in box],
+        list(box),  # the file's numbers: DeepFashion2's integer boxes stay integers (COCO export)
         style,
         lms,
         list(it.get("segmentation") or []),

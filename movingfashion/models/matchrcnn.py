@@ -238,10 +238,24 @@ class SingleFrameMatcher(nn.Module):
     def save(
         self, path: str | os.PathLike[str], *, half: bool = True, meta: dict[str, Any] | None = None
     ) -> str:
-        """Write a tagged checkpoint atomically (fp16 tensors by default); returns its tag."""
-        state = {
-            k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in self.state_dict().items()
-        }
+        """Write a tagged checkpoint atomically; returns its tag.
+
+        Refuses (:class:`ModelError`, nothing written) when a parameter or buffer is not finite.
+        With ``half`` (the default, half the file size) a tensor is stored in float16 only when
+        :func:`fits_float16` says so; batch-norm statistics and every other tensor are stored in
+        float32 (see :func:`storage_dtypes`).
+        """
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        bad = nonfinite_tensors(state)
+        if bad:
+            raise ModelError(
+                f"refusing to save a matcher with non-finite values: {bad}",
+                where=str(path),
+                hint="re-estimate the batch-norm statistics (movingfashion.models.pretrain."
+                "recalibrate_batchnorm) or retrain",
+            )
+        dtypes = storage_dtypes(state, half=half)
+        state = {k: v.to(dtypes[k]) if v.is_floating_point() else v for k, v in state.items()}
         digest = hashlib.sha256()
         for k in sorted(state):
             digest.update(k.encode())
@@ -265,13 +279,61 @@ class SingleFrameMatcher(nn.Module):
         return tag
 
 
+#: Largest relative error (L2 norm of the difference over that of the tensor) a tensor may take
+#: when stored in float16; anything that loses more (overflow, underflow) stays float32.
+FLOAT16_RTOL = 1e-3
+_FLOAT16_MAX = torch.finfo(torch.float16).max
+
+
+def is_batchnorm_statistic(name: str) -> bool:
+    """Running statistics of a batch norm (``...running_mean`` / ``...running_var``): always
+    stored in float32 (variances of wide activations exceed float16's 65,504)."""
+    return name.endswith(("running_mean", "running_var"))
+
+
+def fits_float16(t: torch.Tensor) -> bool:
+    """Whether ``t`` survives float16: finite, no magnitude above float16's largest value, and a
+    relative error of at most :data:`FLOAT16_RTOL` (small values flushed to zero count)."""
+    x = t.detach().float()
+    if not bool(torch.isfinite(x).all()) or (len(x.reshape(-1)) and float(x.abs().max()) > _FLOAT16_MAX):
+        return False
+    norm = float(x.norm())
+    return float((x.half().float() - x).norm()) <= FLOAT16_RTOL * norm if norm > 0 else True
+
+
+def storage_dtypes(state: dict[str, torch.Tensor], *, half: bool = True) -> dict[str, torch.dtype]:
+    """The dtype each floating tensor of a state dict is saved in: float16 when ``half`` and the
+    tensor :func:`fits_float16` (batch-norm statistics never), float32 otherwise."""
+    return {
+        k: (torch.float16 if half and not is_batchnorm_statistic(k) and fits_float16(v) else torch.float32)
+        for k, v in state.items()
+        if v.is_floating_point()
+    }
+
+
+def nonfinite_tensors(state: dict[str, torch.Tensor]) -> dict[str, str]:
+    """``name -> "n of size"`` for every floating tensor holding inf or NaN."""
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point():
+            n = int((~torch.isfinite(v.detach())).sum())
+            if n:
+                out[k] = f"{n} of {v.numel()}"
+    return out
+
+
 def load_matcher(
     path: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
+    *,
+    allow_nonfinite: bool = False,
 ) -> SingleFrameMatcher:
     """Load a matcher checkpoint (``None`` = embedded default weights), in eval mode.
 
-    Raises :class:`ModelError` naming the file when it is missing, corrupt or not a matcher.
+    Raises :class:`ModelError` naming the file when it is missing, corrupt, not a matcher, or
+    holds non-finite values (an older float16 checkpoint whose batch-norm variances overflowed:
+    its descriptor dimensions with an infinite variance are constant). ``allow_nonfinite`` loads
+    such a file anyway, to repair it (:func:`movingfashion.models.pretrain.recalibrate_batchnorm`).
     """
     p = Path(path) if path is not None else default_matcher_path()
     hint = (
@@ -309,6 +371,15 @@ def load_matcher(
         raise ModelError(
             f"checkpoint does not fit the matcher: {str(exc).splitlines()[0]}", where=str(p), hint=hint
         ) from None
+    bad = nonfinite_tensors(state)
+    if bad and not allow_nonfinite:
+        raise ModelError(
+            f"the checkpoint holds non-finite values {bad}: those descriptor dimensions would be constant",
+            where=str(p),
+            hint="re-estimate its batch-norm statistics: python -m movingfashion.world.weights_build"
+            " --world WORLD --skip-detector --recalibrate-matcher FILE --out DIR (or movingfashion.models.pretrain."
+            "recalibrate_batchnorm on your own crops), or retrain it",
+        )
     model.tag = str(ckpt.get("tag", f"{MATCHER_KIND}/v{MATCHER_VERSION}"))
     dev = (
         torch.device(device)

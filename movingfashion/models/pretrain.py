@@ -31,6 +31,7 @@ from movingfashion.media.images import read_image
 from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.detectors.base import pick_device
 from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, load_matcher
+from movingfashion.models.ranking import ranks_of_targets
 from schemas.errors import DataFormatError, MediaError, ModelError
 
 #: ``progress(iterable, desc=..., total=..., unit=...)``, e.g. ``schemas.cli_support.progress``.
@@ -261,19 +262,76 @@ def train_matcher(
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(
+    model: SingleFrameMatcher,
+    data: CropSet,
+    *,
+    batches: int = 300,
+    modules: Iterable[str] = ("f.bn",),
+    p: int = 16,
+    k: int = 4,
+    seed: int = 0,
+    device: str | None = None,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Re-estimate the running statistics of the batch norms named in ``modules`` (every other
+    weight and statistic frozen) on ``batches`` training batches of ``data``, in place.
+
+    The batches are the training feed (:func:`identity_batches` + :func:`augment`, same ``p``,
+    ``k``); the chosen batch norms run in train mode with a cumulative average (momentum
+    ``None``), everything else in eval mode, so each statistic is the mean of its per-batch
+    statistics over exactly what it sees at inference. Used to repair a checkpoint whose
+    statistics were lost (an overflowed float16 variance). Returns what was done.
+    """
+    named = dict(model.named_modules())
+    missing = [m for m in modules if not isinstance(named.get(m), torch.nn.modules.batchnorm._BatchNorm)]
+    if missing:
+        raise ModelError(f"no batch norm named {missing} in the matcher", where="recalibrate_batchnorm")
+    bns = [named[m] for m in modules]
+    dev = pick_device(device)
+    model.to(dev).eval()
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+        bn.train()
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    it = identity_batches(data.ids, p, k, rng, data.groups, data.anchors)
+    loop = (
+        progress(range(batches), desc="batch norm", total=batches, unit="batch")
+        if progress
+        else range(batches)
+    )
+    seen = 0
+    try:
+        for _ in loop:
+            idx = torch.tensor(next(it))
+            model.f(model.encoder(augment(data.crops[idx].float() / 255, gen).to(dev)))
+            seen += len(idx)
+    finally:
+        for bn, mom in zip(bns, momenta, strict=True):
+            bn.momentum = mom
+        model.eval()
+    return {"modules": list(modules), "batches": batches, "crops_seen": seen, "p": p, "k": k, "seed": seed}
+
+
+@torch.no_grad()
 def retrieval_top1(model: SingleFrameMatcher, queries: CropSet, gallery: CropSet) -> float:
     """Top-1 accuracy: for each query with an identity in the gallery, is its best-scoring gallery
-    crop of the same identity?"""
+    crop of the same identity? A wrong crop tied with the best right one counts as ahead
+    (:mod:`movingfashion.models.ranking`)."""
     model.eval()
     q = model.embed(queries.crops.float() / 255)
     g = model.embed(gallery.crops.float() / 255)
-    s = model.score_matrix(q, g)
-    gids = gallery.ids.to(s.device)
-    valid = torch.tensor([int(v) >= 0 and bool((gallery.ids == v).any()) for v in queries.ids.tolist()])
+    s = model.score_matrix(q, g).cpu()
+    qids, gids = queries.ids.cpu(), gallery.ids.cpu()
+    true = (qids[:, None] == gids[None, :]) & (qids[:, None] >= 0)
+    valid = true.any(1)
     if not valid.any():
         return 0.0
-    best = gids[s.argmax(dim=1)].cpu()
-    return float((best[valid] == queries.ids[valid]).float().mean())
+    ranks = ranks_of_targets(s[valid], true[valid])
+    return float((ranks == 0).float().mean())
 
 
 def split_shop_user(df2_root: str | os.PathLike[str], split: str, size: int) -> tuple[CropSet, CropSet]:

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 
 from movingfashion.models.matchrcnn import score_matrix
+from movingfashion.models.ranking import rank_gallery
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag
 from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import make_pools, pooled_topk, query_groups
-from movingfashion.seam.ranking import topk_indices
 from movingfashion.seam.train import rrs_pool_indices
 from schemas.errors import ConfigError
 
@@ -219,8 +219,12 @@ def _count(items: list[str]) -> dict[str, int]:
 
 
 def _qualitative(bank: FeatureBank, scores: torch.Tensor, sel: torch.Tensor, n: int) -> list[dict[str, Any]]:
-    """The first ``n`` queries: 3 of their frames, their top-5 shop images, correct one marked."""
-    top = topk_indices(scores[:n], 5)
+    """The first ``n`` queries: 3 of their frames, their top-5 shop images, correct one marked.
+
+    The listing and ``rank`` come from the metrics' ranking (:func:`rank_gallery`, ties counted
+    pessimistically), so ``correct_rank`` is the query's rank when it is below 5."""
+    ranked = rank_gallery(scores[:n], bank.targets[:n], k=5)
+    top, ranks = ranked.order, ranked.ranks
     out = []
     for q in range(min(n, len(bank))):
         frames = bank.frames[q, sel[q]].tolist()
@@ -232,9 +236,8 @@ def _qualitative(bank: FeatureBank, scores: torch.Tensor, sel: torch.Tensor, n: 
                 "frames": pick,
                 "top5": [bank.gallery_ids[g] for g in top[q].tolist()],
                 "top5_paths": [bank.shop_paths[g] for g in top[q].tolist()] if bank.shop_paths else [],
-                "correct_rank": next(
-                    (r for r, g in enumerate(top[q].tolist()) if g == int(bank.targets[q])), None
-                ),
+                "correct_rank": int(ranks[q]) if int(ranks[q]) < top.shape[1] else None,
+                "rank": int(ranks[q]),
             }
         )
     return out

@@ -291,7 +291,9 @@ def synthetic_bank(
         gallery_ids=ids,
         shop_fmaps=shop.half(),
         targets=owner.clone(),
-        shop_paths=[f"shop/{i}.jpg" for i in ids],
+        shop_paths=[
+            f"imgs/{i}.{'jpg' if p == 'regular' else 'png'}" for i, p in zip(ids, parts, strict=True)
+        ],
         tracklet_sources=["ground_truth"] * v,
     )
     return (bank, distract) if return_distractors else bank

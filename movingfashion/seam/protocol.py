@@ -3,7 +3,8 @@
 Every query is one test video (its tracklet); the gallery is one shop image per test product.
 The test products are sub-sampled into ``pools`` pools of ``pool_size`` products (all products,
 once, when there are no more than ``pool_size``: the std is then 0); in each pool a query is
-ranked against the pool's shop images only. Accuracies are averaged over pools.
+ranked against the pool's shop images only, ties counted pessimistically
+(:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from movingfashion.seam.ranking import ranks_of_targets
+from movingfashion.models.ranking import ranks_of_targets
 
 
 def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:

@@ -5,9 +5,13 @@ one garment: shop images (a model in a plain studio, or the garment alone) and 2
 (street scenes). Some pairs have a second style (a confusable variant: same class and colour, a
 small difference). Items of other people and other garments have style 0.
 
-Landmarks: DeepFashion2 gives each category its own landmark list (294 slots in all). Here each
-item's ``landmarks`` are the vertices of its rendered outline in a fixed per-class order
-(``LANDMARKS_PER_CLASS``), as ``[x, y, v]`` triples: v=2 visible, 1 occluded, 0 outside the image.
+Landmarks: DeepFashion2 gives each category its own number of landmarks (1: 25, 2: 33, ...,
+13: 19; 294 slots in all, :data:`movingfashion.deepfashion2.LANDMARK_COUNTS`), and every item
+lists exactly that many ``[x, y, v]`` triples (the official COCO converter indexes them all).
+Here they are points of the item's rendered outline in a fixed order: the outline's corners,
+walked in drawing order, with the remaining points spread along its edges in proportion to
+their length (equally spaced along the outline if a class ever had more corners than
+landmarks). v=2 visible, 1 occluded, 0 outside the image (written as ``0, 0, 0``).
 """
 
 from __future__ import annotations
@@ -18,33 +22,66 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.deepfashion2.reader import LANDMARK_COUNTS
 from movingfashion.media.images import write_image
 from schemas.atomic import atomic_write_json
 from schemas.taxonomy import DF2_CLASSES
 
 from .catalog import ProductSpec, confusable_twin, random_garment
 from .config import WorldConfig
-from .render import Canvas, Pose, anchors, draw_person, garment_polygons, studio_shot
+from .render import Canvas, Pose, draw_person, studio_shot
 from .scenes import hard_scene, regular_scene
 
-#: Landmarks per item of each class (vertices of the rendered outline).
-LANDMARKS_PER_CLASS: dict[int, int] = {}
+#: Landmarks per item of each class: DeepFashion2's own counts.
+LANDMARKS_PER_CLASS: dict[int, int] = dict(LANDMARK_COUNTS)
 
 
-def _n_landmarks(df2_class: int) -> int:
-    if df2_class not in LANDMARKS_PER_CLASS:
-        from .catalog import GarmentSpec
+def _largest_remainder(weights: list[float], total: int) -> list[int]:
+    """``total`` split over ``weights`` in proportion (equal shares when all are 0), in whole
+    numbers adding up to ``total``; leftovers go to the largest remainders, earlier first."""
+    w = np.asarray(weights, dtype=np.float64)
+    w = w if w.sum() > 0 else np.ones_like(w)
+    exact = w / w.sum() * total
+    out = np.floor(exact).astype(int)
+    for i in sorted(range(len(w)), key=lambda i: (-(exact[i] - out[i]), i))[: total - int(out.sum())]:
+        out[i] += 1
+    return out.tolist()
 
-        g = GarmentSpec(
-            df2_class=df2_class, colour="black", pattern="plain", secondary="white", fabric="linen"
-        )
-        A = anchors(Pose(cx=0, feet_y=1, height=1))
-        LANDMARKS_PER_CLASS[df2_class] = sum(len(p) for k, p in garment_polygons(g, A) if k == "body")
-    return LANDMARKS_PER_CLASS[df2_class]
+
+def _pt(p: np.ndarray) -> tuple[float, float]:
+    return float(p[0]), float(p[1])
 
 
-for _c in DF2_CLASSES:
-    _n_landmarks(_c)
+def outline_landmarks(polys: list[np.ndarray], n: int) -> list[tuple[float, float]]:
+    """``n`` points on closed outlines (``[m, 2]`` polygons): every corner in order, each followed
+    by the extra points of the edge it starts, evenly spaced (extras shared by edge length);
+    with more corners than ``n``, ``n`` points at equal arc length instead."""
+    polys = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polys if len(p)]
+    if n <= 0 or not polys:
+        return []
+    edges = [(p, np.roll(p, -1, axis=0)) for p in polys]
+    lengths = [np.linalg.norm(b - a, axis=1) for a, b in edges]
+    corners = sum(len(p) for p in polys)
+    out: list[tuple[float, float]] = []
+    if corners <= n:
+        extra = _largest_remainder(np.concatenate(lengths).tolist(), n - corners)
+        e = 0
+        for a, b in edges:
+            for i in range(len(a)):
+                k = extra[e]
+                e += 1
+                out += [_pt(a[i] + (b[i] - a[i]) * j / (k + 1)) for j in range(k + 1)]
+        return out
+    per_poly = _largest_remainder([float(ln.sum()) for ln in lengths], n)
+    for (a, b), ln, k in zip(edges, lengths, per_poly, strict=True):
+        if k == 0:
+            continue
+        cum = np.concatenate([[0.0], np.cumsum(ln)])
+        for t in np.arange(k) * (cum[-1] / k):
+            i = min(int(np.searchsorted(cum, t, side="right")) - 1, len(a) - 1)
+            f = (t - cum[i]) / ln[i] if ln[i] > 0 else 0.0
+            out.append(_pt(a[i] + (b[i] - a[i]) * f))
+    return out
 
 
 def _item(cv: Canvas, gt: dict, style: int, viewpoint: int | None = None) -> dict | None:
@@ -67,16 +104,17 @@ def _item(cv: Canvas, gt: dict, style: int, viewpoint: int | None = None) -> dic
     bx, by, bw, bh = cv2.boundingRect(np.concatenate(kept))
     box = [bx, by, bx + bw, by + bh]
     x1, y1, x2, y2 = box
+    n_marks = LANDMARKS_PER_CLASS[gt["df2_class"]]
+    points = outline_landmarks(cv.polys.get(lab, []), n_marks) or [(-1.0, -1.0)] * n_marks
     marks: list[float] = []
-    for poly in cv.polys.get(lab, []):
-        for x, y in poly:
-            xi, yi = int(round(x)), int(round(y))
-            if 0 <= xi < w and 0 <= yi < h:
-                y0, y1_, x0, x1_ = max(0, yi - 2), yi + 3, max(0, xi - 2), xi + 3
-                vis = 2 if (cv.labels[y0:y1_, x0:x1_] == lab).any() else 1
-                marks += [round(float(x), 1), round(float(y), 1), vis]
-            else:
-                marks += [0.0, 0.0, 0]
+    for x, y in points:
+        xi, yi = int(round(x)), int(round(y))
+        if 0 <= xi < w and 0 <= yi < h:
+            y0, y1_, x0, x1_ = max(0, yi - 2), yi + 3, max(0, xi - 2), xi + 3
+            vis = 2 if (cv.labels[y0:y1_, x0:x1_] == lab).any() else 1
+            marks += [round(float(x), 1), round(float(y), 1), vis]
+        else:
+            marks += [0.0, 0.0, 0]
     area = (x2 - x1) * (y2 - y1) / float(w * h)
     vis = gt["visible"]
     touching = sum([x1 <= 0, y1 <= 0, x2 >= w, y2 >= h])

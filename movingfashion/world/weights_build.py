@@ -4,7 +4,8 @@ single-frame matcher, on an already generated synthetic world (and its DF2-forma
     mf world generate --out build/weights-world --products 60 --seed 0
     python -m movingfashion.world.weights_build --world build/weights-world
 
-Writes ``movingfashion/models/weights/detector.pt`` and ``matcher.pt`` (fp16, <= 20 MB together) and
+Writes ``movingfashion/models/weights/detector.pt`` and ``matcher.pt`` (float16 where a tensor fits
+it, batch-norm statistics and anything float16 cannot hold in float32; never a non-finite value) and
 ``movingfashion/models/weights/README.json`` with what they were trained on. These weights only know
 the synthetic world: real data needs DeepFashion2-trained weights (``mf train-detector``,
 ``mf pretrain-matcher``).
@@ -30,7 +31,15 @@ from movingfashion.deepfashion2 import has_split, write_yolo_dataset
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
-from movingfashion.models.pretrain import CropSet, df2_crops, jitter_box, to_uint8, train_matcher
+from movingfashion.models.matchrcnn import nonfinite_tensors
+from movingfashion.models.pretrain import (
+    CropSet,
+    df2_crops,
+    jitter_box,
+    recalibrate_batchnorm,
+    to_uint8,
+    train_matcher,
+)
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError, MediaError
@@ -141,6 +150,18 @@ def world_crops(
     return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups), torch.tensor(anchors))
 
 
+def matcher_crops(
+    world: Path, truth: WorldTruth, crop_size: int, df2: str | os.PathLike[str] | None = None
+) -> CropSet:
+    """What the matcher trains on: the world's garment and shop crops (:func:`world_crops`) plus
+    its DeepFashion2-format train split (``df2`` or the world's own), jittered like detections."""
+    sets = [world_crops(world, truth, crop_size)]
+    df2_root = Path(df2) if df2 else (world / truth.df2_root if truth.df2_root else None)
+    if df2_root is not None and has_split(df2_root, "train"):
+        sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
+    return CropSet.cat(sets)
+
+
 def build_weights(
     world: str | os.PathLike[str],
     out: str | os.PathLike[str] = WEIGHTS_DIR,
@@ -158,11 +179,21 @@ def build_weights(
     lr0: float = 0.002,
     matcher_init: str | os.PathLike[str] | None = None,
     matcher_lr: float = 1e-3,
+    recalibrate_matcher: str | os.PathLike[str] | None = None,
+    bn_batches: int = 300,
+    bn_modules: tuple[str, ...] = ("f.bn",),
+    lost_dims_weight: float = 1.0,
 ) -> dict:
     """Train both default models; returns what was done (sizes, figures, seconds).
 
     ``detector_init`` / ``matcher_init`` continue from existing weights (e.g. the embedded
     ones) instead of a random initialisation: a second, longer stage on a new world.
+    ``recalibrate_matcher`` instead re-estimates that matcher's batch-norm statistics
+    (``bn_modules``, over ``bn_batches`` training batches of the world's crops, every weight
+    frozen: :func:`movingfashion.models.pretrain.recalibrate_batchnorm`) and saves it; the
+    repair of a checkpoint whose float16 variances overflowed; ``lost_dims_weight`` then scales
+    m's weights on the descriptor dimensions whose statistics were lost (1 = restore them fully:
+    they were dead while the rest of the recipe was tuned).
     """
     wdir = Path(world)
     if not (wdir / "world.json").is_file():
@@ -204,13 +235,35 @@ def build_weights(
             "init": str(detector_init) if detector_init else "yolov8n.yaml (random)",
             "seconds": round(time.perf_counter() - t, 1),
         }
-    if not skip_matcher:
+    if recalibrate_matcher is not None:
         t = time.perf_counter()
-        sets = [world_crops(wdir, truth, crop_size)]
-        df2_root = Path(df2) if df2 else (wdir / truth.df2_root if truth.df2_root else None)
-        if df2_root is not None and has_split(df2_root, "train"):
-            sets.append(df2_crops(df2_root, "train", crop_size, jitter=0.08))
-        data = CropSet.cat(sets)
+        model = load_matcher(recalibrate_matcher, device="cpu", allow_nonfinite=True)
+        before = nonfinite_tensors(model.state_dict())
+        bn = model.f.bn
+        lost = ~(torch.isfinite(bn.running_var) & torch.isfinite(bn.running_mean))
+        data = matcher_crops(wdir, truth, model.crop_size, df2)
+        done = recalibrate_batchnorm(model, data, batches=bn_batches, modules=bn_modules)
+        if lost.any() and lost_dims_weight != 1.0:
+            with torch.no_grad():
+                model.m.fc.weight[:, lost] *= lost_dims_weight
+        tag = model.save(
+            out_dir / "matcher.pt",
+            meta={"trained_on": "synthetic world", "world": str(wdir), "recalibrated": done},
+        )
+        info["matcher"] = {
+            "tag": tag,
+            "stage": "batch-norm re-estimation (every weight frozen)",
+            "init": str(recalibrate_matcher),
+            "nonfinite_before": before,
+            "lost_dims": int(lost.sum()),
+            "lost_dims_weight": lost_dims_weight,
+            "crops": len(data),
+            **done,
+            "seconds": round(time.perf_counter() - t, 1),
+        }
+    elif not skip_matcher:
+        t = time.perf_counter()
+        data = matcher_crops(wdir, truth, crop_size, df2)
         init = load_matcher(matcher_init, device="cpu") if matcher_init else None
         model = train_matcher(
             data,
@@ -280,6 +333,22 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option(
     "--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint."
 )
+@click.option(
+    "--recalibrate-matcher",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Re-estimate this matcher's batch-norm statistics on the world's crops (weights frozen)"
+    " and save it to OUT/matcher.pt, instead of training one.",
+)
+@click.option(
+    "--bn-batches", type=int, default=300, show_default=True, help="Batches for --recalibrate-matcher."
+)
+@click.option(
+    "--lost-dims-weight",
+    type=click.FloatRange(0, 1),
+    default=1.0,
+    show_default=True,
+    help="With --recalibrate-matcher: scale of m's weights on the dimensions whose statistics were lost.",
+)
 @click.option("--skip-detector", is_flag=True)
 @click.option("--skip-matcher", is_flag=True)
 def main(
@@ -294,6 +363,9 @@ def main(
     init_detector,
     matcher_lr,
     init_matcher,
+    recalibrate_matcher,
+    bn_batches,
+    lost_dims_weight,
     skip_detector,
     skip_matcher,
 ) -> None:
@@ -303,6 +375,8 @@ def main(
     Example:
       mf world generate --out build/weights-world --products 60 --seed 0
       python -m movingfashion.world.weights_build --world build/weights-world
+      python -m movingfashion.world.weights_build --world build/weights-world --skip-detector \\
+          --recalibrate-matcher old/matcher.pt --out build/repaired
     """
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     info = build_weights(
@@ -319,6 +393,9 @@ def main(
         lr0=lr0,
         matcher_init=init_matcher,
         matcher_lr=matcher_lr,
+        recalibrate_matcher=recalibrate_matcher,
+        bn_batches=bn_batches,
+        lost_dims_weight=lost_dims_weight,
     )
     click.echo(json.dumps(info, indent=2))
 

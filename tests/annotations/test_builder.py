@@ -103,6 +103,27 @@ def test_outputs_official_and_richer(built):
     assert len(sheets) == rep.videos and all(p.stat().st_size > 1000 for p in sheets)
 
 
+def test_the_published_folder_still_verifies_after_the_build(built):
+    """The build refreshes what a published folder says about itself: manifest, tables, Croissant."""
+    from movingfashion.archive.verify import verify_dataset
+
+    ds, _, _ = built
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
+    assert report.check("manifest").status == "ok" and report.check("tracklets").checked > 10
+    rows = [
+        json.loads(x) for s in ("train", "test") for x in (ds / f"boxes/{s}.jsonl").read_text().splitlines()
+    ]
+    merged = {
+        (pid, vp, int(f)): b
+        for s in ("train.json", "test.json")
+        for pid, e in read_official(ds / s).items()
+        for vp, trk in zip(e.video_paths, e.tracklets, strict=True)
+        for f, b in trk.items()
+    }
+    assert {(r["product_id"], r["video_path"], r["frame"]): r["box"] for r in rows} == merged
+
+
 def test_rerun_skips_done_videos(built):
     ds, rep, _ = built
     before = {p.name: p.read_bytes() for p in (ds / "tracklets").glob("*.json")}

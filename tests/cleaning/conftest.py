@@ -51,3 +51,23 @@ def catalog_copy(cleaned_world: CleanedWorld, tmp_path: Path) -> Path:
         tmp_path / "catalog.cleaning-cache.json",
     )
     return dst
+
+
+@pytest.fixture(scope="session")
+def cleaned_repost_world(repost_world: Path, tmp_path_factory) -> CleanedWorld:
+    """The re-post world (re-posts and retakes planted) seeded into a catalog and cleaned once:
+    retakes carry their original's shop image, so publish makes products with several videos."""
+    from cleaning.pipeline import clean
+    from cleaning.splits import rebuild_splits
+    from movingfashion.world.seed import seed_catalog_from_world
+    from movingfashion.world.truth import load_world
+    from schemas.catalog import Catalog
+
+    truth = load_world(repost_world)
+    work = tmp_path_factory.mktemp("cleaned-reposts")
+    cat_path, root = work / "catalog.sqlite", work / "collected"
+    with Catalog(cat_path) as cat:
+        seed_catalog_from_world(repost_world, cat, root, truth)
+        report = clean(cat, root)
+        rebuild_splits(cat)
+    return CleanedWorld(repost_world, truth, cat_path, root, report)

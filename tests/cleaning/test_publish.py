@@ -51,7 +51,7 @@ def test_layout_and_official_files(published, cleaned_world):
     for e in entries:
         off = (train if e.split == "train" else test)[e.product_id]
         assert off.video_paths == e.video_paths and off.img_path == e.img_path
-        assert off.source == (1 if e.partition == "regular" else 2)
+        assert off.source == (1 if e.partition == "regular" else 0)
         assert off.tracklets == [{} for _ in e.video_paths]
         for rel in [*e.video_paths, e.img_path]:
             assert sha256_file(out / rel) == e.sha256[rel]

@@ -54,12 +54,13 @@ def write_image(path: Path, colour=(10, 200, 30)) -> Path:
 
 
 def make_dataset(root: Path) -> Path:
-    """An official-format folder: 3 products, one with 2 videos, entries.jsonl, a richer tracklet."""
+    """An official-format folder in the archive's layout (source 1 Regular / 0 Hard, ``imgs/`` with a
+    ``.png`` Hard shop image): 3 products, one with 2 videos, entries.jsonl, a richer tracklet."""
     root.mkdir(parents=True, exist_ok=True)
     spec = {  # pid -> (source, class, [(n_frames, first boxed, last boxed)])
         "101": (1, 8, [(60, 5, 54)]),
         "102": (1, 1, [(40, 0, 39), (50, 10, 45)]),
-        "ab_C": (2, 9, [(45, 0, 44)]),
+        "ab_C": (0, 9, [(45, 0, 44)]),
     }
     train, entries = {}, []
     for pid, (source, cls, vids) in spec.items():
@@ -69,10 +70,11 @@ def make_dataset(root: Path) -> Path:
             write_video(root / rel, n)
             paths.append(rel)
             trks.append({str(f): box_of(f) for f in range(lo, hi + 1)})
-        write_image(root / f"shop/{pid}.jpg")
+        shop = f"imgs/{pid}.jpg" if source == 1 else f"imgs/{pid}.png"
+        write_image(root / shop)
         train[pid] = {
             "video_paths": paths,
-            "img_path": f"shop/{pid}.jpg",
+            "img_path": shop,
             "source": source,
             "tracklets": trks,
         }
@@ -83,7 +85,7 @@ def make_dataset(root: Path) -> Path:
                 "partition": "regular" if source == 1 else "hard",
                 "split": "train",
                 "video_paths": paths,
-                "img_path": f"shop/{pid}.jpg",
+                "img_path": shop,
             }
         )
     (root / "train.json").write_text(json.dumps(train))
@@ -109,6 +111,37 @@ def make_dataset(root: Path) -> Path:
     }
     (root / "tracklets").mkdir(exist_ok=True)
     (root / "tracklets" / "101_0.json").write_text(json.dumps(vt))
+    return root
+
+
+#: The archive-shaped folder of :func:`make_archive`: ``train.json`` holds ``r1`` (Regular, source 1,
+#: two videos, ``imgs/r1.jpg``) and ``h1`` (Hard, source 0, ``imgs/h1.png``); ``test.json`` holds
+#: ``r2`` (Regular) and ``h2`` (Hard), one video each. Videos are frame-coded clips of 128 x 96
+#: pixels, each of another length (no two files alike), with a tracklet box on every frame.
+ARCHIVE_FRAMES = 12  #: frames of the first video; each next one is 2 frames longer
+#: product id -> (split, source, number of videos)
+ARCHIVE_SPEC = {"r1": ("train", 1, 2), "h1": ("train", 0, 1), "r2": ("test", 1, 1), "h2": ("test", 0, 1)}
+
+
+def make_archive(root: Path) -> Path:
+    """Write a folder shaped like the real MovingFashion archive into ``root`` (see :data:`ARCHIVE_SPEC`)."""
+    splits: dict[str, dict] = {"train": {}, "test": {}}
+    lengths: dict[str, int] = {}
+    for i, (pid, (split, source, n)) in enumerate(ARCHIVE_SPEC.items()):
+        videos = [f"videos/{pid}_{k}.mp4" for k in range(n)]
+        for v in videos:
+            lengths[v] = ARCHIVE_FRAMES + 2 * len(lengths)
+            write_video(root / v, lengths[v])
+        shop = f"imgs/{pid}.jpg" if source == 1 else f"imgs/{pid}.png"
+        write_image(root / shop, colour=(40 * i, 200 - 40 * i, 30))
+        splits[split][pid] = {
+            "video_paths": videos,
+            "img_path": shop,
+            "source": source,
+            "tracklets": [{str(f): box_of(f) for f in range(lengths[v])} for v in videos],
+        }
+    for split, data in splits.items():
+        (root / f"{split}.json").write_text(json.dumps(data))
     return root
 
 

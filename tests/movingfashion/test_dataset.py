@@ -146,10 +146,10 @@ def test_missing_video(tiny_dataset, tmp_path):
 
 
 def test_missing_shop_image(tiny_dataset, tmp_path):
-    root = _copy(tiny_dataset, tmp_path, lambda r, d: (r / "shop/101.jpg").unlink())
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: (r / "imgs/101.jpg").unlink())
     with pytest.raises(MediaError, match=r"product '101': shop image not found") as exc:
         MovingFashionDataset(root, "train")
-    assert "shop/101.jpg" in str(exc.value) and "on_bad='skip'" in str(exc.value)
+    assert "imgs/101.jpg" in str(exc.value) and "on_bad='skip'" in str(exc.value)
     assert MovingFashionDataset(root, "train", on_bad="skip").product_ids == ["102", "ab_C"]
 
 

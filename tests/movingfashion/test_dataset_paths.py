@@ -28,7 +28,7 @@ ESCAPES = [
 def _poisoned(tiny_dataset: Path, tmp_path: Path, field: str, value: str) -> Path:
     ds = tmp_path / "ds"
     shutil.copytree(tiny_dataset, ds)
-    shutil.copyfile(ds / "shop/101.jpg", tmp_path / "secret.jpg")  # a real file the path could reach
+    shutil.copyfile(ds / "imgs/101.jpg", tmp_path / "secret.jpg")  # a real file the path could reach
     data = json.loads((ds / "train.json").read_text())
     if field == "img_path":
         data["101"]["img_path"] = value

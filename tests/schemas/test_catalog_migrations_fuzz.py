@@ -16,7 +16,9 @@ from schemas.items import AssetKind, SourceItem, SourceName, Status
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NOW = "2024-01-02T03:04:05.000006+00:00"
 
-safe_id = st.text(alphabet="abcXYZ0189_-.", min_size=1, max_size=12).filter(lambda s: s[0].isalnum())
+safe_id = st.text(alphabet="abcXYZ0189_-.", min_size=1, max_size=12).filter(
+    lambda s: s[0].isalnum() and ".." not in s  # what schemas.naming.check_safe_name accepts
+)
 text = st.none() | st.text(max_size=30)
 item = st.builds(
     SourceItem,

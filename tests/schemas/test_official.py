@@ -8,7 +8,7 @@ from schemas.official import dump_official, parse_official, read_official, write
 OFFICIAL = {
     "0001234": {
         "video_paths": ["videos/0001234_a.mp4", "videos/0001234_b.mp4"],
-        "img_path": "shop/0001234.jpg",
+        "img_path": "imgs/0001234.jpg",
         "source": 1,
         "tracklets": [
             {"0": [10, 20, 110, 220], "15": [12.5, 21.25, 111.0, 219.75]},
@@ -18,7 +18,7 @@ OFFICIAL = {
     },
     "ig_Bx9": {
         "video_paths": ["videos/ig_Bx9.mp4"],
-        "img_path": "shop/ig_Bx9.jpg",
+        "img_path": "imgs/ig_Bx9.png",
         "source": 0,
         "tracklets": [{}],
         "notes": "hard partition",
@@ -91,3 +91,39 @@ def test_malformed_json_names_file_and_line(tmp_path):
 def test_top_level_must_be_object(tmp_path):
     with pytest.raises(DataFormatError, match="keyed by product id"):
         parse_official([1, 2])
+
+
+@pytest.mark.parametrize(
+    ("source", "partition"),
+    [(1, "regular"), (0, "hard"), (2, "hard"), (7, "hard")],
+)
+def test_source_codes_read_in_both_conventions(tmp_path, source, partition):
+    """The archive's 0 and this project's older 2 are both Hard (1 = Regular, anything else Hard);
+    the code is written back as it was read."""
+    data = {"p": {"video_paths": ["videos/p_0.mp4"], "img_path": "imgs/p.png", "source": source}}
+    split = parse_official(data)
+    assert split["p"].partition == partition
+    assert dump_official(split) == data
+
+
+def test_writers_use_the_archive_codes_and_layout():
+    from schemas.official import shop_relpath, video_relpath
+    from schemas.taxonomy import ARCHIVE_SOURCE_CODES, PARTITION_SOURCE_CODE, partition_from_source_code
+
+    assert PARTITION_SOURCE_CODE == {"regular": 1, "hard": 0} and {0, 1} == ARCHIVE_SOURCE_CODES
+    for part, code in PARTITION_SOURCE_CODE.items():
+        assert partition_from_source_code(code) == part
+    assert shop_relpath("123", "regular") == "imgs/123.jpg"
+    assert shop_relpath("C_x", "hard") == "imgs/C_x.png"
+    assert video_relpath("123", 2) == "videos/123_2.mp4"
+
+
+def test_a_test_product_keeps_its_longest_video():
+    from schemas.official import VideoChoice, pick_test_video
+
+    # longest first, then the largest frame, then the smallest key
+    assert pick_test_video([VideoChoice(40, 320, 384, "a"), VideoChoice(90, 288, 512, "b")]) == 1
+    assert pick_test_video([VideoChoice(90, 100, 100, "a"), VideoChoice(90, 200, 100, "b")]) == 1
+    assert pick_test_video([VideoChoice(90, 100, 100, "b"), VideoChoice(90, 100, 100, "a")]) == 1
+    with pytest.raises(ValueError):
+        pick_test_video([])

@@ -7,8 +7,11 @@ import json
 import cv2
 import numpy as np
 
-from movingfashion.world.df2 import LANDMARKS_PER_CLASS
+from movingfashion.world.df2 import outline_landmarks
 from schemas.taxonomy import DF2_CLASSES
+
+#: DeepFashion2's landmarks per category, as its documentation lists them (294 in all).
+DF2_LANDMARKS = {1: 25, 2: 33, 3: 31, 4: 39, 5: 15, 6: 15, 7: 10, 8: 14, 9: 8, 10: 29, 11: 37, 12: 19, 13: 19}
 
 
 def _annos(small_world, split):
@@ -20,6 +23,7 @@ def test_layout_and_fields(small_world, world_truth):
     assert world_truth.df2_root == "df2"
     pairs: dict[int, dict[str, set[int]]] = {}
     classes = set()
+    labelled: dict[int, int] = {}
     for split in ("train", "validation"):
         annos = _annos(small_world, split)
         assert annos and list(annos) == [f"{i:06d}" for i in range(1, len(annos) + 1)]
@@ -35,8 +39,18 @@ def test_layout_and_fields(small_world, world_truth):
                 assert DF2_CLASSES[it["category_id"]] == it["category_name"]
                 x1, y1, x2, y2 = it["bounding_box"]
                 assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h
-                assert len(it["landmarks"]) == 3 * LANDMARKS_PER_CLASS[it["category_id"]]
-                assert set(it["landmarks"][2::3]) <= {0, 1, 2}
+                lm = it["landmarks"]
+                assert len(lm) == 3 * DF2_LANDMARKS[it["category_id"]]
+                assert set(lm[2::3]) <= {0, 1, 2}
+                # labelled points lie in the image; unlabelled ones are written 0, 0, 0
+                for x, y, v in zip(lm[0::3], lm[1::3], lm[2::3], strict=True):
+                    if v:
+                        assert 0 <= x < w and 0 <= y < h
+                    else:
+                        assert (x, y) == (0, 0)
+                labelled[it["category_id"]] = labelled.get(it["category_id"], 0) + sum(
+                    v > 0 for v in lm[2::3]
+                )
                 pts = np.concatenate([np.array(s).reshape(-1, 2) for s in it["segmentation"]])
                 # the outline of the visible mask spans the box
                 assert abs(pts[:, 0].min() - x1) <= 1 and abs(pts[:, 0].max() - (x2 - 1)) <= 1
@@ -47,7 +61,8 @@ def test_layout_and_fields(small_world, world_truth):
                 classes.add(it["category_id"])
                 if it["style"] > 0:
                     pairs.setdefault(a["pair_id"], {}).setdefault(a["source"], set()).add(it["style"])
-    assert classes == set(DF2_CLASSES)
+    assert classes == set(DF2_CLASSES) and sum(DF2_LANDMARKS.values()) == 294
+    assert all(labelled[c] > 0 for c in DF2_CLASSES)  # every category has labelled landmarks
     # every pair has a shop image and user images sharing a style > 0 (a positive pair)
     assert pairs and all(s.get("shop", set()) & s.get("user", set()) for s in pairs.values())
     assert any(len(s["shop"]) > 1 for s in pairs.values())  # some pairs have a second style
@@ -68,3 +83,19 @@ def test_segmentation_outlines_something_visible(small_world):
             contrasts.append(np.abs(img[mask > 0].mean(0) - img[ring > 0].mean(0)).sum())
     assert len(contrasts) >= 20
     assert np.mean(np.array(contrasts) > 15) >= 0.8, contrasts
+
+
+def test_outline_landmarks_keep_the_corners_and_spread_the_rest_by_edge_length():
+    square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
+    pts = outline_landmarks([square], 8)
+    assert pts == [(0, 0), (5, 0), (10, 0), (10, 5), (10, 10), (5, 10), (0, 10), (0, 5)]
+    # the long edges get the extra points; every corner stays, in order
+    rect = np.array([[0, 0], [30, 0], [30, 10], [0, 10]], float)
+    assert outline_landmarks([rect], 6) == [(0, 0), (15, 0), (30, 0), (30, 10), (15, 10), (0, 10)]
+    # 3 extras: 1.125, 0.375, 1.125, 0.375 -> 1, 0, 1, 0 and the leftover to the largest remainder
+    assert outline_landmarks([rect], 7) == [(0, 0), (15, 0), (30, 0), (30, 5), (30, 10), (15, 10), (0, 10)]
+    # two outlines (an open jacket's panels) share the points; fewer points than corners -> arc length
+    two = outline_landmarks([square, square + 20], 12)
+    assert len(two) == 12 and two[0] == (0, 0) and (20, 20) in two
+    assert outline_landmarks([rect], 2) == [(0, 0), (30, 10)]
+    assert outline_landmarks([], 5) == []

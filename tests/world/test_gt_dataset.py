@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import cv2
+import pytest
 
 from movingfashion.world.truth import load_video_gt
 from schemas.dataset import DatasetEntry
@@ -48,3 +49,62 @@ def test_tracklets_are_the_true_item_boxes(gt_dataset, small_world, world_truth)
             assert (w, h) == (mx2 - mx1, my2 - my1)
             t = next(iter(truth))
             assert got[t] == [truth[t][0] - mx1, truth[t][1] - my1, truth[t][2] - mx1, truth[t][3] - my1]
+
+
+def test_the_export_has_the_archive_layout_and_verifies(gt_dataset):
+    from movingfashion.archive.verify import verify_dataset
+
+    split = read_official(gt_dataset / "train.json") | read_official(gt_dataset / "test.json")
+    for e in split.values():
+        assert e.source in (0, 1) and e.img_path.startswith("imgs/")
+        assert e.img_path.endswith(".jpg" if e.source == 1 else ".png")
+    report = verify_dataset(gt_dataset)
+    assert report.ok, report.table()
+    assert {c.name for c in report.checks if c.status == "skipped"} == set()
+
+
+@pytest.mark.slow
+def test_retakes_join_their_original_and_test_keeps_one_video(repost_world, tmp_path, monkeypatch):
+    """A retake shows the garment of another product with its shop image: one product, several
+    videos. Exported with every product in test, each keeps exactly one video, the longest
+    (ties: the largest frame, then the smallest video id)."""
+    import movingfashion.world.gt_dataset as gt
+    from movingfashion.archive.verify import verify_dataset
+    from movingfashion.world.truth import load_world
+    from schemas.dataset import Split
+    from schemas.official import VideoChoice, pick_test_video
+
+    truth = load_world(repost_world)
+
+    def entries_of(root):
+        rows = (
+            DatasetEntry.model_validate_json(x) for x in (root / "entries.jsonl").read_text().splitlines()
+        )
+        return {e.product_id: e for e in rows}
+
+    out = gt.export_gt_dataset(repost_world, tmp_path / "gt")
+    assert verify_dataset(out).ok
+    entries = entries_of(out)
+    published = {p.product_id for p in gt.publishable(truth)}
+    retakes = [v for v in truth.videos if v.retake_of and v.product_id in published]
+    assert len(retakes) == 6
+    for v in retakes:
+        owner = truth.video(v.retake_of).product_id
+        assert v.product_id not in entries and owner in entries
+        assert entries[owner].split == "test" or v.product_id in entries[owner].metadata["video_items"]
+    multi = {pid: e for pid, e in entries.items() if len(e.video_paths) > 1}
+    assert multi and all(e.split == "train" for e in multi.values())
+
+    monkeypatch.setattr(
+        gt, "assign_splits", lambda products, seed=0: {p.product_id: Split.TEST for p in products}
+    )
+    all_test = gt.export_gt_dataset(repost_world, tmp_path / "all-test")
+    assert verify_dataset(all_test).ok
+    assert not read_official(all_test / "train.json")
+    moved = entries_of(all_test)
+    assert set(moved) == set(entries) and all(len(e.video_paths) == 1 for e in moved.values())
+    for pid, e in multi.items():
+        vids = [truth.product(item).videos[0] for item in e.metadata["video_items"]]
+        choices = [VideoChoice(v.frames, v.width, v.height, v.video_id) for v in map(truth.video, vids)]
+        kept = truth.video(vids[pick_test_video(choices)]).product_id
+        assert moved[pid].metadata["video_items"] == [kept]

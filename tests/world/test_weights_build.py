@@ -47,3 +47,55 @@ def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
     assert [h["matcher"]["init"] for h in card["history"]] == ["random", str(out / "matcher.pt")]
     assert card["matcher"]["tag"] == second["matcher"]["tag"] != first["matcher"]["tag"]
     assert load_matcher(out / "matcher.pt", device="cpu").crop_size == 64
+
+
+def test_weights_build_repairs_a_matcher_whose_variances_overflowed(small_world, tmp_path):
+    """--recalibrate-matcher: the float16-overflowed checkpoint loads only for repair, comes out
+    finite with every other weight unchanged, and the card records the stage."""
+    import json
+
+    from click.testing import CliRunner
+
+    from movingfashion.models import SingleFrameMatcher
+    from movingfashion.world.weights_build import main
+
+    torch.manual_seed(0)
+    broken = SingleFrameMatcher(crop_size=64).eval()
+    broken.save(tmp_path / "ok.pt")
+    ckpt = torch.load(tmp_path / "ok.pt", weights_only=True)
+    var = ckpt["state_dict"]["f.bn.running_var"].half()
+    var[::2] = float("inf")
+    ckpt["state_dict"]["f.bn.running_var"] = var
+    torch.save(ckpt, tmp_path / "broken.pt")
+    out = tmp_path / "repaired"
+    res = CliRunner().invoke(
+        main,
+        [
+            "--world",
+            str(small_world),
+            "--out",
+            str(out),
+            "--skip-detector",
+            "--recalibrate-matcher",
+            str(tmp_path / "broken.pt"),
+            "--bn-batches",
+            "3",
+            "--lost-dims-weight",
+            "0.25",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    fixed = load_matcher(out / "matcher.pt", device="cpu")  # refuses non-finite values
+    before = load_matcher(tmp_path / "broken.pt", device="cpu", allow_nonfinite=True).state_dict()
+    after = fixed.state_dict()
+    assert torch.isfinite(after["f.bn.running_var"]).all() and after["f.bn.running_var"].min() > 0
+    stats = ("f.bn.running_mean", "f.bn.running_var", "f.bn.num_batches_tracked", "m.fc.weight")
+    assert all(torch.equal(after[k], v) for k, v in before.items() if k not in stats)
+    # m's weights on the 128 dimensions whose statistics were lost are scaled, the rest kept
+    w0, w1 = before["m.fc.weight"], after["m.fc.weight"]
+    assert torch.equal(w1[:, 1::2], w0[:, 1::2]) and torch.allclose(w1[:, ::2], 0.25 * w0[:, ::2], atol=1e-7)
+    card = json.loads((out / "README.json").read_text())
+    stage = card["matcher"]
+    assert stage["nonfinite_before"] == {"f.bn.running_var": "128 of 256"} and stage["batches"] == 3
+    assert stage["modules"] == ["f.bn"] and card["history"][-1]["matcher"]["tag"] == fixed.tag
+    assert stage["lost_dims"] == 128 and stage["lost_dims_weight"] == 0.25

@@ -22,6 +22,8 @@ class CleanSection(Section):
     published_files: int
     dataset: str
     failed: int = 0  # items cleaning could not process + products publish left out
+    verify_breaks: int = 0  # archive invariants the published folder breaks (mf verify)
+    multi_video_products: int = 0
     # against the world's truth (None without a world)
     duplicate_precision: float | None = None
     duplicate_recall: float | None = None
@@ -42,7 +44,12 @@ class CleanSection(Section):
         return f"{self.published_products} products published ({self.train} train, {self.test} test){figures}"
 
     def incomplete(self) -> str | None:
-        return f"{self.failed} items failed (see mf clean / mf publish)" if self.failed else None
+        problems = []
+        if self.failed:
+            problems.append(f"{self.failed} items failed (see mf clean / mf publish)")
+        if self.verify_breaks:
+            problems.append(f"the dataset breaks {self.verify_breaks} archive invariants (see mf verify)")
+        return "; ".join(problems) or None
 
 
 def expected_seconds(ctx: DemoContext) -> float:
@@ -50,7 +57,8 @@ def expected_seconds(ctx: DemoContext) -> float:
 
 
 def run(ctx: DemoContext) -> CleanSection:
-    """``mf clean`` -> ``mf splits rebuild`` -> ``mf publish`` on ``ctx.catalog`` / ``ctx.collect_root``.
+    """``mf clean`` -> ``mf splits rebuild`` -> ``mf publish`` (which ends with ``mf verify``) on
+    ``ctx.catalog`` / ``ctx.collect_root``.
 
     Publishes into ``ctx.work / "dataset"`` and sets ``ctx.dataset``. When no collector ran but a
     world exists, the catalog is seeded straight from the world (:mod:`movingfashion.world.seed`).
@@ -95,6 +103,8 @@ def run(ctx: DemoContext) -> CleanSection:
             published_files=pub["files"],
             dataset=str(out),
             failed=len(report.get("failed", [])) + len(pub.get("failed", [])),
+            verify_breaks=len(pub["verify"]["breaks"]),
+            multi_video_products=pub["multi_video_products"],
         )
         if ctx.world is not None:
             from movingfashion.world.scoring.cleaning import score_cleaning

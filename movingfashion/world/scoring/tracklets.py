@@ -1,7 +1,8 @@
 """Score a dataset's ground-truth tracklets against a world's true item boxes.
 
-The dataset's product ids are the world's product ids; ``video_paths[i]`` is the product's
-``i``-th world video. A video published cropped from its source (the moving half of a split
+The dataset's product ids are the world's product ids. ``video_paths[i]`` is the world video
+``metadata.video_items[i]`` of ``entries.jsonl`` names (the world product it came from: a product
+with several videos merges items), else the product's ``i``-th world video. A video published cropped from its source (the moving half of a split
 screen) gets the true boxes moved into the crop: by ``source_crops`` of ``entries.jsonl`` when
 the dataset records it, else by the true moving box when the video's size equals it.
 """
@@ -14,6 +15,7 @@ from pathlib import Path
 from annotations.qa import QAReport, crop_offset, load_results, qa_report, shift_boxes, source_crops
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import load_video_gt, load_world
+from schemas.dataset import read_entry_rows
 from schemas.errors import DataFormatError, MediaError
 
 
@@ -24,6 +26,29 @@ def _video_size(path: Path) -> tuple[int, int] | None:
     except MediaError:
         return None
     return info.width, info.height
+
+
+def video_items(dataset: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Product id -> per video the source item (world product) it came from, from ``entries.jsonl``."""
+    path = Path(dataset) / "entries.jsonl"
+    if not path.is_file():
+        return {}
+    out = {}
+    for pid, row in read_entry_rows(path).items():
+        items = (row.get("metadata") or {}).get("video_items")
+        if isinstance(items, list) and all(isinstance(x, str) for x in items):
+            out[pid] = items
+    return out
+
+
+def _world_video(products: dict, items: list[str] | None, pid: str, i: int) -> str | None:
+    """The world video id of video ``i`` of product ``pid`` (the k-th video of its source item)."""
+    if items is not None and i < len(items):
+        p = products.get(items[i])
+        k = items[:i].count(items[i])
+    else:
+        p, k = products.get(pid), i
+    return p.videos[k] if p is not None and k < len(p.videos) else None
 
 
 def truth_boxes_for_dataset(
@@ -41,16 +66,15 @@ def truth_boxes_for_dataset(
     truth = load_world(world)
     products = {p.product_id: p for p in truth.products}
     crops = source_crops(dataset)
+    items = video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
     for split in load_splits(dataset).values():
         for pid, entry in split.items():
-            p = products.get(pid)
-            if p is None:
-                continue
             for i, vp in enumerate(entry.video_paths):
-                if i >= len(p.videos):
+                vid = _world_video(products, items.get(pid), pid, i)
+                if vid is None:
                     continue
-                v = truth.video(p.videos[i])
+                v = truth.video(vid)
                 boxes = load_video_gt(world, v).item_boxes()
                 if pid in crops and i < len(crops[pid]):
                     boxes = shift_boxes(boxes, *crop_offset(None, crops[pid][i]))

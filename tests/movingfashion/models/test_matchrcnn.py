@@ -17,6 +17,12 @@ from movingfashion.models import (
     score_matrix,
     twin,
 )
+from movingfashion.models.matchrcnn import (
+    fits_float16,
+    is_batchnorm_statistic,
+    nonfinite_tensors,
+    storage_dtypes,
+)
 from schemas.errors import ModelError
 
 
@@ -136,6 +142,94 @@ def test_save_load_roundtrip(tmp_path):
     with torch.no_grad():
         # fp16 storage: close, not bit-identical
         assert torch.allclose(m.embed(x), loaded.embed(x), atol=0.05, rtol=0.02)
+
+
+def _stored(path):
+    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+
+
+def test_shipped_matcher_is_finite_and_stored_where_nothing_overflows():
+    """Every tensor of the committed weights is finite; batch-norm statistics are float32 and a
+    float16 tensor holds nothing float16 cannot (its values round-trip within FLOAT16_RTOL)."""
+    state = _stored(default_matcher_path())
+    assert nonfinite_tensors(state) == {}
+    for name, v in state.items():
+        if not v.is_floating_point():
+            continue
+        assert bool(torch.isfinite(v).all()), name
+        if is_batchnorm_statistic(name):
+            assert v.dtype == torch.float32, name
+        assert v.dtype == torch.float32 or fits_float16(v.float()), name
+    assert any(is_batchnorm_statistic(k) for k in state)
+    assert float(state["f.bn.running_var"].max()) > 0 and float(state["f.bn.running_var"].min()) > 0
+
+
+def test_every_descriptor_dimension_of_the_shipped_matcher_varies(small_world):
+    """With eval-mode batch norm, a dimension with an infinite (overflowed) variance is constant
+    for every input; every one of the 256 must vary across garments."""
+    from movingfashion.models.pretrain import df2_crops
+
+    crops = df2_crops(small_world / "df2", "train", 64)
+    m = load_matcher(device="cpu")
+    with torch.no_grad():
+        emb = m.embed(crops.crops.float() / 255)
+    assert len(emb) >= 20 and bool(torch.isfinite(emb).all())
+    std = emb.std(0)
+    assert std.shape == (256,)
+    # per-dimension spread across crops: none constant, none negligible next to the others
+    assert float(std.min()) > 0.1 * float(std.median()) > 0, std.sort().values[:8].tolist()
+
+
+def test_save_refuses_non_finite_tensors_and_writes_nothing(tmp_path):
+    m = SingleFrameMatcher(crop_size=16).eval()
+    m.f.bn.running_var[:3] = float("inf")
+    with pytest.raises(ModelError, match=r"non-finite.*f\.bn\.running_var.*3 of 256"):
+        m.save(tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+    m.f.bn.running_var[:3] = 1.0
+    m.m.fc.bias.data[0] = float("nan")
+    with pytest.raises(ModelError, match="m.fc.bias"):
+        m.save(tmp_path / "m.pt")
+
+
+def test_batchnorm_statistics_and_large_values_are_saved_exactly(tmp_path):
+    torch.manual_seed(2)
+    m = SingleFrameMatcher(crop_size=16).eval()
+    m.f.bn.running_var.copy_(torch.linspace(1e3, 2e5, 256))  # above float16's 65,504
+    m.f.bn.running_mean.copy_(torch.linspace(-900.3, 800.7, 256))
+    m.m.fc.weight.data[0, 0] = 7e4  # a parameter float16 cannot hold
+    m.save(tmp_path / "m.pt")
+    state = _stored(tmp_path / "m.pt")
+    assert (
+        state["f.bn.running_var"].dtype == torch.float32 and state["f.bn.running_mean"].dtype == torch.float32
+    )
+    assert state["m.fc.weight"].dtype == torch.float32 and state["f.fc.weight"].dtype == torch.float16
+    loaded = load_matcher(tmp_path / "m.pt", device="cpu")
+    for k in ("f.bn.running_var", "f.bn.running_mean", "m.fc.weight"):
+        assert torch.equal(loaded.state_dict()[k], m.state_dict()[k]), k
+    # without half every tensor is float32 and the round trip is exact
+    m.save(tmp_path / "full.pt", half=False)
+    full = load_matcher(tmp_path / "full.pt", device="cpu").state_dict()
+    assert all(torch.equal(full[k], v) for k, v in m.state_dict().items())
+    assert storage_dtypes({"a": torch.full((3,), 1e5)}) == {"a": torch.float32}
+    assert storage_dtypes({"a": torch.full((3,), 1e-9)}) == {"a": torch.float32}  # would flush to 0
+    assert storage_dtypes({"a": torch.ones(3)}) == {"a": torch.float16}
+    assert storage_dtypes({"a": torch.ones(3)}, half=False) == {"a": torch.float32}
+
+
+def test_load_refuses_a_checkpoint_with_overflowed_statistics(tmp_path):
+    m = SingleFrameMatcher(crop_size=16).eval()
+    m.save(tmp_path / "m.pt")
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    var = ckpt["state_dict"]["f.bn.running_var"].half()
+    var[:109] = float("inf")  # what an overflowed float16 save looked like
+    ckpt["state_dict"]["f.bn.running_var"] = var
+    torch.save(ckpt, tmp_path / "old.pt")
+    with pytest.raises(ModelError, match="non-finite") as e:
+        load_matcher(tmp_path / "old.pt", device="cpu")
+    assert "109 of 256" in str(e.value) and "old.pt" in str(e.value) and "recalibrate" in str(e.value)
+    repairable = load_matcher(tmp_path / "old.pt", device="cpu", allow_nonfinite=True)
+    assert int(torch.isinf(repairable.f.bn.running_var).sum()) == 109
 
 
 def test_load_errors(tmp_path):

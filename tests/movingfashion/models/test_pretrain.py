@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from movingfashion.models import MatchHead, load_matcher
+from movingfashion.models import MatchHead, SingleFrameMatcher, load_matcher
 from movingfashion.models.pretrain import CropSet, df2_crops, identity_batches, pair_loss, split_shop_user
 from movingfashion.models.pretrain import pretrain_matcher as pretrain
+from schemas.errors import ModelError
 
 
 def test_pair_loss_prefers_separated_embeddings():
@@ -114,3 +115,44 @@ def test_phase1_runs_the_one_pretraining_path(small_world, tmp_path):
     assert res["result"]["tag"] == direct["tag"]  # same weights, bit for bit
     assert load_matcher(res["matcher"], device="cpu").tag == direct["tag"]
     assert len(lines) == 1 and '"step": 3' in lines[0]
+
+
+def test_recalibrate_batchnorm_is_the_cumulative_average_of_the_training_feed():
+    """Only the named batch norm changes; its statistics are the mean of per-batch statistics of
+    exactly what it sees in eval mode (the rest frozen), and overflowed ones become finite."""
+    import random
+
+    from movingfashion.models.pretrain import augment, identity_batches, recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    m = SingleFrameMatcher(crop_size=16).eval()
+    with torch.no_grad():  # give the encoder's statistics non-default values
+        for mod in m.encoder.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 2.0)
+    m.f.bn.running_var[:109] = float("inf")
+    ids = torch.arange(24).repeat_interleave(3)
+    data = CropSet(torch.randint(0, 256, (72, 3, 16, 16), dtype=torch.uint8), ids)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    info = recalibrate_batchnorm(m, data, batches=5, p=4, k=3, seed=7)
+    assert info["batches"] == 5 and info["modules"] == ["f.bn"] and not m.training
+    after = m.state_dict()
+    changed = {k for k in after if not torch.equal(after[k], before[k])}
+    assert changed == {"f.bn.running_mean", "f.bn.running_var", "f.bn.num_batches_tracked"}
+    assert bool(torch.isfinite(after["f.bn.running_var"]).all())
+    # the same feed by hand: mean of the batch means and of the unbiased batch variances
+    rng, gen = random.Random(7), torch.Generator().manual_seed(7)
+    it = identity_batches(ids, 4, 3, rng)
+    means, variances = [], []
+    with torch.no_grad():
+        for _ in range(5):
+            idx = torch.tensor(next(it))
+            x = m.f.fc(m.f.pool(m.f.convs(m.encoder(augment(data.crops[idx].float() / 255, gen)))).flatten(1))
+            means.append(x.mean(0))
+            variances.append(x.var(0, unbiased=True))
+    assert torch.allclose(after["f.bn.running_mean"], torch.stack(means).mean(0), rtol=1e-4, atol=1e-5)
+    assert torch.allclose(after["f.bn.running_var"], torch.stack(variances).mean(0), rtol=1e-4, atol=1e-5)
+    assert m.f.bn.momentum == 0.1  # restored
+    with pytest.raises(ModelError, match="no batch norm"):
+        recalibrate_batchnorm(m, data, batches=1, modules=("f.fc",))

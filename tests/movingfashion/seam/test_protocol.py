@@ -41,3 +41,41 @@ def test_mean_and_std_over_pools():
     assert (
         res["all"]["top1"] == 0.75 and abs(res["all"]["top1_std"] - 0.25) < 1e-9 and res["all"]["pools"] == 2
     )
+
+
+def test_ties_are_counted_against_the_query_in_metrics_and_listings():
+    """A constant score matrix (e.g. a collapsed model) must not earn a perfect top-1."""
+    from movingfashion.seam.evaluate import _qualitative
+    from movingfashion.seam.features import FeatureBank
+
+    scores = torch.tensor(
+        [
+            [0.5, 0.5, 0.5, 0.5],  # everything tied: rank 3
+            [0.9, 0.9, 0.1, 0.1],  # tied with product 0 only: rank 1
+            [0.1, 0.2, 0.3, 0.0],  # strictly best: rank 0
+            [0.2, 0.2, 0.2, 0.2],  # rank 3
+        ]
+    )
+    targets = torch.arange(4)
+    groups = query_groups(["regular"] * 4, [1] * 4)
+    res = pooled_topk(scores, targets, groups, [np.arange(4)], [1, 2, 4])
+    assert res["all"]["top1"] == 0.25 and res["all"]["top2"] == 0.5 and res["all"]["top4"] == 1.0
+    # the qualitative listing marks the correct match at that same rank
+    n = len(targets)
+    bank = FeatureBank(
+        [f"p{i}" for i in range(n)],
+        [f"videos/v{i}.mp4" for i in range(n)],
+        ["regular"] * n,
+        [1] * n,
+        torch.zeros(n, 3, 1, 1, 1),
+        torch.arange(3).repeat(n, 1),
+        torch.zeros(n, 3),
+        torch.full((n, 3), float("nan")),
+        [f"p{i}" for i in range(n)],
+        torch.zeros(n, 1, 1, 1),
+        targets,
+    )
+    qual = _qualitative(bank, scores, torch.arange(3).repeat(n, 1), n)
+    assert [q["rank"] for q in qual] == [3, 1, 0, 3]
+    assert [q["correct_rank"] for q in qual] == [3, 1, 0, 3]
+    assert [q["top5"].index(q["product_id"]) for q in qual] == [3, 1, 0, 3]

@@ -1,4 +1,5 @@
-"""Human review of noisy sequences: catalog marks and ``review.jsonl`` decisions."""
+"""Catalog marks of the tracklet builder (needs_review, failures) and the command-line review
+log ``review.jsonl`` of ``mf-tracklets review --accept/--reject``."""
 
 from __future__ import annotations
 
@@ -73,8 +74,11 @@ def record_decision(
     decision: str,
     catalog: str | os.PathLike[str] | None = None,
     note: str | None = None,
+    video_path: str | None = None,
 ) -> dict[str, Any]:
-    """Append an accept/reject decision to ``review.jsonl`` (and the catalog when given)."""
+    """Append an accept/reject decision to ``review.jsonl``; with a catalog, also store it there
+    (``schemas.review``, keyed by ``video_path``, the dataset-relative video: the product's item
+    is accepted or rejected, and ``mf publish`` follows)."""
     if decision not in ("accept", "reject"):
         raise ValueError(decision)
     rec = {
@@ -90,17 +94,11 @@ def record_decision(
         fh.flush()
         os.fsync(fh.fileno())
     if catalog is not None:
-        cat = open_catalog(catalog)
-        try:
-            key = _find_item(cat, product_id)
-            cat.log_event(STAGE, f"review {decision}: {video}", *(key or (None, None)))
-            if key is not None:
-                if decision == "accept":
-                    cat.set_item_state(*key, status=Status.ACCEPTED, reason=None)
-                else:
-                    cat.set_item_state(
-                        *key, status=Status.REJECTED, reason=f"tracklets: rejected in review ({video})"
-                    )
-        finally:
-            cat.close()
+        from schemas.review import record_decision as store
+
+        with open_catalog(catalog) as cat:
+            key = video_path or video
+            store(cat, video=key, product_id=product_id, kind=decision, reason=note)
+            if note and decision == "accept":
+                store(cat, video=key, product_id=product_id, kind="note", note=note)
     return rec

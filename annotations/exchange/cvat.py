@@ -1,0 +1,224 @@
+"""CVAT for video 1.1 XML: write one file per video (one task each), read corrected tracks back.
+
+Written per video (``OUT/<video stem>.xml``)::
+
+    <annotations>
+      <version>1.1</version>
+      <meta><task> id, name (the video stem), size (frames), mode=interpolation, overlap,
+        start_frame, stop_frame, labels (13 DeepFashion2 classes + "item", each with the
+        checkbox attribute ground_truth), original_size (width, height), source (file name)
+      </task></meta>
+      <track id="I" label="CLASS" source="auto|manual">   one per tracklet, I = its index
+        <box frame="F" keyframe="1" outside="0" occluded="0" xtl ytl xbr ybr z_order="0">
+          <attribute name="ground_truth">true|false</attribute></box>
+        ... and after every run of consecutive frames, an outside="1" keyframe box on the
+        next frame, so CVAT neither extends a track past its end nor interpolates across a gap
+        (a run ending on the video's last frame needs none: no frame follows it).
+      </track>
+
+Coordinates are written so they read back exactly: ints as ints, floats in Python's shortest
+round-trip form, so export -> import gives identical boxes (and types). CVAT itself writes
+two decimals when it exports, so a box that went through CVAT comes back rounded to 0.01 px.
+Reading keeps every box with outside="0" (keyframes and the boxes CVAT interpolated).
+"""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotations.exchange.common import LABELS, ExportVideo, label_of, number_text, number_value, runs
+from schemas.atomic import atomic_write_bytes
+from schemas.dataset import VideoTracklets
+from schemas.errors import DataFormatError
+
+GT_ATTRIBUTE = "ground_truth"
+MANUAL_MODES = ("ground-truth", "manual")
+
+
+def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: str) -> ET.Element:
+    e = ET.SubElement(parent, tag, attrib)
+    if text is not None:
+        e.text = str(text)
+    return e
+
+
+def video_xml(vt: VideoTracklets, tracks: list[int]) -> bytes:
+    """The CVAT for video 1.1 document of one video with the tracklets ``tracks``."""
+    root = ET.Element("annotations")
+    _sub(root, "version", "1.1")
+    task = _sub(_sub(root, "meta"), "task")
+    stem = Path(vt.video).stem
+    for tag, value in (
+        ("id", 0),
+        ("name", stem),
+        ("size", vt.frames),
+        ("mode", "interpolation"),
+        ("overlap", 0),
+        ("bugtracker", ""),
+        ("flipped", "False"),
+        ("start_frame", 0),
+        ("stop_frame", max(0, vt.frames - 1)),
+        ("frame_filter", ""),
+    ):
+        _sub(task, tag, value)
+    labels = _sub(task, "labels")
+    for name in LABELS:
+        lab = _sub(labels, "label")
+        _sub(lab, "name", name)
+        _sub(lab, "type", "rectangle")
+        attrs = _sub(_sub(lab, "attributes"), "attribute")
+        for tag, value in (
+            ("name", GT_ATTRIBUTE),
+            ("mutable", "False"),
+            ("input_type", "checkbox"),
+            ("default_value", "false"),
+            ("values", "false\ntrue"),
+        ):
+            _sub(attrs, tag, value)
+    size = _sub(task, "original_size")
+    _sub(size, "width", vt.width)
+    _sub(size, "height", vt.height)
+    _sub(task, "source", Path(vt.video).name)
+    last = vt.frames - 1
+    for i in tracks:
+        t = vt.tracklets[i]
+        track = _sub(
+            root,
+            "track",
+            id=str(i),
+            label=label_of(t),
+            source="manual" if t.mode in MANUAL_MODES else "auto",
+        )
+        gt = "true" if i == vt.ground_truth else "false"
+        closing = {b + 1 for _, b in runs(t.boxes) if b < last}
+        for f in sorted(set(t.boxes) | closing):
+            outside = f not in t.boxes
+            x1, y1, x2, y2 = t.boxes[f - 1] if outside else t.boxes[f]
+            box = _sub(
+                track,
+                "box",
+                frame=str(f),
+                keyframe="1",
+                outside="1" if outside else "0",
+                occluded="0",
+                xtl=number_text(x1),
+                ytl=number_text(y1),
+                xbr=number_text(x2),
+                ybr=number_text(y2),
+                z_order="0",
+            )
+            _sub(box, "attribute", gt, name=GT_ATTRIBUTE)
+    ET.indent(root, space="  ")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def write_cvat(videos: list[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
+    """``OUT/<stem>.xml`` per video; returns the files written."""
+    paths = []
+    for v in videos:
+        p = Path(out) / f"{v.stem}.xml"
+        atomic_write_bytes(p, video_xml(v.vt, v.tracks))
+        paths.append(p)
+    return paths
+
+
+@dataclass
+class CvatTrack:
+    id: str
+    label: str
+    boxes: dict[int, list[int | float]] = field(default_factory=dict)
+    ground_truth: bool = False
+    closed: bool = False  #: an outside="1" box follows its last visible box
+
+
+@dataclass
+class CvatVideo:
+    """What a CVAT for video XML file holds for one video."""
+
+    path: Path
+    names: list[str]  #: candidate video stems: <source>, <name>, the file's stem
+    frames: int | None
+    width: int | None
+    height: int | None
+    tracks: list[CvatTrack]
+
+
+def _int(text: str | None, where: str) -> int | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise DataFormatError(f"{text!r} is not an integer", where=where) from None
+
+
+def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
+    """Parse a CVAT for video 1.1 file (clear errors naming the file, track and frame)."""
+    p = Path(path)
+    data = p.read_bytes()
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise DataFormatError("DOCTYPE/ENTITY declarations are not accepted", where=str(p))
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise DataFormatError(f"not well-formed XML: {exc}", where=str(p)) from None
+    if root.tag != "annotations":
+        raise DataFormatError(f"root element is <{root.tag}>, not <annotations>", where=str(p))
+    version = (root.findtext("version") or "").strip()
+    if version and version != "1.1":
+        raise DataFormatError(f"CVAT XML version {version}, expected 1.1", where=str(p))
+    if root.find("image") is not None:
+        raise DataFormatError(
+            "this is CVAT for images (<image> elements)", where=str(p), hint="export as CVAT for video 1.1"
+        )
+    task = root.find("meta/task")
+    if task is None:
+        task = root.find("meta/job")
+    names = []
+    frames = width = height = None
+    if task is not None:
+        for tag in ("source", "name"):
+            text = (task.findtext(tag) or "").strip()
+            if text:
+                names.append(Path(text).stem)
+        frames = _int(task.findtext("size"), f"{p}: meta/task/size")
+        width = _int(task.findtext("original_size/width"), f"{p}: original_size/width")
+        height = _int(task.findtext("original_size/height"), f"{p}: original_size/height")
+    src = (root.findtext("meta/source") or "").strip()
+    if src:
+        names.insert(0, Path(src).stem)
+    names.append(p.stem)
+    tracks = []
+    for te in root.findall("track"):
+        tid = te.get("id", "")
+        where = f"{p}: track {tid}"
+        track = CvatTrack(id=tid, label=te.get("label", ""))
+        shapes = te.findall("box")
+        if te.find("polygon") is not None or te.find("points") is not None or te.find("polyline") is not None:
+            raise DataFormatError("only box tracks can be imported", where=where)
+        last_visible = last_outside = -1
+        for be in shapes:
+            f = _int(be.get("frame"), f"{where}: frame")
+            if f is None or f < 0:
+                raise DataFormatError("a box without a valid frame", where=where)
+            if be.get("outside", "0") == "1":
+                last_outside = max(last_outside, f)
+                continue
+            at = f"{where} frame {f}"
+            try:
+                box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]
+            except KeyError as exc:
+                raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
+            if box[2] < box[0] or box[3] < box[1]:
+                raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
+            track.boxes[f] = box
+            last_visible = max(last_visible, f)
+            for ae in be.findall("attribute"):
+                if ae.get("name") == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
+                    track.ground_truth = True
+        track.closed = last_outside > last_visible
+        tracks.append(track)
+    return CvatVideo(p, names, frames, width, height, tracks)

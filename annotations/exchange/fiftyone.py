@@ -1,0 +1,48 @@
+"""A folder FiftyOne imports as ``fiftyone.types.CVATVideoDataset``::
+
+    OUT/data/<video stem>.mp4      the dataset's video (hard link when possible, else a copy)
+    OUT/labels/<video stem>.xml    its CVAT for video 1.1 XML (annotations.exchange.cvat)
+
+FiftyOne pairs a video and its labels by file name; open it with
+``fo.Dataset.from_dir(dataset_dir=OUT, dataset_type=fo.types.CVATVideoDataset)``. The toolkit
+does not depend on FiftyOne: it writes the layout that importer reads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from annotations.exchange.common import ExportVideo
+from annotations.exchange.cvat import video_xml
+from schemas.atomic import atomic_write_bytes
+from schemas.paths import resolve_under
+
+
+def _place(src: Path, dst: Path) -> None:
+    if dst.exists() and dst.stat().st_size == src.stat().st_size and dst.stat().st_ino == src.stat().st_ino:
+        return
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.part")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def write_fiftyone(
+    videos: list[ExportVideo], dataset: str | os.PathLike[str], out: str | os.PathLike[str]
+) -> list[Path]:
+    """Write ``data/`` and ``labels/``; returns the label files."""
+    root, out = Path(dataset), Path(out)
+    paths = []
+    for v in videos:
+        src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
+        _place(src, out / "data" / f"{v.stem}{src.suffix}")
+        p = out / "labels" / f"{v.stem}.xml"
+        atomic_write_bytes(p, video_xml(v.vt, v.tracks))
+        paths.append(p)
+    return paths

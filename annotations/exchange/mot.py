@@ -1,0 +1,61 @@
+"""MOT 1.1 ground truth (MOTChallenge text files, as CVAT's "MOT 1.1" format reads them).
+
+Per video, ``OUT/<video stem>/``::
+
+    seqinfo.ini    [Sequence] name, imDir=img1, frameRate, seqLength, imWidth, imHeight, imExt
+    gt/gt.txt      frame,id,x,y,w,h,conf,class,visibility  one line per box
+    gt/labels.txt  one label per line; ``class`` in gt.txt is its 1-based line number
+
+``frame`` is 1-based (tracklet frame + 1), ``id`` = tracklet index + 1, ``x,y`` the top-left
+corner and ``w,h`` the size in pixels, ``conf`` 1 (a ground-truth box), ``visibility`` 1.
+Numbers: integers stay integers, other values are rounded to 0.01 px. No frames are extracted
+(``img1/`` is absent): import gt/ into a CVAT task created from the video itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from annotations.exchange.common import LABELS, ExportVideo, label_of
+from schemas.atomic import atomic_write_text
+
+
+def _num(v: float) -> str:
+    r = round(float(v), 2)
+    return str(int(r)) if r == int(r) else f"{r:.2f}".rstrip("0")
+
+
+def gt_lines(v: ExportVideo) -> list[str]:
+    """The gt.txt lines of one video, sorted by frame then id."""
+    rows = []
+    for i in v.tracks:
+        t = v.vt.tracklets[i]
+        cls = LABELS.index(label_of(t)) + 1
+        for f, (x1, y1, x2, y2) in t.boxes.items():
+            rows.append(
+                (
+                    f + 1,
+                    i + 1,
+                    f"{f + 1},{i + 1},{_num(x1)},{_num(y1)},{_num(x2 - x1)},{_num(y2 - y1)},1,{cls},1",
+                )
+            )
+    return [line for _, _, line in sorted(rows)]
+
+
+def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[str, float]) -> list[Path]:
+    """One MOT sequence folder per video; ``fps`` maps a video stem to its frame rate."""
+    paths = []
+    for v in videos:
+        seq = Path(out) / v.stem
+        info = (
+            "[Sequence]\n"
+            f"name={v.stem}\nimDir=img1\nframeRate={round(fps.get(v.stem) or 30.0, 3):g}\n"
+            f"seqLength={v.vt.frames}\nimWidth={v.vt.width}\nimHeight={v.vt.height}\nimExt=.jpg\n"
+        )
+        atomic_write_text(seq / "seqinfo.ini", info)
+        lines = gt_lines(v)
+        atomic_write_text(seq / "gt" / "gt.txt", "".join(line + "\n" for line in lines))
+        atomic_write_text(seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS))
+        paths.append(seq)
+    return paths

@@ -1,0 +1,114 @@
+"""Review decisions with their effect on the dataset: store one (``schemas.review``, one catalog
+transaction), then apply what it changes in the dataset's files.
+
+Only a tracklet pick changes files: the chosen tracklet becomes ``ground_truth`` of
+``tracklets/<video>.json`` and the video's tracklet in ``train.json``/``test.json``. The
+catalog is written first; :func:`reconcile` (run when the review server starts) redoes the file
+side of every stored pick, so a process killed between the two loses nothing decided.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from annotations.tracklet_files import (
+    read_video_tracklets,
+    set_official_tracklet,
+    tracklet_file,
+    write_video_tracklets,
+)
+from schemas.catalog import Catalog
+from schemas.errors import DataFormatError
+from schemas.review import Decision, list_decisions, record_decision, undo_decision
+
+
+def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
+    """Make tracklet ``index`` the ground truth of ``video`` in both files; True when changed."""
+    vt = read_video_tracklets(tracklet_file(dataset, video))
+    if index is not None and not 0 <= index < len(vt.tracklets):
+        raise DataFormatError(
+            f"no tracklet {index} (the video has {len(vt.tracklets)})",
+            where=str(tracklet_file(dataset, video)),
+        )
+    changed = vt.ground_truth != index
+    if changed:
+        vt.ground_truth = index
+        write_video_tracklets(dataset, vt)
+    return bool(set_official_tracklet(dataset, vt)) or changed
+
+
+def decide(
+    dataset: str | os.PathLike[str],
+    cat: Catalog,
+    *,
+    video: str,
+    product_id: str,
+    kind: str,
+    reason: str | None = None,
+    df2_class: int | None = None,
+    tracklet: int | None = None,
+    note: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Decision, bool]:
+    """Store a decision on ``video`` (dataset-relative path) and apply it to the dataset.
+
+    Returns ``(decision, created)``; a repeated ``request_id`` returns the stored decision.
+    """
+    root = Path(dataset)
+    extra = None
+    if kind == "tracklet":
+        vt = read_video_tracklets(tracklet_file(root, video))
+        if tracklet is None or not 0 <= tracklet < len(vt.tracklets):
+            raise DataFormatError(
+                f"no tracklet {tracklet} (the video has {len(vt.tracklets)})",
+                where=str(tracklet_file(root, video)),
+            )
+        extra = {"ground_truth": vt.ground_truth}
+    d, created = record_decision(
+        cat,
+        video=video,
+        product_id=product_id,
+        kind=kind,
+        reason=reason,
+        df2_class=df2_class,
+        tracklet=tracklet,
+        note=note,
+        request_id=request_id,
+        extra_prev=extra,
+    )
+    if d.kind == "tracklet":
+        _set_ground_truth(root, d.video, d.tracklet)
+    return d, created
+
+
+def undo(
+    dataset: str | os.PathLike[str],
+    cat: Catalog,
+    decision_id: int | None = None,
+    *,
+    video: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Decision, bool]:
+    """Undo a decision (see :func:`schemas.review.undo_decision`) and its effect on the files."""
+    d, created = undo_decision(cat, decision_id, video=video, request_id=request_id)
+    if d.kind == "tracklet":
+        _set_ground_truth(Path(dataset), d.video, d.prev.get("ground_truth"))
+    return d, created
+
+
+def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:
+    """Bring the tracklet files in line with the stored picks; returns the videos fixed.
+
+    The wanted ground truth of a video is its latest live pick, else (every pick undone) the one
+    it had before its first pick.
+    """
+    root = Path(dataset)
+    wanted: dict[str, int | None] = {}
+    for d in list_decisions(cat, include_undone=True):
+        if d.kind != "tracklet" or not tracklet_file(root, d.video).is_file():
+            continue
+        wanted.setdefault(d.video, d.prev.get("ground_truth"))
+        if d.undone_at is None:
+            wanted[d.video] = d.tracklet
+    return [video for video, index in wanted.items() if _set_ground_truth(root, video, index)]

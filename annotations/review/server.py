@@ -1,0 +1,475 @@
+"""``mf review``: the review page, served on loopback by the standard library's HTTP server.
+
+Routes (``TOKEN`` is random per run; reads take it as ``?token=`` or the header, writes only
+as the ``X-Review-Token`` header, so a page of another origin can neither read nor write)::
+
+    GET  /                       the page (static/index.html; no data in it)
+    GET  /static/<file>          its script and style sheet, from this package (no CDN)
+    GET  /api/queue              the queue, filters' values, progress, sample rate
+    GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, decisions
+    GET  /api/crops?video=STEM&tracklet=I   a JPEG strip of the tracklet's crops
+    GET  /media/<path>           a file of the dataset's media folders (byte ranges for <video>)
+    POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, request_id}
+    POST /api/undo               {decision_id? | video?, request_id}
+
+Every decision is committed to the catalog before the answer is sent (``schemas.review``).
+Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
+any media path outside the dataset's media folders.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+import secrets
+import socket
+import threading
+from collections import OrderedDict
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from annotations.review.decisions import decide, reconcile, undo
+from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
+from annotations.review.queue import Queue, build_queue
+from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from schemas.catalog import Catalog
+from schemas.errors import CatalogError, ConfigError, MFError
+from schemas.paths import resolve_under
+from schemas.review import KINDS, list_decisions, review_states
+from schemas.taxonomy import DF2_CLASSES
+
+STATIC_DIR = Path(__file__).with_name("static")
+STATIC_FILES = {"index.html": "text/html", "review.js": "text/javascript", "review.css": "text/css"}
+TOKEN_HEADER = "X-Review-Token"
+MAX_BODY = 64 * 1024
+#: the page loads nothing from elsewhere and runs no inline script
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+class ReviewApp:
+    """The state behind the page: dataset, catalog, queue. Thread-safe."""
+
+    def __init__(
+        self,
+        dataset: str | os.PathLike[str],
+        catalog: str | os.PathLike[str],
+        *,
+        sample_rate: float = 0.1,
+        seed: int = 0,
+        token: str | None = None,
+    ) -> None:
+        if not 0 <= sample_rate <= 1:
+            raise ConfigError(f"sample rate {sample_rate} is not in [0, 1]", where="--sample")
+        self.root = Path(dataset).resolve()
+        self.catalog_path = Path(catalog)
+        self.token = token or secrets.token_urlsafe(24)
+        self.lock = threading.RLock()
+        self.queue: Queue = build_queue(self.root, sample_rate, seed)
+        self.cat = Catalog(self.catalog_path)
+        self.reconciled = reconcile(self.root, self.cat)
+        self._fps: dict[str, float] = {}
+        self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._crops_lock = threading.Lock()
+        self._decode_lock = threading.Lock()
+
+    def close(self) -> None:
+        with self.lock:
+            self.cat.close()
+
+    # -- reads --------------------------------------------------------------------
+    def _item_text(self, product_id: str) -> dict[str, Any]:
+        """Title/caption/designer from the catalog item when the dataset's entries lack them."""
+        rows = self.cat.read(
+            "SELECT data FROM items WHERE product_id = ? OR source_id = ? LIMIT 1", (product_id, product_id)
+        )
+        if not rows:
+            return {}
+        data = json.loads(rows[0]["data"])
+        return {k: data.get(k) for k in ("title", "caption", "designer")}
+
+    def queue_json(self) -> dict[str, Any]:
+        with self.lock:
+            states = review_states(self.cat)
+            items = []
+            for it in self.queue.items:
+                d = it.as_dict()
+                st = states.get(it.video)
+                if it.title is None and it.caption is None:
+                    d.update({k: v for k, v in self._item_text(it.product_id).items() if v is not None})
+                if st is not None and st.df2_class is not None:
+                    d["df2_class"], d["class_name"] = st.df2_class, DF2_CLASSES[st.df2_class]
+                if st is not None and st.tracklet is not None:
+                    d["ground_truth"] = st.tracklet
+                d["state"] = st.as_dict() if st else None
+                items.append(d)
+        q = self.queue
+        return {
+            "items": items,
+            "total": len(items),
+            "reviewed": sum(1 for d in items if d["state"] and d["state"]["verdict"]),
+            "flagged": q.flagged,
+            "accepted": q.accepted,
+            "sampled": q.sampled,
+            "sample_rate": q.sample_rate,
+            "seed": q.seed,
+            "classes": {str(k): v for k, v in DF2_CLASSES.items()},
+            "kinds": list(KINDS),
+            "catalog": str(self.catalog_path),
+        }
+
+    def _queue_item(self, stem: str):
+        it = self.queue.by_stem.get(stem)
+        if it is None:
+            raise KeyError(stem)
+        return it
+
+    def _video_file(self, video: str) -> Path:
+        return resolve_under(self.root, video, what="video path", follow_symlinks=True)
+
+    def fps(self, video: str) -> float:
+        if video not in self._fps:
+            self._fps[video] = video_fps(self._video_file(video)) or 30.0
+        return self._fps[video]
+
+    def item_json(self, stem: str) -> dict[str, Any]:
+        it = self._queue_item(stem)
+        out: dict[str, Any] = {"video": it.video, "stem": stem, "fps": self.fps(it.video), "tracklets": []}
+        p = tracklet_file(self.root, it.video)
+        if p.is_file():
+            vt = read_video_tracklets(p)
+            out.update(
+                frames=vt.frames,
+                width=vt.width,
+                height=vt.height,
+                ground_truth=vt.ground_truth,
+                needs_review=vt.needs_review,
+                review_reason=vt.review_reason,
+                tracklets=[
+                    {
+                        "index": i,
+                        "mode": t.mode,
+                        "class_id": t.class_id,
+                        "class_name": DF2_CLASSES.get(t.class_id or 0),
+                        "pivot_frame": t.pivot_frame,
+                        "shop_score": t.shop_score,
+                        "boxes": {str(k): v for k, v in sorted(t.boxes.items())},
+                        "scores": {str(k): v for k, v in t.scores.items()},
+                        "match_scores": {str(k): v for k, v in t.match_scores.items()},
+                    }
+                    for i, t in enumerate(vt.tracklets)
+                ],
+            )
+        with self.lock:
+            out["decisions"] = [d.as_dict() for d in list_decisions(self.cat, video=it.video)]
+        return out
+
+    def crops(self, stem: str, index: int) -> bytes:
+        it = self._queue_item(stem)
+        vt = read_video_tracklets(tracklet_file(self.root, it.video))
+        if not 0 <= index < len(vt.tracklets):
+            raise KeyError(index)
+        key = (stem, index, len(vt.tracklets[index].boxes))
+        with self._crops_lock:
+            hit = self._crops.get(key)
+        if hit is None:
+            with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
+                hit = crop_strip(self._video_file(it.video), vt.tracklets[index].boxes)
+            with self._crops_lock:
+                self._crops[key] = hit
+                while len(self._crops) > 64:
+                    self._crops.popitem(last=False)
+        return hit
+
+    # -- writes -------------------------------------------------------------------
+    def decide(self, body: dict[str, Any]) -> dict[str, Any]:
+        it = self._queue_item(str(body.get("video", "")))
+        kind = str(body.get("kind", ""))
+
+        def opt_int(name: str) -> int | None:
+            v = body.get(name)
+            if v is None or v == "":
+                return None
+            try:
+                return int(v)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name} must be an integer, got {v!r}", where=name) from None
+
+        def opt_str(name: str) -> str | None:
+            v = body.get(name)
+            return None if v is None else str(v)[:2000]
+
+        with self.lock:
+            d, created = decide(
+                self.root,
+                self.cat,
+                video=it.video,
+                product_id=it.product_id,
+                kind=kind,
+                reason=opt_str("reason"),
+                df2_class=opt_int("df2_class"),
+                tracklet=opt_int("tracklet"),
+                note=opt_str("note"),
+                request_id=opt_str("request_id"),
+            )
+            st = review_states(self.cat).get(it.video)
+        return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+
+    def undo(self, body: dict[str, Any]) -> dict[str, Any]:
+        did = body.get("decision_id")
+        stem = body.get("video")
+        video = self._queue_item(str(stem)).video if stem else None
+        with self.lock:
+            d, created = undo(
+                self.root,
+                self.cat,
+                int(did) if did is not None else None,
+                video=video,
+                request_id=None if body.get("request_id") is None else str(body["request_id"]),
+            )
+            st = review_states(self.cat).get(d.video)
+        stem_of = Path(d.video).stem
+        return {
+            "undone": d.as_dict(),
+            "created": created,
+            "video": stem_of,
+            "state": st.as_dict() if st else None,
+        }
+
+
+class ReviewServer(ThreadingHTTPServer):
+    """A threading HTTP server bound to one :class:`ReviewApp`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (the player cancelled a range, the page moved on) is no error."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+    def __init__(self, app: ReviewApp, host: str, port: int) -> None:
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__((host, port), Handler)
+        self.app = app
+        self.host = host
+        self.port = int(self.server_address[1])
+        shown = f"[{host}]" if ":" in host else host
+        names = {shown, "127.0.0.1", "localhost", "[::1]"} if is_loopback(host) else {shown}
+        self.allowed_hosts = {f"{n}:{self.port}" for n in names}
+        self.any_host = host in ("0.0.0.0", "::")
+        self.url = f"http://{shown if not self.any_host else '127.0.0.1'}:{self.port}/?token={app.token}"
+
+
+def check_bind(host: str, *, allow_non_loopback: bool = False) -> None:
+    """ConfigError for a non-loopback ``host`` unless ``allow_non_loopback`` (an explicit --host)."""
+    if not is_loopback(host) and not allow_non_loopback:
+        raise ConfigError(
+            f"refusing to serve the review page on {host}: it is not a loopback address",
+            where="--host",
+            hint="pass --host on the command line to serve on another interface (anyone who can reach "
+            "it and knows the token can decide)",
+        )
+
+
+def make_server(
+    app: ReviewApp, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False
+) -> ReviewServer:
+    """Bind the review server; a non-loopback ``host`` needs ``allow_non_loopback`` (``--host``)."""
+    check_bind(host, allow_non_loopback=allow_non_loopback)
+    try:
+        return ReviewServer(app, host, port)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port") from None
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes of the review page (see the module docstring)."""
+
+    server: ReviewServer
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        if os.environ.get("MF_REVIEW_LOG"):
+            super().log_message(format, *args)
+
+    # -- plumbing -----------------------------------------------------------------
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None, head: bool = False
+    ) -> None:
+        head = head or self.command == "HEAD"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cache-Control", "no-store")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data).encode(), "application/json; charset=utf-8")
+
+    def _error(self, status: int, message: str) -> None:
+        self._json(status, {"error": message})
+
+    def _host_ok(self) -> bool:
+        host = (self.headers.get("Host") or "").lower()
+        return self.server.any_host or host in self.server.allowed_hosts
+
+    def _token_ok(self, query: dict[str, list[str]], header_only: bool) -> bool:
+        got = self.headers.get(TOKEN_HEADER) or ("" if header_only else (query.get("token") or [""])[0])
+        return bool(got) and hmac.compare_digest(got.encode(), self.server.app.token.encode())
+
+    # -- GET ----------------------------------------------------------------------
+    def do_HEAD(self) -> None:
+        self.do_GET(head=True)
+
+    def do_GET(self, head: bool = False) -> None:
+        if not self._host_ok():
+            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
+        url = urlsplit(self.path)
+        query = parse_qs(url.query)
+        path = url.path
+        if path == "/favicon.ico":
+            return self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon", head=True)
+        if path in ("/", "/index.html"):
+            return self._static("index.html", head)
+        if path.startswith("/static/"):
+            return self._static(path[len("/static/") :], head)
+        if not self._token_ok(query, header_only=False):
+            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
+        app = self.server.app
+        try:
+            if path.startswith("/media/"):
+                return self._media(path[len("/media/") :], head)
+            if path == "/api/queue":
+                return self._json(HTTPStatus.OK, app.queue_json())
+            if path == "/api/item":
+                return self._json(HTTPStatus.OK, app.item_json((query.get("video") or [""])[0]))
+            if path == "/api/crops":
+                body = app.crops((query.get("video") or [""])[0], int((query.get("tracklet") or ["-1"])[0]))
+                return self._send(HTTPStatus.OK, body, "image/jpeg", head=head)
+        except (KeyError, ValueError):
+            return self._error(HTTPStatus.NOT_FOUND, "no such video or tracklet")
+        except MFError as exc:
+            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+        return self._error(HTTPStatus.NOT_FOUND, "not found")
+
+    def _static(self, name: str, head: bool) -> None:
+        if name not in STATIC_FILES:
+            return self._error(HTTPStatus.NOT_FOUND, "not found")
+        body = (STATIC_DIR / name).read_bytes()
+        headers = {"Content-Security-Policy": CSP, "X-Frame-Options": "DENY"}
+        return self._send(HTTPStatus.OK, body, STATIC_FILES[name] + "; charset=utf-8", headers, head)
+
+    def _media(self, raw: str, head: bool) -> None:
+        try:
+            path = resolve_media(self.server.app.root, raw)
+        except Refused:
+            return self._error(HTTPStatus.FORBIDDEN, "path refused")
+        except FileNotFoundError:
+            return self._error(HTTPStatus.NOT_FOUND, "no such file")
+        size = path.stat().st_size
+        try:
+            rng = parse_range(self.headers.get("Range"), size)
+        except ValueError:
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        start, end = rng if rng else (0, size - 1)
+        length = end - start + 1 if size else 0
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if rng else HTTPStatus.OK)
+        self.send_header("Content-Type", CONTENT_TYPES[path.suffix.lower()])
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cache-Control", "private, max-age=60")
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if head or not length:
+            return None
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(start)
+                left = length
+                while left > 0:
+                    chunk = fh.read(min(1 << 16, left))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    left -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):  # the player cancelled the request
+            pass
+        return None
+
+    # -- POST ---------------------------------------------------------------------
+    def do_POST(self) -> None:
+        if not self._host_ok():
+            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
+        origin = self.headers.get("Origin")
+        if (
+            origin
+            and not self.server.any_host
+            and urlsplit(origin).netloc.lower() not in self.server.allowed_hosts
+        ):
+            return self._error(HTTPStatus.FORBIDDEN, "cross-origin write refused")
+        if not self._token_ok({}, header_only=True):
+            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
+        path = urlsplit(self.path).path
+        try:
+            n = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            n = -1
+        if not 0 <= n <= MAX_BODY:
+            return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+        try:
+            body = json.loads(self.rfile.read(n) or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError
+        except ValueError:
+            return self._error(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+        app = self.server.app
+        try:
+            if path == "/api/decision":
+                return self._json(HTTPStatus.OK, app.decide(body))
+            if path == "/api/undo":
+                return self._json(HTTPStatus.OK, app.undo(body))
+        except KeyError:
+            return self._error(HTTPStatus.NOT_FOUND, "no such video")
+        except CatalogError as exc:
+            return self._error(HTTPStatus.CONFLICT, str(exc))
+        except MFError as exc:
+            return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+        return self._error(HTTPStatus.NOT_FOUND, "not found")

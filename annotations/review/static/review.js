@@ -1,0 +1,441 @@
+// The review page of `mf review`. Plain JavaScript, no dependencies.
+// Every piece of data is put into the page with textContent / new Option (never as HTML).
+"use strict";
+(() => {
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const $ = (id) => document.getElementById(id);
+  const video = $("video");
+  const overlay = $("overlay");
+  const timeline = $("timeline");
+  const S = {
+    queue: null, // /api/queue
+    shown: [], // queue items passing the filters
+    cur: null, // stem of the current video
+    item: null, // /api/item of the current video
+    frame: 0,
+    show: 0, // index of the tracklet drawn / shown in the strip
+    undo: [], // decision ids made on this page, latest last
+    form: null, // the open form's save function
+    saved: 0,
+  };
+
+  // -- helpers ---------------------------------------------------------------------
+  function url(path, params) {
+    const u = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(params || {})) u.searchParams.set(k, v);
+    u.searchParams.set("token", token);
+    return u;
+  }
+  function mediaUrl(rel) {
+    return "/media/" + rel.split("/").map(encodeURIComponent).join("/") + "?token=" + encodeURIComponent(token);
+  }
+  async function getJSON(path, params) {
+    const r = await fetch(url(path, params));
+    const d = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(d.error || "HTTP " + r.status);
+    return d;
+  }
+  async function post(path, body) {
+    const r = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Review-Token": token },
+      body: JSON.stringify(body),
+    });
+    const d = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(d.error || "HTTP " + r.status);
+    return d;
+  }
+  function make(tag, cls, text) {
+    const e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+  function setText(e, text) {
+    e.textContent = text === undefined || text === null ? "" : String(text);
+  }
+  function requestId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return Date.now().toString(36) + Math.random().toString(36).slice(2);
+  }
+  function status(msg, error) {
+    const s = $("status");
+    setText(s, msg);
+    s.className = error ? "error" : "";
+  }
+  const current = () => (S.queue ? S.queue.items.find((it) => it.stem === S.cur) : null);
+  const fps = () => (S.item && S.item.fps) || 30;
+  function frameCount() {
+    if (S.item && S.item.frames) return S.item.frames;
+    return video.duration ? Math.max(1, Math.round(video.duration * fps())) : 1;
+  }
+  const shownTracklet = () => (S.item && S.item.tracklets[S.show]) || null;
+
+  // -- queue and filters -------------------------------------------------------------
+  const FILTERS = ["f-class", "f-partition", "f-reason", "f-decision"];
+  function fillSelect(sel, options) {
+    const keep = sel.value;
+    sel.replaceChildren();
+    for (const [value, label] of options) sel.add(new Option(label, value));
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  }
+  function fillFilters() {
+    const items = S.queue.items;
+    const classes = [...new Set(items.map((it) => it.df2_class).filter((c) => c != null))].sort((a, b) => a - b);
+    fillSelect($("f-class"), [["", "any"], ...classes.map((c) => [String(c), c + " " + S.queue.classes[c]])]);
+    const parts = [...new Set(items.map((it) => it.partition))].sort();
+    fillSelect($("f-partition"), [["", "any"], ...parts.map((p) => [p, p])]);
+    const reasons = [...new Set(items.map((it) => it.reason).filter((r) => r))].sort();
+    fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...reasons.map((r) => [r, r])]);
+    fillSelect($("f-decision"), [["", "any"], ["none", "not reviewed"], ["accept", "accepted"], ["reject", "rejected"]]);
+  }
+  function passes(it) {
+    const c = $("f-class").value, p = $("f-partition").value, r = $("f-reason").value, d = $("f-decision").value;
+    const verdict = it.state ? it.state.verdict : null;
+    if (c && String(it.df2_class) !== c) return false;
+    if (p && it.partition !== p) return false;
+    if (r === "-" && it.flagged) return false;
+    if (r && r !== "-" && it.reason !== r) return false;
+    if (d === "none" && verdict) return false;
+    if ((d === "accept" || d === "reject") && verdict !== d) return false;
+    return true;
+  }
+  function renderQueue() {
+    const q = S.queue;
+    S.shown = q.items.filter(passes);
+    setText($("progress"), q.reviewed + " of " + q.total + " reviewed");
+    const pct = Math.round(q.sample_rate * 1000) / 10;
+    setText($("sample"), "QA sample: " + pct + "% of " + q.accepted + " accepted videos (" + q.sampled + "), " + q.flagged + " flagged");
+    setText($("shown"), S.shown.length + " shown");
+    const ol = $("queue");
+    ol.replaceChildren();
+    for (const it of S.shown) {
+      const li = make("li", it.stem === S.cur ? "current" : "");
+      li.dataset.stem = it.stem;
+      li.append(it.flagged ? make("span", "flag", "!") : make("span", "qa", "·"));
+      li.append(make("span", "stem", it.stem));
+      const v = it.state ? it.state.verdict : null;
+      if (v) li.append(make("span", "badge " + v, v === "accept" ? "accepted" : "rejected"));
+      li.append(make("span", "cls", it.class_name || ""));
+      li.addEventListener("click", () => select(it.stem));
+      ol.append(li);
+    }
+  }
+  async function loadQueue() {
+    S.queue = await getJSON("/api/queue");
+    if (!$("f-class").options.length) fillFilters();
+    renderQueue();
+  }
+
+  // -- one video -----------------------------------------------------------------------
+  async function select(stem) {
+    if (!stem) return;
+    closeForm();
+    S.cur = stem;
+    S.item = await getJSON("/api/item", { video: stem });
+    const it = current();
+    const gt = it.ground_truth != null ? it.ground_truth : S.item.ground_truth;
+    S.show = gt != null && gt < S.item.tracklets.length ? gt : 0;
+    const t = shownTracklet();
+    const frames = t ? Object.keys(t.boxes).map(Number) : [];
+    S.frame = frames.length ? Math.min(...frames) : 0;
+    renderInfo();
+    renderTracklets();
+    renderState();
+    renderQueue();
+    $("shop").src = mediaUrl(it.shop);
+    const src = mediaUrl(S.item.video);
+    if (video.getAttribute("src") !== src) {
+      video.pause();
+      video.setAttribute("src", src);
+      video.load();
+    } else {
+      setFrame(S.frame);
+    }
+    document.body.dataset.video = stem;
+  }
+  function renderInfo() {
+    const it = current();
+    setText($("title"), it.title || it.product_id);
+    const bits = [it.product_id, it.class_name || "no class", it.partition, it.split];
+    if (it.designer) bits.push(it.designer);
+    setText($("meta"), bits.join(" · "));
+    setText($("caption"), it.caption || "");
+    setText($("flag"), it.flagged ? "flagged: " + (it.reason || "") : "QA sample: the builder accepted this video");
+    $("flag").className = it.flagged ? "flagged" : "sampled";
+  }
+  function renderTracklets() {
+    const ol = $("candidates");
+    ol.replaceChildren();
+    const gt = S.item.ground_truth;
+    for (const t of S.item.tracklets) {
+      const n = Object.keys(t.boxes).length;
+      const score = t.shop_score == null ? "–" : t.shop_score.toFixed(2);
+      const li = make("li", "", "#" + t.index + " " + (t.mode || "") + ", " + n + " boxes, shop score " + score +
+        (t.class_name ? ", " + t.class_name : ""));
+      if (t.index === S.show) li.classList.add("shown");
+      if (t.index === gt) li.classList.add("gt");
+      li.addEventListener("click", () => showTracklet(t.index));
+      ol.append(li);
+    }
+    if (!S.item.tracklets.length) ol.append(make("li", "", "no tracklets for this video"));
+    const crops = $("crops");
+    if (shownTracklet() && Object.keys(shownTracklet().boxes).length) {
+      crops.hidden = false;
+      crops.src = url("/api/crops", { video: S.cur, tracklet: S.show }).toString();
+    } else {
+      crops.hidden = true;
+      crops.removeAttribute("src");
+    }
+  }
+  function renderState() {
+    const it = current();
+    const st = it.state;
+    let text = "not reviewed yet";
+    if (st && st.verdict === "accept") text = "accepted";
+    if (st && st.verdict === "reject") text = "rejected" + (st.reason ? ": " + st.reason : "");
+    if (st && st.df2_class != null) text += " · class changed to " + S.queue.classes[st.df2_class];
+    if (st && st.tracklet != null) text += " · ground truth picked: #" + st.tracklet;
+    setText($("state"), text);
+    const ul = $("notes");
+    ul.replaceChildren();
+    for (const d of S.item.decisions || []) if (d.kind === "note") ul.append(make("li", "note", d.note));
+  }
+  function showTracklet(i) {
+    if (!S.item || !S.item.tracklets.length) return;
+    S.show = ((i % S.item.tracklets.length) + S.item.tracklets.length) % S.item.tracklets.length;
+    renderTracklets();
+    draw();
+  }
+
+  // -- frames, overlay, timeline ---------------------------------------------------------
+  function setFrame(i) {
+    const n = frameCount();
+    S.frame = Math.max(0, Math.min(n - 1, i | 0));
+    video.pause();
+    if (video.readyState >= 1) video.currentTime = (S.frame + 0.5) / fps();
+    draw();
+  }
+  function frameKind(t, f) {
+    const k = String(f);
+    if (!t || !(k in t.boxes)) return "none";
+    if (!(k in t.scores)) return "interp";
+    const m = t.match_scores[k];
+    return m != null && m < 0.5 ? "unsure" : "det";
+  }
+  const COLOURS = { det: "#27ae60", interp: "#f1c40f", unsure: "#e67e22", none: "#e3e3e8" };
+  function sizeCanvas() {
+    overlay.width = video.clientWidth;
+    overlay.height = video.clientHeight;
+    timeline.width = timeline.clientWidth || 600;
+  }
+  function draw() {
+    const n = frameCount();
+    const lab = $("frame");
+    setText(lab, "frame " + S.frame + " / " + (n - 1));
+    lab.dataset.frame = String(S.frame);
+    const ctx = overlay.getContext("2d");
+    ctx.clearRect(0, 0, overlay.width, overlay.height);
+    if (S.item) {
+      const w = S.item.width || video.videoWidth || 1;
+      const sc = overlay.width / w;
+      for (const t of S.item.tracklets) {
+        const b = t.boxes[String(S.frame)];
+        if (!b) continue;
+        const mine = t.index === S.show;
+        ctx.lineWidth = mine ? 3 : 1;
+        ctx.setLineDash(mine && frameKind(t, S.frame) !== "det" ? [6, 4] : []);
+        ctx.strokeStyle = mine ? COLOURS[frameKind(t, S.frame)] : "rgba(200,200,200,0.8)";
+        ctx.strokeRect(b[0] * sc, b[1] * sc, (b[2] - b[0]) * sc, (b[3] - b[1]) * sc);
+        ctx.font = "12px sans-serif";
+        ctx.fillStyle = ctx.strokeStyle;
+        ctx.fillText("#" + t.index, b[0] * sc + 3, b[1] * sc + 13);
+      }
+    }
+    drawTimeline();
+  }
+  function drawTimeline() {
+    const ctx = timeline.getContext("2d");
+    const W = timeline.width, H = timeline.height, n = frameCount();
+    ctx.clearRect(0, 0, W, H);
+    const t = shownTracklet();
+    for (let f = 0; f < n; f++) {
+      ctx.fillStyle = COLOURS[frameKind(t, f)];
+      const x0 = Math.floor((f * W) / n), x1 = Math.floor(((f + 1) * W) / n);
+      ctx.fillRect(x0, 4, Math.max(1, x1 - x0), H - 8);
+    }
+    if (t && t.pivot_frame != null) {
+      ctx.fillStyle = "#2e86de";
+      ctx.fillRect(Math.floor(((t.pivot_frame + 0.5) * W) / n) - 1, 0, 3, H);
+    }
+    ctx.fillStyle = "#111";
+    ctx.fillRect(Math.floor(((S.frame + 0.5) * W) / n) - 1, 0, 2, H);
+  }
+  function onVideoFrame(_now, meta) {
+    if (!video.paused) {
+      S.frame = Math.min(frameCount() - 1, Math.round(meta.mediaTime * fps()));
+      draw();
+      video.requestVideoFrameCallback(onVideoFrame);
+    }
+  }
+  function togglePlay() {
+    if (video.paused) {
+      video.play().catch(() => {});
+      $("play").textContent = "pause";
+      if (video.requestVideoFrameCallback) video.requestVideoFrameCallback(onVideoFrame);
+    } else {
+      video.pause();
+      $("play").textContent = "play";
+      setFrame(Math.round(video.currentTime * fps() - 0.5));
+    }
+  }
+  video.addEventListener("loadedmetadata", () => {
+    sizeCanvas();
+    setFrame(S.frame);
+  });
+  video.addEventListener("seeked", draw);
+  video.addEventListener("ended", () => ($("play").textContent = "play"));
+  video.addEventListener("timeupdate", () => {
+    if (!video.paused && !video.requestVideoFrameCallback) {
+      S.frame = Math.min(frameCount() - 1, Math.floor(video.currentTime * fps()));
+      draw();
+    }
+  });
+  window.addEventListener("resize", () => {
+    sizeCanvas();
+    draw();
+  });
+  timeline.addEventListener("click", (ev) => {
+    const r = timeline.getBoundingClientRect();
+    setFrame(Math.floor(((ev.clientX - r.left) / r.width) * frameCount()));
+  });
+
+  // -- decisions ----------------------------------------------------------------------
+  function nextStem(step) {
+    const i = S.shown.findIndex((it) => it.stem === S.cur);
+    const j = i + step;
+    return j >= 0 && j < S.shown.length ? S.shown[j].stem : null;
+  }
+  async function afterWrite(stem, label, advance) {
+    S.saved += 1;
+    status("saved: " + label);
+    const next = advance ? nextStem(1) : null;
+    await loadQueue();
+    await select(next || stem);
+    document.body.dataset.saved = String(S.saved); // stored, and the page shows it
+  }
+  async function send(body, label, advance) {
+    const stem = S.cur;
+    if (!stem) return;
+    try {
+      const res = await post("/api/decision", Object.assign({ video: stem, request_id: requestId() }, body));
+      S.undo.push(res.decision.id);
+      await afterWrite(stem, label + " " + stem, advance);
+    } catch (e) {
+      status("not saved: " + e.message, true);
+    }
+  }
+  async function undoLast() {
+    const id = S.undo.pop();
+    const body = id != null ? { decision_id: id } : { video: S.cur };
+    body.request_id = requestId();
+    try {
+      const res = await post("/api/undo", body);
+      await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
+    } catch (e) {
+      status("not undone: " + e.message, true);
+    }
+  }
+  function openForm(label, kind, save) {
+    const form = $("form"), input = $("form-input"), sel = $("form-select");
+    setText($("form-label"), label);
+    input.value = "";
+    input.hidden = kind !== "text";
+    sel.hidden = kind !== "select";
+    form.hidden = false;
+    S.form = save;
+    (kind === "text" ? input : sel).focus();
+  }
+  function closeForm() {
+    $("form").hidden = true;
+    S.form = null;
+    if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
+  }
+  $("form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const save = S.form;
+    const value = $("form-input").hidden ? $("form-select").value : $("form-input").value;
+    closeForm();
+    if (save) save(value);
+  });
+  $("form-cancel").addEventListener("click", closeForm);
+  const ACTIONS = {
+    accept: () => send({ kind: "accept" }, "accept", true),
+    reject: () => openForm("reason for rejecting", "text", (v) => send({ kind: "reject", reason: v || "rejected" }, "reject", true)),
+    class: () => {
+      const it = current();
+      const opts = Object.entries(S.queue.classes).map(([id, name]) => [id, id + " " + name]);
+      fillSelect($("form-select"), opts);
+      if (it.df2_class != null) $("form-select").value = String(it.df2_class);
+      openForm("DeepFashion2 class", "select", (v) => send({ kind: "class", df2_class: Number(v) }, "class", false));
+    },
+    pick: () => {
+      if (!shownTracklet()) return status("no tracklet to pick", true);
+      return send({ kind: "tracklet", tracklet: S.show }, "pick #" + S.show, false);
+    },
+    note: () => openForm("note", "text", (v) => (v.trim() ? send({ kind: "note", note: v }, "note", false) : null)),
+    undo: () => undoLast(),
+  };
+  for (const b of document.querySelectorAll("#buttons button")) {
+    b.addEventListener("click", () => ACTIONS[b.dataset.act]());
+  }
+  $("prev-frame").addEventListener("click", () => setFrame(S.frame - 1));
+  $("next-frame").addEventListener("click", () => setFrame(S.frame + 1));
+  $("play").addEventListener("click", togglePlay);
+  for (const id of FILTERS) $(id).addEventListener("change", () => renderQueue());
+
+  const KEYS = {
+    a: () => ACTIONS.accept(),
+    r: () => ACTIONS.reject(),
+    c: () => ACTIONS.class(),
+    p: () => ACTIONS.pick(),
+    n: () => ACTIONS.note(),
+    u: () => ACTIONS.undo(),
+    t: () => showTracklet(S.show + 1),
+    j: () => select(nextStem(1)),
+    k: () => select(nextStem(-1)),
+    " ": () => togglePlay(),
+  };
+  document.addEventListener("keydown", (ev) => {
+    const tag = ev.target && ev.target.tagName;
+    if (ev.key === "Escape") return closeForm();
+    if (ev.key === "Enter" && tag === "SELECT" && S.form) {
+      ev.preventDefault();
+      return $("form").requestSubmit();
+    }
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (ev.key === "ArrowLeft" || ev.key === "ArrowRight") {
+      ev.preventDefault();
+      const step = (ev.shiftKey ? 10 : 1) * (ev.key === "ArrowLeft" ? -1 : 1);
+      return setFrame(S.frame + step);
+    }
+    const fn = KEYS[ev.key];
+    if (fn) {
+      ev.preventDefault();
+      fn();
+    }
+  });
+
+  // -- start ------------------------------------------------------------------------------
+  (async () => {
+    if (!token) return status("no token in the address: open the URL that mf review printed", true);
+    try {
+      await loadQueue();
+      if (S.shown.length) await select(S.shown[0].stem);
+      else status("nothing to review");
+      document.body.dataset.ready = "1";
+    } catch (e) {
+      status("cannot load: " + e.message, true);
+    }
+  })();
+})();

@@ -1,0 +1,94 @@
+"""The tracklet files of a dataset: ``tracklets/<video>.json`` (the richer file, every tracklet
+the builder found) and the ground-truth tracklet of each video in ``train.json``/``test.json``.
+
+Light on imports (no torch, no OpenCV) so that the review server and the exporters start fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from schemas.atomic import atomic_write_text
+from schemas.dataset import VideoTracklets
+from schemas.errors import DataFormatError
+from schemas.official import OfficialSplit, read_official, write_official
+
+SPLIT_FILES = ("train.json", "test.json")
+TRACKLET_DIR = "tracklets"
+
+
+def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
+    """The official split files present in a dataset folder (at least one)."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise DataFormatError(
+            "dataset folder not found", where=str(root), hint="pass the folder of mf publish"
+        )
+    splits = {name: read_official(root / name) for name in SPLIT_FILES if (root / name).is_file()}
+    if not splits:
+        raise DataFormatError(
+            "no train.json or test.json",
+            where=str(root),
+            hint="pass a dataset in the official MovingFashion format",
+        )
+    return splits
+
+
+def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
+    """``DATASET/tracklets/<video stem>.json``."""
+    return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
+
+
+def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
+    """Read a richer tracklet file (clear error naming the file)."""
+    p = Path(path)
+    try:
+        return VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataFormatError(
+            "tracklet file not found", where=str(p), hint="run mf-tracklets build"
+        ) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise DataFormatError(
+            f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}",
+            where=str(p),
+            hint="delete it and rerun mf-tracklets build",
+        ) from None
+
+
+def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -> Path:
+    """Write ``tracklets/<video>.json`` atomically (the builder's formatting)."""
+    p = tracklet_file(dataset, vt.video)
+    atomic_write_text(p, vt.model_dump_json(indent=1) + "\n")
+    return p
+
+
+def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:
+    """Put ``vt``'s ground-truth tracklet (``{}`` when none) into the split file listing its video.
+
+    Only that entry changes; extra keys are kept. Returns the split file rewritten (None when
+    no split lists the video or the entry already holds that tracklet).
+    """
+    root = Path(dataset)
+    boxes = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+    for name in SPLIT_FILES:
+        p = root / name
+        if not p.is_file():
+            continue
+        split = read_official(p)
+        entry = split.get(vt.product_id)
+        if entry is None or vt.video not in entry.video_paths:
+            continue
+        i = entry.video_paths.index(vt.video)
+        trk = list(entry.tracklets) + [{} for _ in range(len(entry.video_paths) - len(entry.tracklets))]
+        if trk[i] == boxes and "tracklets" in entry.model_fields_set:
+            return None
+        trk[i] = boxes
+        entry.tracklets = trk
+        write_official(p, split)
+        return name
+    return None

@@ -1,0 +1,116 @@
+"""Describe a dataset folder: its tables, datasheet, Croissant metadata, card and manifest.
+
+:func:`describe` writes, from the split files (and ``entries.jsonl`` when present), in this
+order: ``pairs/`` and ``boxes/`` (:mod:`movingfashion.archive.tables`), ``datasheet.md`` and the
+card ``README.md`` (:mod:`movingfashion.archive.card`), ``croissant.json``
+(:mod:`movingfashion.archive.croissant`), and last ``manifest.json``: the SHA-256 of every file
+(:func:`movingfashion.archive.verify.dataset_files`), plus what the dataset says about itself
+(``dataset``: the :class:`~schemas.dataset.DatasetInfo` and its date) and any extra keys.
+
+Files are rewritten only when their bytes change, everything is sorted, so the same folder gives
+the same bytes. :func:`refresh` redoes it for a published folder whose split files changed since
+(``mf-tracklets`` merging tracklets), with the dataset description its manifest recorded.
+
+The publication date is ``info.date_published`` when set, else ``SOURCE_DATE_EPOCH`` (the
+reproducible-builds convention) when set, else the caller's date of the data, else today (UTC).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from movingfashion.archive.card import dataset_card, datasheet
+from movingfashion.archive.croissant import croissant_metadata
+from movingfashion.archive.tables import read_tables, write_tables
+from movingfashion.archive.verify import MANIFEST, dataset_files
+from schemas.atomic import atomic_write_bytes, sha256_file
+from schemas.dataset import DatasetInfo
+
+CROISSANT = "croissant.json"
+CARD = "README.md"
+DATASHEET = "datasheet.md"
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    atomic_write_bytes(path, data)
+    return True
+
+
+def resolve_date(explicit: str | None, data_date: str | None = None) -> str:
+    """``YYYY-MM-DD``: ``explicit``, else ``SOURCE_DATE_EPOCH``, else ``data_date``, else today (UTC)."""
+    if explicit:
+        return explicit
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), UTC).date().isoformat()
+    if data_date:
+        return data_date[:10]
+    return datetime.now(UTC).date().isoformat()
+
+
+def write_manifest(root: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """``manifest.json``: relative path -> SHA-256 of every file (``files``), plus ``extra`` keys."""
+    base = Path(root)
+    files = {rel: sha256_file(base / rel) for rel in dataset_files(base)}
+    doc = {**(extra or {}), "files": files}
+    _write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    return files
+
+
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The manifest of a folder as a dict, or None when it has none (or an unreadable one)."""
+    path = Path(root) / MANIFEST
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def describe(
+    root: str | os.PathLike[str],
+    info: DatasetInfo | None = None,
+    *,
+    data_date: str | None = None,
+    manifest_extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write the tables, datasheet, card, Croissant metadata and manifest of a dataset folder.
+
+    ``info`` defaults to :class:`DatasetInfo` defaults; ``data_date`` is the date of the data
+    (used when neither ``info.date_published`` nor ``SOURCE_DATE_EPOCH`` says otherwise).
+    Returns ``{"date_published", "files"}`` (the manifest's file count).
+    """
+    base = Path(root)
+    info = info or DatasetInfo()
+    date = resolve_date(info.date_published, data_date)
+    tables = read_tables(base)
+    write_tables(base, tables)
+    sheet = datasheet(tables)
+    _write_if_changed(base / DATASHEET, sheet.encode())
+    _write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())
+    doc = croissant_metadata(base, info, tables, date)
+    _write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
+    extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
+    files = write_manifest(base, extra)
+    return {"date_published": date, "files": len(files)}
+
+
+def refresh(root: str | os.PathLike[str]) -> bool:
+    """Describe a published folder again (after its split files changed), keeping its description.
+
+    Only a folder whose ``manifest.json`` records a ``dataset`` description (written by
+    :func:`describe`) is touched; returns whether it was.
+    """
+    doc = read_manifest(root)
+    if doc is None or not isinstance(doc.get("dataset"), dict) or not isinstance(doc.get("files"), dict):
+        return False
+    info = DatasetInfo.model_validate(doc["dataset"])
+    extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
+    describe(root, info, manifest_extra=extra)
+    return True

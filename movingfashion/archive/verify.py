@@ -1,0 +1,743 @@
+"""``mf verify``: audit a MovingFashion-format dataset folder against the real archive's invariants.
+
+Works on a folder ``mf publish`` wrote and on the official archive unpacked (``train.json`` /
+``test.json`` beside ``videos/`` and ``imgs/``). Each check below yields *breaks*; a break names
+the split, the product, the field, what is wrong and how to fix it.
+
+================  ================================================================================
+check             invariant
+================  ================================================================================
+schema            an entry is an object with ``video_paths`` (a non-empty list of strings),
+                  ``img_path`` (a string), ``source`` (an integer) and, when present,
+                  ``tracklets`` (a list with one object per video)
+source_codes      ``source`` is 0 (Hard) or 1 (Regular), the archive's codes
+canonical_paths   every path is relative, ``/``-separated, without ``.``, ``..`` or empty parts
+prefixes          videos lie under ``videos/``, shop images under ``imgs/``
+shop_suffix       Hard shop images are ``.png``, Regular ones ``.jpg`` (by the partition ``source``
+                  reads as: 1 Regular, anything else Hard)
+repeats           no product id twice in one split file, no product listing a video twice
+test_one_video    every test product has exactly one video
+leakage           no product id, video or shop image in both splits (by path; also by content
+                  when ``manifest.json`` gives the files' SHA-256)
+files             every referenced file is present (a regular file inside the folder)
+decodable         images decode; videos open and their first and last frames decode
+                  (``deep``: every frame decodes)
+manifest          when there is a ``manifest.json``: every file it lists is present with that
+                  SHA-256, and every file of the folder is listed
+tracklets         frame keys are integers in ``0..frames-1``; boxes are 4 numbers with
+                  ``x1 < x2``, ``y1 < y2``, inside the frame
+entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
+                  paths, partition)
+================  ================================================================================
+
+A check that cannot run says why (``skipped``: no manifest, no entries file). Videos shared by
+two products of one split are allowed (the real test split has 13: one video, two garments), and
+so are shop images shared within a split. Input that cannot be audited at all (no folder, no
+split file, a split file that is not JSON or not an object) raises
+:class:`~schemas.errors.DataFormatError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import posixpath
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
+
+from movingfashion.archive.report import Break, CheckResult, VerifyReport
+from schemas.atomic import sha256_file
+from schemas.errors import DataFormatError, MFError
+from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR
+from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, resolve_under
+from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
+
+T = TypeVar("T")
+#: ``progress(iterable, desc=..., total=..., unit=...)``: wraps a long loop (a progress bar)
+Progress = Callable[..., Iterable[Any]]
+
+SPLITS = ("train", "test")
+MANIFEST = "manifest.json"
+ENTRIES = "entries.jsonl"
+REPUBLISH = "republish with `mf publish`, which writes the archive's layout"
+
+#: Every check, in the order it runs and prints, with the invariant it audits.
+CHECKS: dict[str, str] = {
+    "schema": "entries have video_paths, img_path, source (and one tracklet per video)",
+    "source_codes": "source is 0 (Hard) or 1 (Regular)",
+    "canonical_paths": "paths are canonical relative POSIX paths",
+    "prefixes": f"videos under {VIDEO_DIR}/, shop images under {SHOP_DIR}/",
+    "shop_suffix": "Hard shop images .png, Regular ones .jpg",
+    "repeats": "no product twice in a split, no video twice in a product",
+    "test_one_video": "every test product has exactly one video",
+    "leakage": "no product, video or shop image in both splits",
+    "files": "every referenced file is present",
+    "decodable": "images decode; videos decode (first and last frame, or all with --deep)",
+    "manifest": "files match manifest.json (SHA-256), every file listed",
+    "tracklets": "frame keys in 0..frames-1, boxes inside the frame",
+    "entries": "entries.jsonl agrees with the split files",
+}
+
+
+@dataclass
+class _Product:
+    """One entry of a split file, as far as it parses."""
+
+    split: str
+    pid: str
+    videos: list[str]
+    img: str | None
+    source: int | None
+    tracklets: list[Any] | None
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """Frames that decode, and the frame size, of one video."""
+
+    frames: int
+    width: int
+    height: int
+
+
+class _Object(dict):
+    """A JSON object that remembers keys it held more than once (the last value wins, as in json)."""
+
+    repeated: list[str]
+
+
+def _object_hook(pairs: list[tuple[str, Any]]) -> _Object:
+    obj = _Object(pairs)
+    seen: set[str] = set()
+    obj.repeated = [k for k, _ in pairs if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
+    return obj
+
+
+def _load_split(path: Path) -> _Object:
+    """A split file as a JSON object; DataFormatError when it cannot be audited at all."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
+    except OSError as exc:
+        raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_object_hook)
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+            where=str(path),
+            hint="a split file must be one JSON object keyed by product id",
+        ) from None
+    except RecursionError:
+        raise DataFormatError("JSON nested too deeply", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise DataFormatError(
+            f"top level must be an object keyed by product id, got {type(data).__name__}",
+            where=str(path),
+            hint="see the official MovingFashion format",
+        )
+    return data
+
+
+class _Audit:
+    """Runs the checks over one folder and collects their results."""
+
+    def __init__(self, root: Path, deep: bool, workers: int, progress: Progress | None) -> None:
+        self.root, self.deep, self.workers, self.progress = root, deep, max(1, workers), progress
+        self.results = {name: CheckResult(name, desc) for name, desc in CHECKS.items()}
+        self.products: list[_Product] = []
+        self.split_ids: dict[str, list[str]] = {}
+        self.repeated: dict[str, list[str]] = {}
+        self.safe: set[str] = set()  # canonical paths, the only ones ever opened
+        self.present: set[str] = set()
+        self.facts: dict[str, VideoFacts] = {}
+        self.hashes: dict[str, str] = {}
+
+    def add(self, check: str, p: _Product | None, fld: str, problem: str, fix: str) -> None:
+        self.results[check].breaks.append(
+            Break(check, p.split if p else None, p.pid if p else None, fld, problem, fix)
+        )
+
+    def _map(
+        self, fn: Callable[[str], T], items: list[str], desc: str, unit: str
+    ) -> dict[str, T | Exception]:
+        def safe(rel: str) -> T | Exception:
+            try:
+                return fn(rel)
+            except Exception as exc:  # noqa: BLE001 - reported as a break, never raised
+                return exc
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            out = pool.map(safe, items)
+            if self.progress is not None:
+                out = self.progress(out, desc=desc, total=len(items), unit=unit)
+            return dict(zip(items, out, strict=True))
+
+    # ---------------------------------------------------------------- parsing
+    def load(self) -> None:
+        if not self.root.is_dir():
+            raise DataFormatError(
+                "dataset folder not found",
+                where=str(self.root),
+                hint="--dataset takes the folder holding train.json and test.json",
+            )
+        found = False
+        for split in SPLITS:
+            path = self.root / f"{split}.json"
+            if not path.is_file():
+                continue
+            found = True
+            data = _load_split(path)
+            self.split_ids[split] = list(data)
+            self.repeated[split] = list(data.repeated)
+            for pid, value in data.items():
+                p = self._parse(split, str(pid), value)
+                if p is not None:
+                    self.products.append(p)
+        if not found:
+            raise DataFormatError(
+                "no train.json or test.json",
+                where=str(self.root),
+                hint="pass a dataset folder in the official MovingFashion format",
+            )
+
+    def _parse(self, split: str, pid: str, value: Any) -> _Product | None:
+        res = self.results["schema"]
+        res.checked += 1
+        who = _Product(split, pid, [], None, None, None)
+        if not isinstance(value, dict):
+            self.add(
+                "schema",
+                who,
+                "(entry)",
+                f"is a {type(value).__name__}, not an object",
+                "write the product as an object with video_paths, img_path, source and tracklets",
+            )
+            return None
+        videos = value.get("video_paths")
+        if not isinstance(videos, list) or not videos:
+            self.add(
+                "schema",
+                who,
+                "video_paths",
+                "missing or empty" if not videos else f"is a {type(videos).__name__}, not a list",
+                'list the product\'s videos: "video_paths": ["videos/<id>_0.mp4"]',
+            )
+            videos = []
+        for i, v in enumerate(videos):
+            if not isinstance(v, str):
+                self.add(
+                    "schema",
+                    who,
+                    f"video_paths[{i}]",
+                    f"is a {type(v).__name__}, not a string",
+                    "write each video as its path relative to the dataset folder",
+                )
+        who.videos = [v for v in videos if isinstance(v, str)]
+        img = value.get("img_path")
+        if isinstance(img, str):
+            who.img = img
+        else:
+            self.add(
+                "schema",
+                who,
+                "img_path",
+                "missing" if img is None else f"is a {type(img).__name__}, not a string",
+                'name the shop image: "img_path": "imgs/<id>.jpg" (Regular) or ".png" (Hard)',
+            )
+        source = value.get("source")
+        if isinstance(source, int) and not isinstance(source, bool):
+            who.source = source
+        else:
+            self.add(
+                "schema",
+                who,
+                "source",
+                "missing" if source is None else f"{source!r} is not an integer",
+                'give the partition code: "source": 0 (Hard) or 1 (Regular)',
+            )
+        trk = value.get("tracklets")
+        if trk is not None:
+            if not isinstance(trk, list) or not all(isinstance(t, dict) for t in trk):
+                self.add(
+                    "schema",
+                    who,
+                    "tracklets",
+                    "is not a list of objects",
+                    "write one object per video: frame index -> [x1, y1, x2, y2] ({} when none)",
+                )
+            elif len(trk) != len(videos):
+                self.add(
+                    "schema",
+                    who,
+                    "tracklets",
+                    f"{len(trk)} tracklets for {len(videos)} videos",
+                    "give tracklets[i] for video_paths[i] ({} for a video without one)",
+                )
+            else:
+                who.tracklets = trk
+        return who
+
+    # ---------------------------------------------------------------- per-entry checks
+    def codes_paths_and_repeats(self) -> None:
+        for p in self.products:
+            if p.source is not None:
+                self.results["source_codes"].checked += 1
+                if p.source not in ARCHIVE_SOURCE_CODES:
+                    fix = (
+                        f"write 0 for Hard: {LEGACY_HARD_SOURCE_CODE} is the code of this project's older "
+                        f"datasets ({REPUBLISH})"
+                        if p.source == LEGACY_HARD_SOURCE_CODE
+                        else "write 0 for Hard or 1 for Regular"
+                    )
+                    self.add("source_codes", p, "source", f"{p.source} is not an archive code", fix)
+            fields = [(f"video_paths[{i}]", v, True) for i, v in enumerate(p.videos)]
+            if p.img is not None:
+                fields.append(("img_path", p.img, False))
+            for fld, rel, is_video in fields:
+                self.results["canonical_paths"].checked += 1
+                try:
+                    check_relpath(rel, what=fld)
+                except UnsafePathValue as exc:
+                    hint = _canonical_suggestion(rel)
+                    self.add(
+                        "canonical_paths",
+                        p,
+                        fld,
+                        str(exc).split(" (")[0],
+                        f"write it {CANONICAL_HINT.replace('paths must be ', '')}"
+                        + (f", e.g. '{hint}'" if hint else ""),
+                    )
+                    continue
+                self.safe.add(rel)
+                self._prefix(p, fld, rel, is_video)
+            if p.img is not None and p.img in self.safe and p.source is not None:
+                self.results["shop_suffix"].checked += 1
+                part = partition_from_source_code(p.source)
+                want = SHOP_SUFFIX[part]
+                have = PurePosixPath(p.img).suffix
+                if have != want:
+                    self.add(
+                        "shop_suffix",
+                        p,
+                        "img_path",
+                        f"a {part.value.title()} shop image ends in '{have or '(nothing)'}', not '{want}'",
+                        f"store it as {_with_suffix(p.img, want)} ({'PNG' if want == '.png' else 'JPEG'}) "
+                        f"and update img_path, or {REPUBLISH}",
+                    )
+            self.results["repeats"].checked += 1
+            seen: set[str] = set()
+            for i, v in enumerate(p.videos):
+                if v in seen:
+                    self.add(
+                        "repeats",
+                        p,
+                        f"video_paths[{i}]",
+                        f"'{v}' is listed twice by this product",
+                        "remove the repeated video (and its tracklet) from video_paths",
+                    )
+                seen.add(v)
+            if p.split == "test":
+                self.results["test_one_video"].checked += 1
+                if len(p.videos) != 1:
+                    self.add(
+                        "test_one_video",
+                        p,
+                        "video_paths",
+                        f"a test product has {len(p.videos)} videos",
+                        "keep one video per test product (mf publish keeps the longest); drop the "
+                        "others from test.json, never move them to train",
+                    )
+        for split, pids in self.repeated.items():
+            for pid in pids:
+                self.add(
+                    "repeats",
+                    _Product(split, pid, [], None, None, None),
+                    "(product id)",
+                    f"'{pid}' appears more than once in {split}.json (only the last one is read)",
+                    "merge the entries into one (several videos go into one video_paths list)",
+                )
+
+    def _prefix(self, p: _Product, fld: str, rel: str, is_video: bool) -> None:
+        self.results["prefixes"].checked += 1
+        want = VIDEO_DIR if is_video else SHOP_DIR
+        if rel.startswith(want + "/"):
+            return
+        if not is_video and rel.startswith(LEGACY_SHOP_DIR + "/"):
+            fix = f"shop/ is this project's older layout: move the image to {SHOP_DIR}/, or {REPUBLISH}"
+        else:
+            fix = f"move the file under {want}/ and update {fld}"
+        self.add("prefixes", p, fld, f"'{rel}' is not under {want}/", fix)
+
+    def leakage(self) -> None:
+        res = self.results["leakage"]
+        in_split: dict[str, dict[str, list[_Product]]] = {
+            k: defaultdict(list) for k in ("id", "video", "img")
+        }
+        for p in self.products:
+            in_split["id"][p.pid].append(p)
+            for v in set(p.videos):
+                in_split["video"][v].append(p)
+            if p.img is not None:
+                in_split["img"][p.img].append(p)
+        for split, pids in self.split_ids.items():  # entries that did not parse still hold their id
+            for pid in pids:
+                if not any(q.split == split for q in in_split["id"].get(pid, [])):
+                    in_split["id"][pid].append(_Product(split, pid, [], None, None, None))
+        fixes = {
+            "id": ("product id", "(product id)", "keep the product in one split: remove it from test.json"),
+            "video": (
+                "video",
+                "video_paths",
+                "a video belongs to one split: remove it from the test product",
+            ),
+            "img": ("shop image", "img_path", "a shop image belongs to one split: drop the test product"),
+        }
+        for kind, owners in in_split.items():
+            what, fld, fix = fixes[kind]
+            for key, ps in sorted(owners.items()):
+                res.checked += 1
+                splits = {q.split for q in ps}
+                if len(splits) > 1:
+                    test = next(q for q in ps if q.split == "test")
+                    train = sorted({q.pid for q in ps if q.split == "train"})
+                    self.add(
+                        "leakage",
+                        test,
+                        fld,
+                        f"{what} '{key}' is also in train (product {', '.join(train[:3])})",
+                        fix + " (mf splits rebuild + mf publish keep groups in one split)",
+                    )
+        if self.hashes:  # same bytes under two names, one in each split
+            by_sha: dict[str, list[tuple[_Product, str]]] = defaultdict(list)
+            for p in self.products:
+                for rel in {*p.videos, *([p.img] if p.img else [])}:
+                    if rel in self.hashes:
+                        by_sha[self.hashes[rel]].append((p, rel))
+            for owners_ in by_sha.values():
+                paths = {rel for _, rel in owners_}
+                if len(paths) > 1 and len({q.split for q, _ in owners_}) > 1:
+                    test, rel = next((q, r) for q, r in owners_ if q.split == "test")
+                    others = sorted({r for q, r in owners_ if q.split == "train"})
+                    self.add(
+                        "leakage",
+                        test,
+                        "img_path" if rel == test.img else "video_paths",
+                        f"'{rel}' has the same bytes as train's '{others[0]}'",
+                        "a duplicate file leaks the test item into train: drop one of them (mf clean "
+                        "finds duplicates)",
+                    )
+
+    # ---------------------------------------------------------------- files
+    def _referrers(self) -> dict[str, list[tuple[_Product, str]]]:
+        refs: dict[str, list[tuple[_Product, str]]] = defaultdict(list)
+        for p in self.products:
+            for i, v in enumerate(p.videos):
+                refs[v].append((p, f"video_paths[{i}]"))
+            if p.img is not None:
+                refs[p.img].append((p, "img_path"))
+        return refs
+
+    def files(self) -> None:
+        refs = self._referrers()
+        for rel in sorted(self.safe):
+            self.results["files"].checked += 1
+            path = resolve_under(self.root, rel, what="path", root_label="the dataset")
+            if path.is_file():
+                self.present.add(rel)
+                continue
+            p, fld = refs[rel][0]
+            more = f" (also named by {len(refs[rel]) - 1} more)" if len(refs[rel]) > 1 else ""
+            self.add(
+                "files",
+                p,
+                fld,
+                f"'{rel}' is {'not a regular file' if path.exists() else 'missing'}{more}",
+                "restore the file, or drop the product (and republish)",
+            )
+
+    def decodable(self) -> None:
+        refs = self._referrers()
+        videos = sorted(r for r in self.present if any(f.startswith("video_paths") for _, f in refs[r]))
+        images = sorted(self.present - set(videos))
+        deep = self.deep
+
+        def video(rel: str) -> VideoFacts:
+            return video_facts(self.root / rel, deep=deep)
+
+        def image(rel: str) -> tuple[int, int]:
+            from movingfashion.media.probe import probe_image
+
+            info = probe_image(self.root / rel)
+            return info.width, info.height
+
+        for rel, out in self._map(video, videos, "decode videos", "video").items():
+            self.results["decodable"].checked += 1
+            if isinstance(out, VideoFacts):
+                self.facts[rel] = out
+                continue
+            p, fld = refs[rel][0]
+            self.add(
+                "decodable",
+                p,
+                fld,
+                f"'{rel}': {_message(out)}",
+                "re-download or re-encode the video (H.264 .mp4), or drop the product",
+            )
+        for rel, out in self._map(image, images, "decode images", "image").items():
+            self.results["decodable"].checked += 1
+            if not isinstance(out, Exception):
+                continue
+            p, fld = refs[rel][0]
+            self.add(
+                "decodable",
+                p,
+                fld,
+                f"'{rel}': {_message(out)}",
+                "re-download the image or re-encode it (PNG for Hard, JPEG for Regular)",
+            )
+
+    def manifest(self) -> None:
+        res = self.results["manifest"]
+        path = self.root / MANIFEST
+        if not path.is_file():
+            res.skipped = f"no {MANIFEST}"
+            return
+        fix = f"rerun `mf publish` to rewrite {MANIFEST} (the folder changed after publishing)"
+        try:
+            listed = json.loads(path.read_text(encoding="utf-8")).get("files")
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            listed = exc
+        if not isinstance(listed, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in listed.items()
+        ):
+            self.add(
+                "manifest",
+                None,
+                MANIFEST,
+                "has no 'files' object of path -> SHA-256",
+                fix,
+            )
+            return
+        on_disk = set(dataset_files(self.root))
+        wanted = sorted(on_disk | {k for k in listed if _safe(k)})
+        hashes = self._map(
+            lambda rel: sha256_file(self.root / rel),
+            [r for r in wanted if r in on_disk],
+            "sha256",
+            "file",
+        )
+        self.hashes = {k: v for k, v in hashes.items() if isinstance(v, str)}
+        for rel in sorted(set(listed) | on_disk):
+            res.checked += 1
+            if rel not in listed:
+                self.add("manifest", None, rel, "is in the folder but not in manifest.json", fix)
+            elif not _safe(rel):
+                self.add("manifest", None, rel, "is not a canonical relative path", fix)
+            elif rel not in on_disk:
+                self.add(
+                    "manifest", None, rel, "is listed in manifest.json but missing", "restore it, or " + fix
+                )
+            elif self.hashes.get(rel) != listed[rel]:
+                self.add(
+                    "manifest",
+                    None,
+                    rel,
+                    f"SHA-256 {str(self.hashes.get(rel))[:12]}... differs from the manifest's {listed[rel][:12]}...",
+                    fix + " if the change is wanted, else restore the file",
+                )
+
+    def tracklets(self) -> None:
+        for p in self.products:
+            for i, trk in enumerate(p.tracklets or []):
+                rel = p.videos[i] if i < len(p.videos) else None
+                facts = self.facts.get(rel or "")
+                if not trk:
+                    continue
+                if facts is None:
+                    continue  # the video is missing or does not decode: reported there
+                self.results["tracklets"].checked += 1
+                bad_keys, bad_boxes = [], []
+                for key, box in trk.items():
+                    if not (isinstance(key, str) and key.isascii() and key.isdigit()):
+                        bad_keys.append(repr(key))
+                    elif int(key) >= facts.frames:
+                        bad_keys.append(key)
+                    if not _box_inside(box, facts.width, facts.height):
+                        bad_boxes.append(f"{key}: {box!r}")
+                fld = f"tracklets[{i}]"
+                if bad_keys:
+                    self.add(
+                        "tracklets",
+                        p,
+                        fld,
+                        f"{len(bad_keys)} frame keys not in 0..{facts.frames - 1} of '{rel}' "
+                        f"(first: {', '.join(bad_keys[:3])})",
+                        "rebuild the tracklet (mf-tracklets build --force), or drop those frames",
+                    )
+                if bad_boxes:
+                    self.add(
+                        "tracklets",
+                        p,
+                        fld,
+                        f"{len(bad_boxes)} boxes not [x1, y1, x2, y2] with x1 < x2, y1 < y2 inside the "
+                        f"{facts.width}x{facts.height} frame (first: {'; '.join(bad_boxes[:2])})",
+                        "clip the boxes to the frame or rebuild the tracklet (mf-tracklets build --force)",
+                    )
+
+    def entries(self) -> None:
+        res = self.results["entries"]
+        path = self.root / ENTRIES
+        if not path.is_file():
+            res.skipped = f"no {ENTRIES}"
+            return
+        from schemas.dataset import read_entry_rows
+
+        fix = f"republish with `mf publish` so {ENTRIES} and the split files agree"
+        try:
+            rows = read_entry_rows(path)
+        except (MFError, OSError, UnicodeDecodeError) as exc:
+            self.add("entries", None, ENTRIES, _message(exc), fix)
+            return
+        official = {p.pid: p for p in self.products}
+        for p in self.products:
+            res.checked += 1
+            row = rows.get(p.pid)
+            if row is None:
+                self.add("entries", p, ENTRIES, "no row for this product", fix)
+                continue
+            diffs = []
+            if row.get("split") != p.split:
+                diffs.append(f"split {row.get('split')!r}")
+            if row.get("video_paths") != p.videos:
+                diffs.append("video_paths")
+            if row.get("img_path") != p.img:
+                diffs.append("img_path")
+            if p.source is not None and row.get("partition") != partition_from_source_code(p.source).value:
+                diffs.append(f"partition {row.get('partition')!r} vs source {p.source}")
+            if diffs:
+                self.add("entries", p, ENTRIES, "row differs from the split file: " + ", ".join(diffs), fix)
+        for pid in sorted(set(rows) - set(official)):
+            res.checked += 1
+            self.add(
+                "entries",
+                _Product(str(rows[pid].get("split") or ""), pid, [], None, None, None),
+                ENTRIES,
+                "a row for a product that is in no split file",
+                fix,
+            )
+
+    def report(self) -> VerifyReport:
+        counts = {s: sum(p.split == s for p in self.products) for s in SPLITS if s in self.split_ids}
+        return VerifyReport(
+            root=str(self.root),
+            deep=self.deep,
+            products=counts,
+            videos=len({v for p in self.products for v in p.videos}),
+            images=len({p.img for p in self.products if p.img}),
+            checks=list(self.results.values()),
+        )
+
+
+def video_facts(path: str | os.PathLike[str], *, deep: bool = False) -> VideoFacts:
+    """Frames that decode and frame size of a video; MediaError-like exceptions when it fails.
+
+    By default the container is probed and its first, middle and last frames decoded (a
+    sequential count only when one of them fails); ``deep`` decodes every frame.
+    """
+    from movingfashion.media.probe import count_decodable_frames, decodable_frames, probe_video
+    from schemas.errors import MediaError
+
+    info = probe_video(path)
+    n = count_decodable_frames(path) if deep else decodable_frames(path, info.frames)
+    if n < info.frames:
+        raise MediaError(f"only {n} of the {info.frames} frames it declares decode (truncated or damaged)")
+    return VideoFacts(frames=n, width=info.width, height=info.height)
+
+
+def dataset_files(root: str | os.PathLike[str]) -> list[str]:
+    """Every file of a dataset folder as a relative POSIX path, sorted: what a manifest lists.
+
+    Hidden files and folders (a leading ``.``: publish state, locks) and ``manifest.json``
+    itself are left out.
+    """
+    base = Path(root)
+    out = []
+    for p in sorted(base.rglob("*")):
+        rel = p.relative_to(base)
+        if p.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.as_posix() != MANIFEST:
+            out.append(rel.as_posix())
+    return out
+
+
+def _safe(rel: str) -> bool:
+    try:
+        check_relpath(rel)
+    except UnsafePathValue:
+        return False
+    return True
+
+
+def _message(exc: BaseException) -> str:
+    text = exc.message if isinstance(exc, MFError) else str(exc) or type(exc).__name__
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _with_suffix(rel: str, suffix: str) -> str:
+    p = PurePosixPath(rel)
+    name = p.with_suffix(suffix).name
+    parent = p.parent.as_posix()
+    if parent in (LEGACY_SHOP_DIR, ".") or not parent.startswith(SHOP_DIR):
+        parent = SHOP_DIR
+    return f"{parent}/{name}"
+
+
+def _canonical_suggestion(value: object) -> str | None:
+    """A canonical form of a path that stays inside the folder, or None."""
+    if not isinstance(value, str) or "\x00" in value:
+        return None
+    text = posixpath.normpath(value.replace("\\", "/")).lstrip("/")
+    if text in ("", ".") or text.startswith("..") or not _safe(text):
+        return None
+    return text
+
+
+def _box_inside(box: Any, width: int, height: int) -> bool:
+    if not isinstance(box, list | tuple) or len(box) != 4:
+        return False
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box):
+        return False
+    x1, y1, x2, y2 = box
+    return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+
+
+def verify_dataset(
+    root: str | os.PathLike[str],
+    *,
+    deep: bool = False,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> VerifyReport:
+    """Audit a dataset folder against every check of :data:`CHECKS` (see the module docstring).
+
+    ``deep`` decodes every frame of every video (slow); by default each video is probed and its
+    first, middle and last frames decoded. ``workers`` threads decode and hash (default: up to
+    4). ``progress`` wraps the long loops. Raises :class:`DataFormatError` when the folder cannot
+    be audited at all; every other problem is a :class:`Break` in the report.
+    """
+    audit = _Audit(Path(root), deep, workers or min(4, os.cpu_count() or 1), progress)
+    audit.load()
+    audit.codes_paths_and_repeats()
+    audit.files()
+    audit.decodable()
+    audit.manifest()
+    audit.leakage()
+    audit.tracklets()
+    audit.entries()
+    return audit.report()

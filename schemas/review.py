@@ -1,0 +1,341 @@
+"""Human review decisions on published videos, stored in the catalog (table ``review_decisions``).
+
+One row per decision a reviewer makes on one video of a published dataset:
+
+==========  ==============================================================================
+kind        effect
+==========  ==============================================================================
+accept      the video's ground-truth tracklet is right; the product's item -> ``accepted``
+reject      (+ ``reason``) the video is too noisy; the product's item -> ``rejected``, and
+            ``mf publish`` leaves the product out (:func:`apply_review`)
+class       (+ ``df2_class``) the product's DeepFashion2 class is changed (item column, and
+            :func:`apply_review` applies it at publish time)
+tracklet    (+ ``tracklet``) another tracklet of the video's tracklet file becomes the ground
+            truth (the dataset files are rewritten by ``annotations.review``)
+note        (+ ``note``) free text, nothing else changes
+import      tracks corrected in another tool (CVAT) were imported for this video
+==========  ==============================================================================
+
+Every decision is one ``BEGIN IMMEDIATE`` transaction holding the decision row, the item's new
+state and an event, so a writer killed at any moment leaves either all of it or none of it.
+A decision carries the item's state before it (``prev``) so that :func:`undo_decision` can put
+it back; only the latest live decision of a video can be undone (undo walks backwards).
+Repeating a request with the same ``request_id`` (a client retry) returns the first result
+and writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.catalog import Catalog, ItemRow
+from schemas.errors import CatalogError, ConfigError
+from schemas.items import Status
+from schemas.taxonomy import DF2_CLASSES
+
+KINDS = ("accept", "reject", "class", "tracklet", "note", "import")
+#: kinds that decide whether a video (and its product) goes into the next publish
+VERDICTS = ("accept", "reject")
+STAGE = "review"
+#: prefix of the item reason written by a review reject (an accept may lift such a reject)
+REJECT_PREFIX = "review:"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One stored decision."""
+
+    id: int
+    at: str
+    video: str
+    product_id: str
+    kind: str
+    source: str | None = None
+    source_id: str | None = None
+    reason: str | None = None
+    df2_class: int | None = None
+    tracklet: int | None = None
+    note: str | None = None
+    prev: dict[str, Any] = field(default_factory=dict)
+    request_id: str | None = None
+    undone_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class VideoReview:
+    """The effect of the live (not undone) decisions of one video, replayed in order."""
+
+    video: str
+    product_id: str
+    verdict: str | None = None  #: accept | reject | None
+    reason: str | None = None  #: of the reject
+    df2_class: int | None = None  #: class chosen in review
+    tracklet: int | None = None  #: tracklet index chosen as ground truth
+    notes: list[str] = field(default_factory=list)
+    imported: bool = False
+    decisions: int = 0
+    last_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _decision(r: sqlite3.Row) -> Decision:
+    return Decision(
+        id=r["id"],
+        at=r["at"],
+        video=r["video"],
+        product_id=r["product_id"],
+        kind=r["kind"],
+        source=r["source"],
+        source_id=r["source_id"],
+        reason=r["reason"],
+        df2_class=r["df2_class"],
+        tracklet=r["tracklet"],
+        note=r["note"],
+        prev=json.loads(r["prev"] or "{}"),
+        request_id=r["request_id"],
+        undone_at=r["undone_at"],
+    )
+
+
+def _find_item(db: sqlite3.Connection, product_id: str) -> sqlite3.Row | None:
+    """The catalog item of a dataset product: by ``product_id`` column, else by source id."""
+    for col in ("product_id", "source_id"):
+        row = db.execute(
+            f"SELECT source, source_id, status, reason, df2_class FROM items WHERE {col} = ? "
+            "ORDER BY source, source_id LIMIT 1",
+            (product_id,),
+        ).fetchone()
+        if row is not None:
+            return row
+    return None
+
+
+def _set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -> None:
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    db.execute(
+        f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
+        [*(str(v) if isinstance(v, Status) else v for v in cols.values()), _now(), source, source_id],
+    )
+
+
+def _check(kind: str, reason: str | None, df2_class: int | None, tracklet: int | None, note: str | None):
+    if kind not in KINDS:
+        raise ConfigError(f"unknown review decision {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    if kind == "class" and df2_class not in DF2_CLASSES:
+        raise ConfigError(f"df2_class must be 1..13, got {df2_class!r}", where="df2_class")
+    if kind == "tracklet" and (tracklet is None or tracklet < 0):
+        raise ConfigError(f"tracklet must be an index >= 0, got {tracklet!r}", where="tracklet")
+    if kind == "note" and not (note or "").strip():
+        raise ConfigError("a note needs text", where="note")
+
+
+def record_decision(
+    cat: Catalog,
+    *,
+    video: str,
+    product_id: str,
+    kind: str,
+    reason: str | None = None,
+    df2_class: int | None = None,
+    tracklet: int | None = None,
+    note: str | None = None,
+    request_id: str | None = None,
+    extra_prev: dict[str, Any] | None = None,
+) -> tuple[Decision, bool]:
+    """Store one decision and apply it to the product's catalog item, in one transaction.
+
+    ``extra_prev`` is remembered for undo (e.g. the ground-truth index a tracklet pick replaced).
+    Returns ``(decision, created)``; ``created`` is False when ``request_id`` was seen before.
+    """
+    _check(kind, reason, df2_class, tracklet, note)
+    with cat.transaction() as db:
+        if request_id is not None:
+            old = db.execute("SELECT * FROM review_decisions WHERE request_id = ?", (request_id,)).fetchone()
+            if old is not None:
+                return _decision(old), False
+        item = _find_item(db, product_id)
+        prev: dict[str, Any] = dict(extra_prev or {})
+        if item is not None:
+            prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])
+            key = (item["source"], item["source_id"])
+            if kind == "reject":
+                why = f"{REJECT_PREFIX} {reason or 'rejected'} ({video})"
+                _set_item(db, *key, status=Status.REJECTED, reason=why)
+            elif kind == "accept" and (
+                item["status"] in (Status.ACCEPTED, Status.NEEDS_REVIEW)
+                or (item["status"] == Status.REJECTED and (item["reason"] or "").startswith(REJECT_PREFIX))
+            ):
+                _set_item(db, *key, status=Status.ACCEPTED, reason=None)
+            elif kind == "class":
+                _set_item(db, *key, df2_class=int(df2_class))  # type: ignore[arg-type]
+        cur = db.execute(
+            "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
+            "df2_class, tracklet, note, prev, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                _now(),
+                video,
+                product_id,
+                None if item is None else item["source"],
+                None if item is None else item["source_id"],
+                kind,
+                reason,
+                df2_class,
+                tracklet,
+                note,
+                json.dumps(prev, sort_keys=True),
+                request_id,
+            ),
+        )
+        detail = {"reject": reason, "class": df2_class, "tracklet": tracklet, "note": note}.get(kind)
+        db.execute(
+            "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
+            (
+                _now(),
+                STAGE,
+                None if item is None else item["source"],
+                None if item is None else item["source_id"],
+                f"{kind}: {video}" + ("" if detail is None else f" ({detail})"),
+            ),
+        )
+        row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (cur.lastrowid,)).fetchone()
+    return _decision(row), True
+
+
+def undo_decision(
+    cat: Catalog,
+    decision_id: int | None = None,
+    *,
+    video: str | None = None,
+    request_id: str | None = None,
+) -> tuple[Decision, bool]:
+    """Undo a decision (by id; else the latest live one of ``video``; else the latest of all).
+
+    Only the latest live decision of its video can be undone. The product's item gets back the
+    state it had before the decision. Returns ``(decision, created)`` like :func:`record_decision`.
+    """
+    with cat.transaction() as db:
+        if request_id is not None:
+            old = db.execute(
+                "SELECT * FROM review_decisions WHERE undo_request_id = ?", (request_id,)
+            ).fetchone()
+            if old is not None:
+                return _decision(old), False
+        if decision_id is not None:
+            row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (decision_id,)).fetchone()
+        elif video is not None:
+            row = db.execute(
+                "SELECT * FROM review_decisions WHERE video = ? AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
+                (video,),
+            ).fetchone()
+        else:
+            row = db.execute(
+                "SELECT * FROM review_decisions WHERE undone_at IS NULL ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+        if row is None:
+            raise CatalogError("no decision to undo", where=str(cat.path))
+        d = _decision(row)
+        if d.undone_at is not None:
+            raise CatalogError(f"decision {d.id} is already undone", where=str(cat.path))
+        later = db.execute(
+            "SELECT id FROM review_decisions WHERE video = ? AND undone_at IS NULL AND id > ?",
+            (d.video, d.id),
+        ).fetchone()
+        if later is not None:
+            raise CatalogError(
+                f"decision {d.id} on {d.video} has a later one ({later['id']})",
+                where=str(cat.path),
+                hint="undo the later decision first",
+            )
+        if d.source and d.source_id and d.kind in ("accept", "reject", "class") and "status" in d.prev:
+            _set_item(
+                db,
+                d.source,
+                d.source_id,
+                status=d.prev["status"],
+                reason=d.prev.get("reason"),
+                df2_class=d.prev.get("df2_class"),
+            )
+        now = _now()
+        db.execute(
+            "UPDATE review_decisions SET undone_at = ?, undo_request_id = ? WHERE id = ?",
+            (now, request_id, d.id),
+        )
+        db.execute(
+            "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
+            (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),
+        )
+    return replace(d, undone_at=now), True
+
+
+def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bool = False) -> list[Decision]:
+    """Stored decisions in the order they were made."""
+    sql, args = "SELECT * FROM review_decisions WHERE 1=1", []
+    if video is not None:
+        sql += " AND video = ?"
+        args.append(video)
+    if not include_undone:
+        sql += " AND undone_at IS NULL"
+    return [_decision(r) for r in cat.read(sql + " ORDER BY id", args)]
+
+
+def review_states(cat: Catalog) -> dict[str, VideoReview]:
+    """Video path -> the effect of its live decisions."""
+    out: dict[str, VideoReview] = {}
+    for d in list_decisions(cat):
+        st = out.setdefault(d.video, VideoReview(video=d.video, product_id=d.product_id))
+        st.decisions += 1
+        st.last_id = d.id
+        if d.kind in VERDICTS:
+            st.verdict, st.reason = d.kind, d.reason if d.kind == "reject" else None
+        elif d.kind == "class":
+            st.df2_class = d.df2_class
+        elif d.kind == "tracklet":
+            st.tracklet = d.tracklet
+        elif d.kind == "note" and d.note:
+            st.notes.append(d.note)
+        elif d.kind == "import":
+            st.imported = True
+    return out
+
+
+def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
+    """What ``mf publish`` keeps of ``rows`` after review: rejected products out, classes changed.
+
+    A product is left out when the live verdict of any of its videos is ``reject`` (its videos
+    are published together); the latest class decision replaces ``df2_class``. Rows are matched
+    by catalog key, and by product id for decisions made without the item in the catalog.
+    """
+    keys: dict[str, tuple[str, str]] = {}
+    for d in list_decisions(cat):
+        if d.source and d.source_id:
+            keys.setdefault(d.video, (d.source, d.source_id))
+    rejected: set[tuple[str, str] | str] = set()  # catalog keys and product ids
+    classes: dict[tuple[str, str] | str, int] = {}
+    for video, st in review_states(cat).items():
+        names = [st.product_id] + ([keys[video]] if video in keys else [])
+        for name in names:
+            if st.verdict == "reject":
+                rejected.add(name)
+            if st.df2_class is not None:
+                classes[name] = st.df2_class
+    out = []
+    for r in rows:
+        names = [(str(r.item.source), r.item.source_id)] + ([r.product_id] if r.product_id else [])
+        if any(n in rejected for n in names):
+            continue
+        cls = next((classes[n] for n in names if n in classes), None)
+        out.append(r if cls is None or cls == r.df2_class else replace(r, df2_class=cls))
+    return out

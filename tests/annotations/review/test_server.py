@@ -1,0 +1,288 @@
+"""The review server over HTTP: tokens, hosts, path traversal, byte ranges, decisions, queue."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from annotations.cli import review_page, tracklets
+from annotations.review.media import Refused, parse_range, resolve_media
+from annotations.review.queue import build_queue, sample_draw
+from annotations.review.server import TOKEN_HEADER, check_bind, is_loopback
+from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from schemas.catalog import Catalog
+from schemas.errors import ConfigError
+from schemas.items import Status
+from schemas.official import read_official
+from schemas.review import list_decisions
+from tests.annotations.review.conftest import running
+
+
+def _req(srv, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    h = {"Host": f"127.0.0.1:{srv.port}"} | (headers or {})
+    data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        h["Content-Type"] = "application/json"
+    conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)  # the path goes out as is
+    for k, v in h.items():
+        conn.putheader(k, v)
+    if data is not None:
+        conn.putheader("Content-Length", str(len(data)))
+    conn.endheaders(data)
+    resp = conn.getresponse()
+    out = resp.status, dict(resp.getheaders()), resp.read()
+    conn.close()
+    return out
+
+
+def _post(srv, path, body, token=True):
+    return _req(srv, "POST", path, body, {TOKEN_HEADER: srv.app.token} if token else {})
+
+
+def test_writes_need_the_token_in_the_header(review_setup):
+    stem = review_setup.facts["flagged"][0]
+    with running(review_setup) as srv:
+        t = srv.app.token
+        for headers in ({}, {TOKEN_HEADER: "nope"}, {TOKEN_HEADER: t[:-1]}):
+            status, _, _ = _req(srv, "POST", "/api/decision", {"video": stem, "kind": "accept"}, headers)
+            assert status == 403
+        status, _, _ = _req(srv, "POST", f"/api/decision?token={t}", {"video": stem, "kind": "accept"})
+        assert status == 403  # a token in the URL does not authorise a write
+        # another origin cannot write even with the token; the same origin can
+        status, _, _ = _req(
+            srv,
+            "POST",
+            "/api/decision",
+            {"video": stem, "kind": "accept"},
+            {TOKEN_HEADER: t, "Origin": "http://evil.example"},
+        )
+        assert status == 403
+        with Catalog(review_setup.catalog) as cat:
+            assert list_decisions(cat, include_undone=True) == []
+        status, _, body = _req(
+            srv,
+            "POST",
+            "/api/decision",
+            {"video": stem, "kind": "accept"},
+            {TOKEN_HEADER: t, "Origin": f"http://127.0.0.1:{srv.port}"},
+        )
+        assert status == 200 and json.loads(body)["decision"]["kind"] == "accept"
+        # reads need the token too; the page and its static files do not
+        assert _req(srv, "GET", "/api/queue")[0] == 403
+        assert _req(srv, "GET", f"/api/queue?token={t}")[0] == 200
+        status, headers, page = _req(srv, "GET", "/")
+        assert (
+            status == 200
+            and b"review.js" in page
+            and "script-src 'self'" in headers["Content-Security-Policy"]
+        )
+        assert _req(srv, "GET", "/static/review.js")[0] == 200
+        assert _req(srv, "GET", "/static/../server.py")[0] == 404
+
+
+def test_a_foreign_host_header_is_refused(review_setup):
+    with running(review_setup) as srv:
+        t = srv.app.token
+        assert _req(srv, "GET", f"/api/queue?token={t}", headers={"Host": "evil.example"})[0] == 403
+        assert _req(srv, "GET", f"/api/queue?token={t}", headers={"Host": f"localhost:{srv.port}"})[0] == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/../../etc/passwd",
+        "/media/%2e%2e/%2e%2e/etc/passwd",
+        "/media/%2E%2E%2F%2E%2E%2Fetc%2Fpasswd",
+        "/media/videos/..%2f..%2f..%2fetc/passwd",
+        "/media/videos/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/media//etc/passwd",
+        "/media/%2fetc%2fpasswd",
+        "/media/videos/..\\..\\train.json",
+        "/media/train.json",
+        "/media/tracklets/x.json",
+        "/media/videos/%00.mp4",
+        "/media/videos/%ff.mp4",
+    ],
+)
+def test_path_traversal_is_refused(review_setup, path):
+    with running(review_setup) as srv:
+        status, _, body = _req(srv, "GET", f"{path}?token={srv.app.token}")
+        assert status == 403, (path, status, body)
+        assert b"root:" not in body
+
+
+def test_media_outside_through_a_symlink_is_refused(review_setup, tmp_path):
+    (tmp_path / "secret.jpg").write_bytes(b"secret")
+    shop_dir = review_setup.dataset / "imgs"
+    assert shop_dir.is_dir(), "the archive layout keeps shop images under imgs/"
+    (shop_dir / "link.jpg").symlink_to(tmp_path / "secret.jpg")
+    with pytest.raises(Refused):
+        resolve_media(review_setup.dataset, "imgs/link.jpg")
+    with pytest.raises(FileNotFoundError):
+        resolve_media(review_setup.dataset, "imgs/none.jpg")
+
+
+def test_every_queued_shop_image_and_video_is_served(review_setup):
+    with running(review_setup) as srv:
+        t = srv.app.token
+        queue = json.loads(_req(srv, "GET", f"/api/queue?token={t}")[2])
+        items = queue["items"] if isinstance(queue, dict) else queue
+        assert items
+        for it in items:
+            for rel in (it["shop"], it["video"]):
+                status, h, body = _req(srv, "GET", f"/media/{rel}?token={t}")
+                assert status == 200, (rel, status)
+                assert body == (review_setup.dataset / rel).read_bytes()
+
+
+def test_media_is_served_with_byte_ranges(review_setup):
+    rel = review_setup.facts["video_path"][review_setup.facts["videos"][0]]
+    data = (review_setup.dataset / rel).read_bytes()
+    with running(review_setup) as srv:
+        q = f"/media/{rel}?token={srv.app.token}"
+        status, h, body = _req(srv, "GET", q)
+        assert (
+            status == 200
+            and body == data
+            and h["Content-Type"] == "video/mp4"
+            and h["Accept-Ranges"] == "bytes"
+        )
+        status, h, body = _req(srv, "GET", q, headers={"Range": "bytes=100-199"})
+        assert status == 206 and body == data[100:200] and h["Content-Range"] == f"bytes 100-199/{len(data)}"
+        status, _, body = _req(srv, "GET", q, headers={"Range": "bytes=-10"})
+        assert status == 206 and body == data[-10:]
+        assert _req(srv, "GET", q, headers={"Range": f"bytes={len(data)}-"})[0] == 416
+    assert parse_range(None, 10) is None and parse_range("bytes=5-", 10) == (5, 9)
+    for bad in ("bytes=9-3", "items=0-1", "bytes=0-1,3-4", "bytes=-0"):
+        with pytest.raises(ValueError):
+            parse_range(bad, 10)
+
+
+def test_decisions_through_the_api_reach_catalog_and_files(review_setup):
+    f = review_setup.facts
+    a, b, c = f["flagged"][0], f["flagged"][1], f["videos"][5]
+    with running(review_setup, sample_rate=1.0) as srv:
+        rid = str(uuid.uuid4())
+        for _ in range(2):  # a retried request is stored once
+            status, _, body = _post(srv, "/api/decision", {"video": a, "kind": "accept", "request_id": rid})
+            assert status == 200
+        assert json.loads(body)["created"] is False
+        assert _post(srv, "/api/decision", {"video": b, "kind": "reject", "reason": "blurry"})[0] == 200
+        assert _post(srv, "/api/decision", {"video": c, "kind": "tracklet", "tracklet": 2})[0] == 200
+        assert _post(srv, "/api/decision", {"video": c, "kind": "class", "df2_class": 11})[0] == 200
+        assert _post(srv, "/api/decision", {"video": c, "kind": "tracklet", "tracklet": 7})[0] == 422
+        assert _post(srv, "/api/decision", {"video": c, "kind": "class", "df2_class": "x"})[0] == 422
+        assert _post(srv, "/api/decision", {"video": "nope", "kind": "accept"})[0] == 404
+        queue = json.loads(_req(srv, "GET", f"/api/queue?token={srv.app.token}")[2])
+        assert queue["reviewed"] == 2 and queue["total"] == len(f["videos"])
+        row_c = next(it for it in queue["items"] if it["stem"] == c)
+        assert row_c["ground_truth"] == 2 and row_c["df2_class"] == 11
+        # the pick rewrote the tracklet file and the official tracklet of the video
+        vp = f["video_path"][c]
+        vt = read_video_tracklets(tracklet_file(review_setup.dataset, vp))
+        assert vt.ground_truth == 2
+        split = read_official(review_setup.dataset / "train.json") | read_official(
+            review_setup.dataset / "test.json"
+        )
+        pid = f["product"][c]
+        assert split[pid].tracklets[split[pid].video_paths.index(vp)] == vt.tracklets[2].official()
+        # undo: the class change, then the pick (files back to the builder's choice)
+        for _ in range(2):
+            assert _post(srv, "/api/undo", {"video": c, "request_id": str(uuid.uuid4())})[0] == 200
+        assert read_video_tracklets(tracklet_file(review_setup.dataset, vp)).ground_truth == 0
+        assert _post(srv, "/api/undo", {"video": c})[0] == 409
+        item = json.loads(_req(srv, "GET", f"/api/item?video={a}&token={srv.app.token}")[2])
+        assert item["fps"] == pytest.approx(30.0) and len(item["tracklets"]) == 3
+        assert [d["kind"] for d in item["decisions"]] == ["accept"]
+        status, h, jpg = _req(srv, "GET", f"/api/crops?video={a}&tracklet=1&token={srv.app.token}")
+        assert status == 200 and jpg[:3] == b"\xff\xd8\xff"
+    with Catalog(review_setup.catalog) as cat:
+        pa, pb = f["product"][a], f["product"][b]
+        assert cat.get_item(f["source"][pa], pa).status == Status.ACCEPTED
+        assert cat.get_item(f["source"][pb], pb).status == Status.REJECTED
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [
+            (f["video_path"][a], "accept"),
+            (f["video_path"][b], "reject"),
+        ]
+
+
+def test_a_pick_the_files_missed_is_redone_at_start(review_setup):
+    from schemas.review import record_decision
+
+    f = review_setup.facts
+    vp = f["video_path"][f["videos"][3]]
+    with Catalog(review_setup.catalog) as cat:  # stored, but the server died before writing files
+        record_decision(
+            cat,
+            video=vp,
+            product_id=f["product"][f["videos"][3]],
+            kind="tracklet",
+            tracklet=1,
+            extra_prev={"ground_truth": 0},
+        )
+    with running(review_setup) as srv:
+        assert srv.app.reconciled == [vp]
+    assert read_video_tracklets(tracklet_file(review_setup.dataset, vp)).ground_truth == 1
+
+
+def test_queue_flagged_first_then_a_stable_sample(review_setup):
+    f = review_setup.facts
+    q = build_queue(review_setup.dataset, 0.5, seed=3)
+    assert [it.stem for it in q.items[: q.flagged]] == f["flagged"]
+    assert q.flagged == 2 and q.accepted == len(f["videos"]) - 2
+    sampled = [it.stem for it in q.items[q.flagged :]]
+    assert sampled == [it.stem for it in build_queue(review_setup.dataset, 0.5, seed=3).items[q.flagged :]]
+    assert set(sampled) <= set(f["videos"]) - set(f["flagged"])
+    expected = {s for s in set(f["videos"]) - set(f["flagged"]) if sample_draw(3, f["video_path"][s]) < 0.5}
+    assert set(sampled) == expected and 0 < len(expected) < q.accepted
+    assert build_queue(review_setup.dataset, 0.0).sampled == 0
+    assert build_queue(review_setup.dataset, 1.0).sampled == q.accepted
+
+
+def test_a_non_loopback_bind_needs_an_explicit_host(review_setup, monkeypatch):
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.0.2.1")
+    with pytest.raises(ConfigError, match="not a loopback"):
+        check_bind("0.0.0.0")
+    check_bind("0.0.0.0", allow_non_loopback=True)
+    # through the CLI: the address from the environment is not an explicit --host
+    monkeypatch.setenv("MF_REVIEW_HOST", "0.0.0.0")
+    for cmd, args in ((review_page, []), (tracklets, ["review", "--serve"])):
+        res = CliRunner().invoke(cmd, [*args, "--dataset", str(review_setup.dataset), "--port", "0"])
+        assert res.exit_code != 0 and "not a loopback address" in str(res.exception)
+    assert not (review_setup.dataset / ".review.sqlite").exists()  # refused before anything was created
+
+
+def test_crop_strips_in_parallel_threads(review_setup):
+    """The browser asks for several strips at once; each decode has its own reader."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    stems = review_setup.facts["videos"][:4]
+    with running(review_setup, sample_rate=1.0) as srv:
+        app = srv.app
+        jobs = [(s, i) for s in stems for i in range(3)] * 2
+        with ThreadPoolExecutor(6) as ex:
+            got = list(
+                ex.map(
+                    lambda j: _req(srv, "GET", f"/api/crops?video={j[0]}&tracklet={j[1]}&token={app.token}"),
+                    jobs,
+                )
+            )
+    assert all(status == 200 and body[:3] == b"\xff\xd8\xff" for status, _, body in got)
+    assert len({body for _, _, body in got}) == len(set(jobs))
+
+
+def test_the_page_loads_nothing_from_elsewhere():
+    import re
+
+    from annotations.review.server import STATIC_DIR, STATIC_FILES
+
+    for name in STATIC_FILES:
+        text = (STATIC_DIR / name).read_text()
+        assert not re.search(r"(https?:)?//[a-z0-9]", text, re.I), name
+        assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text

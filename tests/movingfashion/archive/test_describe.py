@@ -1,0 +1,155 @@
+"""What a dataset folder says about itself: Croissant 1.1 (validated and read with ``mlcroissant``),
+the dataset card, the manifest after a refresh, and the deterministic zip."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import shutil
+import zipfile
+
+import pytest
+import yaml
+
+from movingfashion.archive.describe import describe, read_manifest, refresh
+from movingfashion.archive.pack import pack_dataset
+from movingfashion.archive.verify import dataset_files, verify_dataset
+from schemas.atomic import sha256_file
+from schemas.dataset import DatasetInfo
+from schemas.official import read_official
+
+
+@pytest.fixture()
+def dataset(gt_dataset, tmp_path):
+    """A copy of the world's ground-truth export (written by :func:`describe`), free to change."""
+    root = tmp_path / "MovingFashion-gt"
+    shutil.copytree(gt_dataset, root)
+    return root
+
+
+def _official(root):
+    return {s: read_official(root / f"{s}.json") for s in ("train", "test")}
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def test_croissant_validates_and_its_records_are_the_split_files(dataset):
+    import mlcroissant as mlc
+
+    doc = json.loads((dataset / "croissant.json").read_text())
+    for key in ("@context", "name", "description", "license", "url", "creator", "datePublished", "citeAs"):
+        assert doc[key], key
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.1"
+    for key in (
+        "rai:dataLimitations",
+        "rai:dataBiases",
+        "rai:personalSensitiveInformation",
+        "rai:dataUseCases",
+        "rai:dataCollection",
+        "rai:dataAnnotationProtocol",
+    ):
+        assert doc[key], key
+    files = {d["@id"]: d for d in doc["distribution"] if d["@type"] == "cr:FileObject"}
+    assert {"train.json", "test.json", "entries.jsonl", "pairs/train.jsonl", "boxes/test.jsonl"} <= set(files)
+    for rel, d in files.items():
+        assert d["sha256"] == sha256_file(dataset / rel), rel
+    sets = {d["includes"] for d in doc["distribution"] if d["@type"] == "cr:FileSet"}
+    assert {"videos/*.mp4", "imgs/*.jpg", "imgs/*.png"} <= sets
+
+    ds = mlc.Dataset(jsonld=dataset / "croissant.json")
+    assert not ds.metadata.issues.errors and not ds.metadata.issues.warnings, ds.metadata.issues.report()
+    official = _official(dataset)
+    pairs = list(itertools.islice(ds.records(record_set="pairs"), 8))
+    assert len(pairs) == 8
+    for r in pairs:
+        split, pid = _text(r["pairs/split"]), _text(r["pairs/product_id"])
+        e = official[split][pid]
+        assert _text(r["pairs/video_path"]) == e.video_paths[r["pairs/video_index"]]
+        assert _text(r["pairs/img_path"]) == e.img_path and r["pairs/source"] == e.source
+        assert r["pairs/source"] == (1 if _text(r["pairs/partition"]) == "regular" else 0)
+        assert 1 <= r["pairs/df2_class"] <= 13
+    boxes = list(itertools.islice(ds.records(record_set="tracklet_boxes"), 5))
+    for r in boxes:
+        e = official[_text(r["tracklet_boxes/split"])][_text(r["tracklet_boxes/product_id"])]
+        i = e.video_paths.index(_text(r["tracklet_boxes/video_path"]))
+        assert list(r["tracklet_boxes/box"]) == e.tracklet_boxes(i)[r["tracklet_boxes/frame"]]
+
+
+def test_the_card_has_a_hub_header_and_the_datasheet(dataset):
+    text = (dataset / "README.md").read_text()
+    assert text.startswith("---\n")
+    header_text, body = text[4:].split("\n---\n", 1)
+    header = yaml.safe_load(header_text)
+    assert header["license"] == "cc-by-nc-sa-4.0" and header["pretty_name"]
+    assert header["task_categories"] and header["size_categories"] == ["n<1K"]
+    assert "synthetic" in header["tags"]  # the world's export says what it is
+    configs = {c["config_name"]: c for c in header["configs"]}
+    assert configs["pairs"]["default"] is True
+    for c in configs.values():
+        assert {f["split"] for f in c["data_files"]} == {"train", "test"}
+        for f in c["data_files"]:
+            assert (dataset / f["path"]).is_file()
+    n_pairs = sum(len(e.video_paths) for split in _official(dataset).values() for e in split.values())
+    assert f"{n_pairs} video-shop pairs" in body
+    for heading in ("## Layout", "## Datasheet", "## Limitations", "## Biases", "## Citation"):
+        assert heading in body
+    assert "| 13 | sling_dress |" in body and "@inproceedings{godi2022movingfashion" in body
+    # every fenced block is closed, so the page renders as meant
+    assert body.count("```") % 2 == 0
+
+
+def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
+    before = read_manifest(dataset)
+    data = json.loads((dataset / "train.json").read_text())
+    pid = sorted(data)[0]
+    data[pid]["tracklets"][0] = {"0": [1.0, 2.0, 30.0, 40.0]}
+    (dataset / "train.json").write_text(json.dumps(data))
+    assert not verify_dataset(dataset).ok  # the manifest no longer matches
+    assert refresh(dataset)
+    assert verify_dataset(dataset).ok
+    after = read_manifest(dataset)
+    assert after["dataset"] == before["dataset"] and after["products"] == before["products"]
+    rows = [json.loads(x) for x in (dataset / "boxes/train.jsonl").read_text().splitlines()]
+    assert [r for r in rows if r["product_id"] == pid and r["video_path"] == data[pid]["video_paths"][0]] == [
+        {
+            "product_id": pid,
+            "split": "train",
+            "video_path": data[pid]["video_paths"][0],
+            "frame": 0,
+            "box": [1.0, 2.0, 30.0, 40.0],
+        }
+    ]
+    assert not refresh(dataset / "boxes")  # not a published folder: untouched
+
+
+def test_the_date_is_stable(dataset, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    describe(dataset, DatasetInfo(synthetic=True))
+    assert json.loads((dataset / "croissant.json").read_text())["datePublished"] == "2023-11-14"
+    describe(dataset, DatasetInfo(synthetic=True, date_published="2026-05-01"))
+    assert json.loads((dataset / "croissant.json").read_text())["datePublished"] == "2026-05-01"
+    assert "published 2026-05-01" in (dataset / "README.md").read_text()
+
+
+def test_the_zip_is_byte_identical_across_runs(dataset, tmp_path):
+    first, digest = pack_dataset(dataset, tmp_path / "a.zip")
+    # the same folder copied elsewhere (other inode order, other mtimes) zips to the same bytes
+    other = tmp_path / "copy" / dataset.name
+    shutil.copytree(dataset, other)
+    (other / "train.json").touch()
+    second, digest2 = pack_dataset(other, tmp_path / "b.zip")
+    assert first.read_bytes() == second.read_bytes() and digest == digest2
+    assert digest == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert (tmp_path / "a.zip.sha256").read_text() == f"{digest}  a.zip\n"
+    with zipfile.ZipFile(first) as zf:
+        names = zf.namelist()
+        assert names == sorted(names)
+        assert names == [
+            f"{dataset.name}/{rel}" for rel in sorted([*dataset_files(dataset), "manifest.json"])
+        ]
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert zf.read(f"{dataset.name}/train.json") == (dataset / "train.json").read_bytes()
+        assert zf.testzip() is None

@@ -1,0 +1,262 @@
+"""``mf verify``: a clean archive-shaped folder exits 0; each kind of break exits 1 and names the
+product, the field and the fix; a folder that cannot be audited exits 2."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from movingfashion.app.cli import cli
+from movingfashion.archive.describe import write_manifest
+from movingfashion.archive.verify import CHECKS, verify_dataset
+from schemas.cli_support import run_main
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    """``mf ARGS`` through the real entry point: (exit code, stdout, stderr)."""
+    try:
+        run_main(cli, args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def edit_split(root: Path, split: str, fn: Callable[[dict], None]) -> None:
+    data = json.loads((root / f"{split}.json").read_text())
+    fn(data)
+    (root / f"{split}.json").write_text(json.dumps(data))
+
+
+def test_a_clean_archive_exits_0_and_every_check_ran(archive_dir, capsys):
+    code, out, _ = run(["verify", "--dataset", str(archive_dir)], capsys)
+    assert code == 0, out
+    assert "clean: every invariant holds" in out
+    for name in CHECKS:
+        assert name in out
+    code, out, _ = run(["verify", "--dataset", str(archive_dir), "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 0 and doc["ok"] and doc["breaks"] == 0
+    assert doc["products"] == {"train": 2, "test": 2} and doc["videos"] == 5 and doc["images"] == 4
+    status = {c["check"]: c["status"] for c in doc["checks"]}
+    # no manifest and no entries.jsonl in the archive: those two say so, every other check ran
+    assert status.pop("manifest") == "skipped" and status.pop("entries") == "skipped"
+    assert set(status.values()) == {"ok"}
+    assert all(c["checked"] > 0 for c in doc["checks"] if c["status"] == "ok")
+
+
+def _move(root: Path, src: str, dst: str) -> None:
+    (root / dst).parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(root / src, root / dst)
+
+
+def _legacy_code(r: Path) -> None:
+    edit_split(r, "train", lambda d: d["h1"].update(source=2))
+
+
+def _unknown_code(r: Path) -> None:
+    edit_split(r, "train", lambda d: d["r1"].update(source=5))
+
+
+def _video_outside_videos(r: Path) -> None:
+    _move(r, "videos/r1_0.mp4", "clips/r1_0.mp4")
+    edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(0, "clips/r1_0.mp4"))
+
+
+def _older_shop_folder(r: Path) -> None:
+    _move(r, "imgs/h1.png", "shop/h1.png")
+    edit_split(r, "train", lambda d: d["h1"].update(img_path="shop/h1.png"))
+
+
+def _hard_shop_as_jpg(r: Path) -> None:
+    _move(r, "imgs/h2.png", "imgs/h2.jpg")
+    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h2.jpg"))
+
+
+def _dot_path(r: Path) -> None:
+    edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(1, "./videos/r1_1.mp4"))
+
+
+def _video_twice(r: Path) -> None:
+    def fn(d: dict) -> None:
+        d["r1"]["video_paths"][1] = d["r1"]["video_paths"][0]
+
+    edit_split(r, "train", fn)
+
+
+def _product_twice(r: Path) -> None:
+    text = (r / "train.json").read_text()
+    entry = json.dumps(json.loads(text)["h1"])
+    (r / "train.json").write_text(text[:-1] + f', "h1": {entry}}}')
+
+
+def _two_test_videos(r: Path) -> None:
+    shutil.copyfile(r / "videos/r2_0.mp4", r / "videos/r2_1.mp4")
+
+    def fn(d: dict) -> None:
+        d["r2"]["video_paths"].append("videos/r2_1.mp4")
+        d["r2"]["tracklets"].append({})
+
+    edit_split(r, "test", fn)
+
+
+def _product_in_both(r: Path) -> None:
+    train = json.loads((r / "train.json").read_text())
+    edit_split(r, "test", lambda d: d.update(h1=train["h1"]))
+
+
+def _video_in_both(r: Path) -> None:
+    edit_split(r, "test", lambda d: d["r2"]["video_paths"].__setitem__(0, "videos/r1_0.mp4"))
+
+
+def _image_in_both(r: Path) -> None:
+    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h1.png"))
+
+
+def _same_bytes_in_both(r: Path) -> None:
+    shutil.copyfile(r / "imgs/r1.jpg", r / "imgs/r2.jpg")
+    write_manifest(r)
+
+
+def _missing_video(r: Path) -> None:
+    (r / "videos/h2_0.mp4").unlink()
+
+
+def _garbage_video(r: Path) -> None:
+    (r / "videos/h1_0.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(200))
+
+
+def _truncated_video(r: Path) -> None:
+    data = (r / "videos/r1_1.mp4").read_bytes()
+    (r / "videos/r1_1.mp4").write_bytes(data[: len(data) // 2])
+
+
+def _garbage_image(r: Path) -> None:
+    (r / "imgs/r2.jpg").write_bytes(b"<html>not an image</html>")
+
+
+def _changed_after_manifest(r: Path) -> None:
+    write_manifest(r)
+    edit_split(r, "train", lambda d: d["r1"].update(note="edited by hand"))
+
+
+def _unlisted_file(r: Path) -> None:
+    write_manifest(r)
+    (r / "notes.txt").write_text("added after publishing\n")
+
+
+def _frame_past_the_end(r: Path) -> None:
+    n = len(json.loads((r / "test.json").read_text())["h2"]["tracklets"][0])  # a box on every frame
+    edit_split(r, "test", lambda d: d["h2"]["tracklets"][0].update({str(n): [10, 40, 40, 80]}))
+
+
+def _box_outside(r: Path) -> None:
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 500, 80]}))
+
+
+def _no_img_path(r: Path) -> None:
+    edit_split(r, "test", lambda d: d["r2"].pop("img_path"))
+
+
+def _entries_disagree(r: Path) -> None:
+    rows = []
+    for split in ("train", "test"):
+        for pid, e in json.loads((r / f"{split}.json").read_text()).items():
+            rows.append(
+                {
+                    "product_id": pid,
+                    "split": "train" if pid == "h2" else split,  # h2 is in test.json
+                    "partition": "regular" if e["source"] == 1 else "hard",
+                    "video_paths": e["video_paths"],
+                    "img_path": e["img_path"],
+                }
+            )
+    (r / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+
+
+# (break, check, split, product, field, words of the fix)
+BREAKS = [
+    (_legacy_code, "source_codes", "train", "h1", "source", "write 0 for Hard"),
+    (_unknown_code, "source_codes", "train", "r1", "source", "0 for Hard or 1 for Regular"),
+    (_video_outside_videos, "prefixes", "train", "r1", "video_paths[0]", "move the file under videos/"),
+    (_older_shop_folder, "prefixes", "train", "h1", "img_path", "move the image to imgs/"),
+    (_hard_shop_as_jpg, "shop_suffix", "test", "h2", "img_path", "imgs/h2.png"),
+    (_dot_path, "canonical_paths", "train", "r1", "video_paths[1]", "'videos/r1_1.mp4'"),
+    (_video_twice, "repeats", "train", "r1", "video_paths[1]", "remove the repeated video"),
+    (_product_twice, "repeats", "train", "h1", "(product id)", "merge the entries"),
+    (_two_test_videos, "test_one_video", "test", "r2", "video_paths", "keep one video per test product"),
+    (_product_in_both, "leakage", "test", "h1", "(product id)", "keep the product in one split"),
+    (_video_in_both, "leakage", "test", "r2", "video_paths", "remove it from the test product"),
+    (_image_in_both, "leakage", "test", "h2", "img_path", "drop the test product"),
+    (_same_bytes_in_both, "leakage", "test", "r2", "img_path", "drop one of them"),
+    (_missing_video, "files", "test", "h2", "video_paths[0]", "restore the file"),
+    (_garbage_video, "decodable", "train", "h1", "video_paths[0]", "re-encode the video"),
+    (_truncated_video, "decodable", "train", "r1", "video_paths[1]", "re-encode the video"),
+    (_garbage_image, "decodable", "test", "r2", "img_path", "re-encode it"),
+    (_changed_after_manifest, "manifest", None, None, "train.json", "rerun `mf publish`"),
+    (_unlisted_file, "manifest", None, None, "notes.txt", "rerun `mf publish`"),
+    (_frame_past_the_end, "tracklets", "test", "h2", "tracklets[0]", "mf-tracklets build --force"),
+    (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
+    (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
+    (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "check", "split", "product", "field", "fix"), BREAKS, ids=[b[0].__name__[1:] for b in BREAKS]
+)
+def test_each_break_names_product_field_and_fix(
+    archive_dir, tmp_path, capsys, mutate, check, split, product, field, fix
+):
+    root = tmp_path / "ds"
+    shutil.copytree(archive_dir, root)
+    mutate(root)
+    code, out, _ = run(["verify", "--dataset", str(root), "--json"], capsys)
+    assert code == 1, out
+    doc = json.loads(out)
+    assert not doc["ok"]
+    found = next(c for c in doc["checks"] if c["check"] == check)
+    assert found["status"] == "break"
+    hits = [
+        o
+        for o in found["offenders"]
+        if (o["split"], o["product"], o["field"]) == (split, product, field) and fix in o["fix"]
+    ]
+    assert hits, found["offenders"]
+    # the table names the same break: product, field, fix
+    code, out, _ = run(["verify", "--dataset", str(root)], capsys)
+    assert code == 1
+    row = next(line for line in out.splitlines() if line.startswith(check))
+    assert "BREAK" in row and field in out and fix in out
+    if product:
+        assert f"{split}/{product} {field}" in out
+
+
+def test_deep_decodes_every_frame(archive_dir, tmp_path):
+    report = verify_dataset(archive_dir, deep=True)
+    assert report.ok and report.deep
+    root = tmp_path / "ds"
+    shutil.copytree(archive_dir, root)
+    _truncated_video(root)
+    assert verify_dataset(root, deep=True).check("decodable").status == "break"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda r: None, "dataset folder not found"),
+        (lambda r: r.mkdir(), "no train.json or test.json"),
+        (lambda r: (r.mkdir(), (r / "train.json").write_text('{"a": [')), "malformed JSON"),
+        (lambda r: (r.mkdir(), (r / "train.json").write_text("[1, 2]")), "keyed by product id"),
+    ],
+)
+def test_unusable_input_exits_2(tmp_path, capsys, make, message):
+    root = tmp_path / "ds"
+    make(root)
+    code, _, err = run(["verify", "--dataset", str(root)], capsys)
+    assert code == 2 and message in err and str(root) in err
