@@ -406,8 +406,8 @@ class RayExecutor(Executor):
         cap = self.capacity(res)
         if cap == 0:
             raise ConfigError(
-                f"no node of the cluster can hold a worker asking {res.cpus} CPU, {res.gpus} GPU"
-                + "".join(f", {v} {k}" for k, v in res.custom.items()),
+                f"no node of the cluster can hold a worker asking {res.cpus:g} CPU, {res.gpus:g} GPU"
+                + "".join(f", {v:g} {k}" for k, v in res.custom.items()),
                 where="--executor ray",
                 hint="ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)",
             )

@@ -137,6 +137,6 @@ def test_a_worker_no_node_can_hold_is_refused_at_once(ray_session):
     from movingfashion.executors import WorkerResources
     from schemas.errors import ConfigError
 
-    with make_executor("ray") as ex, pytest.raises(ConfigError, match="asking 1.0 CPU, 1 GPU") as exc:
+    with make_executor("ray") as ex, pytest.raises(ConfigError, match="asking 1 CPU, 1 GPU") as exc:
         ex.pool(_work, resources=WorkerResources(cpus=1, gpus=1))
     assert "--gpus-per-worker 0" in str(exc.value)
