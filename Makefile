@@ -47,7 +47,7 @@ install: system-deps $(STAMP)
 
 ## demo: the whole pipeline on the synthetic world served from loopback, then a report
 demo: install
-	$(VENV)/bin/mf demo --work demo-out
+	$(VENV)/bin/mf demo --out demo-out
 
 ## test: the whole test suite
 test: test-deps $(STAMP)

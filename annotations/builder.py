@@ -16,7 +16,6 @@ the cluster has GPUs) and streams each video's result back. Only this process wr
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import zlib
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from annotations.config import BuildConfig
+from annotations.flags import rounded, tracklet_signals
 from annotations.tracking import (
     TrackResult,
     VideoDetections,
@@ -43,17 +43,22 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     load_splits,
     read_video_tracklets,
     tracklet_file,
+    write_video_tracklets,
 )
 from movingfashion.executors import Executor, LocalExecutor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
 from movingfashion.models.detectors import Detector, build_detector
-from schemas.atomic import atomic_write_text
+from schemas.atomic import sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
+
+#: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
+REFRESH_PENDING = ".tracklets-refresh-pending"
 
 
 @dataclass
@@ -79,6 +84,7 @@ class BuildReport:
     videos: int = 0
     processed: int = 0
     skipped: int = 0
+    redecided: int = 0  #: skipped videos whose flag was re-decided from stored signals (new rules)
     failed: list[dict[str, str]] = field(default_factory=list)
     needs_review: list[dict[str, str]] = field(default_factory=list)
     frames_detected: int = 0
@@ -131,6 +137,20 @@ def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)
     return jobs
 
 
+def extend_ends(boxes: dict[int, list[float]], n_frames: int, max_gap: int) -> dict[int, list[float]]:
+    """Hold the first/last box out to the video's first/last frame when they are at most
+    ``max_gap`` frames away (the detector missed the garment there, as between two detections)."""
+    if not boxes or max_gap < 1:
+        return dict(boxes)
+    out = dict(boxes)
+    first, last = min(boxes), max(boxes)
+    if 0 < first <= max_gap:
+        out.update({t: list(boxes[first]) for t in range(first)})
+    if 0 < n_frames - 1 - last <= max_gap:
+        out.update({t: list(boxes[last]) for t in range(last + 1, n_frames)})
+    return dict(sorted(out.items()))
+
+
 def interpolate_boxes(boxes: dict[int, list[float]], max_gap: int) -> dict[int, list[float]]:
     """Fill frames between two boxes at most ``max_gap`` frames apart by linear interpolation."""
     if max_gap <= 1 or len(boxes) < 2:
@@ -154,6 +174,8 @@ class TrackletBuilder:
     ) -> None:
         self.detector = detector
         self.matcher = matcher.eval().to(detector.device)
+        #: what embeds detections and shop images: the matcher with its encoder's BatchNorm folded
+        self.embedder = self.matcher.fused_for_inference()
         self.config = config or BuildConfig()
         if self.config.embed_source == "roi" and not detector.has_features:
             raise ConfigError(
@@ -163,11 +185,11 @@ class TrackletBuilder:
             )
 
     # -- detection ---------------------------------------------------------------
-    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, int]:
-        """Detect and embed every sampled frame; returns the detections and the frame count."""
+    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
+        """Detect and embed every sampled frame; returns the detections and the frames sampled."""
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
-        idx = frame_indices(src.frames, cfg.stride, keys)
+        idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
         frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
         t = time.perf_counter()
         for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
@@ -179,10 +201,10 @@ class TrackletBuilder:
             with torch.no_grad():
                 if cfg.embed_source == "roi":
                     feats = [d.features for d in dets if d.features is not None and len(d)]
-                    emb = self.matcher.embed_features(torch.cat(feats)) if feats else None
+                    emb = self.embedder.embed_features(torch.cat(feats)) if feats else None
                 else:
                     crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
-                    emb = self.matcher.embed(crops) if len(crops) else None
+                    emb = self.embedder.embed(crops) if len(crops) else None
             if emb is not None:
                 emb_l.append(emb)
             for fi, d in zip(chunk, dets, strict=True):
@@ -199,12 +221,12 @@ class TrackletBuilder:
             classes=np.concatenate(classes_l) if classes_l else np.zeros(0, np.int64),
             embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device),
         )
-        return dets, len(idx)
+        return dets, idx
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         img = read_image(shop_path)
         with torch.no_grad():
-            return self.matcher.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
+            return self.embedder.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(
@@ -215,12 +237,16 @@ class TrackletBuilder:
         mode: str,
         shop_scores: np.ndarray | None,
         max_gap: int,
+        n_frames: int,
     ) -> Tracklet:
         r = self.config.decimals
         m = tr.members
         boxes = {int(dets.frames[i]): [round(float(v), r) for v in dets.boxes[i]] for i in m}
         if max_gap > 1:
-            boxes = {k: [round(float(v), r) for v in b] for k, b in interpolate_boxes(boxes, max_gap).items()}
+            boxes = interpolate_boxes(boxes, max_gap)
+        if self.config.extend_ends:
+            boxes = extend_ends(boxes, n_frames, max_gap)
+        boxes = {k: [round(float(v), r) for v in b] for k, b in boxes.items()}
         cls = np.bincount(dets.classes[m]).argmax() if len(m) else None
         shop = (
             tr.shop_score
@@ -240,10 +266,47 @@ class TrackletBuilder:
             mode=mode,
         )
 
+    def signals(
+        self,
+        dets: VideoDetections,
+        gt: TrackResult,
+        shop_s: np.ndarray,
+        sampled: list[int],
+        item_class: int | None,
+    ) -> dict[str, float]:
+        """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`)."""
+        m = gt.members
+        best_other = np.full(len(m), -np.inf)
+        for k, i in enumerate(m):
+            same = np.flatnonzero(dets.frames == dets.frames[i])
+            same = same[same != i]
+            if len(same):
+                best_other[k] = shop_s[same].max()
+        return tracklet_signals(
+            member_frames=dets.frames[m],
+            member_boxes=np.asarray(dets.boxes[m], float),
+            member_classes=dets.classes[m],
+            member_det_scores=dets.scores[m],
+            member_match=gt.match_scores,
+            member_shop=shop_s[m],
+            pivot_shop=gt.shop_score if gt.shop_score is not None else float(shop_s[gt.pivot]),
+            frame_best_other_shop=best_other,
+            sampled=sampled,
+            frames_with_detections=len(np.unique(dets.frames)),
+            item_class=item_class,
+        )
+
     def track(
-        self, job: VideoJob, src: VideoSource, dets: VideoDetections, n_sampled: int, shop_emb: torch.Tensor
+        self,
+        job: VideoJob,
+        src: VideoSource,
+        dets: VideoDetections,
+        n_sampled: int | list[int],
+        shop_emb: torch.Tensor,
     ) -> VideoTracklets:
-        """Run both tracking modes and decide whether the video needs a human look."""
+        """Run both tracking modes and decide whether the video needs a human look.
+
+        ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th)."""
         cfg = self.config
         head = self.matcher.m
         sim = similarity(head, dets.embeddings) if len(dets) else None
@@ -254,23 +317,20 @@ class TrackletBuilder:
                 head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
             )
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
+        nf = src.frames
         tracklets = []
         if gt is not None:
-            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap))
-        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap) for t in inf]
-        reason = None
-        rv = cfg.review
+            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap, nf))
+        tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap, nf) for t in inf]
+        sampled = n_sampled if isinstance(n_sampled, list) else frame_indices(nf, cfg.stride)
+        signals: dict[str, float] = {}
         if not len(dets):
             reason = "no detections"
         elif gt is None:
             reason = f"no detection matches the shop image (best {float(shop_s.max()):.2f})"
         else:
-            n = len(gt.members)
-            frames_with_dets = len(np.unique(dets.frames))
-            if n < rv.min_frames or n < rv.min_coverage * frames_with_dets:
-                reason = f"too few frames in the tracklet ({n} of {frames_with_dets} frames with detections)"
-            elif gt.shop_score is not None and gt.shop_score < rv.min_shop_score:
-                reason = f"low shop score {gt.shop_score:.2f}"
+            signals = rounded(self.signals(dets, gt, shop_s, sampled, job.item_class))
+            reason = cfg.review.reason(signals)
         return VideoTracklets(
             product_id=job.product_id,
             video=job.video_path,
@@ -283,7 +343,18 @@ class TrackletBuilder:
             matcher=self.matcher.tag,
             needs_review=reason is not None,
             review_reason=reason,
+            signals=signals,
         )
+
+    def redecide(self, vt: VideoTracklets) -> VideoTracklets | None:
+        """The video with its flag decided again from its stored signals under this config's
+        review rules; None when nothing changes (or it has no signals: nothing to decide on)."""
+        if not vt.signals or vt.ground_truth is None:
+            return None
+        reason = self.config.review.reason(vt.signals)
+        if reason == vt.review_reason and vt.needs_review == (reason is not None):
+            return None
+        return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
 
     def process(
         self, dataset: Path, job: VideoJob, timings: dict[str, float]
@@ -297,13 +368,13 @@ class TrackletBuilder:
             backend=self.config.video_backend,
         )
         try:
-            dets, n = self.detect_video(src, timings)
+            dets, idx = self.detect_video(src, timings)
             t = time.perf_counter()
-            vt = self.track(job, src, dets, n, shop_emb)
+            vt = self.track(job, src, dets, idx, shop_emb)
             timings["track"] += time.perf_counter() - t
         finally:
             src.close()
-        return vt, n, len(dets)
+        return vt, len(idx), len(dets)
 
     def is_done(self, dataset: Path, job: VideoJob) -> bool:
         p = tracklet_file(dataset, job.video_path)
@@ -378,8 +449,7 @@ def merge_official(
                 p = tracklet_file(root, vp)
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
-                    vt = read_video_tracklets(p)
-                    cur = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+                    cur = read_video_tracklets(p).official()
                 new.append(cur)
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
@@ -423,18 +493,65 @@ def build_dataset_tracklets(
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:
             job.item_class = classes.get(job.product_id)
-    if builder is None:
-        # remote workers load their own models: the copy here (versions, checks) stays on the CPU
-        here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
-        det = build_detector(detector, weights, (here if ex.remote else cfg).detector)
-        builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), here if ex.remote else cfg)
-    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     cat = None
-    if catalog is not None:
+    if catalog is not None:  # opened (and checked: a damaged one is refused) before any work
         from annotations.review import open_catalog
 
         cat = open_catalog(catalog)
+    sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    try:
+        if builder is None:
+            # remote workers load their own models: the copy here (versions, checks) stays on the CPU
+            here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
+            det = build_detector(detector, weights, (here if ex.remote else cfg).detector)
+            builder = TrackletBuilder(
+                det, load_matcher(matcher, device=det.device), here if ex.remote else cfg
+            )
+        remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
+        return _build_jobs(
+            root,
+            splits,
+            jobs,
+            builder,
+            cat,
+            ex,
+            remote=remote,
+            gpus_per_worker=gpus_per_worker,
+            force=force,
+            sheets=sheets,
+            on_video=on_video,
+            write_official_json=write_official_json,
+        )
+    finally:
+        if cat is not None:
+            cat.close()
+
+
+def _build_jobs(
+    root: Path,
+    splits: dict[str, OfficialSplit],
+    jobs: list[VideoJob],
+    builder: TrackletBuilder,
+    cat: Any,
+    ex: Executor,
+    *,
+    remote: BuilderSpec | None,
+    gpus_per_worker: float | None,
+    force: bool,
+    sheets: bool,
+    on_video: Callable[[VideoJob, str, BuildReport], None] | None,
+    write_official_json: bool,
+) -> BuildReport:
+    """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
+    ``remote``: what cluster workers build their own builder from). Workers compute; this process
+    writes every file and catalog mark, as each video comes back."""
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
     start = time.perf_counter()
+    # a run killed between its first write and the end of the refresh below leaves this mark: the
+    # rerun, with nothing left to build, still refreshes what the folder says about itself
+    pending = root / REFRESH_PENDING
+    unfinished = pending.is_file()
+    pending.touch()
     order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
 
     def note(entries: list[dict[str, str]], i: int, entry: dict[str, str]) -> None:
@@ -453,15 +570,26 @@ def build_dataset_tracklets(
             continue
         rep.skipped += 1
         vt = read_video_tracklets(tracklet_file(root, job.video_path))
+        again = builder.redecide(vt)  # new review rules: re-decided from the stored signals
+        if again is not None:
+            vt = again
+            write_video_tracklets(root, vt)
+            rep.redecided += 1
         if vt.needs_review:
             note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
+        if sheets:  # asked for now, or lost: a done video gets its missing sheet
+            from annotations.sheets import sheet_path, write_sheet
+
+            if not sheet_path(root, vt.video).is_file():
+                write_sheet(root, vt)
         finish(job, "skipped")
     if not todo:
         pool = LocalExecutor().pool(process_video)  # nothing to do: no workers to start
-    elif ex.remote:
-        spec = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg)
+    elif remote is not None:
         gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if ex.gpu_count() else 0.0)
-        pool = ex.pool(process_video, setup=partial(make_builder, spec), resources=WorkerResources(1.0, gpus))
+        pool = ex.pool(
+            process_video, setup=partial(make_builder, remote), resources=WorkerResources(1.0, gpus)
+        )
     else:
         pool = ex.pool(process_video, setup=partial(_same, builder))
     with pool:
@@ -470,6 +598,7 @@ def build_dataset_tracklets(
         for res in pool.drain():
             i, job = res.tag, jobs[res.tag]
             if res.error is not None:
+                reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
                 if not isinstance(res.error, MFError | WorkerLostError):
                     raise res.error
                 note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
@@ -483,34 +612,33 @@ def build_dataset_tracklets(
             vt = got.tracklets
             for k, v in got.timings.items():
                 rep.timings[k] += v
+            # side effects first, the tracklet file (what marks the video done) last: a kill
+            # in between leaves the video to redo, never done without its sheet or mark
             t = time.perf_counter()
-            atomic_write_text(tracklet_file(root, job.video_path), vt.model_dump_json(indent=1) + "\n")
             if sheets:
                 from annotations.sheets import write_sheet
 
                 write_sheet(root, vt)
-            rep.timings["write"] += time.perf_counter() - t
-            rep.processed += 1
-            rep.frames_detected += got.frames
-            rep.detections += got.detections
             if vt.needs_review:
                 note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
                 if cat is not None:
                     from annotations.review import mark_needs_review
 
                     mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+            write_video_tracklets(root, vt)
+            rep.timings["write"] += time.perf_counter() - t
+            rep.processed += 1
+            rep.frames_detected += got.frames
+            rep.detections += got.detections
             finish(job, "done")
     rep.failed.sort(key=lambda e: order[id(e)])
     rep.needs_review.sort(key=lambda e: order[id(e)])
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
-    if rep.processed or rep.official_updated:
+    if rep.processed or rep.official_updated or unfinished:
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+    pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep
-
-
-def report_json(rep: BuildReport) -> str:
-    return json.dumps(rep.as_dict(), indent=2, sort_keys=True)

@@ -1,16 +1,42 @@
 """``mf-tracklets``: build ground-truth tracklets with Match-RCNN; ``mf train-detector`` and
-``mf pretrain-matcher`` train the models it uses. Thin click wrappers over annotations.*."""
+``mf pretrain-matcher`` train the models it uses. Thin click wrappers over annotations.*.
+
+Only light modules load at import time (click, the configs, the detector names): torch,
+ultralytics and OpenCV load inside a command, after its inputs are checked, so ``--help`` and a
+missing folder answer at once.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import get_args
 
 import click
 
+from annotations.config import BuildConfig
+from annotations.exchange import EXPORTERS, IMPORTERS
+from annotations.exchange.common import TRACK_CHOICES
+from annotations.tracklet_files import require_results
 from movingfashion.executors.options import executor_options
-from schemas.cli_support import emit, json_option, progress, run_main
+from movingfashion.models.detectors.registry import DETECTORS
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    catalog_option,
+    dataset_option,
+    emit,
+    exit_if_failed,
+    json_option,
+    out_option,
+    progress,
+    progress_bar,
+    require_dataset,
+    run_main,
+)
 from schemas.errors import DataFormatError
+
+EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
 
 
 def _load_build_config(
@@ -20,12 +46,11 @@ def _load_build_config(
     keyframes: bool,
     embed: str | None,
     conf: float | None,
-):
-    from annotations.config import BuildConfig
+) -> BuildConfig:
     from schemas.config import load_config
 
     cfg = load_config(BuildConfig, config)
-    upd = {}
+    upd: dict[str, object] = {}
     if stride is not None:
         upd["stride"] = stride
     if keyframes:
@@ -38,12 +63,13 @@ def _load_build_config(
     return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
+@click.version_option(package_name="movingfashion-toolkit", prog_name="mf-tracklets")
 def tracklets() -> None:
     """Build ground-truth tracklets for a dataset in the official format.
 
     \b
-    Example:
+    Examples:
       mf-tracklets build --dataset dataset --stride 2 --sheets
       mf-tracklets qa --dataset dataset --reference reference-dataset
       mf-tracklets review --dataset dataset
@@ -51,27 +77,31 @@ def tracklets() -> None:
     """
 
 
-@tracklets.command()
+@tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
-    "--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (official format)."
+    "--weights", type=click.Path(dir_okay=False, exists=True), help="Detector weights (default: embedded)."
 )
-@click.option("--weights", type=click.Path(dir_okay=False), help="Detector weights (default: embedded).")
-@click.option("--matcher", type=click.Path(dir_okay=False), help="Matcher checkpoint (default: embedded).")
+@click.option(
+    "--matcher", type=click.Path(dir_okay=False, exists=True), help="Matcher checkpoint (default: embedded)."
+)
 @click.option(
     "--detector",
-    type=click.Choice(["ultralytics", "fasterrcnn"]),
+    type=click.Choice(list(DETECTORS)),
     default="ultralytics",
     show_default=True,
     help="Detector backend.",
 )
-@click.option("--stride", type=int, help="Detect every k-th frame (default 1).")
+@click.option("--stride", type=click.IntRange(min=1), help="Detect every k-th frame (default 1).")
 @click.option("--keyframes", is_flag=True, help="Detect on the codec's key frames only.")
-@click.option("--embed", type=click.Choice(["crops", "roi"]), help="Embed crops (default) or RoI features.")
+@click.option("--embed", type=click.Choice(EMBED_SOURCES), help="Embed crops (default) or RoI features.")
 @click.option("--conf", type=float, help="Detector confidence threshold (default 0.1).")
 @click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")
-@click.option("--batch", type=int, help="Frames per detector batch (default 16).")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Catalog: mark noisy videos needs_review.")
-@click.option("--config", type=click.Path(dir_okay=False), help="YAML with BuildConfig overrides.")
+@click.option("--batch", type=click.IntRange(min=1), help="Frames per detector batch (default 16).")
+@catalog_option(required=False, help="Catalog: mark noisy videos needs_review.")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, exists=True), help="YAML with BuildConfig overrides."
+)
 @click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
 @click.option("--force", is_flag=True, help="Redo videos that are already done.")
 @executor_options
@@ -99,7 +129,7 @@ def build(
     conf,
     shard,
     batch,
-    catalog,
+    catalog_path,
     config,
     sheets,
     force,
@@ -113,24 +143,23 @@ def build(
 
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
     ground-truth tracklets into train.json/test.json. Reruns skip done videos; an unreadable
-    video is reported and skipped.
+    video is reported, skipped and listed (exit 1; a rerun tries it again).
 
     \b
-    Example:
-      mf-tracklets build --dataset dataset --stride 2 --shard 0/2 --json
+    Examples:
+      mf-tracklets build --dataset dataset --stride 2 --sheets
+      mf-tracklets build --dataset dataset --detector fasterrcnn --shard 0/2 --json
       # on a Ray cluster (the dataset on a folder every node sees; files written here only):
       mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
-    from tqdm import tqdm
-
+    cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
     from annotations.builder import build_dataset_tracklets, parse_shard
     from movingfashion.executors import make_executor
 
-    cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
     shard_ = parse_shard(shard)
     if workers is not None and (executor or cfg.executor) != "ray":
         raise click.UsageError("--workers is read with --executor ray (local runs one video at a time)")
-    bar = tqdm(desc="videos", unit="video", file=sys.stderr, disable=not sys.stderr.isatty() or as_json)
+    bar = progress_bar(desc="videos", unit="video", disable=True if as_json else None)
 
     def on_video(job, outcome, rep):
         if bar.total is None:
@@ -140,23 +169,25 @@ def build(
         if outcome == "failed":
             bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
 
-    with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
-        rep = build_dataset_tracklets(
-            dataset,
-            detector=detector,
-            weights=weights,
-            matcher=matcher,
-            config=cfg,
-            shard=shard_,
-            catalog=catalog,
-            force=force,
-            sheets=sheets,
-            on_video=on_video,
-            executor=ex,
-            gpus_per_worker=gpus_per_worker,
-        )
-        result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
-    bar.close()
+    try:
+        with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
+            rep = build_dataset_tracklets(
+                dataset,
+                detector=detector,
+                weights=weights,
+                matcher=matcher,
+                config=cfg,
+                shard=shard_,
+                catalog=catalog_path,
+                force=force,
+                sheets=sheets,
+                on_video=on_video,
+                executor=ex,
+                gpus_per_worker=gpus_per_worker,
+            )
+            result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
+    finally:
+        bar.close()
     emit(
         result,
         as_json,
@@ -166,14 +197,20 @@ def build(
             + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
         ),
     )
+    exit_if_failed(rep.failed)
 
 
-@tracklets.command()
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+def _reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    return value if value is None or ctx.resilient_parsing else require_dataset(value, "--reference")
+
+
+@tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
     "--reference",
     required=True,
     type=click.Path(file_okay=False),
+    callback=_reference,
     help="Reference dataset (official format) whose tracklets are the true item boxes, e.g. a "
     "hand-annotated copy or `mf world export-gt`.",
 )
@@ -186,17 +223,14 @@ def qa(dataset, reference, details, as_json) -> None:
     in entries.jsonl (source_crops). Videos the reference lacks are listed as missing.
 
     \b
-    Example:
+    Examples:
       mf-tracklets qa --dataset dataset --reference reference-dataset --json
-      mf world export-gt world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
+      mf world export-gt --world world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
     """
-    from annotations.qa import load_results, qa_report, reference_boxes
+    from annotations.qa import qa_report, reference_boxes
 
-    results = load_results(dataset)
-    if not results:
-        raise DataFormatError(
-            "no tracklet files", where=str(Path(dataset) / "tracklets"), hint="run mf-tracklets build first"
-        )
+    results = require_results(dataset)
+
     rep = qa_report(results, reference_boxes(dataset, reference))
     emit(rep.as_dict(details), as_json, qa_human)
 
@@ -205,32 +239,46 @@ def qa_human(d: dict) -> str:
     """One line of QA figures (``QAReport.as_dict()``) for people."""
     return (
         f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
-        f" query mean IoU {d['query_mean_iou']:.3f}"
+        f" query mean IoU {d['query_mean_iou']:.3f}; flagged {d['flagged']} ({100 * d['flag_rate']:.1f}%),"
+        + (
+            f" flag recall {100 * d['flag_recall']:.1f}% of the failing videos"
+            if d["flag_recall"] is not None
+            else " no failing video to flag"
+        )
         + (f"; {len(d['missing'])} videos not in the reference" if d["missing"] else "")
     )
 
 
-@tracklets.command()
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
+def _unknown_videos(dataset: str, stems: list[str]) -> None:
+    if stems:
+        raise DataFormatError(
+            f"no tracklet file for video {stems[0]!r}",
+            where=str(Path(dataset) / "tracklets"),
+            hint="use a stem listed by mf-tracklets review --all",
+        )
+
+
+@tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option("--video", "videos", multiple=True, help="Only these video stems (repeatable).")
-@click.option("-n", "n", type=int, default=8, show_default=True, help="Frames per sheet.")
+@click.option("-n", "n", type=click.IntRange(min=1), default=8, show_default=True, help="Frames per sheet.")
 @json_option
 def sheets(dataset, videos, n, as_json) -> None:
     """Write contact sheets (shop image, tracklet crops, frames with boxes) to tracklets/sheets/.
 
     \b
-    Example:
-      mf-tracklets sheets --dataset dataset --video 1234_0
+    Examples:
+      mf-tracklets sheets --dataset dataset
+      mf-tracklets sheets --dataset dataset --video 1234_0 -n 12 --json
     """
-    from annotations.qa import load_results
+    results = require_results(dataset)
+    stems = {Path(vt.video).stem for vt in results}
+    _unknown_videos(dataset, [v for v in videos if v not in stems])
     from annotations.sheets import write_sheet
 
-    out = [
-        str(write_sheet(dataset, vt, n))
-        for vt in load_results(dataset)
-        if not videos or Path(vt.video).stem in videos
-    ]
-    emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]) or "no sheets written")
+    chosen = [vt for vt in results if not videos or Path(vt.video).stem in videos]
+    out = [str(write_sheet(dataset, vt, n)) for vt in progress(chosen, desc="sheets", unit="video")]
+    emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]))
 
 
 DEFAULT_HOST = "127.0.0.1"
@@ -267,10 +315,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
     ctx = click.get_current_context()
     explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
     check_bind(host, allow_non_loopback=explicit)
-    if not Path(dataset).is_dir():
-        raise DataFormatError(
-            "dataset folder not found", where=str(dataset), hint="pass the folder of mf publish"
-        )
+    require_dataset(dataset)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed)
     try:
@@ -308,9 +353,14 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         app.close()
 
 
-@tracklets.command()
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Also record decisions in this catalog.")
+@tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
+@catalog_option(
+    required=False,
+    exists=False,
+    help="Also record decisions in this catalog (with --serve: the one decisions go to; "
+    "default DATASET/.review.sqlite).",
+)
 @click.option("--accept", "accept", multiple=True, help="Accept this video (stem, e.g. 1234_0).")
 @click.option("--reject", "reject", multiple=True, help="Reject this video.")
 @click.option("--note", help="A note stored with the decisions.")
@@ -319,39 +369,32 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
 @_serve_options
 @json_option
 def review(
-    dataset, catalog, accept, reject, note, show_all, serve, port, host, sample, seed, as_json
+    dataset, catalog_path, accept, reject, note, show_all, serve, port, host, sample, seed, as_json
 ) -> None:
     """List videos that need review (with their contact sheets) or record decisions.
 
     \b
-    Example:
+    Examples:
       mf-tracklets review --dataset dataset
-      mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog cat.db
-      mf-tracklets review --dataset dataset --catalog cat.db --serve
+      mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog data/catalog.sqlite
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
         if accept or reject:
             raise click.UsageError("--serve cannot be combined with --accept/--reject")
-        return _serve_review(dataset, catalog, host, port, sample, seed, as_json)
-    from annotations.qa import load_results
+        return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json)
     from annotations.review import read_decisions, record_decision
     from annotations.sheets import sheet_path
 
-    results = {Path(vt.video).stem: vt for vt in load_results(dataset)}
+    results = {Path(vt.video).stem: vt for vt in require_results(dataset)}
     if accept or reject:
-        recs = []
-        for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]:
-            if vid not in results:
-                raise DataFormatError(
-                    f"no tracklet file for video {vid!r}",
-                    where=str(Path(dataset) / "tracklets"),
-                    hint="use a stem listed by mf-tracklets review",
-                )
-            recs.append(
-                record_decision(
-                    dataset, vid, results[vid].product_id, dec, catalog, note, video_path=results[vid].video
-                )
+        _unknown_videos(dataset, [v for v in (*accept, *reject) if v not in results])
+        recs = [
+            record_decision(
+                dataset, vid, results[vid].product_id, dec, catalog_path, note, video_path=results[vid].video
             )
+            for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
+        ]
         emit(
             {"recorded": recs},
             as_json,
@@ -382,52 +425,51 @@ def review(
                 + (f"  [{r['decision']}]" if r["decision"] else "")
                 for r in d["needs_review"]
             )
-            or "nothing to review"
+            or f"nothing to review ({len(results)} videos with tracklets)"
         ),
     )
 
 
-@click.command("review", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder (of mf publish)."
-)
-@click.option(
-    "--catalog",
-    type=click.Path(dir_okay=False),
+@click.command("review", context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option(help="Dataset folder (of mf publish).")
+@catalog_option(
+    required=False,
+    exists=False,
     help="Catalog the decisions go to (the one mf publish reads). Default: DATASET/.review.sqlite.",
 )
 @_serve_options
 @json_option
-def review_page(dataset, catalog, port, host, sample, seed, as_json) -> None:
+def review_page(dataset, catalog_path, port, host, sample, seed, as_json) -> None:
     """Review tracklets in the browser: serve the review page on 127.0.0.1 and print its URL.
 
     The queue holds the videos the tracklet builder flagged, then a random QA sample of the
     ones it accepted. Keys: arrows step frames, space plays, a accepts, r rejects (with a
     reason), c changes the class, t/p show and pick another tracklet, n adds a note, u undoes.
     Each decision is written to the catalog at once; `mf publish` leaves rejected products out.
-    The URL carries a random token that every request must present.
+    The URL carries a random token that every request must present. --json prints the URL and
+    the queue's counts as one JSON line before serving.
 
     \b
-    Example:
+    Examples:
       mf review --dataset dataset --catalog data/catalog.sqlite
       mf review --dataset dataset --port 0 --sample 0.2 --json
     """
-    _serve_review(dataset, catalog, host, port, sample, seed, as_json)
+    _serve_review(dataset, catalog_path, host, port, sample, seed, as_json)
 
 
-@tracklets.command("export")
+@tracklets.command("export", context_settings=HELP, epilog=EXIT_STATUS)
 @click.option(
     "--format",
     "fmt",
     required=True,
-    type=click.Choice(["cvat", "mot", "fiftyone"]),  # = annotations.exchange.EXPORTERS (tested)
+    type=click.Choice(list(EXPORTERS)),
     help="Output format.",
 )
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write.")
+@dataset_option()
+@out_option(help="Folder to write.")
 @click.option(
     "--tracks",
-    type=click.Choice(["gt", "all"]),
+    type=click.Choice(TRACK_CHOICES),
     default="gt",
     show_default=True,
     help="The ground-truth tracklet only, or every tracklet (candidates too).",
@@ -443,7 +485,7 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     fiftyone  OUT/data/<video>.mp4 + OUT/labels/<video>.xml (fo.types.CVATVideoDataset)
 
     \b
-    Example:
+    Examples:
       mf-tracklets export --format cvat --dataset dataset --out cvat
       mf-tracklets export --format fiftyone --dataset dataset --out fo --tracks all
     """
@@ -459,32 +501,33 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     )
 
 
-@tracklets.command("import")
+@tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)
 @click.argument("source", type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["cvat"]), default="cvat", show_default=True)
-@click.option("--dataset", required=True, type=click.Path(file_okay=False), help="Dataset folder.")
-@click.option("--catalog", type=click.Path(dir_okay=False), help="Record the import in this catalog.")
+@click.option("--format", "fmt", type=click.Choice(IMPORTERS), default="cvat", show_default=True)
+@dataset_option()
+@catalog_option(required=False, help="Record the import in this catalog.")
 @click.option(
     "--tracks",
-    type=click.Choice(["gt", "all"]),
+    type=click.Choice(TRACK_CHOICES),
     default="gt",
     show_default=True,
     help="Replace the ground-truth tracklet only, or every tracklet the file holds.",
 )
 @json_option
-def import_(source, fmt, dataset, catalog, tracks, as_json) -> None:
+def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
     """Import corrected tracks (CVAT for video 1.1 XML: a file or a folder of them).
 
     Rewrites tracklets/<video>.json and the video's tracklet in train.json/test.json; every
     file is checked before anything is written.
 
     \b
-    Example:
+    Examples:
       mf-tracklets import --format cvat cvat/1234_0.xml --dataset dataset --catalog data/catalog.sqlite
+      mf-tracklets import cvat --dataset dataset --tracks all --json
     """
     from annotations.exchange.importer import import_cvat
 
-    res = import_cvat(dataset, source, tracks=tracks, catalog=catalog)
+    res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path)
     emit(
         res,
         as_json,
@@ -494,17 +537,21 @@ def import_(source, fmt, dataset, catalog, tracks, as_json) -> None:
     )
 
 
-@click.command("train-detector", context_settings={"help_option_names": ["-h", "--help"]})
+_df2_root = click.Path(file_okay=False, exists=True)
+
+
+@click.command("train-detector", context_settings=HELP, epilog=EXIT_STATUS)
+@click.option("--df2", "df2", type=_df2_root, help="DeepFashion2 root (train/, validation/).")
 @click.option(
-    "--df2", "df2", type=click.Path(file_okay=False), help="DeepFashion2 root (train/, validation/)."
-)
-@click.option(
-    "--data", "data_yaml", type=click.Path(dir_okay=False), help="An existing YOLO data.yaml instead."
+    "--data",
+    "data_yaml",
+    type=click.Path(dir_okay=False, exists=True),
+    help="An existing YOLO data.yaml instead.",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--epochs", type=int, default=30, show_default=True)
-@click.option("--imgsz", type=int, default=320, show_default=True)
-@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--imgsz", type=click.IntRange(min=32), default=320, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option(
     "--model", default="yolov8n.yaml", show_default=True, help="YOLO config or weights to start from."
 )
@@ -515,27 +562,30 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) ->
     Writes OUT/detector.pt, usable as `mf-tracklets build --weights OUT/detector.pt`.
 
     \b
-    Example:
+    Examples:
       mf train-detector --df2 /data/DeepFashion2 --out runs/det --epochs 50 --imgsz 640
+      mf train-detector --data df2_yolo/data.yaml --out runs/det --json
     """
-    from annotations.training import train_detector as _train
-
     if not df2 and not data_yaml:
         raise click.UsageError("give --df2 ROOT or --data data.yaml")
+    from annotations.training import train_detector as _train
+
     path = _train(df2, out, epochs=epochs, imgsz=imgsz, batch=batch, model=model, data_yaml=data_yaml)
     emit({"weights": str(path)}, as_json, lambda d: f"detector weights: {d['weights']}")
 
 
-@click.command("pretrain-matcher", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--df2", "df2", required=True, type=click.Path(file_okay=False), help="DeepFashion2 root.")
+@click.command("pretrain-matcher", context_settings=HELP, epilog=EXIT_STATUS)
+@click.option("--df2", "df2", required=True, type=_df2_root, help="DeepFashion2 root.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Matcher checkpoint to write.")
-@click.option("--steps", type=int, default=300, show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option(
     "--crop-size", type=int, default=64, show_default=True, help="Crop side in pixels (multiple of 16)."
 )
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option(
-    "--init", type=click.Path(dir_okay=False), help="Fine-tune this matcher instead of starting fresh."
+    "--init",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Fine-tune this matcher instead of starting fresh.",
 )
 @json_option
 def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
@@ -545,8 +595,9 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     other item in the batch; 2-class cross-entropy. Prints user->shop top-1 retrieval.
 
     \b
-    Example:
+    Examples:
       mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
+      mf pretrain-matcher --df2 world/df2 --out matcher.pt --init matcher-old.pt --json
     """
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
 

@@ -6,9 +6,51 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from annotations.tracking import TrackerConfig
+from annotations.flags import SIGNALS, FlagRule, flag_reason
 from movingfashion.media.readers import backend_names
 from movingfashion.models.detectors.base import DetectorConfig
+
+#: The calibrated flag rules shipped with the embedded weights, fitted by
+#: ``python -m movingfashion.world.flag_fit fit`` (stride 2, max flag rate 0.10, recall target 0.95)
+#: on worlds 7070, 8080, 4242 (full) and 201, 202 (quick): 186 videos, 10 failing the >= 50%
+#: check; figures on unseen worlds in movingfashion/models/weights/README.json ("review flags").
+#: A third rule the fit takes at rate 0.12 (members < 12.5) counts frames, so it flags short videos
+#: far more (25% of a 48-frame world), and is left out.
+FITTED_RULES: list[FlagRule] = [
+    FlagRule(signal="shop_mean", op="lt", threshold=0.4742),
+    FlagRule(signal="det_mean", op="lt", threshold=0.3251),
+]
+
+
+class TrackerConfig(BaseModel):
+    """Tracking thresholds (documented defaults, overridable by YAML)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    match_threshold: float = Field(
+        0.5, ge=0, le=1, description="min match score with the pivot for a detection to join"
+    )
+    shop_threshold: float = Field(
+        0.3, ge=0, le=1, description="training tracking: min shop match score of the pivot"
+    )
+    class_bonus: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="training tracking: added to the score of detections whose"
+        " detector class is the product's DeepFashion2 class, when ranking"
+        " pivot candidates (shop score) and the detection kept per frame"
+        " (match score); thresholds still apply to the raw scores"
+        " (0 = the paper's rule)",
+    )
+    min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
+    max_gap: int | None = Field(
+        None,
+        ge=0,
+        description="fill a tracklet's frames between detections at most this far apart"
+        " by linear interpolation, in both modes (None = 2 x stride; 0 ="
+        " never); filled frames get a box but no scores",
+    )
 
 
 class ReviewConfig(BaseModel):
@@ -26,6 +68,29 @@ class ReviewConfig(BaseModel):
     min_shop_score: float = Field(
         0.5, ge=0, le=1, description="pivot's shop match score below this -> needs_review"
     )
+    rules: list[FlagRule] = Field(
+        default_factory=lambda: [r.model_copy() for r in FITTED_RULES],
+        description="calibrated flags: a video whose ground-truth tracklet's confidence signals"
+        " (annotations.flags.SIGNALS) cross any of these thresholds -> needs_review; the defaults are"
+        " fitted on synthetic worlds by movingfashion.world.flag_fit (see the weights card); [] = off",
+    )
+
+    @field_validator("rules")
+    @classmethod
+    def _known_signals(cls, v: list[FlagRule]) -> list[FlagRule]:
+        for r in v:
+            if r.signal not in SIGNALS:
+                raise ValueError(f"unknown signal {r.signal!r}; use one of {', '.join(SIGNALS)}")
+        return v
+
+    def reason(self, signals: dict[str, float]) -> str | None:
+        """Why a video whose ground-truth tracklet has these signals needs review, or None."""
+        n, cov = signals["members"], signals["coverage_detected"]
+        if n < self.min_frames or cov < self.min_coverage:
+            return f"too few frames in the tracklet ({n:.0f} detections, {cov:.0%} of the frames with detections)"
+        if signals["pivot_shop"] < self.min_shop_score:
+            return f"low shop score {signals['pivot_shop']:.2f}"
+        return flag_reason(signals, self.rules)
 
 
 class BuildConfig(BaseModel):
@@ -35,6 +100,16 @@ class BuildConfig(BaseModel):
 
     stride: int = Field(1, ge=1, description="detect every k-th frame")
     keyframes: bool = Field(False, description="detect on the codec's key frames only (DPRNet-style)")
+    detect_last: bool = Field(
+        True,
+        description="also detect on the video's first and last frame, which a stride (or the key frames)"
+        " may never reach, so the tracklet covers the whole video",
+    )
+    extend_ends: bool = Field(
+        True,
+        description="hold a tracklet's first/last box out to the video's first/last frame when they"
+        " are at most max_gap frames away (the detector missed the garment there)",
+    )
     embed_source: Literal["crops", "roi"] = Field(
         "crops",
         description="embed detections from resized crops (any backend) or from the backend's RoI"

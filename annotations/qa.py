@@ -57,6 +57,7 @@ class VideoCheck:
     mean_iou: float
     contain_fraction: float
     passed: bool
+    flagged: bool = False  #: the builder marked the video needs_review
 
 
 def check_tracklet(
@@ -89,14 +90,35 @@ class QAReport:
     missing: list[str] = field(default_factory=list)
     checks: list[VideoCheck] = field(default_factory=list)
 
+    @property
+    def flagged(self) -> int:
+        """Videos the builder flagged needs_review."""
+        return sum(c.flagged for c in self.checks)
+
+    @property
+    def flag_rate(self) -> float:
+        """Share of the videos flagged."""
+        return self.flagged / self.videos if self.videos else 0.0
+
+    @property
+    def flag_recall(self) -> float | None:
+        """Share of the videos failing the >= 50% check that are flagged (None: none fails)."""
+        failed = [c for c in self.checks if not c.passed]
+        return sum(c.flagged for c in failed) / len(failed) if failed else None
+
     def as_dict(self, details: bool = False) -> dict:
+        fr = self.flag_recall
         d = {
             "videos": self.videos,
             "mean_iou": round(self.mean_iou, 4),
             "pass_rate": round(self.pass_rate, 4),
             "query_mean_iou": round(self.query_mean_iou, 4),
+            "flagged": self.flagged,
+            "flag_rate": round(self.flag_rate, 4),
+            "flag_recall": None if fr is None else round(fr, 4),
             "missing": self.missing,
             "failed_videos": [c.video for c in self.checks if not c.passed],
+            "failed_unflagged": [c.video for c in self.checks if not c.passed and not c.flagged],
         }
         if details:
             d["checks"] = [c.__dict__ for c in self.checks]
@@ -110,15 +132,19 @@ def qa_report(
     min_fraction: float = 0.5,
 ) -> QAReport:
     """Check every video's ground-truth tracklet against ``truth`` (video path -> true item boxes);
-    also select the query among the inference tracklets with the true boxes (paper section 5)."""
+    also select the query among the inference tracklets with the true boxes (paper section 5),
+    and measure the review flags: the share of failing videos flagged (flag recall) and of all
+    videos flagged (flag rate)."""
     rep = QAReport()
     qious = []
     for vt in results:
         if vt.video not in truth:
             rep.missing.append(vt.video)
             continue
-        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
-        rep.checks.append(check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction))
+        gt = vt.ground_truth_tracklet()
+        check = check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction)
+        check.flagged = vt.needs_review
+        rep.checks.append(check)
         inf = [t for t in vt.tracklets if t.mode == "inference"]
         q = select_query(inf, truth[vt.video])
         qious.append(average_iou(inf[q], truth[vt.video]) if q is not None else 0.0)
@@ -128,13 +154,6 @@ def qa_report(
         rep.pass_rate = sum(c.passed for c in rep.checks) / rep.videos
         rep.query_mean_iou = sum(qious) / len(qious)
     return rep
-
-
-def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
-    """Every richer tracklet file of a dataset."""
-    from annotations.builder import TRACKLET_DIR, read_video_tracklets
-
-    return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
 
 
 def source_crops(dataset: str | os.PathLike[str]) -> dict[str, list[Sequence[float] | None]]:

@@ -8,10 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
-from schemas.atomic import atomic_write_bytes
 from schemas.dataset import VideoTracklets
 from schemas.errors import MediaError
+from schemas.official import SPLIT_FILES
 from schemas.paths import resolve_under
 
 SHEET_DIR = "sheets"
@@ -31,7 +32,7 @@ def _fit(img: np.ndarray, h: int, w: int | None = None) -> np.ndarray:
 def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
     import json
 
-    for name in ("train.json", "test.json"):
+    for name in SPLIT_FILES:
         p = dataset / name
         if p.is_file():
             data = json.loads(p.read_text(encoding="utf-8"))
@@ -50,11 +51,14 @@ def write_sheet(
     root = Path(dataset)
     dst = Path(out) if out else sheet_path(root, vt.video)
     shop_p = _shop_path(root, vt)
-    shop = cv2.imread(str(shop_p)) if shop_p else None
+    try:
+        shop = read_image(shop_p)[..., ::-1].copy() if shop_p else None  # BGR for OpenCV's drawing
+    except MediaError:
+        shop = None
     if shop is None:
         shop = np.full((CELL, CELL, 3), 200, np.uint8)
         cv2.putText(shop, "no shop", (10, CELL // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
-    gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+    gt = vt.ground_truth_tracklet()
     frames_all = sorted(gt.scores or gt.boxes) if gt else []
     if not frames_all:
         frames_all = list(range(0, vt.frames, max(1, vt.frames // n)))[:n]
@@ -99,8 +103,5 @@ def write_sheet(
             (0, 0, 255),
             1,
         )
-    ok, buf = cv2.imencode(".png", sheet)
-    if not ok:
-        raise MediaError("cannot encode the contact sheet", where=str(dst))
-    atomic_write_bytes(dst, buf.tobytes())
+    write_image(dst, sheet[..., ::-1])
     return dst

@@ -8,8 +8,7 @@ matches the shop image over the whole video, if that score reaches ``shop_thresh
 propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (0.1 by
 default, 0 = the paper's rule) favours detections the detector gives that class, for the pivot
 and for the detection kept per frame. One ``[D,D]`` score matrix per video replaces every
-pairwise call; the only Python loop is over tracklets. :func:`naive_inference_tracking` /
-:func:`naive_training_tracking` are per-pair reference loops (benchmark and tests).
+pairwise call; the only Python loop is over tracklets.
 """
 
 from __future__ import annotations
@@ -18,40 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
 
+from annotations.config import TrackerConfig
 from movingfashion.models import MatchHead
-
-
-class TrackerConfig(BaseModel):
-    """Tracking thresholds (documented defaults, overridable by YAML)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    match_threshold: float = Field(
-        0.5, ge=0, le=1, description="min match score with the pivot for a detection to join"
-    )
-    shop_threshold: float = Field(
-        0.3, ge=0, le=1, description="training tracking: min shop match score of the pivot"
-    )
-    class_bonus: float = Field(
-        0.1,
-        ge=0,
-        le=1,
-        description="training tracking: added to the score of detections whose"
-        " detector class is the product's DeepFashion2 class, when ranking"
-        " pivot candidates (shop score) and the detection kept per frame"
-        " (match score); thresholds still apply to the raw scores"
-        " (0 = the paper's rule)",
-    )
-    min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
-    max_gap: int | None = Field(
-        None,
-        ge=0,
-        description="fill a tracklet's frames between detections at most this far apart"
-        " by linear interpolation, in both modes (None = 2 x stride; 0 ="
-        " never); filled frames get a box but no scores",
-    )
 
 
 @dataclass
@@ -185,81 +153,4 @@ def training_tracking(
         row = sim[pivot]
     tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold, bonus)
     tr.shop_score = float(s[pivot])
-    return tr
-
-
-# ---------------------------------------------------------------- naive reference (per pair)
-
-
-def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float(head.score(a[None], b[None])[0])
-
-
-def _naive_propagate(
-    dets: VideoDetections,
-    head: MatchHead,
-    remaining: list[bool],
-    pivot: int,
-    threshold: float,
-    item_class: int | None = None,
-    bonus: float = 0.0,
-) -> TrackResult:
-    best: dict[int, tuple[float, float, int]] = {}
-    for j in range(len(dets)):
-        if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
-            continue
-        s = _pair_score(head, dets.embeddings[pivot], dets.embeddings[j])
-        key = s + (bonus if item_class is not None and dets.classes[j] == item_class else 0.0)
-        f = int(dets.frames[j])
-        if s >= threshold and (f not in best or key > best[f][0]):
-            best[f] = (key, s, j)
-    members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (_, s, j) in best.items()])
-    return TrackResult(
-        pivot=pivot,
-        members=np.array([m[1] for m in members], np.int64),
-        match_scores=np.array([m[2] for m in members], np.float32),
-    )
-
-
-def naive_inference_tracking(
-    dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None
-) -> list[TrackResult]:
-    """Reference implementation: one match-head call per detection pair."""
-    cfg = config or TrackerConfig()
-    remaining = [True] * len(dets)
-    out = []
-    while any(remaining):
-        pivot = max((i for i in range(len(dets)) if remaining[i]), key=lambda i: (dets.scores[i], -i))
-        tr = _naive_propagate(dets, head, remaining, pivot, cfg.match_threshold)
-        for j in tr.members:
-            remaining[j] = False
-        if len(tr.members) >= cfg.min_length:
-            out.append(tr)
-    return out
-
-
-def naive_training_tracking(
-    dets: VideoDetections,
-    head: MatchHead,
-    shop_embedding: torch.Tensor,
-    config: TrackerConfig | None = None,
-    item_class: int | None = None,
-) -> TrackResult | None:
-    """Reference implementation of training tracking, one pair at a time."""
-    cfg = config or TrackerConfig()
-    best, rank, pivot = -1.0, -np.inf, -1
-    for i in range(len(dets)):
-        s = _pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i])
-        if s < cfg.shop_threshold:
-            continue
-        r = s + (cfg.class_bonus if item_class is not None and dets.classes[i] == item_class else 0.0)
-        if r > rank:
-            best, rank, pivot = s, r, i
-    if pivot < 0:
-        return None
-    tr = _naive_propagate(
-        dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus
-    )
-    tr.shop_score = best
     return tr

@@ -1,7 +1,9 @@
-"""The tracklet files of a dataset: ``tracklets/<video>.json`` (the richer file, every tracklet
-the builder found) and the ground-truth tracklet of each video in ``train.json``/``test.json``.
+"""The tracklet files of a dataset: ``tracklets/<video stem>.json``, one richer
+:class:`~schemas.dataset.VideoTracklets` per video (every tracklet, scores, classes, models), and
+the ground-truth tracklet of each video in ``train.json``/``test.json``.
 
-Light on imports (no torch, no OpenCV) so that the review server and the exporters start fast.
+Light on imports (no torch, no OpenCV): reading results is what ``mf-tracklets qa/sheets/review``,
+the review server and the exporters do, and they start fast.
 """
 
 from __future__ import annotations
@@ -14,27 +16,26 @@ from pydantic import ValidationError
 from schemas.atomic import atomic_write_text
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
-from schemas.official import OfficialSplit, read_official, write_official
+from schemas.official import SPLIT_FILES, OfficialSplit, read_official, split_files, write_official
 
-SPLIT_FILES = ("train.json", "test.json")
+__all__ = [
+    "SPLIT_FILES",
+    "TRACKLET_DIR",
+    "load_results",
+    "load_splits",
+    "read_video_tracklets",
+    "require_results",
+    "set_official_tracklet",
+    "tracklet_file",
+    "write_video_tracklets",
+]
+
 TRACKLET_DIR = "tracklets"
 
 
 def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
-    """The official split files present in a dataset folder (at least one)."""
-    root = Path(dataset)
-    if not root.is_dir():
-        raise DataFormatError(
-            "dataset folder not found", where=str(root), hint="pass the folder of mf publish"
-        )
-    splits = {name: read_official(root / name) for name in SPLIT_FILES if (root / name).is_file()}
-    if not splits:
-        raise DataFormatError(
-            "no train.json or test.json",
-            where=str(root),
-            hint="pass a dataset in the official MovingFashion format",
-        )
-    return splits
+    """The official split files present in a dataset folder (at least one), by file name."""
+    return {p.name: read_official(p) for p in split_files(dataset)}
 
 
 def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
@@ -60,6 +61,21 @@ def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
         ) from None
 
 
+def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
+    """Every tracklet file of a dataset, in file name order."""
+    return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
+
+
+def require_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
+    """:func:`load_results`, or a :class:`DataFormatError` naming the folder when there is none yet."""
+    results = load_results(dataset)
+    if not results:
+        raise DataFormatError(
+            "no tracklet files", where=str(Path(dataset) / TRACKLET_DIR), hint="run mf-tracklets build first"
+        )
+    return results
+
+
 def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -> Path:
     """Write ``tracklets/<video>.json`` atomically (the builder's formatting)."""
     p = tracklet_file(dataset, vt.video)
@@ -74,7 +90,7 @@ def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -
     no split lists the video or the entry already holds that tracklet).
     """
     root = Path(dataset)
-    boxes = vt.tracklets[vt.ground_truth].official() if vt.ground_truth is not None else {}
+    boxes = vt.official()
     for name in SPLIT_FILES:
         p = root / name
         if not p.is_file():

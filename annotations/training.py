@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from movingfashion.deepfashion2 import df2_to_yolo
-from movingfashion.models.detectors.base import pick_device
+from movingfashion.models.checkpoints import pick_device
 from schemas.errors import DataFormatError, ModelError
 
 

@@ -1,25 +1,52 @@
-"""Wrong video/shop associations: score every pair with a matcher, flag low scores.
+"""Wrong video/shop associations: score every pair with a matcher, flag the ones that do not fit.
 
 The matcher is any object with ``score(video_path, shop_path) -> float`` in [0, 1]
-(:class:`PairScorer`); :func:`matchrcnn_scorer` builds the Match-RCNN one
+(:class:`PairScorer`; one that also takes ``crop=(x1, y1, x2, y2)`` scores split-screen videos
+on their moving half); :func:`matchrcnn_scorer` builds the Match-RCNN one
 (:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
-matcher) from weight files, as ``mf clean --matcher FILE`` does. Low-scoring pairs become
-``needs_review`` with the score in the reason; nothing is dropped. Pairs are scored through an
-executor (:mod:`movingfashion.executors`): each worker gets the scorer once.
+matcher; the embedded default weights unless ``mf clean --matcher FILE``).
+
+Two rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
+dropped):
+
+1. **low score**: the pair scores below ``match_threshold``;
+2. **contested shop image**: several items (with different, non-duplicate videos) carry one
+   product shot (the same garment picture: one file, or equal object hashes,
+   :func:`object_signature`, and equal pixels, :func:`object_difference`; whether it came as a
+   shop image, a carousel pick or a split-screen still half). An item whose image the source
+   gave (a product page's picture, a shop map) keeps it before one whose image cleaning derived
+   (a carousel pick, a split-screen still: inferences), then the item whose video matches it
+   best; pairs below ``match_threshold`` never keep it. The others are flagged when their image
+   is derived and the keeper's is not, or when they score more than ``contest_margin`` below
+   it. A picture served with the wrong item is nearly always another catalogued item's shop
+   image, so this catches wrong pairs a per-pair threshold cannot (the embedded matcher scores
+   a same-class garment about as high as the right one).
+
+Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
+scorer once; scores come back to this process, which alone writes the cache and the catalog.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import numpy as np
+
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
-from schemas.paths import resolve_under
+from schemas.paths import PathEscapeError, resolve_under
+
+#: catalog meta key: whether the check ran on the catalog, and with what
+META_KEY = "associations"
+REASON = "association:"
 
 if TYPE_CHECKING:
     from movingfashion.executors import Executor
@@ -47,6 +74,42 @@ def matchrcnn_scorer(
     return VideoShopScorer(matcher=matcher, weights=detector_weights, detector=detector)
 
 
+def takes_crop(scorer: Any) -> bool:
+    """Whether ``scorer.score`` accepts ``crop=`` (scores a region of the frames)."""
+    try:
+        return "crop" in inspect.signature(scorer.score).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def scorer_tag(scorer: Any) -> str | None:
+    """The scorer's ``tag`` (its weights and settings) when it has one: scores are cached under it."""
+    tag = getattr(scorer, "tag", None)
+    return str(tag) if tag else None
+
+
+def object_signature(image: np.ndarray) -> tuple[int, list[int]]:
+    """64-bit pHash and 4x4 colour thumbnail of the object of a product shot: the pixels far from
+    the border colour, cut to their bounding box, so letterbox margins and scale do not count."""
+    from cleaning.dedup import colour_signature
+    from cleaning.phash import phash
+
+    img = image.astype(np.float32)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    mask = np.abs(img - np.median(border, axis=0)).sum(axis=2) > 40
+    ys, xs = np.nonzero(mask)
+    if len(ys) >= 0.01 * mask.size:
+        image = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    return phash(image, 1.0), colour_signature(image).tolist()
+
+
+def same_object(a: tuple[int, list[int]], b: tuple[int, list[int]], max_bits: int, colour_tol: float) -> bool:
+    """Two object signatures of one picture (re-encoded, rescaled, letterboxed)."""
+    bits = bin(int(a[0]) ^ int(b[0])).count("1")
+    diff = float(np.abs(np.array(a[1], np.float32) - np.array(b[1], np.float32)).mean())
+    return bits <= max_bits and diff <= colour_tol
+
+
 @dataclass(frozen=True)
 class AssociationFlag:
     source: str
@@ -54,30 +117,66 @@ class AssociationFlag:
     video: str
     shop: str
     score: float
+    reason: str = ""
+
+
+@dataclass
+class _Pair:
+    source: str
+    source_id: str
+    video: Path
+    shop: Path
+    video_sha: str | None
+    shop_sha: str | None
+    crop: tuple[float, ...] | None
+    derived: bool = False  # a carousel pick or a split-screen still, not the source's own shop image
+    accepted: bool = True  # False: needs_review already (may keep a contested shot, never flagged)
+    score: float = 0.0
+
+
+@dataclass
+class AssociationResult:
+    """Every scored pair (item key -> its lowest score) and the flags."""
+
+    scores: dict[tuple[str, str], float] = field(default_factory=dict)
+    flags: list[AssociationFlag] = field(default_factory=list)
+    pairs: int = 0
+    cached: int = 0
 
 
 def _same(value: Any) -> Any:
     return value
 
 
-def _score(scorer: PairScorer, pair: tuple[Path, Path]) -> float:
-    return float(scorer.score(str(pair[0]), str(pair[1])))
+def _score(scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]) -> float:
+    video, shop, crop = task
+    kw = {"crop": crop} if crop is not None else {}
+    return float(scorer.score(str(video), str(shop), **kw))
+
+
+def _stream_scores(
+    tasks: list[tuple[Path, Path, tuple[float, ...] | None]], scorer: PairScorer, executor: Executor | None
+) -> Iterator[tuple[int, float]]:
+    """(index, score) of every ``(video, shop, crop)`` task as it finishes; a scorer's exception is
+    raised here as it was raised."""
+    from movingfashion.executors import LocalExecutor
+
+    if not tasks:
+        return
+    with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
+        for i, task in enumerate(tasks):
+            pool.submit(task, tag=i)
+        for res in pool.drain():
+            if res.error is not None:
+                raise res.error
+            yield res.tag, res.value
 
 
 def _scores(
     pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, executor: Executor | None
 ) -> list[float]:
-    """The score of every pair, in order; a scorer's exception is raised here as it was raised."""
-    from movingfashion.executors import LocalExecutor
-
-    scores: dict[int, float] = {}
-    with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
-        for i, (_, _, video, shop) in enumerate(pairs):
-            pool.submit((video, shop), tag=i)
-        for res in pool.drain():
-            if res.error is not None:
-                raise res.error
-            scores[res.tag] = res.value
+    """The score of every pair, in order."""
+    scores = dict(_stream_scores([(video, shop, None) for _, _, video, shop in pairs], scorer, executor))
     return [scores[i] for i in range(len(pairs))]
 
 
@@ -91,10 +190,7 @@ def score_pairs(
     per_item: dict[tuple[str, str], float] = {}
     flags = []
     for (source, source_id, video, shop), s in zip(pairs, _scores(pairs, scorer, executor), strict=True):
-        if not 0.0 <= s <= 1.0:
-            raise ConfigError(
-                f"matcher returned {s} for {video}, expected a score in [0, 1]", where="--matcher"
-            )
+        s = _checked(s, video)
         key = (source, source_id)
         per_item[key] = min(per_item.get(key, 1.0), s)
         if s < threshold:
@@ -102,8 +198,67 @@ def score_pairs(
     return per_item, flags
 
 
+def _checked(s: Any, video: Path) -> float:
+    s = float(s)
+    if not 0.0 <= s <= 1.0:
+        raise ConfigError(f"matcher returned {s} for {video}, expected a score in [0, 1]", where="--matcher")
+    return s
+
+
 def _under(root: Path, rel: str) -> Path:
     return resolve_under(root, rel, what="asset path", root_label="the collection root")
+
+
+def _pairs(
+    catalog: Catalog, root: Path, crops: bool, skip: frozenset[tuple[str, str]] = frozenset()
+) -> list[_Pair]:
+    """(video, shop image) of every accepted item (but ``skip``), and of the needs_review ones
+    (they may keep a contested product shot; only accepted items are flagged): its first shop image, collected
+    before a carousel pick; split-screen videos with their recovered still half, scored on the
+    moving half. An item whose files would lie outside the root is left to the steps that report it."""
+    out = []
+    for row in catalog.items(status=Status.ACCEPTED) + catalog.items(status=Status.NEEDS_REVIEW):
+        src, sid = str(row.item.source), row.item.source_id
+        if (src, sid) in skip:
+            continue
+        try:
+            out += _item_pairs(catalog, root, crops, src, sid, row.status == Status.ACCEPTED)
+        except PathEscapeError:
+            continue
+    return out
+
+
+def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, accepted: bool) -> list[_Pair]:
+    out: list[_Pair] = []
+    assets = catalog.assets(source=src, source_id=sid)
+    shops = [a for a in assets if a.kind == AssetKind.SHOP and a.path and a.status == Status.ACCEPTED]
+    if not shops:
+        return out
+    shops.sort(
+        key=lambda a: ((a.url or "").startswith("candidate:"), (a.url or "").startswith("splitscreen:"))
+    )
+    shop = shops[0]
+    for v in assets:
+        if v.kind != AssetKind.VIDEO or not v.path or v.status != Status.ACCEPTED:
+            continue
+        crop = tuple(float(c) for c in v.crop.box) if v.crop is not None else None
+        if crop is not None and not crops:
+            continue  # this scorer cannot look at the moving half alone
+        derived = (shop.url or "").startswith(("candidate:", "splitscreen:"))
+        out.append(
+            _Pair(
+                src,
+                sid,
+                _under(root, v.path),
+                _under(root, shop.path),
+                v.sha256,
+                shop.sha256,
+                crop,
+                derived,
+                accepted,
+            )
+        )
+    return out
 
 
 def check_associations(
@@ -112,33 +267,203 @@ def check_associations(
     scorer: PairScorer,
     threshold: float,
     executor: Executor | None = None,
+    *,
+    margin: float | None = None,
+    cache: Any = None,
+    max_bits: int = 8,
+    colour_tol: float = 6.0,
 ) -> list[AssociationFlag]:
-    """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``
-    become needs_review with the score in the reason. Returns the flagged pairs."""
+    """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``, or
+    losing a contested shop image by more than ``margin`` (None: rule off), become needs_review
+    with the score in the reason. ``cache`` (get/put by SHA-256) keeps scores and signatures
+    between runs. ``executor`` scores the pairs (default: in this process). Returns the flags, one
+    per flagged item."""
+    return run_association_check(
+        catalog,
+        root,
+        scorer,
+        threshold,
+        margin=margin,
+        cache=cache,
+        max_bits=max_bits,
+        colour_tol=colour_tol,
+        executor=executor,
+    ).flags
+
+
+def run_association_check(
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    scorer: PairScorer,
+    threshold: float,
+    *,
+    margin: float | None = None,
+    cache: Any = None,
+    max_bits: int = 8,
+    colour_tol: float = 6.0,
+    progress: Any = None,
+    skip: frozenset[tuple[str, str]] = frozenset(),
+    executor: Executor | None = None,
+) -> AssociationResult:
+    """:func:`check_associations` with the scores of every item (for reports and calibration)."""
+    from movingfashion.media.images import read_image
+
     root = Path(root)
-    pairs = []
-    for row in catalog.items(status=Status.ACCEPTED):
-        src, sid = str(row.item.source), row.item.source_id
-        assets = catalog.assets(source=src, source_id=sid)
-        shops = [a for a in assets if a.kind == AssetKind.SHOP and a.path and a.status != Status.REJECTED]
-        if not shops or (shops[0].url or "").startswith("splitscreen:"):
-            continue  # a shop recovered from the video itself is associated by construction
-        shops.sort(key=lambda a: (a.url or "").startswith("candidate:"))
-        for v in assets:
-            if v.kind == AssetKind.VIDEO and v.path and v.status == Status.ACCEPTED:
-                pairs.append((src, sid, _under(root, v.path), _under(root, shops[0].path)))
-    _, flags = score_pairs(pairs, scorer, threshold, executor)
-    seen = set()
-    for f in flags:
-        if (f.source, f.source_id) in seen:
-            continue
-        seen.add((f.source, f.source_id))
-        catalog.set_item_state(
-            f.source,
-            f.source_id,
-            status=Status.NEEDS_REVIEW,
-            reason=f"association: low match score {f.score} < {threshold} "
-            f"between {Path(f.video).name} and {Path(f.shop).name}",
+    tag = scorer_tag(scorer)
+    pairs = _pairs(catalog, root, takes_crop(scorer), skip)
+    res = AssociationResult(pairs=len(pairs))
+    todo: list[_Pair] = []
+    for p in pairs:
+        hit = (
+            cache.get(p.video_sha, _cache_what(tag, p))
+            if cache is not None and tag and p.video_sha and p.shop_sha
+            else None
         )
-        catalog.log_event("clean", f"association flagged: score {f.score}", f.source, f.source_id)
-    return flags
+        if hit is not None:
+            p.score = float(hit)
+            res.cached += 1
+        else:
+            todo.append(p)
+    done = res.cached
+    if progress is not None and done:
+        progress(done, len(pairs))
+    for i, score in _stream_scores([(p.video, p.shop, p.crop) for p in todo], scorer, executor):
+        p = todo[i]
+        p.score = _checked(score, p.video)
+        if cache is not None and tag and p.video_sha and p.shop_sha:
+            cache.put(p.video_sha, _cache_what(tag, p), p.score)  # recorded here, as each score arrives
+        done += 1
+        if progress is not None:
+            progress(done, len(pairs))
+    worst: dict[tuple[str, str], _Pair] = {}
+    for p in pairs:
+        key = (p.source, p.source_id)
+        if key not in worst or p.score < worst[key].score:
+            worst[key] = p
+    res.scores = {k: round(p.score, 4) for k, p in worst.items() if p.accepted}
+    reasons: dict[tuple[str, str], str] = {}
+    for key, p in worst.items():
+        if p.accepted and p.score < threshold:
+            reasons[key] = (
+                f"{REASON} low match score {round(p.score, 4)} < {threshold} "
+                f"between {p.video.name} and {p.shop.name}"
+            )
+    if margin is not None:
+        signature: dict[tuple[str, str], tuple[int, list[int]]] = {}
+        for key, p in worst.items():
+            sig = cache.get(p.shop_sha, "object") if cache is not None and p.shop_sha else None
+            if sig is None:
+                sig = object_signature(read_image(p.shop))
+                if cache is not None and p.shop_sha:
+                    cache.put(p.shop_sha, "object", [format(sig[0], "016x"), sig[1]])
+            else:
+                sig = (int(sig[0], 16), sig[1])
+            signature[key] = sig
+
+        for key, loser, keeper in _contests(worst, signature, margin, threshold, max_bits, colour_tol):
+            reasons.setdefault(
+                key,
+                f"{REASON} shop image {loser.shop.name} shows the garment of "
+                f"{keeper.source}/{keeper.source_id}"
+                + (", the source's own shop image there" if loser.derived and not keeper.derived else "")
+                + f" (match score {round(loser.score, 4)} here vs {round(keeper.score, 4)} there)",
+            )
+    accepted = reviewer_accepted(catalog)
+    for key, reason in sorted(reasons.items()):
+        p = worst[key]
+        if key in accepted:
+            continue  # a reviewer looked at this pair and accepted it: not flagged again
+        catalog.set_item_state(p.source, p.source_id, status=Status.NEEDS_REVIEW, reason=reason)
+        catalog.log_event("clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id)
+        res.flags.append(
+            AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
+        )
+    return res
+
+
+def _cache_what(tag: str | None, p: _Pair) -> str:
+    return f"assoc:{tag}:{p.shop_sha}:{p.crop}"
+
+
+def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:
+    """(source, source_id) of the items whose latest review verdict is ``accept``."""
+    from schemas.review import list_decisions, review_states
+
+    keys: dict[str, tuple[str, str]] = {}
+    for d in list_decisions(catalog):
+        if d.source and d.source_id:
+            keys.setdefault(d.video, (d.source, d.source_id))
+    return {keys[v] for v, st in review_states(catalog).items() if st.verdict == "accept" and v in keys}
+
+
+def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64, 80)) -> float:
+    """Mean absolute pixel difference of the objects of two product shots, each cut to its bounding
+    box and resized to ``size``: ~0 for copies of one file, 3-5 for confusable twins (a logo or a
+    stripe width apart), 5-8 for a still half of a video (re-encoded) against its source."""
+    import cv2
+
+    def obj(image: np.ndarray) -> np.ndarray:
+        img = image.astype(np.float32)
+        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+        ys, xs = np.nonzero(np.abs(img - np.median(border, axis=0)).sum(axis=2) > 40)
+        if len(ys) < 10:
+            return image
+        return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+    x = cv2.resize(obj(a), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    y = cv2.resize(obj(b), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return float(np.abs(x - y).mean())
+
+
+def _contests(
+    worst: dict[tuple[str, str], _Pair],
+    signature: dict[tuple[str, str], tuple[int, list[int]]],
+    margin: float,
+    threshold: float,
+    max_bits: int,
+    colour_tol: float,
+    copy_tol: float = 2.0,
+) -> list[tuple[tuple[str, str], _Pair, _Pair]]:
+    """(loser key, loser pair, keeper pair) of every group of items sharing one product shot.
+
+    Two images are one shot when they are one file, or their object hashes agree and, unless one
+    is a split-screen still (a re-encoded copy), their objects differ by at most ``copy_tol`` grey
+    levels (so confusable twins' shop images are not one shot). The keeper is a pair scoring at
+    least ``threshold``: a collected image before a derived one, then the best score."""
+    from cleaning.mih import UnionFind
+    from movingfashion.media.images import read_image
+
+    def still(p: _Pair) -> bool:
+        return p.derived and p.crop is not None
+
+    keys = sorted(worst)
+    uf = UnionFind(keys)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1 :]:
+            pa, pb = worst[a], worst[b]
+            if (
+                pa.shop_sha
+                and pa.shop_sha == pb.shop_sha
+                or same_object(signature[a], signature[b], max_bits, colour_tol)
+                and (
+                    still(pa)
+                    or still(pb)
+                    or object_difference(read_image(pa.shop), read_image(pb.shop)) <= copy_tol
+                )
+            ):
+                uf.union(a, b)
+    groups: dict[Any, list[tuple[str, str]]] = defaultdict(list)
+    for k in keys:
+        groups[uf.find(k)].append(k)
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        able = [k for k in members if worst[k].score >= threshold] or members
+        best = max(able, key=lambda k: (not worst[k].derived, worst[k].score, k))
+        for k in members:
+            if k == best or not worst[k].accepted:
+                continue
+            if (worst[k].derived and not worst[best].derived) or worst[k].score < worst[best].score - margin:
+                out.append((k, worst[k], worst[best]))
+    return out

@@ -1,54 +1,28 @@
-"""CLIs of the cleaning stage: ``mf clean``, ``mf splits``, ``mf publish``, ``mf stats``."""
+"""CLIs of the cleaning stage: ``mf clean``, ``mf splits``, ``mf publish``, and the counts of
+``mf stats`` (:mod:`movingfashion.app.stats`)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cleaning.splits import MODES
 from movingfashion.executors.options import executor_options
-from schemas.cli_support import emit, json_option, run_main
-from schemas.errors import CatalogError, ConfigError
-
-EXIT_STATUS = """\b
-Exit status: 0 all done; 1 some items failed (listed; rerun to retry them);
-2 bad input (a missing or unreadable catalog, root or config), named in one line."""
-
-
-def _existing_catalog(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not Path(value).is_file():
-        raise CatalogError(
-            "catalog not found", where=value, hint="--catalog takes the SQLite catalog mf-collect wrote"
-        )
-    return value
-
-
-def _existing_root(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not Path(value).is_dir():
-        raise ConfigError(
-            "collection root not found", where=value, hint="--root takes the folder mf-collect filled"
-        )
-    return value
-
-
-_catalog_opt = click.option(
-    "--catalog",
-    "catalog_path",
-    required=True,
-    callback=_existing_catalog,
-    type=click.Path(dir_okay=False),
-    help="SQLite catalog written by mf-collect.",
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    catalog_option,
+    emit,
+    exit_if_failed,
+    json_option,
+    progress,
+    root_option,
 )
-_root_opt = click.option(
-    "--root",
-    required=True,
-    callback=_existing_root,
-    type=click.Path(file_okay=False),
-    help="Collection root (ROOT/<source>/<id>/<kind>.<ext>).",
-)
+
+_catalog_opt = catalog_option()
+_root_opt = root_option()
 _config_opt = click.option(
     "--config",
     "config_path",
@@ -75,22 +49,15 @@ def _human(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _exit_if_failed(failed: list[Any]) -> None:
-    """Exit 1 after the output when some items failed (they are listed in it)."""
-    if failed:
-        raise SystemExit(1)
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @_config_opt
 @click.option(
     "--matcher",
     type=click.Path(dir_okay=False, exists=True),
-    help="Single-frame matcher checkpoint (e.g. movingfashion/models/weights/matcher.pt, or one "
-    "from mf pretrain-matcher): turns on the wrong-association check (pairs scoring below "
-    "match_threshold become needs_review) and picks carousel shop images by match score.",
+    help="Single-frame matcher checkpoint of the wrong-association check and the carousel pick "
+    "(default: the embedded movingfashion/models/weights/matcher.pt; or one from mf pretrain-matcher).",
 )
 @click.option(
     "--detector-weights",
@@ -98,6 +65,12 @@ def _exit_if_failed(failed: list[Any]) -> None:
     help="Detector weights for the association check (default: the embedded detector).",
 )
 @executor_options
+@click.option(
+    "--no-association",
+    is_flag=True,
+    help="Switch the wrong-association check off (carousel shop images are then picked by colour); "
+    "mf stats --truth then reports the check as not run.",
+)
 @json_option
 def clean(
     catalog_path: str,
@@ -107,6 +80,7 @@ def clean(
     detector_weights: str | None,
     executor: str | None,
     ray_address: str | None,
+    no_association: bool,
     as_json: bool,
 ) -> None:
     """Probe media, find duplicates, recover split-screen shops, map classes, flag bad pairs.
@@ -114,12 +88,16 @@ def clean(
     Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
     needs_review (with the reason). The steps and their order come from the config's `steps`
     (default: probe, video_duplicates, split_screen, shop_images, taxonomy, record,
-    associations); the report says what each step did. Safe to rerun: results are cached by
-    file hash, and an item that failed is tried again.
+    associations); the report says what each step did. The association check runs by default
+    with the embedded Match-RCNN detector and matcher: an item whose shop image does not match
+    its video (below match_threshold, or a product shot another item's video matches better)
+    becomes needs_review with the score and the reason. Safe to rerun: results (scores too)
+    are cached by file hash, and an item that failed is tried again.
 
     \b
     Examples:
       mf clean --catalog data/catalog.sqlite --root data
+      mf clean --catalog data/catalog.sqlite --root data --no-association
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:
@@ -127,16 +105,20 @@ def clean(
       # on a Ray cluster (the catalog stays here; --root must be on a shared file system):
       mf clean --catalog data/catalog.sqlite --root data --executor ray --ray-address HEAD:6379
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.pipeline import clean as run_clean
+    from cleaning.steps.registry import load_cleaning_config
     from movingfashion.executors import make_executor
     from schemas.catalog import Catalog
 
-    if detector_weights and not matcher:
-        raise click.UsageError("--detector-weights is used by the association check: give --matcher too")
+    if no_association and (matcher or detector_weights):
+        raise click.UsageError(
+            "--matcher/--detector-weights are used by the association check: drop --no-association"
+        )
     cfg = load_cleaning_config(config_path)
+    if no_association:
+        cfg = cfg.model_copy(update={"association_check": False})
     scorer = None
-    if matcher:
+    if (matcher or detector_weights) and cfg.association_check:
         from cleaning.associations import matchrcnn_scorer
 
         scorer = matchrcnn_scorer(matcher, detector_weights)
@@ -147,10 +129,10 @@ def clean(
         if ex.remote:
             report["executor"] = ex.report()
     emit(report, as_json, _human)
-    _exit_if_failed(report["failed"])
+    exit_if_failed(report["failed"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def splits() -> None:
     """Stable, stratified 90/10 train/test splits.
 
@@ -195,8 +177,8 @@ def splits_rebuild(
       mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
       mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.splits import rebuild_splits
+    from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     cfg = load_cleaning_config(config_path)
@@ -232,10 +214,10 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
         as_json,
         lambda r: "no leakage" if r["ok"] else "\n".join(r["leakage"]),
     )
-    _exit_if_failed(problems)
+    exit_if_failed(problems)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @_catalog_opt
 @_root_opt
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
@@ -263,13 +245,18 @@ def publish(
     archive invariant (listed). The config's `dataset:` section names the dataset (licence,
     url, creators, version, date_published) for Croissant and the card.
 
+    Items that are needs_review (association check, carousel pick, tracklet flags) or rejected
+    are held back: never in train.json/test.json until accepted (mf review); the output lists
+    each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
+    mf-tracklets build --catalog and after review to refresh the splits.
+
     \b
     Examples:
       mf publish --catalog data/catalog.sqlite --root data --out dataset
       mf publish --catalog data/catalog.sqlite --root data --out dataset --archive --json
     """
-    from cleaning.config import load_cleaning_config
     from cleaning.publish import publish as run_publish
+    from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     cfg = load_cleaning_config(config_path)
@@ -283,26 +270,23 @@ def publish(
             keep_going=True,
             info=cfg.dataset,
             archive=archive,
+            progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
         )
     emit(res, as_json, _publish_human)
-    _exit_if_failed(res["failed"] + res["verify"]["breaks"])
+    exit_if_failed(res["failed"] + res["verify"]["breaks"])
 
 
 def _publish_human(res: dict[str, Any]) -> str:
     verify = res["verify"]
-    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive")})
+    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive", "held_back")})
+    held = res.get("held_back") or []
+    text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
+    text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)
     text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
     text += "".join(f"\n  {b}" for b in verify["breaks"])
     if res["archive"]:
         text += f"\narchive: {res['archive']['path']} (sha256 {res['archive']['sha256']})"
     return text
-
-
-_rules_opt = click.option(
-    "--rules",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Taxonomy rules YAML for the coverage report (default: the packaged rules).",
-)
 
 
 def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
@@ -314,24 +298,5 @@ def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
         return catalog_stats(cat, rules)
 
 
-#: Human form of a stats result (also used by ``mf stats --truth`` in the app layer).
+#: Human form of a stats result (``mf stats`` lives in the app layer: it adds the world's scores).
 stats_human = _human
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
-@_catalog_opt
-@_rules_opt
-@json_option
-def stats(catalog_path: str, rules: str | None, as_json: bool) -> None:
-    """Counts and coverage of a cleaned catalog: status, class, partition, split, reasons, leakage.
-
-    \b
-    Example:
-      mf stats --catalog data/catalog.sqlite
-      mf stats --catalog data/catalog.sqlite --rules my_rules.yaml --json
-    """
-    emit(stats_result(catalog_path, rules), as_json, stats_human)
-
-
-def main() -> None:  # pragma: no cover - convenience entry
-    run_main(clean)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from schemas.config import load_config
 from schemas.dataset import DatasetInfo
 
 
@@ -168,8 +165,28 @@ class CleaningConfig(_Model):
     taxonomy_rules: str | None = Field(
         default=None, description="path of a taxonomy rules YAML (None = the packaged one)"
     )
+    association_check: bool = Field(
+        default=True,
+        description="score every (video, shop image) pair with the matcher (the embedded one unless "
+        "`mf clean --matcher`) and pick carousel shop images by it; False (`mf clean "
+        "--no-association`) skips both (carousel picks then go by colour)",
+    )
     match_threshold: float = Field(
-        default=0.3, ge=0, le=1, description="video/shop pairs scoring below this go to needs_review"
+        default=0.7,
+        ge=0,
+        le=1,
+        description="video/shop pairs scoring below this go to needs_review (so does a carousel whose "
+        "best product shot scores below it). Calibrated on unseen worlds with planted wrong pairs "
+        "(benchmarks/calibrate_association.py): with the embedded matcher right pairs scored "
+        "0.82-1.0 and the wrong pairs it can tell 0.0-0.59; wrong pairs scoring like right ones "
+        "are left to the contested-shop rule",
+    )
+    contest_margin: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description="items sharing one product shot (cleaning.associations, rule 2): those whose video "
+        "scores more than this below the keeper's go to needs_review",
     )
     pick_margin: float = Field(
         default=0.05,
@@ -182,8 +199,8 @@ class CleaningConfig(_Model):
     test_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of products in the test split")
     steps: list[str] = Field(
         default_factory=lambda: list(DEFAULT_STEPS),
-        description="cleaning steps `mf clean` runs, in this order (names of cleaning.steps.STEPS); "
-        "leave one out to skip it",
+        description="cleaning steps `mf clean` runs, in this order (names of "
+        "cleaning.steps.registry.STEPS, which checks the list); leave one out to skip it",
     )
     checkpoint_s: float = Field(
         default=30.0,
@@ -202,14 +219,6 @@ class CleaningConfig(_Model):
         "date_published, citation): Croissant metadata and the dataset card",
     )
 
-    @field_validator("steps")
-    @classmethod
-    def _known_steps(cls, names: list[str]) -> list[str]:
-        from cleaning.steps.registry import resolve_steps
-
-        resolve_steps(names)
-        return names
-
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, name: str) -> str:
@@ -218,8 +227,3 @@ class CleaningConfig(_Model):
         if name not in EXECUTORS:
             raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
         return name
-
-
-def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:
-    """Defaults, overridden by a YAML/JSON file when given."""
-    return load_config(CleaningConfig, path)

@@ -116,25 +116,6 @@ class DedupResult:
     clusters: list[list[str]] = field(default_factory=list)
 
 
-def align(short: np.ndarray, long: np.ndarray, offsets: list[int], max_distance: int) -> tuple[float, int]:
-    """Best (fraction of ``short`` frames matched, offset) over candidate offsets of ``short`` in ``long``."""
-    best = (0.0, 0)
-    n = len(short)
-    if n == 0:
-        return best
-    for off in offsets:
-        i = np.arange(n)
-        j = i + off
-        ok = (j >= 0) & (j < len(long))
-        if not ok.any():
-            continue
-        d = np.bitwise_count(short[i[ok]] ^ long[j[ok]])
-        frac = float((d <= max_distance).sum()) / n
-        if frac > best[0]:
-            best = (frac, off)
-    return best
-
-
 def _video_rank(v: VideoRecord) -> tuple:
     return (-round(v.duration, 3), -(v.width * v.height), v.partition != Partition.REGULAR, v.key)
 

@@ -37,9 +37,10 @@ from cleaning.associations import PairScorer
 from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext, StepReport
 from cleaning.steps.cache import ResultCache, cache_path
-from cleaning.steps.registry import STEPS, resolve_steps
+from cleaning.steps.registry import STEPS, check_steps
 from cleaning.steps.state import CleaningState
 from movingfashion.executors import Executor, make_executor
+from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
 
 
@@ -58,7 +59,8 @@ def clean(
     the end); only this process writes the catalog, the cache and recovered shop images.
     """
     cfg = cfg or CleaningConfig()
-    steps = [cls() for cls in resolve_steps(cfg.steps)]
+    steps = [cls() for cls in check_steps(cfg)]
+    sweep_partials(cache_path(catalog).parent)  # a result cache a killed run left half-written
     own = executor is None
     ex = executor or make_executor(cfg.executor, show_progress=show_progress)
     try:

@@ -13,7 +13,9 @@ Layout (docs/contracts.md "Published dataset")::
                                 written by :func:`movingfashion.archive.describe.describe`
 
 **Products.** Only accepted items are published (no duplicates, no rejected or needs_review
-items). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
+items: the result's ``held_back`` lists those two with their reasons, so a maintainer sees what
+waits for review; rerun ``mf publish`` after ``mf-tracklets build --catalog`` and ``mf review``
+to refresh the splits). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
 the ``shop_images`` cleaning step, directly or through other items' shop images) and that share
 partition and class are *one product with several videos*, the way the archive holds the same
 shop item seen in several posts. Its id, shop image and views are those of the member with the
@@ -42,6 +44,7 @@ import io
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,10 +58,11 @@ from movingfashion.archive.describe import describe
 from movingfashion.archive.verify import verify_dataset
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
-from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file
+from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, sweep_partials, write_if_changed
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
 from schemas.errors import CatalogError, MediaError, MFError
+from schemas.faults import reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import (
@@ -81,13 +85,6 @@ VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; files in them that no longer belong are removed on republish.
 MEDIA_DIRS = (VIDEO_DIR, SHOP_DIR, *(str(k) for k in VIEW_KINDS), LEGACY_SHOP_DIR)
 STATE_FILE = ".publish-state.json"
-
-
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    if path.exists() and path.read_bytes() == data:
-        return False
-    atomic_write_bytes(path, data)
-    return True
 
 
 class _Publisher:
@@ -210,11 +207,14 @@ def publish(
     seed: int = 0,
     test_fraction: float = 0.1,
     keep_going: bool = False,
+    progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None = None,
     info: DatasetInfo | None = None,
     archive: bool = False,
     workers: int | None = None,
 ) -> dict[str, Any]:
     """Write the dataset folder from the accepted items of the catalog, verify it; returns counts.
+
+    ``progress`` wraps the loop over products (e.g. a progress bar).
 
     A product whose media cannot be published (a collected file missing, a crop that does not
     encode) raises :class:`MediaError`; with ``keep_going`` it is left out of this publish
@@ -227,15 +227,17 @@ def publish(
     rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))  # rejected in review: out
     groups = product_groups(catalog, rows)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out, recursive=True)  # what a killed publish left half-written
     pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
-    for g in groups:
+    for g in progress(groups) if progress else groups:
         placed = set(pub.new_state)
         try:
             entry, n = _entry(catalog, pub, g)
         except (MFError, OSError) as exc:
+            reraise_local_fault(exc)  # disk full etc. is not the product's fault: stop the run
             if not keep_going:
                 raise
             for rel in set(pub.new_state) - placed:  # its media leave the dataset with it
@@ -247,11 +249,11 @@ def publish(
     removed = _remove_stale_media(out, set(pub.new_state))
     _write_official_splits(out, entries)
     lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
-    _write_if_changed(out / "entries.jsonl", lines.encode())
+    write_if_changed(out / "entries.jsonl", lines.encode())
     (out / "plots").mkdir(exist_ok=True)
-    _write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
-    _write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
-    _write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
+    write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
+    write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
+    write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
     described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
     report = verify_dataset(out, workers=workers)
     n_test = sum(e.split == Split.TEST for e in entries)
@@ -269,6 +271,7 @@ def publish(
         "unchanged": pub.skipped,
         "removed": removed,
         "failed": failed,
+        **held_back(catalog),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
         "archive": None,
     }
@@ -278,6 +281,30 @@ def publish(
         path, digest = pack_dataset(out)
         res["archive"] = {"path": str(path), "sha256": digest}
     return res
+
+
+def held_back(catalog: Catalog) -> dict[str, Any]:
+    """What publish leaves out of train.json/test.json until it is accepted, and why: every item
+    that is ``needs_review`` (association check, carousel pick, tracklet flags, ...) or
+    ``rejected`` (bad media, non-clothing, a reviewer's reject), with its reason; the counts by
+    the stage that decided (the reason's prefix)."""
+    rows = []
+    for status in (Status.NEEDS_REVIEW, Status.REJECTED):
+        for r in catalog.items(status=status):
+            rows.append(
+                {
+                    "item": item_key(r.item.source, r.item.source_id),
+                    "product_id": r.product_id,
+                    "status": str(status),
+                    "reason": r.reason or "",
+                }
+            )
+    by: dict[str, int] = {}
+    for h in rows:
+        stage = h["reason"].split(":", 1)[0] if ":" in h["reason"] else "other"
+        key = f"{h['status']}/{stage}"
+        by[key] = by.get(key, 0) + 1
+    return {"held_back": rows, "held_back_by_reason": dict(sorted(by.items()))}
 
 
 def check_paths(catalog: Catalog, root: Path, out: Path) -> None:

@@ -2,8 +2,9 @@
 
 A carousel holds the street video and several pictures: the shop picture of the item (a
 product shot on a plain background), other products, close-ups. Rule: candidates whose border
-is plain (a product shot) come first; among them the one that best matches the video wins —
-by the user's matcher when ``--matcher`` is given, else by :func:`colour_coverage`.
+is plain (a product shot) come first; among them the one that best matches the video wins: by
+the mean of the matcher's score and :func:`colour_coverage` (the matcher alone confuses garments
+of one class, colour alone garments of one colour), by colour alone without a matcher.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ class Pick:
     scores: list[float]
     plain: list[bool]
     method: str
+    match_scores: list[float] | None = None  # the matcher's own scores (None by colour alone)
 
 
 def pick_shop(
@@ -85,13 +87,13 @@ def pick_shop(
         return None
     imgs = [read_image(c) for c in candidates]
     plain = [plain_border(im) for im in imgs]
+    n = probe_video(video).frames
+    frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
+    scores = [float(colour_coverage(frames, im)) for im in imgs]
+    method, match = "colour", None
     if scorer is not None:
-        scores = [float(scorer.score(str(video), str(c))) for c in candidates]
-        method = "matcher"
-    else:
-        n = probe_video(video).frames
-        frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
-        scores = [float(colour_coverage(frames, im)) for im in imgs]
-        method = "colour"
+        match = [round(float(scorer.score(str(video), str(c))), 4) for c in candidates]
+        scores = [(m + c) / 2 for m, c in zip(match, scores, strict=True)]
+        method = "matcher+colour"
     order = sorted(range(len(candidates)), key=lambda i: (not plain[i], -scores[i], i))
-    return Pick(order[0], [round(float(s), 4) for s in scores], plain, method)
+    return Pick(order[0], [round(float(s), 4) for s in scores], plain, method, match)

@@ -2,8 +2,9 @@
 
 **Rule (``mode: stable``, the default).**
 
-1. *Quotas.* Each partition (Regular, Hard) gets ``round(test_fraction * n)`` test products,
-   so both partitions keep the same ratio; inside a partition the quota is shared among the
+1. *Quotas.* Each partition (Regular, Hard) gets :func:`partition_test_seats` test products:
+   ``round-half-up(test_fraction * n)`` and at least one when it has 5 products or more, so
+   both partitions keep the same ratio; inside a partition the quota is shared among the
    DeepFashion2 classes by largest remainder (``floor(f * n_class)`` each, the leftover seats
    to the classes with the largest fractional part), so every class is within one product
    of its exact share.
@@ -13,7 +14,12 @@
    assignment together with the seed and fraction that made it, and a rebuild keeps each
    pinned product where it is. New products only fill what the (new) quotas still lack, in
    ``u`` order, so adding products never moves an existing one, and a stratum whose test
-   share ran high receives new products in train until it is back on its quota.
+   share ran high receives new products in train until it is back on its quota. When pinned
+   products leave a partition short of its seats (its strata's quotas fall on strata whose
+   products are all pinned in train), the missing seats go to new products of the partition's
+   other strata, the stratum furthest below its exact share first, so a partition never ends
+   below its seats while it has new products to place; new products never take a partition
+   past its seats (pinned test products already count).
 
 From a fresh catalog the split is a deterministic function of (the set of product ids, their
 classes and partitions, seed); with history it also depends on the pinned assignments.
@@ -55,6 +61,13 @@ def unit_hash(product_id: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def partition_test_seats(n: int, test_fraction: float) -> int:
+    """Test products of a partition of ``n``: ``round-half-up(test_fraction * n)``, and at least
+    one when ``n >= 5`` (a small partition still gets a test product)."""
+    seats = math.floor(test_fraction * n + 0.5)
+    return max(seats, 1) if n >= 5 else seats
+
+
 def stratum_quotas(sizes: Mapping[tuple[int, str], int], test_fraction: float) -> dict[tuple[int, str], int]:
     """Test seats per (class, partition): exact per partition, largest remainder over classes."""
     by_part: dict[str, list[tuple[int, str]]] = defaultdict(list)
@@ -62,7 +75,7 @@ def stratum_quotas(sizes: Mapping[tuple[int, str], int], test_fraction: float) -
         by_part[key[1]].append(key)
     quotas: dict[tuple[int, str], int] = {}
     for keys in by_part.values():
-        total = math.floor(test_fraction * sum(sizes[k] for k in keys) + 0.5)
+        total = partition_test_seats(sum(sizes[k] for k in keys), test_fraction)
         exact = {k: test_fraction * sizes[k] for k in keys}
         for k in keys:
             quotas[k] = math.floor(exact[k])
@@ -97,6 +110,7 @@ def assign_splits(
         strata[(int(cls), str(part))].append(pid)
     quotas = stratum_quotas({k: len(v) for k, v in strata.items()}, test_fraction)
     out: dict[str, Split] = {}
+    fresh_of: dict[tuple[int, str], list[str]] = {}
     for key, pids in strata.items():
         fresh = []
         for pid in pids:
@@ -104,10 +118,50 @@ def assign_splits(
                 out[pid] = Split(pinned[pid])
             else:
                 fresh.append(pid)
-        seats = max(0, quotas[key] - sum(1 for p in pids if out.get(p) == Split.TEST))
-        for i, pid in enumerate(sorted(fresh, key=lambda p: (unit_hash(p, seed), p))):
-            out[pid] = Split.TEST if i < seats else Split.TRAIN
+        fresh_of[key] = sorted(fresh, key=lambda p: (unit_hash(p, seed), p))
+    for part in sorted({k[1] for k in strata}):
+        keys = sorted(k for k in strata if k[1] == part)
+        # seats left in the partition once its pinned test products are counted
+        left = partition_test_seats(sum(len(strata[k]) for k in keys), test_fraction) - sum(
+            1 for k in keys for p in strata[k] if out.get(p) == Split.TEST
+        )
+        want = {k: max(0, quotas[k] - sum(1 for p in strata[k] if out.get(p) == Split.TEST)) for k in keys}
+        for key in sorted(keys, key=lambda k: (-want[k], k)):
+            seats = max(0, min(want[key], left))
+            left -= min(seats, len(fresh_of[key]))
+            for i, pid in enumerate(fresh_of[key]):
+                out[pid] = Split.TEST if i < seats else Split.TRAIN
+    _fill_partition_seats(strata, fresh_of, out, test_fraction)
     return out
+
+
+def _fill_partition_seats(
+    strata: Mapping[tuple[int, str], list[str]],
+    fresh_of: Mapping[tuple[int, str], list[str]],
+    out: dict[str, Split],
+    test_fraction: float,
+) -> None:
+    """Give each partition its :func:`partition_test_seats` when pinned products left it short:
+    one new train product at a time moves to test, from the stratum furthest below its exact
+    test share (then the lowest class id), the new product with the lowest hash first."""
+    for part in sorted({k[1] for k in strata}):
+        keys = sorted(k for k in strata if k[1] == part)
+        n = sum(len(strata[k]) for k in keys)
+        missing = partition_test_seats(n, test_fraction) - sum(
+            out[p] == Split.TEST for k in keys for p in strata[k]
+        )
+        while missing > 0:
+            open_ = [k for k in keys if any(out[p] == Split.TRAIN for p in fresh_of[k])]
+            if not open_:
+                break  # every remaining product is pinned: adding products moves none
+
+            def deficit(k: tuple[int, str]) -> tuple[float, int]:
+                n_test = sum(out[p] == Split.TEST for p in strata[k])
+                return (-(test_fraction * len(strata[k]) - n_test), k[0])
+
+            k = min(open_, key=deficit)
+            out[next(p for p in fresh_of[k] if out[p] == Split.TRAIN)] = Split.TEST
+            missing -= 1
 
 
 def rebuild_splits(

@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from collectors.base import Source, source_class
+from collectors.base import Source
 from collectors.config import CollectConfig
 from collectors.core import CollectContext, Summary
+from collectors.registry import source_class
 from collectors.runner import run_collection
 from movingfashion.executors import check_executor, make_executor
 from schemas.errors import ConfigError

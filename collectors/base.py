@@ -1,11 +1,12 @@
-"""The source base class and the source registry.
+"""The source base class.
 
 A source is one site. Its class declares, in one place, what ``mf-collect`` needs to know
 about it: its ``name``, the target forms it reads (``target_forms``: a regex and an example
 each), its section of the collect config (``config_section``), its extra command-line
 options, and its help examples. Its behaviour is two hooks:
 
-- :meth:`Source.discover` turns targets into candidates (may read listing pages);
+- :meth:`Source.discover_target` turns one target into candidates (may read listing pages;
+  :meth:`Source.discover` reads every target and yields each site id once);
 - :meth:`Source.describe` reads one item's metadata, :meth:`Source.fetch_media` fetches its
   media through the context (every file checked, every asset recorded).
 
@@ -13,7 +14,7 @@ options, and its help examples. Its behaviour is two hooks:
 (``schemas.naming``) -> skip what the catalog says is done, before any request -> describe ->
 fetch media -> item status from its assets, recorded in the catalog.
 
-The registry (:func:`registry`) has one line per source; its test cases live in
+The registry (:mod:`collectors.registry`) has one line per source; its test cases live in
 ``tests/collectors/test_<name>.py``.
 """
 
@@ -23,7 +24,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -141,9 +141,28 @@ class Source(ABC):
             )
 
     # -- the hooks -----------------------------------------------------------------
-    @abstractmethod
     def discover(self, targets: Sequence[str]) -> Iterator[Candidate] | list[Candidate]:
-        """Candidates of these targets (a list when their number is known up front)."""
+        """Candidates of these targets (a list when their number is known up front).
+
+        The default reads each target with :meth:`discover_target` (``default_targets()`` when
+        none is given) and yields each site id once, whatever target it came from.
+        """
+        seen: set[str] = set()
+        for target in targets or self.default_targets():
+            for cand in self.discover_target(target.strip()):
+                if cand.raw_id is not None:
+                    if cand.raw_id in seen:
+                        continue
+                    seen.add(cand.raw_id)
+                yield cand
+
+    def default_targets(self) -> list[str]:
+        """What :meth:`discover` reads when no target is given (none by default)."""
+        return []
+
+    def discover_target(self, target: str) -> Iterator[Candidate]:
+        """Candidates of one target (may read listing pages); used by the default :meth:`discover`."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither discover nor discover_target")
 
     @abstractmethod
     def describe(self, sid: str, cand: Candidate) -> Found:
@@ -190,24 +209,3 @@ class Source(ABC):
         ctx.start_item(item)
         assets, required = self.fetch_media(found)
         return ctx.finish_item(item, assets, required=required)
-
-
-@cache
-def registry() -> dict[str, type[Source]]:
-    """Every source by name: one line each (imported here, so ``mf-collect`` lists them)."""
-    from collectors.instagram import Instagram
-    from collectors.netaporter import NetAPorter
-    from collectors.tiktok import TikTok
-    from collectors.urls import UrlList
-
-    return {str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList)}
-
-
-def source_class(name: str) -> type[Source]:
-    """The registered source called ``name``; :class:`ConfigError` names the choices."""
-    try:
-        return registry()[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown source {name!r}", where="SOURCE", hint=f"choose one of {sorted(registry())}"
-        ) from None

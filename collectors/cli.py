@@ -14,14 +14,17 @@ from typing import Any
 
 import click
 
-from collectors.base import Source, registry
+from collectors.base import Source
+from collectors.registry import registry
 from movingfashion.executors.options import executor_params
-from schemas.cli_support import emit, run_main
+from schemas.cli_support import HELP, emit, exit_if_failed, run_main
 
 EXIT_STATUS = """\b
 Exit status: 0 all items done, 1 some items failed or were rejected (listed in the
-output and in --json "problems"), 2 usage or input error (nothing is created),
-130 interrupted (rerun the same command to resume)."""
+output and in --json "problems"), or a local fault (disk full, no permission, no file
+handle left) stopped the run early: named with its path in one line and in --json
+"stopped", retried by a rerun; 2 usage or input error (nothing is created; a damaged
+catalog is named with the way to recover it), 130 interrupted (rerun to resume)."""
 
 
 def _group_help() -> str:
@@ -32,7 +35,7 @@ def _group_help() -> str:
         "the catalog (default ROOT/catalog.sqlite) with SHA-256, metadata, status and reasons. "
         "Reruns skip what is done before any request.\n\n"
         f"{EXIT_STATUS}\n\n"
-        "\b\nExamples (a local world: `mf world serve world --port 8765`):\n" + examples
+        "\b\nExamples (a local world: `mf world serve --world world --port 8765`):\n" + examples
     )
 
 
@@ -106,7 +109,8 @@ def _command(cls: type[Source]) -> click.Command:
         params=[*_common_params(), *_source_params(cls)],
         help=_help(cls),
         short_help=inspect.cleandoc(cls.__doc__ or "").split("\n", 1)[0],
-        context_settings={"help_option_names": ["-h", "--help"]},
+        epilog=EXIT_STATUS,
+        context_settings=HELP,
     )
 
 
@@ -168,17 +172,18 @@ def _run(
     if summary.interrupted:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
         sys.exit(130)
-    if summary.failed or summary.rejected:
-        if not as_json:  # --json: they are in "problems"
-            click.echo(
-                f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
-                "the failed ones, --retry-rejected the rejected ones)",
-                err=True,
-            )
+    if summary.stopped:
+        click.echo(summary.stopped["message"], err=True)
         sys.exit(1)
+    note = (
+        f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
+        "the failed ones, --retry-rejected the rejected ones)"
+    )
+    # rejected items count as failed for the exit status; with --json they are in "problems"
+    exit_if_failed(summary.failed + summary.rejected, note=None if as_json else note)
 
 
-@click.group(help=_group_help(), context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(help=_group_help(), context_settings=HELP)
 @click.version_option(package_name="movingfashion-toolkit", prog_name="mf-collect")
 def collect() -> None:
     pass

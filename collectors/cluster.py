@@ -29,14 +29,15 @@ from urllib.parse import urlsplit
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from collectors.base import Source, source_class
+from collectors.base import Source
 from collectors.config import CollectConfig, HttpConfig, normalize_host
 from collectors.core import Candidate, CollectContext, Outcome
+from collectors.guard import guarded_collect
 from collectors.hosts import HostPolicy
 from collectors.http import PoliteClient, RobotsRule, TokenBucket
-from collectors.runner import guarded_collect
+from collectors.registry import source_class
 from schemas.catalog import Catalog
-from schemas.errors import CatalogError
+from schemas.errors import CatalogError, MFError
 from schemas.items import MediaAsset, SourceItem
 
 #: Seconds a worker may take to fetch a robots.txt before another worker takes over.
@@ -333,6 +334,7 @@ class Collected:
     ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
     requests: int = 0
     retries: int = 0
+    fault: MFError | None = None  # the local fault or catalog damage that halted this worker
 
 
 def start_worker(spec: WorkerSpec) -> CollectWorker:
@@ -352,7 +354,10 @@ def collect_remote(worker: CollectWorker, cand: Candidate) -> Collected:
     stats = worker.client.stats
     requests, retries = stats["requests"], stats["retries"]
     out = guarded_collect(worker.source, worker.source.unpack(cand))
-    return Collected(out, worker.view.end(), stats["requests"] - requests, stats["retries"] - retries)
+    ops = worker.view.end()
+    return Collected(
+        out, ops, stats["requests"] - requests, stats["retries"] - retries, worker.source.ctx.fault
+    )
 
 
 class CollectCluster:

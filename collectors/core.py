@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterable
@@ -19,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from collectors.checks import ext_for, probe_file
 from collectors.config import CollectConfig
 from schemas.atomic import sha256_file
-from schemas.errors import FetchError
+from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
+from schemas.faults import local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, inside, resolve_under
@@ -52,6 +54,11 @@ FINAL_REASONS = frozenset(
 )
 
 
+#: Item statuses cleaning (or review) set after collection: the item is collected, and a rerun
+#: of the collector must leave it (and its status) alone while its files are intact.
+PAST_COLLECTION = frozenset({Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW, Status.REJECTED})
+
+
 def status_for(reason: str) -> Status:
     """``rejected`` for final reasons (bad content, policy), ``failed`` (retried by a rerun) otherwise."""
     return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
@@ -76,15 +83,18 @@ class Outcome:
     reason: str | None = None
     files: int = 0
     bytes: int = 0
+    path: str | None = None  # the local file at fault (disk full, no permission, ...)
 
 
 @dataclass
 class Summary:
     """Final figures of one ``mf-collect`` run.
 
-    ``failed``: network or server trouble (a rerun tries again); ``rejected``: the item or its
-    content was refused for good (content checks, not a video, too large, unsafe id, 404).
-    ``problems`` lists both, one ``{source_id, status, reason}`` per item.
+    ``failed``: network or server trouble, or a local fault (a rerun tries again); ``rejected``:
+    the item or its content was refused for good (content checks, not a video, too large, unsafe
+    id, 404). ``problems`` lists both, one ``{source_id, status, reason}`` per item (+ ``path``
+    for a local fault). ``stopped``: the local fault that ended the run early (``reason``,
+    ``path``, ``message``), None when the run went through.
     """
 
     source: str
@@ -98,6 +108,7 @@ class Summary:
     retries: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    stopped: dict[str, Any] | None = None
     dry_run: bool = False
     reasons: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -110,7 +121,10 @@ class Summary:
         if out.status in ("failed", "rejected"):
             if out.reason:
                 self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
-            self.problems.append({"source_id": out.source_id, "status": out.status, "reason": out.reason})
+            problem = {"source_id": out.source_id, "status": out.status, "reason": out.reason}
+            if out.path:
+                problem["path"] = out.path
+            self.problems.append(problem)
 
     def human(self, max_listed: int = 50) -> str:
         text = (
@@ -130,6 +144,8 @@ class Summary:
             )
         if self.interrupted:
             text += "\ninterrupted: rerun the same command to resume"
+        if self.stopped:
+            text += "\n" + self.stopped["message"]
         return text
 
 
@@ -169,10 +185,22 @@ class CollectContext:
         self.cfg = cfg
         self.client = client
         self.retry_rejected = retry_rejected
+        #: the local fault (or catalog damage) that stops this run; the first one wins
+        self.fault: MFError | None = None
+        self._fault_lock = threading.Lock()
 
     @property
     def stop(self) -> threading.Event:
         return self.client.stop
+
+    def halt(self, fault: LocalFault | CatalogCorrupt) -> None:
+        """Stop the run: a local fault (disk full, ...) or a damaged catalog fails every item
+        alike. Transfers in flight are aborted and keep their ``.part`` files for the rerun."""
+        with self._fault_lock:
+            if self.fault is None:
+                self.fault = fault
+                log.warning("stopping the run: %s", fault)
+        self.stop.set()
 
     def item_dir(self, source: SourceName, source_id: str) -> Path:
         """``ROOT/<source>/<source_id>``: the id must be a plain name and the folder inside the root."""
@@ -197,18 +225,19 @@ class CollectContext:
         return path.is_file() and path.stat().st_size == asset.size and sha256_file(path) == asset.sha256
 
     def is_done(self, source: SourceName, source_id: str) -> bool:
-        """Already collected (files present, hashes match) or finally rejected: skip, no request."""
+        """Skip it, no request: collected (files present, hashes match), finally rejected, or moved
+        on by cleaning (accepted, duplicate, needs review: its status is kept)."""
         row = self.catalog.get_item(str(source), source_id)
         if row is None:
             return False
         if row.status == Status.REJECTED and not self.retry_rejected:
             return True
-        if row.status != Status.DOWNLOADED:
+        if row.status not in PAST_COLLECTION and row.status != Status.DOWNLOADED:
             return False
         assets = self.catalog.assets(source=str(source), source_id=source_id)
-        if any(a.status == Status.FAILED for a in assets):
+        if row.status == Status.DOWNLOADED and any(a.status == Status.FAILED for a in assets):
             return False  # an optional asset failed for a passing reason: try it again
-        return all(self.file_ok(a) for a in assets if a.status == Status.DOWNLOADED)
+        return all(self.file_ok(a) for a in assets if a.path and a.sha256)
 
     def known_asset(self, source: SourceName, source_id: str, kind: AssetKind, url: str) -> MediaAsset | None:
         for a in self.catalog.assets(source=str(source), source_id=source_id, kind=str(kind)):
@@ -227,6 +256,9 @@ class CollectContext:
         folder = self.item_dir(item.source, item.source_id)
         try:
             dl = self.client.download(url, folder, stem or str(kind), expect)
+        except LocalFault as fault:
+            self.record_fault(item, kind, url, fault)
+            raise
         except FetchError as exc:
             asset = MediaAsset(
                 source=item.source,
@@ -271,7 +303,8 @@ class CollectContext:
         downloaded into the item folder; the user's own files are copied)."""
         src = Path(src)
         folder = self.item_dir(item.source, item.source_id)
-        folder.mkdir(parents=True, exist_ok=True)
+        with local_faults(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         stem = stem or str(kind)
         try:
             probe = probe_file(src, expect)
@@ -280,15 +313,19 @@ class CollectContext:
                 src.unlink(missing_ok=True)
             return self._failed_asset(item, kind, url, exc.reason)
         final = folder / f"{stem}.{ext_for(src.name, content_type, expect)}"
-        if move:
-            part = src
-        else:
-            part = folder / f".{stem}.adopt.part"
-            shutil.copyfile(src, part)
-        with open(part, "rb+") as fh:
-            os.fsync(fh.fileno())
-        digest, size = sha256_file(part), part.stat().st_size
-        os.replace(part, final)
+        part = src if move else folder / f".{stem}.adopt.part"
+        try:
+            with local_faults(part):
+                if not move:
+                    shutil.copyfile(src, part)
+                with open(part, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                digest, size = sha256_file(part), part.stat().st_size
+                os.replace(part, final)
+        except LocalFault as fault:
+            part.unlink(missing_ok=True)  # a partial copy (or download) would only take space
+            self.record_fault(item, kind, url, fault)
+            raise
         asset = MediaAsset(
             source=item.source,
             source_id=item.source_id,
@@ -303,6 +340,21 @@ class CollectContext:
         )
         self.catalog.upsert_assets([asset])
         return asset
+
+    def record_fault(self, item: SourceItem, kind: AssetKind, url: str, fault: LocalFault) -> None:
+        """Record the asset ``failed`` with the fault's reason, when the catalog can still be written."""
+        asset = MediaAsset(
+            source=item.source,
+            source_id=item.source_id,
+            kind=kind,
+            url=url,
+            status=Status.FAILED,
+            reason=fault.reason,
+        )
+        try:
+            self.catalog.upsert_assets([asset])
+        except MFError as exc:  # the catalog's disk may be the full one: the rerun retries anyway
+            log.info("%s/%s %s: not recorded (%s)", item.source, item.source_id, kind, exc)
 
     def _failed_asset(self, item: SourceItem, kind: AssetKind, url: str, reason: str) -> MediaAsset:
         asset = MediaAsset(
@@ -374,3 +426,11 @@ def safe_id(raw: str | None) -> str | None:
         return check_safe_name(str(raw))
     except ValueError:
         return None
+
+
+_HASHTAG = re.compile(r"#(\w+)")
+
+
+def hashtags_in(text: str | None) -> list[str]:
+    """The ``#tags`` of a caption or description, in order (without the ``#``)."""
+    return _HASHTAG.findall(text or "")

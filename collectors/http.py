@@ -8,7 +8,9 @@ host, robots.txt (unless switched off), identifying User-Agent, connect/read tim
 retries with exponential backoff and jitter that honour ``Retry-After``, redirects followed
 by hand and refused when they leave the allowed hosts. Downloads stream into a kept
 ``.<name>.part`` file (resumed with ``Range`` when the server answers 206), are capped in
-size, checked (content type, decodes) and renamed into place only when good.
+size, checked (content type, decodes) and renamed into place only when good. A local fault
+while writing (disk full, no permission, no file handle left) is not the body's fault: it raises
+:class:`~schemas.errors.LocalFault` (the ``.part`` file removed), never ``truncated_body``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
 from schemas.atomic import sha256_file
-from schemas.errors import FetchError
+from schemas.errors import FetchError, LocalFault
+from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
 
 log = logging.getLogger("collectors.http")
@@ -315,6 +318,9 @@ class PoliteClient:
                         last_reason, last_detail = "timeout", str(exc)
                         break
                     except requests.RequestException as exc:
+                        fault = as_local_fault(exc)
+                        if fault is not None:  # e.g. no file handle left for a socket
+                            raise fault from None
                         last_reason, last_detail = "connection_error", str(exc)
                         break
                     if resp.status_code in _REDIRECTS and resp.headers.get("Location"):
@@ -452,14 +458,18 @@ class PoliteClient:
         the content checks is renamed into place; anything bad is deleted.
         """
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        with local_faults(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         part = folder / f".{stem}.part"
         accepted = self.cfg.video_content_types if expect == "video" else self.cfg.image_content_types
         resumed = False
         content_type: str | None = None
         last: FetchError | None = None
         ranges_ok = True
-        for attempt in range(self.cfg.max_retries + 1):
+        fresh_start = True  # one start from zero when the server refuses the range of a kept .part
+        attempt = -1
+        while attempt < self.cfg.max_retries:
+            attempt += 1
             offset = part.stat().st_size if part.exists() else 0
             headers = {"Range": f"bytes={offset}-"} if offset else None
             try:
@@ -490,6 +500,13 @@ class PoliteClient:
                 last = None
                 break
             except FetchError as exc:
+                if exc.reason == "http_416" and offset and fresh_start:
+                    # a .part the server has no more bytes for: complete (a run killed before the
+                    # rename) or not a prefix of this file; start over, this try does not count
+                    fresh_start = False
+                    _unlink(part)
+                    attempt -= 1
+                    continue
                 if not exc.retryable or exc.reason == "interrupted":
                     if exc.reason != "interrupted" and exc.reason != "truncated_body":
                         _unlink(part)
@@ -519,36 +536,43 @@ class PoliteClient:
                 hint="raise http.max_body_bytes if the file is legitimate",
             )
         written = offset
-        with open(part, mode) as fh:
-            try:
-                for chunk in _iter_body(resp, self.cfg.chunk_bytes):
-                    written += len(chunk)
-                    if written > cap:
-                        fh.close()
-                        _unlink(part)
-                        raise FetchError(
-                            f"body exceeds the {cap}-byte cap",
-                            where=url,
-                            reason="too_large",
-                            hint="raise http.max_body_bytes if the file is legitimate",
-                        )
-                    fh.write(chunk)
-                    self._count("bytes", len(chunk))
-                    if self.stop.is_set():
-                        raise FetchError(
-                            "collection interrupted", where=url, reason="interrupted", retryable=True
-                        )
-            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                raise FetchError(
-                    f"body cut off after {written} bytes: {exc}",
-                    where=url,
-                    reason="truncated_body",
-                    retryable=True,
-                ) from None
-            finally:
-                if not fh.closed:
-                    fh.flush()
-                    os.fsync(fh.fileno())
+        fh = _open_part(part, mode)
+        try:
+            body = _iter_body(resp, self.cfg.chunk_bytes)
+            while True:
+                try:
+                    chunk = next(body, None)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    _sync_part(fh, part)  # keep what arrived: the next attempt resumes after it
+                    raise FetchError(
+                        f"body cut off after {written} bytes: {exc}",
+                        where=url,
+                        reason="truncated_body",
+                        retryable=True,
+                    ) from None
+                if chunk is None:
+                    break
+                written += len(chunk)
+                if written > cap:
+                    fh.close()
+                    _unlink(part)
+                    raise FetchError(
+                        f"body exceeds the {cap}-byte cap",
+                        where=url,
+                        reason="too_large",
+                        hint="raise http.max_body_bytes if the file is legitimate",
+                    )
+                _write_part(fh, part, chunk)
+                self._count("bytes", len(chunk))
+                if self.stop.is_set():
+                    _sync_part(fh, part)
+                    raise FetchError(
+                        "collection interrupted", where=url, reason="interrupted", retryable=True
+                    )
+            _sync_part(fh, part)
+        finally:
+            with contextlib.suppress(OSError):
+                fh.close()
         if expected is not None and written < expected:
             raise FetchError(
                 f"got {written} of {expected} bytes", where=url, reason="truncated_body", retryable=True
@@ -574,12 +598,53 @@ class PoliteClient:
             raise
         ext = ext_for(url, content_type, expect)
         final = folder / f"{stem}.{ext}"
-        digest = sha256_file(part)
-        size = part.stat().st_size
-        os.replace(part, final)
+        try:
+            with local_faults(final):
+                digest = sha256_file(part)
+                size = part.stat().st_size
+                os.replace(part, final)
+        except LocalFault:
+            _unlink(part)
+            raise
         _fsync_dir(folder)
         self._count("files")
         return Download(final, url, digest, size, content_type, probe, resumed)
+
+
+def _open_part(part: Path, mode: str):  # noqa: ANN202 - a binary file object
+    """Open the ``.part`` file; a local fault (no permission, no file handle) raises LocalFault."""
+    with local_faults(part):
+        return open(part, mode)  # noqa: SIM115 - closed by the caller
+
+
+def _write_part(fh, part: Path, chunk: bytes) -> None:  # noqa: ANN001
+    """Append a chunk; a local fault (disk full, ...) removes the ``.part`` and raises LocalFault."""
+    try:
+        fh.write(chunk)
+    except OSError as exc:
+        _drop_part(fh, part, exc)
+
+
+def _sync_part(fh, part: Path) -> None:  # noqa: ANN001
+    """Flush and fsync what was written (a kept ``.part`` is resumed from its size)."""
+    if fh.closed:
+        return
+    try:
+        fh.flush()
+        os.fsync(fh.fileno())
+    except OSError as exc:
+        _drop_part(fh, part, exc)
+
+
+def _drop_part(fh, part: Path, exc: OSError) -> None:  # noqa: ANN001
+    fault = as_local_fault(exc, part)
+    with contextlib.suppress(OSError):
+        fh.close()  # may fail flushing the rest of the buffer: the file goes anyway
+    with contextlib.suppress(OSError):
+        part.unlink()  # a partial file the disk could not hold would only take the space the rerun needs
+    if fault is None:
+        raise exc
+    raise fault from None
 
 
 def _iter_body(resp: requests.Response, size: int) -> Iterator[bytes]:

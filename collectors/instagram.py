@@ -31,7 +31,7 @@ from typing import Any
 
 from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
-from collectors.core import Candidate, CollectContext
+from collectors.core import Candidate, CollectContext, hashtags_in
 from collectors.hosts import HostPolicy
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
@@ -39,7 +39,6 @@ from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 log = logging.getLogger("collectors.instagram")
 
 _POST_URL = re.compile(r"instagram\.com/(?:[^/]+/)?(?:p|reel|tv)/(?P<code>[^/?#]+)")
-_HASHTAG = re.compile(r"#(\w+)")
 #: node keys not kept as metadata (large or request-specific)
 _DROP = {
     "edge_sidecar_to_children",
@@ -181,17 +180,7 @@ class Instagram(Source):
         return loader
 
     # -- discovery -----------------------------------------------------------------
-    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
-        seen: set[str] = set()
-        for target in targets:
-            for cand in self._one(target.strip()):
-                key = str(cand.raw_id)
-                if key in seen:
-                    continue
-                seen.add(key)
-                yield cand
-
-    def _one(self, target: str) -> Iterator[Candidate]:
+    def discover_target(self, target: str) -> Iterator[Candidate]:
         path = Path(target[1:] if target.startswith("@") else target)
         if path.is_dir():
             for f in sorted([*path.glob("*.json"), *path.glob("*.json.xz")]):
@@ -202,7 +191,7 @@ class Instagram(Source):
             for line in path.read_text(encoding="utf-8").splitlines():
                 line = line.strip()
                 if line and not line.startswith("# "):
-                    yield from self._one(line)
+                    yield from self.discover_target(line)
         elif target.startswith(("profile:", "@")):
             yield from self._posts("profile", target.split(":", 1)[1] if ":" in target else target[1:])
         elif target.startswith(("hashtag:", "#")):
@@ -314,7 +303,7 @@ class Instagram(Source):
     def _item(self, sid: str, post: Any, url: str | None, *, has_video: bool) -> SourceItem:
         node: dict[str, Any] = post._node
         caption = _safe(lambda: post.caption)
-        tags = _safe(lambda: list(post.caption_hashtags)) or _HASHTAG.findall(caption or "")
+        tags = _safe(lambda: list(post.caption_hashtags)) or hashtags_in(caption)
         owner = (node.get("owner") or {}).get("username")
         title = caption.splitlines()[0][:200] if caption else None
         meta = {k: v for k, v in node.items() if k not in _DROP}

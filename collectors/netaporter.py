@@ -85,18 +85,10 @@ class NetAPorter(Source):
             return self.cfg.site.rstrip("/") + target
         return self.cfg.on_site(target)
 
-    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
-        seen: set[str] = set()
-        if not targets:
-            targets = [self.cfg.listing_path.format(locale=self.cfg.locale)]
-        for target in targets:
-            for cand in self._discover_one(target.strip()):
-                if cand.raw_id in seen:
-                    continue
-                seen.add(cand.raw_id or "")
-                yield cand
+    def default_targets(self) -> list[str]:
+        return [self.cfg.listing_path.format(locale=self.cfg.locale)]
 
-    def _discover_one(self, target: str) -> Iterator[Candidate]:
+    def discover_target(self, target: str) -> Iterator[Candidate]:
         path = Path(target[1:] if target.startswith("@") else target)
         if target.startswith("@") or (not target.startswith(("http://", "https://", "/")) and path.is_file()):
             yield from self._from_file(path)
@@ -136,7 +128,7 @@ class NetAPorter(Source):
         for line in lines:
             line = line.split("#", 1)[0].strip()
             if line:
-                yield from self._discover_one(line)
+                yield from self.discover_target(line)
 
     def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:
         text = self.client.get_text(url)

@@ -24,29 +24,45 @@ from itertools import islice
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import Candidate, Outcome, Summary, safe_id, status_for
+from collectors.core import Candidate, Outcome, Summary, safe_id
+from collectors.guard import guarded_collect
 from movingfashion.executors import Executor, WorkerResources, make_executor
-from schemas.errors import FetchError, MFError
+from schemas.cli_support import progress_bar
+from schemas.errors import CatalogCorrupt, LocalFault, MFError
 
 log = logging.getLogger("collectors")
 
+__all__ = ["guarded_collect", "run_collection", "stop_message"]
 
-def guarded_collect(source: Source, cand: Candidate) -> Outcome:
-    """``source.collect`` that never raises: a bug or bad input becomes a failed item."""
+
+def stop_message(fault: MFError) -> str:
+    """The one line that says why a run stopped early and what to do."""
+    if isinstance(fault, LocalFault):
+        return (
+            f"stopped early: {fault.reason.replace('_', ' ')} at {fault.path or '?'} ({fault.detail}); "
+            f"{fault.hint or 'fix it and rerun'} (items not collected yet are tried by the rerun)"
+        )
+    return f"stopped early: {fault}"
+
+
+def _take_remote(ctx: Any, got: Any, remote: dict[str, int]) -> Outcome:
+    """Record what a cluster worker sent back (:class:`collectors.cluster.Collected`): its catalog
+    writes are replayed here, the driver; a local fault or damaged catalog on either side halts
+    the run as it does locally."""
+    from collectors.cluster import replay
+
+    remote["requests"] += got.requests
+    remote["retries"] += got.retries
+    out = got.outcome
     try:
-        return source.collect(cand)
-    except FetchError as exc:
-        sid = safe_id(cand.raw_id) or "?"
-        catalog = source.ctx.catalog
-        if sid != "?" and catalog.get_item(str(source.name), sid) is not None:
-            catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
-        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
-    except MFError as exc:
-        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", type(exc).__name__)
-    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
-        log.exception("%s %s: unexpected error", source.name, cand.raw_id)
-        return Outcome(safe_id(cand.raw_id) or "?", "failed", f"internal_error:{type(exc).__name__}")
+        replay(ctx.catalog, got.ops)
+    except (LocalFault, CatalogCorrupt) as exc:
+        ctx.halt(exc)
+        reason = exc.reason if isinstance(exc, LocalFault) else "catalog_damaged"
+        return Outcome(out.source_id, "failed", reason, path=exc.path)
+    if got.fault is not None:
+        ctx.halt(got.fault)
+    return out
 
 
 class Progress:
@@ -57,11 +73,7 @@ class Progress:
     def __init__(self, name: str, show: bool | None) -> None:
         if show is None:
             show = sys.stderr.isatty()
-        self.bar: Any = None
-        if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=f"collect {name}", unit="item", file=sys.stderr, dynamic_ncols=True)
+        self.bar: Any = progress_bar(desc=f"collect {name}", unit="item", disable=False) if show else None
 
     def total(self, n: int) -> None:
         if self.bar is not None and self.bar.total != n:
@@ -224,19 +236,20 @@ def _run(
             if res.error is not None:
                 out = Outcome(str(res.tag), "failed", "internal_error")
             elif cluster is not None:
-                from collectors.cluster import replay
-
-                replay(ctx.catalog, res.value.ops)
-                remote["requests"] += res.value.requests
-                remote["retries"] += res.value.retries
-                out = res.value.outcome
+                out = _take_remote(ctx, res.value, remote)
             else:
                 out = res.value
+            if out.reason == "interrupted" and ctx.fault is not None:
+                out.reason = "stopped"  # aborted because the run stopped; its .part is resumed
             summary.add(out)
             progress.update(summary)
 
     try:
         while True:
+            if ctx.fault is not None:  # a local fault fails every item alike: stop early
+                discovery.halt()
+                pool.cancel_pending()
+                break
             if discovery.total is not None:
                 progress.total(discovery.total)
             if pool.pending >= 2 * workers:
@@ -274,6 +287,15 @@ def _run(
         summary.requests = ctx.client.stats["requests"] + remote["requests"]
         summary.retries = ctx.client.stats["retries"] + remote["retries"]
         summary.seconds = round(time.perf_counter() - t0, 3)
-        with contextlib.suppress(MFError):
-            ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
+        if ctx.fault is not None:
+            summary.stopped = {
+                "reason": getattr(ctx.fault, "reason", "catalog_damaged"),
+                "path": getattr(ctx.fault, "path", None),
+                "message": stop_message(ctx.fault),
+            }
+        if not isinstance(ctx.fault, CatalogCorrupt):
+            with contextlib.suppress(MFError):
+                ctx.catalog.log_event("collect", summary.human().splitlines()[0], source=str(source.name))
+    if isinstance(ctx.fault, CatalogCorrupt):
+        raise ctx.fault  # one line naming the file and the way back, exit 2
     return summary

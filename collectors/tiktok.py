@@ -80,16 +80,7 @@ class TikTok(YtdlSource):
         hosts = [*cfg.tiktok.allowed_hosts, *cfg.tiktok.shop_hosts, *url_hosts(mapping)]
         return HostPolicy.of(hosts, cfg.tiktok.media_host_suffixes)
 
-    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
-        seen: set[str] = set()
-        for target in targets:
-            for cand in self._one(target.strip()):
-                if cand.raw_id is not None and cand.raw_id in seen:
-                    continue
-                seen.add(str(cand.raw_id))
-                yield cand
-
-    def _one(self, target: str) -> Iterator[Candidate]:
+    def discover_target(self, target: str) -> Iterator[Candidate]:
         path = Path(target[1:] if target.startswith("@") else target)
         if path.is_dir():
             for f in sorted(path.glob("*.json")):
@@ -100,7 +91,7 @@ class TikTok(YtdlSource):
             for line in path.read_text(encoding="utf-8").splitlines():
                 line = line.split(" #", 1)[0].strip()
                 if line and not line.startswith("#!"):
-                    yield from self._one(line)
+                    yield from self.discover_target(line)
         elif target.startswith("@") and "/" in target:
             raise DataFormatError("URL file not found", where=target[1:])
         else:

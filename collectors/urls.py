@@ -107,6 +107,17 @@ class UrlList(YtdlSource):
     )
 
     @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also refuse lists that hold no URL at all (nothing to collect is an input error)."""
+        super().check_targets(targets)
+        if not read_url_list(list(targets)):
+            raise DataFormatError(
+                "no URL in the list (only blank or # comment lines)",
+                where=", ".join(targets),
+                hint="one URL [SHOP_IMAGE] a line",
+            )
+
+    @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
         """The hosts named in the lists (videos and shop images)."""
         lines = read_url_list(targets)

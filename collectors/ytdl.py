@@ -28,11 +28,12 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.base import Found, Source, UnsafeId
 from collectors.config import HttpConfig, host_of
-from collectors.core import Candidate, CollectContext, safe_id, status_for
+from collectors.core import Candidate, CollectContext, hashtags_in, safe_id, status_for
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
 from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
-from schemas.errors import DataFormatError, FetchError
+from schemas.errors import DataFormatError, FetchError, LocalFault
+from schemas.faults import as_local_fault, local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 
 if TYPE_CHECKING:
@@ -255,7 +256,8 @@ class YtdlFetcher:
     def _download_once(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
         import yt_dlp
 
-        folder.mkdir(parents=True, exist_ok=True)
+        with local_faults(folder):
+            folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob(f".{stem}.ytdl.*"):  # a finished but unchecked earlier try
             if not stale.name.endswith((".part", ".ytdl")):
                 stale.unlink()
@@ -282,6 +284,7 @@ class YtdlFetcher:
             ) from None
         except yt_dlp.utils.DownloadError as exc:
             _raise_refusal(exc)
+            _raise_local_fault(exc, folder, stem)
             if isinstance(_cause(exc), _TooLarge):
                 for f in folder.glob(f".{stem}.ytdl.*"):
                     f.unlink()
@@ -298,6 +301,7 @@ class YtdlFetcher:
             raise err from None
         except Exception as exc:  # a refusal yt-dlp did not wrap
             _raise_refusal(exc)
+            _raise_local_fault(exc, folder, stem)
             raise
         files = [
             Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")
@@ -326,6 +330,18 @@ def _raise_refusal(exc: BaseException) -> None:
         raise FetchError(
             refused.message, where=refused.where, hint=refused.hint, reason=refused.reason, retryable=False
         ) from None
+
+
+def _raise_local_fault(exc: BaseException, folder: Path, stem: str) -> None:
+    """A local fault behind a yt-dlp error (it could not write: disk full, ...) raises LocalFault;
+    its partial files go (they would only take the space a rerun needs)."""
+    fault = as_local_fault(exc, folder)
+    if fault is None:
+        return
+    for f in folder.glob(f".{stem}.ytdl.*"):
+        with contextlib.suppress(OSError):
+            f.unlink()
+    raise fault from None
 
 
 class _TooLarge(Exception):
@@ -428,9 +444,6 @@ def _clean(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("ERROR: ", "").strip()[:300]
 
 
-_HASHTAG = re.compile(r"#(\w+)")
-
-
 def archive_path(root: str | os.PathLike[str], source: str) -> Path:
     """yt-dlp's download archive of one source: ``ROOT/<source>/.ytdlp-archive.txt``."""
     folder = Path(root) / str(source)
@@ -504,7 +517,7 @@ class YtdlSource(Source):
 
     def item_from(self, sid: str, info: dict[str, Any], url: str | None) -> SourceItem:
         desc = info.get("description") or None
-        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or _HASHTAG.findall(desc or "")
+        tags = [t for t in info.get("tags") or [] if isinstance(t, str)] or hashtags_in(desc)
         return SourceItem(
             source=self.name,
             source_id=sid,
@@ -560,6 +573,9 @@ class YtdlSource(Source):
             return known
         try:
             path = self.fetcher.download(info, ctx.item_dir(item.source, item.source_id))
+        except LocalFault as fault:
+            ctx.record_fault(item, AssetKind.VIDEO, key, fault)
+            raise
         except FetchError as exc:
             log.info("%s/%s video: %s (%s)", item.source, item.source_id, exc.reason, exc.message)
             asset = MediaAsset(

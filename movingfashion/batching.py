@@ -12,6 +12,12 @@ their batches are disjoint and equally many.
 ``collate_clips`` stacks clips of equal length; with variable T (the ``all`` sampler) it pads
 ``frames`` with zeros and ``boxes`` with NaN to the longest clip and returns ``mask``
 [B, T_max] (True = real frame) and ``lengths``. Strings and other fields become lists.
+
+``loader_settings`` are the DataLoader settings under which workers scale (measured with
+``benchmarks/bench_loader.py``): open the dataset with ``dtype=torch.uint8`` (a quarter of the
+bytes cross from the workers through shared memory, no float conversion in the workers),
+keep the workers alive between epochs, let each prefetch a few batches, pin memory when a
+GPU takes the batches, and convert on the device with :func:`frames_to_float`.
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     Tensors of equal shape are stacked; ``frames`` / ``boxes`` / ``frame_indices`` of different
     lengths are padded (zeros / NaN / -1) and ``mask`` + ``lengths`` say which frames are real.
     Whole frames of different sizes (``crop="frame"`` without ``frame_size``) stay a list.
+    Items that stand in for undecodable ones (``on_bad="skip"``) carry ``skipped``: every such
+    record of the batch is gathered into ``batch["skipped"]`` (absent when there is none).
     """
     if not items:
         raise ValueError("empty batch")
@@ -117,7 +125,10 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     lengths = [len(it["frames"]) for it in items]
     tmax = max(lengths)
     same_len = len(set(lengths)) == 1
+    skipped = [s for it in items for s in it.get("skipped", ())]
     for key in items[0]:
+        if key == "skipped":
+            continue
         vals = [it[key] for it in items]
         if key in ("frames", "boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):
             shapes = {tuple(v.shape[1:]) for v in vals}
@@ -142,4 +153,34 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         mask[i, :n] = True
     out["mask"] = mask
     out["lengths"] = torch.tensor(lengths)
+    if skipped:
+        out["skipped"] = skipped
     return out
+
+
+def loader_settings(num_workers: int = 2, *, pin_memory: bool | None = None) -> dict[str, Any]:
+    """DataLoader keyword arguments for fast clip loading (see the module docstring).
+
+    ``num_workers`` about the number of cores; ``pin_memory`` defaults to whether CUDA is
+    available. Pass them with your own ``batch_size``, ``sampler`` and ``collate_fn``::
+
+        DataLoader(ds, batch_size=8, sampler=PKSampler(ds, 4, 2), collate_fn=collate_clips,
+                   **loader_settings(2))
+    """
+    workers = max(0, int(num_workers))
+    out: dict[str, Any] = {
+        "num_workers": workers,
+        "pin_memory": torch.cuda.is_available() if pin_memory is None else bool(pin_memory),
+    }
+    if workers:
+        out.update(persistent_workers=True, prefetch_factor=4)
+    return out
+
+
+def frames_to_float(frames: torch.Tensor, device: str | torch.device | None = None) -> torch.Tensor:
+    """uint8 frames (``dtype=torch.uint8`` items) -> float in [0, 1] on ``device`` (moved first).
+
+    Gives exactly what ``dtype=torch.float32`` would have given, converted where it is cheap.
+    """
+    t = frames.to(device, non_blocking=True) if device is not None else frames
+    return t.to(torch.float32).div_(255.0)

@@ -6,13 +6,26 @@ import click
 
 from movingfashion.executors.options import executor_options
 from movingfashion.media.readers import backend_names
-from schemas.cli_support import emit, json_option, progress
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    exit_if_failed,
+    json_option,
+    legacy_argument,
+    merge_legacy,
+    out_option,
+    progress,
+    require_dataset,
+)
 
 
-@click.command("crop-cache", context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.command("crop-cache", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("dataset", "--dataset")
+@dataset_option(required=False, help="Dataset folder (official format, mf publish). Required.")
 @click.option("--split", default="train", show_default=True, help="train, test, or a split JSON file.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Cache folder to write.")
+@out_option(help="Cache folder to write.")
 @click.option(
     "--pool",
     type=int,
@@ -36,7 +49,8 @@ from schemas.cli_support import emit, json_option, progress
 )
 @json_option
 def crop_cache(
-    dataset: str,
+    legacy_dataset: str | None,
+    dataset: str | None,
     split: str,
     out: str,
     pool: int | None,
@@ -57,14 +71,16 @@ def crop_cache(
     (same frames, same pixels), only faster. --pool N keeps N frames per video (less disk,
     frames then come from that pool). The dataset must be opened with the same --crop,
     --crop-size / --frame-size and --context. Reruns skip videos already cached; bad rows are
-    skipped and listed.
+    skipped and listed (exit 1). The dataset was positional before: `mf crop-cache DATASET`
+    still works, with a deprecation warning.
 
     \b
     Examples:
-      mf crop-cache dataset --split train --out cache/train
-      mf crop-cache dataset --split train --out cache/train-pool --pool 32 --json
-      mf crop-cache /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
+      mf crop-cache --dataset dataset --split train --out cache/train
+      mf crop-cache --dataset dataset --split train --out cache/train-pool --pool 32 --json
+      mf crop-cache --dataset /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
     """
+    dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
     from movingfashion.dataset import MovingFashionDataset, build_crop_cache
     from movingfashion.executors import make_executor
 
@@ -99,5 +115,7 @@ def crop_cache(
         lambda r: (
             f"crop cache {r['out']}: {r['built']} videos built, "
             f"{r['already_cached']} already cached, {len(r['skipped'])} skipped"
+            + "".join(f"\n  skipped {s['item']}: {s['reason']}" for s in r["skipped"])
         ),
     )
+    exit_if_failed(result["skipped"])

@@ -20,26 +20,46 @@ Design choices (documented contract):
   asks for several different clips of the same item. Evaluation uses no randomness at all.
 * **Candidates**: with ``crop="tracklet"`` only frames that have a tracklet box can be sampled;
   with ``crop="frame"`` every frame of the video.
-* **Bad rows** (``on_bad``): a missing video, missing shop image, empty tracklet (tracklet
-  crops), unknown class, or a box outside the frame raise a clear ``MFError`` naming the
-  product and file with ``on_bad="raise"`` (default). With ``on_bad="skip"`` the bad video is
-  dropped (the product when no usable video is left, or when its shop image or class is bad),
-  bad boxes drop just their frame, and every drop is listed in ``dataset.skipped``. Problems
-  that only show when a video is decoded (a box outside the real frame, a frame index past the
-  end) are checked once per video at first use, with the same policy: under ``skip`` the
-  offending frames leave the candidate set and the clip is sampled again. A video that cannot
-  be decoded at all always raises :class:`MediaError` (call :meth:`check` before training to
-  find those up front).
+* **Bad rows** (``on_bad``): a row missing a field or holding a malformed one, a path leaving
+  the dataset folder, a missing video or shop image, an empty tracklet (tracklet crops), an
+  unknown class, or a box outside the frame raise a clear ``MFError`` naming the product and
+  file with ``on_bad="raise"`` (default). With ``on_bad="skip"`` rows are validated one by one:
+  a bad row drops its product (a bad video just that video; the product when no usable video is
+  left), bad boxes drop just their frame, a malformed ``entries.jsonl`` line just that line, and
+  every drop is listed in ``dataset.skipped`` as ``(product id, reason)``. Problems that only
+  show when a video is decoded (a box outside the real frame, a frame index past the end) are
+  checked once per video at first use, with the same policy: under ``skip`` the offending
+  frames leave the candidate set and the clip is sampled again.
+* **Undecodable media** (a video or shop image that does not decode): ``on_bad="raise"`` raises
+  :class:`MediaError` (call :meth:`check` before training to find those up front). Under
+  ``skip`` item ``i`` is the first of ``i, i + 1, i + 2, ...`` that loads (so the same item in
+  every worker and every run), and the items it stands in for are listed in its ``skipped`` key
+  (``index``, ``product_id``, ``video_path``, ``reason``); :func:`~movingfashion.batching.collate_clips`
+  gathers them into ``batch["skipped"]`` (absent when nothing was skipped). A DataLoader worker's
+  ``dataset.skipped`` stays in the worker: call :meth:`MovingFashionDataset.note_skips` with each
+  batch in the main process, and ``dataset.skipped`` lists every skip of the epoch afterwards
+  (each bad row or file once). The healthy path costs nothing extra: the fallback only runs on
+  an error.
 * **Crop cache** (optional, for speed): :func:`build_crop_cache` decodes each video once and
   stores the crops of its frames; ``crop_cache=DIR`` then reads the clip from a memory-mapped
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
   trade-off: evaluate without it to follow the paper's protocol).
-* **Decoder** (``backend``): ``"auto"`` = torchcodec (exact seeking), then PyAV (the unneeded
-  non-reference frames skipped, bit-identical to a full decode), then decord ``get_batch``,
-  then OpenCV, per file; a name from :func:`movingfashion.media.readers.backend_names` forces one.
+* **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
+  (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
+  crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
+  as the live path and reads T small JPEGs per clip (pixels within
+  :data:`movingfashion.training_copy.TOLERANCE` of the live crops). A stale or corrupt copy of
+  a video is named in one warning and that video is decoded live.
+* **Decoder** (``backend``): ``"auto"`` = the reader registry's choice for sparse access
+  (PyAV, which skips the non-reference frames a clip does not need; torchcodec for streams
+  without B-frames), then decord, then OpenCV, per file; a name from
+  :func:`movingfashion.media.readers.backend_names` forces one. Each decoded frame is cropped
+  as it comes (full frames are never stacked).
 * **dtype**: ``torch.float32`` (default, values in [0, 1]) or ``torch.uint8`` (0..255, four
-  times less to pass from DataLoader workers; convert on the GPU).
+  times less to pass from DataLoader workers; convert on the GPU with
+  :func:`movingfashion.batching.frames_to_float`, DataLoader settings in
+  :func:`movingfashion.batching.loader_settings`).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
   when ``frame_size`` resizes them) and in original pixels for ``crop="tracklet"``; frames
   without a box hold NaN. Boxes up to ``box_tolerance`` pixels outside the frame are clipped.
@@ -62,19 +82,21 @@ from pydantic import ValidationError
 
 from movingfashion.executors import Executor, WorkerResources
 from movingfashion.media.images import read_image
-from movingfashion.media.readers import ReaderCache, backend_names
+from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
-from schemas.atomic import atomic_open, atomic_write_json
+from movingfashion.training_copy import CopyEntry, CorruptCopy, TrainingCopy
+from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import read_official
-from schemas.paths import inside, resolve_under
+from schemas.official import read_official, read_official_rows
+from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 
 log = logging.getLogger(__name__)
 
 #: Decoded shop images kept per process (about 150 kB each at 224 x 224).
 SHOP_CACHE_SIZE = 256
+_NO_BOX = [np.nan] * 4
 
 Size = tuple[int, int]
 
@@ -161,6 +183,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         backend: str = "auto",
         crop_cache: str | os.PathLike[str] | None = None,
         dtype: torch.dtype = torch.float32,
+        training_copy: str | os.PathLike[str] | None = None,
     ) -> None:
         self.root = Path(root)
         split_path = Path(split) if split.endswith(".json") else self.root / f"{split}.json"
@@ -202,12 +225,27 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: dict[str, dict[str, Any] | None] = {}
+        self._arrays = _OpenArrays()
+        self.training_copy: TrainingCopy | None = None
+        if training_copy is not None:
+            if crop_cache is not None:
+                raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
+            self.training_copy = TrainingCopy(training_copy, self.cache_params())
 
+        self._skip_seen: set[tuple[str, str]] = set()
         want_partition = Partition(partition) if partition is not None else None
         want_classes = self._parse_classes(classes)
-        official = read_official(split_path)
+        if on_bad == "skip":  # row by row: a bad row is listed, the others load
+            official, bad_rows = read_official_rows(split_path)
+            self.skipped.extend(bad_rows)
+        else:
+            official = read_official(split_path)
         entries_path = self.root / "entries.jsonl"
-        entries = read_entry_rows(entries_path) if entries_path.is_file() else None
+        entries = (
+            read_entry_rows(entries_path, bad=self.skipped if on_bad == "skip" else None)
+            if entries_path.is_file()
+            else None
+        )
         if want_classes is not None and entries is None:
             raise ConfigError(
                 "filtering by class needs entries.jsonl",
@@ -289,9 +327,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 df2_class = raw
                 if row.get("partition") in (Partition.REGULAR.value, Partition.HARD.value):
                     partition = Partition(row["partition"])
-        shop = resolve_under(
-            self.root, entry.img_path, what="img_path", where=where, root_label="the dataset"
-        )
+        try:
+            shop = resolve_under(
+                self.root, entry.img_path, what="img_path", where=where, root_label="the dataset"
+            )
+        except PathEscapeError as exc:  # e.g. a link leaving the dataset folder
+            if self.on_bad == "raise":
+                raise
+            self.skipped.append((pid, str(exc)))
+            return None
         if not shop.is_file():
             self._bad(
                 pid,
@@ -303,9 +347,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         videos = []
         for vi, rel in enumerate(entry.video_paths):
-            path = resolve_under(
-                self.root, rel, what=f"video_paths[{vi}]", where=where, root_label="the dataset"
-            )
+            try:
+                path = resolve_under(
+                    self.root, rel, what=f"video_paths[{vi}]", where=where, root_label="the dataset"
+                )
+            except PathEscapeError as exc:
+                if self.on_bad == "raise":
+                    raise
+                self.skipped.append((pid, str(exc)))
+                continue
             if not path.is_file():
                 self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
                 continue
@@ -428,6 +478,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         meta = self._cached(video)
         if meta is not None:
             return list(meta["frames"])
+        if self.training_copy is not None:
+            entry = self.training_copy.entry(video)
+            if entry is not None:
+                return entry.frames
         return self._candidates_uncached(video)
 
     def _candidates_uncached(self, video: VideoRecord) -> list[int]:
@@ -451,44 +505,121 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if self.crop_cache is not None:
+        if self.on_bad == "raise":
+            return self._item(index)
+        return self._item_or_next(index)
+
+    def _item_or_next(self, index: int) -> dict[str, Any]:
+        """``on_bad="skip"``: the first of items ``index, index + 1, ...`` that loads; the ones it
+        stands in for are listed in its ``skipped`` key (and in this process's ``skipped``)."""
+        n = len(self._index)
+        replaced: list[dict[str, Any]] = []
+        for step in range(n):
+            i = int(index) + step
+            try:
+                item = self._item(i)
+            except (MediaError, DataFormatError) as exc:
+                pi, vi = self._index[i % n]
+                rec = self.products[pi]
+                video = rec.videos[vi if vi is not None else 0].rel_path if rec.videos else None
+                replaced.append(
+                    {"index": i, "product_id": rec.product_id, "video_path": video, "reason": str(exc)}
+                )
+                self._note_skip(rec.product_id, str(exc))
+                continue
+            if replaced:
+                item["skipped"] = replaced
+            return item
+        raise MediaError(
+            f"none of the {n} items loads (on_bad='skip')",
+            where=str(self.split_path),
+            hint="see dataset.skipped; check the videos with dataset.check()",
+        )
+
+    def _note_skip(self, pid: str, reason: str) -> None:
+        if (pid, reason) not in self._skip_seen:
+            self._skip_seen.add((pid, reason))
+            self.skipped.append((pid, reason))
+            log.warning("%s: skipped product '%s': %s", self.split_path, pid, reason)
+
+    def note_skips(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """Record in ``self.skipped`` the skips of a batch (or item) made in a DataLoader worker,
+        whose own ``skipped`` list stays in the worker; returns them. Call it in the main process
+        with every batch: after the epoch ``dataset.skipped`` lists each bad row or file once."""
+        found = list(batch.get("skipped") or ())
+        for s in found:
+            self._note_skip(str(s["product_id"]), str(s["reason"]))
+        return found
+
+    def _item(self, index: int) -> dict[str, Any]:
+        """Item ``index`` from the crop cache, the training copy or live decoding."""
+        if self.crop_cache is not None or self.training_copy is not None:
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
             meta = self._cached(video)
             if meta is not None:
                 return self._item_from_cache(index, rec, vi, video, idx, meta)
+            entry = self.training_copy.entry(video) if self.training_copy is not None else None
+            if entry is not None:
+                try:
+                    return self._item_from_copy(index, rec, vi, video, idx, entry)
+                except CorruptCopy as exc:
+                    self.training_copy.drop(video.rel_path, str(exc))  # one warning, then live
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
-            arr = self._decode(video, idx)
-            if self._check_video(rec, video, arr.shape[1:3]):
+            clip, out_boxes, (h0, w0) = self._cut(video, idx)
+            if self._check_video(rec, video, (h0, w0)):
                 break
         else:  # pragma: no cover - _check_video converges after one pruning
             raise DataFormatError("cannot sample a valid clip", where=str(video.path))
-        h0, w0 = arr.shape[1:3]
-        boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in idx], dtype=np.float32).reshape(-1, 4)
-        if self.crop == "tracklet":
-            clip = self._crops(arr, boxes)
-            out_boxes = boxes
-        else:
-            clip, out_boxes = self._whole(arr, boxes)
+        return self._make_item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0))
+
+    def _make_item(
+        self,
+        index: int,
+        rec: ProductRecord,
+        vi: int,
+        video: VideoRecord,
+        idx: list[int],
+        clip: np.ndarray,
+        boxes: np.ndarray,
+        orig_size: tuple[int, int],
+    ) -> dict[str, Any]:
+        """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``)."""
         frames_t = self._tensor(clip)
         if self.transform is not None:
             frames_t = self.transform(frames_t)
-        shop = self._shop(rec)
         return {
-            "shop": shop,
+            "shop": self._shop(rec),
             "frames": frames_t,
             "frame_indices": torch.tensor(idx, dtype=torch.long),
-            "boxes": torch.from_numpy(out_boxes),
+            "boxes": torch.from_numpy(boxes),
             "product_id": rec.product_id,
             "df2_class": rec.df2_class if rec.df2_class is not None else -1,
             "partition": rec.partition.value,
             "video_path": video.rel_path,
             "video_index": vi,
             "index": int(index),
-            "orig_size": (int(h0), int(w0)),
+            "orig_size": (int(orig_size[0]), int(orig_size[1])),
         }
+
+    def _cut(
+        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None
+    ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """Decode frames ``idx`` of ``video`` and cut them: (uint8 clip, output boxes, (H, W) decoded).
+
+        Each decoded frame is cropped (or resized) as it is, never copied into a batch of full
+        frames first. ``reader``: an open reader to use (caches and copies pass one opened for
+        whole-video access, :meth:`sequential_reader`); default: the dataset's reader cache.
+        """
+        frames = self._decode_list(video, idx, reader)
+        h0, w0 = frames[0].shape[:2] if frames else (0, 0)
+        boxes = np.array([video.boxes.get(f, _NO_BOX) for f in idx], dtype=np.float32).reshape(-1, 4)
+        if self.crop == "tracklet":
+            return self._crops(frames, boxes), boxes, (h0, w0)
+        clip, scaled = self._whole(frames, boxes)
+        return clip, scaled, (h0, w0)
 
     def check(
         self, *, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
@@ -539,7 +670,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         idx: list[int],
         meta: dict[str, Any],
     ) -> dict[str, Any]:
-        arr = np.load(cache_entry(self.crop_cache, video.rel_path)[0], mmap_mode="r")
+        arr = self._arrays.get(cache_entry(self.crop_cache, video.rel_path)[0])
         pos = {f: i for i, f in enumerate(meta["frames"])}
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
@@ -560,6 +691,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             "index": int(index),
             "orig_size": tuple(meta["orig_size"]),
         }
+
+    def _item_from_copy(
+        self,
+        index: int,
+        rec: ProductRecord,
+        vi: int,
+        video: VideoRecord,
+        idx: list[int],
+        entry: CopyEntry,
+    ) -> dict[str, Any]:
+        pos = entry.rows()
+        rows = [pos[f] for f in idx]
+        clip = entry.read(rows)
+        boxes = np.array(
+            [[np.nan if v is None else v for v in entry.boxes[r]] for r in rows], dtype=np.float32
+        ).reshape(-1, 4)
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, entry.orig_size)
 
     # ------------------------------------------------------------------ internals
     def _check_video(
@@ -591,39 +739,57 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return True
 
     def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
-        from movingfashion.media.readers import read_frames
+        """uint8 RGB ``[T, H, W, 3]`` of frames ``idx`` (any order, repeats allowed)."""
+        return np.stack(self._decode_list(video, idx))
+
+    def _decode_list(
+        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None
+    ) -> list[np.ndarray]:
+        """One uint8 RGB array per frame of ``idx``; each distinct frame is decoded once."""
+        from movingfashion.media.readers import decode
 
         uniq = sorted(set(idx))
-        arr = read_frames(video.path, uniq, cache=self.cache)
+        if reader is None:
+            frames = decode(self.cache.get(video.path), uniq, backend=self.cache.backend, as_list=True)
+        else:
+            frames = decode(reader, uniq, backend=self.cache.backend, access="sequential", as_list=True)
         if len(uniq) == len(idx):
-            return arr
+            return list(frames)
         pos = {f: i for i, f in enumerate(uniq)}
-        return arr[[pos[f] for f in idx]]
+        return [frames[pos[f]] for f in idx]
 
-    def _crops(self, arr: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    def sequential_reader(self, video: VideoRecord) -> FrameReader:
+        """A reader of ``video`` opened for whole-video decoding (the caller closes it)."""
+        from movingfashion.media.readers import open_reader
+
+        return open_reader(video.path, backend=self.cache.backend, access="sequential")
+
+    def _crops(self, arr: Sequence[np.ndarray], boxes: np.ndarray) -> np.ndarray:
         import cv2
 
-        h, w = arr.shape[1:3]
         ch, cw = self.crop_size or (224, 224)
         out = np.empty((len(arr), ch, cw, 3), np.uint8)
         for i, (img, b) in enumerate(zip(arr, boxes, strict=True)):
+            h, w = img.shape[:2]
             x1, y1, x2, y2 = b
             if self.context:
                 dx, dy = (x2 - x1) * self.context / 2, (y2 - y1) * self.context / 2
                 x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
             xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
             xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
-            out[i] = cv2.resize(img[ya:yb, xa:xb], (cw, ch), interpolation=cv2.INTER_AREA)
+            cv2.resize(img[ya:yb, xa:xb], (cw, ch), dst=out[i], interpolation=cv2.INTER_AREA)
         return out
 
-    def _whole(self, arr: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _whole(self, arr: Sequence[np.ndarray], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.frame_size is None:
-            return arr, boxes
+            return (arr if isinstance(arr, np.ndarray) else np.stack(arr)), boxes
         import cv2
 
-        h, w = arr.shape[1:3]
+        h, w = arr[0].shape[:2]
         fh, fw = self.frame_size
-        out = np.stack([cv2.resize(img, (fw, fh), interpolation=cv2.INTER_AREA) for img in arr])
+        out = np.empty((len(arr), fh, fw, 3), np.uint8)
+        for i, img in enumerate(arr):
+            cv2.resize(img, (fw, fh), dst=out[i], interpolation=cv2.INTER_AREA)
         scaled = boxes * np.array([fw / w, fh / h, fw / w, fh / h], dtype=np.float32)
         return out, scaled
 
@@ -640,6 +806,32 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()
         t = self._tensor(img[None])[0]
         return self.shop_transform(t) if self.shop_transform is not None else t
+
+
+class _OpenArrays:
+    """Memory-mapped crop-cache arrays kept open per process (not pickled into workers)."""
+
+    size = 64
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._open: dict[Path, np.ndarray] = {}
+
+    def get(self, path: Path) -> np.ndarray:
+        if os.getpid() != self._pid:
+            self._open, self._pid = {}, os.getpid()
+        arr = self._open.get(path)
+        if arr is None:
+            if len(self._open) >= self.size:
+                self._open.pop(next(iter(self._open)))
+            arr = self._open[path] = np.load(path, mmap_mode="r")
+        return arr
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()
 
 
 def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
@@ -683,6 +875,7 @@ def build_crop_cache(
         raise ConfigError("a crop cache of whole frames needs frame_size", where="frame_size")
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out)  # arrays a killed build left half-written
     params = dataset.cache_params()
     ex = executor or LocalExecutor()
     counts = {"built": 0, "already_cached": 0}
@@ -759,18 +952,12 @@ def _cache_video(
     cand = dataset._candidates_uncached(video)
     frames = sorted(set(cand if pool is None else _get("rrs")(cand, pool, train=False)))
     out_boxes_l, orig = [], None
+    reader = dataset.sequential_reader(video)
     with atomic_open(arr_path, "wb") as fh:
         for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
             chunk = frames[start : start + CACHE_DECODE_CHUNK]
-            arr = dataset._decode(video, chunk)
-            orig = arr.shape[1:3]
-            boxes = np.array([video.boxes.get(f, [np.nan] * 4) for f in chunk], dtype=np.float32).reshape(
-                -1, 4
-            )
-            if dataset.crop == "tracklet":
-                clip, out_boxes = dataset._crops(arr, boxes), boxes
-            else:
-                clip, out_boxes = dataset._whole(arr, boxes)
+            # whole-video access, each frame cut as it is decoded (no batch of full frames)
+            clip, out_boxes, orig = dataset._cut(video, chunk, reader)
             if start == 0:
                 np.lib.format.write_array_header_1_0(
                     fh,
@@ -782,6 +969,7 @@ def _cache_video(
                 )
             fh.write(np.ascontiguousarray(clip).tobytes())
             out_boxes_l.append(out_boxes)
+    reader.close()
     out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
     meta = {
         "video": video.rel_path,

@@ -6,36 +6,58 @@ from pathlib import Path
 
 import click
 
-from schemas.cli_support import emit, json_option, progress, run_main
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    emit,
+    json_option,
+    legacy_argument,
+    legacy_folder,
+    out_option,
+    progress,
+    run_main,
+)
+
+_df2_opt = click.option(
+    "--df2",
+    "df2_root",
+    type=click.Path(exists=True, file_okay=False),
+    help="DeepFashion2 root (train/, validation/ with image/ and annos/). Required.",
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def df2() -> None:
-    """DeepFashion2 converters and Multi-DeepFashion2.
+    """DeepFashion2 converters and Multi-DeepFashion2 (DF2 root: --df2; positional before).
 
     \b
     Examples:
-      mf df2 to-coco DF2_ROOT --split validation --out df2_val_coco.json
-      mf df2 to-yolo DF2_ROOT --out df2_yolo
-      mf df2 multidf2 DF2_ROOT --split validation --out multidf2_val.json
+      mf df2 to-coco --df2 DF2_ROOT --split validation --out df2_val_coco.json
+      mf df2 to-yolo --df2 DF2_ROOT --out df2_yolo
+      mf df2 multidf2 --df2 DF2_ROOT --split validation --out multidf2_val.json
     """
 
 
-@df2.command("to-coco")
-@click.argument("df2_root", type=click.Path(exists=True, file_okay=False))
+@df2.command("to-coco", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("df2_root", "--df2")
+@_df2_opt
 @click.option("--split", default="train", show_default=True, help="Split folder under DF2_ROOT.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="COCO JSON file to write.")
+@out_option(file=True, help="COCO JSON file to write.")
 @json_option
-def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
+def to_coco_cmd(
+    legacy_df2_root: str | None, df2_root: str | None, split: str, out: str, as_json: bool
+) -> None:
     """Convert one DeepFashion2 split to COCO JSON (official conventions).
 
     image_id from the file name, bbox [x, y, w, h], area = w*h, 294-slot keypoints with the
     category's own slots filled, pair_id / style / source kept on every annotation.
 
     \b
-    Example:
-      mf df2 to-coco world/df2 --split train --out coco_train.json --json
+    Examples:
+      mf df2 to-coco --df2 world/df2 --split train --out coco_train.json --json
+      mf df2 to-coco --df2 /data/DeepFashion2 --split validation --out coco_val.json
     """
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import write_coco
 
     counts = write_coco(
@@ -45,9 +67,10 @@ def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
     emit(result, as_json, lambda r: f"wrote {r['out']}: {r['images']} images, {r['annotations']} annotations")
 
 
-@df2.command("to-yolo")
-@click.argument("df2_root", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="YOLO dataset folder to write.")
+@df2.command("to-yolo", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("df2_root", "--df2")
+@_df2_opt
+@out_option(help="YOLO dataset folder to write.")
 @click.option(
     "--split",
     "splits",
@@ -57,18 +80,24 @@ def to_coco_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
     help="Split folders to convert (repeatable).",
 )
 @json_option
-def to_yolo_cmd(df2_root: str, out: str, splits: tuple[str, ...], as_json: bool) -> None:
+def to_yolo_cmd(
+    legacy_df2_root: str | None, df2_root: str | None, out: str, splits: tuple[str, ...], as_json: bool
+) -> None:
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
 
     The same converter detector training uses (class = DF2 id - 1).
 
     \b
-    Example:
-      mf df2 to-yolo world/df2 --out df2_yolo --json
+    Examples:
+      mf df2 to-yolo --df2 world/df2 --out df2_yolo --json
+      mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_yolo --split train
     """
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import df2_to_yolo
 
-    data_yaml = df2_to_yolo(df2_root, out, tuple(splits))
+    data_yaml = df2_to_yolo(
+        df2_root, out, tuple(splits), progress=lambda it: progress(it, desc="df2 -> yolo", unit="img")
+    )
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))
     emit(
         {"data_yaml": str(data_yaml), "images": labels},
@@ -77,20 +106,25 @@ def to_yolo_cmd(df2_root: str, out: str, splits: tuple[str, ...], as_json: bool)
     )
 
 
-@df2.command("multidf2")
-@click.argument("df2_root", type=click.Path(exists=True, file_okay=False))
+@df2.command("multidf2", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("df2_root", "--df2")
+@_df2_opt
 @click.option("--split", default="validation", show_default=True, help="Split folder under DF2_ROOT.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="Index JSON to write.")
+@out_option(file=True, help="Index JSON to write.")
 @json_option
-def multidf2_cmd(df2_root: str, split: str, out: str, as_json: bool) -> None:
+def multidf2_cmd(
+    legacy_df2_root: str | None, df2_root: str | None, split: str, out: str, as_json: bool
+) -> None:
     """Build the Multi-DeepFashion2 index: shop item + user images of the same pair and style.
 
     Load it with MultiDeepFashion2Dataset(DF2_ROOT, SPLIT, index=OUT).
 
     \b
-    Example:
-      mf df2 multidf2 world/df2 --split validation --out multidf2_val.json --json
+    Examples:
+      mf df2 multidf2 --df2 world/df2 --split validation --out multidf2_val.json --json
+      mf df2 multidf2 --df2 /data/DeepFashion2 --split train --out multidf2_train.json
     """
+    df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.multidf2 import write_multidf2
 
     counts = write_multidf2(df2_root, split, out)

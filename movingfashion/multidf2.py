@@ -143,7 +143,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
                 raise DataFormatError(
                     f"not a Multi-DeepFashion2 index ({exc})",
                     where=str(index),
-                    hint="build it with: mf df2 multidf2 DF2_ROOT --split SPLIT --out FILE",
+                    hint="build it with: mf df2 multidf2 --df2 DF2_ROOT --split SPLIT --out FILE",
                 ) from None
         else:
             seqs = build_multidf2(self.root, split)

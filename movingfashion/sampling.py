@@ -30,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 
 class FrameSampler(ABC):
@@ -162,23 +163,54 @@ def get_sampler(sampler: str | FrameSampler) -> FrameSampler:
     """A sampler instance from its name (or the instance itself)."""
     if isinstance(sampler, FrameSampler):
         return sampler
-    try:
-        return SAMPLERS[sampler]()
-    except KeyError:
-        raise ConfigError(
-            f"unknown frame sampler {sampler!r}",
-            where="sampler",
-            hint=f"choose one of {', '.join(sorted(SAMPLERS))}",
-        ) from None
+    return lookup(SAMPLERS, sampler, what="frame sampler", where="sampler")()
 
 
 class QualityConfig(BaseModel):
-    """Weights of the per-frame quality score used by the ``salient`` sampler."""
+    """Weights of the per-frame expressiveness score used by the ``salient`` sampler.
+
+    The terms (each in [0, 1]) follow SF-CLIP's idea of fashion expressiveness: how visible
+    the item is (detector confidence, box area against the largest box of the video), whether
+    it is cut by the frame border (truncation), and how good the view is (box shape against the
+    tracklet's typical shape, a box that jumps away from its neighbours, crop sharpness when
+    the caller measured it). The score is their weighted mean; a term without its input (no
+    frame size, no sharpness) is left out of the mean.
+    """
 
     w_confidence: float = Field(0.5, ge=0, description="weight of the detector confidence (1.0 if unknown)")
     w_complete: float = Field(0.3, ge=0, description="weight of box completeness (not cut by the border)")
     w_size: float = Field(0.2, ge=0, description="weight of box area relative to the largest in the video")
+    w_shape: float = Field(
+        0.2, ge=0, description="weight of the box shape: aspect ratio against the tracklet's median"
+    )
+    w_steady: float = Field(
+        0.3, ge=0, description="weight of steadiness: the box stays near its neighbours (a jump = drift)"
+    )
+    w_sharp: float = Field(
+        0.3, ge=0, description="weight of crop sharpness, relative to the video's sharpest"
+    )
     border_margin: float = Field(2.0, ge=0, description="px: a box side this close to the frame edge is cut")
+    steady_window: int = Field(2, ge=1, description="neighbours on each side compared for steadiness")
+
+
+def _steadiness(boxes: Mapping[int, Sequence[float]], window: int) -> dict[int, float]:
+    """1 when a box's centre sits on the median centre of its ``window`` neighbours on each side
+    (in frame order), falling to 0 at one box diagonal away. The window is kept symmetric (it
+    shrinks near the ends), so steady motion scores 1 on every frame, the first and last too."""
+    keys = sorted(boxes)
+    arr = np.asarray([boxes[k] for k in keys], dtype=np.float64)
+    centre = np.stack([(arr[:, 0] + arr[:, 2]) / 2, (arr[:, 1] + arr[:, 3]) / 2], 1)
+    diag = np.hypot(arr[:, 2] - arr[:, 0], arr[:, 3] - arr[:, 1]).clip(min=1e-6)
+    out = {}
+    for i, k in enumerate(keys):
+        w = min(window, i, len(keys) - 1 - i)
+        nb = [j for j in range(i - w, i + w + 1) if j != i]
+        if not nb:
+            out[int(k)] = 1.0
+            continue
+        ref = np.median(centre[nb], 0)
+        out[int(k)] = float(max(0.0, 1.0 - np.hypot(*(centre[i] - ref)) / diag[i]))
+    return out
 
 
 def frame_quality(
@@ -187,19 +219,26 @@ def frame_quality(
     height: int | None,
     confidences: Mapping[int, float] | None = None,
     config: QualityConfig | None = None,
+    sharpness: Mapping[int, float] | None = None,
 ) -> dict[int, float]:
-    """Quality in [0, 1] of every boxed frame: confidence, completeness and relative size.
+    """Expressiveness in [0, 1] of every boxed frame (see :class:`QualityConfig`).
 
     Completeness is the share of the four box sides that stay ``border_margin`` pixels away
     from the frame edge (1.0 when the frame size is unknown); size is the box area divided by
-    the largest box area of the video.
+    the largest box area of the video; shape is 1 minus the |log| ratio of the box's aspect
+    ratio to the median one (0 at a factor 2); ``sharpness`` (frame -> e.g. Laplacian variance of
+    the crop, see :func:`crop_sharpness`) counts relative to the sharpest frame given.
     """
     cfg = config or QualityConfig()
     if not boxes:
         return {}
     areas = {f: max(0.0, (b[2] - b[0]) * (b[3] - b[1])) for f, b in boxes.items()}
     amax = max(areas.values()) or 1.0
-    total = cfg.w_confidence + cfg.w_complete + cfg.w_size or 1.0
+    aspect = {f: max(b[2] - b[0], 1e-6) / max(b[3] - b[1], 1e-6) for f, b in boxes.items()}
+    med_aspect = float(np.median(list(aspect.values())))
+    steady = _steadiness(boxes, cfg.steady_window) if cfg.w_steady > 0 else {}
+    smax = max(sharpness.values(), default=0.0) if sharpness else 0.0
+    weights = cfg.w_confidence + cfg.w_complete + cfg.w_size + cfg.w_shape + cfg.w_steady
     m = cfg.border_margin
     out: dict[int, float] = {}
     for f, b in boxes.items():
@@ -210,5 +249,34 @@ def frame_quality(
         else:
             complete = 1.0
         size = areas[f] / amax
-        out[int(f)] = (cfg.w_confidence * conf + cfg.w_complete * complete + cfg.w_size * size) / total
+        shape = max(0.0, 1.0 - abs(np.log(aspect[f] / med_aspect)) / np.log(2.0))
+        total = (
+            cfg.w_confidence * conf
+            + cfg.w_complete * complete
+            + cfg.w_size * size
+            + cfg.w_shape * shape
+            + cfg.w_steady * steady.get(f, 1.0)
+        )
+        norm = weights
+        if sharpness and smax > 0 and f in sharpness:
+            total += cfg.w_sharp * float(sharpness[f]) / smax
+            norm += cfg.w_sharp
+        out[int(f)] = total / (norm or 1.0)
     return out
+
+
+def crop_sharpness(crops: np.ndarray) -> np.ndarray:
+    """Variance of the Laplacian of each crop's grey image, ``[N, 3, H, W]`` or ``[N, H, W, 3]``
+    (any scale) -> ``[N]``: low for blurred crops."""
+    x = np.asarray(crops, dtype=np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"expected [N, 3, H, W] or [N, H, W, 3] crops, got shape {x.shape}")
+    grey = x.mean(1) if x.shape[1] == 3 else x.mean(-1)
+    lap = (
+        -4 * grey[:, 1:-1, 1:-1]
+        + grey[:, :-2, 1:-1]
+        + grey[:, 2:, 1:-1]
+        + grey[:, 1:-1, :-2]
+        + grey[:, 1:-1, 2:]
+    )
+    return lap.reshape(len(x), -1).var(1)

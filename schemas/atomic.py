@@ -1,4 +1,14 @@
-"""Atomic file writes: temporary file in the same folder, fsync, rename."""
+"""Atomic file writes: temporary file in the same folder, fsync, rename.
+
+A local fault while writing (disk full, no permission, read-only file system, no file handle
+left) raises :class:`~schemas.errors.LocalFault` naming the target, with the temporary file
+removed and the target untouched.
+
+A process killed mid-write (SIGKILL, power loss) cannot remove its temporary file. Its name says
+whose it is (``.<name>.<host>-<pid>.<random>.part``): :func:`sweep_partials`, called by each long
+command on the folders it writes, removes those of processes of this host that are gone, and
+never one a live writer (another shard, another command) is still filling.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +16,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from schemas.faults import as_local_fault, local_faults
 
 
 def _read_umask() -> int:
@@ -21,6 +35,40 @@ def _read_umask() -> int:
 
 _UMASK = _read_umask()
 
+#: ``.<name>.<host>-<pid>.<random>.part``: a temporary file of :func:`atomic_open`
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part$")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) -> int:
+    """Remove the temporary files that killed writers of this host left in ``folders`` (those of
+    live processes, of other hosts and every other file stay); returns how many went."""
+    host, removed = _host(), 0
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            continue
+        for p in folder.rglob(".*.part") if recursive else folder.glob(".*.part"):
+            m = _PARTIAL.match(p.name)
+            if m is None or m["host"] != host or _alive(int(m["pid"])) or not p.is_file():
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                removed += 1
+    return removed
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
@@ -31,8 +79,11 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     so published datasets stay readable by the group and others as the user's umask allows.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    with local_faults(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.{_host()}-{os.getpid()}.", suffix=".part", dir=target.parent
+        )
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as fh:
@@ -40,9 +91,12 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        fault = as_local_fault(exc, target) if isinstance(exc, OSError) else None
+        if fault is not None:
+            raise fault from exc
         raise
 
 
@@ -53,6 +107,16 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
+    """Write ``data`` atomically unless the file already holds exactly it (its mtime then stays);
+    True when it was written. Reruns of publish and of the archive description use it."""
+    p = Path(path)
+    if p.is_file() and p.read_bytes() == data:
+        return False
+    atomic_write_bytes(p, data)
+    return True
 
 
 def atomic_write_json(

@@ -11,6 +11,12 @@ collectors write it, cleaning and annotations update it, and no stage imports a 
   busy timeout, so writers queue instead of failing; a killed writer loses only its
   uncommitted transaction.
 * Schema migrations are numbered (``PRAGMA user_version``) and applied on open.
+* Damage is detected: ``PRAGMA quick_check`` runs on open, before anything is written (a full
+  ``integrity_check`` in :meth:`Catalog.check`, ``mf catalog check``). A damaged catalog raises
+  :class:`~schemas.errors.CatalogCorrupt` (one line naming the file and the way back: SQLite's
+  ``.recover`` or a copy) and is never written to; so does damage a query runs into later.
+  SQLite's local faults (a full disk, an I/O error, a read-only file) raise
+  :class:`~schemas.errors.LocalFault`; no ``sqlite3`` exception leaves this module.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas.errors import CatalogError
+from schemas.errors import CatalogCorrupt, CatalogError
+from schemas.faults import local_faults, sqlite_fault
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: Numbered migrations. Append only; never edit a released one.
@@ -150,42 +157,145 @@ class ItemRow:
     updated_at: str
 
 
+class _Cursor:
+    """A cursor whose rows are read with SQLite's errors named (see :class:`_Connection`)."""
+
+    def __init__(self, cur: sqlite3.Cursor, conn: _Connection) -> None:
+        self._cur, self._conn = cur, conn
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+    def fetchone(self) -> Any:
+        with self._conn.named():
+            return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with self._conn.named():
+            return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class _Connection:
+    """The sqlite3 connection with its errors named: damage -> :class:`CatalogCorrupt` (and the
+    catalog marked damaged: no later write), a full disk or I/O error -> ``LocalFault``, the
+    rest -> :class:`CatalogError`."""
+
+    def __init__(self, raw: sqlite3.Connection, path: Path) -> None:
+        self.raw, self.path = raw, path
+        self.damaged: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+    def execute(self, sql: str, args: Any = ()) -> _Cursor:
+        with self.named():
+            return _Cursor(self.raw.execute(sql, args), self)
+
+    def executemany(self, sql: str, rows: Iterable[Any]) -> _Cursor:
+        with self.named():
+            return _Cursor(self.raw.executemany(sql, rows), self)
+
+    @contextlib.contextmanager
+    def named(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise self.translate(exc) from None
+
+    def translate(self, exc: sqlite3.Error) -> Exception:
+        fault = sqlite_fault(exc, self.path)
+        if fault is not None:
+            return fault
+        if _is_damage(exc):
+            self.damaged = str(exc)
+            return CatalogCorrupt(str(self.path), str(exc))
+        return CatalogError(str(exc), where=str(self.path))
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite at all (a wrong --catalog), before SQLite opens it."""
+    with local_faults(path), open(path, "rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        raise CatalogError(
+            "cannot open catalog: not a SQLite file",
+            where=str(path),
+            hint="is it the catalog mf-collect wrote? If it was, its first page is damaged: restore it "
+            "from a copy",
+        )
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
 class Catalog:
     """A handle on the catalog database. Cheap to open; one per process or thread.
 
-    ``read_only``: an existing catalog opened for reading only (no migration, no write; e.g. a
-    reader beside the one process that writes it).
+    Opening checks the file (``PRAGMA quick_check``, before any write): a damaged catalog raises
+    :class:`~schemas.errors.CatalogCorrupt` and is left as it is. ``check="none"`` skips that
+    (only for a catalog just checked by the same process). ``read_only``: an existing catalog
+    opened for reading only (no migration, no write; e.g. a reader beside the one process that
+    writes it).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout_s: float = 60.0, read_only: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout_s: float = 60.0,
+        check: str = "quick",
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with local_faults(self.path.parent):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        existed = self.path.is_file() and self.path.stat().st_size > 0
+        if existed:
+            _check_header(self.path)
         try:
             target = f"{self.path.absolute().as_uri()}?mode=ro" if read_only else self.path
-            self._db = sqlite3.connect(
+            raw = sqlite3.connect(
                 target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
             )
-            self._db.row_factory = sqlite3.Row
+        except sqlite3.Error as exc:
+            raise sqlite_fault(exc, self.path) or CatalogError(
+                f"cannot open catalog: {exc}", where=str(self.path)
+            ) from None
+        raw.row_factory = sqlite3.Row
+        self._raw = raw
+        self._db = _Connection(raw, self.path)
+        try:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            if existed and check != "none":
+                problems = self._check_pages(full=check == "full", limit=3)
+                if problems:
+                    raise CatalogCorrupt(str(self.path), "; ".join(problems))
             if read_only:
                 self._check_version()
             else:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(
-                f"cannot open catalog: {exc}",
-                where=str(self.path),
-                hint="is it a SQLite catalog written by this toolkit?",
-            ) from None
+        except BaseException:
+            self._close_quietly()
+            raise
 
     # -- plumbing -----------------------------------------------------------------
     def close(self) -> None:
-        self._db.close()
+        self._raw.close()
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._raw.close()
 
     def __enter__(self) -> Catalog:
         return self
@@ -193,16 +303,35 @@ class Catalog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _check_pages(self, *, full: bool, limit: int | None = None) -> list[str]:
+        """SQLite's page checks: [] when the file is sound, else what they found."""
+        pragma = "integrity_check" if full else "quick_check"
+        try:
+            rows = self._db.execute(f"PRAGMA {pragma}" + (f"({int(limit)})" if limit else "")).fetchall()
+        except CatalogCorrupt as exc:
+            return [exc.detail]
+        found = [str(r[0]) for r in rows]
+        return [] if found == ["ok"] else found
+
+    def check(self, *, full: bool = True) -> list[str]:
+        """The problems SQLite's ``integrity_check`` (``quick_check`` if not ``full``) finds; [] = sound."""
+        return self._check_pages(full=full)
+
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locking) transaction, retried while the database is busy."""
+    def transaction(self) -> Iterator[_Connection]:
+        """An immediate (write-locking) transaction, retried while the database is busy.
+
+        Refused on a catalog found damaged; SQLite errors are named (see :class:`_Connection`),
+        and a failed commit is rolled back."""
+        if self._db.damaged:
+            raise CatalogCorrupt(str(self.path), self._db.damaged)
         for attempt in range(200):
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._raw.execute("BEGIN IMMEDIATE")
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise CatalogError(str(exc), where=str(self.path)) from None
+                    raise self._db.translate(exc) from None
                 time.sleep(min(0.05 * (attempt + 1), 1.0))
         else:
             raise CatalogError(
@@ -213,10 +342,18 @@ class Catalog:
         try:
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
-        else:
-            self._db.execute("COMMIT")
+        try:
+            self._raw.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._db.translate(exc) from None
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            if self._raw.in_transaction:
+                self._raw.execute("ROLLBACK")
 
     @property
     def schema_version(self) -> int:
@@ -390,7 +527,7 @@ class Catalog:
         return list(self._db.execute(sql, list(args)))
 
     def integrity_ok(self) -> bool:
-        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return not self.check(full=True)
 
     def status_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status")}

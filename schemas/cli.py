@@ -4,46 +4,60 @@ from __future__ import annotations
 
 import click
 
-from schemas.cli_support import emit, json_option
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    catalog_option,
+    emit,
+    json_option,
+    legacy_argument,
+    merge_legacy,
+    out_option,
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def schema() -> None:
     """JSON Schemas of the contracts, and validation of official JSON files.
 
     \b
     Examples:
-      mf schema export schemas-out/                      # one JSON Schema per contract model
+      mf schema export --out schemas-out                 # one JSON Schema per contract model
       mf schema validate dataset/train.json dataset/test.json
       mf schema validate dataset/test.json --json
     """
 
 
-@schema.command("export")
-@click.argument("out_dir", type=click.Path(file_okay=False))
+@schema.command("export", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("out_dir", "--out")
+@out_option(required=False, help="Folder of the JSON Schema files. Required.")
 @json_option
-def schema_export(out_dir: str, as_json: bool) -> None:
-    """Write one JSON Schema file per contract model into OUT_DIR.
+def schema_export(legacy_out_dir: str | None, out: str | None, as_json: bool) -> None:
+    """Write one JSON Schema file per contract model into the --out folder.
 
     \b
-    Example:
-      mf schema export schemas-out/
+    Examples:
+      mf schema export --out schemas-out
+      mf schema export --out schemas-out --json
     """
     from schemas.export import export_json_schemas
+
+    out_dir = merge_legacy(out, legacy_out_dir, "--out")
 
     paths = export_json_schemas(out_dir)
     emit({"written": [str(p) for p in paths]}, as_json, lambda r: "\n".join(r["written"]))
 
 
-@schema.command("validate")
+@schema.command("validate", context_settings=HELP, epilog=EXIT_STATUS)
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @json_option
 def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     """Validate official MovingFashion split files (train.json / test.json).
 
     \b
-    Example:
+    Examples:
       mf schema validate dataset/train.json dataset/test.json
+      mf schema validate dataset/test.json --json
     """
     from schemas.official import read_official
 
@@ -51,7 +65,7 @@ def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     emit(result, as_json, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def catalog() -> None:
     """Inspect the pipeline catalog (the SQLite file every stage records its state in).
 
@@ -59,17 +73,24 @@ def catalog() -> None:
     Examples:
       mf catalog status --catalog data/catalog.sqlite           # items per status
       mf catalog status --catalog demo-out/catalog.sqlite --json
+      mf catalog check --catalog data/catalog.sqlite            # SQLite's full integrity check
+
+    \b
+    Exit status: 0 done (check: the file is sound); 2 bad input: a missing, foreign or damaged
+    catalog, named in one line with the way back (sqlite3 .recover, or a copy). Every command
+    that opens a catalog checks its pages first and never writes into a damaged one.
     """
 
 
-@catalog.command("status")
-@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@catalog.command("status", context_settings=HELP, epilog=EXIT_STATUS)
+@catalog_option(help="SQLite catalog of the pipeline (mf-collect writes ROOT/catalog.sqlite).")
 @json_option
 def catalog_status(catalog_path: str, as_json: bool) -> None:
     """Count items per status.
 
     \b
-    Example:
+    Examples:
+      mf catalog status --catalog data/catalog.sqlite
       mf catalog status --catalog data/catalog.sqlite --json
     """
     from schemas.catalog import Catalog
@@ -77,3 +98,69 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
     with Catalog(catalog_path) as cat:
         counts = cat.status_counts()
     emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in sorted(r.items())) or "empty")
+
+
+@catalog.command("check", context_settings=HELP, epilog=EXIT_STATUS)
+@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@json_option
+def catalog_check(catalog_path: str, as_json: bool) -> None:
+    """Run SQLite's full integrity check on the catalog (nothing is written to a damaged one).
+
+    Prints "sound" and the counts, exit 0; a damaged catalog gives one line naming the file and
+    how to recover it (sqlite3 .recover into a new file, or a copy), exit 2.
+
+    \b
+    Examples:
+      mf catalog check --catalog data/catalog.sqlite
+      mf catalog check --catalog data/catalog.sqlite --json
+    """
+    from schemas.catalog import Catalog
+    from schemas.errors import CatalogCorrupt
+
+    try:
+        with Catalog(catalog_path, check="full") as cat:
+            result = {
+                "catalog": catalog_path,
+                "ok": True,
+                "problems": [],
+                "items": cat.count_items(),
+                "schema_version": cat.schema_version,
+            }
+    except CatalogCorrupt as exc:
+        if as_json:
+            emit({"catalog": catalog_path, "ok": False, "problems": [exc.detail]}, True)
+        raise
+    emit(
+        result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"
+    )
+
+
+@catalog.command("recover", context_settings=HELP, epilog=EXIT_STATUS)
+@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="The new catalog to write.")
+@json_option
+def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
+    """Copy every row that can still be read from a damaged catalog into a new one.
+
+    The damaged file is only read. Rows behind a damaged page are lost (a rerun of the
+    collectors fetches their items again); assets whose item was lost are left out. Check the
+    result, then put it in place of the damaged file (moved aside with its -wal and -shm files).
+
+    \b
+    Examples:
+      mf catalog recover --catalog data/catalog.sqlite --out data/recovered.sqlite
+      mf catalog check --catalog data/recovered.sqlite
+    """
+    from schemas.catalog_recover import recover_catalog
+
+    report = recover_catalog(catalog_path, out)
+    emit(
+        report.as_dict(),
+        as_json,
+        lambda r: (
+            f"{r['out']}: "
+            + ", ".join(f"{n} {t}" for t, n in r["rows"].items())
+            + f" rows salvaged; {sum(r['damaged_runs_skipped'].values())} damaged runs skipped, "
+            f"{r['orphaned_assets']} assets without their item left out"
+        ),
+    )

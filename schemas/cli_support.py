@@ -1,31 +1,59 @@
-"""Shared CLI plumbing: error handling (exit 2, one line), --debug, --json output, progress."""
+"""Shared CLI plumbing of every command (``mf`` and its subcommands, ``mf-collect``, ``mf-tracklets``).
+
+- :func:`run_main`: an :class:`~schemas.errors.MFError` or a usage error -> one line on stderr,
+  exit 2 (``--debug`` shows the traceback);
+- :func:`exit_if_failed`: the exit rule after a command's output (1 when items failed);
+- the options that name the same concept everywhere: :func:`root_option` (the collection
+  folder), :func:`catalog_option`, :func:`dataset_option` (a published dataset folder),
+  :func:`out_option` (what the command writes), the checks behind them (:func:`require_dataset`,
+  :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
+  :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
+- :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
+  stderr).
+
+Everything here imports only click and the standard library at module level, so a command's
+``--help`` and its input checks stay fast.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from schemas.errors import MFError
+from schemas.errors import CatalogError, ConfigError, MFError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The exit rule, for the epilog of every command's ``--help``.
+EXIT_STATUS = """\b
+Exit status: 0 all done; 1 some items failed (listed in the output; a rerun retries them);
+2 usage or input error (one line naming the file, folder or option); 130 interrupted."""
+
+HELP = {"help_option_names": ["-h", "--help"]}
+"""``context_settings`` of every command: ``-h`` works as ``--help``."""
 
 
 def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
-    """Run a click command; :class:`MFError` -> one line on stderr and exit 2.
+    """Run a click command with the toolkit's exit rule.
 
-    ``--debug`` anywhere on the command line shows the traceback instead.
+    An :class:`MFError` or a usage error (a missing option, a bad value) prints one line on
+    stderr and exits 2; ``--debug`` anywhere on the command line shows the traceback instead.
+    The command itself exits 1 when some items failed (:func:`exit_if_failed`).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
     try:
-        cmd.main(args=args, standalone_mode=False, prog_name=None)
+        status = cmd.main(args=args, standalone_mode=False, prog_name=None)
     except MFError as exc:
         if debug:
             traceback.print_exc()
@@ -37,29 +65,63 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except click.UsageError as exc:
+        message = " ".join(exc.format_message().split())
+        path = exc.ctx.command_path if exc.ctx is not None else ""
+        click.echo(f"error: {message}" + (f" (see '{path} --help')" if path else ""), err=True)
         sys.exit(exc.exit_code)
-    except SystemExit:
-        raise
+    except click.ClickException as exc:
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
+    if isinstance(status, int) and status:  # ctx.exit(n) inside a command
+        sys.exit(status)
 
 
-def emit(result: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
-    """Print a result as JSON (``--json``) or as human text."""
+def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:
+    """The exit rule, called after the output: exit 1 when some items failed (the output lists
+    them; ``note`` goes to stderr first), else return (the command exits 0)."""
+    n = failed if isinstance(failed, int) else len(failed)
+    if n:
+        if note:
+            click.echo(note, err=True)
+        sys.exit(1)
+
+
+def emit(
+    result: Any, as_json: bool, human: Callable[[Any], str] | None = None, *, sort_keys: bool = True
+) -> None:
+    """Print a result as JSON (``--json``: one document on stdout) or as human text."""
     if as_json:
-        click.echo(json.dumps(_plain(result), indent=2, sort_keys=True, default=str))
+        click.echo(json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str))
     else:
         click.echo(human(result) if human else str(result))
 
 
-def _plain(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "__dataclass_fields__"):
-        import dataclasses
+def plain(value: Any) -> Any:
+    """JSON-ready data: pydantic models, dataclasses, dicts, lists/tuples and paths, recursively."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
-        return dataclasses.asdict(obj)
-    return obj
+
+def progress_bar(
+    *, desc: str, total: int | None = None, unit: str = "it", disable: bool | None = None
+) -> Any:
+    """A tqdm bar on stderr for loops driven by callbacks (``.update()``, ``.total``), hidden
+    when stderr is not a terminal unless ``disable=False``."""
+    from tqdm import tqdm
+
+    if disable is None:
+        disable = not sys.stderr.isatty()
+    return tqdm(desc=desc, total=total, unit=unit, disable=disable, file=sys.stderr, dynamic_ncols=True)
 
 
 def progress(
@@ -70,14 +132,134 @@ def progress(
     unit: str = "it",
     disable: bool | None = None,
 ) -> Iterable[T]:
-    """A tqdm progress bar on stderr (hidden when stderr is not a terminal unless forced)."""
-    from tqdm import tqdm
-
-    if disable is None:
-        disable = not sys.stderr.isatty()
-    return tqdm(
-        iterable, desc=desc, total=total, unit=unit, disable=disable, file=sys.stderr, dynamic_ncols=True
-    )
+    """``iterable`` with a :func:`progress_bar` (the ``progress=`` hook the library takes)."""
+    if total is None and isinstance(iterable, Sized):
+        total = len(iterable)
+    bar = progress_bar(desc=desc, total=total, unit=unit, disable=disable)
+    try:
+        for item in iterable:
+            yield item
+            bar.update(1)
+    finally:
+        bar.close()
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON result.")
+
+
+# -- the options naming one concept everywhere ---------------------------------------------------
+
+
+def require_dataset(path: str | Path, option: str = "--dataset") -> str:
+    """A published dataset folder (``train.json`` and/or ``test.json`` inside), or a
+    :class:`DataFormatError` naming it."""
+    from schemas.official import split_files
+
+    split_files(path, option=option)
+    return str(path)
+
+
+def require_root(path: str | Path) -> str:
+    """An existing collection folder, or a :class:`ConfigError` naming it."""
+    if not Path(path).is_dir():
+        raise ConfigError(
+            "collection root not found", where=str(path), hint="--root takes the folder mf-collect filled"
+        )
+    return str(path)
+
+
+def require_catalog(path: str | Path) -> str:
+    """An existing catalog file, or a :class:`CatalogError` naming it."""
+    if not Path(path).is_file():
+        raise CatalogError(
+            "catalog not found", where=str(path), hint="--catalog takes the SQLite catalog mf-collect wrote"
+        )
+    return str(path)
+
+
+def _checked(check: Callable[[str], str]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is None or ctx.resilient_parsing:
+            return value
+        return check(value)
+
+    return callback
+
+
+def dataset_option(
+    *, required: bool = True, exists: bool = True, help: str = "Dataset folder (official format, mf publish)."
+) -> Callable[[F], F]:
+    """``--dataset``: a published dataset folder, checked before anything heavy is imported."""
+    return click.option(
+        "--dataset",
+        required=required,
+        type=click.Path(file_okay=False),
+        callback=_checked(require_dataset) if exists else None,
+        help=help,
+    )
+
+
+def root_option(
+    *,
+    required: bool = True,
+    exists: bool = True,
+    help: str = "Collection folder (ROOT/<source>/<id>/<kind>.<ext>, filled by mf-collect).",
+) -> Callable[[F], F]:
+    """``--root``: the collection folder."""
+    return click.option(
+        "--root",
+        required=required,
+        type=click.Path(file_okay=False),
+        callback=_checked(require_root) if exists else None,
+        help=help,
+    )
+
+
+def catalog_option(
+    *, required: bool = True, exists: bool = True, help: str = "SQLite catalog written by mf-collect."
+) -> Callable[[F], F]:
+    """``--catalog``: the catalog file (parameter name ``catalog_path``)."""
+    return click.option(
+        "--catalog",
+        "catalog_path",
+        required=required,
+        type=click.Path(dir_okay=False),
+        callback=_checked(require_catalog) if exists else None,
+        help=help,
+    )
+
+
+def out_option(*, required: bool = True, file: bool = False, help: str, **kw: Any) -> Callable[[F], F]:
+    """``--out``: what the command writes (a folder, or a file with ``file=True``)."""
+    kind = click.Path(dir_okay=False) if file else click.Path(file_okay=False)
+    return click.option("--out", required=required, type=kind, help=help, **kw)
+
+
+def legacy_argument(name: str, option: str) -> Callable[[F], F]:
+    """The old positional spelling of ``option``, kept working with a deprecation warning;
+    combine the two with :func:`merge_legacy`."""
+    return click.argument(
+        f"legacy_{name}", required=False, metavar=f"[{name.upper()}]", deprecated=f"use {option} instead"
+    )
+
+
+def merge_legacy(value: T | None, legacy: T | None, option: str, *, required: bool = True) -> T | None:
+    """The value of ``option``, or its old positional spelling; a usage error when both differ
+    or when neither is given (``required``)."""
+    if legacy is not None:
+        if value is not None and value != legacy:
+            raise click.UsageError(f"{option} is given twice (once in its old spelling): give it once")
+        return legacy
+    if value is None and required:
+        raise click.UsageError(f"Missing option '{option}'.")
+    return value
+
+
+def legacy_folder(value: str | None, legacy: str | None, option: str) -> str:
+    """:func:`merge_legacy` of a required input folder, which must exist (a usage error naming
+    ``option`` otherwise)."""
+    folder = merge_legacy(value, legacy, option)
+    assert folder is not None
+    if not Path(folder).is_dir():
+        raise click.BadParameter(f"Directory '{folder}' does not exist.", param_hint=f"'{option}'")
+    return folder

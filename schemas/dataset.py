@@ -7,7 +7,14 @@ import os
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
@@ -68,6 +75,18 @@ class Tracklet(_Model):
     pivot_frame: int | None = None
     shop_score: float | None = Field(default=None, description="match score with the shop image")
     mode: str | None = Field(default=None, description="'inference' or 'training'")
+    noise: dict[int, str] = Field(
+        default_factory=dict,
+        description="frame -> how its box is known to be wrong (synthetic ground truth, e.g. "
+        "'other_garment', 'occlusion'); empty when unknown. Left out of the JSON when empty",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_noise(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("noise", 1):
+            del data["noise"]
+        return data
 
     def official(self) -> dict[str, list[float]]:
         """The official form: string frame index -> box."""
@@ -88,6 +107,19 @@ class VideoTracklets(_Model):
     matcher: str | None = None
     needs_review: bool = False
     review_reason: str | None = None
+    signals: dict[str, float] = Field(
+        default_factory=dict,
+        description="confidence signals of the ground-truth tracklet the review flag was decided on",
+    )
+
+    def ground_truth_tracklet(self) -> Tracklet | None:
+        """The tracklet chosen as ground truth, or None when the builder chose none."""
+        return self.tracklets[self.ground_truth] if self.ground_truth is not None else None
+
+    def official(self) -> dict[str, list[float]]:
+        """The ground-truth tracklet as the official JSON writes it (``{}`` when there is none)."""
+        gt = self.ground_truth_tracklet()
+        return gt.official() if gt is not None else {}
 
 
 class DatasetEntry(_Model):
@@ -120,10 +152,13 @@ class SplitAssignment(_Model):
     partition: Partition
 
 
-def read_entry_rows(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+def read_entry_rows(
+    path: str | os.PathLike[str], *, bad: list[tuple[str, str]] | None = None
+) -> dict[str, dict[str, Any]]:
     """Rows of a published ``entries.jsonl`` by product id (raw dicts, blank lines ignored).
 
-    Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row.
+    Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row;
+    with a ``bad`` list, such a row is appended to it (``("line N", error)``) and left out instead.
     """
     rows: dict[str, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as fh:
@@ -131,11 +166,21 @@ def read_entry_rows(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)) from None
-            if not isinstance(row, dict) or "product_id" not in row:
-                raise DataFormatError(f"line {lineno}: expected an object with product_id", where=str(path))
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataFormatError(
+                        f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)
+                    ) from None
+                if not isinstance(row, dict) or "product_id" not in row:
+                    raise DataFormatError(
+                        f"line {lineno}: expected an object with product_id", where=str(path)
+                    )
+            except DataFormatError as exc:
+                if bad is None:
+                    raise
+                bad.append((f"line {lineno}", str(exc)))
+                continue
             rows[str(row["product_id"])] = row
     return rows
 

@@ -6,6 +6,8 @@ The CLIs turn any :class:`MFError` into one clear line on stderr and exit code 2
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MFError(Exception):
     """Base class of every error the toolkit raises on purpose.
@@ -59,6 +61,53 @@ class FetchError(MFError):
 
 class CatalogError(MFError):
     """The SQLite catalog cannot be opened, migrated or written."""
+
+
+class CatalogCorrupt(CatalogError):
+    """The catalog file is damaged (SQLite's checks fail): nothing is written to it.
+
+    The message names the file and the two ways back: SQLite's ``.recover`` into a new file, or
+    a copy of the catalog from before the damage.
+    """
+
+    def __init__(self, path: str, detail: str) -> None:
+        detail = " ".join(detail.split())  # SQLite's reports span lines; the message is one
+        if len(detail) > 200:
+            detail = detail[:197] + "..."
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"the catalog is damaged ({detail}); nothing was written to it",
+            where=path,
+            hint=f"salvage its rows with `mf catalog recover --catalog {path} --out recovered.sqlite` "
+            "(or sqlite3's .recover) and pass --catalog recovered.sqlite, or restore it from a copy",
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable: sent back by cluster workers
+        return type(self), (self.path, self.detail)
+
+
+class LocalFault(MFError):
+    """This machine could not do its part: the disk is full, a file may not be written, no file
+    handle is left, ... (:mod:`schemas.faults` names one ``reason`` per errno family).
+
+    Not the item's fault: a run stops early instead of failing every item after it, records what
+    it could, and a rerun (once the fault is fixed) retries without a flag. Exit status 1.
+    """
+
+    exit_code = 1
+
+    def __init__(self, reason: str, path: str | None, detail: str, *, hint: str | None = None) -> None:
+        self.reason, self.path, self.detail = reason, path, detail
+        super().__init__(f"{reason.replace('_', ' ')} ({detail})", where=path, hint=hint)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: sent back by cluster workers
+        return _local_fault, (type(self), self.reason, self.path, self.detail, self.hint)
+
+
+def _local_fault(
+    cls: type[LocalFault], reason: str, path: str | None, detail: str, hint: str | None
+) -> LocalFault:
+    return cls(reason, path, detail, hint=hint)
 
 
 class ModelError(MFError):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-from schemas.errors import DataFormatError
-
 MAX_NAME = 128
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -23,11 +21,3 @@ def check_safe_name(value: str, *, what: str = "id") -> str:
             f"{what} {value!r} is not a safe file name (allowed: letters, digits, '.', '_', '-')"
         )
     return value
-
-
-def safe_name(value: str, *, what: str = "id") -> str:
-    """Like :func:`check_safe_name` but raises :class:`DataFormatError`."""
-    try:
-        return check_safe_name(value, what=what)
-    except ValueError as exc:
-        raise DataFormatError(str(exc), where=what, hint="ids from sites must be plain names") from None

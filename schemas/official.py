@@ -157,8 +157,30 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     return out
 
 
-def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
-    """Read and validate an official split file."""
+#: The split files of a published dataset folder.
+SPLIT_FILES = ("train.json", "test.json")
+
+
+def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -> list[Path]:
+    """The split files present in a published dataset folder (at least one), or a
+    :class:`DataFormatError` naming the folder."""
+    root = Path(dataset)
+    if not root.is_dir():
+        raise DataFormatError(
+            "dataset folder not found", where=str(root), hint=f"{option} takes the folder mf publish wrote"
+        )
+    found = [root / name for name in SPLIT_FILES if (root / name).is_file()]
+    if not found:
+        raise DataFormatError(
+            "no train.json or test.json",
+            where=str(root),
+            hint="pass a dataset in the official MovingFashion format",
+        )
+    return found
+
+
+def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
+    """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -171,14 +193,38 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(p)) from None
     try:
-        data = json.loads(text)
+        return p, json.loads(text)
     except json.JSONDecodeError as exc:
         raise DataFormatError(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=str(p)
         ) from None
     except RecursionError:
         raise DataFormatError("JSON nested too deeply", where=str(p)) from None
+
+
+def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
+    """Read and validate an official split file."""
+    p, data = _load(path)
     return parse_official(data, where=str(p))
+
+
+def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, list[tuple[str, str]]]:
+    """Read a split file product by product: (the valid products, ``(product id, error)`` of each
+    invalid one: a missing or malformed field, a path leaving the dataset folder).
+
+    A file that is not a JSON object keyed by product id still raises :class:`DataFormatError`.
+    """
+    p, data = _load(path)
+    if not isinstance(data, dict):
+        parse_official(data, where=str(p))  # raises, naming the file
+    good: OfficialSplit = {}
+    bad: list[tuple[str, str]] = []
+    for pid, value in data.items():
+        try:
+            good.update(parse_official({pid: value}, where=str(p)))
+        except DataFormatError as exc:
+            bad.append((pid, str(exc)))
+    return good, bad
 
 
 def dump_official(split: OfficialSplit) -> dict[str, Any]:

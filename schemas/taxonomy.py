@@ -46,8 +46,3 @@ def partition_from_source_code(code: int) -> Partition:
     0 and the 2 of this project's older datasets both read as Hard.
     """
     return Partition.REGULAR if code == 1 else Partition.HARD
-
-
-def class_name(class_id: int) -> str:
-    """Name of a DeepFashion2 class id; raises ``KeyError`` for ids outside 1..13."""
-    return DF2_CLASSES[class_id]

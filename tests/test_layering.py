@@ -159,3 +159,88 @@ def test_no_import_cycle_between_packages():
         if n not in state:
             visit(n)
     assert not cycles, "import cycles between packages:\n" + "\n".join(cycles)
+
+
+def imported_modules(path: Path, *, lazy: bool) -> list[str]:
+    """The project modules a file imports: at module level (and in module-level ``if``/``try``
+    blocks) and, with ``lazy``, also inside functions and classes; never under
+    ``if TYPE_CHECKING:`` (not executed). ``from pkg import submodule`` counts the submodule
+    only (the package is already initialised as its parent)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    mod = module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out: list[str] = []
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.If):
+                test = node.test
+                name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", "")
+                if name != "TYPE_CHECKING":
+                    visit(node.body)
+                visit(node.orelse)
+            elif isinstance(node, ast.Import):
+                out.extend(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if not unit_of(target):
+                    continue
+                subs = [f"{target}.{a.name}" for a in node.names]
+                subs = [s for s in subs if existing_module(s) == s]
+                out.extend(subs if len(subs) == len(node.names) else [target, *subs])
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if lazy:
+                    visit(node.body)
+            else:  # try/with/for/while/match blocks at this level run with it
+                for field in ("body", "orelse", "finalbody"):
+                    visit(getattr(node, field, []) or [])
+                for handler in getattr(node, "handlers", []) or []:
+                    visit(handler.body)
+                for case in getattr(node, "cases", []) or []:
+                    visit(case.body)
+
+    visit(tree.body)
+    return [found for t in out if unit_of(t) and (found := existing_module(t))]
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[str]:
+    cycles: list[str] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                cycles.append(" -> ".join(stack[stack.index(m) :] + [m]))
+            elif m not in state:
+                visit(m)
+        stack.pop()
+        state[n] = 2
+
+    for n in sorted(graph):
+        if n not in state:
+            visit(n)
+    return cycles
+
+
+def test_no_module_level_import_cycle():
+    """No module imports itself again through module-level imports (``a -> b -> a``): registries
+    hold the classes they list, and the classes never import their registry back."""
+    graph = {module_name(p): set(imported_modules(p, lazy=False)) - {module_name(p)} for p in project_files()}
+    cycles = find_cycles(graph)
+    assert not cycles, "module import cycles:\n" + "\n".join(cycles)
+
+
+def test_no_import_cycle_even_through_lazy_imports():
+    """The same with the imports inside functions: laziness is for speed, not to hide a cycle
+    (a config validating itself through the registry that imports the config, ...)."""
+    graph = {module_name(p): set(imported_modules(p, lazy=True)) - {module_name(p)} for p in project_files()}
+    cycles = find_cycles(graph)
+    assert not cycles, "module import cycles through lazy imports:\n" + "\n".join(cycles)

@@ -11,6 +11,7 @@ from typing import Any
 
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
+from schemas.faults import local_faults
 from schemas.items import Status
 
 STAGE = "tracklets"
@@ -88,17 +89,21 @@ def record_decision(
         "note": note,
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    p = Path(dataset) / REVIEW_FILE
-    with open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
-        fh.write(json.dumps(rec) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    if catalog is not None:
-        from schemas.review import record_decision as store
+    cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
+    try:
+        p = Path(dataset) / REVIEW_FILE
+        with local_faults(p), open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        if cat is not None:
+            from schemas.review import record_decision as store
 
-        with open_catalog(catalog) as cat:
             key = video_path or video
             store(cat, video=key, product_id=product_id, kind=decision, reason=note)
             if note and decision == "accept":
                 store(cat, video=key, product_id=product_id, kind="note", note=note)
+    finally:
+        if cat is not None:
+            cat.close()
     return rec

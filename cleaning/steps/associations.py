@@ -1,13 +1,16 @@
 """Step ``associations``: score each recorded (video, shop image) pair with the matcher.
 
-Runs after ``record`` because :func:`cleaning.associations.check_associations` reads and
-updates the catalog: items with a pair below ``match_threshold`` become needs_review with the
-score in the reason. Skipped without a matcher (``mf clean --matcher``).
+Runs after ``record`` because :func:`cleaning.associations.run_association_check` reads and
+updates the catalog: items with a pair below ``match_threshold``, or losing a product shot they
+share with another item (``contest_margin``), become needs_review with the score in the reason.
+The matcher is the one given (``mf clean --matcher``) or the embedded one; ``association_check:
+false`` (``mf clean --no-association``) switches the step off. Whether it ran is recorded in
+the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run".
 """
 
 from __future__ import annotations
 
-from cleaning.associations import check_associations
+from cleaning.associations import META_KEY, REASON, run_association_check, scorer_tag
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import CleaningState, item_key
 
@@ -17,13 +20,44 @@ class AssociationsStep(Step):
     requires = ("record",)
 
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
-        if ctx.scorer is None:
-            return StepReport(skipped="no matcher (mf clean --matcher)")
-        flags = check_associations(ctx.catalog, ctx.root, ctx.scorer, ctx.cfg.match_threshold, ctx.executor)
-        flagged = sorted({(f.source, f.source_id) for f in flags})
+        scorer = ctx.pair_scorer()
+        if scorer is None:
+            ctx.catalog.set_meta(META_KEY, {"ran": False, "why": "switched off (association_check: false)"})
+            return StepReport(skipped="switched off (mf clean --no-association)")
+        cfg = ctx.cfg
+        res = run_association_check(
+            ctx.catalog,
+            ctx.root,
+            scorer,
+            cfg.match_threshold,
+            margin=cfg.contest_margin,
+            cache=ctx.cache,
+            skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
+            executor=ctx.executor,
+        )
+        flagged = sorted({(f.source, f.source_id) for f in res.flags})
         for source, source_id in flagged:
             it = state.items.get(item_key(source, source_id))
             row = ctx.catalog.get_item(source, source_id)
             if it is not None and row is not None:
                 it.decide(row.status, row.reason)
-        return StepReport({"association_flagged": len(flagged)})
+        ctx.catalog.set_meta(
+            META_KEY,
+            {
+                "ran": True,
+                "scorer": scorer_tag(scorer) or type(scorer).__name__,
+                "threshold": cfg.match_threshold,
+                "contest_margin": cfg.contest_margin,
+                "pairs": res.pairs,
+                "flagged": len(flagged),  # by this step (carousel picks flag before it)
+            },
+        )
+        # items the carousel pick already flagged (no candidate matches the video) count too
+        n_flagged = sum(1 for it in state.live() if (it.reason or "").startswith(REASON))
+        return StepReport(
+            {
+                "association_pairs": res.pairs,
+                "association_cached": res.cached,
+                "association_flagged": n_flagged,
+            }
+        )

@@ -2,7 +2,7 @@
 
 A step reads and updates the :class:`~cleaning.steps.state.CleaningState`; the
 :class:`StepContext` gives it the catalog, the collection root, the config, the result cache,
-the executor for per-file work and the optional pair scorer. What it counted goes into its
+the executor for per-file work and the pair scorer (:meth:`StepContext.pair_scorer`). What it counted goes into its
 :class:`StepReport`; the pipeline assembles the run's report from them once.
 """
 
@@ -66,6 +66,17 @@ class StepContext:
             self.cache.checkpoint()
 
         return self.executor.map(fn, tasks, desc=desc, unit=unit, on_outcome=on_outcome)
+
+    def pair_scorer(self) -> PairScorer | None:
+        """The matcher of the association check and the carousel pick: the one given, else the
+        embedded Match-RCNN one (built on first use); None when the config switches the check off."""
+        if not self.cfg.association_check:
+            return None
+        if self.scorer is None:
+            from cleaning.associations import matchrcnn_scorer
+
+            self.scorer = matchrcnn_scorer()
+        return self.scorer
 
     def path(self, rel: str) -> Path:
         """``root / rel`` normalised; a path pointing outside the collection root is refused

@@ -1,9 +1,16 @@
-"""The registry of cleaning steps (name -> class) and the check of a configured order."""
+"""The registry of cleaning steps (name -> class), the check of a configured order, and the
+loader of a cleaning config checked against it.
+
+The registry checks the config (not the config the registry): :mod:`cleaning.config` holds
+plain models that every step imports, so it never imports the steps.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
+from cleaning.config import CleaningConfig
 from cleaning.steps.associations import AssociationsStep
 from cleaning.steps.base import Step
 from cleaning.steps.probe import ProbeStep
@@ -12,6 +19,8 @@ from cleaning.steps.shop_images import ShopImagesStep
 from cleaning.steps.split_screen import SplitScreenStep
 from cleaning.steps.taxonomy import TaxonomyStep
 from cleaning.steps.video_duplicates import VideoDuplicatesStep
+from schemas.config import load_config
+from schemas.errors import ConfigError
 
 #: step name -> step class, in the default order
 STEPS: dict[str, type[Step]] = {
@@ -41,3 +50,20 @@ def resolve_steps(names: Sequence[str]) -> list[type[Step]]:
             raise ValueError(f"cleaning step {name!r} needs {', '.join(missing)} earlier in the list")
         out.append(STEPS[name])
     return out
+
+
+def check_steps(cfg: CleaningConfig, where: str = "CleaningConfig") -> list[type[Step]]:
+    """The step classes of ``cfg.steps``; a :class:`ConfigError` naming ``where`` and the field."""
+    try:
+        return resolve_steps(cfg.steps)
+    except ValueError as exc:
+        raise ConfigError(
+            f"field 'steps': {exc}", where=where, hint="see the documented defaults in the README"
+        ) from None
+
+
+def load_cleaning_config(path: str | os.PathLike[str] | None = None) -> CleaningConfig:
+    """Defaults, overridden by a YAML/JSON file when given; the steps list checked."""
+    cfg = load_config(CleaningConfig, path)
+    check_steps(cfg, str(path) if path else "CleaningConfig")
+    return cfg

@@ -1,8 +1,8 @@
 """Step ``shop_images``: give every item one shop image and find duplicate shop images.
 
 An item without a collected or recovered shop image gets one picked among its carousel
-``candidate-shop`` images (:mod:`cleaning.shop_pick`, by the matcher when one is given, else by
-colour; url ``candidate:<path>``); when the best two score closer than ``pick_margin`` the
+``candidate-shop`` images (:mod:`cleaning.shop_pick`, by the association check's matcher,
+by colour when the check is switched off; url ``candidate:<path>``); when the best two score closer than ``pick_margin`` the
 item goes to needs_review. Duplicate shop images (pHash + colour thumbnail) only get
 ``duplicate_of`` (they group items for the splits). An item left without a shop image goes to
 needs_review.
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.associations import PairScorer
+from cleaning.associations import PairScorer, scorer_tag
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates
 from cleaning.phash import phash
 from cleaning.shop_pick import pick_shop
@@ -42,9 +42,15 @@ class PickTask:
 
 
 def pick_file(task: PickTask) -> dict[str, Any]:
-    """The cached form of a pick: ``{"index", "scores", "plain", "method"}``."""
+    """The cached form of a pick: ``{"index", "scores", "plain", "method", "match_scores"}``."""
     pick = pick_shop(task.video, list(task.candidates), task.scorer)
-    return {"index": pick.index, "scores": pick.scores, "plain": pick.plain, "method": pick.method}
+    return {
+        "index": pick.index,
+        "scores": pick.scores,
+        "plain": pick.plain,
+        "method": pick.method,
+        "match_scores": pick.match_scores,
+    }
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,8 @@ class ShopImagesStep(Step):
             if (a.url or "").startswith(SPLITSCREEN_URL)
         }
         by_owner = state.videos_by_owner()
-        how = ":matcher" if ctx.scorer else ":colour"
+        scorer = ctx.pair_scorer()
+        tag = scorer_tag(scorer) if scorer is not None else "colour"
         jobs = []
         for it in state.live():
             if it.status == Status.REJECTED or it.key in recovered or it.has_shop():
@@ -106,21 +113,22 @@ class ShopImagesStep(Step):
             if not cands or not vids:
                 continue
             video = state.videos[vids[0]].asset
-            ckey = "pick:" + ",".join(a.sha256 or a.path for a in cands) + how
-            cached = None if ctx.scorer is not None else ctx.cache.get(video.sha256, ckey)
+            ckey = "pick2:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
+            cached = ctx.cache.get(video.sha256, ckey) if tag else None
             jobs.append(_PickJob(it, cands, video, ckey, cached))
         return jobs
 
     def _pick(self, state: CleaningState, ctx: StepContext) -> int:
         jobs = self._pick_jobs(state, ctx)
         todo = [j for j in jobs if j.cached is None]
+        scorer = ctx.pair_scorer()
         tasks = [
-            PickTask(ctx.path(j.video.path), tuple(ctx.path(a.path) for a in j.candidates), ctx.scorer)
+            PickTask(ctx.path(j.video.path), tuple(ctx.path(a.path) for a in j.candidates), scorer)
             for j in todo
         ]
 
         def record(i: int, out: Outcome[dict[str, Any]]) -> None:
-            if out.ok and ctx.scorer is None:
+            if out.ok and (scorer is None or scorer_tag(scorer)):
                 ctx.cache.put(todo[i].video.sha256, todo[i].cache_key, out.value)
 
         outcomes = ctx.map(pick_file, tasks, desc="shop pick", unit="item", record=record)
@@ -143,7 +151,17 @@ class ShopImagesStep(Step):
         scores, method = pick["scores"], pick["method"]
         ranked = sorted((sc for sc, plain in zip(scores, pick["plain"], strict=True) if plain), reverse=True)
         it = job.item
-        if it.status == Status.ACCEPTED and len(ranked) >= 2 and ranked[0] - ranked[1] < ctx.cfg.pick_margin:
+        match = pick.get("match_scores")
+        shots = [m for m, plain in zip(match or [], pick["plain"], strict=False) if plain] or match
+        if it.status == Status.ACCEPTED and shots and max(shots) < ctx.cfg.match_threshold:
+            it.decide(
+                Status.NEEDS_REVIEW,
+                f"association: no carousel candidate matches the video (best product shot match "
+                f"score {max(shots)} < {ctx.cfg.match_threshold}; match scores {match})",
+            )
+        elif (
+            it.status == Status.ACCEPTED and len(ranked) >= 2 and ranked[0] - ranked[1] < ctx.cfg.pick_margin
+        ):
             it.decide(
                 Status.NEEDS_REVIEW, f"shop: candidates too alike to pick one (by {method}, scores {scores})"
             )

@@ -22,6 +22,7 @@ from cleaning.steps.state import SPLITSCREEN_URL, CleaningState, VideoState
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image, write_image
 from schemas.atomic import sha256_file
+from schemas.faults import reraise_local_fault
 from schemas.geometry import Box
 from schemas.items import AssetKind, Crop, ImageProbe, MediaAsset, Status
 
@@ -133,6 +134,7 @@ class SplitScreenStep(Step):
             h, w = read_image(full).shape[:2]
             sha, size = sha256_file(full), full.stat().st_size
         except Exception as exc:  # noqa: BLE001 - listed as the item's failure
+            reraise_local_fault(exc, full)
             state.fail(v.owner, self.name, f"{rel}: {exc}")
             return False
         state.derived.append(

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import click
 
-from schemas.cli_support import run_main
+from schemas.cli_support import EXIT_STATUS, HELP, run_main
 
 
 class Entry(NamedTuple):
@@ -106,6 +106,12 @@ def _crop_cache() -> click.Command:
     return crop_cache
 
 
+def _training_copy() -> click.Command:
+    from movingfashion.training_copy_cli import training_copy
+
+    return training_copy
+
+
 def _df2() -> click.Command:
     from movingfashion.df2_cli import df2
 
@@ -145,12 +151,13 @@ COMMANDS: dict[str, Entry] = {
     "splits": Entry(_splits, "Build or rebuild stable stratified 90/10 splits."),
     "publish": Entry(_publish, "Write the dataset folder in the real archive's layout (+ Croissant, card)."),
     "verify": Entry(_verify, "Audit a dataset folder against the real archive's invariants."),
-    "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --truth WORLD."),
+    "stats": Entry(_stats, "Counts and coverage of a catalog; quality figures with --world WORLD."),
     "tracklets": Entry(_tracklets, "Build ground-truth tracklets (same as mf-tracklets)."),
     "review": Entry(_review, "Review tracklets in the browser (decisions go to the catalog)."),
     "train-detector": Entry(_train_detector, "Train the clothing detector on DeepFashion2."),
     "pretrain-matcher": Entry(_pretrain_matcher, "Pretrain the single-frame matching head."),
     "crop-cache": Entry(_crop_cache, "Decode videos once into a crop cache for fast loading."),
+    "training-copy": Entry(_training_copy, "Write a compact training copy (JPEG crops per video)."),
     "df2": Entry(_df2, "DeepFashion2 converters and Multi-DeepFashion2."),
     "train": Entry(_train, "Train SEAM Match-RCNN (phase 1 / phase 2)."),
     "evaluate": Entry(_evaluate, "Evaluate with the paper's protocol."),
@@ -174,8 +181,8 @@ class LazyGroup(click.Group):
             formatter.write_dl([(name, COMMANDS[name].help) for name in self.list_commands(ctx)])
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="movingfashion-toolkit")
+@click.group(cls=LazyGroup, context_settings=HELP, epilog=EXIT_STATUS)
+@click.version_option(package_name="movingfashion-toolkit", prog_name="mf")
 def cli() -> None:
     """MovingFashion toolkit: collect, clean, annotate and train on video-to-shop data.
 
@@ -190,6 +197,10 @@ def cli() -> None:
       mf verify --dataset dataset
       mf evaluate --dataset dataset --checkpoint runs/seam/last.pt --json
 
+    \b
+    One name per concept in every command: --root the collection folder, --catalog the catalog
+    file, --dataset a published dataset folder, --world a synthetic world, --df2 a DeepFashion2
+    root, --out what the command writes; --json for machines.
     Add --debug to any command to see a traceback on errors.
     """
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from movingfashion.app.progress import StageProgress
+from schemas.cli_support import plain
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset
@@ -62,25 +63,14 @@ class DemoContext:
     catalog: Path | None = None
     collect_root: Path | None = None
     dataset: Path | None = None  # published dataset folder (official format)
+    # tracklets: (flag recall, flag rate) of the tracklet flags against the world (None without)
+    tracklet_flags: tuple[float | None, float] | None = None
     # loader / seam
     train_set: MovingFashionDataset | None = None
     seam_results: Path | None = None
 
     def __post_init__(self) -> None:
         self.work = Path(self.work)
-
-
-def plain(value: Any) -> Any:
-    """JSON-ready form of section values (dataclasses, paths, nested containers)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def _short(value: Any) -> str:

@@ -5,13 +5,14 @@ The steps (``movingfashion/app/steps/``) run in pipeline order on one typed
 :class:`~movingfashion.app.context.Section`. Progress (stage headers, counters, ETA) goes to
 stderr while it runs; the report is printed once at the end, on stdout: as text, or as one JSON
 document with ``--json``. A step that fails with a toolkit error is reported, the steps after it
-that need its output are skipped, and the command exits 1.
+that need its output are skipped, and the command exits 1. A local fault (disk full, no
+permission, ...) stops the demo there (the later steps are skipped, exit 1; a rerun resumes); a
+damaged catalog in the working folder is named in one line with the way to recover it (exit 2).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import time
@@ -24,9 +25,9 @@ import click
 
 from movingfashion.app.context import FULL_PRODUCTS, QUICK_PRODUCTS, DemoContext, Section, StepSkipped
 from movingfashion.app.progress import StageProgress, human_seconds
-from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
-from schemas.cli_support import json_option
-from schemas.errors import MFError
+from movingfashion.app.steps import clean, collect, loader, publish, seam, tracklets, world
+from schemas.cli_support import EXIT_STATUS, HELP, emit, exit_if_failed, json_option, merge_legacy, out_option
+from schemas.errors import CatalogCorrupt, ConfigError, LocalFault, MFError
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ STEPS: tuple[Step, ...] = (
     Step("collect", collect.run, collect.expected_seconds),
     Step("clean", clean.run, clean.expected_seconds),
     Step("tracklets", tracklets.run, tracklets.expected_seconds),
+    Step("publish", publish.run, publish.expected_seconds),
     Step("loader", loader.run, loader.expected_seconds),
     Step("seam", seam.run, seam.expected_seconds),
 )
@@ -99,14 +101,22 @@ def run_demo(ctx: DemoContext, steps: tuple[Step, ...] = STEPS) -> DemoReport:
     report = DemoReport(ctx.products, ctx.seed, ctx.quick, str(ctx.work))
     t_all = time.perf_counter()
     progress.begin([(s.name, s.expected_seconds(ctx)) for s in steps])
+    stopped: LocalFault | None = None
     try:
         for step in steps:
             progress.start(step.name)
             t0 = time.perf_counter()
             try:
+                if stopped is not None:
+                    raise StepSkipped(f"stopped by {stopped.reason} at {stopped.path}")
                 section = step.run(ctx)
             except StepSkipped as exc:
                 result = StageResult(step.name, "skipped", 0.0, reason=str(exc))
+            except CatalogCorrupt:
+                raise  # input error: one line naming the file and the way back, exit 2
+            except LocalFault as exc:  # every later step would fail alike: stop here
+                stopped = exc
+                result = StageResult(step.name, "failed", 0.0, reason=str(exc))
             except MFError as exc:
                 result = StageResult(step.name, "failed", 0.0, reason=str(exc))
             else:
@@ -169,14 +179,13 @@ def stdout_to_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--work",
-    type=click.Path(file_okay=False),
-    default="demo-out",
-    show_default=True,
-    help="Working folder (world, collected media, catalog, dataset, runs); a rerun resumes in it.",
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@out_option(
+    required=False,
+    help="Working folder (world, collected media, catalog, dataset, runs); a rerun resumes in it "
+    "[default: demo-out].",
 )
+@click.option("--work", type=click.Path(file_okay=False), hidden=True, deprecated="use --out instead")
 @click.option(
     "--products",
     type=click.IntRange(min=20),
@@ -197,10 +206,19 @@ def stdout_to_stderr() -> Iterator[None]:
     help="torch CPU threads for the whole demo (0: torch's default).",
 )
 @json_option
-def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, as_json: bool) -> None:
+def demo(
+    out: str | None,
+    work: str | None,
+    products: int | None,
+    seed: int,
+    quick: bool,
+    threads: int,
+    as_json: bool,
+) -> None:
     """Run every stage on the synthetic world served from loopback and print a report.
 
-    Stages: world -> collect -> clean -> tracklets -> loader -> seam. Progress and an ETA go to
+    Stages: world -> collect -> clean -> tracklets -> publish -> loader -> seam (publish runs
+    again after the tracklets and holds back what needs review, listed in the report). Progress and an ETA go to
     stderr; the report (the SEAM table once, at the end) to stdout.
 
     \b
@@ -208,20 +226,27 @@ def demo(work: str, products: int | None, seed: int, quick: bool, threads: int, 
       mf demo                      # 150 products, every stage (~13 min on 2 idle cores)
       mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
+      mf demo --out /tmp/demo      # another working folder (--work before, still accepted)
     """
+    folder = merge_legacy(out, work, "--out", required=False) or "demo-out"
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     n = products if products is not None else (QUICK_PRODUCTS if quick else FULL_PRODUCTS)
-    ctx = DemoContext(work=Path(work), products=n, seed=seed, quick=quick, progress=StageProgress.to_stderr())
-    ctx.work.mkdir(parents=True, exist_ok=True)
+    ctx = DemoContext(
+        work=Path(folder), products=n, seed=seed, quick=quick, progress=StageProgress.to_stderr()
+    )
+    try:
+        ctx.work.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the working folder: {exc.strerror or exc}",
+            where=str(ctx.work),
+            hint="pass another --out",
+        ) from None
     with stdout_to_stderr():
         report = run_demo(ctx)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, default=str))
-    else:
-        click.echo(format_report(report))
+    emit(report.as_dict(), as_json, lambda _: format_report(report), sort_keys=False)  # stages in order
     sys.stdout.flush()
-    if not report.ok:
-        sys.exit(1)
+    exit_if_failed([s.name for s in report.stages if s.status != "ok"])

@@ -1,4 +1,4 @@
-"""``mf stats``: cleaning's catalog counts, plus the world's scores with ``--truth WORLD``.
+"""``mf stats``: cleaning's catalog counts, plus the world's scores with ``--world WORLD``.
 
 The composition lives here, in the app layer, so the cleaning stage never imports the
 synthetic world: ``cleaning.cli.stats_result`` gives the counts, and
@@ -7,70 +7,68 @@ synthetic world: ``cleaning.cli.stats_result`` gives the counts, and
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
-from schemas.cli_support import emit, json_option
-
-
-def world_folder(truth: str | Path) -> Path:
-    """The world folder of ``--truth`` (the folder itself or its ``world.json``)."""
-    p = Path(truth)
-    return p if p.is_dir() else p.parent
-
-
-EXIT_STATUS = """\b
-Exit status: 0 done; 2 bad input (a missing catalog, root or world, --truth without --root),
-named in one line."""
-
-
-@click.command("stats", context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
-@click.option(
-    "--catalog",
-    "catalog_path",
-    required=True,
-    type=click.Path(dir_okay=False, exists=True),
-    help="SQLite catalog written by mf-collect and mf clean.",
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    catalog_option,
+    emit,
+    json_option,
+    merge_legacy,
+    root_option,
 )
+
+
+@click.command("stats", context_settings=HELP, epilog=EXIT_STATUS)
+@catalog_option(help="SQLite catalog written by mf-collect and mf clean.")
+@root_option(required=False, help="Collection folder (ROOT/<source>/<id>/<kind>.<ext>); needed with --world.")
 @click.option(
-    "--root",
-    type=click.Path(file_okay=False, exists=True),
-    help="Collection root (ROOT/<source>/<id>/<kind>.<ext>); needed with --truth.",
-)
-@click.option(
-    "--truth",
+    "--world",
+    "world",
     type=click.Path(exists=True),
     help="A synthetic world folder (or its world.json): adds duplicate P/R, split-screen F1, "
     "taxonomy accuracy, shop pick and wrong-association figures.",
 )
+@click.option("--truth", type=click.Path(exists=True), hidden=True, deprecated="use --world instead")
 @click.option(
     "--rules",
     type=click.Path(dir_okay=False, exists=True),
     help="Taxonomy rules YAML for the coverage report (default: the packaged rules).",
 )
 @json_option
-def stats(catalog_path: str, root: str | None, truth: str | None, rules: str | None, as_json: bool) -> None:
+def stats(
+    catalog_path: str,
+    root: str | None,
+    world: str | None,
+    truth: str | None,
+    rules: str | None,
+    as_json: bool,
+) -> None:
     """Counts, coverage and (against a synthetic world) quality figures of a cleaned catalog.
 
     \b
     Examples:
       mf stats --catalog data/catalog.sqlite
-      mf stats --catalog demo-out/catalog.sqlite --root demo-out/collected --truth demo-out/world --json
+      mf stats --catalog demo-out/catalog.sqlite --root demo-out/collected --world demo-out/world --json
+
+    --world was called --truth before (still accepted, with a deprecation warning).
     """
     from cleaning.cli import stats_human, stats_result
     from schemas.errors import ConfigError
 
+    truth = merge_legacy(world, truth, "--world", required=False)
     if truth and root is None:
-        raise ConfigError("--truth needs --root (the collection root)", where="--root")
+        raise ConfigError("--world needs --root (the collection root)", where="--root")
     res: dict[str, Any] = stats_result(catalog_path, rules)
     if truth:
         from movingfashion.world.scoring.cleaning import score_cleaning
-        from movingfashion.world.truth import load_world
+        from movingfashion.world.truth import load_world, world_folder
         from schemas.catalog import Catalog
 
-        world = world_folder(truth)
+        folder = world_folder(truth)
         with Catalog(catalog_path) as cat:
-            res["truth"] = score_cleaning(cat, root, load_world(world), world)
+            res["truth"] = score_cleaning(cat, root, load_world(folder), folder)
     emit(res, as_json, stats_human)

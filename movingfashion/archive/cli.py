@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from schemas.cli_support import json_option
+from schemas.cli_support import HELP, dataset_option, emit, exit_if_failed, json_option
 
 EXIT_STATUS = """\b
 Exit status: 0 every invariant holds; 1 some are broken (each break names the product,
@@ -12,11 +12,9 @@ the field and the fix); 2 the folder cannot be audited (no folder, no split file
 file that is not a JSON object)."""
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_STATUS)
-@click.option(
-    "--dataset",
-    required=True,
-    type=click.Path(file_okay=False),
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option(
+    exists=False,  # verify_dataset names what is missing (folder, split file) itself
     help="Dataset folder: one mf publish wrote, or the official archive unpacked.",
 )
 @click.option(
@@ -43,8 +41,6 @@ def verify(dataset: str, deep: bool, workers: int | None, offenders: int, as_jso
       mf verify --dataset MovingFashion --deep --workers 8    # the official archive, every frame
       mf verify --dataset dataset --json | jq '.checks[] | select(.status == "break")'
     """
-    import json
-
     from movingfashion.archive.verify import verify_dataset
     from schemas.cli_support import progress
 
@@ -54,9 +50,5 @@ def verify(dataset: str, deep: bool, workers: int | None, offenders: int, as_jso
         workers=workers,
         progress=None if as_json else (lambda it, **kw: progress(it, **kw)),
     )
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), indent=2, sort_keys=True))
-    else:
-        click.echo(report.table(offenders))
-    if not report.ok:
-        raise SystemExit(1)
+    emit(report.as_dict() if as_json else report, as_json, lambda r: r.table(offenders))
+    exit_if_failed(0 if report.ok else max(1, len(report.breaks)))

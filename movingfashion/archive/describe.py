@@ -27,19 +27,12 @@ from movingfashion.archive.card import dataset_card, datasheet
 from movingfashion.archive.croissant import croissant_metadata
 from movingfashion.archive.tables import read_tables, write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
-from schemas.atomic import atomic_write_bytes, sha256_file
+from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
 DATASHEET = "datasheet.md"
-
-
-def _write_if_changed(path: Path, data: bytes) -> bool:
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    atomic_write_bytes(path, data)
-    return True
 
 
 def resolve_date(explicit: str | None, data_date: str | None = None) -> str:
@@ -59,7 +52,7 @@ def write_manifest(root: str | os.PathLike[str], extra: dict[str, Any] | None = 
     base = Path(root)
     files = {rel: sha256_file(base / rel) for rel in dataset_files(base)}
     doc = {**(extra or {}), "files": files}
-    _write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
+    write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     return files
 
 
@@ -92,10 +85,10 @@ def describe(
     tables = read_tables(base)
     write_tables(base, tables)
     sheet = datasheet(tables)
-    _write_if_changed(base / DATASHEET, sheet.encode())
-    _write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())
+    write_if_changed(base / DATASHEET, sheet.encode())
+    write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())
     doc = croissant_metadata(base, info, tables, date)
-    _write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
+    write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
     extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
     files = write_manifest(base, extra)
     return {"date_published": date, "files": len(files)}

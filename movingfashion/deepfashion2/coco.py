@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from movingfashion.deepfashion2.reader import LANDMARK_COUNTS, DF2Image, iter_split
+from movingfashion.media.images import image_size
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
@@ -86,16 +87,13 @@ def to_coco(
     progress: Callable[[Iterable[DF2Image]], Iterable[DF2Image]] | None = None,
 ) -> dict[str, Any]:
     """COCO dict of one DeepFashion2 split (official conventions, see module docstring)."""
-    from PIL import Image
-
     images, annotations = [], []
     ann_id = 0
     it = iter_split(df2_root, split)
     for img in progress(it) if progress else it:
         if not img.image_path.is_file():
             raise DataFormatError("image of this annotation is missing", where=str(img.image_path))
-        with Image.open(img.image_path) as im:
-            width, height = im.size
+        width, height = image_size(img.image_path)
         images.append(
             {
                 "id": img.image_id,

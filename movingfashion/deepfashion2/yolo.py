@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from movingfashion.deepfashion2.reader import has_split, iter_split
+from movingfashion.media.images import image_size
 from schemas.atomic import atomic_write_text
 from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
@@ -59,12 +61,7 @@ def write_yolo_dataset(
     counts: dict[str, int] = {}
     for split, image, objects, size in samples:
         ys = YOLO_SPLIT.get(split, split)
-        if size is None:
-            from PIL import Image
-
-            with Image.open(image) as im:
-                size = im.size
-        w, h = size
+        w, h = size if size is not None else image_size(image)
         name = image.stem
         dst = out / "images" / ys / f"{name}{image.suffix}"
         _link(image, dst)
@@ -88,10 +85,13 @@ def df2_to_yolo(
     df2_root: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
     splits: tuple[str, ...] = ("train", "validation"),
+    *,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> Path:
     """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
 
     Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`.
+    ``progress`` wraps the image loop (e.g. a progress bar).
     """
     root = Path(df2_root)
     present = [s for s in splits if has_split(root, s)]
@@ -110,4 +110,4 @@ def df2_to_yolo(
                 objects = [(it.category_id, it.box) for it in img.items]
                 yield split, img.image_path, objects, None
 
-    return write_yolo_dataset(samples(), out_dir)
+    return write_yolo_dataset(progress(samples()) if progress else samples(), out_dir)

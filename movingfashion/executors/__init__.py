@@ -34,6 +34,7 @@ from movingfashion.executors.base import (
 )
 from movingfashion.executors.local import LocalExecutor
 from schemas.errors import ConfigError
+from schemas.registry import lookup
 
 __all__ = [
     "EXECUTORS",
@@ -80,12 +81,7 @@ EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "ray": 
 
 def check_executor(name: str) -> Callable[..., Executor]:
     """The executor factory called ``name``; :class:`ConfigError` names the choices."""
-    try:
-        return EXECUTORS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown executor {name!r}", where="--executor", hint=f"choose one of {sorted(EXECUTORS)}"
-        ) from None
+    return lookup(EXECUTORS, name, what="executor", where="--executor")
 
 
 def make_executor(

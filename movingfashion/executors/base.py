@@ -2,9 +2,10 @@
 
 ``map(fn, tasks)`` runs a picklable function over picklable tasks and returns one
 :class:`Outcome` per task, in task order; an exception in one task becomes that task's
-``error`` (one line, :func:`describe`), the others go on. ``pool(fn, setup=...)`` gives
-workers that each build their state once (``setup()``) and then run ``fn(state, task)`` on
-the tasks submitted to the pool; :meth:`Pool.results` yields :class:`TaskResult` as tasks
+``error`` (one line, :func:`describe`), the others go on; a local fault (:mod:`schemas.faults`:
+disk full, no permission, no file handle) is no task's fault and stops the map.
+``pool(fn, setup=...)`` gives workers that each build their state once (``setup()``) and then
+run ``fn(state, task)`` on the tasks submitted to the pool; :meth:`Pool.results` yields :class:`TaskResult` as tasks
 finish, with the exception a task raised (``error``) instead of a value.
 """
 
@@ -157,11 +158,11 @@ class Executor(ABC):
         tasks = list(tasks)
         if not tasks:  # everything came from a cache: no empty progress bar
             return []
-        from schemas.cli_support import progress
+        from schemas.cli_support import progress_bar
 
         out: list[Outcome[R] | None] = [None] * len(tasks)
         quiet = None if self.show_progress else True
-        bar: Any = progress(iter(()), desc=desc, total=len(tasks), unit=unit, disable=quiet)
+        bar: Any = progress_bar(desc=desc, total=len(tasks), unit=unit, disable=quiet)
         try:
             for i, outcome in self._map(fn, tasks):
                 out[i] = outcome

@@ -21,6 +21,7 @@ from movingfashion.executors.base import (
     WorkerResources,
     describe,
 )
+from schemas.faults import reraise_local_fault
 
 
 class InlinePool(Pool):
@@ -140,6 +141,8 @@ class LocalExecutor(Executor):
             for i, task in enumerate(tasks):
                 pool.submit(task, tag=i)
             for res in pool.drain():
+                if res.error is not None:  # a local fault (_attempt keeps every other error)
+                    raise res.error
                 yield res.tag, res.value
 
 
@@ -147,4 +150,5 @@ def _attempt(fn: Callable[[T], R], task: T) -> Outcome[R]:
     try:
         return Outcome(fn(task))
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others
+        reraise_local_fault(exc)
         return Outcome(error=describe(exc))

@@ -43,6 +43,7 @@ from movingfashion.executors.base import (
 )
 from movingfashion.executors.local import _attempt
 from schemas.errors import ConfigError
+from schemas.faults import reraise_local_fault
 
 log = logging.getLogger(__name__)
 
@@ -446,6 +447,9 @@ class RayExecutor(Executor):
                     try:
                         node, outs = ray.get(ref)
                     except RayError as exc:
+                        cause = getattr(exc, "cause", None)
+                        if isinstance(cause, BaseException):
+                            reraise_local_fault(cause)  # a worker's full disk stops the run, as locally
                         lost = Outcome(error=f"WorkerLostError: {describe(exc).splitlines()[0]}")
                         yield from ((i, lost) for i in idx)
                         continue

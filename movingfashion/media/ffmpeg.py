@@ -24,6 +24,7 @@ import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
 from schemas.errors import MediaError
+from schemas.faults import fault_in_text
 
 log = logging.getLogger(__name__)
 
@@ -62,17 +63,33 @@ def _part(target: Path) -> Path:
     return target.with_name(f".{target.stem}.part{target.suffix or '.mp4'}")
 
 
+def _command(args: Sequence[str]) -> list[str]:
+    """``ffmpeg -y -loglevel error ARGS`` (the one command line every call starts with)."""
+    return [ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args]
+
+
+def _finish(returncode: int, stderr: bytes, where: str, *, output: str | None = None) -> None:
+    """MediaError naming ``where`` when ffmpeg failed; its messages go to the log otherwise.
+
+    A failure to write ``output`` (disk full, permission, ...) is the local fault it names, not
+    the video's: :func:`schemas.faults.fault_in_text` turns it into that fault.
+    """
+    err = stderr.decode(errors="replace")
+    if returncode != 0:
+        fault = fault_in_text(err, output or where)
+        if fault is not None:
+            raise fault
+        raise MediaError(f"ffmpeg failed ({returncode}): {err.strip()[-300:]}", where=where)
+    log_subprocess_stderr(log, err, where)
+
+
 def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -> None:
     """Run ``ffmpeg -y -loglevel error ARGS``; MediaError naming ``where`` when it fails."""
-    cmd = [ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error", *args]
     if stdin is None:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True)
+        proc = subprocess.run(_command(args), stdin=subprocess.DEVNULL, capture_output=True)
     else:
-        proc = subprocess.run(cmd, input=stdin, capture_output=True)
-    err = proc.stderr.decode(errors="replace")
-    if proc.returncode != 0:
-        raise MediaError(f"ffmpeg failed ({proc.returncode}): {err.strip()[-300:]}", where=where)
-    log_subprocess_stderr(log, err, where)
+        proc = subprocess.run(_command(args), input=stdin, capture_output=True)
+    _finish(proc.returncode, proc.stderr, where, output=args[-1] if args else where)
 
 
 def encode_frames(
@@ -98,25 +115,13 @@ def encode_frames(
     w, h = size if size is not None else (int(first.shape[1]), int(first.shape[0]))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _part(target)
-    cmd = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-y",
-        "-loglevel",
-        "error",
-        "-f",
-        "rawvideo",
-        "-pix_fmt",
-        "rgb24",
-        "-s",
-        f"{w}x{h}",
-        "-r",
-        f"{fps:g}",
-        "-i",
-        "-",
-        *h264_output_args(crf=crf, gop=gop, preset=preset),
-        str(tmp),
-    ]
+    cmd = _command(
+        [
+            *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-"),
+            *h264_output_args(crf=crf, gop=gop, preset=preset),
+            str(tmp),
+        ]
+    )
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert proc.stdin is not None and proc.stderr is not None
     try:
@@ -125,17 +130,15 @@ def encode_frames(
                 raise MediaError(f"frame of shape {frame.shape} does not match {w}x{h}", where=str(target))
             proc.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
         proc.stdin.close()
-        err = proc.stderr.read().decode(errors="replace")
+        err = proc.stderr.read()
         rc = proc.wait()
+        _finish(rc, err, str(target))
     except BaseException:
-        proc.kill()
-        proc.wait()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
         tmp.unlink(missing_ok=True)
         raise
-    if rc != 0:
-        tmp.unlink(missing_ok=True)
-        raise MediaError(f"ffmpeg failed ({rc}): {err.strip()[-300:]}", where=str(target))
-    log_subprocess_stderr(log, err, str(target))
     os.replace(tmp, target)
     return target
 

@@ -30,6 +30,20 @@ def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
     return img
 
 
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header (nothing decoded: fast on large
+    sets); :class:`MediaError` naming the file when it is missing or not an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return int(im.size[0]), int(im.size[1])
+    except FileNotFoundError:
+        raise MediaError("image file not found", where=str(path), hint="check the image path") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise MediaError(f"not a readable image ({type(exc).__name__})", where=str(path)) from None
+
+
 def encode_image(rgb: np.ndarray, suffix: str = ".png", quality: int = 92) -> bytes:
     """uint8 RGB ``[H, W, 3]`` encoded as ``suffix`` (``.jpg``: JPEG at ``quality``; ``.png``)."""
     import cv2

@@ -48,20 +48,14 @@ def quiet_native_logs() -> None:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
         os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     if _once("pyav"):
-        try:
-            import av.logging
+        import av.logging
 
-            logging.getLogger("libav").addHandler(logging.NullHandler())
-            av.logging.set_level(av.logging.ERROR)
-        except ImportError:  # pragma: no cover - PyAV is a declared dependency
-            pass
+        logging.getLogger("libav").addHandler(logging.NullHandler())
+        av.logging.set_level(av.logging.ERROR)
     if _once("opencv"):
-        try:
-            import cv2
+        import cv2
 
-            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
-        except (ImportError, AttributeError):  # pragma: no cover - very old OpenCV builds
-            pass
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 def quiet_decord_logs() -> None:

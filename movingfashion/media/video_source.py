@@ -24,7 +24,8 @@ class VideoSource:
     def __init__(self, path: str | os.PathLike[str], backend: str = "auto") -> None:
         self.path = Path(path)
         self._backend_choice = backend
-        self._reader: FrameReader | None = open_reader(self.path, backend=backend)
+        # the builder reads every (stride-th) frame in order: the registry's whole-video choice
+        self._reader: FrameReader | None = open_reader(self.path, backend=backend, access="sequential")
         self.backend = self._reader.backend
         self.frames = len(self._reader)
         self.height, self.width = self._reader.size
@@ -42,7 +43,7 @@ class VideoSource:
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
         """uint8 RGB ``[B, H, W, 3]`` of the given frame indices; MediaError naming the file."""
-        return decode(self.reader, indices, backend=self._backend_choice)
+        return decode(self.reader, indices, backend=self._backend_choice, access="sequential")
 
     def close(self) -> None:
         if self._reader is not None:
@@ -56,11 +57,18 @@ class VideoSource:
         self.close()
 
 
-def frame_indices(n_frames: int, stride: int = 1, key_indices: Sequence[int] | None = None) -> list[int]:
-    """Frames to detect on: every ``stride``-th frame, or the key frames when given."""
+def frame_indices(
+    n_frames: int, stride: int = 1, key_indices: Sequence[int] | None = None, last: bool = False
+) -> list[int]:
+    """Frames to detect on: every ``stride``-th frame, or the key frames when given; with
+    ``last``, also the video's first and last frame (a stride may never reach the last one)."""
     if key_indices is not None:
-        return sorted({int(i) for i in key_indices if 0 <= int(i) < n_frames})
-    return list(range(0, n_frames, max(1, stride)))
+        out = {int(i) for i in key_indices if 0 <= int(i) < n_frames}
+    else:
+        out = set(range(0, n_frames, max(1, stride)))
+    if last and n_frames > 0:
+        out |= {0, n_frames - 1}
+    return sorted(out)
 
 
 def prefetch_batches(

@@ -21,20 +21,25 @@ from resized crops through :class:`CropEncoder`; the ``fasterrcnn`` backend's Ro
 features (``[N,256,6,6]``) can go straight into :meth:`SingleFrameMatcher.embed_features`.
 """
 
-from movingfashion.models.crops import crops_from_frames, image_to_tensor
-from movingfashion.models.matchrcnn import (
-    MATCHER_KIND,
-    MATCHER_VERSION,
-    CropEncoder,
-    EmbeddingHead,
-    MatchHead,
-    SingleFrameMatcher,
-    default_matcher_path,
-    load_matcher,
-    margin_matrix,
-    score_matrix,
-    twin,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from movingfashion.models.crops import crops_from_frames, image_to_tensor
+    from movingfashion.models.matchrcnn import (
+        MATCHER_KIND,
+        MATCHER_VERSION,
+        CropEncoder,
+        EmbeddingHead,
+        MatchHead,
+        SingleFrameMatcher,
+        default_matcher_path,
+        load_matcher,
+        margin_matrix,
+        score_matrix,
+        twin,
+    )
 
 __all__ = [
     "MATCHER_KIND",
@@ -51,3 +56,19 @@ __all__ = [
     "score_matrix",
     "twin",
 ]
+_CROPS = ("crops_from_frames", "image_to_tensor")
+_MATCHRCNN = tuple(n for n in __all__ if n not in _CROPS)
+
+
+def __getattr__(name: str) -> Any:
+    """The public names load torch on first use, so ``movingfashion.models.detectors.registry``
+    (detector names for a CLI's choices) imports without it."""
+    if name in _CROPS:
+        from movingfashion.models import crops
+
+        return getattr(crops, name)
+    if name in _MATCHRCNN:
+        from movingfashion.models import matchrcnn
+
+        return getattr(matchrcnn, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

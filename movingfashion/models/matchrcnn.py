@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
 from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
@@ -88,9 +89,16 @@ class EmbeddingHead(nn.Module):
         """Constructor arguments of this head."""
         return {"in_channels": self.in_channels, "mid": self.mid, "hidden": self.hidden, "dim": self.dim}
 
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        x = self.pool(self.convs(maps)).flatten(1)
+    def trunk(self, maps: torch.Tensor) -> torch.Tensor:
+        """The conv stack and the pool: ``[N, C, h, w] -> [N, hidden]``."""
+        return self.pool(self.convs(maps)).flatten(1)
+
+    def embed_trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """Linear + BatchNorm1d on trunk outputs: ``[N, hidden] -> [N, dim]``."""
         return self.bn(self.fc(x))
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.embed_trunk(self.trunk(maps))
 
 
 def margin_matrix(
@@ -163,6 +171,20 @@ class MatchHead(nn.Module):
         return score_matrix(queries, gallery, self.fc.weight, self.fc.bias)
 
 
+def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The matching head's training loss: 2-class cross-entropy over pairs (``logits [..., 2]``,
+    ``labels`` 1 = same item), the positives and the negatives each weighted 1/2 (the mean of
+    the one present when the other is missing). Matcher pretraining and SEAM phase 2 use it."""
+    ce = nn.functional.cross_entropy(
+        logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none"
+    )
+    pos = labels.reshape(-1).bool()
+    parts = [ce[pos].mean()] if bool(pos.any()) else []
+    if bool((~pos).any()):
+        parts.append(ce[~pos].mean())
+    return torch.stack(parts).mean()
+
+
 def twin(module: EmbeddingHead | MatchHead) -> EmbeddingHead | MatchHead:
     """A separate module of the same class and widths holding ``module``'s weights, copied by name
     (``load_state_dict``). The twin is built on the meta device first, so making it neither
@@ -213,11 +235,28 @@ class SingleFrameMatcher(nn.Module):
             )
         if len(crops) == 0:
             return torch.zeros((0, EMBED_DIM), device=self.device)
+        layout = torch.channels_last if getattr(self, "channels_last", False) else torch.contiguous_format
         outs = [
-            self.f(self.encoder(crops[i : i + batch_size].to(self.device)))
+            self.f(self.encoder(crops[i : i + batch_size].to(self.device).contiguous(memory_format=layout)))
             for i in range(0, len(crops), batch_size)
         ]
         return torch.cat(outs)
+
+    def fused_for_inference(self) -> SingleFrameMatcher:
+        """An eval-mode copy for embedding only: each conv + BatchNorm + ReLU of the encoder folded
+        into one convolution, run channels-last. The same embeddings up to float rounding (~1e-6),
+        about 1.3x less CPU time per crop (the tracklet builder embeds with it); not trainable."""
+        import copy
+
+        from torch.ao.quantization import fuse_modules
+
+        out = copy.deepcopy(self).eval()
+        for stage in out.encoder.body:
+            fuse_modules(stage, [["0", "1", "2"]], inplace=True)
+        out.encoder.to(memory_format=torch.channels_last)
+        out.channels_last = True
+        out.requires_grad_(False)
+        return out
 
     def embed_features(self, maps: torch.Tensor) -> torch.Tensor:
         """RoI feature maps ``[N,256,h,w]`` (e.g. the fasterrcnn backend's) -> ``[N,256]``."""
@@ -340,29 +379,9 @@ def load_matcher(
         "train one with `mf pretrain-matcher --df2 ROOT --out FILE`, or rebuild the default with"
         " `make weights`"
     )
-    if not p.is_file():
-        raise ModelError("matcher checkpoint not found", where=str(p), hint=hint)
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise ModelError(
-            f"cannot read the checkpoint ({type(exc).__name__}); the file is corrupt or not a torch file",
-            where=str(p),
-            hint=hint,
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != MATCHER_KIND:
-        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(
-            f"not a single-frame matcher checkpoint (kind {kind!r}, expected {MATCHER_KIND!r})",
-            where=str(p),
-            hint=hint,
-        )
-    if ckpt.get("version") != MATCHER_VERSION:
-        raise ModelError(
-            f"matcher checkpoint version {ckpt.get('version')!r}, this code reads {MATCHER_VERSION}",
-            where=str(p),
-            hint=hint,
-        )
+    ckpt = read_tagged_checkpoint(
+        p, kind=MATCHER_KIND, version=MATCHER_VERSION, what="single-frame matcher", hint=hint
+    )
     try:
         model = SingleFrameMatcher(**ckpt.get("config", {}))
         state = {k: (v.float() if v.is_floating_point() else v) for k, v in ckpt["state_dict"].items()}
@@ -381,9 +400,4 @@ def load_matcher(
             "recalibrate_batchnorm on your own crops), or retrain it",
         )
     model.tag = str(ckpt.get("tag", f"{MATCHER_KIND}/v{MATCHER_VERSION}"))
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    return model.to(dev).eval()
+    return model.to(pick_device(device)).eval()

@@ -24,13 +24,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from movingfashion.deepfashion2 import has_split, iter_split, split_dir
 from movingfashion.media.images import read_image
+from movingfashion.models.checkpoints import pick_device
 from movingfashion.models.crops import crops_from_frames
-from movingfashion.models.detectors.base import pick_device
-from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, load_matcher
+from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, balanced_pair_loss, load_matcher
 from movingfashion.models.ranking import ranks_of_targets
 from schemas.errors import DataFormatError, MediaError, ModelError
 
@@ -137,24 +136,13 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def pair_loss(head: MatchHead, emb: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """2-class CE over every ordered pair i != j of the batch, positives and negatives weighted
-    equally (identity ``-1`` is never a positive)."""
+    """:func:`~movingfashion.models.matchrcnn.balanced_pair_loss` over every ordered pair
+    i != j of the batch (identity ``-1`` is never a positive)."""
     n = len(ids)
     logits = head.pair_logits(emb, emb)  # [n,n,2]
     same = (ids[:, None] == ids[None, :]) & (ids[:, None] >= 0)
     off = ~torch.eye(n, dtype=torch.bool, device=emb.device)
-    pos, neg = same & off, ~same & off
-    lp = (
-        F.cross_entropy(logits[pos], torch.ones(int(pos.sum()), dtype=torch.long, device=emb.device))
-        if pos.any()
-        else emb.sum() * 0
-    )
-    ln = (
-        F.cross_entropy(logits[neg], torch.zeros(int(neg.sum()), dtype=torch.long, device=emb.device))
-        if neg.any()
-        else emb.sum() * 0
-    )
-    return 0.5 * (lp + ln)
+    return balanced_pair_loss(logits[off], same[off])
 
 
 def identity_batches(

@@ -1,13 +1,14 @@
 """How well a video shows the garment of a shop image, with the Match-RCNN detector and matcher.
 
-Cleaning's wrong-association check and its carousel shop pick use :class:`VideoShopScorer`
-(``mf clean --matcher FILE``).
+Cleaning's wrong-association check and its carousel shop pick use :class:`VideoShopScorer`:
+the embedded default weights unless ``mf clean --matcher FILE`` names others.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,12 @@ from movingfashion.models.matchrcnn import SingleFrameMatcher, load_matcher
 
 
 class VideoShopScorer:
-    """``score(video_path, shop_path) -> float in [0, 1]``: how well the shop image matches the
-    video's best-matching detection (the pivot score of training tracking), over ``frames``
-    evenly spaced frames. Default embedded weights when none are given. 0.0 when nothing is
-    detected. Reuse one instance: models load once.
+    """``score(video_path, shop_path, crop=None) -> float in [0, 1]``: how well the shop image
+    matches the video's best-matching detection (the pivot score of training tracking), over
+    ``frames`` evenly spaced frames; ``crop`` (x1, y1, x2, y2) scores that region of the frames
+    only (the moving half of a split-screen video). Default embedded weights when none are given.
+    0.0 when nothing is detected. Reuse one instance: models load once, and the detections of
+    the last ``keep`` videos are kept, so one video scored against several images is read once.
 
     Pickling sends only the weight paths and settings (so a cluster worker gets it cheaply); the
     copy loads the models on its first score, once per process.
@@ -38,6 +41,7 @@ class VideoShopScorer:
         detector: str = "ultralytics",
         frames: int = 12,
         config: DetectorConfig | None = None,
+        keep: int = 64,
     ) -> None:
         self._spec = (
             None if matcher is None else str(Path(matcher).absolute()),
@@ -47,6 +51,13 @@ class VideoShopScorer:
         )
         self.frames = frames
         self._models: tuple[Detector, SingleFrameMatcher] | None = _load_models(self._spec)
+        self.keep = keep
+        self._videos: dict[tuple[str, tuple[int, ...] | None], torch.Tensor | None] = {}
+
+    @property
+    def tag(self) -> str:
+        """Identifies the weights and settings behind the scores (a cache key)."""
+        return f"{self.detector.version}|{self.matcher.tag}|{self.frames}"
 
     @property
     def detector(self) -> Detector:
@@ -62,14 +73,17 @@ class VideoShopScorer:
         return self._models
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"spec": self._spec, "frames": self.frames}
+        return {"spec": self._spec, "frames": self.frames, "keep": self.keep}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._spec, self.frames, self._models = state["spec"], state["frames"], None
+        self.keep, self._videos = state["keep"], {}
 
     @torch.no_grad()
-    def score(self, video_path: str | os.PathLike[str], shop_path: str | os.PathLike[str]) -> float:
-        shop = read_image(shop_path)
+    def _video_embeddings(self, video_path: str | os.PathLike[str], crop: Sequence[float] | None):
+        key = (str(video_path), tuple(int(round(c)) for c in crop) if crop is not None else None)
+        if key in self._videos:
+            return self._videos[key]
         src = VideoSource(Path(video_path))
         try:
             idx = sorted(
@@ -78,13 +92,29 @@ class VideoShopScorer:
             frames = src.get_batch(idx)
         finally:
             src.close()
+        if key[1] is not None:
+            x1, y1, x2, y2 = key[1]
+            frames = np.ascontiguousarray(frames[:, max(0, y1) : y2, max(0, x1) : x2])
         dets = self.detector.detect(frames)
-        size = self.matcher.crop_size
-        crops = crops_from_frames(frames, [d.boxes for d in dets], size)
-        if not len(crops):
+        crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
+        emb = self.matcher.embed(crops).detach() if len(crops) else None
+        if len(self._videos) >= self.keep:
+            self._videos.pop(next(iter(self._videos)))
+        self._videos[key] = emb
+        return emb
+
+    @torch.no_grad()
+    def score(
+        self,
+        video_path: str | os.PathLike[str],
+        shop_path: str | os.PathLike[str],
+        crop: Sequence[float] | None = None,
+    ) -> float:
+        emb = self._video_embeddings(video_path, crop)
+        if emb is None:
             return 0.0
-        emb = self.matcher.embed(crops)
-        s = self.matcher.embed(crops_from_frames([shop], [None], size))
+        shop = read_image(shop_path)
+        s = self.matcher.embed(crops_from_frames([shop], [None], self.matcher.crop_size))
         return float(self.matcher.score_matrix(s, emb).max())
 
 

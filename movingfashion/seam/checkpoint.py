@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
 from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, SingleFrameMatcher
 from movingfashion.seam.config import ModelConfig, Variant
 from movingfashion.seam.model import SeamModel
@@ -21,7 +22,20 @@ from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
 SEAM_KIND = "seam"
-SEAM_VERSION = 1
+#: 2: concatenation-form non-local block and post-NLB sum; version 1 files load as they were made.
+SEAM_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+def model_config_of(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The ModelConfig fields of a checkpoint; version 1 files get the head they were trained as
+    (embedded-Gaussian block, pre-NLB sum, block output random when the scorer started at zero)."""
+    cfg = dict(ckpt["model_config"])
+    if ckpt.get("version") == 1:
+        cfg.setdefault("nlb_form", "gaussian")
+        cfg.setdefault("aggregate", "pre_nlb")
+        cfg.setdefault("nlb_zero_init", not cfg.get("zero_init_attention", True))
+    return cfg
 
 
 def model_from_matcher(matcher: SingleFrameMatcher, config: ModelConfig) -> tuple[SeamModel, dict[str, Any]]:
@@ -85,30 +99,15 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
     of another version or of another variant.
     """
     p = Path(path)
-    hint = "train one with `mf train --phase 2 ...` (it writes OUT/last.pt)"
-    if not p.is_file():
-        raise ModelError("checkpoint not found", where=str(p), hint=hint)
-    try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
-    except Exception as exc:  # noqa: BLE001 - torch raises many types on corrupt files
-        raise ModelError(
-            f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file",
-            where=str(p),
-            hint=hint,
-        ) from None
-    if not isinstance(ckpt, dict) or ckpt.get("kind") != SEAM_KIND:
-        kind = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelError(
-            f"not a SEAM checkpoint (kind {kind!r}, expected {SEAM_KIND!r})",
-            where=str(p),
-            hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
-        )
-    if ckpt.get("version") != SEAM_VERSION:
-        raise ModelError(
-            f"SEAM checkpoint version {ckpt.get('version')!r}, this code reads {SEAM_VERSION}",
-            where=str(p),
-            hint=hint,
-        )
+    ckpt = read_tagged_checkpoint(
+        p,
+        kind=SEAM_KIND,
+        version=READABLE_VERSIONS,
+        what="SEAM",
+        hint="train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
+        kind_hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
+        weights_only=False,
+    )
     if variant is not None and ckpt.get("variant") != Variant(variant).value:
         raise ModelError(
             f"checkpoint is variant {ckpt.get('variant')!r}, but {Variant(variant).value!r} was asked for",
@@ -127,7 +126,7 @@ def load_checkpoint(
     """Rebuild the model of a checkpoint and load its weights (eval mode)."""
     ckpt = read_checkpoint(path, variant=variant)
     try:
-        config = ModelConfig.model_validate(ckpt["model_config"])
+        config = ModelConfig.model_validate(model_config_of(ckpt))
         if config.variant.value != ckpt["variant"]:
             raise ValueError("model_config.variant disagrees with variant")
         model = build_model(ckpt["arch"], config)
@@ -138,9 +137,4 @@ def load_checkpoint(
             where=str(path),
             hint="the file was edited or written by other code; retrain it",
         ) from None
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    return model.to(dev).eval(), ckpt
+    return model.to(pick_device(device)).eval(), ckpt

@@ -6,32 +6,52 @@ from pathlib import Path
 
 import click
 
-from schemas.cli_support import emit, json_option, progress
+from movingfashion.seam.config import Variant
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    json_option,
+    legacy_folder,
+    out_option,
+    progress,
+    require_dataset,
+)
+
+VARIANTS = [v.value for v in Variant]
 
 
 def _log(as_json: bool):
     return lambda s: click.echo(s, err=True) if not as_json else None
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option(
+    required=False, exists=False, help="Phase 2: a MovingFashion dataset folder (mf publish). Required."
+)
 @click.option(
-    "--dataset",
-    required=True,
+    "--df2",
     type=click.Path(exists=True, file_okay=False),
-    help="Phase 2: a MovingFashion dataset folder. Phase 1: a DeepFashion2-format root "
-    "(or a synthetic world folder holding df2/).",
+    help="Phase 1: a DeepFashion2-format root (or a synthetic world folder holding df2/). Required.",
 )
 @click.option("--phase", type=click.Choice(["1", "2"]), default="2", show_default=True)
 @click.option(
+    "--method",
+    type=click.Choice(["seam", "asymnet"]),
+    default="seam",
+    show_default=True,
+    help="Phase 2: SEAM's multi-frame head (--variant), or AsymNet (LSTM + similarity nodes + fusion "
+    "tree, trained in two stages on the same frozen features; its three rows in mf evaluate).",
+)
+@click.option(
     "--variant",
-    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    type=click.Choice(VARIANTS),
     default="full",
     show_default=True,
     help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor).",
 )
-@click.option(
-    "--out", required=True, type=click.Path(file_okay=False), help="Run folder (last.pt, features/)."
-)
+@out_option(help="Run folder (last.pt, features/).")
 @click.option("--epochs", type=int, default=None, help="Phase 2 epochs (default: config, 10).")
 @click.option("--steps", type=int, default=300, show_default=True, help="Phase 1 training steps.")
 @click.option("--resume", is_flag=True, help="Continue OUT/last.pt (same variant and settings).")
@@ -47,15 +67,18 @@ def _log(as_json: bool):
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON TrainConfig overrides (see movingfashion/seam/config.py).",
+    help="YAML/JSON overrides of TrainConfig (movingfashion/seam/config.py) or, with --method asymnet, "
+    "of AsymNetConfig (movingfashion/seam/asymnet.py).",
 )
 @click.option("--frames", type=int, default=None, help="T frames per tracklet (default 10).")
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")
 @click.option("--seed", type=int, default=None)
 @json_option
 def train(
-    dataset: str,
+    dataset: str | None,
+    df2: str | None,
     phase: str,
+    method: str,
     variant: str,
     out: str,
     epochs: int | None,
@@ -74,21 +97,39 @@ def train(
     tracklets with in-batch negatives; OUT/last.pt is written every epoch. Launch with
     torchrun for DDP (gloo on CPU, nccl on CUDA).
 
+    Phase 1 reads --df2 (it took --dataset before, which still works with a warning).
+
     \b
-    Example:
-      mf train --dataset world --phase 1 --out runs/phase1 --steps 300
+    Examples:
+      mf train --df2 world --phase 1 --out runs/phase1 --steps 300
       mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 5
       mf train --dataset dataset --phase 2 --out runs/full --epochs 10 --resume --json
+      mf train --dataset dataset --method asymnet --out runs/asymnet --epochs 20
       torchrun --nproc_per_node 2 -m movingfashion.seam.cli train --dataset dataset --out runs/ddp
     """
     from schemas.config import load_config
 
     log = _log(as_json)
     if phase == "1":
+        if df2 is None and dataset is not None:
+            click.echo(
+                "warning: phase 1 reads --df2 (a DeepFashion2-format root); --dataset is deprecated", err=True
+            )
+        df2 = legacy_folder(df2, dataset if df2 is None else None, "--df2")
         from movingfashion.seam.phase1 import run_phase1
 
-        result = run_phase1(dataset, out, steps=steps, seed=seed or 0, progress=progress, log=log)
+        result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
+    elif method == "asymnet":
+        from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
+
+        acfg = load_config(
+            AsymNetConfig, config_path, snn_epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
+        )
+        result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
+        if dataset is None:
+            raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
+        require_dataset(dataset)
         from movingfashion.seam.config import ModelConfig, TrainConfig
         from movingfashion.seam.train import run_phase2
 
@@ -106,6 +147,11 @@ def _train_human(r: dict) -> str:
     """What ``mf train`` prints without ``--json``: where the weights are, and the last loss."""
     if str(r.get("phase")) == "1":
         return f"phase 1: matcher {r['matcher']} ({r.get('via', '')})"
+    if r.get("method") == "asymnet":
+        return (
+            f"asymnet: {len(r['history'])} epochs (two stages) on {r['train_videos']} videos of "
+            f"{r['train_products']} products; final loss {r['final_loss']:.4f}; checkpoint {r['checkpoint']}"
+        )
     loss = r.get("final_loss")
     return (
         f"phase 2 ({r['variant']}): {r['epochs_run']} of {r['epochs']} epochs run on {r['train_videos']} videos"
@@ -115,19 +161,20 @@ def _train_human(r: dict) -> str:
     )
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, type=click.Path(exists=True, file_okay=False))
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
     "--checkpoint",
     "checkpoints",
     required=True,
     multiple=True,
-    type=click.Path(dir_okay=False),
-    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines).",
+    type=click.Path(dir_okay=False, exists=True),
+    help="SEAM checkpoint (repeat: one per variant, the first one also gives the baselines) or an "
+    "AsymNet checkpoint (mf train --method asymnet: the AsymNet, [AVG] and [MAX] rows).",
 )
 @click.option(
     "--variant",
-    type=click.Choice(["full", "no_nlb", "no_nlb_g"]),
+    type=click.Choice(VARIANTS),
     default=None,
     help="Refuse a checkpoint of another variant.",
 )
@@ -136,9 +183,14 @@ def _train_human(r: dict) -> str:
 @click.option("--pools", type=int, default=20, show_default=True)
 @click.option("--pool-size", type=int, default=800, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@out_option(required=False, help="Write OUT/results.json (+ cache).")
 @click.option(
-    "--out", type=click.Path(file_okay=False), default=None, help="Write OUT/results.json (+ cache)."
+    "--cache",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of cached feature banks (default OUT/features); share it between evaluations.",
 )
+@click.option("--no-salient", is_flag=True, help="Leave out the 'SEAM + salient' row.")
 @json_option
 def evaluate(
     dataset: str,
@@ -150,15 +202,21 @@ def evaluate(
     pool_size: int,
     seed: int,
     out: str | None,
+    cache: str | None,
+    no_salient: bool,
     as_json: bool,
 ) -> None:
     """Evaluate with the paper's protocol: top-1/5/10/20 in pools, all / Regular / Hard / per class.
 
-    Methods: Max Confidence, Max Matching, Average Distance (single-frame head) and one SEAM
-    row per checkpoint (its variant).
+    Queries are the inference tracklets that best overlap each test video's ground-truth
+    tracklet; the gallery is every test shop image. Methods: Max Confidence, Max Matching,
+    Average Distance (single-frame head), one SEAM row per checkpoint (its variant), SEAM +
+    salient (the main SEAM checkpoint on salient frames) and, with an AsymNet checkpoint, AsymNet,
+    AsymNet [AVG] and [MAX]. On synthetic worlds made with the noise knobs, results.json also
+    says how much attention corrupted frames get (attention_noise: ROC AUC of -weight).
 
     \b
-    Example:
+    Examples:
       mf evaluate --dataset dataset --checkpoint runs/full/last.pt --out runs/eval
       mf evaluate --dataset dataset --checkpoint runs/full/last.pt --checkpoint runs/avg/last.pt \\
           --frames 5,10,20 --pools 20 --pool-size 800 --json
@@ -180,31 +238,38 @@ def evaluate(
         pools=pools,
         pool_size=pool_size,
         seed=seed,
+        salient=not no_salient,
     )
-    res = run_evaluate(dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress)
+    res = run_evaluate(
+        dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress, cache_dir=cache
+    )
     emit(res, as_json, summary_table)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("results", type=click.Path(exists=True))
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@click.option(
-    "--dataset",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS).",
+@click.command(context_settings=HELP, epilog=EXIT_STATUS)
+@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True))
+@out_option(help="Report folder to write (tables, CSV, plots).")
+@dataset_option(
+    required=False, help="Dataset folder for the qualitative sheets (default: the one recorded in RESULTS)."
 )
 @json_option
-def report(results: str, out: str, dataset: str | None, as_json: bool) -> None:
-    """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from an evaluation's results.json.
+def report(results: tuple[str, ...], out: str, dataset: str | None, as_json: bool) -> None:
+    """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from evaluations' results.json.
+
+    Several results (e.g. one per training seed, same test set) are pooled: every cell is the
+    mean (std) over seeds and pools; paired.md gives paired per-query differences between
+    methods, attention_noise.md the attention on corrupted frames, attention.png the Fig. 8
+    curves.
 
     \b
-    Example:
+    Examples:
       mf report runs/eval/results.json --out runs/report
+      mf report runs/eval/results.json --out runs/report --dataset dataset --json
+      mf report runs/seed0/eval runs/seed1/eval runs/seed2/eval --out runs/report
     """
     from movingfashion.seam.report import write_report
 
-    res = write_report(results, out, dataset=dataset)
+    res = write_report(list(results), out, dataset=dataset)
     emit(res, as_json, lambda r: "\n".join(str(Path(r["out"]) / f) for f in r["files"]))
 
 

@@ -24,6 +24,19 @@ class ModelConfig(BaseModel):
     variant: Variant = Field(default=Variant.FULL, description="full | no_nlb | no_nlb_g")
     dim: int = Field(default=256, ge=1, description="descriptor size (f~ output, NLB channels)")
     nlb_inter: int = Field(default=128, ge=1, description="inner channels of the non-local block")
+    nlb_form: Literal["concat", "gaussian"] = Field(
+        default="concat",
+        description="non-local pairwise function: concat (official: ReLU(w.[theta_i, phi_j]) / N) or "
+        "gaussian (softmax of theta_i.phi_j)",
+    )
+    nlb_zero_init: bool = Field(
+        default=True, description="start the non-local block's output projection at zero (the identity)"
+    )
+    aggregate: Literal["post_nlb", "pre_nlb"] = Field(
+        default="post_nlb",
+        description="what the attention weights sum: the non-local block's output (official) or its "
+        "input (then the block can only change the weights)",
+    )
     zero_init_attention: bool = Field(
         default=True,
         description="start g at zero: uniform weights, so the "
@@ -56,6 +69,32 @@ class TrainConfig(BaseModel):
     single_frame_weight: float = Field(
         default=0.5, ge=0, description="weight of the single-frame fine-tuning loss (f, m)"
     )
+    train_trunk: bool = Field(
+        default=True,
+        description="fine-tune the conv stacks of f~ and f (the paper). False keeps them as pretrained "
+        "and trains their Linear + BatchNorm only: the stacks' outputs are then computed once per "
+        "bank frame, which makes CPU runs ~50x cheaper",
+    )
+    pair_loss: Literal["weighted", "balanced"] = Field(
+        default="weighted",
+        description="multi-frame pair loss: weighted (official: cross-entropy with class weights "
+        "neg_weight / pos_weight over every tracklet-shop pair of the batch) or balanced (positives "
+        "and negatives each averaged, then weighted 1/2)",
+    )
+    pos_weight: float = Field(default=0.3, gt=0, description="class weight of positive pairs (weighted loss)")
+    neg_weight: float = Field(default=1.0, gt=0, description="class weight of negative pairs (weighted loss)")
+    multi_frame_after: int = Field(
+        default=1,
+        ge=0,
+        description="epochs trained on the single-frame loss alone before the multi-frame loss is "
+        "switched on (official: 1; ignored when it would leave no multi-frame epoch)",
+    )
+    warmup_epochs: float = Field(default=1.0, ge=0, description="linear learning-rate warm-up from lr/10")
+    lr_steps: list[float] = Field(
+        default=[0.65, 0.9],
+        description="fractions of the run after which the learning rates are multiplied by lr_gamma",
+    )
+    lr_gamma: float = Field(default=0.1, gt=0, le=1)
     pool_frames: int = Field(
         default=30, ge=1, description="tracklet frames cached per video, RRS draws from them"
     )
@@ -90,4 +129,9 @@ class EvalConfig(BaseModel):
         default="skip",
         description="test rows the loader cannot use: skip them (counted in results.json as "
         "'skipped_videos') or stop with the loader's error",
+    )
+    salient: bool = Field(
+        default=True,
+        description="also evaluate the main SEAM checkpoint on frames picked by the salient sampler "
+        "(the 'SEAM + salient' row)",
     )

@@ -1,17 +1,27 @@
-"""Evaluation with the paper's protocol: baselines and SEAM variants on the test split.
+"""Evaluation with the paper's protocol: baselines, AsymNet and SEAM variants on the test split.
 
 Methods (paper Table 2):
 - ``max_confidence``: the tracklet's most confident detection among the T sampled frames,
-  matched with the single-frame head (f, m). The ground-truth tracklets of the official JSON
-  carry no confidences; when none is known the centre frame of the sample is used.
+  matched with the single-frame head (f, m). When no confidence is known (ground-truth
+  tracklets of the official JSON carry none) the centre frame of the sample is used.
 - ``max_matching``: the best single-frame score over the T frames, per shop image.
 - ``average_distance``: the mean single-frame score over the T frames, per shop image.
+- ``asymnet`` / ``asymnet_avg`` / ``asymnet_max``: an AsymNet checkpoint
+  (:mod:`movingfashion.seam.asymnet`): its fusion tree, or the mean / max of its similarity nodes.
 - ``seam_no_nlb_g`` / ``seam_no_nlb`` / ``seam``: a trained checkpoint of that variant
   (the aggregated descriptor h against f~(shop), scored by m~).
-The baselines use the single-frame head (f, m) of the first checkpoint given. Frames are
+- ``seam_salient`` (beyond the paper): the main SEAM checkpoint on frames picked by the
+  ``salient`` sampler (the best expressiveness score of each of the T chunks) instead of RRS.
+The baselines use the single-frame head (f, m) of the first SEAM checkpoint given. Frames are
 picked by Restricted Random Sampling at chunk centres (deterministic), so evaluating a
 checkpoint twice gives identical numbers. Score matrices are computed in the expanded form
 (:func:`movingfashion.models.score_matrix`), never as a [Q, G, 256] tensor.
+
+Besides top-K per pool (mean, std and every pool's value), the results keep each query's hit
+rate at the main length (for paired per-query differences between methods and seeds) and, when
+the bank knows which query frames are corrupted (synthetic worlds), how much attention the
+attention variants give corrupted frames: mean weight on corrupted and on clean frames and
+the ROC AUC of minus the weight separating them (:func:`attention_noise`).
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from movingfashion.models.ranking import rank_gallery
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag
 from movingfashion.seam.model import SeamModel
-from movingfashion.seam.protocol import make_pools, pooled_topk, query_groups
+from movingfashion.seam.protocol import make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
 from movingfashion.seam.train import rrs_pool_indices
 from schemas.errors import ConfigError
 
@@ -37,12 +47,17 @@ VARIANT_METHOD = {Variant.NO_NLB_G: "seam_no_nlb_g", Variant.NO_NLB: "seam_no_nl
 METHOD_NAMES = {
     "max_confidence": "Max Confidence",
     "max_matching": "Max Matching",
+    "asymnet": "AsymNet",
+    "asymnet_avg": "AsymNet [AVG]",
+    "asymnet_max": "AsymNet [MAX]",
     "average_distance": "Average Distance",
     "seam_no_nlb_g": "SEAM w/o NLB,g",
     "seam_no_nlb": "SEAM w/o NLB",
     "seam": "SEAM",
+    "seam_salient": "SEAM + salient",
 }
 METHOD_ORDER = list(METHOD_NAMES)
+SALIENT = "seam_salient"
 
 
 def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch: int = 256) -> torch.Tensor:
@@ -52,6 +67,18 @@ def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch:
 def sample_indices(bank: FeatureBank, frames: int) -> torch.Tensor:
     """[V, T] pool indices by RRS at chunk centres (the same for every video of the bank)."""
     return torch.tensor(rrs_pool_indices(bank.fmaps.shape[1], frames, train=False)).repeat(len(bank), 1)
+
+
+def salient_indices(bank: FeatureBank, frames: int) -> torch.Tensor:
+    """[V, T] pool indices chosen by the ``salient`` sampler on each frame's expressiveness score."""
+    from movingfashion.sampling import get_sampler
+
+    sampler = get_sampler("salient")
+    pool = list(range(bank.fmaps.shape[1]))
+    rows = []
+    for q in bank.quality.tolist():
+        rows.append(sampler(pool, frames, train=False, scores=dict(enumerate(q))))
+    return torch.tensor(rows, dtype=torch.long)
 
 
 @torch.no_grad()
@@ -97,6 +124,56 @@ def seam_scores(
 
 
 @torch.no_grad()
+def asymnet_scores(
+    model: Any, bank: FeatureBank, sel: torch.Tensor, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """The three AsymNet score matrices [V, G] for the frames ``sel`` [V, T]."""
+    v, t = sel.shape
+    fm = bank.fmaps[torch.arange(v)[:, None], sel]
+    x = torch.cat([model.describe(fm[i : i + 64].to(device)) for i in range(0, v, 64)])
+    shops = model.describe(bank.shop_fmaps.to(device))
+    return model.score_matrices(x, shops)
+
+
+def attention_noise(weights: torch.Tensor, codes: torch.Tensor, names: list[str]) -> dict[str, Any] | None:
+    """How attention weights [V, T] treat corrupted frames (``codes`` [V, T]: -1 unknown, 0 clean,
+    k > 0 the kind ``names[k - 1]``): mean weight on clean and corrupted frames, the ROC AUC of
+    -weight for corrupted vs clean (0.5 = blind, 1 = every corrupted frame weighs less than every
+    clean one), the mean of the per-tracklet AUCs, and the same per kind. None when unknown."""
+    known = codes >= 0
+    if not bool(known.any()):
+        return None
+    w, c = weights[known].double().numpy(), codes[known].numpy()
+    bad = c > 0
+    out: dict[str, Any] = {
+        "frames": int(known.sum()),
+        "corrupted": int(bad.sum()),
+        "mean_clean": float(w[~bad].mean()) if (~bad).any() else None,
+        "mean_corrupted": float(w[bad].mean()) if bad.any() else None,
+        "auc": roc_auc(-w, bad),
+    }
+    per = []
+    for row_w, row_c in zip(weights.double().numpy(), codes.numpy(), strict=True):
+        k = row_c >= 0
+        b = row_c[k] > 0
+        if b.any() and (~b).any():
+            per.append(roc_auc(-row_w[k], b))
+    out["auc_within_tracklet"] = float(np.mean(per)) if per else None
+    out["tracklets_with_both"] = len(per)
+    kinds = {}
+    for i, name in enumerate(names, 1):
+        sel = (c == i) | (c == 0)
+        if (c == i).any() and (c == 0).any():
+            kinds[name] = {
+                "frames": int((c == i).sum()),
+                "mean": float(w[c == i].mean()),
+                "auc": roc_auc(-w[sel], c[sel] == i),
+            }
+    out["by_kind"] = kinds
+    return out
+
+
+@torch.no_grad()
 def attention_profile(
     model: SeamModel, bank: FeatureBank, device: torch.device, frames: int = 21
 ) -> dict[str, Any]:
@@ -130,13 +207,21 @@ def evaluate_bank(
     bank: FeatureBank,
     cfg: EvalConfig,
     *,
+    asymnets: list[Any] | None = None,
     device: torch.device | None = None,
     progress: Callable | None = None,
     qualitative: int = 8,
 ) -> dict[str, Any]:
     """Every method at every sequence length on one bank; returns the results record."""
     if not models:
-        raise ConfigError("no checkpoint to evaluate", where="--checkpoint")
+        raise ConfigError(
+            "no SEAM checkpoint to evaluate",
+            where="--checkpoint",
+            hint="the first SEAM checkpoint gives the baselines",
+        )
+    asymnets = list(asymnets or [])
+    if len(asymnets) > 1:
+        raise ConfigError("two AsymNet checkpoints", where="--checkpoint", hint="give at most one")
     device = device or next(models[0].parameters()).device
     seen: set[str] = set()
     for m in models:
@@ -149,6 +234,8 @@ def evaluate_bank(
             )
         seen.add(name)
         m.eval()
+    for a in asymnets:
+        a.eval()
     pool = bank.fmaps.shape[1]
     if max(cfg.frames + [cfg.main_frames]) > pool:
         raise ConfigError(
@@ -160,21 +247,45 @@ def evaluate_bank(
     pools = make_pools(len(bank.gallery_ids), cfg.pools, cfg.pool_size, cfg.seed)
     targets = bank.targets
     frames_list = sorted(set(cfg.frames) | {cfg.main_frames})
+    main = _main_method(models)
+    main_model = (
+        next(m for m in models if VARIANT_METHOD[m.variant] == main) if main != "average_distance" else None
+    )
     methods: dict[str, dict[str, Any]] = {}
+    per_query: dict[str, dict[str, list[float]]] = {}
+    noise: dict[str, Any] = {}
     qual: list[dict[str, Any]] = []
-    steps = [(t, m) for t in frames_list for m in ["baselines", *models]]
+    steps: list[tuple[int, Any]] = [(t, m) for t in frames_list for m in ["baselines", *models, *asymnets]]
+    if main_model is not None and cfg.salient:
+        steps += [(t, SALIENT) for t in frames_list]
     it = progress(steps, desc="evaluate", total=len(steps), unit="method") if progress else steps
     for t, what in it:
         sel = sample_indices(bank, t)
         if what == "baselines":
             scores = single_frame_scores(models[0], bank, sel, device)
+        elif what == SALIENT:
+            assert main_model is not None
+            sel = salient_indices(bank, t)
+            scores = {SALIENT: seam_scores(main_model, bank, sel, device)[0]}
+        elif isinstance(what, SeamModel):
+            s, w = seam_scores(what, bank, sel, device)
+            name = VARIANT_METHOD[what.variant]
+            scores = {name: s}
+            if t == cfg.main_frames and what.variant is not Variant.NO_NLB_G:
+                rec = attention_noise(w, bank.noise[torch.arange(len(bank))[:, None], sel], bank.noise_names)
+                if rec is not None:
+                    noise[name] = rec
         else:
-            s, _ = seam_scores(what, bank, sel, device)
-            scores = {VARIANT_METHOD[what.variant]: s}
+            scores = asymnet_scores(what, bank, sel, device)
         for name, s in scores.items():
             methods.setdefault(name, {})[str(t)] = pooled_topk(s, targets, groups, pools, cfg.ks)
-            if t == cfg.main_frames and name == _main_method(models):
-                qual = _qualitative(bank, s, sel, qualitative)
+            if t == cfg.main_frames:
+                per_query[name] = {
+                    f"top{k}": [round(float(x), 4) for x in per_query_hits(s, targets, pools, k)]
+                    for k in (1, 5)
+                }
+                if name == main:
+                    qual = _qualitative(bank, s, sel, qualitative)
     attention = {}
     for m in models:
         if m.variant is not Variant.NO_NLB_G and pool >= 2:
@@ -183,6 +294,7 @@ def evaluate_bank(
             )
     n_gallery = len(bank.gallery_ids)
     pool_n = min(n_gallery, cfg.pool_size)
+    known = bank.noise >= 0
     return {
         "protocol": {
             "ks": cfg.ks,
@@ -194,11 +306,17 @@ def evaluate_bank(
             "queries": len(bank),
             "gallery": n_gallery,
             "query_tracklets": _count(bank.tracklet_sources),
+            "corrupted_share": float(bank.corrupted()[known].float().mean()) if bool(known.any()) else None,
         },
         "chance": {f"top{k}": min(k, pool_n) / pool_n for k in cfg.ks},
         "methods": {k: methods[k] for k in METHOD_ORDER if k in methods},
         "names": {k: METHOD_NAMES[k] for k in METHOD_ORDER if k in methods},
+        "per_query": {
+            "videos": list(bank.videos),
+            **{k: per_query[k] for k in METHOD_ORDER if k in per_query},
+        },
         "attention": attention,
+        "attention_noise": noise,
         "qualitative": qual,
     }
 
@@ -248,14 +366,19 @@ def evaluate_dataset(
     models: list[SeamModel],
     cfg: EvalConfig,
     *,
+    asymnets: list[Any] | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable | None = None,
     crop_size: int = 96,
 ) -> dict[str, Any]:
     """Build (or reuse) the test bank of a dataset folder and evaluate every method."""
+    if not models:
+        raise ConfigError(
+            "no SEAM checkpoint given", where="--checkpoint", hint="the first one gives the baselines"
+        )
     if models[0].encoder is None:
         raise ConfigError("the checkpoint has no crop encoder, it cannot read videos", where="--checkpoint")
-    for m in models[1:]:
+    for m in [*models[1:], *(asymnets or [])]:
         if encoder_tag(m) != encoder_tag(models[0]):
             raise ConfigError(
                 "checkpoints were trained on different frozen encoders",
@@ -275,7 +398,7 @@ def evaluate_dataset(
         progress=progress,
         on_bad=cfg.on_bad,
     )
-    res = evaluate_bank(models, bank, cfg, device=device, progress=progress)
+    res = evaluate_bank(models, bank, cfg, asymnets=asymnets, device=device, progress=progress)
     res["dataset"] = str(Path(dataset).resolve())
     res["skipped_videos"] = bank.skipped
     return res
@@ -289,9 +412,12 @@ def run_evaluate(
     out_dir: str | Path | None = None,
     variant: str | None = None,
     progress: Callable | None = None,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Load checkpoints (``variant`` checked when given, only with one checkpoint), evaluate,
-    write ``OUT/results.json`` when ``out_dir`` is given; returns the results."""
+    """Load checkpoints (SEAM, one per variant, and at most one AsymNet; ``variant`` checked when
+    given, only with one checkpoint), evaluate, write ``OUT/results.json`` when ``out_dir`` is
+    given; returns the results. The test bank is cached in ``cache_dir`` (default OUT/features)."""
+    from movingfashion.seam.asymnet import ASYMNET_KIND, checkpoint_kind, load_asymnet
     from movingfashion.seam.checkpoint import load_checkpoint
     from schemas.atomic import atomic_write_json
 
@@ -300,15 +426,40 @@ def run_evaluate(
     if variant is not None and len(checkpoints) != 1:
         raise ConfigError("--variant checks a single checkpoint", where="--variant")
     torch.manual_seed(cfg.seed)
-    loaded = [load_checkpoint(p, variant=variant) for p in checkpoints]
+    seam_paths = [p for p in checkpoints if checkpoint_kind(p) != ASYMNET_KIND]
+    asym_paths = [p for p in checkpoints if checkpoint_kind(p) == ASYMNET_KIND]
+    loaded = [load_checkpoint(p, variant=variant) for p in seam_paths]
+    asym = [load_asymnet(p) for p in asym_paths]
     models = [m for m, _ in loaded]
+    if not models:
+        raise ConfigError(
+            "no SEAM checkpoint given",
+            where="--checkpoint",
+            hint="the first SEAM checkpoint gives the baselines",
+        )
     crop = int(loaded[0][1]["arch"].get("matcher_config", {}).get("crop_size", 96))
-    cache = Path(out_dir) / "features" if out_dir is not None else None
-    res = evaluate_dataset(dataset, models, cfg, cache_dir=cache, progress=progress, crop_size=crop)
+    cache = (
+        cache_dir if cache_dir is not None else (Path(out_dir) / "features" if out_dir is not None else None)
+    )
+    if out_dir is not None:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(out_dir)  # what a killed run left half-written
+    res = evaluate_dataset(
+        dataset,
+        models,
+        cfg,
+        asymnets=[a for a, _ in asym],
+        cache_dir=cache,
+        progress=progress,
+        crop_size=crop,
+    )
     res["checkpoints"] = {
         VARIANT_METHOD[m.variant]: {"path": str(p), "epoch": c.get("epoch")}
-        for p, (m, c) in zip(checkpoints, loaded, strict=True)
+        for p, (m, c) in zip(seam_paths, loaded, strict=True)
     }
+    for p, _ in zip(asym_paths, asym, strict=True):
+        res["checkpoints"]["asymnet"] = {"path": str(p)}
     res["config"] = cfg.model_dump(mode="json")
     if out_dir is not None:
         atomic_write_json(Path(out_dir) / "results.json", res, indent=1)

@@ -9,8 +9,10 @@ frame is decoded once instead of once per epoch. Banks are cached on disk by con
 reused on reruns.
 
 Query tracklet of a video (paper section 5): when the dataset has the richer
-``tracklets/<video stem>.json`` (several tracklets per video), the tracklet with the highest
-average IoU with the ground-truth tracklet; otherwise the ground-truth tracklet itself.
+``tracklets/<video stem>.json`` with inference tracklets, the one with the highest average IoU
+with the ground-truth tracklet; otherwise the ground-truth tracklet itself. Banks also keep,
+per frame, the world's truth about the query box (clean or how it is corrupted) when the
+richer file carries it, and the frame's expressiveness score for the ``salient`` sampler.
 """
 
 from __future__ import annotations
@@ -24,12 +26,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from movingfashion.media.images import read_image
+from movingfashion.sampling import crop_sharpness, frame_quality
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, MFError
 from schemas.geometry import box_iou
+from schemas.official import read_official
+from schemas.paths import resolve_under
 
-BANK_VERSION = 1
+BANK_VERSION = 2
+
+#: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
+INFERENCE_MODE = "inference"
 
 
 def mean_iou(candidate: dict[int, list[float]], reference: dict[int, list[float]]) -> float:
@@ -39,13 +48,41 @@ def mean_iou(candidate: dict[int, list[float]], reference: dict[int, list[float]
     return float(np.mean([box_iou(candidate[f], b) if f in candidate else 0.0 for f, b in reference.items()]))
 
 
-def choose_query(gt: dict[int, list[float]], rich: VideoTracklets | None) -> tuple[dict, dict, str, float]:
-    """(boxes, scores, source, iou) of the query tracklet: best mean IoU with ``gt`` among ``rich``."""
-    if rich is None or not rich.tracklets or not gt:
-        return gt, {}, "ground_truth", 1.0
-    best = max(range(len(rich.tracklets)), key=lambda i: mean_iou(rich.tracklets[i].boxes, gt))
+@dataclass
+class QueryChoice:
+    """The tracklet a video is queried with, and where it came from."""
+
+    boxes: dict[int, list[float]]
+    scores: dict[int, float]
+    source: str  # "tracklets[i]" (an inference tracklet) or "ground_truth"
+    iou: float
+    noise: dict[int, str] = field(default_factory=dict)
+
+
+def choose_query(gt: dict[int, list[float]], rich: VideoTracklets | None) -> QueryChoice:
+    """The query tracklet of a video (paper section 5): among the *inference* tracklets of the
+    richer file, the one with the highest average IoU with the ground-truth tracklet ``gt``;
+    the ground-truth tracklet itself only when the file has no inference tracklet."""
+    cands = (
+        []
+        if rich is None or not gt
+        else [i for i, t in enumerate(rich.tracklets) if t.mode == INFERENCE_MODE]
+    )
+    if not cands:
+        noise = {}
+        if rich is not None and rich.ground_truth is not None and rich.ground_truth < len(rich.tracklets):
+            noise = dict(rich.tracklets[rich.ground_truth].noise)
+        return QueryChoice(gt, {}, "ground_truth", 1.0, noise)
+    best = max(cands, key=lambda i: mean_iou(rich.tracklets[i].boxes, gt))
     trk = rich.tracklets[best]
-    return dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", mean_iou(trk.boxes, gt)
+    return QueryChoice(
+        dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", mean_iou(trk.boxes, gt), dict(trk.noise)
+    )
+
+
+def noise_known(rich: VideoTracklets | None) -> bool:
+    """Whether a richer file carries the truth of its corrupted frames (exported from a world)."""
+    return rich is not None and (rich.detector or "").startswith("world-")
 
 
 @dataclass
@@ -54,7 +91,11 @@ class FeatureBank:
 
     ``fmaps`` [V, P, C, h, w] float16; ``frames`` [V, P] frame indices; ``positions`` [V, P] frame
     index / video length; ``conf`` [V, P] detector confidence (NaN when unknown);
-    ``shop_fmaps`` [G, C, h, w]; ``targets`` [V] gallery row of each video's product.
+    ``shop_fmaps`` [G, C, h, w]; ``targets`` [V] gallery row of each video's product;
+    ``noise`` [V, P] int8: -1 unknown, 0 clean, ``k > 0`` corrupted as ``noise_names[k - 1]``
+    (the synthetic world's truth about the query tracklet's box); ``quality`` [V, P] the
+    expressiveness score of each frame (:func:`movingfashion.sampling.frame_quality`, crop
+    sharpness included), read by the ``salient`` sampler.
     """
 
     product_ids: list[str]
@@ -71,6 +112,21 @@ class FeatureBank:
     shop_paths: list[str] = field(default_factory=list)
     tracklet_sources: list[str] = field(default_factory=list)
     skipped: list[list[str]] = field(default_factory=list)  # [product id, why] rows the loader dropped
+    noise: torch.Tensor | None = None
+    noise_names: list[str] = field(default_factory=list)
+    quality: torch.Tensor | None = None
+    key: str = ""  # content key of the cached bank ("" when not built by build_bank with a cache)
+
+    def __post_init__(self) -> None:
+        v, p = self.fmaps.shape[:2]
+        if self.noise is None:
+            self.noise = torch.full((v, p), -1, dtype=torch.int8)
+        if self.quality is None:
+            self.quality = torch.zeros((v, p), dtype=torch.float32)
+
+    def corrupted(self) -> torch.Tensor:
+        """[V, P] bool: frames whose box the truth marks as corrupted."""
+        return self.noise > 0
 
     def __len__(self) -> int:
         return len(self.product_ids)
@@ -102,6 +158,9 @@ class FeatureBank:
             self.shop_paths,
             pick(self.tracklet_sources) if self.tracklet_sources else [],
             self.skipped,
+            self.noise[t],
+            self.noise_names,
+            self.quality[t],
         )
 
 
@@ -150,7 +209,8 @@ def build_bank(
     Reads the folder through :class:`movingfashion.dataset.MovingFashionDataset` (``crop="tracklet"``,
     the ``uniform`` sampler: ``pool`` evenly spaced tracklet frames, first and last included).
     ``select_query`` (default: on for ``test``) replaces each ground-truth tracklet by the
-    best-IoU tracklet of ``tracklets/<video>.json`` when that file exists.
+    best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one
+    (:func:`choose_query`). The gallery holds the shop image of every product of the split.
     """
     from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
 
@@ -158,11 +218,16 @@ def build_bank(
     select_query = (split == "test") if select_query is None else select_query
     cache = None
     if cache_dir is not None:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(cache_dir)  # what a killed run left half-written
         key = bank_key(root, split, f"{encoder_tag}|q{int(select_query)}", pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
             try:
-                return FeatureBank.from_state(torch.load(cache, map_location="cpu", weights_only=False))
+                return FeatureBank.from_state(
+                    {**torch.load(cache, map_location="cpu", weights_only=False), "key": key}
+                )
             except Exception:  # noqa: BLE001 - a broken cache is rebuilt
                 cache.unlink(missing_ok=True)
     ds = MovingFashionDataset(
@@ -179,20 +244,31 @@ def build_bank(
     )
     if len(ds) == 0:
         raise DataFormatError(f"no usable videos in the {split} split", where=str(ds.split_path))
-    richer = load_richer_tracklets(root / "tracklets") if select_query else {}
+    richer = load_richer_tracklets(root / "tracklets")
     device = next(encoder.parameters()).device
     encoder.eval()
-    fmaps, frames, positions, conf, sources = [], [], [], [], []
+    fmaps, frames, positions, conf, sources, noise, quality = [], [], [], [], [], [], []
     pids, videos, parts, classes = [], [], [], []
+    names: list[str] = []
     shop_maps: dict[str, torch.Tensor] = {}
     shop_paths: dict[str, str] = {}
     it = progress(range(len(ds)), desc=f"features {split}", unit="video") if progress else range(len(ds))
     for i in it:
         rec, vi, _ = ds.plan(i)
         video = rec.videos[vi]
-        boxes, scores, source, _iou = choose_query(video.boxes, richer.get(Path(video.rel_path).name))
-        video.boxes, video.confidences = boxes, (scores or video.confidences)
+        vt = richer.get(Path(video.rel_path).name)
+        if select_query:
+            q = choose_query(video.boxes, vt)
+            known = noise_known(vt)
+        else:  # the dataset's own tracklet, with the truth about it when the richer file has it
+            gt = vt.tracklets[vt.ground_truth] if vt is not None and vt.ground_truth is not None else None
+            same = gt is not None and all(int(k) in gt.boxes for k in video.boxes)
+            q = QueryChoice(video.boxes, {}, "ground_truth", 1.0, dict(gt.noise) if same else {})
+            known = noise_known(vt) and same
+        video.boxes, video.confidences = q.boxes, (q.scores or video.confidences)
         item = ds[i]
+        if int(item["index"]) != i:  # on_bad="skip": video i did not load (listed in ds.skipped)
+            continue
         idx = item["frame_indices"]
         fmaps.append(_encode(encoder, item["frames"], device))
         n = max(video.num_frames or int(idx.max()) + 1, 1)
@@ -201,7 +277,23 @@ def build_bank(
         conf.append(
             torch.tensor([video.confidences.get(int(f), float("nan")) for f in idx], dtype=torch.float32)
         )
-        sources.append(source)
+        codes = []
+        for f in idx.tolist():
+            kind = q.noise.get(int(f))
+            if kind is not None and kind not in names:
+                names.append(kind)
+            codes.append(-1 if not known else (0 if kind is None else 1 + names.index(kind)))
+        noise.append(torch.tensor(codes, dtype=torch.int8))
+        sharp = crop_sharpness(item["frames"].float().numpy())
+        expr = frame_quality(
+            video.boxes,
+            video.width,
+            video.height,
+            video.confidences,
+            sharpness={int(f): float(v) for f, v in zip(idx.tolist(), sharp, strict=True)},
+        )
+        quality.append(torch.tensor([expr.get(int(f), 0.0) for f in idx], dtype=torch.float32))
+        sources.append(q.source)
         pids.append(rec.product_id)
         videos.append(item["video_path"])
         parts.append(item["partition"])
@@ -209,6 +301,18 @@ def build_bank(
         if rec.product_id not in shop_maps:
             shop_maps[rec.product_id] = _encode(encoder, item["shop"][None], device)[0]
             shop_paths[rec.product_id] = str(rec.shop_path.relative_to(root))
+    # the gallery is every shop image of the split, also of products whose videos were dropped
+    for pid, entry in read_official(ds.split_path).items():
+        if pid in shop_maps:
+            continue
+        try:
+            path = resolve_under(root, entry.img_path, what="img_path", where=pid)
+            img = read_image(path, (crop_size, crop_size))
+        except (MFError, OSError):
+            continue
+        shop = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
+        shop_maps[pid] = _encode(encoder, shop[None], device)[0]
+        shop_paths[pid] = entry.img_path
     gallery_ids = sorted(shop_maps)
     row = {g: k for k, g in enumerate(gallery_ids)}
     bank = FeatureBank(
@@ -226,8 +330,12 @@ def build_bank(
         shop_paths=[shop_paths[g] for g in gallery_ids],
         tracklet_sources=sources,
         skipped=[[pid, why] for pid, why in ds.skipped],
+        noise=torch.stack(noise),
+        noise_names=names,
+        quality=torch.stack(quality),
     )
     if cache is not None:
+        bank.key = key
         with atomic_open(cache, "wb") as fh:
             torch.save(bank.state(), fh)
         atomic_write_text(
@@ -237,63 +345,10 @@ def build_bank(
                     "split": split,
                     "videos": len(bank),
                     "gallery": len(gallery_ids),
+                    "corrupted_frames": int(bank.corrupted().sum()),
                     "skipped": len(bank.skipped),
                 }
             )
             + "\n",
         )
     return bank
-
-
-def synthetic_bank(
-    n_products: int,
-    videos_per_product: int = 1,
-    pool: int = 12,
-    channels: int = 8,
-    size: int = 2,
-    noise: float = 0.6,
-    distractor_rate: float = 0.3,
-    seed: int = 0,
-    classes: int = 3,
-    return_distractors: bool = False,
-):
-    """A bank of random feature maps with known structure (tests and benchmarks).
-
-    Each product has a prototype map; its shop map is the prototype plus a little noise, each
-    tracklet frame the prototype plus ``noise`` or, with probability ``distractor_rate``, a wrong
-    detection (one background map shared by all videos, plus noise) whose confidence is drawn a
-    little higher on average.
-    """
-    g = torch.Generator().manual_seed(seed)
-    proto = torch.randn(n_products, channels, size, size, generator=g)
-    shop = proto + 0.1 * torch.randn(proto.shape, generator=g)
-    v = n_products * videos_per_product
-    owner = torch.arange(n_products).repeat_interleave(videos_per_product)
-    frames = proto[owner][:, None] + noise * torch.randn(v, pool, channels, size, size, generator=g)
-    distract = torch.rand(v, pool, generator=g) < distractor_rate
-    background = torch.randn(channels, size, size, generator=g)  # wrong detections look alike
-    frames[distract] = background + noise * torch.randn(
-        int(distract.sum()), channels, size, size, generator=g
-    )
-    conf = (0.5 + 0.2 * torch.rand(v, pool, generator=g) + 0.25 * distract.float()).clamp(max=1)
-    idx = torch.arange(pool).repeat(v, 1) * 3
-    ids = [f"p{i:05d}" for i in range(n_products)]
-    parts = ["regular" if i % 3 else "hard" for i in range(n_products)]
-    bank = FeatureBank(
-        product_ids=[ids[o] for o in owner.tolist()],
-        videos=[f"videos/v{i}.mp4" for i in range(v)],
-        partitions=[parts[o] for o in owner.tolist()],
-        classes=[1 + o % classes for o in owner.tolist()],
-        fmaps=frames.half(),
-        frames=idx,
-        positions=idx.float() / (3 * pool),
-        conf=conf,
-        gallery_ids=ids,
-        shop_fmaps=shop.half(),
-        targets=owner.clone(),
-        shop_paths=[
-            f"imgs/{i}.{'jpg' if p == 'regular' else 'png'}" for i, p in zip(ids, parts, strict=True)
-        ],
-        tracklet_sources=["ground_truth"] * v,
-    )
-    return (bank, distract) if return_distractors else bank

@@ -3,8 +3,9 @@
 Shapes follow the official heads: f~ is the single-frame extractor f
 (:class:`movingfashion.models.EmbeddingHead`: conv stack 256->256->256->256->1024, average pool,
 Linear 1024->256 + BatchNorm1d), a non-local block runs over the N descriptors of a tracklet
-(256 channels, 128 inside), the attention scorer g is Linear(256, 1) with a softmax over frames,
-the aggregation is h = sum_i w_i x_i and the match score m~ is m
+(256 channels, 128 inside, the concatenation form, starting as the identity), the attention
+scorer g is Linear(256, 1) with a softmax over frames, the aggregation sums the post-NLB
+descriptors, h = sum_i w_i NLB(x)_i, and the match score m~ is m
 (:class:`movingfashion.models.MatchHead`: Linear(256, 2) on (a - b)^2). f~ and m~ start as
 copies of f and m made by name (:func:`movingfashion.models.twin`).
 """
@@ -19,28 +20,53 @@ from movingfashion.seam.config import ModelConfig, Variant
 
 
 class NonLocalBlock(nn.Module):
-    """Embedded-Gaussian non-local block over the N descriptors of a tracklet (residual).
+    """Non-local block over the N descriptors of a tracklet (residual: ``z = x + W_z y``).
 
-    ``mask`` [B, N] (True = real frame) keeps padded frames out of every attention row.
-    With ``zero_init`` the output projection starts at zero (the block starts as the identity).
+    ``form="concat"`` (the official one): the pairwise weight of frames i, j is
+    ``ReLU(w . [theta(x_i), phi(x_j)])`` divided by the number of real frames, no softmax;
+    ``form="gaussian"``: ``softmax_j(theta(x_i) . phi(x_j))`` (the embedded-Gaussian form).
+    ``mask`` [B, N] (True = real frame) keeps padded frames out of every row. With
+    ``zero_init`` the output projection W_z starts at zero: the block starts as the identity.
     """
 
-    def __init__(self, channels: int = 256, inter: int = 128, zero_init: bool = False) -> None:
+    def __init__(
+        self, channels: int = 256, inter: int = 128, zero_init: bool = True, form: str = "concat"
+    ) -> None:
         super().__init__()
+        if form not in ("concat", "gaussian"):
+            raise ValueError(f"unknown non-local form {form!r} (concat | gaussian)")
+        self.form = form
         self.theta = nn.Linear(channels, inter)
         self.phi = nn.Linear(channels, inter)
         self.g = nn.Linear(channels, inter)
         self.out = nn.Linear(inter, channels)
+        if form == "concat":
+            self.pair = nn.Linear(2 * inter, 1, bias=False)
         if zero_init:
             nn.init.zeros_(self.out.weight)
             nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        affinity = self.theta(x) @ self.phi(x).transpose(1, 2)  # [B, N, N]
+    def affinity(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Pairwise weights [B, N, N] (rows: the frame being updated)."""
+        th, ph = self.theta(x), self.phi(x)
+        if self.form == "gaussian":
+            aff = th @ ph.transpose(1, 2)
+            if mask is not None:
+                aff = aff.masked_fill(~mask[:, None, :], float("-inf"))
+            return aff.softmax(-1)
+        inter = th.shape[-1]
+        w = self.pair.weight[0]
+        # w . [theta_i, phi_j] = w_theta . theta_i + w_phi . phi_j: no [B, N, N, 2*inter] tensor
+        aff = torch.relu((th @ w[:inter])[:, :, None] + (ph @ w[inter:])[:, None, :])
         if mask is not None:
-            affinity = affinity.masked_fill(~mask[:, None, :], float("-inf"))
-        attn = affinity.softmax(-1)
-        return x + self.out(attn @ self.g(x))
+            aff = aff * mask[:, None, :].to(aff.dtype)
+            n = mask.sum(1).clamp(min=1).to(aff.dtype)[:, None, None]
+        else:
+            n = torch.full((), float(x.shape[1]), dtype=aff.dtype, device=aff.device)
+        return aff / n
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return x + self.out(self.affinity(x, mask) @ self.g(x))
 
 
 def masked_softmax(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -66,10 +92,12 @@ class MultiFrameHead(nn.Module):
             raise ValueError(f"match head has {dim} inputs but config.dim is {self.config.dim}")
         self.extractor = twin(extractor)
         self.match = twin(match)
-        # the scorer starts at zero (uniform weights) when asked; the NLB then keeps its random
-        # output projection so that it receives gradients as soon as the scorer moves
+        # the scorer starts at zero (uniform weights) when asked; the NLB starts as the identity
+        # (W_z = 0) and, with the post-NLB sum, receives gradients through the aggregation
         self.nlb = (
-            NonLocalBlock(dim, self.config.nlb_inter, zero_init=not self.config.zero_init_attention)
+            NonLocalBlock(
+                dim, self.config.nlb_inter, zero_init=self.config.nlb_zero_init, form=self.config.nlb_form
+            )
             if self.variant is Variant.FULL
             else None
         )
@@ -79,22 +107,28 @@ class MultiFrameHead(nn.Module):
             nn.init.zeros_(self.scorer.bias)
 
     def descriptors(self, fmaps: torch.Tensor) -> torch.Tensor:
-        """Per-frame descriptors: [B, T, C, h, w] -> [B, T, dim]."""
+        """Per-frame descriptors: [B, T, C, h, w] -> [B, T, dim]; [B, T, hidden] inputs are taken
+        as outputs of f~'s conv trunk (cached while the trunk is frozen)."""
         b, t = fmaps.shape[:2]
+        if fmaps.dim() == 3:
+            return self.extractor.embed_trunk(fmaps.flatten(0, 1)).view(b, t, -1)
         return self.extractor(fmaps.flatten(0, 1)).view(b, t, -1)
 
     def aggregate(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """h(x) = g(NLB(x)) . x: [B, T, dim] -> (descriptor [B, dim], weights [B, T])."""
+        """h = sum_t w_t z_t with w = softmax(g(z)), z = NLB(x) (``aggregate="post_nlb"``, the
+        official head) or z = x summed with weights g(NLB(x)) (``"pre_nlb"``): [B, T, dim] ->
+        (descriptor [B, dim], weights [B, T])."""
         if mask is None:
             mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
         if self.scorer is None:
             weights = mask.float() / mask.float().sum(1, keepdim=True).clamp(min=1)
-        else:
-            z = self.nlb(x, mask) if self.nlb is not None else x
-            weights = masked_softmax(self.scorer(z).squeeze(-1), mask)
-        return (weights.unsqueeze(-1) * x).sum(1), weights
+            return (weights.unsqueeze(-1) * x).sum(1), weights
+        z = self.nlb(x, mask) if self.nlb is not None else x
+        weights = masked_softmax(self.scorer(z).squeeze(-1), mask)
+        summed = z if self.config.aggregate == "post_nlb" else x
+        return (weights.unsqueeze(-1) * summed).sum(1), weights
 
     def encode_tracklet(
         self, fmaps: torch.Tensor, mask: torch.Tensor | None = None
@@ -103,7 +137,10 @@ class MultiFrameHead(nn.Module):
         return self.aggregate(self.descriptors(fmaps), mask)
 
     def encode_shop(self, fmaps: torch.Tensor) -> torch.Tensor:
-        """Shop feature maps [B, C, h, w] -> [B, dim] (a tracklet of one frame: h = f~)."""
+        """Shop feature maps [B, C, h, w] (or trunk outputs [B, hidden]) -> [B, dim] (a tracklet of
+        one frame: h = f~)."""
+        if fmaps.dim() == 2:
+            return self.extractor.embed_trunk(fmaps)
         return self.extractor(fmaps)
 
     def forward(

@@ -19,7 +19,6 @@ import numpy as np
 
 from movingfashion.deepfashion2 import resolve_root
 from movingfashion.models.pretrain import pretrain_matcher
-from schemas.errors import DataFormatError
 from schemas.paths import inside
 
 #: where :func:`run_phase1`'s training code lives (reported as ``via``)
@@ -67,33 +66,24 @@ def df2_from_dataset(
     tracklet box). Only for the synthetic world and smoke tests: the paper pretrains on the
     real DeepFashion2. Returns the root (``OUT/train/{image,annos}``).
     """
-    import cv2
-
-    from movingfashion.media.images import read_image
+    from movingfashion.media.images import encode_image, read_image
     from movingfashion.media.readers import read_frames
     from schemas.atomic import atomic_write_json
+    from schemas.dataset import read_entry_classes
     from schemas.official import read_official
 
     root = Path(dataset)
     out = Path(out_dir)
     (out / "train" / "image").mkdir(parents=True, exist_ok=True)
     (out / "train" / "annos").mkdir(parents=True, exist_ok=True)
-    entries = {}
     ep = root / "entries.jsonl"
-    if ep.is_file():
-        for line in ep.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                entries[str(row["product_id"])] = int(row.get("df2_class") or 1)
+    entries = read_entry_classes(ep) if ep.is_file() else {}
     n = 0
 
     def write(img: np.ndarray, anno: dict[str, Any]) -> None:
         nonlocal n
         n += 1
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-        if not ok:
-            raise DataFormatError("cannot encode a JPEG", where=str(out))
-        (out / "train" / "image" / f"{n:06d}.jpg").write_bytes(buf.tobytes())
+        (out / "train" / "image" / f"{n:06d}.jpg").write_bytes(encode_image(img, ".jpg", quality=95))
         atomic_write_json(out / "train" / "annos" / f"{n:06d}.json", anno)
 
     for pair_id, (pid, entry) in enumerate(sorted(read_official(root / f"{split}.json").items()), 1):

@@ -14,6 +14,10 @@ import torch
 
 from movingfashion.models.ranking import ranks_of_targets
 
+#: Groups whose per-pool values are kept (``top{k}_pools``), so that results of several seeds can
+#: be pooled into one mean and std.
+POOL_VALUE_GROUPS = ("all", "regular", "hard")
+
 
 def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:
     """Sorted product indices of each pool; a single pool of everything when n <= pool_size."""
@@ -34,7 +38,8 @@ def pooled_topk(
 
     ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
     ``groups`` name -> bool mask [Q]. Returns ``{group: {"top1": mean, "top1_std": std, ...,
-    "queries": n, "pools": used}}``; groups without queries in any pool are left out.
+    "queries": n, "pools": used}}`` (plus ``top1_pools``, every pool's value, for the groups of
+    :data:`POOL_VALUE_GROUPS`); groups without queries in any pool are left out.
     """
     per_group: dict[str, dict[int, list[float]]] = {g: {k: [] for k in ks} for g in groups}
     counts: dict[str, int] = {g: 0 for g in groups}
@@ -65,6 +70,8 @@ def pooled_topk(
             vals = np.asarray(per_group[name][k])
             row[f"top{k}"] = float(vals.mean())
             row[f"top{k}_std"] = float(vals.std())
+            if name in POOL_VALUE_GROUPS:
+                row[f"top{k}_pools"] = [round(float(v), 5) for v in vals]
         row["queries"] = counts[name]
         row["pools"] = len(per_group[name][ks[0]])
         out[name] = row
@@ -83,3 +90,48 @@ def query_groups(partitions: list[str], classes: list[int]) -> dict[str, torch.T
     for c in sorted(set(cls.tolist())):
         groups[f"class:{c}"] = torch.as_tensor(cls == c)
     return groups
+
+
+def per_query_hits(
+    scores: torch.Tensor, targets: torch.Tensor, pools: list[np.ndarray], k: int
+) -> np.ndarray:
+    """Each query's top-``k`` hit rate over the pools that hold its product ([Q], NaN for a query
+    in no pool): the per-query numbers that paired differences between methods are made of."""
+    hits = np.zeros(len(targets))
+    seen = np.zeros(len(targets))
+    for pool in pools:
+        pool_t = torch.as_tensor(pool, dtype=torch.long)
+        in_pool = torch.zeros(scores.shape[1], dtype=torch.bool)
+        in_pool[pool_t] = True
+        qsel = in_pool[targets]
+        if not bool(qsel.any()):
+            continue
+        remap = torch.full((scores.shape[1],), -1, dtype=torch.long)
+        remap[pool_t] = torch.arange(len(pool_t))
+        ranks = ranks_of_targets(scores[qsel][:, pool_t], remap[targets[qsel]])
+        idx = qsel.nonzero().squeeze(1).numpy()
+        hits[idx] += (ranks < k).numpy()
+        seen[idx] += 1
+    with np.errstate(invalid="ignore"):
+        return hits / np.where(seen > 0, seen, np.nan)
+
+
+def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """Area under the ROC curve of ``scores`` separating ``positive`` from the rest (ties count
+    half; the Mann-Whitney statistic). None when one of the two classes is empty."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    pos = np.asarray(positive, dtype=bool).ravel()
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s))
+    sorted_s = s[order]
+    i = 0
+    while i < len(s):  # average ranks over ties
+        j = i
+        while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,5 +1,11 @@
 """Reports from evaluation results: the paper's Tables 2, 4 and 5 (Markdown + CSV) and plots.
 
+One or several ``results.json`` (e.g. one per training seed on the same test set). Several are
+pooled by :func:`combine`: a cell is the mean (std) over every (seed, pool) value. Also written:
+``paired.md`` (paired per-query differences of top-1 between methods, per seed and pooled),
+``attention_noise.md`` (how much attention corrupted frames get, when the test set knows them)
+and ``ordering.md`` (whether SEAM > SEAM w/o NLB,g > Max Confidence holds beyond one std).
+
 Plots (matplotlib, Agg): accuracy vs number of frames (paper Fig. 5 / Table 5), mean attention
 every 5 percentiles of video length (paper Fig. 8) and qualitative sheets (3 query frames +
 top-5 shop images, the correct match framed green, the others red).
@@ -11,6 +17,7 @@ import csv
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +67,191 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
             hint="pass the results.json written by `mf evaluate`",
         )
     return data
+
+
+def _merge_rows(rows: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
+    """One table cell's record from the same cell of several results: mean and std over every
+    (seed, pool) value when the pools' values are kept, else over the seeds' means."""
+    out: dict[str, Any] = {"seeds": len(rows)}
+    for k in ks:
+        vals: list[float] = []
+        for r in rows:
+            vals += list(r.get(f"top{k}_pools") or [r[f"top{k}"]])
+        out[f"top{k}"] = float(np.mean(vals))
+        out[f"top{k}_std"] = float(np.std(vals)) if len(vals) > 1 else float(rows[0].get(f"top{k}_std", 0.0))
+        out[f"top{k}_seed_std"] = float(np.std([r[f"top{k}"] for r in rows]))
+        out[f"top{k}_values"] = len(vals)
+    out["queries"] = max(int(r.get("queries", 0)) for r in rows)
+    return out
+
+
+def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pool several evaluations of the same protocol into one results record (see the module
+    docstring); a single one is returned as it is, with ``seeds`` = 1."""
+    if len(results) == 1:
+        return {**results[0], "seeds": 1}
+    base = results[0]
+    ks = base["protocol"]["ks"]
+    for r in results[1:]:
+        if r["protocol"]["ks"] != ks or r["protocol"]["main_frames"] != base["protocol"]["main_frames"]:
+            raise DataFormatError(
+                "results of different protocols (top-K or main length) cannot be pooled",
+                where=str(r.get("dataset", "results.json")),
+            )
+    methods: dict[str, dict[str, Any]] = {}
+    for key in base["methods"]:
+        if not all(key in r["methods"] for r in results):
+            continue
+        for t, groups in base["methods"][key].items():
+            for g in groups:
+                rows = [r["methods"][key].get(t, {}).get(g) for r in results]
+                if all(rows):
+                    methods.setdefault(key, {}).setdefault(t, {})[g] = _merge_rows(rows, ks)
+    attention = {}
+    for key, prof in (base.get("attention") or {}).items():
+        profs = [r["attention"][key] for r in results if key in (r.get("attention") or {})]
+        merged = {"percentiles": prof["percentiles"]}
+        for g in ("all", "regular", "hard"):
+            if all(g in p for p in profs):
+                merged[g] = {
+                    "mean": np.nanmean([p[g]["mean"] for p in profs], 0).tolist(),
+                    "std": np.nanmean([p[g]["std"] for p in profs], 0).tolist(),
+                    "videos": profs[0][g]["videos"],
+                }
+        attention[key] = merged
+    return {
+        **base,
+        "seeds": len(results),
+        "methods": methods,
+        "names": {k: base["names"][k] for k in methods},
+        "attention": attention,
+        "runs": results,
+    }
+
+
+#: Method pairs whose paired per-query differences the report gives (first minus second).
+PAIRS = [
+    ("seam", "seam_no_nlb_g"),
+    ("seam_no_nlb_g", "max_confidence"),
+    ("seam", "max_confidence"),
+    ("seam", "seam_no_nlb"),
+    ("seam_no_nlb", "seam_no_nlb_g"),
+    ("seam", "average_distance"),
+    ("seam", "asymnet"),
+    ("seam_salient", "seam"),
+]
+
+
+def paired_differences(results: Sequence[dict[str, Any]], k: int = 1) -> list[dict[str, Any]]:
+    """Top-``k`` differences between methods on the same queries: per seed the mean over queries
+    of (hit rate of A - hit rate of B); over seeds their mean and std; pooled, each query's
+    difference averaged over seeds, its standard error and how many queries A wins or loses."""
+    out = []
+    key = f"top{k}"
+    for a, b in PAIRS:
+        per_seed, per_query = [], []
+        for r in results:
+            pq = r.get("per_query") or {}
+            if a not in pq or b not in pq:
+                break
+            d = np.asarray(pq[a][key], float) - np.asarray(pq[b][key], float)
+            per_seed.append(float(np.nanmean(d)))
+            per_query.append(d)
+        else:
+            if not per_seed:
+                continue
+            q = np.nanmean(np.stack(per_query), 0)
+            n = int(np.isfinite(q).sum())
+            out.append(
+                {
+                    "a": a,
+                    "b": b,
+                    "mean": float(np.mean(per_seed)),
+                    "seed_std": float(np.std(per_seed)),
+                    "per_seed": [round(x, 4) for x in per_seed],
+                    "query_se": float(np.nanstd(q) / np.sqrt(max(n, 1))),
+                    "wins": int((q > 0).sum()),
+                    "losses": int((q < 0).sum()),
+                    "queries": n,
+                }
+            )
+    return out
+
+
+def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper's ordering SEAM > SEAM w/o NLB,g > Max Confidence, top-1 at the main length:
+    does each step hold beyond one std (the intervals mean +- std of the two rows do not
+    overlap), and is the paired difference larger than its std over seeds?"""
+    t = str(combined["protocol"]["main_frames"])
+    rows = []
+    for a, b in [("seam", "seam_no_nlb_g"), ("seam_no_nlb_g", "max_confidence")]:
+        ra = combined["methods"].get(a, {}).get(t, {}).get("all")
+        rb = combined["methods"].get(b, {}).get(t, {}).get("all")
+        if not ra or not rb:
+            continue
+        d = next((x for x in diffs if x["a"] == a and x["b"] == b), None)
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "a_top1": ra["top1"],
+                "a_std": ra["top1_std"],
+                "b_top1": rb["top1"],
+                "b_std": rb["top1_std"],
+                "beyond_one_std": ra["top1"] - ra["top1_std"] > rb["top1"] + rb["top1_std"],
+                "paired_mean": d["mean"] if d else None,
+                "paired_std": d["seed_std"] if d else None,
+                "paired_beyond_std": bool(d and d["mean"] > 0 and d["mean"] > d["seed_std"]),
+            }
+        )
+    return rows
+
+
+def attention_noise_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Attention on corrupted vs clean query frames: mean (std) over seeds per method."""
+    header = [
+        "Method",
+        "AUC of -g (corrupted vs clean)",
+        "AUC within tracklet",
+        "mean g clean",
+        "mean g corrupted",
+        "frames (corrupted)",
+    ]
+    rows = []
+    keys = [k for k in ("seam", "seam_no_nlb") if any(k in (r.get("attention_noise") or {}) for r in results)]
+    kinds: set[str] = set()
+    for key in keys:
+        recs = [r["attention_noise"][key] for r in results if key in (r.get("attention_noise") or {})]
+
+        def ms(field: str, recs: list[dict[str, Any]] = recs) -> str:
+            vals = [x[field] for x in recs if x.get(field) is not None]
+            if not vals:
+                return "-"
+            return f"{np.mean(vals):.3f}({np.std(vals):.3f})" if len(vals) > 1 else f"{vals[0]:.3f}"
+
+        rows.append(
+            [
+                results[0]["names"].get(key, key),
+                ms("auc"),
+                ms("auc_within_tracklet"),
+                ms("mean_clean"),
+                ms("mean_corrupted"),
+                f"{recs[0]['frames']} ({recs[0]['corrupted']})",
+            ]
+        )
+        for x in recs:
+            kinds |= set(x.get("by_kind", {}))
+    for kind in sorted(kinds):
+        header.append(f"AUC {kind}")
+        for row, key in zip(rows, keys, strict=True):
+            vals = [
+                r["attention_noise"][key]["by_kind"][kind]["auc"]
+                for r in results
+                if kind in (r.get("attention_noise") or {}).get(key, {}).get("by_kind", {})
+            ]
+            vals = [v for v in vals if v is not None]
+            row.append(f"{np.mean(vals):.3f}" if vals else "-")
+    return header, rows
 
 
 def _cell(row: dict[str, Any] | None, k: int, std: bool = True, digits: int = 2) -> str:
@@ -251,17 +443,29 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
 
 
 def write_report(
-    results_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, dataset: str | None = None
+    results_path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    dataset: str | None = None,
 ) -> dict[str, Any]:
-    """Write tables (``table2/4/5.md`` + ``.csv``), ``report.md`` and the PNG plots; returns file list."""
-    results = load_results(results_path)
+    """Write tables (``table2/4/5.md`` + ``.csv``, ``paired.md``, ``attention_noise.md``,
+    ``ordering.md``), ``report.md`` and the PNG plots from one or several results; returns the
+    file list."""
+    paths = [results_path] if isinstance(results_path, str | os.PathLike) else list(results_path)
+    if not paths:
+        raise DataFormatError(
+            "no results file given", where="RESULTS", hint="pass OUT/results.json of mf evaluate"
+        )
+    runs = [load_results(p) for p in paths]
+    results = combine(runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     sections = []
+    how = "mean(std) over pools" if len(runs) == 1 else f"mean(std) over {len(runs)} seeds x pools"
     titles = {
-        "table2": "Table 2: video-to-shop retrieval (T-K = top-K accuracy, mean(std) over pools)",
-        "table4": "Table 4: top-1 accuracy (std) per class",
+        "table2": f"Table 2: video-to-shop retrieval (T-K = top-K accuracy, {how})",
+        "table4": f"Table 4: top-1 accuracy ({how}) per class",
         "table5": "Table 5: top-1 accuracy with different numbers of frames",
     }
     for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:
@@ -271,18 +475,72 @@ def write_report(
         atomic_write_text(out / f"{name}.csv", to_csv(header, rows))
         files += [f"{name}.md", f"{name}.csv"]
         sections.append(f"## {titles[name]}\n\n{md}")
+    diffs = paired_differences(runs)
+    if diffs:
+        names = results["names"]
+        header = ["A - B", "top-1 difference", "per seed", "query SE", "A wins / loses (queries)"]
+        rows = [
+            [
+                f"{names.get(d['a'], d['a'])} - {names.get(d['b'], d['b'])}",
+                f"{d['mean']:+.3f}({d['seed_std']:.3f})",
+                " ".join(f"{x:+.3f}" for x in d["per_seed"]),
+                f"{d['query_se']:.3f}",
+                f"{d['wins']} / {d['losses']} of {d['queries']}",
+            ]
+            for d in diffs
+        ]
+        md = markdown(header, rows)
+        atomic_write_text(out / "paired.md", md)
+        files.append("paired.md")
+        sections.append(
+            "## Paired per-query top-1 differences (mean(std) over seeds; query SE: standard error of "
+            f"the per-query differences averaged over seeds)\n\n{md}"
+        )
+        order = ordering(results, diffs)
+        if order:
+            lines = [
+                f"- {names.get(o['a'], o['a'])} {o['a_top1']:.3f}({o['a_std']:.3f}) vs "
+                f"{names.get(o['b'], o['b'])} {o['b_top1']:.3f}({o['b_std']:.3f}): "
+                f"{'holds' if o['beyond_one_std'] else 'does NOT hold'} beyond one std; paired difference "
+                + (
+                    f"{o['paired_mean']:+.3f}({o['paired_std']:.3f}), "
+                    f"{'larger' if o['paired_beyond_std'] else 'NOT larger'} than its std"
+                    if o["paired_mean"] is not None
+                    else "-"
+                )
+                for o in order
+            ]
+            text = "\n".join(lines) + "\n"
+            atomic_write_text(out / "ordering.md", text)
+            files.append("ordering.md")
+            sections.append(
+                f"## The paper's ordering (top-1, all queries, T={results['protocol']['main_frames']})\n\n{text}"
+            )
+    header, rows = attention_noise_rows(runs)
+    if rows:
+        md = markdown(header, rows)
+        atomic_write_text(out / "attention_noise.md", md)
+        files.append("attention_noise.md")
+        sections.append(
+            "## Attention on corrupted query frames (weights of the T frames; AUC 0.5 = blind, "
+            f"1 = every corrupted frame gets less than every clean one)\n\n{md}"
+        )
     plot_frames(results, out / "accuracy_vs_frames.png")
     files.append("accuracy_vs_frames.png")
     if plot_attention(results, out / "attention.png"):
         files.append("attention.png")
-    if plot_qualitative(results, out / "qualitative.png", dataset):
+    if plot_qualitative(runs[0], out / "qualitative.png", dataset):
         files.append("qualitative.png")
     proto = results["protocol"]
     chance = results.get("chance", {})
+    noisy = proto.get("corrupted_share")
     head = (
         f"# SEAM evaluation\n\n{proto['queries']} query videos, gallery of {proto['gallery']} shop images, "
         f"{proto['pools']} pool(s) of {proto['pool_size']} products, main sequence length "
-        f"{proto['main_frames']} frames. Chance: "
+        f"{proto['main_frames']} frames"
+        + (f", {len(runs)} training seeds" if len(runs) > 1 else "")
+        + (f", {noisy:.0%} of the query frames corrupted" if noisy else "")
+        + ". Chance: "
         + ", ".join(f"{k} {v:.3f}" for k, v in chance.items())
         + "\n"
     )
@@ -296,4 +554,9 @@ def write_report(
         + "\n",
     )
     files.append("report.md")
-    return {"out": str(out), "files": files}
+    return {
+        "out": str(out),
+        "files": files,
+        "seeds": len(runs),
+        "ordering": ordering(results, diffs) if diffs else [],
+    }

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from movingfashion.models.matchrcnn import balanced_pair_loss
 from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank
@@ -47,42 +48,67 @@ def rrs_pool_indices(
     return get_sampler("rrs")(list(range(pool)), frames, train=train, generator=rng)
 
 
-def balanced_pair_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """2-class cross-entropy over pairs, positives and negatives each weighted 1/2."""
-    ce = F.cross_entropy(logits.reshape(-1, 2).float(), labels.reshape(-1).long(), reduction="none")
-    pos = labels.reshape(-1).bool()
-    parts = [ce[pos].mean()] if bool(pos.any()) else []
-    if bool((~pos).any()):
-        parts.append(ce[~pos].mean())
-    return torch.stack(parts).mean()
+def weighted_pair_loss(
+    logits: torch.Tensor, labels: torch.Tensor, pos_weight: float = 0.3, neg_weight: float = 1.0
+) -> torch.Tensor:
+    """2-class cross-entropy over every pair with class weights (the official multi-frame loss:
+    negatives 1.0, positives 0.3), normalised by the summed weights."""
+    weight = torch.tensor([neg_weight, pos_weight], dtype=torch.float32, device=logits.device)
+    return F.cross_entropy(logits.reshape(-1, 2).float(), labels.reshape(-1).long(), weight=weight)
 
 
 class Phase2Objective(nn.Module):
-    """Loss of one batch: multi-frame pairs plus (weighted) single-frame pairs."""
+    """Loss of one batch: multi-frame pairs plus (weighted) single-frame pairs.
 
-    def __init__(self, model: SeamModel, single_frame_weight: float) -> None:
+    Returns (loss to minimise, multi-frame loss, full objective): while ``multi_frame`` is off
+    the multi-frame term is computed for the log but left out of the loss."""
+
+    def __init__(self, model: SeamModel, cfg: TrainConfig) -> None:
         super().__init__()
         self.model = model
-        self.single_frame_weight = single_frame_weight
+        self.single_frame_weight = cfg.single_frame_weight
+        self.cfg = cfg
+        self.multi_frame = True
+
+    def pair_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        if self.cfg.pair_loss == "balanced":
+            return balanced_pair_loss(logits, labels)
+        return weighted_pair_loss(logits, labels, self.cfg.pos_weight, self.cfg.neg_weight)
 
     def forward(
         self, track: torch.Tensor, shops: torch.Tensor, labels: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         head = self.model.head
         desc, _ = head.encode_tracklet(track)
         shop_desc = head.encode_shop(shops)
         logits = head.match.pair_logits(desc, shop_desc)  # [B, U, 2]
-        loss_mf = balanced_pair_loss(logits, labels)
-        loss = loss_mf
+        loss_mf = self.pair_loss(logits, labels)
+        loss = loss_mf if self.multi_frame else loss_mf * 0.0  # keeps every parameter in the graph (DDP)
+        full = loss_mf.detach()
         if self.single_frame_weight > 0:
             b, t = track.shape[:2]
-            x = self.model.f(track.flatten(0, 1))  # [B*T, dim]
-            s = self.model.f(shops)
+            f = self.model.f
+            if track.dim() == 3:  # cached trunk outputs (frozen conv stacks)
+                x, s = f.embed_trunk(track.flatten(0, 1)), f.embed_trunk(shops)
+            else:
+                x, s = f(track.flatten(0, 1)), f(shops)  # [B*T, dim]
             sf_logits = self.model.m.pair_logits(x, s)
-            loss = loss + self.single_frame_weight * balanced_pair_loss(
-                sf_logits, labels.repeat_interleave(t, 0)
-            )
-        return loss, loss_mf.detach()
+            sf = self.single_frame_weight * balanced_pair_loss(sf_logits, labels.repeat_interleave(t, 0))
+            loss = loss + sf
+            full = full + sf.detach()
+        return loss, loss_mf.detach(), full
+
+
+def lr_factor(progress: float, cfg: TrainConfig, steps_per_epoch: int) -> float:
+    """Learning-rate multiplier at ``progress`` epochs into the run: linear warm-up from 1/10 over
+    ``warmup_epochs``, then ``lr_gamma`` after each fraction of ``lr_steps``."""
+    f = 1.0
+    if cfg.warmup_epochs > 0 and progress < cfg.warmup_epochs:
+        f = 0.1 + 0.9 * progress / cfg.warmup_epochs
+    for frac in cfg.lr_steps:
+        if progress >= frac * cfg.epochs:
+            f *= cfg.lr_gamma
+    return f
 
 
 def _dist_env() -> tuple[int, int, torch.device]:
@@ -103,12 +129,16 @@ def _dist_env() -> tuple[int, int, torch.device]:
 
 
 def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """New modules (NLB, g) at ``lr``; copies of pretrained heads (f~, m~, f, m) at ``finetune_lr``."""
+    """New modules (NLB, g) at ``lr``; copies of pretrained heads (f~, m~, f, m) at ``finetune_lr``
+    (without the conv stacks of f~ and f when ``train_trunk`` is off)."""
     head = model.head
+    if not cfg.train_trunk:
+        for p in list(head.extractor.convs.parameters()) + list(model.f.convs.parameters()):
+            p.requires_grad_(False)
     new = [p for mod in (head.nlb, head.scorer) if mod is not None for p in mod.parameters()]
-    tuned = list(head.extractor.parameters()) + list(head.match.parameters())
+    tuned = [p for p in list(head.extractor.parameters()) + list(head.match.parameters()) if p.requires_grad]
     if cfg.single_frame_weight > 0:
-        tuned += list(model.f.parameters()) + list(model.m.parameters())
+        tuned += [p for p in list(model.f.parameters()) + list(model.m.parameters()) if p.requires_grad]
     else:
         for p in list(model.f.parameters()) + list(model.m.parameters()):
             p.requires_grad_(False)
@@ -128,6 +158,7 @@ def train_phase2(
     resume: bool = False,
     progress: Callable | None = None,
     log: Callable[[str], None] | None = None,
+    trunk_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train the multi-frame head on a bank; writes ``out_dir/last.pt`` each epoch and ``history.jsonl``.
 
@@ -136,12 +167,19 @@ def train_phase2(
     """
     out = Path(out_dir)
     rank, world, device = _dist_env()
+    if rank == 0:
+        from schemas.atomic import sweep_partials
+
+        sweep_partials(out)  # a checkpoint a killed run left half-written
     seed_everything(cfg.seed)
     model = model.to(device)
-    objective: nn.Module = Phase2Objective(model, cfg.single_frame_weight)
+    core = Phase2Objective(model, cfg)
+    objective: nn.Module = core
     optimizer = torch.optim.SGD(
         param_groups(model, cfg), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
+    for group in optimizer.param_groups:
+        group["base_lr"] = group["lr"]
     start = 0
     history: list[dict[str, Any]] = []
     last = out / "last.pt"
@@ -173,9 +211,13 @@ def train_phase2(
     if n < 2:
         raise ModelError("phase 2 needs at least 2 training videos (in-batch negatives)", where="train split")
     batch = min(cfg.batch_size, n)
-    shop_all = bank.shop_fmaps
+    frames_all, shop_all = bank.fmaps, bank.shop_fmaps
+    if not cfg.train_trunk:
+        frames_all, shop_all = trunk_features(model, bank, device, cache_dir=trunk_cache)
+    mf_after = cfg.multi_frame_after if cfg.multi_frame_after < cfg.epochs else 0
     for epoch in range(start, cfg.epochs):
         model.train()
+        core.multi_frame = epoch >= mf_after
         rng = np.random.default_rng([cfg.seed, epoch])  # same order on every rank
         order = rng.permutation(n)
         steps = n // (batch * world) or 1
@@ -190,24 +232,29 @@ def train_phase2(
             # rng is shared: draw every rank's frames so ranks stay in step
             for _ in range((world - 1) * len(idx)):
                 rrs_pool_indices(pool, cfg.frames, train=True, rng=rng)
-            track = torch.stack([bank.fmaps[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
+            track = torch.stack([frames_all[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
             targets = bank.targets[torch.as_tensor(idx)]
             uniq, inv = torch.unique(targets, return_inverse=True)
             labels = (inv[:, None] == torch.arange(len(uniq))[None, :]).long()
             track = track.to(device, torch.float32)
             shops = shop_all[uniq].to(device, torch.float32)
+            factor = lr_factor(epoch + step / steps, cfg, steps)
+            for group in optimizer.param_groups:
+                group["lr"] = group["base_lr"] * factor
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                loss, loss_mf = objective(track, shops, labels.to(device))
+                loss, loss_mf, full = objective(track, shops, labels.to(device))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            losses.append(float(loss.detach()))
+            losses.append(float(full))
             mf_losses.append(float(loss_mf))
         row = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)),
             "loss_multi_frame": float(np.mean(mf_losses)),
+            "multi_frame": core.multi_frame,
+            "lr_factor": round(factor, 6),
             "steps": steps,
         }
         history.append(row)
@@ -240,6 +287,62 @@ def train_phase2(
         "world_size": world,
         "final_loss": history[-1]["loss"] if history else None,
     }
+
+
+@torch.no_grad()
+def trunk_features(
+    model: SeamModel, bank: FeatureBank, device: torch.device, cache_dir: str | Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Outputs of f~'s frozen conv stack for every bank frame [V, P, hidden] and shop [G, hidden].
+
+    f~ and f start as copies of the same pretrained head; with their stacks frozen the single-frame
+    loss reads the same cached outputs (checked: the two stacks must hold the same weights).
+    With ``cache_dir`` and a cached bank (``bank.key``) the outputs are kept on disk, keyed by the
+    bank and the stack's weights, so several variants and seeds compute them once."""
+    import hashlib
+
+    ext, f = model.head.extractor, model.f
+    for a, b in zip(ext.convs.parameters(), f.convs.parameters(), strict=True):
+        if not torch.equal(a, b):
+            raise ModelError(
+                "f~ and f have different conv stacks; train_trunk: false needs them equal",
+                where="train_trunk",
+                hint="start from a fresh model (f~ and f are copies of the pretrained f)",
+            )
+    path = None
+    if cache_dir is not None and bank.key:
+        h = hashlib.sha256(bank.key.encode())
+        for v in ext.convs.state_dict().values():
+            h.update(v.detach().float().cpu().numpy().tobytes())
+        path = Path(cache_dir) / f"trunk-{h.hexdigest()[:16]}.pt"
+        if path.is_file():
+            try:
+                got = torch.load(path, map_location="cpu", weights_only=True)
+                return got["frames"], got["shops"]
+            except Exception:  # noqa: BLE001 - a broken cache is rebuilt
+                path.unlink(missing_ok=True)
+    was = ext.training
+    ext.eval()
+    v, p = bank.fmaps.shape[:2]
+    flat = bank.fmaps.flatten(0, 1)
+    out = torch.cat(
+        [ext.trunk(flat[i : i + 256].to(device, torch.float32)).cpu() for i in range(0, len(flat), 256)]
+    )
+    shops = torch.cat(
+        [
+            ext.trunk(bank.shop_fmaps[i : i + 256].to(device, torch.float32)).cpu()
+            for i in range(0, len(bank.shop_fmaps), 256)
+        ]
+    )
+    ext.train(was)
+    frames = out.view(v, p, -1)
+    if path is not None:
+        from schemas.atomic import atomic_open
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_open(path, "wb") as fh:
+            torch.save({"frames": frames, "shops": shops}, fh)
+    return frames, shops
 
 
 def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | None:
@@ -305,7 +408,17 @@ def run_phase2(
             import torch.distributed as dist
 
             dist.barrier()
-    summary = train_phase2(bank, model, arch, cfg, out, resume=resume, progress=progress, log=log)
+    summary = train_phase2(
+        bank,
+        model,
+        arch,
+        cfg,
+        out,
+        resume=resume,
+        progress=progress,
+        log=log,
+        trunk_cache=kwargs["cache_dir"],
+    )
     summary.update(
         {
             "dataset": str(dataset),

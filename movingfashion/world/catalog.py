@@ -228,6 +228,8 @@ class ProductSpec:
     has_video: bool = True
     split_layout: str | None = None  # 'left-right' / 'top-bottom'
     wrong_shop_of: str | None = None
+    wrong_shop_kind: str | None = None  # 'shop', 'carousel' or 'split_screen' (with wrong_shop_of)
+    wrong_extra_of: str | None = None  # a wrong carousel's second product shot: this item's shop image
     duplicate_of: str | None = None  # product id of the original
     duplicate_kind: str | None = None
     variant: str | None = None  # RepostVariant of a re-post variant (with duplicate_of)
@@ -473,11 +475,10 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
         and class_count[s.df2_class] > 1
     ]
     for s in cands[:n_wrong]:
-        others = [
-            t for t in cloth if t is not s and t.split_layout is None and t.df2_class == s.df2_class
-        ] or [t for t in cloth if t is not s and t.split_layout is None]
-        s.wrong_shop_of = others[0].product_id
+        s.wrong_shop_of = _wrong_owner(s, cloth).product_id
+        s.wrong_shop_kind = "shop"
         class_count[s.df2_class] -= 1
+    _plant_wrong_carousels_and_halves(cloth, class_count, cfg)
     # duplicates (re-posts of another item's video) cycling exact / reencode / subclip
     originals = [s for s in cloth if s.has_video and s.split_layout is None and s.wrong_shop_of is None]
     dup_kinds = ["exact", "reencode", "subclip"]
@@ -497,6 +498,67 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     for s in specs:
         s.meta = _text(np.random.default_rng([seed, s.index, 11]), s)
     return specs
+
+
+def _wrong_owner(
+    s: ProductSpec, cloth: list[ProductSpec], skip: tuple[str, ...] = (), store_only: bool = False
+) -> ProductSpec:
+    """Whose shop image ``s`` is wrongly given: another item with a video and a studio shop image
+    (not split-screen), of the same class when possible, never ``s``'s confusable twin (a twin
+    differs by a logo or a stripe width: the same garment to any matcher, not a wrong pair).
+    ``store_only``: an item whose source serves its shop image (not an Instagram carousel), the
+    way a misattributed store picture ends up in a carousel or a split screen."""
+
+    def ok(t: ProductSpec) -> bool:
+        twin = s.confusable_group is not None and t.confusable_group == s.confusable_group
+        return (
+            t is not s
+            and not twin
+            and t.has_video
+            and t.split_layout is None
+            and t.wrong_shop_kind is None
+            and t.product_id not in skip
+            and not (store_only and t.source == SourceName.INSTAGRAM)
+        )
+
+    same = [t for t in cloth if ok(t) and t.df2_class == s.df2_class]
+    return (same or [t for t in cloth if ok(t)])[0]
+
+
+def _plant_wrong_carousels_and_halves(
+    cloth: list[ProductSpec], class_count: dict[int, int], cfg: WorldConfig
+) -> None:
+    """``cfg.wrong_carousels`` Instagram items whose carousel holds other items' shop images instead
+    of their own, and ``cfg.wrong_split_screens`` split-screen items whose still half shows another
+    item's shop image (items of classes with spares first, so every class keeps a right pair)."""
+    owners = {t.wrong_shop_of for t in cloth} | {t.wrong_extra_of for t in cloth}
+
+    def free(s: ProductSpec) -> bool:  # not wrong already, and no other item shows its picture
+        return s.wrong_shop_kind is None and s.product_id not in owners
+
+    ig = [s for s in cloth if s.source == SourceName.INSTAGRAM and s.has_video and free(s)]
+    ig.sort(key=lambda s: class_count[s.df2_class] <= 1)
+    planted = 0
+    for s in ig:
+        if planted == cfg.wrong_carousels:
+            break
+        if not free(s):
+            continue
+        planted += 1
+        first = _wrong_owner(s, cloth, store_only=True)
+        s.wrong_shop_of, s.wrong_shop_kind = first.product_id, "carousel"
+        s.wrong_extra_of = _wrong_owner(s, cloth, skip=(first.product_id,), store_only=True).product_id
+        owners |= {s.wrong_shop_of, s.wrong_extra_of}
+        class_count[s.df2_class] -= 1
+    split = [s for s in cloth if s.split_layout is not None and free(s)]
+    split.sort(key=lambda s: class_count[s.df2_class] <= 1)
+    for s in split[: cfg.wrong_split_screens]:
+        s.wrong_shop_of, s.wrong_shop_kind = (
+            _wrong_owner(s, cloth, store_only=True).product_id,
+            "split_screen",
+        )
+        owners.add(s.wrong_shop_of)
+        class_count[s.df2_class] -= 1
 
 
 def _variants_and_retakes(

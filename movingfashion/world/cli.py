@@ -11,7 +11,25 @@ from typing import Any
 
 import click
 
-from schemas.cli_support import emit, json_option, run_main
+from schemas.cli_support import (
+    EXIT_STATUS,
+    HELP,
+    dataset_option,
+    emit,
+    json_option,
+    legacy_argument,
+    legacy_folder,
+    out_option,
+    progress_bar,
+    run_main,
+)
+
+_world_opt = click.option(
+    "--world",
+    "world_dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="World folder (mf world generate --out). Required.",
+)
 
 
 def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, Any]:
@@ -32,6 +50,7 @@ def summarize(truth: Any, out: Path, seconds: float | None = None) -> dict[str, 
         "split_screen": sum(v.split_screen is not None for v in truth.videos),
         "wrong_shop": sum(p.wrong_shop for p in truth.products),
         "frames": sum(v.frames for v in truth.videos),
+        "noisy_frames": sum(v.noisy_frames or 0 for v in truth.videos),
     }
     if truth.df2_root:
         df2 = out / truth.df2_root
@@ -47,26 +66,27 @@ def _human(d: dict[str, Any]) -> str:
         f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
         f"{d['duplicates']} duplicates ({d['repost_variants']} re-post variants), {d['retakes']} retakes, "
         f"{d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
-        f"{d.get('df2_images', 0)} DeepFashion2-format images"
+        + (f"{d['noisy_frames']} frames with a corrupted tracker box, " if d.get("noisy_frames") else "")
+        + f"{d.get('df2_images', 0)} DeepFashion2-format images"
         + (f" in {d['seconds']} s" if "seconds" in d else "")
     )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=HELP, epilog=EXIT_STATUS)
 def world() -> None:
     """Generate and serve the synthetic MovingFashion world (ground truth for every stage).
 
     \b
     Examples:
       mf world generate --out world --products 60 --seed 0
-      mf world serve world --port 8765 --faults retry_after_429=1
-      mf world export-gt world --out world-gt
+      mf world serve --world world --port 8765 --faults retry_after_429=1
+      mf world export-gt --world world --out world-gt
       mf world score tracklets --dataset dataset --world world
     """
 
 
-@world.command()
-@click.option("--out", "out", type=click.Path(file_okay=False), required=True, help="World folder to write.")
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@out_option(help="World folder to write.")
 @click.option(
     "--products",
     type=int,
@@ -88,7 +108,16 @@ def world() -> None:
     "config_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes).",
+    help="YAML/JSON overriding WorldConfig defaults (sizes, frames, fractions; repost_variants, retakes, "
+    "noise), applied over the preset.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["default", "hard"]),
+    default="default",
+    show_default=True,
+    help="hard: tracklet noise of real footage on (35% of each clip's frames: the tracker's box on "
+    "another garment or a look-alike, occlusion, motion blur, item out of frame), recorded per frame.",
 )
 @json_option
 def generate(
@@ -98,30 +127,26 @@ def generate(
     quick: bool,
     workers: int | None,
     config_path: str | None,
+    preset: str,
     as_json: bool,
 ) -> None:
     """Render a world folder: world.json, media/, gt/ and df2/ (reused when identical).
 
     \b
-    Example:
+    Examples:
       mf world generate --out world --products 60 --seed 0
       mf world generate --out small --products 24 --quick --json
+      mf world generate --out hard --products 400 --preset hard
     """
-    from tqdm import tqdm
-
     from schemas.config import load_config
 
-    from .config import WorldConfig
+    from .config import WorldConfig, preset_config
     from .generate import generate_world
 
     cfg = load_config(WorldConfig, config_path)
-    bar = tqdm(
-        total=None,
-        desc="rendering products",
-        unit="product",
-        file=sys.stderr,
-        disable=not sys.stderr.isatty(),
-    )
+    if preset != "default":
+        cfg = preset_config(preset, cfg.model_dump(mode="json", exclude_unset=True))
+    bar = progress_bar(desc="rendering products", unit="product")
 
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -133,8 +158,9 @@ def generate(
     emit(summarize(truth, Path(out), time.perf_counter() - t0), as_json, _human)
 
 
-@world.command()
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
 @click.option("--port", type=int, default=0, show_default=True, help="TCP port (0 picks a free one).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
@@ -156,7 +182,8 @@ def generate(
 @click.option("--once", is_flag=True, hidden=True, help="Start, write fixtures, print and stop (for tests).")
 @json_option
 def serve(
-    world_dir: str,
+    legacy_world_dir: str | None,
+    world_dir: str | None,
     port: int,
     host: str,
     faults: tuple[str, ...],
@@ -167,10 +194,11 @@ def serve(
     """Serve a world as Net-A-Porter-like pages, TikTok/Instagram media and plain files until Ctrl-C.
 
     \b
-    Example:
-      mf world serve world --port 8765
-      mf world serve world --faults retry_after_429=1 --faults truncate=1234567890123
+    Examples:
+      mf world serve --world world --port 8765
+      mf world serve --world world --faults retry_after_429=1 --faults truncate=1234567890123
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .faults import parse_faults
     from .server import WorldServer
 
@@ -197,41 +225,72 @@ def serve(
         server.stop()
 
 
-@world.command()
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", "out", type=click.Path(file_okay=False), default="docs/images", show_default=True)
+@world.command(context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
+@out_option(required=False, default="docs/images", show_default=True, help="Folder of the PNG files.")
 @json_option
-def pictures(world_dir: str, out: str, as_json: bool) -> None:
+def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_json: bool) -> None:
     """Render README pictures: frames with ground-truth boxes and a contact sheet of shop images.
 
     \b
-    Example:
-      mf world pictures world --out docs/images
+    Examples:
+      mf world pictures --world world --out docs/images
+      mf world pictures --world world --out /tmp/pictures --json
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from .pictures import render_pictures
 
     emit(render_pictures(world_dir, out), as_json, lambda d: "wrote " + ", ".join(d.values()))
 
 
-@world.command("export-gt")
-@click.argument("world_dir", type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
+@world.command("export-gt", context_settings=HELP, epilog=EXIT_STATUS)
+@legacy_argument("world_dir", "--world")
+@_world_opt
+@out_option(help="Dataset folder to write.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+@click.option(
+    "--tracklets",
+    type=click.Choice(["truth", "tracked"]),
+    default="truth",
+    show_default=True,
+    help="Official tracklets: the item's true boxes, or the world tracker's boxes (noisy on worlds "
+    "made with --preset hard: what training tracking publishes on real footage).",
+)
+@click.option(
+    "--test-fraction",
+    type=click.FloatRange(0, 1),
+    default=0.1,
+    show_default=True,
+    help="Share of each class in the test split (1.0: a world made for testing only).",
+)
 @json_option
-def export_gt(world_dir: str, out: str, seed: int, as_json: bool) -> None:
+def export_gt(
+    legacy_world_dir: str | None,
+    world_dir: str | None,
+    out: str,
+    seed: int,
+    tracklets: str,
+    test_fraction: float,
+    as_json: bool,
+) -> None:
     """Write what a perfect pipeline would publish: the official-format dataset of the world, its
-    tracklets the true item boxes (a reference for `mf-tracklets qa --reference`).
+    tracklets the true item boxes (a reference for `mf-tracklets qa --reference`). The richer
+    tracklets/ files also hold inference tracklets (the item's, and every other garment in view)
+    and, on noisy worlds, which frames of the tracker's boxes are corrupted.
 
     \b
-    Example:
-      mf world export-gt world --out world-gt
+    Examples:
+      mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
+      mf world export-gt hard-world --out hard-gt --tracklets tracked
     """
+    world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official
 
     from .gt_dataset import export_gt_dataset
 
-    path = export_gt_dataset(world_dir, out, seed=seed)
+    path = export_gt_dataset(world_dir, out, seed=seed, tracklets=tracklets, test_fraction=test_fraction)
     counts = {name: len(read_official(path / f"{name}.json")) for name in ("train", "test")}
     emit(
         {"out": str(path), **counts},
@@ -240,21 +299,19 @@ def export_gt(world_dir: str, out: str, seed: int, as_json: bool) -> None:
     )
 
 
-@world.group()
+@world.group(context_settings=HELP, epilog=EXIT_STATUS)
 def score() -> None:
     """Score what a stage produced against the world's truth.
 
     \b
     Examples:
       mf world score tracklets --dataset dataset --world world --json
-      mf stats --catalog data/catalog.sqlite --root data --truth world   # the cleaning figures
+      mf stats --catalog data/catalog.sqlite --root data --world world   # the cleaning figures
     """
 
 
-@score.command("tracklets")
-@click.option(
-    "--dataset", required=True, type=click.Path(exists=True, file_okay=False), help="Dataset folder."
-)
+@score.command("tracklets", context_settings=HELP, epilog=EXIT_STATUS)
+@dataset_option()
 @click.option(
     "--world",
     "world_dir",
@@ -269,15 +326,16 @@ def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bo
     paper's >= 50% check and the query selection's mean IoU.
 
     \b
-    Example:
+    Examples:
       mf world score tracklets --dataset demo-out/dataset --world demo-out/world --json
+      mf world score tracklets --dataset dataset --world world/world.json --details --json
     """
     from annotations.cli import qa_human
 
     from .scoring.tracklets import score_tracklets
+    from .truth import world_folder
 
-    w = Path(world_dir)
-    rep = score_tracklets(dataset, w if w.is_dir() else w.parent)
+    rep = score_tracklets(dataset, world_folder(world_dir))
     emit(rep.as_dict(details), as_json, qa_human)
 
 

@@ -2,10 +2,53 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
 GENERATOR_VERSION = "3"
+
+
+#: How a stretch of frames of a clip can be corrupted for the tracker (see ``movingfashion.world.noise``).
+NOISE_KINDS = ("other_garment", "lookalike", "occlusion", "blur", "out_of_frame")
+
+
+class NoiseConfig(BaseModel):
+    """Tracklet noise as in real footage (off by default: ``frames`` 0 leaves the world unchanged).
+
+    A share ``frames`` of each clothing clip's frames is cut into stretches of ``burst`` frames;
+    in each stretch one thing goes wrong for the tracker: its box lands on another garment or
+    person (``other_garment``), on a look-alike garment worn by a passer-by (``lookalike``: a
+    person in a near-twin of the item walks through the whole clip), the item is mostly hidden
+    by something in front of it (``occlusion``), the frames are motion-blurred (``blur``), or the
+    camera swings away while the tracker's box stays put (``out_of_frame``). The world records,
+    per frame, the tracker's box, its confidence and the kind of corruption (None = clean).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    frames: float = Field(0.0, ge=0, le=0.8, description="share of each clip's frames corrupted (0 = off)")
+    kinds: dict[str, float] = Field(
+        default_factory=lambda: dict.fromkeys(NOISE_KINDS, 1.0),
+        description="relative weight of each corruption kind: " + ", ".join(NOISE_KINDS),
+    )
+    burst: tuple[int, int] = Field((3, 8), description="frames per corrupted stretch (min, max)")
+
+    @model_validator(mode="after")
+    def _check(self) -> NoiseConfig:
+        bad = sorted(set(self.kinds) - set(NOISE_KINDS))
+        if bad:
+            raise ValueError(f"unknown noise kind(s) {bad}; known: {', '.join(NOISE_KINDS)}")
+        if self.frames > 0 and not any(w > 0 for w in self.kinds.values()):
+            raise ValueError("noise.frames > 0 needs at least one kind with a positive weight")
+        if not 1 <= self.burst[0] <= self.burst[1]:
+            raise ValueError(f"noise.burst must be 1 <= min <= max, got {self.burst}")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.frames > 0
 
 
 class WorldConfig(BaseModel):
@@ -41,7 +84,23 @@ class WorldConfig(BaseModel):
         description="hard negatives: items showing another clip of an item's garment on the same wearer "
         "(other motion and camera; every second one in another room), NOT duplicates; 0 (default) plants none",
     )
-    wrong_shop_fraction: float = Field(0.04, description="share of wrong shop associations (min 1)")
+    wrong_shop_fraction: float = Field(
+        0.04,
+        description="share of wrong shop associations (min 1): a Net-A-Porter or TikTok item served "
+        "another item's shop image (same class when possible, never its confusable twin)",
+    )
+    wrong_carousels: int = Field(
+        0,
+        ge=0,
+        description="Instagram carousels planted without the item's shop image: their product shots "
+        "are other items' shop images (truth wrong_shop_kind 'carousel'); 0 (default) plants none",
+    )
+    wrong_split_screens: int = Field(
+        0,
+        ge=0,
+        description="split-screen videos whose still half shows another item's shop image (truth "
+        "wrong_shop_kind 'split_screen'); 0 (default) plants none",
+    )
     split_screen_fraction: float = Field(
         0.35, description="share of TikTok clothing items in split-screen (min 2)"
     )
@@ -53,8 +112,33 @@ class WorldConfig(BaseModel):
     df2_pairs: int = Field(48, description="DeepFashion2-format pairs (shop + users) in a full world")
     df2_quick_pairs: int = Field(16, description="pairs with quick=True")
     df2_users_per_pair: tuple[int, int] = Field((2, 4), description="user images per pair (min, max)")
+    noise: NoiseConfig = Field(
+        default_factory=NoiseConfig,
+        description="tracklet noise of real footage (wrong boxes, occlusion, blur, out of frame, look-alikes); "
+        "off by default, on in the 'hard' preset",
+    )
     workers: int = Field(2, description="processes rendering/encoding videos")
     min_products: int = Field(20, description="smallest world that still covers every class and case")
 
     def n_frames(self, quick: bool) -> int:
         return self.quick_frames if quick else self.frames
+
+
+#: Named settings for ``mf world generate --preset``: what they change over the defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "hard": {"noise": {"frames": 0.35}},
+}
+
+
+def preset_config(name: str, overrides: dict[str, Any] | None = None) -> WorldConfig:
+    """The config of preset ``name`` with ``overrides`` (e.g. what a --config file sets) on top."""
+    if name not in PRESETS:
+        raise KeyError(name)
+    data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[name].items()}
+    for k, v in (overrides or {}).items():
+        if isinstance(v, dict) and isinstance(data.get(k), dict):
+            data[k] = {**data[k], **v}
+        else:
+            data[k] = v
+    return WorldConfig.model_validate(data)

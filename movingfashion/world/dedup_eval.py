@@ -10,7 +10,6 @@ verification.
 
 from __future__ import annotations
 
-import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,8 @@ from typing import Any
 from cleaning.config import DedupConfig
 from cleaning.dedup import DedupResult, PairEvidence, VideoRecord
 from cleaning.fingerprint import fingerprint_video
-from cleaning.mih import UnionFind
 
+from .scoring.metrics import cluster_pairs, group_pairs
 from .truth import WorldTruth, WorldVideo
 
 
@@ -55,13 +54,10 @@ class TruthPairs:
 
     @classmethod
     def of(cls, truth: WorldTruth) -> TruthPairs:
-        uf = UnionFind(v.video_id for v in truth.videos)
-        direct = {}
-        for v in truth.videos:
-            if v.duplicate_of:
-                uf.union(v.video_id, v.duplicate_of)
-                direct[frozenset((v.video_id, v.duplicate_of))] = video_kind(v) or "reencode"
-        dup = frozenset(frozenset(p) for g in uf.groups() for p in itertools.combinations(map(str, g), 2))
+        reposts = [v for v in truth.videos if v.duplicate_of]
+        direct = {frozenset((v.video_id, v.duplicate_of)): video_kind(v) or "reencode" for v in reposts}
+        links = [(v.video_id, str(v.duplicate_of)) for v in reposts]
+        dup = frozenset(cluster_pairs(links, (v.video_id for v in truth.videos)))
         ret = frozenset(frozenset((v.video_id, v.retake_of)) for v in truth.videos if v.retake_of)
         return cls(dup, direct, ret)
 
@@ -77,7 +73,7 @@ class TruthPairs:
 
 def predicted_pairs(result: DedupResult) -> set[frozenset[str]]:
     """Every pair of keys clustered together."""
-    return {frozenset(p) for c in result.clusters for p in itertools.combinations(c, 2)}
+    return group_pairs(result.clusters)
 
 
 def kind_scores(truth: WorldTruth, result: DedupResult) -> dict[str, dict[str, Any]]:

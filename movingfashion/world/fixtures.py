@@ -26,19 +26,10 @@ FAKE_UPLOAD_BASE = 1_640_000_000
 
 
 def _versions() -> tuple[str, str]:
-    try:
-        import yt_dlp.version as ytv
+    import instaloader
+    import yt_dlp.version as ytv
 
-        yv = ytv.__version__
-    except ImportError:  # pragma: no cover
-        yv = "2026.01.01"
-    try:
-        import instaloader
-
-        iv = instaloader.__version__
-    except ImportError:  # pragma: no cover
-        iv = "4.16"
-    return yv, iv
+    return ytv.__version__, instaloader.__version__
 
 
 def ytdlp_info(site: Site, p: WorldProduct, video_id: str | None = None) -> dict[str, Any]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
-import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -33,7 +31,7 @@ from schemas.errors import ConfigError
 from schemas.items import SourceName
 
 from .catalog import ProductSpec, plan_world, random_garment
-from .config import GENERATOR_VERSION, WorldConfig
+from .config import GENERATOR_VERSION, NoiseConfig, WorldConfig
 from .render import Pose, fabric_closeup, studio_object, studio_shot
 from .scenes import hard_scene, letterbox, regular_scene, split_frame
 
@@ -41,12 +39,15 @@ PARAMS_FILE = "world_params.json"
 
 
 def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
+    config = cfg.model_dump(mode="json", exclude={"workers"})
+    if not cfg.noise.enabled and cfg.noise == NoiseConfig():
+        del config["noise"]  # worlds made without the noise knobs keep their parameters file
     return {
         "products": products,
         "seed": seed,
         "quick": quick,
         "generator_version": GENERATOR_VERSION,
-        "config": cfg.model_dump(mode="json", exclude={"workers"}),
+        "config": config,
     }
 
 
@@ -101,7 +102,7 @@ def generate_world(
         if s.duplicate_of or s.retake_of:  # rendered with their source item
             dups.setdefault(s.duplicate_of or s.retake_of or "", []).append(s)
     tasks = [
-        (str(out), s, dups.get(s.product_id, []), cfg, quick, seed)
+        (str(out), s, dups.get(s.product_id, []), cfg, quick, seed, _wrong_specs(s, by_id))
         for s in specs
         if not (s.duplicate_of or s.retake_of)
     ]
@@ -124,7 +125,7 @@ def generate_world(
                 progress(done, len(tasks))
     # wrong shop associations: the served shop image is another product's
     for s in specs:
-        if s.wrong_shop_of:
+        if s.wrong_shop_kind == "shop" and s.wrong_shop_of:
             src = out / results[s.wrong_shop_of]["images"]["shop"]
             dst = out / results[s.product_id]["images"]["shop"]
             shutil.copyfile(src, dst)
@@ -135,6 +136,18 @@ def generate_world(
     save_world(out, truth)
     atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
     return truth
+
+
+def _wrong_specs(s: ProductSpec, by_id: dict[str, ProductSpec]) -> tuple[ProductSpec, ...]:
+    """The items whose shop images a wrong carousel or a wrong split-screen still shows."""
+    if s.wrong_shop_kind not in ("carousel", "split_screen") or not s.wrong_shop_of:
+        return ()
+    return tuple(by_id[i] for i in (s.wrong_shop_of, s.wrong_extra_of) if i)
+
+
+def _owner_shot(owner: ProductSpec, cfg: WorldConfig) -> np.ndarray:
+    """``owner``'s studio shop image, rendered again (the same pixels as its own shop image)."""
+    return studio_shot(owner.garment, cfg.shop_size, variant=owner.index)
 
 
 def _cost(s: ProductSpec) -> float:
@@ -169,6 +182,7 @@ def _assemble(
                 videos=[v["video_id"] for v in r["videos"]],
                 wrong_shop=s.wrong_shop_of is not None,
                 wrong_shop_of=s.wrong_shop_of,
+                wrong_shop_kind=s.wrong_shop_kind,
             )
         )
         for v in r["videos"]:
@@ -181,7 +195,8 @@ def _assemble(
 
 def _render_product(task: tuple) -> dict[str, dict]:
     """Render one product's images and video (and its duplicates'); returns id -> {images, videos}."""
-    out_s, spec, dup_specs, cfg, quick, seed = task
+    out_s, spec, dup_specs, cfg, quick, seed, *rest = task
+    wrong: tuple[ProductSpec, ...] = rest[0] if rest else ()
     cv2.setNumThreads(1)
     out = Path(out_s)
     spec: ProductSpec
@@ -221,6 +236,8 @@ def _render_product(task: tuple) -> dict[str, dict]:
                 shop,
                 studio_shot(random_garment(rng, int(rng.integers(1, 14))), cfg.shop_size, variant=1),
             ]
+            if wrong:  # a carousel without the item's shop image: other items' product shots
+                cands = [_owner_shot(w, cfg) for w in wrong]
             if spec.kind == "clothing":
                 cands.append(fabric_closeup(spec.garment, cfg.shop_size[0]))
             order = rng.permutation(len(cands))
@@ -230,14 +247,21 @@ def _render_product(task: tuple) -> dict[str, dict]:
         size = cfg.hard_size
         scene = hard_scene(spec, rng, size, n)
     if spec.has_video and spec.split_layout is None:
+        tracker = _noisy_tracker(spec, scene, cfg, seed)
+        track: list[tuple] = []
         for t in range(n):
-            f, g = scene.frame(t)
+            if tracker is None:
+                f, g = scene.frame(t)
+            else:
+                f, g, *rest = tracker.frame(t)
+                track.append(tuple(rest))
             frames.append(f)
             gts.append(g)
-        vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf)
+        vid = _write_video(out, spec, frames, gts, size, cfg, cfg.crf, track=track or None)
         videos.append(vid)
     elif spec.has_video:
-        vid = _split_video(out, spec, rng, shop, cfg, n, frames, gts)
+        still_of = _owner_shot(wrong[0], cfg) if wrong else shop
+        vid = _split_video(out, spec, rng, still_of, cfg, n, frames, gts, seed)
         size = (vid["width"], vid["height"])
         videos.append(vid)
     result = {spec.product_id: {"images": images, "videos": videos}}
@@ -251,15 +275,35 @@ def _render_product(task: tuple) -> dict[str, dict]:
     return result
 
 
+def _noisy_tracker(spec: ProductSpec, scene: Any, cfg: WorldConfig, seed: int) -> Any:
+    """The noise of a clothing clip (None with the knobs off: nothing is drawn, nothing changes)."""
+    if not cfg.noise.enabled or spec.kind != "clothing":
+        return None
+    from .noise import NoisyTracker
+
+    return NoisyTracker(scene, spec, cfg.noise, np.random.default_rng([seed, spec.index, 29]))
+
+
 def _gt_model(
-    video_id: str, product_id: str, gts: list[list[dict]], rename: dict[str, str] | None = None
+    video_id: str,
+    product_id: str,
+    gts: list[list[dict]],
+    rename: dict[str, str] | None = None,
+    track: list[tuple] | None = None,
 ) -> VideoGroundTruth:
     rename = rename or {}
     frames = [
         [GarmentInFrame(**{**g, "product_id": rename.get(g["product_id"], g["product_id"])}) for g in fr]
         for fr in gts
     ]
-    return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames)
+    extra: dict[str, Any] = {}
+    if track is not None:
+        extra = {
+            "tracked": [b for b, _, _ in track],
+            "confidence": [c for _, c, _ in track],
+            "noise": [k for _, _, k in track],
+        }
+    return VideoGroundTruth(video_id=video_id, product_id=product_id, frames=frames, **extra)
 
 
 def _video_row(
@@ -297,11 +341,14 @@ def _write_video(
     size: tuple[int, int],
     cfg: WorldConfig,
     crf: int,
+    track: list[tuple] | None = None,
     **extra: Any,
 ) -> dict:
     video_id = spec.product_id
     encode_frames(frames, out / f"media/videos/{video_id}.mp4", size=size, fps=cfg.fps, crf=crf, gop=cfg.gop)
-    _write_gt(out, _gt_model(video_id, spec.product_id, gts))
+    _write_gt(out, _gt_model(video_id, spec.product_id, gts, track=track))
+    if track is not None:
+        extra["noisy_frames"] = sum(1 for _, _, k in track if k is not None)
     return _video_row(out, spec, video_id, size, len(frames), cfg, **extra)
 
 
@@ -314,6 +361,7 @@ def _split_video(
     n: int,
     frames: list[np.ndarray],
     gts: list[list[dict]],
+    seed: int = 0,
 ) -> dict:
     """A Hard clip in one half, a still picture of the shop item in the other."""
     layout = spec.split_layout or "left-right"
@@ -331,20 +379,39 @@ def _split_video(
         off = (0, half[1]) if still_first else (0, 0)
         sbox = [0, 0, w, half[1]] if still_first else [0, half[1], w, h]
     mbox = [off[0], off[1], off[0] + half[0], off[1] + half[1]]
+    tracker = _noisy_tracker(spec, scene, cfg, seed)
+    track: list[tuple] = []
+
+    def shift(b: list[float]) -> list[float]:
+        return [b[0] + off[0], b[1] + off[1], b[2] + off[0], b[3] + off[1]]
+
     for t in range(n):
-        f, g = scene.frame(t)
+        if tracker is None:
+            f, g = scene.frame(t)
+        else:
+            f, g, tb, conf, kind = tracker.frame(t)
+            track.append((shift(tb) if tb is not None else None, conf, kind))
         frames.append(split_frame(still, f, layout, still_first))
         for x in g:
             if x["box"] is not None:
-                b = x["box"]
-                x["box"] = [b[0] + off[0], b[1] + off[1], b[2] + off[0], b[3] + off[1]]
+                x["box"] = shift(x["box"])
         gts.append(g)
     still_rel = f"media/stills/{spec.product_id}.png"
     write_image(out / still_rel, still)
     ss = SplitScreen(
         layout=layout, still_half=still_half, still_box=sbox, moving_box=mbox, still_image=still_rel
     )
-    return _write_video(out, spec, frames, gts, (w, h), cfg, cfg.crf, split_screen=ss.model_dump(mode="json"))
+    return _write_video(
+        out,
+        spec,
+        frames,
+        gts,
+        (w, h),
+        cfg,
+        cfg.crf,
+        track=track or None,
+        split_screen=ss.model_dump(mode="json"),
+    )
 
 
 def _duplicate(
@@ -517,12 +584,3 @@ def _retake(
     _write_gt(out, _gt_model(vid, d.product_id, gts, {orig.product_id: d.product_id}))
     row = _video_row(out, d, vid, scene.size, len(frames), cfg, retake_of=vrow["video_id"])
     return {"images": _copy_images(out, orig, d, images), "videos": [row]}
-
-
-def timed_generate(
-    out_dir: str | os.PathLike[str], products: int, seed: int, quick: bool = False, **kw: Any
-) -> tuple[WorldTruth, float]:
-    """``generate_world`` and the seconds it took."""
-    t0 = time.perf_counter()
-    truth = generate_world(out_dir, products, seed, quick=quick, **kw)
-    return truth, math.floor((time.perf_counter() - t0) * 10) / 10

@@ -21,7 +21,7 @@ import numpy as np
 from movingfashion.archive.describe import describe
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import read_image, write_image
-from movingfashion.world.truth import WorldProduct, WorldTruth, load_video_gt, load_world
+from movingfashion.world.truth import VideoGroundTruth, WorldProduct, WorldTruth, load_video_gt, load_world
 from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, Tracklet, VideoTracklets
 from schemas.official import (
@@ -83,6 +83,60 @@ def assign_splits(
     return out
 
 
+#: What ``export_gt_dataset`` writes as the dataset's (official) tracklets.
+TRACKLET_SOURCES = ("truth", "tracked")
+
+
+def _shift(boxes: dict[int, list[float]], mb: list[int] | None) -> dict[int, list[float]]:
+    if mb is None:
+        return boxes
+    return {t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()}
+
+
+def other_garment_boxes(gt: VideoGroundTruth, min_share: float = 0.2) -> list[dict[int, list[float]]]:
+    """True boxes of every other garment in view in at least ``min_share`` of the frames (>= 3)
+    with 20% of it visible: the tracklets a perfect inference tracker also finds."""
+    by: dict[tuple[int, str], dict[int, list[float]]] = {}
+    for t, garments in enumerate(gt.frames):
+        for g in garments:
+            if g.product_id == gt.product_id or g.box is None or g.visible < 0.2:
+                continue
+            by.setdefault((g.person, g.product_id), {})[t] = list(g.box)
+    need = max(3, int(min_share * len(gt.frames)))
+    return [b for _, b in sorted(by.items()) if len(b) >= need]
+
+
+def video_tracklets(
+    gt: VideoGroundTruth, video: str, class_id: int | None, mb: list[int] | None, source: str
+) -> tuple[list[Tracklet], dict[int, list[float]]]:
+    """The richer file's tracklets of one video and its official tracklet.
+
+    ``tracklets[0]`` is the official one: the item's true boxes (``source`` "truth", mode
+    "ground-truth") or the boxes of the world's tracker with their corrupted frames (``source``
+    "tracked", mode "training": what the training tracking procedure publishes on noisy
+    footage). Then the inference tracklets: the item's (the tracker's boxes when the world has
+    them, else the true boxes) and every other garment in view, so that the query selection by
+    IoU with the ground truth (paper section 5) has something to choose from.
+    """
+    truth = _shift(gt.item_boxes(), mb)
+    tracked = _shift(gt.tracked_boxes(), mb)
+    conf = {t: float(c) for t, c in enumerate(gt.confidence or []) if c is not None and t in tracked}
+    noise = {t: k for t, k in gt.frame_noise().items() if t in tracked}
+    if source == "tracked" and tracked:
+        first = Tracklet(
+            video=video, boxes=tracked, scores=conf, class_id=class_id, mode="training", noise=noise
+        )
+    else:
+        first = Tracklet(video=video, boxes=truth, class_id=class_id, mode="ground-truth")
+    item = (
+        Tracklet(video=video, boxes=tracked, scores=conf, class_id=class_id, mode="inference", noise=noise)
+        if tracked
+        else Tracklet(video=video, boxes=truth, class_id=class_id, mode="inference")
+    )
+    others = [Tracklet(video=video, boxes=_shift(b, mb), mode="inference") for b in other_garment_boxes(gt)]
+    return [first, item, *others], first.boxes
+
+
 def published_products(truth: WorldTruth) -> list[tuple[WorldProduct, list[str]]]:
     """(product, its video ids) as published: retakes join the product whose clip they retake."""
     keep = publishable(truth)
@@ -109,14 +163,27 @@ def _place_image(src: Path, dst: Path) -> None:
 
 
 def export_gt_dataset(
-    world_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], seed: int = 0
+    world_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    seed: int = 0,
+    *,
+    tracklets: str = "truth",
+    test_fraction: float = 0.1,
 ) -> Path:
     """Write train.json/test.json, entries.jsonl, videos/, imgs/ (front/rear/fabric), tracklets/,
-    then the tables, datasheet, card, Croissant metadata and manifest."""
+    then the tables, datasheet, card, Croissant metadata and manifest.
+
+    ``tracklets``: "truth" (default) publishes the item's true boxes; "tracked" publishes the
+    world's tracker boxes (noisy on worlds made with the noise knobs, see
+    :func:`video_tracklets`). ``test_fraction``: share of each class in the test split (1.0: a
+    world made only for testing).
+    """
+    if tracklets not in TRACKLET_SOURCES:
+        raise ValueError(f"tracklets must be one of {TRACKLET_SOURCES}, got {tracklets!r}")
     world, out = Path(world_dir), Path(out_dir)
     truth = load_world(world)
     products = published_products(truth)
-    splits = assign_splits([p for p, _ in products], seed)
+    splits = assign_splits([p for p, _ in products], seed, test_fraction=test_fraction)
     official: dict[Split, dict[str, OfficialEntry]] = {Split.TRAIN: {}, Split.TEST: {}}
     lines = []
     for p, vids in products:
@@ -125,21 +192,19 @@ def export_gt_dataset(
             choices = [VideoChoice(v.frames, v.width, v.height, v.video_id) for v in map(truth.video, vids)]
             vids = [vids[pick_test_video(choices)]]
         sha: dict[str, str] = {}
-        video_paths, tracklets = [], []
+        video_paths: list[str] = []
+        tracklets_json: list[dict[str, list[float]]] = []
         crops: list[list[int] | None] = []  # where each video was cropped from its source
         shop_rel = shop_relpath(p.product_id, p.partition)
         for n, vid in enumerate(vids):
             v = truth.video(vid)
             rel = video_relpath(p.product_id, n)
             gt = load_video_gt(world, v)
-            boxes = gt.item_boxes()
             w, h = v.width, v.height
+            mb = None
             if v.split_screen is not None:
                 mb = [int(x) for x in v.split_screen.moving_box]
                 transcode(world / v.path, out / rel, crop=mb, crf=20, gop=None, preset="veryfast")
-                boxes = {
-                    t: [b[0] - mb[0], b[1] - mb[1], b[2] - mb[0], b[3] - mb[1]] for t, b in boxes.items()
-                }
                 w, h = mb[2] - mb[0], mb[3] - mb[1]
                 crops.append(mb)
                 if n == 0:
@@ -149,8 +214,8 @@ def export_gt_dataset(
                 shutil.copyfile(world / v.path, out / rel)
                 crops.append(None)
             video_paths.append(rel)
-            trk = {str(t): list(b) for t, b in sorted(boxes.items())}
-            tracklets.append(trk)
+            trks, boxes = video_tracklets(gt, rel, p.df2_class, mb, tracklets)
+            tracklets_json.append({str(t): list(b) for t, b in sorted(boxes.items())})
             sha[rel] = sha256_file(out / rel)
             vt = VideoTracklets(
                 product_id=p.product_id,
@@ -158,9 +223,9 @@ def export_gt_dataset(
                 frames=v.frames,
                 width=w,
                 height=h,
-                tracklets=[Tracklet(video=rel, boxes=boxes, class_id=p.df2_class, mode="ground-truth")],
+                tracklets=trks,
                 ground_truth=0,
-                detector="world-ground-truth",
+                detector="world-ground-truth" if tracklets == "truth" else "world-tracker",
             )
             atomic_write_text(out / f"tracklets/{p.product_id}_{n}.json", vt.model_dump_json(indent=1) + "\n")
         views = {}
@@ -177,7 +242,7 @@ def export_gt_dataset(
             video_paths=video_paths,
             img_path=shop_rel,
             source=PARTITION_SOURCE_CODE[p.partition],
-            tracklets=tracklets,
+            tracklets=tracklets_json,
         )
         entry = DatasetEntry(
             product_id=p.product_id,
@@ -191,7 +256,7 @@ def export_gt_dataset(
             rear_path=views.get("rear"),
             fabric_path=views.get("fabric"),
             video_crops=[None] * len(video_paths),
-            tracklets=tracklets,
+            tracklets=tracklets_json,
             sha256=sha,
             metadata={
                 "title": p.title,
@@ -215,6 +280,7 @@ def export_gt_dataset(
             "built_from": "synthetic world ground truth",
             "world_seed": truth.seed,
             "split_seed": seed,
+            "tracklets": tracklets,
             "products": len(products),
             "train": len(official[Split.TRAIN]),
             "test": len(official[Split.TEST]),

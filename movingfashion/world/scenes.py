@@ -118,6 +118,8 @@ class Scene:
     actors: list[Actor]  # every actor; actor 0 wears the product
     labels: list[list[tuple[str, int, int]]]  # per actor: (garment product id, df2 class, label)
     lut: np.ndarray  # colour cast (256 x 1 x 3)
+    #: per frame, a ``movingfashion.world.noise.Effect`` or None (set only with the noise knobs)
+    effects: list | None = None
 
     @property
     def n_frames(self) -> int:
@@ -152,6 +154,9 @@ class Scene:
             cam = cam + (target - cam) * min(1.0, (z - 1.0) / 1.2 + 0.4)
         if zoom is not None:
             cam = np.array([w / 2, h / 2])
+        eff = self.effects[t] if self.effects is not None and pose0 is None and zoom is None else None
+        if eff is not None:
+            cam = eff.apply_camera(cam, w, z, poses[0].cx)
         img = render_background(shot.background, shot.origin, w, h, z, (float(cam[0]), float(cam[1])))
         cv = Canvas(img, zoom=z, cam=(float(cam[0]), float(cam[1])))
         order = sorted(range(len(self.actors)), key=lambda i: self.actors[i].feet_y)
@@ -161,9 +166,14 @@ class Scene:
             draw_person(cv, self.actors[i].person, poses[i], [lab for _, _, lab in self.labels[i]])
         for occ in shot.occluders:
             occ.draw(cv)
+        if eff is not None:
+            eff.apply_canvas(cv, self._item_label())
         img = cv2.LUT(img, self.lut)
         if shot.blur > 1:
             img = cv2.blur(img, (shot.blur, 1))
+        if eff is not None:
+            img = eff.apply_image(img)
+            cv.image = img
         gts = []
         for i, labs in enumerate(self.labels):
             for pid, cls, lab in labs:
@@ -180,6 +190,10 @@ class Scene:
                     }
                 )
         return img, cv, gts
+
+    def _item_label(self) -> int | None:
+        """Label of the wearer's product garment (the first that is not another product's)."""
+        return next((lab for pid, _, lab in self.labels[0] if not pid.startswith("other-")), None)
 
     def _target(self, i: int, pose: Pose) -> np.ndarray:
         labs = self.labels[i]

@@ -11,8 +11,9 @@ import json
 import os
 from enum import StrEnum
 from pathlib import Path
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from schemas.atomic import atomic_write_text
 from schemas.geometry import Box
@@ -23,6 +24,21 @@ from schemas.taxonomy import Partition
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class _Optional(_Model):
+    """A model whose ``_omit_none`` fields are left out of its JSON while they are None, so that
+    files of worlds made without the knobs that set them stay byte-identical."""
+
+    _omit_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for key in self._omit_none:
+            if data.get(key, 0) is None:
+                del data[key]
+        return data
 
 
 class DuplicateKind(StrEnum):
@@ -75,9 +91,16 @@ class WorldProduct(_Model):
     videos: list[str] = Field(default_factory=list, description="video ids of this product")
     wrong_shop: bool = Field(default=False, description="the shop image served belongs to another product")
     wrong_shop_of: str | None = Field(default=None, description="whose shop image was served instead")
+    wrong_shop_kind: str | None = Field(
+        default=None,
+        description="how the wrong pair was planted: 'shop' (the served shop image), 'carousel' (the "
+        "carousel's product shots are other items'), 'split_screen' (the still half shows another item)",
+    )
 
 
-class WorldVideo(_Model):
+class WorldVideo(_Optional):
+    _omit_none: ClassVar[tuple[str, ...]] = ("noisy_frames",)
+
     video_id: str
     product_id: str
     source: SourceName
@@ -104,6 +127,10 @@ class WorldVideo(_Model):
     )
     split_screen: SplitScreen | None = None
     gt: str = Field(description="path of the per-frame ground truth JSON")
+    noisy_frames: int | None = Field(
+        default=None,
+        description="frames whose tracker box is corrupted (noise knobs on; per frame in the gt file)",
+    )
 
 
 class GarmentInFrame(_Model):
@@ -116,10 +143,32 @@ class GarmentInFrame(_Model):
     person: int = 0
 
 
-class VideoGroundTruth(_Model):
+class VideoGroundTruth(_Optional):
+    _omit_none: ClassVar[tuple[str, ...]] = ("tracked", "confidence", "noise")
+
     video_id: str
     product_id: str
     frames: list[list[GarmentInFrame]] = Field(description="per frame, every garment")
+    tracked: list[Box | None] | None = Field(
+        default=None,
+        description="noise knobs on: per frame, the box a tracker following the item gives (None: none)",
+    )
+    confidence: list[float | None] | None = Field(
+        default=None, description="noise knobs on: per frame, the detector confidence of the tracked box"
+    )
+    noise: list[str | None] | None = Field(
+        default=None,
+        description="noise knobs on: per frame, how the tracked box is corrupted (a NoiseConfig kind), "
+        "None where it is the item's true box",
+    )
+
+    def tracked_boxes(self) -> dict[int, list[float]]:
+        """Frame index -> the tracker's box (only worlds made with the noise knobs; else {})."""
+        return {t: list(b) for t, b in enumerate(self.tracked or []) if b is not None}
+
+    def frame_noise(self) -> dict[int, str]:
+        """Frame index -> corruption kind of the tracked box, for the corrupted frames only."""
+        return {t: k for t, k in enumerate(self.noise or []) if k is not None}
 
     def item_boxes(self) -> dict[int, list[float]]:
         """Frame index -> box of the product's own garment, where it is visible."""
@@ -149,6 +198,12 @@ class WorldTruth(_Model):
             if v.video_id == video_id:
                 return v
         raise KeyError(video_id)
+
+
+def world_folder(path: str | os.PathLike[str]) -> Path:
+    """The world folder named by ``path``: the folder itself, or the folder of its ``world.json``."""
+    p = Path(path)
+    return p if p.is_dir() else p.parent
 
 
 def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:

@@ -42,6 +42,7 @@ from movingfashion.models.pretrain import (
 )
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
+from schemas.cli_support import emit, run_main
 from schemas.errors import DataFormatError, MediaError
 
 WEIGHTS_DIR = default_matcher_path().parent
@@ -397,12 +398,10 @@ def main(
         bn_batches=bn_batches,
         lost_dims_weight=lost_dims_weight,
     )
-    click.echo(json.dumps(info, indent=2))
+    emit(info, as_json=True)
 
 
 if __name__ == "__main__":
-    from schemas.cli_support import run_main
-
     run_main(main)
 
 

@@ -7,15 +7,10 @@ import pytest
 import torch
 
 from annotations.builder import interpolate_boxes
-from annotations.tracking import (
-    TrackerConfig,
-    VideoDetections,
-    inference_tracking,
-    naive_inference_tracking,
-    naive_training_tracking,
-    training_tracking,
-)
+from annotations.config import TrackerConfig
+from annotations.tracking import VideoDetections, inference_tracking, training_tracking
 from movingfashion.models import MatchHead
+from tests.annotations.naive_tracking import naive_inference_tracking, naive_training_tracking
 
 
 def distance_head(scale: float = 1.0, bias: float = 4.0) -> MatchHead:

@@ -12,7 +12,6 @@ from cleaning.config import DedupConfig
 from cleaning.dedup import (
     ImageRecord,
     VideoRecord,
-    align,
     colour_signature,
     find_image_duplicates,
     find_video_duplicates,
@@ -86,13 +85,6 @@ def test_sample_times_follow_the_time_step():
     assert sample_times(90, 30.0, 0.5, 100) == [0, 15, 30, 45, 60, 75]
     assert sample_times(90, 30.0, 0.5, 3) == [0, 15, 30]
     assert sample_times(0, 30.0, 0.5, 10) == []
-
-
-def test_align_finds_the_offset_of_a_subsequence():
-    long = np.random.default_rng(0).integers(0, 2**63, 40).astype(np.uint64)
-    short = long[12:25].copy()
-    frac, off = align(short, long, [0, 5, 12, 13], 0)
-    assert (frac, off) == (1.0, 12)
 
 
 def test_video_duplicates_found_with_kinds_and_nothing_else(videos):

@@ -21,11 +21,10 @@ def _rows(cat):
 
 def test_the_default_report_lists_every_step(cleaned_world):
     rep = cleaned_world.report
-    assert rep["steps"] == {n: "done" for n in DEFAULT_STEPS if n != "associations"} | {
-        "associations": "skipped: no matcher (mf clean --matcher)"
-    }
+    # the association check runs by default, with the embedded matcher
+    assert rep["steps"] == {n: "done" for n in DEFAULT_STEPS}
     assert rep["failed"] == [] and sum(rep["status"].values()) == rep["items"]
-    assert "association_flagged" not in rep
+    assert rep["association_pairs"] > 0 and "association_flagged" in rep
 
 
 def test_steps_run_in_the_order_the_config_gives(catalog_copy, cleaned_world, monkeypatch):

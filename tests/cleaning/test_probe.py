@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from cleaning.config import CleaningConfig, ProbeConfig, load_cleaning_config
+from cleaning.config import CleaningConfig, ProbeConfig
 from cleaning.probe import probe_image, probe_video
+from cleaning.steps.registry import load_cleaning_config
 from schemas.errors import ConfigError
 from tests.cleaning.media_helpers import scene, write_mp4
 

@@ -54,9 +54,19 @@ def test_pick_shop_uses_colour_then_a_matcher(tmp_path):
     pick = pick_shop(video, files)
     assert pick.index == 2 and pick.method == "colour" and pick.plain == [True, False, True]
 
-    class PreferFirst:
+    class PreferDecoy:
         def score(self, video_path: str, shop_path: str) -> float:
             return 0.9 if "decoy" in shop_path else 0.1
 
-    assert pick_shop(video, files, PreferFirst()).index == 0
+    # with a matcher the pick goes by the mean of its score and the colour fit: a red decoy that
+    # the colour cannot tell from the shop image is decided by the matcher
+    red_decoy = tmp_path / "a-decoy.png"
+    cv2.imwrite(str(red_decoy), cv2.cvtColor(_product_shot((200, 30, 30)), cv2.COLOR_RGB2BGR))
+    both = pick_shop(video, files, PreferDecoy())
+    assert both.method == "matcher+colour" and both.match_scores == [0.9, 0.1, 0.1]
+    assert both.index == 0
+    # a matcher alone cannot overrule a colour that is not in the video at all
+    blue_decoy = tmp_path / "a-decoy.png"
+    cv2.imwrite(str(blue_decoy), cv2.cvtColor(_product_shot((30, 40, 200)), cv2.COLOR_RGB2BGR))
+    assert pick_shop(video, files, PreferDecoy()).index == 2
     assert pick_shop(video, []) is None

@@ -146,3 +146,45 @@ def test_world_splits_have_no_leakage(cleaned_world):
         train = {r.product_id for r in accepted if r.split == "train"}
         test = {r.product_id for r in accepted if r.split == "test"}
         assert not train & test
+
+
+def _seats(n: int) -> int:
+    """round-half-up(10% of n), at least one from 5 products on."""
+    return max(int(0.1 * n + 0.5), 1 if n >= 5 else 0)
+
+
+def test_small_partitions_get_at_least_one_test_product():
+    # 28 products (the size a small unseen world publishes): 15 Regular, 13 Hard -> 2 + 1 test
+    for n_reg, n_hard in ((15, 13), (5, 5), (7, 9), (4, 6), (24, 16), (35, 3)):
+        prods = [(f"r{i}", 1 + i % 13, "regular") for i in range(n_reg)]
+        prods += [(f"h{i}", 1 + (i * 5) % 13, "hard") for i in range(n_hard)]
+        split = assign_splits(prods, seed=0)
+        for part, n in (("regular", n_reg), ("hard", n_hard)):
+            got = sum(split[p] == Split.TEST for p, _, pt in prods if pt == part)
+            assert got == _seats(n), (n_reg, n_hard, part, got)
+
+
+def test_a_growing_catalog_keeps_every_partition_at_its_seats_and_moves_nothing(tmp_path):
+    """Products arrive three at a time, so the first ones are pinned to train before a partition
+    has 5 products; new products must then supply the seats the pinned strata cannot."""
+    history: dict[str, str] = {}
+    meta: dict[str, tuple[int, str]] = {}
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        for batch in range(14):
+            prods = [
+                (str(300000 + batch * 10 + i), 1 + (batch * 3 + i) % 13, "regular" if i % 2 else "hard")
+                for i in range(3)
+            ]
+            cat.upsert_items([_item("netaporter", p) for p, _, _ in prods], status=Status.ACCEPTED)
+            for pid, cls, part in prods:
+                cat.set_item_state("netaporter", pid, product_id=pid, df2_class=cls, partition=part)
+                meta[pid] = (cls, part)
+            res = rebuild_splits(cat, seed=3)
+            now = {a.product_id: str(a.split) for a in res["assignments"]}
+            assert all(now[p] == s for p, s in history.items()), "an existing product moved"
+            for part in ("regular", "hard"):
+                members = [p for p in now if meta[p][1] == part]
+                n_test = sum(now[p] == "test" for p in members)
+                assert n_test >= _seats(len(members)), (batch, part, n_test, len(members))
+                assert n_test <= _seats(len(members)) + 1, (batch, part, n_test, len(members))
+            history = now

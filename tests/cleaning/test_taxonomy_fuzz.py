@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cleaning.taxonomy import classify, classify_item, load_rules
 from schemas.items import SourceItem, SourceName
 from schemas.taxonomy import DF2_CLASSES
+
+#: property-based exploration: many drawn examples, run by `make test`
+pytestmark = pytest.mark.slow
 
 RULES = load_rules()
 WORDS = sorted({k.word for k in RULES.keywords})

@@ -301,7 +301,7 @@ def localize(line: str, base_url: str, fixtures: Path, data: Path) -> list[str]:
 @pytest.mark.slow
 def test_every_help_and_readme_example_works(world_server, tmp_path, capsys):
     """Each ``mf-collect`` example of the help texts and the README runs against the local world
-    (``mf world serve world --port 8765`` writes ``world/fixtures``) and exits 0 with items."""
+    (``mf world serve --world world --port 8765`` writes ``world/fixtures``) and exits 0 with items."""
     fixtures = tmp_path / "fixtures"
     world_server.write_fixtures(fixtures)
     runner = CliRunner()

@@ -241,3 +241,54 @@ def test_robots_crawl_delay_slows_the_host(site, tmp_path):
     for i in range(3):
         client.get_text(site.url(f"/p{i}"))
     assert any(s >= 1.9 for s in sleeps)  # the bucket now allows one request per 2 s
+
+
+@pytest.mark.parametrize(
+    ("code", "where", "reason"),
+    [
+        ("ENOSPC", "write", "disk_full"),
+        ("EDQUOT", "write", "quota_exceeded"),
+        ("EACCES", "open", "permission_denied"),
+        ("EROFS", "open", "read_only_filesystem"),
+        ("EMFILE", "open", "too_many_open_files"),
+    ],
+)
+def test_a_local_fault_while_writing_is_named_never_a_body_fault(
+    site, tmp_path, monkeypatch, code, where, reason
+):
+    """The finding: ENOSPC was recorded as truncated_body and retried. A local fault is named, the
+    .part goes, nothing is retried (the run stops), and the server is asked once."""
+    import errno
+    import os
+
+    import collectors.http as http
+    from schemas.errors import LocalFault
+
+    body = mp4_bytes(tmp_path, 3)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4")
+    err = OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+    real_open = open
+
+    class Failing:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def write(self, data):
+            self.fh.write(data[: len(data) // 2])
+            raise err
+
+    def fake_open(part, mode):
+        if where == "open":
+            raise err
+        return Failing(real_open(part, mode))
+
+    monkeypatch.setattr(http, "open", fake_open, raising=False)
+    client = client_for(site)
+    with pytest.raises(LocalFault) as exc:
+        client.download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert exc.value.reason == reason and exc.value.path == str(tmp_path / "it" / ".video.part")
+    assert not (tmp_path / "it" / ".video.part").exists() and not list((tmp_path / "it").iterdir())
+    assert client.stats["retries"] == 0 and site.hits["/v.mp4"] == 1

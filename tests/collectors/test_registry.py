@@ -11,9 +11,10 @@ from pathlib import Path
 import click
 import pytest
 
-from collectors.base import Source, registry, source_class
+from collectors.base import Source
 from collectors.cli import collect
 from collectors.config import CollectConfig
+from collectors.registry import registry, source_class
 from movingfashion.executors import EXECUTORS
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceName

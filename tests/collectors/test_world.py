@@ -209,3 +209,55 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     assert visible and all(recorded.get(p.relative_to(out).as_posix()) == sha(p) for p in visible)
     assert not any("passwd" in str(p) or "\x00" in str(p) for p in out.rglob("*"))
     assert not [p for p in out.rglob("*.part")]  # no_range: nothing to resume is kept
+
+
+def test_rerun_after_cleaning_keeps_every_status_and_fetches_nothing(collected, world_server, tmp_path):
+    """Items cleaning moved on (accepted, duplicate, needs_review, rejected) count as collected: a
+    rerun of the collectors neither downloads them again nor resets their status (the demo rerun
+    used to republish fewer products)."""
+    import shutil
+
+    from cleaning.pipeline import clean
+
+    fx, out, cat_path, _ = collected
+    root, copy = tmp_path / "out", tmp_path / "catalog.sqlite"
+    shutil.copytree(out, root)
+    with Catalog(cat_path) as cat:
+        cat._db.execute(f"VACUUM INTO '{copy}'")
+    with Catalog(copy) as cat:
+        clean(cat, root)
+        items = [(r.item.source, r.item.source_id, r.status, r.reason, r.duplicate_of) for r in cat.items()]
+        assets = [(a.source, a.source_id, a.kind, a.url, a.status, a.sha256) for a in cat.assets()]
+    moved_on = {status for *_, status, _, _ in items}
+    assert {"accepted", "duplicate", "rejected"} <= moved_on, moved_on
+    before = len(world_server.log)
+    summaries = run_all(world_server.base_url, fx, root, copy)
+    requests = world_server.log[before:]
+    assert {path for _, path, _ in requests} <= {"/sitemap.xml", "/robots.txt"}, requests
+    assert all(s.files == 0 and s.ok == 0 and s.failed == 0 for s in summaries.values())
+    with Catalog(copy) as cat:
+        assert [
+            (r.item.source, r.item.source_id, r.status, r.reason, r.duplicate_of) for r in cat.items()
+        ] == items
+        assert [(a.source, a.source_id, a.kind, a.url, a.status, a.sha256) for a in cat.assets()] == assets
+
+
+@pytest.mark.parametrize("part", ["complete", "foreign"])
+def test_a_part_the_server_has_no_range_for_starts_over(collected, world_server, tmp_path, part):
+    """A run killed after the last byte but before the rename leaves a complete ``.part``; its
+    resume asks for a range past the end (416). The rerun starts over instead of failing."""
+    from collectors.http import PoliteClient
+
+    _, out, cat_path, _ = collected
+    with Catalog(cat_path) as cat:
+        shop = next(a for a in cat.assets(source="netaporter", kind="shop", status="downloaded"))
+    body = (out / shop.path).read_bytes()
+    folder = tmp_path / "item"
+    folder.mkdir()
+    (folder / ".shop.part").write_bytes(body if part == "complete" else body + b"junk" * 1000)
+    before = len(world_server.log)
+    dl = PoliteClient(FAST_HTTP).download(shop.url, folder, "shop", "image")
+    assert dl.sha256 == shop.sha256 and dl.path.read_bytes() == body
+    assert not (folder / ".shop.part").exists()
+    codes = [code for _, path, code in world_server.log[before:] if path != "/robots.txt"]
+    assert codes == [416, 200], codes

@@ -91,3 +91,18 @@ def test_collate_keeps_frames_of_different_sizes_as_a_list():
     c["frames"] = torch.zeros(2, 3, 6, 4)
     b = collate_clips([a, c])
     assert isinstance(b["frames"], list) and b["mask"].all()
+
+
+def test_loader_settings_and_float_on_the_device_give_the_float_items(tiny_dataset):
+    from movingfashion.batching import frames_to_float, loader_settings
+    from movingfashion.dataset import MovingFashionDataset
+
+    s = loader_settings(2, pin_memory=False)
+    assert s == {"num_workers": 2, "pin_memory": False, "persistent_workers": True, "prefetch_factor": 4}
+    assert loader_settings(0, pin_memory=True) == {"num_workers": 0, "pin_memory": True}
+    u8 = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32, dtype=torch.uint8)
+    f32 = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32)
+    dl = torch.utils.data.DataLoader(u8, batch_size=2, sampler=[0, 1, 2, 3], collate_fn=collate_clips, **s)
+    got = torch.cat([frames_to_float(b["frames"], "cpu") for b in dl])
+    want = torch.stack([f32[i]["frames"] for i in range(4)])
+    assert got.dtype == torch.float32 and torch.equal(got, want)

@@ -14,11 +14,14 @@ from movingfashion.multidf2 import MultiDeepFashion2Dataset
 def test_cli_to_coco_and_to_yolo(df2_root, tmp_path):
     runner = CliRunner()
     out = tmp_path / "coco.json"
-    res = runner.invoke(df2, ["to-coco", str(df2_root), "--split", "validation", "--out", str(out), "--json"])
+    res = runner.invoke(
+        df2, ["to-coco", "--df2", str(df2_root), "--split", "validation", "--out", str(out), "--json"]
+    )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["annotations"] == 20 and len(json.loads(out.read_text())["images"]) == 19
+    assert json.loads(res.stdout)["annotations"] == 20 and len(json.loads(out.read_text())["images"]) == 19
+    # the old positional DF2_ROOT still works, with a deprecation warning
     res = runner.invoke(df2, ["to-yolo", str(df2_root), "--out", str(tmp_path / "yolo"), "--json"])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0 and "use --df2 instead" in res.stderr, res.output
     data = yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())
     assert data["names"][7] == "trousers"
     label = (tmp_path / "yolo" / "labels" / "val").glob("*000001.txt")
@@ -30,9 +33,9 @@ def test_cli_to_coco_and_to_yolo(df2_root, tmp_path):
 def test_cli_multidf2_index_roundtrip(df2_root, tmp_path):
     out = tmp_path / "m.json"
     res = CliRunner().invoke(
-        df2, ["multidf2", str(df2_root), "--split", "validation", "--out", str(out), "--json"]
+        df2, ["multidf2", "--df2", str(df2_root), "--split", "validation", "--out", str(out), "--json"]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["sequences"] == 3
+    assert json.loads(res.stdout)["sequences"] == 3
     ds = MultiDeepFashion2Dataset(df2_root, "validation", index=out, frames=2)
     assert ds.product_ids == ["1_1", "1_2", "2_1"]

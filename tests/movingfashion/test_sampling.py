@@ -79,5 +79,7 @@ def test_frame_quality_terms():
     assert q[0] > q[1]  # cut by the left border
     assert q[0] > q[2]  # smaller box
     assert q[0] > q[3]  # lower confidence
-    only_size = frame_quality(boxes, 100, 100, None, QualityConfig(w_confidence=0, w_complete=0, w_size=1))
+    only_size = frame_quality(
+        boxes, 100, 100, None, QualityConfig(w_confidence=0, w_complete=0, w_size=1, w_shape=0, w_steady=0)
+    )
     assert only_size[2] == pytest.approx(0.25)

@@ -13,6 +13,9 @@ from schemas.catalog import MIGRATIONS, Catalog
 from schemas.errors import CatalogError
 from schemas.items import AssetKind, SourceItem, SourceName, Status
 
+#: property-based exploration: many drawn examples, run by `make test`
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 NOW = "2024-01-02T03:04:05.000006+00:00"
 

@@ -9,9 +9,9 @@ from schemas.export import EXPORTED_MODELS
 
 
 def test_schema_export_writes_one_file_per_model(tmp_path):
-    res = CliRunner().invoke(cli, ["schema", "export", str(tmp_path), "--json"])
+    res = CliRunner().invoke(cli, ["schema", "export", "--out", str(tmp_path), "--json"])
     assert res.exit_code == 0, res.output
-    written = json.loads(res.output)["written"]
+    written = json.loads(res.stdout)["written"]
     assert len(written) == len(EXPORTED_MODELS)
     schema = json.loads((tmp_path / "official_entry.schema.json").read_text())
     assert {"video_paths", "img_path", "source"} <= set(schema["required"])

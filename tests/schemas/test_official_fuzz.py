@@ -14,6 +14,9 @@ from schemas.errors import DataFormatError
 from schemas.official import dump_official, parse_official, read_official, write_official
 from schemas.paths import PathEscapeError
 
+#: property-based exploration: many drawn examples, run by `make test`
+pytestmark = pytest.mark.slow
+
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 FIELDS = ("video_paths", "img_path", "source", "tracklets")
 

@@ -49,6 +49,7 @@ def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys
         world,
         [
             "serve",
+            "--world",
             str(small_world),
             "--once",
             "--json",
@@ -61,9 +62,10 @@ def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys
     info = json.loads(capsys.readouterr().out)
     assert info["base_url"].startswith("http://127.0.0.1:") and info["faults"] == {"retry_after_429": 1}
     assert (tmp_path / "fx" / "urls.txt").exists() and info["fixtures"]["tiktok_info"]
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit) as exc:  # the old positional WORLD_DIR still works, with a warning
         run_main(world, ["serve", str(small_world), "--once", "--faults", "bogus=1"])
-    assert exc.value.code == 2 and "unknown fault 'bogus'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unknown fault 'bogus'" in err and "use --world instead" in err
 
 
 def test_busy_port_is_a_clear_error(small_world):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from movingfashion.models import load_matcher
@@ -27,6 +28,7 @@ def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
     assert 0 < len(again) < len(images)
 
 
+@pytest.mark.slow
 def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
     import json
 

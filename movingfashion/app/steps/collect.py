@@ -86,5 +86,9 @@ def run(ctx: DemoContext) -> CollectSection:
         )
         ctx.progress.info(f"{source}: {s.ok} ok, {s.failed} failed, {s.rejected} rejected, {s.files} files")
         section.failed += s.failed
+        if s.stopped:  # a local fault (disk full, ...) would fail every later step alike
+            from schemas.errors import LocalFault
+
+            raise LocalFault(s.stopped["reason"], s.stopped["path"], s.stopped["message"])
     ctx.catalog, ctx.collect_root = catalog, root
     return section

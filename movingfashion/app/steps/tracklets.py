@@ -28,11 +28,15 @@ class TrackletsSection(Section):
     mean_iou: float | None = None
     pass_rate_50pct: float | None = None
     query_mean_iou: float | None = None
+    flag_rate: float | None = None  #: share of the videos flagged needs_review
+    flag_recall: float | None = None  #: share of the videos failing the >=50% check that are flagged
 
     def summary(self) -> str:
         qa = ""
         if self.mean_iou is not None:
             qa = f"; mean IoU {self.mean_iou:.3f}, >=50% check passed by {100 * (self.pass_rate_50pct or 0):.1f}%"
+            if self.flag_recall is not None:
+                qa += f", {100 * self.flag_recall:.0f}% of the failing videos flagged"
         return f"{self.processed} videos processed, {self.failed} failed, {self.needs_review} need review{qa}"
 
     def incomplete(self) -> str | None:
@@ -84,4 +88,7 @@ def run(ctx: DemoContext) -> TrackletsSection:
         section.mean_iou = round(qa.mean_iou, 3)
         section.pass_rate_50pct = round(qa.pass_rate, 3)
         section.query_mean_iou = round(qa.query_mean_iou, 3)
+        section.flag_rate = round(qa.flag_rate, 3)
+        section.flag_recall = None if qa.flag_recall is None else round(qa.flag_recall, 3)
+        ctx.tracklet_flags = (section.flag_recall, section.flag_rate)
     return section

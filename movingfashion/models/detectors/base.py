@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field
+
+from movingfashion.models.checkpoints import pick_device
+
+if TYPE_CHECKING:
+    import torch
 
 
 class DetectorConfig(BaseModel):
@@ -35,13 +40,6 @@ class DetectorConfig(BaseModel):
     )
     batch: int = Field(16, ge=1, description="frames per forward pass")
     device: str | None = Field(None, description="torch device; None = CUDA when present, else CPU")
-
-
-def pick_device(device: str | None = None) -> torch.device:
-    """The configured device, or CUDA when present, else the CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from movingfashion.models.detectors.base import Detector, DetectorConfig
-from schemas.errors import ConfigError
+from schemas.registry import lookup
+
+if TYPE_CHECKING:
+    from movingfashion.models.detectors.base import Detector, DetectorConfig
 
 
 def _ultralytics() -> type[Detector]:
@@ -33,21 +35,12 @@ DETECTORS: dict[str, Callable[[], type[Detector]]] = {
 }
 
 
-def default_detector_path() -> Path:
-    """The embedded default YOLO weights (``movingfashion/models/weights/detector.pt``)."""
-    return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
-
-
 def build_detector(
     name: str = "ultralytics",
     weights: str | os.PathLike[str] | None = None,
     config: DetectorConfig | None = None,
 ) -> Detector:
     """Instantiate a backend by name; ``weights=None`` means the backend's default."""
-    if name not in DETECTORS:
-        raise ConfigError(
-            f"unknown detector backend {name!r}",
-            where="--detector",
-            hint=f"choose one of {', '.join(DETECTORS)}",
-        )
-    return DETECTORS[name]()(weights=weights, config=config)
+    return lookup(DETECTORS, name, what="detector backend", where="--detector")()(
+        weights=weights, config=config
+    )

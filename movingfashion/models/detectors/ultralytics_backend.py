@@ -13,6 +13,11 @@ from schemas.errors import ModelError
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 
 
+def default_detector_path() -> Path:
+    """The embedded default YOLO weights (``movingfashion/models/weights/detector.pt``)."""
+    return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
+
+
 def class_map(names: dict[int, str] | list[str]) -> dict[int, int]:
     """Model class index -> DF2 id: by DF2 name when the model uses them, else index + 1."""
     items = dict(enumerate(names)) if isinstance(names, list) else dict(names)
@@ -38,8 +43,6 @@ class UltralyticsDetector(Detector):
         self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
     ) -> None:
         super().__init__(config)
-        from movingfashion.models.detectors.registry import default_detector_path
-
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_VERBOSE", "False")
         from ultralytics import YOLO

@@ -3,13 +3,12 @@
 Duplicate precision/recall over *pairs of videos in one cluster* (so the figures do not depend
 on which member the keep rule keeps), recall per duplicate kind, split-screen detection
 precision/recall/F1 and how closely the recovered shop images match the world's still halves,
-taxonomy accuracy, non-clothing rejection, the carousel shop pick and, when a matcher ran,
-wrong-association precision/recall.
+taxonomy accuracy, non-clothing rejection, the carousel shop pick and the wrong-association
+check's precision/recall (per planted kind; "not run" when it was switched off).
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -17,26 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.mih import UnionFind
 from movingfashion.media.images import read_image
+from movingfashion.world.scoring.metrics import cluster_pairs, prf
 from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.paths import resolve_under
-
-
-def _prf(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
-    p = tp / n_pred if n_pred else 1.0
-    r = tp / n_true if n_true else 1.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(f, 4),
-        "true_positives": tp,
-        "predicted": n_pred,
-        "actual": n_true,
-    }
 
 
 def _pick_stats(picks: list[tuple[bool, bool]]) -> dict[str, Any]:
@@ -70,14 +55,6 @@ def _video_ids(catalog: Catalog, truth: WorldTruth) -> dict[str, str]:
     return out
 
 
-def _cluster_pairs(links: list[tuple[str, str]], keys: set[str]) -> set[frozenset[str]]:
-    uf = UnionFind(sorted(keys))
-    for a, b in links:
-        if a in keys and b in keys:
-            uf.union(a, b)
-    return {frozenset(p) for g in uf.groups() for p in itertools.combinations(sorted(map(str, g)), 2)}
-
-
 def score_cleaning(
     catalog: Catalog,
     root: str | os.PathLike[str],
@@ -96,8 +73,8 @@ def score_cleaning(
         for a in assets
         if a.kind == AssetKind.VIDEO and a.duplicate_of and a.path in vid_of and a.duplicate_of in vid_of
     ]
-    t_pairs, p_pairs = _cluster_pairs(true_links, keys), _cluster_pairs(pred_links, keys)
-    dup = _prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
+    t_pairs, p_pairs = cluster_pairs(true_links, keys), cluster_pairs(pred_links, keys)
+    dup = prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in truth.videos:
         if v.duplicate_of and v.video_id in keys:
@@ -107,7 +84,7 @@ def score_cleaning(
     # split-screen
     pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
     true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}
-    split = _prf(len(pred_split & true_split), len(pred_split), len(true_split))
+    split = prf(len(pred_split & true_split), len(pred_split), len(true_split))
     diffs = []
     if world_dir is not None:
         for a in assets:
@@ -134,7 +111,7 @@ def score_cleaning(
                 and (a.url or "").startswith("candidate:")
             ):
                 p = next((q for q in truth.products if q.product_id == a.source_id), None)
-                if p is not None and "shop" in p.images:
+                if p is not None and "shop" in p.images and not p.wrong_shop:
                     row = catalog.get_item(a.source, a.source_id)
                     picks.append(
                         (
@@ -160,7 +137,7 @@ def score_cleaning(
             correct += ok
         else:
             correct += row.df2_class == p.df2_class
-        if p.wrong_shop:
+        if p.wrong_shop and p.videos and row.status != Status.DUPLICATE and p.df2_class is not None:
             wrong_true.add(p.product_id)
         if (row.reason or "").startswith("association:"):
             wrong_pred.add(p.product_id)
@@ -171,6 +148,36 @@ def score_cleaning(
         "taxonomy_accuracy": round(correct / total, 4) if total else None,
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
-    if wrong_pred or any((r.reason or "").startswith("association:") for r in catalog.items()):
-        out["wrong_association"] = _prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true))
+    out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
+    return out
+
+
+def association_scores(
+    catalog: Catalog, truth: WorldTruth, wrong_true: set[str], wrong_pred: set[str]
+) -> dict[str, Any]:
+    """Precision/recall of the wrong-association check and recall per planted kind (shop,
+    carousel, split_screen); ``{"status": "not run", ...}`` when the catalog says the check did
+    not run (``mf clean --no-association``, or a catalog cleaned before the check existed)."""
+    meta = catalog.get_meta("associations") or {}
+    if not meta.get("ran"):
+        return {
+            "status": "not run",
+            "why": meta.get("why", "no association check recorded in the catalog"),
+            "actual": len(wrong_true),
+        }
+    out: dict[str, Any] = {
+        "status": "run",
+        **prf(len(wrong_true & wrong_pred), len(wrong_pred), len(wrong_true)),
+    }
+    kinds: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for p in truth.products:
+        if p.product_id in wrong_true:
+            k = p.wrong_shop_kind or "shop"
+            kinds[k][1] += 1
+            kinds[k][0] += p.product_id in wrong_pred
+    out["recall_by_kind"] = {k: round(a / b, 4) for k, (a, b) in sorted(kinds.items())}
+    out["missed"] = sorted(wrong_true - wrong_pred)
+    out["false_flags"] = sorted(wrong_pred - wrong_true)
+    out["threshold"] = meta.get("threshold")
+    out["scorer"] = meta.get("scorer")
     return out

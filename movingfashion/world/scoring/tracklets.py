@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from annotations.qa import QAReport, crop_offset, load_results, qa_report, shift_boxes, source_crops
+from annotations.qa import QAReport, crop_offset, qa_report, shift_boxes, source_crops
+from annotations.tracklet_files import require_results
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import load_video_gt, load_world
 from schemas.dataset import read_entry_rows
@@ -94,9 +95,5 @@ def score_tracklets(
     min_fraction: float = 0.5,
 ) -> QAReport:
     """:func:`annotations.qa.qa_report` of the dataset's tracklet files against the world's truth."""
-    results = load_results(dataset)
-    if not results:
-        raise DataFormatError(
-            "no tracklet files", where=str(Path(dataset) / "tracklets"), hint="run mf-tracklets build first"
-        )
+    results = require_results(dataset)
     return qa_report(results, truth_boxes_for_dataset(dataset, world_dir), iou_hit, min_fraction)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from cleaning.config import DEFAULT_STEPS, CleaningConfig, load_cleaning_config
+from cleaning.config import DEFAULT_STEPS, CleaningConfig
 from cleaning.steps.base import Step
-from cleaning.steps.registry import STEPS, resolve_steps
+from cleaning.steps.registry import STEPS, check_steps, load_cleaning_config, resolve_steps
 from movingfashion.executors import EXECUTORS
 from schemas.errors import ConfigError
 
@@ -42,14 +42,14 @@ def test_the_default_order_runs_every_step_and_is_valid():
 def test_a_bad_step_list_is_refused(names, message):
     with pytest.raises(ValueError, match=message):
         resolve_steps(names)
-    with pytest.raises(ValueError, match=message):
-        CleaningConfig(steps=names)
+    with pytest.raises(ConfigError, match=f"field 'steps': .*{message}"):
+        check_steps(CleaningConfig(steps=names))
 
 
 def test_a_step_can_be_left_out_and_others_reordered():
     names = ["taxonomy", "probe", "split_screen", "record"]
     assert [c.name for c in resolve_steps(names)] == names
-    assert CleaningConfig(steps=names).steps == names
+    assert [c.name for c in check_steps(CleaningConfig(steps=names))] == names
 
 
 def test_config_file_errors_name_the_file_and_the_field(tmp_path):

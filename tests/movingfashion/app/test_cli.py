@@ -1,5 +1,5 @@
 """The ``mf`` group: lazy (``mf --help`` imports no stage and no torch), every command loads
-through a plain import and shows examples; ``mf stats --truth`` composes cleaning and world."""
+through a plain import and shows examples; ``mf stats --world`` composes cleaning and world."""
 
 from __future__ import annotations
 
@@ -43,15 +43,19 @@ def test_unknown_command_is_a_usage_error():
     assert res.exit_code == 2 and "No such command" in res.output
 
 
-def test_stats_truth_needs_root(tmp_path, capsys):
+def test_stats_world_needs_root(tmp_path, capsys):
     from schemas.catalog import Catalog
     from schemas.cli_support import run_main
 
     with Catalog(tmp_path / "c.sqlite"):
         pass
     with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["stats", "--catalog", str(tmp_path / "c.sqlite"), "--world", str(tmp_path)])
+    assert exc.value.code == 2 and "--world needs --root" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # its old name still works, with a deprecation warning
         run_main(cli, ["stats", "--catalog", str(tmp_path / "c.sqlite"), "--truth", str(tmp_path)])
-    assert exc.value.code == 2 and "--truth needs --root" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--world needs --root" in err and "use --world instead" in err
 
 
 def test_stats_without_truth_is_cleaning_counts(tmp_path):

@@ -79,7 +79,7 @@ def test_text_report_prints_the_table_once_and_nested_counts_as_rows(tmp_path):
 
 
 def test_json_output_is_one_document_and_nothing_else(fake_steps, tmp_path):
-    res = CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--json", "--threads", "0"])
+    res = CliRunner().invoke(demo_mod.demo, ["--out", str(tmp_path), "--json", "--threads", "0"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)  # the whole stdout is one JSON document
     assert doc["ok"] and list(doc["stages"]) == ["first", "second"]
@@ -89,7 +89,7 @@ def test_json_output_is_one_document_and_nothing_else(fake_steps, tmp_path):
 
 
 def test_text_output_prints_the_report_once(fake_steps, tmp_path):
-    res = CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--threads", "0"])
+    res = CliRunner().invoke(demo_mod.demo, ["--out", str(tmp_path), "--threads", "0"])
     assert res.exit_code == 0, res.output
     assert res.stdout.count(TABLE) == 1 and res.stdout.count("MovingFashion demo report") == 1
     assert "{" not in res.stdout  # no JSON dumps of the sections
@@ -105,18 +105,19 @@ def test_quick_is_small(monkeypatch, tmp_path):
 
     monkeypatch.setattr(demo_mod, "run_demo", capture)
     assert (
-        CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--quick", "--threads", "0"]).exit_code
+        CliRunner().invoke(demo_mod.demo, ["--out", str(tmp_path), "--quick", "--threads", "0"]).exit_code
         == 0
     )
     assert seen == {"products": 24, "quick": True}
-    assert CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--threads", "0"]).exit_code == 0
+    res = CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--threads", "0"])  # the old name
+    assert res.exit_code == 0 and "use --out instead" in res.stderr
     assert seen == {"products": 150, "quick": False}
 
 
 def test_a_failed_step_is_reported_the_next_skipped_and_exit_1(monkeypatch, tmp_path):
     steps = (Step("first", _broken, lambda c: 1.0), Step("second", _second, lambda c: 1.0))
     monkeypatch.setattr(demo_mod, "run_demo", lambda ctx, steps=steps: run_demo(ctx, steps))
-    res = CliRunner().invoke(demo_mod.demo, ["--work", str(tmp_path), "--json", "--threads", "0"])
+    res = CliRunner().invoke(demo_mod.demo, ["--out", str(tmp_path), "--json", "--threads", "0"])
     assert res.exit_code == 1
     doc = json.loads(res.stdout)
     assert not doc["ok"] and doc["stages"]["first"]["status"] == "failed"
@@ -145,9 +146,10 @@ def test_progress_names_stages_with_their_eta(tmp_path, capsys):
 def test_sections_never_shadow_the_stage_keys():
     import dataclasses
 
-    from movingfashion.app.steps import clean, collect, loader, seam, tracklets, world
+    from movingfashion.app.steps import clean, collect, loader, publish, seam, tracklets, world
 
     classes = [
+        publish.PublishSection,
         world.WorldSection,
         collect.CollectSection,
         clean.CleanSection,

@@ -14,11 +14,11 @@ import pytest
 from movingfashion.app.context import QUICK_PRODUCTS
 from tests.world_fixtures import SMALL_WORLD
 
-STAGES = ["world", "collect", "clean", "tracklets", "loader", "seam"]
+STAGES = ["world", "collect", "clean", "tracklets", "publish", "loader", "seam"]
 
 
 def _demo(work, *extra: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "movingfashion", "demo", "--quick", "--work", str(work), *extra]
+    cmd = [sys.executable, "-m", "movingfashion", "demo", "--quick", "--out", str(work), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 
@@ -40,9 +40,25 @@ def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
     trk = st["tracklets"]
     assert trk["processed"] == trk["videos"] == trk["qa_videos"] > 10 and trk["failed"] == 0
     assert trk["mean_iou"] >= 0.7 and trk["pass_rate_50pct"] >= 0.85
+    assert trk["flag_rate"] is not None and 0 <= trk["flag_rate"] <= 1
+    # publish after the tracklets: nothing that needs review (or was rejected) is in the splits
+    pub = st["publish"]
+    assert pub["association_status"] == "run" and 0 <= pub["association_precision"] <= 1
+    assert pub["association_recall"] is not None and pub["held_back"] >= 1
+    from schemas.catalog import Catalog
+    from schemas.items import Status
+    from schemas.official import read_official
+
+    ds = tmp_path / "dataset"
+    published = set(read_official(ds / "train.json")) | set(read_official(ds / "test.json"))
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        rows = [r for s in (Status.NEEDS_REVIEW, Status.REJECTED) for r in cat.items(status=s)]
+        assert sum(pub["held_back_by_reason"].values()) == pub["held_back"] == len(rows)
+    held = {r.product_id or r.item.source_id for r in rows}
+    assert published and not (published & held)
     assert st["loader"]["splits"]["train"]["frames_shape"][1:] == [10, 3, 112, 112]
     seam = st["seam"]
-    assert seam["gallery"] == clean["test"] <= seam["test_queries"] and len(seam["top1"]) == 6
+    assert seam["gallery"] == pub["test"] <= seam["test_queries"] and len(seam["top1"]) == 6
     assert (
         all(0 <= v <= 1 for v in seam["top1"].values())
         and [ln.split("  ")[0] for ln in seam["table"].splitlines()].count("SEAM") == 1
@@ -58,3 +74,4 @@ def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
     assert sum(line.startswith("Max Confidence ") for line in out.splitlines()) == 1
     assert "{" not in out and "\\n" not in out  # no JSON dump, no escaped table
     assert "reused: True" in out and "[seam] ok" in out
+    assert "[publish] ok" in out and "held_back:" in out and "association_precision:" in out

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = """
 import logging, sys
 logging.basicConfig(filename=sys.argv[2], level=logging.WARNING, format="%(name)s %(message)s")
@@ -50,6 +52,7 @@ def run(path: Path, tmp: Path, keep_native: bool) -> tuple[str, str, str]:
     return proc.stdout, proc.stderr, log.read_text() if log.exists() else ""
 
 
+@pytest.mark.slow
 def test_damaged_video_leaves_the_terminal_clean_and_the_log_full(lying_clips, tmp_path):
     out, err, log = run(lying_clips["truncated"], tmp_path, keep_native=False)
     assert out == "" and err == "", (out + err)[-1500:]

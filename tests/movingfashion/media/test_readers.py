@@ -129,16 +129,33 @@ def test_pyav_reader_skips_non_reference_frames(video):
     assert fast.frames_decoded < full.frames_decoded
 
 
-def test_auto_backend_prefers_torchcodec_then_pyav_then_decord(video, monkeypatch):
-    assert open_reader(video).backend == FIRST
+def test_auto_backend_follows_the_access_pattern(video, tricky_clips, tmp_path, monkeypatch):
+    """auto: PyAV for sparse clips of B-frame video (it skips the non-reference frames), torchcodec
+    for sparse clips without B-frames and for whole-video decoding (and on CUDA), as measured."""
+    from tests.movingfashion.media.conftest import encode
+
+    nob = encode(
+        tmp_path / "nob.mp4", ["-c:v", "libx264", "-bf", "0", "-g", "10", "-pix_fmt", "yuv420p"], n=30
+    )
+    assert open_reader(tricky_clips["bframes"]).backend == "pyav"
+    assert open_reader(tricky_clips["bframes"], access="sequential").backend == FIRST
+    assert open_reader(nob).backend == FIRST  # no B-frames: nothing for PyAV to skip
     assert isinstance(open_reader(video, backend="pyav"), PyAVReader)
     assert isinstance(open_reader(video, backend="decord"), DecordReader)
+    assert video_io.backend_order("auto", "sparse")[:2] == ("pyav", "torchcodec")
+    assert video_io.backend_order("auto", "sequential")[:2] == ("torchcodec", "pyav")
+    monkeypatch.setenv(video_io.DEVICE_ENV, "cuda")
+    assert video_io.backend_order("auto", "sparse")[0] == "torchcodec"
+    monkeypatch.delenv(video_io.DEVICE_ENV)
+    with pytest.raises(MediaError, match="unknown access pattern"):
+        open_reader(video, access="random")
 
     def broken(path):
         raise RuntimeError("pyav says no")
 
     monkeypatch.setattr(video_io, "READERS", {**video_io.READERS, "torchcodec": broken, "pyav": broken})
     assert isinstance(open_reader(video), DecordReader)
+    assert isinstance(open_reader(video, access="sequential"), DecordReader)
     with pytest.raises(MediaError, match="pyav says no"):
         open_reader(video, backend="pyav")
     with pytest.raises(MediaError, match="unknown video backend"):
@@ -300,7 +317,7 @@ def test_auto_falls_back_to_pyav_with_one_log_line_when_torchcodec_is_missing(
     try:
         with caplog.at_level(logging.INFO, logger="movingfashion.media.readers"):
             videos = sorted((tiny_dataset / "videos").glob("*.mp4"))
-            cache = ReaderCache()
+            cache = ReaderCache(access="sequential")  # the pattern where torchcodec comes first
             readers = [cache.get(v) for v in videos]
             frames = read_frames(videos[0], [3, 1], cache=cache)
     finally:

@@ -50,5 +50,10 @@ def test_prefetch_reraises_decode_errors(video):
 def test_frame_indices_stride_and_keyframes(video):
     assert frame_indices(10, 4) == [0, 4, 8]
     assert frame_indices(10, 1, key_indices=[0, 30, 5]) == [0, 5]
+    # with last=True the first and last frame are always in (a stride may never reach the last)
+    assert frame_indices(10, 4, last=True) == [0, 4, 8, 9] and frame_indices(9, 4, last=True) == [0, 4, 8]
+    assert (
+        frame_indices(10, 1, key_indices=[5], last=True) == [0, 5, 9] and frame_indices(0, 2, last=True) == []
+    )
     keys = VideoSource(video).key_indices()
     assert keys and keys[0] == 0 and len(keys) < VideoSource(video).frames

@@ -20,3 +20,30 @@ def test_crops_from_frames_cuts_the_box():
     two = crops_from_frames(batch, [np.array([[30, 20, 90, 60], [0, 0, 10, 10]]), None], 16)
     assert two.shape == (3, 3, 16, 16)
     assert float(two[1].max()) < 0.05
+
+
+def test_crops_equal_roi_align_over_the_whole_frame():
+    """Only the boxes' region is converted to float: the crops are those of RoIAlign on the whole
+    frame (inside, at the frame's edges, boxes past them, tiny and fractional boxes)."""
+    import torch
+    from torchvision.ops import roi_align
+
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (3, 72, 96, 3), dtype=np.uint8)
+    boxes = [
+        np.array([[10.3, 5.7, 40.2, 60.9], [0, 0, 96, 72], [80.5, 60.2, 99.0, 75.0]], np.float32),
+        np.array([[50.0, 20.0, 50.4, 20.2], [-3.0, -2.0, 20.0, 10.0]], np.float32),
+        None,
+    ]
+    got = crops_from_frames(frames, boxes, 24)
+    ref = []
+    for f, b in zip(frames, boxes, strict=True):
+        arr = np.array([[0, 0, 96, 72]], np.float32) if b is None else b.copy()
+        arr[:, 2] = np.maximum(arr[:, 2], arr[:, 0] + 1)
+        arr[:, 3] = np.maximum(arr[:, 3], arr[:, 1] + 1)
+        img = torch.from_numpy(f).permute(2, 0, 1).float().div(255)[None]
+        r = torch.from_numpy(np.concatenate([np.zeros((len(arr), 1), np.float32), arr], 1))
+        ref.append(roi_align(img, r, (24, 24), 1.0, 2, True).clamp(0, 1))
+    ref = torch.cat(ref)
+    assert got.shape == ref.shape == (6, 3, 24, 24)
+    assert float((got - ref).abs().max()) < 1e-5

@@ -255,3 +255,19 @@ def test_load_errors(tmp_path):
     )
     with pytest.raises(ModelError, match="does not fit"):
         load_matcher(wrong)
+
+
+def test_fused_copy_embeds_like_the_matcher_and_leaves_it_trainable():
+    import torch
+
+    from movingfashion.models import load_matcher
+
+    m = load_matcher(None, device="cpu")
+    fused = m.fused_for_inference()
+    x = torch.rand(7, 3, m.crop_size, m.crop_size)
+    with torch.no_grad():
+        a, b = m.embed(x), fused.embed(x)
+    assert float((a - b).abs().max()) < 1e-4 * float(a.abs().max())
+    assert fused.tag == m.tag and not any(p.requires_grad for p in fused.parameters())
+    assert all(p.requires_grad for p in m.parameters())  # the original is untouched
+    assert sum(isinstance(x, torch.nn.BatchNorm2d) for x in fused.encoder.modules()) == 0

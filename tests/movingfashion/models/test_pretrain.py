@@ -61,6 +61,7 @@ def test_batches_bring_one_shop_anchor_per_identity_that_has_one():
     assert merged.anchors.tolist() == [True, False, False]
 
 
+@pytest.mark.slow
 def test_pretrain_on_world_df2_beats_chance(small_world, tmp_path):
     root = small_world / "df2"
     if not (root / "train" / "annos").is_dir():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from movingfashion.models.shop_scorer import VideoShopScorer
 from schemas.official import read_official
 
 
+@pytest.mark.slow
 def test_video_shop_scorer_prefers_the_right_shop(gt_dataset):
     train = read_official(gt_dataset / "train.json")
     entries = list(train.values())[:8]

@@ -7,7 +7,7 @@ import torch
 
 from movingfashion.seam.checkpoint import build_model, head_arch
 from movingfashion.seam.config import ModelConfig, TrainConfig
-from movingfashion.seam.features import synthetic_bank
+from tests.movingfashion.seam.synthetic import synthetic_bank
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from movingfashion.seam.features import synthetic_bank
 from movingfashion.seam.train import train_phase2
 from tests.movingfashion.seam.conftest import TINY, tiny_model, tiny_train_config
+from tests.movingfashion.seam.synthetic import synthetic_bank
 
 if __name__ == "__main__":
     torch.set_num_threads(1)

@@ -68,8 +68,10 @@ def test_multi_frame_head_starts_from_the_single_frame_head():
     assert torch.allclose(prob, model.m.score(model.f(track[:, 0]), model.f(shop)), atol=1e-6)
 
 
-def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signal():
-    nlb = NonLocalBlock(16, 8, zero_init=True)
+@pytest.mark.parametrize("form", ["concat", "gaussian"])
+def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signal(form):
+    torch.manual_seed(0)
+    nlb = NonLocalBlock(16, 8, zero_init=True, form=form)
     x = torch.randn(2, 5, 16)
     assert torch.allclose(nlb(x), x)
     torch.nn.init.normal_(nlb.out.weight)
@@ -77,6 +79,37 @@ def test_nonlocal_block_starts_as_identity_and_mixes_frames_after_training_signa
     x2 = x.clone()
     x2[:, 4] += 10  # changing one frame changes the others' outputs
     assert not torch.allclose(nlb(x2)[:, 0], y[:, 0])
+
+
+def test_concat_nonlocal_block_is_relu_of_a_linear_map_of_the_pair_over_n():
+    """The official form: f(i, j) = ReLU(w . [theta(x_i), phi(x_j)]), divided by the real frames."""
+    torch.manual_seed(1)
+    nlb = NonLocalBlock(6, 3, zero_init=False, form="concat")
+    x = torch.randn(1, 4, 6)
+    mask = torch.tensor([[True, True, True, False]])
+    th, ph, g = nlb.theta(x)[0], nlb.phi(x)[0], nlb.g(x)[0]
+    want = torch.zeros(4, 3)
+    for i in range(4):
+        for j in range(3):  # the padded frame takes no part
+            f = torch.relu(nlb.pair(torch.cat([th[i], ph[j]])))
+            want[i] += f * g[j] / 3
+    assert torch.allclose(nlb(x, mask)[0], x[0] + nlb.out(want), atol=1e-5)
+
+
+def test_post_nlb_sum_lets_the_block_change_the_descriptor():
+    """h = sum_t w_t NLB(x)_t (official); the pre-NLB sum could only change the weights."""
+    from movingfashion.seam.checkpoint import build_model
+    from tests.movingfashion.seam.conftest import TINY
+
+    torch.manual_seed(2)
+    x = torch.randn(2, 4, 32)
+    for agg in ("post_nlb", "pre_nlb"):
+        head = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, aggregate=agg)).head
+        torch.nn.init.normal_(head.nlb.out.weight)  # the block is no longer the identity
+        h, w = head.aggregate(x)
+        plain = (w.unsqueeze(-1) * x).sum(1)
+        assert torch.allclose(w, torch.full_like(w, 0.25))  # the scorer still starts at zero
+        assert torch.allclose(h, plain) == (agg == "pre_nlb")
 
 
 def test_f_tilde_and_m_tilde_start_as_the_single_frame_weights_by_name():
@@ -127,7 +160,14 @@ def test_checkpoint_names_are_unchanged():
     }
     expected |= {f"head.nlb.{n}.{w}" for n in ("theta", "phi", "g", "out") for w in ("weight", "bias")}
     expected |= {"head.scorer.weight", "head.scorer.bias"}
-    assert keys == expected
+    # the concatenation-form block adds its pairwise projection; the embedded-Gaussian form (how
+    # version-1 checkpoints were trained) has exactly the old names
+    assert keys == expected | {"head.nlb.pair.weight"}
+    from movingfashion.seam.checkpoint import build_model
+    from tests.movingfashion.seam.conftest import TINY
+
+    old = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, nlb_form="gaussian"))
+    assert set(old.state_dict()) == expected
 
 
 def test_seam_model_on_annotations_matcher_freezes_the_encoder():

@@ -47,6 +47,7 @@ def test_seam_is_far_above_chance_and_evaluation_is_deterministic(trained, test_
         "seam_no_nlb_g",
         "seam_no_nlb",
         "seam",
+        "seam_salient",
     }
     assert top1["seam"] > 6 * chance
     assert res["methods"]["seam"]["10"]["all"]["pools"] == 3

@@ -18,7 +18,7 @@ def runs(small_world, gt_dataset, tmp_path_factory):
     r1 = cli.invoke(
         train,
         [
-            "--dataset",
+            "--df2",
             str(small_world),
             "--phase",
             "1",
@@ -55,9 +55,10 @@ def runs(small_world, gt_dataset, tmp_path_factory):
         ],
     )
     assert r2.exit_code == 0, r2.output
-    return root, json.loads(r1.output), json.loads(r2.output)
+    return root, json.loads(r1.stdout), json.loads(r2.stdout)
 
 
+@pytest.mark.slow
 def test_phase2_starts_from_phase1_weights(runs):
     from movingfashion.models import load_matcher
     from movingfashion.seam.checkpoint import load_checkpoint
@@ -101,6 +102,7 @@ def test_phase1_pretrains_on_pairs_made_from_the_dataset(gt_dataset, tmp_path):
     assert load_matcher(res["matcher"], device="cpu").tag == res["result"]["tag"]
 
 
+@pytest.mark.slow
 def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     root, _, _ = runs
     cli = CliRunner()
@@ -125,7 +127,13 @@ def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     test_videos = sum(len(e.video_paths) for e in read_official(gt_dataset / "test.json").values())
     assert res["protocol"]["queries"] == test_videos
     assert res["protocol"]["gallery"] == len(read_official(gt_dataset / "test.json"))
-    assert set(res["methods"]) == {"max_confidence", "max_matching", "average_distance", "seam_no_nlb"}
+    assert set(res["methods"]) == {
+        "max_confidence",
+        "max_matching",
+        "average_distance",
+        "seam_no_nlb",
+        "seam_salient",
+    }
     assert res["methods"]["seam_no_nlb"]["10"]["all"]["top20"] == 1.0  # gallery smaller than 20
     assert res["protocol"]["query_tracklets"] == {"tracklets": test_videos}  # tracklets/*.json were used
 
@@ -151,6 +159,7 @@ def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     assert "| SEAM w/o NLB |" in table2 and "| Max Confidence |" in table2
 
 
+@pytest.mark.slow
 def test_cli_errors_are_one_line_and_name_the_file(runs, gt_dataset, tmp_path, capsys):
     from movingfashion.seam.cli import _group
     from schemas.cli_support import run_main
@@ -186,6 +195,7 @@ def test_cli_errors_are_one_line_and_name_the_file(runs, gt_dataset, tmp_path, c
         assert ".pt" in err  # the checkpoint file is named
 
 
+@pytest.mark.slow
 def test_train_prints_json_only_with_json(runs, gt_dataset):
     root, _, p2 = runs
     args = [

@@ -32,7 +32,8 @@ def test_nothing_decided_finds_nothing(seeded, small_world, world_truth):
     assert s["taxonomy_accuracy"] == 0.0
     n_nonclothing = sum(p.df2_class is None for p in world_truth.products)
     assert s["nonclothing"] == {"products": n_nonclothing, "rejected_with_reason": 0}
-    assert "wrong_association" not in s
+    # always reported: a catalog the association check never ran on says so
+    assert s["wrong_association"]["status"] == "not run" and s["wrong_association"]["actual"] >= 1
 
 
 def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
@@ -60,6 +61,7 @@ def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
                 cat.set_item_state(p.source, p.product_id, df2_class=p.df2_class)
             if p.wrong_shop:
                 cat.set_item_state(p.source, p.product_id, reason="association: low match score 0.1")
+        cat.set_meta("associations", {"ran": True})
         s = score_cleaning(cat, root, world_truth, small_world)
         assert s["duplicates"]["precision"] == s["duplicates"]["recall"] == 1.0
         assert set(s["duplicates"]["recall_by_kind"].values()) == {1.0}

@@ -91,7 +91,9 @@ def test_a_wrong_tracklet_fails_the_check(gt_dataset, small_world, tmp_path):
 
 def test_export_and_score_commands(gt_dataset, small_world, tmp_path):
     runner = CliRunner()
-    res = runner.invoke(world_cli, ["export-gt", str(small_world), "--out", str(tmp_path / "ref"), "--json"])
+    res = runner.invoke(
+        world_cli, ["export-gt", "--world", str(small_world), "--out", str(tmp_path / "ref"), "--json"]
+    )
     assert res.exit_code == 0, res.output
     counts = json.loads(res.stdout)
     assert counts["train"] == len(read_official(gt_dataset / "train.json"))

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from movingfashion.app.context import DemoContext
 from movingfashion.app.steps.clean import run
 
 
+@pytest.mark.slow
 def test_seeds_cleans_publishes_and_reports(small_world, world_truth, tmp_path):
     ctx = DemoContext(work=tmp_path, world=small_world)
     out = run(ctx)

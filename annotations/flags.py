@@ -1,0 +1,118 @@
+"""Confidence signals of a ground-truth tracklet and the calibrated rule that flags it for review.
+
+The builder cannot see the truth, but it sees how sure it was: the pivot's shop score, the shop
+score along the tracklet, how many sampled frames the tracklet covers, whether the detector
+agrees on the product's class, how fragmented the tracklet is. :func:`tracklet_signals` computes
+them (stored with the tracklet file, so flags can be re-decided without detecting again);
+:func:`flag_reason` applies the :class:`FlagRule` list of the review config, an OR of one-sided
+thresholds fitted on synthetic worlds (``python -m movingfashion.world.flag_fit``; figures in
+``movingfashion/models/weights/README.json``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Every signal, with what it measures (all in [0, 1] unless said).
+SIGNALS: dict[str, str] = {
+    "pivot_shop": "shop match score of the pivot detection",
+    "shop_mean": "mean shop match score of the tracklet's detections",
+    "shop_p20": "20th percentile of the shop match scores of the tracklet's detections",
+    "shop_lose": "share of the tracklet's frames where another detection matches the shop image better",
+    "coverage": "share of the sampled frames the tracklet has a detection on",
+    "coverage_detected": "share of the frames with any detection the tracklet has a detection on",
+    "class_agree": "share of the tracklet's detections whose detector class is the product's class"
+    " (the tracklet's majority class when the product's is unknown)",
+    "fragments": "runs of consecutive sampled frames the tracklet is split into, minus one (a count)",
+    "longest_hole": "longest run of sampled frames without a tracklet detection, incl. the ends, as a share",
+    "match_mean": "mean match score of the tracklet's detections with the pivot (pivot excluded)",
+    "det_mean": "mean detector confidence of the tracklet's detections",
+    "area_cv": "coefficient of variation of the tracklet's box areas (>= 0)",
+    "members": "detections in the tracklet (a count)",
+}
+
+
+class FlagRule(BaseModel):
+    """Flag a video when ``signal`` is below (``lt``) or above (``gt``) ``threshold``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    signal: str = Field(description="one of annotations.flags.SIGNALS")
+    op: Literal["lt", "gt"] = Field(description="lt: flag below the threshold; gt: flag above it")
+    threshold: float
+
+    def fires(self, signals: dict[str, float]) -> bool:
+        v = signals.get(self.signal)
+        if v is None:
+            return False
+        return v < self.threshold if self.op == "lt" else v > self.threshold
+
+    def describe(self, signals: dict[str, float]) -> str:
+        sign = "<" if self.op == "lt" else ">"
+        return f"{self.signal} {signals[self.signal]:.3g} {sign} {self.threshold:.3g}"
+
+
+def _runs(ordinals: np.ndarray) -> int:
+    return int(1 + np.count_nonzero(np.diff(ordinals) > 1)) if len(ordinals) else 0
+
+
+def tracklet_signals(
+    member_frames: np.ndarray,
+    member_boxes: np.ndarray,
+    member_classes: np.ndarray,
+    member_det_scores: np.ndarray,
+    member_match: np.ndarray,
+    member_shop: np.ndarray,
+    pivot_shop: float,
+    frame_best_other_shop: np.ndarray,
+    sampled: Sequence[int],
+    frames_with_detections: int,
+    item_class: int | None,
+) -> dict[str, float]:
+    """The signals of :data:`SIGNALS` for one ground-truth tracklet.
+
+    ``member_*`` are per detection of the tracklet (sorted by frame); ``frame_best_other_shop``
+    is, per member, the best shop score of another detection of its frame (-inf when none);
+    ``sampled`` the frames the detector ran on.
+    """
+    n = len(member_frames)
+    ns = max(1, len(sampled))
+    ordinals = np.searchsorted(np.asarray(sampled), member_frames)
+    holes = np.diff(np.concatenate([[-1], ordinals, [ns]])) - 1
+    areas = np.clip(member_boxes[:, 2] - member_boxes[:, 0], 0, None) * np.clip(
+        member_boxes[:, 3] - member_boxes[:, 1], 0, None
+    )
+    ref_class = item_class
+    if ref_class is None and n:
+        ref_class = int(np.bincount(member_classes).argmax())
+    others = member_match[np.asarray(member_match) < 1.0]
+    return {
+        "pivot_shop": float(pivot_shop),
+        "shop_mean": float(np.mean(member_shop)) if n else 0.0,
+        "shop_p20": float(np.percentile(member_shop, 20)) if n else 0.0,
+        "shop_lose": float(np.mean(frame_best_other_shop > member_shop)) if n else 1.0,
+        "coverage": n / ns,
+        "coverage_detected": n / max(1, frames_with_detections),
+        "class_agree": float(np.mean(member_classes == ref_class)) if n else 0.0,
+        "fragments": float(max(0, _runs(ordinals) - 1)),
+        "longest_hole": float(holes.max()) / ns if len(holes) else 1.0,
+        "match_mean": float(np.mean(others)) if len(others) else 1.0,
+        "det_mean": float(np.mean(member_det_scores)) if n else 0.0,
+        "area_cv": float(np.std(areas) / np.mean(areas)) if n and np.mean(areas) > 0 else 0.0,
+        "members": float(n),
+    }
+
+
+def flag_reason(signals: dict[str, float], rules: Sequence[FlagRule]) -> str | None:
+    """Why the rules flag these signals (every rule that fires), or None."""
+    fired = [r.describe(signals) for r in rules if r.fires(signals)]
+    return "low confidence: " + ", ".join(fired) if fired else None
+
+
+def rounded(signals: dict[str, float], decimals: int = 4) -> dict[str, float]:
+    """Signals rounded for storage."""
+    return {k: round(float(v), decimals) for k, v in signals.items()}

@@ -1,0 +1,86 @@
+"""Calibrate the wrong-association check on unseen worlds with planted wrong pairs.
+
+Each world (seeds no test, default or weights build uses) plants the three kinds of wrong pair
+(a wrong shop image, a carousel holding other items' product shots, a split-screen still half
+showing another item). The catalog is seeded from the world and cleaned with the default config
+(the embedded matcher); the script prints the association score of every right and wrong pair,
+the precision/recall of the check per world and pooled, and which thresholds would keep
+precision and recall (``match_threshold`` of :class:`cleaning.config.CleaningConfig`).
+
+Run: ``.venv/bin/python benchmarks/calibrate_association.py --world 40:5150 --world 32:6161``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+#: worlds of the calibration: (products, seed); small ones included
+DEFAULT_WORLDS = ("40:5150", "32:6161")
+
+
+def planted_config():
+    """A world config planting every kind of wrong pair twice (the shop kind by fraction)."""
+    from movingfashion.world.config import WorldConfig
+
+    return WorldConfig(wrong_shop_fraction=0.05, wrong_carousels=2, wrong_split_screens=2)
+
+
+def run_world(products: int, seed: int, work: Path, matcher: str | None = None) -> dict:
+    """Generate, seed, clean; returns the association figures and the score of every pair."""
+    from cleaning.associations import matchrcnn_scorer
+    from cleaning.pipeline import clean
+    from movingfashion.world.generate import generate_world
+    from movingfashion.world.scoring.cleaning import score_cleaning
+    from movingfashion.world.seed import seed_catalog_from_world
+    from schemas.catalog import Catalog
+
+    world = work / f"world-{products}-{seed}"
+    truth = generate_world(world, products, seed, quick=True, config=planted_config(), workers=2)
+    cat_path, root = work / f"cat-{seed}.sqlite", work / f"root-{seed}"
+    scorer = matchrcnn_scorer(matcher) if matcher else None
+    with Catalog(cat_path) as cat:
+        seed_catalog_from_world(world, cat, root, truth)
+        clean(cat, root, scorer=scorer)
+        st = score_cleaning(cat, root, truth, world)
+        rows = {r.item.source_id: r for r in cat.items()}
+    wrong = {p.product_id: p.wrong_shop_kind for p in truth.products if p.wrong_shop}
+    pairs = []
+    for pid, r in rows.items():
+        if (r.reason or "").startswith("association:") or r.status.value == "accepted":
+            pairs.append((pid, wrong.get(pid), str(r.status), (r.reason or "")[:90]))
+    return {"world": f"{products}:{seed}", "association": st["wrong_association"], "pairs": pairs}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--world", action="append", help="PRODUCTS:SEED (repeatable)")
+    ap.add_argument("--matcher", help="matcher checkpoint (default: the embedded one)")
+    ap.add_argument("--work", help="keep the worlds here (default: a temporary folder)")
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(2)
+    worlds = args.world or list(DEFAULT_WORLDS)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work or tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        tp = pred = actual = 0
+        for w in worlds:
+            n, seed = (int(x) for x in w.split(":"))
+            res = run_world(n, seed, work, args.matcher)
+            a = res["association"]
+            print(json.dumps({"world": res["world"], **a}, sort_keys=True))
+            for pid, kind, status, reason in res["pairs"]:
+                if kind or reason:
+                    print(f"  {pid:22s} wrong={kind or '-':12s} {status:12s} {reason}")
+            tp, pred, actual = tp + a["true_positives"], pred + a["predicted"], actual + a["actual"]
+        p = tp / pred if pred else 1.0
+        r = tp / actual if actual else 1.0
+        print(f"pooled: precision {p:.3f} recall {r:.3f} ({tp} of {actual} wrong pairs, {pred} flagged)")
+
+
+if __name__ == "__main__":
+    main()

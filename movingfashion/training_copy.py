@@ -1,0 +1,320 @@
+"""The training copy: every boxed frame's crop, JPEG-compressed, one file per video.
+
+A training copy holds, for each video of a split, exactly the crops ``MovingFashionDataset``
+would cut live (tracklet crops at ``crop_size``, or whole frames at ``frame_size`` for
+``crop="frame"``) for *every* candidate frame, so RRS and every other sampler draw the same
+frame indices as the live path. The dataset opened with ``training_copy=DIR`` reads a clip as
+T small JPEG decodes instead of decoding the video from its key frames.
+
+Layout of ``DIR`` (per video, the video path with ``/`` turned into ``__``):
+
+* ``<stem>.jpgs``: the frames' JPEG files back to back (decodable with any JPEG reader);
+* ``<stem>.json``: the index: format and version, the dataset parameters it was cut with
+  (``crop``, ``size``, ``context``), the source video's byte size, the frame indices, each
+  frame's byte offset and CRC-32, the boxes it was cut from and the original frame size.
+
+Why JPEG: ``benchmarks/bench_copy_formats.py`` measured the candidates on real clips (JPEG and
+WebP at several qualities, all-intra and short-GOP H.264); JPEG at quality 90 (the default)
+is the fastest to decode per clip within the 20 KB per frame budget (WebP is smaller but
+slower to decode; H.264 pays a seek and a decoder flush per frame, or decodes up to a GOP of
+frames nobody asked for). Pixels are within the documented tolerance of the live crops:
+:data:`TOLERANCE` (mean absolute error per clip in 0..255 levels, and PSNR).
+
+Deterministic: the same dataset, parameters and quality give byte-identical files (exact
+decoders, OpenCV's JPEG encoder with fixed settings, sorted JSON). A copy that does not fit
+(the source video changed size, the tracklet's boxes changed) or is corrupt (unreadable index,
+truncated data, CRC mismatch, a JPEG that does not decode) is not used: the dataset logs one
+warning naming the file and decodes that video live.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from schemas.errors import ConfigError
+from schemas.paths import inside
+
+if TYPE_CHECKING:
+    from movingfashion.dataset import MovingFashionDataset, VideoRecord
+
+log = logging.getLogger(__name__)
+
+FORMAT = "mf-training-copy"
+VERSION = 1
+#: JPEG quality written by default (see the module docstring for how it was chosen).
+DEFAULT_QUALITY = 90
+#: Pixel tolerance of a copy against the live crops, per clip, at the default quality: mean
+#: absolute error in 0..255 levels at most, PSNR in dB at least (measured on real clips:
+#: ``benchmarks/bench_copy_formats.py``; the tests check it on the synthetic world).
+TOLERANCE = {"mean_abs_error": 4.0, "psnr_db": 30.0}
+#: Frames decoded at a time while a copy is written (bounds memory on long videos).
+BUILD_CHUNK = 64
+#: Open copy files kept per process.
+OPEN_FILES = 64
+
+
+class CorruptCopy(OSError):
+    """A training-copy file that cannot be used (the message says why)."""
+
+
+def copy_entry(copy_dir: str | os.PathLike[str], rel_path: str) -> tuple[Path, Path]:
+    """(data file, index file) of one video in a training copy."""
+    stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
+    root = Path(copy_dir)
+    return inside(root, f"{stem}.jpgs", what="training copy file"), inside(
+        root, f"{stem}.json", what="training copy file"
+    )
+
+
+def _encode(img: np.ndarray, quality: int) -> bytes:
+    import cv2
+
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
+        raise OSError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+def _boxes_json(boxes: np.ndarray) -> list[list[float | None]]:
+    return [[None if np.isnan(v) else float(v) for v in b] for b in boxes]
+
+
+def build_training_copy(
+    dataset: MovingFashionDataset,
+    out_dir: str | os.PathLike[str],
+    *,
+    quality: int = DEFAULT_QUALITY,
+    progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+) -> dict[str, int]:
+    """Write the training copy of every video of ``dataset`` (see the module docstring).
+
+    Videos decode sequentially (the reader registry's choice for whole-video access), each
+    frame is cropped as it arrives (full frames are never stacked), and the data file and its
+    index are written atomically, the index last. A video already copied with the same
+    parameters, quality, boxes and source size is skipped. Returns ``built`` and
+    ``already_copied`` counts.
+    """
+    from schemas.atomic import atomic_open, atomic_write_json
+
+    if not 1 <= int(quality) <= 100:
+        raise ConfigError(f"JPEG quality must be 1..100, got {quality}", where="quality")
+    if dataset.crop == "frame" and dataset.frame_size is None:
+        raise ConfigError("a training copy of whole frames needs frame_size", where="frame_size")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    params = dataset.cache_params()
+    built = done = 0
+    pairs = [(rec, v) for rec in dataset.products for v in rec.videos]
+    for rec, video in progress(pairs) if progress else pairs:
+        data_path, index_path = copy_entry(out, video.rel_path)
+        size = video.path.stat().st_size
+        if data_path.is_file() and index_path.is_file():
+            try:
+                old = json.loads(index_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                old = {}
+            if (
+                old.get("params") == params
+                and old.get("quality") == quality
+                and old.get("video_size") == size
+                and old.get("source_boxes") == _source_boxes(video)
+            ):
+                done += 1
+                continue
+        source_boxes = _source_boxes(video)
+        dataset._check_video(rec, video)
+        frames = dataset._candidates_uncached(video)
+        offsets, crcs, boxes_l, orig = [0], [], [], (0, 0)
+        reader = dataset.sequential_reader(video)
+        try:
+            with atomic_open(data_path, "wb") as fh:
+                for start in range(0, len(frames), BUILD_CHUNK):
+                    chunk = frames[start : start + BUILD_CHUNK]
+                    clip, boxes, orig = dataset._cut(video, chunk, reader)
+                    for img in clip:
+                        blob = _encode(img, quality)
+                        fh.write(blob)
+                        offsets.append(offsets[-1] + len(blob))
+                        crcs.append(zlib.crc32(blob))
+                    boxes_l.append(boxes)
+        finally:
+            reader.close()
+        boxes = np.concatenate(boxes_l) if boxes_l else np.zeros((0, 4), np.float32)
+        atomic_write_json(
+            index_path,
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "codec": "jpeg",
+                "quality": int(quality),
+                "video": video.rel_path,
+                "video_size": size,
+                "params": params,
+                "frames": [int(f) for f in frames],
+                "offsets": offsets,
+                "crc32": crcs,
+                "boxes": _boxes_json(boxes),
+                "source_boxes": source_boxes,
+                "orig_size": [int(orig[0]), int(orig[1])],
+            },
+        )
+        built += 1
+    return {"built": built, "already_copied": done}
+
+
+def _source_boxes(video: VideoRecord) -> str:
+    """Fingerprint of the tracklet a copy was cut from (CRC-32 of its boxes, as loaded)."""
+    text = json.dumps(sorted((int(k), [float(v) for v in b]) for k, b in video.boxes.items()))
+    return f"{zlib.crc32(text.encode()):08x}"
+
+
+@dataclass
+class CopyEntry:
+    """One video's copy: its index and an open data file (read with ``pread``, fork-safe)."""
+
+    data_path: Path
+    frames: list[int]
+    offsets: np.ndarray
+    crcs: list[int]
+    boxes: list[list[float | None]]
+    orig_size: tuple[int, int]
+    fd: int
+
+    def rows(self) -> dict[int, int]:
+        return {f: i for i, f in enumerate(self.frames)}
+
+    def read(self, rows: Sequence[int]) -> np.ndarray:
+        """uint8 RGB ``[len(rows), H, W, 3]`` of the stored frames ``rows``; CorruptCopy when bad."""
+        import cv2
+
+        out: np.ndarray | None = None
+        for k, r in enumerate(rows):
+            a, b = int(self.offsets[r]), int(self.offsets[r + 1])
+            blob = os.pread(self.fd, b - a, a)
+            if len(blob) != b - a or zlib.crc32(blob) != self.crcs[r]:
+                raise CorruptCopy(f"frame {self.frames[r]}: stored bytes do not match their CRC-32")
+            img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR_RGB)
+            if img is None:
+                raise CorruptCopy(f"frame {self.frames[r]}: not a decodable JPEG")
+            if out is None:
+                out = np.empty((len(rows), *img.shape), np.uint8)
+            out[k] = img
+        return out if out is not None else np.zeros((0, 0, 0, 3), np.uint8)
+
+
+class TrainingCopy:
+    """A training-copy folder as the dataset reads it: entries opened on first use, per process.
+
+    :meth:`entry` returns the copy of a video, or None (with one warning naming the file)
+    when it is missing, stale or corrupt; :meth:`drop` takes a video off after a read failed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], params: dict[str, Any]) -> None:
+        self.root = Path(root)
+        self.params = params
+        self._pid = os.getpid()
+        self._open: OrderedDict[str, CopyEntry] = OrderedDict()
+        self._bad: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # workers reopen files themselves
+        return {"root": self.root, "params": self.params, "bad": self._bad}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["root"], state["params"])
+        self._bad = set(state["bad"])
+
+    def _forked(self) -> None:
+        if os.getpid() != self._pid:  # never share file descriptors' owners across processes
+            self._open = OrderedDict()
+            self._pid = os.getpid()
+
+    def warn(self, rel_path: str, problem: str) -> None:
+        """One warning per video: the copy is not used, the video decodes live."""
+        if rel_path not in self._bad:
+            self._bad.add(rel_path)
+            where = copy_entry(self.root, rel_path)[0]
+            log.warning("%s: training copy not used (%s); decoding the video live", where, problem)
+
+    def drop(self, rel_path: str, problem: str) -> None:
+        with self._lock:
+            e = self._open.pop(rel_path, None)
+        if e is not None:
+            os.close(e.fd)
+        self.warn(rel_path, problem)
+
+    def entry(self, video: VideoRecord) -> CopyEntry | None:
+        """The copy of ``video`` when it is usable, else None (one warning per video)."""
+        key = video.rel_path
+        with self._lock:
+            self._forked()
+            e = self._open.get(key)
+            if e is not None:
+                self._open.move_to_end(key)
+                return e
+        if key in self._bad:
+            return None
+        try:
+            e = self._load(video)
+        except CorruptCopy as exc:
+            self.warn(key, str(exc))
+            return None
+        if e is None:
+            return None
+        with self._lock:
+            self._open[key] = e
+            while len(self._open) > OPEN_FILES:
+                os.close(self._open.popitem(last=False)[1].fd)
+        return e
+
+    def _load(self, video: VideoRecord) -> CopyEntry | None:
+        data_path, index_path = copy_entry(self.root, video.rel_path)
+        if not index_path.is_file():
+            self.warn(video.rel_path, "not in the copy")
+            return None
+        try:
+            meta = json.loads(index_path.read_text(encoding="utf-8"))
+            fmt, params = meta["format"], meta["params"]
+            frames = [int(f) for f in meta["frames"]]
+            offsets = np.asarray(meta["offsets"], np.int64)
+            crcs = [int(c) for c in meta["crc32"]]
+            boxes = meta["boxes"]
+            orig = (int(meta["orig_size"][0]), int(meta["orig_size"][1]))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+            raise CorruptCopy(f"unreadable index {index_path.name} ({type(exc).__name__})") from None
+        if fmt != FORMAT or meta.get("version") != VERSION:
+            raise CorruptCopy(f"{index_path.name} is not a version-{VERSION} training copy")
+        if params != self.params:
+            raise ConfigError(
+                f"training copy cut with {params}, the dataset wants {self.params}",
+                where=str(index_path),
+                hint="rebuild it (mf training-copy) with the dataset's crop, crop_size/frame_size and context",
+            )
+        if not (len(offsets) == len(frames) + 1 == len(crcs) + 1 == len(boxes) + 1):
+            raise CorruptCopy(f"{index_path.name}: frames, offsets, CRCs and boxes disagree")
+        if meta.get("video_size") != video.path.stat().st_size:
+            self.warn(video.rel_path, "the video changed since the copy was made")
+            return None
+        if meta.get("source_boxes") != _source_boxes(video):
+            self.warn(video.rel_path, "the tracklet changed since the copy was made")
+            return None
+        try:
+            fd = os.open(data_path, os.O_RDONLY)
+        except OSError as exc:
+            raise CorruptCopy(f"data file missing ({exc.strerror})") from None
+        held = os.fstat(fd).st_size
+        if held != int(offsets[-1]):
+            os.close(fd)
+            raise CorruptCopy(f"data file holds {held} bytes, its index says {int(offsets[-1])}")
+        return CopyEntry(data_path, frames, offsets, crcs, boxes, orig, fd)

@@ -1,0 +1,227 @@
+"""Fit the tracklet builder's review flags on synthetic worlds, and measure them on others.
+
+Per world: export its ground-truth dataset (``export_gt_dataset``), build tracklets on a copy
+without the true boxes (reruns skip done videos), and score every video's ground-truth tracklet
+against the world's true item boxes (:mod:`.scoring.tracklets`): did it pass the paper's check
+(>= 50% of its detections on the item), and what are its confidence signals
+(:data:`annotations.flags.SIGNALS`, stored in the tracklet files)?
+
+:func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
+greedily: each round adds the rule catching the most still-unflagged failing videos per flagged
+passing one, within a flag-rate budget, until the recall target is met. The shipped defaults
+(``annotations.config.FITTED_RULES``) and the figures in the weights card come from::
+
+    python -m movingfashion.world.flag_fit fit --work build/flags --world W1 --world W2 ... --out rules.json
+    python -m movingfashion.world.flag_fit eval --work build/flags --world U1 --world U2 ... [--rules rules.json]
+
+``--world`` is a world folder; ``NAME=products:seed[:quick]`` generates it under ``--work`` first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from annotations.config import BuildConfig, ReviewConfig
+from annotations.flags import SIGNALS, FlagRule
+
+#: Stride the figures are measured with (the demo's and the README's).
+STRIDE = 2
+
+
+@dataclass
+class VideoRow:
+    """One video of one world: did its tracklet pass the check, and its flag inputs."""
+
+    world: str
+    video: str
+    passed: bool
+    mean_iou: float
+    has_tracklet: bool  #: False: nothing matched the shop image (always flagged)
+    signals: dict[str, float]
+
+
+def world_spec(spec: str, work: Path) -> Path:
+    """A world folder; ``NAME=products:seed[:quick]`` is generated under ``work`` first."""
+    if "=" not in spec:
+        return Path(spec)
+    from movingfashion.world.generate import generate_world
+
+    name, params = spec.split("=", 1)
+    parts = params.split(":")
+    out = work / name / "world"
+    generate_world(out, int(parts[0]), int(parts[1]), quick=len(parts) > 2 and parts[2] == "quick", workers=1)
+    return out
+
+
+def build_world(world_dir: Path, work: Path, config: BuildConfig | None = None) -> Path:
+    """Build tracklets on the world's ground-truth dataset (a copy under ``work``); reruns skip."""
+    from annotations.builder import build_dataset_tracklets
+    from movingfashion.world.gt_dataset import export_gt_dataset
+
+    ds = work / "dataset"
+    if not (ds / "train.json").is_file():
+        tmp = work / "dataset.part"
+        shutil.rmtree(tmp, ignore_errors=True)
+        export_gt_dataset(world_dir, tmp)
+        shutil.rmtree(tmp / "tracklets")  # the true boxes must not be what the builder reads
+        tmp.rename(ds)
+    build_dataset_tracklets(ds, config=config or BuildConfig(stride=STRIDE))
+    return ds
+
+
+def world_rows(world_dir: Path, work: Path, config: BuildConfig | None = None) -> list[VideoRow]:
+    """Every video of a world, built and scored against its truth."""
+    from annotations.qa import check_tracklet, load_results
+    from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
+
+    ds = build_world(world_dir, work, config)
+    truth = truth_boxes_for_dataset(ds, world_dir)
+    rows = []
+    for vt in load_results(ds):
+        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        c = check_tracklet(vt.video, gt, truth.get(vt.video, {}))
+        rows.append(
+            VideoRow(world_dir.name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals))
+        )
+    return rows
+
+
+def flagged(row: VideoRow, review: ReviewConfig) -> bool:
+    """Whether the builder flags this video under ``review``."""
+    return not row.has_tracklet or not row.signals or review.reason(row.signals) is not None
+
+
+def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, float | int | None]:
+    """Flag recall (failing videos flagged), flag rate, pass rate and mean IoU of some videos."""
+    n = len(rows)
+    f = [flagged(r, review) for r in rows]
+    fail = [not r.passed for r in rows]
+    n_fail = sum(fail)
+    caught = sum(a and b for a, b in zip(f, fail, strict=True))
+    return {
+        "videos": n,
+        "failing": n_fail,
+        "flagged": sum(f),
+        "failing_flagged": caught,
+        "flag_recall": round(caught / n_fail, 4) if n_fail else None,
+        "flag_rate": round(sum(f) / n, 4) if n else 0.0,
+        "pass_rate": round(1 - n_fail / n, 4) if n else 0.0,
+        "mean_iou": round(float(np.mean([r.mean_iou for r in rows])), 4) if n else 0.0,
+    }
+
+
+def _candidates(values: np.ndarray) -> np.ndarray:
+    u = np.unique(values[np.isfinite(values)])
+    return (u[:-1] + u[1:]) / 2 if len(u) > 1 else u
+
+
+def fit_rules(
+    rows: Sequence[VideoRow],
+    *,
+    max_rate: float = 0.10,
+    target_recall: float = 0.95,
+    max_rules: int = 4,
+    base: ReviewConfig | None = None,
+) -> list[FlagRule]:
+    """A short OR of thresholds flagging the failing videos (see the module docstring).
+
+    Videos the fixed checks of ``base`` (no tracklet, too few frames, low pivot shop score) flag
+    already count as flagged; each rule added must catch at least one more failing video.
+    """
+    base = (base or ReviewConfig()).model_copy(update={"rules": []})
+    usable = [r for r in rows if r.has_tracklet and r.signals]
+    flags = np.array([flagged(r, base) for r in rows])
+    fail = np.array([not r.passed for r in rows])
+    n = len(rows)
+    idx = {id(r): i for i, r in enumerate(rows)}
+    cols = {s: np.array([r.signals.get(s, np.nan) for r in usable], float) for s in SIGNALS}
+    ui = np.array([idx[id(r)] for r in usable], int)
+    rules: list[FlagRule] = []
+    while len(rules) < max_rules:
+        n_fail = fail.sum()
+        if not n_fail or (flags & fail).sum() / n_fail >= target_recall:
+            break
+        best = None
+        for s, v in cols.items():
+            for op in ("lt", "gt"):
+                for t in _candidates(v):
+                    hit = np.zeros(n, bool)
+                    hit[ui] = (v < t) if op == "lt" else (v > t)
+                    new = hit & ~flags
+                    caught, false = int((new & fail).sum()), int((new & ~fail).sum())
+                    if caught == 0 or (flags | hit).sum() > max_rate * n:
+                        continue
+                    key = (caught / (false + 1), caught, -false)
+                    if best is None or key > best[0]:
+                        best = (key, FlagRule(signal=s, op=op, threshold=round(float(t), 4)), hit)
+        if best is None:
+            break
+        rules.append(best[1])
+        flags |= best[2]
+    return rules
+
+
+def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
+    out = {w: flag_figures(rs, review) for w, rs in by_world.items()}
+    out["pooled"] = flag_figures([r for rs in by_world.values() for r in rs], review)
+    out["failing_videos"] = {
+        w: [
+            {"video": r.video, "flagged": flagged(r, review), "mean_iou": round(r.mean_iou, 3), **r.signals}
+            for r in rs
+            if not r.passed
+        ]
+        for w, rs in by_world.items()
+    }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("action", choices=["fit", "eval"])
+    ap.add_argument("--work", required=True, type=Path, help="folder for the built datasets (reused)")
+    ap.add_argument(
+        "--world", action="append", required=True, help="world folder or NAME=products:seed[:quick]"
+    )
+    ap.add_argument("--rules", type=Path, help="eval: rules JSON (default: the shipped FITTED_RULES)")
+    ap.add_argument("--out", type=Path, help="fit: write the rules and figures here (JSON)")
+    ap.add_argument("--max-rate", type=float, default=0.10)
+    ap.add_argument("--target-recall", type=float, default=0.95)
+    ap.add_argument("--max-rules", type=int, default=4)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
+    by_world: dict[str, list[VideoRow]] = {}
+    for spec in args.world:
+        wd = world_spec(spec, args.work)
+        name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
+        by_world[name] = world_rows(wd, args.work / name)
+        print(f"{name}: {len(by_world[name])} videos", flush=True)
+    rows = [r for rs in by_world.values() for r in rs]
+    if args.action == "fit":
+        rules = fit_rules(
+            rows, max_rate=args.max_rate, target_recall=args.target_recall, max_rules=args.max_rules
+        )
+    elif args.rules is not None:
+        rules = [FlagRule(**r) for r in json.loads(args.rules.read_text())["rules"]]
+    else:
+        rules = ReviewConfig().rules
+    result = {"rules": [r.model_dump() for r in rules], **_report(by_world, ReviewConfig(rules=rules))}
+    text = json.dumps(result, indent=1)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,160 @@
+"""The SEAM table on the hard preset, from nothing to the report (the README's numbers).
+
+Two synthetic worlds made with ``--preset hard`` (tracklet noise of real footage, recorded per
+frame): one to train on (exported with its tracker's noisy boxes as the published tracklets, all
+but 3 products in the train split), one to test on (every product in the test split, so the
+gallery holds its every shop image). For each training seed: SEAM's three variants and AsymNet
+are trained on the same frozen features (one feature bank, shared), then evaluated with the
+paper's protocol (queries: the inference tracklets that best overlap the ground truth; pools;
+T = 5, 10, 20); finally ``mf report`` pools the seeds (mean ± std over seeds and pools, paired
+per-query differences, the attention on corrupted frames, the Fig. 8 curves).
+
+Every step is skipped when its output exists, so an interrupted run continues where it stopped::
+
+    python -m movingfashion.world.seam_bench --out build/seam-table
+
+(``make seam-table``; about an hour on 2 idle CPU cores with the defaults.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from movingfashion.world.config import preset_config
+
+VARIANTS = ("full", "no_nlb", "no_nlb_g")
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """Generate (or reuse) both worlds and export their datasets; returns (train set, test set)."""
+    from movingfashion.world.generate import generate_world
+    from movingfashion.world.gt_dataset import export_gt_dataset
+
+    cfg = preset_config(args.preset)
+    sets = []
+    for name, products, seed, frac in [
+        ("train", args.train_products, args.train_world_seed, 0.0),
+        ("test", args.test_products, args.test_world_seed, 1.0),
+    ]:
+        world, data = out / f"{name}-world", out / f"{name}-set"
+        t0 = time.perf_counter()
+        generate_world(world, products, seed, quick=args.quick, config=cfg, workers=args.workers)
+        _log(f"{name} world: {products} products ({time.perf_counter() - t0:.0f} s)")
+        if not (data / "manifest.json").is_file():
+            export_gt_dataset(world, data, seed=0, tracklets="tracked", test_fraction=frac)
+        sets.append(data)
+    return sets[0], sets[1]
+
+
+def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argparse.Namespace) -> list[Path]:
+    """SEAM's three variants and AsymNet for one seed (each skipped when finished)."""
+    from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
+    from movingfashion.seam.config import ModelConfig, TrainConfig
+    from movingfashion.seam.train import run_phase2
+
+    ckpts = []
+    for variant in VARIANTS:
+        out = runs / variant
+        cfg = TrainConfig(
+            model=ModelConfig(variant=variant),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            frames=10,
+            lr=args.lr,
+            finetune_lr=args.finetune_lr,
+            weight_decay=5e-4,
+            train_trunk=False,
+            seed=seed,
+            pool_frames=args.pool_frames,
+        )
+        t0 = time.perf_counter()
+        res = run_phase2(train_set, out, cfg, resume=True, cache_dir=cache)
+        _log(f"seed {seed} {variant}: loss {res['final_loss']} ({time.perf_counter() - t0:.0f} s)")
+        ckpts.append(out / "last.pt")
+    asym = runs / "asymnet"
+    if not (asym / "last.pt").is_file():
+        t0 = time.perf_counter()
+        res = run_asymnet(
+            train_set, asym, AsymNetConfig(seed=seed, pool_frames=args.pool_frames), cache_dir=cache
+        )
+        _log(f"seed {seed} asymnet: loss {res['final_loss']:.4f} ({time.perf_counter() - t0:.0f} s)")
+    ckpts.append(asym / "last.pt")
+    return ckpts
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--preset", default="hard")
+    ap.add_argument(
+        "--train-products", type=int, default=400, help="world size (~78%% become train products)"
+    )
+    ap.add_argument("--test-products", type=int, default=140, help="world size (~78%% become test products)")
+    ap.add_argument("--train-world-seed", type=int, default=101)
+    ap.add_argument("--test-world-seed", type=int, default=202)
+    ap.add_argument("--seeds", default="0,1,2", help="training seeds, comma separated")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=0.04)
+    ap.add_argument("--finetune-lr", type=float, default=0.004)
+    ap.add_argument("--pool-frames", type=int, default=30)
+    ap.add_argument("--pools", type=int, default=20)
+    ap.add_argument("--pool-size", type=int, default=100)
+    ap.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True, help="48-frame clips")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from movingfashion.seam.config import EvalConfig
+    from movingfashion.seam.evaluate import run_evaluate, summary_table
+    from movingfashion.seam.report import write_report
+
+    torch.set_num_threads(args.threads)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    t_all = time.perf_counter()
+    train_set, test_set = worlds(out, args)
+    cache = out / "features"
+    results = []
+    for seed in [int(s) for s in args.seeds.split(",") if s.strip()]:
+        runs = out / "runs" / f"seed{seed}"
+        ckpts = train_seed(train_set, runs, cache, seed, args)
+        ev = runs / "eval"
+        if not (ev / "results.json").is_file():
+            t0 = time.perf_counter()
+            res = run_evaluate(
+                test_set,
+                ckpts,
+                EvalConfig(frames=[5, 10, 20], pools=args.pools, pool_size=args.pool_size, seed=0),
+                out_dir=ev,
+                cache_dir=cache,
+            )
+            _log(f"seed {seed} evaluated ({time.perf_counter() - t0:.0f} s)\n{summary_table(res)}")
+        results.append(ev / "results.json")
+    rep = write_report(results, out / "report", dataset=str(test_set))
+    summary = {
+        "out": str(out),
+        "report": str(out / "report" / "report.md"),
+        "seeds": len(results),
+        "ordering": rep["ordering"],
+        "seconds": round(time.perf_counter() - t_all, 1),
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    _log(f"done in {summary['seconds']:.0f} s: {summary['report']}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Salvage the readable rows of a damaged catalog into a new one (``mf catalog recover``).
+
+Each table is read in rowid order; where a damaged page hides a run of rows, the walk probes
+ahead (doubling steps, then bisecting back) for the first row it can read again and goes on
+from there. What it reads goes into a fresh catalog with the current schema (its migrations);
+the damaged file is only read. Assets whose item was lost are left out (a rerun of the
+collectors fetches that item again).
+
+SQLite's own ``sqlite3 CATALOG .recover`` reads pages directly and can find rows a walk
+cannot reach, but needs a ``sqlite3`` shell built with the ``sqlite_dbpage`` table; the one
+Debian 12 ships (3.40) stops with "SQL logic error" on any file.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.errors import CatalogError
+
+#: the catalog's tables, items first (assets are kept only when their item is)
+TABLES = ("items", "assets", "events", "meta", "review_decisions")
+_MIN_ROWID = -(2**63)
+_MAX_ROWID = 2**63 - 1
+
+
+@dataclass
+class RecoverReport:
+    """What was salvaged: rows per table, runs of rows skipped, assets left out without an item."""
+
+    source: str
+    out: str
+    rows: dict[str, int] = field(default_factory=dict)
+    gaps: dict[str, int] = field(default_factory=dict)
+    orphaned_assets: int = 0
+
+    def as_dict(self) -> dict:
+        return {
+            "catalog": self.source,
+            "out": self.out,
+            "rows": self.rows,
+            "damaged_runs_skipped": self.gaps,
+            "orphaned_assets": self.orphaned_assets,
+        }
+
+
+def _probe(db: sqlite3.Connection, table: str, after: int) -> int | None | bool:
+    """The first rowid above ``after`` (None: none), or False when the seek meets damage."""
+    try:
+        row = db.execute(
+            f"SELECT rowid FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT 1", (after,)
+        ).fetchone()
+    except sqlite3.DatabaseError:
+        return False
+    return None if row is None else int(row[0])
+
+
+def _skip_damage(db: sqlite3.Connection, table: str, last: int) -> int | None:
+    """Past the damaged run after rowid ``last``: the rowid to read on from (exclusive), or None."""
+    step, bad = 1, last
+    while True:
+        at = min(_MAX_ROWID, last + step)
+        found = _probe(db, table, at)
+        if found is not False:
+            break
+        bad = at
+        if at == _MAX_ROWID:
+            return None
+        step *= 2
+    lo, hi = bad, at  # probing after lo meets damage, after hi does not: find the smallest good start
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _probe(db, table, mid) is False:
+            lo = mid
+        else:
+            hi = mid
+    return None if _probe(db, table, hi) is None else hi
+
+
+def _walk(db: sqlite3.Connection, table: str, columns: list[str], report: RecoverReport) -> Iterator[tuple]:
+    cols = ", ".join(f'"{c}"' for c in columns)
+    last = _MIN_ROWID
+    while True:
+        try:
+            for row in db.execute(
+                f"SELECT rowid, {cols} FROM {table} WHERE rowid > ? ORDER BY rowid", (last,)
+            ):
+                last = int(row[0])
+                yield tuple(row[1:])
+            return
+        except sqlite3.DatabaseError:
+            report.gaps[table] = report.gaps.get(table, 0) + 1
+            nxt = _skip_damage(db, table, last)
+            if nxt is None:
+                return
+            last = nxt
+
+
+def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) -> RecoverReport:
+    """Copy every readable row of the catalog ``src`` into a new catalog ``out`` (must not exist)."""
+    from schemas.catalog import Catalog
+
+    src, out = Path(src), Path(out)
+    if out.exists():
+        raise CatalogError("the output exists already", where=str(out), hint="name a new file with --out")
+    if out.resolve() == src.resolve():
+        raise CatalogError("the output is the damaged catalog itself", where=str(out), hint="name a new file")
+    try:
+        db = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(
+            f"cannot read the catalog's schema ({exc}): nothing to salvage",
+            where=str(src),
+            hint="restore it from a copy",
+        ) from None
+    report = RecoverReport(str(src), str(out))
+    with Catalog(out):  # the current schema, migrations applied
+        pass
+    dst = sqlite3.connect(out, isolation_level=None)
+    try:
+        dst.execute("BEGIN IMMEDIATE")
+        items: set[tuple[str, str]] = set()
+        for table in TABLES:
+            if table not in present:
+                continue
+            want = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
+            have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+            columns = [c for c in want if c in have and c != "id"]
+            marks = ", ".join("?" for _ in columns)
+            names = ", ".join(f'"{c}"' for c in columns)
+            n = 0
+            for row in _walk(db, table, columns, report):
+                rec = dict(zip(columns, row, strict=True))
+                if table == "items":
+                    items.add((rec.get("source"), rec.get("source_id")))
+                if table == "assets" and (rec.get("source"), rec.get("source_id")) not in items:
+                    report.orphaned_assets += 1
+                    continue
+                try:
+                    dst.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", row)
+                except sqlite3.IntegrityError:  # a NOT NULL column read as NULL from a torn row
+                    continue
+                n += 1
+            report.rows[table] = n
+        dst.execute("COMMIT")
+    except BaseException:
+        if dst.in_transaction:
+            dst.execute("ROLLBACK")
+        raise
+    finally:
+        dst.close()
+        db.close()
+    return report

@@ -1,0 +1,156 @@
+"""Local faults: an ``OSError`` of this machine named by its errno family.
+
+A full disk, a folder the user may not write, a read-only file system or a process out of file
+handles is not the fault of the item being processed: every item after it would fail the same
+way. Code that writes files turns such an error into :class:`~schemas.errors.LocalFault` (one
+``reason`` per family, the path, a hint) so that a run stops early with a clear message, records
+the reason, and a rerun retries it without a flag. Remote faults (a server's 5xx, a cut-off
+body) keep their own reasons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import sqlite3
+from collections.abc import Iterator
+
+from schemas.errors import LocalFault
+
+#: errno -> reason, one reason per family.
+LOCAL_REASONS: dict[int, str] = {
+    errno.ENOSPC: "disk_full",
+    errno.EDQUOT: "quota_exceeded",
+    errno.EFBIG: "file_too_large",
+    errno.EACCES: "permission_denied",
+    errno.EPERM: "permission_denied",
+    errno.EROFS: "read_only_filesystem",
+    errno.EMFILE: "too_many_open_files",
+    errno.ENFILE: "too_many_open_files",
+    errno.EIO: "io_error",
+}
+
+#: What to do about each reason (the rerun keeps what is done).
+HINTS: dict[str, str] = {
+    "disk_full": "free space on that disk, then rerun the same command: what is done is kept",
+    "quota_exceeded": "free space within your disk quota, then rerun the same command",
+    "file_too_large": "the file system refuses a file this large; use another disk, then rerun",
+    "permission_denied": "make that path writable for this user, then rerun the same command",
+    "read_only_filesystem": "that file system is mounted read-only; use a writable folder, then rerun",
+    "too_many_open_files": "raise the open-file limit (ulimit -n) or use fewer workers, then rerun",
+    "io_error": "the disk reported an I/O error; check it, then rerun the same command",
+}
+
+#: Every reason a local fault can have (none of them is final: a rerun retries).
+REASONS = frozenset(LOCAL_REASONS.values())
+
+_ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, exception arguments, ``reason`` / ``exc_info``."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo and len(seen) < 16:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        nested = [e.__cause__, e.__context__, getattr(e, "reason", None)]
+        info = getattr(e, "exc_info", None)
+        if isinstance(info, tuple) and len(info) > 1:
+            nested.append(info[1])
+        nested.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        todo.extend(n for n in nested if isinstance(n, BaseException))
+
+
+def local_reason(exc: BaseException) -> tuple[str, int, str | None] | None:
+    """(reason, errno, file name) when ``exc`` is, or wraps, a local fault; else None.
+
+    Also reads an ``[Errno N]`` in the message of a library that kept only the text (yt-dlp).
+    """
+    for e in _chain(exc):
+        if isinstance(e, OSError) and e.errno in LOCAL_REASONS:
+            return LOCAL_REASONS[e.errno], e.errno, e.filename if isinstance(e.filename, str) else None
+    for e in _chain(exc):
+        m = _ERRNO_TEXT.search(str(e))
+        if m and int(m.group(1)) in LOCAL_REASONS:
+            return LOCAL_REASONS[int(m.group(1))], int(m.group(1)), None
+    return None
+
+
+def as_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = None) -> LocalFault | None:
+    """The :class:`LocalFault` behind ``exc`` (naming the file the OS named, else ``path``); else None."""
+    if isinstance(exc, LocalFault):
+        return exc
+    if isinstance(exc, sqlite3.Error):
+        return sqlite_fault(exc, path)
+    found = local_reason(exc)
+    if found is None:
+        return None
+    reason, code, filename = found
+    where = filename or (str(path) if path is not None else None)
+    return LocalFault(
+        reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
+    )
+
+
+def reraise_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = None) -> None:
+    """Raise the :class:`LocalFault` behind ``exc`` when there is one (loops that list an item's
+    failure and go on call this first: a local fault is not the item's, it stops the run)."""
+    if isinstance(exc, LocalFault):
+        raise exc
+    if isinstance(exc, OSError):
+        fault = as_local_fault(exc, path)
+        if fault is not None:
+            raise fault from exc
+
+
+def fault_in_text(text: str, path: str | os.PathLike[str] | None) -> LocalFault | None:
+    """The local fault a program's error output names in the C library's words ("No space left on
+    device"), for tools that report no errno (ffmpeg); else None. EIO and EPERM are left out: a
+    decoder says "Input/output error" of a damaged input too."""
+    for code, reason in LOCAL_REASONS.items():
+        if code not in (errno.EIO, errno.EPERM) and os.strerror(code) in text:
+            where = None if path is None else str(path)
+            return LocalFault(
+                reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
+            )
+    return None
+
+
+@contextlib.contextmanager
+def local_faults(path: str | os.PathLike[str] | None = None) -> Iterator[None]:
+    """Turn a local ``OSError`` raised inside the block into :class:`LocalFault` (naming the file
+    the OS named, else ``path``)."""
+    try:
+        yield
+    except OSError as exc:
+        fault = as_local_fault(exc, path)
+        if fault is None:
+            raise
+        raise fault from exc
+
+
+#: SQLite's words for a local fault (it reports no errno).
+_SQLITE_FAULTS = (
+    ("database or disk is full", "disk_full", "SQLITE_FULL"),
+    ("disk i/o error", "io_error", "SQLITE_IOERR"),
+    ("readonly database", "read_only_filesystem", "SQLITE_READONLY"),
+    ("unable to open database file", "permission_denied", "SQLITE_CANTOPEN"),
+)
+
+
+def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> LocalFault | None:
+    """The :class:`LocalFault` of a SQLite error that is one (a full disk, an I/O error, ...)."""
+    text = str(exc).lower()
+    for words, reason, code in _SQLITE_FAULTS:
+        if words in text:
+            hint = HINTS[reason]
+            if reason == "read_only_filesystem":
+                hint = "make the catalog file and its folder writable for this user, then rerun"
+            return LocalFault(reason, None if path is None else str(path), f"{code}: {exc}", hint=hint)
+    return None

@@ -1,0 +1,86 @@
+"""Per-pair reference of the tracker (:mod:`annotations.tracking`): one match-head call per
+detection pair. The tests check the vectorised tracker gives the same tracklets;
+``benchmarks/bench_tracklets.py`` measures it as the baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from annotations.config import TrackerConfig
+from annotations.tracking import TrackResult, VideoDetections
+from movingfashion.models import MatchHead
+
+
+def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float(head.score(a[None], b[None])[0])
+
+
+def _naive_propagate(
+    dets: VideoDetections,
+    head: MatchHead,
+    remaining: list[bool],
+    pivot: int,
+    threshold: float,
+    item_class: int | None = None,
+    bonus: float = 0.0,
+) -> TrackResult:
+    best: dict[int, tuple[float, float, int]] = {}
+    for j in range(len(dets)):
+        if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
+            continue
+        s = _pair_score(head, dets.embeddings[pivot], dets.embeddings[j])
+        key = s + (bonus if item_class is not None and dets.classes[j] == item_class else 0.0)
+        f = int(dets.frames[j])
+        if s >= threshold and (f not in best or key > best[f][0]):
+            best[f] = (key, s, j)
+    members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (_, s, j) in best.items()])
+    return TrackResult(
+        pivot=pivot,
+        members=np.array([m[1] for m in members], np.int64),
+        match_scores=np.array([m[2] for m in members], np.float32),
+    )
+
+
+def naive_inference_tracking(
+    dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None
+) -> list[TrackResult]:
+    """Reference implementation: one match-head call per detection pair."""
+    cfg = config or TrackerConfig()
+    remaining = [True] * len(dets)
+    out = []
+    while any(remaining):
+        pivot = max((i for i in range(len(dets)) if remaining[i]), key=lambda i: (dets.scores[i], -i))
+        tr = _naive_propagate(dets, head, remaining, pivot, cfg.match_threshold)
+        for j in tr.members:
+            remaining[j] = False
+        if len(tr.members) >= cfg.min_length:
+            out.append(tr)
+    return out
+
+
+def naive_training_tracking(
+    dets: VideoDetections,
+    head: MatchHead,
+    shop_embedding: torch.Tensor,
+    config: TrackerConfig | None = None,
+    item_class: int | None = None,
+) -> TrackResult | None:
+    """Reference implementation of training tracking, one pair at a time."""
+    cfg = config or TrackerConfig()
+    best, rank, pivot = -1.0, -np.inf, -1
+    for i in range(len(dets)):
+        s = _pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i])
+        if s < cfg.shop_threshold:
+            continue
+        r = s + (cfg.class_bonus if item_class is not None and dets.classes[i] == item_class else 0.0)
+        if r > rank:
+            best, rank, pivot = s, r, i
+    if pivot < 0:
+        return None
+    tr = _naive_propagate(
+        dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus
+    )
+    tr.shop_score = best
+    return tr

@@ -1,0 +1,73 @@
+"""Confidence signals of a ground-truth tracklet and the rule that flags it (no model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from annotations.builder import extend_ends
+from annotations.config import FITTED_RULES, ReviewConfig
+from annotations.flags import SIGNALS, FlagRule, flag_reason, tracklet_signals
+
+
+def _signals(frames, shop, classes=None, best_other=None, item_class=3, sampled=range(0, 20, 2)):
+    n = len(frames)
+    return tracklet_signals(
+        member_frames=np.array(frames),
+        member_boxes=np.tile([10.0, 10.0, 50.0, 90.0], (n, 1)),
+        member_classes=np.array(classes if classes is not None else [3] * n),
+        member_det_scores=np.full(n, 0.8),
+        member_match=np.array([1.0] + [0.7] * (n - 1)),
+        member_shop=np.array(shop, float),
+        pivot_shop=max(shop),
+        frame_best_other_shop=np.array(best_other if best_other is not None else [-np.inf] * n),
+        sampled=list(sampled),
+        frames_with_detections=10,
+        item_class=item_class,
+    )
+
+
+def test_signals_of_a_clean_and_of_a_broken_tracklet():
+    clean = _signals(list(range(0, 20, 2)), [0.9] * 10)
+    assert set(clean) == set(SIGNALS)
+    assert clean["coverage"] == 1.0 and clean["fragments"] == 0 and clean["longest_hole"] == 0
+    assert clean["class_agree"] == 1.0 and clean["shop_lose"] == 0 and clean["area_cv"] == 0
+    assert clean["match_mean"] == pytest.approx(0.7) and clean["members"] == 10
+    # three detections in two runs, another class twice, beaten on the shop score in one frame
+    broken = _signals([0, 2, 12], [0.9, 0.4, 0.3], classes=[3, 5, 5], best_other=[0.1, 0.8, -np.inf])
+    assert broken["coverage"] == pytest.approx(0.3) and broken["fragments"] == 1
+    assert broken["longest_hole"] == pytest.approx(0.4)  # frames 4..10: 4 of the 10 sampled
+    assert broken["class_agree"] == pytest.approx(1 / 3) and broken["shop_lose"] == pytest.approx(1 / 3)
+    assert broken["shop_p20"] < broken["shop_mean"] < broken["pivot_shop"] == 0.9
+    # unknown product class: agreement with the tracklet's own majority class
+    assert _signals([0, 2, 4], [0.9] * 3, classes=[5, 5, 3], item_class=None)["class_agree"] == pytest.approx(
+        2 / 3
+    )
+
+
+def test_rules_fire_and_explain():
+    s = _signals([0, 2, 12], [0.9, 0.4, 0.3], classes=[3, 5, 5])
+    rules = [
+        FlagRule(signal="coverage", op="lt", threshold=0.5),
+        FlagRule(signal="fragments", op="gt", threshold=2),
+    ]
+    assert flag_reason(s, rules) == "low confidence: coverage 0.3 < 0.5"
+    assert flag_reason(_signals(list(range(0, 20, 2)), [0.9] * 10), rules) is None
+    review = ReviewConfig(rules=rules)
+    assert review.reason(s).startswith("low confidence")
+    assert ReviewConfig(rules=[], min_shop_score=0.95).reason(s) == "low shop score 0.90"
+    assert "too few frames" in ReviewConfig(rules=[], min_frames=4).reason(s)
+    with pytest.raises(ValidationError, match="unknown signal"):
+        ReviewConfig(rules=[{"signal": "nope", "op": "lt", "threshold": 1}])
+    # the shipped defaults are fitted rules on known signals, and a fresh copy per config
+    assert ReviewConfig().rules == FITTED_RULES and all(r.signal in SIGNALS for r in FITTED_RULES)
+    assert ReviewConfig().rules is not ReviewConfig().rules
+
+
+def test_extend_ends_holds_the_end_boxes_within_the_gap():
+    boxes = {2: [0, 0, 1, 1], 4: [1, 1, 2, 2]}
+    out = extend_ends(boxes, 7, max_gap=2)
+    assert sorted(out) == [0, 1, 2, 4, 5, 6] and out[0] == [0, 0, 1, 1] and out[6] == [1, 1, 2, 2]
+    assert sorted(extend_ends(boxes, 10, max_gap=2)) == [0, 1, 2, 4]  # 5 frames short: the item left
+    assert extend_ends({}, 10, 4) == {}

@@ -1,0 +1,83 @@
+"""Test helpers that damage files the way disks and crashes do."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def sqlite_page_size(path: Path) -> int:
+    """The page size a SQLite file declares in its header (bytes 16-17; 1 means 65536)."""
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    size = int.from_bytes(head[16:18], "big")
+    return 65536 if size == 1 else size
+
+
+def corrupt_mid_file(path: Path, seed: int = 0, pages: int = 2) -> bytes:
+    """Overwrite ``pages`` pages in the middle of a SQLite file with seeded noise (the header page
+    stays intact, as a bad sector or a torn write would leave it); returns the new bytes."""
+    page = sqlite_page_size(path)
+    data = bytearray(path.read_bytes())
+    n = len(data) // page
+    assert n >= pages + 2, f"{path}: {n} pages is too small to damage in the middle"
+    rng = random.Random(seed)
+    first = max(1, n // 2 - pages // 2)
+    for p in range(first, first + pages):
+        data[p * page : (p + 1) * page] = rng.randbytes(page)
+    path.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def catalog_rows(path: Path) -> dict[str, list[tuple[str, ...]]]:
+    """Every row of ``items``, ``assets`` and ``meta``, all columns but the row id and timestamps
+    (``events`` is a log: runs that were stopped or killed add lines to it)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        out = {}
+        for table in ("items", "assets", "meta"):
+            cur = db.execute(f"SELECT * FROM {table}")
+            cols = [d[0] for d in cur.description]
+            keep = [i for i, c in enumerate(cols) if c not in ("id", "created_at", "updated_at")]
+            out[table] = sorted(tuple(str(r[i]) for i in keep) for r in cur.fetchall())
+        return out
+    finally:
+        db.close()
+
+
+def tree_sha(folder: Path) -> dict[str, str | list[str]]:
+    """Every file under ``folder`` (hidden ones too) by SHA-256, catalog files left out (compare
+    those with :func:`catalog_rows`); yt-dlp's download archive, a set written in completion order,
+    as its sorted lines."""
+    import hashlib
+
+    out: dict[str, str | list[str]] = {}
+    for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if not p.is_file() or p.name.startswith("catalog.sqlite"):
+            continue
+        rel = p.relative_to(folder).as_posix()
+        if p.name == ".ytdlp-archive.txt":
+            out[rel] = sorted(p.read_text().splitlines())
+        else:
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+class FullDisk:
+    """``os.fsync`` failing with ENOSPC from its ``after``-th call on (every atomic write syncs
+    before its rename): a disk that fills up part way through a command. Use with monkeypatch."""
+
+    def __init__(self, after: int) -> None:
+        import os
+
+        self.after, self.calls, self._fsync = after, 0, os.fsync
+
+    def __call__(self, fd: int) -> None:
+        import errno
+
+        self.calls += 1
+        if self.calls >= self.after:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._fsync(fd)

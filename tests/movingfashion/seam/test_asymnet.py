@@ -1,0 +1,102 @@
+"""AsymNet (the paper's Table 2 rows): fusion tree, the two training stages, checkpoints, evaluation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from movingfashion.seam.asymnet import AsymNet, AsymNetConfig, load_asymnet, save_asymnet, train_asymnet
+from movingfashion.seam.config import EvalConfig
+from movingfashion.seam.evaluate import evaluate_bank
+from schemas.errors import ModelError
+from tests.movingfashion.seam.conftest import TINY, tiny_model
+
+SMALL = dict(hidden=16, layers=2, snn_hidden=16, levels=4, frames=6, batch_size=16)
+
+
+def _tiny_asymnet(**kw) -> AsymNet:
+    """An AsymNet on a tiny f whose batch-norm statistics are set from the synthetic frames, as a
+    pretrained f's would be (an untrained f in eval mode gives near-constant descriptors)."""
+    from movingfashion.seam.features import synthetic_bank
+
+    torch.manual_seed(0)
+    base = tiny_model("no_nlb_g")
+    base.f.bn.momentum = None  # cumulative average
+    base.f.train()
+    with torch.no_grad():
+        base.f(synthetic_bank(64, pool=16, channels=8, seed=1).fmaps.flatten(0, 1).float())
+    return AsymNet(None, base.f, AsymNetConfig(**{**SMALL, **kw}))
+
+
+def test_tree_starts_as_the_mean_and_weighs_children_by_their_gates():
+    net = _tiny_asymnet()
+    y = torch.tensor([[0.1, 0.9, 0.5, 0.3, 0.7]])  # odd: the last node is paired with itself
+    feats = torch.randn(1, 5, 16)
+    # zero gates: every node averages its two children
+    want = ((0.1 + 0.9) / 2 + (0.5 + 0.3) / 2) / 2 / 2 + ((0.7 + 0.7) / 2) / 2
+    assert net.tree(y, feats).item() == pytest.approx(want, abs=1e-6)
+    with torch.no_grad():  # a gate that loves large first features picks that child
+        net.gates[0].weight.zero_()
+        net.gates[0].weight[0, 0] = 100.0
+    feats = torch.zeros(1, 2, 16)
+    feats[0, 1, 0] = 1.0
+    assert net.tree(torch.tensor([[0.2, 0.8]]), feats).item() == pytest.approx(0.8, abs=1e-4)
+
+
+def test_pair_scores_give_the_tree_mean_and_max_of_the_similarity_nodes():
+    net = _tiny_asymnet().eval()
+    x, shops = torch.randn(3, 6, 32), torch.randn(4, 32)
+    out = net.pair_scores(x, shops)
+    z, _ = net.snn(net.hidden_states(x)[:, None], shops[None, :, None, :])
+    y = torch.sigmoid(z)
+    assert out["avg"].shape == (3, 4) and torch.allclose(out["avg"], y.mean(-1))
+    assert torch.allclose(out["max"], y.max(-1).values)
+    assert ((out["tree"] >= y.min(-1).values - 1e-6) & (out["tree"] <= y.max(-1).values + 1e-6)).all()
+    mats = net.score_matrices(x, shops, chunk=2)
+    assert set(mats) == {"asymnet", "asymnet_avg", "asymnet_max"} and torch.allclose(
+        mats["asymnet"], out["tree"]
+    )
+
+
+def test_two_stage_training_fits_the_train_set_and_only_its_part_moves(train_bank):
+    net = _tiny_asymnet(snn_epochs=40, fusion_epochs=3, lr=0.01)
+    frozen = {k: v.clone() for k, v in net.f.state_dict().items()}
+    desc = torch.stack([net.describe(train_bank.fmaps[i]) for i in range(len(train_bank))])
+    shops = net.describe(train_bank.shop_fmaps)
+    snn_before = net.fc1.weight.clone()
+    history = train_asymnet(net, desc, shops, train_bank.targets)
+    assert [h["stage"] for h in history] == ["snn"] * 40 + ["fusion"] * 3
+    snn = [h["loss"] for h in history if h["stage"] == "snn"]
+    assert snn[-1] < 0.9 * snn[0]
+    assert not torch.equal(net.fc1.weight, snn_before)
+    assert any(g.weight.abs().sum() > 0 for g in net.gates)  # stage 2 moved the fusion nodes
+    assert all(torch.equal(v, net.f.state_dict()[k]) for k, v in frozen.items())  # f stays frozen
+    net.eval()
+    mats = net.score_matrices(desc[:, :6], shops)
+    top1 = (mats["asymnet"].argmax(1) == train_bank.targets).float().mean()
+    assert top1 > 10 / len(train_bank.gallery_ids)
+
+
+def test_checkpoint_round_trip_and_evaluation_rows(tmp_path, train_bank, test_bank):
+    net = _tiny_asymnet(snn_epochs=2, fusion_epochs=1)
+    desc = torch.stack([net.describe(train_bank.fmaps[i]) for i in range(len(train_bank))])
+    history = train_asymnet(net, desc, net.describe(train_bank.shop_fmaps), train_bank.targets)
+    save_asymnet(tmp_path / "a.pt", net, TINY, history)
+    again, ckpt = load_asymnet(tmp_path / "a.pt", device="cpu")
+    assert ckpt["kind"] == "asymnet" and len(ckpt["extra"]["history"]) == 3
+    assert all(
+        torch.equal(a, b) for a, b in zip(net.state_dict().values(), again.state_dict().values(), strict=True)
+    )
+    res = evaluate_bank(
+        [tiny_model("no_nlb_g").eval()],
+        test_bank,
+        EvalConfig(frames=[5, 10], pools=2, pool_size=30),
+        asymnets=[again],
+    )
+    assert {"asymnet", "asymnet_avg", "asymnet_max"} <= set(res["methods"])
+    assert list(res["names"]).index("asymnet") < list(res["names"]).index("average_distance")  # paper order
+    assert len(res["per_query"]["asymnet"]["top1"]) == len(test_bank)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    with pytest.raises(ModelError, match="cannot read"):
+        load_asymnet(bad)

@@ -1,0 +1,131 @@
+"""``on_bad="skip"``: bad rows are validated one by one and listed, undecodable media are skipped
+(deterministically, in any DataLoader worker) and listed; never the whole split."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from movingfashion.batching import collate_clips
+from movingfashion.dataset import MovingFashionDataset
+from schemas.errors import DataFormatError, MediaError
+from schemas.paths import PathEscapeError
+
+
+def _copy(tiny_dataset, tmp_path, edit=None):
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    if edit is not None:
+        data = json.loads((root / "train.json").read_text())
+        edit(root, data)
+        (root / "train.json").write_text(json.dumps(data))
+    return root
+
+
+def test_a_row_missing_a_field_is_skipped_and_listed_not_the_split(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["102"].pop("img_path"))
+    with pytest.raises(DataFormatError, match=r"product '102': field 'img_path'"):
+        MovingFashionDataset(root, "train")
+    ds = MovingFashionDataset(root, "train", on_bad="skip")
+    assert ds.product_ids == ["101", "ab_C"]
+    assert [pid for pid, _ in ds.skipped] == ["102"] and "img_path" in ds.skipped[0][1]
+    assert ds[1]["product_id"] == "ab_C"
+
+
+def test_a_malformed_field_and_a_row_that_is_no_object_are_skipped(tiny_dataset, tmp_path):
+    def edit(r, d):
+        d["101"]["tracklets"][0]["7"] = [50, 50, 10, 10]  # x2 < x1
+        d["zz"] = "not an object"
+
+    root = _copy(tiny_dataset, tmp_path, edit)
+    ds = MovingFashionDataset(root, "train", on_bad="skip")
+    assert ds.product_ids == ["102", "ab_C"]
+    assert sorted(pid for pid, _ in ds.skipped) == ["101", "zz"]
+
+
+def test_a_path_escaping_the_root_is_skipped_and_listed(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["101"].update(img_path="../../../../etc/passwd"))
+    with pytest.raises(PathEscapeError):
+        MovingFashionDataset(root, "train")
+    ds = MovingFashionDataset(root, "train", on_bad="skip")
+    assert "101" not in ds.product_ids and ds.product_ids == ["102", "ab_C"]
+    assert ds.skipped[0][0] == "101" and "img_path" in ds.skipped[0][1]
+
+
+def test_a_malformed_entries_line_is_skipped_and_listed(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path)
+    with open(root / "entries.jsonl", "a") as fh:
+        fh.write("{not json\n")
+    with pytest.raises(DataFormatError, match="line 4"):
+        MovingFashionDataset(root, "train")
+    ds = MovingFashionDataset(root, "train", on_bad="skip")
+    assert (
+        ds.product_ids == ["101", "102", "ab_C"]
+        and ds.skipped == [("line 4", ds.skipped[0][1])]
+        and "malformed JSON" in ds.skipped[0][1]
+    )
+
+
+@pytest.fixture()
+def bad_video(tiny_dataset, tmp_path):
+    """The tiny dataset with videos/102_1.mp4 (item 2 of videos="all") replaced by noise."""
+    root = _copy(tiny_dataset, tmp_path)
+    (root / "videos/102_1.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    return root
+
+
+def _ds(root, **kw):
+    return MovingFashionDataset(
+        root, "train", videos="all", frames=4, crop_size=32, shop_size=32, seed=0, **kw
+    )
+
+
+def test_undecodable_video_raises_by_default(bad_video):
+    ds = _ds(bad_video)
+    assert ds[1]["video_path"] == "videos/102_0.mp4"
+    with pytest.raises(MediaError, match="102_1.mp4"):
+        ds[2]
+
+
+def test_undecodable_video_gives_the_next_good_item_deterministically(bad_video):
+    ds = _ds(bad_video, on_bad="skip")
+    item = ds[2]
+    assert item["index"] == 3 and item["video_path"] == "videos/ab_C_0.mp4"
+    assert [s["video_path"] for s in item["skipped"]] == ["videos/102_1.mp4"]
+    assert item["skipped"][0]["product_id"] == "102" and item["skipped"][0]["index"] == 2
+    again = _ds(bad_video, on_bad="skip")[3]
+    assert torch.equal(item["frames"], again["frames"]) and "skipped" not in again
+    assert [pid for pid, _ in ds.skipped] == ["102"]  # listed once however often it is met
+    ds[2]
+    assert len(ds.skipped) == 1
+
+
+def test_a_2_worker_dataloader_finishes_the_epoch_and_lists_the_skip(bad_video):
+    ds = _ds(bad_video, on_bad="skip", train=True)
+    loader = torch.utils.data.DataLoader(
+        ds, batch_size=2, num_workers=2, collate_fn=collate_clips, timeout=60
+    )
+    batches = list(loader)
+    assert [b["index"].tolist() for b in batches] == [[0, 1], [3, 3]]
+    assert "skipped" not in batches[0]
+    assert [s["video_path"] for s in batches[1]["skipped"]] == ["videos/102_1.mp4"]
+    assert ds.skipped == []  # the worker's own list stays in the worker ...
+    for b in batches:
+        ds.note_skips(b)
+    assert [pid for pid, _ in ds.skipped] == ["102"]  # ... and the epoch's summary is in the main one
+    # the same clips as without workers
+    single = [collate_clips([ds[i] for i in (0, 1)]), collate_clips([ds[i] for i in (2, 3)])]
+    for a, b in zip(batches, single, strict=True):
+        assert torch.equal(a["frames"], b["frames"])
+
+
+def test_every_item_undecodable_is_one_clear_error(bad_video):
+    for name in ("101_0", "102_0", "ab_C_0"):
+        shutil.copyfile(bad_video / "videos/102_1.mp4", bad_video / f"videos/{name}.mp4")
+    ds = _ds(bad_video, on_bad="skip")
+    with pytest.raises(MediaError, match="none of the 4 items loads"):
+        ds[0]
+    assert sorted({pid for pid, _ in ds.skipped}) == ["101", "102", "ab_C"]

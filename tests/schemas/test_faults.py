@@ -1,0 +1,105 @@
+"""Local faults are named by errno family; atomic writes name them and leave nothing behind; the
+temporary files of killed writers are swept, those of live ones never."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+
+import pytest
+
+from schemas.atomic import _host, atomic_write_text, sweep_partials
+from schemas.errors import LocalFault
+from schemas.faults import as_local_fault, fault_in_text, local_faults, reraise_local_fault
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (errno.ENOSPC, "disk_full"),
+        (errno.EDQUOT, "quota_exceeded"),
+        (errno.EFBIG, "file_too_large"),
+        (errno.EACCES, "permission_denied"),
+        (errno.EPERM, "permission_denied"),
+        (errno.EROFS, "read_only_filesystem"),
+        (errno.EMFILE, "too_many_open_files"),
+        (errno.ENFILE, "too_many_open_files"),
+        (errno.EIO, "io_error"),
+    ],
+)
+def test_each_errno_family_has_one_reason_the_path_and_a_hint(code, reason):
+    fault = as_local_fault(OSError(code, os.strerror(code), "/data/x.mp4"))
+    assert isinstance(fault, LocalFault) and fault.reason == reason and fault.path == "/data/x.mp4"
+    text = str(fault)
+    assert "\n" not in text and text.startswith("/data/x.mp4: ") and errno.errorcode[code] in text
+    assert fault.hint and "rerun" in fault.hint and fault.exit_code == 1
+
+
+@pytest.mark.parametrize("code", [errno.ENOENT, errno.ECONNRESET, errno.ETIMEDOUT, errno.EISDIR])
+def test_other_errors_are_not_local_faults(code):
+    assert as_local_fault(OSError(code, os.strerror(code))) is None
+    reraise_local_fault(OSError(code, os.strerror(code)))  # does not raise
+
+
+def test_a_fault_behind_a_library_error_is_found():
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("could not save") from inner
+    except RuntimeError as outer:
+        assert as_local_fault(outer, "/out").reason == "disk_full"
+    yt = Exception("ERROR: unable to write data: [Errno 122] Disk quota exceeded")
+    assert as_local_fault(yt, "/out").reason == "quota_exceeded"
+    assert (
+        fault_in_text("av_interleaved_write_frame(): No space left on device", "/o.mp4").reason == "disk_full"
+    )
+    assert fault_in_text("Error while decoding: Input/output error", "/o.mp4") is None
+    assert fault_in_text("Invalid data found when processing input", "/o.mp4") is None
+
+
+def test_local_faults_block_names_the_given_path_when_the_os_names_none():
+    with pytest.raises(LocalFault) as err, local_faults("/data/out.json"):
+        raise OSError(errno.EROFS, "Read-only file system")
+    assert err.value.path == "/data/out.json" and err.value.reason == "read_only_filesystem"
+    with pytest.raises(FileNotFoundError), local_faults("/data/out.json"):
+        raise FileNotFoundError(errno.ENOENT, "No such file")
+
+
+def test_an_atomic_write_on_a_full_disk_is_named_and_leaves_the_target_and_no_temp(tmp_path, monkeypatch):
+    target = tmp_path / "train.json"
+    target.write_text("old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(LocalFault) as err:
+        atomic_write_text(target, "new")
+    assert err.value.reason == "disk_full" and err.value.path == str(target)
+    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["train.json"]
+
+
+def test_sweep_removes_the_temps_of_dead_writers_of_this_host_only(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(dead.stdout)
+    host = _host()
+    names = {
+        f".train.json.{host}-{dead_pid}.ab12_x.part": False,  # killed writer: removed
+        f".train.json.{host}-{os.getpid()}.cd34_y.part": True,  # live writer (this one): kept
+        f".train.json.otherhost-{dead_pid}.ef56_z.part": True,  # another machine's: kept
+        ".video.part": True,  # a collector's resumable download: kept
+        "train.json": True,
+    }
+    (tmp_path / "sub").mkdir()
+    for name in names:
+        (tmp_path / name).write_text("x")
+        (tmp_path / "sub" / name).write_text("x")
+    assert sweep_partials(tmp_path) == 1
+    assert {p.name for p in tmp_path.iterdir() if p.is_file()} == {n for n, keep in names.items() if keep}
+    assert sweep_partials(tmp_path, recursive=True) == 1
+    assert {p.name for p in (tmp_path / "sub").iterdir()} == {n for n, keep in names.items() if keep}

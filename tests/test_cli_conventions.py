@@ -1,0 +1,176 @@
+"""The CLI conventions, checked on every registered command (click introspection).
+
+Every command of ``mf`` (each subcommand and sub-subcommand), ``mf-collect`` and
+``mf-tracklets``: ``--help`` exits 0 with examples and the exit rule (and ``--json`` on every
+leaf command); a missing or unusable input exits 2 with one line on stderr, naming it; called
+without its required inputs it exits 2 with one line. The entry points answer ``--version``; ``mf-tracklets`` reports a missing dataset
+without importing torch or ultralytics.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import click
+import pytest
+
+from annotations.cli import tracklets
+from collectors.cli import collect
+from movingfashion.app.cli import cli
+from schemas.cli_support import run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+NOPE = "/nonexistent/mf-input"
+
+#: entry point -> its click group
+ENTRY_POINTS: dict[str, click.Group] = {"mf": cli, "mf-collect": collect, "mf-tracklets": tracklets}
+
+
+def walk(name: str, cmd: click.Command) -> list[tuple[str, click.Command]]:
+    """(command path, command) of ``cmd`` and everything under it."""
+    out = [(name, cmd)]
+    if isinstance(cmd, click.Group):
+        ctx = click.Context(cmd, info_name=name)
+        for sub in cmd.list_commands(ctx):
+            out += walk(f"{name} {sub}", cmd.get_command(ctx, sub))
+    return out
+
+
+COMMAND_PATHS = dict(item for exe, group in ENTRY_POINTS.items() for item in walk(exe, group))
+LEAVES = sorted(p for p, c in COMMAND_PATHS.items() if not isinstance(c, click.Group))
+
+#: every leaf command with an input that does not exist (or cannot be used) -> what the one
+#: error line must name. Adding a command without a row here fails the test below.
+MISSING_INPUT: dict[str, tuple[list[str], str]] = {
+    "mf catalog check": (["--catalog", NOPE], NOPE),
+    "mf catalog recover": (["--catalog", NOPE, "--out", "x.sqlite"], NOPE),
+    "mf catalog status": (["--catalog", NOPE], NOPE),
+    "mf clean": (["--catalog", NOPE, "--root", "."], NOPE),
+    "mf collect netaporter": (["https://www.net-a-porter.com/x", "--root", "x", "--config", NOPE], NOPE),
+    "mf collect tiktok": ([NOPE, "--root", "x"], NOPE),
+    "mf collect instagram": ([NOPE, "--root", "x"], NOPE),
+    "mf collect urls": ([NOPE, "--root", "x"], NOPE),
+    "mf crop-cache": (["--dataset", NOPE, "--out", "x"], NOPE),
+    "mf demo": (["--out", "/dev/null/demo"], "/dev/null/demo"),
+    "mf df2 multidf2": (["--df2", NOPE, "--out", "x.json"], NOPE),
+    "mf df2 to-coco": (["--df2", NOPE, "--out", "x.json"], NOPE),
+    "mf df2 to-yolo": (["--df2", NOPE, "--out", "x"], NOPE),
+    "mf evaluate": (["--dataset", NOPE, "--checkpoint", NOPE], NOPE),
+    "mf pretrain-matcher": (["--df2", NOPE, "--out", "x.pt"], NOPE),
+    "mf publish": (["--catalog", NOPE, "--root", ".", "--out", "x"], NOPE),
+    "mf report": ([NOPE, "--out", "x"], NOPE),
+    "mf review": (["--dataset", NOPE], NOPE),
+    "mf schema export": (["--out", "x", "--json", "--bogus"], "--bogus"),
+    "mf schema validate": ([NOPE], NOPE),
+    "mf splits check": (["--catalog", NOPE], NOPE),
+    "mf splits rebuild": (["--catalog", NOPE], NOPE),
+    "mf stats": (["--catalog", NOPE], NOPE),
+    "mf tracklets build": (["--dataset", NOPE], NOPE),
+    "mf tracklets export": (["--format", "cvat", "--dataset", NOPE, "--out", "x"], NOPE),
+    "mf tracklets import": ([NOPE, "--dataset", NOPE], NOPE),
+    "mf tracklets qa": (["--dataset", NOPE, "--reference", NOPE], NOPE),
+    "mf tracklets review": (["--dataset", NOPE], NOPE),
+    "mf tracklets sheets": (["--dataset", NOPE], NOPE),
+    "mf training-copy": (["--dataset", NOPE, "--out", "x"], NOPE),
+    "mf train": (["--dataset", NOPE, "--out", "x"], NOPE),
+    "mf train-detector": (["--df2", NOPE, "--out", "x"], NOPE),
+    "mf verify": (["--dataset", NOPE], NOPE),
+    "mf world export-gt": (["--world", NOPE, "--out", "x"], NOPE),
+    "mf world generate": (["--out", "x", "--config", NOPE], NOPE),
+    "mf world pictures": (["--world", NOPE], NOPE),
+    "mf world score tracklets": (["--dataset", NOPE, "--world", "."], NOPE),
+    "mf world serve": (["--world", NOPE], NOPE),
+}
+# mf-collect and mf-tracklets are the same commands as mf collect / mf tracklets
+for _path in [p for p in MISSING_INPUT if p.startswith(("mf collect ", "mf tracklets "))]:
+    MISSING_INPUT[_path.replace("mf collect ", "mf-collect ").replace("mf tracklets ", "mf-tracklets ")] = (
+        MISSING_INPUT[_path]
+    )
+
+#: leaf commands that do real work when given no option at all (everything has a default)
+RUNS_WITHOUT_OPTIONS = {"mf demo"}
+
+
+def run(path: str, args: list[str], capsys) -> tuple[int, str, str]:
+    """Run a command path in-process through its entry point: (exit status, stdout, stderr)."""
+    exe, *sub = path.split()
+    capsys.readouterr()
+    try:
+        run_main(ENTRY_POINTS[exe], [*sub, *args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_entry_points_are_the_walked_groups():
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert sorted(scripts) == sorted(ENTRY_POINTS)
+    assert len(LEAVES) > 30, LEAVES
+
+
+def test_every_leaf_has_a_missing_input_case():
+    assert sorted(MISSING_INPUT) == LEAVES, "add the new command to MISSING_INPUT"
+
+
+@pytest.mark.parametrize("path", sorted(COMMAND_PATHS))
+def test_help_has_examples_and_the_exit_rule(path, capsys):
+    code, out, err = run(path, ["--help"], capsys)
+    assert code == 0, err
+    assert "Example" in out, f"{path} --help shows no example"
+    assert "Exit status: 0" in out, f"{path} --help does not state the exit rule"
+    if path in LEAVES:
+        assert "--json" in out, f"{path} has no --json"
+
+
+@pytest.mark.parametrize("path", LEAVES)
+def test_a_missing_input_exits_2_with_one_line(path, capsys):
+    args, named = MISSING_INPUT[path]
+    code, _, err = run(path, args, capsys)
+    lines = err.strip().splitlines()
+    assert code == 2, (path, code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (path, err)
+
+
+@pytest.mark.parametrize("path", [p for p in LEAVES if p not in RUNS_WITHOUT_OPTIONS])
+def test_no_arguments_is_a_usage_error_in_one_line(path, capsys):
+    code, _, err = run(path, [], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (path, err)
+
+
+def test_a_usage_error_is_one_line_pointing_at_help(capsys):
+    code, _, err = run("mf-tracklets build", ["--dataset", ".", "--bogus"], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: No such option '--bogus'") and "build --help'" in lines[0], err
+
+
+@pytest.mark.parametrize("exe", sorted(ENTRY_POINTS))
+def test_version(exe):
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / exe), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith(f"{exe}, version ")
+
+
+def test_tracklets_answers_before_importing_torch():
+    """``mf-tracklets --help`` and a missing dataset: no torch, ultralytics or OpenCV imported."""
+    code = (
+        "import sys\n"
+        "from annotations.cli import main\n"
+        "for argv in (['--help'], ['build', '--dataset', '/nope'], ['review', '--dataset', '/nope'],"
+        " ['qa', '--dataset', '/nope', '--reference', '/nope']):\n"
+        "    sys.argv = ['mf-tracklets', *argv]\n"
+        "    try:\n        main()\n    except SystemExit as exc:\n        print('EXIT', argv[0], exc.code)\n"
+        "    else:\n        print('EXIT', argv[0], 0)\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'ultralytics', 'cv2') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY []" in proc.stdout, proc.stdout
+    assert "EXIT --help 0" in proc.stdout and "EXIT build 2" in proc.stdout and "EXIT review 2" in proc.stdout
+    assert proc.stderr.count("dataset folder not found") == 3, proc.stderr

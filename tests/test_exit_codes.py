@@ -1,0 +1,69 @@
+"""One exit-code rule in every command: 0 all done, 1 some items failed (listed), 2 usage or
+input error with nothing created. Here: input that names nothing to work on (a dataset folder
+that does not exist, a URL list without a URL, a missing catalog) is exit 2, never a silent 0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.cli_support import run_main
+
+
+def _cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
+    nope = str(tmp / "nope")
+    return [
+        ("mf-tracklets", "review", ["review", "--dataset", nope]),
+        ("mf-tracklets", "sheets", ["sheets", "--dataset", nope]),
+        ("mf-tracklets", "build", ["build", "--dataset", nope]),
+        (
+            "mf-tracklets",
+            "export",
+            ["export", "--format", "cvat", "--dataset", nope, "--out", str(tmp / "o")],
+        ),
+        ("mf", "review", ["review", "--dataset", nope, "--port", "0"]),
+        ("mf", "verify", ["verify", "--dataset", nope]),
+        ("mf", "crop-cache", ["crop-cache", nope, "--split", "test", "--out", str(tmp / "o")]),
+        ("mf", "train", ["train", "--dataset", nope, "--out", str(tmp / "o")]),
+        ("mf", "evaluate", ["evaluate", "--dataset", nope, "--checkpoint", nope, "--out", str(tmp / "o")]),
+        ("mf", "clean", ["clean", "--catalog", nope, "--root", str(tmp)]),
+        ("mf", "publish", ["publish", "--catalog", nope, "--root", str(tmp), "--out", str(tmp / "o")]),
+        ("mf", "stats", ["stats", "--catalog", nope]),
+        ("mf-collect", "urls, an empty list", ["urls", str(tmp / "empty.txt"), "--root", str(tmp / "o")]),
+        (
+            "mf-collect",
+            "urls, comments only",
+            ["urls", str(tmp / "comments.txt"), "--root", str(tmp / "o")],
+        ),
+    ]
+
+
+def _command(prog: str):
+    if prog == "mf":
+        from movingfashion.app.cli import cli
+
+        return cli
+    if prog == "mf-collect":
+        from collectors.cli import collect
+
+        return collect
+    from annotations.cli import tracklets
+
+    return tracklets
+
+
+@pytest.mark.parametrize(
+    "n", range(len(_cases(Path("/x")))), ids=[f"{p} {c}" for p, c, _ in _cases(Path("/x"))]
+)
+def test_nothing_to_work_on_is_exit_2_and_nothing_is_created(n, tmp_path, capsys):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "comments.txt").write_text("# videos to collect\n\n   \n")
+    prog, name, argv = _cases(tmp_path)[n]
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as done:
+        run_main(_command(prog), argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2, (prog, name, err)
+    assert "Traceback" not in err and err.strip(), (prog, name, err)
+    assert sorted(tmp_path.rglob("*")) == before, f"{prog} {name} created files"

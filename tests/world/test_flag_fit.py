@@ -1,0 +1,59 @@
+"""Fitting the review flags: the greedy rule search on known rows (no world needed)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from annotations.config import ReviewConfig
+from movingfashion.world.flag_fit import VideoRow, build_world, fit_rules, flag_figures, world_rows
+from movingfashion.world.generate import generate_world
+
+
+def _row(i: int, passed: bool, **sig: float) -> VideoRow:
+    base = {s: 0.9 for s in ("pivot_shop", "shop_mean", "shop_p20", "coverage", "coverage_detected")}
+    base.update(members=20.0, class_agree=1.0, fragments=0.0, shop_lose=0.0, longest_hole=0.0)
+    base.update(match_mean=0.8, det_mean=0.7, area_cv=0.1)
+    base.update(sig)
+    return VideoRow("w", f"v{i}", passed, 0.8 if passed else 0.2, True, base)
+
+
+def test_fit_finds_the_signals_that_separate_the_failures():
+    rnd = random.Random(1)
+    rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0), class_agree=rnd.uniform(0.8, 1)) for i in range(90)]
+    rows += [_row(100 + i, False, coverage=rnd.uniform(0.1, 0.4)) for i in range(6)]  # the tracker lost it
+    rows += [_row(200 + i, False, class_agree=rnd.uniform(0.1, 0.5)) for i in range(4)]  # another garment
+    rows += [VideoRow("w", "none", False, 0.0, False, {})]  # nothing matched the shop: always flagged
+    rules = fit_rules(rows, max_rate=0.15, target_recall=0.95)
+    assert {(r.signal, r.op) for r in rules} == {("coverage", "lt"), ("class_agree", "lt")}
+    fig = flag_figures(rows, ReviewConfig(rules=rules))
+    assert fig["flag_recall"] == 1.0 and fig["flagged"] == fig["failing"] == 11 and fig["flag_rate"] <= 0.15
+    # a budget too small for a rule leaves it out rather than flagging passing videos
+    assert fit_rules(rows, max_rate=0.0) == []
+    assert flag_figures(rows, ReviewConfig(rules=[]))["failing_flagged"] == 1
+
+
+@pytest.mark.slow
+def test_flags_on_an_unseen_world(tmp_path):
+    """A world no weight or flag threshold saw (seed 6161, 24 products, quick): built at stride 2,
+    scored against its truth by `mf world score tracklets`, flag recall and rate reported."""
+    from click.testing import CliRunner
+
+    from movingfashion.world.cli import world
+
+    w = tmp_path / "w"
+    generate_world(w, 24, 6161, quick=True, workers=1)
+    ds = build_world(w, tmp_path / "work")
+    res = CliRunner().invoke(world, ["score", "tracklets", "--dataset", str(ds), "--world", str(w), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    rows = world_rows(w, tmp_path / "work")
+    fig = flag_figures(rows, ReviewConfig())
+    assert d["videos"] == fig["videos"] > 10 and d["flagged"] == fig["flagged"]
+    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3) and fig["flag_rate"] <= 0.15
+    assert d["flag_recall"] == fig["flag_recall"] and (
+        fig["flag_recall"] is None or fig["flag_recall"] >= 0.9
+    )
+    assert set(d["failed_unflagged"]) <= set(d["failed_videos"])
