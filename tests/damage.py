@@ -49,8 +49,9 @@ def catalog_rows(path: Path) -> dict[str, list[tuple[str, ...]]]:
 
 def tree_sha(folder: Path) -> dict[str, str | list[str]]:
     """Every file under ``folder`` (hidden ones too) by SHA-256, catalog files left out (compare
-    those with :func:`catalog_rows`); yt-dlp's download archive, a set written in completion order,
-    as its sorted lines."""
+    those with :func:`catalog_rows`); yt-dlp's download archive, a set written in completion order
+    (yt-dlp reads it into a set; an item killed after yt-dlp noted it but before the catalog did
+    is fetched again and noted twice), as its sorted distinct lines."""
     import hashlib
 
     out: dict[str, str | list[str]] = {}
@@ -59,7 +60,7 @@ def tree_sha(folder: Path) -> dict[str, str | list[str]]:
             continue
         rel = p.relative_to(folder).as_posix()
         if p.name == ".ytdlp-archive.txt":
-            out[rel] = sorted(p.read_text().splitlines())
+            out[rel] = sorted(set(p.read_text().splitlines()))
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out

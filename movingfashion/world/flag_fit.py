@@ -79,7 +79,8 @@ def build_world(world_dir: Path, work: Path, config: BuildConfig | None = None) 
 
 def world_rows(world_dir: Path, work: Path, config: BuildConfig | None = None) -> list[VideoRow]:
     """Every video of a world, built and scored against its truth."""
-    from annotations.qa import check_tracklet, load_results
+    from annotations.qa import check_tracklet
+    from annotations.tracklet_files import load_results
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
 
     ds = build_world(world_dir, work, config)
@@ -196,9 +197,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
     args = ap.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
     by_world: dict[str, list[VideoRow]] = {}
     for spec in args.world:
         wd = world_spec(spec, args.work)
@@ -224,4 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))  # the entry point sets it, once
     raise SystemExit(main())

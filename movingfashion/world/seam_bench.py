@@ -114,13 +114,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = ap.parse_args(argv)
 
-    import torch
-
     from movingfashion.seam.config import EvalConfig
     from movingfashion.seam.evaluate import run_evaluate, summary_table
     from movingfashion.seam.report import write_report
 
-    torch.set_num_threads(args.threads)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
@@ -157,4 +154,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    import torch
+
+    _threads = argparse.ArgumentParser(add_help=False)
+    _threads.add_argument("--threads", type=int, default=2)
+    torch.set_num_threads(_threads.parse_known_args(sys.argv[1:])[0].threads)  # the entry point sets it
     main()

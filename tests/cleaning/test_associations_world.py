@@ -47,7 +47,7 @@ def _fresh(planted, tmp_path) -> Path:
 
 def _stats(cat_path: Path, root: Path, world: Path) -> dict:
     res = CliRunner().invoke(
-        stats_cmd, ["--catalog", str(cat_path), "--root", str(root), "--truth", str(world), "--json"]
+        stats_cmd, ["--catalog", str(cat_path), "--root", str(root), "--world", str(world), "--json"]
     )
     assert res.exit_code == 0, res.output
     return json.loads(res.output)["truth"]["wrong_association"]

@@ -96,7 +96,7 @@ def test_retakes_join_their_original_and_test_keeps_one_video(repost_world, tmp_
     assert multi and all(e.split == "train" for e in multi.values())
 
     monkeypatch.setattr(
-        gt, "assign_splits", lambda products, seed=0: {p.product_id: Split.TEST for p in products}
+        gt, "assign_splits", lambda products, seed=0, **_: {p.product_id: Split.TEST for p in products}
     )
     all_test = gt.export_gt_dataset(repost_world, tmp_path / "all-test")
     assert verify_dataset(all_test).ok

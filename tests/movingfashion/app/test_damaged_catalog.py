@@ -56,7 +56,7 @@ def _commands(root: Path, fx: dict, dataset: Path, world: Path, base_url: str, t
         (
             "mf stats --truth",
             cli,
-            ["stats", "--catalog", "{cat}", "--root", str(root), "--truth", str(world)],
+            ["stats", "--catalog", "{cat}", "--root", str(root), "--world", str(world)],
         ),
         ("mf catalog status", cli, ["catalog", "status", "--catalog", "{cat}"]),
         ("mf catalog check", cli, ["catalog", "check", "--catalog", "{cat}"]),

@@ -58,7 +58,8 @@ def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
     assert published and not (published & held)
     assert st["loader"]["splits"]["train"]["frames_shape"][1:] == [10, 3, 112, 112]
     seam = st["seam"]
-    assert seam["gallery"] == pub["test"] <= seam["test_queries"] and len(seam["top1"]) == 6
+    assert seam["gallery"] == pub["test"] <= seam["test_queries"] and len(seam["top1"]) == 7
+    assert "SEAM + salient" in seam["top1"]
     assert (
         all(0 <= v <= 1 for v in seam["top1"].values())
         and [ln.split("  ")[0] for ln in seam["table"].splitlines()].count("SEAM") == 1

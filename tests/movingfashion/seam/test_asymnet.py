@@ -17,7 +17,7 @@ SMALL = dict(hidden=16, layers=2, snn_hidden=16, levels=4, frames=6, batch_size=
 def _tiny_asymnet(**kw) -> AsymNet:
     """An AsymNet on a tiny f whose batch-norm statistics are set from the synthetic frames, as a
     pretrained f's would be (an untrained f in eval mode gives near-constant descriptors)."""
-    from movingfashion.seam.features import synthetic_bank
+    from tests.movingfashion.seam.synthetic import synthetic_bank
 
     torch.manual_seed(0)
     base = tiny_model("no_nlb_g")
