@@ -5,11 +5,11 @@
   process. A chunk whose worker dies is run again, up to ``max_retries`` times.
 * :meth:`RayExecutor.pool` starts one actor per worker (``SPREAD``; ``cpus``/``gpus``/custom
   resources from :class:`~movingfashion.executors.base.WorkerResources`; a fractional GPU share
-  is allowed). Each actor runs ``setup()`` once, then tasks one at a time; the driver keeps at
-  most two tasks queued per actor and the ``per_key`` cap across the cluster. A killed actor is
-  restarted (``setup()`` again) and its tasks retried, up to ``max_retries`` times; past that the
-  task it was running comes back as :class:`~movingfashion.executors.base.WorkerLostError` and the
-  tasks queued behind it go to the other workers.
+  is allowed). Each actor runs ``setup()`` once, then tasks one at a time; the driver sends an
+  actor its next task only once the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps
+  the ``per_key`` cap across the cluster. A killed actor is restarted (``setup()`` again) and its
+  task retried, up to ``max_retries`` times; past that that task comes back as
+  :class:`~movingfashion.executors.base.WorkerLostError` and the actor gets no more work.
 
 :func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address
 is a :class:`~schemas.errors.ConfigError`, exit 2, before anything is written) or starts a local
@@ -49,8 +49,13 @@ log = logging.getLogger(__name__)
 
 #: Times a task is run again after its worker died (Ray's max_retries / max_restarts).
 MAX_RETRIES = 3
-#: Tasks queued per actor besides the running one (hides the round trip between two tasks).
-QUEUE_PER_ACTOR = 1
+#: Tasks queued per actor besides the running one: none. With a task queued behind the running
+#: one, a death cannot be pinned on a task: a task that finished just before the kill can lose its
+#: reply and be retried, and Ray retries a dead actor's tasks in any order, so an innocent task can
+#: run out of retries while the task that kills the worker is still being retried. With one task
+#: per actor, the task whose call fails is the one that was running. The round trip between two
+#: tasks is hidden instead by sending the next tasks before results are handed to the caller.
+QUEUE_PER_ACTOR = 0
 #: Chunks per worker a map is cut into (load balance vs per-task overhead).
 CHUNKS_PER_WORKER = 8
 #: Seconds to wait for pool workers to start (their setup included) before going on without them.
@@ -213,10 +218,9 @@ class RayPool(Pool):
         self.pids: list[int | None] = [None] * workers
         self.worker_nodes: list[str | None] = [None] * workers
         self._queue: deque[tuple[Any, Any, str | None]] = deque()
-        self._inflight: dict[ray.ObjectRef, tuple[int, int, Any, Any, str | None]] = {}
+        self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None]] = {}
         self._keys: Counter[str] = Counter()
-        self._sent = 0  # tasks sent so far (an actor runs its tasks in the order they were sent)
-        self._culprit: dict[int, int] = {}  # dead actor -> the task it was running when it died
+        self._ready: deque[TaskResult] = deque()  # finished, not yet handed to the caller
         try:
             self._start(startup_timeout_s)
         except BaseException:
@@ -276,7 +280,7 @@ class RayPool(Pool):
 
     @property
     def pending(self) -> int:
-        return len(self._queue) + len(self._inflight)
+        return len(self._queue) + len(self._inflight) + len(self._ready)
 
     def _free_actor(self) -> int | None:
         best = None
@@ -300,55 +304,51 @@ class RayPool(Pool):
                 held.append((task, tag, key))
                 continue
             ref = self._actors[i].run.remote(task)
-            self._sent += 1
-            self._inflight[ref] = (i, self._sent, task, tag, key)
+            self._inflight[ref] = (i, task, tag, key)
             self._load[i] += 1
             if key is not None:
                 self._keys[key] += 1
         self._queue.extendleft(reversed(held))
 
     def results(self, *, block: bool = True) -> Iterator[TaskResult]:
+        if not self._ready:
+            self._fetch(block)
+        while self._ready:  # popped one by one: a caller that stops early finds the rest next time
+            yield self._ready.popleft()
+
+    def _fetch(self, block: bool) -> None:
+        """Move the finished calls to ``_ready`` (waiting for one with ``block``)."""
         self._dispatch()
         if not self._inflight:
             if self._queue and not any(self._alive):
                 while self._queue:
                     _, tag, _ = self._queue.popleft()
-                    yield TaskResult(tag, error=WorkerLostError("no worker left (all died)"))
+                    self._ready.append(TaskResult(tag, error=WorkerLostError("no worker left (all died)")))
             return
         refs = list(self._inflight)
         done, _ = ray.wait(refs, num_returns=1, timeout=None if block else 0)
         if done:
             done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        for ref in done:
-            if ref not in self._inflight:  # sent back to the queue while this loop ran
-                continue
-            i, seq, task, tag, key = self._inflight.pop(ref)
-            self._load[i] -= 1
-            if key is not None:
-                self._keys[key] -= 1
-            try:
-                node, value, error = ray.get(ref)
-            except RayActorError as exc:
-                if self._worker_died(i, seq):
-                    yield TaskResult(
-                        tag, error=WorkerLostError(f"worker died: {describe(exc).splitlines()[0]}")
-                    )
-                else:
-                    self._queue.appendleft((task, tag, key))  # only queued there: another worker runs it
-                continue
-            except RayError as exc:
-                yield TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
-                continue
-            self.nodes[node] += 1
-            yield TaskResult(tag, value, error, node)
-        self._dispatch()
+        self._ready.extend(self._collect(ref) for ref in done)
+        self._dispatch()  # the freed workers start their next task while the caller handles these
 
-    def _worker_died(self, i: int, seq: int) -> bool:
-        """Actor ``i`` is gone for good; True when task ``seq`` is the one it was running."""
-        if i not in self._culprit:
-            self._alive[i] = False
-            self._culprit[i] = min([seq] + [s for (j, s, *_) in self._inflight.values() if j == i])
-        return self._culprit[i] == seq
+    def _collect(self, ref: ray.ObjectRef) -> TaskResult:
+        """The result of a finished call, its worker freed (or retired, when it died)."""
+        i, _task, tag, key = self._inflight.pop(ref)
+        self._load[i] -= 1
+        if key is not None:
+            self._keys[key] -= 1
+        try:
+            node, value, error = ray.get(ref)
+        except RayActorError as exc:
+            # the actor was restarted and this task retried max_retries times; it is the task the
+            # actor was running (one task per actor at a time): it fails, the actor gets no more work
+            self._drop(i)
+            return TaskResult(tag, error=WorkerLostError(f"worker died: {describe(exc).splitlines()[0]}"))
+        except RayError as exc:
+            return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
+        self.nodes[node] += 1
+        return TaskResult(tag, value, error, node)
 
     def cancel_pending(self) -> int:
         n = len(self._queue)
@@ -358,6 +358,7 @@ class RayPool(Pool):
     def close(self) -> None:
         self._queue.clear()
         self._inflight.clear()
+        self._ready.clear()
         for i in range(len(self._actors)):
             if self._alive[i]:
                 self._drop(i)
