@@ -1,10 +1,13 @@
 """Ray for the tests.
 
-``ray_session``: one local Ray for the whole test session (2 CPUs, no dashboard), started by the
-first test that asks for it and shut down when the session ends. ``two_nodes``: a real two-node
-cluster on loopback for one test (``ray start --head`` and ``ray start --address``, each a
-``--block`` process in its own session with one CPU and its own custom resource), stopped at the
-end (SIGTERM, then SIGKILL of the nodes' process groups) even when the test fails.
+``ray_session``: one local Ray for the whole test session (2 CPUs, no dashboard, no usage stats),
+started by the first test that asks for it and shut down when the session ends; its address is
+``ray_session_address`` so a CLI run in a subprocess joins it instead of starting its own.
+``two_nodes``: a real two-node cluster on loopback for one test (``ray start --head`` and ``ray
+start --address``, each a ``--block`` process in its own session with one CPU and its own custom
+resource), stopped at the end (SIGTERM, then SIGKILL of the nodes' process groups) even when the
+test fails. ``local_crop_cache``: the crop cache of the small world's dataset built locally once,
+the reference every Ray-built cache is compared with.
 
 Tests using it run last (``pytest_collection_modifyitems``), so no other test shares its process
 with Ray's threads, and tests that need Ray *not* to run in-process (a CLI joining another
@@ -28,8 +31,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RAY_CLI = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
-#: the test clusters speak without Ray's token authentication (loopback only)
-CLUSTER_ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+#: Ray's settings for the test clusters: no token authentication (loopback only), no usage
+#: statistics (nothing leaves the machine, and no time is spent asking)
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
+CLUSTER_ENV = {**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)}
 
 #: The session's Ray: small, so it leaves the machine's cores to the rest of the suite.
 RAY_INIT = {"num_cpus": 2, "include_dashboard": False}
@@ -40,12 +45,34 @@ def ray_session():
     """The ``ray`` module, initialised once for the session."""
     import ray
 
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    for k, v in RAY_ENV.items():
+        os.environ.setdefault(k, v)
     ray.init(address="local", object_store_memory=200 * 1024**2, log_to_driver=False, **RAY_INIT)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session_address(ray_session) -> str:
+    """``HOST:PORT`` of the session's Ray, for a driver in another process (with ``CLUSTER_ENV``)."""
+    return ray_session.get_runtime_context().gcs_address
+
+
+@pytest.fixture(scope="session")
+def local_crop_cache(gt_dataset, tmp_path_factory):
+    """(folder, counts, skipped rows) of the small world's train crop cache, built locally once
+    (tracklet crops of 64 px, a pool of 4 frames: what ``mf crop-cache --pool 4 --crop-size 64``
+    builds)."""
+    from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+
+    out = tmp_path_factory.mktemp("crop-cache-local")
+    ds = MovingFashionDataset(
+        gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None
+    )
+    counts = build_crop_cache(ds, out, pool=4)
+    return out, counts, list(ds.skipped)
 
 
 def free_port() -> int:
@@ -95,7 +122,7 @@ def two_nodes():
             while not _started(log):
                 assert procs[-1].poll() is None, log.read_text()
                 assert time.time() < deadline, f"node {i} did not start:\n{log.read_text()}"
-                time.sleep(0.5)
+                time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
         for p in procs:
