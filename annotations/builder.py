@@ -45,7 +45,7 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     tracklet_file,
     write_video_tracklets,
 )
-from movingfashion.executors import Executor, LocalExecutor, WorkerLostError, WorkerResources
+from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
@@ -499,15 +499,20 @@ def build_dataset_tracklets(
 
         cat = open_catalog(catalog)
     sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    early = None
     try:
+        remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
         if builder is None:
             # remote workers load their own models: the copy here (versions, checks) stays on the CPU
             here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
-            det = build_detector(detector, weights, (here if ex.remote else cfg).detector)
-            builder = TrackletBuilder(
-                det, load_matcher(matcher, device=det.device), here if ex.remote else cfg
-            )
-        remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
+            load = partial(_load_builder, detector, weights, matcher, here if ex.remote else cfg)
+            if remote is not None and any(
+                force or not tracklet_file(root, j.video_path).is_file() for j in jobs
+            ):
+                # videos to build for sure: the workers load their models while this process loads its copy
+                builder, early = _beside_pool(load, partial(_remote_pool, ex, remote, gpus_per_worker))
+            else:
+                builder = load()
         return _build_jobs(
             root,
             splits,
@@ -521,10 +526,45 @@ def build_dataset_tracklets(
             sheets=sheets,
             on_video=on_video,
             write_official_json=write_official_json,
+            pool=early,
         )
     finally:
+        if early is not None:
+            early.close()
         if cat is not None:
             cat.close()
+
+
+def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
+    det = build_detector(detector, weights, cfg.detector)
+    return TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+
+
+def _remote_pool(ex: Executor, remote: BuilderSpec, gpus_per_worker: float | None) -> Pool:
+    """Cluster workers with a builder each (one CPU; a GPU share when the cluster has GPUs)."""
+    gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if ex.gpu_count() else 0.0)
+    return ex.pool(process_video, setup=partial(make_builder, remote), resources=WorkerResources(1.0, gpus))
+
+
+def _beside_pool(
+    load: Callable[[], TrackletBuilder], start: Callable[[], Pool]
+) -> tuple[TrackletBuilder, Pool]:
+    """``load()`` in a thread while ``start()`` starts the workers (whose setup loads their own
+    models): the two loads overlap. An error of this process's load is raised first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="mf-load") as thread:
+        loading = thread.submit(load)
+        try:
+            pool = start()
+        except BaseException:
+            loading.result()  # bad weights: the error as this process raises it
+            raise
+        try:
+            return loading.result(), pool
+        except BaseException:
+            pool.close()
+            raise
 
 
 def _build_jobs(
@@ -541,6 +581,7 @@ def _build_jobs(
     sheets: bool,
     on_video: Callable[[VideoJob, str, BuildReport], None] | None,
     write_official_json: bool,
+    pool: Pool | None = None,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
     ``remote``: what cluster workers build their own builder from). Workers compute; this process
@@ -583,13 +624,12 @@ def _build_jobs(
             if not sheet_path(root, vt.video).is_file():
                 write_sheet(root, vt)
         finish(job, "skipped")
-    if not todo:
+    if pool is not None and todo:
+        pass  # started early, beside this process's model load
+    elif not todo:
         pool = LocalExecutor().pool(process_video)  # nothing to do: no workers to start
     elif remote is not None:
-        gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if ex.gpu_count() else 0.0)
-        pool = ex.pool(
-            process_video, setup=partial(make_builder, remote), resources=WorkerResources(1.0, gpus)
-        )
+        pool = _remote_pool(ex, remote, gpus_per_worker)
     else:
         pool = ex.pool(process_video, setup=partial(_same, builder))
     with pool:

@@ -206,8 +206,14 @@ def main() -> None:
 
     world = args.world
     if world is None:
+        from schemas.errors import ConfigError
+
         world = Path(tempfile.gettempdir()) / f"mf-bench-executor-world-{args.products}"
-        generate_world(world, products=args.products, seed=0, quick=True)
+        try:
+            generate_world(world, products=args.products, seed=0, quick=True)  # kept between runs
+        except ConfigError:  # a world of another version of the generator is there: a new folder
+            world = Path(tempfile.mkdtemp(prefix=f"mf-bench-executor-world-{args.products}-"))
+            generate_world(world, products=args.products, seed=0, quick=True)
     work = Path(tempfile.mkdtemp(prefix="mf-bench-executor-"))
     os.environ["RAY_AUTH_MODE"] = "disabled"  # the measuring processes join this machine's Ray
     try:

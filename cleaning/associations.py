@@ -154,14 +154,37 @@ def _score(scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]
     return float(scorer.score(str(video), str(shop), **kw))
 
 
+def _score_or_error(
+    scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]
+) -> tuple[float | None, BaseException | None]:
+    """``_score``, its exception returned (to be raised by the caller as it was raised)."""
+    try:
+        return _score(scorer, task), None
+    except Exception as exc:  # noqa: BLE001 - handed back, raised in the driver
+        return None, exc
+
+
 def _stream_scores(
     tasks: list[tuple[Path, Path, tuple[float, ...] | None]], scorer: PairScorer, executor: Executor | None
 ) -> Iterator[tuple[int, float]]:
     """(index, score) of every ``(video, shop, crop)`` task as it finishes; a scorer's exception is
-    raised here as it was raised."""
-    from movingfashion.executors import LocalExecutor
+    raised here as it was raised.
+
+    On a remote executor the pairs are mapped as tasks, not sent to a pool of new workers: the
+    worker processes that picked the shop images already hold the scorer's models (a scorer
+    loads them once per process), so no worker loads them again."""
+    from movingfashion.executors import LocalExecutor, WorkerLostError
 
     if not tasks:
+        return
+    if executor is not None and executor.remote:
+        for i, out in executor.imap(partial(_score_or_error, scorer), tasks):
+            if out.error is not None:  # the worker itself was lost
+                raise WorkerLostError(out.error)
+            score, error = out.value  # type: ignore[misc]
+            if error is not None:
+                raise error
+            yield i, score  # type: ignore[misc]
         return
     with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
         for i, task in enumerate(tasks):

@@ -1,7 +1,7 @@
 """The executor contract: :class:`Executor` (``map`` and ``pool``), :class:`Pool`, results.
 
 ``map(fn, tasks)`` runs a picklable function over picklable tasks and returns one
-:class:`Outcome` per task, in task order; an exception in one task becomes that task's
+:class:`Outcome` per task, in task order (``imap``: as they finish); an exception in one task becomes that task's
 ``error`` (one line, :func:`describe`), the others go on; a local fault (:mod:`schemas.faults`:
 disk full, no permission, no file handle) is no task's fault and stops the map.
 ``pool(fn, setup=...)`` gives workers that each build their state once (``setup()``) and then
@@ -143,6 +143,13 @@ class Executor(ABC):
     @abstractmethod
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
         """(task index, outcome) pairs in the order tasks finish."""
+
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
+        """``fn`` over ``tasks`` as :meth:`map` runs it (remote: in the same reused worker processes,
+        a function's module-level caches kept), yielding ``(task index, outcome)`` as tasks finish."""
+        tasks = list(tasks)
+        if tasks:
+            yield from self._map(fn, tasks)
 
     def map(
         self,
