@@ -132,6 +132,20 @@ class BuildConfig(BaseModel):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    executor: str = Field(
+        "local",
+        description="how videos are spread: local (this process) or ray (a Ray cluster, one detector and "
+        "matcher per worker; movingfashion.executors)",
+    )
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, v: str) -> str:
+        from movingfashion.executors import EXECUTORS
+
+        if v not in EXECUTORS:
+            raise ValueError(f"unknown executor {v!r}; use one of {', '.join(EXECUTORS)}")
+        return v
 
     @field_validator("video_backend")
     @classmethod
