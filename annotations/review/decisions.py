@@ -19,18 +19,23 @@ from annotations.tracklet_files import (
     write_video_tracklets,
 )
 from schemas.catalog import Catalog
+from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 from schemas.review import Decision, list_decisions, record_decision, undo_decision
 
 
+def _tracklets_with(dataset: Path, video: str, index: int | None, *, required: bool) -> VideoTracklets:
+    """The video's tracklets, checked to hold tracklet ``index`` (``None`` passes unless ``required``)."""
+    path = tracklet_file(dataset, video)
+    vt = read_video_tracklets(path)
+    if (index is None and required) or (index is not None and not 0 <= index < len(vt.tracklets)):
+        raise DataFormatError(f"no tracklet {index} (the video has {len(vt.tracklets)})", where=str(path))
+    return vt
+
+
 def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
     """Make tracklet ``index`` the ground truth of ``video`` in both files; True when changed."""
-    vt = read_video_tracklets(tracklet_file(dataset, video))
-    if index is not None and not 0 <= index < len(vt.tracklets):
-        raise DataFormatError(
-            f"no tracklet {index} (the video has {len(vt.tracklets)})",
-            where=str(tracklet_file(dataset, video)),
-        )
+    vt = _tracklets_with(dataset, video, index, required=False)
     changed = vt.ground_truth != index
     if changed:
         vt.ground_truth = index
@@ -58,13 +63,7 @@ def decide(
     root = Path(dataset)
     extra = None
     if kind == "tracklet":
-        vt = read_video_tracklets(tracklet_file(root, video))
-        if tracklet is None or not 0 <= tracklet < len(vt.tracklets):
-            raise DataFormatError(
-                f"no tracklet {tracklet} (the video has {len(vt.tracklets)})",
-                where=str(tracklet_file(root, video)),
-            )
-        extra = {"ground_truth": vt.ground_truth}
+        extra = {"ground_truth": _tracklets_with(root, video, tracklet, required=True).ground_truth}
     d, created = record_decision(
         cat,
         video=video,

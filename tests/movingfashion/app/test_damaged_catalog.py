@@ -116,6 +116,8 @@ def test_every_command_refuses_a_damaged_catalog(damaged, tmp_path, capsys):
         assert str(cat) in lines[0] and ".recover" in lines[0] and "copy" in lines[0], (name, lines[0])
         assert "Traceback" not in out.err
         assert cat.read_bytes() == data, f"{name} wrote into the damaged catalog"
+        left = [p.name for p in tmp_path.glob(cat.name + "-*")]
+        assert not left, f"{name} left {left} beside the damaged catalog"
         checked.append(name)
     assert len(checked) == 18
     # nothing else was written either: no publish output, the dataset and its review log untouched
