@@ -147,6 +147,7 @@ def world_rows(
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
 
     ds = build_world(world_dir, work, config, retrack=retrack)
+    name = world_dir.name if world_dir.name != "world" else world_dir.parent.name
     truth = truth_boxes_for_dataset(ds, world_dir)
     rows = []
     for vt in load_results(ds):
@@ -155,9 +156,7 @@ def world_rows(
         cause = (
             None if c.passed else failure_cause(gt, truth.get(vt.video, {}), work / "detections", vt.video)
         )
-        rows.append(
-            VideoRow(world_dir.name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals), cause)
-        )
+        rows.append(VideoRow(name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals), cause))
     return rows
 
 
@@ -230,11 +229,15 @@ def fit_rules(
     target_recall: float = 0.95,
     max_rules: int = 4,
     base: ReviewConfig | None = None,
+    min_caught: int = 1,
+    prior: float = 1.0,
 ) -> list[FlagRule]:
     """A short OR of thresholds flagging the failing videos (see the module docstring).
 
     Videos the fixed checks of ``base`` (no tracklet, too few frames, low pivot shop score) flag
-    already count as flagged; each rule added must catch at least one more failing video.
+    already count as flagged; each rule added must catch at least ``min_caught`` more failing
+    videos, and rules are ranked by caught / (passing flagged + ``prior``): a larger ``prior``
+    prefers broad rules over ones that fit a single video.
     """
     base = (base or ReviewConfig()).model_copy(update={"rules": []})
     usable = [r for r in rows if r.has_tracklet and r.signals]
@@ -257,9 +260,9 @@ def fit_rules(
                     hit[ui] = (v < t) if op == "lt" else (v > t)
                     new = hit & ~flags
                     caught, false = int((new & fail).sum()), int((new & ~fail).sum())
-                    if caught == 0 or (flags | hit).sum() > max_rate * n:
+                    if caught < min_caught or (flags | hit).sum() > max_rate * n:
                         continue
-                    key = (caught / (false + 1), caught, -false)
+                    key = (caught / (false + prior), caught, -false)
                     if best is None or key > best[0]:
                         best = (key, FlagRule(signal=s, op=op, threshold=round(float(t), 4)), hit)
         if best is None:
@@ -304,9 +307,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--retrack", action="store_true", help="track every video again from its cached detections"
     )
-    ap.add_argument("--max-rate", type=float, default=0.10)
+    ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
+    ap.add_argument("--min-caught", type=int, default=2, help="fit: failing videos a rule must add")
+    ap.add_argument("--prior", type=float, default=5.0, help="fit: rank rules by caught / (false + prior)")
     args = ap.parse_args(argv)
     by_world: dict[str, list[VideoRow]] = {}
     for spec in args.world:
@@ -320,7 +325,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.rows_out.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
     if args.action == "fit":
         rules = fit_rules(
-            rows, max_rate=args.max_rate, target_recall=args.target_recall, max_rules=args.max_rules
+            rows,
+            max_rate=args.max_rate,
+            target_recall=args.target_recall,
+            max_rules=args.max_rules,
+            min_caught=args.min_caught,
+            prior=args.prior,
         )
     elif args.rules is not None:
         rules = [FlagRule(**r) for r in json.loads(args.rules.read_text())["rules"]]
