@@ -50,8 +50,10 @@ class TrackerConfig(BaseModel):
         ge=0,
         le=1,
         description="training tracking: only detections with at least this detector confidence may be"
-        " the pivot, when any has it (0 = the paper's rule: any detection); 0.3 chosen on the flag"
-        " fitting worlds (6 worlds: 33 failing videos instead of 36, see the weights card)",
+        " the pivot, when any that passes shop_threshold has it (0 = the paper's rule: any"
+        " detection); 0.3 chosen on the flag"
+        " fitting worlds (6 worlds: 33 failing videos instead of 36), neutral on unseen ones (12 and"
+        " 12; see the weights card); the fitted flag rules assume it",
     )
     min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
     max_gap: int | None = Field(
