@@ -8,6 +8,10 @@ unreadable video is reported and skipped. Finally the ground-truth tracklets of 
 video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
 a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
 (:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards.
+
+Videos go through an executor (:mod:`movingfashion.executors`): ``local`` processes them here,
+in order; ``ray`` gives every worker (actor) its own detector and matcher (a GPU share each when
+the cluster has GPUs) and streams each video's result back. Only this process writes files.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +45,7 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     tracklet_file,
     write_video_tracklets,
 )
+from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
@@ -51,6 +57,10 @@ from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
+
+#: crops embedded per forward pass of the matcher, gathered across decoded batches (larger batches
+#: cost less per crop on the CPU; 128 crops of 64 px are 6 MB)
+EMBED_BATCH = 128
 
 #: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
 REFRESH_PENDING = ".tracklets-refresh-pending"
@@ -86,7 +96,14 @@ class BuildReport:
     detections: int = 0
     seconds: float = 0.0
     timings: dict[str, float] = field(
-        default_factory=lambda: {"decode_wait": 0.0, "detect": 0.0, "embed": 0.0, "track": 0.0, "write": 0.0}
+        default_factory=lambda: {
+            "decode_wait": 0.0,
+            "detect": 0.0,
+            "crop": 0.0,
+            "embed": 0.0,
+            "track": 0.0,
+            "write": 0.0,
+        }
     )
     detector: str | None = None
     matcher: str | None = None
@@ -172,6 +189,13 @@ class TrackletBuilder:
         #: what embeds detections and shop images: the matcher with its encoder's BatchNorm folded
         self.embedder = self.matcher.fused_for_inference()
         self.config = config or BuildConfig()
+        #: side of the crops embedded, and the matcher's name in the tracklet files: a size other
+        #: than the one it was trained at gives other embeddings, so it is part of the name (a
+        #: rerun at another size redoes the videos)
+        self.embed_size = self.config.embed_size or matcher.crop_size
+        self.matcher_tag = (
+            matcher.tag if self.embed_size == matcher.crop_size else f"{matcher.tag}@{self.embed_size}px"
+        )
         if self.config.embed_source == "roi" and not detector.has_features:
             raise ConfigError(
                 f"detector {detector.name!r} gives no RoI features",
@@ -181,11 +205,16 @@ class TrackletBuilder:
 
     # -- detection ---------------------------------------------------------------
     def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
-        """Detect and embed every sampled frame; returns the detections and the frames sampled."""
+        """Detect and embed every sampled frame; returns the detections and the frames sampled.
+
+        Crops are cut per decoded batch (``timings["crop"]``) and embedded :data:`EMBED_BATCH` at a
+        time across batches (``timings["embed"]``: the matcher's forward passes); the embeddings do
+        not depend on how the crops are batched (up to float rounding)."""
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
         idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
         frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
+        pending: list[torch.Tensor] = []  # crops not embedded yet
         t = time.perf_counter()
         for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
             t1 = time.perf_counter()
@@ -196,19 +225,29 @@ class TrackletBuilder:
             with torch.no_grad():
                 if cfg.embed_source == "roi":
                     feats = [d.features for d in dets if d.features is not None and len(d)]
-                    emb = self.embedder.embed_features(torch.cat(feats)) if feats else None
+                    if feats:
+                        emb_l.append(self.embedder.embed_features(torch.cat(feats)))
+                    t3 = time.perf_counter()
                 else:
-                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
-                    emb = self.embedder.embed(crops) if len(crops) else None
-            if emb is not None:
-                emb_l.append(emb)
+                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
+                    if len(crops):
+                        pending.append(crops)
+                    t3 = time.perf_counter()
+                    timings["crop"] = timings.get("crop", 0.0) + t3 - t2
+                    if sum(len(c) for c in pending) >= EMBED_BATCH:
+                        emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
+                        pending = []
             for fi, d in zip(chunk, dets, strict=True):
                 frames_l.append(np.full(len(d), fi, np.int64))
                 boxes_l.append(d.boxes)
                 scores_l.append(d.scores)
                 classes_l.append(d.classes)
             t = time.perf_counter()
-            timings["embed"] += t - t2
+            timings["embed"] += t - t3
+        if pending:
+            with torch.no_grad():
+                emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
+            timings["embed"] += time.perf_counter() - t
         dets = VideoDetections(
             frames=np.concatenate(frames_l) if frames_l else np.zeros(0, np.int64),
             boxes=np.concatenate(boxes_l).reshape(-1, 4) if boxes_l else np.zeros((0, 4), np.float32),
@@ -221,7 +260,7 @@ class TrackletBuilder:
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         img = read_image(shop_path)
         with torch.no_grad():
-            return self.embedder.embed(crops_from_frames([img], [None], self.matcher.crop_size))[0]
+            return self.embedder.embed(crops_from_frames([img], [None], self.embed_size))[0]
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(
@@ -340,7 +379,7 @@ class TrackletBuilder:
             tracklets=tracklets,
             ground_truth=0 if gt is not None else None,
             detector=self.detector.version,
-            matcher=self.matcher.tag,
+            matcher=self.matcher_tag,
             needs_review=reason is not None,
             review_reason=reason,
             signals=signals,
@@ -384,7 +423,49 @@ class TrackletBuilder:
             vt = read_video_tracklets(p)
         except DataFormatError:
             return False
-        return vt.detector == self.detector.version and vt.matcher == self.matcher.tag
+        return vt.detector == self.detector.version and vt.matcher == self.matcher_tag
+
+
+@dataclass(frozen=True)
+class BuilderSpec:
+    """How a worker makes its own :class:`TrackletBuilder` (weights as absolute paths)."""
+
+    detector: str
+    weights: str | None
+    matcher: str | None
+    config: BuildConfig
+
+
+def make_builder(spec: BuilderSpec) -> TrackletBuilder:
+    """A worker's builder: the detector and matcher loaded once (pool setup)."""
+    det = build_detector(spec.detector, spec.weights, spec.config.detector)
+    return TrackletBuilder(det, load_matcher(spec.matcher, device=det.device), spec.config)
+
+
+@dataclass
+class Processed:
+    """One video's result as a worker sends it back."""
+
+    tracklets: VideoTracklets
+    frames: int
+    detections: int
+    timings: dict[str, float]
+
+
+def process_video(builder: TrackletBuilder, task: tuple[str, VideoJob]) -> Processed:
+    """Pool task: one video end to end (nothing written)."""
+    dataset, job = task
+    timings = dict.fromkeys(BuildReport().timings, 0.0)
+    vt, n, nd = builder.process(Path(dataset), job, timings)
+    return Processed(vt, n, nd, timings)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _absolute(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else str(Path(path).absolute())
 
 
 def merge_official(
@@ -432,13 +513,18 @@ def build_dataset_tracklets(
     write_official_json: bool = True,
     on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
     builder: TrackletBuilder | None = None,
+    executor: Executor | None = None,
+    gpus_per_worker: float | None = None,
 ) -> BuildReport:
     """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
 
     ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),
-    e.g. for a progress bar. ``builder`` reuses already loaded models.
+    e.g. for a progress bar. ``builder`` reuses already loaded models. ``executor`` spreads the
+    videos (default: this process); ``gpus_per_worker`` is each remote worker's GPU share
+    (default: one GPU each when the cluster has GPUs, else none).
     """
     root = Path(dataset)
+    ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     splits = load_splits(root)
     jobs = video_jobs(splits, shard)
@@ -452,24 +538,72 @@ def build_dataset_tracklets(
 
         cat = open_catalog(catalog)
     sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    early = None
     try:
+        remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
         if builder is None:
-            det = build_detector(detector, weights, cfg.detector)
-            builder = TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+            # remote workers load their own models: the copy here (versions, checks) stays on the CPU
+            here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
+            load = partial(_load_builder, detector, weights, matcher, here if ex.remote else cfg)
+            if remote is not None and any(
+                force or not tracklet_file(root, j.video_path).is_file() for j in jobs
+            ):
+                # videos to build for sure: the workers load their models while this process loads its copy
+                builder, early = _beside_pool(load, partial(_remote_pool, ex, remote, gpus_per_worker))
+            else:
+                builder = load()
         return _build_jobs(
             root,
             splits,
             jobs,
             builder,
             cat,
+            ex,
+            remote=remote,
+            gpus_per_worker=gpus_per_worker,
             force=force,
             sheets=sheets,
             on_video=on_video,
             write_official_json=write_official_json,
+            pool=early,
         )
     finally:
+        if early is not None:
+            early.close()
         if cat is not None:
             cat.close()
+
+
+def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
+    det = build_detector(detector, weights, cfg.detector)
+    return TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+
+
+def _remote_pool(ex: Executor, remote: BuilderSpec, gpus_per_worker: float | None) -> Pool:
+    """Cluster workers with a builder each (one CPU; a GPU share when the cluster has GPUs)."""
+    gpus = gpus_per_worker if gpus_per_worker is not None else (1.0 if ex.gpu_count() else 0.0)
+    return ex.pool(process_video, setup=partial(make_builder, remote), resources=WorkerResources(1.0, gpus))
+
+
+def _beside_pool(
+    load: Callable[[], TrackletBuilder], start: Callable[[], Pool]
+) -> tuple[TrackletBuilder, Pool]:
+    """``load()`` in a thread while ``start()`` starts the workers (whose setup loads their own
+    models): the two loads overlap. An error of this process's load is raised first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1, thread_name_prefix="mf-load") as thread:
+        loading = thread.submit(load)
+        try:
+            pool = start()
+        except BaseException:
+            loading.result()  # bad weights: the error as this process raises it
+            raise
+        try:
+            return loading.result(), pool
+        except BaseException:
+            pool.close()
+            raise
 
 
 def _build_jobs(
@@ -478,73 +612,106 @@ def _build_jobs(
     jobs: list[VideoJob],
     builder: TrackletBuilder,
     cat: Any,
+    ex: Executor,
     *,
+    remote: BuilderSpec | None,
+    gpus_per_worker: float | None,
     force: bool,
     sheets: bool,
     on_video: Callable[[VideoJob, str, BuildReport], None] | None,
     write_official_json: bool,
+    pool: Pool | None = None,
 ) -> BuildReport:
-    """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None)."""
-    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher.tag)
+    """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
+    ``remote``: what cluster workers build their own builder from). Workers compute; this process
+    writes every file and catalog mark, as each video comes back."""
+    rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
     # rerun, with nothing left to build, still refreshes what the folder says about itself
     pending = root / REFRESH_PENDING
     unfinished = pending.is_file()
     pending.touch()
-    for job in jobs:
-        if not force and builder.is_done(root, job):
-            rep.skipped += 1
-            vt = read_video_tracklets(tracklet_file(root, job.video_path))
-            again = builder.redecide(vt)  # new review rules: re-decided from the stored signals
-            if again is not None:
-                vt = again
-                write_video_tracklets(root, vt)
-                rep.redecided += 1
-            if vt.needs_review:
-                rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
-            if sheets:  # asked for now, or lost: a done video gets its missing sheet
-                from annotations.sheets import sheet_path, write_sheet
+    order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
 
-                if not sheet_path(root, vt.video).is_file():
-                    write_sheet(root, vt)
-            outcome = "skipped"
-        else:
-            try:
-                vt, n, nd = builder.process(root, job, rep.timings)
-            except (MFError, OSError) as exc:
-                reraise_local_fault(exc)  # disk full etc. is not the video's fault: stop the run
-                if isinstance(exc, OSError):
-                    raise
-                rep.failed.append({"video": job.video_path, "error": str(exc)})
-                if cat is not None:
-                    from annotations.review import log_failure
+    def note(entries: list[dict[str, str]], i: int, entry: dict[str, str]) -> None:
+        entries.append(entry)
+        order[id(entry)] = i
 
-                    log_failure(cat, job.product_id, f"{job.video_path}: {exc}")
-                outcome = "failed"
-            else:
-                # side effects first, the tracklet file (what marks the video done) last: a kill
-                # in between leaves the video to redo, never done without its sheet or mark
-                t = time.perf_counter()
-                if sheets:
-                    from annotations.sheets import write_sheet
-
-                    write_sheet(root, vt)
-                if vt.needs_review:
-                    rep.needs_review.append({"video": job.stem, "reason": vt.review_reason or ""})
-                    if cat is not None:
-                        from annotations.review import mark_needs_review
-
-                        mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
-                write_video_tracklets(root, vt)
-                rep.timings["write"] += time.perf_counter() - t
-                rep.processed += 1
-                rep.frames_detected += n
-                rep.detections += nd
-                outcome = "done"
+    def finish(job: VideoJob, outcome: str) -> None:
         rep.seconds = time.perf_counter() - start
         if on_video is not None:
             on_video(job, outcome, rep)
+
+    todo = []
+    for i, job in enumerate(jobs):
+        if force or not builder.is_done(root, job):
+            todo.append(i)
+            continue
+        rep.skipped += 1
+        vt = read_video_tracklets(tracklet_file(root, job.video_path))
+        again = builder.redecide(vt)  # new review rules: re-decided from the stored signals
+        if again is not None:
+            vt = again
+            write_video_tracklets(root, vt)
+            rep.redecided += 1
+        if vt.needs_review:
+            note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
+        if sheets:  # asked for now, or lost: a done video gets its missing sheet
+            from annotations.sheets import sheet_path, write_sheet
+
+            if not sheet_path(root, vt.video).is_file():
+                write_sheet(root, vt)
+        finish(job, "skipped")
+    if pool is not None and todo:
+        pass  # started early, beside this process's model load
+    elif not todo:
+        pool = LocalExecutor().pool(process_video)  # nothing to do: no workers to start
+    elif remote is not None:
+        pool = _remote_pool(ex, remote, gpus_per_worker)
+    else:
+        pool = ex.pool(process_video, setup=partial(_same, builder))
+    with pool:
+        for i in todo:
+            pool.submit((str(root.absolute()), jobs[i]), tag=i)
+        for res in pool.drain():
+            i, job = res.tag, jobs[res.tag]
+            if res.error is not None:
+                reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
+                if not isinstance(res.error, MFError | WorkerLostError):
+                    raise res.error
+                note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
+                if cat is not None:
+                    from annotations.review import log_failure
+
+                    log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
+                finish(job, "failed")
+                continue
+            got: Processed = res.value
+            vt = got.tracklets
+            for k, v in got.timings.items():
+                rep.timings[k] += v
+            # side effects first, the tracklet file (what marks the video done) last: a kill
+            # in between leaves the video to redo, never done without its sheet or mark
+            t = time.perf_counter()
+            if sheets:
+                from annotations.sheets import write_sheet
+
+                write_sheet(root, vt)
+            if vt.needs_review:
+                note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
+                if cat is not None:
+                    from annotations.review import mark_needs_review
+
+                    mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+            write_video_tracklets(root, vt)
+            rep.timings["write"] += time.perf_counter() - t
+            rep.processed += 1
+            rep.frames_detected += got.frames
+            rep.detections += got.detections
+            finish(job, "done")
+    rep.failed.sort(key=lambda e: order[id(e)])
+    rep.needs_review.sort(key=lambda e: order[id(e)])
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
     if rep.processed or rep.official_updated or unfinished:

@@ -18,6 +18,7 @@ from annotations.config import BuildConfig
 from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
 from annotations.tracklet_files import require_results
+from movingfashion.executors.options import executor_options
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -103,6 +104,19 @@ def tracklets() -> None:
 )
 @click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
 @click.option("--force", is_flag=True, help="Redo videos that are already done.")
+@executor_options
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    help="With --executor ray: workers (each with its own detector and matcher) [default: as many as "
+    "the cluster holds].",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=click.FloatRange(0, 64),
+    help="With --executor ray: GPU share of each worker, e.g. 0.5 for two per GPU [default: 1 when the "
+    "cluster has GPUs, else 0].",
+)
 @json_option
 def build(
     dataset,
@@ -119,6 +133,10 @@ def build(
     config,
     sheets,
     force,
+    executor,
+    ray_address,
+    workers,
+    gpus_per_worker,
     as_json,
 ) -> None:
     """Detect, track and write the ground-truth tracklet of every video.
@@ -131,10 +149,16 @@ def build(
     Examples:
       mf-tracklets build --dataset dataset --stride 2 --sheets
       mf-tracklets build --dataset dataset --detector fasterrcnn --shard 0/2 --json
+      # on a Ray cluster (the dataset on a folder every node sees; files written here only):
+      mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
     cfg = _load_build_config(config, stride, batch, keyframes, embed, conf)
     from annotations.builder import build_dataset_tracklets, parse_shard
+    from movingfashion.executors import make_executor
 
+    shard_ = parse_shard(shard)
+    if workers is not None and (executor or cfg.executor) != "ray":
+        raise click.UsageError("--workers is read with --executor ray (local runs one video at a time)")
     bar = progress_bar(desc="videos", unit="video", disable=True if as_json else None)
 
     def on_video(job, outcome, rep):
@@ -146,22 +170,26 @@ def build(
             bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
 
     try:
-        rep = build_dataset_tracklets(
-            dataset,
-            detector=detector,
-            weights=weights,
-            matcher=matcher,
-            config=cfg,
-            shard=parse_shard(shard),
-            catalog=catalog_path,
-            force=force,
-            sheets=sheets,
-            on_video=on_video,
-        )
+        with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
+            rep = build_dataset_tracklets(
+                dataset,
+                detector=detector,
+                weights=weights,
+                matcher=matcher,
+                config=cfg,
+                shard=shard_,
+                catalog=catalog_path,
+                force=force,
+                sheets=sheets,
+                on_video=on_video,
+                executor=ex,
+                gpus_per_worker=gpus_per_worker,
+            )
+            result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
     finally:
         bar.close()
     emit(
-        rep.as_dict(),
+        result,
         as_json,
         lambda d: (
             f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "

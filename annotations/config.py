@@ -126,6 +126,14 @@ class BuildConfig(BaseModel):
         description="embed detections from resized crops (any backend) or from the backend's RoI"
         " features (fasterrcnn only; the matcher must be trained on them)",
     )
+    embed_size: int | None = Field(
+        None,
+        ge=16,
+        multiple_of=16,
+        description="side in pixels of the crops the matcher embeds (detections and the shop image);"
+        " None = the size the matcher was trained at (64 for the embedded one). 32 costs about 2.5x"
+        " less embedding work; its tracklet quality on the worlds is in the README",
+    )
     decimals: int = Field(1, ge=0, le=4, description="box coordinates are rounded to this many decimals")
     video_backend: str = Field(
         "auto",
@@ -135,6 +143,20 @@ class BuildConfig(BaseModel):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    executor: str = Field(
+        "local",
+        description="how videos are spread: local (this process) or ray (a Ray cluster, one detector and "
+        "matcher per worker; movingfashion.executors)",
+    )
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, v: str) -> str:
+        from movingfashion.executors import EXECUTORS
+
+        if v not in EXECUTORS:
+            raise ValueError(f"unknown executor {v!r}; use one of {', '.join(EXECUTORS)}")
+        return v
 
     @field_validator("video_backend")
     @classmethod

@@ -21,6 +21,9 @@ dropped):
    it. A picture served with the wrong item is nearly always another catalogued item's shop
    image, so this catches wrong pairs a per-pair threshold cannot (the embedded matcher scores
    a same-class garment about as high as the right one).
+
+Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
+scorer once; scores come back to this process, which alone writes the cache and the catalog.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from __future__ import annotations
 import inspect
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +47,9 @@ from schemas.paths import PathEscapeError, resolve_under
 #: catalog meta key: whether the check ran on the catalog, and with what
 META_KEY = "associations"
 REASON = "association:"
+
+if TYPE_CHECKING:
+    from movingfashion.executors import Executor
 
 
 @runtime_checkable
@@ -136,14 +144,76 @@ class AssociationResult:
     cached: int = 0
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+def _score(scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]) -> float:
+    video, shop, crop = task
+    kw = {"crop": crop} if crop is not None else {}
+    return float(scorer.score(str(video), str(shop), **kw))
+
+
+def _score_or_error(
+    scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]
+) -> tuple[float | None, BaseException | None]:
+    """``_score``, its exception returned (to be raised by the caller as it was raised)."""
+    try:
+        return _score(scorer, task), None
+    except Exception as exc:  # noqa: BLE001 - handed back, raised in the driver
+        return None, exc
+
+
+def _stream_scores(
+    tasks: list[tuple[Path, Path, tuple[float, ...] | None]], scorer: PairScorer, executor: Executor | None
+) -> Iterator[tuple[int, float]]:
+    """(index, score) of every ``(video, shop, crop)`` task as it finishes; a scorer's exception is
+    raised here as it was raised.
+
+    On a remote executor the pairs are mapped as tasks, not sent to a pool of new workers: the
+    worker processes that picked the shop images already hold the scorer's models (a scorer
+    loads them once per process), so no worker loads them again."""
+    from movingfashion.executors import LocalExecutor, WorkerLostError
+
+    if not tasks:
+        return
+    if executor is not None and executor.remote:
+        for i, out in executor.imap(partial(_score_or_error, scorer), tasks):
+            if out.error is not None:  # the worker itself was lost
+                raise WorkerLostError(out.error)
+            score, error = out.value  # type: ignore[misc]
+            if error is not None:
+                raise error
+            yield i, score  # type: ignore[misc]
+        return
+    with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
+        for i, task in enumerate(tasks):
+            pool.submit(task, tag=i)
+        for res in pool.drain():
+            if res.error is not None:
+                raise res.error
+            yield res.tag, res.value
+
+
+def _scores(
+    pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, executor: Executor | None
+) -> list[float]:
+    """The score of every pair, in order."""
+    scores = dict(_stream_scores([(video, shop, None) for _, _, video, shop in pairs], scorer, executor))
+    return [scores[i] for i in range(len(pairs))]
+
+
 def score_pairs(
-    pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, threshold: float
+    pairs: list[tuple[str, str, Path, Path]],
+    scorer: PairScorer,
+    threshold: float,
+    executor: Executor | None = None,
 ) -> tuple[dict[tuple[str, str], float], list[AssociationFlag]]:
     """Score ``(source, source_id, video, shop)`` pairs; returns (min score per item, low pairs)."""
     per_item: dict[tuple[str, str], float] = {}
     flags = []
-    for source, source_id, video, shop in pairs:
-        s = _checked(scorer.score(str(video), str(shop)), video)
+    for (source, source_id, video, shop), s in zip(pairs, _scores(pairs, scorer, executor), strict=True):
+        s = _checked(s, video)
         key = (source, source_id)
         per_item[key] = min(per_item.get(key, 1.0), s)
         if s < threshold:
@@ -219,6 +289,7 @@ def check_associations(
     root: str | os.PathLike[str],
     scorer: PairScorer,
     threshold: float,
+    executor: Executor | None = None,
     *,
     margin: float | None = None,
     cache: Any = None,
@@ -228,9 +299,18 @@ def check_associations(
     """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``, or
     losing a contested shop image by more than ``margin`` (None: rule off), become needs_review
     with the score in the reason. ``cache`` (get/put by SHA-256) keeps scores and signatures
-    between runs. Returns the flags, one per flagged item."""
+    between runs. ``executor`` scores the pairs (default: in this process). Returns the flags, one
+    per flagged item."""
     return run_association_check(
-        catalog, root, scorer, threshold, margin=margin, cache=cache, max_bits=max_bits, colour_tol=colour_tol
+        catalog,
+        root,
+        scorer,
+        threshold,
+        margin=margin,
+        cache=cache,
+        max_bits=max_bits,
+        colour_tol=colour_tol,
+        executor=executor,
     ).flags
 
 
@@ -246,6 +326,7 @@ def run_association_check(
     colour_tol: float = 6.0,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
+    executor: Executor | None = None,
 ) -> AssociationResult:
     """:func:`check_associations` with the scores of every item (for reports and calibration)."""
     from movingfashion.media.images import read_image
@@ -254,21 +335,29 @@ def run_association_check(
     tag = scorer_tag(scorer)
     pairs = _pairs(catalog, root, takes_crop(scorer), skip)
     res = AssociationResult(pairs=len(pairs))
-    for n, p in enumerate(pairs):
-        what = f"assoc:{tag}:{p.shop_sha}:{p.crop}"
+    todo: list[_Pair] = []
+    for p in pairs:
         hit = (
-            cache.get(p.video_sha, what) if cache is not None and tag and p.video_sha and p.shop_sha else None
+            cache.get(p.video_sha, _cache_what(tag, p))
+            if cache is not None and tag and p.video_sha and p.shop_sha
+            else None
         )
         if hit is not None:
             p.score = float(hit)
             res.cached += 1
         else:
-            kw = {"crop": p.crop} if p.crop is not None else {}
-            p.score = _checked(scorer.score(str(p.video), str(p.shop), **kw), p.video)
-            if cache is not None and tag and p.video_sha and p.shop_sha:
-                cache.put(p.video_sha, what, p.score)
+            todo.append(p)
+    done = res.cached
+    if progress is not None and done:
+        progress(done, len(pairs))
+    for i, score in _stream_scores([(p.video, p.shop, p.crop) for p in todo], scorer, executor):
+        p = todo[i]
+        p.score = _checked(score, p.video)
+        if cache is not None and tag and p.video_sha and p.shop_sha:
+            cache.put(p.video_sha, _cache_what(tag, p), p.score)  # recorded here, as each score arrives
+        done += 1
         if progress is not None:
-            progress(n + 1, len(pairs))
+            progress(done, len(pairs))
     worst: dict[tuple[str, str], _Pair] = {}
     for p in pairs:
         key = (p.source, p.source_id)
@@ -313,6 +402,10 @@ def run_association_check(
             AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
         )
     return res
+
+
+def _cache_what(tag: str | None, p: _Pair) -> str:
+    return f"assoc:{tag}:{p.shop_sha}:{p.crop}"
 
 
 def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:

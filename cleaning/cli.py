@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from cleaning.splits import MODES
+from movingfashion.executors.options import executor_options
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -63,6 +64,7 @@ def _human(result: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="Detector weights for the association check (default: the embedded detector).",
 )
+@executor_options
 @click.option(
     "--no-association",
     is_flag=True,
@@ -76,6 +78,8 @@ def clean(
     config_path: str | None,
     matcher: str | None,
     detector_weights: str | None,
+    executor: str | None,
+    ray_address: str | None,
     no_association: bool,
     as_json: bool,
 ) -> None:
@@ -98,9 +102,12 @@ def clean(
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:
       #   steps: [probe, video_duplicates, shop_images, taxonomy, record, associations]
+      # on a Ray cluster (the catalog stays here; --root must be on a shared file system):
+      mf clean --catalog data/catalog.sqlite --root data --executor ray --ray-address HEAD:6379
     """
     from cleaning.pipeline import clean as run_clean
     from cleaning.steps.registry import load_cleaning_config
+    from movingfashion.executors import make_executor
     from schemas.catalog import Catalog
 
     if no_association and (matcher or detector_weights):
@@ -115,8 +122,12 @@ def clean(
         from cleaning.associations import matchrcnn_scorer
 
         scorer = matchrcnn_scorer(matcher, detector_weights)
-    with Catalog(catalog_path) as cat:
-        report = run_clean(cat, root, cfg, scorer, show_progress=not as_json)
+    # the executor first: a cluster that cannot be joined stops the run before the catalog is opened
+    with make_executor(executor or cfg.executor, address=ray_address, show_progress=not as_json) as ex:
+        with Catalog(catalog_path) as cat:
+            report = run_clean(cat, root, cfg, scorer, show_progress=not as_json, executor=ex)
+        if ex.remote:
+            report["executor"] = ex.report()
     emit(report, as_json, _human)
     exit_if_failed(report["failed"])
 

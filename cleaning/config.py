@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cleaning.steps.executor import EXECUTORS
 from schemas.dataset import DatasetInfo
 
 
@@ -203,10 +202,16 @@ class CleaningConfig(_Model):
         description="cleaning steps `mf clean` runs, in this order (names of "
         "cleaning.steps.registry.STEPS, which checks the list); leave one out to skip it",
     )
+    checkpoint_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="seconds between saves of the result cache while a run goes on (a killed run "
+        "resumes from the last save)",
+    )
     executor: str = Field(
         default="local",
-        description="how per-file work (probe, frame hashes, split-screen, shop pick) is mapped over "
-        "the files: local = in this process",
+        description="how per-file work (probe, frame hashes, split-screen, shop pick, association "
+        "scores) is spread: local = in this process, ray = over a Ray cluster (movingfashion.executors)",
     )
     dataset: DatasetInfo = Field(
         default_factory=DatasetInfo,
@@ -217,6 +222,8 @@ class CleaningConfig(_Model):
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, name: str) -> str:
+        from movingfashion.executors import EXECUTORS
+
         if name not in EXECUTORS:
             raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
         return name

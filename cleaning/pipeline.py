@@ -37,9 +37,9 @@ from cleaning.associations import PairScorer
 from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext, StepReport
 from cleaning.steps.cache import ResultCache, cache_path
-from cleaning.steps.executor import EXECUTORS
 from cleaning.steps.registry import STEPS, check_steps
 from cleaning.steps.state import CleaningState
+from movingfashion.executors import Executor, make_executor
 from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
 
@@ -51,28 +51,39 @@ def clean(
     scorer: PairScorer | None = None,
     *,
     show_progress: bool = False,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
-    """Run the configured cleaning steps over the catalog; returns the report."""
+    """Run the configured cleaning steps over the catalog; returns the report.
+
+    ``executor`` spreads the per-file work (default: one made from ``cfg.executor``, closed at
+    the end); only this process writes the catalog, the cache and recovered shop images.
+    """
     cfg = cfg or CleaningConfig()
     steps = [cls() for cls in check_steps(cfg)]
     sweep_partials(cache_path(catalog).parent)  # a result cache a killed run left half-written
-    ctx = StepContext(
-        catalog,
-        Path(root),
-        cfg,
-        ResultCache(cache_path(catalog), cfg),
-        EXECUTORS[cfg.executor](show_progress=show_progress),
-        scorer,
-    )
-    for step in steps:
-        step.check(ctx)
-    state = CleaningState.from_catalog(catalog)
-    reports: dict[str, StepReport] = {}
+    own = executor is None
+    ex = executor or make_executor(cfg.executor, show_progress=show_progress)
     try:
+        ctx = StepContext(
+            catalog,
+            Path(root).absolute(),
+            cfg,
+            ResultCache(cache_path(catalog), cfg, checkpoint_s=cfg.checkpoint_s),
+            ex,
+            scorer,
+        )
         for step in steps:
-            reports[step.name] = step.run(state, ctx)
+            step.check(ctx)
+        state = CleaningState.from_catalog(catalog)
+        reports: dict[str, StepReport] = {}
+        try:
+            for step in steps:
+                reports[step.name] = step.run(state, ctx)
+        finally:
+            ctx.cache.save()
     finally:
-        ctx.cache.save()
+        if own:
+            ex.close()
     report = build_report(state, reports)
     catalog.log_event("clean", json.dumps({k: report[k] for k in ("items", "status")}, sort_keys=True))
     return report

@@ -12,9 +12,9 @@ from typing import Any
 from collectors.base import Source
 from collectors.config import CollectConfig
 from collectors.core import CollectContext, Summary
-from collectors.executor import check_executor
 from collectors.registry import source_class
 from collectors.runner import run_collection
+from movingfashion.executors import check_executor, make_executor
 from schemas.errors import ConfigError
 
 
@@ -68,13 +68,16 @@ def collect(
     retry_rejected: bool = False,
     show_progress: bool | None = None,
     out: str | os.PathLike[str] | None = None,
+    ray_address: str | None = None,
     **options: Any,
 ) -> Summary:
     """Collect ``targets`` of ``source`` into ``root`` and the catalog; returns the run summary.
 
     ``catalog`` defaults to ``ROOT/catalog.sqlite``; ``options`` are the source's own
     (``shop_map=`` for TikTok, ``session_file=``/``login=`` for Instagram). ``out`` is the old
-    name of ``root`` (deprecated).
+    name of ``root`` (deprecated). ``cfg.executor`` spreads the items (``ray``: over the cluster
+    at ``ray_address``, else ``$RAY_ADDRESS``, else a local Ray; ``root`` must then be a folder
+    every node sees); the catalog is written by this process only.
     """
     if out is not None:
         if root is not None:
@@ -87,22 +90,31 @@ def collect(
     check_executor(cfg.executor)
     workers = workers or cfg.workers
     catalog = catalog if catalog is not None else Path(root) / "catalog.sqlite"
-    with open_source(
-        source,
-        targets,
-        root=root,
-        catalog=catalog,
-        cfg=cfg,
-        workers=workers,
-        retry_rejected=retry_rejected,
-        **options,
-    ) as src:
+    cls = source_class(source)  # bad options or targets fail before an executor is started
+    cls.check_options({k for k, v in options.items() if v is not None})
+    cls.check_targets(targets)
+    # the executor first: a cluster that cannot be joined stops the run before anything is created
+    name = "local" if dry_run else cfg.executor
+    with (
+        make_executor(name, workers=workers, address=None if dry_run else ray_address) as ex,
+        open_source(
+            source,
+            targets,
+            root=root,
+            catalog=catalog,
+            cfg=cfg,
+            workers=workers,
+            retry_rejected=retry_rejected,
+            **options,
+        ) as src,
+    ):
         return run_collection(
             src,
             list(targets),
             limit=limit,
             dry_run=dry_run,
-            executor=cfg.executor,
+            executor=ex,
             workers=workers,
             show_progress=show_progress,
+            options={k: v for k, v in options.items() if v is not None},
         )

@@ -173,6 +173,17 @@ class Source(ABC):
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
         """Fetch the item's media through the context; return (assets, kinds it requires)."""
 
+    # -- candidates sent to other processes (``--executor ray``) ----------------------
+    def pack(self, cand: Candidate) -> Candidate:
+        """The candidate as sent to a worker process, maybe on another machine: picklable, and
+        carrying what the worker's own copy of this source cannot know (it ran no discovery).
+        Default: as it is."""
+        return cand
+
+    def unpack(self, cand: Candidate) -> Candidate:
+        """A packed candidate back into what :meth:`collect` expects, in the worker."""
+        return cand
+
     # -- the shared flow -----------------------------------------------------------
     def collect(self, cand: Candidate) -> Outcome:
         """Safe id -> skip if done (no request) -> describe -> fetch media -> record the item."""

@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from collectors.base import Source
-from collectors.executor import EXECUTORS
 from collectors.registry import registry
+from movingfashion.executors.options import executor_params
 from schemas.cli_support import HELP, emit, exit_if_failed, run_main
 
 EXIT_STATUS = """\b
@@ -74,12 +74,7 @@ def _common_params() -> list[click.Parameter]:
             help="Point every host of the source at one site (a mirror, the local world); URLs on "
             "the real site's hosts are read on it.",
         ),
-        click.Option(
-            ["--executor"],
-            type=click.Choice(sorted(EXECUTORS)),
-            default=None,
-            help="Executor [default: local].",
-        ),
+        *executor_params(),
         click.Option(["--retry-rejected"], is_flag=True, help="Also retry items rejected by an earlier run."),
         click.Option(
             ["--progress/--no-progress"], default=None, help="Progress bar on stderr [default: if a tty]."
@@ -133,6 +128,7 @@ def _run(
     ignore_robots: bool,
     base_url: str | None,
     executor: str | None,
+    ray_address: str | None,
     retry_rejected: bool,
     progress: bool | None,
     verbose: int,
@@ -169,6 +165,7 @@ def _run(
         dry_run=dry_run,
         retry_rejected=retry_rejected,
         show_progress=progress,
+        ray_address=ray_address,
         **options,
     )
     emit(summary, as_json, lambda s: s.human())

@@ -156,7 +156,10 @@ class CollectConfig(_Model):
     tiktok: TikTokConfig = Field(default_factory=TikTokConfig)
     instagram: InstagramConfig = Field(default_factory=InstagramConfig)
     urls: UrlsConfig = Field(default_factory=UrlsConfig)
-    executor: str = Field("local", description="executor backend name (see collectors.executor.EXECUTORS)")
+    executor: str = Field(
+        "local",
+        description="executor backend: local (threads here) or ray (a Ray cluster; movingfashion.executors)",
+    )
     workers: int = Field(4, ge=1)
 
 

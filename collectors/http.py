@@ -1,6 +1,9 @@
 """One polite HTTP client shared by every source.
 
-Per host: a token bucket (rate) and a semaphore (requests in flight). Every request: allowed
+Per host: a token bucket (rate) and a semaphore (requests in flight), kept by the client's
+*gate*: :class:`LocalGate` for the threads of one process, or a cluster-wide one
+(:mod:`collectors.cluster`) so the limits hold across machines; robots.txt is read once per
+origin through the gate too. Every request: allowed
 host, robots.txt (unless switched off), identifying User-Agent, connect/read timeouts,
 retries with exponential backoff and jitter that honour ``Retry-After``, redirects followed
 by hand and refused when they leave the allowed hosts. Downloads stream into a kept
@@ -24,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -62,6 +66,96 @@ class TokenBucket:
             return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
+#: robots.txt of an origin as gates share it: ("text", body), ("none", None) = no robots.txt
+#: (everything allowed), ("disallow_all", None) = the server refused it (401/403).
+RobotsRule = tuple[str, str | None]
+
+
+class HostGate(Protocol):
+    """Who decides when a request to a host may go: the per-host rate and concurrency, the
+    robots.txt of each origin (fetched once), Crawl-delay and Retry-After."""
+
+    def turn(self, host: str) -> contextlib.AbstractContextManager[None]:
+        """Wait for the host's rate token, then hold one of its concurrency slots."""
+        ...
+
+    def robots(self, origin: str, fetch: Callable[[], RobotsRule]) -> RobotsRule:
+        """The origin's robots.txt; ``fetch()`` is called by exactly one caller."""
+        ...
+
+    def slow_down(self, host: str, delay_s: float) -> None:
+        """Crawl-delay: at most one request every ``delay_s`` seconds to the host."""
+        ...
+
+    def pause(self, host: str, seconds: float) -> None:
+        """Retry-After: no request to the host for ``seconds`` (callers that share the gate)."""
+        ...
+
+
+class LocalGate:
+    """The gate of one process: a token bucket and a semaphore per host, robots.txt once per
+    origin. Each thread waits out its own ``Retry-After`` (the client's backoff), so ``pause``
+    does nothing here."""
+
+    def __init__(self, cfg: HttpConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.cfg, self.sleep = cfg, sleep
+        self._lock = threading.Lock()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._robots: dict[str, RobotsRule] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+
+    def _host_state(self, host: str) -> tuple[TokenBucket, threading.BoundedSemaphore]:
+        with self._lock:
+            if host not in self._buckets:
+                self._buckets[host] = TokenBucket(self.cfg.rate_per_host, self.cfg.burst_per_host)
+                self._slots[host] = threading.BoundedSemaphore(self.cfg.max_concurrency_per_host)
+            return self._buckets[host], self._slots[host]
+
+    @contextlib.contextmanager
+    def turn(self, host: str) -> Iterator[None]:
+        bucket, slot = self._host_state(host)
+        wait = bucket.reserve()
+        if wait > 0:
+            self.sleep(wait)
+        slot.acquire()
+        try:
+            yield
+        finally:
+            slot.release()
+
+    def robots(self, origin: str, fetch: Callable[[], RobotsRule]) -> RobotsRule:
+        with self._lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:
+            if origin not in self._robots:
+                self._robots[origin] = fetch()
+            return self._robots[origin]
+
+    def slow_down(self, host: str, delay_s: float) -> None:
+        bucket, _ = self._host_state(host)
+        with bucket.lock:
+            bucket.rate = min(bucket.rate, 1.0 / float(delay_s))
+            bucket.burst = 1
+            bucket.tokens = min(bucket.tokens, 1.0)
+
+    def pause(self, host: str, seconds: float) -> None:
+        pass
+
+
+def parse_robots(origin: str, rule: RobotsRule) -> urllib.robotparser.RobotFileParser | None:
+    """A parser for a shared robots rule (None: everything allowed)."""
+    kind, text = rule
+    if kind == "none":
+        return None
+    parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
+    if kind == "disallow_all":
+        parser.disallow_all = True
+    else:
+        parser.parse((text or "").splitlines())
+    return parser
+
+
 @dataclass
 class Download:
     """A file fetched, checked and renamed into place."""
@@ -86,21 +180,20 @@ class PoliteClient:
         sleep: Callable[[float], None] = time.sleep,
         pool_size: int = 16,
         stop: threading.Event | None = None,
+        gate: HostGate | None = None,
     ) -> None:
         self.cfg = cfg or HttpConfig()
         self.policy = policy or HostPolicy(any_host=True)
         self.sleep = sleep
         self.stop = stop or threading.Event()
+        self.gate: HostGate = gate or LocalGate(self.cfg, sleep)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.cfg.user_agent
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
-        self._buckets: dict[str, TokenBucket] = {}
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
-        self._robots_locks: dict[str, threading.Lock] = {}
         self.stats: Counter[str] = Counter()
         if not self.cfg.respect_robots:
             log.warning("robots.txt is NOT honoured (--ignore-robots): make sure the site allows this")
@@ -109,13 +202,6 @@ class PoliteClient:
     def _count(self, key: str, n: int = 1) -> None:
         with self._lock:
             self.stats[key] += n
-
-    def _host_state(self, host: str) -> tuple[TokenBucket, threading.BoundedSemaphore]:
-        with self._lock:
-            if host not in self._buckets:
-                self._buckets[host] = TokenBucket(self.cfg.rate_per_host, self.cfg.burst_per_host)
-                self._slots[host] = threading.BoundedSemaphore(self.cfg.max_concurrency_per_host)
-            return self._buckets[host], self._slots[host]
 
     def close(self) -> None:
         self.session.close()
@@ -127,37 +213,34 @@ class PoliteClient:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            lock = self._robots_locks.setdefault(origin, threading.Lock())
-        with lock:
-            if origin not in self._robots:
-                self._robots[origin] = self._load_robots(origin)
-        parser = self._robots[origin]
+            known = origin in self._robots
+            parser = self._robots.get(origin)
+        if not known:
+            parser = parse_robots(origin, self.gate.robots(origin, lambda: self._load_robots(origin)))
+            with self._lock:
+                self._robots[origin] = parser
         return True if parser is None else parser.can_fetch(self.cfg.user_agent, url)
 
-    def _load_robots(self, origin: str) -> urllib.robotparser.RobotFileParser | None:
+    def _load_robots(self, origin: str) -> RobotsRule:
+        """Fetch an origin's robots.txt (called once per origin by the gate) and apply its
+        Crawl-delay to the gate."""
         url = origin + "/robots.txt"
-        parser = urllib.robotparser.RobotFileParser(url)
         try:
             with self._open("GET", url, check_robots=False) as resp:
                 text = self._read_capped(resp, self.cfg.max_page_bytes).decode("utf-8", "replace")
         except FetchError as exc:
             if exc.reason in ("http_401", "http_403"):
-                parser.disallow_all = True
-                return parser
+                return ("disallow_all", None)
             if exc.reason.startswith("http_4"):
-                return None  # no robots.txt: everything allowed
+                return ("none", None)  # no robots.txt: everything allowed
             log.warning("robots.txt unavailable at %s (%s): proceeding politely", url, exc.reason)
-            return None
-        parser.parse(text.splitlines())
-        delay = parser.crawl_delay(self.cfg.user_agent)
+            return ("none", None)
+        parser = parse_robots(origin, ("text", text))
+        delay = parser.crawl_delay(self.cfg.user_agent) if parser is not None else None
         if delay:
-            bucket, _ = self._host_state(normalize_host(urlsplit(origin).netloc))
-            with bucket.lock:
-                bucket.rate = min(bucket.rate, 1.0 / float(delay))
-                bucket.burst = 1
-                bucket.tokens = min(bucket.tokens, 1.0)
+            self.gate.slow_down(normalize_host(urlsplit(origin).netloc), float(delay))
             log.info("%s asks for Crawl-delay %ss: pacing this host accordingly", origin, delay)
-        return parser
+        return ("text", text)
 
     # -- the gates of every request (also those of libraries' own sessions) -----------
     def admit(
@@ -182,33 +265,30 @@ class PoliteClient:
 
     @contextlib.contextmanager
     def turn(self, url: str) -> Iterator[None]:
-        """Wait for the host's rate token, then hold one of its concurrency slots."""
-        bucket, slot = self._host_state(normalize_host(urlsplit(url).netloc))
-        wait = bucket.reserve()
-        if wait > 0:
-            self.sleep(wait)
-        slot.acquire()
-        try:
+        """Wait for the host's rate token, then hold one of its concurrency slots (the gate's)."""
+        with self.gate.turn(normalize_host(urlsplit(url).netloc)):
             self._count("requests")
             yield
-        finally:
-            slot.release()
 
     def count_retry(self) -> None:
         """Count a retry made on this client's behalf (a library session's transport)."""
         self._count("retries")
 
-    def backoff(self, attempt: int, retry_after: str | None) -> float:
+    def backoff(self, attempt: int, retry_after: str | None, url: str | None = None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): ``Retry-After`` when the server
-        gave one (capped), else exponential backoff with jitter."""
-        return self._backoff(attempt, retry_after)
+        gave one (capped; the gate pauses ``url``'s host that long), else exponential backoff
+        with jitter."""
+        return self._backoff(attempt, retry_after, url)
 
     # -- requests ------------------------------------------------------------------
-    def _backoff(self, attempt: int, retry_after: str | None) -> float:
+    def _backoff(self, attempt: int, retry_after: str | None, url: str | None = None) -> float:
         if retry_after:
             wait = _parse_retry_after(retry_after)
             if wait is not None:
-                return min(wait, self.cfg.retry_after_max_s)
+                wait = min(wait, self.cfg.retry_after_max_s)
+                if url is not None:
+                    self.gate.pause(normalize_host(urlsplit(url).netloc), wait)
+                return wait
         base = min(self.cfg.backoff_base_s * (2**attempt), self.cfg.backoff_max_s)
         return base * (1.0 + self.cfg.jitter * random.random())
 
@@ -271,7 +351,7 @@ class PoliteClient:
                 )
             if attempt < self.cfg.max_retries:
                 self._count("retries")
-                delay = self._backoff(attempt, retry_after)
+                delay = self._backoff(attempt, retry_after, url)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
         raise FetchError(

@@ -24,6 +24,7 @@ import re
 import stat
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,13 @@ def _rate_controller_class() -> type:
             super().sleep(secs)
 
     return LoggingRateController
+
+
+@dataclass(frozen=True)
+class _PostNode:
+    """A post's JSON node on its way to a worker."""
+
+    node: dict[str, Any]
 
 
 class Instagram(Source):
@@ -245,6 +253,19 @@ class Instagram(Source):
                 reason=_ig_reason(exc),
                 hint="a login session (--session-file) may be needed; rerun later if rate limited",
             ) from None
+
+    # -- candidates sent to workers -------------------------------------------------
+    def pack(self, cand: Candidate) -> Candidate:
+        """A post travels as its JSON node (an instaloader Post holds this session)."""
+        node = getattr(cand.payload, "_node", None)
+        return cand if node is None else replace(cand, payload=_PostNode(node))
+
+    def unpack(self, cand: Candidate) -> Candidate:
+        if not isinstance(cand.payload, _PostNode):
+            return cand
+        import instaloader
+
+        return replace(cand, payload=instaloader.Post(self.loader.context, cand.payload.node))
 
     # -- one post ------------------------------------------------------------------
     def describe(self, sid: str, cand: Candidate) -> Found:

@@ -3,6 +3,11 @@
 Discovery runs beside collection (a listing crawl does not hold up the first downloads); the
 progress bar gets its total as soon as the number of candidates is known: at once for a list
 (URL list, ids, saved structures), when the last listing page is read otherwise.
+
+The executor (:mod:`movingfashion.executors`) runs the items: ``local`` threads share this
+process's source, client and catalog; a remote one (``ray``) gives each worker its own copy of
+the source, on the cluster's host gates, and sends the catalog writes back for this process to
+record (:mod:`collectors.cluster`).
 """
 
 from __future__ import annotations
@@ -14,59 +19,20 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from itertools import islice
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import Candidate, Outcome, Summary, safe_id, status_for
-from collectors.executor import make_executor
+from collectors.core import Candidate, Outcome, Summary, safe_id
+from collectors.guard import guarded_collect
+from movingfashion.executors import Executor, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
-from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
-from schemas.faults import as_local_fault, local_reason
+from schemas.errors import CatalogCorrupt, LocalFault, MFError
 
 log = logging.getLogger("collectors")
 
-
-def guarded_collect(source: Source, cand: Candidate) -> Outcome:
-    """``source.collect`` that never raises: a bug or bad input becomes a failed item; a local
-    fault (disk full, ...) or a damaged catalog also halts the run (:meth:`CollectContext.halt`)."""
-    sid = safe_id(cand.raw_id) or "?"
-    try:
-        return source.collect(cand)
-    except CatalogCorrupt as exc:
-        source.ctx.halt(exc)
-        return Outcome(sid, "failed", "catalog_damaged", path=exc.path)
-    except LocalFault as exc:
-        return _local_fault(source, sid, exc)
-    except FetchError as exc:
-        catalog = source.ctx.catalog
-        if sid != "?" and catalog.get_item(str(source.name), sid) is not None:
-            catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
-        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
-    except MFError as exc:
-        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
-        return Outcome(sid, "failed", type(exc).__name__)
-    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
-        if local_reason(exc) is not None:
-            fault = as_local_fault(exc)
-            assert fault is not None
-            return _local_fault(source, sid, fault)
-        log.exception("%s %s: unexpected error", source.name, cand.raw_id)
-        return Outcome(sid, "failed", f"internal_error:{type(exc).__name__}")
-
-
-def _local_fault(source: Source, sid: str, fault: LocalFault) -> Outcome:
-    """Halt the run; record the item ``failed`` with the fault's reason when the catalog still
-    takes writes (a rerun retries it either way: it is not done)."""
-    ctx = source.ctx
-    ctx.halt(fault)
-    if sid != "?":
-        try:
-            if ctx.catalog.get_item(str(source.name), sid) is not None:
-                ctx.catalog.set_item_state(str(source.name), sid, status="failed", reason=fault.reason)
-        except MFError as exc:
-            log.info("%s/%s: not recorded (%s)", source.name, sid, exc)
-    return Outcome(sid, "failed", fault.reason, path=fault.path)
+__all__ = ["guarded_collect", "run_collection", "stop_message"]
 
 
 def stop_message(fault: MFError) -> str:
@@ -77,6 +43,26 @@ def stop_message(fault: MFError) -> str:
             f"{fault.hint or 'fix it and rerun'} (items not collected yet are tried by the rerun)"
         )
     return f"stopped early: {fault}"
+
+
+def _take_remote(ctx: Any, got: Any, remote: dict[str, int]) -> Outcome:
+    """Record what a cluster worker sent back (:class:`collectors.cluster.Collected`): its catalog
+    writes are replayed here, the driver; a local fault or damaged catalog on either side halts
+    the run as it does locally."""
+    from collectors.cluster import replay
+
+    remote["requests"] += got.requests
+    remote["retries"] += got.retries
+    out = got.outcome
+    try:
+        replay(ctx.catalog, got.ops)
+    except (LocalFault, CatalogCorrupt) as exc:
+        ctx.halt(exc)
+        reason = exc.reason if isinstance(exc, LocalFault) else "catalog_damaged"
+        return Outcome(out.source_id, "failed", reason, path=exc.path)
+    if got.fault is not None:
+        ctx.halt(got.fault)
+    return out
 
 
 class Progress:
@@ -156,40 +142,103 @@ class Discovery:
         self._halt.set()
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def run_collection(
     source: Source,
     targets: Sequence[str],
     *,
     limit: int | None = None,
     dry_run: bool = False,
-    executor: str = "local",
+    executor: str | Executor = "local",
     workers: int = 4,
     show_progress: bool | None = None,
+    options: dict[str, Any] | None = None,
 ) -> Summary:
     """Discover, then collect every candidate with ``workers`` tasks at once; returns the summary.
+
+    ``executor``: a backend name or an executor (not closed here). ``options``: the source's
+    own options, so that remote workers can make their own copy of it.
 
     Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
     summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
     """
-    ctx = source.ctx
     summary = Summary(source=str(source.name), dry_run=dry_run)
     t0 = time.perf_counter()
-    found = source.discover(targets)
     if dry_run:
-        for cand in islice(found, limit) if limit is not None else found:
-            summary.items.append(
-                {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
-            )
-        summary.requests = ctx.client.stats["requests"]
-        summary.seconds = time.perf_counter() - t0
-        return summary
+        return _dry_run(source, targets, limit, summary, t0)
+    ex = executor if isinstance(executor, Executor) else make_executor(executor, workers=workers)
+    try:
+        return _run(source, targets, limit, ex, workers, show_progress, options or {}, summary, t0)
+    finally:
+        if ex is not executor:
+            ex.close()
+
+
+def _dry_run(
+    source: Source, targets: Sequence[str], limit: int | None, summary: Summary, t0: float
+) -> Summary:
+    found = source.discover(targets)
+    for cand in islice(found, limit) if limit is not None else found:
+        summary.items.append(
+            {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
+        )
+    summary.requests = source.ctx.client.stats["requests"]
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def _run(
+    source: Source,
+    targets: Sequence[str],
+    limit: int | None,
+    ex: Executor,
+    workers: int,
+    show_progress: bool | None,
+    options: dict[str, Any],
+    summary: Summary,
+    t0: float,
+) -> Summary:
+    ctx = source.ctx
+    cluster: Any = None
+    remote = {"requests": 0, "retries": 0}
+    if ex.remote:
+        from collectors.cluster import CollectCluster, collect_remote
+
+        cluster = CollectCluster(ctx.cfg.http)
+        ctx.client.gate = cluster.gate()  # discovery paces with the workers
+        fn, setup = collect_remote, cluster.worker_setup(source, options)
+    else:
+        fn, setup = guarded_collect, partial(_same, source)
+    try:
+        pool = ex.pool(
+            fn,
+            setup=setup,
+            per_key=ctx.cfg.http.max_concurrency_per_host,
+            resources=WorkerResources(cpus=0),
+            workers=workers,
+        )
+        try:
+            discovery = Discovery(source.discover(targets), limit)
+        except BaseException:
+            pool.close()
+            raise
+    except BaseException:
+        if cluster is not None:
+            cluster.close()
+        raise
     progress = Progress(str(source.name), show_progress)
-    pool = make_executor(executor, workers, per_key=ctx.cfg.http.max_concurrency_per_host)
-    discovery = Discovery(found, limit)
 
     def take(block: bool) -> None:
         for res in pool.results(block=block):
-            out = res.value if res.error is None else Outcome(str(res.tag), "failed", "internal_error")
+            if res.error is not None:
+                out = Outcome(str(res.tag), "failed", "internal_error")
+            elif cluster is not None:
+                out = _take_remote(ctx, res.value, remote)
+            else:
+                out = res.value
             if out.reason == "interrupted" and ctx.fault is not None:
                 out.reason = "stopped"  # aborted because the run stopped; its .part is resumed
             summary.add(out)
@@ -210,7 +259,7 @@ def run_collection(
             if cand is Discovery.END:
                 break
             if isinstance(cand, Candidate):
-                pool.submit(lambda c=cand: guarded_collect(source, c), tag=cand.raw_id, key=cand.key)
+                pool.submit(source.pack(cand) if cluster else cand, tag=cand.raw_id, key=cand.key)
             take(block=False)
         if discovery.total is not None:
             progress.total(discovery.total)
@@ -225,14 +274,18 @@ def run_collection(
                 take(block=True)
         except KeyboardInterrupt:
             ctx.stop.set()  # second Ctrl-C: abort transfers, keep resumable .part files
+            if cluster is not None:
+                pool.close()  # workers elsewhere: stop them (their .part files stay resumable)
             while pool.pending:
                 take(block=True)
     finally:
         discovery.halt()
         pool.close()
+        if cluster is not None:
+            cluster.close()
         progress.close()
-        summary.requests = ctx.client.stats["requests"]
-        summary.retries = ctx.client.stats["retries"]
+        summary.requests = ctx.client.stats["requests"] + remote["requests"]
+        summary.retries = ctx.client.stats["retries"] + remote["retries"]
         summary.seconds = round(time.perf_counter() - t0, 3)
         if ctx.fault is not None:
             summary.stopped = {

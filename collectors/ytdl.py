@@ -22,6 +22,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -450,6 +451,14 @@ def archive_path(root: str | os.PathLike[str], source: str) -> Path:
     return folder / ".ytdlp-archive.txt"
 
 
+@dataclass(frozen=True)
+class _Packed:
+    """A candidate's payload on its way to a worker, with its shop references."""
+
+    payload: Any
+    shops: dict[str, ShopRef]
+
+
 class YtdlSource(Source):
     """The yt-dlp sources' shared hooks: an item per info dict, its video and mapped shop image."""
 
@@ -465,6 +474,20 @@ class YtdlSource(Source):
             client=ctx.client,
             sleep=ctx.client.sleep,
         )
+
+    def pack(self, cand: Candidate) -> Candidate:
+        """The candidate with the shop references discovery mapped to it (a URL list's second
+        column), which a worker's copy of the source does not have."""
+        info = cand.payload if isinstance(cand.payload, dict) else {}
+        keys = {cand.raw_id, cand.url, info.get("id"), info.get("webpage_url"), info.get("original_url")}
+        shops = {str(k): self.shop_map[str(k)] for k in keys if k is not None and str(k) in self.shop_map}
+        return replace(cand, payload=_Packed(cand.payload, shops))
+
+    def unpack(self, cand: Candidate) -> Candidate:
+        if not isinstance(cand.payload, _Packed):
+            return cand
+        self.shop_map.update(cand.payload.shops)
+        return replace(cand, payload=cand.payload.payload)
 
     def playlist(self, url: str) -> Iterator[Candidate]:
         """Candidates of a URL yt-dlp expands (a user, a hashtag) or of one video page."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from movingfashion.executors.options import executor_options
 from movingfashion.media.readers import backend_names
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -42,6 +43,10 @@ from schemas.cli_support import (
     show_default=True,
     help="Video decoder (auto: torchcodec, then PyAV, decord, OpenCV).",
 )
+@executor_options
+@click.option(
+    "--workers", type=click.IntRange(1), help="With --executor ray: workers [default: the cluster's CPUs]."
+)
 @json_option
 def crop_cache(
     legacy_dataset: str | None,
@@ -54,6 +59,9 @@ def crop_cache(
     frame_size: int | None,
     context: float,
     backend: str,
+    executor: str | None,
+    ray_address: str | None,
+    workers: int | None,
     as_json: bool,
 ) -> None:
     """Decode every video of a split once and store its crops as memory-mapped arrays.
@@ -70,30 +78,36 @@ def crop_cache(
     Examples:
       mf crop-cache --dataset dataset --split train --out cache/train
       mf crop-cache --dataset dataset --split train --out cache/train-pool --pool 32 --json
+      mf crop-cache --dataset /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
     """
     dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
     from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+    from movingfashion.executors import make_executor
 
-    ds = MovingFashionDataset(
-        dataset,
-        split,
-        crop=crop,
-        crop_size=crop_size,
-        frame_size=frame_size,
-        context=context,
-        backend=backend,
-        on_bad="skip",
-        shop_size=None,
-    )
-    counts = build_crop_cache(
-        ds, out, pool=pool, progress=lambda it: progress(it, desc="crop cache", unit="video")
-    )
+    if workers is not None and executor != "ray":
+        raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")
+    with make_executor(executor or "local", workers=workers, address=ray_address) as ex:
+        ds = MovingFashionDataset(
+            dataset,
+            split,
+            crop=crop,
+            crop_size=crop_size,
+            frame_size=frame_size,
+            context=context,
+            backend=backend,
+            on_bad="skip",
+            shop_size=None,
+        )
+        counts = build_crop_cache(
+            ds, out, pool=pool, progress=lambda it: progress(it, desc="crop cache", unit="video"), executor=ex
+        )
     result = {
         "out": str(out),
         "split": split,
         "pool": pool,
         **counts,
         "skipped": [{"item": a, "reason": b} for a, b in ds.skipped],
+        **({"executor": ex.report()} if ex.remote else {}),
     }
     emit(
         result,

@@ -71,7 +71,7 @@ import functools
 import json
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -80,10 +80,12 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from movingfashion.executors import Executor, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.training_copy import CopyEntry, CorruptCopy, TrainingCopy
+from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import read_official, read_official_rows
@@ -850,6 +852,7 @@ def build_crop_cache(
     *,
     pool: int | None = 32,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, int]:
     """Decode every video once and store the crops (or resized frames) of its frames.
 
@@ -861,65 +864,122 @@ def build_crop_cache(
     decoded. Videos already cached with the same settings and file size are skipped (reruns
     are cheap). Disk: ``frames * H * W * 3`` bytes per video (224 x 224 crops: 150 KB a frame,
     4.8 MB for a pool of 32, 45 MB for every frame of a 300-frame tracklet).
+
+    ``executor`` spreads the videos (default: here, in order; ``ray``: each worker holds a copy
+    of the dataset, writes a video's array straight into ``out_dir``, which must be a folder
+    every node sees, and this process commits the entry by writing its ``.json``).
     """
-    from movingfashion.sampling import get_sampler as _get
-    from schemas.atomic import atomic_open, atomic_write_json
+    from movingfashion.executors import LocalExecutor
 
     if dataset.crop == "frame" and dataset.frame_size is None:
         raise ConfigError("a crop cache of whole frames needs frame_size", where="frame_size")
-    from schemas.atomic import sweep_partials
-
-    out = Path(out_dir)
+    out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     sweep_partials(out)  # arrays a killed build left half-written
     params = dataset.cache_params()
-    pick = _get("rrs")
-    done = built = 0
-    pairs = [(rec, v) for rec in dataset.products for v in rec.videos]
-    for rec, video in progress(pairs) if progress else pairs:
-        arr_path, meta_path = cache_entry(out, video.rel_path)
-        size = video.path.stat().st_size
-        if meta_path.is_file() and arr_path.is_file():
-            old = json.loads(meta_path.read_text(encoding="utf-8"))
-            if old.get("params") == params and old.get("video_size") == size:
-                done += 1
-                continue
-        dataset._check_video(rec, video)
-        cand = dataset._candidates_uncached(video)
-        frames = sorted(set(cand if pool is None else pick(cand, pool, train=False)))
-        out_boxes_l, orig = [], None
-        reader = dataset.sequential_reader(video)
-        with atomic_open(arr_path, "wb") as fh:
-            for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
-                chunk = frames[start : start + CACHE_DECODE_CHUNK]
-                # whole-video access, each frame cut as it is decoded (no batch of full frames)
-                clip, out_boxes, orig = dataset._cut(video, chunk, reader)
-                if start == 0:
-                    np.lib.format.write_array_header_1_0(
-                        fh,
-                        {
-                            "descr": np.lib.format.dtype_to_descr(clip.dtype),
-                            "fortran_order": False,
-                            "shape": (len(frames), *clip.shape[1:]),
-                        },
-                    )
-                fh.write(np.ascontiguousarray(clip).tobytes())
-                out_boxes_l.append(out_boxes)
-        reader.close()
-        out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
-        atomic_write_json(
-            meta_path,
-            {
-                "video": video.rel_path,
-                "video_size": size,
-                "params": params,
-                "frames": frames,
-                "orig_size": list(orig or (0, 0)),
-                "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes],
-            },
-        )
-        built += 1
-    return {"built": built, "already_cached": done}
+    ex = executor or LocalExecutor()
+    counts = {"built": 0, "already_cached": 0}
+    pairs = [(pi, vi) for pi, rec in enumerate(dataset.products) for vi in range(len(rec.videos))]
+
+    def videos() -> Iterator[None]:
+        todo = []
+        for pi, vi in pairs:
+            video = dataset.products[pi].videos[vi]
+            arr_path, meta_path = cache_entry(out, video.rel_path)
+            if meta_path.is_file() and arr_path.is_file():
+                old = json.loads(meta_path.read_text(encoding="utf-8"))
+                if old.get("params") == params and old.get("video_size") == video.path.stat().st_size:
+                    counts["already_cached"] += 1
+                    yield
+                    continue
+            todo.append((pi, vi))
+        if not todo:
+            return
+        with ex.pool(
+            _cache_video,
+            setup=functools.partial(_same, dataset),
+            resources=WorkerResources(cpus=1),
+        ) as workers:
+            for pi, vi in todo:
+                workers.submit((pi, vi, str(out), pool), tag=(pi, vi))
+            for res in workers.drain():
+                if res.error is not None:
+                    raise res.error
+                meta, skipped = res.value
+                if ex.remote:  # a worker's copy of the dataset checked the boxes: keep what it dropped
+                    dataset.skipped.extend(skipped)
+                atomic_write_json(cache_entry(out, meta["video"])[1], meta)
+                counts["built"] += 1
+                yield
+
+    steps = _Sized(videos(), len(pairs))
+    for _ in progress(steps) if progress else steps:
+        pass
+    return counts
+
+
+class _Sized:
+    """An iterator with a known length (for a progress bar's total)."""
+
+    def __init__(self, it: Iterator[Any], n: int) -> None:
+        self.it, self.n = it, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.it
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _cache_video(
+    dataset: MovingFashionDataset, task: tuple[int, int, str, int | None]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Decode one video, write its array into the cache; returns its meta and the rows the box
+    check dropped (the caller writes the meta, which makes the entry valid)."""
+    from movingfashion.sampling import get_sampler as _get
+
+    pi, vi, out, pool = task
+    rec = dataset.products[pi]
+    video = rec.videos[vi]
+    arr_path = cache_entry(Path(out), video.rel_path)[0]
+    before = len(dataset.skipped)
+    size = video.path.stat().st_size
+    dataset._check_video(rec, video)
+    cand = dataset._candidates_uncached(video)
+    frames = sorted(set(cand if pool is None else _get("rrs")(cand, pool, train=False)))
+    out_boxes_l, orig = [], None
+    reader = dataset.sequential_reader(video)
+    with atomic_open(arr_path, "wb") as fh:
+        for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
+            chunk = frames[start : start + CACHE_DECODE_CHUNK]
+            # whole-video access, each frame cut as it is decoded (no batch of full frames)
+            clip, out_boxes, orig = dataset._cut(video, chunk, reader)
+            if start == 0:
+                np.lib.format.write_array_header_1_0(
+                    fh,
+                    {
+                        "descr": np.lib.format.dtype_to_descr(clip.dtype),
+                        "fortran_order": False,
+                        "shape": (len(frames), *clip.shape[1:]),
+                    },
+                )
+            fh.write(np.ascontiguousarray(clip).tobytes())
+            out_boxes_l.append(out_boxes)
+    reader.close()
+    out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
+    meta = {
+        "video": video.rel_path,
+        "video_size": size,
+        "params": dataset.cache_params(),
+        "frames": frames,
+        "orig_size": list(orig or (0, 0)),
+        "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes],
+    }
+    return meta, dataset.skipped[before:]
 
 
 @functools.lru_cache(maxsize=SHOP_CACHE_SIZE)

@@ -241,20 +241,31 @@ class Catalog:
 
     Opening checks the file (``PRAGMA quick_check``, before any write): a damaged catalog raises
     :class:`~schemas.errors.CatalogCorrupt` and is left as it is. ``check="none"`` skips that
-    (only for a catalog just checked by the same process).
+    (only for a catalog just checked by the same process). ``read_only``: an existing catalog
+    opened for reading only (no migration, no write; e.g. a reader beside the one process that
+    writes it).
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout_s: float = 60.0, check: str = "quick"
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout_s: float = 60.0,
+        check: str = "quick",
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
-        with local_faults(self.path.parent):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            with local_faults(self.path.parent):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.is_file() and self.path.stat().st_size > 0
         if existed:
             _check_header(self.path)
         try:
-            raw = sqlite3.connect(self.path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
+            target = f"{self.path.absolute().as_uri()}?mode=ro" if read_only else self.path
+            raw = sqlite3.connect(
+                target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
+            )
         except sqlite3.Error as exc:
             raise sqlite_fault(exc, self.path) or CatalogError(
                 f"cannot open catalog: {exc}", where=str(self.path)
@@ -268,9 +279,12 @@ class Catalog:
                 problems = self._check_pages(full=check == "full", limit=3)
                 if problems:
                     raise CatalogCorrupt(str(self.path), "; ".join(problems))
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            if read_only:
+                self._check_version()
+            else:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
         except BaseException:
             self._close_quietly()
             raise
@@ -345,7 +359,7 @@ class Catalog:
     def schema_version(self) -> int:
         return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
+    def _check_version(self) -> None:
         if self.schema_version > len(MIGRATIONS):
             raise CatalogError(
                 f"catalog schema version {self.schema_version} is newer than this toolkit "
@@ -353,6 +367,9 @@ class Catalog:
                 where=str(self.path),
                 hint="upgrade the toolkit",
             )
+
+    def _migrate(self) -> None:
+        self._check_version()
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):

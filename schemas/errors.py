@@ -6,6 +6,8 @@ The CLIs turn any :class:`MFError` into one clear line on stderr and exit code 2
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MFError(Exception):
     """Base class of every error the toolkit raises on purpose.
@@ -80,6 +82,9 @@ class CatalogCorrupt(CatalogError):
             "(or sqlite3's .recover) and pass --catalog recovered.sqlite, or restore it from a copy",
         )
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # picklable: sent back by cluster workers
+        return type(self), (self.path, self.detail)
+
 
 class LocalFault(MFError):
     """This machine could not do its part: the disk is full, a file may not be written, no file
@@ -94,6 +99,15 @@ class LocalFault(MFError):
     def __init__(self, reason: str, path: str | None, detail: str, *, hint: str | None = None) -> None:
         self.reason, self.path, self.detail = reason, path, detail
         super().__init__(f"{reason.replace('_', ' ')} ({detail})", where=path, hint=hint)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable: sent back by cluster workers
+        return _local_fault, (type(self), self.reason, self.path, self.detail, self.hint)
+
+
+def _local_fault(
+    cls: type[LocalFault], reason: str, path: str | None, detail: str, hint: str | None
+) -> LocalFault:
+    return cls(reason, path, detail, hint=hint)
 
 
 class ModelError(MFError):

@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
-pytest_plugins = ["tests.world_fixtures"]
+pytest_plugins = ["tests.world_fixtures", "tests.ray_fixtures"]
 
 # Property-based tests (hypothesis): the same examples on every run and machine, so the suite
 # passes or fails the same any day; HYPOTHESIS_PROFILE=explore draws fresh random examples.

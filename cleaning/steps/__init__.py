@@ -5,5 +5,5 @@
 :class:`~cleaning.steps.base.Step`: ``run(state, ctx) -> StepReport`` on the run's typed
 :class:`~cleaning.steps.state.CleaningState`. The registry (name -> class) is
 :data:`cleaning.steps.registry.STEPS`; per-file work goes through
-:mod:`cleaning.steps.executor`.
+one executor (:mod:`movingfashion.executors`, ``StepContext.map``).
 """

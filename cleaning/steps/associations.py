@@ -33,6 +33,7 @@ class AssociationsStep(Step):
             margin=cfg.contest_margin,
             cache=ctx.cache,
             skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
+            executor=ctx.executor,
         )
         flagged = sorted({(f.source, f.source_id) for f in res.flags})
         for source, source_id in flagged:

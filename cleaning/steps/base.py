@@ -9,17 +9,21 @@ the executor for per-file work and the pair scorer (:meth:`StepContext.pair_scor
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from cleaning.associations import PairScorer
 from cleaning.config import CleaningConfig
 from cleaning.steps.cache import ResultCache
-from cleaning.steps.executor import Executor
 from cleaning.steps.state import CleaningState
+from movingfashion.executors import Executor, Outcome
 from schemas.catalog import Catalog
 from schemas.paths import resolve_under
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -40,6 +44,28 @@ class StepContext:
     cache: ResultCache
     executor: Executor
     scorer: PairScorer | None = None
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        desc: str,
+        unit: str = "video",
+        record: Callable[[int, Outcome[R]], None] | None = None,
+    ) -> list[Outcome[R]]:
+        """``fn`` over ``tasks`` through the executor (one outcome per task, in order).
+
+        ``record(i, outcome)`` stores a result as soon as it arrives (in the result cache); the
+        cache is saved now and then meanwhile, so a killed run resumes from what was recorded.
+        """
+
+        def on_outcome(i: int, outcome: Outcome[R]) -> None:
+            if record is not None:
+                record(i, outcome)
+            self.cache.checkpoint()
+
+        return self.executor.map(fn, tasks, desc=desc, unit=unit, on_outcome=on_outcome)
 
     def pair_scorer(self) -> PairScorer | None:
         """The matcher of the association check and the carousel pick: the one given, else the

@@ -16,8 +16,8 @@ from typing import Any
 from cleaning.config import ProbeConfig
 from cleaning.probe import probe_image, probe_video
 from cleaning.steps.base import Step, StepContext, StepReport
-from cleaning.steps.executor import describe
 from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoState
+from movingfashion.executors import Outcome, describe
 from schemas.atomic import sha256_file
 from schemas.errors import MFError
 from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
@@ -85,7 +85,7 @@ class ProbeStep(Step):
             except MFError as exc:
                 state.fail(it.key, self.name, describe(exc))
         unhashed = [j for mine in jobs.values() for j in mine if j.sha is None]
-        outcomes = ctx.executor.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
+        outcomes = ctx.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
         for j, out in zip(unhashed, outcomes, strict=True):
             if out.ok:
                 j.sha = out.value
@@ -108,11 +108,16 @@ class ProbeStep(Step):
         tasks = [
             ProbeTask(js[0].path, js[0].asset.kind == AssetKind.VIDEO, ctx.cfg.probe) for js in todo.values()
         ]
-        outcomes = ctx.executor.map(probe_file, tasks, desc="probe", unit="file")
+        shas = [js[0].sha for js in todo.values()]
+
+        def record(i: int, out: Outcome[dict[str, Any]]) -> None:
+            if out.ok:
+                ctx.cache.put(shas[i], "probe", out.value)
+
+        outcomes = ctx.map(probe_file, tasks, desc="probe", unit="file", record=record)
         for (task_key, js), out in zip(todo.items(), outcomes, strict=True):
             if out.ok:
                 results[task_key] = out.value
-                ctx.cache.put(js[0].sha, "probe", out.value)
             else:
                 for j in js:
                     state.fail(j.item.key, self.name, f"{j.asset.path}: {out.error}")

@@ -29,6 +29,7 @@ from cleaning.steps.state import (
     item_key,
     partition_of,
 )
+from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image
 from schemas.items import AssetKind, MediaAsset, Status
 
@@ -125,7 +126,12 @@ class ShopImagesStep(Step):
             PickTask(ctx.path(j.video.path), tuple(ctx.path(a.path) for a in j.candidates), scorer)
             for j in todo
         ]
-        outcomes = ctx.executor.map(pick_file, tasks, desc="shop pick", unit="item")
+
+        def record(i: int, out: Outcome[dict[str, Any]]) -> None:
+            if out.ok and (scorer is None or scorer_tag(scorer)):
+                ctx.cache.put(todo[i].video.sha256, todo[i].cache_key, out.value)
+
+        outcomes = ctx.map(pick_file, tasks, desc="shop pick", unit="item", record=record)
         fresh = dict(zip((j.item.key for j in todo), outcomes, strict=True))
         picked = 0
         for j in jobs:
@@ -136,8 +142,6 @@ class ShopImagesStep(Step):
                     state.fail(j.item.key, self.name, str(out.error))
                     continue
                 pick = out.value
-                if scorer is None or scorer_tag(scorer):
-                    ctx.cache.put(j.video.sha256, j.cache_key, pick)
             self._take(state, ctx, j, pick)
             picked += 1
         return picked
@@ -182,12 +186,16 @@ class ShopImagesStep(Step):
             if ctx.cache.get(a.sha256, "phash") is None or ctx.cache.get(a.sha256, "colour") is None:
                 todo.setdefault(a.sha256, a)
         tasks = [SignatureTask(ctx.path(a.path), ctx.cfg.dedup.crop_fraction) for a in todo.values()]
-        outcomes = ctx.executor.map(signature_file, tasks, desc="shop images", unit="image")
-        for sha, out in zip(todo, outcomes, strict=True):
+        shas = list(todo)
+
+        def record(i: int, out: Outcome[tuple[str, list[int]]]) -> None:
             if out.ok:
-                ctx.cache.put(sha, "phash", out.value[0])
-                ctx.cache.put(sha, "colour", out.value[1])
-            else:
+                ctx.cache.put(shas[i], "phash", out.value[0])
+                ctx.cache.put(shas[i], "colour", out.value[1])
+
+        outcomes = ctx.map(signature_file, tasks, desc="shop images", unit="image", record=record)
+        for sha, out in zip(todo, outcomes, strict=True):
+            if not out.ok:
                 for key in [k for k, a in shops.items() if a.sha256 == sha]:
                     state.fail(key, self.name, f"{shops.pop(key).path}: {out.error}")
         records = [

@@ -3,7 +3,8 @@
 A split-screen video gets the moving half as its ``crop``; an item without a collected shop
 image gets the still half as one (``shop-recovered.png`` beside the video, url
 ``splitscreen:<video>``; an existing file is never overwritten). Detections are cached by
-SHA-256 (:mod:`cleaning.splitscreen` explains the rule).
+SHA-256 (:mod:`cleaning.splitscreen` explains the rule). The detection hands the still half back
+and this process writes it (workers on other machines write nothing).
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cleaning.config import SplitScreenConfig
 from cleaning.splitscreen import detect_split_screen_file
 from cleaning.steps.base import Step, StepContext, StepReport
-from cleaning.steps.executor import Outcome
 from cleaning.steps.state import SPLITSCREEN_URL, CleaningState, VideoState
+from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image, write_image
 from schemas.atomic import sha256_file
 from schemas.faults import reraise_local_fault
@@ -32,24 +35,32 @@ class SplitScreenTask:
     path: Path
     frames: int
     cfg: SplitScreenConfig
-    #: where to save the still half when the video is split and the file does not exist yet
+    #: where the still half goes when the video is split and the file does not exist yet
     shop_png: Path | None = None
 
 
-def detect_file(task: SplitScreenTask) -> dict[str, Any]:
-    """The cached form of a detection (``found`` and the layout and boxes); saves the still half."""
+@dataclass(frozen=True)
+class Detection:
+    """A detection's cached form (``found``, layout and boxes) and, when the task asked for it,
+    the still half to save as the item's shop image."""
+
+    result: dict[str, Any]
+    still_image: np.ndarray | None = None
+
+
+def detect_file(task: SplitScreenTask) -> Detection:
+    """Detect a split-screen layout in one video (writes nothing)."""
     det = detect_split_screen_file(task.path, task.frames, task.cfg)
     if det is None:
-        return {"found": False}
-    if task.shop_png is not None and not task.shop_png.is_file():
-        write_image(task.shop_png, det.still_image)
-    return {
+        return Detection({"found": False})
+    result = {
         "found": True,
         "layout": det.layout,
         "still_half": det.still_half,
         "still_box": det.still_box,
         "moving_box": det.moving_box,
     }
+    return Detection(result, det.still_image if task.shop_png is not None else None)
 
 
 def recovered_shop_path(video_path: str) -> str:
@@ -75,7 +86,7 @@ class SplitScreenStep(Step):
                 continue
             res = ctx.cache.get(v.asset.sha256, "splitscreen")
             if res is None:
-                res = out.value
+                res = out.value.result
                 ctx.cache.put(v.asset.sha256, "splitscreen", res)
             if not res["found"]:
                 continue
@@ -94,7 +105,20 @@ class SplitScreenStep(Step):
             shop = None if state.items[v.owner].has_shop() else ctx.path(recovered_shop_path(path))
             if cached is None or (cached["found"] and shop is not None and not shop.is_file()):
                 tasks[path] = SplitScreenTask(ctx.path(path), v.probe.frames, ctx.cfg.splitscreen, shop)
-        outcomes = ctx.executor.map(detect_file, list(tasks.values()), desc="split-screen")
+        todo = list(tasks.values())
+        shas = [state.videos[path].asset.sha256 for path in tasks]
+
+        def record(i: int, out: Outcome[Detection]) -> None:
+            """Save the still half first, then cache the detection (a cached split without its
+            file is detected again)."""
+            if not out.ok:
+                return
+            shop = todo[i].shop_png
+            if out.value.still_image is not None and shop is not None and not shop.is_file():
+                write_image(shop, out.value.still_image)
+            ctx.cache.put(shas[i], "splitscreen", out.value.result)
+
+        outcomes = ctx.map(detect_file, todo, desc="split-screen", record=record)
         return dict(zip(tasks, outcomes, strict=True))
 
     def _recover_shop(self, state: CleaningState, ctx: StepContext, v: VideoState) -> bool:

@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cleaning.config import DedupConfig
 from cleaning.dedup import VideoRecord, find_video_duplicates
 from cleaning.fingerprint import VideoFingerprint, fingerprint_video
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import CleaningState, VideoState, partition_of
+from movingfashion.executors import Outcome
 from schemas.errors import MediaError
 from schemas.items import AssetKind, Status
 
@@ -103,7 +105,18 @@ class VideoDuplicatesStep(Step):
             )
             for v in todo.values()
         ]
-        results = dict(zip(todo, ctx.executor.map(fingerprint_file, tasks, desc="fingerprint"), strict=True))
+        shas = [v.asset.sha256 for v in todo.values()]
+
+        def record(i: int, out: Outcome[Fingerprint]) -> None:
+            if not out.ok:
+                return
+            if out.value.corrupt is not None:
+                ctx.cache.put(shas[i], "probe", _corrupt_probe(out.value.corrupt))
+            else:
+                ctx.cache.put(shas[i], "fingerprint", out.value.fingerprint.to_json())
+
+        outcomes = ctx.map(fingerprint_file, tasks, desc="fingerprint", record=record)
+        results = dict(zip(todo, outcomes, strict=True))
         for path, v in list(state.videos.items()):
             if v.fingerprint is not None or state.items[v.owner].failure is not None:
                 continue
@@ -114,15 +127,19 @@ class VideoDuplicatesStep(Step):
                 self._reject_corrupt(state, ctx, v, out.value.corrupt)
             else:
                 v.fingerprint = out.value.fingerprint
-                ctx.cache.put(v.asset.sha256, "fingerprint", v.fingerprint.to_json())
 
     @staticmethod
     def _reject_corrupt(state: CleaningState, ctx: StepContext, v: VideoState, message: str) -> None:
-        ctx.cache.put(v.asset.sha256, "probe", {"ok": False, "reason": f"corrupt: {message}", "probe": None})
+        """The video's probe becomes a rejection (cached by ``record`` as the result came in)."""
         bad = v.asset.model_copy(update={"status": Status.REJECTED, "reason": f"probe: corrupt: {message}"})
         it = state.items[v.owner]
         it.assets = [bad if a.kind == AssetKind.VIDEO and a.path == bad.path else a for a in it.assets]
         del state.videos[v.asset.path]
+
+
+def _corrupt_probe(message: str) -> dict[str, Any]:
+    """The cached probe of a video that does not decode at its fingerprint frames."""
+    return {"ok": False, "reason": f"corrupt: {message}", "probe": None}
 
 
 def _record(path: str, v: VideoState, ctx: StepContext) -> VideoRecord:

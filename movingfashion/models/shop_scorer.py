@@ -6,9 +6,11 @@ the embedded default weights unless ``mf clean --matcher FILE`` names others.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +18,8 @@ import torch
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource
 from movingfashion.models.crops import crops_from_frames
-from movingfashion.models.detectors import DetectorConfig, build_detector
-from movingfashion.models.matchrcnn import load_matcher
+from movingfashion.models.detectors import Detector, DetectorConfig, build_detector
+from movingfashion.models.matchrcnn import SingleFrameMatcher, load_matcher
 
 
 class VideoShopScorer:
@@ -26,7 +28,11 @@ class VideoShopScorer:
     ``frames`` evenly spaced frames; ``crop`` (x1, y1, x2, y2) scores that region of the frames
     only (the moving half of a split-screen video). Default embedded weights when none are given.
     0.0 when nothing is detected. Reuse one instance: models load once, and the detections of
-    the last ``keep`` videos are kept, so one video scored against several images is read once."""
+    the last ``keep`` videos are kept, so one video scored against several images is read once.
+
+    Pickling sends only the weight paths and settings (so a cluster worker gets it cheaply); the
+    copy loads the models on its first score, once per process.
+    """
 
     def __init__(
         self,
@@ -37,9 +43,14 @@ class VideoShopScorer:
         config: DetectorConfig | None = None,
         keep: int = 64,
     ) -> None:
-        self.detector = build_detector(detector, weights, config)
-        self.matcher = load_matcher(matcher, device=self.detector.device)
+        self._spec = (
+            None if matcher is None else str(Path(matcher).absolute()),
+            None if weights is None else str(Path(weights).absolute()),
+            detector,
+            None if config is None else config.model_dump_json(),
+        )
         self.frames = frames
+        self._models: tuple[Detector, SingleFrameMatcher] | None = _load_models(self._spec)
         self.keep = keep
         self._videos: dict[tuple[str, tuple[int, ...] | None], torch.Tensor | None] = {}
 
@@ -47,6 +58,26 @@ class VideoShopScorer:
     def tag(self) -> str:
         """Identifies the weights and settings behind the scores (a cache key)."""
         return f"{self.detector.version}|{self.matcher.tag}|{self.frames}"
+
+    @property
+    def detector(self) -> Detector:
+        return self._loaded()[0]
+
+    @property
+    def matcher(self) -> SingleFrameMatcher:
+        return self._loaded()[1]
+
+    def _loaded(self) -> tuple[Detector, SingleFrameMatcher]:
+        if self._models is None:
+            self._models = _load_models(self._spec)
+        return self._models
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"spec": self._spec, "frames": self.frames, "keep": self.keep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._spec, self.frames, self._models = state["spec"], state["frames"], None
+        self.keep, self._videos = state["keep"], {}
 
     @torch.no_grad()
     def _video_embeddings(self, video_path: str | os.PathLike[str], crop: Sequence[float] | None):
@@ -85,3 +116,15 @@ class VideoShopScorer:
         shop = read_image(shop_path)
         s = self.matcher.embed(crops_from_frames([shop], [None], self.matcher.crop_size))
         return float(self.matcher.score_matrix(s, emb).max())
+
+
+@functools.lru_cache(maxsize=2)
+def _load_models(
+    spec: tuple[str | None, str | None, str, str | None],
+) -> tuple[Detector, SingleFrameMatcher]:
+    """Detector and matcher of a scorer's spec, loaded once per process."""
+    matcher, weights, detector, config = spec
+    det = build_detector(
+        detector, weights, None if config is None else DetectorConfig.model_validate_json(config)
+    )
+    return det, load_matcher(matcher, device=det.device)

@@ -217,7 +217,8 @@ def test_exit_1_lists_failed_and_rejected_and_the_bar_counts_them_apart(mixed_sh
         (["tiktok", "@{tmp}/no/list.txt"], "no/list.txt"),
         (["instagram", "what-is-this"], "cannot read target"),
         (["tiktok", "{tmp}/info.json", "--shop-map", "{tmp}/none.csv"], "none.csv"),
-        (["netaporter", "--executor", "ray"], "Invalid value for '--executor'"),
+        (["netaporter", "--executor", "cluster"], "Invalid value for '--executor'"),
+        (["netaporter", "--ray-address", "127.0.0.1:1"], "--ray-address is only read by --executor ray"),
         (["netaporter", "--workers", "0"], "--workers"),
     ],
 )

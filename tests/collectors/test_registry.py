@@ -14,8 +14,8 @@ import pytest
 from collectors.base import Source
 from collectors.cli import collect
 from collectors.config import CollectConfig
-from collectors.executor import EXECUTORS
 from collectors.registry import registry, source_class
+from movingfashion.executors import EXECUTORS
 from schemas.errors import ConfigError, DataFormatError
 from schemas.items import SourceName
 

@@ -10,8 +10,8 @@ import pytest
 from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext
 from cleaning.steps.cache import ResultCache
-from cleaning.steps.executor import LocalExecutor
 from cleaning.steps.state import ItemState, VideoState
+from movingfashion.executors import LocalExecutor
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status, VideoProbe

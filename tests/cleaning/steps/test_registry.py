@@ -6,8 +6,8 @@ import pytest
 
 from cleaning.config import DEFAULT_STEPS, CleaningConfig
 from cleaning.steps.base import Step
-from cleaning.steps.executor import EXECUTORS
 from cleaning.steps.registry import STEPS, check_steps, load_cleaning_config, resolve_steps
+from movingfashion.executors import EXECUTORS
 from schemas.errors import ConfigError
 
 

@@ -47,3 +47,30 @@ def test_crops_equal_roi_align_over_the_whole_frame():
     ref = torch.cat(ref)
     assert got.shape == ref.shape == (6, 3, 24, 24)
     assert float((got - ref).abs().max()) < 1e-5
+
+
+def test_far_apart_boxes_are_cut_from_their_own_regions():
+    """Two small boxes at both ends of a wide frame: each gets its own region (less to convert),
+    and the crops are still those of RoIAlign on the whole frame."""
+    import torch
+    from torchvision.ops import roi_align
+
+    from movingfashion.models.crops import _regions
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (90, 400, 3), dtype=np.uint8)
+    boxes = np.array(
+        [[1.5, 10.2, 30.7, 50.1], [360.2, 40.0, 399.9, 89.6], [-5.0, 80.0, 12.0, 95.0]], np.float32
+    )
+    regions = _regions(boxes, 400, 90)
+    assert len(regions) == 3 and [r[4].tolist() for r in regions] == [[0], [1], [2]]
+    got = crops_from_frames([frame], [boxes], 16)
+    img = torch.from_numpy(frame).permute(2, 0, 1).float().div(255)[None]
+    r = torch.from_numpy(np.concatenate([np.zeros((3, 1), np.float32), boxes], 1))
+    ref = roi_align(img, r, (16, 16), 1.0, 2, True).clamp(0, 1)
+    # float32 sample positions round at ulp(400 px) ~3e-5 px in the frame but finer in a region:
+    # on noise (gradients up to 1 per pixel) that is a few 1e-5, far below one grey level (0.004)
+    assert float((got - ref).abs().max()) < 5e-5
+    # one box alone, or boxes close together: one region around all of them
+    assert len(_regions(boxes[:1], 400, 90)) == 1
+    assert len(_regions(np.array([[10, 10, 50, 50], [40, 20, 90, 60]], np.float32), 400, 90)) == 1

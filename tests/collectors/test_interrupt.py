@@ -1,4 +1,5 @@
-"""Executor backends by name: results, per-key caps, cancelling; Ctrl-C in the CLI."""
+"""Ctrl-C in the CLI: running items finish, the rest wait for the rerun (executor units:
+tests/movingfashion/test_executors.py)."""
 
 from __future__ import annotations
 
@@ -6,67 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-import pytest
-
-from collectors.executor import EXECUTORS, LocalExecutor, make_executor
-from schemas.errors import ConfigError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 from tests.collectors.test_cli import fast_config, list_page
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def test_registry_and_unknown_name():
-    assert "local" in EXECUTORS and isinstance(make_executor("local", 2), LocalExecutor)
-    with pytest.raises(ConfigError):
-        make_executor("ray-not-installed", 2)
-
-
-def test_results_errors_and_per_key_cap():
-    running: dict[str, int] = {"a": 0, "b": 0}
-    peak: dict[str, int] = {"a": 0, "b": 0}
-    lock = threading.Lock()
-
-    def task(key: str, n: int):
-        with lock:
-            running[key] += 1
-            peak[key] = max(peak[key], running[key])
-        time.sleep(0.02)
-        with lock:
-            running[key] -= 1
-        if n == 3:
-            raise ValueError("boom")
-        return n
-
-    ex = LocalExecutor(6, per_key=2)
-    for n in range(8):
-        key = "a" if n % 2 else "b"
-        ex.submit(lambda k=key, n=n: task(k, n), tag=n, key=key)
-    got = {}
-    while ex.pending:
-        for r in ex.results():
-            got[r.tag] = r
-    ex.close()
-    assert sorted(got) == list(range(8))
-    assert isinstance(got[3].error, ValueError) and got[5].value == 5
-    assert peak["a"] <= 2 and peak["b"] <= 2
-
-
-def test_cancel_pending():
-    ex = LocalExecutor(1)
-    gate = threading.Event()
-    ex.submit(gate.wait, tag="first")
-    for n in range(5):
-        ex.submit(lambda: None, tag=n)
-    assert ex.cancel_pending() == 5
-    gate.set()
-    tags = [r.tag for r in ex.results()]
-    ex.close()
-    assert tags == ["first"]
 
 
 def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):

@@ -1,0 +1,397 @@
+"""Collecting on a Ray cluster (``mf-collect --executor ray``); imported only then.
+
+* **Politeness holds cluster-wide.** One :class:`HostGate` actor per host is the only authority
+  on that host's rate (token bucket) and requests in flight (slots, held as leases); it also
+  keeps the origin's robots.txt, fetched by exactly one worker and read by all, and pauses the
+  host for everyone when one worker gets a ``Retry-After``. Every client of the run (the
+  driver's, for discovery, and each worker's) talks to hosts through a :class:`RayGate` on
+  these actors. A restarted worker hands back the leases its dead incarnation held.
+* **Only the driver writes the catalog.** A worker reads the rows of the item it collects from
+  a read-only :class:`CatalogReader` actor beside the catalog (on the driver's node); its writes
+  go into a scratch copy (so the task reads its own writes) and into a list of operations the
+  driver replays on the catalog when the result comes back (:func:`replay`). Files are written
+  under ``--root``, which must be the same shared folder on every node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from collectors.base import Source
+from collectors.config import CollectConfig, HttpConfig, normalize_host
+from collectors.core import Candidate, CollectContext, Outcome
+from collectors.guard import guarded_collect
+from collectors.hosts import HostPolicy
+from collectors.http import PoliteClient, RobotsRule, TokenBucket
+from collectors.registry import source_class
+from schemas.catalog import Catalog
+from schemas.errors import CatalogError, MFError
+from schemas.items import MediaAsset, SourceItem
+
+#: Seconds a worker may take to fetch a robots.txt before another worker takes over.
+ROBOTS_CLAIM_S = 120.0
+
+
+# ---------------------------------------------------------------------- host gates
+@ray.remote(num_cpus=0, max_concurrency=10_000)
+class HostGate:
+    """The one authority on a host's pacing for the whole cluster (an async actor)."""
+
+    def __init__(self, rate: float, burst: int, concurrency: int) -> None:
+        self.bucket = TokenBucket(rate, burst)
+        self.concurrency = concurrency
+        self.slots: asyncio.Semaphore | None = None
+        self.paused_until = 0.0
+        self.leases: dict[int, str] = {}
+        self.next_lease = 0
+        self.rules: dict[str, RobotsRule] = {}
+        self.claims: dict[str, tuple[str, float]] = {}
+
+    async def acquire(self, holder: str) -> int:
+        """Wait for a rate token (and any Retry-After pause), then a slot; returns the lease."""
+        if self.slots is None:
+            self.slots = asyncio.Semaphore(self.concurrency)
+        wait = max(self.bucket.reserve(), self.paused_until - time.monotonic())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self.slots.acquire()
+        self.next_lease += 1
+        self.leases[self.next_lease] = holder
+        return self.next_lease
+
+    async def release(self, lease: int) -> None:
+        if self.leases.pop(lease, None) is not None and self.slots is not None:
+            self.slots.release()
+
+    async def forget(self, holder: str) -> int:
+        """Hand back every lease and robots claim of ``holder`` (a worker that died)."""
+        mine = [lease for lease, h in self.leases.items() if h == holder]
+        for lease in mine:
+            await self.release(lease)
+        for origin in [o for o, (h, _) in self.claims.items() if h == holder]:
+            del self.claims[origin]
+        return len(mine)
+
+    async def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    async def slow_down(self, delay_s: float) -> None:
+        self.bucket.rate = min(self.bucket.rate, 1.0 / delay_s)
+        self.bucket.burst = 1
+        self.bucket.tokens = min(self.bucket.tokens, 1.0)
+
+    async def robots(self, origin: str, holder: str) -> RobotsRule | None:
+        """The origin's robots rule; None tells the caller to fetch it (one caller at a time)."""
+        while origin not in self.rules:
+            claim = self.claims.get(origin)
+            if claim is None or time.monotonic() > claim[1]:
+                self.claims[origin] = (holder, time.monotonic() + ROBOTS_CLAIM_S)
+                return None
+            await asyncio.sleep(0.02)
+        return self.rules[origin]
+
+    async def put_robots(self, origin: str, rule: RobotsRule | None) -> None:
+        """The fetched rule (None: the fetch failed, let another worker try)."""
+        self.claims.pop(origin, None)
+        if rule is not None:
+            self.rules[origin] = rule
+
+    async def stats(self) -> dict[str, Any]:
+        return {"leases": len(self.leases), "rules": sorted(self.rules), "rate": self.bucket.rate}
+
+
+@ray.remote(num_cpus=0)
+class GateRegistry:
+    """Makes (once) and hands out the :class:`HostGate` of each host."""
+
+    def __init__(self, cfg: HttpConfig) -> None:
+        self.cfg = cfg
+        self.gates: dict[str, Any] = {}
+
+    def gate(self, host: str) -> Any:
+        if host not in self.gates:
+            c = self.cfg
+            self.gates[host] = HostGate.remote(c.rate_per_host, c.burst_per_host, c.max_concurrency_per_host)
+        return self.gates[host]
+
+    def hosts(self) -> list[str]:
+        return sorted(self.gates)
+
+    def forget(self, holder: str) -> int:
+        return sum(ray.get([g.forget.remote(holder) for g in self.gates.values()]))
+
+
+class RayGate:
+    """A client's side of the cluster's host gates (implements :class:`collectors.http.HostGate`)."""
+
+    def __init__(self, registry: Any, holder: str) -> None:
+        self.registry, self.holder = registry, holder
+        self._gates: dict[str, Any] = {}
+
+    def _gate(self, host: str) -> Any:
+        gate = self._gates.get(host)
+        if gate is None:
+            gate = self._gates[host] = ray.get(self.registry.gate.remote(host))
+        return gate
+
+    @contextlib.contextmanager
+    def turn(self, host: str) -> Iterator[None]:
+        gate = self._gate(host)
+        lease = ray.get(gate.acquire.remote(self.holder))
+        try:
+            yield
+        finally:
+            gate.release.remote(lease)
+
+    def robots(self, origin: str, fetch: Callable[[], RobotsRule]) -> RobotsRule:
+        gate = self._gate(normalize_host(urlsplit(origin).netloc))
+        while True:
+            rule = ray.get(gate.robots.remote(origin, self.holder))
+            if rule is not None:
+                return rule
+            try:
+                rule = fetch()
+            except BaseException:
+                ray.get(gate.put_robots.remote(origin, None))
+                raise
+            ray.get(gate.put_robots.remote(origin, rule))
+            return rule
+
+    def slow_down(self, host: str, delay_s: float) -> None:
+        ray.get(self._gate(host).slow_down.remote(delay_s))
+
+    def pause(self, host: str, seconds: float) -> None:
+        self._gate(host).pause.remote(seconds)
+
+
+# ---------------------------------------------------------------------- the catalog
+@ray.remote(num_cpus=0)
+class CatalogReader:
+    """Reads the driver's catalog (read-only), one item with its assets at a time."""
+
+    def __init__(self, path: str) -> None:
+        self.catalog = Catalog(path, read_only=True)
+
+    def item(self, source: str, source_id: str) -> tuple[Any, list[MediaAsset]]:
+        return self.catalog.get_item(source, source_id), self.catalog.assets(
+            source=source, source_id=source_id
+        )
+
+
+#: Catalog writes a collect task may make; the driver replays exactly these.
+WRITES = ("upsert_items", "upsert_assets", "set_item_state", "log_event")
+
+
+class CatalogView:
+    """The catalog as a collect worker sees it (see the module docstring).
+
+    Reads and writes are per item: the item's rows are copied from the reader into a scratch
+    catalog on first touch; every write is applied there and recorded for :func:`replay`.
+    """
+
+    def __init__(self, reader: Any) -> None:
+        self.reader = reader
+        self.ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._scratch: Catalog | None = None
+        self._loaded: set[tuple[str, str]] = set()
+
+    def begin(self) -> None:
+        """A fresh view for the next task."""
+        self.end()
+        self._scratch = Catalog(":memory:")
+
+    def end(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+        """The writes the task made (for the driver); the view is empty afterwards."""
+        ops, self.ops = self.ops, []
+        if self._scratch is not None:
+            self._scratch.close()
+        self._scratch, self._loaded = None, set()
+        return ops
+
+    @property
+    def scratch(self) -> Catalog:
+        if self._scratch is None:
+            self.begin()
+        assert self._scratch is not None
+        return self._scratch
+
+    def _load(self, source: Any, source_id: str) -> None:
+        key = (str(source), source_id)
+        if key in self._loaded:
+            return
+        row, assets = ray.get(self.reader.item.remote(*key))
+        if row is not None:
+            state = {
+                c: getattr(row, c)
+                for c in ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
+            }
+            self.scratch.upsert_items([row.item], **state)
+        if assets:
+            self.scratch.upsert_assets(assets)
+        self._loaded.add(key)
+
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self.scratch, name)(*args, **kwargs)
+        self.ops.append((name, args, kwargs))
+        return result
+
+    # -- reads -----------------------------------------------------------------------
+    def get_item(self, source: str, source_id: str) -> Any:
+        self._load(source, source_id)
+        return self.scratch.get_item(source, source_id)
+
+    def assets(
+        self,
+        *,
+        source: str | None = None,
+        source_id: str | None = None,
+        kind: Any = None,
+        status: str | None = None,
+    ) -> list[MediaAsset]:
+        if source is None or source_id is None:
+            raise CatalogError("a collect worker reads the assets of one item at a time", where="catalog")
+        self._load(source, source_id)
+        return self.scratch.assets(source=source, source_id=source_id, kind=kind, status=status)
+
+    # -- writes ----------------------------------------------------------------------
+    def upsert_items(self, items: Iterable[SourceItem], **state: Any) -> int:
+        rows = list(items)
+        for it in rows:
+            self._load(it.source, it.source_id)
+        return self._write("upsert_items", rows, **state)
+
+    def upsert_item(self, item: SourceItem, **state: Any) -> None:
+        self.upsert_items([item], **state)
+
+    def upsert_assets(self, assets: Iterable[MediaAsset]) -> int:
+        rows = list(assets)
+        for a in rows:
+            self._load(a.source, a.source_id)
+        return self._write("upsert_assets", rows)
+
+    def upsert_asset(self, asset: MediaAsset) -> None:
+        self.upsert_assets([asset])
+
+    def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
+        self._load(source, source_id)
+        self._write("set_item_state", source, source_id, **state)
+
+    def log_event(
+        self, stage: str, message: str, source: str | None = None, source_id: str | None = None
+    ) -> None:
+        self.ops.append(("log_event", (stage, message, source, source_id), {}))
+
+
+def replay(catalog: Any, ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> None:
+    """Apply a worker's recorded writes to the catalog, in the order the worker made them."""
+    for name, args, kwargs in ops:
+        if name not in WRITES:
+            raise CatalogError(f"a worker asked for catalog operation {name!r}", where="catalog")
+        getattr(catalog, name)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------- the workers
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker needs to make its own copy of the run's source."""
+
+    source: str
+    options: dict[str, Any]
+    cfg: CollectConfig
+    root: str
+    retry_rejected: bool
+    policy: HostPolicy
+    reader: Any
+    gates: Any
+
+
+@dataclass
+class CollectWorker:
+    """A worker's state: its source (own client, own catalog view)."""
+
+    source: Source
+    view: CatalogView
+    client: PoliteClient
+
+
+@dataclass
+class Collected:
+    """What a worker sends back for one candidate."""
+
+    outcome: Outcome
+    ops: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    fault: MFError | None = None  # the local fault or catalog damage that halted this worker
+
+
+def start_worker(spec: WorkerSpec) -> CollectWorker:
+    """Pool setup on a worker: a client on the cluster's gates and the source on a catalog view.
+    A restarted worker first hands back what its previous incarnation held."""
+    holder = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
+    ray.get(spec.gates.forget.remote(holder))
+    client = PoliteClient(spec.cfg.http, policy=spec.policy, pool_size=8, gate=RayGate(spec.gates, holder))
+    view = CatalogView(spec.reader)
+    ctx = CollectContext(spec.root, view, spec.cfg, client, retry_rejected=spec.retry_rejected)  # type: ignore[arg-type]
+    return CollectWorker(source_class(spec.source)(ctx, **spec.options), view, client)
+
+
+def collect_remote(worker: CollectWorker, cand: Candidate) -> Collected:
+    """Collect one (packed) candidate; the catalog writes come back as operations."""
+    worker.view.begin()
+    stats = worker.client.stats
+    requests, retries = stats["requests"], stats["retries"]
+    out = guarded_collect(worker.source, worker.source.unpack(cand))
+    ops = worker.view.end()
+    return Collected(
+        out, ops, stats["requests"] - requests, stats["retries"] - retries, worker.source.ctx.fault
+    )
+
+
+class CollectCluster:
+    """The Ray side of one run: the gate registry and the catalog reader (both ended by close)."""
+
+    def __init__(self, http: HttpConfig) -> None:
+        self.driver_node = ray.get_runtime_context().get_node_id()
+        self.gates = GateRegistry.remote(http)
+        self.reader: Any = None
+
+    def gate(self) -> RayGate:
+        """The gate of the driver's own client (discovery)."""
+        return RayGate(self.gates, f"driver-{os.getpid()}")
+
+    def worker_setup(self, source: Source, options: dict[str, Any]) -> Callable[[], CollectWorker]:
+        """The pool setup making workers like ``source`` (its catalog read beside the driver)."""
+        ctx = source.ctx
+        catalog_path = Path(ctx.catalog.path).absolute()
+        here = NodeAffinitySchedulingStrategy(self.driver_node, soft=False)
+        self.reader = CatalogReader.options(scheduling_strategy=here).remote(str(catalog_path))
+        spec = WorkerSpec(
+            str(source.name),
+            dict(options),
+            ctx.cfg,
+            str(Path(ctx.root).absolute()),
+            ctx.retry_rejected,
+            source.client.policy,
+            self.reader,
+            self.gates,
+        )
+        return partial(start_worker, spec)
+
+    def close(self) -> None:
+        for actor in (self.reader, self.gates):
+            if actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.kill(actor)

@@ -1,0 +1,55 @@
+"""One candidate collected without raising: what the run loop (:mod:`collectors.runner`) and a
+cluster worker (:mod:`collectors.cluster`) call per item."""
+
+from __future__ import annotations
+
+import logging
+
+from collectors.base import Source
+from collectors.core import Candidate, Outcome, safe_id, status_for
+from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
+from schemas.faults import as_local_fault, local_reason
+
+log = logging.getLogger("collectors")
+
+
+def guarded_collect(source: Source, cand: Candidate) -> Outcome:
+    """``source.collect`` that never raises: a bug or bad input becomes a failed item; a local
+    fault (disk full, ...) or a damaged catalog also halts the run (:meth:`CollectContext.halt`)."""
+    sid = safe_id(cand.raw_id) or "?"
+    try:
+        return source.collect(cand)
+    except CatalogCorrupt as exc:
+        source.ctx.halt(exc)
+        return Outcome(sid, "failed", "catalog_damaged", path=exc.path)
+    except LocalFault as exc:
+        return _local_fault(source, sid, exc)
+    except FetchError as exc:
+        catalog = source.ctx.catalog
+        if sid != "?" and catalog.get_item(str(source.name), sid) is not None:
+            catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
+        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
+    except MFError as exc:
+        log.warning("%s %s: %s", source.name, cand.raw_id, exc)
+        return Outcome(sid, "failed", type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
+        if local_reason(exc) is not None:
+            fault = as_local_fault(exc)
+            assert fault is not None
+            return _local_fault(source, sid, fault)
+        log.exception("%s %s: unexpected error", source.name, cand.raw_id)
+        return Outcome(sid, "failed", f"internal_error:{type(exc).__name__}")
+
+
+def _local_fault(source: Source, sid: str, fault: LocalFault) -> Outcome:
+    """Halt the run; record the item ``failed`` with the fault's reason when the catalog still
+    takes writes (a rerun retries it either way: it is not done)."""
+    ctx = source.ctx
+    ctx.halt(fault)
+    if sid != "?":
+        try:
+            if ctx.catalog.get_item(str(source.name), sid) is not None:
+                ctx.catalog.set_item_state(str(source.name), sid, status="failed", reason=fault.reason)
+        except MFError as exc:
+            log.info("%s/%s: not recorded (%s)", source.name, sid, exc)
+    return Outcome(sid, "failed", fault.reason, path=fault.path)

@@ -1,0 +1,198 @@
+"""The executor contract: :class:`Executor` (``map`` and ``pool``), :class:`Pool`, results.
+
+``map(fn, tasks)`` runs a picklable function over picklable tasks and returns one
+:class:`Outcome` per task, in task order (``imap``: as they finish); an exception in one task becomes that task's
+``error`` (one line, :func:`describe`), the others go on; a local fault (:mod:`schemas.faults`:
+disk full, no permission, no file handle) is no task's fault and stops the map.
+``pool(fn, setup=...)`` gives workers that each build their state once (``setup()``) and then
+run ``fn(state, task)`` on the tasks submitted to the pool; :meth:`Pool.results` yields :class:`TaskResult` as tasks
+finish, with the exception a task raised (``error``) instead of a value.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from schemas.errors import MFError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[R]):
+    """The result of one mapped task, or why it failed."""
+
+    value: R | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming an error: the toolkit's own errors as they render, others with their type."""
+    return str(exc) if isinstance(exc, MFError) else f"{type(exc).__name__}: {exc}"
+
+
+class WorkerLostError(RuntimeError):
+    """A worker died while running a task, more often than the executor retries."""
+
+
+@dataclass
+class TaskResult:
+    """What came back from one pool task: its tag, its value or the exception it raised, and the
+    node it ran on (``None`` in this process)."""
+
+    tag: Any
+    value: Any = None
+    error: BaseException | None = None
+    node: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    """What one pool worker reserves on a cluster (ignored by the local executor).
+
+    ``gpus`` may be a fraction (0.5: two workers share a GPU); ``custom`` are a cluster's own
+    resources (``{"big_disk": 1}``).
+    """
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    custom: dict[str, float] = field(default_factory=dict)
+
+
+class Pool(ABC):
+    """Workers with their state, fed one task at a time; results as they finish.
+
+    ``key`` (a host, ...) caps how many tasks with the same key run at once (``per_key`` of
+    :meth:`Executor.pool`).
+    """
+
+    @abstractmethod
+    def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
+        """Queue ``task``; its result carries ``tag``."""
+
+    @property
+    @abstractmethod
+    def pending(self) -> int:
+        """Tasks submitted whose result has not been yielded yet."""
+
+    @abstractmethod
+    def results(self, *, block: bool = True) -> Iterator[TaskResult]:
+        """Yield finished tasks; with ``block`` wait for at least one when any is pending."""
+
+    @abstractmethod
+    def cancel_pending(self) -> int:
+        """Drop the tasks not started yet; returns how many."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the workers (tasks still running are abandoned)."""
+
+    def drain(self) -> Iterator[TaskResult]:
+        """Every remaining result, as tasks finish."""
+        while self.pending:
+            yield from self.results(block=True)
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Executor(ABC):
+    """Runs a stage's per-item work; see the module docstring of :mod:`movingfashion.executors`."""
+
+    name: ClassVar[str]
+    #: True when workers are other processes, maybe on other machines: they share no memory
+    #: (or open files, or catalog connections) with the driver.
+    remote: ClassVar[bool] = False
+
+    def __init__(self, workers: int | None = None, *, show_progress: bool = False) -> None:
+        if workers is not None and workers < 1:
+            from schemas.errors import ConfigError
+
+            raise ConfigError(f"workers must be at least 1, got {workers}", where="--workers")
+        self.workers = workers
+        self.show_progress = show_progress
+        #: tasks run per node id (remote executors; empty locally)
+        self.nodes: Counter[str] = Counter()
+
+    # -- the two ways to run work ------------------------------------------------------
+    @abstractmethod
+    def pool(
+        self,
+        fn: Callable[..., Any],
+        *,
+        setup: Callable[[], Any] | None = None,
+        per_key: int | None = None,
+        resources: WorkerResources | None = None,
+        workers: int | None = None,
+    ) -> Pool:
+        """Workers running ``fn(state, task)`` with ``state = setup()`` built once per worker
+        (``fn(task)`` without ``setup``). ``workers`` overrides the executor's count."""
+
+    @abstractmethod
+    def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
+        """(task index, outcome) pairs in the order tasks finish."""
+
+    def imap(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
+        """``fn`` over ``tasks`` as :meth:`map` runs it (remote: in the same reused worker processes,
+        a function's module-level caches kept), yielding ``(task index, outcome)`` as tasks finish."""
+        tasks = list(tasks)
+        if tasks:
+            yield from self._map(fn, tasks)
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        tasks: Sequence[T],
+        *,
+        desc: str,
+        unit: str = "video",
+        on_outcome: Callable[[int, Outcome[R]], None] | None = None,
+    ) -> list[Outcome[R]]:
+        """``fn`` over ``tasks``: one outcome per task, in task order. ``on_outcome(i, outcome)``
+        is called in this process as each one arrives (to record it at once)."""
+        tasks = list(tasks)
+        if not tasks:  # everything came from a cache: no empty progress bar
+            return []
+        from schemas.cli_support import progress_bar
+
+        out: list[Outcome[R] | None] = [None] * len(tasks)
+        quiet = None if self.show_progress else True
+        bar: Any = progress_bar(desc=desc, total=len(tasks), unit=unit, disable=quiet)
+        try:
+            for i, outcome in self._map(fn, tasks):
+                out[i] = outcome
+                if on_outcome is not None:
+                    on_outcome(i, outcome)
+                bar.update(1)
+        finally:
+            bar.close()
+        return out  # type: ignore[return-value]
+
+    def gpu_count(self) -> float:
+        """GPUs the workers can use (0 here: a local run picks its own device)."""
+        return 0.0
+
+    def report(self) -> dict[str, Any]:
+        """What ran where: the backend's name and the tasks per node (for ``--json`` output)."""
+        return {"name": self.name, "nodes": dict(sorted(self.nodes.items()))}
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the executor holds (a Ray session it started)."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,466 @@
+"""The ``ray`` executor: tasks and actors on a Ray cluster (imported only when asked for).
+
+* :meth:`RayExecutor.map` sends the tasks in chunks as Ray tasks (``SPREAD`` over the nodes,
+  one CPU each); the function travels once through the object store and is kept per worker
+  process. A chunk whose worker dies is run again, up to ``max_retries`` times.
+* :meth:`RayExecutor.pool` starts one actor per worker (``SPREAD``; ``cpus``/``gpus``/custom
+  resources from :class:`~movingfashion.executors.base.WorkerResources`; a fractional GPU share
+  is allowed). Each actor runs ``setup()`` once, then tasks one at a time; the driver sends an
+  actor its next task only once the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps
+  the ``per_key`` cap across the cluster. A killed actor is restarted (``setup()`` again) and its
+  task retried, up to ``max_retries`` times; past that that task comes back as
+  :class:`~movingfashion.executors.base.WorkerLostError` and the actor gets no more work.
+
+:func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address
+is a :class:`~schemas.errors.ConfigError`, exit 2, before anything is written) or starts a local
+Ray for the run (stopped at :meth:`RayExecutor.close`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import socket
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import ray
+from ray.exceptions import RayActorError, RayError
+
+from movingfashion.executors.base import (
+    Executor,
+    Outcome,
+    Pool,
+    R,
+    T,
+    TaskResult,
+    WorkerLostError,
+    WorkerResources,
+    describe,
+)
+from movingfashion.executors.local import _attempt
+from schemas.errors import ConfigError
+from schemas.faults import reraise_local_fault
+
+log = logging.getLogger(__name__)
+
+#: Times a task is run again after its worker died (Ray's max_retries / max_restarts).
+MAX_RETRIES = 3
+#: Tasks queued per actor besides the running one: none. With a task queued behind the running
+#: one, a death cannot be pinned on a task: a task that finished just before the kill can lose its
+#: reply and be retried, and Ray retries a dead actor's tasks in any order, so an innocent task can
+#: run out of retries while the task that kills the worker is still being retried. With one task
+#: per actor, the task whose call fails is the one that was running. The round trip between two
+#: tasks is hidden instead by sending the next tasks before results are handed to the caller.
+QUEUE_PER_ACTOR = 0
+#: Chunks per worker a map is cut into (load balance vs per-task overhead).
+CHUNKS_PER_WORKER = 8
+#: Seconds to wait for pool workers to start (their setup included) before going on without them.
+STARTUP_TIMEOUT_S = 600.0
+
+
+# ---------------------------------------------------------------------- connecting
+def _endpoint(address: str, where: str) -> tuple[str, int] | None:
+    """(host, port) of a ``host:port`` or ``ray://host:port`` address; None for ``auto``."""
+    bare = address.removeprefix("ray://").strip()
+    if bare in ("auto", ""):
+        return None
+    host, sep, port = bare.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise ConfigError(
+            f"cannot read the Ray address {address!r}",
+            where=where,
+            hint="write it as HOST:PORT, e.g. 10.0.0.5:6379",
+        )
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, where: str, timeout_s: float = 5.0) -> None:
+    """A TCP connection to the cluster's address, so a wrong address fails in seconds."""
+    endpoint = _endpoint(address, where)
+    if endpoint is None:
+        return
+    try:
+        socket.create_connection(endpoint, timeout=timeout_s).close()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot reach the Ray cluster at {address} ({exc.strerror or type(exc).__name__})",
+            where=where,
+            hint="start one with `ray start --head`, fix the address, or unset it to run a local Ray",
+        ) from None
+
+
+def connect(address: str | None, *, where: str = "--ray-address", num_cpus: int | None = None) -> bool:
+    """Join the cluster at ``address`` or start a local Ray; True when this call did either
+    (the caller disconnects at the end), False when this process was connected already."""
+    if ray.is_initialized():
+        return False
+    quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if address and address != "local":
+        check_reachable(address, where)
+        try:
+            ray.init(address=address, **quiet)
+        except Exception as exc:  # noqa: BLE001 - Ray raises several kinds; all mean "cannot join"
+            raise ConfigError(
+                f"cannot join the Ray cluster at {address}: {describe(exc).splitlines()[0]}",
+                where=where,
+                hint="is a Ray head running there (`ray start --head`), of the same Ray version?",
+            ) from None
+        return True
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
+    return True
+
+
+def workers_that_fit(total: dict[str, float], res: WorkerResources) -> int | None:
+    """How many workers asking ``res`` fit in a cluster with ``total`` resources (None when a
+    worker reserves nothing). A GPU share of 0.5 fits two workers per GPU."""
+    asked = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
+    fits = [int(total.get(k, 0) // v) for k, v in asked.items() if v > 0]
+    return min(fits) if fits else None
+
+
+# ---------------------------------------------------------------------- worker side
+_FUNCTIONS: dict[str, Any] = {}
+
+
+def _function(ref: ray.ObjectRef) -> Any:
+    """The mapped function behind ``ref``, fetched once per worker process."""
+    key = ref.hex()
+    fn = _FUNCTIONS.get(key)
+    if fn is None:
+        if len(_FUNCTIONS) >= 8:
+            _FUNCTIONS.clear()
+        fn = _FUNCTIONS[key] = ray.get(ref)
+    return fn
+
+
+@ray.remote
+def _run_chunk(box: list[ray.ObjectRef], tasks: list[Any]) -> tuple[str, list[Outcome]]:
+    """Run a chunk of mapped tasks; the function ref comes in a list so Ray does not resolve it."""
+    fn = _function(box[0])
+    return ray.get_runtime_context().get_node_id(), [_attempt(fn, t) for t in tasks]
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else a RuntimeError with its description."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure
+        return RuntimeError(describe(exc))
+
+
+@ray.remote
+class _Worker:
+    """A pool worker: ``setup()`` once, then ``fn(state, task)`` per task."""
+
+    def __init__(self, fn: Callable[..., Any], setup: Callable[[], Any] | None) -> None:
+        self._fn, self._stateful = fn, setup is not None
+        self._state: Any = None
+        self._error: BaseException | None = None
+        self._node = ray.get_runtime_context().get_node_id()
+        if setup is not None:
+            try:
+                self._state = setup()
+            except Exception as exc:  # noqa: BLE001 - reported by ready()
+                self._error = _portable(exc)
+
+    def ready(self) -> tuple[str, BaseException | None, int]:
+        return self._node, self._error, os.getpid()
+
+    def run(self, task: Any) -> tuple[str, Any, BaseException | None]:
+        if self._error is not None:
+            return self._node, None, self._error
+        try:
+            value = self._fn(self._state, task) if self._stateful else self._fn(task)
+        except Exception as exc:  # noqa: BLE001 - handed to the driver as the task's error
+            return self._node, None, _portable(exc)
+        return self._node, value, None
+
+
+# ---------------------------------------------------------------------- driver side
+class RayPool(Pool):
+    """Actors fed by the driver: per-actor queue depth, per-key cap, results as they finish."""
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        setup: Callable[[], Any] | None,
+        *,
+        workers: int,
+        per_key: int | None,
+        resources: WorkerResources,
+        max_retries: int,
+        nodes: Counter[str],
+        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+    ) -> None:
+        opts: dict[str, Any] = {
+            "num_cpus": resources.cpus,
+            "max_restarts": max_retries,
+            "max_task_retries": max_retries,
+            "scheduling_strategy": "SPREAD",
+        }
+        if resources.gpus:
+            opts["num_gpus"] = resources.gpus
+        if resources.custom:
+            opts["resources"] = dict(resources.custom)
+        self.per_key = per_key or 1 << 30
+        self.nodes = nodes
+        # the function and the setup travel once through the object store; the pool keeps them in
+        # scope, so a restarted actor can be built again
+        self._args = (ray.put(fn), ray.put(setup))
+        self._actors = [_Worker.options(**opts).remote(*self._args) for _ in range(workers)]
+        self._alive = [True] * workers
+        self._load = [0] * workers
+        self.pids: list[int | None] = [None] * workers
+        self.worker_nodes: list[str | None] = [None] * workers
+        self._queue: deque[tuple[Any, Any, str | None]] = deque()
+        self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None]] = {}
+        self._keys: Counter[str] = Counter()
+        self._ready: deque[TaskResult] = deque()  # finished, not yet handed to the caller
+        try:
+            self._start(startup_timeout_s)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, timeout_s: float) -> None:
+        """Wait for the actors' setup; raise the first setup error; drop actors that never start."""
+        refs = {a.ready.remote(): i for i, a in enumerate(self._actors)}
+        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        errors: list[BaseException] = []
+        for ref in ready:
+            i = refs[ref]
+            try:
+                node, error, pid = ray.get(ref)
+            except RayError as exc:
+                errors.append(
+                    WorkerLostError(f"a worker died while starting: {describe(exc).splitlines()[0]}")
+                )
+                self._drop(i)
+                continue
+            if error is not None:
+                errors.append(error)
+                self._drop(i)
+            self.worker_nodes[i], self.pids[i] = node, pid
+        if errors:
+            raise errors[0]
+        for ref in late:
+            self._drop(refs[ref])
+        if late:
+            log.warning(
+                "%d of %d workers did not start within %.0fs (not enough free resources?); going on with %d",
+                len(late),
+                len(refs),
+                timeout_s,
+                len(ready),
+            )
+        if not ready:
+            raise ConfigError(
+                f"no worker started within {timeout_s:.0f}s",
+                where="--executor ray",
+                hint="the cluster lacks the CPUs/GPUs asked for each worker",
+            )
+
+    def _drop(self, i: int) -> None:
+        self._alive[i] = False
+        with contextlib.suppress(Exception):  # already gone
+            ray.kill(self._actors[i], no_restart=True)
+
+    @property
+    def workers(self) -> int:
+        return sum(self._alive)
+
+    def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
+        self._queue.append((task, tag, key))
+        self._dispatch()
+
+    @property
+    def pending(self) -> int:
+        return len(self._queue) + len(self._inflight) + len(self._ready)
+
+    def _free_actor(self) -> int | None:
+        best = None
+        for i, alive in enumerate(self._alive):
+            if (
+                alive
+                and self._load[i] <= QUEUE_PER_ACTOR
+                and (best is None or self._load[i] < self._load[best])
+            ):
+                best = i
+        return best
+
+    def _dispatch(self) -> None:
+        held: list[tuple[Any, Any, str | None]] = []
+        while self._queue:
+            i = self._free_actor()
+            if i is None:
+                break
+            task, tag, key = self._queue.popleft()
+            if key is not None and self._keys[key] >= self.per_key:
+                held.append((task, tag, key))
+                continue
+            ref = self._actors[i].run.remote(task)
+            self._inflight[ref] = (i, task, tag, key)
+            self._load[i] += 1
+            if key is not None:
+                self._keys[key] += 1
+        self._queue.extendleft(reversed(held))
+
+    def results(self, *, block: bool = True) -> Iterator[TaskResult]:
+        if not self._ready:
+            self._fetch(block)
+        while self._ready:  # popped one by one: a caller that stops early finds the rest next time
+            yield self._ready.popleft()
+
+    def _fetch(self, block: bool) -> None:
+        """Move the finished calls to ``_ready`` (waiting for one with ``block``)."""
+        self._dispatch()
+        if not self._inflight:
+            if self._queue and not any(self._alive):
+                while self._queue:
+                    _, tag, _ = self._queue.popleft()
+                    self._ready.append(TaskResult(tag, error=WorkerLostError("no worker left (all died)")))
+            return
+        refs = list(self._inflight)
+        done, _ = ray.wait(refs, num_returns=1, timeout=None if block else 0)
+        if done:
+            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+        self._ready.extend(self._collect(ref) for ref in done)
+        self._dispatch()  # the freed workers start their next task while the caller handles these
+
+    def _collect(self, ref: ray.ObjectRef) -> TaskResult:
+        """The result of a finished call, its worker freed (or retired, when it died)."""
+        i, _task, tag, key = self._inflight.pop(ref)
+        self._load[i] -= 1
+        if key is not None:
+            self._keys[key] -= 1
+        try:
+            node, value, error = ray.get(ref)
+        except RayActorError as exc:
+            # the actor was restarted and this task retried max_retries times; it is the task the
+            # actor was running (one task per actor at a time): it fails, the actor gets no more work
+            self._drop(i)
+            return TaskResult(tag, error=WorkerLostError(f"worker died: {describe(exc).splitlines()[0]}"))
+        except RayError as exc:
+            return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
+        self.nodes[node] += 1
+        return TaskResult(tag, value, error, node)
+
+    def cancel_pending(self) -> int:
+        n = len(self._queue)
+        self._queue.clear()
+        return n
+
+    def close(self) -> None:
+        self._queue.clear()
+        self._inflight.clear()
+        self._ready.clear()
+        for i in range(len(self._actors)):
+            if self._alive[i]:
+                self._drop(i)
+
+
+class RayExecutor(Executor):
+    """Tasks and actors on a Ray cluster (see the module docstring)."""
+
+    name = "ray"
+    remote = True
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        address: str | None = None,
+        show_progress: bool = False,
+        max_retries: int = MAX_RETRIES,
+        num_cpus: int | None = None,
+    ) -> None:
+        super().__init__(workers, show_progress=show_progress)
+        where = "--ray-address" if address else "RAY_ADDRESS"
+        self.address = address or os.environ.get("RAY_ADDRESS") or None
+        self.max_retries = max_retries
+        self._owns = connect(self.address, where=where, num_cpus=num_cpus)
+        self.driver_node = ray.get_runtime_context().get_node_id()
+
+    # -- sizes ---------------------------------------------------------------------
+    def capacity(self, res: WorkerResources) -> int | None:
+        """How many workers of this size the cluster holds (None: no limit, nothing reserved)."""
+        return workers_that_fit(ray.cluster_resources(), res)
+
+    def gpu_count(self) -> float:
+        return float(ray.cluster_resources().get("GPU", 0))
+
+    # -- work ----------------------------------------------------------------------
+    def pool(
+        self,
+        fn: Callable[..., Any],
+        *,
+        setup: Callable[[], Any] | None = None,
+        per_key: int | None = None,
+        resources: WorkerResources | None = None,
+        workers: int | None = None,
+    ) -> RayPool:
+        res = resources or WorkerResources()
+        cap = self.capacity(res)
+        if cap == 0:
+            raise ConfigError(
+                f"no node of the cluster can hold a worker asking {res.cpus:g} CPU, {res.gpus:g} GPU"
+                + "".join(f", {v:g} {k}" for k, v in res.custom.items()),
+                where="--executor ray",
+                hint="ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)",
+            )
+        n = workers or self.workers or cap or 4
+        if cap is not None and n > cap:
+            log.warning("%d workers asked, the cluster holds %d of this size: using %d", n, cap, cap)
+            n = cap
+        return RayPool(
+            fn,
+            setup,
+            workers=n,
+            per_key=per_key,
+            resources=res,
+            max_retries=self.max_retries,
+            nodes=self.nodes,
+        )
+
+    def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
+        workers = self.workers or self.capacity(WorkerResources()) or 1
+        n_chunks = min(len(tasks), workers * CHUNKS_PER_WORKER)
+        bounds = [round(k * len(tasks) / n_chunks) for k in range(n_chunks + 1)]
+        box = [ray.put(fn)]
+        run = _run_chunk.options(
+            num_cpus=1, max_retries=self.max_retries, retry_exceptions=False, scheduling_strategy="SPREAD"
+        )
+        pending = {
+            run.remote(box, list(tasks[a:b])): range(a, b)
+            for a, b in zip(bounds, bounds[1:], strict=False)
+            if b > a
+        }
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    idx = pending.pop(ref)
+                    try:
+                        node, outs = ray.get(ref)
+                    except RayError as exc:
+                        cause = getattr(exc, "cause", None)
+                        if isinstance(cause, BaseException):
+                            reraise_local_fault(cause)  # a worker's full disk stops the run, as locally
+                        lost = Outcome(error=f"WorkerLostError: {describe(exc).splitlines()[0]}")
+                        yield from ((i, lost) for i in idx)
+                        continue
+                    self.nodes[node] += len(idx)
+                    yield from zip(idx, outs, strict=True)
+        finally:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+
+    def close(self) -> None:
+        if self._owns and ray.is_initialized():
+            ray.shutdown()
+        self._owns = False

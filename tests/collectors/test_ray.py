@@ -1,0 +1,141 @@
+"""``mf-collect`` on Ray: the same catalog rows and files as a local run, and politeness that holds
+for the whole cluster (one gate per host: rate, requests in flight, robots.txt once, Retry-After)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import ray
+
+from collectors.api import collect
+from collectors.cluster import GateRegistry, RayGate
+from collectors.config import HttpConfig
+from schemas.catalog import Catalog
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+from tests.collectors.test_cli import list_page
+from tests.collectors.test_world import cfg_for
+from tests.ray_fixtures import catalog_rows, tree_bytes
+
+ROBOTS = "User-agent: *\nDisallow: /private\n"
+
+
+def run_all(base_url, fx, root, catalog, executor):
+    cfg = cfg_for(base_url).model_copy(update={"executor": executor})
+    runs = {
+        "netaporter": ([fx["sitemap"]], {}),
+        "tiktok": (fx["tiktok_info"], {"shop_map": fx["tiktok_shops"]}),
+        "instagram": (fx["instagram"], {}),
+        "urls": ([fx["urls"]], {}),
+    }
+    return {
+        name: collect(name, targets, root=root, catalog=catalog, cfg=cfg, workers=2, **extra)
+        for name, (targets, extra) in runs.items()
+    }
+
+
+def _figures(summary):
+    return (summary.ok, summary.failed, summary.rejected, summary.skipped, summary.files, summary.bytes)
+
+
+def _items(rows):
+    """Item rows without yt-dlp's extraction time (``metadata.epoch``: a timestamp)."""
+    out = []
+    for row in rows["items"]:
+        row = list(row)
+        for i, v in enumerate(row):
+            if isinstance(v, str) and v.startswith("{") and '"epoch"' in v:
+                data = json.loads(v)
+                data.get("metadata", {}).pop("epoch", None)
+                row[i] = json.dumps(data, sort_keys=True)
+        out.append(tuple(row))
+    return out
+
+
+def _files(root):
+    files = tree_bytes(root)
+    # yt-dlp's own download archive: one line per video, in the order they finished
+    return {k: sorted(v.splitlines()) if k.endswith(".ytdlp-archive.txt") else v for k, v in files.items()}
+
+
+def test_collect_on_ray_equals_local(ray_session, world_server, tmp_path):
+    fx = world_server.write_fixtures(tmp_path / "fixtures")
+    got = {}
+    for executor in ("local", "ray"):
+        root, cat = tmp_path / executor, tmp_path / f"{executor}.sqlite"
+        got[executor] = (
+            run_all(world_server.base_url, fx, root, cat, executor),
+            catalog_rows(cat),
+            _files(root),
+        )
+    (s_local, rows_local, files_local), (s_ray, rows_ray, files_ray) = got["local"], got["ray"]
+    assert {k: _figures(s) for k, s in s_ray.items()} == {k: _figures(s) for k, s in s_local.items()}
+    assert all(s.ok > 0 and s.failed == 0 for s in s_ray.values())
+    assert _items(rows_ray) == _items(rows_local) and rows_ray["assets"] == rows_local["assets"]
+    assert files_ray == files_local
+
+
+def _hold(registry, holder: str, host: str, hold_s: float) -> tuple[float, float]:
+    with RayGate(registry, holder).turn(host):
+        start = time.time()
+        time.sleep(hold_s)
+        return start, time.time()
+
+
+def _robots(registry, holder: str, origin: str, log: str) -> tuple:
+    def fetch():
+        time.sleep(0.3)
+        with open(log, "a") as fh:
+            fh.write(holder + "\n")
+        return ("text", ROBOTS)
+
+    return RayGate(registry, holder).robots(origin, fetch)
+
+
+def test_one_gate_per_host_for_the_whole_cluster(ray_session, tmp_path):
+    registry = GateRegistry.remote(
+        HttpConfig(rate_per_host=5.0, burst_per_host=1, max_concurrency_per_host=1)
+    )
+    hold, robots = ray.remote(num_cpus=0)(_hold), ray.remote(num_cpus=0)(_robots)
+    try:
+        # requests in flight and rate: three processes, one slot, a token every 0.2 s
+        spans = sorted(ray.get([hold.remote(registry, f"w{i}", "shop.example", 0.1) for i in range(3)]))
+        assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False)), spans
+        assert all(b[0] - a[0] >= 0.18 for a, b in zip(spans, spans[1:], strict=False)), spans
+        # robots.txt: fetched by one worker, read by all
+        log = tmp_path / "robots.log"
+        rules = ray.get([robots.remote(registry, f"w{i}", "http://shop.example", str(log)) for i in range(3)])
+        assert rules == [("text", ROBOTS)] * 3 and len(log.read_text().splitlines()) == 1
+        # Retry-After seen by one: nobody sends to that host until it has passed
+        RayGate(registry, "driver").pause("shop.example", 1.0)
+        paused_at = time.time()
+        starts = ray.get([hold.remote(registry, f"w{i}", "shop.example", 0.0) for i in range(2)])
+        assert min(s for s, _ in starts) >= paused_at + 0.9
+        # a worker that died holding a slot: its restart hands the slot back
+        gate = ray.get(registry.gate.remote("other.example"))
+        ray.get(gate.acquire.remote("dead-worker"))
+        assert ray.get(registry.forget.remote("dead-worker")) == 1
+        assert ray.get(gate.acquire.remote("w1"), timeout=30) > 0
+    finally:
+        ray.kill(registry)
+
+
+def test_robots_is_read_once_by_a_ray_run_and_items_match_local(ray_session, tmp_path):
+    ids = [str(300 + i) for i in range(4)]
+    with FakeSite() as site:
+        list_page(site, ids)
+        site.routes["/robots.txt"] = Route(ROBOTS.encode(), content_type="text/plain")
+        for i in ids:
+            site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
+                mp4_bytes(tmp_path, int(i)), content_type="video/mp4"
+            )
+            site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+                jpeg_bytes(int(i)), content_type="image/jpeg"
+            )
+        cfg = cfg_for(site.base).model_copy(update={"executor": "ray"})
+        summary = collect("netaporter", [], root=tmp_path / "o", cfg=cfg, workers=2)
+        assert summary.ok == len(ids) and summary.failed == 0
+        assert site.hits["/robots.txt"] == 1  # the driver and both workers share one robots.txt
+        assert summary.requests == sum(site.hits.values())
+    with Catalog(tmp_path / "o" / "catalog.sqlite") as cat:
+        assert sorted(r.item.source_id for r in cat.items(status="downloaded")) == ids

@@ -1,0 +1,66 @@
+"""The stages' CLIs with an unreachable Ray cluster address (``RAY_ADDRESS`` or ``--ray-address``):
+one clear line, exit 2, nothing written, no Ray started."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from schemas.catalog import Catalog
+from tests.ray_fixtures import free_port, tree_bytes
+
+
+def test_an_unreachable_ray_address_is_exit_2_and_writes_nothing(gt_dataset, tmp_path, monkeypatch, capsys):
+    import ray
+
+    from annotations.cli import tracklets
+    from collectors.cli import collect
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    assert not ray.is_initialized()
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    cat_path, root = tmp_path / "catalog.sqlite", tmp_path / "root"
+    with Catalog(cat_path):
+        pass
+    root.mkdir()
+    dataset = tmp_path / "dataset"
+    shutil.copytree(gt_dataset, dataset)
+    before = tree_bytes(tmp_path)
+    runs = [
+        (cli, ["clean", "--catalog", str(cat_path), "--root", str(root), "--executor", "ray"]),
+        (cli, ["crop-cache", str(dataset), "--out", str(tmp_path / "cache"), "--executor", "ray"]),
+        (tracklets, ["build", "--dataset", str(dataset), "--executor", "ray"]),
+        (
+            collect,
+            ["urls", "http://127.0.0.1:9/v.mp4", "--root", str(tmp_path / "collected"), "--executor", "ray"],
+        ),
+    ]
+    for group, args in runs:
+        with pytest.raises(SystemExit) as exc:
+            run_main(group, args)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2, (args, err)
+        assert f"cannot reach the Ray cluster at 127.0.0.1:{port}" in err and "RAY_ADDRESS" in err, err
+        assert "Traceback" not in err
+    # the same through the option, naming it
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli,
+            [
+                "clean",
+                "--catalog",
+                str(cat_path),
+                "--root",
+                str(root),
+                "--executor",
+                "ray",
+                "--ray-address",
+                f"127.0.0.1:{port}",
+            ],
+        )
+    assert exc.value.code == 2 and "--ray-address" in capsys.readouterr().err
+    assert tree_bytes(tmp_path) == before  # nothing written, nothing created
+    assert not ray.is_initialized()

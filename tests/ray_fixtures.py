@@ -1,0 +1,191 @@
+"""Ray for the tests.
+
+``ray_session``: one local Ray for the whole test session (2 CPUs, no dashboard, no usage stats),
+started by the first test that asks for it and shut down when the session ends; its address is
+``ray_session_address`` so a CLI run in a subprocess joins it instead of starting its own.
+``two_nodes``: a real two-node cluster on loopback for one test (``ray start --head`` and ``ray
+start --address``, each a ``--block`` process in its own session with one CPU and its own custom
+resource), stopped at the end (SIGTERM, then SIGKILL of the nodes' process groups) even when the
+test fails. ``local_crop_cache``: the crop cache of the small world's dataset built locally once,
+the reference every Ray-built cache is compared with.
+
+Tests using it run last (``pytest_collection_modifyitems``), so no other test shares its process
+with Ray's threads, and tests that need Ray *not* to run in-process (a CLI joining another
+cluster) run before it starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RAY_CLI = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+#: Ray's settings for the test clusters: no token authentication (loopback only), no usage
+#: statistics (nothing leaves the machine, and no time is spent asking)
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_DEDUP_LOGS": "0"}
+CLUSTER_ENV = {**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)}
+
+#: The session's Ray: small, so it leaves the machine's cores to the rest of the suite.
+RAY_INIT = {"num_cpus": 2, "include_dashboard": False}
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    """The ``ray`` module, initialised once for the session."""
+    import ray
+
+    for k, v in RAY_ENV.items():
+        os.environ.setdefault(k, v)
+    ray.init(address="local", object_store_memory=200 * 1024**2, log_to_driver=False, **RAY_INIT)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session_address(ray_session) -> str:
+    """``HOST:PORT`` of the session's Ray, for a driver in another process (with ``CLUSTER_ENV``)."""
+    return ray_session.get_runtime_context().gcs_address
+
+
+@pytest.fixture(scope="session")
+def local_crop_cache(gt_dataset, tmp_path_factory):
+    """(folder, counts, skipped rows) of the small world's train crop cache, built locally once
+    (tracklet crops of 64 px, a pool of 4 frames: what ``mf crop-cache --pool 4 --crop-size 64``
+    builds)."""
+    from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+
+    out = tmp_path_factory.mktemp("crop-cache-local")
+    ds = MovingFashionDataset(
+        gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None
+    )
+    counts = build_crop_cache(ds, out, pool=4)
+    return out, counts, list(ds.skipped)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _started(log: Path) -> bool:
+    return log.is_file() and "Ray runtime started" in log.read_text(errors="replace")
+
+
+@pytest.fixture()
+def two_nodes():
+    """``HOST:PORT`` of a head node and a second node joined with ``ray start --address``."""
+    tmp = Path(tempfile.mkdtemp(prefix="mfray", dir="/tmp"))  # short: Ray's socket paths are limited
+    port = free_port()
+    common = [
+        "--block",
+        "--num-cpus",
+        "1",
+        "--object-store-memory",
+        str(80 * 1024**2),
+        "--disable-usage-stats",
+    ]
+    nodes = [
+        ["--head", "--port", str(port), "--include-dashboard", "false", "--dashboard-port", str(free_port())]
+        + ["--temp-dir", str(tmp), "--resources", '{"mf_head": 1}'],
+        ["--address", f"127.0.0.1:{port}", "--resources", '{"mf_node2": 1}'],
+    ]
+    procs: list[subprocess.Popen] = []
+    try:
+        for i, args in enumerate(nodes):
+            log = tmp / f"node{i}.log"
+            with open(log, "w") as fh:
+                procs.append(
+                    subprocess.Popen(
+                        [*RAY_CLI, "start", *args, *common],
+                        stdout=fh,
+                        stderr=subprocess.STDOUT,
+                        env=CLUSTER_ENV,
+                        start_new_session=True,
+                        cwd=ROOT,
+                    )
+                )
+            deadline = time.time() + 180
+            while not _started(log):
+                assert procs[-1].poll() is None, log.read_text()
+                assert time.time() < deadline, f"node {i} did not start:\n{log.read_text()}"
+                time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for p in procs:
+            with_signal(p, signal.SIGTERM, group=False)
+        deadline = time.time() + 15
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(max(0.1, deadline - time.time()))
+        for p in procs:
+            with_signal(p, signal.SIGKILL, group=True)
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def with_signal(p: subprocess.Popen, sig: int, *, group: bool) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, sig) if group else os.kill(p.pid, sig)
+
+
+def mf(*args: str, env: dict[str, str] | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    code = "from movingfashion.app.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        env=env or CLUSTER_ENV,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests using the session's Ray go last, in their collected order."""
+    uses_ray = [it for it in items if "ray_session" in getattr(it, "fixturenames", ())]
+    if uses_ray:
+        others = [it for it in items if "ray_session" not in getattr(it, "fixturenames", ())]
+        items[:] = others + uses_ray
+
+
+def catalog_rows(path) -> dict[str, list[tuple]]:
+    """Every row of a catalog, sorted, without row ids and timestamps (what must not depend on
+    the executor)."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        out = {}
+        for table, drop in (
+            ("items", {"id", "created_at", "updated_at"}),
+            ("assets", {"id", "created_at", "updated_at"}),
+            ("events", {"id", "at"}),
+            ("meta", {"updated_at"}),
+        ):
+            cols = [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[1] not in drop]
+            out[table] = sorted(db.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(), key=repr)
+        return out
+    finally:
+        db.close()
+
+
+def tree_bytes(root) -> dict[str, bytes]:
+    """Every file under ``root`` by its relative path, with its bytes."""
+    from pathlib import Path
+
+    root = Path(root)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
