@@ -76,7 +76,8 @@ def world_spec(spec: str, work: Path) -> Path:
 
 def cached_builder(cache: Path, config: BuildConfig) -> Any:
     """The embedded-weights tracklet builder, keeping each video's detections and embeddings in
-    ``cache`` (``<stem>.npz``): a rerun with other tracker settings or signals detects nothing again."""
+    ``cache`` (``<stem>-s<stride>.npz``): a rerun with other tracker settings or signals detects
+    nothing again. The files do not record the weights: delete the folder when they change."""
     import torch
 
     from annotations.builder import TrackletBuilder
