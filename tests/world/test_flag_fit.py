@@ -55,54 +55,26 @@ def test_min_caught_keeps_rules_that_fit_a_single_video_out():
     assert flag_figures(rows, ReviewConfig(rules=broad))["failing_flagged"] == 5
 
 
+#: An unseen small world (24 products, quick, default preset) where the builder fails a video: no
+#: weight, flag threshold or tracker setting was chosen on it (the fit used seeds 5101-5108); 9311
+#: was the first seed tried. The next one, 9312, misses the goal (its failing video, propagated
+#: boxes a little off the item at mean IoU 0.54 with steady boxes, is not flagged): see the
+#: weights card's "review flags" for every unseen world's figures.
+UNSEEN_SMALL = 9311
+
+
 @pytest.mark.slow
-def test_flags_on_an_unseen_world(tmp_path):
-    """A world no weight or flag threshold saw (seed 6161, 24 products, quick): built at stride 2,
-    scored against its truth by `mf world score tracklets`, flag recall and rate reported."""
+def test_flags_catch_the_failing_videos_of_an_unseen_small_world(tmp_path):
+    """Built at stride 2 with the embedded weights and scored against the world's truth (also by
+    `mf world score tracklets`): every video failing the >= 50% check is flagged, at most 15% of
+    the videos are, and each failure is put down to the detector, the pivot or the propagation."""
     from click.testing import CliRunner
 
     from movingfashion.world.cli import world
 
     w = tmp_path / "w"
-    generate_world(w, 24, 6161, quick=True, workers=1)
+    generate_world(w, 24, UNSEEN_SMALL, quick=True, workers=1)
     ds = build_world(w, tmp_path / "work")
-    res = CliRunner().invoke(world, ["score", "tracklets", "--dataset", str(ds), "--world", str(w), "--json"])
-    assert res.exit_code == 0, res.output
-    d = json.loads(res.stdout)
-    rows = world_rows(w, tmp_path / "work")
-    fig = flag_figures(rows, ReviewConfig())
-    assert d["videos"] == fig["videos"] > 10 and d["flagged"] == fig["flagged"]
-    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3) and fig["flag_rate"] <= 0.15
-    assert d["flag_recall"] == fig["flag_recall"] and (
-        fig["flag_recall"] is None or fig["flag_recall"] >= 0.9
-    )
-    assert set(d["failed_unflagged"]) <= set(d["failed_videos"])
-
-
-#: Unseen small worlds (24 products, quick, default preset) where the builder fails a video: no
-#: weight, flag threshold or tracker setting was chosen on them (the fit used seeds 5101-5108).
-#: 9311 was the first seed tried; on 9312 the failure (propagated boxes a little off the item,
-#: mean IoU 0.54; steady boxes, detector confidence p20 0.144 against the rule's 0.128) is not
-#: flagged, so the goal is not met there.
-UNSEEN_SMALL = [
-    9311,
-    pytest.param(
-        9312,
-        marks=pytest.mark.xfail(
-            strict=True, reason="flag recall goal not met: its failing video is not flagged"
-        ),
-    ),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", UNSEEN_SMALL)
-def test_flags_catch_the_failing_videos_of_an_unseen_small_world(tmp_path, seed):
-    """Built at stride 2 with the embedded weights and scored against the world's truth: every
-    video failing the >= 50% check is flagged, at most 15% of the videos are, and each failure
-    is put down to the detector, the pivot or the propagation."""
-    w = tmp_path / "w"
-    generate_world(w, 24, seed, quick=True, workers=1)
     rows = world_rows(w, tmp_path / "work")
     review = ReviewConfig()
     failing = [r for r in rows if not r.passed]
@@ -111,3 +83,10 @@ def test_flags_catch_the_failing_videos_of_an_unseen_small_world(tmp_path, seed)
     fig = flag_figures(rows, review)
     assert fig["flag_rate"] <= 0.15, fig
     assert [r.video for r in failing if not flagged(r, review)] == []
+    res = CliRunner().invoke(world, ["score", "tracklets", "--dataset", str(ds), "--world", str(w), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["videos"] == fig["videos"] > 10 and d["flagged"] == fig["flagged"]
+    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3)
+    assert d["flag_recall"] == fig["flag_recall"] == 1.0
+    assert set(d["failed_unflagged"]) == set()
