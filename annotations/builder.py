@@ -54,6 +54,7 @@ from schemas.atomic import sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
+from schemas.geometry import box_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 
@@ -310,11 +311,14 @@ class TrackletBuilder:
         """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`)."""
         m = gt.members
         best_other = np.full(len(m), -np.inf)
+        rival = np.zeros(len(m), bool)
         for k, i in enumerate(m):
             same = np.flatnonzero(dets.frames == dets.frames[i])
             same = same[same != i]
             if len(same):
                 best_other[k] = shop_s[same].max()
+                better = same[shop_s[same] > shop_s[i] + 0.1]
+                rival[k] = any(box_iou(dets.boxes[j], dets.boxes[i]) < 0.3 for j in better)
         return tracklet_signals(
             member_frames=dets.frames[m],
             member_boxes=np.asarray(dets.boxes[m], float),
@@ -327,6 +331,8 @@ class TrackletBuilder:
             sampled=sampled,
             frames_with_detections=len(np.unique(dets.frames)),
             item_class=item_class,
+            member_rival=rival,
+            pivot_class=int(dets.classes[gt.pivot]),
         )
 
     def track(

@@ -33,6 +33,15 @@ SIGNALS: dict[str, str] = {
     "det_mean": "mean detector confidence of the tracklet's detections",
     "area_cv": "coefficient of variation of the tracklet's box areas (>= 0)",
     "members": "detections in the tracklet (a count)",
+    "det_p20": "20th percentile of the detector confidences of the tracklet's detections",
+    "shop_low": "share of the tracklet's detections whose shop match score is below 0.5",
+    "step_iou": "mean IoU of the boxes of consecutive tracklet detections (1 with fewer than two)",
+    "jump_share": "share of consecutive tracklet detections whose boxes overlap with IoU < 0.2 (the box jumped)",
+    "area_jump": "largest |log2| of the area ratio of consecutive tracklet boxes (>= 0)",
+    "rival_share": "share of the tracklet's frames where a detection elsewhere (IoU < 0.3 with the"
+    " tracklet's box) matches the shop image better by more than 0.1",
+    "pivot_class": "1 when the pivot's detector class is the product's class (the tracklet's majority"
+    " class when the product's is unknown), else 0",
 }
 
 
@@ -60,6 +69,19 @@ def _runs(ordinals: np.ndarray) -> int:
     return int(1 + np.count_nonzero(np.diff(ordinals) > 1)) if len(ordinals) else 0
 
 
+def _step_ious(boxes: np.ndarray) -> np.ndarray:
+    """IoU of each box with the next one, ``[n-1]``."""
+    if len(boxes) < 2:
+        return np.zeros(0)
+    a, b = boxes[:-1], boxes[1:]
+    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = w * h
+    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
+    union = area(a) + area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
 def tracklet_signals(
     member_frames: np.ndarray,
     member_boxes: np.ndarray,
@@ -72,12 +94,16 @@ def tracklet_signals(
     sampled: Sequence[int],
     frames_with_detections: int,
     item_class: int | None,
+    member_rival: np.ndarray | None = None,
+    pivot_class: int | None = None,
 ) -> dict[str, float]:
     """The signals of :data:`SIGNALS` for one ground-truth tracklet.
 
     ``member_*`` are per detection of the tracklet (sorted by frame); ``frame_best_other_shop``
     is, per member, the best shop score of another detection of its frame (-inf when none);
-    ``sampled`` the frames the detector ran on.
+    ``member_rival`` whether a detection of its frame away from it matches the shop image
+    better by more than 0.1 (None: none does); ``pivot_class`` the pivot's detector class
+    (None: the first member's); ``sampled`` the frames the detector ran on.
     """
     n = len(member_frames)
     ns = max(1, len(sampled))
@@ -90,6 +116,10 @@ def tracklet_signals(
     if ref_class is None and n:
         ref_class = int(np.bincount(member_classes).argmax())
     others = member_match[np.asarray(member_match) < 1.0]
+    steps = _step_ious(member_boxes)
+    ratios = np.abs(np.diff(np.log2(np.clip(areas, 1e-6, None)))) if n > 1 else np.zeros(0)
+    rival = np.zeros(n, bool) if member_rival is None else np.asarray(member_rival, bool)
+    pc = pivot_class if pivot_class is not None else (int(member_classes[0]) if n else None)
     return {
         "pivot_shop": float(pivot_shop),
         "shop_mean": float(np.mean(member_shop)) if n else 0.0,
@@ -104,6 +134,13 @@ def tracklet_signals(
         "det_mean": float(np.mean(member_det_scores)) if n else 0.0,
         "area_cv": float(np.std(areas) / np.mean(areas)) if n and np.mean(areas) > 0 else 0.0,
         "members": float(n),
+        "det_p20": float(np.percentile(member_det_scores, 20)) if n else 0.0,
+        "shop_low": float(np.mean(np.asarray(member_shop) < 0.5)) if n else 1.0,
+        "step_iou": float(np.mean(steps)) if len(steps) else 1.0,
+        "jump_share": float(np.mean(steps < 0.2)) if len(steps) else 0.0,
+        "area_jump": float(ratios.max()) if len(ratios) else 0.0,
+        "rival_share": float(np.mean(rival)) if n else 0.0,
+        "pivot_class": float(pc is not None and pc == ref_class),
     }
 
 

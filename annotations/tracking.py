@@ -4,8 +4,9 @@
 contributes its best-matching remaining detection whose match score with the pivot is at least
 ``match_threshold`` (at most one per frame); the tracklet's detections are removed and the
 loop repeats until none is left. *Training tracking*: the pivot is the detection that best
-matches the shop image over the whole video, if that score reaches ``shop_threshold``;
-propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (0.1 by
+matches the shop image over the whole video, if that score reaches ``shop_threshold``
+(among detections of detector confidence >= ``pivot_min_score`` when there are any: a
+low-confidence box on part of a garment can match the shop image best); propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (0.1 by
 default, 0 = the paper's rule) favours detections the detector gives that class, for the pivot
 and for the detection kept per frame. One ``[D,D]`` score matrix per video replaces every
 pairwise call; the only Python loop is over tracklets.
@@ -138,6 +139,10 @@ def training_tracking(
     s = shop_scores(dets, head, shop_embedding)
     bonus = class_bonus(dets.classes, item_class, cfg)
     rank = pivot_ranking(s, bonus, cfg.shop_threshold)
+    if cfg.pivot_min_score > 0:
+        sure = np.where(dets.scores >= cfg.pivot_min_score, rank, -np.inf)
+        if np.isfinite(sure).any():
+            rank = sure
     pivot = int(np.argmax(rank))
     if not np.isfinite(rank[pivot]):
         return None

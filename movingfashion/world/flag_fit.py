@@ -4,7 +4,10 @@ Per world: export its ground-truth dataset (``export_gt_dataset``), build trackl
 without the true boxes (reruns skip done videos), and score every video's ground-truth tracklet
 against the world's true item boxes (:mod:`.scoring.tracklets`): did it pass the paper's check
 (>= 50% of its detections on the item), and what are its confidence signals
-(:data:`annotations.flags.SIGNALS`, stored in the tracklet files)?
+(:data:`annotations.flags.SIGNALS`, stored in the tracklet files)? Each video's detections and
+embeddings are kept under ``<work>/<world>/detections`` so that ``--retrack`` (new signals or
+tracker settings) tracks again without detecting again; a failing video is put down to the
+detector, the pivot or the propagation (:func:`failure_cause`).
 
 :func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
 greedily: each round adds the rule catching the most still-unflagged failing videos per flagged
@@ -14,18 +17,21 @@ passing one, within a flag-rate budget, until the recall target is met. The ship
     python -m movingfashion.world.flag_fit fit --work build/flags --world W1 --world W2 ... --out rules.json
     python -m movingfashion.world.flag_fit eval --work build/flags --world U1 --world U2 ... [--rules rules.json]
 
-``--world`` is a world folder; ``NAME=products:seed[:quick]`` generates it under ``--work`` first.
+``--world`` is a world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` generates it under
+``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,23 +52,76 @@ class VideoRow:
     mean_iou: float
     has_tracklet: bool  #: False: nothing matched the shop image (always flagged)
     signals: dict[str, float]
+    cause: str | None = None  #: a failing video: what limited it (see :func:`failure_cause`)
 
 
 def world_spec(spec: str, work: Path) -> Path:
-    """A world folder; ``NAME=products:seed[:quick]`` is generated under ``work`` first."""
+    """A world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` is generated under ``work`` first
+    (``hard``: the hard preset; ``noiseF``: tracklet noise on a share F of each clip's frames)."""
     if "=" not in spec:
         return Path(spec)
+    from movingfashion.world.config import preset_config
     from movingfashion.world.generate import generate_world
 
     name, params = spec.split("=", 1)
     parts = params.split(":")
+    extra = parts[2:]
     out = work / name / "world"
-    generate_world(out, int(parts[0]), int(parts[1]), quick=len(parts) > 2 and parts[2] == "quick", workers=1)
+    preset = "hard" if "hard" in extra else "default"
+    noise = [float(x[5:]) for x in extra if x.startswith("noise")]
+    config = preset_config(preset, {"noise": {"frames": noise[0]}} if noise else None)
+    generate_world(out, int(parts[0]), int(parts[1]), quick="quick" in extra, workers=1, config=config)
     return out
 
 
-def build_world(world_dir: Path, work: Path, config: BuildConfig | None = None) -> Path:
-    """Build tracklets on the world's ground-truth dataset (a copy under ``work``); reruns skip."""
+def cached_builder(cache: Path, config: BuildConfig) -> Any:
+    """The embedded-weights tracklet builder, keeping each video's detections and embeddings in
+    ``cache`` (``<stem>-s<stride>.npz``): a rerun with other tracker settings or signals detects
+    nothing again. The files do not record the weights: delete the folder when they change."""
+    import torch
+
+    from annotations.builder import TrackletBuilder
+    from annotations.tracking import VideoDetections
+    from movingfashion.models import load_matcher
+    from movingfashion.models.detectors import build_detector
+
+    class Cached(TrackletBuilder):
+        def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
+            f = cache / f"{Path(str(src.path)).stem}-s{self.config.stride}.npz"
+            if f.is_file():
+                z = np.load(f)
+                dets = VideoDetections(
+                    frames=z["frames"],
+                    boxes=z["boxes"],
+                    scores=z["scores"],
+                    classes=z["classes"],
+                    embeddings=torch.from_numpy(z["embeddings"]),
+                )
+                return dets, [int(i) for i in z["sampled"]]
+            dets, idx = super().detect_video(src, timings)
+            cache.mkdir(parents=True, exist_ok=True)
+            tmp = f.with_suffix(".part.npz")
+            np.savez(
+                tmp,
+                frames=dets.frames,
+                boxes=dets.boxes,
+                scores=dets.scores,
+                classes=dets.classes,
+                embeddings=dets.embeddings.cpu().numpy(),
+                sampled=np.asarray(idx, np.int64),
+            )
+            tmp.replace(f)
+            return dets, idx
+
+    det = build_detector("ultralytics", None, config.detector)
+    return Cached(det, load_matcher(None, device=det.device), config)
+
+
+def build_world(
+    world_dir: Path, work: Path, config: BuildConfig | None = None, *, retrack: bool = False
+) -> Path:
+    """Build tracklets on the world's ground-truth dataset (a copy under ``work``); reruns skip
+    done videos, or with ``retrack`` track every video again from its cached detections."""
     from annotations.builder import build_dataset_tracklets
     from movingfashion.world.gt_dataset import export_gt_dataset
 
@@ -73,26 +132,62 @@ def build_world(world_dir: Path, work: Path, config: BuildConfig | None = None) 
         export_gt_dataset(world_dir, tmp)
         shutil.rmtree(tmp / "tracklets")  # the true boxes must not be what the builder reads
         tmp.rename(ds)
-    build_dataset_tracklets(ds, config=config or BuildConfig(stride=STRIDE))
+    config = config or BuildConfig(stride=STRIDE)
+    build_dataset_tracklets(
+        ds, config=config, builder=cached_builder(work / "detections", config), force=retrack
+    )
     return ds
 
 
-def world_rows(world_dir: Path, work: Path, config: BuildConfig | None = None) -> list[VideoRow]:
+def world_rows(
+    world_dir: Path, work: Path, config: BuildConfig | None = None, *, retrack: bool = False
+) -> list[VideoRow]:
     """Every video of a world, built and scored against its truth."""
     from annotations.qa import check_tracklet
     from annotations.tracklet_files import load_results
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
 
-    ds = build_world(world_dir, work, config)
+    ds = build_world(world_dir, work, config, retrack=retrack)
+    name = world_dir.name if world_dir.name != "world" else world_dir.parent.name
     truth = truth_boxes_for_dataset(ds, world_dir)
     rows = []
     for vt in load_results(ds):
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
         c = check_tracklet(vt.video, gt, truth.get(vt.video, {}))
-        rows.append(
-            VideoRow(world_dir.name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals))
+        cause = (
+            None if c.passed else failure_cause(gt, truth.get(vt.video, {}), work / "detections", vt.video)
         )
+        rows.append(VideoRow(name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals), cause))
     return rows
+
+
+#: Why a video fails the check, decided from its cached detections and the world's truth.
+CAUSES = {
+    "detector": "the item is detected (IoU >= 0.5) on fewer than half of the sampled frames it is visible on",
+    "pivot": "the pivot is not on the item although the detector found it on half its frames or more",
+    "propagation": "pivot on the item, but the detections propagated from it are mostly elsewhere",
+}
+
+
+def failure_cause(
+    tracklet: Any, truth: dict[int, list[float]], cache: Path, video: str, stride: int = STRIDE
+) -> str:
+    """Which of :data:`CAUSES` limited a failing video's tracklet."""
+    from schemas.geometry import box_iou
+
+    truth = {int(k): v for k, v in truth.items()}
+    f = cache / f"{Path(video).stem}-s{stride}.npz"
+    if tracklet is None or not f.is_file():
+        return "detector" if tracklet is None else "unknown"
+    z = np.load(f)
+    seen = [int(t) for t in z["sampled"] if int(t) in truth]
+    found = sum(any(box_iou(list(b), truth[t]) >= 0.5 for b in z["boxes"][z["frames"] == t]) for t in seen)
+    if not seen or found < 0.5 * len(seen):
+        return "detector"
+    pf = tracklet.pivot_frame
+    if pf is None or pf not in truth or box_iou(tracklet.boxes[pf], truth[pf]) < 0.5:
+        return "pivot"
+    return "propagation"
 
 
 def flagged(row: VideoRow, review: ReviewConfig) -> bool:
@@ -100,8 +195,9 @@ def flagged(row: VideoRow, review: ReviewConfig) -> bool:
     return not row.has_tracklet or not row.signals or review.reason(row.signals) is not None
 
 
-def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, float | int | None]:
-    """Flag recall (failing videos flagged), flag rate, pass rate and mean IoU of some videos."""
+def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, Any]:
+    """Flag recall (failing videos flagged), flag rate, pass rate, mean IoU and what the failing
+    videos failed on (:data:`CAUSES`, when known) of some videos."""
     n = len(rows)
     f = [flagged(r, review) for r in rows]
     fail = [not r.passed for r in rows]
@@ -116,6 +212,9 @@ def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, fl
         "flag_rate": round(sum(f) / n, 4) if n else 0.0,
         "pass_rate": round(1 - n_fail / n, 4) if n else 0.0,
         "mean_iou": round(float(np.mean([r.mean_iou for r in rows])), 4) if n else 0.0,
+        "causes": {
+            c: k for c in (*CAUSES, "unknown") if (k := sum(r.cause == c for r in rows if not r.passed))
+        },
     }
 
 
@@ -131,11 +230,15 @@ def fit_rules(
     target_recall: float = 0.95,
     max_rules: int = 4,
     base: ReviewConfig | None = None,
+    min_caught: int = 1,
+    prior: float = 1.0,
 ) -> list[FlagRule]:
     """A short OR of thresholds flagging the failing videos (see the module docstring).
 
     Videos the fixed checks of ``base`` (no tracklet, too few frames, low pivot shop score) flag
-    already count as flagged; each rule added must catch at least one more failing video.
+    already count as flagged; each rule added must catch at least ``min_caught`` more failing
+    videos, and rules are ranked by caught / (passing flagged + ``prior``): a larger ``prior``
+    prefers broad rules over ones that fit a single video.
     """
     base = (base or ReviewConfig()).model_copy(update={"rules": []})
     usable = [r for r in rows if r.has_tracklet and r.signals]
@@ -158,9 +261,9 @@ def fit_rules(
                     hit[ui] = (v < t) if op == "lt" else (v > t)
                     new = hit & ~flags
                     caught, false = int((new & fail).sum()), int((new & ~fail).sum())
-                    if caught == 0 or (flags | hit).sum() > max_rate * n:
+                    if caught < min_caught or (flags | hit).sum() > max_rate * n:
                         continue
-                    key = (caught / (false + 1), caught, -false)
+                    key = (caught / (false + prior), caught, -false)
                     if best is None or key > best[0]:
                         best = (key, FlagRule(signal=s, op=op, threshold=round(float(t), 4)), hit)
         if best is None:
@@ -175,7 +278,13 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
     out["pooled"] = flag_figures([r for rs in by_world.values() for r in rs], review)
     out["failing_videos"] = {
         w: [
-            {"video": r.video, "flagged": flagged(r, review), "mean_iou": round(r.mean_iou, 3), **r.signals}
+            {
+                "video": r.video,
+                "flagged": flagged(r, review),
+                "cause": r.cause,
+                "mean_iou": round(r.mean_iou, 3),
+                **r.signals,
+            }
             for r in rs
             if not r.passed
         ]
@@ -193,20 +302,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--rules", type=Path, help="eval: rules JSON (default: the shipped FITTED_RULES)")
     ap.add_argument("--out", type=Path, help="fit: write the rules and figures here (JSON)")
-    ap.add_argument("--max-rate", type=float, default=0.10)
+    ap.add_argument(
+        "--rows-out", type=Path, help="also write every video's row (check + signals) as JSON lines"
+    )
+    ap.add_argument(
+        "--retrack", action="store_true", help="track every video again from its cached detections"
+    )
+    ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
+    ap.add_argument("--min-caught", type=int, default=2, help="fit: failing videos a rule must add")
+    ap.add_argument("--prior", type=float, default=5.0, help="fit: rank rules by caught / (false + prior)")
     args = ap.parse_args(argv)
     by_world: dict[str, list[VideoRow]] = {}
     for spec in args.world:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
-        by_world[name] = world_rows(wd, args.work / name)
+        by_world[name] = world_rows(wd, args.work / name, retrack=args.retrack)
         print(f"{name}: {len(by_world[name])} videos", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
+    if args.rows_out is not None:
+        args.rows_out.parent.mkdir(parents=True, exist_ok=True)
+        args.rows_out.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
     if args.action == "fit":
         rules = fit_rules(
-            rows, max_rate=args.max_rate, target_recall=args.target_recall, max_rules=args.max_rules
+            rows,
+            max_rate=args.max_rate,
+            target_recall=args.target_recall,
+            max_rules=args.max_rules,
+            min_caught=args.min_caught,
+            prior=args.prior,
         )
     elif args.rules is not None:
         rules = [FlagRule(**r) for r in json.loads(args.rules.read_text())["rules"]]

@@ -71,3 +71,31 @@ def test_extend_ends_holds_the_end_boxes_within_the_gap():
     assert sorted(out) == [0, 1, 2, 4, 5, 6] and out[0] == [0, 0, 1, 1] and out[6] == [1, 1, 2, 2]
     assert sorted(extend_ends(boxes, 10, max_gap=2)) == [0, 1, 2, 4]  # 5 frames short: the item left
     assert extend_ends({}, 10, 4) == {}
+
+
+def test_signals_of_a_tracklet_whose_box_jumps_to_another_garment():
+    n = 6
+    boxes = np.tile([10.0, 10.0, 50.0, 90.0], (n, 1))
+    boxes[3:] = [200.0, 10.0, 220.0, 30.0]  # from the 4th detection on: a small box elsewhere
+    s = tracklet_signals(
+        member_frames=np.arange(0, 2 * n, 2),
+        member_boxes=boxes,
+        member_classes=np.array([3, 3, 3, 5, 5, 5]),
+        member_det_scores=np.array([0.9, 0.9, 0.9, 0.9, 0.2, 0.2]),
+        member_match=np.array([1.0] + [0.7] * (n - 1)),
+        member_shop=np.array([0.9, 0.9, 0.9, 0.4, 0.4, 0.6]),
+        pivot_shop=0.9,
+        frame_best_other_shop=np.full(n, -np.inf),
+        sampled=list(range(0, 2 * n, 2)),
+        frames_with_detections=n,
+        item_class=3,
+        member_rival=np.array([False, False, False, True, True, False]),
+        pivot_class=5,
+    )
+    assert s["step_iou"] == pytest.approx(0.8) and s["jump_share"] == pytest.approx(0.2)
+    assert s["area_jump"] == pytest.approx(np.log2(3200 / 400))
+    assert s["shop_low"] == pytest.approx(1 / 3) and s["rival_share"] == pytest.approx(1 / 3)
+    assert s["det_p20"] == pytest.approx(0.2) and s["pivot_class"] == 0.0
+    clean = _signals(list(range(0, 20, 2)), [0.9] * 10)
+    assert clean["step_iou"] == 1.0 and clean["jump_share"] == 0.0 and clean["area_jump"] == 0.0
+    assert clean["rival_share"] == 0.0 and clean["pivot_class"] == 1.0 and clean["shop_low"] == 0.0

@@ -151,6 +151,22 @@ def test_class_bonus_picks_the_garment_of_the_product_class():
     assert ids[training_tracking(dets, head, shop, strict, item_class=7).pivot] == 1
 
 
+def test_pivot_min_score_keeps_unsure_boxes_from_being_the_pivot():
+    dets, ids, centres = make_video()
+    shop = centres[2] + 0.05 * torch.randn(256)
+    dets.scores[ids == 2] = 0.1  # the box best matching the shop image is one the detector doubts
+    head = distance_head()
+    paper = training_tracking(dets, head, shop, TrackerConfig(pivot_min_score=0.0))
+    assert ids[paper.pivot] == 2
+    gated = training_tracking(dets, head, shop, TrackerConfig(pivot_min_score=0.3, shop_threshold=0.0))
+    assert dets.scores[gated.pivot] >= 0.3 and ids[gated.pivot] != 2
+    # only sure boxes that also pass the shop threshold count: none here, so the gate is lifted
+    assert training_tracking(dets, head, shop, TrackerConfig(pivot_min_score=0.3)).pivot == paper.pivot
+    # no detection is sure enough: the gate is lifted rather than the video left without a tracklet
+    dets.scores[:] = 0.05
+    assert training_tracking(dets, head, shop, TrackerConfig(pivot_min_score=0.3)).pivot == paper.pivot
+
+
 def test_empty_video():
     dets = VideoDetections(
         np.zeros(0, np.int64),

@@ -8,7 +8,15 @@ import random
 import pytest
 
 from annotations.config import ReviewConfig
-from movingfashion.world.flag_fit import VideoRow, build_world, fit_rules, flag_figures, world_rows
+from movingfashion.world.flag_fit import (
+    CAUSES,
+    VideoRow,
+    build_world,
+    fit_rules,
+    flag_figures,
+    flagged,
+    world_rows,
+)
 from movingfashion.world.generate import generate_world
 
 
@@ -35,25 +43,50 @@ def test_fit_finds_the_signals_that_separate_the_failures():
     assert flag_figures(rows, ReviewConfig(rules=[]))["failing_flagged"] == 1
 
 
+def test_min_caught_keeps_rules_that_fit_a_single_video_out():
+    rnd = random.Random(2)
+    rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0)) for i in range(90)]
+    rows += [_row(100 + i, False, coverage=rnd.uniform(0.1, 0.4)) for i in range(5)]
+    rows += [_row(200, False, fragments=7.0)]  # one odd failure only this rule would catch
+    loose = fit_rules(rows, max_rate=0.15, target_recall=1.0)
+    assert ("fragments", "gt") in {(r.signal, r.op) for r in loose}
+    broad = fit_rules(rows, max_rate=0.15, target_recall=1.0, min_caught=2, prior=5.0)
+    assert [(r.signal, r.op) for r in broad] == [("coverage", "lt")]
+    assert flag_figures(rows, ReviewConfig(rules=broad))["failing_flagged"] == 5
+
+
+#: An unseen small world (24 products, quick, default preset) where the builder fails a video: no
+#: weight, flag threshold or tracker setting was chosen on it (the fit used seeds 5101-5108); 9311
+#: was the first seed tried. The next one, 9312, misses the goal (its failing video, propagated
+#: boxes a little off the item at mean IoU 0.54 with steady boxes, is not flagged): see the
+#: weights card's "review flags" for every unseen world's figures.
+UNSEEN_SMALL = 9311
+
+
 @pytest.mark.slow
-def test_flags_on_an_unseen_world(tmp_path):
-    """A world no weight or flag threshold saw (seed 6161, 24 products, quick): built at stride 2,
-    scored against its truth by `mf world score tracklets`, flag recall and rate reported."""
+def test_flags_catch_the_failing_videos_of_an_unseen_small_world(tmp_path):
+    """Built at stride 2 with the embedded weights and scored against the world's truth (also by
+    `mf world score tracklets`): every video failing the >= 50% check is flagged, at most 15% of
+    the videos are, and each failure is put down to the detector, the pivot or the propagation."""
     from click.testing import CliRunner
 
     from movingfashion.world.cli import world
 
     w = tmp_path / "w"
-    generate_world(w, 24, 6161, quick=True, workers=1)
+    generate_world(w, 24, UNSEEN_SMALL, quick=True, workers=1)
     ds = build_world(w, tmp_path / "work")
+    rows = world_rows(w, tmp_path / "work")
+    review = ReviewConfig()
+    failing = [r for r in rows if not r.passed]
+    assert failing, "the world was chosen for its failing videos"
+    assert {r.cause for r in failing} <= set(CAUSES)
+    fig = flag_figures(rows, review)
+    assert fig["flag_rate"] <= 0.15, fig
+    assert [r.video for r in failing if not flagged(r, review)] == []
     res = CliRunner().invoke(world, ["score", "tracklets", "--dataset", str(ds), "--world", str(w), "--json"])
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
-    rows = world_rows(w, tmp_path / "work")
-    fig = flag_figures(rows, ReviewConfig())
     assert d["videos"] == fig["videos"] > 10 and d["flagged"] == fig["flagged"]
-    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3) and fig["flag_rate"] <= 0.15
-    assert d["flag_recall"] == fig["flag_recall"] and (
-        fig["flag_recall"] is None or fig["flag_recall"] >= 0.9
-    )
-    assert set(d["failed_unflagged"]) <= set(d["failed_videos"])
+    assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3)
+    assert d["flag_recall"] == fig["flag_recall"] == 1.0
+    assert set(d["failed_unflagged"]) == set()
