@@ -22,15 +22,19 @@ from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
 SEAM_KIND = "seam"
-#: 2: concatenation-form non-local block and post-NLB sum; version 1 files load as they were made.
-SEAM_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+#: 2: concatenation-form non-local block and post-NLB sum; 3: the attention's tracklet-agreement
+#: term; older files load as they were made.
+SEAM_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 def model_config_of(ckpt: dict[str, Any]) -> dict[str, Any]:
-    """The ModelConfig fields of a checkpoint; version 1 files get the head they were trained as
-    (embedded-Gaussian block, pre-NLB sum, block output random when the scorer started at zero)."""
+    """The ModelConfig fields of a checkpoint; older files get the head they were trained as
+    (version 1: embedded-Gaussian block, pre-NLB sum, block output random when the scorer started
+    at zero; versions 1 and 2: no agreement term in g)."""
     cfg = dict(ckpt["model_config"])
+    if ckpt.get("version") in (1, 2):
+        cfg.setdefault("attention_context", False)
     if ckpt.get("version") == 1:
         cfg.setdefault("nlb_form", "gaussian")
         cfg.setdefault("aggregate", "pre_nlb")

@@ -42,6 +42,16 @@ class ModelConfig(BaseModel):
         description="start g at zero: uniform weights, so the "
         "attention variants start as the average-descriptor model (False: random)",
     )
+    attention_context: bool = Field(
+        default=True,
+        description="add to g's per-frame score a learned multiple of each frame's cosine with the "
+        "mean of the tracklet's other frames (False: the official per-frame Linear only, which "
+        "cannot tell a wrong detection from the item when both look like ordinary garments)",
+    )
+    context_init: float = Field(
+        default=3.0,
+        description="starting value of the agreement term's scale (0: uniform weights at the start)",
+    )
     freeze_bn: bool = Field(
         default=True,
         description="keep the statistics of batch-norm layers that arrive "
@@ -98,6 +108,14 @@ class TrainConfig(BaseModel):
     pool_frames: int = Field(
         default=30, ge=1, description="tracklet frames cached per video, RRS draws from them"
     )
+    positives: Literal["best_match", "dataset"] = Field(
+        default="best_match",
+        description="phase-2 positive box of each training frame: the detection of the richer "
+        "tracklet file that scores highest against the shop image with the pretrained f, m (the "
+        "authors' training code; the dataset's box when none reaches positive_threshold) or "
+        "the dataset's own box",
+    )
+    positive_threshold: float = Field(default=0.1, ge=0, le=1)
     seed: int = 0
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")

@@ -28,6 +28,7 @@ from torch import nn
 
 from movingfashion.media.images import read_image
 from movingfashion.sampling import crop_sharpness, frame_quality
+from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
@@ -78,6 +79,32 @@ def choose_query(gt: dict[int, list[float]], rich: VideoTracklets | None) -> Que
     return QueryChoice(
         dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", mean_iou(trk.boxes, gt), dict(trk.noise)
     )
+
+
+def _best_match_query(
+    root: Path,
+    rec,
+    video,
+    frames: list[int],
+    rich: VideoTracklets | None,
+    q: QueryChoice,
+    matcher: ShopMatcher,
+    threshold: float,
+) -> tuple[QueryChoice, set[int]]:
+    """``q`` with the best-matching box of each planned frame (see :mod:`.positives`), and the
+    frames whose truth becomes unknown (a replaced box where the dataset's box was already wrong)."""
+    img = read_image(rec.shop_path, (matcher.crop_size, matcher.crop_size))
+    shop = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
+    try:
+        boxes, changed = best_match_boxes(
+            video.path, frames, q.boxes, rich, shop, matcher, threshold=threshold
+        )
+    except (MFError, OSError):
+        return q, set()  # the loader reports the unreadable video in its own way
+    noise = dict(q.noise)
+    unsure = {f for f in changed if f in noise}
+    noise.update({f: OTHER_DETECTION for f in changed if f not in noise})
+    return QueryChoice({**q.boxes, **boxes}, q.scores, "best_match", q.iou, noise), unsure
 
 
 def noise_known(rich: VideoTracklets | None) -> bool:
@@ -203,6 +230,8 @@ def build_bank(
     select_query: bool | None = None,
     on_bad: str = "raise",
     progress=None,
+    positives: ShopMatcher | None = None,
+    positive_threshold: float = DEFAULT_THRESHOLD,
 ) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
@@ -211,6 +240,10 @@ def build_bank(
     ``select_query`` (default: on for ``test``) replaces each ground-truth tracklet by the
     best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one
     (:func:`choose_query`). The gallery holds the shop image of every product of the split.
+    ``positives`` (phase 2, with ``select_query`` off): in each pool frame the box that scores
+    highest against the shop image among the richer file's boxes replaces the dataset's box
+    when its score reaches ``positive_threshold`` (:mod:`movingfashion.seam.positives`); such
+    frames are marked ``other_detection`` in the bank's truth when the dataset's box was clean.
     """
     from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
 
@@ -221,7 +254,10 @@ def build_bank(
         from schemas.atomic import sweep_partials
 
         sweep_partials(cache_dir)  # what a killed run left half-written
-        key = bank_key(root, split, f"{encoder_tag}|q{int(select_query)}", pool, crop_size)
+        tag = f"{encoder_tag}|q{int(select_query)}"
+        if positives is not None and not select_query:
+            tag += f"|best{positive_threshold:g}"
+        key = bank_key(root, split, tag, pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
             try:
@@ -254,7 +290,7 @@ def build_bank(
     shop_paths: dict[str, str] = {}
     it = progress(range(len(ds)), desc=f"features {split}", unit="video") if progress else range(len(ds))
     for i in it:
-        rec, vi, _ = ds.plan(i)
+        rec, vi, planned = ds.plan(i)
         video = rec.videos[vi]
         vt = richer.get(Path(video.rel_path).name)
         if select_query:
@@ -265,6 +301,9 @@ def build_bank(
             same = gt is not None and all(int(k) in gt.boxes for k in video.boxes)
             q = QueryChoice(video.boxes, {}, "ground_truth", 1.0, dict(gt.noise) if same else {})
             known = noise_known(vt) and same
+        unsure: set[int] = set()
+        if positives is not None and not select_query:
+            q, unsure = _best_match_query(root, rec, video, planned, vt, q, positives, positive_threshold)
         video.boxes, video.confidences = q.boxes, (q.scores or video.confidences)
         item = ds[i]
         if int(item["index"]) != i:  # on_bad="skip": video i did not load (listed in ds.skipped)
@@ -282,7 +321,10 @@ def build_bank(
             kind = q.noise.get(int(f))
             if kind is not None and kind not in names:
                 names.append(kind)
-            codes.append(-1 if not known else (0 if kind is None else 1 + names.index(kind)))
+            if not known or int(f) in unsure:
+                codes.append(-1)
+            else:
+                codes.append(0 if kind is None else 1 + names.index(kind))
         noise.append(torch.tensor(codes, dtype=torch.int8))
         sharp = crop_sharpness(item["frames"].float().numpy())
         expr = frame_quality(

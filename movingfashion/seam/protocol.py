@@ -9,6 +9,8 @@ ranked against the pool's shop images only, ties counted pessimistically
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -27,6 +29,24 @@ def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[n
     return [np.sort(rng.choice(n_products, size=pool_size, replace=False)) for _ in range(pools)]
 
 
+def pool_ranks(
+    scores: torch.Tensor, targets: torch.Tensor, pools: list[np.ndarray]
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """For each pool that holds at least one query's product: (mask [Q] of those queries, the
+    0-based rank of each one's product among the pool's shop images). ``scores`` [Q, G] (higher =
+    better), ``targets`` [Q] gallery column of each query's product."""
+    for pool in pools:
+        pool_t = torch.as_tensor(pool, dtype=torch.long)
+        in_pool = torch.zeros(scores.shape[1], dtype=torch.bool)
+        in_pool[pool_t] = True
+        qsel = in_pool[targets]
+        if not bool(qsel.any()):
+            continue
+        remap = torch.full((scores.shape[1],), -1, dtype=torch.long)
+        remap[pool_t] = torch.arange(len(pool_t))
+        yield qsel, ranks_of_targets(scores[qsel][:, pool_t], remap[targets[qsel]])
+
+
 def pooled_topk(
     scores: torch.Tensor,
     targets: torch.Tensor,
@@ -43,17 +63,7 @@ def pooled_topk(
     """
     per_group: dict[str, dict[int, list[float]]] = {g: {k: [] for k in ks} for g in groups}
     counts: dict[str, int] = {g: 0 for g in groups}
-    for pool in pools:
-        pool_t = torch.as_tensor(pool, dtype=torch.long)
-        in_pool = torch.zeros(scores.shape[1], dtype=torch.bool)
-        in_pool[pool_t] = True
-        qsel = in_pool[targets]
-        if not bool(qsel.any()):
-            continue
-        remap = torch.full((scores.shape[1],), -1, dtype=torch.long)
-        remap[pool_t] = torch.arange(len(pool_t))
-        sub = scores[qsel][:, pool_t]
-        ranks = ranks_of_targets(sub, remap[targets[qsel]])
+    for qsel, ranks in pool_ranks(scores, targets, pools):
         for name, mask in groups.items():
             gm = mask[qsel]
             if not bool(gm.any()):
@@ -99,16 +109,7 @@ def per_query_hits(
     in no pool): the per-query numbers that paired differences between methods are made of."""
     hits = np.zeros(len(targets))
     seen = np.zeros(len(targets))
-    for pool in pools:
-        pool_t = torch.as_tensor(pool, dtype=torch.long)
-        in_pool = torch.zeros(scores.shape[1], dtype=torch.bool)
-        in_pool[pool_t] = True
-        qsel = in_pool[targets]
-        if not bool(qsel.any()):
-            continue
-        remap = torch.full((scores.shape[1],), -1, dtype=torch.long)
-        remap[pool_t] = torch.arange(len(pool_t))
-        ranks = ranks_of_targets(scores[qsel][:, pool_t], remap[targets[qsel]])
+    for qsel, ranks in pool_ranks(scores, targets, pools):
         idx = qsel.nonzero().squeeze(1).numpy()
         hits[idx] += (ranks < k).numpy()
         seen[idx] += 1

@@ -3,10 +3,12 @@
 Phase 2 (paper section 4.4): the detector / crop encoder is frozen (its feature maps come from
 a :class:`~movingfashion.seam.features.FeatureBank`), f~ and m~ start as copies of the
 pretrained f and m, NLB and g start random. Each step takes ``batch_size`` videos with their
-pseudo-labelled tracklets (the dataset's tracklets, built by the training tracking procedure),
+pseudo-labelled tracklets (the dataset's tracklets, built by the training tracking procedure;
+with ``positives: best_match``, the default, each frame's box is the detection that matches the
+shop best, see :mod:`movingfashion.seam.positives`),
 draws ``T`` frames each by Restricted Random Sampling and scores every tracklet against every
 shop image of the batch: its own shop is the positive, every other one a negative (2-class
-cross-entropy, positives and negatives weighted equally). The single-frame head f, m is
+cross-entropy, negatives weighted 1.0 and positives 0.3 by default). The single-frame head f, m is
 fine-tuned on the same pairs, every detection of the tracklet counting as a positive.
 SGD with momentum; AMP on CUDA only; DDP when launched by torchrun (gloo on CPU, nccl on CUDA).
 """
@@ -76,10 +78,14 @@ class Phase2Objective(nn.Module):
         return weighted_pair_loss(logits, labels, self.cfg.pos_weight, self.cfg.neg_weight)
 
     def forward(
-        self, track: torch.Tensor, shops: torch.Tensor, labels: torch.Tensor
+        self,
+        track: torch.Tensor,
+        shops: torch.Tensor,
+        labels: torch.Tensor,
+        context: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         head = self.model.head
-        desc, _ = head.encode_tracklet(track)
+        desc, _ = head.encode_tracklet(track, context=context)
         shop_desc = head.encode_shop(shops)
         logits = head.match.pair_logits(desc, shop_desc)  # [B, U, 2]
         loss_mf = self.pair_loss(logits, labels)
@@ -135,7 +141,7 @@ def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     if not cfg.train_trunk:
         for p in list(head.extractor.convs.parameters()) + list(model.f.convs.parameters()):
             p.requires_grad_(False)
-    new = [p for mod in (head.nlb, head.scorer) if mod is not None for p in mod.parameters()]
+    new = [p for mod in (head.nlb, head.scorer, head.context) if mod is not None for p in mod.parameters()]
     tuned = [p for p in list(head.extractor.parameters()) + list(head.match.parameters()) if p.requires_grad]
     if cfg.single_frame_weight > 0:
         tuned += [p for p in list(model.f.parameters()) + list(model.m.parameters()) if p.requires_grad]
@@ -237,12 +243,16 @@ def train_phase2(
             uniq, inv = torch.unique(targets, return_inverse=True)
             labels = (inv[:, None] == torch.arange(len(uniq))[None, :]).long()
             track = track.to(device, torch.float32)
+            context = None
+            if track.dim() == 3 and model.head.context is not None:  # cached trunk outputs
+                context = torch.stack([bank.fmaps[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
+                context = context.to(device, torch.float32)
             shops = shop_all[uniq].to(device, torch.float32)
             factor = lr_factor(epoch + step / steps, cfg, steps)
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                loss, loss_mf, full = objective(track, shops, labels.to(device))
+                loss, loss_mf, full = objective(track, shops, labels.to(device), context)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -374,6 +384,7 @@ def run_phase2(
     from movingfashion.models import load_matcher
     from movingfashion.seam.checkpoint import model_from_matcher
     from movingfashion.seam.features import build_bank, encoder_tag
+    from movingfashion.seam.positives import ShopMatcher
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -396,6 +407,12 @@ def run_phase2(
         encoder_tag=encoder_tag(model),
         select_query=False,
         on_bad=cfg.on_bad,
+        positives=(
+            ShopMatcher(model.encoder, model.f, model.m, sf.crop_size)
+            if cfg.positives == "best_match"
+            else None
+        ),
+        positive_threshold=cfg.positive_threshold,
     )
     if world > 1 and rank != 0:
         import torch.distributed as dist

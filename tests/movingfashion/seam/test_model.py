@@ -33,15 +33,24 @@ def test_padded_frames_do_not_change_the_descriptor(variant):
 
 
 def test_attention_variants_start_as_the_average_descriptor_model():
-    x = torch.randn(2, 4, 32)
-    avg = tiny_model("no_nlb_g").head.aggregate(x)
-    for variant in ("full", "no_nlb"):
-        head = tiny_model(variant).head
-        assert torch.allclose(head.aggregate(x)[0], avg[0], atol=1e-6)
-    # the paper's random initialisation is a config switch away
+    """The learned part of g starts at zero: without the agreement term the attention variants
+    start as the average; with it (the default) they start from the agreement prior alone."""
     from movingfashion.seam.checkpoint import build_model
     from tests.movingfashion.seam.conftest import TINY
 
+    x = torch.randn(2, 4, 32)
+    avg = tiny_model("no_nlb_g").head.aggregate(x)
+    for variant in ("full", "no_nlb"):
+        cfg = ModelConfig(variant=variant, dim=32, nlb_inter=16, attention_context=False)
+        head = build_model(TINY, cfg).head
+        assert torch.allclose(head.aggregate(x)[0], avg[0], atol=1e-6)
+        prior = tiny_model(variant).head
+        w = prior.aggregate(x)[1]
+        expected = torch.softmax(
+            prior.context.scale * prior.context.agreement(x, torch.ones(2, 4).bool()), -1
+        )
+        assert torch.allclose(w, expected, atol=1e-6)
+    # the paper's random initialisation is a config switch away
     rnd = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, zero_init_attention=False)).head
     assert not torch.allclose(rnd.aggregate(x)[1], avg[1])
 
@@ -104,7 +113,8 @@ def test_post_nlb_sum_lets_the_block_change_the_descriptor():
     torch.manual_seed(2)
     x = torch.randn(2, 4, 32)
     for agg in ("post_nlb", "pre_nlb"):
-        head = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, aggregate=agg)).head
+        cfg = ModelConfig(variant="full", dim=32, nlb_inter=16, aggregate=agg, attention_context=False)
+        head = build_model(TINY, cfg).head
         torch.nn.init.normal_(head.nlb.out.weight)  # the block is no longer the identity
         h, w = head.aggregate(x)
         plain = (w.unsqueeze(-1) * x).sum(1)
@@ -160,14 +170,17 @@ def test_checkpoint_names_are_unchanged():
     }
     expected |= {f"head.nlb.{n}.{w}" for n in ("theta", "phi", "g", "out") for w in ("weight", "bias")}
     expected |= {"head.scorer.weight", "head.scorer.bias"}
-    # the concatenation-form block adds its pairwise projection; the embedded-Gaussian form (how
-    # version-1 checkpoints were trained) has exactly the old names
-    assert keys == expected | {"head.nlb.pair.weight"}
+    # the concatenation-form block adds its pairwise projection and version 3 the agreement scale;
+    # the embedded-Gaussian form without the agreement term (how version-1 checkpoints were
+    # trained) has exactly the old names, version 2 (concatenation, no agreement) the old + pair
+    assert keys == expected | {"head.nlb.pair.weight", "head.context.scale"}
     from movingfashion.seam.checkpoint import build_model
     from tests.movingfashion.seam.conftest import TINY
 
-    old = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, nlb_form="gaussian"))
-    assert set(old.state_dict()) == expected
+    v1 = dict(variant="full", dim=32, nlb_inter=16, nlb_form="gaussian", attention_context=False)
+    assert set(build_model(TINY, ModelConfig(**v1)).state_dict()) == expected
+    v2 = dict(variant="full", dim=32, nlb_inter=16, attention_context=False)
+    assert set(build_model(TINY, ModelConfig(**v2)).state_dict()) == expected | {"head.nlb.pair.weight"}
 
 
 def test_seam_model_on_annotations_matcher_freezes_the_encoder():
@@ -203,3 +216,43 @@ def test_pretrained_batch_norm_statistics_stay_frozen_in_training(freeze):
     model(torch.randn(4, 5, 8, 2, 2) * 3, mask, torch.randn(4, 8, 2, 2) * 3)
     means = [m.running_mean for m in model.modules() if isinstance(m, torch.nn.BatchNorm1d)]
     assert means and all(torch.equal(r, torch.full_like(r, 0.5)) for r in means) == freeze
+
+
+def test_agreement_term_weighs_a_frame_that_disagrees_with_its_tracklet_least():
+    """g's context part: the frame unlike the others of its tracklet gets the lowest score; padded
+    frames take no part; a tracklet of one frame scores 0."""
+    from movingfashion.seam.model import TrackletAgreement
+
+    torch.manual_seed(3)
+    item, other = torch.randn(32), torch.randn(32)
+    u = torch.stack([item + 0.3 * torch.randn(32) for _ in range(5)] + [other])[None]  # [1, 6, 32]
+    mask = torch.ones(1, 6, dtype=torch.bool)
+    a = TrackletAgreement.agreement(u, mask)
+    assert int(a.argmin()) == 5 and float(a[0, :5].min()) > 0.8
+    padded = torch.cat([u, 100 * torch.randn(1, 2, 32)], 1)
+    pm = torch.cat([mask, torch.zeros(1, 2, dtype=torch.bool)], 1)
+    assert torch.allclose(TrackletAgreement.agreement(padded, pm)[:, :6], a, atol=1e-5)
+    assert float(TrackletAgreement.agreement(u[:, :1], mask[:, :1]).abs().max()) == 0.0
+    # a common offset (the positive part of ReLU features) does not change the ranking
+    assert torch.equal(TrackletAgreement.agreement(u + 10, mask).argsort(), a.argsort())
+
+
+def test_version_2_checkpoint_loads_without_the_agreement_term(tmp_path):
+    """A file written before the agreement term (version 2, its config without the field) loads
+    as the head it was trained as."""
+    from movingfashion.seam.checkpoint import build_model, load_checkpoint, save_checkpoint
+    from tests.movingfashion.seam.conftest import TINY
+
+    cfg = ModelConfig(variant="full", dim=32, nlb_inter=16, attention_context=False)
+    model = build_model(TINY, cfg)
+    save_checkpoint(tmp_path / "v3.pt", model, TINY, epoch=1)
+    ckpt = torch.load(tmp_path / "v3.pt", weights_only=False)
+    ckpt["version"] = 2
+    del ckpt["model_config"]["attention_context"], ckpt["model_config"]["context_init"]
+    torch.save(ckpt, tmp_path / "v2.pt")
+    loaded, _ = load_checkpoint(tmp_path / "v2.pt", device="cpu")
+    assert loaded.head.context is None
+    x = torch.randn(2, 4, 8, 2, 2)
+    assert torch.allclose(
+        loaded.head.encode_tracklet(x)[0], model.eval().head.encode_tracklet(x)[0], atol=1e-6
+    )
