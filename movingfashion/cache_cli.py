@@ -6,6 +6,7 @@ import click
 
 from movingfashion.executors.options import executor_options
 from movingfashion.media.readers import backend_names
+from movingfashion.split_cli_support import crop_view_options, open_split
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -24,7 +25,6 @@ from schemas.cli_support import (
 @click.command("crop-cache", context_settings=HELP, epilog=EXIT_STATUS)
 @legacy_argument("dataset", "--dataset")
 @dataset_option(required=False, help="Dataset folder (official format, mf publish). Required.")
-@click.option("--split", default="train", show_default=True, help="train, test, or a split JSON file.")
 @out_option(help="Cache folder to write.")
 @click.option(
     "--pool",
@@ -32,10 +32,7 @@ from schemas.cli_support import (
     default=None,
     help="Keep N frames per video (a fixed pool) instead of every boxed frame.",
 )
-@click.option("--crop", type=click.Choice(["tracklet", "frame"]), default="tracklet", show_default=True)
-@click.option("--crop-size", type=int, default=224, show_default=True, help="Tracklet crops: side in pixels.")
-@click.option("--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side.")
-@click.option("--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset.")
+@crop_view_options
 @click.option(
     "--backend",
     type=click.Choice(backend_names()),
@@ -81,13 +78,13 @@ def crop_cache(
       mf crop-cache --dataset /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
     """
     dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
-    from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+    from movingfashion.dataset import build_crop_cache
     from movingfashion.executors import make_executor
 
     if workers is not None and executor != "ray":
         raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")
     with make_executor(executor or "local", workers=workers, address=ray_address) as ex:
-        ds = MovingFashionDataset(
+        ds = open_split(
             dataset,
             split,
             crop=crop,
@@ -95,8 +92,6 @@ def crop_cache(
             frame_size=frame_size,
             context=context,
             backend=backend,
-            on_bad="skip",
-            shop_size=None,
         )
         counts = build_crop_cache(
             ds, out, pool=pool, progress=lambda it: progress(it, desc="crop cache", unit="video"), executor=ex

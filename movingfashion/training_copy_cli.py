@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from movingfashion.media.readers import backend_names
+from movingfashion.split_cli_support import crop_view_options, open_split
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -19,12 +20,8 @@ from schemas.cli_support import (
 
 @click.command("training-copy", context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
-@click.option("--split", default="train", show_default=True, help="train, test, or a split JSON file.")
 @out_option(help="Training-copy folder to write.")
-@click.option("--crop", type=click.Choice(["tracklet", "frame"]), default="tracklet", show_default=True)
-@click.option("--crop-size", type=int, default=224, show_default=True, help="Tracklet crops: side in pixels.")
-@click.option("--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side.")
-@click.option("--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset.")
+@crop_view_options
 @click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG quality.")
 @click.option(
     "--backend",
@@ -59,10 +56,9 @@ def training_copy(
       mf training-copy --dataset dataset --out dataset-copy/train
       mf training-copy --dataset dataset --split test --out dataset-copy/test --quality 95 --json
     """
-    from movingfashion.dataset import MovingFashionDataset
     from movingfashion.training_copy import build_training_copy
 
-    ds = MovingFashionDataset(
+    ds = open_split(
         dataset,
         split,
         crop=crop,
@@ -70,8 +66,6 @@ def training_copy(
         frame_size=frame_size,
         context=context,
         backend=backend,
-        on_bad="skip",
-        shop_size=None,
     )
     counts = build_training_copy(
         ds, out, quality=quality, progress=lambda it: progress(it, desc="training copy", unit="video")

@@ -1,0 +1,68 @@
+"""What ``mf crop-cache`` and ``mf training-copy`` share: the options that say how a split's clips
+are cropped, and opening that split the way the loader will read it back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def crop_view_options(func: F) -> F:
+    """``--split --crop --crop-size --frame-size --context``: the dataset must be opened with the
+    same values to read what the command writes."""
+    for option in reversed(
+        [
+            click.option(
+                "--split", default="train", show_default=True, help="train, test, or a split JSON file."
+            ),
+            click.option(
+                "--crop", type=click.Choice(["tracklet", "frame"]), default="tracklet", show_default=True
+            ),
+            click.option(
+                "--crop-size",
+                type=int,
+                default=224,
+                show_default=True,
+                help="Tracklet crops: side in pixels.",
+            ),
+            click.option(
+                "--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side."
+            ),
+            click.option(
+                "--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset."
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def open_split(
+    dataset: str,
+    split: str,
+    *,
+    crop: str,
+    crop_size: int,
+    frame_size: int | None,
+    context: float,
+    backend: str,
+) -> Any:
+    """The split as a :class:`~movingfashion.dataset.MovingFashionDataset` that skips bad rows
+    (listed in ``.skipped``) and loads no shop images: what both writers iterate over."""
+    from movingfashion.dataset import MovingFashionDataset
+
+    return MovingFashionDataset(
+        dataset,
+        split,
+        crop=crop,
+        crop_size=crop_size,
+        frame_size=frame_size,
+        context=context,
+        backend=backend,
+        on_bad="skip",
+        shop_size=None,
+    )
