@@ -49,8 +49,10 @@ class ModelConfig(BaseModel):
         "cannot tell a wrong detection from the item when both look like ordinary garments)",
     )
     context_init: float = Field(
-        default=3.0,
-        description="starting value of the agreement term's scale (0: uniform weights at the start)",
+        default=0.0,
+        description="starting value of the agreement term's scale: 0 (default) starts at uniform "
+        "weights and phase 2 learns the scale (TrainConfig.context_lr); files of version 3 were "
+        "trained from 3.0, a prior the old learning rate could not move",
     )
     freeze_bn: bool = Field(
         default=True,
@@ -59,6 +61,45 @@ class ModelConfig(BaseModel):
         "products and their statistics drag f and f~ away from the matcher (measured: top-1 "
         "of every method fell to chance without this); affine weights still train",
     )
+
+
+class AugmentConfig(BaseModel):
+    """Phase-2 augmentations of the authors' training code, each off by default (the README's
+    tables were measured without them).
+
+    The pixel ones change the crops of the training bank before the frozen encoder sees them:
+    each cached pool frame is augmented once, drawn from ``TrainConfig.seed`` and the video's
+    row, so a bank stays cacheable (weaker than a fresh draw every step). The other two change
+    which cached frames a training tracklet is made of, at every step.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pixel_noise: float = Field(
+        default=0.0, ge=0, description="std of Gaussian noise added to crop pixels (0..1 scale); 0 = off"
+    )
+    half_resolution: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="probability that a crop is shrunk to half its size and scaled back (bilinear)",
+    )
+    flip: float = Field(default=0.0, ge=0, le=1, description="probability that a crop is mirrored left-right")
+    random_positions: bool = Field(
+        default=False,
+        description="draw the T frames anywhere in the cached pool (sorted, without repeats) instead of "
+        "one per chunk (Restricted Random Sampling)",
+    )
+    mix_videos: bool = Field(
+        default=False,
+        description="take each frame of a training tracklet from a random video of its product (when "
+        "the product has several videos in the split); off: every frame from the drawn video",
+    )
+
+    @property
+    def pixels(self) -> bool:
+        """Whether any pixel augmentation is on (the training bank then differs from the plain one)."""
+        return self.pixel_noise > 0 or self.half_resolution > 0 or self.flip > 0
 
 
 class TrainConfig(BaseModel):
@@ -91,6 +132,16 @@ class TrainConfig(BaseModel):
         "neg_weight / pos_weight over every tracklet-shop pair of the batch) or balanced (positives "
         "and negatives each averaged, then weighted 1/2)",
     )
+    context_lr: float = Field(
+        default=40.0,
+        ge=0,
+        description="SGD learning rate of the attention's agreement scale (one number, no weight "
+        "decay; warm-up and steps apply). Large because its gradient is small: it multiplies "
+        "correlations whose spread within a tracklet is ~0.1, where the per-frame Linear's inputs "
+        "have norms ~16 (measured: at lr 0.04 the scale moved 3.0 -> 3.00005 in a run; at 40 it "
+        "grows from 0 to 3-7 in 24 steps on a small noisy world). 0 keeps it at "
+        "model.context_init (a fixed prior)",
+    )
     pos_weight: float = Field(default=0.3, gt=0, description="class weight of positive pairs (weighted loss)")
     neg_weight: float = Field(default=1.0, gt=0, description="class weight of negative pairs (weighted loss)")
     multi_frame_after: int = Field(
@@ -116,6 +167,9 @@ class TrainConfig(BaseModel):
         "the dataset's own box",
     )
     positive_threshold: float = Field(default=0.1, ge=0, le=1)
+    augment: AugmentConfig = Field(
+        default_factory=AugmentConfig, description="the authors' phase-2 augmentations (all off by default)"
+    )
     seed: int = 0
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")

@@ -28,6 +28,8 @@ from torch import nn
 
 from movingfashion.media.images import read_image
 from movingfashion.sampling import crop_sharpness, frame_quality
+from movingfashion.seam.augment import augment_crops
+from movingfashion.seam.config import AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
@@ -232,6 +234,8 @@ def build_bank(
     progress=None,
     positives: ShopMatcher | None = None,
     positive_threshold: float = DEFAULT_THRESHOLD,
+    augment: AugmentConfig | None = None,
+    augment_seed: int = 0,
 ) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
@@ -244,6 +248,9 @@ def build_bank(
     highest against the shop image among the richer file's boxes replaces the dataset's box
     when its score reaches ``positive_threshold`` (:mod:`movingfashion.seam.positives`); such
     frames are marked ``other_detection`` in the bank's truth when the dataset's box was clean.
+    ``augment`` (phase 2): its pixel augmentations change each video's crops before the encoder,
+    drawn from ``(augment_seed, row)`` (:func:`movingfashion.seam.augment.augment_crops`); the
+    expressiveness scores are computed on the crops as decoded.
     """
     from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
 
@@ -257,6 +264,9 @@ def build_bank(
         tag = f"{encoder_tag}|q{int(select_query)}"
         if positives is not None and not select_query:
             tag += f"|best{positive_threshold:g}"
+        if augment is not None and augment.pixels:
+            px = (augment.pixel_noise, augment.half_resolution, augment.flip)
+            tag += f"|aug{px[0]:g},{px[1]:g},{px[2]:g},s{augment_seed}"
         key = bank_key(root, split, tag, pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
@@ -309,7 +319,10 @@ def build_bank(
         if int(item["index"]) != i:  # on_bad="skip": video i did not load (listed in ds.skipped)
             continue
         idx = item["frame_indices"]
-        fmaps.append(_encode(encoder, item["frames"], device))
+        crops = item["frames"]
+        if augment is not None and augment.pixels:
+            crops, _ = augment_crops(crops, augment, np.random.default_rng([augment_seed, i]))
+        fmaps.append(_encode(encoder, crops, device))
         n = max(video.num_frames or int(idx.max()) + 1, 1)
         frames.append(idx)
         positions.append(idx.float() / n)

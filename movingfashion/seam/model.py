@@ -98,12 +98,13 @@ class TrackletAgreement(nn.Module):
     from a pivot that matches it; the dataset keeps tracklets whose detections are at least
     half right), so agreement with the rest is a cue that carries over. Correlation rather than
     cosine: it removes each vector's mean, the common positive part of ReLU features that
-    otherwise makes every cosine close to 1. ``scale`` starts at ``init`` (a prior that frames
-    agreeing with their tracklet matter more; 0 = uniform weights at the start) and is trained
-    with the scorer.
+    otherwise makes every cosine close to 1. ``scale`` starts at ``init`` (0, the default:
+    uniform weights at the start, so what it becomes is learned; > 0: a prior that frames
+    agreeing with their tracklet matter more) and is trained by phase 2 at its own learning rate
+    (``TrainConfig.context_lr``: its gradient is tiny next to the per-frame Linear's).
     """
 
-    def __init__(self, init: float = 3.0) -> None:
+    def __init__(self, init: float = 0.0) -> None:
         super().__init__()
         self.scale = nn.Parameter(torch.tensor(float(init)))
 

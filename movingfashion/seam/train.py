@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from movingfashion.models.matchrcnn import balanced_pair_loss
+from movingfashion.seam.augment import frame_slots, frame_videos
 from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank
@@ -135,13 +136,15 @@ def _dist_env() -> tuple[int, int, torch.device]:
 
 
 def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """New modules (NLB, g) at ``lr``; copies of pretrained heads (f~, m~, f, m) at ``finetune_lr``
-    (without the conv stacks of f~ and f when ``train_trunk`` is off)."""
+    """New modules (NLB, g's per-frame Linear) at ``lr``, the scale of g's agreement term at
+    ``context_lr`` without weight decay, copies of pretrained heads (f~, m~, f, m) at
+    ``finetune_lr`` (without the conv stacks of f~ and f when ``train_trunk`` is off)."""
     head = model.head
     if not cfg.train_trunk:
         for p in list(head.extractor.convs.parameters()) + list(model.f.convs.parameters()):
             p.requires_grad_(False)
-    new = [p for mod in (head.nlb, head.scorer, head.context) if mod is not None for p in mod.parameters()]
+    new = [p for mod in (head.nlb, head.scorer) if mod is not None for p in mod.parameters()]
+    context = list(head.context.parameters()) if head.context is not None else []
     tuned = [p for p in list(head.extractor.parameters()) + list(head.match.parameters()) if p.requires_grad]
     if cfg.single_frame_weight > 0:
         tuned += [p for p in list(model.f.parameters()) + list(model.m.parameters()) if p.requires_grad]
@@ -151,6 +154,8 @@ def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     groups = [{"params": tuned, "lr": cfg.finetune_lr}]
     if new:
         groups.append({"params": new, "lr": cfg.lr})
+    if context:
+        groups.append({"params": context, "lr": cfg.context_lr, "weight_decay": 0.0})
     return groups
 
 
@@ -234,18 +239,21 @@ def train_phase2(
         for step in it:
             chunk = np.resize(order, (step + 1) * batch * world)[step * batch * world :]
             idx = chunk[rank * batch : (rank + 1) * batch]
-            sel = [rrs_pool_indices(pool, cfg.frames, train=True, rng=rng) for _ in idx]
+            sel = [frame_slots(pool, cfg.frames, cfg.augment, rng) for _ in idx]
             # rng is shared: draw every rank's frames so ranks stay in step
             for _ in range((world - 1) * len(idx)):
-                rrs_pool_indices(pool, cfg.frames, train=True, rng=rng)
-            track = torch.stack([frames_all[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
+                frame_slots(pool, cfg.frames, cfg.augment, rng)
+            rows = frame_videos(chunk.tolist(), bank.targets, cfg.frames, cfg.augment, rng)
+            rows = rows[rank * batch : rank * batch + len(idx)]  # [B, T] bank row of every frame
+            slots = torch.as_tensor(sel, dtype=torch.long)
+            track = frames_all[rows, slots]
             targets = bank.targets[torch.as_tensor(idx)]
             uniq, inv = torch.unique(targets, return_inverse=True)
             labels = (inv[:, None] == torch.arange(len(uniq))[None, :]).long()
             track = track.to(device, torch.float32)
             context = None
             if track.dim() == 3 and model.head.context is not None:  # cached trunk outputs
-                context = torch.stack([bank.fmaps[i, s] for i, s in zip(idx.tolist(), sel, strict=True)])
+                context = bank.fmaps[rows, slots]
                 context = context.to(device, torch.float32)
             shops = shop_all[uniq].to(device, torch.float32)
             factor = lr_factor(epoch + step / steps, cfg, steps)
@@ -413,6 +421,8 @@ def run_phase2(
             else None
         ),
         positive_threshold=cfg.positive_threshold,
+        augment=cfg.augment,
+        augment_seed=cfg.seed,
     )
     if world > 1 and rank != 0:
         import torch.distributed as dist

@@ -256,3 +256,23 @@ def test_version_2_checkpoint_loads_without_the_agreement_term(tmp_path):
     assert torch.allclose(
         loaded.head.encode_tracklet(x)[0], model.eval().head.encode_tracklet(x)[0], atol=1e-6
     )
+
+
+def test_version_3_checkpoint_trained_from_the_prior_keeps_its_scale(tmp_path):
+    """Files of version 3 were trained with the agreement scale started at 3 (the old default);
+    the default is now 0 (learned), which must not change how such a file loads."""
+    from movingfashion.seam.checkpoint import SEAM_VERSION, build_model, load_checkpoint, save_checkpoint
+    from tests.movingfashion.seam.conftest import TINY
+
+    assert ModelConfig().context_init == 0.0 and SEAM_VERSION == 3
+    model = build_model(TINY, ModelConfig(variant="full", dim=32, nlb_inter=16, context_init=3.0))
+    with torch.no_grad():
+        model.head.context.scale.fill_(3.00005)  # what training made of the prior
+    save_checkpoint(tmp_path / "v3.pt", model, TINY, epoch=1)
+    loaded, ckpt = load_checkpoint(tmp_path / "v3.pt", device="cpu")
+    assert ckpt["version"] == 3 and ckpt["model_config"]["context_init"] == 3.0
+    assert float(loaded.head.context.scale.detach()) == float(model.head.context.scale.detach())
+    x = torch.randn(2, 4, 8, 2, 2)
+    assert torch.allclose(loaded.head.encode_tracklet(x)[1], model.eval().head.encode_tracklet(x)[1])
+    # and the weights are not uniform: the prior is in the file, not in the loader's default
+    assert float(loaded.head.encode_tracklet(x)[1].detach().std()) > 0
