@@ -58,7 +58,7 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
 def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argparse.Namespace) -> list[Path]:
     """SEAM's three variants and AsymNet for one seed (each skipped when finished)."""
     from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
-    from movingfashion.seam.config import ModelConfig, TrainConfig
+    from movingfashion.seam.config import AugmentConfig, ModelConfig, TrainConfig
     from movingfashion.seam.train import run_phase2
 
     ckpts = []
@@ -75,6 +75,7 @@ def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argpar
             train_trunk=False,
             seed=seed,
             pool_frames=args.pool_frames,
+            augment=AugmentConfig.model_validate_json(args.augment),
         )
         t0 = time.perf_counter()
         res = run_phase2(train_set, out, cfg, resume=True, cache_dir=cache)
@@ -107,12 +108,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--lr", type=float, default=0.04)
     ap.add_argument("--finetune-lr", type=float, default=0.004)
     ap.add_argument("--pool-frames", type=int, default=30)
+    ap.add_argument(
+        "--augment",
+        default="{}",
+        help='phase-2 augmentations as JSON (AugmentConfig), e.g. \'{"flip": 0.5, "mix_videos": true}\'',
+    )
     ap.add_argument("--pools", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=100)
     ap.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True, help="48-frame clips")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     args = ap.parse_args(argv)
+    from pydantic import ValidationError
+
+    from movingfashion.seam.config import AugmentConfig
+
+    try:
+        AugmentConfig.model_validate_json(args.augment)
+    except ValidationError as exc:
+        ap.error(f"--augment: {' '.join(str(exc).splitlines()[:3])}")
 
     from movingfashion.seam.config import EvalConfig
     from movingfashion.seam.evaluate import run_evaluate, summary_table
