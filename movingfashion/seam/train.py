@@ -6,7 +6,8 @@ pretrained f and m, NLB and g start random. Each step takes ``batch_size`` video
 pseudo-labelled tracklets (the dataset's tracklets, built by the training tracking procedure;
 with ``positives: best_match``, the default, each frame's box is the detection that matches the
 shop best, see :mod:`movingfashion.seam.positives`),
-draws ``T`` frames each by Restricted Random Sampling and scores every tracklet against every
+draws ``T`` frames each by Restricted Random Sampling (or as ``augment`` says, see
+:mod:`movingfashion.seam.augment`) and scores every tracklet against every
 shop image of the batch: its own shop is the positive, every other one a negative (2-class
 cross-entropy, negatives weighted 1.0 and positives 0.3 by default). The single-frame head f, m is
 fine-tuned on the same pairs, every detection of the tracklet counting as a positive.
