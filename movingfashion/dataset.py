@@ -675,22 +675,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
         boxes = np.array([meta["boxes"][r] for r in rows], dtype=np.float32).reshape(-1, 4)
-        frames_t = self._tensor(clip)
-        if self.transform is not None:
-            frames_t = self.transform(frames_t)
-        return {
-            "shop": self._shop(rec),
-            "frames": frames_t,
-            "frame_indices": torch.tensor(idx, dtype=torch.long),
-            "boxes": torch.from_numpy(boxes),
-            "product_id": rec.product_id,
-            "df2_class": rec.df2_class if rec.df2_class is not None else -1,
-            "partition": rec.partition.value,
-            "video_path": video.rel_path,
-            "video_index": vi,
-            "index": int(index),
-            "orig_size": tuple(meta["orig_size"]),
-        }
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, tuple(meta["orig_size"]))
 
     def _item_from_copy(
         self,
