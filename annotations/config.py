@@ -123,8 +123,10 @@ class BuildConfig(BaseModel):
     )
     embed_source: Literal["crops", "roi"] = Field(
         "crops",
-        description="embed detections from resized crops (any backend) or from the backend's RoI"
-        " features (fasterrcnn only; the matcher must be trained on them)",
+        description="how detections are matched (movingfashion.models.matchers): crops = each detection"
+        " cut out and embedded by the crop matcher (default); roi = descriptors pooled with RoIAlign from"
+        " the detector's own feature maps by a small head trained on that detector (roi_matcher.pt; its"
+        " cost and tracklet quality against crops are in the README)",
     )
     embed_size: int | None = Field(
         None,
