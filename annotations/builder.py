@@ -1,8 +1,9 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
 Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
-detection (``embed_source``: crops through the single-frame matcher, or ``roi``: pooled from the
-detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`), run inference tracking (all tracklets) and training
+detection (``embed_source``: ``crops`` through the single-frame matcher, or ``roi``: pooled from the
+detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`; ``auto``, the
+default: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`), run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
@@ -51,7 +52,7 @@ from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector
-from movingfashion.models.matchers import load_matcher_kind
+from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 from schemas.atomic import sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
@@ -192,7 +193,12 @@ class TrackletBuilder:
         self.matcher = matcher.eval().to(detector.device)
         #: the RoI path: the matcher's hooks on the detector (None on the crop path)
         self.roi: RoIEmbedder | None = None
-        if self.config.embed_source == "roi":
+        source = self.config.embed_source
+        if source == "auto":  # the matcher given decides
+            source = "roi" if isinstance(matcher, RoIMatcher) else "crops"
+        #: the matching path this builder runs (``crops`` or ``roi``)
+        self.embed_source = source
+        if source == "roi":
             if not isinstance(matcher, RoIMatcher):
                 raise ConfigError(
                     f"embed_source roi needs an RoI matcher, got {type(matcher).__name__}",
@@ -468,7 +474,7 @@ def make_builder(spec: BuilderSpec) -> TrackletBuilder:
     """A worker's builder: the detector and matcher loaded once (pool setup)."""
     det = build_detector(spec.detector, spec.weights, spec.config.detector)
     return TrackletBuilder(
-        det, load_matcher_kind(spec.config.embed_source, spec.matcher, device=det.device), spec.config
+        det, matcher_for(det, spec.config.embed_source, spec.matcher, device=det.device), spec.config
     )
 
 
@@ -606,7 +612,7 @@ def build_dataset_tracklets(
 
 def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
     det = build_detector(detector, weights, cfg.detector)
-    return TrackletBuilder(det, load_matcher_kind(cfg.embed_source, matcher, device=det.device), cfg)
+    return TrackletBuilder(det, matcher_for(det, cfg.embed_source, matcher, device=det.device), cfg)
 
 
 def _remote_pool(ex: Executor, remote: BuilderSpec, gpus_per_worker: float | None) -> Pool:

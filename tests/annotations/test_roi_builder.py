@@ -55,4 +55,9 @@ def test_matcher_kind_must_fit_the_path():
     with pytest.raises(ConfigError, match="needs an RoI matcher"):
         TrackletBuilder(det, load_matcher(None, device="cpu"), BuildConfig(embed_source="roi"))
     with pytest.raises(ConfigError, match="needs the crop matcher"):
-        TrackletBuilder(det, load_roi_matcher(None, device="cpu"), BuildConfig())
+        TrackletBuilder(det, load_roi_matcher(None, device="cpu"), BuildConfig(embed_source="crops"))
+    # auto: the matcher given decides
+    auto = BuildConfig(embed_source="auto")
+    assert TrackletBuilder(det, load_roi_matcher(None, device="cpu"), auto).embed_source == "roi"
+    assert TrackletBuilder(det, load_matcher(None, device="cpu"), auto).embed_source == "crops"
+    assert BuildConfig().embed_source == "crops"

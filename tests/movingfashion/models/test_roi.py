@@ -167,3 +167,20 @@ def test_shipped_roi_matcher_is_small_float32_finite_and_fits_the_embedded_detec
     assert m.detector == yolo.version  # trained on the embedded detector's features
     assert m.head.macs() * 100 < 119_000_000  # >= 100x cheaper per box than a 64 px crop
     RoIEmbedder(m, yolo).close()
+
+
+def test_auto_picks_roi_only_for_the_detector_it_was_trained_on(yolo, tmp_path):
+    from movingfashion.models import SingleFrameMatcher
+    from movingfashion.models.matchers import matcher_for
+
+    assert isinstance(matcher_for(yolo, "auto", device="cpu"), RoIMatcher)
+    other = build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(device="cpu"))
+    assert isinstance(matcher_for(other, "auto", device="cpu"), SingleFrameMatcher)
+    assert isinstance(
+        matcher_for(other, "roi", device="cpu"), RoIMatcher
+    )  # asked for: RoIEmbedder refuses it
+    # a checkpoint given: its kind decides
+    cap = yolo.feature_capture()
+    RoIMatcher(cap.channels, cap.strides).save(tmp_path / "r.pt")
+    cap.close()
+    assert isinstance(matcher_for(other, "auto", tmp_path / "r.pt", device="cpu"), RoIMatcher)
