@@ -1,9 +1,10 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
 Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
-detection (``embed_source``: ``crops`` through the single-frame matcher, or ``roi``: pooled from the
-detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`; ``auto``, the
-default: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`), run inference tracking (all tracklets) and training
+detection (``embed_source``: ``crops``, the default, through the single-frame matcher; ``roi``,
+pooled from the detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`;
+``auto``: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
+run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
