@@ -795,12 +795,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
         """uint8 [N, H, W, 3] -> [N, 3, H, W]: float in [0, 1], or uint8 as is (``dtype=torch.uint8``)."""
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-        return (
-            t.contiguous()
-            if self.dtype == torch.uint8
-            else t.to(self.dtype, memory_format=torch.contiguous_format).div_(255.0)
-        )
+        # numpy's strided uint8 copy is ~3x faster than torch's permute().contiguous() here
+        t = torch.from_numpy(np.ascontiguousarray(np.asarray(arr).transpose(0, 3, 1, 2)))
+        if self.dtype == torch.uint8:
+            return t
+        if self.dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
+            return torch.div(t, 255.0)
+        return t.to(self.dtype).div_(255.0)
 
     def _shop(self, rec: ProductRecord) -> Any:
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()
