@@ -77,7 +77,7 @@ lock: install
 bench: install
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
-## weights: retrain the embedded default detector and matcher on a synthetic world (~1.5 h on 2 CPU cores)
+## weights: retrain the embedded default detector, matcher and RoI matcher on a synthetic world (~1.5 h on 2 CPU cores)
 WEIGHTS_WORLD := build/weights-world
 WEIGHTS_WORK  := build/weights-stages
 # The shipped matcher.pt is stage c of this recipe saved before the float16 fix (109 of f's 256
@@ -102,6 +102,9 @@ weights: install
 	    --matcher-steps 2600
 	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out movingfashion/models/weights --skip-detector \
 	    --matcher-steps 2500 --matcher-lr 0.0005 --init-matcher $(WEIGHTS_WORK)/m/matcher.pt
+	# the RoI matcher's head, on the features of the detector just written (bound to it)
+	$(PY) -m movingfashion.world.weights_build --world $(WEIGHTS_WORLD) --out movingfashion/models/weights \
+	    --roi-matcher-only --roi-steps 2000
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,10 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
 Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
-detection with the single-frame matcher, run inference tracking (all tracklets) and training
+detection (``embed_source``: ``crops``, the default, through the single-frame matcher; ``roi``,
+pooled from the detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`;
+``auto``: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
+run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
@@ -48,8 +51,10 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
 from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
-from movingfashion.models import SingleFrameMatcher, crops_from_frames, load_matcher
+from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector
+from movingfashion.models.matchers import matcher_for
+from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 from schemas.atomic import sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
@@ -182,13 +187,37 @@ class TrackletBuilder:
     """Detector + matcher + tracker over the videos of one dataset."""
 
     def __init__(
-        self, detector: Detector, matcher: SingleFrameMatcher, config: BuildConfig | None = None
+        self, detector: Detector, matcher: SingleFrameMatcher | RoIMatcher, config: BuildConfig | None = None
     ) -> None:
         self.detector = detector
+        self.config = config or BuildConfig()
         self.matcher = matcher.eval().to(detector.device)
+        #: the RoI path: the matcher's hooks on the detector (None on the crop path)
+        self.roi: RoIEmbedder | None = None
+        source = self.config.embed_source
+        if source == "auto":  # the matcher given decides
+            source = "roi" if isinstance(matcher, RoIMatcher) else "crops"
+        #: the matching path this builder runs (``crops`` or ``roi``)
+        self.embed_source = source
+        if source == "roi":
+            if not isinstance(matcher, RoIMatcher):
+                raise ConfigError(
+                    f"embed_source roi needs an RoI matcher, got {type(matcher).__name__}",
+                    where="embed_source",
+                    hint="load one with movingfashion.models.matchers.load_matcher_kind('roi')",
+                )
+            self.roi = RoIEmbedder(matcher, detector)
+            self.embed_size = 0
+            self.matcher_tag = matcher.tag
+            return
+        if not isinstance(matcher, SingleFrameMatcher):
+            raise ConfigError(
+                f"embed_source crops needs the crop matcher, got {type(matcher).__name__}",
+                where="embed_source",
+                hint="set embed_source: roi for an RoI matcher",
+            )
         #: what embeds detections and shop images: the matcher with its encoder's BatchNorm folded
         self.embedder = self.matcher.fused_for_inference()
-        self.config = config or BuildConfig()
         #: side of the crops embedded, and the matcher's name in the tracklet files: a size other
         #: than the one it was trained at gives other embeddings, so it is part of the name (a
         #: rerun at another size redoes the videos)
@@ -196,12 +225,11 @@ class TrackletBuilder:
         self.matcher_tag = (
             matcher.tag if self.embed_size == matcher.crop_size else f"{matcher.tag}@{self.embed_size}px"
         )
-        if self.config.embed_source == "roi" and not detector.has_features:
-            raise ConfigError(
-                f"detector {detector.name!r} gives no RoI features",
-                where="embed_source",
-                hint="use embed_source: crops, or the fasterrcnn backend",
-            )
+
+    @property
+    def embed_dim(self) -> int:
+        """Length of the descriptors this builder's matcher gives."""
+        return int(self.matcher.m.dim)
 
     # -- detection ---------------------------------------------------------------
     def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
@@ -219,15 +247,17 @@ class TrackletBuilder:
         for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
             t1 = time.perf_counter()
             timings["decode_wait"] += t1 - t
+            if self.roi is not None:
+                self.roi.capture.clear()
             dets = self.detector.detect(frames)
             t2 = time.perf_counter()
             timings["detect"] += t2 - t1
             with torch.no_grad():
-                if cfg.embed_source == "roi":
-                    feats = [d.features for d in dets if d.features is not None and len(d)]
-                    if feats:
-                        emb_l.append(self.embedder.embed_features(torch.cat(feats)))
-                    t3 = time.perf_counter()
+                if self.roi is not None:
+                    # the maps the detection forward left in the hooks, pooled per box + the head
+                    # (timings["embed"] from t3 on; no crops to cut)
+                    t3 = t2
+                    emb_l.append(self.roi.embed_boxes(frames, [d.boxes for d in dets]))
                 else:
                     crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
                     if len(crops):
@@ -253,12 +283,17 @@ class TrackletBuilder:
             boxes=np.concatenate(boxes_l).reshape(-1, 4) if boxes_l else np.zeros((0, 4), np.float32),
             scores=np.concatenate(scores_l) if scores_l else np.zeros(0, np.float32),
             classes=np.concatenate(classes_l) if classes_l else np.zeros(0, np.int64),
-            embeddings=torch.cat(emb_l) if emb_l else torch.zeros((0, 256), device=self.detector.device),
+            embeddings=torch.cat(emb_l)
+            if emb_l
+            else torch.zeros((0, self.embed_dim), device=self.detector.device),
         )
         return dets, idx
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
+        """The shop image's descriptor (the whole image: a crop, or pooled from the detector's maps)."""
         img = read_image(shop_path)
+        if self.roi is not None:
+            return self.roi.embed_images([img])[0]
         with torch.no_grad():
             return self.embedder.embed(crops_from_frames([img], [None], self.embed_size))[0]
 
@@ -449,7 +484,9 @@ class BuilderSpec:
 def make_builder(spec: BuilderSpec) -> TrackletBuilder:
     """A worker's builder: the detector and matcher loaded once (pool setup)."""
     det = build_detector(spec.detector, spec.weights, spec.config.detector)
-    return TrackletBuilder(det, load_matcher(spec.matcher, device=det.device), spec.config)
+    return TrackletBuilder(
+        det, matcher_for(det, spec.config.embed_source, spec.matcher, device=det.device), spec.config
+    )
 
 
 @dataclass
@@ -586,7 +623,7 @@ def build_dataset_tracklets(
 
 def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
     det = build_detector(detector, weights, cfg.detector)
-    return TrackletBuilder(det, load_matcher(matcher, device=det.device), cfg)
+    return TrackletBuilder(det, matcher_for(det, cfg.embed_source, matcher, device=det.device), cfg)
 
 
 def _remote_pool(ex: Executor, remote: BuilderSpec, gpus_per_worker: float | None) -> Pool:

@@ -94,7 +94,12 @@ def tracklets() -> None:
 )
 @click.option("--stride", type=click.IntRange(min=1), help="Detect every k-th frame (default 1).")
 @click.option("--keyframes", is_flag=True, help="Detect on the codec's key frames only.")
-@click.option("--embed", type=click.Choice(EMBED_SOURCES), help="Embed crops (default) or RoI features.")
+@click.option(
+    "--embed",
+    type=click.Choice(EMBED_SOURCES),
+    help="How detections are matched: crops (default), roi (pooled from the detector's own feature"
+    " maps by the RoI matcher), or auto (roi when the RoI matcher fits the detector, else crops).",
+)
 @click.option("--conf", type=float, help="Detector confidence threshold (default 0.1).")
 @click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")
 @click.option("--batch", type=click.IntRange(min=1), help="Frames per detector batch (default 16).")

@@ -162,10 +162,14 @@ class BuildConfig(BaseModel):
         description="hold a tracklet's first/last box out to the video's first/last frame when they"
         " are at most max_gap frames away (the detector missed the garment there)",
     )
-    embed_source: Literal["crops", "roi"] = Field(
+    embed_source: Literal["crops", "roi", "auto"] = Field(
         "crops",
-        description="embed detections from resized crops (any backend) or from the backend's RoI"
-        " features (fasterrcnn only; the matcher must be trained on them)",
+        description="how detections are matched (movingfashion.models.matchers): crops = each detection"
+        " cut out and embedded by the crop matcher (the default); roi = descriptors pooled with RoIAlign"
+        " from the detector's own feature maps by a small head trained on that detector (roi_matcher.pt,"
+        " matching at 2-3% of detection instead of 25-40%; its tracklets end early on a few more videos,"
+        " see the README); auto = roi when the RoI matcher fits the detector (the embedded one: the"
+        " embedded detector), else crops",
     )
     embed_size: int | None = Field(
         None,

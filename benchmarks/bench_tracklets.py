@@ -1,6 +1,8 @@
 """Benchmark of the tracklet builder, per video resolution, on the synthetic world or any dataset.
 
-1. Throughput per resolution: frames/s of detection alone (frames decoded beforehand, batched
+1. Throughput per resolution and matching path (``--paths``: ``crops`` at each ``--embed-size``,
+   ``roi`` = descriptors pooled from the detector's own feature maps, movingfashion.models.roi):
+   frames/s of detection alone (frames decoded beforehand, batched
    detector) vs the whole builder (decode in a prefetch thread + detect + crop + embed + track),
    the builder / detection ratio in wall-clock time (goal <= 1.15x) and in CPU time of the
    process (all its threads: what the builder costs on a machine whose cores are busy), and
@@ -11,7 +13,7 @@
    loop on identical detections; checks the tracklets are the same and prints the ratio.
 
 Usage: python benchmarks/bench_tracklets.py [--world DIR | --dataset DIR] [--videos 12] [--stride 1]
-       [--embed-size 64,32] [--threads 1]
+       [--embed-size 64,32] [--paths crops,roi] [--threads 1]
 (without either, a quick 20-product world is generated once under the temp folder;
 ``--dataset build/real-clips/dataset`` runs on real clips of several resolutions, see
 ``benchmarks/real_clips.py``).
@@ -38,6 +40,7 @@ from annotations.tracking import inference_tracking, similarity, training_tracki
 from movingfashion.media.video_source import VideoSource, frame_indices  # noqa: E402
 from movingfashion.models import load_matcher  # noqa: E402
 from movingfashion.models.detectors import build_detector  # noqa: E402
+from movingfashion.models.roi import load_roi_matcher  # noqa: E402
 from tests.annotations.naive_tracking import naive_inference_tracking, naive_training_tracking  # noqa: E402
 
 
@@ -62,6 +65,11 @@ def main() -> None:
         default="",
         help="crop sides to embed at, comma-separated, one builder row each (default: the matcher's own)",
     )
+    ap.add_argument(
+        "--paths",
+        default="crops,roi",
+        help="matching paths, comma-separated: crops (one row per --embed-size) and/or roi",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     world = args.world
@@ -77,10 +85,22 @@ def main() -> None:
         det = build_detector("ultralytics", None, cfg.detector)
         matcher = load_matcher(None, device=det.device)
         sizes = [int(x) for x in args.embed_size.split(",") if x] or [matcher.crop_size]
-        builders = {
-            size: TrackletBuilder(det, matcher, cfg.model_copy(update={"embed_size": size})) for size in sizes
-        }
-        builder = builders[sizes[0]]
+        paths = [p for p in args.paths.split(",") if p]
+        builders: dict[str, TrackletBuilder] = {}
+        if "crops" in paths:
+            for size in sizes:
+                builders[f"crop{size}"] = TrackletBuilder(
+                    det, matcher, cfg.model_copy(update={"embed_size": size})
+                )
+        if "roi" in paths:
+            # its own detector instance: the RoI hooks never touch the detection-alone runs
+            det_roi = build_detector("ultralytics", None, cfg.detector)
+            builders["roi"] = TrackletBuilder(
+                det_roi,
+                load_roi_matcher(None, device=det.device),
+                cfg.model_copy(update={"embed_source": "roi"}),
+            )
+        builder = next(iter(builders.values()))
         by_size: dict[str, list] = {}
         for j in video_jobs(load_splits(ds)):
             src = VideoSource(ds / j.video_path)
@@ -91,13 +111,14 @@ def main() -> None:
         jobs = [j for js in by_size.values() for j in js]
         print(f"device {det.device}, {len(jobs)} videos, stride {args.stride}, detector {det.version}")
         print(
-            f"{'resolution':<11}{'crop':>5}{'videos':>7}{'frames':>7}{'det fps':>8}{'builder fps':>12}"
+            f"{'resolution':<11}{'path':>6}{'videos':>7}{'frames':>7}{'det fps':>8}{'builder fps':>12}"
             f"{'builder/det':>12}{'cpu b/d':>8} | share of detection alone:"
             f"{'decode':>7}{'detect':>7}{'crop':>6}{'embed':>6}{'track':>6}{'rest':>6}"
         )
-        det.detect(np.zeros((2, 64, 64, 3), np.uint8))  # warm-up
-        worst = dict.fromkeys(sizes, 0.0)
-        worst_cpu = dict.fromkeys(sizes, 0.0)
+        for b in builders.values():
+            b.detector.detect(np.zeros((2, 64, 64, 3), np.uint8))  # warm-up
+        worst = dict.fromkeys(builders, 0.0)
+        worst_cpu = dict.fromkeys(builders, 0.0)
         for key, js in by_size.items():
             # 1a. detection alone on pre-decoded frames, before and after the builders (the mean:
             # the load of a shared machine drifts)
@@ -132,14 +153,14 @@ def main() -> None:
                 worst_cpu[size] = max(worst_cpu[size], whole_cpu / det_cpu)
                 parts = [timings[k] for k in ("decode_wait", "detect", "crop", "embed", "track")]
                 print(
-                    f"{key:<11}{size:>5}{len(js):>7}{n:>7}{n / det_s:>8.1f}{n / whole_s:>12.1f}"
+                    f"{key:<11}{size:>6}{len(js):>7}{n:>7}{n / det_s:>8.1f}{n / whole_s:>12.1f}"
                     f"{whole_s / det_s:>11.2f}x{whole_cpu / det_cpu:>7.2f}x |{'':>24}"
                     + "".join(f"{p / det_s:>{w}.0%}" for p, w in zip(parts, (7, 7, 6, 6, 6), strict=True))
                     + f"{(whole_s - sum(parts)) / det_s:>6.0%}"
                 )
-        for size in sizes:
+        for size in builders:
             print(
-                f"crops of {size} px: builder / detection alone, worst resolution: {worst[size]:.2f}x wall,"
+                f"{size}: builder / detection alone, worst resolution: {worst[size]:.2f}x wall,"
                 f" {worst_cpu[size]:.2f}x CPU (goal <= 1.15x): {'OK' if worst[size] <= 1.15 else 'NOT MET'}"
             )
 

@@ -183,4 +183,4 @@ def frames_to_float(frames: torch.Tensor, device: str | torch.device | None = No
     Gives exactly what ``dtype=torch.float32`` would have given, converted where it is cheap.
     """
     t = frames.to(device, non_blocking=True) if device is not None else frames
-    return t.to(torch.float32).div_(255.0)
+    return torch.div(t, 255.0)  # uint8 / float -> float32 in one pass

@@ -675,22 +675,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
         boxes = np.array([meta["boxes"][r] for r in rows], dtype=np.float32).reshape(-1, 4)
-        frames_t = self._tensor(clip)
-        if self.transform is not None:
-            frames_t = self.transform(frames_t)
-        return {
-            "shop": self._shop(rec),
-            "frames": frames_t,
-            "frame_indices": torch.tensor(idx, dtype=torch.long),
-            "boxes": torch.from_numpy(boxes),
-            "product_id": rec.product_id,
-            "df2_class": rec.df2_class if rec.df2_class is not None else -1,
-            "partition": rec.partition.value,
-            "video_path": video.rel_path,
-            "video_index": vi,
-            "index": int(index),
-            "orig_size": tuple(meta["orig_size"]),
-        }
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, tuple(meta["orig_size"]))
 
     def _item_from_copy(
         self,
@@ -795,12 +780,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
         """uint8 [N, H, W, 3] -> [N, 3, H, W]: float in [0, 1], or uint8 as is (``dtype=torch.uint8``)."""
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2)
-        return (
-            t.contiguous()
-            if self.dtype == torch.uint8
-            else t.to(self.dtype, memory_format=torch.contiguous_format).div_(255.0)
-        )
+        # numpy's strided uint8 copy is ~3x faster than torch's permute().contiguous() here
+        t = torch.from_numpy(np.ascontiguousarray(np.asarray(arr).transpose(0, 3, 1, 2)))
+        if self.dtype == torch.uint8:
+            return t
+        if self.dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
+            return torch.div(t, 255.0)
+        return t.to(self.dtype).div_(255.0)
 
     def _shop(self, rec: ProductRecord) -> Any:
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()

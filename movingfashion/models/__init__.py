@@ -16,9 +16,11 @@ Public API (used by the tracklet builder in ``annotations``, cleaning's associat
   pair loss, training loop, retrieval evaluation); :mod:`movingfashion.models.shop_scorer`: the
   video <-> shop image score of cleaning's association check.
 
-The ``ultralytics`` detector backend has no RoI features, so its detections are embedded
-from resized crops through :class:`CropEncoder`; the ``fasterrcnn`` backend's RoIAlign FPN
-features (``[N,256,6,6]``) can go straight into :meth:`SingleFrameMatcher.embed_features`.
+Two matching paths (:mod:`movingfashion.models.matchers`, by name): ``crops`` embeds each
+detection from a resized crop through :class:`CropEncoder` + f (any backend); ``roi``
+(:mod:`movingfashion.models.roi`) pools each box with RoIAlign from the feature maps the
+detector's own forward computed (YOLO's P3/P4/P5 and input image, Faster R-CNN's FPN) and
+embeds it with a small head trained on that detector (``weights/roi_matcher.pt``).
 """
 
 from __future__ import annotations

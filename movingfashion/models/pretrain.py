@@ -7,6 +7,10 @@ user image; synthetic world: the same garment in different frames, or a product'
 its shop image). Each batch holds P identities x K crops; every pair in the batch is scored by
 ``m`` and the loss is the 2-class cross-entropy, positives and negatives weighted equally.
 
+The RoI matcher (:mod:`movingfashion.models.roi`) trains through the same loop
+(:func:`fit_pairs`, :func:`train_roi_matcher`): its samples are the RoIAlign-pooled detector
+features of the same identity-labelled boxes instead of pixel crops, the detector frozen.
+
 Used by ``mf pretrain-matcher``, SEAM phase 1 (``mf train --phase 1``) and the embedded weights'
 recipe (``movingfashion.world.weights_build``). DeepFashion2 is read through
 :mod:`movingfashion.deepfashion2`.
@@ -20,7 +24,7 @@ import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -32,6 +36,9 @@ from movingfashion.models.crops import crops_from_frames
 from movingfashion.models.matchrcnn import MatchHead, SingleFrameMatcher, balanced_pair_loss, load_matcher
 from movingfashion.models.ranking import ranks_of_targets
 from schemas.errors import DataFormatError, MediaError, ModelError
+
+if TYPE_CHECKING:
+    from movingfashion.models.roi import RoIMatcher
 
 #: ``progress(iterable, desc=..., total=..., unit=...)``, e.g. ``schemas.cli_support.progress``.
 Progress = Callable[..., Iterable[int]]
@@ -220,8 +227,6 @@ def train_matcher(
     """Train (or fine-tune ``init``) a matcher on identity-labelled crops (AdamW, one-cycle
     schedule, gradient clipping); ``log(step, loss)`` after every step."""
     torch.manual_seed(seed)
-    rng = random.Random(seed)
-    gen = torch.Generator().manual_seed(seed)
     size = int(data.crops.shape[-1])
     model = init or SingleFrameMatcher(crop_size=crop_size or size)
     if model.crop_size != size:
@@ -229,16 +234,55 @@ def train_matcher(
             f"crops are {size}px but the matcher wants {model.crop_size}px", where="train_matcher"
         )
     dev = pick_device(device)
-    model.to(dev).train()
+
+    def embed(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return model.f(model.encoder(augment(x.float() / 255, gen).to(dev)))
+
+    return fit_pairs(
+        model,
+        embed,
+        data,
+        steps=steps,
+        p=p,
+        k=k,
+        lr=lr,
+        seed=seed,
+        device=dev,
+        log=log,
+        progress=progress,
+        desc="matcher",
+    )
+
+
+def fit_pairs(
+    model: SingleFrameMatcher | RoIMatcher,
+    embed: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    data: CropSet,
+    *,
+    steps: int,
+    p: int,
+    k: int,
+    lr: float,
+    seed: int,
+    device: torch.device,
+    log: Callable[[int, float], None] | None = None,
+    progress: Progress | None = None,
+    desc: str = "matcher",
+) -> Any:
+    """The one training loop of the matchers: :func:`identity_batches` of ``data``,
+    ``embed(samples, generator)`` -> descriptors, :func:`pair_loss` with ``model.m``, AdamW
+    (weight decay 1e-4), one-cycle schedule, gradient clipping at 5; returns ``model`` in eval mode."""
+    rng = random.Random(seed)
+    gen = torch.Generator().manual_seed(seed)
+    model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.15)
     it = identity_batches(data.ids, p, k, rng, data.groups, data.anchors)
-    loop = progress(range(steps), desc="matcher", total=steps, unit="step") if progress else range(steps)
+    loop = progress(range(steps), desc=desc, total=steps, unit="step") if progress else range(steps)
     for step in loop:
         idx = torch.tensor(next(it))
-        x = augment(data.crops[idx].float() / 255, gen).to(dev)
-        emb = model.f(model.encoder(x))
-        loss = pair_loss(model.m, emb, data.ids[idx].to(dev))
+        emb = embed(data.crops[idx], gen)
+        loss = pair_loss(model.m, emb, data.ids[idx].to(device))
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -247,6 +291,79 @@ def train_matcher(
         if log is not None:
             log(step, float(loss.detach()))
     return model.eval()
+
+
+def augment_pooled(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Pooled RoI features (level 0 = the image's 3 channels first): the colour part of
+    :func:`augment` on the image cells (brightness, per-channel gain); deep levels unchanged."""
+    n = len(x)
+    b = (torch.rand(n, 1, 1, 1, generator=gen) - 0.5) * 0.2
+    gain = 1 + (torch.rand(n, 3, 1, 1, generator=gen) - 0.5) * 0.2
+    img = (x[:, :3] + b) * gain
+    return torch.cat([img, x[:, 3:]], dim=1)
+
+
+def train_roi_matcher(
+    data: CropSet,
+    *,
+    channels: tuple[int, ...],
+    strides: tuple[float, ...],
+    detector: str | None = None,
+    steps: int = 1500,
+    p: int = 16,
+    k: int = 4,
+    lr: float = 2e-3,
+    init: RoIMatcher | None = None,
+    seed: int = 0,
+    device: str | None = None,
+    log: Callable[[int, float], None] | None = None,
+    progress: Progress | None = None,
+) -> RoIMatcher:
+    """Train (or fine-tune ``init``) an :class:`~movingfashion.models.roi.RoIMatcher` head on
+    identity-labelled *pooled features* (``data.crops``: :func:`movingfashion.models.roi.pool_boxes`
+    of the true boxes, ``[N, sum(channels), pool, pool]``, the detector frozen), through the
+    same loop, batches and loss as the crop matcher (:func:`fit_pairs`)."""
+    from movingfashion.models.roi import RoIMatcher
+
+    torch.manual_seed(seed)
+    model = init or RoIMatcher(channels, strides, pool=int(data.crops.shape[-1]), detector=detector)
+    if sum(model.head.channels) != int(data.crops.shape[1]):
+        raise ModelError(
+            f"features have {int(data.crops.shape[1])} channels, the head wants {sum(model.head.channels)}",
+            where="train_roi_matcher",
+        )
+    dev = pick_device(device)
+
+    def embed(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return model.head(augment_pooled(x.float(), gen).to(dev))
+
+    return fit_pairs(
+        model,
+        embed,
+        data,
+        steps=steps,
+        p=p,
+        k=k,
+        lr=lr,
+        seed=seed,
+        device=dev,
+        log=log,
+        progress=progress,
+        desc="RoI matcher",
+    )
+
+
+@torch.no_grad()
+def roi_retrieval_top1(model: RoIMatcher, queries: CropSet, gallery: CropSet) -> float:
+    """:func:`retrieval_top1` for an RoI matcher on pooled features."""
+    model.eval()
+    return _top1(
+        model.score_matrix(
+            model.embed_pooled(queries.crops.float()), model.embed_pooled(gallery.crops.float())
+        ),
+        queries,
+        gallery,
+    )
 
 
 @torch.no_grad()
@@ -312,7 +429,11 @@ def retrieval_top1(model: SingleFrameMatcher, queries: CropSet, gallery: CropSet
     model.eval()
     q = model.embed(queries.crops.float() / 255)
     g = model.embed(gallery.crops.float() / 255)
-    s = model.score_matrix(q, g).cpu()
+    return _top1(model.score_matrix(q, g), queries, gallery)
+
+
+def _top1(scores: torch.Tensor, queries: CropSet, gallery: CropSet) -> float:
+    s = scores.cpu()
     qids, gids = queries.ids.cpu(), gallery.ids.cpu()
     true = (qids[:, None] == gids[None, :]) & (qids[:, None] >= 0)
     valid = true.any(1)

@@ -19,7 +19,8 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -31,6 +32,7 @@ from movingfashion.deepfashion2 import has_split, write_yolo_dataset
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
+from movingfashion.models.detectors import Detector
 from movingfashion.models.matchrcnn import nonfinite_tensors
 from movingfashion.models.pretrain import (
     CropSet,
@@ -112,43 +114,114 @@ def world_yolo(world: Path, truth: WorldTruth, out: Path, every: int = 10, val_f
     return write_yolo_dataset(samples, out / "yolo")
 
 
-def world_crops(
-    world: Path, truth: WorldTruth, size: int, every: int = 3, jitter: float = 0.1, seed: int = 0
-) -> CropSet:
-    """Garment crops of every video (identity = the garment in that video, group = the video)
-    plus each product's shop image as a crop of its own garment's identity."""
+@dataclass
+class _VideoSamples:
+    """One video's identity-labelled boxes (jittered like detections) and its shop image boxes."""
+
+    group: int
+    frames: list[np.ndarray] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)  #: one [K,4] array per frame
+    ids: list[int] = field(default_factory=list)  #: per box, frame order then box order
+    shop: np.ndarray | None = None
+    shop_boxes: list[list[float]] = field(default_factory=list)  #: jittered whole-image boxes
+    shop_id: int | None = None
+
+
+def _world_samples(
+    world: Path, truth: WorldTruth, every: int, jitter: float, seed: int
+) -> Iterator[_VideoSamples]:
+    """The samples both matchers train on, video by video: garment boxes of every ``every``-th
+    frame (identity = the garment in that video, group = the video) and the product's shop image
+    (the still half for split-screen videos) as three jittered whole-image boxes of its own
+    garment's identity."""
     rng = random.Random(seed)
     ident: dict[tuple[str, str], int] = {}
-    crops, ids, groups, anchors = [], [], [], []
-    vids = _videos(truth)
-    for gi, v in enumerate(vids):
+    for gi, v in enumerate(_videos(truth)):
+        out = _VideoSamples(gi)
         for _, _, rgb, objs in world_frames(world, truth, every, [v]):
             if not objs:
                 continue
             h, w = rgb.shape[:2]
-            boxes = np.asarray([jitter_box(b, w, h, rng, jitter) for _, _, b in objs], np.float32)
-            crops.append(to_uint8(crops_from_frames([rgb], [boxes], size)))
-            for key, _, _ in objs:
-                ids.append(ident.setdefault((v.video_id, key), len(ident)))
-                groups.append(gi)
-                anchors.append(False)
-        # the shop image (the still half for split-screen videos) belongs to the product's garment
+            out.frames.append(rgb)
+            out.boxes.append(np.asarray([jitter_box(b, w, h, rng, jitter) for _, _, b in objs], np.float32))
+            out.ids += [ident.setdefault((v.video_id, key), len(ident)) for key, _, _ in objs]
         prod = truth.product(v.product_id)
         shop_rel = v.split_screen.still_image if v.split_screen is not None else prod.images.get("shop")
         own = [k for (vid, k) in ident if vid == v.video_id and k.split("/")[0] == v.product_id]
         if shop_rel and own:
             rgb = _shop_rgb(world / shop_rel)
             if rgb is not None:
-                for _ in range(3):  # the shop image is one view; a few jittered copies
-                    h, w = rgb.shape[:2]
-                    box = jitter_box([0, 0, w, h], w, h, rng, 0.05)
-                    crops.append(to_uint8(crops_from_frames([rgb], [box], size)))
-                    ids.append(ident[(v.video_id, own[0])])
-                    groups.append(gi)
-                    anchors.append(True)
+                h, w = rgb.shape[:2]
+                out.shop, out.shop_id = rgb, ident[(v.video_id, own[0])]
+                out.shop_boxes = [jitter_box([0, 0, w, h], w, h, rng, 0.05) for _ in range(3)]
+        yield out
+
+
+def world_crops(
+    world: Path, truth: WorldTruth, size: int, every: int = 3, jitter: float = 0.1, seed: int = 0
+) -> CropSet:
+    """Garment crops of every video (identity = the garment in that video, group = the video)
+    plus each product's shop image as a crop of its own garment's identity."""
+    crops, ids, groups, anchors = [], [], [], []
+    for vs in _world_samples(world, truth, every, jitter, seed):
+        for rgb, boxes in zip(vs.frames, vs.boxes, strict=True):
+            crops.append(to_uint8(crops_from_frames([rgb], [boxes], size)))
+        ids += vs.ids
+        groups += [vs.group] * len(vs.ids)
+        anchors += [False] * len(vs.ids)
+        for box in vs.shop_boxes:
+            crops.append(to_uint8(crops_from_frames([vs.shop], [box], size)))
+            ids.append(vs.shop_id)
+            groups.append(vs.group)
+            anchors.append(True)
     if not crops:
         raise DataFormatError("no garment crops in the world", where=str(world))
     return CropSet(torch.cat(crops), torch.tensor(ids), torch.tensor(groups), torch.tensor(anchors))
+
+
+def world_roi_features(
+    world: Path,
+    truth: WorldTruth,
+    detector: Detector,
+    pool: int = 3,
+    every: int = 3,
+    jitter: float = 0.1,
+    seed: int = 0,
+) -> CropSet:
+    """The samples of :func:`world_crops` (same boxes, identities, groups and shop anchors) as
+    RoIAlign-pooled features of ``detector``'s own forward pass (float16
+    ``[N, sum(channels), pool, pool]``), what :func:`movingfashion.models.pretrain.train_roi_matcher`
+    trains on with the detector frozen."""
+    from movingfashion.models.roi import pool_boxes
+
+    capture = detector.feature_capture()
+    feats, ids, groups, anchors = [], [], [], []
+    try:
+        with torch.no_grad():
+            for vs in _world_samples(world, truth, every, jitter, seed):
+                bs = detector.config.batch
+                for i in range(0, len(vs.frames), bs):
+                    frames = vs.frames[i : i + bs]
+                    capture.clear()
+                    detector.detect(frames)
+                    hw = [f.shape[:2] for f in frames]
+                    feats.append(pool_boxes(capture, vs.boxes[i : i + bs], hw, pool).half().cpu())
+                ids += vs.ids
+                groups += [vs.group] * len(vs.ids)
+                anchors += [False] * len(vs.ids)
+                if vs.shop is not None:
+                    capture.clear()
+                    detector.detect([vs.shop])
+                    boxes = [np.asarray(vs.shop_boxes, np.float32)]
+                    feats.append(pool_boxes(capture, boxes, [vs.shop.shape[:2]], pool).half().cpu())
+                    ids += [vs.shop_id] * len(vs.shop_boxes)
+                    groups += [vs.group] * len(vs.shop_boxes)
+                    anchors += [True] * len(vs.shop_boxes)
+    finally:
+        capture.close()
+    if not feats:
+        raise DataFormatError("no garment boxes in the world", where=str(world))
+    return CropSet(torch.cat(feats), torch.tensor(ids), torch.tensor(groups), torch.tensor(anchors))
 
 
 def matcher_crops(
@@ -291,11 +364,83 @@ def build_weights(
     old = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
     # one card per folder: a detector-only or matcher-only stage keeps the other model's entry,
     # and every stage is appended to the history (the weights' lineage)
-    merged = {**{k: v for k, v in old.items() if k in ("detector", "matcher")}, **info}
+    merged = {**{k: v for k, v in old.items() if k in ("detector", "matcher", "roi_matcher")}, **info}
     merged["history"] = [*old.get("history", []), {k: v for k, v in info.items() if k != "sizes_mb"}]
     merged["note"] = "trained on the synthetic world only; use DeepFashion2-trained weights for real data"
     atomic_write_json(card, merged)
     return info
+
+
+def build_roi_matcher(
+    world: str | os.PathLike[str],
+    out: str | os.PathLike[str] = WEIGHTS_DIR,
+    *,
+    detector_weights: str | os.PathLike[str] | None = None,
+    steps: int = 1500,
+    lr: float = 2e-3,
+    every: int = 3,
+    seed: int = 0,
+    log: Callable[[int, float], None] | None = None,
+) -> dict:
+    """Train the RoI matcher's head on ``world`` (:func:`world_roi_features` of the frozen
+    detector: ``detector_weights``, default the embedded YOLO; then
+    :func:`movingfashion.models.pretrain.train_roi_matcher`), write ``out/roi_matcher.pt``
+    (float32) and its entry ``roi_matcher`` in ``out/README.json``; returns that entry."""
+    from movingfashion.models.detectors import DetectorConfig, build_detector
+    from movingfashion.models.pretrain import roi_retrieval_top1, train_roi_matcher
+
+    wdir = Path(world)
+    if not (wdir / "world.json").is_file():
+        raise DataFormatError("no world.json: generate the world first", where=str(wdir))
+    truth = load_world(wdir)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    det = build_detector("ultralytics", detector_weights, DetectorConfig(device="cpu"))
+    data = world_roi_features(wdir, truth, det, every=every, seed=seed)
+    t_feats = time.perf_counter() - t
+    capture = det.feature_capture()
+    channels, strides = capture.channels, capture.strides
+    capture.close()
+    model = train_roi_matcher(
+        data, channels=channels, strides=strides, detector=det.version, steps=steps, lr=lr, seed=seed, log=log
+    )
+    shop = data.anchors
+    top1 = roi_retrieval_top1(
+        model, CropSet(data.crops[~shop], data.ids[~shop]), CropSet(data.crops[shop], data.ids[shop])
+    )
+    path = out_dir / "roi_matcher.pt"
+    tag = model.save(path, meta={"trained_on": "synthetic world", "world": str(wdir), "steps": steps})
+    entry = {
+        "tag": tag,
+        "detector": det.version,
+        "world": f"{wdir} (seed {truth.seed}, {len(truth.products)} products)",
+        "samples": len(data),
+        "identities": int(len(set(data.ids.tolist()))),
+        "frame_every": every,
+        "steps": steps,
+        "lr": lr,
+        "seed": seed,
+        "pool": model.pool,
+        "multiply_adds_per_box": model.head.macs(),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "storage": "float32; saving and loading refuse non-finite tensors",
+        "train_frame_to_shop_top1": round(top1, 4),
+        "size_kb": round(path.stat().st_size / 1024, 1),
+        "seconds": {"features": round(t_feats, 1), "total": round(time.perf_counter() - t, 1)},
+    }
+    card = out_dir / "README.json"
+    old = json.loads(card.read_text(encoding="utf-8")) if card.is_file() else {}
+    atomic_write_json(card, {**old, "roi_matcher": entry})
+    return entry
+
+
+def _shop_rgb(path: Path) -> np.ndarray | None:
+    """The shop image as RGB, None when it is missing or does not decode."""
+    try:
+        return read_image(path)
+    except MediaError:
+        return None
 
 
 def _slim_yolo(src: Path, dst: Path) -> None:
@@ -352,6 +497,18 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 )
 @click.option("--skip-detector", is_flag=True)
 @click.option("--skip-matcher", is_flag=True)
+@click.option(
+    "--roi-matcher-only",
+    is_flag=True,
+    help="Only train the RoI matcher's head on the world (the embedded detector, or --detector-weights,"
+    " frozen) and write OUT/roi_matcher.pt.",
+)
+@click.option("--roi-steps", type=int, default=1500, show_default=True, help="RoI matcher training steps.")
+@click.option(
+    "--detector-weights",
+    type=click.Path(dir_okay=False, exists=True),
+    help="With --roi-matcher-only: the detector whose features the head learns (default: embedded).",
+)
 def main(
     world,
     df2,
@@ -369,6 +526,9 @@ def main(
     lost_dims_weight,
     skip_detector,
     skip_matcher,
+    roi_matcher_only,
+    roi_steps,
+    detector_weights,
 ) -> None:
     """Retrain the embedded default detector and matcher on a synthetic world.
 
@@ -378,8 +538,19 @@ def main(
       python -m movingfashion.world.weights_build --world build/weights-world
       python -m movingfashion.world.weights_build --world build/weights-world --skip-detector \\
           --recalibrate-matcher old/matcher.pt --out build/repaired
+      python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only
     """
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if roi_matcher_only:
+        entry = build_roi_matcher(
+            world,
+            out,
+            detector_weights=detector_weights,
+            steps=roi_steps,
+            log=lambda s, v: (s % 100 == 0) and print(f"RoI matcher step {s}: loss {v:.3f}", file=sys.stderr),
+        )
+        emit(entry, as_json=True)
+        return
     info = build_weights(
         world,
         out,
@@ -403,11 +574,3 @@ def main(
 
 if __name__ == "__main__":
     run_main(main)
-
-
-def _shop_rgb(path: Path) -> np.ndarray | None:
-    """The shop image as RGB, None when it is missing or does not decode."""
-    try:
-        return read_image(path)
-    except MediaError:
-        return None

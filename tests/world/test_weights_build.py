@@ -101,3 +101,23 @@ def test_weights_build_repairs_a_matcher_whose_variances_overflowed(small_world,
     assert stage["nonfinite_before"] == {"f.bn.running_var": "128 of 256"} and stage["batches"] == 3
     assert stage["modules"] == ["f.bn"] and card["history"][-1]["matcher"]["tag"] == fixed.tag
     assert stage["lost_dims"] == 128 and stage["lost_dims_weight"] == 0.25
+
+
+def test_world_roi_features_are_world_crops_samples_pooled_from_the_detector(small_world, world_truth):
+    """The RoI matcher trains on the crop matcher's samples (same boxes, identities, groups, shop
+    anchors), pooled from the frozen detector's own maps; the head trains and round-trips."""
+    from movingfashion.models.detectors import build_detector
+    from movingfashion.models.pretrain import train_roi_matcher
+    from movingfashion.world.weights_build import world_crops, world_roi_features
+
+    det = build_detector("ultralytics")
+    feats = world_roi_features(small_world, world_truth, det, pool=2, every=48)
+    crops = world_crops(small_world, world_truth, 16, every=48)
+    assert feats.crops.shape == (len(crops), 3 + 64 + 128 + 256, 2, 2) and feats.crops.dtype == torch.float16
+    for name in ("ids", "groups", "anchors"):
+        assert torch.equal(getattr(feats, name), getattr(crops, name)), name
+    assert bool(torch.isfinite(feats.crops).all())
+    cap = det.feature_capture()
+    m = train_roi_matcher(feats, channels=cap.channels, strides=cap.strides, detector=det.version, steps=3)
+    cap.close()
+    assert m.pool == 2 and m.detector == det.version and not m.training

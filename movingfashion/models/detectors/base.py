@@ -10,9 +10,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from movingfashion.models.checkpoints import pick_device
+from schemas.errors import ModelError
 
 if TYPE_CHECKING:
     import torch
+
+    from movingfashion.models.detectors.capture import FeatureCapture
 
 
 class DetectorConfig(BaseModel):
@@ -74,6 +77,15 @@ class Detector(ABC):
     @abstractmethod
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         """One forward pass over at most ``config.batch`` frames."""
+
+    def feature_capture(self) -> FeatureCapture:
+        """Hooks keeping the feature maps of this detector's own forward passes (for RoI
+        matching); a backend without a feature pyramid raises :class:`ModelError`."""
+        raise ModelError(
+            f"detector {self.name!r} exposes no feature maps",
+            where="feature_capture",
+            hint="use crop matching",
+        )
 
     def detect(self, frames: np.ndarray | list[np.ndarray]) -> list[FrameDetections]:
         """RGB ``uint8`` frames ``[B,H,W,3]`` -> one :class:`FrameDetections` per frame."""

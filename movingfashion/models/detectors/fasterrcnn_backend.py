@@ -13,6 +13,7 @@ from torchvision.models.detection import fasterrcnn_resnet50_fpn
 from torchvision.ops import MultiScaleRoIAlign
 
 from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.detectors.capture import FeatureCapture
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 
@@ -61,6 +62,14 @@ class FasterRCNNDetector(Detector):
             self.version = f"fasterrcnn_r50_fpn:{sha256_file(p)[:12]}"
         self.model.eval().to(self.device)
         self.roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=6, sampling_ratio=2)
+
+    def feature_capture(self) -> FeatureCapture:
+        """Hooks on the transform (resized sizes), the backbone's input (the normalised image)
+        and its FPN outputs ``0``-``3`` (strides 4-32, 256 channels)."""
+        from movingfashion.models.detectors.capture import ResizeCapture
+
+        names = ["0", "1", "2", "3"]
+        return ResizeCapture(self.model.transform, self.model.backbone, names, [4, 8, 16, 32], 256)
 
     @torch.no_grad()
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameD
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
+
+if TYPE_CHECKING:
+    from movingfashion.models.detectors.capture import FeatureCapture
 
 
 def default_detector_path() -> Path:
@@ -33,8 +37,9 @@ def class_map(names: dict[int, str] | list[str]) -> dict[int, int]:
 class UltralyticsDetector(Detector):
     """YOLO via ultralytics: batched ``predict``, CUDA when present, classes mapped to DF2 1..13.
 
-    Classes the model has beyond the 13 DF2 ones are dropped. No RoI features
-    (``has_features = False``): the matcher embeds crops instead.
+    Classes the model has beyond the 13 DF2 ones are dropped. No per-detection RoI features in
+    :class:`FrameDetections` (``has_features = False``); :meth:`feature_capture` hooks the neck's
+    P3/P4/P5 for the RoI matcher (:mod:`movingfashion.models.roi`).
     """
 
     name = "ultralytics"
@@ -71,6 +76,24 @@ class UltralyticsDetector(Detector):
         self.imgsz = int(self.config.imgsz or (trained if isinstance(trained, int) else 320))
         self.version = f"ultralytics:{path.name}" + ("" if is_cfg else f":{sha256_file(path)[:12]}")
 
+    def network(self) -> Any:
+        """The ``DetectionModel`` that ``predict`` runs: ultralytics runs a fused copy made when its
+        predictor is set up (done here on first use, with one tiny frame), not ``self.model.model``."""
+        if getattr(self.model, "predictor", None) is None:
+            self.detect(np.zeros((1, 32, 32, 3), np.uint8))
+        return self.model.predictor.model.model
+
+    def feature_capture(self) -> FeatureCapture:
+        """Hooks on the layers feeding the Detect head (P3/P4/P5 of the neck) and on the first
+        layer (its input: the letterboxed image), so RoI matching pools what detection computed."""
+        from movingfashion.models.detectors.capture import LetterboxCapture
+
+        net = self.network()
+        head = net.model[-1]
+        levels = [net.model[i] for i in head.f]
+        channels = [int(c) for c in _detect_in_channels(head)]
+        return LetterboxCapture(net.model[0], levels, [float(s) for s in head.stride], channels)
+
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config
@@ -95,3 +118,8 @@ class UltralyticsDetector(Detector):
             keep = mapped > 0
             out.append(FrameDetections(boxes[keep].reshape(-1, 4), scores[keep], mapped[keep]))
         return out
+
+
+def _detect_in_channels(head: object) -> list[int]:
+    """Input channels of each level of an ultralytics Detect head (its first box-branch conv)."""
+    return [int(branch[0].conv.in_channels) for branch in head.cv2]  # type: ignore[attr-defined]

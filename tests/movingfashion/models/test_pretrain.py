@@ -157,3 +157,22 @@ def test_recalibrate_batchnorm_is_the_cumulative_average_of_the_training_feed():
     assert m.f.bn.momentum == 0.1  # restored
     with pytest.raises(ModelError, match="no batch norm"):
         recalibrate_batchnorm(m, data, batches=1, modules=("f.fc",))
+
+
+def test_roi_matcher_trains_through_the_one_loop_on_pooled_features():
+    """Pooled features whose identities differ in a few channels: the RoI head learns them
+    (frame -> shop top-1 far above chance) through the crop matcher's loop and loss."""
+    from movingfashion.models.pretrain import CropSet, roi_retrieval_top1, train_roi_matcher
+
+    g = torch.Generator().manual_seed(0)
+    n_id, per = 12, 5
+    protos = torch.randn(n_id, 3 + 8, 2, 2, generator=g)
+    x = protos.repeat_interleave(per, 0) + 0.3 * torch.randn(n_id * per, 3 + 8, 2, 2, generator=g)
+    ids = torch.arange(n_id).repeat_interleave(per)
+    anchors = torch.zeros(n_id * per, dtype=torch.bool)
+    anchors[::per] = True  # the first sample of each identity plays its shop image
+    data = CropSet(x.half(), ids, anchors=anchors)
+    queries, gallery = CropSet(x[~anchors], ids[~anchors]), CropSet(x[anchors], ids[anchors])
+    torch.set_num_threads(1)
+    m = train_roi_matcher(data, channels=(3, 8), strides=(1.0, 8.0), steps=60, p=6, k=3, seed=0)
+    assert roi_retrieval_top1(m, queries, gallery) >= 0.8  # chance 1/12

@@ -1,0 +1,63 @@
+"""The builder on the RoI matching path (``embed_source: roi``) with the embedded detector and RoI
+matcher: tracklets checked against the small world's true item boxes, the matcher named in the
+tracklet files (a change of path rebuilds), and no embedding work outside the detector."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from annotations.builder import TrackletBuilder, build_dataset_tracklets, load_splits, video_jobs
+from annotations.config import BuildConfig
+from annotations.qa import qa_report, reference_boxes
+from annotations.tracklet_files import load_results
+from movingfashion.models import load_matcher
+from movingfashion.models.detectors import build_detector
+from movingfashion.models.roi import load_roi_matcher
+from schemas.errors import ConfigError
+
+PRODUCTS = 6
+
+
+def test_roi_builder_against_the_world_truth(gt_dataset, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds, ignore=shutil.ignore_patterns("tracklets"))
+    train = json.loads((ds / "train.json").read_text())
+    (ds / "train.json").write_text(json.dumps(dict(list(train.items())[:PRODUCTS])))
+    (ds / "test.json").write_text("{}")
+    cfg = BuildConfig(stride=3, embed_source="roi")
+    rep = build_dataset_tracklets(ds, config=cfg)
+    assert rep.failed == [] and rep.processed == rep.videos >= PRODUCTS
+    qa = qa_report(load_results(ds), reference_boxes(ds, gt_dataset))
+    assert qa.videos == rep.videos and not qa.missing
+    # most videos' ground-truth tracklets hold the item (>= 50% of its frames at IoU >= 0.5)
+    assert qa.pass_rate >= 0.8, qa.as_dict()
+    assert qa.mean_iou >= 0.6, qa.as_dict()
+    # pooling + the head is a small share of the run (the detector's forward is most of it)
+    assert rep.timings["crop"] == 0 and 0 < rep.timings["embed"] < 0.2 * rep.timings["detect"]
+    roi_tag = load_roi_matcher(None, device="cpu").tag
+    assert {vt.matcher for vt in load_results(ds)} == {rep.matcher} == {roi_tag}
+    # a rerun on the same path skips; on the crop path the matcher's name differs: every video is redone
+    assert build_dataset_tracklets(ds, config=cfg).skipped == rep.videos
+    det = build_detector("ultralytics")
+    jobs = video_jobs(load_splits(ds))
+    crop = TrackletBuilder(det, load_matcher(None, device="cpu"), BuildConfig(stride=3))
+    roi = TrackletBuilder(det, load_roi_matcher(None, device="cpu"), cfg)
+    assert crop.matcher_tag != roi_tag
+    assert [roi.is_done(ds, j) for j in jobs] == [True] * len(jobs)
+    assert [crop.is_done(ds, j) for j in jobs] == [False] * len(jobs)
+
+
+def test_matcher_kind_must_fit_the_path():
+    det = build_detector("ultralytics")
+    with pytest.raises(ConfigError, match="needs an RoI matcher"):
+        TrackletBuilder(det, load_matcher(None, device="cpu"), BuildConfig(embed_source="roi"))
+    with pytest.raises(ConfigError, match="needs the crop matcher"):
+        TrackletBuilder(det, load_roi_matcher(None, device="cpu"), BuildConfig(embed_source="crops"))
+    # auto: the matcher given decides
+    auto = BuildConfig(embed_source="auto")
+    assert TrackletBuilder(det, load_roi_matcher(None, device="cpu"), auto).embed_source == "roi"
+    assert TrackletBuilder(det, load_matcher(None, device="cpu"), auto).embed_source == "crops"
+    assert BuildConfig().embed_source == "crops"
