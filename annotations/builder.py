@@ -342,9 +342,16 @@ class TrackletBuilder:
         shop_s: np.ndarray,
         sampled: list[int],
         item_class: int | None,
+        others: list[TrackResult] | None = None,
     ) -> dict[str, float]:
-        """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`)."""
+        """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`);
+        ``others``: the video's inference tracklets (the alternatives to it)."""
         m = gt.members
+        alt = [
+            float(np.mean(shop_s[t.members]))
+            for t in others or []
+            if len(t.members) >= 2 and not np.isin(t.members, m).any()
+        ]
         best_other = np.full(len(m), -np.inf)
         rival = np.zeros(len(m), bool)
         for k, i in enumerate(m):
@@ -368,6 +375,9 @@ class TrackletBuilder:
             item_class=item_class,
             member_rival=rival,
             pivot_class=int(dets.classes[gt.pivot]),
+            alt_shop=max(alt) if alt else None,
+            video_frames=dets.frames,
+            video_classes=dets.classes,
         )
 
     def track(
@@ -403,7 +413,7 @@ class TrackletBuilder:
         elif gt is None:
             reason = f"no detection matches the shop image (best {float(shop_s.max()):.2f})"
         else:
-            signals = rounded(self.signals(dets, gt, shop_s, sampled, job.item_class))
+            signals = rounded(self.signals(dets, gt, shop_s, sampled, job.item_class, inf))
             reason = cfg.review.reason(signals)
         return VideoTracklets(
             product_id=job.product_id,

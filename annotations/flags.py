@@ -42,6 +42,11 @@ SIGNALS: dict[str, str] = {
     " tracklet's box) matches the shop image better by more than 0.1",
     "pivot_class": "1 when the pivot's detector class is the product's class (the tracklet's majority"
     " class when the product's is unknown), else 0",
+    "pivot_gap": "pivot's shop match score minus the median shop match score of the tracklet (in [-1, 1])",
+    "alt_margin": "mean shop match score of the tracklet minus that of the best other tracklet of the video"
+    " (inference tracking, no detection in common, >= 2 detections; 1 when there is none; in [-1, 1])",
+    "class_frames": "share of the sampled frames with a detection of the product's class (the tracklet's"
+    " majority class when the product's is unknown)",
 }
 
 
@@ -96,6 +101,9 @@ def tracklet_signals(
     item_class: int | None,
     member_rival: np.ndarray | None = None,
     pivot_class: int | None = None,
+    alt_shop: float | None = None,
+    video_frames: np.ndarray | None = None,
+    video_classes: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The signals of :data:`SIGNALS` for one ground-truth tracklet.
 
@@ -103,7 +111,9 @@ def tracklet_signals(
     is, per member, the best shop score of another detection of its frame (-inf when none);
     ``member_rival`` whether a detection of its frame away from it matches the shop image
     better by more than 0.1 (None: none does); ``pivot_class`` the pivot's detector class
-    (None: the first member's); ``sampled`` the frames the detector ran on.
+    (None: the first member's); ``sampled`` the frames the detector ran on; ``alt_shop`` the mean
+    shop score of the best other tracklet (None: none); ``video_frames`` and ``video_classes`` the
+    frame and detector class of every detection of the video (None: unknown, ``class_frames`` is 1).
     """
     n = len(member_frames)
     ns = max(1, len(sampled))
@@ -141,6 +151,13 @@ def tracklet_signals(
         "area_jump": float(ratios.max()) if len(ratios) else 0.0,
         "rival_share": float(np.mean(rival)) if n else 0.0,
         "pivot_class": float(pc is not None and pc == ref_class),
+        "pivot_gap": float(pivot_shop - np.median(member_shop)) if n else 0.0,
+        "alt_margin": float(np.mean(member_shop) - alt_shop) if n and alt_shop is not None else 1.0,
+        "class_frames": (
+            len(np.unique(video_frames[np.asarray(video_classes) == ref_class])) / ns
+            if video_frames is not None and video_classes is not None and ref_class is not None
+            else 1.0
+        ),
     }
 
 

@@ -5,11 +5,15 @@ contributes its best-matching remaining detection whose match score with the piv
 ``match_threshold`` (at most one per frame); the tracklet's detections are removed and the
 loop repeats until none is left. *Training tracking*: the pivot is the detection that best
 matches the shop image over the whole video, if that score reaches ``shop_threshold``
-(among detections of detector confidence >= ``pivot_min_score`` when there are any: a
-low-confidence box on part of a garment can match the shop image best); propagation as above. When the product's DeepFashion2 class is known, ``class_bonus`` (0.1 by
-default, 0 = the paper's rule) favours detections the detector gives that class, for the pivot
-and for the detection kept per frame. One ``[D,D]`` score matrix per video replaces every
-pairwise call; the only Python loop is over tracklets.
+(ranked with ``pivot_det_weight`` times the detector's confidence added; among detections of detector confidence >= ``pivot_min_score`` when there are any: a
+low-confidence box on part of a garment can match the shop image best); propagation as above,
+among the detections that may join (:func:`joinable`): those whose own shop score reaches
+``member_shop_threshold`` and, when the detector gives the product's class to at least
+``class_members_min`` detections of the video, those of that class plus those of another class
+whose box overlaps the product-class tracklet's (IoU >= ``other_class_iou``). When the product's
+DeepFashion2 class is known, ``class_bonus`` (0 = the paper's rule) favours detections the
+detector gives that class, for the pivot and for the detection kept per frame. One ``[D,D]``
+score matrix per video replaces every pairwise call; the only Python loop is over tracklets.
 """
 
 from __future__ import annotations
@@ -114,11 +118,45 @@ def class_bonus(classes: np.ndarray, item_class: int | None, config: TrackerConf
     return config.class_bonus * (classes == item_class)
 
 
-def pivot_ranking(shop: np.ndarray, bonus: np.ndarray | None, shop_threshold: float) -> np.ndarray:
-    """Score by which pivot candidates are ranked: the shop score, plus the class bonus;
-    candidates below ``shop_threshold`` get -inf."""
+def pivot_ranking(
+    shop: np.ndarray,
+    bonus: np.ndarray | None,
+    shop_threshold: float,
+    det_scores: np.ndarray | None = None,
+    det_weight: float = 0.0,
+) -> np.ndarray:
+    """Score by which pivot candidates are ranked: the shop score, plus the class bonus, plus
+    ``det_weight`` times the detector's confidence (``det_scores``); candidates below
+    ``shop_threshold`` get -inf."""
     rank = shop.astype(np.float64) if bonus is None else shop + bonus
+    if det_scores is not None and det_weight > 0:
+        rank = rank + det_weight * np.asarray(det_scores, np.float64)
     return np.where(shop >= shop_threshold, rank, -np.inf)
+
+
+def _box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` ``[N,4]`` with every box of ``b`` ``[M,4]`` (xyxy), ``[N,M]``."""
+    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
+    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
+    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
+    union = area(a)[:, None] + area(b)[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def joinable(
+    shop: np.ndarray, classes: np.ndarray, item_class: int | None, config: TrackerConfig
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Which detections may join the shop item's tracklet (training mode): ``(may, same)``, both
+    ``[D]`` bool. ``may``: a shop score of at least ``member_shop_threshold``; ``same``: the
+    detections of the product's class when the detector gives it to at least
+    ``class_members_min`` detections of the video, else None (any class may join)."""
+    may = shop >= config.member_shop_threshold
+    if item_class is None or config.class_members_min <= 0:
+        return may, None
+    same = classes == item_class
+    return may, (same if int(same.sum()) >= config.class_members_min else None)
 
 
 def training_tracking(
@@ -131,14 +169,14 @@ def training_tracking(
 ) -> TrackResult | None:
     """The shop item's tracklet (training mode), or None when no detection matches the shop well enough.
 
-    ``item_class``: the product's DeepFashion2 class, used only when ``config.class_bonus > 0``.
+    ``item_class``: the product's DeepFashion2 class (``class_bonus`` and ``class_members_min``).
     """
     cfg = config or TrackerConfig()
     if len(dets) == 0:
         return None
     s = shop_scores(dets, head, shop_embedding)
     bonus = class_bonus(dets.classes, item_class, cfg)
-    rank = pivot_ranking(s, bonus, cfg.shop_threshold)
+    rank = pivot_ranking(s, bonus, cfg.shop_threshold, dets.scores, cfg.pivot_det_weight)
     if cfg.pivot_min_score > 0:
         sure = np.where(dets.scores >= cfg.pivot_min_score, rank, -np.inf)
         if np.isfinite(sure).any():
@@ -156,6 +194,17 @@ def training_tracking(
             )
     else:
         row = sim[pivot]
-    tr = _propagate(row, dets.frames, np.ones(len(dets), bool), pivot, cfg.match_threshold, bonus)
+    may, same = joinable(s, dets.classes, item_class, cfg)
+    if same is not None:
+        # the tracklet of the product's class first; a detection of another class joins only where
+        # its box overlaps one of that tracklet's boxes (the item detected under another class)
+        first = _propagate(row, dets.frames, may & same, pivot, cfg.match_threshold, bonus)
+        other = np.flatnonzero(may & ~same)
+        near = np.zeros(len(dets), bool)
+        if len(other):
+            iou = _box_iou_matrix(dets.boxes[other], dets.boxes[first.members])
+            near[other] = iou.max(axis=1) >= cfg.other_class_iou
+        may = may & (same | near)
+    tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus)
     tr.shop_score = float(s[pivot])
     return tr

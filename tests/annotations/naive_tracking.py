@@ -10,6 +10,7 @@ import torch
 from annotations.config import TrackerConfig
 from annotations.tracking import TrackResult, VideoDetections
 from movingfashion.models import MatchHead
+from schemas.geometry import box_iou
 
 
 def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
@@ -70,17 +71,34 @@ def naive_training_tracking(
     """Reference implementation of training tracking, one pair at a time."""
     cfg = config or TrackerConfig()
     best, rank, pivot = -1.0, -np.inf, -1
-    for i in range(len(dets)):
-        s = _pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i])
+    shop = [_pair_score(head, shop_embedding.reshape(-1), dets.embeddings[i]) for i in range(len(dets))]
+    same = [item_class is not None and int(c) == item_class for c in dets.classes]
+    by_class = cfg.class_members_min > 0 and sum(same) >= cfg.class_members_min
+    may_join = [s >= cfg.member_shop_threshold for s in shop]
+    for i, s in enumerate(shop):
         if s < cfg.shop_threshold:
             continue
         r = s + (cfg.class_bonus if item_class is not None and dets.classes[i] == item_class else 0.0)
+        r += cfg.pivot_det_weight * float(dets.scores[i])
         if r > rank:
             best, rank, pivot = s, r, i
     if pivot < 0:
         return None
-    tr = _naive_propagate(
-        dets, head, [True] * len(dets), pivot, cfg.match_threshold, item_class, cfg.class_bonus
-    )
+    if by_class:  # the product-class tracklet, then other classes overlapping one of its boxes
+        first = _naive_propagate(
+            dets,
+            head,
+            [m and c for m, c in zip(may_join, same, strict=True)],
+            pivot,
+            cfg.match_threshold,
+            item_class,
+            cfg.class_bonus,
+        )
+        boxes = [list(dets.boxes[j]) for j in first.members]
+        may_join = [
+            m and (c or max(box_iou(list(dets.boxes[i]), b) for b in boxes) >= cfg.other_class_iou)
+            for i, (m, c) in enumerate(zip(may_join, same, strict=True))
+        ]
+    tr = _naive_propagate(dets, head, may_join, pivot, cfg.match_threshold, item_class, cfg.class_bonus)
     tr.shop_score = best
     return tr

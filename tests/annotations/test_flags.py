@@ -99,3 +99,28 @@ def test_signals_of_a_tracklet_whose_box_jumps_to_another_garment():
     clean = _signals(list(range(0, 20, 2)), [0.9] * 10)
     assert clean["step_iou"] == 1.0 and clean["jump_share"] == 0.0 and clean["area_jump"] == 0.0
     assert clean["rival_share"] == 0.0 and clean["pivot_class"] == 1.0 and clean["shop_low"] == 0.0
+
+
+def test_ambiguity_signals_compare_the_tracklet_with_its_alternatives():
+    kw = dict(
+        member_frames=np.array([0, 2, 4, 6]),
+        member_boxes=np.tile([10.0, 10.0, 50.0, 90.0], (4, 1)),
+        member_classes=np.array([3, 3, 3, 3]),
+        member_det_scores=np.full(4, 0.8),
+        member_match=np.array([1.0, 0.7, 0.7, 0.7]),
+        member_shop=np.array([0.95, 0.5, 0.6, 0.7]),
+        pivot_shop=0.95,
+        frame_best_other_shop=np.full(4, -np.inf),
+        sampled=list(range(0, 10, 2)),
+        frames_with_detections=5,
+        item_class=3,
+    )
+    # the product's class is detected on frames 0, 2 and 8 (twice on 8): 3 of the 5 sampled frames
+    video = dict(video_frames=np.array([0, 2, 4, 8, 8]), video_classes=np.array([3, 3, 5, 3, 3]))
+    s = tracklet_signals(**kw, alt_shop=0.8, **video)
+    assert s["pivot_gap"] == pytest.approx(0.95 - 0.65)  # the lucky pivot stands out of its tracklet
+    assert s["alt_margin"] == pytest.approx(0.6875 - 0.8)  # another tracklet matches the shop better
+    assert s["class_frames"] == pytest.approx(3 / 5)
+    alone = tracklet_signals(**kw)  # no alternative, detections of the video unknown
+    assert alone["alt_margin"] == 1.0 and alone["class_frames"] == 1.0
+    assert tracklet_signals(**{**kw, "item_class": 7}, **video)["class_frames"] == 0.0

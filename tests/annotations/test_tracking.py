@@ -183,3 +183,70 @@ def test_interpolate_boxes():
     out = interpolate_boxes({0: [0, 0, 10, 10], 4: [4, 4, 14, 14], 20: [0, 0, 1, 1]}, max_gap=4)
     assert sorted(out) == [0, 1, 2, 3, 4, 20]
     assert out[2] == pytest.approx([2, 2, 12, 12])
+
+
+def test_only_detections_matching_the_shop_image_join_its_tracklet():
+    """With a loose match threshold every frame gets a member; the frames where the shop item is
+    missing get another garment unless its own shop score is too low to join."""
+    missing = {(3, 2), (4, 2), (9, 2)}
+    dets, ids, centres = make_video(missing=missing)
+    shop = centres[2]
+    loose = dict(match_threshold=0.0, class_members_min=0)
+    paper = training_tracking(dets, distance_head(), shop, TrackerConfig(member_shop_threshold=0.0, **loose))
+    assert len(paper.members) == 12 and set(ids[paper.members]) > {2}
+    gated = TrackerConfig(member_shop_threshold=0.3, **loose)
+    tr = training_tracking(dets, distance_head(), shop, gated)
+    assert set(ids[tr.members]) == {2} and len(tr.members) == 12 - len(missing)
+    slow = naive_training_tracking(dets, distance_head(), shop, gated)
+    assert slow.members.tolist() == tr.members.tolist()
+
+
+def test_detections_of_the_product_class_only_join_when_the_detector_gives_it():
+    """The pivot reaches other garments on the frames where the item is missed; with the product's
+    class known, only its detections join, plus those of another class on the item's boxes."""
+    missing = {(3, 2), (4, 2), (9, 2)}
+    dets, ids, centres = make_video(missing=missing)
+    dets.boxes += 100.0 * np.maximum(ids, 0)[:, None]  # every garment at its own place
+    dets.classes[ids == 2] = 7  # the shop item is detected as class 7 ...
+    under_other = np.flatnonzero(ids == 2)[[5, 7]]
+    dets.classes[under_other] = 3  # ... but twice as class 3, on its own boxes
+    shop = centres[2]
+    loose = dict(match_threshold=0.0, member_shop_threshold=0.0)
+    cfg = TrackerConfig(**loose)
+    tr = training_tracking(dets, distance_head(), shop, cfg, item_class=7)
+    assert set(ids[tr.members]) == {2} and len(tr.members) == 12 - len(missing)
+    assert set(under_other) <= set(tr.members.tolist())
+    slow = naive_training_tracking(dets, distance_head(), shop, cfg, item_class=7)
+    assert slow.members.tolist() == tr.members.tolist() and slow.pivot == tr.pivot
+    # IoU 1 needed from another class: the item's class-3 boxes stay out too
+    strict = training_tracking(
+        dets, distance_head(), shop, TrackerConfig(other_class_iou=1.0, **loose), item_class=7
+    )
+    assert set(ids[strict.members]) == {2} and not set(under_other) & set(strict.members.tolist())
+    # class unknown, the rule off, or too few detections of the class: any class joins
+    for other in (
+        training_tracking(dets, distance_head(), shop, cfg),
+        training_tracking(
+            dets, distance_head(), shop, TrackerConfig(class_members_min=0, **loose), item_class=7
+        ),
+        training_tracking(
+            dets, distance_head(), shop, TrackerConfig(class_members_min=10, **loose), item_class=7
+        ),
+    ):
+        assert len(other.members) == 12 and set(ids[other.members]) > {2}
+
+
+def test_pivot_det_weight_prefers_the_detection_the_detector_is_sure_of():
+    dets, ids, centres = make_video()
+    shop = centres[2] + 0.05 * torch.randn(256)
+    head = distance_head()
+    paper = training_tracking(dets, head, shop, TrackerConfig(pivot_det_weight=0.0))
+    s = head.score_matrix(shop[None], dets.embeddings)[0].detach().numpy()
+    # a doubted box of the item with the best shop score, a sure one a hair below it
+    best, second = np.argsort(-s)[:2]
+    dets.scores[best], dets.scores[second] = 0.05, 0.95
+    assert training_tracking(dets, head, shop, TrackerConfig(pivot_det_weight=0.0)).pivot == best
+    sure = TrackerConfig(pivot_det_weight=1.0)
+    assert training_tracking(dets, head, shop, sure).pivot == second
+    assert naive_training_tracking(dets, head, shop, sure).pivot == second
+    assert ids[paper.pivot] == 2
