@@ -26,6 +26,48 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def write_tagged_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    kind: str,
+    version: int,
+    config: dict[str, Any],
+    state: dict[str, torch.Tensor],
+    meta: dict[str, Any] | None = None,
+    salt: bytes = b"",
+) -> str:
+    """Write ``state`` as a tagged checkpoint atomically; returns its tag.
+
+    The tag is ``kind/vVERSION:`` and the first 12 hex digits of the SHA-256 of every key and
+    its tensor's bytes (floating tensors as float32, so storing in float16 does not change
+    what is hashed), then ``salt``.
+    """
+    import hashlib
+
+    import torch
+
+    from schemas.atomic import atomic_open
+
+    digest = hashlib.sha256()
+    for k in sorted(state):
+        digest.update(k.encode())
+        t = state[k]
+        digest.update((t.float() if t.is_floating_point() else t).numpy().tobytes())
+    digest.update(salt)
+    tag = f"{kind}/v{version}:{digest.hexdigest()[:12]}"
+    ckpt = {
+        "kind": kind,
+        "version": version,
+        "config": config,
+        "tag": tag,
+        "meta": meta or {},
+        "state_dict": state,
+    }
+    with atomic_open(path, "wb") as fh:
+        torch.save(ckpt, fh)
+    return tag
+
+
 def read_tagged_checkpoint(
     path: str | os.PathLike[str],
     *,

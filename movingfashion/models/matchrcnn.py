@@ -8,7 +8,6 @@ all use them.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
-from schemas.atomic import atomic_open
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, write_tagged_checkpoint
 from schemas.errors import ModelError
 
 MATCHER_KIND = "mf-single-frame-matcher"
@@ -295,25 +293,9 @@ class SingleFrameMatcher(nn.Module):
             )
         dtypes = storage_dtypes(state, half=half)
         state = {k: v.to(dtypes[k]) if v.is_floating_point() else v for k, v in state.items()}
-        digest = hashlib.sha256()
-        for k in sorted(state):
-            digest.update(k.encode())
-            digest.update(
-                state[k].float().numpy().tobytes()
-                if state[k].is_floating_point()
-                else state[k].numpy().tobytes()
-            )
-        tag = f"{MATCHER_KIND}/v{MATCHER_VERSION}:{digest.hexdigest()[:12]}"
-        ckpt = {
-            "kind": MATCHER_KIND,
-            "version": MATCHER_VERSION,
-            "config": self.config(),
-            "tag": tag,
-            "meta": meta or {},
-            "state_dict": state,
-        }
-        with atomic_open(path, "wb") as fh:
-            torch.save(ckpt, fh)
+        tag = write_tagged_checkpoint(
+            path, kind=MATCHER_KIND, version=MATCHER_VERSION, config=self.config(), state=state, meta=meta
+        )
         self.tag = tag
         return tag
 

@@ -20,7 +20,6 @@ against 119 M for a 64 px crop) gives the descriptor that ``m`` (the same
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,9 +30,8 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
-from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, write_tagged_checkpoint
 from movingfashion.models.matchrcnn import MatchHead, nonfinite_tensors
-from schemas.atomic import atomic_open
 from schemas.errors import ConfigError, ModelError
 
 if TYPE_CHECKING:
@@ -212,22 +210,15 @@ class RoIMatcher(nn.Module):
             raise ModelError(
                 f"refusing to save an RoI matcher with non-finite values: {bad}", where=str(path)
             )
-        digest = hashlib.sha256()
-        for k in sorted(state):
-            digest.update(k.encode())
-            digest.update(state[k].numpy().tobytes())
-        digest.update(repr(sorted(self.config().items())).encode())
-        tag = f"{ROI_MATCHER_KIND}/v{ROI_MATCHER_VERSION}:{digest.hexdigest()[:12]}"
-        ckpt = {
-            "kind": ROI_MATCHER_KIND,
-            "version": ROI_MATCHER_VERSION,
-            "config": self.config(),
-            "tag": tag,
-            "meta": meta or {},
-            "state_dict": state,
-        }
-        with atomic_open(path, "wb") as fh:
-            torch.save(ckpt, fh)
+        tag = write_tagged_checkpoint(
+            path,
+            kind=ROI_MATCHER_KIND,
+            version=ROI_MATCHER_VERSION,
+            config=self.config(),
+            state=state,
+            meta=meta,
+            salt=repr(sorted(self.config().items())).encode(),
+        )
         self.tag = tag
         return tag
 
