@@ -17,6 +17,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.geometry import box_ious
+
 #: Every signal, with what it measures (all in [0, 1] unless said).
 SIGNALS: dict[str, str] = {
     "pivot_shop": "shop match score of the pivot detection",
@@ -78,13 +80,7 @@ def _step_ious(boxes: np.ndarray) -> np.ndarray:
     """IoU of each box with the next one, ``[n-1]``."""
     if len(boxes) < 2:
         return np.zeros(0)
-    a, b = boxes[:-1], boxes[1:]
-    w = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    h = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = w * h
-    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    return box_ious(boxes[:-1], boxes[1:])
 
 
 def tracklet_signals(

@@ -25,6 +25,7 @@ import torch
 
 from annotations.config import TrackerConfig
 from movingfashion.models import MatchHead
+from schemas.geometry import box_ious
 
 
 @dataclass
@@ -134,17 +135,6 @@ def pivot_ranking(
     return np.where(shop >= shop_threshold, rank, -np.inf)
 
 
-def _box_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` ``[N,4]`` with every box of ``b`` ``[M,4]`` (xyxy), ``[N,M]``."""
-    a, b = np.asarray(a, np.float64).reshape(-1, 4), np.asarray(b, np.float64).reshape(-1, 4)
-    w = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
-    h = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(w, 0, None) * np.clip(h, 0, None)
-    area = lambda x: np.clip(x[:, 2] - x[:, 0], 0, None) * np.clip(x[:, 3] - x[:, 1], 0, None)  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def joinable(
     shop: np.ndarray, classes: np.ndarray, item_class: int | None, config: TrackerConfig
 ) -> tuple[np.ndarray, np.ndarray | None]:
@@ -202,7 +192,9 @@ def training_tracking(
         other = np.flatnonzero(may & ~same)
         near = np.zeros(len(dets), bool)
         if len(other):
-            iou = _box_iou_matrix(dets.boxes[other], dets.boxes[first.members])
+            a = np.asarray(dets.boxes[other], np.float64).reshape(-1, 4)
+            b = np.asarray(dets.boxes[first.members], np.float64).reshape(-1, 4)
+            iou = box_ious(a[:, None], b[None])
             near[other] = iou.max(axis=1) >= cfg.other_class_iou
         may = may & (same | near)
     tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus)
