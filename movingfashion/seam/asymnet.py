@@ -195,7 +195,7 @@ def train_asymnet(
     """Both training stages on frozen descriptors: ``descriptors`` [V, P, dim] (P pool frames per
     video), ``shop_descriptors`` [G, dim], ``targets`` [V] gallery row of each video. Frames are
     drawn by Restricted Random Sampling from the pool. Returns one history row per epoch."""
-    from movingfashion.seam.train import rrs_pool_indices
+    from movingfashion.seam.augment import rrs_pool_indices
 
     c = model.config
     torch.manual_seed(c.seed)

@@ -52,14 +52,21 @@ def augment_crops(
     return out.clamp_(0.0, 1.0), PixelDraw(halved, flipped, noise)
 
 
+def rrs_pool_indices(
+    pool: int, frames: int, *, train: bool, rng: np.random.Generator | None = None
+) -> list[int]:
+    """``frames`` indices into a pool of ``pool`` cached frames by Restricted Random Sampling."""
+    from movingfashion.sampling import get_sampler
+
+    return get_sampler("rrs")(list(range(pool)), frames, train=train, generator=rng)
+
+
 def frame_slots(pool: int, frames: int, cfg: AugmentConfig, rng: np.random.Generator) -> list[int]:
     """``frames`` indices into a pool of ``pool`` cached frames for one training tracklet: by
     Restricted Random Sampling, or anywhere in the pool (sorted, distinct when the pool holds
     enough) with ``random_positions``."""
     if not cfg.random_positions:
-        from movingfashion.sampling import get_sampler
-
-        return get_sampler("rrs")(list(range(pool)), frames, train=True, generator=rng)
+        return rrs_pool_indices(pool, frames, train=True, rng=rng)
     picks = rng.choice(pool, size=frames, replace=frames > pool)
     return sorted(int(i) for i in picks)
 

@@ -35,11 +35,11 @@ import torch
 
 from movingfashion.models.matchrcnn import score_matrix
 from movingfashion.models.ranking import rank_gallery
+from movingfashion.seam.augment import rrs_pool_indices
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag
 from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
-from movingfashion.seam.train import rrs_pool_indices
 from schemas.errors import ConfigError
 
 BASELINES = ["max_confidence", "max_matching", "average_distance"]

@@ -43,15 +43,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def rrs_pool_indices(
-    pool: int, frames: int, *, train: bool, rng: np.random.Generator | None = None
-) -> list[int]:
-    """``frames`` indices into a pool of ``pool`` cached frames by Restricted Random Sampling."""
-    from movingfashion.sampling import get_sampler
-
-    return get_sampler("rrs")(list(range(pool)), frames, train=train, generator=rng)
-
-
 def weighted_pair_loss(
     logits: torch.Tensor, labels: torch.Tensor, pos_weight: float = 0.3, neg_weight: float = 1.0
 ) -> torch.Tensor:
