@@ -110,6 +110,20 @@ class PKSampler(Sampler[int]):
         return (groups // self.num_replicas) * self.p * self.k
 
 
+def _batch_tensor(like: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """An empty tensor for a batch; inside a DataLoader worker it lives in shared memory from the
+    start, so sending the batch to the main process does not copy it into shared memory again."""
+    if torch.utils.data.get_worker_info() is None:
+        return like.new_empty(tuple(shape))
+    numel = int(np.prod(shape))
+    storage = like.untyped_storage()._new_shared(numel * like.element_size())
+    return like.new_empty(0).set_(storage, 0, tuple(shape))
+
+
+def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.stack(list(vals), out=_batch_tensor(vals[0], (len(vals), *vals[0].shape)))
+
+
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch items of :class:`MovingFashionDataset` / ``MultiDeepFashion2Dataset``.
 
@@ -135,15 +149,15 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
             if len(shapes) > 1:
                 out[key] = vals
             elif same_len:
-                out[key] = torch.stack(vals)
+                out[key] = _stack(vals)
             else:
                 fill = {"frames": 0.0, "boxes": float("nan"), "frame_indices": -1}[key]
-                pad = vals[0].new_full((len(vals), tmax, *vals[0].shape[1:]), fill)
+                pad = _batch_tensor(vals[0], (len(vals), tmax, *vals[0].shape[1:])).fill_(fill)
                 for i, v in enumerate(vals):
                     pad[i, : len(v)] = v
                 out[key] = pad
         elif isinstance(vals[0], torch.Tensor) and len({tuple(v.shape) for v in vals}) == 1:
-            out[key] = torch.stack(vals)
+            out[key] = _stack(vals)
         elif isinstance(vals[0], (int, float)) and not isinstance(vals[0], bool):
             out[key] = torch.tensor(vals)
         else:

@@ -106,3 +106,42 @@ def test_loader_settings_and_float_on_the_device_give_the_float_items(tiny_datas
     got = torch.cat([frames_to_float(b["frames"], "cpu") for b in dl])
     want = torch.stack([f32[i]["frames"] for i in range(4)])
     assert got.dtype == torch.float32 and torch.equal(got, want)
+
+
+class _Clips(torch.utils.data.Dataset):
+    """Clips of 2 and 3 frames whose pixels say which clip they are."""
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict:
+        n = 2 + i % 2
+        return {
+            "frames": torch.full((n, 3, 4, 4), i, dtype=torch.uint8),
+            "boxes": torch.full((n, 4), float(i)),
+            "frame_indices": torch.arange(n),
+            "shop": torch.full((3, 4, 4), i, dtype=torch.uint8),
+        }
+
+
+def _collate_noting_memory(items: list[dict]) -> dict:
+    batch = collate_clips(items)
+    batch["stacked_shared"] = [batch[k].is_shared() for k in ("frames", "boxes", "shop", "frame_indices")]
+    return batch
+
+
+def test_collate_builds_batches_in_shared_memory_inside_workers():
+    """In a DataLoader worker the batch is stacked straight into shared memory (no second copy
+    when it crosses to the main process); in the main process it stays ordinary memory; the
+    values and padding are the same either way."""
+    ds = _Clips()
+    here = _collate_noting_memory([ds[i] for i in range(4)])
+    assert here["stacked_shared"] == [False] * 4
+    dl = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=1, collate_fn=_collate_noting_memory)
+    (there,) = list(dl)
+    assert there["stacked_shared"] == [True] * 4
+    for key in ("frames", "frame_indices", "shop", "mask", "lengths"):
+        assert torch.equal(here[key], there[key]), key
+    assert torch.equal(here["boxes"].nan_to_num(-7.0), there["boxes"].nan_to_num(-7.0))
+    assert there["frames"][0, 2].eq(0).all() and there["boxes"][0, 2].isnan().all()
+    assert there["frames"][3, 2].eq(3).all() and there["frame_indices"][0, 2] == -1
