@@ -32,7 +32,7 @@ from movingfashion.deepfashion2 import has_split, write_yolo_dataset
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
-from movingfashion.models.detectors import Detector
+from movingfashion.models.detectors import DETECTORS, Detector
 from movingfashion.models.matchrcnn import nonfinite_tensors
 from movingfashion.models.pretrain import (
     CropSet,
@@ -203,7 +203,7 @@ def world_roi_features(
                 for i in range(0, len(vs.frames), bs):
                     frames = vs.frames[i : i + bs]
                     capture.clear()
-                    detector.detect(frames)
+                    detector.feature_pass(frames)
                     hw = [f.shape[:2] for f in frames]
                     feats.append(pool_boxes(capture, vs.boxes[i : i + bs], hw, pool).half().cpu())
                 ids += vs.ids
@@ -211,7 +211,7 @@ def world_roi_features(
                 anchors += [False] * len(vs.ids)
                 if vs.shop is not None:
                     capture.clear()
-                    detector.detect([vs.shop])
+                    detector.feature_pass([vs.shop])
                     boxes = [np.asarray(vs.shop_boxes, np.float32)]
                     feats.append(pool_boxes(capture, boxes, [vs.shop.shape[:2]], pool).half().cpu())
                     ids += [vs.shop_id] * len(vs.shop_boxes)
@@ -375,7 +375,9 @@ def build_roi_matcher(
     world: str | os.PathLike[str],
     out: str | os.PathLike[str] = WEIGHTS_DIR,
     *,
+    detector: str = "ultralytics",
     detector_weights: str | os.PathLike[str] | None = None,
+    detector_imgsz: int | None = None,
     steps: int = 1500,
     lr: float = 2e-3,
     every: int = 3,
@@ -383,9 +385,11 @@ def build_roi_matcher(
     log: Callable[[int, float], None] | None = None,
 ) -> dict:
     """Train the RoI matcher's head on ``world`` (:func:`world_roi_features` of the frozen
-    detector: ``detector_weights``, default the embedded YOLO; then
-    :func:`movingfashion.models.pretrain.train_roi_matcher`), write ``out/roi_matcher.pt``
-    (float32) and its entry ``roi_matcher`` in ``out/README.json``; returns that entry."""
+    ``detector`` backend with ``detector_weights``: default the embedded YOLO; ``fasterrcnn`` pools
+    its FPN levels; then :func:`movingfashion.models.pretrain.train_roi_matcher`), write
+    ``out/roi_matcher.pt`` (float32, naming the detector weights it fits) and its entry
+    ``roi_matcher`` in ``out/README.json``; returns that entry. The features are pooled at the
+    world's true garment boxes, so the head learns whatever the detector's maps hold."""
     from movingfashion.models.detectors import DetectorConfig, build_detector
     from movingfashion.models.pretrain import roi_retrieval_top1, train_roi_matcher
 
@@ -396,7 +400,7 @@ def build_roi_matcher(
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    det = build_detector("ultralytics", detector_weights, DetectorConfig(device="cpu"))
+    det = build_detector(detector, detector_weights, DetectorConfig(device="cpu", imgsz=detector_imgsz))
     data = world_roi_features(wdir, truth, det, every=every, seed=seed)
     t_feats = time.perf_counter() - t
     capture = det.feature_capture()
@@ -509,6 +513,15 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     type=click.Path(dir_okay=False, exists=True),
     help="With --roi-matcher-only: the detector whose features the head learns (default: embedded).",
 )
+@click.option(
+    "--detector",
+    "detector_backend",
+    type=click.Choice(list(DETECTORS)),
+    default="ultralytics",
+    show_default=True,
+    help="With --roi-matcher-only: the detector backend of --detector-weights (fasterrcnn: pass its"
+    " state dict; the head then pools its FPN levels).",
+)
 def main(
     world,
     df2,
@@ -529,6 +542,7 @@ def main(
     roi_matcher_only,
     roi_steps,
     detector_weights,
+    detector_backend,
 ) -> None:
     """Retrain the embedded default detector and matcher on a synthetic world.
 
@@ -539,12 +553,15 @@ def main(
       python -m movingfashion.world.weights_build --world build/weights-world --skip-detector \\
           --recalibrate-matcher old/matcher.pt --out build/repaired
       python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only
+      python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only \\
+          --detector fasterrcnn --detector-weights frcnn.pt --out build/frcnn-roi
     """
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     if roi_matcher_only:
         entry = build_roi_matcher(
             world,
             out,
+            detector=detector_backend,
             detector_weights=detector_weights,
             steps=roi_steps,
             log=lambda s, v: (s % 100 == 0) and print(f"RoI matcher step {s}: loss {v:.3f}", file=sys.stderr),

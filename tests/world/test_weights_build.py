@@ -121,3 +121,62 @@ def test_world_roi_features_are_world_crops_samples_pooled_from_the_detector(sma
     m = train_roi_matcher(feats, channels=cap.channels, strides=cap.strides, detector=det.version, steps=3)
     cap.close()
     assert m.pool == 2 and m.detector == det.version and not m.training
+
+
+def test_roi_head_trains_on_a_faster_rcnn_and_the_builder_takes_it(small_world, gt_dataset, tmp_path):
+    """The RoI matcher is not YOLO-only: ``--roi-matcher-only --detector fasterrcnn`` trains a head
+    on a Faster R-CNN's FPN features (here a small random-initialised one: no weights ship), the
+    head names that detector, ``auto`` picks it for that detector only, and the tracklet builder
+    runs the RoI path with it."""
+    import json
+    import shutil
+
+    from annotations.builder import build_dataset_tracklets
+    from annotations.config import BuildConfig
+    from annotations.tracklet_files import load_results
+    from movingfashion.models import SingleFrameMatcher
+    from movingfashion.models.detectors import DetectorConfig, build_detector
+    from movingfashion.models.matchers import matcher_for, roi_fits
+    from movingfashion.models.roi import RoIMatcher, load_roi_matcher
+    from movingfashion.world.weights_build import build_roi_matcher
+
+    torch.manual_seed(0)
+    frcnn = tmp_path / "frcnn.pt"
+    cfg = DetectorConfig(device="cpu", imgsz=64, conf=0.0, max_det=5)
+    det = build_detector("fasterrcnn", None, cfg)
+    torch.save(det.model.state_dict(), frcnn)
+    det = build_detector("fasterrcnn", frcnn, cfg)
+    # R50 on the CPU: few proposals per frame keep the builder's part of the test short
+    det.model.rpn._pre_nms_top_n["testing"], det.model.rpn._post_nms_top_n["testing"] = 60, 30
+    out = tmp_path / "roi"
+    entry = build_roi_matcher(
+        small_world, out, detector="fasterrcnn", detector_weights=frcnn, detector_imgsz=64, steps=40, every=48
+    )
+    head = load_roi_matcher(out / "roi_matcher.pt", device="cpu")
+    assert entry["detector"] == det.version == head.detector
+    assert head.head.channels[-4:] == (256, 256, 256, 256) and roi_fits(head, det)
+    # trained on the features: frame -> shop retrieval on them beats chance by far
+    assert entry["train_frame_to_shop_top1"] > 5 / entry["identities"], entry
+    assert json.loads((out / "README.json").read_text())["roi_matcher"]["tag"] == entry["tag"]
+    # auto: the head for this Faster R-CNN, the crop matcher for the embedded YOLO
+    assert isinstance(matcher_for(det, "auto", out / "roi_matcher.pt", device="cpu"), RoIMatcher)
+    yolo = build_detector("ultralytics", None, DetectorConfig(device="cpu"))
+    assert not roi_fits(head, yolo)
+    assert isinstance(matcher_for(yolo, "auto", None, device="cpu"), (RoIMatcher, SingleFrameMatcher))
+    # the builder's RoI path on this detector: two videos, the path recorded in the files
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds, ignore=shutil.ignore_patterns("tracklets"))
+    train = json.loads((ds / "train.json").read_text())
+    (ds / "train.json").write_text(json.dumps(dict(list(train.items())[:2])))
+    (ds / "test.json").write_text("{}")
+    from annotations.builder import TrackletBuilder
+
+    builder = TrackletBuilder(det, head, BuildConfig(stride=15, embed_source="roi"))
+    rep = build_dataset_tracklets(ds, config=builder.config, builder=builder)
+    assert rep.failed == [] and rep.processed == rep.videos >= 2
+    assert rep.timings["crop"] == 0 and rep.timings["embed"] > 0
+    results = load_results(ds)
+    assert builder.embed_source == "roi" and builder.matcher_tag == head.tag
+    assert len(results) == rep.videos and all(
+        r.matcher == head.tag and r.detector == det.version for r in results
+    )

@@ -87,6 +87,11 @@ class Detector(ABC):
             hint="use crop matching",
         )
 
+    def feature_pass(self, frames: np.ndarray | list[np.ndarray]) -> None:
+        """Run as much of the forward pass as fills a :meth:`feature_capture` (pooling features at
+        known boxes, e.g. to train an RoI head); the default runs the whole detection."""
+        self.detect(frames)
+
     def detect(self, frames: np.ndarray | list[np.ndarray]) -> list[FrameDetections]:
         """RGB ``uint8`` frames ``[B,H,W,3]`` -> one :class:`FrameDetections` per frame."""
         n = len(frames)

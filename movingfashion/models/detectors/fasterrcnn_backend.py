@@ -71,13 +71,24 @@ class FasterRCNNDetector(Detector):
         names = ["0", "1", "2", "3"]
         return ResizeCapture(self.model.transform, self.model.backbone, names, [4, 8, 16, 32], 256)
 
-    @torch.no_grad()
-    def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
-        m = self.model
-        images = [
+    def _images(self, frames: np.ndarray | list[np.ndarray]) -> list[torch.Tensor]:
+        return [
             torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1).float().div(255).to(self.device)
             for f in frames
         ]
+
+    @torch.no_grad()
+    def feature_pass(self, frames: np.ndarray | list[np.ndarray]) -> None:
+        """Transform + backbone/FPN only: the RPN and box head (most of the CPU time on 1000
+        proposals per image) are not needed to fill a feature capture."""
+        for i in range(0, len(frames), self.config.batch):
+            batch, _ = self.model.transform(self._images(frames[i : i + self.config.batch]))
+            self.model.backbone(batch.tensors)
+
+    @torch.no_grad()
+    def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
+        m = self.model
+        images = self._images(frames)
         sizes = [tuple(im.shape[-2:]) for im in images]
         batch, _ = m.transform(images)
         feats = m.backbone(batch.tensors)
