@@ -91,3 +91,55 @@ def test_flags_catch_the_failing_videos_of_an_unseen_small_world(tmp_path):
     assert d["flag_rate"] == pytest.approx(fig["flag_rate"], abs=1e-3)
     assert d["flag_recall"] == fig["flag_recall"] == 1.0
     assert set(d["failed_unflagged"]) == set()
+
+
+def test_detection_cache_is_keyed_by_path_and_weights(tmp_path, monkeypatch):
+    """flag_fit's detection cache: one file per matching path, recomputed (not reused) when the
+    weights or detector settings that made it differ from the builder's."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import torch
+
+    from annotations.builder import TrackletBuilder
+    from annotations.config import BuildConfig
+    from annotations.tracking import VideoDetections
+    from movingfashion.world.flag_fit import cache_file, cached_builder
+
+    calls: list[str] = []
+
+    def fake_detect(self, src, timings):
+        calls.append(self.embed_source)
+        d = VideoDetections(
+            frames=np.array([0, 2], np.int64),
+            boxes=np.array([[0, 0, 4, 4], [1, 1, 5, 5]], np.float32),
+            scores=np.array([0.9, 0.8], np.float32),
+            classes=np.array([1, 1], np.int64),
+            embeddings=torch.zeros((2, self.embed_dim)),
+        )
+        return d, [0, 2]
+
+    monkeypatch.setattr(TrackletBuilder, "detect_video", fake_detect)
+    src = SimpleNamespace(path=tmp_path / "v.mp4")
+    cache = tmp_path / "cache"
+    crops = cached_builder(cache, BuildConfig(stride=2, embed_source="crops"))
+    roi = cached_builder(cache, BuildConfig(stride=2, embed_source="roi"))
+    # with the roi file there, the crop path embeds its boxes instead of detecting again
+    monkeypatch.setattr(
+        type(crops), "_crops_on", lambda self, s, z, t: (calls.append("reuse"), fake_detect(self, s, t))[1]
+    )
+    for b in (crops, roi, crops, roi):  # second round: both read from their own file
+        b.detect_video(src, {})
+    assert calls == ["crops", "roi"]
+    assert cache_file(cache, "v.mp4", 2, "crops").is_file() and cache_file(cache, "v.mp4", 2, "roi").is_file()
+    # a file another matcher's weights made is computed again and replaced
+    f = cache_file(cache, "v.mp4", 2, "crops")
+    z = dict(np.load(f))
+    z["matcher_tag"] = np.asarray("mf-single-frame-matcher/v1:000000000000")
+    np.savez(f, **z)
+    crops.detect_video(src, {})
+    assert calls == ["crops", "roi", "reuse", "crops"] and str(np.load(f)["matcher_tag"]) == crops.matcher_tag
+    # other detector settings (another confidence threshold) reuse neither file: detected again
+    other = cached_builder(cache, BuildConfig(stride=2, embed_source="crops", detector={"conf": 0.3}))
+    other.detect_video(src, {})
+    assert calls == ["crops", "roi", "reuse", "crops", "crops"]
