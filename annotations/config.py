@@ -95,6 +95,24 @@ class TrackerConfig(BaseModel):
         " with a box of the product-class tracklet for it to join (the item detected under another"
         " class; 1: practically none)",
     )
+    continue_iou: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="training tracking: after propagation the tracklet is continued outward from its first"
+        " and its last detection, one frame with detections at a time: the joinable detection whose box"
+        " overlaps the tracklet's end box most joins when that IoU reaches this and its match score with"
+        " the end detection reaches continue_match (the item followed by its box where its match score"
+        " with the pivot has decayed: on the RoI path it can fall from 0.9 to 0.0 within a video while"
+        " the item's box barely moves); it stops at the first frame where none does (0 = off)",
+    )
+    continue_match: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="training tracking, with continue_iou: min match score of a detection with the"
+        " tracklet's end detection for it to continue the tracklet",
+    )
     min_length: int = Field(1, ge=1, description="inference tracklets shorter than this are dropped")
     max_gap: int | None = Field(
         None,

@@ -57,6 +57,24 @@ class VideoRow:
     ends_unboxed: int = 0  #: of those, the ones the ground-truth tracklet has no box on
 
 
+def build_config(embed: str | None = None, settings: Sequence[str] = ()) -> BuildConfig:
+    """The build's config: stride :data:`STRIDE`, the matching path ``embed`` (None: the default)
+    and ``KEY=VALUE`` settings (dotted keys, YAML values)."""
+    import yaml
+
+    data: dict[str, Any] = {"stride": STRIDE}
+    if embed is not None:
+        data["embed_source"] = embed
+    for item in settings:
+        key, _, value = item.partition("=")
+        *parents, leaf = key.strip().split(".")
+        d = data
+        for k in parents:
+            d = d.setdefault(k, {})
+        d[leaf] = yaml.safe_load(value)
+    return BuildConfig(**data)
+
+
 def world_spec(spec: str, work: Path) -> Path:
     """A world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` is generated under ``work`` first
     (``hard``: the hard preset; ``noiseF``: tracklet noise on a share F of each clip's frames)."""
@@ -415,6 +433,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=BuildConfig.model_fields["embed_source"].default,
         help="matching path the tracklets are built on (default: the builder's)",
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a BuildConfig setting for the build, dotted, e.g. tracker.max_gap=4 (a YAML value)",
+    )
     ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
@@ -425,7 +450,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in args.world:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
-        config = BuildConfig(stride=STRIDE, embed_source=args.embed)
+        config = build_config(args.embed, args.set)
         by_world[name] = world_rows(wd, args.work / name, config, retrack=args.retrack)
         print(f"{name}: {len(by_world[name])} videos", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
