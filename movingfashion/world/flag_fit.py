@@ -5,9 +5,12 @@ without the true boxes (reruns skip done videos), and score every video's ground
 against the world's true item boxes (:mod:`.scoring.tracklets`): did it pass the paper's check
 (>= 50% of its detections on the item), and what are its confidence signals
 (:data:`annotations.flags.SIGNALS`, stored in the tracklet files)? Each video's detections and
-embeddings are kept under ``<work>/<world>/detections`` so that ``--retrack`` (new signals or
-tracker settings) tracks again without detecting again; a failing video is put down to the
-detector, the pivot or the propagation (:func:`failure_cause`).
+embeddings are kept under ``<work>/<world>/detections``, one file per matching path (``--embed``,
+default the builder's ``embed_source``) recording the weights and settings that made it, so that
+``--retrack`` (new signals or tracker settings, ``--set tracker.KEY=VALUE``) tracks again without
+detecting again; a failing video is put down to the detector, the pivot or the propagation
+(:func:`failure_cause`). The figures also count the visible first/last frames of the videos and
+those the ground-truth tracklet leaves without a box (``ends_visible``, ``ends_unboxed``).
 
 :func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
 greedily: each round adds the rule catching the most still-unflagged failing videos per flagged
@@ -18,7 +21,8 @@ passing one, within a flag-rate budget, until the recall target is met. The ship
     python -m movingfashion.world.flag_fit eval --work build/flags --world U1 --world U2 ... [--rules rules.json]
 
 ``--world`` is a world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` generates it under
-``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits.
+``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits;
+``--embed crops|roi|auto`` picks the matching path.
 """
 
 from __future__ import annotations
@@ -127,8 +131,6 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
 
     from annotations.builder import TrackletBuilder
     from annotations.tracking import VideoDetections
-    from movingfashion.media.video_source import prefetch_batches
-    from movingfashion.models import crops_from_frames
     from movingfashion.models.detectors import build_detector
     from movingfashion.models.matchers import matcher_for
 
@@ -163,21 +165,8 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
         def _crops_on(self, src, z, timings):  # type: ignore[no-untyped-def]
             """The crop path's embeddings of another path's boxes (no detection)."""
             idx = [int(i) for i in z["sampled"]]
-            frames, boxes = z["frames"], z["boxes"]
-            emb = []
-            for chunk, imgs in prefetch_batches(src, idx, self.config.detector.batch):
-                crops = crops_from_frames(imgs, [boxes[frames == fi] for fi in chunk], self.embed_size)
-                if len(crops):
-                    with torch.no_grad():
-                        emb.append(self.embedder.embed(crops, batch_size=128))
-            dets = VideoDetections(
-                frames=frames,
-                boxes=boxes,
-                scores=z["scores"],
-                classes=z["classes"],
-                embeddings=torch.cat(emb) if emb else torch.zeros((0, self.embed_dim)),
-            )
-            return dets, idx
+            boxes = VideoDetections(z["frames"], z["boxes"], z["scores"], z["classes"], torch.zeros(0))
+            return self.crop_embeddings(src, boxes, idx), idx
 
         def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
             stride, path = self.config.stride, self.embed_source

@@ -278,14 +278,17 @@ def test_continue_iou_follows_the_item_where_its_match_with_the_pivot_decays():
     )
     head, shop = distance_head(), centre.clone()
     item = np.arange(0, n, 2)
-    base = training_tracking(dets, head, shop, TrackerConfig(max_gap=0))
+    base = training_tracking(dets, head, shop, TrackerConfig(continue_iou=0))
     assert base is not None and set(base.members) == set(item[:5])
-    cont = training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.5))
+    cont = training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.5, continue_match=0))
     assert cont is not None and list(cont.members) == list(item)
     assert cont.pivot == base.pivot and len(cont.match_scores) == 10
     assert np.all(cont.match_scores[5:] < 0.5)  # joined on the box; their match score with the pivot is kept
     # the box must continue: a threshold above the frame-to-frame IoU of the item joins nothing more
-    assert set(training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.95)).members) == set(item[:5])
-    # and continue_match asks the end detection to match too (the drifted descriptors match nothing)
+    assert set(
+        training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.95, continue_match=0)).members
+    ) == set(item[:5])
+    # and continue_match (the default 0.5) asks the end detection to match too (the drifted
+    # descriptors match nothing)
     strict = TrackerConfig(continue_iou=0.5, continue_match=0.5)
     assert set(training_tracking(dets, head, shop, strict).members) == set(item[:5])
