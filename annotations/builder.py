@@ -1,9 +1,10 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
 Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
-detection (``embed_source``: ``crops``, the default, through the single-frame matcher; ``roi``,
-pooled from the detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`;
-``auto``: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
+detection (``embed_source``: ``crops``, through the single-frame matcher; ``roi``, pooled from the
+detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`, a video whose shop
+image matches nothing there matched again on the crop path (``roi_fallback``); ``auto``, the
+default: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
 run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
@@ -199,7 +200,7 @@ class TrackletBuilder:
             source = "roi" if isinstance(matcher, RoIMatcher) else "crops"
         #: the matching path this builder runs (``crops`` or ``roi``)
         self.embed_source = source
-        #: the crop matcher a video falls back to on the RoI path (``roi_fallback``), loaded on first use
+        #: the crop matcher a video falls back to on the RoI path (``roi_fallback``)
         self.fallback: SingleFrameMatcher | None = None
         if source == "roi":
             if not isinstance(matcher, RoIMatcher):

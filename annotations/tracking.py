@@ -12,7 +12,10 @@ among the detections that may join (:func:`joinable`): those whose own shop scor
 ``class_members_min`` detections of the video, those of that class plus those of another class
 whose box overlaps the product-class tracklet's (IoU >= ``other_class_iou``). When the product's
 DeepFashion2 class is known, ``class_bonus`` (0 = the paper's rule) favours detections the
-detector gives that class, for the pivot and for the detection kept per frame. One ``[D,D]``
+detector gives that class, for the pivot and for the detection kept per frame. The shop item's
+tracklet is then continued outward from its ends (:func:`continue_ends`, ``continue_iou``): by the
+detection whose box overlaps the end box that matches the end detection, where the match with the
+pivot has decayed. One ``[D,D]``
 score matrix per video replaces every pairwise call; the only Python loop is over tracklets.
 """
 
