@@ -1,9 +1,10 @@
 """Build ground-truth tracklets for every video of a dataset in the official format.
 
 Per video: decode frames (the reader registry's ``video_backend``, in a prefetching thread), detect in batches, embed every
-detection (``embed_source``: ``crops``, the default, through the single-frame matcher; ``roi``,
-pooled from the detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`;
-``auto``: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
+detection (``embed_source``: ``crops``, through the single-frame matcher; ``roi``, pooled from the
+detector's own feature maps by the RoI matcher, :mod:`movingfashion.models.roi`, a video whose shop
+image matches nothing there matched again on the crop path (``roi_fallback``); ``auto``, the
+default: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
 run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
 atomically. A rerun skips videos whose file exists with the same detector and matcher; an
@@ -199,6 +200,8 @@ class TrackletBuilder:
             source = "roi" if isinstance(matcher, RoIMatcher) else "crops"
         #: the matching path this builder runs (``crops`` or ``roi``)
         self.embed_source = source
+        #: the crop matcher a video falls back to on the RoI path (``roi_fallback``)
+        self.fallback: SingleFrameMatcher | None = None
         if source == "roi":
             if not isinstance(matcher, RoIMatcher):
                 raise ConfigError(
@@ -209,6 +212,14 @@ class TrackletBuilder:
             self.roi = RoIEmbedder(matcher, detector)
             self.embed_size = 0
             self.matcher_tag = matcher.tag
+            self.fallback_tag = None
+            if self.config.roi_fallback:
+                from movingfashion.models import load_matcher
+
+                crop = load_matcher(None, device=detector.device).eval()
+                self.fallback = crop.fused_for_inference()
+                #: the matcher named by a video that fell back to crops: both tags
+                self.fallback_tag = f"{matcher.tag}>{crop.tag}"
             return
         if not isinstance(matcher, SingleFrameMatcher):
             raise ConfigError(
@@ -225,6 +236,7 @@ class TrackletBuilder:
         self.matcher_tag = (
             matcher.tag if self.embed_size == matcher.crop_size else f"{matcher.tag}@{self.embed_size}px"
         )
+        self.fallback_tag = None
 
     @property
     def embed_dim(self) -> int:
@@ -288,6 +300,36 @@ class TrackletBuilder:
             else torch.zeros((0, self.embed_dim), device=self.detector.device),
         )
         return dets, idx
+
+    def crop_embedder(self) -> SingleFrameMatcher:
+        """The crop path's embedder: this builder's on the crop path, else the embedded crop matcher
+        (the RoI path's ``roi_fallback``), BatchNorm folded."""
+        if self.roi is None:
+            return self.embedder
+        if self.fallback is None:
+            raise ConfigError("this RoI-path builder has no crop fallback", where="roi_fallback")
+        return self.fallback
+
+    def crop_embeddings(self, src: VideoSource, dets: VideoDetections, sampled: list[int]) -> VideoDetections:
+        """``dets`` with their boxes cut out of the frames again and embedded on the crop path
+        (:meth:`crop_embedder`; the crop size it was trained at); no detection runs."""
+        emb = self.crop_embedder()
+        size = emb.crop_size if self.roi is not None else self.embed_size
+        out = []
+        for chunk, imgs in prefetch_batches(src, sampled, self.config.detector.batch):
+            crops = crops_from_frames(imgs, [dets.boxes[dets.frames == f] for f in chunk], size)
+            if len(crops):
+                with torch.no_grad():
+                    out.append(emb.embed(crops, batch_size=EMBED_BATCH))
+        e = torch.cat(out) if out else torch.zeros((0, int(emb.m.dim)), device=self.detector.device)
+        return VideoDetections(dets.frames, dets.boxes, dets.scores, dets.classes, e)
+
+    def crop_shop_embedding(self, shop_path: Path) -> torch.Tensor:
+        """The shop image's descriptor on the crop path (:meth:`crop_embedder`)."""
+        emb = self.crop_embedder()
+        size = emb.crop_size if self.roi is not None else self.embed_size
+        with torch.no_grad():
+            return emb.embed(crops_from_frames([read_image(shop_path)], [None], size))[0]
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         """The shop image's descriptor (the whole image: a crop, or pooled from the detector's maps)."""
@@ -387,12 +429,15 @@ class TrackletBuilder:
         dets: VideoDetections,
         n_sampled: int | list[int],
         shop_emb: torch.Tensor,
+        head: Any = None,
+        matcher_tag: str | None = None,
     ) -> VideoTracklets:
         """Run both tracking modes and decide whether the video needs a human look.
 
-        ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th)."""
+        ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th);
+        ``head``/``matcher_tag``: another matcher's (the RoI path's crop fallback), default this one's."""
         cfg = self.config
-        head = self.matcher.m
+        head = self.matcher.m if head is None else head
         sim = similarity(head, dets.embeddings) if len(dets) else None
         inf = inference_tracking(dets, head, cfg.tracker, sim=sim)
         gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim, item_class=job.item_class)
@@ -424,7 +469,7 @@ class TrackletBuilder:
             tracklets=tracklets,
             ground_truth=0 if gt is not None else None,
             detector=self.detector.version,
-            matcher=self.matcher_tag,
+            matcher=matcher_tag or self.matcher_tag,
             needs_review=reason is not None,
             review_reason=reason,
             signals=signals,
@@ -456,6 +501,17 @@ class TrackletBuilder:
             t = time.perf_counter()
             vt = self.track(job, src, dets, idx, shop_emb)
             timings["track"] += time.perf_counter() - t
+            if vt.ground_truth is None and len(dets) and self.fallback_tag is not None:
+                # nothing matched the RoI shop descriptor: match this video again on the crop path
+                t = time.perf_counter()
+                shop_c = self.crop_shop_embedding(
+                    resolve_under(dataset, job.img_path, what="img_path", where=job.product_id)
+                )
+                dets_c = self.crop_embeddings(src, dets, idx)
+                t1 = time.perf_counter()
+                timings["embed"] += t1 - t
+                vt = self.track(job, src, dets_c, idx, shop_c, self.crop_embedder().m, self.fallback_tag)
+                timings["track"] += time.perf_counter() - t1
         finally:
             src.close()
         return vt, len(idx), len(dets)
@@ -468,7 +524,7 @@ class TrackletBuilder:
             vt = read_video_tracklets(p)
         except DataFormatError:
             return False
-        return vt.detector == self.detector.version and vt.matcher == self.matcher_tag
+        return vt.detector == self.detector.version and vt.matcher in (self.matcher_tag, self.fallback_tag)
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,8 @@ def tracklets() -> None:
 @click.option(
     "--embed",
     type=click.Choice(EMBED_SOURCES),
-    help="How detections are matched: crops (default), roi (pooled from the detector's own feature"
-    " maps by the RoI matcher), or auto (roi when the RoI matcher fits the detector, else crops).",
+    help="How detections are matched: crops, roi (pooled from the detector's own feature maps by the"
+    " RoI matcher), or auto (default: roi when the RoI matcher fits the detector, else crops).",
 )
 @click.option("--conf", type=float, help="Detector confidence threshold (default 0.1).")
 @click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")

@@ -12,7 +12,10 @@ among the detections that may join (:func:`joinable`): those whose own shop scor
 ``class_members_min`` detections of the video, those of that class plus those of another class
 whose box overlaps the product-class tracklet's (IoU >= ``other_class_iou``). When the product's
 DeepFashion2 class is known, ``class_bonus`` (0 = the paper's rule) favours detections the
-detector gives that class, for the pivot and for the detection kept per frame. One ``[D,D]``
+detector gives that class, for the pivot and for the detection kept per frame. The shop item's
+tracklet is then continued outward from its ends (:func:`continue_ends`, ``continue_iou``): by the
+detection whose box overlaps the end box that matches the end detection, where the match with the
+pivot has decayed. One ``[D,D]``
 score matrix per video replaces every pairwise call; the only Python loop is over tracklets.
 """
 
@@ -185,6 +188,7 @@ def training_tracking(
     else:
         row = sim[pivot]
     may, same = joinable(s, dets.classes, item_class, cfg)
+    shop_ok = may
     if same is not None:
         # the tracklet of the product's class first; a detection of another class joins only where
         # its box overlaps one of that tracklet's boxes (the item detected under another class)
@@ -198,5 +202,54 @@ def training_tracking(
             near[other] = iou.max(axis=1) >= cfg.other_class_iou
         may = may & (same | near)
     tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus)
+    if cfg.continue_iou > 0:
+        if sim is None and cfg.continue_match > 0:
+            sim = similarity(head, dets.embeddings)
+        tr = continue_ends(tr, dets, row, shop_ok, cfg.continue_iou, cfg.continue_match, sim)
     tr.shop_score = float(s[pivot])
     return tr
+
+
+def continue_ends(
+    tr: TrackResult,
+    dets: VideoDetections,
+    row: np.ndarray,
+    may: np.ndarray,
+    min_iou: float,
+    min_match: float = 0.0,
+    sim: np.ndarray | None = None,
+) -> TrackResult:
+    """``tr`` continued outward from its first and its last detection (``continue_iou``): on each
+    next frame with detections, the detection allowed by ``may`` whose box overlaps the end box most
+    joins when that IoU is at least ``min_iou`` and its match score with the end detection (``sim``;
+    without it, none is asked) at least ``min_match``; each direction stops at the first frame where
+    none does. Joined detections keep their match score with the pivot (``row``)."""
+    if not len(tr.members):
+        return tr
+    frames = dets.frames
+    boxes = np.asarray(dets.boxes, np.float64).reshape(-1, 4)
+    taken = set(frames[tr.members].tolist())
+    added: list[int] = []
+    for step in (1, -1):
+        end = int(tr.members[-1] if step > 0 else tr.members[0])
+        later = np.unique(frames[(frames - frames[end]) * step > 0])
+        for f in later[::step]:
+            if int(f) in taken:
+                break
+            cand = np.flatnonzero(may & (frames == f))
+            if not len(cand):
+                break
+            iou = box_ious(boxes[cand], boxes[end][None])
+            k = int(np.argmax(iou))
+            i = int(cand[k])
+            if iou[k] < min_iou or (sim is not None and min_match > 0 and sim[end, i] < min_match):
+                break
+            added.append(i)
+            end = i
+    if not added:
+        return tr
+    members = np.concatenate([tr.members, np.asarray(added, np.int64)])
+    order = np.argsort(frames[members], kind="stable")
+    members = members[order]
+    ms = np.concatenate([tr.match_scores, row[added].astype(np.float32)])[order]
+    return TrackResult(pivot=tr.pivot, members=members, match_scores=ms, shop_score=tr.shop_score)

@@ -5,9 +5,12 @@ without the true boxes (reruns skip done videos), and score every video's ground
 against the world's true item boxes (:mod:`.scoring.tracklets`): did it pass the paper's check
 (>= 50% of its detections on the item), and what are its confidence signals
 (:data:`annotations.flags.SIGNALS`, stored in the tracklet files)? Each video's detections and
-embeddings are kept under ``<work>/<world>/detections`` so that ``--retrack`` (new signals or
-tracker settings) tracks again without detecting again; a failing video is put down to the
-detector, the pivot or the propagation (:func:`failure_cause`).
+embeddings are kept under ``<work>/<world>/detections``, one file per matching path (``--embed``,
+default the builder's ``embed_source``) recording the weights and settings that made it, so that
+``--retrack`` (new signals or tracker settings, ``--set tracker.KEY=VALUE``) tracks again without
+detecting again; a failing video is put down to the detector, the pivot or the propagation
+(:func:`failure_cause`). The figures also count the visible first/last frames of the videos and
+those the ground-truth tracklet leaves without a box (``ends_visible``, ``ends_unboxed``).
 
 :func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
 greedily: each round adds the rule catching the most still-unflagged failing videos per flagged
@@ -18,7 +21,8 @@ passing one, within a flag-rate budget, until the recall target is met. The ship
     python -m movingfashion.world.flag_fit eval --work build/flags --world U1 --world U2 ... [--rules rules.json]
 
 ``--world`` is a world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` generates it under
-``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits.
+``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits;
+``--embed crops|roi|auto`` picks the matching path.
 """
 
 from __future__ import annotations
@@ -53,6 +57,26 @@ class VideoRow:
     has_tracklet: bool  #: False: nothing matched the shop image (always flagged)
     signals: dict[str, float]
     cause: str | None = None  #: a failing video: what limited it (see :func:`failure_cause`)
+    ends_visible: int = 0  #: of the video's first and last frame, those the item is visible on
+    ends_unboxed: int = 0  #: of those, the ones the ground-truth tracklet has no box on
+
+
+def build_config(embed: str | None = None, settings: Sequence[str] = ()) -> BuildConfig:
+    """The build's config: stride :data:`STRIDE`, the matching path ``embed`` (None: the default)
+    and ``KEY=VALUE`` settings (dotted keys, YAML values)."""
+    import yaml
+
+    data: dict[str, Any] = {"stride": STRIDE}
+    if embed is not None:
+        data["embed_source"] = embed
+    for item in settings:
+        key, _, value = item.partition("=")
+        *parents, leaf = key.strip().split(".")
+        d = data
+        for k in parents:
+            d = d.setdefault(k, {})
+        d[leaf] = yaml.safe_load(value)
+    return BuildConfig(**data)
 
 
 def world_spec(spec: str, work: Path) -> Path:
@@ -74,31 +98,44 @@ def world_spec(spec: str, work: Path) -> Path:
     return out
 
 
+def cache_file(cache: Path, video: str, stride: int = STRIDE, embed: str = "crops") -> Path:
+    """Where :func:`cached_builder` keeps a video's detections: ``<stem>-s<stride>-<embed>.npz``."""
+    return cache / f"{Path(str(video)).stem}-s{stride}-{embed}.npz"
+
+
+def detection_tag(builder: Any) -> str:
+    """What produced a builder's detections: the detector's weights (its version names their hash)
+    and the settings that change which boxes come out (detector options, stride, frames sampled)."""
+    c = builder.config
+    opts = json.dumps(
+        {
+            "detector": c.detector.model_dump(),
+            "stride": c.stride,
+            "keyframes": c.keyframes,
+            "last": c.detect_last,
+        },
+        sort_keys=True,
+    )
+    return f"{builder.detector.version}|{opts}"
+
+
 def cached_builder(cache: Path, config: BuildConfig) -> Any:
-    """The embedded-weights tracklet builder, keeping each video's detections and embeddings in
-    ``cache`` (``<stem>-s<stride>.npz``): a rerun with other tracker settings or signals detects
-    nothing again. The files do not record the weights: delete the folder when they change."""
+    """The embedded-weights tracklet builder on ``config.embed_source`` (``auto``: roi when the RoI
+    matcher fits the embedded detector), keeping each video's detections and embeddings in
+    ``cache`` (:func:`cache_file`, one file per matching path): a rerun with other tracker settings
+    or signals detects nothing again. Each file records what produced it (:func:`detection_tag` and
+    the matcher's tag, which names its weights' hash); a file of other weights or settings is
+    computed again and replaced. When only the other path's file is there with the same detector,
+    the crop path reuses its boxes (decoding and embedding the crops, no detection)."""
     import torch
 
     from annotations.builder import TrackletBuilder
     from annotations.tracking import VideoDetections
-    from movingfashion.models import load_matcher
     from movingfashion.models.detectors import build_detector
+    from movingfashion.models.matchers import matcher_for
 
     class Cached(TrackletBuilder):
-        def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
-            f = cache / f"{Path(str(src.path)).stem}-s{self.config.stride}.npz"
-            if f.is_file():
-                z = np.load(f)
-                dets = VideoDetections(
-                    frames=z["frames"],
-                    boxes=z["boxes"],
-                    scores=z["scores"],
-                    classes=z["classes"],
-                    embeddings=torch.from_numpy(z["embeddings"]),
-                )
-                return dets, [int(i) for i in z["sampled"]]
-            dets, idx = super().detect_video(src, timings)
+        def _save(self, f: Path, dets: VideoDetections, idx: list[int]) -> None:
             cache.mkdir(parents=True, exist_ok=True)
             tmp = f.with_suffix(".part.npz")
             np.savez(
@@ -109,12 +146,51 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
                 classes=dets.classes,
                 embeddings=dets.embeddings.cpu().numpy(),
                 sampled=np.asarray(idx, np.int64),
+                detection_tag=np.asarray(detection_tag(self)),
+                matcher_tag=np.asarray(self.matcher_tag),
             )
             tmp.replace(f)
+
+        def _load(self, f: Path, *, matcher: bool = True) -> Any:
+            """The file's arrays when they were made by this builder's weights and settings, else None."""
+            if not f.is_file():
+                return None
+            z = np.load(f)
+            if "detection_tag" not in z or str(z["detection_tag"]) != detection_tag(self):
+                return None
+            if matcher and str(z["matcher_tag"]) != self.matcher_tag:
+                return None
+            return z
+
+        def _crops_on(self, src, z, timings):  # type: ignore[no-untyped-def]
+            """The crop path's embeddings of another path's boxes (no detection)."""
+            idx = [int(i) for i in z["sampled"]]
+            boxes = VideoDetections(z["frames"], z["boxes"], z["scores"], z["classes"], torch.zeros(0))
+            return self.crop_embeddings(src, boxes, idx), idx
+
+        def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
+            stride, path = self.config.stride, self.embed_source
+            f = cache_file(cache, str(src.path), stride, path)
+            z = self._load(f)
+            if z is not None:
+                dets = VideoDetections(
+                    frames=z["frames"],
+                    boxes=z["boxes"],
+                    scores=z["scores"],
+                    classes=z["classes"],
+                    embeddings=torch.from_numpy(z["embeddings"]),
+                )
+                return dets, [int(i) for i in z["sampled"]]
+            other = self._load(cache_file(cache, str(src.path), stride, "roi"), matcher=False)
+            if path == "crops" and other is not None:
+                dets, idx = self._crops_on(src, other, timings)
+            else:
+                dets, idx = super().detect_video(src, timings)
+            self._save(f, dets, idx)
             return dets, idx
 
     det = build_detector("ultralytics", None, config.detector)
-    return Cached(det, load_matcher(None, device=det.device), config)
+    return Cached(det, matcher_for(det, config.embed_source, None, device=det.device), config)
 
 
 def build_world(
@@ -147,6 +223,7 @@ def world_rows(
     from annotations.tracklet_files import load_results
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
 
+    config = config or BuildConfig(stride=STRIDE)
     ds = build_world(world_dir, work, config, retrack=retrack)
     name = world_dir.name if world_dir.name != "world" else world_dir.parent.name
     truth = truth_boxes_for_dataset(ds, world_dir)
@@ -154,10 +231,27 @@ def world_rows(
     for vt in load_results(ds):
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
         c = check_tracklet(vt.video, gt, truth.get(vt.video, {}))
+        true = truth.get(vt.video, {})
         cause = (
-            None if c.passed else failure_cause(gt, truth.get(vt.video, {}), work / "detections", vt.video)
+            None
+            if c.passed
+            else failure_cause(gt, true, work / "detections", vt.video, config.stride, embed_path(vt))
         )
-        rows.append(VideoRow(name, vt.video, c.passed, c.mean_iou, gt is not None, dict(vt.signals), cause))
+        ends = [f for f in {0, vt.frames - 1} if f in true or str(f) in true]
+        unboxed = sum(gt is None or f not in gt.boxes for f in ends)
+        rows.append(
+            VideoRow(
+                name,
+                vt.video,
+                c.passed,
+                c.mean_iou,
+                gt is not None,
+                dict(vt.signals),
+                cause,
+                len(ends),
+                unboxed,
+            )
+        )
     return rows
 
 
@@ -169,14 +263,26 @@ CAUSES = {
 }
 
 
+def embed_path(vt: Any) -> str:
+    """The matching path a video's tracklets were built on, from the matcher named in its file."""
+    from movingfashion.models.roi import ROI_MATCHER_KIND
+
+    return "roi" if str(vt.matcher).startswith(ROI_MATCHER_KIND) else "crops"
+
+
 def failure_cause(
-    tracklet: Any, truth: dict[int, list[float]], cache: Path, video: str, stride: int = STRIDE
+    tracklet: Any,
+    truth: dict[int, list[float]],
+    cache: Path,
+    video: str,
+    stride: int = STRIDE,
+    embed: str = "crops",
 ) -> str:
     """Which of :data:`CAUSES` limited a failing video's tracklet."""
     from schemas.geometry import box_iou
 
     truth = {int(k): v for k, v in truth.items()}
-    f = cache / f"{Path(video).stem}-s{stride}.npz"
+    f = cache_file(cache, video, stride, embed)
     if tracklet is None or not f.is_file():
         return "detector" if tracklet is None else "unknown"
     z = np.load(f)
@@ -212,6 +318,8 @@ def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, An
         "flag_rate": round(sum(f) / n, 4) if n else 0.0,
         "pass_rate": round(1 - n_fail / n, 4) if n else 0.0,
         "mean_iou": round(float(np.mean([r.mean_iou for r in rows])), 4) if n else 0.0,
+        "ends_visible": sum(r.ends_visible for r in rows),
+        "ends_unboxed": sum(r.ends_unboxed for r in rows),
         "causes": {
             c: k for c in (*CAUSES, "unknown") if (k := sum(r.cause == c for r in rows if not r.passed))
         },
@@ -308,6 +416,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument(
         "--retrack", action="store_true", help="track every video again from its cached detections"
     )
+    ap.add_argument(
+        "--embed",
+        choices=["crops", "roi", "auto"],
+        default=BuildConfig.model_fields["embed_source"].default,
+        help="matching path the tracklets are built on (default: the builder's)",
+    )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a BuildConfig setting for the build, dotted, e.g. tracker.max_gap=4 (a YAML value)",
+    )
     ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
@@ -318,7 +439,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in args.world:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
-        by_world[name] = world_rows(wd, args.work / name, retrack=args.retrack)
+        config = build_config(args.embed, args.set)
+        by_world[name] = world_rows(wd, args.work / name, config, retrack=args.retrack)
         print(f"{name}: {len(by_world[name])} videos", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
     if args.rows_out is not None:

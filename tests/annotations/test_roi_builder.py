@@ -60,4 +60,56 @@ def test_matcher_kind_must_fit_the_path():
     auto = BuildConfig(embed_source="auto")
     assert TrackletBuilder(det, load_roi_matcher(None, device="cpu"), auto).embed_source == "roi"
     assert TrackletBuilder(det, load_matcher(None, device="cpu"), auto).embed_source == "crops"
-    assert BuildConfig().embed_source == "crops"
+    assert BuildConfig().embed_source == "auto"
+
+
+def test_a_video_whose_shop_image_matches_nothing_on_the_roi_path_falls_back_to_crops(
+    gt_dataset, tmp_path, monkeypatch
+):
+    """roi_fallback: where no detection matches the RoI shop descriptor, the video's detections are
+    embedded again on the crop path (no second detection); its file names both matchers, and a
+    rerun counts it as done. Without the fallback the video has no ground-truth tracklet."""
+    import torch
+
+    from movingfashion.media.video_source import VideoSource
+
+    det = build_detector("ultralytics")
+    job = video_jobs(load_splits(gt_dataset))[0]
+    # a shop descriptor unlike any detection's: nothing reaches shop_threshold on the RoI path
+    monkeypatch.setattr(
+        TrackletBuilder, "shop_embedding", lambda self, p: torch.full((self.embed_dim,), -50.0)
+    )
+    off = TrackletBuilder(
+        det, load_roi_matcher(None, device="cpu"), BuildConfig(stride=3, roi_fallback=False)
+    )
+    vt, _, _ = off.process(gt_dataset, job, dict.fromkeys(("decode_wait", "detect", "embed", "track"), 0.0))
+    assert vt.ground_truth is None and vt.matcher == off.matcher_tag and off.fallback_tag is None
+    calls = []
+    real = TrackletBuilder.crop_embeddings
+
+    def spy(self, src, dets, sampled):
+        calls.append(len(dets))
+        return real(self, src, dets, sampled)
+
+    monkeypatch.setattr(TrackletBuilder, "crop_embeddings", spy)
+    on = TrackletBuilder(det, load_roi_matcher(None, device="cpu"), BuildConfig(stride=3))
+    timings = dict.fromkeys(("decode_wait", "detect", "embed", "track"), 0.0)
+    vt, _, n_dets = on.process(gt_dataset, job, timings)
+    assert calls == [n_dets] and n_dets > 0
+    assert vt.ground_truth == 0 and vt.tracklets[0].shop_score >= on.config.tracker.shop_threshold
+    crop_tag = load_matcher(None, device="cpu").tag
+    assert vt.matcher == on.fallback_tag == f"{on.matcher_tag}>{crop_tag}"
+    # the crop path's own build of this video gives the same ground-truth tracklet
+    crop = TrackletBuilder(det, load_matcher(None, device="cpu"), BuildConfig(stride=3, embed_source="crops"))
+    src = VideoSource(gt_dataset / job.video_path)
+    try:
+        dets, idx = crop.detect_video(src, dict(timings, crop=0.0))
+        ref = crop.track(job, src, dets, idx, crop.crop_shop_embedding(gt_dataset / job.img_path))
+    finally:
+        src.close()
+    assert vt.tracklets[0].boxes == ref.tracklets[0].boxes
+    # a rerun counts the video as done
+    from annotations.tracklet_files import write_video_tracklets
+
+    write_video_tracklets(tmp_path, vt)
+    assert on.is_done(tmp_path, job) and not off.is_done(tmp_path, job)

@@ -250,3 +250,45 @@ def test_pivot_det_weight_prefers_the_detection_the_detector_is_sure_of():
     assert training_tracking(dets, head, shop, sure).pivot == second
     assert naive_training_tracking(dets, head, shop, sure).pivot == second
     assert ids[paper.pivot] == 2
+
+
+def test_continue_iou_follows_the_item_where_its_match_with_the_pivot_decays():
+    """The item's descriptor drifts away from the pivot's halfway through the video while its box
+    barely moves (as RoI descriptors can): propagation alone stops there; continue_iou follows the
+    box to the end, not onto the garment elsewhere, and continue_match can still stop it."""
+    g = torch.Generator().manual_seed(3)
+    centre, other = torch.randn(256, generator=g), torch.randn(256, generator=g)
+    frames, boxes, emb = [], [], []
+    for t in range(10):
+        frames.append(t)  # the item: moves 2 px a frame; from frame 5 on a descriptor of its own per frame
+        boxes.append([10 + 2 * t, 10, 60 + 2 * t, 90])
+        emb.append(
+            centre + 0.05 * torch.randn(256, generator=g) if t < 5 else torch.randn(256, generator=g) * 3
+        )
+        frames.append(t)  # another garment far from it, looking nothing like the shop item
+        boxes.append([200, 10, 250, 90])
+        emb.append(other + 0.05 * torch.randn(256, generator=g))
+    n = len(frames)
+    dets = VideoDetections(
+        np.array(frames),
+        np.array(boxes, np.float32),
+        np.full(n, 0.8, np.float32),
+        np.ones(n, np.int64),
+        torch.stack(emb),
+    )
+    head, shop = distance_head(), centre.clone()
+    item = np.arange(0, n, 2)
+    base = training_tracking(dets, head, shop, TrackerConfig(continue_iou=0))
+    assert base is not None and set(base.members) == set(item[:5])
+    cont = training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.5, continue_match=0))
+    assert cont is not None and list(cont.members) == list(item)
+    assert cont.pivot == base.pivot and len(cont.match_scores) == 10
+    assert np.all(cont.match_scores[5:] < 0.5)  # joined on the box; their match score with the pivot is kept
+    # the box must continue: a threshold above the frame-to-frame IoU of the item joins nothing more
+    assert set(
+        training_tracking(dets, head, shop, TrackerConfig(continue_iou=0.95, continue_match=0)).members
+    ) == set(item[:5])
+    # and continue_match (the default 0.5) asks the end detection to match too (the drifted
+    # descriptors match nothing)
+    strict = TrackerConfig(continue_iou=0.5, continue_match=0.5)
+    assert set(training_tracking(dets, head, shop, strict).members) == set(item[:5])
