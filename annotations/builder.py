@@ -256,7 +256,9 @@ class TrackletBuilder:
         frames_l, boxes_l, scores_l, classes_l, emb_l = [], [], [], [], []
         pending: list[torch.Tensor] = []  # crops not embedded yet
         t = time.perf_counter()
-        for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch):
+        # a small first batch: detection starts while the thread decodes on (large frames decode slowly)
+        first = max(1, cfg.detector.batch // 4)
+        for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch, first=first):
             t1 = time.perf_counter()
             timings["decode_wait"] += t1 - t
             if self.roi is not None:

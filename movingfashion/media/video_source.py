@@ -71,14 +71,28 @@ def frame_indices(
     return sorted(out)
 
 
+def ramped_chunks(indices: Sequence[int], batch: int, first: int | None = None) -> list[list[int]]:
+    """``indices`` in chunks of ``batch``, the first ones smaller: ``first``, then doubling up to
+    ``batch`` (``None`` = all of ``batch``)."""
+    size = batch if first is None else max(1, min(first, batch))
+    out, i = [], 0
+    while i < len(indices):
+        out.append(list(indices[i : i + size]))
+        i += size
+        size = min(batch, size * 2)
+    return out
+
+
 def prefetch_batches(
-    src: VideoSource, indices: Sequence[int], batch: int, depth: int = 2
+    src: VideoSource, indices: Sequence[int], batch: int, depth: int = 2, first: int | None = None
 ) -> Iterator[tuple[list[int], np.ndarray]]:
     """Yield ``(indices, frames)`` batches, decoded ``depth`` batches ahead in a thread.
 
-    A decoding error is re-raised in the caller's thread.
+    ``first``: the first batch's size, doubling up to ``batch`` (:func:`ramped_chunks`): the
+    consumer starts on a few frames while the thread decodes on, instead of waiting for a whole
+    batch at the start of every video. A decoding error is re-raised in the caller's thread.
     """
-    chunks = [list(indices[i : i + batch]) for i in range(0, len(indices), batch)]
+    chunks = ramped_chunks(indices, batch, first)
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 

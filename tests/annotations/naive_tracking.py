@@ -44,6 +44,41 @@ def _naive_propagate(
     )
 
 
+def _naive_continue(
+    dets: VideoDetections, head: MatchHead, tr: TrackResult, may_join: list[bool], cfg: TrackerConfig
+) -> TrackResult:
+    """``continue_iou``: the tracklet continued outward from its end detections, one frame at a time."""
+    if cfg.continue_iou <= 0 or not len(tr.members):
+        return tr
+    frames = [int(f) for f in dets.frames]
+    taken = {frames[m] for m in tr.members}
+    rows = [(frames[m], int(m), float(s)) for m, s in zip(tr.members, tr.match_scores, strict=True)]
+    for step in (1, -1):
+        end = max(tr.members, key=lambda m: frames[m] * step)
+        for g in sorted({f for f in frames if (f - frames[end]) * step > 0}, key=lambda f: f * step):
+            if g in taken:
+                break
+            cand = [i for i in range(len(dets)) if frames[i] == g and may_join[i]]
+            if not cand:
+                break
+            ious = [box_iou(list(dets.boxes[i]), list(dets.boxes[end])) for i in cand]
+            i = cand[ious.index(max(ious))]
+            if max(ious) < cfg.continue_iou:
+                break
+            match = _pair_score(head, dets.embeddings[end], dets.embeddings[i])
+            if cfg.continue_match > 0 and match < cfg.continue_match:
+                break
+            rows.append((g, i, _pair_score(head, dets.embeddings[tr.pivot], dets.embeddings[i])))
+            end = i
+    rows.sort(key=lambda r: r[0])
+    return TrackResult(
+        pivot=tr.pivot,
+        members=np.array([r[1] for r in rows], np.int64),
+        match_scores=np.array([r[2] for r in rows], np.float32),
+        shop_score=tr.shop_score,
+    )
+
+
 def naive_inference_tracking(
     dets: VideoDetections, head: MatchHead, config: TrackerConfig | None = None
 ) -> list[TrackResult]:
@@ -75,6 +110,7 @@ def naive_training_tracking(
     same = [item_class is not None and int(c) == item_class for c in dets.classes]
     by_class = cfg.class_members_min > 0 and sum(same) >= cfg.class_members_min
     may_join = [s >= cfg.member_shop_threshold for s in shop]
+    shop_ok = list(may_join)
     for i, s in enumerate(shop):
         if s < cfg.shop_threshold:
             continue
@@ -100,5 +136,6 @@ def naive_training_tracking(
             for i, (m, c) in enumerate(zip(may_join, same, strict=True))
         ]
     tr = _naive_propagate(dets, head, may_join, pivot, cfg.match_threshold, item_class, cfg.class_bonus)
+    tr = _naive_continue(dets, head, tr, shop_ok, cfg)
     tr.shop_score = best
     return tr

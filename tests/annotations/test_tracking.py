@@ -292,3 +292,9 @@ def test_continue_iou_follows_the_item_where_its_match_with_the_pivot_decays():
     # descriptors match nothing)
     strict = TrackerConfig(continue_iou=0.5, continue_match=0.5)
     assert set(training_tracking(dets, head, shop, strict).members) == set(item[:5])
+    # the per-pair reference continues the same way
+    for ci, cm in ((0, 0), (0.5, 0), (0.95, 0), (0.5, 0.5), (0.5, 0.2)):
+        cfg = TrackerConfig(continue_iou=ci, continue_match=cm)
+        a, b = training_tracking(dets, head, shop, cfg), naive_training_tracking(dets, head, shop, cfg)
+        assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot, (ci, cm)
+        np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)

@@ -41,6 +41,18 @@ def test_prefetch_yields_every_batch_in_order(video):
     np.testing.assert_array_equal(got[1][1], src.get_batch(idx[4:8]))
 
 
+def test_prefetch_ramps_its_first_batches_up(video):
+    """``first``: small batches first (detection starts while decoding goes on), doubling up to
+    ``batch``; the same frames in the same order as without."""
+    src = VideoSource(video)
+    idx = frame_indices(src.frames, 2)
+    got = list(prefetch_batches(src, idx, 8, first=2))
+    assert [len(c) for c, _ in got][:3] == [2, 4, 8] and all(len(c) <= 8 for c, _ in got)
+    assert [i for chunk, _ in got for i in chunk] == idx
+    plain = np.concatenate([f for _, f in prefetch_batches(src, idx, 8)])
+    np.testing.assert_array_equal(np.concatenate([f for _, f in got]), plain)
+
+
 def test_prefetch_reraises_decode_errors(video):
     src = VideoSource(video)
     with pytest.raises(MediaError):
