@@ -526,7 +526,8 @@ class TrackletBuilder:
             vt = read_video_tracklets(p)
         except DataFormatError:
             return False
-        return vt.detector == self.detector.version and vt.matcher in (self.matcher_tag, self.fallback_tag)
+        done_by = {self.matcher_tag, self.fallback_tag} - {None}
+        return vt.detector == self.detector.version and vt.matcher in done_by
 
 
 @dataclass(frozen=True)
