@@ -312,11 +312,16 @@ class TrackletBuilder:
             raise ConfigError("this RoI-path builder has no crop fallback", where="roi_fallback")
         return self.fallback
 
+    @property
+    def crop_embed_size(self) -> int:
+        """Side of the crops :meth:`crop_embedder` embeds: this builder's ``embed_size`` on the crop
+        path, the size the fallback matcher was trained at on the RoI path."""
+        return self.embed_size if self.roi is None else self.crop_embedder().crop_size
+
     def crop_embeddings(self, src: VideoSource, dets: VideoDetections, sampled: list[int]) -> VideoDetections:
         """``dets`` with their boxes cut out of the frames again and embedded on the crop path
         (:meth:`crop_embedder`; the crop size it was trained at); no detection runs."""
-        emb = self.crop_embedder()
-        size = emb.crop_size if self.roi is not None else self.embed_size
+        emb, size = self.crop_embedder(), self.crop_embed_size
         out = []
         for chunk, imgs in prefetch_batches(src, sampled, self.config.detector.batch):
             crops = crops_from_frames(imgs, [dets.boxes[dets.frames == f] for f in chunk], size)
@@ -328,18 +333,15 @@ class TrackletBuilder:
 
     def crop_shop_embedding(self, shop_path: Path) -> torch.Tensor:
         """The shop image's descriptor on the crop path (:meth:`crop_embedder`)."""
-        emb = self.crop_embedder()
-        size = emb.crop_size if self.roi is not None else self.embed_size
         with torch.no_grad():
-            return emb.embed(crops_from_frames([read_image(shop_path)], [None], size))[0]
+            crop = crops_from_frames([read_image(shop_path)], [None], self.crop_embed_size)
+            return self.crop_embedder().embed(crop)[0]
 
     def shop_embedding(self, shop_path: Path) -> torch.Tensor:
         """The shop image's descriptor (the whole image: a crop, or pooled from the detector's maps)."""
-        img = read_image(shop_path)
-        if self.roi is not None:
-            return self.roi.embed_images([img])[0]
-        with torch.no_grad():
-            return self.embedder.embed(crops_from_frames([img], [None], self.embed_size))[0]
+        if self.roi is None:
+            return self.crop_shop_embedding(shop_path)
+        return self.roi.embed_images([read_image(shop_path)])[0]
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(

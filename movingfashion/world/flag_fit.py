@@ -119,6 +119,13 @@ def detection_tag(builder: Any) -> str:
     return f"{builder.detector.version}|{opts}"
 
 
+def _stored(z: Any, embeddings: Any) -> Any:
+    """A cache file's detections (:class:`annotations.tracking.VideoDetections`) with ``embeddings``."""
+    from annotations.tracking import VideoDetections
+
+    return VideoDetections(z["frames"], z["boxes"], z["scores"], z["classes"], embeddings)
+
+
 def cached_builder(cache: Path, config: BuildConfig) -> Any:
     """The embedded-weights tracklet builder on ``config.embed_source`` (``auto``: roi when the RoI
     matcher fits the embedded detector), keeping each video's detections and embeddings in
@@ -165,22 +172,14 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
         def _crops_on(self, src, z, timings):  # type: ignore[no-untyped-def]
             """The crop path's embeddings of another path's boxes (no detection)."""
             idx = [int(i) for i in z["sampled"]]
-            boxes = VideoDetections(z["frames"], z["boxes"], z["scores"], z["classes"], torch.zeros(0))
-            return self.crop_embeddings(src, boxes, idx), idx
+            return self.crop_embeddings(src, _stored(z, torch.zeros(0)), idx), idx
 
         def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
             stride, path = self.config.stride, self.embed_source
             f = cache_file(cache, str(src.path), stride, path)
             z = self._load(f)
             if z is not None:
-                dets = VideoDetections(
-                    frames=z["frames"],
-                    boxes=z["boxes"],
-                    scores=z["scores"],
-                    classes=z["classes"],
-                    embeddings=torch.from_numpy(z["embeddings"]),
-                )
-                return dets, [int(i) for i in z["sampled"]]
+                return _stored(z, torch.from_numpy(z["embeddings"])), [int(i) for i in z["sampled"]]
             other = self._load(cache_file(cache, str(src.path), stride, "roi"), matcher=False)
             if path == "crops" and other is not None:
                 dets, idx = self._crops_on(src, other, timings)
@@ -230,8 +229,8 @@ def world_rows(
     rows = []
     for vt in load_results(ds):
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
-        c = check_tracklet(vt.video, gt, truth.get(vt.video, {}))
         true = truth.get(vt.video, {})
+        c = check_tracklet(vt.video, gt, true)
         cause = (
             None
             if c.passed
