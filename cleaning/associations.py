@@ -12,15 +12,18 @@ dropped):
 1. **low score**: the pair scores below ``match_threshold``;
 2. **contested shop image**: several items (with different, non-duplicate videos) carry one
    product shot (the same garment picture: one file, or equal object hashes,
-   :func:`object_signature`, and equal pixels, :func:`object_difference`; whether it came as a
-   shop image, a carousel pick or a split-screen still half). An item whose image the source
-   gave (a product page's picture, a shop map) keeps it before one whose image cleaning derived
-   (a carousel pick, a split-screen still: inferences), then the item whose video matches it
-   best; pairs below ``match_threshold`` never keep it. The others are flagged when their image
-   is derived and the keeper's is not, or when they score more than ``contest_margin`` below
-   it. A picture served with the wrong item is nearly always another catalogued item's shop
-   image, so this catches wrong pairs a per-pair threshold cannot (the embedded matcher scores
-   a same-class garment about as high as the right one).
+   :func:`object_signature`, and equal pixels, :func:`object_difference`, within
+   ``contest_still_tolerance`` when one is a split-screen still; whether it came as a shop
+   image, a carousel pick or a split-screen still half). The item whose video matches it best
+   among those whose image the source gave (a product page's picture, a shop map) keeps it,
+   unless one whose image cleaning derived (a carousel pick, a split-screen still: inferences)
+   matches its own video better by more than ``contest_derived_lead``; pairs below
+   ``match_threshold`` never keep it. The others are flagged when their image is derived and
+   the keeper's is not, or when they score more than ``contest_margin`` below it (retakes,
+   several videos of one product, share its shop image file and score alike). A picture served with the wrong item is nearly
+   always another catalogued item's shop image, so this catches wrong pairs a per-pair
+   threshold cannot (the embedded matcher scores a same-class garment about as high as the
+   right one).
 
 Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
 scorer once; scores come back to this process, which alone writes the cache and the catalog.
@@ -324,6 +327,8 @@ def run_association_check(
     cache: Any = None,
     max_bits: int = 8,
     colour_tol: float = 6.0,
+    still_tol: float = 9.0,
+    derived_lead: float = 0.1,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
@@ -383,13 +388,24 @@ def run_association_check(
                 sig = (int(sig[0], 16), sig[1])
             signature[key] = sig
 
-        for key, loser, keeper in _contests(worst, signature, margin, threshold, max_bits, colour_tol):
-            reasons.setdefault(
-                key,
+        contests = _contests(
+            worst,
+            signature,
+            margin,
+            threshold,
+            max_bits,
+            colour_tol,
+            still_tol=still_tol,
+            derived_lead=derived_lead,
+        )
+        for key, loser, keeper, why in contests:
+            text = (
                 f"{REASON} shop image {loser.shop.name} shows the garment of "
                 f"{keeper.source}/{keeper.source_id}"
-                + (", the source's own shop image there" if loser.derived and not keeper.derived else "")
-                + f" (match score {round(loser.score, 4)} here vs {round(keeper.score, 4)} there)",
+                + (", the source's own shop image there" if why == "derived" else "")
+            )
+            reasons.setdefault(
+                key, text + f" (match score {round(loser.score, 4)} here vs {round(keeper.score, 4)} there)"
             )
     accepted = reviewer_accepted(catalog)
     for key, reason in sorted(reasons.items()):
@@ -446,13 +462,19 @@ def _contests(
     max_bits: int,
     colour_tol: float,
     copy_tol: float = 2.0,
-) -> list[tuple[tuple[str, str], _Pair, _Pair]]:
-    """(loser key, loser pair, keeper pair) of every group of items sharing one product shot.
+    still_tol: float = 9.0,
+    derived_lead: float = 0.1,
+) -> list[tuple[tuple[str, str], _Pair, _Pair, str]]:
+    """(loser key, loser pair, keeper pair, why) of every group of items sharing one product shot.
 
-    Two images are one shot when they are one file, or their object hashes agree and, unless one
-    is a split-screen still (a re-encoded copy), their objects differ by at most ``copy_tol`` grey
-    levels (so confusable twins' shop images are not one shot). The keeper is a pair scoring at
-    least ``threshold``: a collected image before a derived one, then the best score."""
+    Two images are one shot when they are one file, or their object hashes agree and their objects
+    differ by at most ``copy_tol`` grey levels (so confusable twins' shop images are not one shot),
+    ``still_tol`` when one is a split-screen still (a re-encoded copy: 5-8 apart from its source;
+    a twin's still is mostly further). The keeper is a pair scoring at least ``threshold``: the
+    best-matching collected image, unless a derived one matches its video better by more than
+    ``derived_lead``. The others lose (``why`` = ``"derived"`` or ``"score"``) when their image is
+    derived and the keeper's is not, or when they score more than ``margin`` below it (items
+    within ``margin`` stay: retakes, several videos of one product, share its shop image file)."""
     from cleaning.mih import UnionFind
     from movingfashion.media.images import read_image
 
@@ -464,17 +486,12 @@ def _contests(
     for i, a in enumerate(keys):
         for b in keys[i + 1 :]:
             pa, pb = worst[a], worst[b]
-            if (
-                pa.shop_sha
-                and pa.shop_sha == pb.shop_sha
-                or same_object(signature[a], signature[b], max_bits, colour_tol)
-                and (
-                    still(pa)
-                    or still(pb)
-                    or object_difference(read_image(pa.shop), read_image(pb.shop)) <= copy_tol
-                )
-            ):
+            if pa.shop_sha and pa.shop_sha == pb.shop_sha:
                 uf.union(a, b)
+            elif same_object(signature[a], signature[b], max_bits, colour_tol):
+                tol = still_tol if still(pa) or still(pb) else copy_tol
+                if object_difference(read_image(pa.shop), read_image(pb.shop)) <= tol:
+                    uf.union(a, b)
     groups: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for k in keys:
         groups[uf.find(k)].append(k)
@@ -484,9 +501,14 @@ def _contests(
             continue
         able = [k for k in members if worst[k].score >= threshold] or members
         best = max(able, key=lambda k: (not worst[k].derived, worst[k].score, k))
+        lead = max(able, key=lambda k: (worst[k].score, k))
+        if worst[lead].derived and worst[lead].score > worst[best].score + derived_lead:
+            best = lead  # a derived image that fits its video far better than the collected one
         for k in members:
             if k == best or not worst[k].accepted:
                 continue
-            if (worst[k].derived and not worst[best].derived) or worst[k].score < worst[best].score - margin:
-                out.append((k, worst[k], worst[best]))
+            if worst[k].derived and not worst[best].derived:
+                out.append((k, worst[k], worst[best], "derived"))
+            elif worst[k].score < worst[best].score - margin:
+                out.append((k, worst[k], worst[best], "score"))
     return out

@@ -186,7 +186,25 @@ class CleaningConfig(_Model):
         ge=0,
         le=1,
         description="items sharing one product shot (cleaning.associations, rule 2): those whose video "
-        "scores more than this below the keeper's go to needs_review",
+        "scores more than this below the keeper's go to needs_review (retakes of one product share "
+        "its shop image file and score alike)",
+    )
+    contest_still_tolerance: float = Field(
+        default=9.0,
+        ge=0,
+        description="a split-screen still and a product shot with equal object hashes are one shot "
+        "(rule 2) only when their objects differ by at most this many grey levels "
+        "(cleaning.associations.object_difference): re-encoding a still costs 5-8, the stills of "
+        "confusable twins lie 4-34 from the twin's picture (demo world, seed 0: 4.3, 6.0, 12.9, "
+        "18.7, 33.5); shop images and carousel picks stay at 2",
+    )
+    contest_derived_lead: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="an image cleaning derived (a carousel pick, a split-screen still) keeps a "
+        "contested product shot before the source's own shop image only when its video matches it "
+        "better by more than this (a source's shop image can be the wrong one too)",
     )
     pick_margin: float = Field(
         default=0.05,

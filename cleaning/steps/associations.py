@@ -31,6 +31,8 @@ class AssociationsStep(Step):
             scorer,
             cfg.match_threshold,
             margin=cfg.contest_margin,
+            still_tol=cfg.contest_still_tolerance,
+            derived_lead=cfg.contest_derived_lead,
             cache=ctx.cache,
             skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
             executor=ctx.executor,
@@ -48,6 +50,8 @@ class AssociationsStep(Step):
                 "scorer": scorer_tag(scorer) or type(scorer).__name__,
                 "threshold": cfg.match_threshold,
                 "contest_margin": cfg.contest_margin,
+                "contest_still_tolerance": cfg.contest_still_tolerance,
+                "contest_derived_lead": cfg.contest_derived_lead,
                 "pairs": res.pairs,
                 "flagged": len(flagged),  # by this step (carousel picks flag before it)
             },
