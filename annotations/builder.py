@@ -34,6 +34,7 @@ import torch
 
 from annotations.config import BuildConfig
 from annotations.flags import rounded, tracklet_signals
+from annotations.pivot_check import PivotCandidates
 from annotations.tracking import (
     TrackResult,
     VideoDetections,
@@ -244,12 +245,15 @@ class TrackletBuilder:
         return int(self.matcher.m.dim)
 
     # -- detection ---------------------------------------------------------------
-    def detect_video(self, src: VideoSource, timings: dict[str, float]) -> tuple[VideoDetections, list[int]]:
+    def detect_video(
+        self, src: VideoSource, timings: dict[str, float], keep: PivotCandidates | None = None
+    ) -> tuple[VideoDetections, list[int]]:
         """Detect and embed every sampled frame; returns the detections and the frames sampled.
 
         Crops are cut per decoded batch (``timings["crop"]``) and embedded :data:`EMBED_BATCH` at a
         time across batches (``timings["embed"]``: the matcher's forward passes); the embeddings do
-        not depend on how the crops are batched (up to float rounding)."""
+        not depend on how the crops are batched (up to float rounding). ``keep`` (the RoI path)
+        is offered every batch's detections (the pivot's second opinion, :mod:`.pivot_check`)."""
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
         idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
@@ -272,6 +276,8 @@ class TrackletBuilder:
                     # (timings["embed"] from t3 on; no crops to cut)
                     t3 = t2
                     emb_l.append(self.roi.embed_boxes(frames, [d.boxes for d in dets]))
+                    if keep is not None:
+                        keep.offer(frames, [d.boxes for d in dets], [d.classes for d in dets], emb_l[-1])
                 else:
                     crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
                     if len(crops):
@@ -342,6 +348,34 @@ class TrackletBuilder:
         if self.roi is None:
             return self.crop_shop_embedding(shop_path)
         return self.roi.embed_images([read_image(shop_path)])[0]
+
+    def pivot_candidates(self, shop_emb: torch.Tensor, item_class: int | None) -> PivotCandidates | None:
+        """What keeps the pivot's crop for its second opinion (``pivot_check`` candidates), on the
+        RoI path with the crop matcher loaded (``roi_fallback``); None elsewhere."""
+        k = self.config.pivot_check
+        if self.roi is None or self.fallback is None or k <= 0:
+            return None
+        return PivotCandidates(
+            self.matcher.m, shop_emb, item_class, self.config.tracker, k, self.crop_embed_size
+        )
+
+    def pivot_second_score(self, keep: PivotCandidates, shop_path: Path, pivot: int) -> float | None:
+        """The crop matcher's score of the pivot's crop against the shop image (None: not kept)."""
+        crop = keep.crop(pivot)
+        if crop is None:
+            return None
+        emb = self.crop_embedder()
+        with torch.no_grad():
+            a = emb.embed(crop[None].to(self.detector.device))
+            return float(emb.m.score_matrix(self.crop_shop_embedding(shop_path)[None], a)[0, 0])
+
+    def roi_pivot_score(self, dets: VideoDetections, shop_emb: torch.Tensor, pivot: int) -> float:
+        """The RoI head's score of detection ``pivot`` against the shop image (the second opinion on
+        the pivot of a video matched on the crop fallback)."""
+        with torch.no_grad():
+            return float(
+                self.matcher.m.score_matrix(shop_emb[None], dets.embeddings[pivot : pivot + 1])[0, 0]
+            )
 
     # -- tracking ----------------------------------------------------------------
     def _tracklet(
@@ -435,11 +469,13 @@ class TrackletBuilder:
         shop_emb: torch.Tensor,
         head: Any = None,
         matcher_tag: str | None = None,
+        second: Callable[[int], float | None] | None = None,
     ) -> VideoTracklets:
         """Run both tracking modes and decide whether the video needs a human look.
 
         ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th);
-        ``head``/``matcher_tag``: another matcher's (the RoI path's crop fallback), default this one's."""
+        ``head``/``matcher_tag``: another matcher's (the RoI path's crop fallback), default this one's;
+        ``second``: the pivot's second opinion (``pivot_second``) from its detection index."""
         cfg = self.config
         head = self.matcher.m if head is None else head
         sim = similarity(head, dets.embeddings) if len(dets) else None
@@ -462,7 +498,11 @@ class TrackletBuilder:
         elif gt is None:
             reason = f"no detection matches the shop image (best {float(shop_s.max()):.2f})"
         else:
-            signals = rounded(self.signals(dets, gt, shop_s, sampled, job.item_class, inf))
+            signals = self.signals(dets, gt, shop_s, sampled, job.item_class, inf)
+            opinion = second(gt.pivot) if second is not None else None
+            if opinion is not None:
+                signals["pivot_second"] = opinion
+            signals = rounded(signals)
             reason = cfg.review.reason(signals)
         return VideoTracklets(
             product_id=job.product_id,
@@ -493,28 +533,31 @@ class TrackletBuilder:
         self, dataset: Path, job: VideoJob, timings: dict[str, float]
     ) -> tuple[VideoTracklets, int, int]:
         """One video end to end; returns the result, frames detected and detections."""
-        shop_emb = self.shop_embedding(
-            resolve_under(dataset, job.img_path, what="img_path", where=job.product_id)
-        )
+        shop_path = resolve_under(dataset, job.img_path, what="img_path", where=job.product_id)
+        shop_emb = self.shop_embedding(shop_path)
         src = VideoSource(
             resolve_under(dataset, job.video_path, what="video_paths", where=job.product_id),
             backend=self.config.video_backend,
         )
+        keep = self.pivot_candidates(shop_emb, job.item_class)
         try:
-            dets, idx = self.detect_video(src, timings)
+            dets, idx = self.detect_video(src, timings, keep)
             t = time.perf_counter()
-            vt = self.track(job, src, dets, idx, shop_emb)
+            second = None if keep is None else partial(self.pivot_second_score, keep, shop_path)
+            vt = self.track(job, src, dets, idx, shop_emb, second=second)
             timings["track"] += time.perf_counter() - t
             if vt.ground_truth is None and len(dets) and self.fallback_tag is not None:
                 # nothing matched the RoI shop descriptor: match this video again on the crop path
                 t = time.perf_counter()
-                shop_c = self.crop_shop_embedding(
-                    resolve_under(dataset, job.img_path, what="img_path", where=job.product_id)
-                )
+                shop_c = self.crop_shop_embedding(shop_path)
                 dets_c = self.crop_embeddings(src, dets, idx)
                 t1 = time.perf_counter()
                 timings["embed"] += t1 - t
-                vt = self.track(job, src, dets_c, idx, shop_c, self.crop_embedder().m, self.fallback_tag)
+                # the second opinion on its pivot is the RoI head's (which matched nothing)
+                roi = None if keep is None else partial(self.roi_pivot_score, dets, shop_emb)
+                vt = self.track(
+                    job, src, dets_c, idx, shop_c, self.crop_embedder().m, self.fallback_tag, second=roi
+                )
                 timings["track"] += time.perf_counter() - t1
         finally:
             src.close()

@@ -202,6 +202,14 @@ class BuildConfig(BaseModel):
         " pooled over the whole shop image, matches nothing on a few products that crops match at"
         " > 0.9 (4 of the 390 videos of the flag fitting worlds, 3 of them passing on crops)",
     )
+    pivot_check: int = Field(
+        8,
+        ge=0,
+        description="roi path with roi_fallback: keep the crops of this many best pivot candidates while"
+        " the frames stream, and score the pivot's crop against the shop image with the crop matcher"
+        " (the signal pivot_second, a second opinion from another network: annotations.pivot_check; a"
+        " video matched on the crop fallback gets the RoI head's score of its pivot); 0 = off",
+    )
     embed_size: int | None = Field(
         None,
         ge=16,

@@ -137,7 +137,9 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
     import torch
 
     from annotations.builder import TrackletBuilder
+    from annotations.pivot_check import offer_stored
     from annotations.tracking import VideoDetections
+    from movingfashion.media.video_source import prefetch_batches
     from movingfashion.models.detectors import build_detector
     from movingfashion.models.matchers import matcher_for
 
@@ -174,17 +176,20 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
             idx = [int(i) for i in z["sampled"]]
             return self.crop_embeddings(src, _stored(z, torch.zeros(0)), idx), idx
 
-        def detect_video(self, src, timings):  # type: ignore[no-untyped-def]
+        def detect_video(self, src, timings, keep=None):  # type: ignore[no-untyped-def]
             stride, path = self.config.stride, self.embed_source
             f = cache_file(cache, str(src.path), stride, path)
             z = self._load(f)
             if z is not None:
-                return _stored(z, torch.from_numpy(z["embeddings"])), [int(i) for i in z["sampled"]]
+                dets, idx = _stored(z, torch.from_numpy(z["embeddings"])), [int(i) for i in z["sampled"]]
+                if keep is not None:  # the pivot's second opinion needs the frames: decoded again
+                    offer_stored(keep, prefetch_batches(src, idx, self.config.detector.batch), dets)
+                return dets, idx
             other = self._load(cache_file(cache, str(src.path), stride, "roi"), matcher=False)
             if path == "crops" and other is not None:
                 dets, idx = self._crops_on(src, other, timings)
             else:
-                dets, idx = super().detect_video(src, timings)
+                dets, idx = super().detect_video(src, timings, keep)
             self._save(f, dets, idx)
             return dets, idx
 
