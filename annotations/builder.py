@@ -369,14 +369,6 @@ class TrackletBuilder:
             a = emb.embed(crop[None].to(self.detector.device))
             return float(emb.m.score_matrix(self.crop_shop_embedding(shop_path)[None], a)[0, 0])
 
-    def roi_pivot_score(self, dets: VideoDetections, shop_emb: torch.Tensor, pivot: int) -> float:
-        """The RoI head's score of detection ``pivot`` against the shop image (the second opinion on
-        the pivot of a video matched on the crop fallback)."""
-        with torch.no_grad():
-            return float(
-                self.matcher.m.score_matrix(shop_emb[None], dets.embeddings[pivot : pivot + 1])[0, 0]
-            )
-
     # -- tracking ----------------------------------------------------------------
     def _tracklet(
         self,
@@ -553,11 +545,7 @@ class TrackletBuilder:
                 dets_c = self.crop_embeddings(src, dets, idx)
                 t1 = time.perf_counter()
                 timings["embed"] += t1 - t
-                # the second opinion on its pivot is the RoI head's (which matched nothing)
-                roi = None if keep is None else partial(self.roi_pivot_score, dets, shop_emb)
-                vt = self.track(
-                    job, src, dets_c, idx, shop_c, self.crop_embedder().m, self.fallback_tag, second=roi
-                )
+                vt = self.track(job, src, dets_c, idx, shop_c, self.crop_embedder().m, self.fallback_tag)
                 timings["track"] += time.perf_counter() - t1
         finally:
             src.close()

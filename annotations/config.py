@@ -14,14 +14,16 @@ from movingfashion.models.detectors.base import DetectorConfig
 #: ``python -m movingfashion.world.flag_fit fit`` (stride 2, defaults: max flag rate 0.14, each rule
 #: catching >= 2 more failing videos, ranked by caught / (false + 5)) on eight default-preset worlds,
 #: seeds 5101 (60, full), 5102 (60), 5103 (40), 5104 (80), 5107 (70), 5108 (60), 5109 (60), 5110 (70
-#: products; quick), tracked with the defaults below (the RoI path, embed_source auto): 390 videos,
-#: 21 failing the >= 50% check; fit recall 17 of 21 at flag rate 0.123 (one rule: no second one
-#: catches two more failing videos within the budget). Detections the detector doubts are what the
-#: failures share most. The rules fitted on the crop path before (coverage_detected < 0.4065,
-#: step_iou < 0.6378, det_mean < 0.2835: 20 of 22 at 0.133 there) catch 17 of 21 at 0.131 on the RoI
-#: path. Figures on unseen worlds in movingfashion/models/weights/README.json.
+#: products; quick), tracked with the defaults below (the RoI path, embed_source auto, pivot_check 8):
+#: 390 videos, 21 failing the >= 50% check; fit recall 19 of 21 at flag rate 0.136,
+#: leave-one-world-out 15 of 21 at 0.121. The first rule is the crop matcher's second opinion on the
+#: RoI path's pivot (annotations.pivot_check); without that signal the fit was det_mean < 0.3152 alone
+#: (17 of 21 at 0.123, leave-one-world-out 13 of 21). Figures on unseen worlds in
+#: movingfashion/models/weights/README.json.
 FITTED_RULES: list[FlagRule] = [
-    FlagRule(signal="det_mean", op="lt", threshold=0.3152),
+    FlagRule(signal="pivot_second", op="lt", threshold=0.2356),
+    FlagRule(signal="step_iou", op="lt", threshold=0.6238),
+    FlagRule(signal="det_mean", op="lt", threshold=0.2453),
 ]
 
 
@@ -207,8 +209,8 @@ class BuildConfig(BaseModel):
         ge=0,
         description="roi path with roi_fallback: keep the crops of this many best pivot candidates while"
         " the frames stream, and score the pivot's crop against the shop image with the crop matcher"
-        " (the signal pivot_second, a second opinion from another network: annotations.pivot_check; a"
-        " video matched on the crop fallback gets the RoI head's score of its pivot); 0 = off",
+        " (the signal pivot_second, a second opinion from another network: annotations.pivot_check);"
+        " 0 = off",
     )
     embed_size: int | None = Field(
         None,

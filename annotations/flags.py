@@ -48,8 +48,8 @@ SIGNALS: dict[str, str] = {
     "alt_margin": "mean shop match score of the tracklet minus that of the best other tracklet of the video"
     " (inference tracking, no detection in common, >= 2 detections; 1 when there is none; in [-1, 1])",
     "pivot_second": "the other matcher's score of the pivot against the shop image: on the RoI path the"
-    " crop matcher's, of the pivot's crop; on a video matched on the crop fallback the RoI head's"
-    " (annotations.pivot_check; absent when not measured)",
+    " crop matcher's, of the pivot's crop (annotations.pivot_check; absent elsewhere, e.g. on a video"
+    " matched on the crop fallback)",
     "class_frames": "share of the sampled frames with a detection of the product's class (the tracklet's"
     " majority class when the product's is unknown)",
 }

@@ -97,37 +97,3 @@ def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset):
     finally:
         src.close()
     assert torch.allclose(keep.crop(best[0]), want) and keep.crop(-1) is None
-
-
-def test_a_video_matched_on_the_crop_fallback_gets_the_roi_heads_opinion(gt_dataset, monkeypatch):
-    """roi_fallback: the RoI head matched nothing, the crop matcher found a pivot; the second
-    opinion on that pivot is the RoI head's score of it, below the shop threshold by construction."""
-    from movingfashion.models import load_matcher
-
-    job = video_jobs(load_splits(gt_dataset))[0]
-    b = _builder()
-    flat = torch.full((b.embed_dim,), -50.0)
-    monkeypatch.setattr(TrackletBuilder, "shop_embedding", lambda self, p: flat)
-    vt, _, _ = b.process(gt_dataset, job, dict.fromkeys(TIMINGS, 0.0))
-    assert vt.matcher == b.fallback_tag and vt.ground_truth == 0
-    # the truth: the crop path's pivot, scored by the RoI head against that shop descriptor
-    src = VideoSource(gt_dataset / job.video_path)
-    try:
-        dets, idx = b.detect_video(src, dict.fromkeys(TIMINGS, 0.0))
-        crop = TrackletBuilder(
-            b.detector, load_matcher(None, device="cpu"), BuildConfig(stride=3, embed_source="crops")
-        )
-        dets_c = b.crop_embeddings(src, dets, idx)
-    finally:
-        src.close()
-    gt = training_tracking(
-        dets_c,
-        crop.matcher.m,
-        b.crop_shop_embedding(gt_dataset / job.img_path),
-        b.config.tracker,
-        item_class=job.item_class,
-    )
-    with torch.no_grad():
-        want = float(b.matcher.m.score_matrix(flat[None], dets.embeddings[gt.pivot : gt.pivot + 1])[0, 0])
-    assert want < b.config.tracker.shop_threshold
-    assert abs(vt.signals["pivot_second"] - want) < 1e-3
