@@ -275,9 +275,12 @@ class TrackletBuilder:
                     # the maps the detection forward left in the hooks, pooled per box + the head
                     # (timings["embed"] from t3 on; no crops to cut)
                     t3 = t2
-                    emb_l.append(self.roi.embed_boxes(frames, [d.boxes for d in dets]))
+                    boxes = [d.boxes for d in dets]
+                    emb_l.append(self.roi.embed_boxes(frames, boxes))
                     if keep is not None:
-                        keep.offer(frames, [d.boxes for d in dets], [d.classes for d in dets], emb_l[-1])
+                        keep.offer(
+                            frames, boxes, [d.classes for d in dets], [d.scores for d in dets], emb_l[-1]
+                        )
                 else:
                     crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
                     if len(crops):

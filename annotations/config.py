@@ -14,7 +14,8 @@ from movingfashion.models.detectors.base import DetectorConfig
 #: ``python -m movingfashion.world.flag_fit fit`` (stride 2, defaults: max flag rate 0.14, each rule
 #: catching >= 2 more failing videos, ranked by caught / (false + 5)) on eight default-preset worlds,
 #: seeds 5101 (60, full), 5102 (60), 5103 (40), 5104 (80), 5107 (70), 5108 (60), 5109 (60), 5110 (70
-#: products; quick), tracked with the defaults below (the RoI path, embed_source auto, pivot_check 8):
+#: products; quick), tracked with the defaults below (the RoI path, embed_source auto, pivot_check 8;
+#: the same signal with the default 4):
 #: 390 videos, 21 failing the >= 50% check; fit recall 19 of 21 at flag rate 0.136,
 #: leave-one-world-out 15 of 21 at 0.121. The first rule is the crop matcher's second opinion on the
 #: RoI path's pivot (annotations.pivot_check); without that signal the fit was det_mean < 0.3152 alone
@@ -205,12 +206,13 @@ class BuildConfig(BaseModel):
         " > 0.9 (4 of the 390 videos of the flag fitting worlds, 3 of them passing on crops)",
     )
     pivot_check: int = Field(
-        8,
+        4,
         ge=0,
         description="roi path with roi_fallback: keep the crops of this many best pivot candidates while"
         " the frames stream, and score the pivot's crop against the shop image with the crop matcher"
-        " (the signal pivot_second, a second opinion from another network: annotations.pivot_check);"
-        " 0 = off",
+        " (the signal pivot_second, a second opinion from another network: annotations.pivot_check;"
+        " the pivot is the best-ranked one unless tracker.pivot_min_score is set); 0 = off. Costs 1-6%"
+        " of detection on the real clips (benchmarks/bench_tracklets.py --paths roi,roi0)",
     )
     embed_size: int | None = Field(
         None,

@@ -12,8 +12,9 @@ threshold there by construction) flagged mostly passing videos on the fitting wo
 The pivot is only known once every frame is detected, and decoding a frame again can cost a
 whole group of pictures on real footage, so :class:`PivotCandidates` keeps, while the frames stream
 through the detector, the crops of the ``k`` detections that rank highest as a pivot (the same
-ranking as :func:`annotations.tracking.training_tracking`: shop score plus class bonus); the pivot
-is nearly always among them (``pivot_second`` is left out when it is not).
+ranking as :func:`annotations.tracking.training_tracking`: shop score plus class bonus, plus the
+detector's confidence with ``pivot_det_weight``); the pivot is the first of them unless
+``pivot_min_score`` passes it over (``pivot_second`` is left out when it is not kept).
 """
 
 from __future__ import annotations
@@ -51,10 +52,12 @@ class PivotCandidates:
         frames: Sequence[np.ndarray] | np.ndarray,
         boxes: Sequence[np.ndarray],
         classes: Sequence[np.ndarray],
+        scores: Sequence[np.ndarray],
         embeddings: torch.Tensor,
     ) -> None:
-        """One decoded batch: ``boxes[i]``/``classes[i]`` are frame ``i``'s detections, in the order
-        they are numbered in the video; ``embeddings`` theirs, concatenated."""
+        """One decoded batch: ``boxes[i]``/``classes[i]``/``scores[i]`` (detector confidences) are
+        frame ``i``'s detections, in the order they are numbered in the video; ``embeddings``
+        theirs, concatenated."""
         n = sum(len(b) for b in boxes)
         start, self.seen = self.seen, self.seen + n
         if n == 0:
@@ -62,7 +65,11 @@ class PivotCandidates:
         with torch.no_grad():
             s = self.head.score_matrix(self.shop, embeddings)[0].float().cpu().numpy()
         cls = np.concatenate([np.asarray(c) for c in classes])
-        rank = pivot_ranking(s, class_bonus(cls, self.item_class, self.tracker), self.tracker.shop_threshold)
+        conf = np.concatenate([np.asarray(c, np.float64) for c in scores])
+        t = self.tracker
+        rank = pivot_ranking(
+            s, class_bonus(cls, self.item_class, t), t.shop_threshold, conf, t.pivot_det_weight
+        )
         floor = self._heap[0][0] if len(self._heap) >= self.k else -np.inf
         take = [i for i in np.argsort(-rank)[: self.k] if np.isfinite(rank[i]) and rank[i] > floor]
         if not take:
@@ -94,4 +101,10 @@ def offer_stored(
     for chunk, imgs in frames:
         sel = [np.flatnonzero(dets.frames == f) for f in chunk]
         rows = np.concatenate(sel) if sel else np.zeros(0, np.int64)
-        keep.offer(imgs, [dets.boxes[i] for i in sel], [dets.classes[i] for i in sel], dets.embeddings[rows])
+        keep.offer(
+            imgs,
+            [dets.boxes[i] for i in sel],
+            [dets.classes[i] for i in sel],
+            [dets.scores[i] for i in sel],
+            dets.embeddings[rows],
+        )

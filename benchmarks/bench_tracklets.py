@@ -68,7 +68,8 @@ def main() -> None:
     ap.add_argument(
         "--paths",
         default="crops,roi",
-        help="matching paths, comma-separated: crops (one row per --embed-size) and/or roi",
+        help="matching paths, comma-separated: crops (one row per --embed-size), roi and/or roi0 (roi"
+        " without the pivot's second opinion, pivot_check 0)",
     )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -99,6 +100,13 @@ def main() -> None:
                 det_roi,
                 load_roi_matcher(None, device=det.device),
                 cfg.model_copy(update={"embed_source": "roi"}),
+            )
+        if "roi0" in paths:
+            det_roi0 = build_detector("ultralytics", None, cfg.detector)
+            builders["roi0"] = TrackletBuilder(
+                det_roi0,
+                load_roi_matcher(None, device=det.device),
+                cfg.model_copy(update={"embed_source": "roi", "pivot_check": 0}),
             )
         builder = next(iter(builders.values()))
         by_size: dict[str, list] = {}

@@ -6,6 +6,7 @@ frame, the candidates kept are the best-ranking ones whatever the batching, and 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from annotations.builder import TrackletBuilder, load_splits, video_jobs
@@ -61,8 +62,9 @@ def test_pivot_second_is_the_crop_matchers_score_of_the_pivot(gt_dataset):
     assert "pivot_second" not in vt.signals and vt.signals
 
 
-def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset):
-    b = _builder()
+@pytest.mark.parametrize("det_weight", [0.0, 0.5])
+def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset, det_weight):
+    b = _builder(tracker={"pivot_det_weight": det_weight})
     job = video_jobs(load_splits(gt_dataset))[1]
     shop = b.shop_embedding(gt_dataset / job.img_path)
     src = VideoSource(gt_dataset / job.video_path)
@@ -78,8 +80,9 @@ def test_candidates_are_the_best_ranked_whatever_the_batching(gt_dataset):
         src.close()
     with torch.no_grad():
         s = b.matcher.m.score_matrix(shop[None], dets.embeddings)[0].numpy()
+    t = b.config.tracker
     rank = pivot_ranking(
-        s, class_bonus(dets.classes, job.item_class, b.config.tracker), b.config.tracker.shop_threshold
+        s, class_bonus(dets.classes, job.item_class, t), t.shop_threshold, dets.scores, t.pivot_det_weight
     )
     best = [int(i) for i in np.argsort(-rank, kind="stable")[:5] if np.isfinite(rank[i])]
     assert kept[1] == kept[4] == kept[16] == best

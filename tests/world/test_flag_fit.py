@@ -114,7 +114,7 @@ def test_detection_cache_is_keyed_by_path_and_weights(tmp_path, monkeypatch):
 
     calls: list[str] = []
 
-    def fake_detect(self, src, timings):
+    def fake_detect(self, src, timings, keep=None):
         calls.append(self.embed_source)
         d = VideoDetections(
             frames=np.array([0, 2], np.int64),
