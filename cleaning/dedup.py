@@ -21,7 +21,9 @@
   A pair is a re-encode when the alignment covers at least 90% of both videos, else a sub-clip.
 * Shop images: pHash within ``image_distance`` and 4x4 colour thumbnails within
   ``image_colour_tolerance`` (pHash sees structure only: two products of one cut in two colours
-  would otherwise collide).
+  would otherwise collide), then the pixels of the pair within ``image_pixel_tolerance``
+  (:func:`image_difference`: studio shots of other products of one cut on one background pass
+  both hashes).
 
 Pairs are clustered with union-find. **Keep rule** (one per cluster): the longest video, then
 the highest resolution, then Regular over Hard, then the smallest key. Images: the highest
@@ -33,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -513,8 +516,25 @@ def find_video_duplicates(
     )
 
 
-def find_image_duplicates(images: list[ImageRecord], cfg: DedupConfig | None = None) -> DedupResult:
-    """Cluster duplicate images (equal bytes or pHash within ``image_distance``)."""
+def image_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64, 80)) -> float:
+    """Mean absolute difference of two images resized to ``size`` (RGB, grey levels): ~0 for
+    copies and rescales of one picture, ~1 for a JPEG re-encode, 5 and more for another picture."""
+    import cv2
+
+    x = cv2.resize(np.asarray(a), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    y = cv2.resize(np.asarray(b), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return float(np.abs(x - y).mean())
+
+
+def find_image_duplicates(
+    images: list[ImageRecord],
+    cfg: DedupConfig | None = None,
+    same_picture: Callable[[ImageRecord, ImageRecord], bool] | None = None,
+) -> DedupResult:
+    """Cluster duplicate images: equal bytes, or pHash within ``image_distance`` and colour
+    thumbnails within ``image_colour_tolerance`` and, when given, ``same_picture`` of the pair (the
+    pixels: see ``image_pixel_tolerance``; pHash and colour alone match other products of one cut,
+    and union-find chains such pairs into one product)."""
     cfg = cfg or DedupConfig()
     by_key = {v.key: v for v in images}
     pairs: dict[tuple[str, str], DuplicatePair] = {}
@@ -528,8 +548,11 @@ def find_image_duplicates(images: list[ImageRecord], cfg: DedupConfig | None = N
                 and np.abs(ci.astype(np.int32) - cj.astype(np.int32)).mean() > cfg.image_colour_tolerance
             ):
                 continue
+            same_bytes = bool(images[i].sha256) and images[i].sha256 == images[j].sha256
+            if not same_bytes and same_picture is not None and not same_picture(images[i], images[j]):
+                continue
             a, b = sorted((images[i].key, images[j].key))
-            kind = "exact" if images[i].sha256 and images[i].sha256 == images[j].sha256 else "image"
+            kind = "exact" if same_bytes else "image"
             pairs[(a, b)] = DuplicatePair(a, b, kind)
         by_sha: dict[str, list[str]] = defaultdict(list)
         for im in images:

@@ -3,8 +3,8 @@
 An item without a collected or recovered shop image gets one picked among its carousel
 ``candidate-shop`` images (:mod:`cleaning.shop_pick`, by the association check's matcher,
 by colour when the check is switched off; url ``candidate:<path>``); when the best two score closer than ``pick_margin`` the
-item goes to needs_review. Duplicate shop images (pHash + colour thumbnail) only get
-``duplicate_of`` (they group items for the splits). An item left without a shop image goes to
+item goes to needs_review. Duplicate shop images (pHash + colour thumbnail, then the pixels:
+``image_pixel_tolerance``) only get ``duplicate_of`` (they group items into one product). An item left without a shop image goes to
 needs_review.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cleaning.associations import PairScorer, scorer_tag
-from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates
+from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates, image_difference
 from cleaning.phash import phash
 from cleaning.shop_pick import pick_shop
 from cleaning.steps.base import Step, StepContext, StepReport
@@ -210,7 +210,14 @@ class ShopImagesStep(Step):
             )
             for a in shops.values()
         ]
-        state.shop_duplicate_of = dict(find_image_duplicates(records, ctx.cfg.dedup).duplicate_of)
+        tol = ctx.cfg.dedup.image_pixel_tolerance
+        same = None
+        if tol is not None:
+
+            def same(a: ImageRecord, b: ImageRecord) -> bool:
+                return image_difference(read_image(ctx.path(a.key)), read_image(ctx.path(b.key))) <= tol
+
+        state.shop_duplicate_of = dict(find_image_duplicates(records, ctx.cfg.dedup, same).duplicate_of)
         return set(shops)
 
     @staticmethod

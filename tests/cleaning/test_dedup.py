@@ -144,3 +144,39 @@ def test_image_duplicates():
     # pHash alone would have merged the recoloured image; the colour check keeps them apart
     assert hamming(phash(recolour), phash(imgs[3])) <= 8
     assert "recolour3" not in res.duplicate_of and "i3" not in res.duplicate_of
+
+
+def test_image_duplicates_need_the_same_pixels_when_asked():
+    """pHash and a background-dominated colour thumbnail match studio shots of other products of
+    one cut; with ``same_picture`` (the shop images step checks the pixels) only copies and
+    re-encodes of one picture are duplicates, and union-find chains nothing through the others."""
+    import cv2
+
+    from cleaning.dedup import image_difference
+
+    def shot(stripe: int | None = None) -> np.ndarray:
+        """A dark dress on a light studio background; ``stripe``: a light band at that row (another
+        product of the same cut)."""
+        img = np.full((160, 128, 3), 238, np.uint8)
+        img[30:150, 34:94] = 40
+        if stripe is not None:
+            img[stripe : stripe + 10, 34:94] = 190
+        return img
+
+    a, b, c = shot(), shot(stripe=60), shot(stripe=80)
+    jpeg = cv2.imdecode(cv2.imencode(".jpg", a, [cv2.IMWRITE_JPEG_QUALITY, 90])[1], cv2.IMREAD_UNCHANGED)
+    imgs = {"a": a, "a-jpeg": jpeg, "b": b, "c": c}
+    recs = [
+        ImageRecord(k, f"{i:064x}", phash(im), 128, 160, colour=colour_signature(im))
+        for i, (k, im) in enumerate(imgs.items())
+    ]
+    # the premise: the hashes alone chain all four into one product, the pixels tell them apart
+    loose = find_image_duplicates(recs)
+    assert len(loose.clusters) == 1 and len(loose.duplicate_of) == 3, loose.duplicate_of
+    assert image_difference(a, jpeg) <= 3.0 < min(image_difference(a, b), image_difference(b, c))
+
+    def same(x: ImageRecord, y: ImageRecord) -> bool:
+        return image_difference(imgs[x.key], imgs[y.key]) <= 3.0
+
+    strict = find_image_duplicates(recs, same_picture=same)
+    assert strict.duplicate_of == {"a-jpeg": "a"}

@@ -25,7 +25,9 @@ def test_duplicates_split_screen_taxonomy_meet_the_acceptance_figures(cleaned_wo
             f"\n[cleaning acceptance] duplicates P={st['duplicates']['precision']} "
             f"R={st['duplicates']['recall']} "
             f"by kind {st['duplicates']['recall_by_kind']}; split-screen F1={st['split_screen']['f1']}; "
-            f"taxonomy accuracy={st['taxonomy_accuracy']}; shop pick {st['shop_pick']}"
+            f"taxonomy accuracy={st['taxonomy_accuracy']}; shop pick {st['shop_pick']}; "
+            f"multi-item products {st['product_groups']['multi_item_products']}, "
+            f"mixed {st['product_groups']['mixed']}"
         )
     dup = st["duplicates"]
     assert dup["actual"] >= 3 and set(dup["recall_by_kind"]) == {"exact", "reencode", "subclip"}
@@ -40,6 +42,8 @@ def test_duplicates_split_screen_taxonomy_meet_the_acceptance_figures(cleaned_wo
     assert st["shop_pick"]["picked"] >= 1 and st["shop_pick"]["accepted_accuracy"] >= 0.75
     assert st["nonclothing"]["products"] >= 3
     assert st["nonclothing"]["rejected_with_reason"] == st["nonclothing"]["products"]
+    # no product groups items that show other garments (a wrong video/shop pair once published)
+    assert st["product_groups"]["mixed"] == 0, st["product_groups"]
 
 
 def test_item_states_follow_the_truth(cleaned_world):

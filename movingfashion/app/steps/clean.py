@@ -29,6 +29,8 @@ class CleanSection(Section):
     duplicate_recall: float | None = None
     split_screen_f1: float | None = None
     taxonomy_accuracy: float | None = None
+    #: products whose items show other garments (wrong video/shop pairs if published)
+    mixed_products: int | None = None
     truth: dict[str, object] = field(default_factory=dict, repr=False)
 
     def rows(self) -> list[tuple[str, str]]:
@@ -117,4 +119,5 @@ def run(ctx: DemoContext) -> CleanSection:
             section.duplicate_recall = t["duplicates"]["recall"]
             section.split_screen_f1 = t["split_screen"]["f1"]
             section.taxonomy_accuracy = t["taxonomy_accuracy"]
+            section.mixed_products = t["product_groups"]["mixed"]
     return section

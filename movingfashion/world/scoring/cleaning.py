@@ -149,7 +149,31 @@ def score_cleaning(
         "nonclothing": {"products": nonclothing, "rejected_with_reason": rejected_nc},
     }
     out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
+    out["product_groups"] = product_group_scores(catalog, truth)
     return out
+
+
+def product_group_scores(catalog: Catalog, truth: WorldTruth) -> dict[str, Any]:
+    """The accepted items grouped into products the way ``mf publish`` groups them (one shop
+    image: :func:`cleaning.publish.product_groups`), against the world: a product whose items
+    show other garments (not retakes or re-posts of one clip) would publish wrong video/shop
+    pairs. ``mixed`` lists those products' item ids."""
+    from cleaning.publish import product_groups
+
+    def garment(pid: str) -> str | None:
+        p = next((q for q in truth.products if q.product_id == pid), None)
+        if p is None or not p.videos:
+            return None
+        v = truth.video(p.videos[0])
+        return v.retake_of or v.duplicate_of or v.video_id
+
+    groups = [g for g in product_groups(catalog, catalog.items(status=Status.ACCEPTED)) if len(g.rows) > 1]
+    mixed = [
+        sorted(r.item.source_id for r in g.rows)
+        for g in groups
+        if len({garment(r.item.source_id) for r in g.rows}) > 1
+    ]
+    return {"multi_item_products": len(groups), "mixed": len(mixed), "mixed_items": mixed}
 
 
 def association_scores(
