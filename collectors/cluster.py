@@ -173,7 +173,8 @@ class RayGate:
         ray.get(self._gate(host).slow_down.remote(delay_s))
 
     def pause(self, host: str, seconds: float) -> None:
-        self._gate(host).pause.remote(seconds)
+        # waited for, like slow_down: a worker's next turn on the host must already see the pause
+        ray.get(self._gate(host).pause.remote(seconds))
 
 
 # ---------------------------------------------------------------------- the catalog
