@@ -6,6 +6,9 @@ PY     := $(VENV)/bin/python
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# `make test` runs the suite on this many pytest-xdist worker processes (CI has 2 cores; each
+# worker runs torch on one thread); TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 2
 export PYTHONUNBUFFERED := 1
 
 # Debian packages: FFmpeg's shared libraries for the torchcodec reader (runtime), and chromium for
@@ -51,11 +54,11 @@ demo: install
 
 ## test: the whole test suite
 test: test-deps $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 ## test-fast: the suite without the tests marked slow (the edit loop)
 test-fast: install
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 ## lint: ruff check + ruff format --check
 lint: install

@@ -11,7 +11,8 @@ the reference every Ray-built cache is compared with.
 
 Tests using it run last (``pytest_collection_modifyitems``), so no other test shares its process
 with Ray's threads, and tests that need Ray *not* to run in-process (a CLI joining another
-cluster) run before it starts.
+cluster) run before it starts. Under pytest-xdist (``make test``) each worker process keeps that
+order for the tests it is given, and a worker that runs one starts its own session Ray.
 """
 
 from __future__ import annotations
