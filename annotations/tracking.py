@@ -62,12 +62,18 @@ def _propagate(
     pivot: int,
     threshold: float,
     bonus: np.ndarray | None = None,
+    boxes: np.ndarray | None = None,
+    continuity: float = 0.0,
 ) -> TrackResult:
     """Pivot + the best remaining detection per other frame with ``sim_row >= threshold``
-    (best by ``sim_row``, plus ``bonus`` when given)."""
+    (best by ``sim_row``, plus ``bonus`` when given; with ``continuity`` > 0 and ``boxes``, the best
+    chain: :func:`_smooth_choice`)."""
     cand = remaining & (sim_row >= threshold) & (frames != frames[pivot])
     idx = np.flatnonzero(cand)
-    if len(idx):
+    if len(idx) and continuity > 0 and boxes is not None:
+        key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
+        idx = _smooth_choice(idx, frames, key, boxes, pivot, continuity)
+    elif len(idx):
         key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
         # best per frame: order by frame, then by descending score (stable: first index wins ties)
         order = np.lexsort((-key, frames[idx]))
@@ -80,6 +86,38 @@ def _propagate(
     ms = sim_row[members].astype(np.float32)
     ms[members == pivot] = 1.0
     return TrackResult(pivot=int(pivot), members=members, match_scores=ms)
+
+
+def _smooth_choice(
+    idx: np.ndarray, frames: np.ndarray, key: np.ndarray, boxes: np.ndarray, pivot: int, weight: float
+) -> np.ndarray:
+    """One detection per frame of ``idx`` (candidates, ``key`` their scores), chosen so that the
+    chains running out from the pivot maximise the sum of ``key`` plus ``weight`` x the IoU of
+    each chosen box with the one chosen on the frame before it (dynamic programming, each side)."""
+    fr = frames[idx]
+    out = []
+    for side in (1, -1):
+        mask = (fr - frames[pivot]) * side > 0
+        sel, ks = idx[mask], key[mask]
+        if not len(sel):
+            continue
+        steps = np.unique(frames[sel])[::side]
+        groups = [np.flatnonzero(frames[sel] == f) for f in steps]
+        prev_boxes = boxes[[pivot]]
+        prev_score = np.zeros(1)
+        back = []
+        for g in groups:
+            iou = box_ious(prev_boxes[:, None], boxes[sel[g]][None])  # [prev, cur]
+            total = prev_score[:, None] + weight * iou
+            arg = total.argmax(axis=0)
+            back.append(arg)
+            prev_score = total[arg, np.arange(len(g))] + ks[g]
+            prev_boxes = boxes[sel[g]]
+        j = int(prev_score.argmax())
+        for g, arg in zip(reversed(groups), reversed(back), strict=True):
+            out.append(sel[g][j])
+            j = int(arg[j])
+    return np.asarray(out, np.int64)
 
 
 def similarity(head: MatchHead, embeddings: torch.Tensor) -> np.ndarray:
@@ -187,12 +225,15 @@ def training_tracking(
             )
     else:
         row = sim[pivot]
+    bx = np.asarray(dets.boxes, np.float64).reshape(-1, 4)
     may, same = joinable(s, dets.classes, item_class, cfg)
     shop_ok = may
     if same is not None:
         # the tracklet of the product's class first; a detection of another class joins only where
         # its box overlaps one of that tracklet's boxes (the item detected under another class)
-        first = _propagate(row, dets.frames, may & same, pivot, cfg.match_threshold, bonus)
+        first = _propagate(
+            row, dets.frames, may & same, pivot, cfg.match_threshold, bonus, bx, cfg.continuity
+        )
         other = np.flatnonzero(may & ~same)
         near = np.zeros(len(dets), bool)
         if len(other):
@@ -201,7 +242,7 @@ def training_tracking(
             iou = box_ious(a[:, None], b[None])
             near[other] = iou.max(axis=1) >= cfg.other_class_iou
         may = may & (same | near)
-    tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus)
+    tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus, bx, cfg.continuity)
     if cfg.continue_iou > 0:
         if sim is None and cfg.continue_match > 0:
             sim = similarity(head, dets.embeddings)

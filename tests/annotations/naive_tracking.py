@@ -4,6 +4,8 @@ detection pair. The tests check the vectorised tracker gives the same tracklets;
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -26,22 +28,49 @@ def _naive_propagate(
     threshold: float,
     item_class: int | None = None,
     bonus: float = 0.0,
+    continuity: float = 0.0,
 ) -> TrackResult:
     best: dict[int, tuple[float, float, int]] = {}
+    cands: dict[int, list[tuple[float, float, int]]] = {}
     for j in range(len(dets)):
         if not remaining[j] or dets.frames[j] == dets.frames[pivot]:
             continue
         s = _pair_score(head, dets.embeddings[pivot], dets.embeddings[j])
         key = s + (bonus if item_class is not None and dets.classes[j] == item_class else 0.0)
         f = int(dets.frames[j])
+        if s >= threshold:
+            cands.setdefault(f, []).append((key, s, j))
         if s >= threshold and (f not in best or key > best[f][0]):
             best[f] = (key, s, j)
+    if continuity > 0:
+        best = _best_chains(dets, cands, pivot, continuity)
     members = sorted([(int(dets.frames[pivot]), pivot, 1.0)] + [(f, j, s) for f, (_, s, j) in best.items()])
     return TrackResult(
         pivot=pivot,
         members=np.array([m[1] for m in members], np.int64),
         match_scores=np.array([m[2] for m in members], np.float32),
     )
+
+
+def _best_chains(
+    dets: VideoDetections, cands: dict[int, list[tuple[float, float, int]]], pivot: int, weight: float
+) -> dict[int, tuple[float, float, int]]:
+    """``continuity``: every chain of one candidate per frame tried, each side of the pivot: the
+    one with the largest sum of keys plus ``weight`` x the IoU of consecutive boxes wins."""
+    out: dict[int, tuple[float, float, int]] = {}
+    pf = int(dets.frames[pivot])
+    for side in (1, -1):
+        order = sorted((f for f in cands if (f - pf) * side > 0), key=lambda f: f * side)
+        best_total, best_chain = -np.inf, ()
+        for chain in itertools.product(*(cands[f] for f in order)):
+            total, prev = 0.0, pivot
+            for key, _, j in chain:
+                total += key + weight * box_iou(list(dets.boxes[prev]), list(dets.boxes[j]))
+                prev = j
+            if total > best_total:
+                best_total, best_chain = total, chain
+        out.update({int(dets.frames[c[2]]): c for c in best_chain})
+    return out
 
 
 def _naive_continue(
@@ -129,13 +158,16 @@ def naive_training_tracking(
             cfg.match_threshold,
             item_class,
             cfg.class_bonus,
+            cfg.continuity,
         )
         boxes = [list(dets.boxes[j]) for j in first.members]
         may_join = [
             m and (c or max(box_iou(list(dets.boxes[i]), b) for b in boxes) >= cfg.other_class_iou)
             for i, (m, c) in enumerate(zip(may_join, same, strict=True))
         ]
-    tr = _naive_propagate(dets, head, may_join, pivot, cfg.match_threshold, item_class, cfg.class_bonus)
+    tr = _naive_propagate(
+        dets, head, may_join, pivot, cfg.match_threshold, item_class, cfg.class_bonus, cfg.continuity
+    )
     tr = _naive_continue(dets, head, tr, shop_ok, cfg)
     tr.shop_score = best
     return tr

@@ -298,3 +298,60 @@ def test_continue_iou_follows_the_item_where_its_match_with_the_pivot_decays():
         a, b = training_tracking(dets, head, shop, cfg), naive_training_tracking(dets, head, shop, cfg)
         assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot, (ci, cm)
         np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
+
+
+def whole_and_part_video(n_frames=7, seed=0):
+    """The shop item detected twice on every frame (as the detector does on shorts): its whole box,
+    moving 3 px a frame, and a box on its lower part; both match the pivot alike, the part a hair
+    better on odd frames. Another garment elsewhere looks nothing like it."""
+    g = torch.Generator().manual_seed(seed)
+    centre, other = torch.randn(256, generator=g), torch.randn(256, generator=g)
+    frames, boxes, emb, ids = [], [], [], []
+    for t in range(n_frames):
+        whole = [20 + 3 * t, 100, 100 + 3 * t, 180]
+        part = [22 + 3 * t, 150, 98 + 3 * t, 182]
+        for o, box in ((0, whole), (1, part)):
+            frames.append(t)
+            boxes.append(box)
+            ids.append(o)
+            tilt = 0.002 if (o == 1) == (t % 2 == 1) else 0.03
+            emb.append(centre + tilt * torch.randn(256, generator=g))
+        frames.append(t)
+        boxes.append([200, 20, 260, 90])
+        ids.append(2)
+        emb.append(other + 0.01 * torch.randn(256, generator=g))
+    n = len(frames)
+    dets = VideoDetections(
+        np.array(frames),
+        np.array(boxes, np.float32),
+        np.linspace(0.9, 0.8, n).astype(np.float32),
+        np.full(n, 7, np.int64),
+        torch.stack(emb),
+    )
+    return dets, np.array(ids), centre
+
+
+def test_continuity_keeps_the_chain_on_the_box_the_pivot_started():
+    """Without continuity the best match per frame alternates between the whole item and its part;
+    with it the tracklet stays on the box that continues the pivot's."""
+    dets, ids, centre = whole_and_part_video()
+    head = distance_head(scale=0.02, bias=3.0)
+    plain = training_tracking(dets, head, centre, TrackerConfig(continuity=0, continue_iou=0))
+    assert len(set(ids[plain.members])) == 2  # it alternates between the whole and the part
+    tr = training_tracking(dets, head, centre, TrackerConfig(continuity=0.5, continue_iou=0))
+    assert len(tr.members) == 7 and set(ids[tr.members]) == {int(ids[tr.pivot])}
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("weight", [0.1, 0.5, 2.0])
+def test_continuity_chain_is_the_best_of_every_chain(seed, weight):
+    """The dynamic programme picks the same chain as trying every chain (the per-pair reference)."""
+    dets, _, centre = whole_and_part_video(seed=seed)
+    rng = np.random.default_rng(seed)
+    dets.boxes[:] += rng.uniform(-25, 25, dets.boxes.shape).astype(np.float32)  # rival chains
+    dets.boxes[:, 2:] = np.maximum(dets.boxes[:, 2:], dets.boxes[:, :2] + 5)
+    head = distance_head(scale=0.02, bias=3.0)
+    cfg = TrackerConfig(continuity=weight, continue_iou=0)
+    a, b = training_tracking(dets, head, centre, cfg), naive_training_tracking(dets, head, centre, cfg)
+    assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot
+    np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
