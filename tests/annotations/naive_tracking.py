@@ -14,6 +14,9 @@ from annotations.tracking import TrackResult, VideoDetections
 from movingfashion.models import MatchHead
 from schemas.geometry import box_iou
 
+#: the most chains the continuity reference tries one by one before it recurses instead
+BRUTE_FORCE_CHAINS = 50_000
+
 
 def _pair_score(head: MatchHead, a: torch.Tensor, b: torch.Tensor) -> float:
     with torch.no_grad():
@@ -55,20 +58,42 @@ def _naive_propagate(
 def _best_chains(
     dets: VideoDetections, cands: dict[int, list[tuple[float, float, int]]], pivot: int, weight: float
 ) -> dict[int, tuple[float, float, int]]:
-    """``continuity``: every chain of one candidate per frame tried, each side of the pivot: the
-    one with the largest sum of keys plus ``weight`` x the IoU of consecutive boxes wins."""
+    """``continuity``: each side of the pivot, the chain of one candidate per frame with the largest
+    sum of keys plus ``weight`` x the IoU of consecutive boxes: every chain tried when there are at
+    most :data:`BRUTE_FORCE_CHAINS`, else a suffix recursion one pair at a time (the vectorised
+    tracker runs its programme from the pivot outward)."""
     out: dict[int, tuple[float, float, int]] = {}
     pf = int(dets.frames[pivot])
+
+    def iou(a: int, b: int) -> float:
+        return box_iou(list(dets.boxes[a]), list(dets.boxes[b]))
+
     for side in (1, -1):
         order = sorted((f for f in cands if (f - pf) * side > 0), key=lambda f: f * side)
-        best_total, best_chain = -np.inf, ()
-        for chain in itertools.product(*(cands[f] for f in order)):
-            total, prev = 0.0, pivot
-            for key, _, j in chain:
-                total += key + weight * box_iou(list(dets.boxes[prev]), list(dets.boxes[j]))
-                prev = j
-            if total > best_total:
-                best_total, best_chain = total, chain
+        if not order:
+            continue
+        if np.prod([len(cands[f]) for f in order], dtype=float) <= BRUTE_FORCE_CHAINS:
+            best_total, best_chain = -np.inf, ()
+            for chain in itertools.product(*(cands[f] for f in order)):
+                total, prev = 0.0, pivot
+                for key, _, j in chain:
+                    total += key + weight * iou(prev, j)
+                    prev = j
+                if total > best_total:
+                    best_total, best_chain = total, chain
+        else:
+            # tail[c]: the best total of the chain from candidate c (included) to the far end
+            tail: dict[int, tuple[float, tuple]] = {c[2]: (c[0], (c,)) for c in cands[order[-1]]}
+            for k in range(len(order) - 2, -1, -1):
+                nxt = cands[order[k + 1]]
+                new = {}
+                for c in cands[order[k]]:
+                    t, rest = max((tail[n[2]][0] + weight * iou(c[2], n[2]), tail[n[2]][1]) for n in nxt)
+                    new[c[2]] = (c[0] + t, (c, *rest))
+                tail = new
+            best_chain = max(
+                ((t + weight * iou(pivot, c[2]), chain) for c in cands[order[0]] for t, chain in [tail[c[2]]])
+            )[1]
         out.update({int(dets.frames[c[2]]): c for c in best_chain})
     return out
 
