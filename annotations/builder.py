@@ -39,6 +39,7 @@ from annotations.tracking import (
     TrackResult,
     VideoDetections,
     inference_tracking,
+    shop_scores,
     similarity,
     training_tracking,
 )
@@ -476,10 +477,7 @@ class TrackletBuilder:
         sim = similarity(head, dets.embeddings) if len(dets) else None
         inf = inference_tracking(dets, head, cfg.tracker, sim=sim)
         gt = training_tracking(dets, head, shop_emb, cfg.tracker, sim=sim, item_class=job.item_class)
-        with torch.no_grad():
-            shop_s = (
-                head.score_matrix(shop_emb[None], dets.embeddings)[0].cpu().numpy() if len(dets) else None
-            )
+        shop_s = shop_scores(dets.embeddings, head, shop_emb) if len(dets) else None
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
         nf = src.frames
         tracklets = []

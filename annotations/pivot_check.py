@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from annotations.config import TrackerConfig
-from annotations.tracking import VideoDetections, class_bonus, pivot_ranking
+from annotations.tracking import VideoDetections, class_bonus, pivot_ranking, shop_scores
 from movingfashion.models import crops_from_frames
 
 
@@ -62,8 +62,7 @@ class PivotCandidates:
         start, self.seen = self.seen, self.seen + n
         if n == 0:
             return
-        with torch.no_grad():
-            s = self.head.score_matrix(self.shop, embeddings)[0].float().cpu().numpy()
+        s = shop_scores(embeddings, self.head, self.shop)
         cls = np.concatenate([np.asarray(c) for c in classes])
         conf = np.concatenate([np.asarray(c, np.float64) for c in scores])
         t = self.tracker

@@ -147,10 +147,10 @@ def inference_tracking(
     return out
 
 
-def shop_scores(dets: VideoDetections, head: MatchHead, shop_embedding: torch.Tensor) -> np.ndarray:
-    """Match score of every detection with the shop image, ``[D]``."""
+def shop_scores(embeddings: torch.Tensor, head: MatchHead, shop_embedding: torch.Tensor) -> np.ndarray:
+    """Match score of every detection (its embedding, ``[D, E]``) with the shop image, ``[D]``."""
     with torch.no_grad():
-        return head.score_matrix(shop_embedding.reshape(1, -1), dets.embeddings)[0].float().cpu().numpy()
+        return head.score_matrix(shop_embedding.reshape(1, -1), embeddings)[0].float().cpu().numpy()
 
 
 def class_bonus(classes: np.ndarray, item_class: int | None, config: TrackerConfig) -> np.ndarray | None:
@@ -205,7 +205,7 @@ def training_tracking(
     cfg = config or TrackerConfig()
     if len(dets) == 0:
         return None
-    s = shop_scores(dets, head, shop_embedding)
+    s = shop_scores(dets.embeddings, head, shop_embedding)
     bonus = class_bonus(dets.classes, item_class, cfg)
     rank = pivot_ranking(s, bonus, cfg.shop_threshold, dets.scores, cfg.pivot_det_weight)
     if cfg.pivot_min_score > 0:
