@@ -305,9 +305,20 @@ def flagged(row: VideoRow, review: ReviewConfig) -> bool:
     return not row.has_tracklet or not row.signals or review.reason(row.signals) is not None
 
 
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
+    """The Wilson score interval of a proportion ``k / n`` (95% by default); None when ``n`` is 0.
+    Flag recall rests on a handful of failing videos: 6 of 8 is anywhere from 0.41 to 0.93."""
+    if n <= 0:
+        return None
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return round(float(centre - half), 4), round(float(centre + half), 4)
+
+
 def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, Any]:
-    """Flag recall (failing videos flagged), flag rate, pass rate, mean IoU and what the failing
-    videos failed on (:data:`CAUSES`, when known) of some videos."""
+    """Flag recall (failing videos flagged, with its 95% Wilson interval), flag rate, pass rate,
+    mean IoU and what the failing videos failed on (:data:`CAUSES`, when known) of some videos."""
     n = len(rows)
     f = [flagged(r, review) for r in rows]
     fail = [not r.passed for r in rows]
@@ -319,6 +330,7 @@ def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, An
         "flagged": sum(f),
         "failing_flagged": caught,
         "flag_recall": round(caught / n_fail, 4) if n_fail else None,
+        "flag_recall_ci95": wilson_interval(caught, n_fail),
         "flag_rate": round(sum(f) / n, 4) if n else 0.0,
         "pass_rate": round(1 - n_fail / n, 4) if n else 0.0,
         "mean_iou": round(float(np.mean([r.mean_iou for r in rows])), 4) if n else 0.0,

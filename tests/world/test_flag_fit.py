@@ -15,6 +15,7 @@ from movingfashion.world.flag_fit import (
     fit_rules,
     flag_figures,
     flagged,
+    wilson_interval,
     world_rows,
 )
 from movingfashion.world.generate import generate_world
@@ -41,6 +42,16 @@ def test_fit_finds_the_signals_that_separate_the_failures():
     # a budget too small for a rule leaves it out rather than flagging passing videos
     assert fit_rules(rows, max_rate=0.0) == []
     assert flag_figures(rows, ReviewConfig(rules=[]))["failing_flagged"] == 1
+
+
+def test_wilson_interval_of_a_small_recall():
+    # worked by hand from Wilson's formula (z = 1.96): 6 of 8 -> centre 0.669 +- 0.260
+    assert wilson_interval(6, 8) == pytest.approx((0.4093, 0.9285), abs=1e-3)
+    lo, hi = wilson_interval(10, 10)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.7225, abs=1e-3)
+    assert wilson_interval(0, 0) is None
+    rows = [_row(i, i % 3 > 0) for i in range(9)]  # 3 failing, none flagged by an empty rule list
+    assert flag_figures(rows, ReviewConfig(rules=[]))["flag_recall_ci95"] == wilson_interval(0, 3)
 
 
 def test_min_caught_keeps_rules_that_fit_a_single_video_out():
