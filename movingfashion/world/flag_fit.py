@@ -392,7 +392,8 @@ def fit_rules(
                         best = (key, FlagRule(signal=s, op=op, threshold=round(float(t), 4)), hit)
         if best is None:
             break
-        rules.append(best[1])
+        # a looser threshold on a signal already used replaces its rule (it flags a superset)
+        rules = [r for r in rules if (r.signal, r.op) != (best[1].signal, best[1].op)] + [best[1]]
         flags |= best[2]
     return rules
 

@@ -54,6 +54,18 @@ def test_wilson_interval_of_a_small_recall():
     assert flag_figures(rows, ReviewConfig(rules=[]))["flag_recall_ci95"] == wilson_interval(0, 3)
 
 
+def test_a_looser_threshold_on_a_used_signal_replaces_its_rule():
+    rnd = random.Random(3)
+    rows = [_row(i, True, det_mean=rnd.uniform(0.3, 1.0)) for i in range(80)]
+    rows += [_row(100 + i, True, det_mean=0.22 + 0.01 * i) for i in range(4)]  # unsure but fine
+    rows += [_row(200 + i, False, det_mean=0.05 + 0.01 * i) for i in range(5)]  # clearly unsure
+    rows += [_row(300 + i, False, det_mean=0.27 + 0.005 * i) for i in range(3)]  # just under 0.3
+    rules = fit_rules(rows, max_rate=0.15, target_recall=1.0, prior=1.0)
+    assert [(r.signal, r.op) for r in rules] == [("det_mean", "lt")]  # one rule, not two on det_mean
+    assert 0.28 < rules[0].threshold < 0.3
+    assert flag_figures(rows, ReviewConfig(rules=rules))["failing_flagged"] == 8
+
+
 def test_min_caught_keeps_rules_that_fit_a_single_video_out():
     rnd = random.Random(2)
     rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0)) for i in range(90)]
