@@ -70,11 +70,10 @@ def _propagate(
     chain: :func:`_smooth_choice`)."""
     cand = remaining & (sim_row >= threshold) & (frames != frames[pivot])
     idx = np.flatnonzero(cand)
+    key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
     if len(idx) and continuity > 0 and boxes is not None:
-        key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
         idx = _smooth_choice(idx, frames, key, boxes, pivot, continuity)
     elif len(idx):
-        key = sim_row[idx] if bonus is None else sim_row[idx] + bonus[idx]
         # best per frame: order by frame, then by descending score (stable: first index wins ties)
         order = np.lexsort((-key, frames[idx]))
         idx = idx[order]
@@ -237,9 +236,7 @@ def training_tracking(
         other = np.flatnonzero(may & ~same)
         near = np.zeros(len(dets), bool)
         if len(other):
-            a = np.asarray(dets.boxes[other], np.float64).reshape(-1, 4)
-            b = np.asarray(dets.boxes[first.members], np.float64).reshape(-1, 4)
-            iou = box_ious(a[:, None], b[None])
+            iou = box_ious(bx[other][:, None], bx[first.members][None])
             near[other] = iou.max(axis=1) >= cfg.other_class_iou
         may = may & (same | near)
     tr = _propagate(row, dets.frames, may, pivot, cfg.match_threshold, bonus, bx, cfg.continuity)

@@ -439,7 +439,7 @@ def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64,
     """Mean absolute pixel difference of the objects of two product shots, each cut to its bounding
     box and resized to ``size``: ~0 for copies of one file, 3-5 for confusable twins (a logo or a
     stripe width apart), 5-8 for a still half of a video (re-encoded) against its source."""
-    import cv2
+    from cleaning.dedup import image_difference
 
     def obj(image: np.ndarray) -> np.ndarray:
         img = image.astype(np.float32)
@@ -449,9 +449,7 @@ def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64,
             return image
         return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
 
-    x = cv2.resize(obj(a), size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    y = cv2.resize(obj(b), size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return float(np.abs(x - y).mean())
+    return image_difference(obj(a), obj(b), size)
 
 
 def _contests(
@@ -481,6 +479,13 @@ def _contests(
     def still(p: _Pair) -> bool:
         return p.derived and p.crop is not None
 
+    images: dict[Path, np.ndarray] = {}
+
+    def image(path: Path) -> np.ndarray:  # each shop image read once, however many pairs it is in
+        if path not in images:
+            images[path] = read_image(path)
+        return images[path]
+
     keys = sorted(worst)
     uf = UnionFind(keys)
     for i, a in enumerate(keys):
@@ -490,7 +495,7 @@ def _contests(
                 uf.union(a, b)
             elif same_object(signature[a], signature[b], max_bits, colour_tol):
                 tol = still_tol if still(pa) or still(pb) else copy_tol
-                if object_difference(read_image(pa.shop), read_image(pb.shop)) <= tol:
+                if object_difference(image(pa.shop), image(pb.shop)) <= tol:
                     uf.union(a, b)
     groups: dict[Any, list[tuple[str, str]]] = defaultdict(list)
     for k in keys:
