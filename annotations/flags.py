@@ -52,6 +52,9 @@ SIGNALS: dict[str, str] = {
     " matched on the crop fallback)",
     "class_frames": "share of the sampled frames with a detection of the product's class (the tracklet's"
     " majority class when the product's is unknown)",
+    "class_missed": "share of the sampled frames with a detection of the product's class where the"
+    " tracklet's box is not one of that class (it follows another garment while the product's class"
+    " is in view; the tracklet's majority class when the product's is unknown; 0 when unknown)",
 }
 
 
@@ -156,6 +159,17 @@ def tracklet_signals(
             len(np.unique(video_frames[np.asarray(video_classes) == ref_class])) / ns
             if video_frames is not None and video_classes is not None and ref_class is not None
             else 1.0
+        ),
+        "class_missed": (
+            len(
+                np.setdiff1d(
+                    video_frames[np.asarray(video_classes) == ref_class],
+                    member_frames[np.asarray(member_classes) == ref_class],
+                )
+            )
+            / ns
+            if video_frames is not None and video_classes is not None and ref_class is not None
+            else 0.0
         ),
     }
 

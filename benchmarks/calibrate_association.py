@@ -28,9 +28,13 @@ def planted_config():
     return WorldConfig(wrong_shop_fraction=0.05, wrong_carousels=2, wrong_split_screens=2)
 
 
-def run_world(products: int, seed: int, work: Path, matcher: str | None = None) -> dict:
-    """Generate, seed, clean; returns the association figures and the score of every pair."""
+def run_world(
+    products: int, seed: int, work: Path, matcher: str | None = None, by_class: bool = True
+) -> dict:
+    """Generate, seed, clean; returns the association figures and the score of every pair.
+    ``by_class``: :attr:`cleaning.config.CleaningConfig.match_by_class`."""
     from cleaning.associations import matchrcnn_scorer
+    from cleaning.config import CleaningConfig
     from cleaning.pipeline import clean
     from movingfashion.world.generate import generate_world
     from movingfashion.world.scoring.cleaning import score_cleaning
@@ -39,11 +43,12 @@ def run_world(products: int, seed: int, work: Path, matcher: str | None = None) 
 
     world = work / f"world-{products}-{seed}"
     truth = generate_world(world, products, seed, quick=True, config=planted_config(), workers=2)
-    cat_path, root = work / f"cat-{seed}.sqlite", work / f"root-{seed}"
+    tag = "" if by_class else "-any-class"
+    cat_path, root = work / f"cat-{seed}{tag}.sqlite", work / f"root-{seed}{tag}"
     scorer = matchrcnn_scorer(matcher) if matcher else None
     with Catalog(cat_path) as cat:
         seed_catalog_from_world(world, cat, root, truth)
-        clean(cat, root, scorer=scorer)
+        clean(cat, root, CleaningConfig(match_by_class=by_class), scorer=scorer)
         st = score_cleaning(cat, root, truth, world)
         rows = {r.item.source_id: r for r in cat.items()}
     wrong = {p.product_id: p.wrong_shop_kind for p in truth.products if p.wrong_shop}
@@ -51,7 +56,12 @@ def run_world(products: int, seed: int, work: Path, matcher: str | None = None) 
     for pid, r in rows.items():
         if (r.reason or "").startswith("association:") or r.status.value == "accepted":
             pairs.append((pid, wrong.get(pid), str(r.status), (r.reason or "")[:90]))
-    return {"world": f"{products}:{seed}", "association": st["wrong_association"], "pairs": pairs}
+    return {
+        "world": f"{products}:{seed}",
+        "association": st["wrong_association"],
+        "shop_pick": st["shop_pick"],
+        "pairs": pairs,
+    }
 
 
 def main() -> None:
@@ -59,6 +69,11 @@ def main() -> None:
     ap.add_argument("--world", action="append", help="PRODUCTS:SEED (repeatable)")
     ap.add_argument("--matcher", help="matcher checkpoint (default: the embedded one)")
     ap.add_argument("--work", help="keep the worlds here (default: a temporary folder)")
+    ap.add_argument(
+        "--any-class",
+        action="store_true",
+        help="score every detection, not only the item's class (match_by_class: false)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -70,9 +85,10 @@ def main() -> None:
         tp = pred = actual = 0
         for w in worlds:
             n, seed = (int(x) for x in w.split(":"))
-            res = run_world(n, seed, work, args.matcher)
+            res = run_world(n, seed, work, args.matcher, by_class=not args.any_class)
             a = res["association"]
             print(json.dumps({"world": res["world"], **a}, sort_keys=True))
+            print(f"  carousel picks (right shop image among the candidates): {json.dumps(res['shop_pick'])}")
             for pid, kind, status, reason in res["pairs"]:
                 if kind or reason:
                     print(f"  {pid:22s} wrong={kind or '-':12s} {status:12s} {reason}")

@@ -14,7 +14,8 @@ dropped):
    product shot (the same garment picture: one file, or equal object hashes,
    :func:`object_signature`, and equal pixels, :func:`object_difference`, within
    ``contest_still_tolerance`` when one is a split-screen still; whether it came as a shop
-   image, a carousel pick or a split-screen still half). The item whose video matches it best
+   image, a carousel pick or a split-screen still half), each video scored on its detections
+   of the item's DeepFashion2 class when it has any (``match_by_class``). The item whose video matches it best
    among those whose image the source gave (a product page's picture, a shop map) keeps it,
    unless one whose image cleaning derived (a carousel pick, a split-screen still: inferences)
    matches its own video better by more than ``contest_derived_lead``; pairs below
@@ -79,8 +80,17 @@ def matchrcnn_scorer(
 
 def takes_crop(scorer: Any) -> bool:
     """Whether ``scorer.score`` accepts ``crop=`` (scores a region of the frames)."""
+    return _takes(scorer, "crop")
+
+
+def takes_category(scorer: Any) -> bool:
+    """Whether ``scorer.score`` accepts ``category=`` (scores the item's DeepFashion2 class only)."""
+    return _takes(scorer, "category")
+
+
+def _takes(scorer: Any, name: str) -> bool:
     try:
-        return "crop" in inspect.signature(scorer.score).parameters
+        return name in inspect.signature(scorer.score).parameters
     except (TypeError, ValueError):
         return False
 
@@ -134,7 +144,14 @@ class _Pair:
     crop: tuple[float, ...] | None
     derived: bool = False  # a carousel pick or a split-screen still, not the source's own shop image
     accepted: bool = True  # False: needs_review already (may keep a contested shot, never flagged)
-    score: float = 0.0
+    category: int | None = None  # the item's DeepFashion2 class, when the scorer looks at it
+    score: float = 0.0  # on every detection of the video
+    class_score: float | None = None  # on the detections of ``category`` (None: not scored so)
+
+    @property
+    def contest_score(self) -> float:
+        """The score a contested product shot is decided on: on the item's class when known."""
+        return self.score if self.class_score is None else self.class_score
 
 
 @dataclass
@@ -151,15 +168,19 @@ def _same(value: Any) -> Any:
     return value
 
 
-def _score(scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]) -> float:
-    video, shop, crop = task
-    kw = {"crop": crop} if crop is not None else {}
+#: one pair to score: (video, shop image, crop of the frames or None, DeepFashion2 class or None)
+Task = tuple[Path, Path, "tuple[float, ...] | None", "int | None"]
+
+
+def _score(scorer: PairScorer, task: Task) -> float:
+    video, shop, crop, category = task
+    kw: dict[str, Any] = {"crop": crop} if crop is not None else {}
+    if category is not None:
+        kw["category"] = category
     return float(scorer.score(str(video), str(shop), **kw))
 
 
-def _score_or_error(
-    scorer: PairScorer, task: tuple[Path, Path, tuple[float, ...] | None]
-) -> tuple[float | None, BaseException | None]:
+def _score_or_error(scorer: PairScorer, task: Task) -> tuple[float | None, BaseException | None]:
     """``_score``, its exception returned (to be raised by the caller as it was raised)."""
     try:
         return _score(scorer, task), None
@@ -168,9 +189,9 @@ def _score_or_error(
 
 
 def _stream_scores(
-    tasks: list[tuple[Path, Path, tuple[float, ...] | None]], scorer: PairScorer, executor: Executor | None
+    tasks: list[Task], scorer: PairScorer, executor: Executor | None
 ) -> Iterator[tuple[int, float]]:
-    """(index, score) of every ``(video, shop, crop)`` task as it finishes; a scorer's exception is
+    """(index, score) of every ``(video, shop, crop, category)`` task as it finishes; a scorer's exception is
     raised here as it was raised.
 
     On a remote executor the pairs are mapped as tasks, not sent to a pool of new workers: the
@@ -202,7 +223,9 @@ def _scores(
     pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, executor: Executor | None
 ) -> list[float]:
     """The score of every pair, in order."""
-    scores = dict(_stream_scores([(video, shop, None) for _, _, video, shop in pairs], scorer, executor))
+    scores = dict(
+        _stream_scores([(video, shop, None, None) for _, _, video, shop in pairs], scorer, executor)
+    )
     return [scores[i] for i in range(len(pairs))]
 
 
@@ -236,21 +259,29 @@ def _under(root: Path, rel: str) -> Path:
 
 
 def _pairs(
-    catalog: Catalog, root: Path, crops: bool, skip: frozenset[tuple[str, str]] = frozenset()
+    catalog: Catalog,
+    root: Path,
+    crops: bool,
+    skip: frozenset[tuple[str, str]] = frozenset(),
+    categories: bool = False,
 ) -> list[_Pair]:
     """(video, shop image) of every accepted item (but ``skip``), and of the needs_review ones
     (they may keep a contested product shot; only accepted items are flagged): its first shop image, collected
     before a carousel pick; split-screen videos with their recovered still half, scored on the
-    moving half. An item whose files would lie outside the root is left to the steps that report it."""
+    moving half; ``categories``: with the item's DeepFashion2 class (for a scorer that takes it). An
+    item whose files would lie outside the root is left to the steps that report it."""
     out = []
     for row in catalog.items(status=Status.ACCEPTED) + catalog.items(status=Status.NEEDS_REVIEW):
         src, sid = str(row.item.source), row.item.source_id
         if (src, sid) in skip:
             continue
         try:
-            out += _item_pairs(catalog, root, crops, src, sid, row.status == Status.ACCEPTED)
+            pairs = _item_pairs(catalog, root, crops, src, sid, row.status == Status.ACCEPTED)
         except PathEscapeError:
             continue
+        for p in pairs:
+            p.category = row.df2_class if categories else None
+        out += pairs
     return out
 
 
@@ -332,37 +363,47 @@ def run_association_check(
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
+    by_class: bool = True,
 ) -> AssociationResult:
-    """:func:`check_associations` with the scores of every item (for reports and calibration)."""
+    """:func:`check_associations` with the scores of every item (for reports and calibration);
+    ``by_class``: pass each item's DeepFashion2 class to a scorer that takes ``category``."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
     tag = scorer_tag(scorer)
-    pairs = _pairs(catalog, root, takes_crop(scorer), skip)
+    pairs = _pairs(catalog, root, takes_crop(scorer), skip, by_class and takes_category(scorer))
     res = AssociationResult(pairs=len(pairs))
-    todo: list[_Pair] = []
-    for p in pairs:
+    # every pair is scored on every detection; with ``by_class`` also on its class (the contest)
+    jobs: list[tuple[_Pair, str, int | None]] = [(p, "score", None) for p in pairs] + [
+        (p, "class_score", p.category) for p in pairs if p.category is not None
+    ]
+    todo: list[tuple[_Pair, str, int | None]] = []
+    for job in jobs:
+        p, attr, category = job
         hit = (
-            cache.get(p.video_sha, _cache_what(tag, p))
+            cache.get(p.video_sha, _cache_what(tag, p, category))
             if cache is not None and tag and p.video_sha and p.shop_sha
             else None
         )
         if hit is not None:
-            p.score = float(hit)
-            res.cached += 1
+            setattr(p, attr, float(hit))
         else:
-            todo.append(p)
-    done = res.cached
+            todo.append(job)
+    scored = {id(p) for p, _, _ in todo}
+    res.cached = sum(1 for p in pairs if id(p) not in scored)  # pairs whose every score was cached
+    done = len(jobs) - len(todo)
     if progress is not None and done:
-        progress(done, len(pairs))
-    for i, score in _stream_scores([(p.video, p.shop, p.crop) for p in todo], scorer, executor):
-        p = todo[i]
-        p.score = _checked(score, p.video)
+        progress(done, len(jobs))
+    tasks = [(p.video, p.shop, p.crop, category) for p, _, category in todo]
+    for i, score in _stream_scores(tasks, scorer, executor):
+        p, attr, category = todo[i]
+        setattr(p, attr, _checked(score, p.video))
         if cache is not None and tag and p.video_sha and p.shop_sha:
-            cache.put(p.video_sha, _cache_what(tag, p), p.score)  # recorded here, as each score arrives
+            # recorded here, as each score arrives
+            cache.put(p.video_sha, _cache_what(tag, p, category), getattr(p, attr))
         done += 1
         if progress is not None:
-            progress(done, len(pairs))
+            progress(done, len(jobs))
     worst: dict[tuple[str, str], _Pair] = {}
     for p in pairs:
         key = (p.source, p.source_id)
@@ -404,8 +445,11 @@ def run_association_check(
                 f"{keeper.source}/{keeper.source_id}"
                 + (", the source's own shop image there" if why == "derived" else "")
             )
+            on = ", on the item's class" if loser.class_score is not None else ""
             reasons.setdefault(
-                key, text + f" (match score {round(loser.score, 4)} here vs {round(keeper.score, 4)} there)"
+                key,
+                text
+                + f" (match score {round(loser.contest_score, 4)} here vs {round(keeper.contest_score, 4)} there{on})",
             )
     accepted = reviewer_accepted(catalog)
     for key, reason in sorted(reasons.items()):
@@ -420,8 +464,8 @@ def run_association_check(
     return res
 
 
-def _cache_what(tag: str | None, p: _Pair) -> str:
-    return f"assoc:{tag}:{p.shop_sha}:{p.crop}"
+def _cache_what(tag: str | None, p: _Pair, category: int | None = None) -> str:
+    return f"assoc:{tag}:{p.shop_sha}:{p.crop}" + (f":c{category}" if category is not None else "")
 
 
 def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:
@@ -504,16 +548,16 @@ def _contests(
     for members in groups.values():
         if len(members) < 2:
             continue
-        able = [k for k in members if worst[k].score >= threshold] or members
-        best = max(able, key=lambda k: (not worst[k].derived, worst[k].score, k))
-        lead = max(able, key=lambda k: (worst[k].score, k))
-        if worst[lead].derived and worst[lead].score > worst[best].score + derived_lead:
+        able = [k for k in members if worst[k].contest_score >= threshold] or members
+        best = max(able, key=lambda k: (not worst[k].derived, worst[k].contest_score, k))
+        lead = max(able, key=lambda k: (worst[k].contest_score, k))
+        if worst[lead].derived and worst[lead].contest_score > worst[best].contest_score + derived_lead:
             best = lead  # a derived image that fits its video far better than the collected one
         for k in members:
             if k == best or not worst[k].accepted:
                 continue
             if worst[k].derived and not worst[best].derived:
                 out.append((k, worst[k], worst[best], "derived"))
-            elif worst[k].score < worst[best].score - margin:
+            elif worst[k].contest_score < worst[best].contest_score - margin:
                 out.append((k, worst[k], worst[best], "score"))
     return out

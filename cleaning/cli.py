@@ -87,7 +87,7 @@ def clean(
 
     Items end accepted, rejected (with the reason), duplicate (with duplicate_of) or
     needs_review (with the reason). The steps and their order come from the config's `steps`
-    (default: probe, video_duplicates, split_screen, shop_images, taxonomy, record,
+    (default: probe, video_duplicates, split_screen, taxonomy, shop_images, record,
     associations); the report says what each step did. The association check runs by default
     with the embedded Match-RCNN detector and matcher: an item whose shop image does not match
     its video (below match_threshold, or a product shot another item's video matches better)
@@ -101,7 +101,7 @@ def clean(
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:
-      #   steps: [probe, video_duplicates, shop_images, taxonomy, record, associations]
+      #   steps: [probe, video_duplicates, taxonomy, shop_images, record, associations]
       # on a Ray cluster (the catalog stays here; --root must be on a shared file system):
       mf clean --catalog data/catalog.sqlite --root data --executor ray --ray-address HEAD:6379
     """

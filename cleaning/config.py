@@ -160,8 +160,8 @@ DEFAULT_STEPS = (
     "probe",
     "video_duplicates",
     "split_screen",
-    "shop_images",
     "taxonomy",
+    "shop_images",
     "record",
     "associations",
 )
@@ -191,6 +191,15 @@ class CleaningConfig(_Model):
         "(benchmarks/calibrate_association.py): with the embedded matcher right pairs scored "
         "0.82-1.0 and the wrong pairs it can tell 0.0-0.59; wrong pairs scoring like right ones "
         "are left to the contested-shop rule",
+    )
+    match_by_class: bool = Field(
+        default=True,
+        description="rank carousel candidates and decide a contested product shot (rule 2) on the "
+        "video's detections of the item's DeepFashion2 class (from the taxonomy step, which runs "
+        "first; every detection when the video has none of it): the matcher alone can score another "
+        "garment of the video, e.g. the trousers under a wrongly paired top, as high as the item. "
+        "The low-score rules keep every detection (a frame's misclassified box of the item then "
+        "still counts). False: every detection everywhere",
     )
     contest_margin: float = Field(
         default=0.02,

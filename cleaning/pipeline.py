@@ -1,7 +1,8 @@
 """`mf clean`: run the configured cleaning steps over the catalog and report once.
 
 Default order (``steps`` in :class:`cleaning.config.CleaningConfig`): probe -> video_duplicates
--> split_screen -> shop_images -> taxonomy -> record -> associations. Each step is one class of
+-> split_screen -> taxonomy -> shop_images -> record -> associations (taxonomy before the carousel
+pick, which ranks candidates on the item's class). Each step is one class of
 :mod:`cleaning.steps` working on one typed :class:`~cleaning.steps.state.CleaningState`; the
 per-file work goes through one executor; ``record`` writes the decisions into the catalog.
 

@@ -4,7 +4,10 @@ A carousel holds the street video and several pictures: the shop picture of the 
 product shot on a plain background), other products, close-ups. Rule: candidates whose border
 is plain (a product shot) come first; among them the one that best matches the video wins: by
 the mean of the matcher's score and :func:`colour_coverage` (the matcher alone confuses garments
-of one class, colour alone garments of one colour), by colour alone without a matcher.
+of one class, colour alone garments of one colour), by colour alone without a matcher. Given the
+item's DeepFashion2 class (and a matcher that takes ``category``), the matcher's part of the
+ranking scores only the video's detections of that class: another product's shot is not matched
+by some other garment of the video.
 """
 
 from __future__ import annotations
@@ -77,12 +80,19 @@ class Pick:
     plain: list[bool]
     method: str
     match_scores: list[float] | None = None  # the matcher's own scores (None by colour alone)
+    class_match_scores: list[float] | None = None  # the same on the item's class (None: not scored so)
 
 
 def pick_shop(
-    video: str | os.PathLike[str], candidates: list[str | os.PathLike[str]], scorer=None
+    video: str | os.PathLike[str],
+    candidates: list[str | os.PathLike[str]],
+    scorer=None,
+    category: int | None = None,
 ) -> Pick | None:
-    """Index of the candidate most likely to be the item's shop image (None without candidates)."""
+    """Index of the candidate most likely to be the item's shop image (None without candidates);
+    ``category``: the item's DeepFashion2 class, ranked on when the scorer takes it."""
+    from cleaning.associations import takes_category
+
     if not candidates:
         return None
     imgs = [read_image(c) for c in candidates]
@@ -90,10 +100,16 @@ def pick_shop(
     n = probe_video(video).frames
     frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
     scores = [float(colour_coverage(frames, im)) for im in imgs]
-    method, match = "colour", None
+    method, match, on_class = "colour", None, None
     if scorer is not None:
         match = [round(float(scorer.score(str(video), str(c))), 4) for c in candidates]
-        scores = [(m + c) / 2 for m, c in zip(match, scores, strict=True)]
-        method = "matcher+colour"
+        ranked = match
+        if category is not None and takes_category(scorer):
+            on_class = [
+                round(float(scorer.score(str(video), str(c), category=category)), 4) for c in candidates
+            ]
+            ranked = on_class
+        scores = [(m + c) / 2 for m, c in zip(ranked, scores, strict=True)]
+        method = "matcher+colour" if on_class is None else "matcher on the item's class+colour"
     order = sorted(range(len(candidates)), key=lambda i: (not plain[i], -scores[i], i))
-    return Pick(order[0], [round(float(s), 4) for s in scores], plain, method, match)
+    return Pick(order[0], [round(float(s), 4) for s in scores], plain, method, match, on_class)

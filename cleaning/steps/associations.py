@@ -36,6 +36,7 @@ class AssociationsStep(Step):
             cache=ctx.cache,
             skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
             executor=ctx.executor,
+            by_class=cfg.match_by_class,
         )
         flagged = sorted({(f.source, f.source_id) for f in res.flags})
         for source, source_id in flagged:
@@ -49,6 +50,7 @@ class AssociationsStep(Step):
                 "ran": True,
                 "scorer": scorer_tag(scorer) or type(scorer).__name__,
                 "threshold": cfg.match_threshold,
+                "match_by_class": cfg.match_by_class,
                 "contest_margin": cfg.contest_margin,
                 "contest_still_tolerance": cfg.contest_still_tolerance,
                 "contest_derived_lead": cfg.contest_derived_lead,

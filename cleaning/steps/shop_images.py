@@ -39,17 +39,19 @@ class PickTask:
     video: Path
     candidates: tuple[Path, ...]
     scorer: PairScorer | None
+    category: int | None = None  # the item's DeepFashion2 class (taxonomy), ranked on when given
 
 
 def pick_file(task: PickTask) -> dict[str, Any]:
     """The cached form of a pick: ``{"index", "scores", "plain", "method", "match_scores"}``."""
-    pick = pick_shop(task.video, list(task.candidates), task.scorer)
+    pick = pick_shop(task.video, list(task.candidates), task.scorer, task.category)
     return {
         "index": pick.index,
         "scores": pick.scores,
         "plain": pick.plain,
         "method": pick.method,
         "match_scores": pick.match_scores,
+        "class_match_scores": pick.class_match_scores,
     }
 
 
@@ -114,6 +116,8 @@ class ShopImagesStep(Step):
                 continue
             video = state.videos[vids[0]].asset
             ckey = "pick2:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
+            if self._category(it, ctx) is not None:
+                ckey += f":c{it.df2_class}"
             cached = ctx.cache.get(video.sha256, ckey) if tag else None
             jobs.append(_PickJob(it, cands, video, ckey, cached))
         return jobs
@@ -123,7 +127,12 @@ class ShopImagesStep(Step):
         todo = [j for j in jobs if j.cached is None]
         scorer = ctx.pair_scorer()
         tasks = [
-            PickTask(ctx.path(j.video.path), tuple(ctx.path(a.path) for a in j.candidates), scorer)
+            PickTask(
+                ctx.path(j.video.path),
+                tuple(ctx.path(a.path) for a in j.candidates),
+                scorer,
+                self._category(j.item, ctx),
+            )
             for j in todo
         ]
 
@@ -145,6 +154,11 @@ class ShopImagesStep(Step):
             self._take(state, ctx, j, pick)
             picked += 1
         return picked
+
+    @staticmethod
+    def _category(it: ItemState, ctx: StepContext) -> int | None:
+        """The class the pick ranks on: the taxonomy's, when it ran first and ``match_by_class``."""
+        return it.df2_class if ctx.cfg.match_by_class else None
 
     @staticmethod
     def _take(state: CleaningState, ctx: StepContext, job: _PickJob, pick: dict[str, Any]) -> None:

@@ -23,10 +23,13 @@ from movingfashion.models.matchrcnn import SingleFrameMatcher, load_matcher
 
 
 class VideoShopScorer:
-    """``score(video_path, shop_path, crop=None) -> float in [0, 1]``: how well the shop image
-    matches the video's best-matching detection (the pivot score of training tracking), over
-    ``frames`` evenly spaced frames; ``crop`` (x1, y1, x2, y2) scores that region of the frames
-    only (the moving half of a split-screen video). Default embedded weights when none are given.
+    """``score(video_path, shop_path, crop=None, category=None) -> float in [0, 1]``: how well the
+    shop image matches the video's best-matching detection (the pivot score of training tracking),
+    over ``frames`` evenly spaced frames; ``crop`` (x1, y1, x2, y2) scores that region of the frames
+    only (the moving half of a split-screen video); ``category`` (the item's DeepFashion2 class)
+    scores only the detections of that class when the video has any (a shop image of a top is not
+    shown by the trousers of the video: the matcher alone may score another garment as high as the
+    item). Default embedded weights when none are given.
     0.0 when nothing is detected. Reuse one instance: models load once, and the detections of
     the last ``keep`` videos are kept, so one video scored against several images is read once.
 
@@ -52,7 +55,7 @@ class VideoShopScorer:
         self.frames = frames
         self._models: tuple[Detector, SingleFrameMatcher] | None = _load_models(self._spec)
         self.keep = keep
-        self._videos: dict[tuple[str, tuple[int, ...] | None], torch.Tensor | None] = {}
+        self._videos: dict[tuple[str, tuple[int, ...] | None], tuple[torch.Tensor, np.ndarray] | None] = {}
 
     @property
     def tag(self) -> str:
@@ -97,7 +100,10 @@ class VideoShopScorer:
             frames = np.ascontiguousarray(frames[:, max(0, y1) : y2, max(0, x1) : x2])
         dets = self.detector.detect(frames)
         crops = crops_from_frames(frames, [d.boxes for d in dets], self.matcher.crop_size)
-        emb = self.matcher.embed(crops).detach() if len(crops) else None
+        classes = (
+            np.concatenate([np.asarray(d.classes, np.int64) for d in dets]) if dets else np.zeros(0, np.int64)
+        )
+        emb = (self.matcher.embed(crops).detach(), classes) if len(crops) else None
         if len(self._videos) >= self.keep:
             self._videos.pop(next(iter(self._videos)))
         self._videos[key] = emb
@@ -109,10 +115,14 @@ class VideoShopScorer:
         video_path: str | os.PathLike[str],
         shop_path: str | os.PathLike[str],
         crop: Sequence[float] | None = None,
+        category: int | None = None,
     ) -> float:
-        emb = self._video_embeddings(video_path, crop)
-        if emb is None:
+        video = self._video_embeddings(video_path, crop)
+        if video is None:
             return 0.0
+        emb, classes = video
+        if category is not None and (classes == category).any():
+            emb = emb[torch.from_numpy(classes == category)]
         shop = read_image(shop_path)
         s = self.matcher.embed(crops_from_frames([shop], [None], self.matcher.crop_size))
         return float(self.matcher.score_matrix(s, emb).max())

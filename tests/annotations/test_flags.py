@@ -125,3 +125,28 @@ def test_ambiguity_signals_compare_the_tracklet_with_its_alternatives():
     alone = tracklet_signals(**kw)  # no alternative, detections of the video unknown
     assert alone["alt_margin"] == 1.0 and alone["class_frames"] == 1.0
     assert tracklet_signals(**{**kw, "item_class": 7}, **video)["class_frames"] == 0.0
+
+
+def test_class_missed_counts_frames_where_the_product_class_is_seen_off_the_tracklet():
+    # the tracklet follows class 5 (trousers) on frames 0-6 while the product's class 3 (a top) is
+    # detected on frames 0, 2 and 8: the wrongly paired video of the demo world
+    kw = dict(
+        member_frames=np.array([0, 2, 4, 6]),
+        member_boxes=np.tile([10.0, 10.0, 50.0, 90.0], (4, 1)),
+        member_classes=np.array([5, 5, 3, 5]),
+        member_det_scores=np.full(4, 0.8),
+        member_match=np.array([1.0, 0.9, 0.9, 0.9]),
+        member_shop=np.full(4, 0.95),
+        pivot_shop=0.95,
+        frame_best_other_shop=np.full(4, -np.inf),
+        sampled=list(range(0, 10, 2)),
+        frames_with_detections=5,
+        item_class=3,
+    )
+    video = dict(video_frames=np.array([0, 0, 2, 2, 4, 6, 8]), video_classes=np.array([5, 3, 5, 3, 3, 5, 3]))
+    s = tracklet_signals(**kw, **video)
+    # frames with class 3: 0, 2, 4, 8; the tracklet's own class-3 box covers 4 only
+    assert s["class_missed"] == pytest.approx(3 / 5)
+    on_item = tracklet_signals(**{**kw, "member_classes": np.array([3, 3, 3, 5])}, **video)
+    assert on_item["class_missed"] == pytest.approx(1 / 5)  # frame 8 only
+    assert tracklet_signals(**kw)["class_missed"] == 0.0  # the video's detections unknown

@@ -96,6 +96,20 @@ def test_items_sharing_one_file_lose_it_only_by_more_than_the_margin(tmp_path):
     assert contests([a, b]) == {"b": ("a", "score")}
 
 
+def test_a_shared_file_is_decided_on_each_items_class(tmp_path):
+    """The demo world's wrong pair: its video's trousers match the owner's top picture (0.962) a
+    little better than the owner's own video does (0.948), within the margin on every detection;
+    on the item's class (its red top: 0.0) it loses the shot."""
+    owner = pair(tmp_path, "owner", garment(), 0.948)
+    wrong = pair(tmp_path, "wrong", owner.shop, 0.962)
+    assert contests([owner, wrong]) == {}
+    owner.class_score, wrong.class_score = 0.948, 0.0
+    assert contests([owner, wrong]) == {"wrong": ("owner", "score")}
+    # retakes of one product: alike on its class too, neither flagged
+    wrong.class_score = 0.95
+    assert contests([owner, wrong]) == {}
+
+
 @pytest.mark.parametrize(("scale", "quality"), [(0.8, 60), (0.6, 40), (0.5, 30)])
 def test_a_still_is_one_shot_with_the_picture_it_copies_but_not_with_a_twins(tmp_path, scale, quality):
     store = pair(tmp_path, "store", garment(), 0.95)

@@ -70,3 +70,27 @@ def test_pick_shop_uses_colour_then_a_matcher(tmp_path):
     cv2.imwrite(str(blue_decoy), cv2.cvtColor(_product_shot((30, 40, 200)), cv2.COLOR_RGB2BGR))
     assert pick_shop(video, files, PreferDecoy()).index == 2
     assert pick_shop(video, []) is None
+
+
+def test_pick_shop_ranks_on_the_items_class_when_the_matcher_takes_it(tmp_path):
+    """Another product's shot (a decoy of another class) that some other garment of the video
+    matches is not picked once the matcher looks at the item's class only; the any-class scores
+    are kept for the no-match rule."""
+    video = write_mp4(tmp_path / "v.mp4", _street((200, 30, 30)))
+    files = []
+    for name in ("a-decoy", "c-shop"):
+        p = tmp_path / f"{name}.png"
+        cv2.imwrite(str(p), cv2.cvtColor(_product_shot((200, 30, 30)), cv2.COLOR_RGB2BGR))
+        files.append(p)
+
+    class ByClass:
+        def score(self, video_path: str, shop_path: str, category: int | None = None) -> float:
+            if category is None:  # the video's trousers match the decoy best
+                return 0.95 if "decoy" in shop_path else 0.85
+            return 0.1 if "decoy" in shop_path else 0.85  # its tops: the shop image only
+
+    anyclass = pick_shop(video, files, ByClass())
+    assert anyclass.index == 0 and anyclass.class_match_scores is None
+    on_class = pick_shop(video, files, ByClass(), category=1)
+    assert on_class.index == 1 and on_class.method == "matcher on the item's class+colour"
+    assert on_class.match_scores == [0.95, 0.85] and on_class.class_match_scores == [0.1, 0.85]
