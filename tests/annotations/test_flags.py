@@ -102,20 +102,25 @@ def test_signals_of_a_tracklet_whose_box_jumps_to_another_garment():
     assert clean["rival_share"] == 0.0 and clean["pivot_class"] == 1.0 and clean["shop_low"] == 0.0
 
 
-def test_ambiguity_signals_compare_the_tracklet_with_its_alternatives():
-    kw = dict(
+def _four_members(classes: list[int], shop: list[float], match: float) -> dict:
+    """A tracklet of four detections on frames 0, 2, 4, 6 of five sampled (0-8), item class 3."""
+    return dict(
         member_frames=np.array([0, 2, 4, 6]),
         member_boxes=np.tile([10.0, 10.0, 50.0, 90.0], (4, 1)),
-        member_classes=np.array([3, 3, 3, 3]),
+        member_classes=np.array(classes),
         member_det_scores=np.full(4, 0.8),
-        member_match=np.array([1.0, 0.7, 0.7, 0.7]),
-        member_shop=np.array([0.95, 0.5, 0.6, 0.7]),
+        member_match=np.array([1.0, match, match, match]),
+        member_shop=np.array(shop),
         pivot_shop=0.95,
         frame_best_other_shop=np.full(4, -np.inf),
         sampled=list(range(0, 10, 2)),
         frames_with_detections=5,
         item_class=3,
     )
+
+
+def test_ambiguity_signals_compare_the_tracklet_with_its_alternatives():
+    kw = _four_members([3, 3, 3, 3], [0.95, 0.5, 0.6, 0.7], 0.7)
     # the product's class is detected on frames 0, 2 and 8 (twice on 8): 3 of the 5 sampled frames
     video = dict(video_frames=np.array([0, 2, 4, 8, 8]), video_classes=np.array([3, 3, 5, 3, 3]))
     s = tracklet_signals(**kw, alt_shop=0.8, **video)
@@ -130,19 +135,7 @@ def test_ambiguity_signals_compare_the_tracklet_with_its_alternatives():
 def test_class_missed_counts_frames_where_the_product_class_is_seen_off_the_tracklet():
     # the tracklet follows class 5 (trousers) on frames 0-6 while the product's class 3 (a top) is
     # detected on frames 0, 2 and 8: the wrongly paired video of the demo world
-    kw = dict(
-        member_frames=np.array([0, 2, 4, 6]),
-        member_boxes=np.tile([10.0, 10.0, 50.0, 90.0], (4, 1)),
-        member_classes=np.array([5, 5, 3, 5]),
-        member_det_scores=np.full(4, 0.8),
-        member_match=np.array([1.0, 0.9, 0.9, 0.9]),
-        member_shop=np.full(4, 0.95),
-        pivot_shop=0.95,
-        frame_best_other_shop=np.full(4, -np.inf),
-        sampled=list(range(0, 10, 2)),
-        frames_with_detections=5,
-        item_class=3,
-    )
+    kw = _four_members([5, 5, 3, 5], [0.95] * 4, 0.9)
     video = dict(video_frames=np.array([0, 0, 2, 2, 4, 6, 8]), video_classes=np.array([5, 3, 5, 3, 3, 5, 3]))
     s = tracklet_signals(**kw, **video)
     # frames with class 3: 0, 2, 4, 8; the tracklet's own class-3 box covers 4 only
