@@ -39,7 +39,8 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     from movingfashion.world.generate import generate_world
     from movingfashion.world.gt_dataset import export_gt_dataset
 
-    cfg = preset_config(args.preset)
+    noise = getattr(args, "noise_frames", None)
+    cfg = preset_config(args.preset, {"noise": {"frames": noise}} if noise is not None else None)
     sets = []
     for name, products, seed, frac in [
         ("train", args.train_products, args.train_world_seed, 0.0),
@@ -96,6 +97,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--preset", default="hard")
+    ap.add_argument(
+        "--noise-frames",
+        type=float,
+        help="share of each clip's frames corrupted (the preset's noise.frames; hard: 0.35)",
+    )
     ap.add_argument(
         "--train-products", type=int, default=400, help="world size (~78%% become train products)"
     )

@@ -1,0 +1,103 @@
+"""Why the plain average loses to Max Confidence on noisy tracklets (issue: SEAM's attention).
+
+On a ``seam_bench`` output folder (its test set, feature cache and checkpoints), per training
+seed, on one set of T frames per query (Restricted Random Sampling at chunk centres over a
+``--pool``-frame pool, the same frames for every method): how many of the frames are corrupted
+(the synthetic world's truth), how often the most confident frame and the centre frame are, and
+top-1 over the whole test gallery of
+
+- Max Confidence (the most confident frame) and the centre frame (no confidence at all),
+- Average Distance (the mean single-frame score),
+- the pretrained single-frame descriptor f averaged over the T frames (no phase 2), and the same
+  average over the clean frames only (an oracle that knows the corruption),
+- SEAM w/o NLB,g and SEAM (the protocol's pooled top-1 at T, for reference).
+
+Run: ``.venv/bin/python benchmarks/seam_frame_choice.py build/seam-table --seeds 0,1,2``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def frame_choice(out: Path, seed: int, frames: int = 10, pool: int = 30) -> dict[str, float]:
+    """The figures above for one training seed of the ``seam_bench`` folder ``out``."""
+    import torch
+
+    from movingfashion.models.matchrcnn import score_matrix
+    from movingfashion.seam.checkpoint import load_checkpoint
+    from movingfashion.seam.config import EvalConfig
+    from movingfashion.seam.evaluate import _batched, evaluate_bank, sample_indices
+    from movingfashion.seam.features import build_bank, encoder_tag
+
+    runs = out / "runs" / f"seed{seed}"
+    models = [load_checkpoint(runs / v / "last.pt")[0] for v in ("full", "no_nlb", "no_nlb_g")]
+    m0 = models[0]
+    cfg = EvalConfig(frames=[frames], main_frames=frames, pools=5, pool_size=40, seed=0, pool_frames=pool)
+    bank = build_bank(
+        out / "test-set",
+        "test",
+        m0.encoder,
+        crop_size=96,
+        pool=max(pool, frames, cfg.attention_frames),
+        cache_dir=out / "features",
+        encoder_tag=encoder_tag(m0),
+    )
+    if bank.noise is None:
+        raise SystemExit(
+            f"{out}: the test bank has no corruption truth (a synthetic hard-preset world is needed)"
+        )
+    torch.manual_seed(cfg.seed)
+    res = evaluate_bank(models, bank, cfg, qualitative=0)
+    torch.manual_seed(cfg.seed)
+    sel = sample_indices(bank, frames)
+    v = len(bank)
+    rows = torch.arange(v)[:, None]
+    conf, noise = bank.conf[rows, sel], bank.noise[rows, sel]
+    best = torch.where(torch.isnan(conf), torch.full_like(conf, -1.0), conf).argmax(1)
+    with torch.no_grad():
+        x = _batched(lambda z: m0.f(z.float()), bank.fmaps[rows, sel].flatten(0, 1)).view(v, frames, -1)
+        shop = _batched(lambda z: m0.f(z.float()), bank.shop_fmaps)
+        w, b = m0.m.fc.weight.detach(), m0.m.fc.bias.detach()
+        clean = (noise <= 0).float().unsqueeze(-1)
+        per = torch.stack([score_matrix(x[:, i], shop, w, b) for i in range(frames)], 1)
+        avg = score_matrix(x.mean(1), shop, w, b)
+        avg_clean = score_matrix((x * clean).sum(1) / clean.sum(1).clamp(min=1), shop, w, b)
+
+    def top1(scores: torch.Tensor) -> float:
+        return round(float((scores.argmax(1) == bank.targets).float().mean()), 3)
+
+    def protocol(method: str) -> float:
+        return round(float(res["methods"][method][str(frames)]["all"]["top1"]), 3)
+
+    return {
+        "seed": seed,
+        "corrupted: all frames": round(float((noise > 0).float().mean()), 3),
+        "corrupted: most confident frame": round(float((noise[torch.arange(v), best] > 0).float().mean()), 3),
+        "corrupted: centre frame": round(float((noise[:, frames // 2] > 0).float().mean()), 3),
+        "top1 Max Confidence": top1(per[torch.arange(v), best]),
+        "top1 centre frame": top1(per[:, frames // 2]),
+        "top1 Average Distance": top1(per.mean(1)),
+        "top1 f averaged": top1(avg),
+        "top1 f averaged over clean frames (oracle)": top1(avg_clean),
+        "pooled top1 SEAM w/o NLB,g": protocol("seam_no_nlb_g"),
+        "pooled top1 SEAM": protocol("seam"),
+        "pooled top1 Max Confidence": protocol("max_confidence"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", type=Path, help="a seam_bench --out folder")
+    ap.add_argument("--seeds", default="0", help="training seeds, comma separated")
+    ap.add_argument("--frames", type=int, default=10, help="T")
+    ap.add_argument("--pool", type=int, default=30, help="frames per query the RRS samples from")
+    args = ap.parse_args()
+    for s in args.seeds.split(","):
+        print(json.dumps(frame_choice(args.out, int(s), args.frames, args.pool)))
+
+
+if __name__ == "__main__":
+    main()
