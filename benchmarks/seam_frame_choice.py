@@ -1,4 +1,4 @@
-"""Why the plain average loses to Max Confidence on noisy tracklets (issue: SEAM's attention).
+"""Why the plain average loses to Max Confidence on noisy tracklets (the paper ordering's second step).
 
 On a ``seam_bench`` output folder (its test set, feature cache and checkpoints), per training
 seed, on one set of T frames per query (Restricted Random Sampling at chunk centres over a
