@@ -56,6 +56,7 @@ class VideoShopScorer:
         self._models: tuple[Detector, SingleFrameMatcher] | None = _load_models(self._spec)
         self.keep = keep
         self._videos: dict[tuple[str, tuple[int, ...] | None], tuple[torch.Tensor, np.ndarray] | None] = {}
+        self._shops: dict[tuple[str, int, int], torch.Tensor] = {}
 
     @property
     def tag(self) -> str:
@@ -80,7 +81,7 @@ class VideoShopScorer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._spec, self.frames, self._models = state["spec"], state["frames"], None
-        self.keep, self._videos = state["keep"], {}
+        self.keep, self._videos, self._shops = state["keep"], {}, {}
 
     @torch.no_grad()
     def _video_embeddings(self, video_path: str | os.PathLike[str], crop: Sequence[float] | None):
@@ -121,11 +122,22 @@ class VideoShopScorer:
         if video is None:
             return 0.0
         emb, classes = video
-        if category is not None and (classes == category).any():
-            emb = emb[torch.from_numpy(classes == category)]
-        shop = read_image(shop_path)
-        s = self.matcher.embed(crops_from_frames([shop], [None], self.matcher.crop_size))
-        return float(self.matcher.score_matrix(s, emb).max())
+        on_class = classes == category if category is not None else None
+        if on_class is not None and on_class.any():
+            emb = emb[torch.from_numpy(on_class)]
+        return float(self.matcher.score_matrix(self._shop_embedding(shop_path), emb).max())
+
+    def _shop_embedding(self, shop_path: str | os.PathLike[str]) -> torch.Tensor:
+        """The shop image's embedding, kept for the last ``keep`` images (a pair is scored on every
+        detection and on the item's class, and a contested image against several videos)."""
+        st = os.stat(shop_path)
+        key = (str(shop_path), st.st_mtime_ns, st.st_size)
+        if key not in self._shops:
+            shop = read_image(shop_path)
+            if len(self._shops) >= self.keep:
+                self._shops.pop(next(iter(self._shops)))
+            self._shops[key] = self.matcher.embed(crops_from_frames([shop], [None], self.matcher.crop_size))
+        return self._shops[key]
 
 
 @functools.lru_cache(maxsize=2)

@@ -39,7 +39,7 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     from movingfashion.world.generate import generate_world
     from movingfashion.world.gt_dataset import export_gt_dataset
 
-    noise = getattr(args, "noise_frames", None)
+    noise = args.noise_frames
     cfg = preset_config(args.preset, {"noise": {"frames": noise}} if noise is not None else None)
     sets = []
     for name, products, seed, frac in [

@@ -76,7 +76,7 @@ def test_category_scores_only_the_items_class_when_the_video_has_it(tmp_path):
     shop = tmp_path / "shop.png"
     write_image(shop, np.full((40, 32, 3), 128, np.uint8))  # a grey top
     scorer = VideoShopScorer.__new__(VideoShopScorer)
-    scorer.frames, scorer.keep, scorer._videos = 4, 8, {}
+    scorer.frames, scorer.keep, scorer._videos, scorer._shops = 4, 8, {}, {}
     scorer._models = (_TwoGarments(), _ColourMatcher())
     anything = scorer.score(video, shop)
     assert anything > 0.95  # the grey trousers
