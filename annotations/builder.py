@@ -11,7 +11,9 @@ atomically. A rerun skips videos whose file exists with the same detector and ma
 unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
 video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
 a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
-(:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards.
+(:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards. Before
+that, every video's review flag is settled over the whole dataset, with the catalog marks
+(:mod:`annotations.settle`: rules relative to the dataset need all its videos' signals).
 
 Videos go through an executor (:mod:`movingfashion.executors`): ``local`` processes them here,
 in order; ``ray`` gives every worker (actor) its own detector and matcher (a GPU share each when
@@ -35,6 +37,7 @@ import torch
 from annotations.config import BuildConfig
 from annotations.flags import rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
+from annotations.settle import settle_flags
 from annotations.tracking import (
     TrackResult,
     VideoDetections,
@@ -97,7 +100,9 @@ class BuildReport:
     videos: int = 0
     processed: int = 0
     skipped: int = 0
-    redecided: int = 0  #: skipped videos whose flag was re-decided from stored signals (new rules)
+    redecided: int = 0  #: videos whose flag the end-of-run pass changed (annotations.settle)
+    #: thresholds of the rules relative to the dataset, resolved over its videos (signal -> value)
+    flag_thresholds: dict[str, float] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
     needs_review: list[dict[str, str]] = field(default_factory=list)
     frames_detected: int = 0
@@ -512,16 +517,6 @@ class TrackletBuilder:
             signals=signals,
         )
 
-    def redecide(self, vt: VideoTracklets) -> VideoTracklets | None:
-        """The video with its flag decided again from its stored signals under this config's
-        review rules; None when nothing changes (or it has no signals: nothing to decide on)."""
-        if not vt.signals or vt.ground_truth is None:
-            return None
-        reason = self.config.review.reason(vt.signals)
-        if reason == vt.review_reason and vt.needs_review == (reason is not None):
-            return None
-        return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
-
     def process(
         self, dataset: Path, job: VideoJob, timings: dict[str, float]
     ) -> tuple[VideoTracklets, int, int]:
@@ -773,6 +768,7 @@ def _build_jobs(
     unfinished = pending.is_file()
     pending.touch()
     order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
+    fresh: set[int] = set()  # videos built in this run
 
     def note(entries: list[dict[str, str]], i: int, entry: dict[str, str]) -> None:
         entries.append(entry)
@@ -789,19 +785,11 @@ def _build_jobs(
             todo.append(i)
             continue
         rep.skipped += 1
-        vt = read_video_tracklets(tracklet_file(root, job.video_path))
-        again = builder.redecide(vt)  # new review rules: re-decided from the stored signals
-        if again is not None:
-            vt = again
-            write_video_tracklets(root, vt)
-            rep.redecided += 1
-        if vt.needs_review:
-            note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
         if sheets:  # asked for now, or lost: a done video gets its missing sheet
             from annotations.sheets import sheet_path, write_sheet
 
-            if not sheet_path(root, vt.video).is_file():
-                write_sheet(root, vt)
+            if not sheet_path(root, job.video_path).is_file():
+                write_sheet(root, read_video_tracklets(tracklet_file(root, job.video_path)))
         finish(job, "skipped")
     if pool is not None and todo:
         pass  # started early, beside this process's model load
@@ -838,20 +826,28 @@ def _build_jobs(
                 from annotations.sheets import write_sheet
 
                 write_sheet(root, vt)
-            if vt.needs_review:
-                note(rep.needs_review, i, {"video": job.stem, "reason": vt.review_reason or ""})
-                if cat is not None:
-                    from annotations.review import mark_needs_review
-
-                    mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
-            write_video_tracklets(root, vt)
+            write_video_tracklets(root, vt)  # flagged on its own signals; settled below
+            fresh.add(i)
             rep.timings["write"] += time.perf_counter() - t
             rep.processed += 1
             rep.frames_detected += got.frames
             rep.detections += got.detections
             finish(job, "done")
+    # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
+    # killed before this point left its videos unmarked: they count as fresh here
+    settled = settle_flags(
+        root,
+        jobs,
+        builder.config.review,
+        fresh=set(range(len(jobs))) if unfinished else fresh,
+        cat=cat,
+        redraw_sheets=True,
+    )
+    rep.redecided = settled.changed
+    rep.flag_thresholds = settled.thresholds
+    for i, reason in settled.flagged:
+        rep.needs_review.append({"video": jobs[i].stem, "reason": reason})
     rep.failed.sort(key=lambda e: order[id(e)])
-    rep.needs_review.sort(key=lambda e: order[id(e)])
     if write_official_json:
         rep.official_updated = merge_official(root, splits)
     if rep.processed or rep.official_updated or unfinished:

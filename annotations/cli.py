@@ -148,7 +148,10 @@ def build(
 
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
     ground-truth tracklets into train.json/test.json. Reruns skip done videos; an unreadable
-    video is reported, skipped and listed (exit 1; a rerun tries it again).
+    video is reported, skipped and listed (exit 1; a rerun tries it again). At the end every
+    video's review flag is settled over the whole dataset (det_mean's rule is relative to it:
+    the threshold used is printed); after sharded builds, one run without --shard (nothing left
+    to build) settles the flags over every shard's videos.
 
     \b
     Examples:
@@ -199,6 +202,10 @@ def build(
         lambda d: (
             f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
             f"{len(d['needs_review'])} need review; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
+            + "".join(
+                f"\n  review flag: {s} {t:.3g} on this dataset" for s, t in d["flag_thresholds"].items()
+            )
+            + (f"\n  {d['redecided']} flags decided again over the dataset" if d["redecided"] else "")
             + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
         ),
     )

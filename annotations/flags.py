@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.geometry import box_ious
 
@@ -59,13 +59,57 @@ SIGNALS: dict[str, str] = {
 
 
 class FlagRule(BaseModel):
-    """Flag a video when ``signal`` is below (``lt``) or above (``gt``) ``threshold``."""
+    """Flag a video when ``signal`` is below (``lt``) or above (``gt``) ``threshold``.
+
+    With ``max_share`` the rule is relative to the dataset too: over a dataset's videos
+    (:meth:`resolved`) its threshold tightens to the signal's ``max_share`` quantile when that is
+    stricter, so that on a dataset where the signal runs low everywhere (a detector less sure of
+    all of it) the rule flags about ``max_share`` of the videos instead of most of them; a value
+    beyond ``floor`` always fires. Unresolved (one video alone), ``threshold`` applies.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     signal: str = Field(description="one of annotations.flags.SIGNALS")
     op: Literal["lt", "gt"] = Field(description="lt: flag below the threshold; gt: flag above it")
     threshold: float
+    max_share: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="over a dataset, flag at most about this share of its videos by this rule (the"
+        " threshold tightens to the signal's quantile there); None = the threshold alone",
+    )
+    floor: float | None = Field(
+        None,
+        description="with max_share: the tightened threshold never goes past this value (beyond it the"
+        " rule always fires, however many videos it flags)",
+    )
+
+    @model_validator(mode="after")
+    def _check_share(self) -> FlagRule:
+        if self.floor is not None:
+            if self.max_share is None:
+                raise ValueError(f"flag rule on {self.signal}: floor needs max_share")
+            if (self.floor > self.threshold) if self.op == "lt" else (self.floor < self.threshold):
+                raise ValueError(
+                    f"flag rule on {self.signal}: floor {self.floor} is past the threshold {self.threshold}"
+                )
+        return self
+
+    def resolved(self, values: Sequence[float]) -> FlagRule:
+        """This rule with its threshold for a dataset whose videos have these ``values`` of the
+        signal (an absolute rule, ``max_share`` None); unchanged without ``max_share`` or values."""
+        v = np.asarray([x for x in values if x is not None and np.isfinite(x)], float)
+        if self.max_share is None or not len(v):
+            return self.model_copy()
+        if self.op == "lt":
+            t = min(self.threshold, float(np.quantile(v, self.max_share)))
+            t = t if self.floor is None else max(self.floor, t)
+        else:
+            t = max(self.threshold, float(np.quantile(v, 1 - self.max_share)))
+            t = t if self.floor is None else min(self.floor, t)
+        return self.model_copy(update={"threshold": round(t, 4), "max_share": None, "floor": None})
 
     def fires(self, signals: dict[str, float]) -> bool:
         v = signals.get(self.signal)

@@ -44,6 +44,20 @@ def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
     return True
 
 
+def withdraw_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
+    """Undo :func:`mark_needs_review` when the tracklet builder no longer flags any video of the
+    product (its flags were decided again): the item goes back to accepted (+ an event), but only
+    while it is needs_review by this stage; a reviewer's decision or another stage's reason is
+    kept. Returns whether the item changed."""
+    key = _find_item(cat, product_id)
+    row = cat.get_item(*key) if key is not None else None
+    if row is None or row.status != Status.NEEDS_REVIEW or not (row.reason or "").startswith(f"{STAGE}: "):
+        return False
+    cat.set_item_state(*key, status=Status.ACCEPTED, reason=None)
+    cat.log_event(STAGE, f"flag withdrawn: {reason}", *key)
+    return True
+
+
 def log_failure(cat: Catalog, product_id: str, message: str) -> None:
     key = _find_item(cat, product_id)
     cat.log_event(STAGE, f"failed: {message}", *(key or (None, None)))

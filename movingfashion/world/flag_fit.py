@@ -301,8 +301,19 @@ def failure_cause(
 
 
 def flagged(row: VideoRow, review: ReviewConfig) -> bool:
-    """Whether the builder flags this video under ``review``."""
+    """Whether the builder flags this video under ``review`` (already resolved for its dataset:
+    see :func:`flag_decisions`)."""
     return not row.has_tracklet or not row.signals or review.reason(row.signals) is not None
+
+
+def flag_decisions(rows: Sequence[VideoRow], review: ReviewConfig) -> list[bool]:
+    """Whether the builder flags each video, each world being one dataset: rules relative to the
+    dataset (``max_share``) are resolved over the world's videos, as a build over it resolves them."""
+    by_world: dict[str, ReviewConfig] = {}
+    for w in dict.fromkeys(r.world for r in rows):
+        sigs = [r.signals for r in rows if r.world == w and r.has_tracklet and r.signals]
+        by_world[w] = review.for_dataset(sigs)
+    return [flagged(r, by_world[r.world]) for r in rows]
 
 
 def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float] | None:
@@ -320,7 +331,7 @@ def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, An
     """Flag recall (failing videos flagged, with its 95% Wilson interval), flag rate, pass rate,
     mean IoU and what the failing videos failed on (:data:`CAUSES`, when known) of some videos."""
     n = len(rows)
-    f = [flagged(r, review) for r in rows]
+    f = flag_decisions(rows, review)
     fail = [not r.passed for r in rows]
     n_fail = sum(fail)
     caught = sum(a and b for a, b in zip(f, fail, strict=True))
@@ -403,16 +414,14 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
     out["pooled"] = flag_figures([r for rs in by_world.values() for r in rs], review)
     out["failing_videos"] = {
         w: [
-            {
-                "video": r.video,
-                "flagged": flagged(r, review),
-                "cause": r.cause,
-                "mean_iou": round(r.mean_iou, 3),
-                **r.signals,
-            }
-            for r in rs
+            {"video": r.video, "flagged": f, "cause": r.cause, "mean_iou": round(r.mean_iou, 3), **r.signals}
+            for r, f in zip(rs, flag_decisions(rs, review), strict=True)
             if not r.passed
         ]
+        for w, rs in by_world.items()
+    }
+    out["thresholds"] = {
+        w: [r.threshold for r in review.for_dataset([r.signals for r in rs if r.signals]).rules]
         for w, rs in by_world.items()
     }
     return out

@@ -213,6 +213,8 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     cfg = BuildConfig(stride=4, review=ReviewConfig(min_shop_score=1.0))
     rep = build_dataset_tracklets(ds, config=cfg, catalog=cat_path)
     assert len(rep.needs_review) == rep.processed == 1
+    # settled over the dataset at the end: one video is too few for det_mean's relative threshold
+    assert rep.flag_thresholds == {"det_mean <": 0.3587}
     with Catalog(cat_path) as cat:
         row = cat.get_item("netaporter", pid)
         assert row.status == Status.NEEDS_REVIEW and row.reason.startswith("tracklets:")

@@ -1,0 +1,136 @@
+"""The end of a tracklet build: every video's review flag decided over the whole dataset.
+
+While it builds, the builder flags each video from its own signals (a rule's absolute
+threshold). Some rules are relative to the dataset too (``FlagRule.max_share``: flag at most
+about that share of the videos by this signal), so once the run's videos are done, every video of
+the dataset that has a tracklet file is decided again from its stored signals under the rules
+resolved over all of them (:meth:`annotations.config.ReviewConfig.for_dataset`). The same pass
+re-decides videos a rerun skipped (new rules, or thresholds that moved with the videos added).
+
+Files change only where the flag or its reason changes (atomic writes; a contact sheet that
+exists is redrawn). The catalog follows: a video of this run that ends flagged, or a done one
+newly flagged, marks its product needs_review; a product none of whose videos is flagged any
+more goes back to accepted when the item is needs_review by this stage only
+(:func:`annotations.review.marks.withdraw_needs_review`). A run killed before this pass is
+settled by the next one (the builder passes the videos of an unfinished run as ``fresh``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from annotations.config import ReviewConfig
+from annotations.tracklet_files import TRACKLET_DIR, read_video_tracklets, write_video_tracklets
+from schemas.dataset import VideoTracklets
+from schemas.errors import MFError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settled:
+    """What the pass decided: the flagged videos (index into the jobs, reason) and the changes."""
+
+    flagged: list[tuple[int, str]] = field(default_factory=list)
+    changed: int = 0  #: tracklet files whose flag or reason changed
+    marked: int = 0  #: catalog items marked needs_review
+    withdrawn: int = 0  #: catalog items put back to accepted
+    #: the relative rules' thresholds resolved over the dataset ("det_mean <" -> value)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
+def decide(vt: VideoTracklets, review: ReviewConfig) -> VideoTracklets | None:
+    """The video with its flag decided again from its stored signals under ``review`` (resolved
+    for its dataset); None when nothing changes or it has no signals to decide on."""
+    if not vt.signals or vt.ground_truth is None:
+        return None
+    reason = review.reason(vt.signals)
+    if reason == vt.review_reason and vt.needs_review == (reason is not None):
+        return None
+    return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
+
+
+def dataset_tracklets(root: Path) -> dict[str, VideoTracklets]:
+    """Every tracklet file of the dataset by video stem: those of its splits' videos and those
+    ``mf publish`` left for products it holds back (they stay part of the population the
+    relative rules are resolved over, so a rebuild after a publish does not ratchet the
+    threshold up). A file that cannot be read is left out with a warning (the build of its video,
+    if it still has one, reads it again and redoes it)."""
+    out: dict[str, VideoTracklets] = {}
+    for p in sorted((root / TRACKLET_DIR).glob("*.json")):
+        try:
+            out[p.stem] = read_video_tracklets(p)
+        except MFError as exc:
+            log.warning("review flags: %s left out (%s)", p, exc)
+    return out
+
+
+def settle_flags(
+    root: Path,
+    jobs: Sequence[Any],
+    review: ReviewConfig,
+    *,
+    fresh: set[int],
+    cat: Any = None,
+    redraw_sheets: bool = False,
+) -> Settled:
+    """Decide the flag of every job's video (``jobs[i].video_path``/``.product_id``/``.stem``)
+    under ``review`` resolved over the stored signals of every tracklet file of the dataset
+    (:func:`dataset_tracklets`); ``fresh``: indices of the jobs built in this run (their catalog
+    marks are still to be made)."""
+    stored = dataset_tracklets(root)
+    resolved = review.for_dataset(vt.signals for vt in stored.values() if vt.ground_truth is not None)
+    out = Settled(
+        thresholds={
+            f"{r.signal} {'<' if r.op == 'lt' else '>'}": n.threshold
+            for r, n in zip(review.rules, resolved.rules, strict=True)
+            if r.max_share
+        }
+    )
+    # products with a flagged video anywhere in the dataset (other shards' videos too)
+    flagged_products = {
+        vt.product_id
+        for vt in stored.values()
+        if (vt.needs_review if (d := decide(vt, resolved)) is None else d.needs_review)
+    }
+    withdraw: dict[str, str] = {}
+    for i, job in enumerate(jobs):
+        vt = stored.get(job.stem)
+        if vt is None or vt.video != job.video_path:  # failed, or never built
+            continue
+        was = vt.needs_review
+        again = decide(vt, resolved)
+        if again is not None:
+            vt = again
+            write_video_tracklets(root, vt)
+            out.changed += 1
+            if redraw_sheets:
+                from annotations.sheets import sheet_path, write_sheet
+
+                if sheet_path(root, vt.video).is_file():
+                    write_sheet(root, vt)
+        if vt.needs_review:
+            out.flagged.append((i, vt.review_reason or ""))
+            if cat is not None and (i in fresh or not was):
+                from annotations.review.marks import mark_needs_review
+
+                mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+                out.marked += 1
+        elif job.product_id not in flagged_products:
+            withdraw.setdefault(job.product_id, f"{job.stem} no longer flagged ({review_note(out)})")
+    if cat is not None:
+        from annotations.review.marks import withdraw_needs_review
+
+        out.withdrawn = sum(withdraw_needs_review(cat, pid, why) for pid, why in withdraw.items())
+    return out
+
+
+def review_note(settled: Settled) -> str:
+    """The resolved thresholds of the relative rules, for an event message."""
+    return (
+        ", ".join(f"{s} {t:.3g} over the dataset" for s, t in settled.thresholds.items()) or "rules changed"
+    )

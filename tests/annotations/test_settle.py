@@ -1,0 +1,136 @@
+"""The end-of-build pass: flags decided over the whole dataset, the catalog following them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from annotations.config import ReviewConfig
+from annotations.settle import settle_flags
+from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
+from schemas.catalog import Catalog
+from schemas.dataset import Tracklet, VideoTracklets
+from schemas.items import SourceItem, Status
+
+#: det_mean of video i (product p<i>): half of them below the absolute threshold 0.3587
+DET_MEAN = [0.1, 0.25, 0.3, 0.31, 0.32, 0.33, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+
+
+@dataclass
+class Job:
+    video_path: str
+    product_id: str
+
+    @property
+    def stem(self) -> str:
+        return Path(self.video_path).stem
+
+
+def _job(i: int) -> Job:
+    return Job(f"videos/p{i}_0.mp4", f"p{i}")
+
+
+def _build(root: Path, ids: list[int]) -> list[Job]:
+    """What the builder leaves for these videos: files flagged on their own signals."""
+    review = ReviewConfig()
+    jobs = [_job(i) for i in ids]
+    for i, job in zip(ids, jobs, strict=True):
+        signals = {
+            "members": 20.0,
+            "coverage_detected": 1.0,
+            "pivot_shop": 0.9,
+            "class_missed": 0.0,
+            "det_mean": DET_MEAN[i],
+        }
+        reason = review.reason(signals)
+        trk = Tracklet(video=job.video_path, boxes={0: [1, 1, 9, 9]}, mode="training")
+        write_video_tracklets(
+            root,
+            VideoTracklets(
+                product_id=job.product_id,
+                video=job.video_path,
+                frames=10,
+                width=32,
+                height=32,
+                tracklets=[trk],
+                ground_truth=0,
+                needs_review=reason is not None,
+                review_reason=reason,
+                signals=signals,
+            ),
+        )
+    return jobs
+
+
+def _flagged(root: Path, jobs: list[Job]) -> list[str]:
+    return [
+        j.product_id for j in jobs if read_video_tracklets(tracklet_file(root, j.video_path)).needs_review
+    ]
+
+
+def test_the_relative_rule_flags_the_datasets_lowest_videos_only(tmp_path):
+    jobs = _build(tmp_path, list(range(12)))
+    assert _flagged(tmp_path, jobs) == ["p0", "p1", "p2", "p3", "p4", "p5"]  # the absolute threshold
+    out = settle_flags(tmp_path, jobs, ReviewConfig(), fresh=set(range(12)))
+    # det_mean's 12% quantile over the 12 videos is 0.266: stricter than 0.3587, above the floor 0.2
+    assert out.thresholds == {"det_mean <": pytest.approx(0.266)}
+    assert [jobs[i].product_id for i, _ in out.flagged] == ["p0", "p1"] == _flagged(tmp_path, jobs)
+    # 4 unflagged, and the 2 still flagged now name the threshold they fell below
+    assert out.changed == 6 and "det_mean 0.25 < 0.266" in out.flagged[1][1]
+    again = settle_flags(tmp_path, jobs, ReviewConfig(), fresh=set())
+    assert again.changed == 0 and again.flagged == out.flagged  # settled: a rerun changes nothing
+    # the floor: below 0.2 a video is flagged however few the dataset flags; an absolute rule
+    # (max_share None) is the threshold alone
+    rule = ReviewConfig().rules[1]
+    assert rule.resolved([0.05] * 9 + [0.9]).threshold == 0.2
+    assert rule.model_copy(update={"max_share": None, "floor": None}).resolved(DET_MEAN).threshold == 0.3587
+    # a dataset below share_min_videos keeps the absolute threshold
+    few_jobs = _build(tmp_path / "few", list(range(6)))
+    few = settle_flags(tmp_path / "few", few_jobs, ReviewConfig(), fresh=set())
+    assert few.thresholds == {"det_mean <": 0.3587} and len(few.flagged) == 6
+
+
+def test_videos_publish_held_back_still_count_for_the_threshold(tmp_path):
+    """After `mf publish` holds p0 and p1 back, their files stay: a rebuild of the published
+    videos resolves over them too, so the threshold does not creep up and flag p2..p5."""
+    jobs = _build(tmp_path, list(range(12)))
+    settle_flags(tmp_path, jobs, ReviewConfig(), fresh=set(range(12)))
+    again = settle_flags(tmp_path, jobs[2:], ReviewConfig(), fresh=set())
+    assert again.thresholds == {"det_mean <": pytest.approx(0.266)} and again.flagged == []
+    # a file that cannot be read is left out of the population, with the rest settled
+    (tmp_path / "tracklets" / "junk.json").write_text("{not json")
+    assert settle_flags(tmp_path, jobs[2:], ReviewConfig(), fresh=set()).flagged == []
+
+
+def test_the_catalog_follows_flags_decided_again_as_videos_are_added(tmp_path):
+    ds, cat_path = tmp_path / "ds", tmp_path / "cat.db"
+    with Catalog(cat_path) as cat:
+        for i in range(12):
+            cat.upsert_items(
+                [SourceItem(source="netaporter", source_id=f"p{i}", url=f"http://x/p{i}")],
+                status=Status.ACCEPTED,
+                product_id=f"p{i}",
+            )
+    first = _build(ds, [0, 2, 3, 6, 7, 8])  # 6 videos: the absolute threshold decides
+    with Catalog(cat_path) as cat:
+        out = settle_flags(ds, first, ReviewConfig(), fresh=set(range(6)), cat=cat)
+        assert out.marked == 3 and {cat.get_item("netaporter", p).status for p in ("p0", "p2", "p3")} == {
+            Status.NEEDS_REVIEW
+        }
+        cat.set_item_state("netaporter", "p3", status=Status.REJECTED, reason="review: reject")  # a reviewer
+        cat.set_item_state("netaporter", "p6", status=Status.NEEDS_REVIEW, reason="association: score 0.1")
+    jobs = first + _build(ds, [1, 4, 5, 9, 10, 11])  # 12 videos: det_mean below 0.266 only
+    with Catalog(cat_path) as cat:
+        out = settle_flags(ds, jobs, ReviewConfig(), fresh=set(range(6, 12)), cat=cat)
+        status = {f"p{i}": cat.get_item("netaporter", f"p{i}").status for i in range(12)}
+        events = [e["message"] for e in cat.events() if "flag withdrawn" in e["message"]]
+    assert sorted(_flagged(ds, jobs)) == ["p0", "p1"]
+    assert out.marked == 1 and out.withdrawn == 1  # p1 marked (new); p2 back to accepted
+    assert status["p0"] == status["p1"] == Status.NEEDS_REVIEW
+    assert status["p2"] == Status.ACCEPTED and len(events) == 1 and "p2_0 no longer flagged" in events[0]
+    assert status["p3"] == Status.REJECTED  # a reviewer's decision stays
+    assert status["p6"] == Status.NEEDS_REVIEW  # another stage's reason stays
+    # fresh videos flagged only on their own signals were never marked
+    assert status["p4"] == status["p5"] == Status.ACCEPTED
