@@ -251,11 +251,13 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
 @click.option(
     "--tracklets",
-    type=click.Choice(["truth", "tracked"]),
+    type=click.Choice(["truth", "tracked", "detected"]),
     default="truth",
     show_default=True,
     help="Official tracklets: the item's true boxes, or the world tracker's boxes (noisy on worlds "
-    "made with --preset hard: what training tracking publishes on real footage).",
+    "made with --preset hard: what training tracking publishes on real footage); detected: the "
+    "tracker's boxes without the frames where it holds a box on nothing (camera swung away, "
+    "background), as a tracklet linked from detections has them.",
 )
 @click.option(
     "--test-fraction",

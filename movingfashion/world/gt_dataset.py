@@ -84,7 +84,12 @@ def assign_splits(
 
 
 #: What ``export_gt_dataset`` writes as the dataset's (official) tracklets.
-TRACKLET_SOURCES = ("truth", "tracked")
+TRACKLET_SOURCES = ("truth", "tracked", "detected")
+
+#: Corruption kinds where the world's tracker holds a box on nothing (the camera swung away, the
+#: box left on the background): a tracklet linked from detections has no box there at all, so
+#: the "detected" source leaves those frames out.
+UNDETECTED_KINDS = ("out_of_frame", "background")
 
 
 def _shift(boxes: dict[int, list[float]], mb: list[int] | None) -> dict[int, list[float]]:
@@ -114,15 +119,20 @@ def video_tracklets(
     ``tracklets[0]`` is the official one: the item's true boxes (``source`` "truth", mode
     "ground-truth") or the boxes of the world's tracker with their corrupted frames (``source``
     "tracked", mode "training": what the training tracking procedure publishes on noisy
-    footage). Then the inference tracklets: the item's (the tracker's boxes when the world has
-    them, else the true boxes) and every other garment in view, so that the query selection by
-    IoU with the ground truth (paper section 5) has something to choose from.
+    footage; "detected": the same without the frames of :data:`UNDETECTED_KINDS`, as a tracker
+    linking detections would have them). Then the inference tracklets: the item's (the
+    tracker's boxes when the world has them, else the true boxes) and every other garment in
+    view, so that the query selection by IoU with the ground truth (paper section 5) has
+    something to choose from.
     """
     truth = _shift(gt.item_boxes(), mb)
     tracked = _shift(gt.tracked_boxes(), mb)
+    if source == "detected":
+        kinds = gt.frame_noise()
+        tracked = {t: b for t, b in tracked.items() if kinds.get(t) not in UNDETECTED_KINDS}
     conf = {t: float(c) for t, c in enumerate(gt.confidence or []) if c is not None and t in tracked}
     noise = {t: k for t, k in gt.frame_noise().items() if t in tracked}
-    if source == "tracked" and tracked:
+    if source in ("tracked", "detected") and tracked:
         first = Tracklet(
             video=video, boxes=tracked, scores=conf, class_id=class_id, mode="training", noise=noise
         )
@@ -175,7 +185,8 @@ def export_gt_dataset(
 
     ``tracklets``: "truth" (default) publishes the item's true boxes; "tracked" publishes the
     world's tracker boxes (noisy on worlds made with the noise knobs, see
-    :func:`video_tracklets`). ``test_fraction``: share of each class in the test split (1.0: a
+    :func:`video_tracklets`); "detected" the tracker's boxes where a detection-linked tracklet
+    would have one. ``test_fraction``: share of each class in the test split (1.0: a
     world made only for testing).
     """
     if tracklets not in TRACKLET_SOURCES:

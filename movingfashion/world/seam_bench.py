@@ -51,7 +51,7 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
         generate_world(world, products, seed, quick=args.quick, config=cfg, workers=args.workers)
         _log(f"{name} world: {products} products ({time.perf_counter() - t0:.0f} s)")
         if not (data / "manifest.json").is_file():
-            export_gt_dataset(world, data, seed=0, tracklets="tracked", test_fraction=frac)
+            export_gt_dataset(world, data, seed=0, tracklets=args.tracklets, test_fraction=frac)
         sets.append(data)
     return sets[0], sets[1]
 
@@ -118,6 +118,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--augment",
         default="{}",
         help='phase-2 augmentations as JSON (AugmentConfig), e.g. \'{"flip": 0.5, "mix_videos": true}\'',
+    )
+    ap.add_argument(
+        "--tracklets",
+        choices=["tracked", "detected"],
+        default="tracked",
+        help="the datasets' tracklets: the world tracker's boxes, or those a tracklet linked from"
+        " detections would have (no box where the camera swung away or on the background)",
     )
     ap.add_argument("--pools", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=100)

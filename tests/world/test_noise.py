@@ -162,3 +162,26 @@ def test_noisy_world_records_every_corrupted_frame(noisy_world):
         total += sum(b is not None for b in gt.tracked)
         corrupted += v.noisy_frames
     assert 0.2 < corrupted / total < 0.5
+
+
+@pytest.mark.slow
+def test_detected_tracklets_leave_out_the_boxes_on_nothing(noisy_world):
+    """The "detected" source: the tracker's boxes without the frames where a tracklet linked from
+    detections has no box (camera swung away, box on the background); every other corruption stays."""
+    from movingfashion.world.gt_dataset import UNDETECTED_KINDS, video_tracklets
+
+    truth = load_world(noisy_world)
+    dropped = kept = 0
+    for v in (v for v in truth.videos if v.noisy_frames):
+        gt = load_video_gt(noisy_world, v)
+        tracked, _ = video_tracklets(gt, "videos/v.mp4", 1, None, "tracked")
+        detected, official = video_tracklets(gt, "videos/v.mp4", 1, None, "detected")
+        kinds = gt.frame_noise()
+        assert set(tracked[0].boxes) - set(detected[0].boxes) == {
+            t for t in tracked[0].boxes if kinds.get(t) in UNDETECTED_KINDS
+        }
+        assert official == detected[0].boxes and detected[1].boxes == detected[0].boxes  # query too
+        assert not set(detected[0].noise.values()) & set(UNDETECTED_KINDS)
+        dropped += len(tracked[0].boxes) - len(detected[0].boxes)
+        kept += sum(k not in UNDETECTED_KINDS for k in detected[0].noise.values())
+    assert dropped > 0 and kept > 0
