@@ -143,3 +143,18 @@ def test_class_missed_counts_frames_where_the_product_class_is_seen_off_the_trac
     on_item = tracklet_signals(**{**kw, "member_classes": np.array([3, 3, 3, 5])}, **video)
     assert on_item["class_missed"] == pytest.approx(1 / 5)  # frame 8 only
     assert tracklet_signals(**kw)["class_missed"] == 0.0  # the video's detections unknown
+
+
+def test_a_rule_relative_to_the_dataset_is_checked_and_resolves_both_ways():
+    with pytest.raises(ValidationError, match="floor needs max_share"):
+        FlagRule(signal="det_mean", op="lt", threshold=0.36, floor=0.2)
+    with pytest.raises(ValidationError, match="past the threshold"):
+        FlagRule(signal="det_mean", op="lt", threshold=0.36, max_share=0.1, floor=0.5)
+    values = [i / 100 for i in range(101)]  # 0.00 .. 1.00
+    low = FlagRule(signal="det_mean", op="lt", threshold=0.36, max_share=0.1, floor=0.05)
+    assert low.resolved(values).threshold == pytest.approx(0.1) and low.resolved(values).max_share is None
+    assert low.resolved([0.9] * 20).threshold == 0.36  # never looser than the threshold
+    high = FlagRule(signal="class_missed", op="gt", threshold=0.5, max_share=0.1, floor=0.95)
+    assert high.resolved(values).threshold == pytest.approx(0.9)
+    assert high.resolved([0.99] * 20).threshold == 0.95  # the floor, on the gt side a ceiling
+    assert low.resolved([None, float("nan")]).threshold == 0.36  # nothing to resolve on
