@@ -14,7 +14,8 @@ those the ground-truth tracklet leaves without a box (``ends_visible``, ``ends_u
 
 :func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
 greedily: each round adds the rule catching the most still-unflagged failing videos per flagged
-passing one, within a flag-rate budget, until the recall target is met. The shipped defaults
+passing one, within a flag-rate budget, until the recall target is met; at the end a rule whose
+failing videos the others flag anyway is dropped. The shipped defaults
 (``annotations.config.FITTED_RULES``) and the figures in the weights card come from::
 
     python -m movingfashion.world.flag_fit fit --work build/flags --world W1 --world W2 ... --out rules.json
@@ -384,6 +385,7 @@ def fit_rules(
     cols = {s: np.array([r.signals.get(s, np.nan) for r in usable], float) for s in SIGNALS}
     ui = np.array([idx[id(r)] for r in usable], int)
     rules: list[FlagRule] = []
+    hits: dict[tuple[str, str], np.ndarray] = {}  # what each rule flags
     while len(rules) < max_rules:
         n_fail = fail.sum()
         if not n_fail or (flags & fail).sum() / n_fail >= target_recall:
@@ -405,8 +407,25 @@ def fit_rules(
             break
         # a looser threshold on a signal already used replaces its rule (it flags a superset)
         rules = [r for r in rules if (r.signal, r.op) != (best[1].signal, best[1].op)] + [best[1]]
+        hits[(best[1].signal, best[1].op)] = best[2]
         flags |= best[2]
-    return rules
+    return _prune(rules, hits, np.array([flagged(r, base) for r in rows]), fail)
+
+
+def _prune(
+    rules: list[FlagRule], hits: dict[tuple[str, str], np.ndarray], fixed: np.ndarray, fail: np.ndarray
+) -> list[FlagRule]:
+    """Drop, first added first, each rule whose failing videos the other rules and the fixed
+    checks (``fixed``) flag anyway: the greedy order can add a narrow rule before a broader one
+    that covers it."""
+    kept = list(rules)
+    for r in rules:
+        others = [hits[(o.signal, o.op)] for o in kept if o is not r]
+        with_all = fixed | np.any([hits[(o.signal, o.op)] for o in kept], axis=0)
+        without = fixed | np.any(others, axis=0) if others else fixed
+        if (without & fail).sum() == (with_all & fail).sum():
+            kept.remove(r)
+    return kept
 
 
 def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:

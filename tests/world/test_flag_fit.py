@@ -66,6 +66,19 @@ def test_a_looser_threshold_on_a_used_signal_replaces_its_rule():
     assert flag_figures(rows, ReviewConfig(rules=rules))["failing_flagged"] == 8
 
 
+def test_a_rule_a_later_one_covers_is_dropped():
+    """Greedy order: coverage first (2 failing, no false flag), then det_mean for the third failing
+    video, whose threshold also catches the first two: coverage adds nothing any more and goes."""
+    rnd = random.Random(4)
+    rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0), det_mean=rnd.uniform(0.5, 0.9)) for i in range(90)]
+    rows += [_row(100 + i, True, coverage=0.8, det_mean=0.05) for i in range(2)]  # unsure but fine
+    rows += [_row(200 + i, False, coverage=0.1, det_mean=0.1) for i in range(2)]
+    rows += [_row(300, False, coverage=0.8, det_mean=0.1)]
+    rules = fit_rules(rows, max_rate=0.15, target_recall=1.0, prior=1.0)
+    assert [(r.signal, r.op) for r in rules] == [("det_mean", "lt")]
+    assert flag_figures(rows, ReviewConfig(rules=rules))["failing_flagged"] == 3
+
+
 def test_min_caught_keeps_rules_that_fit_a_single_video_out():
     rnd = random.Random(2)
     rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0)) for i in range(90)]
