@@ -91,21 +91,17 @@ def settle_flags(
             if r.max_share
         }
     )
+    now = {stem: decide(vt, resolved) or vt for stem, vt in stored.items()}  # each file, decided
     # products with a flagged video anywhere in the dataset (other shards' videos too)
-    flagged_products = {
-        vt.product_id
-        for vt in stored.values()
-        if (vt.needs_review if (d := decide(vt, resolved)) is None else d.needs_review)
-    }
+    flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}
     withdraw: dict[str, str] = {}
     for i, job in enumerate(jobs):
         vt = stored.get(job.stem)
         if vt is None or vt.video != job.video_path:  # failed, or never built
             continue
         was = vt.needs_review
-        again = decide(vt, resolved)
-        if again is not None:
-            vt = again
+        if now[job.stem] is not vt:
+            vt = now[job.stem]
             write_video_tracklets(root, vt)
             out.changed += 1
             if redraw_sheets:

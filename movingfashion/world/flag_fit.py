@@ -307,13 +307,18 @@ def flagged(row: VideoRow, review: ReviewConfig) -> bool:
     return not row.has_tracklet or not row.signals or review.reason(row.signals) is not None
 
 
+def world_reviews(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, ReviewConfig]:
+    """``review`` per world, each world being one dataset: rules relative to the dataset
+    (``max_share``) resolved over the world's videos, as a build over it resolves them."""
+    return {
+        w: review.for_dataset(r.signals for r in rows if r.world == w and r.has_tracklet and r.signals)
+        for w in dict.fromkeys(r.world for r in rows)
+    }
+
+
 def flag_decisions(rows: Sequence[VideoRow], review: ReviewConfig) -> list[bool]:
-    """Whether the builder flags each video, each world being one dataset: rules relative to the
-    dataset (``max_share``) are resolved over the world's videos, as a build over it resolves them."""
-    by_world: dict[str, ReviewConfig] = {}
-    for w in dict.fromkeys(r.world for r in rows):
-        sigs = [r.signals for r in rows if r.world == w and r.has_tracklet and r.signals]
-        by_world[w] = review.for_dataset(sigs)
+    """Whether the builder flags each video (see :func:`world_reviews`)."""
+    by_world = world_reviews(rows, review)
     return [flagged(r, by_world[r.world]) for r in rows]
 
 
@@ -378,7 +383,8 @@ def fit_rules(
     """
     base = (base or ReviewConfig()).model_copy(update={"rules": []})
     usable = [r for r in rows if r.has_tracklet and r.signals]
-    flags = np.array([flagged(r, base) for r in rows])
+    fixed = np.array([flagged(r, base) for r in rows])  # the fixed checks alone
+    flags = fixed.copy()
     fail = np.array([not r.passed for r in rows])
     n = len(rows)
     idx = {id(r): i for i, r in enumerate(rows)}
@@ -409,7 +415,7 @@ def fit_rules(
         rules = [r for r in rules if (r.signal, r.op) != (best[1].signal, best[1].op)] + [best[1]]
         hits[(best[1].signal, best[1].op)] = best[2]
         flags |= best[2]
-    return _prune(rules, hits, np.array([flagged(r, base) for r in rows]), fail)
+    return _prune(rules, hits, fixed, fail)
 
 
 def _prune(
@@ -418,12 +424,16 @@ def _prune(
     """Drop, first added first, each rule whose failing videos the other rules and the fixed
     checks (``fixed``) flag anyway: the greedy order can add a narrow rule before a broader one
     that covers it."""
+
+    def caught(rs: list[FlagRule]) -> int:
+        flags = fixed.copy()
+        for o in rs:
+            flags |= hits[(o.signal, o.op)]
+        return int((flags & fail).sum())
+
     kept = list(rules)
     for r in rules:
-        others = [hits[(o.signal, o.op)] for o in kept if o is not r]
-        with_all = fixed | np.any([hits[(o.signal, o.op)] for o in kept], axis=0)
-        without = fixed | np.any(others, axis=0) if others else fixed
-        if (without & fail).sum() == (with_all & fail).sum():
+        if caught([o for o in kept if o is not r]) == caught(kept):
             kept.remove(r)
     return kept
 
@@ -440,8 +450,7 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
         for w, rs in by_world.items()
     }
     out["thresholds"] = {
-        w: [r.threshold for r in review.for_dataset([r.signals for r in rs if r.signals]).rules]
-        for w, rs in by_world.items()
+        w: [r.threshold for r in world_reviews(rs, review)[w].rules] for w, rs in by_world.items()
     }
     return out
 
