@@ -251,13 +251,20 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
 @click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
 @click.option(
     "--tracklets",
-    type=click.Choice(["truth", "tracked", "detected"]),
+    type=click.Choice(["truth", "tracked", "detected", "linked"]),
     default="truth",
     show_default=True,
     help="Official tracklets: the item's true boxes, or the world tracker's boxes (noisy on worlds "
     "made with --preset hard: what training tracking publishes on real footage); detected: the "
     "tracker's boxes without the frames where it holds a box on nothing (camera swung away, "
-    "background), as a tracklet linked from detections has them.",
+    "background), as a tracklet linked from detections has them; linked: along the tracker's "
+    "path, the detector's own boxes (IoU >= 0.5 with the tracker's) and their confidences, "
+    "frames without one left out (runs the detector: ~30 ms a frame on 2 cores).",
+)
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Detector weights for --tracklets linked (default: the embedded detector).",
 )
 @click.option(
     "--test-fraction",
@@ -273,6 +280,7 @@ def export_gt(
     out: str,
     seed: int,
     tracklets: str,
+    weights: str | None,
     test_fraction: float,
     as_json: bool,
 ) -> None:
@@ -286,13 +294,36 @@ def export_gt(
       mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
       mf world export-gt hard-world --out hard-gt --tracklets tracked
+      mf world export-gt hard-world --out hard-linked --tracklets linked --json
     """
     world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official
 
     from .gt_dataset import export_gt_dataset
 
-    path = export_gt_dataset(world_dir, out, seed=seed, tracklets=tracklets, test_fraction=test_fraction)
+    detector = None
+    if weights is not None:
+        if tracklets != "linked":
+            raise click.UsageError("--weights is for --tracklets linked (the detector it runs)")
+        from movingfashion.models.detectors.registry import build_detector
+
+        detector = build_detector(weights=weights)
+    bar = progress_bar(desc="exporting products", unit="product")
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    path = export_gt_dataset(
+        world_dir,
+        out,
+        seed=seed,
+        tracklets=tracklets,
+        test_fraction=test_fraction,
+        detector=detector,
+        progress=progress,
+    )
+    bar.close()
     counts = {name: len(read_official(path / f"{name}.json")) for name in ("train", "test")}
     emit(
         {"out": str(path), **counts},

@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from movingfashion.archive.describe import describe
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import read_image, write_image
+from movingfashion.media.readers import read_frames
 from movingfashion.world.truth import VideoGroundTruth, WorldProduct, WorldTruth, load_video_gt, load_world
 from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, Tracklet, VideoTracklets
+from schemas.geometry import box_ious
 from schemas.official import (
     OfficialEntry,
     VideoChoice,
@@ -33,6 +37,9 @@ from schemas.official import (
     write_official,
 )
 from schemas.taxonomy import PARTITION_SOURCE_CODE
+
+if TYPE_CHECKING:
+    from movingfashion.models.detectors.base import Detector
 
 #: How the ground-truth export describes itself (Croissant metadata and card).
 WORLD_INFO = DatasetInfo(
@@ -84,7 +91,11 @@ def assign_splits(
 
 
 #: What ``export_gt_dataset`` writes as the dataset's (official) tracklets.
-TRACKLET_SOURCES = ("truth", "tracked", "detected")
+TRACKLET_SOURCES = ("truth", "tracked", "detected", "linked")
+
+#: "linked" source: a detection carries a frame of the tracker's path when it overlaps the
+#: tracker's box at least this much (the paper's IoU for a detection on the item).
+LINK_IOU = 0.5
 
 #: Corruption kinds where the world's tracker holds a box on nothing (the camera swung away, the
 #: box left on the background): a tracklet linked from detections has no box there at all, so
@@ -111,8 +122,54 @@ def other_garment_boxes(gt: VideoGroundTruth, min_share: float = 0.2) -> list[di
     return [b for _, b in sorted(by.items()) if len(b) >= need]
 
 
+def link_detections(
+    frames: np.ndarray | str | os.PathLike[str],
+    tracked: dict[int, list[float]],
+    detector: Detector,
+    min_iou: float = LINK_IOU,
+    region: list[int] | None = None,
+) -> tuple[dict[int, list[float]], dict[int, float]]:
+    """The tracker's path as a tracklet linked from real detections: on every frame ``t`` of
+    ``tracked`` the detection of ``detector`` on frame ``t`` of ``frames`` (decoded frames, or a
+    video decoded a detector batch at a time) that overlaps the tracker's box most,
+    when at ``min_iou`` or more, with its box and its confidence; frames without one are left out.
+    ``region`` ``[x1, y1, x2, y2]``: the part of the frame that is published (a split-screen
+    video's moving half); boxes are cut to it first. Returns (boxes, confidences) in the frames'
+    coordinates."""
+    ts = sorted(tracked)
+    boxes: dict[int, list[float]] = {}
+    conf: dict[int, float] = {}
+    if not ts:
+        return boxes, conf
+    dets = []
+    for i in range(0, len(ts), detector.config.batch):
+        chunk = ts[i : i + detector.config.batch]
+        dets += detector.detect(
+            frames[chunk] if isinstance(frames, np.ndarray) else read_frames(frames, chunk)
+        )
+    for t, d in zip(ts, dets, strict=True):
+        if not len(d):
+            continue
+        found = d.boxes
+        if region is not None:
+            found = found.copy()
+            found[:, 0::2] = found[:, 0::2].clip(region[0], region[2])
+            found[:, 1::2] = found[:, 1::2].clip(region[1], region[3])
+        iou = box_ious(np.asarray(tracked[t], np.float32)[None], found)
+        j = int(iou.argmax())
+        if iou[j] >= min_iou:
+            boxes[t] = [round(float(v), 1) for v in found[j]]
+            conf[t] = round(float(d.scores[j]), 4)
+    return boxes, conf
+
+
 def video_tracklets(
-    gt: VideoGroundTruth, video: str, class_id: int | None, mb: list[int] | None, source: str
+    gt: VideoGroundTruth,
+    video: str,
+    class_id: int | None,
+    mb: list[int] | None,
+    source: str,
+    linked: tuple[dict[int, list[float]], dict[int, float]] | None = None,
 ) -> tuple[list[Tracklet], dict[int, list[float]]]:
     """The richer file's tracklets of one video and its official tracklet.
 
@@ -120,19 +177,26 @@ def video_tracklets(
     "ground-truth") or the boxes of the world's tracker with their corrupted frames (``source``
     "tracked", mode "training": what the training tracking procedure publishes on noisy
     footage; "detected": the same without the frames of :data:`UNDETECTED_KINDS`, as a tracker
-    linking detections would have them). Then the inference tracklets: the item's (the
-    tracker's boxes when the world has them, else the true boxes) and every other garment in
-    view, so that the query selection by IoU with the ground truth (paper section 5) has
-    something to choose from.
+    linking detections would have them; "linked": ``linked``, the output of
+    :func:`link_detections` on the tracker's path, in the world video's coordinates: real
+    detections and their confidences, no planted ones). Then the inference tracklets: the item's
+    (the official one's boxes when the world has a tracker, else the true boxes) and every other
+    garment in view, so that the query selection by IoU with the ground truth (paper section 5)
+    has something to choose from.
     """
     truth = _shift(gt.item_boxes(), mb)
     tracked = _shift(gt.tracked_boxes(), mb)
+    conf = {t: float(c) for t, c in enumerate(gt.confidence or []) if c is not None and t in tracked}
     if source == "detected":
         kinds = gt.frame_noise()
         tracked = {t: b for t, b in tracked.items() if kinds.get(t) not in UNDETECTED_KINDS}
-    conf = {t: float(c) for t, c in enumerate(gt.confidence or []) if c is not None and t in tracked}
+    elif source == "linked":
+        if linked is None:
+            raise ValueError("the linked source needs the linked detections (link_detections)")
+        tracked, conf = _shift(linked[0], mb), dict(linked[1])
+    conf = {t: c for t, c in conf.items() if t in tracked}
     noise = {t: k for t, k in gt.frame_noise().items() if t in tracked}
-    if source in ("tracked", "detected") and tracked:
+    if source in ("tracked", "detected", "linked") and tracked:
         first = Tracklet(
             video=video, boxes=tracked, scores=conf, class_id=class_id, mode="training", noise=noise
         )
@@ -179,6 +243,8 @@ def export_gt_dataset(
     *,
     tracklets: str = "truth",
     test_fraction: float = 0.1,
+    detector: Detector | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write train.json/test.json, entries.jsonl, videos/, imgs/ (front/rear/fabric), tracklets/,
     then the tables, datasheet, card, Croissant metadata and manifest.
@@ -186,18 +252,27 @@ def export_gt_dataset(
     ``tracklets``: "truth" (default) publishes the item's true boxes; "tracked" publishes the
     world's tracker boxes (noisy on worlds made with the noise knobs, see
     :func:`video_tracklets`); "detected" the tracker's boxes where a detection-linked tracklet
-    would have one. ``test_fraction``: share of each class in the test split (1.0: a
-    world made only for testing).
+    would have one; "linked" the detections of ``detector`` (default: the embedded one) along
+    the tracker's path, with their real confidences (:func:`link_detections`).
+    ``test_fraction``: share of each class in the test split (1.0: a world made only for testing).
+    ``progress(done, total)`` is called after each product.
     """
     if tracklets not in TRACKLET_SOURCES:
         raise ValueError(f"tracklets must be one of {TRACKLET_SOURCES}, got {tracklets!r}")
+    made_by = {"truth": "world-ground-truth", "tracked": "world-tracker", "detected": "world-tracker"}
+    if tracklets == "linked":
+        if detector is None:
+            from movingfashion.models.detectors.registry import build_detector
+
+            detector = build_detector()
+        made_by["linked"] = f"world-tracker+{detector.name}:{detector.version}"
     world, out = Path(world_dir), Path(out_dir)
     truth = load_world(world)
     products = published_products(truth)
     splits = assign_splits([p for p, _ in products], seed, test_fraction=test_fraction)
     official: dict[Split, dict[str, OfficialEntry]] = {Split.TRAIN: {}, Split.TEST: {}}
     lines = []
-    for p, vids in products:
+    for done, (p, vids) in enumerate(products, 1):
         split = splits[p.product_id]
         if split == Split.TEST and len(vids) > 1:
             choices = [VideoChoice(v.frames, v.width, v.height, v.video_id) for v in map(truth.video, vids)]
@@ -225,7 +300,11 @@ def export_gt_dataset(
                 shutil.copyfile(world / v.path, out / rel)
                 crops.append(None)
             video_paths.append(rel)
-            trks, boxes = video_tracklets(gt, rel, p.df2_class, mb, tracklets)
+            linked = None
+            if tracklets == "linked" and detector is not None:
+                region = mb or [0, 0, v.width, v.height]
+                linked = link_detections(world / v.path, gt.tracked_boxes(), detector, region=region)
+            trks, boxes = video_tracklets(gt, rel, p.df2_class, mb, tracklets, linked)
             tracklets_json.append({str(t): list(b) for t, b in sorted(boxes.items())})
             sha[rel] = sha256_file(out / rel)
             vt = VideoTracklets(
@@ -236,7 +315,7 @@ def export_gt_dataset(
                 height=h,
                 tracklets=trks,
                 ground_truth=0,
-                detector="world-ground-truth" if tracklets == "truth" else "world-tracker",
+                detector=made_by[tracklets],
             )
             atomic_write_text(out / f"tracklets/{p.product_id}_{n}.json", vt.model_dump_json(indent=1) + "\n")
         views = {}
@@ -281,6 +360,8 @@ def export_gt_dataset(
             },
         )
         lines.append(entry.model_dump_json())
+        if progress is not None:
+            progress(done, len(products))
     write_official(out / "train.json", official[Split.TRAIN])
     write_official(out / "test.json", official[Split.TEST])
     atomic_write_text(out / "entries.jsonl", "\n".join(lines) + "\n")

@@ -51,7 +51,9 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
         generate_world(world, products, seed, quick=args.quick, config=cfg, workers=args.workers)
         _log(f"{name} world: {products} products ({time.perf_counter() - t0:.0f} s)")
         if not (data / "manifest.json").is_file():
+            t0 = time.perf_counter()
             export_gt_dataset(world, data, seed=0, tracklets=args.tracklets, test_fraction=frac)
+            _log(f"{name} set: {args.tracklets} tracklets ({time.perf_counter() - t0:.0f} s)")
         sets.append(data)
     return sets[0], sets[1]
 
@@ -76,6 +78,7 @@ def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argpar
             train_trunk=False,
             seed=seed,
             pool_frames=args.pool_frames,
+            pair_loss=args.pair_loss,
             augment=AugmentConfig.model_validate_json(args.augment),
         )
         t0 = time.perf_counter()
@@ -115,16 +118,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--finetune-lr", type=float, default=0.004)
     ap.add_argument("--pool-frames", type=int, default=30)
     ap.add_argument(
+        "--pair-loss",
+        choices=["weighted", "balanced"],
+        default="weighted",
+        help="phase 2's multi-frame pair loss (TrainConfig.pair_loss; weighted: the official one)",
+    )
+    ap.add_argument(
         "--augment",
         default="{}",
         help='phase-2 augmentations as JSON (AugmentConfig), e.g. \'{"flip": 0.5, "mix_videos": true}\'',
     )
     ap.add_argument(
         "--tracklets",
-        choices=["tracked", "detected"],
+        choices=["tracked", "detected", "linked"],
         default="tracked",
-        help="the datasets' tracklets: the world tracker's boxes, or those a tracklet linked from"
-        " detections would have (no box where the camera swung away or on the background)",
+        help="the datasets' tracklets: the world tracker's boxes; those a tracklet linked from"
+        " detections would have (no box where the camera swung away or on the background); or"
+        " the embedded detector's own boxes and confidences along the tracker's path (linked:"
+        " no planted confidence, so Max Confidence ranks real detector scores)",
     )
     ap.add_argument("--pools", type=int, default=20)
     ap.add_argument("--pool-size", type=int, default=100)

@@ -73,3 +73,17 @@ def test_busy_port_is_a_clear_error(small_world):
         port = int(a.base_url.rsplit(":", 1)[1])
         with pytest.raises(ConfigError, match="cannot listen"):
             WorldServer(small_world, port=port).start()
+
+
+def test_export_gt_offers_every_tracklet_source_and_weights_only_for_linked(small_world, tmp_path):
+    from click.testing import CliRunner
+
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+    from movingfashion.world.gt_dataset import TRACKLET_SOURCES
+
+    opt = next(p for p in world.commands["export-gt"].params if p.name == "tracklets")
+    assert tuple(opt.type.choices) == TRACKLET_SOURCES
+    args = ["export-gt", "--world", str(small_world), "--out", str(tmp_path / "x")]
+    res = CliRunner().invoke(world, [*args, "--weights", str(default_detector_path())])
+    assert res.exit_code == 2 and "--tracklets linked" in res.output
+    assert not (tmp_path / "x").exists()

@@ -185,3 +185,152 @@ def test_detected_tracklets_leave_out_the_boxes_on_nothing(noisy_world):
         dropped += len(tracked[0].boxes) - len(detected[0].boxes)
         kept += sum(k not in UNDETECTED_KINDS for k in detected[0].noise.values())
     assert dropped > 0 and kept > 0
+
+
+class _ScriptedDetector:
+    """Returns, for each frame it is given, the detections scripted for that frame's pixels."""
+
+    name, version = "scripted", "v1"
+
+    def __init__(self, by_frame: dict[bytes, list[tuple[list[float], float]]]) -> None:
+        from movingfashion.models.detectors.base import DetectorConfig
+
+        self.by_frame = by_frame
+        self.frames_seen = 0
+        self.config = DetectorConfig(batch=5)  # a few batches per video
+
+    def detect(self, frames):
+        from movingfashion.models.detectors.base import FrameDetections
+
+        out = []
+        for f in frames:
+            self.frames_seen += 1
+            dets = self.by_frame.get(f.tobytes(), [])
+            out.append(
+                FrameDetections(
+                    np.array([b for b, _ in dets], np.float32).reshape(-1, 4),
+                    np.array([c for _, c in dets], np.float32),
+                    np.ones(len(dets), np.int64),
+                )
+            )
+        return out
+
+
+def _script(frames, tracked):
+    """Per tracked frame: t % 3 == 0 nothing; t % 3 == 1 the tracker's box nudged (IoU > 0.5)
+    and a far box; t % 3 == 2 only a box beside it (IoU < 0.5). Confidence 0.2 + t / 100."""
+    by_frame, expect = {}, {}
+    for t, b in tracked.items():
+        w = b[2] - b[0]
+        beside = [b[0] + 0.6 * w, b[1], b[2] + 0.6 * w, b[3]]
+        if t % 3 == 1:
+            near = [b[0] + 0.05 * w, b[1], b[2] + 0.05 * w, b[3]]
+            by_frame[frames[t].tobytes()] = [([0.0, 0.0, 2.0, 2.0], 0.9), (near, 0.2 + t / 100)]
+            expect[t] = ([round(v, 1) for v in near], round(0.2 + t / 100, 4))
+        elif t % 3 == 2:
+            by_frame[frames[t].tobytes()] = [(beside, 0.95)]
+    return by_frame, expect
+
+
+@pytest.mark.slow
+def test_linked_tracklets_are_the_detectors_boxes_and_confidences_along_the_tracker(noisy_world):
+    """The "linked" source keeps a tracked frame only where a detection overlaps the tracker's box
+    at IoU >= 0.5, with that detection's box and confidence (not the world's planted ones)."""
+    from movingfashion.media.readers import read_video
+    from movingfashion.world.gt_dataset import link_detections, video_tracklets
+
+    truth = load_world(noisy_world)
+    v = next(v for v in truth.videos if v.noisy_frames)
+    gt = load_video_gt(noisy_world, v)
+    frames = read_video(noisy_world / v.path)
+    tracked = gt.tracked_boxes()
+    by_frame, expect = _script(frames, tracked)
+    det = _ScriptedDetector(by_frame)
+    boxes, conf = link_detections(frames, tracked, det)
+    assert det.frames_seen == len(tracked)
+    assert set(boxes) == set(expect)  # boxes in float32, rounded to 0.1 px
+    assert all(boxes[t] == pytest.approx(b, abs=0.11) for t, (b, _) in expect.items())
+    assert conf == pytest.approx({t: c for t, (_, c) in expect.items()}, abs=1e-4)
+    trks, official = video_tracklets(gt, "videos/v.mp4", 1, [10, 0, 500, 500], "linked", (boxes, conf))
+    assert official == trks[0].boxes == trks[1].boxes
+    assert official == {t: [b[0] - 10, b[1], b[2] - 10, b[3]] for t, b in boxes.items()}
+    assert trks[0].scores == conf and trks[0].mode == "training"
+    assert set(trks[0].noise) <= set(boxes) and set(trks[0].noise.items()) <= set(gt.frame_noise().items())
+    with pytest.raises(ValueError, match="link_detections"):
+        video_tracklets(gt, "videos/v.mp4", 1, None, "linked")
+    # the published region (a split-screen video's moving half) cuts the boxes before linking
+    t = min(expect)
+    x2 = int(expect[t][0][2]) - 1
+    cut, _ = link_detections(frames, {t: tracked[t]}, det, region=[0, 0, x2, frames.shape[1]])
+    assert cut[t][2] == x2 and cut[t][:2] == pytest.approx(expect[t][0][:2], abs=0.11)
+
+
+@pytest.mark.slow
+def test_linked_export_writes_what_the_detector_found(noisy_world, tmp_path):
+    """Through ``export_gt_dataset``: the official tracklets and the tracklet files' scores are the
+    detector's, and the files name it."""
+    from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.media.readers import read_video
+    from movingfashion.world.gt_dataset import export_gt_dataset
+    from schemas.dataset import VideoTracklets
+    from schemas.official import read_official
+
+    truth = load_world(noisy_world)
+    by_frame = {}
+    for v in truth.videos:
+        tracked = load_video_gt(noisy_world, v).tracked_boxes()
+        if tracked:
+            by_frame.update(_script(read_video(noisy_world / v.path), tracked)[0])
+    out = export_gt_dataset(
+        noisy_world, tmp_path / "linked", tracklets="linked", detector=_ScriptedDetector(by_frame)
+    )
+    files = sorted((out / "tracklets").glob("*.json"))
+    checked = 0
+    for f in files:
+        vt = VideoTracklets.model_validate_json(f.read_text())
+        first = vt.tracklets[0]
+        if first.mode != "training":
+            continue
+        assert vt.detector == "world-tracker+scripted:v1"
+        assert first.boxes and all(t % 3 == 1 for t in first.boxes)
+        assert first.scores == pytest.approx({t: 0.2 + t / 100 for t in first.boxes}, abs=1e-4)
+        checked += 1
+    assert checked >= 10
+    official = {**read_official(out / "train.json"), **read_official(out / "test.json")}
+    assert all(int(t) % 3 == 1 for e in official.values() for trk in e.tracklets for t in trk if trk)
+    split_screen = {v.product_id for v in truth.videos if v.split_screen is not None}
+    assert split_screen & set(official)
+    for split in ("train", "test"):  # every box inside its published frame (loading checks it)
+        assert len(MovingFashionDataset(out, split=split)) == len(read_official(out / f"{split}.json"))
+
+
+@pytest.mark.slow
+def test_the_embedded_detector_links_clean_frames_and_drops_the_boxes_on_nothing(noisy_world):
+    """With the real embedded detector: most frames where the tracker is on the item link, few of
+    those where its box is on nothing (camera swung away, background), and the confidences are
+    the detector's, not the world's."""
+    from movingfashion.media.readers import read_video
+    from movingfashion.models.detectors.registry import build_detector
+    from movingfashion.world.gt_dataset import UNDETECTED_KINDS, link_detections
+
+    truth = load_world(noisy_world)
+    det = build_detector()
+    got = {"clean": [0, 0], "nothing": [0, 0]}
+    differs = 0
+    videos = [v for v in truth.videos if v.noisy_frames]
+    for v in videos[:8]:
+        gt = load_video_gt(noisy_world, v)
+        tracked, kinds = gt.tracked_boxes(), gt.frame_noise()
+        boxes, conf = link_detections(read_video(noisy_world / v.path), tracked, det)
+        for t in tracked:
+            k = kinds.get(t)
+            key = "clean" if k is None else "nothing" if k in UNDETECTED_KINDS else None
+            if key:
+                got[key][0] += t in boxes
+                got[key][1] += 1
+        differs += sum(abs(c - gt.confidence[t]) > 1e-3 for t, c in conf.items())
+        assert all(det.config.conf <= c <= 1 for c in conf.values())
+    clean, nothing = (got[k][0] / got[k][1] for k in ("clean", "nothing"))
+    assert got["nothing"][1] >= 10, got
+    assert clean >= 0.7 and nothing <= 0.3, got
+    assert differs > 0.9 * got["clean"][0]
