@@ -218,6 +218,7 @@ def train_phase2(
     if not cfg.train_trunk:
         frames_all, shop_all = trunk_features(model, bank, device, cache_dir=trunk_cache)
     mf_after = cfg.multi_frame_after if cfg.multi_frame_after < cfg.epochs else 0
+    saved = start  # the epoch last.pt holds
     for epoch in range(start, cfg.epochs):
         model.train()
         core.multi_frame = epoch >= mf_after
@@ -253,6 +254,7 @@ def train_phase2(
                 group["lr"] = group["base_lr"] * factor
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
                 loss, loss_mf, full = objective(track, shops, labels.to(device), context)
+            _stop_if_diverged(full, world, epoch, step, last, saved)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -280,6 +282,7 @@ def train_phase2(
                 train_config=cfg.model_dump(mode="json"),
                 extra={"history": history},
             )
+            saved = epoch + 1
     if world > 1:
         import torch.distributed as dist
 
@@ -364,6 +367,26 @@ def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | No
         if cand.is_file():
             return cand
     return None
+
+
+def _stop_if_diverged(loss: torch.Tensor, world: int, epoch: int, step: int, last: Path, saved: int) -> None:
+    """Raise :class:`ModelError` when the loss is not finite (on any rank), before the step that
+    would carry it into the weights: ``last.pt`` keeps the last finished epoch."""
+    bad = ~torch.isfinite(loss.detach().float().reshape(()))
+    if world > 1:
+        import torch.distributed as dist
+
+        bad = bad.to(torch.int32)
+        dist.all_reduce(bad)  # every rank stops together
+        bad = bad > 0
+    if bool(bad):
+        kept = f"{last} keeps epoch {saved}" if saved else "no checkpoint was written"
+        raise ModelError(
+            f"phase 2 diverged: the loss is not finite at epoch {epoch + 1}, step {step + 1} ({kept})",
+            where=str(last.parent),
+            hint="rerun in a new --out folder with a lower lr, context_lr or finetune_lr, or the"
+            " official pair_loss 'weighted' (--resume keeps the learning rates the run started with)",
+        )
 
 
 def run_phase2(

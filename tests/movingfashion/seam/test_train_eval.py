@@ -1,5 +1,6 @@
 """Phase-2 training and evaluation on synthetic feature banks (known structure)."""
 
+import dataclasses
 import json
 
 import pytest
@@ -111,3 +112,23 @@ def test_bad_checkpoints_give_model_errors(tmp_path, trained):
         load_checkpoint(lying)
     with pytest.raises(ModelError, match="variant"):
         run_evaluate(tmp_path, [trained["no_nlb"][0]], EvalConfig(), variant="full")
+
+
+def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_finite_epoch(tmp_path, train_bank):
+    cfg = tiny_train_config("full", epochs=2)
+    train_phase2(train_bank, tiny_model("full"), TINY, cfg, tmp_path)
+    before = read_checkpoint(tmp_path / "last.pt")
+    blown = dataclasses.replace(train_bank, fmaps=train_bank.fmaps * 1e30)  # features that overflow
+    more = cfg.model_copy(update={"epochs": 4})
+    with pytest.raises(
+        ModelError, match=r"diverged: the loss is not finite at epoch 3, step 1 .*keeps epoch 2"
+    ):
+        train_phase2(blown, tiny_model("full"), TINY, more, tmp_path, resume=True)
+    after = read_checkpoint(tmp_path / "last.pt")
+    assert after["epoch"] == 2
+    assert all(torch.isfinite(v).all() for v in after["model"].values() if v.is_floating_point())
+    assert all(torch.equal(after["model"][k], v) for k, v in before["model"].items())
+    wild = cfg.model_copy(update={"lr": 1e30, "finetune_lr": 1e30})  # the weights blow up
+    with pytest.raises(ModelError, match=r"at epoch 1, step \d+ \(no checkpoint was written\)"):
+        train_phase2(train_bank, tiny_model("full"), TINY, wild, tmp_path / "fresh")
+    assert not (tmp_path / "fresh" / "last.pt").exists()
