@@ -8,8 +8,9 @@ top-1 over the whole test gallery of
 
 - Max Confidence (the most confident frame) and the centre frame (no confidence at all),
 - Average Distance (the mean single-frame score),
-- the pretrained single-frame descriptor f averaged over the T frames (no phase 2), and the same
-  average over the clean frames only (an oracle that knows the corruption),
+- the single-frame descriptor f (the full variant's checkpoint: f as phase 2 fine-tunes it, not
+  the multi-frame head's f~) averaged over the T frames, and the same average over the clean
+  frames only (an oracle that knows the corruption),
 - SEAM w/o NLB,g and SEAM (the protocol's pooled top-1 at T, for reference),
 
 and the paired per-query difference of the average over all T frames minus Max Confidence, with

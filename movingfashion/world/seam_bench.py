@@ -1,8 +1,9 @@
 """The SEAM table on the hard preset, from nothing to the report (the README's numbers).
 
 Two synthetic worlds made with ``--preset hard`` (tracklet noise of real footage, recorded per
-frame): one to train on (exported with its tracker's noisy boxes as the published tracklets, all
-but 3 products in the train split), one to test on (every product in the test split, so the
+frame): one to train on (exported with noisy tracklets, by default the embedded detector's own
+boxes and confidences along the world tracker's path, ``--tracklets linked``; all but 3 products
+in the train split), one to test on (every product in the test split, so the
 gallery holds its every shop image). For each training seed: SEAM's three variants and AsymNet
 are trained on the same frozen features (one feature bank, shared), then evaluated with the
 paper's protocol (queries: the inference tracklets that best overlap the ground truth; pools;
@@ -13,7 +14,7 @@ Every step is skipped when its output exists, so an interrupted run continues wh
 
     python -m movingfashion.world.seam_bench --out build/seam-table
 
-(``make seam-table``; about an hour on 2 idle CPU cores with the defaults.)
+(about an hour on 2 idle CPU cores with the defaults.)
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument(
         "--tracklets",
         choices=["tracked", "detected", "linked"],
-        default="tracked",
+        default="linked",
         help="the datasets' tracklets: the world tracker's boxes; those a tracklet linked from"
         " detections would have (no box where the camera swung away or on the background); or"
         " the embedded detector's own boxes and confidences along the tracker's path (linked:"
