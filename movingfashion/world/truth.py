@@ -207,7 +207,25 @@ def world_folder(path: str | os.PathLike[str]) -> Path:
 
 
 def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
-    return WorldTruth.model_validate_json(Path(world_dir, "world.json").read_text(encoding="utf-8"))
+    """The truth of the world in ``world_dir``; :class:`DataFormatError` naming its ``world.json``
+    when the file is missing or does not parse."""
+    from pydantic import ValidationError
+
+    from schemas.errors import DataFormatError
+
+    path = Path(world_dir, "world.json")
+    hint = "pass a folder written by `mf world generate --out DIR` (generate it again if it was cut short)"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataFormatError("no world.json: not a world folder", where=str(path), hint=hint) from None
+    try:
+        return WorldTruth.model_validate_json(text)
+    except ValidationError as exc:
+        first = str(exc).splitlines()
+        raise DataFormatError(
+            f"world.json does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
+        ) from None
 
 
 def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:

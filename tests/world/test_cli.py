@@ -87,3 +87,17 @@ def test_export_gt_offers_every_tracklet_source_and_weights_only_for_linked(smal
     res = CliRunner().invoke(world, [*args, "--weights", str(default_detector_path())])
     assert res.exit_code == 2 and "--tracklets linked" in res.output
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("content", [None, '{"seed": 1', '{"unexpected": true}'])
+def test_a_folder_without_a_readable_world_json_is_a_clear_error(tmp_path, content, capsys):
+    folder = tmp_path / "cut-short"
+    folder.mkdir()
+    if content is not None:
+        (folder / "world.json").write_text(content)
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["export-gt", "--world", str(folder), "--out", str(tmp_path / "x")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    assert str(folder / "world.json") in err and "mf world generate" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
