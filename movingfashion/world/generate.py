@@ -94,8 +94,8 @@ def generate_world(
             where=str(out),
             hint="use another --out folder or delete this one",
         )
+    specs = plan_world(products, seed, cfg)  # checks the request before anything is written
     out.mkdir(parents=True, exist_ok=True)
-    specs = plan_world(products, seed, cfg)
     by_id = {s.product_id: s for s in specs}
     dups: dict[str, list[ProductSpec]] = {}
     for s in specs:

@@ -37,6 +37,7 @@ def test_generate_reuses_an_identical_world(small_world, world_truth, capsys):
 def test_generate_refuses_bad_requests(small_world, tmp_path, capsys):
     with pytest.raises(ConfigError, match="at least 20"):
         generate_world(tmp_path / "w", products=5)
+    assert not (tmp_path / "w").exists()  # nothing written for a refused request
     with pytest.raises(ConfigError, match="different world"):
         generate_world(small_world, products=SMALL_WORLD["products"], seed=99, quick=True)
     with pytest.raises(SystemExit) as exc:
