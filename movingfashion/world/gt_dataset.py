@@ -27,6 +27,7 @@ from movingfashion.media.readers import read_frames
 from movingfashion.world.truth import VideoGroundTruth, WorldProduct, WorldTruth, load_video_gt, load_world
 from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, Tracklet, VideoTracklets
+from schemas.errors import ConfigError
 from schemas.geometry import box_ious
 from schemas.official import (
     OfficialEntry,
@@ -259,6 +260,15 @@ def export_gt_dataset(
     """
     if tracklets not in TRACKLET_SOURCES:
         raise ValueError(f"tracklets must be one of {TRACKLET_SOURCES}, got {tracklets!r}")
+    world, out = Path(world_dir), Path(out_dir)
+    truth = load_world(world)
+    if tracklets != "truth" and not any(v.noisy_frames is not None for v in truth.videos):
+        raise ConfigError(
+            f"--tracklets {tracklets} needs the world tracker's boxes, and this world has none",
+            where=str(world / "world.json"),
+            hint="generate the world with --preset hard (or the noise knobs in --config), or export"
+            " with --tracklets truth",
+        )
     made_by = {"truth": "world-ground-truth", "tracked": "world-tracker", "detected": "world-tracker"}
     if tracklets == "linked":
         if detector is None:
@@ -266,8 +276,6 @@ def export_gt_dataset(
 
             detector = build_detector()
         made_by["linked"] = f"world-tracker+{detector.name}:{detector.version}"
-    world, out = Path(world_dir), Path(out_dir)
-    truth = load_world(world)
     products = published_products(truth)
     splits = assign_splits([p for p, _ in products], seed, test_fraction=test_fraction)
     official: dict[Split, dict[str, OfficialEntry]] = {Split.TRAIN: {}, Split.TEST: {}}

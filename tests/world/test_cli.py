@@ -90,6 +90,22 @@ def test_export_gt_offers_every_tracklet_source_and_weights_only_for_linked(smal
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.parametrize("source", ["tracked", "detected", "linked"])
+def test_a_tracker_source_on_a_world_without_a_tracker_is_a_clear_error(
+    small_world, tmp_path, source, capsys
+):
+    """The small world has no noise knobs, so no tracker boxes: before, the export fell back to
+    the true boxes silently, labelled as the tracker's."""
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            world,
+            ["export-gt", "--world", str(small_world), "--out", str(tmp_path / "x"), "--tracklets", source],
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"--tracklets {source} needs the world tracker's boxes" in err
+    assert "--preset hard" in err and not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("content", [None, '{"seed": 1', '{"unexpected": true}'])
 def test_a_folder_without_a_readable_world_json_is_a_clear_error(tmp_path, content, capsys):
     folder = tmp_path / "cut-short"
