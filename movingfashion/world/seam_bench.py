@@ -35,6 +35,24 @@ def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def finished_export(data: Path, tracklets: str) -> bool:
+    """Whether ``data`` holds a finished export to reuse; :class:`ConfigError` when it was made
+    with other ``--tracklets`` than ``tracklets`` (its manifest records them)."""
+    manifest = data / "manifest.json"
+    if not manifest.is_file():
+        return False
+    made_with = json.loads(manifest.read_text(encoding="utf-8")).get("tracklets")
+    if made_with and made_with != tracklets:
+        from schemas.errors import ConfigError
+
+        raise ConfigError(
+            f"{data} was exported with --tracklets {made_with}, not {tracklets}",
+            where="--out",
+            hint=f"pass --tracklets {made_with} to continue that run, or choose another --out",
+        )
+    return True
+
+
 def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     """Generate (or reuse) both worlds and export their datasets; returns (train set, test set)."""
     from movingfashion.world.generate import generate_world
@@ -51,7 +69,7 @@ def worlds(out: Path, args: argparse.Namespace) -> tuple[Path, Path]:
         t0 = time.perf_counter()
         generate_world(world, products, seed, quick=args.quick, config=cfg, workers=args.workers)
         _log(f"{name} world: {products} products ({time.perf_counter() - t0:.0f} s)")
-        if not (data / "manifest.json").is_file():
+        if not finished_export(data, args.tracklets):
             t0 = time.perf_counter()
             export_gt_dataset(world, data, seed=0, tracklets=args.tracklets, test_fraction=frac)
             _log(f"{name} set: {args.tracklets} tracklets ({time.perf_counter() - t0:.0f} s)")
@@ -200,4 +218,10 @@ if __name__ == "__main__":
     _threads = argparse.ArgumentParser(add_help=False)
     _threads.add_argument("--threads", type=int, default=2)
     torch.set_num_threads(_threads.parse_known_args(sys.argv[1:])[0].threads)  # the entry point sets it
-    main()
+    from schemas.errors import MFError
+
+    try:
+        main()
+    except MFError as exc:  # one line naming what is wrong, as the toolkit's CLIs print it
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
