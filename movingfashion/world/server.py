@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from movingfashion.world.truth import load_world
-from schemas.errors import ConfigError, DataFormatError
+from schemas.errors import ConfigError
 
 from . import instagram_api
 from .faults import Faults
@@ -77,13 +77,7 @@ class WorldServer:
         page_size: int = 10,
     ) -> None:
         self.world_dir = Path(world_dir)
-        if not (self.world_dir / "world.json").is_file():
-            raise DataFormatError(
-                "no world.json here",
-                where=str(self.world_dir),
-                hint="generate one with: mf world generate --out DIR",
-            )
-        self.truth = load_world(self.world_dir)
+        self.truth = load_world(self.world_dir)  # names world.json when it is missing or broken
         self.faults = faults or Faults()
         self.host, self.port = host, port
         self.page_size = page_size
