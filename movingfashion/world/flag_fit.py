@@ -23,7 +23,13 @@ failing videos the others flag anyway is dropped. The shipped defaults
 
 ``--world`` is a world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` generates it under
 ``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits;
-``--embed crops|roi|auto`` picks the matching path.
+``--embed crops|roi|auto`` picks the matching path. Candidate weights are measured before they
+are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
+that detector, ``weights_build --roi-matcher-only --detector-weights``) and a ``--work`` of
+their own::
+
+    python -m movingfashion.world.flag_fit eval --work build/cand --weights cand/detector.pt \
+        --matcher cand/roi_matcher.pt --world build/flags/f5101/world
 """
 
 from __future__ import annotations
@@ -127,9 +133,16 @@ def _stored(z: Any, embeddings: Any) -> Any:
     return VideoDetections(z["frames"], z["boxes"], z["scores"], z["classes"], embeddings)
 
 
-def cached_builder(cache: Path, config: BuildConfig) -> Any:
-    """The embedded-weights tracklet builder on ``config.embed_source`` (``auto``: roi when the RoI
-    matcher fits the embedded detector), keeping each video's detections and embeddings in
+def cached_builder(
+    cache: Path,
+    config: BuildConfig,
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    matcher: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The tracklet builder on ``config.embed_source`` (``auto``: roi when the RoI matcher fits the
+    detector) with the embedded weights, or the detector ``weights`` and ``matcher`` checkpoint
+    given (candidate weights measured before they are embedded), keeping each video's detections and embeddings in
     ``cache`` (:func:`cache_file`, one file per matching path): a rerun with other tracker settings
     or signals detects nothing again. Each file records what produced it (:func:`detection_tag` and
     the matcher's tag, which names its weights' hash); a file of other weights or settings is
@@ -194,15 +207,22 @@ def cached_builder(cache: Path, config: BuildConfig) -> Any:
             self._save(f, dets, idx)
             return dets, idx
 
-    det = build_detector("ultralytics", None, config.detector)
-    return Cached(det, matcher_for(det, config.embed_source, None, device=det.device), config)
+    det = build_detector("ultralytics", weights, config.detector)
+    return Cached(det, matcher_for(det, config.embed_source, matcher, device=det.device), config)
 
 
 def build_world(
-    world_dir: Path, work: Path, config: BuildConfig | None = None, *, retrack: bool = False
+    world_dir: Path,
+    work: Path,
+    config: BuildConfig | None = None,
+    *,
+    retrack: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+    matcher: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Build tracklets on the world's ground-truth dataset (a copy under ``work``); reruns skip
-    done videos, or with ``retrack`` track every video again from its cached detections."""
+    done videos, or with ``retrack`` track every video again from its cached detections.
+    ``weights`` / ``matcher``: see :func:`cached_builder`."""
     from annotations.builder import build_dataset_tracklets
     from movingfashion.world.gt_dataset import export_gt_dataset
 
@@ -215,21 +235,31 @@ def build_world(
         tmp.rename(ds)
     config = config or BuildConfig(stride=STRIDE)
     build_dataset_tracklets(
-        ds, config=config, builder=cached_builder(work / "detections", config), force=retrack
+        ds,
+        config=config,
+        builder=cached_builder(work / "detections", config, weights=weights, matcher=matcher),
+        force=retrack,
     )
     return ds
 
 
 def world_rows(
-    world_dir: Path, work: Path, config: BuildConfig | None = None, *, retrack: bool = False
+    world_dir: Path,
+    work: Path,
+    config: BuildConfig | None = None,
+    *,
+    retrack: bool = False,
+    weights: str | os.PathLike[str] | None = None,
+    matcher: str | os.PathLike[str] | None = None,
 ) -> list[VideoRow]:
-    """Every video of a world, built and scored against its truth."""
+    """Every video of a world, built and scored against its truth (``weights`` / ``matcher``: see
+    :func:`cached_builder`)."""
     from annotations.qa import check_tracklet
     from annotations.tracklet_files import load_results
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
 
     config = config or BuildConfig(stride=STRIDE)
-    ds = build_world(world_dir, work, config, retrack=retrack)
+    ds = build_world(world_dir, work, config, retrack=retrack, weights=weights, matcher=matcher)
     name = world_dir.name if world_dir.name != "world" else world_dir.parent.name
     truth = truth_boxes_for_dataset(ds, world_dir)
     rows = []
@@ -483,6 +513,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="a BuildConfig setting for the build, dotted, e.g. tracker.max_gap=4 (a YAML value)",
     )
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        help="detector weights to measure (default: the embedded ones); use a --work of their own",
+    )
+    ap.add_argument(
+        "--matcher",
+        type=Path,
+        help="matcher checkpoint to build with (e.g. an RoI matcher trained on --weights)",
+    )
     ap.add_argument("--max-rate", type=float, default=0.14, help="fit: flag-rate budget (pooled)")
     ap.add_argument("--target-recall", type=float, default=0.95)
     ap.add_argument("--max-rules", type=int, default=4)
@@ -494,7 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
         config = build_config(args.embed, args.set)
-        by_world[name] = world_rows(wd, args.work / name, config, retrack=args.retrack)
+        by_world[name] = world_rows(
+            wd, args.work / name, config, retrack=args.retrack, weights=args.weights, matcher=args.matcher
+        )
         print(f"{name}: {len(by_world[name])} videos", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
     if args.rows_out is not None:

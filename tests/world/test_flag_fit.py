@@ -206,3 +206,14 @@ def test_detection_cache_is_keyed_by_path_and_weights(tmp_path, monkeypatch):
     other = cached_builder(cache, BuildConfig(stride=2, embed_source="crops", detector={"conf": 0.3}))
     other.detect_video(src, {})
     assert calls == ["crops", "roi", "reuse", "crops", "crops"]
+    # candidate detector weights (flag_fit --weights) build with their own detector: no file is theirs
+    import shutil
+
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+
+    cand = tmp_path / "candidate.pt"
+    shutil.copy(default_detector_path(), cand)
+    mine = cached_builder(cache, BuildConfig(stride=2, embed_source="crops"), weights=cand)
+    assert mine.detector.version.startswith("ultralytics:candidate.pt:")
+    mine.detect_video(src, {})
+    assert calls[-1] == "crops" and len(calls) == 6

@@ -28,6 +28,32 @@ def test_world_to_yolo_and_crops(small_world, world_truth, tmp_path):
     assert 0 < len(again) < len(images)
 
 
+def test_detector_labels_every_garment_showing_enough_and_matcher_samples_stay_strict(
+    small_world, world_truth, tmp_path
+):
+    """Every garment with >= DETECTOR_MIN_VISIBLE of it showing gets a YOLO label (a garment in
+    frame without one is trained as background): the label count equals the truth's count on the
+    sampled frames, and it includes the occluded garments the matcher's samples leave out."""
+    from movingfashion.world.truth import load_video_gt
+    from movingfashion.world.weights_build import DETECTOR_MIN_VISIBLE, MIN_VISIBLE, _videos, world_yolo
+
+    every = 12
+    world_yolo(small_world, world_truth, tmp_path, every=every)
+    rows = sum(len(p.read_text().splitlines()) for p in (tmp_path / "yolo" / "labels").rglob("*.txt"))
+    want = occluded = 0
+    for v in _videos(world_truth):
+        gt = load_video_gt(small_world, v)
+        for t in range(0, min(v.frames, len(gt.frames)), every):
+            for g in gt.frames[t]:
+                if g.box is not None and g.visible >= DETECTOR_MIN_VISIBLE:
+                    want += 1
+                    occluded += g.visible < MIN_VISIBLE
+    assert rows == want and occluded > 0.1 * want
+    world_yolo(small_world, world_truth, tmp_path, every=every, min_visible=MIN_VISIBLE)
+    strict = sum(len(p.read_text().splitlines()) for p in (tmp_path / "yolo" / "labels").rglob("*.txt"))
+    assert strict == want - occluded
+
+
 @pytest.mark.slow
 def test_weights_build_stages_continue_and_keep_one_card(small_world, tmp_path):
     import json
