@@ -9,6 +9,7 @@ import pytest
 
 from cleaning.associations import PairScorer, check_associations, matchrcnn_scorer
 from cleaning.pipeline import clean
+from cleaning.shop_pick import colour_coverage
 from movingfashion.media.images import read_image
 from movingfashion.media.probe import probe_video as probe_media
 from movingfashion.media.readers import read_frames
@@ -140,30 +141,12 @@ def test_broken_media_is_rejected_with_the_reason(cleaned_world, tmp_path):
 
 
 class ColourScorer:
-    """Test matcher: how much of the shop garment's dominant colours (chromaticity) the video shows."""
+    """Test matcher: how much of the shop garment's dominant colours (chromaticity) the video shows
+    (the carousel pick's :func:`cleaning.shop_pick.colour_coverage` on three frames)."""
 
     def score(self, video_path: str, shop_path: str) -> float:
-        shop = read_image(shop_path).astype(np.float32)
-        border = np.concatenate([shop[0], shop[-1], shop[:, 0], shop[:, -1]])
-        fg = shop[np.abs(shop - np.median(border, axis=0)).sum(axis=2) > 40]
-        if len(fg) == 0:
-            return 0.0
-        key = (fg // 43).astype(np.int32) @ np.array([36, 6, 1])
-        counts = np.bincount(key, minlength=216)
         n = probe_media(video_path).frames
-        pix = read_frames(video_path, [n // 4, n // 2, 3 * n // 4]).astype(np.float32).reshape(-1, 3)[::7]
-        bright = pix.sum(axis=1) + 1
-        total = score = 0.0
-        for b in np.argsort(counts)[::-1][:4]:
-            if counts[b] < 0.1 * len(fg):
-                break
-            mean = fg[key == b].mean(axis=0)
-            chroma = np.abs(pix / bright[:, None] - mean / (mean.sum() + 1)).sum(axis=1) * 255
-            ratio = bright / (mean.sum() + 1)
-            frac = float(((chroma < 18) & (ratio > 0.55) & (ratio < 1.4)).mean())
-            w = counts[b] / len(fg)
-            total, score = total + w, score + w * min(1.0, frac / 0.02)
-        return score / total if total else 0.0
+        return colour_coverage(read_frames(video_path, [n // 4, n // 2, 3 * n // 4]), read_image(shop_path))
 
 
 def test_wrong_associations_are_flagged_never_dropped(cleaned_world, tmp_path):
