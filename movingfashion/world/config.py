@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 
 
 #: How a stretch of frames of a clip can be corrupted for the tracker (see ``movingfashion.world.noise``).

@@ -214,3 +214,26 @@ def test_ground_truth_files_are_plain_json(small_world, world_truth):
 @pytest.mark.parametrize("field", ["products", "videos"])
 def test_world_json_lists(world_truth, field):
     assert len(getattr(world_truth, field)) >= 20
+
+
+def test_a_few_stray_visible_pixels_do_not_stretch_a_garments_box():
+    """The truth box is the tight box of the visible pixels without stray fragments: 8 pixels of a
+    waistband showing beside the top that covers the rest would move the box 60 px up. Every
+    fragment of real size still counts (a garment seen on both sides of an occluder), and the
+    visible fraction keeps every pixel."""
+    from movingfashion.world.render import Canvas
+
+    cv = Canvas(np.zeros((200, 200, 3), np.uint8))
+    cv.labels[120:180, 40:160] = 3  # the visible part: 7,200 pixels
+    cv.labels[50:52, 60:64] = 3  # 8 stray pixels far above it
+    cv.bbox[3], cv.full[3] = (0, 0, 200, 200), 14400.0
+    box, vis = cv.garment_truth(3)
+    assert box == [40, 120, 160, 180] and vis == pytest.approx(7208 / 14400)
+    cv.labels[20:60, 100:140] = 5  # another garment's two halves, both real: the box spans them
+    cv.labels[150:190, 10:50] = 5
+    cv.bbox[5], cv.full[5] = (0, 0, 200, 200), 4000.0
+    assert cv.garment_truth(5)[0] == [10, 20, 140, 190]
+    cv.labels[:] = 0  # a garment made of one small piece keeps its box
+    cv.labels[10:14, 10:14] = 7
+    cv.bbox[7], cv.full[7] = (0, 0, 200, 200), 100.0
+    assert cv.garment_truth(7)[0] == [10, 10, 14, 14]
