@@ -52,8 +52,9 @@ WEIGHTS_DIR = default_matcher_path().parent
 MIN_VISIBLE = 0.3
 #: detector labels: every garment with at least this share showing gets its box (DeepFashion2
 #: labels occluded garments too). 0.3 left 40% of the worlds' visible garment boxes unlabelled,
-#: 57% of the shorts', which a tucked-in top covers (the garment in frame, trained as background):
-#: shorts and skirts were 43 of the 46 tracklet failures on the flag worlds
+#: 57% of the shorts', which the top worn over them covers (the garment in frame, trained as
+#: background): shorts and skirts were 43 of the 46 tracklet failures on the flag worlds
+#: (generator-3 truth)
 DETECTOR_MIN_VISIBLE = 0.05
 
 
