@@ -146,8 +146,9 @@ def cached_builder(
     and embeddings in ``cache`` (:func:`cache_file`, one file per matching path): a rerun with
     other tracker settings or signals detects nothing again. Each file records what produced it
     (:func:`detection_tag` and the matcher's tag, which names its weights' hash); a file of other
-    weights or settings is computed again and replaced. When only the other path's file is there with the same detector,
-    the crop path reuses its boxes (decoding and embedding the crops, no detection)."""
+    weights or settings is computed again and replaced. When only the other path's file is there
+    with the same detector, the crop path reuses its boxes (decoding and embedding the crops, no
+    detection)."""
     import torch
 
     from annotations.builder import TrackletBuilder
