@@ -459,6 +459,7 @@ class TrackletBuilder:
             alt_shop=max(alt) if alt else None,
             video_frames=dets.frames,
             video_classes=dets.classes,
+            video_boxes=np.asarray(dets.boxes, float),
         )
 
     def track(

@@ -52,6 +52,10 @@ SIGNALS: dict[str, str] = {
     " matched on the crop fallback)",
     "class_frames": "share of the sampled frames with a detection of the product's class (the tracklet's"
     " majority class when the product's is unknown)",
+    "extent_alt": "share of the tracklet's detections with another detection of the tracklet's majority"
+    " class in their frame nested with them (one inside the other by >= 80% of the smaller box, IoU"
+    " < 0.7): the detector offers two extents of the garment, e.g. the visible strip of shorts under a"
+    " top and a box reaching up under the top, and the tracklet may be on the wrong one",
     "class_missed": "share of the sampled frames with a detection of the product's class where the"
     " tracklet's box is not one of that class (it follows another garment while the product's class"
     " is in view; the tracklet's majority class when the product's is unknown; 0 when unknown)",
@@ -133,6 +137,48 @@ def _step_ious(boxes: np.ndarray) -> np.ndarray:
     return box_ious(boxes[:-1], boxes[1:])
 
 
+#: Nested boxes (``extent_alt``): the smaller lies inside the larger by at least this share of its area...
+NEST_INSIDE = 0.8
+#: ... and the two overlap with an IoU below this (near-duplicates are one extent).
+NEST_IOU = 0.7
+
+
+def _extent_alt(
+    member_frames: np.ndarray,
+    member_boxes: np.ndarray,
+    member_classes: np.ndarray,
+    video_frames: np.ndarray | None,
+    video_classes: np.ndarray | None,
+    video_boxes: np.ndarray | None,
+) -> float:
+    """``extent_alt`` of :data:`SIGNALS` (0 without the video's detections)."""
+    n = len(member_frames)
+    if not n or video_frames is None or video_classes is None or video_boxes is None:
+        return 0.0
+    ref = int(np.bincount(np.asarray(member_classes)).argmax())
+    vb = np.asarray(video_boxes, np.float64).reshape(-1, 4)
+    keep = np.asarray(video_classes) == ref
+    vf, vb = np.asarray(video_frames)[keep], vb[keep]
+    mb = np.asarray(member_boxes, np.float64).reshape(-1, 4)
+    same = np.asarray(member_frames)[:, None] == vf[None, :]  # [n, V]
+    w = np.clip(
+        np.minimum(mb[:, None, 2], vb[None, :, 2]) - np.maximum(mb[:, None, 0], vb[None, :, 0]), 0, None
+    )
+    h = np.clip(
+        np.minimum(mb[:, None, 3], vb[None, :, 3]) - np.maximum(mb[:, None, 1], vb[None, :, 1]), 0, None
+    )
+    inter = w * h
+
+    def area(b: np.ndarray) -> np.ndarray:
+        return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+    am, av = area(mb)[:, None], area(vb)[None, :]
+    iou = inter / np.maximum(am + av - inter, 1e-9)
+    inside = inter / np.maximum(np.minimum(am, av), 1e-9)
+    nested = same & (iou < NEST_IOU) & (inside >= NEST_INSIDE)
+    return float(np.mean(nested.any(axis=1)))
+
+
 def tracklet_signals(
     member_frames: np.ndarray,
     member_boxes: np.ndarray,
@@ -150,6 +196,7 @@ def tracklet_signals(
     alt_shop: float | None = None,
     video_frames: np.ndarray | None = None,
     video_classes: np.ndarray | None = None,
+    video_boxes: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The signals of :data:`SIGNALS` for one ground-truth tracklet.
 
@@ -159,7 +206,8 @@ def tracklet_signals(
     better by more than 0.1 (None: none does); ``pivot_class`` the pivot's detector class
     (None: the first member's); ``sampled`` the frames the detector ran on; ``alt_shop`` the mean
     shop score of the best other tracklet (None: none); ``video_frames`` and ``video_classes`` the
-    frame and detector class of every detection of the video (None: unknown, ``class_frames`` is 1).
+    frame and detector class of every detection of the video (None: unknown, ``class_frames`` is 1),
+    ``video_boxes`` their boxes (None: ``extent_alt`` is 0).
     """
     n = len(member_frames)
     ns = max(1, len(sampled))
@@ -176,6 +224,9 @@ def tracklet_signals(
     ratios = np.abs(np.diff(np.log2(np.clip(areas, 1e-6, None)))) if n > 1 else np.zeros(0)
     rival = np.zeros(n, bool) if member_rival is None else np.asarray(member_rival, bool)
     pc = pivot_class if pivot_class is not None else (int(member_classes[0]) if n else None)
+    alt_extent = _extent_alt(
+        member_frames, member_boxes, member_classes, video_frames, video_classes, video_boxes
+    )
     return {
         "pivot_shop": float(pivot_shop),
         "shop_mean": float(np.mean(member_shop)) if n else 0.0,
@@ -204,6 +255,7 @@ def tracklet_signals(
             if video_frames is not None and video_classes is not None and ref_class is not None
             else 1.0
         ),
+        "extent_alt": alt_extent,
         "class_missed": (
             len(
                 np.setdiff1d(

@@ -145,6 +145,32 @@ def test_class_missed_counts_frames_where_the_product_class_is_seen_off_the_trac
     assert tracklet_signals(**kw)["class_missed"] == 0.0  # the video's detections unknown
 
 
+def test_extent_alt_counts_frames_where_the_detector_offers_a_second_extent_of_the_garment():
+    # the tracklet's box [10, 10, 50, 90] on frames 0, 2, 4, 6 (class 3); the video's detections:
+    # itself on every frame, plus on frame 0 a strip of class 3 inside it (the visible part), on
+    # frame 2 the same strip of class 5 (another class: not an extent of this garment), on frame 4
+    # a near-duplicate (IoU >= 0.7: one extent) and on frame 6 a taller box of class 3 around it
+    kw = _four_members([3, 3, 3, 3], [0.9] * 4, 0.9)
+    own = [[10.0, 10.0, 50.0, 90.0]] * 4
+    extra = [
+        [10.0, 70.0, 50.0, 90.0],
+        [10.0, 70.0, 50.0, 90.0],
+        [10.0, 12.0, 50.0, 90.0],
+        [10.0, 0.0, 52.0, 140.0],
+    ]
+    video = dict(
+        video_frames=np.array([0, 2, 4, 6, 0, 2, 4, 6]),
+        video_classes=np.array([3, 3, 3, 3, 3, 5, 3, 3]),
+        video_boxes=np.array(own + extra),
+    )
+    s = tracklet_signals(**kw, **video)
+    assert s["extent_alt"] == pytest.approx(2 / 4)  # frames 0 and 6
+    # a box beside the tracklet's, not nested, is another garment, not a second extent
+    beside = {**video, "video_boxes": np.array(own + [[60.0, 10.0, 100.0, 90.0]] * 4)}
+    assert tracklet_signals(**kw, **beside)["extent_alt"] == 0.0
+    assert tracklet_signals(**kw)["extent_alt"] == 0.0  # the video's detections unknown
+
+
 def test_a_rule_relative_to_the_dataset_is_checked_and_resolves_both_ways():
     with pytest.raises(ValidationError, match="floor needs max_share"):
         FlagRule(signal="det_mean", op="lt", threshold=0.36, floor=0.2)
