@@ -161,19 +161,13 @@ def _extent_alt(
     vf, vb = np.asarray(video_frames)[keep], vb[keep]
     mb = np.asarray(member_boxes, np.float64).reshape(-1, 4)
     same = np.asarray(member_frames)[:, None] == vf[None, :]  # [n, V]
-    w = np.clip(
-        np.minimum(mb[:, None, 2], vb[None, :, 2]) - np.maximum(mb[:, None, 0], vb[None, :, 0]), 0, None
-    )
-    h = np.clip(
-        np.minimum(mb[:, None, 3], vb[None, :, 3]) - np.maximum(mb[:, None, 1], vb[None, :, 1]), 0, None
-    )
-    inter = w * h
+    iou = box_ious(mb[:, None], vb[None])
 
     def area(b: np.ndarray) -> np.ndarray:
         return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
     am, av = area(mb)[:, None], area(vb)[None, :]
-    iou = inter / np.maximum(am + av - inter, 1e-9)
+    inter = iou * (am + av) / (1 + iou)  # from IoU = I / (A + B - I)
     inside = inter / np.maximum(np.minimum(am, av), 1e-9)
     nested = same & (iou < NEST_IOU) & (inside >= NEST_INSIDE)
     return float(np.mean(nested.any(axis=1)))
