@@ -20,10 +20,13 @@ failing videos the others flag anyway is dropped. The shipped defaults
 
     python -m movingfashion.world.flag_fit fit --work build/flags --world W1 --world W2 ... --out rules.json
     python -m movingfashion.world.flag_fit eval --work build/flags --world U1 --world U2 ... [--rules rules.json]
+    python -m movingfashion.world.flag_fit fit --rows-in fit_rows.jsonl --max-rate 0.15   # rows of --rows-out
 
 ``--world`` is a world folder; ``NAME=products:seed[:quick][:hard|:noiseF]`` generates it under
 ``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits;
-``--embed crops|roi|auto`` picks the matching path. Candidate weights are measured before they
+``--embed crops|roi|auto`` picks the matching path; ``--rows-in`` fits or evaluates on rows written
+before (no build: new rules, budgets or priors in seconds); the report lists the worlds flagged over
+``--world-rate`` (default 0.15, the goal's budget per world). Candidate weights are measured before they
 are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
 that detector, ``weights_build --roi-matcher-only --detector-weights``) and a ``--work`` of
 their own::
@@ -469,9 +472,36 @@ def _prune(
     return kept
 
 
-def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
-    out = {w: flag_figures(rs, review) for w, rs in by_world.items()}
+def read_rows(path: str | os.PathLike[str]) -> list[VideoRow]:
+    """Rows written by ``--rows-out`` (JSON lines), for fits and evaluations without building;
+    raises ``ValueError`` naming the file and line of a row that does not fit :class:`VideoRow`."""
+    rows = []
+    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(VideoRow(**json.loads(line)))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"{path}:{i}: not a flag_fit row ({exc}); write rows with --rows-out") from None
+    return rows
+
+
+def worlds_over_rate(
+    by_world: dict[str, list[VideoRow]], review: ReviewConfig, rate: float
+) -> dict[str, float]:
+    """The worlds whose flag rate is above ``rate`` (the per-world budget), with their rate."""
+    out = {}
+    for w, rs in by_world.items():
+        f = flag_decisions(rs, review)
+        if f and sum(f) / len(f) > rate:
+            out[w] = round(sum(f) / len(f), 4)
+    return out
+
+
+def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig, world_rate: float = 0.15) -> dict:
+    out: dict[str, Any] = {w: flag_figures(rs, review) for w, rs in by_world.items()}
     out["pooled"] = flag_figures([r for rs in by_world.values() for r in rs], review)
+    out["worlds_over_rate"] = {"rate": world_rate, "worlds": worlds_over_rate(by_world, review, world_rate)}
     out["failing_videos"] = {
         w: [
             {"video": r.video, "flagged": f, "cause": r.cause, "mean_iou": round(r.mean_iou, 3), **r.signals}
@@ -489,9 +519,21 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("action", choices=["fit", "eval"])
-    ap.add_argument("--work", required=True, type=Path, help="folder for the built datasets (reused)")
+    ap.add_argument("--work", type=Path, help="folder for the built datasets (reused); needed with --world")
+    ap.add_argument("--world", action="append", default=[], help="world folder or NAME=products:seed[:quick]")
     ap.add_argument(
-        "--world", action="append", required=True, help="world folder or NAME=products:seed[:quick]"
+        "--rows-in",
+        action="append",
+        default=[],
+        type=Path,
+        help="rows written by --rows-out before: fit or evaluate on them without building (with or"
+        " instead of --world)",
+    )
+    ap.add_argument(
+        "--world-rate",
+        type=float,
+        default=0.15,
+        help="per-world flag-rate budget the report checks (worlds_over_rate; the goal's 15%%)",
     )
     ap.add_argument("--rules", type=Path, help="eval: rules JSON (default: the shipped FITTED_RULES)")
     ap.add_argument("--out", type=Path, help="fit: write the rules and figures here (JSON)")
@@ -530,7 +572,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--min-caught", type=int, default=2, help="fit: failing videos a rule must add")
     ap.add_argument("--prior", type=float, default=5.0, help="fit: rank rules by caught / (false + prior)")
     args = ap.parse_args(argv)
+    if not args.world and not args.rows_in:
+        ap.error("give --world (build and score) or --rows-in (rows written by --rows-out)")
+    if args.world and args.work is None:
+        ap.error("--world needs --work (the folder its dataset and detections are built in)")
     by_world: dict[str, list[VideoRow]] = {}
+    for path in args.rows_in:
+        try:
+            stored = read_rows(path)
+        except (OSError, ValueError) as exc:
+            ap.error(f"--rows-in: {exc}")
+        for r in stored:
+            by_world.setdefault(r.world, []).append(r)
     for spec in args.world:
         wd = world_spec(spec, args.work)
         name = spec.split("=", 1)[0] if "=" in spec else wd.name if wd.name != "world" else wd.parent.name
@@ -556,7 +609,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rules = [FlagRule(**r) for r in json.loads(args.rules.read_text())["rules"]]
     else:
         rules = ReviewConfig().rules
-    result = {"rules": [r.model_dump() for r in rules], **_report(by_world, ReviewConfig(rules=rules))}
+    result = {
+        "rules": [r.model_dump() for r in rules],
+        **_report(by_world, ReviewConfig(rules=rules), args.world_rate),
+    }
     text = json.dumps(result, indent=1)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from annotations.config import ReviewConfig
+from annotations.flags import FlagRule
 from movingfashion.world.flag_fit import (
     CAUSES,
     VideoRow,
@@ -217,3 +218,50 @@ def test_detection_cache_is_keyed_by_path_and_weights(tmp_path, monkeypatch):
     assert mine.detector.version.startswith("ultralytics:candidate.pt:")
     mine.detect_video(src, {})
     assert calls[-1] == "crops" and len(calls) == 6
+
+
+def test_fit_and_eval_run_on_stored_rows_and_report_worlds_over_the_rate(tmp_path, capsys):
+    """``--rows-in``: the rows ``--rows-out`` wrote, fitted and evaluated without building a world;
+    the report names the worlds whose flag rate is over ``--world-rate``."""
+    import dataclasses
+
+    from movingfashion.world.flag_fit import main
+
+    rnd = random.Random(3)
+    rows = [_row(i, True, det_mean=rnd.uniform(0.5, 0.9)) for i in range(40)]
+    rows += [_row(40 + i, False, det_mean=rnd.uniform(0.05, 0.2)) for i in range(4)]
+    rows = [dataclasses.replace(r, world="calm") for r in rows]
+    # a second world where the detector doubts a quarter of the passing videos too
+    loud = [
+        dataclasses.replace(_row(100 + i, True, det_mean=0.1 if i < 5 else 0.8), world="loud")
+        for i in range(20)
+    ]
+    stored = tmp_path / "rows.jsonl"
+    stored.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows + loud))
+
+    assert main(["fit", "--work", str(tmp_path / "w"), "--rows-in", str(stored), "--max-rate", "0.2"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    assert [r["signal"] for r in fit["rules"]] == ["det_mean"]
+    assert fit["pooled"]["videos"] == 64 and fit["pooled"]["failing_flagged"] == 4
+    assert fit["worlds_over_rate"] == {"rate": 0.15, "worlds": {"loud": 0.25}}
+
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"rules": fit["rules"]}))
+    argv = ["eval", "--rows-in", str(stored), "--rules", str(rules)]  # no --work: nothing is built
+    assert main([*argv, "--world-rate", "0.3"]) == 0
+    ev = json.loads(capsys.readouterr().out)
+    expect = flag_figures(rows + loud, ReviewConfig(rules=[FlagRule(**r) for r in fit["rules"]]))
+    assert ev["pooled"] == json.loads(json.dumps(expect)) and ev["worlds_over_rate"]["worlds"] == {}
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"world": "w", "video": "v"}\n')
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", "--work", str(tmp_path / "w"), "--rows-in", str(bad)])
+    assert exc.value.code == 2
+    assert "bad.jsonl:1: not a flag_fit row" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--work", str(tmp_path / "w")])
+    assert "--rows-in" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", "--world", "w=24:1:quick"])
+    assert "--world needs --work" in capsys.readouterr().err
