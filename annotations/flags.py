@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.geometry import box_ious
+from schemas.geometry import box_areas, box_intersections, box_ious
 
 #: Every signal, with what it measures (all in [0, 1] unless said).
 SIGNALS: dict[str, str] = {
@@ -162,13 +162,8 @@ def _extent_alt(
     mb = np.asarray(member_boxes, np.float64).reshape(-1, 4)
     same = np.asarray(member_frames)[:, None] == vf[None, :]  # [n, V]
     iou = box_ious(mb[:, None], vb[None])
-
-    def area(b: np.ndarray) -> np.ndarray:
-        return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-
-    am, av = area(mb)[:, None], area(vb)[None, :]
-    inter = iou * (am + av) / (1 + iou)  # from IoU = I / (A + B - I)
-    inside = inter / np.maximum(np.minimum(am, av), 1e-9)
+    inter = box_intersections(mb[:, None], vb[None])
+    inside = inter / np.maximum(np.minimum(box_areas(mb)[:, None], box_areas(vb)[None, :]), 1e-9)
     nested = same & (iou < NEST_IOU) & (inside >= NEST_INSIDE)
     return float(np.mean(nested.any(axis=1)))
 
@@ -207,9 +202,7 @@ def tracklet_signals(
     ns = max(1, len(sampled))
     ordinals = np.searchsorted(np.asarray(sampled), member_frames)
     holes = np.diff(np.concatenate([[-1], ordinals, [ns]])) - 1
-    areas = np.clip(member_boxes[:, 2] - member_boxes[:, 0], 0, None) * np.clip(
-        member_boxes[:, 3] - member_boxes[:, 1], 0, None
-    )
+    areas = box_areas(np.asarray(member_boxes))
     ref_class = item_class
     if ref_class is None and n:
         ref_class = int(np.bincount(member_classes).argmax())

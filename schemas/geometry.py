@@ -39,18 +39,29 @@ def box_iou(a: list[Number], b: list[Number]) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
+def box_areas(x: np.ndarray) -> np.ndarray:
+    """Areas of ``[..., 4]`` boxes (0 for an empty or inverted box)."""
+    import numpy as np
+
+    return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
+
+
+def box_intersections(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection areas of boxes ``a`` and ``b`` (``[..., 4]`` arrays, broadcast as in
+    :func:`box_ious`)."""
+    import numpy as np
+
+    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    return w * h
+
+
 def box_ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of boxes ``a`` and ``b`` (``[..., 4]`` arrays, broadcast against each other), in their
     dtype: ``box_ious(x[:-1], x[1:])`` pairs neighbours, ``box_ious(a[:, None], b[None])`` is the
     ``[N, M]`` matrix. Empty boxes give 0."""
     import numpy as np
 
-    w = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
-    h = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
-    inter = w * h
-
-    def area(x: np.ndarray) -> np.ndarray:
-        return np.clip(x[..., 2] - x[..., 0], 0, None) * np.clip(x[..., 3] - x[..., 1], 0, None)
-
-    union = area(a) + area(b) - inter
+    inter = box_intersections(a, b)
+    union = box_areas(a) + box_areas(b) - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)

@@ -486,22 +486,11 @@ def read_rows(path: str | os.PathLike[str]) -> list[VideoRow]:
     return rows
 
 
-def worlds_over_rate(
-    by_world: dict[str, list[VideoRow]], review: ReviewConfig, rate: float
-) -> dict[str, float]:
-    """The worlds whose flag rate is above ``rate`` (the per-world budget), with their rate."""
-    out = {}
-    for w, rs in by_world.items():
-        f = flag_decisions(rs, review)
-        if f and sum(f) / len(f) > rate:
-            out[w] = round(sum(f) / len(f), 4)
-    return out
-
-
 def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig, world_rate: float = 0.15) -> dict:
     out: dict[str, Any] = {w: flag_figures(rs, review) for w, rs in by_world.items()}
     out["pooled"] = flag_figures([r for rs in by_world.values() for r in rs], review)
-    out["worlds_over_rate"] = {"rate": world_rate, "worlds": worlds_over_rate(by_world, review, world_rate)}
+    over = {w: out[w]["flag_rate"] for w in by_world if out[w]["flagged"] > world_rate * out[w]["videos"]}
+    out["worlds_over_rate"] = {"rate": world_rate, "worlds": over}
     out["failing_videos"] = {
         w: [
             {"video": r.video, "flagged": f, "cause": r.cause, "mean_iou": round(r.mean_iou, 3), **r.signals}

@@ -499,18 +499,14 @@ class Canvas:
             return None, 0.0
         full = self.full.get(label, n)
         vis = float(min(1.0, n / max(full, 1.0)))
-        count, _, stats, _ = cv2.connectedComponentsWithStats(sel.view(np.uint8), connectivity=8)
-        area = stats[1:, cv2.CC_STAT_AREA]
-        keep = stats[1:][(area >= min_fragment * n) | (area >= 4 * min_pixels)]
-        if count > 2 and len(keep):
-            left, top = keep[:, cv2.CC_STAT_LEFT], keep[:, cv2.CC_STAT_TOP]
-            right = left + keep[:, cv2.CC_STAT_WIDTH]
-            bottom = top + keep[:, cv2.CC_STAT_HEIGHT]
-            box = [int(x1 + left.min()), int(y1 + top.min()), int(x1 + right.max()), int(y1 + bottom.max())]
-            return box, vis
-        ys = np.flatnonzero(sel.any(1))
-        xs = np.flatnonzero(sel.any(0))
-        return [int(x1 + xs[0]), int(y1 + ys[0]), int(x1 + xs[-1] + 1), int(y1 + ys[-1] + 1)], vis
+        _, _, stats, _ = cv2.connectedComponentsWithStats(sel.view(np.uint8), connectivity=8)
+        parts = stats[1:]  # every component's box; the kept ones, unless none is kept
+        area = parts[:, cv2.CC_STAT_AREA]
+        keep = parts[(area >= min_fragment * n) | (area >= 4 * min_pixels)]
+        keep = keep if len(keep) else parts
+        left, top = keep[:, cv2.CC_STAT_LEFT], keep[:, cv2.CC_STAT_TOP]
+        right, bottom = left + keep[:, cv2.CC_STAT_WIDTH], top + keep[:, cv2.CC_STAT_HEIGHT]
+        return [int(x1 + left.min()), int(y1 + top.min()), int(x1 + right.max()), int(y1 + bottom.max())], vis
 
 
 def draw_accessory(cv: Canvas, kind: str, colour: str, A: dict[str, np.ndarray]) -> None:
