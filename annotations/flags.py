@@ -56,6 +56,10 @@ SIGNALS: dict[str, str] = {
     " class in their frame nested with them (one inside the other by >= 80% of the smaller box, IoU"
     " < 0.7): the detector offers two extents of the garment, e.g. the visible strip of shorts under a"
     " top and a box reaching up under the top, and the tracklet may be on the wrong one",
+    "extent_outer": "share of the tracklet's detections that hold a smaller detection of the tracklet's"
+    " majority class nested inside them (as extent_alt, one direction only): the tracklet took the"
+    " larger of two extents, e.g. the box reaching up under a top while the detector also boxes the"
+    " visible strip",
     "class_missed": "share of the sampled frames with a detection of the product's class where the"
     " tracklet's box is not one of that class (it follows another garment while the product's class"
     " is in view; the tracklet's majority class when the product's is unknown; 0 when unknown)",
@@ -137,24 +141,24 @@ def _step_ious(boxes: np.ndarray) -> np.ndarray:
     return box_ious(boxes[:-1], boxes[1:])
 
 
-#: Nested boxes (``extent_alt``): the smaller lies inside the larger by at least this share of its area...
+#: Nested boxes (``extent_alt``, ``extent_outer``): the smaller lies inside the larger by at least this share of its area...
 NEST_INSIDE = 0.8
 #: ... and the two overlap with an IoU below this (near-duplicates are one extent).
 NEST_IOU = 0.7
 
 
-def _extent_alt(
+def _extents(
     member_frames: np.ndarray,
     member_boxes: np.ndarray,
     member_classes: np.ndarray,
     video_frames: np.ndarray | None,
     video_classes: np.ndarray | None,
     video_boxes: np.ndarray | None,
-) -> float:
-    """``extent_alt`` of :data:`SIGNALS` (0 without the video's detections)."""
+) -> tuple[float, float]:
+    """``extent_alt`` and ``extent_outer`` of :data:`SIGNALS` (0 without the video's detections)."""
     n = len(member_frames)
     if not n or video_frames is None or video_classes is None or video_boxes is None:
-        return 0.0
+        return 0.0, 0.0
     ref = int(np.bincount(np.asarray(member_classes)).argmax())
     vb = np.asarray(video_boxes, np.float64).reshape(-1, 4)
     keep = np.asarray(video_classes) == ref
@@ -163,9 +167,11 @@ def _extent_alt(
     same = np.asarray(member_frames)[:, None] == vf[None, :]  # [n, V]
     iou = box_ious(mb[:, None], vb[None])
     inter = box_intersections(mb[:, None], vb[None])
-    inside = inter / np.maximum(np.minimum(box_areas(mb)[:, None], box_areas(vb)[None, :]), 1e-9)
+    m_area, v_area = box_areas(mb)[:, None], box_areas(vb)[None, :]
+    inside = inter / np.maximum(np.minimum(m_area, v_area), 1e-9)
     nested = same & (iou < NEST_IOU) & (inside >= NEST_INSIDE)
-    return float(np.mean(nested.any(axis=1)))
+    holds = nested & (v_area < m_area)  # the other box is the smaller, inside the member's
+    return float(np.mean(nested.any(axis=1))), float(np.mean(holds.any(axis=1)))
 
 
 def tracklet_signals(
@@ -196,7 +202,7 @@ def tracklet_signals(
     (None: the first member's); ``sampled`` the frames the detector ran on; ``alt_shop`` the mean
     shop score of the best other tracklet (None: none); ``video_frames`` and ``video_classes`` the
     frame and detector class of every detection of the video (None: unknown, ``class_frames`` is 1),
-    ``video_boxes`` their boxes (None: ``extent_alt`` is 0).
+    ``video_boxes`` their boxes (None: ``extent_alt`` and ``extent_outer`` are 0).
     """
     n = len(member_frames)
     ns = max(1, len(sampled))
@@ -211,7 +217,7 @@ def tracklet_signals(
     ratios = np.abs(np.diff(np.log2(np.clip(areas, 1e-6, None)))) if n > 1 else np.zeros(0)
     rival = np.zeros(n, bool) if member_rival is None else np.asarray(member_rival, bool)
     pc = pivot_class if pivot_class is not None else (int(member_classes[0]) if n else None)
-    alt_extent = _extent_alt(
+    alt_extent, outer_extent = _extents(
         member_frames, member_boxes, member_classes, video_frames, video_classes, video_boxes
     )
     return {
@@ -243,6 +249,7 @@ def tracklet_signals(
             else 1.0
         ),
         "extent_alt": alt_extent,
+        "extent_outer": outer_extent,
         "class_missed": (
             len(
                 np.setdiff1d(

@@ -165,10 +165,14 @@ def test_extent_alt_counts_frames_where_the_detector_offers_a_second_extent_of_t
     )
     s = tracklet_signals(**kw, **video)
     assert s["extent_alt"] == pytest.approx(2 / 4)  # frames 0 and 6
+    # extent_outer: only frame 0, where the tracklet holds the strip (on frame 6 it is held)
+    assert s["extent_outer"] == pytest.approx(1 / 4)
     # a box beside the tracklet's, not nested, is another garment, not a second extent
     beside = {**video, "video_boxes": np.array(own + [[60.0, 10.0, 100.0, 90.0]] * 4)}
     assert tracklet_signals(**kw, **beside)["extent_alt"] == 0.0
+    assert tracklet_signals(**kw, **beside)["extent_outer"] == 0.0
     assert tracklet_signals(**kw)["extent_alt"] == 0.0  # the video's detections unknown
+    assert tracklet_signals(**kw)["extent_outer"] == 0.0
 
 
 def test_a_rule_relative_to_the_dataset_is_checked_and_resolves_both_ways():
