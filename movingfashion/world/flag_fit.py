@@ -26,7 +26,10 @@ failing videos the others flag anyway is dropped. The shipped defaults
 ``--work`` first; ``--rows-out`` writes every video's row (JSON lines) for other fits;
 ``--embed crops|roi|auto`` picks the matching path; ``--rows-in`` fits or evaluates on rows written
 before (no build: new rules, budgets or priors in seconds); the report lists the worlds flagged over
-``--world-rate`` (default 0.15, the goal's budget per world). Candidate weights are measured before they
+``--world-rate`` (default 0.15, the goal's budget per world). ``fit --keep-rules shipped|FILE``
+adds to rules in use instead of starting afresh, ``--world-cap`` keeps every rule from putting a
+world of ``--world-min-videos`` (40) or more over ``--world-rate``, and ``--lowo`` also reports
+what the fit is worth on a world it did not see (:func:`leave_one_world_out`). Candidate weights are measured before they
 are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
 that detector, ``weights_build --roi-matcher-only --detector-weights``) and a ``--work`` of
 their own::
@@ -49,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from annotations.config import BuildConfig, ReviewConfig
+from annotations.config import FITTED_RULES, BuildConfig, ReviewConfig
 from annotations.flags import SIGNALS, FlagRule
 
 #: Stride the figures are measured with (the demo's and the README's).
@@ -367,11 +370,14 @@ def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float] | No
     return round(float(centre - half), 4), round(float(centre + half), 4)
 
 
-def flag_figures(rows: Sequence[VideoRow], review: ReviewConfig) -> dict[str, Any]:
+def flag_figures(
+    rows: Sequence[VideoRow], review: ReviewConfig, decisions: Sequence[bool] | None = None
+) -> dict[str, Any]:
     """Flag recall (failing videos flagged, with its 95% Wilson interval), flag rate, pass rate,
-    mean IoU and what the failing videos failed on (:data:`CAUSES`, when known) of some videos."""
+    mean IoU and what the failing videos failed on (:data:`CAUSES`, when known) of some videos;
+    ``decisions`` (one per row) replaces the flags ``review`` would give (held-out evaluations)."""
     n = len(rows)
-    f = flag_decisions(rows, review)
+    f = list(decisions) if decisions is not None else flag_decisions(rows, review)
     fail = [not r.passed for r in rows]
     n_fail = sum(fail)
     caught = sum(a and b for a, b in zip(f, fail, strict=True))
@@ -407,23 +413,34 @@ def fit_rules(
     base: ReviewConfig | None = None,
     min_caught: int = 1,
     prior: float = 1.0,
+    keep: Sequence[FlagRule] = (),
+    world_rate: float | None = None,
+    world_min_videos: int = 40,
 ) -> list[FlagRule]:
     """A short OR of thresholds flagging the failing videos (see the module docstring).
 
     Videos the fixed checks of ``base`` (no tracklet, too few frames, low pivot shop score) flag
-    already count as flagged; each rule added must catch at least ``min_caught`` more failing
-    videos, and rules are ranked by caught / (passing flagged + ``prior``): a larger ``prior``
-    prefers broad rules over ones that fit a single video.
+    already count as flagged, and so do those the ``keep`` rules flag (kept as they are, first in
+    the result: a fit that adds to rules in use); each rule added must catch at least
+    ``min_caught`` more failing videos, and rules are ranked by caught / (passing flagged +
+    ``prior``): a larger ``prior`` prefers broad rules over ones that fit a single video. With
+    ``world_rate``, a rule may not put a world of at least ``world_min_videos`` videos over that
+    flag rate (the goal's per-world budget; a world over it already stays a candidate's problem
+    only if the rule flags more there).
     """
-    base = (base or ReviewConfig()).model_copy(update={"rules": []})
+    base = (base or ReviewConfig()).model_copy(update={"rules": list(keep)})
     usable = [r for r in rows if r.has_tracklet and r.signals]
-    fixed = np.array([flagged(r, base) for r in rows])  # the fixed checks alone
+    fixed = np.array(flag_decisions(rows, base))  # the fixed checks and the kept rules
     flags = fixed.copy()
     fail = np.array([not r.passed for r in rows])
     n = len(rows)
     idx = {id(r): i for i, r in enumerate(rows)}
     cols = {s: np.array([r.signals.get(s, np.nan) for r in usable], float) for s in SIGNALS}
     ui = np.array([idx[id(r)] for r in usable], int)
+    names = list(dict.fromkeys(r.world for r in rows))
+    world_of = np.array([names.index(r.world) for r in rows], int)
+    sizes = np.bincount(world_of, minlength=len(names))
+    capped = sizes >= world_min_videos if world_rate is not None else np.zeros(len(names), bool)
     rules: list[FlagRule] = []
     hits: dict[tuple[str, str], np.ndarray] = {}  # what each rule flags
     while len(rules) < max_rules:
@@ -440,6 +457,8 @@ def fit_rules(
                     caught, false = int((new & fail).sum()), int((new & ~fail).sum())
                     if caught < min_caught or (flags | hit).sum() > max_rate * n:
                         continue
+                    if capped.any() and _over_world_rate(flags, hit, world_of, sizes, capped, world_rate):
+                        continue
                     key = (caught / (false + prior), caught, -false)
                     if best is None or key > best[0]:
                         best = (key, FlagRule(signal=s, op=op, threshold=round(float(t), 4)), hit)
@@ -449,7 +468,42 @@ def fit_rules(
         rules = [r for r in rules if (r.signal, r.op) != (best[1].signal, best[1].op)] + [best[1]]
         hits[(best[1].signal, best[1].op)] = best[2]
         flags |= best[2]
-    return _prune(rules, hits, fixed, fail)
+    return [*keep, *_prune(rules, hits, fixed, fail)]
+
+
+def leave_one_world_out(rows: Sequence[VideoRow], **fit: Any) -> dict[str, Any]:
+    """What a fit is worth on a world it did not see: per world, the rules :func:`fit_rules`
+    (``fit``: its keywords) picks on the other worlds, and their flags on the world left out;
+    ``pooled`` gathers the held-out flags of every world (:func:`flag_figures`)."""
+    worlds = list(dict.fromkeys(r.world for r in rows))
+    if len(worlds) < 2:
+        raise ValueError("leave-one-world-out needs rows of at least two worlds")
+    held: list[VideoRow] = []
+    decisions: list[bool] = []
+    out: dict[str, Any] = {"rules": {}}
+    for w in worlds:
+        rules = fit_rules([r for r in rows if r.world != w], **fit)
+        test = [r for r in rows if r.world == w]
+        held += test
+        decisions += flag_decisions(test, ReviewConfig(rules=rules))
+        out["rules"][w] = [r.model_dump(exclude_none=True) for r in rules]
+    out["pooled"] = flag_figures(held, ReviewConfig(rules=[]), decisions)
+    return out
+
+
+def _over_world_rate(
+    flags: np.ndarray,
+    hit: np.ndarray,
+    world_of: np.ndarray,
+    sizes: np.ndarray,
+    capped: np.ndarray,
+    rate: float | None,
+) -> bool:
+    """Whether adding ``hit`` to ``flags`` flags more videos of a ``capped`` world that ends over
+    ``rate`` of its ``sizes``."""
+    before = np.bincount(world_of, weights=flags, minlength=len(sizes))
+    after = np.bincount(world_of, weights=flags | hit, minlength=len(sizes))
+    return bool(np.any(capped & (after > before) & (after > (rate or 0.0) * sizes)))
 
 
 def _prune(
@@ -503,6 +557,17 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig, world_rat
         w: [r.threshold for r in world_reviews(rs, review)[w].rules] for w, rs in by_world.items()
     }
     return out
+
+
+def _rules_arg(ap: argparse.ArgumentParser, option: str, value: str) -> list[FlagRule]:
+    """The rules an option names: ``shipped`` (``FITTED_RULES``) or a rules JSON file
+    (``{"rules": [...]}``, as ``--out`` writes); a file that does not hold them is a usage error."""
+    if value == "shipped":
+        return [r.model_copy() for r in FITTED_RULES]
+    try:
+        return [FlagRule(**r) for r in json.loads(Path(value).read_text())["rules"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        ap.error(f"{option} {value}: not a rules file ({str(exc).splitlines()[0]}); write one with fit --out")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -560,6 +625,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--max-rules", type=int, default=4)
     ap.add_argument("--min-caught", type=int, default=2, help="fit: failing videos a rule must add")
     ap.add_argument("--prior", type=float, default=5.0, help="fit: rank rules by caught / (false + prior)")
+    ap.add_argument(
+        "--keep-rules",
+        metavar="shipped|FILE",
+        help="fit: keep these rules as they are and add to them (shipped: FITTED_RULES; FILE: a rules"
+        " JSON as --out writes)",
+    )
+    ap.add_argument(
+        "--world-cap",
+        action="store_true",
+        help="fit: no rule may put a world of at least --world-min-videos videos over --world-rate",
+    )
+    ap.add_argument("--world-min-videos", type=int, default=40, help="fit: worlds --world-cap applies to")
+    ap.add_argument(
+        "--lowo",
+        action="store_true",
+        help="fit: also report leave-one-world-out figures (refit without each world, flags on it)",
+    )
     args = ap.parse_args(argv)
     if not args.world and not args.rows_in:
         ap.error("give --world (build and score) or --rows-in (rows written by --rows-out)")
@@ -585,23 +667,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rows_out is not None:
         args.rows_out.parent.mkdir(parents=True, exist_ok=True)
         args.rows_out.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
+    lowo = None
     if args.action == "fit":
-        rules = fit_rules(
-            rows,
+        fit = dict(
             max_rate=args.max_rate,
             target_recall=args.target_recall,
             max_rules=args.max_rules,
             min_caught=args.min_caught,
             prior=args.prior,
+            keep=_rules_arg(ap, "--keep-rules", args.keep_rules) if args.keep_rules else (),
+            world_rate=args.world_rate if args.world_cap else None,
+            world_min_videos=args.world_min_videos,
         )
+        rules = fit_rules(rows, **fit)
+        if args.lowo:
+            try:
+                lowo = leave_one_world_out(rows, **fit)
+            except ValueError as exc:
+                ap.error(f"--lowo: {exc}")
     elif args.rules is not None:
-        rules = [FlagRule(**r) for r in json.loads(args.rules.read_text())["rules"]]
+        rules = _rules_arg(ap, "--rules", str(args.rules))
     else:
         rules = ReviewConfig().rules
     result = {
         "rules": [r.model_dump() for r in rules],
         **_report(by_world, ReviewConfig(rules=rules), args.world_rate),
     }
+    if lowo is not None:
+        result["leave_one_world_out"] = lowo
     text = json.dumps(result, indent=1)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

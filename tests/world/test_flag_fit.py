@@ -265,3 +265,83 @@ def test_fit_and_eval_run_on_stored_rows_and_report_worlds_over_the_rate(tmp_pat
     with pytest.raises(SystemExit):
         main(["eval", "--world", "w=24:1:quick"])
     assert "--world needs --work" in capsys.readouterr().err
+
+
+def _in(world: str, rows: list[VideoRow]) -> list[VideoRow]:
+    import dataclasses
+
+    return [dataclasses.replace(r, world=world) for r in rows]
+
+
+def test_a_fit_can_keep_rules_in_use_and_add_to_them():
+    rnd = random.Random(5)
+    rows = [_row(i, True, coverage=rnd.uniform(0.6, 1.0), det_mean=rnd.uniform(0.5, 0.9)) for i in range(90)]
+    rows += [_row(100 + i, False, det_mean=0.1) for i in range(3)]  # the kept rule's failures
+    rows += [_row(200 + i, False, coverage=0.2) for i in range(3)]  # left for the fit
+    kept = FlagRule(signal="det_mean", op="lt", threshold=0.3)
+    rules = fit_rules(rows, max_rate=0.15, target_recall=1.0, keep=[kept])
+    assert rules[0] == kept and [(r.signal, r.op) for r in rules[1:]] == [("coverage", "lt")]
+    assert flag_figures(rows, ReviewConfig(rules=rules))["failing_flagged"] == 6
+    # what the kept rule flags counts as flagged: a rule that only repeats it is never added
+    only_kept = fit_rules(rows[:93], max_rate=0.15, target_recall=1.0, keep=[kept])
+    assert only_kept == [kept]
+
+
+def test_the_world_cap_keeps_a_rule_from_flooding_one_large_world():
+    """det_mean catches the failing videos of 'calm' but would flag a third of 'loud' (40 videos),
+    which the pooled budget allows and the per-world cap does not; coverage is the rule left."""
+    rnd = random.Random(6)
+    calm = [_row(i, True, det_mean=rnd.uniform(0.5, 0.9), coverage=rnd.uniform(0.6, 1)) for i in range(120)]
+    calm += [_row(200 + i, False, det_mean=0.05, coverage=0.3 if i < 2 else 0.9) for i in range(4)]
+    loud = [_row(300 + i, True, det_mean=0.05 if i < 13 else 0.8, coverage=0.9) for i in range(40)]
+    rows = _in("calm", calm) + _in("loud", loud)
+    free = fit_rules(rows, max_rate=0.15, target_recall=1.0, min_caught=2)
+    assert [(r.signal, r.op) for r in free] == [("det_mean", "lt")]
+    capped = fit_rules(rows, max_rate=0.15, target_recall=1.0, min_caught=2, world_rate=0.15)
+    assert [(r.signal, r.op) for r in capped] == [("coverage", "lt")]
+    assert flag_figures(_in("loud", loud), ReviewConfig(rules=capped))["flagged"] == 0
+    # worlds under world_min_videos are not capped
+    small = fit_rules(
+        rows, max_rate=0.15, target_recall=1.0, min_caught=2, world_rate=0.15, world_min_videos=41
+    )
+    assert small == free
+
+
+def test_leave_one_world_out_scores_each_world_with_rules_fitted_without_it(tmp_path, capsys):
+    """coverage separates the failures of every world; one failure of 'c' only fragments shows,
+    and no other world has one like it: fitted on every world the rules catch it, left out of
+    the fit 'c' has no rule for it."""
+    import dataclasses
+
+    from movingfashion.world.flag_fit import leave_one_world_out, main
+
+    rnd = random.Random(7)
+    rows: list[VideoRow] = []
+    for w in ("a", "b", "c"):
+        part = [_row(i, True, coverage=rnd.uniform(0.6, 1.0)) for i in range(30)]
+        part += [_row(100 + i, False, coverage=rnd.uniform(0.1, 0.4)) for i in range(3)]
+        rows += _in(w, part)
+    rows += _in("c", [_row(300, False, fragments=9.0)])
+    fit = dict(max_rate=0.15, target_recall=1.0, min_caught=1, prior=1.0)
+    inside = flag_figures(rows, ReviewConfig(rules=fit_rules(rows, **fit)))
+    assert inside["failing_flagged"] == 10
+    lowo = leave_one_world_out(rows, **fit)
+    assert lowo["pooled"]["videos"] == len(rows) and lowo["pooled"]["failing_flagged"] == 9
+    assert [r["signal"] for r in lowo["rules"]["c"]] == ["coverage"]
+    assert "fragments" in {r["signal"] for r in lowo["rules"]["a"]}
+    with pytest.raises(ValueError, match="at least two worlds"):
+        leave_one_world_out(_in("a", rows), **fit)
+
+    stored = tmp_path / "rows.jsonl"
+    stored.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
+    argv = ["fit", "--rows-in", str(stored), "--min-caught", "1", "--prior", "1", "--target-recall", "1"]
+    assert main([*argv, "--max-rate", "0.15", "--lowo"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["leave_one_world_out"]["pooled"]["failing_flagged"] == 9
+    kept = tmp_path / "kept.json"
+    kept.write_text(json.dumps({"rules": [{"signal": "fragments", "op": "gt", "threshold": 5}]}))
+    assert main([*argv, "--max-rate", "0.15", "--keep-rules", str(kept)]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"][0]["signal"] == "fragments"
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--keep-rules", str(tmp_path / "missing.json")])
+    assert exc.value.code == 2 and "--keep-rules" in capsys.readouterr().err
