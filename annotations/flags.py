@@ -141,7 +141,8 @@ def _step_ious(boxes: np.ndarray) -> np.ndarray:
     return box_ious(boxes[:-1], boxes[1:])
 
 
-#: Nested boxes (``extent_alt``, ``extent_outer``): the smaller lies inside the larger by at least this share of its area...
+#: Nested boxes (``extent_alt``, ``extent_outer``): the smaller lies inside the larger by at least
+#: this share of its area...
 NEST_INSIDE = 0.8
 #: ... and the two overlap with an IoU below this (near-duplicates are one extent).
 NEST_IOU = 0.7

@@ -29,8 +29,8 @@ before (no build: new rules, budgets or priors in seconds); the report lists the
 ``--world-rate`` (default 0.15, the goal's budget per world). ``fit --keep-rules shipped|FILE``
 adds to rules in use instead of starting afresh, ``--world-cap`` keeps every rule from putting a
 world of ``--world-min-videos`` (40) or more over ``--world-rate``, and ``--lowo`` also reports
-what the fit is worth on a world it did not see (:func:`leave_one_world_out`). Candidate weights are measured before they
-are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
+what the fit is worth on a world it did not see (:func:`leave_one_world_out`). Candidate weights
+are measured before they are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
 that detector, ``weights_build --roi-matcher-only --detector-weights``) and a ``--work`` of
 their own::
 
@@ -425,8 +425,8 @@ def fit_rules(
     ``min_caught`` more failing videos, and rules are ranked by caught / (passing flagged +
     ``prior``): a larger ``prior`` prefers broad rules over ones that fit a single video. With
     ``world_rate``, a rule may not put a world of at least ``world_min_videos`` videos over that
-    flag rate (the goal's per-world budget; a world over it already stays a candidate's problem
-    only if the rule flags more there).
+    flag rate (the goal's per-world budget; a world already over it blocks only a rule that flags
+    more of its videos).
     """
     base = (base or ReviewConfig()).model_copy(update={"rules": list(keep)})
     usable = [r for r in rows if r.has_tracklet and r.signals]
