@@ -103,6 +103,8 @@ class BuildReport:
     redecided: int = 0  #: videos whose flag the end-of-run pass changed (annotations.settle)
     #: thresholds of the rules relative to the dataset, resolved over its videos (signal -> value)
     flag_thresholds: dict[str, float] = field(default_factory=dict)
+    #: rule signals missing from stored tracklet files (older files: signal -> files; --force)
+    flag_signals_missing: dict[str, int] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
     needs_review: list[dict[str, str]] = field(default_factory=list)
     frames_detected: int = 0
@@ -846,6 +848,7 @@ def _build_jobs(
     )
     rep.redecided = settled.changed
     rep.flag_thresholds = settled.thresholds
+    rep.flag_signals_missing = settled.missing
     for i, reason in settled.flagged:
         rep.needs_review.append({"video": jobs[i].stem, "reason": reason})
     rep.failed.sort(key=lambda e: order[id(e)])

@@ -206,6 +206,11 @@ def build(
                 f"\n  review flag: {s} {t:.3g} on this dataset" for s, t in d["flag_thresholds"].items()
             )
             + (f"\n  {d['redecided']} flags decided again over the dataset" if d["redecided"] else "")
+            + "".join(
+                f"\n  warning: {k} tracklet files have no {s} signal (an older build): its rule cannot"
+                " flag them; rebuild them with --force"
+                for s, k in d["flag_signals_missing"].items()
+            )
             + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
         ),
     )

@@ -41,6 +41,9 @@ class Settled:
     withdrawn: int = 0  #: catalog items put back to accepted
     #: the relative rules' thresholds resolved over the dataset ("det_mean <" -> value)
     thresholds: dict[str, float] = field(default_factory=dict)
+    #: per rule signal, the tracklet files whose stored signals lack it (written by an older
+    #: toolkit: that rule cannot flag them until they are built again, ``--force``)
+    missing: dict[str, int] = field(default_factory=dict)
 
 
 def decide(vt: VideoTracklets, review: ReviewConfig) -> VideoTracklets | None:
@@ -91,6 +94,10 @@ def settle_flags(
             if r.max_share
         }
     )
+    scored = [vt.signals for vt in stored.values() if vt.signals and vt.ground_truth is not None]
+    for r in review.rules:
+        if k := sum(r.signal not in sig for sig in scored):
+            out.missing[r.signal] = k
     now = {stem: decide(vt, resolved) or vt for stem, vt in stored.items()}  # each file, decided
     # products with a flagged video anywhere in the dataset (other shards' videos too)
     flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}

@@ -200,6 +200,14 @@ def test_corrupt_video_reported_and_skipped(gt_dataset, tmp_path):
     assert [f["video"] for f in report["failed"]] == [bad["video_paths"][0]] and report["skipped"] == 1
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4"])
     assert res.exit_code == 1 and f"failed: {rep.failed[0]['error']}" in res.stdout
+    # a fresh build stores every rule's signal; a file of an older build without one is named
+    assert report["flag_signals_missing"] == {} and "no extent_outer signal" not in res.stdout
+    done = tracklet_file(ds, good["video_paths"][0])
+    old = json.loads(done.read_text())
+    del old["signals"]["extent_outer"]
+    done.write_text(json.dumps(old))
+    res = CliRunner().invoke(tracklets, ["build", "--dataset", str(ds), "--stride", "4"])
+    assert "warning: 1 tracklet files have no extent_outer signal" in res.stdout and "--force" in res.stdout
 
 
 def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):

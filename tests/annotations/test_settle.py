@@ -134,3 +134,21 @@ def test_the_catalog_follows_flags_decided_again_as_videos_are_added(tmp_path):
     assert status["p6"] == Status.NEEDS_REVIEW  # another stage's reason stays
     # fresh videos flagged only on their own signals were never marked
     assert status["p4"] == status["p5"] == Status.ACCEPTED
+
+
+def test_files_without_a_rules_signal_are_counted_so_a_user_knows_to_rebuild_them(tmp_path):
+    """Files written before a rule's signal existed (here: no extent_outer) cannot be flagged by
+    that rule: the pass says how many, per signal, instead of silently flagging fewer."""
+    jobs = _build(tmp_path, list(range(12)))  # signals of an older build: no extent_outer
+    newer = [j for j in jobs if j.product_id in ("p7", "p8")]
+    for j in newer:
+        vt = read_video_tracklets(tracklet_file(tmp_path, j.video_path))
+        write_video_tracklets(
+            tmp_path, vt.model_copy(update={"signals": {**vt.signals, "extent_outer": 0.9}})
+        )
+    out = settle_flags(tmp_path, jobs, ReviewConfig(), fresh=set())
+    assert out.missing == {"extent_outer": 10}
+    # the two newer files have it, and its rule flags them
+    assert {"p7", "p8"} <= set(_flagged(tmp_path, jobs))
+    rules = [r for r in ReviewConfig().rules if r.signal != "extent_outer"]
+    assert settle_flags(tmp_path, jobs, ReviewConfig(rules=rules), fresh=set()).missing == {}
