@@ -252,6 +252,9 @@ def test_fit_and_eval_run_on_stored_rows_and_report_worlds_over_the_rate(tmp_pat
     ev = json.loads(capsys.readouterr().out)
     expect = flag_figures(rows + loud, ReviewConfig(rules=[FlagRule(**r) for r in fit["rules"]]))
     assert ev["pooled"] == json.loads(json.dumps(expect)) and ev["worlds_over_rate"]["worlds"] == {}
+    assert ev["signals_missing"] == {}
+    main(["eval", "--rows-in", str(stored)])  # the shipped rules; these rows lack two of their signals
+    assert json.loads(capsys.readouterr().out)["signals_missing"] == {"class_missed": 64, "extent_outer": 64}
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"world": "w", "video": "v"}\n')
