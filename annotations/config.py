@@ -210,6 +210,12 @@ class ReviewConfig(BaseModel):
         rules = [r.resolved([s.get(r.signal) for s in rows]) for r in self.rules]
         return self.model_copy(update={"rules": rules})
 
+    def missing_signals(self, signals: Iterable[dict[str, float]]) -> dict[str, int]:
+        """Per rule signal, how many of these videos' stored signals lack it (written before the
+        signal existed: its rule cannot fire on them until they are built again); empty when none."""
+        rows = [s for s in signals if s]
+        return {r.signal: k for r in self.rules if (k := sum(r.signal not in s for s in rows))}
+
     def reason(self, signals: dict[str, float]) -> str | None:
         """Why a video whose ground-truth tracklet has these signals needs review, or None."""
         n, cov = signals["members"], signals["coverage_detected"]

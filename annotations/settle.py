@@ -94,10 +94,7 @@ def settle_flags(
             if r.max_share
         }
     )
-    scored = [vt.signals for vt in stored.values() if vt.signals and vt.ground_truth is not None]
-    for r in review.rules:
-        if k := sum(r.signal not in sig for sig in scored):
-            out.missing[r.signal] = k
+    out.missing = review.missing_signals(vt.signals for vt in stored.values() if vt.ground_truth is not None)
     now = {stem: decide(vt, resolved) or vt for stem, vt in stored.items()}  # each file, decided
     # products with a flagged video anywhere in the dataset (other shards' videos too)
     flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}

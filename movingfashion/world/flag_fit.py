@@ -556,11 +556,10 @@ def _report(by_world: dict[str, list[VideoRow]], review: ReviewConfig, world_rat
     out["thresholds"] = {
         w: [r.threshold for r in world_reviews(rs, review)[w].rules] for w, rs in by_world.items()
     }
-    scored = [r.signals for rs in by_world.values() for r in rs if r.has_tracklet and r.signals]
     # rows written before a rule's signal existed: the rule cannot fire on them (retrack to add it)
-    out["signals_missing"] = {
-        r.signal: k for r in review.rules if (k := sum(r.signal not in sig for sig in scored))
-    }
+    out["signals_missing"] = review.missing_signals(
+        r.signals for rs in by_world.values() for r in rs if r.has_tracklet
+    )
     return out
 
 
