@@ -166,11 +166,11 @@ def _extents(
     vf, vb = np.asarray(video_frames)[keep], vb[keep]
     mb = np.asarray(member_boxes, np.float64).reshape(-1, 4)
     same = np.asarray(member_frames)[:, None] == vf[None, :]  # [n, V]
-    iou = box_ious(mb[:, None], vb[None])
     inter = box_intersections(mb[:, None], vb[None])
     m_area, v_area = box_areas(mb)[:, None], box_areas(vb)[None, :]
     inside = inter / np.maximum(np.minimum(m_area, v_area), 1e-9)
-    nested = same & (iou < NEST_IOU) & (inside >= NEST_INSIDE)
+    apart = inter < NEST_IOU * (m_area + v_area - inter)  # IoU < NEST_IOU, from the same areas
+    nested = same & apart & (inside >= NEST_INSIDE)
     holds = nested & (v_area < m_area)  # the other box is the smaller, inside the member's
     return float(np.mean(nested.any(axis=1))), float(np.mean(holds.any(axis=1)))
 

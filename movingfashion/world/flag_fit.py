@@ -437,8 +437,8 @@ def fit_rules(
     idx = {id(r): i for i, r in enumerate(rows)}
     cols = {s: np.array([r.signals.get(s, np.nan) for r in usable], float) for s in SIGNALS}
     ui = np.array([idx[id(r)] for r in usable], int)
-    names = list(dict.fromkeys(r.world for r in rows))
-    world_of = np.array([names.index(r.world) for r in rows], int)
+    names = {w: i for i, w in enumerate(dict.fromkeys(r.world for r in rows))}
+    world_of = np.array([names[r.world] for r in rows], int)
     sizes = np.bincount(world_of, minlength=len(names))
     capped = sizes >= world_min_videos if world_rate is not None else np.zeros(len(names), bool)
     rules: list[FlagRule] = []
@@ -448,6 +448,7 @@ def fit_rules(
         if not n_fail or (flags & fail).sum() / n_fail >= target_recall:
             break
         best = None
+        per_world = np.bincount(world_of, weights=flags, minlength=len(names))  # flagged so far
         for s, v in cols.items():
             for op in ("lt", "gt"):
                 for t in _candidates(v):
@@ -457,7 +458,7 @@ def fit_rules(
                     caught, false = int((new & fail).sum()), int((new & ~fail).sum())
                     if caught < min_caught or (flags | hit).sum() > max_rate * n:
                         continue
-                    if capped.any() and _over_world_rate(flags, hit, world_of, sizes, capped, world_rate):
+                    if capped.any() and _over_world_rate(per_world, new, world_of, sizes, capped, world_rate):
                         continue
                     key = (caught / (false + prior), caught, -false)
                     if best is None or key > best[0]:
@@ -492,18 +493,17 @@ def leave_one_world_out(rows: Sequence[VideoRow], **fit: Any) -> dict[str, Any]:
 
 
 def _over_world_rate(
-    flags: np.ndarray,
-    hit: np.ndarray,
+    per_world: np.ndarray,
+    new: np.ndarray,
     world_of: np.ndarray,
     sizes: np.ndarray,
     capped: np.ndarray,
     rate: float | None,
 ) -> bool:
-    """Whether adding ``hit`` to ``flags`` flags more videos of a ``capped`` world that ends over
-    ``rate`` of its ``sizes``."""
-    before = np.bincount(world_of, weights=flags, minlength=len(sizes))
-    after = np.bincount(world_of, weights=flags | hit, minlength=len(sizes))
-    return bool(np.any(capped & (after > before) & (after > (rate or 0.0) * sizes)))
+    """Whether the videos ``new`` flags (none flagged yet; ``per_world``: those flagged per world)
+    put a ``capped`` world over ``rate`` of its ``sizes``."""
+    added = np.bincount(world_of, weights=new, minlength=len(sizes))
+    return bool(np.any(capped & (added > 0) & (per_world + added > (rate or 0.0) * sizes)))
 
 
 def _prune(
