@@ -423,7 +423,9 @@ def fit_rules(
     already count as flagged, and so do those the ``keep`` rules flag (kept as they are, first in
     the result: a fit that adds to rules in use); each rule added must catch at least
     ``min_caught`` more failing videos, and rules are ranked by caught / (passing flagged +
-    ``prior``): a larger ``prior`` prefers broad rules over ones that fit a single video. With
+    ``prior``): a larger ``prior`` prefers broad rules over ones that fit a single video. A looser
+    threshold on a signal in use replaces its rule, also once ``max_rules`` rules exist (the budget
+    counts rules, not steps). With
     ``world_rate``, a rule may not put a world of at least ``world_min_videos`` videos over that
     flag rate (the goal's per-world budget; a world already over it blocks only a rule that flags
     more of its videos).
@@ -443,14 +445,17 @@ def fit_rules(
     capped = sizes >= world_min_videos if world_rate is not None else np.zeros(len(names), bool)
     rules: list[FlagRule] = []
     hits: dict[tuple[str, str], np.ndarray] = {}  # what each rule flags
-    while len(rules) < max_rules:
+    while True:
         n_fail = fail.sum()
         if not n_fail or (flags & fail).sum() / n_fail >= target_recall:
             break
         best = None
         per_world = np.bincount(world_of, weights=flags, minlength=len(names))  # flagged so far
+        used = {(r.signal, r.op) for r in rules}
         for s, v in cols.items():
             for op in ("lt", "gt"):
+                if len(rules) >= max_rules and (s, op) not in used:
+                    continue  # at max_rules only a looser threshold on a rule in use may join
                 for t in _candidates(v):
                     hit = np.zeros(n, bool)
                     hit[ui] = (v < t) if op == "lt" else (v > t)

@@ -65,6 +65,19 @@ def test_a_looser_threshold_on_a_used_signal_replaces_its_rule():
     assert [(r.signal, r.op) for r in rules] == [("det_mean", "lt")]  # one rule, not two on det_mean
     assert 0.28 < rules[0].threshold < 0.3
     assert flag_figures(rows, ReviewConfig(rules=rules))["failing_flagged"] == 8
+    # the rule budget counts rules, not steps: with room for one rule the looser threshold still
+    # replaces the first, precise one (before, the fit stopped at 5 of 8 with budget to spare)
+    (one,) = fit_rules(rows, max_rate=0.15, target_recall=1.0, prior=1.0, max_rules=1)
+    assert (one.signal, one.op) == ("det_mean", "lt") and 0.28 < one.threshold < 0.3
+    # and no rule on another signal joins once the budget is spent
+    rows += [_row(400 + i, False, coverage=0.1) for i in range(3)]  # the tracker lost these
+    assert [r.signal for r in fit_rules(rows, max_rate=0.2, target_recall=1.0, prior=1.0, max_rules=1)] == [
+        "det_mean"
+    ]
+    assert {r.signal for r in fit_rules(rows, max_rate=0.2, target_recall=1.0, prior=1.0)} == {
+        "det_mean",
+        "coverage",
+    }
 
 
 def test_a_rule_a_later_one_covers_is_dropped():
