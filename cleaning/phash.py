@@ -3,7 +3,8 @@
 An image is turned grey, centre-cropped (``crop_fraction``, so small crops and borders
 matter less), resized to 32x32 and brightness-normalised (zero mean, unit variance); the 8x8
 lowest DCT frequencies are compared with their median (DC term excluded from the median) to
-give 64 bits (:func:`dct_hash`). Re-encoding, resizing, a small crop or a brightness change move
+give 64 bits (:func:`dct_hash`; a bit is set only above the median by :data:`TIE_MARGIN`, so
+coefficients at the median, which symmetric images have many of, give the same bits everywhere). Re-encoding, resizing, a small crop or a brightness change move
 few bits. Video frames are hashed the same way, per window of their content box
 (:mod:`cleaning.views`).
 """
@@ -29,6 +30,13 @@ def _dct_matrix(n: int = _N) -> np.ndarray:
 
 
 _D = _dct_matrix()
+#: version of the hash: a rerun's cached hashes of another version are not reused
+HASH_VERSION = 2
+#: a coefficient must exceed the median by more than this to set its bit. An image symmetric about
+#: its vertical axis (a studio shot) has about half its coefficients at zero, the median among
+#: them: without a margin those bits were float noise, which changed between a picture and its
+#: re-encode (17 bits of 64 apart) and between machines; normalised coefficients reach ~30.
+TIE_MARGIN = 0.01
 _WEIGHTS = (np.uint64(1) << np.arange(64, dtype=np.uint64)).astype(np.uint64)
 
 
@@ -55,7 +63,7 @@ def dct_hash(small: np.ndarray) -> np.ndarray:
         return np.zeros(0, np.uint64)
     coeffs = (_D @ x @ _D.T)[:, :8, :8].reshape(len(x), 64)
     med = np.median(coeffs[:, 1:], axis=1, keepdims=True)
-    bits = (coeffs > med).astype(np.uint64)
+    bits = (coeffs > med + TIE_MARGIN).astype(np.uint64)
     return (bits * _WEIGHTS).sum(axis=1, dtype=np.uint64)
 
 

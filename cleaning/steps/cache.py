@@ -1,9 +1,9 @@
 """Per-file results of the cleaning steps, keyed by SHA-256, so a rerun decodes nothing new.
 
 Stored as ``<catalog stem>.cleaning-cache.json`` beside the catalog. The file is tagged with the
-probe, dedup and split-screen thresholds: changing one of them starts a fresh cache. Steps put
-each result in as it arrives and :meth:`ResultCache.checkpoint` saves now and then, so a run
-killed half-way resumes from what it recorded.
+probe, dedup and split-screen thresholds and the perceptual hash's version: changing one of them
+starts a fresh cache. Steps put each result in as it arrives and :meth:`ResultCache.checkpoint`
+saves now and then, so a run killed half-way resumes from what it recorded.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from cleaning.config import CleaningConfig
+from cleaning.phash import HASH_VERSION
 from schemas.atomic import atomic_write_json
 from schemas.catalog import Catalog
 
@@ -31,7 +32,13 @@ class ResultCache:
         self._saved_at = time.monotonic()
         self._save_cost = 0.0
         self.tag = json.dumps(
-            [cfg.probe.model_dump(), cfg.dedup.model_dump(), cfg.splitscreen.model_dump()], sort_keys=True
+            [
+                cfg.probe.model_dump(),
+                cfg.dedup.model_dump(),
+                cfg.splitscreen.model_dump(),
+                {"phash": HASH_VERSION},
+            ],
+            sort_keys=True,
         )
         self.data: dict[str, Any] = {}
         self.dirty = False

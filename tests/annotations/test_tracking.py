@@ -351,7 +351,10 @@ def test_continuity_chain_is_the_best_of_every_chain(seed, weight):
     dets.boxes[:] += rng.uniform(-25, 25, dets.boxes.shape).astype(np.float32)  # rival chains
     dets.boxes[:, 2:] = np.maximum(dets.boxes[:, 2:], dets.boxes[:, :2] + 5)
     head = distance_head(scale=0.02, bias=3.0)
-    cfg = TrackerConfig(continuity=weight, continue_iou=0)
+    # the item's descriptors match the shop alike to the last float bit (seed 3: 0.9525733 and
+    # 0.9525734), which the two implementations round apart on some CPUs; a little of the
+    # detector's confidence in the pivot's rank makes both start from the same pivot
+    cfg = TrackerConfig(continuity=weight, continue_iou=0, pivot_det_weight=0.01)
     a, b = training_tracking(dets, head, centre, cfg), naive_training_tracking(dets, head, centre, cfg)
     assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot
     np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
