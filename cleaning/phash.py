@@ -4,9 +4,9 @@ An image is turned grey, centre-cropped (``crop_fraction``, so small crops and b
 matter less), resized to 32x32 and brightness-normalised (zero mean, unit variance); the 8x8
 lowest DCT frequencies are compared with their median (DC term excluded from the median) to
 give 64 bits (:func:`dct_hash`; a bit is set only above the median by :data:`TIE_MARGIN`, so
-coefficients at the median, which symmetric images have many of, give the same bits everywhere). Re-encoding, resizing, a small crop or a brightness change move
-few bits. Video frames are hashed the same way, per window of their content box
-(:mod:`cleaning.views`).
+coefficients at the median, which symmetric images have many of, give the same bits on every
+machine). Re-encoding, resizing, a small crop or a brightness change move few bits. Video
+frames are hashed the same way, per window of their content box (:mod:`cleaning.views`).
 """
 
 from __future__ import annotations
