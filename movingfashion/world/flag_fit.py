@@ -30,9 +30,9 @@ before (no build: new rules, budgets or priors in seconds); the report lists the
 adds to rules in use instead of starting afresh, ``--world-cap`` keeps every rule from putting a
 world of ``--world-min-videos`` (40) or more over ``--world-rate``, and ``--lowo`` also reports
 what the fit is worth on a world it did not see (:func:`leave_one_world_out`). Candidate weights
-are measured before they are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]`` (an RoI matcher trained on
-that detector, ``weights_build --roi-matcher-only --detector-weights``) and a ``--work`` of
-their own::
+are measured before they are embedded with ``--weights detector.pt [--matcher roi_matcher.pt]``
+(an RoI matcher trained on that detector, ``weights_build --roi-matcher-only
+--detector-weights``) and a ``--work`` of their own::
 
     python -m movingfashion.world.flag_fit eval --work build/cand --weights cand/detector.pt \
         --matcher cand/roi_matcher.pt --world build/flags/f5101/world
@@ -54,6 +54,7 @@ import numpy as np
 
 from annotations.config import FITTED_RULES, BuildConfig, ReviewConfig
 from annotations.flags import SIGNALS, FlagRule
+from schemas.atomic import atomic_write_text
 
 #: Stride the figures are measured with (the demo's and the README's).
 STRIDE = 2
@@ -673,9 +674,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"{name}: {len(by_world[name])} videos", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
-    if args.rows_out is not None:
-        args.rows_out.parent.mkdir(parents=True, exist_ok=True)
-        args.rows_out.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
+    if args.rows_out is not None:  # atomic: a killed run leaves no half file a rerun would trust
+        atomic_write_text(args.rows_out, "".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
     lowo = None
     if args.action == "fit":
         fit = dict(
@@ -706,8 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["leave_one_world_out"] = lowo
     text = json.dumps(result, indent=1)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        atomic_write_text(args.out, text + "\n")
     print(text)
     return 0
 
