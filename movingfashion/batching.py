@@ -131,7 +131,9 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     lengths are padded (zeros / NaN / -1) and ``mask`` + ``lengths`` say which frames are real.
     Whole frames of different sizes (``crop="frame"`` without ``frame_size``) stay a list.
     Items that stand in for undecodable ones (``on_bad="skip"``) carry ``skipped``: every such
-    record of the batch is gathered into ``batch["skipped"]`` (absent when there is none).
+    record of the batch is gathered into ``batch["skipped"]`` (absent when there is none). A key
+    only some items have (``image_paths`` of Multi-DeepFashion2 items in a batch mixed with
+    MovingFashion ones) becomes a list with None for the others.
     """
     if not items:
         raise ValueError("empty batch")
@@ -140,8 +142,11 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     tmax = max(lengths)
     same_len = len(set(lengths)) == 1
     skipped = [s for it in items for s in it.get("skipped", ())]
-    for key in items[0]:
+    for key in dict.fromkeys(k for it in items for k in it):
         if key == "skipped":
+            continue
+        if any(key not in it for it in items):  # mixed datasets: a key only some items have
+            out[key] = [it.get(key) for it in items]
             continue
         vals = [it[key] for it in items]
         if key in ("frames", "boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):

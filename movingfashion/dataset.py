@@ -14,8 +14,9 @@ Design choices (documented contract):
   item's generator (default in training), ``"first"`` always the first usable one (default in
   evaluation), ``"all"`` makes one item per (product, video).
 * **Randomness** only in training, from a generator seeded by ``(seed, epoch, index)``; call
-  :meth:`MovingFashionDataset.set_epoch` every epoch (with ``persistent_workers=False``, the
-  default, workers see the new epoch). Indices ``>= len(dataset)`` are allowed and map to
+  :meth:`MovingFashionDataset.set_epoch` every epoch, before iterating the loader (the epoch
+  lives in shared memory, :class:`movingfashion.epochs.SharedEpoch`, so workers see it, the
+  persistent ones of :func:`~movingfashion.batching.loader_settings` included). Indices ``>= len(dataset)`` are allowed and map to
   ``index % len`` with their own generator: that is how :class:`~movingfashion.batching.PKSampler`
   asks for several different clips of the same item. Evaluation uses no randomness at all.
 * **Candidates**: with ``crop="tracklet"`` only frames that have a tracklet box can be sampled;
@@ -67,6 +68,7 @@ Design choices (documented contract):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -80,6 +82,7 @@ import numpy as np
 import torch
 from pydantic import ValidationError
 
+from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
@@ -150,11 +153,12 @@ def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:
 class MovingFashionDataset(torch.utils.data.Dataset):
     """Video-to-shop items from an official-format MovingFashion folder.
 
-    Each item is a dict: ``shop`` (float tensor [3, H, W] in [0, 1], or what
-    ``shop_transform`` returns), ``frames`` ([T, 3, H, W]), ``frame_indices`` (long [T]),
-    ``boxes`` (float [T, 4], NaN where a frame has no box), ``product_id``, ``df2_class``
-    (-1 when unknown), ``partition``, ``video_path`` (relative, as in the JSON),
-    ``video_index`` and ``index``.
+    Each item is a dict: ``shop`` ([3, H, W] of ``dtype``: float in [0, 1] by default, uint8
+    0..255 with ``dtype=torch.uint8``; or what ``shop_transform`` returns), ``frames`` ([T, 3,
+    H, W], the same ``dtype``), ``frame_indices`` (long [T]), ``boxes`` (float [T, 4], NaN where
+    a frame has no box), ``product_id``, ``df2_class`` (-1 when unknown), ``partition``,
+    ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` and ``orig_size`` (the
+    (H, W) of the decoded frames). Negative indices count from the end, as for a list.
     """
 
     def __init__(
@@ -212,7 +216,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.box_tolerance = float(box_tolerance)
         self.quality = quality or QualityConfig()
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
-        self.epoch = 0
+        self._epoch = SharedEpoch(0)
         if backend not in backend_names():
             raise ConfigError(
                 f"unknown video backend {backend!r}",
@@ -372,7 +376,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 )
                 if gt is not None:
                     conf = {int(k): float(v) for k, v in gt.scores.items()}
-            boxes = self._clean_boxes(pid, rel, boxes, width, height, nframes)
+            # frame indices are checked against the decoded video's length at first use (and
+            # by check()): the count a tracklet file records is not the video's authority
+            boxes = self._clean_boxes(pid, rel, boxes, width, height, None)
             if boxes is None:
                 continue
             if self.crop == "tracklet" and not boxes:
@@ -445,8 +451,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return len(self._index)
 
     def set_epoch(self, epoch: int) -> None:
-        """Change training randomness (frames, video choice) for a new epoch."""
-        self.epoch = int(epoch)
+        """Change training randomness (frames, video choice) for a new epoch; DataLoader workers
+        see it too, persistent ones included (call it before iterating the loader)."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch :meth:`set_epoch` set last (0 at first)."""
+        return self._epoch.get()
 
     @property
     def product_ids(self) -> list[str]:
@@ -505,6 +517,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
+        index = int(index)
+        if index < 0:  # as for a list; the generator needs a non-negative index
+            if index < -len(self._index):
+                raise IndexError(f"index {index} out of range for {len(self._index)} items")
+            index += len(self._index)
         if self.on_bad == "raise":
             return self._item(index)
         return self._item_or_next(index)
@@ -558,7 +575,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             video = rec.videos[vi]
             meta = self._cached(video)
             if meta is not None:
-                return self._item_from_cache(index, rec, vi, video, idx, meta)
+                try:
+                    return self._item_from_cache(index, rec, vi, video, idx, meta)
+                except (OSError, ValueError, KeyError, IndexError) as exc:
+                    self._drop_cached(video, exc)  # one warning, then live (sampled again below)
             entry = self.training_copy.entry(video) if self.training_copy is not None else None
             if entry is not None:
                 try:
@@ -568,6 +588,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
+            if str(video.path) not in self._checked and max(idx) >= len(self.cache.get(video.path)):
+                # a frame past the real end (the JSON's frame count or boxes are off): check
+                # the video first, which drops those frames under on_bad="skip", then sample again
+                self._check_video(rec, video)
+                continue
             clip, out_boxes, (h0, w0) = self._cut(video, idx)
             if self._check_video(rec, video, (h0, w0)):
                 break
@@ -647,7 +672,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             meta_path = cache_entry(self.crop_cache, video.rel_path)[1]
             meta = None
             if meta_path.is_file():
-                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                try:
+                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                    if not isinstance(meta, dict):
+                        raise ValueError("not a JSON object")
+                except (OSError, ValueError) as exc:
+                    log.warning(
+                        "%s: unreadable crop cache entry (%s); decoding the video live", meta_path, exc
+                    )
+                    self._cache_meta[key] = None
+                    return None
                 if meta.get("params") != self.cache_params():
                     raise ConfigError(
                         f"crop cache built with {meta.get('params')}, dataset wants {self.cache_params()}",
@@ -661,6 +695,18 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self._cache_meta[key] = meta
         return self._cache_meta[key]
 
+    def _drop_cached(self, video: VideoRecord, exc: BaseException) -> None:
+        """A crop-cache entry that cannot be read: warn once naming its file; decode the video live."""
+        arr_path, meta_path = cache_entry(self.crop_cache, video.rel_path)
+        log.warning(
+            "%s: crop cache entry unusable (%s: %s); decoding %s live (rebuild the cache to fix it)",
+            arr_path,
+            type(exc).__name__,
+            exc,
+            video.rel_path,
+        )
+        self._cache_meta[video.rel_path] = None
+
     def _item_from_cache(
         self,
         index: int,
@@ -671,6 +717,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         meta: dict[str, Any],
     ) -> dict[str, Any]:
         arr = self._arrays.get(cache_entry(self.crop_cache, video.rel_path)[0])
+        if len(arr) != len(meta["frames"]):
+            raise ValueError(f"{len(arr)} frames stored, the entry lists {len(meta['frames'])}")
         pos = {f: i for i, f in enumerate(meta["frames"])}
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
@@ -779,19 +827,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return out, scaled
 
     def _tensor(self, arr: np.ndarray) -> torch.Tensor:
-        """uint8 [N, H, W, 3] -> [N, 3, H, W]: float in [0, 1], or uint8 as is (``dtype=torch.uint8``)."""
-        # numpy's strided uint8 copy is ~3x faster than torch's permute().contiguous() here
-        t = torch.from_numpy(np.ascontiguousarray(np.asarray(arr).transpose(0, 3, 1, 2)))
-        if self.dtype == torch.uint8:
-            return t
-        if self.dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
-            return torch.div(t, 255.0)
-        return t.to(self.dtype).div_(255.0)
+        return clip_tensor(arr, self.dtype)
 
     def _shop(self, rec: ProductRecord) -> Any:
         img = _shop_image(str(rec.shop_path), self.shop_size).copy()
         t = self._tensor(img[None])[0]
         return self.shop_transform(t) if self.shop_transform is not None else t
+
+
+def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` -> ``[N, 3, H, W]``: float in [0, 1], or uint8 as is (``torch.uint8``)."""
+    # numpy's strided uint8 copy is ~3x faster than torch's permute().contiguous() here
+    t = torch.from_numpy(np.ascontiguousarray(np.asarray(arr).transpose(0, 3, 1, 2)))
+    if dtype == torch.uint8:
+        return t
+    if dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
+        return torch.div(t, 255.0)
+    return t.to(dtype).div_(255.0)
 
 
 class _OpenArrays:
@@ -864,7 +916,7 @@ def build_crop_cache(
     sweep_partials(out)  # arrays a killed build left half-written
     params = dataset.cache_params()
     ex = executor or LocalExecutor()
-    counts = {"built": 0, "already_cached": 0}
+    counts = {"built": 0, "already_cached": 0, "failed": 0}
     pairs = [(pi, vi) for pi, rec in enumerate(dataset.products) for vi in range(len(rec.videos))]
 
     def videos() -> Iterator[None]:
@@ -873,8 +925,15 @@ def build_crop_cache(
             video = dataset.products[pi].videos[vi]
             arr_path, meta_path = cache_entry(out, video.rel_path)
             if meta_path.is_file() and arr_path.is_file():
-                old = json.loads(meta_path.read_text(encoding="utf-8"))
-                if old.get("params") == params and old.get("video_size") == video.path.stat().st_size:
+                try:
+                    old = json.loads(meta_path.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    old = {}  # a damaged entry: built again
+                if (
+                    isinstance(old, dict)
+                    and old.get("params") == params
+                    and old.get("video_size") == video.path.stat().st_size
+                ):
                     counts["already_cached"] += 1
                     yield
                     continue
@@ -890,7 +949,15 @@ def build_crop_cache(
                 workers.submit((pi, vi, str(out), pool), tag=(pi, vi))
             for res in workers.drain():
                 if res.error is not None:
-                    raise res.error
+                    pi, vi = res.tag
+                    if dataset.on_bad == "raise" or not isinstance(res.error, (MediaError, DataFormatError)):
+                        raise res.error
+                    # an undecodable video: listed, the others are cached (a rerun retries it)
+                    rec = dataset.products[pi]
+                    dataset._note_skip(rec.product_id, f"video {rec.videos[vi].rel_path}: {res.error}")
+                    counts["failed"] += 1
+                    yield
+                    continue
                 meta, skipped = res.value
                 if ex.remote:  # a worker's copy of the dataset checked the boxes: keep what it dropped
                     dataset.skipped.extend(skipped)
@@ -939,7 +1006,7 @@ def _cache_video(
     frames = sorted(set(cand if pool is None else _get("rrs")(cand, pool, train=False)))
     out_boxes_l, orig = [], None
     reader = dataset.sequential_reader(video)
-    with atomic_open(arr_path, "wb") as fh:
+    with contextlib.closing(reader), atomic_open(arr_path, "wb") as fh:
         for start in range(0, max(len(frames), 1), CACHE_DECODE_CHUNK):
             chunk = frames[start : start + CACHE_DECODE_CHUNK]
             # whole-video access, each frame cut as it is decoded (no batch of full frames)
@@ -955,7 +1022,6 @@ def _cache_video(
                 )
             fh.write(np.ascontiguousarray(clip).tobytes())
             out_boxes_l.append(out_boxes)
-    reader.close()
     out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
     meta = {
         "video": video.rel_path,

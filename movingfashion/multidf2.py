@@ -22,8 +22,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import _size
+from movingfashion.dataset import _size, clip_tensor
 from movingfashion.deepfashion2 import iter_split
+from movingfashion.epochs import SharedEpoch
 from movingfashion.media.images import read_image
 from movingfashion.sampling import FrameSampler, get_sampler
 from schemas.atomic import atomic_write_json
@@ -92,7 +93,10 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     ``frames`` are crops of the user item boxes (``crop="tracklet"``) or whole user images
     resized to ``frame_size`` (``crop="frame"``); ``shop`` is the whole shop image, or its item
     crop with ``shop_crop=True``. ``frame_indices`` index the sequence's user images,
-    ``product_id`` is ``"<pair_id>_<style>"``, ``partition`` is ``"multidf2"``.
+    ``product_id`` is ``"<pair_id>_<style>"``, ``partition`` is ``"multidf2"``; ``orig_size``
+    is the (H, W) of the first frame's user image (the images differ in size) and
+    ``image_paths`` names every frame's image. ``dtype``: ``torch.float32`` (values in [0, 1]) or
+    ``torch.uint8`` (0..255) for ``frames`` and ``shop``, as in ``MovingFashionDataset``.
     """
 
     def __init__(
@@ -113,8 +117,10 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         train: bool | None = None,
         index: str | os.PathLike[str] | list[dict[str, Any]] | None = None,
         classes: Sequence[int] | None = None,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self.root = Path(df2_root)
+        self.dtype = dtype
         self.split = split
         if crop not in ("tracklet", "frame"):
             raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
@@ -131,7 +137,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         self.shop_crop = shop_crop
         self.train = (split == "train") if train is None else bool(train)
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
-        self.epoch = 0
+        self._epoch = SharedEpoch(0)
         if isinstance(index, list):
             seqs = index
         elif index is not None:
@@ -155,7 +161,14 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         return len(self.sequences)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        """Change training randomness for a new epoch (DataLoader workers see it, persistent
+        ones included: :class:`movingfashion.epochs.SharedEpoch`)."""
+        self._epoch.set(epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch :meth:`set_epoch` set last (0 at first)."""
+        return self._epoch.get()
 
     @property
     def product_ids(self) -> list[str]:
@@ -197,14 +210,13 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             self._load(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None, size)
             for i in idx
         ]
-        clip = np.stack([img for img, _ in loaded])
-        frames = torch.from_numpy(clip).permute(0, 3, 1, 2).float().div_(255.0)
+        frames = clip_tensor(np.stack([img for img, _ in loaded]), self.dtype)
         if self.transform is not None:
             frames = self.transform(frames)
         shop_np, _ = self._load(
             seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None, self.shop_size
         )
-        shop = torch.from_numpy(shop_np).permute(2, 0, 1).float().div_(255.0)
+        shop = clip_tensor(shop_np[None], self.dtype)[0]
         if self.shop_transform is not None:
             shop = self.shop_transform(shop)
         boxes = torch.tensor([seq["frames"][i]["box"] for i in idx], dtype=torch.float32)
@@ -224,5 +236,6 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             "video_path": f"{self.split}/{seq['id']}",
             "video_index": 0,
             "index": int(index),
+            "orig_size": loaded[0][1] if loaded else (0, 0),
             "image_paths": [seq["frames"][i]["image"] for i in idx],
         }

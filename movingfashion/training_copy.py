@@ -18,7 +18,10 @@ WebP at several qualities, all-intra and short-GOP H.264); JPEG at quality 90 (t
 is the fastest to decode per clip within the 20 KB per frame budget (WebP is smaller but
 slower to decode; H.264 pays a seek and a decoder flush per frame, or decodes up to a GOP of
 frames nobody asked for). Pixels are within the documented tolerance of the live crops:
-:data:`TOLERANCE` (mean absolute error per clip in 0..255 levels, and PSNR).
+:data:`TOLERANCE` (mean absolute error in 0..255 levels, and PSNR), checked on every frame as it
+is written; a frame that misses it at the chosen quality (fine colour detail in a small crop)
+is stored at finer settings (:func:`encode_settings`: a higher quality, then no chroma
+subsampling).
 
 Deterministic: the same dataset, parameters and quality give byte-identical files (exact
 decoders, OpenCV's JPEG encoder with fixed settings, sorted JSON). A copy that does not fit
@@ -54,9 +57,9 @@ FORMAT = "mf-training-copy"
 VERSION = 1
 #: JPEG quality written by default (see the module docstring for how it was chosen).
 DEFAULT_QUALITY = 90
-#: Pixel tolerance of a copy against the live crops, per clip, at the default quality: mean
-#: absolute error in 0..255 levels at most, PSNR in dB at least (measured on real clips:
-#: ``benchmarks/bench_copy_formats.py``; the tests check it on the synthetic world).
+#: Pixel tolerance of a copy against the live crops, per frame (so per clip too): mean absolute
+#: error in 0..255 levels at most, PSNR in dB at least. ``build_training_copy`` checks every
+#: frame it writes and encodes one that misses it with finer settings (:func:`encode_settings`).
 TOLERANCE = {"mean_abs_error": 4.0, "psnr_db": 30.0}
 #: Frames decoded at a time while a copy is written (bounds memory on long videos).
 BUILD_CHUNK = 64
@@ -77,13 +80,66 @@ def copy_entry(copy_dir: str | os.PathLike[str], rel_path: str) -> tuple[Path, P
     )
 
 
-def _encode(img: np.ndarray, quality: int) -> bytes:
+#: Quality added at a time to a frame whose JPEG misses :data:`TOLERANCE` (up to 100).
+QUALITY_STEP = 5
+
+
+def _encode(img: np.ndarray, quality: int, full_chroma: bool = False) -> bytes:
+    """JPEG of RGB ``img``; ``full_chroma``: no chroma subsampling (4:4:4 instead of 4:2:0)."""
     import cv2
 
-    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
+    if full_chroma:
+        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(img[..., ::-1]), params)
     if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
         raise OSError("JPEG encoding failed")
     return buf.tobytes()
+
+
+def frame_error(img: np.ndarray, blob: bytes) -> tuple[float, float]:
+    """(mean absolute error in levels, PSNR in dB) of JPEG ``blob`` decoded as the dataset
+    decodes it, against the RGB ``img`` it was encoded from (PSNR inf when identical)."""
+    import cv2
+
+    dec = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR_RGB)
+    diff = dec.astype(np.int16) - img.astype(np.int16)
+    mae = float(np.abs(diff).mean())
+    mse = float(np.square(diff, dtype=np.int32).mean())
+    return mae, (float("inf") if mse == 0 else 10.0 * float(np.log10(255.0**2 / mse)))
+
+
+def within(error: tuple[float, float], tolerance: dict[str, float]) -> bool:
+    """Whether a frame's ``(mean absolute error, PSNR)`` meets ``tolerance``."""
+    return error[0] <= tolerance["mean_abs_error"] and error[1] >= tolerance["psnr_db"]
+
+
+def encode_settings(quality: int) -> list[tuple[int, bool]]:
+    """The (quality, full chroma) settings :func:`encode_within` tries, in order: ``quality`` and
+    one :data:`QUALITY_STEP` above it with 4:2:0 chroma, then without chroma subsampling from
+    ``quality`` up to 100 (fine colour detail, e.g. a saturated print in a small crop, misses
+    the tolerance at any quality with 4:2:0, and 4:4:4 at the same quality is smaller than
+    4:2:0 at 100)."""
+    q = int(quality)
+    steps = [(q, False)] + ([(min(100, q + QUALITY_STEP), False)] if q < 100 else [])
+    steps += [(v, True) for v in range(q, 100, QUALITY_STEP)] + [(100, True)]
+    return list(dict.fromkeys(steps))
+
+
+def encode_within(
+    img: np.ndarray, quality: int, tolerance: dict[str, float] | None
+) -> tuple[bytes, bool, bool]:
+    """JPEG of ``img``: at ``quality``, or at the first of :func:`encode_settings` whose decoded
+    frame is within ``tolerance`` (None: no check). Returns (bytes, stored above ``quality``'s
+    4:2:0 setting, within the tolerance)."""
+    settings = encode_settings(quality)
+    for k, (q, full) in enumerate(settings):
+        blob = _encode(img, q, full)
+        if tolerance is None:
+            return blob, False, True
+        if within(frame_error(img, blob), tolerance):
+            return blob, k > 0, True
+    return blob, True, False
 
 
 def _boxes_json(boxes: np.ndarray) -> list[list[float | None]]:
@@ -95,17 +151,25 @@ def build_training_copy(
     out_dir: str | os.PathLike[str],
     *,
     quality: int = DEFAULT_QUALITY,
+    tolerance: dict[str, float] | None = TOLERANCE,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
 ) -> dict[str, int]:
     """Write the training copy of every video of ``dataset`` (see the module docstring).
 
     Videos decode sequentially (the reader registry's choice for whole-video access), each
     frame is cropped as it arrives (full frames are never stacked), and the data file and its
-    index are written atomically, the index last. A video already copied with the same
-    parameters, quality, boxes and source size is skipped. Returns ``built`` and
-    ``already_copied`` counts.
+    index are written atomically, the index last. Every frame is checked against ``tolerance``
+    (default :data:`TOLERANCE`; None: no check) after encoding, and a frame that misses it at
+    ``quality`` is encoded again with finer settings (:func:`encode_settings`), so every clip
+    read from the copy is within it. A video already copied with the same parameters, quality,
+    tolerance, boxes and source size is skipped. A video that does not decode raises under the
+    dataset's ``on_bad="raise"``; under ``"skip"`` it is listed in ``dataset.skipped`` and the
+    others are copied (a rerun retries it). Returns counts: ``built``, ``already_copied``,
+    ``failed``, ``frames_raised`` (frames stored with finer settings than ``quality``) and
+    ``frames_outside_tolerance`` (still outside it at 4:4:4 and quality 100).
     """
     from schemas.atomic import atomic_open, atomic_write_json
+    from schemas.errors import DataFormatError, MediaError
 
     if not 1 <= int(quality) <= 100:
         raise ConfigError(f"JPEG quality must be 1..100, got {quality}", where="quality")
@@ -114,7 +178,10 @@ def build_training_copy(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = dataset.cache_params()
-    built = done = 0
+    counts = dict.fromkeys(
+        ("built", "already_copied", "failed", "frames_raised", "frames_outside_tolerance"), 0
+    )
+    tol = dict(tolerance) if tolerance is not None else None
     pairs = [(rec, v) for rec in dataset.products for v in rec.videos]
     for rec, video in progress(pairs) if progress else pairs:
         data_path, index_path = copy_entry(out, video.rel_path)
@@ -127,30 +194,32 @@ def build_training_copy(
             if (
                 old.get("params") == params
                 and old.get("quality") == quality
+                and old.get("tolerance") == tol
                 and old.get("video_size") == size
                 and old.get("source_boxes") == _source_boxes(video)
             ):
-                done += 1
+                counts["already_copied"] += 1
                 continue
         source_boxes = _source_boxes(video)
-        dataset._check_video(rec, video)
-        frames = dataset._candidates_uncached(video)
-        offsets, crcs, boxes_l, orig = [0], [], [], (0, 0)
-        reader = dataset.sequential_reader(video)
         try:
-            with atomic_open(data_path, "wb") as fh:
-                for start in range(0, len(frames), BUILD_CHUNK):
-                    chunk = frames[start : start + BUILD_CHUNK]
-                    clip, boxes, orig = dataset._cut(video, chunk, reader)
-                    for img in clip:
-                        blob = _encode(img, quality)
-                        fh.write(blob)
-                        offsets.append(offsets[-1] + len(blob))
-                        crcs.append(zlib.crc32(blob))
-                    boxes_l.append(boxes)
-        finally:
-            reader.close()
-        boxes = np.concatenate(boxes_l) if boxes_l else np.zeros((0, 4), np.float32)
+            frames, offsets, crcs, boxes, orig, raised, outside = _write_frames(
+                dataset, rec, video, data_path, quality, tol, atomic_open
+            )
+        except (MediaError, DataFormatError) as exc:
+            if dataset.on_bad == "raise":
+                raise
+            dataset._note_skip(rec.product_id, f"video {video.rel_path}: {exc}")
+            counts["failed"] += 1
+            continue
+        counts["frames_raised"] += raised
+        counts["frames_outside_tolerance"] += outside
+        if outside:
+            log.warning(
+                "%s: %d frames outside the tolerance %s even at JPEG 4:4:4, quality 100",
+                video.rel_path,
+                outside,
+                tol,
+            )
         atomic_write_json(
             index_path,
             {
@@ -158,6 +227,8 @@ def build_training_copy(
                 "version": VERSION,
                 "codec": "jpeg",
                 "quality": int(quality),
+                "tolerance": tol,
+                "frames_raised": raised,
                 "video": video.rel_path,
                 "video_size": size,
                 "params": params,
@@ -169,8 +240,44 @@ def build_training_copy(
                 "orig_size": [int(orig[0]), int(orig[1])],
             },
         )
-        built += 1
-    return {"built": built, "already_copied": done}
+        counts["built"] += 1
+    return counts
+
+
+def _write_frames(
+    dataset: MovingFashionDataset,
+    rec: Any,
+    video: VideoRecord,
+    data_path: Path,
+    quality: int,
+    tolerance: dict[str, float] | None,
+    atomic_open: Callable[..., Any],
+) -> tuple[list[int], list[int], list[int], np.ndarray, tuple[int, int], int, int]:
+    """Decode one video and write its frames' JPEGs to ``data_path`` (atomically); returns the
+    frame indices, byte offsets, CRC-32s, boxes, original size, and the frames raised above
+    ``quality`` / still outside ``tolerance``."""
+    dataset._check_video(rec, video)
+    frames = dataset._candidates_uncached(video)
+    offsets, crcs, boxes_l, orig = [0], [], [], (0, 0)
+    raised = outside = 0
+    reader = dataset.sequential_reader(video)
+    try:
+        with atomic_open(data_path, "wb") as fh:
+            for start in range(0, len(frames), BUILD_CHUNK):
+                chunk = frames[start : start + BUILD_CHUNK]
+                clip, boxes, orig = dataset._cut(video, chunk, reader)
+                for img in clip:
+                    blob, above, ok = encode_within(img, quality, tolerance)
+                    raised += above
+                    outside += not ok
+                    fh.write(blob)
+                    offsets.append(offsets[-1] + len(blob))
+                    crcs.append(zlib.crc32(blob))
+                boxes_l.append(boxes)
+    finally:
+        reader.close()
+    boxes = np.concatenate(boxes_l) if boxes_l else np.zeros((0, 4), np.float32)
+    return frames, offsets, crcs, boxes, orig, raised, outside
 
 
 def _source_boxes(video: VideoRecord) -> str:

@@ -24,6 +24,13 @@ from schemas.cli_support import (
 @crop_view_options
 @click.option("--quality", type=click.IntRange(1, 100), default=90, show_default=True, help="JPEG quality.")
 @click.option(
+    "--tolerance/--no-tolerance",
+    default=True,
+    show_default=True,
+    help="Check every frame against the documented pixel tolerance (mean abs error <= 4 levels, "
+    "PSNR >= 30 dB) and store one that misses it at a higher quality.",
+)
+@click.option(
     "--backend",
     type=click.Choice(backend_names()),
     default="auto",
@@ -40,14 +47,15 @@ def training_copy(
     frame_size: int | None,
     context: float,
     quality: int,
+    tolerance: bool,
     backend: str,
     as_json: bool,
 ) -> None:
     """Store every boxed frame's crop of a split as JPEG, one file per video, for fast training.
 
     ``MovingFashionDataset(..., training_copy=OUT)`` then samples the same frame indices as
-    the live path and reads each clip as T small JPEG decodes (pixels within the documented
-    tolerance of the live crops, ~10-15 KB per frame at 224 px and quality 90). Open the
+    the live path and reads each clip as T small JPEG decodes (every frame checked to be within
+    the documented tolerance of the live crops, ~10-15 KB per frame at 224 px and quality 90). Open the
     dataset with the same --crop, --crop-size / --frame-size and --context. Reruns skip videos
     already copied; bad rows are skipped and listed (exit 1 then).
 
@@ -56,7 +64,7 @@ def training_copy(
       mf training-copy --dataset dataset --out dataset-copy/train
       mf training-copy --dataset dataset --split test --out dataset-copy/test --quality 95 --json
     """
-    from movingfashion.training_copy import build_training_copy
+    from movingfashion.training_copy import TOLERANCE, build_training_copy
 
     ds = open_split(
         dataset,
@@ -68,7 +76,11 @@ def training_copy(
         backend=backend,
     )
     counts = build_training_copy(
-        ds, out, quality=quality, progress=lambda it: progress(it, desc="training copy", unit="video")
+        ds,
+        out,
+        quality=quality,
+        tolerance=TOLERANCE if tolerance else None,
+        progress=lambda it: progress(it, desc="training copy", unit="video"),
     )
     result = {
         "out": str(out),
@@ -82,7 +94,9 @@ def training_copy(
         as_json,
         lambda r: (
             f"training copy {r['out']}: {r['built']} videos written, {r['already_copied']} already there, "
-            f"{len(r['skipped'])} skipped"
+            f"{len(r['skipped'])} skipped; {r['frames_raised']} frames stored above quality "
+            f"{r['quality']} to stay within the tolerance"
+            + (f", {r['frames_outside_tolerance']} still outside it" if r["frames_outside_tolerance"] else "")
         ),
     )
     exit_if_failed(result["skipped"])

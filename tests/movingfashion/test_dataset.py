@@ -217,8 +217,8 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
     from movingfashion.dataset import build_crop_cache
 
     plain = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32, frames=4)
-    assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 4, "already_cached": 0}
-    assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 0, "already_cached": 4}
+    assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 4, "already_cached": 0, "failed": 0}
+    assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 0, "already_cached": 4, "failed": 0}
     meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
     assert meta["frames"] == [8, 14, 20, 26, 33, 39, 45, 51]  # chunk centres of the 50 boxed frames
     cached = MovingFashionDataset(

@@ -20,5 +20,6 @@ def test_crop_cache_on_ray_equals_local(ray_session, gt_dataset, local_crop_cach
         assert build_crop_cache(ray_ds, tmp_path / "ray", pool=4, executor=ex) == {
             "built": 0,
             "already_cached": counts["built"],
+            "failed": 0,
         }
     assert tree_bytes(tmp_path / "ray") == tree_bytes(local)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from movingfashion.multidf2 import MultiDeepFashion2Dataset, build_multidf2
 
@@ -47,3 +48,19 @@ def test_multidf2_whole_images_scale_boxes(df2_root):
     item = ds[1]  # 000005, 105 x 120, box [5, 5, 40, 30]
     assert item["frames"].shape == (1, 3, 50, 60)
     assert np.allclose(item["boxes"][0].numpy(), [2.5, 5 * 50 / 105, 20, 30 * 50 / 105], atol=1e-4)
+
+
+def test_multidf2_items_batch_with_movingfashion_items(df2_root, tiny_dataset):
+    from movingfashion.batching import collate_clips
+    from movingfashion.dataset import MovingFashionDataset
+
+    kw = {"frames": 4, "seed": 0, "crop_size": 16, "shop_size": 16}
+    m = MultiDeepFashion2Dataset(df2_root, "validation", dtype=torch.uint8, **kw)
+    f = MovingFashionDataset(tiny_dataset, "train", dtype=torch.uint8, **kw)
+    item = m[0]
+    assert item["frames"].dtype == torch.uint8 and item["shop"].dtype == torch.uint8
+    assert _colour(item["shop"].float() / 255) == 13  # the same pixels as the float item
+    assert item["orig_size"] == tuple(m._load(m.sequences[0]["frames"][0]["image"], None, (8, 8))[1])
+    for batch in (collate_clips([f[0], m[0]]), collate_clips([m[0], f[0]])):
+        assert batch["frames"].shape == (2, 4, 3, 16, 16) and len(batch["orig_size"]) == 2
+        assert sorted(map(str, batch["image_paths"])).count("None") == 1

@@ -27,7 +27,9 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def copy_dir(tiny_dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("copy")
     live = MovingFashionDataset(tiny_dataset, "train", **KW)
-    assert build_training_copy(live, out) == {"built": 4, "already_copied": 0}
+    counts = build_training_copy(live, out)
+    assert (counts["built"], counts["already_copied"], counts["failed"]) == (4, 0, 0)
+    assert counts["frames_outside_tolerance"] == 0
     return out
 
 
@@ -60,7 +62,7 @@ def test_copy_covers_every_boxed_frame_and_is_deterministic(tiny_dataset, copy_d
     build_training_copy(live, again)
     for f in sorted(copy_dir.iterdir()):
         assert (again / f.name).read_bytes() == f.read_bytes(), f.name
-    assert build_training_copy(live, again) == {"built": 0, "already_copied": 4}
+    assert build_training_copy(live, again)["already_copied"] == 4
 
 
 def test_whole_frame_copy_matches_the_live_frames(tiny_dataset, tmp_path):
@@ -159,3 +161,56 @@ def test_mf_training_copy_command(tiny_dataset, tmp_path):
     # the entry point turns this error into one line and exit 2 (tests/test_cli_conventions.py)
     assert bad.exit_code != 0 and "dataset folder not found" in str(bad.exception)
     assert str(tmp_path / "nope") in str(bad.exception)
+
+
+def _worst(live, fast):
+    """Worst (mean absolute error, PSNR) of a clip read from a copy against the live clip."""
+    worst_err, worst_psnr = 0.0, 99.0
+    for a, b in zip(items(live), items(fast), strict=True):
+        worst_err = max(worst_err, float((a["frames"].float() - b["frames"].float()).abs().mean()))
+        worst_psnr = min(worst_psnr, psnr(a["frames"], b["frames"]))
+    return worst_err, worst_psnr
+
+
+def test_every_frame_is_kept_within_the_tolerance_whatever_the_quality(tiny_dataset, tmp_path):
+    live = MovingFashionDataset(tiny_dataset, "train", **KW)
+    # without the check a low quality misses the tolerance (so the check below has work to do)
+    build_training_copy(live, tmp_path / "raw", quality=10, tolerance=None)
+    raw = MovingFashionDataset(tiny_dataset, "train", training_copy=tmp_path / "raw", **KW)
+    err, db = _worst(live, raw)
+    assert err > TOLERANCE["mean_abs_error"] or db < TOLERANCE["psnr_db"]
+    counts = build_training_copy(live, tmp_path / "checked", quality=10)
+    assert counts["frames_raised"] > 0 and counts["frames_outside_tolerance"] == 0
+    checked = MovingFashionDataset(tiny_dataset, "train", training_copy=tmp_path / "checked", **KW)
+    err, db = _worst(live, checked)
+    assert err <= TOLERANCE["mean_abs_error"] and db >= TOLERANCE["psnr_db"]
+    # the tolerance is part of what a rerun compares: a copy built without it is built again
+    assert build_training_copy(live, tmp_path / "raw", quality=10)["built"] == 4
+
+
+def test_an_undecodable_video_is_listed_and_the_others_are_copied(tiny_dataset, tmp_path):
+    from schemas.errors import MediaError
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    (root / "videos" / "101_0.mp4").write_bytes(b"not a video")
+    skip = MovingFashionDataset(root, "train", on_bad="skip", **KW)
+    counts = build_training_copy(skip, tmp_path / "c")
+    assert (counts["built"], counts["failed"]) == (3, 1)
+    assert [pid for pid, _ in skip.skipped] == ["101"] and "101_0.mp4" in skip.skipped[0][1]
+    assert not copy_entry(tmp_path / "c", "videos/101_0.mp4")[1].exists()
+    with pytest.raises(MediaError, match="101_0.mp4"):
+        build_training_copy(MovingFashionDataset(root, "train", **KW), tmp_path / "c2")
+
+
+def test_fine_colour_detail_is_stored_without_chroma_subsampling():
+    from movingfashion.training_copy import _encode, encode_within, frame_error, within
+
+    img = np.zeros((64, 64, 3), np.uint8)
+    img[:, 0::2] = (230, 20, 40)  # one-pixel columns of saturated red and blue:
+    img[:, 1::2] = (20, 40, 230)  # 4:2:0 averages their colours away at any quality
+    assert not within(frame_error(img, _encode(img, 100)), TOLERANCE)
+    blob, above, ok = encode_within(img, 90, TOLERANCE)
+    assert ok and above and within(frame_error(img, blob), TOLERANCE)
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    assert encode_within(flat, 90, TOLERANCE)[1:] == (False, True)  # nothing to raise

@@ -1,0 +1,33 @@
+"""The training epoch a dataset draws its randomness from, shared with its DataLoader workers.
+
+``DataLoader(persistent_workers=True)`` (what :func:`movingfashion.batching.loader_settings`
+sets) keeps each worker's copy of the dataset alive across epochs, so an epoch number held in
+a plain attribute never reaches the workers after ``dataset.set_epoch(e)`` in the main process:
+every epoch would draw the same clips. :class:`SharedEpoch` keeps the number in a one-element
+tensor in shared memory; the workers' copies (forked, or pickled for spawn by torch's
+multiprocessing) read the same memory, so a new epoch set before ``iter(loader)`` reaches them.
+A plain ``pickle`` (e.g. to another machine) copies the value.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class SharedEpoch:
+    """An epoch number readable in every DataLoader worker of the process that set it."""
+
+    def __init__(self, value: int = 0) -> None:
+        self._value = torch.zeros((), dtype=torch.int64).share_memory_()
+        self.set(value)
+
+    def get(self) -> int:
+        """The epoch now."""
+        return int(self._value.item())
+
+    def set(self, value: int) -> None:
+        """Set the epoch (seen by the workers of the loaders iterated after this call)."""
+        self._value.fill_(int(value))
+
+    def __repr__(self) -> str:
+        return f"SharedEpoch({self.get()})"
