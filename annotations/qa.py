@@ -10,6 +10,7 @@ source (``source_crops`` in ``entries.jsonl``, as ``mf publish`` writes it).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,9 +166,25 @@ def source_crops(dataset: str | os.PathLike[str]) -> dict[str, list[Sequence[flo
     out: dict[str, list[Sequence[float] | None]] = {}
     for pid, row in read_entry_rows(path).items():
         crops = (row.get("metadata") or {}).get("source_crops")
-        if isinstance(crops, list):
-            out[pid] = crops
+        if crops is None:
+            continue
+        if not isinstance(crops, list) or not all(c is None or _is_box(c) for c in crops):
+            raise DataFormatError(
+                f"product '{pid}': metadata.source_crops must be a list holding, per video, null or"
+                f" [x1, y1, x2, y2] in pixels (got {crops!r:.80})",
+                where=str(path),
+                hint="republish the dataset with mf publish, or fix the row",
+            )
+        out[pid] = crops
     return out
+
+
+def _is_box(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    )
 
 
 def shift_boxes(boxes: BoxesByFrame, dx: float, dy: float) -> dict[int, list[float]]:

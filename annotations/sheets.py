@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from annotations.tracklet_files import tracklet_file
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from schemas.dataset import VideoTracklets
-from schemas.errors import MediaError
-from schemas.official import SPLIT_FILES
+from schemas.errors import DataFormatError, MediaError
+from schemas.official import SPLIT_FILES, OfficialSplit, read_official_rows
 from schemas.paths import resolve_under
+
+log = logging.getLogger("annotations.sheets")
 
 SHEET_DIR = "sheets"
 CELL = 128
+_REBUILD = "delete it and rerun mf-tracklets build"
 
 
 def sheet_path(dataset: str | os.PathLike[str], video: str) -> Path:
@@ -29,18 +36,54 @@ def _fit(img: np.ndarray, h: int, w: int | None = None) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
-def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
-    import json
+@lru_cache(maxsize=4)
+def _rows(path: str, _stamp: tuple[int, int, int]) -> tuple[OfficialSplit, dict[str, str]]:
+    """A split file read with the official reader (valid products, errors of the invalid ones),
+    cached by its stat (``_stamp``): one read for every sheet of a run."""
+    good, bad = read_official_rows(path)
+    return good, dict(bad)
 
+
+def _shop_path(dataset: Path, vt: VideoTracklets) -> Path | None:
+    """The shop image of the video's product as its split file names it (None when no split
+    lists the product); a split file that does not read, or an invalid row of the product (no
+    ``img_path``, a path leaving the dataset, ...), raises :class:`DataFormatError` naming them."""
     for name in SPLIT_FILES:
         p = dataset / name
-        if p.is_file():
-            data = json.loads(p.read_text(encoding="utf-8"))
-            if vt.product_id in data:
-                return resolve_under(
-                    dataset, str(data[vt.product_id]["img_path"]), what="img_path", where=str(p)
-                )
+        if not p.is_file():
+            continue
+        st = p.stat()
+        good, bad = _rows(str(p), (st.st_mtime_ns, st.st_size, st.st_ino))
+        if vt.product_id in bad:
+            raise DataFormatError(bad[vt.product_id])
+        if vt.product_id in good:
+            return resolve_under(dataset, good[vt.product_id].img_path, what="img_path", where=str(p))
     return None
+
+
+def _placeholder(text: str) -> np.ndarray:
+    cell = np.full((CELL, CELL, 3), 200, np.uint8)
+    cv2.putText(cell, text, (6, CELL // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 255), 1)
+    return cell
+
+
+def _pixels(box: list[float], width: int, height: int, *, where: str, at: str) -> tuple[int, int, int, int]:
+    """A box as integer pixels clipped to a ``width`` x ``height`` frame. A box that cannot come
+    from this frame (not 4 finite numbers, or reaching more than a frame's size beyond it) raises
+    :class:`DataFormatError` naming the file (``where``) and the tracklet and frame (``at``)."""
+    try:
+        x1, y1, x2, y2 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise DataFormatError(f"{at}: box {box!r} is not 4 numbers", where=where, hint=_REBUILD) from None
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise DataFormatError(f"{at}: box {box} is not finite", where=where, hint=_REBUILD)
+    if min(x1, x2) < -width or max(x1, x2) > 2 * width or min(y1, y2) < -height or max(y1, y2) > 2 * height:
+        raise DataFormatError(
+            f"{at}: box {box} lies far outside the {width}x{height} frame", where=where, hint=_REBUILD
+        )
+    cx1, cx2 = (min(max(round(v), 0), width) for v in (x1, x2))
+    cy1, cy2 = (min(max(round(v), 0), height) for v in (y1, y2))
+    return cx1, cy1, cx2, cy2
 
 
 def write_sheet(
@@ -51,13 +94,14 @@ def write_sheet(
     root = Path(dataset)
     dst = Path(out) if out else sheet_path(root, vt.video)
     shop_p = _shop_path(root, vt)
-    try:
-        shop = read_image(shop_p)[..., ::-1].copy() if shop_p else None  # BGR for OpenCV's drawing
-    except MediaError:
-        shop = None
-    if shop is None:
-        shop = np.full((CELL, CELL, 3), 200, np.uint8)
-        cv2.putText(shop, "no shop", (10, CELL // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 255), 1)
+    if shop_p is None:
+        shop = _placeholder("no shop")
+    else:
+        try:
+            shop = read_image(shop_p)[..., ::-1].copy()  # BGR for OpenCV's drawing
+        except MediaError as exc:  # the row is fine, its file is missing or broken: say so on the sheet
+            log.warning("sheet of %s: shop image left out (%s)", vt.video, exc)
+            shop = _placeholder("no shop file" if not shop_p.is_file() else "bad shop file")
     gt = vt.ground_truth_tracklet()
     frames_all = sorted(gt.scores or gt.boxes) if gt else []
     if not frames_all:
@@ -69,23 +113,28 @@ def write_sheet(
         frames = src.get_batch(pick) if pick else np.zeros((0, CELL, CELL, 3), np.uint8)
     finally:
         src.close()
+    where = str(tracklet_file(root, vt.video))
     crops, drawn = [], []
     for t, rgb in zip(pick, frames, strict=True):
         bgr = np.ascontiguousarray(rgb[..., ::-1])
-        if gt and t in gt.boxes:
-            x1, y1, x2, y2 = (int(round(v)) for v in gt.boxes[t])
-            crop = bgr[max(0, y1) : max(y1 + 1, y2), max(0, x1) : max(x1 + 1, x2)]
+        h, w = bgr.shape[:2]
+        boxes = {
+            k: _pixels(trk.boxes[t], w, h, where=where, at=f"tracklet {k}, frame {t}")
+            for k, trk in enumerate(vt.tracklets)
+            if t in trk.boxes
+        }
+        if vt.ground_truth is not None and vt.ground_truth in boxes:
+            x1, y1, x2, y2 = boxes[vt.ground_truth]
+            crop = bgr[y1 : max(y1 + 1, y2), x1 : max(x1 + 1, x2)]
             crops.append(_fit(crop, CELL, CELL) if crop.size else np.zeros((CELL, CELL, 3), np.uint8))
         else:
             crops.append(np.zeros((CELL, CELL, 3), np.uint8))
         canvas = bgr.copy()
-        for k, trk in enumerate(vt.tracklets):
-            if t in trk.boxes:
-                x1, y1, x2, y2 = (int(round(v)) for v in trk.boxes[t])
-                is_gt = k == vt.ground_truth
-                cv2.rectangle(
-                    canvas, (x1, y1), (x2, y2), (0, 200, 0) if is_gt else (160, 160, 160), 3 if is_gt else 1
-                )
+        for k, (x1, y1, x2, y2) in boxes.items():
+            is_gt = k == vt.ground_truth
+            cv2.rectangle(
+                canvas, (x1, y1), (x2, y2), (0, 200, 0) if is_gt else (160, 160, 160), 3 if is_gt else 1
+            )
         cv2.putText(canvas, str(t), (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
         drawn.append(_fit(canvas, CELL * 2))
     top = np.concatenate([_fit(shop, CELL, CELL), *crops], axis=1)

@@ -43,11 +43,19 @@ def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
     return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
 
 
-def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
-    """Read a richer tracklet file (clear error naming the file)."""
+def read_video_tracklets(
+    path: str | os.PathLike[str], *, video: str | None = None, product_id: str | None = None
+) -> VideoTracklets:
+    """Read a richer tracklet file (clear error naming the file and the field).
+
+    The file must belong to the video it names: its ``video`` (and every tracklet's) is the video
+    whose :func:`tracklet_file` it is, so a file cannot make a writer overwrite another video's
+    tracklets. ``video``/``product_id``, when given (the split files' video path and product),
+    must be what the file says too.
+    """
     p = Path(path)
     try:
-        return VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
+        vt = VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DataFormatError(
             "tracklet file not found", where=str(p), hint="run mf-tracklets build"
@@ -59,6 +67,40 @@ def read_video_tracklets(path: str | os.PathLike[str]) -> VideoTracklets:
             where=str(p),
             hint="delete it and rerun mf-tracklets build",
         ) from None
+    _check_owner(p, vt, video, product_id)
+    return vt
+
+
+def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str | None) -> None:
+    """Refuse a tracklet file whose ``video``/``product_id`` is not the video it is the file of."""
+    hint = "restore the file, or delete it and rerun mf-tracklets build"
+    if Path(vt.video).stem != p.stem:
+        raise DataFormatError(
+            f"field 'video': {vt.video!r} is not this file's video (its file would be "
+            f"{TRACKLET_DIR}/{Path(vt.video).stem}.json)",
+            where=str(p),
+            hint=hint,
+        )
+    if video is not None and vt.video != video:
+        raise DataFormatError(
+            f"field 'video': {vt.video!r}, but the split files list the video as {video!r}",
+            where=str(p),
+            hint=hint,
+        )
+    if product_id is not None and vt.product_id != product_id:
+        raise DataFormatError(
+            f"field 'product_id': {vt.product_id!r}, but the split files list {vt.video!r} "
+            f"under product {product_id!r}",
+            where=str(p),
+            hint=hint,
+        )
+    for i, t in enumerate(vt.tracklets):
+        if t.video != vt.video:
+            raise DataFormatError(
+                f"field 'tracklets.{i}.video': {t.video!r}, not the file's video {vt.video!r}",
+                where=str(p),
+                hint=hint,
+            )
 
 
 def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:

@@ -294,7 +294,7 @@ def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
     from cleaning.stats import catalog_stats
     from schemas.catalog import Catalog
 
-    with Catalog(catalog_path) as cat:
+    with Catalog(catalog_path, must_exist=True) as cat:
         return catalog_stats(cat, rules)
 
 

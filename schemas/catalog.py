@@ -243,7 +243,8 @@ class Catalog:
     :class:`~schemas.errors.CatalogCorrupt` and is left as it is. ``check="none"`` skips that
     (only for a catalog just checked by the same process). ``read_only``: an existing catalog
     opened for reading only (no migration, no write; e.g. a reader beside the one process that
-    writes it).
+    writes it). ``must_exist``: refuse a path with no catalog yet (commands that read or amend
+    what ``mf-collect`` gathered, where a mistyped path must not start an empty catalog).
     """
 
     def __init__(
@@ -253,8 +254,17 @@ class Catalog:
         timeout_s: float = 60.0,
         check: str = "quick",
         read_only: bool = False,
+        must_exist: bool = False,
     ) -> None:
         self.path = Path(path)
+        if must_exist and not (self.path.is_file() and self.path.stat().st_size > 0):
+            raise CatalogError(
+                "catalog not found"
+                if not self.path.exists()
+                else "catalog is empty (not one mf-collect wrote)",
+                where=str(self.path),
+                hint="give the catalog mf-collect wrote (--catalog); a typo would start a new, empty one",
+            )
         if not read_only:
             with local_faults(self.path.parent):
                 self.path.parent.mkdir(parents=True, exist_ok=True)

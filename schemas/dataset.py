@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from enum import StrEnum
@@ -12,6 +13,8 @@ from pydantic import (
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_serializer,
 )
@@ -152,10 +155,35 @@ class SplitAssignment(_Model):
     partition: Partition
 
 
+#: Fields of :class:`DatasetEntry` whose type ``read_entry_rows`` checks when a row has them
+#: (``tracklets`` is left to the split files' reader: checking every box here would cost seconds).
+_ROW_CHECKED = tuple(f for f in DatasetEntry.model_fields if f not in ("product_id", "tracklets"))
+
+
+@functools.cache
+def _row_adapter(name: str) -> TypeAdapter[Any]:
+    return TypeAdapter(DatasetEntry.model_fields[name].annotation)
+
+
+def entry_row_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong with the type of a field an ``entries.jsonl`` row has (None: nothing; a
+    null value is "unknown" and passes)."""
+    for name in _ROW_CHECKED:
+        if row.get(name) is not None:
+            try:
+                _row_adapter(name).validate_python(row[name])
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                at = ".".join(str(p) for p in (name, *err["loc"]))
+                return f"field '{at}': {err['msg']} (got {row[name]!r:.60})"
+    return None
+
+
 def read_entry_rows(
     path: str | os.PathLike[str], *, bad: list[tuple[str, str]] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Rows of a published ``entries.jsonl`` by product id (raw dicts, blank lines ignored).
+    """Rows of a published ``entries.jsonl`` by product id (dicts, blank lines ignored), each
+    field it has of the type :class:`DatasetEntry` gives it (fields it lacks are not required).
 
     Raises :class:`~schemas.errors.DataFormatError` naming the file and line of a malformed row;
     with a ``bad`` list, such a row is appended to it (``("line N", error)``) and left out instead.
@@ -175,6 +203,13 @@ def read_entry_rows(
                 if not isinstance(row, dict) or "product_id" not in row:
                     raise DataFormatError(
                         f"line {lineno}: expected an object with product_id", where=str(path)
+                    )
+                problem = entry_row_problem(row)
+                if problem is not None:
+                    raise DataFormatError(
+                        f"line {lineno}: product {str(row['product_id'])!r}: {problem}",
+                        where=str(path),
+                        hint="republish the dataset with mf publish, or fix the row",
                     )
             except DataFormatError as exc:
                 if bad is None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
@@ -83,7 +83,7 @@ class OfficialEntry(BaseModel):
 
     video_paths: list[RelPath] = Field(min_length=1)
     img_path: RelPath
-    source: int
+    source: StrictInt  #: an integer in the JSON ("1", 1.0 or true are refused, as mf verify does)
     tracklets: list[dict[str, Box]] = Field(default_factory=list)
 
     @field_validator("tracklets")

@@ -28,6 +28,7 @@ import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.parsers import expat
 
 from annotations.exchange.common import LABELS, ExportVideo, label_of, number_text, number_value, runs
 from schemas.atomic import atomic_write_bytes
@@ -155,12 +156,44 @@ def _int(text: str | None, where: str) -> int | None:
         raise DataFormatError(f"{text!r} is not an integer", where=where) from None
 
 
+class _DtdFound(Exception):
+    pass
+
+
+def _refuse_dtd(data: bytes, where: str) -> None:
+    """Refuse any DOCTYPE (and so any ENTITY) declaration, whatever the document's encoding.
+
+    Expat itself decodes the bytes and reports the declaration, so UTF-16 or any other
+    encoding cannot hide one from the check.
+    """
+
+    def found(*_: object) -> None:
+        raise _DtdFound
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = found
+    parser.EntityDeclHandler = found
+    try:
+        parser.Parse(data, True)
+    except _DtdFound:
+        raise DataFormatError(
+            "DOCTYPE/ENTITY declarations are not accepted",
+            where=where,
+            hint="remove the DOCTYPE, or export the file from CVAT again",
+        ) from None
+    except expat.ExpatError as exc:
+        raise DataFormatError(f"not well-formed XML: {exc}", where=where) from None
+    except ValueError as exc:  # an encoding expat cannot read ("multi-byte encodings are not supported")
+        raise DataFormatError(
+            f"unreadable XML encoding: {exc}", where=where, hint="save it as UTF-8"
+        ) from None
+
+
 def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
     """Parse a CVAT for video 1.1 file (clear errors naming the file, track and frame)."""
     p = Path(path)
     data = p.read_bytes()
-    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-        raise DataFormatError("DOCTYPE/ENTITY declarations are not accepted", where=str(p))
+    _refuse_dtd(data, str(p))
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:

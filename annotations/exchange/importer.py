@@ -9,10 +9,18 @@ ground-truth tracklet (added as the ground truth when the video had none).
 added; the track marked ``ground_truth`` becomes the ground truth.
 A tracklet whose boxes and class come back unchanged is kept as it was (scores included);
 a changed one gets ``mode="manual"`` and keeps the detector/match scores of its unchanged boxes.
+
+Every box must lie on a frame of the video and inside its frame: up to :data:`BOX_TOLERANCE`
+pixels outside is clipped to the frame (as :class:`movingfashion.dataset.MovingFashionDataset`
+does), farther out, past the last frame, or with no area left (under 1 px wide or high) the
+import is refused, naming the file, track and frame. A published folder gets its tables, card,
+Croissant metadata and manifest rewritten afterwards (:func:`movingfashion.archive.describe.refresh`,
+as ``mf-tracklets build`` does), so ``mf verify`` still holds.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +40,10 @@ from annotations.tracklet_files import (
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError
 
+#: how far (pixels) a box may reach outside the frame and still be clipped into it
+#: (the default ``box_tolerance`` of :class:`movingfashion.dataset.MovingFashionDataset`)
+BOX_TOLERANCE = 2.0
+
 
 @dataclass
 class ImportedVideo:
@@ -41,22 +53,54 @@ class ImportedVideo:
     changed_boxes: int
 
 
-def _tracklet(old: Tracklet | None, track: CvatTrack, video: str, where: str) -> tuple[Tracklet, int]:
+def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) -> list[int | float]:
+    """``box`` on ``frame`` of ``vt``'s video, clipped to the frame when it is at most
+    :data:`BOX_TOLERANCE` px outside; a :class:`DataFormatError` (``where``: the file, track and
+    frame) when the frame is past the video's end or the box is outside, not finite or empty."""
+    if frame >= vt.frames:
+        raise DataFormatError(
+            f"frame {frame} is past the last frame {vt.frames - 1} of {vt.video} ({vt.frames} frames)",
+            where=where,
+            hint="delete the boxes past the video's end, or import the file into the dataset of its own video",
+        )
+    w, h, t = vt.width, vt.height, BOX_TOLERANCE
+    if not all(math.isfinite(v) for v in box):
+        raise DataFormatError(
+            f"box {box} has a coordinate that is not a finite number",
+            where=where,
+            hint="set xtl, ytl, xbr and ybr to pixel positions inside the frame",
+        )
+    if box[0] < -t or box[1] < -t or box[2] > w + t or box[3] > h + t:
+        raise DataFormatError(
+            f"box {box} reaches more than {t:g} px outside the {w}x{h} frame",
+            where=where,
+            hint="move the box inside the frame and export again",
+        )
+    x1, y1, x2, y2 = (min(max(v, 0), lim) for v, lim in zip(box, (w, h, w, h), strict=True))
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        raise DataFormatError(
+            f"box {box} is empty inside the {w}x{h} frame (under 1 px wide or high)",
+            where=where,
+            hint="give the box an area, or delete it",
+        )
+    return [x1, y1, x2, y2]
+
+
+def _tracklet(old: Tracklet | None, track: CvatTrack, vt: VideoTracklets, where: str) -> tuple[Tracklet, int]:
     """The tracklet a track gives, and how many of its boxes differ from ``old``."""
     cls = class_of(track.label, where)
     if not track.boxes:
         raise DataFormatError("the track has no visible box", where=where)
-    if old is not None and track.boxes == old.boxes and cls == old.class_id:
+    boxes = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}
+    if old is not None and boxes == old.boxes and cls == old.class_id:
         return old, 0
     before = old.boxes if old else {}
-    same = {f for f, b in track.boxes.items() if f in before and before[f] == b}
-    changed = len(set(track.boxes) ^ set(before)) + sum(
-        1 for f in track.boxes if f in before and f not in same
-    )
+    same = {f for f, b in boxes.items() if f in before and before[f] == b}
+    changed = len(set(boxes) ^ set(before)) + sum(1 for f in boxes if f in before and f not in same)
     try:
         t = Tracklet(
-            video=video,
-            boxes=dict(sorted(track.boxes.items())),
+            video=vt.video,
+            boxes=boxes,
             scores={f: s for f, s in (old.scores if old else {}).items() if f in same},
             match_scores={f: s for f, s in (old.match_scores if old else {}).items() if f in same},
             class_id=cls,
@@ -98,7 +142,7 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
                 hint="set the ground_truth attribute on one track, keep one track, or import with --tracks all",
             )
         old = new[gt] if gt is not None else None
-        t, n = _tracklet(old, track, vt.video, f"{where}: track {track.id}")
+        t, n = _tracklet(old, track, vt, f"{where}: track {track.id}")
         if gt is None:
             new.append(t)
             gt = len(new) - 1
@@ -110,9 +154,7 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
     elif tracks == "all":
         for track in cv.tracks:
             idx = int(track.id) if track.id.isdigit() and int(track.id) < len(vt.tracklets) else None
-            t, n = _tracklet(
-                new[idx] if idx is not None else None, track, vt.video, f"{where}: track {track.id}"
-            )
+            t, n = _tracklet(new[idx] if idx is not None else None, track, vt, f"{where}: track {track.id}")
             if idx is None:
                 new.append(t)
                 idx = len(new) - 1
@@ -154,7 +196,10 @@ def import_cvat(
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     root = Path(dataset)
     videos = {
-        Path(vp).stem: vp for s in load_splits(root).values() for e in s.values() for vp in e.video_paths
+        Path(vp).stem: (vp, pid)
+        for s in load_splits(root).values()
+        for pid, e in s.items()
+        for vp in e.video_paths
     }
     done: dict[str, ImportedVideo] = {}
     for f in cvat_files(source):
@@ -168,18 +213,23 @@ def import_cvat(
             )
         if stem in done:
             raise DataFormatError(f"video {stem} also comes from {done[stem].file}", where=str(f))
-        vt = read_video_tracklets(tracklet_file(root, videos[stem]))
+        vp, pid = videos[stem]
+        vt = read_video_tracklets(tracklet_file(root, vp), video=vp, product_id=pid)
         done[stem] = merge_tracks(vt, cv, tracks)
     cat = None
     if catalog is not None:
         from schemas.catalog import Catalog
 
-        cat = Catalog(catalog)
+        cat = Catalog(catalog, must_exist=True)
+    written = False
+    changed: list[str] = []  # tracklet files written (the split files are always hashed again)
     try:
         for res in done.values():
-            if res.vt != read_video_tracklets(tracklet_file(root, res.vt.video)):
+            if res.vt != read_video_tracklets(tracklet_file(root, res.vt.video), video=res.vt.video):
                 write_video_tracklets(root, res.vt)
-            set_official_tracklet(root, res.vt)
+                changed.append(tracklet_file(root, res.vt.video).relative_to(root).as_posix())
+                written = True
+            written = bool(set_official_tracklet(root, res.vt)) or written
             if cat is not None:
                 from schemas.review import record_decision
 
@@ -193,6 +243,10 @@ def import_cvat(
     finally:
         if cat is not None:
             cat.close()
+        if written:
+            from movingfashion.archive.describe import refresh
+
+            refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
     return {
         "dataset": str(root),
         "videos": len(done),

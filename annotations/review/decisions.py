@@ -4,7 +4,10 @@ transaction), then apply what it changes in the dataset's files.
 Only a tracklet pick changes files: the chosen tracklet becomes ``ground_truth`` of
 ``tracklets/<video>.json`` and the video's tracklet in ``train.json``/``test.json``. The
 catalog is written first; :func:`reconcile` (run when the review server starts) redoes the file
-side of every stored pick, so a process killed between the two loses nothing decided.
+side of every stored pick, so a process killed between the two loses nothing decided. When files
+change, a published folder gets its tables, card, Croissant metadata and manifest rewritten
+(:func:`movingfashion.archive.describe.refresh`, as ``mf-tracklets build`` does), so ``mf verify``
+still holds.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from schemas.review import Decision, list_decisions, record_decision, undo_decis
 def _tracklets_with(dataset: Path, video: str, index: int | None, *, required: bool) -> VideoTracklets:
     """The video's tracklets, checked to hold tracklet ``index`` (``None`` passes unless ``required``)."""
     path = tracklet_file(dataset, video)
-    vt = read_video_tracklets(path)
+    vt = read_video_tracklets(path, video=video)
     if (index is None and required) or (index is not None and not 0 <= index < len(vt.tracklets)):
         raise DataFormatError(f"no tracklet {index} (the video has {len(vt.tracklets)})", where=str(path))
     return vt
@@ -41,6 +44,14 @@ def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
         vt.ground_truth = index
         write_video_tracklets(dataset, vt)
     return bool(set_official_tracklet(dataset, vt)) or changed
+
+
+def _refresh(dataset: Path, videos: list[str]) -> None:
+    """Rewrite a published folder's derived files after the tracklets of ``videos`` changed (the
+    manifest hashes those files and the split files again, not every video)."""
+    from movingfashion.archive.describe import refresh
+
+    refresh(dataset, changed=[tracklet_file(dataset, v).relative_to(dataset).as_posix() for v in videos])
 
 
 def decide(
@@ -76,8 +87,8 @@ def decide(
         request_id=request_id,
         extra_prev=extra,
     )
-    if d.kind == "tracklet":
-        _set_ground_truth(root, d.video, d.tracklet)
+    if d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet):
+        _refresh(root, [d.video])
     return d, created
 
 
@@ -91,8 +102,8 @@ def undo(
 ) -> tuple[Decision, bool]:
     """Undo a decision (see :func:`schemas.review.undo_decision`) and its effect on the files."""
     d, created = undo_decision(cat, decision_id, video=video, request_id=request_id)
-    if d.kind == "tracklet":
-        _set_ground_truth(Path(dataset), d.video, d.prev.get("ground_truth"))
+    if d.kind == "tracklet" and _set_ground_truth(Path(dataset), d.video, d.prev.get("ground_truth")):
+        _refresh(Path(dataset), [d.video])
     return d, created
 
 
@@ -110,4 +121,7 @@ def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:
         wanted.setdefault(d.video, d.prev.get("ground_truth"))
         if d.undone_at is None:
             wanted[d.video] = d.tracklet
-    return [video for video, index in wanted.items() if _set_ground_truth(root, video, index)]
+    fixed = [video for video, index in wanted.items() if _set_ground_truth(root, video, index)]
+    if fixed:
+        _refresh(root, fixed)
+    return fixed

@@ -4,22 +4,25 @@ log ``review.jsonl`` of ``mf-tracklets review --accept/--reject``."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import Status
 
+log = logging.getLogger("annotations.review")
+
 STAGE = "tracklets"
 REVIEW_FILE = "review.jsonl"
 
 
 def open_catalog(path: str | os.PathLike[str]) -> Catalog:
-    return Catalog(path)
+    return Catalog(path, must_exist=True)
 
 
 def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
@@ -63,23 +66,78 @@ def log_failure(cat: Catalog, product_id: str, message: str) -> None:
     cat.log_event(STAGE, f"failed: {message}", *(key or (None, None)))
 
 
+#: Appended to a torn line (a write cut short: no newline, not a record) before the next record
+#: goes after it: the line stays in the log, and readers pass it over (with a warning).
+TORN_MARK = "\t# torn: an interrupted write"
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The review record a log line holds, or None."""
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("video"), str) else None
+
+
 def read_decisions(dataset: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Latest decision per video stem from ``review.jsonl``."""
+    """Latest decision per video stem from ``review.jsonl``.
+
+    A torn last line (an interrupted append: no newline, not a record) and a torn line marked so
+    by a later append (:data:`TORN_MARK`) are passed over with a warning naming the file and the
+    line; any other line that is not a record raises :class:`DataFormatError`."""
     p = Path(dataset) / REVIEW_FILE
     out: dict[str, dict[str, Any]] = {}
     if not p.is_file():
         return out
-    for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+    with local_faults(p):
+        data = p.read_bytes()
+    lines = data.split(b"\n")
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
+        rec = _record(line)
+        if rec is not None:
             out[rec["video"]] = rec
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise DataFormatError(
-                f"line {n} is not a review record", where=str(p), hint="fix or delete that line"
-            ) from None
+            continue
+        last = n == len(lines)  # no newline after it
+        if last or line.rstrip(b"\r").endswith(TORN_MARK.encode()):
+            log.warning("%s: line %d is torn (an interrupted write); passed over", p, n)
+            continue
+        raise DataFormatError(
+            f"line {n} is not a review record", where=str(p), hint="fix or delete that line"
+        )
     return out
+
+
+def _tail(fh: BinaryIO) -> bytes:
+    """The bytes after the last newline of an open file (empty when it ends with one)."""
+    end = fh.seek(0, os.SEEK_END)
+    pos, tail = end, b""
+    while pos > 0:
+        step = min(4096, pos)
+        pos -= step
+        fh.seek(pos)
+        tail = fh.read(step) + tail
+        cut = tail.rfind(b"\n")
+        if cut >= 0:
+            return tail[cut + 1 :]
+    return tail
+
+
+def _line_start(p: Path, fh: BinaryIO) -> bytes:
+    """What goes before a new record so that it starts a line of its own: nothing when the log
+    ends with a newline, a newline after a complete record, :data:`TORN_MARK` and a newline
+    after a torn one (with a warning naming the file)."""
+    tail = _tail(fh)
+    if not tail:
+        return b""
+    if not tail.strip() or _record(tail) is not None:
+        return b"\n"
+    fh.seek(0)
+    n = fh.read().count(b"\n") + 1
+    log.warning("%s: line %d is torn (an interrupted write); marked and passed over", p, n)
+    return TORN_MARK.encode() + b"\n"
 
 
 def record_decision(
@@ -106,8 +164,9 @@ def record_decision(
     cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
     try:
         p = Path(dataset) / REVIEW_FILE
-        with local_faults(p), open(p, "a", encoding="utf-8") as fh:  # append-only log, one line per decision
-            fh.write(json.dumps(rec) + "\n")
+        line = json.dumps(rec).encode("utf-8") + b"\n"
+        with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision
+            fh.write(_line_start(p, fh) + line)  # appends go to the end, whatever was read
             fh.flush()
             os.fsync(fh.fileno())
         if cat is not None:

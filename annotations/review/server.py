@@ -88,7 +88,7 @@ class ReviewApp:
         self.token = token or secrets.token_urlsafe(24)
         self.lock = threading.RLock()
         self.queue: Queue = build_queue(self.root, sample_rate, seed)
-        self.cat = Catalog(self.catalog_path)
+        self.cat = Catalog(self.catalog_path, must_exist=True)
         self.reconciled = reconcile(self.root, self.cat)
         self._fps: dict[str, float] = {}
         self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()

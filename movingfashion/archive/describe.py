@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,10 +48,26 @@ def resolve_date(explicit: str | None, data_date: str | None = None) -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-def write_manifest(root: str | os.PathLike[str], extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """``manifest.json``: relative path -> SHA-256 of every file (``files``), plus ``extra`` keys."""
+def write_manifest(
+    root: str | os.PathLike[str],
+    extra: dict[str, Any] | None = None,
+    *,
+    reuse: Mapping[str, str] | None = None,
+    rehash: Iterable[str] = (),
+) -> dict[str, str]:
+    """``manifest.json``: relative path -> SHA-256 of every file (``files``), plus ``extra`` keys.
+
+    ``reuse``: hashes of the folder's previous manifest, taken for every file it lists that is
+    not in ``rehash`` (the files the caller changed) instead of reading the file again: a
+    review pick on a 15K-video folder then hashes a few small files, not every video.
+    """
     base = Path(root)
-    files = {rel: sha256_file(base / rel) for rel in dataset_files(base)}
+    again = set(rehash)
+    old = reuse or {}
+    files = {
+        rel: old[rel] if rel in old and rel not in again else sha256_file(base / rel)
+        for rel in dataset_files(base)
+    }
     doc = {**(extra or {}), "files": files}
     write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     return files
@@ -72,38 +89,52 @@ def describe(
     *,
     data_date: str | None = None,
     manifest_extra: dict[str, Any] | None = None,
+    changed: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Write the tables, datasheet, card, Croissant metadata and manifest of a dataset folder.
 
     ``info`` defaults to :class:`DatasetInfo` defaults; ``data_date`` is the date of the data
     (used when neither ``info.date_published`` nor ``SOURCE_DATE_EPOCH`` says otherwise).
-    Returns ``{"date_published", "files"}`` (the manifest's file count).
+    ``changed``: the files (relative paths) changed since the last manifest, when the caller
+    knows them; the manifest then hashes only those, the files at the top of the folder (split
+    files, ``entries.jsonl``, the card...) and the tables, and keeps the recorded hash of every
+    other file (None: hash every file). Returns ``{"date_published", "files"}`` (the manifest's
+    file count).
     """
     base = Path(root)
     info = info or DatasetInfo()
     date = resolve_date(info.date_published, data_date)
     tables = read_tables(base)
-    write_tables(base, tables)
+    table_files = write_tables(base, tables)
     sheet = datasheet(tables)
     write_if_changed(base / DATASHEET, sheet.encode())
     write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())
     doc = croissant_metadata(base, info, tables, date)
     write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
     extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
-    files = write_manifest(base, extra)
+    reuse = rehash = None
+    if changed is not None:
+        previous = read_manifest(base)
+        reuse = previous.get("files") if previous is not None else None
+        top = [p.name for p in base.iterdir() if p.is_file()]
+        rehash = {*changed, *table_files, *top}
+    if not isinstance(reuse, dict):
+        reuse = None
+    files = write_manifest(base, extra, reuse=reuse, rehash=rehash or ())
     return {"date_published": date, "files": len(files)}
 
 
-def refresh(root: str | os.PathLike[str]) -> bool:
+def refresh(root: str | os.PathLike[str], changed: Iterable[str] | None = None) -> bool:
     """Describe a published folder again (after its split files changed), keeping its description.
 
     Only a folder whose ``manifest.json`` records a ``dataset`` description (written by
-    :func:`describe`) is touched; returns whether it was.
+    :func:`describe`) is touched; returns whether it was. ``changed``: the files the caller
+    changed (relative paths; see :func:`describe`), None: every file is hashed again.
     """
     doc = read_manifest(root)
     if doc is None or not isinstance(doc.get("dataset"), dict) or not isinstance(doc.get("files"), dict):
         return False
     info = DatasetInfo.model_validate(doc["dataset"])
     extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
-    describe(root, info, manifest_extra=extra)
+    describe(root, info, manifest_extra=extra, changed=changed)
     return True

@@ -57,6 +57,9 @@ from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
 
+#: Folder of the richer per-video tracklet files (``annotations.tracklet_files``).
+TRACKLET_FILES = "tracklets"
+
 T = TypeVar("T")
 #: ``progress(iterable, desc=..., total=..., unit=...)``: wraps a long loop (a progress bar)
 Progress = Callable[..., Iterable[Any]]
@@ -79,7 +82,7 @@ CHECKS: dict[str, str] = {
     "files": "every referenced file is present",
     "decodable": "images decode; videos decode (first and last frame, or all with --deep)",
     "manifest": "files match manifest.json (SHA-256), every file listed",
-    "tracklets": "frame keys in 0..frames-1, boxes inside the frame",
+    "tracklets": "frame keys in 0..frames-1, boxes inside the frame; tracklets/*.json parse and name their video",
     "entries": "entries.jsonl agrees with the split files",
 }
 
@@ -554,6 +557,7 @@ class _Audit:
                 )
 
     def tracklets(self) -> None:
+        self._tracklet_files()
         for p in self.products:
             for i, trk in enumerate(p.tracklets or []):
                 rel = p.videos[i] if i < len(p.videos) else None
@@ -590,6 +594,36 @@ class _Audit:
                         f"{facts.width}x{facts.height} frame (first: {'; '.join(bad_boxes[:2])})",
                         "clip the boxes to the frame or rebuild the tracklet (mf-tracklets build --force)",
                     )
+
+    def _tracklet_files(self) -> None:
+        """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video."""
+        from pydantic import ValidationError
+
+        from schemas.dataset import VideoTracklets
+
+        folder = self.root / TRACKLET_FILES
+        fix = "rebuild it with mf-tracklets build --force (or delete it)"
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            rel = f"{TRACKLET_FILES}/{path.name}"
+            self.results["tracklets"].checked += 1
+            try:
+                vt = VideoTracklets.model_validate_json(path.read_bytes())
+            except OSError as exc:
+                self.add("tracklets", None, rel, f"unreadable ({exc.strerror or exc})", fix)
+                continue
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                at = ".".join(str(x) for x in err["loc"])
+                self.add(
+                    "tracklets",
+                    None,
+                    rel,
+                    f"not a tracklet file ({at + ': ' if at else ''}{err['msg']})",
+                    fix,
+                )
+                continue
+            if PurePosixPath(vt.video).stem != path.stem:
+                self.add("tracklets", None, rel, f"its video is '{vt.video}', not {path.stem}", fix)
 
     def entries(self) -> None:
         res = self.results["entries"]

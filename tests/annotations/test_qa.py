@@ -77,3 +77,15 @@ def test_a_reference_without_tracklets_or_files_is_refused(tmp_path):
     assert str(empty) in str(exc.value)
     with pytest.raises(DataFormatError, match="no train.json or test.json"):
         reference_boxes(ds, tmp_path)
+
+
+@pytest.mark.parametrize("crops", [[["a", 0, 5, 5]], [[0, 0, 5]], "0,0,5,5", [[0, 0, float("nan"), 5]]])
+def test_malformed_source_crops_name_the_file_and_product(tmp_path, crops):
+    from annotations.qa import source_crops
+
+    ds = _dataset(tmp_path / "ds", {"A": [{"0": [1, 1, 9, 9]}]}, crops={"A": crops})
+    with pytest.raises(DataFormatError, match="product 'A': metadata.source_crops") as exc:
+        source_crops(ds)
+    assert str(ds / "entries.jsonl") in str(exc.value)
+    good = _dataset(tmp_path / "good", {"A": [{"0": [1, 1, 9, 9]}]}, crops={"A": [[2, 3, 50, 60]]})
+    assert source_crops(good) == {"A": [[2, 3, 50, 60]]}

@@ -164,3 +164,19 @@ def test_events(tmp_path):
     cat.log_event("cleaning", "marked duplicate", "tiktok", "1")
     assert json.dumps(cat.events("cleaning")[0]["message"]) == '"marked duplicate"'
     assert os.path.exists(tmp_path / "c.sqlite")
+
+
+def test_a_catalog_that_must_exist_is_not_started_by_a_typo(tmp_path):
+    from schemas.errors import CatalogError
+
+    typo = tmp_path / "typo" / "catalog.sqlite"
+    with pytest.raises(CatalogError, match="catalog not found") as exc:
+        Catalog(typo, must_exist=True)
+    assert str(typo) in str(exc.value) and not typo.parent.exists()
+    empty = tmp_path / "empty.sqlite"
+    empty.touch()
+    with pytest.raises(CatalogError, match="catalog is empty"):
+        Catalog(empty, must_exist=True)
+    assert empty.stat().st_size == 0  # left as it was
+    Catalog(tmp_path / "c.sqlite").close()  # one mf-collect started
+    Catalog(tmp_path / "c.sqlite", must_exist=True).close()

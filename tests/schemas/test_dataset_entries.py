@@ -32,6 +32,9 @@ def test_reads_classes_and_skips_rows_without_one(tmp_path):
         ("{not json", "line 2: malformed JSON"),
         ('{"df2_class": 3}', "line 2: expected an object with product_id"),
         ('{"product_id": "x", "df2_class": 14}', "product 'x': df2_class 14"),
+        ('{"product_id": "x", "df2_class": 3, "metadata": 5}', "line 2: product 'x': field 'metadata'"),
+        ('{"product_id": "x", "video_paths": ["v.mp4", 7]}', r"line 2: product 'x': field 'video_paths\.1'"),
+        ('{"product_id": "x", "partition": "medium"}', "line 2: product 'x': field 'partition'"),
     ],
 )
 def test_bad_rows_name_the_file_and_line_or_product(tmp_path, line, message):

@@ -72,6 +72,10 @@ def test_missing_tracklets_key_is_not_invented():
             "tracklets[0].1",
             "4 numbers",
         ),
+        *(  # mf verify refuses these as "not an integer": the schema agrees
+            ({"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": bad}, "source", "valid integer")
+            for bad in ("1", True, 1.0)
+        ),
     ],
 )
 def test_bad_entries_name_product_and_field(value, field, message):

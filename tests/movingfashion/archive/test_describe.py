@@ -125,6 +125,28 @@ def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
     assert not refresh(dataset / "boxes")  # not a published folder: untouched
 
 
+def test_refresh_told_what_changed_hashes_those_files_and_keeps_the_others(dataset):
+    before = read_manifest(dataset)["files"]
+    data = json.loads((dataset / "train.json").read_text())
+    pid = sorted(data)[0]
+    video = data[pid]["video_paths"][0]
+    trk = next(r for r in before if r.startswith("tracklets/"))
+    (dataset / trk).write_text((dataset / trk).read_text() + " ")  # the change the caller made
+    (dataset / video).write_bytes((dataset / video).read_bytes() + b"x")  # a change nobody reports
+    data[pid]["tracklets"][0] = {"0": [1.0, 2.0, 30.0, 40.0]}
+    (dataset / "train.json").write_text(json.dumps(data))
+    assert refresh(dataset, changed=[trk])
+    after = read_manifest(dataset)["files"]
+    assert after[trk] == sha256_file(dataset / trk) != before[trk]
+    assert after["train.json"] == sha256_file(dataset / "train.json") != before["train.json"]
+    assert after["boxes/train.jsonl"] == sha256_file(dataset / "boxes/train.jsonl")
+    assert after[video] == before[video]  # not read again: the recorded hash is kept
+    assert [b.field for b in verify_dataset(dataset).breaks if b.check == "manifest"] == [video]
+    assert refresh(dataset)  # told nothing: every file is hashed again
+    assert read_manifest(dataset)["files"][video] == sha256_file(dataset / video)
+    assert verify_dataset(dataset).ok
+
+
 def test_the_date_is_stable(dataset, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     describe(dataset, DatasetInfo(synthetic=True))

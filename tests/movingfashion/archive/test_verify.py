@@ -179,6 +179,17 @@ def _entries_disagree(r: Path) -> None:
     (r / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
 
 
+def _truncated_tracklet_file(r: Path) -> None:
+    (r / "tracklets").mkdir(exist_ok=True)
+    (r / "tracklets" / "r1_0.json").write_text('{"product_id": "r1", "video": "videos/r1_0.mp4", "frames": ')
+
+
+def _tracklet_file_of_another_video(r: Path) -> None:
+    (r / "tracklets").mkdir(exist_ok=True)
+    doc = {"product_id": "r1", "video": "videos/h1_0.mp4", "frames": 12, "width": 128, "height": 96}
+    (r / "tracklets" / "r1_0.json").write_text(json.dumps({**doc, "tracklets": []}))
+
+
 # (break, check, split, product, field, words of the fix)
 BREAKS = [
     (_legacy_code, "source_codes", "train", "h1", "source", "write 0 for Hard"),
@@ -202,6 +213,8 @@ BREAKS = [
     (_unlisted_file, "manifest", None, None, "notes.txt", "rerun `mf publish`"),
     (_frame_past_the_end, "tracklets", "test", "h2", "tracklets[0]", "mf-tracklets build --force"),
     (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
+    (_truncated_tracklet_file, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
+    (_tracklet_file_of_another_video, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
     (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
     (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
 ]

@@ -1,0 +1,92 @@
+"""Reading CVAT XML: any DTD is refused, whatever the document's encoding."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from annotations.exchange import export_dataset
+from annotations.exchange.cvat import read_cvat
+from annotations.exchange.importer import import_cvat
+from schemas.errors import DataFormatError
+from tests.annotations.review.review_dataset import make_review_dataset
+
+DTD = '<!DOCTYPE annotations [<!ENTITY cls "trousers">]>\n'
+
+
+@pytest.fixture
+def export(gt_dataset, tmp_path) -> tuple[Path, Path]:
+    """A dataset and the CVAT export (UTF-8) of its first video."""
+    ds = tmp_path / "dataset"
+    facts = make_review_dataset(gt_dataset, ds, tmp_path / "catalog.sqlite")
+    export_dataset(ds, "cvat", tmp_path / "x", videos=[facts["videos"][0]])
+    return ds, tmp_path / "x" / f"{facts['videos'][0]}.xml"
+
+
+#: (Python codec, the name the XML declaration gives): encodings expat reads itself
+ENCODINGS = [("utf-8", "utf-8"), ("utf-16", "UTF-16"), ("utf-16-be", "UTF-16BE"), ("utf-16-le", "UTF-16LE")]
+
+
+def reencoded(xml: Path, codec: str, declared: str, dtd: str = "") -> Path:
+    """``xml`` with ``dtd`` after its declaration, written with ``codec`` (declared ``declared``)."""
+    text = xml.read_text(encoding="utf-8")
+    head, body = text.split("\n", 1)
+    assert head.startswith("<?xml")
+    out = xml.with_name(f"{xml.stem}.{codec}.xml")
+    out.write_bytes(f'<?xml version="1.0" encoding="{declared}"?>\n{dtd}{body}'.encode(codec))
+    return out
+
+
+@pytest.mark.parametrize(("codec", "declared"), ENCODINGS)
+def test_other_encodings_read_like_utf8(export, codec, declared):
+    _, xml = export
+    want = read_cvat(xml)
+    got = read_cvat(reencoded(xml, codec, declared))
+    assert (got.tracks, got.frames, got.width, got.height) == (
+        want.tracks,
+        want.frames,
+        want.width,
+        want.height,
+    )
+
+
+@pytest.mark.parametrize(("codec", "declared"), ENCODINGS)
+def test_a_dtd_is_refused_in_any_encoding(export, codec, declared):
+    ds, xml = export
+    evil = reencoded(xml, codec, declared, DTD)
+    text = re.sub('label="[^"]*"', 'label="&cls;"', evil.read_bytes().decode(codec), count=1)  # in use
+    evil.write_bytes(text.encode(codec))
+    assert (b"<!DOCTYPE" in evil.read_bytes()) == (codec == "utf-8")  # a byte search misses the others
+    before = {p.name: p.read_bytes() for p in (ds / "tracklets").glob("*.json")}
+    with pytest.raises(DataFormatError, match="DOCTYPE/ENTITY declarations are not accepted") as exc:
+        read_cvat(evil)
+    assert exc.value.where == str(evil)
+    with pytest.raises(DataFormatError, match="DOCTYPE"):
+        import_cvat(ds, evil)
+    assert {p.name: p.read_bytes() for p in (ds / "tracklets").glob("*.json")} == before
+
+
+def test_a_doctype_without_entities_is_refused_too(tmp_path):
+    p = tmp_path / "a.xml"
+    p.write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE annotations SYSTEM "x.dtd">\n<annotations/>')
+    with pytest.raises(DataFormatError, match="DOCTYPE") as exc:
+        read_cvat(p)
+    assert exc.value.where == str(p)
+
+
+def test_an_encoding_expat_cannot_read_is_a_clear_error(tmp_path):
+    p = tmp_path / "c.xml"
+    p.write_bytes('<?xml version="1.0" encoding="utf-16-be"?><annotations/>'.encode("utf-16-be"))
+    with pytest.raises(DataFormatError, match="encoding") as exc:
+        read_cvat(p)
+    assert exc.value.where == str(p) and exc.value.hint
+
+
+def test_not_well_formed_xml_names_the_file(tmp_path):
+    p = tmp_path / "b.xml"
+    p.write_bytes(b"<annotations><track></annotations>")
+    with pytest.raises(DataFormatError, match="not well-formed XML") as exc:
+        read_cvat(p)
+    assert exc.value.where == str(p)

@@ -1,0 +1,138 @@
+"""The CVAT import refuses impossible boxes and misnamed tracklet files before writing, and leaves
+a published folder verifying (tables, card, Croissant and manifest rewritten)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from annotations.cli import tracklets
+from annotations.exchange import export_dataset
+from annotations.exchange.importer import import_cvat
+from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from movingfashion.archive.describe import refresh
+from movingfashion.archive.verify import verify_dataset
+from schemas.cli_support import run_main
+from schemas.errors import DataFormatError
+from schemas.official import read_official
+from tests.annotations.review.review_dataset import make_review_dataset
+
+
+@pytest.fixture
+def published(gt_dataset, tmp_path) -> tuple[Path, dict]:
+    """The review dataset, described again so it verifies clean before each test."""
+    ds = tmp_path / "dataset"
+    facts = make_review_dataset(gt_dataset, ds, tmp_path / "catalog.sqlite")
+    refresh(ds)
+    return ds, facts
+
+
+def snapshot(ds: Path) -> dict[str, bytes]:
+    """Every file of the folder, by relative path."""
+    return {str(p.relative_to(ds)): p.read_bytes() for p in sorted(ds.rglob("*")) if p.is_file()}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """``mf-tracklets ARGV`` in-process with its exit rule: (exit status, stderr)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        run_main(tracklets, list(argv))
+        raise SystemExit(0)
+    return int(exc.value.code or 0), capsys.readouterr().err
+
+
+def exported(ds: Path, stem: str, out: Path) -> Path:
+    export_dataset(ds, "cvat", out, videos=[stem])
+    return out / f"{stem}.xml"
+
+
+def first_box(xml: Path) -> ET.Element:
+    return next(b for b in ET.parse(xml).getroot().iter("box") if b.get("outside") == "0")
+
+
+def edit_first_box(xml: Path, **attrs: str) -> Path:
+    tree = ET.parse(xml)
+    box = next(b for b in tree.getroot().iter("box") if b.get("outside") == "0")
+    for k, v in attrs.items():
+        box.set(k, v)
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+    return xml
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"frame": "99999"}, "frame 99999 is past the last frame"),
+        ({"xtl": "-500"}, "px outside the"),
+        ({"xbr": "1e9"}, "px outside the"),
+        ({"ybr": "-1e9", "ytl": "-2e9"}, "px outside the"),
+        ("zero", "is empty inside the"),
+        ({"xtl": "nan"}, "not a finite number"),
+    ],
+)
+def test_impossible_boxes_are_refused_before_writing(published, tmp_path, capsys, edit, message):
+    ds, f = published
+    stem = f["videos"][0]
+    xml = exported(ds, stem, tmp_path / "x")
+    frame = first_box(xml).get("frame")
+    if edit == "zero":
+        edit = {"xbr": first_box(xml).get("xtl")}
+    edit_first_box(xml, **edit)
+    frame = edit.get("frame", frame)
+    before = snapshot(ds)
+    with pytest.raises(DataFormatError, match=message) as exc:
+        import_cvat(ds, xml)
+    assert exc.value.where == f"{xml}: track 0 frame {frame}" and exc.value.hint
+    code, err = cli(capsys, "import", str(xml), "--dataset", str(ds))
+    assert code == 2 and err.startswith(f"error: {xml}: track 0 frame {frame}: ") and err.count("\n") == 1
+    assert snapshot(ds) == before
+
+
+def test_a_valid_import_leaves_the_folder_verifying(published, tmp_path):
+    ds, f = published
+    assert verify_dataset(ds).ok
+    stem = f["videos"][0]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    xml = exported(ds, stem, tmp_path / "x")
+    frame = int(first_box(xml).get("frame"))
+    old = read_video_tracklets(tracklet_file(ds, vp)).tracklets[0].boxes[frame]
+    moved = old[0] + 1
+    edit_first_box(xml, xtl=str(moved), ytl="-1.0")  # 1 px outside: clipped
+    res = import_cvat(ds, xml)
+    assert res["changed_videos"] == [stem] and res["changed_boxes"] == 1
+    want = [moved, 0, old[2], old[3]]
+    assert read_video_tracklets(tracklet_file(ds, vp)).tracklets[0].boxes[frame] == want
+    split = read_official(ds / "train.json") | read_official(ds / "test.json")
+    assert split[pid].tracklets[split[pid].video_paths.index(vp)][str(frame)] == want
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
+    assert table_box(ds, vp, frame) == want  # the boxes table follows the split file
+
+
+def table_box(ds: Path, vp: str, frame: int) -> list[float]:
+    """The box of ``vp``'s ``frame`` in the boxes tables (``boxes/*.jsonl``)."""
+    rows = [json.loads(line) for p in (ds / "boxes").glob("*.jsonl") for line in p.read_text().splitlines()]
+    (box,) = [r["box"] for r in rows if r["video_path"] == vp and r["frame"] == frame]
+    return box
+
+
+def test_a_tracklet_file_naming_another_video_is_refused(published, tmp_path, capsys):
+    ds, f = published
+    stem, other = f["videos"][0], f["videos"][1]
+    vp, ovp = f["video_path"][stem], f["video_path"][other]
+    p = tracklet_file(ds, vp)
+    p.write_text(p.read_text().replace(json.dumps(vp), json.dumps(ovp)))
+    xml = exported(ds, other, tmp_path / "x")  # a well-formed export, named for the edited file's video
+    xml = xml.rename(tmp_path / f"{stem}.xml")
+    tree = ET.parse(xml)
+    task = tree.getroot().find("meta/task")
+    task.find("source").text, task.find("name").text = Path(vp).name, stem
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+    edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
+    before = snapshot(ds)
+    code, err = cli(capsys, "import", str(xml), "--dataset", str(ds))
+    assert code == 2 and err.startswith(f"error: {p}: field 'video': ")
+    assert snapshot(ds) == before  # above all, the other video's file

@@ -1,0 +1,67 @@
+"""The review log ``review.jsonl``: a torn last line never swallows the next decision, and
+reading passes over torn lines (warning) while refusing a corrupt line in the middle."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from annotations.cli import tracklets
+from annotations.review.marks import REVIEW_FILE, TORN_MARK, read_decisions, record_decision
+from schemas.errors import DataFormatError
+
+
+def test_a_decision_after_a_torn_line_starts_a_line_of_its_own(tmp_path, caplog):
+    record_decision(tmp_path, "702272_0", "702272", "accept")
+    log = tmp_path / REVIEW_FILE
+    with log.open("a") as fh:
+        fh.write('{"video": "81')  # an append cut short
+    with caplog.at_level(logging.WARNING, logger="annotations.review"):
+        assert set(read_decisions(tmp_path)) == {"702272_0"}  # torn last line: passed over
+        assert f"{log}: line 2 is torn" in caplog.text
+        record_decision(tmp_path, "810528_0", "810528", "reject")
+    lines = log.read_text().splitlines()
+    assert lines[1] == '{"video": "81' + TORN_MARK
+    assert json.loads(lines[2])["video"] == "810528_0" and log.read_bytes().endswith(b"\n")
+    got = read_decisions(tmp_path)
+    assert {k: v["decision"] for k, v in got.items()} == {"702272_0": "accept", "810528_0": "reject"}
+
+
+def test_a_complete_last_record_without_newline_is_kept(tmp_path):
+    log = tmp_path / REVIEW_FILE
+    log.write_text(json.dumps({"video": "a_0", "decision": "accept"}))  # hand-edited: no newline
+    record_decision(tmp_path, "b_0", "b", "reject")
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2 and TORN_MARK not in log.read_text()
+    assert {k: v["decision"] for k, v in read_decisions(tmp_path).items()} == {
+        "a_0": "accept",
+        "b_0": "reject",
+    }
+
+
+@pytest.mark.parametrize("bad", ['{"video": "81', "[1, 2]", '{"decision": "accept"}', "\udcff"])
+def test_a_corrupt_line_in_the_middle_is_refused(tmp_path, bad):
+    log = tmp_path / REVIEW_FILE
+    good = json.dumps({"video": "a_0", "decision": "accept"})
+    log.write_bytes(f"{good}\n{bad}\n{good}\n".encode("utf-8", "surrogateescape"))
+    with pytest.raises(DataFormatError) as ei:
+        read_decisions(tmp_path)
+    assert ei.value.where == str(log) and ei.value.message == "line 2 is not a review record"
+
+
+def test_review_cli_keeps_the_decision_after_a_torn_line(review_setup):
+    ds, facts = review_setup.dataset, review_setup.facts
+    first, second = facts["flagged"]
+    runner = CliRunner()
+    assert runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", first]).exit_code == 0
+    with (ds / REVIEW_FILE).open("a") as fh:
+        fh.write('{"video": "' + second[:2])
+    res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--reject", second])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--all", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r["video"]: r["decision"] for r in json.loads(res.stdout)["needs_review"]}
+    assert rows == {first: "accept", second: "reject"}
