@@ -33,6 +33,7 @@ from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, hashtags_in
 from collectors.hosts import HostPolicy
+from collectors.listfiles import expand_lists, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 
@@ -78,6 +79,24 @@ def _rate_controller_class() -> type:
             super().sleep(secs)
 
     return LoggingRateController
+
+
+def _is_structure(path: Path) -> bool:
+    return path.is_file() and (path.suffix == ".json" or path.name.endswith(".json.xz"))
+
+
+def _is_list(path: Path) -> bool:
+    return path.is_file() and not _is_structure(path)
+
+
+def _line_target(line: str) -> str | None:
+    line = line.strip()
+    return line if line and not line.startswith("# ") else None
+
+
+def _targets(target: str) -> Iterator[str]:
+    """The targets of ``target``, list files expanded (a list naming itself is refused)."""
+    return expand_lists(target, is_list=_is_list, line_target=_line_target)
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,14 @@ class Instagram(Source):
         self.user_agent = ctx.cfg.http.user_agent
         self._loader: Any = None
         self._loader_lock = threading.Lock()
+
+    @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also read list files (refusing one that names itself) before anything is created."""
+        super().check_targets(targets)
+        for target in targets:
+            for _ in _targets(target.strip()):
+                pass
 
     @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
@@ -181,17 +208,17 @@ class Instagram(Source):
 
     # -- discovery -----------------------------------------------------------------
     def discover_target(self, target: str) -> Iterator[Candidate]:
-        path = Path(target[1:] if target.startswith("@") else target)
+        for t in _targets(target):
+            yield from self._discover_one(t)
+
+    def _discover_one(self, target: str) -> Iterator[Candidate]:
+        """Candidates of one target that is not a list file."""
+        path = target_path(target)
         if path.is_dir():
             for f in sorted([*path.glob("*.json"), *path.glob("*.json.xz")]):
                 yield self._structure(f)
-        elif path.is_file() and (path.suffix == ".json" or path.name.endswith(".json.xz")):
+        elif _is_structure(path):
             yield self._structure(path)
-        elif path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                line = line.strip()
-                if line and not line.startswith("# "):
-                    yield from self.discover_target(line)
         elif target.startswith(("profile:", "@")):
             yield from self._posts("profile", target.split(":", 1)[1] if ":" in target else target[1:])
         elif target.startswith(("hashtag:", "#")):

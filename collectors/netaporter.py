@@ -18,11 +18,31 @@ from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, status_for
 from collectors.hosts import HostPolicy
+from collectors.listfiles import expand_lists, target_path
 from collectors.pages import parse_product, read_page, sitemap_locs
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 log = logging.getLogger("collectors.netaporter")
+
+
+def _is_list(path: Path) -> bool:
+    """An id file: ``@FILE``, or a path to an existing file (not a URL or a site path)."""
+    return path.is_file()
+
+
+def _line_target(line: str) -> str | None:
+    line = line.split("#", 1)[0].strip()
+    return line or None
+
+
+def _targets(target: str) -> Iterator[str]:
+    """The targets of ``target``, id files expanded (a file naming itself is refused)."""
+    if target.startswith(("http://", "https://", "/")):
+        return iter([target])
+    if target.startswith("@") and not target_path(target).is_file():
+        raise DataFormatError("id file not found", where=target[1:], hint="give @FILE of an existing file")
+    return expand_lists(target, is_list=_is_list, line_target=_line_target)
 
 
 class NetAPorter(Source):
@@ -88,11 +108,20 @@ class NetAPorter(Source):
     def default_targets(self) -> list[str]:
         return [self.cfg.listing_path.format(locale=self.cfg.locale)]
 
+    @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also read id files (refusing one that names itself) before anything is created."""
+        super().check_targets(targets)
+        for target in targets:
+            for _ in _targets(target.strip()):
+                pass
+
     def discover_target(self, target: str) -> Iterator[Candidate]:
-        path = Path(target[1:] if target.startswith("@") else target)
-        if target.startswith("@") or (not target.startswith(("http://", "https://", "/")) and path.is_file()):
-            yield from self._from_file(path)
-        elif target.isdigit():
+        for one in _targets(target):
+            yield from self._discover_one(one)
+
+    def _discover_one(self, target: str) -> Iterator[Candidate]:
+        if target.isdigit():
             yield self._candidate(self._product_url(target), target)
         elif target.startswith(("http://", "https://", "/")):
             url = self._abs(target)
@@ -119,16 +148,6 @@ class NetAPorter(Source):
 
     def _candidate(self, url: str, raw_id: str) -> Candidate:
         return Candidate(raw_id=raw_id, url=url, key=host_of(self.cfg.site))
-
-    def _from_file(self, path: Path) -> Iterator[Candidate]:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise DataFormatError(f"cannot read id file: {exc.strerror}", where=str(path)) from None
-        for line in lines:
-            line = line.split("#", 1)[0].strip()
-            if line:
-                yield from self.discover_target(line)
 
     def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:
         text = self.client.get_text(url)

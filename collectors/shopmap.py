@@ -7,6 +7,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from schemas.errors import DataFormatError
@@ -60,8 +61,14 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                 raise DataFormatError(
                     f"line {n}: {exc.msg}", where=str(p), hint="one JSON object per line"
                 ) from None
-            video = next((str(obj[k]) for k in VIDEO_KEYS if obj.get(k)), None)
-            shop = next((str(obj[k]) for k in SHOP_KEYS if obj.get(k)), None)
+            if not isinstance(obj, dict):
+                raise DataFormatError(
+                    f"line {n}: expected a JSON object, got {type(obj).__name__}",
+                    where=str(p),
+                    hint='one JSON object per line, e.g. {"video": ID, "shop": URL_OR_FILE}',
+                )
+            video = _field(obj, VIDEO_KEYS, (str, int), f"line {n}", p)
+            shop = _field(obj, SHOP_KEYS, (str,), f"line {n}", p)
             if not video or not shop:
                 raise DataFormatError(
                     f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}", where=str(p)
@@ -80,6 +87,21 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                 raise DataFormatError(f"row {n}: expected a video and a shop column", where=str(p))
             rows.append((r[vcol].strip(), r[scol].strip(), f"{p} row {n}"))
     return {video: parse_shop_ref(shop, p.parent, where=at) for video, shop, at in rows if video and shop}
+
+
+def _field(
+    obj: dict[str, Any], keys: tuple[str, ...], types: tuple[type, ...], at: str, p: Path
+) -> str | None:
+    """The first set key of ``keys`` in a JSONL row, as text; a value of another type is refused."""
+    for k in keys:
+        value = obj.get(k)
+        if not value:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            want = "a string or a number" if int in types else "a string"
+            raise DataFormatError(f"{at}: {k!r} must be {want}, got {type(value).__name__}", where=str(p))
+        return str(value)
+    return None
 
 
 def lookup(mapping: dict[str, ShopRef], *keys: str | None) -> ShopRef | None:

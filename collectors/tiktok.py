@@ -21,6 +21,7 @@ from collectors.base import SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext
 from collectors.hosts import HostPolicy
+from collectors.listfiles import expand_lists, target_path
 from collectors.shopmap import load_shop_map, url_hosts
 from collectors.ytdl import YtdlSource, load_info_file
 from schemas.errors import DataFormatError
@@ -40,6 +41,74 @@ def expand_target(target: str) -> str:
     if target.startswith("@"):
         return "tiktokuser:" + target[1:]
     return target
+
+
+#: Info-dict fields the collector (and yt-dlp's processing of a saved info) reads as text.
+_TEXT_FIELDS = ("webpage_url", "original_url", "url", "title", "description", "ext")
+_FORMAT_TEXT_FIELDS = ("url", "format_id", "protocol", "ext")
+_INFO_HINT = "write it with yt-dlp --write-info-json"
+
+
+def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> None:
+    """Refuse a saved info dict whose fields the collector reads have the wrong type; the
+    :class:`DataFormatError` names the file (``where``), the entry of a multi-info file and the field."""
+    at = f"entry {entry}: " if entry is not None else ""
+
+    def bad(field: str, want: str, value: Any) -> DataFormatError:
+        return DataFormatError(
+            f"{at}field '{field}' must be {want}, got {type(value).__name__}", where=where, hint=_INFO_HINT
+        )
+
+    rid = info.get("id")
+    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+        raise bad("id", "a string", rid)
+    for key in _TEXT_FIELDS:
+        value = info.get(key)
+        if value is not None and not isinstance(value, str):
+            raise bad(key, "a string URL" if key.endswith("url") else "a string", value)
+    formats = info.get("formats")
+    if formats is None:
+        return
+    if not isinstance(formats, list):
+        raise bad("formats", "a list", formats)
+    for i, fmt in enumerate(formats):
+        if not isinstance(fmt, dict):
+            raise bad(f"formats[{i}]", "an object", fmt)
+        for key in _FORMAT_TEXT_FIELDS:
+            value = fmt.get(key)
+            if value is not None and not isinstance(value, str):
+                raise bad(f"formats[{i}].{key}", "a string URL" if key == "url" else "a string", value)
+
+
+def read_infos(path: Path) -> list[dict[str, Any]]:
+    """The checked info dicts of a saved info file (:func:`check_info`)."""
+    infos = load_info_file(path)
+    for n, info in enumerate(infos, 1):
+        check_info(info, str(path), n if len(infos) > 1 else None)
+    return infos
+
+
+def _info_paths(path: Path) -> list[Path] | None:
+    """The info files a folder or ``.json`` file target names; None for other targets."""
+    if path.is_dir():
+        return sorted(path.glob("*.json"))
+    if path.is_file() and path.suffix == ".json":
+        return [path]
+    return None
+
+
+def _is_list(path: Path) -> bool:
+    return path.is_file() and path.suffix != ".json"
+
+
+def _line_target(line: str) -> str | None:
+    line = line.split(" #", 1)[0].strip()
+    return line if line and not line.startswith("#!") else None
+
+
+def _targets(target: str) -> Iterator[str]:
+    """The targets of ``target``, list files expanded (a list naming itself is refused)."""
+    return expand_lists(target, is_list=_is_list, line_target=_line_target)
 
 
 class TikTok(YtdlSource):
@@ -73,6 +142,20 @@ class TikTok(YtdlSource):
             self.shop_map = load_shop_map(shop_map)
 
     @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also read list files (refusing one that names itself) and check saved info files,
+        before anything is created."""
+        super().check_targets(targets)
+        for target in targets:
+            for t in _targets(target.strip()):
+                paths = _info_paths(target_path(t))
+                if paths is not None:
+                    for p in paths:
+                        read_infos(p)
+                elif t.startswith("@") and "/" in t:
+                    raise DataFormatError("URL file not found", where=t[1:])
+
+    @classmethod
     def policy(
         cls, cfg: CollectConfig, targets: Sequence[str], shop_map: str | None = None, **_: Any
     ) -> HostPolicy:
@@ -81,17 +164,15 @@ class TikTok(YtdlSource):
         return HostPolicy.of(hosts, cfg.tiktok.media_host_suffixes)
 
     def discover_target(self, target: str) -> Iterator[Candidate]:
-        path = Path(target[1:] if target.startswith("@") else target)
-        if path.is_dir():
-            for f in sorted(path.glob("*.json")):
+        for t in _targets(target):
+            yield from self._discover_one(t)
+
+    def _discover_one(self, target: str) -> Iterator[Candidate]:
+        """Candidates of one target that is not a list file."""
+        paths = _info_paths(target_path(target))
+        if paths is not None:
+            for f in paths:
                 yield from self._info_file(f)
-        elif path.is_file() and path.suffix == ".json":
-            yield from self._info_file(path)
-        elif path.is_file():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                line = line.split(" #", 1)[0].strip()
-                if line and not line.startswith("#!"):
-                    yield from self.discover_target(line)
         elif target.startswith("@") and "/" in target:
             raise DataFormatError("URL file not found", where=target[1:])
         else:
@@ -103,7 +184,7 @@ class TikTok(YtdlSource):
                 yield from self.playlist(url)
 
     def _info_file(self, path: Path) -> Iterator[Candidate]:
-        for info in load_info_file(path):
+        for info in read_infos(path):
             fmt_url = next(
                 (f.get("url") for f in info.get("formats") or [] if isinstance(f, dict)), info.get("url")
             )

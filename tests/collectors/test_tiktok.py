@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import pytest
 
@@ -107,3 +108,86 @@ def test_user_and_tag_targets_expand_through_the_playlist(monkeypatch, tmp_path)
         assert [c.raw_id for c in cands] == ["11", "12"]  # the second listing repeats them: deduplicated
         single = list(src.discover(["https://www.tiktok.com/@u/video/99"]))
     assert single[0].raw_id == "99" and single[0].payload is None and len(asked) == 2
+
+
+def run_cli(args: list, capsys) -> tuple[int, str]:
+    """``mf-collect ARGS`` in-process through its entry point: (exit status, stderr)."""
+    from collectors.cli import collect as collect_cmd
+    from schemas.cli_support import run_main
+
+    code = 0
+    try:
+        run_main(collect_cmd, [str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    return code, capsys.readouterr().err
+
+
+BAD_INFOS = [
+    ({"formats": [{"url": 7}]}, "field 'formats[0].url' must be a string URL, got int"),
+    ({"webpage_url": 12345}, "field 'webpage_url' must be a string URL, got int"),
+    ({"formats": {"url": "https://x/v.mp4"}}, "field 'formats' must be a list, got dict"),
+    ({"formats": ["https://x/v.mp4"]}, "field 'formats[0]' must be an object, got str"),
+    ({"formats": [{"url": "https://x/v.mp4", "format_id": 1}]}, "field 'formats[0].format_id' must be"),
+    ({"id": ["7300"]}, "field 'id' must be a string, got list"),
+    ({"description": ["#ootd"]}, "field 'description' must be a string, got list"),
+]
+
+
+@pytest.mark.parametrize(("bad", "says"), BAD_INFOS)
+def test_info_fields_of_the_wrong_type_are_refused_naming_file_and_field(tiktok_site, tmp_path, bad, says):
+    from tests.collectors.conftest import info
+
+    site, infos, *_ = tiktok_site
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    good = info("7300", site.url("/tiktok/7001.mp4"))
+    (folder / "a-good.info.json").write_text(json.dumps(good))
+    (folder / "b-bad.info.json").write_text(json.dumps({**good, "id": "7301", **bad}))
+    before = sum(site.hits.values())
+    out = tmp_path / "out"
+    with pytest.raises(DataFormatError) as ei:  # refused before anything is created or fetched
+        collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site))
+    assert ei.value.where == str(folder / "b-bad.info.json") and says in ei.value.message
+    assert not out.exists() and sum(site.hits.values()) == before
+    # discovery checks too (a file changed after the targets were checked): the same error
+    with (
+        open_source(
+            "tiktok",
+            [str(folder / "a-good.info.json")],
+            root=out,
+            catalog=out / "c.sqlite",
+            cfg=cfg_for(site),
+        ) as src,
+        pytest.raises(DataFormatError) as ei2,
+    ):
+        list(src.discover([str(folder)]))
+    assert str(ei2.value) == str(ei.value)
+
+
+def test_a_bad_entry_of_a_multi_info_file_is_named(tmp_path, capsys):
+    from tests.collectors.conftest import info
+
+    f = tmp_path / "t3.json"
+    f.write_text(
+        json.dumps([info("7300", "https://v.example/1.mp4"), {"id": "7301", "formats": [{"url": 7}]}])
+    )
+    code, err = run_cli(["tiktok", f, "--root", tmp_path / "r2", "--base-url", "http://127.0.0.1:9"], capsys)
+    assert code == 2 and not (tmp_path / "r2").exists()
+    assert err.strip() == (
+        f"error: {f}: entry 2: field 'formats[0].url' must be a string URL, got int "
+        "(write it with yt-dlp --write-info-json)"
+    )
+
+
+def test_a_shop_map_line_that_is_not_an_object_exits_2_naming_file_and_line(tmp_path, capsys):
+    from tests.collectors.conftest import info
+
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps(info("7300", "https://v.example/1.mp4")))
+    m = tmp_path / "map.jsonl"
+    m.write_text("[1,2]\n")
+    code, err = run_cli(["tiktok", f, "--shop-map", m, "--root", tmp_path / "r3", "--dry-run"], capsys)
+    assert code == 2 and not (tmp_path / "r3").exists()
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: {m}: line 1: expected a JSON object, got list")
