@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from schemas.errors import CatalogCorrupt, CatalogError
 from schemas.faults import local_faults, sqlite_fault
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
@@ -327,6 +329,19 @@ class Catalog:
         """The problems SQLite's ``integrity_check`` (``quick_check`` if not ``full``) finds; [] = sound."""
         return self._check_pages(full=full)
 
+    def row_problems(self, limit: int = 20) -> list[str]:
+        """Items whose stored row the toolkit cannot read (edited by hand: see :func:`_item_row`),
+        at most ``limit`` of them; [] = every row reads."""
+        out: list[str] = []
+        for r in self._db.execute("SELECT * FROM items ORDER BY source, source_id"):
+            try:
+                _item_row(r, self.path)
+            except CatalogError as exc:
+                out.append(exc.message)
+                if len(out) >= limit:
+                    break
+        return out
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Connection]:
         """An immediate (write-locking) transaction, retried while the database is busy.
@@ -417,15 +432,22 @@ class Catalog:
         return len(rows)
 
     def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
-        """Update pipeline state columns of one item (status, reason, duplicate_of, ...)."""
+        """Update pipeline state columns of one item (status, reason, duplicate_of, ...).
+
+        ``updated_at`` moves only when a value changes, so a rerun that decides the same again
+        (``mf clean`` on unchanged input) leaves the item, and the dataset date derived from
+        it, as they were."""
         bad = set(state) - set(ITEM_COLUMNS)
         if bad:
             raise CatalogError(f"unknown item columns {sorted(bad)}")
         sets = ", ".join(f"{c} = ?" for c in state)
+        differs = " OR ".join(f"{c} IS NOT ?" for c in state) or "0"
+        values = [_sql_value(v) for v in state.values()]
         with self.transaction() as db:
-            cur = db.execute(
-                f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
-                [*(_sql_value(v) for v in state.values()), _now(), str(source), source_id],
+            cur = db.execute(  # the CASE sees the row as it was before this UPDATE
+                f"UPDATE items SET {sets}, updated_at = CASE WHEN {differs} THEN ? ELSE updated_at END"
+                " WHERE source = ? AND source_id = ?",
+                [*values, *values, _now(), str(source), source_id],
             )
             if cur.rowcount == 0:
                 raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
@@ -434,7 +456,7 @@ class Catalog:
         row = self._db.execute(
             "SELECT * FROM items WHERE source = ? AND source_id = ?", (str(source), source_id)
         ).fetchone()
-        return _item_row(row) if row else None
+        return _item_row(row, self.path) if row else None
 
     def items(self, *, source: str | None = None, status: str | Iterable[str] | None = None) -> list[ItemRow]:
         sql, args = "SELECT * FROM items WHERE 1=1", []
@@ -445,7 +467,7 @@ class Catalog:
             statuses = [str(status)] if isinstance(status, str) else [str(s) for s in status]
             sql += f" AND status IN ({', '.join('?' * len(statuses))})"
             args.extend(statuses)
-        return [_item_row(r) for r in self._db.execute(sql + " ORDER BY source, source_id", args)]
+        return [_item_row(r, self.path) for r in self._db.execute(sql + " ORDER BY source, source_id", args)]
 
     def count_items(self, **where: Any) -> int:
         sql = "SELECT COUNT(*) FROM items"
@@ -571,19 +593,33 @@ def _asset_values(a: MediaAsset, now: str) -> tuple[Any, ...]:
     )
 
 
-def _item_row(r: sqlite3.Row) -> ItemRow:
-    return ItemRow(
-        item=SourceItem.model_validate_json(r["data"]),
-        status=Status(r["status"]),
-        reason=r["reason"],
-        duplicate_of=r["duplicate_of"],
-        product_id=r["product_id"],
-        partition=r["partition"],
-        df2_class=r["df2_class"],
-        split=r["split"],
-        created_at=r["created_at"],
-        updated_at=r["updated_at"],
-    )
+def _item_row(r: sqlite3.Row, path: Path) -> ItemRow:
+    """A catalog row as an :class:`ItemRow`; a row edited into something the toolkit never writes
+    (item JSON that does not validate, an unknown status, a class that is not a number) raises a
+    :class:`CatalogError` naming the item, instead of a traceback in whichever command read it."""
+    try:
+        if r["df2_class"] is not None and not isinstance(r["df2_class"], int):
+            raise ValueError(f"df2_class {r['df2_class']!r} is not a class number")
+        return ItemRow(
+            item=SourceItem.model_validate_json(r["data"]),
+            status=Status(r["status"]),
+            reason=r["reason"],
+            duplicate_of=r["duplicate_of"],
+            product_id=r["product_id"],
+            partition=r["partition"],
+            df2_class=r["df2_class"],
+            split=r["split"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+        )
+    except (ValidationError, ValueError, TypeError) as exc:
+        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+        what = f"{'.'.join(str(x) for x in first['loc']) or 'data'}: {first['msg']}" if first else str(exc)
+        raise CatalogError(
+            f"item {r['source']}/{r['source_id']} is not a valid catalog row ({what})",
+            where=str(path),
+            hint="restore the catalog from a copy, or delete that item and collect it again",
+        ) from None
 
 
 def _asset(r: sqlite3.Row) -> MediaAsset:

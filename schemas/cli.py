@@ -115,14 +115,15 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
       mf catalog check --catalog data/catalog.sqlite --json
     """
     from schemas.catalog import Catalog
-    from schemas.errors import CatalogCorrupt
+    from schemas.errors import CatalogCorrupt, CatalogError
 
     try:
         with Catalog(catalog_path, check="full") as cat:
+            rows = cat.row_problems()
             result = {
                 "catalog": catalog_path,
-                "ok": True,
-                "problems": [],
+                "ok": not rows,
+                "problems": rows,
                 "items": cat.count_items(),
                 "schema_version": cat.schema_version,
             }
@@ -130,6 +131,14 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
         if as_json:
             emit({"catalog": catalog_path, "ok": False, "problems": [exc.detail]}, True)
         raise
+    if rows:
+        if as_json:
+            emit(result, True)
+        raise CatalogError(
+            f"{len(rows)} item rows cannot be read (first: {rows[0]})",
+            where=catalog_path,
+            hint="restore the catalog from a copy, or delete those items and collect them again",
+        )
     emit(
         result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"
     )

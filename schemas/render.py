@@ -24,3 +24,10 @@ def md_text(value: object) -> str:
     entities, Markdown specials are backslash-escaped and line breaks become spaces."""
     text = html.escape(_BREAKS.sub(" ", str(value)), quote=False)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def no_html(value: object) -> str:
+    """``value`` as Markdown whose own formatting is kept but whose HTML is shown as text
+    (``& < >`` escaped): for a maintainer's description, which may use Markdown but must not
+    carry tags a card viewer would run."""
+    return html.escape(str(value), quote=False)

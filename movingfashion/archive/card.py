@@ -15,6 +15,7 @@ import yaml
 from movingfashion.archive.croissant import rai_fields
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR, Tables
 from schemas.dataset import DatasetInfo
+from schemas.render import md_text, no_html
 from schemas.taxonomy import DF2_CLASSES
 
 #: Hub task categories of video-to-shop retrieval (embeddings) and its tracklets (boxes).
@@ -108,14 +109,14 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
 
     def bullets(key: str) -> list[str]:
         value = rai[key]
-        return [f"- {v}" for v in (value if isinstance(value, list) else [value])]
+        return [f"- {no_html(v)}" for v in (value if isinstance(value, list) else [value])]
 
     body = [
-        f"# {info.pretty_name}",
+        f"# {md_text(info.pretty_name)}",
         "",
-        info.description,
+        no_html(info.description),
         "",
-        f"Version {info.version}, published {date_published}. Licence: "
+        f"Version {md_text(info.version)}, published {date_published}. Licence: "
         f"[{info.license.upper()}]({info.license_url}). More: {info.url}",
         "",
         "## Summary",

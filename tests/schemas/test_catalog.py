@@ -180,3 +180,48 @@ def test_a_catalog_that_must_exist_is_not_started_by_a_typo(tmp_path):
     assert empty.stat().st_size == 0  # left as it was
     Catalog(tmp_path / "c.sqlite").close()  # one mf-collect started
     Catalog(tmp_path / "c.sqlite", must_exist=True).close()
+
+
+def test_setting_the_same_state_again_leaves_updated_at(tmp_path, monkeypatch):
+    import schemas.catalog as catalog_module
+
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        cat.upsert_items([SourceItem(source="tiktok", source_id="v1", url="http://x/v1")])
+        monkeypatch.setattr(catalog_module, "_now", lambda: "2026-01-01T00:00:00.000000+00:00")
+        cat.set_item_state("tiktok", "v1", status=Status.ACCEPTED, reason=None, df2_class=3)
+        stamp = lambda: cat._db.execute("SELECT updated_at FROM items").fetchone()[0]  # noqa: E731
+        assert stamp().startswith("2026-01-01")
+        monkeypatch.setattr(catalog_module, "_now", lambda: "2026-02-15T00:00:00.000000+00:00")
+        cat.set_item_state("tiktok", "v1", status=Status.ACCEPTED, reason=None, df2_class=3)  # the same
+        assert stamp().startswith("2026-01-01")
+        cat.set_item_state("tiktok", "v1", status=Status.ACCEPTED, reason=None, df2_class=4)  # a change
+        assert stamp().startswith("2026-02-15") and cat.get_item("tiktok", "v1").df2_class == 4
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("data", "{not json", "item tiktok/v1 is not a valid catalog row"),
+        ("df2_class", "x", "df2_class 'x' is not a class number"),
+        ("status", "maybe", "is not a valid catalog row"),
+    ],
+)
+def test_a_row_edited_by_hand_is_named_not_a_traceback(tmp_path, column, value, words):
+    from click.testing import CliRunner
+
+    from schemas.cli import catalog
+
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as cat:
+        cat.upsert_items([SourceItem(source="tiktok", source_id="v1", url="http://x/v1")])
+    raw = sqlite3.connect(path)
+    raw.execute(f"UPDATE items SET {column} = ?", (value,))
+    raw.commit()
+    raw.close()
+    with Catalog(path) as cat:
+        with pytest.raises(CatalogError, match=words) as exc:
+            cat.items()
+        assert str(path) in str(exc.value)
+        assert len(cat.row_problems()) == 1
+    res = CliRunner().invoke(catalog, ["check", "--catalog", str(path), "--json"])
+    assert res.exit_code != 0 and json.loads(res.stdout)["ok"] is False

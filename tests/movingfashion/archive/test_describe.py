@@ -101,6 +101,18 @@ def test_the_card_has_a_hub_header_and_the_datasheet(dataset):
     assert body.count("```") % 2 == 0
 
 
+def test_the_card_shows_the_maintainers_text_and_runs_none_of_its_html(dataset):
+    info = DatasetInfo(
+        pretty_name="MF <script>alert(1)</script>",
+        description="A **bold** claim <img src=x onerror=alert(1)>",
+    )
+    describe(dataset, info)
+    body = (dataset / "README.md").read_text().split("\n---\n", 1)[1]
+    assert "<script>" not in body and "<img" not in body
+    assert "&lt;script&gt;" in body and "&lt;img src=x onerror=alert(1)&gt;" in body
+    assert "A **bold** claim" in body  # the description's own Markdown is kept
+
+
 def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
     before = read_manifest(dataset)
     data = json.loads((dataset / "train.json").read_text())
