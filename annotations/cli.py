@@ -34,7 +34,7 @@ from schemas.cli_support import (
     require_dataset,
     run_main,
 )
-from schemas.errors import DataFormatError
+from schemas.errors import ConfigError, DataFormatError
 
 EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
 
@@ -47,6 +47,8 @@ def _load_build_config(
     embed: str | None,
     conf: float | None,
 ) -> BuildConfig:
+    from pydantic import ValidationError
+
     from schemas.config import load_config
 
     cfg = load_config(BuildConfig, config)
@@ -60,7 +62,15 @@ def _load_build_config(
     det = cfg.detector.model_copy(
         update={k: v for k, v in (("batch", batch), ("conf", conf)) if v is not None}
     )
-    return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
+    try:
+        return BuildConfig.model_validate({**cfg.model_dump(), **upd, "detector": det.model_dump()})
+    except ValidationError as exc:  # an option's value the config's bounds refuse: one line
+        err = exc.errors()[0]
+        raise ConfigError(
+            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}",
+            where=str(config) if config else "command line",
+            hint="see mf-tracklets build --help",
+        ) from None
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -100,7 +110,9 @@ def tracklets() -> None:
     help="How detections are matched: crops, roi (pooled from the detector's own feature maps by the"
     " RoI matcher), or auto (default: roi when the RoI matcher fits the detector, else crops).",
 )
-@click.option("--conf", type=float, help="Detector confidence threshold (default 0.1).")
+@click.option(
+    "--conf", type=click.FloatRange(0.0, 1.0), help="Detector confidence threshold, 0..1 (default 0.1)."
+)
 @click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")
 @click.option("--batch", type=click.IntRange(min=1), help="Frames per detector batch (default 16).")
 @catalog_option(required=False, help="Catalog: mark noisy videos needs_review.")
@@ -156,7 +168,7 @@ def build(
     \b
     Examples:
       mf-tracklets build --dataset dataset --stride 2 --sheets
-      mf-tracklets build --dataset dataset --detector fasterrcnn --shard 0/2 --json
+      mf-tracklets build --dataset dataset --detector fasterrcnn --weights frcnn.pt --shard 0/2 --json
       # on a Ray cluster (the dataset on a folder every node sees; files written here only):
       mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5
     """
@@ -196,6 +208,10 @@ def build(
             result = rep.as_dict() | ({"executor": ex.report()} if ex.remote else {})
     finally:
         bar.close()
+    if shard_ != (0, 1):  # flags were settled over the videos built so far, not the dataset's
+        result["shard"] = f"{shard_[0]}/{shard_[1]}"
+        result["flags_final"] = False
+        result["next"] = "when every shard has finished, run once more without --shard to settle the flags"
     emit(
         result,
         as_json,
@@ -212,6 +228,7 @@ def build(
                 for s, k in d["flag_signals_missing"].items()
             )
             + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
+            + (f"\n  shard {d['shard']}: {d['next']}" if "shard" in d else "")
         ),
     )
     exit_if_failed(rep.failed)
@@ -295,7 +312,17 @@ def sheets(dataset, videos, n, as_json) -> None:
 
     chosen = [vt for vt in results if not videos or Path(vt.video).stem in videos]
     out = [str(write_sheet(dataset, vt, n)) for vt in progress(chosen, desc="sheets", unit="video")]
+    _refresh_published(dataset, out)
     emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]))
+
+
+def _refresh_published(dataset: str, written: list[str]) -> None:
+    """A published folder's manifest takes in files a command added (sheets, review.jsonl), so
+    ``mf verify`` still holds; only those files (and the folder's top files) are hashed again."""
+    from movingfashion.archive.describe import refresh
+
+    root = Path(dataset)
+    refresh(root, changed=[Path(w).resolve().relative_to(root.resolve()).as_posix() for w in written])
 
 
 DEFAULT_HOST = "127.0.0.1"
@@ -412,6 +439,7 @@ def review(
             )
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
+        _refresh_published(dataset, [])  # review.jsonl, a top file of the folder
         emit(
             {"recorded": recs},
             as_json,
@@ -596,7 +624,11 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) ->
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Matcher checkpoint to write.")
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option(
-    "--crop-size", type=int, default=64, show_default=True, help="Crop side in pixels (multiple of 16)."
+    "--crop-size",
+    type=click.IntRange(min=16),
+    default=64,
+    show_default=True,
+    help="Crop side in pixels (a multiple of 16, at least 16).",
 )
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option(
@@ -616,6 +648,8 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
       mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
       mf pretrain-matcher --df2 world/df2 --out matcher.pt --init matcher-old.pt --json
     """
+    if crop_size % 16:
+        raise click.BadParameter(f"{crop_size} is not a multiple of 16", param_hint="'--crop-size'")
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
 
     res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init, progress=progress)

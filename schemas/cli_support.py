@@ -59,8 +59,12 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
+        interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
+        click.echo(
+            "interrupted: state is saved, rerun the same command to resume" if interrupted else "aborted",
+            err=True,
+        )
         sys.exit(130)
     except KeyboardInterrupt:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)

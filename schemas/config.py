@@ -28,6 +28,12 @@ def load_config(model: type[T], path: str | os.PathLike[str] | None = None, **ov
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError("config file not found", where=str(p)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file is not UTF-8 text (byte {exc.start})", where=str(p), hint="save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file: {exc.strerror or exc}", where=str(p)) from None
         try:
             loaded = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
         except (json.JSONDecodeError, yaml.YAMLError) as exc:

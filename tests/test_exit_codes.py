@@ -67,3 +67,37 @@ def test_nothing_to_work_on_is_exit_2_and_nothing_is_created(n, tmp_path, capsys
     assert done.value.code == 2, (prog, name, err)
     assert "Traceback" not in err and err.strip(), (prog, name, err)
     assert sorted(tmp_path.rglob("*")) == before, f"{prog} {name} created files"
+
+
+def test_ctrl_c_says_the_state_is_saved_and_exits_130(capsys):
+    import click
+
+    @click.command()
+    def slow() -> None:
+        raise KeyboardInterrupt  # what Ctrl-C raises mid-run; click turns it into Abort
+
+    with pytest.raises(SystemExit) as exc:
+        run_main(slow, [])
+    assert exc.value.code == 130
+    assert "interrupted: state is saved, rerun the same command to resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["build", "--dataset", "{ds}", "--conf", "2"], "'--conf': 2.0 is not in the range"),
+        (["build", "--dataset", "{ds}", "--config", "{bad}"], "config file is not UTF-8 text"),
+    ],
+)
+def test_build_options_out_of_bounds_are_one_line(tmp_path, capsys, argv, words):
+    from annotations.cli import tracklets
+
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    (ds / "train.json").write_text("{}")
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"\xff\xfe stride: 2\n")
+    with pytest.raises(SystemExit) as exc:
+        run_main(tracklets, [a.format(ds=ds, bad=bad) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and words in err[0], err

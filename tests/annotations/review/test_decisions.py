@@ -82,3 +82,21 @@ def test_a_pick_on_a_file_naming_another_video_is_refused(review_setup):
         assert exc.value.where == str(p)
         assert list_decisions(cat) == []  # nothing stored either
     assert {q.relative_to(ds): q.read_bytes() for q in sorted(ds.rglob("*")) if q.is_file()} == before
+
+
+def test_sheets_and_review_marks_keep_a_published_folder_verifying(review_setup):
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+
+    ds, f = review_setup.dataset, review_setup.facts
+    refresh(ds)
+    assert verify_dataset(ds).ok
+    stem = f["videos"][0]
+    runner = CliRunner()
+    res = runner.invoke(tracklets, ["sheets", "--dataset", str(ds), "--video", stem, "--json"])
+    assert res.exit_code == 0, res.output
+    assert (ds / "tracklets" / "sheets").is_dir() and verify_dataset(ds).ok  # the sheet is in the manifest
+    res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", stem])
+    assert res.exit_code == 0, res.output
+    assert (ds / "review.jsonl").is_file() and verify_dataset(ds).ok
