@@ -8,6 +8,7 @@ missing folder answer at once.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import get_args
@@ -288,7 +289,7 @@ def _unknown_videos(dataset: str, stems: list[str]) -> None:
         raise DataFormatError(
             f"no tracklet file for video {stems[0]!r}",
             where=str(Path(dataset) / "tracklets"),
-            hint="use a stem listed by mf-tracklets review --all",
+            hint="use the stem of one of the dataset's videos (the names in DATASET/tracklets/, without .json)",
         )
 
 
@@ -361,7 +362,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
     check_bind(host, allow_non_loopback=explicit)
     require_dataset(dataset)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
-    app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed)
+    app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog)
     try:
         srv = make_server(app, host, port, allow_non_loopback=explicit)
     except BaseException:
@@ -377,21 +378,21 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         "sample_rate": q.sample_rate,
         "reconciled": app.reconciled,
     }
-    emit(
-        info,
-        as_json,
-        lambda d: (
-            f"review page: {d['url']}\n{d['queue']} videos in the queue ({d['flagged']} flagged, "
-            f"{d['sampled']} QA sample at {d['sample_rate']:.0%}); decisions go to {d['catalog']}"
-            + ("" if catalog else " (pass --catalog CATALOG so that mf publish sees them)")
-            + "\nCtrl-C stops the server; every decision is saved when it is made."
-        ),
-    )
-    sys.stdout.flush()
-    try:
+    try:  # a Ctrl-C from the moment the URL is out stops the server cleanly
+        if as_json:  # one line: a script reads the URL as soon as the server is up
+            click.echo(json.dumps(info, sort_keys=True))
+        else:
+            click.echo(
+                f"review page: {srv.url}\n{len(q.items)} videos in the queue ({q.flagged} flagged, "
+                f"{q.sampled} QA sample at {q.sample_rate:.0%}); decisions go to {cat_path}"
+                + ("" if catalog else " (pass --catalog CATALOG so that mf publish sees them)")
+                + "\nCtrl-C stops the server; every decision is saved when it is made."
+            )
+        sys.stdout.flush()
         srv.serve_forever()
     except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        click.echo("stopped: every decision is saved", err=True)
+        sys.exit(130)  # interrupted, as every command (mf world serve too)
     finally:
         srv.server_close()
         app.close()

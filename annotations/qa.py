@@ -19,6 +19,7 @@ from pathlib import Path
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.geometry import box_iou
+from schemas.items import SourceName
 
 BoxesByFrame = Mapping[int, Sequence[float]]
 
@@ -200,6 +201,16 @@ def crop_offset(ref: Sequence[float] | None, own: Sequence[float] | None) -> tup
     return float(ox - rx), float(oy - ry)
 
 
+def reference_id(pid: str, ref: Mapping[str, object]) -> str | None:
+    """The reference's id of dataset product ``pid``: the same id, else the id without the
+    ``<source>-`` prefix ``mf clean`` gives a product whose source id another source also uses
+    (``tiktok-7003...`` in a collected dataset is ``7003...`` in ``mf world export-gt``)."""
+    if pid in ref:
+        return pid
+    src, _, rest = pid.partition("-")
+    return rest if rest and src in {s.value for s in SourceName} and rest in ref else None
+
+
 def reference_boxes(
     dataset: str | os.PathLike[str], reference: str | os.PathLike[str]
 ) -> dict[str, dict[int, list[float]]]:
@@ -225,13 +236,14 @@ def reference_boxes(
     out: dict[str, dict[int, list[float]]] = {}
     for split in load_splits(dataset).values():
         for pid, entry in split.items():
-            r = ref.get(pid)
-            if r is None:
+            ref_pid = reference_id(pid, ref)
+            if ref_pid is None:
                 continue
+            r = ref[ref_pid]
             for i, video in enumerate(entry.video_paths):
                 if i >= len(r.tracklets) or not r.tracklets[i]:
                     continue
-                rc, oc = ref_crops.get(pid, []), own_crops.get(pid, [])
+                rc, oc = ref_crops.get(ref_pid, []), own_crops.get(pid, [])
                 dx, dy = crop_offset(rc[i] if i < len(rc) else None, oc[i] if i < len(oc) else None)
                 out[video] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
     return out

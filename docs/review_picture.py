@@ -49,7 +49,7 @@ def main() -> None:
         shutil.rmtree(ds / "tracklets")  # the builder's tracklets, not the world's truth
         build_dataset_tracklets(ds, config=BuildConfig(stride=2))
     (ds / ".review.sqlite").unlink(missing_ok=True)
-    app = ReviewApp(ds, ds / ".review.sqlite", sample_rate=0.25, seed=0)
+    app = ReviewApp(ds, ds / ".review.sqlite", sample_rate=0.25, seed=0, create_catalog=True)
     srv = make_server(app, "127.0.0.1", 0)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     from playwright.sync_api import sync_playwright

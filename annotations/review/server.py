@@ -80,6 +80,7 @@ class ReviewApp:
         sample_rate: float = 0.1,
         seed: int = 0,
         token: str | None = None,
+        create_catalog: bool = False,
     ) -> None:
         if not 0 <= sample_rate <= 1:
             raise ConfigError(f"sample rate {sample_rate} is not in [0, 1]", where="--sample")
@@ -88,7 +89,9 @@ class ReviewApp:
         self.token = token or secrets.token_urlsafe(24)
         self.lock = threading.RLock()
         self.queue: Queue = build_queue(self.root, sample_rate, seed)
-        self.cat = Catalog(self.catalog_path, must_exist=True)
+        # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
+        # one); the default review catalog (DATASET/.review.sqlite) is started on first use
+        self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
         self.reconciled = reconcile(self.root, self.cat)
         self._fps: dict[str, float] = {}
         self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()

@@ -18,7 +18,9 @@ file that is not a JSON object)."""
     help="Dataset folder: one mf publish wrote, or the official archive unpacked.",
 )
 @click.option(
-    "--deep", is_flag=True, help="Decode every frame of every video (slow; default: first and last)."
+    "--deep",
+    is_flag=True,
+    help="Decode every frame of every video (slow; default: the first, middle and last frames).",
 )
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Threads decoding and hashing (default: up to 4)."

@@ -89,3 +89,10 @@ def test_malformed_source_crops_name_the_file_and_product(tmp_path, crops):
     assert str(ds / "entries.jsonl") in str(exc.value)
     good = _dataset(tmp_path / "good", {"A": [{"0": [1, 1, 9, 9]}]}, crops={"A": [[2, 3, 50, 60]]})
     assert source_crops(good) == {"A": [[2, 3, 50, 60]]}
+
+
+def test_a_source_prefixed_product_id_pairs_with_the_references_bare_id(tmp_path):
+    ds = _dataset(tmp_path / "ds", {"tiktok-7003": [{"0": [1, 1, 9, 9]}], "netaporter-9": [{}]})
+    ref = _dataset(tmp_path / "ref", {"7003": [{"0": [2, 2, 8, 8]}], "other-9": [{"0": [0, 0, 5, 5]}]})
+    # the mf clean prefix is only dropped for a real source name, and only when the bare id exists
+    assert reference_boxes(ds, ref) == {"videos/tiktok-7003_0.mp4": {0: [2.0, 2.0, 8.0, 8.0]}}

@@ -286,3 +286,37 @@ def test_the_page_loads_nothing_from_elsewhere():
         text = (STATIC_DIR / name).read_text()
         assert not re.search(r"(https?:)?//[a-z0-9]", text, re.I), name
         assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "document.write" not in text
+
+
+def test_the_default_review_catalog_is_started_but_a_named_one_must_exist(review_setup, tmp_path):
+    from annotations.review.server import ReviewApp
+    from schemas.errors import CatalogError
+
+    ds = review_setup.dataset
+    default = ds / ".review.sqlite"
+    assert not default.exists()
+    ReviewApp(ds, default, create_catalog=True).close()  # what mf review does without --catalog
+    assert default.is_file()
+    typo = tmp_path / "typo" / "catalog.sqlite"
+    with pytest.raises(CatalogError, match="catalog not found"):
+        ReviewApp(ds, typo)  # --catalog with a mistyped path
+    assert not typo.parent.exists()
+
+
+def test_mf_review_json_is_one_line_and_ctrl_c_exits_130(review_setup):
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "movingfashion", "review", "--dataset", str(review_setup.dataset)]
+    cmd += ["--catalog", str(review_setup.catalog), "--port", "0", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())  # the first line alone is the whole document
+        assert info["url"].startswith("http://127.0.0.1:") and info["queue"] > 0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert "stopped" in proc.stderr.read()
+    finally:
+        proc.kill()
