@@ -58,7 +58,7 @@ from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostErr
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames
-from movingfashion.models.detectors import Detector, build_detector
+from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 from schemas.atomic import sweep_partials
@@ -559,7 +559,8 @@ class TrackletBuilder:
         except DataFormatError:
             return False
         done_by = {self.matcher_tag, self.fallback_tag} - {None}
-        return vt.detector == self.detector.version and vt.matcher in done_by
+        # the same weights under another file name are the same detector (its content hash)
+        return same_weights(vt.detector, self.detector.version) and vt.matcher in done_by
 
 
 @dataclass(frozen=True)

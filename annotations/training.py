@@ -6,13 +6,122 @@ The single-frame matcher is pretrained by :mod:`movingfashion.models.pretrain`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from movingfashion.deepfashion2 import df2_to_yolo
-from movingfashion.models.checkpoints import pick_device
-from schemas.errors import DataFormatError, ModelError
+from movingfashion.models.checkpoints import one_line, pick_device
+from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
+
+DATA_HINT = (
+    "give a YOLO data.yaml: a mapping with train: and val: image folders (or lists of them) that"
+    " exist, relative to path: or to the yaml's folder, and names: (or nc:)"
+)
+
+
+def check_data_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The YOLO data yaml at ``path``, checked before ultralytics reads it: a mapping whose
+    ``train``/``val`` (``validation``) images exist under ``path:`` (default: the yaml's folder,
+    a relative one read from the current folder, as ultralytics does) and with ``names`` or
+    ``nc``. A ``download:`` key is refused: ultralytics would fetch the dataset from the internet
+    into its own datasets folder, outside the output folder. Raises :class:`ConfigError`."""
+    import yaml
+
+    p = Path(path)
+    where = str(p)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read the data yaml: {one_line(exc)}", where=where, hint=DATA_HINT
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"cannot parse the data yaml: {one_line(exc)}", where=where, hint=DATA_HINT
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"not a YOLO data yaml: it holds a {type(data).__name__}, not a mapping",
+            where=where,
+            hint=DATA_HINT,
+        )
+    if "download" in data:
+        raise ConfigError(
+            "the data yaml has a download: key: ultralytics would fetch the dataset from the internet"
+            " into its own datasets folder",
+            where=where,
+            hint="download and unpack the dataset yourself, point train:/val: at it and remove download:",
+        )
+    if "val" not in data and "validation" in data:
+        data = {**data, "val": data["validation"]}
+    root_key = data.get("path")
+    if root_key is not None and not isinstance(root_key, str):
+        raise ConfigError("path: must be a folder name", where=where, hint=DATA_HINT)
+    root = Path(root_key) if root_key else p.parent
+    if not root.is_dir():
+        raise ConfigError(
+            f"path: {root_key!r} is not a folder",
+            where=where,
+            hint="give path: as an existing folder (a relative one is read from the current folder)",
+        )
+    for key in ("train", "val"):
+        value = data.get(key)
+        items = [value] if isinstance(value, str) else value
+        if not items or not isinstance(items, list) or not all(isinstance(x, str) and x for x in items):
+            raise ConfigError(
+                f"the data yaml has no {key}: images (a folder or a list of them)",
+                where=where,
+                hint=DATA_HINT,
+            )
+        for item in items:
+            full = root / item
+            if not full.exists() and item.startswith("../"):
+                full = root / item[3:]  # ultralytics' own fallback
+            if not full.exists():
+                raise ConfigError(
+                    f"{key}: {item!r} not found (looked for {full})", where=where, hint=DATA_HINT
+                )
+    names, nc = data.get("names"), data.get("nc")
+    if names is None and nc is None:
+        raise ConfigError("the data yaml has neither names: nor nc:", where=where, hint=DATA_HINT)
+    if names is not None and (not isinstance(names, list | dict) or not names):
+        raise ConfigError(
+            "names: must be a non-empty list or mapping of class names", where=where, hint=DATA_HINT
+        )
+    if nc is not None:
+        if isinstance(nc, bool) or not isinstance(nc, int | float) or nc != int(nc) or nc < 1:
+            raise ConfigError(f"nc: {nc!r} is not a positive whole number", where=where, hint=DATA_HINT)
+        if names is not None and len(names) != int(nc):
+            raise ConfigError(f"names: has {len(names)} classes but nc: {nc}", where=where, hint=DATA_HINT)
+    return data
+
+
+@contextlib.contextmanager
+def prints_to_stderr() -> Iterator[None]:
+    """ultralytics' banner, log and progress bars on stderr while inside: stdout is the command's
+    result (``--json``). Its logger's handler holds the stdout of when ultralytics was imported,
+    so the handler's stream is switched too, and put back on leaving."""
+    logger = logging.getLogger("ultralytics")
+    handlers = [
+        h
+        for h in logger.handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    streams = [h.stream for h in handlers]
+    for h in handlers:
+        h.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for h, s in zip(handlers, streams, strict=True):
+            h.setStream(s)
 
 
 def train_detector(
@@ -28,47 +137,64 @@ def train_detector(
     patience: int = 50,
     **train_args,
 ) -> Path:
-    """Convert DeepFashion2 (or use ``data_yaml``) and train a YOLO detector with ultralytics.
+    """Convert DeepFashion2 (or use ``data_yaml``, checked first by :func:`check_data_yaml`: a bad
+    one is refused before anything is written) and train a YOLO detector with ultralytics, its
+    prints on stderr.
 
     Returns ``out/detector.pt`` (a copy of the best weights). CPU runs use ``amp=False``,
     ``workers=0``, ``plots=False``. ``train_args`` go to ultralytics' ``train`` as they are.
+    Failures (a bad data yaml or model, ultralytics failing) raise :class:`MFError`.
     """
+    if data_yaml is None and df2_root is None:
+        raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
+    if data_yaml is not None:
+        check_data_yaml(data_yaml)
     os.environ.setdefault("YOLO_OFFLINE", "1")
-    from ultralytics import YOLO
+    with prints_to_stderr():
+        from ultralytics import YOLO
 
+        try:
+            yolo = YOLO(model)
+        except Exception as exc:
+            raise ModelError(
+                f"cannot build the YOLO model: {one_line(exc)}",
+                where=str(model),
+                hint="pass a model config such as yolov8n.yaml or a .pt file",
+            ) from None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     if data_yaml is None:
-        if df2_root is None:
-            raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
         data_yaml = df2_to_yolo(df2_root, out_dir / "yolo-data")
+        check_data_yaml(data_yaml)
     dev = pick_device(device)
-    try:
-        yolo = YOLO(model)
-    except Exception as exc:
-        raise ModelError(
-            f"cannot build the YOLO model: {str(exc)[:200]}",
-            where=str(model),
-            hint="pass a model config such as yolov8n.yaml or a .pt file",
-        ) from None
-    yolo.train(
-        data=str(data_yaml),
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        device=str(dev) if dev.type == "cuda" else "cpu",
-        workers=0,
-        plots=False,
-        amp=dev.type == "cuda",
-        project=str(out_dir.resolve()),
-        name="train",
-        exist_ok=True,
-        verbose=False,
-        patience=patience,
-        seed=0,
-        deterministic=False,
-        **train_args,
-    )
+    with prints_to_stderr():
+        try:
+            yolo.train(
+                data=str(data_yaml),
+                epochs=epochs,
+                imgsz=imgsz,
+                batch=batch,
+                device=str(dev) if dev.type == "cuda" else "cpu",
+                workers=0,
+                plots=False,
+                amp=dev.type == "cuda",
+                project=str(out_dir.resolve()),
+                name="train",
+                exist_ok=True,
+                verbose=False,
+                patience=patience,
+                seed=0,
+                deterministic=False,
+                **train_args,
+            )
+        except MFError:
+            raise
+        except Exception as exc:
+            raise ModelError(
+                f"ultralytics training failed: {type(exc).__name__}: {one_line(exc)}",
+                where=str(data_yaml),
+                hint="check the dataset's images and labels",
+            ) from None
     wdir = out_dir / "train" / "weights"
     best = wdir / "best.pt" if (wdir / "best.pt").is_file() else wdir / "last.pt"
     if not best.is_file():

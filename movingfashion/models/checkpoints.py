@@ -18,12 +18,57 @@ if TYPE_CHECKING:
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The given device, or CUDA when present, else the CPU."""
+    """The given device, or CUDA when present, else the CPU. A device name torch does not know,
+    or CUDA on a machine without it, is a :class:`~schemas.errors.ConfigError` naming it."""
     import torch
 
-    if device is not None and device != "":
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    from schemas.errors import ConfigError
+
+    if device is None or device == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ConfigError(
+            f"unknown device {device!r}",
+            where="device",
+            hint="use cpu, cuda or cuda:N (or leave it unset: CUDA when present, else the CPU)",
+        ) from None
+    if dev.type == "cuda" and (
+        not torch.cuda.is_available() or (dev.index is not None and dev.index >= torch.cuda.device_count())
+    ):
+        raise ConfigError(
+            f"device {device!r} is not on this machine ({torch.cuda.device_count()} CUDA devices)",
+            where="device",
+            hint="use cpu, or leave the device unset to take CUDA only when it is there",
+        )
+    return dev
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """``text`` as one line (whitespace collapsed), cut at a word boundary with ``...`` when longer
+    than ``limit`` characters: a third-party error's message, quoted in one of ours."""
+    s = " ".join(str(text).split())
+    if len(s) <= limit:
+        return s
+    cut = s[: limit - 3]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.") + "..."
+
+
+def checkpoint_kind(path: str | os.PathLike[str]) -> str | None:
+    """The ``kind`` of the tagged checkpoint at ``path`` (a matcher, SEAM...), or ``None`` when the
+    file is not one (unreadable, not a torch file, a plain state dict, detector weights)."""
+    import torch
+
+    try:
+        ckpt = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - anything unreadable is simply not a tagged checkpoint
+        return None
+    kind = ckpt.get("kind") if isinstance(ckpt, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def write_tagged_checkpoint(

@@ -52,7 +52,9 @@ def load_matcher_kind(
 
 def roi_fits(matcher: Any, detector: Detector) -> bool:
     """Whether an RoI matcher can run on ``detector``: its levels are the detector's, and it was
-    trained on these detector weights (or says nothing about them)."""
+    trained on these detector weights (or says nothing about them): the same content hash, whatever
+    the weights file is called."""
+    from movingfashion.models.detectors.base import same_weights
     from schemas.errors import ModelError
 
     try:
@@ -63,7 +65,7 @@ def roi_fits(matcher: Any, detector: Detector) -> bool:
         same = tuple(cap.channels) == matcher.head.channels and tuple(cap.strides) == matcher.strides
     finally:
         cap.close()
-    return same and matcher.detector in (None, detector.version)
+    return same and (matcher.detector is None or same_weights(matcher.detector, detector.version))
 
 
 def matcher_for(

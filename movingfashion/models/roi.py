@@ -31,6 +31,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, write_tagged_checkpoint
+from movingfashion.models.detectors.base import same_weights
 from movingfashion.models.matchrcnn import MatchHead, nonfinite_tensors
 from schemas.errors import ConfigError, ModelError
 
@@ -143,7 +144,8 @@ class RoIMatcher(nn.Module):
     detector's feature pyramid (``channels``/``strides`` of its capture, level 0 = the image).
 
     ``detector`` names the detector weights the head was trained on (their ``version``): features
-    of other weights mean something else, so :class:`RoIEmbedder` refuses them.
+    of other weights mean something else, so :class:`RoIEmbedder` refuses them (weights with the
+    same content hash under another file name are the same weights).
     """
 
     def __init__(
@@ -266,7 +268,11 @@ class RoIEmbedder:
                 where="RoI matcher",
                 hint="use an RoI matcher trained on this detector's features",
             )
-        if check_detector and matcher.detector is not None and matcher.detector != detector.version:
+        if (
+            check_detector
+            and matcher.detector is not None
+            and not same_weights(matcher.detector, detector.version)
+        ):
             self.capture.close()
             raise ConfigError(
                 f"the RoI matcher was trained on detector {matcher.detector!r}, not {detector.version!r}",

@@ -169,7 +169,7 @@ def test_roi_head_trains_on_a_faster_rcnn_and_the_builder_takes_it(small_world, 
     torch.manual_seed(0)
     frcnn = tmp_path / "frcnn.pt"
     cfg = DetectorConfig(device="cpu", imgsz=64, conf=0.0, max_det=5)
-    det = build_detector("fasterrcnn", None, cfg)
+    det = build_detector("fasterrcnn", None, cfg, allow_random=True)
     torch.save(det.model.state_dict(), frcnn)
     det = build_detector("fasterrcnn", frcnn, cfg)
     # R50 on the CPU: few proposals per frame keep the builder's part of the test short

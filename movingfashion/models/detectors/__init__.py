@@ -1,6 +1,12 @@
 """Clothing detectors behind one interface, chosen by name (``ultralytics`` default, ``fasterrcnn``)."""
 
-from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.detectors.base import (
+    Detector,
+    DetectorConfig,
+    FrameDetections,
+    same_weights,
+    weights_identity,
+)
 from movingfashion.models.detectors.registry import DETECTORS, build_detector
 from movingfashion.models.detectors.ultralytics_backend import default_detector_path
 
@@ -11,4 +17,6 @@ __all__ = [
     "FrameDetections",
     "build_detector",
     "default_detector_path",
+    "same_weights",
+    "weights_identity",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -9,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from movingfashion.models.checkpoints import pick_device
+from movingfashion.models.checkpoints import checkpoint_kind, pick_device
 from schemas.errors import ModelError
 
 if TYPE_CHECKING:
@@ -63,16 +65,67 @@ class FrameDetections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
 
 
+_HASH = re.compile(r"[0-9a-f]{12}")
+
+
+def weights_identity(version: str) -> str:
+    """A detector ``version`` without the weights' file name: ``backend:HASH`` when it ends in a
+    content hash (``ultralytics:detector.pt:566fb295ba5e`` -> ``ultralytics:566fb295ba5e``), else
+    ``version`` as it is (a model config, random init). Reads versions written by any release."""
+    backend, _, rest = version.partition(":")
+    digest = rest.rpartition(":")[2]
+    return f"{backend}:{digest}" if _HASH.fullmatch(digest) else version
+
+
+def same_weights(a: str | None, b: str | None) -> bool:
+    """Whether two detector versions name the same weights: same backend and content hash, whatever
+    the files were called (see :func:`weights_identity`); ``None`` matches nothing."""
+    return a is not None and b is not None and weights_identity(a) == weights_identity(b)
+
+
+def refuse_other_checkpoint(path: str | os.PathLike[str], takes: str) -> None:
+    """Raise :class:`ModelError` when ``path`` is one of the toolkit's own tagged checkpoints (a
+    matcher's, SEAM's) given as detector weights; ``takes`` says what ``--weights`` takes. Called
+    once loading the file as weights failed, to name the mix-up instead of the loader's error."""
+    kind = checkpoint_kind(path)
+    if kind is None:
+        return
+    from movingfashion.models.matchrcnn import MATCHER_KIND
+    from movingfashion.models.roi import ROI_MATCHER_KIND
+
+    matchers = {MATCHER_KIND: "a single-frame (crop) matcher", ROI_MATCHER_KIND: "an RoI matcher"}
+    if kind in matchers:
+        raise ModelError(
+            f"this is {matchers[kind]} checkpoint (kind {kind!r}), not detector weights",
+            where=str(path),
+            hint=f"pass it as --matcher FILE; --weights takes {takes}",
+        )
+    raise ModelError(
+        f"this is a {kind!r} checkpoint of the toolkit, not detector weights",
+        where=str(path),
+        hint=f"--weights takes {takes}",
+    )
+
+
 class Detector(ABC):
-    """A clothing detector. ``name`` is the backend, ``version`` identifies the weights."""
+    """A clothing detector. ``name`` is the backend, ``version`` identifies the weights (and names
+    their file, for people: compare versions with :func:`same_weights`, which ignores the name)."""
 
     name: str = "detector"
     version: str = "unknown"
     has_features: bool = False
+    #: ``weights=None`` loads weights shipped with the toolkit (else the backend takes
+    #: ``allow_random``: random init only when asked, see :func:`build_detector`)
+    ships_weights: bool = True
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
         self.config = config or DetectorConfig()
         self.device = pick_device(self.config.device)
+
+    @property
+    def weights_id(self) -> str:
+        """The weights' identity without their file name (:func:`weights_identity`)."""
+        return weights_identity(self.version)
 
     @abstractmethod
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:

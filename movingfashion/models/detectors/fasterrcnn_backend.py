@@ -12,7 +12,13 @@ import torch
 from torchvision.models.detection import fasterrcnn_resnet50_fpn
 from torchvision.ops import MultiScaleRoIAlign
 
-from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.checkpoints import one_line
+from movingfashion.models.detectors.base import (
+    Detector,
+    DetectorConfig,
+    FrameDetections,
+    refuse_other_checkpoint,
+)
 from movingfashion.models.detectors.capture import FeatureCapture
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
@@ -20,16 +26,34 @@ from schemas.errors import ModelError
 NUM_CLASSES = 14  # background + 13 DeepFashion2 classes
 
 
+#: what ``--weights`` takes for this backend (no weights ship with the toolkit)
+TAKES = "a torchvision Faster R-CNN R50-FPN state dict with 14 classes, or a checkpoint holding one as 'state_dict'"
+
+
 class FasterRCNNDetector(Detector):
-    """Faster R-CNN R50-FPN, ``num_classes=14`` (label k = DF2 id k), random init unless
-    ``weights`` (a state dict, or a dict with ``state_dict``) is given."""
+    """Faster R-CNN R50-FPN, ``num_classes=14`` (label k = DF2 id k), from ``weights`` (a state
+    dict, or a dict with ``state_dict``). No weights ship, so ``weights=None`` is refused
+    (:class:`ModelError`): a random-init detector builds junk tracklets; ``allow_random=True``
+    builds one anyway (tests, or to save a starting state dict)."""
 
     name = "fasterrcnn"
     has_features = True
+    ships_weights = False
 
     def __init__(
-        self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        config: DetectorConfig | None = None,
+        *,
+        allow_random: bool = False,
     ) -> None:
+        if weights is None and not allow_random:
+            raise ModelError(
+                "no Faster R-CNN weights ship with the toolkit: a randomly initialised detector would"
+                " build junk tracklets",
+                where="fasterrcnn",
+                hint=f"pass --weights FILE: {TAKES}",
+            )
         super().__init__(config)
         cfg = self.config
         size = cfg.imgsz or 320
@@ -54,10 +78,11 @@ class FasterRCNNDetector(Detector):
             except FileNotFoundError:
                 raise ModelError("detector weights not found", where=str(p)) from None
             except Exception as exc:
+                refuse_other_checkpoint(p, TAKES)
                 raise ModelError(
-                    f"not Faster R-CNN R50-FPN weights with 14 classes: {str(exc).splitlines()[0][:200]}",
+                    f"not Faster R-CNN R50-FPN weights with 14 classes: {one_line(exc)}",
                     where=str(p),
-                    hint="pass a state dict saved from this backend",
+                    hint=f"pass {TAKES}",
                 ) from None
             self.version = f"fasterrcnn_r50_fpn:{sha256_file(p)[:12]}"
         self.model.eval().to(self.device)

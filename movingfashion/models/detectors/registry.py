@@ -39,8 +39,12 @@ def build_detector(
     name: str = "ultralytics",
     weights: str | os.PathLike[str] | None = None,
     config: DetectorConfig | None = None,
+    *,
+    allow_random: bool = False,
 ) -> Detector:
-    """Instantiate a backend by name; ``weights=None`` means the backend's default."""
-    return lookup(DETECTORS, name, what="detector backend", where="--detector")()(
-        weights=weights, config=config
-    )
+    """Instantiate a backend by name; ``weights=None`` means the backend's default: the shipped
+    weights, and for a backend that ships none (``fasterrcnn``) a refusal, unless ``allow_random``
+    (random init: for tests, never what a CLI asks for)."""
+    cls = lookup(DETECTORS, name, what="detector backend", where="--detector")()
+    extra = {"allow_random": True} if allow_random and not cls.ships_weights else {}
+    return cls(weights=weights, config=config, **extra)

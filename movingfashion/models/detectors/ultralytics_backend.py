@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
+from movingfashion.models.checkpoints import one_line
+from movingfashion.models.detectors.base import (
+    Detector,
+    DetectorConfig,
+    FrameDetections,
+    refuse_other_checkpoint,
+)
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 
 if TYPE_CHECKING:
     from movingfashion.models.detectors.capture import FeatureCapture
+
+#: ultralytics' own "ERROR ❌" opening of its messages (ours already say it is an error)
+_ULTRALYTICS_PREFIX = re.compile(r"^(ERROR\s*)?[❌️\s]*")
 
 
 def default_detector_path() -> Path:
@@ -65,10 +75,14 @@ class UltralyticsDetector(Detector):
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
             self.model = YOLO(str(path) if path.exists() else path.name)
         except Exception as exc:
+            takes = "a YOLO .pt file or a model .yaml"
+            if not is_cfg:
+                refuse_other_checkpoint(path, takes)
+            reason = _ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
             raise ModelError(
-                f"cannot load YOLO weights/config: {type(exc).__name__}: {str(exc)[:200]}",
+                f"cannot load YOLO weights/config: {type(exc).__name__}: {one_line(reason)}",
                 where=str(path),
-                hint="pass a YOLO .pt file or a model .yaml",
+                hint=f"pass {takes}",
             ) from None
         self.classes = class_map(self.model.names)
         ckpt = getattr(self.model, "ckpt", None) or {}

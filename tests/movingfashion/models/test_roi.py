@@ -116,7 +116,9 @@ def test_embedder_refuses_other_detector_weights_and_levels(yolo):
 
 
 def test_fasterrcnn_capture_one_forward_and_boxes_in_resized_pixels():
-    det = build_detector("fasterrcnn", config=DetectorConfig(conf=0.0, imgsz=96, max_det=3, device="cpu"))
+    det = build_detector(
+        "fasterrcnn", config=DetectorConfig(conf=0.0, imgsz=96, max_det=3, device="cpu"), allow_random=True
+    )
     cap = det.feature_capture()
     assert cap.channels == (3, 256, 256, 256, 256) and cap.strides == (1.0, 4.0, 8.0, 16.0, 32.0)
     frames = np.random.default_rng(0).integers(0, 255, (2, 120, 100, 3), dtype=np.uint8)
@@ -184,3 +186,20 @@ def test_auto_picks_roi_only_for_the_detector_it_was_trained_on(yolo, tmp_path):
     RoIMatcher(cap.channels, cap.strides).save(tmp_path / "r.pt")
     cap.close()
     assert isinstance(matcher_for(other, "auto", tmp_path / "r.pt", device="cpu"), RoIMatcher)
+
+
+def test_renamed_copy_of_the_shipped_detector_keeps_the_roi_matcher(yolo, tmp_path):
+    """Byte-identical weights under another file name are the same weights: ``auto`` still picks
+    the RoI matcher trained on them, and the embedder accepts them."""
+    import shutil
+
+    from movingfashion.models.detectors import default_detector_path
+    from movingfashion.models.matchers import matcher_for, roi_fits
+
+    copy = tmp_path / "my_detector.pt"
+    shutil.copyfile(default_detector_path(), copy)
+    renamed = build_detector("ultralytics", copy, DetectorConfig(device="cpu"))
+    m = matcher_for(renamed, "auto", device="cpu")
+    assert isinstance(m, RoIMatcher) and m.detector == yolo.version and roi_fits(m, renamed)
+    RoIEmbedder(m, renamed).close()
+    assert renamed.version != yolo.version and renamed.weights_id == yolo.weights_id

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
-from movingfashion.models.detectors import DETECTORS, DetectorConfig, build_detector
+from movingfashion.models.checkpoints import one_line
+from movingfashion.models.detectors import (
+    DETECTORS,
+    DetectorConfig,
+    build_detector,
+    same_weights,
+    weights_identity,
+)
 from movingfashion.models.detectors.ultralytics_backend import class_map
+from movingfashion.models.matchrcnn import default_matcher_path
+from movingfashion.models.roi import default_roi_matcher_path
 from schemas.errors import ConfigError, ModelError
 
 
@@ -19,7 +30,9 @@ def test_registry_names_every_backend_and_loads_only_the_one_asked_for():
 
 
 def test_fasterrcnn_backend_gives_roi_features():
-    det = build_detector("fasterrcnn", config=DetectorConfig(conf=0.0, imgsz=128, max_det=5, device="cpu"))
+    det = build_detector(
+        "fasterrcnn", config=DetectorConfig(conf=0.0, imgsz=128, max_det=5, device="cpu"), allow_random=True
+    )
     frames = np.random.default_rng(0).integers(0, 255, (2, 120, 100, 3), dtype=np.uint8)
     out = det.detect(frames)
     assert len(out) == 2
@@ -44,3 +57,61 @@ def test_ultralytics_from_config_and_class_map(tmp_path):
         build_detector("ultralytics", bad)
     with pytest.raises(ConfigError, match="unknown detector"):
         build_detector("nope")
+
+
+def test_fasterrcnn_without_weights_is_refused_unless_random_init_is_asked_for():
+    """No Faster R-CNN weights ship: a random-init detector would build junk ground truth."""
+    from movingfashion.models.detectors.fasterrcnn_backend import FasterRCNNDetector
+
+    for build in (lambda: build_detector("fasterrcnn"), lambda: FasterRCNNDetector(None)):
+        with pytest.raises(ModelError, match="no Faster R-CNN weights ship") as err:
+            build()
+        assert "--weights" in str(err.value) and "\n" not in str(err.value)
+    det = build_detector("fasterrcnn", config=DetectorConfig(imgsz=64, device="cpu"), allow_random=True)
+    assert det.version == "fasterrcnn_r50_fpn:random-init"
+
+
+def test_weights_are_identified_by_their_hash_not_their_file_name():
+    old = "ultralytics:detector.pt:566fb295ba5e"  # as tracklet files and RoI matchers hold it
+    assert weights_identity(old) == "ultralytics:566fb295ba5e"
+    assert same_weights(old, "ultralytics:my_detector.pt:566fb295ba5e")
+    assert same_weights(old, "ultralytics:a:b.pt:566fb295ba5e")  # a colon in the file name
+    assert not same_weights(old, "ultralytics:detector.pt:000000000000")
+    assert not same_weights(old, "fasterrcnn_r50_fpn:566fb295ba5e")
+    assert not same_weights(None, old) and not same_weights(old, None)
+    for kept in (
+        "ultralytics:yolov8n.yaml",
+        "fasterrcnn_r50_fpn:random-init",
+        "fasterrcnn_r50_fpn:0123456789ab",
+    ):
+        assert weights_identity(kept) == kept
+
+
+def test_one_line_collapses_and_cuts_at_a_word():
+    assert one_line("a\n  b\tc") == "a b c"
+    text = "Recommended fixes are to re-download or re-export the file, or to run a command " * 4
+    short = one_line(text, 60)
+    assert len(short) <= 60 and short.endswith("...") and "\n" not in short
+    assert text.startswith(short[:-3]) and text[len(short) - 3] == " "  # the cut falls between words
+
+
+@pytest.mark.parametrize("content", [b"", b"hi\n", b"garbage"])
+def test_ultralytics_load_errors_are_one_line(tmp_path, content):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(content)
+    with pytest.raises(ModelError, match="cannot load") as err:
+        build_detector("ultralytics", bad)
+    msg = err.value.message
+    assert "\n" not in str(err.value) and "ERROR" not in msg and len(msg) < 260
+    if msg.endswith("..."):
+        assert re.search(r"[^\s.]\.\.\.$", msg)  # one ellipsis, right after the last word kept
+
+
+@pytest.mark.parametrize("backend", ["ultralytics", "fasterrcnn"])
+@pytest.mark.parametrize(
+    "path,what", [(default_matcher_path, "crop\\) matcher"), (default_roi_matcher_path, "an RoI matcher")]
+)
+def test_a_matcher_checkpoint_as_weights_says_it_belongs_in_matcher(backend, path, what):
+    with pytest.raises(ModelError, match=f"{what} checkpoint.*not detector weights") as err:
+        build_detector(backend, path(), DetectorConfig(device="cpu"))
+    assert "pass it as --matcher FILE" in str(err.value) and "Ultralytics" not in str(err.value)

@@ -1,0 +1,86 @@
+"""``mf train-detector``'s checks before training: a bad data yaml is refused in one line, exit 2,
+nothing written; ultralytics' prints stay off stdout (``--json``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import pytest
+
+from annotations.cli import train_detector
+from annotations.training import check_data_yaml, prints_to_stderr
+from schemas.cli_support import run_main
+from schemas.errors import ConfigError
+
+
+def _dataset(root):
+    for split in ("train", "val"):
+        (root / "images" / split).mkdir(parents=True)
+    return root
+
+
+GOOD = "train: images/train\nval: images/val\nnames: {0: short_sleeved_shirt, 1: trousers}\n"
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("hello\n", "not a mapping"),
+        ("- a\n- b\n", "not a mapping"),
+        ("train: [unclosed\n", "cannot parse"),
+        (GOOD + "download: https://example.com/df2.zip\n", "download: key"),
+        ("val: images/val\nnames: [a]\n", "no train: images"),
+        ("train: images/train\nnames: [a]\n", "no val: images"),
+        ("train: images/train\nval: images/nope\nnames: [a]\n", "val: 'images/nope' not found"),
+        ("train: [images/train, x]\nval: images/val\nnames: [a]\n", "train: 'x' not found"),
+        ("path: /nonexistent/ds\ntrain: images/train\nval: images/val\nnames: [a]\n", "is not a folder"),
+        ("train: images/train\nval: images/val\n", "neither names: nor nc:"),
+        ("train: images/train\nval: images/val\nnames: [a, b]\nnc: 3\n", "2 classes but nc: 3"),
+        ("train: images/train\nval: images/val\nnc: many\n", "not a positive whole number"),
+    ],
+)
+def test_bad_data_yaml_is_refused(tmp_path, text, match):
+    _dataset(tmp_path)
+    (tmp_path / "data.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        check_data_yaml(tmp_path / "data.yaml")
+
+
+def test_good_data_yaml_passes(tmp_path):
+    _dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "data.yaml").write_text(GOOD)
+    assert check_data_yaml(tmp_path / "ds" / "data.yaml")["names"][1] == "trousers"
+    # path: elsewhere, ultralytics' validation: spelling and nc: alone
+    other = f"path: {tmp_path / 'ds'}\ntrain: images/train\nvalidation: images/val\nnc: 13\n"
+    (tmp_path / "other.yaml").write_text(other)
+    assert check_data_yaml(tmp_path / "other.yaml")["val"] == "images/val"
+
+
+@pytest.mark.parametrize("text", ["hello\n", GOOD + "download: https://example.com/df2.zip\n"])
+def test_cli_refuses_a_bad_data_yaml_in_one_line_writing_nothing(tmp_path, capsys, text):
+    _dataset(tmp_path)
+    (tmp_path / "t.yaml").write_text(text)
+    out = tmp_path / "o"
+    with pytest.raises(SystemExit) as ex:
+        run_main(train_detector, ["--data", str(tmp_path / "t.yaml"), "--out", str(out), "--json"])
+    captured = capsys.readouterr()
+    assert ex.value.code == 2 and captured.out == ""
+    assert captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_ultralytics_prints_go_to_stderr(capsys):
+    from ultralytics.utils import LOGGER
+
+    handler = next(h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler))
+    old = handler.setStream(sys.stdout)  # as when ultralytics is imported by a command
+    try:
+        with prints_to_stderr():
+            LOGGER.error("from the logger")
+            print("from print")
+        assert handler.stream is sys.stdout  # put back
+    finally:
+        handler.setStream(old)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "from the logger" in captured.err and "from print" in captured.err

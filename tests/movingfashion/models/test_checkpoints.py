@@ -1,0 +1,28 @@
+"""``pick_device``: CUDA when present, else the CPU; a device the machine lacks is one clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from movingfashion.models.checkpoints import pick_device
+from schemas.errors import ConfigError
+
+
+def test_the_default_is_cuda_when_present_else_the_cpu():
+    assert pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("device", "words"), [("gpu", "unknown device 'gpu'"), ("cuda:99", "not on this machine")]
+)
+def test_a_device_torch_or_the_machine_lacks_is_named(device, words):
+    with pytest.raises(ConfigError, match=words):
+        pick_device(device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without CUDA")
+def test_cuda_without_cuda_is_named():
+    with pytest.raises(ConfigError, match="'cuda' is not on this machine"):
+        pick_device("cuda")
