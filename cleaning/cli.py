@@ -69,7 +69,7 @@ def _human(result: dict[str, Any]) -> str:
     "--no-association",
     is_flag=True,
     help="Switch the wrong-association check off (carousel shop images are then picked by colour); "
-    "mf stats --truth then reports the check as not run.",
+    "mf stats --world then reports the check as not run.",
 )
 @json_option
 def clean(
@@ -147,7 +147,12 @@ def splits() -> None:
 @_catalog_opt
 @_config_opt
 @click.option("--seed", type=int, help="Split seed (default: split_seed of the config, 0).")
-@click.option("--test-fraction", type=float, help="Share of products in test (default 0.1).")
+@click.option(
+    "--test-fraction",
+    type=float,
+    help="Share of products in test, greater than 0 and less than 1 "
+    "(default: test_fraction of the config, 0.1).",
+)
 @click.option(
     "--mode",
     type=click.Choice(MODES),
@@ -177,16 +182,18 @@ def splits_rebuild(
       mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
       mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
-    from cleaning.splits import rebuild_splits
+    from cleaning.splits import check_test_fraction, rebuild_splits
     from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
+    if test_fraction is not None:  # checked before anything is opened: 0 < f < 1, as in the config
+        check_test_fraction(test_fraction, where="--test-fraction")
     cfg = load_cleaning_config(config_path)
     with Catalog(catalog_path) as cat:
         res = rebuild_splits(
             cat,
             seed=cfg.split_seed if seed is None else seed,
-            test_fraction=test_fraction or cfg.test_fraction,
+            test_fraction=cfg.test_fraction if test_fraction is None else test_fraction,
             mode=mode,
             reassign=reassign,
         )

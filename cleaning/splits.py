@@ -4,53 +4,79 @@
 
 1. *Quotas.* Each partition (Regular, Hard) gets :func:`partition_test_seats` test products:
    ``round-half-up(test_fraction * n)`` and at least one when it has 5 products or more, so
-   both partitions keep the same ratio; inside a partition the quota is shared among the
-   DeepFashion2 classes by largest remainder (``floor(f * n_class)`` each, the leftover seats
-   to the classes with the largest fractional part), so every class is within one product
-   of its exact share.
-2. *Who fills a quota.* Inside a (class, partition) stratum, products are ranked by
+   both partitions keep the same ratio. Each (DeepFashion2 class, partition) stratum gets the
+   floor or the ceiling of its exact share ``f * n_stratum`` (:func:`stratum_quotas`): the
+   ceilings that make up a partition's seats go first where they keep every class, counted over
+   both partitions, within one product of ``f * n_class``, then inside the floor / ceiling of
+   it, then to the strata with the largest fractional part (ties: the class furthest below its
+   share, then the lower class id). Shares are exact (``0.1`` is 1/10).
+2. *Who fills a quota.* Inside a stratum, products are ranked by
    ``u = sha256(f"{seed}:{product_id}")`` mapped to [0, 1); the lowest ``u`` take the test seats.
 3. *Stability.* Once a product has a split it is **pinned**: the catalog remembers every
-   assignment together with the seed and fraction that made it, and a rebuild keeps each
-   pinned product where it is. New products only fill what the (new) quotas still lack, in
-   ``u`` order, so adding products never moves an existing one, and a stratum whose test
-   share ran high receives new products in train until it is back on its quota. When pinned
-   products leave a partition short of its seats (its strata's quotas fall on strata whose
-   products are all pinned in train), the missing seats go to new products of the partition's
-   other strata, the stratum furthest below its exact share first, so a partition never ends
-   below its seats while it has new products to place; new products never take a partition
-   past its seats (pinned test products already count).
+   assignment together with the rule that made it (seed, fraction and mode), and a rebuild
+   under the same rule keeps each pinned product where it is. New products only fill what the
+   (new) quotas still lack, in ``u`` order, so adding products never moves an existing one, and
+   a stratum whose test share ran high receives new products in train until it is back on its
+   quota. When pinned products leave a partition short of its seats (its strata's quotas fall
+   on strata whose products are all pinned in train), the missing seats go to new products of
+   the partition's other strata, the stratum furthest below its exact share first, so a
+   partition never ends below its seats while it has new products to place; new products never
+   take a partition past its seats (pinned test products already count).
+4. *Held back.* A product that leaves ``accepted`` (``needs_review``, rejected in review, ...)
+   keeps its split in the catalog but is out of the quotas meanwhile: its stratum and partition
+   count accepted products only, so a new product may take the seat it left. Accepted again
+   (under the same rule), it returns to its split as a pinned product; its stratum and partition
+   may then run one above their quota, and new products go to train there until the quota
+   catches up. A test product therefore never comes back in train.
+
+**What holds.** A fresh assignment (the first rebuild, ``--reassign``, or a new rule: nothing
+pinned) meets all of: every partition exactly its seats; every stratum the floor or the
+ceiling of its exact share; every class, over both partitions, within one product of its exact
+share (``|test - f * n_class| <= 1``; 1 can be reached: 5 Regular and 5 Hard products of one
+class take one seat each, 2 for an exact share of 1) whenever no partition owes a seat to the
+at-least-one rule alone, which is always the case for ``f >= 0.1`` (a partition of 5 then makes
+half a seat); below that, the rule can put a class less than two products above its share.
+With pinned products only rule 3 holds: nothing pinned moves, and each partition ends on its
+seats unless pinned test products already exceed them or it runs out of new products; strata
+and classes get no bound beyond what the new products can make up.
 
 From a fresh catalog the split is a deterministic function of (the set of product ids, their
 classes and partitions, seed); with history it also depends on the pinned assignments.
 ``mode: hash`` is the memory-less alternative: test iff ``u < test_fraction``, a pure function
 of (product id, seed), stratified only in expectation (46/1 on a 47-product world is possible).
 ``reassign=True`` (``mf splits rebuild --reassign``) forgets the pins and redraws every
-split from scratch, which may move products.
+split from scratch, which may move products; so does a change of seed, fraction or mode.
 
 **Groups.** All videos of a product belong to the product. Duplicate items follow the item
 they duplicate (their kept representative), and items whose shop images are duplicates of
 each other share one split (:func:`duplicate_groups`); a group's split is
 the split of its representative (the accepted member with the smallest key).
+
+**Atomic.** :func:`rebuild_splits` reads the catalog and writes every split, the rule and its
+event in one transaction: a rebuild killed anywhere leaves the catalog as it was, and the
+rerun ends where an uninterrupted run would have.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 from cleaning.mih import UnionFind
 from cleaning.steps.state import item_key
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import Split, SplitAssignment
-from schemas.errors import CatalogError
+from schemas.errors import CatalogError, ConfigError
 from schemas.items import Status
 from schemas.taxonomy import Partition
 
-#: Catalog meta key holding the seed and fraction behind the pinned splits.
+#: Catalog meta key holding the rule (seed, fraction, mode) behind the pinned splits.
 SPLIT_META_KEY = "splits"
 MODES = ("stable", "hash")
 
@@ -61,29 +87,122 @@ def unit_hash(product_id: str, seed: int) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
+def check_test_fraction(test_fraction: float, where: str = "test_fraction") -> float:
+    """``test_fraction`` if ``0 < test_fraction < 1`` (the bound of the config's field), else
+    :class:`ConfigError` naming ``where``."""
+    if not (isinstance(test_fraction, int | float) and 0 < test_fraction < 1):  # NaN fails too
+        raise ConfigError(
+            f"the share of products in test must be greater than 0 and less than 1, got {test_fraction}",
+            where=where,
+            hint="e.g. 0.1 for a 90/10 split",
+        )
+    return float(test_fraction)
+
+
+def _share(test_fraction: float) -> Fraction:
+    """The fraction as written (``0.1`` is 1/10, not the nearest binary float), so shares are exact."""
+    return Fraction(repr(float(test_fraction)))
+
+
 def partition_test_seats(n: int, test_fraction: float) -> int:
     """Test products of a partition of ``n``: ``round-half-up(test_fraction * n)``, and at least
     one when ``n >= 5`` (a small partition still gets a test product)."""
-    seats = math.floor(test_fraction * n + 0.5)
+    seats = math.floor(_share(test_fraction) * n + Fraction(1, 2))
     return max(seats, 1) if n >= 5 else seats
 
 
+#: A lexicographic cost: (classes outside one product of their share, classes outside the floor /
+#: ceiling of their share, -stratum remainder, class squared deviation, class id); see stratum_quotas.
+_Cost = tuple[int, ...]
+
+
 def stratum_quotas(sizes: Mapping[tuple[int, str], int], test_fraction: float) -> dict[tuple[int, str], int]:
-    """Test seats per (class, partition): exact per partition, largest remainder over classes."""
-    by_part: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for key in sizes:
-        by_part[key[1]].append(key)
-    quotas: dict[tuple[int, str], int] = {}
-    for keys in by_part.values():
-        total = partition_test_seats(sum(sizes[k] for k in keys), test_fraction)
-        exact = {k: test_fraction * sizes[k] for k in keys}
-        for k in keys:
-            quotas[k] = math.floor(exact[k])
-        leftover = total - sum(quotas[k] for k in keys)
-        # largest fractional part first; ties by class id, so the result is deterministic
-        for k in sorted(keys, key=lambda k: (-(exact[k] - quotas[k]), k))[: max(0, leftover)]:
-            quotas[k] += 1
+    """Test seats per (class, partition) stratum of a fresh assignment: every partition gets exactly
+    :func:`partition_test_seats`, every stratum the floor or the ceiling of its exact share, and the
+    ceilings go where they keep every class (over all partitions) within one product of its share,
+    then inside the floor / ceiling of it, then to the largest remainders (a controlled rounding
+    of the class x partition table, solved as a small min-cost flow)."""
+    f = _share(test_fraction)
+    p, q = f.numerator, f.denominator
+    quotas = {k: (p * n) // q for k, n in sizes.items()}
+    parts = sorted({k[1] for k in sizes})
+    classes = sorted({k[0] for k in sizes})
+    ceilable = sorted(k for k, n in sizes.items() if (p * n) % q)
+    # nodes: 0 source, then partitions, ceilable strata, classes, and the sink
+    node = {("p", x): 1 + i for i, x in enumerate(parts)}
+    node.update({("s", k): 1 + len(parts) + i for i, k in enumerate(ceilable)})
+    node.update({("c", c): 1 + len(parts) + len(ceilable) + i for i, c in enumerate(classes)})
+    sink = 1 + len(node)
+    arcs: list[tuple[int, int, int, _Cost]] = []
+    arc_of: dict[tuple[int, str], int] = {}
+    amount = 0
+    for part in parts:
+        keys = [k for k in sizes if k[1] == part]
+        extra = partition_test_seats(sum(sizes[k] for k in keys), test_fraction) - sum(
+            quotas[k] for k in keys
+        )
+        arcs.append((0, node[("p", part)], extra, (0, 0, 0, 0, 0)))
+        amount += extra
+    for k in ceilable:  # a stratum's ceiling: the larger its remainder, the cheaper
+        arc_of[k] = len(arcs)
+        arcs.append((node[("p", k[1])], node[("s", k)], 1, (0, 0, -((p * sizes[k]) % q), 0, k[0])))
+        arcs.append((node[("s", k)], node[("c", k[0])], 1, (0, 0, 0, 0, 0)))
+    for c in classes:
+        total = p * sum(n for k, n in sizes.items() if k[0] == c)  # q times the class's exact share
+        base = sum(quotas[k] for k in sizes if k[0] == c)
+        for t in range(base + 1, base + 1 + sum(k[0] == c for k in ceilable)):  # its t-th test seat
+            wide = -1 if t * q < total else int(t * q > total + q)
+            strict = -1 if t <= total // q else int(t > -(-total // q))
+            arcs.append((node[("c", c)], sink, 1, (wide, strict, 0, 2 * (t * q - total) - q, 0)))
+    flow = _min_cost_flow(sink + 1, arcs, 0, sink, amount)
+    for k, i in arc_of.items():
+        quotas[k] += flow[i]
     return quotas
+
+
+def _min_cost_flow(
+    n: int, arcs: list[tuple[int, int, int, _Cost]], source: int, sink: int, amount: int
+) -> list[int]:
+    """Flow on each arc of a cheapest flow of up to ``amount`` units (successive shortest paths,
+    Bellman-Ford; costs are tuples compared lexicographically)."""
+    out: list[list[int]] = [[] for _ in range(n)]
+    head: list[int] = []
+    cap: list[int] = []
+    cost: list[_Cost] = []
+    for u, v, c, w in arcs:
+        for a, b, cc, ww in ((u, v, c, w), (v, u, 0, tuple(-x for x in w))):
+            out[a].append(len(head))
+            head.append(b)
+            cap.append(cc)
+            cost.append(ww)
+    for _ in range(amount):
+        dist: list[_Cost | None] = [None] * n
+        dist[source] = (0,) * len(cost[0])
+        via = [-1] * n
+        for _ in range(n):
+            changed = False
+            for u in range(n):
+                du = dist[u]
+                if du is None:
+                    continue
+                for e in out[u]:
+                    if cap[e] > 0:
+                        d = tuple(a + b for a, b in zip(du, cost[e], strict=True))
+                        dv = dist[head[e]]
+                        if dv is None or d < dv:
+                            dist[head[e]], via[head[e]] = d, e
+                            changed = True
+            if not changed:
+                break
+        if dist[sink] is None:
+            break
+        v = sink
+        while v != source:
+            e = via[v]
+            cap[e] -= 1
+            cap[e ^ 1] += 1
+            v = head[e ^ 1]
+    return [cap[2 * i + 1] for i in range(len(arcs))]
 
 
 def assign_splits(
@@ -100,6 +219,7 @@ def assign_splits(
     """
     if mode not in MODES:
         raise CatalogError(f"unknown split mode {mode!r}", hint="use 'stable' or 'hash'")
+    check_test_fraction(test_fraction)
     if mode == "hash":
         return {
             pid: Split.TEST if unit_hash(pid, seed) < test_fraction else Split.TRAIN for pid, _, _ in products
@@ -155,9 +275,9 @@ def _fill_partition_seats(
             if not open_:
                 break  # every remaining product is pinned: adding products moves none
 
-            def deficit(k: tuple[int, str]) -> tuple[float, int]:
+            def deficit(k: tuple[int, str]) -> tuple[Fraction, int]:
                 n_test = sum(out[p] == Split.TEST for p in strata[k])
-                return (-(test_fraction * len(strata[k]) - n_test), k[0])
+                return (n_test - _share(test_fraction) * len(strata[k]), k[0])
 
             k = min(open_, key=deficit)
             out[next(p for p in fresh_of[k] if out[p] == Split.TRAIN)] = Split.TEST
@@ -175,40 +295,58 @@ def rebuild_splits(
     """Regenerate every split from the catalog and write it into the items' ``split`` column.
 
     Accepted items get a split; duplicate items (and shop-duplicate groups) get their
-    representative's split. In ``stable`` mode, products that already hold a split made with
-    the same seed and fraction keep it (``reassign=True`` forgets them). Returns the
-    assignments, the counts per stratum and how many products were pinned / newly placed.
+    representative's split; held-back products keep theirs while the rule holds. In ``stable``
+    mode, products that already hold a split made with the same seed, fraction and mode keep it
+    (``reassign=True`` forgets them). Everything (the splits, the rule in the catalog's meta, the
+    event) is written in one transaction: a rebuild killed anywhere leaves the catalog as it was.
+    Returns the assignments, the counts per stratum and how many products were pinned / newly
+    placed.
     """
-    by_key = {item_key(r.item.source, r.item.source_id): r for r in catalog.items()}
-    rep_of = _representatives(catalog, by_key)
-    products = []
-    for key, r in by_key.items():
-        if rep_of[key] == key and r.status == Status.ACCEPTED:
-            if r.df2_class is None or r.product_id is None:
-                raise CatalogError(
-                    f"accepted item {key} has no class or product id",
-                    where=str(catalog.path),
-                    hint="run `mf clean` first",
-                )
-            products.append((r.product_id, r.df2_class, r.partition or Partition.HARD))
-    recorded = catalog.get_meta(SPLIT_META_KEY) or {}
-    same_rule = recorded.get("seed") == seed and recorded.get("test_fraction") == test_fraction
-    pinned: dict[str, str] = {}
-    if mode == "stable" and same_rule and not reassign:
-        pinned = {
-            r.product_id: r.split
-            for key, r in by_key.items()
-            if rep_of[key] == key
-            and r.status == Status.ACCEPTED
-            and r.product_id
-            and r.split in ("train", "test")
-        }
-    split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
-    catalog.set_meta(SPLIT_META_KEY, {"seed": seed, "test_fraction": test_fraction, "mode": mode})
-    assignments = _write_splits(catalog, by_key, rep_of, split_of)
-    catalog.log_event(
-        "splits", f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}"
-    )
+    test_fraction = check_test_fraction(test_fraction)
+    rule = {"seed": seed, "test_fraction": test_fraction, "mode": mode}
+    with catalog.transaction() as db:  # read and write under one write lock
+        by_key = {item_key(r.item.source, r.item.source_id): r for r in catalog.items()}
+        rep_of = _representatives(catalog, by_key)
+        products = []
+        for key, r in by_key.items():
+            if rep_of[key] == key and r.status == Status.ACCEPTED:
+                if r.df2_class is None or r.product_id is None:
+                    raise CatalogError(
+                        f"accepted item {key} has no class or product id",
+                        where=str(catalog.path),
+                        hint="run `mf clean` first",
+                    )
+                products.append((r.product_id, r.df2_class, r.partition or Partition.HARD))
+        recorded = catalog.get_meta(SPLIT_META_KEY) or {}
+        recorded = {"mode": "stable", **recorded}  # catalogs from before hash mode
+        same_rule = all(recorded.get(k) == v for k, v in rule.items())
+        keep = mode == "stable" and same_rule and not reassign
+        pinned: dict[str, str] = {}
+        if keep:
+            pinned = {
+                r.product_id: r.split
+                for key, r in by_key.items()
+                if rep_of[key] == key
+                and r.status == Status.ACCEPTED
+                and r.product_id
+                and r.split in ("train", "test")
+            }
+        split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
+        assignments = _write_splits(db, by_key, rep_of, split_of, keep_held=keep)
+        now = _now()
+        db.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+            "SET value = excluded.value, updated_at = excluded.updated_at",
+            (SPLIT_META_KEY, json.dumps(rule, sort_keys=True), now),
+        )
+        db.execute(
+            "INSERT INTO events (at, stage, message) VALUES (?, ?, ?)",
+            (
+                now,
+                "splits",
+                f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}",
+            ),
+        )
     counts = Counter((a.df2_class, str(a.partition), str(a.split)) for a in assignments)
     strata: dict[str, dict[str, int]] = {}
     for (cls, part, split), n in sorted(counts.items()):
@@ -272,26 +410,41 @@ def _representatives(catalog: Catalog, by_key: dict[str, ItemRow]) -> dict[str, 
 
 
 def _write_splits(
-    catalog: Catalog, by_key: dict[str, ItemRow], rep_of: dict[str, str], split_of: dict[str, Split]
+    db: Any,
+    by_key: dict[str, ItemRow],
+    rep_of: dict[str, str],
+    split_of: dict[str, Split],
+    *,
+    keep_held: bool,
 ) -> list[SplitAssignment]:
-    """Every item takes its representative's split (or none); returns the accepted ones."""
+    """Every item takes its representative's split; an item without one (held back, or in a
+    held-back group) keeps its own when ``keep_held``, else loses it. Writes, through ``db`` (an
+    open transaction), only the items whose split changes; returns the accepted ones."""
     assignments = []
+    now = _now()
     for key, r in sorted(by_key.items()):
         rep = by_key[rep_of[key]]
         split = split_of.get(rep.product_id) if rep.product_id else None
         if split is None or r.status not in (Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW):
-            if r.split is not None:
-                catalog.set_item_state(r.item.source, r.item.source_id, split=None)
-            continue
-        if r.split != str(split):
-            catalog.set_item_state(r.item.source, r.item.source_id, split=str(split))
-        if r.status == Status.ACCEPTED:
+            value = r.split if keep_held else None
+        else:
+            value = str(split)
+        if r.split != value:
+            db.execute(
+                "UPDATE items SET split = ?, updated_at = ? WHERE source = ? AND source_id = ?",
+                (value, now, str(r.item.source), r.item.source_id),
+            )
+        if r.status == Status.ACCEPTED and split is not None:
             assignments.append(
                 SplitAssignment(
                     product_id=r.product_id, split=split, df2_class=r.df2_class, partition=r.partition
                 )
             )
     return assignments
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def check_leakage(catalog: Catalog) -> list[str]:
