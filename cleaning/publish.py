@@ -29,9 +29,14 @@ None of the items a reviewer rejected in ``mf review`` is published
 Determinism: everything is sorted, JSON is written with fixed formatting, plots carry no
 date/software metadata and crops are encoded single-threaded with bit-exact flags, so a rerun
 on unchanged input gives byte-identical files. Unchanged media is not copied again
-(``.publish-state.json`` remembers source SHA-256 -> output SHA-256); files left from an
-earlier publish that no longer belong are removed (the older layout's ``shop/`` too). Tracklets
-already written by ``mf-tracklets`` are kept when a product's videos did not change.
+(``.publish-state.json`` remembers source SHA-256 and size -> output SHA-256 and size; a rerun
+hashes only files newer than that state file, see :class:`_Publisher`). Media an earlier
+publish wrote that no longer belong are removed (the older layout's ``shop/`` too), and only
+those: an output folder whose media folders hold files publish did not write, or are links,
+is refused (``.publish-journal`` lists what a running publish writes, so a rerun after a
+killed one knows its files). A collected file whose size or SHA-256 differs from the
+catalog's is not published: its product fails (``failed``) until the file is repaired.
+Tracklets already written by ``mf-tracklets`` are kept when a product's videos did not change.
 
 Last, :func:`movingfashion.archive.verify.verify_dataset` audits the folder: the result's
 ``verify`` says whether every archive invariant holds (``mf publish`` exits 1 when one breaks),
@@ -44,6 +49,8 @@ import io
 import json
 import os
 import shutil
+import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from cleaning.mih import UnionFind
-from cleaning.splits import rebuild_splits
+from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
 from movingfashion.archive.describe import describe
 from movingfashion.archive.verify import verify_dataset
@@ -61,7 +68,7 @@ from movingfashion.media.images import encode_image, read_image
 from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, sweep_partials, write_if_changed
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
-from schemas.errors import CatalogError, MediaError, MFError
+from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
 from schemas.faults import reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
@@ -70,6 +77,7 @@ from schemas.official import (
     SHOP_DIR,
     VIDEO_DIR,
     OfficialEntry,
+    OfficialSplit,
     VideoChoice,
     pick_test_video,
     read_official,
@@ -82,49 +90,191 @@ from schemas.review import apply_review
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
-#: Folders of published media; files in them that no longer belong are removed on republish.
+#: Folders of published media; a file in them that an earlier publish wrote and that no longer
+#: belongs is removed on republish (never a file publish did not write: it refuses those).
 MEDIA_DIRS = (VIDEO_DIR, SHOP_DIR, *(str(k) for k in VIEW_KINDS), LEGACY_SHOP_DIR)
 STATE_FILE = ".publish-state.json"
+#: Media files a running publish is about to write, one per line; removed once the state file
+#: records them, so a rerun after a killed publish knows those files are its own.
+JOURNAL_FILE = ".publish-journal"
+REPAIR_HINT = "restore the collected file (rerun mf-collect for the item, then mf clean) and publish again"
+
+
+def _media_rel(rel: object) -> bool:
+    """Whether ``rel`` names a file publish writes: ``<media folder>/<safe file name>``."""
+    if not isinstance(rel, str) or rel.count("/") != 1:
+        return False
+    folder, name = rel.split("/")
+    try:
+        check_safe_name(name, what="file name")
+    except ValueError:
+        return False
+    return folder in MEDIA_DIRS
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """The previous publish's state (published file -> how it was made); DataFormatError when it
+    cannot be trusted, since it decides which files publish may replace or remove."""
+    if not path.exists():
+        return {}
+    hint = f"nothing was changed; publish into a new --out folder, or move this folder's media and {STATE_FILE} away"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=str(path), hint=hint
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"cannot read: {exc}", where=str(path), hint=hint) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("not an object of published file -> record", where=str(path), hint=hint)
+    for rel, rec in data.items():
+        if not _media_rel(rel) or not (
+            isinstance(rec, dict) and all(isinstance(rec.get(k), str) for k in ("src", "recipe", "out"))
+        ):
+            raise DataFormatError(
+                f"entry {rel!r} is not a published media file with src, recipe and out",
+                where=str(path),
+                hint=hint,
+            )
+    return data
+
+
+def _read_journal(path: Path) -> set[str]:
+    """Media files a publish that was stopped had started to write (complete lines only)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise DataFormatError(f"cannot read: {exc}", where=str(path)) from None
+    lines = text.split("\n")[:-1]  # a torn last line (no newline) names nothing
+    return {line for line in lines if _media_rel(line)}
+
+
+#: How long before its start a publish dates what it wrote (and its state file), so that a file
+#: changed while it ran is newer than the state file even on a coarse file-system clock.
+STAMP_MARGIN_NS = 2_000_000_000
 
 
 class _Publisher:
+    """Places media files and keeps the state file's records.
+
+    Reruns stay cheap without putting times into the state file (it is byte-identical across
+    reruns and folders): every file a run writes, and the state file at the end, are dated
+    ``stamp`` (just before the run began). A file no newer than the state file and of the
+    recorded size is taken to hold what was recorded; any other is hashed again.
+    """
+
     def __init__(self, root: Path, out: Path) -> None:
+        """Reads (and validates) the previous publish's records; writes nothing."""
         self.root, self.out = root, out
         self.state_path = out / STATE_FILE
-        try:
-            self.state: dict[str, Any] = (
-                json.loads(self.state_path.read_text()) if self.state_path.exists() else {}
-            )
-        except json.JSONDecodeError:
-            self.state = {}
+        self.journal_path = out / JOURNAL_FILE
+        self.state = _read_state(self.state_path)
+        self.trusted_until = self.state_path.stat().st_mtime_ns if self.state else None
+        self.stamp = time.time_ns() - STAMP_MARGIN_NS
+        #: every media file an earlier publish wrote (and recorded): the only ones it may remove
+        self.recorded: set[str] = set(self.state) | _read_journal(self.journal_path)
         self.new_state: dict[str, Any] = {}
+        self.written: set[str] = set()  # media files this run wrote (kept or not)
         self.copied = self.skipped = 0
 
     def source(self, asset: MediaAsset) -> Path:
         """The collected file of ``asset``, refused when its path leaves the collection root."""
         return resolve_under(self.root, asset.path or "", what="asset path", root_label="the collection root")
 
+    def _unchanged(self, st: os.stat_result, size: object) -> bool:
+        """Whether a file of stat ``st`` is taken to be as recorded (``size``) without hashing."""
+        return self.trusted_until is not None and st.st_size == size and st.st_mtime_ns <= self.trusted_until
+
+    def _journal(self, rel: str) -> None:
+        """Note ``rel`` as publish's own before writing it (survives a killed run)."""
+        if rel in self.recorded:
+            return
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            os.write(fd, (rel + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.recorded.add(rel)
+
+    def _source_sha(
+        self, src: Path, asset: MediaAsset, prev: dict[str, Any] | None
+    ) -> tuple[str, int] | None:
+        """SHA-256 and size of the collected file, checked against the catalog's size and
+        SHA-256 (MediaError when they differ); None when the file is missing. A file unchanged
+        since the last publish (:meth:`_unchanged`) is not hashed again."""
+        try:
+            st = src.stat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if asset.size is not None and st.st_size != asset.size:
+            raise MediaError(
+                f"collected file has {st.st_size} bytes, the catalog recorded {asset.size} "
+                "(changed or damaged since collection)",
+                where=str(src),
+                hint=REPAIR_HINT,
+            )
+        if prev and asset.sha256 in (None, prev["src"]) and self._unchanged(st, prev.get("src_size")):
+            return prev["src"], st.st_size
+        sha = sha256_file(src)
+        if asset.sha256 and sha != asset.sha256:
+            raise MediaError(
+                "collected file does not match the SHA-256 the catalog recorded (changed or damaged "
+                "since collection)",
+                where=str(src),
+                hint=REPAIR_HINT,
+            )
+        return sha, st.st_size
+
+    def _intact(self, dst: Path, prev: dict[str, Any]) -> int | None:
+        """The size of ``dst`` when it still holds what ``prev`` recorded, else None (hashed
+        unless :meth:`_unchanged`)."""
+        try:
+            st = dst.lstat()
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        if self._unchanged(st, prev.get("out_size")) or sha256_file(dst) == prev["out"]:
+            return st.st_size
+        return None
+
     def place(self, rel: str, asset: MediaAsset, recipe: str) -> str:
         """Produce ``out/rel`` from ``asset``; returns its SHA-256.
 
         ``recipe``: 'copy', 'jpeg' / 'png' (re-encode) or 'crop:x1,y1,x2,y2' (cropped H.264).
+        The collected file must match the catalog's size and SHA-256 (MediaError otherwise);
+        the output is made again unless it still holds what the last publish made of the same
+        source with the same recipe.
         """
         dst = inside(self.out, rel, what="published file", root_label="the output folder")
         src = self.source(asset)
-        src_sha = asset.sha256 or sha256_file(src)
         prev = self.state.get(rel)
-        if (
-            prev
-            and prev["src"] == src_sha
-            and prev["recipe"] == recipe
-            and dst.exists()
-            and sha256_file(dst) == prev["out"]
-        ):
-            self.new_state[rel] = prev
+        if prev and prev["recipe"] != recipe:
+            prev = None
+        got = self._source_sha(src, asset, prev)
+        if got is None:  # the collected file is gone: the copy made of the same bytes stands
+            if (
+                prev
+                and asset.sha256 in (None, prev["src"])
+                and (out_size := self._intact(dst, prev)) is not None
+            ):
+                self.new_state[rel] = {**prev, "out_size": out_size}
+                self.skipped += 1
+                return prev["out"]
+            raise MediaError("collected file is missing", where=str(src), hint="rerun mf-collect / mf clean")
+        src_sha, src_size = got
+        if prev and prev["src"] == src_sha and (out_size := self._intact(dst, prev)) is not None:
+            self.new_state[rel] = {**prev, "src_size": src_size, "out_size": out_size}
             self.skipped += 1
             return prev["out"]
-        if not src.is_file():
-            raise MediaError("collected file is missing", where=str(src), hint="rerun mf-collect / mf clean")
+        self._journal(rel)
+        self.written.add(rel)
         if recipe == "copy":
             with open(src, "rb") as fin, atomic_open(dst) as fout:
                 shutil.copyfileobj(fin, fout)
@@ -134,9 +284,28 @@ class _Publisher:
         else:
             transcode(src, dst, crop=[float(v) for v in recipe.split(":", 1)[1].split(",")])
         out_sha = sha256_file(dst)
-        self.new_state[rel] = {"src": src_sha, "recipe": recipe, "out": out_sha}
+        if recipe == "copy" and out_sha != src_sha:
+            raise MediaError(
+                "collected file changed while it was copied", where=str(src), hint="publish again"
+            )
+        os.utime(dst, ns=(self.stamp, self.stamp))
+        self.new_state[rel] = {
+            "src": src_sha,
+            "recipe": recipe,
+            "out": out_sha,
+            "src_size": src_size,
+            "out_size": dst.stat().st_size,
+        }
         self.copied += 1
         return out_sha
+
+    def save_state(self) -> None:
+        """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes."""
+        write_if_changed(
+            self.state_path, json.dumps(self.new_state, indent=1, sort_keys=True).encode() + b"\n"
+        )
+        os.utime(self.state_path, ns=(self.stamp, self.stamp))
+        self.journal_path.unlink(missing_ok=True)
 
 
 def _image_format(path: Path) -> str | None:
@@ -221,14 +390,32 @@ def publish(
     instead and listed in ``failed`` (product id and error), and the others are published.
     ``info`` describes the dataset (Croissant metadata, card). ``verify`` in the result is the
     audit of the written folder; ``archive`` zips the folder beside it when the audit is clean.
+    ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
+    at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
+
+    Refused before anything is changed (:class:`MFError`, exit 2): an unsafe id or asset path
+    (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
+    files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
+    lacks most collected files (:func:`check_root`), one product id on two products
+    (:func:`check_unique_ids`).
     """
     root, out = Path(root), Path(out)
-    check_paths(catalog, root, out)  # before anything is written (splits included)
-    rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))  # rejected in review: out
-    groups = product_groups(catalog, rows)
+    # every check and every read before anything is written (the catalog's splits included)
+    check_paths(catalog, root, out)
+    pub = _Publisher(root, out)  # the previous publish's records, validated
+    old_splits = _read_old_splits(out)
+    check_output(out, pub.recorded)
+    accepted = _accepted_rows(catalog)
+    check_root(catalog, root, accepted)
+    groups = product_groups(catalog, apply_review(catalog, accepted))  # rejected in review: out
+    check_unique_ids(catalog, groups)
+    if any(r.split is None for r in accepted):
+        rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))
+        groups = product_groups(catalog, rows)
+    else:
+        rows = [r for g in groups for r in g.rows]
     out.mkdir(parents=True, exist_ok=True)
     sweep_partials(out, recursive=True)  # what a killed publish left half-written
-    pub = _Publisher(root, out)
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
@@ -246,14 +433,14 @@ def publish(
             continue
         entries.append(entry)
         frames += n
-    removed = _remove_stale_media(out, set(pub.new_state))
-    _write_official_splits(out, entries)
+    removed = _remove_stale_media(out, (pub.recorded | pub.written) - set(pub.new_state))
+    _write_official_splits(out, entries, old_splits)
     lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
     write_if_changed(out / "entries.jsonl", lines.encode())
     (out / "plots").mkdir(exist_ok=True)
     write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
     write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
-    write_if_changed(pub.state_path, json.dumps(pub.new_state, indent=1, sort_keys=True).encode() + b"\n")
+    pub.save_state()
     described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
     report = verify_dataset(out, workers=workers)
     n_test = sum(e.split == Split.TEST for e in entries)
@@ -336,8 +523,8 @@ def check_paths(catalog: Catalog, root: Path, out: Path) -> None:
                 )
 
 
-def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:
-    """The accepted rows, sorted by product id, with splits; CatalogError if `mf clean` did not run."""
+def _accepted_rows(catalog: Catalog) -> list[ItemRow]:
+    """The accepted rows, sorted by product id; CatalogError if `mf clean` did not run."""
     rows = catalog.items(status=Status.ACCEPTED)
     for r in rows:
         if not r.product_id or r.df2_class is None:
@@ -346,14 +533,131 @@ def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[Item
                 where=str(catalog.path),
                 hint="run `mf clean` first",
             )
-    if any(r.split is None for r in rows):
-        rebuild_splits(catalog, seed=seed, test_fraction=test_fraction)
-        rows = catalog.items(status=Status.ACCEPTED)
     return sorted(rows, key=lambda r: r.product_id or "")
 
 
-def _image_recipe(pub: _Publisher, asset: MediaAsset, want: str) -> str:
-    return "copy" if _image_format(pub.source(asset)) == want else want
+def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:
+    """The accepted rows (:func:`_accepted_rows`) with splits: products without one are placed
+    by the seed, fraction and mode the catalog recorded at its last rebuild (``seed`` and
+    ``test_fraction`` only when it recorded none), so every pinned split stays where it is."""
+    rows = _accepted_rows(catalog)
+    if any(r.split is None for r in rows):
+        recorded = catalog.get_meta(SPLIT_META_KEY)
+        rule: dict[str, Any] = {"seed": seed, "test_fraction": test_fraction}
+        if isinstance(recorded, dict) and "seed" in recorded and "test_fraction" in recorded:
+            rule = {k: recorded[k] for k in ("seed", "test_fraction", "mode") if k in recorded}
+        rebuild_splits(catalog, **rule)
+        rows = _accepted_rows(catalog)
+    return rows
+
+
+def _read_old_splits(out: Path) -> dict[str, OfficialSplit]:
+    """The split files of an earlier publish (their tracklets are kept); DataFormatError when
+    one cannot be read, before anything is changed."""
+    old: dict[str, OfficialSplit] = {}
+    for split in (Split.TRAIN, Split.TEST):
+        path = out / f"{split}.json"
+        if not path.exists():
+            old[str(split)] = {}
+            continue
+        try:
+            old[str(split)] = read_official(path)
+        except DataFormatError as exc:
+            raise DataFormatError(
+                exc.message,
+                where=exc.where or str(path),
+                hint="fix it or move it away (publish keeps the tracklets it holds); nothing was changed",
+            ) from None
+    return old
+
+
+def check_output(out: Path, ours: set[str]) -> None:
+    """Refuse an output folder whose media folders leave it (symlinks) or are not folders, or
+    hold files publish did not write (``ours``: what earlier publishes recorded): republishing
+    removes what no longer belongs, and must never take or list someone else's file."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError("--out is not a folder", where=str(out), hint="pass a folder for the dataset")
+    base = out.resolve()
+    foreign: list[str] = []
+    for d in MEDIA_DIRS:
+        folder = out / d
+        if not (folder.exists() or folder.is_symlink()):
+            continue
+        if folder.is_symlink() or not folder.is_dir() or not _inside_folder(folder.resolve(), base):
+            raise PathEscapeError(
+                f"media folder '{d}' is a link or not a folder; publish writes and removes files "
+                "only inside the output folder",
+                value=d,
+                what="media folder",
+                root=out,
+                where=str(folder),
+                hint=f"replace {folder} by a plain folder (or remove it), or choose another --out",
+            )
+        for f in sorted(folder.iterdir()):
+            rel = f"{d}/{f.name}"
+            if not f.name.startswith(".") and rel not in ours:
+                foreign.append(rel + ("/" if f.is_dir() and not f.is_symlink() else ""))
+    if foreign:
+        foreign.sort()
+        listed = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise ConfigError(
+            f"the output folder holds {len(foreign)} files mf publish did not write: {listed}; "
+            "nothing was changed",
+            where=str(out),
+            hint="move them out of its media folders (a dataset lists and archives every file), "
+            "or choose another --out",
+        )
+
+
+def _inside_folder(path: Path, base: Path) -> bool:
+    """Whether the resolved ``path`` is ``base`` or lies under it."""
+    return path == base or base in path.parents
+
+
+def check_root(catalog: Catalog, root: Path, rows: list[ItemRow]) -> None:
+    """Refuse a ``root`` that lacks the collected video or shop image of more than half of the
+    accepted items (a wrong --root would empty a published dataset)."""
+    if not rows:
+        return
+    missing = []
+    for r in rows:
+        assets = catalog.assets(source=r.item.source, source_id=r.item.source_id, status=Status.ACCEPTED)
+        needed = [a for a in assets if a.path and a.kind in (AssetKind.VIDEO, AssetKind.SHOP)]
+        if any(not (root / a.path).is_file() for a in needed):
+            missing.append(f"{r.item.source}/{r.item.source_id}")
+    if 2 * len(missing) > len(rows):
+        raise ConfigError(
+            f"--root lacks the collected files of {len(missing)} of the {len(rows)} accepted items "
+            f"(first: {missing[0]}); nothing was changed",
+            where=str(root),
+            hint="--root must be the folder the catalog's asset paths are relative to (the one "
+            "mf-collect wrote)",
+        )
+
+
+def check_unique_ids(catalog: Catalog, groups: list[_Group]) -> None:
+    """Refuse two products with one id (their files and entries would overwrite each other)."""
+    by_id: dict[str, list[_Group]] = {}
+    for g in groups:
+        by_id.setdefault(g.product_id, []).append(g)
+    for pid, gs in sorted(by_id.items()):
+        if len(gs) > 1:
+            items = " and ".join(f"{g.rep.item.source}/{g.rep.item.source_id}" for g in gs)
+            raise CatalogError(
+                f"product id {pid!r} names {len(gs)} products (accepted items {items}); nothing was written",
+                where=str(catalog.path),
+                hint="product ids are written by `mf clean`; rerun it or fix the rows so each id is one product",
+            )
+
+
+def _image_recipe(pub: _Publisher, rel: str, asset: MediaAsset, want: str) -> str:
+    src = pub.source(asset)
+    if not src.is_file():  # place() says it is missing, unless the copy it made stands
+        prev = pub.state.get(rel)
+        return prev["recipe"] if prev else want
+    return "copy" if _image_format(src) == want else want
 
 
 def _entry(catalog: Catalog, pub: _Publisher, g: _Group) -> tuple[DatasetEntry, list[int]]:
@@ -391,14 +695,14 @@ def _entry(catalog: Catalog, pub: _Publisher, g: _Group) -> tuple[DatasetEntry, 
         )
     img_path = shop_relpath(pid, partition)
     fmt = "png" if partition == Partition.HARD else "jpeg"
-    sha[img_path] = pub.place(img_path, shops[0], _image_recipe(pub, shops[0], fmt))
+    sha[img_path] = pub.place(img_path, shops[0], _image_recipe(pub, img_path, shops[0], fmt))
     views: dict[str, str | None] = {}
     for kind in VIEW_KINDS:
         imgs = [a for r in g.rows for a in _accepted(g.assets[_key(r)], kind)]
         views[str(kind)] = None
         if imgs:
             rel = f"{kind}/{pid}.jpg"
-            sha[rel] = pub.place(rel, imgs[0], _image_recipe(pub, imgs[0], "jpeg"))
+            sha[rel] = pub.place(rel, imgs[0], _image_recipe(pub, rel, imgs[0], "jpeg"))
             views[str(kind)] = rel
     meta: dict[str, Any] = {
         "title": rep.item.title,
@@ -432,25 +736,29 @@ def _entry(catalog: Catalog, pub: _Publisher, g: _Group) -> tuple[DatasetEntry, 
     return entry, [v.probe.frames for _, v in vids if v.probe is not None]
 
 
-def _remove_stale_media(out: Path, wanted: set[str]) -> int:
-    """Delete media left over from an earlier publish (the older layout's too); returns how many went."""
+def _remove_stale_media(out: Path, stale: set[str]) -> int:
+    """Delete media an earlier publish (or this one) wrote that no longer belong, ``stale``
+    (the older layout's ``shop/`` too); never any other file. Returns how many went."""
     removed = 0
+    for rel in sorted(stale):
+        path = inside(out, rel, what="published file", root_label="the output folder")
+        if path.is_file() or path.is_symlink():
+            path.unlink()
+            removed += 1
     for d in MEDIA_DIRS:
         folder = out / d
-        for f in sorted(folder.glob("*")) if folder.is_dir() else []:
-            if f.is_file() and f"{d}/{f.name}" not in wanted:
-                f.unlink()
-                removed += 1
-        if folder.is_dir() and not any(folder.iterdir()):
+        if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
             folder.rmdir()
     return removed
 
 
-def _write_official_splits(out: Path, entries: list[DatasetEntry]) -> None:
+def _write_official_splits(
+    out: Path, entries: list[DatasetEntry], old_splits: dict[str, OfficialSplit]
+) -> None:
     """train.json / test.json; tracklets already written for unchanged videos are kept."""
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
-        old = read_official(path) if path.exists() else {}
+        old = old_splits.get(str(split), {})
         official = {}
         for e in entries:
             if e.split != split:

@@ -20,14 +20,14 @@ test_one_video    every test product has exactly one video
 leakage           no product id, video or shop image in both splits (by path; also by content
                   when ``manifest.json`` gives the files' SHA-256)
 files             every referenced file is present (a regular file inside the folder)
-decodable         images decode; videos open and their first and last frames decode
+decodable         images decode; videos open and their first, middle and last frames decode
                   (``deep``: every frame decodes)
 manifest          when there is a ``manifest.json``: every file it lists is present with that
                   SHA-256, and every file of the folder is listed
 tracklets         frame keys are integers in ``0..frames-1``; boxes are 4 numbers with
                   ``x1 < x2``, ``y1 < y2``, inside the frame
 entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
-                  paths, partition)
+                  paths, partition) and has one row per product id
 ================  ================================================================================
 
 A check that cannot run says why (``skipped``: no manifest, no entries file). Videos shared by
@@ -80,10 +80,10 @@ CHECKS: dict[str, str] = {
     "test_one_video": "every test product has exactly one video",
     "leakage": "no product, video or shop image in both splits",
     "files": "every referenced file is present",
-    "decodable": "images decode; videos decode (first and last frame, or all with --deep)",
+    "decodable": "images decode; videos decode (first, middle and last frame, or all with --deep)",
     "manifest": "files match manifest.json (SHA-256), every file listed",
     "tracklets": "frame keys in 0..frames-1, boxes inside the frame; tracklets/*.json parse and name their video",
-    "entries": "entries.jsonl agrees with the split files",
+    "entries": "entries.jsonl agrees with the split files, one row per product",
 }
 
 
@@ -640,6 +640,18 @@ class _Audit:
             self.add("entries", None, ENTRIES, _message(exc), fix)
             return
         official = {p.pid: p for p in self.products}
+        for pid, n in sorted(_entry_id_counts(path).items()):
+            if n > 1:
+                res.checked += 1
+                self.add(
+                    "entries",
+                    official.get(pid)
+                    or _Product(str(rows[pid].get("split") or ""), pid, [], None, None, None),
+                    ENTRIES,
+                    f"{n} rows for this product id (two products under one id: one's files overwrite "
+                    "the other's)",
+                    "give each product its own id (mf clean), then " + fix,
+                )
         for p in self.products:
             res.checked += 1
             row = rows.get(p.pid)
@@ -677,6 +689,16 @@ class _Audit:
             images=len({p.img for p in self.products if p.img}),
             checks=list(self.results.values()),
         )
+
+
+def _entry_id_counts(path: Path) -> dict[str, int]:
+    """How many rows of an ``entries.jsonl`` (already read once, so valid) name each product id."""
+    counts: dict[str, int] = defaultdict(int)
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                counts[str(json.loads(line)["product_id"])] += 1
+    return counts
 
 
 def video_facts(path: str | os.PathLike[str], *, deep: bool = False) -> VideoFacts:

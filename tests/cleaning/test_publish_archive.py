@@ -189,8 +189,31 @@ def test_archive_zip_is_byte_identical_across_runs(published, cleaned_repost_wor
 
 
 def test_a_folder_that_breaks_an_invariant_is_not_zipped(published, cleaned_repost_world, tmp_path):
-    """Publish verifies what it wrote: a collected video changed behind the catalog's back is copied
-    as it is, does not decode, and the result says so (mf publish exits 1); nothing is zipped."""
+    """Publish verifies what it wrote: a collected video that does not decode (recorded so in the
+    catalog: its size and SHA-256 are those of the bad bytes) is copied as it is, and the result
+    says so (mf publish exits 1); nothing is zipped."""
+    out, _, cat_path = published
+    root, bad_cat = tmp_path / "root", tmp_path / "catalog.sqlite"
+    shutil.copytree(cleaned_repost_world.root, root)
+    with Catalog(cat_path) as cat:
+        cat._db.execute(f"VACUUM INTO '{bad_cat}'")
+    e = next(e for e in _entries(out).values() if e.split == "train" and e.metadata["source_crops"] == [None])
+    with Catalog(bad_cat) as cat:
+        row = next(r for r in cat.items() if r.product_id == e.product_id)
+        vid = cat.assets(source=row.item.source, source_id=row.item.source_id, kind=AssetKind.VIDEO)[0]
+        (root / vid.path).write_bytes(b"\x00" * 64)
+        cat.upsert_assets([vid.model_copy(update={"size": 64, "sha256": sha256_file(root / vid.path)})])
+        res = publish(cat, root, tmp_path / "ds", archive=True)
+    assert not res["verify"]["ok"] and res["archive"] is None
+    assert not (tmp_path / "ds.zip").exists()
+    assert any(
+        b.startswith(f"train/{e.product_id} video_paths[0]: 'videos/") for b in res["verify"]["breaks"]
+    )
+
+
+def test_a_video_changed_behind_the_catalogs_back_is_not_published(published, cleaned_repost_world, tmp_path):
+    """A collected video whose bytes no longer match the catalog's SHA-256 (same size) is held back:
+    the product fails, the folder verifies, and the archive is still written."""
     out, _, cat_path = published
     root = tmp_path / "root"
     shutil.copytree(cleaned_repost_world.root, root)
@@ -198,10 +221,10 @@ def test_a_folder_that_breaks_an_invariant_is_not_zipped(published, cleaned_repo
     with Catalog(cat_path) as cat:
         row = next(r for r in cat.items() if r.product_id == e.product_id)
         vid = cat.assets(source=row.item.source, source_id=row.item.source_id, kind=AssetKind.VIDEO)[0]
-        (root / vid.path).write_bytes(b"\x00" * 64)
-        res = publish(cat, root, tmp_path / "ds", archive=True)
-    assert not res["verify"]["ok"] and res["archive"] is None
-    assert not (tmp_path / "ds.zip").exists()
-    assert any(
-        b.startswith(f"train/{e.product_id} video_paths[0]: 'videos/") for b in res["verify"]["breaks"]
-    )
+        size = (root / vid.path).stat().st_size
+        (root / vid.path).write_bytes(b"\x00" * size)
+        res = publish(cat, root, tmp_path / "ds", archive=True, keep_going=True)
+    assert [f["product"] for f in res["failed"]] == [e.product_id]
+    assert "SHA-256" in res["failed"][0]["error"] and vid.path in res["failed"][0]["error"]
+    assert res["verify"]["ok"] and e.product_id not in read_official(tmp_path / "ds" / "train.json")
+    assert res["archive"] is not None

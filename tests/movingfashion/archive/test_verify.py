@@ -179,6 +179,24 @@ def _entries_disagree(r: Path) -> None:
     (r / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
 
 
+def _entries_product_twice(r: Path) -> None:
+    """Two catalog products published under one id: two rows, one product in the split files."""
+    rows = []
+    for split in ("train", "test"):
+        for pid, e in json.loads((r / f"{split}.json").read_text()).items():
+            rows.append(
+                {
+                    "product_id": pid,
+                    "split": split,
+                    "partition": "regular" if e["source"] == 1 else "hard",
+                    "video_paths": e["video_paths"],
+                    "img_path": e["img_path"],
+                }
+            )
+    rows.insert(0, {**next(x for x in rows if x["product_id"] == "h1"), "partition": "regular"})
+    (r / "entries.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+
+
 def _truncated_tracklet_file(r: Path) -> None:
     (r / "tracklets").mkdir(exist_ok=True)
     (r / "tracklets" / "r1_0.json").write_text('{"product_id": "r1", "video": "videos/r1_0.mp4", "frames": ')
@@ -217,6 +235,7 @@ BREAKS = [
     (_tracklet_file_of_another_video, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
     (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
     (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
+    (_entries_product_twice, "entries", "train", "h1", "entries.jsonl", "give each product its own id"),
 ]
 
 
