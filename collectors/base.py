@@ -128,6 +128,15 @@ class Source(ABC):
                 looks_like_file = t.startswith("@") or "/" in t or Path(t).suffix != ""
                 what = "file not found" if looks_like_file else "not a target this source reads"
                 raise DataFormatError(f"cannot read target {target!r}: {what}", where="TARGETS", hint=hint)
+        for target in targets:  # list files read now: one naming itself is refused here
+            for _ in cls.expand_target(target.strip()):
+                pass
+
+    @staticmethod
+    def expand_target(target: str) -> Iterator[str]:
+        """The targets ``target`` stands for: itself, or a list file's targets
+        (:func:`collectors.listfiles.expand_lists`) in sources that read lists."""
+        yield target
 
     @classmethod
     def check_options(cls, options: Iterable[str]) -> None:

@@ -146,13 +146,7 @@ class Instagram(Source):
         self._loader: Any = None
         self._loader_lock = threading.Lock()
 
-    @classmethod
-    def check_targets(cls, targets: Sequence[str]) -> None:
-        """Also read list files (refusing one that names itself) before anything is created."""
-        super().check_targets(targets)
-        for target in targets:
-            for _ in _targets(target.strip()):
-                pass
+    expand_target = staticmethod(_targets)
 
     @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:

@@ -108,13 +108,7 @@ class NetAPorter(Source):
     def default_targets(self) -> list[str]:
         return [self.cfg.listing_path.format(locale=self.cfg.locale)]
 
-    @classmethod
-    def check_targets(cls, targets: Sequence[str]) -> None:
-        """Also read id files (refusing one that names itself) before anything is created."""
-        super().check_targets(targets)
-        for target in targets:
-            for _ in _targets(target.strip()):
-                pass
+    expand_target = staticmethod(_targets)
 
     def discover_target(self, target: str) -> Iterator[Candidate]:
         for one in _targets(target):

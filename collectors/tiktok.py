@@ -141,9 +141,11 @@ class TikTok(YtdlSource):
         if shop_map:
             self.shop_map = load_shop_map(shop_map)
 
+    expand_target = staticmethod(_targets)
+
     @classmethod
     def check_targets(cls, targets: Sequence[str]) -> None:
-        """Also read list files (refusing one that names itself) and check saved info files,
+        """Also check saved info files (after the list files: :meth:`Source.check_targets`),
         before anything is created."""
         super().check_targets(targets)
         for target in targets:
