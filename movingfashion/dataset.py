@@ -589,9 +589,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
             if str(video.path) not in self._checked and max(idx) >= len(self.cache.get(video.path)):
-                # a frame past the real end (the JSON's frame count or boxes are off): check
-                # the video first, which drops those frames under on_bad="skip", then sample again
-                self._check_video(rec, video)
+                # a frame past the real end (the JSON's frame count or boxes are off): drop those
+                # frames first (on_bad="raise" raises), then sample again; the frame size is
+                # still checked against the decoded frames below
+                self._drop_past_end(rec, video, len(self.cache.get(video.path)))
                 continue
             clip, out_boxes, (h0, w0) = self._cut(video, idx)
             if self._check_video(rec, video, (h0, w0)):
@@ -770,6 +771,20 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if cleaned is not None:
             video.boxes = cleaned
         return True
+
+    def _drop_past_end(self, rec: ProductRecord, video: VideoRecord, n: int) -> None:
+        """The video holds ``n`` frames: boxes past them are bad rows (``on_bad``), and whole-frame
+        candidates stop at ``n``."""
+        video.num_frames = n
+        for f in sorted(f for f in video.boxes if f >= n):
+            self._bad(
+                rec.product_id,
+                f"video {video.rel_path}: frame {f} is past the video's last frame {n - 1}",
+                DataFormatError,
+                str(self.split_path),
+                "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
+            )
+            del video.boxes[f]
 
     def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
         """uint8 RGB ``[T, H, W, 3]`` of frames ``idx`` (any order, repeats allowed)."""
@@ -955,6 +970,8 @@ def build_crop_cache(
                     # an undecodable video: listed, the others are cached (a rerun retries it)
                     rec = dataset.products[pi]
                     dataset._note_skip(rec.product_id, f"video {rec.videos[vi].rel_path}: {res.error}")
+                    for stale in cache_entry(out, rec.videos[vi].rel_path):  # an older build's entry
+                        stale.unlink(missing_ok=True)
                     counts["failed"] += 1
                     yield
                     continue

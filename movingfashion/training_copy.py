@@ -192,7 +192,8 @@ def build_training_copy(
             except (OSError, ValueError):
                 old = {}
             if (
-                old.get("params") == params
+                isinstance(old, dict)
+                and old.get("params") == params
                 and old.get("quality") == quality
                 and old.get("tolerance") == tol
                 and old.get("video_size") == size

@@ -195,12 +195,11 @@ def import_cvat(
     if tracks not in TRACK_CHOICES:
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     root = Path(dataset)
-    videos = {
-        Path(vp).stem: (vp, pid)
-        for s in load_splits(root).values()
-        for pid, e in s.items()
-        for vp in e.video_paths
-    }
+    videos: dict[str, tuple[str, set[str]]] = {}  # a video two products list is one tracklet file
+    for s in load_splits(root).values():
+        for pid, e in s.items():
+            for vp in e.video_paths:
+                videos.setdefault(Path(vp).stem, (vp, set()))[1].add(pid)
     done: dict[str, ImportedVideo] = {}
     for f in cvat_files(source):
         cv = read_cvat(f)
@@ -213,8 +212,15 @@ def import_cvat(
             )
         if stem in done:
             raise DataFormatError(f"video {stem} also comes from {done[stem].file}", where=str(f))
-        vp, pid = videos[stem]
-        vt = read_video_tracklets(tracklet_file(root, vp), video=vp, product_id=pid)
+        vp, pids = videos[stem]
+        vt = read_video_tracklets(tracklet_file(root, vp), video=vp)
+        if vt.product_id not in pids:
+            raise DataFormatError(
+                f"field 'product_id': {vt.product_id!r}, but the split files list {vp!r} under "
+                f"{', '.join(repr(p) for p in sorted(pids))}",
+                where=str(tracklet_file(root, vp)),
+                hint="restore the file, or delete it and rerun mf-tracklets build",
+            )
         done[stem] = merge_tracks(vt, cv, tracks)
     cat = None
     if catalog is not None:

@@ -54,20 +54,29 @@ def write_manifest(
     *,
     reuse: Mapping[str, str] | None = None,
     rehash: Iterable[str] = (),
+    reuse_until: int | None = None,
 ) -> dict[str, str]:
     """``manifest.json``: relative path -> SHA-256 of every file (``files``), plus ``extra`` keys.
 
     ``reuse``: hashes of the folder's previous manifest, taken for every file it lists that is
-    not in ``rehash`` (the files the caller changed) instead of reading the file again: a
-    review pick on a 15K-video folder then hashes a few small files, not every video.
+    not in ``rehash`` (the files the caller changed) and was not modified after ``reuse_until``
+    (the previous manifest's mtime: a file another process changed since, or one written by a
+    run killed before its refresh, is hashed again) instead of reading the file again: a review
+    pick on a 15K-video folder then hashes a few small files, not every video.
     """
     base = Path(root)
     again = set(rehash)
     old = reuse or {}
-    files = {
-        rel: old[rel] if rel in old and rel not in again else sha256_file(base / rel)
-        for rel in dataset_files(base)
-    }
+
+    def trusted(rel: str) -> bool:
+        return (
+            rel in old
+            and rel not in again
+            and reuse_until is not None
+            and (base / rel).stat().st_mtime_ns <= reuse_until
+        )
+
+    files = {rel: old[rel] if trusted(rel) else sha256_file(base / rel) for rel in dataset_files(base)}
     doc = {**(extra or {}), "files": files}
     write_if_changed(base / MANIFEST, (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode())
     return files
@@ -112,15 +121,16 @@ def describe(
     doc = croissant_metadata(base, info, tables, date)
     write_if_changed(base / CROISSANT, (json.dumps(doc, indent=1, ensure_ascii=False) + "\n").encode())
     extra = {**(manifest_extra or {}), "dataset": {**info.model_dump(mode="json"), "date_published": date}}
-    reuse = rehash = None
+    reuse = rehash = until = None
     if changed is not None:
         previous = read_manifest(base)
         reuse = previous.get("files") if previous is not None else None
         top = [p.name for p in base.iterdir() if p.is_file()]
         rehash = {*changed, *table_files, *top}
+        until = (base / MANIFEST).stat().st_mtime_ns if previous is not None else None
     if not isinstance(reuse, dict):
         reuse = None
-    files = write_manifest(base, extra, reuse=reuse, rehash=rehash or ())
+    files = write_manifest(base, extra, reuse=reuse, rehash=rehash or (), reuse_until=until)
     return {"date_published": date, "files": len(files)}
 
 

@@ -7,7 +7,9 @@ splits by the seed and fraction the catalog recorded."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,24 @@ def test_a_wrong_root_is_refused_and_the_dataset_kept(ds, catalog_copy, tmp_path
     assert _tree(ds) == before
 
 
+def test_a_root_missing_some_collected_files_keeps_their_published_copies(
+    cleaned_world, catalog_copy, tmp_path, capsys
+):
+    root = tmp_path / "root"
+    shutil.copytree(cleaned_world.root, root)
+    out = tmp_path / "ds"
+    code, _, err = _mf(_publish_args(catalog_copy, root, out), capsys)
+    assert code == 0, err
+    before = _in_splits(out)
+    with Catalog(catalog_copy) as cat:  # the maintainer frees the disk of the collected videos
+        videos = [a for a in cat.assets(status=Status.ACCEPTED) if a.kind == AssetKind.VIDEO and a.path]
+    for vid in videos:
+        (root / vid.path).unlink(missing_ok=True)
+    code, stdout, err = _mf(_publish_args(catalog_copy, root, out), capsys)
+    assert code == 0, err  # refused as a wrong --root before
+    assert _in_splits(out) == before and json.loads(stdout)["verify"]["ok"]
+
+
 def test_an_interrupted_publish_can_be_rerun(cleaned_world, catalog_copy, tmp_path, monkeypatch):
     out = tmp_path / "ds"
     real, calls = publish_mod._Publisher.place, []
@@ -204,19 +224,24 @@ def test_a_rerun_hashes_nothing_unchanged_and_recopies_a_changed_output(
     cleaned_world, catalog_copy, tmp_path, monkeypatch
 ):
     out = tmp_path / "ds"
+    root = tmp_path / "root"
+    shutil.copytree(cleaned_world.root, root)
+    for p in root.rglob("*"):  # collected well before this publish (trusted by size and time)
+        if p.is_file():
+            os.utime(p, (time.time() - 60, time.time() - 60))
     with Catalog(catalog_copy) as cat:
-        first = publish(cat, cleaned_world.root, out)
+        first = publish(cat, root, out)
         hashed: list[str] = []
         real = publish_mod.sha256_file
         monkeypatch.setattr(publish_mod, "sha256_file", lambda p, *a: hashed.append(str(p)) or real(p, *a))
-        again = publish(cat, cleaned_world.root, out)
+        again = publish(cat, root, out)
         assert again["written"] == 0 and again["unchanged"] == first["written"]
         assert hashed == []
         entry = read_official(out / "train.json")
         rel = next(iter(entry.values())).video_paths[0]
         with open(out / rel, "ab") as fh:
             fh.write(b"\0")
-        third = publish(cat, cleaned_world.root, out)
+        third = publish(cat, root, out)
     assert third["written"] == 1 and third["verify"]["ok"]
 
 

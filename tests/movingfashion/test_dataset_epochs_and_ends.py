@@ -121,11 +121,16 @@ def test_an_undecodable_video_is_listed_and_the_rest_cached(tiny_dataset, tmp_pa
 
     root = tmp_path / "ds"
     shutil.copytree(tiny_dataset, root)
+    # an older cache of other settings holds the video: its entry must not outlive the failure
+    build_crop_cache(
+        MovingFashionDataset(root, "train", **{**KW, "crop_size": 24}), tmp_path / "c", pool=None
+    )
+    assert cache_entry(tmp_path / "c", "videos/101_0.mp4")[1].exists()
     (root / "videos" / "101_0.mp4").write_bytes(b"not a video")
     skip = MovingFashionDataset(root, "train", on_bad="skip", **KW)
     counts = build_crop_cache(skip, tmp_path / "c", pool=None)
     assert (counts["built"], counts["failed"]) == (3, 1)
     assert [pid for pid, _ in skip.skipped] == ["101"] and "101_0.mp4" in skip.skipped[0][1]
-    assert not cache_entry(tmp_path / "c", "videos/101_0.mp4")[1].exists()
+    assert not any(p.exists() for p in cache_entry(tmp_path / "c", "videos/101_0.mp4"))
     with pytest.raises(MediaError, match="101_0.mp4"):
         build_crop_cache(MovingFashionDataset(root, "train", **KW), tmp_path / "c2", pool=None)

@@ -136,3 +136,22 @@ def test_a_tracklet_file_naming_another_video_is_refused(published, tmp_path, ca
     code, err = cli(capsys, "import", str(xml), "--dataset", str(ds))
     assert code == 2 and err.startswith(f"error: {p}: field 'video': ")
     assert snapshot(ds) == before  # above all, the other video's file
+
+
+def test_a_video_two_products_list_imports(published, tmp_path):
+    """The real test split lists some videos under two products; the builder writes their one
+    tracklet file under the first product, and an import must take it."""
+    ds, f = published
+    stem = f["videos"][0]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    split_file = next(s for s in ("train.json", "test.json") if pid in json.loads((ds / s).read_text()))
+    data = json.loads((ds / split_file).read_text())
+    twin = dict(data[pid])
+    data = {**data, "zz-twin": twin}  # listed after the product the tracklet file names
+    (ds / split_file).write_text(json.dumps(data))
+    xml = exported(ds, stem, tmp_path / "x")
+    box = first_box(xml)
+    edit_first_box(xml, xtl=str(float(box.get("xtl")) + 1))
+    res = import_cvat(ds, xml)  # refused ("product_id ... under product 'zz-twin'") before the fix
+    assert res["changed_videos"] == [stem]
+    assert read_video_tracklets(tracklet_file(ds, vp)).product_id == pid

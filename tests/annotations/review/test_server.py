@@ -313,6 +313,10 @@ def test_mf_review_json_is_one_line_and_ctrl_c_exits_130(review_setup):
     cmd += ["--catalog", str(review_setup.catalog), "--port", "0", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], 120)  # fail, do not hang, if it never starts
+        assert ready, "mf review printed nothing in 120 s"
         info = json.loads(proc.stdout.readline())  # the first line alone is the whole document
         assert info["url"].startswith("http://127.0.0.1:") and info["queue"] > 0
         proc.send_signal(signal.SIGINT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import shutil
 import zipfile
 
@@ -143,13 +144,20 @@ def test_refresh_told_what_changed_hashes_those_files_and_keeps_the_others(datas
     pid = sorted(data)[0]
     video = data[pid]["video_paths"][0]
     trk = next(r for r in before if r.startswith("tracklets/"))
+    other = next(r for r in before if r.startswith("tracklets/") and r != trk)
+    manifest_ns = (dataset / "manifest.json").stat().st_mtime_ns
     (dataset / trk).write_text((dataset / trk).read_text() + " ")  # the change the caller made
-    (dataset / video).write_bytes((dataset / video).read_bytes() + b"x")  # a change nobody reports
+    # a change nobody reports, with the file's time set back before the manifest: trusted
+    (dataset / video).write_bytes((dataset / video).read_bytes() + b"x")
+    os.utime(dataset / video, ns=(manifest_ns - 10**9, manifest_ns - 10**9))
+    # another file written after the manifest (a run killed before its refresh): hashed again
+    (dataset / other).write_text((dataset / other).read_text() + " ")
     data[pid]["tracklets"][0] = {"0": [1.0, 2.0, 30.0, 40.0]}
     (dataset / "train.json").write_text(json.dumps(data))
     assert refresh(dataset, changed=[trk])
     after = read_manifest(dataset)["files"]
     assert after[trk] == sha256_file(dataset / trk) != before[trk]
+    assert after[other] == sha256_file(dataset / other) != before[other]
     assert after["train.json"] == sha256_file(dataset / "train.json") != before["train.json"]
     assert after["boxes/train.jsonl"] == sha256_file(dataset / "boxes/train.jsonl")
     assert after[video] == before[video]  # not read again: the recorded hash is kept
