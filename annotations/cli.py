@@ -9,6 +9,7 @@ missing folder answer at once.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import get_args
@@ -321,9 +322,13 @@ def _refresh_published(dataset: str, written: list[str]) -> None:
     """A published folder's manifest takes in files a command added (sheets, review.jsonl), so
     ``mf verify`` still holds; only those files (and the folder's top files) are hashed again."""
     from movingfashion.archive.describe import refresh
+    from schemas.errors import MFError
 
     root = Path(dataset)
-    refresh(root, changed=[Path(w).resolve().relative_to(root.resolve()).as_posix() for w in written])
+    try:
+        refresh(root, changed=[Path(w).resolve().relative_to(root.resolve()).as_posix() for w in written])
+    except MFError as exc:  # the files are written; a bad row elsewhere only keeps the manifest old
+        click.echo(f"warning: manifest not refreshed ({exc}); mf verify will list the new files", err=True)
 
 
 DEFAULT_HOST = "127.0.0.1"
@@ -378,6 +383,9 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         "sample_rate": q.sample_rate,
         "reconciled": app.reconciled,
     }
+    # Ctrl-C (SIGINT) stops the server even when the shell started it in the background, where
+    # SIGINT is ignored and Python then leaves it so (a script's `kill -INT` would do nothing)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:  # a Ctrl-C from the moment the URL is out stops the server cleanly
         if as_json:  # one line: a script reads the URL as soon as the server is up
             click.echo(json.dumps(info, sort_keys=True))

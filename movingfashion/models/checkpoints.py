@@ -8,6 +8,7 @@ corrupt, of another kind or of another version.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,3 +159,22 @@ def read_tagged_checkpoint(
             hint=hint,
         )
     return ckpt
+
+
+#: The content hash a detector version ends with (``ultralytics:detector.pt:566fb295ba5e``).
+_HASH = re.compile(r"[0-9a-f]{12}")
+
+
+def weights_identity(version: str) -> str:
+    """A detector ``version`` without the weights' file name: ``backend:HASH`` when it ends in a
+    content hash (``ultralytics:detector.pt:566fb295ba5e`` -> ``ultralytics:566fb295ba5e``), else
+    ``version`` as it is (a model config, random init). Reads versions written by any release."""
+    backend, _, rest = version.partition(":")
+    digest = rest.rpartition(":")[2]
+    return f"{backend}:{digest}" if _HASH.fullmatch(digest) else version
+
+
+def same_weights(a: str | None, b: str | None) -> bool:
+    """Whether two detector versions name the same weights: same backend and content hash, whatever
+    the files were called (see :func:`weights_identity`); ``None`` matches nothing."""
+    return a is not None and b is not None and weights_identity(a) == weights_identity(b)

@@ -54,7 +54,7 @@ def roi_fits(matcher: Any, detector: Detector) -> bool:
     """Whether an RoI matcher can run on ``detector``: its levels are the detector's, and it was
     trained on these detector weights (or says nothing about them): the same content hash, whatever
     the weights file is called."""
-    from movingfashion.models.detectors.base import same_weights
+    from movingfashion.models.checkpoints import same_weights
     from schemas.errors import ModelError
 
     try:

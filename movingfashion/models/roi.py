@@ -30,8 +30,12 @@ import torch
 from torch import nn
 from torchvision.ops import roi_align
 
-from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, write_tagged_checkpoint
-from movingfashion.models.detectors.base import same_weights
+from movingfashion.models.checkpoints import (
+    pick_device,
+    read_tagged_checkpoint,
+    same_weights,
+    write_tagged_checkpoint,
+)
 from movingfashion.models.matchrcnn import MatchHead, nonfinite_tensors
 from schemas.errors import ConfigError, ModelError
 

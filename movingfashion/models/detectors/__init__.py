@@ -1,12 +1,7 @@
 """Clothing detectors behind one interface, chosen by name (``ultralytics`` default, ``fasterrcnn``)."""
 
-from movingfashion.models.detectors.base import (
-    Detector,
-    DetectorConfig,
-    FrameDetections,
-    same_weights,
-    weights_identity,
-)
+from movingfashion.models.checkpoints import same_weights, weights_identity
+from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
 from movingfashion.models.detectors.registry import DETECTORS, build_detector
 from movingfashion.models.detectors.ultralytics_backend import default_detector_path
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -11,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from movingfashion.models.checkpoints import checkpoint_kind, pick_device
+from movingfashion.models.checkpoints import checkpoint_kind, pick_device, weights_identity
 from schemas.errors import ModelError
 
 if TYPE_CHECKING:
@@ -63,24 +62,6 @@ class FrameDetections:
     @classmethod
     def empty(cls) -> FrameDetections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
-
-
-_HASH = re.compile(r"[0-9a-f]{12}")
-
-
-def weights_identity(version: str) -> str:
-    """A detector ``version`` without the weights' file name: ``backend:HASH`` when it ends in a
-    content hash (``ultralytics:detector.pt:566fb295ba5e`` -> ``ultralytics:566fb295ba5e``), else
-    ``version`` as it is (a model config, random init). Reads versions written by any release."""
-    backend, _, rest = version.partition(":")
-    digest = rest.rpartition(":")[2]
-    return f"{backend}:{digest}" if _HASH.fullmatch(digest) else version
-
-
-def same_weights(a: str | None, b: str | None) -> bool:
-    """Whether two detector versions name the same weights: same backend and content hash, whatever
-    the files were called (see :func:`weights_identity`); ``None`` matches nothing."""
-    return a is not None and b is not None and weights_identity(a) == weights_identity(b)
 
 
 def refuse_other_checkpoint(path: str | os.PathLike[str], takes: str) -> None:

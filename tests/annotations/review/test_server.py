@@ -320,7 +320,13 @@ def test_mf_review_json_is_one_line_and_ctrl_c_exits_130(review_setup):
         info = json.loads(proc.stdout.readline())  # the first line alone is the whole document
         assert info["url"].startswith("http://127.0.0.1:") and info["queue"] > 0
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=60) == 130
-        assert "stopped" in proc.stderr.read()
+        try:
+            _, err = proc.communicate(timeout=180)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(
+                f"mf review did not stop on Ctrl-C: {proc.communicate()[1][-2000:]}"
+            ) from None
+        assert proc.returncode == 130 and "stopped" in err, err
     finally:
         proc.kill()
