@@ -101,7 +101,9 @@ def test_one_gate_per_host_for_the_whole_cluster(ray_session, tmp_path):
         # requests in flight and rate: three processes, one slot, a token every 0.2 s
         spans = sorted(ray.get([hold.remote(registry, f"w{i}", "shop.example", 0.1) for i in range(3)]))
         assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False)), spans
-        assert all(b[0] - a[0] >= 0.18 for a, b in zip(spans, spans[1:], strict=False)), spans
+        # 0.2 s apart at the gate; the workers note their start a little later, by more on a busy
+        # machine, so allow 0.05 s of it (one slot alone would put them 0.1 s apart)
+        assert all(b[0] - a[0] >= 0.15 for a, b in zip(spans, spans[1:], strict=False)), spans
         # robots.txt: fetched by one worker, read by all
         log = tmp_path / "robots.log"
         rules = ray.get([robots.remote(registry, f"w{i}", "http://shop.example", str(log)) for i in range(3)])
