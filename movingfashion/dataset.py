@@ -588,11 +588,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
-            if str(video.path) not in self._checked and max(idx) >= len(self.cache.get(video.path)):
+            n = len(self.cache.get(video.path)) if str(video.path) not in self._checked else None
+            if n is not None and max(idx) >= n:
                 # a frame past the real end (the JSON's frame count or boxes are off): drop those
                 # frames first (on_bad="raise" raises), then sample again; the frame size is
                 # still checked against the decoded frames below
-                self._drop_past_end(rec, video, len(self.cache.get(video.path)))
+                self._drop_past_end(rec, video, n)
                 continue
             clip, out_boxes, (h0, w0) = self._cut(video, idx)
             if self._check_video(rec, video, (h0, w0)):

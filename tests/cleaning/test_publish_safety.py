@@ -17,23 +17,11 @@ import pytest
 import cleaning.publish as publish_mod
 from cleaning.publish import publish
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
-from movingfashion.app.cli import cli
 from movingfashion.archive.verify import verify_dataset
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.items import AssetKind, Status
 from schemas.official import read_official
-
-
-def _mf(args: list[str], capsys) -> tuple[int, str, str]:
-    """``mf ARGS``: (exit code, stdout, stderr)."""
-    try:
-        run_main(cli, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.mf_cli import run_mf
 
 
 def _publish_args(catalog: Path, root: Path, out: Path) -> list[str]:
@@ -71,7 +59,7 @@ def test_foreign_files_in_the_media_folders_are_refused_and_kept(cleaned_world, 
     (out / "videos").mkdir()
     (out / "imgs" / "holiday.jpg").write_text("x")
     (out / "videos" / "wedding.mp4").write_text("x")
-    code, _, err = _mf(_publish_args(cleaned_world.catalog_path, cleaned_world.root, out), capsys)
+    code, _, err = run_mf(_publish_args(cleaned_world.catalog_path, cleaned_world.root, out), capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "imgs/holiday.jpg" in err and "videos/wedding.mp4" in err
@@ -83,14 +71,14 @@ def test_a_rerun_keeps_a_foreign_file_and_removes_only_what_publish_wrote(
 ):
     (ds / "front" / "notes.jpg").write_text("mine")
     before = _tree(ds)
-    code, _, err = _mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
+    code, _, err = run_mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
     assert code == 2 and "front/notes.jpg" in err
     assert _tree(ds) == before
     (ds / "front" / "notes.jpg").unlink()
     with Catalog(catalog_copy) as cat:
         row = next(r for r in cat.items(status=Status.ACCEPTED) if r.product_id in _in_splits(ds))
         cat.set_item_state(row.item.source, row.item.source_id, status=Status.NEEDS_REVIEW, reason="test: x")
-    code, out, _ = _mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
+    code, out, _ = run_mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
     assert code == 0, out
     assert json.loads(out)["removed"] >= 2
     assert row.product_id not in _in_splits(ds)
@@ -105,7 +93,7 @@ def test_a_media_folder_linked_outside_the_output_is_refused(cleaned_world, tmp_
     out = tmp_path / "out"
     out.mkdir()
     (out / "videos").symlink_to(elsewhere)
-    code, _, err = _mf(_publish_args(cleaned_world.catalog_path, cleaned_world.root, out), capsys)
+    code, _, err = run_mf(_publish_args(cleaned_world.catalog_path, cleaned_world.root, out), capsys)
     assert code == 2 and "videos" in err, err
     assert _tree(elsewhere) == {"keep.mp4": b"x"}
     assert sorted(p.name for p in out.iterdir()) == ["videos"]
@@ -115,7 +103,7 @@ def test_a_wrong_root_is_refused_and_the_dataset_kept(ds, catalog_copy, tmp_path
     empty = tmp_path / "empty"
     empty.mkdir()
     before = _tree(ds)
-    code, _, err = _mf(_publish_args(catalog_copy, empty, ds), capsys)
+    code, _, err = run_mf(_publish_args(catalog_copy, empty, ds), capsys)
     assert code == 2 and "--root" in err, err
     assert len(err.strip().splitlines()) == 1
     assert _tree(ds) == before
@@ -127,14 +115,14 @@ def test_a_root_missing_some_collected_files_keeps_their_published_copies(
     root = tmp_path / "root"
     shutil.copytree(cleaned_world.root, root)
     out = tmp_path / "ds"
-    code, _, err = _mf(_publish_args(catalog_copy, root, out), capsys)
+    code, _, err = run_mf(_publish_args(catalog_copy, root, out), capsys)
     assert code == 0, err
     before = _in_splits(out)
     with Catalog(catalog_copy) as cat:  # the maintainer frees the disk of the collected videos
         videos = [a for a in cat.assets(status=Status.ACCEPTED) if a.kind == AssetKind.VIDEO and a.path]
     for vid in videos:
         (root / vid.path).unlink(missing_ok=True)
-    code, stdout, err = _mf(_publish_args(catalog_copy, root, out), capsys)
+    code, stdout, err = run_mf(_publish_args(catalog_copy, root, out), capsys)
     assert code == 0, err  # refused as a wrong --root before
     assert _in_splits(out) == before and json.loads(stdout)["verify"]["ok"]
 
@@ -168,7 +156,7 @@ def test_a_duplicate_product_id_is_refused_before_anything_is_written(
         cat.set_item_state(b.item.source, b.item.source_id, product_id=a.product_id)
         splits_before = {r.item.source_id: r.split for r in cat.items()}
     out = tmp_path / "dup-ds"
-    code, _, err = _mf(_publish_args(catalog_copy, cleaned_world.root, out), capsys)
+    code, _, err = run_mf(_publish_args(catalog_copy, cleaned_world.root, out), capsys)
     assert code == 2
     assert len(err.strip().splitlines()) == 1, err
     assert repr(a.product_id) in err or a.product_id in err
@@ -190,7 +178,7 @@ def test_an_unreadable_input_file_changes_nothing(ds, cleaned_world, catalog_cop
         cat.set_item_state(row.item.source, row.item.source_id, status=Status.NEEDS_REVIEW, reason="test: x")
     (ds / name).write_text(text)
     before = _tree(ds)
-    code, _, err = _mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
+    code, _, err = run_mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
     assert code == 2 and words in err and name in err, err
     assert _tree(ds) == before
 
@@ -207,14 +195,14 @@ def test_a_source_that_no_longer_matches_its_hash_is_held_back_then_recopied(
     out = tmp_path / "ds"
     for damaged in (b"", good[:-1] + bytes([good[-1] ^ 1])):  # emptied; same size, other bytes
         (root / vid.path).write_bytes(damaged)
-        code, stdout, _ = _mf(_publish_args(catalog_copy, root, out), capsys)
+        code, stdout, _ = run_mf(_publish_args(catalog_copy, root, out), capsys)
         res = json.loads(stdout)
         assert code == 1
         assert [f["product"] for f in res["failed"]] == [row.product_id]
         assert "SHA-256" in res["failed"][0]["error"] or "bytes" in res["failed"][0]["error"]
         assert row.product_id not in _in_splits(out) and res["verify"]["ok"]
         (root / vid.path).write_bytes(good)
-        code, stdout, _ = _mf(_publish_args(catalog_copy, root, out), capsys)
+        code, stdout, _ = run_mf(_publish_args(catalog_copy, root, out), capsys)
         res = json.loads(stdout)
         assert code == 0 and res["written"] >= 1 and not res["failed"] and res["verify"]["ok"]
         assert row.product_id in _in_splits(out)

@@ -7,22 +7,17 @@ import pytest
 
 from cleaning.config import CleaningConfig
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
-from movingfashion.app.cli import cli
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.config import load_config
 from schemas.errors import ConfigError
 from schemas.items import SourceItem, Status
+from tests.mf_cli import run_mf
 
 
 def _mf(args: list[str], capsys) -> tuple[int, str]:
     """``mf ARGS``: (exit code, stderr)."""
-    try:
-        run_main(cli, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code)
-    return code, capsys.readouterr().err
+    code, _, err = run_mf(args, capsys)
+    return code, err
 
 
 @pytest.fixture()

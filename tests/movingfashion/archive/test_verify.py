@@ -10,21 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from movingfashion.app.cli import cli
 from movingfashion.archive.describe import write_manifest
 from movingfashion.archive.verify import CHECKS, verify_dataset
-from schemas.cli_support import run_main
-
-
-def run(args: list[str], capsys) -> tuple[int, str, str]:
-    """``mf ARGS`` through the real entry point: (exit code, stdout, stderr)."""
-    try:
-        run_main(cli, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.mf_cli import run_mf
 
 
 def edit_split(root: Path, split: str, fn: Callable[[dict], None]) -> None:
@@ -34,12 +22,12 @@ def edit_split(root: Path, split: str, fn: Callable[[dict], None]) -> None:
 
 
 def test_a_clean_archive_exits_0_and_every_check_ran(archive_dir, capsys):
-    code, out, _ = run(["verify", "--dataset", str(archive_dir)], capsys)
+    code, out, _ = run_mf(["verify", "--dataset", str(archive_dir)], capsys)
     assert code == 0, out
     assert "clean: every invariant holds" in out
     for name in CHECKS:
         assert name in out
-    code, out, _ = run(["verify", "--dataset", str(archive_dir), "--json"], capsys)
+    code, out, _ = run_mf(["verify", "--dataset", str(archive_dir), "--json"], capsys)
     doc = json.loads(out)
     assert code == 0 and doc["ok"] and doc["breaks"] == 0
     assert doc["products"] == {"train": 2, "test": 2} and doc["videos"] == 5 and doc["images"] == 4
@@ -248,7 +236,7 @@ def test_each_break_names_product_field_and_fix(
     root = tmp_path / "ds"
     shutil.copytree(archive_dir, root)
     mutate(root)
-    code, out, _ = run(["verify", "--dataset", str(root), "--json"], capsys)
+    code, out, _ = run_mf(["verify", "--dataset", str(root), "--json"], capsys)
     assert code == 1, out
     doc = json.loads(out)
     assert not doc["ok"]
@@ -261,7 +249,7 @@ def test_each_break_names_product_field_and_fix(
     ]
     assert hits, found["offenders"]
     # the table names the same break: product, field, fix
-    code, out, _ = run(["verify", "--dataset", str(root)], capsys)
+    code, out, _ = run_mf(["verify", "--dataset", str(root)], capsys)
     assert code == 1
     row = next(line for line in out.splitlines() if line.startswith(check))
     assert "BREAK" in row and field in out and fix in out
@@ -290,5 +278,5 @@ def test_deep_decodes_every_frame(archive_dir, tmp_path):
 def test_unusable_input_exits_2(tmp_path, capsys, make, message):
     root = tmp_path / "ds"
     make(root)
-    code, _, err = run(["verify", "--dataset", str(root)], capsys)
+    code, _, err = run_mf(["verify", "--dataset", str(root)], capsys)
     assert code == 2 and message in err and str(root) in err
