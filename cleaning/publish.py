@@ -301,10 +301,11 @@ class _Publisher:
 
     def save_state(self) -> None:
         """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes."""
-        write_if_changed(
-            self.state_path, json.dumps(self.new_state, indent=1, sort_keys=True).encode() + b"\n"
-        )
-        os.utime(self.state_path, ns=(self.stamp, self.stamp))
+        data = json.dumps(self.new_state, indent=1, sort_keys=True).encode() + b"\n"
+        if self.state_path.is_file() and self.state_path.read_bytes() == data:
+            os.utime(self.state_path, ns=(self.stamp, self.stamp))
+        else:  # dated before the rename: a crash never leaves it trusting files newer than the run
+            atomic_write_bytes(self.state_path, data, mtime_ns=self.stamp)
         self.journal_path.unlink(missing_ok=True)
 
 

@@ -71,12 +71,15 @@ def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) ->
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "wb", *, mtime_ns: int | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched. The file
     gets the usual permissions of a new file (``0o666`` minus the umask), not ``mkstemp``'s 0600,
     so published datasets stay readable by the group and others as the user's umask allows.
+    ``mtime_ns`` dates the file before the rename, so no reader ever sees it with another date.
     """
     target = Path(path)
     with local_faults(target):
@@ -90,6 +93,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -100,8 +105,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_open(path, "wb") as fh:
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None) -> None:
+    """Write ``data`` atomically (see :func:`atomic_open`; ``mtime_ns`` dates the new file)."""
+    with atomic_open(path, "wb", mtime_ns=mtime_ns) as fh:
         fh.write(data)
 
 

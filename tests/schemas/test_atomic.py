@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from schemas.atomic import atomic_open, atomic_write_json
+from schemas.atomic import atomic_open, atomic_write_bytes, atomic_write_json
 
 
 def test_written_files_get_the_umask_permissions_not_0600(tmp_path):
@@ -26,3 +26,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["train.json"]
+
+
+def test_mtime_is_set_before_the_rename(tmp_path, monkeypatch):
+    """A file written with ``mtime_ns`` never appears under its name with another date (publish's
+    state file: a crash between writing and dating it would trust files newer than the run)."""
+    target, stamp = tmp_path / "state.json", 1_600_000_000_123_456_789
+    seen: list[int] = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append(os.stat(src).st_mtime_ns)
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write_bytes(target, b"{}\n", mtime_ns=stamp)
+    assert seen == [stamp]
+    assert target.stat().st_mtime_ns == stamp and target.read_bytes() == b"{}\n"
