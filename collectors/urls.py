@@ -6,15 +6,20 @@ List format, one item a line, ``#`` comments::
     https://example.com/media/123.mp4   https://example.com/shop/123.jpg
     https://www.tiktok.com/@user/video/456,shop/456.jpg
 
-Allowed hosts are the hosts named in the lists. An item's id is the file name stem of its URL
-when that is a safe name, else ``url-<hash>``.
+Allowed hosts are the hosts named in the lists. An item's id is the site's video id when a
+yt-dlp extractor knows the URL, else the file name stem of its URL when that is a safe name,
+else ``url-<hash>`` (a stem that would leave its folder, ``..%2Fx.mp4``, is refused visibly:
+``unsafe_id``). Different URLs with one stem (``/alice/video.mp4``, ``/bob/video.mp4``) each get
+their ``url-<hash>``, except the one the catalog already holds under the stem: ids do not
+change between runs, whatever the order of the list. A shop image belongs to its line's URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -27,25 +32,77 @@ from collectors.shopmap import ShopRef, parse_shop_ref
 from collectors.ytdl import YtdlSource
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import SourceItem, SourceName
+from schemas.naming import has_control_char
 
 _SPLIT = re.compile(r"[\s,\t]+")
 
 
 def url_source_id(url: str) -> str:
-    """The item id of a URL (may be unsafe; callers refuse unsafe ids): the site's video id
-    when a yt-dlp extractor knows the URL, else the file stem of the path's last segment
-    (decoded, so ``..%2Fx.mp4`` stays visibly unsafe), else ``url-<sha256[:16]>``."""
-    sid = _extractor_id(url)
-    if sid is not None:
-        return sid
+    """The item id of one URL on its own (may be unsafe; callers refuse unsafe ids): the site's
+    video id when a yt-dlp extractor knows the URL, else the file stem of the path's last segment
+    when it is a safe name, or when it would leave its folder (decoded, so ``..%2Fx.mp4`` stays
+    visibly unsafe), else ``url-<sha256[:16]>`` (``summer%20look.mp4``, ``résumé.mp4``, a long
+    name). :func:`url_ids` settles URLs of one stem."""
+    return _extractor_id(url) or _stem_id(url) or url_hash_id(url)
+
+
+def url_hash_id(url: str) -> str:
+    """``url-<sha256[:16]>``: the id of a URL whose file name cannot be its id."""
+    return "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _file_stem(url: str) -> str | None:
+    """The decoded file name stem of the URL's last path segment (None with a query or none)."""
     parts = urlsplit(url)
     last = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if last and not parts.query:
-        name = unquote(last)
-        stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-        if stem:
-            return stem
-    return "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+    if not last or parts.query:
+        return None
+    name = unquote(last)
+    return (name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name) or None
+
+
+def escapes_folder(name: str) -> bool:
+    """A name that is no plain file name but a path (separators, only dots) or holds control
+    characters (NUL, newline): refused as an id, never replaced by a hash."""
+    return "/" in name or "\\" in name or not name.strip(".") or has_control_char(name)
+
+
+def _stem_id(url: str) -> str | None:
+    """The file name stem as the id: a safe one, or one that escapes its folder (refused later)."""
+    stem = _file_stem(url)
+    if stem is None:
+        return None
+    return stem if safe_id(stem) is not None or escapes_folder(stem) else None
+
+
+def url_ids(urls: Sequence[str], known_url: Callable[[str], str | None]) -> dict[str, str]:
+    """The id of each URL of a run; ``known_url(id)`` is the URL the catalog holds under an id
+    (None: no such item).
+
+    A URL gets :func:`url_source_id`, unless that is its file stem and: the catalog holds the URL
+    under its ``url-<hash>`` (kept), or holds the stem for another URL, or (nothing collected
+    under the stem) another URL of the run has the same stem; then it gets its ``url-<hash>``.
+    So two files ``video.mp4`` of different folders are two items, and a collected URL keeps its
+    id whatever the order of the list or the URLs added to it.
+    """
+    out: dict[str, str] = {}
+    stems: dict[str, str] = {}  # URL -> its safe file-stem id
+    for url in dict.fromkeys(urls):
+        sid = _extractor_id(url)
+        if sid is None:
+            stem = _stem_id(url)
+            if stem is not None and safe_id(stem) is not None:
+                stems[url] = stem
+            sid = stem or url_hash_id(url)
+        out[url] = sid
+    shared = Counter(stems.values())
+    for url, stem in stems.items():
+        hashed, holder = url_hash_id(url), known_url(stem)
+        held_elsewhere = holder is not None and holder != url
+        shared_uncollected = holder is None and shared[stem] > 1
+        if known_url(hashed) is not None or held_elsewhere or shared_uncollected:
+            out[url] = hashed
+    return out
 
 
 def _extractor_id(url: str) -> str | None:
@@ -127,16 +184,23 @@ class UrlList(YtdlSource):
         return HostPolicy.of(hosts)
 
     def discover(self, targets: Sequence[str]) -> list[Candidate]:
-        out: list[Candidate] = []
-        seen: set[str] = set()
-        for url, shop in read_url_list(targets):
-            sid = url_source_id(url)
+        """One candidate per id (:func:`url_ids`; URLs an extractor gives one video id are one
+        item); a line's shop image goes to its own candidate only (keyed by that one's URL)."""
+        lines = read_url_list(targets)
+        ids = url_ids([u for u, _ in lines], self._known_url)
+        by_id: dict[str, Candidate] = {}
+        for url, shop in lines:
+            cand = by_id.setdefault(ids[url], Candidate(raw_id=ids[url], url=url, key=host_of(url) or None))
             if shop is not None:
-                self.shop_map[sid] = shop
-            if sid not in seen:
-                seen.add(sid)
-                out.append(Candidate(raw_id=sid, url=url, key=host_of(url) or None))
-        return out
+                self.shop_map[str(cand.url)] = shop
+        return list(by_id.values())
+
+    def _known_url(self, sid: str) -> str | None:
+        """The URL of the catalog's item ``sid`` of this source ("" without one), None if none."""
+        if safe_id(sid) is None or getattr(self.ctx, "catalog", None) is None:
+            return None
+        row = self.ctx.catalog.get_item(str(self.name), sid)
+        return None if row is None else row.item.url or ""
 
     def extract(self, sid: str, cand: Candidate) -> dict[str, Any]:
         """Hosts, redirects and robots through the polite client first; the item keeps our

@@ -5,9 +5,13 @@ downloader, configured from our politeness settings (User-Agent, timeouts, retri
 backoff, bandwidth cap, size cap); every request it sends goes over the polite client's
 transport (allowed hosts, robots.txt, rate limits: ``collectors.ytdl_net``). Before any
 download, every format URL must be on an allowed host and plain http(s); other formats are
-dropped. The file yt-dlp writes (a hidden name in the
-item folder) is then checked (decodes, size) and moved into the layout by the context.
-Its ``download_archive`` records finished ids so playlist reruns skip them.
+dropped, and an info dict that would make yt-dlp hand the download to ffmpeg (a section of the
+video: ``section_start``/``section_end``) is refused; at download time any downloader but
+yt-dlp's own HTTP one is refused as well (``unsupported_protocol``). The file yt-dlp writes (a
+hidden name in the item folder) is then checked (decodes, size) and moved into the layout by
+the context. Its ``download_archive`` (``ROOT/<source>/.ytdlp-archive.txt``, written by
+downloads only) records finished ids; it never makes yt-dlp skip one: the catalog decides what
+is done.
 
 :class:`YtdlSource` is what the yt-dlp sources share: playlist expansion, the item from an
 info dict, and the media of an item (its video, plus a shop image when one is mapped).
@@ -160,8 +164,6 @@ class YtdlFetcher:
             "writeinfojson": False,
             "check_formats": False,
         }
-        if self.archive:
-            p["download_archive"] = self.archive
         if self.ratelimit:
             p["ratelimit"] = self.ratelimit
         with contextlib.suppress(Exception):
@@ -269,12 +271,11 @@ class YtdlFetcher:
 
         template = str(folder / f".{stem}.ytdl.").replace("%", "%%") + "%(ext)s"
         params = self.params(outtmpl={"default": template}, paths={}, progress_hooks=[size_guard])
+        if self.archive:  # a record of finished ids (the item folder made its parent)
+            params["download_archive"] = self.archive
         logger: _Log = params["logger"]
         try:
             with polite_youtubedl(params, self.client) as ydl:
-                archive_id = ydl._make_archive_id(info)
-                if archive_id:
-                    ydl.archive.discard(archive_id)  # our catalog said "not done": fetch again
                 result = ydl.process_ie_result(info, download=True)
         except _TooLarge:
             for f in folder.glob(f".{stem}.ytdl.*"):
@@ -364,13 +365,49 @@ def _retry_after(exc: BaseException) -> float | None:
     return None
 
 
+#: Info keys that make yt-dlp hand a download to ffmpeg (which fetches the media itself).
+EXTERNAL_KEYS = ("section_start", "section_end")
+#: Info keys of an earlier run's format selection: yt-dlp would download their URLs as they
+#: are, past the checks here (it selects again from ``formats``).
+STALE_KEYS = ("requested_formats", "requested_downloads")
+
+
+def _external_keys(info: dict[str, Any]) -> list[str]:
+    """The keys of ``info`` that would route its download to an external program."""
+    return [k for k in EXTERNAL_KEYS if info.get(k) is not None]
+
+
+def _without_stale(info: dict[str, Any]) -> dict[str, Any]:
+    """``info`` without an earlier run's format selection (logged when there was one)."""
+    stale = [k for k in STALE_KEYS if k in info]
+    if not stale:
+        return info
+    log.info("%s: ignoring %s of the saved info (formats are selected again)", _where(info), ", ".join(stale))
+    return {k: v for k, v in info.items() if k not in STALE_KEYS}
+
+
 def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
     """``info`` with only formats whose URLs are on allowed hosts and that yt-dlp fetches over
-    plain http(s) itself; refuse when none is left."""
-    info = dict(info)
+    plain http(s) itself; refuse when none is left, or when the info asks for a section of the
+    video (ffmpeg would fetch it: ``unsupported_protocol``). An earlier selection
+    (``requested_formats``) is dropped."""
+    info = _without_stale(dict(info))
+    external = _external_keys(info)
+    if external:
+        raise FetchError(
+            f"the info asks for a section of the video ({', '.join(external)}): yt-dlp would hand the "
+            "download to ffmpeg, which fetches it outside the polite client's rules",
+            where=_where(info),
+            reason="unsupported_protocol",
+            hint=f"remove {' and '.join(external)} from the info JSON to collect the whole video",
+        )
     formats = info.get("formats")
     if formats:
-        kept = [f for f in formats if isinstance(f, dict) and f.get("url") and policy.allows(f["url"])]
+        kept = [
+            _without_stale(f)
+            for f in formats
+            if isinstance(f, dict) and f.get("url") and policy.allows(f["url"])
+        ]
         if not kept:
             raise FetchError(
                 "no format URL is on an allowed host",
@@ -378,7 +415,7 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
                 reason="host_not_allowed",
                 hint="add the media host to the source's config if it is trusted",
             )
-        direct = [f for f in kept if safe_protocol(f)]
+        direct = [f for f in kept if safe_protocol(f) and not _external_keys(f)]
         if not direct:
             raise FetchError(
                 "no format is plain http(s) media (HLS, DASH, RTMP and the like are fetched by external "
@@ -445,10 +482,11 @@ def _clean(text: str) -> str:
 
 
 def archive_path(root: str | os.PathLike[str], source: str) -> Path:
-    """yt-dlp's download archive of one source: ``ROOT/<source>/.ytdlp-archive.txt``."""
-    folder = Path(root) / str(source)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / ".ytdlp-archive.txt"
+    """yt-dlp's download archive of one source: ``ROOT/<source>/.ytdlp-archive.txt``.
+
+    Only the path: nothing is created here (a dry run writes nothing); the first download makes
+    the item folder, and so this one, before yt-dlp appends to the file."""
+    return Path(root) / str(source) / ".ytdlp-archive.txt"
 
 
 @dataclass(frozen=True)
@@ -586,7 +624,8 @@ class YtdlSource(Source):
                 status=status_for(exc.reason),
                 reason=exc.reason,
             )
-            ctx.catalog.upsert_assets([asset])
+            if exc.reason != "interrupted":  # as CollectContext.fetch_asset: the rerun resumes it
+                ctx.catalog.upsert_assets([asset])
             return asset
         return ctx.adopt_file(
             item,

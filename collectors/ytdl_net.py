@@ -8,13 +8,22 @@ and concurrency. yt-dlp keeps its own retries (our backoff settings), so the ada
 gates. A request the rules refuse fails with :class:`PolicyRefused`, which carries the
 :class:`~schemas.errors.FetchError` (and its reason) out of yt-dlp.
 
-What the handler cannot see is refused before yt-dlp starts (:func:`safe_protocol`): formats
-whose protocol would be fetched by an external program (ffmpeg for HLS, RTMP, ...) are dropped,
-so only direct http(s) media is downloaded.
+What the handler cannot see is refused twice. Before yt-dlp starts (:func:`safe_protocol`):
+formats whose protocol would be fetched by an external program (ffmpeg for HLS, RTMP, ...) are
+dropped, so only direct http(s) media is downloaded. And at download time
+(:func:`check_downloader`): yt-dlp's only downloader allowed is its own HTTP one (``HttpFD``,
+whose requests go through the handler); any other (ffmpeg for a section of a video, a merge,
+a live stream; HLS, DASH, RTMP) is refused with ``unsupported_protocol``, whatever key of the
+info dict chose it.
+
+yt-dlp's download archive records finished ids but never skips one: the catalog decides what
+is done. A second Ctrl-C (the client's ``stop``) aborts a transfer between two reads of its
+body, with ``interrupted``; yt-dlp keeps its ``.part`` file and the rerun resumes it.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from schemas.errors import FetchError
@@ -40,6 +49,50 @@ def _errors() -> Any:
     from yt_dlp.networking import exceptions
 
     return exceptions
+
+
+@functools.cache
+def _refused_type() -> type:
+    """The yt-dlp request error that carries a :class:`FetchError` out of yt-dlp."""
+    errors = _errors()
+
+    class PolicyRefused(errors.RequestError):
+        """A request (or download) the polite client refused (``fetch_error`` says why)."""
+
+        def __init__(self, error: FetchError) -> None:
+            self.fetch_error = error
+            super().__init__(msg=f"refused by the polite client ({error.reason}): {error.message}")
+
+    return PolicyRefused
+
+
+def refused(error: FetchError) -> Exception:
+    """``error`` as the exception yt-dlp lets through (:func:`policy_refusal` finds it again)."""
+    return _refused_type()(error)
+
+
+def check_downloader(info: dict[str, Any], params: dict[str, Any], *, to_stdout: bool = False) -> None:
+    """Refuse (:func:`refused`, ``unsupported_protocol``) a download yt-dlp would not make with
+    its own HTTP downloader: an external program would fetch it outside the polite client."""
+    from yt_dlp.downloader import HttpFD, get_suitable_downloader
+
+    try:
+        fd = get_suitable_downloader(dict(info), params, to_stdout=to_stdout)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        fd = None
+    if fd is HttpFD:
+        return
+    name = getattr(fd, "FD_NAME", None) or "no single downloader"
+    where = str(info.get("webpage_url") or info.get("original_url") or info.get("url") or info.get("id"))
+    raise refused(
+        FetchError(
+            f"yt-dlp would fetch this media with {name}, outside the polite client's rules "
+            "(a section of a video, a merge, a live stream, HLS, DASH, RTMP and the like)",
+            where=where,
+            reason="unsupported_protocol",
+            hint="only direct http(s) media can be collected",
+        )
+    )
 
 
 def policy_refusal(exc: BaseException | None) -> FetchError | None:
@@ -72,13 +125,6 @@ def _handler_class(client: PoliteClient) -> type:
 
     errors = _errors()
 
-    class PolicyRefused(errors.RequestError):
-        """A request the polite client refused (``fetch_error`` says why)."""
-
-        def __init__(self, error: FetchError) -> None:
-            self.fetch_error = error
-            super().__init__(msg=f"refused by the polite client ({error.reason}): {error.message}")
-
     class PoliteResponse(Response):
         def __init__(self, res: requests.Response) -> None:
             super().__init__(
@@ -87,6 +133,10 @@ def _handler_class(client: PoliteClient) -> type:
             self._res = res
 
         def read(self, amt: int | None = None) -> bytes:
+            if client.stop.is_set():  # a second Ctrl-C (or a fault that stops the run)
+                raise refused(
+                    FetchError("collection interrupted", where=self.url, reason="interrupted", retryable=True)
+                )
             try:
                 if amt is None:
                     return b"".join(iter(lambda: self.fp.read(1 << 20, decode_content=True), b""))
@@ -147,7 +197,7 @@ def _handler_class(client: PoliteClient) -> type:
                     stream=True,
                 )
             except FetchError as e:
-                raise PolicyRefused(e) from e
+                raise refused(e) from e
             except requests.exceptions.TooManyRedirects as e:
                 res, loop = e.response, True
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
@@ -173,5 +223,14 @@ def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
     class PoliteYoutubeDL(yt_dlp.YoutubeDL):
         def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
             return super().build_request_director([handler], None)
+
+        def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
+            """Every download yt-dlp makes passes here: only its own HTTP downloader may run."""
+            if info.get("url"):
+                check_downloader(info, self.params, to_stdout=name == "-")
+            return super().dl(name, info, subtitle=subtitle, test=test)
+
+        def in_download_archive(self, info_dict: dict[str, Any]) -> bool:
+            return False  # the archive is a record; the catalog decides what is done
 
     return PoliteYoutubeDL(params)

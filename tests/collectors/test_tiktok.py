@@ -191,3 +191,59 @@ def test_a_shop_map_line_that_is_not_an_object_exits_2_naming_file_and_line(tmp_
     assert code == 2 and not (tmp_path / "r3").exists()
     (line,) = err.strip().splitlines()
     assert line.startswith(f"error: {m}: line 1: expected a JSON object, got list")
+
+
+def test_an_id_ending_in_a_newline_is_refused_not_given_a_folder(tiktok_site, tmp_path):
+    from tests.collectors.conftest import info
+
+    site, *_ = tiktok_site
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    (folder / "a.info.json").write_text(json.dumps(info("7001\n", site.url("/tiktok/7001.mp4"))))
+    (folder / "b.info.json").write_text(json.dumps(info("7001", site.url("/tiktok/7001.mp4"))))
+    out = tmp_path / "o"
+    s = collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site), workers=1)
+    assert s.ok == 1 and s.reasons == {"unsafe_id": 1}, s.human()
+    assert sorted(p.name for p in (out / "tiktok").iterdir() if p.is_dir()) == ["7001"]
+    with Catalog(out / "c.sqlite") as cat:
+        assert cat.get_item("tiktok", "7001\n") is None
+
+
+def test_the_download_archive_never_keeps_a_video_from_being_fetched_again(tiktok_site, tmp_path):
+    """The catalog decides what is done: ids in yt-dlp's archive (its own or an old one's) are
+    extracted and downloaded again when the catalog says so."""
+    from collectors.hosts import HostPolicy
+    from collectors.http import PoliteClient
+    from collectors.ytdl import YtdlFetcher
+    from schemas.errors import FetchError
+    from tests.collectors.conftest import info
+
+    site, _, _, bodies, *_ = tiktok_site
+    out = tmp_path / "o"
+    archive = out / "tiktok/.ytdlp-archive.txt"
+    archive.parent.mkdir(parents=True)
+    archive.write_text("tiktok 7001\nmusicallytiktok 7002\n")
+    # extraction by URL: asked (the allow-list refuses www.tiktok.com here), not skipped unasked
+    policy = HostPolicy.of([site.base.removeprefix("http://")])
+    fetcher = YtdlFetcher(FAST_HTTP, policy, archive=archive, client=PoliteClient(FAST_HTTP, policy=policy))
+    with pytest.raises(FetchError) as err:
+        fetcher.extract("https://www.tiktok.com/@u/video/7001")
+    assert err.value.reason == "host_not_allowed", err.value
+    # a download whose old archive id is recorded
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    saved = info("7002", site.url("/tiktok/7002.mp4"), _old_archive_ids=["musicallytiktok 7002"])
+    (folder / "7002.info.json").write_text(json.dumps(saved))
+    s = collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site), workers=1)
+    assert s.ok == 1, s.human()
+    assert (out / "tiktok/7002/video.mp4").read_bytes() == bodies["7002"]
+    assert "tiktok 7002" in archive.read_text().split("\n")  # still a record of finished ids
+
+
+@pytest.mark.parametrize(("source", "target"), [("tiktok", "#ootd"), ("urls", "http://127.0.0.1:9/v/1.mp4")])
+def test_opening_a_yt_dlp_source_creates_no_source_folder(tmp_path, source, target):
+    cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
+    root = tmp_path / "data"
+    with open_source(source, [target], root=root, catalog=tmp_path / "c.sqlite", cfg=cfg) as src:
+        assert src.fetcher.archive == str(root / source / ".ytdlp-archive.txt")
+    assert not (root / source).exists()  # made by the first download only (a dry run makes none)

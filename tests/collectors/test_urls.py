@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from collectors.api import collect
+from collectors.config import load_collect_config
 from collectors.urls import read_url_list, url_source_id
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
@@ -82,3 +85,124 @@ def test_url_source_faults(tmp_path, fault, route, reason, status):
         p for p in out.rglob("*") if p.is_file() and p.name.startswith(".") and "archive" not in p.name
     ]
     assert not leftovers
+
+
+def url_hash_id(url: str) -> str:
+    """The documented id of a URL whose file name cannot be its id: ``url-<sha256[:16]>``."""
+    return "url-" + hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def _video_list(site, tmp_path, lines):
+    lst = tmp_path / "urls.txt"
+    lst.write_text("".join(f"{site.url(v)} {site.url(s) if s else ''}\n" for v, s in lines))
+    return lst
+
+
+def test_two_urls_with_one_file_name_are_two_items_each_with_its_own_shop_image(tmp_path):
+    from tests.collectors.fakesite import jpeg_bytes
+
+    with FakeSite() as site:
+        media = {
+            "/alice/video.mp4": mp4_bytes(tmp_path, 1),
+            "/bob/video.mp4": mp4_bytes(tmp_path, 2),
+            "/shop/alice.jpg": jpeg_bytes(1),
+            "/shop/bob.jpg": jpeg_bytes(2),
+        }
+        for path, body in media.items():
+            site.routes[path] = Route(
+                body, content_type="video/mp4" if path.endswith("mp4") else "image/jpeg"
+            )
+        lines = [("/alice/video.mp4", "/shop/alice.jpg"), ("/bob/video.mp4", "/shop/bob.jpg")]
+        out, cat_path = tmp_path / "o", tmp_path / "c.sqlite"
+        s = collect(
+            "urls", [str(_video_list(site, tmp_path, lines))], root=out, catalog=cat_path, cfg=cfg_for(site)
+        )
+        assert s.ok == 2, s.human()
+        with Catalog(cat_path) as cat:
+            rows = {r.item.url: r for r in cat.items(source="urls")}
+        assert set(rows) == {site.url("/alice/video.mp4"), site.url("/bob/video.mp4")}
+        for who in ("alice", "bob"):
+            sid = rows[site.url(f"/{who}/video.mp4")].item.source_id
+            assert sid == url_hash_id(site.url(f"/{who}/video.mp4"))
+            assert (out / "urls" / sid / "video.mp4").read_bytes() == media[f"/{who}/video.mp4"]
+            assert (out / "urls" / sid / "shop.jpg").read_bytes() == media[f"/shop/{who}.jpg"]
+        before = sum(site.hits.values())
+        lst = _video_list(site, tmp_path, lines[::-1])  # the other order: the same ids, all done
+        assert collect("urls", [str(lst)], root=out, catalog=cat_path, cfg=cfg_for(site)).skipped == 2
+        assert sum(site.hits.values()) == before
+
+
+def test_a_collected_url_keeps_its_file_name_id_when_a_later_list_adds_one_of_that_name(tmp_path):
+    with FakeSite() as site:
+        for n, who in enumerate(("alice", "bob", "carol"), 1):
+            site.routes[f"/{who}/video.mp4"] = Route(mp4_bytes(tmp_path, n), content_type="video/mp4")
+        out, cat_path = tmp_path / "o", tmp_path / "c.sqlite"
+        first = _video_list(site, tmp_path, [("/alice/video.mp4", None)])
+        assert collect("urls", [str(first)], root=out, catalog=cat_path, cfg=cfg_for(site)).ok == 1
+        later = _video_list(site, tmp_path, [("/bob/video.mp4", None), ("/alice/video.mp4", None)])
+        s = collect("urls", [str(later)], root=out, catalog=cat_path, cfg=cfg_for(site))
+        assert (s.ok, s.skipped) == (1, 1), s.human()
+        alone = _video_list(site, tmp_path, [("/carol/video.mp4", None)])  # "video" is alice's
+        assert collect("urls", [str(alone)], root=out, catalog=cat_path, cfg=cfg_for(site)).ok == 1
+        with Catalog(cat_path) as cat:
+            ids = {r.item.url: r.item.source_id for r in cat.items(source="urls")}
+    assert ids == {
+        site.url("/alice/video.mp4"): "video",
+        site.url("/bob/video.mp4"): url_hash_id(site.url("/bob/video.mp4")),
+        site.url("/carol/video.mp4"): url_hash_id(site.url("/carol/video.mp4")),
+    }
+
+
+def test_url_ids_are_settled_by_the_catalog_then_by_sharing():
+    from collectors.urls import url_ids
+
+    a, b, c = (f"http://x.example/{w}/video.mp4" for w in ("a", "b", "c"))
+    ha, hb = url_hash_id(a), url_hash_id(b)
+    assert url_ids([a, "http://x.example/other.mp4"], {}.get) == {
+        a: "video",
+        "http://x.example/other.mp4": "other",
+    }
+    assert url_ids([a, b], {}.get) == url_ids([b, a], {}.get) == {a: ha, b: hb}
+    assert url_ids([b, a], {"video": a}.get) == {a: "video", b: hb}
+    assert url_ids([a], {ha: a}.get) == {a: ha}  # collected under its hash: kept alone too
+    assert url_ids([c], {"video": a}.get) == {c: url_hash_id(c)}
+    tiktok = ["https://www.tiktok.com/@a/video/123", "https://www.tiktok.com/@b/video/123"]
+    assert set(url_ids(tiktok, {}.get).values()) == {"123"}  # one video: one item
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/media/summer%20look.mp4",
+        "/media/r%C3%A9sum%C3%A9.mp4",
+        "/media/look(1).mp4",
+        "/media/" + "a" * 140 + ".mp4",
+    ],
+)
+def test_an_ordinary_file_name_that_is_no_safe_id_gets_a_url_hash_id(tmp_path, path):
+    body = mp4_bytes(tmp_path, 1)
+    with FakeSite() as site:
+        site.routes[path] = Route(body, content_type="video/mp4")
+        assert url_source_id(site.url(path)) == url_hash_id(site.url(path))
+        out = tmp_path / "o"
+        s = collect("urls", [site.url(path)], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site))
+        assert s.ok == 1, s.human()
+        assert (out / "urls" / url_hash_id(site.url(path)) / "video.mp4").read_bytes() == body
+
+
+@pytest.mark.parametrize(
+    ("tail", "sid"),
+    [
+        ("..%2F..%2Fetc%2Fpasswd.mp4", "../../etc/passwd"),
+        ("abc%00def.mp4", "abc\x00def"),
+        ("abc%0A.mp4", "abc\n"),
+        ("%2E%2E", ".."),
+        ("a%5Cb.mp4", "a\\b"),
+    ],
+)
+def test_a_file_name_that_would_leave_its_folder_stays_visibly_refused(tmp_path, tail, sid):
+    url = f"http://127.0.0.1:9/files/{tail}"
+    assert url_source_id(url) == sid
+    cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
+    s = collect("urls", [url], root=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg)
+    assert s.reasons == {"unsafe_id": 1} and s.requests == 0, s.human()
