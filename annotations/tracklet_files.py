@@ -4,23 +4,34 @@ the ground-truth tracklet of each video in ``train.json``/``test.json``.
 
 Light on imports (no torch, no OpenCV): reading results is what ``mf-tracklets qa/sheets/review``,
 the review server and the exporters do, and they start fast.
+
+Writers hold :func:`dataset_lock` (``DATASET/.lock``, an exclusive ``flock``) around each
+read-modify-write of these files: :func:`set_official_tracklet` and :func:`write_video_tracklets`
+take it themselves; a caller that reads a tracklet file, changes it and writes it back (a review
+pick, ``mf-tracklets import``) holds it from the read to the manifest refresh. It is re-entrant,
+so such a caller may call the writers here while holding it. Readers need no lock: every file is
+replaced atomically.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from schemas.atomic import atomic_write_text
+from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 from schemas.official import SPLIT_FILES, OfficialSplit, read_official, split_files, write_official
 
 __all__ = [
+    "LOCK_FILE",
     "SPLIT_FILES",
     "TRACKLET_DIR",
+    "dataset_lock",
     "load_results",
     "load_splits",
     "read_video_tracklets",
@@ -31,6 +42,17 @@ __all__ = [
 ]
 
 TRACKLET_DIR = "tracklets"
+#: the dataset's lock file (hidden: no manifest, table or archive lists it)
+LOCK_FILE = ".lock"
+
+
+@contextmanager
+def dataset_lock(dataset: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold the dataset's write lock (``DATASET/.lock``) for the ``with`` block: other writers of
+    its tracklet and split files, in this process or another, wait until it ends. Re-entrant
+    (see :func:`schemas.atomic.file_lock`)."""
+    with file_lock(Path(dataset) / LOCK_FILE):
+        yield
 
 
 def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
@@ -61,14 +83,21 @@ def read_video_tracklets(
             "tracklet file not found", where=str(p), hint="run mf-tracklets build"
         ) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
         raise DataFormatError(
-            f"field '{'.'.join(str(x) for x in err['loc'])}': {err['msg']}",
-            where=str(p),
-            hint="delete it and rerun mf-tracklets build",
+            field_error(exc), where=str(p), hint="delete it and rerun mf-tracklets build"
         ) from None
     _check_owner(p, vt, video, product_id)
     return vt
+
+
+def field_error(exc: ValidationError) -> str:
+    """The first error of a validation as ``field 'a.b': msg`` (a dict key's error as ``field
+    'tracklets.0.boxes': key '-3': msg``)."""
+    err = exc.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    if loc and loc[-1] == "[key]":
+        return f"field '{'.'.join(loc[:-2])}': key {loc[-2]!r}: {err['msg']}"
+    return f"field '{'.'.join(loc)}': {err['msg']}"
 
 
 def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str | None) -> None:
@@ -119,19 +148,40 @@ def require_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
 
 
 def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -> Path:
-    """Write ``tracklets/<video>.json`` atomically (the builder's formatting)."""
+    """Write ``tracklets/<video>.json`` atomically (the builder's formatting), under
+    :func:`dataset_lock`.
+
+    What is written is validated first (a caller may have changed ``vt`` after it was built: a
+    box put on frame -3), so no file is written that :func:`read_video_tracklets` would refuse;
+    a :class:`DataFormatError` names the file and the field instead.
+    """
     p = tracklet_file(dataset, vt.video)
-    atomic_write_text(p, vt.model_dump_json(indent=1) + "\n")
+    text = vt.model_dump_json(indent=1) + "\n"
+    try:
+        VideoTracklets.model_validate_json(text)
+    except ValidationError as exc:
+        raise DataFormatError(
+            f"{field_error(exc)}; nothing written", where=str(p), hint="fix the tracklets before writing them"
+        ) from None
+    with dataset_lock(dataset):
+        atomic_write_text(p, text)
     return p
 
 
 def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:
     """Put ``vt``'s ground-truth tracklet (``{}`` when none) into the split file listing its video.
 
-    Only that entry changes; extra keys are kept. Returns the split file rewritten (None when
-    no split lists the video or the entry already holds that tracklet).
+    Only that entry changes; extra keys are kept. The split file is read and written under
+    :func:`dataset_lock`, so a concurrent writer's change to another entry is kept. Returns the
+    split file rewritten (None when no split lists the video or the entry already holds that
+    tracklet).
     """
-    root = Path(dataset)
+    with dataset_lock(dataset):
+        return _set_official_tracklet(Path(dataset), vt)
+
+
+def _set_official_tracklet(root: Path, vt: VideoTracklets) -> str | None:
+    """:func:`set_official_tracklet`, the lock held."""
     boxes = vt.official()
     for name in SPLIT_FILES:
         p = root / name

@@ -8,17 +8,23 @@ A process killed mid-write (SIGKILL, power loss) cannot remove its temporary fil
 whose it is (``.<name>.<host>-<pid>.<random>.part``): :func:`sweep_partials`, called by each long
 command on the folders it writes, removes those of processes of this host that are gone, and
 never one a live writer (another shard, another command) is still filling.
+
+Writers that read a file, change it and write it back (a review pick and ``mf-tracklets import``
+rewriting the same split file) hold :func:`file_lock` around the whole read-modify-write, so
+neither rewrites the file from a stale read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -140,3 +146,97 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class _HeldLock:
+    """The ``flock`` of one lock file in this process: one descriptor, taken once, counted.
+
+    Threads of the process queue on ``rlock`` (a lock on one open file is shared by all of them);
+    the thread holding it may take it again (``depth``), and only the outermost release unlocks.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+        self.pid = os.getpid()
+
+    def acquire(self) -> None:
+        self.rlock.acquire()
+        try:
+            if self.depth == 0:
+                self.fd = _open_locked(self.path)
+            self.depth += 1
+        except BaseException:
+            self.rlock.release()
+            raise
+
+    def release(self) -> None:
+        if self.pid != os.getpid():  # a forked child leaving a block its parent entered
+            return
+        self.depth -= 1
+        if self.depth == 0 and self.fd is not None:
+            fd, self.fd = self.fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self.rlock.release()
+
+
+def _open_locked(path: str) -> int:
+    """A descriptor of ``path`` (created when missing) holding its exclusive ``flock``; waits
+    while another process (or another descriptor) holds it."""
+    target = Path(path)
+    with local_faults(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_UMASK)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException as exc:
+        os.close(fd)
+        fault = as_local_fault(exc, target) if isinstance(exc, OSError) else None
+        if fault is not None:
+            raise fault from exc
+        raise
+    return fd
+
+
+_HELD: dict[str, _HeldLock] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _forget_held_locks() -> None:
+    """In a forked child: the parent's locks stay the parent's (the child closes its copies of
+    their descriptors and takes its own when it needs one)."""
+    global _HELD_GUARD
+    _HELD_GUARD = threading.Lock()
+    for held in _HELD.values():
+        if held.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(held.fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_held_locks)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive advisory lock (``flock``) on ``path``, created when missing (mode 0666
+    minus the umask; its folder too), for the ``with`` block.
+
+    Works across processes of this host (and NFS, where Linux maps ``flock`` to POSIX locks) and
+    across threads of this process; re-entrant in the thread that holds it, so a function holding
+    it may call another that takes it. Another holder makes it wait. The file stays (removing it
+    would let two processes lock two different files); it holds no data. A local fault opening
+    it raises :class:`~schemas.errors.LocalFault` naming it.
+    """
+    key = os.path.realpath(path)
+    with _HELD_GUARD:
+        held = _HELD.setdefault(key, _HeldLock(key))
+    held.acquire()
+    try:
+        yield
+    finally:
+        held.release()

@@ -6,7 +6,7 @@ import functools
 import json
 import os
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -65,20 +65,25 @@ class Detection(_Model):
     _cls = field_validator("class_id")(classmethod(lambda cls, v: _check_class(v)))
 
 
+#: A frame index of a video: 0 is its first frame, never negative.
+FrameIndex = Annotated[int, Field(ge=0)]
+
+
 class Tracklet(_Model):
-    """Detections of one object across frames of one video."""
+    """Detections of one object across frames of one video (frame indices are >= 0; the
+    video's frame count is :class:`VideoTracklets`' to know)."""
 
     video: RelPath
-    boxes: dict[int, Box] = Field(description="frame index -> box")
-    scores: dict[int, float] = Field(default_factory=dict, description="frame -> detector confidence")
-    match_scores: dict[int, float] = Field(
+    boxes: dict[FrameIndex, Box] = Field(description="frame index -> box")
+    scores: dict[FrameIndex, float] = Field(default_factory=dict, description="frame -> detector confidence")
+    match_scores: dict[FrameIndex, float] = Field(
         default_factory=dict, description="frame -> match score with the pivot / shop"
     )
     class_id: int | None = None
-    pivot_frame: int | None = None
+    pivot_frame: FrameIndex | None = None
     shop_score: float | None = Field(default=None, description="match score with the shop image")
     mode: str | None = Field(default=None, description="'inference' or 'training'")
-    noise: dict[int, str] = Field(
+    noise: dict[FrameIndex, str] = Field(
         default_factory=dict,
         description="frame -> how its box is known to be wrong (synthetic ground truth, e.g. "
         "'other_garment', 'occlusion'); empty when unknown. Left out of the JSON when empty",

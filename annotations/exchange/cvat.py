@@ -6,25 +6,38 @@ Written per video (``OUT/<video stem>.xml``)::
       <version>1.1</version>
       <meta><task> id, name (the video stem), size (frames), mode=interpolation, overlap,
         start_frame, stop_frame, labels (13 DeepFashion2 classes + "item", each with the
-        checkbox attribute ground_truth), original_size (width, height), source (file name)
+        checkbox attribute ground_truth and the text attribute tracklet, both immutable),
+        original_size (width, height), source (file name)
       </task></meta>
       <track id="I" label="CLASS" source="auto|manual">   one per tracklet, I = its index
         <box frame="F" keyframe="1" outside="0" occluded="0" xtl ytl xbr ybr z_order="0">
-          <attribute name="ground_truth">true|false</attribute></box>
+          <attribute name="ground_truth">true|false</attribute>
+          <attribute name="tracklet">I</attribute></box>
         ... and after every run of consecutive frames, an outside="1" keyframe box on the
         next frame, so CVAT neither extends a track past its end nor interpolates across a gap
         (a run ending on the video's last frame needs none: no frame follows it).
       </track>
 
+CVAT renumbers the tracks 0..n-1 when it exports (a deleted track shifts the ids of those after
+it), but keeps the attributes of each track's boxes: the ``tracklet`` attribute is the key the
+import matches a track on (empty: a track drawn in CVAT, a new tracklet). A CVAT task keeps the
+attributes when its labels declare them as ``<meta>`` does (each label: a checkbox
+``ground_truth``, default false, and a text ``tracklet``, default empty).
+
+The boxes written are those :func:`annotations.exchange.common.export_videos` kept: on a frame
+of the video (``0 <= F < size``) and inside the frame (clipped to it).
+
 Coordinates are written so they read back exactly: ints as ints, floats in Python's shortest
 round-trip form, so export -> import gives identical boxes (and types). CVAT itself writes
 two decimals when it exports, so a box that went through CVAT comes back rounded to 0.01 px.
-Reading keeps every box with outside="0" (keyframes and the boxes CVAT interpolated).
+Reading keeps every box with outside="0" (keyframes and the boxes CVAT interpolated), and refuses
+two tracks with one id or one ``tracklet`` key, and a frame given twice in one track.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +49,8 @@ from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 
 GT_ATTRIBUTE = "ground_truth"
+#: the box attribute that carries the index of the tracklet a track was exported from
+KEY_ATTRIBUTE = "tracklet"
 MANUAL_MODES = ("ground-truth", "manual")
 
 
@@ -70,15 +85,20 @@ def video_xml(vt: VideoTracklets, tracks: list[int]) -> bytes:
         lab = _sub(labels, "label")
         _sub(lab, "name", name)
         _sub(lab, "type", "rectangle")
-        attrs = _sub(_sub(lab, "attributes"), "attribute")
-        for tag, value in (
-            ("name", GT_ATTRIBUTE),
-            ("mutable", "False"),
-            ("input_type", "checkbox"),
-            ("default_value", "false"),
-            ("values", "false\ntrue"),
+        attrs = _sub(lab, "attributes")
+        for attr_name, kind, default, values in (
+            (GT_ATTRIBUTE, "checkbox", "false", "false\ntrue"),
+            (KEY_ATTRIBUTE, "text", "", ""),
         ):
-            _sub(attrs, tag, value)
+            attr = _sub(attrs, "attribute")
+            for tag, value in (
+                ("name", attr_name),
+                ("mutable", "False"),
+                ("input_type", kind),
+                ("default_value", default),
+                ("values", values),
+            ):
+                _sub(attr, tag, value)
     size = _sub(task, "original_size")
     _sub(size, "width", vt.width)
     _sub(size, "height", vt.height)
@@ -112,6 +132,7 @@ def video_xml(vt: VideoTracklets, tracks: list[int]) -> bytes:
                 z_order="0",
             )
             _sub(box, "attribute", gt, name=GT_ATTRIBUTE)
+            _sub(box, "attribute", str(i), name=KEY_ATTRIBUTE)
     ET.indent(root, space="  ")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -133,6 +154,7 @@ class CvatTrack:
     boxes: dict[int, list[int | float]] = field(default_factory=dict)
     ground_truth: bool = False
     closed: bool = False  #: an outside="1" box follows its last visible box
+    key: int | None = None  #: the tracklet it was exported from (its ``tracklet`` attribute)
 
 
 @dataclass
@@ -145,6 +167,7 @@ class CvatVideo:
     width: int | None
     height: int | None
     tracks: list[CvatTrack]
+    keyed: bool = False  #: the file has the ``tracklet`` attribute (declared or on a box)
 
 
 def _int(text: str | None, where: str) -> int | None:
@@ -212,6 +235,7 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
         task = root.find("meta/job")
     names = []
     frames = width = height = None
+    keyed = False
     if task is not None:
         for tag in ("source", "name"):
             text = (task.findtext(tag) or "").strip()
@@ -220,38 +244,117 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
         frames = _int(task.findtext("size"), f"{p}: meta/task/size")
         width = _int(task.findtext("original_size/width"), f"{p}: original_size/width")
         height = _int(task.findtext("original_size/height"), f"{p}: original_size/height")
+        keyed = any(
+            (a.findtext("name") or "").strip() == KEY_ATTRIBUTE
+            for a in task.iterfind("labels/label/attributes/attribute")
+        )
     src = (root.findtext("meta/source") or "").strip()
     if src:
         names.insert(0, Path(src).stem)
     names.append(p.stem)
-    tracks = []
-    for te in root.findall("track"):
-        tid = te.get("id", "")
-        where = f"{p}: track {tid}"
-        track = CvatTrack(id=tid, label=te.get("label", ""))
-        shapes = te.findall("box")
-        if te.find("polygon") is not None or te.find("points") is not None or te.find("polyline") is not None:
-            raise DataFormatError("only box tracks can be imported", where=where)
-        last_visible = last_outside = -1
-        for be in shapes:
-            f = _int(be.get("frame"), f"{where}: frame")
-            if f is None or f < 0:
-                raise DataFormatError("a box without a valid frame", where=where)
-            if be.get("outside", "0") == "1":
-                last_outside = max(last_outside, f)
-                continue
-            at = f"{where} frame {f}"
-            try:
-                box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]
-            except KeyError as exc:
-                raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
-            if box[2] < box[0] or box[3] < box[1]:
-                raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
-            track.boxes[f] = box
-            last_visible = max(last_visible, f)
-            for ae in be.findall("attribute"):
-                if ae.get("name") == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
-                    track.ground_truth = True
-        track.closed = last_outside > last_visible
-        tracks.append(track)
-    return CvatVideo(p, names, frames, width, height, tracks)
+    tracks = [_read_track(te, str(p)) for te in root.findall("track")]
+    _refuse_duplicates(tracks, str(p))
+    keyed = keyed or any(
+        ae.get("name") == KEY_ATTRIBUTE
+        for te in root.iterfind("track")
+        for ae in te.iterfind("box/attribute")
+    )
+    return CvatVideo(p, names, frames, width, height, tracks, keyed)
+
+
+def _frame(be: ET.Element, where: str) -> int:
+    """The frame of a ``<box>``: an integer >= 0 (an error names the track and the value)."""
+    raw = be.get("frame")
+    f = None
+    if raw is not None and re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
+        f = int(raw.strip())
+    if f is None or f < 0:
+        got = "no frame attribute" if raw is None else f"frame={raw!r}"
+        raise DataFormatError(
+            f"a box without a valid frame ({got}; a frame is an integer >= 0)",
+            where=where if raw is None else f"{where} frame {raw}",
+            hint="give every <box> of the track the frame it is on, counted from 0",
+        )
+    return f
+
+
+def _read_track(te: ET.Element, file: str) -> CvatTrack:
+    """One ``<track>``: its visible boxes by frame, its ground-truth mark and its key."""
+    tid = te.get("id", "")
+    where = f"{file}: track {tid}"
+    track = CvatTrack(id=tid, label=te.get("label", ""))
+    if te.find("polygon") is not None or te.find("points") is not None or te.find("polyline") is not None:
+        raise DataFormatError("only box tracks can be imported", where=where)
+    seen: set[int] = set()
+    keys: set[str] = set()
+    last_visible = last_outside = -1
+    for be in te.findall("box"):
+        f = _frame(be, where)
+        at = f"{where} frame {f}"
+        if f in seen:
+            raise DataFormatError(
+                f"frame {f} is given twice in the track",
+                where=at,
+                hint="keep one box per frame in each track: delete the other, or split the track",
+            )
+        seen.add(f)
+        keys |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == KEY_ATTRIBUTE}
+        if be.get("outside", "0") == "1":
+            last_outside = max(last_outside, f)
+            continue
+        try:
+            box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]
+        except KeyError as exc:
+            raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
+        if box[2] < box[0] or box[3] < box[1]:
+            raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
+        track.boxes[f] = box
+        last_visible = max(last_visible, f)
+        for ae in be.findall("attribute"):
+            if ae.get("name") == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
+                track.ground_truth = True
+    track.closed = last_outside > last_visible
+    track.key = _key(keys - {""}, where)
+    return track
+
+
+def _key(values: set[str], where: str) -> int | None:
+    """The tracklet index a track's ``tracklet`` attribute names (None: empty, a new track)."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise DataFormatError(
+            f"the boxes of the track name different tracklets ({', '.join(sorted(values))})",
+            where=where,
+            hint=f"give every box of the track one {KEY_ATTRIBUTE} value, or empty it for a new tracklet",
+        )
+    (value,) = values
+    if not re.fullmatch(r"[0-9]+", value):
+        raise DataFormatError(
+            f"{KEY_ATTRIBUTE} attribute {value!r} is not a tracklet index",
+            where=where,
+            hint="keep the value the export wrote, or empty it for a new tracklet",
+        )
+    return int(value)
+
+
+def _refuse_duplicates(tracks: list[CvatTrack], where: str) -> None:
+    """Two tracks with one id, or exported from one tracklet (a track copied or split in CVAT)."""
+    by_id: dict[str, CvatTrack] = {}
+    by_key: dict[int, CvatTrack] = {}
+    for t in tracks:
+        if t.id in by_id:
+            raise DataFormatError(
+                f"two tracks have id {t.id!r}", where=where, hint="export the file from CVAT again"
+            )
+        by_id[t.id] = t
+        if t.key is None:
+            continue
+        if t.key in by_key:
+            raise DataFormatError(
+                f"tracks {by_key[t.key].id} and {t.id} both have {KEY_ATTRIBUTE}={t.key}",
+                where=where,
+                hint=f"keep one track per tracklet: merge them, or empty the {KEY_ATTRIBUTE} "
+                "attribute of the copy (it then becomes a new tracklet)",
+            )
+        by_key[t.key] = t

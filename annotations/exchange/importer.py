@@ -3,10 +3,21 @@
 Every file is read and checked before anything is written. A file names its video by
 ``<source>``, ``<name>`` or its own file name (the first that is a video of the dataset).
 
-``tracks="gt"``: the track marked ``ground_truth`` (or the only track) replaces the video's
-ground-truth tracklet (added as the ground truth when the video had none).
-``tracks="all"``: a track whose id is a tracklet index replaces that tracklet; other tracks are
-added; the track marked ``ground_truth`` becomes the ground truth.
+Tracks are matched to tracklets by their ``tracklet`` attribute, the tracklet index the export
+wrote on every box (CVAT keeps it; it renumbers the track ids when it exports, so a deleted track
+shifts the ids of the tracks after it). A track whose attribute is empty (drawn in CVAT) is a new
+tracklet. A file without the attribute (exported before it existed, or from a CVAT task whose
+labels lack it) falls back to the track ids, with a warning.
+
+``tracks="gt"``: the track marked ``ground_truth`` (or the only track) replaces the tracklet it
+was exported from, which becomes the ground truth (without the attribute: it replaces the
+video's ground-truth tracklet; added as the ground truth when the video had none).
+``tracks="all"``: each track replaces the tracklet it was exported from; other tracks are
+added; the track marked ``ground_truth`` becomes the ground truth. A tracklet with no track in
+the file (deleted in CVAT, or not exported) is kept as it was and reported (``missing_tracks``
+and a warning): an import never removes or renumbers a tracklet, since review picks in the
+catalog name tracklets by index (pick another ground truth, or leave the tracklet be). When
+the ground-truth tracklet is among them, one track must be marked ``ground_truth``.
 A tracklet whose boxes and class come back unchanged is kept as it was (scores included);
 a changed one gets ``mode="manual"`` and keeps the detector/match scores of its unchanged boxes.
 
@@ -16,21 +27,28 @@ does), farther out, past the last frame, or with no area left (under 1 px wide o
 import is refused, naming the file, track and frame. A published folder gets its tables, card,
 Croissant metadata and manifest rewritten afterwards (:func:`movingfashion.archive.describe.refresh`,
 as ``mf-tracklets build`` does), so ``mf verify`` still holds.
+
+The writes (tracklet files, split files, catalog, manifest) happen under the dataset's lock
+(:func:`annotations.tracklet_files.dataset_lock`), and the tracklet files are read and merged
+again under it: a review pick or another import that wrote meanwhile is merged with, not
+overwritten.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from annotations.exchange.common import TRACK_CHOICES, class_of
-from annotations.exchange.cvat import CvatTrack, CvatVideo, read_cvat
+from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, read_cvat
 from annotations.tracklet_files import (
+    dataset_lock,
     load_splits,
     read_video_tracklets,
     set_official_tracklet,
@@ -44,6 +62,8 @@ from schemas.errors import ConfigError, DataFormatError
 #: (the default ``box_tolerance`` of :class:`movingfashion.dataset.MovingFashionDataset`)
 BOX_TOLERANCE = 2.0
 
+log = logging.getLogger("annotations.exchange")
+
 
 @dataclass
 class ImportedVideo:
@@ -51,6 +71,8 @@ class ImportedVideo:
     vt: VideoTracklets
     changed_tracklets: list[int]
     changed_boxes: int
+    missing: list[int] = field(default_factory=list)  #: tracklets with no track in the file, kept
+    warnings: list[str] = field(default_factory=list)
 
 
 def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) -> list[int | float]:
@@ -129,10 +151,6 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
             where=where,
             hint="mark one",
         )
-    new = list(vt.tracklets)
-    gt = vt.ground_truth
-    changed: list[int] = []
-    n_boxes = 0
     if tracks == "gt":
         track = marked[0] if marked else (cv.tracks[0] if len(cv.tracks) == 1 else None)
         if track is None:
@@ -141,32 +159,99 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
                 where=where,
                 hint="set the ground_truth attribute on one track, keep one track, or import with --tracks all",
             )
-        old = new[gt] if gt is not None else None
-        t, n = _tracklet(old, track, vt, f"{where}: track {track.id}")
-        if gt is None:
-            new.append(t)
-            gt = len(new) - 1
-        else:
-            new[gt] = t
-        if n:
-            changed.append(gt)
-            n_boxes += n
-    elif tracks == "all":
-        for track in cv.tracks:
-            idx = int(track.id) if track.id.isdigit() and int(track.id) < len(vt.tracklets) else None
-            t, n = _tracklet(new[idx] if idx is not None else None, track, vt, f"{where}: track {track.id}")
-            if idx is None:
-                new.append(t)
-                idx = len(new) - 1
-            else:
-                new[idx] = t
-            if n:
-                changed.append(idx)
-                n_boxes += n
-            if track.ground_truth:
-                gt = idx
-    else:
+        idx = _key_index(track, vt, where) if track.key is not None else vt.ground_truth
+        return _merged(vt, cv, {track.id: idx}, [track], ground_truth=track)
+    if tracks != "all":
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
+    targets = _targets(vt, cv)
+    res = _merged(vt, cv, targets, cv.tracks, ground_truth=marked[0] if marked else None)
+    res.missing = sorted(set(range(len(vt.tracklets))) - {i for i in targets.values() if i is not None})
+    if vt.ground_truth in res.missing and not marked:
+        raise DataFormatError(
+            f"the ground-truth tracklet {vt.ground_truth} has no track in the file (deleted in CVAT?) "
+            "and no track is marked ground_truth",
+            where=where,
+            hint="mark the track of the item ground_truth in CVAT and export again, or keep its track",
+        )
+    if res.missing:
+        many = len(res.missing) > 1
+        res.warnings.append(
+            f"{where}: tracklet{'s' if many else ''} {', '.join(map(str, res.missing))} of {vt.video} "
+            f"{'have' if many else 'has'} no track in the file: kept as {'they were' if many else 'it was'} "
+            "(an import never removes a tracklet; review picks name tracklets by index)"
+        )
+    if not cv.keyed and cv.tracks:
+        res.warnings.append(
+            f"{where}: no '{KEY_ATTRIBUTE}' attribute on the boxes (not written by mf-tracklets export, "
+            "or the CVAT task's labels lack it): tracks matched to tracklets by their id, which CVAT "
+            "renumbers when a track is deleted; check the result, or export again and import that"
+        )
+    return res
+
+
+def _key_index(track: CvatTrack, vt: VideoTracklets, where: str) -> int:
+    """The tracklet a track's ``tracklet`` attribute names, checked to be one of ``vt``."""
+    assert track.key is not None
+    if track.key >= len(vt.tracklets):
+        raise DataFormatError(
+            f"{KEY_ATTRIBUTE}={track.key}, but {vt.video} has {len(vt.tracklets)} tracklets "
+            f"(0..{len(vt.tracklets) - 1})",
+            where=f"{where}: track {track.id}",
+            hint="export the video again and redo the correction there, or empty the attribute to "
+            "add the track as a new tracklet",
+        )
+    return track.key
+
+
+def _targets(vt: VideoTracklets, cv: CvatVideo) -> dict[str, int | None]:
+    """Track id -> the tracklet it replaces (None: a new one), by ``tracklet`` attribute, or by
+    track id in a file without the attribute."""
+    where = str(cv.path)
+    out: dict[str, int | None] = {}
+    for t in cv.tracks:
+        if cv.keyed:
+            out[t.id] = _key_index(t, vt, where) if t.key is not None else None
+        else:
+            out[t.id] = int(t.id) if t.id.isdigit() and int(t.id) < len(vt.tracklets) else None
+    taken = [i for i in out.values() if i is not None]
+    if len(taken) != len(set(taken)):
+        dup = next(i for i in taken if taken.count(i) > 1)
+        ids = [tid for tid, i in out.items() if i == dup]
+        raise DataFormatError(
+            f"tracks {', '.join(ids)} all name tracklet {dup}",
+            where=where,
+            hint="keep one track per tracklet",
+        )
+    return out
+
+
+def _merged(
+    vt: VideoTracklets,
+    cv: CvatVideo,
+    targets: dict[str, int | None],
+    chosen: list[CvatTrack],
+    *,
+    ground_truth: CvatTrack | None,
+) -> ImportedVideo:
+    """``vt`` with each of ``chosen`` put in place of its target tracklet (None: appended); the
+    ``ground_truth`` track's tracklet becomes the ground truth."""
+    new = list(vt.tracklets)
+    gt = vt.ground_truth
+    changed: list[int] = []
+    n_boxes = 0
+    for track in chosen:
+        idx = targets[track.id]
+        t, n = _tracklet(new[idx] if idx is not None else None, track, vt, f"{cv.path}: track {track.id}")
+        if idx is None:
+            new.append(t)
+            idx = len(new) - 1
+        else:
+            new[idx] = t
+        if n:
+            changed.append(idx)
+            n_boxes += n
+        if track is ground_truth:
+            gt = idx
     out = vt.model_copy(update={"tracklets": new, "ground_truth": gt})
     return ImportedVideo(cv.path, out, changed, n_boxes)
 
@@ -184,23 +269,21 @@ def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
     raise DataFormatError("file not found", where=str(p))
 
 
-def import_cvat(
-    dataset: str | os.PathLike[str],
-    source: str | os.PathLike[str],
-    *,
-    tracks: str = "gt",
-    catalog: str | os.PathLike[str] | None = None,
-) -> dict[str, Any]:
-    """Import CVAT for video XML (a file or a folder of them); returns what changed."""
-    if tracks not in TRACK_CHOICES:
-        raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
-    root = Path(dataset)
+def _dataset_videos(root: Path) -> dict[str, tuple[str, set[str]]]:
+    """Video stem -> (video path, the products listing it) from the split files."""
     videos: dict[str, tuple[str, set[str]]] = {}  # a video two products list is one tracklet file
     for s in load_splits(root).values():
         for pid, e in s.items():
             for vp in e.video_paths:
                 videos.setdefault(Path(vp).stem, (vp, set()))[1].add(pid)
-    done: dict[str, ImportedVideo] = {}
+    return videos
+
+
+def _read_files(
+    source: str | os.PathLike[str], videos: dict[str, tuple[str, set[str]]]
+) -> dict[str, CvatVideo]:
+    """Video stem -> the CVAT file of it (each file parsed and named to one video, once)."""
+    out: dict[str, CvatVideo] = {}
     for f in cvat_files(source):
         cv = read_cvat(f)
         stem = next((n for n in cv.names if n in videos), None)
@@ -210,8 +293,18 @@ def import_cvat(
                 where=str(f),
                 hint="name the file <video stem>.xml or set the task's <source>",
             )
-        if stem in done:
-            raise DataFormatError(f"video {stem} also comes from {done[stem].file}", where=str(f))
+        if stem in out:
+            raise DataFormatError(f"video {stem} also comes from {out[stem].path}", where=str(f))
+        out[stem] = cv
+    return out
+
+
+def _merge_all(
+    root: Path, videos: dict[str, tuple[str, set[str]]], files: dict[str, CvatVideo], tracks: str
+) -> dict[str, ImportedVideo]:
+    """Each file merged into its video's tracklet file as it is now (nothing written)."""
+    done: dict[str, ImportedVideo] = {}
+    for stem, cv in files.items():
         vp, pids = videos[stem]
         vt = read_video_tracklets(tracklet_file(root, vp), video=vp)
         if vt.product_id not in pids:
@@ -222,6 +315,12 @@ def import_cvat(
                 hint="restore the file, or delete it and rerun mf-tracklets build",
             )
         done[stem] = merge_tracks(vt, cv, tracks)
+    return done
+
+
+def _write(root: Path, done: dict[str, ImportedVideo], catalog: str | os.PathLike[str] | None) -> None:
+    """Write what changed (tracklet files, split files), record each video in the catalog, refresh
+    a published folder's tables and manifest. The caller holds the dataset's lock."""
     cat = None
     if catalog is not None:
         from schemas.catalog import Catalog
@@ -253,10 +352,38 @@ def import_cvat(
             from movingfashion.archive.describe import refresh
 
             refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
+
+
+def import_cvat(
+    dataset: str | os.PathLike[str],
+    source: str | os.PathLike[str],
+    *,
+    tracks: str = "gt",
+    catalog: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
+    """Import CVAT for video XML (a file or a folder of them); returns what changed.
+
+    Every file is checked against the tracklet files before the dataset's lock is taken (a
+    refused import leaves the folder as it was), then merged again and written under it.
+    """
+    if tracks not in TRACK_CHOICES:
+        raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
+    root = Path(dataset)
+    videos = _dataset_videos(root)
+    files = _read_files(source, videos)
+    _merge_all(root, videos, files, tracks)  # every file checked before anything is written
+    with dataset_lock(root):
+        done = _merge_all(root, videos, files, tracks)  # what is there now: a pick meanwhile is kept
+        _write(root, done, catalog)
+    warnings = [w for r in done.values() for w in r.warnings]
+    for w in warnings:
+        log.warning("import: %s", w)
     return {
         "dataset": str(root),
         "videos": len(done),
         "changed_videos": sorted(s for s, r in done.items() if r.changed_tracklets),
         "changed_boxes": sum(r.changed_boxes for r in done.values()),
+        "missing_tracks": {s: r.missing for s, r in sorted(done.items()) if r.missing},
+        "warnings": warnings,
         "files": [str(r.file) for r in done.values()],
     }

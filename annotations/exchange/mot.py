@@ -6,14 +6,18 @@ Per video, ``OUT/<video stem>/``::
     gt/gt.txt      frame,id,x,y,w,h,conf,class,visibility  one line per box
     gt/labels.txt  one label per line; ``class`` in gt.txt is its 1-based line number
 
-``frame`` is 1-based (tracklet frame + 1), ``id`` = tracklet index + 1, ``x,y`` the top-left
-corner and ``w,h`` the size in pixels, ``conf`` 1 (a ground-truth box), ``visibility`` 1.
+``frame`` is 1-based (tracklet frame + 1, within ``1..seqLength``: boxes off the video's frames
+are left out, boxes are clipped to the frame, as :mod:`.common` says), ``id`` = tracklet index
++ 1, ``x,y`` the top-left corner and ``w,h`` the size in pixels, ``conf`` 1 (a ground-truth
+box), ``visibility`` 1. ``frameRate`` is an integer, as MOT readers parse it (the devkit's
+``getint``, datumaro's ``int()``): the video's rate rounded (29.97 -> 30), at least 1.
 Numbers: integers stay integers, other values are rounded to 0.01 px. No frames are extracted
 (``img1/`` is absent): import gt/ into a CVAT task created from the video itself.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -43,6 +47,13 @@ def gt_lines(v: ExportVideo) -> list[str]:
     return [line for _, _, line in sorted(rows)]
 
 
+def frame_rate(fps: float | None) -> int:
+    """The ``seqinfo.ini`` frame rate of a video: its rate rounded, at least 1 (30 when unknown)."""
+    if fps is None or not math.isfinite(fps) or fps <= 0:
+        return 30
+    return max(1, round(fps))
+
+
 def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[str, float]) -> list[Path]:
     """One MOT sequence folder per video; ``fps`` maps a video stem to its frame rate."""
     paths = []
@@ -50,7 +61,7 @@ def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[
         seq = Path(out) / v.stem
         info = (
             "[Sequence]\n"
-            f"name={v.stem}\nimDir=img1\nframeRate={round(fps.get(v.stem) or 30.0, 3):g}\n"
+            f"name={v.stem}\nimDir=img1\nframeRate={frame_rate(fps.get(v.stem))}\n"
             f"seqLength={v.vt.frames}\nimWidth={v.vt.width}\nimHeight={v.vt.height}\nimExt=.jpg\n"
         )
         atomic_write_text(seq / "seqinfo.ini", info)

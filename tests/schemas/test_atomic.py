@@ -1,13 +1,21 @@
-"""Atomic writes: all or nothing, and ordinary file permissions."""
+"""Atomic writes: all or nothing, and ordinary file permissions; the advisory file lock."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 import pytest
 
-from schemas.atomic import atomic_open, atomic_write_bytes, atomic_write_json
+from schemas.atomic import atomic_open, atomic_write_bytes, atomic_write_json, file_lock
+from schemas.errors import LocalFault
 
 
 def test_written_files_get_the_umask_permissions_not_0600(tmp_path):
@@ -43,3 +51,70 @@ def test_mtime_is_set_before_the_rename(tmp_path, monkeypatch):
     atomic_write_bytes(target, b"{}\n", mtime_ns=stamp)
     assert seen == [stamp]
     assert target.stat().st_mtime_ns == stamp and target.read_bytes() == b"{}\n"
+
+
+def test_file_lock_is_reentrant_in_a_thread(tmp_path):
+    """A function holding the lock may call another that takes it (no deadlock)."""
+    lock = tmp_path / "ds" / ".lock"
+    with file_lock(lock), file_lock(lock), file_lock(tmp_path / "ds" / "." / ".lock"):
+        assert lock.is_file()
+    with file_lock(lock):  # released by the outermost exit
+        pass
+
+
+def test_file_lock_makes_other_threads_wait(tmp_path):
+    lock, order = tmp_path / ".lock", []
+    held = threading.Event()
+
+    def other() -> None:
+        held.wait()
+        with file_lock(lock):
+            order.append("other")
+
+    th = threading.Thread(target=other)
+    th.start()
+    with file_lock(lock):
+        held.set()
+        th.join(0.3)  # the other thread waits on the lock
+        assert th.is_alive()
+        order.append("first")
+    th.join(10)
+    assert order == ["first", "other"]
+
+
+CHILD = """
+import sys, time
+from schemas.atomic import file_lock
+with file_lock(sys.argv[1]):
+    print(time.monotonic_ns(), flush=True)
+"""
+
+
+def test_file_lock_makes_another_process_wait(tmp_path):
+    """Held here, another process's ``file_lock`` (and a plain ``flock``) waits until released."""
+    lock = tmp_path / ".lock"
+    root = Path(__file__).resolve().parents[2]
+    with file_lock(lock):
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(lock)], cwd=root, stdout=subprocess.PIPE, text=True
+        )
+        with open(lock) as fh, pytest.raises(BlockingIOError):
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another open file: refused while held
+        time.sleep(1.0)
+        assert child.poll() is None  # still waiting
+        released = time.monotonic_ns()
+    out, _ = child.communicate(timeout=60)
+    assert child.returncode == 0 and int(out) >= released
+
+
+def test_file_lock_that_cannot_be_created_is_a_local_fault(tmp_path, monkeypatch):
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(LocalFault, match="permission denied") as exc, file_lock(tmp_path / ".lock"):
+        pass
+    assert exc.value.where == str(tmp_path / ".lock")
+    monkeypatch.undo()
+    with file_lock(tmp_path / ".lock"):  # nothing was left held
+        pass

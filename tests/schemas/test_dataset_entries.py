@@ -1,12 +1,14 @@
-"""read_entry_classes: the product classes of a published entries.jsonl."""
+"""read_entry_classes: the product classes of a published entries.jsonl; frame indices of a
+tracklet are never negative."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from pydantic import ValidationError
 
-from schemas.dataset import read_entry_classes
+from schemas.dataset import Tracklet, read_entry_classes
 from schemas.errors import DataFormatError
 
 
@@ -43,3 +45,23 @@ def test_bad_rows_name_the_file_and_line_or_product(tmp_path, line, message):
     with pytest.raises(DataFormatError, match=message) as exc:
         read_entry_classes(p)
     assert "entries.jsonl" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "loc"),
+    [
+        ("boxes", {"-3": [1, 2, 3, 4]}, ("boxes", "-3", "[key]")),
+        ("scores", {"-1": 0.5}, ("scores", "-1", "[key]")),
+        ("match_scores", {"-1": 0.5}, ("match_scores", "-1", "[key]")),
+        ("noise", {"-1": "occlusion"}, ("noise", "-1", "[key]")),
+        ("pivot_frame", -2, ("pivot_frame",)),
+    ],
+)
+def test_a_negative_frame_index_is_refused_naming_the_field(field, value, loc):
+    data = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4]}, field: value}
+    with pytest.raises(ValidationError) as exc:
+        Tracklet.model_validate_json(json.dumps(data))
+    err = exc.value.errors()[0]
+    assert err["loc"] == loc and "greater than or equal to 0" in err["msg"]
+    frame0 = {"0": next(iter(value.values()))} if isinstance(value, dict) else 0
+    Tracklet.model_validate_json(json.dumps({**data, field: frame0}))  # frame 0 is fine
