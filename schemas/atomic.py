@@ -42,7 +42,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 #: ``.<name>.<host>-<pid>.<random>.part``: a temporary file of :func:`atomic_open`
-_PARTIAL = re.compile(r"^\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part$")
+_PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")
 
 
 def _host() -> str:
@@ -67,7 +67,7 @@ def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) ->
         if not folder.is_dir():
             continue
         for p in folder.rglob(".*.part") if recursive else folder.glob(".*.part"):
-            m = _PARTIAL.match(p.name)
+            m = _PARTIAL.fullmatch(p.name)  # whole name ($ also matched before a final newline)
             if m is None or m["host"] != host or _alive(int(m["pid"])) or not p.is_file():
                 continue
             with contextlib.suppress(FileNotFoundError):
