@@ -49,6 +49,7 @@ from annotations.tracking import (
 from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
     SPLIT_FILES,
     TRACKLET_DIR,
+    dataset_lock,
     load_splits,
     read_video_tracklets,
     tracklet_file,
@@ -837,28 +838,31 @@ def _build_jobs(
             rep.frames_detected += got.frames
             rep.detections += got.detections
             finish(job, "done")
-    # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
-    # killed before this point left its videos unmarked: they count as fresh here
-    settled = settle_flags(
-        root,
-        jobs,
-        builder.config.review,
-        fresh=set(range(len(jobs))) if unfinished else fresh,
-        cat=cat,
-        redraw_sheets=True,
-    )
-    rep.redecided = settled.changed
-    rep.flag_thresholds = settled.thresholds
-    rep.flag_signals_missing = settled.missing
-    for i, reason in settled.flagged:
-        rep.needs_review.append({"video": jobs[i].stem, "reason": reason})
-    rep.failed.sort(key=lambda e: order[id(e)])
-    if write_official_json:
-        rep.official_updated = merge_official(root, splits)
-    if rep.processed or rep.official_updated or unfinished:
-        from movingfashion.archive.describe import refresh
+    # settling the flags, the split files and the manifest: one read-modify-write under the
+    # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
+    with dataset_lock(root):
+        # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
+        # killed before this point left its videos unmarked: they count as fresh here
+        settled = settle_flags(
+            root,
+            jobs,
+            builder.config.review,
+            fresh=set(range(len(jobs))) if unfinished else fresh,
+            cat=cat,
+            redraw_sheets=True,
+        )
+        rep.redecided = settled.changed
+        rep.flag_thresholds = settled.thresholds
+        rep.flag_signals_missing = settled.missing
+        for i, reason in settled.flagged:
+            rep.needs_review.append({"video": jobs[i].stem, "reason": reason})
+        rep.failed.sort(key=lambda e: order[id(e)])
+        if write_official_json:
+            rep.official_updated = merge_official(root)  # read again under the lock
+        if rep.processed or rep.official_updated or unfinished:
+            from movingfashion.archive.describe import refresh
 
-        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+            refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep
