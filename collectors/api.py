@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.base import Source
 from collectors.config import CollectConfig
@@ -16,6 +16,9 @@ from collectors.registry import source_class
 from collectors.runner import run_collection
 from movingfashion.executors import check_executor, make_executor
 from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from schemas.catalog import Catalog
 
 
 @contextmanager
@@ -28,16 +31,17 @@ def open_source(
     cfg: CollectConfig | None = None,
     workers: int = 4,
     retry_rejected: bool = False,
+    dry_run: bool = False,
     **options: Any,
 ) -> Iterator[Source]:
     """The source ``source`` ready to collect ``targets`` into ``root`` and the catalog.
 
     Targets and options are checked before anything is created (bad ones raise an
     :class:`~schemas.errors.MFError`, exit 2 in the CLI); the client and the catalog are
-    closed on exit.
+    closed on exit. ``dry_run``: nothing is created (no root, no catalog); an existing catalog
+    is opened read-only, a missing one stands in empty, in memory.
     """
     from collectors.http import PoliteClient
-    from schemas.catalog import Catalog
 
     cfg = cfg or CollectConfig()
     cls = source_class(source)
@@ -45,14 +49,28 @@ def open_source(
     cls.check_options(options)
     cls.check_targets(targets)
     policy = cls.policy(cfg, targets, **options)
-    Path(root).mkdir(parents=True, exist_ok=True)
+    if not dry_run:
+        Path(root).mkdir(parents=True, exist_ok=True)
     client = PoliteClient(cfg.http, policy=policy, pool_size=max(8, workers * 2))
     try:
-        with Catalog(catalog) as cat:
+        with _open_catalog(catalog, dry_run=dry_run) as cat:
             ctx = CollectContext(root, cat, cfg, client, retry_rejected=retry_rejected)
             yield cls(ctx, **options)
     finally:
         client.close()
+
+
+def _open_catalog(catalog: str | os.PathLike[str], *, dry_run: bool) -> Catalog:
+    """The run's catalog; for a dry run read-only, or an empty one in memory when there is none
+    yet (a dry run creates no file)."""
+    from schemas.catalog import Catalog
+
+    if not dry_run:
+        return Catalog(catalog)
+    path = Path(catalog)
+    if path.is_file() and path.stat().st_size > 0:
+        return Catalog(path, read_only=True)
+    return Catalog(":memory:")  # SQLite's private in-memory database: nothing on disk
 
 
 def collect(
@@ -77,7 +95,9 @@ def collect(
     (``shop_map=`` for TikTok, ``session_file=``/``login=`` for Instagram). ``out`` is the old
     name of ``root`` (deprecated). ``cfg.executor`` spreads the items (``ray``: over the cluster
     at ``ray_address``, else ``$RAY_ADDRESS``, else a local Ray; ``root`` must then be a folder
-    every node sees); the catalog is written by this process only.
+    every node sees); the catalog is written by this process only. ``dry_run``: discover only,
+    and tell the items a run would fetch from those it would skip (:class:`~collectors.runner.DryRunSummary`);
+    nothing is fetched or created, an existing catalog is only read.
     """
     if out is not None:
         if root is not None:
@@ -105,6 +125,7 @@ def collect(
             cfg=cfg,
             workers=workers,
             retry_rejected=retry_rejected,
+            dry_run=dry_run,
             **options,
         ) as src,
     ):

@@ -20,11 +20,12 @@ from movingfashion.executors.options import executor_params
 from schemas.cli_support import HELP, emit, exit_if_failed, run_main
 
 EXIT_STATUS = """\b
-Exit status: 0 all items done, 1 some items failed or were rejected (listed in the
-output and in --json "problems"), or a local fault (disk full, no permission, no file
-handle left) stopped the run early: named with its path in one line and in --json
-"stopped", retried by a rerun; 2 usage or input error (nothing is created; a damaged
-catalog is named with the way to recover it), 130 interrupted (rerun to resume)."""
+Exit status: 0 all items done, 1 some items failed or were rejected, or a page could
+not be discovered (listed in the output and in --json "problems", the other pages still
+read), or a local fault (disk full, no permission, no file handle left) stopped the run
+early: named with its path in one line and in --json "stopped", retried by a rerun; 2
+usage or input error (nothing is created; a damaged catalog is named with the way to
+recover it), 130 interrupted (rerun to resume)."""
 
 
 def _group_help() -> str:
@@ -60,7 +61,12 @@ def _common_params() -> list[click.Parameter]:
             help="Items collected at once [default: config, 4].",
         ),
         click.Option(["--limit"], type=click.IntRange(1), default=None, help="Stop after this many items."),
-        click.Option(["--dry-run"], is_flag=True, help="Discover and list items; download nothing."),
+        click.Option(
+            ["--dry-run"],
+            is_flag=True,
+            help="Discover and list the items a run would fetch, and apart those it would skip "
+            "(collected or rejected for good); fetch and create nothing (an existing catalog is only read).",
+        ),
         click.Option(
             ["--config"],
             type=click.Path(dir_okay=False, exists=True),

@@ -42,6 +42,12 @@ class HttpConfig(_Model):
     retry_statuses: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504])
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
+    max_range_rounds: int = Field(
+        64,
+        ge=1,
+        description="answers one download try may take when the server sends the file in ranges "
+        "(each 206 ending short of the file is followed by a request for the rest)",
+    )
     max_redirects: int = Field(5, ge=0)
     respect_robots: bool = True
     chunk_bytes: int = Field(256 * 1024, gt=0)

@@ -6,9 +6,13 @@ Per host: a token bucket (rate) and a semaphore (requests in flight), kept by th
 origin through the gate too. Every request: allowed
 host, robots.txt (unless switched off), identifying User-Agent, connect/read timeouts,
 retries with exponential backoff and jitter that honour ``Retry-After``, redirects followed
-by hand and refused when they leave the allowed hosts. Downloads stream into a kept
-``.<name>.part`` file (resumed with ``Range`` when the server answers 206), are capped in
-size, checked (content type, decodes) and renamed into place only when good. A local fault
+by hand and refused when they leave the allowed hosts; a robots.txt that cannot be read (5xx,
+429, timeout, connection error) allows nothing on its origin for the run (RFC 9309). Downloads
+stream into a kept ``.<name>.part`` file, its server's validator (ETag, else Last-Modified) and
+size beside it in ``.<name>.part.json``; a kept part is resumed with ``Range`` and ``If-Range``
+only when that validator says the file is the same, and a file is complete only at its full
+size (a 206 shorter than the rest is followed by requests for what is missing). Downloads are
+capped in size, checked (content type, decodes) and renamed into place only when good. A local fault
 while writing (disk full, no permission, no file handle left) is not the body's fault: it raises
 :class:`~schemas.errors.LocalFault` (the ``.part`` file removed), never ``truncated_body``.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import json
 import logging
 import os
 import random
@@ -24,7 +29,7 @@ import threading
 import time
 import urllib.robotparser
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -36,8 +41,9 @@ from requests.adapters import HTTPAdapter
 
 from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
+from collectors.core import Candidate
 from collectors.hosts import HostPolicy
-from schemas.atomic import sha256_file
+from schemas.atomic import atomic_write_json, sha256_file
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
@@ -45,6 +51,15 @@ from schemas.items import ImageProbe, VideoProbe
 log = logging.getLogger("collectors.http")
 
 _REDIRECTS = {301, 302, 303, 307, 308}
+
+#: Reasons of a HEAD the server does not implement (405 Method Not Allowed, 501 Not
+#: Implemented): they say nothing about the URL, so a GET has to decide.
+HEAD_REFUSED = frozenset({"http_405", "http_501"})
+
+#: Reasons that end a download try because a kept ``.part`` cannot be continued (the server has
+#: no range for it, or the range it sent belongs to another version of the file): the part is
+#: dropped and the file fetched again from its start, once per download without counting a try.
+_START_OVER = frozenset({"http_416", "resume_mismatch"})
 
 
 class TokenBucket:
@@ -67,7 +82,10 @@ class TokenBucket:
 
 
 #: robots.txt of an origin as gates share it: ("text", body), ("none", None) = no robots.txt
-#: (everything allowed), ("disallow_all", None) = the server refused it (401/403).
+#: (everything allowed), ("disallow_all", None) = the server refused it (401/403),
+#: ("unreachable", reason) = it could not be read (5xx or 429 after the retries, timeout,
+#: connection error): nothing on the origin is fetched for the rest of the run (RFC 9309
+#: 2.3.1.4), each refusal names robots.txt and the reason, and a rerun reads it again.
 RobotsRule = tuple[str, str | None]
 
 
@@ -143,17 +161,50 @@ class LocalGate:
         pass
 
 
+def _unreachable(reason: str) -> bool:
+    """A robots.txt fetch that failed this way says nothing about the rules (RFC 9309 2.3.1.4:
+    a server error, 429 after the retries, a timeout, a connection error or a cut-off body)."""
+    base = reason.removesuffix("_exhausted")
+    return base in ("timeout", "connection_error", "truncated_body", "http_429") or base.startswith("http_5")
+
+
 def parse_robots(origin: str, rule: RobotsRule) -> urllib.robotparser.RobotFileParser | None:
     """A parser for a shared robots rule (None: everything allowed)."""
     kind, text = rule
     if kind == "none":
         return None
     parser = urllib.robotparser.RobotFileParser(origin + "/robots.txt")
-    if kind == "disallow_all":
+    if kind in ("disallow_all", "unreachable"):
         parser.disallow_all = True
     else:
         parser.parse((text or "").splitlines())
     return parser
+
+
+@dataclass
+class DiscoveryProblem(Candidate):
+    """A page discovery could not read (a child sitemap, a listing page, a profile's posts),
+    yielded where its candidates would have been: the run lists it as failed with its URL and
+    reason (exit 1, the summary still printed) and goes on with the other pages and targets; a
+    rerun reads it again."""
+
+    error: FetchError | None = None
+
+    @classmethod
+    def of(cls, exc: FetchError) -> DiscoveryProblem:
+        return cls(raw_id=None, url=exc.where, error=exc)
+
+
+def noting_problems(found: Iterable[Candidate]) -> Iterator[Candidate]:
+    """``found``'s candidates; a remote fault (:class:`FetchError`) while reading them ends them
+    with a :class:`DiscoveryProblem` instead of ending the run (an interruption still stops it)."""
+    try:
+        yield from found
+    except FetchError as exc:
+        if exc.reason == "interrupted":
+            raise
+        log.warning("could not read %s (%s): going on with the rest", exc.where, exc.reason)
+        yield DiscoveryProblem.of(exc)
 
 
 @dataclass
@@ -193,7 +244,7 @@ class PoliteClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._lock = threading.Lock()
-        self._robots: dict[str, urllib.robotparser.RobotFileParser | None] = {}
+        self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser | None, str | None]] = {}
         self.stats: Counter[str] = Counter()
         if not self.cfg.respect_robots:
             log.warning("robots.txt is NOT honoured (--ignore-robots): make sure the site allows this")
@@ -208,33 +259,76 @@ class PoliteClient:
 
     # -- robots.txt ----------------------------------------------------------------
     def robots_allows(self, url: str) -> bool:
+        """Whether robots.txt lets this client fetch ``url`` (one that cannot be read: never)."""
         if not self.cfg.respect_robots:
             return True
+        parser, _ = self._robots_of(url)
+        return True if parser is None else parser.can_fetch(self.cfg.user_agent, url)
+
+    def _robots_of(self, url: str) -> tuple[urllib.robotparser.RobotFileParser | None, str | None]:
+        """The parser of ``url``'s origin (None: everything allowed) and, when its robots.txt
+        could not be read, why (read once per origin through the gate)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
-            known = origin in self._robots
-            parser = self._robots.get(origin)
-        if not known:
-            parser = parse_robots(origin, self.gate.robots(origin, lambda: self._load_robots(origin)))
+            known = self._robots.get(origin)
+        if known is None:
+            rule = self.gate.robots(origin, lambda: self._load_robots(origin))
+            known = (parse_robots(origin, rule), rule[1] if rule[0] == "unreachable" else None)
             with self._lock:
-                self._robots[origin] = parser
-        return True if parser is None else parser.can_fetch(self.cfg.user_agent, url)
+                self._robots[origin] = known
+        return known
+
+    def _check_robots(self, url: str, where: str | None) -> None:
+        """Refuse ``url`` when robots.txt disallows it, or could not be read this run."""
+        if self.robots_allows(url):
+            return
+        _, unreachable = self._robots_of(url)
+        if unreachable is not None:
+            parts = urlsplit(url)
+            raise FetchError(
+                f"robots.txt of {parts.scheme}://{parts.netloc} could not be read ({unreachable}): "
+                "nothing on that site is fetched in this run (RFC 9309)",
+                where=where or url,
+                reason=f"robots_txt_{unreachable.removesuffix('_exhausted')}",
+                hint="rerun later: robots.txt is read again and the item retried",
+            )
+        raise FetchError(
+            "robots.txt disallows this URL",
+            where=url,
+            reason="robots_disallowed",
+            hint="use --ignore-robots only where the site permits it",
+        )
 
     def _load_robots(self, origin: str) -> RobotsRule:
         """Fetch an origin's robots.txt (called once per origin by the gate) and apply its
-        Crawl-delay to the gate."""
+        Crawl-delay to the gate.
+
+        RFC 9309 2.3.1: 2xx -> its rules; 401/403 -> everything disallowed (this client's
+        choice); any other 4xx -> no robots.txt, everything allowed; 5xx or 429 after the
+        retries, a timeout or a connection error -> unreachable, everything disallowed for
+        this run.
+        """
         url = origin + "/robots.txt"
         try:
             with self._open("GET", url, check_robots=False) as resp:
                 text = self._read_capped(resp, self.cfg.max_page_bytes).decode("utf-8", "replace")
         except FetchError as exc:
+            if exc.reason == "interrupted":
+                raise  # not an answer: nothing is kept for the origin
             if exc.reason in ("http_401", "http_403"):
                 return ("disallow_all", None)
-            if exc.reason.startswith("http_4"):
-                return ("none", None)  # no robots.txt: everything allowed
-            log.warning("robots.txt unavailable at %s (%s): proceeding politely", url, exc.reason)
-            return ("none", None)
+            if _unreachable(exc.reason):
+                log.warning(
+                    "robots.txt unreachable at %s (%s): nothing on %s is fetched in this run; rerun later",
+                    url,
+                    exc.reason,
+                    origin,
+                )
+                return ("unreachable", exc.reason)
+            if not exc.reason.startswith("http_4"):
+                log.warning("robots.txt unusable at %s (%s): taken as absent", url, exc.reason)
+            return ("none", None)  # no robots.txt: everything allowed
         parser = parse_robots(origin, ("text", text))
         delay = parser.crawl_delay(self.cfg.user_agent) if parser is not None else None
         if delay:
@@ -247,7 +341,9 @@ class PoliteClient:
         self, url: str, *, where: str | None = None, redirected: bool = False, check_robots: bool = True
     ) -> None:
         """Refuse a request the rules forbid: a host off the allow-list (``host_not_allowed``, or
-        ``foreign_redirect`` for a redirect target) or a URL robots.txt disallows."""
+        ``foreign_redirect`` for a redirect target), a URL robots.txt disallows
+        (``robots_disallowed``), or any URL of an origin whose robots.txt could not be read
+        (``robots_txt_<why>``, e.g. ``robots_txt_http_503``: a rerun tries again)."""
         if not self.policy.allows(url):
             raise FetchError(
                 f"host of {url!r} is not allowed for this source",
@@ -255,13 +351,8 @@ class PoliteClient:
                 reason="foreign_redirect" if redirected else "host_not_allowed",
                 hint="add the host to the source's config if it is trusted",
             )
-        if check_robots and not self.robots_allows(url):
-            raise FetchError(
-                "robots.txt disallows this URL",
-                where=url,
-                reason="robots_disallowed",
-                hint="use --ignore-robots only where the site permits it",
-            )
+        if check_robots:
+            self._check_robots(url, where)
 
     @contextlib.contextmanager
     def turn(self, url: str) -> Iterator[None]:
@@ -453,9 +544,15 @@ class PoliteClient:
     def download(self, url: str, folder: str | os.PathLike[str], stem: str, expect: str) -> Download:
         """Fetch ``url`` into ``folder/<stem>.<ext>`` (``expect``: ``video`` or ``image``).
 
-        The body streams into ``folder/.<stem>.part`` (fsynced); an interrupted transfer is
-        resumed with ``Range`` on the next attempt or run. Only a complete file that passes
-        the content checks is renamed into place; anything bad is deleted.
+        The body streams into ``folder/.<stem>.part`` (fsynced), with ``.<stem>.part.json``
+        beside it: the server's validator (a strong ETag, else Last-Modified), the file's size
+        and content type. An interrupted transfer is resumed on the next try or run with
+        ``Range`` and ``If-Range``, and only when its answer is the rest of the same file (206
+        from the part's size, the same total and validator); anything else (no validator kept,
+        a 200, another total or ETag) starts over from zero. A 206 that stops short of the
+        file's end is followed by requests for the rest (at most ``max_range_rounds``; then
+        ``truncated_body``, retried), so the content checks only ever see a complete file. Only
+        a file that passes them is renamed into place; anything bad is deleted.
         """
         folder = Path(folder)
         with local_faults(folder):
@@ -465,70 +562,94 @@ class PoliteClient:
         resumed = False
         content_type: str | None = None
         last: FetchError | None = None
-        ranges_ok = True
-        fresh_start = True  # one start from zero when the server refuses the range of a kept .part
+        fresh_start = True  # one start from zero when a kept .part cannot be continued
         attempt = -1
         while attempt < self.cfg.max_retries:
             attempt += 1
-            offset = part.stat().st_size if part.exists() else 0
-            headers = {"Range": f"bytes={offset}-"} if offset else None
             try:
-                with self._open("GET", url, headers=headers) as resp:
-                    content_type = resp.headers.get("Content-Type")
-                    ranges_ok = (
-                        resp.headers.get("Accept-Ranges", "").lower() == "bytes" or resp.status_code == 206
-                    )
-                    if resp.status_code == 416 and offset:
-                        _unlink(part)  # our part is not a prefix the server recognises: start over
-                        raise FetchError(
-                            "range not satisfiable", where=url, reason="range_refused", retryable=True
-                        )
-                    if not _type_ok(content_type, accepted):
-                        _unlink(part)
-                        raise FetchError(
-                            f"content type {content_type!r} is not a {expect}",
-                            where=url,
-                            reason="content_type_mismatch",
-                        )
-                    mode = "wb"
-                    if offset and resp.status_code == 206 and _range_start(resp) == offset:
-                        mode, resumed = "ab", True
-                        self._count("resumed")
-                    else:
-                        offset = 0  # full body (200, or a range we did not ask for): start over
-                    self._stream_to(resp, part, mode, offset, url)
+                content_type, resumed_now = self._transfer(url, part, accepted, expect)
+                resumed = resumed or resumed_now
                 last = None
                 break
             except FetchError as exc:
-                if exc.reason == "http_416" and offset and fresh_start:
-                    # a .part the server has no more bytes for: complete (a run killed before the
-                    # rename) or not a prefix of this file; start over, this try does not count
+                if exc.reason in _START_OVER and fresh_start:
+                    # a .part complete already (a run killed before the rename), not a prefix
+                    # of this file, or of another version of it: start over, this try does not count
                     fresh_start = False
-                    _unlink(part)
+                    _discard(part)
                     attempt -= 1
                     continue
                 if not exc.retryable or exc.reason == "interrupted":
-                    if exc.reason != "interrupted" and exc.reason != "truncated_body":
-                        _unlink(part)
+                    if exc.reason not in ("interrupted", "truncated_body"):
+                        _discard(part)
+                    else:
+                        _keep_if_resumable(part, url)
                     raise
                 if exc.reason.endswith("_exhausted"):
+                    _keep_if_resumable(part, url)
                     raise
                 last = exc
                 if attempt < self.cfg.max_retries:
                     self._count("retries")
                     self.sleep(self._backoff(attempt, None))
         if last is not None:
-            if not ranges_ok:
-                _unlink(part)  # the server cannot resume it: a kept prefix would be useless
+            _keep_if_resumable(part, url)
             raise last
         return self._finish(part, folder, stem, url, expect, content_type, resumed)
+
+    def _transfer(self, url: str, part: Path, accepted: list[str], expect: str) -> tuple[str | None, bool]:
+        """One try at ``url``: the rest of a kept ``.part`` or the whole file, in as many
+        answers as the server takes (each 206 ending short of the file is followed by a request
+        for the rest). Returns (content type, whether a kept part was continued)."""
+        resumed = False
+        content_type: str | None = None
+        for _ in range(self.cfg.max_range_rounds):
+            kept = _kept_part(part, url)
+            if kept is None:
+                _discard(part)  # nothing to check it against: it may belong to another version
+            elif kept.complete:
+                return kept.content_type, resumed  # a run was stopped before the rename
+            headers = kept.resume_headers() if kept is not None and kept.size else None
+            with self._open("GET", url, headers=headers) as resp:
+                content_type = resp.headers.get("Content-Type")
+                if not _type_ok(content_type, accepted):
+                    _discard(part)
+                    raise FetchError(
+                        f"content type {content_type!r} is not a {expect}",
+                        where=url,
+                        reason="content_type_mismatch",
+                    )
+                span = _span_of(resp, kept, url)
+                if span.start:
+                    resumed = True
+                    self._count("resumed")
+                else:
+                    _discard(part)  # the file from its start: a kept part is replaced
+                    _save_resume_state(part, url, resp, span.total)
+                self._stream_to(resp, part, "ab" if span.start else "wb", span.start, url)
+            total = span.total if span.total is not None else (kept.total if kept is not None else None)
+            if span.partial and total is not None and _size(part) < total:
+                continue  # a 206 that ended before the end of the file: ask for the rest
+            if total is not None and _size(part) < total:
+                raise FetchError(
+                    f"got {_size(part)} of {total} bytes", where=url, reason="truncated_body", retryable=True
+                )
+            return content_type, resumed
+        raise FetchError(
+            f"file still incomplete after {self.cfg.max_range_rounds} partial answers "
+            f"({_size(part)} bytes so far)",
+            where=url,
+            reason="truncated_body",
+            retryable=True,
+            hint="the server sends the file in small ranges; raise http.max_range_rounds or rerun to go on",
+        )
 
     def _stream_to(self, resp: requests.Response, part: Path, mode: str, offset: int, url: str) -> None:
         cap = self.cfg.max_body_bytes
         declared = resp.headers.get("Content-Length")
         expected = offset + int(declared) if declared and declared.isdigit() else None
         if expected is not None and expected > cap:
-            _unlink(part)
+            _discard(part)
             raise FetchError(
                 f"{expected} bytes exceed the {cap}-byte cap",
                 where=url,
@@ -555,7 +676,7 @@ class PoliteClient:
                 written += len(chunk)
                 if written > cap:
                     fh.close()
-                    _unlink(part)
+                    _discard(part)
                     raise FetchError(
                         f"body exceeds the {cap}-byte cap",
                         where=url,
@@ -578,7 +699,7 @@ class PoliteClient:
                 f"got {written} of {expected} bytes", where=url, reason="truncated_body", retryable=True
             )
         if written == 0:
-            _unlink(part)
+            _discard(part)
             raise FetchError("empty body", where=url, reason="empty_body")
 
     def _finish(
@@ -594,7 +715,7 @@ class PoliteClient:
         try:
             probe = probe_file(part, expect)
         except FetchError:
-            _unlink(part)
+            _discard(part)
             raise
         ext = ext_for(url, content_type, expect)
         final = folder / f"{stem}.{ext}"
@@ -603,8 +724,9 @@ class PoliteClient:
                 digest = sha256_file(part)
                 size = part.stat().st_size
                 os.replace(part, final)
+            _unlink(_state_path(part))
         except LocalFault:
-            _unlink(part)
+            _discard(part)
             raise
         _fsync_dir(folder)
         self._count("files")
@@ -642,6 +764,8 @@ def _drop_part(fh, part: Path, exc: OSError) -> None:  # noqa: ANN001
         fh.close()  # may fail flushing the rest of the buffer: the file goes anyway
     with contextlib.suppress(OSError):
         part.unlink()  # a partial file the disk could not hold would only take the space the rerun needs
+    with contextlib.suppress(OSError):
+        _state_path(part).unlink()
     if fault is None:
         raise exc
     raise fault from None
@@ -669,14 +793,6 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
     return any(ctype.startswith(a) for a in accepted)
 
 
-def _range_start(resp: requests.Response) -> int | None:
-    value = resp.headers.get("Content-Range", "")
-    try:
-        return int(value.split()[1].split("-")[0])
-    except (IndexError, ValueError):
-        return None
-
-
 def _parse_retry_after(value: str) -> float | None:
     value = value.strip()
     if value.isdigit():
@@ -700,3 +816,154 @@ def _fsync_dir(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+# -- what a resume checks: ``.<stem>.part.json`` beside the part ---------------------------
+@dataclass(frozen=True)
+class _KeptPart:
+    """A ``.part`` kept from an earlier try or run, with what its server said about the file."""
+
+    size: int
+    header: str  # the validator's header: ETag or Last-Modified
+    validator: str
+    total: int | None  # the whole file's size, when the server said it
+    content_type: str | None
+
+    @property
+    def complete(self) -> bool:
+        return self.total is not None and self.size == self.total
+
+    def resume_headers(self) -> dict[str, str]:
+        """Ask for the rest, and for the whole file instead should it have changed."""
+        return {"Range": f"bytes={self.size}-", "If-Range": self.validator}
+
+    def same_file(self, resp: requests.Response, total: int | None) -> bool:
+        """Whether a 206 belongs to the version of the file this part holds the start of."""
+        if self.total is not None and total is not None and total != self.total:
+            return False
+        now = resp.headers.get(self.header)
+        return now is None or now.strip() == self.validator
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Where an answer's body goes: from ``start``; ``total`` the file's size if said; ``partial`` a 206."""
+
+    start: int
+    total: int | None
+    partial: bool
+
+
+def _state_path(part: Path) -> Path:
+    return part.with_name(part.name + ".json")
+
+
+def _kept_part(part: Path, url: str) -> _KeptPart | None:
+    """The kept ``.part`` of ``url`` with its resume state, or None: no part, no state (the
+    server gave no validator, or an older version of this client kept it), state of another
+    URL, or a part longer than the file."""
+    try:
+        size = part.stat().st_size
+        state = json.loads(_state_path(part).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("url") != url:
+        return None
+    header, validator, total = state.get("header"), state.get("validator"), state.get("total")
+    if header not in ("ETag", "Last-Modified") or not isinstance(validator, str) or not validator:
+        return None
+    if total is not None and (not isinstance(total, int) or size > total):
+        return None
+    ctype = state.get("content_type")
+    return _KeptPart(size, header, validator, total, ctype if isinstance(ctype, str) else None)
+
+
+def _validator(resp: requests.Response) -> tuple[str, str] | tuple[None, None]:
+    """(header, value) of the answer's strong validator: its ETag (a weak one cannot be used
+    in If-Range), else its Last-Modified; (None, None) without one."""
+    etag = (resp.headers.get("ETag") or "").strip()
+    if etag and not etag.startswith("W/"):
+        return "ETag", etag
+    modified = (resp.headers.get("Last-Modified") or "").strip()
+    return ("Last-Modified", modified) if modified else (None, None)
+
+
+def _identity(resp: requests.Response) -> bool:
+    """The body is sent as it is stored (no Content-Encoding): byte offsets match the file's."""
+    return (resp.headers.get("Content-Encoding") or "identity").strip().lower() == "identity"
+
+
+def _save_resume_state(part: Path, url: str, resp: requests.Response, total: int | None) -> None:
+    """Before a part is filled from the start, write (atomically) what resuming it must find
+    again: the URL, the validator, the file's size and type. Nothing when the answer offers no
+    way to check a resume (no strong ETag or Last-Modified, ``Accept-Ranges: none``, an encoded
+    body): a transfer cut off then starts over."""
+    header, validator = _validator(resp)
+    no_ranges = (resp.headers.get("Accept-Ranges") or "").strip().lower() == "none"
+    if header is None or no_ranges or not _identity(resp):
+        return
+    state = {
+        "url": url,
+        "header": header,
+        "validator": validator,
+        "total": total,
+        "content_type": resp.headers.get("Content-Type"),
+    }
+    atomic_write_json(_state_path(part), state, sort_keys=True)
+
+
+def _span_of(resp: requests.Response, kept: _KeptPart | None, url: str) -> _Span:
+    """Where this answer's body goes in the file. A 206 must continue the kept part (or start
+    a new one) of the same file; else ``resume_mismatch`` (the part is dropped, fetched again)."""
+    if resp.status_code != 206:
+        return _Span(0, _declared_size(resp), False)  # the whole file
+    rng = _content_range(resp)
+    offset = kept.size if kept is not None else 0
+    if rng is None or rng[0] != offset or (kept is not None and not kept.same_file(resp, rng[2])):
+        raise FetchError(
+            f"answer {resp.headers.get('Content-Range')!r} is not the rest of the kept part "
+            f"(from byte {offset}, same file)",
+            where=url,
+            reason="resume_mismatch",
+            retryable=True,
+        )
+    return _Span(rng[0], rng[2], True)
+
+
+def _declared_size(resp: requests.Response) -> int | None:
+    """The whole file's size a 200 declares (None: not said, or an encoded body)."""
+    declared = (resp.headers.get("Content-Length") or "").strip()
+    return int(declared) if declared.isdigit() and _identity(resp) else None
+
+
+def _content_range(resp: requests.Response) -> tuple[int, int, int | None] | None:
+    """(first, last, total) of ``Content-Range: bytes first-last/total`` (total None for ``*``)."""
+    value = (resp.headers.get("Content-Range") or "").strip()
+    unit, _, spec = value.partition(" ")
+    span, _, total = spec.strip().partition("/")
+    first, _, last = span.partition("-")
+    if unit.lower() != "bytes" or not (first.isdigit() and last.isdigit()) or int(last) < int(first):
+        return None
+    if total == "*":
+        return int(first), int(last), None
+    return (int(first), int(last), int(total)) if total.isdigit() else None
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _discard(part: Path) -> None:
+    """Remove a ``.part`` and its resume state."""
+    _unlink(part)
+    _unlink(_state_path(part))
+
+
+def _keep_if_resumable(part: Path, url: str) -> None:
+    """Keep a cut-off part for the next try or run only when it can be resumed (its state says
+    which file it is the start of); else it would only take space."""
+    if _kept_part(part, url) is None:
+        _discard(part)

@@ -111,8 +111,13 @@ class NetAPorter(Source):
     expand_target = staticmethod(_targets)
 
     def discover_target(self, target: str) -> Iterator[Candidate]:
+        """Candidates of one target (an id file: of each of its lines). A page that cannot be
+        read (a listing or sitemap the site does not answer) ends that target with a
+        :class:`~collectors.http.DiscoveryProblem`; the other targets are still read."""
+        from collectors.http import noting_problems
+
         for one in _targets(target):
-            yield from self._discover_one(one)
+            yield from noting_problems(self._discover_one(one))
 
     def _discover_one(self, target: str) -> Iterator[Candidate]:
         if target.isdigit():
@@ -144,6 +149,10 @@ class NetAPorter(Source):
         return Candidate(raw_id=raw_id, url=url, key=host_of(self.cfg.site))
 
     def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:
+        """Product pages of a sitemap, and of its children for an index (3 levels deep). A child
+        that cannot be read (gone, busy, malformed) is a problem of its own: the others are read."""
+        from collectors.http import noting_problems
+
         text = self.client.get_text(url)
         pages, children = sitemap_locs(text, where=url)
         for page in pages:
@@ -152,10 +161,13 @@ class NetAPorter(Source):
                 yield self._candidate(self.cfg.on_site(page), raw)
         if depth < 3:
             for child in children:
-                yield from self._from_sitemap(self.cfg.on_site(child), depth + 1)
+                yield from noting_problems(self._from_sitemap(self.cfg.on_site(child), depth + 1))
 
     def _from_listing(self, url: str) -> Iterator[Candidate]:
-        """Follow a listing's pages (``rel=next`` links, else ``?pageNumber=N+1``) until one adds nothing."""
+        """Follow a listing's pages (``rel=next`` links, else ``?pageNumber=N+1``) until one adds
+        nothing. A page that cannot be read ends the listing (404/410 after the first page: its
+        end; anything else raises, and the target is listed as a problem with the candidates of
+        the pages before it kept)."""
         seen_pages: set[str] = set()
         number = int(dict(parse_qsl(urlsplit(url).query)).get(self.cfg.page_param, "1") or 1)
         page_url: str | None = url
@@ -202,6 +214,19 @@ class NetAPorter(Source):
         )
         return Found(item, cand)
 
+    def _video_exists(self, video_url: str) -> bool:
+        """HEAD the detail video: False on 404/410. A server that does not answer HEAD (405,
+        501) says nothing about the video: True, and the GET decides (its 404 = no video)."""
+        from collectors.http import HEAD_REFUSED
+
+        try:
+            return self.client.exists(video_url)
+        except FetchError as exc:
+            if exc.reason in HEAD_REFUSED:
+                log.debug("%s: HEAD refused (%s); fetching it decides", video_url, exc.reason)
+                return True
+            raise
+
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
         ctx, item, sid = self.ctx, found.item, found.item.source_id
         assets: list[MediaAsset] = []
@@ -209,7 +234,7 @@ class NetAPorter(Source):
         has_video: bool | None = True
         if self.cfg.check_video_with_head:
             try:
-                has_video = self.client.exists(video_url)
+                has_video = self._video_exists(video_url)
             except FetchError as exc:
                 failed = MediaAsset(
                     source=self.name,

@@ -2,7 +2,11 @@
 
 Discovery runs beside collection (a listing crawl does not hold up the first downloads); the
 progress bar gets its total as soon as the number of candidates is known: at once for a list
-(URL list, ids, saved structures), when the last listing page is read otherwise.
+(URL list, ids, saved structures), when the last listing page is read otherwise. A page
+discovery cannot read (:class:`~collectors.http.DiscoveryProblem`, or a remote fault that ends
+a source's discovery) is listed as failed with its URL; the rest of the run goes on and its
+summary is printed (exit 1). ``--dry-run`` reads the catalog only to tell the items a run would
+fetch from those it would skip (:class:`DryRunSummary`).
 
 The executor (:mod:`movingfashion.executors`) runs the items: ``local`` threads share this
 process's source, client and catalog; a remote one (``ray``) gives each worker its own copy of
@@ -18,21 +22,81 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
-from itertools import islice
 from typing import Any
 
 from collectors.base import Source
 from collectors.core import Candidate, Outcome, Summary, safe_id
 from collectors.guard import guarded_collect
+from collectors.http import DiscoveryProblem
 from movingfashion.executors import Executor, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
-from schemas.errors import CatalogCorrupt, LocalFault, MFError
+from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 
 log = logging.getLogger("collectors")
 
-__all__ = ["guarded_collect", "run_collection", "stop_message"]
+__all__ = ["DryRunSummary", "guarded_collect", "note_problem", "run_collection", "stop_message"]
+
+
+@dataclass
+class DryRunSummary(Summary):
+    """What ``--dry-run`` found, with nothing fetched or written: ``items`` a run would collect,
+    ``would_skip`` those it would skip before any request (collected already, moved on by
+    cleaning, or rejected for good), each with its catalog ``status`` and ``reason``;
+    ``skipped`` counts them. ``problems``: pages discovery could not read."""
+
+    would_skip: list[dict[str, Any]] = field(default_factory=list)
+
+    def human(self, max_listed: int = 50) -> str:
+        text = (
+            f"dry run: would collect {len(self.items)} items, skip {len(self.would_skip)} "
+            "(collected or rejected for good)"
+        )
+        text += "".join(f"\n  {i['source_id']}  {i.get('url') or ''}" for i in self.items)
+        if self.would_skip:
+            text += "\nwould skip:" + "".join(
+                f"\n  {i['source_id']}  {i['status']}" + (f" ({i['reason']})" if i.get("reason") else "")
+                for i in self.would_skip
+            )
+        for p in self.problems[:max_listed]:
+            text += f"\n  {p['status']:<8} {p['source_id']}  {p['reason'] or ''}"
+        if len(self.problems) > max_listed:
+            text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
+        if self.interrupted:
+            text += "\ninterrupted: rerun the same command to resume"
+        return text
+
+
+def note_problem(summary: Summary, problem: DiscoveryProblem) -> None:
+    """Count a page discovery could not read as failed (a rerun reads it again), listed in
+    ``problems`` with its URL, reason and message (``"stage": "discovery"``)."""
+    exc = problem.error
+    reason = exc.reason if exc is not None else "fetch_failed"
+    where = problem.url or (exc.where if exc is not None else None) or "?"
+    summary.add(Outcome(where, "failed", reason))
+    summary.problems[-1].update(stage="discovery", url=where, message=exc.message if exc else "")
+
+
+def _limited(found: Iterable[Candidate], limit: int | None) -> Iterator[Candidate]:
+    """``found`` until ``limit`` candidates came (the problems between them do not count); a
+    remote fault that ends it is handed on as a :class:`DiscoveryProblem`."""
+    if limit is not None and limit <= 0:
+        return
+    n = 0
+    try:
+        for cand in found:
+            yield cand
+            if not isinstance(cand, DiscoveryProblem):
+                n += 1
+                if limit is not None and n >= limit:
+                    return
+    except FetchError as exc:
+        if exc.reason == "interrupted":
+            return  # the run is stopping: nothing more to find
+        log.warning("discovery stopped at %s (%s)", exc.where, exc.reason)
+        yield DiscoveryProblem.of(exc)
 
 
 def stop_message(fault: MFError) -> str:
@@ -92,7 +156,11 @@ class Progress:
 
 
 class Discovery:
-    """Candidates of ``source.discover`` produced by a thread into a queue; ``total`` once known."""
+    """Candidates of ``source.discover`` produced by a thread into a queue; ``total`` once known.
+
+    A remote fault that ends discovery arrives as a :class:`DiscoveryProblem` (so do the pages
+    a source could not read); any other error is raised by :meth:`next` after the last one.
+    """
 
     #: what :meth:`next` returns after the last candidate
     END: Any = object()
@@ -117,11 +185,11 @@ class Discovery:
     def _run(self, found: Iterable[Candidate], limit: int | None) -> None:
         n = 0
         try:
-            for cand in islice(found, limit) if limit is not None else found:
+            for cand in _limited(found, limit):
                 if self._halt.is_set():
                     return
                 self._queue.put(cand)
-                n += 1
+                n += not isinstance(cand, DiscoveryProblem)
             self.total = n
         except BaseException as exc:  # noqa: BLE001 - handed to the run loop, raised there
             self.error = exc
@@ -165,10 +233,10 @@ def run_collection(
     Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
     summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
     """
-    summary = Summary(source=str(source.name), dry_run=dry_run)
     t0 = time.perf_counter()
     if dry_run:
-        return _dry_run(source, targets, limit, summary, t0)
+        return _dry_run(source, targets, limit, DryRunSummary(source=str(source.name), dry_run=True), t0)
+    summary = Summary(source=str(source.name))
     ex = executor if isinstance(executor, Executor) else make_executor(executor, workers=workers)
     try:
         return _run(source, targets, limit, ex, workers, show_progress, options or {}, summary, t0)
@@ -178,14 +246,25 @@ def run_collection(
 
 
 def _dry_run(
-    source: Source, targets: Sequence[str], limit: int | None, summary: Summary, t0: float
-) -> Summary:
-    found = source.discover(targets)
-    for cand in islice(found, limit) if limit is not None else found:
-        summary.items.append(
-            {"source_id": safe_id(cand.raw_id) or f"unsafe:{cand.raw_id!r}", "url": cand.url}
-        )
-    summary.requests = source.ctx.client.stats["requests"]
+    source: Source, targets: Sequence[str], limit: int | None, summary: DryRunSummary, t0: float
+) -> DryRunSummary:
+    """Discover and sort the candidates into those a run would fetch and those it would skip
+    (the catalog, if there is one, read only); nothing is fetched or written."""
+    ctx = source.ctx
+    for cand in _limited(source.discover(targets), limit):
+        if isinstance(cand, DiscoveryProblem):
+            note_problem(summary, cand)
+            continue
+        sid = safe_id(cand.raw_id)
+        row = ctx.catalog.get_item(str(source.name), sid) if sid is not None else None
+        if sid is not None and row is not None and ctx.is_done(source.name, sid):
+            summary.would_skip.append(
+                {"source_id": sid, "url": cand.url, "status": str(row.status), "reason": row.reason}
+            )
+            summary.skipped += 1
+        else:
+            summary.items.append({"source_id": sid or f"unsafe:{cand.raw_id!r}", "url": cand.url})
+    summary.requests = ctx.client.stats["requests"]
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -258,7 +337,9 @@ def _run(
             cand = discovery.next(timeout=0.05 if pool.pending else 1.0)
             if cand is Discovery.END:
                 break
-            if isinstance(cand, Candidate):
+            if isinstance(cand, DiscoveryProblem):
+                note_problem(summary, cand)
+            elif isinstance(cand, Candidate):
                 pool.submit(source.pack(cand) if cluster else cand, tag=cand.raw_id, key=cand.key)
             take(block=False)
         if discovery.total is not None:

@@ -4,8 +4,10 @@ instaloader and yt-dlp send their own HTTP requests. Their sessions are given a
 :class:`PoliteAdapter` as transport, so every request they send (each redirect hop included)
 passes the same gates as ours: allowed hosts, robots.txt, the per-host rate and concurrency,
 and backoff honouring ``Retry-After``. ``host_map`` moves requests for a site's real hosts onto
-a mirror (``--base-url``). A session no rule was bound to refuses to send anything
-(:class:`RefusingAdapter`), so a library that makes a session behind our back fails closed.
+a mirror (``--base-url``); a request moved to another host loses its credentials
+(:data:`CREDENTIAL_HEADERS`: the login cookies and tokens of the real site never reach the
+mirror). A session no rule was bound to refuses to send anything (:class:`RefusingAdapter`), so
+a library that makes a session behind our back fails closed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("collectors.transport")
 
+#: Headers that carry a site's credentials (the login session's cookies, tokens tied to it):
+#: dropped from a request :func:`moved` to another host. The session's cookie jar holds them for
+#: the real site's hosts only, so the mirror gets no cookie at all (those it sets itself are
+#: kept by ``requests`` under the real host too, and dropped the same way).
+CREDENTIAL_HEADERS = ("Cookie", "Authorization", "Proxy-Authorization", "X-CSRFToken")
+
 
 def map_host(url: str, host_map: Mapping[str, str]) -> str:
     """``url`` with its scheme and host replaced by ``host_map[host]`` (a base URL) when mapped."""
@@ -38,13 +46,30 @@ def map_host(url: str, host_map: Mapping[str, str]) -> str:
     return urlunsplit(parts._replace(scheme=target.scheme, netloc=target.netloc, path=prefix + parts.path))
 
 
+def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedRequest:
+    """A copy of ``request`` sent to ``url``. When the host changes it keeps none of the
+    :data:`CREDENTIAL_HEADERS` (they were attached for the original host), and its ``Host``
+    header, if set, names the new one."""
+    new = request.copy()
+    new.url = url
+    netloc = urlsplit(url).netloc
+    if normalize_host(netloc) != normalize_host(urlsplit(request.url or "").netloc):
+        dropped = [name for name in CREDENTIAL_HEADERS if new.headers.pop(name, None) is not None]
+        if dropped:
+            log.debug("%s: %s not sent to another host", url, ", ".join(dropped))
+    if "Host" in new.headers:
+        new.headers["Host"] = netloc
+    return new
+
+
 class PoliteAdapter(HTTPAdapter):
     """A requests transport that sends through the polite client's rules.
 
     ``retry``: retry the statuses of ``http.retry_statuses`` (429, 5xx) with the client's
     backoff, honouring ``Retry-After``; the last answer is returned to the library, which
     decides what it means. Without it the adapter only gates (for libraries that retry
-    themselves).
+    themselves). ``host_map``: hosts whose requests go to another base URL instead, without
+    their cookies and other credentials (:func:`moved`).
     """
 
     def __init__(
@@ -61,10 +86,7 @@ class PoliteAdapter(HTTPAdapter):
     ) -> requests.Response:
         url = map_host(request.url or "", self.host_map)
         if url != request.url:
-            request = request.copy()
-            request.url = url
-            if "Host" in request.headers:
-                request.headers["Host"] = urlsplit(url).netloc
+            request = moved(request, url)  # a mirror: the real site's credentials stay behind
         cfg = self.client.cfg
         if timeout is None:
             timeout = (cfg.connect_timeout_s, cfg.read_timeout_s)

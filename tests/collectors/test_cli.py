@@ -111,7 +111,7 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
         list_page(site, ids)
         for i in ids:
             site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
-                bodies[i], content_type="video/mp4", stall_s=0.6
+                bodies[i], content_type="video/mp4", stall_s=0.6, headers={"ETag": f'"{i}"'}
             )
             site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
                 jpeg_bytes(int(i)), content_type="image/jpeg"
@@ -142,8 +142,10 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
             route.stall_s = 0.0
         proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
-        assert any("Range" in h for h in site.headers_seen), "the kept .part should be resumed"
-    assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+        resumes = [h for h in site.headers_seen if "Range" in h]
+        assert resumes, "the kept .part should be resumed"
+        assert all(h.get("If-Range", "").strip('"') in ids for h in resumes)  # checked against its ETag
+    assert not [p for p in out.rglob("*") if p.name.endswith((".part", ".part.json"))]
     with Catalog(out / "catalog.sqlite") as cat:
         assert cat.count_items() == 6 and cat.integrity_ok()
         videos = cat.assets(kind="video")
@@ -317,7 +319,7 @@ def test_every_help_and_readme_example_works(world_server, tmp_path, capsys):
         code, out, err = run_cli([*argv, *fast, *([] if "--json" in argv else ["--json"])], capsys)
         assert code == 0, (line, err)
         summary = json.loads(out)
-        found = len(summary["items"]) if summary["dry_run"] else summary["ok"] + summary["skipped"]
+        found = summary["ok"] + summary["skipped"] + (len(summary["items"]) if summary["dry_run"] else 0)
         assert found > 0 and summary["problems"] == [], (line, summary)
 
 
@@ -332,3 +334,92 @@ def test_real_sitemap_url_is_read_on_the_base_url(world_server, world_truth, tmp
     assert all(i["url"].startswith(world_server.base_url) for i in json.loads(out)["items"])
     code, out, err = run_cli([*args, "--root", tmp_path / "o", "--limit", "2", "--json"], capsys)
     assert code == 0 and json.loads(out)["ok"] == 2, err
+
+
+def sitemap_shop(site: FakeSite, ids: list[str], *, gone: bool = True) -> None:
+    """A sitemap index whose second child lists ``ids`` and whose first is gone (404) or, with
+    ``gone=False``, the same one again."""
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    for i in ids:
+        site.routes[f"/en-us/shop/product/{i}"] = product_page(i)
+        site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
+            jpeg_bytes(int(i)), content_type="image/jpeg"
+        )
+    locs = "".join(f"<url><loc>{site.base}/en-us/shop/product/{i}</loc></url>" for i in ids)
+    site.routes["/sitemap-good.xml"] = Route(
+        f"<urlset xmlns='{ns}'>{locs}</urlset>".encode(), content_type="application/xml"
+    )
+    first = "gone" if gone else "good"
+    children = "".join(f"<sitemap><loc>{site.base}/sitemap-{n}.xml</loc></sitemap>" for n in (first, "good"))
+    site.routes["/sitemap.xml"] = Route(
+        f"<sitemapindex xmlns='{ns}'>{children}</sitemapindex>".encode(), content_type="application/xml"
+    )
+
+
+def test_a_page_discovery_cannot_read_is_exit_1_with_the_summary(tmp_path, capsys):
+    """A stale child sitemap: the products of the others are collected, the summary (and the
+    --json document) is printed with the child's URL as a problem, exit 1 (a remote fault, not
+    a usage error); a listing the site never answers is the same, with nothing found."""
+    with FakeSite() as site:
+        sitemap_shop(site, ["31", "32"])
+        site.routes["/en-us/shop/clothing"] = Route(b"busy", fail_first=999, fail_status=503)
+        args = ["netaporter", f"{site.base}/sitemap.xml", "--base-url", site.base, "--root", tmp_path / "o"]
+        args += ["--config", fast_config(tmp_path)]
+        code, out, err = run_cli([*args, "--json"], capsys)
+        assert code == 1, err
+        summary = json.loads(out)
+        assert (summary["ok"], summary["failed"]) == (2, 1)
+        assert [(p["url"], p["reason"], p["stage"]) for p in summary["problems"]] == [
+            (site.url("/sitemap-gone.xml"), "http_404", "discovery")
+        ]
+        code, out, err = run_cli(args, capsys)  # rerun, text: the two are skipped, the child listed
+        assert code == 1 and f"failed   {site.url('/sitemap-gone.xml')}  http_404" in out, out
+        code, out, err = run_cli(["netaporter", "--base-url", site.base, "--root", tmp_path / "l"], capsys)
+        assert code == 1 and "Traceback" not in err, err
+        assert f"{site.url('/en-us/shop/clothing')}  http_503_exhausted" in out, out
+
+
+def files_of(root: Path) -> dict[Path, tuple[int, int]]:
+    return {
+        p: (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if not p.name.endswith(("-wal", "-shm"))
+    }
+
+
+def test_dry_run_creates_nothing_and_lists_done_items_apart(tmp_path, capsys):
+    with FakeSite() as site:
+        sitemap_shop(site, ["41", "42"], gone=False)
+        site.routes["/images/products/42/42_fr_l.jpg"] = Route(b"<html>" * 50, content_type="image/jpeg")
+        root = tmp_path / "o"
+        base = ["netaporter", f"{site.base}/sitemap.xml", "--base-url", site.base, "--root", root]
+        base += ["--config", fast_config(tmp_path), "--json"]
+        code, out, err = run_cli([*base, "--dry-run"], capsys)
+        assert code == 0 and not root.exists(), err  # no root, no catalog
+        summary = json.loads(out)
+        assert [i["source_id"] for i in summary["items"]] == ["41", "42"] and summary["would_skip"] == []
+        code, out, _ = run_cli(base, capsys)  # a real run: 41 collected, 42 rejected (not an image)
+        assert (json.loads(out)["ok"], json.loads(out)["rejected"]) == (1, 1)
+        site.routes["/sitemap-good.xml"].body = site.routes["/sitemap-good.xml"].body.replace(
+            b"</urlset>", f"<url><loc>{site.base}/en-us/shop/product/43</loc></url></urlset>".encode()
+        )
+        before = files_of(root)
+        digest = hashlib.sha256((root / "catalog.sqlite").read_bytes()).hexdigest()
+        code, out, err = run_cli([*base, "--dry-run"], capsys)
+        assert code == 0, err
+        summary = json.loads(out)
+        assert [i["source_id"] for i in summary["items"]] == ["43"] and summary["skipped"] == 2
+        assert [(i["source_id"], i["status"], i["reason"]) for i in summary["would_skip"]] == [
+            ("41", "downloaded", None),
+            ("42", "rejected", "not_an_image"),
+        ]
+        code, out, _ = run_cli(base[:-1] + ["--dry-run"], capsys)
+        assert out.splitlines()[:2] == [
+            "dry run: would collect 1 items, skip 2 (collected or rejected for good)",
+            f"  43  {site.base}/en-us/shop/product/43",
+        ]
+        assert "  41  downloaded" in out and "  42  rejected (not_an_image)" in out
+    # the catalog was only read: no file added, changed or rewritten under the root (SQLite's
+    # -wal/-shm beside it aside: a reader of a WAL database may create them)
+    assert files_of(root) == before
+    assert hashlib.sha256((root / "catalog.sqlite").read_bytes()).hexdigest() == digest

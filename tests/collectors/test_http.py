@@ -97,13 +97,24 @@ def test_5xx_burst_backs_off_exponentially(site, tmp_path):
 
 def test_truncated_body_resumes_with_range(site, tmp_path):
     body = mp4_bytes(tmp_path, 5)
-    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", truncate_first=1)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", truncate_first=1, headers={"ETag": '"v5"'})
     client = client_for(site)
     dl = client.download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
     assert dl.resumed and client.stats["resumed"] == 1
     assert dl.sha256 == hashlib.sha256(body).hexdigest()
-    assert any(h.get("Range") == f"bytes={len(body) // 2}-" for h in site.headers_seen)
-    assert files_in(tmp_path / "it") == ["video.mp4"]
+    resumes = [h for h in site.headers_seen if h.get("Range")]
+    assert [(h["Range"], h.get("If-Range")) for h in resumes] == [(f"bytes={len(body) // 2}-", '"v5"')]
+    assert files_in(tmp_path / "it") == ["video.mp4"]  # the resume state went with the part
+
+
+def test_truncated_body_without_a_validator_starts_over(site, tmp_path):
+    """No ETag or Last-Modified: nothing tells whether a kept prefix is still the file's, so a
+    cut-off transfer is fetched again from its start (never with a bare Range)."""
+    body = mp4_bytes(tmp_path, 5)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", truncate_first=1)
+    dl = client_for(site).download(site.url("/v.mp4"), tmp_path / "it", "video", "video")
+    assert not dl.resumed and dl.sha256 == hashlib.sha256(body).hexdigest()
+    assert not any("Range" in h for h in site.headers_seen) and site.hits["/v.mp4"] == 2
 
 
 def test_truncated_without_ranges_restarts(site, tmp_path):

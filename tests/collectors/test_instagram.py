@@ -13,7 +13,7 @@ from collectors.api import collect, open_source
 from collectors.config import HttpConfig, load_collect_config
 from collectors.instagram import secure_session_file
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError, DataFormatError
+from schemas.errors import ConfigError, DataFormatError, FetchError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 
 FAST_HTTP = HttpConfig(
@@ -137,3 +137,26 @@ def test_target_forms(tmp_path):
     with pytest.raises(DataFormatError) as ei:  # refused before anything is created
         collect("instagram", ["what-is-this"], root=tmp_path / "new", catalog=tmp_path / "new/c.sqlite")
     assert "cannot read target" in str(ei.value) and not (tmp_path / "new").exists()
+
+
+def test_a_listing_failing_part_way_keeps_its_posts_and_the_next_targets(tmp_path, monkeypatch):
+    """instaloader failing on a profile's second page: the posts read before are kept, the
+    profile is handed on as a discovery problem naming it, and the next target is still read."""
+    from collectors.core import Candidate
+    from collectors.http import DiscoveryProblem
+
+    def posts(kind, name):
+        yield Candidate("CxOne01", url="https://www.instagram.com/p/CxOne01/", key="www.instagram.com")
+        raise FetchError(
+            f"instaloader could not list {kind} {name!r}: ConnectionException",
+            where=f"{kind}:{name}",
+            reason="instaloader_error",
+        )
+
+    with open_source("instagram", ["profile:nora"], root=tmp_path, catalog=tmp_path / "c.sqlite") as src:
+        monkeypatch.setattr(src, "_posts", posts)
+        found = list(src.discover(["profile:nora", "shortcode:CxTwo02"]))
+    assert [c.raw_id for c in found] == ["CxOne01", None, "CxTwo02"]
+    problem = found[1]
+    assert isinstance(problem, DiscoveryProblem) and problem.url == "profile:nora"
+    assert problem.error.reason == "instaloader_error"

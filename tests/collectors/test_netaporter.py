@@ -297,3 +297,103 @@ def test_base_url_reads_the_real_sites_urls_on_the_base(shop, tmp_path):
     assert cfg.on_site("https://video.net-a-porter.com/v/1.mp4") == site.base + "/v/1.mp4"
     assert cfg.on_site("https://elsewhere.example/x") == "https://elsewhere.example/x"
     assert CollectConfig().netaporter.on_site(f"{real}/x") == f"{real}/x"  # no --base-url: unchanged
+
+
+# -- a site of its own per test: HEAD refused, pages discovery cannot read ----------------
+
+
+def add_product(site: FakeSite, tmp, pid: str, *, video: bool = True) -> None:
+    site.routes[f"/en-us/shop/product/{pid}"] = Route(
+        product_html(pid, f"Dress {pid}", "Halden", "red", ["Clothing"]).encode(), content_type="text/html"
+    )
+    if video:
+        site.routes[f"/videos/productPage/{pid}_detail.mp4"] = Route(
+            mp4_bytes(tmp, int(pid) % 100), content_type="video/mp4"
+        )
+    for view in ("fr", "in", "bk", "cu"):
+        site.routes[f"/images/products/{pid}/{pid}_{view}_l.jpg"] = Route(
+            jpeg_bytes(int(pid) + ord(view[0])), content_type="image/jpeg"
+        )
+
+
+def refuse_head(site: FakeSite, status: int) -> None:
+    def do_head(handler) -> None:
+        handler.send_response(status)
+        handler.send_header("Allow", "GET")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    site.server.RequestHandlerClass.do_HEAD = do_head
+
+
+@pytest.mark.parametrize("status", [405, 501])
+def test_a_server_refusing_head_still_gets_the_video_fetched(tmp_path, status):
+    """HEAD answered 405/501 says nothing about the video: the GET decides (a 404 there is
+    still ``no_video``)."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        add_product(site, tmp_path, "1002", video=False)
+        refuse_head(site, status)
+        s = collect("netaporter", ["1001", "1002"], root=tmp_path / "o", cfg=cfg_for(site), workers=1)
+        assert (s.ok, s.failed, s.rejected) == (2, 0, 0), s.human()
+        assert site.hits["/videos/productPage/1001_detail.mp4"] == 1  # the GET (HEADs are not counted)
+    with Catalog(tmp_path / "o/catalog.sqlite") as cat:
+        (video,) = cat.assets(source="netaporter", source_id="1001", kind="video")
+        assert video.status == "downloaded" and (tmp_path / "o" / video.path).is_file()
+        (none,) = cat.assets(source="netaporter", source_id="1002", kind="video")
+        assert (none.status, none.reason) == ("rejected", "no_video")
+        assert cat.get_item("netaporter", "1002").item.has_video is False
+
+
+def urlset(pids: list[str]) -> bytes:
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    locs = "".join(f"<url><loc>https://www.net-a-porter.com/en-us/shop/product/{p}</loc></url>" for p in pids)
+    return f"<?xml version='1.0'?><urlset xmlns='{ns}'>{locs}</urlset>".encode()
+
+
+def test_a_child_sitemap_that_cannot_be_read_is_a_problem_and_the_others_are_read(tmp_path):
+    """A sitemap index with a stale (404) and a busy (503) child between good ones: every product
+    of the good children is collected, each bad child is listed failed with its URL."""
+    with FakeSite() as site:
+        for pid in ("1001", "1002", "1003", "1004"):
+            add_product(site, tmp_path, pid)
+        site.routes["/sitemap-a.xml"] = Route(urlset(["1001", "1002"]), content_type="application/xml")
+        site.routes["/sitemap-c.xml"] = Route(b"busy", fail_first=99, fail_status=503)
+        site.routes["/sitemap-d.xml"] = Route(urlset(["1003", "1004"]), content_type="application/xml")
+        ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+        children = "".join(
+            f"<sitemap><loc>https://www.net-a-porter.com/sitemap-{c}.xml</loc></sitemap>" for c in "abcd"
+        )
+        site.routes["/sitemap.xml"] = Route(
+            f"<?xml version='1.0'?><sitemapindex xmlns='{ns}'>{children}</sitemapindex>".encode(),
+            content_type="application/xml",
+        )
+        target = ["https://www.net-a-porter.com/sitemap.xml"]
+        dry = collect("netaporter", target, root=tmp_path / "o", cfg=cfg_for(site), dry_run=True)
+        assert [i["source_id"] for i in dry.items] == ["1001", "1002", "1003", "1004"]
+        s = collect("netaporter", target, root=tmp_path / "o", cfg=cfg_for(site), workers=2)
+    assert (s.ok, s.failed) == (4, 2), s.human()
+    for summary in (dry, s):
+        bad = {p["url"]: p["reason"] for p in summary.problems if p.get("stage") == "discovery"}
+        assert bad == {
+            site.url("/sitemap-b.xml"): "http_404",
+            site.url("/sitemap-c.xml"): "http_503_exhausted",
+        }
+    assert site.url("/sitemap-b.xml") in s.human()
+
+
+def test_a_listing_page_that_cannot_be_read_keeps_what_the_pages_before_found(tmp_path):
+    with FakeSite() as site:
+        for pid in ("1001", "1002", "1003"):
+            add_product(site, tmp_path, pid)
+        site.routes["/en-us/shop/clothing"] = Route(
+            b"<html><a href='/en-us/shop/product/1001'>a</a><a href='/en-us/shop/product/1002'>b</a>"
+            b"<a rel='next' href='/en-us/shop/clothing?pageNumber=2'>next</a></html>",
+            content_type="text/html",
+        )
+        site.routes["/en-us/shop/clothing?pageNumber=2"] = Route(b"busy", fail_first=99, fail_status=503)
+        s = collect("netaporter", ["/en-us/shop/clothing", "1003"], root=tmp_path / "o", cfg=cfg_for(site))
+    assert (s.ok, s.failed) == (3, 1), s.human()
+    (problem,) = s.problems
+    assert problem["url"] == site.url("/en-us/shop/clothing?pageNumber=2") and problem["stage"] == "discovery"
+    assert problem["status"] == "failed" and problem["reason"] == "http_503_exhausted"

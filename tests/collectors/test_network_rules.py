@@ -186,6 +186,53 @@ def test_the_adapter_honours_retry_after_rate_limit_robots_and_the_host_map(tmp_
         assert adapter.sent == [site.url("/api/q")] * 3 and client.stats["requests"] == 4  # + robots.txt
 
 
+def test_a_request_moved_to_the_mirror_leaves_the_real_sites_credentials_behind():
+    """Cookies, Authorization and CSRF tokens attached for www.instagram.com are not sent to the
+    --base-url host; a request that stays on its host keeps its own cookies."""
+    with FakeSite() as site:
+        site.routes["/api/q"] = Route(b"{}", content_type="application/json")
+        host = site.base.removeprefix("http://")
+        client = PoliteClient(FAST_HTTP, policy=HostPolicy.of([host]))
+        sess = bind(requests.Session(), PoliteAdapter(client, host_map={"www.instagram.com": site.base}))
+        sess.cookies.set("sessionid", "S3CR3T", domain="www.instagram.com")
+        sess.cookies.set("local", "mine", domain="127.0.0.1")
+        secret = {"Authorization": "Bearer S3CR3T", "X-CSRFToken": "tok", "Proxy-Authorization": "x"}
+        assert sess.get("https://www.instagram.com/api/q", headers=secret).status_code == 200
+        assert sess.get(site.url("/api/q")).status_code == 200  # not moved: its cookie goes
+    moved, stayed = [h for h in site.headers_seen if "robots" not in str(h)][-2:]
+    assert not {k.lower() for k in moved} & {"cookie", "authorization", "x-csrftoken", "proxy-authorization"}
+    assert "S3CR3T" not in str(site.headers_seen) and stayed.get("Cookie") == "local=mine"
+
+
+def test_a_logged_in_session_sends_no_cookie_to_the_base_url(tmp_path):
+    """The login session's cookies (sessionid, csrftoken) belong to instagram.com: with
+    --base-url instaloader's queries reach the mirror without them."""
+    with FakeSite() as mirror:
+
+        def do_post(handler):  # instaloader's GraphQL query: record its headers, then 404
+            mirror.headers_seen.append(dict(handler.headers))
+            handler.send_response(404)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        mirror.server.RequestHandlerClass.do_POST = do_post
+        cfg = _insta_cfg(mirror.base)
+        cfg = cfg.model_copy(update={"http": cfg.http.model_copy(update={"max_retries": 0})})
+        s = collect(
+            "instagram",
+            ["shortcode:CxAbc01"],
+            root=tmp_path / "data",
+            cfg=cfg,
+            workers=1,
+            session_file=str(_session_file(tmp_path)),
+            login="mia",
+        )
+    assert s.requests > 1 and len(mirror.headers_seen) > 1, s.human()  # the queries did reach it
+    sent = [{k.lower(): v for k, v in h.items()} for h in mirror.headers_seen]
+    assert not [h for h in sent if "cookie" in h or "x-csrftoken" in h], sent
+    assert "s3cr3t" not in str(sent)
+
+
 # -- yt-dlp ----------------------------------------------------------------------------
 
 

@@ -7,8 +7,9 @@ import threading
 import pytest
 
 from collectors.core import Candidate, Outcome, Summary
-from collectors.runner import Discovery, Progress
-from schemas.errors import DataFormatError
+from collectors.http import DiscoveryProblem, noting_problems
+from collectors.runner import Discovery, DryRunSummary, Progress, note_problem
+from schemas.errors import DataFormatError, FetchError
 
 
 def drain(d: Discovery) -> list[str]:
@@ -45,6 +46,76 @@ def test_a_discovery_error_reaches_the_run_loop():
     d = Discovery(crawl(), limit=None)
     with pytest.raises(DataFormatError, match="list.txt"):
         drain(d)
+
+
+def test_a_remote_fault_ending_discovery_is_a_problem_not_the_end_of_the_run():
+    """A page the site does not answer ends discovery with a problem naming it; the candidates
+    found before are kept, the total counts candidates only."""
+
+    def crawl():
+        yield Candidate("a")
+        raise FetchError("HTTP 503", where="http://shop/list?page=2", reason="http_503_exhausted")
+
+    d = Discovery(crawl(), limit=None)
+    found = []
+    while (c := d.next(timeout=5)) is not Discovery.END:
+        found.append(c)
+    assert [c.raw_id for c in found] == ["a", None] and d.total == 1
+    assert isinstance(found[1], DiscoveryProblem) and found[1].url == "http://shop/list?page=2"
+    s = Summary("netaporter")
+    note_problem(s, found[1])
+    assert s.failed == 1 and s.reasons == {"http_503_exhausted": 1}
+    assert s.problems == [
+        {
+            "source_id": "http://shop/list?page=2",
+            "status": "failed",
+            "reason": "http_503_exhausted",
+            "stage": "discovery",
+            "url": "http://shop/list?page=2",
+            "message": "HTTP 503",
+        }
+    ]
+    assert "http://shop/list?page=2  http_503_exhausted" in s.human()
+
+
+def test_problems_do_not_count_towards_the_limit_and_other_pages_go_on():
+    def child(n):
+        if n == 1:
+            raise FetchError("HTTP 404", where="sitemap-1.xml", reason="http_404")
+        yield Candidate(f"p{n}")
+
+    def index():
+        for n in range(4):
+            yield from noting_problems(child(n))
+
+    d = Discovery(index(), limit=2)
+    found = []
+    while (c := d.next(timeout=5)) is not Discovery.END:
+        found.append(c.raw_id or c.url)
+    assert found == ["p0", "sitemap-1.xml", "p2"] and d.total == 2
+
+
+def test_an_interruption_still_stops_discovery():
+    def crawl():
+        yield from noting_problems(iter([Candidate("a")]))
+        raise FetchError("collection interrupted", where="x", reason="interrupted", retryable=True)
+
+    d = Discovery(crawl(), limit=None)
+    assert drain(d) == ["a"]
+
+
+def test_a_dry_run_lists_what_it_would_skip_apart():
+    s = DryRunSummary("tiktok", dry_run=True, skipped=1)
+    s.items.append({"source_id": "7002", "url": "https://www.tiktok.com/@u/video/7002"})
+    s.would_skip.append({"source_id": "7001", "url": None, "status": "downloaded", "reason": None})
+    s.would_skip.append({"source_id": "7003", "url": None, "status": "rejected", "reason": "not_a_video"})
+    assert s.human().splitlines() == [
+        "dry run: would collect 1 items, skip 2 (collected or rejected for good)",
+        "  7002  https://www.tiktok.com/@u/video/7002",
+        "would skip:",
+        "  7001  downloaded",
+        "  7003  rejected (not_a_video)",
+    ]
 
 
 def test_bar_shows_the_total_and_counts_rejected_apart_from_failed(capsys):
