@@ -79,24 +79,42 @@ def to_coco_cmd(
     show_default=True,
     help="Split folders to convert (repeatable).",
 )
+@click.option(
+    "--val-as-train",
+    is_flag=True,
+    help="Without a train split, train on the validation images (a smoke test; by default no "
+    "train split is an error).",
+)
 @json_option
 def to_yolo_cmd(
-    legacy_df2_root: str | None, df2_root: str | None, out: str, splits: tuple[str, ...], as_json: bool
+    legacy_df2_root: str | None,
+    df2_root: str | None,
+    out: str,
+    splits: tuple[str, ...],
+    val_as_train: bool,
+    as_json: bool,
 ) -> None:
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
 
-    The same converter detector training uses (class = DF2 id - 1).
+    The same converter detector training uses (class = DF2 id - 1). OUT's images/ and labels/
+    are rebuilt on every run (files of an earlier run are removed). A root without train/ is an
+    error (data.yaml would train on the images it validates on) unless --val-as-train.
 
     \b
     Examples:
       mf df2 to-yolo --df2 world/df2 --out df2_yolo --json
       mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_yolo --split train
+      mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_val --split validation --val-as-train
     """
     df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
     from movingfashion.deepfashion2 import df2_to_yolo
 
     data_yaml = df2_to_yolo(
-        df2_root, out, tuple(splits), progress=lambda it: progress(it, desc="df2 -> yolo", unit="img")
+        df2_root,
+        out,
+        tuple(splits),
+        progress=lambda it: progress(it, desc="df2 -> yolo", unit="img"),
+        val_as_train=val_as_train,
     )
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))
     emit(

@@ -87,6 +87,40 @@ def write_multidf2(
     }
 
 
+def read_index(path: str | os.PathLike[str], split: str) -> list[dict[str, Any]]:
+    """The sequences of an index :func:`write_multidf2` wrote for ``split``.
+
+    :class:`DataFormatError` naming the file when it is not an index, or when it was built for
+    another split (its ``split`` says which): its images would be looked up under the wrong split.
+    """
+    import json
+
+    build = f"mf df2 multidf2 --df2 DF2_ROOT --split {split} --out FILE"
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+        seqs = doc["sequences"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataFormatError(
+            f"not a Multi-DeepFashion2 index ({type(exc).__name__}: {exc})",
+            where=str(path),
+            hint=f"build it with: {build}",
+        ) from None
+    stored = doc.get("split")
+    if stored is not None and stored != split:
+        raise DataFormatError(
+            f"the index was built for split {stored!r}, but the dataset was asked for split {split!r}",
+            where=str(path),
+            hint=f"pass split={stored!r}, or build an index for {split!r}: {build}",
+        )
+    if not isinstance(seqs, list):
+        raise DataFormatError(
+            f"'sequences' must be a list, got {type(seqs).__name__}",
+            where=str(path),
+            hint=f"rebuild it: {build}",
+        )
+    return seqs
+
+
 class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     """Multi-DeepFashion2 items in the MovingFashion item format.
 
@@ -97,6 +131,10 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     is the (H, W) of the first frame's user image (the images differ in size) and
     ``image_paths`` names every frame's image. ``dtype``: ``torch.float32`` (values in [0, 1]) or
     ``torch.uint8`` (0..255) for ``frames`` and ``shop``, as in ``MovingFashionDataset``.
+    ``index``: the sequences, or the file :func:`write_multidf2` wrote for the same ``split``
+    (:func:`read_index`: one built for another split is refused); None builds them.
+    Images are read as stored (an EXIF orientation tag is not applied), the pixels DeepFashion2's
+    boxes are drawn in; a box outside its image is a :class:`DataFormatError` naming both.
     """
 
     def __init__(
@@ -141,16 +179,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         if isinstance(index, list):
             seqs = index
         elif index is not None:
-            import json
-
-            try:
-                seqs = json.loads(Path(index).read_text(encoding="utf-8"))["sequences"]
-            except (OSError, ValueError, KeyError) as exc:
-                raise DataFormatError(
-                    f"not a Multi-DeepFashion2 index ({exc})",
-                    where=str(index),
-                    hint="build it with: mf df2 multidf2 --df2 DF2_ROOT --split SPLIT --out FILE",
-                ) from None
+            seqs = read_index(index, split)
         else:
             seqs = build_multidf2(self.root, split)
         if classes is not None:
@@ -191,9 +220,17 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     def _load(
         self, rel: str, box: list[float] | None, size: tuple[int, int]
     ) -> tuple[np.ndarray, tuple[int, int]]:
-        img = read_image(resolve_under(self.root, rel, what="image path", where=str(self.split)))
+        path = resolve_under(self.root, rel, what="image path", where=str(self.split))
+        img = read_image(path, orientation="stored")  # DeepFashion2's boxes are in stored pixels
         h, w = img.shape[:2]
         if box is not None:
+            if not (box[0] < w and box[1] < h and box[2] > 0 and box[3] > 0):
+                raise DataFormatError(
+                    f"box {list(box)} lies outside the {w}x{h} image",
+                    where=str(path),
+                    hint="boxes are [x1, y1, x2, y2] in the image's stored pixels: fix the annotation "
+                    "or rebuild the index (mf df2 multidf2)",
+                )
             x1, y1 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
             x2, y2 = int(min(w, max(x1 + 1, np.ceil(box[2])))), int(min(h, max(y1 + 1, np.ceil(box[3]))))
             img = img[y1:y2, x1:x2]

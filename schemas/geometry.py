@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated
+import numbers
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 if TYPE_CHECKING:
     import numpy as np
 
 Number = int | float
+
+
+def _numbers_only(v: Any) -> Any:
+    """Refuse a box value that is not a number: a JSON ``true`` or ``"2"`` would otherwise be
+    read as 1 or 2 without a word (numpy numbers are numbers)."""
+    if isinstance(v, list | tuple):
+        for i, x in enumerate(v):
+            if isinstance(x, bool) or not isinstance(x, numbers.Real):
+                raise ValueError(f"box value {i} must be a number (int or float), got {x!r}")
+    return v
 
 
 def _check_box(v: list[Number]) -> list[Number]:
@@ -26,8 +37,9 @@ def _check_box(v: list[Number]) -> list[Number]:
     return v
 
 
-#: A validated box. Ints stay ints and floats stay floats so official files round-trip.
-Box = Annotated[list[Number], AfterValidator(_check_box)]
+#: A validated box: 4 numbers (ints stay ints and floats stay floats so official files round-trip;
+#: booleans and strings are refused).
+Box = Annotated[list[Number], BeforeValidator(_numbers_only), AfterValidator(_check_box)]
 
 
 def box_iou(a: list[Number], b: list[Number]) -> float:

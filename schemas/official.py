@@ -22,7 +22,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
@@ -76,8 +85,15 @@ def pick_test_video(videos: Sequence[VideoChoice]) -> int:
     )
 
 
+def is_frame_key(key: object) -> bool:
+    """Whether ``key`` is a tracklet frame key in canonical form: a non-negative integer written
+    without sign or leading zeros (``"7"``, not ``"07"`` or ``"+7"``), so one frame has one key."""
+    return isinstance(key, str) and key.isascii() and key.isdigit() and (key == "0" or key[0] != "0")
+
+
 class OfficialEntry(BaseModel):
-    """One product of an official split file. Extra keys are kept as they are."""
+    """One product of an official split file. Extra keys are kept as they are, and an entry read
+    by :func:`parse_official` remembers the order of its keys (:func:`dump_official` keeps it)."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -85,15 +101,27 @@ class OfficialEntry(BaseModel):
     img_path: RelPath
     source: StrictInt  #: an integer in the JSON ("1", 1.0 or true are refused, as mf verify does)
     tracklets: list[dict[str, Box]] = Field(default_factory=list)
+    _key_order: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("tracklets")
     @classmethod
     def _frame_keys(cls, v: list[dict[str, Box]]) -> list[dict[str, Box]]:
         for i, trk in enumerate(v):
             for key in trk:
-                if not (key.isascii() and key.isdigit()):
-                    raise ValueError(f"tracklet {i}: frame key {key!r} is not a non-negative integer string")
+                if not is_frame_key(key):
+                    raise ValueError(
+                        f"tracklet {i}: frame key {key!r} is not a non-negative integer written without "
+                        f"leading zeros (write {key.lstrip('0') or '0'!r})"
+                        if key.isascii() and key.isdigit()
+                        else f"tracklet {i}: frame key {key!r} is not a non-negative integer string"
+                    )
         return v
+
+    def __eq__(self, other: object) -> bool:
+        """Same fields and extra keys (the key order an entry was read with is no part of it)."""
+        if not isinstance(other, OfficialEntry):
+            return NotImplemented
+        return self.__dict__ == other.__dict__ and self.model_extra == other.model_extra
 
     @property
     def partition(self) -> Partition:
@@ -137,6 +165,7 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
             )
         try:
             out[pid] = OfficialEntry.model_validate(value)
+            out[pid]._key_order = tuple(value)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])
@@ -227,20 +256,26 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
     return good, bad
 
 
+def _dump_entry(entry: OfficialEntry) -> dict[str, Any]:
+    """One entry as plain JSON data: its keys in the order it was read with (an entry built in
+    code: ``video_paths``, ``img_path``, ``source``, ``tracklets``, then its extra keys); keys it
+    gained since it was read come last."""
+    d: dict[str, Any] = {
+        "video_paths": entry.video_paths,
+        "img_path": entry.img_path,
+        "source": entry.source,
+    }
+    if "tracklets" in entry.model_fields_set or entry.tracklets:
+        d["tracklets"] = entry.tracklets
+    d.update(entry.model_extra or {})
+    order = [k for k in entry._key_order if k in d]
+    known = set(order)
+    return {k: d[k] for k in [*order, *(k for k in d if k not in known)]}
+
+
 def dump_official(split: OfficialSplit) -> dict[str, Any]:
-    """Plain JSON data of a split, extra keys and number types preserved."""
-    out: dict[str, Any] = {}
-    for pid, entry in split.items():
-        d: dict[str, Any] = {
-            "video_paths": entry.video_paths,
-            "img_path": entry.img_path,
-            "source": entry.source,
-        }
-        if "tracklets" in entry.model_fields_set or entry.tracklets:
-            d["tracklets"] = entry.tracklets
-        d.update(entry.model_extra or {})
-        out[pid] = d
-    return out
+    """Plain JSON data of a split, extra keys, number types and key order preserved."""
+    return {pid: _dump_entry(entry) for pid, entry in split.items()}
 
 
 def write_official(path: str | os.PathLike[str], split: OfficialSplit, *, indent: int | None = None) -> None:

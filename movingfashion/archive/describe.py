@@ -5,7 +5,9 @@ order: ``pairs/`` and ``boxes/`` (:mod:`movingfashion.archive.tables`), ``datash
 card ``README.md`` (:mod:`movingfashion.archive.card`), ``croissant.json``
 (:mod:`movingfashion.archive.croissant`), and last ``manifest.json``: the SHA-256 of every file
 (:func:`movingfashion.archive.verify.dataset_files`), plus what the dataset says about itself
-(``dataset``: the :class:`~schemas.dataset.DatasetInfo` and its date) and any extra keys.
+(``dataset``: the :class:`~schemas.dataset.DatasetInfo` and its date) and any extra keys. Files
+under a symlinked folder (``videos/`` on another disk) are listed; a file that a symlink takes
+out of the folder is not (``mf verify`` reports it, ``mf publish --archive`` refuses it).
 
 Files are rewritten only when their bytes change, everything is sorted, so the same folder gives
 the same bytes. :func:`refresh` redoes it for a published folder whose split files changed since

@@ -6,6 +6,10 @@ the dataset folder, each stamped 1980-01-01 00:00:00 (the zip epoch) with mode 0
 creator. Media (already compressed) are stored, text and JSON deflated. The same folder gives the
 same bytes. Beside the zip, ``<name>.zip.sha256`` holds ``<sha256>  <name>.zip`` (the ``sha256sum``
 format, so ``sha256sum -c`` checks it).
+
+Files under a symlinked folder (``videos/`` on another disk) are packed as the files they link
+to; a file that a symlink takes out of the folder is refused (:class:`DataFormatError` naming it,
+before anything is written): a private file linked in by mistake is never published.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from movingfashion.archive.verify import MANIFEST, dataset_files
+from movingfashion.archive.verify import ESCAPE_FIX, MANIFEST, list_dataset
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
+from schemas.errors import DataFormatError
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 #: Suffixes stored as they are (compressed formats); everything else is deflated.
@@ -26,12 +31,22 @@ STORED = frozenset({".mp4", ".jpg", ".jpeg", ".png", ".zip", ".npy"})
 def pack_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
     """Zip ``root`` into ``out`` (default ``<root>.zip`` beside it) and write ``<out>.sha256``.
 
-    Returns the zip's path and SHA-256.
+    Returns the zip's path and SHA-256. Raises :class:`DataFormatError` when a file of the folder
+    is a symlink leaving it (see the module docstring).
     """
     base = Path(root)
     target = Path(out) if out is not None else base.with_name(base.name + ".zip")
     top = base.resolve().name
-    files = sorted(set(dataset_files(base)) | ({MANIFEST} if (base / MANIFEST).is_file() else set()))
+    listing = list_dataset(base)
+    if listing.escapes:
+        rel, real = sorted(listing.escapes.items())[0]
+        more = f" (and {len(listing.escapes) - 1} more)" if len(listing.escapes) > 1 else ""
+        raise DataFormatError(
+            f"'{rel}' is a link to '{real}', outside the dataset folder{more}: not packed",
+            where=str(base),
+            hint=ESCAPE_FIX,
+        )
+    files = sorted(set(listing.files) | ({MANIFEST} if (base / MANIFEST).is_file() else set()))
     with atomic_open(target, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
         for rel in files:
             src = base / rel

@@ -15,16 +15,23 @@ canonical_paths   every path is relative, ``/``-separated, without ``.``, ``..``
 prefixes          videos lie under ``videos/``, shop images under ``imgs/``
 shop_suffix       Hard shop images are ``.png``, Regular ones ``.jpg`` (by the partition ``source``
                   reads as: 1 Regular, anything else Hard)
-repeats           no product id twice in one split file, no product listing a video twice
+repeats           no product id twice in one split file, no product listing a video twice, no key
+                  written twice in any JSON object of an entry (JSON keeps the last one silently)
 test_one_video    every test product has exactly one video
 leakage           no product id, video or shop image in both splits (by path; also by content
                   when ``manifest.json`` gives the files' SHA-256)
-files             every referenced file is present (a regular file inside the folder)
+files             every referenced file is present (a regular file inside the folder), and no file
+                  of the folder is a symlink leaving it (a linked *folder*, such as ``videos/`` on
+                  another disk, is trusted as :mod:`schemas.paths` says; a file whose real path
+                  leaves the folder and its linked folders is a break)
 decodable         images decode; videos open and their first, middle and last frames decode
-                  (``deep``: every frame decodes)
+                  (``deep``: every frame decodes); when fewer frames decode than the container
+                  declares, every packet is read and decoded: the video is truncated when decoding
+                  fails or packets are missing, and valid when an edit list only hides some frames
 manifest          when there is a ``manifest.json``: every file it lists is present with that
                   SHA-256, and every file of the folder is listed
-tracklets         frame keys are integers in ``0..frames-1``; boxes are 4 numbers with
+tracklets         frame keys are integers in ``0..frames-1`` written without leading zeros (``"7"``,
+                  never ``"07"``: one key per frame); boxes are 4 numbers with
                   ``x1 < x2``, ``y1 < y2``, inside the frame
 entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
                   paths, partition) and has one row per product id
@@ -44,7 +51,7 @@ import math
 import os
 import posixpath
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -53,7 +60,7 @@ from typing import Any, TypeVar
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
-from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR
+from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
 
@@ -76,10 +83,10 @@ CHECKS: dict[str, str] = {
     "canonical_paths": "paths are canonical relative POSIX paths",
     "prefixes": f"videos under {VIDEO_DIR}/, shop images under {SHOP_DIR}/",
     "shop_suffix": "Hard shop images .png, Regular ones .jpg",
-    "repeats": "no product twice in a split, no video twice in a product",
+    "repeats": "no product twice in a split, no video twice in a product, no key twice in an object",
     "test_one_video": "every test product has exactly one video",
     "leakage": "no product, video or shop image in both splits",
-    "files": "every referenced file is present",
+    "files": "every referenced file is present, no file is a link leaving the folder",
     "decodable": "images decode; videos decode (first, middle and last frame, or all with --deep)",
     "manifest": "files match manifest.json (SHA-256), every file listed",
     "tracklets": "frame keys in 0..frames-1, boxes inside the frame; tracklets/*.json parse and name their video",
@@ -101,17 +108,34 @@ class _Product:
 
 @dataclass(frozen=True)
 class VideoFacts:
-    """Frames that decode, and the frame size, of one video."""
+    """Frames that decode, and the frame size, of one video (``hidden``: frames the container
+    holds that its edit list hides, as players do; not an error)."""
 
     frames: int
     width: int
     height: int
+    hidden: int = 0
+
+
+@dataclass(frozen=True)
+class DatasetListing:
+    """The files of a dataset folder (:func:`list_dataset`)."""
+
+    #: every file as a relative POSIX path (links into the folder or into a linked folder followed)
+    files: list[str]
+    #: relative path -> real path of every file a symlink takes out of the folder
+    escapes: dict[str, str]
 
 
 class _Object(dict):
-    """A JSON object that remembers keys it held more than once (the last value wins, as in json)."""
+    """A JSON object that remembers keys it held more than once (the last value wins, as in json).
+
+    The top-level object of a split file also counts the objects inside it that did
+    (``repeats_inside``), so entries are searched for them only when there are some.
+    """
 
     repeated: list[str]
+    repeats_inside: int = 0
 
 
 def _object_hook(pairs: list[tuple[str, Any]]) -> _Object:
@@ -119,6 +143,21 @@ def _object_hook(pairs: list[tuple[str, Any]]) -> _Object:
     seen: set[str] = set()
     obj.repeated = [k for k, _ in pairs if k in seen or seen.add(k)]  # type: ignore[func-returns-value]
     return obj
+
+
+def _repeated_keys(value: Any) -> Iterator[tuple[str, str]]:
+    """``(field, key)`` of every key written twice in an object anywhere inside ``value``."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        at, item = stack.pop()
+        if isinstance(item, _Object):
+            for key in item.repeated:
+                yield at or "(entry)", key
+            children: Iterable[tuple[Any, Any]] = item.items()
+            name = "{at}.{key}" if at else "{key}"
+        else:
+            children, name = enumerate(item), "{at}[{key}]"
+        stack.extend((name.format(at=at, key=k), v) for k, v in children if isinstance(v, _Object | list))
 
 
 def _load_split(path: Path) -> _Object:
@@ -130,7 +169,8 @@ def _load_split(path: Path) -> _Object:
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
     try:
-        data = json.loads(text, object_pairs_hook=_object_hook)
+        found: list[_Object] = []
+        data = json.loads(text, object_pairs_hook=lambda pairs: _count(_object_hook(pairs), found))
     except json.JSONDecodeError as exc:
         raise DataFormatError(
             f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
@@ -145,7 +185,15 @@ def _load_split(path: Path) -> _Object:
             where=str(path),
             hint="see the official MovingFashion format",
         )
+    data.repeats_inside = sum(obj is not data for obj in found)
     return data
+
+
+def _count(obj: _Object, found: list[_Object]) -> _Object:
+    """``obj``, noted in ``found`` when it held a key more than once."""
+    if obj.repeated:
+        found.append(obj)
+    return obj
 
 
 class _Audit:
@@ -157,10 +205,12 @@ class _Audit:
         self.products: list[_Product] = []
         self.split_ids: dict[str, list[str]] = {}
         self.repeated: dict[str, list[str]] = {}
+        self.repeats_inside: dict[str, int] = {}
         self.safe: set[str] = set()  # canonical paths, the only ones ever opened
         self.present: set[str] = set()
         self.facts: dict[str, VideoFacts] = {}
         self.hashes: dict[str, str] = {}
+        self.listing = DatasetListing([], {})
 
     def add(self, check: str, p: _Product | None, fld: str, problem: str, fix: str) -> None:
         self.results[check].breaks.append(
@@ -199,6 +249,7 @@ class _Audit:
             data = _load_split(path)
             self.split_ids[split] = list(data)
             self.repeated[split] = list(data.repeated)
+            self.repeats_inside[split] = data.repeats_inside
             for pid, value in data.items():
                 p = self._parse(split, str(pid), value)
                 if p is not None:
@@ -223,6 +274,15 @@ class _Audit:
                 "write the product as an object with video_paths, img_path, source and tracklets",
             )
             return None
+        for fld, key in _repeated_keys(value) if self.repeats_inside.get(split) else ():
+            self.add(
+                "repeats",
+                who,
+                fld,
+                f"key '{key}' is written more than once in this object of {split}.json (only the last "
+                "value is read)",
+                "keep one value per key: delete the repeated key (a tracklet has one box per frame)",
+            )
         videos = value.get("video_paths")
         if not isinstance(videos, list) or not videos:
             self.add(
@@ -449,14 +509,19 @@ class _Audit:
 
     def files(self) -> None:
         refs = self._referrers()
+        self.listing = list_dataset(self.root)
         for rel in sorted(self.safe):
             self.results["files"].checked += 1
             path = resolve_under(self.root, rel, what="path", root_label="the dataset")
+            p, fld = refs[rel][0]
+            more = f" (also named by {len(refs[rel]) - 1} more)" if len(refs[rel]) > 1 else ""
+            real = outside_link(self.root, rel) if path.is_file() else None
+            if real is not None:
+                self.add("files", p, fld, f"'{rel}' {_escape_problem(real)}{more}", ESCAPE_FIX)
+                continue
             if path.is_file():
                 self.present.add(rel)
                 continue
-            p, fld = refs[rel][0]
-            more = f" (also named by {len(refs[rel]) - 1} more)" if len(refs[rel]) > 1 else ""
             self.add(
                 "files",
                 p,
@@ -464,6 +529,11 @@ class _Audit:
                 f"'{rel}' is {'not a regular file' if path.exists() else 'missing'}{more}",
                 "restore the file, or drop the product (and republish)",
             )
+        for rel, real in sorted(self.listing.escapes.items()):
+            if rel in self.safe:
+                continue  # named by a product: reported above
+            self.results["files"].checked += 1
+            self.add("files", None, rel, _escape_problem(real), ESCAPE_FIX)
 
     def decodable(self) -> None:
         refs = self._referrers()
@@ -528,7 +598,7 @@ class _Audit:
                 fix,
             )
             return
-        on_disk = set(dataset_files(self.root))
+        on_disk = set(self.listing.files)
         wanted = sorted(on_disk | {k for k in listed if _safe(k)})
         hashes = self._map(
             lambda rel: sha256_file(self.root / rel),
@@ -538,6 +608,8 @@ class _Audit:
         )
         self.hashes = {k: v for k, v in hashes.items() if isinstance(v, str)}
         for rel in sorted(set(listed) | on_disk):
+            if rel in self.listing.escapes:
+                continue  # a link leaving the folder: the files check reports it
             res.checked += 1
             if rel not in listed:
                 self.add("manifest", None, rel, "is in the folder but not in manifest.json", fix)
@@ -567,15 +639,26 @@ class _Audit:
                 if facts is None:
                     continue  # the video is missing or does not decode: reported there
                 self.results["tracklets"].checked += 1
-                bad_keys, bad_boxes = [], []
+                odd_keys, bad_keys, bad_boxes = [], [], []
                 for key, box in trk.items():
-                    if not (isinstance(key, str) and key.isascii() and key.isdigit()):
-                        bad_keys.append(repr(key))
-                    elif int(key) >= facts.frames:
+                    if not is_frame_key(key):
+                        (odd_keys if key.isascii() and key.isdigit() else bad_keys).append(repr(key))
+                    elif len(key) > len(str(facts.frames)) or int(key) >= facts.frames:
                         bad_keys.append(key)
                     if not _box_inside(box, facts.width, facts.height):
                         bad_boxes.append(f"{key}: {box!r}")
                 fld = f"tracklets[{i}]"
+                if odd_keys:
+                    self.add(
+                        "tracklets",
+                        p,
+                        fld,
+                        f"{len(odd_keys)} frame keys written with leading zeros (first: "
+                        f"{', '.join(odd_keys[:3])}): readers look a frame up as str(int(key)), so such a "
+                        "key is never read and may hide a second box for its frame",
+                        "write each frame key as a plain integer ('7', not '07') with one box per "
+                        "frame, or rebuild the tracklet (mf-tracklets build --force)",
+                    )
                 if bad_keys:
                     self.add(
                         "tracklets",
@@ -705,31 +788,158 @@ def video_facts(path: str | os.PathLike[str], *, deep: bool = False) -> VideoFac
     """Frames that decode and frame size of a video; MediaError-like exceptions when it fails.
 
     By default the container is probed and its first, middle and last frames decoded (a
-    sequential count only when one of them fails); ``deep`` decodes every frame.
+    sequential count only when one of them fails); ``deep`` decodes every frame. When fewer
+    frames decode than the container declares, :func:`scan_video` reads every packet: a decoder
+    error, a missing packet or no frame at all is a truncated or damaged file; otherwise an edit
+    list hides the rest (``hidden``), and ``frames`` is what decodes, as players show it.
     """
     from movingfashion.media.probe import count_decodable_frames, decodable_frames, probe_video
     from schemas.errors import MediaError
 
     info = probe_video(path)
     n = count_decodable_frames(path) if deep else decodable_frames(path, info.frames)
-    if n < info.frames:
-        raise MediaError(f"only {n} of the {info.frames} frames it declares decode (truncated or damaged)")
-    return VideoFacts(frames=n, width=info.width, height=info.height)
+    if n >= info.frames:
+        return VideoFacts(frames=n, width=info.width, height=info.height)
+    scan = scan_video(path)
+    if scan.error is not None or scan.packets < info.frames or scan.frames == 0:
+        why = f"decoding fails after frame {scan.frames}: {scan.error[:80]}" if scan.error else None
+        raise MediaError(
+            f"only {scan.frames} of the {info.frames} frames it declares decode (truncated or damaged"
+            + (f"; {why})" if why else f"; {scan.packets} of its {info.frames} packets are there)")
+        )
+    # every packet is there and decodes: the edit list hides the rest (a cut made with -c copy)
+    return VideoFacts(
+        frames=scan.frames, width=info.width, height=info.height, hidden=info.frames - scan.frames
+    )
+
+
+@dataclass(frozen=True)
+class VideoScan:
+    """A full pass over a video (:func:`scan_video`)."""
+
+    packets: int  #: non-empty packets the demuxer gives (those an edit list hides included)
+    discarded: int  #: of which the container marks as hidden by its edit list
+    frames: int  #: frames the decoder outputs (what players show)
+    error: str | None  #: why decoding stopped early, None when it reached the end
+
+
+def scan_video(path: str | os.PathLike[str]) -> VideoScan:
+    """Demux every packet and decode every frame of a video, noting the first error (slow, exact).
+
+    What tells a truncated file (packets missing, or the decoder fails) from a valid one whose
+    edit list hides frames it still stores (``ffmpeg -ss ... -c copy`` cuts): the container's
+    declared count is then its packet count, while the decoder outputs fewer frames.
+    """
+    import av
+
+    from movingfashion.media.logs import quiet_native_logs
+
+    quiet_native_logs()
+    packets = discarded = frames = 0
+    error: str | None = None
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.codec_context.thread_count = 1
+            for packet in container.demux(stream):
+                if packet.size:
+                    packets += 1
+                    discarded += bool(getattr(packet, "is_discard", False))
+                for _ in packet.decode():
+                    frames += 1
+    except Exception as exc:  # noqa: BLE001 - the damaged part ends the scan, and says why
+        error = _message(exc)
+    return VideoScan(packets, discarded, frames, error)
+
+
+#: What to do about a file a symlink takes out of the dataset folder.
+ESCAPE_FIX = (
+    "copy the file into the folder, or link its whole folder (a linked folder such as videos/ on "
+    "another disk is trusted); never link single files from outside"
+)
+
+
+def _escape_problem(real: str) -> str:
+    return f"is a link to '{real}', outside the dataset folder (it would not be published)"
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def outside_link(root: str | os.PathLike[str], rel: str) -> str | None:
+    """The real path of the file ``root/rel`` when a symlink takes it out of the folder, else None.
+
+    A symlinked *folder* on the way (``videos/`` on another disk) is trusted, as in
+    :mod:`schemas.paths`: a file is inside when its real path lies in the folder or in one of the
+    linked folders it is reached through.
+    """
+    base = Path(root)
+    allowed = [os.path.realpath(base)]
+    cur = base
+    parts = rel.split("/")
+    for part in parts[:-1]:
+        cur = cur / part
+        if cur.is_symlink() and cur.is_dir():
+            allowed.append(os.path.realpath(cur))
+    real = os.path.realpath(cur / parts[-1])
+    return None if any(_inside(real, a) for a in allowed) else real
+
+
+def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
+    """Every file of a dataset folder, and every file a symlink takes out of it.
+
+    Symlinked folders are followed (``videos/`` on another disk), once per branch: a link back to
+    a folder above it is not walked again. A file counts when its real path lies inside the folder
+    or inside a linked folder it is reached through; a file link leaving both is an *escape*,
+    listed apart and never in a manifest or a zip. Hidden files and folders (a leading ``.``:
+    publish state, locks) are left out of both, and ``manifest.json`` itself out of ``files``.
+    """
+    base = Path(root)
+    files: list[str] = []
+    escapes: dict[str, str] = {}
+
+    def visit(folder: str, prefix: str, chain: frozenset[str], allowed: tuple[str, ...]) -> None:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = prefix + entry.name
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                real = os.path.realpath(entry.path)
+                if real in chain:
+                    continue  # a link back to a folder above it: a loop
+                inner = (*allowed, real) if entry.is_symlink() else allowed
+                visit(entry.path, rel + "/", chain | {real}, inner)
+            elif is_file:
+                real = os.path.realpath(entry.path)
+                if not any(_inside(real, a) for a in allowed):
+                    escapes[rel] = real
+                elif rel != MANIFEST:
+                    files.append(rel)
+
+    real_root = os.path.realpath(base)
+    visit(str(base), "", frozenset({real_root}), (real_root,))
+    return DatasetListing(files, escapes)
 
 
 def dataset_files(root: str | os.PathLike[str]) -> list[str]:
     """Every file of a dataset folder as a relative POSIX path, sorted: what a manifest lists.
 
-    Hidden files and folders (a leading ``.``: publish state, locks) and ``manifest.json``
-    itself are left out.
+    Files under symlinked folders are listed; files a symlink takes out of the folder are not
+    (:func:`list_dataset`). Hidden files and folders (a leading ``.``: publish state, locks) and
+    ``manifest.json`` itself are left out.
     """
-    base = Path(root)
-    out = []
-    for p in sorted(base.rglob("*")):
-        rel = p.relative_to(base)
-        if p.is_file() and not any(part.startswith(".") for part in rel.parts) and rel.as_posix() != MANIFEST:
-            out.append(rel.as_posix())
-    return out
+    return list_dataset(root).files
 
 
 def _safe(rel: str) -> bool:

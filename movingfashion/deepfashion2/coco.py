@@ -56,6 +56,16 @@ def coco_keypoints(category_id: int, landmarks: list[float]) -> tuple[list[float
     """294 x (x, y, v) with the category's slots filled; also the number of labelled points."""
     kps = [0.0] * (3 * NUM_LANDMARK_SLOTS)
     start, count = LANDMARK_SLOTS[category_id]
+    bad = next(
+        (i for i, v in enumerate(landmarks) if isinstance(v, bool) or not isinstance(v, int | float)), None
+    )
+    if bad is not None or len(landmarks) % 3:
+        raise DataFormatError(
+            f"value {bad} is {landmarks[bad]!r}, not a number"
+            if bad is not None
+            else f"{len(landmarks)} numbers, not whole [x, y, v] triples",
+            where="landmarks",
+        )
     if landmarks:
         if len(landmarks) > 3 * count:
             raise DataFormatError(
@@ -113,7 +123,7 @@ def to_coco(
                 kps, labelled = coco_keypoints(item.category_id, item.landmarks)
             except DataFormatError as exc:
                 raise DataFormatError(
-                    f"{item.key}: {exc.message}", where=str(img.anno_path), hint=exc.hint
+                    f"field '{item.key}.landmarks': {exc.message}", where=str(img.anno_path), hint=exc.hint
                 ) from None
             ann_id += 1
             annotations.append(

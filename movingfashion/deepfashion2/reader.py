@@ -6,11 +6,17 @@ annotation holds ``source`` (``shop`` / ``user``), ``pair_id`` and ``item1``, ``
 ``landmarks`` ([x, y, v] triples, at most the category's :data:`LANDMARK_COUNTS`) and
 ``segmentation``. Every consumer (COCO and YOLO export, Multi-DeepFashion2, matcher
 pretraining, detector training) reads through here; errors name the file and the field.
+
+Types are checked as DeepFashion2 writes them: ``category_id``, ``style`` and ``pair_id`` are
+integers (a JSON ``true`` or ``1.0`` is refused), the box and the landmarks finite numbers
+(``landmarks`` whole ``[x, y, v]`` triples), ``segmentation`` a list of polygons of at least
+3 ``x, y`` points. A missing ``style``, ``landmarks`` or ``segmentation`` reads as 0 / empty.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -109,45 +115,101 @@ def _item_keys(data: dict[str, Any]) -> list[str]:
 _KNOWN_ITEM_FIELDS = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
 
 
+def _is_int(v: Any) -> bool:
+    """A JSON integer (``true`` and ``1.0`` are not: DeepFashion2 writes integers)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    """A finite JSON number (``true`` is not one)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _read_item(p: Path, key: str, it: Any) -> DF2Item:
     if not isinstance(it, dict):
         raise DataFormatError(f"field '{key}' must be an object, got {it!r}", where=str(p))
     cid, box = it.get("category_id"), it.get("bounding_box")
-    if cid not in DF2_CLASSES:
-        raise DataFormatError(f"field '{key}.category_id' must be 1..13, got {cid!r}", where=str(p))
+    if not _is_int(cid) or cid not in DF2_CLASSES:
+        raise DataFormatError(
+            f"field '{key}.category_id' must be 1..13 (an integer), got {cid!r}", where=str(p)
+        )
     if not (
         isinstance(box, list)
         and len(box) == 4
-        and all(isinstance(v, int | float) for v in box)
+        and all(_is_number(v) for v in box)
         and box[2] >= box[0]
         and box[3] >= box[1]
     ):
         raise DataFormatError(
-            f"field '{key}.bounding_box' must be [x1, y1, x2, y2], got {box!r}", where=str(p)
-        )
-    lms = list(it.get("landmarks") or [])
-    if len(lms) % 3 or len(lms) > 3 * LANDMARK_COUNTS[cid]:
-        raise DataFormatError(
-            f"field '{key}.landmarks' has {len(lms) / 3:g} points, category {cid} "
-            f"has {LANDMARK_COUNTS[cid]} slots",
+            f"field '{key}.bounding_box' must be [x1, y1, x2, y2] (numbers, x1 <= x2, y1 <= y2), got {box!r}",
             where=str(p),
-            hint="landmarks are [x, y, v] triples, at most the category's count",
         )
-    try:
-        style = int(it.get("style", 0) or 0)
-    except (TypeError, ValueError):
+    style = it.get("style", 0)
+    if not _is_int(style):
         raise DataFormatError(
-            f"field '{key}.style' must be an integer, got {it.get('style')!r}", where=str(p)
-        ) from None
+            f"field '{key}.style' must be an integer (0: no positive pair), got {style!r}", where=str(p)
+        )
     return DF2Item(
         key,
         cid,
         list(box),  # the file's numbers: DeepFashion2's integer boxes stay integers (COCO export)
         style,
-        lms,
-        list(it.get("segmentation") or []),
+        _landmarks(p, key, cid, it.get("landmarks", [])),
+        _segmentation(p, key, it.get("segmentation", [])),
         {k: v for k, v in it.items() if k not in _KNOWN_ITEM_FIELDS},
     )
+
+
+def _landmarks(p: Path, key: str, cid: int, lms: Any) -> list[float]:
+    """``[x, y, v, ...]``: finite numbers, whole triples, at most the category's slots."""
+    hint = "landmarks are [x1, y1, v1, x2, y2, v2, ...] numbers, at most the category's count"
+    if not isinstance(lms, list):
+        raise DataFormatError(
+            f"field '{key}.landmarks' must be a list of numbers, got {type(lms).__name__} {lms!r:.60}",
+            where=str(p),
+            hint=hint,
+        )
+    bad = next((i for i, v in enumerate(lms) if not _is_number(v)), None)
+    if bad is not None:
+        raise DataFormatError(
+            f"field '{key}.landmarks' value {bad} must be a finite number, got {lms[bad]!r}",
+            where=str(p),
+            hint=hint,
+        )
+    if len(lms) % 3 or len(lms) > 3 * LANDMARK_COUNTS[cid]:
+        raise DataFormatError(
+            f"field '{key}.landmarks' has {len(lms) / 3:g} points, category {cid} "
+            f"has {LANDMARK_COUNTS[cid]} slots",
+            where=str(p),
+            hint=hint,
+        )
+    return list(lms)
+
+
+def _segmentation(p: Path, key: str, seg: Any) -> list[list[float]]:
+    """Polygons ``[[x1, y1, x2, y2, x3, y3, ...], ...]``: numbers, in pairs, at least 3 points each."""
+    hint = "segmentation is a list of polygons [x1, y1, ..., xn, yn] with n >= 3"
+    if not isinstance(seg, list):
+        raise DataFormatError(
+            f"field '{key}.segmentation' must be a list of polygons, got {type(seg).__name__} {seg!r:.60}",
+            where=str(p),
+            hint=hint,
+        )
+    for i, poly in enumerate(seg):
+        if not (isinstance(poly, list) and all(_is_number(v) for v in poly)):
+            raise DataFormatError(
+                f"field '{key}.segmentation' polygon {i} must be a list of finite numbers, got {poly!r:.60}",
+                where=str(p),
+                hint=hint,
+            )
+        if len(poly) % 2 or len(poly) < 6:
+            raise DataFormatError(
+                f"field '{key}.segmentation' polygon {i} has {len(poly)} numbers, not x, y pairs of "
+                "at least 3 points",
+                where=str(p),
+                hint=hint,
+            )
+    return [list(poly) for poly in seg]
 
 
 def split_dir(df2_root: str | os.PathLike[str], split: str) -> Path:

@@ -2,6 +2,14 @@
 
 Annotations are read by :mod:`movingfashion.deepfashion2.reader`. YOLO class = DF2 id - 1,
 names are the DF2 class names. Images are linked (hard link, else copied), not re-encoded.
+
+Each run rebuilds ``images/`` and ``labels/`` of the output folder (with ultralytics' label
+caches in it): an image or label left by an earlier run into the same folder would otherwise be
+paired with this run's files, or join its training set unnoticed.
+
+Without a ``train`` split there is nothing to train on: that is a :class:`DataFormatError`
+unless the caller opts in with ``val_as_train=True`` (``mf df2 to-yolo --val-as-train``), which
+makes ``data.yaml`` train on the validation images (a smoke test, never a real training).
 """
 
 from __future__ import annotations
@@ -41,23 +49,49 @@ def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str |
 
 def _link(src: Path, dst: Path) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if dst.exists():
-        return
+    if dst.exists() or dst.is_symlink():
+        raise DataFormatError(
+            f"two images of one split are both named '{dst.stem}' (this one: {src})",
+            where=str(dst),
+            hint="YOLO pairs an image with the label of the same name: give every image of a split its own name",
+        )
     try:
         os.link(src, dst)
     except OSError:
         shutil.copyfile(src, dst)
 
 
+#: What to do when there is no train split.
+NO_TRAIN_HINT = (
+    "add the train split (DF2_ROOT/train with image/ and annos/), or opt in to training on the "
+    "validation images with val_as_train=True (mf df2 to-yolo --val-as-train)"
+)
+
+
+def _clear(out: Path) -> None:
+    """Remove the ``images/`` and ``labels/`` an earlier run wrote into ``out`` (nothing else)."""
+    for sub in ("images", "labels"):
+        folder = out / sub
+        if folder.is_symlink() or folder.is_file():
+            folder.unlink()
+        elif folder.is_dir():
+            shutil.rmtree(folder)
+
+
 def write_yolo_dataset(
     samples: Iterable[tuple[str, Path, list[tuple[int, list[float]]], tuple[int, int] | None]],
     out_dir: str | os.PathLike[str],
+    *,
+    val_as_train: bool = False,
 ) -> Path:
     """Write ``(split, image_path, [(df2_id, box)], (w, h) or None)`` samples as a YOLO dataset.
 
-    Returns the ``data.yaml`` path. Split names follow :data:`YOLO_SPLIT`.
+    Returns the ``data.yaml`` path. Split names follow :data:`YOLO_SPLIT`. ``images/`` and
+    ``labels/`` are rebuilt (see the module docstring). No ``train`` sample is a
+    :class:`DataFormatError` unless ``val_as_train`` (then ``data.yaml`` trains on ``val``).
     """
     out = Path(out_dir)
+    _clear(out)
     counts: dict[str, int] = {}
     for split, image, objects, size in samples:
         ys = YOLO_SPLIT.get(split, split)
@@ -70,6 +104,13 @@ def write_yolo_dataset(
         counts[ys] = counts.get(ys, 0) + 1
     if not counts:
         raise DataFormatError("no images to convert", where=str(out_dir))
+    if "train" not in counts and not val_as_train:
+        raise DataFormatError(
+            f"no train images (only {', '.join(sorted(counts))}): data.yaml would train on the images "
+            "it validates on",
+            where=str(out_dir),
+            hint=NO_TRAIN_HINT,
+        )
     val = "val" if "val" in counts else "train"
     data = {
         "path": str(out.resolve()),
@@ -87,11 +128,13 @@ def df2_to_yolo(
     splits: tuple[str, ...] = ("train", "validation"),
     *,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
+    val_as_train: bool = False,
 ) -> Path:
     """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
 
-    Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`.
-    ``progress`` wraps the image loop (e.g. a progress bar).
+    Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`, and
+    so is no ``train`` split among them unless ``val_as_train`` (checked before anything is
+    written). ``progress`` wraps the image loop (e.g. a progress bar).
     """
     root = Path(df2_root)
     present = [s for s in splits if has_split(root, s)]
@@ -100,6 +143,13 @@ def df2_to_yolo(
             f"no DeepFashion2 split folder with annos/ among {list(splits)}",
             where=str(root),
             hint="pass the folder that holds train/ and validation/",
+        )
+    if not val_as_train and all(YOLO_SPLIT.get(s, s) != "train" for s in present):
+        missing = "not asked for" if "train" not in splits else "missing here"
+        raise DataFormatError(
+            f"no train split to convert (the train split is {missing}; converting {', '.join(present)})",
+            where=str(root),
+            hint=NO_TRAIN_HINT,
         )
 
     def samples():
@@ -110,4 +160,6 @@ def df2_to_yolo(
                 objects = [(it.category_id, it.box) for it in img.items]
                 yield split, img.image_path, objects, None
 
-    return write_yolo_dataset(progress(samples()) if progress else samples(), out_dir)
+    return write_yolo_dataset(
+        progress(samples()) if progress else samples(), out_dir, val_as_train=val_as_train
+    )

@@ -1,27 +1,47 @@
-"""Read and write still images as uint8 RGB arrays (OpenCV codecs, errors naming the file)."""
+"""Read and write still images as uint8 RGB arrays (OpenCV codecs, errors naming the file).
+
+EXIF orientation: :func:`read_image` turns a tagged JPEG upright by default (``orientation=
+"exif"``, what viewers show); annotation boxes in stored pixels (DeepFashion2) need
+``orientation="stored"``, the convention of :func:`image_size` too.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from schemas.errors import MediaError
 
 
-def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    *,
+    orientation: Literal["exif", "stored"] = "exif",
+) -> np.ndarray:
     """An image file as uint8 RGB ``[H, W, 3]``; ``size`` = ``(height, width)`` resizes (INTER_AREA).
+
+    ``orientation``: ``"exif"`` turns the picture upright as its EXIF orientation tag says (what a
+    viewer shows; a published shop image re-encoded from it keeps that look); ``"stored"`` keeps
+    the pixels as stored, the frame annotation boxes are drawn in (DeepFashion2's boxes, like the
+    official annotation tool and cocoapi, and the sizes :func:`image_size` gives). The two differ
+    only for a JPEG whose tag says to rotate or flip it.
 
     Raises :class:`MediaError` naming the file when it is missing or does not decode.
     """
     import cv2
 
     p = Path(path)
+    if orientation not in ("exif", "stored"):
+        raise ValueError(f"orientation must be 'exif' or 'stored', got {orientation!r}")
     if not p.is_file():
         raise MediaError("image file not found", where=str(p), hint="check the image path")
     data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    flags = cv2.IMREAD_COLOR | (cv2.IMREAD_IGNORE_ORIENTATION if orientation == "stored" else 0)
+    img = cv2.imdecode(data, flags) if data.size else None
     if img is None or img.size == 0:
         raise MediaError("image does not decode", where=str(p), hint="the file is corrupt or not an image")
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -32,7 +52,9 @@ def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """``(width, height)`` of an image file from its header (nothing decoded: fast on large
-    sets); :class:`MediaError` naming the file when it is missing or not an image."""
+    sets), as stored: an EXIF orientation tag is not applied (``read_image(...,
+    orientation="stored")`` gives the same size); :class:`MediaError` naming the file when it is
+    missing or not an image."""
     from PIL import Image, UnidentifiedImageError
 
     try:

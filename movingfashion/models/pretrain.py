@@ -111,7 +111,7 @@ def df2_crops(
     crops, ids, anchors = [], [], []
     for img in itertools.islice(iter_split(df2_root, split), limit):
         try:
-            rgb = read_image(img.image_path)
+            rgb = read_image(img.image_path, orientation="stored")  # DF2 boxes: stored pixels
         except MediaError:
             raise DataFormatError(
                 "image of this annotation is missing or unreadable", where=str(img.image_path)

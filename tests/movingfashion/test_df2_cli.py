@@ -19,8 +19,11 @@ def test_cli_to_coco_and_to_yolo(df2_root, tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["annotations"] == 20 and len(json.loads(out.read_text())["images"]) == 19
-    # the old positional DF2_ROOT still works, with a deprecation warning
-    res = runner.invoke(df2, ["to-yolo", str(df2_root), "--out", str(tmp_path / "yolo"), "--json"])
+    # the old positional DF2_ROOT still works, with a deprecation warning (a validation-only
+    # root needs --val-as-train: see test_to_yolo_without_train_split_needs_the_opt_in)
+    res = runner.invoke(
+        df2, ["to-yolo", str(df2_root), "--out", str(tmp_path / "yolo"), "--val-as-train", "--json"]
+    )
     assert res.exit_code == 0 and "use --df2 instead" in res.stderr, res.output
     data = yaml.safe_load((tmp_path / "yolo" / "data.yaml").read_text())
     assert data["names"][7] == "trousers"
@@ -39,3 +42,12 @@ def test_cli_multidf2_index_roundtrip(df2_root, tmp_path):
     assert json.loads(res.stdout)["sequences"] == 3
     ds = MultiDeepFashion2Dataset(df2_root, "validation", index=out, frames=2)
     assert ds.product_ids == ["1_1", "1_2", "2_1"]
+
+
+def test_to_yolo_without_train_split_needs_the_opt_in(df2_root, tmp_path, capsys):
+    from tests.mf_cli import run_mf
+
+    code, _, err = run_mf(["df2", "to-yolo", "--df2", str(df2_root), "--out", str(tmp_path / "y")], capsys)
+    assert code == 2 and "no train split" in err and "--val-as-train" in err and str(df2_root) in err
+    assert not (tmp_path / "y" / "data.yaml").exists()
+    assert "--val-as-train" in CliRunner().invoke(df2, ["to-yolo", "--help"]).output

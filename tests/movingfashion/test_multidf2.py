@@ -64,3 +64,78 @@ def test_multidf2_items_batch_with_movingfashion_items(df2_root, tiny_dataset):
     for batch in (collate_clips([f[0], m[0]]), collate_clips([m[0], f[0]])):
         assert batch["frames"].shape == (2, 4, 3, 16, 16) and len(batch["orig_size"]) == 2
         assert sorted(map(str, batch["image_paths"])).count("None") == 1
+
+
+def test_an_index_loads_only_under_the_split_it_was_built_for(df2_root, tmp_path):
+    import json
+
+    import pytest
+
+    from movingfashion.multidf2 import write_multidf2
+    from schemas.errors import DataFormatError
+
+    index = tmp_path / "m.json"
+    write_multidf2(df2_root, "validation", index)
+    assert len(MultiDeepFashion2Dataset(df2_root, "validation", index=index)) == 3
+    with pytest.raises(DataFormatError, match="built for split 'validation'.*asked for split 'train'") as err:
+        MultiDeepFashion2Dataset(df2_root, "train", index=index)
+    assert str(index) in str(err.value) and "--split train" in (err.value.hint or "")
+    index.write_text(json.dumps([1, 2]))
+    with pytest.raises(DataFormatError, match="not a Multi-DeepFashion2 index"):
+        MultiDeepFashion2Dataset(df2_root, "validation", index=index)
+
+
+def _exif_rotated_df2(root):
+    """Two JPEGs stored 200 wide x 100 high, tagged "rotate 90 to display", a red item at the
+    annotated box (in stored pixels, as DeepFashion2 and its annotation tool draw them)."""
+    import json
+
+    from PIL import Image
+
+    for sub in ("annos", "image"):
+        (root / "validation" / sub).mkdir(parents=True)
+    box = [150, 10, 190, 40]
+    for n, source in ((1, "shop"), (2, "user")):
+        a = np.zeros((100, 200, 3), np.uint8)
+        a[box[1] : box[3], box[0] : box[2]] = (255, 0, 0)
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        Image.fromarray(a).save(root / f"validation/image/{n:06d}.jpg", exif=exif, quality=95)
+        item = {"category_id": 1, "style": 1, "bounding_box": box, "landmarks": [], "segmentation": []}
+        (root / f"validation/annos/{n:06d}.json").write_text(
+            json.dumps({"source": source, "pair_id": 1, "item1": item})
+        )
+    return root
+
+
+def test_exif_rotated_images_are_cropped_in_stored_pixels_like_coco_and_yolo(tmp_path):
+    from movingfashion.deepfashion2 import to_coco
+    from movingfashion.media.images import image_size, read_image
+
+    root = _exif_rotated_df2(tmp_path / "df2")
+    coco = to_coco(root, "validation")
+    assert (coco["images"][1]["width"], coco["images"][1]["height"]) == (200, 100)
+    assert image_size(root / "validation/image/000002.jpg") == (200, 100)
+    assert read_image(root / "validation/image/000002.jpg", orientation="stored").shape[:2] == (100, 200)
+    ds = MultiDeepFashion2Dataset(
+        root, "validation", frames=1, crop_size=16, shop_size=16, shop_crop=True, seed=0
+    )
+    item = ds[0]
+    for crop in (item["frames"][0], item["shop"]):
+        r, g, b = (float(crop[c].mean()) for c in range(3))
+        assert r > 0.9 and g < 0.1 and b < 0.1  # the red item, not a corner of the rotated picture
+
+
+def test_a_box_outside_its_image_names_the_file_and_the_box(df2_root):
+    import pytest
+
+    from schemas.errors import DataFormatError
+
+    seqs = build_multidf2(df2_root, "validation")
+    seqs = seqs[1:2]  # "1_2": one user image, 000005 (120 x 105)
+    seqs[0]["frames"][0]["box"] = [500, 10, 520, 40]
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=1, index=seqs, seed=0, crop_size=16)
+    with pytest.raises(
+        DataFormatError, match=r"000005\.jpg: box \[500, 10, 520, 40\] lies outside the 120x105"
+    ):
+        ds[0]

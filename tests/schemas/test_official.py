@@ -131,3 +131,77 @@ def test_a_test_product_keeps_its_longest_video():
     assert pick_test_video([VideoChoice(90, 100, 100, "b"), VideoChoice(90, 100, 100, "a")]) == 1
     with pytest.raises(ValueError):
         pick_test_video([])
+
+
+def test_each_entry_keeps_its_key_order_and_new_entries_get_the_official_one(tmp_path):
+    """read -> write gives the same bytes even when a file orders the keys its own way."""
+    from schemas.official import OfficialEntry
+
+    text = json.dumps(
+        {
+            "p1": {
+                "source": 1,
+                "img_path": "imgs/p1.jpg",
+                "extra_note": "x",
+                "video_paths": ["videos/p1_0.mp4"],
+                "tracklets": [{"0": [1, 2, 3, 4]}],
+            },
+            "p2": {"video_paths": ["videos/p2_0.mp4"], "img_path": "imgs/p2.png", "source": 0},
+        }
+    )
+    src, out = tmp_path / "in.json", tmp_path / "out.json"
+    src.write_text(text + "\n")
+    split = read_official(src)
+    write_official(out, split)
+    assert out.read_text() == text + "\n"
+    # the order is no part of the data: an entry built in code from the same keys is equal
+    assert split["p1"] == OfficialEntry(**json.loads(text)["p1"]) != OfficialEntry(**json.loads(text)["p2"])
+    # a tracklet merged into an entry read without one comes after the keys it was read with
+    split["p2"].tracklets = [{"3": [0, 0, 5, 5]}]
+    assert list(dump_official(split)["p2"]) == ["video_paths", "img_path", "source", "tracklets"]
+    built = OfficialEntry(source=1, tracklets=[], img_path="imgs/n.jpg", video_paths=["videos/n_0.mp4"])
+    assert list(dump_official({"n": built})["n"]) == ["video_paths", "img_path", "source", "tracklets"]
+
+
+@pytest.mark.parametrize(
+    ("key", "canonical"),
+    [("07", "7"), ("007", "7"), ("00", "0")],
+)
+def test_a_frame_key_with_leading_zeros_is_refused(key, canonical):
+    """'7' and '07' would be two boxes for frame 7, the reader keeping whichever came last."""
+    value = {
+        "video_paths": ["videos/p_0.mp4"],
+        "img_path": "imgs/p.jpg",
+        "source": 1,
+        "tracklets": [{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}],
+    }
+    with pytest.raises(DataFormatError) as err:
+        parse_official({"P42": value}, where="train.json")
+    text = str(err.value)
+    assert "train.json" in text and "product 'P42'" in text and repr(key) in text
+    assert f"write {canonical!r}" in text
+    value["tracklets"] = [{"0": [1, 1, 20, 20], "10": [1, 1, 20, 20]}]
+    assert parse_official({"P42": value})["P42"].tracklet_boxes(0) == {0: [1, 1, 20, 20], 10: [1, 1, 20, 20]}
+
+
+@pytest.mark.parametrize("bad", [True, "2", None, [1]])
+def test_box_values_are_numbers_never_coerced(bad):
+    value = {
+        "video_paths": ["videos/p_0.mp4"],
+        "img_path": "imgs/p.jpg",
+        "source": 1,
+        "tracklets": [{"0": [0, bad, 30, 30]}],
+    }
+    with pytest.raises(DataFormatError, match=r"product 'P42': field 'tracklets\[0\]\.0'.*box value 1"):
+        parse_official({"P42": value}, where="train.json")
+
+
+def test_numpy_numbers_still_make_a_box():
+    """Producers hand boxes over as numpy numbers: they are numbers, read as Python ones."""
+    import numpy as np
+    from pydantic import TypeAdapter
+
+    from schemas.geometry import Box
+
+    box = TypeAdapter(Box).validate_python([np.float32(1.5), np.int64(2), 3, 4.0])
+    assert box == [1.5, 2, 3, 4.0] and all(type(v) in (int, float) for v in box)

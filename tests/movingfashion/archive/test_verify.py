@@ -196,6 +196,33 @@ def _tracklet_file_of_another_video(r: Path) -> None:
     (r / "tracklets" / "r1_0.json").write_text(json.dumps({**doc, "tracklets": []}))
 
 
+def _frame_key_with_leading_zero(r: Path) -> None:
+    """'03' beside '3': two boxes for frame 3, the reader keeping one of them."""
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"03": [10, 40, 40, 80]}))
+
+
+def _frame_key_twice(r: Path) -> None:
+    text = (r / "train.json").read_text()
+    at = text.index('"3": [', text.index('"h1"'))
+    (r / "train.json").write_text(text[:at] + '"3": [1, 1, 20, 20], ' + text[at:])
+
+
+def _field_twice(r: Path) -> None:
+    text = (r / "test.json").read_text()
+    at = text.index('"img_path"', text.index('"r2"'))
+    (r / "test.json").write_text(text[:at] + '"img_path": "imgs/h2.png", ' + text[at:])
+
+
+def _file_linked_from_outside(r: Path) -> None:
+    (r.parent / "private.txt").write_text("not part of the dataset\n")
+    (r / "notes.txt").symlink_to(r.parent / "private.txt")
+
+
+def _video_linked_from_outside(r: Path) -> None:
+    shutil.move(r / "videos/r1_0.mp4", r.parent / "elsewhere.mp4")
+    (r / "videos/r1_0.mp4").symlink_to(r.parent / "elsewhere.mp4")
+
+
 # (break, check, split, product, field, words of the fix)
 BREAKS = [
     (_legacy_code, "source_codes", "train", "h1", "source", "write 0 for Hard"),
@@ -224,6 +251,11 @@ BREAKS = [
     (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
     (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
     (_entries_product_twice, "entries", "train", "h1", "entries.jsonl", "give each product its own id"),
+    (_frame_key_with_leading_zero, "tracklets", "train", "h1", "tracklets[0]", "'7', not '07'"),
+    (_frame_key_twice, "repeats", "train", "h1", "tracklets[0]", "delete the repeated key"),
+    (_field_twice, "repeats", "test", "r2", "(entry)", "delete the repeated key"),
+    (_file_linked_from_outside, "files", None, None, "notes.txt", "copy the file into the folder"),
+    (_video_linked_from_outside, "files", "train", "r1", "video_paths[0]", "copy the file into the folder"),
 ]
 
 
@@ -280,3 +312,38 @@ def test_unusable_input_exits_2(tmp_path, capsys, make, message):
     make(root)
     code, _, err = run_mf(["verify", "--dataset", str(root)], capsys)
     assert code == 2 and message in err and str(root) in err
+
+
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
+
+
+def test_a_cut_with_an_edit_list_is_valid_and_a_truncated_one_is_not(archive_dir, tmp_path):
+    """``ffmpeg -ss 0.5 -c copy`` keeps the packets before the cut (the key frame the first shown
+    frame needs) and hides them with an edit list: the container declares more frames than a
+    player shows, and that is no truncation. The same file cut short still is."""
+    from movingfashion.archive.verify import video_facts
+
+    src, cut = tmp_path / "src.mp4", tmp_path / "cut.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=128x96:rate=30", "-t", "3", "-c:v", "libx264", "-g", "30",
+            "-bf", "2", "-pix_fmt", "yuv420p", str(src))  # fmt: skip
+    _ffmpeg("-ss", "0.5", "-i", str(src), "-c", "copy", "-t", "1.5", "-movflags", "+faststart", str(cut))
+    facts = video_facts(cut)
+    assert facts.hidden > 0 and facts.frames > 0 and video_facts(cut, deep=True) == facts
+    root = tmp_path / "ds"
+    shutil.copytree(archive_dir, root)
+    shutil.copyfile(cut, root / "videos/h1_0.mp4")
+    edit_split(root, "train", lambda d: d["h1"].update(tracklets=[{"0": [10, 40, 40, 80]}]))
+    report = verify_dataset(root)
+    assert report.ok, [b.describe() for b in report.breaks]
+    data = cut.read_bytes()
+    for fraction in (99, 95, 90, 67):
+        (root / "videos/h1_0.mp4").write_bytes(data[: len(data) * fraction // 100])
+        for deep in (False, True):
+            found = verify_dataset(root, deep=deep).check("decodable")
+            assert found.status == "break", (fraction, deep)
+            assert "truncated or damaged" in found.breaks[0].problem

@@ -144,3 +144,24 @@ def test_a_world_df2_set_converts_field_for_field_like_the_official_converter(sm
             }
             for cid, name in DF2_CLASSES.items()
         ]
+
+
+def test_a_bad_landmark_stops_the_export_naming_the_file_and_field(df2_root, tmp_path):
+    """A null left by an annotation tool: a DataFormatError naming the file, not a TypeError."""
+    import json
+    import shutil
+
+    root = tmp_path / "df2"
+    shutil.copytree(df2_root, root)
+    p = root / "validation" / "annos" / "000003.json"
+    doc = json.loads(p.read_text())
+    doc["item1"]["landmarks"][4] = None
+    p.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError, match=r"000003\.json: field 'item1\.landmarks' value 4"):
+        to_coco(root, "validation")
+
+
+@pytest.mark.parametrize("landmarks", [[1, 2, None], [1, 2, True], [1, 2, "2"], [1, 2, 2, 3]])
+def test_coco_keypoints_takes_only_number_triples(landmarks):
+    with pytest.raises(DataFormatError, match="landmarks"):
+        coco_keypoints(2, landmarks)

@@ -78,3 +78,75 @@ def test_missing_split_and_root_resolution(tmp_path, df2_root):
     assert resolve_root(world) == world / "df2"
     with pytest.raises(DataFormatError, match="no DeepFashion2-format train/annos"):
         resolve_root(tmp_path / "nowhere")
+
+
+def _item(**fields):
+    base = {
+        "category_id": 9,
+        "style": 1,
+        "bounding_box": [0, 0, 10, 10],
+        "landmarks": [1, 2, 2, 3, 4, 1],
+        "segmentation": [[0, 0, 10, 0, 10, 10]],
+    }
+    return {"source": "user", "pair_id": 3, "item1": {**base, **fields}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"landmarks": [1, 2, 2, 3, None, 1]}, "item1.landmarks", "value 4 must be a finite number"),
+        ({"landmarks": [1, 2, "x"]}, "item1.landmarks", "value 2 must be a finite number"),
+        ({"landmarks": [1, 2, True]}, "item1.landmarks", "value 2 must be a finite number"),
+        ({"landmarks": [1, 2, float("nan")]}, "item1.landmarks", "value 2 must be a finite number"),
+        ({"landmarks": "abc"}, "item1.landmarks", "must be a list of numbers"),
+        ({"landmarks": {"a": 1, "b": 2, "c": 3}}, "item1.landmarks", "must be a list of numbers"),
+        ({"landmarks": None}, "item1.landmarks", "must be a list of numbers"),
+        ({"landmarks": [1, 2, 2, 3]}, "item1.landmarks", "points"),
+        ({"segmentation": {"x": 1}}, "item1.segmentation", "must be a list of polygons"),
+        ({"segmentation": [[1, 2, 3, 4, 5, 6, 7]]}, "item1.segmentation", "polygon 0 has 7 numbers"),
+        ({"segmentation": [[0, 0, 5, 5]]}, "item1.segmentation", "polygon 0 has 4 numbers"),
+        (
+            {"segmentation": [[0, 0, 5, 5, 1, "a"]]},
+            "item1.segmentation",
+            "polygon 0 must be a list of finite",
+        ),
+        ({"segmentation": [1, 2, 3, 4, 5, 6]}, "item1.segmentation", "polygon 0 must be a list"),
+        ({"category_id": True}, "item1.category_id", "1..13"),
+        ({"category_id": 9.0}, "item1.category_id", "1..13"),
+        ({"style": 1.7}, "item1.style", "must be an integer"),
+        ({"style": True}, "item1.style", "must be an integer"),
+        ({"style": None}, "item1.style", "must be an integer"),
+        ({"bounding_box": [True, 0, 10, 10]}, "item1.bounding_box", "[x1, y1, x2, y2]"),
+        ({"bounding_box": [0, 0, "10", 10]}, "item1.bounding_box", "[x1, y1, x2, y2]"),
+    ],
+)
+def test_landmarks_segmentation_and_integers_are_checked(tmp_path, fields, field, words):
+    """DeepFashion2 writes integers and lists of numbers: anything else names the file and field."""
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(_item(**fields)))
+    with pytest.raises(DataFormatError) as err:
+        read_annotation(p)
+    text = str(err.value)
+    assert "000005.json" in text and f"field '{field}'" in text and words in text
+
+
+def test_pair_id_must_be_an_integer_not_a_boolean(tmp_path):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps({**_item(), "pair_id": True}))
+    with pytest.raises(DataFormatError, match="000005.json: field 'pair_id' must be an integer"):
+        read_annotation(p)
+
+
+def test_valid_items_keep_their_numbers(tmp_path):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(_item(bounding_box=[0, 0.5, 10, 10.25], style=0)))
+    it = read_annotation(p).items[0]
+    assert it.box == [0, 0.5, 10, 10.25] and isinstance(it.box[0], int) and it.style == 0
+    assert it.landmarks == [1, 2, 2, 3, 4, 1] and it.segmentation == [[0, 0, 10, 0, 10, 10]]
+    bare = {"category_id": 9, "bounding_box": [0, 0, 10, 10]}  # no style, landmarks, segmentation
+    p.write_text(json.dumps({"source": "shop", "pair_id": 3, "item1": bare}))
+    it = read_annotation(p).items[0]
+    assert (it.style, it.landmarks, it.segmentation) == (0, [], [])

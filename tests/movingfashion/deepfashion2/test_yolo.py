@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import filecmp
+import shutil
+
 import pytest
 import yaml
 
-from movingfashion.deepfashion2 import df2_to_yolo, yolo_line
+from movingfashion.deepfashion2 import df2_to_yolo, write_yolo_dataset, yolo_line
 from schemas.errors import DataFormatError
-from tests.movingfashion.helpers import make_df2_black
+from tests.movingfashion.helpers import make_df2, make_df2_black
 
 
 def test_df2_to_yolo(tmp_path):
@@ -31,3 +34,49 @@ def test_df2_errors(tmp_path):
     (tmp_path / "df2" / "train" / "annos" / "000001.json").write_text('{"item1": {"category_id": 99}}')
     with pytest.raises(DataFormatError, match=r"000001\.json.*category_id"):
         df2_to_yolo(tmp_path / "df2", tmp_path / "o")
+
+
+def test_a_second_run_into_the_same_folder_pairs_its_own_images_and_labels(tmp_path, df2_root):
+    """Run B into the folder run A wrote: every image and label is B's, none of A's is left."""
+    a = df2_root
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    # B's 000001 is another photo (A's 000002) with that photo's annotation; B has no 000019
+    shutil.copyfile(a / "validation/image/000002.jpg", b / "validation/image/000001.jpg")
+    shutil.copyfile(a / "validation/annos/000002.json", b / "validation/annos/000001.json")
+    for sub in ("image/000019.jpg", "annos/000019.json"):
+        (b / "validation" / sub).unlink()
+    out = tmp_path / "yolo"
+    df2_to_yolo(a, out, ("validation",), val_as_train=True)
+    (out / "labels" / "val.cache").write_bytes(b"ultralytics cache of run A")
+    df2_to_yolo(b, out, ("validation",), val_as_train=True)
+    assert filecmp.cmp(out / "images/val/000001.jpg", b / "validation/image/000001.jpg", shallow=False)
+    assert (out / "labels/val/000001.txt").read_text() == (out / "labels/val/000002.txt").read_text()
+    assert not (out / "images/val/000019.jpg").exists() and not (out / "labels/val/000019.txt").exists()
+    assert not (out / "labels" / "val.cache").exists()
+    assert len(list(out.glob("labels/*/*.txt"))) == len(list(out.glob("images/*/*.jpg"))) == 18
+
+
+def test_no_train_split_is_refused_unless_asked_for(tmp_path):
+    """A root with only validation/ would train on the images it validates on."""
+    root = make_df2(tmp_path / "df2")
+    with pytest.raises(DataFormatError, match="no train split to convert") as err:
+        df2_to_yolo(root, tmp_path / "yolo")
+    assert "--val-as-train" in (err.value.hint or "") and not (tmp_path / "yolo").exists()
+    cfg = yaml.safe_load(df2_to_yolo(root, tmp_path / "yolo", val_as_train=True).read_text())
+    assert cfg["train"] == cfg["val"] == "images/val"
+    # samples from elsewhere (world frames) are held to the same rule
+    sample = ("validation", root / "validation/image/000001.jpg", [(8, [10, 20, 60, 90])], None)
+    with pytest.raises(DataFormatError, match="no train images"):
+        write_yolo_dataset([sample], tmp_path / "w")
+
+
+def test_two_images_of_a_split_with_one_name_are_refused(tmp_path):
+    root = make_df2_black(tmp_path / "df2", 2)
+    img = root / "train/image/000001.jpg"
+    other = tmp_path / "elsewhere" / "000001.jpg"
+    other.parent.mkdir()
+    shutil.copyfile(img, other)
+    samples = [("train", img, [(8, [20, 10, 120, 90])], None), ("train", other, [], None)]
+    with pytest.raises(DataFormatError, match="both named '000001'"):
+        write_yolo_dataset(samples, tmp_path / "yolo")

@@ -36,3 +36,24 @@ def test_errors_name_the_file(tmp_path):
     with pytest.raises(MediaError, match="x.nope"):
         write_image(tmp_path / "x.nope", np.zeros((4, 4, 3), np.uint8))
     assert not (tmp_path / "x.nope").exists()
+
+
+def test_exif_orientation_is_applied_or_kept_as_stored(tmp_path):
+    """'exif' (the default) shows the picture upright as a viewer does; 'stored' keeps the
+    pixels annotation boxes are drawn in, the size image_size() reads from the header."""
+    from PIL import Image
+
+    from movingfashion.media.images import image_size
+
+    a = np.zeros((100, 200, 3), np.uint8)
+    a[:, :20] = (255, 0, 0)  # a red band on the stored left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(a).save(tmp_path / "r.jpg", exif=exif, quality=95)
+    shown = read_image(tmp_path / "r.jpg")
+    stored = read_image(tmp_path / "r.jpg", orientation="stored")
+    assert shown.shape[:2] == (200, 100) and shown[:20, :, 0].mean() > 200  # the band on top
+    assert stored.shape[:2] == (100, 200) and stored[:, :20, 0].mean() > 200
+    assert image_size(tmp_path / "r.jpg") == (200, 100) == stored.shape[1::-1]
+    with pytest.raises(ValueError, match="orientation"):
+        read_image(tmp_path / "r.jpg", orientation="upright")
