@@ -5,7 +5,9 @@
   keeps the origin's robots.txt, fetched by exactly one worker and read by all, and pauses the
   host for everyone when one worker gets a ``Retry-After``. Every client of the run (the
   driver's, for discovery, and each worker's) talks to hosts through a :class:`RayGate` on
-  these actors. A restarted worker hands back the leases its dead incarnation held.
+  these actors. A restarted worker hands back the leases its dead incarnation held; a worker
+  lost for good has them handed back by the driver (:meth:`WorkerSetup.on_lost`, called by the
+  pool), and a gate whose slots stay taken checks now and then that their holders are alive.
 * **Only the driver writes the catalog.** A worker reads the rows of the item it collects from
   a read-only :class:`CatalogReader` actor beside the catalog (on the driver's node); its writes
   go into a scratch copy (so the task reads its own writes) and into a list of operations the
@@ -21,7 +23,6 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,6 +43,8 @@ from schemas.items import MediaAsset, SourceItem
 
 #: Seconds a worker may take to fetch a robots.txt before another worker takes over.
 ROBOTS_CLAIM_S = 120.0
+#: Seconds a request waits for a host slot before the gate checks that the slots' holders live.
+HOLDER_CHECK_S = 10.0
 
 
 # ---------------------------------------------------------------------- host gates
@@ -49,9 +52,10 @@ ROBOTS_CLAIM_S = 120.0
 class HostGate:
     """The one authority on a host's pacing for the whole cluster (an async actor)."""
 
-    def __init__(self, rate: float, burst: int, concurrency: int) -> None:
+    def __init__(self, rate: float, burst: int, concurrency: int, check_s: float = HOLDER_CHECK_S) -> None:
         self.bucket = TokenBucket(rate, burst)
         self.concurrency = concurrency
+        self.check_s = check_s
         self.slots: asyncio.Semaphore | None = None
         self.paused_until = 0.0
         self.leases: dict[int, str] = {}
@@ -66,7 +70,13 @@ class HostGate:
         wait = max(self.bucket.reserve(), self.paused_until - time.monotonic())
         if wait > 0:
             await asyncio.sleep(wait)
-        await self.slots.acquire()
+        while True:
+            try:
+                await asyncio.wait_for(self.slots.acquire(), self.check_s)
+                break
+            except TimeoutError:  # a holder that died without a word would keep its slot for ever
+                for gone in {h for h in self.leases.values() if _dead(h)}:
+                    await self.forget(gone)
         self.next_lease += 1
         self.leases[self.next_lease] = holder
         return self.next_lease
@@ -83,6 +93,9 @@ class HostGate:
         for origin in [o for o, (h, _) in self.claims.items() if h == holder]:
             del self.claims[origin]
         return len(mine)
+
+    async def holders(self) -> list[str]:
+        return sorted(set(self.leases.values()))
 
     async def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
@@ -110,6 +123,17 @@ class HostGate:
 
     async def stats(self) -> dict[str, Any]:
         return {"leases": len(self.leases), "rules": sorted(self.rules), "rate": self.bucket.rate}
+
+
+def _dead(holder: str) -> bool:
+    """Whether ``holder`` names a Ray actor that has died for good (a restarting one is alive;
+    a holder that is no actor, the driver, is alive)."""
+    try:
+        from ray._private.state import actors
+
+        return actors(actor_id=holder).get("State") == "DEAD"
+    except Exception:  # noqa: BLE001 - not an actor id, or no answer: taken as alive
+        return False
 
 
 @ray.remote(num_cpus=0)
@@ -338,6 +362,21 @@ class Collected:
     fault: MFError | None = None  # the local fault or catalog damage that halted this worker
 
 
+@dataclass(frozen=True)
+class WorkerSetup:
+    """The pool's setup (:func:`start_worker`), with :meth:`on_lost` for the pool to call."""
+
+    spec: WorkerSpec
+
+    def __call__(self) -> CollectWorker:
+        return start_worker(self.spec)
+
+    def on_lost(self, worker_id: str) -> None:
+        """A worker lost for good (no restart will hand them back): its host slots and robots.txt
+        claims go back to the gates."""
+        self.spec.gates.forget.remote(worker_id)
+
+
 def start_worker(spec: WorkerSpec) -> CollectWorker:
     """Pool setup on a worker: a client on the cluster's gates and the source on a catalog view.
     A restarted worker first hands back what its previous incarnation held."""
@@ -373,7 +412,7 @@ class CollectCluster:
         """The gate of the driver's own client (discovery)."""
         return RayGate(self.gates, f"driver-{os.getpid()}")
 
-    def worker_setup(self, source: Source, options: dict[str, Any]) -> Callable[[], CollectWorker]:
+    def worker_setup(self, source: Source, options: dict[str, Any]) -> WorkerSetup:
         """The pool setup making workers like ``source`` (its catalog read beside the driver)."""
         ctx = source.ctx
         catalog_path = Path(ctx.catalog.path).absolute()
@@ -389,7 +428,7 @@ class CollectCluster:
             self.reader,
             self.gates,
         )
-        return partial(start_worker, spec)
+        return WorkerSetup(spec)
 
     def close(self) -> None:
         for actor in (self.reader, self.gates):

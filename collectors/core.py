@@ -12,7 +12,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,6 +72,32 @@ class Candidate:
     url: str | None = None
     key: str | None = None  # host it mostly talks to (per-host executor limit)
     payload: Any = None  # source specific (info dict, post, shop reference, ...)
+
+
+@dataclass
+class DiscoveryProblem(Candidate):
+    """A page discovery could not read (a child sitemap, a listing page, a profile's posts),
+    yielded where its candidates would have been: the run lists it as failed with its URL and
+    reason (exit 1, the summary still printed) and goes on with the other pages and targets; a
+    rerun reads it again."""
+
+    error: FetchError | None = None
+
+    @classmethod
+    def of(cls, exc: FetchError) -> DiscoveryProblem:
+        return cls(raw_id=None, url=exc.where, error=exc)
+
+
+def noting_problems(found: Iterable[Candidate]) -> Iterator[Candidate]:
+    """``found``'s candidates; a remote fault (:class:`FetchError`) while reading them ends them
+    with a :class:`DiscoveryProblem` instead of ending the run (an interruption still stops it)."""
+    try:
+        yield from found
+    except FetchError as exc:
+        if exc.reason == "interrupted":
+            raise
+        log.warning("could not read %s (%s): going on with the rest", exc.where, exc.reason)
+        yield DiscoveryProblem.of(exc)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.robotparser
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,7 +41,6 @@ from requests.adapters import HTTPAdapter
 
 from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
-from collectors.core import Candidate
 from collectors.hosts import HostPolicy
 from schemas.atomic import atomic_write_json, sha256_file
 from schemas.errors import FetchError, LocalFault
@@ -179,32 +178,6 @@ def parse_robots(origin: str, rule: RobotsRule) -> urllib.robotparser.RobotFileP
     else:
         parser.parse((text or "").splitlines())
     return parser
-
-
-@dataclass
-class DiscoveryProblem(Candidate):
-    """A page discovery could not read (a child sitemap, a listing page, a profile's posts),
-    yielded where its candidates would have been: the run lists it as failed with its URL and
-    reason (exit 1, the summary still printed) and goes on with the other pages and targets; a
-    rerun reads it again."""
-
-    error: FetchError | None = None
-
-    @classmethod
-    def of(cls, exc: FetchError) -> DiscoveryProblem:
-        return cls(raw_id=None, url=exc.where, error=exc)
-
-
-def noting_problems(found: Iterable[Candidate]) -> Iterator[Candidate]:
-    """``found``'s candidates; a remote fault (:class:`FetchError`) while reading them ends them
-    with a :class:`DiscoveryProblem` instead of ending the run (an interruption still stops it)."""
-    try:
-        yield from found
-    except FetchError as exc:
-        if exc.reason == "interrupted":
-            raise
-        log.warning("could not read %s (%s): going on with the rest", exc.where, exc.reason)
-        yield DiscoveryProblem.of(exc)
 
 
 @dataclass

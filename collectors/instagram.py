@@ -204,8 +204,8 @@ class Instagram(Source):
     def discover_target(self, target: str) -> Iterator[Candidate]:
         """Candidates of one target (a list file: of each of its lines). A profile or hashtag
         listing that fails part way keeps the posts read before and ends with a
-        :class:`~collectors.http.DiscoveryProblem`; the other targets are still read."""
-        from collectors.http import noting_problems
+        :class:`~collectors.core.DiscoveryProblem`; the other targets are still read."""
+        from collectors.core import noting_problems
 
         for t in _targets(target):
             yield from noting_problems(self._discover_one(t))

@@ -113,8 +113,8 @@ class NetAPorter(Source):
     def discover_target(self, target: str) -> Iterator[Candidate]:
         """Candidates of one target (an id file: of each of its lines). A page that cannot be
         read (a listing or sitemap the site does not answer) ends that target with a
-        :class:`~collectors.http.DiscoveryProblem`; the other targets are still read."""
-        from collectors.http import noting_problems
+        :class:`~collectors.core.DiscoveryProblem`; the other targets are still read."""
+        from collectors.core import noting_problems
 
         for one in _targets(target):
             yield from noting_problems(self._discover_one(one))
@@ -151,7 +151,7 @@ class NetAPorter(Source):
     def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:
         """Product pages of a sitemap, and of its children for an index (3 levels deep). A child
         that cannot be read (gone, busy, malformed) is a problem of its own: the others are read."""
-        from collectors.http import noting_problems
+        from collectors.core import noting_problems
 
         text = self.client.get_text(url)
         pages, children = sitemap_locs(text, where=url)

@@ -3,7 +3,7 @@
 Discovery runs beside collection (a listing crawl does not hold up the first downloads); the
 progress bar gets its total as soon as the number of candidates is known: at once for a list
 (URL list, ids, saved structures), when the last listing page is read otherwise. A page
-discovery cannot read (:class:`~collectors.http.DiscoveryProblem`, or a remote fault that ends
+discovery cannot read (:class:`~collectors.core.DiscoveryProblem`, or a remote fault that ends
 a source's discovery) is listed as failed with its URL; the rest of the run goes on and its
 summary is printed (exit 1). ``--dry-run`` reads the catalog only to tell the items a run would
 fetch from those it would skip (:class:`DryRunSummary`).
@@ -28,9 +28,8 @@ from functools import partial
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import Candidate, Outcome, Summary, safe_id
+from collectors.core import Candidate, DiscoveryProblem, Outcome, Summary, safe_id
 from collectors.guard import guarded_collect
-from collectors.http import DiscoveryProblem
 from movingfashion.executors import Executor, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError

@@ -142,8 +142,7 @@ def test_target_forms(tmp_path):
 def test_a_listing_failing_part_way_keeps_its_posts_and_the_next_targets(tmp_path, monkeypatch):
     """instaloader failing on a profile's second page: the posts read before are kept, the
     profile is handed on as a discovery problem naming it, and the next target is still read."""
-    from collectors.core import Candidate
-    from collectors.http import DiscoveryProblem
+    from collectors.core import Candidate, DiscoveryProblem
 
     def posts(kind, name):
         yield Candidate("CxOne01", url="https://www.instagram.com/p/CxOne01/", key="www.instagram.com")

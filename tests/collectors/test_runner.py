@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from collectors.core import Candidate, Outcome, Summary
-from collectors.http import DiscoveryProblem, noting_problems
+from collectors.core import Candidate, DiscoveryProblem, Outcome, Summary, noting_problems
 from collectors.runner import Discovery, DryRunSummary, Progress, note_problem
 from schemas.errors import DataFormatError, FetchError
 
