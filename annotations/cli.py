@@ -406,13 +406,46 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         app.close()
 
 
+def _listed_decisions(dataset, catalog) -> dict[str, str | None]:
+    """Video stem -> its verdict (accept/reject; None: undone) for the list of ``mf-tracklets
+    review``: the newer of ``review.jsonl`` (``--accept``/``--reject``) and the catalog's review
+    decisions (the review page's; ``catalog``, else ``DATASET/.review.sqlite`` when it exists,
+    opened read-only)."""
+    from datetime import UTC, datetime
+
+    from annotations.review import read_decisions
+    from schemas.catalog import Catalog
+    from schemas.review import VERDICTS, list_decisions, review_states
+
+    def when(at: str | None) -> datetime:
+        return datetime.fromisoformat(at) if at else datetime.min.replace(tzinfo=UTC)
+
+    logged = read_decisions(dataset)
+    out: dict[str, str | None] = {stem: rec.get("decision") for stem, rec in logged.items()}
+    path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
+    if not path.is_file():
+        return out
+    with Catalog(path, read_only=True) as cat:
+        states = review_states(cat)
+        seen: dict[str, datetime] = {}  # video -> its latest verdict or undo of one in the catalog
+        for d in list_decisions(cat, include_undone=True):
+            if d.kind in VERDICTS:
+                seen[d.video] = max(seen.get(d.video, when(None)), when(d.at), when(d.undone_at))
+    for video, at in seen.items():
+        stem = Path(video).stem
+        if stem not in logged or at >= when(logged[stem].get("at")):
+            st = states.get(video)
+            out[stem] = st.verdict if st else None
+    return out
+
+
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
 @catalog_option(
     required=False,
     exists=False,
-    help="Also record decisions in this catalog (with --serve: the one decisions go to; "
-    "default DATASET/.review.sqlite).",
+    help="Also record decisions in this catalog; the list shows the review page's decisions from it "
+    "too (with --serve: the one decisions go to; default DATASET/.review.sqlite).",
 )
 @click.option("--accept", "accept", multiple=True, help="Accept this video (stem, e.g. 1234_0).")
 @click.option("--reject", "reject", multiple=True, help="Reject this video.")
@@ -436,7 +469,7 @@ def review(
         if accept or reject:
             raise click.UsageError("--serve cannot be combined with --accept/--reject")
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json)
-    from annotations.review import read_decisions, record_decision
+    from annotations.review import record_decision
     from annotations.sheets import sheet_path
 
     results = {Path(vt.video).stem: vt for vt in require_results(dataset)}
@@ -455,10 +488,10 @@ def review(
             lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]),
         )
         return
-    decisions = read_decisions(dataset)
+    decisions = _listed_decisions(dataset, catalog_path)
     rows = []
     for stem, vt in sorted(results.items()):
-        if not vt.needs_review or (stem in decisions and not show_all):
+        if not vt.needs_review or (decisions.get(stem) and not show_all):
             continue
         sp = sheet_path(dataset, vt.video)
         rows.append(
@@ -467,7 +500,7 @@ def review(
                 "product_id": vt.product_id,
                 "reason": vt.review_reason,
                 "sheet": str(sp) if sp.is_file() else None,
-                "decision": decisions.get(stem, {}).get("decision"),
+                "decision": decisions.get(stem),
             }
         )
     emit(

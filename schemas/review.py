@@ -6,8 +6,10 @@ One row per decision a reviewer makes on one video of a published dataset:
 kind        effect
 ==========  ==============================================================================
 accept      the video's ground-truth tracklet is right; the product's item -> ``accepted``
-reject      (+ ``reason``) the video is too noisy; the product's item -> ``rejected``, and
-            ``mf publish`` leaves the product out (:func:`apply_review`)
+            (unless cleaning excluded it, see below)
+reject      (+ ``reason``) the video is too noisy; the product's item -> ``rejected`` (unless
+            cleaning excluded it already), and ``mf publish`` leaves the product out
+            (:func:`apply_review`)
 class       (+ ``df2_class``) the product's DeepFashion2 class is changed (item column, and
             :func:`apply_review` applies it at publish time)
 tracklet    (+ ``tracklet``) another tracklet of the video's tracklet file becomes the ground
@@ -18,10 +20,30 @@ import      tracks corrected in another tool (CVAT) were imported for this video
 
 Every decision is one ``BEGIN IMMEDIATE`` transaction holding the decision row, the item's new
 state and an event, so a writer killed at any moment leaves either all of it or none of it.
-A decision carries the item's state before it (``prev``) so that :func:`undo_decision` can put
-it back; only the latest live decision of a video can be undone (undo walks backwards).
+A decision carries the item's state before it (``prev``); only the latest live decision of a
+video can be undone (undo walks backwards), and an ``import`` cannot be undone at all (its
+files are not kept: re-import the previous file instead).
+
+The item's state is a function of the product's live decisions (:func:`_restate`, after every
+decision and every undo): start from the state before the product's first review decision (the
+``prev`` of the decision that opened the product's review, when no other decision of it was
+live) and, when review may change it (``accepted``, ``needs_review``, or rejected by review), the
+item is ``rejected`` while the latest live verdict of any of its videos is ``reject``, else
+``accepted`` when any video has one, else it keeps that state; the latest live class decision
+sets ``df2_class``. So undoing decisions on several videos of a product in any order gives the
+state the remaining ones make, and undoing all of them the state before review.
+
+Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
+of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
+whatever the verdicts. There an ``accept`` says the video's ground-truth tracklet is right, not
+that the product belongs in the dataset, and a ``reject`` is kept in the decisions (and
+:func:`apply_review` leaves the product out whatever a later clean run says).
+
 Repeating a request with the same ``request_id`` (a client retry) returns the first result
-and writes nothing.
+and writes nothing; a ``request_id`` seen with another video or decision is refused.
+A tracklet pick whose files were since rewritten by something else (an import, a rebuild) is
+marked superseded (``prev["superseded"]``, :func:`mark_superseded`): the files win, and the pick
+no longer counts as the video's ground truth.
 """
 
 from __future__ import annotations
@@ -43,6 +65,8 @@ VERDICTS = ("accept", "reject")
 STAGE = "review"
 #: prefix of the item reason written by a review reject (an accept may lift such a reject)
 REJECT_PREFIX = "review:"
+#: kinds that change the product's catalog item
+ITEM_KINDS = ("accept", "reject", "class")
 
 
 def _now() -> str:
@@ -68,8 +92,13 @@ class Decision:
     request_id: str | None = None
     undone_at: str | None = None
 
+    @property
+    def superseded(self) -> bool:
+        """A tracklet pick whose files something else rewrote since (:func:`mark_superseded`)."""
+        return "superseded" in self.prev
+
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return dict(self.__dict__, superseded=self.superseded)
 
 
 @dataclass
@@ -131,6 +160,60 @@ def _set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) 
     )
 
 
+def review_may_set(status: str | None, reason: str | None) -> bool:
+    """Whether review may make an item of this state accepted or rejected: one cleaning accepted
+    (or flagged for review), or one rejected by review; not a duplicate, not one cleaning
+    rejected for a reason of its own, not one still on its way through cleaning."""
+    return status in (Status.ACCEPTED, Status.NEEDS_REVIEW) or (
+        status == Status.REJECTED and (reason or "").startswith(REJECT_PREFIX)
+    )
+
+
+def _reject_reason(d: Decision) -> str:
+    return f"{REJECT_PREFIX} {d.reason or 'rejected'} ({d.video})"
+
+
+def _restate(db: sqlite3.Connection, source: str, source_id: str) -> None:
+    """Set the item's state from its live decisions (see the module docstring)."""
+    rows = [
+        _decision(r)
+        for r in db.execute(
+            "SELECT * FROM review_decisions WHERE source = ? AND source_id = ? AND kind IN (?, ?, ?) "
+            "ORDER BY id",
+            (source, source_id, *ITEM_KINDS),
+        )
+    ]
+    base: dict[str, Any] | None = None
+    open_before = False  # a decision made before the one at hand is still live (or was, then)
+    last_undo = ""
+    for d in rows:
+        if not open_before and last_undo <= d.at and "status" in d.prev:
+            base = d.prev  # this decision opened the product's review: the state before review
+        if d.undone_at is None:
+            open_before = True
+        else:
+            last_undo = max(last_undo, d.undone_at)
+    item = db.execute(
+        "SELECT status, reason, df2_class FROM items WHERE source = ? AND source_id = ?", (source, source_id)
+    ).fetchone()
+    if base is None or item is None:
+        return
+    live = [d for d in rows if d.undone_at is None]
+    status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
+    if review_may_set(status, reason):
+        verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
+        rejects = [d for d in verdicts.values() if d.kind == "reject"]
+        if rejects:
+            status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
+        elif verdicts:
+            status, reason = Status.ACCEPTED, None
+    for d in live:
+        if d.kind == "class":
+            df2_class = d.df2_class
+    if (str(status), reason, df2_class) != (item["status"], item["reason"], item["df2_class"]):
+        _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
+
+
 def _check(kind: str, reason: str | None, df2_class: int | None, tracklet: int | None, note: str | None):
     if kind not in KINDS:
         raise ConfigError(f"unknown review decision {kind!r}", hint=f"use one of {', '.join(KINDS)}")
@@ -140,6 +223,18 @@ def _check(kind: str, reason: str | None, df2_class: int | None, tracklet: int |
         raise ConfigError(f"tracklet must be an index >= 0, got {tracklet!r}", where="tracklet")
     if kind == "note" and not (note or "").strip():
         raise ConfigError("a note needs text", where="note")
+
+
+def _same_request(old: Decision, **asked: Any) -> None:
+    """Refuse a retried ``request_id`` that asks for something else than the stored decision."""
+    differ = [k for k, v in asked.items() if getattr(old, k) != v]
+    if differ:
+        raise CatalogError(
+            f"request {old.request_id!r} was decision {old.id} ({old.kind} of {old.video}); this one "
+            f"differs in {', '.join(differ)}",
+            where="request_id",
+            hint="a retry repeats the request as it was; a new decision needs a new request_id",
+        )
 
 
 def record_decision(
@@ -158,29 +253,30 @@ def record_decision(
     """Store one decision and apply it to the product's catalog item, in one transaction.
 
     ``extra_prev`` is remembered for undo (e.g. the ground-truth index a tracklet pick replaced).
-    Returns ``(decision, created)``; ``created`` is False when ``request_id`` was seen before.
+    Returns ``(decision, created)``; ``created`` is False when ``request_id`` was seen before
+    (the stored decision, whatever became of it since: nothing is applied again). A
+    ``request_id`` seen with another video or decision raises :class:`CatalogError`.
     """
     _check(kind, reason, df2_class, tracklet, note)
     with cat.transaction() as db:
         if request_id is not None:
             old = db.execute("SELECT * FROM review_decisions WHERE request_id = ?", (request_id,)).fetchone()
             if old is not None:
-                return _decision(old), False
+                stored = _decision(old)
+                _same_request(
+                    stored,
+                    video=video,
+                    kind=kind,
+                    reason=reason,
+                    df2_class=df2_class,
+                    tracklet=tracklet,
+                    note=note,
+                )
+                return stored, False
         item = _find_item(db, product_id)
         prev: dict[str, Any] = dict(extra_prev or {})
         if item is not None:
             prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])
-            key = (item["source"], item["source_id"])
-            if kind == "reject":
-                why = f"{REJECT_PREFIX} {reason or 'rejected'} ({video})"
-                _set_item(db, *key, status=Status.REJECTED, reason=why)
-            elif kind == "accept" and (
-                item["status"] in (Status.ACCEPTED, Status.NEEDS_REVIEW)
-                or (item["status"] == Status.REJECTED and (item["reason"] or "").startswith(REJECT_PREFIX))
-            ):
-                _set_item(db, *key, status=Status.ACCEPTED, reason=None)
-            elif kind == "class":
-                _set_item(db, *key, df2_class=int(df2_class))  # type: ignore[arg-type]
         cur = db.execute(
             "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
             "df2_class, tracklet, note, prev, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -199,6 +295,8 @@ def record_decision(
                 request_id,
             ),
         )
+        if item is not None and kind in ITEM_KINDS:
+            _restate(db, item["source"], item["source_id"])
         detail = {"reject": reason, "class": df2_class, "tracklet": tracklet, "note": note}.get(kind)
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
@@ -223,8 +321,9 @@ def undo_decision(
 ) -> tuple[Decision, bool]:
     """Undo a decision (by id; else the latest live one of ``video``; else the latest of all).
 
-    Only the latest live decision of its video can be undone. The product's item gets back the
-    state it had before the decision. Returns ``(decision, created)`` like :func:`record_decision`.
+    Only the latest live decision of its video can be undone, and never an ``import``. The
+    product's item gets the state its remaining live decisions give (see the module docstring).
+    Returns ``(decision, created)`` like :func:`record_decision`.
     """
     with cat.transaction() as db:
         if request_id is not None:
@@ -232,7 +331,17 @@ def undo_decision(
                 "SELECT * FROM review_decisions WHERE undo_request_id = ?", (request_id,)
             ).fetchone()
             if old is not None:
-                return _decision(old), False
+                stored = _decision(old)
+                if (decision_id is not None and decision_id != stored.id) or (
+                    video is not None and video != stored.video
+                ):
+                    raise CatalogError(
+                        f"request {request_id!r} undid decision {stored.id} ({stored.kind} of "
+                        f"{stored.video}), not this one",
+                        where="request_id",
+                        hint="a retry repeats the request as it was; a new undo needs a new request_id",
+                    )
+                return stored, False
         if decision_id is not None:
             row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (decision_id,)).fetchone()
         elif video is not None:
@@ -249,35 +358,67 @@ def undo_decision(
         d = _decision(row)
         if d.undone_at is not None:
             raise CatalogError(f"decision {d.id} is already undone", where=str(cat.path))
+        if d.kind == "import":
+            raise CatalogError(
+                f"decision {d.id} imported tracks for {d.video} ({d.note or 'import'}); an import "
+                "cannot be undone here",
+                where=str(cat.path),
+                hint="import the file you exported before (or an older export) again to put the tracks back",
+            )
         later = db.execute(
-            "SELECT id FROM review_decisions WHERE video = ? AND undone_at IS NULL AND id > ?",
+            "SELECT id, kind FROM review_decisions WHERE video = ? AND undone_at IS NULL AND id > ?",
             (d.video, d.id),
         ).fetchone()
         if later is not None:
             raise CatalogError(
-                f"decision {d.id} on {d.video} has a later one ({later['id']})",
+                f"decision {d.id} on {d.video} has a later one ({later['id']}, {later['kind']})",
                 where=str(cat.path),
-                hint="undo the later decision first",
-            )
-        if d.source and d.source_id and d.kind in ("accept", "reject", "class") and "status" in d.prev:
-            _set_item(
-                db,
-                d.source,
-                d.source_id,
-                status=d.prev["status"],
-                reason=d.prev.get("reason"),
-                df2_class=d.prev.get("df2_class"),
+                hint="undo the later decision first"
+                if later["kind"] != "import"
+                else "an import cannot be undone, so the decisions before it stay; make a new decision",
             )
         now = _now()
         db.execute(
             "UPDATE review_decisions SET undone_at = ?, undo_request_id = ? WHERE id = ?",
             (now, request_id, d.id),
         )
+        if d.source and d.source_id and d.kind in ITEM_KINDS:
+            _restate(db, d.source, d.source_id)
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),
         )
     return replace(d, undone_at=now), True
+
+
+def mark_superseded(cat: Catalog, decision_id: int, found: int | None, why: str) -> Decision:
+    """Mark a tracklet pick superseded: its files were rewritten since (``found``: the ground
+    truth they hold; ``why``: how that was told). The files win; the pick is not applied again
+    and no longer counts as the video's ground truth (``prev["superseded"]``, plus an event)."""
+    with cat.transaction() as db:
+        row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (decision_id,)).fetchone()
+        if row is None:
+            raise CatalogError(f"no decision {decision_id}", where=str(cat.path))
+        d = _decision(row)
+        if d.superseded:
+            return d
+        now = _now()
+        prev = dict(d.prev, superseded={"at": now, "ground_truth": found, "why": why})
+        db.execute(
+            "UPDATE review_decisions SET prev = ? WHERE id = ?", (json.dumps(prev, sort_keys=True), d.id)
+        )
+        db.execute(
+            "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
+            (
+                now,
+                STAGE,
+                d.source,
+                d.source_id,
+                f"superseded tracklet: {d.video} (decision {d.id}, pick {d.tracklet}; the files hold "
+                f"{found}: {why})",
+            ),
+        )
+    return replace(d, prev=prev)
 
 
 def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bool = False) -> list[Decision]:
@@ -292,7 +433,8 @@ def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bo
 
 
 def review_states(cat: Catalog) -> dict[str, VideoReview]:
-    """Video path -> the effect of its live decisions."""
+    """Video path -> the effect of its live decisions (a superseded pick and a pick an import
+    followed no longer name the ground truth: the files do)."""
     out: dict[str, VideoReview] = {}
     for d in list_decisions(cat):
         st = out.setdefault(d.video, VideoReview(video=d.video, product_id=d.product_id))
@@ -303,11 +445,11 @@ def review_states(cat: Catalog) -> dict[str, VideoReview]:
         elif d.kind == "class":
             st.df2_class = d.df2_class
         elif d.kind == "tracklet":
-            st.tracklet = d.tracklet
+            st.tracklet = None if d.superseded else d.tracklet
         elif d.kind == "note" and d.note:
             st.notes.append(d.note)
         elif d.kind == "import":
-            st.imported = True
+            st.imported, st.tracklet = True, None
     return out
 
 

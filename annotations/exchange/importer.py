@@ -318,14 +318,10 @@ def _merge_all(
     return done
 
 
-def _write(root: Path, done: dict[str, ImportedVideo], catalog: str | os.PathLike[str] | None) -> None:
-    """Write what changed (tracklet files, split files), record each video in the catalog, refresh
-    a published folder's tables and manifest. The caller holds the dataset's lock."""
-    cat = None
-    if catalog is not None:
-        from schemas.catalog import Catalog
-
-        cat = Catalog(catalog, must_exist=True)
+def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
+    """Write what changed (tracklet files, split files), record each video in the catalog ``cat``
+    (None: none), refresh a published folder's tables and manifest. The caller holds the dataset's
+    lock."""
     written = False
     changed: list[str] = []  # tracklet files written (the split files are always hashed again)
     try:
@@ -346,8 +342,6 @@ def _write(root: Path, done: dict[str, ImportedVideo], catalog: str | os.PathLik
                     note=f"cvat: {res.file.name}, {res.changed_boxes} boxes changed",
                 )
     finally:
-        if cat is not None:
-            cat.close()
         if written:
             from movingfashion.archive.describe import refresh
 
@@ -372,9 +366,18 @@ def import_cvat(
     videos = _dataset_videos(root)
     files = _read_files(source, videos)
     _merge_all(root, videos, files, tracks)  # every file checked before anything is written
-    with dataset_lock(root):
-        done = _merge_all(root, videos, files, tracks)  # what is there now: a pick meanwhile is kept
-        _write(root, done, catalog)
+    cat = None
+    if catalog is not None:  # opened (and checked) before the lock: a bad one changes nothing
+        from schemas.catalog import Catalog
+
+        cat = Catalog(catalog, must_exist=True)
+    try:
+        with dataset_lock(root):
+            done = _merge_all(root, videos, files, tracks)  # what is there now: a pick meanwhile is kept
+            _write(root, done, cat)
+    finally:
+        if cat is not None:
+            cat.close()
     warnings = [w for r in done.values() for w in r.warnings]
     for w in warnings:
         log.warning("import: %s", w)

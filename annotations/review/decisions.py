@@ -3,19 +3,30 @@ transaction), then apply what it changes in the dataset's files.
 
 Only a tracklet pick changes files: the chosen tracklet becomes ``ground_truth`` of
 ``tracklets/<video>.json`` and the video's tracklet in ``train.json``/``test.json``. The
-catalog is written first; :func:`reconcile` (run when the review server starts) redoes the file
-side of every stored pick, so a process killed between the two loses nothing decided. When files
-change, a published folder gets its tables, card, Croissant metadata and manifest rewritten
-(:func:`movingfashion.archive.describe.refresh`, as ``mf-tracklets build`` does), so ``mf verify``
-still holds.
+catalog is written first, with what the file held before the pick (its ground truth and a
+fingerprint of its tracklets); :func:`reconcile` (run when the review server starts) redoes the
+file side of the latest pick (or undo of one) of each video when, and only when, the file still
+holds what it held before it, so a process killed between the two loses nothing decided. A file
+that holds something else was rewritten since (a CVAT import, a rebuild): the file wins, and
+the pick is marked superseded (:func:`schemas.review.mark_superseded`) and never applied again;
+so is an undo, which leaves such a file alone. A retried request (a ``request_id`` seen before)
+changes no file. When files change, a published folder gets its tables, card, Croissant
+metadata and manifest rewritten (:func:`movingfashion.archive.describe.refresh`, as
+``mf-tracklets build`` does), so ``mf verify`` still holds.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotations.tracklet_files import (
+    dataset_lock,
     read_video_tracklets,
     set_official_tracklet,
     tracklet_file,
@@ -24,7 +35,15 @@ from annotations.tracklet_files import (
 from schemas.catalog import Catalog
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
-from schemas.review import Decision, list_decisions, record_decision, undo_decision
+from schemas.review import (
+    Decision,
+    list_decisions,
+    mark_superseded,
+    record_decision,
+    undo_decision,
+)
+
+log = logging.getLogger("annotations.review")
 
 
 def _tracklets_with(dataset: Path, video: str, index: int | None, *, required: bool) -> VideoTracklets:
@@ -34,6 +53,13 @@ def _tracklets_with(dataset: Path, video: str, index: int | None, *, required: b
     if (index is None and required) or (index is not None and not 0 <= index < len(vt.tracklets)):
         raise DataFormatError(f"no tracklet {index} (the video has {len(vt.tracklets)})", where=str(path))
     return vt
+
+
+def fingerprint(vt: VideoTracklets) -> str:
+    """A hash of a video's tracklets (not of which one is the ground truth): a pick leaves it as
+    it was, an import that moves boxes or a rebuild changes it."""
+    data = json.dumps([t.model_dump(mode="json") for t in vt.tracklets], sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
 def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
@@ -69,27 +95,44 @@ def decide(
 ) -> tuple[Decision, bool]:
     """Store a decision on ``video`` (dataset-relative path) and apply it to the dataset.
 
-    Returns ``(decision, created)``; a repeated ``request_id`` returns the stored decision.
+    Returns ``(decision, created)``; a repeated ``request_id`` returns the stored decision and
+    changes no file (the decision may have been undone or superseded since).
     """
     root = Path(dataset)
     extra = None
-    if kind == "tracklet":
-        extra = {"ground_truth": _tracklets_with(root, video, tracklet, required=True).ground_truth}
-    d, created = record_decision(
-        cat,
-        video=video,
-        product_id=product_id,
-        kind=kind,
-        reason=reason,
-        df2_class=df2_class,
-        tracklet=tracklet,
-        note=note,
-        request_id=request_id,
-        extra_prev=extra,
-    )
-    if d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet):
-        _refresh(root, [d.video])
+    # a pick holds the dataset's lock from the read to the manifest (an import waits, and so
+    # does a pick of another process)
+    with dataset_lock(root) if kind == "tracklet" else contextlib.nullcontext():
+        if kind == "tracklet":
+            vt = _tracklets_with(root, video, tracklet, required=True)
+            extra = {"ground_truth": vt.ground_truth, "tracklets": fingerprint(vt)}
+        d, created = record_decision(
+            cat,
+            video=video,
+            product_id=product_id,
+            kind=kind,
+            reason=reason,
+            df2_class=df2_class,
+            tracklet=tracklet,
+            note=note,
+            request_id=request_id,
+            extra_prev=extra,
+        )
+        if created and d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet):
+            _refresh(root, [d.video])
     return d, created
+
+
+def _holds(root: Path, d: Decision, before: int | None, after: int | None) -> str:
+    """What the file of ``d.video`` holds against a move of its ground truth from ``before`` to
+    ``after`` that pick ``d`` (or its undo) made: ``"after"`` (done), ``"before"`` (the write was
+    lost) or ``"other"`` (rewritten since: its tracklets or its ground truth are not the pick's)."""
+    vt = read_video_tracklets(tracklet_file(root, d.video), video=d.video)
+    if "tracklets" in d.prev and fingerprint(vt) != d.prev["tracklets"]:
+        return "other"
+    if vt.ground_truth == after:
+        return "after"
+    return "before" if vt.ground_truth == before else "other"
 
 
 def undo(
@@ -100,28 +143,90 @@ def undo(
     video: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Decision, bool]:
-    """Undo a decision (see :func:`schemas.review.undo_decision`) and its effect on the files."""
+    """Undo a decision (see :func:`schemas.review.undo_decision`) and its effect on the files.
+
+    The undo of a pick puts the ground truth it replaced back only while the file holds the
+    pick; a file rewritten since (an import, a rebuild) is left as it is and the pick marked
+    superseded. A repeated ``request_id`` changes no file.
+    """
+    root = Path(dataset)
     d, created = undo_decision(cat, decision_id, video=video, request_id=request_id)
-    if d.kind == "tracklet" and _set_ground_truth(Path(dataset), d.video, d.prev.get("ground_truth")):
-        _refresh(Path(dataset), [d.video])
+    if not created or d.kind != "tracklet" or d.superseded or not tracklet_file(root, d.video).is_file():
+        return d, created
+    before = d.prev.get("ground_truth")
+    with dataset_lock(root):  # compare and set: an import in between is seen, and wins
+        if _holds(root, d, d.tracklet, before) == "other":
+            found = read_video_tracklets(tracklet_file(root, d.video)).ground_truth
+            d = mark_superseded(cat, d.id, found, "the file was rewritten after the pick; its undo left it")
+            log.warning("%s: undo of pick %d left the file alone (rewritten since the pick)", d.video, d.id)
+        elif _set_ground_truth(root, d.video, before):
+            _refresh(root, [d.video])
     return d, created
 
 
-def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:
-    """Bring the tracklet files in line with the stored picks; returns the videos fixed.
+@dataclass
+class Reconciled:
+    """What :func:`reconcile` did: videos whose files it brought in line with their picks, and
+    picks it found superseded (``{"video", "decision", "tracklet", "found"}``)."""
 
-    The wanted ground truth of a video is its latest live pick, else (every pick undone) the one
-    it had before its first pick.
+    fixed: list[str] = field(default_factory=list)
+    superseded: list[dict] = field(default_factory=list)
+
+
+def reconcile_picks(dataset: str | os.PathLike[str], cat: Catalog) -> Reconciled:
+    """Bring the tracklet files in line with the stored picks, where a write was lost.
+
+    For each video the latest file-side step is its latest pick, or the latest undo of one
+    (whichever came last). When the file holds what that step left, only the split file is
+    checked; when it holds what was there before the step (the write was lost), the step is
+    redone; when it holds anything else, or a later import of the video is stored, the file was
+    rewritten since: it wins, and a pick is marked superseded (never applied again).
     """
     root = Path(dataset)
-    wanted: dict[str, int | None] = {}
+    out = Reconciled()
+    if not any(d.kind == "tracklet" for d in list_decisions(cat, include_undone=True)):
+        return out  # nothing to check: no lock taken (a read-only folder stays servable)
+    with dataset_lock(root):  # no import or pick in between the reads and the writes
+        _reconcile(root, cat, out)
+    return out
+
+
+def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
+    """:func:`reconcile_picks` with the dataset's lock held."""
+    picks: dict[str, list[Decision]] = {}
+    imports: dict[str, str] = {}  # video -> when its latest import was stored
     for d in list_decisions(cat, include_undone=True):
-        if d.kind != "tracklet" or not tracklet_file(root, d.video).is_file():
+        if d.kind == "tracklet":
+            picks.setdefault(d.video, []).append(d)
+        elif d.kind == "import":
+            imports[d.video] = max(imports.get(d.video, ""), d.at)
+    for video, ds in picks.items():
+        if not tracklet_file(root, video).is_file():
             continue
-        wanted.setdefault(d.video, d.prev.get("ground_truth"))
-        if d.undone_at is None:
-            wanted[d.video] = d.tracklet
-    fixed = [video for video, index in wanted.items() if _set_ground_truth(root, video, index)]
-    if fixed:
-        _refresh(root, fixed)
-    return fixed
+        steps = [(d.at, 0, d) for d in ds] + [(d.undone_at, 1, d) for d in ds if d.undone_at]
+        at, is_undo, d = max(steps, key=lambda s: (s[0], s[1], s[2].id))
+        if d.superseded:
+            continue
+        before, after = d.prev.get("ground_truth"), d.tracklet
+        if is_undo:
+            before, after = after, before
+        imported = imports.get(video, "") > at
+        if imported or _holds(root, d, before, after) == "other":
+            if not is_undo:
+                found = read_video_tracklets(tracklet_file(root, video)).ground_truth
+                why = "a later import" if imported else "the file was rewritten after the pick"
+                mark_superseded(cat, d.id, found, why)
+                out.superseded.append(dict(video=video, decision=d.id, tracklet=d.tracklet, found=found))
+                log.warning(
+                    "%s: pick %d superseded (%s); the file, holding %s, is kept", video, d.id, why, found
+                )
+            continue
+        if _set_ground_truth(root, video, after):
+            out.fixed.append(video)
+    if out.fixed:
+        _refresh(root, out.fixed)
+
+
+def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:
+    """:func:`reconcile_picks`; returns the videos fixed."""
+    return reconcile_picks(dataset, cat).fixed

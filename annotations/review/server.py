@@ -13,6 +13,10 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     POST /api/undo               {decision_id? | video?, request_id}
 
 Every decision is committed to the catalog before the answer is sent (``schemas.review``).
+A POST body is checked field by field before anything is stored: a field of the wrong type or
+out of range, one another kind of decision takes, or one no route knows is answered 400 naming
+it; a retried ``request_id`` that asks for something else 409; anything unforeseen 500 (logged),
+so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
 any media path outside the dataset's media folders.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import secrets
 import socket
@@ -33,7 +38,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from annotations.review.decisions import decide, reconcile, undo
+from annotations.review.decisions import decide, reconcile_picks, undo
 from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
 from annotations.review.queue import Queue, build_queue
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
@@ -43,10 +48,26 @@ from schemas.paths import resolve_under
 from schemas.review import KINDS, list_decisions, review_states
 from schemas.taxonomy import DF2_CLASSES
 
+log = logging.getLogger("annotations.review")
+
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_FILES = {"index.html": "text/html", "review.js": "text/javascript", "review.css": "text/css"}
 TOKEN_HEADER = "X-Review-Token"
 MAX_BODY = 64 * 1024
+#: the decisions the page makes (an ``import`` is made by ``mf-tracklets import``), and the field
+#: each takes besides ``video``, ``kind`` and ``request_id``
+PAGE_FIELDS = {
+    "accept": (),
+    "reject": ("reason",),
+    "class": ("df2_class",),
+    "tracklet": ("tracklet",),
+    "note": ("note",),
+}
+UNDO_FIELDS = ("decision_id", "video", "request_id")
+#: the largest integer a body field may hold (SQLite's integers are 64-bit)
+MAX_INT = 2**31 - 1
+MAX_TEXT = 2000
+MAX_REQUEST_ID = 200
 #: the page loads nothing from elsewhere and runs no inline script
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
@@ -67,6 +88,42 @@ def is_loopback(host: str) -> bool:
     except OSError:
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
+
+
+class BadRequest(Exception):
+    """A POST body field of the wrong type, out of range or unknown (answered 400)."""
+
+
+def _int_field(body: dict[str, Any], name: str, low: int = 0) -> int | None:
+    """``body[name]`` as an integer from ``low`` to :data:`MAX_INT` (None when absent or null)."""
+    v = body.get(name)
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer() and abs(v) <= MAX_INT:
+        v = int(v)  # JSON has one number type: 3.0 is 3
+    if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= MAX_INT:
+        raise BadRequest(f"{name} must be an integer from {low} to {MAX_INT}, got {json.dumps(v)[:40]}")
+    return v
+
+
+def _str_field(body: dict[str, Any], name: str, limit: int = MAX_TEXT, *, cut: bool = True) -> str | None:
+    """``body[name]`` as text (None when absent or null), cut to ``limit`` characters, or refused
+    over it when not ``cut``."""
+    v = body.get(name)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise BadRequest(f"{name} must be a string, got {json.dumps(v)[:40]}")
+    if len(v) > limit and not cut:
+        raise BadRequest(f"{name} must be at most {limit} characters, got {len(v)}")
+    return v[:limit]
+
+
+def _only_fields(body: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
+    """Refuse a non-null field that is not in ``allowed`` (nothing is stored of it)."""
+    extra = sorted(k for k, v in body.items() if k not in allowed and v is not None)
+    if extra:
+        raise BadRequest(f"{', '.join(extra)}: not a field of {what} (it takes {', '.join(allowed)})")
 
 
 class ReviewApp:
@@ -92,9 +149,10 @@ class ReviewApp:
         # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
         # one); the default review catalog (DATASET/.review.sqlite) is started on first use
         self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
-        self.reconciled = reconcile(self.root, self.cat)
+        rec = reconcile_picks(self.root, self.cat)
+        self.reconciled, self.superseded = rec.fixed, rec.superseded
         self._fps: dict[str, float] = {}
-        self._crops: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._crops: OrderedDict[tuple[str, int, int, int, int, int], bytes] = OrderedDict()
         self._crops_lock = threading.Lock()
         self._decode_lock = threading.Lock()
 
@@ -141,6 +199,7 @@ class ReviewApp:
             "classes": {str(k): v for k, v in DF2_CLASSES.items()},
             "kinds": list(KINDS),
             "catalog": str(self.catalog_path),
+            "superseded": self.superseded,
         }
 
     def _queue_item(self, stem: str):
@@ -191,10 +250,17 @@ class ReviewApp:
 
     def crops(self, stem: str, index: int) -> bytes:
         it = self._queue_item(stem)
-        vt = read_video_tracklets(tracklet_file(self.root, it.video))
+        path = tracklet_file(self.root, it.video)
+        try:  # before the read: a file replaced in between gets a new key next time
+            st = path.stat()
+            version = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except FileNotFoundError:
+            version = (0, 0, 0)
+        vt = read_video_tracklets(path)  # a missing file: DataFormatError
         if not 0 <= index < len(vt.tracklets):
             raise KeyError(index)
-        key = (stem, index, len(vt.tracklets[index].boxes))
+        # the file's version is in the key: an import that moves boxes gets new crops
+        key = (stem, index, len(vt.tracklets[index].boxes), *version)
         with self._crops_lock:
             hit = self._crops.get(key)
         if hit is None:
@@ -208,50 +274,38 @@ class ReviewApp:
 
     # -- writes -------------------------------------------------------------------
     def decide(self, body: dict[str, Any]) -> dict[str, Any]:
-        it = self._queue_item(str(body.get("video", "")))
-        kind = str(body.get("kind", ""))
-
-        def opt_int(name: str) -> int | None:
-            v = body.get(name)
-            if v is None or v == "":
-                return None
-            try:
-                return int(v)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} must be an integer, got {v!r}", where=name) from None
-
-        def opt_str(name: str) -> str | None:
-            v = body.get(name)
-            return None if v is None else str(v)[:2000]
-
+        stem = _str_field(body, "video", cut=False)
+        kind = _str_field(body, "kind", cut=False)
+        if kind not in PAGE_FIELDS:
+            raise BadRequest(f"kind must be one of {', '.join(PAGE_FIELDS)}, got {json.dumps(kind)[:40]}")
+        _only_fields(
+            body,
+            ("video", "kind", "request_id", *PAGE_FIELDS[kind]),
+            f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} decision",
+        )
+        fields = {
+            "reason": _str_field(body, "reason"),
+            "df2_class": _int_field(body, "df2_class"),
+            "tracklet": _int_field(body, "tracklet"),
+            "note": _str_field(body, "note"),
+            "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
+        }
+        it = self._queue_item(stem or "")
         with self.lock:
             d, created = decide(
-                self.root,
-                self.cat,
-                video=it.video,
-                product_id=it.product_id,
-                kind=kind,
-                reason=opt_str("reason"),
-                df2_class=opt_int("df2_class"),
-                tracklet=opt_int("tracklet"),
-                note=opt_str("note"),
-                request_id=opt_str("request_id"),
+                self.root, self.cat, video=it.video, product_id=it.product_id, kind=kind, **fields
             )
             st = review_states(self.cat).get(it.video)
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
 
     def undo(self, body: dict[str, Any]) -> dict[str, Any]:
-        did = body.get("decision_id")
-        stem = body.get("video")
-        video = self._queue_item(str(stem)).video if stem else None
+        _only_fields(body, UNDO_FIELDS, "an undo")
+        did = _int_field(body, "decision_id", low=1)
+        stem = _str_field(body, "video", cut=False)
+        request_id = _str_field(body, "request_id", MAX_REQUEST_ID, cut=False)
+        video = self._queue_item(stem).video if stem else None
         with self.lock:
-            d, created = undo(
-                self.root,
-                self.cat,
-                int(did) if did is not None else None,
-                video=video,
-                request_id=None if body.get("request_id") is None else str(body["request_id"]),
-            )
+            d, created = undo(self.root, self.cat, did, video=video, request_id=request_id)
             st = review_states(self.cat).get(d.video)
         stem_of = Path(d.video).stem
         return {
@@ -344,6 +398,12 @@ class Handler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {"error": message})
 
+    def _internal(self, exc: Exception) -> None:
+        log.error("%s %s failed", self.command, urlsplit(self.path).path, exc_info=exc)
+        self._error(
+            HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error ({type(exc).__name__}); see the server's log"
+        )
+
     def _host_ok(self) -> bool:
         host = (self.headers.get("Host") or "").lower()
         return self.server.any_host or host in self.server.allowed_hosts
@@ -385,6 +445,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.NOT_FOUND, "no such video or tracklet")
         except MFError as exc:
             return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+        except ConnectionError:
+            raise
+        except Exception as exc:  # an answer, not a dropped connection (and the traceback logged)
+            return self._internal(exc)
         return self._error(HTTPStatus.NOT_FOUND, "not found")
 
     def _static(self, name: str, head: bool) -> None:
@@ -461,7 +525,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(self.rfile.read(n) or b"{}")
             if not isinstance(body, dict):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." nested past Python's stack
             return self._error(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
         app = self.server.app
         try:
@@ -469,10 +533,16 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(HTTPStatus.OK, app.decide(body))
             if path == "/api/undo":
                 return self._json(HTTPStatus.OK, app.undo(body))
+        except BadRequest as exc:
+            return self._error(HTTPStatus.BAD_REQUEST, str(exc))
         except KeyError:
             return self._error(HTTPStatus.NOT_FOUND, "no such video")
         except CatalogError as exc:
             return self._error(HTTPStatus.CONFLICT, str(exc))
         except MFError as exc:
             return self._error(HTTPStatus.UNPROCESSABLE_ENTITY, str(exc))
+        except ConnectionError:
+            raise
+        except Exception as exc:  # an answer, not a dropped connection (and the traceback logged)
+            return self._internal(exc)
         return self._error(HTTPStatus.NOT_FOUND, "not found")

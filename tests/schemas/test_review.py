@@ -136,3 +136,124 @@ def test_a_killed_writer_leaves_whole_decisions_only(tmp_path):
         last = decisions[-1]
         row = cat.get_item("netaporter", "p0")
         assert row.status == Status.REJECTED and row.reason.endswith(f"{last.reason} ({last.video})")
+
+
+def _state(cat, key=("netaporter", "p0")):
+    row = cat.get_item(*key)
+    return str(row.status), row.reason, row.df2_class
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_undoing_decisions_on_two_videos_gives_back_the_state_before_review(tmp_path, order):
+    """Undo is per video, so the decisions of a product's videos come back in any order; the item
+    follows the decisions left, and none left is the state before review (publish takes it)."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        before = _state(cat)
+        a, _ = record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="blurry")
+        b, _ = record_decision(cat, video="v/P0_1.mp4", product_id="P0", kind="accept")
+        # a reject of one video keeps the product out whatever its other videos say
+        assert _state(cat)[:2] == ("rejected", "review: blurry (v/P0_0.mp4)")
+        c, _ = record_decision(cat, video="v/P0_1.mp4", product_id="P0", kind="class", df2_class=7)
+        undo_decision(cat, c.id)
+        first, second = (a, b)[order[0]], (a, b)[order[1]]
+        undo_decision(cat, first.id)
+        left = {"reject": ("rejected", "review: blurry (v/P0_0.mp4)"), "accept": ("accepted", None)}
+        assert _state(cat)[:2] == left[second.kind] and _state(cat)[2] == before[2]
+        undo_decision(cat, second.id)
+        assert _state(cat) == before and list_decisions(cat) == []
+        assert [r.product_id for r in apply_review(cat, cat.items(status=Status.ACCEPTED))] == [
+            "P0",
+            "P1",
+            "P2",
+        ]
+        # class changes on two videos, the earlier one undone first: the later one stays
+        d1, _ = record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="class", df2_class=5)
+        record_decision(cat, video="v/P0_1.mp4", product_id="P0", kind="class", df2_class=9)
+        undo_decision(cat, d1.id)
+        assert _state(cat)[2] == 9
+        undo_decision(cat, video="v/P0_1.mp4")
+        assert _state(cat) == before
+
+
+def test_a_review_that_starts_again_starts_from_the_state_then(tmp_path):
+    """Every decision undone, then cleaning changes the item: the next review starts from that."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="blurry")
+        undo_decision(cat, video="v/P0_0.mp4")
+        cat.set_item_state("netaporter", "p0", status=Status.NEEDS_REVIEW, reason="tracklets: low score")
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="noise")
+        assert _state(cat)[0] == "rejected"
+        undo_decision(cat, video="v/P0_0.mp4")
+        assert _state(cat)[:2] == ("needs_review", "tracklets: low score")
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [(Status.DUPLICATE, None), (Status.REJECTED, "cleaning: not clothing")]
+)
+def test_review_never_accepts_what_cleaning_left_out(tmp_path, status, reason):
+    """An accept says the video's tracklet is right; it does not overrule cleaning's verdict (a
+    duplicate, a product cleaning rejected), neither after a review reject nor on its own."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        cat.set_item_state("netaporter", "p0", status=status, reason=reason)
+        before = _state(cat)
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="blurry")
+        assert _state(cat) == before
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="accept")
+        assert _state(cat) == before
+        record_decision(cat, video="v/P0_1.mp4", product_id="P0", kind="accept")
+        assert _state(cat) == before
+        assert "P0" not in [r.product_id for r in apply_review(cat, cat.items(status=Status.ACCEPTED))]
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="class", df2_class=4)
+        assert _state(cat) == (*before[:2], 4)  # a class change still applies
+        for _ in range(4):
+            undo_decision(cat)
+        assert _state(cat) == before
+
+
+def test_an_accept_after_a_review_reject_lifts_it(tmp_path):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        cat.set_item_state("netaporter", "p0", status=Status.NEEDS_REVIEW, reason="tracklets: low score")
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="blurry")
+        record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="accept")
+        assert _state(cat)[:2] == ("accepted", None)
+        undo_decision(cat)
+        assert _state(cat)[:2] == ("rejected", "review: blurry (v/P0_0.mp4)")
+        undo_decision(cat)
+        assert _state(cat)[:2] == ("needs_review", "tracklets: low score")
+
+
+def test_a_request_id_seen_with_another_decision_is_refused(tmp_path):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        a, _ = record_decision(
+            cat, video="v/P0_0.mp4", product_id="P0", kind="tracklet", tracklet=1, request_id="r"
+        )
+        for kw in (
+            {"video": "v/P1_0.mp4", "kind": "tracklet", "tracklet": 1},
+            {"video": "v/P0_0.mp4", "kind": "accept"},
+        ):
+            with pytest.raises(CatalogError, match="new request_id"):
+                record_decision(cat, product_id="P0", request_id="r", **kw)
+        with pytest.raises(CatalogError, match="tracklet"):
+            record_decision(
+                cat, video="v/P0_0.mp4", product_id="P0", kind="tracklet", tracklet=2, request_id="r"
+            )
+        undo_decision(cat, a.id, request_id="u")
+        with pytest.raises(CatalogError, match="new request_id"):
+            undo_decision(cat, video="v/P1_0.mp4", request_id="u")
+        assert len(list_decisions(cat, include_undone=True)) == 1
+
+
+def test_an_import_cannot_be_undone(tmp_path):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        d, _ = record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="accept")
+        imp, _ = record_decision(
+            cat, video="v/P0_0.mp4", product_id="P0", kind="import", note="cvat: P0_0.xml"
+        )
+        for kw in ({"decision_id": imp.id}, {"video": "v/P0_0.mp4"}, {}):
+            with pytest.raises(CatalogError, match="cannot be undone") as exc:
+                undo_decision(cat, **kw)
+            assert "import the file you exported before" in str(exc.value)
+        with pytest.raises(CatalogError, match="later one") as exc:
+            undo_decision(cat, d.id)  # the decisions before an import stay
+        assert "make a new decision" in str(exc.value)
+        assert [x.undone_at for x in list_decisions(cat, include_undone=True)] == [None, None]

@@ -17,6 +17,7 @@
     undo: [], // decision ids made on this page, latest last
     form: null, // the open form's save function
     saved: 0,
+    busy: false, // a write or a move to another video is under way
   };
 
   // -- helpers ---------------------------------------------------------------------
@@ -117,7 +118,7 @@
       const v = it.state ? it.state.verdict : null;
       if (v) li.append(make("span", "badge " + v, v === "accept" ? "accepted" : "rejected"));
       li.append(make("span", "cls", it.class_name || ""));
-      li.addEventListener("click", () => select(it.stem));
+      li.addEventListener("click", () => go(it.stem));
       ol.append(li);
     }
   }
@@ -316,6 +317,19 @@
     const j = i + step;
     return j >= 0 && j < S.shown.length ? S.shown[j].stem : null;
   }
+  // One write or move at a time: a key pressed while one is under way is ignored (a second `a`
+  // before the page moved on would accept the same video again, then skip the next one).
+  async function exclusive(fn) {
+    if (S.busy) return;
+    S.busy = true;
+    document.body.dataset.busy = "1";
+    try {
+      await fn();
+    } finally {
+      S.busy = false;
+      delete document.body.dataset.busy;
+    }
+  }
   async function afterWrite(stem, label, advance) {
     S.saved += 1;
     status("saved: " + label);
@@ -324,29 +338,35 @@
     await select(next || stem);
     document.body.dataset.saved = String(S.saved); // stored, and the page shows it
   }
-  async function send(body, label, advance) {
-    const stem = S.cur;
-    if (!stem) return;
-    try {
-      const res = await post("/api/decision", Object.assign({ video: stem, request_id: requestId() }, body));
-      S.undo.push(res.decision.id);
-      await afterWrite(stem, label + " " + stem, advance);
-    } catch (e) {
-      status("not saved: " + e.message, true);
-    }
+  function send(body, label, advance) {
+    return exclusive(async () => {
+      const stem = S.cur;
+      if (!stem) return;
+      try {
+        const res = await post("/api/decision", Object.assign({ video: stem, request_id: requestId() }, body));
+        if (res.created) S.undo.push(res.decision.id);
+        await afterWrite(stem, label + " " + stem, advance);
+      } catch (e) {
+        status("not saved: " + e.message, true);
+      }
+    });
   }
-  async function undoLast() {
-    const id = S.undo.pop();
-    const body = id != null ? { decision_id: id } : { video: S.cur };
-    body.request_id = requestId();
-    try {
-      const res = await post("/api/undo", body);
-      await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
-    } catch (e) {
-      status("not undone: " + e.message, true);
-    }
+  function undoLast() {
+    return exclusive(async () => {
+      const id = S.undo.pop();
+      const body = id != null ? { decision_id: id } : { video: S.cur };
+      body.request_id = requestId();
+      try {
+        const res = await post("/api/undo", body);
+        await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
+      } catch (e) {
+        status("not undone: " + e.message, true);
+      }
+    });
   }
+  const go = (stem) => exclusive(() => select(stem));
   function openForm(label, kind, save) {
+    if (S.busy) return; // as a decision key: wait until the page has moved on
     const form = $("form"), input = $("form-input"), sel = $("form-select");
     setText($("form-label"), label);
     input.value = "";
@@ -402,8 +422,8 @@
     n: () => ACTIONS.note(),
     u: () => ACTIONS.undo(),
     t: () => showTracklet(S.show + 1),
-    j: () => select(nextStem(1)),
-    k: () => select(nextStem(-1)),
+    j: () => go(nextStem(1)),
+    k: () => go(nextStem(-1)),
     " ": () => togglePlay(),
   };
   document.addEventListener("keydown", (ev) => {
@@ -433,6 +453,8 @@
       await loadQueue();
       if (S.shown.length) await select(S.shown[0].stem);
       else status("nothing to review");
+      const gone = S.queue.superseded || [];
+      if (gone.length) status(gone.length + " tracklet pick(s) superseded by files rewritten since (an import, a rebuild): the files were kept");
       document.body.dataset.ready = "1";
     } catch (e) {
       status("cannot load: " + e.message, true);

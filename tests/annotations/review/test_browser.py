@@ -317,3 +317,30 @@ def test_data_with_html_renders_as_text(browser, review_setup):
             pg.close()
     with Catalog(review_setup.catalog) as cat:
         assert list_decisions(cat)[-1].note == "note " + PAYLOAD  # stored as typed
+
+
+def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, review_setup):
+    """`a` twice before the page moved on: one accept (of the video shown), and the page lands
+    on the next video, not past it; a `j` pressed meanwhile is ignored too."""
+    f = review_setup.facts
+    first, second = f["flagged"]
+    with running(review_setup, sample_rate=1.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            assert pg.current() == first
+            pg.press("a", "a", "j")  # no wait between the keys: the first write is still under way
+            pg.p.wait_for_function("Number(document.body.dataset.saved || 0) >= 1")
+            pg.p.wait_for_function("!document.body.dataset.busy")
+            pg.p.wait_for_timeout(500)  # a second write, were one sent, would land meanwhile
+            assert pg.current() == second and pg.p.evaluate("document.body.dataset.saved") == "1"
+            pg.saved = 1
+            pg.decide("a")  # the page takes keys again once the write is done
+            assert pg.current() not in (first, second)
+            assert pg.errors == []
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [
+            (f["video_path"][first], "accept"),
+            (f["video_path"][second], "accept"),
+        ]

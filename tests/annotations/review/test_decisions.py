@@ -1,5 +1,6 @@
 """Review decisions on a published folder: a tracklet pick (and its undo) leaves ``mf verify``
-clean, and a tracklet file naming another video is refused before anything is written."""
+clean, a tracklet file naming another video is refused before anything is written, a restart
+redoes only lost writes (a file rewritten since wins), and a retried request writes nothing."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from pathlib import Path
 import pytest
 
 from annotations.review.decisions import decide, reconcile, undo
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import (
+    read_video_tracklets,
+    set_official_tracklet,
+    tracklet_file,
+    write_video_tracklets,
+)
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from schemas.catalog import Catalog
-from schemas.errors import DataFormatError
+from schemas.errors import CatalogError, DataFormatError
 from schemas.official import read_official
-from schemas.review import list_decisions
+from schemas.review import list_decisions, record_decision, review_states, undo_decision
 
 
 def _official(ds: Path, pid: str, vp: str) -> dict:
@@ -100,3 +106,105 @@ def test_sheets_and_review_marks_keep_a_published_folder_verifying(review_setup)
     res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", stem])
     assert res.exit_code == 0, res.output
     assert (ds / "review.jsonl").is_file() and verify_dataset(ds).ok
+
+
+def _gt(ds: Path, vp: str) -> int | None:
+    return read_video_tracklets(tracklet_file(ds, vp)).ground_truth
+
+
+def _rewrite(ds: Path, vp: str, ground_truth: int, dx: int = 0) -> None:
+    """What an import or a rebuild does: new tracklet file (boxes moved by ``dx``), split file."""
+    vt = read_video_tracklets(tracklet_file(ds, vp))
+    vt.ground_truth = ground_truth
+    for t in vt.tracklets:
+        t.boxes = {f: [b[0] + dx, b[1], b[2] + dx, b[3]] for f, b in t.boxes.items()}
+    write_video_tracklets(ds, vt)
+    set_official_tracklet(ds, vt)
+
+
+@pytest.mark.parametrize(
+    "rewrite",
+    ["import: another ground truth", "rebuild: the pick's old ground truth, boxes moved", "import stored"],
+)
+def test_a_file_rewritten_after_a_pick_wins_over_the_pick(review_setup, rewrite):
+    """A restart (reconcile) redoes a pick only when its write was lost, never over a later
+    import or rebuild: the file wins, and the pick is marked superseded and left for good."""
+    ds, f = review_setup.dataset, review_setup.facts
+    stem = f["videos"][2]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    with Catalog(review_setup.catalog) as cat:
+        d, _ = decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1)
+        assert _gt(ds, vp) == 1 and reconcile(ds, cat) == []  # a pick whose write went through
+        if rewrite.startswith("import:"):
+            _rewrite(ds, vp, 2)
+        elif rewrite.startswith("rebuild:"):
+            _rewrite(ds, vp, 0, dx=-2)
+        else:  # CVAT moved the ground truth back where it was before the pick, and it was stored
+            _rewrite(ds, vp, 0)
+            record_decision(cat, video=vp, product_id=pid, kind="import", note="cvat: x.xml")
+        want = _gt(ds, vp)
+        official = _official(ds, pid, vp)
+        assert reconcile(ds, cat) == []  # what a restart of mf review does
+        assert _gt(ds, vp) == want and _official(ds, pid, vp) == official
+        assert list_decisions(cat, video=vp)[0].prev["superseded"]["ground_truth"] == want
+        assert review_states(cat)[vp].tracklet is None  # the file names the ground truth now
+        from annotations.review.decisions import Reconciled, reconcile_picks
+
+        _rewrite(ds, vp, 0)  # even a file back on the pick's old value does not bring it back
+        assert reconcile_picks(ds, cat) == Reconciled() and _gt(ds, vp) == 0
+        if rewrite == "import stored":  # a decision before an import stays
+            with pytest.raises(CatalogError, match="later one"):
+                undo(ds, cat, d.id)
+        else:
+            _rewrite(ds, vp, 2)
+            undo(ds, cat, d.id)  # the undo of a superseded pick leaves the file alone too
+            assert _gt(ds, vp) == 2
+
+
+def test_the_undo_of_a_pick_leaves_a_file_rewritten_since(review_setup):
+    ds, f = review_setup.dataset, review_setup.facts
+    stem = f["videos"][2]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    with Catalog(review_setup.catalog) as cat:
+        d, _ = decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1)
+        _rewrite(ds, vp, 2)
+        u, _ = undo(ds, cat, d.id)
+        assert _gt(ds, vp) == 2 and u.superseded and u.undone_at is not None
+
+
+def test_a_lost_undo_is_redone_at_start(review_setup):
+    ds, f = review_setup.dataset, review_setup.facts
+    stem = f["videos"][2]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    with Catalog(review_setup.catalog) as cat:
+        decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1)
+        decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=2)
+        undo_decision(cat, video=vp)  # stored, but the process died before the files
+        assert _gt(ds, vp) == 2
+        assert reconcile(ds, cat) == [vp] and _gt(ds, vp) == 1
+        assert reconcile(ds, cat) == []
+
+
+def test_a_retried_pick_changes_no_file(review_setup):
+    """A retry (a request_id seen before) returns the stored decision and leaves the files as
+    later decisions left them; a request_id seen with another decision is refused."""
+    ds, f = review_setup.dataset, review_setup.facts
+    stem = f["videos"][2]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    with Catalog(review_setup.catalog) as cat:
+        first, _ = decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1, request_id="r1")
+        decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=2, request_id="r2")
+        again, created = decide(
+            ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1, request_id="r1"
+        )
+        assert not created and again == first and _gt(ds, vp) == 2  # superseded by pick 2: files keep 2
+        undo(ds, cat, video=vp)
+        undo(ds, cat, video=vp)
+        assert _gt(ds, vp) == 0
+        again, created = decide(
+            ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1, request_id="r1"
+        )
+        assert not created and _gt(ds, vp) == 0  # undone: the retry does not bring it back
+        with pytest.raises(CatalogError, match="new request_id"):
+            decide(ds, cat, video=vp, product_id=pid, kind="accept", request_id="r1")
+        assert review_states(cat) == {}

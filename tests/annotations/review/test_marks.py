@@ -65,3 +65,47 @@ def test_review_cli_keeps_the_decision_after_a_torn_line(review_setup):
     assert res.exit_code == 0, res.output
     rows = {r["video"]: r["decision"] for r in json.loads(res.stdout)["needs_review"]}
     assert rows == {first: "accept", second: "reject"}
+
+
+@pytest.mark.parametrize("default_catalog", [False, True])
+def test_the_review_list_shows_the_page_decisions(review_setup, default_catalog):
+    """The list of videos to review reads the review page's decisions (the catalog, named or
+    DATASET/.review.sqlite) with review.jsonl; the newer of the two is a video's decision."""
+    import shutil
+
+    from schemas.catalog import Catalog
+    from schemas.review import record_decision as page_decision
+    from schemas.review import undo_decision
+
+    ds, facts = review_setup.dataset, review_setup.facts
+    first, second = facts["flagged"]
+    cat_path = review_setup.catalog
+    if default_catalog:
+        cat_path = shutil.move(cat_path, ds / ".review.sqlite")
+    with Catalog(cat_path) as cat:
+        for stem, kind in ((first, "accept"), (second, "reject")):
+            page_decision(
+                cat,
+                video=facts["video_path"][stem],
+                product_id=facts["product"][stem],
+                kind=kind,
+                reason=None,
+            )
+    runner = CliRunner()
+    args = ["review", "--dataset", str(ds), "--json"] + (
+        [] if default_catalog else ["--catalog", str(cat_path)]
+    )
+
+    def listed(*more: str) -> dict:
+        res = runner.invoke(tracklets, [*args, *more])
+        assert res.exit_code == 0, res.output
+        return {r["video"]: r["decision"] for r in json.loads(res.stdout)["needs_review"]}
+
+    assert listed() == {}
+    assert listed("--all") == {first: "accept", second: "reject"}
+    # a later --accept (review.jsonl only) wins over the page's reject; a later page undo over it
+    assert runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", second]).exit_code == 0
+    assert listed("--all") == {first: "accept", second: "accept"}
+    with Catalog(cat_path) as cat:
+        undo_decision(cat, video=facts["video_path"][first])
+    assert listed() == {first: None}

@@ -13,12 +13,17 @@ from annotations.cli import review_page, tracklets
 from annotations.review.media import Refused, parse_range, resolve_media
 from annotations.review.queue import build_queue, sample_draw
 from annotations.review.server import TOKEN_HEADER, check_bind, is_loopback
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import (
+    read_video_tracklets,
+    set_official_tracklet,
+    tracklet_file,
+    write_video_tracklets,
+)
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError
 from schemas.items import Status
 from schemas.official import read_official
-from schemas.review import list_decisions
+from schemas.review import list_decisions, record_decision
 from tests.annotations.review.conftest import running
 
 
@@ -176,7 +181,7 @@ def test_decisions_through_the_api_reach_catalog_and_files(review_setup):
         assert _post(srv, "/api/decision", {"video": c, "kind": "tracklet", "tracklet": 2})[0] == 200
         assert _post(srv, "/api/decision", {"video": c, "kind": "class", "df2_class": 11})[0] == 200
         assert _post(srv, "/api/decision", {"video": c, "kind": "tracklet", "tracklet": 7})[0] == 422
-        assert _post(srv, "/api/decision", {"video": c, "kind": "class", "df2_class": "x"})[0] == 422
+        assert _post(srv, "/api/decision", {"video": c, "kind": "class", "df2_class": "x"})[0] == 400
         assert _post(srv, "/api/decision", {"video": "nope", "kind": "accept"})[0] == 404
         queue = json.loads(_req(srv, "GET", f"/api/queue?token={srv.app.token}")[2])
         assert queue["reviewed"] == 2 and queue["total"] == len(f["videos"])
@@ -212,8 +217,6 @@ def test_decisions_through_the_api_reach_catalog_and_files(review_setup):
 
 
 def test_a_pick_the_files_missed_is_redone_at_start(review_setup):
-    from schemas.review import record_decision
-
     f = review_setup.facts
     vp = f["video_path"][f["videos"][3]]
     with Catalog(review_setup.catalog) as cat:  # stored, but the server died before writing files
@@ -330,3 +333,140 @@ def test_mf_review_json_is_one_line_and_ctrl_c_exits_130(review_setup):
         assert proc.returncode == 130 and "stopped" in err, err
     finally:
         proc.kill()
+
+
+def _raw_post(srv, path: str, data: bytes):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    conn.request(
+        "POST",
+        path,
+        body=data,
+        headers={
+            "Host": f"127.0.0.1:{srv.port}",
+            TOKEN_HEADER: srv.app.token,
+            "Content-Type": "application/json",
+        },
+    )
+    resp = conn.getresponse()
+    out = resp.status, resp.read()
+    conn.close()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/undo", {"decision_id": "abc"}, "decision_id"),
+        ("/api/undo", {"decision_id": [1]}, "decision_id"),
+        ("/api/undo", {"decision_id": 10**30}, "decision_id"),
+        ("/api/undo", {"decision_id": True}, "decision_id"),
+        ("/api/undo", {"video": ["x"]}, "video"),
+        ("/api/undo", {"decision": 1}, "decision"),
+        ("/api/decision", {"kind": "class", "df2_class": float("inf")}, "df2_class"),
+        ("/api/decision", {"kind": "class", "df2_class": 1.5}, "df2_class"),
+        ("/api/decision", {"kind": "tracklet", "tracklet": 10**30}, "tracklet"),
+        ("/api/decision", {"kind": "tracklet", "tracklet": -1}, "tracklet"),
+        ("/api/decision", {"kind": "accept", "tracklet": 10**30}, "tracklet"),
+        ("/api/decision", {"kind": "accept", "note": "x"}, "note"),
+        ("/api/decision", {"kind": "note", "note": {"a": 1}}, "note"),
+        ("/api/decision", {"kind": "reject", "reason": 5}, "reason"),
+        ("/api/decision", {"kind": "import"}, "kind"),
+        ("/api/decision", {"kind": ["accept"]}, "kind"),
+        ("/api/decision", {"kind": "accept", "request_id": 7}, "request_id"),
+        ("/api/decision", {"kind": "accept", "request_id": "r" * 500}, "request_id"),
+        ("/api/decision", {"kind": "accept", "extra": 1}, "extra"),
+    ],
+)
+def test_a_malformed_body_is_answered_400_naming_the_field(review_setup, path, body, field):
+    stem = review_setup.facts["videos"][2]
+    with running(review_setup, sample_rate=1.0) as srv:
+        body = {"video": stem, **body} if path == "/api/decision" else body
+        status, _, out = _post(srv, path, body)
+        assert status == 400 and field in json.loads(out)["error"]
+        assert _req(srv, "GET", f"/api/queue?token={srv.app.token}")[0] == 200
+    with Catalog(review_setup.catalog) as cat:
+        assert list_decisions(cat, include_undone=True) == []  # nothing stored
+
+
+def test_every_post_gets_an_answer(review_setup, monkeypatch, caplog):
+    """Nesting past Python's stack, and any error nobody foresaw: an answer, never a dropped
+    connection (the traceback goes to the log)."""
+    with running(review_setup, sample_rate=1.0) as srv:
+        status, out = _raw_post(srv, "/api/decision", b"[" * 60_000)
+        assert status == 400 and "JSON object" in json.loads(out)["error"]
+
+        def boom(body):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(srv.app, "undo", boom)
+        status, _, out = _post(srv, "/api/undo", {})
+        assert status == 500 and "RuntimeError" in json.loads(out)["error"]
+        assert "a bug" in caplog.text
+        monkeypatch.setattr(srv.app, "item_json", boom)
+        status, _, out = _req(srv, "GET", f"/api/item?video=x&token={srv.app.token}")
+        assert status == 500 and "RuntimeError" in json.loads(out)["error"]
+        assert _req(srv, "GET", f"/api/queue?token={srv.app.token}")[0] == 200
+
+
+def test_a_request_id_retried_with_another_body_is_refused(review_setup):
+    f = review_setup.facts
+    a, b = f["videos"][2], f["videos"][3]
+    with running(review_setup, sample_rate=1.0) as srv:
+        assert _post(srv, "/api/decision", {"video": a, "kind": "accept", "request_id": "r1"})[0] == 200
+        for body in ({"video": b, "kind": "accept"}, {"video": a, "kind": "reject", "reason": "x"}):
+            status, _, out = _post(srv, "/api/decision", {**body, "request_id": "r1"})
+            assert status == 409 and "new request_id" in json.loads(out)["error"]
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][a], "accept")]
+
+
+def test_the_undo_of_an_import_is_refused(review_setup):
+    f = review_setup.facts
+    stem = f["videos"][2]
+    vp = f["video_path"][stem]
+    with Catalog(review_setup.catalog) as cat:
+        record_decision(cat, video=vp, product_id=f["product"][stem], kind="import", note="cvat: x.xml")
+    with running(review_setup, sample_rate=1.0) as srv:
+        status, _, out = _post(srv, "/api/undo", {"video": stem, "request_id": "u1"})
+        assert status == 409
+        assert "cannot be undone" in json.loads(out)["error"] and "again" in json.loads(out)["error"]
+    with Catalog(review_setup.catalog) as cat:
+        assert list_decisions(cat)[0].undone_at is None
+
+
+def test_a_restart_keeps_a_file_rewritten_after_a_pick_and_says_so(review_setup):
+    f = review_setup.facts
+    stem = f["videos"][2]
+    vp = f["video_path"][stem]
+    with running(review_setup, sample_rate=1.0) as srv:
+        assert _post(srv, "/api/decision", {"video": stem, "kind": "tracklet", "tracklet": 1})[0] == 200
+    vt = read_video_tracklets(tracklet_file(review_setup.dataset, vp))
+    vt.ground_truth = 2  # a CVAT import made while the server was down
+    write_video_tracklets(review_setup.dataset, vt)
+    set_official_tracklet(review_setup.dataset, vt)
+    with running(review_setup, sample_rate=1.0) as srv:
+        assert srv.app.reconciled == [] and [s["video"] for s in srv.app.superseded] == [vp]
+        queue = json.loads(_req(srv, "GET", f"/api/queue?token={srv.app.token}")[2])
+        assert queue["superseded"] == srv.app.superseded
+        assert next(it for it in queue["items"] if it["stem"] == stem)["ground_truth"] == 2
+    assert read_video_tracklets(tracklet_file(review_setup.dataset, vp)).ground_truth == 2
+
+
+def test_the_crop_strip_follows_a_rewritten_tracklet_file(review_setup):
+    """An import that moves boxes (and keeps their number) gets new crops, not the cached ones."""
+    from annotations.review.media import crop_strip
+
+    f = review_setup.facts
+    stem = f["videos"][2]
+    vp = f["video_path"][stem]
+    with running(review_setup, sample_rate=1.0) as srv:
+        url = f"/api/crops?video={stem}&tracklet=0&token={srv.app.token}"
+        status, _, before = _req(srv, "GET", url)
+        assert status == 200
+        vt = read_video_tracklets(tracklet_file(review_setup.dataset, vp))
+        t = vt.tracklets[0]
+        t.boxes = {k: [max(0, b[0] - 40), max(0, b[1] - 40), b[2], b[3]] for k, b in t.boxes.items()}
+        write_video_tracklets(review_setup.dataset, vt)
+        status, _, after = _req(srv, "GET", url)
+        assert status == 200 and after != before
+        assert after == crop_strip(review_setup.dataset / vp, t.boxes)
