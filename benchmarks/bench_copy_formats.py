@@ -9,9 +9,14 @@ For each video of a dataset the tracklet crops of every boxed frame (224 x 224, 
 
 Then T = 10 frames drawn by RRS are read back per clip, and the script prints per format:
 bytes per stored frame, CPU ms per clip to decode (process time, interleaved format by format
-per clip so machine load cancels out), and the pixel error against the live crops (mean
-absolute error in 0..255 levels, PSNR). Lossless ``raw`` (the crop cache's ``.npy``) is the
-reference row.
+per clip so machine load cancels out), that decode time as a multiple of the baseline's
+(``--baseline``, default ``jpg-90``, the training copy's format, measured in the same run: the
+ratios the README quotes), and the pixel error against the live crops (mean absolute error in
+0..255 levels, PSNR). Lossless ``raw`` (the crop cache's ``.npy``) is the reference row.
+
+``--clips`` is a target for the number of clips decoded in all: each video of the train split
+gives ``max(1, clips // videos)`` clips (different RRS draws), so the count printed is a
+multiple of the number of videos (at least one clip per video).
 
 Usage: python benchmarks/bench_copy_formats.py --dataset build/real-clips/dataset [--clips 60]
 """
@@ -80,7 +85,15 @@ class H264Format:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, required=True)
-    ap.add_argument("--clips", type=int, default=60)
+    ap.add_argument(
+        "--clips",
+        type=int,
+        default=60,
+        help="clips to decode in all, about: max(1, clips // videos) per video of the train split",
+    )
+    ap.add_argument(
+        "--baseline", default="jpg-90", help="format whose decode time the ratio column divides by"
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     ds = MovingFashionDataset(args.dataset, "train", frames=10, seed=0, crop_size=224, dtype=torch.uint8)
@@ -94,6 +107,8 @@ def main() -> None:
         H264Format(1, 23),
         H264Format(8, 18),
     ]
+    if args.baseline not in {f.name for f in formats} | {"raw"}:
+        ap.error(f"--baseline: one of {', '.join(f.name for f in formats)}, raw; got {args.baseline!r}")
     tmp = Path(tempfile.mkdtemp(prefix="mf-copy-formats-"))
     stats = {f.name: {"bytes": 0, "frames": 0, "cpu": 0.0, "mae": [], "psnr": []} for f in formats}
     stats["raw"] = {"bytes": 0, "frames": 0, "cpu": 0.0, "mae": [0.0], "psnr": [99.0]}
@@ -124,11 +139,19 @@ def main() -> None:
                     s["mae"].append(float(np.abs(got.astype(np.int16) - live[rows]).mean()))
                     s["psnr"].append(psnr(got, live[rows]))
     clips = per_video * len(ds)
-    print(f"{len(ds)} videos, {clips} clips of T=10, crops 224x224 (live reference: exact decode + crop)")
-    print(f"{'format':<20}{'KB/frame':>10}{'CPU ms/clip':>13}{'mean |err|':>12}{'PSNR dB':>10}")
+    print(
+        f"{len(ds)} videos x {per_video} = {clips} clips of T=10 (--clips {args.clips}), crops 224x224 "
+        "(live reference: exact decode + crop)"
+    )
+    base_cpu = stats[args.baseline]["cpu"]
+    ratio_head = f"x {args.baseline}"
+    print(
+        f"{'format':<20}{'KB/frame':>10}{'CPU ms/clip':>13}{ratio_head:>12}{'mean |err|':>12}{'PSNR dB':>10}"
+    )
     for name, s in stats.items():
+        ratio = f"{s['cpu'] / base_cpu:.2f}x" if base_cpu > 0 else "-"
         print(
-            f"{name:<20}{s['bytes'] / s['frames'] / 1024:>10.1f}{1000 * s['cpu'] / clips:>13.2f}"
+            f"{name:<20}{s['bytes'] / s['frames'] / 1024:>10.1f}{1000 * s['cpu'] / clips:>13.2f}{ratio:>12}"
             f"{np.mean(s['mae']):>12.2f}{np.mean(s['psnr']):>10.1f}"
         )
 

@@ -244,12 +244,21 @@ def train_asymnet(
     return history
 
 
-def save_asymnet(path: str | os.PathLike[str], model: AsymNet, arch: dict[str, Any], history: list) -> None:
+def save_asymnet(
+    path: str | os.PathLike[str],
+    model: AsymNet,
+    arch: dict[str, Any],
+    history: list,
+    train_data: dict[str, Any] | None = None,
+) -> None:
+    """Write an AsymNet checkpoint atomically; ``train_data``: what it was trained on
+    (:func:`movingfashion.seam.checkpoint.train_record`, for ``mf evaluate``'s held-out check)."""
     ckpt = {
         "kind": ASYMNET_KIND,
         "version": ASYMNET_VERSION,
         "config": model.config.model_dump(mode="json"),
         "arch": arch,
+        "train_data": train_data or {},
         "model": model.state_dict(),
         "extra": {"history": history},
     }
@@ -317,9 +326,10 @@ def run_asymnet(
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """``mf train --method asymnet``: the train bank of a dataset folder (shared with SEAM's runs
-    through ``cache_dir``), both training stages, ``OUT/last.pt``."""
+    through ``cache_dir``), both training stages (``cfg.snn_epochs`` then ``cfg.fusion_epochs``),
+    ``OUT/last.pt`` written once both are done (no resume)."""
     from movingfashion.models import load_matcher
-    from movingfashion.seam.checkpoint import model_from_matcher
+    from movingfashion.seam.checkpoint import model_from_matcher, train_record
     from movingfashion.seam.config import ModelConfig
     from movingfashion.seam.features import build_bank, encoder_tag
     from movingfashion.seam.train import resolve_matcher_path
@@ -352,9 +362,11 @@ def run_asymnet(
     desc = torch.cat([model.describe(bank.fmaps[i : i + 32].to(device)) for i in range(0, v, 32)])
     shops = model.describe(bank.shop_fmaps.to(device))
     history = train_asymnet(model, desc, shops, bank.targets.to(device), log=log)
-    save_asymnet(out / "last.pt", model, arch, history)
+    save_asymnet(out / "last.pt", model, arch, history, train_record(dataset, bank.product_ids))
     return {
         "method": "asymnet",
+        "snn_epochs": cfg.snn_epochs,
+        "fusion_epochs": cfg.fusion_epochs,
         "checkpoint": str(out / "last.pt"),
         "matcher": arch["matcher_path"],
         "train_videos": len(bank),

@@ -1,4 +1,6 @@
-"""SEAM checkpoints: tagged files (kind "seam") holding the model, optimizer, epoch, variant, config.
+"""SEAM checkpoints: tagged files (kind "seam") holding the model, optimizer (and AMP loss scaler),
+epoch, variant, configs and what the model was trained on (``train_data``: dataset folder and
+product ids, for ``mf evaluate``'s held-out check).
 
 The architecture record (``arch``) says how to rebuild the model before loading the weights:
 ``{"type": "matcher", "matcher_config": {...}, "matcher_tag": ...}`` (the crop encoder, f and m of
@@ -8,6 +10,7 @@ only, for banks of precomputed feature maps: tests, benchmarks).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,53 @@ def build_model(arch: dict[str, Any], config: ModelConfig) -> SeamModel:
     raise ValueError(f"unknown architecture type {arch.get('type')!r}")
 
 
+def crop_size_of(ckpt: dict[str, Any]) -> int:
+    """Side of the square crops the checkpoint's encoder reads (96 when the file does not say)."""
+    return int((ckpt.get("arch") or {}).get("matcher_config", {}).get("crop_size", 96))
+
+
+def checkpoint_encoder_tag(ckpt: dict[str, Any]) -> str:
+    """The :func:`~movingfashion.seam.features.encoder_tag` of the frozen encoder a checkpoint
+    holds: recorded in ``arch`` by newer files, else computed from its ``encoder.*`` weights."""
+    from movingfashion.seam.features import state_tag
+
+    tag = (ckpt.get("arch") or {}).get("encoder_tag")
+    if tag:
+        return str(tag)
+    prefix = "encoder."
+    return state_tag({k[len(prefix) :]: v for k, v in ckpt["model"].items() if k.startswith(prefix)})
+
+
+def train_record(dataset: str | os.PathLike[str] | None, product_ids: list[str]) -> dict[str, Any]:
+    """What a checkpoint keeps about its training data: the dataset folder (resolved) and the
+    sorted ids of the products trained on, their count and SHA-256 (``mf evaluate`` checks that
+    the test split holds none of them)."""
+    ids = sorted(set(product_ids))
+    return {
+        "dataset": str(Path(dataset).resolve()) if dataset is not None else None,
+        "products": ids,
+        "count": len(ids),
+        "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+    }
+
+
+def train_overlap(record: dict[str, Any] | None, test_ids: list[str]) -> dict[str, Any]:
+    """How many of ``test_ids`` a checkpoint's :func:`train_record` holds (``recorded`` False and
+    no count for older files, which keep no record)."""
+    test = set(test_ids)
+    if not record or "products" not in record:
+        return {"recorded": False, "test_products": len(test)}
+    shared = sorted(test & set(record["products"]))
+    return {
+        "recorded": True,
+        "train_dataset": record.get("dataset"),
+        "train_products": int(record.get("count", len(record["products"]))),
+        "test_products": len(test),
+        "overlap": len(shared),
+        "overlap_ids": shared[:20],
+    }
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     model: SeamModel,
@@ -75,10 +125,15 @@ def save_checkpoint(
     epoch: int,
     phase: int = 2,
     optimizer: torch.optim.Optimizer | None = None,
+    scaler: torch.amp.GradScaler | None = None,
     train_config: dict[str, Any] | None = None,
+    train_data: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> None:
-    """Write a checkpoint atomically (a crash never leaves a half-written file)."""
+    """Write a checkpoint atomically (a crash never leaves a half-written file).
+
+    ``scaler``: the AMP loss scaler, kept when it is enabled (``--resume`` restores it);
+    ``train_data``: :func:`train_record` of the training split."""
     ckpt = {
         "kind": SEAM_KIND,
         "version": SEAM_VERSION,
@@ -88,8 +143,10 @@ def save_checkpoint(
         "model_config": model.config.model_dump(mode="json"),
         "arch": arch,
         "train_config": train_config or {},
+        "train_data": train_data or {},
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         "extra": extra or {},
     }
     with atomic_open(path, "wb") as fh:

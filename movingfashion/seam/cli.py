@@ -47,20 +47,40 @@ def _log(as_json: bool):
 @click.option(
     "--variant",
     type=click.Choice(VARIANTS),
-    default="full",
-    show_default=True,
-    help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor).",
+    default=None,
+    help="Multi-frame head: full (NLB + g), no_nlb (g only), no_nlb_g (average descriptor) "
+    "[default: the --config file's model.variant, else full].",
 )
-@out_option(help="Run folder (last.pt, features/).")
-@click.option("--epochs", type=int, default=None, help="Phase 2 epochs (default: config, 10).")
+@out_option(help="Run folder (last.pt, history.jsonl, features/).")
+@click.option(
+    "--epochs",
+    type=int,
+    default=None,
+    help="SEAM: phase-2 epochs (default: config, 10). AsymNet: the epochs of its first stage "
+    "(LSTM + similarity nodes, snn_epochs, default 20); its second stage (fusion tree) runs "
+    "fusion_epochs of the --config file (default 10).",
+)
 @click.option("--steps", type=int, default=300, show_default=True, help="Phase 1 training steps.")
-@click.option("--resume", is_flag=True, help="Continue OUT/last.pt (same variant and settings).")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue OUT/last.pt of an interrupted phase-2 SEAM run, with the same variant, settings, "
+    "dataset and matcher (others are refused). OUT must exist; without OUT/last.pt the run starts "
+    "at epoch 0.",
+)
+@click.option(
+    "--extend",
+    is_flag=True,
+    help="With --resume: let --epochs differ from the run's (not below the epochs done); from the "
+    "resume point on the learning rates are those of an uninterrupted run of the new length.",
+)
 @click.option(
     "--matcher",
     type=click.Path(dir_okay=False),
     default=None,
     help="Phase-1 matcher weights to start phase 2 from (default: OUT/phase1/matcher.pt or "
-    "OUT/../phase1/matcher.pt when present, else the embedded default).",
+    "OUT/../phase1/matcher.pt when present, else the embedded default; with --resume: the one "
+    "OUT/last.pt records, and one with another frozen encoder is refused).",
 )
 @click.option(
     "--config",
@@ -79,11 +99,12 @@ def train(
     df2: str | None,
     phase: str,
     method: str,
-    variant: str,
+    variant: str | None,
     out: str,
     epochs: int | None,
     steps: int,
     resume: bool,
+    extend: bool,
     matcher: str | None,
     config_path: str | None,
     frames: int | None,
@@ -94,16 +115,21 @@ def train(
     """Train SEAM Match-RCNN: phase 1 (single-frame pretraining) or phase 2 (multi-frame head).
 
     Phase 2 freezes the crop encoder, copies f, m into f~, m~ and trains on the dataset's
-    tracklets with in-batch negatives; OUT/last.pt is written every epoch. Launch with
+    tracklets with in-batch negatives; OUT/last.pt and OUT/history.jsonl (one line per epoch)
+    are written every epoch (save_every in --config). Launch with
     torchrun for DDP (gloo on CPU, nccl on CUDA).
 
     Phase 1 reads --df2 (it took --dataset before, which still works with a warning).
 
+    An interrupted phase-2 run continues with the same command plus --resume; a finished one
+    is made longer with --resume --extend and a larger --epochs (third and fourth examples).
+
     \b
     Examples:
       mf train --df2 world --phase 1 --out runs/phase1 --steps 300
-      mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 5
-      mf train --dataset dataset --phase 2 --out runs/full --epochs 10 --resume --json
+      mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 10
+      mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 10 --resume --json
+      mf train --dataset dataset --phase 2 --variant full --out runs/full --epochs 15 --resume --extend
       mf train --dataset dataset --method asymnet --out runs/asymnet --epochs 20
       torchrun --nproc_per_node 2 -m movingfashion.seam.cli train --dataset dataset --out runs/ddp
     """
@@ -120,6 +146,12 @@ def train(
 
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
     elif method == "asymnet":
+        _phase2_dataset(dataset)
+        if resume or extend:
+            raise click.UsageError(
+                "--resume/--extend are for SEAM runs: AsymNet writes OUT/last.pt only when both of its "
+                "stages are done (a few minutes on frozen features); rerun without --resume in a new --out"
+            )
         from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
 
         acfg = load_config(
@@ -127,20 +159,43 @@ def train(
         )
         result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
-        if dataset is None:
-            raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
-        require_dataset(dataset)
-        from movingfashion.seam.config import ModelConfig, TrainConfig
+        _phase2_dataset(dataset)
+        _resume_start(out, resume, extend)
+        from movingfashion.seam.config import TrainConfig
         from movingfashion.seam.train import run_phase2
 
         cfg = load_config(
             TrainConfig, config_path, epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
         )
-        cfg = cfg.model_copy(update={"model": ModelConfig(**{**cfg.model.model_dump(), "variant": variant})})
-        result = run_phase2(dataset, out, cfg, resume=resume, matcher=matcher, progress=progress, log=log)
+        if variant is not None:
+            cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"variant": Variant(variant)})})
+        result = run_phase2(
+            dataset, out, cfg, resume=resume, extend=extend, matcher=matcher, progress=progress, log=log
+        )
         if result.get("rank", 0) != 0:
             return
     emit(result, as_json, _train_human)
+
+
+def _phase2_dataset(dataset: str | None) -> None:
+    """Usage error (exit 2) unless ``--dataset`` names a published dataset folder."""
+    if dataset is None:
+        raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
+    require_dataset(dataset)
+
+
+def _resume_start(out: str, resume: bool, extend: bool) -> None:
+    """Check ``--resume``/``--extend`` before anything is built. Without OUT/last.pt one stderr
+    line says the run starts at epoch 0 (never silently: a typo in ``--out`` shows there); the
+    same ``--resume`` command then serves the first run and every rerun after a kill."""
+    if extend and not resume:
+        raise click.UsageError("--extend changes the length of a run given --resume; add --resume")
+    if not resume:
+        return
+    last = Path(out) / "last.pt"
+    if not last.is_file():
+        where = "" if Path(out).is_dir() else f" ({out} does not exist yet: check --out)"
+        click.echo(f"no {last}{where}: starting at epoch 0", err=True)
 
 
 def _train_human(r: dict) -> str:
@@ -149,7 +204,8 @@ def _train_human(r: dict) -> str:
         return f"phase 1: matcher {r['matcher']} ({r.get('via', '')})"
     if r.get("method") == "asymnet":
         return (
-            f"asymnet: {len(r['history'])} epochs (two stages) on {r['train_videos']} videos of "
+            f"asymnet: stage 1 (LSTM + similarity nodes, --epochs) {r['snn_epochs']} epochs, stage 2 "
+            f"(fusion tree, fusion_epochs) {r['fusion_epochs']} epochs on {r['train_videos']} videos of "
             f"{r['train_products']} products; final loss {r['final_loss']:.4f}; checkpoint {r['checkpoint']}"
         )
     loss = r.get("final_loss")
@@ -214,6 +270,8 @@ def evaluate(
     salient (the main SEAM checkpoint on salient frames) and, with an AsymNet checkpoint, AsymNet,
     AsymNet [AVG] and [MAX]. On synthetic worlds made with the noise knobs, results.json also
     says how much attention corrupted frames get (attention_noise: ROC AUC of -weight).
+    A checkpoint trained on products of the test split gets a warning on stderr
+    (train_overlap in results.json: how many).
 
     \b
     Examples:
@@ -241,7 +299,14 @@ def evaluate(
         salient=not no_salient,
     )
     res = run_evaluate(
-        dataset, list(checkpoints), cfg, out_dir=out, variant=variant, progress=progress, cache_dir=cache
+        dataset,
+        list(checkpoints),
+        cfg,
+        out_dir=out,
+        variant=variant,
+        progress=progress,
+        cache_dir=cache,
+        warn=lambda line: click.echo(line, err=True),
     )
     emit(res, as_json, summary_table)
 

@@ -370,8 +370,15 @@ def evaluate_dataset(
     cache_dir: str | Path | None = None,
     progress: Callable | None = None,
     crop_size: int = 96,
+    train_data: dict[str, dict[str, Any] | None] | None = None,
 ) -> dict[str, Any]:
-    """Build (or reuse) the test bank of a dataset folder and evaluate every method."""
+    """Build (or reuse) the test bank of a dataset folder and evaluate every method.
+
+    ``train_data``: checkpoint path -> what it was trained on (its ``train_data`` record, None
+    when the file keeps none); ``train_overlap`` of the results then says, per checkpoint, how
+    many test products (the gallery) it was trained on (:func:`~movingfashion.seam.checkpoint.train_overlap`)."""
+    from movingfashion.seam.checkpoint import train_overlap
+
     if not models:
         raise ConfigError(
             "no SEAM checkpoint given", where="--checkpoint", hint="the first one gives the baselines"
@@ -401,6 +408,9 @@ def evaluate_dataset(
     res = evaluate_bank(models, bank, cfg, asymnets=asymnets, device=device, progress=progress)
     res["dataset"] = str(Path(dataset).resolve())
     res["skipped_videos"] = bank.skipped
+    res["train_overlap"] = {
+        str(p): train_overlap(rec, bank.gallery_ids) for p, rec in (train_data or {}).items()
+    }
     return res
 
 
@@ -413,12 +423,17 @@ def run_evaluate(
     variant: str | None = None,
     progress: Callable | None = None,
     cache_dir: str | Path | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Load checkpoints (SEAM, one per variant, and at most one AsymNet; ``variant`` checked when
     given, only with one checkpoint), evaluate, write ``OUT/results.json`` when ``out_dir`` is
-    given; returns the results. The test bank is cached in ``cache_dir`` (default OUT/features)."""
+    given; returns the results. The test bank is cached in ``cache_dir`` (default OUT/features).
+
+    ``warn`` gets one line per checkpoint trained on products of the test split (how many; the
+    results' ``train_overlap`` has the numbers) and one note per checkpoint that keeps no record
+    of its training products (older files: not checked)."""
     from movingfashion.seam.asymnet import ASYMNET_KIND, checkpoint_kind, load_asymnet
-    from movingfashion.seam.checkpoint import load_checkpoint
+    from movingfashion.seam.checkpoint import crop_size_of, load_checkpoint
     from schemas.atomic import atomic_write_json
 
     if not checkpoints:
@@ -437,7 +452,9 @@ def run_evaluate(
             where="--checkpoint",
             hint="the first SEAM checkpoint gives the baselines",
         )
-    crop = int(loaded[0][1]["arch"].get("matcher_config", {}).get("crop_size", 96))
+    crop = crop_size_of(loaded[0][1])
+    records = {str(p): c.get("train_data") or None for p, (_, c) in zip(seam_paths, loaded, strict=True)}
+    records.update({str(p): c.get("train_data") or None for p, (_, c) in zip(asym_paths, asym, strict=True)})
     cache = (
         cache_dir if cache_dir is not None else (Path(out_dir) / "features" if out_dir is not None else None)
     )
@@ -453,7 +470,11 @@ def run_evaluate(
         cache_dir=cache,
         progress=progress,
         crop_size=crop,
+        train_data=records,
     )
+    for line in overlap_lines(res, dataset):
+        if warn:
+            warn(line)
     res["checkpoints"] = {
         VARIANT_METHOD[m.variant]: {"path": str(p), "epoch": c.get("epoch")}
         for p, (m, c) in zip(seam_paths, loaded, strict=True)
@@ -464,6 +485,25 @@ def run_evaluate(
     if out_dir is not None:
         atomic_write_json(Path(out_dir) / "results.json", res, indent=1)
     return res
+
+
+def overlap_lines(res: dict[str, Any], dataset: str | Path) -> list[str]:
+    """The warnings (checkpoints trained on test products) and notes (no record) of
+    ``res["train_overlap"]``."""
+    lines = []
+    for path, rec in (res.get("train_overlap") or {}).items():
+        if not rec.get("recorded"):
+            lines.append(
+                f"note: {path} keeps no record of its training products (an older checkpoint): "
+                f"not checked against the test split of {dataset}"
+            )
+        elif rec["overlap"]:
+            lines.append(
+                f"warning: {rec['overlap']} of the {rec['test_products']} test products of {dataset} were "
+                f"training products of {path} (trained on {rec.get('train_dataset') or 'an unnamed bank'}): "
+                "these results are not on held-out products"
+            )
+    return lines
 
 
 def summary_table(res: dict[str, Any]) -> str:

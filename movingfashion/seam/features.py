@@ -195,12 +195,16 @@ class FeatureBank:
 
 def encoder_tag(model: nn.Module) -> str:
     """Hash of a model's frozen encoder weights (part of the bank cache key)."""
-    h = hashlib.sha256()
     encoder = getattr(model, "encoder", None)
-    if encoder is not None:
-        for k, v in sorted(encoder.state_dict().items()):
-            h.update(k.encode())
-            h.update(v.detach().float().cpu().numpy().tobytes())
+    return state_tag(encoder.state_dict() if encoder is not None else {})
+
+
+def state_tag(state: dict[str, torch.Tensor]) -> str:
+    """Hash of a state dict (names and values): :func:`encoder_tag` of the encoder it holds."""
+    h = hashlib.sha256()
+    for k, v in sorted(state.items()):
+        h.update(k.encode())
+        h.update(v.detach().float().cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 

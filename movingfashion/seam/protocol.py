@@ -4,7 +4,10 @@ Every query is one test video (its tracklet); the gallery is one shop image per 
 The test products are sub-sampled into ``pools`` pools of ``pool_size`` products (all products,
 once, when there are no more than ``pool_size``: the std is then 0); in each pool a query is
 ranked against the pool's shop images only, ties counted pessimistically
-(:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools.
+(:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools; every group's
+per-pool values are kept (``top{k}_pools``, per class too), so that results of several seeds
+pool into one mean and std over seeds x pools (results written before kept them for "all",
+"regular" and "hard" only).
 """
 
 from __future__ import annotations
@@ -15,10 +18,6 @@ import numpy as np
 import torch
 
 from movingfashion.models.ranking import ranks_of_targets
-
-#: Groups whose per-pool values are kept (``top{k}_pools``), so that results of several seeds can
-#: be pooled into one mean and std.
-POOL_VALUE_GROUPS = ("all", "regular", "hard")
 
 
 def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:
@@ -58,8 +57,8 @@ def pooled_topk(
 
     ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
     ``groups`` name -> bool mask [Q]. Returns ``{group: {"top1": mean, "top1_std": std, ...,
-    "queries": n, "pools": used}}`` (plus ``top1_pools``, every pool's value, for the groups of
-    :data:`POOL_VALUE_GROUPS`); groups without queries in any pool are left out.
+    "queries": n, "pools": used, "top1_pools": every pool's value, ...}}``; groups without
+    queries in any pool are left out.
     """
     per_group: dict[str, dict[int, list[float]]] = {g: {k: [] for k in ks} for g in groups}
     counts: dict[str, int] = {g: 0 for g in groups}
@@ -80,8 +79,7 @@ def pooled_topk(
             vals = np.asarray(per_group[name][k])
             row[f"top{k}"] = float(vals.mean())
             row[f"top{k}_std"] = float(vals.std())
-            if name in POOL_VALUE_GROUPS:
-                row[f"top{k}_pools"] = [round(float(v), 5) for v in vals]
+            row[f"top{k}_pools"] = [round(float(v), 5) for v in vals]
         row["queries"] = counts[name]
         row["pools"] = len(per_group[name][ks[0]])
         out[name] = row

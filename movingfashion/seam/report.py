@@ -1,7 +1,9 @@
 """Reports from evaluation results: the paper's Tables 2, 4 and 5 (Markdown + CSV) and plots.
 
 One or several ``results.json`` (e.g. one per training seed on the same test set). Several are
-pooled by :func:`combine`: a cell is the mean (std) over every (seed, pool) value. Also written:
+pooled by :func:`combine`: a cell is the mean (std) over every (seed, pool) value. They must
+evaluate the same test set (the same query videos, matched by name) with the same protocol and
+pool settings (:func:`align_runs`). Also written:
 ``paired.md`` (paired per-query differences of top-1 between methods, per seed and pooled),
 ``attention_noise.md`` (how much attention corrupted frames get, when the test set knows them)
 and ``ordering.md`` (whether SEAM > SEAM w/o NLB,g > Max Confidence holds beyond one std).
@@ -71,17 +73,72 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _merge_rows(rows: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
     """One table cell's record from the same cell of several results: mean and std over every
-    (seed, pool) value when the pools' values are kept, else over the seeds' means."""
+    (seed, pool) value when every result kept the pools' values, else over the seeds' means
+    (``top{k}_std_over`` says which: "seeds x pools" or "seeds")."""
     out: dict[str, Any] = {"seeds": len(rows)}
     for k in ks:
-        vals: list[float] = []
-        for r in rows:
-            vals += list(r.get(f"top{k}_pools") or [r[f"top{k}"]])
+        pooled = all(r.get(f"top{k}_pools") for r in rows)
+        vals = [v for r in rows for v in r[f"top{k}_pools"]] if pooled else [r[f"top{k}"] for r in rows]
         out[f"top{k}"] = float(np.mean(vals))
         out[f"top{k}_std"] = float(np.std(vals)) if len(vals) > 1 else float(rows[0].get(f"top{k}_std", 0.0))
         out[f"top{k}_seed_std"] = float(np.std([r[f"top{k}"] for r in rows]))
         out[f"top{k}_values"] = len(vals)
+        out[f"top{k}_std_over"] = "seeds x pools" if pooled else "seeds"
     out["queries"] = max(int(r.get("queries", 0)) for r in rows)
+    return out
+
+
+#: Protocol fields that must agree for results to be pooled (the evaluation's pool seed may
+#: differ: more pools of the same test set).
+POOL_SETTINGS = ("ks", "main_frames", "pools", "pool_size")
+
+
+def _test_set_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
+    """Why two results are not of the same test set and pool settings (None when they are)."""
+    pa, pb = a["protocol"], b["protocol"]
+    va, vb = (r.get("per_query", {}).get("videos") for r in (a, b))
+    if va is None or vb is None:  # older results: the dataset folder is all they say
+        if a.get("dataset") != b.get("dataset"):
+            return f"different datasets ({a.get('dataset')} and {b.get('dataset')})"
+    elif len(va) != len(vb) or len(set(va)) != len(va) or set(va) != set(vb):
+        return f"different test sets ({len(set(va) ^ set(vb))} of {len(set(va) | set(vb))} query videos not in both)"
+    for key in ("queries", "gallery", *POOL_SETTINGS):
+        if pa.get(key) != pb.get(key):
+            return f"different {key} ({pa.get(key)} and {pb.get(key)})"
+    return None
+
+
+def _reorder_per_query(r: dict[str, Any], videos: list[str]) -> dict[str, Any]:
+    """``r`` with its per-query values in the order of ``videos`` (the same videos)."""
+    pq = r["per_query"]
+    if pq["videos"] == videos:
+        return r
+    where = {v: i for i, v in enumerate(pq["videos"])}
+    idx = [where[v] for v in videos]
+    per_query = {"videos": list(videos)}
+    for method, vals in pq.items():
+        if method != "videos":
+            per_query[method] = {k: [x[i] for i in idx] for k, x in vals.items()}
+    return {**r, "per_query": per_query}
+
+
+def align_runs(results: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Check that several results evaluate the same test set (the same query videos, in any
+    order) with the same protocol and pool settings, and put every run's per-query values in
+    the first run's order. :class:`DataFormatError` naming the two files (``names``) otherwise."""
+    names = list(names) if names is not None else [f"results #{i + 1}" for i in range(len(results))]
+    base = results[0]
+    out = [base]
+    for name, r in zip(names[1:], results[1:], strict=True):
+        why = _test_set_difference(base, r)
+        if why:
+            raise DataFormatError(
+                f"cannot pool {names[0]} and {name}: {why}",
+                hint="pool evaluations of the same test set with the same --pools/--pool-size/--frames; "
+                "report the others separately",
+            )
+        videos = base.get("per_query", {}).get("videos")
+        out.append(_reorder_per_query(r, videos) if videos is not None else r)
     return out
 
 
@@ -90,14 +147,9 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     docstring); a single one is returned as it is, with ``seeds`` = 1."""
     if len(results) == 1:
         return {**results[0], "seeds": 1}
+    results = align_runs(results)
     base = results[0]
     ks = base["protocol"]["ks"]
-    for r in results[1:]:
-        if r["protocol"]["ks"] != ks or r["protocol"]["main_frames"] != base["protocol"]["main_frames"]:
-            raise DataFormatError(
-                "results of different protocols (top-K or main length) cannot be pooled",
-                where=str(r.get("dataset", "results.json")),
-            )
     methods: dict[str, dict[str, Any]] = {}
     for key in base["methods"]:
         if not all(key in r["methods"] for r in results):
@@ -114,8 +166,8 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         for g in ("all", "regular", "hard"):
             if all(g in p for p in profs):
                 merged[g] = {
-                    "mean": np.nanmean([p[g]["mean"] for p in profs], 0).tolist(),
-                    "std": np.nanmean([p[g]["std"] for p in profs], 0).tolist(),
+                    "mean": _finite_mean(np.asarray([p[g]["mean"] for p in profs], float)).tolist(),
+                    "std": _finite_mean(np.asarray([p[g]["std"] for p in profs], float)).tolist(),
                     "videos": profs[0][g]["videos"],
                 }
         attention[key] = merged
@@ -148,6 +200,8 @@ def paired_differences(results: Sequence[dict[str, Any]], k: int = 1) -> list[di
     difference averaged over seeds, its standard error and how many queries A wins or loses."""
     out = []
     key = f"top{k}"
+    if len(results) > 1:
+        results = align_runs(results)
     for a, b in PAIRS:
         per_seed, per_query = [], []
         for r in results:
@@ -155,27 +209,38 @@ def paired_differences(results: Sequence[dict[str, Any]], k: int = 1) -> list[di
             if a not in pq or b not in pq:
                 break
             d = np.asarray(pq[a][key], float) - np.asarray(pq[b][key], float)
-            per_seed.append(float(np.nanmean(d)))
             per_query.append(d)
+            per_seed.append(float(_finite_mean(d)))
         else:
-            if not per_seed:
-                continue
-            q = np.nanmean(np.stack(per_query), 0)
+            q = _finite_mean(np.stack(per_query)) if per_query else np.array([])
             n = int(np.isfinite(q).sum())
+            if not per_seed or n == 0:
+                continue  # no query in any pool: nothing to compare
+            finite = q[np.isfinite(q)]
+            seeds = np.asarray(per_seed)[np.isfinite(per_seed)]
             out.append(
                 {
                     "a": a,
                     "b": b,
-                    "mean": float(np.mean(per_seed)),
-                    "seed_std": float(np.std(per_seed)),
-                    "per_seed": [round(x, 4) for x in per_seed],
-                    "query_se": float(np.nanstd(q) / np.sqrt(max(n, 1))),
+                    "mean": float(np.mean(seeds)),
+                    "seed_std": float(np.std(seeds)),
+                    "per_seed": [float(x) for x in per_seed],
+                    "query_se": float(np.std(finite) / np.sqrt(n)),
                     "wins": int((q > 0).sum()),
                     "losses": int((q < 0).sum()),
                     "queries": n,
                 }
             )
     return out
+
+
+def _finite_mean(x: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 of the finite values of ``x`` ([S, Q] -> [Q], [Q] -> a scalar); NaN where
+    there is none (a query that was in no pool), without numpy's empty-slice warning."""
+    ok = np.isfinite(x)
+    count = ok.sum(0)
+    total = np.where(ok, x, 0.0).sum(0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -301,6 +366,21 @@ def table4(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         )
     rows.append(["All Classes"] + [_cell(results["methods"][k].get(t, {}).get("all"), 1) for k in keys])
     return header, rows
+
+
+def _class_how(results: dict[str, Any], how: str) -> str:
+    """What Table 4's std is over: ``how``, or over the seeds' means for the classes of results
+    written before per-class pool values were kept."""
+    t = str(results["protocol"]["main_frames"])
+    over = {
+        row.get("top1_std_over")
+        for by_t in results["methods"].values()
+        for g, row in by_t.get(t, {}).items()
+        if g.startswith("class:")
+    }
+    if "seeds" in over:
+        return f"{how}; per class: std over the {results.get('seeds')} seeds' means, the results keep no per-class pool values"
+    return how
 
 
 def table5(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -457,6 +537,8 @@ def write_report(
             "no results file given", where="RESULTS", hint="pass OUT/results.json of mf evaluate"
         )
     runs = [load_results(p) for p in paths]
+    if len(runs) > 1:
+        runs = align_runs(runs, [str(p) for p in paths])
     results = combine(runs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -465,7 +547,7 @@ def write_report(
     how = "mean(std) over pools" if len(runs) == 1 else f"mean(std) over {len(runs)} seeds x pools"
     titles = {
         "table2": f"Table 2: video-to-shop retrieval (T-K = top-K accuracy, {how})",
-        "table4": f"Table 4: top-1 accuracy ({how}) per class",
+        "table4": f"Table 4: top-1 accuracy ({_class_how(results, how)}) per class",
         "table5": "Table 5: top-1 accuracy with different numbers of frames",
     }
     for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:

@@ -34,7 +34,7 @@ from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank
 from movingfashion.seam.model import SeamModel
-from schemas.errors import ModelError
+from schemas.errors import ConfigError, ModelError
 
 
 def seed_everything(seed: int) -> None:
@@ -143,12 +143,106 @@ def param_groups(model: SeamModel, cfg: TrainConfig) -> list[dict[str, Any]]:
     else:
         for p in list(model.f.parameters()) + list(model.m.parameters()):
             p.requires_grad_(False)
-    groups = [{"params": tuned, "lr": cfg.finetune_lr}]
+    groups = [{"params": tuned, "lr": cfg.finetune_lr, "name": "finetune_lr"}]
     if new:
-        groups.append({"params": new, "lr": cfg.lr})
+        groups.append({"params": new, "lr": cfg.lr, "name": "lr"})
     if context:
-        groups.append({"params": context, "lr": cfg.context_lr, "weight_decay": 0.0})
+        groups.append({"params": context, "lr": cfg.context_lr, "weight_decay": 0.0, "name": "context_lr"})
     return groups
+
+
+def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """``name: old -> new`` for every setting both records hold with different values (nested
+    records by dotted name)."""
+    out = []
+    for key in sorted(set(old) & set(new)):
+        a, b = old[key], new[key]
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out
+
+
+def resume_differences(ckpt: dict[str, Any], cfg: TrainConfig) -> list[str]:
+    """Settings of ``cfg`` other than those ``ckpt`` was trained with, the number of epochs aside:
+    the head's architecture (``model.*``) and every training setting the checkpoint records."""
+    from movingfashion.seam.checkpoint import model_config_of
+
+    diffs = _differences(model_config_of(ckpt), cfg.model.model_dump(mode="json"), "model.")
+    skip = ("model", "epochs")
+    old = {k: v for k, v in (ckpt.get("train_config") or {}).items() if k not in skip}
+    new = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in skip}
+    return diffs + _differences(old, new)
+
+
+def check_resume(ckpt: dict[str, Any], cfg: TrainConfig, last: Path, *, extend: bool = False) -> None:
+    """Refuse (:class:`ConfigError`, naming ``last``) to continue ``ckpt`` with ``cfg`` when the
+    settings or the architecture differ, when ``cfg.epochs`` is below the epochs it holds, or
+    when the run's length changes without ``extend``."""
+    done = int(ckpt.get("epoch", 0))
+    if cfg.epochs < done:
+        raise ConfigError(
+            f"it holds {done} trained epochs, more than --epochs {cfg.epochs}",
+            where=str(last),
+            hint=f"pass --epochs {done} or more to continue it, or choose another --out",
+        )
+    diffs = resume_differences(ckpt, cfg)
+    if diffs:
+        raise ConfigError(
+            "cannot resume with other settings than the run was started with: " + "; ".join(diffs),
+            where=str(last),
+            hint="rerun with the first run's settings (only --epochs may change, with --extend), "
+            "or train in a new --out folder",
+        )
+    planned = (ckpt.get("train_config") or {}).get("epochs")
+    if planned is not None and int(planned) != cfg.epochs and not extend:
+        raise ConfigError(
+            f"the run was started for {planned} epochs, not {cfg.epochs}",
+            where=str(last),
+            hint=f"pass --epochs {planned} to continue it, or add --extend to make it a {cfg.epochs}-epoch"
+            f" run (the learning rates from epoch {done + 1} on are then those of an uninterrupted"
+            f" {cfg.epochs}-epoch run)",
+        )
+
+
+def check_resume_data(ckpt: dict[str, Any], record: dict[str, Any], last: Path) -> None:
+    """Refuse to continue ``ckpt`` on other training products than it was trained on."""
+    old = ckpt.get("train_data") or {}
+    if old.get("sha256") and old["sha256"] != record["sha256"]:
+        raise ConfigError(
+            f"the training split holds other products ({record['count']}) than the run was started"
+            f" on ({old.get('count')} products of {old.get('dataset')})",
+            where=str(last),
+            hint="resume with the dataset of the first run, or train in a new --out folder",
+        )
+
+
+def restore_scaler(scaler: torch.amp.GradScaler, state: dict[str, Any] | None) -> bool:
+    """Load a saved AMP loss-scaler state into ``scaler`` when both are there (a run resumed
+    without AMP, or from a file written without it, starts a fresh scale); True when loaded."""
+    if not state or not scaler.is_enabled():
+        return False
+    scaler.load_state_dict(state)
+    return True
+
+
+def _schedule(ckpt: dict[str, Any] | None, start: int, epochs: int) -> list[dict[str, int]]:
+    """The run's learning-rate schedules: ``{"from_epoch", "epochs"}`` per length it was run for
+    (a second entry after ``--extend``)."""
+    segments = list((ckpt or {}).get("extra", {}).get("schedule", []))
+    if not segments and ckpt is not None and (ckpt.get("train_config") or {}).get("epochs"):
+        segments = [{"from_epoch": 0, "epochs": int(ckpt["train_config"]["epochs"])}]
+    if not segments or segments[-1]["epochs"] != epochs:
+        segments.append({"from_epoch": start, "epochs": epochs})
+    return segments
+
+
+def _write_history(out: Path, history: list[dict[str, Any]]) -> None:
+    """``history.jsonl``: one JSON line per epoch that ``last.pt`` holds (rewritten atomically)."""
+    from schemas.atomic import atomic_write_text
+
+    atomic_write_text(out / "history.jsonl", "".join(json.dumps(row) + "\n" for row in history))
 
 
 def train_phase2(
@@ -159,15 +253,29 @@ def train_phase2(
     out_dir: str | Path,
     *,
     resume: bool = False,
+    extend: bool = False,
+    train_data: dict[str, Any] | None = None,
     progress: Callable | None = None,
     log: Callable[[str], None] | None = None,
     trunk_cache: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train the multi-frame head on a bank; writes ``out_dir/last.pt`` each epoch and ``history.jsonl``.
+    """Train the multi-frame head on a bank; writes ``out_dir/last.pt`` and ``history.jsonl`` (one
+    JSON line per epoch the checkpoint holds) every ``save_every`` epochs and at the end.
 
-    ``resume``: continue from ``out_dir/last.pt`` (same variant required); a finished run is
-    not retrained. Returns a summary (epochs run, final loss, checkpoint path).
+    ``resume``: continue from ``out_dir/last.pt`` (none there: start at epoch 0) with the same
+    variant, architecture, settings and training products (:func:`check_resume`); a finished
+    run is not retrained. The learning-rate schedule (warm-up, ``lr_steps`` fractions of
+    ``cfg.epochs``) is a function of the epoch, so a resumed run gets the learning rates of an
+    uninterrupted one. ``extend``: ``cfg.epochs`` may differ from the run's (not below the
+    epochs done); from the resume point on the learning rates are then those of an
+    uninterrupted ``cfg.epochs``-epoch run (the epochs done keep those they were trained with:
+    each history row records its learning rates and the run length they were computed for).
+    ``train_data``: :func:`~movingfashion.seam.checkpoint.train_record` of the training split
+    (default: the bank's products, no dataset folder). Returns a summary (epochs run, final
+    loss, checkpoint path).
     """
+    from movingfashion.seam.checkpoint import train_record
+
     out = Path(out_dir)
     rank, world, device = _dist_env()
     if rank == 0:
@@ -183,11 +291,15 @@ def train_phase2(
     )
     for group in optimizer.param_groups:
         group["base_lr"] = group["lr"]
+    train_data = train_data or train_record(None, bank.product_ids)
     start = 0
     history: list[dict[str, Any]] = []
     last = out / "last.pt"
+    ckpt = None
     if resume and last.is_file():
         ckpt = read_checkpoint(last, variant=model.variant)
+        check_resume(ckpt, cfg, last, extend=extend)
+        check_resume_data(ckpt, train_data, last)
         try:
             model.load_state_dict(ckpt["model"])
             if ckpt.get("optimizer"):
@@ -200,8 +312,11 @@ def train_phase2(
             ) from None
         start = int(ckpt["epoch"])
         history = list(ckpt.get("extra", {}).get("history", []))
+        if rank == 0:
+            _write_history(out, history)  # a run killed between the two writes left it behind
         if log:
             log(f"resuming {last} after epoch {start}")
+    schedule = _schedule(ckpt, start, cfg.epochs)
     if world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
@@ -210,6 +325,8 @@ def train_phase2(
         )
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    if ckpt is not None:
+        restore_scaler(scaler, ckpt.get("scaler"))
     n, pool = len(bank), bank.fmaps.shape[1]
     if n < 2:
         raise ModelError("phase 2 needs at least 2 training videos (in-batch negatives)", where="train split")
@@ -229,6 +346,7 @@ def train_phase2(
         it = range(steps)
         if progress and rank == 0:
             it = progress(it, desc=f"epoch {epoch + 1}/{cfg.epochs}", total=steps, unit="step")
+        first_factor = None
         for step in it:
             chunk = np.resize(order, (step + 1) * batch * world)[step * batch * world :]
             idx = chunk[rank * batch : (rank + 1) * batch]
@@ -250,6 +368,7 @@ def train_phase2(
                 context = context.to(device, torch.float32)
             shops = shop_all[uniq].to(device, torch.float32)
             factor = lr_factor(epoch + step / steps, cfg, steps)
+            first_factor = factor if first_factor is None else first_factor
             for group in optimizer.param_groups:
                 group["lr"] = group["base_lr"] * factor
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
@@ -266,7 +385,12 @@ def train_phase2(
             "loss": float(np.mean(losses)),
             "loss_multi_frame": float(np.mean(mf_losses)),
             "multi_frame": core.multi_frame,
+            "lr_factor_first": round(first_factor, 6),
             "lr_factor": round(factor, 6),
+            "lrs": {
+                str(g.get("name", i)): round(float(g["lr"]), 10) for i, g in enumerate(optimizer.param_groups)
+            },
+            "schedule_epochs": cfg.epochs,
             "steps": steps,
         }
         history.append(row)
@@ -279,9 +403,12 @@ def train_phase2(
                 arch,
                 epoch=epoch + 1,
                 optimizer=optimizer,
+                scaler=scaler,
                 train_config=cfg.model_dump(mode="json"),
-                extra={"history": history},
+                train_data=train_data,
+                extra={"history": history, "schedule": schedule},
             )
+            _write_history(out, history)
             saved = epoch + 1
     if world > 1:
         import torch.distributed as dist
@@ -369,6 +496,37 @@ def resolve_matcher_path(matcher: str | Path | None, out_dir: Path) -> Path | No
     return None
 
 
+def resume_matcher_path(ckpt: dict[str, Any], matcher: str | Path | None, out_dir: Path) -> Path | None:
+    """The single-frame weights a resumed run reads: ``--matcher`` when given, else the file the
+    checkpoint records (None for the embedded default), else :func:`resolve_matcher_path`'s
+    default when that file is gone (:func:`check_resume_encoder` then compares the encoders)."""
+    if matcher is not None:
+        return Path(matcher)
+    recorded = (ckpt.get("arch") or {}).get("matcher_path")
+    if recorded == "embedded default":
+        return None
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    return resolve_matcher_path(None, out_dir)
+
+
+def check_resume_encoder(ckpt: dict[str, Any], arch: dict[str, Any], last: Path, *, given: bool) -> None:
+    """Refuse (:class:`ModelError`) to continue ``ckpt`` on the features of another frozen encoder
+    than the one it was trained on (``arch``: the record of the matcher now loaded)."""
+    from movingfashion.seam.checkpoint import checkpoint_encoder_tag
+
+    want = checkpoint_encoder_tag(ckpt)
+    if arch["encoder_tag"] != want:
+        recorded = (ckpt.get("arch") or {}).get("matcher_path", "not recorded")
+        how = "--matcher" if given else "the default matcher"
+        raise ModelError(
+            f"{how} {arch['matcher_path']} has another frozen encoder (tag {arch['encoder_tag']}) than"
+            f" the run was trained on (tag {want}, matcher {recorded})",
+            where=str(last),
+            hint="resume with --matcher set to the matcher the run started from, or train in a new --out folder",
+        )
+
+
 def _stop_if_diverged(loss: torch.Tensor, world: int, epoch: int, step: int, last: Path, saved: int) -> None:
     """Raise :class:`ModelError` when the loss is not finite (on any rank), before the step that
     would carry it into the weights: ``last.pt`` keeps the last finished epoch."""
@@ -385,7 +543,7 @@ def _stop_if_diverged(loss: torch.Tensor, world: int, epoch: int, step: int, las
             f"phase 2 diverged: the loss is not finite at epoch {epoch + 1}, step {step + 1} ({kept})",
             where=str(last.parent),
             hint="rerun in a new --out folder with a lower lr, context_lr or finetune_lr, or the"
-            " official pair_loss 'weighted' (--resume keeps the learning rates the run started with)",
+            " official pair_loss 'weighted' (--resume refuses settings other than the run's)",
         )
 
 
@@ -395,6 +553,7 @@ def run_phase2(
     cfg: TrainConfig,
     *,
     resume: bool = False,
+    extend: bool = False,
     matcher: str | Path | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable | None = None,
@@ -403,31 +562,43 @@ def run_phase2(
     """Phase 2 on a dataset folder: load f, m (+ frozen encoder), build the train bank, train.
 
     The feature bank is cached in ``cache_dir`` (default ``OUT/features``); runs of several
-    variants can share one folder (the cache key includes the encoder weights)."""
+    variants can share one folder (the cache key includes the encoder weights). ``resume``
+    continues ``OUT/last.pt`` (see :func:`train_phase2`; its settings are checked before the
+    bank is built) from the matcher it records (:func:`resume_matcher_path`); a matcher with
+    another frozen encoder is refused. The checkpoint records the dataset folder and the
+    training products (``train_data``)."""
     from movingfashion.models import load_matcher
-    from movingfashion.seam.checkpoint import model_from_matcher
+    from movingfashion.seam.checkpoint import model_from_matcher, train_record
     from movingfashion.seam.features import build_bank, encoder_tag
     from movingfashion.seam.positives import ShopMatcher
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    if (out / "last.pt").is_file() and not resume:
+    last = out / "last.pt"
+    if last.is_file() and not resume:
         raise ModelError(
             "a checkpoint already exists here",
-            where=str(out / "last.pt"),
+            where=str(last),
             hint="pass --resume to continue it, or choose another --out",
         )
+    ckpt = read_checkpoint(last, variant=cfg.model.variant) if resume and last.is_file() else None
+    if ckpt is not None:
+        check_resume(ckpt, cfg, last, extend=extend)  # before the feature bank is built
     rank, world, device = _dist_env()
     seed_everything(cfg.seed)
-    mpath = resolve_matcher_path(matcher, out)
+    mpath = resolve_matcher_path(matcher, out) if ckpt is None else resume_matcher_path(ckpt, matcher, out)
     sf = load_matcher(mpath, device=device)
     model, arch = model_from_matcher(sf, cfg.model)
     arch["matcher_path"] = str(mpath) if mpath else "embedded default"
+    arch["encoder_tag"] = encoder_tag(model)
+    if ckpt is not None:
+        check_resume_encoder(ckpt, arch, last, given=matcher is not None)
+        arch = {**ckpt["arch"], "encoder_tag": arch["encoder_tag"]}  # the record of the first run
     kwargs = dict(
         crop_size=sf.crop_size,
         pool=max(cfg.pool_frames, cfg.frames),
         cache_dir=Path(cache_dir) if cache_dir else out / "features",
-        encoder_tag=encoder_tag(model),
+        encoder_tag=arch["encoder_tag"],
         select_query=False,
         on_bad=cfg.on_bad,
         positives=(
@@ -457,6 +628,8 @@ def run_phase2(
         cfg,
         out,
         resume=resume,
+        extend=extend,
+        train_data=train_record(dataset, bank.product_ids),
         progress=progress,
         log=log,
         trunk_cache=kwargs["cache_dir"],

@@ -293,8 +293,8 @@ def export_gt(
     Examples:
       mf world export-gt --world world --out world-gt
       mf-tracklets qa --dataset dataset --reference world-gt
-      mf world export-gt hard-world --out hard-gt --tracklets tracked
-      mf world export-gt hard-world --out hard-linked --tracklets linked --json
+      mf world export-gt --world hard-world --out hard-gt --tracklets tracked
+      mf world export-gt --world hard-world --out hard-linked --tracklets linked --json
     """
     world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
     from schemas.official import read_official

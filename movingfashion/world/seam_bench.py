@@ -14,6 +14,11 @@ Every step is skipped when its output exists, so an interrupted run continues wh
 
     python -m movingfashion.world.seam_bench --out build/seam-table
 
+The first run records the arguments that define the results in ``OUT/bench_args.json``
+(every one but ``--out``, ``--seeds``, ``--workers`` and ``--threads``: a rerun may add seeds);
+a rerun with other values is refused, naming them (use a new ``--out``). An evaluation is
+reused only when its ``results.json`` names the checkpoints and epochs trained now.
+
 (about an hour on 2 idle CPU cores with the defaults.)
 """
 
@@ -50,6 +55,81 @@ def finished_export(data: Path, tracklets: str) -> bool:
             where="--out",
             hint=f"pass --tracklets {made_with} to continue that run, or choose another --out",
         )
+    return True
+
+
+#: Arguments that do not change the results of a seed (``--seeds`` only picks which are run).
+NOT_RESULT_ARGS = ("out", "seeds", "workers", "threads")
+ARGS_FILE = "bench_args.json"
+
+
+def result_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The arguments that define the results of an ``--out`` folder (JSON values)."""
+    return {k: v for k, v in sorted(vars(args).items()) if k not in NOT_RESULT_ARGS}
+
+
+def check_args(out: Path, args: argparse.Namespace) -> None:
+    """Record :func:`result_args` in ``OUT/bench_args.json`` on the first run (in a folder of an
+    older seam_bench, without the file: when the run ends); on a rerun refuse
+    (:class:`ConfigError` naming every differing argument) other values than those recorded."""
+    path = out / ARGS_FILE
+    now = json.loads(json.dumps(result_args(args)))
+    if path.is_file():
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            from schemas.errors import DataFormatError
+
+            raise DataFormatError(
+                f"malformed JSON at line {exc.lineno}", where=str(path), hint="use a new --out"
+            ) from None
+        diffs = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+        if diffs:
+            from schemas.errors import ConfigError
+
+            said = ", ".join(f"--{k.replace('_', '-')} {before.get(k)!r} (now {now.get(k)!r})" for k in diffs)
+            raise ConfigError(
+                f"{out} holds results made with other arguments: {said}",
+                where=str(path),
+                hint="use a new --out for these arguments, or rerun with the recorded ones",
+            )
+        return
+    if any((out / d).exists() for d in ("runs", "train-world", "test-world")):
+        # made by an older seam_bench: its checkpoints refuse other settings (mf train --resume),
+        # so the arguments are recorded once this run has gone through
+        _log(f"note: {out} has no {ARGS_FILE} (an older seam_bench): it is written when this run ends")
+        return
+    record_args(out, args)
+
+
+def record_args(out: Path, args: argparse.Namespace) -> None:
+    """Write ``OUT/bench_args.json`` (:func:`result_args`) unless it is there."""
+    from schemas.atomic import atomic_write_text
+
+    if not (out / ARGS_FILE).is_file():
+        atomic_write_text(out / ARGS_FILE, json.dumps(result_args(args), indent=1) + "\n")
+
+
+def evaluation_current(results: Path, ckpts: list[Path]) -> bool:
+    """Whether ``results`` (a results.json) evaluated exactly ``ckpts``, SEAM ones at the epoch
+    each holds now (a checkpoint trained further since makes it stale)."""
+    from movingfashion.seam.asymnet import ASYMNET_KIND, checkpoint_kind
+    from movingfashion.seam.checkpoint import read_checkpoint
+
+    if not results.is_file():
+        return False
+    try:
+        recorded = json.loads(results.read_text(encoding="utf-8")).get("checkpoints") or {}
+    except json.JSONDecodeError:
+        return False
+    by_path = {str(rec.get("path")): rec for rec in recorded.values()}
+    if set(by_path) != {str(p) for p in ckpts}:
+        return False
+    for p in ckpts:
+        if checkpoint_kind(p) == ASYMNET_KIND:
+            continue
+        if by_path[str(p)].get("epoch") != read_checkpoint(p).get("epoch"):
+            return False
     return True
 
 
@@ -115,7 +195,8 @@ def train_seed(train_set: Path, runs: Path, cache: Path, seed: int, args: argpar
     return ckpts
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
+def parser() -> argparse.ArgumentParser:
+    """The command line of :func:`main`."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--preset", default="hard")
@@ -161,6 +242,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action=argparse.BooleanOptionalAction, default=True, help="48-frame clips")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = parser()
     args = ap.parse_args(argv)
     from pydantic import ValidationError
 
@@ -177,6 +263,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    check_args(out, args)
     t_all = time.perf_counter()
     train_set, test_set = worlds(out, args)
     cache = out / "features"
@@ -185,7 +272,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs = out / "runs" / f"seed{seed}"
         ckpts = train_seed(train_set, runs, cache, seed, args)
         ev = runs / "eval"
-        if not (ev / "results.json").is_file():
+        if not evaluation_current(ev / "results.json", ckpts):
+            if (ev / "results.json").is_file():
+                _log(
+                    f"seed {seed}: {ev / 'results.json'} evaluated other checkpoints or epochs; evaluating again"
+                )
             t0 = time.perf_counter()
             res = run_evaluate(
                 test_set,
@@ -206,6 +297,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    record_args(out, args)
     _log(f"done in {summary['seconds']:.0f} s: {summary['report']}")
     return summary
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from movingfashion.app.context import DemoContext, Section, StepSkipped
 
@@ -103,7 +104,6 @@ def run(ctx: DemoContext) -> SeamSection:
     from movingfashion.seam.config import EvalConfig, ModelConfig, TrainConfig
     from movingfashion.seam.evaluate import METHOD_NAMES, run_evaluate, summary_table
     from movingfashion.seam.report import write_report
-    from movingfashion.seam.train import run_phase2
     from schemas.official import read_official
 
     if ctx.dataset is None or not (ctx.dataset / "train.json").is_file():
@@ -132,15 +132,7 @@ def run(ctx: DemoContext) -> SeamSection:
             multi_frame_after=1 if epochs > 3 else 0,
             pool_frames=12 if ctx.quick else 20,
         )
-        run_phase2(
-            ctx.dataset,
-            out,
-            cfg,
-            resume=True,
-            matcher=matcher,
-            cache_dir=runs / "features",
-            progress=ctx.progress.iterate,
-        )
+        _train_resuming(ctx, out, cfg, matcher, runs / "features")
         checkpoints.append(out / "last.pt")
     frames = [5, 10] if ctx.quick else [5, 10, 20]
     evaluate_on = test_set(ctx, runs)
@@ -171,3 +163,31 @@ def run(ctx: DemoContext) -> SeamSection:
         report=str(Path(rep["out"]) / "report.md"),
         table=summary_table(res),
     )
+
+
+def _train_resuming(ctx: DemoContext, out: Path, cfg: Any, matcher: Any, cache_dir: Path) -> None:
+    """Phase 2 into the demo's own run folder, resuming a killed run; a run left there by other
+    settings or another dataset (an earlier ``--quick``, a changed world) cannot be resumed
+    (:func:`~movingfashion.seam.train.check_resume`) and is trained again from epoch 0."""
+    from movingfashion.seam.train import run_phase2
+    from schemas.errors import ConfigError
+
+    def train() -> None:
+        run_phase2(
+            ctx.dataset,
+            out,
+            cfg,
+            resume=True,
+            matcher=matcher,
+            cache_dir=cache_dir,
+            progress=ctx.progress.iterate,
+        )
+
+    try:
+        train()
+    except ConfigError as exc:
+        if not (out / "last.pt").is_file():
+            raise
+        ctx.progress.info(f"{exc.render()}: training it again from epoch 0")
+        (out / "last.pt").unlink()
+        train()

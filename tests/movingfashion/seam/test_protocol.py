@@ -41,6 +41,8 @@ def test_mean_and_std_over_pools():
     assert (
         res["all"]["top1"] == 0.75 and abs(res["all"]["top1_std"] - 0.25) < 1e-9 and res["all"]["pools"] == 2
     )
+    # every group keeps its pools' values (per class too: Table 4 pools them over seeds x pools)
+    assert res["all"]["top1_pools"] == [0.5, 1.0] and res["class:1"]["top1_pools"] == [0.5, 1.0]
 
 
 def test_ties_are_counted_against_the_query_in_metrics_and_listings():

@@ -4,13 +4,15 @@ the attention-on-noise table and the Fig. 8 plot."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from movingfashion.seam.cli import report
-from movingfashion.seam.report import combine, ordering, paired_differences
+from movingfashion.seam.report import _class_how, combine, ordering, paired_differences, table4, write_report
+from schemas.errors import DataFormatError
 
 METHODS = ["max_confidence", "seam_no_nlb_g", "seam"]
 
@@ -147,3 +149,69 @@ def test_report_cli_writes_tables_with_std_and_the_plots(two_seeds, tmp_path):
     assert "holds beyond one std" in (tmp_path / "rep" / "ordering.md").read_text()
     assert (tmp_path / "rep" / "attention.png").read_bytes()[:4] == b"\x89PNG"
     assert "2 training seeds" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def _write(tmp_path, name: str, r: dict):
+    p = tmp_path / name / "results.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(r))
+    return p
+
+
+def test_results_of_other_test_sets_or_pool_settings_are_not_pooled(two_seeds, tmp_path):
+    (a, b), paths = two_seeds
+    other = json.loads(json.dumps(b))
+    other["per_query"]["videos"] = ["a", "b", "c", "x"]  # another test set, the same size
+    fewer = json.loads(json.dumps(b))
+    fewer["protocol"]["queries"] = 3
+    fewer["per_query"] = {"videos": ["a", "b", "c"], **{m: {"top1": [0, 1, 0]} for m in METHODS}}
+    bigger = json.loads(json.dumps(b))
+    bigger["protocol"]["pool_size"] = 8
+    for name, r, needle in [
+        ("other", other, "different test sets"),
+        ("fewer", fewer, "different test sets"),
+        ("bigger", bigger, "different pool_size"),
+    ]:
+        bad = _write(tmp_path, name, r)
+        with pytest.raises(DataFormatError, match=needle) as exc:
+            write_report([paths[0], bad], tmp_path / f"rep-{name}")
+        assert str(paths[0]) in str(exc.value) and str(bad) in str(exc.value)
+    # the same videos in another order are matched by video
+    shuffled = json.loads(json.dumps(b))
+    order = [3, 2, 1, 0]
+    shuffled["per_query"] = {
+        "videos": [b["per_query"]["videos"][i] for i in order],
+        **{m: {k: [v[i] for i in order] for k, v in b["per_query"][m].items()} for m in METHODS},
+    }
+    want = paired_differences([a, b])
+    assert paired_differences([a, shuffled]) == want
+    assert combine([a, shuffled])["runs"][1]["per_query"] == b["per_query"]
+
+
+def test_table4_std_is_over_seeds_x_pools(two_seeds):
+    (a, b), _ = two_seeds
+    a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))
+    for r, pools in ((a, [0.0, 1.0]), (b, [0.5, 0.5])):
+        cell = r["methods"]["seam"]["10"]["class:1"]
+        cell.update(top1=float(np.mean(pools)), top1_std=float(np.std(pools)), top1_pools=pools)
+    pooled = combine([a, b])
+    row = next(r for r in table4(pooled)[1] if r[0] == "Short Sl. Shirt")
+    assert row[-1] == f"0.50({np.std([0.0, 1.0, 0.5, 0.5]):.3f})"  # 0.354; the seeds' means agree
+    how = "mean(std) over 2 seeds x pools"
+    assert _class_how(pooled, how) == how
+    for r in (a, b):  # results written before per-class pool values were kept
+        del r["methods"]["seam"]["10"]["class:1"]["top1_pools"]
+    assert "per class: std over the 2 seeds' means" in _class_how(combine([a, b]), how)
+
+
+def test_paired_values_are_rounded_for_display_only_and_a_query_in_no_pool_is_left_out(two_seeds):
+    (a, b), _ = two_seeds
+    a, b = json.loads(json.dumps(a)), json.loads(json.dumps(b))
+    for r in (a, b):
+        r["per_query"]["seam"]["top1"] = [1 / 3, 1, 1, None]  # query d was in no pool
+        r["per_query"]["seam_no_nlb_g"]["top1"] = [0, 0, 1, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" included
+        d = next(x for x in paired_differences([a, b]) if (x["a"], x["b"]) == ("seam", "seam_no_nlb_g"))
+    assert d["per_seed"] == [pytest.approx((1 / 3 + 1) / 3, abs=1e-12)] * 2 and d["queries"] == 3
+    assert d["wins"] == 2 and d["losses"] == 0

@@ -68,13 +68,10 @@ def test_resume_continues_from_the_last_epoch(tmp_path, train_bank):
     cfg = tiny_train_config("no_nlb", epochs=2)
     first = train_phase2(train_bank, tiny_model("no_nlb"), TINY, cfg, tmp_path)
     assert first["epochs_run"] == 2
-    more = train_phase2(
-        train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path, resume=True
-    )
+    longer = cfg.model_copy(update={"epochs": 3})
+    more = train_phase2(train_bank, tiny_model("no_nlb"), TINY, longer, tmp_path, resume=True, extend=True)
     assert more["epochs_run"] == 1 and [h["epoch"] for h in more["history"]] == [1, 2, 3]
-    done = train_phase2(
-        train_bank, tiny_model("no_nlb"), TINY, cfg.model_copy(update={"epochs": 3}), tmp_path, resume=True
-    )
+    done = train_phase2(train_bank, tiny_model("no_nlb"), TINY, longer, tmp_path, resume=True)
     assert done["epochs_run"] == 0 and read_checkpoint(tmp_path / "last.pt")["epoch"] == 3
 
 
@@ -123,7 +120,7 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_finite_epoc
     with pytest.raises(
         ModelError, match=r"diverged: the loss is not finite at epoch 3, step 1 .*keeps epoch 2"
     ):
-        train_phase2(blown, tiny_model("full"), TINY, more, tmp_path, resume=True)
+        train_phase2(blown, tiny_model("full"), TINY, more, tmp_path, resume=True, extend=True)
     after = read_checkpoint(tmp_path / "last.pt")
     assert after["epoch"] == 2
     assert all(torch.isfinite(v).all() for v in after["model"].values() if v.is_floating_point())
@@ -132,3 +129,25 @@ def test_a_diverging_run_stops_with_a_clear_error_and_keeps_the_last_finite_epoc
     with pytest.raises(ModelError, match=r"at epoch 1, step \d+ \(no checkpoint was written\)"):
         train_phase2(train_bank, tiny_model("full"), TINY, wild, tmp_path / "fresh")
     assert not (tmp_path / "fresh" / "last.pt").exists()
+
+
+def test_evaluation_counts_test_products_the_checkpoint_was_trained_on(tmp_path, test_bank, monkeypatch):
+    from torch import nn
+
+    from movingfashion.seam import evaluate as ev
+    from movingfashion.seam.checkpoint import train_record
+
+    monkeypatch.setattr(ev, "build_bank", lambda *a, **kw: test_bank)
+    model = tiny_model("no_nlb_g")
+    model.encoder = nn.Identity()  # evaluate_dataset reads videos through one; the bank is given
+    cfg = EvalConfig(frames=[5], main_frames=5, pools=1, pool_size=64, salient=False)
+    trained_on = train_record(tmp_path / "train-set", [*test_bank.gallery_ids[:5], "elsewhere"])
+    res = ev.evaluate_dataset(tmp_path, [model], cfg, train_data={"new.pt": trained_on, "old.pt": None})
+    new, old = res["train_overlap"]["new.pt"], res["train_overlap"]["old.pt"]
+    assert (new["overlap"], new["test_products"], new["train_products"]) == (5, 64, 6)
+    assert new["train_dataset"] == str((tmp_path / "train-set").resolve()) and not old["recorded"]
+    warning, note = ev.overlap_lines(res, "test-set")
+    assert warning.startswith(
+        "warning: 5 of the 64 test products of test-set were training products of new.pt"
+    )
+    assert note.startswith("note: old.pt keeps no record of its training products")

@@ -1,0 +1,105 @@
+"""``mf train``'s options before anything is trained: ``--resume`` without a run, ``--variant``
+against a ``--config`` file, AsymNet's ``--dataset``, ``--resume`` and ``--epochs`` (run_phase2 /
+run_asymnet replaced by stubs that record what they were given)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from movingfashion.seam import asymnet as asymnet_module
+from movingfashion.seam import train as train_module
+from movingfashion.seam.cli import train
+
+
+@pytest.fixture()
+def dataset(tmp_path):
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "train.json").write_text("{}")
+    return root
+
+
+@pytest.fixture()
+def calls(monkeypatch):
+    """What run_phase2 / run_asymnet were called with (they return a finished run's summary)."""
+    got: list[dict] = []
+
+    def phase2(dataset, out, cfg, **kw):
+        got.append({"cfg": cfg, **kw})
+        return {"variant": cfg.model.variant.value, "checkpoint": f"{out}/last.pt", "final_loss": None}
+
+    def asym(dataset, out, cfg, **kw):
+        got.append({"cfg": cfg, **kw})
+        return {
+            "method": "asymnet",
+            "snn_epochs": cfg.snn_epochs,
+            "fusion_epochs": cfg.fusion_epochs,
+            "history": [{}] * (cfg.snn_epochs + cfg.fusion_epochs),
+            "train_videos": 4,
+            "train_products": 4,
+            "final_loss": 0.5,
+            "checkpoint": f"{out}/last.pt",
+        }
+
+    monkeypatch.setattr(train_module, "run_phase2", phase2)
+    monkeypatch.setattr(asymnet_module, "run_asymnet", asym)
+    return got
+
+
+def test_resume_without_the_run_folder_says_so_and_starts_at_epoch_0(dataset, tmp_path, calls):
+    """Never silent (a typo in --out shows on stderr), and the same --resume command serves the
+    first run and every rerun after a kill (tests/test_kill_anywhere.py)."""
+    out = tmp_path / "runs" / "typo"
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(out), "--resume", "--json"])
+    assert res.exit_code == 0, res.output
+    assert (
+        res.stderr.strip()
+        == f"no {out / 'last.pt'} ({out} does not exist yet: check --out): starting at epoch 0"
+    )
+    assert calls[0]["resume"] is True
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(out), "--extend"])
+    assert res.exit_code == 2 and "--resume" in res.output and len(calls) == 1
+
+
+def test_resume_in_a_folder_without_last_pt_says_it_starts_at_epoch_0(dataset, tmp_path, calls):
+    out = tmp_path / "run"
+    out.mkdir()
+    res = CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(out), "--resume", "--json"])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.strip() == f"no {out / 'last.pt'}: starting at epoch 0"
+    assert calls[0]["resume"] is True and calls[0]["extend"] is False
+
+
+def test_the_config_files_variant_holds_unless_variant_is_given(dataset, tmp_path, calls):
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text("model:\n  variant: no_nlb_g\n  dim: 64\n")
+    base = ["--dataset", str(dataset), "--config", str(cfg), "--json"]
+    assert CliRunner().invoke(train, [*base, "--out", str(tmp_path / "a")]).exit_code == 0
+    assert (
+        CliRunner().invoke(train, [*base, "--out", str(tmp_path / "b"), "--variant", "full"]).exit_code == 0
+    )
+    assert [c["cfg"].model.variant.value for c in calls] == ["no_nlb_g", "full"]
+    assert [c["cfg"].model.dim for c in calls] == [64, 64]
+    assert CliRunner().invoke(train, ["--dataset", str(dataset), "--out", str(tmp_path / "c")]).exit_code == 0
+    assert calls[-1]["cfg"].model.variant.value == "full"  # the default
+
+
+def test_asymnet_needs_a_dataset_refuses_resume_and_says_what_epochs_sets(dataset, tmp_path, calls):
+    res = CliRunner().invoke(train, ["--method", "asymnet", "--out", str(tmp_path / "a")])
+    assert res.exit_code == 2 and "Missing option '--dataset'" in res.output
+    assert "Traceback" not in res.output and not calls
+    res = CliRunner().invoke(
+        train, ["--method", "asymnet", "--dataset", str(dataset), "--out", str(tmp_path / "a"), "--resume"]
+    )
+    assert res.exit_code == 2 and "--resume" in res.output and not calls
+    res = CliRunner().invoke(
+        train,
+        ["--method", "asymnet", "--dataset", str(dataset), "--out", str(tmp_path / "a"), "--epochs", "1"],
+    )
+    assert res.exit_code == 0, res.output
+    assert calls[0]["cfg"].snn_epochs == 1 and calls[0]["cfg"].fusion_epochs == 10
+    assert "stage 1 (LSTM + similarity nodes, --epochs) 1 epochs" in res.stdout
+    assert "stage 2 (fusion tree, fusion_epochs) 10 epochs" in res.stdout
+    help_text = CliRunner().invoke(train, ["--help"]).output
+    assert "fusion_epochs" in help_text and "--extend" in help_text
