@@ -179,8 +179,13 @@ def build(
     from movingfashion.executors import make_executor
 
     shard_ = parse_shard(shard)
-    if workers is not None and (executor or cfg.executor) != "ray":
-        raise click.UsageError("--workers is read with --executor ray (local runs one video at a time)")
+    if (executor or cfg.executor) != "ray":
+        if workers is not None:
+            raise click.UsageError("--workers is read with --executor ray (local runs one video at a time)")
+        if gpus_per_worker is not None:
+            raise click.UsageError(
+                "--gpus-per-worker is read with --executor ray (a local run uses this machine's GPU, if any)"
+            )
     bar = progress_bar(desc="videos", unit="video", disable=True if as_json else None)
 
     def on_video(job, outcome, rep):
@@ -189,7 +194,8 @@ def build(
         bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed), review=len(rep.needs_review))
         bar.update(1)
         if outcome == "failed":
-            bar.write(f"skipped (unreadable): {rep.failed[-1]['error']}", file=sys.stderr)
+            last = rep.failed[-1]
+            bar.write(f"failed: {last.get('video', '?')}: {last['error']}", file=sys.stderr)
 
     try:
         with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
@@ -229,7 +235,7 @@ def build(
                 " flag them; rebuild them with --force"
                 for s, k in d["flag_signals_missing"].items()
             )
-            + "".join(f"\n  failed: {f['error']}" for f in d["failed"])
+            + "".join(f"\n  failed: {f.get('video', '?')}: {f['error']}" for f in d["failed"])
             + (f"\n  shard {d['shard']}: {d['next']}" if "shard" in d else "")
         ),
     )

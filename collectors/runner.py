@@ -30,11 +30,21 @@ from typing import Any
 from collectors.base import Source
 from collectors.core import Candidate, DiscoveryProblem, Outcome, Summary, safe_id
 from collectors.guard import guarded_collect
-from movingfashion.executors import Executor, WorkerResources, make_executor
+from movingfashion.executors import Executor, WorkerLostError, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 
 log = logging.getLogger("collectors")
+
+
+def lost_reason(error: BaseException) -> str:
+    """The failure reason of an item whose task ended in ``error`` instead of an outcome:
+    ``worker_lost`` when its worker process died (a crash, out of memory), else
+    ``internal_error:<Type>``. Both count as failed: a rerun tries the item again."""
+    if isinstance(error, WorkerLostError):
+        return "worker_lost"
+    return f"internal_error:{type(error).__name__}"
+
 
 __all__ = ["DryRunSummary", "guarded_collect", "note_problem", "run_collection", "stop_message"]
 
@@ -312,7 +322,8 @@ def _run(
     def take(block: bool) -> None:
         for res in pool.results(block=block):
             if res.error is not None:
-                out = Outcome(str(res.tag), "failed", "internal_error")
+                out = Outcome(str(res.tag), "failed", lost_reason(res.error))
+                log.warning("%s: %s (a rerun tries it again): %s", res.tag, out.reason, res.error)
             elif cluster is not None:
                 out = _take_remote(ctx, res.value, remote)
             else:

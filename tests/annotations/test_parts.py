@@ -82,3 +82,15 @@ def test_train_detector_smoke(tmp_path):
     weights = json.loads(res.stdout)["weights"]
     det = build_detector("ultralytics", weights, DetectorConfig(device="cpu"))
     assert det.model.names[7] == "trousers"
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--workers", "2"), ("--gpus-per-worker", "0.5")], ids=["workers", "gpus"]
+)
+def test_ray_only_options_are_refused_on_a_local_build(tmp_path, option, value):
+    """A local build runs one video at a time on this machine: an option only Ray reads is a
+    usage error (exit 2), never silently ignored."""
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "train.json").write_text("{}")
+    res = CliRunner().invoke(tracklets, ["build", "--dataset", str(tmp_path / "ds"), option, value])
+    assert res.exit_code == 2 and option in res.output and "--executor ray" in res.output, res.output

@@ -131,3 +131,11 @@ def test_bar_shows_the_total_and_counts_rejected_apart_from_failed(capsys):
     bar.close()
     last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
     assert "3/3" in last and "ok=1, failed=1, rejected=1, skipped=0" in last, last
+
+
+def test_an_item_whose_worker_died_is_failed_as_worker_lost_not_a_bare_internal_error():
+    from collectors.runner import lost_reason
+    from movingfashion.executors import WorkerLostError
+
+    assert lost_reason(WorkerLostError("worker died: ActorDiedError")) == "worker_lost"
+    assert lost_reason(KeyError("payload")) == "internal_error:KeyError"
