@@ -178,3 +178,17 @@ class FakeSite:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def fast_http(max_retries: int = 3) -> dict:
+    """HttpConfig settings for loopback tests: no real waiting, ``max_retries`` retries."""
+    return dict(
+        backoff_base_s=0.001,
+        backoff_max_s=0.01,
+        retry_after_max_s=0.01,
+        rate_per_host=1000.0,
+        burst_per_host=100,
+        max_retries=max_retries,
+        connect_timeout_s=2,
+        read_timeout_s=5,
+    )

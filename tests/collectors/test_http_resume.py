@@ -14,18 +14,9 @@ from collectors.config import HttpConfig
 from collectors.hosts import HostPolicy
 from collectors.http import PoliteClient
 from schemas.errors import FetchError
-from tests.collectors.fakesite import FakeSite, Route, mp4_bytes
+from tests.collectors.fakesite import FakeSite, Route, fast_http, mp4_bytes
 
-FAST = dict(
-    backoff_base_s=0.001,
-    backoff_max_s=0.01,
-    retry_after_max_s=0.01,
-    rate_per_host=1000.0,
-    burst_per_host=100,
-    max_retries=0,
-    connect_timeout_s=2,
-    read_timeout_s=5,
-)
+FAST = fast_http(max_retries=0)
 
 V1 = {"ETag": '"v1"'}
 V2 = {"ETag": '"v2"'}

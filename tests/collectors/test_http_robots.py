@@ -13,19 +13,10 @@ from collectors.hosts import HostPolicy
 from collectors.http import PoliteClient
 from schemas.catalog import Catalog
 from schemas.errors import FetchError
-from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes
+from tests.collectors.fakesite import FakeSite, Route, fast_http, jpeg_bytes
 from tests.collectors.test_netaporter import product_html
 
-FAST = dict(
-    backoff_base_s=0.001,
-    backoff_max_s=0.01,
-    retry_after_max_s=0.01,
-    rate_per_host=1000.0,
-    burst_per_host=100,
-    max_retries=1,
-    connect_timeout_s=2,
-    read_timeout_s=5,
-)
+FAST = fast_http(max_retries=1)
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 

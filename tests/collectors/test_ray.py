@@ -1,5 +1,6 @@
 """``mf-collect`` on Ray: the same catalog rows and files as a local run, and politeness that holds
-for the whole cluster (one gate per host: rate, requests in flight, robots.txt once, Retry-After)."""
+for the whole cluster (one gate per host: rate, requests in flight, robots.txt once, Retry-After);
+a worker that dies for good holding a host slot does not keep it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 import ray
 
 from collectors.api import collect
-from collectors.cluster import GateRegistry, RayGate
+from collectors.cluster import GateRegistry, HostGate, RayGate, WorkerSetup, WorkerSpec
 from collectors.config import HttpConfig
 from schemas.catalog import Catalog
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
@@ -141,3 +142,36 @@ def test_robots_is_read_once_by_a_ray_run_and_items_match_local(ray_session, tmp
         assert summary.requests == sum(site.hits.values())
     with Catalog(tmp_path / "o" / "catalog.sqlite") as cat:
         assert sorted(r.item.source_id for r in cat.items(status="downloaded")) == ids
+
+
+def test_a_worker_lost_for_good_hands_back_its_host_slot_and_robots_claim(ray_session):
+    registry = GateRegistry.remote(HttpConfig(max_concurrency_per_host=1))
+    try:
+        gate = ray.get(registry.gate.remote("shop.example"))
+        ray.get(gate.acquire.remote("worker-a"))  # its request was in flight when it died
+        assert ray.get(gate.robots.remote("http://shop.example", "worker-a")) is None  # fetching it
+        # what the pool calls once that worker is lost for good (no restart hands them back)
+        WorkerSetup(WorkerSpec("urls", {}, None, "", False, None, None, registry)).on_lost("worker-a")
+        assert ray.get(gate.acquire.remote("worker-b"), timeout=30) > 0
+        assert ray.get(gate.robots.remote("http://shop.example", "worker-b"), timeout=5) is None  # its turn
+    finally:
+        ray.kill(registry)
+
+
+@ray.remote(num_cpus=0)
+class _Holder:
+    def take(self, gate) -> int:
+        return ray.get(gate.acquire.remote(ray.get_runtime_context().get_actor_id()))
+
+
+def test_a_gate_takes_back_the_slot_of_a_holder_that_died(ray_session):
+    """The gate's own check, whoever forgets to hand the slot back: its holder is dead."""
+    gate = HostGate.remote(100.0, 10, 1, check_s=0.5)
+    holder = _Holder.remote()
+    try:
+        assert ray.get(holder.take.remote(gate)) > 0
+        ray.kill(holder, no_restart=True)
+        assert ray.get(gate.acquire.remote("w1"), timeout=30) > 0
+        assert ray.get(gate.holders.remote()) == ["w1"]
+    finally:
+        ray.kill(gate)
