@@ -27,12 +27,17 @@ dropped):
    right one).
 
 Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
-scorer once; scores come back to this process, which alone writes the cache and the catalog.
+scorer once; scores come back to this process, which alone writes the cache and the catalog. A
+pair whose worker dies (past the executor's retries: a video that crashes the decoder, an
+out-of-memory kill) is a failure of its item (:attr:`AssociationResult.failed`, naming the video
+and the shop image): the item is left as it is, the other pairs are scored, and a rerun scores it
+again.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -51,6 +56,8 @@ from schemas.paths import PathEscapeError, resolve_under
 #: catalog meta key: whether the check ran on the catalog, and with what
 META_KEY = "associations"
 REASON = "association:"
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from movingfashion.executors import Executor
@@ -154,14 +161,27 @@ class _Pair:
         return self.score if self.class_score is None else self.class_score
 
 
+@dataclass(frozen=True)
+class AssociationFailure:
+    """A pair that could not be scored: its worker died (past the executor's retries)."""
+
+    source: str
+    source_id: str
+    video: str
+    shop: str
+    error: str
+
+
 @dataclass
 class AssociationResult:
-    """Every scored pair (item key -> its lowest score) and the flags."""
+    """Every scored pair (item key -> its lowest score), the flags, and the items whose pairs
+    could not all be scored (``failed``: left as they are, neither scored nor flagged)."""
 
     scores: dict[tuple[str, str], float] = field(default_factory=dict)
     flags: list[AssociationFlag] = field(default_factory=list)
     pairs: int = 0
     cached: int = 0
+    failed: list[AssociationFailure] = field(default_factory=list)
 
 
 def _same(value: Any) -> Any:
@@ -190,9 +210,10 @@ def _score_or_error(scorer: PairScorer, task: Task) -> tuple[float | None, BaseE
 
 def _stream_scores(
     tasks: list[Task], scorer: PairScorer, executor: Executor | None
-) -> Iterator[tuple[int, float]]:
-    """(index, score) of every ``(video, shop, crop, category)`` task as it finishes; a scorer's exception is
-    raised here as it was raised.
+) -> Iterator[tuple[int, float | None, str | None]]:
+    """(index, score, None) of every ``(video, shop, crop, category)`` task as it finishes; a
+    scorer's exception is raised here as it was raised; a task whose worker died (remote, past
+    the retries) comes as (index, None, why).
 
     On a remote executor the pairs are mapped as tasks, not sent to a pool of new workers: the
     worker processes that picked the shop images already hold the scorer's models (a scorer
@@ -204,29 +225,44 @@ def _stream_scores(
     if executor is not None and executor.remote:
         for i, out in executor.imap(partial(_score_or_error, scorer), tasks):
             if out.error is not None:  # the worker itself was lost
-                raise WorkerLostError(out.error)
+                yield i, None, out.error.removeprefix(f"{WorkerLostError.__name__}: ")
+                continue
             score, error = out.value  # type: ignore[misc]
             if error is not None:
                 raise error
-            yield i, score  # type: ignore[misc]
+            yield i, score, None
         return
     with (executor or LocalExecutor()).pool(_score, setup=partial(_same, scorer)) as pool:
         for i, task in enumerate(tasks):
             pool.submit(task, tag=i)
         for res in pool.drain():
             if res.error is not None:
+                if isinstance(res.error, WorkerLostError):
+                    yield res.tag, None, str(res.error)
+                    continue
                 raise res.error
-            yield res.tag, res.value
+            yield res.tag, res.value, None
 
 
 def _scores(
     pairs: list[tuple[str, str, Path, Path]], scorer: PairScorer, executor: Executor | None
 ) -> list[float]:
-    """The score of every pair, in order."""
-    scores = dict(
-        _stream_scores([(video, shop, None, None) for _, _, video, shop in pairs], scorer, executor)
-    )
+    """The score of every pair, in order; a pair whose worker died is a :class:`WorkerLostError`
+    naming it."""
+    from movingfashion.executors import WorkerLostError
+
+    scores = {}
+    for i, score, lost in _stream_scores(
+        [(video, shop, None, None) for _, _, video, shop in pairs], scorer, executor
+    ):
+        if lost is not None:
+            raise WorkerLostError(_lost_line(pairs[i][2], pairs[i][3], lost))
+        scores[i] = score
     return [scores[i] for i in range(len(pairs))]
+
+
+def _lost_line(video: Path, shop: Path, why: str) -> str:
+    return f"{video}: scoring it against shop image {shop.name} lost its worker ({why})"
 
 
 def score_pairs(
@@ -395,8 +431,20 @@ def run_association_check(
     if progress is not None and done:
         progress(done, len(jobs))
     tasks = [(p.video, p.shop, p.crop, category) for p, _, category in todo]
-    for i, score in _stream_scores(tasks, scorer, executor):
+    lost: set[tuple[str, str]] = set()
+    for i, score, why in _stream_scores(tasks, scorer, executor):
         p, attr, category = todo[i]
+        if why is not None:  # its worker died: the item is left as it is (a rerun scores it)
+            lost.add((p.source, p.source_id))
+            failure = AssociationFailure(
+                p.source, p.source_id, str(p.video), str(p.shop), _lost_line(_rel(p.video, root), p.shop, why)
+            )
+            log.warning("%s/%s: %s", p.source, p.source_id, failure.error)
+            res.failed.append(failure)
+            done += 1
+            if progress is not None:
+                progress(done, len(jobs))
+            continue
         setattr(p, attr, _checked(score, p.video))
         if cache is not None and tag and p.video_sha and p.shop_sha:
             # recorded here, as each score arrives
@@ -407,6 +455,8 @@ def run_association_check(
     worst: dict[tuple[str, str], _Pair] = {}
     for p in pairs:
         key = (p.source, p.source_id)
+        if key in lost:
+            continue
         if key not in worst or p.score < worst[key].score:
             worst[key] = p
     res.scores = {k: round(p.score, 4) for k, p in worst.items() if p.accepted}
@@ -462,6 +512,14 @@ def run_association_check(
             AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
         )
     return res
+
+
+def _rel(path: Path, root: Path) -> Path:
+    """``path`` as the catalog names it (under the collection root), when it is under it."""
+    try:
+        return path.relative_to(root)
+    except ValueError:
+        return path
 
 
 def _cache_what(tag: str | None, p: _Pair, category: int | None = None) -> str:

@@ -83,7 +83,7 @@ import torch
 from pydantic import ValidationError
 
 from movingfashion.epochs import SharedEpoch
-from movingfashion.executors import Executor, WorkerResources
+from movingfashion.executors import Executor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
@@ -115,6 +115,8 @@ class VideoRecord:
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None
+    #: the product listing it (a video two products list has a record, with its boxes, in each)
+    product_id: str = ""
 
 
 @dataclass
@@ -390,7 +392,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     "run mf-tracklets, or use crop='frame'",
                 )
                 continue
-            videos.append(VideoRecord(rel, path, boxes, conf, width, height, nframes))
+            videos.append(VideoRecord(rel, path, boxes, conf, width, height, nframes, pid))
         if not videos:
             if entry.video_paths and self.on_bad == "skip":
                 self.skipped.append((pid, f"{where}: no usable video left"))
@@ -669,9 +671,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _cached(self, video: VideoRecord) -> dict[str, Any] | None:
         if self.crop_cache is None:
             return None
-        key = video.rel_path
+        key = f"{video.rel_path}@{video.product_id}"
         if key not in self._cache_meta:
-            meta_path = cache_entry(self.crop_cache, video.rel_path)[1]
+            meta_path = self._cache_files(video)[1]
             meta = None
             if meta_path.is_file():
                 try:
@@ -692,14 +694,31 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     )
                 if meta.get("video_size") != video.path.stat().st_size:
                     meta = None  # the video changed since: decode it
+                elif meta.get("product", video.product_id) != video.product_id:
+                    meta = None  # another product's crops of the video (the cache was built for other rows)
             if meta is None:
                 log.info("%s: not in the crop cache, decoding the video", video.rel_path)
             self._cache_meta[key] = meta
         return self._cache_meta[key]
 
+    def _cache_files(self, video: VideoRecord) -> tuple[Path, Path]:
+        """(array file, meta file) of ``video``'s entry in the crop cache."""
+        assert self.crop_cache is not None
+        return cache_entry(self.crop_cache, video.rel_path, entry_product(self, video))
+
+    @functools.cached_property
+    def shared_videos(self) -> frozenset[str]:
+        """The videos several products list (each product with its own boxes on them)."""
+        seen: set[str] = set()
+        shared = set()
+        for rec in self.products:
+            for rel in {v.rel_path for v in rec.videos}:
+                (shared if rel in seen else seen).add(rel)
+        return frozenset(shared)
+
     def _drop_cached(self, video: VideoRecord, exc: BaseException) -> None:
         """A crop-cache entry that cannot be read: warn once naming its file; decode the video live."""
-        arr_path, meta_path = cache_entry(self.crop_cache, video.rel_path)
+        arr_path = self._cache_files(video)[0]
         log.warning(
             "%s: crop cache entry unusable (%s: %s); decoding %s live (rebuild the cache to fix it)",
             arr_path,
@@ -707,7 +726,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             exc,
             video.rel_path,
         )
-        self._cache_meta[video.rel_path] = None
+        self._cache_meta[f"{video.rel_path}@{video.product_id}"] = None
 
     def _item_from_cache(
         self,
@@ -718,7 +737,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         idx: list[int],
         meta: dict[str, Any],
     ) -> dict[str, Any]:
-        arr = self._arrays.get(cache_entry(self.crop_cache, video.rel_path)[0])
+        arr = self._arrays.get(self._cache_files(video)[0])
         if len(arr) != len(meta["frames"]):
             raise ValueError(f"{len(arr)} frames stored, the entry lists {len(meta['frames'])}")
         pos = {f: i for i, f in enumerate(meta["frames"])}
@@ -888,12 +907,22 @@ class _OpenArrays:
         self.__init__()
 
 
-def cache_entry(cache_dir: Path, rel_path: str) -> tuple[Path, Path]:
-    """(array file, meta file) of one video in a crop cache."""
+def cache_entry(cache_dir: Path, rel_path: str, product_id: str | None = None) -> tuple[Path, Path]:
+    """(array file, meta file) of one video in a crop cache; with ``product_id``, of that
+    product's crops of it (a video several products list: :func:`entry_product`)."""
     stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
+    if product_id is not None:
+        stem += f"@{product_id}"
     return inside(cache_dir, f"{stem}.npy", what="crop cache file"), inside(
         cache_dir, f"{stem}.json", what="crop cache file"
     )
+
+
+def entry_product(dataset: MovingFashionDataset, video: VideoRecord) -> str | None:
+    """The product ``video``'s crop-cache entry is named after: its own when several products
+    list the video (each crops its own boxes: one entry each), else none (one entry per video,
+    the name caches had before)."""
+    return video.product_id if video.rel_path in dataset.shared_videos else None
 
 
 #: Frames decoded at a time while a crop cache is built (bounds memory on long videos).
@@ -921,7 +950,13 @@ def build_crop_cache(
 
     ``executor`` spreads the videos (default: here, in order; ``ray``: each worker holds a copy
     of the dataset, writes a video's array straight into ``out_dir``, which must be a folder
-    every node sees, and this process commits the entry by writing its ``.json``).
+    every node sees, and this process commits the entry by writing its ``.json``). A video that
+    does not decode, or whose worker dies (past the executor's retries), is listed in
+    ``dataset.skipped`` and counted ``failed``; the others are cached (a rerun retries it).
+
+    A video several products list gets one entry per product (``<video>@<product>``: each
+    product's crops of its own boxes); an entry a build before that kept for such a video alone
+    is removed and built again per product.
     """
     from movingfashion.executors import LocalExecutor
 
@@ -939,7 +974,10 @@ def build_crop_cache(
         todo = []
         for pi, vi in pairs:
             video = dataset.products[pi].videos[vi]
-            arr_path, meta_path = cache_entry(out, video.rel_path)
+            arr_path, meta_path = cache_entry(out, video.rel_path, entry_product(dataset, video))
+            if entry_product(dataset, video) is not None:  # an older build's one entry for all of
+                for stale in cache_entry(out, video.rel_path):  # them: one product's crops only
+                    stale.unlink(missing_ok=True)
             if meta_path.is_file() and arr_path.is_file():
                 try:
                     old = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -949,6 +987,7 @@ def build_crop_cache(
                     isinstance(old, dict)
                     and old.get("params") == params
                     and old.get("video_size") == video.path.stat().st_size
+                    and old.get("product", video.product_id) == video.product_id
                 ):
                     counts["already_cached"] += 1
                     yield
@@ -964,14 +1003,20 @@ def build_crop_cache(
             for pi, vi in todo:
                 workers.submit((pi, vi, str(out), pool), tag=(pi, vi))
             for res in workers.drain():
+                pi, vi = res.tag
+                video = dataset.products[pi].videos[vi]
+                entry = cache_entry(out, video.rel_path, entry_product(dataset, video))
                 if res.error is not None:
-                    pi, vi = res.tag
-                    if dataset.on_bad == "raise" or not isinstance(res.error, (MediaError, DataFormatError)):
+                    lost = isinstance(res.error, WorkerLostError)  # it killed its worker (or the node died)
+                    if not lost and (
+                        dataset.on_bad == "raise" or not isinstance(res.error, (MediaError, DataFormatError))
+                    ):
                         raise res.error
-                    # an undecodable video: listed, the others are cached (a rerun retries it)
+                    # an undecodable video, or one whose worker died: listed, the others are cached
+                    # (a rerun retries it)
                     rec = dataset.products[pi]
-                    dataset._note_skip(rec.product_id, f"video {rec.videos[vi].rel_path}: {res.error}")
-                    for stale in cache_entry(out, rec.videos[vi].rel_path):  # an older build's entry
+                    dataset._note_skip(rec.product_id, f"video {video.rel_path}: {res.error}")
+                    for stale in entry:  # an older build's entry
                         stale.unlink(missing_ok=True)
                     counts["failed"] += 1
                     yield
@@ -979,7 +1024,7 @@ def build_crop_cache(
                 meta, skipped = res.value
                 if ex.remote:  # a worker's copy of the dataset checked the boxes: keep what it dropped
                     dataset.skipped.extend(skipped)
-                atomic_write_json(cache_entry(out, meta["video"])[1], meta)
+                atomic_write_json(entry[1], meta)
                 counts["built"] += 1
                 yield
 
@@ -1016,7 +1061,7 @@ def _cache_video(
     pi, vi, out, pool = task
     rec = dataset.products[pi]
     video = rec.videos[vi]
-    arr_path = cache_entry(Path(out), video.rel_path)[0]
+    arr_path = cache_entry(Path(out), video.rel_path, entry_product(dataset, video))[0]
     before = len(dataset.skipped)
     size = video.path.stat().st_size
     dataset._check_video(rec, video)
@@ -1043,6 +1088,7 @@ def _cache_video(
     out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
     meta = {
         "video": video.rel_path,
+        "product": rec.product_id,
         "video_size": size,
         "params": dataset.cache_params(),
         "frames": frames,

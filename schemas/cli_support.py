@@ -9,7 +9,8 @@
   :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
   :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
-  stderr).
+  stderr); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
+  driver prints a worker's death there), so that stdout holds only what :func:`emit` writes.
 
 Everything here imports only click and the standard library at module level, so a command's
 ``--help`` and its input checks stay fast.
@@ -94,11 +95,58 @@ def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:
 def emit(
     result: Any, as_json: bool, human: Callable[[Any], str] | None = None, *, sort_keys: bool = True
 ) -> None:
-    """Print a result as JSON (``--json``: one document on stdout) or as human text."""
+    """Print a result as JSON (``--json``: one document on stdout) or as human text, on stdout
+    even while it is diverted (:func:`divert_stdout`)."""
     if as_json:
-        click.echo(json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str))
+        text = json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str)
     else:
-        click.echo(human(result) if human else str(result))
+        text = human(result) if human else str(result)
+    click.echo(text, file=result_stream())
+
+
+class _ToStderr:
+    """A stand-in for ``sys.stdout`` writing to the current ``sys.stderr``."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sys.stderr, name)
+
+
+#: (stand-in, the ``sys.stdout`` it replaced) of each :func:`divert_stdout` in force
+_diverted: list[tuple[_ToStderr, Any]] = []
+
+
+def divert_stdout() -> Callable[[], None]:
+    """Send what is printed on stdout to stderr until the returned function is called;
+    :func:`emit` still writes to the real stdout, so a ``--json`` document stays the only thing
+    there. For libraries whose threads print on stdout (Ray's driver prints a worker's death
+    there whatever its settings). Calls may nest; the returned function may be called twice."""
+    proxy = _ToStderr()
+    _diverted.append((proxy, sys.stdout))
+    sys.stdout = proxy  # type: ignore[assignment]
+
+    def restore() -> None:
+        i = next((k for k, (p, _) in enumerate(_diverted) if p is proxy), None)
+        if i is None:
+            return
+        before = _diverted.pop(i)[1]
+        if i < len(_diverted) and _diverted[i][1] is proxy:  # a later one replaced this one
+            _diverted[i] = (_diverted[i][0], before)
+        if sys.stdout is proxy:
+            sys.stdout = before
+
+    return restore
+
+
+def result_stream() -> Any:
+    """Where a command's result goes: ``sys.stdout``, or what it was before it was diverted."""
+    out = sys.stdout
+    for proxy, before in reversed(_diverted):
+        if out is proxy:
+            out = before
+    return out
 
 
 def plain(value: Any) -> Any:

@@ -29,6 +29,18 @@ class MFError(Exception):
             text += f" ({self.hint})"
         return text
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # picklable whatever a subclass's __init__ asks for (errors come back from cluster
+        # workers): rebuilt from its attributes, __init__ not called again
+        return _rebuild, (type(self), self.args, dict(self.__dict__))
+
+
+def _rebuild(cls: type[MFError], args: tuple[Any, ...], state: dict[str, Any]) -> MFError:
+    exc = cls.__new__(cls, *args)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class ConfigError(MFError):
     """A configuration file or option is invalid."""

@@ -38,6 +38,10 @@ class AssociationsStep(Step):
             executor=ctx.executor,
             by_class=cfg.match_by_class,
         )
+        for failure in res.failed:  # a pair whose worker died: its item fails, the others go on
+            key = item_key(failure.source, failure.source_id)
+            if key in state.items:
+                state.fail(key, self.name, failure.error)
         flagged = sorted({(f.source, f.source_id) for f in res.flags})
         for source, source_id in flagged:
             it = state.items.get(item_key(source, source_id))

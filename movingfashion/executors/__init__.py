@@ -90,13 +90,18 @@ def make_executor(
     workers: int | None = None,
     address: str | None = None,
     show_progress: bool = False,
+    connect_timeout_s: float | None = None,
 ) -> Executor:
     """A new executor of backend ``name``.
 
     ``workers``: tasks at once (``local``: threads, none = in order in this thread; ``ray``:
     workers on the cluster, none = as many as its CPUs hold). ``address``: the Ray cluster to
-    join (``host:port``); without it ``$RAY_ADDRESS``, else a local Ray is started for the run.
-    An unreachable cluster is a :class:`ConfigError` (exit 2) raised before anything is written.
+    join (``host:port``); without it ``$RAY_ADDRESS``, else a local Ray is started for the run
+    (in a process already connected to Ray: that cluster, and an address naming another one is
+    an error). An unreachable cluster, or one whose head does not answer within
+    ``connect_timeout_s`` (``ray``; default 30 s,
+    :data:`~movingfashion.executors.ray_backend.CONNECT_TIMEOUT_S`), is a :class:`ConfigError`
+    (exit 2) raised before anything is written.
     """
     factory = check_executor(name)
     if name != "ray":
@@ -107,4 +112,5 @@ def make_executor(
                 hint="add --executor ray",
             )
         return factory(workers, show_progress=show_progress)
-    return factory(workers=workers, address=address, show_progress=show_progress)
+    timeout = {} if connect_timeout_s is None else {"connect_timeout_s": connect_timeout_s}
+    return factory(workers=workers, address=address, show_progress=show_progress, **timeout)

@@ -136,9 +136,13 @@ class Executor(ABC):
         per_key: int | None = None,
         resources: WorkerResources | None = None,
         workers: int | None = None,
+        on_lost: Callable[[str], Any] | None = None,
     ) -> Pool:
         """Workers running ``fn(state, task)`` with ``state = setup()`` built once per worker
-        (``fn(task)`` without ``setup``). ``workers`` overrides the executor's count."""
+        (``fn(task)`` without ``setup``). ``workers`` overrides the executor's count.
+        ``on_lost(worker_id)`` is called in this process when a worker is lost for good (remote
+        executors; default: ``setup.on_lost`` when the setup has that method), so that what
+        the worker held elsewhere (a host slot, a claim) is handed back."""
 
     @abstractmethod
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:

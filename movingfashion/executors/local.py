@@ -125,9 +125,10 @@ class LocalExecutor(Executor):
         per_key: int | None = None,
         resources: WorkerResources | None = None,
         workers: int | None = None,
+        on_lost: Callable[[str], Any] | None = None,
     ) -> Pool:
         """One state for all threads (``setup()`` runs once, here): it must be thread-safe when
-        there are several threads."""
+        there are several threads. No worker is ever lost here (``on_lost`` is not called)."""
         call = fn if setup is None else partial(fn, setup())
         n = workers or self.workers
         return InlinePool(call) if n is None else ThreadPool(call, n, per_key)

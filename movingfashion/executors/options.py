@@ -20,8 +20,9 @@ _EXECUTOR: dict[str, Any] = {
 _ADDRESS: dict[str, Any] = {
     "metavar": "HOST:PORT",
     "default": None,
-    "help": "Ray cluster to join with --executor ray [default: $RAY_ADDRESS, else a local Ray "
-    "started for this run].",
+    "help": "Ray cluster to join with --executor ray: the head's port, 6379 unless `ray start --head "
+    "--port` said otherwise (a head that does not answer within 30 s is an error) [default: "
+    "$RAY_ADDRESS, else a local Ray started for this run].",
 }
 
 

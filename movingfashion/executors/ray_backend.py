@@ -2,18 +2,27 @@
 
 * :meth:`RayExecutor.map` sends the tasks in chunks as Ray tasks (``SPREAD`` over the nodes,
   one CPU each); the function travels once through the object store and is kept per worker
-  process. A chunk whose worker dies is run again, up to ``max_retries`` times.
+  process. A chunk whose worker dies is split: each of its tasks runs again as a Ray task of its
+  own, retried up to ``max_retries`` times, so a death is charged only to the task that dies alone.
 * :meth:`RayExecutor.pool` starts one actor per worker (``SPREAD``; ``cpus``/``gpus``/custom
   resources from :class:`~movingfashion.executors.base.WorkerResources`; a fractional GPU share
   is allowed). Each actor runs ``setup()`` once, then tasks one at a time; the driver sends an
   actor its next task only once the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps
   the ``per_key`` cap across the cluster. A killed actor is restarted (``setup()`` again) and its
   task retried, up to ``max_retries`` times; past that that task comes back as
-  :class:`~movingfashion.executors.base.WorkerLostError` and the actor gets no more work.
+  :class:`~movingfashion.executors.base.WorkerLostError`, the actor gets no more work (a new one,
+  with its own ``setup()``, takes its place) and the pool's ``on_lost`` (default: the setup's
+  ``on_lost`` method, when it has one) is called with its actor id, so that what it held elsewhere
+  (a host slot) is handed back.
 
-:func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address
-is a :class:`~schemas.errors.ConfigError`, exit 2, before anything is written) or starts a local
-Ray for the run (stopped at :meth:`RayExecutor.close`).
+:func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address,
+or one where no Ray head answers within ``connect_timeout_s``, is a
+:class:`~schemas.errors.ConfigError`, exit 2, before anything is written) or starts a local Ray
+for the run (stopped at :meth:`RayExecutor.close`). A process already connected to Ray keeps that
+connection; an address naming another cluster is then a :class:`~schemas.errors.ConfigError`.
+While a Ray executor is open, what is printed on stdout goes to stderr (Ray's driver prints a
+worker's death there): stdout keeps only the command's result
+(:func:`schemas.cli_support.divert_stdout`).
 """
 
 from __future__ import annotations
@@ -22,7 +31,10 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
 import socket
+import sys
+import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -42,6 +54,7 @@ from movingfashion.executors.base import (
     describe,
 )
 from movingfashion.executors.local import _attempt
+from schemas.cli_support import divert_stdout
 from schemas.errors import ConfigError
 from schemas.faults import reraise_local_fault
 
@@ -60,6 +73,14 @@ QUEUE_PER_ACTOR = 0
 CHUNKS_PER_WORKER = 8
 #: Seconds to wait for pool workers to start (their setup included) before going on without them.
 STARTUP_TIMEOUT_S = 600.0
+#: Seconds ``ray.init`` may take to join a cluster: a port that answers but is not a Ray head
+#: (the dashboard's, Ray Client's) would make it retry for many minutes.
+CONNECT_TIMEOUT_S = 30.0
+#: What to check when no Ray head answers at an address.
+PORT_HINT = (
+    "check the port: it is the head's GCS port (`ray start --head --port`, 6379 by default), "
+    "not the dashboard's (8265) or Ray Client's (10001)"
+)
 
 
 # ---------------------------------------------------------------------- connecting
@@ -93,25 +114,115 @@ def check_reachable(address: str, where: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def connect(address: str | None, *, where: str = "--ray-address", num_cpus: int | None = None) -> bool:
+def connect(
+    address: str | None,
+    *,
+    where: str = "--ray-address",
+    num_cpus: int | None = None,
+    timeout_s: float = CONNECT_TIMEOUT_S,
+) -> bool:
     """Join the cluster at ``address`` or start a local Ray; True when this call did either
-    (the caller disconnects at the end), False when this process was connected already."""
+    (the caller disconnects at the end), False when this process was connected already (to
+    that cluster: an ``address`` naming another one is a :class:`ConfigError`). Joining takes
+    at most ``timeout_s`` seconds."""
     if ray.is_initialized():
+        check_connected_to(address, where)
         return False
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
     if address and address != "local":
         check_reachable(address, where)
-        try:
-            ray.init(address=address, **quiet)
-        except Exception as exc:  # noqa: BLE001 - Ray raises several kinds; all mean "cannot join"
-            raise ConfigError(
-                f"cannot join the Ray cluster at {address}: {describe(exc).splitlines()[0]}",
-                where=where,
-                hint="is a Ray head running there (`ray start --head`), of the same Ray version?",
-            ) from None
+        _init_within(timeout_s, address, where, quiet)
         return True
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
     return True
+
+
+def _init_within(timeout_s: float, address: str, where: str, options: dict[str, Any]) -> None:
+    """``ray.init(address)`` in a thread of its own, given up after ``timeout_s``: Ray would
+    retry for many minutes on a port where something else answers. Given up, Ray is shut down,
+    here and again by the thread should it join later."""
+    done, given_up = threading.Event(), threading.Event()
+    failed: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            ray.init(address=address, **options)
+        except BaseException as exc:  # noqa: BLE001 - reported by the caller
+            failed.append(exc)
+        finally:
+            done.set()
+        if given_up.is_set() and not failed:  # joined after all, too late: nobody will use it
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+
+    if threading.current_thread() is threading.main_thread():
+        # what ray.init sets up in the main thread: SIGTERM exits (atexit then stops Ray)
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+    quiet = _DropThreadWarning()
+    ray_log = logging.getLogger("ray._private.worker")
+    ray_log.addFilter(quiet)
+    try:
+        threading.Thread(target=join, name="mf-ray-connect", daemon=True).start()
+        joined = done.wait(timeout_s)
+    finally:
+        ray_log.removeFilter(quiet)
+    if not joined:
+        given_up.set()
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        raise ConfigError(
+            f"no Ray head answered at {address} within {timeout_s:g}s", where=where, hint=PORT_HINT
+        )
+    if failed:
+        raise ConfigError(
+            f"cannot join the Ray cluster at {address}: {describe(failed[0]).splitlines()[0]}",
+            where=where,
+            hint="is a Ray head running there (`ray start --head`), of the same Ray version?",
+        ) from None
+
+
+class _DropThreadWarning(logging.Filter):
+    """Ray's warning that ``ray.init`` outside the main thread sets no SIGTERM handler (set here)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SIGTERM handler is not set" not in record.getMessage()
+
+
+def check_connected_to(address: str | None, where: str) -> None:
+    """In a process already connected to Ray: a :class:`ConfigError` when ``address`` names
+    another cluster than the one joined (no address, ``auto`` or ``local``: the one joined)."""
+    if not address or address == "local":
+        return
+    endpoint = _endpoint(address, where)
+    if endpoint is None:
+        return
+    try:
+        current = ray.get_runtime_context().gcs_address
+    except Exception:  # noqa: BLE001 - a Ray Client connection has no GCS address to compare
+        return
+    joined = _endpoint(current, where)
+    assert joined is not None
+    client = address.startswith("ray://")  # Ray Client's port is not the GCS port: hosts only
+    if (client or endpoint[1] == joined[1]) and _hosts(endpoint[0]) & _hosts(joined[0]):
+        return
+    raise ConfigError(
+        f"this process is already connected to the Ray cluster at {current}, not to {address}",
+        where=where,
+        hint="leave the address out to use the connected cluster, or call ray.shutdown() first",
+    )
+
+
+def _hosts(host: str) -> set[str]:
+    """The addresses ``host`` stands for; ``"this machine"`` for loopback and this node's own."""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return {host}
+    with contextlib.suppress(Exception):
+        mine = ray.util.get_node_ip_address()
+        if any(ip == mine or ip.startswith("127.") or ip == "::1" for ip in found):
+            found.add("this machine")
+    return found | {host}
 
 
 def workers_that_fit(total: dict[str, float], res: WorkerResources) -> int | None:
@@ -168,8 +279,8 @@ class _Worker:
             except Exception as exc:  # noqa: BLE001 - reported by ready()
                 self._error = _portable(exc)
 
-    def ready(self) -> tuple[str, BaseException | None, int]:
-        return self._node, self._error, os.getpid()
+    def ready(self) -> tuple[str, BaseException | None, int, str]:
+        return self._node, self._error, os.getpid(), ray.get_runtime_context().get_actor_id()
 
     def run(self, task: Any) -> tuple[str, Any, BaseException | None]:
         if self._error is not None:
@@ -196,6 +307,7 @@ class RayPool(Pool):
         max_retries: int,
         nodes: Counter[str],
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        on_lost: Callable[[str], Any] | None = None,
     ) -> None:
         opts: dict[str, Any] = {
             "num_cpus": resources.cpus,
@@ -209,14 +321,18 @@ class RayPool(Pool):
             opts["resources"] = dict(resources.custom)
         self.per_key = per_key or 1 << 30
         self.nodes = nodes
+        self._on_lost = on_lost if on_lost is not None else getattr(setup, "on_lost", None)
         # the function and the setup travel once through the object store; the pool keeps them in
         # scope, so a restarted actor can be built again
         self._args = (ray.put(fn), ray.put(setup))
+        self._opts = opts
         self._actors = [_Worker.options(**opts).remote(*self._args) for _ in range(workers)]
         self._alive = [True] * workers
         self._load = [0] * workers
         self.pids: list[int | None] = [None] * workers
         self.worker_nodes: list[str | None] = [None] * workers
+        #: each worker's Ray actor id (what ``on_lost`` is called with)
+        self.worker_ids: list[str] = [a._actor_id.hex() for a in self._actors]
         self._queue: deque[tuple[Any, Any, str | None]] = deque()
         self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None]] = {}
         self._keys: Counter[str] = Counter()
@@ -235,7 +351,7 @@ class RayPool(Pool):
         for ref in ready:
             i = refs[ref]
             try:
-                node, error, pid = ray.get(ref)
+                node, error, pid, self.worker_ids[i] = ray.get(ref)
             except RayError as exc:
                 errors.append(
                     WorkerLostError(f"a worker died while starting: {describe(exc).splitlines()[0]}")
@@ -265,10 +381,23 @@ class RayPool(Pool):
                 hint="the cluster lacks the CPUs/GPUs asked for each worker",
             )
 
-    def _drop(self, i: int) -> None:
+    def _drop(self, i: int, *, lost: bool = True) -> None:
+        """Retire worker ``i`` (``lost``: it died or failed, so ``on_lost`` hears of it)."""
         self._alive[i] = False
         with contextlib.suppress(Exception):  # already gone
             ray.kill(self._actors[i], no_restart=True)
+        if lost and self._on_lost is not None:
+            try:
+                self._on_lost(self.worker_ids[i])
+            except Exception:  # noqa: BLE001 - a hook's failure must not lose the task's result
+                log.warning("on_lost of worker %s failed", self.worker_ids[i], exc_info=True)
+
+    def _replace(self, i: int) -> None:
+        """A new worker in the place of worker ``i`` (retired): its setup runs as the first one's did."""
+        self._actors[i] = _Worker.options(**self._opts).remote(*self._args)
+        self._alive[i] = True
+        self.pids[i] = self.worker_nodes[i] = None
+        self.worker_ids[i] = self._actors[i]._actor_id.hex()
 
     @property
     def workers(self) -> int:
@@ -343,7 +472,10 @@ class RayPool(Pool):
         except RayActorError as exc:
             # the actor was restarted and this task retried max_retries times; it is the task the
             # actor was running (one task per actor at a time): it fails, the actor gets no more work
+            # and a fresh one takes its place (so a few videos that kill their worker do not stop
+            # the others: each replacement follows a task charged with a death)
             self._drop(i)
+            self._replace(i)
             return TaskResult(tag, error=WorkerLostError(f"worker died: {describe(exc).splitlines()[0]}"))
         except RayError as exc:
             return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
@@ -361,7 +493,7 @@ class RayPool(Pool):
         self._ready.clear()
         for i in range(len(self._actors)):
             if self._alive[i]:
-                self._drop(i)
+                self._drop(i, lost=False)
 
 
 class RayExecutor(Executor):
@@ -378,13 +510,23 @@ class RayExecutor(Executor):
         show_progress: bool = False,
         max_retries: int = MAX_RETRIES,
         num_cpus: int | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
     ) -> None:
+        """``connect_timeout_s``: how long joining ``address`` may take (default
+        :data:`CONNECT_TIMEOUT_S`, 30 s) before it is a :class:`ConfigError`."""
         super().__init__(workers, show_progress=show_progress)
         where = "--ray-address" if address else "RAY_ADDRESS"
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_retries = max_retries
-        self._owns = connect(self.address, where=where, num_cpus=num_cpus)
-        self.driver_node = ray.get_runtime_context().get_node_id()
+        self._owns = False
+        # Ray's driver prints a worker's death on stdout (whatever log_to_driver says): stderr
+        self._restore_stdout: Callable[[], None] | None = divert_stdout()
+        try:
+            self._owns = connect(self.address, where=where, num_cpus=num_cpus, timeout_s=connect_timeout_s)
+            self.driver_node = ray.get_runtime_context().get_node_id()
+        except BaseException:
+            self.close()
+            raise
 
     # -- sizes ---------------------------------------------------------------------
     def capacity(self, res: WorkerResources) -> int | None:
@@ -403,6 +545,7 @@ class RayExecutor(Executor):
         per_key: int | None = None,
         resources: WorkerResources | None = None,
         workers: int | None = None,
+        on_lost: Callable[[str], Any] | None = None,
     ) -> RayPool:
         res = resources or WorkerResources()
         cap = self.capacity(res)
@@ -425,6 +568,7 @@ class RayExecutor(Executor):
             resources=res,
             max_retries=self.max_retries,
             nodes=self.nodes,
+            on_lost=on_lost,
         )
 
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
@@ -432,11 +576,13 @@ class RayExecutor(Executor):
         n_chunks = min(len(tasks), workers * CHUNKS_PER_WORKER)
         bounds = [round(k * len(tasks) / n_chunks) for k in range(n_chunks + 1)]
         box = [ray.put(fn)]
-        run = _run_chunk.options(
-            num_cpus=1, max_retries=self.max_retries, retry_exceptions=False, scheduling_strategy="SPREAD"
-        )
+        opts: dict[str, Any] = {"num_cpus": 1, "retry_exceptions": False, "scheduling_strategy": "SPREAD"}
+        # a chunk is not retried as a whole: the task that killed its worker would kill it again
+        # and take the chunk's other tasks down with it; its tasks run again one by one instead
+        chunk = _run_chunk.options(max_retries=0, **opts)
+        alone = _run_chunk.options(max_retries=self.max_retries, **opts)
         pending = {
-            run.remote(box, list(tasks[a:b])): range(a, b)
+            (alone if b - a == 1 else chunk).remote(box, list(tasks[a:b])): range(a, b)
             for a, b in zip(bounds, bounds[1:], strict=False)
             if b > a
         }
@@ -451,8 +597,10 @@ class RayExecutor(Executor):
                         cause = getattr(exc, "cause", None)
                         if isinstance(cause, BaseException):
                             reraise_local_fault(cause)  # a worker's full disk stops the run, as locally
-                        lost = Outcome(error=f"WorkerLostError: {describe(exc).splitlines()[0]}")
-                        yield from ((i, lost) for i in idx)
+                        if len(idx) > 1:  # which task killed the worker is not known: each alone
+                            pending.update({alone.remote(box, [tasks[i]]): range(i, i + 1) for i in idx})
+                            continue
+                        yield idx[0], Outcome(error=f"WorkerLostError: {describe(exc).splitlines()[0]}")
                         continue
                     self.nodes[node] += len(idx)
                     yield from zip(idx, outs, strict=True)
@@ -464,3 +612,6 @@ class RayExecutor(Executor):
         if self._owns and ray.is_initialized():
             ray.shutdown()
         self._owns = False
+        if self._restore_stdout is not None:
+            self._restore_stdout()
+            self._restore_stdout = None

@@ -1,5 +1,5 @@
-"""``mf clean`` on Ray: association scores as computed locally, and a driver killed mid-run that
-resumes from what it recorded. (The full equivalence of a Ray clean with a local one, catalog rows,
+"""``mf clean`` on Ray: association scores as computed locally (a pair that kills its worker fails
+its item only), and a driver killed mid-run that resumes from what it recorded. (The full equivalence of a Ray clean with a local one, catalog rows,
 cache, files and published dataset, is checked on the two-node cluster: tests/cleaning/test_cluster.py.)"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from cleaning.associations import check_associations
+from cleaning.associations import _pairs, check_associations, run_association_check
 from cleaning.pipeline import clean
 from cleaning.splits import rebuild_splits
 from movingfashion.executors import make_executor
@@ -30,6 +30,57 @@ class LengthScorer:
         from pathlib import Path
 
         return (Path(video_path).stat().st_size + 7 * Path(shop_path).stat().st_size) % 1000 / 1000
+
+
+class PoisonScorer(LengthScorer):
+    """Scoring one video kills the worker process (a decoder segfault, an out-of-memory kill)."""
+
+    def __init__(self, victim: str) -> None:
+        self.victim = victim
+
+    def score(self, video_path: str, shop_path: str) -> float:
+        if os.path.abspath(video_path) == self.victim:
+            os._exit(1)
+        return super().score(video_path, shop_path)
+
+
+def test_a_pair_that_kills_its_worker_fails_its_item_and_the_others_are_scored(
+    ray_session, catalog_copy, cleaned_world, tmp_path
+):
+    from cleaning.config import CleaningConfig
+    from cleaning.steps.associations import AssociationsStep
+    from cleaning.steps.base import StepContext
+    from cleaning.steps.cache import ResultCache, cache_path
+    from cleaning.steps.state import CleaningState, item_key
+    from movingfashion.executors.ray_backend import RayExecutor
+
+    other = tmp_path / "other.sqlite"
+    with Catalog(catalog_copy) as cat:
+        cat._db.execute(f"VACUUM INTO '{other}'")
+        victim = next(p for p in _pairs(cat, cleaned_world.root, False) if p.accepted)
+        local = run_association_check(cat, cleaned_world.root, LengthScorer(), 0.5)
+    key = (victim.source, victim.source_id)
+    scorer = PoisonScorer(os.path.abspath(victim.video))
+    with Catalog(other) as cat, RayExecutor(workers=1, max_retries=0) as ex:
+        before = cat.get_item(*key)
+        res = run_association_check(cat, cleaned_world.root, scorer, 0.5, executor=ex)
+        assert [(f.source, f.source_id, f.video, f.shop) for f in res.failed] == [
+            (*key, str(victim.video), str(victim.shop))
+        ]
+        assert victim.video.name in res.failed[0].error and victim.shop.name in res.failed[0].error
+        assert "lost its worker" in res.failed[0].error
+        assert res.scores == {k: v for k, v in local.scores.items() if k != key}  # the others scored
+        assert cat.get_item(*key) == before  # left as it was
+        # the step records it as its item's failure (listed by mf clean, exit 1)
+        cfg = CleaningConfig()
+        ctx = StepContext(cat, cleaned_world.root, cfg, ResultCache(cache_path(cat), cfg), ex, scorer)
+        state = CleaningState.from_catalog(cat)
+        AssociationsStep().run(state, ctx)
+    [failure] = state.failures()
+    assert (failure.item, failure.step) == (
+        item_key(*key),
+        "associations",
+    ) and "lost its worker" in failure.error
 
 
 def test_association_scores_on_ray_equal_local(ray_session, catalog_copy, cleaned_world, tmp_path):

@@ -1,6 +1,9 @@
-"""``mf crop-cache`` on Ray writes the cache it writes locally (arrays and entries, byte for byte)."""
+"""``mf crop-cache`` on Ray writes the cache it writes locally (arrays and entries, byte for byte);
+a video that kills its worker is listed as failed and the others are cached."""
 
 from __future__ import annotations
+
+import os
 
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.executors import make_executor
@@ -23,3 +26,35 @@ def test_crop_cache_on_ray_equals_local(ray_session, gt_dataset, local_crop_cach
             "failed": 0,
         }
     assert tree_bytes(tmp_path / "ray") == tree_bytes(local)
+
+
+class Poisoned(MovingFashionDataset):
+    """Decoding one video kills the worker process (a decoder segfault, an out-of-memory kill)."""
+
+    victim = ""
+
+    def _check_video(self, rec, video, *args):
+        if video.rel_path == self.victim:
+            os._exit(1)
+        return super()._check_video(rec, video, *args)
+
+
+def test_a_video_that_kills_its_worker_is_listed_and_the_others_are_cached(
+    ray_session, gt_dataset, local_crop_cache, tmp_path
+):
+    from movingfashion.executors.ray_backend import RayExecutor
+
+    local, counts, _ = local_crop_cache
+    ds = Poisoned(gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None)
+    ds.victim = victim = ds.products[0].videos[0].rel_path
+    with RayExecutor(workers=1, max_retries=0) as ex:  # its one worker dies: a new one goes on
+        got = build_crop_cache(ds, tmp_path / "ray", pool=4, executor=ex)
+    assert got == {"built": counts["built"] - 1, "already_cached": 0, "failed": 1}
+    assert [(pid, why.split(":")[0]) for pid, why in ds.skipped] == [
+        (ds.products[0].product_id, f"video {victim}")
+    ]
+    assert "worker died" in ds.skipped[0][1]
+    stem = victim.replace("/", "__").rsplit(".", 1)[0]
+    assert tree_bytes(tmp_path / "ray") == {
+        k: v for k, v in tree_bytes(local).items() if not k.startswith(stem + ".")
+    }
