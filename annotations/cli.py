@@ -194,8 +194,7 @@ def build(
         bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed), review=len(rep.needs_review))
         bar.update(1)
         if outcome == "failed":
-            last = rep.failed[-1]
-            bar.write(f"failed: {last.get('video', '?')}: {last['error']}", file=sys.stderr)
+            bar.write(f"failed: {_failure(rep.failed[-1])}", file=sys.stderr)
 
     try:
         with make_executor(executor or cfg.executor, workers=workers, address=ray_address) as ex:
@@ -235,7 +234,7 @@ def build(
                 " flag them; rebuild them with --force"
                 for s, k in d["flag_signals_missing"].items()
             )
-            + "".join(f"\n  failed: {f.get('video', '?')}: {f['error']}" for f in d["failed"])
+            + "".join(f"\n  failed: {_failure(f)}" for f in d["failed"])
             + (f"\n  shard {d['shard']}: {d['next']}" if "shard" in d else "")
         ),
     )
@@ -713,3 +712,10 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
 
 def main() -> None:
     run_main(tracklets)
+
+
+def _failure(f: dict) -> str:
+    """A failed video's line: its error, led by the video when the error does not name it (a
+    worker that died names no file)."""
+    video, error = str(f.get("video", "")), str(f["error"])
+    return error if not video or Path(video).name in error else f"{video}: {error}"

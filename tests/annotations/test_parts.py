@@ -94,3 +94,12 @@ def test_ray_only_options_are_refused_on_a_local_build(tmp_path, option, value):
     (tmp_path / "ds" / "train.json").write_text("{}")
     res = CliRunner().invoke(tracklets, ["build", "--dataset", str(tmp_path / "ds"), option, value])
     assert res.exit_code == 2 and option in res.output and "--executor ray" in res.output, res.output
+
+
+def test_a_failed_line_names_the_video_when_its_error_does_not():
+    from annotations.cli import _failure
+
+    lost = {"video": "videos/123_0.mp4", "error": "worker died: ActorDiedError"}
+    assert _failure(lost) == "videos/123_0.mp4: worker died: ActorDiedError"
+    named = {"video": "videos/123_0.mp4", "error": "/data/ds/videos/123_0.mp4: unreadable"}
+    assert _failure(named) == "/data/ds/videos/123_0.mp4: unreadable"
