@@ -52,6 +52,7 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     dataset_lock,
     load_splits,
     read_video_tracklets,
+    shared_videos,
     tracklet_file,
     write_video_tracklets,
 )
@@ -88,10 +89,21 @@ class VideoJob:
     video_path: str
     img_path: str
     item_class: int | None = None  #: the product's DeepFashion2 class, from entries.jsonl when published
+    #: several products list the video: its tracklet file is this product's (``<stem>@<product>``)
+    shared: bool = False
 
     @property
     def stem(self) -> str:
         return Path(self.video_path).stem
+
+    def tracklet_file(self, dataset: str | os.PathLike[str]) -> Path:
+        """This job's tracklet file (:func:`annotations.tracklet_files.tracklet_file`)."""
+        return tracklet_file(dataset, self.video_path, self.product_id, shared=self.shared)
+
+    @property
+    def key(self) -> str:
+        """The stem of this job's tracklet file (``<video stem>``, or ``<video stem>@<product>``)."""
+        return self.tracklet_file(".").stem
 
 
 @dataclass
@@ -156,12 +168,16 @@ def in_shard(video_path: str, shard: tuple[int, int]) -> bool:
 
 
 def video_jobs(splits: dict[str, OfficialSplit], shard: tuple[int, int] = (0, 1)) -> list[VideoJob]:
+    """One job per (product, video) of the split files in this shard; a video several products
+    list gives each product its own job, matched with that product's shop image and written to
+    that product's tracklet file."""
+    shared = shared_videos(splits)
     jobs = []
     for split_file, split in splits.items():
         for pid, entry in split.items():
             for i, vp in enumerate(entry.video_paths):
                 if in_shard(vp, shard):
-                    jobs.append(VideoJob(split_file, pid, i, vp, entry.img_path))
+                    jobs.append(VideoJob(split_file, pid, i, vp, entry.img_path, shared=vp in shared))
     return jobs
 
 
@@ -552,12 +568,14 @@ class TrackletBuilder:
         return vt, len(idx), len(dets)
 
     def is_done(self, dataset: Path, job: VideoJob) -> bool:
-        p = tracklet_file(dataset, job.video_path)
+        p = job.tracklet_file(dataset)
         if not p.is_file():
             return False
         try:
             vt = read_video_tracklets(p)
         except DataFormatError:
+            return False
+        if vt.product_id != job.product_id:  # another product's tracklets of the video
             return False
         done_by = {self.matcher_tag, self.fallback_tag} - {None}
         # the same weights under another file name are the same detector (its content hash)
@@ -618,14 +636,15 @@ def merge_official(
     """
     root = Path(dataset)
     splits = splits if splits is not None else load_splits(root)
+    shared = shared_videos(splits)
     written = []
     for name, split in splits.items():
         changed = False
-        for entry in split.values():
+        for pid, entry in split.items():
             old = list(entry.tracklets)
             new = []
             for i, vp in enumerate(entry.video_paths):
-                p = tracklet_file(root, vp)
+                p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
                     cur = read_video_tracklets(p).official()
@@ -685,9 +704,7 @@ def build_dataset_tracklets(
             # remote workers load their own models: the copy here (versions, checks) stays on the CPU
             here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
             load = partial(_load_builder, detector, weights, matcher, here if ex.remote else cfg)
-            if remote is not None and any(
-                force or not tracklet_file(root, j.video_path).is_file() for j in jobs
-            ):
+            if remote is not None and any(force or not j.tracklet_file(root).is_file() for j in jobs):
                 # videos to build for sure: the workers load their models while this process loads its copy
                 builder, early = _beside_pool(load, partial(_remote_pool, ex, remote, gpus_per_worker))
             else:
@@ -784,6 +801,14 @@ def _build_jobs(
         if on_video is not None:
             on_video(job, outcome, rep)
 
+    stale = {j.video_path for j in jobs if j.shared and tracklet_file(root, j.video_path).is_file()}
+    if stale:  # an older build's one file for a video several products list: one product's only
+        from annotations.sheets import sheet_path
+
+        with dataset_lock(root):
+            for vp in sorted(stale):
+                tracklet_file(root, vp).unlink(missing_ok=True)
+                sheet_path(root, vp).unlink(missing_ok=True)
     todo = []
     for i, job in enumerate(jobs):
         if force or not builder.is_done(root, job):
@@ -793,8 +818,8 @@ def _build_jobs(
         if sheets:  # asked for now, or lost: a done video gets its missing sheet
             from annotations.sheets import sheet_path, write_sheet
 
-            if not sheet_path(root, job.video_path).is_file():
-                write_sheet(root, read_video_tracklets(tracklet_file(root, job.video_path)))
+            if not sheet_path(root, job.video_path, job.product_id, shared=job.shared).is_file():
+                write_sheet(root, read_video_tracklets(job.tracklet_file(root)), shared=job.shared)
         finish(job, "skipped")
     if pool is not None and todo:
         pass  # started early, beside this process's model load
@@ -830,8 +855,8 @@ def _build_jobs(
             if sheets:
                 from annotations.sheets import write_sheet
 
-                write_sheet(root, vt)
-            write_video_tracklets(root, vt)  # flagged on its own signals; settled below
+                write_sheet(root, vt, shared=job.shared)
+            write_video_tracklets(root, vt, shared=job.shared)  # flagged on its own signals; settled below
             fresh.add(i)
             rep.timings["write"] += time.perf_counter() - t
             rep.processed += 1
@@ -859,7 +884,7 @@ def _build_jobs(
         rep.failed.sort(key=lambda e: order[id(e)])
         if write_official_json:
             rep.official_updated = merge_official(root)  # read again under the lock
-        if rep.processed or rep.official_updated or unfinished:
+        if rep.processed or rep.official_updated or unfinished or stale:
             from movingfashion.archive.describe import refresh
 
             refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files

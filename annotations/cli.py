@@ -19,7 +19,7 @@ import click
 from annotations.config import BuildConfig
 from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
-from annotations.tracklet_files import require_results
+from annotations.tracklet_files import dataset_shared_videos, require_results
 from movingfashion.executors.options import executor_options
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
@@ -478,6 +478,7 @@ def review(
     from annotations.sheets import sheet_path
 
     results = {Path(vt.video).stem: vt for vt in require_results(dataset)}
+    shared = dataset_shared_videos(dataset)
     if accept or reject:
         _unknown_videos(dataset, [v for v in (*accept, *reject) if v not in results])
         recs = [
@@ -498,7 +499,7 @@ def review(
     for stem, vt in sorted(results.items()):
         if not vt.needs_review or (decisions.get(stem) and not show_all):
             continue
-        sp = sheet_path(dataset, vt.video)
+        sp = sheet_path(dataset, vt.video, vt.product_id, shared=vt.video in shared)
         rows.append(
             {
                 "video": stem,

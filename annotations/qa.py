@@ -133,23 +133,26 @@ def qa_report(
     iou_hit: float = 0.5,
     min_fraction: float = 0.5,
 ) -> QAReport:
-    """Check every video's ground-truth tracklet against ``truth`` (video path -> true item boxes);
+    """Check every video's ground-truth tracklet against ``truth`` (video path -> true item boxes;
+    ``<video path>@<product>`` -> that product's, for a video several products list: each
+    product's tracklet is checked against its own garment's boxes);
     also select the query among the inference tracklets with the true boxes (paper section 5),
     and measure the review flags: the share of failing videos flagged (flag recall) and of all
     videos flagged (flag rate)."""
     rep = QAReport()
     qious = []
     for vt in results:
-        if vt.video not in truth:
+        true = truth.get(f"{vt.video}@{vt.product_id}", truth.get(vt.video))
+        if true is None:
             rep.missing.append(vt.video)
             continue
         gt = vt.ground_truth_tracklet()
-        check = check_tracklet(vt.video, gt, truth[vt.video], iou_hit, min_fraction)
+        check = check_tracklet(vt.video, gt, true, iou_hit, min_fraction)
         check.flagged = vt.needs_review
         rep.checks.append(check)
         inf = [t for t in vt.tracklets if t.mode == "inference"]
-        q = select_query(inf, truth[vt.video])
-        qious.append(average_iou(inf[q], truth[vt.video]) if q is not None else 0.0)
+        q = select_query(inf, true)
+        qious.append(average_iou(inf[q], true) if q is not None else 0.0)
     rep.videos = len(rep.checks)
     if rep.checks:
         rep.mean_iou = sum(c.mean_iou for c in rep.checks) / rep.videos
@@ -214,7 +217,8 @@ def reference_id(pid: str, ref: Mapping[str, object]) -> str | None:
 def reference_boxes(
     dataset: str | os.PathLike[str], reference: str | os.PathLike[str]
 ) -> dict[str, dict[int, list[float]]]:
-    """Video path of ``dataset`` -> {frame: true item box} from the reference dataset's tracklets.
+    """Video path of ``dataset`` -> {frame: true item box} from the reference dataset's tracklets
+    (``<video path>@<product>`` for a video several products list, one key per product).
 
     Videos are paired by product id and index in ``video_paths`` (both datasets list a product's
     videos in the same order); videos the reference lacks, or has no boxes for, are left out
@@ -222,6 +226,7 @@ def reference_boxes(
     not an official-format dataset or holds no tracklet at all.
     """
     from annotations.builder import load_splits
+    from annotations.tracklet_files import shared_videos
 
     ref_splits = load_splits(reference)
     ref = {pid: e for split in ref_splits.values() for pid, e in split.items()}
@@ -234,7 +239,9 @@ def reference_boxes(
         )
     own_crops, ref_crops = source_crops(dataset), source_crops(reference)
     out: dict[str, dict[int, list[float]]] = {}
-    for split in load_splits(dataset).values():
+    splits = load_splits(dataset)
+    shared = shared_videos(splits)
+    for split in splits.values():
         for pid, entry in split.items():
             ref_pid = reference_id(pid, ref)
             if ref_pid is None:
@@ -245,5 +252,7 @@ def reference_boxes(
                     continue
                 rc, oc = ref_crops.get(ref_pid, []), own_crops.get(pid, [])
                 dx, dy = crop_offset(rc[i] if i < len(rc) else None, oc[i] if i < len(oc) else None)
-                out[video] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
+                # a video several products list: each product's garment, under <video>@<product>
+                key = f"{video}@{pid}" if video in shared else video
+                out[key] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
     return out

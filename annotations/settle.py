@@ -58,7 +58,8 @@ def decide(vt: VideoTracklets, review: ReviewConfig) -> VideoTracklets | None:
 
 
 def dataset_tracklets(root: Path) -> dict[str, VideoTracklets]:
-    """Every tracklet file of the dataset by video stem: those of its splits' videos and those
+    """Every tracklet file of the dataset by file stem (``<video stem>``, or ``<video
+    stem>@<product>`` for a video several products list): those of its splits' videos and those
     ``mf publish`` left for products it holds back (they stay part of the population the
     relative rules are resolved over, so a rebuild after a publish does not ratchet the
     threshold up). A file that cannot be read is left out with a warning (the build of its video,
@@ -81,7 +82,8 @@ def settle_flags(
     cat: Any = None,
     redraw_sheets: bool = False,
 ) -> Settled:
-    """Decide the flag of every job's video (``jobs[i].video_path``/``.product_id``/``.stem``)
+    """Decide the flag of every job's video (``jobs[i].video_path``/``.product_id``/``.stem``, and
+    ``.key``, the stem of its tracklet file, when it has one; ``.shared``)
     under ``review`` resolved over the stored signals of every tracklet file of the dataset
     (:func:`dataset_tracklets`); ``fresh``: indices of the jobs built in this run (their catalog
     marks are still to be made)."""
@@ -100,19 +102,21 @@ def settle_flags(
     flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}
     withdraw: dict[str, str] = {}
     for i, job in enumerate(jobs):
-        vt = stored.get(job.stem)
+        key = getattr(job, "key", job.stem)
+        shared = getattr(job, "shared", False)
+        vt = stored.get(key)
         if vt is None or vt.video != job.video_path:  # failed, or never built
             continue
         was = vt.needs_review
-        if now[job.stem] is not vt:
-            vt = now[job.stem]
-            write_video_tracklets(root, vt)
+        if now[key] is not vt:
+            vt = now[key]
+            write_video_tracklets(root, vt, shared=shared)
             out.changed += 1
             if redraw_sheets:
                 from annotations.sheets import sheet_path, write_sheet
 
-                if sheet_path(root, vt.video).is_file():
-                    write_sheet(root, vt)
+                if sheet_path(root, vt.video, vt.product_id, shared=shared).is_file():
+                    write_sheet(root, vt, shared=shared)
         if vt.needs_review:
             out.flagged.append((i, vt.review_reason or ""))
             if cat is not None and (i in fresh or not was):

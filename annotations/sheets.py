@@ -26,8 +26,13 @@ CELL = 128
 _REBUILD = "delete it and rerun mf-tracklets build"
 
 
-def sheet_path(dataset: str | os.PathLike[str], video: str) -> Path:
-    return Path(dataset) / "tracklets" / SHEET_DIR / f"{Path(video).stem}.png"
+def sheet_path(
+    dataset: str | os.PathLike[str], video: str, product_id: str | None = None, *, shared: bool | None = None
+) -> Path:
+    """``tracklets/sheets/<stem of the video's tracklet file>.png`` (one per product for a video
+    several products list: :func:`annotations.tracklet_files.tracklet_file`)."""
+    stem = tracklet_file(dataset, video, product_id, shared=shared).stem
+    return Path(dataset) / "tracklets" / SHEET_DIR / f"{stem}.png"
 
 
 def _fit(img: np.ndarray, h: int, w: int | None = None) -> np.ndarray:
@@ -87,12 +92,17 @@ def _pixels(box: list[float], width: int, height: int, *, where: str, at: str) -
 
 
 def write_sheet(
-    dataset: str | os.PathLike[str], vt: VideoTracklets, n: int = 8, out: str | os.PathLike[str] | None = None
+    dataset: str | os.PathLike[str],
+    vt: VideoTracklets,
+    n: int = 8,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    shared: bool | None = None,
 ) -> Path:
     """Write a PNG: row 1 = shop image + ``n`` tracklet crops, row 2 = the same frames with every
     tracklet's box (ground truth green and thick, others grey). Returns the path."""
     root = Path(dataset)
-    dst = Path(out) if out else sheet_path(root, vt.video)
+    dst = Path(out) if out else sheet_path(root, vt.video, vt.product_id, shared=shared)
     shop_p = _shop_path(root, vt)
     if shop_p is None:
         shop = _placeholder("no shop")
@@ -113,7 +123,7 @@ def write_sheet(
         frames = src.get_batch(pick) if pick else np.zeros((0, CELL, CELL, 3), np.uint8)
     finally:
         src.close()
-    where = str(tracklet_file(root, vt.video))
+    where = str(tracklet_file(root, vt.video, vt.product_id, shared=shared))
     crops, drawn = [], []
     for t, rgb in zip(pick, frames, strict=True):
         bgr = np.ascontiguousarray(rgb[..., ::-1])

@@ -2,6 +2,12 @@
 :class:`~schemas.dataset.VideoTracklets` per video (every tracklet, scores, classes, models), and
 the ground-truth tracklet of each video in ``train.json``/``test.json``.
 
+A video several products list (over all split files: one social video showing two garments that
+are each a product) gets one file per product, ``tracklets/<video stem>@<product id>.json``: each
+product's ground truth follows its own garment. :func:`tracklet_file` is the one home of that
+rule; a file ``<video stem>.json`` left for such a video by an older build belongs to no product
+here (readers do not use it, the builder builds both products' files and removes it).
+
 Light on imports (no torch, no OpenCV): reading results is what ``mf-tracklets qa/sheets/review``,
 the review server and the exporters do, and they start fast.
 
@@ -15,8 +21,9 @@ replaced atomically.
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,18 +32,28 @@ from pydantic import ValidationError
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
-from schemas.official import SPLIT_FILES, OfficialSplit, read_official, split_files, write_official
+from schemas.naming import check_safe_name
+from schemas.official import (
+    SPLIT_FILES,
+    OfficialSplit,
+    read_official,
+    read_official_rows,
+    split_files,
+    write_official,
+)
 
 __all__ = [
     "LOCK_FILE",
     "SPLIT_FILES",
     "TRACKLET_DIR",
     "dataset_lock",
+    "dataset_shared_videos",
     "load_results",
     "load_splits",
     "read_video_tracklets",
     "require_results",
     "set_official_tracklet",
+    "shared_videos",
     "tracklet_file",
     "write_video_tracklets",
 ]
@@ -60,9 +77,58 @@ def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
     return {p.name: read_official(p) for p in split_files(dataset)}
 
 
-def tracklet_file(dataset: str | os.PathLike[str], video_path: str) -> Path:
-    """``DATASET/tracklets/<video stem>.json``."""
-    return Path(dataset) / TRACKLET_DIR / f"{Path(video_path).stem}.json"
+def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:
+    """The video paths several products list, over all the split files given."""
+    seen: set[str] = set()
+    shared: set[str] = set()
+    for split in splits.values():
+        for entry in split.values():
+            for vp in set(entry.video_paths):
+                (shared if vp in seen else seen).add(vp)
+    return frozenset(shared)
+
+
+def dataset_shared_videos(dataset: str | os.PathLike[str]) -> frozenset[str]:
+    """:func:`shared_videos` of the split files present in ``dataset`` (none: no video); a row
+    that does not read is left out (a reader of another product's file is not stopped by it).
+    Read once per version of the split files (their size and mtime), however many files ask."""
+    files = split_files_present(dataset)
+    stamp = tuple((p.name, st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()])
+    return _shared_of(str(Path(dataset).resolve()), stamp)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_of(dataset: str, stamp: tuple[tuple[str, int, int], ...]) -> frozenset[str]:
+    return shared_videos({name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp})
+
+
+def split_files_present(dataset: str | os.PathLike[str]) -> list[Path]:
+    """The split files of ``dataset`` that exist (possibly none)."""
+    return [Path(dataset) / n for n in SPLIT_FILES if (Path(dataset) / n).is_file()]
+
+
+def tracklet_file(
+    dataset: str | os.PathLike[str],
+    video_path: str,
+    product_id: str | None = None,
+    *,
+    shared: bool | None = None,
+) -> Path:
+    """``DATASET/tracklets/<video stem>.json``; for a video several products list (``shared``,
+    read from the dataset's split files when None and ``product_id`` is given),
+    ``DATASET/tracklets/<video stem>@<product_id>.json``, the file of that product's tracklets of
+    it. Without ``product_id`` the file of a video one product lists (the name of every file
+    before videos were shared)."""
+    stem = Path(video_path).stem
+    if product_id is not None:
+        if shared is None:
+            shared = video_path in dataset_shared_videos(dataset)
+        if shared:
+            check_safe_name(product_id, what="product id")
+            stem = f"{stem}@{product_id}"
+    elif shared:
+        raise ValueError(f"{video_path}: a video several products list has a tracklet file per product")
+    return Path(dataset) / TRACKLET_DIR / f"{stem}.json"
 
 
 def read_video_tracklets(
@@ -101,15 +167,12 @@ def field_error(exc: ValidationError) -> str:
 
 
 def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str | None) -> None:
-    """Refuse a tracklet file whose ``video``/``product_id`` is not the video it is the file of."""
+    """Refuse a tracklet file whose ``video``/``product_id`` is not the video (and, for a file
+    ``<video stem>@<product>.json``, the product) it is the file of."""
     hint = "restore the file, or delete it and rerun mf-tracklets build"
-    if Path(vt.video).stem != p.stem:
-        raise DataFormatError(
-            f"field 'video': {vt.video!r} is not this file's video (its file would be "
-            f"{TRACKLET_DIR}/{Path(vt.video).stem}.json)",
-            where=str(p),
-            hint=hint,
-        )
+    problem = file_owner_problem(p.name, vt)
+    if problem is not None:
+        raise DataFormatError(problem, where=str(p), hint=hint)
     if video is not None and vt.video != video:
         raise DataFormatError(
             f"field 'video': {vt.video!r}, but the split files list the video as {video!r}",
@@ -132,6 +195,22 @@ def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str
             )
 
 
+def file_owner_problem(name: str, vt: VideoTracklets) -> str | None:
+    """Why a tracklet file called ``name`` cannot hold ``vt`` (None when it can): its stem is the
+    video's stem, or ``<video stem>@<vt.product_id>``."""
+    stem = Path(vt.video).stem
+    if Path(name).stem in (stem, f"{stem}@{vt.product_id}"):
+        return None
+    if Path(name).stem.startswith(f"{stem}@"):
+        return (
+            f"field 'product_id': {vt.product_id!r} is not this file's product (its file would be "
+            f"{TRACKLET_DIR}/{stem}@{vt.product_id}.json)"
+        )
+    return (
+        f"field 'video': {vt.video!r} is not this file's video (its file would be {TRACKLET_DIR}/{stem}.json)"
+    )
+
+
 def load_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
     """Every tracklet file of a dataset, in file name order."""
     return [read_video_tracklets(p) for p in sorted((Path(dataset) / TRACKLET_DIR).glob("*.json"))]
@@ -147,15 +226,18 @@ def require_results(dataset: str | os.PathLike[str]) -> list[VideoTracklets]:
     return results
 
 
-def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -> Path:
-    """Write ``tracklets/<video>.json`` atomically (the builder's formatting), under
+def write_video_tracklets(
+    dataset: str | os.PathLike[str], vt: VideoTracklets, *, shared: bool | None = None
+) -> Path:
+    """Write ``vt``'s :func:`tracklet_file` (``shared``: whether several products list its video,
+    None: read from the split files) atomically (the builder's formatting), under
     :func:`dataset_lock`.
 
     What is written is validated first (a caller may have changed ``vt`` after it was built: a
     box put on frame -3), so no file is written that :func:`read_video_tracklets` would refuse;
     a :class:`DataFormatError` names the file and the field instead.
     """
-    p = tracklet_file(dataset, vt.video)
+    p = tracklet_file(dataset, vt.video, vt.product_id, shared=shared)
     text = vt.model_dump_json(indent=1) + "\n"
     try:
         VideoTracklets.model_validate_json(text)
@@ -171,7 +253,8 @@ def write_video_tracklets(dataset: str | os.PathLike[str], vt: VideoTracklets) -
 def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:
     """Put ``vt``'s ground-truth tracklet (``{}`` when none) into the split file listing its video.
 
-    Only that entry changes; extra keys are kept. The split file is read and written under
+    Only that entry changes (the entry of ``vt.product_id``: another product listing the same
+    video keeps its own tracklet); extra keys are kept. The split file is read and written under
     :func:`dataset_lock`, so a concurrent writer's change to another entry is kept. Returns the
     split file rewritten (None when no split lists the video or the entry already holds that
     tracklet).

@@ -137,9 +137,10 @@ def _size(value: int | Sequence[int] | None) -> Size | None:
     return (int(h), int(w))
 
 
-def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:
-    """``tracklets/*.json`` by the video's file name (only files that parse)."""
-    out: dict[str, VideoTracklets] = {}
+def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTracklets]:
+    """``tracklets/*.json`` by the video's file name, and by (file name, product) (only files that
+    parse; a video several products list has one file per product, ``<stem>@<product>.json``)."""
+    out: dict[str | tuple[str, str], VideoTracklets] = {}
     if not folder.is_dir():
         return out
     for p in sorted(folder.glob("*.json")):
@@ -148,7 +149,12 @@ def load_richer_tracklets(folder: Path) -> dict[str, VideoTracklets]:
         except (ValidationError, OSError, ValueError) as exc:
             log.warning("%s: ignored, not a VideoTracklets file (%s)", p, str(exc).splitlines()[0])
             continue
-        out[Path(vt.video).name] = vt
+        if p.stem == Path(vt.video).stem:
+            out[Path(vt.video).name] = vt
+        if p.stem in (Path(vt.video).stem, f"{Path(vt.video).stem}@{vt.product_id}"):
+            out.setdefault((Path(vt.video).name, vt.product_id), vt)
+            if p.stem != Path(vt.video).stem:  # a product's own file wins over an older build's one
+                out[(Path(vt.video).name, vt.product_id)] = vt
     return out
 
 
@@ -259,6 +265,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 hint="publish the dataset with mf publish, or drop classes=",
             )
         richer = load_richer_tracklets(self.root / "tracklets")
+        listed: dict[str, set[str]] = {}  # video -> the products listing it
+        for pid, entry in official.items():
+            for rel in entry.video_paths:
+                listed.setdefault(Path(rel).name, set()).add(pid)
+        for name, pids in listed.items():
+            if len(pids) > 1:  # an older build's one file of a video several products list: only
+                richer.pop(name, None)  # the product it names may use it (by its product key)
 
         self.products: list[ProductRecord] = []
         for pid, entry in official.items():
@@ -366,7 +379,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
                 continue
             boxes = entry.tracklet_boxes(vi)
-            vt = richer.get(Path(rel).name)
+            # this product's file of the video (another product's, for a video both list, is
+            # not about this product's garment); a file of no product named: the video's
+            vt = richer.get((Path(rel).name, pid)) or richer.get(Path(rel).name)
             conf: dict[int, float] = {}
             width = height = nframes = None
             if vt is not None:
@@ -493,7 +508,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if meta is not None:
             return list(meta["frames"])
         if self.training_copy is not None:
-            entry = self.training_copy.entry(video)
+            entry = self.training_copy.entry(video, entry_product(self, video))
             if entry is not None:
                 return entry.frames
         return self._candidates_uncached(video)
@@ -581,12 +596,18 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     return self._item_from_cache(index, rec, vi, video, idx, meta)
                 except (OSError, ValueError, KeyError, IndexError) as exc:
                     self._drop_cached(video, exc)  # one warning, then live (sampled again below)
-            entry = self.training_copy.entry(video) if self.training_copy is not None else None
+            entry = (
+                self.training_copy.entry(video, entry_product(self, video))
+                if self.training_copy is not None
+                else None
+            )
             if entry is not None:
                 try:
                     return self._item_from_copy(index, rec, vi, video, idx, entry)
                 except CorruptCopy as exc:
-                    self.training_copy.drop(video.rel_path, str(exc))  # one warning, then live
+                    self.training_copy.drop(  # one warning, then live
+                        video.rel_path, str(exc), entry_product(self, video)
+                    )
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]

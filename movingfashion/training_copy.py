@@ -71,9 +71,15 @@ class CorruptCopy(OSError):
     """A training-copy file that cannot be used (the message says why)."""
 
 
-def copy_entry(copy_dir: str | os.PathLike[str], rel_path: str) -> tuple[Path, Path]:
-    """(data file, index file) of one video in a training copy."""
+def copy_entry(
+    copy_dir: str | os.PathLike[str], rel_path: str, product_id: str | None = None
+) -> tuple[Path, Path]:
+    """(data file, index file) of one video in a training copy; with ``product_id``, of that
+    product's crops of it (a video several products list, as the crop cache:
+    :func:`movingfashion.dataset.entry_product`)."""
     stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
+    if product_id is not None:
+        stem += f"@{product_id}"
     root = Path(copy_dir)
     return inside(root, f"{stem}.jpgs", what="training copy file"), inside(
         root, f"{stem}.json", what="training copy file"
@@ -184,7 +190,11 @@ def build_training_copy(
     tol = dict(tolerance) if tolerance is not None else None
     pairs = [(rec, v) for rec in dataset.products for v in rec.videos]
     for rec, video in progress(pairs) if progress else pairs:
-        data_path, index_path = copy_entry(out, video.rel_path)
+        product = video.product_id if video.rel_path in dataset.shared_videos else None
+        data_path, index_path = copy_entry(out, video.rel_path, product)
+        if product is not None:  # an older copy's one entry for a video several products list
+            for stale in copy_entry(out, video.rel_path):  # (one product's crops only)
+                stale.unlink(missing_ok=True)
         size = video.path.stat().st_size
         if data_path.is_file() and index_path.is_file():
             try:
@@ -198,6 +208,7 @@ def build_training_copy(
                 and old.get("tolerance") == tol
                 and old.get("video_size") == size
                 and old.get("source_boxes") == _source_boxes(video)
+                and old.get("product", video.product_id) == video.product_id
             ):
                 counts["already_copied"] += 1
                 continue
@@ -231,6 +242,7 @@ def build_training_copy(
                 "tolerance": tol,
                 "frames_raised": raised,
                 "video": video.rel_path,
+                "product": video.product_id,
                 "video_size": size,
                 "params": params,
                 "frames": [int(f) for f in frames],
@@ -348,23 +360,26 @@ class TrainingCopy:
             self._open = OrderedDict()
             self._pid = os.getpid()
 
-    def warn(self, rel_path: str, problem: str) -> None:
-        """One warning per video: the copy is not used, the video decodes live."""
-        if rel_path not in self._bad:
-            self._bad.add(rel_path)
-            where = copy_entry(self.root, rel_path)[0]
+    def warn(self, rel_path: str, problem: str, product_id: str | None = None) -> None:
+        """One warning per entry: the copy is not used, the video decodes live."""
+        key = rel_path if product_id is None else f"{rel_path}@{product_id}"
+        if key not in self._bad:
+            self._bad.add(key)
+            where = copy_entry(self.root, rel_path, product_id)[0]
             log.warning("%s: training copy not used (%s); decoding the video live", where, problem)
 
-    def drop(self, rel_path: str, problem: str) -> None:
+    def drop(self, rel_path: str, problem: str, product_id: str | None = None) -> None:
+        key = rel_path if product_id is None else f"{rel_path}@{product_id}"
         with self._lock:
-            e = self._open.pop(rel_path, None)
+            e = self._open.pop(key, None)
         if e is not None:
             os.close(e.fd)
-        self.warn(rel_path, problem)
+        self.warn(rel_path, problem, product_id)
 
-    def entry(self, video: VideoRecord) -> CopyEntry | None:
-        """The copy of ``video`` when it is usable, else None (one warning per video)."""
-        key = video.rel_path
+    def entry(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
+        """The copy of ``video`` when it is usable, else None (one warning per entry);
+        ``product_id``: the product whose entry it is, for a video several products list."""
+        key = video.rel_path if product_id is None else f"{video.rel_path}@{product_id}"
         with self._lock:
             self._forked()
             e = self._open.get(key)
@@ -374,9 +389,9 @@ class TrainingCopy:
         if key in self._bad:
             return None
         try:
-            e = self._load(video)
+            e = self._load(video, product_id)
         except CorruptCopy as exc:
-            self.warn(key, str(exc))
+            self.warn(video.rel_path, str(exc), product_id)
             return None
         if e is None:
             return None
@@ -386,10 +401,10 @@ class TrainingCopy:
                 os.close(self._open.popitem(last=False)[1].fd)
         return e
 
-    def _load(self, video: VideoRecord) -> CopyEntry | None:
-        data_path, index_path = copy_entry(self.root, video.rel_path)
+    def _load(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
+        data_path, index_path = copy_entry(self.root, video.rel_path, product_id)
         if not index_path.is_file():
-            self.warn(video.rel_path, "not in the copy")
+            self.warn(video.rel_path, "not in the copy", product_id)
             return None
         try:
             meta = json.loads(index_path.read_text(encoding="utf-8"))
@@ -412,10 +427,13 @@ class TrainingCopy:
         if not (len(offsets) == len(frames) + 1 == len(crcs) + 1 == len(boxes) + 1):
             raise CorruptCopy(f"{index_path.name}: frames, offsets, CRCs and boxes disagree")
         if meta.get("video_size") != video.path.stat().st_size:
-            self.warn(video.rel_path, "the video changed since the copy was made")
+            self.warn(video.rel_path, "the video changed since the copy was made", product_id)
             return None
         if meta.get("source_boxes") != _source_boxes(video):
-            self.warn(video.rel_path, "the tracklet changed since the copy was made")
+            self.warn(video.rel_path, "the tracklet changed since the copy was made", product_id)
+            return None
+        if meta.get("product", video.product_id) != video.product_id:
+            self.warn(video.rel_path, f"the copy is product {meta.get('product')}'s", product_id)
             return None
         try:
             fd = os.open(data_path, os.O_RDONLY)

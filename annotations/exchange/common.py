@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from annotations.tracklet_files import load_splits, read_video_tracklets, tracklet_file
+from annotations.tracklet_files import load_splits, read_video_tracklets, shared_videos, tracklet_file
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
@@ -75,10 +75,13 @@ class ExportVideo:
     vt: VideoTracklets
     tracks: list[int]  #: indices into ``vt.tracklets``
     warning: str | None = field(default=None, compare=False)  #: what :func:`fit_to_video` changed
+    #: the stem of its tracklet file when that is not the video's (``<video stem>@<product>``: a
+    #: video several products list is exported once per product, under this name)
+    key: str | None = None
 
     @property
     def stem(self) -> str:
-        return Path(self.vt.video).stem
+        return self.key or Path(self.vt.video).stem
 
 
 def _boxes(frames: list[int]) -> str:
@@ -142,7 +145,9 @@ def export_videos(
     dataset: str | os.PathLike[str], tracks: str = "gt", videos: Iterable[str] = ()
 ) -> list[ExportVideo]:
     """The dataset's videos with a tracklet file (all, or the stems in ``videos``), sorted, each
-    fitted to its video (:func:`fit_to_video`).
+    fitted to its video (:func:`fit_to_video`). A video several products list is exported once
+    per product, named ``<video stem>@<product>`` (the stem of its tracklet file; ``videos`` may
+    name it so, or by the video's stem for every product's).
 
     ``tracks``: ``gt`` = the ground-truth tracklet only, ``all`` = every tracklet of the file.
     """
@@ -152,14 +157,16 @@ def export_videos(
     wanted = set(videos)
     out = []
     seen = set()
-    for split in load_splits(root).values():
-        for entry in split.values():
+    splits = load_splits(root)
+    shared = shared_videos(splits)
+    for split in splits.values():
+        for pid, entry in split.items():
             for vp in entry.video_paths:
                 stem = Path(vp).stem
-                if (wanted and stem not in wanted) or stem in seen:
+                p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
+                if (wanted and stem not in wanted and p.stem not in wanted) or p.stem in seen:
                     continue
-                seen.add(stem)
-                p = tracklet_file(root, vp)
+                seen.add(p.stem)
                 if not p.is_file():
                     continue
                 vt = read_video_tracklets(p)
@@ -167,8 +174,11 @@ def export_videos(
                     idx = list(range(len(vt.tracklets)))
                 else:
                     idx = [] if vt.ground_truth is None else [vt.ground_truth]
-                out.append(fit_to_video(vt, idx))
-    missing = wanted - {v.stem for v in out}
+                ev = fit_to_video(vt, idx)
+                if vp in shared:
+                    ev.key = p.stem
+                out.append(ev)
+    missing = wanted - {v.stem for v in out} - {Path(v.vt.video).stem for v in out}
     if missing:
         raise DataFormatError(
             f"no tracklet file for video(s) {', '.join(sorted(missing))}",

@@ -61,12 +61,14 @@ def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: 
     return e
 
 
-def video_xml(vt: VideoTracklets, tracks: list[int]) -> bytes:
-    """The CVAT for video 1.1 document of one video with the tracklets ``tracks``."""
+def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) -> bytes:
+    """The CVAT for video 1.1 document of one video with the tracklets ``tracks`` (``name``: the
+    task's name, default the video's stem; ``<video stem>@<product>`` for one product's tracklets
+    of a video several products list)."""
     root = ET.Element("annotations")
     _sub(root, "version", "1.1")
     task = _sub(_sub(root, "meta"), "task")
-    stem = Path(vt.video).stem
+    stem = name or Path(vt.video).stem
     for tag, value in (
         ("id", 0),
         ("name", stem),
@@ -142,7 +144,7 @@ def write_cvat(videos: list[ExportVideo], out: str | os.PathLike[str]) -> list[P
     paths = []
     for v in videos:
         p = Path(out) / f"{v.stem}.xml"
-        atomic_write_bytes(p, video_xml(v.vt, v.tracks))
+        atomic_write_bytes(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)
     return paths
 

@@ -43,6 +43,6 @@ def write_fiftyone(
         src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
         _place(src, out / "data" / f"{v.stem}{src.suffix}")
         p = out / "labels" / f"{v.stem}.xml"
-        atomic_write_bytes(p, video_xml(v.vt, v.tracks))
+        atomic_write_bytes(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)
     return paths

@@ -49,9 +49,11 @@ from annotations.exchange.common import TRACK_CHOICES, class_of
 from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, read_cvat
 from annotations.tracklet_files import (
     dataset_lock,
+    dataset_shared_videos,
     load_splits,
     read_video_tracklets,
     set_official_tracklet,
+    shared_videos,
     tracklet_file,
     write_video_tracklets,
 )
@@ -270,23 +272,47 @@ def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
 
 
 def _dataset_videos(root: Path) -> dict[str, tuple[str, set[str]]]:
-    """Video stem -> (video path, the products listing it) from the split files."""
-    videos: dict[str, tuple[str, set[str]]] = {}  # a video two products list is one tracklet file
-    for s in load_splits(root).values():
+    """Stem of a tracklet file -> (video path, the products listing it) from the split files.
+
+    A video several products list has one tracklet file per product: its keys are
+    ``<video stem>@<product>`` (one product each); its bare stem is kept too, with every product
+    listing it, so a file naming only the video is refused as ambiguous (:func:`_read_files`)."""
+    splits = load_splits(root)
+    shared = shared_videos(splits)
+    videos: dict[str, tuple[str, set[str]]] = {}
+    for s in splits.values():
         for pid, e in s.items():
             for vp in e.video_paths:
                 videos.setdefault(Path(vp).stem, (vp, set()))[1].add(pid)
+                if vp in shared:
+                    videos[tracklet_file(root, vp, pid, shared=True).stem] = (vp, {pid})
     return videos
+
+
+def _per_product(key: str, videos: dict[str, tuple[str, set[str]]]) -> bool:
+    """``key`` names one product's tracklet file of a video several products list."""
+    return key != Path(videos[key][0]).stem
 
 
 def _read_files(
     source: str | os.PathLike[str], videos: dict[str, tuple[str, set[str]]]
 ) -> dict[str, CvatVideo]:
-    """Video stem -> the CVAT file of it (each file parsed and named to one video, once)."""
+    """Tracklet file stem -> the CVAT file of it (each file parsed and named to one video, once;
+    for a video several products list, to one product's file of it, ``<video stem>@<product>``)."""
     out: dict[str, CvatVideo] = {}
     for f in cvat_files(source):
         cv = read_cvat(f)
-        stem = next((n for n in cv.names if n in videos), None)
+        known = [n for n in cv.names if n in videos]
+        # a product's file of a shared video first: the file or task names it beside the video
+        stem = next((n for n in known if _per_product(n, videos)), known[0] if known else None)
+        if stem is not None and len(videos[stem][1]) > 1:
+            vp, pids = videos[stem]
+            raise DataFormatError(
+                f"names video {vp!r}, which products {', '.join(sorted(pids))} list: each has its own "
+                "tracklets of it",
+                where=str(f),
+                hint=f"name the file (or the task) {stem}@<product>.xml, as mf-tracklets export does",
+            )
         if stem is None:
             raise DataFormatError(
                 f"names no video of the dataset (tried {', '.join(dict.fromkeys(cv.names))})",
@@ -306,12 +332,14 @@ def _merge_all(
     done: dict[str, ImportedVideo] = {}
     for stem, cv in files.items():
         vp, pids = videos[stem]
-        vt = read_video_tracklets(tracklet_file(root, vp), video=vp)
+        shared = _per_product(stem, videos)
+        path = tracklet_file(root, vp, next(iter(pids)) if shared else None, shared=shared)
+        vt = read_video_tracklets(path, video=vp)
         if vt.product_id not in pids:
             raise DataFormatError(
                 f"field 'product_id': {vt.product_id!r}, but the split files list {vp!r} under "
                 f"{', '.join(repr(p) for p in sorted(pids))}",
-                where=str(tracklet_file(root, vp)),
+                where=str(path),
                 hint="restore the file, or delete it and rerun mf-tracklets build",
             )
         done[stem] = merge_tracks(vt, cv, tracks)
@@ -324,11 +352,14 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
     lock."""
     written = False
     changed: list[str] = []  # tracklet files written (the split files are always hashed again)
+    shared = dataset_shared_videos(root)
     try:
         for res in done.values():
-            if res.vt != read_video_tracklets(tracklet_file(root, res.vt.video), video=res.vt.video):
-                write_video_tracklets(root, res.vt)
-                changed.append(tracklet_file(root, res.vt.video).relative_to(root).as_posix())
+            is_shared = res.vt.video in shared
+            path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
+            if res.vt != read_video_tracklets(path, video=res.vt.video):
+                write_video_tracklets(root, res.vt, shared=is_shared)
+                changed.append(path.relative_to(root).as_posix())
                 written = True
             written = bool(set_official_tracklet(root, res.vt)) or written
             if cat is not None:

@@ -1,8 +1,10 @@
 """Review decisions with their effect on the dataset: store one (``schemas.review``, one catalog
 transaction), then apply what it changes in the dataset's files.
 
-Only a tracklet pick changes files: the chosen tracklet becomes ``ground_truth`` of
-``tracklets/<video>.json`` and the video's tracklet in ``train.json``/``test.json``. The
+Only a tracklet pick changes files: the chosen tracklet becomes ``ground_truth`` of the
+decision's product's tracklet file of the video (``tracklets/<video>.json``, or
+``tracklets/<video>@<product>.json`` for a video several products list) and that product's
+tracklet of the video in ``train.json``/``test.json``. The
 catalog is written first, with what the file held before the pick (its ground truth and a
 fingerprint of its tracklets); :func:`reconcile` (run when the review server starts) redoes the
 file side of the latest pick (or undo of one) of each video when, and only when, the file still
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from annotations.tracklet_files import (
     dataset_lock,
+    dataset_shared_videos,
     read_video_tracklets,
     set_official_tracklet,
     tracklet_file,
@@ -46,10 +49,13 @@ from schemas.review import (
 log = logging.getLogger("annotations.review")
 
 
-def _tracklets_with(dataset: Path, video: str, index: int | None, *, required: bool) -> VideoTracklets:
-    """The video's tracklets, checked to hold tracklet ``index`` (``None`` passes unless ``required``)."""
-    path = tracklet_file(dataset, video)
-    vt = read_video_tracklets(path, video=video)
+def _tracklets_with(
+    dataset: Path, video: str, index: int | None, *, required: bool, product_id: str | None = None
+) -> VideoTracklets:
+    """The video's tracklets (``product_id``'s file of it), checked to hold tracklet ``index``
+    (``None`` passes unless ``required``)."""
+    path = tracklet_file(dataset, video, product_id)
+    vt = read_video_tracklets(path, video=video)  # a per-product file names its product
     if (index is None and required) or (index is not None and not 0 <= index < len(vt.tracklets)):
         raise DataFormatError(f"no tracklet {index} (the video has {len(vt.tracklets)})", where=str(path))
     return vt
@@ -62,9 +68,10 @@ def fingerprint(vt: VideoTracklets) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
-def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
-    """Make tracklet ``index`` the ground truth of ``video`` in both files; True when changed."""
-    vt = _tracklets_with(dataset, video, index, required=False)
+def _set_ground_truth(dataset: Path, video: str, index: int | None, product_id: str | None = None) -> bool:
+    """Make tracklet ``index`` the ground truth of ``video`` (``product_id``'s) in both files;
+    True when changed."""
+    vt = _tracklets_with(dataset, video, index, required=False, product_id=product_id)
     changed = vt.ground_truth != index
     if changed:
         vt.ground_truth = index
@@ -72,12 +79,15 @@ def _set_ground_truth(dataset: Path, video: str, index: int | None) -> bool:
     return bool(set_official_tracklet(dataset, vt)) or changed
 
 
-def _refresh(dataset: Path, videos: list[str]) -> None:
-    """Rewrite a published folder's derived files after the tracklets of ``videos`` changed (the
-    manifest hashes those files and the split files again, not every video)."""
+def _refresh(dataset: Path, videos: list[tuple[str, str | None]]) -> None:
+    """Rewrite a published folder's derived files after the tracklets of ``videos`` ((video,
+    product) pairs) changed (the manifest hashes those files and the split files again, not every
+    video)."""
     from movingfashion.archive.describe import refresh
 
-    refresh(dataset, changed=[tracklet_file(dataset, v).relative_to(dataset).as_posix() for v in videos])
+    refresh(
+        dataset, changed=[tracklet_file(dataset, v, p).relative_to(dataset).as_posix() for v, p in videos]
+    )
 
 
 def decide(
@@ -104,7 +114,7 @@ def decide(
     # does a pick of another process)
     with dataset_lock(root) if kind == "tracklet" else contextlib.nullcontext():
         if kind == "tracklet":
-            vt = _tracklets_with(root, video, tracklet, required=True)
+            vt = _tracklets_with(root, video, tracklet, required=True, product_id=product_id)
             extra = {"ground_truth": vt.ground_truth, "tracklets": fingerprint(vt)}
         d, created = record_decision(
             cat,
@@ -118,8 +128,8 @@ def decide(
             request_id=request_id,
             extra_prev=extra,
         )
-        if created and d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet):
-            _refresh(root, [d.video])
+        if created and d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet, d.product_id):
+            _refresh(root, [(d.video, d.product_id)])
     return d, created
 
 
@@ -127,7 +137,8 @@ def _holds(root: Path, d: Decision, before: int | None, after: int | None) -> st
     """What the file of ``d.video`` holds against a move of its ground truth from ``before`` to
     ``after`` that pick ``d`` (or its undo) made: ``"after"`` (done), ``"before"`` (the write was
     lost) or ``"other"`` (rewritten since: its tracklets or its ground truth are not the pick's)."""
-    vt = read_video_tracklets(tracklet_file(root, d.video), video=d.video)
+    path = tracklet_file(root, d.video, d.product_id)
+    vt = read_video_tracklets(path, video=d.video)
     if "tracklets" in d.prev and fingerprint(vt) != d.prev["tracklets"]:
         return "other"
     if vt.ground_truth == after:
@@ -151,16 +162,21 @@ def undo(
     """
     root = Path(dataset)
     d, created = undo_decision(cat, decision_id, video=video, request_id=request_id)
-    if not created or d.kind != "tracklet" or d.superseded or not tracklet_file(root, d.video).is_file():
+    if (
+        not created
+        or d.kind != "tracklet"
+        or d.superseded
+        or not tracklet_file(root, d.video, d.product_id).is_file()
+    ):
         return d, created
     before = d.prev.get("ground_truth")
     with dataset_lock(root):  # compare and set: an import in between is seen, and wins
         if _holds(root, d, d.tracklet, before) == "other":
-            found = read_video_tracklets(tracklet_file(root, d.video)).ground_truth
+            found = read_video_tracklets(tracklet_file(root, d.video, d.product_id)).ground_truth
             d = mark_superseded(cat, d.id, found, "the file was rewritten after the pick; its undo left it")
             log.warning("%s: undo of pick %d left the file alone (rewritten since the pick)", d.video, d.id)
-        elif _set_ground_truth(root, d.video, before):
-            _refresh(root, [d.video])
+        elif _set_ground_truth(root, d.video, before, d.product_id):
+            _refresh(root, [(d.video, d.product_id)])
     return d, created
 
 
@@ -193,15 +209,20 @@ def reconcile_picks(dataset: str | os.PathLike[str], cat: Catalog) -> Reconciled
 
 def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
     """:func:`reconcile_picks` with the dataset's lock held."""
-    picks: dict[str, list[Decision]] = {}
-    imports: dict[str, str] = {}  # video -> when its latest import was stored
+    # by (video, product): a video several products list has one tracklet file per product
+    picks: dict[tuple[str, str], list[Decision]] = {}
+    imports: dict[tuple[str, str], str] = {}  # -> when its latest import was stored
     for d in list_decisions(cat, include_undone=True):
         if d.kind == "tracklet":
-            picks.setdefault(d.video, []).append(d)
+            picks.setdefault((d.video, d.product_id), []).append(d)
         elif d.kind == "import":
-            imports[d.video] = max(imports.get(d.video, ""), d.at)
-    for video, ds in picks.items():
-        if not tracklet_file(root, video).is_file():
+            key = (d.video, d.product_id)
+            imports[key] = max(imports.get(key, ""), d.at)
+    fixed: list[tuple[str, str]] = []
+    shared = dataset_shared_videos(root)
+    for (video, pid), ds in picks.items():
+        path = tracklet_file(root, video, pid, shared=video in shared)
+        if not path.is_file():
             continue
         steps = [(d.at, 0, d) for d in ds] + [(d.undone_at, 1, d) for d in ds if d.undone_at]
         at, is_undo, d = max(steps, key=lambda s: (s[0], s[1], s[2].id))
@@ -210,10 +231,10 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
         before, after = d.prev.get("ground_truth"), d.tracklet
         if is_undo:
             before, after = after, before
-        imported = imports.get(video, "") > at
+        imported = imports.get((video, pid), "") > at
         if imported or _holds(root, d, before, after) == "other":
             if not is_undo:
-                found = read_video_tracklets(tracklet_file(root, video)).ground_truth
+                found = read_video_tracklets(path).ground_truth
                 why = "a later import" if imported else "the file was rewritten after the pick"
                 mark_superseded(cat, d.id, found, why)
                 out.superseded.append(dict(video=video, decision=d.id, tracklet=d.tracklet, found=found))
@@ -221,10 +242,11 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
                     "%s: pick %d superseded (%s); the file, holding %s, is kept", video, d.id, why, found
                 )
             continue
-        if _set_ground_truth(root, video, after):
+        if _set_ground_truth(root, video, after, pid):
             out.fixed.append(video)
-    if out.fixed:
-        _refresh(root, out.fixed)
+            fixed.append((video, pid))
+    if fixed:
+        _refresh(root, fixed)
 
 
 def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:

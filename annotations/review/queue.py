@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotations.tracklet_files import load_splits, read_video_tracklets, tracklet_file
+from annotations.tracklet_files import load_splits, read_video_tracklets, shared_videos, tracklet_file
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.taxonomy import DF2_CLASSES, partition_from_source_code
 
@@ -41,10 +41,18 @@ class QueueItem:
     ground_truth: int | None = None
     has_file: bool = False
     draw: float = 0.0  #: the QA sample's hash draw in [0, 1)
+    #: several products list the video: this item is this product's (its own tracklet file)
+    shared: bool = False
 
     @property
     def stem(self) -> str:
-        return Path(self.video).stem
+        """The stem of the item's tracklet file: ``<video stem>``, or ``<video stem>@<product>``
+        for a video several products list (one item per product)."""
+        return f"{Path(self.video).stem}@{self.product_id}" if self.shared else Path(self.video).stem
+
+    def tracklet_file(self, dataset: str | os.PathLike[str]) -> Path:
+        """This item's tracklet file (:func:`annotations.tracklet_files.tracklet_file`)."""
+        return tracklet_file(dataset, self.video, self.product_id, shared=self.shared)
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -89,12 +97,13 @@ def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed:
     splits = load_splits(root)
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
     flagged, sampled, accepted = [], [], 0
+    shared = shared_videos(splits)
     for split_file, split in splits.items():
         for pid, entry in split.items():
             row = rows.get(pid, {})
             meta = row.get("metadata") or {}
             for vp in entry.video_paths:
-                p = tracklet_file(root, vp)
+                p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 vt = read_video_tracklets(p) if p.is_file() else None
                 is_flagged, reason = _flag(vt)
                 item = QueueItem(
@@ -116,6 +125,7 @@ def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed:
                     ground_truth=vt.ground_truth if vt else None,
                     has_file=vt is not None,
                     draw=sample_draw(seed, vp),
+                    shared=vp in shared,
                 )
                 if is_flagged:
                     flagged.append(item)

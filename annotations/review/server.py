@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 from annotations.review.decisions import decide, reconcile_picks, undo
 from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
 from annotations.review.queue import Queue, build_queue
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import read_video_tracklets
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError, ConfigError, MFError
 from schemas.paths import resolve_under
@@ -219,7 +219,7 @@ class ReviewApp:
     def item_json(self, stem: str) -> dict[str, Any]:
         it = self._queue_item(stem)
         out: dict[str, Any] = {"video": it.video, "stem": stem, "fps": self.fps(it.video), "tracklets": []}
-        p = tracklet_file(self.root, it.video)
+        p = it.tracklet_file(self.root)
         if p.is_file():
             vt = read_video_tracklets(p)
             out.update(
@@ -245,12 +245,16 @@ class ReviewApp:
                 ],
             )
         with self.lock:
-            out["decisions"] = [d.as_dict() for d in list_decisions(self.cat, video=it.video)]
+            out["decisions"] = [
+                d.as_dict()
+                for d in list_decisions(self.cat, video=it.video)
+                if not it.shared or d.product_id == it.product_id  # this product's, of a shared video
+            ]
         return out
 
     def crops(self, stem: str, index: int) -> bytes:
         it = self._queue_item(stem)
-        path = tracklet_file(self.root, it.video)
+        path = it.tracklet_file(self.root)
         try:  # before the read: a file replaced in between gets a new key next time
             st = path.stat()
             version = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -307,7 +311,9 @@ class ReviewApp:
         with self.lock:
             d, created = undo(self.root, self.cat, did, video=video, request_id=request_id)
             st = review_states(self.cat).get(d.video)
-        stem_of = Path(d.video).stem
+        # the page's name of the item: a video several products list has one item per product
+        it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
+        stem_of = it.stem if it is not None else Path(d.video).stem
         return {
             "undone": d.as_dict(),
             "created": created,

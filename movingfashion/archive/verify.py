@@ -679,13 +679,21 @@ class _Audit:
                     )
 
     def _tracklet_files(self) -> None:
-        """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video."""
+        """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video;
+        a video several products list has one file per product, ``<video stem>@<product>.json``,
+        about that product (one that lists the video)."""
         from pydantic import ValidationError
 
         from schemas.dataset import VideoTracklets
 
         folder = self.root / TRACKLET_FILES
         fix = "rebuild it with mf-tracklets build --force (or delete it)"
+        listing: dict[str, set[str]] = {}  # product -> the videos it lists
+        owners: dict[str, set[str]] = {}  # video -> the products listing it
+        for p in self.products:
+            listing.setdefault(p.pid, set()).update(p.videos)
+            for v in p.videos:
+                owners.setdefault(v, set()).add(p.pid)
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             rel = f"{TRACKLET_FILES}/{path.name}"
             self.results["tracklets"].checked += 1
@@ -705,8 +713,27 @@ class _Audit:
                     fix,
                 )
                 continue
-            if PurePosixPath(vt.video).stem != path.stem:
+            stem = PurePosixPath(vt.video).stem
+            if path.stem == f"{stem}@{vt.product_id}":  # one product's file of a video several list
+                if vt.product_id in listing and vt.video not in listing[vt.product_id]:
+                    self.add(
+                        "tracklets",
+                        None,
+                        rel,
+                        f"named for product {vt.product_id}, which does not list '{vt.video}'",
+                        fix,
+                    )
+            elif stem != path.stem:
                 self.add("tracklets", None, rel, f"its video is '{vt.video}', not {path.stem}", fix)
+            elif len(owners.get(vt.video, ())) > 1:
+                self.add(
+                    "tracklets",
+                    None,
+                    rel,
+                    f"one file for '{vt.video}', which products {', '.join(sorted(owners[vt.video]))} "
+                    f"list: each has its own file {TRACKLET_FILES}/{stem}@<product>.json",
+                    "rerun mf-tracklets build (it builds each product's file and removes this one)",
+                )
 
     def entries(self) -> None:
         res = self.results["entries"]

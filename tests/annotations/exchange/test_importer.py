@@ -12,7 +12,7 @@ import pytest
 from annotations.cli import tracklets
 from annotations.exchange import export_dataset
 from annotations.exchange.importer import import_cvat
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from schemas.cli_support import run_main
@@ -138,20 +138,38 @@ def test_a_tracklet_file_naming_another_video_is_refused(published, tmp_path, ca
     assert snapshot(ds) == before  # above all, the other video's file
 
 
-def test_a_video_two_products_list_imports(published, tmp_path):
-    """The real test split lists some videos under two products; the builder writes their one
-    tracklet file under the first product, and an import must take it."""
+def test_a_video_two_products_list_imports_per_product(published, tmp_path):
+    """The real test split lists some videos under two products; each has its own tracklet file
+    of it (``<stem>@<product>.json``), exported and imported under that name, and an import of one
+    product's file leaves the other's alone; a file naming only the video is refused."""
     ds, f = published
     stem = f["videos"][0]
     vp, pid = f["video_path"][stem], f["product"][stem]
     split_file = next(s for s in ("train.json", "test.json") if pid in json.loads((ds / s).read_text()))
     data = json.loads((ds / split_file).read_text())
     twin = dict(data[pid])
-    data = {**data, "zz-twin": twin}  # listed after the product the tracklet file names
+    data = {**data, "zz-twin": twin}
     (ds / split_file).write_text(json.dumps(data))
-    xml = exported(ds, stem, tmp_path / "x")
+    old = tracklet_file(ds, vp)  # built before the video was shared: one file, no product's now
+    vt = read_video_tracklets(old)
+    old.unlink()
+    for p in (pid, "zz-twin"):
+        write_video_tracklets(ds, vt.model_copy(update={"product_id": p}))
+    key = f"{stem}@{pid}"
+    export_dataset(ds, "cvat", tmp_path / "x", videos=[stem])  # the video: both products' files
+    assert sorted(p.name for p in (tmp_path / "x").glob("*.xml")) == [f"{key}.xml", f"{stem}@zz-twin.xml"]
+    xml = tmp_path / "x" / f"{key}.xml"
     box = first_box(xml)
     edit_first_box(xml, xtl=str(float(box.get("xtl")) + 1))
-    res = import_cvat(ds, xml)  # refused ("product_id ... under product 'zz-twin'") before the fix
-    assert res["changed_videos"] == [stem]
-    assert read_video_tracklets(tracklet_file(ds, vp)).product_id == pid
+    res = import_cvat(ds, xml)
+    assert res["changed_videos"] == [key]
+    mine = read_video_tracklets(tracklet_file(ds, vp, pid))
+    theirs = read_video_tracklets(tracklet_file(ds, vp, "zz-twin"))
+    assert mine.product_id == pid and theirs.product_id == "zz-twin" and theirs.tracklets == vt.tracklets
+    assert mine.tracklets != vt.tracklets
+    plain = xml.rename(tmp_path / f"{stem}.xml")  # names the video only
+    tree = ET.parse(plain)
+    tree.getroot().find("meta/task/name").text = stem
+    tree.write(plain, encoding="utf-8", xml_declaration=True)
+    with pytest.raises(DataFormatError, match="zz-twin"):
+        import_cvat(ds, plain)

@@ -1,0 +1,212 @@
+"""A video two products list (one social video showing two garments, each a product; the real
+test split has 13): each product has its own tracklet file of it, ``<video stem>@<product>.json``,
+built with its own shop image, and each split entry gets its own file's ground truth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from annotations.builder import TrackletBuilder, build_dataset_tracklets, video_jobs
+from annotations.config import BuildConfig
+from annotations.tracklet_files import (
+    load_splits,
+    read_video_tracklets,
+    set_official_tracklet,
+    shared_videos,
+    tracklet_file,
+    write_video_tracklets,
+)
+from movingfashion.archive.verify import verify_dataset
+from schemas.dataset import Tracklet, VideoTracklets
+from schemas.errors import DataFormatError
+
+#: the garment each shop image "matches": the fake builder follows its job's shop image
+GARMENT = {"imgs/a.jpg": [10.0, 10.0, 50.0, 50.0], "imgs/b.jpg": [100.0, 100.0, 150.0, 150.0]}
+
+
+def _vt(pid: str, video: str, box: list[float]) -> VideoTracklets:
+    t = Tracklet(video=video, boxes={0: box, 1: box}, mode="training")
+    return VideoTracklets(
+        product_id=pid,
+        video=video,
+        frames=2,
+        width=200,
+        height=200,
+        tracklets=[t],
+        ground_truth=0,
+        detector="det1",
+        matcher="m1",
+    )
+
+
+class FakeBuilder:
+    """A builder whose ground truth is the garment of the job's shop image (no models)."""
+
+    is_done = TrackletBuilder.is_done
+
+    def __init__(self) -> None:
+        self.detector = SimpleNamespace(version="det1")
+        self.matcher_tag, self.fallback_tag, self.config = "m1", None, BuildConfig()
+        self.built: list[tuple[str, str, str]] = []
+
+    def process(self, dataset: Path, job, timings):
+        self.built.append((job.product_id, job.video_path, job.img_path))
+        return _vt(job.product_id, job.video_path, GARMENT[job.img_path]), 2, 2
+
+
+@pytest.fixture
+def shared_ds(tmp_path) -> Path:
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "train.json").write_text(
+        json.dumps(
+            {
+                "pa": {"video_paths": ["videos/v1.mp4"], "img_path": "imgs/a.jpg", "source": 1},
+                "pb": {
+                    "video_paths": ["videos/v1.mp4", "videos/v2.mp4"],
+                    "img_path": "imgs/b.jpg",
+                    "source": 1,
+                },
+            }
+        )
+    )
+    (root / "test.json").write_text("{}")
+    return root
+
+
+def test_each_product_gets_its_own_tracklet_file_and_ground_truth(shared_ds):
+    fb = FakeBuilder()
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    assert rep.processed == 3 and not rep.failed
+    # each product's job of the shared video is matched with that product's shop image
+    assert sorted(fb.built) == [
+        ("pa", "videos/v1.mp4", "imgs/a.jpg"),
+        ("pb", "videos/v1.mp4", "imgs/b.jpg"),
+        ("pb", "videos/v2.mp4", "imgs/b.jpg"),
+    ]
+    files = sorted(p.name for p in (shared_ds / "tracklets").glob("*.json"))
+    assert files == ["v1@pa.json", "v1@pb.json", "v2.json"]
+    for pid, img in (("pa", "imgs/a.jpg"), ("pb", "imgs/b.jpg")):
+        vt = read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", pid), product_id=pid)
+        assert vt.ground_truth_tracklet().boxes[0] == GARMENT[img]
+    train = json.loads((shared_ds / "train.json").read_text())
+    assert train["pa"]["tracklets"][0]["0"] == GARMENT["imgs/a.jpg"]  # pb's before the fix
+    assert train["pb"]["tracklets"][0]["0"] == GARMENT["imgs/b.jpg"]
+    assert train["pb"]["tracklets"][1]["0"] == GARMENT["imgs/b.jpg"]
+    # a rerun finds every product's file done
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    assert (rep.processed, rep.skipped) == (0, 3)
+
+
+def test_an_older_builds_one_file_of_a_shared_video_is_rebuilt_per_product(shared_ds):
+    (shared_ds / "tracklets").mkdir()
+    old = shared_ds / "tracklets" / "v1.json"  # an older build: one file, the last product's
+    old.write_text(_vt("pb", "videos/v1.mp4", GARMENT["imgs/b.jpg"]).model_dump_json())
+    write_video_tracklets(shared_ds, _vt("pb", "videos/v2.mp4", GARMENT["imgs/b.jpg"]))
+    # readers of a product's file do not take it for either product
+    assert not tracklet_file(shared_ds, "videos/v1.mp4", "pa").is_file()
+    fb = FakeBuilder()
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    assert (rep.processed, rep.skipped) == (2, 1)  # both products' files of v1, not v2
+    assert not old.exists()
+    train = json.loads((shared_ds / "train.json").read_text())
+    assert train["pa"]["tracklets"][0]["0"] == GARMENT["imgs/a.jpg"]
+
+
+def test_the_rule_has_one_home(shared_ds):
+    splits = load_splits(shared_ds)
+    assert shared_videos(splits) == {"videos/v1.mp4"}
+    jobs = {(j.product_id, j.video_path): j for j in video_jobs(splits)}
+    assert jobs["pa", "videos/v1.mp4"].key == "v1@pa" and jobs["pb", "videos/v2.mp4"].key == "v2"
+    assert tracklet_file(shared_ds, "videos/v1.mp4", "pb").name == "v1@pb.json"  # shared read from the splits
+    assert tracklet_file(shared_ds, "videos/v2.mp4", "pb").name == "v2.json"
+    assert tracklet_file(shared_ds, "videos/v1.mp4").name == "v1.json"  # no product: the video's
+    # a product's file holds that product's tracklets only
+    p = tracklet_file(shared_ds, "videos/v1.mp4", "pa")
+    p.parent.mkdir(parents=True)
+    p.write_text(_vt("pb", "videos/v1.mp4", GARMENT["imgs/b.jpg"]).model_dump_json())
+    with pytest.raises(DataFormatError, match="product_id"):
+        read_video_tracklets(p)
+
+
+def test_set_official_tracklet_writes_only_its_products_entry(shared_ds):
+    vt = _vt("pa", "videos/v1.mp4", GARMENT["imgs/a.jpg"])
+    assert write_video_tracklets(shared_ds, vt).name == "v1@pa.json"
+    assert set_official_tracklet(shared_ds, vt) == "train.json"
+    train = json.loads((shared_ds / "train.json").read_text())
+    assert train["pa"]["tracklets"] == [{"0": GARMENT["imgs/a.jpg"], "1": GARMENT["imgs/a.jpg"]}]
+    assert train["pb"].get("tracklets", [{}, {}]) == [{}, {}]  # the other product's entry kept
+    assert not tracklet_file(shared_ds, "videos/v1.mp4", "pb").is_file()
+
+
+def test_verify_takes_per_product_files_and_flags_wrong_ones(gt_dataset, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    train = json.loads((ds / "train.json").read_text())
+    pid, other = list(train)[:2]
+    vp = train[pid]["video_paths"][0]
+    train[other]["video_paths"].append(vp)  # other lists pid's video too
+    train[other]["tracklets"].append(train[pid]["tracklets"][0])
+    (ds / "train.json").write_text(json.dumps(train))
+    old = tracklet_file(ds, vp)
+    vt = read_video_tracklets(old)
+
+    def tracklet_breaks() -> list[str]:
+        return [b.field + ": " + b.problem for b in verify_dataset(ds).check("tracklets").breaks]
+
+    # the older one file for a video two products list: reported
+    assert any(f"tracklets/{old.name}" in b and "list" in b for b in tracklet_breaks())
+    old.unlink()
+    for p in (pid, other):
+        write_video_tracklets(ds, vt.model_copy(update={"product_id": p}), shared=True)
+    assert tracklet_breaks() == []
+    # a file named for a product that does not list the video
+    third = list(train)[2]
+    stray = tracklet_file(ds, vp, third, shared=True)
+    stray.write_text(vt.model_copy(update={"product_id": third}).model_dump_json())
+    (found,) = tracklet_breaks()
+    assert stray.name in found and f"product {third}, which does not list" in found
+
+
+def test_review_queue_and_a_pick_are_per_product(shared_ds, tmp_path):
+    from annotations.review.decisions import decide
+    from annotations.review.queue import build_queue
+    from schemas.catalog import Catalog
+
+    build_dataset_tracklets(shared_ds, builder=FakeBuilder())
+    vt = read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", "pa"))
+    vt.tracklets.append(Tracklet(video=vt.video, boxes={0: [60.0, 60.0, 90.0, 90.0]}, mode="inference"))
+    write_video_tracklets(shared_ds, vt)
+    q = build_queue(shared_ds, sample_rate=1.0)
+    assert sorted(it.stem for it in q.items) == ["v1@pa", "v1@pb", "v2"]
+    assert q.by_stem["v1@pa"].tracklets == 2 and q.by_stem["v1@pb"].tracklets == 1
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        decide(shared_ds, cat, video="videos/v1.mp4", product_id="pa", kind="tracklet", tracklet=1)
+    assert read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", "pa")).ground_truth == 1
+    assert read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", "pb")).ground_truth == 0
+    train = json.loads((shared_ds / "train.json").read_text())
+    assert train["pa"]["tracklets"][0] == {"0": [60.0, 60.0, 90.0, 90.0]}
+    assert train["pb"]["tracklets"][0]["0"] == GARMENT["imgs/b.jpg"]
+
+
+def test_qa_checks_each_product_against_its_own_garment(shared_ds, tmp_path):
+    from annotations.qa import qa_report, reference_boxes
+    from annotations.tracklet_files import load_results
+
+    build_dataset_tracklets(shared_ds, builder=FakeBuilder())
+    ref = tmp_path / "ref"
+    shutil.copytree(shared_ds, ref)  # its split file holds each product's true boxes now
+    truth = reference_boxes(shared_ds, ref)
+    a, b = GARMENT["imgs/a.jpg"], GARMENT["imgs/b.jpg"]
+    assert truth == {
+        "videos/v1.mp4@pa": {0: a, 1: a},
+        "videos/v1.mp4@pb": {0: b, 1: b},
+        "videos/v2.mp4": {0: b, 1: b},
+    }
+    rep = qa_report(load_results(shared_ds), truth)
+    assert (rep.videos, rep.pass_rate, rep.missing) == (3, 1.0, [])

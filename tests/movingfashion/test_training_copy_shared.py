@@ -1,0 +1,51 @@
+"""Training copy: a video two products list (each with its own boxes on it) gets one entry per
+product, as the crop cache does, so each product reads its own crops; the single entry an older
+copy kept for it goes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import torch
+
+from movingfashion.dataset import MovingFashionDataset
+from movingfashion.training_copy import build_training_copy, copy_entry
+
+KW = {"seed": 5, "crop_size": 32, "frames": 6, "train": False, "dtype": torch.uint8}
+
+
+def test_two_products_sharing_a_video_each_get_their_own_copy(tiny_dataset, tmp_path):
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    train = json.loads((root / "train.json").read_text())
+    # ab_C lists 101's video, with the boxes of its own garment there
+    train["ab_C"]["video_paths"] = list(train["101"]["video_paths"])
+    train["ab_C"]["tracklets"] = [
+        {f: [x + 4, y + 4, x2 - 4, y2 - 4] for f, (x, y, x2, y2) in train["101"]["tracklets"][0].items()}
+    ]
+    (root / "train.json").write_text(json.dumps(train))
+    out = tmp_path / "copy"
+    out.mkdir()
+    for old in copy_entry(out, "videos/101_0.mp4"):  # an older copy's one entry for both
+        old.write_text("{}")
+    live = MovingFashionDataset(root, "train", **KW)
+
+    counts = build_training_copy(live, out)
+    assert (counts["built"], counts["already_copied"], counts["failed"]) == (4, 0, 0)
+    assert not any(p.exists() for p in copy_entry(out, "videos/101_0.mp4"))
+    boxes = {}
+    for pid in ("101", "ab_C"):
+        meta = json.loads(copy_entry(out, "videos/101_0.mp4", pid)[1].read_text())
+        assert meta["product"] == pid and meta["video"] == "videos/101_0.mp4"
+        boxes[pid] = meta["boxes"]
+    assert boxes["101"] != boxes["ab_C"]  # each product's own garment
+    fast = MovingFashionDataset(root, "train", training_copy=out, **KW)
+    for i in range(len(live)):
+        a, b = live[i], fast[i]
+        assert a["product_id"] == b["product_id"] and a["video_path"] == b["video_path"]
+        assert a["frame_indices"].tolist() == b["frame_indices"].tolist()
+        assert torch.equal(a["boxes"], b["boxes"])
+    assert fast.training_copy is not None and not fast.training_copy._bad  # every entry was used
+    counts = build_training_copy(live, out)
+    assert (counts["built"], counts["already_copied"]) == (0, 4)
