@@ -4,7 +4,6 @@ product, so each product reads its own crops; the single entry an older build ke
 from __future__ import annotations
 
 import json
-import shutil
 
 import torch
 
@@ -13,16 +12,8 @@ from movingfashion.dataset import MovingFashionDataset, build_crop_cache, cache_
 KW = {"seed": 5, "crop_size": 32, "frames": 6, "train": False}
 
 
-def test_two_products_sharing_a_video_each_read_their_own_crops(tiny_dataset, tmp_path):
-    root = tmp_path / "ds"
-    shutil.copytree(tiny_dataset, root)
-    train = json.loads((root / "train.json").read_text())
-    # ab_C lists 101's video, with the boxes of its own garment there
-    train["ab_C"]["video_paths"] = list(train["101"]["video_paths"])
-    train["ab_C"]["tracklets"] = [
-        {f: [x + 4, y + 4, x2 - 4, y2 - 4] for f, (x, y, x2, y2) in train["101"]["tracklets"][0].items()}
-    ]
-    (root / "train.json").write_text(json.dumps(train))
+def test_two_products_sharing_a_video_each_read_their_own_crops(shared_video_dataset, tmp_path):
+    root = shared_video_dataset  # ab_C lists 101's video, with the boxes of its own garment there
     cache = tmp_path / "cc"
     cache.mkdir()
     for old in cache_entry(cache, "videos/101_0.mp4"):  # an older build's one entry for both

@@ -5,7 +5,6 @@ copy kept for it goes."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import torch
 
@@ -15,16 +14,8 @@ from movingfashion.training_copy import build_training_copy, copy_entry
 KW = {"seed": 5, "crop_size": 32, "frames": 6, "train": False, "dtype": torch.uint8}
 
 
-def test_two_products_sharing_a_video_each_get_their_own_copy(tiny_dataset, tmp_path):
-    root = tmp_path / "ds"
-    shutil.copytree(tiny_dataset, root)
-    train = json.loads((root / "train.json").read_text())
-    # ab_C lists 101's video, with the boxes of its own garment there
-    train["ab_C"]["video_paths"] = list(train["101"]["video_paths"])
-    train["ab_C"]["tracklets"] = [
-        {f: [x + 4, y + 4, x2 - 4, y2 - 4] for f, (x, y, x2, y2) in train["101"]["tracklets"][0].items()}
-    ]
-    (root / "train.json").write_text(json.dumps(train))
+def test_two_products_sharing_a_video_each_get_their_own_copy(shared_video_dataset, tmp_path):
+    root = shared_video_dataset  # ab_C lists 101's video, with the boxes of its own garment there
     out = tmp_path / "copy"
     out.mkdir()
     for old in copy_entry(out, "videos/101_0.mp4"):  # an older copy's one entry for both
