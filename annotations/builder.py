@@ -658,6 +658,28 @@ def merge_official(
     return written
 
 
+def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
+    """An older build's one tracklet file of a video several products list belongs to the product
+    it names: it becomes that product's file (with its sheet), keeping what was imported or
+    picked in it; the other products' files are built. A file naming no such product goes."""
+    from annotations.sheets import sheet_path
+
+    old = tracklet_file(root, video_path)
+    try:
+        owner = read_video_tracklets(old).product_id
+    except DataFormatError:
+        owner = None
+    new = tracklet_file(root, video_path, owner, shared=True) if owner in products else None
+    if new is not None and not new.exists():
+        old_sheet, new_sheet = sheet_path(root, video_path), sheet_path(root, video_path, owner, shared=True)
+        if old_sheet.is_file() and not new_sheet.exists():
+            old_sheet.replace(new_sheet)
+        old.replace(new)
+        return
+    old.unlink(missing_ok=True)
+    sheet_path(root, video_path).unlink(missing_ok=True)
+
+
 def build_dataset_tracklets(
     dataset: str | os.PathLike[str],
     *,
@@ -803,12 +825,9 @@ def _build_jobs(
 
     stale = {j.video_path for j in jobs if j.shared and tracklet_file(root, j.video_path).is_file()}
     if stale:  # an older build's one file for a video several products list: one product's only
-        from annotations.sheets import sheet_path
-
         with dataset_lock(root):
             for vp in sorted(stale):
-                tracklet_file(root, vp).unlink(missing_ok=True)
-                sheet_path(root, vp).unlink(missing_ok=True)
+                _adopt_single_file(root, vp, {j.product_id for j in jobs if j.video_path == vp})
     todo = []
     for i, job in enumerate(jobs):
         if force or not builder.is_done(root, job):
@@ -884,10 +903,12 @@ def _build_jobs(
         rep.failed.sort(key=lambda e: order[id(e)])
         if write_official_json:
             rep.official_updated = merge_official(root)  # read again under the lock
-        if rep.processed or rep.official_updated or unfinished or stale:
-            from movingfashion.archive.describe import refresh
+    # outside the lock (hashing a large folder takes a while; a review pick waits for none of it;
+    # a file a pick changes meanwhile is hashed again by the next refresh, by its mtime)
+    if rep.processed or rep.official_updated or unfinished or stale:
+        from movingfashion.archive.describe import refresh
 
-            refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+        refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
     pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep

@@ -21,7 +21,6 @@ replaced atomically.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -91,15 +90,36 @@ def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:
 def dataset_shared_videos(dataset: str | os.PathLike[str]) -> frozenset[str]:
     """:func:`shared_videos` of the split files present in ``dataset`` (none: no video); a row
     that does not read is left out (a reader of another product's file is not stopped by it).
-    Read once per version of the split files (their size and mtime), however many files ask."""
-    files = split_files_present(dataset)
-    stamp = tuple((p.name, st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()])
-    return _shared_of(str(Path(dataset).resolve()), stamp)
+    Read once per version of the split files (their size and mtime), however many files ask; a
+    rewrite that changes only tracklets (:func:`set_official_tracklet`, a review pick) keeps it."""
+    key = str(Path(dataset).resolve())
+    stamp = _split_stamp(dataset)
+    held = _SHARED.get(key)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    shared = shared_videos({name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp})
+    _SHARED[key] = (stamp, shared)
+    return shared
 
 
-@functools.lru_cache(maxsize=16)
-def _shared_of(dataset: str, stamp: tuple[tuple[str, int, int], ...]) -> frozenset[str]:
-    return shared_videos({name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp})
+#: dataset folder -> (the split files' stamp, its shared videos)
+_SHARED: dict[str, tuple[tuple[tuple[str, int, int], ...], frozenset[str]]] = {}
+
+
+def _split_stamp(dataset: str | os.PathLike[str]) -> tuple[tuple[str, int, int], ...]:
+    """(name, size, mtime) of each split file present: what :func:`dataset_shared_videos` read."""
+    return tuple(
+        (p.name, st.st_size, st.st_mtime_ns) for p in split_files_present(dataset) for st in [p.stat()]
+    )
+
+
+def _carry_shared(dataset: str | os.PathLike[str], before: tuple[tuple[str, int, int], ...]) -> None:
+    """After a rewrite of the split files that changed no video list: what was read for ``before``
+    holds for the new stamp too."""
+    key = str(Path(dataset).resolve())
+    held = _SHARED.get(key)
+    if held is not None and held[0] == before:
+        _SHARED[key] = (_split_stamp(dataset), held[1])
 
 
 def split_files_present(dataset: str | os.PathLike[str]) -> list[Path]:
@@ -260,7 +280,11 @@ def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -
     tracklet).
     """
     with dataset_lock(dataset):
-        return _set_official_tracklet(Path(dataset), vt)
+        before = _split_stamp(dataset)
+        written = _set_official_tracklet(Path(dataset), vt)
+        if written:  # only a tracklet changed: the videos each product lists are the same
+            _carry_shared(dataset, before)
+        return written
 
 
 def _set_official_tracklet(root: Path, vt: VideoTracklets) -> str | None:

@@ -190,7 +190,10 @@ def _open_locked(path: str) -> int:
     target = Path(path)
     with local_faults(target):
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_UMASK)
+        try:
+            fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_UMASK)
+        except PermissionError:  # another user's lock file in a shared folder: flock needs no write
+            fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
     except BaseException as exc:

@@ -337,6 +337,7 @@ class RayPool(Pool):
         self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None]] = {}
         self._keys: Counter[str] = Counter()
         self._ready: deque[TaskResult] = deque()  # finished, not yet handed to the caller
+        self._startup_timeout_s = startup_timeout_s
         try:
             self._start(startup_timeout_s)
         except BaseException:
@@ -393,11 +394,21 @@ class RayPool(Pool):
                 log.warning("on_lost of worker %s failed", self.worker_ids[i], exc_info=True)
 
     def _replace(self, i: int) -> None:
-        """A new worker in the place of worker ``i`` (retired): its setup runs as the first one's did."""
-        self._actors[i] = _Worker.options(**self._opts).remote(*self._args)
-        self._alive[i] = True
-        self.pids[i] = self.worker_nodes[i] = None
-        self.worker_ids[i] = self._actors[i]._actor_id.hex()
+        """A new worker in the place of worker ``i`` (retired), given work only once its setup has
+        run as the first one's did, within the startup timeout; a replacement that cannot start
+        (its node is gone, its setup fails) is given up, and the place stays empty."""
+        actor = _Worker.options(**self._opts).remote(*self._args)
+        try:
+            node, error, pid, worker_id = ray.get(actor.ready.remote(), timeout=self._startup_timeout_s)
+        except (RayError, TimeoutError) as exc:
+            error = exc
+        if error is not None:
+            log.warning("a worker to replace a lost one did not start (%s); going on without it", error)
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+            return
+        self._actors[i], self._alive[i] = actor, True
+        self.pids[i], self.worker_nodes[i], self.worker_ids[i] = pid, node, worker_id
 
     @property
     def workers(self) -> int:

@@ -164,13 +164,18 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
     return out
 
 
+#: training settings that do not shape what is learnt: a resumed run may change them (a run
+#: stopped by a corrupt video under ``on_bad=raise`` continues with ``on_bad=skip``)
+OPERATIONAL = ("on_bad", "save_every")
+
+
 def resume_differences(ckpt: dict[str, Any], cfg: TrainConfig) -> list[str]:
     """Settings of ``cfg`` other than those ``ckpt`` was trained with, the number of epochs aside:
     the head's architecture (``model.*``) and every training setting the checkpoint records."""
     from movingfashion.seam.checkpoint import model_config_of
 
     diffs = _differences(model_config_of(ckpt), cfg.model.model_dump(mode="json"), "model.")
-    skip = ("model", "epochs")
+    skip = ("model", "epochs", *OPERATIONAL)
     old = {k: v for k, v in (ckpt.get("train_config") or {}).items() if k not in skip}
     new = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in skip}
     return diffs + _differences(old, new)

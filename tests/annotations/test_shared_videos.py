@@ -103,19 +103,28 @@ def test_each_product_gets_its_own_tracklet_file_and_ground_truth(shared_ds):
     assert (rep.processed, rep.skipped) == (0, 3)
 
 
-def test_an_older_builds_one_file_of_a_shared_video_is_rebuilt_per_product(shared_ds):
+def test_an_older_builds_one_file_of_a_shared_video_becomes_its_products_file(shared_ds):
+    """The file names its product: it becomes that product's file (what was imported or picked
+    in it kept), the other product's file is built; a file naming no product of the video goes."""
     (shared_ds / "tracklets").mkdir()
     old = shared_ds / "tracklets" / "v1.json"  # an older build: one file, the last product's
-    old.write_text(_vt("pb", "videos/v1.mp4", GARMENT["imgs/b.jpg"]).model_dump_json())
+    kept = _vt("pb", "videos/v1.mp4", GARMENT["imgs/b.jpg"])
+    old.write_text(kept.model_dump_json())
     write_video_tracklets(shared_ds, _vt("pb", "videos/v2.mp4", GARMENT["imgs/b.jpg"]))
     # readers of a product's file do not take it for either product
     assert not tracklet_file(shared_ds, "videos/v1.mp4", "pa").is_file()
     fb = FakeBuilder()
     rep = build_dataset_tracklets(shared_ds, builder=fb)
-    assert (rep.processed, rep.skipped) == (2, 1)  # both products' files of v1, not v2
+    assert (rep.processed, rep.skipped) == (1, 2)  # pa's file of v1 built; pb's adopted, v2 done
     assert not old.exists()
+    assert read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", "pb")) == kept
     train = json.loads((shared_ds / "train.json").read_text())
     assert train["pa"]["tracklets"][0]["0"] == GARMENT["imgs/a.jpg"]
+    assert train["pb"]["tracklets"][0]["0"] == GARMENT["imgs/b.jpg"]
+    # a file naming a product that does not list the video is not adopted
+    old.write_text(_vt("zz", "videos/v1.mp4", GARMENT["imgs/b.jpg"]).model_dump_json())
+    build_dataset_tracklets(shared_ds, builder=fb)
+    assert not old.exists()
 
 
 def test_the_rule_has_one_home(shared_ds):
@@ -210,3 +219,22 @@ def test_qa_checks_each_product_against_its_own_garment(shared_ds, tmp_path):
     }
     rep = qa_report(load_results(shared_ds), truth)
     assert (rep.videos, rep.pass_rate, rep.missing) == (3, 1.0, [])
+
+
+def test_a_pick_rewriting_a_split_file_does_not_make_every_reader_parse_it_again(shared_ds, monkeypatch):
+    """The shared-video set is read once per version of the split files; a rewrite that changes
+    only a tracklet (a review pick) keeps it, so a pick does not cost a parse of 15K products."""
+    import annotations.tracklet_files as tf
+
+    reads: list[str] = []
+    real = tf.read_official_rows
+    monkeypatch.setattr(tf, "read_official_rows", lambda p: reads.append(p.name) or real(p))
+    assert tf.dataset_shared_videos(shared_ds) == {"videos/v1.mp4"}
+    n = len(reads)
+    set_official_tracklet(shared_ds, _vt("pa", "videos/v1.mp4", GARMENT["imgs/a.jpg"]))
+    assert tracklet_file(shared_ds, "videos/v1.mp4", "pa").name == "v1@pa.json"
+    assert len(reads) == n  # not read again
+    train = json.loads((shared_ds / "train.json").read_text())
+    train["pb"]["video_paths"] = ["videos/v2.mp4"]  # a video list changed: read again
+    (shared_ds / "train.json").write_text(json.dumps(train))
+    assert tf.dataset_shared_videos(shared_ds) == frozenset() and len(reads) > n

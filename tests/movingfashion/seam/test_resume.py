@@ -24,6 +24,7 @@ from movingfashion.seam.model import SeamModel
 from movingfashion.seam.train import (
     check_resume_encoder,
     restore_scaler,
+    resume_differences,
     resume_matcher_path,
     train_phase2,
 )
@@ -50,6 +51,17 @@ def test_resume_refuses_other_settings_and_architecture_naming_them(tmp_path, tr
     assert "frames: 8 -> 5" in text and "new --out" in text and str(tmp_path / "last.pt") in text
     after = read_checkpoint(tmp_path / "last.pt")  # nothing was trained or rewritten
     assert after["epoch"] == 1 and after["train_config"] == before["train_config"]
+
+
+def test_resume_takes_changed_operational_settings(tmp_path, train_bank):
+    """``on_bad`` and ``save_every`` do not shape what is learnt: a run stopped by a corrupt video
+    under ``on_bad=raise`` continues with ``on_bad=skip``."""
+    _run(train_bank, tmp_path, epochs=2, cfg={"on_bad": "raise"})
+    assert (
+        resume_differences(read_checkpoint(tmp_path / "last.pt"), tiny_train_config("no_nlb", epochs=2)) == []
+    )
+    skip = tiny_train_config("no_nlb", epochs=2, on_bad="skip", save_every=2)
+    assert resume_differences(read_checkpoint(tmp_path / "last.pt"), skip) == []
 
 
 def test_resume_refuses_fewer_epochs_than_done_and_a_new_length_without_extend(tmp_path, train_bank):
