@@ -42,7 +42,7 @@ from requests.adapters import HTTPAdapter
 from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
-from schemas.atomic import atomic_write_json, sha256_file
+from schemas.atomic import atomic_write_json, sha256_file, sweep_partials
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
@@ -530,6 +530,7 @@ class PoliteClient:
         folder = Path(folder)
         with local_faults(folder):
             folder.mkdir(parents=True, exist_ok=True)
+            sweep_partials(folder)  # a killed run's half-written .part.json state: never kept
         part = folder / f".{stem}.part"
         accepted = self.cfg.video_content_types if expect == "video" else self.cfg.image_content_types
         resumed = False

@@ -225,3 +225,26 @@ def test_a_kept_part_the_server_has_no_range_for_starts_over(site, tmp_path, par
     kept = len(body) + (0 if part == "complete" else 400)
     assert site.hits["/v.mp4"] == 2  # the 416, then the whole file
     assert [h.get("Range") for h in site.headers_seen[-2:]] == [f"bytes={kept}-", None]
+
+
+def test_a_killed_runs_half_written_state_is_swept_by_the_next_download(site, tmp_path):
+    """A kill while the resume state is written leaves a temporary beside the part; the next
+    download into the folder removes it (tests/test_kill_anywhere.py compares the folders)."""
+    import os
+    import subprocess
+    import sys
+
+    from schemas.atomic import _host
+
+    body = mp4_bytes(tmp_path, 3, frames=12)
+    folder = cut_off_once(site, tmp_path, body, V1)
+    dead = int(
+        subprocess.run(
+            [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+        ).stdout
+    )
+    temp = folder / f"..video.part.json.{_host()}-{dead}.ab12_x.part"
+    temp.write_text("{")
+    assert os.path.exists(temp)
+    got = client_for(site).download(site.url("/v.mp4"), folder, "video", "video")
+    assert got.path.read_bytes() == body and not temp.exists()
