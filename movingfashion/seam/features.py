@@ -393,10 +393,8 @@ def build_bank(
         noise_names=names,
         quality=torch.stack(quality),
     )
-    if cache is not None:
+    if cache is not None:  # the summary first, the bank (what a rerun takes as done) last
         bank.key = key
-        with atomic_open(cache, "wb") as fh:
-            torch.save(bank.state(), fh)
         atomic_write_text(
             cache.with_suffix(".json"),
             json.dumps(
@@ -410,4 +408,6 @@ def build_bank(
             )
             + "\n",
         )
+        with atomic_open(cache, "wb") as fh:
+            torch.save(bank.state(), fh)
     return bank
