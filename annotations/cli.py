@@ -411,11 +411,18 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         app.close()
 
 
-def _listed_decisions(dataset, catalog) -> dict[str, str | None]:
-    """Video stem -> its verdict (accept/reject; None: undone) for the list of ``mf-tracklets
-    review``: the newer of ``review.jsonl`` (``--accept``/``--reject``) and the catalog's review
-    decisions (the review page's; ``catalog``, else ``DATASET/.review.sqlite`` when it exists,
-    opened read-only)."""
+def _review_name(video: str, product_id: str, shared: frozenset[str]) -> str:
+    """The name ``mf-tracklets review`` lists a review under: the stem of its tracklet file
+    (``<video stem>``, or ``<video stem>@<product>`` for a video several products list)."""
+    stem = Path(video).stem
+    return f"{stem}@{product_id}" if video in shared else stem
+
+
+def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str | None]:
+    """Review name (:func:`_review_name`) -> its verdict (accept/reject; None: undone) for the
+    list of ``mf-tracklets review``: the newer of ``review.jsonl`` (``--accept``/``--reject``)
+    and the catalog's review decisions (the review page's; ``catalog``, else
+    ``DATASET/.review.sqlite`` when it exists, opened read-only)."""
     from datetime import UTC, datetime
 
     from annotations.review import read_decisions
@@ -432,16 +439,33 @@ def _listed_decisions(dataset, catalog) -> dict[str, str | None]:
         return out
     with Catalog(path, read_only=True) as cat:
         states = review_states(cat)
-        seen: dict[str, datetime] = {}  # video -> its latest verdict or undo of one in the catalog
+        seen: dict[tuple[str, str], datetime] = {}  # review -> its latest verdict or undo of one there
         for d in list_decisions(cat, include_undone=True):
             if d.kind in VERDICTS:
-                seen[d.video] = max(seen.get(d.video, when(None)), when(d.at), when(d.undone_at))
-    for video, at in seen.items():
-        stem = Path(video).stem
-        if stem not in logged or at >= when(logged[stem].get("at")):
-            st = states.get(video)
-            out[stem] = st.verdict if st else None
+                key = (d.video, d.product_id)
+                seen[key] = max(seen.get(key, when(None)), when(d.at), when(d.undone_at))
+    for key, at in seen.items():
+        name = _review_name(*key, shared)
+        if name not in logged or at >= when(logged[name].get("at")):
+            st = states.get(key)
+            out[name] = st.verdict if st else None
     return out
+
+
+def _review_targets(dataset: str, results: dict, names: list[str]) -> None:
+    """Refuse a name ``--accept``/``--reject`` cannot decide on: an unknown one, or the plain stem
+    of a video several products list (each product has its own review: ``<stem>@<product>``)."""
+    for name in names:
+        if name in results:
+            continue
+        per_product = sorted(n for n in results if n.split("@", 1)[0] == name and "@" in n)
+        if per_product:
+            raise DataFormatError(
+                f"video {name!r} is listed by {len(per_product)} products, each with its own review",
+                where=str(Path(dataset) / "tracklets"),
+                hint=f"name the product's review: {', '.join(per_product)}",
+            )
+        _unknown_videos(dataset, [name])
 
 
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
@@ -452,8 +476,13 @@ def _listed_decisions(dataset, catalog) -> dict[str, str | None]:
     help="Also record decisions in this catalog; the list shows the review page's decisions from it "
     "too (with --serve: the one decisions go to; default DATASET/.review.sqlite).",
 )
-@click.option("--accept", "accept", multiple=True, help="Accept this video (stem, e.g. 1234_0).")
-@click.option("--reject", "reject", multiple=True, help="Reject this video.")
+@click.option(
+    "--accept",
+    "accept",
+    multiple=True,
+    help="Accept this video (stem, e.g. 1234_0; STEM@PRODUCT for a video several products list).",
+)
+@click.option("--reject", "reject", multiple=True, help="Reject this video (named as for --accept).")
 @click.option("--note", help="A note stored with the decisions.")
 @click.option("--all", "show_all", is_flag=True, help="List decided videos too.")
 @click.option("--serve", is_flag=True, help="Serve the review page instead (same as mf review).")
@@ -477,10 +506,10 @@ def review(
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
 
-    results = {Path(vt.video).stem: vt for vt in require_results(dataset)}
     shared = dataset_shared_videos(dataset)
+    results = {_review_name(vt.video, vt.product_id, shared): vt for vt in require_results(dataset)}
     if accept or reject:
-        _unknown_videos(dataset, [v for v in (*accept, *reject) if v not in results])
+        _review_targets(dataset, results, [*accept, *reject])
         recs = [
             record_decision(
                 dataset, vid, results[vid].product_id, dec, catalog_path, note, video_path=results[vid].video
@@ -494,7 +523,7 @@ def review(
             lambda d: "\n".join(f"{r['decision']}: {r['video']}" for r in d["recorded"]),
         )
         return
-    decisions = _listed_decisions(dataset, catalog_path)
+    decisions = _listed_decisions(dataset, catalog_path, shared)
     rows = []
     for stem, vt in sorted(results.items()):
         if not vt.needs_review or (decisions.get(stem) and not show_all):

@@ -21,7 +21,8 @@ import      tracks corrected in another tool (CVAT) were imported for this video
 Every decision is one ``BEGIN IMMEDIATE`` transaction holding the decision row, the item's new
 state and an event, so a writer killed at any moment leaves either all of it or none of it.
 A decision carries the item's state before it (``prev``); only the latest live decision of a
-video can be undone (undo walks backwards), and an ``import`` cannot be undone at all (its
+video's review can be undone (undo walks backwards; a video several products list has one review
+per product, each with its own tracklet file), and an ``import`` cannot be undone at all (its
 files are not kept: re-import the previous file instead).
 
 The item's state is a function of the product's live decisions (:func:`_restate`, after every
@@ -317,12 +318,15 @@ def undo_decision(
     decision_id: int | None = None,
     *,
     video: str | None = None,
+    product_id: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Decision, bool]:
-    """Undo a decision (by id; else the latest live one of ``video``; else the latest of all).
+    """Undo a decision (by id; else the latest live one of ``video``, of ``product_id``'s when
+    given; else the latest of all).
 
-    Only the latest live decision of its video can be undone, and never an ``import``. The
-    product's item gets the state its remaining live decisions give (see the module docstring).
+    Only the latest live decision of its video and product can be undone (a video several
+    products list has one review per product), and never an ``import``. The product's item gets
+    the state its remaining live decisions give (see the module docstring).
     Returns ``(decision, created)`` like :func:`record_decision`.
     """
     with cat.transaction() as db:
@@ -332,8 +336,10 @@ def undo_decision(
             ).fetchone()
             if old is not None:
                 stored = _decision(old)
-                if (decision_id is not None and decision_id != stored.id) or (
-                    video is not None and video != stored.video
+                if (
+                    (decision_id is not None and decision_id != stored.id)
+                    or (video is not None and video != stored.video)
+                    or (product_id is not None and product_id != stored.product_id)
                 ):
                     raise CatalogError(
                         f"request {request_id!r} undid decision {stored.id} ({stored.kind} of "
@@ -345,10 +351,10 @@ def undo_decision(
         if decision_id is not None:
             row = db.execute("SELECT * FROM review_decisions WHERE id = ?", (decision_id,)).fetchone()
         elif video is not None:
-            row = db.execute(
-                "SELECT * FROM review_decisions WHERE video = ? AND undone_at IS NULL ORDER BY id DESC LIMIT 1",
-                (video,),
-            ).fetchone()
+            sql, args = "SELECT * FROM review_decisions WHERE video = ? AND undone_at IS NULL", [video]
+            if product_id is not None:
+                sql, args = sql + " AND product_id = ?", [*args, product_id]
+            row = db.execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
         else:
             row = db.execute(
                 "SELECT * FROM review_decisions WHERE undone_at IS NULL ORDER BY id DESC LIMIT 1"
@@ -366,8 +372,9 @@ def undo_decision(
                 hint="import the file you exported before (or an older export) again to put the tracks back",
             )
         later = db.execute(
-            "SELECT id, kind FROM review_decisions WHERE video = ? AND undone_at IS NULL AND id > ?",
-            (d.video, d.id),
+            "SELECT id, kind FROM review_decisions WHERE video = ? AND product_id = ? "
+            "AND undone_at IS NULL AND id > ?",
+            (d.video, d.product_id, d.id),
         ).fetchone()
         if later is not None:
             raise CatalogError(
@@ -432,12 +439,18 @@ def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bo
     return [_decision(r) for r in cat.read(sql + " ORDER BY id", args)]
 
 
-def review_states(cat: Catalog) -> dict[str, VideoReview]:
-    """Video path -> the effect of its live decisions (a superseded pick and a pick an import
-    followed no longer name the ground truth: the files do)."""
-    out: dict[str, VideoReview] = {}
+#: a review's key: (dataset-relative video, product id); a video several products list has one
+#: review per product, since each has its own ground-truth tracklet
+ReviewKey = tuple[str, str]
+
+
+def review_states(cat: Catalog) -> dict[ReviewKey, VideoReview]:
+    """(video path, product id) -> the effect of the live decisions on that product's review of
+    the video (a superseded pick and a pick an import followed no longer name the ground truth:
+    the files do)."""
+    out: dict[ReviewKey, VideoReview] = {}
     for d in list_decisions(cat):
-        st = out.setdefault(d.video, VideoReview(video=d.video, product_id=d.product_id))
+        st = out.setdefault((d.video, d.product_id), VideoReview(video=d.video, product_id=d.product_id))
         st.decisions += 1
         st.last_id = d.id
         if d.kind in VERDICTS:
@@ -456,18 +469,18 @@ def review_states(cat: Catalog) -> dict[str, VideoReview]:
 def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
     """What ``mf publish`` keeps of ``rows`` after review: rejected products out, classes changed.
 
-    A product is left out when the live verdict of any of its videos is ``reject`` (its videos
-    are published together); the latest class decision replaces ``df2_class``. Rows are matched
+    A product is left out when the live verdict of its review of any of its videos is ``reject``
+    (its videos are published together; a video another product lists too is judged per product); the latest class decision replaces ``df2_class``. Rows are matched
     by catalog key, and by product id for decisions made without the item in the catalog.
     """
-    keys: dict[str, tuple[str, str]] = {}
+    keys: dict[ReviewKey, tuple[str, str]] = {}
     for d in list_decisions(cat):
         if d.source and d.source_id:
-            keys.setdefault(d.video, (d.source, d.source_id))
+            keys.setdefault((d.video, d.product_id), (d.source, d.source_id))
     rejected: set[tuple[str, str] | str] = set()  # catalog keys and product ids
     classes: dict[tuple[str, str] | str, int] = {}
-    for video, st in review_states(cat).items():
-        names = [st.product_id] + ([keys[video]] if video in keys else [])
+    for key, st in review_states(cat).items():
+        names = [st.product_id] + ([keys[key]] if key in keys else [])
         for name in names:
             if st.verdict == "reject":
                 rejected.add(name)

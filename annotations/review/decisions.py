@@ -152,6 +152,7 @@ def undo(
     decision_id: int | None = None,
     *,
     video: str | None = None,
+    product_id: str | None = None,
     request_id: str | None = None,
 ) -> tuple[Decision, bool]:
     """Undo a decision (see :func:`schemas.review.undo_decision`) and its effect on the files.
@@ -161,7 +162,7 @@ def undo(
     superseded. A repeated ``request_id`` changes no file.
     """
     root = Path(dataset)
-    d, created = undo_decision(cat, decision_id, video=video, request_id=request_id)
+    d, created = undo_decision(cat, decision_id, video=video, product_id=product_id, request_id=request_id)
     if (
         not created
         or d.kind != "tracklet"

@@ -177,7 +177,7 @@ class ReviewApp:
             items = []
             for it in self.queue.items:
                 d = it.as_dict()
-                st = states.get(it.video)
+                st = states.get((it.video, it.product_id))
                 if it.title is None and it.caption is None:
                     d.update({k: v for k, v in self._item_text(it.product_id).items() if v is not None})
                 if st is not None and st.df2_class is not None:
@@ -299,7 +299,7 @@ class ReviewApp:
             d, created = decide(
                 self.root, self.cat, video=it.video, product_id=it.product_id, kind=kind, **fields
             )
-            st = review_states(self.cat).get(it.video)
+            st = review_states(self.cat).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
 
     def undo(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -307,10 +307,17 @@ class ReviewApp:
         did = _int_field(body, "decision_id", low=1)
         stem = _str_field(body, "video", cut=False)
         request_id = _str_field(body, "request_id", MAX_REQUEST_ID, cut=False)
-        video = self._queue_item(stem).video if stem else None
+        item = self._queue_item(stem) if stem else None  # a shared video's item: its product's review
         with self.lock:
-            d, created = undo(self.root, self.cat, did, video=video, request_id=request_id)
-            st = review_states(self.cat).get(d.video)
+            d, created = undo(
+                self.root,
+                self.cat,
+                did,
+                video=item.video if item else None,
+                product_id=item.product_id if item else None,
+                request_id=request_id,
+            )
+            st = review_states(self.cat).get((d.video, d.product_id))
         # the page's name of the item: a video several products list has one item per product
         it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
         stem_of = it.stem if it is not None else Path(d.video).stem

@@ -238,3 +238,60 @@ def test_a_pick_rewriting_a_split_file_does_not_make_every_reader_parse_it_again
     train["pb"]["video_paths"] = ["videos/v2.mp4"]  # a video list changed: read again
     (shared_ds / "train.json").write_text(json.dumps(train))
     assert tf.dataset_shared_videos(shared_ds) == frozenset() and len(reads) > n
+
+
+def test_the_review_command_names_each_products_review(shared_ds, tmp_path):
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+    from schemas.catalog import Catalog
+    from schemas.review import review_states
+
+    build_dataset_tracklets(shared_ds, builder=FakeBuilder())
+    for pid in ("pa", "pb"):
+        vt = read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", pid))
+        vt.needs_review, vt.review_reason = True, f"flagged {pid}"
+        write_video_tracklets(shared_ds, vt)
+    runner = CliRunner()
+    res = runner.invoke(tracklets, ["review", "--dataset", str(shared_ds), "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)["needs_review"]
+    assert [(r["video"], r["product_id"], r["reason"]) for r in rows] == [
+        ("v1@pa", "pa", "flagged pa"),
+        ("v1@pb", "pb", "flagged pb"),
+    ]
+    # the plain stem is two reviews: refused, naming both
+    res = runner.invoke(tracklets, ["review", "--dataset", str(shared_ds), "--accept", "v1"])
+    assert isinstance(res.exception, DataFormatError) and "v1@pa, v1@pb" in str(res.exception)
+    cat_path = tmp_path / "c.sqlite"
+    Catalog(cat_path).close()
+    args = ["review", "--dataset", str(shared_ds), "--catalog", str(cat_path)]
+    res = runner.invoke(tracklets, [*args, "--reject", "v1@pa", "--accept", "v1@pb"])
+    assert res.exit_code == 0, res.output
+    with Catalog(cat_path) as cat:
+        st = review_states(cat)
+    assert st["videos/v1.mp4", "pa"].verdict == "reject" and st["videos/v1.mp4", "pb"].verdict == "accept"
+    res = runner.invoke(tracklets, [*args, "--all", "--json"])
+    listed = {r["video"]: r["decision"] for r in json.loads(res.output)["needs_review"]}
+    assert listed == {"v1@pa": "reject", "v1@pb": "accept"}
+
+
+def test_the_review_page_keeps_each_products_review_of_a_shared_video(shared_ds, tmp_path):
+    from annotations.review.server import ReviewApp
+
+    build_dataset_tracklets(shared_ds, builder=FakeBuilder())
+    app = ReviewApp(shared_ds, tmp_path / "c.sqlite", create_catalog=True, sample_rate=1.0)
+    try:
+        app.decide({"video": "v1@pa", "kind": "reject", "reason": "the other garment"})
+        out = app.decide({"video": "v1@pb", "kind": "accept"})
+        assert out["state"]["product_id"] == "pb" and out["state"]["verdict"] == "accept"
+        items = {(i["video"], i["product_id"]): i["state"] for i in app.queue_json()["items"]}
+        assert items["videos/v1.mp4", "pa"]["verdict"] == "reject"
+        assert items["videos/v1.mp4", "pb"]["verdict"] == "accept"
+        # u on pa's item undoes pa's reject, not pb's later accept
+        undone = app.undo({"video": "v1@pa"})
+        assert undone["undone"]["product_id"] == "pa" and undone["video"] == "v1@pa"
+        items = {(i["video"], i["product_id"]): i["state"] for i in app.queue_json()["items"]}
+        assert items["videos/v1.mp4", "pa"] is None and items["videos/v1.mp4", "pb"]["verdict"] == "accept"
+    finally:
+        app.close()

@@ -37,8 +37,9 @@ def test_decisions_change_the_item_and_undo_puts_it_back(tmp_path):
         assert cat.get_item("netaporter", "p1").df2_class == 9
         record_decision(cat, video="videos/P1_0.mp4", product_id="P1", kind="note", note="sleeves?")
         st = review_states(cat)
-        assert st["videos/P0_0.mp4"].verdict == "reject" and st["videos/P0_0.mp4"].reason == "blurry"
-        assert st["videos/P1_0.mp4"].df2_class == 9 and st["videos/P1_0.mp4"].notes == ["sleeves?"]
+        p0, p1 = st["videos/P0_0.mp4", "P0"], st["videos/P1_0.mp4", "P1"]
+        assert p0.verdict == "reject" and p0.reason == "blurry"
+        assert p1.df2_class == 9 and p1.notes == ["sleeves?"]
         # only the latest live decision of a video can be undone
         first_p1 = list_decisions(cat, video="videos/P1_0.mp4")[0]
         with pytest.raises(CatalogError, match="later one"):
@@ -86,7 +87,7 @@ def test_bad_decisions_are_refused_before_anything_is_written(tmp_path):
 def test_a_product_missing_from_the_catalog_is_still_recorded(tmp_path):
     with _catalog(tmp_path / "c.sqlite") as cat:
         d, _ = record_decision(cat, video="v/X_0.mp4", product_id="X", kind="reject", reason="noise")
-        assert d.source is None and review_states(cat)["v/X_0.mp4"].verdict == "reject"
+        assert d.source is None and review_states(cat)["v/X_0.mp4", "X"].verdict == "reject"
 
 
 def test_apply_review_is_what_publish_sees(tmp_path):
@@ -257,3 +258,25 @@ def test_an_import_cannot_be_undone(tmp_path):
             undo_decision(cat, d.id)  # the decisions before an import stay
         assert "make a new decision" in str(exc.value)
         assert [x.undone_at for x in list_decisions(cat, include_undone=True)] == [None, None]
+
+
+def test_a_video_two_products_list_is_reviewed_per_product(tmp_path):
+    """One video, two products (each with its own tracklet file of it): a reject of one
+    product's review and an accept of the other's are two reviews, not one verdict."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        shared = "v/S_0.mp4"
+        record_decision(cat, video=shared, product_id="P0", kind="reject", reason="box on the other garment")
+        record_decision(cat, video=shared, product_id="P1", kind="accept")
+        st = review_states(cat)
+        assert st[shared, "P0"].verdict == "reject" and st[shared, "P1"].verdict == "accept"
+        assert cat.get_item("netaporter", "p0").status == Status.REJECTED
+        # a later clean run putting every item back to accepted does not undo P0's reject
+        for i in range(3):
+            cat.set_item_state("netaporter", f"p{i}", status=Status.ACCEPTED)
+        kept = apply_review(cat, cat.items(status=Status.ACCEPTED))
+        assert [r.product_id for r in kept] == ["P1", "P2"]
+        # each review undoes on its own: P0's reject is not behind P1's later accept
+        undone, _ = undo_decision(cat, video=shared, product_id="P0")
+        assert undone.product_id == "P0" and undone.kind == "reject"
+        assert review_states(cat)[shared, "P1"].verdict == "accept"
+        assert [r.product_id for r in apply_review(cat, cat.items())] == ["P0", "P1", "P2"]

@@ -147,7 +147,7 @@ def test_a_file_rewritten_after_a_pick_wins_over_the_pick(review_setup, rewrite)
         assert reconcile(ds, cat) == []  # what a restart of mf review does
         assert _gt(ds, vp) == want and _official(ds, pid, vp) == official
         assert list_decisions(cat, video=vp)[0].prev["superseded"]["ground_truth"] == want
-        assert review_states(cat)[vp].tracklet is None  # the file names the ground truth now
+        assert review_states(cat)[vp, pid].tracklet is None  # the file names the ground truth now
         from annotations.review.decisions import Reconciled, reconcile_picks
 
         _rewrite(ds, vp, 0)  # even a file back on the pick's old value does not bring it back
