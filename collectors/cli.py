@@ -17,7 +17,7 @@ import click
 from collectors.base import Source
 from collectors.registry import registry
 from movingfashion.executors.options import executor_params
-from schemas.cli_support import HELP, emit, exit_if_failed, run_main
+from schemas.cli_support import HELP, emit, exit_if_failed, plain, run_main
 
 EXIT_STATUS = """\b
 Exit status: 0 all items done, 1 some items failed or were rejected, or a page could
@@ -174,7 +174,9 @@ def _run(
         ray_address=ray_address,
         **options,
     )
-    emit(summary, as_json, lambda s: s.human())
+    # like every command's --json: an "executor" block only when a remote executor ran the items
+    result = summary if summary.executor else {k: v for k, v in plain(summary).items() if k != "executor"}
+    emit(result, as_json, lambda _: summary.human())
     if summary.interrupted:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
         sys.exit(130)

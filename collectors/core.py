@@ -120,7 +120,8 @@ class Summary:
     the item or its content was refused for good (content checks, not a video, too large, unsafe
     id, 404). ``problems`` lists both, one ``{source_id, status, reason}`` per item (+ ``path``
     for a local fault). ``stopped``: the local fault that ended the run early (``reason``,
-    ``path``, ``message``), None when the run went through.
+    ``path``, ``message``), None when the run went through. ``executor``: what ran where on a
+    remote executor (``{"name", "nodes"}``: tasks per node), None on the local one.
     """
 
     source: str
@@ -139,6 +140,7 @@ class Summary:
     reasons: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
+    executor: dict[str, Any] | None = None
 
     def add(self, out: Outcome) -> None:
         setattr(self, out.status, getattr(self, out.status) + 1)

@@ -378,6 +378,8 @@ def _run(
         summary.requests = ctx.client.stats["requests"] + remote["requests"]
         summary.retries = ctx.client.stats["retries"] + remote["retries"]
         summary.seconds = round(time.perf_counter() - t0, 3)
+        if ex.remote:
+            summary.executor = ex.report()
         if ctx.fault is not None:
             summary.stopped = {
                 "reason": getattr(ctx.fault, "reason", "catalog_damaged"),

@@ -74,6 +74,7 @@ def test_json_summary_and_exit_codes(tmp_path):
         assert res.exit_code == 0, res.output
         out = json.loads(res.output)
         assert out["ok"] == 2 and out["failed"] == 0 and out["source"] == "netaporter"
+        assert "executor" not in out  # only a remote executor adds what ran where
         assert (tmp_path / "o/catalog.sqlite").exists()
         site.routes["/en-us/shop/clothing"].body += b"<a href='/en-us/shop/product/d/c/s/slug/13'>x</a>"
         res = CliRunner().invoke(collect, args)  # 13 has no page: one failure -> exit 1

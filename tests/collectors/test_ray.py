@@ -72,6 +72,9 @@ def test_collect_on_ray_equals_local(ray_session, world_server, tmp_path):
     (s_local, rows_local, files_local), (s_ray, rows_ray, files_ray) = got["local"], got["ray"]
     assert {k: _figures(s) for k, s in s_ray.items()} == {k: _figures(s) for k, s in s_local.items()}
     assert all(s.ok > 0 and s.failed == 0 for s in s_ray.values())
+    # --json's executor block: what ran where on Ray, none on the local executor
+    assert all(s.executor is None for s in s_local.values())
+    assert all(s.executor["name"] == "ray" and sum(s.executor["nodes"].values()) > 0 for s in s_ray.values())
     assert _items(rows_ray) == _items(rows_local) and rows_ray["assets"] == rows_local["assets"]
     assert files_ray == files_local
 
