@@ -1,4 +1,5 @@
-"""Atomic file writes: temporary file in the same folder, fsync, rename.
+"""Atomic file writes: temporary file in the same folder, fsync, rename, fsync of the folder
+(so the rename, and a folder made for the file, survive a power loss).
 
 A local fault while writing (disk full, no permission, read-only file system, no file handle
 left) raises :class:`~schemas.errors.LocalFault` naming the target, with the temporary file
@@ -17,6 +18,7 @@ neither rewrites the file from a stale read.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -29,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from schemas.faults import as_local_fault, local_faults
+from schemas.faults import as_local_fault, path_faults
 
 
 def _read_umask() -> int:
@@ -46,7 +48,23 @@ _PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[
 
 
 def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+    """This host's name as temporary files carry it (at most 64 characters)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:64] or "host"
+
+
+#: the longest target name a temporary file's name carries whole (the rest of its name, host and
+#: pid included, stays under 100 bytes: the whole within the usual 255-byte limit of a name)
+_NAME_BYTES = 140
+
+
+def _partial_prefix(name: str) -> str:
+    """The start of a temporary file's name for target ``name``: the name itself, or a long one
+    cut short with a hash of it, so a legal long target name gives a legal temporary name."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) > _NAME_BYTES:
+        digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:10]
+        name = raw[: _NAME_BYTES - 11].decode("utf-8", "ignore") + "~" + digest
+    return f".{name}.{_host()}-{os.getpid()}."
 
 
 def _alive(pid: int) -> bool:
@@ -76,6 +94,31 @@ def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) ->
     return removed
 
 
+def _fsync_dir(folder: Path) -> None:
+    """Make the entries of ``folder`` (a rename, a new file or folder) durable: fsync the folder.
+    A file system that cannot fsync a folder (EINVAL, ENOTSUP) is left as it is."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _make_folder(folder: Path) -> None:
+    """``mkdir -p folder``, each folder it makes recorded durably in its parent."""
+    missing = []
+    at = folder
+    while not at.exists() and at.parent != at:
+        missing.append(at)
+        at = at.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    for made in reversed(missing):
+        _fsync_dir(made.parent)
+
+
 @contextlib.contextmanager
 def atomic_open(
     path: str | os.PathLike[str], mode: str = "wb", *, mtime_ns: int | None = None
@@ -88,11 +131,9 @@ def atomic_open(
     ``mtime_ns`` dates the file before the rename, so no reader ever sees it with another date.
     """
     target = Path(path)
-    with local_faults(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{target.name}.{_host()}-{os.getpid()}.", suffix=".part", dir=target.parent
-        )
+    with path_faults(target):
+        _make_folder(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_partial_prefix(target.name), suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as fh:
@@ -101,7 +142,9 @@ def atomic_open(
             os.fsync(fh.fileno())
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
-        os.replace(tmp, target)
+        with path_faults(target):  # a folder where the file goes is named (not an OSError of the block)
+            os.replace(tmp, target)
+        _fsync_dir(target.parent)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -134,9 +177,17 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
 def atomic_write_json(
     path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
 ) -> None:
-    """Write JSON atomically (UTF-8, trailing newline, deterministic for equal input)."""
+    """Write JSON atomically (UTF-8, trailing newline, deterministic for equal input).
+
+    Text is written as it is, unless it holds a lone surrogate (``"\\ud83d"``, half an emoji,
+    is valid JSON but not UTF-8): then every non-ASCII character is written escaped, so what was
+    read is written back unchanged instead of failing."""
     text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
-    atomic_write_text(path, text + "\n")
+    try:
+        data = (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        data = (json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n").encode("ascii")
+    atomic_write_bytes(path, data)
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -188,7 +239,7 @@ def _open_locked(path: str) -> int:
     """A descriptor of ``path`` (created when missing) holding its exclusive ``flock``; waits
     while another process (or another descriptor) holds it."""
     target = Path(path)
-    with local_faults(target):
+    with path_faults(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(target, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_UMASK)

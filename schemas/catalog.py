@@ -35,7 +35,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.errors import CatalogCorrupt, CatalogError
-from schemas.faults import local_faults, sqlite_fault
+from schemas.faults import local_faults, path_faults, sqlite_fault
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: Numbered migrations. Append only; never edit a released one.
@@ -268,7 +268,7 @@ class Catalog:
                 hint="give the catalog mf-collect wrote (--catalog); a typo would start a new, empty one",
             )
         if not read_only:
-            with local_faults(self.path.parent):
+            with path_faults(self.path.parent):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.is_file() and self.path.stat().st_size > 0
         if existed:
@@ -330,16 +330,17 @@ class Catalog:
         return self._check_pages(full=full)
 
     def row_problems(self, limit: int = 20) -> list[str]:
-        """Items whose stored row the toolkit cannot read (edited by hand: see :func:`_item_row`),
-        at most ``limit`` of them; [] = every row reads."""
+        """Item and asset rows the toolkit cannot read (edited by hand, or written by a newer
+        toolkit: see :func:`_item_row`, :func:`_asset`), at most ``limit`` of them; [] = every row reads."""
         out: list[str] = []
-        for r in self._db.execute("SELECT * FROM items ORDER BY source, source_id"):
-            try:
-                _item_row(r, self.path)
-            except CatalogError as exc:
-                out.append(exc.message)
-                if len(out) >= limit:
-                    break
+        for table, read in (("items", _item_row), ("assets", _asset)):
+            for r in self._db.execute(f"SELECT * FROM {table} ORDER BY source, source_id"):
+                try:
+                    read(r, self.path)
+                except CatalogError as exc:
+                    out.append(exc.message)
+                    if len(out) >= limit:
+                        return out
         return out
 
     @contextlib.contextmanager
@@ -521,7 +522,10 @@ class Catalog:
             if val is not None:
                 sql += f" AND {col} = ?"
                 args.append(str(val))
-        return [_asset(r) for r in self._db.execute(sql + " ORDER BY source, source_id, kind, url", args)]
+        return [
+            _asset(r, self.path)
+            for r in self._db.execute(sql + " ORDER BY source, source_id, kind, url", args)
+        ]
 
     # -- events -------------------------------------------------------------------
     def log_event(
@@ -613,30 +617,52 @@ def _item_row(r: sqlite3.Row, path: Path) -> ItemRow:
             updated_at=r["updated_at"],
         )
     except (ValidationError, ValueError, TypeError) as exc:
-        first = exc.errors()[0] if isinstance(exc, ValidationError) else None
-        what = f"{'.'.join(str(x) for x in first['loc']) or 'data'}: {first['msg']}" if first else str(exc)
         raise CatalogError(
-            f"item {r['source']}/{r['source_id']} is not a valid catalog row ({what})",
+            f"item {r['source']}/{r['source_id']} is not a valid catalog row ({_what(exc, 'data')})",
             where=str(path),
             hint="restore the catalog from a copy, or delete that item and collect it again",
         ) from None
 
 
-def _asset(r: sqlite3.Row) -> MediaAsset:
-    probe = json.loads(r["probe"]) if r["probe"] else None
-    return MediaAsset(
-        source=r["source"],
-        source_id=r["source_id"],
-        kind=r["kind"],
-        url=r["url"] or None,
-        path=r["path"],
-        sha256=r["sha256"],
-        size=r["size"],
-        content_type=r["content_type"],
-        probe=probe,
-        crop=json.loads(r["crop"]) if r["crop"] else None,
-        status=r["status"],
-        reason=r["reason"],
-        duplicate_of=r["duplicate_of"],
-        updated_at=datetime.fromisoformat(r["updated_at"]),
-    )
+def _what(exc: Exception, column: str) -> str:
+    """The first field a row failed on and why (``column``: the field when the error names none)."""
+    first = exc.errors()[0] if isinstance(exc, ValidationError) else None
+    return f"{'.'.join(str(x) for x in first['loc']) or column}: {first['msg']}" if first else str(exc)
+
+
+def _json_cell(r: sqlite3.Row, column: str) -> Any:
+    """The JSON a column holds (None when empty); malformed JSON raises ValueError naming the column."""
+    try:
+        return json.loads(r[column]) if r[column] else None
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{column}: malformed JSON ({exc})") from None
+
+
+def _asset(r: sqlite3.Row, path: Path) -> MediaAsset:
+    """A catalog row as a :class:`MediaAsset`; a row the toolkit cannot read (probe or crop JSON
+    that is malformed or does not validate, an unknown kind or status) raises a
+    :class:`CatalogError` naming the asset, as :func:`_item_row` does for items."""
+    try:
+        return MediaAsset(
+            source=r["source"],
+            source_id=r["source_id"],
+            kind=r["kind"],
+            url=r["url"] or None,
+            path=r["path"],
+            sha256=r["sha256"],
+            size=r["size"],
+            content_type=r["content_type"],
+            probe=_json_cell(r, "probe"),
+            crop=_json_cell(r, "crop"),
+            status=r["status"],
+            reason=r["reason"],
+            duplicate_of=r["duplicate_of"],
+            updated_at=datetime.fromisoformat(r["updated_at"]),
+        )
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise CatalogError(
+            f"asset {r['source']}/{r['source_id']} {r['kind']} {r['url'] or '(no url)'} is not a valid "
+            f"catalog row ({_what(exc, 'row')})",
+            where=str(path),
+            hint="restore the catalog from a copy, or delete that asset and download it again",
+        ) from None

@@ -29,13 +29,15 @@ _MAX_ROWID = 2**63 - 1
 
 @dataclass
 class RecoverReport:
-    """What was salvaged: rows per table, runs of rows skipped, assets left out without an item."""
+    """What was salvaged: rows per table (ids kept), runs of rows skipped, assets left out without
+    an item, and rows read but refused by the new catalog (torn: a NULL where one is not allowed)."""
 
     source: str
     out: str
     rows: dict[str, int] = field(default_factory=dict)
     gaps: dict[str, int] = field(default_factory=dict)
     orphaned_assets: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -44,6 +46,7 @@ class RecoverReport:
             "rows": self.rows,
             "damaged_runs_skipped": self.gaps,
             "orphaned_assets": self.orphaned_assets,
+            "rows_dropped": self.dropped,
         }
 
 
@@ -99,6 +102,28 @@ def _walk(db: sqlite3.Connection, table: str, columns: list[str], report: Recove
             last = nxt
 
 
+def _open_read_only(src: Path) -> tuple[sqlite3.Connection, set[str]]:
+    """``src`` opened read-only (a URI with its path percent-encoded, so ``#``, ``?`` and ``%`` in
+    the name stay part of it) and its tables; refused when it holds none of the catalog's."""
+    try:
+        db = sqlite3.connect(f"{src.absolute().as_uri()}?mode=ro", uri=True)
+        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise CatalogError(
+            f"cannot read the catalog's schema ({exc}): nothing to salvage",
+            where=str(src),
+            hint="restore it from a copy",
+        ) from None
+    if not present & set(TABLES):
+        db.close()
+        raise CatalogError(
+            f"has none of the catalog's tables ({', '.join(TABLES)}): nothing to salvage",
+            where=str(src),
+            hint="give the catalog mf-collect wrote (--catalog), or restore it from a copy",
+        )
+    return db, present
+
+
 def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) -> RecoverReport:
     """Copy every readable row of the catalog ``src`` into a new catalog ``out`` (must not exist)."""
     from schemas.catalog import Catalog
@@ -108,15 +133,7 @@ def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) ->
         raise CatalogError("the output exists already", where=str(out), hint="name a new file with --out")
     if out.resolve() == src.resolve():
         raise CatalogError("the output is the damaged catalog itself", where=str(out), hint="name a new file")
-    try:
-        db = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
-        present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
-        raise CatalogError(
-            f"cannot read the catalog's schema ({exc}): nothing to salvage",
-            where=str(src),
-            hint="restore it from a copy",
-        ) from None
+    db, present = _open_read_only(src)
     report = RecoverReport(str(src), str(out))
     with Catalog(out):  # the current schema, migrations applied
         pass
@@ -129,23 +146,26 @@ def recover_catalog(src: str | os.PathLike[str], out: str | os.PathLike[str]) ->
                 continue
             want = [r[1] for r in dst.execute(f"PRAGMA table_info({table})")]
             have = {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
-            columns = [c for c in want if c in have and c != "id"]
+            columns = [c for c in want if c in have]  # ids too: review decisions and events are named by them
             marks = ", ".join("?" for _ in columns)
             names = ", ".join(f'"{c}"' for c in columns)
-            n = 0
+            n = dropped = 0
             for row in _walk(db, table, columns, report):
                 rec = dict(zip(columns, row, strict=True))
-                if table == "items":
-                    items.add((rec.get("source"), rec.get("source_id")))
                 if table == "assets" and (rec.get("source"), rec.get("source_id")) not in items:
                     report.orphaned_assets += 1
                     continue
                 try:
-                    dst.execute(f"INSERT OR IGNORE INTO {table} ({names}) VALUES ({marks})", row)
-                except sqlite3.IntegrityError:  # a NOT NULL column read as NULL from a torn row
+                    dst.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", row)
+                except sqlite3.IntegrityError:  # a torn row: a NOT NULL column read as NULL, a key twice
+                    dropped += 1
                     continue
                 n += 1
+                if table == "items":
+                    items.add((rec.get("source"), rec.get("source_id")))
             report.rows[table] = n
+            if dropped:
+                report.dropped[table] = dropped
         dst.execute("COMMIT")
     except BaseException:
         if dst.in_transaction:

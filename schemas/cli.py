@@ -95,7 +95,7 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
     """
     from schemas.catalog import Catalog
 
-    with Catalog(catalog_path) as cat:
+    with Catalog(catalog_path, must_exist=True) as cat:  # a typo or an empty file: refused, not made
         counts = cat.status_counts()
     emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in sorted(r.items())) or "empty")
 
@@ -118,7 +118,7 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
     from schemas.errors import CatalogCorrupt, CatalogError
 
     try:
-        with Catalog(catalog_path, check="full") as cat:
+        with Catalog(catalog_path, check="full", must_exist=True) as cat:
             rows = cat.row_problems()
             result = {
                 "catalog": catalog_path,
@@ -135,9 +135,9 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
         if as_json:
             emit(result, True)
         raise CatalogError(
-            f"{len(rows)} item rows cannot be read (first: {rows[0]})",
+            f"{len(rows)} catalog rows cannot be read (first: {rows[0]})",
             where=catalog_path,
-            hint="restore the catalog from a copy, or delete those items and collect them again",
+            hint="restore the catalog from a copy, or delete those rows and collect their items again",
         )
     emit(
         result, as_json, lambda r: f"{r['catalog']}: sound ({r['items']} items, schema {r['schema_version']})"
@@ -171,5 +171,6 @@ def catalog_recover(catalog_path: str, out: str, as_json: bool) -> None:
             + ", ".join(f"{n} {t}" for t, n in r["rows"].items())
             + f" rows salvaged; {sum(r['damaged_runs_skipped'].values())} damaged runs skipped, "
             f"{r['orphaned_assets']} assets without their item left out"
+            + (f", {sum(r['rows_dropped'].values())} torn rows dropped" if r["rows_dropped"] else "")
         ),
     )

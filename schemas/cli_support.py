@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sized
@@ -97,8 +98,8 @@ def emit(
 ) -> None:
     """Print a result as JSON (``--json``: one document on stdout) or as human text, on stdout
     even while it is diverted (:func:`divert_stdout`)."""
-    if as_json:
-        text = json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str)
+    if as_json:  # RFC 8259 JSON: plain() gave null for NaN and infinities
+        text = json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str, allow_nan=False)
     else:
         text = human(result) if human else str(result)
     click.echo(text, file=result_stream())
@@ -150,7 +151,9 @@ def result_stream() -> Any:
 
 
 def plain(value: Any) -> Any:
-    """JSON-ready data: pydantic models, dataclasses, dicts, lists/tuples and paths, recursively."""
+    """JSON-ready data: pydantic models, dataclasses, dicts, lists/tuples, paths and numpy numbers
+    and arrays, recursively; a float that is not finite (NaN, an infinity) becomes None (JSON has
+    no such number: ``null``, as pydantic writes it)."""
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -161,6 +164,10 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, Path):
         return str(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):  # numpy is not imported here
+        return plain(value.tolist())  # a scalar gives the Python number, an array nested lists
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 

@@ -10,11 +10,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_serializer,
 )
@@ -22,7 +24,7 @@ from pydantic import (
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
-from schemas.official import RelPath
+from schemas.official import RelPath, is_frame_key
 from schemas.taxonomy import DF2_CLASSES, Partition
 
 
@@ -65,8 +67,25 @@ class Detection(_Model):
     _cls = field_validator("class_id")(classmethod(lambda cls, v: _check_class(v)))
 
 
-#: A frame index of a video: 0 is its first frame, never negative.
-FrameIndex = Annotated[int, Field(ge=0)]
+def _frame_key(v: Any) -> Any:
+    """Refuse a frame written in a non-canonical form: ``"07"``, ``"+7"``, ``" 7"`` or ``"7_0"``
+    would otherwise be read as 7 (or 70) and merge with frame 7 without a word, and ``true`` as 1.
+    The official split files' rule (:func:`schemas.official.is_frame_key`); a negative frame
+    (``"-3"``) is left to the ``>= 0`` check, which names it."""
+    negative = isinstance(v, str) and v.startswith("-") and v != "-0" and is_frame_key(v[1:])
+    if isinstance(v, bool) or (isinstance(v, str) and not (is_frame_key(v) or negative)):
+        fix = (
+            f" (write {v.lstrip('0') or '0'!r})" if isinstance(v, str) and v.isascii() and v.isdigit() else ""
+        )
+        raise ValueError(
+            f"frame {v!r} is not a non-negative integer written without sign, spaces or leading zeros{fix}"
+        )
+    return v
+
+
+#: A frame index of a video: 0 is its first frame, never negative; as a JSON key, written as the
+#: official files write it ("7", not "07").
+FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0)]
 
 
 class Tracklet(_Model):
@@ -106,11 +125,11 @@ class VideoTracklets(_Model):
 
     product_id: str
     video: RelPath
-    frames: int
-    width: int
-    height: int
+    frames: int = Field(ge=0)
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
     tracklets: list[Tracklet]
-    ground_truth: int | None = Field(default=None, description="index of the ground-truth tracklet")
+    ground_truth: int | None = Field(default=None, ge=0, description="index of the ground-truth tracklet")
     detector: str | None = None
     matcher: str | None = None
     needs_review: bool = False
@@ -119,6 +138,18 @@ class VideoTracklets(_Model):
         default_factory=dict,
         description="confidence signals of the ground-truth tracklet the review flag was decided on",
     )
+
+    @field_validator("ground_truth")
+    @classmethod
+    def _ground_truth_in_range(cls, v: int | None, info: ValidationInfo) -> int | None:
+        """An index of one of the tracklets (checked when they validated: they come first)."""
+        n = len(info.data["tracklets"]) if "tracklets" in info.data else None
+        if v is not None and n is not None and v >= n:
+            raise ValueError(
+                f"index {v} but the file has {n} tracklets"
+                + (f" (0..{n - 1}, or null for none)" if n else " (null for none)")
+            )
+        return v
 
     def ground_truth_tracklet(self) -> Tracklet | None:
         """The tracklet chosen as ground truth, or None when the builder chose none."""

@@ -16,8 +16,9 @@ import os
 import re
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
-from schemas.errors import LocalFault
+from schemas.errors import ConfigError, LocalFault
 
 #: errno -> reason, one reason per family.
 LOCAL_REASONS: dict[int, str] = {
@@ -133,6 +134,48 @@ def local_faults(path: str | os.PathLike[str] | None = None) -> Iterator[None]:
         if fault is None:
             raise
         raise fault from exc
+
+
+#: errno -> what is wrong with a path the user gave: an input error (exit 2), not a local fault.
+PATH_PROBLEMS: dict[int, str] = {
+    errno.ENOTDIR: "is a file, where a folder is needed",
+    errno.EEXIST: "is a file, where a folder is needed",
+    errno.EISDIR: "is a folder, where a file is needed",
+    errno.ENAMETOOLONG: "the name is too long for the file system",
+    errno.ENOENT: "no such folder (it went away while being written to)",
+}
+
+
+def _blocker(path: Path) -> Path:
+    """The file standing where ``path`` needs a folder (itself or an ancestor), else ``path``."""
+    return next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), path)
+
+
+def path_error(exc: BaseException, path: str | os.PathLike[str]) -> ConfigError | None:
+    """The :class:`ConfigError` naming what is wrong with ``path`` (a file where a folder is
+    needed, a folder where a file is, a name too long) when ``exc`` says so; else None."""
+    if not isinstance(exc, OSError) or exc.errno not in PATH_PROBLEMS:
+        return None
+    target = Path(path)
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        target = _blocker(target)
+    return ConfigError(
+        PATH_PROBLEMS[exc.errno], where=str(target), hint="give another path, or move that one out of the way"
+    )
+
+
+@contextlib.contextmanager
+def path_faults(path: str | os.PathLike[str]) -> Iterator[None]:
+    """:func:`local_faults`, and an ``OSError`` of a bad path (see :func:`path_error`) raised as a
+    :class:`ConfigError` naming it: for code making the files and folders the user named."""
+    try:
+        with local_faults(path):
+            yield
+    except OSError as exc:
+        error = path_error(exc, path)
+        if error is None:
+            raise
+        raise error from exc
 
 
 #: SQLite's words for a local fault (it reports no errno).

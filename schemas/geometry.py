@@ -24,12 +24,22 @@ def _numbers_only(v: Any) -> Any:
     return v
 
 
+def _finite(x: Number) -> bool:
+    """Whether ``x`` is a finite float (an integer too large for one, like ``1e400`` written out in
+    digits, is not: ``math.isfinite`` would raise OverflowError on it)."""
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def _check_box(v: list[Number]) -> list[Number]:
     if len(v) != 4:
         raise ValueError(f"a box has 4 numbers [x1, y1, x2, y2], got {len(v)}")
     x1, y1, x2, y2 = v
-    if not all(math.isfinite(x) for x in v):
-        raise ValueError(f"box numbers must be finite, got {v}")
+    if not all(_finite(x) for x in v):
+        shown = str(v) if len(str(v)) <= 120 else str(v)[:117] + "..."
+        raise ValueError(f"box numbers must be finite, got {shown}")
     if x2 < x1:
         raise ValueError(f"x2 ({x2}) < x1 ({x1}); boxes are [x1, y1, x2, y2] in pixels")
     if y2 < y1:

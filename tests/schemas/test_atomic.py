@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import stat
 import subprocess
@@ -118,3 +119,61 @@ def test_file_lock_that_cannot_be_created_is_a_local_fault(tmp_path, monkeypatch
     monkeypatch.undo()
     with file_lock(tmp_path / ".lock"):  # nothing was left held
         pass
+
+
+def _record_syncs(monkeypatch) -> list[tuple[str, str]]:
+    """(what, path) of each fsync and rename from now on (a descriptor named by /proc)."""
+    events: list[tuple[str, str]] = []
+    fsync, replace = os.fsync, os.replace
+
+    def logged_fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return fsync(fd)
+
+    def logged_replace(src, dst):
+        events.append(("replace", str(dst)))
+        return replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", logged_fsync)
+    monkeypatch.setattr(os, "replace", logged_replace)
+    return events
+
+
+def test_the_folder_is_fsynced_after_the_rename(tmp_path, monkeypatch):
+    target = tmp_path / "train.json"
+    events = _record_syncs(monkeypatch)
+    atomic_write_json(target, {"a": 1})
+    renamed = events.index(("replace", str(target)))
+    assert ("fsync", str(tmp_path)) in events[renamed + 1 :]
+    assert events[renamed - 1][0] == "fsync" and events[renamed - 1][1].endswith(".part")  # the data first
+
+
+def test_folders_made_for_a_file_are_recorded_in_their_parents(tmp_path, monkeypatch):
+    target = tmp_path / "a" / "b" / "train.json"
+    events = _record_syncs(monkeypatch)
+    atomic_write_json(target, {"a": 1})
+    synced = [p for what, p in events if what == "fsync"]
+    assert {str(tmp_path), str(tmp_path / "a"), str(tmp_path / "a" / "b")} <= set(synced)
+    assert synced.index(str(tmp_path)) < synced.index(str(tmp_path / "a"))  # top down
+
+
+@pytest.mark.parametrize("name", ["t" * 250 + ".json", "é" * 120 + ".json", "x.json"])
+def test_a_legal_long_name_is_written_atomically_and_its_temp_is_one_of_ours(tmp_path, name):
+    from schemas.atomic import _PARTIAL
+
+    assert len(name.encode()) <= 255
+    target = tmp_path / name
+    with atomic_open(target, "w") as fh:
+        fh.write("{}\n")
+        (temp,) = [p.name for p in tmp_path.iterdir()]
+    assert len(temp.encode()) <= 255 and _PARTIAL.fullmatch(temp)  # sweep_partials would know it
+    assert target.read_text() == "{}\n" and [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_json_with_a_lone_surrogate_is_written_escaped_and_reads_back_the_same(tmp_path):
+    target = tmp_path / "out.json"
+    obj = {"caption": "half \ud83d", "plain": "café"}
+    atomic_write_json(target, obj)
+    assert json.loads(target.read_bytes()) == obj
+    atomic_write_json(target, {"plain": "café"})  # text that UTF-8 can hold stays unescaped
+    assert "café" in target.read_text("utf-8")

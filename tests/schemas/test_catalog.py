@@ -225,3 +225,40 @@ def test_a_row_edited_by_hand_is_named_not_a_traceback(tmp_path, column, value, 
         assert len(cat.row_problems()) == 1
     res = CliRunner().invoke(catalog, ["check", "--catalog", str(path), "--json"])
     assert res.exit_code != 0 and json.loads(res.stdout)["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("probe", '{"frames": 48, "fps": 30.0, "width": 320, "height": 384, "duration_s": 1.6, "rot": 9}',
+         "rot: Extra inputs are not permitted"),
+        ("probe", "{not json", "probe: malformed JSON"),
+        ("crop", "[1, 2", "crop: malformed JSON"),
+        ("status", "maybe", "status"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_asset_row_is_named_and_check_lists_it(tmp_path, column, value, words):
+    from click.testing import CliRunner
+
+    from schemas.cli import catalog
+    from schemas.items import VideoProbe
+
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as cat:
+        cat.upsert_items([SourceItem(source="tiktok", source_id="v1")])
+        probe = VideoProbe(frames=48, fps=30.0, width=320, height=384, duration_s=1.6)
+        cat.upsert_asset(
+            MediaAsset(source="tiktok", source_id="v1", kind="video", url="http://x/v", probe=probe)
+        )
+    raw = sqlite3.connect(path)
+    raw.execute(f"UPDATE assets SET {column} = ?", (value,))
+    raw.commit()
+    raw.close()
+    with Catalog(path) as cat:
+        with pytest.raises(CatalogError, match=words) as exc:
+            cat.assets()
+        assert str(path) in str(exc.value) and "asset tiktok/v1 video http://x/v" in str(exc.value)
+        assert cat.row_problems() == [exc.value.message]
+    res = CliRunner().invoke(catalog, ["check", "--catalog", str(path), "--json"])
+    assert isinstance(res.exception, CatalogError) and json.loads(res.stdout)["ok"] is False
+    assert "asset tiktok/v1" in json.loads(res.stdout)["problems"][0]

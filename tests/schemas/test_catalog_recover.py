@@ -3,14 +3,17 @@ unchanged; the damaged file is only read; nothing is invented."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import sqlite3
 
 import pytest
 
 from schemas.catalog import Catalog
 from schemas.cli_support import run_main
-from tests.damage import catalog_rows, corrupt_mid_file
+from schemas.review import record_decision
+from tests.damage import catalog_rows, corrupt_mid_file, sqlite_page_size
 from tests.schemas.test_catalog_damage import _filled
 
 
@@ -62,3 +65,86 @@ def test_recover_refuses_to_overwrite(tmp_path, capsys):
         ["catalog", "recover", "--catalog", str(path), "--out", str(tmp_path / "taken.sqlite")], capsys
     )
     assert code == 2 and "exists" in res.err and (tmp_path / "taken.sqlite").read_bytes() == b"mine"
+
+
+def _query(path, sql):
+    """The rows ``sql`` gives on the SQLite file ``path`` (opened by its plain name: no URI)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(sql).fetchall()
+
+
+def _rows(path, table):
+    return _query(path, f"SELECT * FROM {table} ORDER BY id")
+
+
+@pytest.mark.parametrize("name", ["cat#1.sqlite", "cat?v=2.sqlite", "cat%23.sqlite"])
+def test_recover_reads_a_catalog_whose_name_holds_uri_characters(tmp_path, capsys, name):
+    path = _filled(tmp_path / name, n=5)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = tmp_path / "out.sqlite"
+    code, res = _mf(["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys)
+    assert code == 0, res.err
+    assert _rows(out, "items") == _rows(path, "items") and len(_rows(out, "items")) == 5
+    assert json.loads(res.out)["rows"]["items"] == 5
+    # nothing but the output (and SQLite's side files of the source) appears beside the source
+    after = {p.name for p in tmp_path.iterdir()} - {"out.sqlite", f"{name}-wal", f"{name}-shm"}
+    assert sorted(after) == before
+
+
+def test_recover_refuses_a_file_without_any_catalog_table(tmp_path, capsys):
+    src = tmp_path / "foreign.sqlite"
+    db = sqlite3.connect(src)
+    db.execute("CREATE TABLE notes (x TEXT)")
+    db.commit()
+    db.close()
+    out = tmp_path / "out.sqlite"
+    code, res = _mf(["catalog", "recover", "--catalog", str(src), "--out", str(out)], capsys)
+    assert code == 2 and "none of the catalog's tables" in res.err and str(src) in res.err
+    assert not out.exists()
+
+
+def test_recover_keeps_the_ids_of_rows_after_a_damaged_run(tmp_path, capsys):
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        for i in range(1, 401):
+            record_decision(
+                cat, video=f"videos/p{i}_0.mp4", product_id=f"p{i}", kind="note",
+                note="x" * 60, request_id=f"req-{i:05d}",
+            )  # fmt: skip
+    truth = dict(_query(path, "SELECT id, request_id FROM review_decisions"))
+    # damage the one page that holds decision 150 (a bad sector in the middle of the table)
+    data = bytearray(path.read_bytes())
+    page = sqlite_page_size(path)
+    start = data.find(b"req-00150") // page * page
+    data[start + 8 : start + page] = b"\xff" * (page - 8)
+    path.write_bytes(bytes(data))
+
+    out = tmp_path / "recovered.sqlite"
+    code, res = _mf(["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys)
+    assert code == 0, res.err
+    got = dict(_query(out, "SELECT id, request_id FROM review_decisions"))
+    assert 0 < len(got) < len(truth) and max(got) == 400
+    assert all(truth[i] == rid for i, rid in got.items())  # each salvaged decision keeps its id
+    assert json.loads(res.out)["rows"]["review_decisions"] == len(got)
+
+
+def test_recover_counts_only_the_rows_it_wrote(tmp_path, capsys):
+    with Catalog(tmp_path / "fresh.sqlite"):
+        pass
+    ddl = [
+        r[0] for r in _query(tmp_path / "fresh.sqlite", "SELECT sql FROM sqlite_master WHERE type = 'table'")
+    ]
+    src = tmp_path / "torn.sqlite"  # the catalog's tables without NOT NULL: a torn row can hold a NULL
+    with contextlib.closing(sqlite3.connect(src)) as db, db:
+        for sql in ddl:
+            db.execute(sql.replace("NOT NULL", ""))
+        db.executemany(
+            "INSERT INTO items (source, source_id, data, created_at, updated_at) VALUES (?, ?, ?, 't', 't')",
+            [("tiktok", "v1", "{}"), ("tiktok", None, "{}"), ("tiktok", "v3", "{}")],
+        )
+    out = tmp_path / "out.sqlite"
+    code, res = _mf(["catalog", "recover", "--catalog", str(src), "--out", str(out), "--json"], capsys)
+    assert code == 0, res.err
+    report = json.loads(res.out)
+    (written,) = _query(out, "SELECT COUNT(*) FROM items")[0]
+    assert report["rows"]["items"] == written == 2 and report["rows_dropped"] == {"items": 1}

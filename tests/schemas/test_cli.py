@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from movingfashion.app.cli import cli
@@ -55,3 +56,44 @@ def test_entry_points_have_help():
         )
         assert proc.returncode == 0, proc.stderr
         assert "Usage" in proc.stdout and "Example" in proc.stdout
+
+
+def _mf(argv, capsys):
+    from schemas.cli_support import run_main
+
+    try:
+        run_main(cli, argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr()
+
+
+def test_an_out_path_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
+    from schemas.catalog import Catalog
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    with Catalog(tmp_path / "cat.sqlite"):
+        pass
+    for argv in (
+        ["schema", "export", "--out", str(blocker / "schemas")],
+        ["catalog", "recover", "--catalog", str(tmp_path / "cat.sqlite"), "--out", str(blocker / "r.sqlite")],
+    ):
+        code, res = _mf(argv, capsys)
+        lines = res.err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in res.err, res.err
+        assert lines[0].startswith(f"error: {blocker}: is a file, where a folder is needed")
+    assert blocker.read_text() == "x"
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["check"], ["check", "--json"]])
+def test_catalog_inspection_refuses_an_empty_or_missing_file_and_writes_nothing(tmp_path, capsys, command):
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    code, res = _mf(["catalog", *command, "--catalog", str(empty)], capsys)
+    assert code == 2 and "catalog is empty" in res.err and str(empty) in res.err and res.out == ""
+    assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
+    missing = tmp_path / "typo.sqlite"
+    code, res = _mf(["catalog", *command, "--catalog", str(missing)], capsys)
+    assert code == 2 and str(missing) in res.err and not missing.exists()

@@ -1,5 +1,6 @@
 """read_entry_classes: the product classes of a published entries.jsonl; frame indices of a
-tracklet are never negative."""
+tracklet are never negative and written in one canonical form; a video's ground truth is one of its
+tracklets."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from schemas.dataset import Tracklet, read_entry_classes
+from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import DataFormatError
 
 
@@ -65,3 +66,54 @@ def test_a_negative_frame_index_is_refused_naming_the_field(field, value, loc):
     assert err["loc"] == loc and "greater than or equal to 0" in err["msg"]
     frame0 = {"0": next(iter(value.values()))} if isinstance(value, dict) else 0
     Tracklet.model_validate_json(json.dumps({**data, field: frame0}))  # frame 0 is fine
+
+
+@pytest.mark.parametrize("field", ["boxes", "scores", "match_scores", "noise"])
+@pytest.mark.parametrize("key", ["07", "+7", " 7", "7 ", "7_0", "-0", "0x7", "٧"])
+def test_a_frame_key_not_in_canonical_form_is_refused_not_merged(field, key):
+    value = {"boxes": [1, 2, 3, 4], "scores": 0.5, "match_scores": 0.5, "noise": "occlusion"}[field]
+    data = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4]}, field: {"7": value, key: value}}
+    with pytest.raises(ValidationError) as exc:
+        Tracklet.model_validate_json(json.dumps(data))
+    err = exc.value.errors()[0]
+    assert err["loc"] == (field, key, "[key]") and f"frame {key!r} is not" in err["msg"]
+
+
+def test_canonical_frame_keys_round_trip():
+    data = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4], "7": [1, 2, 3, 5], "10": [1, 2, 3, 6]}}
+    trk = Tracklet.model_validate_json(json.dumps(data))
+    assert sorted(trk.boxes) == [0, 7, 10]
+    assert Tracklet.model_validate_json(trk.model_dump_json()) == trk
+
+
+def _video(**fields):
+    trk = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4]}}
+    other = {"video": "videos/1_0.mp4", "boxes": {"0": [5, 6, 7, 8]}}
+    base = {"product_id": "1", "video": "videos/1_0.mp4", "frames": 5, "width": 64, "height": 48}
+    return json.dumps({**base, "tracklets": [trk, other], **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"ground_truth": 7}, "ground_truth", "index 7 but the file has 2 tracklets"),
+        ({"ground_truth": 2}, "ground_truth", "index 2 but the file has 2 tracklets"),
+        ({"ground_truth": -1}, "ground_truth", "greater than or equal to 0"),
+        ({"ground_truth": 0, "tracklets": []}, "ground_truth", "index 0 but the file has 0 tracklets"),
+        ({"frames": -5}, "frames", "greater than or equal to 0"),
+        ({"width": -640}, "width", "greater than or equal to 0"),
+        ({"height": -1}, "height", "greater than or equal to 0"),
+    ],
+)
+def test_video_tracklets_refuse_a_ground_truth_outside_the_tracklets_and_negative_sizes(fields, field, words):
+    with pytest.raises(ValidationError) as exc:
+        VideoTracklets.model_validate_json(_video(**fields))
+    err = exc.value.errors()[0]
+    assert err["loc"] == (field,) and words in err["msg"]
+
+
+@pytest.mark.parametrize("index", [0, 1, None])
+def test_video_tracklets_official_is_the_ground_truth_tracklet(index):
+    vt = VideoTracklets.model_validate_json(_video(ground_truth=index))
+    raw = json.loads(_video())["tracklets"]
+    assert vt.official() == ({} if index is None else raw[index]["boxes"])

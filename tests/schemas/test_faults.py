@@ -11,8 +11,8 @@ import sys
 import pytest
 
 from schemas.atomic import _host, atomic_write_text, sweep_partials
-from schemas.errors import LocalFault
-from schemas.faults import as_local_fault, fault_in_text, local_faults, reraise_local_fault
+from schemas.errors import ConfigError, LocalFault
+from schemas.faults import as_local_fault, fault_in_text, local_faults, path_error, reraise_local_fault
 
 
 @pytest.mark.parametrize(
@@ -103,3 +103,55 @@ def test_sweep_removes_the_temps_of_dead_writers_of_this_host_only(tmp_path):
     assert {p.name for p in tmp_path.iterdir() if p.is_file()} == {n for n, keep in names.items() if keep}
     assert sweep_partials(tmp_path, recursive=True) == 1
     assert {p.name for p in (tmp_path / "sub").iterdir()} == {n for n, keep in names.items() if keep}
+
+
+def test_a_file_where_a_folder_is_needed_is_a_config_error_naming_it(tmp_path):
+    from schemas.catalog import Catalog
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    for write in (
+        lambda: atomic_write_text(blocker / "sub" / "out.json", "{}"),  # ENOTDIR
+        lambda: atomic_write_text(blocker / "out.json", "{}"),  # ENOTDIR on the temp file
+        lambda: Catalog(blocker / "c.sqlite"),  # EEXIST / ENOTDIR making its folder
+    ):
+        with pytest.raises(ConfigError) as err:
+            write()
+        assert err.value.where == str(blocker) and "is a file, where a folder is needed" in str(err.value)
+        assert err.value.exit_code == 2 and "\n" not in str(err.value)
+    assert blocker.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_a_folder_where_a_file_is_needed_is_a_config_error_naming_it(tmp_path):
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(ConfigError, match="is a folder, where a file is needed") as err:
+        atomic_write_text(tmp_path / "out.json", "{}")
+    assert err.value.where == str(tmp_path / "out.json")
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary left
+
+
+def test_a_name_too_long_for_the_file_system_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="too long") as err:
+        atomic_write_text(tmp_path / ("n" * 300), "{}")
+    assert err.value.where == str(tmp_path / ("n" * 300))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "code", [errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENAMETOOLONG, errno.ENOENT]
+)
+def test_path_errors_are_input_errors_not_local_faults(code):
+    exc = OSError(code, os.strerror(code), "/data/out")
+    assert as_local_fault(exc) is None
+    error = path_error(exc, "/data/out")
+    assert isinstance(error, ConfigError) and error.where == "/data/out"
+    assert path_error(OSError(errno.ECONNRESET, "reset"), "/data/out") is None
+
+
+def test_an_os_error_of_the_callers_own_block_is_not_blamed_on_the_target(tmp_path):
+    from schemas.atomic import atomic_open
+
+    with pytest.raises(FileNotFoundError), atomic_open(tmp_path / "out.json", "w") as fh:
+        fh.write("x")
+        (tmp_path / "missing.json").read_text()  # the caller's input, not the file being written
+    assert list(tmp_path.iterdir()) == []

@@ -205,3 +205,32 @@ def test_numpy_numbers_still_make_a_box():
 
     box = TypeAdapter(Box).validate_python([np.float32(1.5), np.int64(2), 3, 4.0])
     assert box == [1.5, 2, 3, 4.0] and all(type(v) in (int, float) for v in box)
+
+
+@pytest.mark.parametrize("huge", ["1" + "0" * 400, "-" + "9" * 320])
+def test_a_box_number_too_large_for_a_float_is_named_not_a_traceback(tmp_path, huge):
+    path = tmp_path / "train.json"
+    path.write_text(
+        '{"P42": {"video_paths": ["videos/p_0.mp4"], "img_path": "imgs/p.jpg", "source": 1, '
+        f'"tracklets": [{{"0": [0, 0, {huge}, 10]}}]}}}}'
+    )
+    with pytest.raises(DataFormatError) as err:
+        read_official(path)
+    text = str(err.value)
+    assert "train.json" in text and "product 'P42': field 'tracklets[0].0'" in text
+    assert "box numbers must be finite" in text and len(text) < 400
+
+
+def test_an_escaped_lone_surrogate_is_written_back_unchanged(tmp_path):
+    src = tmp_path / "train.json"
+    src.write_text(
+        '{"p1": {"video_paths": ["videos/p1_0.mp4"], "img_path": "imgs/p1.jpg", "source": 0, '
+        '"tracklets": [{}], "caption": "nice dress \\ud83d", "note": "caf\\u00e9"}}\n',
+        encoding="utf-8",
+    )
+    split = read_official(src)
+    assert split["p1"].model_extra["caption"] == "nice dress \ud83d"
+    out = tmp_path / "out.json"
+    write_official(out, split)
+    assert read_official(out) == split and json.loads(out.read_text("utf-8")) == json.loads(src.read_text())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "train.json"]

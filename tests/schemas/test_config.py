@@ -1,0 +1,109 @@
+"""load_config: a config file says what it means or is refused, naming the file and the field (a
+key given twice, a boolean where a number is wanted, a number that is not finite)."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+
+import pytest
+from pydantic import BaseModel, Field
+
+from schemas.config import load_config
+from schemas.errors import ConfigError
+
+
+class Mode(StrEnum):
+    FAST = "fast"
+    SLOW = "slow"
+
+
+class Http(BaseModel):
+    max_retries: int = Field(3, ge=0)
+    timeout_s: float = Field(10.0, gt=0)
+    verify: bool = True
+
+
+class Cfg(BaseModel):
+    workers: int = 4
+    size: tuple[int, int] = (64, 48)
+    mode: Mode = Mode.FAST
+    weights: list[float] = Field(default_factory=lambda: [1.0, 2.0])
+    http: Http = Field(default_factory=Http)
+
+
+def _load(tmp_path, text, suffix=".yaml", **overrides):
+    p = tmp_path / f"cfg{suffix}"
+    p.write_text(text)
+    return load_config(Cfg, p, **overrides)
+
+
+def test_a_file_of_every_kind_of_field_still_loads(tmp_path):
+    text = "workers: 2\nsize: [32, 16]\nmode: slow\nweights: [1, 0.5]\nhttp: {timeout_s: 3, verify: no}\n"
+    cfg = _load(tmp_path, text)
+    assert (cfg.workers, cfg.size, cfg.mode, cfg.weights) == (2, (32, 16), Mode.SLOW, [1.0, 0.5])
+    assert cfg.http == Http(timeout_s=3.0, verify=False)
+    assert _load(tmp_path, json.dumps({"http": {"verify": True}}), ".json").http.verify is True
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("http:\n  max_retries: no\n", "http.max_retries"),
+        ("workers: on\n", "workers"),
+        ("http:\n  timeout_s: yes\n", "http.timeout_s"),
+        ("weights: [1.0, true]\n", "weights.1"),
+        ("size: [32, false]\n", "size.1"),
+    ],
+)
+def test_a_boolean_where_a_number_is_wanted_is_refused(tmp_path, text, field):
+    with pytest.raises(ConfigError, match=f"field '{field}': (True|False) is a boolean, not a number") as exc:
+        _load(tmp_path, text)
+    assert "cfg.yaml" in str(exc.value)
+
+
+def test_a_boolean_given_as_an_override_is_not_the_files_fault(tmp_path):
+    assert _load(tmp_path, "mode: slow\n", workers=True).workers == 1  # the caller's value, as before
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "field"),
+    [
+        ("http:\n  timeout_s: .inf\n", ".yaml", "http.timeout_s"),
+        ("weights: [1.0, .nan]\n", ".yaml", "weights.1"),
+        ('{"http": {"timeout_s": Infinity}}', ".json", "http.timeout_s"),
+        ('{"weights": [NaN]}', ".json", "weights.0"),
+    ],
+)
+def test_a_number_that_is_not_finite_is_refused(tmp_path, text, suffix, field):
+    with pytest.raises(ConfigError, match=f"field '{field}': .* is not a finite number"):
+        _load(tmp_path, text, suffix)
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "words"),
+    [
+        (
+            "http:\n  max_retries: 5\nhttp:\n  timeout_s: 2.0\n",
+            ".yaml",
+            r"key 'http' is given twice \(line 3\)",
+        ),
+        ("http:\n  max_retries: 5\n  max_retries: 6\n", ".yaml", "key 'max_retries' is given twice"),
+        ('{"http": {"max_retries": 5}, "http": {"timeout_s": 2.0}}', ".json", "key 'http' is given twice"),
+    ],
+)
+def test_a_key_given_twice_is_refused(tmp_path, text, suffix, words):
+    with pytest.raises(ConfigError, match=words) as exc:
+        _load(tmp_path, text, suffix)
+    assert f"cfg{suffix}" in str(exc.value)
+
+
+def test_a_yaml_merge_key_may_still_be_overridden(tmp_path):
+    text = "base: &b {max_retries: 5, timeout_s: 2.0}\nhttp:\n  <<: *b\n  timeout_s: 3.0\n"
+    assert _load(tmp_path, text).http == Http(max_retries=5, timeout_s=3.0)
+
+
+def test_a_config_nested_too_deeply_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="nested too deeply") as exc:
+        _load(tmp_path, '{"weights": ' + "[" * 100_000 + "]" * 100_000 + "}", ".json")
+    assert "cfg.json" in str(exc.value)
