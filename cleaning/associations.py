@@ -12,7 +12,8 @@ dropped):
 1. **low score**: the pair scores below ``match_threshold``;
 2. **contested shop image**: several items (with different, non-duplicate videos) carry one
    product shot (the same garment picture: one file, or equal object hashes,
-   :func:`object_signature`, and equal pixels, :func:`object_difference`, within
+   :func:`object_signature`, within ``contest_object_bits`` and ``contest_colour_tolerance``,
+   and equal pixels, :func:`object_difference`, within ``contest_copy_tolerance``, or
    ``contest_still_tolerance`` when one is a split-screen still; whether it came as a shop
    image, a carousel pick or a split-screen still half), each video scored on its detections
    of the item's DeepFashion2 class when it has any (``match_by_class``). The item whose video matches it best
@@ -300,6 +301,7 @@ def _pairs(
     crops: bool,
     skip: frozenset[tuple[str, str]] = frozenset(),
     categories: bool = False,
+    held: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[_Pair]:
     """(video, shop image) of every accepted item (but ``skip``), and of the needs_review ones
     (they may keep a contested product shot; only accepted items are flagged): its first shop image, collected
@@ -312,7 +314,8 @@ def _pairs(
         if (src, sid) in skip:
             continue
         try:
-            pairs = _item_pairs(catalog, root, crops, src, sid, row.status == Status.ACCEPTED)
+            accepted = row.status == Status.ACCEPTED or (src, sid) in held
+            pairs = _item_pairs(catalog, root, crops, src, sid, accepted)
         except PathEscapeError:
             continue
         for p in pairs:
@@ -365,6 +368,7 @@ def check_associations(
     cache: Any = None,
     max_bits: int = 8,
     colour_tol: float = 6.0,
+    copy_tol: float = 2.0,
 ) -> list[AssociationFlag]:
     """Score every accepted item's (video, shop) pairs; items with a pair below ``threshold``, or
     losing a contested shop image by more than ``margin`` (None: rule off), become needs_review
@@ -380,6 +384,7 @@ def check_associations(
         cache=cache,
         max_bits=max_bits,
         colour_tol=colour_tol,
+        copy_tol=copy_tol,
         executor=executor,
     ).flags
 
@@ -394,20 +399,27 @@ def run_association_check(
     cache: Any = None,
     max_bits: int = 8,
     colour_tol: float = 6.0,
+    copy_tol: float = 2.0,
     still_tol: float = 9.0,
     derived_lead: float = 0.1,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
     by_class: bool = True,
+    held: frozenset[tuple[str, str]] = frozenset(),
 ) -> AssociationResult:
     """:func:`check_associations` with the scores of every item (for reports and calibration);
-    ``by_class``: pass each item's DeepFashion2 class to a scorer that takes ``category``."""
+    ``by_class``: pass each item's DeepFashion2 class to a scorer that takes ``category``;
+    ``held``: items the catalog still shows needs_review by an earlier association flag while
+    this run decided to accept them (``mf clean``'s record step keeps the flag until this check
+    has run again): they are checked, and flagged, as accepted items. The thresholds
+    (``max_bits``, ``colour_tol``, ``copy_tol``, ``still_tol``, ``derived_lead``) are the
+    ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
     tag = scorer_tag(scorer)
-    pairs = _pairs(catalog, root, takes_crop(scorer), skip, by_class and takes_category(scorer))
+    pairs = _pairs(catalog, root, takes_crop(scorer), skip, by_class and takes_category(scorer), held)
     res = AssociationResult(pairs=len(pairs))
     # every pair is scored on every detection; with ``by_class`` also on its class (the contest)
     jobs: list[tuple[_Pair, str, int | None]] = [(p, "score", None) for p in pairs] + [
@@ -421,7 +433,7 @@ def run_association_check(
             if cache is not None and tag and p.video_sha and p.shop_sha
             else None
         )
-        if hit is not None:
+        if isinstance(hit, int | float) and not isinstance(hit, bool):  # else a miss (or a damaged entry)
             setattr(p, attr, float(hit))
         else:
             todo.append(job)
@@ -471,12 +483,11 @@ def run_association_check(
         signature: dict[tuple[str, str], tuple[int, list[int]]] = {}
         for key, p in worst.items():
             sig = cache.get(p.shop_sha, "object") if cache is not None and p.shop_sha else None
+            sig = _cached_signature(sig)
             if sig is None:
                 sig = object_signature(read_image(p.shop))
                 if cache is not None and p.shop_sha:
                     cache.put(p.shop_sha, "object", [format(sig[0], "016x"), sig[1]])
-            else:
-                sig = (int(sig[0], 16), sig[1])
             signature[key] = sig
 
         contests = _contests(
@@ -486,6 +497,7 @@ def run_association_check(
             threshold,
             max_bits,
             colour_tol,
+            copy_tol=copy_tol,
             still_tol=still_tol,
             derived_lead=derived_lead,
         )
@@ -512,6 +524,17 @@ def run_association_check(
             AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
         )
     return res
+
+
+def _cached_signature(value: Any) -> tuple[int, list[int]] | None:
+    """A cached object signature (``[hex pHash, colour thumbnail]``); None when absent or damaged."""
+    try:
+        h, colour = value
+        if not isinstance(colour, list) or not all(isinstance(c, int | float) for c in colour):
+            return None
+        return int(h, 16), colour
+    except (TypeError, ValueError):
+        return None
 
 
 def _rel(path: Path, root: Path) -> Path:

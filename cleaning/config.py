@@ -155,6 +155,39 @@ class SplitScreenConfig(_Model):
     pixel_still_std: float = Field(default=6.0, ge=0, description="per-pixel std counted as 'still'")
 
 
+class ShopPickConfig(_Model):
+    """Carousel shop pick (:mod:`cleaning.shop_pick`): which candidates count as product shots and
+    how the video is sampled for the colour comparison."""
+
+    sample_frames: int = Field(
+        default=8, ge=1, description="frames sampled evenly over the video for the colour comparison"
+    )
+    plain_border_std: float = Field(
+        default=12.0,
+        ge=0,
+        description="a candidate is a product shot when its outer 4% varies by at most this many grey "
+        "levels (per channel std) and an object stands on it",
+    )
+    object_share: tuple[float, float] = Field(
+        default=(0.05, 0.95),
+        description="share of a product shot's pixels (min, max) that must differ from the border colour "
+        "(a close-up of plain fabric is flat everywhere)",
+    )
+    object_colour_distance: float = Field(
+        default=40.0,
+        ge=0,
+        description="a pixel belongs to the object when its RGB values differ from the border colour by "
+        "more than this in all (sum of absolute differences)",
+    )
+
+    @field_validator("object_share")
+    @classmethod
+    def _share_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 1:
+            raise ValueError("object_share must be (min, max) with 0 <= min <= max <= 1")
+        return v
+
+
 #: the steps of `mf clean`, in order
 DEFAULT_STEPS = (
     "probe",
@@ -216,7 +249,28 @@ class CleaningConfig(_Model):
         "(rule 2) only when their objects differ by at most this many grey levels "
         "(cleaning.associations.object_difference): re-encoding a still costs 5-8, the stills of "
         "confusable twins lie 4-34 from the twin's picture (demo world, seed 0: 4.3, 6.0, 12.9, "
-        "18.7, 33.5); shop images and carousel picks stay at 2",
+        "18.7, 33.5); shop images and carousel picks stay at contest_copy_tolerance",
+    )
+    contest_copy_tolerance: float = Field(
+        default=2.0,
+        ge=0,
+        description="two product shots (shop images, carousel picks) with equal object hashes are one "
+        "shot (rule 2) only when their objects differ by at most this many grey levels "
+        "(cleaning.associations.object_difference; confusable twins' pictures lie 3-5 apart)",
+    )
+    contest_object_bits: int = Field(
+        default=8,
+        ge=0,
+        le=64,
+        description="two product shots can be one shot (rule 2) only when the 64-bit pHashes of their "
+        "objects (cleaning.associations.object_signature) differ in at most this many bits",
+    )
+    contest_colour_tolerance: float = Field(
+        default=6.0,
+        ge=0,
+        le=255,
+        description="... and their objects' 4x4 colour thumbnails differ by at most this mean absolute "
+        "level (cleaning.associations.same_object)",
     )
     contest_derived_lead: float = Field(
         default=0.1,
@@ -232,6 +286,10 @@ class CleaningConfig(_Model):
         le=1,
         description="when the best two product-shot candidates of a carousel score "
         "closer than this, the item goes to needs_review",
+    )
+    shop_pick: ShopPickConfig = Field(
+        default_factory=ShopPickConfig,
+        description="how carousel candidates are told apart (product shot or not) and the video sampled",
     )
     split_seed: int = Field(default=0, description="seed of the stable train/test split")
     test_fraction: float = Field(default=0.1, gt=0, lt=1, description="share of products in the test split")

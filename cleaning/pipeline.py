@@ -16,13 +16,19 @@ or ``needs_review`` (reason). Precedence when several apply: bad media > non-clo
 duplicate > needs_review > accepted (a non-clothing duplicate is rejected and still records
 ``duplicate_of``). Reasons start with the step that set them (``probe:``, ``dedup:``,
 ``splitscreen:``, ``taxonomy:``, ``association:``, ``shop:``) so reruns recognise their own
-decisions; items rejected or failed by the collectors are left alone. An item a step cannot
+decisions; items rejected or failed by the collectors are left alone, and a needs_review set by
+another stage (``tracklets: ...``) stays unless cleaning now rejects the item or finds it a
+duplicate. An association flag stays in the catalog until the ``associations`` step has checked
+the item again (an interrupted rerun leaves it flagged). An item a step cannot
 process (an unexpected error on one of its files) is listed in the report's ``failed`` and
 keeps its catalog state; a rerun tries it again.
 
 Ids: items are ``<source>/<source_id>``; assets are their path relative to the collection root.
 Probes, frame hashes, split-screen results and picks are cached by SHA-256 in
-``<catalog stem>.cleaning-cache.json`` beside the catalog, so a rerun decodes nothing new.
+``<catalog stem>.cleaning-cache.json`` beside the catalog, so a rerun decodes nothing new; a
+damaged cache is dropped with a warning and rebuilt. A rerun stats every collected file and
+hashes again only those whose size or modification time changed, so a deleted or overwritten file
+is probed (rejected ``missing`` / ``corrupt``) rather than trusted.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ the mean of the matcher's score and :func:`colour_coverage` (the matcher alone c
 of one class, colour alone garments of one colour), by colour alone without a matcher. Given the
 item's DeepFashion2 class (and a matcher that takes ``category``), the matcher's part of the
 ranking scores only the video's detections of that class: another product's shot is not matched
-by some other garment of the video.
+by some other garment of the video. The thresholds are :class:`cleaning.config.ShopPickConfig`
+(``shop_pick`` in the cleaning config).
 """
 
 from __future__ import annotations
@@ -17,17 +18,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cleaning.config import ShopPickConfig
 from movingfashion.media.images import read_image
 from movingfashion.media.probe import probe_video
 from movingfashion.media.readers import read_frames
 
-#: frames sampled evenly over the video for the colour comparison
-SAMPLE_FRAMES = 8
+_DEFAULTS = ShopPickConfig()
+#: frames sampled evenly over the video for the colour comparison (default of ``shop_pick.sample_frames``)
+SAMPLE_FRAMES = _DEFAULTS.sample_frames
 
 
-def plain_border(image: np.ndarray, max_std: float = 12.0) -> bool:
-    """True for a product shot: the outer 4% is one flat colour and an object (5-95% of the
-    pixels, far from that colour) stands on it. A close-up of plain fabric is flat everywhere."""
+def plain_border(
+    image: np.ndarray,
+    max_std: float = _DEFAULTS.plain_border_std,
+    object_share: tuple[float, float] = _DEFAULTS.object_share,
+    colour_distance: float = _DEFAULTS.object_colour_distance,
+) -> bool:
+    """True for a product shot: the outer 4% is one flat colour (std at most ``max_std``) and an
+    object (``object_share`` of the pixels, further than ``colour_distance`` from that colour)
+    stands on it. A close-up of plain fabric is flat everywhere."""
     h, w = image.shape[:2]
     b = max(2, round(0.04 * min(h, w)))
     border = np.concatenate(
@@ -40,8 +49,9 @@ def plain_border(image: np.ndarray, max_std: float = 12.0) -> bool:
     ).astype(np.float32)
     if float(border.std(axis=0).max()) > max_std:
         return False
-    obj = float((np.abs(image.astype(np.float32) - np.median(border, axis=0)).sum(axis=2) > 40).mean())
-    return 0.05 <= obj <= 0.95
+    far = np.abs(image.astype(np.float32) - np.median(border, axis=0)).sum(axis=2) > colour_distance
+    obj = float(far.mean())
+    return object_share[0] <= obj <= object_share[1]
 
 
 def colour_coverage(frames: np.ndarray, shop: np.ndarray) -> float:
@@ -88,17 +98,22 @@ def pick_shop(
     candidates: list[str | os.PathLike[str]],
     scorer=None,
     category: int | None = None,
+    cfg: ShopPickConfig | None = None,
 ) -> Pick | None:
     """Index of the candidate most likely to be the item's shop image (None without candidates);
-    ``category``: the item's DeepFashion2 class, ranked on when the scorer takes it."""
+    ``category``: the item's DeepFashion2 class, ranked on when the scorer takes it; ``cfg``: the
+    thresholds (default :class:`~cleaning.config.ShopPickConfig`)."""
     from cleaning.associations import takes_category
 
     if not candidates:
         return None
+    cfg = cfg or _DEFAULTS
     imgs = [read_image(c) for c in candidates]
-    plain = [plain_border(im) for im in imgs]
+    plain = [
+        plain_border(im, cfg.plain_border_std, cfg.object_share, cfg.object_colour_distance) for im in imgs
+    ]
     n = probe_video(video).frames
-    frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, SAMPLE_FRAMES).round()}))
+    frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, cfg.sample_frames).round()}))
     scores = [float(colour_coverage(frames, im)) for im in imgs]
     method, match, on_class = "colour", None, None
     if scorer is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,10 +23,17 @@ from schemas.taxonomy import DF2_IDS
 DEFAULT_RULES = Path(__file__).with_name("taxonomy_rules.yaml")
 FAMILIES = {"top", "outwear", "dress", "shorts", "trousers", "skirt", "review"}
 SLEEVES = ("straps", "sleeveless", "short", "long")
+#: Unicode hyphens, dashes and minus signs read as an ASCII hyphen ("T‐shirt" is a "T-shirt")
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"))
+
+
+def _fold(text: str) -> str:
+    """NFKC (full-width letters become ASCII), every Unicode dash a hyphen, lower case."""
+    return unicodedata.normalize("NFKC", text).translate(_DASHES).lower()
 
 
 def _pattern(word: str) -> str:
-    parts = [re.escape(p) for p in re.split(r"[\s\-]+", word.strip().lower()) if p]
+    parts = [re.escape(p) for p in re.split(r"[\s\-]+", _fold(word).strip()) if p]
     return r"(?<![a-z0-9])" + r"[\s\-]?".join(parts) + r"(?:e?s|d)?(?![a-z0-9])"
 
 
@@ -74,39 +82,94 @@ def _load_rules(path: str) -> Rules:
     if not isinstance(data, dict):
         raise ConfigError("rules must be a mapping with non_clothing, garments, sleeves, classes", where=path)
     kws: list[_Keyword] = []
-    for reason, words in (data.get("non_clothing") or {}).items():
-        for w in words or []:
-            kws.append(_Keyword(str(w), re.compile(_pattern(str(w))), f"non_clothing:{reason}"))
-    for i, g in enumerate(data.get("garments") or []):
+    for reason, words in _mapping(data, "non_clothing", path).items():
+        for w in _words(words, f"non_clothing.{reason}", path):
+            kws.append(_Keyword(w, re.compile(_pattern(w)), f"non_clothing:{reason}"))
+    garments = data.get("garments") or []
+    if not isinstance(garments, list):
+        raise ConfigError(
+            "garments must be a list of {family, sleeve, words} mappings",
+            where=path,
+            hint="see the packaged cleaning/taxonomy_rules.yaml",
+        )
+    for i, g in enumerate(garments):
+        if not isinstance(g, dict):
+            raise ConfigError(
+                f"garments[{i}] must be a mapping with family, words and an optional sleeve, not {g!r}",
+                where=path,
+                hint="write e.g. {family: dress, words: [dress, gown]}",
+            )
         fam, sleeve = g.get("family"), g.get("sleeve")
         if fam not in FAMILIES:
             raise ConfigError(f"garments[{i}].family {fam!r} is not one of {sorted(FAMILIES)}", where=path)
         if sleeve is not None and sleeve not in SLEEVES:
             raise ConfigError(f"garments[{i}].sleeve {sleeve!r} is not one of {list(SLEEVES)}", where=path)
-        for w in g.get("words") or []:
-            kws.append(_Keyword(str(w), re.compile(_pattern(str(w))), fam, sleeve))
+        for w in _words(g.get("words"), f"garments[{i}].words", path):
+            kws.append(_Keyword(w, re.compile(_pattern(w)), fam, sleeve))
     sleeves = []
-    for sleeve, words in (data.get("sleeves") or {}).items():
+    for sleeve, words in _mapping(data, "sleeves", path).items():
         if sleeve not in SLEEVES:
             raise ConfigError(f"sleeves.{sleeve} is not one of {list(SLEEVES)}", where=path)
-        sleeves.extend((sleeve, re.compile(_pattern(str(w)))) for w in words or [])
+        sleeves.extend((sleeve, re.compile(_pattern(w))) for w in _words(words, f"sleeves.{sleeve}", path))
     classes: dict[str, dict[str, int] | int] = {}
-    for fam, value in (data.get("classes") or {}).items():
-        try:
-            classes[fam] = (
-                {s: DF2_IDS[n] for s, n in value.items()} if isinstance(value, dict) else DF2_IDS[value]
-            )
-        except KeyError as exc:
+    for fam, value in _mapping(data, "classes", path).items():
+        if isinstance(value, dict):
+            bad = [s for s in value if s not in SLEEVES]
+            if bad:
+                raise ConfigError(
+                    f"classes.{fam}: sleeve {bad[0]!r} is not one of {list(SLEEVES)}", where=path
+                )
+            names = value
+        elif isinstance(value, str):
+            names = {"": value}
+        else:
             raise ConfigError(
-                f"classes.{fam}: unknown DeepFashion2 class {exc}",
+                f"classes.{fam} must be a DeepFashion2 class name or a mapping sleeve -> class name, "
+                f"not {value!r}",
                 where=path,
                 hint=f"use one of {sorted(DF2_IDS)}",
-            ) from None
+            )
+        unknown = [n for n in names.values() if not isinstance(n, str) or n not in DF2_IDS]
+        if unknown:
+            raise ConfigError(
+                f"classes.{fam}: unknown DeepFashion2 class {unknown[0]!r}",
+                where=path,
+                hint=f"use one of {sorted(DF2_IDS)}",
+            )
+        classes[fam] = (
+            {s: DF2_IDS[n] for s, n in value.items()} if isinstance(value, dict) else DF2_IDS[value]
+        )
     return Rules(kws, sleeves, classes, path)
 
 
+def _mapping(data: dict, name: str, path: str) -> dict:
+    """``data[name]`` when it is a mapping (empty when absent); else a ConfigError naming the field."""
+    value = data.get(name) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{name} must be a mapping (name: [words]), not {type(value).__name__} {value!r}",
+            where=path,
+            hint="see the packaged cleaning/taxonomy_rules.yaml",
+        )
+    return value
+
+
+def _words(value: object, field: str, path: str) -> list[str]:
+    """A keyword list: a list of words (numbers are read as words); a single string is refused
+    (it would be read letter by letter)."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(w, str | int | float) for w in value):
+        raise ConfigError(
+            f"{field} must be a list of words, not {value!r}",
+            where=path,
+            hint=f"write {field.rsplit('.', 1)[-1]}: [{value}]" if isinstance(value, str) else None,
+        )
+    return [str(w) for w in value]
+
+
 def _norm(text: str | None) -> str:
-    return re.sub(r"\s+", " ", (text or "").lower().replace("_", " ").replace("#", " ")).strip()
+    return re.sub(r"\s+", " ", _fold(text or "").replace("_", " ").replace("#", " ")).strip()
 
 
 def _head_span(text: str, rules: Rules) -> tuple[_Keyword, int, int] | None:

@@ -5,7 +5,9 @@ updates the catalog: items with a pair below ``match_threshold``, or losing a pr
 share with another item (``contest_margin``), become needs_review with the score in the reason.
 The matcher is the one given (``mf clean --matcher``) or the embedded one; ``association_check:
 false`` (``mf clean --no-association``) switches the step off. Whether it ran is recorded in
-the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run".
+the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run". Items ``record``
+left flagged from an earlier run (``state.held``) are checked as accepted items and get this
+run's decision only now. The contest's thresholds are the ``contest_*`` config fields.
 """
 
 from __future__ import annotations
@@ -31,12 +33,16 @@ class AssociationsStep(Step):
             scorer,
             cfg.match_threshold,
             margin=cfg.contest_margin,
+            max_bits=cfg.contest_object_bits,
+            colour_tol=cfg.contest_colour_tolerance,
+            copy_tol=cfg.contest_copy_tolerance,
             still_tol=cfg.contest_still_tolerance,
             derived_lead=cfg.contest_derived_lead,
             cache=ctx.cache,
             skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
             executor=ctx.executor,
             by_class=cfg.match_by_class,
+            held=frozenset(tuple(key.split("/", 1)) for key in state.held),
         )
         for failure in res.failed:  # a pair whose worker died: its item fails, the others go on
             key = item_key(failure.source, failure.source_id)
@@ -48,6 +54,12 @@ class AssociationsStep(Step):
             row = ctx.catalog.get_item(source, source_id)
             if it is not None and row is not None:
                 it.decide(row.status, row.reason)
+        flagged_keys = {item_key(source, source_id) for source, source_id in flagged}
+        for key, (status, reason) in sorted(state.held.items()):
+            it = state.items[key]
+            if it.failure is None and key not in flagged_keys:  # checked again and not flagged
+                ctx.catalog.set_item_state(it.item.source, it.item.source_id, status=status, reason=reason)
+                it.decide(status, reason)
         ctx.catalog.set_meta(
             META_KEY,
             {
@@ -57,6 +69,9 @@ class AssociationsStep(Step):
                 "match_by_class": cfg.match_by_class,
                 "contest_margin": cfg.contest_margin,
                 "contest_still_tolerance": cfg.contest_still_tolerance,
+                "contest_copy_tolerance": cfg.contest_copy_tolerance,
+                "contest_object_bits": cfg.contest_object_bits,
+                "contest_colour_tolerance": cfg.contest_colour_tolerance,
                 "contest_derived_lead": cfg.contest_derived_lead,
                 "pairs": res.pairs,
                 "flagged": len(flagged),  # by this step (carousel picks flag before it)

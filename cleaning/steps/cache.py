@@ -4,11 +4,16 @@ Stored as ``<catalog stem>.cleaning-cache.json`` beside the catalog. The file is
 probe, dedup and split-screen thresholds and the perceptual hash's version: changing one of them
 starts a fresh cache. Steps put each result in as it arrives and :meth:`ResultCache.checkpoint`
 saves now and then, so a run killed half-way resumes from what it recorded.
+
+The cache is only an optimisation: a damaged file (not UTF-8, not JSON, not the expected shape)
+is dropped with a warning naming it, a damaged entry is dropped alone, and the steps treat a
+cached value of the wrong shape as a miss (the work is done again and the entry rewritten).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +22,8 @@ from cleaning.config import CleaningConfig
 from cleaning.phash import HASH_VERSION
 from schemas.atomic import atomic_write_json
 from schemas.catalog import Catalog
+
+log = logging.getLogger("cleaning.cache")
 
 
 def cache_path(catalog: Catalog) -> Path:
@@ -43,19 +50,46 @@ class ResultCache:
         self.data: dict[str, Any] = {}
         self.dirty = False
         if path.exists():
-            try:
-                raw = json.loads(path.read_text(encoding="utf-8"))
-                if raw.get("tag") == self.tag:
-                    self.data = raw.get("entries", {})
-            except (json.JSONDecodeError, AttributeError):
-                self.data = {}
+            self.data = self._load(path)
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        """The entries of a cache file made with this tag; {} (with a warning) when it is damaged."""
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            log.warning("%s: damaged cleaning result cache (%s); starting a fresh one", path, exc)
+            return {}
+        if not isinstance(raw, dict):
+            log.warning("%s: damaged cleaning result cache (not a JSON object); starting a fresh one", path)
+            return {}
+        if raw.get("tag") != self.tag:
+            return {}  # made with other thresholds
+        entries = raw.get("entries", {})
+        if not isinstance(entries, dict):
+            log.warning(
+                "%s: damaged cleaning result cache (entries is not an object); starting a fresh one", path
+            )
+            return {}
+        good = {k: v for k, v in entries.items() if isinstance(v, dict)}
+        if len(good) < len(entries):
+            log.warning(
+                "%s: dropped %d damaged cleaning cache entries (they are computed again)",
+                path,
+                len(entries) - len(good),
+            )
+            self.dirty = True
+        return good
 
     def get(self, sha: str | None, what: str) -> Any:
-        return self.data.get(sha, {}).get(what) if sha else None
+        entry = self.data.get(sha) if sha else None
+        return entry.get(what) if isinstance(entry, dict) else None
 
     def put(self, sha: str | None, what: str, value: Any) -> None:
         if sha:
-            self.data.setdefault(sha, {})[what] = value
+            entry = self.data.get(sha)
+            if not isinstance(entry, dict):
+                entry = self.data[sha] = {}
+            entry[what] = value
             self.dirty = True
 
     def save(self) -> None:

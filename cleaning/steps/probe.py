@@ -4,6 +4,12 @@ Each asset gets its SHA-256, probe and accepted/rejected status (reason ``probe:
 item without a valid video is rejected. Accepted videos enter ``state.videos`` for the next
 steps. Probes are cached by SHA-256; an asset whose path leads outside the collection root
 makes its item fail (listed, not recorded).
+
+Every rerun looks at the files again, cheaply: each is stat'ed, and its SHA-256 is computed again
+only when its size or modification time differs from what the last run saw (kept in the result
+cache under ``file:<path>``; without such a record, when its size differs from the catalog's).
+A file deleted since is rejected ``missing``, one overwritten is probed under its new SHA-256
+(so garbage is rejected ``corrupt``), and the steps after this one use the fresh SHA-256.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from cleaning.config import ProbeConfig
 from cleaning.probe import probe_image, probe_video
@@ -36,6 +44,22 @@ def probe_file(task: ProbeTask) -> dict[str, Any]:
     return {"ok": pr.ok, "reason": pr.reason, "probe": pr.probe.model_dump() if pr.probe else None}
 
 
+def probe_entry_ok(entry: Any, video: bool) -> bool:
+    """True when a cached probe has the shape :func:`probe_file` gives (a damaged one is a miss)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("ok"), bool):
+        return False
+    if not entry["ok"] and not isinstance(entry.get("reason"), str):
+        return False
+    probe = entry.get("probe")
+    if probe is None:
+        return not entry["ok"]
+    try:
+        (VideoProbe if video else ImageProbe).model_validate(probe)
+    except (ValidationError, TypeError):
+        return False
+    return True
+
+
 def hash_file(path: Path) -> str | None:
     """SHA-256 of a file; None when there is no file (the probe says it is missing)."""
     return sha256_file(path) if path.is_file() else None
@@ -49,6 +73,8 @@ class _Job:
     asset: MediaAsset
     path: Path
     sha: str | None
+    #: (size, mtime_ns) of the file now; None when there is no file
+    stat: tuple[int, int] | None = None
 
     @property
     def task_key(self) -> str:
@@ -84,11 +110,13 @@ class ProbeStep(Step):
                 ]
             except MFError as exc:
                 state.fail(it.key, self.name, describe(exc))
-        unhashed = [j for mine in jobs.values() for j in mine if j.sha is None]
+        unhashed = [j for mine in jobs.values() for j in mine if not _still_hashed(j, ctx)]
         outcomes = ctx.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
         for j, out in zip(unhashed, outcomes, strict=True):
             if out.ok:
                 j.sha = out.value
+                if j.sha is not None and j.stat is not None:
+                    ctx.cache.put(_file_key(j), "stat", [*j.stat, j.sha])
             else:
                 state.fail(j.item.key, self.name, f"{j.asset.path}: {out.error}")
         return {k: mine for k, mine in jobs.items() if state.items[k].failure is None}
@@ -101,7 +129,7 @@ class ProbeStep(Step):
         todo: dict[str, list[_Job]] = {}
         for j in (j for mine in jobs.values() for j in mine):
             cached = ctx.cache.get(j.sha, "probe")
-            if cached is not None:
+            if probe_entry_ok(cached, j.asset.kind == AssetKind.VIDEO):
                 results[j.task_key] = cached
             else:
                 todo.setdefault(j.task_key, []).append(j)
@@ -124,6 +152,36 @@ class ProbeStep(Step):
         return results
 
 
+def _file_key(job: _Job) -> str:
+    return f"file:{job.asset.path}"
+
+
+def _still_hashed(job: _Job, ctx: StepContext) -> bool:
+    """Stat the job's file: True when the catalog's SHA-256 still holds (same size and mtime as
+    the last run saw with that SHA-256; with no record of it, the catalog's size), so nothing is
+    read; False when it is to be hashed again (``job.sha`` reset; None for a missing file)."""
+    try:
+        st = job.path.stat()
+    except OSError:
+        st = None
+    if st is None or not job.path.is_file():
+        job.sha, job.stat = None, None
+        return True  # no file: probed as missing
+    job.stat = (st.st_size, st.st_mtime_ns)
+    if job.sha is None:
+        return False
+    seen = ctx.cache.get(_file_key(job), "stat")
+    if isinstance(seen, list) and len(seen) == 3:
+        ok = seen == [*job.stat, job.sha]
+    else:
+        ok = job.asset.size is not None and job.asset.size == st.st_size
+        if ok:
+            ctx.cache.put(_file_key(job), "stat", [*job.stat, job.sha])
+    if not ok:
+        job.sha = None
+    return ok
+
+
 def _checked(job: _Job, res: dict[str, Any], rejects: Counter[str]) -> MediaAsset:
     """The asset with its SHA-256, probe and status (counting rejections by kind of reason)."""
     a = job.asset
@@ -133,6 +191,7 @@ def _checked(job: _Job, res: dict[str, Any], rejects: Counter[str]) -> MediaAsse
     return a.model_copy(
         update={
             "sha256": job.sha,
+            "size": job.stat[0] if job.stat is not None else a.size,
             "probe": model.model_validate(res["probe"]) if res["probe"] else None,
             "crop": None,
             "duplicate_of": None,

@@ -10,6 +10,7 @@ needs_review.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from cleaning.associations import PairScorer, scorer_tag
+from cleaning.config import ShopPickConfig
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates, image_difference
 from cleaning.phash import phash
 from cleaning.shop_pick import pick_shop
@@ -40,11 +42,12 @@ class PickTask:
     candidates: tuple[Path, ...]
     scorer: PairScorer | None
     category: int | None = None  # the item's DeepFashion2 class (taxonomy), ranked on when given
+    cfg: ShopPickConfig | None = None  # the pick's thresholds (``shop_pick``; None: the defaults)
 
 
 def pick_file(task: PickTask) -> dict[str, Any]:
     """The cached form of a pick: ``{"index", "scores", "plain", "method", "match_scores"}``."""
-    pick = pick_shop(task.video, list(task.candidates), task.scorer, task.category)
+    pick = pick_shop(task.video, list(task.candidates), task.scorer, task.category, task.cfg)
     return {
         "index": pick.index,
         "scores": pick.scores,
@@ -65,6 +68,34 @@ def signature_file(task: SignatureTask) -> tuple[str, list[int]]:
     """pHash (hex) and 4x4 colour thumbnail of an image."""
     img = read_image(task.path)
     return format(phash(img, task.crop_fraction), "016x"), colour_signature(img).tolist()
+
+
+def _pick_entry_ok(entry: Any, n: int) -> bool:
+    """True when a cached pick has the shape :func:`pick_file` gives for ``n`` candidates."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("method"), str):
+        return False
+    index, scores, plain = entry.get("index"), entry.get("scores"), entry.get("plain")
+    lists = [entry.get("match_scores"), entry.get("class_match_scores")]
+    return (
+        isinstance(index, int)
+        and 0 <= index < n
+        and isinstance(scores, list)
+        and isinstance(plain, list)
+        and len(scores) == len(plain) == n
+        and all(isinstance(x, int | float) for x in scores)
+        and all(
+            m is None or (isinstance(m, list) and all(isinstance(x, int | float) for x in m)) for m in lists
+        )
+    )
+
+
+def _signature_ok(hex_hash: Any, colour: Any) -> bool:
+    """True when a cached shop image signature (pHash hex, colour thumbnail) can be read."""
+    try:
+        int(hex_hash, 16)
+        return isinstance(colour, list) and np.array(colour, np.uint8).size > 0
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 @dataclass
@@ -118,7 +149,13 @@ class ShopImagesStep(Step):
             ckey = "pick2:" + ",".join(a.sha256 or a.path for a in cands) + f":{tag}"
             if self._category(it, ctx) is not None:
                 ckey += f":c{it.df2_class}"
+            if (
+                ctx.cfg.shop_pick != ShopPickConfig()
+            ):  # other thresholds: another pick (defaults keep old keys)
+                ckey += ":" + json.dumps(ctx.cfg.shop_pick.model_dump(mode="json"), sort_keys=True)
             cached = ctx.cache.get(video.sha256, ckey) if tag else None
+            if not _pick_entry_ok(cached, len(cands)):
+                cached = None  # not cached, or a damaged entry: picked again
             jobs.append(_PickJob(it, cands, video, ckey, cached))
         return jobs
 
@@ -132,6 +169,7 @@ class ShopImagesStep(Step):
                 tuple(ctx.path(a.path) for a in j.candidates),
                 scorer,
                 self._category(j.item, ctx),
+                ctx.cfg.shop_pick,
             )
             for j in todo
         ]
@@ -197,7 +235,7 @@ class ShopImagesStep(Step):
         shops = self._shops(state)
         todo: dict[str, MediaAsset] = {}
         for a in shops.values():
-            if ctx.cache.get(a.sha256, "phash") is None or ctx.cache.get(a.sha256, "colour") is None:
+            if not _signature_ok(ctx.cache.get(a.sha256, "phash"), ctx.cache.get(a.sha256, "colour")):
                 todo.setdefault(a.sha256, a)
         tasks = [SignatureTask(ctx.path(a.path), ctx.cfg.dedup.crop_fraction) for a in todo.values()]
         shas = list(todo)

@@ -2,13 +2,16 @@
 
 A split-screen video gets the moving half as its ``crop``; an item without a collected shop
 image gets the still half as one (``shop-recovered.png`` beside the video, url
-``splitscreen:<video>``; an existing file is never overwritten). Detections are cached by
-SHA-256 (:mod:`cleaning.splitscreen` explains the rule). The detection hands the still half back
-and this process writes it (workers on other machines write nothing).
+``splitscreen:<video>``). Detections are cached by SHA-256 (:mod:`cleaning.splitscreen` explains
+the rule), and so is the SHA-256 of the still each video gave (``recovered_shop``): a file that
+is missing, or was not made from the video's current content (the video was collected again),
+is detected and written again (atomically). The detection hands the still half back and this
+process writes it (workers on other machines write nothing).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +70,30 @@ def recovered_shop_path(video_path: str) -> str:
     return str(Path(video_path).parent / RECOVERED_SHOP_NAME)
 
 
+def split_entry_ok(entry: Any) -> bool:
+    """True when a cached detection has the shape :func:`detect_file` gives (else it is a miss)."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("found"), bool):
+        return False
+    if not entry["found"]:
+        return True
+    boxes = [entry.get("moving_box"), entry.get("still_box")]
+    return all(
+        isinstance(b, list) and len(b) == 4 and all(isinstance(x, int | float) for x in b) for b in boxes
+    )
+
+
+def _made_from(ctx: StepContext, v: VideoState, shop: Path) -> bool:
+    """True when ``shop`` exists and is the still this video's current content gave (its SHA-256
+    is the one cached under the video's SHA-256 when it was written)."""
+    made = ctx.cache.get(v.asset.sha256, "recovered_shop")
+    if not isinstance(made, str) or not shop.is_file():
+        return False
+    try:
+        return sha256_file(shop) == made
+    except OSError:
+        return False
+
+
 class SplitScreenStep(Step):
     name = "split_screen"
     requires = ("probe",)
@@ -85,7 +112,7 @@ class SplitScreenStep(Step):
                 state.fail(v.owner, self.name, f"{path}: {out.error}")
                 continue
             res = ctx.cache.get(v.asset.sha256, "splitscreen")
-            if res is None:
+            if out is not None and not split_entry_ok(res):  # not cached, or a damaged entry
                 res = out.value.result
                 ctx.cache.put(v.asset.sha256, "splitscreen", res)
             if not res["found"]:
@@ -103,19 +130,22 @@ class SplitScreenStep(Step):
             v = state.videos[path]
             cached = ctx.cache.get(v.asset.sha256, "splitscreen")
             shop = None if state.items[v.owner].has_shop() else ctx.path(recovered_shop_path(path))
-            if cached is None or (cached["found"] and shop is not None and not shop.is_file()):
+            if not split_entry_ok(cached) or (
+                cached["found"] and shop is not None and not _made_from(ctx, v, shop)
+            ):
                 tasks[path] = SplitScreenTask(ctx.path(path), v.probe.frames, ctx.cfg.splitscreen, shop)
         todo = list(tasks.values())
         shas = [state.videos[path].asset.sha256 for path in tasks]
 
         def record(i: int, out: Outcome[Detection]) -> None:
-            """Save the still half first, then cache the detection (a cached split without its
-            file is detected again)."""
+            """Save the still half first (replacing a file made from another video), then cache
+            its SHA-256 and the detection (a cached split without its file is detected again)."""
             if not out.ok:
                 return
             shop = todo[i].shop_png
-            if out.value.still_image is not None and shop is not None and not shop.is_file():
-                write_image(shop, out.value.still_image)
+            if out.value.still_image is not None and shop is not None:
+                data = write_image(shop, out.value.still_image)  # atomic
+                ctx.cache.put(shas[i], "recovered_shop", hashlib.sha256(data).hexdigest())
             ctx.cache.put(shas[i], "splitscreen", out.value.result)
 
         outcomes = ctx.map(detect_file, todo, desc="split-screen", record=record)

@@ -24,8 +24,12 @@ from schemas.items import (
 )
 from schemas.taxonomy import Partition
 
-#: reasons set by cleaning start with these, so a rerun recognises (and redoes) its own decisions
+#: reasons set by cleaning start with these, so a rerun recognises (and redoes) its own decisions;
+#: a needs_review with another reason (``tracklets: ...``, a reviewer's) is another stage's, and
+#: a rerun keeps it unless cleaning now rejects the item or finds it a duplicate
 REASON_PREFIXES = ("probe:", "dedup:", "splitscreen:", "taxonomy:", "association:", "shop:")
+#: reason prefix of the association check's flags (kept by ``record`` until the check runs again)
+ASSOCIATION_PREFIX = "association:"
 ELIGIBLE = {Status.DOWNLOADED, Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW}
 IMAGE_KINDS = {AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC, AssetKind.CANDIDATE_SHOP}
 #: url prefixes of the shop images cleaning derives (from a split-screen video, or a carousel pick)
@@ -114,6 +118,10 @@ class CleaningState:
     derived: list[MediaAsset] = field(default_factory=list)
     #: shop image path -> the kept path of its duplicate cluster
     shop_duplicate_of: dict[str, str] = field(default_factory=dict)
+    #: items ``record`` left needs_review by an earlier association flag although this run
+    #: accepts them: item key -> (status, reason) this run decided, written by ``associations``
+    #: once it has checked them again (an interrupted rerun keeps the flag)
+    held: dict[str, tuple[Status, str | None]] = field(default_factory=dict)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CleaningState:

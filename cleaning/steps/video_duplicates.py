@@ -89,10 +89,8 @@ class VideoDuplicatesStep(Step):
         """Set ``fingerprint`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
         todo: dict[str, VideoState] = {}
         for v in state.videos.values():
-            cached = ctx.cache.get(v.asset.sha256, "fingerprint")
-            if cached is not None:
-                v.fingerprint = VideoFingerprint.from_json(cached)
-            else:
+            v.fingerprint = _cached_fingerprint(ctx.cache.get(v.asset.sha256, "fingerprint"))
+            if v.fingerprint is None:  # not cached, or a damaged entry: fingerprinted again
                 todo.setdefault(v.asset.sha256 or v.asset.path, v)
         tasks = [
             FingerprintTask(
@@ -135,6 +133,16 @@ class VideoDuplicatesStep(Step):
         it = state.items[v.owner]
         it.assets = [bad if a.kind == AssetKind.VIDEO and a.path == bad.path else a for a in it.assets]
         del state.videos[v.asset.path]
+
+
+def _cached_fingerprint(cached: Any) -> VideoFingerprint | None:
+    """A cached fingerprint, or None when there is none or it is damaged (not the stored shape)."""
+    if not isinstance(cached, dict):
+        return None
+    try:
+        return VideoFingerprint.from_json(cached)
+    except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
+        return None
 
 
 def _corrupt_probe(message: str) -> dict[str, Any]:

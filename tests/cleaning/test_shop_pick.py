@@ -94,3 +94,26 @@ def test_pick_shop_ranks_on_the_items_class_when_the_matcher_takes_it(tmp_path):
     on_class = pick_shop(video, files, ByClass(), category=1)
     assert on_class.index == 1 and on_class.method == "matcher on the item's class+colour"
     assert on_class.match_scores == [0.95, 0.85] and on_class.class_match_scores == [0.1, 0.85]
+
+
+def test_the_pick_thresholds_come_from_the_config(tmp_path, monkeypatch):
+    import cleaning.shop_pick as shop_pick
+    from cleaning.config import ShopPickConfig
+
+    shot = _product_shot((200, 30, 30))  # the object covers 35% of the picture
+    assert plain_border(shot)
+    assert not plain_border(shot, object_share=(0.5, 0.95))
+    assert not plain_border(shot, colour_distance=600)  # nothing is far enough from the border
+    noisy = shot.copy()
+    noisy[::2, ::2] = 225  # a border varying by ~6.5 grey levels
+    assert plain_border(noisy) and not plain_border(noisy, max_std=5.0)
+
+    video = write_mp4(tmp_path / "v.mp4", _street((200, 30, 30)))
+    p = tmp_path / "shop.png"
+    cv2.imwrite(str(p), cv2.cvtColor(shot, cv2.COLOR_RGB2BGR))
+    read = []
+    real = shop_pick.read_frames
+    monkeypatch.setattr(shop_pick, "read_frames", lambda v, idx: read.append(len(idx)) or real(v, idx))
+    assert pick_shop(video, [p]).plain == [True] and read == [8]
+    strict = ShopPickConfig(sample_frames=4, object_share=(0.5, 0.95))
+    assert pick_shop(video, [p], cfg=strict).plain == [False] and read == [8, 4]

@@ -8,6 +8,7 @@ import cleaning.steps.split_screen as split_step
 from cleaning.steps.split_screen import SplitScreenStep
 from cleaning.steps.state import CleaningState
 from movingfashion.media.images import read_image
+from movingfashion.media.readers import _DEFAULT_CACHES
 from schemas.items import AssetKind, Status
 from tests.cleaning.media_helpers import scene, split_screen
 from tests.cleaning.steps.conftest import collected, fresh_context, item, probed_video
@@ -64,3 +65,35 @@ def test_a_rerun_uses_the_cache_and_remakes_a_deleted_shop_image(ctx, monkeypatc
     assert calls == [later.root / "tiktok/split/video.mp4"] and len(state.derived) == 1
     got = read_image(later.root / "tiktok/split/shop-recovered.png").astype(float)
     assert np.abs(got - still.astype(float)).mean() < 6.0
+
+
+def test_a_recollected_video_replaces_the_stale_recovered_shop_image(ctx):
+    SplitScreenStep().run(_state(ctx)[0], ctx)
+    old_still = read_image(ctx.root / "tiktok/split/shop-recovered.png").astype(float)
+    # the item's video is collected again: another split-screen clip, another garment's still
+    new_frames, new_still = split_screen(9, "left-right", True, 48, W, H)
+    (ctx.root / "tiktok/split/video.mp4").unlink()
+    for readers in _DEFAULT_CACHES.values():  # a rerun is a new process: no reader of the old file
+        readers.clear()
+    later = fresh_context(ctx)
+    split = item("split")
+    v = probed_video(later, split, new_frames)
+    state = CleaningState(items={split.key: split}, videos={v.asset.path: v})
+    SplitScreenStep().run(state, later)
+    got = read_image(later.root / "tiktok/split/shop-recovered.png").astype(float)
+    assert np.abs(got - new_still.astype(float)).mean() < 6.0
+    assert np.abs(got - old_still).mean() > 10.0
+    assert [a.path for a in state.derived] == ["tiktok/split/shop-recovered.png"]
+    assert state.derived[0].sha256 == later.cache.get(v.asset.sha256, "recovered_shop")
+
+
+def test_a_damaged_cached_detection_is_detected_again(ctx):
+    state, _ = _state(ctx)
+    SplitScreenStep().run(state, ctx)
+    sha = state.videos["tiktok/split/video.mp4"].asset.sha256
+    ctx.cache.put(sha, "splitscreen", {"found": True})  # no boxes
+    later = fresh_context(ctx)
+    state, _ = _state(later)
+    report = SplitScreenStep().run(state, later)
+    assert state.videos["tiktok/split/video.mp4"].asset.crop.box == [W // 2, 0, W, H]
+    assert report.counts == {"split_screen_videos": 2, "shops_recovered": 1}

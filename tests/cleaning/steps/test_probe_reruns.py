@@ -1,0 +1,97 @@
+"""Step ``probe`` on a rerun: files are stat'ed again and hashed again only when they changed, so
+a deleted or overwritten video is rejected; a damaged cached probe is probed again."""
+
+from __future__ import annotations
+
+import cleaning.steps.probe as probe_step
+from cleaning.steps.probe import ProbeStep
+from cleaning.steps.state import CleaningState
+from schemas.atomic import sha256_file
+from schemas.items import AssetKind, Status
+from tests.cleaning.media_helpers import scene, write_mp4
+from tests.cleaning.steps.conftest import collected, fresh_context, item
+
+
+def _state(ctx, names=("a", "b", "c")):
+    """Items whose videos the collector recorded with SHA-256 and size (as mf-collect does)."""
+    items = []
+    for name in names:
+        it = item(name)
+        rel = f"tiktok/{name}/video.mp4"
+        a = collected(it, AssetKind.VIDEO, rel)
+        it.collected[-1] = a.model_copy(update={"sha256": _first_sha[rel], "size": _first_size[rel]})
+        items.append(it)
+    return CleaningState(items={it.key: it for it in items})
+
+
+_first_sha: dict[str, str] = {}
+_first_size: dict[str, int] = {}
+
+
+def _collect(ctx, names=("a", "b", "c")):
+    for i, name in enumerate(names):
+        rel = f"tiktok/{name}/video.mp4"
+        write_mp4(ctx.root / rel, scene(i + 1, n=30))
+        _first_sha[rel] = sha256_file(ctx.root / rel)
+        _first_size[rel] = (ctx.root / rel).stat().st_size
+
+
+def test_a_rerun_rejects_a_deleted_video_and_an_overwritten_one(ctx):
+    _collect(ctx)
+    first = _state(ctx)
+    ProbeStep().run(first, ctx)
+    assert [it.status for it in first.items.values()] == [Status.ACCEPTED] * 3
+    (ctx.root / "tiktok/a/video.mp4").unlink()
+    (ctx.root / "tiktok/b/video.mp4").write_bytes(b"not a video at all")
+    later = fresh_context(ctx)
+    state = _state(later)
+    report = ProbeStep().run(state, later)
+    a, b, c = state.items.values()
+    assert a.status == Status.REJECTED and a.reason.startswith("probe: no valid video (missing")
+    assert b.status == Status.REJECTED and b.reason.startswith("probe: no valid video (corrupt")
+    assert (
+        b.assets[0].sha256
+        == sha256_file(later.root / "tiktok/b/video.mp4")
+        != _first_sha["tiktok/b/video.mp4"]
+    )
+    assert b.assets[0].size == len(b"not a video at all")
+    assert c.status == Status.ACCEPTED and list(state.videos) == ["tiktok/c/video.mp4"]
+    assert report.counts == {"probe_rejected": {"missing": 1, "corrupt": 1}}
+
+
+def test_a_same_size_overwrite_is_found_by_its_modification_time(ctx):
+    _collect(ctx, ("a",))
+    ProbeStep().run(_state(ctx, ("a",)), ctx)
+    path = ctx.root / "tiktok/a/video.mp4"
+    path.write_bytes(b"\x00" * path.stat().st_size)  # same size, new mtime
+    later = fresh_context(ctx)
+    state = _state(later, ("a",))
+    ProbeStep().run(state, later)
+    assert state.items["tiktok/a"].status == Status.REJECTED
+    assert state.items["tiktok/a"].assets[0].sha256 == sha256_file(path)
+
+
+def test_an_unchanged_collection_is_not_hashed_again(ctx, monkeypatch):
+    _collect(ctx)
+    ProbeStep().run(_state(ctx), ctx)
+    later = fresh_context(ctx)
+    hashed = []
+    real = probe_step.sha256_file
+    monkeypatch.setattr(probe_step, "sha256_file", lambda p: hashed.append(p) or real(p))
+    state = _state(later)
+    ProbeStep().run(state, later)
+    assert hashed == [] and len(state.videos) == 3
+
+
+def test_a_damaged_cached_probe_is_probed_again(ctx):
+    _collect(ctx, ("a",))
+    ProbeStep().run(_state(ctx, ("a",)), ctx)
+    sha = _first_sha["tiktok/a/video.mp4"]
+    ctx.cache.put(sha, "probe", {"ok": False})  # no reason, no probe
+    later = fresh_context(ctx)
+    state = _state(later, ("a",))
+    ProbeStep().run(state, later)
+    assert state.items["tiktok/a"].status == Status.ACCEPTED
+    assert (
+        later.cache.get(sha, "probe")["ok"] is True and state.videos["tiktok/a/video.mp4"].probe.frames == 30
+    )
