@@ -18,9 +18,12 @@ waits for review; rerun ``mf publish`` after ``mf-tracklets build --catalog`` an
 to refresh the splits). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
 the ``shop_images`` cleaning step, directly or through other items' shop images) and that share
 partition and class are *one product with several videos*, the way the archive holds the same
-shop item seen in several posts. Its id, shop image and views are those of the member with the
-smallest item key (the member whose split the whole group follows, see :mod:`cleaning.splits`);
-its videos come member by member, each member's by path. A **test** product keeps one video,
+shop item seen in several posts. Its id, shop image and views are those of its naming member: the
+member an earlier publish into the same folder published (an item joining the product later, a
+re-listing whose key sorts first, never renames it), else the member with the smallest item key
+(:func:`product_groups`; the whole group shares one split, see :mod:`cleaning.splits`); its videos
+come member by member, the naming member's first, then by item key, each member's by path. A
+**test** product keeps one video: the one it was published with while it still has it, else
 :func:`schemas.official.pick_test_video` (the longest, then the largest frame, then the first by
 item and path); its other videos are published in neither split.
 
@@ -36,7 +39,15 @@ those: an output folder whose media folders hold files publish did not write, or
 is refused (``.publish-journal`` lists what a running publish writes, so a rerun after a
 killed one knows its files). A collected file whose size or SHA-256 differs from the
 catalog's is not published: its product fails (``failed``) until the file is repaired.
-Tracklets already written by ``mf-tracklets`` are kept when a product's videos did not change.
+Tracklets already written by ``mf-tracklets`` stay with each video still made from the same
+collected file and recipe (:func:`_kept_tracklets`). The split files are written under the
+dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-tracklets build`` and
+``import``, review picks) and read again under it, so tracklets written while publish placed the
+media are kept; the lock is held until the folder is described.
+
+An output folder holding anything at its top level but :data:`DATASET_NAMES` (hidden entries
+aside) is refused before anything is written: the manifest, Croissant and archive list every file
+of the folder, so a catalog, a collection or a session file there would be published.
 
 Last, :func:`movingfashion.archive.verify.verify_dataset` audits the folder: the result's
 ``verify`` says whether every archive invariant holds (``mf publish`` exits 1 when one breaks),
@@ -51,7 +62,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,11 +72,19 @@ import numpy as np
 from cleaning.mih import UnionFind
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
-from movingfashion.archive.describe import describe
-from movingfashion.archive.verify import verify_dataset
+from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe
+from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
+from movingfashion.archive.verify import ENTRIES, MANIFEST, TRACKLET_FILES, verify_dataset
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
-from schemas.atomic import atomic_open, atomic_write_bytes, sha256_file, sweep_partials, write_if_changed
+from schemas.atomic import (
+    atomic_open,
+    atomic_write_bytes,
+    file_lock,
+    sha256_file,
+    sweep_partials,
+    write_if_changed,
+)
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
@@ -93,7 +112,28 @@ VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
 #: belongs is removed on republish (never a file publish did not write: it refuses those).
 MEDIA_DIRS = (VIDEO_DIR, SHOP_DIR, *(str(k) for k in VIEW_KINDS), LEGACY_SHOP_DIR)
+#: What a published dataset folder holds at its top level (publish, describe, mf-tracklets);
+#: publish refuses an output folder holding anything else (hidden entries aside).
+DATASET_NAMES = frozenset(
+    {
+        "train.json",
+        "test.json",
+        ENTRIES,
+        MANIFEST,
+        CROISSANT,
+        CARD,
+        DATASHEET,
+        "plots",
+        PAIRS_DIR,
+        BOXES_DIR,
+        TRACKLET_FILES,
+        *MEDIA_DIRS,
+    }
+)
 STATE_FILE = ".publish-state.json"
+#: The dataset's write lock, held by every read-modify-write of its split files
+#: (``annotations.tracklet_files.dataset_lock`` takes the same file).
+DATASET_LOCK = ".lock"
 #: Media files a running publish is about to write, one per line; removed once the state file
 #: records them, so a rerun after a killed publish knows those files are its own.
 JOURNAL_FILE = ".publish-journal"
@@ -324,7 +364,7 @@ def _image_format(path: Path) -> str | None:
 class _Group:
     """Accepted items that are one product: the same shop image, partition and class."""
 
-    rows: list[ItemRow]  #: sorted by item key; the first one names the product
+    rows: list[ItemRow]  #: the member naming the product first (see product_groups), then by item key
     assets: dict[str, list[MediaAsset]]  #: item key -> its assets
 
     @property
@@ -348,8 +388,22 @@ def _accepted(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset]:
     )
 
 
-def product_groups(catalog: Catalog, rows: list[ItemRow]) -> list[_Group]:
-    """The accepted rows as products (see the module docstring), sorted by product id."""
+def product_groups(
+    catalog: Catalog, rows: list[ItemRow], published: Mapping[str, str] | None = None
+) -> list[_Group]:
+    """The accepted rows as products (see the module docstring), sorted by product id.
+
+    ``published`` maps the product ids an earlier publish into the same folder wrote to their
+    split: a product is named after its member published before (the one in test first, then
+    the smallest item key), so an item joining it (a re-listing whose key sorts first) never
+    renames it; a product none of whose members was published is named after the member with the
+    smallest item key."""
+    published = published or {}
+
+    def naming(r: ItemRow) -> tuple[int, str]:
+        was = published.get(r.product_id or "")
+        return (0 if was == str(Split.TEST) else 1 if was is not None else 2), _key(r)
+
     assets = {_key(r): catalog.assets(source=r.item.source, source_id=r.item.source_id) for r in rows}
     uf = UnionFind()
     for r in rows:
@@ -365,7 +419,11 @@ def product_groups(catalog: Catalog, rows: list[ItemRow]) -> list[_Group]:
     by_group: dict[tuple[Any, ...], list[ItemRow]] = {}
     for r in sorted(rows, key=_key):
         by_group.setdefault((uf.find(("item", _key(r))), r.partition, r.df2_class), []).append(r)
-    groups = [_Group(members, {_key(m): assets[_key(m)] for m in members}) for members in by_group.values()]
+    groups = []
+    for members in by_group.values():
+        first = min(members, key=naming)
+        members = [first, *(m for m in members if m is not first)]
+        groups.append(_Group(members, {_key(m): assets[_key(m)] for m in members}))
     return sorted(groups, key=lambda g: g.product_id)
 
 
@@ -408,11 +466,18 @@ def publish(
     check_output(out, pub.recorded)
     accepted = _accepted_rows(catalog)
     check_root(catalog, root, accepted)
-    groups = product_groups(catalog, apply_review(catalog, accepted))  # rejected in review: out
+    # products keep the ids this folder published them under, and test products their video
+    published = {pid: split for split, entries in old_splits.items() for pid in entries}
+    test_video_before = {
+        pid: rec["src"]
+        for pid, e in old_splits.get(str(Split.TEST), {}).items()
+        if len(e.video_paths) == 1 and (rec := pub.state.get(e.video_paths[0]))
+    }
+    groups = product_groups(catalog, apply_review(catalog, accepted), published)  # rejected in review: out
     check_unique_ids(catalog, groups)
     if any(r.split is None for r in accepted):
         rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))
-        groups = product_groups(catalog, rows)
+        groups = product_groups(catalog, rows, published)
     else:
         rows = [r for g in groups for r in g.rows]
     out.mkdir(parents=True, exist_ok=True)
@@ -423,7 +488,7 @@ def publish(
     for g in progress(groups) if progress else groups:
         placed = set(pub.new_state)
         try:
-            entry, n = _entry(catalog, pub, g)
+            entry, n = _entry(catalog, pub, g, test_video_before.get(g.product_id))
         except (MFError, OSError) as exc:
             reraise_local_fault(exc)  # disk full etc. is not the product's fault: stop the run
             if not keep_going:
@@ -435,14 +500,18 @@ def publish(
         entries.append(entry)
         frames += n
     removed = _remove_stale_media(out, (pub.recorded | pub.written) - set(pub.new_state))
-    _write_official_splits(out, entries, old_splits)
-    lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
-    write_if_changed(out / "entries.jsonl", lines.encode())
-    (out / "plots").mkdir(exist_ok=True)
-    write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
-    write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
-    pub.save_state()
-    described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
+    # the split files' other writers (mf-tracklets build / import, review picks) hold the
+    # dataset's lock around each read-modify-write: read them again under it, so what they wrote
+    # while the media were placed is kept, and none of them writes until the folder is described
+    with file_lock(out / DATASET_LOCK):
+        _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state)
+        lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
+        write_if_changed(out / "entries.jsonl", lines.encode())
+        (out / "plots").mkdir(exist_ok=True)
+        write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
+        write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
+        pub.save_state()
+        described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
     report = verify_dataset(out, workers=workers)
     n_test = sum(e.split == Split.TEST for e in entries)
     res: dict[str, Any] = {
@@ -575,12 +644,30 @@ def _read_old_splits(out: Path) -> dict[str, OfficialSplit]:
 def check_output(out: Path, ours: set[str]) -> None:
     """Refuse an output folder whose media folders leave it (symlinks) or are not folders, or
     hold files publish did not write (``ours``: what earlier publishes recorded): republishing
-    removes what no longer belongs, and must never take or list someone else's file."""
+    removes what no longer belongs, and must never take or list someone else's file. Refused
+    too: an output folder holding anything at its top level other than the dataset's own names
+    (:data:`DATASET_NAMES`, and hidden ones), since the manifest, Croissant and archive list every
+    file of the folder (a catalog, a collection or a session file in it would be published)."""
     if not out.exists():
         return
     if not out.is_dir():
         raise ConfigError("--out is not a folder", where=str(out), hint="pass a folder for the dataset")
     base = out.resolve()
+    others = sorted(
+        f.name + ("/" if f.is_dir() and not f.is_symlink() else "")
+        for f in out.iterdir()
+        if not f.name.startswith(".") and f.name not in DATASET_NAMES
+    )
+    if others:
+        listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise ConfigError(
+            f"the output folder holds {len(others)} {'entry' if len(others) == 1 else 'entries'} that are "
+            "not part of a published dataset: "
+            f"{listed}; nothing was changed",
+            where=str(out),
+            hint="publish into a new or empty folder, or one mf publish wrote (the manifest, "
+            "croissant.json and --archive list every file of the folder); or move those out of it",
+        )
     foreign: list[str] = []
     for d in MEDIA_DIRS:
         folder = out / d
@@ -664,13 +751,21 @@ def _image_recipe(pub: _Publisher, rel: str, asset: MediaAsset, want: str) -> st
     return "copy" if _image_format(src) == want else want
 
 
-def _entry(catalog: Catalog, pub: _Publisher, g: _Group) -> tuple[DatasetEntry, list[int]]:
-    """Place one product's media and describe it; also returns its videos' frame counts."""
+def _entry(
+    catalog: Catalog, pub: _Publisher, g: _Group, test_video_before: str | None = None
+) -> tuple[DatasetEntry, list[int]]:
+    """Place one product's media and describe it; also returns its videos' frame counts.
+
+    ``test_video_before``: the SHA-256 of the collected video the product was published with in
+    test before; a test product keeps that video while it is one of its videos."""
     pid, rep = g.product_id, g.rep
     partition, split = Partition(rep.partition or Partition.HARD), Split(rep.split)
     vids = [(r, v) for r in g.rows for v in _accepted(g.assets[_key(r)], AssetKind.VIDEO)]
     left_out = 0
-    if split == Split.TEST and len(vids) > 1:
+    before = [i for i, (_, v) in enumerate(vids) if test_video_before and v.sha256 == test_video_before]
+    if split == Split.TEST and len(vids) > 1 and before:
+        left_out, vids = len(vids) - 1, [vids[before[0]]]
+    elif split == Split.TEST and len(vids) > 1:
         keep = pick_test_video(
             [
                 VideoChoice(
@@ -756,10 +851,51 @@ def _remove_stale_media(out: Path, stale: set[str]) -> int:
     return removed
 
 
+def _made_from(state: Mapping[str, Any], rel: str) -> tuple[str, str] | None:
+    """(source SHA-256, recipe) of a published media file as a state file recorded it."""
+    rec = state.get(rel)
+    return (rec["src"], rec["recipe"]) if rec else None
+
+
+def _kept_tracklets(
+    e: DatasetEntry,
+    prev: OfficialEntry | None,
+    old_state: Mapping[str, Any],
+    new_state: Mapping[str, Any],
+) -> list[Any]:
+    """The tracklets of each of ``e``'s videos that an earlier publish's entry of the product,
+    ``prev``, holds for the same video: the file made from the same collected video with the
+    same recipe (whatever its index now: a new video may come before it), or, where either
+    publish recorded nothing, the same list of paths; ``{}`` for the others."""
+    if prev is None:
+        return [{} for _ in e.video_paths]
+    same_paths = prev.video_paths == e.video_paths and len(prev.tracklets) == len(e.video_paths)
+    out: list[Any] = []
+    for i, rel in enumerate(e.video_paths):
+        now = _made_from(new_state, rel)
+        got: Any = {}
+        for j, old_rel in enumerate(prev.video_paths[: len(prev.tracklets)]):
+            was = _made_from(old_state, old_rel)
+            if (now is not None and was is not None and now == was) or (
+                (now is None or was is None) and same_paths and i == j
+            ):
+                got = prev.tracklets[j]
+                break
+        out.append(got)
+    return out
+
+
 def _write_official_splits(
-    out: Path, entries: list[DatasetEntry], old_splits: dict[str, OfficialSplit]
+    out: Path,
+    entries: list[DatasetEntry],
+    old_splits: dict[str, OfficialSplit],
+    old_state: Mapping[str, Any] | None = None,
+    new_state: Mapping[str, Any] | None = None,
 ) -> None:
-    """train.json / test.json; tracklets already written for unchanged videos are kept."""
+    """train.json / test.json; tracklets already written for unchanged videos are kept
+    (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
+    records of the media files)."""
+    old_state, new_state = old_state or {}, new_state or {}
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
         old = old_splits.get(str(split), {})
@@ -767,12 +903,7 @@ def _write_official_splits(
         for e in entries:
             if e.split != split:
                 continue
-            prev = old.get(e.product_id)
-            trk = (
-                prev.tracklets
-                if prev and prev.video_paths == e.video_paths and len(prev.tracklets) == len(e.video_paths)
-                else [{} for _ in e.video_paths]
-            )
+            trk = _kept_tracklets(e, old.get(e.product_id), old_state, new_state)
             official[e.product_id] = OfficialEntry(
                 video_paths=e.video_paths,
                 img_path=e.img_path,

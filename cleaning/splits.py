@@ -50,7 +50,11 @@ split from scratch, which may move products; so does a change of seed, fraction 
 **Groups.** All videos of a product belong to the product. Duplicate items follow the item
 they duplicate (their kept representative), and items whose shop images are duplicates of
 each other share one split (:func:`duplicate_groups`); a group's split is
-the split of its representative (the accepted member with the smallest key).
+the split of its representative. The representative is the accepted member that already holds a
+split under the recorded rule (several: the smallest key), else the accepted member with the
+smallest key; and a group is pinned by every member's recorded split (test when any member is
+in test), so an item joining a group (a re-listing of the same shop image whose key sorts first)
+never moves the group's existing product, and a held-back member's split holds its group too.
 
 **Atomic.** :func:`rebuild_splits` reads the catalog and writes every split, the rule and its
 event in one transaction: a rebuild killed anywhere leaves the catalog as it was, and the
@@ -306,7 +310,11 @@ def rebuild_splits(
     rule = {"seed": seed, "test_fraction": test_fraction, "mode": mode}
     with catalog.transaction() as db:  # read and write under one write lock
         by_key = {item_key(r.item.source, r.item.source_id): r for r in catalog.items()}
-        rep_of = _representatives(catalog, by_key)
+        recorded = catalog.get_meta(SPLIT_META_KEY) or {}
+        recorded = {"mode": "stable", **recorded}  # catalogs from before hash mode
+        same_rule = all(recorded.get(k) == v for k, v in rule.items())
+        keep = mode == "stable" and same_rule and not reassign
+        rep_of = _representatives(catalog, by_key, pinned=keep)
         products = []
         for key, r in by_key.items():
             if rep_of[key] == key and r.status == Status.ACCEPTED:
@@ -317,20 +325,17 @@ def rebuild_splits(
                         hint="run `mf clean` first",
                     )
                 products.append((r.product_id, r.df2_class, r.partition or Partition.HARD))
-        recorded = catalog.get_meta(SPLIT_META_KEY) or {}
-        recorded = {"mode": "stable", **recorded}  # catalogs from before hash mode
-        same_rule = all(recorded.get(k) == v for k, v in rule.items())
-        keep = mode == "stable" and same_rule and not reassign
         pinned: dict[str, str] = {}
-        if keep:
-            pinned = {
-                r.product_id: r.split
-                for key, r in by_key.items()
-                if rep_of[key] == key
-                and r.status == Status.ACCEPTED
-                and r.product_id
-                and r.split in ("train", "test")
-            }
+        if keep:  # a group is pinned by any member's split: test when one member is in test
+            for key, r in by_key.items():
+                rep = by_key[rep_of[key]]
+                if (
+                    rep.status == Status.ACCEPTED
+                    and rep.product_id
+                    and r.split in ("train", "test")
+                    and pinned.get(rep.product_id) != "test"
+                ):
+                    pinned[rep.product_id] = r.split
         split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
         assignments = _write_splits(db, by_key, rep_of, split_of, keep_held=keep)
         now = _now()
@@ -396,16 +401,19 @@ def duplicate_groups(catalog: Catalog) -> dict[str, str]:
     return out
 
 
-def _representatives(catalog: Catalog, by_key: dict[str, ItemRow]) -> dict[str, str]:
-    """Item key -> its group's representative: the accepted member with the smallest key."""
+def _representatives(catalog: Catalog, by_key: dict[str, ItemRow], *, pinned: bool = False) -> dict[str, str]:
+    """Item key -> its group's representative: the accepted member with the smallest key, or,
+    with ``pinned`` (the recorded rule holds), the accepted member with the smallest key among
+    those that already hold a split, so a newcomer never takes over a placed group."""
     members: dict[str, list[str]] = defaultdict(list)
     for key, rep in duplicate_groups(catalog).items():
         members[rep].append(key)
     rep_of: dict[str, str] = {}
     for keys in members.values():
         accepted = sorted(k for k in keys if by_key[k].status == Status.ACCEPTED)
+        placed = [k for k in accepted if by_key[k].split in ("train", "test")] if pinned else []
         for k in keys:
-            rep_of[k] = accepted[0] if accepted else min(keys)
+            rep_of[k] = (placed or accepted or [min(keys)])[0]
     return rep_of
 
 

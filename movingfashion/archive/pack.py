@@ -29,14 +29,22 @@ STORED = frozenset({".mp4", ".jpg", ".jpeg", ".png", ".zip", ".npy"})
 
 
 def pack_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
-    """Zip ``root`` into ``out`` (default ``<root>.zip`` beside it) and write ``<out>.sha256``.
+    """Zip ``root`` into ``out`` (default ``<root>.zip`` beside it, ``../<folder>.zip`` for ``.``)
+    and write ``<out>.sha256``.
 
     Returns the zip's path and SHA-256. Raises :class:`DataFormatError` when a file of the folder
     is a symlink leaving it (see the module docstring).
     """
     base = Path(root)
-    target = Path(out) if out is not None else base.with_name(base.name + ".zip")
-    top = base.resolve().name
+    top = base.resolve().name  # ``.`` and ``..`` name the folder they stand for
+    if out is None and not top:
+        raise DataFormatError(
+            "the file-system root has no name to give its zip",
+            where=str(base),
+            hint="pack a dataset folder, or name the zip",
+        )
+    near = base if base.name not in ("", "..") else base.resolve()
+    target = Path(out) if out is not None else near.with_name(top + ".zip")
     listing = list_dataset(base)
     if listing.escapes:
         rel, real = sorted(listing.escapes.items())[0]
