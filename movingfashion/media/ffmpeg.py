@@ -79,8 +79,32 @@ def _finish(returncode: int, stderr: bytes, where: str, *, output: str | None = 
         fault = fault_in_text(err, output or where)
         if fault is not None:
             raise fault
-        raise MediaError(f"ffmpeg failed ({returncode}): {err.strip()[-300:]}", where=where)
+        raise MediaError(f"ffmpeg failed ({returncode}): {_excerpt(err)}", where=where)
     log_subprocess_stderr(log, err, where)
+
+
+def _excerpt(err: str, limit: int = 400) -> str:
+    """ffmpeg's first message (usually the cause) and as many whole last lines as fit."""
+    lines = [line.strip() for line in err.strip().splitlines() if line.strip()]
+    if not lines:
+        return "(no message)"
+    head, tail = lines[0], []
+    for line in reversed(lines[1:]):
+        if len(head) + sum(len(t) + 3 for t in tail) + len(line) + 3 > limit:
+            break
+        tail.insert(0, line)
+    skipped = len(lines) - 1 - len(tail)
+    return " / ".join([head, *(["..."] if skipped else []), *tail])
+
+
+def _check_even(w: int, h: int, where: str, fix: str) -> None:
+    """yuv420p halves the colour planes: H.264 output needs an even width and height."""
+    if w % 2 or h % 2:
+        raise MediaError(
+            f"frame size {w}x{h} is odd; H.264 yuv420p needs an even width and height",
+            where=where,
+            hint=fix.format(w=w - w % 2, h=h - h % 2),
+        )
 
 
 def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -> None:
@@ -113,6 +137,7 @@ def encode_frames(
     if first is None:
         raise MediaError("no frames to encode", where=str(target))
     w, h = size if size is not None else (int(first.shape[1]), int(first.shape[0]))
+    _check_even(int(w), int(h), str(target), "crop or pad the frames to {w}x{h} (e.g. frame[:{h}, :{w}])")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _part(target)
     cmd = _command(
@@ -155,8 +180,10 @@ def transcode(
 ) -> Path:
     """Re-encode ``src`` as H.264 into ``dst`` (atomic, same bytes on every rerun); returns ``dst``.
 
-    ``crop`` = ``(x1, y1, x2, y2)`` in pixels (width and height rounded down to even numbers,
-    as yuv420p needs); ``scale`` = ``(width, height)`` applied after the crop.
+    ``crop`` = ``(x1, y1, x2, y2)`` in pixels of the displayed frame (width and height rounded
+    down to even numbers, as yuv420p needs; the box must lie inside the frame, MediaError
+    otherwise: ffmpeg would move it inside silently); ``scale`` = ``(width, height)`` applied
+    after the crop (even numbers).
     """
     filters = []
     if crop is not None:
@@ -164,8 +191,21 @@ def transcode(
         w, h = (x2 - x1) // 2 * 2, (y2 - y1) // 2 * 2
         if w <= 0 or h <= 0 or x1 < 0 or y1 < 0:
             raise MediaError(f"crop box {list(crop)} is empty or outside the frame", where=str(src))
-        filters.append(f"crop={w}:{h}:{x1}:{y1}")
+        from movingfashion.media.probe import probe_video
+
+        try:  # the displayed size: ffmpeg crops after applying a rotation tag
+            info = probe_video(src)
+        except MediaError:  # not a video: ffmpeg says so below
+            info = None
+        if info is not None and (x2 > info.width or y2 > info.height):
+            raise MediaError(
+                f"crop box {list(crop)} reaches past the {info.width}x{info.height} frame",
+                where=str(src),
+                hint="clip the box to the frame",
+            )
+        filters.append(f"crop={w}:{h}:{x1}:{y1}:exact=1")  # odd offsets as asked, not rounded
     if scale is not None:
+        _check_even(int(scale[0]), int(scale[1]), str(src), "pass scale=({w}, {h})")
         filters.append(f"scale={int(scale[0])}:{int(scale[1])}")
     target = Path(dst)
     target.parent.mkdir(parents=True, exist_ok=True)

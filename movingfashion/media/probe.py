@@ -1,8 +1,10 @@
 """Probe a video or image file: what it is and whether it decodes.
 
 :func:`probe_video` opens the container with PyAV (the reference decoder, always installed),
-decodes its first frame and reports the frame count the container declares, frame rate, size,
-codec and duration; with ``count_decodable=True`` also how many frames really decode (the
+decodes its first frame and reports the frame count the container declares, frame rate, size
+(as displayed: a rotation tag applied, as every reader does), codec and duration (of a
+container without a frame count, such as Matroska or WebM, the rate comes from the
+timestamps when the nominal one does not fit them: variable frame rate); with ``count_decodable=True`` also how many frames really decode (the
 declared count when the first, middle and last frames decode, otherwise a sequential count),
 which is how truncated downloads are caught. :func:`probe_image` decodes an image.
 Bad files raise :class:`~schemas.errors.MediaError` naming the file.
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from movingfashion.media.logs import quiet_native_logs
+from movingfashion.media.readers import _turns, _vfr_rate
 from schemas.errors import MediaError
 
 
@@ -62,10 +65,21 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
             declared = int(stream.frames or 0)
             rate = stream.average_rate or stream.guessed_rate
             codec = stream.codec_context.name or None
+            fps = float(rate) if rate else 0.0
             first = next(iter(container.decode(stream)), None)
             if declared <= 0:  # no count in the header (Matroska, WebM): count the packets
                 container.seek(0)
-                declared = sum(1 for pkt in container.demux(stream) if pkt.size)
+                start, end = None, None
+                for pkt in container.demux(stream):
+                    if not pkt.size:
+                        continue
+                    declared += 1
+                    if pkt.pts is not None:
+                        t = int(pkt.pts)
+                        start = t if start is None else min(start, t)
+                        end = max(end or t, t + int(pkt.duration or 0))
+                if start is not None and end is not None and stream.time_base:
+                    fps = _vfr_rate(fps, declared, float((end - start) * stream.time_base))
     except MediaError:
         raise
     except Exception as exc:  # noqa: BLE001 - av.error.* and OSError for damaged containers
@@ -76,14 +90,10 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
         ) from None
     if first is None:
         raise MediaError("no decodable frame", where=str(p), hint="the file is empty or damaged")
-    info = VideoInfo(
-        path=str(p),
-        frames=declared,
-        fps=float(rate) if rate else 0.0,
-        width=int(first.width),
-        height=int(first.height),
-        codec=codec,
-    )
+    w, h = int(first.width), int(first.height)
+    if _turns(first) in (1, 3):  # shown turned a quarter: the readers return it that way
+        w, h = h, w
+    info = VideoInfo(path=str(p), frames=declared, fps=fps, width=w, height=h, codec=codec)
     if count_decodable:
         info = VideoInfo(**{**info.__dict__, "decodable": decodable_frames(p, declared)})
     return info

@@ -8,13 +8,23 @@ order asked, any order, repeats allowed):
   decodes on CUDA (NVDEC) when asked (``device="cuda"``, or ``MF_DECODE_DEVICE=cuda|auto``);
 * ``pyav``: the reference; seeks to the key frame before each group of wanted frames and
   lets FFmpeg drop the non-reference frames nobody asked for (bit-identical to a full decode);
-* ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with three guards: a
+* ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with four guards: a
   file whose header declares another frame count than its packets hold is refused (decord
-  seeks by the header and returns wrong frames there), it is never asked for frames past the
-  packets the container holds (its ``get_batch`` can spin forever there), and it is always
-  asked in frame order (unsorted requests return wrong frames on open-GOP video);
+  seeks by the header and returns wrong frames there), so is open-GOP video (leading B-frames
+  before a key frame: decord returns neighbouring frames for them, sorted or not), it is never
+  asked for frames past the packets the container holds (its ``get_batch`` can spin forever
+  there), and it is always asked in frame order;
 * ``opencv``: ``cv2.VideoCapture``, the last resort (its header frame count is also capped by
   the packets the container holds: past the real end it returns other frames silently).
+
+Every backend returns frames in the orientation the video is *displayed* in: a rotation tag
+(the display matrix phone videos carry) is applied, as torchcodec, decord, OpenCV and the
+ffmpeg command line do, and ``size`` is the displayed ``(height, width)``.
+
+A stream with B-frames in a container whose timestamps cannot place its frames (AVI stores
+decode-order times, MPEG-TS seeks land off the key frames: :data:`SEEK_UNSAFE_FORMATS`) is
+read exactly by PyAV only, decoding in order from the start (slow for sparse access: remux
+such files to MP4); torchcodec and decord refuse it, OpenCV reads it without seeking.
 
 ``backend="auto"`` picks per file the fastest exact reader for how the caller reads
 (``access``, :data:`AUTO_ORDERS`), measured with ``benchmarks/bench_loader.py`` and
@@ -36,7 +46,7 @@ order asked, any order, repeats allowed):
 
 Then decord and OpenCV in that order. When torchcodec cannot run here (no FFmpeg libraries)
 it is skipped with one logged line per process. Forcing a backend uses only that one. Readers
-live in a small LRU cache that belongs
+live in a small LRU cache (evicted readers are closed) that belongs
 to one process (:class:`ReaderCache`): a DataLoader worker forked from a parent that already
 opened readers starts empty instead of sharing decoder state (the inherited readers are kept
 referenced, never freed: freeing a decord reader in a forked child hangs). Whatever fails, the
@@ -45,6 +55,7 @@ referenced, never freed: freeing a decord reader in a forked child hangs). Whate
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -74,6 +85,62 @@ TORCHCODEC_HINT = (
     "torchcodec needs FFmpeg's shared libraries (major version 4 to 9): run `make install` as root "
     "(apt-get install ffmpeg) or install your system's ffmpeg package; or choose backend 'pyav'"
 )
+
+
+#: Containers (FFmpeg demuxer names) whose timestamps cannot place the frames of a stream with
+#: B-frames: AVI carries decode-order times, MPEG-TS seeks by time land off the key frames.
+SEEK_UNSAFE_FORMATS = frozenset({"avi", "mpegts"})
+
+#: What to do with a file of such a container.
+REMUX_HINT = "remux it to MP4 (ffmpeg -i IN -c copy OUT.mp4), where every backend seeks exactly"
+
+
+def _seek_problem(container: Any, stream: Any) -> str | None:
+    """Why timestamps cannot place this stream's frames (None when they can)."""
+    fmt = str(container.format.name or "")
+    if stream.codec_context.has_b_frames and set(fmt.split(",")) & SEEK_UNSAFE_FORMATS:
+        return f"B-frames in an {fmt} container (its timestamps cannot place them)"
+    return None
+
+
+_SEEK_PROBLEMS: dict[tuple[str, int, int], str | None] = {}
+
+
+def seek_problem(path: str | os.PathLike[str]) -> str | None:
+    """:func:`_seek_problem` of a file, remembered per path, size and modification time."""
+    import av
+
+    key = _file_key(path)
+    if key not in _SEEK_PROBLEMS:
+        with av.open(key[0]) as container:
+            if not container.streams.video:
+                return None
+            _remember(key, _seek_problem(container, container.streams.video[0]))
+    return _SEEK_PROBLEMS[key]
+
+
+def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return (str(path), st.st_size, st.st_mtime_ns)
+
+
+def _remember(key: tuple[str, int, int], problem: str | None) -> None:
+    if len(_SEEK_PROBLEMS) > 4096:
+        _SEEK_PROBLEMS.clear()
+    _SEEK_PROBLEMS[key] = problem
+
+
+def _turns(frame: Any) -> int:
+    """Counter-clockwise quarter turns that show a decoded PyAV frame as displayed."""
+    return round(getattr(frame, "rotation", 0) / 90) % 4
+
+
+def _vfr_rate(rate: float, frames: int, span_s: float) -> float:
+    """``rate``, or ``frames / span_s`` when the nominal rate does not fit the timestamps
+    (variable frame rate in a container without a frame count: Matroska, WebM)."""
+    if span_s > 0 and frames > 1 and (rate <= 0 or abs(rate * span_s - frames) > 1):
+        return frames / span_s
+    return rate
 
 
 class BackendUnavailable(MediaError):
@@ -156,6 +223,9 @@ class TorchCodecReader:
 
         self.path = path
         self.device = decode_device(device)
+        problem = _seek_problem_quiet(path)
+        if problem is not None:  # its exact index sorts those timestamps: other frames come back
+            raise OSError(f"{problem}; torchcodec would return other frames")
         try:
             self._dec = VideoDecoder(
                 path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=1, device=self.device
@@ -207,6 +277,11 @@ class PyAVReader:
     a reference frame (another frame depends on it); non-reference frames in between (most
     B-frames) are dropped before decoding. The output is bit-identical to a full decode (the
     skipped frames feed nothing).
+
+    Frames come in their displayed orientation (the stream's rotation tag applied). A stream
+    whose container cannot place its frames by timestamp (:data:`SEEK_UNSAFE_FORMATS`) is read
+    without seeking instead: frame ``i`` is the ``i``-th frame the decoder puts out, from the
+    start (exact; the decoder goes on from where the last request stopped when it can).
     """
 
     backend = "pyav"
@@ -222,23 +297,37 @@ class PyAVReader:
         except IndexError:
             self._container.close()
             raise OSError("no video stream") from None
-        self._stream.thread_type = "SLICE"
-        self._stream.codec_context.thread_count = 1
+        self._setup_stream()
+        facts: dict[str, Any] = {}
         try:
-            self._pts, self._keys = _index_packets(self._container, self._stream)
+            self._pts, self._keys = _index_packets(self._container, self._stream, facts)
         except OSError:
             self._container.close()
             raise
         rate = self._stream.average_rate or self._stream.guessed_rate
         self._fps = float(rate) if rate else 0.0
+        if not self._stream.frames and len(self._pts) > 1:  # no count in the header: maybe VFR
+            span = (facts["end_pts"] - int(self._pts[0])) * float(self._stream.time_base or 0)
+            self._fps = _vfr_rate(self._fps, len(self._pts), span)
         #: whether the stream reorders frames (B-frames): what skipping non-reference frames saves
         self.has_b_frames = bool(self._stream.codec_context.has_b_frames)
+        #: why frames are found by decoding in order rather than by seeking (None: seeking works)
+        self.seek_problem = _seek_problem(self._container, self._stream)
+        with contextlib.suppress(OSError):  # torchcodec, opened next for the same file, asks
+            _remember(_file_key(path), self.seek_problem)
+        self._ordered: Any = None  # the in-order decoder of a seek-unsafe stream, and its position
+        self._next = 0
         # one colour converter for every frame: a frame's own to_ndarray() sets up a new swscale
         # context each time, which costs more than decoding a small frame (same pixels either way)
         from av.video.reformatter import VideoReformatter
 
         self._rgb = VideoReformatter()
+        self._turns: int | None = None  # quarter turns to the displayed orientation, once seen
         self.frames_decoded = 0  #: frames the decoder produced so far (skipped ones not counted)
+
+    def _setup_stream(self) -> None:
+        self._stream.thread_type = "SLICE"
+        self._stream.codec_context.thread_count = 1
 
     def __len__(self) -> int:
         return len(self._pts)
@@ -249,13 +338,24 @@ class PyAVReader:
 
     @property
     def size(self) -> tuple[int, int]:
-        return int(self._stream.height), int(self._stream.width)
+        """Displayed ``(height, width)`` (decodes the first frame when none was yet)."""
+        if self._turns is None:
+            with contextlib.suppress(Exception):  # undecodable: the stored size is all there is
+                self.get_list([0])
+        h, w = int(self._stream.height), int(self._stream.width)
+        return (w, h) if self._turns in (1, 3) else (h, w)
 
     def key_indices(self) -> list[int]:
         return [int(i) for i in self._keys]
 
     def _key_before(self, index: int) -> int:
         return int(self._keys[np.searchsorted(self._keys, index, side="right") - 1])
+
+    def _rgb_of(self, frame: Any) -> np.ndarray:
+        img = self._rgb.reformat(frame, format="rgb24").to_ndarray()
+        if self._turns is None:
+            self._turns = _turns(frame)
+        return np.ascontiguousarray(np.rot90(img, self._turns)) if self._turns else img
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         idx = [int(i) for i in indices]
@@ -266,6 +366,8 @@ class PyAVReader:
     def get_list(self, indices: Sequence[int]) -> list[np.ndarray]:
         """Like :meth:`get`, one array per frame (no copy into a batch)."""
         idx = [int(i) for i in indices]
+        if self.seek_problem is not None:
+            return self._get_in_order(idx)
         pending = sorted(set(idx))
         want = {int(self._pts[i]): i for i in pending}
         got: dict[int, np.ndarray] = {}
@@ -283,7 +385,7 @@ class PyAVReader:
                         self.frames_decoded += 1
                         i = want.get(frame.pts)
                         if i is not None and i not in got:
-                            got[i] = self._rgb.reformat(frame, format="rgb24").to_ndarray()
+                            got[i] = self._rgb_of(frame)
                     while p < len(pending) and pending[p] in got:
                         p += 1
                     if p == len(pending) or self._key_before(pending[p]) != key:
@@ -295,21 +397,68 @@ class PyAVReader:
             cc.skip_frame = "DEFAULT"
         return [got[i] for i in idx]
 
+    def _get_in_order(self, idx: list[int]) -> list[np.ndarray]:
+        """Frames by their rank in the decoder's output (no seeking, no timestamps)."""
+        import av
+
+        pending = sorted(set(idx))
+        if not pending:
+            return []
+        if self._ordered is None or pending[0] < self._next:  # behind the decoder: from the top
+            self._container.close()
+            self._container = av.open(self.path)
+            self._stream = self._container.streams.video[0]
+            self._setup_stream()
+            self._ordered, self._next = self._container.decode(self._stream), 0
+        wanted, last = set(pending), pending[-1]
+        got: dict[int, np.ndarray] = {}
+        try:
+            while self._next <= last:
+                frame = next(self._ordered, None)
+                if frame is None:
+                    raise OSError(f"frame {min(wanted - set(got))} could not be decoded")
+                self.frames_decoded += 1
+                if self._next in wanted:
+                    got[self._next] = self._rgb_of(frame)
+                self._next += 1
+        except BaseException:
+            self._ordered = None  # a failed decoder starts again from the top next time
+            raise
+        return [got[i] for i in idx]
+
     def close(self) -> None:
+        self._ordered = None
         self._container.close()
 
 
-def _index_packets(container: Any, stream: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(presentation timestamps in display order, indices of key frames) of a video stream."""
+def _index_packets(
+    container: Any, stream: Any, facts: dict[str, Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(presentation timestamps in display order, indices of key frames) of a video stream.
+
+    ``facts``, when given, receives ``end_pts`` (where the last frame ends) and ``open_gop``
+    (a packet after a key frame, in decode order, is shown before it: leading B-frames).
+    """
     pts: list[int] = []
     keys: list[bool] = []
+    end = 0
+    key_pts, nkeys, open_gop = 0, 0, False
     for pkt in container.demux(stream):
         if pkt.pts is None:
             if pkt.size:
                 raise OSError("packets without timestamps")
             continue
-        pts.append(int(pkt.pts))
+        t = int(pkt.pts)
+        pts.append(t)
         keys.append(bool(pkt.is_keyframe))
+        end = max(end, t + int(pkt.duration or 0))
+        if pkt.is_keyframe:
+            key_pts, nkeys = t, nkeys + 1
+        elif nkeys > 1 and t < key_pts:  # shown before the key frame it follows
+            open_gop = True
+    if facts is not None:
+        facts["end_pts"] = max(end, max(pts, default=0))
+        facts["open_gop"] = open_gop
     order = np.argsort(np.asarray(pts, np.int64), kind="stable")
     sorted_pts = np.asarray(pts, np.int64)[order]
     key_idx = np.flatnonzero(np.asarray(keys, bool)[order]) if pts else np.zeros(0, np.int64)
@@ -318,11 +467,12 @@ def _index_packets(container: Any, stream: Any) -> tuple[np.ndarray, np.ndarray]
     return sorted_pts, key_idx
 
 
-def _packet_index(path: str) -> tuple[int, int | None, list[int]]:
+def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, int | None, list[int]]:
     """(frames the container really holds, frames its header declares or None, key-frame indices).
 
     Read from the packets, without decoding. The header count is the stream's ``nb_frames``,
-    else its duration times its frame rate.
+    else its duration times its frame rate. ``facts``: as for :func:`_index_packets`, plus
+    ``seek_problem`` (:func:`_seek_problem`).
     """
     import av
 
@@ -331,7 +481,9 @@ def _packet_index(path: str) -> tuple[int, int | None, list[int]]:
         declared: int | None = int(stream.frames or 0) or None
         if declared is None and stream.duration and stream.average_rate:
             declared = round(float(stream.duration * stream.time_base * stream.average_rate))
-        pts, keys = _index_packets(container, stream)
+        pts, keys = _index_packets(container, stream, facts)
+        if facts is not None:
+            facts["seek_problem"] = _seek_problem(container, stream)
     return len(pts), declared, [int(k) for k in keys]
 
 
@@ -348,10 +500,15 @@ class DecordReader:
 
         quiet_decord_logs()
         self.path = path
+        facts: dict[str, Any] = {}
         try:  # first, so that decord never sees a file FFmpeg cannot open (it prints to stderr then)
-            real, declared, _ = _packet_index(path)
+            real, declared, _ = _packet_index(path, facts)
         except Exception as exc:  # noqa: BLE001 - av.error.*, OSError
             raise OSError(f"the container does not open ({_first_line(exc)})") from None
+        if facts.get("seek_problem"):
+            raise OSError(f"{facts['seek_problem']}; decord would return other frames")
+        if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
+            raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
         self._vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
         claimed = len(self._vr)
         if declared is not None and abs(declared - real) > max(1, real // 50):
@@ -417,10 +574,13 @@ class OpenCVReader:
         if not self._cap.isOpened():
             raise OSError("OpenCV cannot open the file")
         declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        facts: dict[str, Any] = {}
         try:  # the header's count may exceed what the file holds: OpenCV then returns other frames
-            self._len = min(declared, _packet_index(path)[0])
+            self._len = min(declared, _packet_index(path, facts)[0])
         except Exception:  # noqa: BLE001 - PyAV cannot index it: trust the header
             self._len = declared
+        #: why it never seeks (reads on, or reopens the file to go back); None: it seeks
+        self.seek_problem: str | None = facts.get("seek_problem")
         self._fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self._size = (
             int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -452,7 +612,11 @@ class OpenCVReader:
         idx = [int(i) for i in indices]
         got: dict[int, np.ndarray] = {}
         for i in sorted(set(idx)):
-            if i < self._pos or i - self._pos > self.max_grab_gap:
+            if self.seek_problem is not None and i < self._pos:  # timestamps cannot place frames
+                self._cap.release()
+                self._cap = cv2.VideoCapture(self.path)
+                self._pos = 0
+            elif self.seek_problem is None and (i < self._pos or i - self._pos > self.max_grab_gap):
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)
                 self._pos = i
             while self._pos < i:
@@ -581,12 +745,43 @@ def open_reader(
                     return other
                 other.close()
             return reader
+        reader.close()
         errors.append(f"{name}: no frames")
     raise MediaError(
         f"unreadable video, no backend can open it ({'; '.join(errors) or 'no backend available'})",
         where=p,
-        hint="re-download or re-encode the file (H.264 mp4), or drop it",
+        hint=_failure_hint(p, backend, lambda r: len(r) > 0, "reads it"),
     )
+
+
+def _failure_hint(path: str, backend: str, pyav_ok: Callable[[FrameReader], Any], does: str) -> str:
+    """What to do when ``backend`` failed: another backend when PyAV succeeds (``pyav_ok`` on a
+    PyAV reader of ``path``: PyAV ``does``), a remux for a seek-unsafe container, else a new
+    copy of the file."""
+    if backend not in ("auto", "pyav"):
+        try:
+            reader = PyAVReader(path)
+            try:
+                ok = bool(pyav_ok(reader))
+            finally:
+                reader.close()
+        except Exception:  # noqa: BLE001 - PyAV fails too: the file's fault
+            ok = False
+        if ok:
+            return (
+                f"PyAV {does}, so the file is not damaged: {backend} cannot handle it; use "
+                "backend='pyav' or 'auto'" + (f", or {REMUX_HINT}" if _seek_problem_quiet(path) else "")
+            )
+    if _seek_problem_quiet(path):
+        return REMUX_HINT
+    return "the file is probably truncated or corrupt; re-download or re-encode it (H.264 mp4), or drop it"
+
+
+def _seek_problem_quiet(path: str) -> str | None:
+    try:
+        return seek_problem(path)
+    except Exception:  # noqa: BLE001 - does not open
+        return None
 
 
 def _prefer_torchcodec(reader: FrameReader, order: tuple[str, ...], access: str) -> bool:
@@ -606,7 +801,11 @@ _INHERITED: list[FrameReader] = []
 
 
 class ReaderCache:
-    """LRU cache of open readers, private to one process (re-created after fork)."""
+    """LRU cache of open readers, private to one process (re-created after fork).
+
+    An evicted reader is closed (its file and decoder are freed at once, not whenever the
+    garbage collector gets to them): a reader from :meth:`get` is for use before ``size``
+    other videos are asked for, and one cache is not shared between threads that decode."""
 
     def __init__(self, size: int = DEFAULT_CACHE_SIZE, backend: str = "auto", access: str = "sparse") -> None:
         backend_order(backend, access)  # unknown names fail here, not at the first clip
@@ -617,6 +816,10 @@ class ReaderCache:
         self._readers: OrderedDict[str, FrameReader] = OrderedDict()
         self._lock = threading.Lock()
         self.opened = 0
+        #: the reader each thread got last (it may be decoding with it), and evicted readers
+        #: waiting until no thread's last one: closing those under a decoding thread would crash
+        self._latest: dict[int, FrameReader] = {}
+        self._retired: list[FrameReader] = []
 
     def get(self, path: str | os.PathLike[str]) -> FrameReader:
         key = str(path)
@@ -624,33 +827,63 @@ class ReaderCache:
             if os.getpid() != self._pid:  # forked: never reuse the parent's decoders
                 # ...and never free them either: a decord reader's destructor waits for decoder
                 # threads that do not exist in the child and hangs. Keep them referenced.
-                _INHERITED.extend(self._readers.values())
-                self._readers = OrderedDict()
+                _INHERITED.extend([*self._readers.values(), *self._retired])
+                self._readers, self._retired, self._latest = OrderedDict(), [], {}
                 self._pid = os.getpid()
                 self.opened = 0
             reader = self._readers.get(key)
             if reader is not None:
                 self._readers.move_to_end(key)
+                self._latest[threading.get_ident()] = reader
                 return reader
         reader = open_reader(key, backend=self.backend, access=self.access)
         with self._lock:
             self.opened += 1
             self._readers[key] = reader
+            self._latest[threading.get_ident()] = reader
             while len(self._readers) > self.size:
-                self._readers.popitem(last=False)
+                self._retired.append(self._readers.popitem(last=False)[1])
+            done = self._closable()
+        for old in done:  # opened in this process (a forked child starts empty, above)
+            _close_quietly(old)
         return reader
 
+    def _closable(self) -> list[FrameReader]:
+        """Retired readers no thread got last (under the lock): taken off the retired list."""
+        if not self._retired:
+            return []
+        busy = {id(r) for r in self._latest.values()}
+        done = [r for r in self._retired if id(r) not in busy]
+        self._retired = [r for r in self._retired if id(r) in busy]
+        return done
+
     def clear(self) -> None:
+        """Drop every reader; those no other thread got last are closed."""
         with self._lock:
+            readers = [*self._readers.values(), *self._retired]
+            self._readers, self._retired = OrderedDict(), []
             if os.getpid() != self._pid:
-                _INHERITED.extend(self._readers.values())
-            self._readers = OrderedDict()
+                _INHERITED.extend(readers)
+                return
+            self._latest.pop(threading.get_ident(), None)
+            busy = {id(r) for r in self._latest.values()}
+            self._retired = [r for r in readers if id(r) in busy]
+        for reader in readers:
+            if id(reader) not in busy:
+                _close_quietly(reader)
 
     def __getstate__(self) -> dict[str, Any]:  # pickled into spawn workers without open readers
         return {"size": self.size, "backend": self.backend, "access": self.access}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["size"], state["backend"], state.get("access", "sparse"))
+
+
+def _close_quietly(reader: FrameReader) -> None:
+    try:
+        reader.close()
+    except Exception:  # noqa: BLE001 - a reader that cannot close holds nothing more
+        log.debug("closing the %s reader of %s failed", reader.backend, reader.path, exc_info=True)
 
 
 _DEFAULT_CACHES: dict[str, ReaderCache] = {}
@@ -675,7 +908,9 @@ def decode(
     """``reader.get(indices)`` with the indices checked and failures as MediaError naming the file.
 
     When the reader opened the file but cannot decode these frames, the backends after it in
-    ``backend``'s order get one try each (``auto`` only). ``as_list=True`` returns one array per
+    ``backend``'s order get one try each (``auto`` only); one is used only when it counts the
+    same frames of the same displayed size (else its frame ``i`` is not this reader's frame
+    ``i``), and what it returns is checked. ``as_list=True`` returns one array per
     frame instead of one stacked array (a reader that decodes frame by frame then never copies
     full frames into a batch: what a caller that crops each frame wants).
     """
@@ -697,9 +932,19 @@ def decode(
         other: FrameReader | None = None
         try:
             other = READERS[name](reader.path)
-            if max(idx, default=-1) < len(other):
-                return _get(other, idx, as_list)
-            errors.append(f"{name}: holds only {len(other)} frames")
+            if len(other) != n:
+                errors.append(f"{name}: counts {len(other)} frames, {reader.backend} {n}")
+                continue
+            size = _size_or_none(reader)
+            if size is not None and tuple(other.size) != tuple(size):
+                errors.append(f"{name}: frames of {other.size}, {reader.backend} {size} (height, width)")
+                continue
+            got = _get(other, idx, as_list)
+            shapes = {tuple(f.shape) for f in got}
+            if len(got) != len(idx) or shapes != {(*other.size, 3)}:
+                errors.append(f"{name}: returned {len(got)} frames of shapes {sorted(shapes)}")
+                continue
+            return got
         except Exception as exc:  # noqa: BLE001
             errors.append(f"{name}: {_first_line(exc)}")
         finally:
@@ -709,8 +954,17 @@ def decode(
     raise MediaError(
         f"cannot decode frames [{shown}] ({'; '.join(errors)})",
         where=reader.path,
-        hint="the file is probably truncated or corrupt; re-download or re-encode it",
+        hint=_failure_hint(
+            reader.path, backend, lambda r: len(r.get(idx)) == len(idx), "decodes these frames"
+        ),
     )
+
+
+def _size_or_none(reader: FrameReader) -> tuple[int, int] | None:
+    try:
+        return reader.size
+    except Exception:  # noqa: BLE001 - a reader that cannot tell
+        return None
 
 
 def _get(reader: FrameReader, idx: list[int], as_list: bool) -> np.ndarray | list[np.ndarray]:
