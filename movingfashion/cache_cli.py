@@ -67,9 +67,10 @@ def crop_cache(
     ``MovingFashionDataset(..., crop_cache=OUT)`` returns exactly the items it would decode
     (same frames, same pixels), only faster. --pool N keeps N frames per video (less disk,
     frames then come from that pool). The dataset must be opened with the same --crop,
-    --crop-size / --frame-size and --context. Reruns skip videos already cached; bad rows are
-    skipped and listed (exit 1). The dataset was positional before: `mf crop-cache DATASET`
-    still works, with a deprecation warning.
+    --crop-size / --frame-size and --context. Reruns skip videos already cached from the same
+    video and tracklet boxes (a changed one, or one a cache named the old way holds, is built
+    again); bad rows are skipped and listed (exit 1). The dataset was positional before:
+    `mf crop-cache DATASET` still works, with a deprecation warning.
 
     \b
     Examples:

@@ -32,7 +32,8 @@ Design choices (documented contract):
   checked once per video at first use, with the same policy: under ``skip`` the offending
   frames leave the candidate set and the clip is sampled again.
 * **Undecodable media** (a video or shop image that does not decode): ``on_bad="raise"`` raises
-  :class:`MediaError` (call :meth:`check` before training to find those up front). Under
+  :class:`MediaError` (call ``check(deep=True)`` before training to find the videos up front:
+  it decodes every frame the sampler may ask for; :meth:`check` alone only opens them). Under
   ``skip`` item ``i`` is the first of ``i, i + 1, i + 2, ...`` that loads (so the same item in
   every worker and every run), and the items it stands in for are listed in its ``skipped`` key
   (``index``, ``product_id``, ``video_path``, ``reason``); :func:`~movingfashion.batching.collate_clips`
@@ -45,7 +46,9 @@ Design choices (documented contract):
   stores the crops of its frames; ``crop_cache=DIR`` then reads the clip from a memory-mapped
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
-  trade-off: evaluate without it to follow the paper's protocol).
+  trade-off: evaluate without it to follow the paper's protocol). An entry is used only for
+  the video (path and byte size) and tracklet boxes it was cut from: a stale one is named in
+  one warning and its video decoded live, and a rerun of the build redoes it.
 * **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
   (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
   crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
@@ -87,7 +90,17 @@ from movingfashion.executors import Executor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
 from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
-from movingfashion.training_copy import CopyEntry, CorruptCopy, TrainingCopy
+from movingfashion.training_copy import (
+    NAMING,
+    CopyEntry,
+    CorruptCopy,
+    TrainingCopy,
+    _source_boxes,
+    boxes_fingerprint,
+    entry_stem,
+    legacy_stem,
+    remove_legacy,
+)
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
@@ -117,6 +130,19 @@ class VideoRecord:
     num_frames: int | None = None
     #: the product listing it (a video two products list has a record, with its boxes, in each)
     product_id: str = ""
+    #: fingerprint of ``boxes`` after the dataset's own checks pruned them -> before (what a
+    #: crop-cache entry or training copy records: :func:`movingfashion.training_copy._source_boxes`)
+    pruned: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def set_boxes(self, boxes: dict[int, list[float]]) -> None:
+        """Replace the boxes by a pruned/clipped version of them (the source fingerprint stays)."""
+        if boxes == self.boxes:
+            return
+        before = _source_boxes(self)
+        self.boxes = boxes
+        after = boxes_fingerprint(boxes)
+        if after != before:
+            self.pruned[after] = before
 
 
 @dataclass
@@ -135,6 +161,29 @@ def _size(value: int | Sequence[int] | None) -> Size | None:
         return (value, value)
     h, w = value
     return (int(h), int(w))
+
+
+def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
+    """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names such as
+    ``'trousers'``); None for None. ConfigError naming ``classes`` for an unknown one."""
+    if classes is None:
+        return None
+    if isinstance(classes, (str, int)):
+        classes = [classes]
+    out = set()
+    for c in classes:
+        try:
+            cid = DF2_IDS.get(c) if isinstance(c, str) and not c.isdigit() else int(c)
+        except (TypeError, ValueError):
+            cid = None
+        if cid not in DF2_CLASSES:
+            raise ConfigError(
+                f"unknown DeepFashion2 class {c!r}",
+                where="classes",
+                hint="use ids 1..13 or names such as 'trousers'",
+            )
+        out.add(cid)
+    return out
 
 
 def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTracklets]:
@@ -237,6 +286,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: dict[str, dict[str, Any] | None] = {}
+        self._legacy_warned = False
         self._arrays = _OpenArrays()
         self.training_copy: TrainingCopy | None = None
         if training_copy is not None:
@@ -283,31 +333,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if want_classes is not None and rec.df2_class not in want_classes:
                 continue
             self.products.append(rec)
+        self._build_index()
+        if self.skipped:
+            log.warning("%s: skipped %d bad rows (see dataset.skipped)", split_path, len(self.skipped))
+
+    # ------------------------------------------------------------------ building
+    def _build_index(self) -> None:
+        """Items of ``self.products``: one per product, or per (product, video) with videos='all'."""
         self._index: list[tuple[int, int | None]] = []
         for pi, rec in enumerate(self.products):
             if self.videos_mode == "all":
                 self._index.extend((pi, vi) for vi in range(len(rec.videos)))
             else:
                 self._index.append((pi, None))
-        if self.skipped:
-            log.warning("%s: skipped %d bad rows (see dataset.skipped)", split_path, len(self.skipped))
 
-    # ------------------------------------------------------------------ building
     @staticmethod
     def _parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
-        if classes is None:
-            return None
-        out = set()
-        for c in classes:
-            cid = DF2_IDS.get(c) if isinstance(c, str) and not c.isdigit() else int(c)
-            if cid not in DF2_CLASSES:
-                raise ConfigError(
-                    f"unknown DeepFashion2 class {c!r}",
-                    where="classes",
-                    hint="use ids 1..13 or names such as 'trousers'",
-                )
-            out.add(cid)
-        return out
+        return parse_classes(classes)
 
     def _bad(self, pid: str, problem: str, exc_type: type[MFError], where: str, hint: str) -> None:
         """Raise, or record a skip, for one bad row."""
@@ -516,7 +558,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _candidates_uncached(self, video: VideoRecord) -> list[int]:
         if self.crop == "tracklet":
             return sorted(video.boxes)
-        n = video.num_frames or len(self.cache.get(video.path))
+        # the decoded video's length, from its first use on: the count a tracklet file records
+        # is not the video's authority, and a plan must not change once the video is opened
+        checked = self._checked.get(str(video.path))
+        n = checked[0] if checked is not None else len(self.cache.get(video.path))
         video.num_frames = n
         return list(range(n))
 
@@ -567,7 +612,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         raise MediaError(
             f"none of the {n} items loads (on_bad='skip')",
             where=str(self.split_path),
-            hint="see dataset.skipped; check the videos with dataset.check()",
+            hint="see dataset.skipped; find the bad videos with dataset.check(deep=True)",
         )
 
     def _note_skip(self, pid: str, reason: str) -> None:
@@ -672,16 +717,62 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return clip, scaled, (h0, w0)
 
     def check(
-        self, *, progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None
+        self,
+        *,
+        deep: bool = False,
+        progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     ) -> list[tuple[str, str]]:
         """Open every video and check its boxes against the real frame size and length.
 
-        Applies the ``on_bad`` policy; returns ``dataset.skipped``.
+        ``deep=False`` (fast: opens each video to learn its length and frame size, decoding at
+        most its first frame) finds videos that do not open, boxes past the last frame and boxes
+        outside the frame. ``deep=True`` also decodes every frame the sampler may ask for (each boxed
+        frame, every frame with ``crop="frame"``) the way ``mf crop-cache`` does, without
+        storing anything, and so finds videos damaged inside: about the cost of one pass of
+        decoding over the split (run it once, before training).
+
+        Applies the ``on_bad`` policy: ``"raise"`` raises at the first bad video (MediaError
+        naming its file); ``"skip"`` drops a video that does not open or decode, and a product
+        left without a video, lists them in ``dataset.skipped`` and renumbers the items
+        (``len(dataset)`` can shrink: make samplers after ``check``). Returns
+        ``dataset.skipped``.
         """
         pairs = [(rec, v) for rec in self.products for v in rec.videos]
+        bad: set[int] = set()
         for rec, video in progress(pairs) if progress else pairs:
-            self._check_video(rec, video)
+            try:
+                self._check_video(rec, video)
+                if deep:
+                    self._decode_all(video)
+            except MediaError as exc:
+                if self.on_bad == "raise":
+                    raise MediaError(
+                        f"product '{rec.product_id}': video {video.rel_path}: {exc.message}",
+                        where=exc.where or str(video.path),
+                        hint=f"{exc.hint or 're-download or re-encode the video'}; or pass "
+                        "on_bad='skip' to drop such videos",
+                    ) from exc
+                self._note_skip(rec.product_id, f"video {video.rel_path}: {exc}")
+                bad.add(id(video))
+        if bad:
+            products = []
+            for rec in self.products:
+                rec.videos = [v for v in rec.videos if id(v) not in bad]
+                if rec.videos:
+                    products.append(rec)
+                else:
+                    self._note_skip(rec.product_id, f"{self.split_path}: no usable video left")
+            self.products = products
+            self.__dict__.pop("shared_videos", None)  # recomputed for the products left
+            self._build_index()
         return self.skipped
+
+    def _decode_all(self, video: VideoRecord) -> None:
+        """Decode every candidate frame of ``video`` (MediaError when one does not decode)."""
+        cand = self._candidates_uncached(video)
+        with contextlib.closing(self.sequential_reader(video)) as reader:
+            for start in range(0, len(cand), CACHE_DECODE_CHUNK):
+                self._decode_list(video, cand[start : start + CACHE_DECODE_CHUNK], reader)
 
     # ------------------------------------------------------------------ crop cache
     def cache_params(self) -> dict[str, Any]:
@@ -713,10 +804,28 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                         where=str(meta_path),
                         hint="rebuild it with build_crop_cache for these settings",
                     )
-                if meta.get("video_size") != video.path.stat().st_size:
-                    meta = None  # the video changed since: decode it
-                elif meta.get("product", video.product_id) != video.product_id:
-                    meta = None  # another product's crops of the video (the cache was built for other rows)
+                problem = entry_problem(meta, video)
+                if problem is not None:  # stale: one warning per entry, then live decoding
+                    log.warning(
+                        "%s: crop cache entry not used (%s); decoding %s live (rerun mf crop-cache "
+                        "to rebuild it)",
+                        meta_path,
+                        problem,
+                        video.rel_path,
+                    )
+                    self._cache_meta[key] = None
+                    return None
+            else:
+                legacy = meta_path.with_name(
+                    f"{legacy_stem(video.rel_path, entry_product(self, video))}.json"
+                )
+                if legacy.is_file() and not self._legacy_warned:
+                    self._legacy_warned = True
+                    log.warning(
+                        "%s: crop cache entry named the old way (before names kept the extension), "
+                        "no longer read; its videos decode live: rerun mf crop-cache to rebuild it",
+                        legacy,
+                    )
             if meta is None:
                 log.info("%s: not in the crop cache, decoding the video", video.rel_path)
             self._cache_meta[key] = meta
@@ -788,7 +897,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _check_video(
         self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None = None
     ) -> bool:
-        """Check a video's boxes once per process. False = boxes were pruned, sample again.
+        """Check a video's boxes once per process. False = boxes were pruned or clipped: sample again.
 
         ``shape`` is the (H, W) of frames just decoded (saves decoding one to learn the size).
         """
@@ -806,17 +915,18 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._checked[key] = (n, h, w)
         video.num_frames, video.width, video.height = n, w, h
         cleaned = self._clean_boxes(rec.product_id, video.rel_path, video.boxes, w, h, n)
-        if cleaned is not None and len(cleaned) != len(video.boxes):
-            video.boxes = cleaned
+        if cleaned is not None and cleaned != video.boxes:
+            # boxes dropped (sample again) or clipped to the frame (cut again: the item must
+            # hold the boxes every later load of it holds)
+            video.set_boxes(cleaned)
             return False
-        if cleaned is not None:
-            video.boxes = cleaned
         return True
 
     def _drop_past_end(self, rec: ProductRecord, video: VideoRecord, n: int) -> None:
         """The video holds ``n`` frames: boxes past them are bad rows (``on_bad``), and whole-frame
         candidates stop at ``n``."""
         video.num_frames = n
+        kept = dict(video.boxes)
         for f in sorted(f for f in video.boxes if f >= n):
             self._bad(
                 rec.product_id,
@@ -825,7 +935,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 str(self.split_path),
                 "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
             )
-            del video.boxes[f]
+            del kept[f]
+        video.set_boxes(kept)
 
     def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
         """uint8 RGB ``[T, H, W, 3]`` of frames ``idx`` (any order, repeats allowed)."""
@@ -930,13 +1041,28 @@ class _OpenArrays:
 
 def cache_entry(cache_dir: Path, rel_path: str, product_id: str | None = None) -> tuple[Path, Path]:
     """(array file, meta file) of one video in a crop cache; with ``product_id``, of that
-    product's crops of it (a video several products list: :func:`entry_product`)."""
-    stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
-    if product_id is not None:
-        stem += f"@{product_id}"
+    product's crops of it (a video several products list: :func:`entry_product`). Named by
+    :func:`movingfashion.training_copy.entry_stem` (``videos%2F101_0.mp4.npy``): one name per
+    video and product."""
+    stem = entry_stem(rel_path, product_id)
     return inside(cache_dir, f"{stem}.npy", what="crop cache file"), inside(
         cache_dir, f"{stem}.json", what="crop cache file"
     )
+
+
+def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
+    """Why a crop-cache entry's ``meta`` does not hold ``video``'s crops as the dataset would cut
+    them now (another video, the video or its tracklet changed, another product's); None when
+    it does. The cut parameters are checked apart (a mismatch there is a ConfigError)."""
+    if meta.get("video") != video.rel_path:
+        return f"it holds video {meta.get('video')!r}"
+    if meta.get("video_size") != video.path.stat().st_size:
+        return "the video changed since the entry was built"
+    if meta.get("product", video.product_id) != video.product_id:
+        return f"it holds product {meta.get('product')!r}'s crops"
+    if meta.get("source_boxes") != _source_boxes(video):
+        return "the tracklet changed since the entry was built"
+    return None
 
 
 def entry_product(dataset: MovingFashionDataset, video: VideoRecord) -> str | None:
@@ -965,9 +1091,11 @@ def build_crop_cache(
     from that pool. ``pool=None`` keeps *every* candidate frame, so sampling is unchanged: an
     item holds exactly the frames (and, the array being lossless, exactly the pixels) it would
     decode. Either way an item is read from one memory-mapped ``.npy`` per video instead of
-    decoded. Videos already cached with the same settings and file size are skipped (reruns
-    are cheap). Disk: ``frames * H * W * 3`` bytes per video (224 x 224 crops: 150 KB a frame,
-    4.8 MB for a pool of 32, 45 MB for every frame of a 300-frame tracklet).
+    decoded. Videos already cached with the same settings, from the same video (path and
+    byte size) and tracklet boxes are skipped (reruns are cheap); other entries are built
+    again, and entries named the old way (without the video's extension) are removed. Disk:
+    ``frames * H * W * 3`` bytes per video (224 x 224 crops: 150 KB a frame, 4.8 MB for a
+    pool of 32, 45 MB for every frame of a 300-frame tracklet).
 
     ``executor`` spreads the videos (default: here, in order; ``ray``: each worker holds a copy
     of the dataset, writes a video's array straight into ``out_dir``, which must be a folder
@@ -995,20 +1123,22 @@ def build_crop_cache(
         todo = []
         for pi, vi in pairs:
             video = dataset.products[pi].videos[vi]
-            arr_path, meta_path = cache_entry(out, video.rel_path, entry_product(dataset, video))
-            if entry_product(dataset, video) is not None:  # an older build's one entry for all of
+            product = entry_product(dataset, video)
+            arr_path, meta_path = cache_entry(out, video.rel_path, product)
+            if product is not None:  # an older build's one entry for all of
                 for stale in cache_entry(out, video.rel_path):  # them: one product's crops only
                     stale.unlink(missing_ok=True)
+            for p in {product, None}:  # entries named before names kept the extension
+                remove_legacy(out, video.rel_path, p, (".npy", ".json"))
             if meta_path.is_file() and arr_path.is_file():
                 try:
                     old = json.loads(meta_path.read_text(encoding="utf-8"))
                 except (OSError, ValueError):
                     old = {}  # a damaged entry: built again
-                if (
+                if (  # same settings, same video, same tracklet: skipped (else built again)
                     isinstance(old, dict)
                     and old.get("params") == params
-                    and old.get("video_size") == video.path.stat().st_size
-                    and old.get("product", video.product_id) == video.product_id
+                    and entry_problem(old, video) is None
                 ):
                     counts["already_cached"] += 1
                     yield
@@ -1085,6 +1215,7 @@ def _cache_video(
     arr_path = cache_entry(Path(out), video.rel_path, entry_product(dataset, video))[0]
     before = len(dataset.skipped)
     size = video.path.stat().st_size
+    source_boxes = _source_boxes(video)  # the tracklet as loaded (what a load compares)
     dataset._check_video(rec, video)
     cand = dataset._candidates_uncached(video)
     frames = sorted(set(cand if pool is None else _get("rrs")(cand, pool, train=False)))
@@ -1108,9 +1239,11 @@ def _cache_video(
             out_boxes_l.append(out_boxes)
     out_boxes = np.concatenate(out_boxes_l) if out_boxes_l else np.zeros((0, 4), np.float32)
     meta = {
+        "naming": NAMING,
         "video": video.rel_path,
         "product": rec.product_id,
         "video_size": size,
+        "source_boxes": source_boxes,
         "params": dataset.cache_params(),
         "frames": frames,
         "orig_size": list(orig or (0, 0)),

@@ -15,14 +15,14 @@ by ``(seed, index)`` in evaluation (same seed -> same repeats).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
-from movingfashion.dataset import _size, clip_tensor
+from movingfashion.dataset import _size, clip_tensor, parse_classes
 from movingfashion.deepfashion2 import iter_split
 from movingfashion.epochs import SharedEpoch
 from movingfashion.media.images import read_image
@@ -133,6 +133,9 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     ``torch.uint8`` (0..255) for ``frames`` and ``shop``, as in ``MovingFashionDataset``.
     ``index``: the sequences, or the file :func:`write_multidf2` wrote for the same ``split``
     (:func:`read_index`: one built for another split is refused); None builds them.
+    ``classes``: DeepFashion2 ids (1..13) or names such as ``'trousers'``, as in
+    ``MovingFashionDataset`` (an unknown one is a ConfigError); negative indices count from
+    the end, as for a list.
     Images are read as stored (an EXIF orientation tag is not applied), the pixels DeepFashion2's
     boxes are drawn in; a box outside its image is a :class:`DataFormatError` naming both.
     """
@@ -154,7 +157,7 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         shop_crop: bool = False,
         train: bool | None = None,
         index: str | os.PathLike[str] | list[dict[str, Any]] | None = None,
-        classes: Sequence[int] | None = None,
+        classes: Iterable[int | str] | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         self.root = Path(df2_root)
@@ -182,8 +185,9 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             seqs = read_index(index, split)
         else:
             seqs = build_multidf2(self.root, split)
-        if classes is not None:
-            seqs = [s for s in seqs if s["df2_class"] in set(classes)]
+        want = parse_classes(classes)
+        if want is not None:
+            seqs = [s for s in seqs if s["df2_class"] in want]
         self.sequences = seqs
 
     def __len__(self) -> int:
@@ -203,9 +207,19 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     def product_ids(self) -> list[str]:
         return [s["id"] for s in self.sequences]
 
+    def _item_index(self, index: int) -> int:
+        """``index`` with a negative one counted from the end (IndexError past the start)."""
+        index = int(index)
+        if index < 0:  # as for a list; the generator needs a non-negative index
+            if index < -len(self.sequences):
+                raise IndexError(f"index {index} out of range for {len(self.sequences)} items")
+            index += len(self.sequences)
+        return index
+
     def plan(self, index: int) -> list[int]:
         """User-image positions item ``index`` uses (the reference for tests)."""
-        seq = self.sequences[int(index) % len(self.sequences)]
+        index = self._item_index(index)
+        seq = self.sequences[index % len(self.sequences)]
         n = len(seq["frames"])
         if n == 0:
             raise DataFormatError(f"sequence {seq['id']} has no user image", where=self.split)
@@ -239,7 +253,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), (h, w)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        seq = self.sequences[int(index) % len(self.sequences)]
+        index = self._item_index(index)
+        seq = self.sequences[index % len(self.sequences)]
         idx = self.plan(index)
         tracklet = self.crop == "tracklet"
         size = self.crop_size if tracklet else self.frame_size

@@ -6,12 +6,18 @@ would cut live (tracklet crops at ``crop_size``, or whole frames at ``frame_size
 frame indices as the live path. The dataset opened with ``training_copy=DIR`` reads a clip as
 T small JPEG decodes instead of decoding the video from its key frames.
 
-Layout of ``DIR`` (per video, the video path with ``/`` turned into ``__``):
+Layout of ``DIR`` (per video, ``<stem>`` is :func:`entry_stem`: the video's path in the dataset,
+extension kept, with ``%``, ``/`` and ``@`` percent-escaped, e.g. ``videos%2F101_0.mp4``; one
+name per video, so ``X.mp4`` and ``X.mov`` or ``a/b.mp4`` and ``a__b.mp4`` never share one):
 
 * ``<stem>.jpgs``: the frames' JPEG files back to back (decodable with any JPEG reader);
 * ``<stem>.json``: the index: format and version, the dataset parameters it was cut with
-  (``crop``, ``size``, ``context``), the source video's byte size, the frame indices, each
+  (``crop``, ``size``, ``context``), the video's path and byte size, the frame indices, each
   frame's byte offset and CRC-32, the boxes it was cut from and the original frame size.
+
+A copy written before names kept the extension (``videos__101_0.jpgs``) is not read: each such
+video is named in one warning and decoded live until ``mf training-copy`` is run again, which
+writes the new names and removes the old files.
 
 Why JPEG: ``benchmarks/bench_copy_formats.py`` measured the candidates on real clips (JPEG and
 WebP at several qualities, all-intra and short-GOP H.264); JPEG at quality 90 (the default)
@@ -71,15 +77,69 @@ class CorruptCopy(OSError):
     """A training-copy file that cannot be used (the message says why)."""
 
 
+#: Longest entry stem kept as is; a longer one is cut and ends in a hash of the whole name.
+MAX_STEM = 200
+
+
+def _escape(text: str) -> str:
+    return text.replace("%", "%25").replace("/", "%2F").replace("@", "%40")
+
+
+def entry_stem(rel_path: str, product_id: str | None = None) -> str:
+    """The file name, without suffix, of a video's entry in a training copy or crop cache.
+
+    The video's path relative to the dataset, extension kept, with ``%``, ``/`` and ``@``
+    percent-escaped (``videos/a.mp4`` -> ``videos%2Fa.mp4``), then ``@<product>`` for one
+    product's entry of a video several products list. Injective: two different (video,
+    product) pairs never share a name (a stem longer than :data:`MAX_STEM` bytes is cut and
+    ends in a SHA-1 of the whole one).
+    """
+    stem = _escape(rel_path)
+    if product_id is not None:
+        stem += "@" + product_id.replace("%", "%25").replace("/", "%2F")
+    if len(stem.encode()) > MAX_STEM:
+        import hashlib
+
+        digest = hashlib.sha1(stem.encode()).hexdigest()
+        stem = stem.encode()[: MAX_STEM - 41].decode(errors="ignore") + "~" + digest
+    return stem
+
+
+def legacy_stem(rel_path: str, product_id: str | None = None) -> str:
+    """The stem entries had before :func:`entry_stem` (``/`` -> ``__``, extension dropped): it
+    named ``X.mp4`` and ``X.mov`` alike, so such entries are rebuilt, never read."""
+    stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
+    return stem + (f"@{product_id}" if product_id is not None else "")
+
+
+#: Marks an entry's meta as written under :func:`entry_stem` (a legacy entry lacks it).
+NAMING = 2
+
+
+def remove_legacy(folder: Path, rel_path: str, product_id: str | None, suffixes: tuple[str, str]) -> None:
+    """Delete ``rel_path``'s entry named the old way (:func:`legacy_stem`) from ``folder``; an
+    entry of that name whose meta says it was written under the current names is kept."""
+    stem = legacy_stem(rel_path, product_id)
+    data, meta = folder / f"{stem}{suffixes[0]}", folder / f"{stem}{suffixes[1]}"
+    if not meta.is_file():
+        return
+    try:
+        doc = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        doc = None
+    if isinstance(doc, dict) and doc.get("naming") == NAMING:
+        return  # a current entry whose name happens to look old
+    for p in (data, meta):
+        p.unlink(missing_ok=True)
+
+
 def copy_entry(
     copy_dir: str | os.PathLike[str], rel_path: str, product_id: str | None = None
 ) -> tuple[Path, Path]:
     """(data file, index file) of one video in a training copy; with ``product_id``, of that
     product's crops of it (a video several products list, as the crop cache:
-    :func:`movingfashion.dataset.entry_product`)."""
-    stem = rel_path.replace("/", "__").rsplit(".", 1)[0]
-    if product_id is not None:
-        stem += f"@{product_id}"
+    :func:`movingfashion.dataset.entry_product`). Named by :func:`entry_stem`."""
+    stem = entry_stem(rel_path, product_id)
     root = Path(copy_dir)
     return inside(root, f"{stem}.jpgs", what="training copy file"), inside(
         root, f"{stem}.json", what="training copy file"
@@ -195,6 +255,8 @@ def build_training_copy(
         if product is not None:  # an older copy's one entry for a video several products list
             for stale in copy_entry(out, video.rel_path):  # (one product's crops only)
                 stale.unlink(missing_ok=True)
+        for p in {product, None}:  # entries named before names kept the extension
+            remove_legacy(out, video.rel_path, p, (".jpgs", ".json"))
         size = video.path.stat().st_size
         if data_path.is_file() and index_path.is_file():
             try:
@@ -206,6 +268,7 @@ def build_training_copy(
                 and old.get("params") == params
                 and old.get("quality") == quality
                 and old.get("tolerance") == tol
+                and old.get("video") == video.rel_path
                 and old.get("video_size") == size
                 and old.get("source_boxes") == _source_boxes(video)
                 and old.get("product", video.product_id) == video.product_id
@@ -237,6 +300,7 @@ def build_training_copy(
             {
                 "format": FORMAT,
                 "version": VERSION,
+                "naming": NAMING,
                 "codec": "jpeg",
                 "quality": int(quality),
                 "tolerance": tol,
@@ -293,10 +357,19 @@ def _write_frames(
     return frames, offsets, crcs, boxes, orig, raised, outside
 
 
-def _source_boxes(video: VideoRecord) -> str:
-    """Fingerprint of the tracklet a copy was cut from (CRC-32 of its boxes, as loaded)."""
-    text = json.dumps(sorted((int(k), [float(v) for v in b]) for k, b in video.boxes.items()))
+def boxes_fingerprint(boxes: dict[int, list[float]]) -> str:
+    """CRC-32 of a tracklet's boxes (frame -> [x1, y1, x2, y2])."""
+    text = json.dumps(sorted((int(k), [float(v) for v in b]) for k, b in boxes.items()))
     return f"{zlib.crc32(text.encode()):08x}"
+
+
+def _source_boxes(video: VideoRecord) -> str:
+    """Fingerprint of the tracklet a copy or crop-cache entry is cut from: of its boxes as the
+    dataset loaded them from the split (boxes the dataset's own checks pruned or clipped since,
+    ``VideoRecord.pruned``, map back to that), so an entry stays valid in a process that has
+    checked the video, and goes stale when the split's boxes change."""
+    fp = boxes_fingerprint(video.boxes)
+    return video.pruned.get(fp, fp)
 
 
 @dataclass
@@ -404,7 +477,14 @@ class TrainingCopy:
     def _load(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
         data_path, index_path = copy_entry(self.root, video.rel_path, product_id)
         if not index_path.is_file():
-            self.warn(video.rel_path, "not in the copy", product_id)
+            legacy = self.root / f"{legacy_stem(video.rel_path, product_id)}.json"
+            problem = "not in the copy"
+            if legacy.is_file():
+                problem += (
+                    f"; {legacy.name} is its entry named the old way, no longer read: "
+                    "run mf training-copy again to rebuild it"
+                )
+            self.warn(video.rel_path, problem, product_id)
             return None
         try:
             meta = json.loads(index_path.read_text(encoding="utf-8"))
@@ -426,6 +506,9 @@ class TrainingCopy:
             )
         if not (len(offsets) == len(frames) + 1 == len(crcs) + 1 == len(boxes) + 1):
             raise CorruptCopy(f"{index_path.name}: frames, offsets, CRCs and boxes disagree")
+        if meta.get("video") != video.rel_path:
+            self.warn(video.rel_path, f"the entry holds video {meta.get('video')!r}", product_id)
+            return None
         if meta.get("video_size") != video.path.stat().st_size:
             self.warn(video.rel_path, "the video changed since the copy was made", product_id)
             return None

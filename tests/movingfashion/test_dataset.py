@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from movingfashion.dataset import MovingFashionDataset
+from movingfashion.dataset import MovingFashionDataset, cache_entry
 from schemas.errors import ConfigError, DataFormatError, MediaError
 from tests.movingfashion.helpers import box_of, read_code
 
@@ -219,7 +219,7 @@ def test_crop_cache_serves_the_same_crops_from_a_fixed_pool(tiny_dataset, tmp_pa
     plain = MovingFashionDataset(tiny_dataset, "train", seed=2, crop_size=32, frames=4)
     assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 4, "already_cached": 0, "failed": 0}
     assert build_crop_cache(plain, tmp_path / "cc", pool=8) == {"built": 0, "already_cached": 4, "failed": 0}
-    meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
+    meta = json.loads(cache_entry(tmp_path / "cc", "videos/101_0.mp4")[1].read_text())
     assert meta["frames"] == [8, 14, 20, 26, 33, 39, 45, 51]  # chunk centres of the 50 boxed frames
     cached = MovingFashionDataset(
         tiny_dataset, "train", seed=2, crop_size=32, frames=4, crop_cache=tmp_path / "cc"
@@ -243,7 +243,7 @@ def test_full_crop_cache_gives_the_items_decoding_gives(tiny_dataset, tmp_path, 
     monkeypatch.setattr(dataset_mod, "CACHE_DECODE_CHUNK", 7)
     plain = MovingFashionDataset(tiny_dataset, "train", seed=5, crop_size=32, frames=6)
     assert build_crop_cache(plain, tmp_path / "cc", pool=None)["built"] == 4
-    meta = json.loads((tmp_path / "cc" / "videos__101_0.json").read_text())
+    meta = json.loads(cache_entry(tmp_path / "cc", "videos/101_0.mp4")[1].read_text())
     assert meta["frames"] == sorted(plain.products[0].videos[0].boxes)
     cached = MovingFashionDataset(
         tiny_dataset, "train", seed=5, crop_size=32, frames=6, crop_cache=tmp_path / "cc"

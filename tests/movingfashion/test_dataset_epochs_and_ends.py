@@ -134,3 +134,27 @@ def test_an_undecodable_video_is_listed_and_the_rest_cached(tiny_dataset, tmp_pa
     assert not any(p.exists() for p in cache_entry(tmp_path / "c", "videos/101_0.mp4"))
     with pytest.raises(MediaError, match="101_0.mp4"):
         build_crop_cache(MovingFashionDataset(root, "train", **KW), tmp_path / "c2", pool=None)
+
+
+def test_whole_frame_items_are_planned_on_the_decoded_length_from_the_first_load(tiny_dataset, tmp_path):
+    """crop='frame': a tracklet file that understates the video's length (30 of 60 frames) must not
+    decide the first load's frames, while later loads use the decoded length."""
+    from movingfashion.sampling import get_sampler
+    from tests.movingfashion.helpers import read_code
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+
+    def understate(d):
+        d["frames"] = 30
+        d["tracklets"][0]["boxes"] = {k: b for k, b in d["tracklets"][0]["boxes"].items() if int(k) < 30}
+
+    _tracklet_file(root, understate)
+    kw = {"crop": "frame", "frame_size": (96, 128), "frames": 6, "seed": 0, "train": False}
+    ds = MovingFashionDataset(root, "train", **kw)
+    i = ds.product_ids.index("101")
+    want = get_sampler("rrs")(list(range(60)), 6, train=False)  # the video holds 60 frames
+    assert ds.plan(i)[2] == want  # before any load
+    first, second = ds[i], ds[i]
+    assert first["frame_indices"].tolist() == second["frame_indices"].tolist() == want
+    assert [read_code(f) for f in first["frames"].mul(255).round().byte().permute(0, 2, 3, 1).numpy()] == want

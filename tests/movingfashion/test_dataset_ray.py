@@ -7,6 +7,7 @@ import os
 
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache
 from movingfashion.executors import make_executor
+from movingfashion.training_copy import entry_stem
 from tests.ray_fixtures import tree_bytes
 
 
@@ -54,7 +55,7 @@ def test_a_video_that_kills_its_worker_is_listed_and_the_others_are_cached(
         (ds.products[0].product_id, f"video {victim}")
     ]
     assert "worker died" in ds.skipped[0][1]
-    stem = victim.replace("/", "__").rsplit(".", 1)[0]
+    stem = entry_stem(victim)
     assert tree_bytes(tmp_path / "ray") == {
         k: v for k, v in tree_bytes(local).items() if not k.startswith(stem + ".")
     }

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from movingfashion.multidf2 import MultiDeepFashion2Dataset, build_multidf2
+from schemas.errors import ConfigError
 
 
 def test_multidf2_sequences_group_pair_and_style(df2_root):
@@ -139,3 +141,27 @@ def test_a_box_outside_its_image_names_the_file_and_the_box(df2_root):
         DataFormatError, match=r"000005\.jpg: box \[500, 10, 520, 40\] lies outside the 120x105"
     ):
         ds[0]
+
+
+def test_multidf2_negative_indices_count_from_the_end(df2_root):
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=5, seed=0, crop_size=16, shop_size=16)
+    last = ds[-1]
+    ref = ds[len(ds) - 1]
+    assert last["index"] == len(ds) - 1 and last["product_id"] == "2_1"
+    assert last["frame_indices"].tolist() == ref["frame_indices"].tolist() == ds.plan(-1)
+    assert torch.equal(last["frames"], ref["frames"])
+    assert ds[-len(ds)]["product_id"] == "1_1"
+    with pytest.raises(IndexError):
+        ds[-len(ds) - 1]
+
+
+def test_multidf2_classes_by_name_or_id_and_unknown_ones_refused(df2_root):
+    def ids(classes):
+        return MultiDeepFashion2Dataset(df2_root, "validation", classes=classes).product_ids
+
+    assert ids(["trousers"]) == ids([8]) == ids(["8"]) == ["1_1"]
+    assert ids(["vest", 9]) == ["1_2", "2_1"]
+    for bad in ([99], ["long_sleeved_shirts"], [0]):
+        with pytest.raises(ConfigError, match="unknown DeepFashion2 class") as exc:
+            ids(bad)
+        assert exc.value.where == "classes"

@@ -26,3 +26,15 @@ def test_a_device_torch_or_the_machine_lacks_is_named(device, words):
 def test_cuda_without_cuda_is_named():
     with pytest.raises(ConfigError, match="'cuda' is not on this machine"):
         pick_device("cuda")
+
+
+def test_detector_weights_given_as_a_matcher_are_named_as_such():
+    """--matcher detector.pt: a valid torch file weights_only refuses, once called corrupt."""
+    from movingfashion.models import load_matcher
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+    from schemas.errors import ModelError
+
+    with pytest.raises(ModelError, match="this is YOLO detector weights") as err:
+        load_matcher(default_detector_path(), device="cpu")
+    assert "corrupt" not in str(err.value) and "pass it as --weights FILE" in str(err.value)
+    assert err.value.where == str(default_detector_path())

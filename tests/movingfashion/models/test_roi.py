@@ -176,7 +176,7 @@ def test_auto_picks_roi_only_for_the_detector_it_was_trained_on(yolo, tmp_path):
     from movingfashion.models.matchers import matcher_for
 
     assert isinstance(matcher_for(yolo, "auto", device="cpu"), RoIMatcher)
-    other = build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(device="cpu"))
+    other = build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(device="cpu"), allow_random=True)
     assert isinstance(matcher_for(other, "auto", device="cpu"), SingleFrameMatcher)
     assert isinstance(
         matcher_for(other, "roi", device="cpu"), RoIMatcher

@@ -43,12 +43,18 @@ def test_fasterrcnn_backend_gives_roi_features():
 
 
 def test_ultralytics_from_config_and_class_map(tmp_path):
-    det = build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(conf=0.0, batch=2, device="cpu"))
+    det = build_detector(
+        "ultralytics", "yolov8n.yaml", DetectorConfig(conf=0.0, batch=2, device="cpu"), allow_random=True
+    )
     out = det.detect(np.zeros((3, 64, 64, 3), np.uint8))
     assert len(out) == 3 and all(d.boxes.shape[1] == 4 for d in out)
     assert all(set(d.classes.tolist()) <= set(range(1, 14)) for d in out)
-    assert class_map({0: "trousers", 1: "x"}) == {0: 8, 1: 2}
-    assert class_map({0: "a", 20: "b"}) == {0: 1}
+    # by DeepFashion2 name (other classes dropped), or 13 numbered classes by index
+    assert class_map({0: "trousers", 1: "x"}) == {0: 8}
+    assert class_map([str(i) for i in range(13)]) == {i: i + 1 for i in range(13)}
+    assert class_map({i: f"class_{i}" for i in range(13)})[12] == 13
+    # an untrained network's classes mean nothing yet: index + 1 up to 13
+    assert class_map({0: "a", 20: "b"}, strict=False) == {0: 1}
     with pytest.raises(ModelError, match="not found"):
         build_detector("ultralytics", tmp_path / "none.pt")
     bad = tmp_path / "bad.pt"
@@ -115,3 +121,43 @@ def test_a_matcher_checkpoint_as_weights_says_it_belongs_in_matcher(backend, pat
     with pytest.raises(ModelError, match=f"{what} checkpoint.*not detector weights") as err:
         build_detector(backend, path(), DetectorConfig(device="cpu"))
     assert "pass it as --matcher FILE" in str(err.value) and "Ultralytics" not in str(err.value)
+
+
+def test_a_model_config_as_weights_is_refused_unless_random_init_is_asked_for():
+    """A .yaml builds an untrained network: its tracklets would be junk, and its version names no
+    weights (a later .yaml of the same name would count as the same detector)."""
+    with pytest.raises(ModelError, match="model config.*untrained") as err:
+        build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(device="cpu"))
+    assert err.value.where == "yolov8n.yaml" and "mf train-detector" in str(err.value)
+    det = build_detector("ultralytics", "yolov8n.yaml", DetectorConfig(device="cpu"), allow_random=True)
+    assert det.version == "ultralytics:yolov8n.yaml"
+
+
+COCO = ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"] + [
+    f"thing{i}" for i in range(9, 80)
+]
+
+
+@pytest.mark.parametrize(
+    "names",
+    [COCO, [str(i) for i in range(80)], [str(i) for i in range(12)], {0: "0", 1: "1", 14: "14"}],
+    ids=["coco", "80-numbered", "12-numbered", "gaps"],
+)
+def test_class_names_that_are_not_deepfashion2s_are_refused(names):
+    with pytest.raises(ModelError, match="classes are not DeepFashion2's") as err:
+        class_map(names, where="w.pt")
+    assert err.value.where == "w.pt" and "mf train-detector" in str(err.value)
+    if names is COCO:
+        assert "'person', 'bicycle'" in err.value.message and "80 classes" in err.value.message
+
+
+def test_yolo_weights_with_coco_classes_are_refused(tmp_path):
+    """COCO weights once loaded silently: person read as DF2 class 1, bicycle as 2, ..."""
+    from ultralytics import YOLO
+
+    model = YOLO("yolov8n.yaml")
+    model.model.names = dict(enumerate(COCO))
+    model.save(tmp_path / "coco.pt")
+    with pytest.raises(ModelError, match="80 classes are not DeepFashion2's") as err:
+        build_detector("ultralytics", tmp_path / "coco.pt", DetectorConfig(device="cpu"))
+    assert err.value.where == str(tmp_path / "coco.pt")
