@@ -7,10 +7,15 @@ image matches nothing there matched again on the crop path (``roi_fallback``); `
 default: roi when the RoI matcher fits the detector, :func:`movingfashion.models.matchers.matcher_for`),
 run inference tracking (all tracklets) and training
 tracking (the shop item's tracklet = the ground truth), write ``tracklets/<video>.json``
-atomically. A rerun skips videos whose file exists with the same detector and matcher; an
-unreadable video is reported and skipped. Finally the ground-truth tracklets of every done
-video are merged into ``train.json`` / ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and
-a folder ``mf publish`` wrote gets its tables, card, Croissant metadata and manifest rewritten
+atomically, with its build record (:func:`annotations.tracklet_files.write_build_record`: the
+settings that change the file, the video's and the shop image's size, mtime and SHA-256;
+marked pending until the file is written, so a build killed in between redoes the video). A
+rerun skips videos whose file exists with the same detector and matcher, the same settings and
+the same inputs (:meth:`TrackletBuilder.redo_reason`; a file without a record, from an older
+build, counts as done and is counted apart); an unreadable video is reported and skipped.
+Finally the ground-truth tracklets of every done video are merged into ``train.json`` /
+``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and a folder ``mf publish`` wrote gets
+its tables, card, Croissant metadata and manifest rewritten
 (:func:`movingfashion.archive.describe.refresh`), so ``mf verify`` still holds afterwards. Before
 that, every video's review flag is settled over the whole dataset, with the catalog marks
 (:mod:`annotations.settle`: rules relative to the dataset need all its videos' signals).
@@ -22,19 +27,20 @@ the cluster has GPUs) and streams each video's result back. Only this process wr
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from annotations.config import BuildConfig
+from annotations.config import BuildConfig, lacks_required
 from annotations.flags import rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
 from annotations.settle import settle_flags
@@ -47,13 +53,19 @@ from annotations.tracking import (
     training_tracking,
 )
 from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
+    BUILD_DIR,
     SPLIT_FILES,
     TRACKLET_DIR,
+    build_record_file,
+    check_tracklet_names,
     dataset_lock,
+    ground_truth_digest,
     load_splits,
+    read_build_record,
     read_video_tracklets,
     shared_videos,
     tracklet_file,
+    write_build_record,
     write_video_tracklets,
 )
 from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostError, WorkerResources
@@ -63,7 +75,7 @@ from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
-from schemas.atomic import sweep_partials
+from schemas.atomic import sha256_file, sweep_partials
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
@@ -77,6 +89,8 @@ EMBED_BATCH = 128
 
 #: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
 REFRESH_PENDING = ".tracklets-refresh-pending"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -136,6 +150,13 @@ class BuildReport:
     detector: str | None = None
     matcher: str | None = None
     official_updated: list[str] = field(default_factory=list)
+    #: done videos built again because what their file was built from changed (reason -> videos)
+    rebuilt: dict[str, int] = field(default_factory=dict)
+    #: done videos skipped whose file has no build record (an older build: their settings and
+    #: inputs are not known, so a change to them is not seen; --force rebuilds them)
+    unrecorded: int = 0
+    #: videos whose ground truth a person changed (review pick, import): their flag is theirs
+    decided_by_person: int = 0
 
     @property
     def fps(self) -> float:
@@ -263,6 +284,21 @@ class TrackletBuilder:
             matcher.tag if self.embed_size == matcher.crop_size else f"{matcher.tag}@{self.embed_size}px"
         )
         self.fallback_tag = None
+
+    @cached_property
+    def settings(self) -> dict[str, Any]:
+        """What this builder's files are built with besides the weights
+        (:meth:`BuildConfig.result_settings`, with the defaults the models resolve: the matching
+        path, the crop size, the detector's input size); the build record keeps it, and a rerun
+        with other settings builds the videos again."""
+        out = self.config.result_settings()
+        out["embed_source"] = self.embed_source
+        out["embed_size"] = self.embed_size or None
+        out["detector"]["imgsz"] = getattr(self.detector, "imgsz", None) or out["detector"]["imgsz"]
+        if self.roi is None:  # the RoI path's options change nothing on the crop path
+            out.pop("roi_fallback", None)
+            out.pop("pivot_check", None)
+        return out
 
     @property
     def embed_dim(self) -> int:
@@ -568,18 +604,156 @@ class TrackletBuilder:
         return vt, len(idx), len(dets)
 
     def is_done(self, dataset: Path, job: VideoJob) -> bool:
+        """Whether ``job``'s tracklet file is done (:meth:`redo_reason` gives none)."""
+        return self.redo_reason(dataset, job) is None
+
+    def redo_reason(self, dataset: Path, job: VideoJob) -> str | None:
+        """Why ``job``'s video is to be built (again), or None when its tracklet file is done: it
+        exists, reads, is about this video and product, was built with these weights and this
+        matcher, its signals can be settled, and its build record (when it has one: older files
+        have none) names these settings and inputs."""
         p = job.tracklet_file(dataset)
         if not p.is_file():
-            return False
+            return "not built"
         try:
             vt = read_video_tracklets(p)
         except DataFormatError:
-            return False
-        if vt.product_id != job.product_id:  # another product's tracklets of the video
-            return False
+            return "unreadable tracklet file"
+        if vt.product_id != job.product_id or vt.video != job.video_path:  # another product's or video's
+            return "another product's or video's file"
         done_by = {self.matcher_tag, self.fallback_tag} - {None}
         # the same weights under another file name are the same detector (its content hash)
-        return same_weights(vt.detector, self.detector.version) and vt.matcher in done_by
+        if not same_weights(vt.detector, self.detector.version) or vt.matcher not in done_by:
+            return "other weights"
+        if vt.ground_truth is not None and vt.signals and lacks_required(vt.signals):
+            return "signals incomplete"
+        record = read_build_record(p)
+        if record is None:
+            return None  # an older build's file: done (counted apart by the build)
+        return stale_record(dataset, job, record, self.settings)
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested settings as ``{"detector.conf": 0.1, ...}``."""
+    if not isinstance(d, dict):
+        return {prefix[:-1]: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def changed_settings(recorded: Any, now: dict[str, Any]) -> list[str]:
+    """The settings (dotted names) that differ between a build record's and ``now``. A setting the
+    record lacks (added to the toolkit after it was written) counts as changed only when it is
+    not at its default; one the record has and ``now`` lacks (dropped) is not compared."""
+    if not isinstance(recorded, dict):
+        return ["(not recorded)"]
+    old, new = _flat(recorded), _flat(now)
+    default = _flat(BuildConfig().result_settings())
+    return sorted(
+        k for k, v in new.items() if (old[k] != v if k in old else k in default and default[k] != v)
+    )
+
+
+def _stamp(path: Path) -> dict[str, Any] | None:
+    """Size and mtime of a file (None when it cannot be read)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _input_paths(root: Path, job: VideoJob) -> dict[str, Path | None]:
+    """The video and shop image a job is built from (None: a path the dataset refuses)."""
+    out: dict[str, Path | None] = {}
+    for key, rel, what in (("video", job.video_path, "video_paths"), ("shop", job.img_path, "img_path")):
+        try:
+            out[key] = resolve_under(root, rel, what=what, where=job.product_id)
+        except MFError:
+            out[key] = None
+    return out
+
+
+def input_stamps(root: Path, job: VideoJob) -> dict[str, dict[str, Any] | None]:
+    """Size and mtime of the job's video and shop image, taken before it is built."""
+    return {k: None if p is None else _stamp(p) for k, p in _input_paths(root, job).items()}
+
+
+def build_record(
+    root: Path,
+    job: VideoJob,
+    vt: VideoTracklets,
+    settings: dict[str, Any],
+    before: dict[str, dict[str, Any] | None],
+) -> dict[str, Any]:
+    """The build record of a video just built (:func:`annotations.tracklet_files.write_build_record`):
+    ``settings``, its inputs as they were when its build started (``before``, from
+    :func:`input_stamps`: size, mtime and SHA-256; no hash when the file changed meanwhile, so
+    the next run builds it again), the product's class and the ground truth chosen."""
+    inputs: dict[str, Any] = {}
+    for key, path in _input_paths(root, job).items():
+        stamp = before.get(key)
+        entry: dict[str, Any] = {"path": job.video_path if key == "video" else job.img_path}
+        if stamp is not None and path is not None:
+            entry.update(stamp)
+            try:
+                digest = sha256_file(path)
+            except OSError:
+                digest = None
+            entry["sha256"] = digest if _stamp(path) == stamp else None
+        inputs[key] = entry
+    return {
+        "settings": settings,
+        **inputs,
+        "item_class": job.item_class,
+        "ground_truth": ground_truth_digest(vt),
+    }
+
+
+def _same_input(path: Path | None, rel: str, recorded: Any) -> bool:
+    """Whether the input at ``path`` (dataset path ``rel``) is the file a build record describes:
+    same size and, at the same path, the same mtime, else the same SHA-256 (a copy that did not
+    keep mtimes costs one hash, not a rebuild). An input that cannot be read now counts as the
+    same (the tracklets stay; building the video again would only fail)."""
+    if not isinstance(recorded, dict):
+        return False
+    now = None if path is None else _stamp(path)
+    if now is None:
+        return True
+    if "size" not in recorded:  # not readable when the video was built, readable now
+        return False
+    if now["size"] != recorded["size"]:
+        return False
+    if recorded.get("path") == rel and now["mtime_ns"] == recorded.get("mtime_ns"):
+        return True
+    digest = recorded.get("sha256")
+    try:
+        return digest is not None and sha256_file(path) == digest
+    except OSError:
+        return True
+
+
+def stale_record(root: Path, job: VideoJob, record: dict[str, Any], settings: dict[str, Any]) -> str | None:
+    """Why a done video's build record no longer fits ``job`` built with ``settings`` (None: it fits)."""
+    if not record:
+        return "build record unreadable"
+    if record.get("pending"):
+        return "build interrupted"
+    changed = changed_settings(record.get("settings"), settings)
+    if changed:
+        return f"build settings changed ({', '.join(changed)})"
+    paths = _input_paths(root, job)
+    if not _same_input(paths["video"], job.video_path, record.get("video")):
+        return "video file changed"
+    if not _same_input(paths["shop"], job.img_path, record.get("shop")):
+        return "shop image changed"
+    # another class (entries.jsonl, after `mf clean` re-classified the product); a class known on
+    # one side only (a folder published since, a job made without entries.jsonl) is not compared
+    if None not in (record.get("item_class"), job.item_class) and record.get("item_class") != job.item_class:
+        return "product class changed"
+    return None
 
 
 @dataclass(frozen=True)
@@ -635,7 +809,10 @@ def merge_official(
     had (or ``{}``). Extra keys are preserved. Returns the split files rewritten.
     """
     root = Path(dataset)
-    splits = splits if splits is not None else load_splits(root)
+    if splits is None:
+        splits = load_splits(root)
+    else:
+        check_tracklet_names(root, splits)
     shared = shared_videos(splits)
     written = []
     for name, split in splits.items():
@@ -647,7 +824,10 @@ def merge_official(
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
-                    cur = read_video_tracklets(p).official()
+                    try:  # the file must be about this video and product
+                        cur = read_video_tracklets(p, video=vp, product_id=pid).official()
+                    except DataFormatError as exc:
+                        log.warning("%s: the split file keeps what it had (%s)", name, exc)
                 new.append(cur)
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
@@ -675,8 +855,11 @@ def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
         if old_sheet.is_file() and not new_sheet.exists():
             old_sheet.replace(new_sheet)
         old.replace(new)
+        if build_record_file(old).is_file():
+            build_record_file(old).replace(build_record_file(new))
         return
     old.unlink(missing_ok=True)
+    build_record_file(old).unlink(missing_ok=True)
     sheet_path(root, video_path).unlink(missing_ok=True)
 
 
@@ -718,7 +901,8 @@ def build_dataset_tracklets(
         from annotations.review import open_catalog
 
         cat = open_catalog(catalog)
-    sweep_partials(root, root / "tracklets", root / "tracklets" / "sheets")  # a killed build's leftovers
+    # a killed build's leftovers
+    sweep_partials(root, root / TRACKLET_DIR, root / TRACKLET_DIR / "sheets", root / TRACKLET_DIR / BUILD_DIR)
     early = None
     try:
         remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
@@ -829,16 +1013,25 @@ def _build_jobs(
             for vp in sorted(stale):
                 _adopt_single_file(root, vp, {j.product_id for j in jobs if j.video_path == vp})
     todo = []
+    before: dict[int, dict[str, dict[str, Any] | None]] = {}  # the inputs of each video to build
+    written: list[Path] = []  # files written besides those of the videos built (the manifest follows)
     for i, job in enumerate(jobs):
-        if force or not builder.is_done(root, job):
+        why = None if force else builder.redo_reason(root, job)
+        if force or why is not None:
+            if why is not None and job.tracklet_file(root).is_file():  # done once, outdated now
+                rep.rebuilt[why] = rep.rebuilt.get(why, 0) + 1
             todo.append(i)
+            before[i] = input_stamps(root, job)
             continue
         rep.skipped += 1
+        rep.unrecorded += read_build_record(job.tracklet_file(root)) is None
         if sheets:  # asked for now, or lost: a done video gets its missing sheet
             from annotations.sheets import sheet_path, write_sheet
 
             if not sheet_path(root, job.video_path, job.product_id, shared=job.shared).is_file():
-                write_sheet(root, read_video_tracklets(job.tracklet_file(root)), shared=job.shared)
+                written.append(
+                    write_sheet(root, read_video_tracklets(job.tracklet_file(root)), shared=job.shared)
+                )
         finish(job, "skipped")
     if pool is not None and todo:
         pass  # started early, beside this process's model load
@@ -869,13 +1062,18 @@ def _build_jobs(
             for k, v in got.timings.items():
                 rep.timings[k] += v
             # side effects first, the tracklet file (what marks the video done) last: a kill
-            # in between leaves the video to redo, never done without its sheet or mark
+            # in between leaves the video to redo, never done without its sheet or mark; its
+            # build record says "pending" until the file is in place (a kill before that: redone)
             t = time.perf_counter()
+            record = build_record(root, job, vt, builder.settings, before[i])
+            write_build_record(job.tracklet_file(root), {**record, "pending": True})
             if sheets:
                 from annotations.sheets import write_sheet
 
                 write_sheet(root, vt, shared=job.shared)
-            write_video_tracklets(root, vt, shared=job.shared)  # flagged on its own signals; settled below
+            # flagged on its own signals (settled below)
+            path = write_video_tracklets(root, vt, shared=job.shared)
+            write_build_record(path, record)
             fresh.add(i)
             rep.timings["write"] += time.perf_counter() - t
             rep.processed += 1
@@ -896,6 +1094,8 @@ def _build_jobs(
             redraw_sheets=True,
         )
         rep.redecided = settled.changed
+        rep.decided_by_person = len(settled.decided_by_person)
+        written += settled.written
         rep.flag_thresholds = settled.thresholds
         rep.flag_signals_missing = settled.missing
         for i, reason in settled.flagged:
@@ -909,6 +1109,10 @@ def _build_jobs(
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
+    elif written:  # sheets of done videos, flags settled again: only those files are hashed again
+        from movingfashion.archive.describe import refresh
+
+        refresh(root, changed=sorted({w.relative_to(root).as_posix() for w in written}))
     pending.unlink(missing_ok=True)
     rep.seconds = time.perf_counter() - start
     return rep

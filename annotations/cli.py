@@ -161,8 +161,10 @@ def build(
     """Detect, track and write the ground-truth tracklet of every video.
 
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
-    ground-truth tracklets into train.json/test.json. Reruns skip done videos; an unreadable
-    video is reported, skipped and listed (exit 1; a rerun tries it again). At the end every
+    ground-truth tracklets into train.json/test.json. Reruns skip done videos: built with the
+    same weights and settings (all but review:) from the same video and shop image (files from
+    an older build, which recorded neither, count as done); an unreadable video is reported,
+    skipped and listed (exit 1; a rerun tries it again). At the end every
     video's review flag is settled over the whole dataset (det_mean's rule is relative to it:
     the threshold used is printed); after sharded builds, one run without --shard (nothing left
     to build) settles the flags over every shard's videos.
@@ -229,6 +231,20 @@ def build(
                 f"\n  review flag: {s} {t:.3g} on this dataset" for s, t in d["flag_thresholds"].items()
             )
             + (f"\n  {d['redecided']} flags decided again over the dataset" if d["redecided"] else "")
+            + "".join(f"\n  built again: {k} done videos, {why}" for why, k in d["rebuilt"].items())
+            + (
+                f"\n  {d['decided_by_person']} videos whose ground truth a person chose (review pick,"
+                " import) keep their flag"
+                if d["decided_by_person"]
+                else ""
+            )
+            + (
+                f"\n  note: {d['unrecorded']} done tracklet files have no build record (an older build):"
+                " kept as done, but a change of settings, video or shop image is not seen for them"
+                " (rebuild them with --force)"
+                if d["unrecorded"]
+                else ""
+            )
             + "".join(
                 f"\n  warning: {k} tracklet files have no {s} signal (an older build): its rule cannot"
                 " flag them; rebuild them with --force"
@@ -311,16 +327,43 @@ def sheets(dataset, videos, n, as_json) -> None:
     Examples:
       mf-tracklets sheets --dataset dataset
       mf-tracklets sheets --dataset dataset --video 1234_0 -n 12 --json
+
+    A video whose sheet cannot be drawn (its video missing or unreadable, a box of its tracklet
+    file far outside its frames) is reported and skipped: the other sheets are written and a
+    published folder's manifest takes them in (exit 1 when some failed; a split file or row that
+    does not read stops the command, exit 2).
     """
     results = require_results(dataset)
     stems = {Path(vt.video).stem for vt in results}
     _unknown_videos(dataset, [v for v in videos if v not in stems])
     from annotations.sheets import write_sheet
+    from annotations.tracklet_files import tracklet_file
+    from schemas.errors import MediaError, MFError
+    from schemas.faults import reraise_local_fault
 
     chosen = [vt for vt in results if not videos or Path(vt.video).stem in videos]
-    out = [str(write_sheet(dataset, vt, n)) for vt in progress(chosen, desc="sheets", unit="video")]
-    _refresh_published(dataset, out)
-    emit({"sheets": out}, as_json, lambda d: "\n".join(d["sheets"]))
+    out: list[str] = []
+    failed: list[dict[str, str]] = []
+    try:
+        for vt in progress(chosen, desc="sheets", unit="video"):
+            try:
+                out.append(str(write_sheet(dataset, vt, n)))
+            except MFError as exc:
+                reraise_local_fault(exc)  # disk full etc. is not the video's fault: stop
+                if not isinstance(exc, MediaError) and exc.where != str(
+                    tracklet_file(dataset, vt.video, vt.product_id)
+                ):
+                    raise  # a split file or row that does not read: the dataset's input, exit 2
+                failed.append({"video": vt.video, "product_id": vt.product_id, "error": str(exc)})
+    finally:
+        if out:
+            _refresh_published(dataset, out)
+    emit(
+        {"sheets": out, "failed": failed},
+        as_json,
+        lambda d: "\n".join([*d["sheets"], *(f"failed: {_failure(f)}" for f in d["failed"])]),
+    )
+    exit_if_failed(failed)
 
 
 def _refresh_published(dataset: str, written: list[str]) -> None:

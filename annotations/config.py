@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -212,19 +212,32 @@ class ReviewConfig(BaseModel):
         return self.model_copy(update={"rules": rules})
 
     def missing_signals(self, signals: Iterable[dict[str, float]]) -> dict[str, int]:
-        """Per rule signal, how many of these videos' stored signals lack it (written before the
-        signal existed: its rule cannot fire on them until they are built again); empty when none."""
+        """Per signal of :data:`REQUIRED_SIGNALS` and of the rules, how many of these videos' stored
+        signals lack it (written before the signal existed, or by another tool: its rule cannot
+        fire on them until they are built again; without a required one the video's flag is not
+        decided at all); empty when none."""
         rows = [s for s in signals if s]
-        return {r.signal: k for r in self.rules if (k := sum(r.signal not in s for s in rows))}
+        names = dict.fromkeys([*REQUIRED_SIGNALS, *(r.signal for r in self.rules)])
+        return {name: k for name in names if (k := sum(name not in s for s in rows))}
 
     def reason(self, signals: dict[str, float]) -> str | None:
-        """Why a video whose ground-truth tracklet has these signals needs review, or None."""
+        """Why a video whose ground-truth tracklet has these signals needs review, or None
+        (``signals`` holds every one of :data:`REQUIRED_SIGNALS`: see :func:`lacks_required`)."""
         n, cov = signals["members"], signals["coverage_detected"]
         if n < self.min_frames or cov < self.min_coverage:
             return f"too few frames in the tracklet ({n:.0f} detections, {cov:.0%} of the frames with detections)"
         if signals["pivot_shop"] < self.min_shop_score:
             return f"low shop score {signals['pivot_shop']:.2f}"
         return flag_reason(signals, self.rules)
+
+
+#: the signals :meth:`ReviewConfig.reason` cannot decide without (its fixed rules)
+REQUIRED_SIGNALS = ("members", "coverage_detected", "pivot_shop")
+
+
+def lacks_required(signals: dict[str, float]) -> list[str]:
+    """The :data:`REQUIRED_SIGNALS` missing from stored ``signals`` (none: the flag can be decided)."""
+    return [k for k in REQUIRED_SIGNALS if k not in signals]
 
 
 class BuildConfig(BaseModel):
@@ -293,6 +306,18 @@ class BuildConfig(BaseModel):
         description="how videos are spread: local (this process) or ray (a Ray cluster, one detector and "
         "matcher per worker; movingfashion.executors)",
     )
+
+    def result_settings(self) -> dict[str, Any]:
+        """The settings that change what a build writes in the tracklet files, as JSON data: all
+        but ``review`` (re-decided from the stored signals by every build), ``executor``,
+        ``video_backend`` (every decoder gives the same frames) and the detector's ``batch`` and
+        ``device`` (reruns at another batch are byte-identical). The builder's build records
+        hold them (:meth:`annotations.builder.TrackletBuilder.settings` resolves the defaults
+        that depend on the models)."""
+        out = self.model_dump(mode="json", exclude={"review", "executor", "video_backend"})
+        for k in ("batch", "device"):
+            out["detector"].pop(k, None)
+        return out
 
     @field_validator("executor")
     @classmethod

@@ -13,6 +13,12 @@ newly flagged, marks its product needs_review; a product none of whose videos is
 more goes back to accepted when the item is needs_review by this stage only
 (:func:`annotations.review.marks.withdraw_needs_review`). A run killed before this pass is
 settled by the next one (the builder passes the videos of an unfinished run as ``fresh``).
+
+Two kinds of file are left as they are, and out of the population the relative rules are
+resolved over: a file whose stored signals lack one the flag cannot be decided without
+(:data:`annotations.config.REQUIRED_SIGNALS`; a warning names it: the build of its video redoes
+it), and a file whose ground truth a person changed since the build (a review pick, a CVAT
+import: its signals describe the tracklet the builder chose, not this one; the person decided).
 """
 
 from __future__ import annotations
@@ -23,8 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotations.config import ReviewConfig
-from annotations.tracklet_files import TRACKLET_DIR, read_video_tracklets, write_video_tracklets
+from annotations.config import ReviewConfig, lacks_required
+from annotations.tracklet_files import (
+    TRACKLET_DIR,
+    ground_truth_digest,
+    read_build_record,
+    read_video_tracklets,
+    write_video_tracklets,
+)
 from schemas.dataset import VideoTracklets
 from schemas.errors import MFError
 
@@ -44,17 +56,34 @@ class Settled:
     #: per rule signal, the tracklet files whose stored signals lack it (written by an older
     #: toolkit: that rule cannot flag them until they are built again, ``--force``)
     missing: dict[str, int] = field(default_factory=dict)
+    #: the files the pass rewrote (tracklet files, contact sheets redrawn)
+    written: list[Path] = field(default_factory=list)
+    #: stems of the files whose ground truth a person changed since the build (left as they are)
+    decided_by_person: list[str] = field(default_factory=list)
 
 
 def decide(vt: VideoTracklets, review: ReviewConfig) -> VideoTracklets | None:
     """The video with its flag decided again from its stored signals under ``review`` (resolved
-    for its dataset); None when nothing changes or it has no signals to decide on."""
-    if not vt.signals or vt.ground_truth is None:
+    for its dataset); None when nothing changes or it has no signals to decide on (none, or not
+    every one of :data:`annotations.config.REQUIRED_SIGNALS`)."""
+    if not vt.signals or vt.ground_truth is None or lacks_required(vt.signals):
         return None
     reason = review.reason(vt.signals)
     if reason == vt.review_reason and vt.needs_review == (reason is not None):
         return None
     return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
+
+
+def signals_describe_ground_truth(vt: VideoTracklets, record: dict | None) -> bool:
+    """Whether ``vt``'s stored signals are those of its current ground truth: its build record
+    holds the digest of the ground truth the builder chose (:func:`ground_truth_digest`; a review
+    pick or an import changes it); a file without one (an older build) is judged by the count of
+    detections (``signals.members``) where its tracklet has detector scores."""
+    if record and "ground_truth" in record:
+        return record["ground_truth"] == ground_truth_digest(vt)
+    gt = vt.ground_truth_tracklet()
+    members = vt.signals.get("members")
+    return gt is None or not gt.scores or members is None or int(members) == len(gt.scores)
 
 
 def dataset_tracklets(root: Path) -> dict[str, VideoTracklets]:
@@ -88,7 +117,27 @@ def settle_flags(
     (:func:`dataset_tracklets`); ``fresh``: indices of the jobs built in this run (their catalog
     marks are still to be made)."""
     stored = dataset_tracklets(root)
-    resolved = review.for_dataset(vt.signals for vt in stored.values() if vt.ground_truth is not None)
+    keep: set[str] = set()  # files left as they are (see the module docstring)
+    person: list[str] = []
+    for stem, vt in stored.items():
+        if vt.ground_truth is None or not vt.signals:
+            continue
+        path = root / TRACKLET_DIR / f"{stem}.json"
+        lacks = lacks_required(vt.signals)
+        if lacks:
+            log.warning(
+                "review flags: %s left out: its signals lack %s (rebuild its video with mf-tracklets build"
+                " --force, or delete the file when no product lists the video)",
+                path,
+                ", ".join(lacks),
+            )
+            keep.add(stem)
+        elif not signals_describe_ground_truth(vt, read_build_record(path)):
+            keep.add(stem)
+            person.append(stem)
+    resolved = review.for_dataset(
+        vt.signals for stem, vt in stored.items() if vt.ground_truth is not None and stem not in keep
+    )
     out = Settled(
         thresholds={
             f"{r.signal} {'<' if r.op == 'lt' else '>'}": n.threshold
@@ -97,7 +146,9 @@ def settle_flags(
         }
     )
     out.missing = review.missing_signals(vt.signals for vt in stored.values() if vt.ground_truth is not None)
-    now = {stem: decide(vt, resolved) or vt for stem, vt in stored.items()}  # each file, decided
+    out.decided_by_person = person
+    # each file, decided
+    now = {stem: vt if stem in keep else decide(vt, resolved) or vt for stem, vt in stored.items()}
     # products with a flagged video anywhere in the dataset (other shards' videos too)
     flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}
     withdraw: dict[str, str] = {}
@@ -110,13 +161,13 @@ def settle_flags(
         was = vt.needs_review
         if now[key] is not vt:
             vt = now[key]
-            write_video_tracklets(root, vt, shared=shared)
+            out.written.append(write_video_tracklets(root, vt, shared=shared))
             out.changed += 1
             if redraw_sheets:
                 from annotations.sheets import sheet_path, write_sheet
 
                 if sheet_path(root, vt.video, vt.product_id, shared=shared).is_file():
-                    write_sheet(root, vt, shared=shared)
+                    out.written.append(write_sheet(root, vt, shared=shared))
         if vt.needs_review:
             out.flagged.append((i, vt.review_reason or ""))
             if cat is not None and (i in fresh or not was):

@@ -17,10 +17,25 @@ take it themselves; a caller that reads a tracklet file, changes it and writes i
 pick, ``mf-tracklets import``) holds it from the read to the manifest refresh. It is re-entrant,
 so such a caller may call the writers here while holding it. Readers need no lock: every file is
 replaced atomically.
+
+Beside each tracklet file the builder keeps its *build record*, ``tracklets/.build/<same
+name>.json`` (hidden: no manifest, table or archive lists it): the build settings that change
+the file and the identity of its inputs (the video's and the shop image's size, mtime and
+SHA-256, the product's class), and a digest of the ground truth it chose. A rerun rebuilds a
+video whose record no longer matches (:meth:`annotations.builder.TrackletBuilder.redo_reason`);
+the flag settling leaves alone a video whose ground truth a person changed since
+(:mod:`annotations.settle`). A tracklet file without a record (an older build) counts as done.
+
+Every video of the split files needs a tracklet file name of its own (:func:`check_tracklet_names`:
+two videos with the same file stem in different folders would share one); :func:`load_splits`
+and :func:`tracklet_file` (through :func:`dataset_shared_videos`) refuse a dataset where two
+would.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -42,24 +57,32 @@ from schemas.official import (
 )
 
 __all__ = [
+    "BUILD_DIR",
     "LOCK_FILE",
     "SPLIT_FILES",
     "TRACKLET_DIR",
+    "build_record_file",
+    "check_tracklet_names",
     "dataset_lock",
     "dataset_shared_videos",
+    "ground_truth_digest",
     "load_results",
     "load_splits",
+    "read_build_record",
     "read_video_tracklets",
     "require_results",
     "set_official_tracklet",
     "shared_videos",
     "tracklet_file",
+    "write_build_record",
     "write_video_tracklets",
 ]
 
 TRACKLET_DIR = "tracklets"
 #: the dataset's lock file (hidden: no manifest, table or archive lists it)
 LOCK_FILE = ".lock"
+#: the build records' folder inside ``tracklets/`` (hidden, as the lock)
+BUILD_DIR = ".build"
 
 
 @contextmanager
@@ -72,8 +95,38 @@ def dataset_lock(dataset: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
-    """The official split files present in a dataset folder (at least one), by file name."""
-    return {p.name: read_official(p) for p in split_files(dataset)}
+    """The official split files present in a dataset folder (at least one), by file name; a
+    dataset where two videos would share a tracklet file is refused (:func:`check_tracklet_names`)."""
+    splits = {p.name: read_official(p) for p in split_files(dataset)}
+    check_tracklet_names(dataset, splits)
+    return splits
+
+
+def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, OfficialSplit]) -> None:
+    """Refuse, naming both videos, split files where two different videos would share a tracklet
+    file: the file is named after the video's stem only (``videos/a/clip.mp4`` and
+    ``videos/b/clip.mp4``, or ``clip.mp4`` and ``clip.webm``, are both ``clip.json``), plus
+    ``@<product>`` for a video several products list (``x@P1.mp4`` against ``x.mp4`` listed by
+    ``P1``). One would overwrite the other's tracklets and hand its ground truth to the wrong
+    product. ``mf publish`` names every video after its product, so only hand-made folders hit it."""
+    shared = shared_videos(splits)
+    owner: dict[str, tuple[str, str, str]] = {}  # tracklet file stem -> (video, product, split file)
+    for name, split in splits.items():
+        for pid, entry in split.items():
+            for vp in entry.video_paths:
+                stem = Path(vp).stem
+                # the bare stem too for a shared video: an older build's one file of it has that name
+                for key in (stem, f"{stem}@{pid}") if vp in shared else (stem,):
+                    first = owner.setdefault(key, (vp, pid, name))
+                    if first[0] != vp:
+                        raise DataFormatError(
+                            f"videos {first[0]!r} (product {first[1]} in {first[2]}) and {vp!r} (product "
+                            f"{pid} in {name}) would share one tracklet file, {TRACKLET_DIR}/{key}.json",
+                            where=str(Path(dataset) / name),
+                            hint="give every video a file name (stem) no other video of the split files has:"
+                            " rename one of the two files and its entry in video_paths (mf publish names"
+                            " videos <product>_<n>.mp4)",
+                        )
 
 
 def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:
@@ -97,7 +150,9 @@ def dataset_shared_videos(dataset: str | os.PathLike[str]) -> frozenset[str]:
     held = _SHARED.get(key)
     if held is not None and held[0] == stamp:
         return held[1]
-    shared = shared_videos({name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp})
+    splits = {name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp}
+    check_tracklet_names(dataset, splits)
+    shared = shared_videos(splits)
     _SHARED[key] = (stamp, shared)
     return shared
 
@@ -268,6 +323,42 @@ def write_video_tracklets(
     with dataset_lock(dataset):
         atomic_write_text(p, text)
     return p
+
+
+def build_record_file(tracklet_path: str | os.PathLike[str]) -> Path:
+    """The build record of a tracklet file: ``tracklets/.build/<its name>``."""
+    p = Path(tracklet_path)
+    return p.parent / BUILD_DIR / p.name
+
+
+def read_build_record(tracklet_path: str | os.PathLike[str]) -> dict | None:
+    """The build record of a tracklet file; None when it has none (written by an older build, or
+    copied without it); ``{}`` when it does not read (it matches no build: the video is redone)."""
+    p = build_record_file(tracklet_path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_build_record(tracklet_path: str | os.PathLike[str], record: dict) -> None:
+    """Write a tracklet file's build record atomically. The builder writes it twice: marked
+    ``"pending"`` before the tracklet file, final after it, so a run killed in between leaves a
+    pending record, and the rerun builds the video again."""
+    atomic_write_text(build_record_file(tracklet_path), json.dumps(record, indent=1, sort_keys=True) + "\n")
+
+
+def ground_truth_digest(vt: VideoTracklets) -> str | None:
+    """A hash of the video's ground-truth tracklet (None: none): a review pick or an import that
+    changes the ground truth changes it; a flag re-decided does not."""
+    gt = vt.ground_truth_tracklet()
+    if gt is None:
+        return None
+    data = json.dumps(gt.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:20]
 
 
 def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:

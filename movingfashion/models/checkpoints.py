@@ -138,6 +138,12 @@ def read_tagged_checkpoint(
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=weights_only)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
+        if _is_yolo_weights(p):  # a valid torch file weights_only refuses: the detector's weights
+            raise ModelError(
+                f"this is YOLO detector weights (ultralytics), not a {what} checkpoint",
+                where=str(p),
+                hint=f"pass it as --weights FILE; --matcher takes a {what} checkpoint",
+            ) from None
         raise ModelError(
             f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file",
             where=str(p),
@@ -159,6 +165,18 @@ def read_tagged_checkpoint(
             hint=hint,
         )
     return ckpt
+
+
+def _is_yolo_weights(path: Path) -> bool:
+    """Whether ``path`` is a torch file pickling ultralytics' classes (YOLO detector weights);
+    read without unpickling anything (the names of the globals it would load)."""
+    import torch
+
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # noqa: BLE001 - not a readable torch zip: not YOLO weights either
+        return False
+    return any(n.startswith("ultralytics.") for n in names)
 
 
 #: The content hash a detector version ends with (``ultralytics:detector.pt:566fb295ba5e``).

@@ -257,3 +257,29 @@ def test_qa_cli(built, gt_dataset):
     assert json.loads(res.stdout)["pass_rate"] == 1.0
     with pytest.raises(DataFormatError, match="no train.json or test.json"):
         reference_boxes(ds, ds / "tracklets")
+
+
+@pytest.mark.slow
+def test_a_rerun_that_writes_only_sheets_or_settled_flags_keeps_the_manifest(built):
+    """Nothing to build, yet files written: the sheets of done videos, tracklet files whose flag
+    the settling changed. The manifest takes them in, so `mf verify` still holds."""
+    from movingfashion.archive.describe import refresh
+    from movingfashion.archive.verify import verify_dataset
+
+    ds, _, _ = built
+    lost = sorted((ds / "tracklets" / "sheets").glob("*.png"))[:3]
+    for p in lost:
+        p.unlink()
+    refresh(ds)  # a folder whose manifest lists no sheet of these videos
+    assert verify_dataset(ds).ok
+    again = build_dataset_tracklets(ds, config=BuildConfig(stride=STRIDE), sheets=True)
+    assert again.processed == 0 and all(p.is_file() for p in lost)
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
+    strict = BuildConfig(stride=STRIDE, review=ReviewConfig(min_frames=1000))
+    again = build_dataset_tracklets(ds, config=strict)
+    assert again.processed == 0 and again.redecided > 0
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
+    assert build_dataset_tracklets(ds, config=BuildConfig(stride=STRIDE)).redecided > 0  # as before
+    assert verify_dataset(ds).ok

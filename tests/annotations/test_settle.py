@@ -152,3 +152,49 @@ def test_files_without_a_rules_signal_are_counted_so_a_user_knows_to_rebuild_the
     assert {"p7", "p8"} <= set(_flagged(tmp_path, jobs))
     rules = [r for r in ReviewConfig().rules if r.signal != "extent_outer"]
     assert settle_flags(tmp_path, jobs, ReviewConfig(rules=rules), fresh=set()).missing == {}
+
+
+def test_a_file_whose_signals_lack_a_fixed_one_is_left_out_with_a_warning_naming_it(tmp_path, caplog):
+    """A held-back product's file (no job builds it again) whose signals lack pivot_shop once made
+    every build end in a KeyError traceback."""
+    import logging
+
+    jobs = _build(tmp_path, [7, 8, 9])
+    held = VideoTracklets(
+        product_id="held",
+        video="videos/held_0.mp4",
+        frames=10,
+        width=32,
+        height=32,
+        tracklets=[Tracklet(video="videos/held_0.mp4", boxes={0: [1, 1, 9, 9]}, mode="training")],
+        ground_truth=0,
+        signals={"members": 2.0, "coverage_detected": 1.0},
+    )
+    write_video_tracklets(tmp_path, held)
+    with caplog.at_level(logging.WARNING, logger="annotations.settle"):
+        out = settle_flags(tmp_path, jobs, ReviewConfig(min_frames=30), fresh=set())
+    assert f"{tmp_path / 'tracklets' / 'held_0.json'} left out: its signals lack pivot_shop" in caplog.text
+    assert out.missing["pivot_shop"] == 1
+    assert [jobs[i].product_id for i, _ in out.flagged] == ["p7", "p8", "p9"]  # 20 detections < 30
+    assert read_video_tracklets(tracklet_file(tmp_path, held.video)) == held  # left as it was
+
+
+def test_an_older_files_ground_truth_picked_by_a_person_keeps_its_flag(tmp_path):
+    """A file without a build record: its signals count 20 detections, its ground truth (a pick)
+    has 3: the signals are not the ground truth's, so its flag is not decided from them."""
+    jobs = _build(tmp_path, [7, 8])
+    p = tracklet_file(tmp_path, jobs[0].video_path)
+    vt = read_video_tracklets(p)
+    v = vt.video
+    built = Tracklet(
+        video=v, boxes=dict.fromkeys(range(20), [1, 1, 9, 9]), scores=dict.fromkeys(range(20), 0.9)
+    )
+    picked = Tracklet(
+        video=v, boxes=dict.fromkeys(range(3), [2, 2, 8, 8]), scores=dict.fromkeys(range(3), 0.8)
+    )
+    write_video_tracklets(tmp_path, vt.model_copy(update={"tracklets": [built, picked], "ground_truth": 1}))
+    out = settle_flags(tmp_path, jobs, ReviewConfig(min_frames=30), fresh=set())
+    # p8's 20 detections are its ground truth's: flagged; p7's 20 are another tracklet's
+    assert [jobs[i].product_id for i, _ in out.flagged] == ["p8"]
+    assert not read_video_tracklets(p).needs_review  # not "too few frames (20 detections ...)"
+    assert out.decided_by_person == ["p7_0"] and out.changed == 1

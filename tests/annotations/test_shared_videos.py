@@ -48,10 +48,12 @@ class FakeBuilder:
     """A builder whose ground truth is the garment of the job's shop image (no models)."""
 
     is_done = TrackletBuilder.is_done
+    redo_reason = TrackletBuilder.redo_reason
 
     def __init__(self) -> None:
         self.detector = SimpleNamespace(version="det1")
         self.matcher_tag, self.fallback_tag, self.config = "m1", None, BuildConfig()
+        self.settings = self.config.result_settings()
         self.built: list[tuple[str, str, str]] = []
 
     def process(self, dataset: Path, job, timings):

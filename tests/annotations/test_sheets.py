@@ -1,5 +1,7 @@
-"""``mf-tracklets sheets``: bad split files, rows and boxes are one clear line (exit 2); a shop
-image merely missing on disk still gets its sheet, with a placeholder and a warning."""
+"""``mf-tracklets sheets``: bad split files and rows are one clear line (exit 2); a video whose
+sheet cannot be drawn (a bad box, a missing video) is listed as failed and the others are drawn
+(exit 1); a shop image merely missing on disk still gets its sheet, with a placeholder and a
+warning."""
 
 from __future__ import annotations
 
@@ -110,10 +112,10 @@ def _set_box(ds: Path, stem: str, box: list[float]) -> int:
 def test_an_impossible_box_names_the_file_and_frame(ds, capsys):
     stem, _, _ = first_video(ds)
     frame = _set_box(ds, stem, [-1e12, -1e12, 1e12, 1e12])
-    code, _, err = run_sheets(ds, stem, capsys)
-    assert code == 2, err
-    (line,) = err.strip().splitlines()
-    assert line.startswith(f"error: {ds / 'tracklets' / stem}.json: ")
+    code, out, err = run_sheets(ds, stem, capsys)
+    assert code == 1, err  # listed as failed, as a video build does
+    (line,) = out.strip().splitlines()
+    assert line.startswith("failed: ") and f"{ds / 'tracklets' / stem}.json: " in line
     assert f"frame {frame}: box" in line and "lies far outside" in line
 
 
@@ -124,3 +126,26 @@ def test_a_box_a_little_outside_the_frame_is_clipped(ds, capsys):
     code, _, err = run_sheets(ds, stem, capsys)
     assert code == 0, err
     assert (ds / "tracklets" / "sheets" / f"{stem}.png").stat().st_size > 1000
+
+
+def test_a_video_that_cannot_be_drawn_is_reported_and_the_rest_are_written_and_listed(ds, capsys):
+    """One missing video file once stopped the command (exit 2) after some sheets, which the
+    manifest never took in; the videos after it got none."""
+    from movingfashion.archive.verify import verify_dataset
+
+    stems = sorted(p.stem for p in (ds / "tracklets").glob("*.json"))
+    victim = stems[len(stems) // 2]
+    video = read_video_tracklets(ds / "tracklets" / f"{victim}.json").video
+    (ds / video).unlink()
+    code = 0
+    try:
+        run_main(tracklets, ["sheets", "--dataset", str(ds), "--json"])
+    except SystemExit as exc:
+        code = exc.code
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # some items failed
+    assert [f["video"] for f in out["failed"]] == [video] and Path(video).name in out["failed"][0]["error"]
+    drawn = sorted(p.stem for p in (ds / "tracklets" / "sheets").glob("*.png"))
+    assert drawn == [s for s in stems if s != victim] == sorted(Path(p).stem for p in out["sheets"])
+    report = verify_dataset(ds)  # the missing video breaks "files"; every sheet is in the manifest
+    assert report.check("manifest").status == "ok", report.table()

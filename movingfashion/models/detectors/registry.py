@@ -44,7 +44,8 @@ def build_detector(
 ) -> Detector:
     """Instantiate a backend by name; ``weights=None`` means the backend's default: the shipped
     weights, and for a backend that ships none (``fasterrcnn``) a refusal, unless ``allow_random``
-    (random init: for tests, never what a CLI asks for)."""
+    (random init: for tests, never what a CLI asks for). A YOLO model config (``.yaml``) as
+    ``weights`` is random init too: refused unless ``allow_random``."""
     cls = lookup(DETECTORS, name, what="detector backend", where="--detector")()
-    extra = {"allow_random": True} if allow_random and not cls.ships_weights else {}
+    extra = {"allow_random": True} if allow_random else {}
     return cls(weights=weights, config=config, **extra)

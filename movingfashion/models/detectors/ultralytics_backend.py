@@ -32,16 +32,34 @@ def default_detector_path() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
 
 
-def class_map(names: dict[int, str] | list[str]) -> dict[int, int]:
-    """Model class index -> DF2 id: by DF2 name when the model uses them, else index + 1."""
-    items = dict(enumerate(names)) if isinstance(names, list) else dict(names)
-    out = {}
-    for idx, name in items.items():
-        if name in DF2_IDS:
-            out[int(idx)] = DF2_IDS[name]
-        elif int(idx) + 1 in DF2_CLASSES:
-            out[int(idx)] = int(idx) + 1
-    return out
+#: a class name that says nothing ("", "3", "class_3", "class3"): a model trained on a data yaml
+#: with ``nc:`` only
+_ANONYMOUS = re.compile(r"(class_?)?\d*")
+
+
+def class_map(
+    names: dict[int, str] | list[str], *, strict: bool = True, where: str = "--weights"
+) -> dict[int, int]:
+    """Model class index -> DF2 id: by DF2 name when the model uses them (its other classes are
+    dropped), else index + 1 for a model with exactly 13 anonymous classes (``"0"``, ``"class_0"``).
+    Any other model was not trained on DeepFashion2's classes (COCO's ``person``, ``bicycle``...):
+    a :class:`ModelError` naming ``where``, unless not ``strict`` (an untrained network from a
+    model config, whose classes mean nothing yet: index + 1 up to 13)."""
+    items = {int(k): str(v) for k, v in (enumerate(names) if isinstance(names, list) else names.items())}
+    by_name = {idx: DF2_IDS[name] for idx, name in items.items() if name in DF2_IDS}
+    if by_name:
+        return by_name
+    anonymous = all(_ANONYMOUS.fullmatch(name.strip().lower()) for name in items.values())
+    if not strict or (anonymous and sorted(items) == list(range(len(DF2_CLASSES)))):
+        return {idx: idx + 1 for idx in items if idx + 1 in DF2_CLASSES}
+    shown = ", ".join(repr(items[i]) for i in sorted(items)[:5]) + (", ..." if len(items) > 5 else "")
+    raise ModelError(
+        f"the weights' {len(items)} classes are not DeepFashion2's ({shown}): their detections would be"
+        " read as clothing classes they are not",
+        where=where,
+        hint="pass YOLO weights trained on DeepFashion2's 13 classes (`mf train-detector --df2 ROOT`),"
+        " named as DeepFashion2 names them or 13 numbered classes",
+    )
 
 
 class UltralyticsDetector(Detector):
@@ -55,8 +73,15 @@ class UltralyticsDetector(Detector):
     name = "ultralytics"
 
     def __init__(
-        self, weights: str | os.PathLike[str] | None = None, config: DetectorConfig | None = None
+        self,
+        weights: str | os.PathLike[str] | None = None,
+        config: DetectorConfig | None = None,
+        *,
+        allow_random: bool = False,
     ) -> None:
+        """``weights``: a YOLO ``.pt`` (None: the embedded one). A model config (``.yaml``) builds an
+        untrained, randomly initialised network: refused (:class:`ModelError`) unless
+        ``allow_random`` (tests; ``mf train-detector`` trains from a config its own way)."""
         super().__init__(config)
         os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -64,6 +89,14 @@ class UltralyticsDetector(Detector):
 
         path = Path(weights) if weights is not None else default_detector_path()
         is_cfg = path.suffix in (".yaml", ".yml")
+        if is_cfg and not allow_random:
+            raise ModelError(
+                "this is a model config: it builds an untrained, randomly initialised detector, whose"
+                " tracklets would be junk",
+                where=str(path),
+                hint="pass trained YOLO weights (.pt: train them from this config with"
+                " `mf train-detector --model CONFIG`), or leave --weights out for the embedded ones",
+            )
         if not is_cfg and not path.is_file():
             raise ModelError(
                 "detector weights not found",
@@ -75,7 +108,7 @@ class UltralyticsDetector(Detector):
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
             self.model = YOLO(str(path) if path.exists() else path.name)
         except Exception as exc:
-            takes = "a YOLO .pt file or a model .yaml"
+            takes = "a YOLO .pt file"
             if not is_cfg:
                 refuse_other_checkpoint(path, takes)
             reason = _ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
@@ -84,7 +117,7 @@ class UltralyticsDetector(Detector):
                 where=str(path),
                 hint=f"pass {takes}",
             ) from None
-        self.classes = class_map(self.model.names)
+        self.classes = class_map(self.model.names, strict=not is_cfg, where=str(path))
         ckpt = getattr(self.model, "ckpt", None) or {}
         trained = (ckpt.get("train_args") or {}).get("imgsz") if isinstance(ckpt, dict) else None
         self.imgsz = int(self.config.imgsz or (trained if isinstance(trained, int) else 320))
