@@ -14,19 +14,10 @@ import torch
 
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache, cache_entry
 from movingfashion.training_copy import TOLERANCE, build_training_copy, copy_entry
+from tests.movingfashion.test_crop_cache_entries import _items_equal
 
 KW = {"seed": 5, "crop_size": 32, "frames": 6, "train": False}
 VIDEOS = ("101_0", "102_0", "102_1", "ab_C_0")
-
-
-def _items_equal(a, b):
-    return (
-        a["product_id"] == b["product_id"]
-        and a["video_path"] == b["video_path"]
-        and a["frame_indices"].tolist() == b["frame_indices"].tolist()
-        and torch.equal(a["frames"], b["frames"])
-        and torch.equal(a["boxes"], b["boxes"])
-    )
 
 
 def _same_size(a, b):
