@@ -21,9 +21,11 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
     out = tmp_path / "o"
     with FakeSite() as site:
         list_page(site, ids)
-        for i in ids:
+        for n, i in enumerate(ids):
+            # the first two quickly, the rest slowly: Ctrl-C lands while they are in flight even
+            # when a loaded machine is slow to see the first file
             site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
-                mp4_bytes(tmp_path, int(i)), content_type="video/mp4", delay_s=0.3
+                mp4_bytes(tmp_path, int(i)), content_type="video/mp4", delay_s=0.3 if n < 2 else 3.0
             )
             site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
                 jpeg_bytes(int(i)), content_type="image/jpeg"
