@@ -45,7 +45,16 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
             "2",
             "--json",
         ]
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Ctrl-C as a terminal gives it: SIGINT at its default, whatever the test runner's worker
+        # set (a process started with SIGINT ignored ignores it too, and Python keeps it so)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.rglob("video.mp4")):
             time.sleep(0.05)
