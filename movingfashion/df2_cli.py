@@ -85,6 +85,12 @@ def to_coco_cmd(
     help="Without a train split, train on the validation images (a smoke test; by default no "
     "train split is an error).",
 )
+@click.option(
+    "--train-as-val",
+    is_flag=True,
+    help="Without a validation split, validate on the training images, with a warning (by default no "
+    "validation split is an error).",
+)
 @json_option
 def to_yolo_cmd(
     legacy_df2_root: str | None,
@@ -92,18 +98,22 @@ def to_yolo_cmd(
     out: str,
     splits: tuple[str, ...],
     val_as_train: bool,
+    train_as_val: bool,
     as_json: bool,
 ) -> None:
     """Convert DeepFashion2 to an ultralytics YOLO dataset (images, labels, data.yaml).
 
     The same converter detector training uses (class = DF2 id - 1). OUT's images/ and labels/
     are rebuilt on every run (files of an earlier run are removed). A root without train/ is an
-    error (data.yaml would train on the images it validates on) unless --val-as-train.
+    error (data.yaml would train on the images it validates on) unless --val-as-train; one
+    without validation/ is an error (it would validate on the images it trains on) unless
+    --train-as-val.
 
     \b
     Examples:
       mf df2 to-yolo --df2 world/df2 --out df2_yolo --json
-      mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_yolo --split train
+      mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_yolo --split train --split validation
+      mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_fit --split train --train-as-val
       mf df2 to-yolo --df2 /data/DeepFashion2 --out df2_val --split validation --val-as-train
     """
     df2_root = legacy_folder(df2_root, legacy_df2_root, "--df2")
@@ -115,6 +125,7 @@ def to_yolo_cmd(
         tuple(splits),
         progress=lambda it: progress(it, desc="df2 -> yolo", unit="img"),
         val_as_train=val_as_train,
+        train_as_val=train_as_val,
     )
     labels = sum(1 for _ in Path(out).glob("labels/*/*.txt"))
     emit(

@@ -9,7 +9,8 @@ photos play the video's frames. :func:`build_multidf2` writes the index once;
 When a sequence has at least ``T`` user images, the frame sampler (``rrs`` by default) picks
 ``T`` of them in order. With fewer, every image is used once and the missing ``T - n`` are
 repeats drawn at random, with the item's generator in training and with a generator fixed
-by ``(seed, index)`` in evaluation (same seed -> same repeats).
+by ``(seed, index)`` in evaluation (same seed -> same repeats; ``seed=None`` evaluates with
+:data:`EVAL_SEED`, so every evaluation of a split sees the same clips).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from movingfashion.sampling import FrameSampler, get_sampler
 from schemas.atomic import atomic_write_json
 from schemas.errors import ConfigError, DataFormatError
 from schemas.paths import resolve_under
+
+#: The seed evaluation uses when none is given: evaluation clips never depend on OS randomness.
+EVAL_SEED = 0
 
 
 def build_multidf2(
@@ -138,6 +142,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
     the end, as for a list.
     Images are read as stored (an EXIF orientation tag is not applied), the pixels DeepFashion2's
     boxes are drawn in; a box outside its image is a :class:`DataFormatError` naming both.
+    ``seed``: training randomness (None: fresh OS entropy) and the evaluation repeats of short
+    sequences (None: :data:`EVAL_SEED`, so evaluation is the same in every dataset object).
     """
 
     def __init__(
@@ -177,7 +183,12 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         )
         self.shop_crop = shop_crop
         self.train = (split == "train") if train is None else bool(train)
-        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        if seed is not None:
+            self.seed = int(seed)
+        elif self.train:
+            self.seed = int(np.random.SeedSequence().entropy % (2**31))
+        else:  # evaluation must not depend on OS randomness
+            self.seed = EVAL_SEED
         self._epoch = SharedEpoch(0)
         if isinstance(index, list):
             seqs = index

@@ -13,8 +13,9 @@ so the same video always gives the same frames.
 * ``uniform``: ``T`` evenly spaced frames including the first and last candidate.
 * ``all``: every candidate (``T`` is ignored; the clip length varies).
 * ``salient``: frames ranked by a quality score (see :func:`frame_quality`) and picked so that
-  they stay spread over time: the best frame of each chunk (evaluation), or one frame per
-  chunk drawn with probability rising with its score (training).
+  they stay spread over time: the best frame of each chunk, ties broken towards the chunk
+  centre (evaluation), or one frame per chunk drawn with probability rising with its score
+  (training).
 
 With fewer candidates than ``T``, the fixed-length samplers repeat frames (evenly, in order)
 so that a clip always has exactly ``T`` frames.
@@ -121,9 +122,11 @@ class AllFramesSampler(FrameSampler):
 class SalientSampler(FrameSampler):
     """Best-quality frames, spread over time (one per chunk).
 
-    Evaluation takes the highest-scoring frame of each of the ``T`` chunks (ties: earliest);
-    training draws one frame per chunk with probability ``softmax(score / temperature)``.
-    Without scores every frame scores the same, which makes it a plain RRS.
+    Evaluation takes the highest-scoring frame of each of the ``T`` chunks (ties: the one
+    nearest the chunk centre RRS takes, the earlier of two as near); training draws one frame
+    per chunk with probability ``softmax(score / temperature)``. Without scores (or with equal
+    ones) every frame scores the same, which makes it a plain RRS: RRS's very frames in
+    evaluation, its distribution in training.
     """
 
     name = "salient"
@@ -145,8 +148,12 @@ class SalientSampler(FrameSampler):
             if train:
                 w = np.exp((chunk - chunk.max()) / max(self.temperature, 1e-6))
                 out.append(cand[lo + int(rng.choice(hi - lo, p=w / w.sum()))])
-            else:
-                out.append(cand[lo + int(np.argmax(chunk))])
+            else:  # ties: nearest RRS's chunk centre (argmin keeps the earlier of two as near)
+                best = np.flatnonzero(chunk == chunk.max())
+                if best.size == 0:  # NaN scores: no frame is better than another
+                    best = np.arange(hi - lo)
+                centre = (hi - lo) // 2
+                out.append(cand[lo + int(best[np.argmin(np.abs(best - centre))])])
         return [int(x) for x in out]
 
 

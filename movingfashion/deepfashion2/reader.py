@@ -9,8 +9,13 @@ pretraining, detector training) reads through here; errors name the file and the
 
 Types are checked as DeepFashion2 writes them: ``category_id``, ``style`` and ``pair_id`` are
 integers (a JSON ``true`` or ``1.0`` is refused), the box and the landmarks finite numbers
-(``landmarks`` whole ``[x, y, v]`` triples), ``segmentation`` a list of polygons of at least
-3 ``x, y`` points. A missing ``style``, ``landmarks`` or ``segmentation`` reads as 0 / empty.
+(``landmarks`` whole ``[x, y, v]`` triples, ``v`` 0 not labelled, 1 occluded or 2 visible),
+``segmentation`` a list of polygons of at least 3 ``x, y`` points. A missing ``style``,
+``landmarks`` or ``segmentation`` reads as 0 / empty. The codes are checked when present:
+``scale``, ``occlusion``, ``zoom_in`` and ``viewpoint`` are integers 1..3, ``category_name`` names
+``category_id`` (the file's ``short sleeve top`` or the COCO ``short_sleeved_shirt``; kept in
+:attr:`DF2Item.extra` with the codes). Item keys are ``item`` and ASCII digits (``item1``);
+another key starting with ``item`` is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +102,7 @@ def read_annotation(
         raise DataFormatError(f"malformed JSON at line {exc.lineno}: {exc.msg}", where=str(p)) from None
     if not isinstance(data, dict):
         raise DataFormatError("an annotation is a JSON object", where=str(p))
-    items = [_read_item(p, key, data[key]) for key in _item_keys(data)]
+    items = [_read_item(p, key, data[key]) for key in _item_keys(p, data)]
     source = data.get("source")
     if source not in ("shop", "user"):
         raise DataFormatError(f"field 'source' must be 'shop' or 'user', got {source!r}", where=str(p))
@@ -107,12 +113,51 @@ def read_annotation(
     return DF2Image(image_id_of(p), img, p, source, pair_id, items)
 
 
-def _item_keys(data: dict[str, Any]) -> list[str]:
-    """``item1``, ``item2``, ... in numeric order."""
-    return sorted((k for k in data if k.startswith("item") and k[4:].isdigit()), key=lambda k: int(k[4:]))
+def _item_keys(p: Path, data: dict[str, Any]) -> list[str]:
+    """``item1``, ``item2``, ... in numeric order; another key starting with ``item`` is refused."""
+    keys: dict[str, int] = {}
+    for k in data:
+        m = re.fullmatch(r"item([0-9]+)", k)
+        if m is not None:
+            keys[k] = int(m.group(1))
+        elif k.startswith("item"):
+            raise DataFormatError(
+                f"field {k!r} is not an item key",
+                where=str(p),
+                hint="items are item1, item2, ... ('item' and ASCII digits)",
+            )
+    return sorted(keys, key=keys.__getitem__)
 
 
 _KNOWN_ITEM_FIELDS = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
+
+#: ``category_name`` as DeepFashion2's annotation files write it (the COCO names of
+#: :data:`~schemas.taxonomy.DF2_CLASSES` are accepted too).
+DF2_FILE_NAMES: dict[int, str] = {
+    1: "short sleeve top",
+    2: "long sleeve top",
+    3: "short sleeve outwear",
+    4: "long sleeve outwear",
+    5: "vest",
+    6: "sling",
+    7: "shorts",
+    8: "trousers",
+    9: "skirt",
+    10: "short sleeve dress",
+    11: "long sleeve dress",
+    12: "vest dress",
+    13: "sling dress",
+}
+
+#: The per-item codes and their meaning (1..3 each; checked when present).
+ITEM_CODES: dict[str, str] = {
+    "scale": "1 small, 2 modest, 3 large",
+    "occlusion": "1 slight, 2 medium, 3 heavy",
+    "zoom_in": "1 none, 2 medium, 3 large",
+    "viewpoint": "1 no wear, 2 frontal, 3 side or back",
+}
+#: Landmark visibility ``v``: 0 not labelled, 1 occluded, 2 visible.
+LANDMARK_VISIBILITY = (0, 1, 2)
 
 
 def _is_int(v: Any) -> bool:
@@ -149,6 +194,19 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
         raise DataFormatError(
             f"field '{key}.style' must be an integer (0: no positive pair), got {style!r}", where=str(p)
         )
+    name, names = it.get("category_name"), dict.fromkeys((DF2_FILE_NAMES[cid], DF2_CLASSES[cid]))
+    if name is not None and (not isinstance(name, str) or name not in names):
+        raise DataFormatError(
+            f"field '{key}.category_name' {name!r} is not the name of category_id {cid} "
+            f"({' or '.join(map(repr, names))})",
+            where=str(p),
+        )
+    for code, meaning in ITEM_CODES.items():
+        v = it.get(code)
+        if v is not None and not (_is_int(v) and 1 <= v <= 3):
+            raise DataFormatError(
+                f"field '{key}.{code}' must be 1, 2 or 3 ({meaning}), got {v!r}", where=str(p)
+            )
     return DF2Item(
         key,
         cid,
@@ -182,6 +240,13 @@ def _landmarks(p: Path, key: str, cid: int, lms: Any) -> list[float]:
             f"has {LANDMARK_COUNTS[cid]} slots",
             where=str(p),
             hint=hint,
+        )
+    bad = next((i for i in range(2, len(lms), 3) if lms[i] not in LANDMARK_VISIBILITY), None)
+    if bad is not None:
+        raise DataFormatError(
+            f"field '{key}.landmarks' point {bad // 3} has visibility {lms[bad]!r}, not 0, 1 or 2",
+            where=str(p),
+            hint="v is 2 visible, 1 occluded, 0 not labelled",
         )
     return list(lms)
 

@@ -10,10 +10,15 @@ paired with this run's files, or join its training set unnoticed.
 Without a ``train`` split there is nothing to train on: that is a :class:`DataFormatError`
 unless the caller opts in with ``val_as_train=True`` (``mf df2 to-yolo --val-as-train``), which
 makes ``data.yaml`` train on the validation images (a smoke test, never a real training).
+Likewise without a ``validation`` split there is nothing to validate on: a
+:class:`DataFormatError` unless ``train_as_val=True`` (``mf df2 to-yolo --train-as-val``), which
+makes ``data.yaml`` validate on the training images, with a warning (its validation scores then
+measure fit to the training set, not generalisation).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from collections.abc import Callable, Iterable
@@ -29,6 +34,8 @@ from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
 
 YOLO_SPLIT = {"train": "train", "validation": "val", "val": "val", "test": "test"}
+
+log = logging.getLogger(__name__)
 
 
 def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str | None:
@@ -66,6 +73,17 @@ NO_TRAIN_HINT = (
     "add the train split (DF2_ROOT/train with image/ and annos/), or opt in to training on the "
     "validation images with val_as_train=True (mf df2 to-yolo --val-as-train)"
 )
+#: What to do when there is no validation split.
+NO_VAL_HINT = (
+    "add the validation split (DF2_ROOT/validation with image/ and annos/; mf df2 to-yolo converts "
+    "train and validation by default), or opt in to validating on the training images with "
+    "train_as_val=True (mf df2 to-yolo --train-as-val)"
+)
+#: The warning of ``train_as_val``.
+TRAIN_AS_VAL_WARNING = (
+    "%s: no validation images, data.yaml validates on the training images (train_as_val): "
+    "validation scores will measure fit to the training set, not generalisation"
+)
 
 
 def _clear(out: Path) -> None:
@@ -83,12 +101,14 @@ def write_yolo_dataset(
     out_dir: str | os.PathLike[str],
     *,
     val_as_train: bool = False,
+    train_as_val: bool = False,
 ) -> Path:
     """Write ``(split, image_path, [(df2_id, box)], (w, h) or None)`` samples as a YOLO dataset.
 
     Returns the ``data.yaml`` path. Split names follow :data:`YOLO_SPLIT`. ``images/`` and
     ``labels/`` are rebuilt (see the module docstring). No ``train`` sample is a
-    :class:`DataFormatError` unless ``val_as_train`` (then ``data.yaml`` trains on ``val``).
+    :class:`DataFormatError` unless ``val_as_train`` (then ``data.yaml`` trains on ``val``); no
+    ``val`` sample is one unless ``train_as_val`` (then it validates on ``train``, with a warning).
     """
     out = Path(out_dir)
     _clear(out)
@@ -111,6 +131,15 @@ def write_yolo_dataset(
             where=str(out_dir),
             hint=NO_TRAIN_HINT,
         )
+    if "val" not in counts:
+        if not train_as_val:
+            raise DataFormatError(
+                f"no validation images (only {', '.join(sorted(counts))}): data.yaml would validate "
+                "on the images it trains on",
+                where=str(out_dir),
+                hint=NO_VAL_HINT,
+            )
+        log.warning(TRAIN_AS_VAL_WARNING, out_dir)
     val = "val" if "val" in counts else "train"
     data = {
         "path": str(out.resolve()),
@@ -129,12 +158,14 @@ def df2_to_yolo(
     *,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     val_as_train: bool = False,
+    train_as_val: bool = False,
 ) -> Path:
     """Convert a DeepFashion2-format folder to a YOLO dataset; returns the ``data.yaml`` path.
 
     Splits missing from ``df2_root`` are skipped; none present is a :class:`DataFormatError`, and
-    so is no ``train`` split among them unless ``val_as_train`` (checked before anything is
-    written). ``progress`` wraps the image loop (e.g. a progress bar).
+    so is no ``train`` split among them unless ``val_as_train``, and no ``validation`` split
+    unless ``train_as_val`` (both checked before anything is written). ``progress`` wraps the
+    image loop (e.g. a progress bar).
     """
     root = Path(df2_root)
     present = [s for s in splits if has_split(root, s)]
@@ -151,6 +182,16 @@ def df2_to_yolo(
             where=str(root),
             hint=NO_TRAIN_HINT,
         )
+    if not train_as_val and all(YOLO_SPLIT.get(s, s) != "val" for s in present):
+        missing = (
+            "not asked for" if not any(YOLO_SPLIT.get(s, s) == "val" for s in splits) else "missing here"
+        )
+        raise DataFormatError(
+            f"no validation split to convert (the validation split is {missing}; converting "
+            f"{', '.join(present)})",
+            where=str(root),
+            hint=NO_VAL_HINT,
+        )
 
     def samples():
         for split in present:
@@ -161,5 +202,8 @@ def df2_to_yolo(
                 yield split, img.image_path, objects, None
 
     return write_yolo_dataset(
-        progress(samples()) if progress else samples(), out_dir, val_as_train=val_as_train
+        progress(samples()) if progress else samples(),
+        out_dir,
+        val_as_train=val_as_train,
+        train_as_val=train_as_val,
     )

@@ -207,3 +207,11 @@ class EvalConfig(BaseModel):
         description="also evaluate the main SEAM checkpoint on frames picked by the salient sampler "
         "(the 'SEAM + salient' row)",
     )
+    query_min_iou: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="least mean IoU with the ground-truth tracklet (over the frames either boxes) for an "
+        "inference tracklet to be a video's query; below it the ground truth is the query, counted in "
+        "results.json as protocol.query_below_min_iou (0.5: the paper's detection protocol)",
+    )

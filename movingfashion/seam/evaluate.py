@@ -306,6 +306,8 @@ def evaluate_bank(
             "queries": len(bank),
             "gallery": n_gallery,
             "query_tracklets": _count(bank.tracklet_sources),
+            # videos whose inference tracklets all stayed below cfg.query_min_iou (ground truth used)
+            "query_below_min_iou": sum(bank.query_below_min),
             "corrupted_share": float(bank.corrupted()[known].float().mean()) if bool(known.any()) else None,
         },
         "chance": {f"top{k}": min(k, pool_n) / pool_n for k in cfg.ks},
@@ -315,6 +317,8 @@ def evaluate_bank(
             "videos": list(bank.videos),
             **{k: per_query[k] for k in METHOD_ORDER if k in per_query},
         },
+        # each query tracklet's mean IoU with the ground truth, in the order of per_query's videos
+        "query_iou": [round(float(x), 4) for x in bank.query_ious],
         "attention": attention,
         "attention_noise": noise,
         "qualitative": qual,
@@ -404,6 +408,7 @@ def evaluate_dataset(
         encoder_tag=encoder_tag(models[0]),
         progress=progress,
         on_bad=cfg.on_bad,
+        query_min_iou=cfg.query_min_iou,
     )
     res = evaluate_bank(models, bank, cfg, asymnets=asymnets, device=device, progress=progress)
     res["dataset"] = str(Path(dataset).resolve())

@@ -10,9 +10,15 @@ reused on reruns.
 
 Query tracklet of a video (paper section 5): when the dataset has the richer
 ``tracklets/<video stem>.json`` with inference tracklets, the one with the highest average IoU
-with the ground-truth tracklet; otherwise the ground-truth tracklet itself. Banks also keep,
-per frame, the world's truth about the query box (clean or how it is corrupted) when the
-richer file carries it, and the frame's expressiveness score for the ``salient`` sampler.
+with the ground-truth tracklet (over the frames either of them boxes), provided it reaches
+``query_min_iou`` (:data:`QUERY_MIN_IOU`); otherwise the ground-truth tracklet itself (a video
+whose best candidate stays below the minimum is flagged in the bank). Banks also keep, per
+frame, the world's truth about the query box (clean or how it is corrupted) when the richer
+file carries it, and the frame's expressiveness score for the ``salient`` sampler.
+
+The gallery is every shop image of the split, once: products sharing a shop image (the same
+resolved file, or files with the same bytes) share one gallery entry, and a query hits when the
+retrieved entry is its product's image.
 """
 
 from __future__ import annotations
@@ -38,17 +44,29 @@ from schemas.geometry import box_iou
 from schemas.official import read_official
 from schemas.paths import resolve_under
 
-BANK_VERSION = 2
+BANK_VERSION = 3
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
+#: The least mean IoU with the ground truth for an inference tracklet to become the query (the
+#: paper's detection protocol counts a box as found from IoU 0.5); below it the ground truth is.
+QUERY_MIN_IOU = 0.5
 
 
 def mean_iou(candidate: dict[int, list[float]], reference: dict[int, list[float]]) -> float:
-    """Average IoU over the reference frames (0 where the candidate has no box)."""
-    if not reference:
+    """Average IoU over the frames either tracklet boxes (0 where only one of them has a box):
+    a candidate that leaves the item, or boxes frames the reference does not, pays for it."""
+    frames = set(candidate) | set(reference)
+    if not reference or not frames:
         return 0.0
-    return float(np.mean([box_iou(candidate[f], b) if f in candidate else 0.0 for f, b in reference.items()]))
+    return float(
+        np.mean(
+            [
+                box_iou(candidate[f], reference[f]) if f in candidate and f in reference else 0.0
+                for f in frames
+            ]
+        )
+    )
 
 
 @dataclass
@@ -58,28 +76,41 @@ class QueryChoice:
     boxes: dict[int, list[float]]
     scores: dict[int, float]
     source: str  # "tracklets[i]" (an inference tracklet) or "ground_truth"
-    iou: float
+    iou: float  # mean IoU of ``boxes`` with the ground truth (1.0 for the ground truth itself)
     noise: dict[int, str] = field(default_factory=dict)
+    #: the best inference candidate's mean IoU (None without candidates); when it is below the
+    #: minimum the ground truth is the query and :attr:`below_min_iou` is True
+    best_iou: float | None = None
+
+    @property
+    def below_min_iou(self) -> bool:
+        """Whether inference tracklets were there but none reached the minimum IoU."""
+        return self.source == "ground_truth" and self.best_iou is not None
 
 
-def choose_query(gt: dict[int, list[float]], rich: VideoTracklets | None) -> QueryChoice:
+def choose_query(
+    gt: dict[int, list[float]], rich: VideoTracklets | None, min_iou: float = QUERY_MIN_IOU
+) -> QueryChoice:
     """The query tracklet of a video (paper section 5): among the *inference* tracklets of the
-    richer file, the one with the highest average IoU with the ground-truth tracklet ``gt``;
-    the ground-truth tracklet itself only when the file has no inference tracklet."""
+    richer file, the one with the highest average IoU with the ground-truth tracklet ``gt``
+    (:func:`mean_iou`: over the frames either boxes) when it reaches ``min_iou``; else the
+    ground-truth tracklet itself (flagged :attr:`QueryChoice.below_min_iou` when candidates were
+    there). Ties go to the first candidate."""
     cands = (
         []
         if rich is None or not gt
         else [i for i, t in enumerate(rich.tracklets) if t.mode == INFERENCE_MODE]
     )
-    if not cands:
+    ious = {i: mean_iou(rich.tracklets[i].boxes, gt) for i in cands}
+    best = max(cands, key=ious.__getitem__) if cands else None
+    if best is None or ious[best] < min_iou:
         noise = {}
         if rich is not None and rich.ground_truth is not None and rich.ground_truth < len(rich.tracklets):
             noise = dict(rich.tracklets[rich.ground_truth].noise)
-        return QueryChoice(gt, {}, "ground_truth", 1.0, noise)
-    best = max(cands, key=lambda i: mean_iou(rich.tracklets[i].boxes, gt))
+        return QueryChoice(gt, {}, "ground_truth", 1.0, noise, None if best is None else ious[best])
     trk = rich.tracklets[best]
     return QueryChoice(
-        dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", mean_iou(trk.boxes, gt), dict(trk.noise)
+        dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", ious[best], dict(trk.noise), ious[best]
     )
 
 
@@ -106,7 +137,7 @@ def _best_match_query(
     noise = dict(q.noise)
     unsure = {f for f in changed if f in noise}
     noise.update({f: OTHER_DETECTION for f in changed if f not in noise})
-    return QueryChoice({**q.boxes, **boxes}, q.scores, "best_match", q.iou, noise), unsure
+    return QueryChoice({**q.boxes, **boxes}, q.scores, "best_match", q.iou, noise, q.best_iou), unsure
 
 
 def noise_known(rich: VideoTracklets | None) -> bool:
@@ -120,7 +151,12 @@ class FeatureBank:
 
     ``fmaps`` [V, P, C, h, w] float16; ``frames`` [V, P] frame indices; ``positions`` [V, P] frame
     index / video length; ``conf`` [V, P] detector confidence (NaN when unknown);
-    ``shop_fmaps`` [G, C, h, w]; ``targets`` [V] gallery row of each video's product;
+    ``shop_fmaps`` [G, C, h, w], one row per shop image (``gallery_ids``: the first of its
+    products, ``gallery_products``: all of them); ``targets`` [V] gallery row of each video's
+    product's image; ``query_ious`` [V] the query tracklet's mean IoU with the ground truth (1.0
+    when the ground truth or the dataset's own tracklet is the query), ``query_below_min`` [V]
+    whether the ground truth stood in for inference tracklets below the minimum IoU
+    (:func:`choose_query`; both empty in banks made by hand);
     ``noise`` [V, P] int8: -1 unknown, 0 clean, ``k > 0`` corrupted as ``noise_names[k - 1]``
     (the synthetic world's truth about the query tracklet's box); ``quality`` [V, P] the
     expressiveness score of each frame (:func:`movingfashion.sampling.frame_quality`, crop
@@ -145,6 +181,9 @@ class FeatureBank:
     noise_names: list[str] = field(default_factory=list)
     quality: torch.Tensor | None = None
     key: str = ""  # content key of the cached bank ("" when not built by build_bank with a cache)
+    gallery_products: list[list[str]] = field(default_factory=list)
+    query_ious: list[float] = field(default_factory=list)
+    query_below_min: list[bool] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         v, p = self.fmaps.shape[:2]
@@ -190,6 +229,9 @@ class FeatureBank:
             self.noise[t],
             self.noise_names,
             self.quality[t],
+            gallery_products=self.gallery_products,
+            query_ious=pick(self.query_ious) if self.query_ious else [],
+            query_below_min=pick(self.query_below_min) if self.query_below_min else [],
         )
 
 
@@ -240,14 +282,16 @@ def build_bank(
     positive_threshold: float = DEFAULT_THRESHOLD,
     augment: AugmentConfig | None = None,
     augment_seed: int = 0,
+    query_min_iou: float = QUERY_MIN_IOU,
 ) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
     Reads the folder through :class:`movingfashion.dataset.MovingFashionDataset` (``crop="tracklet"``,
     the ``uniform`` sampler: ``pool`` evenly spaced tracklet frames, first and last included).
     ``select_query`` (default: on for ``test``) replaces each ground-truth tracklet by the
-    best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one
-    (:func:`choose_query`). The gallery holds the shop image of every product of the split.
+    best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one and it
+    reaches ``query_min_iou`` (:func:`choose_query`). The gallery holds every shop image of the
+    split once (products sharing an image, by resolved path or by bytes, share its entry).
     ``positives`` (phase 2, with ``select_query`` off): in each pool frame the box that scores
     highest against the shop image among the richer file's boxes replaces the dataset's box
     when its score reaches ``positive_threshold`` (:mod:`movingfashion.seam.positives`); such
@@ -266,6 +310,8 @@ def build_bank(
 
         sweep_partials(cache_dir)  # what a killed run left half-written
         tag = f"{encoder_tag}|q{int(select_query)}"
+        if select_query:
+            tag += f"|iou{query_min_iou:g}"
         if positives is not None and not select_query:
             tag += f"|best{positive_threshold:g}"
         if augment is not None and augment.pixels:
@@ -299,16 +345,28 @@ def build_bank(
     encoder.eval()
     fmaps, frames, positions, conf, sources, noise, quality = [], [], [], [], [], [], []
     pids, videos, parts, classes = [], [], [], []
+    query_ious: list[float] = []
+    below_min: list[bool] = []
     names: list[str] = []
+    # the gallery by image: product -> image key (content hash), image key -> features and path
+    image_of: dict[str, str] = {}
     shop_maps: dict[str, torch.Tensor] = {}
     shop_paths: dict[str, str] = {}
+    hashes: dict[Path, str] = {}
+
+    def image_key(path: Path) -> str:
+        resolved = path.resolve()
+        if resolved not in hashes:
+            hashes[resolved] = sha256_file(resolved)
+        return hashes[resolved]
+
     it = progress(range(len(ds)), desc=f"features {split}", unit="video") if progress else range(len(ds))
     for i in it:
         rec, vi, planned = ds.plan(i)
         video = rec.videos[vi]
         vt = richer.get(Path(video.rel_path).name)
         if select_query:
-            q = choose_query(video.boxes, vt)
+            q = choose_query(video.boxes, vt, query_min_iou)
             known = noise_known(vt)
         else:  # the dataset's own tracklet, with the truth about it when the richer file has it
             gt = vt.tracklets[vt.ground_truth] if vt is not None and vt.ground_truth is not None else None
@@ -353,27 +411,38 @@ def build_bank(
         )
         quality.append(torch.tensor([expr.get(int(f), 0.0) for f in idx], dtype=torch.float32))
         sources.append(q.source)
+        query_ious.append(float(q.iou))
+        below_min.append(q.below_min_iou)
         pids.append(rec.product_id)
         videos.append(item["video_path"])
         parts.append(item["partition"])
         classes.append(max(int(item["df2_class"]), 0))
-        if rec.product_id not in shop_maps:
-            shop_maps[rec.product_id] = _encode(encoder, item["shop"][None], device)[0]
-            shop_paths[rec.product_id] = str(rec.shop_path.relative_to(root))
+        if rec.product_id not in image_of:
+            key_ = image_of[rec.product_id] = image_key(rec.shop_path)
+            if key_ not in shop_maps:
+                shop_maps[key_] = _encode(encoder, item["shop"][None], device)[0]
+                shop_paths[key_] = str(rec.shop_path.relative_to(root))
     # the gallery is every shop image of the split, also of products whose videos were dropped
     for pid, entry in read_official(ds.split_path).items():
-        if pid in shop_maps:
+        if pid in image_of:
             continue
         try:
             path = resolve_under(root, entry.img_path, what="img_path", where=pid)
-            img = read_image(path, (crop_size, crop_size))
+            key_ = image_key(path)
+            if key_ not in shop_maps:
+                img = read_image(path, (crop_size, crop_size))
+                shop = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
+                shop_maps[key_] = _encode(encoder, shop[None], device)[0]
+                shop_paths[key_] = entry.img_path
         except (MFError, OSError):
             continue
-        shop = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
-        shop_maps[pid] = _encode(encoder, shop[None], device)[0]
-        shop_paths[pid] = entry.img_path
-    gallery_ids = sorted(shop_maps)
-    row = {g: k for k, g in enumerate(gallery_ids)}
+        image_of[pid] = key_
+    products_of: dict[str, list[str]] = {}
+    for pid in sorted(image_of):
+        products_of.setdefault(image_of[pid], []).append(pid)
+    entries = sorted(products_of, key=lambda k: products_of[k][0])  # by first product id
+    gallery_ids = [products_of[k][0] for k in entries]
+    row = {k: g for g, k in enumerate(entries)}
     bank = FeatureBank(
         product_ids=pids,
         videos=videos,
@@ -384,14 +453,17 @@ def build_bank(
         positions=torch.stack(positions),
         conf=torch.stack(conf),
         gallery_ids=gallery_ids,
-        shop_fmaps=torch.stack([shop_maps[g] for g in gallery_ids]),
-        targets=torch.tensor([row[p] for p in pids]),
-        shop_paths=[shop_paths[g] for g in gallery_ids],
+        shop_fmaps=torch.stack([shop_maps[k] for k in entries]),
+        targets=torch.tensor([row[image_of[p]] for p in pids]),
+        shop_paths=[shop_paths[k] for k in entries],
         tracklet_sources=sources,
         skipped=[[pid, why] for pid, why in ds.skipped],
         noise=torch.stack(noise),
         noise_names=names,
         quality=torch.stack(quality),
+        gallery_products=[products_of[k] for k in entries],
+        query_ious=query_ious,
+        query_below_min=below_min,
     )
     if cache is not None:  # the summary first, the bank (what a rerun takes as done) last
         bank.key = key
@@ -402,6 +474,8 @@ def build_bank(
                     "split": split,
                     "videos": len(bank),
                     "gallery": len(gallery_ids),
+                    "shared_shop_images": sum(len(g) > 1 for g in bank.gallery_products),
+                    "query_below_min_iou": sum(below_min),
                     "corrupted_frames": int(bank.corrupted().sum()),
                     "skipped": len(bank.skipped),
                 }

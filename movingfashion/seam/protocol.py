@@ -1,7 +1,8 @@
 """The paper's retrieval protocol on score matrices: top-K in product pools, mean +- std.
 
-Every query is one test video (its tracklet); the gallery is one shop image per test product.
-The test products are sub-sampled into ``pools`` pools of ``pool_size`` products (all products,
+Every query is one test video (its tracklet); the gallery is every test shop image, once
+(products sharing an image share its entry: :func:`~movingfashion.seam.features.build_bank`).
+The gallery is sub-sampled into ``pools`` pools of ``pool_size`` shop images (all of them,
 once, when there are no more than ``pool_size``: the std is then 0); in each pool a query is
 ranked against the pool's shop images only, ties counted pessimistically
 (:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools; every group's
@@ -21,7 +22,8 @@ from movingfashion.models.ranking import ranks_of_targets
 
 
 def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:
-    """Sorted product indices of each pool; a single pool of everything when n <= pool_size."""
+    """Sorted gallery indices (one per shop image) of each pool; a single pool of everything when
+    n <= pool_size."""
     if n_products <= pool_size:
         return [np.arange(n_products)]
     rng = np.random.default_rng(seed)
@@ -57,17 +59,17 @@ def pooled_topk(
 
     ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
     ``groups`` name -> bool mask [Q]. Returns ``{group: {"top1": mean, "top1_std": std, ...,
-    "queries": n, "pools": used, "top1_pools": every pool's value, ...}}``; groups without
-    queries in any pool are left out.
+    "queries": n, "pools": used, "top1_pools": every pool's value, ...}}``, ``n`` the group's
+    distinct queries found in at least one pool; groups without queries in any pool are left out.
     """
     per_group: dict[str, dict[int, list[float]]] = {g: {k: [] for k in ks} for g in groups}
-    counts: dict[str, int] = {g: 0 for g in groups}
+    seen: dict[str, torch.Tensor] = {g: torch.zeros(len(targets), dtype=torch.bool) for g in groups}
     for qsel, ranks in pool_ranks(scores, targets, pools):
         for name, mask in groups.items():
             gm = mask[qsel]
             if not bool(gm.any()):
                 continue
-            counts[name] = max(counts[name], int(gm.sum()))
+            seen[name] |= mask & qsel
             for k in ks:
                 per_group[name][k].append(float((ranks[gm] < k).float().mean()))
     out: dict[str, dict[str, float | int]] = {}
@@ -80,7 +82,7 @@ def pooled_topk(
             row[f"top{k}"] = float(vals.mean())
             row[f"top{k}_std"] = float(vals.std())
             row[f"top{k}_pools"] = [round(float(v), 5) for v in vals]
-        row["queries"] = counts[name]
+        row["queries"] = int(seen[name].sum())
         row["pools"] = len(per_group[name][ks[0]])
         out[name] = row
     return out

@@ -51,3 +51,19 @@ def test_to_yolo_without_train_split_needs_the_opt_in(df2_root, tmp_path, capsys
     assert code == 2 and "no train split" in err and "--val-as-train" in err and str(df2_root) in err
     assert not (tmp_path / "y" / "data.yaml").exists()
     assert "--val-as-train" in CliRunner().invoke(df2, ["to-yolo", "--help"]).output
+
+
+def test_to_yolo_without_validation_split_needs_the_opt_in(tmp_path, capsys, caplog):
+    from tests.mf_cli import run_mf
+    from tests.movingfashion.helpers import make_df2_black
+
+    root = make_df2_black(tmp_path / "df2", 2)
+    args = ["df2", "to-yolo", "--df2", str(root), "--out", str(tmp_path / "y"), "--split", "train"]
+    code, _, err = run_mf(args, capsys)
+    assert code == 2 and "no validation split" in err and "--train-as-val" in err
+    with caplog.at_level("WARNING"):
+        code, _, _ = run_mf([*args, "--train-as-val"], capsys)
+    assert code == 0 and "validates on the training images" in caplog.text
+    assert yaml.safe_load((tmp_path / "y" / "data.yaml").read_text())["val"] == "images/train"
+    helptext = CliRunner().invoke(df2, ["to-yolo", "--help"]).output
+    assert "--train-as-val" in helptext and "--split train --train-as-val" in helptext

@@ -165,3 +165,14 @@ def test_multidf2_classes_by_name_or_id_and_unknown_ones_refused(df2_root):
         with pytest.raises(ConfigError, match="unknown DeepFashion2 class") as exc:
             ids(bad)
         assert exc.value.where == "classes"
+
+
+def test_multidf2_evaluation_without_seed_is_the_same_in_every_dataset_object(df2_root):
+    # "1_1": 3 user images, 30 frames -> 27 random repeats; no seed given
+    plans = {tuple(MultiDeepFashion2Dataset(df2_root, "validation", frames=30).plan(0)) for _ in range(4)}
+    assert len(plans) == 1
+    from movingfashion.multidf2 import EVAL_SEED
+
+    ds = MultiDeepFashion2Dataset(df2_root, "validation", frames=30)
+    assert ds.seed == EVAL_SEED
+    assert ds.plan(0) == MultiDeepFashion2Dataset(df2_root, "validation", frames=30, seed=EVAL_SEED).plan(0)

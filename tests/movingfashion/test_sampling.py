@@ -83,3 +83,17 @@ def test_frame_quality_terms():
         boxes, 100, 100, None, QualityConfig(w_confidence=0, w_complete=0, w_size=1, w_shape=0, w_steady=0)
     )
     assert only_size[2] == pytest.approx(0.25)
+
+
+def test_salient_ties_go_to_the_chunk_centre_so_flat_scores_are_rrs():
+    rrs = get_sampler("rrs")
+    for cand, num in ((list(range(100)), 5), (list(range(3, 50, 2)), 7), (list(range(11)), 4)):
+        want = rrs(cand, num, train=False)
+        assert SalientSampler()(cand, num, train=False) == want  # no scores
+        assert SalientSampler()(cand, num, train=False, scores={c: 0.7 for c in cand}) == want
+    # a tie between two best frames of a chunk: the one nearer the centre (50 of 40..59)
+    cand = list(range(100))
+    scores = {f: (1.0 if f in (41, 52) else 0.1) for f in cand}
+    assert SalientSampler()(cand, 5, train=False, scores=scores)[2] == 52
+    scores = {f: (1.0 if f in (48, 52) else 0.1) for f in cand}  # as near: the earlier
+    assert SalientSampler()(cand, 5, train=False, scores=scores)[2] == 48

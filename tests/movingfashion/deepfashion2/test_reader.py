@@ -150,3 +150,70 @@ def test_valid_items_keep_their_numbers(tmp_path):
     p.write_text(json.dumps({"source": "shop", "pair_id": 3, "item1": bare}))
     it = read_annotation(p).items[0]
     assert (it.style, it.landmarks, it.segmentation) == (0, [], [])
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "words"),
+    [
+        ({"landmarks": [1, 2, 2, 3, 4, 5]}, "item1.landmarks", "point 1 has visibility 5, not 0, 1 or 2"),
+        ({"landmarks": [1, 2, -1]}, "item1.landmarks", "point 0 has visibility -1"),
+        ({"landmarks": [1, 2, 1.5]}, "item1.landmarks", "visibility 1.5"),
+        ({"scale": 4}, "item1.scale", "must be 1, 2 or 3 (1 small, 2 modest, 3 large), got 4"),
+        ({"scale": "big"}, "item1.scale", "must be 1, 2 or 3"),
+        ({"occlusion": 7}, "item1.occlusion", "got 7"),
+        ({"zoom_in": 0}, "item1.zoom_in", "got 0"),
+        ({"viewpoint": 0}, "item1.viewpoint", "1 no wear, 2 frontal, 3 side or back"),
+        ({"viewpoint": 2.0}, "item1.viewpoint", "got 2.0"),
+        ({"occlusion": True}, "item1.occlusion", "got True"),
+        ({"category_name": "trousers"}, "item1.category_name", "not the name of category_id 9 ('skirt')"),
+        ({"category_name": 9}, "item1.category_name", "not the name of category_id 9"),
+        ({"category_name": ["skirt"]}, "item1.category_name", "not the name of category_id 9"),
+    ],
+)
+def test_the_formats_codes_and_category_name_are_checked(tmp_path, fields, field, words):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(_item(**fields)))
+    with pytest.raises(DataFormatError) as err:
+        read_annotation(p)
+    text = str(err.value)
+    assert "000005.json" in text and f"field '{field}'" in text and words in text
+
+
+def test_valid_codes_and_both_spellings_of_category_name_are_read(tmp_path):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    codes = {"scale": 1, "occlusion": 3, "zoom_in": 2, "viewpoint": 1}
+    for name, cid in (("skirt", 9), ("short sleeve top", 1), ("short_sleeved_shirt", 1)):
+        p.write_text(
+            json.dumps(_item(category_id=cid, category_name=name, landmarks=[1, 2, 0, 3, 4, 1], **codes))
+        )
+        it = read_annotation(p).items[0]
+        assert it.category_id == cid and it.extra == codes
+
+
+@pytest.mark.parametrize("key", ["item\u00b2", "item\u0663", "item", "item_1", "items"])
+def test_an_odd_item_key_names_the_file_and_the_key(tmp_path, key):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    doc = _item()
+    doc[key] = doc["item1"]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError) as err:
+        read_annotation(p)
+    assert "000005.json" in str(err.value) and f"field {key!r} is not an item key" in str(err.value)
+
+
+def test_item_keys_are_read_in_numeric_order(tmp_path):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    doc = _item()
+    doc = {
+        "source": "user",
+        "pair_id": 3,
+        "item10": doc["item1"],
+        "item2": doc["item1"],
+        "item1": doc["item1"],
+    }
+    p.write_text(json.dumps(doc))
+    assert [it.key for it in read_annotation(p).items] == ["item1", "item2", "item10"]

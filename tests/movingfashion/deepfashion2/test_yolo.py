@@ -80,3 +80,23 @@ def test_two_images_of_a_split_with_one_name_are_refused(tmp_path):
     samples = [("train", img, [(8, [20, 10, 120, 90])], None), ("train", other, [], None)]
     with pytest.raises(DataFormatError, match="both named '000001'"):
         write_yolo_dataset(samples, tmp_path / "yolo")
+
+
+def test_no_validation_split_is_refused_unless_asked_for_with_a_warning(tmp_path, caplog):
+    """A root (or a --split choice) without validation/ would validate on the training images."""
+    root = make_df2_black(tmp_path / "df2", 2)
+    with pytest.raises(DataFormatError, match="no validation split to convert") as err:
+        df2_to_yolo(root, tmp_path / "yolo", ("train",))
+    assert "not asked for" in str(err.value) and "--train-as-val" in (err.value.hint or "")
+    assert not (tmp_path / "yolo").exists()
+    shutil.rmtree(root / "validation")
+    with pytest.raises(DataFormatError, match="the validation split is missing here"):
+        df2_to_yolo(root, tmp_path / "yolo")
+    with caplog.at_level("WARNING", logger="movingfashion.deepfashion2.yolo"):
+        cfg = yaml.safe_load(df2_to_yolo(root, tmp_path / "yolo", train_as_val=True).read_text())
+    assert cfg["train"] == cfg["val"] == "images/train"
+    assert "validates on the training images" in caplog.text
+    # samples from elsewhere (world frames) are held to the same rule
+    sample = ("train", root / "train/image/000001.jpg", [(8, [20, 10, 120, 90])], None)
+    with pytest.raises(DataFormatError, match="no validation images"):
+        write_yolo_dataset([sample], tmp_path / "w")

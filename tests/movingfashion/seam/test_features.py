@@ -2,6 +2,7 @@ import torch
 
 from movingfashion.seam.features import choose_query, mean_iou
 from schemas.dataset import Tracklet, VideoTracklets
+from tests.movingfashion.helpers import write_image
 from tests.movingfashion.seam.synthetic import synthetic_bank
 
 
@@ -46,3 +47,107 @@ def test_bank_subset_keeps_the_gallery_and_the_targets():
     sub = bank.subset([1, 4])
     assert len(sub) == 2 and sub.gallery_ids == bank.gallery_ids
     assert sub.targets.tolist() == [0, 2] and torch.equal(sub.fmaps[1], bank.fmaps[4])
+
+
+def _vt(*tracklets):
+    return VideoTracklets(
+        product_id="p", video="v.mp4", frames=100, width=640, height=480, tracklets=list(tracklets)
+    )
+
+
+def test_query_iou_counts_every_frame_either_tracklet_boxes():
+    gt = {f: [100, 100, 200, 300] for f in range(10)}
+    # follows the item for the ground truth's 10 frames, then another object for 90 more
+    drift = {**gt, **{f: [400, 50, 500, 250] for f in range(10, 100)}}
+    clean = {f: [104, 104, 204, 304] for f in range(10)}  # the item, a few px off
+    assert mean_iou(drift, gt) == 0.1 and mean_iou(gt, gt) == 1.0
+    assert mean_iou({f: b for f, b in gt.items() if f < 5}, gt) == 0.5  # missing frames still count
+    q = choose_query(
+        gt,
+        _vt(
+            Tracklet(video="v.mp4", boxes=drift, mode="inference"),
+            Tracklet(video="v.mp4", boxes=clean, mode="inference"),
+        ),
+    )
+    assert q.source == "tracklets[1]" and 0.85 < q.iou < 0.95 and q.best_iou == q.iou and not q.below_min_iou
+
+
+def test_a_query_below_the_minimum_iou_falls_back_to_the_ground_truth_and_is_flagged():
+    gt = {f: [100, 100, 200, 300] for f in range(10)}
+    elsewhere = Tracklet(video="v.mp4", boxes={f: [400, 50, 500, 250] for f in range(10)}, mode="inference")
+    q = choose_query(gt, _vt(elsewhere))
+    assert (q.boxes, q.source, q.iou) == (gt, "ground_truth", 1.0)
+    assert q.best_iou == 0.0 and q.below_min_iou
+    half = Tracklet(video="v.mp4", boxes={f: b for f, b in gt.items() if f < 4}, mode="inference")
+    assert choose_query(gt, _vt(half)).below_min_iou  # mean IoU 0.4
+    q = choose_query(gt, _vt(half), min_iou=0.4)
+    assert q.source == "tracklets[0]" and q.iou == 0.4 and not q.below_min_iou
+    assert choose_query(gt, None).best_iou is None and not choose_query(gt, None).below_min_iou
+    from movingfashion.seam.config import EvalConfig
+    from movingfashion.seam.features import QUERY_MIN_IOU
+
+    assert QUERY_MIN_IOU == EvalConfig().query_min_iou == 0.5  # the evaluation setting's default
+
+
+def _tiny_encoder():
+    from torch import nn
+
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 1), nn.AdaptiveAvgPool2d(4))
+
+
+def test_the_bank_records_each_querys_iou_and_the_fallbacks(tiny_dataset, tmp_path):
+    import json
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    boxes = json.loads((root / "test.json").read_text())["102"]["tracklets"]  # videos 102_0, 102_1
+    far = {f: [b[0], 0, b[2], 30] for f, b in boxes[0].items()}  # above the item: no overlap
+    for n, trk in ((0, far), (1, boxes[1])):
+        vt = _vt(
+            Tracklet(video=f"videos/102_{n}.mp4", boxes={int(f): b for f, b in trk.items()}, mode="inference")
+        )
+        vt = vt.model_copy(update={"product_id": "102", "video": f"videos/102_{n}.mp4", "frames": 50})
+        (root / "tracklets" / f"102_{n}.json").write_text(vt.model_dump_json())
+    bank = build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4)
+    assert bank.tracklet_sources == ["ground_truth", "tracklets[0]"]
+    assert bank.query_ious == [1.0, 1.0] and bank.query_below_min == [True, False]
+    sub = bank.subset([1])
+    assert sub.query_ious == [1.0] and sub.query_below_min == [False]
+    assert build_bank(
+        root, "test", _tiny_encoder(), crop_size=32, pool=4, query_min_iou=0.0
+    ).tracklet_sources == [
+        "tracklets[0]",
+        "tracklets[0]",
+    ]
+
+
+def test_products_sharing_a_shop_image_share_one_gallery_entry(tiny_dataset, tmp_path):
+    """The gallery is every test shop image once: a perfect matcher must hit every query."""
+    import json
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+    from movingfashion.seam.protocol import make_pools, pooled_topk, query_groups
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    train = json.loads((root / "train.json").read_text())
+    test = {pid: train[pid] for pid in ("101", "102", "ab_C")}  # 101.jpg and 102.jpg: the same bytes
+    test["x9"] = {**train["ab_C"], "img_path": "imgs/ab_C.png"}  # the same file as ab_C's
+    write_image(root / "imgs/ab_C.png", colour=(200, 30, 30))  # unlike 101's and 102's
+    (root / "test.json").write_text(json.dumps(test))
+    bank = build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4)
+    g = bank.shop_fmaps.float().flatten(1)
+    oracle = -torch.cdist(g[bank.targets], g)  # each query scores its own product's image best
+    res = pooled_topk(
+        oracle, bank.targets, query_groups(bank.partitions, bank.classes), make_pools(len(g), 1, 10, 0), [1]
+    )
+    assert res["all"]["top1"] == 1.0 and len(g) == 2
+    assert bank.gallery_ids == ["101", "ab_C"] and bank.gallery_products == [["101", "102"], ["ab_C", "x9"]]
+    assert bank.shop_paths == ["imgs/101.jpg", "imgs/ab_C.png"]
+    row = {p: bank.targets[bank.product_ids.index(p)].item() for p in test}
+    assert row == {"101": 0, "102": 0, "ab_C": 1, "x9": 1}

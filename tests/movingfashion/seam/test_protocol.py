@@ -81,3 +81,15 @@ def test_ties_are_counted_against_the_query_in_metrics_and_listings():
     assert [q["rank"] for q in qual] == [3, 1, 0, 3]
     assert [q["correct_rank"] for q in qual] == [3, 1, 0, 3]
     assert [q["top5"].index(q["product_id"]) for q in qual] == [3, 1, 0, 3]
+
+
+def test_queries_counts_the_groups_distinct_queries_over_all_pools():
+    scores = torch.eye(6)
+    groups = query_groups(["regular", "regular", "hard", "hard", "hard", "hard"], [1, 2, 1, 2, 1, 2])
+    pools = [np.array([0, 1, 2]), np.array([3, 4, 5]), np.array([0, 3])]  # 3 queries at most in one pool
+    res = pooled_topk(scores, torch.arange(6), groups, pools, [1])
+    assert res["all"]["queries"] == 6 and res["all"]["pools"] == 3
+    assert res["regular"]["queries"] == 2 and res["hard"]["queries"] == 4
+    assert res["class:1"]["queries"] == res["class:2"]["queries"] == 3
+    res = pooled_topk(scores, torch.arange(6), groups, [np.array([0, 1, 2]), np.array([0, 1, 2])], [1])
+    assert res["all"]["queries"] == 3  # queries never in a pool are not counted; repeats once

@@ -136,6 +136,7 @@ def test_evaluate_twice_identical_and_report(runs, gt_dataset):
     }
     assert res["methods"]["seam_no_nlb"]["10"]["all"]["top20"] == 1.0  # gallery smaller than 20
     assert res["protocol"]["query_tracklets"] == {"tracklets": test_videos}  # tracklets/*.json were used
+    assert res["protocol"]["query_below_min_iou"] == 0 and res["query_iou"] == [1.0] * test_videos
 
     rep = cli.invoke(report, [str(root / "eval" / "results.json"), "--out", str(root / "report"), "--json"])
     assert rep.exit_code == 0, rep.output
