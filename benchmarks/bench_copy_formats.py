@@ -19,6 +19,8 @@ gives ``max(1, clips // videos)`` clips (different RRS draws), so the count prin
 multiple of the number of videos (at least one clip per video).
 
 Usage: python benchmarks/bench_copy_formats.py --dataset build/real-clips/dataset [--clips 60]
+(``python benchmarks/real_clips.py --out build/real-clips`` builds that folder; ``make bench``
+builds it when it can, else prints how and skips this benchmark).
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import cv2  # noqa: E402
 import torch  # noqa: E402
+from real_clips import DATASET_HINT, check_dataset, exit_on_error  # noqa: E402
 
 from movingfashion.dataset import MovingFashionDataset  # noqa: E402
 from movingfashion.media.ffmpeg import encode_frames  # noqa: E402
 from movingfashion.media.readers import PyAVReader  # noqa: E402
+from schemas.errors import DataFormatError  # noqa: E402
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -84,7 +88,7 @@ class H264Format:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", type=Path, required=True)
+    ap.add_argument("--dataset", type=Path, required=True, help=DATASET_HINT)
     ap.add_argument(
         "--clips",
         type=int,
@@ -95,8 +99,11 @@ def main() -> None:
         "--baseline", default="jpg-90", help="format whose decode time the ratio column divides by"
     )
     args = ap.parse_args()
+    check_dataset(args.dataset)
     torch.set_num_threads(1)
     ds = MovingFashionDataset(args.dataset, "train", frames=10, seed=0, crop_size=224, dtype=torch.uint8)
+    if len(ds) == 0:
+        raise DataFormatError("no product to read in the train split", where=str(args.dataset / "train.json"))
     formats = [
         ImageFormat(".jpg", 80),
         ImageFormat(".jpg", 90),
@@ -157,4 +164,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -6,7 +6,9 @@ only. Clips are grouped by family (``families.json`` of ``benchmarks/real_clips.
 video's resolution). Per family it prints clips/s and the ratio against the official way:
 
 * ``official``: OpenCV opens the video for every clip and seeks once per frame (how existing
-  MovingFashion loaders read), crop, resize, shop image;
+  MovingFashion loaders read), crop, resize, shop image; FFmpeg decodes on one thread
+  (``cv2.CAP_PROP_N_THREADS``) like every other row, ``--official-default-threads`` leaves
+  OpenCV's default (one decoding thread per core);
 * ``raw pyav`` / ``raw torchcodec`` / ``raw decord``: a cached reader's exactly-those-frames
   call, nothing else (decoding alone);
 * ``loader 0w`` / ``loader 2w``: ``MovingFashionDataset`` (``backend="auto"``,
@@ -19,8 +21,9 @@ Wall-clock rates are the second of two passes (readers open, workers started, pa
 warm), and methods run one after the other, so on a shared machine they drift with the load;
 the goals that compare two ways are therefore also measured as **process CPU time per clip,
 interleaved clip by clip** (robust to other load; 0 workers only). Also printed: bytes per
-frame (source video, training copy, crop cache), decoded frames per returned frame (the PyAV
-reader's count), the one-time build costs, and the issue's goals with OK / NOT MET:
+frame (source video, training copy, crop cache), frames decoded per returned frame (the PyAV
+reader's count over the T frames of every clip), the one-time build costs, and the issue's
+goals with OK / NOT MET:
 
 1. training copy (2 workers) >= 10x the official way on camera footage, at <= 20 KB per frame;
 2. ``dataset[i]`` >= 0.95x the fastest raw exact decoder at 0 workers (CPU time), every family;
@@ -29,7 +32,9 @@ reader's count), the one-time build costs, and the issue's goals with OK / NOT M
    show, the load is printed).
 
 Data: ``--dataset DIR`` (any official-format folder; ``benchmarks/real_clips.py`` makes one of
-real camera clips), else a synthetic world exported with ``export_gt_dataset``.
+real camera clips), else a quick synthetic world (``--products``, default 20; ``--full`` for
+full-length clips) exported with ``export_gt_dataset``. ``--json``: stdout holds one JSON
+document, the tables go to stderr.
 
 Example:
   python benchmarks/real_clips.py --out build/real-clips
@@ -39,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -50,6 +56,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
+from real_clips import check_dataset, exit_on_error  # noqa: E402
 
 from movingfashion.batching import collate_clips, loader_settings  # noqa: E402
 from movingfashion.dataset import MovingFashionDataset, build_crop_cache, cache_entry  # noqa: E402
@@ -60,29 +67,66 @@ from movingfashion.media.readers import (  # noqa: E402
     torchcodec_problem,
 )
 from movingfashion.training_copy import build_training_copy, copy_entry  # noqa: E402
+from schemas.errors import ConfigError, DataFormatError  # noqa: E402
 
 CROP = 224
 GOAL_COPY_X, GOAL_COPY_KB, GOAL_OVERHEAD, GOAL_WORKERS = 10.0, 20.0, 0.95, 1.8
 
 
-def world_dataset(out: Path, products: int, seed: int) -> Path:
-    """Export a generated world as an official-format dataset."""
+def world_dataset(out: Path, products: int, seed: int, quick: bool = True) -> Path:
+    """Export a generated world (quick clips unless ``quick`` is False) as an official-format dataset."""
     from movingfashion.world import generate_world
     from movingfashion.world.gt_dataset import export_gt_dataset
 
     world = out / "world"
     if not (world / "world.json").is_file():
-        generate_world(world, products=products, seed=seed, workers=1)
+        generate_world(world, products=products, seed=seed, quick=quick, workers=1)
     ds = out / "dataset"
     if not (ds / "train.json").is_file():
         export_gt_dataset(world, ds)
     return ds
 
 
-def official_clip(root: Path, rel: str, idx: list[int], boxes: list[list[float]], shop: Path) -> None:
+def open_official(path: Path, threads: int | None = 1):
+    """OpenCV's capture of ``path``; FFmpeg decodes on ``threads`` threads (None: OpenCV's default,
+    one per core)."""
     import cv2
 
-    cap = cv2.VideoCapture(str(root / rel))
+    if threads is None:
+        return cv2.VideoCapture(str(path))
+    return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, threads])
+
+
+def check_official_threads(path: Path, threads: int | None) -> None:
+    """Refuse (ConfigError) an OpenCV that cannot pin FFmpeg's decoding threads of ``path``."""
+    import cv2
+
+    if threads is None:
+        return
+    if not hasattr(cv2, "CAP_PROP_N_THREADS"):
+        raise ConfigError(
+            f"OpenCV {cv2.__version__} has no CAP_PROP_N_THREADS: the official way cannot decode on one thread",
+            hint="pass --official-default-threads (its CPU time then counts FFmpeg's threading)",
+        )
+    cap = open_official(path, threads)
+    if not cap.isOpened():  # an unreadable video: official_clip names it when it gets there
+        return
+    got = cap.get(cv2.CAP_PROP_N_THREADS)
+    cap.release()
+    if got != threads:
+        raise ConfigError(
+            f"OpenCV {cv2.__version__} did not pin FFmpeg to {threads} thread(s) (got {got})",
+            where=str(path),
+            hint="pass --official-default-threads (its CPU time then counts FFmpeg's threading)",
+        )
+
+
+def official_clip(
+    root: Path, rel: str, idx: list[int], boxes: list[list[float]], shop: Path, threads: int | None = 1
+) -> None:
+    import cv2
+
+    cap = open_official(root / rel, threads)
     for f, b in zip(idx, boxes, strict=True):
         cap.set(cv2.CAP_PROP_POS_FRAMES, f)
         ok, img = cap.read()
@@ -139,7 +183,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", type=Path, help="official-format folder (default: a synthetic world)")
     ap.add_argument("--work", type=Path, help="where the copy, caches and generated data go (default: temp)")
-    ap.add_argument("--products", type=int, default=16, help="synthetic world: products")
+    ap.add_argument("--products", type=int, default=20, help="synthetic world: products (at least 20)")
+    ap.add_argument("--full", action="store_true", help="synthetic world: full-length clips (default: quick)")
     ap.add_argument("--clips", type=int, default=16, help="clips per family")
     ap.add_argument("--frames-per-clip", type=int, default=10)
     ap.add_argument("--families", help="comma list: only these families")
@@ -157,20 +202,31 @@ def main() -> None:
         default=4,
         help="batch size of goal 3's rows (the paper trains on 16 products per batch)",
     )
+    ap.add_argument(
+        "--official-default-threads",
+        action="store_true",
+        help="the official way with OpenCV's default FFmpeg threads (one per core) instead of one thread"
+        " like every other row (its CPU time then counts FFmpeg's threading)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", action="store_true", help="stdout: one JSON document (the tables go to stderr)")
     args = ap.parse_args()
+    if args.dataset is not None:
+        check_dataset(args.dataset)
     torch.set_num_threads(1)
     tmp = None
     work = args.work or Path(tmp := tempfile.mkdtemp(prefix="bench_loader_"))
+    # with --json, everything printed on the way goes to stderr: stdout holds the JSON document only
+    tables = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     try:
-        root, source = args.dataset, "given folder"
-        if root is None:
-            root, source = (
-                world_dataset(work, args.products, args.seed),
-                "synthetic world (export_gt_dataset)",
-            )
-        report = run(root, args, work, source)
+        with tables:
+            root, source = args.dataset, "given folder"
+            if root is None:
+                root, source = (
+                    world_dataset(work, args.products, args.seed, quick=not args.full),
+                    f"synthetic world ({'full' if args.full else 'quick'} clips, export_gt_dataset)",
+                )
+            report = run(root, args, work, source)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -182,7 +238,11 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     T = args.frames_per_clip
     kw = {"frames": T, "seed": args.seed, "crop_size": CROP, "shop_size": CROP, "on_bad": "skip"}
     live = MovingFashionDataset(root, "train", dtype=torch.uint8, **kw)
+    if len(live) == 0:
+        raise DataFormatError("no product to read in the train split", where=str(root / "train.json"))
     live_f32 = MovingFashionDataset(root, "train", **kw)
+    threads = None if args.official_default_threads else 1
+    check_official_threads(root / live.products[0].videos[0].rel_path, threads)
     copy_dir, cache_dir = work / "training_copy", work / "crop_cache"
     t0 = time.perf_counter()
     build_training_copy(live, copy_dir)
@@ -200,11 +260,13 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
     print(
         f"data: {source} ({root}); {len(live)} products; T={T}, crops {CROP}x{CROP}, {args.clips} clips per "
         f"family; {os.cpu_count()} cores, load average {load:.1f} at start; build: training copy {copy_s:.1f} s, "
-        f"crop cache {cache_s:.1f} s"
+        f"crop cache {cache_s:.1f} s; official way: "
+        + ("OpenCV's default FFmpeg threads" if threads is None else f"{threads} FFmpeg thread")
     )
     report: dict = {
         "source": source,
         "T": T,
+        "official_threads": "default" if threads is None else threads,
         "load_start": load,
         "copy_build_s": copy_s,
         "cache_build_s": cache_s,
@@ -215,7 +277,7 @@ def run(root: Path, args: argparse.Namespace, work: Path, source: str) -> dict:
         items = family_items(prods, n_items, args.clips)
         witems = family_items(prods, n_items, args.worker_clips)
         fams[name] = family_run(
-            name, items, witems, root, live, live_f32, copy, cache, copy_dir, cache_dir, args
+            name, items, witems, root, live, live_f32, copy, cache, copy_dir, cache_dir, args, threads
         )
         fams[name]["camera"] = meta.get(name, {}).get("camera", None)
         fams[name]["size"] = meta.get(name, {}).get("size", name)
@@ -230,7 +292,9 @@ def family_items(prods: list[int], n_items: int, count: int) -> list[int]:
     return [p + k * n_items for k in range((count + len(prods) - 1) // len(prods)) for p in prods][:count]
 
 
-def family_run(name, items, witems, root, live, live_f32, copy, cache, copy_dir, cache_dir, args) -> dict:
+def family_run(
+    name, items, witems, root, live, live_f32, copy, cache, copy_dir, cache_dir, args, threads=1
+) -> dict:
     plans = []
     for i in items:
         rec, vi, idx = live.plan(i)
@@ -256,7 +320,7 @@ def family_run(name, items, witems, root, live, live_f32, copy, cache, copy_dir,
     calls["dataset[i] f32"] = lambda k: live_f32[items[k]]
     calls["copy[i]"] = lambda k: copy[items[k]]
     calls["cache[i]"] = lambda k: cache[items[k]]
-    calls["official"] = lambda k: official_clip(root, *plans[k][:3], plans[k][3])
+    calls["official"] = lambda k: official_clip(root, *plans[k][:3], plans[k][3], threads)
     # CPU time per clip, interleaved and rotated clip by clip (after one warm pass)
     for k in range(n):
         for f in calls.values():
@@ -300,11 +364,13 @@ def family_run(name, items, witems, root, live, live_f32, copy, cache, copy_dir,
     counter: dict[str, PyAVReader] = {}
     for rel, idx, _, _ in plans:
         counter.setdefault(rel, PyAVReader(str(root / rel))).get(sorted(set(idx)))
-    decoded = sum(r.frames_decoded for r in counter.values()) / sum(len(set(p[1])) for p in plans)
+    # per frame returned: T a clip, a frame drawn twice by RRS decoded once
+    decoded = sum(r.frames_decoded for r in counter.values()) / sum(len(p[1]) for p in plans)
     auto = live.cache.get(root / plans[0][0]).backend
     base = rate["official"]
     print(
-        f"\n== {name}: {n} clips; auto decodes with {auto}; {decoded:.1f} frames decoded per returned frame (pyav)"
+        f"\n== {name}: {n} clips; auto decodes with {auto}; {decoded:.1f} frames decoded per returned frame"
+        f" (pyav, {args.frames_per_clip} returned per clip)"
     )
     print(f"   {'method':<16}{'clips/s':>9}{'x official':>12}{'CPU ms/clip':>13}")
     cpu_key = {
@@ -373,4 +439,4 @@ def print_goals(fams: dict[str, dict], report: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -16,7 +16,9 @@ Usage: python benchmarks/bench_tracklets.py [--world DIR | --dataset DIR] [--vid
        [--embed-size 64,32] [--paths crops,roi] [--threads 1]
 (without either, a quick 20-product world is generated once under the temp folder;
 ``--dataset build/real-clips/dataset`` runs on real clips of several resolutions, see
-``benchmarks/real_clips.py``).
+``benchmarks/real_clips.py``). A resolution without frames to measure is left out (one line);
+when nothing is measured at all (no frames, or no detections for the tracker), it says so and
+exits 1.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the per-pair reference lives in tests/
 
+from real_clips import check_dataset, exit_on_error  # noqa: E402
+
 from annotations.builder import TrackletBuilder, load_splits, video_jobs  # noqa: E402
 from annotations.config import BuildConfig  # noqa: E402
 from annotations.tracking import inference_tracking, similarity, training_tracking  # noqa: E402
@@ -41,6 +45,7 @@ from movingfashion.media.video_source import VideoSource, frame_indices  # noqa:
 from movingfashion.models import load_matcher  # noqa: E402
 from movingfashion.models.detectors import build_detector  # noqa: E402
 from movingfashion.models.roi import load_roi_matcher  # noqa: E402
+from schemas.official import SPLIT_FILES  # noqa: E402
 from tests.annotations.naive_tracking import naive_inference_tracking, naive_training_tracking  # noqa: E402
 
 
@@ -72,6 +77,10 @@ def main() -> None:
         " without the pivot's second opinion, pivot_check 0)",
     )
     args = ap.parse_args()
+    if args.videos < 1:
+        ap.error(f"--videos: at least 1 video per resolution, got {args.videos}")
+    if args.dataset is not None:
+        check_dataset(args.dataset, SPLIT_FILES)
     torch.set_num_threads(args.threads)
     world = args.world
     if world is None and args.dataset is None:
@@ -82,6 +91,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mf-bench-tracklets-"))
     try:
         ds = args.dataset if args.dataset is not None else dataset_from_world(world, work)
+        all_jobs = video_jobs(load_splits(ds))  # a malformed dataset stops here, before any detector loads
         cfg = BuildConfig(stride=args.stride)
         det = build_detector("ultralytics", None, cfg.detector)
         matcher = load_matcher(None, device=det.device)
@@ -110,7 +120,7 @@ def main() -> None:
             )
         builder = next(iter(builders.values()))
         by_size: dict[str, list] = {}
-        for j in video_jobs(load_splits(ds)):
+        for j in all_jobs:
             src = VideoSource(ds / j.video_path)
             key = f"{src.width}x{src.height}"
             src.close()
@@ -127,6 +137,7 @@ def main() -> None:
             b.detector.detect(np.zeros((2, 64, 64, 3), np.uint8))  # warm-up
         worst = dict.fromkeys(builders, 0.0)
         worst_cpu = dict.fromkeys(builders, 0.0)
+        measured = []  # resolutions with frames to time
         for key, js in by_size.items():
             # 1a. detection alone on pre-decoded frames, before and after the builders (the mean:
             # the load of a shared machine drifts)
@@ -136,6 +147,10 @@ def main() -> None:
                 decoded.append(src.get_batch(frame_indices(src.frames, args.stride, last=cfg.detect_last)))
                 src.close()
             n = sum(len(f) for f in decoded)
+            if n == 0:
+                print(f"{key:<11} {len(js)} videos but no frame to detect on: left out")
+                continue
+            measured.append(key)
 
             def detect_alone(decoded: list = decoded) -> tuple[float, float]:
                 t, c = time.perf_counter(), time.process_time()
@@ -166,14 +181,19 @@ def main() -> None:
                     + "".join(f"{p / det_s:>{w}.0%}" for p, w in zip(parts, (7, 7, 6, 6, 6), strict=True))
                     + f"{(whole_s - sum(parts)) / det_s:>6.0%}"
                 )
+        if not measured:
+            raise SystemExit(
+                f"nothing measured: no frame to detect on in {len(jobs)} videos of {ds} (no verdict)"
+            )
         for size in builders:
             print(
-                f"{size}: builder / detection alone, worst resolution: {worst[size]:.2f}x wall,"
+                f"{size}: builder / detection alone, worst of {len(measured)} resolutions: {worst[size]:.2f}x wall,"
                 f" {worst_cpu[size]:.2f}x CPU (goal <= 1.15x): {'OK' if worst[size] <= 1.15 else 'NOT MET'}"
             )
 
         # 2. vectorised vs naive tracker on identical detections
         all_dets = []
+        jobs = [j for key in measured for j in by_size[key]]
         for j in jobs:
             src = VideoSource(ds / j.video_path)
             d, _ = builder.detect_video(src, dict.fromkeys(timings, 0.0))
@@ -202,6 +222,10 @@ def main() -> None:
             for a, b in zip(fast, slow, strict=True)
         )
         ndet = sum(len(d) for d, _ in all_dets)
+        if ndet == 0 or fast_s <= 0:
+            raise SystemExit(
+                f"tracker: no detection in {len(jobs)} videos, nothing to compare (vectorised vs naive not measured)"
+            )
         print(
             f"tracker on {ndet} detections: vectorised {fast_s * 1000:.1f} ms, naive {slow_s * 1000:.1f} ms, "
             f"ratio {slow_s / fast_s:.1f}x, same tracklets: {same}"
@@ -211,4 +235,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    exit_on_error(main)

@@ -237,6 +237,41 @@ def build_dataset(cache: Path, out: Path, families: list[str], products: int) ->
     return summary
 
 
+#: what a benchmark that needs a dataset tells its user to pass
+DATASET_HINT = (
+    "pass --dataset an official-format folder with train.json and videos/; `python"
+    " benchmarks/real_clips.py --out build/real-clips` builds one of real clips: --dataset"
+    " build/real-clips/dataset"
+)
+
+
+def check_dataset(path: Path, splits: tuple[str, ...] = ("train.json",)) -> Path:
+    """``path`` when it is a folder holding one of the split files ``splits``; else a
+    :class:`~schemas.errors.DataFormatError` naming it and what to pass (checked before anything slow)."""
+    from schemas.errors import DataFormatError
+
+    if not path.is_dir():
+        what = "no such folder" if not path.exists() else "not a folder"
+        raise DataFormatError(f"{what}, not a dataset", where=str(path), hint=DATASET_HINT)
+    if not any((path / s).is_file() for s in splits):
+        raise DataFormatError(
+            f"no {' or '.join(splits)} in this folder, not a dataset", where=str(path), hint=DATASET_HINT
+        )
+    return path
+
+
+def exit_on_error(main):
+    """Run a benchmark's ``main``: the toolkit's own errors (a wrong dataset, a bad option) end it
+    with one line on stderr and exit status 2, as the ``mf`` commands do, not a traceback."""
+    from schemas.errors import MFError
+
+    try:
+        return main()
+    except MFError as exc:
+        print(f"{Path(sys.argv[0]).name}: error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
 def family_of(product_id: str) -> str:
     """The family a product of this folder belongs to (its id without the two-digit number)."""
     return product_id.rstrip("0123456789")

@@ -79,7 +79,10 @@ def predicted_pairs(result: DedupResult) -> set[frozenset[str]]:
 def kind_scores(truth: WorldTruth, result: DedupResult) -> dict[str, dict[str, Any]]:
     """Per kind: precision (of predicted pairs with such a video), recall (re-posts joined to their source).
 
-    Also ``hard_negatives``: retakes merged with their source out of all retakes, and ``false_pairs``.
+    With the counts behind them, to pool over worlds: ``found`` of ``n`` re-posts joined to their
+    source, ``right`` of ``predicted`` pairs. ``precision`` is None when no pair with such a video
+    was predicted (nothing to be right or wrong about). Also ``hard_negatives``: retakes merged
+    with their source out of all retakes, and ``false_pairs``.
     """
     tp = TruthPairs.of(truth)
     pred = predicted_pairs(result)
@@ -93,7 +96,10 @@ def kind_scores(truth: WorldTruth, result: DedupResult) -> dict[str, dict[str, A
         out[k] = {
             "n": len(vids),
             "recall": found / len(vids),
-            "precision": right / len(mine) if mine else 1.0,
+            "precision": right / len(mine) if mine else None,
+            "found": found,
+            "predicted": len(mine),
+            "right": right,
             "missed": sorted(v.video_id for v in vids if frozenset((v.video_id, v.duplicate_of)) not in pred),
         }
     out["hard_negatives"] = {"merged": sum(p in pred for p in tp.retakes), "n": len(tp.retakes)}

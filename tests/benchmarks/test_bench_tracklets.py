@@ -1,0 +1,141 @@
+"""``benchmarks/bench_tracklets.py`` measures something or says it did not: no verdict from empty
+groups (``--videos 0``, videos without frames, no detections), and a wrong ``--dataset`` is one
+line and exit status 2 before any detector loads. Detector, matcher, builder and video are fakes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from .conftest import load_script
+
+
+@pytest.fixture(scope="module")
+def bt():
+    return load_script("bench_tracklets")
+
+
+class FakeSource:
+    frames = 8
+
+    def __init__(self, path):
+        self.width, self.height = 64, 48
+
+    def get_batch(self, idx):
+        return np.zeros((len(idx), 48, 64, 3), np.uint8)
+
+    def close(self):
+        pass
+
+
+class FakeDetector:
+    device, version = "cpu", "fake"
+
+    def detect(self, frames):
+        return None
+
+
+class FakeDetections:
+    detections = 3
+
+    def __len__(self):
+        return self.detections
+
+    embeddings = None
+
+
+class FakeBuilder:
+    def __init__(self, det, matcher, cfg):
+        self.detector, self.matcher = det, matcher
+
+    def process(self, ds, job, timings):
+        pass
+
+    def detect_video(self, src, timings):
+        return FakeDetections(), None
+
+    def shop_embedding(self, path):
+        return None
+
+
+@pytest.fixture
+def fake(bt, monkeypatch, tmp_path: Path, no_thread_change):
+    (tmp_path / "train.json").write_text("{}")
+    matcher = SimpleNamespace(crop_size=64, m="head")
+    monkeypatch.setattr(bt, "load_splits", lambda ds: {})
+    monkeypatch.setattr(
+        bt, "video_jobs", lambda splits: [SimpleNamespace(video_path="v.mp4", img_path="s.jpg")]
+    )
+    monkeypatch.setattr(bt, "VideoSource", FakeSource)
+    monkeypatch.setattr(bt, "build_detector", lambda *a: FakeDetector())
+    monkeypatch.setattr(bt, "load_matcher", lambda *a, **k: matcher)
+    monkeypatch.setattr(bt, "load_roi_matcher", lambda *a, **k: matcher)
+    monkeypatch.setattr(bt, "TrackletBuilder", FakeBuilder)
+    monkeypatch.setattr(bt, "similarity", lambda head, emb: None)
+    monkeypatch.setattr(bt, "inference_tracking", lambda *a, **k: [])
+    monkeypatch.setattr(bt, "training_tracking", lambda *a, **k: None)
+    monkeypatch.setattr(bt, "naive_inference_tracking", lambda *a, **k: [])
+    monkeypatch.setattr(bt, "naive_training_tracking", lambda *a, **k: None)
+    monkeypatch.setattr(FakeSource, "frames", 8)
+    monkeypatch.setattr(FakeDetections, "detections", 3)
+
+    def main(*args):
+        monkeypatch.setattr(sys, "argv", ["bench_tracklets.py", "--dataset", str(tmp_path), *args])
+        bt.main()
+
+    return main
+
+
+def test_a_measured_run_gives_its_verdict(fake, capsys):
+    fake("--paths", "roi")
+    out = capsys.readouterr().out
+    assert "(goal <= 1.15x):" in out and "same tracklets: True" in out
+
+
+def test_no_video_per_resolution_is_refused(fake, capsys):
+    with pytest.raises(SystemExit) as exc:
+        fake("--videos", "0", "--paths", "roi")
+    assert exc.value.code == 2
+    assert "(goal <= 1.15x):" not in capsys.readouterr().out
+
+
+def test_videos_without_frames_measure_nothing_and_give_no_verdict(fake, capsys, monkeypatch):
+    monkeypatch.setattr(FakeSource, "frames", 0)
+    with pytest.raises(SystemExit) as exc:
+        fake("--paths", "roi")
+    assert exc.value.code not in (0, None)
+    assert "nothing measured" in str(exc.value.code)
+    assert "(goal <= 1.15x):" not in capsys.readouterr().out
+
+
+def test_no_detection_gives_no_tracker_ratio(fake, capsys, monkeypatch):
+    monkeypatch.setattr(FakeDetections, "detections", 0)
+    with pytest.raises(SystemExit) as exc:
+        fake("--paths", "roi")
+    assert exc.value.code not in (0, None)
+    assert "no detection" in str(exc.value.code)
+    assert "same tracklets" not in capsys.readouterr().out
+
+
+def test_a_wrong_dataset_stops_before_any_detector_loads(bt, monkeypatch, capsys, tmp_path: Path):
+    import runpy
+
+    import movingfashion.models.detectors as detectors
+
+    from .conftest import BENCH
+
+    def no_detector(*a, **k):
+        raise AssertionError("a detector was loaded for a dataset that does not exist")
+
+    monkeypatch.setattr(detectors, "build_detector", no_detector)
+    missing = tmp_path / "no-such-dataset"
+    monkeypatch.setattr(sys, "argv", ["bench_tracklets.py", "--dataset", str(missing)])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(BENCH / "bench_tracklets.py"), run_name="__main__")
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(missing) in err and "--dataset" in err
