@@ -461,23 +461,32 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
         s.split_layout = "left-right" if k % 2 == 0 else "top-bottom"
     # products without a video (Net-A-Porter only), from classes with spares
     nap = [s for s in cloth if s.source == SourceName.NETAPORTER]
-    for s in [s for s in nap if class_count[s.df2_class] > 1][-n_novideo:]:
+    novideo = [s for s in nap if class_count[s.df2_class] > 1][-n_novideo:]
+    for s in novideo:
         s.has_video = False
         class_count[s.df2_class] -= 1
     # wrong shop associations: shop image of another product of the same class if possible
     n_wrong = max(1, round(products * cfg.wrong_shop_fraction))
-    cands = [
-        s
-        for s in cloth
-        if s.has_video
-        and s.split_layout is None
-        and s.source != SourceName.INSTAGRAM
-        and class_count[s.df2_class] > 1
-    ]
+    cands = _wrong_shop_candidates(cloth, class_count)
+    if not cands:  # small worlds: the items without a video took the spares; plant the wrong shop first
+        for s in novideo:
+            s.has_video = True
+            class_count[s.df2_class] += 1
+        novideo = []
+        cands = _wrong_shop_candidates(cloth, class_count) or _make_spare(rng, cloth, class_count)
     for s in cands[:n_wrong]:
         s.wrong_shop_of = _wrong_owner(s, cloth).product_id
         s.wrong_shop_kind = "shop"
         class_count[s.df2_class] -= 1
+    if len(novideo) < n_novideo:  # small worlds: items without a video from what is left, then a
+        # Net-A-Porter bag, shoe or jewel when no clothing class has a spare left
+        short = n_novideo - len(novideo)
+        spare = [s for s in nap if s.has_video and class_count[s.df2_class] > 1 and s.wrong_shop_kind is None]
+        others = [s for s in specs if s.kind != "clothing" and s.source == SourceName.NETAPORTER]
+        for s in (spare[-short:] + others)[:short]:
+            s.has_video = False
+            if s.kind == "clothing":
+                class_count[s.df2_class] -= 1
     _plant_wrong_carousels_and_halves(cloth, class_count, cfg)
     # duplicates (re-posts of another item's video) cycling exact / reencode / subclip
     originals = [s for s in cloth if s.has_video and s.split_layout is None and s.wrong_shop_of is None]
@@ -498,6 +507,53 @@ def plan_world(products: int, seed: int, cfg: WorldConfig) -> list[ProductSpec]:
     for s in specs:
         s.meta = _text(np.random.default_rng([seed, s.index, 11]), s)
     return specs
+
+
+def _wrong_shop_candidates(cloth: list[ProductSpec], class_count: dict[int, int]) -> list[ProductSpec]:
+    """Items that may be served another item's shop image: a video, a studio shop image (not
+    Instagram, not split-screen) and a class that keeps a right pair without them."""
+    return [
+        s
+        for s in cloth
+        if s.has_video
+        and s.split_layout is None
+        and s.source != SourceName.INSTAGRAM
+        and class_count[s.df2_class] > 1
+    ]
+
+
+def _make_spare(
+    rng: np.random.Generator, cloth: list[ProductSpec], class_count: dict[int, int]
+) -> list[ProductSpec]:
+    """The wrong-shop candidates after moving a spare garment into the class of the first item that
+    may be served another item's shop image (tiny worlds, where no such item's class has a spare)."""
+    eligible = [
+        s for s in cloth if s.has_video and s.split_layout is None and s.source != SourceName.INSTAGRAM
+    ]
+    if not eligible:
+        raise ConfigError(
+            "no Net-A-Porter or TikTok clothing item without split screen can carry the wrong shop image",
+            where="source_shares",
+            hint="give Net-A-Porter or TikTok a share of the clothing products",
+        )
+    x = eligible[0]
+    assert x.garment is not None and x.df2_class is not None
+    spares = [s for s in cloth if s is not x and s.has_video and class_count[s.df2_class or 0] > 1]
+    victim = next((s for s in spares if s.confusable_group is None), None)
+    if victim is not None:
+        class_count[victim.df2_class or 0] -= 1
+        victim.garment = random_garment(rng, x.df2_class)
+    else:  # only a twin pair is spare: its second member becomes the twin of ``x`` instead
+        victim = spares[-1]
+        class_count[victim.df2_class or 0] -= 1
+        pair = victim.confusable_group
+        for t in cloth:
+            if t.confusable_group == pair:
+                t.confusable_group = None
+        victim.garment = confusable_twin(rng, x.garment)
+        x.confusable_group = victim.confusable_group = pair
+    class_count[x.df2_class] += 1
+    return _wrong_shop_candidates(cloth, class_count)
 
 
 def _wrong_owner(

@@ -66,7 +66,11 @@ def _human(d: dict[str, Any]) -> str:
         f"{d['videos']} videos, {d['frames']} frames, {len(d['classes'])} classes, {d['non_clothing']} non-clothing, "
         f"{d['duplicates']} duplicates ({d['repost_variants']} re-post variants), {d['retakes']} retakes, "
         f"{d['split_screen']} split-screen, {d['wrong_shop']} wrong shop, "
-        + (f"{d['noisy_frames']} frames with a corrupted tracker box, " if d.get("noisy_frames") else "")
+        + (
+            f"{d['noisy_frames']} frames with a corrupted tracker box or pixels, "
+            if d.get("noisy_frames")
+            else ""
+        )
         + f"{d.get('df2_images', 0)} DeepFashion2-format images"
         + (f" in {d['seconds']} s" if "seconds" in d else "")
     )
@@ -86,7 +90,7 @@ def world() -> None:
 
 
 @world.command(context_settings=HELP, epilog=EXIT_STATUS)
-@out_option(help="World folder to write.")
+@out_option(help="World folder to write: new, empty or an earlier world (reused when identical).")
 @click.option(
     "--products",
     type=int,
@@ -95,7 +99,11 @@ def world() -> None:
     help="Source items, duplicates and non-clothing included (at least 20).",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Same seed, same world (metadata and frames)."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Same seed, same world (metadata and frames).",
 )
 @click.option(
     "--quick", is_flag=True, help="Shorter clips and a smaller DeepFashion2-format set (for tests)."
@@ -161,7 +169,13 @@ def generate(
 @world.command(context_settings=HELP, epilog=EXIT_STATUS)
 @legacy_argument("world_dir", "--world")
 @_world_opt
-@click.option("--port", type=int, default=0, show_default=True, help="TCP port (0 picks a free one).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="TCP port (0 picks a free one).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option(
     "--faults",
@@ -247,8 +261,8 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
 @world.command("export-gt", context_settings=HELP, epilog=EXIT_STATUS)
 @legacy_argument("world_dir", "--world")
 @_world_opt
-@out_option(help="Dataset folder to write.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Split seed.")
+@out_option(help="Dataset folder to write: new, empty or an earlier export (replaced whole).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Split seed.")
 @click.option(
     "--tracklets",
     type=click.Choice(["truth", "tracked", "detected", "linked"]),
@@ -271,7 +285,8 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
     type=click.FloatRange(0, 1),
     default=0.1,
     show_default=True,
-    help="Share of each class in the test split (1.0: a world made for testing only).",
+    help="Share of each class in the test split, at least 3 products (0: none, a training-only "
+    "export; 1.0: a world made for testing only).",
 )
 @json_option
 def export_gt(

@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
-GENERATOR_VERSION = "4"
+#: 5: the smallest worlds (20-22 products) plant every case; noise truth is recorded on frames
+#: whose pixels were corrupted while the item was out of view (videos of other worlds unchanged).
+GENERATOR_VERSION = "5"
 
 
 #: How a stretch of frames of a clip can be corrupted for the tracker (see ``movingfashion.world.noise``).
@@ -63,8 +65,10 @@ class WorldConfig(BaseModel):
     shop_size: tuple[int, int] = Field((256, 320), description="studio shop / rear image (width, height)")
     fabric_size: int = Field(192, description="square fabric close-up")
     fps: float = Field(30.0, description="frame rate of every video")
-    frames: int = Field(90, description="frames per video (full world)")
-    quick_frames: int = Field(48, description="frames per video with quick=True")
+    frames: int = Field(
+        90, ge=10, description="frames per video (full world; at least 10: a sub-clip re-post)"
+    )
+    quick_frames: int = Field(48, ge=10, description="frames per video with quick=True (at least 10)")
     quick_scale: float = Field(1.0, description="frame size factor with quick=True")
     crf: int = Field(23, description="x264 CRF of original videos")
     reencode_crf: int = Field(32, description="x264 CRF of re-encoded duplicates")

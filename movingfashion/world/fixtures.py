@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -113,6 +114,20 @@ def media_id(shortcode: str) -> str:
     return str(3_000_000_000_000_000_000 + int.from_bytes(shortcode.encode()[-6:], "big") % 10**18)
 
 
+def _image_dimensions(site: Site, rel: str) -> dict[str, int]:
+    """``{"width", "height"}`` of a world image as served (read from its header; 256x320, the
+    default shop size, when the file cannot be read: the server answers 404 for it anyway)."""
+    from movingfashion.media.images import image_size
+    from schemas.errors import MFError
+    from schemas.paths import resolve_under
+
+    try:
+        w, h = image_size(resolve_under(site.world, rel, what="world file", follow_symlinks=True))
+    except (MFError, OSError, ValueError):
+        w, h = 256, 320
+    return {"width": w, "height": h}
+
+
 def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = None) -> dict[str, Any]:
     """An instaloader Post structure (GraphSidecar: the street video + candidate shop images)."""
     sc = shortcode or p.product_id
@@ -143,7 +158,7 @@ def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = N
                     "shortcode": sc,
                     "is_video": False,
                     "display_url": site.instagram_media_url(sc, f"{name}.jpg"),
-                    "dimensions": {"width": 256, "height": 320},
+                    "dimensions": _image_dimensions(site, p.images[name]),
                 }
             }
         )
@@ -169,8 +184,13 @@ def instaloader_structure(site: Site, p: WorldProduct, shortcode: str | None = N
 
 
 def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
-    """Write every fixture file under ``out``; returns the paths written (and counts)."""
+    """Write every fixture file under ``out``; returns the paths written (and counts).
+
+    What an earlier call wrote in ``out/tiktok`` and ``out/instagram`` and this one does not (the
+    unsafe-id fixtures of ``evil``) is removed: every file there when ``out`` is inside the world
+    folder, else the files the earlier ``fixtures.json`` lists."""
     out.mkdir(parents=True, exist_ok=True)
+    earlier = _listed(out / "fixtures.json")
     truth = site.truth
     info_files, insta_files = [], []
     csv_buf = io.StringIO()
@@ -235,4 +255,21 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
         "robots": f"{site.base}/robots.txt",
     }
     atomic_write_json(out / "fixtures.json", result)
+    inside = out.resolve().is_relative_to(site.world.resolve())
+    for folder in (out / "tiktok", out / "instagram"):
+        for f in folder.iterdir() if folder.is_dir() else ():
+            if f.is_file() and str(f) not in {*info_files, *insta_files} and (inside or f.name in earlier):
+                f.unlink()
     return result
+
+
+def _listed(path: Path) -> set[str]:
+    """Names of the TikTok and Instagram fixture files an earlier ``fixtures.json`` lists."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return set()
+    if not isinstance(doc, dict):
+        return set()
+    files = [f for k in ("tiktok_info", "instagram") if isinstance(doc.get(k), list) for f in doc[k]]
+    return {Path(f).name for f in files if isinstance(f, str)}

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from annotations.config import FITTED_RULES, BuildConfig, ReviewConfig
+from annotations.config import FITTED_RULES, BuildConfig, ReviewConfig, lacks_required
 from annotations.flags import SIGNALS, FlagRule
 from schemas.atomic import atomic_write_text
 
@@ -534,15 +534,24 @@ def _prune(
 
 def read_rows(path: str | os.PathLike[str]) -> list[VideoRow]:
     """Rows written by ``--rows-out`` (JSON lines), for fits and evaluations without building;
-    raises ``ValueError`` naming the file and line of a row that does not fit :class:`VideoRow`."""
+    raises ``ValueError`` naming the file and line of a row that does not fit :class:`VideoRow`,
+    or whose tracklet's signals lack one the flag cannot be decided without
+    (:data:`annotations.config.REQUIRED_SIGNALS`)."""
     rows = []
     for i, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            rows.append(VideoRow(**json.loads(line)))
+            row = VideoRow(**json.loads(line))
         except (json.JSONDecodeError, TypeError) as exc:
             raise ValueError(f"{path}:{i}: not a flag_fit row ({exc}); write rows with --rows-out") from None
+        missing = lacks_required(row.signals) if row.has_tracklet and row.signals else []
+        if missing:
+            raise ValueError(
+                f"{path}:{i}: the signals of {row.video} lack {', '.join(missing)}, which the flag"
+                " cannot be decided without; write the rows again with --rows-out (--retrack)"
+            )
+        rows.append(row)
     return rows
 
 

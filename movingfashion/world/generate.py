@@ -69,6 +69,28 @@ def world_matches(
         return False
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that is a file, or a non-empty folder that holds no world (a world cut
+    short holds its parameters file): the world's files would mix with whatever is there."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("not a folder", where=str(out), hint="pass a new or empty folder as --out")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return
+    try:
+        params = json.loads((out / PARAMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        params = None
+    if isinstance(params, dict) and "generator_version" in params:
+        return
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    raise ConfigError(
+        f"folder is not empty and holds no world of mf world generate ({shown})",
+        where=str(out),
+        hint="pass a new or empty folder as --out",
+    )
+
+
 def generate_world(
     out_dir: str | os.PathLike[str],
     products: int = 60,
@@ -81,7 +103,9 @@ def generate_world(
 ) -> WorldTruth:
     """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
 
-    Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config).
+    Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config),
+    renders it again over a world cut short; :class:`ConfigError` for a folder holding another
+    world or anything else.
     ``progress(done, total)`` is called after each product when given.
     """
     cfg = config or WorldConfig()
@@ -94,8 +118,11 @@ def generate_world(
             where=str(out),
             hint="use another --out folder or delete this one",
         )
+    _check_out(out)
     specs = plan_world(products, seed, cfg)  # checks the request before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    # written first, again at the end: marks the folder as a world being rendered (a rerun resumes)
+    atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
     by_id = {s.product_id: s for s in specs}
     dups: dict[str, list[ProductSpec]] = {}
     for s in specs:

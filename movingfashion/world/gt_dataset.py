@@ -12,6 +12,7 @@ described and verified like a published folder (:mod:`movingfashion.archive`).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -71,7 +72,8 @@ def publishable(truth: WorldTruth) -> list[WorldProduct]:
 def assign_splits(
     products: list[WorldProduct], seed: int = 0, test_fraction: float = 0.1, min_test: int = 3
 ) -> dict[str, Split]:
-    """~90/10 within every class, with at least ``min_test`` test products."""
+    """~90/10 within every class, with at least ``min_test`` test products (none with a
+    ``test_fraction`` of 0: a training-only export)."""
     rng = np.random.default_rng([seed, 90])
     out: dict[str, Split] = {}
     by_class: dict[int, list[str]] = {}
@@ -86,7 +88,8 @@ def assign_splits(
             out[pid] = Split.TEST if i < k else Split.TRAIN
         spare += ids[k:]
     spare = [spare[i] for i in rng.permutation(len(spare))]
-    while sum(s == Split.TEST for s in out.values()) < min(min_test, len(out)) and spare:
+    least = min(min_test, len(out)) if test_fraction > 0 else 0
+    while sum(s == Split.TEST for s in out.values()) < least and spare:
         out[spare.pop()] = Split.TEST
     return out
 
@@ -228,6 +231,48 @@ def published_products(truth: WorldTruth) -> list[tuple[WorldProduct, list[str]]
     return [(p, videos[p.product_id]) for p in owners]
 
 
+#: What ``manifest.json`` of an export records as ``built_from`` (how a rerun recognises one).
+BUILT_FROM = "synthetic world ground truth"
+#: Suffix of the sibling folder an export is built in (``.<name><PARTIAL>``), moved in place when done.
+PARTIAL = ".export-gt-partial"
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an ``out`` that is a file, or a non-empty folder that is not an earlier export (its
+    files would be replaced)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError("not a folder", where=str(out), hint="pass a new or empty folder as --out")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if not entries:
+        return
+    manifest = out / "manifest.json"
+    try:
+        doc = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        doc = None
+    if isinstance(doc, dict) and doc.get("built_from") == BUILT_FROM:
+        return
+    shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    raise ConfigError(
+        f"folder is not empty and holds no earlier export of mf world export-gt ({shown}); an export "
+        "replaces its --out folder whole",
+        where=str(out),
+        hint="pass a new or empty folder as --out",
+    )
+
+
+def _swap(built: Path, out: Path) -> None:
+    """Move the complete export ``built`` to ``out`` (an empty folder or an earlier export)."""
+    if out.is_dir():
+        old = out.parent / f".{out.name}{PARTIAL}-old"
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        built.rename(out)
+        shutil.rmtree(old)
+    else:
+        built.rename(out)
+
+
 def _place_image(src: Path, dst: Path) -> None:
     """Copy an image, or re-encode it when its format is not the one ``dst``'s suffix names."""
     if src.suffix.lower() == dst.suffix.lower():
@@ -255,13 +300,17 @@ def export_gt_dataset(
     :func:`video_tracklets`); "detected" the tracker's boxes where a detection-linked tracklet
     would have one; "linked" the detections of ``detector`` (default: the embedded one) along
     the tracker's path, with their real confidences (:func:`link_detections`).
-    ``test_fraction``: share of each class in the test split (1.0: a world made only for testing).
+    ``test_fraction``: share of each class in the test split (1.0: a world made only for testing;
+    0: none; else at least 3 test products).
+    ``out_dir``: a new or empty folder, or an earlier export, replaced whole (nothing of it is
+    kept); the export is built in a sibling folder and moved in place when complete.
     ``progress(done, total)`` is called after each product.
     """
     if tracklets not in TRACKLET_SOURCES:
         raise ValueError(f"tracklets must be one of {TRACKLET_SOURCES}, got {tracklets!r}")
-    world, out = Path(world_dir), Path(out_dir)
+    world, final = Path(world_dir), Path(out_dir)
     truth = load_world(world)
+    _check_out(final)
     if tracklets != "truth" and not any(v.noisy_frames is not None for v in truth.videos):
         raise ConfigError(
             f"--tracklets {tracklets} needs the world tracker's boxes, and this world has none",
@@ -276,6 +325,31 @@ def export_gt_dataset(
 
             detector = build_detector()
         made_by["linked"] = f"world-tracker+{detector.name}:{detector.version}"
+    target = final.resolve() if final.is_symlink() else final.absolute()  # a link keeps pointing at it
+    out = target.parent / f".{target.name}{PARTIAL}"
+    shutil.rmtree(out, ignore_errors=True)  # what an export cut short left
+    out.mkdir(parents=True)
+    try:
+        _export(world, out, truth, seed, tracklets, test_fraction, detector, made_by, progress)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    _swap(out, target)
+    return final
+
+
+def _export(
+    world: Path,
+    out: Path,
+    truth: WorldTruth,
+    seed: int,
+    tracklets: str,
+    test_fraction: float,
+    detector: Detector | None,
+    made_by: dict[str, str],
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Write the whole export into the empty folder ``out`` (see :func:`export_gt_dataset`)."""
     products = published_products(truth)
     splits = assign_splits([p for p, _ in products], seed, test_fraction=test_fraction)
     official: dict[Split, dict[str, OfficialEntry]] = {Split.TRAIN: {}, Split.TEST: {}}
@@ -377,7 +451,7 @@ def export_gt_dataset(
         out,
         WORLD_INFO,
         manifest_extra={
-            "built_from": "synthetic world ground truth",
+            "built_from": BUILT_FROM,
             "world_seed": truth.seed,
             "split_seed": seed,
             "tracklets": tracklets,
@@ -386,4 +460,3 @@ def export_gt_dataset(
             "test": len(official[Split.TEST]),
         },
     )
-    return out

@@ -7,9 +7,10 @@ motion-blurred (``blur``), the camera swings away (``out_of_frame``), a passer-b
 near-twin of the item for the whole clip (``lookalike``, :func:`add_lookalike`). Others only
 move the tracker's box: onto another garment or person (``other_garment``) or onto the
 look-alike. :class:`NoisyTracker` renders the clip and gives, per frame, the tracker's box, its
-detector confidence and the corruption kind (None = the item's true box), which the world
-records in ``gt/<video>.json``. Everything is drawn from its own numpy Generator, so worlds made
-without the knobs are byte-identical to before.
+detector confidence and the corruption kind (None = clean pixels and, where the tracker has a
+box, the item's true box; a frame blurred or occluded while the tracker has no box keeps its
+kind), which the world records in ``gt/<video>.json``. Everything is drawn from its own numpy
+Generator, so worlds made without the knobs are byte-identical to before.
 """
 
 from __future__ import annotations
@@ -51,22 +52,28 @@ class Effect:
             sign = np.sign(cam[0] - wearer_x)
         return cam + np.array([sign * abs(self.shift) * width / zoom, 0.0])
 
-    def apply_canvas(self, cv: Canvas, item_label: int | None) -> None:
-        """Draw the occluder over the item (label 0 in the label map: it hides the garment)."""
+    def _occluder(self, cv: Canvas, item_label: int | None) -> np.ndarray | None:
+        """Corners of the occluder drawn over the item (None: not an occlusion, or no item drawn)."""
         if self.kind != "occlusion" or item_label is None:
-            return
+            return None
         box = amodal_box(cv, item_label, clip=False)
         if box is None:
-            return
+            return None
         x1, y1, x2, y2 = box
         bw, bh = x2 - x1, y2 - y1
         if self.side > 0:
             ox1, ox2 = x2 - self.cover * bw, x2 + 0.15 * bw
         else:
             ox1, ox2 = x1 - 0.15 * bw, x1 + self.cover * bw
-        pts = np.array(
+        return np.array(
             [[ox1, y1 - 0.08 * bh], [ox2, y1 - 0.08 * bh], [ox2, y2 + 0.08 * bh], [ox1, y2 + 0.08 * bh]]
         )
+
+    def apply_canvas(self, cv: Canvas, item_label: int | None) -> None:
+        """Draw the occluder over the item (label 0 in the label map: it hides the garment)."""
+        pts = self._occluder(cv, item_label)
+        if pts is None:
+            return
         px = [np.round(pts * 4).astype(np.int32)]
         cv2.fillPoly(cv.image, px, self.colour, cv2.LINE_AA, shift=2)
         cv2.fillPoly(cv.labels, px, 0, cv2.LINE_8, shift=2)
@@ -75,6 +82,17 @@ class Effect:
         if self.kind == "blur" and self.blur > 1:
             return cv2.blur(img, (self.blur, max(1, self.blur // 5)))
         return img
+
+    def changes_pixels(self, cv: Canvas, item_label: int | None) -> bool:
+        """Whether the renderer changed the frame drawn on ``cv`` for this effect (the camera moved,
+        the frame is blurred, an occluder was drawn over the item), whether or not the item is in view."""
+        if self.kind == "occlusion":  # drawn where it overlaps the frame
+            pts = self._occluder(cv, item_label)
+            if pts is None:
+                return False
+            (x1, y1), (x2, y2) = pts.min(0), pts.max(0)
+            return bool(x2 > 0 and y2 > 0 and x1 < cv.w and y1 < cv.h)
+        return self.kind == "out_of_frame" or (self.kind == "blur" and self.blur > 1)
 
 
 def amodal_box(cv: Canvas, label: int, clip: bool = True) -> list[float] | None:
@@ -199,7 +217,8 @@ class NoisyTracker:
         self.target: int | None = None
 
     def frame(self, t: int) -> tuple[np.ndarray, list[dict], list[float] | None, float | None, str | None]:
-        """Frame ``t``: (image, ground truth of every garment, tracker box, confidence, noise kind)."""
+        """Frame ``t``: (image, ground truth of every garment, tracker box, confidence, noise kind:
+        also on a frame whose pixels were corrupted while the tracker has no box)."""
         img, cv, gts = self.scene.render(t)
         kind = self.kinds[t]
         if kind is None or t == 0 or self.kinds[t - 1] != kind:
@@ -223,8 +242,10 @@ class NoisyTracker:
             conf = _conf(rng, 0.1, 0.0, 0.0) + float(rng.uniform(0, 0.2))
         else:
             box, conf, rec = self._drift(kind, gts, true_box)
-        if box is None:
-            return img, _strip(gts), None, None, None
+        if box is None:  # no box for the tracker: still record a corruption of the pixels
+            eff = self.scene.effects[t] if self.scene.effects is not None else None
+            applied = kind if eff is not None and eff.changes_pixels(cv, self.item_label) else None
+            return img, _strip(gts), None, None, applied
         if rec is None:
             self.last_box = list(box)
         return img, _strip(gts), [round(float(v), 1) for v in box], round(min(conf, 0.99), 4), rec

@@ -38,6 +38,20 @@ def media_etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
 
+def _byte_range(header: str) -> tuple[int | None, int | None] | None:
+    """``(first, last)`` of a single byte range (``first`` None: the last ``last`` bytes; ``last``
+    None: to the end), or None for a Range a server ignores (RFC 9110 14.2): another unit, several
+    ranges, or an invalid one."""
+    m = _RANGE.match(header.strip())
+    if m is None or not (m.group(1) or m.group(2)):
+        return None
+    first = int(m.group(1)) if m.group(1) else None
+    last = int(m.group(2)) if m.group(2) else None
+    if first is not None and last is not None and last < first:
+        return None
+    return first, last
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -106,9 +120,9 @@ class WorldServer:
             return self
         try:
             self._httpd = _HTTPServer((self.host, self.port), _Handler)
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
             raise ConfigError(
-                f"cannot listen: {exc.strerror or exc}",
+                f"cannot listen: {getattr(exc, 'strerror', None) or exc}",
                 where=f"{self.host}:{self.port}",
                 hint="pick another --port (0 picks a free one)",
             ) from None
@@ -235,26 +249,22 @@ class WorldServer:
             extra["ETag"] = media_etag(body)  # as a CDN: a resume sends it back in If-Range
             if h.headers.get("If-Range") not in (None, extra["ETag"]):
                 rng = None  # the file changed since the part was fetched: the whole file
-        if rng and ranges and ans.media and status == 200:
-            m = _RANGE.match(rng.strip())
+        span = _byte_range(rng) if rng and ranges and ans.media and status == 200 else None
+        if span is not None:  # a Range it cannot parse (another unit, several ranges) is ignored: 200
             size = len(body)
-            start, end = None, None
-            if m and (m.group(1) or m.group(2)):
-                if m.group(1):
-                    start = int(m.group(1))
-                    end = int(m.group(2)) if m.group(2) else size - 1
-                else:
-                    start, end = max(0, size - int(m.group(2))), size - 1
-            if start is None or start >= size or end is None or end < start:
+            first, last = span
+            if first is None:  # a suffix range: the last ``last`` bytes
+                first, last = max(0, size - last) if last else size, size - 1
+            if first >= size:  # valid, but not satisfiable
                 self._record(h, path, 416)
                 h.send_response(416)
                 h.send_header("Content-Range", f"bytes */{size}")
                 h.send_header("Content-Length", "0")
                 h.end_headers()
                 return
-            end = min(end, size - 1)
-            extra["Content-Range"] = f"bytes {start}-{end}/{size}"
-            body, status = body[start : end + 1], 206
+            last = size - 1 if last is None else min(last, size - 1)
+            extra["Content-Range"] = f"bytes {first}-{last}/{size}"
+            body, status = body[first : last + 1], 206
         self._record(h, path, status)
         try:
             h.send_response(status)

@@ -120,11 +120,17 @@ class Site:
                 if not items:
                     return Answer(404, body=b"<html><body>No such designer</body></html>")
                 return self.listing(items, path, query, f"{items[0].designer}")
-            if len(parts) == 3:
-                items = [p for p in self.nap_products() if slug((p.category_path or ["x"])[0]) == parts[2]]
+            if parts[2] not in ("product", "designer"):  # a category, as the breadcrumb links it
+                prefix = parts[2:]
+                items = [
+                    p
+                    for p in self.nap_products()
+                    if [slug(c) for c in (p.category_path or ["x"])][: len(prefix)] == prefix
+                ]
                 if not items:
                     return Answer(404, body=b"<html><body>No such category</body></html>")
-                return self.listing(items, path, query, parts[2].title())
+                heading = items[0].category_path[len(prefix) - 1] if len(prefix) > 1 else parts[2].title()
+                return self.listing(items, path, query, heading)
         if len(parts) == 2 and parts[0] == "product":  # older product URLs redirect to the canonical page
             p = self.products.get(parts[1])
             if p is None or p.source != SourceName.NETAPORTER:

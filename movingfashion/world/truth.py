@@ -129,7 +129,8 @@ class WorldVideo(_Optional):
     gt: str = Field(description="path of the per-frame ground truth JSON")
     noisy_frames: int | None = Field(
         default=None,
-        description="frames whose tracker box is corrupted (noise knobs on; per frame in the gt file)",
+        description="frames whose tracker box or pixels are corrupted (noise knobs on; per frame in the "
+        "gt file)",
     )
 
 
@@ -158,8 +159,9 @@ class VideoGroundTruth(_Optional):
     )
     noise: list[str | None] | None = Field(
         default=None,
-        description="noise knobs on: per frame, how the tracked box is corrupted (a NoiseConfig kind), "
-        "None where it is the item's true box",
+        description="noise knobs on: per frame, how the tracked box or the frame's pixels are corrupted "
+        "(a NoiseConfig kind; also where the tracker has no box), None where the pixels are clean and "
+        "the box, if any, is the item's true box",
     )
 
     def tracked_boxes(self) -> dict[int, list[float]]:
@@ -167,7 +169,8 @@ class VideoGroundTruth(_Optional):
         return {t: list(b) for t, b in enumerate(self.tracked or []) if b is not None}
 
     def frame_noise(self) -> dict[int, str]:
-        """Frame index -> corruption kind of the tracked box, for the corrupted frames only."""
+        """Frame index -> corruption kind, for the corrupted frames only (a frame without a tracked
+        box is listed when its pixels are corrupted: blur, occlusion)."""
         return {t: k for t, k in enumerate(self.noise or []) if k is not None}
 
     def item_boxes(self) -> dict[int, list[float]]:

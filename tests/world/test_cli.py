@@ -45,6 +45,41 @@ def test_generate_refuses_bad_requests(small_world, tmp_path, capsys):
     assert exc.value.code == 2 and "--products" in capsys.readouterr().err
 
 
+def test_generate_refuses_a_folder_that_holds_something_else(tmp_path, capsys):
+    """Before, a non-empty folder without world.json was written into, mixing the world's files
+    with what was there."""
+    mine = tmp_path / "my-project"
+    (mine / "media").mkdir(parents=True)
+    (mine / "media" / "holiday.jpg").write_bytes(b"mine")
+    (mine / "notes.txt").write_text("mine\n")
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["generate", "--out", str(mine), "--products", "20", "--quick"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and str(mine) in err and "media, notes.txt" in err and "--out" in err
+    assert sorted(p.name for p in mine.rglob("*")) == ["holiday.jpg", "media", "notes.txt"]
+    # a world cut short (its parameters file is written first) is rendered again, as before
+    cut = tmp_path / "cut-short"
+    (cut / "media").mkdir(parents=True)
+    (cut / "world_params.json").write_text(json.dumps({"generator_version": "0", "products": 20}))
+    with pytest.raises(ConfigError, match="at least 20"):  # past the folder check, to the request's
+        generate_world(cut, products=5)
+
+
+@pytest.mark.parametrize("field", ["frames", "quick_frames"])
+def test_clips_too_short_for_a_sub_clip_are_a_config_error(tmp_path, field, capsys):
+    """Before: 9 frames passed the config and crashed the render (numpy 'low >= high' drawing a
+    sub-clip re-post's start) after gt/ and media/ were written."""
+    cfg = tmp_path / "world.json"
+    cfg.write_text(json.dumps({field: 9}))
+    out = tmp_path / "w"
+    args = ["generate", "--out", str(out), "--products", "20", "--config", str(cfg)]
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, [*args, *(["--quick"] if field == "quick_frames" else [])])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and field in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys):
     run_main(
         world,
@@ -74,6 +109,29 @@ def test_busy_port_is_a_clear_error(small_world):
         port = int(a.base_url.rsplit(":", 1)[1])
         with pytest.raises(ConfigError, match="cannot listen"):
             WorldServer(small_world, port=port).start()
+
+
+@pytest.mark.parametrize("port", [99999, -1])
+def test_a_port_out_of_range_is_a_usage_error(small_world, port, capsys):
+    """Before: an OverflowError traceback from bind (exit 1)."""
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["serve", "--world", str(small_world), "--once", "--port", str(port)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--port" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="cannot listen"):
+        WorldServer(small_world, port=port).start()
+
+
+@pytest.mark.parametrize("command", ["generate", "export-gt"])
+def test_a_negative_seed_is_a_usage_error(small_world, tmp_path, command, capsys):
+    """Before: a numpy traceback (exit 1) from the seeded random generator."""
+    args = ["--out", str(tmp_path / "x"), "--seed", "-1"]
+    args += ["--world", str(small_world)] if command == "export-gt" else ["--products", "20", "--quick"]
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, [command, *args])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--seed" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()
 
 
 def test_export_gt_offers_every_tracklet_source_and_weights_only_for_linked(small_world, tmp_path):

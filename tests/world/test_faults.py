@@ -143,6 +143,29 @@ def test_evil_ids(small_world, tmp_path):
         assert all("/" not in f.rsplit("/", 1)[1].replace(".info.json", "") for f in fx["tiktok_info"])
 
 
+def test_a_later_plain_serve_leaves_no_unsafe_fixtures_behind(small_world, tmp_path):
+    """Before, the evil_ids fixtures of an earlier start stayed in fixtures/tiktok and
+    fixtures/instagram, where mf-collect reads every file, though fixtures.json no longer listed them."""
+    import shutil
+
+    world = tmp_path / "world"  # the fixtures only need world.json
+    world.mkdir()
+    shutil.copyfile(small_world / "world.json", world / "world.json")
+    outside = tmp_path / "elsewhere"
+    (outside / "tiktok").mkdir(parents=True)
+    (outside / "tiktok" / "mine.info.json").write_text("{}\n")  # not the server's: kept
+    for out in (world / "fixtures", outside):
+        with WorldServer(world, faults=Faults(evil_ids=True)) as srv:
+            srv.write_fixtures(out)
+        assert list(out.rglob("evil-*"))
+        with WorldServer(world) as srv:
+            fx = srv.write_fixtures(out)
+        assert not list(out.rglob("evil-*"))
+        on_disk = sorted(str(f) for d in ("tiktok", "instagram") for f in (out / d).iterdir())
+        extra = [str(outside / "tiktok" / "mine.info.json")] if out == outside else []
+        assert on_disk == sorted(fx["tiktok_info"] + fx["instagram"] + extra)
+
+
 def test_faults_off_by_default_and_parsing():
     f = Faults()
     assert not any([f.latency_s, f.retry_after_429, f.burst_5xx, f.truncate, f.evil_ids, f.robots_disallow])

@@ -283,6 +283,28 @@ def test_fit_and_eval_run_on_stored_rows_and_report_worlds_over_the_rate(tmp_pat
     assert "--world needs --work" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("action", ["eval", "fit"])
+def test_stored_rows_lacking_a_required_signal_are_a_usage_error(tmp_path, capsys, action):
+    """Before: a bare KeyError from ReviewConfig.reason; now the file, line and signals are named.
+    Rows without a tracklet (or without signals: always flagged) still read."""
+    import dataclasses
+
+    from movingfashion.world.flag_fit import main, read_rows
+
+    ok = [_row(0, True), VideoRow("w", "none", False, 0.0, False, {})]
+    old = _row(1, False)
+    old.signals = {k: v for k, v in old.signals.items() if k not in ("coverage_detected", "members")}
+    stored = tmp_path / "rows.jsonl"
+    stored.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in [*ok, old]))
+    with pytest.raises(SystemExit) as exc:
+        main([action, "--rows-in", str(stored)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err
+    assert f"{stored}:3: the signals of v1 lack members, coverage_detected" in err
+    stored.write_text("".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in ok))
+    assert read_rows(stored) == ok
+
+
 def _in(world: str, rows: list[VideoRow]) -> list[VideoRow]:
     import dataclasses
 

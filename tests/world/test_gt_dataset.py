@@ -108,3 +108,47 @@ def test_retakes_join_their_original_and_test_keeps_one_video(repost_world, tmp_
         choices = [VideoChoice(v.frames, v.width, v.height, v.video_id) for v in map(truth.video, vids)]
         kept = truth.video(vids[pick_test_video(choices)]).product_id
         assert moved[pid].metadata["video_items"] == [kept]
+
+
+def test_a_rerun_replaces_the_earlier_export_whole(small_world, tmp_path):
+    """Before, a second export into the same --out kept the first one's videos and tracklet files
+    (and listed them in manifest.json); now the folder holds exactly the new export."""
+    from movingfashion.archive.verify import verify_dataset
+    from movingfashion.world.gt_dataset import export_gt_dataset
+
+    out = export_gt_dataset(small_world, tmp_path / "gt")
+    (out / "videos" / "stale_0.mp4").write_bytes(min((out / "videos").iterdir()).read_bytes())
+    (out / "tracklets" / "stale_0.json").write_text("{}\n")
+    again = export_gt_dataset(small_world, tmp_path / "gt", test_fraction=0)
+    assert again == out and sorted(p.name for p in tmp_path.iterdir()) == ["gt"]  # no work folder left
+    assert not read_official(out / "test.json")  # --test-fraction 0: a training-only export
+    used = {rel for e in read_official(out / "train.json").values() for rel in e.video_paths}
+    assert {f"videos/{p.name}" for p in (out / "videos").iterdir()} == used
+    assert {f"videos/{p.stem}.mp4" for p in (out / "tracklets").iterdir()} == used
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert not [f for f in files if "stale" in f]
+    assert verify_dataset(out).ok
+
+
+def test_export_into_a_folder_that_is_not_an_export_is_refused(small_world, tmp_path, capsys):
+    from movingfashion.world.cli import world
+    from schemas.cli_support import run_main
+
+    mine = tmp_path / "mine"
+    (mine / "videos").mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine\n")
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, ["export-gt", "--world", str(small_world), "--out", str(mine)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and str(mine) in err and "notes.txt" in err and "--out" in err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt", "videos"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_a_test_fraction_of_0_puts_no_product_in_test(world_truth):
+    """Before, a hidden minimum of 3 test products applied whatever the fraction."""
+    from movingfashion.world.gt_dataset import assign_splits, publishable
+
+    products = publishable(world_truth)
+    assert set(assign_splits(products, test_fraction=0).values()) == {"train"}
+    assert sum(s == "test" for s in assign_splits(products, test_fraction=0.01).values()) == 3

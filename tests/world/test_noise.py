@@ -123,6 +123,31 @@ def test_clean_frames_are_the_default_pixels_and_corrupted_ones_are_what_they_sa
     assert len(checked) >= 2, checked
 
 
+def test_every_frame_with_corrupted_pixels_records_its_kind_even_without_a_box():
+    """A Hard clip's 'away' shot hides the item: before, a blurred frame there was recorded as clean
+    (noise None) because the tracker had no box. Pixels differing from the clean render always
+    carry their kind now; identical pixels with no box stay None."""
+    cfg = NoiseConfig(frames=0.5, kinds={k: 1.0 for k in NOISE_KINDS if k != "lookalike"})
+    unboxed = set()
+    for seed in (3, 4, 5):
+        for spec in [s for s in plan_world(24, seed, WorldConfig()) if s.source == "tiktok"][:4]:
+            if spec.kind != "clothing" or spec.duplicate_of or not spec.has_video:
+                continue
+            plain = hard_scene(spec, np.random.default_rng([seed, spec.index, 3]), (144, 256), 30)
+            noisy = hard_scene(spec, np.random.default_rng([seed, spec.index, 3]), (144, 256), 30)
+            tracker = NoisyTracker(noisy, spec, cfg, np.random.default_rng(seed))
+            for t in range(30):
+                img0, _ = plain.frame(t)
+                img, _, box, _, kind = tracker.frame(t)
+                if not np.array_equal(img, img0):
+                    assert kind == tracker.kinds[t] is not None, (seed, spec.product_id, t)
+                    if box is None:
+                        unboxed.add(kind)
+                elif box is None:
+                    assert kind is None
+    assert "blur" in unboxed  # the case that was lost
+
+
 def test_lookalike_passer_by_wears_a_near_twin_and_gets_the_box():
     specs = plan_world(24, 5, WorldConfig())
     spec = _clothing(specs, "netaporter")
@@ -157,10 +182,10 @@ def test_noisy_world_records_every_corrupted_frame(noisy_world):
         gt = load_video_gt(noisy_world, v)
         assert len(gt.tracked) == len(gt.noise) == len(gt.confidence) == len(gt.frames) == v.frames
         assert sum(k is not None for k in gt.noise) == v.noisy_frames
-        for t, k in enumerate(gt.noise):
-            assert (gt.tracked[t] is None) <= (k is None)  # a corrupted frame always has a box
+        for t, k in enumerate(gt.noise):  # no box: only pixels can be corrupted (blur, occlusion)
+            assert gt.tracked[t] is not None or k in (None, "blur", "occlusion")
         total += sum(b is not None for b in gt.tracked)
-        corrupted += v.noisy_frames
+        corrupted += sum(b is not None and k is not None for b, k in zip(gt.tracked, gt.noise, strict=True))
     assert 0.2 < corrupted / total < 0.5
 
 

@@ -142,6 +142,61 @@ def test_listing_sitemap_and_designer_pages_find_every_product(world_server, wor
         assert r.url == world_server.site.nap_url(p)
 
 
+def test_every_breadcrumb_link_is_a_listing_of_its_category(small_world, world_truth):
+    """The HTML and JSON-LD breadcrumbs link /en-us/shop/<category>/<sub>[/<subsub>]; before, only
+    the top level was a listing and the deeper links answered 404. Each lists exactly the products
+    under that category path, paginated as the top level is."""
+    with WorldServer(small_world, page_size=2) as srv:
+        nap = [p for p in world_truth.products if p.source == SourceName.NETAPORTER]
+        seen = set()
+        for p in nap:
+            page = parse(get(srv.site.nap_url(p))[2])
+            html_links = [a["href"] for a, _ in page.links if a.get("href", "").startswith("/en-us/shop/")]
+            ld = [e["item"] for e in json.loads(page.jsonld[1])["itemListElement"]]
+            assert [srv.base_url + h for h in html_links] == ld and len(ld) == len(p.category_path)
+            for depth, href in enumerate(html_links, 1):
+                if href in seen:
+                    continue
+                seen.add(href)
+                want = {q.product_id for q in nap if q.category_path[:depth] == p.category_path[:depth]}
+                found, url = [], srv.base_url + href
+                while url:
+                    status, _, body = get(url)
+                    assert status == 200, url
+                    page = parse(body)
+                    found += re.findall(r'data-product-id="([^"]+)"', body.decode())
+                    nxt = [a["href"] for a, _ in page.links if a.get("rel") == "next"]
+                    url = srv.base_url + nxt[0] if nxt else None
+                assert sorted(found) == sorted(want), href  # each product once
+        assert any(h.count("/") == 5 for h in seen)  # /en-us/shop/<cat>/<sub>/<subsub>
+        assert get(srv.base_url + "/en-us/shop/clothing/no-such-thing")[0] == 404
+
+
+def test_instagram_declares_the_size_of_every_served_image(world_server, world_truth):
+    """Before, every carousel image was declared 256x320 (the fabric close-up is 256x256)."""
+    import io
+
+    from PIL import Image
+
+    from movingfashion.world.fixtures import instaloader_structure
+    from movingfashion.world.instagram_api import api_item
+
+    sizes = set()
+    for p in world_truth.products:
+        if p.source != SourceName.INSTAGRAM or not p.videos:
+            continue
+        edges = instaloader_structure(world_server.site, p)["node"]["edge_sidecar_to_children"]["edges"]
+        carousel = api_item(world_server.site, p)["carousel_media"]
+        for edge, item in zip(edges[1:], carousel[1:], strict=True):
+            c = edge["node"]
+            served = Image.open(io.BytesIO(get(c["display_url"])[2])).size
+            assert (c["dimensions"]["width"], c["dimensions"]["height"]) == served, c["display_url"]
+            cand = item["image_versions2"]["candidates"][0]
+            assert (cand["width"], cand["height"]) == served
+            sizes.add(served)
+    assert len(sizes) >= 2  # shop-size product shots and square close-ups
+
+
 def test_robots_txt(world_server, small_world):
     status, headers, body = get(world_server.base_url + "/robots.txt")
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
@@ -203,6 +258,21 @@ def test_range_requests(world_server, world_truth, small_world):
     assert get(url, headers={"Range": "bytes=-50"})[2] == data[-50:]
     assert get(url, headers={"Range": "bytes=1000-"})[2] == data[1000:]
     assert get(url, headers={"Range": f"bytes={len(data) + 10}-"})[0] == 416
+
+
+def test_a_range_the_server_does_not_support_is_ignored(world_server, world_truth, small_world):
+    """RFC 9110 14.2: a Range of another unit, several ranges or an invalid one is ignored (200 with
+    the whole file); only a valid, unsatisfiable byte range is 416 (before: all of them were 416)."""
+    v = next(v for v in world_truth.videos if v.source == SourceName.NETAPORTER)
+    data = (small_world / v.path).read_bytes()
+    url = world_server.site.nap_video_url(v.product_id)
+    for rng in ("items=0-9", "bytes=0-9,20-29", "bytes=20-9", "bytes=-", "bytes=abc"):
+        status, headers, body = get(url, headers={"Range": rng})
+        assert (status, body) == (200, data), rng
+        assert "Content-Range" not in headers and headers["Accept-Ranges"] == "bytes"
+    status, headers, _ = get(url, headers={"Range": "bytes=-0"})  # a suffix of no bytes
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(data)}"
+    assert get(url, headers={"Range": f"bytes=5-{len(data) * 2}"})[2] == data[5:]
 
 
 def _faults(**kw):

@@ -31,3 +31,18 @@ def test_every_kind_is_planted_on_another_items_garment():
         assert {s.wrong_shop_kind for s in plan_world(products, seed, WorldConfig()) if s.wrong_shop_of} == {
             "shop"
         }
+
+
+def test_the_smallest_world_plants_every_case():
+    """At --products min_products (20) the items without a video used to take the only spare
+    garment: no wrong shop association was ever planted (and some seeds had no item without a video)."""
+    cfg = WorldConfig()
+    for products in (cfg.min_products, cfg.min_products + 1, cfg.min_products + 2):
+        for seed in range(40):
+            specs = plan_world(products, seed, cfg)
+            originals = [s for s in specs if s.kind == "clothing" and not s.duplicate_of]
+            right = {s.df2_class for s in originals if s.has_video and not s.wrong_shop_of}
+            assert right == set(range(1, 14)), (products, seed)  # every class keeps a right pair
+            assert any(s.wrong_shop_kind == "shop" for s in specs), (products, seed)
+            assert any(not s.has_video and s.source == SourceName.NETAPORTER for s in specs), (products, seed)
+            assert any(s.confusable_group is not None for s in specs), (products, seed)
