@@ -30,7 +30,12 @@ Design choices (documented contract):
   every drop is listed in ``dataset.skipped`` as ``(product id, reason)``. Problems that only
   show when a video is decoded (a box outside the real frame, a frame index past the end) are
   checked once per video at first use, with the same policy: under ``skip`` the offending
-  frames leave the candidate set and the clip is sampled again.
+  frames leave the candidate set and the clip is sampled again. Boxes past the end of a video
+  cut short (its last frame does not decode, or it holds far fewer frames than its header, its
+  tracklet file or its boxes say) are the file's fault: :class:`BrokenVideo` (a MediaError
+  saying it is truncated or damaged; under ``skip`` listed once for the video). A product left
+  without a usable video is listed once, its videos' reasons in the entry (an empty tracklet
+  with what to do: run ``mf-tracklets build`` first).
 * **Undecodable media** (a video or shop image that does not decode): ``on_bad="raise"`` raises
   :class:`MediaError` (call ``check(deep=True)`` before training to find the videos up front:
   it decodes every frame the sampler may ask for; :meth:`check` alone only opens them). Under
@@ -48,7 +53,9 @@ Design choices (documented contract):
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
   trade-off: evaluate without it to follow the paper's protocol). An entry is used only for
   the video (path and byte size) and tracklet boxes it was cut from: a stale one is named in
-  one warning and its video decoded live, and a rerun of the build redoes it.
+  one warning and its video decoded live, and a rerun of the build redoes it. A ``crop_cache``
+  folder that does not exist is a ConfigError; videos without an entry in it are counted in
+  one warning when the dataset is made (and decoded live).
 * **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
   (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
   crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
@@ -110,6 +117,9 @@ from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 
 log = logging.getLogger(__name__)
 
+#: What to do about a video without tracklet boxes (tracklet crops need them).
+EMPTY_TRACKLET_HINT = "run mf-tracklets build first, or crop whole frames: crop='frame', --crop frame"
+
 #: Decoded shop images kept per process (about 150 kB each at 224 x 224).
 SHOP_CACHE_SIZE = 256
 _NO_BOX = [np.nan] * 4
@@ -133,6 +143,9 @@ class VideoRecord:
     #: fingerprint of ``boxes`` after the dataset's own checks pruned them -> before (what a
     #: crop-cache entry or training copy records: :func:`movingfashion.training_copy._source_boxes`)
     pruned: dict[str, str] = field(default_factory=dict, repr=False)
+    #: the frame count its tracklet file recorded when it was built (``num_frames`` becomes the
+    #: decoded count at first use): what tells a video cut short since from a tracklet off by a frame
+    recorded_frames: int | None = field(default=None, repr=False)
 
     def set_boxes(self, boxes: dict[int, list[float]]) -> None:
         """Replace the boxes by a pruned/clipped version of them (the source fingerprint stays)."""
@@ -293,6 +306,17 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if crop_cache is not None:
                 raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
             self.training_copy = TrainingCopy(training_copy, self.cache_params())
+        if self.crop_cache is not None and not self.crop_cache.is_dir():
+            # a typo or a cache not built yet: refused, not every clip silently decoded live
+            raise ConfigError(
+                "crop cache folder not found"
+                if not self.crop_cache.exists()
+                else "crop cache is not a folder",
+                where=str(self.crop_cache),
+                hint=f"build it first with `mf crop-cache --dataset {self.root} --split {split} --out "
+                f"{self.crop_cache}` (or build_crop_cache), or check the crop_cache path",
+            )
+        self._length_problems: dict[str, str | None] = {}  # video path -> why it is cut short, per process
 
         self._skip_seen: set[tuple[str, str]] = set()
         want_partition = Partition(partition) if partition is not None else None
@@ -335,9 +359,35 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self.products.append(rec)
         self._build_index()
         if self.skipped:
-            log.warning("%s: skipped %d bad rows (see dataset.skipped)", split_path, len(self.skipped))
+            log.warning(
+                "%s: skipped %d bad rows (see dataset.skipped)%s",
+                split_path,
+                len(self.skipped),
+                f"; none of its products has a usable video (first: {self.skipped[0][1]})"
+                if not self.products
+                else "",
+            )
+        if self.crop_cache is not None:
+            self._warn_missing_entries(split)
 
     # ------------------------------------------------------------------ building
+    def _warn_missing_entries(self, split: str) -> None:
+        """One warning when the crop cache has no entry for some videos (they decode live)."""
+        videos = [v for rec in self.products for v in rec.videos]
+        missing = [v for v in videos if not self._cache_files(v)[1].is_file()]
+        if missing:
+            log.warning(
+                "%s: %d of %d videos have no crop cache entry (e.g. %s); they are decoded live: "
+                "build them with `mf crop-cache --dataset %s --split %s --out %s`",
+                self.crop_cache,
+                len(missing),
+                len(videos),
+                missing[0].rel_path,
+                self.root,
+                split,
+                self.crop_cache,
+            )
+
     def _build_index(self) -> None:
         """Items of ``self.products``: one per product, or per (product, video) with videos='all'."""
         self._index: list[tuple[int, int | None]] = []
@@ -351,15 +401,25 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
         return parse_classes(classes)
 
-    def _bad(self, pid: str, problem: str, exc_type: type[MFError], where: str, hint: str) -> None:
-        """Raise, or record a skip, for one bad row."""
+    def _bad(
+        self,
+        pid: str,
+        problem: str,
+        exc_type: type[MFError],
+        where: str,
+        hint: str,
+        *,
+        hint_when_skipped: bool = False,
+    ) -> None:
+        """Raise, or record a skip, for one bad row (with ``hint_when_skipped``, the skip says
+        what to do too)."""
         if self.on_bad == "raise":
             raise exc_type(
                 f"product '{pid}': {problem}",
                 where=where,
                 hint=f"{hint}; or pass on_bad='skip' to drop such rows",
             )
-        self.skipped.append((pid, f"{where}: {problem}"))
+        self.skipped.append((pid, f"{where}: {problem}" + (f" ({hint})" if hint_when_skipped else "")))
 
     def _build_product(
         self,
@@ -407,6 +467,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
             return None
         videos = []
+        first_skip = len(self.skipped)  # this product's skips start here
         for vi, rel in enumerate(entry.video_paths):
             try:
                 path = resolve_under(
@@ -446,15 +507,29 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     f"empty tracklet for video {vi} ({rel})",
                     DataFormatError,
                     where,
-                    "run mf-tracklets, or use crop='frame'",
+                    EMPTY_TRACKLET_HINT,
+                    hint_when_skipped=True,
                 )
                 continue
-            videos.append(VideoRecord(rel, path, boxes, conf, width, height, nframes, pid))
+            videos.append(
+                VideoRecord(rel, path, boxes, conf, width, height, nframes, pid, recorded_frames=nframes)
+            )
         if not videos:
             if entry.video_paths and self.on_bad == "skip":
-                self.skipped.append((pid, f"{where}: no usable video left"))
+                self._product_dropped(pid, where, first_skip, len(entry.video_paths))
             return None
         return ProductRecord(pid, shop, df2_class, partition, videos)
+
+    def _product_dropped(self, pid: str, where: str, first: int, nvideos: int) -> None:
+        """List a product left without a usable video once: its videos' reasons (at most one
+        each: ``self.skipped[first:]``) folded into one entry; per-frame ones stay as they are."""
+        own = self.skipped[first:]
+        if not 0 < len(own) <= nvideos:
+            self.skipped.append((pid, f"{where}: no usable video left"))
+            return
+        del self.skipped[first:]
+        reasons = [r[len(where) + 2 :] if r.startswith(f"{where}: ") else r for _, r in own]
+        self.skipped.append((pid, f"{where}: no usable video left: {'; '.join(reasons)}"))
 
     def _clean_boxes(
         self,
@@ -615,6 +690,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             hint="see dataset.skipped; find the bad videos with dataset.check(deep=True)",
         )
 
+    def _skip_video(self, rec: ProductRecord, video: VideoRecord, exc: BaseException) -> None:
+        """Record a skip of ``video`` for ``exc`` (one entry per video and reason, whichever of
+        loading, :meth:`check` or a cache build met it)."""
+        self._note_skip(
+            rec.product_id, str(exc) if isinstance(exc, BrokenVideo) else f"video {video.rel_path}: {exc}"
+        )
+
     def _note_skip(self, pid: str, reason: str) -> None:
         if (pid, reason) not in self._skip_seen:
             self._skip_seen.add((pid, reason))
@@ -658,9 +740,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             video = rec.videos[vi]
             n = len(self.cache.get(video.path)) if str(video.path) not in self._checked else None
             if n is not None and max(idx) >= n:
-                # a frame past the real end (the JSON's frame count or boxes are off): drop those
-                # frames first (on_bad="raise" raises), then sample again; the frame size is
-                # still checked against the decoded frames below
+                # a frame past the real end: a video cut short raises MediaError (the file's
+                # fault); else the JSON's frame count or boxes are off: drop those frames first
+                # (on_bad="raise" raises), then sample again; the frame size is still checked
+                # against the decoded frames below
+                self._raise_if_cut_short(rec, video, n)
                 self._drop_past_end(rec, video, n)
                 continue
             clip, out_boxes, (h0, w0) = self._cut(video, idx)
@@ -746,13 +830,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     self._decode_all(video)
             except MediaError as exc:
                 if self.on_bad == "raise":
+                    if isinstance(exc, BrokenVideo):  # names product and video already
+                        raise
                     raise MediaError(
                         f"product '{rec.product_id}': video {video.rel_path}: {exc.message}",
                         where=exc.where or str(video.path),
                         hint=f"{exc.hint or 're-download or re-encode the video'}; or pass "
                         "on_bad='skip' to drop such videos",
                     ) from exc
-                self._note_skip(rec.product_id, f"video {video.rel_path}: {exc}")
+                self._skip_video(rec, video, exc)
                 bad.add(id(video))
         if bad:
             products = []
@@ -906,10 +992,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return True
         reader = self.cache.get(video.path)
         n = len(reader)
+        if any(f >= n for f in video.boxes):
+            self._raise_if_cut_short(rec, video, n)
         if shape is not None:
             h, w = shape
         elif video.width is None or video.height is None:
-            h, w = reader.get([0]).shape[1:3]
+            from movingfashion.media.readers import decode
+
+            h, w = decode(reader, [0], backend=self.cache.backend).shape[1:3]  # MediaError if it fails
         else:
             h, w = video.height, video.width
         self._checked[key] = (n, h, w)
@@ -937,6 +1027,55 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
             del kept[f]
         video.set_boxes(kept)
+
+    def _raise_if_cut_short(self, rec: ProductRecord, video: VideoRecord, n: int) -> None:
+        """Tracklet boxes lie past the ``n`` frames the video holds: :class:`BrokenVideo` (a
+        MediaError naming product and file) when the file is what is wrong (:meth:`_cut_short`),
+        so a truncated download is not reported as a tracklet past its end frame by frame."""
+        key = str(video.path)
+        if key not in self._length_problems:
+            self._length_problems[key] = self._cut_short(video, n)
+        problem = self._length_problems[key]
+        if problem is None:
+            return
+        raise BrokenVideo(
+            f"product '{rec.product_id}': video {video.rel_path} is truncated or damaged: {problem}",
+            where=key,
+            hint="re-download or re-encode it (mf verify lists such files), or drop it from the split"
+            + ("; or pass on_bad='skip' to drop such videos" if self.on_bad == "raise" else ""),
+        )
+
+    def _cut_short(self, video: VideoRecord, n: int) -> str | None:
+        """Why a video whose boxes reach past its ``n`` frames is itself at fault, or None.
+
+        At fault: its last frame does not decode with any backend, or it holds far fewer
+        frames than expected: at most half of what its header declares, of what its tracklet
+        file recorded, or of its last boxed frame; or 5% (at least 3) fewer than its header
+        declares. A few boxes past the end of a whole file are the tracklet's fault (dropped as
+        bad rows)."""
+        from movingfashion.media.probe import probe_video
+        from movingfashion.media.readers import decode
+
+        if n <= 0:
+            return "it holds no frame"
+        try:
+            decode(self.cache.get(video.path), [n - 1], backend=self.cache.backend)
+        except MediaError:  # every backend tried (the decoders' own words: mf verify)
+            return f"frame {n - 1}, the last of the {n} it holds, does not decode"
+        try:
+            declared: int | None = probe_video(video.path).frames
+        except MediaError:
+            declared = None
+        last = max(video.boxes, default=n - 1)
+        said = [f"its tracklet has boxes up to frame {last}"]
+        if video.recorded_frames:
+            said.append(f"its tracklet file records {video.recorded_frames} frames")
+        if declared:
+            said.insert(0, f"its header declares {declared}")
+        expected = max(declared or 0, video.recorded_frames or 0, last + 1)
+        if 2 * n <= expected or (declared and declared - n > max(2, declared // 20)):
+            return f"it holds {n} frames, while {', '.join(said)}"
+        return None
 
     def _decode(self, video: VideoRecord, idx: list[int]) -> np.ndarray:
         """uint8 RGB ``[T, H, W, 3]`` of frames ``idx`` (any order, repeats allowed)."""
@@ -1011,6 +1150,11 @@ def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Te
     if dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
         return torch.div(t, 255.0)
     return t.to(dtype).div_(255.0)
+
+
+class BrokenVideo(MediaError):
+    """A video cut short or damaged, found when its tracklet reaches past the frames it holds
+    (the message names product and video: raised and listed as it is)."""
 
 
 class _OpenArrays:
@@ -1165,8 +1309,7 @@ def build_crop_cache(
                         raise res.error
                     # an undecodable video, or one whose worker died: listed, the others are cached
                     # (a rerun retries it)
-                    rec = dataset.products[pi]
-                    dataset._note_skip(rec.product_id, f"video {video.rel_path}: {res.error}")
+                    dataset._skip_video(dataset.products[pi], video, res.error)
                     for stale in entry:  # an older build's entry
                         stale.unlink(missing_ok=True)
                     counts["failed"] += 1

@@ -283,7 +283,7 @@ def build_training_copy(
         except (MediaError, DataFormatError) as exc:
             if dataset.on_bad == "raise":
                 raise
-            dataset._note_skip(rec.product_id, f"video {video.rel_path}: {exc}")
+            dataset._skip_video(rec, video, exc)
             counts["failed"] += 1
             continue
         counts["frames_raised"] += raised

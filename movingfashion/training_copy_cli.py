@@ -98,6 +98,7 @@ def training_copy(
             f"{len(r['skipped'])} skipped; {r['frames_raised']} frames stored above quality "
             f"{r['quality']} to stay within the tolerance"
             + (f", {r['frames_outside_tolerance']} still outside it" if r["frames_outside_tolerance"] else "")
+            + "".join(f"\n  skipped {s['item']}: {s['reason']}" for s in r["skipped"])
         ),
     )
     exit_if_failed(result["skipped"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import click
 
 from schemas.cli_support import (
@@ -9,11 +11,13 @@ from schemas.cli_support import (
     HELP,
     catalog_option,
     emit,
+    exit_if_failed,
     json_option,
     legacy_argument,
     merge_legacy,
     out_option,
 )
+from schemas.errors import DataFormatError
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -54,6 +58,11 @@ def schema_export(legacy_out_dir: str | None, out: str | None, as_json: bool) ->
 def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     """Validate official MovingFashion split files (train.json / test.json).
 
+    Without --json the first invalid file stops it: one line naming the file, the product and
+    the field, exit 2. With --json every file is checked and reported in one document
+    ({"ok": ..., "files": {FILE: {"ok": true, "products": N} or {"ok": false, "error": ...,
+    "product": ..., "field": ...}}}), exit 1 when any file is invalid.
+
     \b
     Examples:
       mf schema validate dataset/train.json dataset/test.json
@@ -61,8 +70,47 @@ def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     """
     from schemas.official import read_official
 
-    result = {f: len(read_official(f)) for f in files}
-    emit(result, as_json, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
+    if not as_json:
+        try:
+            result = {f: len(read_official(f)) for f in files}
+        except DataFormatError as exc:
+            raise _readable(exc) from None
+        emit(result, False, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
+        return
+    report: dict[str, dict[str, object]] = {}
+    for f in files:
+        try:
+            report[f] = {"ok": True, "products": len(read_official(f))}
+        except DataFormatError as exc:
+            report[f] = _file_error(_readable(exc))
+    bad = [f for f, r in report.items() if not r["ok"]]
+    emit({"ok": not bad, "files": report}, True)
+    exit_if_failed(bad, note=f"{len(bad)} of {len(report)} files invalid (see the JSON)" if bad else None)
+
+
+#: what pydantic puts before the message of a validator's ValueError
+_PYDANTIC_PREFIX = re.compile(r"(^|: )Value error, ")
+
+
+def _readable(exc: DataFormatError) -> DataFormatError:
+    """``exc`` with pydantic's "Value error, " taken out of its message (the same error type)."""
+    message = _PYDANTIC_PREFIX.sub(r"\1", exc.message)
+    if message != exc.message:
+        exc.message = message
+        exc.args = (exc.render(),)
+    return exc
+
+
+def _file_error(exc: DataFormatError) -> dict[str, object]:
+    """One invalid file's result for --json: the error, and its product and field when named."""
+    m = re.match(r"product '(?P<product>.*?)'(: field '(?P<field>.*?)')?: ", exc.message)
+    return {
+        "ok": False,
+        "error": exc.message,
+        "hint": exc.hint,
+        "product": m["product"] if m else None,
+        "field": m["field"] if m else None,
+    }
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)

@@ -97,3 +97,43 @@ def test_catalog_inspection_refuses_an_empty_or_missing_file_and_writes_nothing(
     missing = tmp_path / "typo.sqlite"
     code, res = _mf(["catalog", *command, "--catalog", str(missing)], capsys)
     assert code == 2 and str(missing) in res.err and not missing.exists()
+
+
+BAD_ROW = (
+    '{"P1": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"0": [9, 0, 1, 1]}]}}'
+)
+GOOD_ROW = (
+    '{"P2": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"0": [0, 0, 9, 9]}]}}'
+)
+
+
+def test_validate_json_reports_every_file_and_exits_1_on_an_invalid_one(tmp_path, capsys):
+    """--json: one document, a result per file (the valid ones too), exit 1; before, an invalid
+    file left stdout empty (one stderr line, exit 2) and the other files unreported."""
+    from tests.mf_cli import run_mf
+
+    good, bad, gone = tmp_path / "test.json", tmp_path / "train.json", tmp_path / "nope.json"
+    good.write_text(GOOD_ROW)
+    bad.write_text(BAD_ROW)
+    code, out, _ = run_mf(["schema", "validate", str(good), str(bad), str(gone), "--json"], capsys)
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["ok"] is False
+    assert doc["files"][str(good)] == {"ok": True, "products": 1}
+    err = doc["files"][str(bad)]
+    assert err["ok"] is False and err["product"] == "P1" and err["field"] == "tracklets[0].0"
+    assert err["error"].startswith("product 'P1': field 'tracklets[0].0': x2 (1) < x1 (9)")
+    assert "Value error" not in err["error"]
+    assert doc["files"][str(gone)]["ok"] is False and "not found" in doc["files"][str(gone)]["error"]
+    code, out, _ = run_mf(["schema", "validate", str(good), "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"ok": True, "files": {str(good): {"ok": True, "products": 1}}}
+
+
+def test_validate_error_line_has_no_pydantic_prefix(tmp_path, capsys):
+    from tests.mf_cli import run_mf
+
+    bad = tmp_path / "train.json"
+    bad.write_text(BAD_ROW)
+    code, out, err = run_mf(["schema", "validate", str(bad)], capsys)
+    assert code == 2 and out == ""
+    assert "field 'tracklets[0].0': x2 (1) < x1 (9)" in err and "Value error" not in err

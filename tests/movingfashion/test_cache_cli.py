@@ -1,0 +1,39 @@
+"""``mf crop-cache`` and ``mf training-copy`` on a split whose tracklets are not built yet: each
+product listed once, saying what to do (before: twice each, "empty tracklet" then "no usable
+video left", with no hint)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from tests.mf_cli import run_mf
+
+
+@pytest.fixture
+def no_tracklets(tiny_dataset, tmp_path):
+    """``tiny_dataset`` as mf publish writes it before mf-tracklets build: empty tracklets."""
+    root = tmp_path / "dataset"
+    shutil.copytree(tiny_dataset, root)
+    shutil.rmtree(root / "tracklets")
+    data = json.loads((root / "train.json").read_text())
+    for e in data.values():
+        e["tracklets"] = [{} for _ in e["video_paths"]]
+    (root / "train.json").write_text(json.dumps(data))
+    return root
+
+
+@pytest.mark.parametrize("command", ["crop-cache", "training-copy"])
+def test_products_without_tracklets_are_listed_once_with_the_fix(no_tracklets, tmp_path, capsys, command):
+    args = [command, "--dataset", str(no_tracklets), "--crop-size", "32"]
+    code, out, _ = run_mf([*args, "--out", str(tmp_path / "a")], capsys)
+    assert code == 1
+    listed = [line for line in out.splitlines() if line.startswith("  skipped ")]
+    assert sorted(line.split()[1].rstrip(":") for line in listed) == ["101", "102", "ab_C"], out
+    assert all("empty tracklet" in line and "run mf-tracklets build first" in line for line in listed), out
+    code, out, _ = run_mf([*args, "--out", str(tmp_path / "b"), "--json"], capsys)
+    skipped = json.loads(out)["skipped"]
+    assert code == 1 and sorted(s["item"] for s in skipped) == ["101", "102", "ab_C"]
+    assert all("run mf-tracklets build first" in s["reason"] for s in skipped)
