@@ -182,6 +182,23 @@ def _phase2_dataset(dataset: str | None) -> None:
     if dataset is None:
         raise click.UsageError("Missing option '--dataset' (phase 2 trains on a published dataset).")
     require_dataset(dataset)
+    require_usable_train(dataset)
+
+
+def require_usable_train(dataset: str) -> None:
+    """Before ``--out`` is made: a DataFormatError saying why when the train split has no usable
+    video (the tracklets not built yet, say), with its first skipped row and what to do."""
+    from movingfashion.dataset import MovingFashionDataset
+    from schemas.errors import DataFormatError
+
+    train = MovingFashionDataset(dataset, "train", crop="tracklet", shop_size=None, on_bad="skip")
+    if len(train) == 0:
+        first = f" (first: {train.skipped[0][1]})" if train.skipped else ""
+        raise DataFormatError(
+            f"no usable videos in the train split{first}",
+            where=str(train.split_path),
+            hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {dataset}",
+        )
 
 
 def _resume_start(out: str, resume: bool, extend: bool) -> None:

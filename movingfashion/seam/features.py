@@ -339,7 +339,12 @@ def build_bank(
         on_bad=on_bad,
     )
     if len(ds) == 0:
-        raise DataFormatError(f"no usable videos in the {split} split", where=str(ds.split_path))
+        raise DataFormatError(
+            f"no usable videos in the {split} split"
+            + (f" (first: {ds.skipped[0][1]})" if ds.skipped else ""),
+            where=str(ds.split_path),
+            hint="fix the rows listed, or build the tracklets first: mf-tracklets build --dataset ROOT",
+        )
     richer = load_richer_tracklets(root / "tracklets")
     device = next(encoder.parameters()).device
     encoder.eval()

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from movingfashion.seam import asymnet as asymnet_module
+from movingfashion.seam import cli as cli_module
 from movingfashion.seam import train as train_module
 from movingfashion.seam.cli import train
 
@@ -43,6 +44,7 @@ def calls(monkeypatch):
         }
 
     monkeypatch.setattr(train_module, "run_phase2", phase2)
+    monkeypatch.setattr(cli_module, "require_usable_train", lambda dataset: None)  # an empty split here
     monkeypatch.setattr(asymnet_module, "run_asymnet", asym)
     return got
 
@@ -103,3 +105,29 @@ def test_asymnet_needs_a_dataset_refuses_resume_and_says_what_epochs_sets(datase
     assert "stage 2 (fusion tree, fusion_epochs) 10 epochs" in res.stdout
     help_text = CliRunner().invoke(train, ["--help"]).output
     assert "fusion_epochs" in help_text and "--extend" in help_text
+
+
+def test_a_train_split_without_tracklets_says_to_build_them_and_creates_no_run_folder(tmp_path, capsys):
+    """A dataset published before ``mf-tracklets build``: exit 2, the first skipped row and the
+    fix on stderr, and ``--out`` is not made (SEAM and AsymNet alike)."""
+    import json
+
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    root = tmp_path / "dataset"
+    (root / "videos").mkdir(parents=True)
+    (root / "imgs").mkdir()
+    (root / "videos" / "a.mp4").write_bytes(b"not read")
+    (root / "imgs" / "a.jpg").write_bytes(b"not read")
+    entry = {"video_paths": ["videos/a.mp4"], "img_path": "imgs/a.jpg", "source": 0, "tracklets": [{}]}
+    (root / "train.json").write_text(json.dumps({"a": entry}))
+    for method in ("seam", "asymnet"):
+        out = tmp_path / "runs" / method
+        with pytest.raises(SystemExit) as exc:
+            run_main(cli, ["train", "--dataset", str(root), "--out", str(out), "--method", method])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2, err
+        assert "no usable videos in the train split" in err
+        assert "empty tracklet" in err and "mf-tracklets build" in err
+        assert not out.exists()
