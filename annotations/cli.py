@@ -34,6 +34,7 @@ from schemas.cli_support import (
     progress,
     progress_bar,
     require_dataset,
+    root_option,
     run_main,
 )
 from schemas.errors import ConfigError, DataFormatError
@@ -383,7 +384,12 @@ DEFAULT_HOST = "127.0.0.1"
 
 
 def _serve_options(f):
-    """--port, --host, --sample, --seed of the review page."""
+    """--port, --host, --sample, --seed, --root of the review page."""
+    f = root_option(
+        required=False,
+        help="Collection folder of mf-collect: the videos and shop images of the items mf publish holds "
+        "back are shown from there when the dataset holds no copy (default: the catalog's folder).",
+    )(f)
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the QA sample.")(f)
     f = click.option(
         "--sample",
@@ -404,7 +410,7 @@ def _serve_options(f):
     )
 
 
-def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
+def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None) -> None:
     """Serve the review page until Ctrl-C (see annotations.review.server)."""
     from click.core import ParameterSource
 
@@ -415,7 +421,9 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
     check_bind(host, allow_non_loopback=explicit)
     require_dataset(dataset)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
-    app = ReviewApp(dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog)
+    app = ReviewApp(
+        dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog, collection=root
+    )
     try:
         srv = make_server(app, host, port, allow_non_loopback=explicit)
     except BaseException:
@@ -427,6 +435,8 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         "catalog": str(cat_path),
         "queue": len(q.items),
         "flagged": q.flagged,
+        "held_back": q.held_back,
+        "missing_media": q.missing_media,
         "sampled": q.sampled,
         "sample_rate": q.sample_rate,
         "reconciled": app.reconciled,
@@ -440,8 +450,15 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json) -> None:
         else:
             click.echo(
                 f"review page: {srv.url}\n{len(q.items)} videos in the queue ({q.flagged} flagged, "
+                f"{q.held_back} of them held back by mf publish; "
                 f"{q.sampled} QA sample at {q.sample_rate:.0%}); decisions go to {cat_path}"
                 + ("" if catalog else " (pass --catalog CATALOG so that mf publish sees them)")
+                + (
+                    f"\nwarning: {q.missing_media} held-back videos are neither in the dataset nor under "
+                    f"{app.collection} (pass --root, the folder of mf-collect)"
+                    if q.missing_media
+                    else ""
+                )
                 + "\nCtrl-C stops the server; every decision is saved when it is made."
             )
         sys.stdout.flush()
@@ -495,11 +512,29 @@ def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str
     return out
 
 
-def _review_targets(dataset: str, results: dict, names: list[str]) -> None:
+def _held_names(dataset: str, catalog) -> dict[str, tuple[str, str, str | None]]:
+    """Review name -> (video, product, why) of the videos of the items the catalog holds back
+    for review that the split files do not list (:func:`schemas.review.held_for_review`: the
+    association check's and the carousel pick's needs_review, tracklet flags after a republish,
+    ...), named as publish names their videos (``<product>_<n>``); none without a catalog."""
+    if catalog is None or not Path(catalog).is_file():
+        return {}
+    from annotations.tracklet_files import load_splits, split_files_present
+    from schemas.catalog import Catalog
+    from schemas.review import held_for_review
+
+    splits = load_splits(dataset) if split_files_present(dataset) else {}
+    published = {pid for split in splits.values() for pid in split}
+    with Catalog(catalog, read_only=True) as cat:
+        held = held_for_review(cat, published)
+    return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}
+
+
+def _review_targets(dataset: str, results: dict, names: list[str], held: dict | None = None) -> None:
     """Refuse a name ``--accept``/``--reject`` cannot decide on: an unknown one, or the plain stem
     of a video several products list (each product has its own review: ``<stem>@<product>``)."""
     for name in names:
-        if name in results:
+        if name in results or name in (held or {}):
             continue
         per_product = sorted(n for n in results if n.split("@", 1)[0] == name and "@" in n)
         if per_product:
@@ -508,7 +543,13 @@ def _review_targets(dataset: str, results: dict, names: list[str]) -> None:
                 where=str(Path(dataset) / "tracklets"),
                 hint=f"name the product's review: {', '.join(per_product)}",
             )
-        _unknown_videos(dataset, [name])
+        raise DataFormatError(
+            f"no tracklet file for video {name!r}",
+            where=str(Path(dataset) / "tracklets"),
+            hint="use the stem of one of the dataset's videos (the names in DATASET/tracklets/, without "
+            ".json), or, with --catalog, <product>_<n> of an item mf publish holds back (mf-tracklets "
+            "review --catalog CATALOG lists them)",
+        )
 
 
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
@@ -532,9 +573,14 @@ def _review_targets(dataset: str, results: dict, names: list[str]) -> None:
 @_serve_options
 @json_option
 def review(
-    dataset, catalog_path, accept, reject, note, show_all, serve, port, host, sample, seed, as_json
+    dataset, catalog_path, accept, reject, note, show_all, serve, port, host, sample, seed, root, as_json
 ) -> None:
     """List videos that need review (with their contact sheets) or record decisions.
+
+    With --catalog the list and the decisions take in the items mf publish holds back that have
+    no video in the dataset (the association check's and the carousel pick's needs_review, named
+    <product>_<n> as publish names their videos): an accept lets the next mf publish publish the
+    item, a reject keeps it out.
 
     \b
     Examples:
@@ -545,21 +591,29 @@ def review(
     if serve:
         if accept or reject:
             raise click.UsageError("--serve cannot be combined with --accept/--reject")
-        return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json)
+        return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
+    from annotations.tracklet_files import load_results
 
+    require_dataset(dataset)
     shared = dataset_shared_videos(dataset)
-    results = {_review_name(vt.video, vt.product_id, shared): vt for vt in require_results(dataset)}
+    held = _held_names(dataset, catalog_path)
+    found = load_results(dataset) if held else require_results(dataset)
+    results = {_review_name(vt.video, vt.product_id, shared): vt for vt in found}
+    held = {name: h for name, h in held.items() if name not in results}  # its tracklet file names it
+
+    def target(name: str) -> tuple[str, str]:
+        """(dataset-relative video, product) of a review name."""
+        return (results[name].video, results[name].product_id) if name in results else held[name][:2]
+
     if accept or reject:
-        _review_targets(dataset, results, [*accept, *reject])
+        _review_targets(dataset, results, [*accept, *reject], held)
         recs = [
-            record_decision(
-                dataset, vid, results[vid].product_id, dec, catalog_path, note, video_path=results[vid].video
-            )
+            record_decision(dataset, vid, target(vid)[1], dec, catalog_path, note, video_path=target(vid)[0])
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
-        _refresh_published(dataset, [])  # review.jsonl, a top file of the folder
+        _refresh_published(dataset, [])  # an older review.jsonl moved out of the folder's files
         emit(
             {"recorded": recs},
             as_json,
@@ -581,12 +635,30 @@ def review(
                 "decision": decisions.get(stem),
             }
         )
+    for name, (_, pid, why) in sorted(held.items()):  # held back, no tracklet file: no sheet
+        if decisions.get(name) and not show_all:
+            continue
+        rows.append(
+            {
+                "video": name,
+                "product_id": pid,
+                "reason": why,
+                "sheet": None,
+                "decision": decisions.get(name),
+                "held_back": True,
+            }
+        )
     emit(
         {"needs_review": rows},
         as_json,
         lambda d: (
             "\n".join(
-                f"{r['video']}  {r['reason']}  sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
+                f"{r['video']}  {r['reason']}  "
+                + (
+                    "held back by mf publish (no video in the dataset)"
+                    if r.get("held_back")
+                    else f"sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
+                )
                 + (f"  [{r['decision']}]" if r["decision"] else "")
                 for r in d["needs_review"]
             )
@@ -604,11 +676,13 @@ def review(
 )
 @_serve_options
 @json_option
-def review_page(dataset, catalog_path, port, host, sample, seed, as_json) -> None:
+def review_page(dataset, catalog_path, port, host, sample, seed, root, as_json) -> None:
     """Review tracklets in the browser: serve the review page on 127.0.0.1 and print its URL.
 
     The queue holds the videos the tracklet builder flagged, then a random QA sample of the
-    ones it accepted. Keys: arrows step frames, space plays, a accepts, r rejects (with a
+    ones it accepted. With --catalog it also holds what mf publish holds back from the split
+    files (needs_review items of cleaning or of the tracklet flags, review's own rejects), shown
+    from the collection folder (--root) when the dataset holds no copy. Keys: arrows step frames, space plays, a accepts, r rejects (with a
     reason), c changes the class, t/p show and pick another tracklet, n adds a note, u undoes.
     Each decision is written to the catalog at once; `mf publish` leaves rejected products out.
     The URL carries a random token that every request must present. --json prints the URL and
@@ -619,7 +693,7 @@ def review_page(dataset, catalog_path, port, host, sample, seed, as_json) -> Non
       mf review --dataset dataset --catalog data/catalog.sqlite
       mf review --dataset dataset --port 0 --sample 0.2 --json
     """
-    _serve_review(dataset, catalog_path, host, port, sample, seed, as_json)
+    _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
 
 
 @tracklets.command("export", context_settings=HELP, epilog=EXIT_STATUS)
@@ -655,7 +729,15 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
       mf-tracklets export --format fiftyone --dataset dataset --out fo --tracks all
     """
     from annotations.exchange import export_dataset
+    from annotations.tracklet_files import TRACKLET_DIR
 
+    folder = Path(dataset) / TRACKLET_DIR
+    if not any(folder.glob("*.json")):  # checked before --out is made: nothing to export yet
+        raise DataFormatError(
+            "no tracklet files found, nothing to export",
+            where=str(folder),
+            hint=f"run mf-tracklets build --dataset {dataset} first",
+        )
     res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos)
     emit(
         res,

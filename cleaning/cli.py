@@ -182,6 +182,7 @@ def splits_rebuild(
       mf splits rebuild --catalog data/catalog.sqlite --seed 0 --json
       mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
+    from cleaning.publish import check_cleaned, not_cleaned_message
     from cleaning.splits import check_test_fraction, rebuild_splits
     from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
@@ -190,6 +191,8 @@ def splits_rebuild(
         check_test_fraction(test_fraction, where="--test-fraction")
     cfg = load_cleaning_config(config_path)
     with Catalog(catalog_path) as cat:
+        if n := check_cleaned(cat):  # none cleaned: refused (exit 2); some: said on stderr
+            click.echo(f"warning: {not_cleaned_message(n)}", err=True)
         res = rebuild_splits(
             cat,
             seed=cfg.split_seed if seed is None else seed,
@@ -279,13 +282,19 @@ def publish(
             archive=archive,
             progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
         )
+    if res["not_cleaned"]:  # none cleaned is refused before this (exit 2)
+        from cleaning.publish import not_cleaned_message
+
+        click.echo(f"warning: {not_cleaned_message(res['not_cleaned'])}", err=True)
     emit(res, as_json, _publish_human)
     exit_if_failed(res["failed"] + res["verify"]["breaks"])
 
 
 def _publish_human(res: dict[str, Any]) -> str:
     verify = res["verify"]
-    text = _human({k: v for k, v in res.items() if k not in ("verify", "archive", "held_back")})
+    text = _human(
+        {k: v for k, v in res.items() if k not in ("verify", "archive", "held_back", "not_cleaned")}
+    )
     held = res.get("held_back") or []
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
     text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)

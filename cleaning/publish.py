@@ -47,7 +47,13 @@ media are kept; the lock is held until the folder is described.
 
 An output folder holding anything at its top level but :data:`DATASET_NAMES` (hidden entries
 aside) is refused before anything is written: the manifest, Croissant and archive list every file
-of the folder, so a catalog, a collection or a session file there would be published.
+of the folder, so a catalog, a collection or a session file there would be published. The one
+exception is the review log an older ``mf-tracklets review --accept`` wrote there,
+``review.jsonl``: publish moves it to the hidden ``.review.jsonl``, where it is written now.
+
+A catalog whose collected items ``mf clean`` has not seen (``downloaded``) is refused when no
+item is accepted ("N collected items are not cleaned yet: run mf clean", nothing written), and
+counted in the result's ``not_cleaned`` otherwise (:func:`check_cleaned`).
 
 Last, :func:`movingfashion.archive.verify.verify_dataset` audits the folder: the result's
 ``verify`` says whether every archive invariant holds (``mf publish`` exits 1 when one breaks),
@@ -105,7 +111,7 @@ from schemas.official import (
     write_official,
 )
 from schemas.paths import PathEscapeError, inside, resolve_under
-from schemas.review import apply_review
+from schemas.review import LEGACY_REVIEW_LOG, apply_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
@@ -456,10 +462,11 @@ def publish(
     (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
     files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
     lacks most collected files (:func:`check_root`), one product id on two products
-    (:func:`check_unique_ids`).
+    (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`).
     """
     root, out = Path(root), Path(out)
     # every check and every read before anything is written (the catalog's splits included)
+    not_cleaned = check_cleaned(catalog)
     check_paths(catalog, root, out)
     pub = _Publisher(root, out)  # the previous publish's records, validated
     old_splits = _read_old_splits(out)
@@ -482,6 +489,7 @@ def publish(
         rows = [r for g in groups for r in g.rows]
     out.mkdir(parents=True, exist_ok=True)
     sweep_partials(out, recursive=True)  # what a killed publish left half-written
+    move_legacy_review_log(out)  # mf-tracklets review's log, hidden: never published
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
@@ -528,6 +536,7 @@ def publish(
         "unchanged": pub.skipped,
         "removed": removed,
         "failed": failed,
+        "not_cleaned": not_cleaned,
         **held_back(catalog),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
         "archive": None,
@@ -538,6 +547,26 @@ def publish(
         path, digest = pack_dataset(out)
         res["archive"] = {"path": str(path), "sha256": digest}
     return res
+
+
+def not_cleaned_message(n: int) -> str:
+    """What ``mf publish`` and ``mf splits rebuild`` say of ``n`` collected items not cleaned yet."""
+    return f"{n} collected {'item is' if n == 1 else 'items are'} not cleaned yet: run mf clean"
+
+
+def check_cleaned(catalog: Catalog) -> int:
+    """How many collected items (``downloaded``) ``mf clean`` has not seen yet. When nothing is
+    publishable because of it (no item is accepted, and some are not cleaned) a
+    :class:`CatalogError` says so before anything is written (exit 2); otherwise the caller warns
+    with :func:`not_cleaned_message`."""
+    n = catalog.count_items(status=str(Status.DOWNLOADED))
+    if n and not catalog.count_items(status=str(Status.ACCEPTED)):
+        raise CatalogError(
+            not_cleaned_message(n) + "; nothing was written",
+            where=str(catalog.path),
+            hint=f"mf clean --catalog {catalog.path} --root ROOT, then run this again",
+        )
+    return n
 
 
 def held_back(catalog: Catalog) -> dict[str, Any]:
@@ -656,7 +685,10 @@ def check_output(out: Path, ours: set[str]) -> None:
     others = sorted(
         f.name + ("/" if f.is_dir() and not f.is_symlink() else "")
         for f in out.iterdir()
-        if not f.name.startswith(".") and f.name not in DATASET_NAMES
+        if not f.name.startswith(".")
+        and f.name not in DATASET_NAMES
+        # the review log an older mf-tracklets review wrote: publish moves it to .review.jsonl
+        and not (f.name == LEGACY_REVIEW_LOG and f.is_file() and not f.is_symlink())
     )
     if others:
         listed = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")

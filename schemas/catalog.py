@@ -273,6 +273,9 @@ class Catalog:
         existed = self.path.is_file() and self.path.stat().st_size > 0
         if existed:
             _check_header(self.path)
+        # the WAL side files a read-only open would leave behind (it cannot remove them on close)
+        side = [Path(f"{self.path}{x}") for x in ("-wal", "-shm")] if read_only else []
+        absent = [f for f in side if not f.exists()]
         try:
             target = f"{self.path.absolute().as_uri()}?mode=ro" if read_only else self.path
             raw = sqlite3.connect(
@@ -297,6 +300,14 @@ class Catalog:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
+        except CatalogCorrupt:
+            self._close_quietly()
+            # every command refuses a damaged catalog, so no other process has it open: the side
+            # files this read-only open made go, and the folder is left as it was
+            for f in absent:
+                if f.exists() and (f.name.endswith("-shm") or f.stat().st_size == 0):
+                    f.unlink(missing_ok=True)
+            raise
         except BaseException:
             self._close_quietly()
             raise

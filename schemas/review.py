@@ -45,19 +45,34 @@ and writes nothing; a ``request_id`` seen with another video or decision is refu
 A tracklet pick whose files were since rewritten by something else (an import, a rebuild) is
 marked superseded (``prev["superseded"]``, :func:`mark_superseded`): the files win, and the pick
 no longer counts as the video's ground truth.
+
+Review also decides on what ``mf publish`` holds back and so never put in the split files
+(:func:`held_for_review`: an item cleaning flagged, a product whose tracklets were flagged once a
+republish took it out): its videos are named as publish will name them,
+``videos/<product>_<n>.mp4``, and an accept lets the next publish have the item.
+
+``mf-tracklets review --accept/--reject`` also logs its decisions in the dataset folder, in the
+hidden :data:`REVIEW_LOG` (:func:`move_legacy_review_log` moves the ``review.jsonl`` older
+versions wrote there, which ``mf publish`` refused to publish over).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow
 from schemas.errors import CatalogError, ConfigError
-from schemas.items import Status
+from schemas.items import AssetKind, MediaAsset, Status
+from schemas.naming import check_safe_name
+from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
 
 KINDS = ("accept", "reject", "class", "tracklet", "note", "import")
@@ -494,3 +509,115 @@ def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
         cls = next((classes[n] for n in names if n in classes), None)
         out.append(r if cls is None or cls == r.df2_class else replace(r, df2_class=cls))
     return out
+
+
+# -- items publish holds back for review -------------------------------------------------------
+
+#: how cleaning names an asset it derived from a split-screen video (``cleaning.steps.state``):
+#: publish takes the collected files of a kind before the derived ones
+_DERIVED_URL = "splitscreen:"
+
+
+@dataclass(frozen=True)
+class HeldReview:
+    """An item ``mf publish`` holds back from the split files that review decides on: its
+    product id, its videos under the names publish gives them (``videos/<product>_<n>.mp4``:
+    the key of their review decisions, ``<product>_<n>`` in ``mf-tracklets review``) with their
+    collected assets, and its shop image."""
+
+    row: ItemRow
+    product_id: str
+    videos: tuple[tuple[str, MediaAsset], ...]
+    shop: MediaAsset | None
+
+
+def _publish_order(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset]:
+    """The accepted assets of one kind in the order ``mf publish`` numbers them (collected files
+    before derived ones, then by path)."""
+    return sorted(
+        (a for a in assets if a.kind == kind and a.status == Status.ACCEPTED and a.path),
+        key=lambda a: ((a.url or "").startswith(_DERIVED_URL), a.path),
+    )
+
+
+def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldReview]:
+    """The items ``mf publish`` holds back (or has not published yet) that review decides on,
+    by product id: every ``needs_review`` item (the association check, a carousel pick, the
+    tracklet builder's flags, ...), every item rejected by review (its decision can be undone),
+    and every accepted item with a live verdict whose product the split files do not list yet
+    (``published``: the product ids they list; such items are left out, their videos are in the
+    split files). Items whose product id is not a plain file name are left out."""
+    decided: set[tuple[str, str] | str] = set()
+    for d in list_decisions(cat):
+        if d.kind in VERDICTS:
+            decided.add(d.product_id)
+            if d.source and d.source_id:
+                decided.add((d.source, d.source_id))
+    out: list[HeldReview] = []
+    for r in cat.items(status=(Status.NEEDS_REVIEW, Status.REJECTED, Status.ACCEPTED)):
+        pid = r.product_id or r.item.source_id
+        key = (str(r.item.source), r.item.source_id)
+        if r.status == Status.REJECTED and not (r.reason or "").startswith(REJECT_PREFIX):
+            continue  # cleaning's own rejection: review never overrides it
+        if r.status != Status.NEEDS_REVIEW and pid not in decided and key not in decided:
+            continue
+        if pid in published:
+            continue
+        try:
+            check_safe_name(pid, what="product id")
+        except ValueError:
+            continue
+        assets = cat.assets(source=r.item.source, source_id=r.item.source_id)
+        videos = tuple(
+            (video_relpath(pid, n), a) for n, a in enumerate(_publish_order(assets, AssetKind.VIDEO))
+        )
+        shops = _publish_order(assets, AssetKind.SHOP)
+        out.append(HeldReview(r, pid, videos, shops[0] if shops else None))
+    return sorted(out, key=lambda h: h.product_id)
+
+
+# -- the command-line review log ----------------------------------------------------------------
+
+#: The log of ``mf-tracklets review --accept/--reject`` in the dataset folder: hidden, as the review
+#: page's default catalog ``.review.sqlite`` is, so no manifest, table or archive lists it and
+#: ``mf publish`` writes into the folder again.
+REVIEW_LOG = ".review.jsonl"
+#: Where versions before wrote the log: a top-level file ``mf publish`` refused to publish over
+#: (:func:`move_legacy_review_log` moves it).
+LEGACY_REVIEW_LOG = "review.jsonl"
+#: Appended to a torn line (a write cut short: no newline, not a record) before the next record
+#: goes after it: the line stays in the log, and readers pass it over (with a warning).
+TORN_MARK = "\t# torn: an interrupted write"
+
+
+def review_log_record(line: bytes) -> dict[str, Any] | None:
+    """The review record a log line holds, or None."""
+    try:
+        rec = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return rec if isinstance(rec, dict) and isinstance(rec.get("video"), str) else None
+
+
+def move_legacy_review_log(dataset: str | os.PathLike[str]) -> bool:
+    """Move the review log an older ``mf-tracklets review`` wrote, ``DATASET/review.jsonl``, to
+    :data:`REVIEW_LOG`; returns whether there was one. When both exist the old records go first
+    (a torn last line of the old log marked with :data:`TORN_MARK`), written atomically before
+    the old file goes, so a crash between the two only repeats old records before the new ones
+    (the latest record of a video still wins)."""
+    root = Path(dataset)
+    old, new = root / LEGACY_REVIEW_LOG, root / REVIEW_LOG
+    if old.is_symlink() or not old.is_file():
+        return False
+    if not new.exists():
+        os.replace(old, new)
+        return True
+    head = old.read_bytes()
+    if head and not head.endswith(b"\n"):
+        tail = head.rsplit(b"\n", 1)[-1]
+        head += (
+            b"\n" if not tail.strip() or review_log_record(tail) is not None else TORN_MARK.encode() + b"\n"
+        )
+    atomic_write_bytes(new, head + new.read_bytes())
+    old.unlink()
+    return True

@@ -1,5 +1,7 @@
 """Catalog marks of the tracklet builder (needs_review, failures) and the command-line review
-log ``review.jsonl`` of ``mf-tracklets review --accept/--reject``."""
+log ``.review.jsonl`` of ``mf-tracklets review --accept/--reject`` (hidden, as the page's default
+catalog ``.review.sqlite``: ``mf publish`` writes into the folder again; a ``review.jsonl`` an
+older version wrote is read too, and moved to ``.review.jsonl`` by the next decision or publish)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,12 @@ from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import Status
+from schemas.review import LEGACY_REVIEW_LOG, REVIEW_LOG, TORN_MARK, move_legacy_review_log, review_log_record
 
 log = logging.getLogger("annotations.review")
 
 STAGE = "tracklets"
-REVIEW_FILE = "review.jsonl"
+REVIEW_FILE = REVIEW_LOG
 
 
 def open_catalog(path: str | os.PathLike[str]) -> Catalog:
@@ -66,30 +69,27 @@ def log_failure(cat: Catalog, product_id: str, message: str) -> None:
     cat.log_event(STAGE, f"failed: {message}", *(key or (None, None)))
 
 
-#: Appended to a torn line (a write cut short: no newline, not a record) before the next record
-#: goes after it: the line stays in the log, and readers pass it over (with a warning).
-TORN_MARK = "\t# torn: an interrupted write"
-
-
-def _record(line: bytes) -> dict[str, Any] | None:
-    """The review record a log line holds, or None."""
-    try:
-        rec = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    return rec if isinstance(rec, dict) and isinstance(rec.get("video"), str) else None
+_record = review_log_record
 
 
 def read_decisions(dataset: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Latest decision per video stem from ``review.jsonl``.
+    """Latest decision per video stem from ``.review.jsonl`` (after those of a ``review.jsonl``
+    an older version left, which is read first).
 
     A torn last line (an interrupted append: no newline, not a record) and a torn line marked so
     by a later append (:data:`TORN_MARK`) are passed over with a warning naming the file and the
     line; any other line that is not a record raises :class:`DataFormatError`."""
-    p = Path(dataset) / REVIEW_FILE
     out: dict[str, dict[str, Any]] = {}
-    if not p.is_file():
-        return out
+    for name in (LEGACY_REVIEW_LOG, REVIEW_FILE):
+        p = Path(dataset) / name
+        if p.is_file():
+            out.update(_read_log(p))
+    return out
+
+
+def _read_log(p: Path) -> dict[str, dict[str, Any]]:
+    """Latest decision per video stem of one log file (see :func:`read_decisions`)."""
+    out: dict[str, dict[str, Any]] = {}
     with local_faults(p):
         data = p.read_bytes()
     lines = data.split(b"\n")
@@ -149,7 +149,8 @@ def record_decision(
     note: str | None = None,
     video_path: str | None = None,
 ) -> dict[str, Any]:
-    """Append an accept/reject decision to ``review.jsonl``; with a catalog, also store it there
+    """Append an accept/reject decision to ``.review.jsonl`` (a ``review.jsonl`` an older version
+    wrote is moved there first); with a catalog, also store it there
     (``schemas.review``, keyed by ``video_path``, the dataset-relative video: the product's item
     is accepted or rejected, and ``mf publish`` follows)."""
     if decision not in ("accept", "reject"):
@@ -163,6 +164,7 @@ def record_decision(
     }
     cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
     try:
+        move_legacy_review_log(dataset)
         p = Path(dataset) / REVIEW_FILE
         line = json.dumps(rec).encode("utf-8") + b"\n"
         with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision

@@ -1,22 +1,53 @@
 """The review queue of a dataset: flagged videos first, then a QA sample of accepted ones.
 
 Flagged: the tracklet builder marked the video ``needs_review`` (or found no ground-truth
-tracklet, or no tracklet file exists). Accepted: every other video; a share ``sample_rate``
-of them is drawn for a quality check. The draw is a hash of ``(seed, video)``, so the same seed
-gives the same sample on every start and a sample grows (never reshuffles) with the rate.
+tracklet, or no tracklet file exists), or the catalog holds its product back (``needs_review``).
+Accepted: every other video of the split files; a share ``sample_rate`` of them is drawn for a
+quality check. The draw is a hash of ``(seed, video)``, so the same seed gives the same sample on
+every start and a sample grows (never reshuffles) with the rate.
+
+Held back: what ``mf publish`` leaves out of the split files until review decides is queued
+too, flagged: with a catalog, every item :func:`schemas.review.held_for_review` names (the
+association check's and the carousel pick's ``needs_review``, the tracklet builder's flags after a
+republish, review's rejects, accepts not published yet), each video under the name publish gives
+it (``videos/<product>_<n>.mp4``) with its tracklet file when one was built; and every flagged
+tracklet file whose product neither the split files nor the catalog know. Their media are read
+from the dataset folder when it still holds them, else from the collection folder
+(``collection``, the ``--root`` of ``mf-collect``: the collected files, boxes shifted by the crop
+publish applies to a split-screen video), paths kept inside their folder.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from annotations.tracklet_files import load_splits, read_video_tracklets, shared_videos, tracklet_file
+from annotations.tracklet_files import (
+    TRACKLET_DIR,
+    load_splits,
+    read_build_record,
+    read_video_tracklets,
+    shared_videos,
+    tracklet_file,
+)
+from schemas.catalog import Catalog
 from schemas.dataset import VideoTracklets, read_entry_rows
-from schemas.taxonomy import DF2_CLASSES, partition_from_source_code
+from schemas.errors import DataFormatError
+from schemas.items import MediaAsset, Status, VideoProbe
+from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
+from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
+from schemas.review import HeldReview, held_for_review
+from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
+
+log = logging.getLogger("annotations.review")
+
+#: how a queue item's video or shop image is served: ``media`` from the dataset's media folders
+#: (``/media/<path>``), ``file`` from the collection folder (``/api/file``), None: not found
+MEDIA, FILE = "media", "file"
 
 
 @dataclass
@@ -43,6 +74,18 @@ class QueueItem:
     draw: float = 0.0  #: the QA sample's hash draw in [0, 1)
     #: several products list the video: this item is this product's (its own tracklet file)
     shared: bool = False
+    #: not in the split files: ``mf publish`` holds the product back until review accepts it
+    held_back: bool = False
+    #: how the page gets the video and the shop image (:data:`MEDIA`, :data:`FILE`, None)
+    video_src: str | None = MEDIA
+    shop_src: str | None = MEDIA
+    #: the files served as :data:`FILE` (resolved inside the collection folder); not sent
+    video_file: Path | None = field(default=None, repr=False)
+    shop_file: Path | None = field(default=None, repr=False)
+    #: (x, y) added to the tracklet boxes: the crop publish applies to a collected split-screen
+    #: video shown uncropped; not sent
+    box_offset: tuple[int, int] | None = field(default=None, repr=False)
+    fps: float | None = field(default=None, repr=False)  #: the collected video's (probe); not sent
 
     @property
     def stem(self) -> str:
@@ -55,10 +98,13 @@ class QueueItem:
         return tracklet_file(dataset, self.video, self.product_id, shared=self.shared)
 
     def as_dict(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if k not in _PRIVATE}
         d["stem"] = self.stem
         d["class_name"] = DF2_CLASSES.get(self.df2_class or 0)
         return d
+
+
+_PRIVATE = ("video_file", "shop_file", "box_offset", "fps")
 
 
 @dataclass
@@ -70,6 +116,8 @@ class Queue:
     accepted: int  #: videos the builder accepted (the population of the QA sample)
     sampled: int
     by_stem: dict[str, QueueItem] = field(default_factory=dict)
+    held_back: int = 0  #: flagged items the split files do not list (publish holds them back)
+    missing_media: int = 0  #: held-back items whose video neither the dataset nor the collection holds
 
     def __post_init__(self) -> None:
         self.by_stem = {it.stem: it for it in self.items}
@@ -91,12 +139,27 @@ def _flag(vt: VideoTracklets | None) -> tuple[bool, str | None]:
     return False, None
 
 
-def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed: int = 0) -> Queue:
-    """Every video of the dataset's split files, flagged or sampled, in review order."""
+def build_queue(
+    dataset: str | os.PathLike[str],
+    sample_rate: float = 0.1,
+    seed: int = 0,
+    *,
+    catalog: Catalog | None = None,
+    collection: str | os.PathLike[str] | None = None,
+) -> Queue:
+    """Every video of the dataset's split files, flagged or sampled, and every held-back one (see
+    the module docstring), in review order."""
     root = Path(dataset)
     splits = load_splits(root)
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
+    published = {pid for split in splits.values() for pid in split}
+    held = held_for_review(catalog, published) if catalog is not None else []
+    needs: dict[str, str] = {}  # product -> why the catalog holds it back
+    if catalog is not None:
+        for r in catalog.items(status=Status.NEEDS_REVIEW):
+            needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     flagged, sampled, accepted = [], [], 0
+    seen: set[tuple[str, str]] = set()
     shared = shared_videos(splits)
     for split_file, split in splits.items():
         for pid, entry in split.items():
@@ -106,6 +169,9 @@ def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed:
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 vt = read_video_tracklets(p) if p.is_file() else None
                 is_flagged, reason = _flag(vt)
+                if not is_flagged and pid in needs:  # the next publish holds it back
+                    is_flagged, reason = True, needs[pid]
+                seen.add((vp, pid))
                 item = QueueItem(
                     video=vp,
                     product_id=pid,
@@ -118,21 +184,19 @@ def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed:
                     title=meta.get("title"),
                     caption=meta.get("caption"),
                     designer=meta.get("designer"),
-                    frames=vt.frames if vt else 0,
-                    width=vt.width if vt else 0,
-                    height=vt.height if vt else 0,
-                    tracklets=len(vt.tracklets) if vt else 0,
-                    ground_truth=vt.ground_truth if vt else None,
-                    has_file=vt is not None,
                     draw=sample_draw(seed, vp),
                     shared=vp in shared,
                 )
+                _add_tracklets(item, vt)
                 if is_flagged:
                     flagged.append(item)
                 else:
                     accepted += 1
                     if item.draw < sample_rate:
                         sampled.append(item)
+    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed)
+    held_items += _flagged_files(root, seen, catalog, seed)
+    flagged += held_items
     flagged.sort(key=lambda it: it.video)
     sampled.sort(key=lambda it: it.draw)
     return Queue(
@@ -142,4 +206,152 @@ def build_queue(dataset: str | os.PathLike[str], sample_rate: float = 0.1, seed:
         flagged=len(flagged),
         accepted=accepted,
         sampled=len(sampled),
+        held_back=len(held_items),
+        missing_media=sum(it.video_src is None for it in held_items),
     )
+
+
+def _add_tracklets(item: QueueItem, vt: VideoTracklets | None) -> None:
+    """Fill ``item``'s counts from its tracklet file (None: it has none)."""
+    if vt is None:
+        return
+    item.frames, item.width, item.height = vt.frames, vt.width, vt.height
+    item.tracklets, item.ground_truth, item.has_file = len(vt.tracklets), vt.ground_truth, True
+
+
+def _inside(folder: Path | None, rel: str | None) -> Path | None:
+    """The file ``rel`` names inside ``folder`` (links followed, never out of it); None when it
+    is not there or would leave the folder."""
+    if folder is None or not rel:
+        return None
+    try:
+        p = resolve_under(folder, rel, what="media path", follow_symlinks=True)
+    except (PathEscapeError, UnsafePathValue):
+        log.warning("%s: %r leaves the folder; not served", folder, rel)
+        return None
+    return p if p.is_file() else None
+
+
+def _own_tracklets(root: Path, video: str, product_id: str) -> VideoTracklets | None:
+    """The tracklet file a held-back video kept from an earlier build, when it is about it."""
+    p = tracklet_file(root, video, product_id, shared=False)
+    if not p.is_file():
+        return None
+    try:
+        return read_video_tracklets(p, video=video, product_id=product_id)
+    except DataFormatError as exc:
+        log.warning("%s: not read (%s)", p, exc)
+        return None
+
+
+def _held_items(
+    root: Path, held: list[HeldReview], seen: set[tuple[str, str]], collection: Path | None, seed: int
+) -> list[QueueItem]:
+    """Queue items of the videos of the catalog's held-back items the split files do not list."""
+    out = []
+    for h in held:
+        r = h.row
+        partition = str(r.partition or Partition.HARD)
+        shop_rel = shop_relpath(h.product_id, partition)
+        for video, asset in h.videos:
+            if (video, h.product_id) in seen:
+                continue
+            seen.add((video, h.product_id))
+            vt = _own_tracklets(root, video, h.product_id)
+            reason = vt.review_reason if vt is not None and vt.needs_review else None
+            item = QueueItem(
+                video=video,
+                product_id=h.product_id,
+                split=str(r.split or ""),
+                shop=shop_rel,
+                partition=partition,
+                df2_class=r.df2_class,
+                flagged=True,
+                reason=reason or r.reason or _held_reason(r.status),
+                title=r.item.title,
+                caption=r.item.caption,
+                designer=r.item.designer,
+                draw=sample_draw(seed, video),
+                held_back=True,
+            )
+            _add_tracklets(item, vt)
+            _held_video(item, root, collection, asset)
+            if _inside(root, shop_rel) is None:  # the dataset holds no copy: the collected file
+                shop = h.shop.path if h.shop is not None else None
+                item.shop = shop or shop_rel
+                item.shop_file = _inside(collection, shop)
+                item.shop_src = FILE if item.shop_file is not None else None
+            out.append(item)
+    return out
+
+
+def _held_reason(status: str) -> str:
+    if status == Status.ACCEPTED:
+        return "accepted in review: the next mf publish publishes it"
+    return f"{status}: held back by mf publish"
+
+
+def _held_video(item: QueueItem, root: Path, collection: Path | None, asset: MediaAsset) -> None:
+    """Where the page gets a held-back video: the dataset's copy when it holds one, else the
+    collected file (its tracklet boxes shifted by the crop publish applies to it), else nowhere."""
+    if _inside(root, item.video) is not None:
+        return
+    item.video_file = _inside(collection, asset.path)
+    item.video_src = FILE if item.video_file is not None else None
+    probe = asset.probe if isinstance(asset.probe, VideoProbe) else None
+    if probe is not None and probe.fps:
+        item.fps = float(probe.fps)
+    if asset.crop is not None:
+        x1, y1 = (int(round(v)) for v in list(asset.crop.box)[:2])
+        item.box_offset = (x1, y1)
+    if probe is not None and (asset.crop is not None or not item.has_file):
+        item.width, item.height = probe.width, probe.height  # the collected file's frame
+        item.frames = item.frames or probe.frames
+
+
+def _flagged_files(
+    root: Path, seen: set[tuple[str, str]], catalog: Catalog | None, seed: int
+) -> list[QueueItem]:
+    """Queue items of the flagged tracklet files whose video the split files do not list and
+    whose product the catalog does not know (it decides on the products it knows): media from
+    the dataset folder, the shop image the file's build record names."""
+    out = []
+    for p in sorted((root / TRACKLET_DIR).glob("*.json")):
+        try:
+            vt = read_video_tracklets(p)
+        except DataFormatError as exc:
+            log.warning("%s: not read (%s)", p, exc)
+            continue
+        if not vt.needs_review or (vt.video, vt.product_id) in seen or _known(catalog, vt.product_id):
+            continue
+        seen.add((vt.video, vt.product_id))
+        shop = ((read_build_record(p) or {}).get("shop") or {}).get("path")
+        if not isinstance(shop, str):
+            names = [f"{SHOP_DIR}/{vt.product_id}{suffix}" for suffix in SHOP_SUFFIX.values()]
+            shop = next((n for n in names if (root / n).is_file()), names[0])
+        item = QueueItem(
+            video=vt.video,
+            product_id=vt.product_id,
+            split="",
+            shop=shop,
+            partition="",
+            df2_class=None,
+            flagged=True,
+            reason=vt.review_reason or "needs review",
+            draw=sample_draw(seed, vt.video),
+            shared=p.stem != Path(vt.video).stem,
+            held_back=True,
+        )
+        _add_tracklets(item, vt)
+        item.video_src = MEDIA if _inside(root, vt.video) is not None else None
+        item.shop_src = MEDIA if _inside(root, shop) is not None else None
+        out.append(item)
+    return out
+
+
+def _known(catalog: Catalog | None, product_id: str) -> bool:
+    """Whether the catalog has an item of this product (by product id, else source id)."""
+    if catalog is None:
+        return False
+    sql = "SELECT 1 FROM items WHERE product_id = ? OR source_id = ? LIMIT 1"
+    return bool(catalog.read(sql, (product_id, product_id)))

@@ -9,6 +9,8 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, decisions
     GET  /api/crops?video=STEM&tracklet=I   a JPEG strip of the tracklet's crops
     GET  /media/<path>           a file of the dataset's media folders (byte ranges for <video>)
+    GET  /api/file?video=STEM&file=video|shop   a held-back item's collected video or shop image,
+                                 from the collection folder (byte ranges too)
     POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, request_id}
     POST /api/undo               {decision_id? | video?, request_id}
 
@@ -18,7 +20,8 @@ out of range, one another kind of decision takes, or one no route knows is answe
 it; a retried ``request_id`` that asks for something else 409; anything unforeseen 500 (logged),
 so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
-any media path outside the dataset's media folders.
+any media path outside the dataset's media folders; ``/api/file`` serves only the two files the
+queue resolved for an item, inside the collection folder.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
 from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
-from annotations.review.queue import Queue, build_queue
+from annotations.review.queue import FILE, Queue, QueueItem, build_queue
 from annotations.tracklet_files import read_video_tracklets
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError, ConfigError, MFError
@@ -138,17 +141,27 @@ class ReviewApp:
         seed: int = 0,
         token: str | None = None,
         create_catalog: bool = False,
+        collection: str | os.PathLike[str] | None = None,
     ) -> None:
+        """``collection``: the folder of mf-collect, where the media of items publish holds back
+        are read when the dataset holds no copy (default: the catalog's folder)."""
         if not 0 <= sample_rate <= 1:
             raise ConfigError(f"sample rate {sample_rate} is not in [0, 1]", where="--sample")
         self.root = Path(dataset).resolve()
         self.catalog_path = Path(catalog)
+        self.collection = Path(collection) if collection else self.catalog_path.parent
         self.token = token or secrets.token_urlsafe(24)
         self.lock = threading.RLock()
-        self.queue: Queue = build_queue(self.root, sample_rate, seed)
         # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
         # one); the default review catalog (DATASET/.review.sqlite) is started on first use
         self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
+        try:  # the catalog's held-back items join the queue
+            self.queue: Queue = build_queue(
+                self.root, sample_rate, seed, catalog=self.cat, collection=self.collection.resolve()
+            )
+        except BaseException:
+            self.cat.close()
+            raise
         rec = reconcile_picks(self.root, self.cat)
         self.reconciled, self.superseded = rec.fixed, rec.superseded
         self._fps: dict[str, float] = {}
@@ -192,6 +205,8 @@ class ReviewApp:
             "total": len(items),
             "reviewed": sum(1 for d in items if d["state"] and d["state"]["verdict"]),
             "flagged": q.flagged,
+            "held_back": q.held_back,
+            "missing_media": q.missing_media,
             "accepted": q.accepted,
             "sampled": q.sampled,
             "sample_rate": q.sample_rate,
@@ -211,21 +226,49 @@ class ReviewApp:
     def _video_file(self, video: str) -> Path:
         return resolve_under(self.root, video, what="video path", follow_symlinks=True)
 
-    def fps(self, video: str) -> float:
+    def item_file(self, it: QueueItem, which: str = "video") -> Path:
+        """The file the page shows as the item's video or shop image: the collected one the
+        queue resolved for a held-back item (:data:`FILE`), else the dataset's."""
+        src, own = (it.video_src, it.video_file) if which == "video" else (it.shop_src, it.shop_file)
+        if src == FILE and own is not None:
+            base = self.collection.resolve()
+            if base not in own.resolve().parents:  # checked again: a link made since is not followed out
+                raise KeyError(f"{it.stem}: {which} file left the collection folder")
+            return own
+        if src is None:
+            raise KeyError(f"{it.stem}: no {which} file")
+        return self._video_file(it.video if which == "video" else it.shop)
+
+    def fps(self, video: str, it: QueueItem | None = None) -> float:
         if video not in self._fps:
-            self._fps[video] = video_fps(self._video_file(video)) or 30.0
+            if it is not None and it.fps:
+                self._fps[video] = it.fps
+            else:
+                try:
+                    path = self.item_file(it) if it is not None else self._video_file(video)
+                except KeyError:  # no video to show: any rate steps the frames
+                    return 30.0
+                self._fps[video] = video_fps(path) or 30.0
         return self._fps[video]
 
     def item_json(self, stem: str) -> dict[str, Any]:
         it = self._queue_item(stem)
-        out: dict[str, Any] = {"video": it.video, "stem": stem, "fps": self.fps(it.video), "tracklets": []}
+        out: dict[str, Any] = {
+            "video": it.video,
+            "stem": stem,
+            "fps": self.fps(it.video, it),
+            "tracklets": [],
+            "frames": it.frames,
+            "width": it.width,
+            "height": it.height,
+        }
         p = it.tracklet_file(self.root)
         if p.is_file():
             vt = read_video_tracklets(p)
             out.update(
                 frames=vt.frames,
-                width=vt.width,
-                height=vt.height,
+                width=it.width if it.box_offset else vt.width,  # the collected file's frame
+                height=it.height if it.box_offset else vt.height,
                 ground_truth=vt.ground_truth,
                 needs_review=vt.needs_review,
                 review_reason=vt.review_reason,
@@ -237,7 +280,7 @@ class ReviewApp:
                         "class_name": DF2_CLASSES.get(t.class_id or 0),
                         "pivot_frame": t.pivot_frame,
                         "shop_score": t.shop_score,
-                        "boxes": {str(k): v for k, v in sorted(t.boxes.items())},
+                        "boxes": {str(k): v for k, v in sorted(_shifted(t.boxes, it.box_offset).items())},
                         "scores": {str(k): v for k, v in t.scores.items()},
                         "match_scores": {str(k): v for k, v in t.match_scores.items()},
                     }
@@ -269,7 +312,7 @@ class ReviewApp:
             hit = self._crops.get(key)
         if hit is None:
             with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
-                hit = crop_strip(self._video_file(it.video), vt.tracklets[index].boxes)
+                hit = crop_strip(self.item_file(it), _shifted(vt.tracklets[index].boxes, it.box_offset))
             with self._crops_lock:
                 self._crops[key] = hit
                 while len(self._crops) > 64:
@@ -327,6 +370,14 @@ class ReviewApp:
             "video": stem_of,
             "state": st.as_dict() if st else None,
         }
+
+
+def _shifted(boxes: dict[int, list[float]], offset: tuple[int, int] | None) -> dict[int, list[float]]:
+    """Boxes of a cropped video moved onto the uncropped one (``offset``: the crop's corner)."""
+    if not offset:
+        return boxes
+    dx, dy = offset
+    return {f: [b[0] + dx, b[1] + dy, b[2] + dx, b[3] + dy] for f, b in boxes.items()}
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -447,6 +498,14 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/media/"):
                 return self._media(path[len("/media/") :], head)
+            if path == "/api/file":
+                which = (query.get("file") or [""])[0]
+                if which not in ("video", "shop"):
+                    raise KeyError(which)
+                it = app._queue_item((query.get("video") or [""])[0])
+                if (it.video_src if which == "video" else it.shop_src) != FILE:
+                    raise KeyError(which)  # the dataset's own files go through /media/
+                return self._file(app.item_file(it, which), head)
             if path == "/api/queue":
                 return self._json(HTTPStatus.OK, app.queue_json())
             if path == "/api/item":
@@ -478,7 +537,16 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.FORBIDDEN, "path refused")
         except FileNotFoundError:
             return self._error(HTTPStatus.NOT_FOUND, "no such file")
-        size = path.stat().st_size
+        return self._file(path, head)
+
+    def _file(self, path: Path, head: bool) -> None:
+        """Send a media file (checked by the caller), a byte range of it when asked."""
+        if path.suffix.lower() not in CONTENT_TYPES:
+            return self._error(HTTPStatus.FORBIDDEN, "path refused")
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return self._error(HTTPStatus.NOT_FOUND, "no such file")
         try:
             rng = parse_range(self.headers.get("Range"), size)
         except ValueError:

@@ -236,7 +236,7 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
         tracklets, ["review", "--dataset", str(ds), "--accept", stem, "--catalog", str(cat_path)]
     )
     assert res.exit_code == 0, res.output
-    assert json.loads((ds / "review.jsonl").read_text().splitlines()[-1])["decision"] == "accept"
+    assert json.loads((ds / ".review.jsonl").read_text().splitlines()[-1])["decision"] == "accept"
     with Catalog(cat_path) as cat:
         assert cat.get_item("netaporter", pid).status == Status.ACCEPTED
     res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--json"])

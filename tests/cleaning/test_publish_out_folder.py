@@ -83,3 +83,25 @@ def test_pack_dataset_names_the_zip_of_dot_and_dotdot_after_the_folder(tmp_path,
     monkeypatch.chdir(ds / "sub")
     path2, digest2 = pack_dataset("..")
     assert path2.resolve() == tmp_path / "ds.zip" and digest2 == digest
+
+
+def test_a_review_log_an_older_mf_tracklets_review_wrote_is_moved_not_refused(
+    cleaned_world, catalog_copy, tmp_path, capsys
+):
+    """`mf-tracklets review --accept` wrote DATASET/review.jsonl before it wrote the hidden
+    .review.jsonl: the next publish into the folder moves it there (kept, never published)."""
+    import json
+
+    from annotations.review.marks import read_decisions
+
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        publish(cat, cleaned_world.root, out)
+    record = {"video": "x_0", "product_id": "x", "decision": "accept", "at": "2024-01-01T00:00:00+00:00"}
+    (out / "review.jsonl").write_text(json.dumps(record) + "\n")
+    args = ["publish", "--catalog", str(catalog_copy), "--root", str(cleaned_world.root), "--out", str(out)]
+    code, _, err = run_mf(args, capsys)
+    assert code == 0, err
+    assert not (out / "review.jsonl").exists() and read_decisions(out)["x_0"]["decision"] == "accept"
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    assert not any("review" in name and name.endswith(".jsonl") for name in files)

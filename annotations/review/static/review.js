@@ -30,6 +30,14 @@
   function mediaUrl(rel) {
     return "/media/" + rel.split("/").map(encodeURIComponent).join("/") + "?token=" + encodeURIComponent(token);
   }
+  // an item's video or shop image: the dataset's file ("media"), a held-back item's collected
+  // file ("file", from the collection folder), or none ("")
+  function itemUrl(it, which) {
+    const how = it[which + "_src"];
+    if (how === "file") return url("/api/file", { video: it.stem, file: which }).toString();
+    if (how === "media") return mediaUrl(which === "video" ? it.video : it.shop);
+    return "";
+  }
   async function getJSON(path, params) {
     const r = await fetch(url(path, params));
     const d = await r.json().catch(() => ({}));
@@ -144,9 +152,16 @@
     renderTracklets();
     renderState();
     renderQueue();
-    $("shop").src = mediaUrl(it.shop);
-    const src = mediaUrl(S.item.video);
-    if (video.getAttribute("src") !== src) {
+    const shop = itemUrl(it, "shop");
+    if (shop) $("shop").src = shop;
+    else $("shop").removeAttribute("src");
+    const src = itemUrl(it, "video");
+    if (!src) {
+      video.pause();
+      video.removeAttribute("src");
+      video.load();
+      draw();
+    } else if (video.getAttribute("src") !== src) {
       video.pause();
       video.setAttribute("src", src);
       video.load();
@@ -158,8 +173,10 @@
   function renderInfo() {
     const it = current();
     setText($("title"), it.title || it.product_id);
-    const bits = [it.product_id, it.class_name || "no class", it.partition, it.split];
+    const bits = [it.product_id, it.class_name || "no class", it.partition, it.split].filter((b) => b);
     if (it.designer) bits.push(it.designer);
+    if (it.held_back) bits.push("held back by mf publish until accepted");
+    if (it.held_back && !it.video_src) bits.push("video not found (mf review --root: the collection folder)");
     setText($("meta"), bits.join(" · "));
     setText($("caption"), it.caption || "");
     setText($("flag"), it.flagged ? "flagged: " + (it.reason || "") : "QA sample: the builder accepted this video");

@@ -4,8 +4,10 @@
 The order of a trustworthy dataset is collect -> clean -> tracklets -> review -> publish: the
 ``clean`` step's first publish is the draft the tracklet builder and the review page work on;
 this step refreshes it from the catalog (where ``mf-tracklets build --catalog`` marked videos
-needs_review) and prints what it held back and why, with the association check's precision and
-recall against the world (and the tracklet flags' recall from the ``tracklets`` step).
+needs_review) and prints what it held back and why, the ``mf review`` command whose page queues
+those items (with the collection folder, where their media are), with the association check's
+precision and recall against the world (and the tracklet flags' recall from the ``tracklets``
+step).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class PublishSection(Section):
     # that were flagged needs_review, and share of all videos flagged
     flag_recall: float | None = None
     flag_rate: float | None = None
+    #: the command whose page queues the held-back items (None: nothing waits for review)
+    review_command: str | None = None
     held_back_items: list[dict[str, str]] = field(default_factory=list, repr=False)
 
     def rows(self) -> list[tuple[str, str]]:
@@ -73,7 +77,10 @@ def expected_seconds(ctx: DemoContext) -> float:
 
 def run(ctx: DemoContext) -> PublishSection:
     """``mf publish`` on ``ctx.catalog`` into ``ctx.dataset`` once more (nothing unchanged is
-    copied again), then the held-back items and the association figures."""
+    copied again), then the held-back items, the ``mf review`` command that queues them, and the
+    association figures."""
+    import shlex
+
     from cleaning.config import CleaningConfig
     from cleaning.publish import publish
     from schemas.catalog import Catalog
@@ -101,6 +108,19 @@ def run(ctx: DemoContext) -> PublishSection:
             failed=len(pub["failed"]),
             verify_breaks=len(pub["verify"]["breaks"]),
             held_back_items=held,
+            review_command=(
+                "mf review "
+                + " ".join(
+                    f"--{k} {shlex.quote(str(v))}"
+                    for k, v in (
+                        ("dataset", ctx.dataset),
+                        ("catalog", ctx.catalog),
+                        ("root", ctx.collect_root),
+                    )
+                )
+                if held
+                else None
+            ),
         )
         if ctx.world is not None:
             from movingfashion.world.scoring.cleaning import score_cleaning

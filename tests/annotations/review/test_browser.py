@@ -344,3 +344,28 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             (f["video_path"][first], "accept"),
             (f["video_path"][second], "accept"),
         ]
+
+
+def test_an_item_publish_held_back_shows_its_collected_files_and_is_accepted(browser, review_setup):
+    """An item cleaning flagged, never published: the page plays its collected video and shows
+    its collected shop image (from the collection folder), says it is held back, and an accept
+    reaches the catalog (the next mf publish has it)."""
+    from tests.annotations.review.test_held_back import _cleaning_flagged
+
+    stem = _cleaning_flagged(review_setup, "CheldAAAAAA", review_setup.facts["videos"][2])
+    with running(review_setup, sample_rate=0.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            pg.p.click(f"#queue li[data-stem='{stem}']")
+            pg.p.wait_for_selector(f"body[data-video='{stem}']")
+            pg.p.wait_for_function("document.getElementById('video').readyState >= 2")
+            pg.p.wait_for_function("document.getElementById('shop').naturalWidth > 0")
+            assert "/api/file?" in pg.p.get_attribute("#video", "src")
+            assert "held back by mf publish" in pg.text("#meta")
+            assert pg.text("#flag").startswith("flagged: shop: candidates too alike")
+            pg.decide("a")
+            assert pg.dialogs == [] and pg.errors == []
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert cat.get_item("instagram", "CheldAAAAAA").status == Status.ACCEPTED

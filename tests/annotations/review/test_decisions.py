@@ -23,6 +23,9 @@ from schemas.errors import CatalogError, DataFormatError
 from schemas.official import read_official
 from schemas.review import list_decisions, record_decision, review_states, undo_decision
 
+#: mf-tracklets review's log (hidden), and where older versions wrote it (a published file)
+REVIEW_LOG, LEGACY_REVIEW_LOG = ".review.jsonl", "review.jsonl"
+
 
 def _official(ds: Path, pid: str, vp: str) -> dict:
     split = read_official(ds / "train.json") | read_official(ds / "test.json")
@@ -105,7 +108,30 @@ def test_sheets_and_review_marks_keep_a_published_folder_verifying(review_setup)
     assert (ds / "tracklets" / "sheets").is_dir() and verify_dataset(ds).ok  # the sheet is in the manifest
     res = runner.invoke(tracklets, ["review", "--dataset", str(ds), "--accept", stem])
     assert res.exit_code == 0, res.output
-    assert (ds / "review.jsonl").is_file() and verify_dataset(ds).ok
+    # the log is hidden (as .review.sqlite is): no manifest lists it, and mf publish writes here again
+    assert (ds / REVIEW_LOG).is_file() and not (ds / LEGACY_REVIEW_LOG).exists() and verify_dataset(ds).ok
+    assert REVIEW_LOG not in json.loads((ds / "manifest.json").read_text())["files"]
+
+
+def test_an_older_review_log_is_moved_out_of_the_published_files(review_setup):
+    """A ``review.jsonl`` an older mf-tracklets review wrote (and took into the manifest) is read,
+    and moved to the hidden log by the next decision, the manifest refreshed: mf verify holds."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+    from annotations.review.marks import read_decisions
+
+    ds, f = review_setup.dataset, review_setup.facts
+    first, second = f["videos"][:2]
+    (ds / LEGACY_REVIEW_LOG).write_text(json.dumps({"video": first, "decision": "reject"}) + "\n")
+    refresh(ds)
+    assert LEGACY_REVIEW_LOG in json.loads((ds / "manifest.json").read_text())["files"]
+    assert read_decisions(ds)[first]["decision"] == "reject"
+    res = CliRunner().invoke(tracklets, ["review", "--dataset", str(ds), "--accept", second])
+    assert res.exit_code == 0, res.output
+    assert not (ds / LEGACY_REVIEW_LOG).exists() and verify_dataset(ds).ok
+    assert {k: v["decision"] for k, v in read_decisions(ds).items()} == {first: "reject", second: "accept"}
+    assert LEGACY_REVIEW_LOG not in json.loads((ds / "manifest.json").read_text())["files"]
 
 
 def _gt(ds: Path, vp: str) -> int | None:

@@ -1,4 +1,4 @@
-"""The review log ``review.jsonl``: a torn last line never swallows the next decision, and
+"""The review log ``.review.jsonl``: a torn last line never swallows the next decision, and
 reading passes over torn lines (warning) while refusing a corrupt line in the middle."""
 
 from __future__ import annotations

@@ -56,6 +56,18 @@ def test_quick_demo_runs_every_stage(small_world, world_truth, tmp_path):
         assert sum(pub["held_back_by_reason"].values()) == pub["held_back"] == len(rows)
     held = {r.product_id or r.item.source_id for r in rows}
     assert published and not (published & held)
+    # the report names the review page that queues every item held back for review
+    import shlex
+
+    from annotations.review.queue import build_queue
+
+    args = dict(zip(*[iter(shlex.split(pub["review_command"])[2:])] * 2, strict=True))
+    assert args.keys() == {"--dataset", "--catalog", "--root"} and args["--dataset"] == str(ds)
+    with Catalog(args["--catalog"]) as cat:
+        queue = build_queue(ds, 0.0, catalog=cat, collection=args["--root"])
+        waiting = {r.product_id or r.item.source_id for r in cat.items(status=Status.NEEDS_REVIEW)}
+    assert {it.product_id for it in queue.items if it.held_back} == waiting
+    assert all(it.video_src for it in queue.items)
     assert st["loader"]["splits"]["train"]["frames_shape"][1:] == [10, 3, 112, 112]
     seam = st["seam"]
     assert seam["gallery"] == pub["test"] <= seam["test_queries"] and len(seam["top1"]) == 7

@@ -1,0 +1,36 @@
+"""``mf-tracklets`` commands' own checks (the exchange formats are tested in exchange/)."""
+
+from __future__ import annotations
+
+import json
+
+from annotations.cli import tracklets
+from schemas.cli_support import run_main
+
+
+def _run(args, capsys):
+    try:
+        run_main(tracklets, args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_export_without_tracklet_files_is_an_input_error_and_creates_nothing(tmp_path, capsys):
+    """A dataset published but not through mf-tracklets build yet: one line naming
+    DATASET/tracklets and the command to run, exit 2, no --out (before: "0 videos ...", exit 0)."""
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    row = {"video_paths": ["videos/p_0.mp4"], "img_path": "imgs/p.jpg", "source": 1, "tracklets": [{}]}
+    (ds / "train.json").write_text(json.dumps({"p": row}))
+    for extra in ([], ["--json"]):
+        out_dir = tmp_path / "cvat"
+        code, out, err = _run(
+            ["export", "--format", "cvat", "--dataset", str(ds), "--out", str(out_dir), *extra], capsys
+        )
+        lines = err.strip().splitlines()
+        assert code == 2 and out == "", (code, out, err)
+        assert len(lines) == 1 and str(ds / "tracklets") in lines[0] and "mf-tracklets build" in lines[0]
+        assert not out_dir.exists()
