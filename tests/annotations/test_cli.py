@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import json
 
-from annotations.cli import tracklets
-from schemas.cli_support import run_main
-
-
-def _run(args, capsys):
-    try:
-        run_main(tracklets, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.mf_cli import run_tracklets as _run
 
 
 def test_export_without_tracklet_files_is_an_input_error_and_creates_nothing(tmp_path, capsys):

@@ -11,24 +11,13 @@ import json
 import threading
 from pathlib import Path
 
-from annotations.cli import tracklets
 from annotations.review.server import ReviewApp, make_server
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.items import Status
 from schemas.official import read_official
 from tests.annotations.review.test_server import _post, _req
 from tests.mf_cli import run_mf
-
-
-def _tracklets(args: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        run_main(tracklets, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.mf_cli import run_tracklets as _tracklets
 
 
 def _published(ds: Path) -> set[str]:
