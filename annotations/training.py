@@ -114,14 +114,25 @@ def prints_to_stderr() -> Iterator[None]:
         if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
     ]
     streams = [h.stream for h in handlers]
+    # assigned, not setStream(): that flushes the stream it replaces, which raises when it is a
+    # stdout closed since the import (a test runner's capture, say)
     for h in handlers:
-        h.setStream(sys.stderr)
+        _swap_stream(h, sys.stderr)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         for h, s in zip(handlers, streams, strict=True):
-            h.setStream(s)
+            _swap_stream(h, s)
+
+
+def _swap_stream(handler: logging.StreamHandler, stream: Any) -> None:
+    """Point ``handler`` at ``stream`` without touching the stream it had."""
+    handler.acquire()
+    try:
+        handler.stream = stream
+    finally:
+        handler.release()
 
 
 def train_detector(

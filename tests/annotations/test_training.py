@@ -84,3 +84,25 @@ def test_ultralytics_prints_go_to_stderr(capsys):
         handler.setStream(old)
     captured = capsys.readouterr()
     assert captured.out == "" and "from the logger" in captured.err and "from print" in captured.err
+
+
+def test_a_handler_stream_closed_since_the_import_does_not_stop_the_command(capsys):
+    """ultralytics' handler holds the stdout of its import; when that was a stream closed since
+    (a test runner's capture of an earlier test), switching it must not flush it (which raised
+    "I/O operation on closed file" out of mf train-detector)."""
+    import io
+
+    from ultralytics.utils import LOGGER
+
+    handler = next(h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler))
+    gone = io.TextIOWrapper(io.BytesIO())  # as a capture's stream: flush() raises once closed
+    gone.close()
+    before = handler.stream
+    handler.stream = gone
+    try:
+        with prints_to_stderr():
+            LOGGER.error("still logged")
+        assert handler.stream is gone  # put back as it was
+    finally:
+        handler.stream = before
+    assert "still logged" in capsys.readouterr().err
