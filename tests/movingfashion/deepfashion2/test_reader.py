@@ -91,6 +91,17 @@ def _item(**fields):
     return {"source": "user", "pair_id": 3, "item1": {**base, **fields}}
 
 
+def _assert_refused(tmp_path, fields, field, words):
+    """One item with ``fields`` changed is refused, naming the file, the field and ``words``."""
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    p.write_text(json.dumps(_item(**fields)))
+    with pytest.raises(DataFormatError) as err:
+        read_annotation(p)
+    text = str(err.value)
+    assert "000005.json" in text and f"field '{field}'" in text and words in text
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "words"),
     [
@@ -122,13 +133,7 @@ def _item(**fields):
 )
 def test_landmarks_segmentation_and_integers_are_checked(tmp_path, fields, field, words):
     """DeepFashion2 writes integers and lists of numbers: anything else names the file and field."""
-    p = tmp_path / "annos" / "000005.json"
-    p.parent.mkdir()
-    p.write_text(json.dumps(_item(**fields)))
-    with pytest.raises(DataFormatError) as err:
-        read_annotation(p)
-    text = str(err.value)
-    assert "000005.json" in text and f"field '{field}'" in text and words in text
+    _assert_refused(tmp_path, fields, field, words)
 
 
 def test_pair_id_must_be_an_integer_not_a_boolean(tmp_path):
@@ -171,13 +176,7 @@ def test_valid_items_keep_their_numbers(tmp_path):
     ],
 )
 def test_the_formats_codes_and_category_name_are_checked(tmp_path, fields, field, words):
-    p = tmp_path / "annos" / "000005.json"
-    p.parent.mkdir()
-    p.write_text(json.dumps(_item(**fields)))
-    with pytest.raises(DataFormatError) as err:
-        read_annotation(p)
-    text = str(err.value)
-    assert "000005.json" in text and f"field '{field}'" in text and words in text
+    _assert_refused(tmp_path, fields, field, words)
 
 
 def test_valid_codes_and_both_spellings_of_category_name_are_read(tmp_path):
