@@ -11,21 +11,10 @@ import sqlite3
 import pytest
 
 from schemas.catalog import Catalog
-from schemas.cli_support import run_main
 from schemas.review import record_decision
 from tests.damage import catalog_rows, corrupt_mid_file, sqlite_page_size
+from tests.mf_cli import run_mf
 from tests.schemas.test_catalog_damage import _filled
-
-
-def _mf(argv, capsys):
-    from movingfashion.app.cli import cli
-
-    try:
-        run_main(cli, argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -36,14 +25,16 @@ def test_recover_salvages_the_readable_rows_into_a_sound_catalog(tmp_path, capsy
     shutil.copyfile(path, tmp_path / "pristine.sqlite")
     truth = catalog_rows(tmp_path / "pristine.sqlite")
     damaged = corrupt_mid_file(path, seed, pages=3)
-    assert _mf(["catalog", "check", "--catalog", str(path)], capsys)[0] == 2
+    assert run_mf(["catalog", "check", "--catalog", str(path)], capsys)[0] == 2
 
     out = tmp_path / "recovered.sqlite"
-    code, res = _mf(["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys)
-    assert code == 0, res.err
-    report = json.loads(res.out)
+    code, stdout, err = run_mf(
+        ["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys
+    )
+    assert code == 0, err
+    report = json.loads(stdout)
     assert path.read_bytes() == damaged  # only read
-    assert _mf(["catalog", "check", "--catalog", str(out)], capsys)[0] == 0
+    assert run_mf(["catalog", "check", "--catalog", str(out)], capsys)[0] == 0
     got = catalog_rows(out)
     # nothing invented: every salvaged row is a row of the catalog before the damage, unchanged
     for table in ("items", "assets"):
@@ -61,10 +52,10 @@ def test_recover_salvages_the_readable_rows_into_a_sound_catalog(tmp_path, capsy
 def test_recover_refuses_to_overwrite(tmp_path, capsys):
     path = _filled(tmp_path / "catalog.sqlite", n=50)
     (tmp_path / "taken.sqlite").write_bytes(b"mine")
-    code, res = _mf(
+    code, stdout, err = run_mf(
         ["catalog", "recover", "--catalog", str(path), "--out", str(tmp_path / "taken.sqlite")], capsys
     )
-    assert code == 2 and "exists" in res.err and (tmp_path / "taken.sqlite").read_bytes() == b"mine"
+    assert code == 2 and "exists" in err and (tmp_path / "taken.sqlite").read_bytes() == b"mine"
 
 
 def _query(path, sql):
@@ -82,10 +73,12 @@ def test_recover_reads_a_catalog_whose_name_holds_uri_characters(tmp_path, capsy
     path = _filled(tmp_path / name, n=5)
     before = sorted(p.name for p in tmp_path.iterdir())
     out = tmp_path / "out.sqlite"
-    code, res = _mf(["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys)
-    assert code == 0, res.err
+    code, stdout, err = run_mf(
+        ["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys
+    )
+    assert code == 0, err
     assert _rows(out, "items") == _rows(path, "items") and len(_rows(out, "items")) == 5
-    assert json.loads(res.out)["rows"]["items"] == 5
+    assert json.loads(stdout)["rows"]["items"] == 5
     # nothing but the output (and SQLite's side files of the source) appears beside the source
     after = {p.name for p in tmp_path.iterdir()} - {"out.sqlite", f"{name}-wal", f"{name}-shm"}
     assert sorted(after) == before
@@ -98,8 +91,8 @@ def test_recover_refuses_a_file_without_any_catalog_table(tmp_path, capsys):
     db.commit()
     db.close()
     out = tmp_path / "out.sqlite"
-    code, res = _mf(["catalog", "recover", "--catalog", str(src), "--out", str(out)], capsys)
-    assert code == 2 and "none of the catalog's tables" in res.err and str(src) in res.err
+    code, stdout, err = run_mf(["catalog", "recover", "--catalog", str(src), "--out", str(out)], capsys)
+    assert code == 2 and "none of the catalog's tables" in err and str(src) in err
     assert not out.exists()
 
 
@@ -120,12 +113,14 @@ def test_recover_keeps_the_ids_of_rows_after_a_damaged_run(tmp_path, capsys):
     path.write_bytes(bytes(data))
 
     out = tmp_path / "recovered.sqlite"
-    code, res = _mf(["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys)
-    assert code == 0, res.err
+    code, stdout, err = run_mf(
+        ["catalog", "recover", "--catalog", str(path), "--out", str(out), "--json"], capsys
+    )
+    assert code == 0, err
     got = dict(_query(out, "SELECT id, request_id FROM review_decisions"))
     assert 0 < len(got) < len(truth) and max(got) == 400
     assert all(truth[i] == rid for i, rid in got.items())  # each salvaged decision keeps its id
-    assert json.loads(res.out)["rows"]["review_decisions"] == len(got)
+    assert json.loads(stdout)["rows"]["review_decisions"] == len(got)
 
 
 def test_recover_counts_only_the_rows_it_wrote(tmp_path, capsys):
@@ -143,8 +138,10 @@ def test_recover_counts_only_the_rows_it_wrote(tmp_path, capsys):
             [("tiktok", "v1", "{}"), ("tiktok", None, "{}"), ("tiktok", "v3", "{}")],
         )
     out = tmp_path / "out.sqlite"
-    code, res = _mf(["catalog", "recover", "--catalog", str(src), "--out", str(out), "--json"], capsys)
-    assert code == 0, res.err
-    report = json.loads(res.out)
+    code, stdout, err = run_mf(
+        ["catalog", "recover", "--catalog", str(src), "--out", str(out), "--json"], capsys
+    )
+    assert code == 0, err
+    report = json.loads(stdout)
     (written,) = _query(out, "SELECT COUNT(*) FROM items")[0]
     assert report["rows"]["items"] == written == 2 and report["rows_dropped"] == {"items": 1}

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from movingfashion.app.cli import cli
 from schemas.export import EXPORTED_MODELS
+from tests.mf_cli import run_mf
 
 
 def test_schema_export_writes_one_file_per_model(tmp_path):
@@ -58,17 +59,6 @@ def test_entry_points_have_help():
         assert "Usage" in proc.stdout and "Example" in proc.stdout
 
 
-def _mf(argv, capsys):
-    from schemas.cli_support import run_main
-
-    try:
-        run_main(cli, argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr()
-
-
 def test_an_out_path_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
     from schemas.catalog import Catalog
 
@@ -80,9 +70,9 @@ def test_an_out_path_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
         ["schema", "export", "--out", str(blocker / "schemas")],
         ["catalog", "recover", "--catalog", str(tmp_path / "cat.sqlite"), "--out", str(blocker / "r.sqlite")],
     ):
-        code, res = _mf(argv, capsys)
-        lines = res.err.strip().splitlines()
-        assert code == 2 and len(lines) == 1 and "Traceback" not in res.err, res.err
+        code, out, err = run_mf(argv, capsys)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
         assert lines[0].startswith(f"error: {blocker}: is a file, where a folder is needed")
     assert blocker.read_text() == "x"
 
@@ -91,12 +81,12 @@ def test_an_out_path_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
 def test_catalog_inspection_refuses_an_empty_or_missing_file_and_writes_nothing(tmp_path, capsys, command):
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")
-    code, res = _mf(["catalog", *command, "--catalog", str(empty)], capsys)
-    assert code == 2 and "catalog is empty" in res.err and str(empty) in res.err and res.out == ""
+    code, out, err = run_mf(["catalog", *command, "--catalog", str(empty)], capsys)
+    assert code == 2 and "catalog is empty" in err and str(empty) in err and out == ""
     assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
     missing = tmp_path / "typo.sqlite"
-    code, res = _mf(["catalog", *command, "--catalog", str(missing)], capsys)
-    assert code == 2 and str(missing) in res.err and not missing.exists()
+    code, out, err = run_mf(["catalog", *command, "--catalog", str(missing)], capsys)
+    assert code == 2 and str(missing) in err and not missing.exists()
 
 
 BAD_ROW = (
@@ -110,8 +100,6 @@ GOOD_ROW = (
 def test_validate_json_reports_every_file_and_exits_1_on_an_invalid_one(tmp_path, capsys):
     """--json: one document, a result per file (the valid ones too), exit 1; before, an invalid
     file left stdout empty (one stderr line, exit 2) and the other files unreported."""
-    from tests.mf_cli import run_mf
-
     good, bad, gone = tmp_path / "test.json", tmp_path / "train.json", tmp_path / "nope.json"
     good.write_text(GOOD_ROW)
     bad.write_text(BAD_ROW)
@@ -130,8 +118,6 @@ def test_validate_json_reports_every_file_and_exits_1_on_an_invalid_one(tmp_path
 
 
 def test_validate_error_line_has_no_pydantic_prefix(tmp_path, capsys):
-    from tests.mf_cli import run_mf
-
     bad = tmp_path / "train.json"
     bad.write_text(BAD_ROW)
     code, out, err = run_mf(["schema", "validate", str(bad)], capsys)
