@@ -81,7 +81,12 @@ def _common_params() -> list[click.Parameter]:
             "the real site's hosts are read on it.",
         ),
         *executor_params(),
-        click.Option(["--retry-rejected"], is_flag=True, help="Also retry items rejected by an earlier run."),
+        click.Option(
+            ["--retry-rejected"],
+            is_flag=True,
+            help="Also retry items an earlier run rejected (refused content, 404, ...); "
+            "rejections by cleaning or review stay.",
+        ),
         click.Option(
             ["--progress/--no-progress"], default=None, help="Progress bar on stderr [default: if a tty]."
         ),

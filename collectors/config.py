@@ -8,11 +8,13 @@ points every host of every source at one loopback site (see :func:`with_base_url
 from __future__ import annotations
 
 import os
+import re
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.config import load_config
+from schemas.items import AssetKind
 
 DEFAULT_USER_AGENT = (
     "MovingFashionToolkit/0.1 (+https://github.com/movingfashion/toolkit; research dataset builder)"
@@ -61,8 +63,36 @@ class HttpConfig(_Model):
     )
 
 
+#: The image kinds a Net-A-Porter view can be (``views`` keys, ``required_views``).
+VIEW_KINDS = (AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
+
+#: The placeholders each Net-A-Porter URL template may use.
+TEMPLATE_FIELDS = {
+    "listing_path": ("locale",),
+    "product_url": ("site", "locale", "id"),
+    "video_url": ("id",),
+    "image_url": ("id", "view", "size"),
+}
+
+
+def check_template(template: str, names: tuple[str, ...]) -> str:
+    """``template`` if ``str.format`` fills it with ``names`` alone; else ValueError saying why."""
+    allowed = ", ".join("{" + n + "}" for n in names)
+    try:
+        template.format(**dict.fromkeys(names, "1234567"))
+    except KeyError as exc:
+        raise ValueError(f"unknown placeholder {{{exc.args[0]}}} (allowed: {allowed})") from None
+    except (IndexError, AttributeError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"not a URL template of {allowed} ({exc}); write a literal brace as {{{{ or }}}}"
+        ) from None
+    return template
+
+
 class NetAPorterConfig(_Model):
-    """Net-A-Porter site patterns (defaults: the real site)."""
+    """Net-A-Porter site patterns (defaults: the real site). The patterns are checked when the
+    config is read: a regex that does not compile or lacks its group, a template placeholder
+    other than the ones named, or a view that is not an image kind is a config error."""
 
     site: str = Field("https://www.net-a-porter.com", description="pages, listings, sitemaps, robots.txt")
     locale: str = "en-us"
@@ -96,6 +126,44 @@ class NetAPorterConfig(_Model):
         "--base-url sets them to the real site's hosts, so its sitemap URL works on a mirror",
     )
 
+    @field_validator("product_url_pattern")
+    @classmethod
+    def _product_pattern(cls, value: str) -> str:
+        try:
+            groups = re.compile(value).groupindex
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        if not {"id", "old"} & set(groups):
+            raise ValueError("the regex needs a group named 'id' (or 'old'): (?P<id>...)")
+        return value
+
+    @field_validator(*TEMPLATE_FIELDS)
+    @classmethod
+    def _template(cls, value: str, info: ValidationInfo) -> str:
+        return check_template(value, TEMPLATE_FIELDS[str(info.field_name)])
+
+    @field_validator("views")
+    @classmethod
+    def _views(cls, value: dict[str, str]) -> dict[str, str]:
+        _check_kinds(value)
+        return value
+
+    @field_validator("required_views")
+    @classmethod
+    def _required_kinds(cls, value: list[str]) -> list[str]:
+        _check_kinds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _required_are_views(self) -> NetAPorterConfig:
+        missing = [k for k in self.required_views if k not in self.views]
+        if missing:
+            raise ValueError(
+                f"required_views {missing} are not in views {sorted(self.views)}: add them to views "
+                "(with their site view code) or drop them from required_views"
+            )
+        return self
+
     def hosts(self) -> set[str]:
         return {_netloc(self.site), _netloc(self.video_url), _netloc(self.image_url)}
 
@@ -106,6 +174,14 @@ class NetAPorterConfig(_Model):
             return url
         site = urlsplit(self.site)
         return urlunsplit(parts._replace(scheme=site.scheme, netloc=site.netloc))
+
+
+def _check_kinds(kinds: list[str] | dict[str, str]) -> None:
+    """ValueError naming the first kind that is not an image kind a view can be."""
+    allowed = [str(k) for k in VIEW_KINDS]
+    for kind in kinds:
+        if kind not in allowed:
+            raise ValueError(f"unknown view kind {kind!r} (allowed: {', '.join(allowed)})")
 
 
 class TikTokConfig(_Model):

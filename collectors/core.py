@@ -59,6 +59,12 @@ FINAL_REASONS = frozenset(
 PAST_COLLECTION = frozenset({Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW, Status.REJECTED})
 
 
+def collector_rejected(status: str | None, reason: str | None) -> bool:
+    """Whether an item's state is a collector's own rejection (a final reason of a fetch, which
+    ``--retry-rejected`` retries), not a decision cleaning or review took after collection."""
+    return status == Status.REJECTED and reason in FINAL_REASONS
+
+
 def status_for(reason: str) -> Status:
     """``rejected`` for final reasons (bad content, policy), ``failed`` (retried by a rerun) otherwise."""
     return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
@@ -254,12 +260,16 @@ class CollectContext:
 
     def is_done(self, source: SourceName, source_id: str) -> bool:
         """Skip it, no request: collected (files present, hashes match), finally rejected, or moved
-        on by cleaning (accepted, duplicate, needs review: its status is kept)."""
+        on by cleaning (accepted, duplicate, needs review, rejected: its status is kept).
+        ``retry_rejected`` collects again the items a collector rejected (:func:`collector_rejected`);
+        a rejection by cleaning or review stays."""
         row = self.catalog.get_item(str(source), source_id)
         if row is None:
             return False
         if row.status == Status.REJECTED and not self.retry_rejected:
             return True
+        if collector_rejected(row.status, row.reason):
+            return False  # retry_rejected: the site may have been fixed since
         if row.status not in PAST_COLLECTION and row.status != Status.DOWNLOADED:
             return False
         assets = self.catalog.assets(source=str(source), source_id=source_id)

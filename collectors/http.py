@@ -446,9 +446,10 @@ class PoliteClient:
                 f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True
             ) from None
         body = b"".join(chunks)
-        if declared and declared.isdigit() and len(body) < int(declared):
+        sent = _sent_bytes(resp, len(body))
+        if declared and declared.isdigit() and sent is not None and sent < int(declared):
             raise FetchError(
-                f"got {len(body)} of {declared} bytes",
+                f"got {sent} of {declared} bytes",
                 where=resp.url,
                 reason="truncated_body",
                 retryable=True,
@@ -668,9 +669,10 @@ class PoliteClient:
         finally:
             with contextlib.suppress(OSError):
                 fh.close()
-        if expected is not None and written < expected:
+        sent = _sent_bytes(resp, written - offset)
+        if expected is not None and sent is not None and offset + sent < expected:
             raise FetchError(
-                f"got {written} of {expected} bytes", where=url, reason="truncated_body", retryable=True
+                f"got {offset + sent} of {expected} bytes", where=url, reason="truncated_body", retryable=True
             )
         if written == 0:
             _discard(part)
@@ -865,6 +867,19 @@ def _validator(resp: requests.Response) -> tuple[str, str] | tuple[None, None]:
 def _identity(resp: requests.Response) -> bool:
     """The body is sent as it is stored (no Content-Encoding): byte offsets match the file's."""
     return (resp.headers.get("Content-Encoding") or "identity").strip().lower() == "identity"
+
+
+def _sent_bytes(resp: requests.Response, decoded: int) -> int | None:
+    """How many body bytes came off the wire: what ``Content-Length`` counts. ``decoded`` (the
+    bytes read) for an identity body; for an encoded one (gzip makes a short text longer)
+    urllib3's count of raw bytes, None when that is unknown."""
+    if _identity(resp):
+        return decoded
+    tell = getattr(resp.raw, "tell", None)
+    try:
+        return int(tell()) if callable(tell) else None
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def _save_resume_state(part: Path, url: str, resp: requests.Response, total: int | None) -> None:

@@ -12,13 +12,20 @@ shared polite client; metadata queries go through instaloader, whose RateControl
 them (its waits are logged, never hot-retried), over the polite client's transport: allowed
 hosts, robots.txt, rate limit and ``Retry-After`` apply, and with ``--base-url`` its API hosts
 (www./i.instagram.com) are mapped onto that site (see ``collectors.instaloader_net``). Login uses a saved session file only
-(``--session-file``, created by ``instaloader --login``): the file is kept at mode 0600 and
-neither its path's contents nor any cookie is ever logged.
+(``--session-file`` with ``--login USER``, created by ``instaloader --login``): the file is kept
+at mode 0600 and neither its path's contents nor any cookie is ever logged.
+
+Like every option and target, the session options and each saved structure file are checked
+before anything is created (:meth:`Instagram.policy`, :meth:`Instagram.check_targets`): a
+missing session file, a session file without ``--login`` (or ``--login`` without one), or a
+structure file that is not a saved Post refuses the run with one line naming it (exit 2).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import lzma
 import os
 import re
 import stat
@@ -52,13 +59,38 @@ _DROP = {
 }
 
 
+def check_session_options(session_file: str | os.PathLike[str] | None, login: str | None) -> None:
+    """Refuse a session file that is not there (or is no file), one given without ``--login``
+    (the user it was saved for), and ``--login`` without a session file (no password logins)."""
+    if session_file is None:
+        if login:
+            raise ConfigError(
+                "needs --session-file FILE (only saved sessions are used)",
+                where="--login",
+                hint="create one with `instaloader --login YOUR_USER` and pass its path",
+            )
+        return
+    if not Path(session_file).is_file():
+        raise ConfigError(
+            "session file not found",
+            where=f"--session-file {session_file}",
+            hint="create one with `instaloader --login YOUR_USER` and pass its path",
+        )
+    if not login:
+        raise ConfigError(
+            "--session-file needs --login USER",
+            where="--login",
+            hint="the Instagram user name the session file was saved for",
+        )
+
+
 def secure_session_file(path: str | os.PathLike[str]) -> Path:
     """Check a session file exists and tighten its mode to 0600 (it holds login cookies)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(
             "session file not found",
-            where="--session-file",
+            where=f"--session-file {p}",
             hint="create one with `instaloader --login YOUR_USER` and pass its path",
         )
     mode = stat.S_IMODE(p.stat().st_mode)
@@ -89,6 +121,46 @@ def _is_list(path: Path) -> bool:
     return path.is_file() and not _is_structure(path)
 
 
+def _structure_files(path: Path) -> list[Path] | None:
+    """The structure files a target path names (a folder: its ``.json(.xz)`` files, sorted);
+    None when it names none."""
+    if path.is_dir():
+        return sorted([*path.glob("*.json"), *path.glob("*.json.xz")])
+    return [path] if _is_structure(path) else None
+
+
+def read_structure(path: Path) -> dict[str, Any] | str:
+    """The post node saved in an instaloader structure file (``.json`` or ``.json.xz``, written
+    by instaloader's ``save_structure_to_file``), read without instaloader or the network; for
+    an instaloader 3 file (``{"shortcode": CODE}``) its shortcode (the post is read when it is
+    collected). Anything else raises :class:`DataFormatError` naming the file."""
+    hint = "write it with instaloader's save_structure_to_file"
+    try:
+        data = path.read_bytes()
+        data = lzma.decompress(data) if path.name.endswith(".xz") else data
+        doc = json.loads(data)
+    except OSError as exc:
+        raise DataFormatError(f"cannot read structure file: {exc.strerror or exc}", where=str(path)) from None
+    except (ValueError, lzma.LZMAError, EOFError, RecursionError) as exc:
+        detail = f"not UTF-8 text (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else str(exc)
+        raise DataFormatError(
+            f"not an instaloader structure file ({detail})", where=str(path), hint=hint
+        ) from None
+    if isinstance(doc, dict) and "node" not in doc and isinstance(doc.get("shortcode"), str):
+        return doc["shortcode"]  # instaloader 3
+    meta = doc.get("instaloader") if isinstance(doc, dict) else None
+    if not isinstance(meta, dict) or "node" not in doc or "node_type" not in meta:
+        raise DataFormatError(
+            "not an instaloader structure file (no node and node_type)", where=str(path), hint=hint
+        )
+    if meta["node_type"] != "Post":
+        raise DataFormatError(f"structure is a {meta['node_type']}, not a Post", where=str(path))
+    node = doc["node"]
+    if not isinstance(node, dict) or ("shortcode" not in node and "code" not in node):
+        raise DataFormatError("the saved post has no shortcode", where=str(path), hint=hint)
+    return node  # an unsafe shortcode is refused visibly when the post is collected
+
+
 def _line_target(line: str) -> str | None:
     line = line.strip()
     return line if line and not line.startswith("# ") else None
@@ -97,6 +169,11 @@ def _line_target(line: str) -> str | None:
 def _targets(target: str) -> Iterator[str]:
     """The targets of ``target``, list files expanded (a list naming itself is refused)."""
     return expand_lists(target, is_list=_is_list, line_target=_line_target)
+
+
+def _shortcode(code: str) -> Candidate:
+    """The candidate of a post known by its shortcode only (read when it is collected)."""
+    return Candidate(raw_id=code, url=f"https://www.instagram.com/p/{code}/", key="www.instagram.com")
 
 
 @dataclass(frozen=True)
@@ -149,7 +226,26 @@ class Instagram(Source):
     expand_target = staticmethod(_targets)
 
     @classmethod
-    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also read every saved structure file (after the list files:
+        :meth:`Source.check_targets`), before anything is created."""
+        super().check_targets(targets)
+        for target in targets:
+            for t in _targets(target.strip()):
+                for path in _structure_files(target_path(t)) or ():
+                    read_structure(path)
+
+    @classmethod
+    def policy(
+        cls,
+        cfg: CollectConfig,
+        targets: Sequence[str],
+        session_file: str | None = None,
+        login: str | None = None,
+        **_: Any,
+    ) -> HostPolicy:
+        """Instagram's hosts; the session options are checked here, before anything is created."""
+        check_session_options(session_file, login)
         return HostPolicy.of(cfg.instagram.allowed_hosts, cfg.instagram.media_host_suffixes)
 
     @property
@@ -201,6 +297,13 @@ class Instagram(Source):
         return loader
 
     # -- discovery -----------------------------------------------------------------
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
+        """:meth:`Source.discover`, after logging in: a session file instaloader cannot load
+        stops the run here, before any post, instead of failing each one."""
+        if self.session_file:
+            _ = self.loader
+        yield from super().discover(targets)
+
     def discover_target(self, target: str) -> Iterator[Candidate]:
         """Candidates of one target (a list file: of each of its lines). A profile or hashtag
         listing that fails part way keeps the posts read before and ends with a
@@ -212,20 +315,17 @@ class Instagram(Source):
 
     def _discover_one(self, target: str) -> Iterator[Candidate]:
         """Candidates of one target that is not a list file."""
-        path = target_path(target)
-        if path.is_dir():
-            for f in sorted([*path.glob("*.json"), *path.glob("*.json.xz")]):
+        files = _structure_files(target_path(target))
+        if files is not None:
+            for f in files:
                 yield self._structure(f)
-        elif _is_structure(path):
-            yield self._structure(path)
         elif target.startswith(("profile:", "@")):
             yield from self._posts("profile", target.split(":", 1)[1] if ":" in target else target[1:])
         elif target.startswith(("hashtag:", "#")):
             yield from self._posts("hashtag", target.split(":", 1)[1] if ":" in target else target[1:])
         elif target.startswith("shortcode:") or _POST_URL.search(target):
             m = _POST_URL.search(target)
-            code = m.group("code") if m else target.split(":", 1)[1]
-            yield Candidate(raw_id=code, url=f"https://www.instagram.com/p/{code}/", key="www.instagram.com")
+            yield _shortcode(m.group("code") if m else target.split(":", 1)[1])
         else:
             raise DataFormatError(
                 f"cannot read target {target!r}",
@@ -234,27 +334,19 @@ class Instagram(Source):
             )
 
     def _structure(self, path: Path) -> Candidate:
+        """The candidate of a saved structure file (:func:`read_structure`), its post as payload."""
         import instaloader
 
-        try:
-            post = instaloader.load_structure_from_file(self.loader.context, str(path))
-        except (ValueError, KeyError, instaloader.InstaloaderException) as exc:
-            raise DataFormatError(
-                f"not an instaloader structure file ({exc})",
-                where=str(path),
-                hint="write it with instaloader's save_structure_to_file",
-            ) from None
-        if not isinstance(post, instaloader.Post):
-            raise DataFormatError(f"structure is a {type(post).__name__}, not a Post", where=str(path))
-        node = post._node
+        node = read_structure(path)
+        if isinstance(node, str):
+            return _shortcode(node)
         raw = node.get("shortcode") or node.get("code")
-        url = f"https://www.instagram.com/p/{raw}/" if isinstance(raw, str) else None
         media = node.get("video_url") or node.get("display_url") or ""
         return Candidate(
             raw_id=None if raw is None else str(raw),
-            url=url,
+            url=f"https://www.instagram.com/p/{raw}/" if isinstance(raw, str) else None,
             key=host_of(str(media)) or None,
-            payload=post,
+            payload=instaloader.Post(self.loader.context, node),
         )
 
     def _posts(self, kind: str, name: str) -> Iterator[Candidate]:

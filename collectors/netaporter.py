@@ -2,7 +2,9 @@
 
 Targets: nothing (the configured clothing listing), listing/designer/category page URLs or
 paths (followed through their pagination), sitemap URLs (``*.xml``, indexes followed),
-product page URLs, decimal product ids, or ``@FILE`` / a file path with one id or URL a line.
+product page URLs, decimal product ids, or ``@FILE`` / a file path with one id or URL a line
+(a target starting with ``/`` that is an existing local file is that file, never a path
+requested from the site).
 """
 
 from __future__ import annotations
@@ -36,9 +38,17 @@ def _line_target(line: str) -> str | None:
     return line or None
 
 
+def _on_site(target: str) -> bool:
+    """A URL, or a path on the site: one starting with ``/`` that is not an existing local file
+    (an id file given by its absolute path is read here, never requested from the site)."""
+    if target.startswith(("http://", "https://")):
+        return True
+    return target.startswith("/") and not Path(target).is_file()
+
+
 def _targets(target: str) -> Iterator[str]:
     """The targets of ``target``, id files expanded (a file naming itself is refused)."""
-    if target.startswith(("http://", "https://", "/")):
+    if _on_site(target):
         return iter([target])
     if target.startswith("@") and not target_path(target).is_file():
         raise DataFormatError("id file not found", where=target[1:], hint="give @FILE of an existing file")

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
+from schemas.text_input import read_text_input
 
 VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
 SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_path", "image", "image_url")
@@ -46,10 +47,7 @@ def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopR
 def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
     """Mapping file -> {video id or URL: ShopRef}. CSV (header optional) or JSONL."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFormatError(f"cannot read shop mapping: {exc.strerror}", where=str(p)) from None
+    text = read_text_input(p, "shop mapping")
     rows: list[tuple[str, str, str]] = []
     if p.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         for n, line in enumerate(text.splitlines(), 1):

@@ -5,7 +5,11 @@ Targets:
   ``tiktok:user:NAME`` or ``@NAME``               a user's videos (yt-dlp ``tiktok:user``)
   ``tiktok:tag:NAME`` or ``#NAME``                a hashtag's videos (yt-dlp ``tiktok:tag``)
   ``FILE.json`` / a folder of ``*.json``          saved yt-dlp info JSON files (offline replay)
-  ``@FILE`` or a text file                        one of the above per line
+  ``@FILE`` or a text file                        one of the above per line (``#`` alone or
+                                                  followed by a space starts a comment: a whole
+                                                  line, or after a target; ``#NAME`` is a hashtag)
+A target that cannot be read (a user page that is gone, a site that is down) is listed as a
+failed discovery with its URL and reason; the other targets are still read.
 Shop images come from a mapping file (``--shop-map``, CSV/JSONL: video id or URL -> shop
 image URL or file); without one they are left for split-screen recovery in cleaning.
 """
@@ -19,7 +23,7 @@ from typing import Any
 
 from collectors.base import SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
-from collectors.core import Candidate, CollectContext
+from collectors.core import Candidate, CollectContext, noting_problems
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, target_path
 from collectors.shopmap import load_shop_map, url_hosts
@@ -101,9 +105,14 @@ def _is_list(path: Path) -> bool:
     return path.is_file() and path.suffix != ".json"
 
 
+#: A list line that is a comment: ``#`` alone, or followed by a space (``# my picks``) or ``!``.
+_COMMENT = re.compile(r"#(\s|!|$)")
+
+
 def _line_target(line: str) -> str | None:
+    """A list line's target; None for a blank or comment line (``#NAME``, no space, is a hashtag)."""
     line = line.split(" #", 1)[0].strip()
-    return line if line and not line.startswith("#!") else None
+    return line if line and not _COMMENT.match(line) else None
 
 
 def _targets(target: str) -> Iterator[str]:
@@ -166,8 +175,10 @@ class TikTok(YtdlSource):
         return HostPolicy.of(hosts, cfg.tiktok.media_host_suffixes)
 
     def discover_target(self, target: str) -> Iterator[Candidate]:
+        """Candidates of each target ``target`` stands for; one that cannot be read (a user page
+        that is gone) is a discovery problem, and the next targets are still read."""
         for t in _targets(target):
-            yield from self._discover_one(t)
+            yield from noting_problems(self._discover_one(t))
 
     def _discover_one(self, target: str) -> Iterator[Candidate]:
         """Candidates of one target that is not a list file."""

@@ -1,9 +1,11 @@
 """Generic URL lists through yt-dlp (any site it knows; plain ``.mp4`` links via its generic
 extractor), with an optional shop image (URL or local file) per line.
 
-List format, one item a line, ``#`` comments::
+List format, one item a line; ``#`` at the start of a line or after a space, tab or comma
+starts a comment (a URL's own ``#fragment`` is kept)::
 
-    https://example.com/media/123.mp4   https://example.com/shop/123.jpg
+    # street videos
+    https://example.com/media/123.mp4   https://example.com/shop/123.jpg   # the first one
     https://www.tiktok.com/@user/video/456,shop/456.jpg
 
 Allowed hosts are the hosts named in the lists. An item's id is the site's video id when a
@@ -33,8 +35,11 @@ from collectors.ytdl import YtdlSource
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import SourceItem, SourceName
 from schemas.naming import has_control_char
+from schemas.text_input import read_text_input
 
 _SPLIT = re.compile(r"[\s,\t]+")
+#: where a comment starts: a ``#`` opening the line or after a separator (not a URL's fragment)
+_COMMENT = re.compile(r"(?:^|[\s,])#")
 
 
 def url_source_id(url: str) -> str:
@@ -120,7 +125,7 @@ def _extractor_id(url: str) -> str | None:
 
 
 def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
-    """(URL, shop reference) pairs from URL arguments and list files."""
+    """(URL, shop reference) pairs from URL arguments and list files (``#`` comments cut)."""
     out: list[tuple[str, ShopRef | None]] = []
     for target in targets:
         path = Path(target[1:] if target.startswith("@") else target)
@@ -129,27 +134,40 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
             continue
         if not path.is_file():
             raise DataFormatError("URL list not found", where=str(path), hint="give URLs or list files")
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            parts = _SPLIT.split(line, maxsplit=1)
-            if not parts[0].startswith(("http://", "https://")):
-                raise DataFormatError(f"line {n}: {parts[0]!r} is not an http(s) URL", where=str(path))
-            shop = (
-                parse_shop_ref(parts[1].strip(), path.parent, where=f"{path} line {n}")
-                if len(parts) > 1 and parts[1].strip()
-                else None
-            )
-            out.append((parts[0], shop))
+        for n, line in enumerate(read_text_input(path, "URL list").splitlines(), 1):
+            entry = _url_line(line, n, path)
+            if entry is not None:
+                out.append(entry)
     return out
+
+
+def _url_line(line: str, n: int, path: Path) -> tuple[str, ShopRef | None] | None:
+    """Line ``n`` of the list ``path`` as (URL, shop reference); None for a blank or comment line.
+
+    A shop image URL is one field (text after it is refused, naming the line); a local shop
+    file's name may hold spaces."""
+    line = _COMMENT.split(line, maxsplit=1)[0].strip()
+    if not line:
+        return None
+    parts = _SPLIT.split(line, maxsplit=1)
+    url, shop = parts[0], parts[1].strip() if len(parts) > 1 else ""
+    if not url.startswith(("http://", "https://")):
+        raise DataFormatError(f"line {n}: {url!r} is not an http(s) URL", where=str(path))
+    if shop.startswith(("http://", "https://")) and len(_SPLIT.split(shop)) > 1:
+        raise DataFormatError(
+            f"line {n}: text after the shop image URL ({shop!r})",
+            where=str(path),
+            hint="one URL [SHOP_IMAGE] a line; start a comment with ' #'",
+        )
+    return url, parse_shop_ref(shop, path.parent, where=f"{path} line {n}") if shop else None
 
 
 class UrlList(YtdlSource):
     """Any video URL yt-dlp understands, from URL arguments or list files.
 
     A list file has one ``URL [SHOP_IMAGE]`` per line (separated by space, tab or comma;
-    SHOP_IMAGE is a URL or a file relative to the list); ``#`` starts a comment.
+    SHOP_IMAGE is a URL or a file relative to the list); ``#`` at the start of a line or after
+    a space, tab or comma starts a comment.
     """
 
     name = SourceName.URLS

@@ -9,7 +9,10 @@ dropped, and an info dict that would make yt-dlp hand the download to ffmpeg (a 
 video: ``section_start``/``section_end``) is refused; at download time any downloader but
 yt-dlp's own HTTP one is refused as well (``unsupported_protocol``). The file yt-dlp writes (a
 hidden name in the item folder) is then checked (decodes, size) and moved into the layout by
-the context. Its ``download_archive`` (``ROOT/<source>/.ytdlp-archive.txt``, written by
+the context. A cut-off download keeps its ``.part`` for the next try or run, which resumes it
+only as the polite client resumes its own: with the server's validator in ``If-Range`` and
+into the rest of that same file, else from the start (:class:`~collectors.ytdl_net.PartResume`).
+Its ``download_archive`` (``ROOT/<source>/.ytdlp-archive.txt``, written by
 downloads only) records finished ids; it never makes yt-dlp skip one: the catalog decides what
 is done.
 
@@ -36,6 +39,7 @@ from collectors.core import Candidate, CollectContext, hashtags_in, safe_id, sta
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
 from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
+from schemas.atomic import sweep_partials
 from schemas.errors import DataFormatError, FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
@@ -222,7 +226,7 @@ class YtdlFetcher:
         last: FetchError | None = None
         for attempt in range(self.http.max_retries + 1):
             try:
-                return self._download_once(info, folder, stem)
+                return self._download_fresh(info, folder, stem)
             except FetchError as exc:
                 if not (exc.reason.startswith(("http_429", "http_5")) or exc.reason == "truncated_body"):
                     raise
@@ -255,13 +259,28 @@ class YtdlFetcher:
                     continue  # no HEAD on this server: yt-dlp's GET decides
                 raise
 
+    def _download_fresh(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
+        """One try. A kept ``.part`` that turns out not to be the start of the server's file (a
+        range of another version: ``resume_mismatch``) is dropped and the file fetched again from
+        its start at once, without counting a try (as the polite client does)."""
+        try:
+            return self._download_once(info, folder, stem)
+        except FetchError as exc:
+            if exc.reason != "resume_mismatch":
+                raise
+            log.info("%s: %s; fetching it from the start", _where(info), exc.message)
+            for f in folder.glob(f".{stem}.ytdl.*"):
+                f.unlink(missing_ok=True)
+            return self._download_once(info, folder, stem)
+
     def _download_once(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
         import yt_dlp
 
         with local_faults(folder):
             folder.mkdir(parents=True, exist_ok=True)
+            sweep_partials(folder)  # a killed run's half-written resume state: never kept
         for stale in folder.glob(f".{stem}.ytdl.*"):  # a finished but unchecked earlier try
-            if not stale.name.endswith((".part", ".ytdl")):
+            if not stale.name.endswith(_KEPT):
                 stale.unlink()
         cap = self.http.max_body_bytes
 
@@ -308,7 +327,7 @@ class YtdlFetcher:
             Path(d["filepath"]) for d in (result or {}).get("requested_downloads") or [] if d.get("filepath")
         ]
         files = [f for f in files if f.exists()] or [
-            f for f in folder.glob(f".{stem}.ytdl.*") if not f.name.endswith((".part", ".ytdl"))
+            f for f in folder.glob(f".{stem}.ytdl.*") if not f.name.endswith(_KEPT)
         ]
         if not files:
             text = " ".join(logger.messages)
@@ -343,6 +362,11 @@ def _raise_local_fault(exc: BaseException, folder: Path, stem: str) -> None:
         with contextlib.suppress(OSError):
             f.unlink()
     raise fault from None
+
+
+#: What an unfinished yt-dlp download leaves for the next try: its ``.part`` (with the resume
+#: state beside it, :class:`~collectors.ytdl_net.PartResume`) and its ``.ytdl`` notes.
+_KEPT = (".part", ".part.json", ".ytdl")
 
 
 class _TooLarge(Exception):
@@ -443,11 +467,10 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
 
 def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Info dicts of a saved yt-dlp ``.info.json`` (one object, a list, or JSON lines)."""
+    from schemas.text_input import read_text_input
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataFormatError(f"cannot read info file: {exc.strerror}", where=str(p)) from None
+    text = read_text_input(p, "info file")
     try:
         data = json.loads(text)
     except json.JSONDecodeError:

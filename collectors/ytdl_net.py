@@ -18,18 +18,25 @@ info dict chose it.
 
 yt-dlp's download archive records finished ids but never skips one: the catalog decides what
 is done. A second Ctrl-C (the client's ``stop``) aborts a transfer between two reads of its
-body, with ``interrupted``; yt-dlp keeps its ``.part`` file and the rerun resumes it.
+body, with ``interrupted``; yt-dlp keeps its ``.part`` file and the rerun resumes it, as the
+polite client resumes its own (:class:`PartResume`): the server's validator (strong ETag, else
+Last-Modified) of the file's first answer is kept in ``<part>.json``; a resume sends it in
+``If-Range`` and must get the rest of that same file; a part without one, or of another version
+of the file, starts over (``resume_mismatch``: the caller drops the part and tries again).
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemas.errors import FetchError
 
 if TYPE_CHECKING:
-    from collectors.http import PoliteClient
+    import requests
+
+    from collectors.http import PoliteClient, _KeptPart
 
 #: Format protocols yt-dlp downloads with its own HTTP code (so through the handler).
 SAFE_PROTOCOLS = frozenset({"http", "https"})
@@ -114,7 +121,117 @@ def policy_refusal(exc: BaseException | None) -> FetchError | None:
     return None
 
 
-def _handler_class(client: PoliteClient) -> type:
+def _range_of(headers: dict[str, str]) -> tuple[int | None, int | None]:
+    """(start, end) of a request's ``Range: bytes=start-[end]``; (None, None) without one."""
+    from yt_dlp.utils import parse_http_range
+
+    value = next((v for k, v in headers.items() if k.lower() == "range"), None)
+    start, end, _ = parse_http_range(value)
+    return start, end
+
+
+def _without(headers: dict[str, str], name: str) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k.lower() != name.lower()}
+
+
+class PartResume:
+    """The file yt-dlp's HTTP downloader is writing into ``part`` from ``url``, resumed only as
+    the polite client resumes its own: with the validator of the file's first answer (kept in
+    ``<part>.json``) in ``If-Range``, and only into a 206 of that same file."""
+
+    def __init__(self, part: Path, url: str) -> None:
+        self.part = part
+        self.url = url
+        self.kept: _KeptPart | None = None
+
+    def begin(self) -> None:
+        """Before the downloader sizes the part: keep it only when its state says which version
+        of the file it is the start of (a complete one is fetched again: it was never checked)."""
+        from collectors.http import _discard, _kept_part
+
+        kept = _kept_part(self.part, self.url)
+        if kept is None or kept.complete:
+            _discard(self.part)
+            kept = None
+        self.kept = kept
+
+    def end(self) -> None:
+        """After the download: the state goes once its part has (renamed into place or dropped)."""
+        from collectors.http import _state_path, _unlink
+
+        if not self.part.exists():
+            _unlink(_state_path(self.part))
+
+    def headers(self, headers: dict[str, str]) -> dict[str, str]:
+        """A request's headers: a resume carries ``If-Range`` (the whole file comes back should
+        the file have changed); one with nothing to check against asks for the whole file."""
+        start, end = _range_of(headers)
+        if not start:
+            return headers
+        out = _without(headers, "If-Range")
+        if self.kept is not None:
+            out["If-Range"] = self.kept.validator
+        elif end is None:  # not a chunk: the downloader starts over on the 200
+            out = _without(out, "Range")
+        return out
+
+    def check(self, sent: dict[str, str], res: requests.Response) -> None:
+        """Raise ``resume_mismatch`` (:func:`refused`) unless ``res`` continues the part with the
+        same file, or is the file from its start (the part is then dropped, its validator kept)."""
+        from collectors.http import _content_range, _declared_size, _discard, _save_resume_state
+
+        start, end = _range_of(sent)
+        rng = _content_range(res) if res.status_code == 206 else None
+        if res.status_code == 416 and start:
+            self._mismatch(res, "the server has no such range (the file changed)")
+        if res.status_code == 206 and (rng is None or rng[0] != (start or 0)):
+            self._mismatch(res, f"the server sent another range ({res.headers.get('Content-Range')!r})")
+        if rng is not None and rng[0] > 0:
+            if self.kept is not None and not self.kept.same_file(res, rng[2]):
+                self._mismatch(res, "the range belongs to another version of the file")
+            return
+        if res.status_code not in (200, 206):
+            return
+        if start and end is not None:  # a chunk the downloader cannot restart from zero
+            self._mismatch(res, "the whole file came back for a chunk of it")
+        _discard(self.part)  # the file from its start: a kept part is replaced
+        total = rng[2] if rng is not None else _declared_size(res)
+        _save_resume_state(self.part, self.url, res, total)
+        self.kept = _saved(self.part)
+
+    def _mismatch(self, res: requests.Response, why: str) -> None:
+        res.close()
+        raise refused(
+            FetchError(
+                f"cannot resume the kept part: {why}",
+                where=self.url,
+                reason="resume_mismatch",
+                retryable=True,
+            )
+        )
+
+
+def _saved(part: Path) -> _KeptPart | None:
+    """The resume state just written for ``part`` (None: the answer offered no validator)."""
+    import json
+
+    from collectors.http import _KeptPart, _state_path
+
+    try:
+        state = json.loads(_state_path(part).read_text(encoding="utf-8"))
+        return _KeptPart(0, state["header"], state["validator"], state["total"], state["content_type"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class _Active:
+    """The download a ``YoutubeDL`` is making now (its handler checks that download's requests)."""
+
+    def __init__(self) -> None:
+        self.resume: PartResume | None = None
+
+
+def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
     import http.client
 
     import requests
@@ -185,13 +302,17 @@ def _handler_class(client: PoliteClient) -> type:
 
         def _send(self, request: Any) -> Any:
             self.session.cookies = self._get_cookiejar(request)
+            headers = self._get_headers(request)
+            resume = active.resume if active is not None and request.method == "GET" else None
+            if resume is not None:  # a request of the media download: resumed only if checked
+                headers = resume.headers(headers)
             loop = False
             try:
                 res = self.session.request(
                     method=request.method,
                     url=request.url,
                     data=request.data,
-                    headers=self._get_headers(request),
+                    headers=headers,
                     timeout=self._calculate_timeout(request),
                     allow_redirects=True,
                     stream=True,
@@ -206,6 +327,8 @@ def _handler_class(client: PoliteClient) -> type:
                 raise errors.TransportError(cause=e) from e
             except requests.exceptions.RequestException as e:
                 raise errors.RequestError(cause=e) from e
+            if resume is not None:
+                resume.check(headers, res)
             out = PoliteResponse(res)
             if not 200 <= out.status < 300:
                 raise errors.HTTPError(out, redirect_loop=loop)
@@ -218,17 +341,28 @@ def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
     """A ``yt_dlp.YoutubeDL`` whose only way to the network is ``client``'s rules."""
     import yt_dlp
 
-    handler = _handler_class(client)
+    active = _Active()
+    handler = _handler_class(client, active)
 
     class PoliteYoutubeDL(yt_dlp.YoutubeDL):
         def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
             return super().build_request_director([handler], None)
 
         def dl(self, name: str, info: dict[str, Any], subtitle: bool = False, test: bool = False) -> Any:
-            """Every download yt-dlp makes passes here: only its own HTTP downloader may run."""
+            """Every download yt-dlp makes passes here: only its own HTTP downloader may run, and
+            it resumes its ``<name>.part`` only as :class:`PartResume` allows."""
             if info.get("url"):
                 check_downloader(info, self.params, to_stdout=name == "-")
-            return super().dl(name, info, subtitle=subtitle, test=test)
+            if not info.get("url") or test or name == "-":
+                return super().dl(name, info, subtitle=subtitle, test=test)
+            resume = PartResume(Path(f"{name}.part"), str(info["url"]))  # HttpFD's temp_name
+            resume.begin()
+            active.resume = resume
+            try:
+                return super().dl(name, info, subtitle=subtitle, test=test)
+            finally:
+                active.resume = None
+                resume.end()
 
         def in_download_archive(self, info_dict: dict[str, Any]) -> bool:
             return False  # the archive is a record; the catalog decides what is done

@@ -15,7 +15,7 @@ from collectors.http import PoliteClient
 from collectors.runner import run_collection
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError, FetchError
-from schemas.items import AssetKind, SourceItem, SourceName
+from schemas.items import AssetKind, SourceItem, SourceName, Status
 
 
 class Scripted(Source):
@@ -27,9 +27,10 @@ class Scripted(Source):
     config_section = "urls"
     target_forms = (TargetForm("an item", "ok-1", r"[\w./-]+"),)
 
-    def __init__(self, ctx: CollectContext, image: Path) -> None:
+    def __init__(self, ctx: CollectContext, image: Path, fixed: Sequence[str] = ()) -> None:
         super().__init__(ctx)
         self.image = image
+        self.fixed = set(fixed)  # ``novid-*`` ids whose site has a video now
         self.described: list[str] = []
 
     @classmethod
@@ -51,7 +52,7 @@ class Scripted(Source):
         if kind == "renamed":
             sid = "site-" + sid.split("-", 1)[1]
         item = SourceItem(source=self.name, source_id=sid, url=cand.url, title=f"title {sid}")
-        return Found(item, cand, rejected="no_video" if kind == "novid" else None)
+        return Found(item, cand, rejected="no_video" if kind == "novid" and sid not in self.fixed else None)
 
     def fetch_media(self, found: Found):
         asset = self.ctx.adopt_file(found.item, AssetKind.SHOP, self.image, "image", url=str(self.image))
@@ -66,10 +67,11 @@ def run(tmp_path):
     image.write_bytes(jpeg_bytes(3))
     cfg = CollectConfig(http=HttpConfig(max_retries=0))
 
-    def go(targets: list[str]):
+    def go(targets: list[str], *, retry_rejected: bool = False, fixed: Sequence[str] = ()):
         client = PoliteClient(cfg.http, policy=HostPolicy())
         with Catalog(tmp_path / "c.sqlite") as cat:
-            src = Scripted(CollectContext(tmp_path / "root", cat, cfg, client), image)
+            ctx = CollectContext(tmp_path / "root", cat, cfg, client, retry_rejected=retry_rejected)
+            src = Scripted(ctx, image, fixed)
             summary = run_collection(src, targets, workers=2, show_progress=False)
             rows = {r.item.source_id: (r.status, r.reason) for r in cat.items()}
         client.close()
@@ -94,6 +96,20 @@ def test_flow_safe_id_skip_describe_fetch_record(run):
     src, s, _ = run(targets)
     assert sorted(src.described) == ["busy-3", "evilname-6", "renamed-5"]
     assert (s.ok, s.failed, s.rejected, s.skipped) == (0, 1, 0, 6), s.human()
+
+
+def test_retry_rejected_collects_the_collectors_rejections_again_but_not_cleanings(run, tmp_path):
+    targets = ["novid-1", "ok-2", "ok-3"]
+    _, s, rows = run(targets)
+    assert rows["novid-1"] == ("rejected", "no_video") and s.ok == 2
+    with Catalog(tmp_path / "c.sqlite") as cat:  # cleaning rejects one collected item
+        cat.set_item_state("urls", "ok-3", status=Status.REJECTED, reason="probe: no valid video")
+    src, s, _ = run(targets, fixed=["novid-1"])  # the site is fixed, but a plain rerun skips
+    assert src.described == [] and s.skipped == 3, s.human()
+    src, s, rows = run(targets, retry_rejected=True, fixed=["novid-1"])
+    assert src.described == ["novid-1"] and (s.ok, s.skipped) == (1, 2), s.human()
+    assert rows["novid-1"] == ("downloaded", None)
+    assert rows["ok-3"] == ("rejected", "probe: no valid video")  # cleaning's decision stays
 
 
 def test_targets_are_checked_against_the_declared_forms():

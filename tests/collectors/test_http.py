@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -294,3 +295,34 @@ def test_a_local_fault_while_writing_is_named_never_a_body_fault(
     assert exc.value.reason == reason and exc.value.path == str(tmp_path / "it" / ".video.part")
     assert not (tmp_path / "it" / ".video.part").exists() and not list((tmp_path / "it").iterdir())
     assert client.stats["retries"] == 0 and site.hits["/v.mp4"] == 1
+
+
+def gzipped(body: bytes, level: int = 9, **route) -> Route:
+    """A route answering ``body`` gzip-encoded: Content-Length is the encoded size (RFC 9110 8.6)."""
+    return Route(gzip.compress(body, compresslevel=level), headers={"Content-Encoding": "gzip"}, **route)
+
+
+def test_a_small_gzip_encoded_page_is_read_whole_not_taken_for_a_cut_off_one(site):
+    """gzip makes a short text longer (31 -> 43 bytes): the decoded body is shorter than the
+    Content-Length, which counts the bytes sent. Only bytes missing from the wire are a cut-off."""
+    page = b"<html><title>Top</title></html>"
+    assert len(gzip.compress(page)) > len(page)
+    site.routes["/page.html"] = gzipped(page)
+    client = client_for(site)
+    assert client.get_bytes(site.url("/page.html"))[0] == page
+    assert site.headers_seen[-1]["Accept-Encoding"].startswith("gzip")
+    # half the encoded body, then the connection closes: still a cut-off
+    site.routes["/cut.html"] = gzipped(page * 50, truncate_first=99)
+    with pytest.raises(FetchError) as ei:
+        client.get_bytes(site.url("/cut.html"))
+    assert ei.value.reason == "truncated_body"
+
+
+def test_a_gzip_encoded_download_is_stored_decoded_not_taken_for_a_cut_off_one(site, tmp_path):
+    body = jpeg_bytes(1)
+    route = gzipped(body, level=0, content_type="image/jpeg")  # stored blocks: longer than the file
+    assert len(route.body) > len(body)
+    site.routes["/img/z.jpg"] = route
+    dl = client_for(site).download(site.url("/img/z.jpg"), tmp_path / "item", "shop", "image")
+    assert dl.path.read_bytes() == body and dl.sha256 == hashlib.sha256(body).hexdigest()
+    assert files_in(tmp_path / "item") == ["shop.jpg"]

@@ -4,6 +4,8 @@ again; a robots.txt that is not there (4xx) still allows everything."""
 
 from __future__ import annotations
 
+import gzip
+
 import pytest
 
 from collectors.api import collect
@@ -89,3 +91,18 @@ def test_a_busy_robots_txt_fails_the_items_of_its_site_and_the_rerun_collects_th
         assert s.ok == 1, s.human()
     with Catalog(root / "catalog.sqlite") as cat:
         assert cat.get_item("netaporter", "1001").status == "downloaded"
+
+
+def test_a_small_gzip_encoded_robots_txt_is_read_not_taken_for_a_cut_off_one(tmp_path):
+    """A server gzipping text/plain answers a 24-byte robots.txt with 44 bytes (Content-Length
+    counts those): it is read and its rules apply, instead of blocking the whole site."""
+    robots = b"User-agent: *\nDisallow:\n"
+    with FakeSite() as site:
+        site.routes["/robots.txt"] = Route(
+            gzip.compress(robots), content_type="text/plain", headers={"Content-Encoding": "gzip"}
+        )
+        site.routes["/public/a.jpg"] = Route(jpeg_bytes(1), content_type="image/jpeg")
+        client = client_for(site)
+        assert client.robots_allows(site.url("/public/a.jpg"))
+        assert client.download(site.url("/public/a.jpg"), tmp_path / "it", "shop", "image").path.exists()
+        assert site.hits["/robots.txt"] == 1

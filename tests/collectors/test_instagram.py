@@ -26,6 +26,11 @@ FAST_HTTP = HttpConfig(
 )
 
 
+def offline_cfg():
+    """Instagram's API hosts mapped onto a closed loopback port: nothing can reach the internet."""
+    return load_collect_config(base_url="http://127.0.0.1:9").model_copy(update={"http": FAST_HTTP})
+
+
 def structure(node: dict) -> dict:
     return {"node": node, "instaloader": {"version": "4.16", "node_type": "Post"}}
 
@@ -159,3 +164,112 @@ def test_a_listing_failing_part_way_keeps_its_posts_and_the_next_targets(tmp_pat
     problem = found[1]
     assert isinstance(problem, DiscoveryProblem) and problem.url == "profile:nora"
     assert problem.error.reason == "instaloader_error"
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"session_file": "missing", "login": "mia"}, "session file not found"),
+        ({"session_file": "session-mia"}, "--session-file needs --login USER"),
+        ({"login": "mia"}, "needs --session-file FILE"),
+    ],
+    ids=["missing-file", "no-login", "login-alone"],
+)
+def test_session_options_are_checked_before_anything_is_created(tmp_path, options, says):
+    """The finding: a missing session file failed every post as ``failed ConfigError`` (exit 1,
+    reruns retrying for ever), after ROOT and the catalog were created."""
+    (tmp_path / "session-mia").write_bytes(b"SECRET-COOKIE-VALUE")
+    options = {k: str(tmp_path / v) if k == "session_file" else v for k, v in options.items()}
+    root = tmp_path / "data"
+    with pytest.raises(ConfigError) as ei:
+        collect(
+            "instagram", ["shortcode:CxAbc01", "shortcode:CxAbc02"], root=root, cfg=offline_cfg(), **options
+        )
+    assert says in str(ei.value) and "SECRET" not in str(ei.value)
+    assert not root.exists()
+
+
+def test_a_session_file_instaloader_cannot_load_stops_the_run_before_any_post(tmp_path, caplog):
+    """Not every post failed ``ConfigError`` one by one (the loader rebuilt for each): the run
+    stops at discovery, naming the option, and no post is recorded."""
+    secret = tmp_path / "session-mia"
+    secret.write_bytes(b"SECRET-COOKIE-VALUE")
+    root = tmp_path / "data"
+    targets = ["shortcode:CxAbc01", "shortcode:CxAbc02"]
+    with pytest.raises(ConfigError) as ei:
+        collect(
+            "instagram",
+            targets,
+            root=root,
+            cfg=offline_cfg(),
+            session_file=str(secret),
+            login="mia",
+            workers=1,
+        )
+    assert ei.value.where == "--session-file" and "cannot load the session file" in str(ei.value)
+    assert "SECRET" not in str(ei.value) and "SECRET" not in caplog.text
+    with Catalog(root / "catalog.sqlite") as cat:
+        assert list(cat.items(source="instagram")) == []
+
+
+def _post(code: str) -> dict:
+    return structure(carousel(code, "https://cdn.example/v.mp4", ["https://cdn.example/i.jpg"]))
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b'{"node": 1', "not an instaloader structure file (Expecting ',' delimiter"),
+        (
+            json.dumps(_post("CxAbc05")).encode().replace(b"Weekend", b"W\xe9ekend"),  # Latin-1
+            "not an instaloader structure file (not UTF-8 text (byte ",
+        ),
+        (b"[1, 2]", "not an instaloader structure file (no node and node_type)"),
+        (
+            json.dumps({"node": {"username": "nora"}, "instaloader": {"node_type": "Profile"}}).encode(),
+            "structure is a Profile, not a Post",
+        ),
+        (
+            json.dumps(structure({"__typename": "GraphVideo", "is_video": True})).encode(),
+            "the saved post has no shortcode",
+        ),
+    ],
+    ids=["cut-off-json", "latin-1", "a-list", "a-profile", "no-shortcode"],
+)
+def test_a_bad_structure_file_refuses_the_run_before_anything_is_created(tmp_path, content, says):
+    """The finding: one broken ``.json`` among good ones ended the run part way (exit 2, no
+    summary, ROOT and the catalog created, the files after it never collected)."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    for code in ("CxAbc01", "CxAbc02"):
+        (posts / f"{code}.json").write_text(json.dumps(_post(code)))
+    (posts / "M_broken.json").write_bytes(content)
+    root = tmp_path / "data"
+    with pytest.raises(DataFormatError) as ei:
+        collect("instagram", [str(posts)], root=root, cfg=offline_cfg())
+    assert ei.value.where == str(posts / "M_broken.json") and ei.value.message.startswith(says), ei.value
+    assert not root.exists()
+
+
+def test_structure_files_are_read_without_instaloader(tmp_path):
+    """``.json.xz`` as instaloader writes it, and instaloader 3's shortcode-only files (whose
+    post is read when collected, never during discovery)."""
+    import lzma
+
+    from collectors.instagram import read_structure
+
+    xz = tmp_path / "CxXz01.json.xz"
+    xz.write_bytes(lzma.compress(json.dumps(_post("CxXz01")).encode()))
+    assert read_structure(xz)["shortcode"] == "CxXz01"
+    broken = tmp_path / "Cut.json.xz"
+    broken.write_bytes(xz.read_bytes()[:40])
+    with pytest.raises(DataFormatError) as ei:
+        read_structure(broken)
+    assert ei.value.where == str(broken)
+    old = tmp_path / "v3.json"
+    old.write_text('{"shortcode": "CxOld03"}')
+    assert read_structure(old) == "CxOld03"
+    targets = [str(xz), str(old)]
+    with open_source("instagram", targets, root=tmp_path / "o", catalog=tmp_path / "c.sqlite") as src:
+        found = list(src.discover(targets))
+    assert [(c.raw_id, c.payload is None) for c in found] == [("CxXz01", False), ("CxOld03", True)]

@@ -243,6 +243,24 @@ def test_sitemap_ids_file_and_limit(shop, tmp_path):
     assert s.ok == 1 and (tmp_path / "o/netaporter/1001/video.mp4").exists()
 
 
+def test_an_id_file_given_by_its_absolute_path_is_read_not_requested_from_the_site(shop, tmp_path):
+    site, products, _ = shop
+    ids = tmp_path / "ids.txt"
+    ids.write_text("1001\n# a comment\n1004\n")
+    assert ids.is_absolute()
+    site.hits.clear()
+    s = collect(
+        "netaporter",
+        [str(ids)],
+        root=tmp_path / "o",
+        catalog=tmp_path / "c.sqlite",
+        cfg=cfg_for(site),
+        dry_run=True,
+    )
+    assert [i["source_id"] for i in s.items] == ["1001", "1004"] and not s.problems
+    assert not [p for p in site.hits if str(tmp_path) in p]  # the local path never went to the site
+
+
 def test_missing_files_are_fetched_again(shop, tmp_path):
     site, products, files = shop
     out, cat = tmp_path / "o", tmp_path / "c.sqlite"

@@ -9,10 +9,11 @@ import pytest
 
 from collectors.api import collect, open_source
 from collectors.config import load_collect_config
+from collectors.core import DiscoveryProblem
 from collectors.shopmap import load_shop_map
 from collectors.tiktok import expand_target
 from schemas.catalog import Catalog
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, FetchError
 from tests.collectors.conftest import FAST_HTTP
 from tests.collectors.conftest import ytdl_cfg as cfg_for
 
@@ -108,6 +109,56 @@ def test_user_and_tag_targets_expand_through_the_playlist(monkeypatch, tmp_path)
         assert [c.raw_id for c in cands] == ["11", "12"]  # the second listing repeats them: deduplicated
         single = list(src.discover(["https://www.tiktok.com/@u/video/99"]))
     assert single[0].raw_id == "99" and single[0].payload is None and len(asked) == 2
+
+
+def _playlist_or_gone(asked: list[str]):
+    """A fake ``extract``: ``tiktok:user:gone`` cannot be read, any other URL lists videos 11, 12."""
+
+    def extract(url, process=True):
+        asked.append(url)
+        if url == "tiktokuser:gone":
+            raise FetchError("could not extract", where="https://www.tiktok.com/@gone", reason="http_404")
+        entries = [
+            {"_type": "url", "id": i, "url": f"https://www.tiktok.com/@u/video/{i}"} for i in ("11", "12")
+        ]
+        return {"_type": "playlist", "entries": iter(entries)}
+
+    return extract
+
+
+@pytest.mark.parametrize("as_list", [False, True])
+def test_a_target_that_cannot_be_read_is_a_problem_and_the_next_targets_are_read(
+    monkeypatch, tmp_path, as_list
+):
+    targets = ["tiktok:user:gone", "#ootd", "https://www.tiktok.com/@u/video/99"]
+    if as_list:
+        (tmp_path / "list.txt").write_text("\n".join(targets) + "\n")
+        targets = [f"@{tmp_path / 'list.txt'}"]
+    cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
+    asked: list[str] = []
+    with open_source("tiktok", targets, root=tmp_path, catalog=tmp_path / "c.sqlite", cfg=cfg) as src:
+        monkeypatch.setattr(src.fetcher, "extract", _playlist_or_gone(asked))
+        cands = list(src.discover(targets))
+    assert asked == ["tiktokuser:gone", "https://www.tiktok.com/tag/ootd"]
+    problem, *found = cands
+    assert isinstance(problem, DiscoveryProblem) and problem.error.reason == "http_404"
+    assert problem.url == "https://www.tiktok.com/@gone"
+    assert [c.raw_id for c in found] == ["11", "12", "99"]
+
+
+def test_comment_lines_of_a_list_are_skipped_and_hashtags_read(monkeypatch, tmp_path):
+    lst = tmp_path / "picks.txt"
+    lst.write_text(
+        "# my picks\n#\n#\tanother comment\n#!/usr/bin/env mf-collect\n   # indented comment\n"
+        "#ootd   # a hashtag, then a comment\nhttps://www.tiktok.com/@u/video/99\n"
+    )
+    cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
+    asked: list[str] = []
+    with open_source("tiktok", [str(lst)], root=tmp_path, catalog=tmp_path / "c.sqlite", cfg=cfg) as src:
+        monkeypatch.setattr(src.fetcher, "extract", _playlist_or_gone(asked))
+        cands = list(src.discover([str(lst)]))
+    assert asked == ["https://www.tiktok.com/tag/ootd"]  # no crawl of a made-up hashtag
+    assert [c.raw_id for c in cands] == ["11", "12", "99"]
 
 
 def run_cli(args: list, capsys) -> tuple[int, str]:

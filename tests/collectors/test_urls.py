@@ -8,6 +8,7 @@ import pytest
 
 from collectors.api import collect
 from collectors.config import load_collect_config
+from collectors.shopmap import ShopRef
 from collectors.urls import read_url_list, url_source_id
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
@@ -206,3 +207,62 @@ def test_a_file_name_that_would_leave_its_folder_stays_visibly_refused(tmp_path,
     cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
     s = collect("urls", [url], root=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=cfg)
     assert s.reasons == {"unsafe_id": 1} and s.requests == 0, s.human()
+
+
+def test_a_comment_after_the_url_or_the_shop_image_is_cut_never_a_shop_image(tmp_path):
+    """``#`` after a space, tab or comma starts a comment (as --help says); a URL's own
+    ``#fragment`` is kept."""
+    lst = tmp_path / "l.txt"
+    lst.write_text(
+        "# street videos\n"
+        "http://a.example/v/1.mp4   # the first video\n"
+        "http://a.example/v/2.mp4,shop/2.jpg\t# with its shop image\n"
+        "http://a.example/v/3.mp4#t=4 https://a.example/s/3.jpg #\n"
+        "http://a.example/v/4.mp4,# a comma, then the comment\n"
+    )
+    assert read_url_list([str(lst)]) == [
+        ("http://a.example/v/1.mp4", None),
+        ("http://a.example/v/2.mp4", ShopRef(path=tmp_path / "shop/2.jpg")),
+        ("http://a.example/v/3.mp4#t=4", ShopRef(url="https://a.example/s/3.jpg")),
+        ("http://a.example/v/4.mp4", None),
+    ]
+
+
+def test_text_after_a_shop_image_url_is_refused_naming_the_line(tmp_path):
+    lst = tmp_path / "l.txt"
+    lst.write_text("http://a.example/v/1.mp4\nhttp://a.example/v/2.mp4 http://a.example/s/2.jpg note\n")
+    with pytest.raises(DataFormatError) as ei:
+        read_url_list([str(lst)])
+    assert ei.value.where == str(lst) and ei.value.message.startswith("line 2: text after the shop image URL")
+
+
+def test_a_video_with_a_comment_after_its_url_is_collected(tiktok_site, tmp_path):
+    """The finding: ``URL   # note`` made "# note" the shop image file: the item failed
+    ``shop_file_missing`` on every run and the video was never recorded."""
+    site, _, _, bodies, _, _ = tiktok_site
+    lst = tmp_path / "urls.txt"
+    lst.write_text(f"{site.url('/tiktok/7003.mp4')}   # the third video\n")
+    out, cat_path = tmp_path / "o", tmp_path / "c.sqlite"
+    s = collect("urls", [str(lst)], root=out, catalog=cat_path, cfg=cfg_for(site), workers=1)
+    assert (s.ok, s.problems) == (1, []), s.human()
+    assert sorted(p.name for p in (out / "urls/7003").iterdir()) == ["video.mp4"]
+    assert (out / "urls/7003/video.mp4").read_bytes() == bodies["7003"]
+
+
+def test_a_url_list_that_is_not_utf8_is_one_input_error_before_anything_is_created(tmp_path, capsys):
+    """The finding: a Latin-1 list ended mf-collect with a UnicodeDecodeError traceback (exit 1)."""
+    from collectors.cli import collect as mf_collect
+    from tests.mf_cli import run_command
+
+    lst = tmp_path / "list.txt"
+    lst.write_bytes(b"https://example.com/caf\xe9.mp4\n")
+    code, _, err = run_command(mf_collect, ["urls", str(lst), "--root", str(tmp_path / "data")], capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert f"{lst}: URL list is not UTF-8 text (byte 23)" in err
+    assert not (tmp_path / "data").exists()
+
+
+def test_a_list_saved_with_a_byte_order_mark_is_read(tmp_path):
+    lst = tmp_path / "l.txt"
+    lst.write_bytes(b"\xef\xbb\xbfhttp://a.example/v/1.mp4\n")
+    assert read_url_list([str(lst)]) == [("http://a.example/v/1.mp4", None)]

@@ -1,5 +1,6 @@
 """A second Ctrl-C (the client's stop flag) aborts a yt-dlp transfer between two reads of its
-body (``interrupted``), keeping yt-dlp's ``.part`` file, which the rerun resumes with Range."""
+body (``interrupted``), keeping yt-dlp's ``.part`` file (and the server's ETag beside it), which
+the rerun resumes with Range and If-Range."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from tests.collectors.conftest import FAST_HTTP, info
 from tests.collectors.fakesite import FakeSite, Route, mp4_bytes
 
 CHUNK, PAUSE = 2048, 0.05
+ETAG = '"v1"'
 
 
 def _trickle(site: FakeSite, path: str, body: bytes) -> None:
     """Serve full GETs of ``path`` slowly (a chunk every PAUSE s); HEAD and Range as usual."""
-    site.routes[path] = Route(body, content_type="video/mp4")
+    site.routes[path] = Route(body, content_type="video/mp4", headers={"ETag": ETAG})
     handler = site.server.RequestHandlerClass
     plain = handler._answer
 
@@ -29,6 +31,7 @@ def _trickle(site: FakeSite, path: str, body: bytes) -> None:
         self.send_header("Content-Type", "video/mp4")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", ETAG)
         self.end_headers()
         try:
             for i in range(0, len(body), CHUNK):
@@ -74,10 +77,14 @@ def test_stop_aborts_a_yt_dlp_transfer_and_the_rerun_resumes_its_part(tmp_path):
         (part,) = folder.glob(".video.ytdl.*.part")
         kept = part.stat().st_size
         assert 0 < kept < len(body) and body.startswith(part.read_bytes())
-        assert not [p for p in folder.iterdir() if p != part]  # nothing but the resumable part
+        state = part.with_name(part.name + ".json")  # the ETag a resume must find again
+        assert {p.name for p in folder.iterdir()} == {part.name, state.name}
 
         client.stop.clear()  # the rerun
         site.headers_seen.clear()
         path = fetcher.download(data, folder)
         assert path.read_bytes() == body
-        assert any(h.get("Range") == f"bytes={kept}-" for h in site.headers_seen), site.headers_seen
+        assert any(
+            h.get("Range") == f"bytes={kept}-" and h.get("If-Range") == ETAG for h in site.headers_seen
+        ), site.headers_seen
+        assert [p.name for p in folder.iterdir()] == [path.name]  # the state went with its part

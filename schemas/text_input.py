@@ -1,0 +1,34 @@
+"""Text files a user hands a command (URL and target lists, mapping files, saved JSON): read
+whole as UTF-8, or refused with one :class:`~schemas.errors.DataFormatError` naming the file.
+
+A file that cannot be read (missing, a folder, no permission) or that is not UTF-8 text (a
+Latin-1 export) is an input error (exit 2), never a traceback. A UTF-8 byte order mark (as
+some Windows editors write) is dropped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from pathlib import Path
+
+from schemas.errors import DataFormatError
+
+
+def read_text_input(path: str | os.PathLike[str], what: str) -> str:
+    """The text of the file at ``path``; ``what`` names the file in errors (``"URL list"``).
+    The byte an error gives is counted from the start of the file."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise DataFormatError(f"{what} not found", where=str(p), hint="check the path") from None
+    except OSError as exc:
+        raise DataFormatError(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
+    skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[skip:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(
+            f"{what} is not UTF-8 text (byte {skip + exc.start})", where=str(p), hint="save it as UTF-8"
+        ) from None
