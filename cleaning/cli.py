@@ -175,7 +175,9 @@ def splits_rebuild(
     """Regenerate every split from the catalog and write it into the catalog items.
 
     Products that already have a split keep it (same seed and fraction); new products fill
-    each (class, partition) stratum's 10% quota in hash order.
+    each (class, partition) stratum's 10% quota in hash order. The one exception: an item that
+    links two placed duplicate groups merges them, and a train product of the merged group moves
+    to test (no leakage); every moved product is listed in `moved` and warned about on stderr.
 
     \b
     Examples:
@@ -201,6 +203,12 @@ def splits_rebuild(
             reassign=reassign,
         )
     res["assignments"] = [a.model_dump(mode="json") for a in res["assignments"]]
+    for m in res["moved"]:  # on stderr, with --json too: a published product changes split
+        click.echo(
+            f"warning: product {m['product']} ({m['item']}) moved from {m['from']} to {m['to']}: "
+            f"{m['because']}",
+            err=True,
+        )
     emit(res, as_json, _human)
 
 

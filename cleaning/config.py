@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.dataset import DatasetInfo
 
@@ -77,7 +77,9 @@ class DedupConfig(_Model):
         ge=0,
         le=32,
         description="Hamming radius of the candidate search in the frame-hash index "
-        "(re-encoded frames are usually within a few bits)",
+        "(re-encoded frames are usually within a few bits); with index_chunks it must keep the "
+        "probes per query at most cleaning.mih.MAX_PROBES (100000: radius at most 3 with 1 chunk, "
+        "9 with 2, 17 with 3, 27 with 4, any from 5)",
     )
     frame_distance: int = Field(
         default=12,
@@ -115,7 +117,11 @@ class DedupConfig(_Model):
         default=3, ge=1, description="candidate pairs must share at least this many near frames"
     )
     index_chunks: int = Field(
-        default=4, ge=1, le=16, description="multi-index hashing: number of substrings of each 64-bit code"
+        default=4,
+        ge=1,
+        le=16,
+        description="multi-index hashing: number of substrings of each 64-bit code; each is probed "
+        "within index_radius // index_chunks bits (see index_radius)",
     )
     max_hypotheses: int = Field(
         default=3, ge=1, description="alignments (window, mirror, speed, offset) verified per candidate pair"
@@ -137,6 +143,25 @@ class DedupConfig(_Model):
         description="verified pairs scoring at least this are duplicates (benchmarks/bench_dedup_margin.py "
         "prints the scores of duplicates and non-duplicates it sits between)",
     )
+    match_reversed: bool = Field(
+        default=True,
+        description="also align time-reversed copies (a re-post played backwards, whole or cut: a "
+        "negative speed of the time map, verified on pixels like any other alignment)",
+    )
+
+    @model_validator(mode="after")
+    def _index_probes(self) -> DedupConfig:
+        """Refuse an index that would list more chunk values per query than it can hold."""
+        from cleaning.mih import MAX_PROBES, probes
+
+        n = probes(self.index_chunks, self.index_radius)
+        if n > MAX_PROBES:
+            raise ValueError(
+                f"dedup.index_chunks {self.index_chunks} with dedup.index_radius {self.index_radius}: "
+                f"the frame index would probe {n} chunk values per query (at most {MAX_PROBES}); "
+                "raise index_chunks or lower index_radius (default 4 and 7)"
+            )
+        return self
 
 
 class SplitScreenConfig(_Model):
@@ -153,6 +178,14 @@ class SplitScreenConfig(_Model):
         default=0.97, gt=0, le=1, description="fraction of a still half's pixels that must be still"
     )
     pixel_still_std: float = Field(default=6.0, ge=0, description="per-pixel std counted as 'still'")
+    min_still_detail: float = Field(
+        default=4.0,
+        ge=0,
+        description="the still half must show something: one colour channel of its picture must vary "
+        "(spatial std, grey levels) by at least this much, else it is a blank bar or card and the "
+        "video is not split-screen (cleaning.splitscreen.still_detail: a compressed black, grey or white "
+        "half under 0.3; 264 shop images and stills of demo worlds, seeds 0-3, 5 and 47, 8.3-98)",
+    )
 
 
 class ShopPickConfig(_Model):
@@ -296,7 +329,8 @@ class CleaningConfig(_Model):
     steps: list[str] = Field(
         default_factory=lambda: list(DEFAULT_STEPS),
         description="cleaning steps `mf clean` runs, in this order (names of "
-        "cleaning.steps.registry.STEPS, which checks the list); leave one out to skip it",
+        "cleaning.steps.registry.STEPS, which checks the list); leave one out to skip it "
+        "(record needs probe and taxonomy earlier)",
     )
     checkpoint_s: float = Field(
         default=30.0,

@@ -12,11 +12,13 @@
      gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
      fraction of the window's frames within ``frame_distance`` bits of the mapped frames.
      A crop or zoom matches one of the windows, a mirrored copy the mirrored view, bars are
-     trimmed, a caption band spares one of the parts, a speed change is a slope of the time map.
+     trimmed, a caption band spares one of the parts, a speed change is a slope of the time map,
+     a copy played backwards a negative slope (``match_reversed``).
   2. Verification on pixels (:mod:`cleaning.verify`) when the records carry their files: the best
      ``max_hypotheses`` alignments are registered and compared frame by frame; the pair is a
      duplicate when one scores at least ``verify_threshold``. Without files the hash score must
-     reach ``min_matched_fraction``.
+     reach ``min_matched_fraction``. A verified pair's evidence can be kept between runs by the
+     SHA-256 of its two videos (:class:`PairCache`), so a rerun decodes nothing to verify it again.
 
   A pair is a re-encode when the alignment covers at least 90% of both videos, else a sub-clip.
 * Shop images: pHash within ``image_distance`` and 4x4 colour thumbnails within
@@ -25,9 +27,11 @@
   (:func:`image_difference`: studio shots of other products of one cut on one background pass
   both hashes).
 
-Pairs are clustered with union-find. **Keep rule** (one per cluster): the longest video, then
-the highest resolution, then Regular over Hard, then the smallest key. Images: the highest
-resolution, then Regular over Hard, then the smallest key.
+Pairs are clustered with union-find. **Keep rule** (one per cluster): first the caller's
+preference (``prefer``: the cleaning step puts videos whose item can be accepted first, so a usable
+item is never lost as the duplicate of one without a shop image or rejected), then the longest
+video, then the highest resolution, then Regular over Hard, then the smallest key. Images: the
+highest resolution, then Regular over Hard, then the smallest key.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ import contextlib
 import os
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -105,8 +110,8 @@ class DuplicatePair:
     matched_fraction: float = 1.0  # hash score of the alignment
     offset: int = 0  # samples
     score: float | None = None  # verification score (None: not verified on pixels)
-    speed: float = 1.0  # b plays this many times as fast as a
-    transform: str = ""  # how one shows the other: mirror, window, part (empty: the whole picture)
+    speed: float = 1.0  # b plays this many times as fast as a (negative: backwards)
+    transform: str = ""  # how one shows the other: reversed, mirror, window, part (empty: the whole picture)
 
 
 @dataclass
@@ -325,7 +330,7 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
     order = np.lexsort((isample[ii], qsample[qi], group))
     group, qs, js, qv = group[order], qsample[qi][order], isample[ii][order], qview[qi][order]
     bounds = np.flatnonzero(np.diff(group)) + 1
-    speeds = speed_grid(cfg.max_speed_change)
+    speeds = speed_grid(cfg.max_speed_change, reverse=cfg.match_reversed)
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(group)], strict=True):
         if hi <= lo:
             continue
@@ -334,15 +339,8 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
         fa, fb = videos[a].fingerprint, videos[b].fingerprint
         if len(np.unique(qs[lo:hi])) < min(cfg.min_shared_frames, len(fa.query), len(fb)):
             continue
-        maps = [fit_time_map(qs[lo:hi], js[lo:hi], speeds)]
-        if maps[0] is not None and maps[0].speed != 1.0:  # also the unchanged speed, if well supported
-            same = fit_time_map(qs[lo:hi], js[lo:hi], speeds[:1])
-            if same is not None and same.support >= maps[0].support / 2:
-                maps.append(same)
         views, votes = np.unique(qv[lo:hi], return_counts=True)
-        for tm in maps:
-            if tm is None:
-                continue
+        for tm in _time_maps(qs[lo:hi], js[lo:hi], speeds):
             cover = _coverage(len(fa), len(fb), tm)
             if max(cover) < cfg.min_coverage:
                 continue
@@ -356,6 +354,25 @@ def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, 
         cands.sort(key=lambda c: (-c.hash_score, -c.tmap.support, c.a, c.b, c.qview, c.iview))
         out[key] = _distinct(cands)
     return out
+
+
+def _time_maps(i: np.ndarray, j: np.ndarray, speeds: np.ndarray) -> list[TimeMap]:
+    """The best-supported time map of a group's matches, and the runners-up worth a hypothesis:
+    the best forward map when a backward one wins (a back-and-forth motion must not hide a
+    forward copy), and the unchanged speed when a changed one wins and speed 1 is well supported."""
+    best = fit_time_map(i, j, speeds)
+    if best is None:
+        return []
+    maps = [best]
+    if best.speed < 0:
+        forward = fit_time_map(i, j, speeds[speeds > 0])
+        if forward is not None:
+            maps.append(forward)
+    if maps[-1].speed != 1.0:
+        same = fit_time_map(i, j, speeds[:1])
+        if same is not None and same.support >= maps[-1].support / 2:
+            maps.append(same)
+    return maps
 
 
 def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
@@ -375,6 +392,8 @@ def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
 
 def _describe(c: _Candidate, windows: list[Window]) -> str:
     parts = []
+    if c.tmap.speed < 0:
+        parts.append("reversed")
     if c.iview == _MIRROR:
         parts.append("mirror")
     if c.qview >= 0 and windows[c.qview] != FULL:
@@ -408,8 +427,44 @@ class PairEvidence:
     duplicate: bool
     kind: str  # reencode | subclip (what the pair would be)
     offset: int  # samples
-    speed: float  # b plays this many times as fast as a
+    speed: float  # b plays this many times as fast as a (negative: backwards)
     transform: str
+
+    def to_json(self) -> dict[str, Any]:
+        """What :class:`PairCache` keeps (everything but the keys, which the cache's SHA-256 stand for)."""
+        return {k: v for k, v in asdict(self).items() if k not in ("a", "b")}
+
+    @classmethod
+    def from_json(cls, a: str, b: str, data: Any) -> PairEvidence | None:
+        """The evidence of ``a < b`` kept by :meth:`to_json`; None when ``data`` is not of that shape."""
+        if not isinstance(data, dict) or set(data) != _EVIDENCE_FIELDS:
+            return None
+        num = (int, float)
+        ok = (
+            all(
+                isinstance(data[k], num) and not isinstance(data[k], bool)
+                for k in ("hash_score", "bits", "speed")
+            )
+            and (data["score"] is None or isinstance(data["score"], num))
+            and isinstance(data["duplicate"], bool)
+            and data["kind"] in ("reencode", "subclip")
+            and isinstance(data["offset"], int)
+            and isinstance(data["transform"], str)
+        )
+        return cls(a, b, **data) if ok else None
+
+
+_EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset", "speed", "transform"}
+
+
+class PairCache(Protocol):
+    """Verified :class:`PairEvidence` kept between runs (``cleaning.steps.video_duplicates`` keeps it
+    in the result cache, whose tag covers the dedup config). ``sha_a`` and ``sha_b`` are the
+    SHA-256 of the pair's videos in key order."""
+
+    def get(self, sha_a: str, sha_b: str) -> Any: ...
+
+    def put(self, sha_a: str, sha_b: str, value: dict[str, Any]) -> None: ...
 
 
 def video_pair_evidence(
@@ -418,22 +473,32 @@ def video_pair_evidence(
     frames: FrameLoader | None = None,
     *,
     exhaustive: bool = False,
+    known: PairCache | None = None,
 ) -> list[PairEvidence]:
     """Both stages for every candidate pair, sorted by keys (byte-identical pairs are left out).
 
     Verification stops at the first alignment reaching ``verify_threshold`` unless ``exhaustive``
     (then ``score`` is the best over all ``max_hypotheses`` alignments and time shifts: what a
     benchmark needs to measure the margin). ``frames`` as in :func:`find_video_duplicates`.
+    ``known`` (not with ``exhaustive``): a candidate pair it holds verified evidence of is not
+    verified again, and the evidence of every pair verified on pixels is put into it.
     """
     cfg = cfg or DedupConfig()
     file_frames = FileFrames(videos) if frames is None else None
     windows = window_grid(cfg.window_scales, cfg.window_shift)
     parts = part_windows(cfg.part_fraction)
+    known = None if exhaustive else known
     out = []
     for (x, y), cands in sorted(_candidates(videos, cfg).items()):
         key = sorted((videos[x].key, videos[y].key))
         if videos[x].sha256 and videos[x].sha256 == videos[y].sha256:
             continue  # an exact copy: nothing to verify
+        shas = _pair_shas(videos[x], videos[y])
+        if known is not None and shas is not None:
+            kept = PairEvidence.from_json(key[0], key[1], known.get(*shas))
+            if kept is not None and kept.score is not None:
+                out.append(kept)
+                continue
         best: tuple[float, _Candidate] | None = None  # (decision value, candidate)
         verified = False
         for c in cands[: cfg.max_hypotheses]:
@@ -468,30 +533,45 @@ def video_pair_evidence(
         dup = value >= cfg.verify_threshold if verified else value >= cfg.min_matched_fraction
         # samples of key[0] map to samples of key[1] with slope s_ab: key[1] plays 1 / s_ab as fast
         s_ab = c.tmap.speed if videos[c.a].key == key[0] else 1 / c.tmap.speed
-        out.append(
-            PairEvidence(
-                key[0],
-                key[1],
-                round(c.hash_score, 4),
-                c.bits,
-                round(value, 4) if verified else None,
-                dup,
-                "reencode" if min(c.coverage) >= 0.9 else "subclip",
-                int(round(c.tmap.offset)),
-                round(1 / s_ab, 4),
-                _describe(c, windows),
-            )
+        evidence = PairEvidence(
+            key[0],
+            key[1],
+            round(c.hash_score, 4),
+            float(c.bits),
+            round(value, 4) if verified else None,
+            bool(dup),
+            "reencode" if min(c.coverage) >= 0.9 else "subclip",
+            int(round(c.tmap.offset)),
+            round(1 / s_ab, 4),
+            _describe(c, windows),
         )
+        if known is not None and shas is not None and verified:
+            known.put(*shas, evidence.to_json())
+        out.append(evidence)
     return out
 
 
+def _pair_shas(x: VideoRecord, y: VideoRecord) -> tuple[str, str] | None:
+    """The SHA-256 of two videos in the order of their keys (None when one is unknown)."""
+    if not (x.sha256 and y.sha256):
+        return None
+    return (x.sha256, y.sha256) if x.key <= y.key else (y.sha256, x.sha256)
+
+
 def find_video_duplicates(
-    videos: list[VideoRecord], cfg: DedupConfig | None = None, frames: FrameLoader | None = None
+    videos: list[VideoRecord],
+    cfg: DedupConfig | None = None,
+    frames: FrameLoader | None = None,
+    *,
+    prefer: Callable[[VideoRecord], int] | None = None,
+    known: PairCache | None = None,
 ) -> DedupResult:
     """Cluster duplicate videos (exact, re-encoded or re-posted, sub-clips) and pick one to keep per cluster.
 
     ``frames(key, indices)`` decodes grey frames for verification; by default the files of the
     records that have a ``path`` are read. Pairs without frames are decided on hashes alone.
+    ``prefer(video)``: the keep rule's first criterion, lower kept first (see the module
+    docstring). ``known``: verified pair evidence kept between runs (:func:`video_pair_evidence`).
     """
     cfg = cfg or DedupConfig()
     by_key = {v.key: v for v in videos}
@@ -504,15 +584,16 @@ def find_video_duplicates(
         for other in keys[1:]:
             a, b = sorted((keys[0], other))
             pairs[(a, b)] = DuplicatePair(a, b, "exact")
-    for e in video_pair_evidence(videos, cfg, frames):
+    for e in video_pair_evidence(videos, cfg, frames, known=known):
         if e.duplicate and (e.a, e.b) not in pairs:
             pairs[(e.a, e.b)] = DuplicatePair(
                 e.a, e.b, e.kind, e.hash_score, e.offset, e.score, e.speed, e.transform
             )
+    first = prefer or (lambda v: 0)
     return _clusters(
         [v.key for v in videos],
         sorted(pairs.values(), key=lambda p: (p.a, p.b)),
-        lambda k: _video_rank(by_key[k]),
+        lambda k: (first(by_key[k]), *_video_rank(by_key[k])),
     )
 
 

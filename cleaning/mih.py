@@ -5,15 +5,38 @@ Near-neighbour search without comparing all pairs: every code is split into ``m`
 ``r`` agree to within ``r // m`` bits on at least one chunk (pigeonhole), so probing every
 chunk value within ``r // m`` bits of the query's chunk finds every true neighbour; the
 candidates are then verified with the full 64-bit distance. Work per query is about
-``m * probes * n / 2**(64/m)`` instead of ``n``.
+``probes * (1 + n / 2**(64/m))`` (:func:`probes`: every chunk value within ``r // m`` bits)
+instead of ``n``. When that is not less (a radius too large for the chunk count, or few codes),
+the index compares every code instead: same answer, bounded memory.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable
 
 import numpy as np
+
+#: most chunk values one query may probe (all chunks together); :class:`cleaning.config.DedupConfig`
+#: refuses an ``index_chunks``/``index_radius`` pair above it (the 64-bit masks alone would fill
+#: the memory: 1 chunk and radius 7 is 7.3e8 of them)
+MAX_PROBES = 100_000
+
+
+def _spans(m: int) -> list[tuple[int, int]]:
+    """The bit ranges ``[lo, hi)`` of the ``m`` chunks of a 64-bit code."""
+    return list(itertools.pairwise(np.linspace(0, 64, m + 1).astype(int).tolist()))
+
+
+def _ball(bits: int, radius: int) -> int:
+    """How many values of ``bits`` bits lie within ``radius`` bits of one."""
+    return sum(math.comb(bits, k) for k in range(min(radius, bits) + 1))
+
+
+def probes(m: int, radius: int) -> int:
+    """Chunk values an index of ``m`` chunks probes per query for ``radius`` (all chunks together)."""
+    return sum(_ball(hi - lo, radius // m) for lo, hi in _spans(m))
 
 
 def _masks(bits: int, radius: int) -> np.ndarray:
@@ -32,8 +55,7 @@ class MultiIndexHash:
             raise ValueError("m must be 1..16")
         self.codes = np.ascontiguousarray(codes, dtype=np.uint64)
         self.m = m
-        bounds = np.linspace(0, 64, m + 1).astype(int)
-        self.spans = list(itertools.pairwise(bounds.tolist()))
+        self.spans = _spans(m)
         # per chunk: the code indices sorted by chunk value, and where each value's run starts
         # (a dense offset table for chunks up to 22 bits, else binary search in the sorted values)
         self.tables: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
@@ -49,6 +71,15 @@ class MultiIndexHash:
     @staticmethod
     def _chunk(codes: np.ndarray, lo: int, hi: int) -> np.ndarray:
         return (codes >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)
+
+    def _compares_all(self, radius: int) -> bool:
+        """True when probing for ``radius`` costs at least as much as comparing every code (each
+        chunk's ball of values times the codes per value; see the module docstring)."""
+        balls = [_ball(hi - lo, radius // self.m) for lo, hi in self.spans]
+        if sum(balls) > MAX_PROBES:
+            return True
+        n = len(self.codes)
+        return sum(b * (1 + n / 2 ** (hi - lo)) for b, (lo, hi) in zip(balls, self.spans, strict=True)) >= n
 
     def _candidates(self, queries: np.ndarray, radius: int) -> Iterable[tuple[np.ndarray, np.ndarray]]:
         sub = radius // self.m
@@ -73,6 +104,8 @@ class MultiIndexHash:
 
     def pairs(self, radius: int) -> np.ndarray:
         """Every pair ``(i, j)``, ``i < j``, of indexed codes within ``radius``: int64 ``[P, 2]``, sorted."""
+        if self._compares_all(radius):
+            return all_pairs(self.codes, radius)
         found = []
         for qi, di in self._candidates(self.codes, radius):
             keep = qi < di
@@ -88,6 +121,8 @@ class MultiIndexHash:
     def query(self, queries: np.ndarray, radius: int) -> np.ndarray:
         """Every ``(query index, indexed code index)`` within ``radius``: int64 ``[P, 2]``, sorted."""
         q = np.ascontiguousarray(queries, dtype=np.uint64)
+        if self._compares_all(radius):
+            return _query_all(q, self.codes, radius)
         found = []
         for qi, di in self._candidates(q, radius):
             close = np.bitwise_count(q[qi] ^ self.codes[di]) <= radius
@@ -120,6 +155,18 @@ def all_pairs(
     res = np.concatenate(out) if out else np.zeros((0, 2), np.int64)
     order = np.lexsort((res[:, 1], res[:, 0]))
     return res[order].astype(np.int64)
+
+
+def _query_all(queries: np.ndarray, codes: np.ndarray, radius: int) -> np.ndarray:
+    """Brute-force :meth:`MultiIndexHash.query`: every ``(query, code)`` within ``radius``, sorted,
+    in blocks of about 4M distances."""
+    block = max(1, 4_000_000 // max(1, len(codes)))
+    out = [np.zeros((0, 2), np.int64)]
+    for start in range(0, len(queries), block):
+        d = np.bitwise_count(queries[start : start + block, None] ^ codes[None, :])
+        i, j = np.nonzero(d <= radius)
+        out.append(np.stack([i + start, j], axis=1).astype(np.int64))
+    return np.concatenate(out)
 
 
 class UnionFind:

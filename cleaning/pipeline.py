@@ -2,9 +2,11 @@
 
 Default order (``steps`` in :class:`cleaning.config.CleaningConfig`): probe -> video_duplicates
 -> split_screen -> taxonomy -> shop_images -> record -> associations (taxonomy before the carousel
-pick, which ranks candidates on the item's class). Each step is one class of
-:mod:`cleaning.steps` working on one typed :class:`~cleaning.steps.state.CleaningState`; the
-per-file work goes through one executor; ``record`` writes the decisions into the catalog.
+pick, which ranks candidates on the item's class). A step left out is skipped, but ``record``
+needs ``probe`` and ``taxonomy`` earlier (it writes every item's class; checked when the config is
+read). Each step is one class of :mod:`cleaning.steps` working on one typed
+:class:`~cleaning.steps.state.CleaningState`; the per-file work goes through one executor;
+``record`` writes the decisions into the catalog.
 
 Shop images: a collected ``shop`` asset is used as is; else the still half of a split-screen
 video is saved as one; else one of the carousel ``candidate-shop`` images is picked

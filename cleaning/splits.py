@@ -17,11 +17,15 @@
    under the same rule keeps each pinned product where it is. New products only fill what the
    (new) quotas still lack, in ``u`` order, so adding products never moves an existing one, and
    a stratum whose test share ran high receives new products in train until it is back on its
-   quota. When pinned products leave a partition short of its seats (its strata's quotas fall
-   on strata whose products are all pinned in train), the missing seats go to new products of
-   the partition's other strata, the stratum furthest below its exact share first, so a
-   partition never ends below its seats while it has new products to place; new products never
-   take a partition past its seats (pinned test products already count).
+   quota. One exception, against leakage: a new item (or a duplicate found later) that links
+   two placed groups, say it re-posts one product's video and carries another's shop image,
+   merges them, and the merged group goes to test when one of them is in test (see *Groups*),
+   so a train product moves to test; the rebuild reports every such move in ``moved`` (and
+   ``mf splits rebuild`` warns). When pinned products leave a partition short of its seats (its
+   strata's quotas fall on strata whose products are all pinned in train), the missing seats go
+   to new products of the partition's other strata, the stratum furthest below its exact share
+   first, so a partition never ends below its seats while it has new products to place; new
+   products never take a partition past its seats (pinned test products already count).
 4. *Held back.* A product that leaves ``accepted`` (``needs_review``, rejected in review, ...)
    keeps its split in the catalog but is out of the quotas meanwhile: its stratum and partition
    count accepted products only, so a new product may take the seat it left. Accepted again
@@ -36,9 +40,10 @@ share (``|test - f * n_class| <= 1``; 1 can be reached: 5 Regular and 5 Hard pro
 class take one seat each, 2 for an exact share of 1) whenever no partition owes a seat to the
 at-least-one rule alone, which is always the case for ``f >= 0.1`` (a partition of 5 then makes
 half a seat); below that, the rule can put a class less than two products above its share.
-With pinned products only rule 3 holds: nothing pinned moves, and each partition ends on its
-seats unless pinned test products already exceed them or it runs out of new products; strata
-and classes get no bound beyond what the new products can make up.
+With pinned products only rule 3 holds: nothing pinned moves (but for a merge of placed groups,
+reported in ``moved``), and each partition ends on its seats unless pinned test products
+already exceed them or it runs out of new products; strata and classes get no bound beyond
+what the new products can make up.
 
 From a fresh catalog the split is a deterministic function of (the set of product ids, their
 classes and partitions, seed); with history it also depends on the pinned assignments.
@@ -55,6 +60,8 @@ split under the recorded rule (several: the smallest key), else the accepted mem
 smallest key; and a group is pinned by every member's recorded split (test when any member is
 in test), so an item joining a group (a re-listing of the same shop image whose key sorts first)
 never moves the group's existing product, and a held-back member's split holds its group too.
+Only an item joining two placed groups of different splits moves a product (from train to
+test), reported in ``moved``.
 
 **Atomic.** :func:`rebuild_splits` reads the catalog and writes every split, the rule and its
 event in one transaction: a rebuild killed anywhere leaves the catalog as it was, and the
@@ -303,8 +310,9 @@ def rebuild_splits(
     mode, products that already hold a split made with the same seed, fraction and mode keep it
     (``reassign=True`` forgets them). Everything (the splits, the rule in the catalog's meta, the
     event) is written in one transaction: a rebuild killed anywhere leaves the catalog as it was.
-    Returns the assignments, the counts per stratum and how many products were pinned / newly
-    placed.
+    Returns the assignments, the counts per stratum, how many products were pinned / newly
+    placed, and ``moved``: every product (accepted or held back) whose split changed, with
+    ``from``, ``to`` and ``because`` (under a kept rule only a merge of two placed groups moves one).
     """
     test_fraction = check_test_fraction(test_fraction)
     rule = {"seed": seed, "test_fraction": test_fraction, "mode": mode}
@@ -337,7 +345,8 @@ def rebuild_splits(
                 ):
                     pinned[rep.product_id] = r.split
         split_of = assign_splits(products, seed=seed, test_fraction=test_fraction, mode=mode, pinned=pinned)
-        assignments = _write_splits(db, by_key, rep_of, split_of, keep_held=keep)
+        assignments, changed = _write_splits(db, by_key, rep_of, split_of, keep_held=keep)
+        moved = _moved(changed, by_key, rep_of, keep=keep, reassign=reassign)
         now = _now()
         db.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
@@ -349,7 +358,8 @@ def rebuild_splits(
             (
                 now,
                 "splits",
-                f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}",
+                f"rebuilt: seed={seed} mode={mode} products={len(assignments)} pinned={len(pinned)}"
+                + (f" moved={len(moved)}" if moved else ""),
             ),
         )
     counts = Counter((a.df2_class, str(a.partition), str(a.split)) for a in assignments)
@@ -366,8 +376,46 @@ def rebuild_splits(
         "pinned": len(pinned),
         "placed": len(products) - len(pinned),
         "stratum_counts": strata,
+        "moved": moved,
         "assignments": assignments,
     }
+
+
+def _moved(
+    changed: dict[str, tuple[str | None, str | None]],
+    by_key: dict[str, ItemRow],
+    rep_of: dict[str, str],
+    *,
+    keep: bool,
+    reassign: bool,
+) -> list[dict[str, str]]:
+    """The products (accepted or held back) among ``changed`` items (key -> (old, new) split) that
+    went from one split to the other, with why: the members of their group already in the new
+    split (a merge of placed groups), or the new rule / ``--reassign`` that redrew every split."""
+    out = []
+    for key, (old, new) in sorted(changed.items()):
+        r = by_key[key]
+        if old not in ("train", "test") or new not in ("train", "test") or r.product_id is None:
+            continue
+        if r.status not in (Status.ACCEPTED, Status.NEEDS_REVIEW):
+            continue  # a duplicate follows its product, which is reported
+        if keep:
+            holders = sorted(
+                k
+                for k, rep in rep_of.items()
+                if rep == rep_of[key] and k != key and by_key[k].split == new and k not in changed
+            )
+            because = f"its duplicate group now holds {', '.join(holders) or 'a product'} (in {new})"
+        else:
+            because = (
+                "--reassign redrew every split"
+                if reassign
+                else "the split rule (seed, fraction, mode) changed"
+            )
+        out.append(
+            {"product": r.product_id, "item": key, "from": str(old), "to": str(new), "because": because}
+        )
+    return out
 
 
 def duplicate_groups(catalog: Catalog) -> dict[str, str]:
@@ -424,11 +472,13 @@ def _write_splits(
     split_of: dict[str, Split],
     *,
     keep_held: bool,
-) -> list[SplitAssignment]:
+) -> tuple[list[SplitAssignment], dict[str, tuple[str | None, str | None]]]:
     """Every item takes its representative's split; an item without one (held back, or in a
     held-back group) keeps its own when ``keep_held``, else loses it. Writes, through ``db`` (an
-    open transaction), only the items whose split changes; returns the accepted ones."""
+    open transaction), only the items whose split changes; returns the accepted ones' assignments
+    and the changed items (key -> (old split, new split))."""
     assignments = []
+    changed: dict[str, tuple[str | None, str | None]] = {}
     now = _now()
     for key, r in sorted(by_key.items()):
         rep = by_key[rep_of[key]]
@@ -438,6 +488,7 @@ def _write_splits(
         else:
             value = str(split)
         if r.split != value:
+            changed[key] = (r.split, value)
             db.execute(
                 "UPDATE items SET split = ?, updated_at = ? WHERE source = ? AND source_id = ?",
                 (value, now, str(r.item.source), r.item.source_id),
@@ -448,7 +499,7 @@ def _write_splits(
                     product_id=r.product_id, split=split, df2_class=r.df2_class, partition=r.partition
                 )
             )
-    return assignments
+    return assignments, changed
 
 
 def _now() -> str:

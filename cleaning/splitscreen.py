@@ -5,13 +5,17 @@ levels). For both layouts (left/right, top/bottom) a half is *still* when almost
 (``min_still_fraction``) stay below ``pixel_still_std`` and its mean deviation is below
 ``still_threshold``, and the other half is *moving* when its mean deviation exceeds
 ``moving_threshold``. The recovered shop image is the per-pixel median of the still half over
-the sampled frames (removes compression noise).
+the sampled frames (removes compression noise); it must show something (one colour channel
+varies over it by at least ``min_still_detail``): a blank still half (a black bar, a white
+card) over a moving one is a padded video, not a split-screen.
 
 What happens downstream (documented choice): cleaning saves the still half as the item's
-``shop`` asset (``ROOT/<source>/<id>/shop-recovered.png``; only for items without a shop
-image) and records the moving half as
-:class:`schemas.items.Crop` on the video asset; ``mf publish`` then re-encodes the video
-cropped to the moving half (H.264, :func:`movingfashion.media.ffmpeg.transcode`), so readers of the official format only see the street half.
+``shop`` asset (``ROOT/<source>/<id>/shop-recovered.png`` for the item's video ``video.mp4``,
+``shop-recovered-<video stem>.png`` for another; only for items without a shop image, from their
+first split-screen video) and records the moving half as :class:`schemas.items.Crop` on the
+video asset; ``mf publish`` then re-encodes the video cropped to the moving half (H.264,
+:func:`movingfashion.media.ffmpeg.transcode`), so readers of the official format only see the
+street half.
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ def _halves(width: int, height: int) -> dict[str, tuple[int, int, int, int]]:
     }
 
 
+def still_detail(image: np.ndarray) -> float:
+    """How much an RGB picture shows: the spatial std of its most varied channel (grey levels; 0
+    for a blank one, and a pale garment on a pale background still varies in colour)."""
+    return float(image.reshape(-1, image.shape[-1]).astype(np.float32).std(axis=0).max())
+
+
 def detect_split_screen(frames: np.ndarray, cfg: SplitScreenConfig | None = None) -> SplitScreenResult | None:
     """Detect a still half in uint8 RGB frames ``[N, H, W, 3]``; None when the video is not split."""
     cfg = cfg or SplitScreenConfig()
@@ -74,6 +84,8 @@ def detect_split_screen(frames: np.ndarray, cfg: SplitScreenConfig | None = None
                 continue
             if best is None or m_mean - s_mean > best.moving_std - best.still_std:
                 img = np.median(frames[:, sy1:sy2, sx1:sx2], axis=0).astype(np.uint8)
+                if still_detail(img) < cfg.min_still_detail:  # a blank bar or card
+                    continue
                 best = SplitScreenResult(
                     layout,
                     still,

@@ -1,10 +1,11 @@
 """Time alignment of two sample sequences that may play at different speeds.
 
-A re-post can be cut (an offset), and sped up or slowed down (a scale): sample ``j`` of one
-video shows sample ``i`` of the other when ``j = speed * i + offset``. Matching frame pairs
-``(i, j)`` vote for every speed of a log-spaced grid and the offset it implies (a Hough
-transform); the best-supported line wins, ties going to the speed nearest 1, and a line whose
-supporting pairs span enough of the clip is refined by least squares.
+A re-post can be cut (an offset), sped up or slowed down (a scale) and played backwards (a
+negative scale, the "reverse" edit): sample ``j`` of one video shows sample ``i`` of the other
+when ``j = speed * i + offset``. Matching frame pairs ``(i, j)`` vote for every speed of a
+log-spaced grid (and its negation, with ``reverse``) and the offset it implies (a Hough
+transform); the best-supported line wins, ties going to the speed nearest 1 (forward before
+backward), and a line whose supporting pairs span enough of the clip is refined by least squares.
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class TimeMap:
-    """``j = speed * i + offset`` in sample units; ``support`` matching pairs lie on it."""
+    """``j = speed * i + offset`` in sample units; ``support`` matching pairs lie on it.
+
+    A negative ``speed`` is a time-reversed copy (``offset`` is then where ``i = 0`` lands: the
+    end of the mapped span of ``j``).
+    """
 
     speed: float
     offset: float
@@ -26,12 +31,13 @@ class TimeMap:
         return self.speed * np.asarray(i, dtype=np.float64) + self.offset
 
 
-def speed_grid(max_change: float, step: float = 0.02) -> np.ndarray:
-    """Speeds ``exp(k * step)`` within ``[1 / max_change, max_change]``, 1.0 included, nearest 1 first."""
+def speed_grid(max_change: float, step: float = 0.02, *, reverse: bool = False) -> np.ndarray:
+    """Speeds ``exp(k * step)`` within ``[1 / max_change, max_change]``, 1.0 included, nearest 1 first;
+    with ``reverse``, followed by the same speeds negated (time-reversed, -1.0 first)."""
     n = int(np.floor(np.log(max(max_change, 1.0)) / step + 1e-9))
     k = np.arange(-n, n + 1)
-    speeds = np.exp(k * step)
-    return speeds[np.argsort(np.abs(k), kind="stable")]
+    speeds = np.exp(k * step)[np.argsort(np.abs(k), kind="stable")]
+    return np.r_[speeds, -speeds] if reverse else speeds
 
 
 def fit_time_map(
@@ -46,9 +52,9 @@ def fit_time_map(
     """The line ``j = speed * i + offset`` supported by most pairs (see the module docstring).
 
     ``speeds`` must start with 1.0 (:func:`speed_grid`). A pair supports a line within
-    ``tolerance`` samples. Speed 1 is kept unless another speed gains more than ``prefer_unit``
-    of the support; another speed is refined by least squares when its supporting pairs span
-    ``min_span`` samples of ``i``.
+    ``tolerance`` samples. Speed 1 is kept unless another speed (a negative one too) gains more
+    than ``prefer_unit`` of the support; another speed is refined by least squares when its
+    supporting pairs span ``min_span`` samples of ``i``, staying within the grid's speeds of its sign.
     """
     i = np.asarray(i, dtype=np.float64)
     j = np.asarray(j, dtype=np.float64)
@@ -70,7 +76,8 @@ def fit_time_map(
     inl = np.abs(resid[best] - o) <= tolerance
     if best != 0 and np.ptp(i[inl]) >= min_span:
         s_fit, o_fit = np.polyfit(i[inl], j[inl], 1)
-        if speeds.min() <= s_fit <= speeds.max():
+        side = speeds[np.sign(speeds) == np.sign(s)]  # a fit never crosses from forward to backward
+        if side.min() <= s_fit <= side.max():
             n_fit = int((np.abs(j - s_fit * i - o_fit) <= tolerance).sum())
             if n_fit >= n:
                 s, o, n = float(s_fit), float(o_fit), n_fit

@@ -3,7 +3,9 @@
 Assets (probes, duplicates, crops, derived shop images) are upserted; every processed item gets
 its status, reason, ``duplicate_of``, product id (the source id, or ``<source>-<source_id>``
 when two sources share it), partition and class. Items that failed are left as they were.
-Leaving ``record`` out of the config makes a dry run: the report, and nothing written.
+Leaving ``record`` out of the config makes a dry run: the report, and nothing written. It needs
+``taxonomy`` earlier in the run: it writes every item's class, and a run without the taxonomy
+would wipe the classes and accept the non-clothing items again.
 
 Two needs_review decisions survive a rerun that would accept the item (or, for the first, flag it
 for a reason of its own):
@@ -34,7 +36,8 @@ from schemas.items import Status
 
 class RecordStep(Step):
     name = "record"
-    requires = ("probe",)  # decisions about items whose media nobody checked are not recorded
+    # decisions about items whose media nobody checked are not recorded, nor items without a class
+    requires = ("probe", "taxonomy")
 
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         ctx.catalog.upsert_assets(state.final_assets())

@@ -1,8 +1,9 @@
 """Step ``split_screen``: find videos made of a still half (the shop picture) and a moving half.
 
 A split-screen video gets the moving half as its ``crop``; an item without a collected shop
-image gets the still half as one (``shop-recovered.png`` beside the video, url
-``splitscreen:<video>``). Detections are cached by SHA-256 (:mod:`cleaning.splitscreen` explains
+image gets the still half of its first split-screen video (in path order) as one
+(:func:`recovered_shop_path`: one file per video, beside it; url ``splitscreen:<video>``).
+Detections are cached by SHA-256 (:mod:`cleaning.splitscreen` explains
 the rule), and so is the SHA-256 of the still each video gave (``recovered_shop``): a file that
 is missing, or was not made from the video's current content (the video was collected again),
 is detected and written again (atomically). The detection hands the still half back and this
@@ -29,7 +30,8 @@ from schemas.faults import reraise_local_fault
 from schemas.geometry import Box
 from schemas.items import AssetKind, Crop, ImageProbe, MediaAsset, Status
 
-#: file name of a shop image recovered from a split-screen video, beside the video
+#: file name of a shop image recovered from a split-screen video, beside the video ``video.mp4``
+#: (the collectors' name of an item's only or first video; another video's adds its stem)
 RECOVERED_SHOP_NAME = "shop-recovered.png"
 
 
@@ -67,7 +69,12 @@ def detect_file(task: SplitScreenTask) -> Detection:
 
 
 def recovered_shop_path(video_path: str) -> str:
-    return str(Path(video_path).parent / RECOVERED_SHOP_NAME)
+    """Where a video's still half is saved: ``shop-recovered.png`` beside ``video.mp4``,
+    ``shop-recovered-<stem>.png`` beside any other video, so two videos of one item (Instagram's
+    ``video.mp4``, ``video-2.mp4``) never write one file."""
+    video = Path(video_path)
+    name = RECOVERED_SHOP_NAME if video.stem == "video" else f"shop-recovered-{video.stem}.png"
+    return str(video.parent / name)
 
 
 def split_entry_ok(entry: Any) -> bool:
@@ -92,6 +99,23 @@ def _made_from(ctx: StepContext, v: VideoState, shop: Path) -> bool:
         return sha256_file(shop) == made
     except OSError:
         return False
+
+
+def _stills_wanted(state: CleaningState, ctx: StepContext, paths: list[str]) -> set[str]:
+    """The videos whose still half may become their item's shop image: of an item without one,
+    its videos in path order up to the first one cached as split-screen (whose still it takes,
+    unless an earlier one not detected yet turns out split)."""
+    wanted: set[str] = set()
+    settled: set[str] = set()
+    for path in paths:
+        v = state.videos[path]
+        if v.owner in settled or state.items[v.owner].has_shop():
+            continue
+        wanted.add(path)
+        cached = ctx.cache.get(v.asset.sha256, "splitscreen")
+        if split_entry_ok(cached) and cached["found"]:
+            settled.add(v.owner)
+    return wanted
 
 
 class SplitScreenStep(Step):
@@ -124,12 +148,14 @@ class SplitScreenStep(Step):
         return StepReport({"split_screen_videos": n_split, "shops_recovered": len(recovered)})
 
     def _detect(self, state: CleaningState, ctx: StepContext, paths: list[str]) -> dict[str, Outcome]:
-        """Detect on every video without a cached result, and where a recovered shop is missing."""
+        """Detect on every video without a cached result, and where a still it may give its item
+        (:func:`_stills_wanted`) is missing."""
+        wanted = _stills_wanted(state, ctx, paths)
         tasks: dict[str, SplitScreenTask] = {}
         for path in paths:
             v = state.videos[path]
             cached = ctx.cache.get(v.asset.sha256, "splitscreen")
-            shop = None if state.items[v.owner].has_shop() else ctx.path(recovered_shop_path(path))
+            shop = ctx.path(recovered_shop_path(path)) if path in wanted else None
             if not split_entry_ok(cached) or (
                 cached["found"] and shop is not None and not _made_from(ctx, v, shop)
             ):
@@ -161,8 +187,11 @@ class SplitScreenStep(Step):
         if not full.is_file():  # the detection behind a cached result no longer finds a split
             return False
         try:
+            sha = sha256_file(full)
+            if sha != ctx.cache.get(v.asset.sha256, "recovered_shop"):
+                return False  # not the still of this video's content (never asked of it)
             h, w = read_image(full).shape[:2]
-            sha, size = sha256_file(full), full.stat().st_size
+            size = full.stat().st_size
         except Exception as exc:  # noqa: BLE001 - listed as the item's failure
             reraise_local_fault(exc, full)
             state.fail(v.owner, self.name, f"{rel}: {exc}")

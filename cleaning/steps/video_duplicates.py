@@ -5,7 +5,10 @@ A video that probed fine but does not decode at its fingerprint frames is reject
 or sub-clip duplicates one video is kept (:mod:`cleaning.dedup`, which verifies candidates on the
 files' pixels); the others become ``duplicate`` assets,
 and an item all of whose videos are duplicates becomes a ``duplicate`` item pointing at the
-item that owns the kept video. Fingerprints are cached by SHA-256.
+item that owns the kept video. The kept video is one whose item can be accepted when the cluster
+has one (:func:`usability`: not rejected, not non-clothing by the taxonomy rules, with a shop image
+or carousel candidates to pick one from), so a usable item is never lost as the duplicate of an
+unusable one. Fingerprints and the verified evidence of candidate pairs are cached by SHA-256.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from cleaning.config import DedupConfig
 from cleaning.dedup import VideoRecord, find_video_duplicates
 from cleaning.fingerprint import VideoFingerprint, fingerprint_video
 from cleaning.steps.base import Step, StepContext, StepReport
-from cleaning.steps.state import CleaningState, VideoState, partition_of
+from cleaning.steps.cache import ResultCache
+from cleaning.steps.state import CleaningState, ItemState, VideoState, partition_of
+from cleaning.taxonomy import Rules, classify_item, load_rules
 from movingfashion.executors import Outcome
 from schemas.errors import MediaError
 from schemas.items import AssetKind, Status
@@ -59,7 +64,16 @@ class VideoDuplicatesStep(Step):
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         self._fingerprint(state, ctx)
         records = [_record(path, v, ctx) for path, v in state.videos.items()]
-        dup = find_video_duplicates(records, ctx.cfg.dedup)
+        rules = load_rules(ctx.cfg.taxonomy_rules) if "taxonomy" in ctx.cfg.steps else None
+        rank: dict[str, int] = {}  # item key -> usability, asked for the members of clusters only
+
+        def prefer(r: VideoRecord) -> int:
+            owner = state.videos[r.key].owner
+            if owner not in rank:
+                rank[owner] = usability(state.items[owner], rules)
+            return rank[owner]
+
+        dup = find_video_duplicates(records, ctx.cfg.dedup, prefer=prefer, known=PairEvidenceCache(ctx.cache))
         for path, kept in dup.duplicate_of.items():
             v = state.videos[path]
             v.asset = v.asset.model_copy(
@@ -133,6 +147,37 @@ class VideoDuplicatesStep(Step):
         it = state.items[v.owner]
         it.assets = [bad if a.kind == AssetKind.VIDEO and a.path == bad.path else a for a in it.assets]
         del state.videos[v.asset.path]
+
+
+def usability(it: ItemState, rules: Rules | None) -> int:
+    """How far an item can get, the keep rule's first criterion (lower kept first): 0 it can be
+    accepted, 1 its class is ambiguous (a reviewer sets it), 2 it has neither a shop image nor
+    carousel candidates to pick one from, 3 both, 4 it is rejected (already, or non-clothing by
+    ``rules``; None: the class is not asked)."""
+    verdict = classify_item(it.item, rules).status if rules is not None else "accepted"
+    if it.status == Status.REJECTED or verdict == "rejected":
+        return 4
+    shop = any(
+        a.kind in (AssetKind.SHOP, AssetKind.CANDIDATE_SHOP) and a.status == Status.ACCEPTED
+        for a in it.assets
+    )
+    return 2 * (not shop) + (verdict != "accepted")
+
+
+class PairEvidenceCache:
+    """:class:`cleaning.dedup.PairCache` in the result cache: the evidence of a pair verified on
+    pixels, under the first video's SHA-256 as ``pair:<the second's SHA-256>`` (the cache's tag
+    covers the dedup config), saved now and then as verification goes on."""
+
+    def __init__(self, cache: ResultCache) -> None:
+        self.cache = cache
+
+    def get(self, sha_a: str, sha_b: str) -> Any:
+        return self.cache.get(sha_a, f"pair:{sha_b}")
+
+    def put(self, sha_a: str, sha_b: str, value: dict[str, Any]) -> None:
+        self.cache.put(sha_a, f"pair:{sha_b}", value)
+        self.cache.checkpoint()
 
 
 def _cached_fingerprint(cached: Any) -> VideoFingerprint | None:

@@ -180,3 +180,73 @@ def test_image_duplicates_need_the_same_pixels_when_asked():
 
     strict = find_image_duplicates(recs, same_picture=same)
     assert strict.duplicate_of == {"a-jpeg": "a"}
+
+
+def test_keep_rule_asks_the_callers_preference_first(videos):
+    """``prefer`` (the cleaning step: whether the video's item can be accepted) comes before the
+    video's own rank: here it keeps the smaller, Hard copy."""
+    a = _record(videos["orig0"], "big", Partition.REGULAR)
+    b = _record(videos["re0"], "small-usable", Partition.HARD)
+    assert find_video_duplicates([a, b]).duplicate_of == {"small-usable": "big"}
+    res = find_video_duplicates([a, b], prefer=lambda v: 0 if v.key == "small-usable" else 1)
+    assert res.duplicate_of == {"big": "small-usable"}
+
+
+def test_time_reversed_reposts_whole_or_cut_are_duplicates_verified_on_pixels(videos, tmp_path):
+    frames = scene(4, 75, 192, 144)
+    rev = _record(write_mp4(tmp_path / "rev4.mp4", frames[::-1].copy()))
+    cut = _record(write_mp4(tmp_path / "revcut4.mp4", frames[10:60][::-1].copy()))
+    recs = [_record(videos[f"orig{s}"]) for s in range(6)] + [rev, cut]
+    cfg = DedupConfig()
+    res = find_video_duplicates(recs, cfg)
+    assert sorted(sorted(c) for c in res.clusters) == [["orig4", "rev4", "revcut4"]]
+    assert res.kind == {"rev4": "reencode", "revcut4": "subclip"}
+    ev = {(e.a, e.b): e for e in video_pair_evidence(recs, cfg)}
+    for pair in (("orig4", "rev4"), ("orig4", "revcut4")):
+        e = ev[pair]
+        assert e.duplicate and e.score is not None and e.score >= cfg.verify_threshold, e
+        assert e.speed == pytest.approx(-1.0, abs=0.05) and "reversed" in e.transform
+    # switched off, the source stands alone again (the two reversed copies play the same way)
+    off = find_video_duplicates(recs, DedupConfig(match_reversed=False))
+    assert sorted(sorted(c) for c in off.clusters) == [["rev4", "revcut4"]]
+
+
+class _Store:
+    """A :class:`cleaning.dedup.PairCache` in a dict."""
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, str], object] = {}
+
+    def get(self, sha_a, sha_b):
+        return self.data.get((sha_a, sha_b))
+
+    def put(self, sha_a, sha_b, value):
+        self.data[(sha_a, sha_b)] = value
+
+
+def test_verified_pairs_are_kept_and_not_verified_again(videos):
+    from cleaning.dedup import FileFrames
+
+    recs = [_record(videos[k], k) for k in ("orig0", "re0", "orig2", "sub2", "orig5")]
+    decoded: list[int] = []
+    files = FileFrames(recs)
+
+    def frames(key, indices):
+        decoded.append(len(indices))
+        return files(key, indices)
+
+    store = _Store()
+    first = find_video_duplicates(recs, frames=frames, known=store)
+    sha = {r.key: r.sha256 for r in recs}
+    # the two candidate pairs, under their SHA-256 in key order
+    assert decoded and set(store.data) == {(sha["orig0"], sha["re0"]), (sha["orig2"], sha["sub2"])}
+    decoded.clear()
+    again = find_video_duplicates(recs, frames=frames, known=store)
+    assert decoded == []  # nothing decoded: both pairs come from the store
+    assert again.pairs == first.pairs and again.duplicate_of == first.duplicate_of
+    # a damaged entry is a miss: that pair is verified again and its entry rewritten
+    key = next(iter(store.data))
+    good = store.data[key]
+    store.data[key] = {"score": "high"}
+    third = find_video_duplicates(recs, frames=frames, known=store)
+    assert decoded and third.pairs == first.pairs and store.data[key] == good

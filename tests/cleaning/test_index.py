@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
 
-from cleaning.mih import MultiIndexHash, UnionFind, all_pairs
+import cleaning.mih as mih
+from cleaning.mih import MultiIndexHash, UnionFind, all_pairs, probes
 from cleaning.phash import hamming, phash
 from tests.cleaning.media_helpers import scene
 
@@ -39,6 +42,39 @@ def test_query_returns_neighbours_of_new_codes():
     hits = idx.query(q, 4)
     assert {(0, 5), (1, 17)} <= {tuple(map(int, h)) for h in hits}
     assert all(hamming(q[a], codes[b]) <= 4 for a, b in hits)
+
+
+def test_probes_count_the_chunk_values_a_query_visits():
+    assert probes(4, 7) == 4 * (1 + 16)  # 16-bit chunks, within 1 bit
+    assert probes(8, 7) == 8  # 8-bit chunks, the exact value only
+    assert probes(1, 7) == sum(math.comb(64, k) for k in range(8))  # about 7.3e8
+
+
+@pytest.mark.parametrize("m,radius", [(1, 7), (4, 32), (2, 12)])
+def test_a_radius_too_wide_for_the_chunks_compares_every_code_instead(monkeypatch, m, radius):
+    """Listing every chunk value within radius // m bits would not end (1 chunk, radius 7: 7.3e8
+    masks): the index compares all codes instead, with the same answer."""
+
+    def no_masks(bits, r):
+        raise AssertionError(f"listed the masks of {bits} bits within {r}")
+
+    monkeypatch.setattr(mih, "_masks", no_masks)
+    codes = _codes(400, 30, 7, seed=m + radius)
+    np.testing.assert_array_equal(MultiIndexHash(codes, m).pairs(radius), all_pairs(codes, radius))
+    q = codes[:25] ^ np.uint64(0b101)
+    want = np.argwhere(np.bitwise_count(q[:, None] ^ codes[None, :]) <= radius)
+    np.testing.assert_array_equal(MultiIndexHash(codes, m).query(q, radius), want)
+
+
+def test_the_index_is_used_where_it_pays_off(monkeypatch):
+    def no_brute_force(*args, **kwargs):
+        raise AssertionError("compared every code")
+
+    monkeypatch.setattr(mih, "all_pairs", no_brute_force)
+    monkeypatch.setattr(mih, "_query_all", no_brute_force)
+    codes = _codes(3000, 60, 7, seed=1)
+    idx = MultiIndexHash(codes, 4)
+    assert len(idx.pairs(7)) >= 40 and len(idx.query(codes[:10], 7)) >= 10
 
 
 def test_union_find_groups():

@@ -10,6 +10,7 @@ from cleaning.config import DEFAULT_STEPS, CleaningConfig
 from cleaning.pipeline import clean
 from cleaning.steps.registry import STEPS
 from schemas.catalog import Catalog
+from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
 
 
@@ -73,22 +74,38 @@ def test_leaving_split_screen_out_skips_it_and_a_full_rerun_restores_everything(
             assert all(a.crop is not None for a in assets if a.kind == AssetKind.VIDEO)
 
 
-@pytest.mark.parametrize("with_taxonomy", [False, True])
-def test_a_partial_run_records_only_what_its_steps_decided(catalog_copy, cleaned_world, with_taxonomy):
-    steps = ["probe", "taxonomy", "record"] if with_taxonomy else ["probe", "record"]
+def test_a_partial_run_records_only_what_its_steps_decided(catalog_copy, cleaned_world):
     with Catalog(catalog_copy) as cat:
-        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=steps))
+        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=["probe", "taxonomy", "record"]))
         rows = {r.item.source_id: r for r in cat.items()}
     truth = cleaned_world.truth
     for p in truth.products:
         r = rows[p.product_id]
         if not p.videos:
             assert r.status == Status.REJECTED and r.reason.startswith("probe: no valid video")
-        elif p.df2_class is None:  # non-clothing is only seen by the taxonomy step
-            assert (r.status == Status.REJECTED) == with_taxonomy
+        elif p.df2_class is None:
+            assert r.status == Status.REJECTED and r.reason.startswith("taxonomy: non_clothing")
         else:  # nothing looked for duplicates or shop images
             assert r.status in (Status.ACCEPTED, Status.NEEDS_REVIEW) and r.duplicate_of is None
+            assert r.df2_class is not None
     assert rep["items"] == len(truth.products) and rep["failed"] == []
+
+
+def test_recording_without_the_taxonomy_is_refused_before_anything_runs(catalog_copy, cleaned_world):
+    """``record`` writes every item's class: a run leaving ``taxonomy`` out would wipe them all and
+    accept the non-clothing items again (``mf splits``/``mf publish`` then refuse the catalog)."""
+    steps = [n for n in DEFAULT_STEPS if n != "taxonomy"]
+    with Catalog(catalog_copy) as cat:
+        before = _rows(cat)
+        assert all(r[4] is not None for r in before if r[1] == Status.ACCEPTED)
+        assert any((r[2] or "").startswith("taxonomy: non_clothing") for r in before)
+        with pytest.raises(ConfigError, match="field 'steps': .*'record' needs taxonomy earlier"):
+            clean(cat, cleaned_world.root, CleaningConfig(steps=steps))
+        assert _rows(cat) == before
+    # without record (a dry run) the taxonomy may still be left out
+    with Catalog(catalog_copy) as cat:
+        rep = clean(cat, cleaned_world.root, CleaningConfig(steps=["probe", "video_duplicates"]))
+        assert rep["steps"]["taxonomy"] == "skipped: not in config" and _rows(cat) == before
 
 
 def test_without_record_nothing_is_written(catalog_copy, cleaned_world):

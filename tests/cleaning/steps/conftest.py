@@ -53,10 +53,12 @@ def collected(it: ItemState, kind: AssetKind, rel: str) -> MediaAsset:
     return a
 
 
-def probed_video(ctx: StepContext, it: ItemState, frames: np.ndarray, fps: float = 30.0) -> VideoState:
-    """Write ``frames`` as the item's video (unless the file exists) and give it the state the
-    probe step would."""
-    rel = f"{it.item.source}/{it.item.source_id}/video.mp4"
+def probed_video(
+    ctx: StepContext, it: ItemState, frames: np.ndarray, fps: float = 30.0, name: str = "video.mp4"
+) -> VideoState:
+    """Write ``frames`` as the item's video ``name`` (unless the file exists) and give it the state
+    the probe step would."""
+    rel = f"{it.item.source}/{it.item.source_id}/{name}"
     path = ctx.root / rel
     if not path.exists():
         write_mp4(path, frames, fps)

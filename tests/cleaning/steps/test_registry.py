@@ -37,6 +37,8 @@ def test_the_default_order_runs_every_step_and_is_valid():
         (["video_duplicates", "probe"], "'video_duplicates' needs probe earlier"),
         (["probe", "taxonomy", "associations"], "'associations' needs record earlier"),
         (["taxonomy", "record"], "'record' needs probe earlier"),
+        # record writes every item's class: without the taxonomy it would wipe them
+        (["probe", "video_duplicates", "record"], "'record' needs taxonomy earlier"),
     ],
 )
 def test_a_bad_step_list_is_refused(names, message):

@@ -97,3 +97,53 @@ def test_a_damaged_cached_detection_is_detected_again(ctx):
     report = SplitScreenStep().run(state, later)
     assert state.videos["tiktok/split/video.mp4"].asset.crop.box == [W // 2, 0, W, H]
     assert report.counts == {"split_screen_videos": 2, "shops_recovered": 1}
+
+
+def _two_split_videos(ctx):
+    """An item without a shop image holding two split-screen videos with different stills."""
+    multi = item("multi")
+    first, first_still = split_screen(11, "left-right", True, 48, W, H)
+    second, second_still = split_screen(22, "left-right", True, 48, W, H)
+    videos = [probed_video(ctx, multi, first), probed_video(ctx, multi, second, name="video-2.mp4")]
+    state = CleaningState(items={multi.key: multi}, videos={v.asset.path: v for v in videos})
+    return state, first_still, second_still
+
+
+def test_two_split_videos_of_one_item_keep_their_own_stills_and_a_rerun_changes_nothing(ctx, monkeypatch):
+    state, first_still, second_still = _two_split_videos(ctx)
+    report = SplitScreenStep().run(state, ctx)
+    assert report.counts == {"split_screen_videos": 2, "shops_recovered": 1}
+    assert all(v.asset.crop is not None for v in state.videos.values())
+    # the item takes the still of its first split video in path order, from that video's own file
+    [shop] = state.derived
+    assert (shop.url, shop.path) == (
+        "splitscreen:tiktok/multi/video-2.mp4",
+        "tiktok/multi/shop-recovered-video-2.png",
+    )
+    got = read_image(ctx.root / shop.path).astype(float)
+    assert np.abs(got - second_still.astype(float)).mean() < 6.0
+    assert np.abs(got - first_still.astype(float)).mean() > 10.0
+    assert shop.sha256 == ctx.cache.get(
+        state.videos["tiktok/multi/video-2.mp4"].asset.sha256, "recovered_shop"
+    )
+
+    later = fresh_context(ctx)
+    calls = []
+    real = split_step.detect_split_screen_file
+    monkeypatch.setattr(split_step, "detect_split_screen_file", lambda p, *a: calls.append(p) or real(p, *a))
+    again, _, _ = _two_split_videos(later)
+    SplitScreenStep().run(again, later)
+    assert calls == []  # nothing detected again
+    assert [(a.url, a.path, a.sha256) for a in again.derived] == [(shop.url, shop.path, shop.sha256)]
+
+
+def test_a_blank_half_over_a_moving_one_is_no_split_screen(ctx):
+    blank = item("blank")
+    frames = scene(3, 48, W, 2 * H).copy()
+    frames[:, :H] = 0  # a black bar above the street video
+    v = probed_video(ctx, blank, frames)
+    state = CleaningState(items={blank.key: blank}, videos={v.asset.path: v})
+    report = SplitScreenStep().run(state, ctx)
+    assert report.counts == {"split_screen_videos": 0, "shops_recovered": 0}
+    assert v.asset.crop is None and state.derived == []
+    assert not (ctx.root / "tiktok/blank/shop-recovered.png").exists()
