@@ -20,6 +20,7 @@ from annotations.config import BuildConfig
 from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
 from annotations.tracklet_files import dataset_shared_videos, require_results
+from movingfashion.executors.base import GPU_SHARE_HINT, gpu_share_problem
 from movingfashion.executors.options import executor_options
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
@@ -90,6 +91,14 @@ def tracklets() -> None:
     """
 
 
+def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--gpus-per-worker``: a share below 1 or a whole number of GPUs (what Ray can give)."""
+    problem = None if value is None else gpu_share_problem(value)
+    if problem is not None:
+        raise click.BadParameter(f"{problem}: {GPU_SHARE_HINT}")
+    return value
+
+
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
 @click.option(
@@ -134,8 +143,9 @@ def tracklets() -> None:
 @click.option(
     "--gpus-per-worker",
     type=click.FloatRange(0, 64),
-    help="With --executor ray: GPU share of each worker, e.g. 0.5 for two per GPU [default: 1 when the "
-    "cluster has GPUs, else 0].",
+    callback=_gpu_share,
+    help="With --executor ray: GPU share of each worker, below 1 (e.g. 0.5 for two per GPU) or a whole "
+    "number [default: 1 when the cluster has GPUs, else 0].",
 )
 @json_option
 def build(

@@ -5,14 +5,16 @@
   keeps the origin's robots.txt, fetched by exactly one worker and read by all, and pauses the
   host for everyone when one worker gets a ``Retry-After``. Every client of the run (the
   driver's, for discovery, and each worker's) talks to hosts through a :class:`RayGate` on
-  these actors. A restarted worker hands back the leases its dead incarnation held; a worker
-  lost for good has them handed back by the driver (:meth:`WorkerSetup.on_lost`, called by the
-  pool), and a gate whose slots stay taken checks now and then that their holders are alive.
+  these actors. A worker that dies has its leases handed back by the driver
+  (:meth:`WorkerSetup.on_lost`, called by the pool before it starts a new worker in its place),
+  and a gate whose slots stay taken checks now and then that their holders are alive.
 * **Only the driver writes the catalog.** A worker reads the rows of the item it collects from
   a read-only :class:`CatalogReader` actor beside the catalog (on the driver's node); its writes
   go into a scratch copy (so the task reads its own writes) and into a list of operations the
   driver replays on the catalog when the result comes back (:func:`replay`). Files are written
-  under ``--root``, which must be the same shared folder on every node.
+  under ``--root``, which must be the same shared folder on every node; ``--root`` and the
+  source's file options (``--shop-map``, ``--session-file``) are made absolute for the workers,
+  so a relative path names the same file as on the driver (on a folder every node sees).
 """
 
 from __future__ import annotations
@@ -372,14 +374,14 @@ class WorkerSetup:
         return start_worker(self.spec)
 
     def on_lost(self, worker_id: str) -> None:
-        """A worker lost for good (no restart will hand them back): its host slots and robots.txt
+        """A worker that died (its replacement is another actor): its host slots and robots.txt
         claims go back to the gates."""
         self.spec.gates.forget.remote(worker_id)
 
 
 def start_worker(spec: WorkerSpec) -> CollectWorker:
     """Pool setup on a worker: a client on the cluster's gates and the source on a catalog view.
-    A restarted worker first hands back what its previous incarnation held."""
+    It first hands back what an earlier incarnation of the same actor held (should Ray restart it)."""
     holder = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
     ray.get(spec.gates.forget.remote(holder))
     client = PoliteClient(spec.cfg.http, policy=spec.policy, pool_size=8, gate=RayGate(spec.gates, holder))
@@ -398,6 +400,13 @@ def collect_remote(worker: CollectWorker, cand: Candidate) -> Collected:
     return Collected(
         out, ops, stats["requests"] - requests, stats["retries"] - retries, worker.source.ctx.fault
     )
+
+
+def absolute_files(source: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` of ``source`` with its file options (``--shop-map``, ``--session-file``) made
+    absolute: a worker opens them from the folder its Ray node was started in, not the driver's."""
+    files = {o.keyword for o in source_class(source).options if o.kind == "file"}
+    return {k: str(Path(v).absolute()) if k in files and v else v for k, v in options.items()}
 
 
 class CollectCluster:
@@ -420,7 +429,7 @@ class CollectCluster:
         self.reader = CatalogReader.options(scheduling_strategy=here).remote(str(catalog_path))
         spec = WorkerSpec(
             str(source.name),
-            dict(options),
+            absolute_files(str(source.name), options),
             ctx.cfg,
             str(Path(ctx.root).absolute()),
             ctx.retry_rejected,

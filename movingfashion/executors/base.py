@@ -68,6 +68,20 @@ class WorkerResources:
     custom: dict[str, float] = field(default_factory=dict)
 
 
+def gpu_share_problem(gpus: float) -> str | None:
+    """Why ``gpus`` cannot be a worker's GPU share (Ray takes a share below 1 or a whole number
+    of GPUs, so that a worker never spans two GPUs), or None when it can."""
+    if gpus < 0:
+        return f"a GPU share cannot be negative, got {gpus:g}"
+    if gpus > 1 and not float(gpus).is_integer():
+        return f"{gpus:g} GPUs is more than one GPU and not a whole number"
+    return None
+
+
+#: What to ask instead of a GPU share :func:`gpu_share_problem` refuses.
+GPU_SHARE_HINT = "use a share below 1 (e.g. 0.5: two workers per GPU) or a whole number of GPUs"
+
+
 class Pool(ABC):
     """Workers with their state, fed one task at a time; results as they finish.
 

@@ -5,15 +5,19 @@
   process. A chunk whose worker dies is split: each of its tasks runs again as a Ray task of its
   own, retried up to ``max_retries`` times, so a death is charged only to the task that dies alone.
 * :meth:`RayExecutor.pool` starts one actor per worker (``SPREAD``; ``cpus``/``gpus``/custom
-  resources from :class:`~movingfashion.executors.base.WorkerResources`; a fractional GPU share
-  is allowed). Each actor runs ``setup()`` once, then tasks one at a time; the driver sends an
-  actor its next task only once the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps
-  the ``per_key`` cap across the cluster. A killed actor is restarted (``setup()`` again) and its
-  task retried, up to ``max_retries`` times; past that that task comes back as
-  :class:`~movingfashion.executors.base.WorkerLostError`, the actor gets no more work (a new one,
-  with its own ``setup()``, takes its place) and the pool's ``on_lost`` (default: the setup's
-  ``on_lost`` method, when it has one) is called with its actor id, so that what it held elsewhere
-  (a host slot) is handed back.
+  resources from :class:`~movingfashion.executors.base.WorkerResources`; a GPU share below 1 or
+  a whole number of GPUs). A worker no single node can hold is refused at once. Each actor runs
+  ``setup()`` once, then tasks one at a time; the driver sends an actor its next task only once
+  the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps the ``per_key`` cap across the
+  cluster. The driver, not Ray, handles a worker's death: the task it was running goes back to
+  the queue, up to ``max_retries`` times *per task* (past that it comes back as
+  :class:`~movingfashion.executors.base.WorkerLostError`); the dead actor is given up (the pool's
+  ``on_lost``, default the setup's ``on_lost`` method when it has one, is called with its actor
+  id, so that what it held elsewhere, a host slot, is handed back) and a new actor, with its own
+  ``setup()``, is started in its place without stopping the others: it gets work once its setup
+  has run. A replacement whose setup fails, that does not start within the startup timeout, or
+  that the alive nodes cannot hold besides the pool's other workers (its node was lost) is given
+  up, and the pool goes on with fewer workers.
 
 :func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address,
 or one where no Ray head answers within ``connect_timeout_s``, is a
@@ -35,14 +39,16 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ray
-from ray.exceptions import RayActorError, RayError
+from ray.exceptions import NodeDiedError, OutOfMemoryError, RayActorError, RayError, WorkerCrashedError
 
 from movingfashion.executors.base import (
+    GPU_SHARE_HINT,
     Executor,
     Outcome,
     Pool,
@@ -52,6 +58,7 @@ from movingfashion.executors.base import (
     WorkerLostError,
     WorkerResources,
     describe,
+    gpu_share_problem,
 )
 from movingfashion.executors.local import _attempt
 from schemas.cli_support import divert_stdout
@@ -60,7 +67,12 @@ from schemas.faults import reraise_local_fault
 
 log = logging.getLogger(__name__)
 
-#: Times a task is run again after its worker died (Ray's max_retries / max_restarts).
+#: What a pool call raises when its worker died while running it (an actor task killed for
+#: memory comes back as OutOfMemoryError, not as an actor error).
+WORKER_DEATHS = (RayActorError, OutOfMemoryError, NodeDiedError, WorkerCrashedError)
+
+#: Times a task is run again after its worker died (a map task: Ray's max_retries; a pool task:
+#: counted per task by the driver).
 MAX_RETRIES = 3
 #: Tasks queued per actor besides the running one: none. With a task queued behind the running
 #: one, a death cannot be pinned on a task: a task that finished just before the kill can lose its
@@ -73,6 +85,9 @@ QUEUE_PER_ACTOR = 0
 CHUNKS_PER_WORKER = 8
 #: Seconds to wait for pool workers to start (their setup included) before going on without them.
 STARTUP_TIMEOUT_S = 600.0
+#: Seconds between two checks, while replacement workers start, that the alive nodes can still
+#: hold them (a lost node's resources are gone): one that cannot fit is given up at once.
+REPLACE_CHECK_S = 5.0
 #: Seconds ``ray.init`` may take to join a cluster: a port that answers but is not a Ray head
 #: (the dashboard's, Ray Client's) would make it retry for many minutes.
 CONNECT_TIMEOUT_S = 30.0
@@ -226,11 +241,27 @@ def _hosts(host: str) -> set[str]:
 
 
 def workers_that_fit(total: dict[str, float], res: WorkerResources) -> int | None:
-    """How many workers asking ``res`` fit in a cluster with ``total`` resources (None when a
+    """How many workers asking ``res`` fit in one node with ``total`` resources (None when a
     worker reserves nothing). A GPU share of 0.5 fits two workers per GPU."""
     asked = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
     fits = [int(total.get(k, 0) // v) for k, v in asked.items() if v > 0]
     return min(fits) if fits else None
+
+
+def nodes_room(
+    nodes: list[dict[str, Any]], res: WorkerResources, taken: Counter[str] | None = None
+) -> int | None:
+    """How many workers asking ``res`` the alive ``nodes`` (as :func:`ray.nodes` lists them) hold,
+    each node on its own (a worker cannot span two), less ``taken`` workers per node id (None
+    when a worker reserves nothing)."""
+    if workers_that_fit({}, res) is None:
+        return None
+    taken = taken or Counter()
+    return sum(
+        max(0, (workers_that_fit(n.get("Resources", {}), res) or 0) - taken[n.get("NodeID", "")])
+        for n in nodes
+        if n.get("Alive")
+    )
 
 
 # ---------------------------------------------------------------------- worker side
@@ -294,7 +325,9 @@ class _Worker:
 
 # ---------------------------------------------------------------------- driver side
 class RayPool(Pool):
-    """Actors fed by the driver: per-actor queue depth, per-key cap, results as they finish."""
+    """Actors fed by the driver: per-actor queue depth, per-key cap, results as they finish; a
+    dead worker's task queued again (``max_retries`` times per task) and the worker replaced
+    without waiting for its replacement."""
 
     def __init__(
         self,
@@ -309,10 +342,12 @@ class RayPool(Pool):
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         on_lost: Callable[[str], Any] | None = None,
     ) -> None:
+        # no restarts by Ray: its budget would be the actor's, spent over all its tasks, and a
+        # restart whose setup fails would stay in the pool; the driver retries and replaces
         opts: dict[str, Any] = {
             "num_cpus": resources.cpus,
-            "max_restarts": max_retries,
-            "max_task_retries": max_retries,
+            "max_restarts": 0,
+            "max_task_retries": 0,
             "scheduling_strategy": "SPREAD",
         }
         if resources.gpus:
@@ -321,9 +356,11 @@ class RayPool(Pool):
             opts["resources"] = dict(resources.custom)
         self.per_key = per_key or 1 << 30
         self.nodes = nodes
+        self.max_retries = max_retries
+        self._res = resources
         self._on_lost = on_lost if on_lost is not None else getattr(setup, "on_lost", None)
         # the function and the setup travel once through the object store; the pool keeps them in
-        # scope, so a restarted actor can be built again
+        # scope, so a replacement can be built
         self._args = (ray.put(fn), ray.put(setup))
         self._opts = opts
         self._actors = [_Worker.options(**opts).remote(*self._args) for _ in range(workers)]
@@ -333,8 +370,12 @@ class RayPool(Pool):
         self.worker_nodes: list[str | None] = [None] * workers
         #: each worker's Ray actor id (what ``on_lost`` is called with)
         self.worker_ids: list[str] = [a._actor_id.hex() for a in self._actors]
-        self._queue: deque[tuple[Any, Any, str | None]] = deque()
-        self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None]] = {}
+        # task, tag, key, times its worker died running it
+        self._queue: deque[tuple[Any, Any, str | None, int]] = deque()
+        self._inflight: dict[ray.ObjectRef, tuple[int, Any, Any, str | None, int]] = {}
+        # replacements starting: their ready() call -> (place, actor, monotonic deadline)
+        self._starting: dict[ray.ObjectRef, tuple[int, Any, float]] = {}
+        self._room_checked = 0.0  # when the alive nodes' room for them was last checked
         self._keys: Counter[str] = Counter()
         self._ready: deque[TaskResult] = deque()  # finished, not yet handed to the caller
         self._startup_timeout_s = startup_timeout_s
@@ -394,28 +435,56 @@ class RayPool(Pool):
                 log.warning("on_lost of worker %s failed", self.worker_ids[i], exc_info=True)
 
     def _replace(self, i: int) -> None:
-        """A new worker in the place of worker ``i`` (retired), given work only once its setup has
-        run as the first one's did, within the startup timeout; a replacement that cannot start
-        (its node is gone, its setup fails) is given up, and the place stays empty."""
+        """Start a new worker in the place of worker ``i`` (retired), without waiting for it: it
+        is given work once its setup has run (:meth:`_started`)."""
         actor = _Worker.options(**self._opts).remote(*self._args)
+        deadline = time.monotonic() + self._startup_timeout_s
+        self._starting[actor.ready.remote()] = (i, actor, deadline)
+        self._room_checked = 0.0  # checked at once
+
+    def _started(self, ref: ray.ObjectRef) -> None:
+        """A replacement's setup is done: it takes its place, or is given up when it failed."""
+        i, actor, _ = self._starting.pop(ref)
         try:
-            node, error, pid, worker_id = ray.get(actor.ready.remote(), timeout=self._startup_timeout_s)
-        except (RayError, TimeoutError) as exc:
+            node, error, pid, worker_id = ray.get(ref)
+        except RayError as exc:
             error = exc
         if error is not None:
-            log.warning("a worker to replace a lost one did not start (%s); going on without it", error)
-            with contextlib.suppress(Exception):
-                ray.kill(actor)
+            self._give_up(actor, f"it did not start: {describe(error).splitlines()[0]}")
             return
-        self._actors[i], self._alive[i] = actor, True
+        self._actors[i], self._alive[i], self._load[i] = actor, True, 0
         self.pids[i], self.worker_nodes[i], self.worker_ids[i] = pid, node, worker_id
+
+    def _check_starting(self) -> None:
+        """Give up the replacements past the startup timeout, and those the alive nodes cannot
+        hold besides the pool's live workers (a lost node's share is gone), the newest first."""
+        now = time.monotonic()
+        for ref, (_, actor, deadline) in list(self._starting.items()):
+            if now >= deadline:
+                del self._starting[ref]
+                self._give_up(actor, f"it did not start within {self._startup_timeout_s:.0f}s")
+        if not self._starting or now - self._room_checked < REPLACE_CHECK_S:
+            return
+        self._room_checked = now
+        live = Counter(n for n, alive in zip(self.worker_nodes, self._alive, strict=True) if alive and n)
+        room = nodes_room(ray.nodes(), self._res, live)
+        if room is None:
+            return
+        for ref in list(self._starting)[room:][::-1]:
+            _, actor, _ = self._starting.pop(ref)
+            self._give_up(actor, "no alive node has room for it")
+
+    def _give_up(self, actor: Any, why: str) -> None:
+        log.warning("a worker to replace a lost one is given up (%s); going on without it", why)
+        with contextlib.suppress(Exception):
+            ray.kill(actor, no_restart=True)
 
     @property
     def workers(self) -> int:
         return sum(self._alive)
 
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
-        self._queue.append((task, tag, key))
+        self._queue.append((task, tag, key, 0))
         self._dispatch()
 
     @property
@@ -434,17 +503,17 @@ class RayPool(Pool):
         return best
 
     def _dispatch(self) -> None:
-        held: list[tuple[Any, Any, str | None]] = []
+        held: list[tuple[Any, Any, str | None, int]] = []
         while self._queue:
             i = self._free_actor()
             if i is None:
                 break
-            task, tag, key = self._queue.popleft()
+            task, tag, key, deaths = self._queue.popleft()
             if key is not None and self._keys[key] >= self.per_key:
-                held.append((task, tag, key))
+                held.append((task, tag, key, deaths))
                 continue
             ref = self._actors[i].run.remote(task)
-            self._inflight[ref] = (i, task, tag, key)
+            self._inflight[ref] = (i, task, tag, key, deaths)
             self._load[i] += 1
             if key is not None:
                 self._keys[key] += 1
@@ -457,37 +526,54 @@ class RayPool(Pool):
             yield self._ready.popleft()
 
     def _fetch(self, block: bool) -> None:
-        """Move the finished calls to ``_ready`` (waiting for one with ``block``)."""
+        """Move the finished calls to ``_ready`` (waiting for one with ``block``); take in the
+        replacements that have started."""
         self._dispatch()
-        if not self._inflight:
-            if self._queue and not any(self._alive):
+        while True:
+            if self._queue and not any(self._alive) and not self._starting:
                 while self._queue:
-                    _, tag, _ = self._queue.popleft()
+                    _, tag, _, _ = self._queue.popleft()
                     self._ready.append(TaskResult(tag, error=WorkerLostError("no worker left (all died)")))
-            return
-        refs = list(self._inflight)
-        done, _ = ray.wait(refs, num_returns=1, timeout=None if block else 0)
-        if done:
-            done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        self._ready.extend(self._collect(ref) for ref in done)
-        self._dispatch()  # the freed workers start their next task while the caller handles these
+            if not self._inflight and not self._queue:
+                return
+            refs = [*self._inflight, *self._starting]
+            if not refs:
+                return
+            timeout = None if block else 0
+            if block and self._starting:  # wake up now and then to check they can still start
+                timeout = REPLACE_CHECK_S
+            done, _ = ray.wait(refs, num_returns=1, timeout=timeout)
+            if done:
+                done, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
+            for ref in done:
+                if ref in self._starting:
+                    self._started(ref)
+                elif (res := self._collect(ref)) is not None:
+                    self._ready.append(res)
+            self._check_starting()
+            self._dispatch()  # the freed workers start their next task while the caller handles these
+            if self._ready or not block:
+                return
 
-    def _collect(self, ref: ray.ObjectRef) -> TaskResult:
-        """The result of a finished call, its worker freed (or retired, when it died)."""
-        i, _task, tag, key = self._inflight.pop(ref)
+    def _collect(self, ref: ray.ObjectRef) -> TaskResult | None:
+        """The result of a finished call, its worker freed; None when its worker died and the
+        task went back to the queue (the worker retired, a new one started in its place)."""
+        i, task, tag, key, deaths = self._inflight.pop(ref)
         self._load[i] -= 1
         if key is not None:
             self._keys[key] -= 1
         try:
             node, value, error = ray.get(ref)
-        except RayActorError as exc:
-            # the actor was restarted and this task retried max_retries times; it is the task the
-            # actor was running (one task per actor at a time): it fails, the actor gets no more work
-            # and a fresh one takes its place (so a few videos that kill their worker do not stop
-            # the others: each replacement follows a task charged with a death)
+        except WORKER_DEATHS as exc:
+            # the task the actor was running (one task per actor at a time) is charged with the
+            # death: run again, elsewhere, unless it has killed its worker max_retries times already
             self._drop(i)
             self._replace(i)
-            return TaskResult(tag, error=WorkerLostError(f"worker died: {describe(exc).splitlines()[0]}"))
+            if deaths < self.max_retries:
+                self._queue.appendleft((task, tag, key, deaths + 1))
+                return None
+            why = describe(exc).splitlines()[0]
+            return TaskResult(tag, error=WorkerLostError(f"worker died: {why} ({deaths + 1} times)"))
         except RayError as exc:
             return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
         self.nodes[node] += 1
@@ -502,6 +588,10 @@ class RayPool(Pool):
         self._queue.clear()
         self._inflight.clear()
         self._ready.clear()
+        for _, actor, _ in self._starting.values():
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        self._starting.clear()
         for i in range(len(self._actors)):
             if self._alive[i]:
                 self._drop(i, lost=False)
@@ -541,8 +631,9 @@ class RayExecutor(Executor):
 
     # -- sizes ---------------------------------------------------------------------
     def capacity(self, res: WorkerResources) -> int | None:
-        """How many workers of this size the cluster holds (None: no limit, nothing reserved)."""
-        return workers_that_fit(ray.cluster_resources(), res)
+        """How many workers of this size the cluster's alive nodes hold, each node on its own (a
+        worker cannot span two nodes; None: no limit, nothing reserved)."""
+        return nodes_room(ray.nodes(), res)
 
     def gpu_count(self) -> float:
         return float(ray.cluster_resources().get("GPU", 0))
@@ -559,6 +650,13 @@ class RayExecutor(Executor):
         on_lost: Callable[[str], Any] | None = None,
     ) -> RayPool:
         res = resources or WorkerResources()
+        problem = gpu_share_problem(res.gpus)
+        if problem is not None:
+            raise ConfigError(
+                f"cannot give each worker {res.gpus:g} GPU: {problem}",
+                where="--gpus-per-worker",
+                hint=GPU_SHARE_HINT,
+            )
         cap = self.capacity(res)
         if cap == 0:
             raise ConfigError(

@@ -31,7 +31,7 @@ def small_dataset(gt_dataset, dst):
 
 def test_tracklets_on_ray_equal_local_even_with_a_worker_killed_mid_build(ray_session, gt_dataset, tmp_path):
     """Once the first video is back, one worker is killed (SIGKILL) while its next videos are in
-    flight: Ray restarts it (its detector and matcher loaded again), its videos run again, and
+    flight: a replacement worker starts (its own detector and matcher), its videos run again, and
     the files still equal a local build's byte for byte."""
     cfg = BuildConfig(stride=4)
     local = small_dataset(gt_dataset, tmp_path / "local")

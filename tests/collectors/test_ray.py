@@ -178,3 +178,39 @@ def test_a_gate_takes_back_the_slot_of_a_holder_that_died(ray_session):
         assert ray.get(gate.holders.remote()) == ["w1"]
     finally:
         ray.kill(gate)
+
+
+def test_workers_get_the_source_file_options_as_absolute_paths(ray_session, tmp_path, monkeypatch):
+    """A worker opens --shop-map / --session-file from the folder its Ray node was started in:
+    a relative path given to the driver must name the same file there."""
+    from types import SimpleNamespace
+
+    from collectors.cluster import CollectCluster
+    from collectors.config import CollectConfig
+
+    monkeypatch.chdir(tmp_path)
+    Catalog(tmp_path / "catalog.sqlite").close()
+    cfg = CollectConfig()
+    ctx = SimpleNamespace(
+        catalog=SimpleNamespace(path="catalog.sqlite"), cfg=cfg, root="out", retry_rejected=False
+    )
+    cluster = CollectCluster(cfg.http)
+    try:
+        for name, options, want in (
+            (
+                "tiktok",
+                {"shop_map": "fixtures/shops.csv"},
+                {"shop_map": str(tmp_path / "fixtures/shops.csv")},
+            ),
+            (
+                "instagram",
+                {"session_file": "s/session", "login": "me"},
+                {"session_file": str(tmp_path / "s/session"), "login": "me"},
+            ),
+            ("instagram", {"session_file": None, "login": None}, {"session_file": None, "login": None}),
+        ):
+            source = SimpleNamespace(name=name, ctx=ctx, client=SimpleNamespace(policy=None))
+            spec = cluster.worker_setup(source, options).spec
+            assert spec.options == want and spec.root == str(tmp_path / "out")
+    finally:
+        cluster.close()

@@ -124,3 +124,19 @@ def test_inline_pool_builds_the_state_once_and_runs_in_order_in_this_thread():
     assert [r.value[0] for r in results[:4]] == [10, 11, 12, 13]
     assert {r.value[1] for r in results[:4]} == {threading.get_ident()} and built == [threading.get_ident()]
     assert isinstance(results[4].error, TypeError)
+
+
+@pytest.mark.parametrize("share", ["1.5", "2.25"])
+def test_a_gpu_share_above_one_that_is_not_whole_is_a_usage_error(tmp_path, share):
+    """Ray gives a worker a GPU share below 1 or whole GPUs: anything else is refused while the
+    options are read (exit 2, one line), before Ray or a model is touched."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+
+    (tmp_path / "train.json").write_text("{}")
+    args = ["build", "--dataset", str(tmp_path), "--executor", "ray", "--ray-address", "127.0.0.1:1"]
+    res = CliRunner().invoke(tracklets, [*args, "--gpus-per-worker", share])
+    assert res.exit_code == 2, res.output
+    assert "--gpus-per-worker" in res.output and "not a whole number" in res.output
+    assert "Traceback" not in res.output and "cannot reach" not in res.output

@@ -1,8 +1,9 @@
 """The Ray executor on the session's local Ray: the same outcomes as local, node ids recorded per
 task, one state per worker, the per-key cap across workers, workers killed mid-task (a death is
-charged to the task that dies alone; a worker lost for good is replaced and reported), stdout kept
-for the result, and the address checks (another cluster than the one joined, a port where no Ray
-head answers)."""
+charged to the task that dies alone, each task with its own retries; a dead worker is replaced and
+reported, without stopping the others; a replacement whose setup fails or that no alive node can
+hold is given up), workers no single node can hold refused at once, stdout kept for the result,
+and the address checks (another cluster than the one joined, a port where no Ray head answers)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import HTTPServer, SimpleHTTPRequestHandler
@@ -51,7 +53,7 @@ def _setup(marks: Path) -> int:
 
 def _stateful(marks: Path, state: int, x: int) -> tuple[int, int]:
     if x == 4 and not (marks / "died").exists():
-        (marks / "died").touch()
+        (marks / "died").write_text(str(os.getpid()))
         os.kill(os.getpid(), signal.SIGKILL)
     return state + x, os.getpid()
 
@@ -85,9 +87,7 @@ def test_a_worker_killed_mid_task_is_retried_and_the_map_is_complete(ray_session
     assert got == LocalExecutor().map(_work, tasks, desc="test")
 
 
-def test_a_pool_actor_killed_mid_task_restarts_with_its_state_and_the_results_are_complete(
-    ray_session, tmp_path
-):
+def test_a_pool_actor_killed_mid_task_is_replaced_and_the_results_are_complete(ray_session, tmp_path):
     with (
         make_executor("ray", workers=2) as ex,
         ex.pool(partial(_stateful, tmp_path), setup=partial(_setup, tmp_path)) as pool,
@@ -95,11 +95,12 @@ def test_a_pool_actor_killed_mid_task_restarts_with_its_state_and_the_results_ar
         for x in range(8):
             pool.submit(x, tag=x)
         got = {r.tag: r for r in pool.drain()}
-    assert (tmp_path / "died").exists()
     assert {t: r.value[0] for t, r in got.items()} == {x: 100 + x for x in range(8)}
     assert all(r.error is None and r.node for r in got.values())
-    setups = list(tmp_path.glob("setup-*"))
-    assert len(setups) == 3  # one per worker, and once more for the restarted one
+    assert got[4].value[1] != int((tmp_path / "died").read_text())  # run again in another worker
+    # one per worker, and once more for the replacement, unless the other worker ran the rest of
+    # the queue (task 4 included) before the replacement was set up
+    assert len(list(tmp_path.glob("setup-*"))) in (2, 3)
 
 
 def test_a_worker_that_keeps_dying_fails_only_its_task(ray_session):
@@ -272,3 +273,122 @@ def test_a_port_where_no_ray_head_answers_is_exit_2_within_the_deadline(tmp_path
         run.stderr
     )
     assert "6379" in run.stdout and "8265" in run.stdout and "| initialised: False" in run.stdout
+
+
+def _dies_first_time(marks: Path, victims: set[int], x: int) -> int:
+    """``x``, but the worker running a task of ``victims`` is killed on that task's first run."""
+    if x in victims and not (marks / f"died-{x}").exists():
+        (marks / f"died-{x}").touch()
+        os._exit(1)
+    return x
+
+
+def test_each_pool_task_has_its_own_retries_however_many_deaths_came_before(ray_session, tmp_path):
+    """The retry budget is the task's, not the worker's: with one retry, two tasks that each
+    kill the worker once both come back done."""
+    from movingfashion.executors.ray_backend import RayExecutor
+
+    with (
+        RayExecutor(workers=1, max_retries=1) as ex,
+        ex.pool(partial(_dies_first_time, tmp_path, {1, 3})) as pool,
+    ):
+        for x in range(5):
+            pool.submit(x, tag=x)
+        got = {r.tag: (r.value, r.error) for r in pool.drain()}
+    assert (tmp_path / "died-1").exists() and (tmp_path / "died-3").exists()
+    assert got == {x: (x, None) for x in range(5)}
+
+
+def _setup_fails_after_a_death(marks: Path) -> int:
+    """A setup that fails once, the first time it runs after a worker died (a share not mounted yet)."""
+    if (marks / "died").exists() and not (marks / "setup-failed").exists():
+        (marks / "setup-failed").touch()
+        raise RuntimeError("transient: model share not mounted yet")
+    return 100
+
+
+def _dies_on_3(marks: Path, state: int, x: int) -> int:
+    if x == 3 and not (marks / "died").exists():
+        (marks / "died").touch()
+        os._exit(1)
+    deadline = time.monotonic() + 60
+    while x > 3 and not (marks / "setup-failed").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the later tasks wait until the replacement's setup has failed
+    return state + x
+
+
+def test_a_replacement_whose_setup_fails_is_given_up_and_fails_no_task(ray_session, tmp_path):
+    with (
+        make_executor("ray", workers=2) as ex,
+        ex.pool(partial(_dies_on_3, tmp_path), setup=partial(_setup_fails_after_a_death, tmp_path)) as pool,
+    ):
+        for x in range(8):
+            pool.submit(x, tag=x)
+        got = {r.tag: (r.value, r.error) for r in pool.drain()}
+        workers = pool.workers
+    assert (tmp_path / "setup-failed").exists()
+    assert got == {x: (100 + x, None) for x in range(8)}  # task 3 too: run again on the other worker
+    assert workers == 1  # the replacement that could not start is given up
+
+
+def _slow(x: int) -> int:
+    time.sleep(0.1)
+    return x
+
+
+def test_a_replacement_no_alive_node_can_hold_does_not_stall_the_pool(ray_session, tmp_path, caplog):
+    """A lost node's workers cannot be replaced (its resources are gone): the survivors go on
+    with the queue at once instead of waiting for a replacement that never starts."""
+    from movingfashion.executors import WorkerResources
+    from movingfashion.executors.ray_backend import RayExecutor
+
+    with (
+        RayExecutor(workers=2, max_retries=0) as ex,
+        ex.pool(partial(_dies_first_time, tmp_path, {2})) as pool,
+    ):
+        # from now on a replacement asks for what only the lost node had
+        pool._opts = {**pool._opts, "resources": {"mf_lost_node": 1}}
+        pool._res = WorkerResources(cpus=1, custom={"mf_lost_node": 1})
+        pool._startup_timeout_s = 60
+        t0 = time.monotonic()
+        for x in range(10):
+            pool.submit(x, tag=x)
+        got = {r.tag: (r.value, r.error) for r in pool.drain()}
+        elapsed = time.monotonic() - t0
+        workers = pool.workers
+    assert isinstance(got.pop(2)[1], WorkerLostError)
+    assert got == {x: (x, None) for x in range(10) if x != 2}  # the survivor ran the rest
+    assert elapsed < 30 and workers == 1
+    assert "no alive node has room for it" in caplog.text
+
+
+def test_a_worker_no_single_node_can_hold_is_refused_at_once(ray_session, monkeypatch):
+    """Two nodes of one GPU each: two GPUs in all, but a 2-GPU worker fits on neither; a GPU share
+    Ray cannot give (above 1, not whole) is refused too, both before any worker is started."""
+    import ray
+
+    from movingfashion.executors import WorkerResources, ray_backend
+    from movingfashion.executors.ray_backend import nodes_room
+
+    nodes = [{"NodeID": f"n{i}", "Alive": True, "Resources": {"CPU": 4.0, "GPU": 1.0}} for i in range(2)] + [
+        {"NodeID": "gone", "Alive": False, "Resources": {"CPU": 8.0, "GPU": 8.0}}
+    ]
+    assert nodes_room(nodes, WorkerResources(1, 2)) == 0
+    assert nodes_room(nodes, WorkerResources(1, 1)) == 2
+    assert nodes_room(nodes, WorkerResources(1, 0.5)) == 4
+    assert nodes_room(nodes, WorkerResources(1, 0.5), Counter({"n0": 1})) == 3
+    assert nodes_room(nodes, WorkerResources(0, 0)) is None
+    monkeypatch.setattr(ray, "nodes", lambda: nodes)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 2.0})
+
+    def no_pool(*args, **kwargs):
+        raise AssertionError("a pool was started")
+
+    monkeypatch.setattr(ray_backend, "RayPool", no_pool)
+    with make_executor("ray") as ex:
+        assert ex.capacity(WorkerResources(1, 1)) == 2
+        with pytest.raises(ConfigError, match="no node of the cluster can hold a worker asking 1 CPU, 2 GPU"):
+            ex.pool(_work, resources=WorkerResources(1, 2))
+        with pytest.raises(ConfigError, match="not a whole number") as exc:
+            ex.pool(_work, resources=WorkerResources(1, 1.5))
+    assert "--gpus-per-worker" in str(exc.value) and "below 1" in str(exc.value)
