@@ -68,9 +68,10 @@ def crop_cache(
     (same frames, same pixels), only faster. --pool N keeps N frames per video (less disk,
     frames then come from that pool). The dataset must be opened with the same --crop,
     --crop-size / --frame-size and --context. Reruns skip videos already cached from the same
-    video and tracklet boxes (a changed one, or one a cache named the old way holds, is built
-    again); bad rows are skipped and listed (exit 1). The dataset was positional before:
-    `mf crop-cache DATASET` still works, with a deprecation warning.
+    video and tracklet boxes with the same --pool (a changed one, a damaged one, or one a cache
+    named the old way holds, is built again); bad rows are skipped and listed (exit 1). The
+    dataset was positional before: `mf crop-cache DATASET` still works, with a deprecation
+    warning.
 
     \b
     Examples:

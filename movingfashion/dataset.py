@@ -51,17 +51,22 @@ Design choices (documented contract):
   stores the crops of its frames; ``crop_cache=DIR`` then reads the clip from a memory-mapped
   array. With ``pool=None`` every candidate frame is stored and items are identical to
   decoded ones; with ``pool=N`` frames come only from a fixed pool of N (a training-time
-  trade-off: evaluate without it to follow the paper's protocol). An entry is used only for
-  the video (path and byte size) and tracklet boxes it was cut from: a stale one is named in
-  one warning and its video decoded live, and a rerun of the build redoes it. A ``crop_cache``
-  folder that does not exist is a ConfigError; videos without an entry in it are counted in
-  one warning when the dataset is made (and decoded live).
+  trade-off: evaluate without it to follow the paper's protocol; a rerun with another pool,
+  or none, builds every entry again). An entry is used only for the video (path and byte
+  size) and tracklet boxes it was cut from: a stale or damaged one is named in one warning and
+  its video decoded live, and a rerun of the build redoes it. A ``crop_cache`` folder that
+  does not exist is a ConfigError; videos without an entry in it are counted in one warning
+  when the dataset is made (and decoded live).
 * **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
   (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
   crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
   as the live path and reads T small JPEGs per clip (pixels within
   :data:`movingfashion.training_copy.TOLERANCE` of the live crops). A stale or corrupt copy of
-  a video is named in one warning and that video is decoded live.
+  a video (its index checked when it is opened) is named in one warning and that video is
+  decoded live; a rerun of the build redoes it. A ``training_copy`` folder that does not exist
+  is a ConfigError; videos without an entry in it are counted in one warning.
+* **Entry names** of a video several products of the split file list: one entry per product,
+  ``<video>@<product>``, whatever ``classes=`` / ``partition=`` keep (``shared_videos``).
 * **Decoder** (``backend``): ``"auto"`` = the reader registry's choice for sparse access
   (PyAV, which skips the non-reference frames a clip does not need; torchcodec for streams
   without B-frames), then decord, then OpenCV, per file; a name from
@@ -105,6 +110,7 @@ from movingfashion.training_copy import (
     _source_boxes,
     boxes_fingerprint,
     entry_stem,
+    frames_problem,
     legacy_stem,
     remove_legacy,
 )
@@ -174,6 +180,21 @@ def _size(value: int | Sequence[int] | None) -> Size | None:
         return (value, value)
     h, w = value
     return (int(h), int(w))
+
+
+def _require_folder(folder: Path, what: str, root: Path, split: str) -> None:
+    """A crop cache or training copy (``what``) folder that is not there (a typo, or a build not
+    run yet): a ConfigError naming it and the command that builds it, not every clip silently
+    decoded live."""
+    if folder.is_dir():
+        return
+    name = what.replace(" ", "_")
+    raise ConfigError(
+        f"{what} folder not found" if not folder.exists() else f"{what} is not a folder",
+        where=str(folder),
+        hint=f"build it first with `mf {name.replace('_', '-')} --dataset {root} --split {split} --out "
+        f"{folder}` (or build_{name}), or check the {name} path",
+    )
 
 
 def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
@@ -305,17 +326,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if training_copy is not None:
             if crop_cache is not None:
                 raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
-            self.training_copy = TrainingCopy(training_copy, self.cache_params())
-        if self.crop_cache is not None and not self.crop_cache.is_dir():
-            # a typo or a cache not built yet: refused, not every clip silently decoded live
-            raise ConfigError(
-                "crop cache folder not found"
-                if not self.crop_cache.exists()
-                else "crop cache is not a folder",
-                where=str(self.crop_cache),
-                hint=f"build it first with `mf crop-cache --dataset {self.root} --split {split} --out "
-                f"{self.crop_cache}` (or build_crop_cache), or check the crop_cache path",
-            )
+            copy_dir = Path(training_copy)
+            _require_folder(copy_dir, "training copy", self.root, split)
+            self.training_copy = TrainingCopy(copy_dir, self.cache_params())
+        if self.crop_cache is not None:
+            _require_folder(self.crop_cache, "crop cache", self.root, split)
         self._length_problems: dict[str, str | None] = {}  # video path -> why it is cut short, per process
 
         self._skip_seen: set[tuple[str, str]] = set()
@@ -340,9 +355,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
         richer = load_richer_tracklets(self.root / "tracklets")
         listed: dict[str, set[str]] = {}  # video -> the products listing it
+        owners: dict[str, set[str]] = {}  # video path -> the products listing it
         for pid, entry in official.items():
             for rel in entry.video_paths:
                 listed.setdefault(Path(rel).name, set()).add(pid)
+                owners.setdefault(rel, set()).add(pid)
+        #: the videos several products of the split file list (each with its own boxes on them),
+        #: from every row, before the class / partition filter and :meth:`check`: the names of
+        #: their crop-cache and training-copy entries (``<video>@<product>``) depend on the split
+        #: file alone, so a dataset opened with ``classes=`` finds the entries a build wrote
+        self.shared_videos = frozenset(rel for rel, pids in owners.items() if len(pids) > 1)
         for name, pids in listed.items():
             if len(pids) > 1:  # an older build's one file of a video several products list: only
                 richer.pop(name, None)  # the product it names may use it (by its product key)
@@ -367,25 +389,40 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 if not self.products
                 else "",
             )
+        videos = [v for rec in self.products for v in rec.videos]
         if self.crop_cache is not None:
-            self._warn_missing_entries(split)
+            missing = [v for v in videos if not self._cache_files(v)[1].is_file()]
+            self._warn_missing_entries(split, "crop cache", "mf crop-cache", self.crop_cache, missing, videos)
+        if self.training_copy is not None:
+            missing = self.training_copy.unbuilt((v, entry_product(self, v)) for v in videos)
+            folder = self.training_copy.root
+            self._warn_missing_entries(split, "training copy", "mf training-copy", folder, missing, videos)
 
     # ------------------------------------------------------------------ building
-    def _warn_missing_entries(self, split: str) -> None:
-        """One warning when the crop cache has no entry for some videos (they decode live)."""
-        videos = [v for rec in self.products for v in rec.videos]
-        missing = [v for v in videos if not self._cache_files(v)[1].is_file()]
+    def _warn_missing_entries(
+        self,
+        split: str,
+        what: str,
+        command: str,
+        folder: Path,
+        missing: list[VideoRecord],
+        videos: list[VideoRecord],
+    ) -> None:
+        """One warning when the crop cache or training copy (``what``, in ``folder``) has no entry
+        for some ``videos`` (they decode live)."""
         if missing:
             log.warning(
-                "%s: %d of %d videos have no crop cache entry (e.g. %s); they are decoded live: "
-                "build them with `mf crop-cache --dataset %s --split %s --out %s`",
-                self.crop_cache,
+                "%s: %d of %d videos have no %s entry (e.g. %s); they are decoded live: "
+                "build them with `%s --dataset %s --split %s --out %s`",
+                folder,
                 len(missing),
                 len(videos),
+                what,
                 missing[0].rel_path,
+                command,
                 self.root,
                 split,
-                self.crop_cache,
+                folder,
             )
 
     def _build_index(self) -> None:
@@ -721,7 +758,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if meta is not None:
                 try:
                     return self._item_from_cache(index, rec, vi, video, idx, meta)
-                except (OSError, ValueError, KeyError, IndexError) as exc:
+                except (OSError, ValueError, EOFError, KeyError, IndexError) as exc:
                     self._drop_cached(video, exc)  # one warning, then live (sampled again below)
             entry = (
                 self.training_copy.entry(video, entry_product(self, video))
@@ -800,6 +837,25 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         clip, scaled = self._whole(frames, boxes)
         return clip, scaled, (h0, w0)
 
+    def anchor_paths(self, base: str | os.PathLike[str]) -> None:
+        """Read the dataset's relative paths (root, split file, videos, shop images, crop cache,
+        training copy) from ``base`` instead of this process's working directory: what a copy of
+        the dataset sent to a cluster worker does with the cwd of the process that opened it (a
+        Ray worker's cwd is wherever its node was started)."""
+
+        def at(path: Path) -> Path:
+            return path if path.is_absolute() else Path(base) / path
+
+        self.root, self.split_path = at(self.root), at(self.split_path)
+        if self.crop_cache is not None:
+            self.crop_cache = at(self.crop_cache)
+        if self.training_copy is not None:
+            self.training_copy.root = at(self.training_copy.root)
+        for rec in self.products:
+            rec.shop_path = at(rec.shop_path)
+            for video in rec.videos:
+                video.path = at(video.path)
+
     def check(
         self,
         *,
@@ -848,8 +904,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     products.append(rec)
                 else:
                     self._note_skip(rec.product_id, f"{self.split_path}: no usable video left")
-            self.products = products
-            self.__dict__.pop("shared_videos", None)  # recomputed for the products left
+            self.products = products  # shared_videos stays: entry names depend on the split file
             self._build_index()
         return self.skipped
 
@@ -922,16 +977,6 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         assert self.crop_cache is not None
         return cache_entry(self.crop_cache, video.rel_path, entry_product(self, video))
 
-    @functools.cached_property
-    def shared_videos(self) -> frozenset[str]:
-        """The videos several products list (each product with its own boxes on them)."""
-        seen: set[str] = set()
-        shared = set()
-        for rec in self.products:
-            for rel in {v.rel_path for v in rec.videos}:
-                (shared if rel in seen else seen).add(rel)
-        return frozenset(shared)
-
     def _drop_cached(self, video: VideoRecord, exc: BaseException) -> None:
         """A crop-cache entry that cannot be read: warn once naming its file; decode the video live."""
         arr_path = self._cache_files(video)[0]
@@ -954,8 +999,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         meta: dict[str, Any],
     ) -> dict[str, Any]:
         arr = self._arrays.get(self._cache_files(video)[0])
-        if len(arr) != len(meta["frames"]):
-            raise ValueError(f"{len(arr)} frames stored, the entry lists {len(meta['frames'])}")
+        problem = array_problem(arr, meta)
+        if problem is not None:
+            raise ValueError(problem)
         pos = {f: i for i, f in enumerate(meta["frames"])}
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
@@ -1196,8 +1242,10 @@ def cache_entry(cache_dir: Path, rel_path: str, product_id: str | None = None) -
 
 def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
     """Why a crop-cache entry's ``meta`` does not hold ``video``'s crops as the dataset would cut
-    them now (another video, the video or its tracklet changed, another product's); None when
-    it does. The cut parameters are checked apart (a mismatch there is a ConfigError)."""
+    them now (another video, the video or its tracklet changed, another product's) or is
+    damaged (frames or boxes that cannot be the video's:
+    :func:`movingfashion.training_copy.frames_problem`); None when it does. The cut parameters
+    are checked apart (a mismatch there is a ConfigError)."""
     if meta.get("video") != video.rel_path:
         return f"it holds video {meta.get('video')!r}"
     if meta.get("video_size") != video.path.stat().st_size:
@@ -1206,7 +1254,71 @@ def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
         return f"it holds product {meta.get('product')!r}'s crops"
     if meta.get("source_boxes") != _source_boxes(video):
         return "the tracklet changed since the entry was built"
+    try:
+        frames = [int(f) for f in meta["frames"]]
+        orig = [int(v) for v in meta["orig_size"]]
+        crop, boxes = meta["params"]["crop"], meta["boxes"]
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"damaged meta ({type(exc).__name__}: {exc})"
+    if len(orig) != 2 or not isinstance(boxes, list):
+        return "damaged meta (orig_size or boxes)"
+    every_frame = "pool" in meta and meta["pool"] is None  # whole frames: each one stored
+    problem = frames_problem(frames, boxes, video, crop, every_frame=every_frame)
+    return None if problem is None else f"damaged meta: {problem}"
+
+
+def array_problem(arr: np.ndarray, meta: dict[str, Any]) -> str | None:
+    """Why a crop-cache entry's array does not hold the crops its ``meta`` lists (frame count,
+    crop size, dtype); None when it does."""
+    size = meta["params"].get("size")
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
+        return f"array of {arr.dtype} {arr.shape}, not uint8 RGB frames"
+    if len(arr) != len(meta["frames"]):
+        return f"{len(arr)} frames stored, the entry lists {len(meta['frames'])}"
+    if size is not None and list(arr.shape[1:3]) != list(size):
+        return f"crops of {arr.shape[1]}x{arr.shape[2]} stored, the entry says {size[0]}x{size[1]}"
     return None
+
+
+def _same_pool(meta: dict[str, Any], video: VideoRecord, pool: int | None) -> bool:
+    """Whether a crop-cache entry (its meta checked) holds the frames a build with ``pool`` stores:
+    by the pool it records; an entry from before the pool was recorded, by its frames (tracklet
+    crops: those ``pool`` picks from the boxes; whole frames: built again)."""
+    if "pool" in meta:
+        return meta["pool"] == pool
+    if meta["params"]["crop"] != "tracklet":
+        return False
+    cand = sorted(video.boxes)
+    want = cand if pool is None else sorted(set(get_sampler("rrs")(cand, pool, train=False)))
+    return [int(f) for f in meta["frames"]] == want
+
+
+def _cache_built(
+    arr_path: Path, meta_path: Path, video: VideoRecord, params: dict[str, Any], pool: int | None
+) -> bool:
+    """Whether a crop-cache entry already holds ``video``'s crops cut with ``params`` from a pool
+    of ``pool`` frames (None: every frame) and passes the checks the loader runs (meta, array
+    header, array size): a damaged or stale entry is built again."""
+    if not (meta_path.is_file() and arr_path.is_file()):
+        return False
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not (
+        isinstance(meta, dict)
+        and meta.get("params") == params
+        and entry_problem(meta, video) is None
+        and _same_pool(meta, video, pool)
+    ):
+        return False
+    try:
+        arr = np.load(arr_path, mmap_mode="r")
+        held = arr_path.stat().st_size
+    except (OSError, ValueError, EOFError):  # an empty or cut header
+        return False
+    whole = held == arr.offset + arr.nbytes  # not cut short, nothing after the frames
+    return whole and array_problem(arr, meta) is None
 
 
 def entry_product(dataset: MovingFashionDataset, video: VideoRecord) -> str | None:
@@ -1224,7 +1336,7 @@ def build_crop_cache(
     dataset: MovingFashionDataset,
     out_dir: str | os.PathLike[str],
     *,
-    pool: int | None = 32,
+    pool: int | None = None,
     progress: Callable[[Iterable[Any]], Iterable[Any]] | None = None,
     executor: Executor | None = None,
 ) -> dict[str, int]:
@@ -1235,17 +1347,22 @@ def build_crop_cache(
     from that pool. ``pool=None`` keeps *every* candidate frame, so sampling is unchanged: an
     item holds exactly the frames (and, the array being lossless, exactly the pixels) it would
     decode. Either way an item is read from one memory-mapped ``.npy`` per video instead of
-    decoded. Videos already cached with the same settings, from the same video (path and
-    byte size) and tracklet boxes are skipped (reruns are cheap); other entries are built
-    again, and entries named the old way (without the video's extension) are removed. Disk:
+    decoded. Videos already cached with the same settings and pool, from the same video (path
+    and byte size) and tracklet boxes, whose entry passes the loader's checks, are skipped
+    (reruns are cheap); other entries (a damaged array or meta included) are built again,
+    entries named the old way (without the video's extension) are removed, and so are the
+    temporary files of a killed build. Disk:
     ``frames * H * W * 3`` bytes per video (224 x 224 crops: 150 KB a frame, 4.8 MB for a
     pool of 32, 45 MB for every frame of a 300-frame tracklet).
 
     ``executor`` spreads the videos (default: here, in order; ``ray``: each worker holds a copy
-    of the dataset, writes a video's array straight into ``out_dir``, which must be a folder
-    every node sees, and this process commits the entry by writing its ``.json``). A video that
-    does not decode, or whose worker dies (past the executor's retries), is listed in
-    ``dataset.skipped`` and counted ``failed``; the others are cached (a rerun retries it).
+    of the dataset, its relative paths read from this process's working directory
+    (:meth:`MovingFashionDataset.anchor_paths`), writes a video's array straight into
+    ``out_dir``, which must be a folder every node sees, and this process commits the entry by
+    writing its ``.json``). An unexpected error of a worker is raised with a note naming the
+    video. A video that does not decode, or whose worker dies (past the executor's retries), is
+    listed in ``dataset.skipped`` and counted ``failed``; the others are cached (a rerun retries
+    it).
 
     A video several products list gets one entry per product (``<video>@<product>``: each
     product's crops of its own boxes); an entry a build before that kept for such a video alone
@@ -1274,25 +1391,16 @@ def build_crop_cache(
                     stale.unlink(missing_ok=True)
             for p in {product, None}:  # entries named before names kept the extension
                 remove_legacy(out, video.rel_path, p, (".npy", ".json"))
-            if meta_path.is_file() and arr_path.is_file():
-                try:
-                    old = json.loads(meta_path.read_text(encoding="utf-8"))
-                except (OSError, ValueError):
-                    old = {}  # a damaged entry: built again
-                if (  # same settings, same video, same tracklet: skipped (else built again)
-                    isinstance(old, dict)
-                    and old.get("params") == params
-                    and entry_problem(old, video) is None
-                ):
-                    counts["already_cached"] += 1
-                    yield
-                    continue
+            if _cache_built(arr_path, meta_path, video, params, pool):
+                counts["already_cached"] += 1
+                yield
+                continue
             todo.append((pi, vi))
         if not todo:
             return
         with ex.pool(
             _cache_video,
-            setup=functools.partial(_same, dataset),
+            setup=functools.partial(_sent, dataset, os.getcwd()),
             resources=WorkerResources(cpus=1),
         ) as workers:
             for pi, vi in todo:
@@ -1306,6 +1414,11 @@ def build_crop_cache(
                     if not lost and (
                         dataset.on_bad == "raise" or not isinstance(res.error, (MediaError, DataFormatError))
                     ):
+                        if not isinstance(res.error, MFError):  # unexpected: say which video raised it
+                            res.error.add_note(
+                                f"while caching video {video.rel_path} of product "
+                                f"{dataset.products[pi].product_id} ({video.path})"
+                            )
                         raise res.error
                     # an undecodable video, or one whose worker died: listed, the others are cached
                     # (a rerun retries it)
@@ -1341,8 +1454,13 @@ class _Sized:
         return self.it
 
 
-def _same(value: Any) -> Any:
-    return value
+def _sent(dataset: MovingFashionDataset, cwd: str) -> MovingFashionDataset:
+    """A worker's copy of ``dataset``, opened in ``cwd``: its relative paths read from there when
+    the worker runs elsewhere (a Ray worker: wherever its node was started; here, the same
+    object, untouched)."""
+    if os.getcwd() != cwd:
+        dataset.anchor_paths(cwd)
+    return dataset
 
 
 def _cache_video(
@@ -1388,6 +1506,7 @@ def _cache_video(
         "video_size": size,
         "source_boxes": source_boxes,
         "params": dataset.cache_params(),
+        "pool": pool,
         "frames": frames,
         "orig_size": list(orig or (0, 0)),
         "boxes": [[None if np.isnan(v) else float(v) for v in b] for b in out_boxes],

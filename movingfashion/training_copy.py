@@ -32,8 +32,9 @@ subsampling).
 Deterministic: the same dataset, parameters and quality give byte-identical files (exact
 decoders, OpenCV's JPEG encoder with fixed settings, sorted JSON). A copy that does not fit
 (the source video changed size, the tracklet's boxes changed) or is corrupt (unreadable index,
-truncated data, CRC mismatch, a JPEG that does not decode) is not used: the dataset logs one
-warning naming the file and decodes that video live.
+an index whose frames, offsets or boxes cannot be the video's, truncated data, CRC mismatch, a
+JPEG that does not decode) is not used: the dataset logs one warning naming the file and decodes
+that video live; ``mf training-copy`` run again writes it anew.
 """
 
 from __future__ import annotations
@@ -228,13 +229,15 @@ def build_training_copy(
     (default :data:`TOLERANCE`; None: no check) after encoding, and a frame that misses it at
     ``quality`` is encoded again with finer settings (:func:`encode_settings`), so every clip
     read from the copy is within it. A video already copied with the same parameters, quality,
-    tolerance, boxes and source size is skipped. A video that does not decode raises under the
-    dataset's ``on_bad="raise"``; under ``"skip"`` it is listed in ``dataset.skipped`` and the
-    others are copied (a rerun retries it). Returns counts: ``built``, ``already_copied``,
+    tolerance, boxes and source size, whose entry passes the checks the loader runs on it
+    (:func:`index_problem`, the data file's size), is skipped; a damaged one is written again,
+    and the temporary files of a killed build are removed. A video that does not decode raises
+    under the dataset's ``on_bad="raise"``; under ``"skip"`` it is listed in ``dataset.skipped``
+    and the others are copied (a rerun retries it). Returns counts: ``built``, ``already_copied``,
     ``failed``, ``frames_raised`` (frames stored with finer settings than ``quality``) and
     ``frames_outside_tolerance`` (still outside it at 4:4:4 and quality 100).
     """
-    from schemas.atomic import atomic_open, atomic_write_json
+    from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
     from schemas.errors import DataFormatError, MediaError
 
     if not 1 <= int(quality) <= 100:
@@ -243,6 +246,7 @@ def build_training_copy(
         raise ConfigError("a training copy of whole frames needs frame_size", where="frame_size")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    sweep_partials(out)  # data files a killed build left half-written
     params = dataset.cache_params()
     counts = dict.fromkeys(
         ("built", "already_copied", "failed", "frames_raised", "frames_outside_tolerance"), 0
@@ -258,23 +262,10 @@ def build_training_copy(
         for p in {product, None}:  # entries named before names kept the extension
             remove_legacy(out, video.rel_path, p, (".jpgs", ".json"))
         size = video.path.stat().st_size
-        if data_path.is_file() and index_path.is_file():
-            try:
-                old = json.loads(index_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                old = {}
-            if (
-                isinstance(old, dict)
-                and old.get("params") == params
-                and old.get("quality") == quality
-                and old.get("tolerance") == tol
-                and old.get("video") == video.rel_path
-                and old.get("video_size") == size
-                and old.get("source_boxes") == _source_boxes(video)
-                and old.get("product", video.product_id) == video.product_id
-            ):
-                counts["already_copied"] += 1
-                continue
+        settings = {"params": params, "quality": quality, "tolerance": tol}
+        if _copied(data_path, index_path, video, dataset.crop, settings):
+            counts["already_copied"] += 1
+            continue
         source_boxes = _source_boxes(video)
         try:
             frames, offsets, crcs, boxes, orig, raised, outside = _write_frames(
@@ -372,6 +363,104 @@ def _source_boxes(video: VideoRecord) -> str:
     return video.pruned.get(fp, fp)
 
 
+def load_index(index_path: Path) -> dict[str, Any]:
+    """A copy entry's index with its fields typed (``frames`` and ``crc32`` int lists,
+    ``offsets`` an int64 array, ``orig_size`` a pair); CorruptCopy when it does not read or is
+    not a version-:data:`VERSION` training copy."""
+    try:
+        meta = json.loads(index_path.read_text(encoding="utf-8"))
+        index = {
+            **meta,
+            "format": meta["format"],
+            "params": meta["params"],
+            "frames": [int(f) for f in meta["frames"]],
+            "offsets": np.asarray(meta["offsets"], np.int64),
+            "crc32": [int(c) for c in meta["crc32"]],
+            "boxes": list(meta["boxes"]),
+            "orig_size": (int(meta["orig_size"][0]), int(meta["orig_size"][1])),
+        }
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise CorruptCopy(f"unreadable index {index_path.name} ({type(exc).__name__})") from None
+    if index["format"] != FORMAT or index.get("version") != VERSION:
+        raise CorruptCopy(f"{index_path.name} is not a version-{VERSION} training copy")
+    return index
+
+
+def stale_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
+    """Why a copy entry's index is not about ``video`` as the split lists it now (another video,
+    the video or its tracklet changed since, another product's); None when it is."""
+    if meta.get("video") != video.rel_path:
+        return f"the entry holds video {meta.get('video')!r}"
+    if meta.get("video_size") != video.path.stat().st_size:
+        return "the video changed since the copy was made"
+    if meta.get("source_boxes") != _source_boxes(video):
+        return "the tracklet changed since the copy was made"
+    if meta.get("product", video.product_id) != video.product_id:
+        return f"the copy is product {meta.get('product')}'s"
+    return None
+
+
+def _is_box(box: Any) -> bool:
+    return (
+        isinstance(box, list)
+        and len(box) == 4
+        and all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in box)
+    )
+
+
+def frames_problem(
+    frames: Sequence[int], boxes: Sequence[Any], video: VideoRecord, crop: str, *, every_frame: bool
+) -> str | None:
+    """Why the frame indices and boxes a training-copy index or crop-cache entry lists cannot be
+    ``video``'s (a damaged file that still parses): indices not increasing, a frame without a
+    tracklet box (``crop="tracklet"``), not 0, 1, 2, ... (``crop="frame"`` with
+    ``every_frame``: each frame stored), or boxes that are not 4 values per frame; None when
+    they can be."""
+    if any(b <= a for a, b in zip(frames, frames[1:], strict=False)) or (frames and frames[0] < 0):
+        return "frame indices do not increase"
+    if crop == "tracklet":
+        stray = next((f for f in frames if f not in video.boxes), None)
+        if stray is not None:
+            return f"frame {stray} is listed, but has no tracklet box"
+    elif every_frame and list(frames) != list(range(len(frames))):
+        return "frame indices are not 0, 1, 2, ..."
+    if len(boxes) != len(frames) or not all(_is_box(b) for b in boxes):
+        return "boxes are not 4 numbers per frame"
+    return None
+
+
+def index_problem(index: dict[str, Any], video: VideoRecord, crop: str) -> str | None:
+    """Why a loaded index (:func:`load_index`) cannot describe ``video``'s copy: lists of
+    different lengths, byte offsets that do not increase from 0, or frames and boxes
+    :func:`frames_problem` refuses; None when it can (the data file's size is checked apart)."""
+    frames, offsets = index["frames"], index["offsets"]
+    if not (offsets.ndim == 1 and len(offsets) == len(frames) + 1 == len(index["crc32"]) + 1):
+        return "frames, offsets, CRCs and boxes disagree"
+    if offsets[0] != 0 or np.any(np.diff(offsets) <= 0):
+        return "byte offsets do not increase from 0"
+    return frames_problem(frames, index["boxes"], video, crop, every_frame=True)
+
+
+def _copied(
+    data_path: Path, index_path: Path, video: VideoRecord, crop: str, settings: dict[str, Any]
+) -> bool:
+    """Whether a copy entry already holds ``video`` cut with ``settings`` (index fields: params,
+    quality, tolerance) and passes the checks the loader runs before it reads one (a damaged
+    entry, even one whose index still reads, is written again)."""
+    if not (data_path.is_file() and index_path.is_file()):
+        return False
+    try:
+        index = load_index(index_path)
+    except CorruptCopy:
+        return False
+    return (
+        all(index.get(k) == v for k, v in settings.items())
+        and stale_problem(index, video) is None
+        and index_problem(index, video, crop) is None
+        and data_path.stat().st_size == int(index["offsets"][-1])
+    )
+
+
 @dataclass
 class CopyEntry:
     """One video's copy: its index and an open data file (read with ``pread``, fork-safe)."""
@@ -394,7 +483,10 @@ class CopyEntry:
         out: np.ndarray | None = None
         for k, r in enumerate(rows):
             a, b = int(self.offsets[r]), int(self.offsets[r + 1])
-            blob = os.pread(self.fd, b - a, a)
+            try:
+                blob = os.pread(self.fd, b - a, a)
+            except (OSError, ValueError) as exc:  # offsets the index check let through, an I/O error
+                raise CorruptCopy(f"frame {self.frames[r]}: unreadable ({exc})") from None
             if len(blob) != b - a or zlib.crc32(blob) != self.crcs[r]:
                 raise CorruptCopy(f"frame {self.frames[r]}: stored bytes do not match their CRC-32")
             img = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR_RGB)
@@ -433,16 +525,33 @@ class TrainingCopy:
             self._open = OrderedDict()
             self._pid = os.getpid()
 
+    @staticmethod
+    def _key(rel_path: str, product_id: str | None) -> str:
+        return rel_path if product_id is None else f"{rel_path}@{product_id}"
+
+    def unbuilt(self, videos: Iterable[tuple[VideoRecord, str | None]]) -> list[VideoRecord]:
+        """The videos of ``videos`` (each with the product its entry is named after) the copy has
+        no entry for, not even one named the old way: each is then decoded live without a
+        warning of its own (the caller counts them in one)."""
+        out = []
+        for video, product_id in videos:
+            index = copy_entry(self.root, video.rel_path, product_id)[1]
+            legacy = self.root / f"{legacy_stem(video.rel_path, product_id)}.json"
+            if not index.is_file() and not legacy.is_file():
+                self._bad.add(self._key(video.rel_path, product_id))
+                out.append(video)
+        return out
+
     def warn(self, rel_path: str, problem: str, product_id: str | None = None) -> None:
         """One warning per entry: the copy is not used, the video decodes live."""
-        key = rel_path if product_id is None else f"{rel_path}@{product_id}"
+        key = self._key(rel_path, product_id)
         if key not in self._bad:
             self._bad.add(key)
             where = copy_entry(self.root, rel_path, product_id)[0]
             log.warning("%s: training copy not used (%s); decoding the video live", where, problem)
 
     def drop(self, rel_path: str, problem: str, product_id: str | None = None) -> None:
-        key = rel_path if product_id is None else f"{rel_path}@{product_id}"
+        key = self._key(rel_path, product_id)
         with self._lock:
             e = self._open.pop(key, None)
         if e is not None:
@@ -452,7 +561,7 @@ class TrainingCopy:
     def entry(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
         """The copy of ``video`` when it is usable, else None (one warning per entry);
         ``product_id``: the product whose entry it is, for a video several products list."""
-        key = video.rel_path if product_id is None else f"{video.rel_path}@{product_id}"
+        key = self._key(video.rel_path, product_id)
         with self._lock:
             self._forked()
             e = self._open.get(key)
@@ -486,44 +595,34 @@ class TrainingCopy:
                 )
             self.warn(video.rel_path, problem, product_id)
             return None
-        try:
-            meta = json.loads(index_path.read_text(encoding="utf-8"))
-            fmt, params = meta["format"], meta["params"]
-            frames = [int(f) for f in meta["frames"]]
-            offsets = np.asarray(meta["offsets"], np.int64)
-            crcs = [int(c) for c in meta["crc32"]]
-            boxes = meta["boxes"]
-            orig = (int(meta["orig_size"][0]), int(meta["orig_size"][1]))
-        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-            raise CorruptCopy(f"unreadable index {index_path.name} ({type(exc).__name__})") from None
-        if fmt != FORMAT or meta.get("version") != VERSION:
-            raise CorruptCopy(f"{index_path.name} is not a version-{VERSION} training copy")
-        if params != self.params:
+        index = load_index(index_path)
+        if index["params"] != self.params:
             raise ConfigError(
-                f"training copy cut with {params}, the dataset wants {self.params}",
+                f"training copy cut with {index['params']}, the dataset wants {self.params}",
                 where=str(index_path),
                 hint="rebuild it (mf training-copy) with the dataset's crop, crop_size/frame_size and context",
             )
-        if not (len(offsets) == len(frames) + 1 == len(crcs) + 1 == len(boxes) + 1):
-            raise CorruptCopy(f"{index_path.name}: frames, offsets, CRCs and boxes disagree")
-        if meta.get("video") != video.rel_path:
-            self.warn(video.rel_path, f"the entry holds video {meta.get('video')!r}", product_id)
+        stale = stale_problem(index, video)
+        if stale is not None:
+            self.warn(video.rel_path, stale, product_id)
             return None
-        if meta.get("video_size") != video.path.stat().st_size:
-            self.warn(video.rel_path, "the video changed since the copy was made", product_id)
-            return None
-        if meta.get("source_boxes") != _source_boxes(video):
-            self.warn(video.rel_path, "the tracklet changed since the copy was made", product_id)
-            return None
-        if meta.get("product", video.product_id) != video.product_id:
-            self.warn(video.rel_path, f"the copy is product {meta.get('product')}'s", product_id)
-            return None
+        problem = index_problem(index, video, self.params["crop"])
+        if problem is not None:
+            raise CorruptCopy(f"{index_path.name}: {problem}")
         try:
             fd = os.open(data_path, os.O_RDONLY)
         except OSError as exc:
             raise CorruptCopy(f"data file missing ({exc.strerror})") from None
-        held = os.fstat(fd).st_size
-        if held != int(offsets[-1]):
+        held, want = os.fstat(fd).st_size, int(index["offsets"][-1])
+        if held != want:
             os.close(fd)
-            raise CorruptCopy(f"data file holds {held} bytes, its index says {int(offsets[-1])}")
-        return CopyEntry(data_path, frames, offsets, crcs, boxes, orig, fd)
+            raise CorruptCopy(f"data file holds {held} bytes, its index says {want}")
+        return CopyEntry(
+            data_path,
+            index["frames"],
+            index["offsets"],
+            index["crc32"],
+            index["boxes"],
+            index["orig_size"],
+            fd,
+        )

@@ -57,8 +57,9 @@ def training_copy(
     the live path and reads each clip as T small JPEG decodes (every frame checked to be within
     the documented tolerance of the live crops, ~10-15 KB per frame at 224 px and quality 90). Open the
     dataset with the same --crop, --crop-size / --frame-size and --context. Reruns skip videos
-    already copied from the same video and tracklet boxes (a changed one, or one a copy named
-    the old way holds, is copied again); bad rows are skipped and listed (exit 1 then).
+    already copied from the same video and tracklet boxes (a changed one, a damaged one, or one
+    a copy named the old way holds, is copied again; what a killed run left half-written is
+    removed); bad rows are skipped and listed (exit 1 then).
 
     \b
     Examples:

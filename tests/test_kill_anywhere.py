@@ -9,9 +9,9 @@ the end. The end state must equal the reference's:
 
 * catalog: every row of ``items``, ``assets`` and ``meta``, all columns but the row id and the
   timestamps (``events`` is a log: each killed run may add lines);
-* files (collection root, dataset, crop cache, run folders): the same paths, the same SHA-256;
-  hidden files count too, so a leftover partial file fails the test (yt-dlp's download archive,
-  a set written in completion order, compares as its sorted lines);
+* files (collection root, dataset, crop cache, training copy, run folders): the same paths, the
+  same SHA-256; hidden files count too, so a leftover partial file fails the test (yt-dlp's
+  download archive, a set written in completion order, compares as its sorted lines);
 * ``mf train``: ``last.pt`` holds the same epoch, bit-identical model and optimizer tensors and the
   same loss history (a rerun resumes from the last saved epoch with ``--resume``); its cached
   feature bank compares as files;
@@ -125,6 +125,11 @@ def _commands(fx: dict, base_url: str) -> list[Command]:
             ("catalog", "ds"),
         ),
         cmd("crop-cache", [*mf, "crop-cache", "ds", "--split", "test", "--out", "cc"], ("cc",)),
+        cmd(
+            "training-copy",
+            [*mf, "training-copy", "--dataset", "ds", "--split", "test", "--out", "tc"],
+            ("tc",),
+        ),
         cmd(
             "train",
             [

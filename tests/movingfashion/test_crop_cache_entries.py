@@ -115,3 +115,21 @@ def test_entries_stay_valid_after_the_dataset_clips_its_own_boxes(tiny_dataset, 
     live = MovingFashionDataset(root, "train", **KW)
     assert all(_items_equal(cached[k], live[k]) for k in range(len(live)))
     assert build_crop_cache(cached, cache, pool=None)["already_cached"] == 4
+
+
+def test_a_dataset_opened_with_classes_reads_a_shared_videos_own_entry(
+    shared_video_dataset, tmp_path, caplog
+):
+    """Entry names depend on the split file, not on the products ``classes=`` keeps (or
+    ``check()`` leaves): the dataset of product 101 alone finds ``videos%2F101_0.mp4@101``."""
+    root = shared_video_dataset
+    cache = tmp_path / "cc"
+    build_crop_cache(MovingFashionDataset(root, "train", **KW), cache, pool=None)
+    live = MovingFashionDataset(root, "train", classes=[8], **KW)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        cached = MovingFashionDataset(root, "train", classes=[8], crop_cache=cache, **KW)
+        cached.check()
+        cached._cut = None  # every item from the cache: decoding would fail
+        assert cached.product_ids == ["101"]
+        assert all(_items_equal(cached[k], live[k]) for k in range(len(live)))
+    assert not caplog.records

@@ -3,17 +3,23 @@ validate`, the loader and the tracklet builder, naming file, product and field; 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import pickle
 import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 from annotations.builder import load_splits
 from movingfashion.app.cli import cli
-from movingfashion.dataset import MovingFashionDataset
+from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+from movingfashion.executors import LocalExecutor
 from schemas.cli_support import run_main
 from schemas.paths import PathEscapeError
+from tests.ray_fixtures import tree_bytes
 
 ESCAPES = [
     ("img_path", "../secret.jpg"),
@@ -75,3 +81,50 @@ def test_mf_schema_validate_exits_2_naming_file_product_and_field(
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(ds / "train.json") in err, err
     assert "product '101'" in err and f"field '{field}" in err and repr(value) in err
+
+
+class Elsewhere(LocalExecutor):
+    """A cluster whose workers run in another working directory, each on its own (pickled) copy
+    of the worker state: what Ray workers whose node was started in another folder see."""
+
+    remote = True
+
+    def __init__(self, cwd: Path) -> None:
+        super().__init__()
+        self.cwd = cwd
+
+    def _there(self, call, *args):
+        with contextlib.chdir(self.cwd):
+            return call(*args)
+
+    def pool(self, fn, *, setup=None, **kwargs):
+        sent = pickle.dumps(setup)
+        state = self._there(lambda: pickle.loads(sent)())
+        return super().pool(functools.partial(self._there, fn, state), **kwargs)
+
+
+def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_dataset, tmp_path, monkeypatch):
+    """``mf crop-cache --dataset ds --executor ray``: the dataset sent to the workers reads its
+    files from the folder it was opened in, not from each worker's own cwd."""
+    from movingfashion.training_copy import build_training_copy
+
+    kw = {"seed": 3, "crop_size": 32, "frames": 4}
+    shutil.copytree(tiny_dataset, tmp_path / "ds")
+    (tmp_path / "node").mkdir()
+    monkeypatch.chdir(tmp_path)
+    ds = MovingFashionDataset("ds", "train", **kw)
+    counts = build_crop_cache(ds, "remote", executor=Elsewhere(tmp_path / "node"))
+    assert counts == {"built": 4, "already_cached": 0, "failed": 0}
+    assert ds.root == Path("ds") and ds.split_path == Path("ds/train.json")  # the caller's: as opened
+    build_crop_cache(MovingFashionDataset("ds", "train", **kw), "local")
+    assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
+
+    build_training_copy(ds, "copy")
+    for opened in ({"crop_cache": "local"}, {"training_copy": "copy"}, {}):
+        here = MovingFashionDataset("ds", "train", **kw, **opened)
+        worker = pickle.loads(pickle.dumps(here))
+        with contextlib.chdir(tmp_path / "node"):
+            worker.anchor_paths(tmp_path)
+            got = worker[0]
+        assert got["frame_indices"].tolist() == here[0]["frame_indices"].tolist()
+        assert torch.equal(got["shop"], here[0]["shop"])

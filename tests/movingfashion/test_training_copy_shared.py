@@ -40,3 +40,22 @@ def test_two_products_sharing_a_video_each_get_their_own_copy(shared_video_datas
     assert fast.training_copy is not None and not fast.training_copy._bad  # every entry was used
     counts = build_training_copy(live, out)
     assert (counts["built"], counts["already_copied"]) == (0, 4)
+
+
+def test_a_dataset_opened_with_classes_reads_a_shared_videos_own_entry(shared_video_dataset, tmp_path):
+    """The entry names of a video several products list depend on the split file, not on the
+    products ``classes=`` / ``partition=`` keep: the dataset of product 101 alone (class 8)
+    finds ``videos%2F101_0.mp4@101``."""
+    root = shared_video_dataset
+    out = tmp_path / "copy"
+    build_training_copy(MovingFashionDataset(root, "train", **KW), out)
+    for filtered in ({"classes": [8]}, {"partition": "regular"}):
+        live = MovingFashionDataset(root, "train", **KW, **filtered)
+        fast = MovingFashionDataset(root, "train", training_copy=out, **KW, **filtered)
+        assert "101" in fast.product_ids and "ab_C" not in fast.product_ids
+        assert fast.shared_videos == {"videos/101_0.mp4"}
+        for i in range(len(live)):
+            a, b = live[i], fast[i]
+            assert a["frame_indices"].tolist() == b["frame_indices"].tolist()
+            assert torch.equal(a["boxes"], b["boxes"])
+        assert fast.training_copy is not None and not fast.training_copy._bad  # every entry was used
