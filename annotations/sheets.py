@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from annotations.tracklet_files import tracklet_file
+from movingfashion.archive.verify import TRACKLET_SHEET_DIR
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
 from schemas.dataset import VideoTracklets
@@ -21,7 +22,7 @@ from schemas.paths import resolve_under
 
 log = logging.getLogger("annotations.sheets")
 
-SHEET_DIR = "sheets"
+SHEET_DIR = TRACKLET_SHEET_DIR
 CELL = 128
 _REBUILD = "delete it and rerun mf-tracklets build"
 

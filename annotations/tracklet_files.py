@@ -43,6 +43,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from movingfashion.archive.verify import TRACKLET_BUILD_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
@@ -82,7 +83,7 @@ TRACKLET_DIR = "tracklets"
 #: the dataset's lock file (hidden: no manifest, table or archive lists it)
 LOCK_FILE = ".lock"
 #: the build records' folder inside ``tracklets/`` (hidden, as the lock)
-BUILD_DIR = ".build"
+BUILD_DIR = TRACKLET_BUILD_DIR
 
 
 @contextmanager

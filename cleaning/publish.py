@@ -40,7 +40,9 @@ is refused (``.publish-journal`` lists what a running publish writes, so a rerun
 killed one knows its files). A collected file whose size or SHA-256 differs from the
 catalog's is not published: its product fails (``failed``) until the file is repaired.
 Tracklets already written by ``mf-tracklets`` stay with each video still made from the same
-collected file and recipe (:func:`_kept_tracklets`). The split files are written under the
+collected file and recipe (:func:`_kept_tracklets`); the tracklet files of a video publish
+removes (a product taken down) or now makes from another file are deleted, with their build
+records and contact sheets (:func:`_remove_stale_tracklets`). The split files are written under the
 dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-tracklets build`` and
 ``import``, review picks) and read again under it, so tracklets written while publish placed the
 media are kept; the lock is held until the folder is described.
@@ -80,7 +82,14 @@ from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
 from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
-from movingfashion.archive.verify import ENTRIES, MANIFEST, TRACKLET_FILES, verify_dataset
+from movingfashion.archive.verify import (
+    ENTRIES,
+    MANIFEST,
+    TRACKLET_BUILD_DIR,
+    TRACKLET_FILES,
+    TRACKLET_SHEET_DIR,
+    verify_dataset,
+)
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
 from schemas.atomic import (
@@ -507,11 +516,13 @@ def publish(
             continue
         entries.append(entry)
         frames += n
-    removed = _remove_stale_media(out, (pub.recorded | pub.written) - set(pub.new_state))
+    stale = (pub.recorded | pub.written) - set(pub.new_state)
+    removed = _remove_stale_media(out, stale)
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
     # while the media were placed is kept, and none of them writes until the folder is described
     with file_lock(out / DATASET_LOCK):
+        removed += _remove_stale_tracklets(out, _stale_tracklet_videos(stale, pub.state, pub.new_state))
         _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state)
         lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
         write_if_changed(out / "entries.jsonl", lines.encode())
@@ -880,6 +891,47 @@ def _remove_stale_media(out: Path, stale: set[str]) -> int:
         folder = out / d
         if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
             folder.rmdir()
+    return removed
+
+
+def _stale_tracklet_videos(
+    stale: set[str], old_state: Mapping[str, Any], new_state: Mapping[str, Any]
+) -> set[str]:
+    """The videos whose tracklet files no longer belong: those publish removes (``stale``: a
+    product taken down, a video dropped) and those now made from another collected file or recipe
+    (their tracklets in the split files are dropped too, :func:`_kept_tracklets`)."""
+    videos = f"{VIDEO_DIR}/"
+    replaced = {
+        rel
+        for rel in new_state
+        if rel.startswith(videos)
+        and (was := _made_from(old_state, rel))
+        and was != _made_from(new_state, rel)
+    }
+    return {rel for rel in stale if rel.startswith(videos)} | replaced
+
+
+def _remove_stale_tracklets(out: Path, videos: set[str]) -> int:
+    """Delete the tracklet files of ``videos`` (publish wrote them, see
+    :func:`_stale_tracklet_videos`): ``tracklets/<video stem>.json`` and every product's
+    ``<video stem>@<product>.json``, each with its build record and contact sheet (ids are safe
+    names, so the stem is what comes before any ``@``); never any other file. Run under the
+    dataset's lock. Returns how many tracklet files went."""
+    folder = out / TRACKLET_FILES
+    stems = {Path(v).stem for v in videos}
+    if not stems or folder.is_symlink() or not folder.is_dir():
+        return 0
+    removed = 0
+    for path in sorted(folder.glob("*.json")):
+        if path.stem.partition("@")[0] not in stems:
+            continue
+        for extra in (
+            folder / TRACKLET_BUILD_DIR / path.name,
+            folder / TRACKLET_SHEET_DIR / f"{path.stem}.png",
+        ):
+            extra.unlink(missing_ok=True)
+        path.unlink()
+        removed += 1
     return removed
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,6 +26,7 @@ from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
 from schemas.official import RelPath, is_frame_key
+from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
 
 
@@ -278,12 +280,25 @@ MOVINGFASHION_CITATION = """@inproceedings{godi2022movingfashion,
 }"""
 
 
+def _web_url(v: str) -> str:
+    """An ``http(s)://`` URL the card and Croissant can link to (``javascript:``, a bare word or
+    HTML refused, with what to write instead)."""
+    problem = web_url_problem(v)
+    if problem is not None:
+        raise ValueError(f"{v!r} {problem}; give the web address, like https://example.org/dataset")
+    return v
+
+
+#: A web address (:func:`_web_url`): the dataset's urls are published as links.
+WebUrl = Annotated[str, AfterValidator(_web_url)]
+
+
 class Creator(_Model):
     """A person or an organisation credited with a published dataset."""
 
     name: str
     kind: Literal["Organization", "Person"] = "Organization"
-    url: str | None = None
+    url: WebUrl | None = None
 
 
 class DatasetInfo(_Model):
@@ -293,6 +308,8 @@ class DatasetInfo(_Model):
     MovingFashion-format dataset rebuilt with this toolkit. ``date_published`` (``YYYY-MM-DD``)
     left empty is taken from ``SOURCE_DATE_EPOCH`` when set, else from the data (the date of
     the newest accepted catalog row), so a rerun on the same input writes the same bytes.
+    ``url``, ``license_url`` and a creator's ``url`` are web addresses (``http(s)://host/...``):
+    the card and Croissant publish them as links.
     """
 
     name: str = Field("movingfashion", description="machine name (Croissant name, dataset id)")
@@ -305,8 +322,8 @@ class DatasetInfo(_Model):
         "ground-truth tracklet of the shop item's boxes."
     )
     license: str = Field("cc-by-nc-sa-4.0", description="SPDX-style id, as the Hugging Face card wants it")
-    license_url: str = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
-    url: str = Field("https://arxiv.org/abs/2110.02627", description="where the dataset is described")
+    license_url: WebUrl = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+    url: WebUrl = Field("https://arxiv.org/abs/2110.02627", description="where the dataset is described")
     creators: list[Creator] = Field(default_factory=lambda: [Creator(name="MovingFashion toolkit")])
     version: str = "1.0.0"
     date_published: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")

@@ -15,7 +15,7 @@ import yaml
 from movingfashion.archive.croissant import rai_fields
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR, Tables
 from schemas.dataset import DatasetInfo
-from schemas.render import md_text, no_html
+from schemas.render import code_block, md_link, md_text, no_html
 from schemas.taxonomy import DF2_CLASSES
 
 #: Hub task categories of video-to-shop retrieval (embeddings) and its tracklets (boxes).
@@ -102,7 +102,11 @@ def card_header(info: DatasetInfo, tables: Tables) -> dict:
 
 
 def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: str) -> str:
-    """``README.md``: the YAML header, then summary, layout, format, loading, datasheet, RAI, citation."""
+    """``README.md``: the YAML header, then summary, layout, format, loading, datasheet, RAI, citation.
+
+    The maintainer's text is shown, never run: names and the licence escaped (:func:`md_text`), the
+    description's HTML escaped (:func:`no_html`), urls linked only when they are web URLs
+    (:func:`md_link`), the citation in a fence no line of it can close (:func:`code_block`)."""
     c = _counts(tables)
     rai = rai_fields(info)
     header = yaml.safe_dump(card_header(info, tables), sort_keys=False, allow_unicode=True, width=100)
@@ -117,7 +121,7 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
         no_html(info.description),
         "",
         f"Version {md_text(info.version)}, published {date_published}. Licence: "
-        f"[{info.license.upper()}]({info.license_url}). More: {info.url}",
+        f"{md_link(info.license.upper(), info.license_url)}. More: {md_link(info.url, info.url)}",
         "",
         "## Summary",
         "",
@@ -182,9 +186,7 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
         "",
         "## Citation",
         "",
-        "```bibtex",
-        info.citation,
-        "```",
+        code_block(info.citation, "bibtex"),
         "",
     ]
     return "---\n" + header + "---\n\n" + "\n".join(body)

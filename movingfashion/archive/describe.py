@@ -26,12 +26,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from movingfashion.archive.card import dataset_card, datasheet
 from movingfashion.archive.croissant import croissant_metadata
 from movingfashion.archive.tables import read_tables, write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
 from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
+from schemas.errors import DataFormatError
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
@@ -146,7 +149,16 @@ def refresh(root: str | os.PathLike[str], changed: Iterable[str] | None = None) 
     doc = read_manifest(root)
     if doc is None or not isinstance(doc.get("dataset"), dict) or not isinstance(doc.get("files"), dict):
         return False
-    info = DatasetInfo.model_validate(doc["dataset"])
+    try:
+        info = DatasetInfo.model_validate(doc["dataset"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in ("dataset", *err["loc"]))
+        raise DataFormatError(
+            f"field {field!r}: {err['msg']}",
+            where=str(Path(root) / MANIFEST),
+            hint="fix the config's dataset: section and rerun mf publish",
+        ) from None
     extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
     describe(root, info, manifest_extra=extra, changed=changed)
     return True

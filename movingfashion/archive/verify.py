@@ -66,6 +66,10 @@ from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, part
 
 #: Folder of the richer per-video tracklet files (``annotations.tracklet_files``).
 TRACKLET_FILES = "tracklets"
+#: Inside it: the build records (``annotations.tracklet_files``) and the contact sheets
+#: (``annotations.sheets``) of its files, one per tracklet file, named as it is.
+TRACKLET_BUILD_DIR = ".build"
+TRACKLET_SHEET_DIR = "sheets"
 
 T = TypeVar("T")
 #: ``progress(iterable, desc=..., total=..., unit=...)``: wraps a long loop (a progress bar)
@@ -89,7 +93,8 @@ CHECKS: dict[str, str] = {
     "files": "every referenced file is present, no file is a link leaving the folder",
     "decodable": "images decode; videos decode (first, middle and last frame, or all with --deep)",
     "manifest": "files match manifest.json (SHA-256), every file listed",
-    "tracklets": "frame keys in 0..frames-1, boxes inside the frame; tracklets/*.json parse and name their video",
+    "tracklets": "frame keys in 0..frames-1, boxes inside the frame; tracklets/*.json parse, each of a "
+    "listed video and a product listing it",
     "entries": "entries.jsonl agrees with the split files, one row per product",
 }
 
@@ -679,15 +684,22 @@ class _Audit:
                     )
 
     def _tracklet_files(self) -> None:
-        """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video;
-        a video several products list has one file per product, ``<video stem>@<product>.json``,
-        about that product (one that lists the video)."""
+        """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video,
+        one a product lists, and that product's; a video several products list has one file per
+        product, ``<video stem>@<product>.json``, about that product (one that lists the video).
+        A file about a video or a product the split files no longer hold (a product taken down) is a
+        break: it would publish that product's boxes."""
         from pydantic import ValidationError
 
         from schemas.dataset import VideoTracklets
 
         folder = self.root / TRACKLET_FILES
         fix = "rebuild it with mf-tracklets build --force (or delete it)"
+        unlisted = (
+            "delete it, or rerun `mf publish` (a republish removes the tracklet files of the videos "
+            "it no longer publishes)"
+        )
+        unknown = "delete it: it holds the boxes of a product the dataset no longer lists"
         listing: dict[str, set[str]] = {}  # product -> the videos it lists
         owners: dict[str, set[str]] = {}  # video -> the products listing it
         for p in self.products:
@@ -714,18 +726,23 @@ class _Audit:
                 )
                 continue
             stem = PurePosixPath(vt.video).stem
-            if path.stem == f"{stem}@{vt.product_id}":  # one product's file of a video several list
-                if vt.product_id in listing and vt.video not in listing[vt.product_id]:
-                    self.add(
-                        "tracklets",
-                        None,
-                        rel,
-                        f"named for product {vt.product_id}, which does not list '{vt.video}'",
-                        fix,
-                    )
-            elif stem != path.stem:
+            named = path.stem == f"{stem}@{vt.product_id}"  # one product's file of a shared video
+            if not named and stem != path.stem:
                 self.add("tracklets", None, rel, f"its video is '{vt.video}', not {path.stem}", fix)
-            elif len(owners.get(vt.video, ())) > 1:
+            elif vt.video not in owners:
+                self.add("tracklets", None, rel, f"about '{vt.video}', which no product lists", unlisted)
+            elif vt.product_id not in listing:
+                self.add("tracklets", None, rel, f"about product {vt.product_id}, in no split file", unknown)
+            elif vt.video not in listing[vt.product_id]:
+                self.add(
+                    "tracklets",
+                    None,
+                    rel,
+                    f"{'named for' if named else 'about'} product {vt.product_id}, which does not list "
+                    f"'{vt.video}' (products listing it: {', '.join(sorted(owners[vt.video]))})",
+                    fix,
+                )
+            elif not named and len(owners[vt.video]) > 1:
                 self.add(
                     "tracklets",
                     None,

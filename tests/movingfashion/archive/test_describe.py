@@ -18,6 +18,7 @@ from movingfashion.archive.pack import pack_dataset
 from movingfashion.archive.verify import dataset_files, verify_dataset
 from schemas.atomic import sha256_file
 from schemas.dataset import DatasetInfo
+from schemas.errors import DataFormatError
 from schemas.official import read_official
 
 
@@ -103,15 +104,29 @@ def test_the_card_has_a_hub_header_and_the_datasheet(dataset):
 
 
 def test_the_card_shows_the_maintainers_text_and_runs_none_of_its_html(dataset):
+    citation = "@misc{x, title={A}}\n```\n<script>alert('citation')</script>\n````"
     info = DatasetInfo(
         pretty_name="MF <script>alert(1)</script>",
         description="A **bold** claim <img src=x onerror=alert(1)>",
+        license="cc-by<b onmouseover=alert(1)>",
+        license_url="https://example.org/licence_(v2",  # an unbalanced ( would end the link early
+        url="https://example.org/a)b",
+        citation=citation,
     )
     describe(dataset, info)
     body = (dataset / "README.md").read_text().split("\n---\n", 1)[1]
-    assert "<script>" not in body and "<img" not in body
+    lines = body.splitlines()
+    at = lines.index("## Citation") + 2
+    fence = lines[at][: len(lines[at]) - len(lines[at].lstrip("`"))]
+    assert lines[at] == fence + "bibtex" and len(fence) > 4  # longer than the citation's own ````
+    end = next(i for i in range(at + 1, len(lines)) if lines[i].strip().startswith(fence))
+    assert "\n".join(lines[at + 1 : end]) == citation  # shown whole, as code
+    outside = "\n".join(lines[:at] + lines[end + 1 :])
+    assert "<script>" not in outside and "<img" not in outside and "<b " not in outside
     assert "&lt;script&gt;" in body and "&lt;img src=x onerror=alert(1)&gt;" in body
     assert "A **bold** claim" in body  # the description's own Markdown is kept
+    assert "Licence: [CC-BY&lt;B ONMOUSEOVER=ALERT(1)&gt;](https://example.org/licence_%28v2)." in body
+    assert "More: [https://example.org/a)b](https://example.org/a%29b)" in body
 
 
 def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
@@ -136,6 +151,16 @@ def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
         }
     ]
     assert not refresh(dataset / "boxes")  # not a published folder: untouched
+
+
+def test_refresh_of_a_folder_described_with_a_url_now_refused_names_the_field(dataset):
+    """A folder published before urls were checked: refresh is one named error, no traceback."""
+    doc = json.loads((dataset / "manifest.json").read_text())
+    doc["dataset"]["url"] = "javascript:alert(1)"
+    (dataset / "manifest.json").write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError) as err:
+        refresh(dataset)
+    assert "dataset.url" in str(err.value) and err.value.where == str(dataset / "manifest.json")
 
 
 def test_refresh_told_what_changed_hashes_those_files_and_keeps_the_others(dataset):

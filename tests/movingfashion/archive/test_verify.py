@@ -196,6 +196,25 @@ def _tracklet_file_of_another_video(r: Path) -> None:
     (r / "tracklets" / "r1_0.json").write_text(json.dumps({**doc, "tracklets": []}))
 
 
+def _tracklet_file(r: Path, name: str, product_id: str, video: str) -> None:
+    (r / "tracklets").mkdir(exist_ok=True)
+    doc = {"product_id": product_id, "video": video, "frames": 12, "width": 128, "height": 96}
+    (r / "tracklets" / name).write_text(json.dumps({**doc, "tracklets": []}))
+
+
+def _tracklets_of_a_gone_product(r: Path) -> None:
+    """A product taken down: its file of a video another product still lists stays behind."""
+    _tracklet_file(r, "r1_0@gone.json", "gone", "videos/r1_0.mp4")
+
+
+def _tracklets_of_an_unlisted_video(r: Path) -> None:
+    _tracklet_file(r, "x9_0.json", "x9", "videos/x9_0.mp4")
+
+
+def _tracklet_file_of_another_product(r: Path) -> None:
+    _tracklet_file(r, "r1_0.json", "h1", "videos/r1_0.mp4")
+
+
 def _frame_key_with_leading_zero(r: Path) -> None:
     """'03' beside '3': two boxes for frame 3, the reader keeping one of them."""
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"03": [10, 40, 40, 80]}))
@@ -248,6 +267,9 @@ BREAKS = [
     (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
     (_truncated_tracklet_file, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
     (_tracklet_file_of_another_video, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
+    (_tracklets_of_a_gone_product, "tracklets", None, None, "tracklets/r1_0@gone.json", "delete it"),
+    (_tracklets_of_an_unlisted_video, "tracklets", None, None, "tracklets/x9_0.json", "`mf publish`"),
+    (_tracklet_file_of_another_product, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
     (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
     (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
     (_entries_product_twice, "entries", "train", "h1", "entries.jsonl", "give each product its own id"),
