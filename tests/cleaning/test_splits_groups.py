@@ -11,15 +11,22 @@ from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 
 
 def _add(
-    cat: Catalog, sid: str, cls: int, dup_of: str | None = None, status: Status = Status.ACCEPTED
+    cat: Catalog,
+    sid: str,
+    cls: int,
+    dup_of: str | None = None,
+    status: Status = Status.ACCEPTED,
+    duplicate_of: str | None = None,
 ) -> None:
-    """An accepted Net-A-Porter product with a shop image (``dup_of``: the shop image it duplicates)."""
+    """An accepted Net-A-Porter product with a shop image (``dup_of``: the shop image it
+    duplicates); ``duplicate_of``: the item whose video it re-posts (then a duplicate item)."""
     cat.upsert_item(
         SourceItem(source="netaporter", source_id=sid, url=f"https://x/{sid}"),
-        status=status,
+        status=Status.DUPLICATE if duplicate_of else status,
         product_id=sid,
         df2_class=cls,
         partition="regular",
+        duplicate_of=duplicate_of,
     )
     cat.upsert_asset(
         MediaAsset(

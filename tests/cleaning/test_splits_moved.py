@@ -9,32 +9,9 @@ from pathlib import Path
 
 from cleaning.splits import check_leakage, rebuild_splits
 from schemas.catalog import Catalog
-from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+from schemas.items import Status
+from tests.cleaning.test_splits_groups import _add
 from tests.mf_cli import run_mf
-
-
-def _add(cat: Catalog, sid: str, *, shop_dup_of: str | None = None, duplicate_of: str | None = None) -> None:
-    """A Net-A-Porter item of class 1 with a shop image (``shop_dup_of``: the shop image it
-    duplicates); ``duplicate_of``: the item whose video it re-posts (then a duplicate item)."""
-    cat.upsert_item(
-        SourceItem(source="netaporter", source_id=sid, url=f"https://x/{sid}"),
-        status=Status.DUPLICATE if duplicate_of else Status.ACCEPTED,
-        product_id=sid,
-        df2_class=1,
-        partition="regular",
-        duplicate_of=duplicate_of,
-    )
-    cat.upsert_asset(
-        MediaAsset(
-            source="netaporter",
-            source_id=sid,
-            kind=AssetKind.SHOP,
-            url=f"https://x/{sid}.jpg",
-            path=f"netaporter/{sid}/shop.jpg",
-            status=Status.ACCEPTED,
-            duplicate_of=shop_dup_of,
-        )
-    )
 
 
 def _linked(tmp_path: Path) -> tuple[Path, str, str]:
@@ -43,13 +20,13 @@ def _linked(tmp_path: Path) -> tuple[Path, str, str]:
     path = tmp_path / "c.sqlite"
     with Catalog(path) as cat:
         for i in range(20):
-            _add(cat, f"p{i:02d}")
+            _add(cat, f"p{i:02d}", 1)
         first = rebuild_splits(cat)
         assert first["moved"] == []
         splits = {r.item.source_id: r.split for r in cat.items()}
         test = next(s for s, sp in sorted(splits.items()) if sp == "test")
         train = next(s for s, sp in sorted(splits.items()) if sp == "train")
-        _add(cat, "new", shop_dup_of=f"netaporter/{train}/shop.jpg", duplicate_of=f"netaporter/{test}")
+        _add(cat, "new", 1, dup_of=f"netaporter/{train}/shop.jpg", duplicate_of=f"netaporter/{test}")
     return path, test, train
 
 

@@ -6,30 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import pytest
 
 import cleaning.dedup as dedup
 from cleaning.config import CleaningConfig
 from cleaning.pipeline import clean
 from cleaning.steps.base import StepContext
-from cleaning.steps.cache import ResultCache
 from cleaning.steps.state import CleaningState, ItemState
 from cleaning.steps.video_duplicates import VideoDuplicatesStep
-from movingfashion.executors import LocalExecutor
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 from tests.cleaning.media_helpers import scene, still_image, write_mp4
 from tests.cleaning.steps.conftest import collected, fresh_context, item, probed_video
-
-
-@pytest.fixture()
-def ctx(tmp_path: Path):
-    root = tmp_path / "root"
-    root.mkdir()
-    cfg = CleaningConfig()
-    with Catalog(tmp_path / "catalog.sqlite") as cat:
-        yield StepContext(cat, root, cfg, ResultCache(tmp_path / "cache.json", cfg), LocalExecutor())
 
 
 def _with_shop(it: ItemState) -> ItemState:
