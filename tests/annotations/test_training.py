@@ -74,14 +74,16 @@ def test_ultralytics_prints_go_to_stderr(capsys):
     from ultralytics.utils import LOGGER
 
     handler = next(h for h in LOGGER.handlers if isinstance(h, logging.StreamHandler))
-    old = handler.setStream(sys.stdout)  # as when ultralytics is imported by a command
+    # as when ultralytics is imported by a command (assigned: setStream would flush the stream
+    # it holds, which an earlier test's capture may have closed)
+    old, handler.stream = handler.stream, sys.stdout
     try:
         with prints_to_stderr():
             LOGGER.error("from the logger")
             print("from print")
         assert handler.stream is sys.stdout  # put back
     finally:
-        handler.setStream(old)
+        handler.stream = old
     captured = capsys.readouterr()
     assert captured.out == "" and "from the logger" in captured.err and "from print" in captured.err
 

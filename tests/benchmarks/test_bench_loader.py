@@ -99,6 +99,7 @@ def test_a_wrong_dataset_is_one_line_and_exit_status_2(monkeypatch, capsys, tmp_
 
     from .conftest import BENCH
 
+    monkeypatch.syspath_prepend(str(BENCH))  # as running the script puts its folder first
     missing = tmp_path / "no-such-dataset"
     for script in ("bench_loader.py", "bench_copy_formats.py"):
         monkeypatch.setattr(sys, "argv", [script, "--dataset", str(missing)])
