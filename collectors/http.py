@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import json
 import logging
 import os
 import random
@@ -42,7 +41,17 @@ from requests.adapters import HTTPAdapter
 from collectors.checks import ext_for, probe_file
 from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
-from schemas.atomic import atomic_write_json, sha256_file, sweep_partials
+from collectors.part_resume import (
+    discard_part,
+    is_identity,
+    keep_if_resumable,
+    kept_part,
+    save_resume_state,
+    span_of,
+    state_path,
+    unlink_quietly,
+)
+from schemas.atomic import sha256_file, sweep_partials
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
@@ -551,24 +560,24 @@ class PoliteClient:
                     # a .part complete already (a run killed before the rename), not a prefix
                     # of this file, or of another version of it: start over, this try does not count
                     fresh_start = False
-                    _discard(part)
+                    discard_part(part)
                     attempt -= 1
                     continue
                 if not exc.retryable or exc.reason == "interrupted":
                     if exc.reason not in ("interrupted", "truncated_body"):
-                        _discard(part)
+                        discard_part(part)
                     else:
-                        _keep_if_resumable(part, url)
+                        keep_if_resumable(part, url)
                     raise
                 if exc.reason.endswith("_exhausted"):
-                    _keep_if_resumable(part, url)
+                    keep_if_resumable(part, url)
                     raise
                 last = exc
                 if attempt < self.cfg.max_retries:
                     self._count("retries")
                     self.sleep(self._backoff(attempt, None))
         if last is not None:
-            _keep_if_resumable(part, url)
+            keep_if_resumable(part, url)
             raise last
         return self._finish(part, folder, stem, url, expect, content_type, resumed)
 
@@ -579,28 +588,28 @@ class PoliteClient:
         resumed = False
         content_type: str | None = None
         for _ in range(self.cfg.max_range_rounds):
-            kept = _kept_part(part, url)
+            kept = kept_part(part, url)
             if kept is None:
-                _discard(part)  # nothing to check it against: it may belong to another version
+                discard_part(part)  # nothing to check it against: it may belong to another version
             elif kept.complete:
                 return kept.content_type, resumed  # a run was stopped before the rename
             headers = kept.resume_headers() if kept is not None and kept.size else None
             with self._open("GET", url, headers=headers) as resp:
                 content_type = resp.headers.get("Content-Type")
                 if not _type_ok(content_type, accepted):
-                    _discard(part)
+                    discard_part(part)
                     raise FetchError(
                         f"content type {content_type!r} is not a {expect}",
                         where=url,
                         reason="content_type_mismatch",
                     )
-                span = _span_of(resp, kept, url)
+                span = span_of(resp, kept, url)
                 if span.start:
                     resumed = True
                     self._count("resumed")
                 else:
-                    _discard(part)  # the file from its start: a kept part is replaced
-                    _save_resume_state(part, url, resp, span.total)
+                    discard_part(part)  # the file from its start: a kept part is replaced
+                    save_resume_state(part, url, resp, span.total)
                 self._stream_to(resp, part, "ab" if span.start else "wb", span.start, url)
             total = span.total if span.total is not None else (kept.total if kept is not None else None)
             if span.partial and total is not None and _size(part) < total:
@@ -624,7 +633,7 @@ class PoliteClient:
         declared = resp.headers.get("Content-Length")
         expected = offset + int(declared) if declared and declared.isdigit() else None
         if expected is not None and expected > cap:
-            _discard(part)
+            discard_part(part)
             raise FetchError(
                 f"{expected} bytes exceed the {cap}-byte cap",
                 where=url,
@@ -651,7 +660,7 @@ class PoliteClient:
                 written += len(chunk)
                 if written > cap:
                     fh.close()
-                    _discard(part)
+                    discard_part(part)
                     raise FetchError(
                         f"body exceeds the {cap}-byte cap",
                         where=url,
@@ -675,7 +684,7 @@ class PoliteClient:
                 f"got {offset + sent} of {expected} bytes", where=url, reason="truncated_body", retryable=True
             )
         if written == 0:
-            _discard(part)
+            discard_part(part)
             raise FetchError("empty body", where=url, reason="empty_body")
 
     def _finish(
@@ -691,7 +700,7 @@ class PoliteClient:
         try:
             probe = probe_file(part, expect)
         except FetchError:
-            _discard(part)
+            discard_part(part)
             raise
         ext = ext_for(url, content_type, expect)
         final = folder / f"{stem}.{ext}"
@@ -700,9 +709,9 @@ class PoliteClient:
                 digest = sha256_file(part)
                 size = part.stat().st_size
                 os.replace(part, final)
-            _unlink(_state_path(part))
+            unlink_quietly(state_path(part))
         except LocalFault:
-            _discard(part)
+            discard_part(part)
             raise
         _fsync_dir(folder)
         self._count("files")
@@ -741,7 +750,7 @@ def _drop_part(fh, part: Path, exc: OSError) -> None:  # noqa: ANN001
     with contextlib.suppress(OSError):
         part.unlink()  # a partial file the disk could not hold would only take the space the rerun needs
     with contextlib.suppress(OSError):
-        _state_path(part).unlink()
+        state_path(part).unlink()
     if fault is None:
         raise exc
     raise fault from None
@@ -780,11 +789,6 @@ def _parse_retry_after(value: str) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _unlink(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
 def _fsync_dir(folder: Path) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
@@ -794,86 +798,11 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-# -- what a resume checks: ``.<stem>.part.json`` beside the part ---------------------------
-@dataclass(frozen=True)
-class _KeptPart:
-    """A ``.part`` kept from an earlier try or run, with what its server said about the file."""
-
-    size: int
-    header: str  # the validator's header: ETag or Last-Modified
-    validator: str
-    total: int | None  # the whole file's size, when the server said it
-    content_type: str | None
-
-    @property
-    def complete(self) -> bool:
-        return self.total is not None and self.size == self.total
-
-    def resume_headers(self) -> dict[str, str]:
-        """Ask for the rest, and for the whole file instead should it have changed."""
-        return {"Range": f"bytes={self.size}-", "If-Range": self.validator}
-
-    def same_file(self, resp: requests.Response, total: int | None) -> bool:
-        """Whether a 206 belongs to the version of the file this part holds the start of."""
-        if self.total is not None and total is not None and total != self.total:
-            return False
-        now = resp.headers.get(self.header)
-        return now is None or now.strip() == self.validator
-
-
-@dataclass(frozen=True)
-class _Span:
-    """Where an answer's body goes: from ``start``; ``total`` the file's size if said; ``partial`` a 206."""
-
-    start: int
-    total: int | None
-    partial: bool
-
-
-def _state_path(part: Path) -> Path:
-    return part.with_name(part.name + ".json")
-
-
-def _kept_part(part: Path, url: str) -> _KeptPart | None:
-    """The kept ``.part`` of ``url`` with its resume state, or None: no part, no state (the
-    server gave no validator, or an older version of this client kept it), state of another
-    URL, or a part longer than the file."""
-    try:
-        size = part.stat().st_size
-        state = json.loads(_state_path(part).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(state, dict) or state.get("url") != url:
-        return None
-    header, validator, total = state.get("header"), state.get("validator"), state.get("total")
-    if header not in ("ETag", "Last-Modified") or not isinstance(validator, str) or not validator:
-        return None
-    if total is not None and (not isinstance(total, int) or size > total):
-        return None
-    ctype = state.get("content_type")
-    return _KeptPart(size, header, validator, total, ctype if isinstance(ctype, str) else None)
-
-
-def _validator(resp: requests.Response) -> tuple[str, str] | tuple[None, None]:
-    """(header, value) of the answer's strong validator: its ETag (a weak one cannot be used
-    in If-Range), else its Last-Modified; (None, None) without one."""
-    etag = (resp.headers.get("ETag") or "").strip()
-    if etag and not etag.startswith("W/"):
-        return "ETag", etag
-    modified = (resp.headers.get("Last-Modified") or "").strip()
-    return ("Last-Modified", modified) if modified else (None, None)
-
-
-def _identity(resp: requests.Response) -> bool:
-    """The body is sent as it is stored (no Content-Encoding): byte offsets match the file's."""
-    return (resp.headers.get("Content-Encoding") or "identity").strip().lower() == "identity"
-
-
 def _sent_bytes(resp: requests.Response, decoded: int) -> int | None:
     """How many body bytes came off the wire: what ``Content-Length`` counts. ``decoded`` (the
     bytes read) for an identity body; for an encoded one (gzip makes a short text longer)
     urllib3's count of raw bytes, None when that is unknown."""
-    if _identity(resp):
+    if is_identity(resp):
         return decoded
     tell = getattr(resp.raw, "tell", None)
     try:
@@ -882,77 +811,8 @@ def _sent_bytes(resp: requests.Response, decoded: int) -> int | None:
         return None
 
 
-def _save_resume_state(part: Path, url: str, resp: requests.Response, total: int | None) -> None:
-    """Before a part is filled from the start, write (atomically) what resuming it must find
-    again: the URL, the validator, the file's size and type. Nothing when the answer offers no
-    way to check a resume (no strong ETag or Last-Modified, ``Accept-Ranges: none``, an encoded
-    body): a transfer cut off then starts over."""
-    header, validator = _validator(resp)
-    no_ranges = (resp.headers.get("Accept-Ranges") or "").strip().lower() == "none"
-    if header is None or no_ranges or not _identity(resp):
-        return
-    state = {
-        "url": url,
-        "header": header,
-        "validator": validator,
-        "total": total,
-        "content_type": resp.headers.get("Content-Type"),
-    }
-    atomic_write_json(_state_path(part), state, sort_keys=True)
-
-
-def _span_of(resp: requests.Response, kept: _KeptPart | None, url: str) -> _Span:
-    """Where this answer's body goes in the file. A 206 must continue the kept part (or start
-    a new one) of the same file; else ``resume_mismatch`` (the part is dropped, fetched again)."""
-    if resp.status_code != 206:
-        return _Span(0, _declared_size(resp), False)  # the whole file
-    rng = _content_range(resp)
-    offset = kept.size if kept is not None else 0
-    if rng is None or rng[0] != offset or (kept is not None and not kept.same_file(resp, rng[2])):
-        raise FetchError(
-            f"answer {resp.headers.get('Content-Range')!r} is not the rest of the kept part "
-            f"(from byte {offset}, same file)",
-            where=url,
-            reason="resume_mismatch",
-            retryable=True,
-        )
-    return _Span(rng[0], rng[2], True)
-
-
-def _declared_size(resp: requests.Response) -> int | None:
-    """The whole file's size a 200 declares (None: not said, or an encoded body)."""
-    declared = (resp.headers.get("Content-Length") or "").strip()
-    return int(declared) if declared.isdigit() and _identity(resp) else None
-
-
-def _content_range(resp: requests.Response) -> tuple[int, int, int | None] | None:
-    """(first, last, total) of ``Content-Range: bytes first-last/total`` (total None for ``*``)."""
-    value = (resp.headers.get("Content-Range") or "").strip()
-    unit, _, spec = value.partition(" ")
-    span, _, total = spec.strip().partition("/")
-    first, _, last = span.partition("-")
-    if unit.lower() != "bytes" or not (first.isdigit() and last.isdigit()) or int(last) < int(first):
-        return None
-    if total == "*":
-        return int(first), int(last), None
-    return (int(first), int(last), int(total)) if total.isdigit() else None
-
-
 def _size(path: Path) -> int:
     try:
         return path.stat().st_size
     except FileNotFoundError:
         return 0
-
-
-def _discard(part: Path) -> None:
-    """Remove a ``.part`` and its resume state."""
-    _unlink(part)
-    _unlink(_state_path(part))
-
-
-def _keep_if_resumable(part: Path, url: str) -> None:
-    """Keep a cut-off part for the next try or run only when it can be resumed (its state says
-    which file it is the start of); else it would only take space."""
-    if _kept_part(part, url) is None:
-        _discard(part)

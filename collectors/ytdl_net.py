@@ -36,7 +36,8 @@ from schemas.errors import FetchError
 if TYPE_CHECKING:
     import requests
 
-    from collectors.http import PoliteClient, _KeptPart
+    from collectors.http import PoliteClient
+    from collectors.part_resume import KeptPart
 
 #: Format protocols yt-dlp downloads with its own HTTP code (so through the handler).
 SAFE_PROTOCOLS = frozenset({"http", "https"})
@@ -142,25 +143,25 @@ class PartResume:
     def __init__(self, part: Path, url: str) -> None:
         self.part = part
         self.url = url
-        self.kept: _KeptPart | None = None
+        self.kept: KeptPart | None = None
 
     def begin(self) -> None:
         """Before the downloader sizes the part: keep it only when its state says which version
         of the file it is the start of (a complete one is fetched again: it was never checked)."""
-        from collectors.http import _discard, _kept_part
+        from collectors.part_resume import discard_part, kept_part
 
-        kept = _kept_part(self.part, self.url)
+        kept = kept_part(self.part, self.url)
         if kept is None or kept.complete:
-            _discard(self.part)
+            discard_part(self.part)
             kept = None
         self.kept = kept
 
     def end(self) -> None:
         """After the download: the state goes once its part has (renamed into place or dropped)."""
-        from collectors.http import _state_path, _unlink
+        from collectors.part_resume import state_path, unlink_quietly
 
         if not self.part.exists():
-            _unlink(_state_path(self.part))
+            unlink_quietly(state_path(self.part))
 
     def headers(self, headers: dict[str, str]) -> dict[str, str]:
         """A request's headers: a resume carries ``If-Range`` (the whole file comes back should
@@ -178,10 +179,10 @@ class PartResume:
     def check(self, sent: dict[str, str], res: requests.Response) -> None:
         """Raise ``resume_mismatch`` (:func:`refused`) unless ``res`` continues the part with the
         same file, or is the file from its start (the part is then dropped, its validator kept)."""
-        from collectors.http import _content_range, _declared_size, _discard, _save_resume_state
+        from collectors.part_resume import content_range, declared_size, discard_part, save_resume_state
 
         start, end = _range_of(sent)
-        rng = _content_range(res) if res.status_code == 206 else None
+        rng = content_range(res) if res.status_code == 206 else None
         if res.status_code == 416 and start:
             self._mismatch(res, "the server has no such range (the file changed)")
         if res.status_code == 206 and (rng is None or rng[0] != (start or 0)):
@@ -194,9 +195,9 @@ class PartResume:
             return
         if start and end is not None:  # a chunk the downloader cannot restart from zero
             self._mismatch(res, "the whole file came back for a chunk of it")
-        _discard(self.part)  # the file from its start: a kept part is replaced
-        total = rng[2] if rng is not None else _declared_size(res)
-        _save_resume_state(self.part, self.url, res, total)
+        discard_part(self.part)  # the file from its start: a kept part is replaced
+        total = rng[2] if rng is not None else declared_size(res)
+        save_resume_state(self.part, self.url, res, total)
         self.kept = _saved(self.part)
 
     def _mismatch(self, res: requests.Response, why: str) -> None:
@@ -211,15 +212,15 @@ class PartResume:
         )
 
 
-def _saved(part: Path) -> _KeptPart | None:
+def _saved(part: Path) -> KeptPart | None:
     """The resume state just written for ``part`` (None: the answer offered no validator)."""
     import json
 
-    from collectors.http import _KeptPart, _state_path
+    from collectors.part_resume import KeptPart, state_path
 
     try:
-        state = json.loads(_state_path(part).read_text(encoding="utf-8"))
-        return _KeptPart(0, state["header"], state["validator"], state["total"], state["content_type"])
+        state = json.loads(state_path(part).read_text(encoding="utf-8"))
+        return KeptPart(0, state["header"], state["validator"], state["total"], state["content_type"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
