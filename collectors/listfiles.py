@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from schemas.errors import DataFormatError
+from schemas.text_input import read_text_input
 
 
 def target_path(target: str) -> Path:
@@ -41,13 +42,7 @@ def expand_lists(
             where=str(path),
             hint="remove the line that names a list file already being read",
         )
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"list file is not UTF-8 text (byte {exc.start})", where=str(path)) from None
-    except OSError as exc:
-        raise DataFormatError(f"cannot read list file: {exc.strerror or exc}", where=str(path)) from None
-    for line in lines:
+    for line in read_text_input(path, "list file").splitlines():
         inner = line_target(line)
         if inner:
             yield from expand_lists(inner, is_list=is_list, line_target=line_target, reading=(*reading, key))

@@ -98,15 +98,15 @@ def is_identity(resp: requests.Response) -> bool:
     return (resp.headers.get("Content-Encoding") or "identity").strip().lower() == "identity"
 
 
-def save_resume_state(part: Path, url: str, resp: requests.Response, total: int | None) -> None:
+def save_resume_state(part: Path, url: str, resp: requests.Response, total: int | None) -> KeptPart | None:
     """Before a part is filled from the start, write (atomically) what resuming it must find
-    again: the URL, the validator, the file's size and type. Nothing when the answer offers no
-    way to check a resume (no strong ETag or Last-Modified, ``Accept-Ranges: none``, an encoded
-    body): a transfer cut off then starts over."""
+    again: the URL, the validator, the file's size and type; returns it as the (empty) kept
+    part. Nothing, None, when the answer offers no way to check a resume (no strong ETag or
+    Last-Modified, ``Accept-Ranges: none``, an encoded body): a transfer cut off then starts over."""
     header, validator = strong_validator(resp)
     no_ranges = (resp.headers.get("Accept-Ranges") or "").strip().lower() == "none"
     if header is None or no_ranges or not is_identity(resp):
-        return
+        return None
     state = {
         "url": url,
         "header": header,
@@ -115,6 +115,7 @@ def save_resume_state(part: Path, url: str, resp: requests.Response, total: int 
         "content_type": resp.headers.get("Content-Type"),
     }
     atomic_write_json(state_path(part), state, sort_keys=True)
+    return KeptPart(0, header, validator, total, state["content_type"])
 
 
 def span_of(resp: requests.Response, kept: KeptPart | None, url: str) -> Span:

@@ -148,7 +148,7 @@ class PartResume:
     def begin(self) -> None:
         """Before the downloader sizes the part: keep it only when its state says which version
         of the file it is the start of (a complete one is fetched again: it was never checked)."""
-        from collectors.part_resume import discard_part, kept_part
+        from collectors.part_resume import discard_part, kept_part  # lazy: --help loads no requests
 
         kept = kept_part(self.part, self.url)
         if kept is None or kept.complete:
@@ -197,8 +197,7 @@ class PartResume:
             self._mismatch(res, "the whole file came back for a chunk of it")
         discard_part(self.part)  # the file from its start: a kept part is replaced
         total = rng[2] if rng is not None else declared_size(res)
-        save_resume_state(self.part, self.url, res, total)
-        self.kept = _saved(self.part)
+        self.kept = save_resume_state(self.part, self.url, res, total)
 
     def _mismatch(self, res: requests.Response, why: str) -> None:
         res.close()
@@ -210,19 +209,6 @@ class PartResume:
                 retryable=True,
             )
         )
-
-
-def _saved(part: Path) -> KeptPart | None:
-    """The resume state just written for ``part`` (None: the answer offered no validator)."""
-    import json
-
-    from collectors.part_resume import KeptPart, state_path
-
-    try:
-        state = json.loads(state_path(part).read_text(encoding="utf-8"))
-        return KeptPart(0, state["header"], state["validator"], state["total"], state["content_type"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 class _Active:

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import ConfigError
+from schemas.text_input import read_text_input
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -144,17 +145,7 @@ def load_config(model: type[T], path: str | os.PathLike[str] | None = None, **ov
     where = str(path) if path else model.__name__
     if path is not None:
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("config file not found", where=str(p)) from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"config file is not UTF-8 text (byte {exc.start})", where=str(p), hint="save it as UTF-8"
-            ) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file: {exc.strerror or exc}", where=str(p)) from None
-        loaded = _parse(p, text)
+        loaded = _parse(p, read_text_input(p, "config file", ConfigError))
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError("config must be a mapping", where=str(p))
         data.update(loaded or {})

@@ -12,23 +12,24 @@ import codecs
 import os
 from pathlib import Path
 
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, MFError
 
 
-def read_text_input(path: str | os.PathLike[str], what: str) -> str:
-    """The text of the file at ``path``; ``what`` names the file in errors (``"URL list"``).
-    The byte an error gives is counted from the start of the file."""
+def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError] = DataFormatError) -> str:
+    """The text of the file at ``path``; ``what`` names the file in errors (``"URL list"``),
+    raised as ``error`` (a config file's are :class:`~schemas.errors.ConfigError`). The byte an
+    error gives is counted from the start of the file."""
     p = Path(path)
     try:
         data = p.read_bytes()
     except FileNotFoundError:
-        raise DataFormatError(f"{what} not found", where=str(p), hint="check the path") from None
+        raise error(f"{what} not found", where=str(p), hint="check the path") from None
     except OSError as exc:
-        raise DataFormatError(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
+        raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataFormatError(
+        raise error(
             f"{what} is not UTF-8 text (byte {skip + exc.start})", where=str(p), hint="save it as UTF-8"
         ) from None
