@@ -100,6 +100,32 @@ def secure_session_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def load_session(loader: Any, session_file: str | os.PathLike[str], login: str) -> None:
+    """Log ``loader`` in from a saved session file (made 0600 first); a file instaloader cannot
+    load is a :class:`ConfigError` naming the option, never echoing the file's contents."""
+    path = secure_session_file(session_file)
+    try:
+        loader.load_session_from_file(login, str(path))
+    except Exception as exc:  # noqa: BLE001 - never echo the file's contents
+        raise ConfigError(
+            f"cannot load the session file ({type(exc).__name__})",
+            where="--session-file",
+            hint="recreate it with `instaloader --login YOUR_USER`",
+        ) from None
+
+
+def check_session_loads(session_file: str | os.PathLike[str], login: str) -> None:
+    """Load the session file into a throwaway instaloader whose sessions refuse every request
+    (loading sends none), so a file it cannot read stops the run before ROOT or the catalog is
+    created."""
+    import instaloader
+
+    from collectors.instaloader_net import guard_instaloader
+
+    guard_instaloader()
+    load_session(instaloader.Instaloader(quiet=True), session_file, login)
+
+
 def _rate_controller_class() -> type:
     import instaloader
 
@@ -246,6 +272,8 @@ class Instagram(Source):
     ) -> HostPolicy:
         """Instagram's hosts; the session options are checked here, before anything is created."""
         check_session_options(session_file, login)
+        if session_file is not None and login:
+            check_session_loads(session_file, login)
         return HostPolicy.of(cfg.instagram.allowed_hosts, cfg.instagram.media_host_suffixes)
 
     @property
@@ -283,17 +311,9 @@ class Instagram(Source):
         self.transport = PoliteAdapter(self.client, host_map=api_host_map(self.cfg.api_base))
         bind_context(loader.context, self.transport)
         if self.session_file:
-            path = secure_session_file(self.session_file)
             if not self.login:
                 raise ConfigError("--session-file needs --login USER", where="--login")
-            try:
-                loader.load_session_from_file(self.login, str(path))
-            except Exception as exc:  # noqa: BLE001 - never echo the file's contents
-                raise ConfigError(
-                    f"cannot load the session file ({type(exc).__name__})",
-                    where="--session-file",
-                    hint="recreate it with `instaloader --login YOUR_USER`",
-                ) from None
+            load_session(loader, self.session_file, self.login)
         return loader
 
     # -- discovery -----------------------------------------------------------------
