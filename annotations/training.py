@@ -17,8 +17,13 @@ from typing import Any
 
 from movingfashion.deepfashion2 import df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
+from movingfashion.models.detectors.ultralytics_backend import check_weights_globals, offline_ultralytics
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
 
+MODEL_HINT = (
+    "pass a model config such as yolov8n.yaml, or YOLO weights (.pt) that exist on disk:"
+    " this toolkit never downloads weights (get them yourself and give their path)"
+)
 DATA_HINT = (
     "give a YOLO data.yaml: a mapping with train: and val: image folders (or lists of them) that"
     " exist, relative to path: or to the yaml's folder, and names: (or nc:)"
@@ -102,6 +107,22 @@ def check_data_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def check_model(model: str | os.PathLike[str]) -> None:
+    """Refuse (:class:`ConfigError`) a ``--model`` that is neither an existing file nor a ``.yaml``
+    config name (ultralytics would download weights by that name, or a URL), and weights whose
+    pickle names more than network layers and plain values (:func:`check_weights_globals`)."""
+    text = os.fspath(model)
+    is_cfg = Path(text).suffix in (".yaml", ".yml")
+    if "://" in text or not (is_cfg or Path(text).is_file()):
+        raise ConfigError(
+            f"{text!r} is neither an existing file nor a model config (.yaml)",
+            where="--model",
+            hint=MODEL_HINT,
+        )
+    if not is_cfg:
+        check_weights_globals(text)
+
+
 @contextlib.contextmanager
 def prints_to_stderr() -> Iterator[None]:
     """ultralytics' banner, log and progress bars on stderr while inside: stdout is the command's
@@ -154,13 +175,32 @@ def train_detector(
 
     Returns ``out/detector.pt`` (a copy of the best weights). CPU runs use ``amp=False``,
     ``workers=0``, ``plots=False``. ``train_args`` go to ultralytics' ``train`` as they are.
-    Failures (a bad data yaml or model, ultralytics failing) raise :class:`MFError`.
+    ultralytics runs offline (:func:`offline_ultralytics`: no font, weights or AMP-check model
+    download). Failures (a bad data yaml or ``model`` (:func:`check_model`), ultralytics
+    failing) raise :class:`MFError`.
     """
     if data_yaml is None and df2_root is None:
         raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
     if data_yaml is not None:
         check_data_yaml(data_yaml)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    check_model(model)
+    with offline_ultralytics():
+        return _train(df2_root, out, epochs, imgsz, batch, model, device, data_yaml, patience, train_args)
+
+
+def _train(
+    df2_root: str | os.PathLike[str] | None,
+    out: str | os.PathLike[str],
+    epochs: int,
+    imgsz: int,
+    batch: int,
+    model: str,
+    device: str | None,
+    data_yaml: str | os.PathLike[str] | None,
+    patience: int,
+    train_args: dict[str, Any],
+) -> Path:
+    """:func:`train_detector` once its inputs are checked (ultralytics offline)."""
     with prints_to_stderr():
         from ultralytics import YOLO
 
@@ -170,7 +210,7 @@ def train_detector(
             raise ModelError(
                 f"cannot build the YOLO model: {one_line(exc)}",
                 where=str(model),
-                hint="pass a model config such as yolov8n.yaml or a .pt file",
+                hint=MODEL_HINT,
             ) from None
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)

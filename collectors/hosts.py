@@ -2,11 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from collectors.config import normalize_host
+
+# characters that parsers disagree on inside an authority: urllib3 ends it at a backslash
+# (urlsplit does not), urlsplit drops tabs/newlines, whitespace has no place in a host name
+_BAD_IN_AUTHORITY = re.compile(r"[\\\s\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _authority(url: str) -> str:
+    """The raw text between ``scheme://`` and the first ``/``, ``?`` or ``#`` (urlsplit's cut)."""
+    rest = url.split("//", 1)[1] if "//" in url else ""
+    return re.split(r"[/?#]", rest, maxsplit=1)[0]
+
+
+def _transport_agrees(url: str, parts: SplitResult) -> bool:
+    """True when urllib3 (what requests connects with) reads the same host and port as urlsplit."""
+    from urllib3.exceptions import LocationParseError
+    from urllib3.util import parse_url
+
+    try:
+        target = parse_url(url)
+        port = parts.port
+    except (LocationParseError, ValueError):
+        return False
+    host = (target.host or "").lower().strip("[]")
+    return host == (parts.hostname or "").lower() and target.port == port
 
 
 @dataclass(frozen=True)
@@ -24,8 +50,16 @@ class HostPolicy:
         return cls(frozenset(normalize_host(h) for h in hosts), tuple(s.lower() for s in suffixes), any_host)
 
     def allows(self, url: str) -> bool:
+        """True when ``url`` is http(s) and its host is on the list. The host checked is the one
+        the transport connects to: a URL that urlsplit and urllib3 read differently
+        (``http://EVIL\\@ALLOWED/``), or with a backslash, whitespace or control character in its
+        authority or a control character anywhere, is refused."""
+        if url != url.strip() or _CONTROL.search(url) or _BAD_IN_AUTHORITY.search(_authority(url)):
+            return False
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        if not _transport_agrees(url, parts):
             return False
         if self.any_host:
             return True

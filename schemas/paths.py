@@ -5,9 +5,14 @@ Before anything is read or written they go through one of:
 
 * :func:`check_relpath` / :func:`canonical_relpath` - the strict form stored in dataset files:
   relative, ``/``-separated, no ``.``/``..``/empty parts, no backslash, NUL or control
-  characters (validation: ``mf schema validate``, the official JSON reader, ``entries.jsonl``);
+  characters, no ``:`` in the first part (``tcp:``, ``concat:``, ``file:``: FFmpeg and URL
+  readers take it as a protocol), no file name whose stem is ``.``/``..`` (``videos/...mp4``:
+  ``OUT/<stem>`` would leave ``OUT``) (validation: ``mf schema validate``, the official JSON
+  reader, ``entries.jsonl``);
 * :func:`resolve_under` / :func:`inside` - join onto a root, normalise, and refuse anything that
   lands outside it (absolute paths, ``..`` climbing out; ``a/../b`` that stays inside is fine).
+  The answer is absolute, so a decoder never reads a relative ``tcp:...`` as a URL;
+* :func:`media_path` - the absolute form of a path handed to FFmpeg, PyAV, torchcodec or OpenCV.
 
 The check is lexical: symlinks the owner placed inside a root (``videos/`` on another disk) are
 trusted, and the normalised path is returned, so the kernel never resolves a ``..`` behind a
@@ -28,6 +33,8 @@ MAX_PATH = 4096
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 CANONICAL_HINT = "paths must be relative, '/'-separated, with no '.', '..' or empty parts"
+PROTOCOL_HINT = "rename the file or folder so that the path's first part has no ':'"
+STEM_HINT = "rename the file: exports name folders after the stem, and '.'/'..' would leave them"
 
 
 class PathEscapeError(DataFormatError):
@@ -80,7 +87,25 @@ def _problem(value: str) -> str | None:
         return "has a '.' part"
     if "" in parts:
         return "has an empty part (a doubled or trailing '/')"
+    return _name_problem(parts)
+
+
+def _name_problem(parts: list[str]) -> str | None:
+    """Why the parts of an otherwise canonical path are unsafe names, or None."""
+    if ":" in parts[0]:
+        protocol = parts[0].split(":", 1)[0] + ":"
+        return f"starts with {protocol!r}, which FFmpeg and URL readers take as a protocol"
+    stem = Path(parts[-1]).stem
+    if stem in (".", ".."):
+        return f"has a file name {parts[-1]!r} whose stem is {stem!r}"
     return None
+
+
+def path_hint(problem: str) -> str:
+    """What to do about a path :func:`check_relpath` refused for ``problem`` (its message)."""
+    if "take as a protocol" in problem:
+        return PROTOCOL_HINT
+    return STEM_HINT if "whose stem is" in problem else CANONICAL_HINT
 
 
 def check_relpath(value: object, *, what: str = "path") -> str:
@@ -89,7 +114,7 @@ def check_relpath(value: object, *, what: str = "path") -> str:
         raise UnsafePathValue(f"{what} must be a string, got {type(value).__name__}", value)
     problem = _problem(value)
     if problem:
-        raise UnsafePathValue(f"{what} {value!r} {problem} ({CANONICAL_HINT})", value)
+        raise UnsafePathValue(f"{what} {value!r} {problem} ({path_hint(problem)})", value)
     return value
 
 
@@ -115,7 +140,9 @@ def resolve_under(
     allow_root: bool = False,
     follow_symlinks: bool = False,
 ) -> Path:
-    """``root / relative``, normalised, or :class:`PathEscapeError` when it leaves ``root``.
+    """``root / relative``, normalised and absolute, or :class:`PathEscapeError` when it leaves
+    ``root``. Absolute, so that with a root of ``.`` a value such as ``tcp:HOST:PORT/x.mp4``
+    never reaches a decoder as a protocol URL.
 
     Absolute values are allowed only when they lie inside ``root``. ``allow_root``: the root
     itself is an acceptable answer (by default a path must name something inside it).
@@ -144,7 +171,14 @@ def resolve_under(
             where=where,
             hint="paths from data must stay inside the folder they belong to",
         )
-    return Path(joined)
+    return Path(full)
+
+
+def media_path(path: str | os.PathLike[str]) -> str:
+    """``path`` made absolute, for FFmpeg, PyAV, torchcodec and OpenCV: they read a relative
+    ``tcp:host:port/x.mp4``, ``concat:a|b`` or ``file:x`` as a protocol, a leading ``/`` always
+    as a file on disk."""
+    return os.path.abspath(os.fspath(path))
 
 
 def inside(

@@ -61,7 +61,7 @@ from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
-from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, resolve_under
+from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
 
 #: Folder of the richer per-video tracklet files (``annotations.tracklet_files``).
@@ -374,14 +374,12 @@ class _Audit:
                     check_relpath(rel, what=fld)
                 except UnsafePathValue as exc:
                     hint = _canonical_suggestion(rel)
-                    self.add(
-                        "canonical_paths",
-                        p,
-                        fld,
-                        str(exc).split(" (")[0],
-                        f"write it {CANONICAL_HINT.replace('paths must be ', '')}"
-                        + (f", e.g. '{hint}'" if hint else ""),
-                    )
+                    todo = path_hint(str(exc))
+                    if todo == CANONICAL_HINT:
+                        todo = f"write it {CANONICAL_HINT.replace('paths must be ', '')}" + (
+                            f", e.g. '{hint}'" if hint else ""
+                        )
+                    self.add("canonical_paths", p, fld, str(exc).split(" (")[0], todo)
                     continue
                 self.safe.add(rel)
                 self._prefix(p, fld, rel, is_video)

@@ -25,6 +25,7 @@ import numpy as np
 from movingfashion.media.logs import log_subprocess_stderr
 from schemas.errors import MediaError
 from schemas.faults import fault_in_text
+from schemas.paths import media_path
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def encode_frames(
         [
             *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-"),
             *h264_output_args(crf=crf, gop=gop, preset=preset),
-            str(tmp),
+            media_path(tmp),
         ]
     )
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -210,9 +211,10 @@ def transcode(
     target = Path(dst)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _part(target)
-    args = ["-i", str(src), *(["-vf", ",".join(filters)] if filters else [])]
+    args = ["-i", media_path(src), *(["-vf", ",".join(filters)] if filters else [])]
     try:
-        run_ffmpeg([*args, *h264_output_args(crf=crf, gop=gop, preset=preset), str(tmp)], where=str(src))
+        output = media_path(tmp)
+        run_ffmpeg([*args, *h264_output_args(crf=crf, gop=gop, preset=preset), output], where=str(src))
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

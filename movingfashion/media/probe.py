@@ -19,6 +19,7 @@ from pathlib import Path
 from movingfashion.media.logs import quiet_native_logs
 from movingfashion.media.readers import _turns, _vfr_rate
 from schemas.errors import MediaError
+from schemas.paths import media_path
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
         raise MediaError("empty file", where=str(p), hint="re-download it")
     quiet_native_logs()
     try:
-        with av.open(str(p)) as container:
+        with av.open(media_path(p)) as container:
             if not container.streams.video:
                 raise MediaError("no video stream", where=str(p), hint="the file is not a video")
             stream = container.streams.video[0]
@@ -122,7 +123,7 @@ def count_decodable_frames(path: str | os.PathLike[str]) -> int:
     quiet_native_logs()
     n = 0
     try:
-        with av.open(str(path)) as container:
+        with av.open(media_path(path)) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
             for _ in container.decode(stream):

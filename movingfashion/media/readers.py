@@ -70,6 +70,7 @@ import numpy as np
 
 from movingfashion.media.logs import quiet_decord_logs, quiet_native_logs
 from schemas.errors import MediaError
+from schemas.paths import media_path
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ def seek_problem(path: str | os.PathLike[str]) -> str | None:
 
     key = _file_key(path)
     if key not in _SEEK_PROBLEMS:
-        with av.open(key[0]) as container:
+        with av.open(media_path(key[0])) as container:
             if not container.streams.video:
                 return None
             _remember(key, _seek_problem(container, container.streams.video[0]))
@@ -228,7 +229,11 @@ class TorchCodecReader:
             raise OSError(f"{problem}; torchcodec would return other frames")
         try:
             self._dec = VideoDecoder(
-                path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=1, device=self.device
+                media_path(path),
+                seek_mode="exact",
+                dimension_order="NHWC",
+                num_ffmpeg_threads=1,
+                device=self.device,
             )
         except RuntimeError as exc:
             if "libtorchcodec" in str(exc) or "FFmpeg" in str(exc).split("\n")[0]:
@@ -291,7 +296,7 @@ class PyAVReader:
 
         self.path = path
         self.skip_nonref = skip_nonref
-        self._container = av.open(path)
+        self._container = av.open(media_path(path))
         try:
             self._stream = self._container.streams.video[0]
         except IndexError:
@@ -406,7 +411,7 @@ class PyAVReader:
             return []
         if self._ordered is None or pending[0] < self._next:  # behind the decoder: from the top
             self._container.close()
-            self._container = av.open(self.path)
+            self._container = av.open(media_path(self.path))
             self._stream = self._container.streams.video[0]
             self._setup_stream()
             self._ordered, self._next = self._container.decode(self._stream), 0
@@ -476,7 +481,7 @@ def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, 
     """
     import av
 
-    with av.open(path) as container:
+    with av.open(media_path(path)) as container:
         stream = container.streams.video[0]
         declared: int | None = int(stream.frames or 0) or None
         if declared is None and stream.duration and stream.average_rate:
@@ -509,7 +514,7 @@ class DecordReader:
             raise OSError(f"{facts['seek_problem']}; decord would return other frames")
         if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
             raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
-        self._vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
+        self._vr = decord.VideoReader(media_path(path), ctx=decord.cpu(0), num_threads=1)
         claimed = len(self._vr)
         if declared is not None and abs(declared - real) > max(1, real // 50):
             # decord seeks by the header's duration: with a lying header it returns wrong frames
@@ -570,7 +575,7 @@ class OpenCVReader:
         import cv2
 
         self.path = path
-        self._cap = cv2.VideoCapture(path)
+        self._cap = cv2.VideoCapture(media_path(path))
         if not self._cap.isOpened():
             raise OSError("OpenCV cannot open the file")
         declared = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
@@ -614,7 +619,7 @@ class OpenCVReader:
         for i in sorted(set(idx)):
             if self.seek_problem is not None and i < self._pos:  # timestamps cannot place frames
                 self._cap.release()
-                self._cap = cv2.VideoCapture(self.path)
+                self._cap = cv2.VideoCapture(media_path(self.path))
                 self._pos = 0
             elif self.seek_problem is None and (i < self._pos or i - self._pos > self.max_grab_gap):
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, i)

@@ -122,13 +122,13 @@ def read_tagged_checkpoint(
     what: str,
     hint: str,
     kind_hint: str | None = None,
-    weights_only: bool = True,
 ) -> dict[str, Any]:
     """The dict saved in ``path``, checked to be a ``kind`` checkpoint of ``version`` (or of one
     of the versions, when a tuple: the ones this code still reads).
 
     ``what`` names the kind in messages (``"single-frame matcher"``, ``"SEAM"``); ``hint`` says
-    how to get a good file (``kind_hint`` instead, when the file is of another kind).
+    how to get a good file (``kind_hint`` instead, when the file is of another kind). Read with
+    ``weights_only=True``: a file pickling anything but tensors and plain data is refused unread.
     """
     import torch
 
@@ -136,7 +136,7 @@ def read_tagged_checkpoint(
     if not p.is_file():
         raise ModelError(f"{what} checkpoint not found", where=str(p), hint=hint)
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=weights_only)
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
         if _is_yolo_weights(p):  # a valid torch file weights_only refuses: the detector's weights
             raise ModelError(
@@ -144,11 +144,7 @@ def read_tagged_checkpoint(
                 where=str(p),
                 hint=f"pass it as --weights FILE; --matcher takes a {what} checkpoint",
             ) from None
-        raise ModelError(
-            f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file",
-            where=str(p),
-            hint=hint,
-        ) from None
+        raise ModelError(unreadable_checkpoint(exc), where=str(p), hint=hint) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:
         found = ckpt.get("kind") if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ModelError(
@@ -165,6 +161,20 @@ def read_tagged_checkpoint(
             hint=hint,
         )
     return ckpt
+
+
+def unreadable_checkpoint(exc: BaseException) -> str:
+    """Why ``torch.load(..., weights_only=True)`` failed, for a message naming the file."""
+    import pickle
+
+    if isinstance(exc, pickle.UnpicklingError):
+        named = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        return (
+            "cannot read the checkpoint: it pickles objects other than tensors and plain data"
+            + (f" ({named.group(1)})" if named else "")
+            + ", and loading those could run code, so it was refused unread"
+        )
+    return f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file"
 
 
 def _is_yolo_weights(path: Path) -> bool:

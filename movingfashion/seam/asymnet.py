@@ -37,6 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.nn import functional as F
 
+from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, seam_bench import it here
+    checkpoint_kind,  # noqa: F401
+    unreadable_checkpoint,
+)
 from movingfashion.models.matchrcnn import EmbeddingHead, twin
 from schemas.atomic import atomic_open
 from schemas.errors import ModelError
@@ -274,11 +278,11 @@ def load_asymnet(
 
     p = Path(path)
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=False)
+        ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelError("checkpoint not found", where=str(p)) from None
     except Exception as exc:  # noqa: BLE001 - torch raises many types on corrupt files
-        raise ModelError(f"cannot read the checkpoint ({type(exc).__name__})", where=str(p)) from None
+        raise ModelError(unreadable_checkpoint(exc), where=str(p)) from None
     if (
         not isinstance(ckpt, dict)
         or ckpt.get("kind") != ASYMNET_KIND
@@ -304,15 +308,6 @@ def load_asymnet(
         else torch.device("cuda" if torch.cuda.is_available() else "cpu")
     )
     return model.to(dev).eval(), ckpt
-
-
-def checkpoint_kind(path: str | os.PathLike[str]) -> str | None:
-    """The ``kind`` a checkpoint file records (None when it is not a readable dict)."""
-    try:
-        ckpt = torch.load(Path(path), map_location="cpu", weights_only=False)
-    except Exception:  # noqa: BLE001 - a broken file is reported by the loader that is then used
-        return None
-    return ckpt.get("kind") if isinstance(ckpt, dict) else None
 
 
 def run_asymnet(

@@ -167,7 +167,6 @@ def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | No
         what="SEAM",
         hint="train one with `mf train --phase 2 ...` (it writes OUT/last.pt)",
         kind_hint="single-frame matcher files go to --matcher, SEAM checkpoints to --checkpoint",
-        weights_only=False,
     )
     if variant is not None and ckpt.get("variant") != Variant(variant).value:
         raise ModelError(

@@ -322,7 +322,7 @@ def build_bank(
         if cache.is_file():
             try:
                 return FeatureBank.from_state(
-                    {**torch.load(cache, map_location="cpu", weights_only=False), "key": key}
+                    {**torch.load(cache, map_location="cpu", weights_only=True), "key": key}
                 )
             except Exception:  # noqa: BLE001 - a broken cache is rebuilt
                 cache.unlink(missing_ok=True)

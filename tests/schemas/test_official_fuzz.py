@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from schemas.errors import DataFormatError
 from schemas.official import dump_official, parse_official, read_official, write_official
-from schemas.paths import PathEscapeError
+from schemas.paths import PathEscapeError, check_relpath
 
 #: property-based exploration: many drawn examples, run by `make test`
 pytestmark = pytest.mark.slow
@@ -21,7 +21,17 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 FIELDS = ("video_paths", "img_path", "source", "tracklets")
 
 name = st.text(alphabet="abcXYZ019_.-", min_size=1, max_size=8).filter(lambda s: s not in (".", ".."))
-rel_path = st.lists(name, min_size=1, max_size=3).map("/".join)
+
+
+def _canonical(path: str) -> bool:
+    try:
+        check_relpath(path)
+    except ValueError:  # e.g. a file name whose stem is '.' or '..' ("a/..0", "...mp4")
+        return False
+    return True
+
+
+rel_path = st.lists(name, min_size=1, max_size=3).map("/".join).filter(_canonical)
 number = st.integers(-(2**40), 2**40) | st.floats(allow_nan=False, allow_infinity=False, width=64)
 
 

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from schemas.errors import DataFormatError, MFError
 from schemas.naming import check_safe_name
-from schemas.paths import PathEscapeError, canonical_relpath, check_relpath, inside, resolve_under
+from schemas.paths import (
+    PathEscapeError,
+    canonical_relpath,
+    check_relpath,
+    inside,
+    media_path,
+    resolve_under,
+)
 
 #: Characters that matter to paths, plus some ordinary ones.
 PATH_ALPHABET = st.sampled_from(list("ab.-_/\\\x00~:%") + ["..", "../", "/..", "é", "\n", " ", "C:"])
@@ -40,6 +47,14 @@ def _strictly_inside(path: Path, root: Path) -> bool:
         ("", "empty"),
         ("C:/x.mp4", "absolute"),
         ("a\nb.mp4", "control"),
+        ("tcp:127.0.0.1:9/v.mp4", "'tcp:', which FFmpeg"),
+        ("concat:videos/a.mp4|/etc/passwd", "'concat:', which FFmpeg"),
+        ("file:videos/a.mp4", "'file:', which FFmpeg"),
+        ("subfile,,0,9,:videos/a.mp4", "protocol"),
+        ("clip:1.mp4", "protocol"),
+        ("videos/...mp4", "stem is '..'"),
+        ("videos/..mp4", "stem is '.'"),
+        ("...mp4", "stem is '..'"),
     ],
 )
 def test_non_canonical_paths_are_refused_naming_value_and_field(value, why):
@@ -51,7 +66,9 @@ def test_non_canonical_paths_are_refused_naming_value_and_field(value, why):
     assert isinstance(e, DataFormatError) and isinstance(e, MFError)
 
 
-@pytest.mark.parametrize("value", ["videos/p1_0.mp4", "imgs/p1.png", "a", "deep/er/x..y.mp4", "...mp4"])
+@pytest.mark.parametrize(
+    "value", ["videos/p1_0.mp4", "imgs/p1.png", "a", "deep/er/x..y.mp4", "....mp4", "videos/a:b.mp4", ".mp4"]
+)
 def test_canonical_paths_pass(value):
     assert check_relpath(value) == value
 
@@ -64,6 +81,16 @@ def test_resolve_under_refuses_what_leaves_the_root(tmp_path, rel):
         )
     assert err.value.root == str(tmp_path / "root") and err.value.value == rel
     assert "catalog.sqlite" in str(err.value)
+
+
+def test_resolve_under_answers_an_absolute_path_for_a_relative_root(tmp_path, monkeypatch):
+    """With a root of ``.`` the answer still starts with ``/``: FFmpeg then opens a file, never
+    the protocol a name like ``tcp:HOST:PORT/v.mp4`` would select."""
+    monkeypatch.chdir(tmp_path)
+    got = resolve_under(".", "tcp:127.0.0.1:9/v.mp4")
+    assert got.is_absolute() and got == tmp_path / "tcp:127.0.0.1:9/v.mp4"
+    assert inside(".", "videos", "a.mp4") == tmp_path / "videos/a.mp4"
+    assert media_path("concat:a.mp4|b.mp4") == str(tmp_path / "concat:a.mp4|b.mp4")
 
 
 def test_resolve_under_normalises_what_stays_inside(tmp_path):
@@ -131,6 +158,7 @@ def test_a_canonical_path_joins_to_the_same_file_inside(tmp_path, rel):
     got = resolve_under(root, rel)  # never refused
     assert got == root / rel and _strictly_inside(got, root)
     assert ".." not in Path(rel).parts and not Path(rel).is_absolute() and "\\" not in rel
+    assert Path(rel).stem not in (".", "..") and ":" not in rel.split("/")[0]
 
 
 @FUZZ

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +34,169 @@ _ULTRALYTICS_PREFIX = re.compile(r"^(ERROR\s*)?[❌️\s]*")
 def default_detector_path() -> Path:
     """The embedded default YOLO weights (``movingfashion/models/weights/detector.pt``)."""
     return Path(__file__).resolve().parent.parent / "weights" / "detector.pt"
+
+
+#: Globals a YOLO weights file may name besides those ``torch.load(weights_only=True)`` allows:
+#: plain containers and values ultralytics has pickled in its weights over the releases.
+SAFE_WEIGHTS_GLOBALS = frozenset(
+    {
+        "builtins.set",
+        "builtins.frozenset",
+        "builtins.slice",
+        "collections.defaultdict",
+        "argparse.Namespace",
+        "types.SimpleNamespace",
+        "pathlib.Path",
+        "pathlib.PosixPath",
+        "pathlib.WindowsPath",
+        "ultralytics.utils.IterableSimpleNamespace",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray._reconstruct",
+        "numpy.core.multiarray.scalar",
+        "numpy._core.multiarray.scalar",
+        "_codecs.encode",
+    }
+)
+WEIGHTS_HINT = "pass YOLO weights written by `mf train-detector` or official Ultralytics weights"
+#: Modules whose network layers (``torch.nn.Module`` subclasses, nothing else) weights may name.
+LAYER_MODULES = ("ultralytics.nn.modules.", "ultralytics.nn.tasks.", "torch.nn.modules.")
+
+
+def _allowed_global(name: str) -> bool:
+    """Whether a pickle global of YOLO weights is a plain value type or a network layer class.
+    Layer classes are looked up among the modules already loaded, never imported by name."""
+    if name in SAFE_WEIGHTS_GLOBALS or name.startswith("numpy.dtypes."):
+        return True
+    if not name.startswith(LAYER_MODULES):
+        return False
+    import torch
+
+    module, _, attr = name.rpartition(".")
+    obj = getattr(sys.modules.get(module), attr, None)
+    return isinstance(obj, type) and issubclass(obj, torch.nn.Module)
+
+
+def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = None) -> None:
+    """Refuse (:class:`ModelError`) a YOLO weights file whose pickle names a global other than
+    plain values and network layers (``posix.system``, ``builtins.exec``...): ultralytics
+    unpickles weights with ``weights_only=False``, which would call it. The names are read
+    without unpickling anything."""
+    import torch
+
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    import ultralytics.nn.tasks  # noqa: F401 - loads the layer modules _allowed_global looks in
+
+    where = where or str(path)
+    try:
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception as exc:  # noqa: BLE001 - torch raises many types for what is no zip file
+        raise ModelError(
+            f"cannot load YOLO weights: {type(exc).__name__}: not a torch zip file (corrupt, or"
+            " in torch's legacy format, whose pickle cannot be looked at before it runs)",
+            where=where,
+            hint=WEIGHTS_HINT,
+        ) from None
+    bad = sorted(n for n in names if not _allowed_global(n))
+    if bad:
+        shown = ", ".join(bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise ModelError(
+            f"cannot load YOLO weights: loading would call {shown}, which is neither a network"
+            " layer nor a plain value; refused unread",
+            where=where,
+            hint=WEIGHTS_HINT,
+        )
+
+
+_OFFLINE_LOCK = threading.Lock()
+_OFFLINE_DEPTH = 0
+#: while inside :func:`offline_ultralytics`: id of each stand-in -> (stand-in, the original)
+_OFFLINE_STUBS: dict[int, tuple[Callable[..., Any], Any]] = {}
+
+
+def _refusing(what: str) -> Callable[..., Any]:
+    """A stand-in for ultralytics' ``what`` that raises :class:`ConnectionError` (what it raises
+    offline, so its callers' own fallbacks apply)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        url = kwargs.get("url", args[0] if args else "?")
+        raise ConnectionError(
+            f"ultralytics' {what} tried to fetch {url}: this toolkit never downloads models or"
+            " assets; pass files that exist on disk"
+        )
+
+    return refuse
+
+
+def _amp_ok(model: Any) -> bool:
+    """ultralytics' ``check_amp`` without its test model download: AMP on CUDA except on the GPUs
+    ultralytics names as unreliable with it."""
+    import torch
+
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return False
+    bad = r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)"
+    return not re.search(bad, torch.cuda.get_device_name(device), re.IGNORECASE)
+
+
+def _offline_stubs() -> dict[int, tuple[Any, Callable[..., Any]]]:
+    """id of each download entry point of ultralytics -> (it, its offline stand-in)."""
+    import ultralytics.data.utils  # noqa: F401 - modules that bind the entry points by name
+    import ultralytics.engine.trainer  # noqa: F401
+    import ultralytics.utils.plotting  # noqa: F401
+    from ultralytics.utils import checks, downloads
+
+    is_url = downloads.is_url
+
+    def url_offline(url: Any, check: bool = False) -> bool:
+        return False if check else is_url(url)  # never asks the network whether a URL exists
+
+    pairs = [
+        (downloads.safe_download, _refusing("safe_download")),
+        (downloads.download, _refusing("download")),
+        (downloads.get_github_assets, _refusing("get_github_assets")),
+        (downloads.is_url, url_offline),
+        (checks.check_font, lambda *a, **k: None),  # fonts draw plots; no plots are drawn
+        (checks.check_amp, _amp_ok),
+    ]
+    return {id(orig): (orig, stub) for orig, stub in pairs}
+
+
+def _rebind(table: dict[int, tuple[Any, Any]]) -> None:
+    """In every loaded ultralytics module, bind each name holding ``table``'s first object
+    (by identity) to its second."""
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "ultralytics" or name.startswith("ultralytics.")):
+            continue
+        for attr, value in list(vars(module).items()):
+            if id(value) in table and table[id(value)][0] is value:
+                setattr(module, attr, table[id(value)][1])
+
+
+@contextlib.contextmanager
+def offline_ultralytics() -> Iterator[None]:
+    """While inside, ultralytics cannot reach the network: its asset, font and weights downloads
+    raise :class:`ConnectionError` (``YOLO("yolov8n.pt")`` with no such file fails), an online
+    check of a URL answers no, and the AMP check on CUDA loads no test model. Every name is put
+    back on leaving (also in modules imported meanwhile); nests, and is thread-safe."""
+    global _OFFLINE_DEPTH
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    with _OFFLINE_LOCK:
+        if _OFFLINE_DEPTH == 0:
+            table = _offline_stubs()
+            _rebind(table)
+            _OFFLINE_STUBS.update({id(stub): (stub, orig) for orig, stub in table.values()})
+        _OFFLINE_DEPTH += 1
+    try:
+        yield
+    finally:
+        with _OFFLINE_LOCK:
+            _OFFLINE_DEPTH -= 1
+            if _OFFLINE_DEPTH == 0:
+                _rebind(_OFFLINE_STUBS)
+                _OFFLINE_STUBS.clear()
 
 
 #: a class name that says nothing ("", "3", "class_3", "class3"): a model trained on a data yaml
@@ -104,9 +271,12 @@ class UltralyticsDetector(Detector):
                 hint="pass --weights FILE (train one with `mf train-detector --df2 ROOT`)"
                 " or rebuild the default with `make weights`",
             )
+        if not is_cfg:
+            check_weights_globals(path)
         try:
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
-            self.model = YOLO(str(path) if path.exists() else path.name)
+            with offline_ultralytics():
+                self.model = YOLO(str(path) if path.exists() else path.name)
         except Exception as exc:
             takes = "a YOLO .pt file"
             if not is_cfg:

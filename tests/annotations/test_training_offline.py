@@ -1,0 +1,63 @@
+"""``mf train-detector`` never reaches the network: ultralytics' font, weights and AMP-check
+downloads are stubbed for the run, and a ``--model`` that would be downloaded is refused."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from annotations.cli import train_detector as train_detector_cli
+from annotations.training import train_detector
+from movingfashion.models.detectors import DetectorConfig, build_detector
+from schemas.cli_support import run_main
+from schemas.errors import ConfigError, ModelError
+from tests.movingfashion.helpers import make_df2
+from tests.movingfashion.models.detectors.netaudit import network_attempts
+
+
+@pytest.fixture(scope="module")
+def df2(tmp_path_factory):
+    root = make_df2(tmp_path_factory.mktemp("df2"))
+    shutil.copytree(root / "validation", root / "train")
+    return root
+
+
+def test_a_training_run_makes_no_network_attempt_and_its_weights_load(df2, tmp_path):
+    from ultralytics.utils import downloads
+
+    before = downloads.safe_download
+    with network_attempts() as seen:
+        weights = train_detector(df2, tmp_path / "det", epochs=1, imgsz=64, batch=4, device="cpu")
+    assert seen == []
+    assert downloads.safe_download is before  # the stand-ins are put back
+    det = build_detector("ultralytics", weights, DetectorConfig(device="cpu"), allow_random=True)
+    assert det.version.startswith("ultralytics:detector.pt:")
+
+
+@pytest.mark.parametrize("model", ["yolov8n.pt", "https://example.com/m.yaml", "nothere/x.pt"])
+def test_a_model_neither_on_disk_nor_a_config_is_refused_before_anything(df2, tmp_path, capsys, model):
+    out = tmp_path / "o"
+    with network_attempts() as seen:
+        with pytest.raises(ConfigError, match="neither an existing file nor a model config") as err:
+            train_detector(df2, out, epochs=1, model=model)
+        with pytest.raises(SystemExit) as ex:
+            run_main(train_detector_cli, ["--df2", str(df2), "--out", str(out), "--model", model])
+    assert err.value.where == "--model" and repr(model) in str(err.value)
+    captured = capsys.readouterr()
+    assert (
+        ex.value.code == 2 and captured.err.startswith("error: --model: ") and captured.err.count("\n") == 1
+    )
+    assert seen == [] and not out.exists()
+
+
+def test_model_weights_that_would_run_code_are_refused(df2, tmp_path):
+    class Opens:
+        def __reduce__(self):
+            return (open, (str(tmp_path / "RAN"), "w"))
+
+    torch.save({"model": Opens()}, tmp_path / "m.pt")
+    with pytest.raises(ModelError, match="io.open"):
+        train_detector(df2, tmp_path / "o", epochs=1, model=str(tmp_path / "m.pt"))
+    assert not (tmp_path / "RAN").exists() and not (tmp_path / "o").exists()
