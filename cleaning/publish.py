@@ -103,7 +103,7 @@ from schemas.atomic import (
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
-from schemas.faults import reraise_local_fault
+from schemas.faults import local_faults, reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import (
@@ -885,12 +885,14 @@ def _remove_stale_media(out: Path, stale: set[str]) -> int:
     for rel in sorted(stale):
         path = inside(out, rel, what="published file", root_label="the output folder")
         if path.is_file() or path.is_symlink():
-            path.unlink()
+            with local_faults(path):  # a folder it may not change: one line naming it, not a traceback
+                path.unlink()
             removed += 1
     for d in MEDIA_DIRS:
         folder = out / d
         if folder.is_dir() and not folder.is_symlink() and not any(folder.iterdir()):
-            folder.rmdir()
+            with local_faults(folder):
+                folder.rmdir()
     return removed
 
 

@@ -33,12 +33,32 @@ def guarded_collect(source: Source, cand: Candidate) -> Outcome:
         log.warning("%s %s: %s", source.name, cand.raw_id, exc)
         return Outcome(sid, "failed", type(exc).__name__)
     except Exception as exc:  # noqa: BLE001 - one bad item must not stop the run
-        if local_reason(exc) is not None:
-            fault = as_local_fault(exc)
-            assert fault is not None
+        fault = hidden_fault(exc)
+        if fault is not None:
             return _local_fault(source, sid, fault)
         log.exception("%s %s: unexpected error", source.name, cand.raw_id)
         return Outcome(sid, "failed", f"internal_error:{type(exc).__name__}")
+
+
+def hidden_fault(exc: BaseException) -> LocalFault | None:
+    """The local fault behind ``exc``: in its chain (causes, contexts, ``exc_info``), or among
+    the ``unexpected_errors`` yt-dlp's ``NoSupportingHandlers`` hides a request handler's
+    exceptions in; else None."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo and len(seen) < 32:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, LocalFault):
+            return e
+        if local_reason(e) is not None:
+            return as_local_fault(e)
+        info = getattr(e, "exc_info", None)
+        todo += [e.__cause__, e.__context__, *(info[1:2] if isinstance(info, tuple) else ())]
+        todo += [getattr(e, "local_fault", None), *(getattr(e, "unexpected_errors", None) or ())]
+    return None
 
 
 def _local_fault(source: Source, sid: str, fault: LocalFault) -> Outcome:

@@ -31,7 +31,8 @@ import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from schemas.errors import FetchError
+from schemas.errors import FetchError, LocalFault
+from schemas.faults import as_local_fault
 
 if TYPE_CHECKING:
     import requests
@@ -77,6 +78,37 @@ def _refused_type() -> type:
 def refused(error: FetchError) -> Exception:
     """``error`` as the exception yt-dlp lets through (:func:`policy_refusal` finds it again)."""
     return _refused_type()(error)
+
+
+@functools.cache
+def _fault_type() -> type:
+    """The yt-dlp request error that carries a :class:`LocalFault` out of yt-dlp (any other
+    exception of a request handler, yt-dlp hides in ``NoSupportingHandlers``)."""
+    errors = _errors()
+
+    class LocalFaultInRequest(errors.RequestError):
+        """This machine failed while a request was handled: disk full, ... (``local_fault``)."""
+
+        def __init__(self, fault: LocalFault) -> None:
+            self.local_fault = fault
+            super().__init__(msg=str(fault))
+
+    return LocalFaultInRequest
+
+
+def _checked(resume: PartResume, sent: dict[str, str], res: requests.Response) -> None:
+    """``resume.check``, whose local fault (writing the resume state onto a full disk, ...) leaves
+    yt-dlp as itself (chained to its ``OSError``: :func:`schemas.faults.as_local_fault` finds it)."""
+    from collectors.part_resume import state_path
+
+    try:
+        resume.check(sent, res)
+    except (LocalFault, OSError) as exc:
+        fault = as_local_fault(exc, state_path(resume.part))
+        if fault is None:
+            raise
+        res.close()
+        raise _fault_type()(fault) from exc
 
 
 def check_downloader(info: dict[str, Any], params: dict[str, Any], *, to_stdout: bool = False) -> None:
@@ -315,7 +347,7 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
             except requests.exceptions.RequestException as e:
                 raise errors.RequestError(cause=e) from e
             if resume is not None:
-                resume.check(headers, res)
+                _checked(resume, headers, res)
             out = PoliteResponse(res)
             if not 200 <= out.status < 300:
                 raise errors.HTTPError(out, redirect_loop=loop)

@@ -9,7 +9,9 @@ collectors write it, cleaning and annotations update it, and no stage imports a 
   timestamps.
 * Several writer processes at once: WAL journal, ``BEGIN IMMEDIATE`` for every write and a
   busy timeout, so writers queue instead of failing; a killed writer loses only its
-  uncommitted transaction.
+  uncommitted transaction. A write waits at most ``timeout_s`` (:data:`LOCK_WAIT_S`, 3 minutes,
+  by default) for another process's write lock, says once on stderr that it waits, then
+  raises :class:`~schemas.errors.CatalogError` naming the file.
 * Schema migrations are numbered (``PRAGMA user_version``) and applied on open.
 * Damage is detected: ``PRAGMA quick_check`` runs on open, before anything is written (a full
   ``integrity_check`` in :meth:`Catalog.check`, ``mf catalog check``). A damaged catalog raises
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -37,6 +40,14 @@ from pydantic import ValidationError
 from schemas.errors import CatalogCorrupt, CatalogError
 from schemas.faults import local_faults, path_faults, sqlite_fault
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+
+#: how long (seconds) a write waits, by default, for another process's write lock on the catalog
+LOCK_WAIT_S = 180.0
+#: SQLite's busy timeout (seconds) for one try at the write lock: short, so the wait keeps to its
+#: deadline and says that it waits
+LOCK_TRY_S = 1.0
+
+log = logging.getLogger(__name__)
 
 #: Numbered migrations. Append only; never edit a released one.
 MIGRATIONS: list[str] = [
@@ -247,18 +258,21 @@ class Catalog:
     opened for reading only (no migration, no write; e.g. a reader beside the one process that
     writes it). ``must_exist``: refuse a path with no catalog yet (commands that read or amend
     what ``mf-collect`` gathered, where a mistyped path must not start an empty catalog).
+    ``timeout_s``: how long a write waits for another process's write lock (default
+    :data:`LOCK_WAIT_S`; see :meth:`transaction`).
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
-        timeout_s: float = 60.0,
+        timeout_s: float | None = None,
         check: str = "quick",
         read_only: bool = False,
         must_exist: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.timeout_s = timeout_s = LOCK_WAIT_S if timeout_s is None else timeout_s
         if must_exist and not (self.path.is_file() and self.path.stat().st_size > 0):
             raise CatalogError(
                 "catalog not found"
@@ -362,20 +376,7 @@ class Catalog:
         and a failed commit is rolled back."""
         if self._db.damaged:
             raise CatalogCorrupt(str(self.path), self._db.damaged)
-        for attempt in range(200):
-            try:
-                self._raw.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise self._db.translate(exc) from None
-                time.sleep(min(0.05 * (attempt + 1), 1.0))
-        else:
-            raise CatalogError(
-                "database stayed locked",
-                where=str(self.path),
-                hint="another process holds a write lock; retry later",
-            )
+        self._begin()
         try:
             yield self._db
         except BaseException:
@@ -386,6 +387,41 @@ class Catalog:
         except sqlite3.Error as exc:
             self._rollback()
             raise self._db.translate(exc) from None
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout_s`` for another process's write lock in
+        short tries (:data:`LOCK_TRY_S` each); says once that it waits, then gives up with a
+        :class:`CatalogError` naming the file."""
+        deadline = time.monotonic() + self.timeout_s
+        waited = False
+        try:
+            while True:
+                left = max(deadline - time.monotonic(), 0.0)
+                self._raw.execute(f"PRAGMA busy_timeout = {int(min(LOCK_TRY_S, left) * 1000)}")
+                try:
+                    self._raw.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        raise self._db.translate(exc) from None
+                if time.monotonic() >= deadline:
+                    raise CatalogError(
+                        f"database stayed locked for {self.timeout_s:g} s",
+                        where=str(self.path),
+                        hint="another process holds its write lock: a stuck writer, or an sqlite3 "
+                        "shell inside a transaction; end it, then rerun the same command",
+                    )
+                if not waited:
+                    log.warning(
+                        "waiting for the write lock on %s (another process holds it; up to %g s)",
+                        self.path,
+                        self.timeout_s,
+                    )
+                    waited = True
+                time.sleep(min(0.05, max(deadline - time.monotonic(), 0.0)))
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._raw.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
 
     def _rollback(self) -> None:
         with contextlib.suppress(sqlite3.Error):

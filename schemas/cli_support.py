@@ -48,6 +48,9 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
 
     An :class:`MFError` or a usage error (a missing option, a bad value) prints one line on
     stderr and exits 2; ``--debug`` anywhere on the command line shows the traceback instead.
+    A local fault (:mod:`schemas.faults`: a full disk, a read-only or forbidden folder) that
+    reaches here as a bare ``OSError`` prints one line naming the path and exits 1; any other
+    ``OSError`` is a bug and keeps its traceback.
     The command itself exits 1 when some items failed (:func:`exit_if_failed`).
     """
     args = list(sys.argv[1:] if argv is None else argv)
@@ -61,6 +64,16 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the net under writes no local_faults() wrapped: a full disk, no permission
+        from schemas.faults import as_local_fault
+
+        fault = as_local_fault(exc)
+        if fault is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {fault}", err=True)
+        sys.exit(fault.exit_code)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
         interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
         click.echo(

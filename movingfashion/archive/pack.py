@@ -10,6 +10,9 @@ format, so ``sha256sum -c`` checks it).
 Files under a symlinked folder (``videos/`` on another disk) are packed as the files they link
 to; a file that a symlink takes out of the folder is refused (:class:`DataFormatError` naming it,
 before anything is written): a private file linked in by mistake is never published.
+
+The zip is written atomically (a hidden ``.part`` file renamed into place); the half-written zip
+of a killed pack, beside the target, is removed by the next pack (:func:`schemas.atomic.sweep_partials`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import zipfile
 from pathlib import Path
 
 from movingfashion.archive.verify import ESCAPE_FIX, MANIFEST, list_dataset
-from schemas.atomic import atomic_open, atomic_write_text, sha256_file
+from schemas.atomic import atomic_open, atomic_write_text, sha256_file, sweep_partials
 from schemas.errors import DataFormatError
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -45,6 +48,7 @@ def pack_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str] | Non
         )
     near = base if base.name not in ("", "..") else base.resolve()
     target = Path(out) if out is not None else near.with_name(top + ".zip")
+    sweep_partials(target.parent)  # a killed pack's half-written zip (up to the dataset's size)
     listing = list_dataset(base)
     if listing.escapes:
         rel, real = sorted(listing.escapes.items())[0]

@@ -26,7 +26,7 @@ from movingfashion.world.truth import (
     load_world,
     save_world,
 )
-from schemas.atomic import atomic_write_json, sha256_file
+from schemas.atomic import atomic_write_json, sha256_file, sweep_partials
 from schemas.errors import ConfigError
 from schemas.items import SourceName
 
@@ -104,8 +104,8 @@ def generate_world(
     """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
 
     Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config),
-    renders it again over a world cut short; :class:`ConfigError` for a folder holding another
-    world or anything else.
+    renders it again over a world cut short (the partial files of its killed writers removed);
+    :class:`ConfigError` for a folder holding another world or anything else.
     ``progress(done, total)`` is called after each product when given.
     """
     cfg = config or WorldConfig()
@@ -120,6 +120,7 @@ def generate_world(
         )
     _check_out(out)
     specs = plan_world(products, seed, cfg)  # checks the request before anything is written
+    sweep_partials(out, recursive=True)  # what a killed run left half-written: same bytes as a fresh world
     out.mkdir(parents=True, exist_ok=True)
     # written first, again at the end: marks the folder as a world being rendered (a rerun resumes)
     atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
