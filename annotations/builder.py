@@ -13,6 +13,11 @@ marked pending until the file is written, so a build killed in between redoes th
 rerun skips videos whose file exists with the same detector and matcher, the same settings and
 the same inputs (:meth:`TrackletBuilder.redo_reason`; a file without a record, from an older
 build, counts as done and is counted apart); an unreadable video is reported and skipped.
+A file holding a person's work (:func:`human_work`: a CVAT import, a review pick, an accept
+made since its build) is never rebuilt silently: a rerun that would redo it (other weights or
+settings, ``force``) keeps it and counts it (``kept_human``) unless ``discard_corrections``; when
+its video changed since the build, the kept file is flagged for review (the boxes may no longer
+fit it).
 Finally the ground-truth tracklets of every done video are merged into ``train.json`` /
 ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and a folder ``mf publish`` wrote gets
 its tables, card, Croissant metadata and manifest rewritten
@@ -33,6 +38,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
@@ -43,6 +49,7 @@ import torch
 from annotations.config import BuildConfig, lacks_required
 from annotations.flags import rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
+from annotations.refresh_mark import BY_BUILD, clear_pending, pending_by, set_pending
 from annotations.settle import settle_flags
 from annotations.tracking import (
     TrackResult,
@@ -87,8 +94,6 @@ from schemas.paths import resolve_under
 #: cost less per crop on the CPU; 128 crops of 64 px are 6 MB)
 EMBED_BATCH = 128
 
-#: hidden mark of a build that has not refreshed the folder's description yet (see _build_jobs)
-REFRESH_PENDING = ".tracklets-refresh-pending"
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +162,11 @@ class BuildReport:
     unrecorded: int = 0
     #: videos whose ground truth a person changed (review pick, import): their flag is theirs
     decided_by_person: int = 0
+    #: files holding a person's work that this run would have built again, kept as they are
+    #: (``discard_corrections`` builds them): how many, and per file what it holds and why it
+    #: was due (``{"video": <file stem>, "holds": ..., "due": ...}``)
+    kept_human: int = 0
+    kept_human_videos: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -756,6 +766,130 @@ def stale_record(root: Path, job: VideoJob, record: dict[str, Any], settings: di
     return None
 
 
+#: the review flag of a kept file whose video changed since its build
+VIDEO_CHANGED_REASON = (
+    "video file changed since the build, the tracklets hold a person's work: check that the boxes"
+    " still fit (mf-tracklets build --discard-corrections builds it again)"
+)
+
+#: reasons to build a video again under which its file is not one to keep (none, unreadable, another's)
+_NOT_KEPT = ("not built", "unreadable tracklet file", "another product's or video's file")
+
+
+def human_work(vt: VideoTracklets, record: dict | None) -> str | None:
+    """What a person put into a tracklet file that building its video again would not give back
+    (None: nothing): ``"import"`` (a tracklet an import changed or added, ``mode="manual"``, or a
+    file an import made from the split file's tracklet: no detector built it), ``"review pick"``
+    (the ground truth is not tracklet 0, or is an inference tracklet: the builder puts the one it
+    chose, by training tracking, first),
+    ``"edited"`` (the ground truth is not the one its build record says the builder chose)."""
+    if vt.detector is None or any(t.mode == "manual" for t in vt.tracklets):
+        return "import"
+    gt = vt.ground_truth_tracklet()
+    if gt is not None and (vt.ground_truth != 0 or gt.mode == "inference"):
+        return "review pick"
+    built = record.get("ground_truth", "") if record and not record.get("pending") else ""
+    return "edited" if built != "" and built != ground_truth_digest(vt) else None
+
+
+def _when(at: Any) -> float | None:
+    """An ISO time as POSIX seconds (None: none, or not a time)."""
+    try:
+        return datetime.fromisoformat(at).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class ReviewAccepts:
+    """When each video's latest review verdict, an accept, was made (POSIX seconds): by review
+    name (the stem of its tracklet file, ``.review.jsonl``) and by (video, product) (catalogs)."""
+
+    by_name: dict[str, float] = field(default_factory=dict)
+    by_key: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def at(self, job: VideoJob) -> float | None:
+        times = [self.by_name.get(job.key), self.by_key.get((job.video_path, job.product_id))]
+        return max((t for t in times if t is not None), default=None)
+
+
+def review_accepts(root: Path, cat: Any) -> ReviewAccepts:
+    """The accepts of ``mf-tracklets review --accept`` (``.review.jsonl``) and of the review page
+    (the build's catalog ``cat``, and ``DATASET/.review.sqlite``, the page's default): a source
+    that does not read is passed over with a warning."""
+    from annotations.review import read_decisions
+    from schemas.catalog import Catalog
+
+    out = ReviewAccepts()
+    try:
+        for name, rec in read_decisions(root).items():
+            when = _when(rec.get("at"))
+            if rec.get("decision") == "accept" and when is not None:
+                out.by_name[name] = when
+    except MFError as exc:
+        log.warning("review accepts of .review.jsonl not read (%s)", exc)
+    if cat is not None:
+        _catalog_accepts(cat, out)
+    page = root / ".review.sqlite"
+    if page.is_file() and (cat is None or Path(cat.path).resolve() != page.resolve()):
+        try:
+            with Catalog(page, read_only=True) as db:
+                _catalog_accepts(db, out)
+        except MFError as exc:
+            log.warning("review accepts of %s not read (%s)", page, exc)
+    return out
+
+
+def _catalog_accepts(cat: Any, out: ReviewAccepts) -> None:
+    """Add to ``out`` the reviews of ``cat`` whose latest live verdict is an accept."""
+    from schemas.review import VERDICTS, list_decisions
+
+    latest: dict[tuple[str, str], Any] = {}
+    for d in list_decisions(cat):
+        key = (d.video, d.product_id)
+        if d.kind in VERDICTS and (key not in latest or (d.at, d.id) > (latest[key].at, latest[key].id)):
+            latest[key] = d
+    for key, d in latest.items():
+        when = _when(d.at)
+        if d.kind == "accept" and when is not None:
+            out.by_key[key] = max(when, out.by_key.get(key, when))
+
+
+def kept_work(root: Path, job: VideoJob, accepts: ReviewAccepts) -> str | None:
+    """The person's work ``job``'s tracklet file holds (:func:`human_work`, or ``"review accept"``:
+    accepted after its build), None when none (or the file is not this job's to keep)."""
+    p = job.tracklet_file(root)
+    try:
+        vt = read_video_tracklets(p, video=job.video_path, product_id=job.product_id)
+    except DataFormatError:
+        return None
+    record = read_build_record(p)
+    work = human_work(vt, record)
+    if work is None:
+        accepted = accepts.at(job)
+        built = _stamp(build_record_file(p)) if record is not None else None
+        if accepted is not None and (built is None or accepted * 1e9 > built["mtime_ns"]):
+            work = "review accept"
+    return work
+
+
+def flag_changed_video(root: Path, job: VideoJob) -> tuple[bool, Path | None]:
+    """Flag a kept file whose video changed since its build (its boxes may not fit the new
+    one): (whether the video changed, the file when it is flagged now, None when it was flagged
+    already). A file whose build record says nothing of the video is not flagged."""
+    p = job.tracklet_file(root)
+    record = read_build_record(p)
+    if not record or not isinstance(record.get("video"), dict):
+        return False, None
+    if _same_input(_input_paths(root, job)["video"], job.video_path, record["video"]):
+        return False, None
+    vt = read_video_tracklets(p)
+    if vt.needs_review and vt.review_reason == VIDEO_CHANGED_REASON:
+        return True, None
+    flagged = vt.model_copy(update={"needs_review": True, "review_reason": VIDEO_CHANGED_REASON})
+    return True, write_video_tracklets(root, flagged, shared=job.shared)
+
+
 @dataclass(frozen=True)
 class BuilderSpec:
     """How a worker makes its own :class:`TrackletBuilder` (weights as absolute paths)."""
@@ -873,6 +1007,7 @@ def build_dataset_tracklets(
     shard: tuple[int, int] = (0, 1),
     catalog: str | os.PathLike[str] | None = None,
     force: bool = False,
+    discard_corrections: bool = False,
     sheets: bool = False,
     write_official_json: bool = True,
     on_video: Callable[[VideoJob, str, BuildReport], None] | None = None,
@@ -885,7 +1020,9 @@ def build_dataset_tracklets(
     ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),
     e.g. for a progress bar. ``builder`` reuses already loaded models. ``executor`` spreads the
     videos (default: this process); ``gpus_per_worker`` is each remote worker's GPU share
-    (default: one GPU each when the cluster has GPUs, else none).
+    (default: one GPU each when the cluster has GPUs, else none). A file holding a person's
+    work due to be built again (``force`` too) is kept unless ``discard_corrections``
+    (:func:`kept_work`).
     """
     root = Path(dataset)
     ex = executor or LocalExecutor()
@@ -925,6 +1062,7 @@ def build_dataset_tracklets(
             remote=remote,
             gpus_per_worker=gpus_per_worker,
             force=force,
+            discard_corrections=discard_corrections,
             sheets=sheets,
             on_video=on_video,
             write_official_json=write_official_json,
@@ -984,6 +1122,7 @@ def _build_jobs(
     on_video: Callable[[VideoJob, str, BuildReport], None] | None,
     write_official_json: bool,
     pool: Pool | None = None,
+    discard_corrections: bool = False,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
     ``remote``: what cluster workers build their own builder from). Workers compute; this process
@@ -992,11 +1131,11 @@ def _build_jobs(
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
     # rerun, with nothing left to build, still refreshes what the folder says about itself
-    pending = root / REFRESH_PENDING
-    unfinished = pending.is_file()
-    pending.touch()
+    marks = pending_by(root)  # an import's or a pick's mark forces the refresh too
+    unfinished = BY_BUILD in marks  # a killed build: settle and merge again as well
+    set_pending(root, BY_BUILD)
     order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
-    fresh: set[int] = set()  # videos built in this run
+    fresh: set[int] = set()  # videos built in this run (and kept files flagged in it)
 
     def note(entries: list[dict[str, str]], i: int, entry: dict[str, str]) -> None:
         entries.append(entry)
@@ -1015,16 +1154,31 @@ def _build_jobs(
     todo = []
     before: dict[int, dict[str, dict[str, Any] | None]] = {}  # the inputs of each video to build
     written: list[Path] = []  # files written besides those of the videos built (the manifest follows)
+    accepts: ReviewAccepts | None = None  # read once a file due to be built again exists
+    held: set[str] = set()  # kept files whose video changed: flagged here, settling leaves them
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
-        if force or why is not None:
+        work = None
+        if (force or why is not None) and not discard_corrections and why not in _NOT_KEPT:
+            accepts = accepts or review_accepts(root, cat)
+            work = kept_work(root, job, accepts)
+        if (force or why is not None) and work is None:
             if why is not None and job.tracklet_file(root).is_file():  # done once, outdated now
                 rep.rebuilt[why] = rep.rebuilt.get(why, 0) + 1
             todo.append(i)
             before[i] = input_stamps(root, job)
             continue
+        if work is not None:  # a person's work: kept, never rebuilt silently
+            rep.kept_human += 1
+            rep.kept_human_videos.append({"video": job.key, "holds": work, "due": why or "--force"})
+            changed, flagged = flag_changed_video(root, job)
+            if changed:
+                held.add(job.key)
+            if flagged is not None:
+                written.append(flagged)
+                fresh.add(i)  # newly flagged: its catalog mark is made when the flags are settled
         rep.skipped += 1
-        rep.unrecorded += read_build_record(job.tracklet_file(root)) is None
+        rep.unrecorded += work is None and read_build_record(job.tracklet_file(root)) is None
         if sheets:  # asked for now, or lost: a done video gets its missing sheet
             from annotations.sheets import sheet_path, write_sheet
 
@@ -1092,6 +1246,7 @@ def _build_jobs(
             fresh=set(range(len(jobs))) if unfinished else fresh,
             cat=cat,
             redraw_sheets=True,
+            held=held,
         )
         rep.redecided = settled.changed
         rep.decided_by_person = len(settled.decided_by_person)
@@ -1105,7 +1260,7 @@ def _build_jobs(
             rep.official_updated = merge_official(root)  # read again under the lock
     # outside the lock (hashing a large folder takes a while; a review pick waits for none of it;
     # a file a pick changes meanwhile is hashed again by the next refresh, by its mtime)
-    if rep.processed or rep.official_updated or unfinished or stale:
+    if rep.processed or rep.official_updated or marks or stale:
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files
@@ -1113,6 +1268,6 @@ def _build_jobs(
         from movingfashion.archive.describe import refresh
 
         refresh(root, changed=sorted({w.relative_to(root).as_posix() for w in written}))
-    pending.unlink(missing_ok=True)
+    clear_pending(root)
     rep.seconds = time.perf_counter() - start
     return rep

@@ -132,7 +132,18 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
     "--config", type=click.Path(dir_okay=False, exists=True), help="YAML with BuildConfig overrides."
 )
 @click.option("--sheets", is_flag=True, help="Also write contact sheets (tracklets/sheets/*.png).")
-@click.option("--force", is_flag=True, help="Redo videos that are already done.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Redo videos that are already done (not those holding a person's work: see --discard-corrections).",
+)
+@click.option(
+    "--discard-corrections",
+    is_flag=True,
+    help="Also build again the videos whose tracklet file holds a person's work (a CVAT import, a review"
+    " pick, an accept since the build) when they are due (other weights or settings, --force); their"
+    " corrections are lost. Without it they are kept, counted and named.",
+)
 @executor_options
 @click.option(
     "--workers",
@@ -163,6 +174,7 @@ def build(
     config,
     sheets,
     force,
+    discard_corrections,
     executor,
     ray_address,
     workers,
@@ -174,7 +186,10 @@ def build(
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
     ground-truth tracklets into train.json/test.json. Reruns skip done videos: built with the
     same weights and settings (all but review:) from the same video and shop image (files from
-    an older build, which recorded neither, count as done); an unreadable video is reported,
+    an older build, which recorded neither, count as done). A file holding a person's work (an
+    import, a review pick, an accept since its build) is kept even when due (other weights or
+    settings, --force) and named in the output; --discard-corrections builds it again (a kept
+    file whose video changed is flagged for review); an unreadable video is reported,
     skipped and listed (exit 1; a rerun tries it again). At the end every
     video's review flag is settled over the whole dataset (det_mean's rule is relative to it:
     the threshold used is printed); after sharded builds, one run without --shard (nothing left
@@ -220,6 +235,7 @@ def build(
                 shard=shard_,
                 catalog=catalog_path,
                 force=force,
+                discard_corrections=discard_corrections,
                 sheets=sheets,
                 on_video=on_video,
                 executor=ex,
@@ -249,6 +265,7 @@ def build(
                 if d["decided_by_person"]
                 else ""
             )
+            + _kept_human_line(d)
             + (
                 f"\n  note: {d['unrecorded']} done tracklet files have no build record (an older build):"
                 " kept as done, but a change of settings, video or shop image is not seen for them"
@@ -266,6 +283,20 @@ def build(
         ),
     )
     exit_if_failed(rep.failed)
+
+
+def _kept_human_line(d: dict) -> str:
+    """The summary line naming the files kept for a person's work (empty when none)."""
+    kept = d.get("kept_human_videos") or []
+    if not kept:
+        return ""
+    names = ", ".join(f"{k['video']} ({k['holds']})" for k in kept[:5])
+    more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
+    return (
+        f"\n  kept {d['kept_human']} tracklet files holding a person's work instead of building them again:"
+        f" {names}{more}; mf-tracklets build --discard-corrections builds them again (their corrections"
+        " are lost)"
+    )
 
 
 def _reference(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -728,6 +759,10 @@ def review_page(dataset, catalog_path, port, host, sample, seed, root, as_json) 
 def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     """Export tracklets for annotation tools.
 
+    A video's tracklets come from tracklets/<video>.json (mf-tracklets build), or else from its
+    entry in train.json/test.json (the archive's ground truth: one track, label "item"). Videos
+    with neither are left out and listed (a warning line; --json: left_out, left_out_videos).
+
     \b
     cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video
     mot       OUT/<video>/gt/gt.txt, gt/labels.txt, seqinfo.ini (MOT 1.1)
@@ -739,15 +774,10 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
       mf-tracklets export --format fiftyone --dataset dataset --out fo --tracks all
     """
     from annotations.exchange import export_dataset
-    from annotations.tracklet_files import TRACKLET_DIR
+    from annotations.exchange.common import left_out_line
+    from schemas.atomic import sweep_partials
 
-    folder = Path(dataset) / TRACKLET_DIR
-    if not any(folder.glob("*.json")):  # checked before --out is made: nothing to export yet
-        raise DataFormatError(
-            "no tracklet files found, nothing to export",
-            where=str(folder),
-            hint=f"run mf-tracklets build --dataset {dataset} first",
-        )
+    sweep_partials(out, recursive=True)  # what a killed export left half-written
     res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos)
     emit(
         res,
@@ -756,6 +786,8 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
             f"{d['videos']} videos, {d['tracks']} tracks, {d['boxes']} boxes -> {d['out']} ({d['format']})"
         ),
     )
+    if res["left_out"] and not as_json:
+        click.echo(f"warning: {left_out_line(res['left_out_videos'])}", err=True)
 
 
 @tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)
@@ -775,7 +807,9 @@ def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
     """Import corrected tracks (CVAT for video 1.1 XML: a file or a folder of them).
 
     Rewrites tracklets/<video>.json and the video's tracklet in train.json/test.json; every
-    file is checked before anything is written.
+    file is checked before anything is written. A video without a tracklet file starts from its
+    tracklet in train.json/test.json (the file is then written). A CVAT job export, or a task
+    over part of the video, replaces the boxes of its start_frame..stop_frame only.
 
     \b
     Examples:
@@ -785,13 +819,24 @@ def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
     from annotations.exchange.importer import import_cvat
 
     res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path)
-    emit(
-        res,
-        as_json,
-        lambda d: (
-            f"{d['videos']} videos imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
-        ),
-    )
+    emit(res, as_json, _import_summary)
+
+
+def _import_summary(d: dict) -> str:
+    """The human line of mf-tracklets import: counts, the part-video frame ranges applied and
+    the tracklet files created from the split files."""
+    text = f"{d['videos']} videos imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
+    parts = [
+        f"{stem} frames {r['start']}..{'' if r['stop'] is None else r['stop']}"
+        + (f" step {r['step']}" if r["step"] > 1 else "")
+        for stem, r in d["frame_ranges"].items()
+        if not r["whole"]
+    ]
+    if parts:
+        text += "; only the file's frames replaced: " + ", ".join(parts)
+    if d["created"]:
+        text += f"; tracklet files created from the split files: {', '.join(d['created'])}"
+    return text
 
 
 _df2_root = click.Path(file_okay=False, exists=True)
@@ -810,7 +855,10 @@ _df2_root = click.Path(file_okay=False, exists=True)
 @click.option("--imgsz", type=click.IntRange(min=32), default=320, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option(
-    "--model", default="yolov8n.yaml", show_default=True, help="YOLO config or weights to start from."
+    "--model",
+    default="yolov8n.yaml",
+    show_default=True,
+    help="YOLO config (.yaml) or an existing weights file (.pt) to start from; nothing is downloaded.",
 )
 @json_option
 def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) -> None:

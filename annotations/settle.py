@@ -24,7 +24,7 @@ import: its signals describe the tracklet the builder chose, not this one; the p
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,14 +110,16 @@ def settle_flags(
     fresh: set[int],
     cat: Any = None,
     redraw_sheets: bool = False,
+    held: Collection[str] = (),
 ) -> Settled:
     """Decide the flag of every job's video (``jobs[i].video_path``/``.product_id``/``.stem``, and
     ``.key``, the stem of its tracklet file, when it has one; ``.shared``)
     under ``review`` resolved over the stored signals of every tracklet file of the dataset
     (:func:`dataset_tracklets`); ``fresh``: indices of the jobs built in this run (their catalog
-    marks are still to be made)."""
+    marks are still to be made); ``held``: stems of files whose flag the caller decided (a
+    person's corrections on a video that changed since), left as they are."""
     stored = dataset_tracklets(root)
-    keep: set[str] = set()  # files left as they are (see the module docstring)
+    keep: set[str] = set(held)  # files left as they are (see the module docstring)
     person: list[str] = []
     for stem, vt in stored.items():
         if vt.ground_truth is None or not vt.signals:

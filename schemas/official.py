@@ -30,17 +30,62 @@ from pydantic import (
     PrivateAttr,
     StrictInt,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
-from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath
+from schemas.paths import MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
 
+# The JSON Schema forms of the reader's rules, for ``mf schema export``. Patterns are written for
+# both ECMA 262 and Python's ``re`` (what jsonschema uses): the end of the string is
+# ``(?![\s\S])``, since Python's ``$`` also matches before a trailing newline.
+_END = r"(?![\s\S])"
+_SEGMENT = r"(?!\.\.?(?:/|(?![\s\S])))[^/\\]+"  # a part that is not '.' or '..', no '/' or '\'
+#: A canonical relative path (:func:`schemas.paths.check_relpath`): no control character, not
+#: absolute (``/``, ``C:``), no backslash, no empty, ``.`` or ``..`` part.
+RELPATH_PATTERN = rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*{_END}"
+#: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading zeros.
+FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]*){_END}"
+#: A box as far as JSON Schema can state it: the order rule is in the description only.
+BOX_JSON_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 4,
+    "maxItems": 4,
+    "description": "[x1, y1, x2, y2] in pixels, finite numbers with x1 <= x2 and y1 <= y2",
+}
+
 #: A file path inside the dataset folder, in canonical form (see :func:`schemas.paths.check_relpath`).
-RelPath = Annotated[str, AfterValidator(check_relpath)]
+RelPath = Annotated[
+    str,
+    AfterValidator(check_relpath),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_PATH,
+            "pattern": RELPATH_PATTERN,
+            "description": "a relative '/'-separated path inside the dataset folder: not absolute, "
+            "no '.', '..' or empty part, no backslash or control character",
+        }
+    ),
+]
+#: One video's tracklet: frame key -> box (the keys are checked by :class:`OfficialEntry`).
+TrackletBoxes = Annotated[
+    dict[str, Box],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": FRAME_KEY_PATTERN},
+            "additionalProperties": BOX_JSON_SCHEMA,
+            "description": "frame index (a non-negative integer without leading zeros) -> box",
+        }
+    ),
+]
 
 #: Folder of the videos in the archive's layout.
 VIDEO_DIR = "videos"
@@ -100,7 +145,7 @@ class OfficialEntry(BaseModel):
     video_paths: list[RelPath] = Field(min_length=1)
     img_path: RelPath
     source: StrictInt  #: an integer in the JSON ("1", 1.0 or true are refused, as mf verify does)
-    tracklets: list[dict[str, Box]] = Field(default_factory=list)
+    tracklets: list[TrackletBoxes] = Field(default_factory=list)
     _key_order: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("tracklets")

@@ -8,7 +8,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from annotations.exchange.common import ExportVideo, export_videos
+from annotations.exchange.common import ExportVideo, select_videos
+from annotations.tracklet_files import TRACKLET_DIR
 
 
 def _cvat(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
@@ -50,15 +51,26 @@ def export_dataset(
     tracks: str = "gt",
     videos: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths."""
-    from schemas.errors import ConfigError
+    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, and the
+    videos left out (``left_out``: how many; ``left_out_videos``: name -> why).
+
+    A video's tracklets come from its tracklet file, else from its split-file entry (see
+    :mod:`annotations.exchange.common`); nothing is written when no video has either.
+    """
+    from schemas.errors import ConfigError, DataFormatError
 
     if fmt not in EXPORTERS:
         raise ConfigError(
             f"unknown export format {fmt!r}", where="--format", hint=f"use {', '.join(EXPORTERS)}"
         )
     root, dst = Path(dataset), Path(out)
-    chosen = export_videos(root, tracks, videos)
+    chosen, left = select_videos(root, tracks, videos)
+    if not chosen:  # checked before OUT is made
+        raise DataFormatError(
+            "no tracklet files found and no tracklet in the split files, nothing to export",
+            where=str(root / TRACKLET_DIR),
+            hint=f"run mf-tracklets build --dataset {root} first",
+        )
     dst.mkdir(parents=True, exist_ok=True)
     written = EXPORTERS[fmt](chosen, root, dst)
     return {
@@ -68,4 +80,6 @@ def export_dataset(
         "tracks": sum(len(v.tracks) for v in chosen),
         "boxes": sum(len(v.vt.tracklets[i].boxes) for v in chosen for i in v.tracks),
         "written": [str(p) for p in written],
+        "left_out": len(left),
+        "left_out_videos": {lo.stem: lo.reason for lo in left},
     }

@@ -1,5 +1,11 @@
 """What the exporters share: the videos of a dataset with their tracklets, labels, numbers.
 
+A video's tracklets are its tracklet file's (``tracklets/<video>.json``, what ``mf-tracklets
+build`` writes); a video without one (the archive as published: only train.json / test.json)
+gets its split-file entry's tracklet, one ground-truth track labelled :data:`NO_CLASS_LABEL`,
+the video's frame count and size probed (:func:`official_video_tracklets`). A video with
+neither is left out, and :func:`select_videos` says which and why.
+
 Every format gets the boxes an annotation tool (and the CVAT import) takes: a box on a frame
 outside ``0 .. frames-1`` of its video is left out, a box reaching outside the frame is clipped
 to it (one left with no area, under 1 px wide or high, is left out), and a tracklet left with no
@@ -12,13 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotations.tracklet_files import load_splits, read_video_tracklets, shared_videos, tracklet_file
 from schemas.dataset import Tracklet, VideoTracklets
-from schemas.errors import ConfigError, DataFormatError
+from schemas.errors import ConfigError, DataFormatError, MediaError
+from schemas.official import OfficialEntry
+from schemas.paths import resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 
 #: label of a tracklet without a DeepFashion2 class
@@ -141,25 +149,78 @@ def fit_to_video(vt: VideoTracklets, tracks: list[int]) -> ExportVideo:
     return ExportVideo(vt.model_copy(update={"tracklets": new}), kept, warning)
 
 
-def export_videos(
-    dataset: str | os.PathLike[str], tracks: str = "gt", videos: Iterable[str] = ()
-) -> list[ExportVideo]:
-    """The dataset's videos with a tracklet file (all, or the stems in ``videos``), sorted, each
-    fitted to its video (:func:`fit_to_video`). A video several products list is exported once
-    per product, named ``<video stem>@<product>`` (the stem of its tracklet file; ``videos`` may
-    name it so, or by the video's stem for every product's).
+@dataclass(frozen=True)
+class LeftOut:
+    """A video of the split files an export leaves out, and why."""
 
-    ``tracks``: ``gt`` = the ground-truth tracklet only, ``all`` = every tracklet of the file.
+    stem: str  #: its name in the export (``<video stem>`` or ``<video stem>@<product>``)
+    video: str  #: its path in the split file
+    product_id: str
+    reason: str
+    unreadable: bool = False  #: it has a tracklet in the split file, but its video does not open
+
+
+def official_video_tracklets(
+    dataset: str | os.PathLike[str], product_id: str, entry: OfficialEntry, video: str
+) -> VideoTracklets:
+    """A video's tracklets as its split-file entry gives them: the entry's tracklet of ``video``
+    as tracklet 0, the ground truth (``mode="ground-truth"``, no class: label
+    :data:`NO_CLASS_LABEL`), or no tracklet when the entry has no box for it. The frame count
+    and size are probed from the video (:func:`movingfashion.media.probe.probe_video`); a video
+    that does not open raises :class:`~schemas.errors.MediaError` naming it."""
+    from movingfashion.media.probe import probe_video
+
+    boxes = entry.tracklet_boxes(entry.video_paths.index(video))
+    info = probe_video(resolve_under(dataset, video, what="video", root_label="the dataset folder"))
+    tracklets = [Tracklet(video=video, boxes=boxes, mode="ground-truth")] if boxes else []
+    return VideoTracklets(
+        product_id=product_id,
+        video=video,
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        tracklets=tracklets,
+        ground_truth=0 if tracklets else None,
+    )
+
+
+def _video_tracklets(
+    root: Path, path: Path, pid: str, entry: OfficialEntry, vp: str, split: str
+) -> VideoTracklets | LeftOut:
+    """The tracklets to export of one product's video: its tracklet file's, else its split-file
+    entry's; or why there are none."""
+    if path.is_file():
+        return read_video_tracklets(path)
+    if not entry.tracklet_boxes(entry.video_paths.index(vp)):
+        return LeftOut(path.stem, vp, pid, f"no tracklet file and no tracklet in {split}")
+    try:
+        return official_video_tracklets(root, pid, entry, vp)
+    except MediaError as exc:
+        why = f"no tracklet file, and the video of its tracklet in {split} does not open: {exc}"
+        return LeftOut(path.stem, vp, pid, why, unreadable=True)
+
+
+def select_videos(
+    dataset: str | os.PathLike[str], tracks: str = "gt", videos: Iterable[str] = ()
+) -> tuple[list[ExportVideo], list[LeftOut]]:
+    """The dataset's videos to export (all, or the stems in ``videos``), sorted, each fitted to
+    its video (:func:`fit_to_video`), and those left out (neither a tracklet file nor a tracklet
+    in the split file, or a video that does not open), sorted. A video several products list is
+    exported once per product, named ``<video stem>@<product>`` (the stem of its tracklet file;
+    ``videos`` may name it so, or by the video's stem for every product's).
+
+    ``tracks``: ``gt`` = the ground-truth tracklet only, ``all`` = every tracklet.
     """
     if tracks not in TRACK_CHOICES:
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     root = Path(dataset)
     wanted = set(videos)
-    out = []
+    out: list[ExportVideo] = []
+    left: list[LeftOut] = []
     seen = set()
     splits = load_splits(root)
     shared = shared_videos(splits)
-    for split in splits.values():
+    for name, split in splits.items():
         for pid, entry in split.items():
             for vp in entry.video_paths:
                 stem = Path(vp).stem
@@ -167,9 +228,10 @@ def export_videos(
                 if (wanted and stem not in wanted and p.stem not in wanted) or p.stem in seen:
                     continue
                 seen.add(p.stem)
-                if not p.is_file():
+                vt = _video_tracklets(root, p, pid, entry, vp, name)
+                if isinstance(vt, LeftOut):
+                    left.append(vt)
                     continue
-                vt = read_video_tracklets(p)
                 if tracks == "all":
                     idx = list(range(len(vt.tracklets)))
                 else:
@@ -178,14 +240,41 @@ def export_videos(
                 if vp in shared:
                     ev.key = p.stem
                 out.append(ev)
-    missing = wanted - {v.stem for v in out} - {Path(v.vt.video).stem for v in out}
+    named = {v.stem for v in out} | {Path(v.vt.video).stem for v in out}
+    missing = wanted - named - {lo.stem for lo in left} - {Path(lo.video).stem for lo in left}
     if missing:
         raise DataFormatError(
-            f"no tracklet file for video(s) {', '.join(sorted(missing))}",
-            where=str(root / "tracklets"),
-            hint="run mf-tracklets build, or check --video",
+            f"no video {', '.join(sorted(missing))} in the split files",
+            where=str(root),
+            hint="--video takes a video's file name without its suffix (mf-tracklets export --help)",
         )
-    return sorted(out, key=lambda v: v.stem)
+    if left and not out and (wanted or any(lo.unreadable for lo in left)):
+        raise DataFormatError(
+            f"nothing to export: {_left_out_text({lo.stem: lo.reason for lo in left})}",
+            where=str(root),
+            hint="run mf-tracklets build for these videos, or check --video and the video files",
+        )
+    return sorted(out, key=lambda v: v.stem), sorted(left, key=lambda lo: lo.stem)
+
+
+def export_videos(
+    dataset: str | os.PathLike[str], tracks: str = "gt", videos: Iterable[str] = ()
+) -> list[ExportVideo]:
+    """The videos :func:`select_videos` exports (without those it leaves out)."""
+    return select_videos(dataset, tracks, videos)[0]
+
+
+def _left_out_text(left: Mapping[str, str], shown: int = SHOWN_FRAMES) -> str:
+    """``video (reason); ...`` for the first ``shown`` videos, then ``and N more``."""
+    items = list(left.items())
+    text = "; ".join(f"{stem} ({why})" for stem, why in items[:shown])
+    return text + (f"; and {len(items) - shown} more" if len(items) > shown else "")
+
+
+def left_out_line(left: Mapping[str, str]) -> str:
+    """One line saying which videos an export left out (name -> why)."""
+    n = len(left)
+    return f"{n} video{'s' if n > 1 else ''} left out: {_left_out_text(left)}"
 
 
 def runs(frames: Iterable[int]) -> list[tuple[int, int]]:

@@ -32,6 +32,11 @@ round-trip form, so export -> import gives identical boxes (and types). CVAT its
 two decimals when it exports, so a box that went through CVAT comes back rounded to 0.01 px.
 Reading keeps every box with outside="0" (keyframes and the boxes CVAT interpolated), and refuses
 two tracks with one id or one ``tracklet`` key, and a frame given twice in one track.
+
+A file covers the frames ``start_frame .. stop_frame`` of its ``<meta><task>`` or, for a CVAT
+job export (CVAT splits a long task into jobs), of its ``<meta><job>`` (video frame numbers, as
+the box frames are; ``frame_filter`` ``step=N``: every Nth of them): :attr:`CvatVideo.frame_range`.
+The import replaces a tracklet's boxes on those frames only.
 """
 
 from __future__ import annotations
@@ -159,6 +164,32 @@ class CvatTrack:
     key: int | None = None  #: the tracklet it was exported from (its ``tracklet`` attribute)
 
 
+@dataclass(frozen=True)
+class FrameRange:
+    """The video frames a CVAT task or job covers: ``start .. stop`` (None: to the video's end),
+    every ``step``-th."""
+
+    start: int = 0
+    stop: int | None = None
+    step: int = 1
+
+    def covers(self, frame: int, frames: int) -> bool:
+        """Whether ``frame`` is one of the range's frames in a video of ``frames`` frames; a range
+        reaching the video's last frame covers the frames past it too (no tool shows them)."""
+        last = frames - 1 if self.stop is None else self.stop
+        if frame < self.start or (last < frames - 1 and frame > last):
+            return False
+        return (frame - self.start) % self.step == 0 or frame >= frames
+
+    def whole(self, frames: int) -> bool:
+        """Whether the range is every frame of a video of ``frames`` frames."""
+        return self.start == 0 and self.step == 1 and (self.stop is None or self.stop >= frames - 1)
+
+    def text(self) -> str:
+        stop = "" if self.stop is None else str(self.stop)
+        return f"{self.start}..{stop}" + (f" step {self.step}" if self.step > 1 else "")
+
+
 @dataclass
 class CvatVideo:
     """What a CVAT for video XML file holds for one video."""
@@ -170,6 +201,8 @@ class CvatVideo:
     height: int | None
     tracks: list[CvatTrack]
     keyed: bool = False  #: the file has the ``tracklet`` attribute (declared or on a box)
+    #: the frames the file covers (its task's or job's start_frame..stop_frame); None: all
+    frame_range: FrameRange | None = None
 
 
 def _int(text: str | None, where: str) -> int | None:
@@ -238,7 +271,9 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
     names = []
     frames = width = height = None
     keyed = False
+    frame_range = None
     if task is not None:
+        frame_range = _frame_range(task, f"{p}: meta/{task.tag}")
         for tag in ("source", "name"):
             text = (task.findtext(tag) or "").strip()
             if text:
@@ -261,7 +296,31 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
         for te in root.iterfind("track")
         for ae in te.iterfind("box/attribute")
     )
-    return CvatVideo(p, names, frames, width, height, tracks, keyed)
+    return CvatVideo(p, names, frames, width, height, tracks, keyed, frame_range)
+
+
+def _frame_range(task: ET.Element, where: str) -> FrameRange | None:
+    """``start_frame .. stop_frame`` and ``frame_filter`` (``step=N``) of a task or job (None:
+    neither frame given)."""
+    start = _int(task.findtext("start_frame"), f"{where}/start_frame")
+    stop = _int(task.findtext("stop_frame"), f"{where}/stop_frame")
+    if start is None and stop is None:
+        return None
+    if (start or 0) < 0 or (stop is not None and stop < (start or 0)):
+        raise DataFormatError(
+            f"frame range {start}..{stop} is not frames counted from 0, start <= stop",
+            where=where,
+            hint="export the file from CVAT again",
+        )
+    flt = (task.findtext("frame_filter") or "").strip()
+    m = re.fullmatch(r"step\s*=\s*([0-9]+)", flt)
+    if flt and (m is None or int(m.group(1)) < 1):
+        raise DataFormatError(
+            f"frame_filter {flt!r} is not step=N",
+            where=f"{where}/frame_filter",
+            hint="create the task with step=N",
+        )
+    return FrameRange(start or 0, stop, int(m.group(1)) if m else 1)
 
 
 def _frame(be: ET.Element, where: str) -> int:

@@ -21,12 +21,24 @@ the ground-truth tracklet is among them, one track must be marked ``ground_truth
 A tracklet whose boxes and class come back unchanged is kept as it was (scores included);
 a changed one gets ``mode="manual"`` and keeps the detector/match scores of its unchanged boxes.
 
+A file covering part of the video (a CVAT job export, or a task created over a frame range: its
+``start_frame .. stop_frame``, :attr:`~annotations.exchange.cvat.CvatVideo.frame_range`) replaces
+a tracklet's boxes on those frames only; its boxes on the other frames are kept. The report says
+which range each file applied (``frame_ranges``).
+
+A video without a tracklet file (the archive as published: its ground truth only in
+train.json / test.json) starts from its split-file entry
+(:func:`annotations.exchange.common.official_video_tracklets`: that tracklet as tracklet 0, the
+ground truth), and the import writes its tracklet file (``created``).
+
 Every box must lie on a frame of the video and inside its frame: up to :data:`BOX_TOLERANCE`
 pixels outside is clipped to the frame (as :class:`movingfashion.dataset.MovingFashionDataset`
 does), farther out, past the last frame, or with no area left (under 1 px wide or high) the
 import is refused, naming the file, track and frame. A published folder gets its tables, card,
 Croissant metadata and manifest rewritten afterwards (:func:`movingfashion.archive.describe.refresh`,
-as ``mf-tracklets build`` does), so ``mf verify`` still holds.
+as ``mf-tracklets build`` does), so ``mf verify`` still holds. An import killed between its writes
+and that refresh leaves the refresh-pending mark (:mod:`annotations.refresh_mark`): the rerun finds
+every file imported already, and the mark makes it refresh the whole folder all the same.
 
 The writes (tracklet files, split files, catalog, manifest) happen under the dataset's lock
 (:func:`annotations.tracklet_files.dataset_lock`), and the tracklet files are read and merged
@@ -45,8 +57,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from annotations.exchange.common import TRACK_CHOICES, class_of
-from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, read_cvat
+from annotations.exchange.common import TRACK_CHOICES, class_of, official_video_tracklets
+from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, FrameRange, read_cvat
+from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
     dataset_lock,
     dataset_shared_videos,
@@ -75,6 +88,8 @@ class ImportedVideo:
     changed_boxes: int
     missing: list[int] = field(default_factory=list)  #: tracklets with no track in the file, kept
     warnings: list[str] = field(default_factory=list)
+    frame_range: FrameRange | None = None  #: the frames the file replaced (None: all)
+    created: bool = False  #: no tracklet file yet: started from the split file's tracklet
 
 
 def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) -> list[int | float]:
@@ -110,12 +125,19 @@ def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) 
     return [x1, y1, x2, y2]
 
 
-def _tracklet(old: Tracklet | None, track: CvatTrack, vt: VideoTracklets, where: str) -> tuple[Tracklet, int]:
-    """The tracklet a track gives, and how many of its boxes differ from ``old``."""
+def _tracklet(
+    old: Tracklet | None, track: CvatTrack, vt: VideoTracklets, where: str, span: FrameRange | None = None
+) -> tuple[Tracklet, int]:
+    """The tracklet a track gives, and how many of its boxes differ from ``old``: the track's
+    boxes, and ``old``'s on the frames the file does not cover (``span``; None: every frame)."""
     cls = class_of(track.label, where)
-    if not track.boxes:
-        raise DataFormatError("the track has no visible box", where=where)
-    boxes = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}
+    kept = {} if old is None or span is None else _outside(old.boxes, span, vt.frames)
+    if not track.boxes and not kept:
+        raise DataFormatError(
+            "the track has no visible box" + (f" (file frames {span.text()})" if span else ""), where=where
+        )
+    fitted = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}
+    boxes = dict(sorted({**kept, **fitted}.items()))
     if old is not None and boxes == old.boxes and cls == old.class_id:
         return old, 0
     before = old.boxes if old else {}
@@ -128,13 +150,20 @@ def _tracklet(old: Tracklet | None, track: CvatTrack, vt: VideoTracklets, where:
             scores={f: s for f, s in (old.scores if old else {}).items() if f in same},
             match_scores={f: s for f, s in (old.match_scores if old else {}).items() if f in same},
             class_id=cls,
-            pivot_frame=old.pivot_frame if old and old.pivot_frame in track.boxes else None,
+            pivot_frame=old.pivot_frame if old and old.pivot_frame in boxes else None,
             shop_score=old.shop_score if old else None,
             mode="manual",
         )
     except ValidationError as exc:
         raise DataFormatError(f"invalid track: {exc.errors()[0]['msg']}", where=where) from None
     return t, changed
+
+
+def _outside(
+    boxes: dict[int, list[int | float]], span: FrameRange, frames: int
+) -> dict[int, list[int | float]]:
+    """The boxes on frames ``span`` does not cover (kept as they are)."""
+    return {f: b for f, b in boxes.items() if not span.covers(f, frames)}
 
 
 def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> ImportedVideo:
@@ -243,7 +272,8 @@ def _merged(
     n_boxes = 0
     for track in chosen:
         idx = targets[track.id]
-        t, n = _tracklet(new[idx] if idx is not None else None, track, vt, f"{cv.path}: track {track.id}")
+        old = new[idx] if idx is not None else None
+        t, n = _tracklet(old, track, vt, f"{cv.path}: track {track.id}", cv.frame_range)
         if idx is None:
             new.append(t)
             idx = len(new) - 1
@@ -255,7 +285,7 @@ def _merged(
         if track is ground_truth:
             gt = idx
     out = vt.model_copy(update={"tracklets": new, "ground_truth": gt})
-    return ImportedVideo(cv.path, out, changed, n_boxes)
+    return ImportedVideo(cv.path, out, changed, n_boxes, frame_range=cv.frame_range)
 
 
 def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
@@ -334,7 +364,8 @@ def _merge_all(
         vp, pids = videos[stem]
         shared = _per_product(stem, videos)
         path = tracklet_file(root, vp, next(iter(pids)) if shared else None, shared=shared)
-        vt = read_video_tracklets(path, video=vp)
+        created = not path.is_file()
+        vt = _official_start(root, vp, next(iter(pids))) if created else read_video_tracklets(path, video=vp)
         if vt.product_id not in pids:
             raise DataFormatError(
                 f"field 'product_id': {vt.product_id!r}, but the split files list {vp!r} under "
@@ -343,7 +374,20 @@ def _merge_all(
                 hint="restore the file, or delete it and rerun mf-tracklets build",
             )
         done[stem] = merge_tracks(vt, cv, tracks)
+        done[stem].created = created
     return done
+
+
+def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
+    """What an import into a video without a tracklet file starts from: its split-file entry's
+    tracklet (:func:`annotations.exchange.common.official_video_tracklets`)."""
+    for split in load_splits(root).values():
+        entry = split.get(product_id)
+        if entry is not None and video in entry.video_paths:
+            return official_video_tracklets(root, product_id, entry, video)
+    raise DataFormatError(  # _dataset_videos read it from the split files: changed since
+        f"no product {product_id!r} listing {video!r} in the split files", where=str(root)
+    )
 
 
 def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
@@ -353,11 +397,14 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
     written = False
     changed: list[str] = []  # tracklet files written (the split files are always hashed again)
     shared = dataset_shared_videos(root)
+    # a killed import (or build, or pick) left the mark: its files are written, its refresh is not
+    unfinished = bool(pending_by(root))
+    set_pending(root, BY_IMPORT)  # a kill from here to the refresh leaves it: the rerun refreshes
     try:
         for res in done.values():
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
-            if res.vt != read_video_tracklets(path, video=res.vt.video):
+            if not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video):
                 write_video_tracklets(root, res.vt, shared=is_shared)
                 changed.append(path.relative_to(root).as_posix())
                 written = True
@@ -373,10 +420,13 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
                     note=f"cvat: {res.file.name}, {res.changed_boxes} boxes changed",
                 )
     finally:
-        if written:
+        if unfinished:
+            refresh_if_pending(root)  # every file hashed again; clears what the refresh settles
+        elif written:
             from movingfashion.archive.describe import refresh
 
             refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
+        clear_pending(root, BY_IMPORT)  # not reached when the refresh failed: the rerun redoes it
 
 
 def import_cvat(
@@ -418,6 +468,16 @@ def import_cvat(
         "changed_videos": sorted(s for s, r in done.items() if r.changed_tracklets),
         "changed_boxes": sum(r.changed_boxes for r in done.values()),
         "missing_tracks": {s: r.missing for s, r in sorted(done.items()) if r.missing},
+        "frame_ranges": {s: _range_report(r) for s, r in sorted(done.items()) if r.frame_range is not None},
+        "created": sorted(s for s, r in done.items() if r.created),
         "warnings": warnings,
         "files": [str(r.file) for r in done.values()],
     }
+
+
+def _range_report(res: ImportedVideo) -> dict[str, Any]:
+    """The frames a file replaced: ``start``, ``stop`` (None: to the end), ``step``, and whether
+    that is the ``whole`` video."""
+    span = res.frame_range
+    assert span is not None
+    return {"start": span.start, "stop": span.stop, "step": span.step, "whole": span.whole(res.vt.frames)}

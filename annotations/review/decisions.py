@@ -14,7 +14,9 @@ the pick is marked superseded (:func:`schemas.review.mark_superseded`) and never
 so is an undo, which leaves such a file alone. A retried request (a ``request_id`` seen before)
 changes no file. When files change, a published folder gets its tables, card, Croissant
 metadata and manifest rewritten (:func:`movingfashion.archive.describe.refresh`, as
-``mf-tracklets build`` does), so ``mf verify`` still holds.
+``mf-tracklets build`` does), so ``mf verify`` still holds. A pick killed between its writes and
+that refresh leaves the refresh-pending mark (:mod:`annotations.refresh_mark`): :func:`reconcile`
+then refreshes the whole folder, although the file already holds the pick.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotations.refresh_mark import BY_PICK, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
     dataset_lock,
     dataset_shared_videos,
@@ -90,6 +93,21 @@ def _refresh(dataset: Path, videos: list[tuple[str, str | None]]) -> None:
     )
 
 
+def _apply_pick(root: Path, video: str, index: int | None, product_id: str | None) -> bool:
+    """:func:`_set_ground_truth` under the refresh-pending mark, then the refresh (of the whole
+    folder when a killed run left the mark); True when a file changed. The caller holds the
+    dataset's lock."""
+    unfinished = bool(pending_by(root))
+    set_pending(root, BY_PICK)
+    changed = _set_ground_truth(root, video, index, product_id)
+    if unfinished:
+        refresh_if_pending(root)
+    elif changed:
+        _refresh(root, [(video, product_id)])
+    clear_pending(root, BY_PICK)
+    return changed
+
+
 def decide(
     dataset: str | os.PathLike[str],
     cat: Catalog,
@@ -128,8 +146,8 @@ def decide(
             request_id=request_id,
             extra_prev=extra,
         )
-        if created and d.kind == "tracklet" and _set_ground_truth(root, d.video, d.tracklet, d.product_id):
-            _refresh(root, [(d.video, d.product_id)])
+        if created and d.kind == "tracklet":
+            _apply_pick(root, d.video, d.tracklet, d.product_id)
     return d, created
 
 
@@ -176,8 +194,8 @@ def undo(
             found = read_video_tracklets(tracklet_file(root, d.video, d.product_id)).ground_truth
             d = mark_superseded(cat, d.id, found, "the file was rewritten after the pick; its undo left it")
             log.warning("%s: undo of pick %d left the file alone (rewritten since the pick)", d.video, d.id)
-        elif _set_ground_truth(root, d.video, before, d.product_id):
-            _refresh(root, [(d.video, d.product_id)])
+        else:
+            _apply_pick(root, d.video, before, d.product_id)
     return d, created
 
 
@@ -197,19 +215,23 @@ def reconcile_picks(dataset: str | os.PathLike[str], cat: Catalog) -> Reconciled
     (whichever came last). When the file holds what that step left, only the split file is
     checked; when it holds what was there before the step (the write was lost), the step is
     redone; when it holds anything else, or a later import of the video is stored, the file was
-    rewritten since: it wins, and a pick is marked superseded (never applied again).
+    rewritten since: it wins, and a pick is marked superseded (never applied again). A
+    refresh-pending mark (a pick or an import killed before its refresh) makes it refresh the
+    whole folder.
     """
     root = Path(dataset)
     out = Reconciled()
-    if not any(d.kind == "tracklet" for d in list_decisions(cat, include_undone=True)):
+    unfinished = bool(pending_by(root))
+    if not unfinished and not any(d.kind == "tracklet" for d in list_decisions(cat, include_undone=True)):
         return out  # nothing to check: no lock taken (a read-only folder stays servable)
     with dataset_lock(root):  # no import or pick in between the reads and the writes
-        _reconcile(root, cat, out)
+        _reconcile(root, cat, out, unfinished=unfinished)
     return out
 
 
-def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
-    """:func:`reconcile_picks` with the dataset's lock held."""
+def _reconcile(root: Path, cat: Catalog, out: Reconciled, *, unfinished: bool = False) -> None:
+    """:func:`reconcile_picks` with the dataset's lock held (``unfinished``: a killed run left the
+    refresh-pending mark, so the whole folder is refreshed)."""
     # by (video, product): a video several products list has one tracklet file per product
     picks: dict[tuple[str, str], list[Decision]] = {}
     imports: dict[tuple[str, str], str] = {}  # -> when its latest import was stored
@@ -243,11 +265,15 @@ def _reconcile(root: Path, cat: Catalog, out: Reconciled) -> None:
                     "%s: pick %d superseded (%s); the file, holding %s, is kept", video, d.id, why, found
                 )
             continue
+        set_pending(root, BY_PICK)  # a kill from here to the refresh leaves it (no write when set)
         if _set_ground_truth(root, video, after, pid):
             out.fixed.append(video)
             fixed.append((video, pid))
-    if fixed:
+    if unfinished:
+        refresh_if_pending(root)  # every file hashed again
+    elif fixed:
         _refresh(root, fixed)
+    clear_pending(root, BY_PICK)
 
 
 def reconcile(dataset: str | os.PathLike[str], cat: Catalog) -> list[str]:

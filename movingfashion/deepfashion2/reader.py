@@ -14,8 +14,9 @@ integers (a JSON ``true`` or ``1.0`` is refused), the box and the landmarks fini
 ``landmarks`` or ``segmentation`` reads as 0 / empty. The codes are checked when present:
 ``scale``, ``occlusion``, ``zoom_in`` and ``viewpoint`` are integers 1..3, ``category_name`` names
 ``category_id`` (the file's ``short sleeve top`` or the COCO ``short_sleeved_shirt``; kept in
-:attr:`DF2Item.extra` with the codes). Item keys are ``item`` and ASCII digits (``item1``);
-another key starting with ``item`` is refused.
+:attr:`DF2Item.extra` with the codes). Item keys are ``item`` and a number from 1 without a
+leading zero (``item1``), each number once; another key starting with ``item`` is refused, and
+``style`` is an integer >= 0.
 """
 
 from __future__ import annotations
@@ -93,7 +94,9 @@ def read_annotation(
     """
     p = Path(anno_path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        data = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_items)
+    except _RepeatedItem as exc:
+        raise DataFormatError(f"field {exc.args[0]!r} appears twice", where=str(p)) from None
     except FileNotFoundError:
         raise DataFormatError("annotation file not found", where=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -114,19 +117,35 @@ def read_annotation(
 
 
 def _item_keys(p: Path, data: dict[str, Any]) -> list[str]:
-    """``item1``, ``item2``, ... in numeric order; another key starting with ``item`` is refused."""
-    keys: dict[str, int] = {}
+    """``item1``, ``item2``, ... in numeric order, each number once; another key starting with
+    ``item`` (``item0``, ``item01``, ``item_1``) is refused."""
+    keys: dict[int, str] = {}
     for k in data:
-        m = re.fullmatch(r"item([0-9]+)", k)
-        if m is not None:
-            keys[k] = int(m.group(1))
-        elif k.startswith("item"):
-            raise DataFormatError(
-                f"field {k!r} is not an item key",
-                where=str(p),
-                hint="items are item1, item2, ... ('item' and ASCII digits)",
-            )
-    return sorted(keys, key=keys.__getitem__)
+        m = re.fullmatch(r"item([1-9][0-9]*)", k)
+        if m is None:
+            if k.startswith("item"):
+                raise DataFormatError(
+                    f"field {k!r} is not an item key",
+                    where=str(p),
+                    hint="items are item1, item2, ... ('item' and a number from 1, no leading zero)",
+                )
+            continue
+        keys[int(m.group(1))] = k  # canonical numbers: one key per number
+    return [keys[n] for n in sorted(keys)]
+
+
+class _RepeatedItem(ValueError):
+    """An item key written twice in one JSON object (``json`` would keep only the last)."""
+
+
+def _no_repeated_items(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a dict, refusing an ``item...`` key written twice."""
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out and k.startswith("item"):
+            raise _RepeatedItem(k)
+        out[k] = v
+    return out
 
 
 _KNOWN_ITEM_FIELDS = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
@@ -190,9 +209,10 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
             where=str(p),
         )
     style = it.get("style", 0)
-    if not _is_int(style):
+    if not _is_int(style) or style < 0:
         raise DataFormatError(
-            f"field '{key}.style' must be an integer (0: no positive pair), got {style!r}", where=str(p)
+            f"field '{key}.style' must be an integer >= 0 (0: no positive pair), got {style!r}",
+            where=str(p),
         )
     name, names = it.get("category_name"), dict.fromkeys((DF2_FILE_NAMES[cid], DF2_CLASSES[cid]))
     if name is not None and (not isinstance(name, str) or name not in names):

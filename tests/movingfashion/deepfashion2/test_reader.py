@@ -216,3 +216,29 @@ def test_item_keys_are_read_in_numeric_order(tmp_path):
     }
     p.write_text(json.dumps(doc))
     assert [it.key for it in read_annotation(p).items] == ["item1", "item2", "item10"]
+
+
+@pytest.mark.parametrize("key", ["item0", "item01", "item007"])
+def test_an_item_number_with_a_leading_zero_or_zero_is_refused(tmp_path, key):
+    """DeepFashion2 numbers items from 1: ``item0`` and ``item01`` beside ``item1`` are refused."""
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    doc = _item()
+    doc[key] = doc["item1"]
+    p.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError) as err:
+        read_annotation(p)
+    assert "000005.json" in str(err.value) and f"field {key!r} is not an item key" in str(err.value)
+
+
+def test_an_item_key_written_twice_is_refused(tmp_path):
+    p = tmp_path / "annos" / "000005.json"
+    p.parent.mkdir()
+    item = json.dumps(_item()["item1"])
+    p.write_text(f'{{"source": "user", "pair_id": 3, "item1": {item}, "item1": {item}}}')
+    with pytest.raises(DataFormatError, match=r"000005.json: field 'item1' appears twice"):
+        read_annotation(p)
+
+
+def test_a_negative_style_is_refused(tmp_path):
+    _assert_refused(tmp_path, {"style": -1}, "item1.style", "must be an integer >= 0")
