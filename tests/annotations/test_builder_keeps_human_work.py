@@ -20,7 +20,7 @@ from annotations.exchange import export_dataset
 from annotations.exchange.importer import import_cvat
 from annotations.review import record_decision
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
-from tests.annotations.test_reruns import GARMENT, OTHER, FakeBuilder
+from tests.annotations.test_reruns import GARMENT, OTHER, FakeBuilder, two_product_dataset
 
 VIDEO = "videos/pa_0.mp4"
 
@@ -28,21 +28,7 @@ VIDEO = "videos/pa_0.mp4"
 @pytest.fixture
 def ds(tmp_path) -> Path:
     """Two products with a video each (not decoded: the fake builder reads no frame)."""
-    root = tmp_path / "ds"
-    for rel, data in (
-        ("videos/pa_0.mp4", b"video a" * 100),
-        ("videos/pb_0.mp4", b"video b" * 100),
-        ("imgs/a.jpg", b"shop a" * 50),
-        ("imgs/b.jpg", b"shop b!" * 50),
-    ):
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    rows = {
-        pid: {"video_paths": [f"videos/{pid}_0.mp4"], "img_path": f"imgs/{pid[1]}.jpg", "source": 1}
-        for pid in ("pa", "pb")
-    }
-    (root / "train.json").write_text(json.dumps(rows))
-    return root
+    return two_product_dataset(tmp_path / "ds")
 
 
 def _shifted_export(root: Path, out: Path, dx: float) -> Path:

@@ -22,20 +22,9 @@ from annotations.refresh_mark import (
     set_pending,
 )
 from annotations.review.decisions import decide, reconcile_picks
-from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from schemas.catalog import Catalog
 from tests.annotations.exchange.test_importer import edit_first_box, exported, first_box
-from tests.annotations.review.review_dataset import make_review_dataset
-
-
-@pytest.fixture
-def published(gt_dataset, tmp_path) -> tuple[Path, dict]:
-    """The review dataset (catalog beside it), verifying clean."""
-    ds = tmp_path / "dataset"
-    facts = make_review_dataset(gt_dataset, ds, tmp_path / "catalog.sqlite")
-    refresh(ds)
-    return ds, facts
 
 
 class Killed(BaseException):

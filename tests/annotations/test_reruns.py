@@ -78,9 +78,8 @@ class FakeBuilder:
         return vt, 5, 8
 
 
-@pytest.fixture
-def ds(tmp_path) -> Path:
-    root = tmp_path / "ds"
+def two_product_dataset(root: Path) -> Path:
+    """Products pa and pb with one video each (not decoded: :class:`FakeBuilder` reads no frame)."""
     for rel, data in (
         ("videos/pa_0.mp4", b"video a" * 100),
         ("videos/pb_0.mp4", b"video b" * 100),
@@ -98,6 +97,11 @@ def ds(tmp_path) -> Path:
         )
     )
     return root
+
+
+@pytest.fixture
+def ds(tmp_path) -> Path:
+    return two_product_dataset(tmp_path / "ds")
 
 
 def _gt_box(root: Path, pid: str) -> list[float]:

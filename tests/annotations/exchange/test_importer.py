@@ -13,21 +13,10 @@ from annotations.cli import tracklets
 from annotations.exchange import export_dataset
 from annotations.exchange.importer import import_cvat
 from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
-from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from schemas.cli_support import run_main
 from schemas.errors import DataFormatError
 from schemas.official import read_official
-from tests.annotations.review.review_dataset import make_review_dataset
-
-
-@pytest.fixture
-def published(gt_dataset, tmp_path) -> tuple[Path, dict]:
-    """The review dataset, described again so it verifies clean before each test."""
-    ds = tmp_path / "dataset"
-    facts = make_review_dataset(gt_dataset, ds, tmp_path / "catalog.sqlite")
-    refresh(ds)
-    return ds, facts
 
 
 def snapshot(ds: Path) -> dict[str, bytes]:
