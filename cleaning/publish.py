@@ -57,9 +57,13 @@ A catalog whose collected items ``mf clean`` has not seen (``downloaded``) is re
 item is accepted ("N collected items are not cleaned yet: run mf clean", nothing written), and
 counted in the result's ``not_cleaned`` otherwise (:func:`check_cleaned`).
 
-Last, :func:`movingfashion.archive.verify.verify_dataset` audits the folder: the result's
-``verify`` says whether every archive invariant holds (``mf publish`` exits 1 when one breaks),
-and only then does ``archive=True`` zip the folder (:mod:`movingfashion.archive.pack`).
+The manifest hashes only what changed since the last one (the media this run wrote, the files
+newer than it, the top-level files and tables: :func:`_changed`, ``describe(changed=...)``) and
+keeps the recorded SHA-256 of the rest. Last, :func:`movingfashion.archive.verify.verify_dataset`
+audits the folder, taking the manifest's SHA-256 of each file no newer than it (just described;
+``mf verify`` hashes every file): the result's ``verify`` says whether every archive invariant
+holds (``mf publish`` exits 1 when one breaks), and only then does ``archive=True`` zip the folder
+(:mod:`movingfashion.archive.pack`).
 """
 
 from __future__ import annotations
@@ -80,7 +84,7 @@ import numpy as np
 from cleaning.mih import UnionFind
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
-from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe
+from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe, read_manifest
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
 from movingfashion.archive.verify import (
     ENTRIES,
@@ -146,6 +150,8 @@ DATASET_NAMES = frozenset(
     }
 )
 STATE_FILE = ".publish-state.json"
+#: the plots publish writes under ``plots/``
+PLOTS = ("class_histogram.png", "frames_per_video.png")
 #: The dataset's write lock, held by every read-modify-write of its split files
 #: (``annotations.tracklet_files.dataset_lock`` takes the same file).
 DATASET_LOCK = ".lock"
@@ -527,11 +533,13 @@ def publish(
         lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
         write_if_changed(out / "entries.jsonl", lines.encode())
         (out / "plots").mkdir(exist_ok=True)
-        write_if_changed(out / "plots" / "class_histogram.png", class_histogram_png(entries))
-        write_if_changed(out / "plots" / "frames_per_video.png", frames_histogram_png(frames))
+        write_if_changed(out / "plots" / PLOTS[0], class_histogram_png(entries))
+        write_if_changed(out / "plots" / PLOTS[1], frames_histogram_png(frames))
         pub.save_state()
-        described = describe(out, info, data_date=max((r.updated_at for r in rows), default=None))
-    report = verify_dataset(out, workers=workers)
+        described = describe(
+            out, info, data_date=max((r.updated_at for r in rows), default=None), changed=_changed(out, pub)
+        )
+    report = verify_dataset(out, workers=workers, trust_manifest=True)
     n_test = sum(e.split == Split.TEST for e in entries)
     res: dict[str, Any] = {
         "out": str(out),
@@ -558,6 +566,18 @@ def publish(
         path, digest = pack_dataset(out)
         res["archive"] = {"path": str(path), "sha256": digest}
     return res
+
+
+def _changed(out: Path, pub: _Publisher) -> set[str]:
+    """The files of ``out`` whose manifest hash :func:`describe` must not take from the last
+    manifest (besides those newer than it, the top-level files and the tables it hashes anyway):
+    the media this run wrote (dated back to its start), those a killed run journaled, those whose
+    record disagrees with the manifest, and the plots."""
+    listed = (read_manifest(out) or {}).get("files")
+    listed = listed if isinstance(listed, dict) else {}
+    differ = {rel for rel, rec in pub.new_state.items() if listed.get(rel) != rec.get("out")}
+    journaled = pub.recorded - set(pub.state)
+    return pub.written | journaled | differ | {f"plots/{name}" for name in PLOTS}
 
 
 def not_cleaned_message(n: int) -> str:

@@ -134,6 +134,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX review_decisions_video ON review_decisions (video);
     CREATE INDEX review_decisions_product ON review_decisions (product_id);
     """,
+    # 5: items looked up by product id or source id alone (the review page's titles, its queue)
+    """
+    CREATE INDEX items_product ON items (product_id);
+    CREATE INDEX items_source_id ON items (source_id);
+    """,
 ]
 
 ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")

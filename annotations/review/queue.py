@@ -20,11 +20,15 @@ publish applies to a split-screen video), paths kept inside their folder.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from annotations.tracklet_files import (
     TRACKLET_DIR,
@@ -38,7 +42,7 @@ from schemas.catalog import Catalog
 from schemas.dataset import VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.items import MediaAsset, Status, VideoProbe
-from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
+from schemas.official import SHOP_DIR, SHOP_SUFFIX, RelPath, shop_relpath
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.review import HeldReview, held_for_review
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
@@ -129,7 +133,63 @@ def sample_draw(seed: int, video: str) -> float:
     return int.from_bytes(h[:8], "big") / 2**64
 
 
-def _flag(vt: VideoTracklets | None) -> tuple[bool, str | None]:
+class _TrackletHead(BaseModel):
+    """The one field of a tracklet the queue checks (its video)."""
+
+    model_config = ConfigDict(extra="ignore")
+    video: RelPath
+
+
+class TrackletSummary(BaseModel):
+    """What the queue shows of a tracklet file: the fields of :class:`VideoTracklets` it reads,
+    without validating every box, score and frame key (the page reads the whole file)."""
+
+    model_config = ConfigDict(extra="ignore")
+    product_id: str
+    video: RelPath
+    frames: int = Field(ge=0)
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    tracklets: list[_TrackletHead]
+    ground_truth: int | None = Field(default=None, ge=0)
+    needs_review: bool = False
+    review_reason: str | None = None
+
+    @model_validator(mode="after")
+    def _ground_truth_in_range(self) -> TrackletSummary:
+        if self.ground_truth is not None and self.ground_truth >= len(self.tracklets):
+            raise ValueError("ground_truth is not an index of the tracklets")  # the full read words it
+        return self
+
+    @classmethod
+    def of(cls, vt: VideoTracklets) -> TrackletSummary:
+        return cls.model_validate(vt.model_dump(include=set(cls.model_fields)))
+
+
+def _owned(p: Path, s: TrackletSummary, video: str | None, product_id: str | None) -> bool:
+    """Whether the file ``p`` may hold ``s`` (what :func:`read_video_tracklets` checks)."""
+    stem = Path(s.video).stem
+    return (
+        p.stem in (stem, f"{stem}@{s.product_id}")
+        and video in (None, s.video)
+        and product_id in (None, s.product_id)
+        and all(t.video == s.video for t in s.tracklets)
+    )
+
+
+def read_summary(p: Path, *, video: str | None = None, product_id: str | None = None) -> TrackletSummary:
+    """The :class:`TrackletSummary` of a tracklet file; a file that does not read (or is not the
+    file of ``video``/``product_id``) raises what :func:`read_video_tracklets` raises for it."""
+    try:
+        s: TrackletSummary | None = TrackletSummary.model_validate_json(p.read_bytes())
+    except (OSError, ValidationError):
+        s = None
+    if s is None or not _owned(p, s, video, product_id):
+        return TrackletSummary.of(read_video_tracklets(p, video=video, product_id=product_id))
+    return s
+
+
+def _flag(vt: TrackletSummary | None) -> tuple[bool, str | None]:
     if vt is None:
         return True, "no tracklet file (run mf-tracklets build)"
     if vt.needs_review:
@@ -160,6 +220,7 @@ def build_queue(
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     flagged, sampled, accepted = [], [], 0
     seen: set[tuple[str, str]] = set()
+    read: dict[str, TrackletSummary] = {}  # file name -> what it holds, each file read once
     shared = shared_videos(splits)
     for split_file, split in splits.items():
         for pid, entry in split.items():
@@ -167,7 +228,9 @@ def build_queue(
             meta = row.get("metadata") or {}
             for vp in entry.video_paths:
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
-                vt = read_video_tracklets(p) if p.is_file() else None
+                vt = read_summary(p) if p.is_file() else None
+                if vt is not None:
+                    read[p.name] = vt
                 is_flagged, reason = _flag(vt)
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
@@ -194,8 +257,8 @@ def build_queue(
                     accepted += 1
                     if item.draw < sample_rate:
                         sampled.append(item)
-    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed)
-    held_items += _flagged_files(root, seen, catalog, seed)
+    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed, read)
+    held_items += _flagged_files(root, seen, catalog, seed, read)
     flagged += held_items
     flagged.sort(key=lambda it: it.video)
     sampled.sort(key=lambda it: it.draw)
@@ -211,7 +274,7 @@ def build_queue(
     )
 
 
-def _add_tracklets(item: QueueItem, vt: VideoTracklets | None) -> None:
+def _add_tracklets(item: QueueItem, vt: TrackletSummary | None) -> None:
     """Fill ``item``'s counts from its tracklet file (None: it has none)."""
     if vt is None:
         return
@@ -232,20 +295,30 @@ def _inside(folder: Path | None, rel: str | None) -> Path | None:
     return p if p.is_file() else None
 
 
-def _own_tracklets(root: Path, video: str, product_id: str) -> VideoTracklets | None:
-    """The tracklet file a held-back video kept from an earlier build, when it is about it."""
+def _own_tracklets(
+    root: Path, video: str, product_id: str, read: dict[str, TrackletSummary]
+) -> TrackletSummary | None:
+    """The tracklet file a held-back video kept from an earlier build, when it is about it
+    (``read``: the files read so far, by name; this one joins them)."""
     p = tracklet_file(root, video, product_id, shared=False)
     if not p.is_file():
         return None
     try:
-        return read_video_tracklets(p, video=video, product_id=product_id)
+        vt = read_summary(p, video=video, product_id=product_id)
     except DataFormatError as exc:
         log.warning("%s: not read (%s)", p, exc)
         return None
+    read[p.name] = vt
+    return vt
 
 
 def _held_items(
-    root: Path, held: list[HeldReview], seen: set[tuple[str, str]], collection: Path | None, seed: int
+    root: Path,
+    held: list[HeldReview],
+    seen: set[tuple[str, str]],
+    collection: Path | None,
+    seed: int,
+    read: dict[str, TrackletSummary],
 ) -> list[QueueItem]:
     """Queue items of the videos of the catalog's held-back items the split files do not list."""
     out = []
@@ -257,7 +330,7 @@ def _held_items(
             if (video, h.product_id) in seen:
                 continue
             seen.add((video, h.product_id))
-            vt = _own_tracklets(root, video, h.product_id)
+            vt = _own_tracklets(root, video, h.product_id, read)
             reason = vt.review_reason if vt is not None and vt.needs_review else None
             item = QueueItem(
                 video=video,
@@ -310,19 +383,33 @@ def _held_video(item: QueueItem, root: Path, collection: Path | None, asset: Med
 
 
 def _flagged_files(
-    root: Path, seen: set[tuple[str, str]], catalog: Catalog | None, seed: int
+    root: Path,
+    seen: set[tuple[str, str]],
+    catalog: Catalog | None,
+    seed: int,
+    read: dict[str, TrackletSummary],
 ) -> list[QueueItem]:
     """Queue items of the flagged tracklet files whose video the split files do not list and
     whose product the catalog does not know (it decides on the products it knows): media from
-    the dataset folder, the shop image the file's build record names."""
-    out = []
+    the dataset folder, the shop image the file's build record names. ``read``: the files read
+    already, by name (not read again)."""
+    found: list[tuple[Path, TrackletSummary]] = []
     for p in sorted((root / TRACKLET_DIR).glob("*.json")):
-        try:
-            vt = read_video_tracklets(p)
-        except DataFormatError as exc:
-            log.warning("%s: not read (%s)", p, exc)
-            continue
-        if not vt.needs_review or (vt.video, vt.product_id) in seen or _known(catalog, vt.product_id):
+        vt = read.get(p.name)
+        if vt is None:
+            try:
+                vt = read_summary(p)
+            except DataFormatError as exc:
+                log.warning("%s: not read (%s)", p, exc)
+                continue
+        if vt.needs_review and (vt.video, vt.product_id) not in seen:
+            found.append((p, vt))
+    known = (
+        set(catalog_item_data(catalog, {vt.product_id for _, vt in found})) if catalog is not None else set()
+    )
+    out = []
+    for p, vt in found:
+        if (vt.video, vt.product_id) in seen or vt.product_id in known:
             continue
         seen.add((vt.video, vt.product_id))
         shop = ((read_build_record(p) or {}).get("shop") or {}).get("path")
@@ -349,9 +436,21 @@ def _flagged_files(
     return out
 
 
-def _known(catalog: Catalog | None, product_id: str) -> bool:
-    """Whether the catalog has an item of this product (by product id, else source id)."""
-    if catalog is None:
-        return False
-    sql = "SELECT 1 FROM items WHERE product_id = ? OR source_id = ? LIMIT 1"
-    return bool(catalog.read(sql, (product_id, product_id)))
+def catalog_item_data(catalog: Catalog, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The ``data`` (title, caption...) of the catalog item of each of ``ids``: the first item
+    (in the catalog's order) whose product id, else source id, it is; ids no item has are left
+    out. One query (indexed by product id and by source id)."""
+    wanted = set(ids)
+    listed = json.dumps(sorted(wanted))
+    rows = catalog.read(
+        "SELECT id, product_id, source_id, data FROM items "
+        "WHERE product_id IN (SELECT value FROM json_each(?)) "
+        "OR source_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (listed, listed),
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for key in (r["product_id"], r["source_id"]):
+            if key in wanted and key not in out:
+                out[key] = json.loads(r["data"])
+    return out

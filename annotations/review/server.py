@@ -35,6 +35,7 @@ import secrets
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
 from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
-from annotations.review.queue import FILE, Queue, QueueItem, build_queue
+from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
 from annotations.tracklet_files import read_video_tracklets
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError, ConfigError, MFError
@@ -174,25 +175,24 @@ class ReviewApp:
             self.cat.close()
 
     # -- reads --------------------------------------------------------------------
-    def _item_text(self, product_id: str) -> dict[str, Any]:
-        """Title/caption/designer from the catalog item when the dataset's entries lack them."""
-        rows = self.cat.read(
-            "SELECT data FROM items WHERE product_id = ? OR source_id = ? LIMIT 1", (product_id, product_id)
-        )
-        if not rows:
-            return {}
-        data = json.loads(rows[0]["data"])
-        return {k: data.get(k) for k in ("title", "caption", "designer")}
+    def _item_texts(self, product_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Title/caption/designer from the catalog item of each product (by product id, else
+        source id) for the queue items whose dataset entries lack them: one query."""
+        data = catalog_item_data(self.cat, product_ids)
+        return {pid: {k: d.get(k) for k in ("title", "caption", "designer")} for pid, d in data.items()}
 
     def queue_json(self) -> dict[str, Any]:
         with self.lock:
             states = review_states(self.cat)
+            texts = self._item_texts(
+                it.product_id for it in self.queue.items if it.title is None and it.caption is None
+            )
             items = []
             for it in self.queue.items:
                 d = it.as_dict()
                 st = states.get((it.video, it.product_id))
                 if it.title is None and it.caption is None:
-                    d.update({k: v for k, v in self._item_text(it.product_id).items() if v is not None})
+                    d.update({k: v for k, v in texts.get(it.product_id, {}).items() if v is not None})
                 if st is not None and st.df2_class is not None:
                     d["df2_class"], d["class_name"] = st.df2_class, DF2_CLASSES[st.df2_class]
                 if st is not None and st.tracklet is not None:

@@ -20,7 +20,10 @@ file that is not a JSON object)."""
 @click.option(
     "--deep",
     is_flag=True,
-    help="Decode every frame of every video (slow; default: the first, middle and last frames).",
+    help=(
+        "Decode every frame of every video and validate every field of the tracklet files (slow;"
+        " default: the first, middle and last frames, and the tracklet files' product_id and video)."
+    ),
 )
 @click.option(
     "--workers", type=click.IntRange(1, 64), help="Threads decoding and hashing (default: up to 4)."

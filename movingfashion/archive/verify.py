@@ -32,7 +32,9 @@ manifest          when there is a ``manifest.json``: every file it lists is pres
                   SHA-256, and every file of the folder is listed
 tracklets         frame keys are integers in ``0..frames-1`` written without leading zeros (``"7"``,
                   never ``"07"``: one key per frame); boxes are 4 numbers with
-                  ``x1 < x2``, ``y1 < y2``, inside the frame
+                  ``x1 < x2``, ``y1 < y2``, inside the frame; each ``tracklets/*.json`` is of a
+                  listed video and a product listing it (its ``product_id`` and ``video`` are
+                  read; ``deep``: the whole file is validated too)
 entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
                   paths, partition) and has one row per product id
 ================  ================================================================================
@@ -46,6 +48,7 @@ split file, a split file that is not JSON or not an object) raises
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -204,8 +207,17 @@ def _count(obj: _Object, found: list[_Object]) -> _Object:
 class _Audit:
     """Runs the checks over one folder and collects their results."""
 
-    def __init__(self, root: Path, deep: bool, workers: int, progress: Progress | None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        deep: bool,
+        workers: int,
+        progress: Progress | None,
+        *,
+        trust_manifest: bool = False,
+    ) -> None:
         self.root, self.deep, self.workers, self.progress = root, deep, max(1, workers), progress
+        self.trust_manifest = trust_manifest
         self.results = {name: CheckResult(name, desc) for name, desc in CHECKS.items()}
         self.products: list[_Product] = []
         self.split_ids: dict[str, list[str]] = {}
@@ -603,13 +615,14 @@ class _Audit:
             return
         on_disk = set(self.listing.files)
         wanted = sorted(on_disk | {k for k in listed if _safe(k)})
+        trusted = self._trusted(listed, path, [r for r in wanted if r in on_disk])
         hashes = self._map(
             lambda rel: sha256_file(self.root / rel),
-            [r for r in wanted if r in on_disk],
+            [r for r in wanted if r in on_disk and r not in trusted],
             "sha256",
             "file",
         )
-        self.hashes = {k: v for k, v in hashes.items() if isinstance(v, str)}
+        self.hashes = {**trusted, **{k: v for k, v in hashes.items() if isinstance(v, str)}}
         for rel in sorted(set(listed) | on_disk):
             if rel in self.listing.escapes:
                 continue  # a link leaving the folder: the files check reports it
@@ -630,6 +643,22 @@ class _Audit:
                     f"SHA-256 {str(self.hashes.get(rel))[:12]}... differs from the manifest's {listed[rel][:12]}...",
                     fix + " if the change is wanted, else restore the file",
                 )
+
+    def _trusted(self, listed: dict[str, str], manifest: Path, present: list[str]) -> dict[str, str]:
+        """With ``trust_manifest``: the hashes the manifest lists for the ``present`` files no
+        newer than it (the caller has just hashed them); {} otherwise (every file is hashed)."""
+        if not self.trust_manifest:
+            return {}
+        until = manifest.stat().st_mtime_ns
+        out = {}
+        for rel in present:
+            if rel in listed and _safe(rel):
+                try:
+                    if (self.root / rel).stat().st_mtime_ns <= until:
+                        out[rel] = listed[rel]
+                except OSError:
+                    continue  # hashed, and reported there
+        return out
 
     def tracklets(self) -> None:
         self._tracklet_files()
@@ -686,11 +715,9 @@ class _Audit:
         one a product lists, and that product's; a video several products list has one file per
         product, ``<video stem>@<product>.json``, about that product (one that lists the video).
         A file about a video or a product the split files no longer hold (a product taken down) is a
-        break: it would publish that product's boxes."""
-        from pydantic import ValidationError
-
-        from schemas.dataset import VideoTracklets
-
+        break: it would publish that product's boxes. Only ``product_id`` and ``video`` are read
+        (every field with ``deep``); a file they do not read from is worded as the full validation
+        words it."""
         folder = self.root / TRACKLET_FILES
         fix = "rebuild it with mf-tracklets build --force (or delete it)"
         unlisted = (
@@ -708,20 +735,12 @@ class _Audit:
             rel = f"{TRACKLET_FILES}/{path.name}"
             self.results["tracklets"].checked += 1
             try:
-                vt = VideoTracklets.model_validate_json(path.read_bytes())
+                vt = _tracklet_file_head(path.read_bytes(), full=self.deep)
             except OSError as exc:
                 self.add("tracklets", None, rel, f"unreadable ({exc.strerror or exc})", fix)
                 continue
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                at = ".".join(str(x) for x in err["loc"])
-                self.add(
-                    "tracklets",
-                    None,
-                    rel,
-                    f"not a tracklet file ({at + ': ' if at else ''}{err['msg']})",
-                    fix,
-                )
+            except ValueError as exc:
+                self.add("tracklets", None, rel, f"not a tracklet file ({exc})", fix)
                 continue
             stem = PurePosixPath(vt.video).stem
             named = path.stem == f"{stem}@{vt.product_id}"  # one product's file of a shared video
@@ -814,6 +833,42 @@ class _Audit:
             images=len({p.img for p in self.products if p.img}),
             checks=list(self.results.values()),
         )
+
+
+@functools.cache
+def _head_model() -> type[Any]:
+    """The two fields of a tracklet file the tracklets check reads, other fields unread."""
+    from pydantic import BaseModel, ConfigDict
+
+    from schemas.official import RelPath
+
+    class TrackletFileHead(BaseModel):
+        model_config = ConfigDict(extra="ignore")
+        product_id: str
+        video: RelPath
+
+    return TrackletFileHead
+
+
+def _tracklet_file_head(data: bytes, *, full: bool) -> Any:
+    """``product_id`` and ``video`` of a tracklet file's bytes; ``full``: the whole file is
+    validated (:class:`~schemas.dataset.VideoTracklets`). A file that does not read raises
+    ValueError saying where and why, as the full validation words it."""
+    from pydantic import ValidationError
+
+    from schemas.dataset import VideoTracklets
+
+    if not full:
+        try:
+            return _head_model().model_validate_json(data)
+        except ValidationError:
+            pass  # worded by the full validation below
+    try:
+        return VideoTracklets.model_validate_json(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        at = ".".join(str(x) for x in err["loc"])
+        raise ValueError(f"{at + ': ' if at else ''}{err['msg']}") from None
 
 
 def _entry_id_counts(path: Path) -> dict[str, int]:
@@ -1031,15 +1086,21 @@ def verify_dataset(
     deep: bool = False,
     workers: int | None = None,
     progress: Progress | None = None,
+    trust_manifest: bool = False,
 ) -> VerifyReport:
     """Audit a dataset folder against every check of :data:`CHECKS` (see the module docstring).
 
-    ``deep`` decodes every frame of every video (slow); by default each video is probed and its
-    first, middle and last frames decoded. ``workers`` threads decode and hash (default: up to
-    4). ``progress`` wraps the long loops. Raises :class:`DataFormatError` when the folder cannot
+    ``deep`` decodes every frame of every video (slow) and validates every field of the tracklet
+    files; by default each video is probed and its first, middle and last frames decoded, and the
+    tracklet files' ``product_id`` and ``video`` read. ``workers`` threads decode and hash (default: up to
+    4). ``progress`` wraps the long loops. ``trust_manifest``: a file no newer than
+    ``manifest.json`` is taken to hold the SHA-256 the manifest lists, not hashed again (for
+    ``mf publish``, which has just described the folder; ``mf verify`` hashes every file). Raises :class:`DataFormatError` when the folder cannot
     be audited at all; every other problem is a :class:`Break` in the report.
     """
-    audit = _Audit(Path(root), deep, workers or min(4, os.cpu_count() or 1), progress)
+    audit = _Audit(
+        Path(root), deep, workers or min(4, os.cpu_count() or 1), progress, trust_manifest=trust_manifest
+    )
     audit.load()
     audit.codes_paths_and_repeats()
     audit.files()
