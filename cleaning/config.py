@@ -120,8 +120,10 @@ class DedupConfig(_Model):
         default=4,
         ge=1,
         le=16,
-        description="multi-index hashing: number of substrings of each 64-bit code; each is probed "
-        "within index_radius // index_chunks bits (see index_radius)",
+        description="multi-index hashing: number of substrings of each 64-bit code in the shop-image "
+        "index (and the benchmark's); each is probed within radius // index_chunks bits. The frame "
+        "index picks its own count from its size and index_radius (cleaning.mih.choose_chunks: about "
+        "64 / log2(distinct codes)), so its buckets stay small as the dataset grows",
     )
     max_hypotheses: int = Field(
         default=3, ge=1, description="alignments (window, mirror, speed, offset) verified per candidate pair"

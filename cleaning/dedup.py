@@ -6,7 +6,8 @@
   1. Candidates (no all-pairs comparison). Every video is fingerprinted
      (:mod:`cleaning.fingerprint`): per sampled frame, the 64-bit hash of the picture inside any
      letterbox/pillarbox bars, of its mirror image and of its top and bottom parts go into one
-     multi-index hashing table (:class:`cleaning.mih.MultiIndexHash`); the hashes of a grid of
+     multi-index hashing index per kind of view (:class:`cleaning.mih.MultiIndexHash`: chunks
+     sized to the index, a video's pairs with itself left out early); the hashes of a grid of
      smaller windows of up to ``query_frames`` frames per video query it within ``index_radius``
      bits. Each (video pair, window, view) with at least ``min_shared_frames`` matching frames
      gives a time map (:mod:`cleaning.timealign`: offset and speed) and a hash score, the
@@ -309,18 +310,51 @@ def _coverage(na: int, nb: int, tm: TimeMap) -> tuple[float, float]:
     return float(ok.sum()) / na, min(1.0, span_b / nb)
 
 
+#: the query views (as :func:`_query_views` labels them) and the index views each may match
+_VIEW_CLASSES = (
+    (lambda q: q >= 0, (_FULL, _MIRROR)),
+    (lambda q: q == -1, (_TOP,)),
+    (lambda q: q == -2, (_BOTTOM,)),
+)
+
+
+def _frame_hits(
+    index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    queries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    radius: int,
+) -> np.ndarray:
+    """Every (query row, index row) within ``radius`` bits of two different videos whose views
+    may match (:func:`_compatible`), sorted: one index per class of views, whose chunks suit its
+    size (:class:`cleaning.mih.MultiIndexHash`), each video's pairs with itself left out before
+    they are expanded."""
+    icodes, iowner, _, iview = index
+    qcodes, qowner, _, qview = queries
+    found = [np.zeros((0, 2), np.int64)]
+    for is_query, views in _VIEW_CLASSES:
+        qrows = np.flatnonzero(is_query(qview))
+        irows = np.flatnonzero(np.isin(iview, views))
+        if not len(qrows) or not len(irows):
+            continue
+        mih = MultiIndexHash(icodes[irows], owners=iowner[irows])
+        hits = mih.query(qcodes[qrows], radius, owners=qowner[qrows])
+        found.append(np.stack([qrows[hits[:, 0]], irows[hits[:, 1]]], axis=1))
+    hits = np.concatenate(found)
+    return hits[np.lexsort((hits[:, 1], hits[:, 0]))]
+
+
 def _candidates(videos: list[VideoRecord], cfg: DedupConfig) -> dict[tuple[int, int], list[_Candidate]]:
     """Alignments of every pair sharing enough near frames, best hash score first.
 
     The matches of all of ``a``'s windows against one of ``b``'s index views vote together for the
     time map; the window whose hashes agree best along it is the hypothesis's window.
     """
-    icodes, iowner, isample, iview = _index_views(videos)
-    qcodes, qowner, qsample, qview = _query_views(videos)
+    index, queries = _index_views(videos), _query_views(videos)
+    icodes, iowner, isample, iview = index
+    qcodes, qowner, qsample, qview = queries
     out: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
     if not len(icodes) or not len(qcodes):
         return out
-    hits = MultiIndexHash(icodes, cfg.index_chunks).query(qcodes, cfg.index_radius)
+    hits = _frame_hits(index, queries, cfg.index_radius)
     qi, ii = hits[:, 0], hits[:, 1]
     va, vb = qowner[qi], iowner[ii]
     keep = (va != vb) & _compatible(qview[qi], iview[ii])

@@ -95,7 +95,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources
@@ -115,9 +115,9 @@ from movingfashion.training_copy import (
     remove_legacy,
 )
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
-from schemas.dataset import VideoTracklets, read_entry_rows
+from schemas.dataset import FrameIndex, VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import read_official, read_official_rows
+from schemas.official import is_frame_key, read_official, read_official_rows
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 
@@ -222,7 +222,9 @@ def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
 
 def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTracklets]:
     """``tracklets/*.json`` by the video's file name, and by (file name, product) (only files that
-    parse; a video several products list has one file per product, ``<stem>@<product>.json``)."""
+    parse; a video several products list has one file per product, ``<stem>@<product>.json``):
+    every file of the folder in full (the dataset itself reads only its split's, and of each only
+    what it uses: :class:`_RicherFiles`)."""
     out: dict[str | tuple[str, str], VideoTracklets] = {}
     if not folder.is_dir():
         return out
@@ -239,6 +241,104 @@ def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTrac
             if p.stem != Path(vt.video).stem:  # a product's own file wins over an older build's one
                 out[(Path(vt.video).name, vt.product_id)] = vt
     return out
+
+
+def _inside(c: list[float], width: int, height: int) -> bool:
+    """Whether box ``c`` lies inside the frame and is at least a pixel wide and high (no problem,
+    nothing to clip under a tolerance >= 0: the common case, checked first)."""
+    return (
+        c[0] >= 0 and c[1] >= 0 and c[2] <= width and c[3] <= height and c[2] - c[0] >= 1 and c[3] - c[1] >= 1
+    )
+
+
+class _TrackletScores(BaseModel):
+    """A tracklet of a tracklet file as the dataset reads it: its detector scores (its boxes,
+    thousands of numbers per video, are the split file's to give: left unparsed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class _RicherFile(VideoTracklets):
+    """What the dataset reads of a tracklet file: the fields of :class:`VideoTracklets`, checked
+    as it checks them, but of each tracklet only its scores (the ground truth's frame keys are
+    checked once it is known: :data:`_GT_SCORES`)."""
+
+    model_config = ConfigDict(extra="forbid", title="VideoTracklets")
+
+    tracklets: list[_TrackletScores]  # type: ignore[assignment]
+
+
+_GT_SCORES: TypeAdapter[dict[int, float]] = TypeAdapter(dict[FrameIndex, float])
+
+
+def _gt_scores(scores: dict[str, float]) -> dict[int, float]:
+    """The ground-truth tracklet's scores by frame, keys checked as :class:`VideoTracklets` checks
+    them (canonical keys straight away; the checker names the first bad one)."""
+    if all(map(is_frame_key, scores)):
+        return {int(k): v for k, v in scores.items()}
+    return _GT_SCORES.validate_python(scores)
+
+
+@dataclass(frozen=True)
+class RicherVideo:
+    """What the dataset uses of a video's tracklet file (``tracklets/<stem>[@<product>].json``)."""
+
+    video: str  #: the video as the file names it
+    product_id: str
+    frames: int
+    width: int
+    height: int
+    #: frame -> detector score of the ground-truth tracklet ({} when the file chose none)
+    confidences: dict[int, float]
+
+
+def read_richer_file(path: Path) -> RicherVideo | None:
+    """What the dataset uses of one tracklet file; None when there is none, or (with a warning)
+    when it does not parse. Only what is used is kept: the rest of the file is dropped."""
+    try:
+        vt = _RicherFile.model_validate_json(path.read_text(encoding="utf-8"))
+        gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
+        conf = _gt_scores(gt.scores) if gt is not None else {}
+    except FileNotFoundError:
+        return None
+    except (ValidationError, OSError, ValueError) as exc:
+        log.warning("%s: ignored, not a VideoTracklets file (%s)", path, str(exc).splitlines()[0])
+        return None
+    return RicherVideo(vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf)
+
+
+class _RicherFiles:
+    """The tracklet files of a split's videos in ``folder``, each read when first asked for and
+    once (only what the dataset uses of it: :func:`read_richer_file`)."""
+
+    def __init__(self, folder: Path, shared: set[str]) -> None:
+        self.folder = folder if folder.is_dir() else None
+        self.shared = shared  #: file names of the videos several products of the split list
+        self._files: dict[str, RicherVideo | None] = {}
+
+    def _file(self, stem: str) -> RicherVideo | None:
+        if self.folder is None:
+            return None
+        if stem not in self._files:
+            self._files[stem] = read_richer_file(self.folder / f"{stem}.json")
+        return self._files[stem]
+
+    def get(self, rel: str, pid: str) -> RicherVideo | None:
+        """Video ``rel``'s file for product ``pid``: the product's own ``<stem>@<pid>.json``, else
+        ``<stem>.json`` when it names this product or, for a video no other product lists, any
+        (an older build's one file of a video several products list is only the product's it
+        names); None without one. A file is the video's only when it names a video of that file
+        name."""
+        name, stem = Path(rel).name, Path(rel).stem
+        own = self._file(f"{stem}@{pid}")
+        if own is not None and Path(own.video).name == name and own.product_id == pid:
+            return own
+        plain = self._file(stem)
+        if plain is None or Path(plain.video).name != name:
+            return None
+        return plain if plain.product_id == pid or name not in self.shared else None
 
 
 class MovingFashionDataset(torch.utils.data.Dataset):
@@ -353,7 +453,6 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 where=str(entries_path),
                 hint="publish the dataset with mf publish, or drop classes=",
             )
-        richer = load_richer_tracklets(self.root / "tracklets")
         listed: dict[str, set[str]] = {}  # video -> the products listing it
         owners: dict[str, set[str]] = {}  # video path -> the products listing it
         for pid, entry in official.items():
@@ -365,9 +464,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         #: their crop-cache and training-copy entries (``<video>@<product>``) depend on the split
         #: file alone, so a dataset opened with ``classes=`` finds the entries a build wrote
         self.shared_videos = frozenset(rel for rel, pids in owners.items() if len(pids) > 1)
-        for name, pids in listed.items():
-            if len(pids) > 1:  # an older build's one file of a video several products list: only
-                richer.pop(name, None)  # the product it names may use it (by its product key)
+        # the tracklet files of this split's videos, each read once (what is used of it only)
+        richer = _RicherFiles(
+            self.root / "tracklets", {name for name, pids in listed.items() if len(pids) > 1}
+        )
 
         self.products: list[ProductRecord] = []
         for pid, entry in official.items():
@@ -464,7 +564,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         entry: Any,
         entries: dict[str, dict[str, Any]] | None,
         entries_path: Path,
-        richer: dict[str, VideoTracklets],
+        richer: _RicherFiles,
     ) -> ProductRecord | None:
         where = str(self.split_path)
         df2_class: int | None = None
@@ -521,18 +621,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             boxes = entry.tracklet_boxes(vi)
             # this product's file of the video (another product's, for a video both list, is
             # not about this product's garment); a file of no product named: the video's
-            vt = richer.get((Path(rel).name, pid)) or richer.get(Path(rel).name)
+            vt = richer.get(rel, pid)
             conf: dict[int, float] = {}
             width = height = nframes = None
             if vt is not None:
                 width, height, nframes = vt.width, vt.height, vt.frames
-                gt = (
-                    vt.tracklets[vt.ground_truth]
-                    if vt.ground_truth is not None and vt.ground_truth < len(vt.tracklets)
-                    else None
-                )
-                if gt is not None:
-                    conf = {int(k): float(v) for k, v in gt.scores.items()}
+                conf = dict(vt.confidences)
             # frame indices are checked against the decoded video's length at first use (and
             # by check()): the count a tracklet file records is not the video's authority
             boxes = self._clean_boxes(pid, rel, boxes, width, height, None)
@@ -581,7 +675,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if width is None or height is None:
             return boxes
         out = {}
+        plain = self.box_tolerance >= 0
         for f, b in sorted(boxes.items()):
+            c = [float(b[0]), float(b[1]), float(b[2]), float(b[3])]
+            if plain and _inside(c, width, height) and (nframes is None or f < nframes):
+                out[f] = c  # what _clip gives a box inside the frame, without a second pass
+                continue
             problem = self._box_problem(f, b, width, height, nframes)
             if problem:
                 self._bad(

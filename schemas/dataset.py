@@ -74,6 +74,8 @@ def _frame_key(v: Any) -> Any:
     would otherwise be read as 7 (or 70) and merge with frame 7 without a word, and ``true`` as 1.
     The official split files' rule (:func:`schemas.official.is_frame_key`); a negative frame
     (``"-3"``) is left to the ``>= 0`` check, which names it."""
+    if type(v) is str and is_frame_key(v):  # fast path: a canonical key, what every file writes
+        return v
     negative = isinstance(v, str) and v.startswith("-") and v != "-0" and is_frame_key(v[1:])
     if isinstance(v, bool) or (isinstance(v, str) and not (is_frame_key(v) or negative)):
         fix = (
