@@ -11,8 +11,10 @@ Before anything is read or written they go through one of:
   reader, ``entries.jsonl``);
 * :func:`resolve_under` / :func:`inside` - join onto a root, normalise, and refuse anything that
   lands outside it (absolute paths, ``..`` climbing out; ``a/../b`` that stays inside is fine).
-  The answer is absolute, so a decoder never reads a relative ``tcp:...`` as a URL;
-* :func:`media_path` - the absolute form of a path handed to FFmpeg, PyAV, torchcodec or OpenCV.
+  The answer keeps the root's form (a relative root gives a relative path: callers take paths
+  relative to it again);
+* :func:`media_path` - the absolute form of a path handed to FFmpeg, PyAV, torchcodec or OpenCV,
+  so a decoder never reads a relative ``tcp:...`` as a URL.
 
 The check is lexical: symlinks the owner placed inside a root (``videos/`` on another disk) are
 trusted, and the normalised path is returned, so the kernel never resolves a ``..`` behind a
@@ -140,9 +142,10 @@ def resolve_under(
     allow_root: bool = False,
     follow_symlinks: bool = False,
 ) -> Path:
-    """``root / relative``, normalised and absolute, or :class:`PathEscapeError` when it leaves
-    ``root``. Absolute, so that with a root of ``.`` a value such as ``tcp:HOST:PORT/x.mp4``
-    never reaches a decoder as a protocol URL.
+    """``root / relative``, normalised, or :class:`PathEscapeError` when it leaves ``root``. It
+    keeps the root's form (relative under a relative root); decoders open it through
+    :func:`media_path`, so with a root of ``.`` a value such as ``tcp:HOST:PORT/x.mp4`` never
+    reaches them as a protocol URL.
 
     Absolute values are allowed only when they lie inside ``root``. ``allow_root``: the root
     itself is an acceptable answer (by default a path must name something inside it).
@@ -171,7 +174,7 @@ def resolve_under(
             where=where,
             hint="paths from data must stay inside the folder they belong to",
         )
-    return Path(full)
+    return Path(joined)
 
 
 def media_path(path: str | os.PathLike[str]) -> str:

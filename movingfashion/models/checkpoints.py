@@ -167,12 +167,11 @@ def unreadable_checkpoint(exc: BaseException) -> str:
     """Why ``torch.load(..., weights_only=True)`` failed, for a message naming the file."""
     import pickle
 
-    if isinstance(exc, pickle.UnpicklingError):
-        named = re.search(r"GLOBAL ([\w.]+)", str(exc))
+    named = re.search(r"GLOBAL ([\w.]+)", str(exc)) if isinstance(exc, pickle.UnpicklingError) else None
+    if named:  # torch names the global it refused; any other unpickling failure is a broken file
         return (
-            "cannot read the checkpoint: it pickles objects other than tensors and plain data"
-            + (f" ({named.group(1)})" if named else "")
-            + ", and loading those could run code, so it was refused unread"
+            f"cannot read the checkpoint: it pickles objects other than tensors and plain data"
+            f" ({named.group(1)}), and loading those could run code, so it was refused unread"
         )
     return f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file"
 

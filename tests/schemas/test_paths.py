@@ -83,13 +83,16 @@ def test_resolve_under_refuses_what_leaves_the_root(tmp_path, rel):
     assert "catalog.sqlite" in str(err.value)
 
 
-def test_resolve_under_answers_an_absolute_path_for_a_relative_root(tmp_path, monkeypatch):
-    """With a root of ``.`` the answer still starts with ``/``: FFmpeg then opens a file, never
-    the protocol a name like ``tcp:HOST:PORT/v.mp4`` would select."""
+def test_resolve_under_keeps_a_relative_root_relative_and_media_path_makes_it_absolute(tmp_path, monkeypatch):
+    """Callers take the answer relative to the root again (the collectors' asset paths under
+    ``--root data``), so a relative root gives a relative path; what a decoder opens goes through
+    ``media_path``, which starts with ``/``: FFmpeg then opens a file, never the protocol a name
+    like ``tcp:HOST:PORT/v.mp4`` would select."""
     monkeypatch.chdir(tmp_path)
-    got = resolve_under(".", "tcp:127.0.0.1:9/v.mp4")
-    assert got.is_absolute() and got == tmp_path / "tcp:127.0.0.1:9/v.mp4"
-    assert inside(".", "videos", "a.mp4") == tmp_path / "videos/a.mp4"
+    got = resolve_under("data", "netaporter/1/video.mp4")
+    assert got == Path("data/netaporter/1/video.mp4") and got.relative_to("data")
+    assert inside(".", "videos", "a.mp4") == Path("videos/a.mp4")
+    assert media_path(resolve_under(".", "tcp:127.0.0.1:9/v.mp4")) == str(tmp_path / "tcp:127.0.0.1:9/v.mp4")
     assert media_path("concat:a.mp4|b.mp4") == str(tmp_path / "concat:a.mp4|b.mp4")
 
 
