@@ -46,6 +46,9 @@ LOCK_WAIT_S = 180.0
 #: SQLite's busy timeout (seconds) for one try at the write lock: short, so the wait keeps to its
 #: deadline and says that it waits
 LOCK_TRY_S = 1.0
+#: after this long (seconds) waiting for the write lock a write says so, once: shorter waits are
+#: writers queueing as they should (parallel cleaning, a pick during a build)
+LOCK_WARN_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -395,9 +398,11 @@ class Catalog:
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to ``timeout_s`` for another process's write lock in
-        short tries (:data:`LOCK_TRY_S` each); says once that it waits, then gives up with a
+        short tries (:data:`LOCK_TRY_S` each); says once that it waits (after
+        :data:`LOCK_WARN_S`), then gives up with a
         :class:`CatalogError` naming the file."""
-        deadline = time.monotonic() + self.timeout_s
+        start = time.monotonic()
+        deadline = start + self.timeout_s
         waited = False
         try:
             while True:
@@ -416,7 +421,7 @@ class Catalog:
                         hint="another process holds its write lock: a stuck writer, or an sqlite3 "
                         "shell inside a transaction; end it, then rerun the same command",
                     )
-                if not waited:
+                if not waited and time.monotonic() - start >= min(LOCK_WARN_S, self.timeout_s / 2):
                     log.warning(
                         "waiting for the write lock on %s (another process holds it; up to %g s)",
                         self.path,
