@@ -22,15 +22,17 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 import socket
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from schemas.errors import DataFormatError
 from schemas.faults import as_local_fault, path_faults
 
 
@@ -174,19 +176,71 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
     return True
 
 
+class NotFiniteJSON(DataFormatError, ValueError):
+    """A float that is not finite (NaN, an infinity) given to :func:`atomic_write_json`: JSON
+    has no such number (strict readers, ``JSON.parse`` and ``jq`` refuse the file)."""
+
+
+def _json_path(parent: str, key: object) -> str:
+    """``parent`` followed by the step to ``key``: ``.name`` or ``["odd key"]``, ``[3]`` for an index."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{parent}[{key}]"
+    text = str(key)
+    return f"{parent}.{text}" if text.isidentifier() else f"{parent}[{json.dumps(text)}]"
+
+
+def not_finite_path(obj: Any, at: str = "$") -> tuple[str, float] | None:
+    """The JSON path (``$.a[1]``) and value of the first float of ``obj`` that is not finite,
+    walking dicts, lists and tuples as :mod:`json` writes them; None when there is none."""
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else (at, obj)
+    if isinstance(obj, dict):
+        items: Iterable[tuple[object, Any]] = ((str(k), v) for k, v in obj.items())
+    elif isinstance(obj, list | tuple):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = not_finite_path(value, _json_path(at, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _dumps(path: str | os.PathLike[str], obj: Any, **kwargs: Any) -> str:
+    """``json.dumps(obj, allow_nan=False, **kwargs)``; :class:`NotFiniteJSON` naming ``path`` and
+    the JSON path of a NaN or an infinity."""
+    try:
+        return json.dumps(obj, allow_nan=False, **kwargs)
+    except ValueError:
+        found = not_finite_path(obj)
+        if found is None:
+            raise
+        raise NotFiniteJSON(
+            f"{found[0]} is {found[1]!r}, which JSON cannot hold",
+            where=str(path),
+            hint="write null (None) for a value that is not known",
+        ) from None
+
+
 def atomic_write_json(
     path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
 ) -> None:
     """Write JSON atomically (UTF-8, trailing newline, deterministic for equal input).
 
+    Only RFC 8259 JSON is written: a NaN or an infinity anywhere in ``obj`` raises
+    :class:`NotFiniteJSON` naming the file and the value's JSON path (``$.a[1]``), nothing
+    written; a writer with no value to give writes None (``null``).
     Text is written as it is, unless it holds a lone surrogate (``"\\ud83d"``, half an emoji,
     is valid JSON but not UTF-8): then every non-ASCII character is written escaped, so what was
     read is written back unchanged instead of failing."""
-    text = json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+    text = _dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
     try:
         data = (text + "\n").encode("utf-8")
     except UnicodeEncodeError:
-        data = (json.dumps(obj, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n").encode("ascii")
+        data = (_dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n").encode(
+            "ascii"
+        )
     atomic_write_bytes(path, data)
 
 

@@ -177,7 +177,8 @@ def attention_noise(weights: torch.Tensor, codes: torch.Tensor, names: list[str]
 def attention_profile(
     model: SeamModel, bank: FeatureBank, device: torch.device, frames: int = 21
 ) -> dict[str, Any]:
-    """Paper Fig. 8: attention of ``frames`` equally spaced frames, binned every 100/(frames-1) percent."""
+    """Paper Fig. 8: attention of ``frames`` equally spaced frames, binned every 100/(frames-1) percent
+    (a bin no frame falls in has mean and std None: ``null`` in ``results.json``)."""
     pool = bank.fmaps.shape[1]
     idx = torch.tensor(np.round(np.linspace(0, pool - 1, frames)).astype(int)).repeat(len(bank), 1)
     _, w = seam_scores(model, bank, idx, device)
@@ -193,11 +194,12 @@ def attention_profile(
         m = torch.as_tensor(mask)
         if not bool(m.any()):
             continue
-        means, stds = [], []
+        means: list[float | None] = []
+        stds: list[float | None] = []
         for b in range(frames):
             vals = w[m][bins[m] == b]
-            means.append(float(vals.mean()) if len(vals) else float("nan"))
-            stds.append(float(vals.std(unbiased=False)) if len(vals) else float("nan"))
+            means.append(float(vals.mean()) if len(vals) else None)  # no frame in the bin: null
+            stds.append(float(vals.std(unbiased=False)) if len(vals) else None)
         out[name] = {"mean": means, "std": stds, "videos": int(m.sum())}
     return out
 
@@ -252,7 +254,7 @@ def evaluate_bank(
         next(m for m in models if VARIANT_METHOD[m.variant] == main) if main != "average_distance" else None
     )
     methods: dict[str, dict[str, Any]] = {}
-    per_query: dict[str, dict[str, list[float]]] = {}
+    per_query: dict[str, dict[str, list[float | None]]] = {}
     noise: dict[str, Any] = {}
     qual: list[dict[str, Any]] = []
     steps: list[tuple[int, Any]] = [(t, m) for t in frames_list for m in ["baselines", *models, *asymnets]]
@@ -281,8 +283,7 @@ def evaluate_bank(
             methods.setdefault(name, {})[str(t)] = pooled_topk(s, targets, groups, pools, cfg.ks)
             if t == cfg.main_frames:
                 per_query[name] = {
-                    f"top{k}": [round(float(x), 4) for x in per_query_hits(s, targets, pools, k)]
-                    for k in (1, 5)
+                    f"top{k}": [_rounded(x) for x in per_query_hits(s, targets, pools, k)] for k in (1, 5)
                 }
                 if name == main:
                     qual = _qualitative(bank, s, sel, qualitative)
@@ -323,6 +324,11 @@ def evaluate_bank(
         "attention_noise": noise,
         "qualitative": qual,
     }
+
+
+def _rounded(x: float) -> float | None:
+    """``x`` rounded to 4 places; None (``null``) for NaN, a query in no pool."""
+    return round(float(x), 4) if np.isfinite(x) else None
 
 
 def _main_method(models: list[SeamModel]) -> str:

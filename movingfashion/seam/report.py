@@ -165,9 +165,9 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         merged = {"percentiles": prof["percentiles"]}
         for g in ("all", "regular", "hard"):
             if all(g in p for p in profs):
-                merged[g] = {
-                    "mean": _finite_mean(np.asarray([p[g]["mean"] for p in profs], float)).tolist(),
-                    "std": _finite_mean(np.asarray([p[g]["std"] for p in profs], float)).tolist(),
+                merged[g] = {  # a bin no run has a frame in stays None (null), as evaluate writes it
+                    "mean": _nullable(_finite_mean(np.asarray([p[g]["mean"] for p in profs], float))),
+                    "std": _nullable(_finite_mean(np.asarray([p[g]["std"] for p in profs], float))),
                     "videos": profs[0][g]["videos"],
                 }
         attention[key] = merged
@@ -241,6 +241,11 @@ def _finite_mean(x: np.ndarray) -> np.ndarray:
     count = ok.sum(0)
     total = np.where(ok, x, 0.0).sum(0)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _nullable(x: np.ndarray) -> list[float | None]:
+    """``x`` as a list, None (JSON ``null``) where it is not finite."""
+    return [float(v) if np.isfinite(v) else None for v in x.tolist()]
 
 
 def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
