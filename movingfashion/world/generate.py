@@ -69,19 +69,57 @@ def world_matches(
         return False
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an ``out`` that is a file, or a non-empty folder that holds no world (a world cut
-    short holds its parameters file): the world's files would mix with whatever is there."""
+def _read_params(out: Path) -> dict[str, Any] | None:
+    """The parameters file of a world folder (complete or cut short), None when it has none."""
+    try:
+        params = json.loads((out / PARAMS_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return params if isinstance(params, dict) and "generator_version" in params else None
+
+
+def _flat(params: dict[str, Any], at: str = "") -> dict[str, Any]:
+    """``params`` with nested config keys joined by dots (``config.noise.enabled``)."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{at}{key}."))
+        else:
+            flat[f"{at}{key}"] = value
+    return flat
+
+
+def params_difference(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``--products 60 (now 24), --seed 0 (now 1)``: the parameters that differ (the first 4), as
+    options when they are ones (``--quick``), else by their key in the parameters file."""
+    a, b = _flat(old), _flat(new)
+    shown = []
+    for key in sorted(set(a) | set(b), key=lambda k: (k.startswith("config."), k)):
+        if a.get(key, "(unset)") != b.get(key, "(unset)"):
+            name = f"--{key}" if key in ("products", "seed", "quick") else key
+            shown.append(f"{name} {a.get(key, '(unset)')!s} (now {b.get(key, '(unset)')!s})")
+    more = f" and {len(shown) - 4} more" if len(shown) > 4 else ""
+    return ", ".join(shown[:4]) + more if shown else "none"
+
+
+def _check_out(out: Path, params: dict[str, Any]) -> None:
+    """Refuse an ``out`` that is a file, a non-empty folder that holds no world (a world cut
+    short holds its parameters file): the world's files would mix with whatever is there, or a
+    world cut short that was started with other parameters than ``params`` (it is resumed only
+    with its own)."""
     if out.exists() and not out.is_dir():
         raise ConfigError("not a folder", where=str(out), hint="pass a new or empty folder as --out")
     entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
     if not entries:
         return
-    try:
-        params = json.loads((out / PARAMS_FILE).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        params = None
-    if isinstance(params, dict) and "generator_version" in params:
+    before = _read_params(out)
+    if before is not None:
+        if before != params:
+            raise ConfigError(
+                f"holds a world cut short that was started with other parameters: {params_difference(before, params)}",
+                where=str(out),
+                hint="rerun with its parameters to resume it; for these, pass another --out or remove the folder",
+            )
         return
     shown = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
     raise ConfigError(
@@ -104,26 +142,30 @@ def generate_world(
     """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
 
     Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config),
-    renders it again over a world cut short (the partial files of its killed writers removed);
-    :class:`ConfigError` for a folder holding another world or anything else.
+    renders it again over a world cut short with the same parameters (the partial files of its
+    killed writers removed); :class:`ConfigError` (exit 2) naming the parameters that differ for
+    a folder holding another world, complete or cut short, and for a folder holding anything else.
     ``progress(done, total)`` is called after each product when given.
     """
     cfg = config or WorldConfig()
     out = Path(out_dir)
     if world_matches(out, products, seed, quick, cfg):
         return load_world(out)
+    params = _params(products, seed, quick, cfg)
     if Path(out, "world.json").exists():
+        before = _read_params(out)
         raise ConfigError(
-            "folder already holds a different world",
+            "folder already holds a different world"
+            + (f": {params_difference(before, params)}" if before is not None else ""),
             where=str(out),
             hint="use another --out folder or delete this one",
         )
-    _check_out(out)
     specs = plan_world(products, seed, cfg)  # checks the request before anything is written
+    _check_out(out, params)
     sweep_partials(out, recursive=True)  # what a killed run left half-written: same bytes as a fresh world
     out.mkdir(parents=True, exist_ok=True)
     # written first, again at the end: marks the folder as a world being rendered (a rerun resumes)
-    atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
+    atomic_write_json(out / PARAMS_FILE, params)
     by_id = {s.product_id: s for s in specs}
     dups: dict[str, list[ProductSpec]] = {}
     for s in specs:
@@ -162,7 +204,7 @@ def generate_world(
 
     truth.df2_root = generate_df2(out, seed, cfg, quick)
     save_world(out, truth)
-    atomic_write_json(out / PARAMS_FILE, _params(products, seed, quick, cfg))
+    atomic_write_json(out / PARAMS_FILE, params)
     return truth
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 import movingfashion.world.generate as generate
+from movingfashion.world.config import WorldConfig
 from movingfashion.world.generate import PARAMS_FILE, generate_world
 from tests.movingfashion.archive.test_pack_partials import leftovers
 
@@ -19,7 +20,8 @@ class Stop(BaseException):
 def test_a_cut_short_worlds_partial_files_are_swept(tmp_path, monkeypatch):
     out = tmp_path / "w"
     out.mkdir()
-    (out / PARAMS_FILE).write_text(json.dumps({"generator_version": 1}))  # a world cut short
+    # a world cut short, started with the parameters of this run (other ones are refused)
+    (out / PARAMS_FILE).write_text(json.dumps(generate._params(24, 0, True, WorldConfig())))
     dead, live = leftovers(out / "gt", "Cs8necMa2my.json")
 
     def stop(*args, **kwargs):
