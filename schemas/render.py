@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|#])")
 _BREAKS = re.compile(r"[\r\n\t\f\v\u2028\u2029]+")
@@ -39,6 +39,88 @@ def no_html(value: object) -> str:
     (``& < >`` escaped): for a maintainer's description, which may use Markdown but must not
     carry tags a card viewer would run."""
     return html.escape(str(value), quote=False)
+
+
+#: An inline link or image ``[label](target "title")``: its label (no unescaped brackets), its
+#: target (``<...>`` or without spaces, one level of parentheses) and an optional title.
+_MD_LINK = re.compile(
+    r"(?P<bang>!?)\[(?P<label>(?:[^\[\]\\]|\\.)*)\]"
+    r"\(\s*(?P<target><[^<>\n]*>|(?:[^\s()\\]|\\.|\((?:[^\s()\\]|\\.)*\))*)"
+    r"(?:\s+(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|\((?:[^()\\]|\\.)*\)))?\s*\)"
+)
+#: A link reference definition ``[label]: target "title"`` on a line of its own.
+_MD_DEFINITION = re.compile(
+    r"^(?P<indent> {0,3})\[(?P<dlabel>(?:[^\[\]\\\n]|\\.)+)\]:[ \t]*(?P<dtarget><[^<>\n]*>|\S+)"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?[ \t]*$",
+    re.MULTILINE,
+)
+#: In text outside the links kept: a backslash escape (kept), or a ``]`` that would open a link
+#: target ``](`` or a reference definition ``]:`` (escaped, so no other link can form).
+_LINK_OPENER = re.compile(r"\\.|\](?=[(:])", re.DOTALL)
+#: A relative path inside the dataset folder (``imgs/x.jpg``, ``datasheet.md#class``, ``#layout``):
+#: no scheme, no leading ``/``, no ``&`` an entity could hide a scheme in.
+_RELATIVE = re.compile(r"(?:[A-Za-z0-9_.~+=,@%-]+(?:/[A-Za-z0-9_.~+=,@%-]+)*/?)?(?:#[A-Za-z0-9_.~%-]*)?")
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def link_target(raw: str) -> str:
+    """A Markdown link target as a renderer reads it: ``<...>`` unwrapped, backslash escapes and
+    character references (``&#106;``, ``&colon;``) decoded."""
+    if raw.startswith("<") and raw.endswith(">"):
+        raw = raw[1:-1]
+    return html.unescape(_MD_ESCAPE.sub(r"\1", raw))
+
+
+def md_target_problem(target: str) -> str | None:
+    """Why ``target`` (as :func:`link_target` decodes it) may not be a link of a page the
+    toolkit writes (None when it may): a web URL (:func:`web_url_problem`) or a relative path
+    inside the dataset (no scheme such as ``javascript:``, ``data:``, no ``/`` or ``..`` start)."""
+    if web_url_problem(target) is None:
+        return None
+    if target and _RELATIVE.fullmatch(target) and ".." not in unquote(target.split("#")[0]).split("/"):
+        return None
+    return "is neither an http(s) URL nor a relative path inside the dataset"
+
+
+def md_user_markdown(value: object) -> str:
+    """A maintainer's Markdown (a dataset description) to put in a page: its formatting kept, its
+    HTML shown as text (:func:`no_html`), its links and images kept only when they go to a web
+    URL or a relative path inside the dataset (:func:`md_target_problem`); any other link
+    (``javascript:``, ``data:``, ``vbscript:``, in any case or character references) is shown as
+    its label alone, and no other link can form (``](`` and ``]:`` of the text are escaped)."""
+    text = str(value)
+    out: list[str] = []
+    at = 0
+    for m in _LINK_SPANS.finditer(text):
+        if m.group("esc") is not None:
+            continue  # an escaped character is text (``\\[x](...)`` is no link)
+        out.append(_plain(text[at : m.start()]))
+        out.append(_kept_link(m))
+        at = m.end()
+    out.append(_plain(text[at:]))
+    return "".join(out)
+
+
+_LINK_SPANS = re.compile(
+    rf"(?P<esc>\\.)|(?:{_MD_LINK.pattern})|(?:{_MD_DEFINITION.pattern})", re.MULTILINE | re.DOTALL
+)
+
+
+def _plain(text: str) -> str:
+    """Text outside links: HTML escaped, link openers escaped."""
+    return _LINK_OPENER.sub(lambda m: m.group() if m.group().startswith("\\") else "\\]", no_html(text))
+
+
+def _kept_link(m: re.Match[str]) -> str:
+    """A matched link, image or definition: rewritten with its decoded target when that may be
+    linked (title dropped), else its label as text (a definition: dropped to its label)."""
+    target = link_target(m.group("target") if m.group("target") is not None else m.group("dtarget"))
+    label = m.group("label") if m.group("label") is not None else m.group("dlabel")
+    if md_target_problem(target) is not None:
+        return _plain(label)
+    if m.group("dlabel") is not None:
+        return f"{m.group('indent')}[{_plain(label)}]: {md_url(target)}"
+    return f"{m.group('bang')}[{_plain(label)}]({md_url(target)})"
 
 
 def web_url_problem(value: str) -> str | None:

@@ -15,7 +15,7 @@ import yaml
 from movingfashion.archive.croissant import rai_fields
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR, Tables
 from schemas.dataset import DatasetInfo
-from schemas.render import code_block, md_link, md_text, no_html
+from schemas.render import code_block, md_link, md_text, md_user_markdown
 from schemas.taxonomy import DF2_CLASSES
 
 #: Hub task categories of video-to-shop retrieval (embeddings) and its tracklets (boxes).
@@ -105,20 +105,22 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
     """``README.md``: the YAML header, then summary, layout, format, loading, datasheet, RAI, citation.
 
     The maintainer's text is shown, never run: names and the licence escaped (:func:`md_text`), the
-    description's HTML escaped (:func:`no_html`), urls linked only when they are web URLs
-    (:func:`md_link`), the citation in a fence no line of it can close (:func:`code_block`)."""
+    description's Markdown kept but its HTML escaped and its links kept only to web URLs or paths
+    inside the dataset (:func:`md_user_markdown`: ``[x](javascript:...)`` shows ``x``), urls
+    linked only when they are web URLs (:func:`md_link`), the citation in a fence no line of it
+    can close (:func:`code_block`)."""
     c = _counts(tables)
     rai = rai_fields(info)
     header = yaml.safe_dump(card_header(info, tables), sort_keys=False, allow_unicode=True, width=100)
 
     def bullets(key: str) -> list[str]:
         value = rai[key]
-        return [f"- {no_html(v)}" for v in (value if isinstance(value, list) else [value])]
+        return [f"- {md_user_markdown(v)}" for v in (value if isinstance(value, list) else [value])]
 
     body = [
         f"# {md_text(info.pretty_name)}",
         "",
-        no_html(info.description),
+        md_user_markdown(info.description),
         "",
         f"Version {md_text(info.version)}, published {date_published}. Licence: "
         f"{md_link(info.license.upper(), info.license_url)}. More: {md_link(info.url, info.url)}",
