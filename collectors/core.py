@@ -128,6 +128,8 @@ class Summary:
     for a local fault). ``stopped``: the local fault that ended the run early (``reason``,
     ``path``, ``message``), None when the run went through. ``executor``: what ran where on a
     remote executor (``{"name", "nodes"}``: tasks per node), None on the local one.
+    ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
+    local fault); nothing of them was written, and a rerun collects them.
     """
 
     source: str
@@ -135,6 +137,7 @@ class Summary:
     failed: int = 0
     rejected: int = 0
     skipped: int = 0
+    cancelled: int = 0
     files: int = 0
     bytes: int = 0
     requests: int = 0
@@ -163,7 +166,8 @@ class Summary:
     def human(self, max_listed: int = 50) -> str:
         text = (
             f"{self.source}: {self.ok} ok, {self.failed} failed, {self.rejected} rejected, "
-            f"{self.skipped} skipped; {self.files} files, {self.bytes / 1e6:.1f} MB, "
+            f"{self.skipped} skipped{f', {self.cancelled} cancelled' if self.cancelled else ''}; "
+            f"{self.files} files, {self.bytes / 1e6:.1f} MB, "
             f"{self.requests} requests in {self.seconds:.1f}s"
         )
         if self.reasons:

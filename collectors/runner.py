@@ -372,6 +372,7 @@ def _run(
     finally:
         discovery.halt()
         pool.close()
+        summary.cancelled = len(pool.cancelled)  # stopped before they ran: a rerun collects them
         if cluster is not None:
             cluster.close()
         progress.close()

@@ -6,7 +6,8 @@
 disk full, no permission, no file handle) is no task's fault and stops the map.
 ``pool(fn, setup=...)`` gives workers that each build their state once (``setup()``) and then
 run ``fn(state, task)`` on the tasks submitted to the pool; :meth:`Pool.results` yields :class:`TaskResult` as tasks
-finish, with the exception a task raised (``error``) instead of a value.
+finish, with the exception a task raised (``error``) instead of a value. Every task submitted to a
+pool ends once: done or failed (a result), or cancelled (its tag in :attr:`Pool.cancelled`).
 """
 
 from __future__ import annotations
@@ -86,12 +87,22 @@ class Pool(ABC):
     """Workers with their state, fed one task at a time; results as they finish.
 
     ``key`` (a host, ...) caps how many tasks with the same key run at once (``per_key`` of
-    :meth:`Executor.pool`).
+    :meth:`Executor.pool`). Every submitted task ends once: as a result of :meth:`results` (its
+    value or its error), or cancelled by a stop (:meth:`cancel_pending`, :meth:`close`): its tag
+    is then in :attr:`cancelled` and nothing of it came back, so a rerun does it.
     """
+
+    def __init__(self) -> None:
+        #: tags of the tasks cancelled, in the order they were: not started when the pool was
+        #: stopped, put back in the queue (their worker died) before or after the stop, or
+        #: abandoned by :meth:`close`
+        self.cancelled: list[Any] = []
+        #: set by :meth:`cancel_pending`: no task is started or run again from then on
+        self.stopped = False
 
     @abstractmethod
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
-        """Queue ``task``; its result carries ``tag``."""
+        """Queue ``task``; its result carries ``tag`` (after :meth:`cancel_pending`: cancelled at once)."""
 
     @property
     @abstractmethod
@@ -104,11 +115,13 @@ class Pool(ABC):
 
     @abstractmethod
     def cancel_pending(self) -> int:
-        """Drop the tasks not started yet; returns how many."""
+        """Stop: cancel the tasks not started yet, those waiting to run again after their worker
+        died included, and from then on every task whose worker dies (it is not run again);
+        returns how many were cancelled now. Running tasks finish and come back as results."""
 
     @abstractmethod
     def close(self) -> None:
-        """Stop the workers (tasks still running are abandoned)."""
+        """Stop the workers (tasks still running are abandoned: cancelled, no result)."""
 
     def drain(self) -> Iterator[TaskResult]:
         """Every remaining result, as tasks finish."""

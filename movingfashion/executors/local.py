@@ -28,10 +28,14 @@ class InlinePool(Pool):
     """Runs each task in the calling thread when its result is asked for (``results``)."""
 
     def __init__(self, call: Callable[[Any], Any]) -> None:
+        super().__init__()
         self._call = call
         self._queue: deque[tuple[Any, Any]] = deque()
 
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
+        if self.stopped:
+            self.cancelled.append(tag)
+            return
         self._queue.append((task, tag))
 
     @property
@@ -48,18 +52,24 @@ class InlinePool(Pool):
             yield TaskResult(tag, error=exc)
 
     def cancel_pending(self) -> int:
+        self.stopped = True
+        return self._cancel_queued()
+
+    def _cancel_queued(self) -> int:
         n = len(self._queue)
+        self.cancelled.extend(tag for _, tag in self._queue)
         self._queue.clear()
         return n
 
     def close(self) -> None:
-        self._queue.clear()
+        self._cancel_queued()
 
 
 class ThreadPool(Pool):
     """A thread pool with a cap on tasks running at once per key (host)."""
 
     def __init__(self, call: Callable[[Any], Any], workers: int, per_key: int | None = None) -> None:
+        super().__init__()
         self._call = call
         self.workers = max(1, workers)
         self.per_key = per_key or self.workers
@@ -75,6 +85,9 @@ class ThreadPool(Pool):
             return self._keys.setdefault(key, threading.BoundedSemaphore(self.per_key))
 
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
+        if self.stopped:
+            self.cancelled.append(tag)
+            return
         slot = self._slot(key)
 
         def run() -> Any:
@@ -96,20 +109,24 @@ class ThreadPool(Pool):
         for fut in done:
             tag = self._futures.pop(fut)
             if fut.cancelled():
+                self.cancelled.append(tag)
                 continue
             exc = fut.exception()
             yield TaskResult(tag, None if exc else fut.result(), exc)
 
     def cancel_pending(self) -> int:
+        self.stopped = True
         cancelled = 0
         for fut in list(self._futures):
             if fut.cancel():
-                self._futures.pop(fut)
+                self.cancelled.append(self._futures.pop(fut))
                 cancelled += 1
         return cancelled
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.cancelled.extend(self._futures.values())  # never handed to the caller
+        self._futures.clear()
 
 
 class LocalExecutor(Executor):

@@ -11,7 +11,8 @@
   the previous one is back (see :data:`QUEUE_PER_ACTOR`) and keeps the ``per_key`` cap across the
   cluster. The driver, not Ray, handles a worker's death: the task it was running goes back to
   the queue, up to ``max_retries`` times *per task* (past that it comes back as
-  :class:`~movingfashion.executors.base.WorkerLostError`); the dead actor is given up (the pool's
+  :class:`~movingfashion.executors.base.WorkerLostError`; after a stop, ``cancel_pending``, it
+  is cancelled instead, as are the tasks back in the queue); the dead actor is given up (the pool's
   ``on_lost``, default the setup's ``on_lost`` method when it has one, is called with its actor
   id, so that what it held elsewhere, a host slot, is handed back) and a new actor, with its own
   ``setup()``, is started in its place without stopping the others: it gets work once its setup
@@ -342,6 +343,7 @@ class RayPool(Pool):
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
         on_lost: Callable[[str], Any] | None = None,
     ) -> None:
+        super().__init__()
         # no restarts by Ray: its budget would be the actor's, spent over all its tasks, and a
         # restart whose setup fails would stay in the pool; the driver retries and replaces
         opts: dict[str, Any] = {
@@ -484,6 +486,9 @@ class RayPool(Pool):
         return sum(self._alive)
 
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:
+        if self.stopped:
+            self.cancelled.append(tag)
+            return
         self._queue.append((task, tag, key, 0))
         self._dispatch()
 
@@ -569,6 +574,9 @@ class RayPool(Pool):
             # death: run again, elsewhere, unless it has killed its worker max_retries times already
             self._drop(i)
             self._replace(i)
+            if self.stopped:  # not run again after a stop: cancelled (a rerun does it)
+                self.cancelled.append(tag)
+                return None
             if deaths < self.max_retries:
                 self._queue.appendleft((task, tag, key, deaths + 1))
                 return None
@@ -580,12 +588,20 @@ class RayPool(Pool):
         return TaskResult(tag, value, error, node)
 
     def cancel_pending(self) -> int:
+        self.stopped = True
+        return self._cancel_queued()
+
+    def _cancel_queued(self) -> int:
+        """Cancel the queued tasks (new ones, and those put back after their worker died)."""
         n = len(self._queue)
+        self.cancelled.extend(tag for _, tag, _, _ in self._queue)
         self._queue.clear()
         return n
 
     def close(self) -> None:
-        self._queue.clear()
+        self._cancel_queued()
+        self.cancelled.extend(tag for _, _, tag, _, _ in self._inflight.values())  # abandoned
+        self.cancelled.extend(res.tag for res in self._ready)  # never handed to the caller
         self._inflight.clear()
         self._ready.clear()
         for _, actor, _ in self._starting.values():

@@ -3,6 +3,7 @@ tests/movingfashion/test_executors.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -65,6 +66,8 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
         assert not [p for p in out.rglob("*") if p.name.endswith(".part")]  # in-flight ones finished
         done_first = len(list(out.rglob("video.mp4")))
         assert 0 < done_first < len(ids)
+        first = json.loads(stdout)  # what was handed to the workers but never ran is counted
+        assert first["ok"] == done_first and first["ok"] + first["failed"] + first["cancelled"] <= len(ids)
         for route in site.routes.values():
             route.delay_s = 0.0
         proc2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
