@@ -182,6 +182,8 @@ class AssociationResult:
     flags: list[AssociationFlag] = field(default_factory=list)
     pairs: int = 0
     cached: int = 0
+    #: scores found in the cache with another :data:`ASSOCIATION_VERSION` (or none): scored again
+    recomputed: int = 0
     failed: list[AssociationFailure] = field(default_factory=list)
 
 
@@ -428,13 +430,14 @@ def run_association_check(
     todo: list[tuple[_Pair, str, int | None]] = []
     for job in jobs:
         p, attr, category = job
-        hit = (
+        hit, stale = _cached_score(
             cache.get(p.video_sha, _cache_what(tag, p, category))
             if cache is not None and tag and p.video_sha and p.shop_sha
             else None
         )
-        if isinstance(hit, int | float) and not isinstance(hit, bool):  # else a miss (or a damaged entry)
-            setattr(p, attr, float(hit))
+        res.recomputed += stale
+        if hit is not None:  # else a miss, a damaged entry or another version's score
+            setattr(p, attr, hit)
         else:
             todo.append(job)
     scored = {id(p) for p, _, _ in todo}
@@ -460,7 +463,7 @@ def run_association_check(
         setattr(p, attr, _checked(score, p.video))
         if cache is not None and tag and p.video_sha and p.shop_sha:
             # recorded here, as each score arrives
-            cache.put(p.video_sha, _cache_what(tag, p, category), getattr(p, attr))
+            cache.put(p.video_sha, _cache_what(tag, p, category), _stamped_score(getattr(p, attr)))
         done += 1
         if progress is not None:
             progress(done, len(jobs))
@@ -545,8 +548,32 @@ def _rel(path: Path, root: Path) -> Path:
         return path
 
 
+#: Version of the (video, shop image) comparison: how a pair is cut and handed to the scorer
+#: (:func:`_pairs`, :func:`_score`). Bump it when the score a pair gets changes: cached scores of
+#: another version are scored again. The scorer's weights and settings are its ``tag``, in the key.
+ASSOCIATION_VERSION = 1
+
+
 def _cache_what(tag: str | None, p: _Pair, category: int | None = None) -> str:
     return f"assoc:{tag}:{p.shop_sha}:{p.crop}" + (f":c{category}" if category is not None else "")
+
+
+def _stamped_score(score: float) -> dict[str, Any]:
+    """A score as the cache keeps it: with the comparison's version."""
+    return {"version": ASSOCIATION_VERSION, "score": score}
+
+
+def _cached_score(kept: Any) -> tuple[float | None, bool]:
+    """(the score ``kept`` holds, or None; whether it was there but of another version, a bare
+    number of an older release included: it is scored again)."""
+    if kept is None:
+        return None, False
+    if not isinstance(kept, dict) or kept.get("version") != ASSOCIATION_VERSION:
+        return None, True
+    score = kept.get("score")
+    if isinstance(score, int | float) and not isinstance(score, bool):
+        return float(score), False
+    return None, False  # a damaged entry: a miss
 
 
 def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:

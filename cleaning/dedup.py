@@ -19,7 +19,9 @@
      ``max_hypotheses`` alignments are registered and compared frame by frame; the pair is a
      duplicate when one scores at least ``verify_threshold``. Without files the hash score must
      reach ``min_matched_fraction``. A verified pair's evidence can be kept between runs by the
-     SHA-256 of its two videos (:class:`PairCache`), so a rerun decodes nothing to verify it again.
+     SHA-256 of its two videos (:class:`PairCache`), so a rerun decodes nothing to verify it again;
+     it is kept stamped with :data:`PAIR_EVIDENCE_VERSION` and the dedup config, and evidence of
+     another stamp (an older release's comparison, other thresholds) is verified again.
 
   A pair is a re-encode when the alignment covers at least 90% of both videos, else a sub-clip.
 * Shop images: pHash within ``image_distance`` and 4x4 colour thumbnails within
@@ -39,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -123,6 +125,8 @@ class DedupResult:
     duplicate_of: dict[str, str] = field(default_factory=dict)
     kind: dict[str, str] = field(default_factory=dict)
     clusters: list[list[str]] = field(default_factory=list)
+    #: candidate pairs whose kept evidence had another stamp (version or config): verified again
+    pairs_recomputed: int = 0
 
 
 def _video_rank(v: VideoRecord) -> tuple:
@@ -491,10 +495,37 @@ class PairEvidence:
 _EVIDENCE_FIELDS = {"hash_score", "bits", "score", "duplicate", "kind", "offset", "speed", "transform"}
 
 
+#: Version of the video pair comparison (candidates, time alignment in :mod:`cleaning.timealign`,
+#: verification in :mod:`cleaning.verify`, the decision in :func:`video_pair_evidence`). Bump it
+#: when the evidence a pair gets changes: kept evidence of another version is verified again.
+PAIR_EVIDENCE_VERSION = 1
+
+
+def pair_stamp(cfg: DedupConfig) -> dict[str, Any]:
+    """What kept pair evidence depends on besides the two files: the comparison's version and
+    the dedup config (its thresholds, windows and fingerprint settings)."""
+    return {"version": PAIR_EVIDENCE_VERSION, "config": cfg.model_dump(mode="json")}
+
+
+def stamped(stamp: dict[str, Any], evidence: dict[str, Any]) -> dict[str, Any]:
+    """Evidence as :class:`PairCache` keeps it: with the stamp it was computed under."""
+    return {"stamp": stamp, "evidence": evidence}
+
+
+def unstamped(stamp: dict[str, Any], kept: Any) -> tuple[Any, bool]:
+    """(the evidence ``kept`` holds, or None; whether it was there but of another stamp, an
+    unstamped entry of an older release included: it is computed again)."""
+    if kept is None:
+        return None, False
+    if isinstance(kept, dict) and kept.get("stamp") == stamp:
+        return kept.get("evidence"), False
+    return None, True
+
+
 class PairCache(Protocol):
     """Verified :class:`PairEvidence` kept between runs (``cleaning.steps.video_duplicates`` keeps it
-    in the result cache, whose tag covers the dedup config). ``sha_a`` and ``sha_b`` are the
-    SHA-256 of the pair's videos in key order."""
+    in the result cache), as :func:`stamped` values. ``sha_a`` and ``sha_b`` are the SHA-256 of
+    the pair's videos in key order."""
 
     def get(self, sha_a: str, sha_b: str) -> Any: ...
 
@@ -508,6 +539,7 @@ def video_pair_evidence(
     *,
     exhaustive: bool = False,
     known: PairCache | None = None,
+    counts: Counter[str] | None = None,
 ) -> list[PairEvidence]:
     """Both stages for every candidate pair, sorted by keys (byte-identical pairs are left out).
 
@@ -515,13 +547,17 @@ def video_pair_evidence(
     (then ``score`` is the best over all ``max_hypotheses`` alignments and time shifts: what a
     benchmark needs to measure the margin). ``frames`` as in :func:`find_video_duplicates`.
     ``known`` (not with ``exhaustive``): a candidate pair it holds verified evidence of is not
-    verified again, and the evidence of every pair verified on pixels is put into it.
+    verified again, and the evidence of every pair verified on pixels is put into it, stamped
+    (:func:`pair_stamp`); kept evidence of another stamp is verified again and counted in
+    ``counts["pairs_recomputed"]``.
     """
     cfg = cfg or DedupConfig()
     file_frames = FileFrames(videos) if frames is None else None
     windows = window_grid(cfg.window_scales, cfg.window_shift)
     parts = part_windows(cfg.part_fraction)
     known = None if exhaustive else known
+    stamp = pair_stamp(cfg)
+    counts = Counter() if counts is None else counts
     out = []
     for (x, y), cands in sorted(_candidates(videos, cfg).items()):
         key = sorted((videos[x].key, videos[y].key))
@@ -529,7 +565,9 @@ def video_pair_evidence(
             continue  # an exact copy: nothing to verify
         shas = _pair_shas(videos[x], videos[y])
         if known is not None and shas is not None:
-            kept = PairEvidence.from_json(key[0], key[1], known.get(*shas))
+            data, stale = unstamped(stamp, known.get(*shas))
+            counts["pairs_recomputed"] += stale
+            kept = PairEvidence.from_json(key[0], key[1], data)
             if kept is not None and kept.score is not None:
                 out.append(kept)
                 continue
@@ -580,7 +618,7 @@ def video_pair_evidence(
             _describe(c, windows),
         )
         if known is not None and shas is not None and verified:
-            known.put(*shas, evidence.to_json())
+            known.put(*shas, stamped(stamp, evidence.to_json()))
         out.append(evidence)
     return out
 
@@ -618,17 +656,20 @@ def find_video_duplicates(
         for other in keys[1:]:
             a, b = sorted((keys[0], other))
             pairs[(a, b)] = DuplicatePair(a, b, "exact")
-    for e in video_pair_evidence(videos, cfg, frames, known=known):
+    counts: Counter[str] = Counter()
+    for e in video_pair_evidence(videos, cfg, frames, known=known, counts=counts):
         if e.duplicate and (e.a, e.b) not in pairs:
             pairs[(e.a, e.b)] = DuplicatePair(
                 e.a, e.b, e.kind, e.hash_score, e.offset, e.score, e.speed, e.transform
             )
     first = prefer or (lambda v: 0)
-    return _clusters(
+    res = _clusters(
         [v.key for v in videos],
         sorted(pairs.values(), key=lambda p: (p.a, p.b)),
         lambda k: (first(by_key[k]), *_video_rank(by_key[k])),
     )
+    res.pairs_recomputed = counts["pairs_recomputed"]
+    return res
 
 
 def image_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64, 80)) -> float:

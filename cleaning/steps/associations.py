@@ -83,6 +83,7 @@ class AssociationsStep(Step):
             {
                 "association_pairs": res.pairs,
                 "association_cached": res.cached,
+                "association_recomputed": res.recomputed,
                 "association_flagged": n_flagged,
             }
         )

@@ -96,7 +96,11 @@ class VideoDuplicatesStep(Step):
                     Status.DUPLICATE, f"dedup: {dup.kind[mine[0]]} duplicate of {owner}", duplicate_of=owner
                 )
         return StepReport(
-            {"duplicate_videos": dict(Counter(dup.kind.values())), "duplicate_clusters": len(dup.clusters)}
+            {
+                "duplicate_videos": dict(Counter(dup.kind.values())),
+                "duplicate_clusters": len(dup.clusters),
+                "pairs_recomputed": dup.pairs_recomputed,
+            }
         )
 
     def _fingerprint(self, state: CleaningState, ctx: StepContext) -> None:
@@ -166,8 +170,9 @@ def usability(it: ItemState, rules: Rules | None) -> int:
 
 class PairEvidenceCache:
     """:class:`cleaning.dedup.PairCache` in the result cache: the evidence of a pair verified on
-    pixels, under the first video's SHA-256 as ``pair:<the second's SHA-256>`` (the cache's tag
-    covers the dedup config), saved now and then as verification goes on."""
+    pixels, under the first video's SHA-256 as ``pair:<the second's SHA-256>``, stamped with the
+    comparison's version and the dedup config (:func:`cleaning.dedup.pair_stamp`: evidence of
+    another stamp is verified again), saved now and then as verification goes on."""
 
     def __init__(self, cache: ResultCache) -> None:
         self.cache = cache

@@ -36,7 +36,11 @@ def test_a_reencoded_video_makes_its_item_a_duplicate(ctx):
     assert a.status == c.status == Status.ACCEPTED
     vb = state.videos["tiktok/b/video.mp4"]
     assert vb.asset.status == Status.DUPLICATE and vb.asset.duplicate_of == "tiktok/a/video.mp4"
-    assert report.counts == {"duplicate_videos": {"reencode": 1}, "duplicate_clusters": 1}
+    assert report.counts == {
+        "duplicate_videos": {"reencode": 1},
+        "duplicate_clusters": 1,
+        "pairs_recomputed": 0,
+    }
 
 
 def test_frame_hashes_are_cached(ctx, monkeypatch):

@@ -71,9 +71,9 @@ def test_a_rerun_verifies_no_candidate_pair_again(ctx, monkeypatch):
         Status.DUPLICATE,
         "tiktok/a",
     )
-    # the pair's evidence sits in the result cache under the first video's SHA-256
+    # the pair's evidence sits in the result cache under the first video's SHA-256, stamped
     sha = {p: v.asset.sha256 for p, v in state.videos.items()}
-    entry = later.cache.get(sha["tiktok/a/video.mp4"], f"pair:{sha['tiktok/b/video.mp4']}")
+    entry = later.cache.get(sha["tiktok/a/video.mp4"], f"pair:{sha['tiktok/b/video.mp4']}")["evidence"]
     assert entry["duplicate"] is True and entry["score"] >= later.cfg.dedup.verify_threshold
 
 
