@@ -562,10 +562,13 @@ def _held_names(dataset: str, catalog) -> dict[str, tuple[str, str, str | None]]
         return {}
     from annotations.tracklet_files import load_splits, split_files_present
     from schemas.catalog import Catalog
-    from schemas.review import held_for_review
+    from schemas.dataset import read_entry_rows
+    from schemas.review import held_for_review, published_ids
 
     splits = load_splits(dataset) if split_files_present(dataset) else {}
-    published = {pid for split in splits.values() for pid in split}
+    entries = Path(dataset) / "entries.jsonl"
+    rows = read_entry_rows(entries) if entries.is_file() else {}
+    published = published_ids((pid for split in splits.values() for pid in split), rows)
     with Catalog(catalog, read_only=True) as cat:
         held = held_for_review(cat, published)
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}

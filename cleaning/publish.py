@@ -23,6 +23,11 @@ member an earlier publish into the same folder published (an item joining the pr
 re-listing whose key sorts first, never renames it), else the member with the smallest item key
 (:func:`product_groups`; the whole group shares one split, see :mod:`cleaning.splits`); its videos
 come member by member, the naming member's first, then by item key, each member's by path. A
+member whose own product id is not the product's (a re-listing, or a held-back item accepted in
+``mf review`` under its own id and joining a product with its shop image) is published under the
+product's id, and said so: the result's ``merged`` lists each such item with its own id and the
+id it is published as, and the entry's ``metadata.merged_product_ids`` gives the members' own ids
+beside ``merged_items`` (:func:`merged_members`). A
 **test** product keeps one video: the one it was published with while it still has it, else
 :func:`schemas.official.pick_test_video` (the longest, then the largest frame, then the first by
 item and path); its other videos are published in neither split.
@@ -448,6 +453,17 @@ def product_groups(
     return sorted(groups, key=lambda g: g.product_id)
 
 
+def merged_members(g: _Group) -> list[dict[str, str]]:
+    """The members of product ``g`` published under its id rather than their own (an item that
+    joined it: a re-listing, a held-back item accepted later): item key, own product id, and
+    ``published_as``, the product's id."""
+    return [
+        {"item": _key(r), "product_id": str(r.product_id), "published_as": g.product_id}
+        for r in g.rows
+        if str(r.product_id) != g.product_id
+    ]
+
+
 def publish(
     catalog: Catalog,
     root: str | os.PathLike[str],
@@ -468,7 +484,9 @@ def publish(
     A product whose media cannot be published (a collected file missing, a crop that does not
     encode) raises :class:`MediaError`; with ``keep_going`` it is left out of this publish
     instead and listed in ``failed`` (product id and error), and the others are published.
-    ``info`` describes the dataset (Croissant metadata, card). ``verify`` in the result is the
+    ``merged`` lists the accepted items published under another item's product id (they joined
+    its product, :func:`merged_members`), so an item accepted in review under its own id is not
+    renamed silently. ``info`` describes the dataset (Croissant metadata, card). ``verify`` in the result is the
     audit of the written folder; ``archive`` zips the folder beside it when the audit is clean.
     ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
     at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
@@ -508,6 +526,7 @@ def publish(
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
+    merged: list[dict[str, str]] = []
     for g in progress(groups) if progress else groups:
         placed = set(pub.new_state)
         try:
@@ -522,6 +541,7 @@ def publish(
             continue
         entries.append(entry)
         frames += n
+        merged += merged_members(g)
     stale = (pub.recorded | pub.written) - set(pub.new_state)
     removed = _remove_stale_media(out, stale)
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
@@ -555,6 +575,7 @@ def publish(
         "unchanged": pub.skipped,
         "removed": removed,
         "failed": failed,
+        "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
         **held_back(catalog),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
@@ -877,6 +898,7 @@ def _entry(
     }
     if len(g.rows) > 1:
         meta["merged_items"] = [r.item.source_id for r in g.rows]
+        meta["merged_product_ids"] = [str(r.product_id) for r in g.rows]
     if left_out:
         meta["test_videos_left_out"] = left_out
     entry = DatasetEntry(

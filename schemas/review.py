@@ -61,7 +61,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Container
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -540,13 +540,29 @@ def _publish_order(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset
     )
 
 
+def published_ids(
+    split_ids: Iterable[str], entry_rows: Mapping[str, Mapping[str, Any]] | None = None
+) -> set[str]:
+    """The product ids review counts as published: those the split files list (``split_ids``),
+    and the own ids of the items published inside one of them (an item that joined a product
+    with its shop image: ``metadata.merged_product_ids`` of that product's ``entries.jsonl``
+    row, ``entry_rows`` as :func:`schemas.dataset.read_entry_rows` gives them)."""
+    ids = set(split_ids)
+    for pid, row in (entry_rows or {}).items():
+        if pid in ids:
+            merged = (row.get("metadata") or {}).get("merged_product_ids") or []
+            ids.update(str(m) for m in merged if isinstance(m, str))
+    return ids
+
+
 def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldReview]:
     """The items ``mf publish`` holds back (or has not published yet) that review decides on,
     by product id: every ``needs_review`` item (the association check, a carousel pick, the
     tracklet builder's flags, ...), every item rejected by review (its decision can be undone),
     and every accepted item with a live verdict whose product the split files do not list yet
-    (``published``: the product ids they list; such items are left out, their videos are in the
-    split files). Items whose product id is not a plain file name are left out."""
+    (``published``: :func:`published_ids`, the product ids they list and those of the items
+    published inside another product; such items are left out, their videos are in the split
+    files). Items whose product id is not a plain file name are left out."""
     decided: set[tuple[str, str] | str] = set()
     for d in list_decisions(cat):
         if d.kind in VERDICTS:
