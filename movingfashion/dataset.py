@@ -35,7 +35,8 @@ Design choices (documented contract):
   tracklet file or its boxes say) are the file's fault: :class:`BrokenVideo` (a MediaError
   saying it is truncated or damaged; under ``skip`` listed once for the video). A product left
   without a usable video is listed once, its videos' reasons in the entry (an empty tracklet
-  with what to do: run ``mf-tracklets build`` first).
+  with what to do: ``empty_tracklet_hint``, by default run ``mf-tracklets build`` first or pass
+  ``crop='frame'``; a command passes the options it has).
 * **Undecodable media** (a video or shop image that does not decode): ``on_bad="raise"`` raises
   :class:`MediaError` (call ``check(deep=True)`` before training to find the videos up front:
   it decodes every frame the sampler may ask for; :meth:`check` alone only opens them). Under
@@ -88,6 +89,7 @@ import functools
 import json
 import logging
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +97,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources
@@ -115,19 +117,24 @@ from movingfashion.training_copy import (
     remove_legacy,
 )
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
-from schemas.dataset import FrameIndex, VideoTracklets, read_entry_rows
+from schemas.dataset import FrameIndex, TrackletFileScores, VideoTracklets, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import is_frame_key, read_official, read_official_rows
+from schemas.official import SPLIT_FILES, is_frame_key, read_official, read_official_rows, split_json
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
+from schemas.tracklet_names import shared_videos, tracklet_stem
 
 log = logging.getLogger(__name__)
 
-#: What to do about a video without tracklet boxes (tracklet crops need them).
-EMPTY_TRACKLET_HINT = "run mf-tracklets build first, or crop whole frames: crop='frame', --crop frame"
+#: What to do about a video without tracklet boxes (tracklet crops need them), as the library
+#: says it; a command passes its own (``empty_tracklet_hint=``) naming only the options it has.
+EMPTY_TRACKLET_HINT = "run mf-tracklets build first, or crop whole frames: crop='frame'"
 
 #: Decoded shop images kept per process (about 150 kB each at 224 x 224).
 SHOP_CACHE_SIZE = 256
+#: Checked crop-cache entries kept per process (frames and boxes only: a few kB each), the
+#: least recently used first dropped (then read and checked again when next used).
+CACHE_METAS = 256
 _NO_BOX = [np.nan] * 4
 
 Size = tuple[int, int]
@@ -251,31 +258,13 @@ def _inside(c: list[float], width: int, height: int) -> bool:
     )
 
 
-class _TrackletScores(BaseModel):
-    """A tracklet of a tracklet file as the dataset reads it: its detector scores (its boxes,
-    thousands of numbers per video, are the split file's to give: left unparsed)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    scores: dict[str, float] = Field(default_factory=dict)
-
-
-class _RicherFile(VideoTracklets):
-    """What the dataset reads of a tracklet file: the fields of :class:`VideoTracklets`, checked
-    as it checks them, but of each tracklet only its scores (the ground truth's frame keys are
-    checked once it is known: :data:`_GT_SCORES`)."""
-
-    model_config = ConfigDict(extra="forbid", title="VideoTracklets")
-
-    tracklets: list[_TrackletScores]  # type: ignore[assignment]
-
-
 _GT_SCORES: TypeAdapter[dict[int, float]] = TypeAdapter(dict[FrameIndex, float])
 
 
 def _gt_scores(scores: dict[str, float]) -> dict[int, float]:
     """The ground-truth tracklet's scores by frame, keys checked as :class:`VideoTracklets` checks
-    them (canonical keys straight away; the checker names the first bad one)."""
+    them (canonical keys straight away; the checker names the first bad one): what
+    :class:`~schemas.dataset.TrackletFileScores` leaves to its reader."""
     if all(map(is_frame_key, scores)):
         return {int(k): v for k, v in scores.items()}
     return _GT_SCORES.validate_python(scores)
@@ -296,9 +285,10 @@ class RicherVideo:
 
 def read_richer_file(path: Path) -> RicherVideo | None:
     """What the dataset uses of one tracklet file; None when there is none, or (with a warning)
-    when it does not parse. Only what is used is kept: the rest of the file is dropped."""
+    when it does not parse (:class:`~schemas.dataset.TrackletFileScores`: every field checked, of
+    each tracklet only its scores read). Only what is used is kept: the rest is dropped."""
     try:
-        vt = _RicherFile.model_validate_json(path.read_text(encoding="utf-8"))
+        vt = TrackletFileScores.model_validate_json(path.read_text(encoding="utf-8"))
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
         conf = _gt_scores(gt.scores) if gt is not None else {}
     except FileNotFoundError:
@@ -313,9 +303,11 @@ class _RicherFiles:
     """The tracklet files of a split's videos in ``folder``, each read when first asked for and
     once (only what the dataset uses of it: :func:`read_richer_file`)."""
 
-    def __init__(self, folder: Path, shared: set[str]) -> None:
+    def __init__(self, folder: Path, shared: Iterable[str]) -> None:
         self.folder = folder if folder.is_dir() else None
-        self.shared = shared  #: file names of the videos several products of the split list
+        #: the video paths several products list, over all the split files of the dataset
+        #: (:func:`schemas.tracklet_names.shared_videos`: the builder's and ``mf verify``'s rule)
+        self.shared = frozenset(shared)
         self._files: dict[str, RicherVideo | None] = {}
 
     def _file(self, stem: str) -> RicherVideo | None:
@@ -326,19 +318,42 @@ class _RicherFiles:
         return self._files[stem]
 
     def get(self, rel: str, pid: str) -> RicherVideo | None:
-        """Video ``rel``'s file for product ``pid``: the product's own ``<stem>@<pid>.json``, else
-        ``<stem>.json`` when it names this product or, for a video no other product lists, any
-        (an older build's one file of a video several products list is only the product's it
-        names); None without one. A file is the video's only when it names a video of that file
-        name."""
-        name, stem = Path(rel).name, Path(rel).stem
-        own = self._file(f"{stem}@{pid}")
-        if own is not None and Path(own.video).name == name and own.product_id == pid:
-            return own
-        plain = self._file(stem)
+        """Video ``rel``'s file for product ``pid`` (:func:`schemas.tracklet_names.tracklet_stem`):
+        for a video several products list, the product's own ``<stem>@<pid>.json``, else an older
+        build's one file ``<stem>.json`` when it names this product; for a video no other product
+        lists, ``<stem>.json`` (a ``<stem>@<pid>.json`` left from when it was shared is not read);
+        None without one. A file is the video's only when it names a video of that file name."""
+        name = Path(rel).name
+        shared = rel in self.shared
+        if shared:
+            try:
+                own = self._file(tracklet_stem(rel, pid, shared=True))
+            except ValueError:  # a product id no file can be named after: it has none
+                own = None
+            if own is not None and Path(own.video).name == name and own.product_id == pid:
+                return own
+        plain = self._file(tracklet_stem(rel, shared=False))
         if plain is None or Path(plain.video).name != name:
             return None
-        return plain if plain.product_id == pid or name not in self.shared else None
+        return plain if plain.product_id == pid or not shared else None
+
+
+def _tracklet_shared(root: Path, split_path: Path, official: dict[str, Any]) -> frozenset[str]:
+    """The video paths several products list over ``official`` (the split read) and the other
+    split files of ``root`` (their rows that read; one that does not read at all is passed over
+    with a warning): whose tracklet files are per product (:mod:`schemas.tracklet_names`)."""
+    listings = [(pid, e.video_paths) for pid, e in official.items()]
+    for name in SPLIT_FILES:
+        p = root / name
+        if not p.is_file() or p.resolve() == split_path.resolve():
+            continue
+        try:
+            rows = read_official_rows(p)[0]
+        except (MFError, OSError, UnicodeDecodeError) as exc:
+            log.warning("%s: not read for the videos it shares (%s)", p, str(exc).splitlines()[0])
+            continue
+        listings += [(pid, e.video_paths) for pid, e in rows.items()]
+    return shared_videos(listings)
 
 
 class MovingFashionDataset(torch.utils.data.Dataset):
@@ -379,9 +394,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         crop_cache: str | os.PathLike[str] | None = None,
         dtype: torch.dtype = torch.float32,
         training_copy: str | os.PathLike[str] | None = None,
+        empty_tracklet_hint: str = EMPTY_TRACKLET_HINT,
     ) -> None:
         self.root = Path(root)
-        split_path = Path(split) if split.endswith(".json") else self.root / f"{split}.json"
+        self.empty_tracklet_hint = empty_tracklet_hint
+        split_path = split_json(self.root, split)
         self.split_path = split_path
         if crop not in ("tracklet", "frame"):
             raise ConfigError(f"crop must be 'tracklet' or 'frame', got {crop!r}", where="crop")
@@ -419,7 +436,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._checked: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
-        self._cache_meta: dict[str, dict[str, Any] | None] = {}
+        self._cache_meta: OrderedDict[str, _CacheMeta] = OrderedDict()  # at most CACHE_METAS
+        self._cache_unused: set[str] = set()  # entries not used (missing, stale, unreadable)
         self._legacy_warned = False
         self._arrays = _OpenArrays()
         self.training_copy: TrainingCopy | None = None
@@ -453,11 +471,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 where=str(entries_path),
                 hint="publish the dataset with mf publish, or drop classes=",
             )
-        listed: dict[str, set[str]] = {}  # video -> the products listing it
         owners: dict[str, set[str]] = {}  # video path -> the products listing it
         for pid, entry in official.items():
             for rel in entry.video_paths:
-                listed.setdefault(Path(rel).name, set()).add(pid)
                 owners.setdefault(rel, set()).add(pid)
         #: the videos several products of the split file list (each with its own boxes on them),
         #: from every row, before the class / partition filter and :meth:`check`: the names of
@@ -465,9 +481,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         #: file alone, so a dataset opened with ``classes=`` finds the entries a build wrote
         self.shared_videos = frozenset(rel for rel, pids in owners.items() if len(pids) > 1)
         # the tracklet files of this split's videos, each read once (what is used of it only)
-        richer = _RicherFiles(
-            self.root / "tracklets", {name for name, pids in listed.items() if len(pids) > 1}
-        )
+        richer = _RicherFiles(self.root / "tracklets", _tracklet_shared(self.root, split_path, official))
 
         self.products: list[ProductRecord] = []
         for pid, entry in official.items():
@@ -638,7 +652,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     f"empty tracklet for video {vi} ({rel})",
                     DataFormatError,
                     where,
-                    EMPTY_TRACKLET_HINT,
+                    self.empty_tracklet_hint,
                     hint_when_skipped=True,
                 )
                 continue
@@ -759,7 +773,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _candidates(self, video: VideoRecord) -> list[int]:
         meta = self._cached(video)
         if meta is not None:
-            return list(meta["frames"])
+            return meta.frames.tolist()
         if self.training_copy is not None:
             entry = self.training_copy.entry(video, entry_product(self, video))
             if entry is not None:
@@ -1020,56 +1034,64 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         size = self.crop_size if self.crop == "tracklet" else self.frame_size
         return {"crop": self.crop, "size": list(size) if size else None, "context": self.context}
 
-    def _cached(self, video: VideoRecord) -> dict[str, Any] | None:
+    def _cached(self, video: VideoRecord) -> _CacheMeta | None:
+        """``video``'s crop-cache entry, checked (None: decode it live). Kept in a bounded
+        least-recently-used map; an entry not used is remembered by name only (one warning)."""
         if self.crop_cache is None:
             return None
         key = f"{video.rel_path}@{video.product_id}"
-        if key not in self._cache_meta:
-            meta_path = self._cache_files(video)[1]
-            meta = None
-            if meta_path.is_file():
-                try:
-                    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-                    if not isinstance(meta, dict):
-                        raise ValueError("not a JSON object")
-                except (OSError, ValueError) as exc:
-                    log.warning(
-                        "%s: unreadable crop cache entry (%s); decoding the video live", meta_path, exc
-                    )
-                    self._cache_meta[key] = None
-                    return None
-                if meta.get("params") != self.cache_params():
-                    raise ConfigError(
-                        f"crop cache built with {meta.get('params')}, dataset wants {self.cache_params()}",
-                        where=str(meta_path),
-                        hint="rebuild it with build_crop_cache for these settings",
-                    )
-                problem = entry_problem(meta, video)
-                if problem is not None:  # stale: one warning per entry, then live decoding
-                    log.warning(
-                        "%s: crop cache entry not used (%s); decoding %s live (rerun mf crop-cache "
-                        "to rebuild it)",
-                        meta_path,
-                        problem,
-                        video.rel_path,
-                    )
-                    self._cache_meta[key] = None
-                    return None
-            else:
-                legacy = meta_path.with_name(
-                    f"{legacy_stem(video.rel_path, entry_product(self, video))}.json"
+        if key in self._cache_unused:
+            return None
+        meta = self._cache_meta.get(key)
+        if meta is not None:
+            self._cache_meta.move_to_end(key)
+            return meta
+        meta = self._read_cached(video)
+        if meta is None:
+            self._cache_unused.add(key)
+            return None
+        self._cache_meta[key] = meta
+        while len(self._cache_meta) > CACHE_METAS:
+            self._cache_meta.popitem(last=False)
+        return meta
+
+    def _read_cached(self, video: VideoRecord) -> _CacheMeta | None:
+        """Read and check ``video``'s crop-cache meta (a warning when it is there but not used)."""
+        meta_path = self._cache_files(video)[1]
+        if not meta_path.is_file():
+            legacy = meta_path.with_name(f"{legacy_stem(video.rel_path, entry_product(self, video))}.json")
+            if legacy.is_file() and not self._legacy_warned:
+                self._legacy_warned = True
+                log.warning(
+                    "%s: crop cache entry named the old way (before names kept the extension), "
+                    "no longer read; its videos decode live: rerun mf crop-cache to rebuild it",
+                    legacy,
                 )
-                if legacy.is_file() and not self._legacy_warned:
-                    self._legacy_warned = True
-                    log.warning(
-                        "%s: crop cache entry named the old way (before names kept the extension), "
-                        "no longer read; its videos decode live: rerun mf crop-cache to rebuild it",
-                        legacy,
-                    )
-            if meta is None:
-                log.info("%s: not in the crop cache, decoding the video", video.rel_path)
-            self._cache_meta[key] = meta
-        return self._cache_meta[key]
+            log.info("%s: not in the crop cache, decoding the video", video.rel_path)
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict):
+                raise ValueError("not a JSON object")
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable crop cache entry (%s); decoding the video live", meta_path, exc)
+            return None
+        if meta.get("params") != self.cache_params():
+            raise ConfigError(
+                f"crop cache built with {meta.get('params')}, dataset wants {self.cache_params()}",
+                where=str(meta_path),
+                hint="rebuild it with build_crop_cache for these settings",
+            )
+        problem = entry_problem(meta, video)
+        if problem is not None:  # stale: one warning per entry, then live decoding
+            log.warning(
+                "%s: crop cache entry not used (%s); decoding %s live (rerun mf crop-cache to rebuild it)",
+                meta_path,
+                problem,
+                video.rel_path,
+            )
+            return None
+        return _CacheMeta.of(meta)
 
     def _cache_files(self, video: VideoRecord) -> tuple[Path, Path]:
         """(array file, meta file) of ``video``'s entry in the crop cache."""
@@ -1086,7 +1108,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             exc,
             video.rel_path,
         )
-        self._cache_meta[f"{video.rel_path}@{video.product_id}"] = None
+        key = f"{video.rel_path}@{video.product_id}"
+        self._cache_meta.pop(key, None)
+        self._cache_unused.add(key)
 
     def _item_from_cache(
         self,
@@ -1095,17 +1119,17 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         vi: int,
         video: VideoRecord,
         idx: list[int],
-        meta: dict[str, Any],
+        meta: _CacheMeta,
     ) -> dict[str, Any]:
         arr = self._arrays.get(self._cache_files(video)[0])
-        problem = array_problem(arr, meta)
+        problem = _array_problem(arr, len(meta.frames), self.cache_params()["size"])
         if problem is not None:
             raise ValueError(problem)
-        pos = {f: i for i, f in enumerate(meta["frames"])}
+        pos = {f: i for i, f in enumerate(meta.frames.tolist())}
         rows = [pos[f] for f in idx]
         clip = np.ascontiguousarray(arr[rows])
-        boxes = np.array([meta["boxes"][r] for r in rows], dtype=np.float32).reshape(-1, 4)
-        return self._make_item(index, rec, vi, video, idx, clip, boxes, tuple(meta["orig_size"]))
+        boxes = meta.boxes[rows].reshape(-1, 4)
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, meta.orig_size)
 
     def _item_from_copy(
         self,
@@ -1302,6 +1326,24 @@ class BrokenVideo(MediaError):
     (the message names product and video: raised and listed as it is)."""
 
 
+@dataclass(frozen=True)
+class _CacheMeta:
+    """What items read of a checked crop-cache entry: its frame indices (int32), their output
+    boxes (float32 ``[n, 4]``, NaN where the meta has None) and the decoded (H, W)."""
+
+    frames: np.ndarray
+    boxes: np.ndarray
+    orig_size: tuple[int, int]
+
+    @classmethod
+    def of(cls, meta: dict[str, Any]) -> _CacheMeta:
+        """The compact form of a meta :func:`entry_problem` accepted."""
+        frames = np.asarray([int(f) for f in meta["frames"]], dtype=np.int32)
+        boxes = np.array(meta["boxes"], dtype=np.float32).reshape(-1, 4)
+        h, w = (int(v) for v in meta["orig_size"])
+        return cls(frames, boxes, (h, w))
+
+
 class _OpenArrays:
     """Memory-mapped crop-cache arrays kept open per process (not pickled into workers)."""
 
@@ -1369,11 +1411,15 @@ def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
 def array_problem(arr: np.ndarray, meta: dict[str, Any]) -> str | None:
     """Why a crop-cache entry's array does not hold the crops its ``meta`` lists (frame count,
     crop size, dtype); None when it does."""
-    size = meta["params"].get("size")
+    return _array_problem(arr, len(meta["frames"]), meta["params"].get("size"))
+
+
+def _array_problem(arr: np.ndarray, nframes: int, size: Sequence[int] | None) -> str | None:
+    """:func:`array_problem` given the entry's frame count and crop size."""
     if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
         return f"array of {arr.dtype} {arr.shape}, not uint8 RGB frames"
-    if len(arr) != len(meta["frames"]):
-        return f"{len(arr)} frames stored, the entry lists {len(meta['frames'])}"
+    if len(arr) != nframes:
+        return f"{len(arr)} frames stored, the entry lists {nframes}"
     if size is not None and list(arr.shape[1:3]) != list(size):
         return f"crops of {arr.shape[1]}x{arr.shape[2]} stored, the entry says {size[0]}x{size[1]}"
     return None

@@ -65,4 +65,5 @@ def open_split(
         backend=backend,
         on_bad="skip",
         shop_size=None,
+        empty_tracklet_hint="run mf-tracklets build first, or crop whole frames: --crop frame",
     )

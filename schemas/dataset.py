@@ -124,14 +124,44 @@ class Tracklet(_Model):
         return {str(k): list(v) for k, v in sorted(self.boxes.items())}
 
 
-class VideoTracklets(_Model):
-    """Everything the tracklet builder found in one video (the project's richer file)."""
+def _ground_truth_index(v: int | None, info: ValidationInfo) -> int | None:
+    """A tracklet file's ``ground_truth``: an index of one of its tracklets (checked when they
+    validated: they come first)."""
+    n = len(info.data["tracklets"]) if "tracklets" in info.data else None
+    if v is not None and n is not None and v >= n:
+        raise ValueError(
+            f"index {v} but the file has {n} tracklets"
+            + (f" (0..{n - 1}, or null for none)" if n else " (null for none)")
+        )
+    return v
+
+
+class TrackletFileHead(BaseModel):
+    """The identifying fields of a tracklet file (``tracklets/<video stem>[@<product>].json``, a
+    :class:`VideoTracklets`): whose tracklets of which video. The one home of the light views of
+    the file: each reads these and what it needs on top (:class:`TrackletFileSummary`,
+    :class:`TrackletFileScores`), so 15K files read fast. Unknown keys are ignored here (a light
+    view skips what it does not read); :class:`VideoTracklets` and its subclasses refuse them."""
+
+    model_config = ConfigDict(extra="ignore")
 
     product_id: str
     video: RelPath
+
+
+class TrackletFileFrame(TrackletFileHead):
+    """:class:`TrackletFileHead` and the video's frame count and frame size."""
+
     frames: int = Field(ge=0)
     width: int = Field(ge=0)
     height: int = Field(ge=0)
+
+
+class VideoTracklets(TrackletFileFrame):
+    """Everything the tracklet builder found in one video (the project's richer file)."""
+
+    model_config = ConfigDict(extra="forbid")
+
     tracklets: list[Tracklet]
     ground_truth: int | None = Field(default=None, ge=0, description="index of the ground-truth tracklet")
     detector: str | None = None
@@ -143,17 +173,9 @@ class VideoTracklets(_Model):
         description="confidence signals of the ground-truth tracklet the review flag was decided on",
     )
 
-    @field_validator("ground_truth")
-    @classmethod
-    def _ground_truth_in_range(cls, v: int | None, info: ValidationInfo) -> int | None:
-        """An index of one of the tracklets (checked when they validated: they come first)."""
-        n = len(info.data["tracklets"]) if "tracklets" in info.data else None
-        if v is not None and n is not None and v >= n:
-            raise ValueError(
-                f"index {v} but the file has {n} tracklets"
-                + (f" (0..{n - 1}, or null for none)" if n else " (null for none)")
-            )
-        return v
+    _ground_truth_in_range = field_validator("ground_truth")(
+        classmethod(lambda cls, v, info: _ground_truth_index(v, info))
+    )
 
     def ground_truth_tracklet(self) -> Tracklet | None:
         """The tracklet chosen as ground truth, or None when the builder chose none."""
@@ -163,6 +185,62 @@ class VideoTracklets(_Model):
         """The ground-truth tracklet as the official JSON writes it (``{}`` when there is none)."""
         gt = self.ground_truth_tracklet()
         return gt.official() if gt is not None else {}
+
+
+class TrackletVideo(BaseModel):
+    """A tracklet as :class:`TrackletFileSummary` reads it: its video (boxes, scores unread)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    video: RelPath
+
+
+class TrackletScores(BaseModel):
+    """A tracklet as :class:`TrackletFileScores` reads it: its detector scores (frame keys as
+    written; its boxes, thousands of numbers per video, left unparsed)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+class TrackletFileSummary(TrackletFileFrame):
+    """What the review queue shows of a tracklet file: :class:`TrackletFileFrame`, each
+    tracklet's video, the ground truth and the review flag, without validating every box, score
+    and frame key; unknown keys ignored (a file that does not read is worded by the full read)."""
+
+    tracklets: list[TrackletVideo]
+    ground_truth: int | None = Field(default=None, ge=0)
+    needs_review: bool = False
+    review_reason: str | None = None
+
+    _ground_truth_in_range = field_validator("ground_truth")(
+        classmethod(lambda cls, v, info: _ground_truth_index(v, info))
+    )
+
+    @classmethod
+    def of(cls, vt: VideoTracklets) -> TrackletFileSummary:
+        """The summary of a file read in full."""
+        return cls.model_validate(vt.model_dump(include=set(cls.model_fields)))
+
+
+class TrackletFileFlags(TrackletFileSummary):
+    """What the end-of-build pass reads of a tracklet file (:mod:`annotations.settle`):
+    :class:`TrackletFileSummary` and the signals its review flag was decided on, so deciding the
+    flags of 15K files does not validate (and hold) every box and score."""
+
+    signals: dict[str, float] = Field(default_factory=dict)
+
+
+class TrackletFileScores(VideoTracklets):
+    """What the dataset reads of a tracklet file: every field of :class:`VideoTracklets`, checked
+    as it checks them and unknown keys refused (strict), but of each tracklet only its scores
+    (:class:`TrackletScores`; the caller checks the ground truth's frame keys once it is known).
+    Its errors are titled ``VideoTracklets``."""
+
+    model_config = ConfigDict(extra="forbid", title="VideoTracklets")
+
+    tracklets: list[TrackletScores]  # type: ignore[assignment]
 
 
 class DatasetEntry(_Model):

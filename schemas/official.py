@@ -253,6 +253,26 @@ def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -
     return found
 
 
+def split_json(root: str | os.PathLike[str], split: str) -> Path:
+    """The file a split argument names: a path ending in ``.json`` as given, else
+    ``<root>/<split>.json``. When ``root`` is a folder without that file, a
+    :class:`DataFormatError` naming the folder and the splits it has (train, test)."""
+    if split.endswith(".json"):
+        return Path(split)
+    folder = Path(root)
+    path = folder / f"{split}.json"
+    if folder.is_dir() and not path.is_file():
+        have = [Path(name).stem for name in SPLIT_FILES if (folder / name).is_file()]
+        raise DataFormatError(
+            f"no split {split!r}",
+            where=str(folder),
+            hint=f"its splits: {', '.join(have)}"
+            if have
+            else "it has no train.json or test.json: pass the folder mf publish wrote, or a split JSON",
+        )
+    return path
+
+
 def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read."""
     p = Path(path)

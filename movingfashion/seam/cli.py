@@ -191,7 +191,14 @@ def require_usable_train(dataset: str) -> None:
     from movingfashion.dataset import MovingFashionDataset
     from schemas.errors import DataFormatError
 
-    train = MovingFashionDataset(dataset, "train", crop="tracklet", shop_size=None, on_bad="skip")
+    train = MovingFashionDataset(
+        dataset,
+        "train",
+        crop="tracklet",
+        shop_size=None,
+        on_bad="skip",
+        empty_tracklet_hint=f"run mf-tracklets build --dataset {dataset} first",
+    )
     if len(train) == 0:
         first = f" (first: {train.skipped[0][1]})" if train.skipped else ""
         raise DataFormatError(

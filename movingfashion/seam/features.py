@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,6 +267,16 @@ def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int
     return h.hexdigest()[:16]
 
 
+def richer_file(
+    richer: Mapping[str | tuple[str, str], VideoTracklets], video_path: str, product_id: str
+) -> VideoTracklets | None:
+    """The richer tracklet file of ``video_path`` for ``product_id`` in ``richer``
+    (:func:`movingfashion.dataset.load_richer_tracklets`): the product's own file of a video
+    several products list (``<video>@<product>.json``), else the video's file."""
+    name = Path(video_path).name
+    return richer.get((name, product_id)) or richer.get(name)
+
+
 def build_bank(
     root: str | Path,
     split: str,
@@ -337,13 +348,14 @@ def build_bank(
         videos="all",
         train=False,
         on_bad=on_bad,
+        empty_tracklet_hint=f"run mf-tracklets build --dataset {root} first",
     )
     if len(ds) == 0:
         raise DataFormatError(
             f"no usable videos in the {split} split"
             + (f" (first: {ds.skipped[0][1]})" if ds.skipped else ""),
             where=str(ds.split_path),
-            hint="fix the rows listed, or build the tracklets first: mf-tracklets build --dataset ROOT",
+            hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {root}",
         )
     richer = load_richer_tracklets(root / "tracklets")
     device = next(encoder.parameters()).device
@@ -369,7 +381,7 @@ def build_bank(
     for i in it:
         rec, vi, planned = ds.plan(i)
         video = rec.videos[vi]
-        vt = richer.get(Path(video.rel_path).name)
+        vt = richer_file(richer, video.rel_path, rec.product_id)
         if select_query:
             q = choose_query(video.boxes, vt, query_min_iou)
             known = noise_known(vt)

@@ -287,8 +287,12 @@ def test_uint8_output_equals_float_output(tiny_dataset):
 def test_split_given_as_a_json_path(tiny_dataset):
     ds = MovingFashionDataset(tiny_dataset, str(tiny_dataset / "test.json"))
     assert ds.product_ids == ["102"] and not ds.train and ds[0]["video_path"] == "videos/102_0.mp4"
-    with pytest.raises(DataFormatError, match="file not found"):
+    # a split name the folder lacks: the folder and its splits are named (it said "file not
+    # found (pass the dataset root or a split JSON)", which the user had done)
+    with pytest.raises(DataFormatError, match=r"no split 'validation' \(its splits: train, test\)"):
         MovingFashionDataset(tiny_dataset, "validation")
+    with pytest.raises(DataFormatError, match="file not found"):  # a JSON path: as before
+        MovingFashionDataset(tiny_dataset, str(tiny_dataset / "validation.json"))
 
 
 def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp_path):

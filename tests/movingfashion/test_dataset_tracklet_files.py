@@ -50,19 +50,21 @@ def test_a_bad_ground_truth_frame_key_still_ignores_the_file(tiny_dataset, tmp_p
 
 
 def _old_choice(folder: Path, rel: str, pid: str, shared: set[str]) -> VideoTracklets | None:
-    """The choice of file before (every file of the folder parsed up front), for comparison."""
+    """The choice of file before (every file of the folder parsed up front), for comparison; a
+    product's own ``@`` file only of a video several products list (``shared``, video paths): of
+    any other it is a leftover of when it was shared, not read (it was read first before)."""
     out: dict = {}
     for p in sorted(folder.glob("*.json")):
         vt = VideoTracklets.model_validate_json(p.read_text())
         stem, name = Path(vt.video).stem, Path(vt.video).name
         if p.stem == stem:
             out[name] = vt
-        if p.stem in (stem, f"{stem}@{vt.product_id}"):
+        if p.stem == stem or (p.stem == f"{stem}@{vt.product_id}" and rel in shared):
             out.setdefault((name, vt.product_id), vt)
             if p.stem != stem:
                 out[(name, vt.product_id)] = vt
-    for name in shared:
-        out.pop(name, None)
+    if rel in shared:
+        out.pop(Path(rel).name, None)
     return out.get((Path(rel).name, pid)) or out.get(Path(rel).name)
 
 
@@ -82,7 +84,7 @@ def test_the_file_chosen_for_a_video_and_product_is_the_one_chosen_before(tmp_pa
     _file(folder, "a@R", "videos/a.mp4", "S", 3)  # named R, but about S: nobody's
     _file(folder, "b", "videos/b.mov", "P", 4)  # another video of the same stem
     _file(folder, "c@P", "videos/c.mp4", "P", 5)  # only an own file
-    names = {"a.mp4", "b.mp4", "c.mp4"} if shared else set()
+    names = {"videos/a.mp4", "clips/a.mp4", "videos/b.mp4", "videos/c.mp4"} if shared else set()
     files = _RicherFiles(folder, names)
     for rel in (
         "videos/a.mp4",

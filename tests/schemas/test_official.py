@@ -234,3 +234,27 @@ def test_an_escaped_lone_surrogate_is_written_back_unchanged(tmp_path):
     write_official(out, split)
     assert read_official(out) == split and json.loads(out.read_text("utf-8")) == json.loads(src.read_text())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "train.json"]
+
+
+def test_a_split_name_the_folder_lacks_names_the_splits_it_has(tmp_path):
+    """``MovingFashionDataset(root, "validation")`` said "pass the dataset root or a split JSON",
+    which the user did; now it names the folder and its splits (a missing JSON path keeps it)."""
+    from schemas.official import split_json
+
+    for name in ("train.json", "test.json"):
+        (tmp_path / name).write_text("{}")
+    assert split_json(tmp_path, "test") == tmp_path / "test.json"
+    with pytest.raises(DataFormatError) as err:
+        split_json(tmp_path, "validation")
+    assert str(err.value) == f"{tmp_path}: no split 'validation' (its splits: train, test)"
+    assert err.value.where == str(tmp_path)
+    (tmp_path / "test.json").unlink()
+    with pytest.raises(DataFormatError, match=r"no split 'test' \(its splits: train\)"):
+        split_json(tmp_path, "test")
+    (tmp_path / "train.json").unlink()
+    with pytest.raises(DataFormatError, match="no split 'train' .*no train.json or test.json"):
+        split_json(tmp_path, "train")
+    missing = tmp_path / "validation.json"  # an explicit JSON path: read_official says it
+    assert split_json(tmp_path, str(missing)) == missing
+    with pytest.raises(DataFormatError, match=r"file not found \(pass the dataset root or a split JSON\)"):
+        read_official(missing)

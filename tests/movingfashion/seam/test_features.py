@@ -151,3 +151,20 @@ def test_products_sharing_a_shop_image_share_one_gallery_entry(tiny_dataset, tmp
     assert bank.shop_paths == ["imgs/101.jpg", "imgs/ab_C.png"]
     row = {p: bank.targets[bank.product_ids.index(p)].item() for p in test}
     assert row == {"101": 0, "102": 0, "ab_C": 1, "x9": 1}
+
+
+def test_a_shared_video_s_query_comes_from_its_product_s_own_file():
+    """A video two products list has a file per product (``<video>@<product>.json``): each
+    product's bank row reads its own (looking the video up by name alone found none)."""
+    from movingfashion.seam.features import richer_file
+
+    own = {
+        p: VideoTracklets(product_id=p, video="videos/v1.mp4", frames=2, width=8, height=8, tracklets=[])
+        for p in "ab"
+    }
+    plain = VideoTracklets(product_id="c", video="videos/v2.mp4", frames=2, width=8, height=8, tracklets=[])
+    richer = {("v1.mp4", "a"): own["a"], ("v1.mp4", "b"): own["b"], "v2.mp4": plain, ("v2.mp4", "c"): plain}
+    assert richer_file(richer, "videos/v1.mp4", "b") is own["b"]
+    assert richer_file(richer, "videos/v1.mp4", "a") is own["a"]
+    assert richer_file(richer, "videos/v2.mp4", "c") is plain
+    assert richer_file(richer, "videos/v3.mp4", "c") is None
