@@ -17,7 +17,9 @@ A file holding a person's work (:func:`human_work`: a CVAT import, a review pick
 made since its build) is never rebuilt silently: a rerun that would redo it (other weights or
 settings, ``force``) keeps it and counts it (``kept_human``) unless ``discard_corrections``; when
 its video changed since the build, the kept file is flagged for review (the boxes may no longer
-fit it).
+fit it). A video built anew (no file) that a reviewer accepted after the build's catalog flag of
+it (``tracklets: <video>: ...``; a file an older ``mf publish`` deleted while it held the product
+back) does not mark the catalog again: the accept decided that flag (:func:`accepted_since_flag`).
 Finally the ground-truth tracklets of every done video are merged into ``train.json`` /
 ``test.json`` (``tracklets[i]`` for ``video_paths[i]``), and a folder ``mf publish`` wrote gets
 its tables, card, Croissant metadata and manifest rewritten
@@ -167,6 +169,18 @@ class BuildReport:
     #: was due (``{"video": <file stem>, "holds": ..., "due": ...}``)
     kept_human: int = 0
     kept_human_videos: list[dict[str, str]] = field(default_factory=list)
+    #: videos only one product lists now (the others dropped by a republish) whose tracklet file
+    #: was that product's ``<stem>@<product>.json``: made the video's ``<stem>.json`` (with its
+    #: build record and sheet: done and human work kept), or dropped for an existing
+    #: ``<stem>.json`` that holds a person's work or is newer: how many, and per video which file
+    #: it kept and why (``{"video", "file", "kept", "why"}``)
+    adopted_unshared: int = 0
+    adopted_unshared_videos: list[dict[str, str]] = field(default_factory=list)
+    #: ``tracklets/<stem>@<product>.json`` files of products that no longer list the video, removed
+    removed_unlisted: list[str] = field(default_factory=list)
+    #: videos built anew (no file) that a reviewer accepted after the catalog's flag of them: the
+    #: catalog item is not marked needs_review again (:func:`accepted_since_flag`)
+    accepted_since_flag: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -873,6 +887,35 @@ def kept_work(root: Path, job: VideoJob, accepts: ReviewAccepts) -> str | None:
     return work
 
 
+def catalog_flag_times(cat: Any) -> dict[str, float]:
+    """When the builder last marked each video's product needs_review in ``cat`` (POSIX
+    seconds), by video stem: the ``tracklets`` events :func:`annotations.review.marks.mark_needs_review`
+    logs, ``needs_review: <video stem>: <reason>``."""
+    from annotations.review.marks import STAGE
+
+    out: dict[str, float] = {}
+    for ev in cat.events(STAGE):
+        msg = ev.get("message") or ""
+        if not msg.startswith("needs_review: ") or ": " not in msg[len("needs_review: ") :]:
+            continue
+        stem = msg[len("needs_review: ") :].split(": ", 1)[0]
+        when = _when(ev.get("at"))
+        if when is not None:
+            out[stem] = max(when, out.get(stem, when))
+    return out
+
+
+def accepted_since_flag(job: VideoJob, accepts: ReviewAccepts, flags: dict[str, float]) -> bool:
+    """Whether a reviewer accepted ``job``'s video after the builder's catalog flag of it
+    (``flags``: :func:`catalog_flag_times`): the accept decided that flag, so a build of the video
+    anew (its file is gone: one an older ``mf publish`` deleted while it held the product back)
+    does not mark the product needs_review again (its file keeps the flag it was built with;
+    settling leaves it this run, as it leaves kept work). An accept made before any flag (of the
+    association check, say) decides nothing about the tracklets."""
+    accepted, flagged = accepts.at(job), flags.get(job.stem)
+    return accepted is not None and flagged is not None and accepted > flagged
+
+
 def flag_changed_video(root: Path, job: VideoJob) -> tuple[bool, Path | None]:
     """Flag a kept file whose video changed since its build (its boxes may not fit the new
     one): (whether the video changed, the file when it is flagged now, None when it was flagged
@@ -995,6 +1038,111 @@ def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
     old.unlink(missing_ok=True)
     build_record_file(old).unlink(missing_ok=True)
     sheet_path(root, video_path).unlink(missing_ok=True)
+
+
+def _product_files(folder: Path) -> dict[str, dict[str, Path]]:
+    """Video stem -> product -> file, of every ``<stem>@<product>.json`` in ``folder`` (listed once;
+    a name with several ``@`` is filed under each split of it: its content says whose it is)."""
+    out: dict[str, dict[str, Path]] = {}
+    if not folder.is_dir():
+        return out
+    with os.scandir(folder) as it:
+        for e in it:
+            base = e.name.removesuffix(".json")
+            if base == e.name or not e.is_file():
+                continue
+            i = base.find("@")
+            while i != -1:
+                out.setdefault(base[:i], {})[base[i + 1 :]] = folder / e.name
+                i = base.find("@", i + 1)
+    return out
+
+
+def _sheet_of(path: Path) -> Path:
+    """The contact sheet of the tracklet file ``path`` (:func:`annotations.sheets.sheet_path`)."""
+    from annotations.sheets import SHEET_DIR
+
+    return path.parent / SHEET_DIR / f"{path.stem}.png"
+
+
+def _remove_file(path: Path) -> None:
+    """Remove a tracklet file, its build record and its sheet."""
+    path.unlink(missing_ok=True)
+    build_record_file(path).unlink(missing_ok=True)
+    _sheet_of(path).unlink(missing_ok=True)
+
+
+def _keep_which(own: Path, own_vt: VideoTracklets, plain: Path, plain_vt: VideoTracklets) -> tuple[bool, str]:
+    """(whether the product's ``@`` file ``own`` wins over the video's ``plain`` file, why): the
+    one holding a person's work (:func:`human_work`), else (both or neither) the newer one."""
+    works = [human_work(vt, read_build_record(p)) for p, vt in ((own, own_vt), (plain, plain_vt))]
+    if (works[0] is None) != (works[1] is None):
+        i = 0 if works[0] is not None else 1
+        return i == 0, f"holds a person's work ({works[i]})"
+    newer = own.stat().st_mtime_ns > plain.stat().st_mtime_ns
+    both = " (both hold a person's work)" if works[0] is not None else ""
+    return newer, f"newer build{both}"
+
+
+def _adopt_unshared_file(root: Path, video_path: str, product_id: str, own: Path) -> dict[str, str]:
+    """Product ``product_id``'s file ``own``, ``<stem>@<product>.json``, of a video only it lists
+    now becomes the video's ``<stem>.json`` (the mirror of :func:`_adopt_single_file`), build
+    record and sheet with it; when ``<stem>.json`` is this product's file too, the one to keep is
+    chosen by :func:`_keep_which` and the other goes. Returns the report entry."""
+    plain = tracklet_file(root, video_path)
+    entry = {"video": video_path, "file": f"{TRACKLET_DIR}/{plain.name}", "kept": own.name}
+    try:
+        plain_vt = read_video_tracklets(plain, video=video_path, product_id=product_id)
+    except DataFormatError:  # none, or not this product's: replaced
+        plain_vt = None
+    keep, why = True, "the video's only file"
+    if plain_vt is not None:
+        own_vt = read_video_tracklets(own, video=video_path, product_id=product_id)
+        keep, why = _keep_which(own, own_vt, plain, plain_vt)
+    entry["why"] = why
+    if not keep:
+        entry["kept"] = plain.name
+        _remove_file(own)
+        return entry
+    old_sheet, new_sheet = _sheet_of(own), _sheet_of(plain)
+    if old_sheet.is_file():
+        old_sheet.replace(new_sheet)
+    else:  # the video's sheet drew the file replaced
+        new_sheet.unlink(missing_ok=True)
+    if build_record_file(own).is_file():
+        build_record_file(own).replace(build_record_file(plain))
+    else:  # the record of the file replaced says nothing of this one
+        build_record_file(plain).unlink(missing_ok=True)
+    own.replace(plain)
+    return entry
+
+
+def settle_product_files(root: Path, jobs: list[VideoJob], rep: BuildReport) -> None:
+    """The ``<stem>@<product>.json`` files of the jobs' videos that belong to no product now: one
+    of a product that no longer lists the video goes; one of the only product listing it
+    becomes the video's ``<stem>.json`` (:func:`_adopt_unshared_file`). A file that does not
+    read, or is about another video, is left to ``mf verify``. Counted in ``rep``; call it
+    holding the dataset's lock."""
+    index = _product_files(root / TRACKLET_DIR)
+    products: dict[str, set[str]] = {}
+    shared: dict[str, bool] = {}
+    for j in jobs:
+        products.setdefault(j.video_path, set()).add(j.product_id)
+        shared[j.video_path] = j.shared
+    for vp in sorted(products):
+        for pid, path in sorted(index.get(Path(vp).stem, {}).items()):
+            try:
+                vt = read_video_tracklets(path)
+            except DataFormatError:
+                continue
+            if vt.video != vp:
+                continue
+            if pid not in products[vp]:
+                _remove_file(path)
+                rep.removed_unlisted.append(f"{TRACKLET_DIR}/{path.name}")
+            elif not shared[vp]:
+                rep.adopted_unshared_videos.append(_adopt_unshared_file(root, vp, pid, path))
+                rep.adopted_unshared += 1
 
 
 def build_dataset_tracklets(
@@ -1151,11 +1299,15 @@ def _build_jobs(
         with dataset_lock(root):
             for vp in sorted(stale):
                 _adopt_single_file(root, vp, {j.product_id for j in jobs if j.video_path == vp})
+    with dataset_lock(root):  # a product's file of a video it no longer shares, or no longer lists
+        settle_product_files(root, jobs, rep)
     todo = []
     before: dict[int, dict[str, dict[str, Any] | None]] = {}  # the inputs of each video to build
     written: list[Path] = []  # files written besides those of the videos built (the manifest follows)
     accepts: ReviewAccepts | None = None  # read once a file due to be built again exists
-    held: set[str] = set()  # kept files whose video changed: flagged here, settling leaves them
+    held: set[str] = set()  # files whose flag is decided here (kept work, accepts): settling leaves them
+    flags: dict[str, float] | None = None  # the catalog's flag times, read once a video has no file
+    decided: set[int] = set()  # videos built anew whose flag a reviewer's accept decided
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
         work = None
@@ -1163,8 +1315,15 @@ def _build_jobs(
             accepts = accepts or review_accepts(root, cat)
             work = kept_work(root, job, accepts)
         if (force or why is not None) and work is None:
-            if why is not None and job.tracklet_file(root).is_file():  # done once, outdated now
+            built = job.tracklet_file(root).is_file()
+            if why is not None and built:  # done once, outdated now
                 rep.rebuilt[why] = rep.rebuilt.get(why, 0) + 1
+            if not built and cat is not None and not discard_corrections:  # an accept since its flag?
+                accepts = accepts or review_accepts(root, cat)
+                flags = catalog_flag_times(cat) if flags is None else flags
+                if accepted_since_flag(job, accepts, flags):
+                    decided.add(i)
+                    rep.accepted_since_flag.append(job.key)
             todo.append(i)
             before[i] = input_stamps(root, job)
             continue
@@ -1228,7 +1387,10 @@ def _build_jobs(
             # flagged on its own signals (settled below)
             path = write_video_tracklets(root, vt, shared=job.shared)
             write_build_record(path, record)
-            fresh.add(i)
+            if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
+                held.add(job.key)
+            else:
+                fresh.add(i)
             rep.timings["write"] += time.perf_counter() - t
             rep.processed += 1
             rep.frames_detected += got.frames
@@ -1260,7 +1422,14 @@ def _build_jobs(
             rep.official_updated = merge_official(root)  # read again under the lock
     # outside the lock (hashing a large folder takes a while; a review pick waits for none of it;
     # a file a pick changes meanwhile is hashed again by the next refresh, by its mtime)
-    if rep.processed or rep.official_updated or marks or stale:
+    if (
+        rep.processed
+        or rep.official_updated
+        or marks
+        or stale
+        or rep.adopted_unshared
+        or rep.removed_unlisted
+    ):
         from movingfashion.archive.describe import refresh
 
         refresh(root)  # a published folder: tables, card, Croissant and manifest follow the new files

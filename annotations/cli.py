@@ -266,6 +266,7 @@ def build(
                 else ""
             )
             + _kept_human_line(d)
+            + _adopted_line(d)
             + (
                 f"\n  note: {d['unrecorded']} done tracklet files have no build record (an older build):"
                 " kept as done, but a change of settings, video or shop image is not seen for them"
@@ -283,6 +284,22 @@ def build(
         ),
     )
     exit_if_failed(rep.failed)
+
+
+def _adopted_line(d: dict) -> str:
+    """The summary lines of files of videos no longer shared: adopted as the video's own file,
+    and files of products that no longer list their video, removed (empty when none)."""
+    adopted = d.get("adopted_unshared_videos") or []
+    text = "".join(
+        f"\n  no longer shared: {a['video']}: kept {a['kept']} as {a['file']} ({a['why']})"
+        for a in adopted[:5]
+    )
+    if len(adopted) > 5:
+        text += f"\n  ... and {len(adopted) - 5} more videos no longer shared (--json lists all)"
+    removed = d.get("removed_unlisted") or []
+    if removed:
+        text += f"\n  removed {len(removed)} tracklet files of products that no longer list their video"
+    return text
 
 
 def _kept_human_line(d: dict) -> str:
@@ -515,8 +532,9 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
 def _review_name(video: str, product_id: str, shared: frozenset[str]) -> str:
     """The name ``mf-tracklets review`` lists a review under: the stem of its tracklet file
     (``<video stem>``, or ``<video stem>@<product>`` for a video several products list)."""
-    stem = Path(video).stem
-    return f"{stem}@{product_id}" if video in shared else stem
+    from schemas.tracklet_names import tracklet_stem
+
+    return tracklet_stem(video, product_id, shared=video in shared)
 
 
 def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str | None]:

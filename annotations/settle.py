@@ -27,20 +27,26 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+import pydantic_core
 
 from annotations.config import ReviewConfig, lacks_required
 from annotations.tracklet_files import (
     TRACKLET_DIR,
+    file_owner_problem,
     ground_truth_digest,
     read_build_record,
     read_video_tracklets,
+    tracklet_digest,
     write_video_tracklets,
 )
-from schemas.dataset import VideoTracklets
+from schemas.dataset import Tracklet, TrackletFileFlags, VideoTracklets
 from schemas.errors import MFError
 
 log = logging.getLogger(__name__)
+
+_UNSET = object()
 
 
 @dataclass
@@ -62,16 +68,49 @@ class Settled:
     decided_by_person: list[str] = field(default_factory=list)
 
 
+class _Flagged(Protocol):
+    """A tracklet file's flag and what it is decided on (a :class:`VideoTracklets` or a
+    :class:`StoredFlag`)."""
+
+    ground_truth: int | None
+    needs_review: bool
+    review_reason: str | None
+    signals: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlag:
+    """What the pass keeps of one tracklet file: its flag, signals and owner (a few hundred bytes;
+    never its tracklets, so 15K files fit in tens of MB)."""
+
+    product_id: str
+    video: str
+    ground_truth: int | None
+    needs_review: bool
+    review_reason: str | None
+    signals: dict[str, float]
+    #: its signals are those of its current ground truth (:func:`signals_describe_ground_truth`)
+    describes: bool
+
+
+def new_flag(f: _Flagged, review: ReviewConfig) -> tuple[bool, str | None] | None:
+    """``f``'s flag and reason decided again from its stored signals under ``review``; None when
+    nothing changes or it has no signals to decide on (none, or not every one of
+    :data:`annotations.config.REQUIRED_SIGNALS`)."""
+    if not f.signals or f.ground_truth is None or lacks_required(f.signals):
+        return None
+    reason = review.reason(f.signals)
+    if reason == f.review_reason and f.needs_review == (reason is not None):
+        return None
+    return reason is not None, reason
+
+
 def decide(vt: VideoTracklets, review: ReviewConfig) -> VideoTracklets | None:
-    """The video with its flag decided again from its stored signals under ``review`` (resolved
-    for its dataset); None when nothing changes or it has no signals to decide on (none, or not
-    every one of :data:`annotations.config.REQUIRED_SIGNALS`)."""
-    if not vt.signals or vt.ground_truth is None or lacks_required(vt.signals):
+    """The video with its flag decided again (:func:`new_flag`); None when nothing changes."""
+    flag = new_flag(vt, review)
+    if flag is None:
         return None
-    reason = review.reason(vt.signals)
-    if reason == vt.review_reason and vt.needs_review == (reason is not None):
-        return None
-    return vt.model_copy(update={"needs_review": reason is not None, "review_reason": reason})
+    return vt.model_copy(update={"needs_review": flag[0], "review_reason": flag[1]})
 
 
 def signals_describe_ground_truth(vt: VideoTracklets, record: dict | None) -> bool:
@@ -86,20 +125,99 @@ def signals_describe_ground_truth(vt: VideoTracklets, record: dict | None) -> bo
     return gt is None or not gt.scores or members is None or int(members) == len(gt.scores)
 
 
-def dataset_tracklets(root: Path) -> dict[str, VideoTracklets]:
+def _raw_describes(gt: Any, signals: dict[str, float], record: dict | None) -> bool:
+    """:func:`signals_describe_ground_truth` of a file read light (``gt``: its ground-truth
+    tracklet as parsed JSON). A tracklet whose dump is the digest the builder recorded is the one
+    it validated and wrote; any other is validated as the full read does (a :class:`ValueError`
+    when it does not read)."""
+    recorded = record.get("ground_truth", _UNSET) if record else _UNSET
+    if recorded is not _UNSET and recorded == tracklet_digest(gt):
+        return True
+    checked = Tracklet.model_validate(gt)
+    if recorded is not _UNSET:
+        return recorded == ground_truth_digest(
+            VideoTracklets.model_construct(tracklets=[checked], ground_truth=0)
+        )
+    members = signals.get("members")
+    return not checked.scores or members is None or int(members) == len(checked.scores)
+
+
+def _decidable(f: _Flagged) -> bool:
+    """Whether the pass decides ``f``'s flag from its signals (a ground truth and every required signal)."""
+    return f.ground_truth is not None and bool(f.signals) and not lacks_required(f.signals)
+
+
+def _owner_problem(name: str, view: TrackletFileFlags) -> bool:
+    """Whether the full read refuses the file as another video's (or product's)."""
+    return file_owner_problem(name, view) is not None or any(t.video != view.video for t in view.tracklets)
+
+
+def _read_light(p: Path) -> StoredFlag:
+    """:func:`read_stored_flag` without the full read (a :class:`ValueError` or :class:`OSError`
+    when the file may not read)."""
+    data = pydantic_core.from_json(p.read_bytes())
+    view = TrackletFileFlags.model_validate(data)
+    if _owner_problem(p.name, view):
+        raise ValueError(f"{p}: not its video's file")
+    describes = True
+    if view.ground_truth is not None:
+        gt = data["tracklets"][view.ground_truth]
+        if _decidable(view):
+            describes = _raw_describes(gt, view.signals, read_build_record(p))
+        else:
+            Tracklet.model_validate(gt)  # checked as the full read checks it
+    return StoredFlag(
+        view.product_id,
+        view.video,
+        view.ground_truth,
+        view.needs_review,
+        view.review_reason,
+        view.signals,
+        describes,
+    )
+
+
+def read_stored_flag(p: Path) -> StoredFlag:
+    """What the pass needs of the tracklet file ``p`` (:class:`StoredFlag`), read light: its
+    fields as :func:`read_video_tracklets` checks them, the ground-truth tracklet included, but
+    of the other tracklets only their video. A file that does not read that way is read in full,
+    which words the problem (:class:`MFError`)."""
+    try:
+        return _read_light(p)
+    except (OSError, ValueError):
+        vt = read_video_tracklets(p)
+    describes = not _decidable(vt) or signals_describe_ground_truth(vt, read_build_record(p))
+    return StoredFlag(
+        vt.product_id, vt.video, vt.ground_truth, vt.needs_review, vt.review_reason, vt.signals, describes
+    )
+
+
+def dataset_flags(root: Path) -> dict[str, StoredFlag]:
     """Every tracklet file of the dataset by file stem (``<video stem>``, or ``<video
-    stem>@<product>`` for a video several products list): those of its splits' videos and those
-    ``mf publish`` left for products it holds back (they stay part of the population the
-    relative rules are resolved over, so a rebuild after a publish does not ratchet the
-    threshold up). A file that cannot be read is left out with a warning (the build of its video,
-    if it still has one, reads it again and redoes it)."""
-    out: dict[str, VideoTracklets] = {}
+    stem>@<product>`` for a video several products list), read one at a time
+    (:func:`read_stored_flag`): those of its splits' videos and those ``mf publish`` left for
+    products it holds back (they stay part of the population the relative rules are resolved
+    over, so a rebuild after a publish does not ratchet the threshold up). A file that cannot be
+    read is left out with a warning (the build of its video, if it still has one, reads it again
+    and redoes it)."""
+    out: dict[str, StoredFlag] = {}
     for p in sorted((root / TRACKLET_DIR).glob("*.json")):
         try:
-            out[p.stem] = read_video_tracklets(p)
+            out[p.stem] = read_stored_flag(p)
         except MFError as exc:
             log.warning("review flags: %s left out (%s)", p, exc)
     return out
+
+
+def _read_again(root: Path, stem: str) -> VideoTracklets | None:
+    """The tracklet file ``stem`` read in full, to be rewritten (None when it does not read: left
+    out with a warning, as :func:`dataset_flags` leaves out a file that does not read)."""
+    p = root / TRACKLET_DIR / f"{stem}.json"
+    try:
+        return read_video_tracklets(p)
+    except MFError as exc:
+        log.warning("review flags: %s left out (%s)", p, exc)
+        return None
 
 
 def settle_flags(
@@ -115,30 +233,30 @@ def settle_flags(
     """Decide the flag of every job's video (``jobs[i].video_path``/``.product_id``/``.stem``, and
     ``.key``, the stem of its tracklet file, when it has one; ``.shared``)
     under ``review`` resolved over the stored signals of every tracklet file of the dataset
-    (:func:`dataset_tracklets`); ``fresh``: indices of the jobs built in this run (their catalog
+    (:func:`dataset_flags`); ``fresh``: indices of the jobs built in this run (their catalog
     marks are still to be made); ``held``: stems of files whose flag the caller decided (a
-    person's corrections on a video that changed since), left as they are."""
-    stored = dataset_tracklets(root)
+    person's corrections on a video that changed since), left as they are. Only the files whose
+    flag changes are read in full again (and rewritten)."""
+    stored = dataset_flags(root)
     keep: set[str] = set(held)  # files left as they are (see the module docstring)
     person: list[str] = []
-    for stem, vt in stored.items():
-        if vt.ground_truth is None or not vt.signals:
+    for stem, f in stored.items():
+        if f.ground_truth is None or not f.signals:
             continue
-        path = root / TRACKLET_DIR / f"{stem}.json"
-        lacks = lacks_required(vt.signals)
+        lacks = lacks_required(f.signals)
         if lacks:
             log.warning(
                 "review flags: %s left out: its signals lack %s (rebuild its video with mf-tracklets build"
                 " --force, or delete the file when no product lists the video)",
-                path,
+                root / TRACKLET_DIR / f"{stem}.json",
                 ", ".join(lacks),
             )
             keep.add(stem)
-        elif not signals_describe_ground_truth(vt, read_build_record(path)):
+        elif not f.describes:
             keep.add(stem)
             person.append(stem)
     resolved = review.for_dataset(
-        vt.signals for stem, vt in stored.items() if vt.ground_truth is not None and stem not in keep
+        f.signals for stem, f in stored.items() if f.ground_truth is not None and stem not in keep
     )
     out = Settled(
         thresholds={
@@ -147,35 +265,40 @@ def settle_flags(
             if r.max_share
         }
     )
-    out.missing = review.missing_signals(vt.signals for vt in stored.values() if vt.ground_truth is not None)
+    out.missing = review.missing_signals(f.signals for f in stored.values() if f.ground_truth is not None)
     out.decided_by_person = person
-    # each file, decided
-    now = {stem: vt if stem in keep else decide(vt, resolved) or vt for stem, vt in stored.items()}
+    # each file, decided: (needs_review, reason) of those whose flag changes
+    changes = {
+        stem: flag for stem, f in stored.items() if stem not in keep and (flag := new_flag(f, resolved))
+    }
     # products with a flagged video anywhere in the dataset (other shards' videos too)
-    flagged_products = {vt.product_id for vt in now.values() if vt.needs_review}
+    flagged_products = {
+        f.product_id
+        for stem, f in stored.items()
+        if (changes[stem][0] if stem in changes else f.needs_review)
+    }
     withdraw: dict[str, str] = {}
     for i, job in enumerate(jobs):
         key = getattr(job, "key", job.stem)
         shared = getattr(job, "shared", False)
-        vt = stored.get(key)
-        if vt is None or vt.video != job.video_path:  # failed, or never built
+        f = stored.get(key)
+        if f is None or f.video != job.video_path:  # failed, or never built
             continue
-        was = vt.needs_review
-        if now[key] is not vt:
-            vt = now[key]
-            out.written.append(write_video_tracklets(root, vt, shared=shared))
-            out.changed += 1
-            if redraw_sheets:
-                from annotations.sheets import sheet_path, write_sheet
-
-                if sheet_path(root, vt.video, vt.product_id, shared=shared).is_file():
-                    out.written.append(write_sheet(root, vt, shared=shared))
-        if vt.needs_review:
-            out.flagged.append((i, vt.review_reason or ""))
+        was, flag, reason = f.needs_review, f.needs_review, f.review_reason
+        if key in changes:
+            vt = _read_again(root, key)
+            if vt is None:
+                continue
+            if (decided := decide(vt, resolved)) is not None:
+                vt = decided
+                _write(root, vt, shared, redraw_sheets, out)
+            flag, reason = vt.needs_review, vt.review_reason
+        if flag:
+            out.flagged.append((i, reason or ""))
             if cat is not None and (i in fresh or not was):
                 from annotations.review.marks import mark_needs_review
 
-                mark_needs_review(cat, job.product_id, f"{job.stem}: {vt.review_reason}")
+                mark_needs_review(cat, job.product_id, f"{job.stem}: {reason}")
                 out.marked += 1
         elif job.product_id not in flagged_products:
             withdraw.setdefault(job.product_id, f"{job.stem} no longer flagged ({review_note(out)})")
@@ -184,6 +307,17 @@ def settle_flags(
 
         out.withdrawn = sum(withdraw_needs_review(cat, pid, why) for pid, why in withdraw.items())
     return out
+
+
+def _write(root: Path, vt: VideoTracklets, shared: bool, redraw_sheets: bool, out: Settled) -> None:
+    """Write ``vt``'s tracklet file (and redraw its contact sheet where one exists), noted in ``out``."""
+    out.written.append(write_video_tracklets(root, vt, shared=shared))
+    out.changed += 1
+    if redraw_sheets:
+        from annotations.sheets import sheet_path, write_sheet
+
+        if sheet_path(root, vt.video, vt.product_id, shared=shared).is_file():
+            out.written.append(write_sheet(root, vt, shared=shared))
 
 
 def review_note(settled: Settled) -> str:

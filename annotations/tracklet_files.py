@@ -4,9 +4,12 @@ the ground-truth tracklet of each video in ``train.json``/``test.json``.
 
 A video several products list (over all split files: one social video showing two garments that
 are each a product) gets one file per product, ``tracklets/<video stem>@<product id>.json``: each
-product's ground truth follows its own garment. :func:`tracklet_file` is the one home of that
-rule; a file ``<video stem>.json`` left for such a video by an older build belongs to no product
-here (readers do not use it, the builder builds both products' files and removes it).
+product's ground truth follows its own garment. :func:`tracklet_file` is the stages' door to
+that rule (its one home, shared with the dataset loader, is :mod:`schemas.tracklet_names`); a file
+``<video stem>.json`` left for such a video by an older build belongs to no product here (readers
+do not use it, the builder builds both products' files and removes it), nor does a file
+``<video stem>@<product>.json`` of a video only that product lists now (readers take
+``<video stem>.json``; the builder renames the leftover to it).
 
 Light on imports (no torch, no OpenCV): reading results is what ``mf-tracklets qa/sheets/review``,
 the review server and the exporters do, and they start fast.
@@ -40,6 +43,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -47,7 +51,6 @@ from movingfashion.archive.verify import TRACKLET_BUILD_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
-from schemas.naming import check_safe_name
 from schemas.official import (
     SPLIT_FILES,
     OfficialSplit,
@@ -56,6 +59,8 @@ from schemas.official import (
     split_files,
     write_official,
 )
+from schemas.tracklet_names import shared_videos as _shared_videos
+from schemas.tracklet_names import tracklet_stem
 
 __all__ = [
     "BUILD_DIR",
@@ -131,14 +136,9 @@ def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, O
 
 
 def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:
-    """The video paths several products list, over all the split files given."""
-    seen: set[str] = set()
-    shared: set[str] = set()
-    for split in splits.values():
-        for entry in split.values():
-            for vp in set(entry.video_paths):
-                (shared if vp in seen else seen).add(vp)
-    return frozenset(shared)
+    """The video paths several products list, over all the split files given
+    (:func:`schemas.tracklet_names.shared_videos`)."""
+    return _shared_videos((pid, e.video_paths) for split in splits.values() for pid, e in split.items())
 
 
 def dataset_shared_videos(dataset: str | os.PathLike[str]) -> frozenset[str]:
@@ -194,17 +194,10 @@ def tracklet_file(
     read from the dataset's split files when None and ``product_id`` is given),
     ``DATASET/tracklets/<video stem>@<product_id>.json``, the file of that product's tracklets of
     it. Without ``product_id`` the file of a video one product lists (the name of every file
-    before videos were shared)."""
-    stem = Path(video_path).stem
-    if product_id is not None:
-        if shared is None:
-            shared = video_path in dataset_shared_videos(dataset)
-        if shared:
-            check_safe_name(product_id, what="product id")
-            stem = f"{stem}@{product_id}"
-    elif shared:
-        raise ValueError(f"{video_path}: a video several products list has a tracklet file per product")
-    return Path(dataset) / TRACKLET_DIR / f"{stem}.json"
+    before videos were shared). The rule: :func:`schemas.tracklet_names.tracklet_stem`."""
+    if shared is None:
+        shared = product_id is not None and video_path in dataset_shared_videos(dataset)
+    return Path(dataset) / TRACKLET_DIR / f"{tracklet_stem(video_path, product_id, shared=shared)}.json"
 
 
 def read_video_tracklets(
@@ -356,10 +349,13 @@ def ground_truth_digest(vt: VideoTracklets) -> str | None:
     """A hash of the video's ground-truth tracklet (None: none): a review pick or an import that
     changes the ground truth changes it; a flag re-decided does not."""
     gt = vt.ground_truth_tracklet()
-    if gt is None:
-        return None
-    data = json.dumps(gt.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(data.encode()).hexdigest()[:20]
+    return None if gt is None else tracklet_digest(gt.model_dump(mode="json"))
+
+
+def tracklet_digest(data: Any) -> str:
+    """The digest of a tracklet given as the JSON it is written as (:func:`ground_truth_digest`
+    of a file read without validating it gives the same when ``data`` is the builder's dump)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:

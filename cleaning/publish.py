@@ -47,7 +47,15 @@ catalog's is not published: its product fails (``failed``) until the file is rep
 Tracklets already written by ``mf-tracklets`` stay with each video still made from the same
 collected file and recipe (:func:`_kept_tracklets`); the tracklet files of a video publish
 removes (a product taken down) or now makes from another file are deleted, with their build
-records and contact sheets (:func:`_remove_stale_tracklets`). The split files are written under the
+records and contact sheets (:func:`_remove_stale_tracklets`). The videos of a product publish
+*holds back for review* (``needs_review``, or accepted and not published: :func:`held_videos`)
+keep theirs, under their publish names, while they are made from the same collected file and
+recipe: the review page shows their boxes, and once the product is accepted the next publish
+puts its tracklets in the split files (:func:`_held_tracklets`), so the builder keeps the
+reviewer's accept instead of building and flagging the video again. Those videos are recorded
+in the hidden ``.publish-held.json`` (:data:`movingfashion.archive.verify.HELD_TRACKLETS`), and
+their files are not part of the published dataset: no manifest, Croissant list or archive holds
+them, and ``mf verify`` passes over them. The split files are written under the
 dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-tracklets build`` and
 ``import``, review picks) and read again under it, so tracklets written while publish placed the
 media are kept; the lock is held until the folder is described.
@@ -93,10 +101,12 @@ from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe,
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
 from movingfashion.archive.verify import (
     ENTRIES,
+    HELD_TRACKLETS,
     MANIFEST,
     TRACKLET_BUILD_DIR,
     TRACKLET_FILES,
     TRACKLET_SHEET_DIR,
+    read_held_videos,
     verify_dataset,
 )
 from movingfashion.media.ffmpeg import transcode
@@ -110,7 +120,7 @@ from schemas.atomic import (
     write_if_changed,
 )
 from schemas.catalog import Catalog, ItemRow
-from schemas.dataset import DatasetEntry, DatasetInfo, Split
+from schemas.dataset import DatasetEntry, DatasetInfo, Split, VideoTracklets
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
 from schemas.faults import local_faults, reraise_local_fault
 from schemas.items import AssetKind, MediaAsset, Status
@@ -129,8 +139,9 @@ from schemas.official import (
     write_official,
 )
 from schemas.paths import PathEscapeError, inside, resolve_under
-from schemas.review import LEGACY_REVIEW_LOG, apply_review, move_legacy_review_log
+from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
+from schemas.tracklet_names import tracklet_stem
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
@@ -502,6 +513,7 @@ def publish(
     not_cleaned = check_cleaned(catalog)
     check_paths(catalog, root, out)
     pub = _Publisher(root, out)  # the previous publish's records, validated
+    old_held = read_held_videos(out)  # the held-back videos whose tracklet files it kept
     old_splits = _read_old_splits(out)
     check_output(out, pub.recorded)
     accepted = _accepted_rows(catalog)
@@ -544,12 +556,16 @@ def publish(
         merged += merged_members(g)
     stale = (pub.recorded | pub.written) - set(pub.new_state)
     removed = _remove_stale_media(out, stale)
+    held = held_videos(catalog, entries, {**old_held, **pub.state})
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
     # while the media were placed is kept, and none of them writes until the folder is described
     with file_lock(out / DATASET_LOCK):
-        removed += _remove_stale_tracklets(out, _stale_tracklet_videos(stale, pub.state, pub.new_state))
-        _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state)
+        removed += _remove_stale_tracklets(
+            out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held)
+        )
+        _write_held(out, held)
+        _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held)
         lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
         write_if_changed(out / "entries.jsonl", lines.encode())
         (out / "plots").mkdir(exist_ok=True)
@@ -866,8 +882,7 @@ def _entry(
     video_paths = []
     for n, (_, v) in enumerate(vids):
         rel = video_relpath(pid, n)
-        recipe = "copy" if v.crop is None else "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
-        sha[rel] = pub.place(rel, v, recipe)
+        sha[rel] = pub.place(rel, v, _video_recipe(v))
         video_paths.append(rel)
     shops = [a for r in g.rows for a in _accepted(g.assets[_key(r)], AssetKind.SHOP)]
     if not video_paths or not shops:
@@ -920,6 +935,51 @@ def _entry(
     return entry, [v.probe.frames for _, v in vids if v.probe is not None]
 
 
+def _video_recipe(v: MediaAsset) -> str:
+    """How publish makes a video from its collected file: 'copy', or 'crop:x1,y1,x2,y2'."""
+    return "copy" if v.crop is None else "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
+
+
+def held_videos(
+    catalog: Catalog, entries: list[DatasetEntry], recorded: Mapping[str, Any]
+) -> dict[str, dict[str, str]]:
+    """The videos of the products this publish holds back for review whose tracklet files it
+    keeps: those :func:`schemas.review.held_for_review` names (under their publish names) of the
+    items that are ``needs_review``, or accepted and still unpublished (not rejected in review),
+    and that a publish made (``recorded``: the previous state and held records) from the
+    collected file and recipe the catalog holds now. Video -> its product and how it was made
+    (the :data:`HELD_TRACKLETS` record). A product taken down (rejected) or a video replaced
+    is not held: its files go."""
+    published = {e.product_id for e in entries}
+    for e in entries:
+        published.update(str(m) for m in e.metadata.get("merged_product_ids", []))
+    held = [
+        h
+        for h in held_for_review(catalog, published)
+        if h.row.status in (Status.NEEDS_REVIEW, Status.ACCEPTED)
+    ]
+    kept = {_key(r) for r in apply_review(catalog, [h.row for h in held])}  # rejected in review: out
+    out: dict[str, dict[str, str]] = {}
+    for h in held:
+        if _key(h.row) not in kept:
+            continue
+        for rel, asset in h.videos:
+            rec = recorded.get(rel)
+            if rec and asset.sha256 in (None, rec["src"]) and rec["recipe"] == _video_recipe(asset):
+                out[rel] = {"product_id": h.product_id, "src": rec["src"], "recipe": rec["recipe"]}
+    return out
+
+
+def _write_held(out: Path, held: Mapping[str, Any]) -> None:
+    """Record the held-back videos whose tracklet files publish keeps (:data:`HELD_TRACKLETS`;
+    none: no file)."""
+    path = out / HELD_TRACKLETS
+    if held:
+        write_if_changed(path, json.dumps(held, indent=1, sort_keys=True).encode() + b"\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _remove_stale_media(out: Path, stale: set[str]) -> int:
     """Delete media an earlier publish (or this one) wrote that no longer belong, ``stale``
     (the older layout's ``shop/`` too); never any other file. Returns how many went."""
@@ -939,20 +999,27 @@ def _remove_stale_media(out: Path, stale: set[str]) -> int:
 
 
 def _stale_tracklet_videos(
-    stale: set[str], old_state: Mapping[str, Any], new_state: Mapping[str, Any]
+    stale: set[str],
+    old_state: Mapping[str, Any],
+    new_state: Mapping[str, Any],
+    held: Mapping[str, Any] | None = None,
+    old_held: Mapping[str, Any] | None = None,
 ) -> set[str]:
     """The videos whose tracklet files no longer belong: those publish removes (``stale``: a
-    product taken down, a video dropped) and those now made from another collected file or recipe
-    (their tracklets in the split files are dropped too, :func:`_kept_tracklets`)."""
+    product taken down, a video dropped) or held back before (``old_held``) and neither holds
+    back now (``held``, :func:`held_videos`) nor publishes, and those now made from another
+    collected file or recipe (their tracklets in the split files are dropped too,
+    :func:`_kept_tracklets`)."""
+    held, old_held = held or {}, old_held or {}
     videos = f"{VIDEO_DIR}/"
+    was_made = {**old_held, **old_state}
     replaced = {
         rel
         for rel in new_state
-        if rel.startswith(videos)
-        and (was := _made_from(old_state, rel))
-        and was != _made_from(new_state, rel)
+        if rel.startswith(videos) and (was := _made_from(was_made, rel)) and was != _made_from(new_state, rel)
     }
-    return {rel for rel in stale if rel.startswith(videos)} | replaced
+    gone = {rel for rel in stale if rel.startswith(videos)} | (set(old_held) - set(new_state))
+    return (gone - set(held)) | replaced
 
 
 def _remove_stale_tracklets(out: Path, videos: set[str]) -> int:
@@ -1013,17 +1080,46 @@ def _kept_tracklets(
     return out
 
 
+def _held_tracklets(
+    out: Path, e: DatasetEntry, trk: list[Any], old_held: Mapping[str, Any], new_state: Mapping[str, Any]
+) -> list[Any]:
+    """``trk`` (:func:`_kept_tracklets`), with the ground truth of the tracklet file the last
+    publish kept for a video of ``e`` it held back (``old_held``) where ``trk`` has none, when
+    this publish made the video from the same collected file with the same recipe."""
+    got = list(trk)
+    for i, rel in enumerate(e.video_paths):
+        rec = old_held.get(rel)
+        if got[i] or rec is None or rec["product_id"] != e.product_id:
+            continue
+        if _made_from(old_held, rel) == _made_from(new_state, rel):
+            got[i] = _kept_file_tracklet(out, rel, e.product_id)
+    return got
+
+
+def _kept_file_tracklet(out: Path, video: str, product_id: str) -> dict[str, Any]:
+    """The ground truth of ``tracklets/<video stem>.json`` in the official form, when the file
+    reads and is about ``video`` and ``product_id``; ``{}`` otherwise (the builder builds it)."""
+    path = out / TRACKLET_FILES / f"{tracklet_stem(video, shared=False)}.json"
+    try:
+        vt = VideoTracklets.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):  # missing, unreadable, not a tracklet file
+        return {}
+    return vt.official() if (vt.video, vt.product_id) == (video, product_id) else {}
+
+
 def _write_official_splits(
     out: Path,
     entries: list[DatasetEntry],
     old_splits: dict[str, OfficialSplit],
     old_state: Mapping[str, Any] | None = None,
     new_state: Mapping[str, Any] | None = None,
+    old_held: Mapping[str, Any] | None = None,
 ) -> None:
     """train.json / test.json; tracklets already written for unchanged videos are kept
     (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
-    records of the media files)."""
-    old_state, new_state = old_state or {}, new_state or {}
+    records of the media files), and those of the videos the last publish held back taken from
+    the tracklet files it kept (:func:`_held_tracklets`, ``old_held``)."""
+    old_state, new_state, old_held = old_state or {}, new_state or {}, old_held or {}
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
         old = old_splits.get(str(split), {})
@@ -1032,6 +1128,7 @@ def _write_official_splits(
             if e.split != split:
                 continue
             trk = _kept_tracklets(e, old.get(e.product_id), old_state, new_state)
+            trk = _held_tracklets(out, e, trk, old_held, new_state)
             official[e.product_id] = OfficialEntry(
                 video_paths=e.video_paths,
                 img_path=e.img_path,

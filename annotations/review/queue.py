@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from annotations.tracklet_files import (
     TRACKLET_DIR,
@@ -39,12 +39,12 @@ from annotations.tracklet_files import (
     tracklet_file,
 )
 from schemas.catalog import Catalog
-from schemas.dataset import VideoTracklets, read_entry_rows
+from schemas.dataset import TrackletFileSummary, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.items import MediaAsset, Status, VideoProbe
-from schemas.official import SHOP_DIR, SHOP_SUFFIX, RelPath, shop_relpath
+from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
-from schemas.review import HeldReview, held_for_review
+from schemas.review import HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 
 log = logging.getLogger("annotations.review")
@@ -133,40 +133,7 @@ def sample_draw(seed: int, video: str) -> float:
     return int.from_bytes(h[:8], "big") / 2**64
 
 
-class _TrackletHead(BaseModel):
-    """The one field of a tracklet the queue checks (its video)."""
-
-    model_config = ConfigDict(extra="ignore")
-    video: RelPath
-
-
-class TrackletSummary(BaseModel):
-    """What the queue shows of a tracklet file: the fields of :class:`VideoTracklets` it reads,
-    without validating every box, score and frame key (the page reads the whole file)."""
-
-    model_config = ConfigDict(extra="ignore")
-    product_id: str
-    video: RelPath
-    frames: int = Field(ge=0)
-    width: int = Field(ge=0)
-    height: int = Field(ge=0)
-    tracklets: list[_TrackletHead]
-    ground_truth: int | None = Field(default=None, ge=0)
-    needs_review: bool = False
-    review_reason: str | None = None
-
-    @model_validator(mode="after")
-    def _ground_truth_in_range(self) -> TrackletSummary:
-        if self.ground_truth is not None and self.ground_truth >= len(self.tracklets):
-            raise ValueError("ground_truth is not an index of the tracklets")  # the full read words it
-        return self
-
-    @classmethod
-    def of(cls, vt: VideoTracklets) -> TrackletSummary:
-        return cls.model_validate(vt.model_dump(include=set(cls.model_fields)))
-
-
-def _owned(p: Path, s: TrackletSummary, video: str | None, product_id: str | None) -> bool:
+def _owned(p: Path, s: TrackletFileSummary, video: str | None, product_id: str | None) -> bool:
     """Whether the file ``p`` may hold ``s`` (what :func:`read_video_tracklets` checks)."""
     stem = Path(s.video).stem
     return (
@@ -177,19 +144,20 @@ def _owned(p: Path, s: TrackletSummary, video: str | None, product_id: str | Non
     )
 
 
-def read_summary(p: Path, *, video: str | None = None, product_id: str | None = None) -> TrackletSummary:
-    """The :class:`TrackletSummary` of a tracklet file; a file that does not read (or is not the
-    file of ``video``/``product_id``) raises what :func:`read_video_tracklets` raises for it."""
+def read_summary(p: Path, *, video: str | None = None, product_id: str | None = None) -> TrackletFileSummary:
+    """The :class:`~schemas.dataset.TrackletFileSummary` of a tracklet file; a file that does not
+    read (or is not the file of ``video``/``product_id``) raises what :func:`read_video_tracklets`
+    raises for it."""
     try:
-        s: TrackletSummary | None = TrackletSummary.model_validate_json(p.read_bytes())
+        s: TrackletFileSummary | None = TrackletFileSummary.model_validate_json(p.read_bytes())
     except (OSError, ValidationError):
         s = None
     if s is None or not _owned(p, s, video, product_id):
-        return TrackletSummary.of(read_video_tracklets(p, video=video, product_id=product_id))
+        return TrackletFileSummary.of(read_video_tracklets(p, video=video, product_id=product_id))
     return s
 
 
-def _flag(vt: TrackletSummary | None) -> tuple[bool, str | None]:
+def _flag(vt: TrackletFileSummary | None) -> tuple[bool, str | None]:
     if vt is None:
         return True, "no tracklet file (run mf-tracklets build)"
     if vt.needs_review:
@@ -212,7 +180,7 @@ def build_queue(
     root = Path(dataset)
     splits = load_splits(root)
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
-    published = {pid for split in splits.values() for pid in split}
+    published = published_ids((pid for split in splits.values() for pid in split), rows)
     held = held_for_review(catalog, published) if catalog is not None else []
     needs: dict[str, str] = {}  # product -> why the catalog holds it back
     if catalog is not None:
@@ -220,7 +188,7 @@ def build_queue(
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     flagged, sampled, accepted = [], [], 0
     seen: set[tuple[str, str]] = set()
-    read: dict[str, TrackletSummary] = {}  # file name -> what it holds, each file read once
+    read: dict[str, TrackletFileSummary] = {}  # file name -> what it holds, each file read once
     shared = shared_videos(splits)
     for split_file, split in splits.items():
         for pid, entry in split.items():
@@ -274,7 +242,7 @@ def build_queue(
     )
 
 
-def _add_tracklets(item: QueueItem, vt: TrackletSummary | None) -> None:
+def _add_tracklets(item: QueueItem, vt: TrackletFileSummary | None) -> None:
     """Fill ``item``'s counts from its tracklet file (None: it has none)."""
     if vt is None:
         return
@@ -296,8 +264,8 @@ def _inside(folder: Path | None, rel: str | None) -> Path | None:
 
 
 def _own_tracklets(
-    root: Path, video: str, product_id: str, read: dict[str, TrackletSummary]
-) -> TrackletSummary | None:
+    root: Path, video: str, product_id: str, read: dict[str, TrackletFileSummary]
+) -> TrackletFileSummary | None:
     """The tracklet file a held-back video kept from an earlier build, when it is about it
     (``read``: the files read so far, by name; this one joins them)."""
     p = tracklet_file(root, video, product_id, shared=False)
@@ -318,7 +286,7 @@ def _held_items(
     seen: set[tuple[str, str]],
     collection: Path | None,
     seed: int,
-    read: dict[str, TrackletSummary],
+    read: dict[str, TrackletFileSummary],
 ) -> list[QueueItem]:
     """Queue items of the videos of the catalog's held-back items the split files do not list."""
     out = []
@@ -387,13 +355,13 @@ def _flagged_files(
     seen: set[tuple[str, str]],
     catalog: Catalog | None,
     seed: int,
-    read: dict[str, TrackletSummary],
+    read: dict[str, TrackletFileSummary],
 ) -> list[QueueItem]:
     """Queue items of the flagged tracklet files whose video the split files do not list and
     whose product the catalog does not know (it decides on the products it knows): media from
     the dataset folder, the shop image the file's build record names. ``read``: the files read
     already, by name (not read again)."""
-    found: list[tuple[Path, TrackletSummary]] = []
+    found: list[tuple[Path, TrackletFileSummary]] = []
     for p in sorted((root / TRACKLET_DIR).glob("*.json")):
         vt = read.get(p.name)
         if vt is None:

@@ -33,11 +33,21 @@ manifest          when there is a ``manifest.json``: every file it lists is pres
 tracklets         frame keys are integers in ``0..frames-1`` written without leading zeros (``"7"``,
                   never ``"07"``: one key per frame); boxes are 4 numbers with
                   ``x1 < x2``, ``y1 < y2``, inside the frame; each ``tracklets/*.json`` is of a
-                  listed video and a product listing it (its ``product_id`` and ``video`` are
-                  read; ``deep``: the whole file is validated too)
+                  listed video and a product listing it, and a ``<video>@<product>.json`` of a
+                  video several products list (its ``product_id`` and ``video`` are read;
+                  ``deep``: the whole file is validated too); the files ``mf publish`` keeps for
+                  products it holds back for review (:data:`HELD_TRACKLETS`) are passed over
 entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
                   paths, partition) and has one row per product id
 ================  ================================================================================
+
+**Held back.** ``mf publish`` keeps the tracklet files (build records, contact sheets) of the
+videos of products it holds back for review, under their publish names, so the review page shows
+their boxes and an accept publishes them; it names those videos in the hidden
+:data:`HELD_TRACKLETS`. Such files are publish's working state, not part of the published dataset:
+:func:`list_dataset` leaves them out (so no manifest, Croissant file list or archive holds them)
+and the ``tracklets`` check passes over each one that is about the video and product the record
+names; any other file about a video no product lists is still a break.
 
 A check that cannot run says why (``skipped``: no manifest, no entries file). Videos shared by
 two products of one split are allowed (the real test split has 13: one video, two garments), and
@@ -48,7 +58,6 @@ split file, a split file that is not JSON or not an object) raises
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -58,14 +67,18 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
+from schemas.naming import check_safe_name
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
+
+if TYPE_CHECKING:
+    from schemas.dataset import TrackletFileHead
 
 #: Folder of the richer per-video tracklet files (``annotations.tracklet_files``).
 TRACKLET_FILES = "tracklets"
@@ -73,6 +86,15 @@ TRACKLET_FILES = "tracklets"
 #: (``annotations.sheets``) of its files, one per tracklet file, named as it is.
 TRACKLET_BUILD_DIR = ".build"
 TRACKLET_SHEET_DIR = "sheets"
+
+#: ``mf publish``'s record of the videos of products it holds back for review whose tracklet files
+#: it keeps (hidden): ``{"videos/<product>_<n>.mp4": {"product_id", "src", "recipe"}}``, the
+#: collected file (SHA-256) and recipe the video was made from when its tracklets were built.
+HELD_TRACKLETS = ".publish-held.json"
+HELD_HINT = (
+    f"delete {HELD_TRACKLETS} and rerun mf publish (it names the tracklet files publish keeps for "
+    "products held back for review)"
+)
 
 T = TypeVar("T")
 #: ``progress(iterable, desc=..., total=..., unit=...)``: wraps a long loop (a progress bar)
@@ -710,14 +732,26 @@ class _Audit:
                         "clip the boxes to the frame or rebuild the tracklet (mf-tracklets build --force)",
                     )
 
+    def _held(self) -> dict[str, str]:
+        """Video -> product of the tracklet files ``mf publish`` keeps for held-back products
+        (:data:`HELD_TRACKLETS`); a record that does not read is a break, and holds none."""
+        try:
+            return {rel: rec["product_id"] for rel, rec in read_held_videos(self.root).items()}
+        except DataFormatError as exc:
+            self.add("tracklets", None, HELD_TRACKLETS, exc.message, HELD_HINT)
+            return {}
+
     def _tracklet_files(self) -> None:
         """The richer ``tracklets/<video stem>.json`` files parse, and each is about its own video,
         one a product lists, and that product's; a video several products list has one file per
         product, ``<video stem>@<product>.json``, about that product (one that lists the video).
         A file about a video or a product the split files no longer hold (a product taken down) is a
-        break: it would publish that product's boxes. Only ``product_id`` and ``video`` are read
-        (every field with ``deep``); a file they do not read from is worded as the full validation
-        words it."""
+        break: it would publish that product's boxes; so is a product's ``@`` file of a video only
+        that product lists now (stale: its file is ``<video stem>.json``). A file of a video of a
+        product ``mf publish`` holds back for review (:data:`HELD_TRACKLETS`, the video and product
+        it names) is passed over. Only ``product_id`` and
+        ``video`` are read (every field with ``deep``); a file they do not read from is worded as
+        the full validation words it."""
         folder = self.root / TRACKLET_FILES
         fix = "rebuild it with mf-tracklets build --force (or delete it)"
         unlisted = (
@@ -727,6 +761,7 @@ class _Audit:
         unknown = "delete it: it holds the boxes of a product the dataset no longer lists"
         listing: dict[str, set[str]] = {}  # product -> the videos it lists
         owners: dict[str, set[str]] = {}  # video -> the products listing it
+        held = self._held()  # video -> the held-back product whose file publish keeps
         for p in self.products:
             listing.setdefault(p.pid, set()).update(p.videos)
             for v in p.videos:
@@ -746,6 +781,8 @@ class _Audit:
             named = path.stem == f"{stem}@{vt.product_id}"  # one product's file of a shared video
             if not named and stem != path.stem:
                 self.add("tracklets", None, rel, f"its video is '{vt.video}', not {path.stem}", fix)
+            elif vt.video not in owners and not named and held.get(vt.video) == vt.product_id:
+                continue  # kept by mf publish for review: not part of the published dataset
             elif vt.video not in owners:
                 self.add("tracklets", None, rel, f"about '{vt.video}', which no product lists", unlisted)
             elif vt.product_id not in listing:
@@ -768,6 +805,8 @@ class _Audit:
                     f"list: each has its own file {TRACKLET_FILES}/{stem}@<product>.json",
                     "rerun mf-tracklets build (it builds each product's file and removes this one)",
                 )
+            elif named and len(owners[vt.video]) == 1:
+                self.add("tracklets", None, rel, *_unshared_file_break(folder, path.name, stem, vt))
 
     def entries(self) -> None:
         res = self.results["entries"]
@@ -835,32 +874,38 @@ class _Audit:
         )
 
 
-@functools.cache
-def _head_model() -> type[Any]:
-    """The two fields of a tracklet file the tracklets check reads, other fields unread."""
-    from pydantic import BaseModel, ConfigDict
+def _unshared_file_break(folder: Path, name: str, stem: str, vt: TrackletFileHead) -> tuple[str, str]:
+    """(problem, fix) of ``name``, product ``vt.product_id``'s file ``<stem>@<product>.json`` of a
+    video no other product lists now: a leftover of when several did. The video's file is
+    ``<stem>.json`` (what ``mf-tracklets build`` builds and review reads); ``mf publish`` removes
+    a video's files only when it stops publishing the video, and the builder only a shared
+    video's ``<stem>.json``, so nothing removes this one."""
+    plain = f"{TRACKLET_FILES}/{stem}.json"
+    problem = (
+        f"stale: product {vt.product_id}'s file of a video several products listed, but only "
+        f"{vt.product_id} lists '{vt.video}' now: its tracklet file is {plain}"
+    )
+    record = f"{TRACKLET_FILES}/{TRACKLET_BUILD_DIR}/{name}"
+    if (folder / f"{stem}.json").is_file():
+        return problem, f"delete it (and its build record {record}): {plain} holds the video's tracklets"
+    return problem, (
+        f"rename it to {plain} (and {record} to {TRACKLET_FILES}/{TRACKLET_BUILD_DIR}/{stem}.json) to keep "
+        f"its tracklets, or delete it and rerun mf-tracklets build, which builds {plain}"
+    )
 
-    from schemas.official import RelPath
 
-    class TrackletFileHead(BaseModel):
-        model_config = ConfigDict(extra="ignore")
-        product_id: str
-        video: RelPath
-
-    return TrackletFileHead
-
-
-def _tracklet_file_head(data: bytes, *, full: bool) -> Any:
-    """``product_id`` and ``video`` of a tracklet file's bytes; ``full``: the whole file is
-    validated (:class:`~schemas.dataset.VideoTracklets`). A file that does not read raises
-    ValueError saying where and why, as the full validation words it."""
+def _tracklet_file_head(data: bytes, *, full: bool) -> TrackletFileHead:
+    """``product_id`` and ``video`` of a tracklet file's bytes
+    (:class:`~schemas.dataset.TrackletFileHead`, other fields unread); ``full``: the whole file is
+    validated (:class:`~schemas.dataset.VideoTracklets`, a TrackletFileHead too). A file that does
+    not read raises ValueError saying where and why, as the full validation words it."""
     from pydantic import ValidationError
 
-    from schemas.dataset import VideoTracklets
+    from schemas.dataset import TrackletFileHead, VideoTracklets
 
     if not full:
         try:
-            return _head_model().model_validate_json(data)
+            return TrackletFileHead.model_validate_json(data)
         except ValidationError:
             pass  # worded by the full validation below
     try:
@@ -990,7 +1035,9 @@ def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
     a folder above it is not walked again. A file counts when its real path lies inside the folder
     or inside a linked folder it is reached through; a file link leaving both is an *escape*,
     listed apart and never in a manifest or a zip. Hidden files and folders (a leading ``.``:
-    publish state, locks) are left out of both, and ``manifest.json`` itself out of ``files``.
+    publish state, locks) are left out of both, and ``manifest.json`` itself out of ``files``; so
+    are the tracklet files (and contact sheets) ``mf publish`` keeps for products it holds back
+    (:func:`held_tracklet_names`).
     """
     base = Path(root)
     files: list[str] = []
@@ -1026,7 +1073,60 @@ def list_dataset(root: str | os.PathLike[str]) -> DatasetListing:
 
     real_root = os.path.realpath(base)
     visit(str(base), "", frozenset({real_root}), (real_root,))
-    return DatasetListing(files, escapes)
+    held = held_tracklet_names(base)
+    return DatasetListing([f for f in files if f not in held] if held else files, escapes)
+
+
+def read_held_videos(root: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
+    """The held-back videos whose tracklet files ``mf publish`` keeps (:data:`HELD_TRACKLETS`;
+    ``{}`` when there is none); :class:`DataFormatError` when the record does not read."""
+    path = Path(root) / HELD_TRACKLETS
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataFormatError(f"cannot read: {exc}", where=str(path), hint=HELD_HINT) from None
+    if not isinstance(data, dict):
+        raise DataFormatError("not an object of video -> record", where=str(path), hint=HELD_HINT)
+    for rel, rec in data.items():
+        if not _held_record_ok(rel, rec):
+            raise DataFormatError(
+                f"entry {rel!r} is not a video of {VIDEO_DIR}/ with product_id, src and recipe",
+                where=str(path),
+                hint=HELD_HINT,
+            )
+    return data
+
+
+def _held_record_ok(rel: object, rec: object) -> bool:
+    """Whether ``rel: rec`` is a record of :data:`HELD_TRACKLETS`."""
+    if not (isinstance(rel, str) and rel.startswith(f"{VIDEO_DIR}/") and rel.count("/") == 1):
+        return False
+    if not (
+        isinstance(rec, dict) and all(isinstance(rec.get(k), str) for k in ("product_id", "src", "recipe"))
+    ):
+        return False
+    try:
+        check_safe_name(rel.split("/")[1], what="video")
+        check_safe_name(rec["product_id"], what="product id")
+    except ValueError:
+        return False
+    return True
+
+
+def held_tracklet_names(root: str | os.PathLike[str]) -> set[str]:
+    """The files of the held-back videos' tracklets (``tracklets/<video stem>.json`` and its
+    contact sheet) that :func:`list_dataset` leaves out; none when the record does not read
+    (the ``tracklets`` check reports it)."""
+    try:
+        held = read_held_videos(root)
+    except DataFormatError:
+        return set()
+    stems = {PurePosixPath(rel).stem for rel in held}
+    return {f"{TRACKLET_FILES}/{s}.json" for s in stems} | {
+        f"{TRACKLET_FILES}/{TRACKLET_SHEET_DIR}/{s}.png" for s in stems
+    }
 
 
 def dataset_files(root: str | os.PathLike[str]) -> list[str]:

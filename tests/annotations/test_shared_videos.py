@@ -297,3 +297,99 @@ def test_the_review_page_keeps_each_products_review_of_a_shared_video(shared_ds,
         assert items["videos/v1.mp4", "pa"] is None and items["videos/v1.mp4", "pb"]["verdict"] == "accept"
     finally:
         app.close()
+
+
+def _drop_v1_from_pb(root: Path) -> None:
+    """A republish after which only pa lists v1 (pb keeps v2)."""
+    train = json.loads((root / "train.json").read_text())
+    train["pb"]["video_paths"] = ["videos/v2.mp4"]
+    train["pb"]["tracklets"] = train["pb"].get("tracklets", [{}, {}])[1:]
+    (root / "train.json").write_text(json.dumps(train))
+
+
+def _manual_boxes(root: Path, pid: str) -> VideoTracklets:
+    """A person's boxes (an import) become ``pid``'s ground truth of v1 in its own file."""
+    vt = read_video_tracklets(tracklet_file(root, "videos/v1.mp4", pid))
+    box = [60.0, 60.0, 90.0, 90.0]
+    vt.tracklets.append(Tracklet(video=vt.video, boxes={0: box, 1: box}, mode="manual"))
+    vt = vt.model_copy(update={"ground_truth": len(vt.tracklets) - 1})
+    write_video_tracklets(root, vt, shared=True)
+    return vt
+
+
+def _tracklet_breaks(root: Path) -> list[str]:
+    return [b.field + ": " + b.problem for b in verify_dataset(root).check("tracklets").breaks]
+
+
+def test_a_video_no_longer_shared_adopts_its_remaining_products_file(shared_ds):
+    """pb stops listing v1: pa's ``v1@pa.json`` (a person's boxes in it) becomes ``v1.json`` with
+    its build record, pb's file of v1 goes, nothing is built again, and ``mf verify`` passes."""
+    fb = FakeBuilder()
+    build_dataset_tracklets(shared_ds, builder=fb)
+    kept = _manual_boxes(shared_ds, "pa")
+    _drop_v1_from_pb(shared_ds)
+    assert any("v1@pa.json" in b and "stale" in b for b in _tracklet_breaks(shared_ds))
+    sheets = shared_ds / "tracklets" / "sheets"
+    sheets.mkdir()
+    for name in ("v1@pa.png", "v1@pb.png"):  # each product's contact sheet of v1
+        (sheets / name).write_bytes(name.encode())
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    assert (rep.processed, rep.skipped, rep.kept_human) == (0, 2, 0)  # nothing built again
+    assert rep.adopted_unshared == 1 and rep.removed_unlisted == ["tracklets/v1@pb.json"]
+    (entry,) = rep.adopted_unshared_videos
+    assert entry["video"] == "videos/v1.mp4" and entry["kept"] == "v1@pa.json"
+    assert entry["file"] == "tracklets/v1.json"
+    assert "adopted_unshared" in rep.as_dict()
+    tracklets = shared_ds / "tracklets"
+    assert sorted(p.name for p in tracklets.glob("*.json")) == ["v1.json", "v2.json"]
+    assert sorted(p.name for p in (tracklets / ".build").glob("*.json")) == ["v1.json", "v2.json"]
+    assert read_video_tracklets(tracklet_file(shared_ds, "videos/v1.mp4", "pa")) == kept
+    assert [(p.name, p.read_bytes()) for p in sheets.iterdir()] == [("v1.png", b"v1@pa.png")]
+    train = json.loads((shared_ds / "train.json").read_text())
+    assert train["pa"]["tracklets"][0]["0"] == [60.0, 60.0, 90.0, 90.0]  # the person's boxes
+    assert _tracklet_breaks(shared_ds) == []
+    rep = build_dataset_tracklets(shared_ds, builder=fb)  # a rerun: nothing to do
+    assert (rep.processed, rep.skipped, rep.adopted_unshared, rep.removed_unlisted) == (0, 2, 0, [])
+
+
+def test_a_videos_file_beside_the_product_file_keeps_the_one_with_a_persons_work(shared_ds):
+    """Both ``v1.json`` (built by an older toolkit beside the leftover) and ``v1@pa.json``: the one
+    a person worked on is kept, else the newer one, and the report says which."""
+    import os
+
+    fb = FakeBuilder()
+    build_dataset_tracklets(shared_ds, builder=fb)
+    kept = _manual_boxes(shared_ds, "pa")
+    _drop_v1_from_pb(shared_ds)
+    fresh = _vt("pa", "videos/v1.mp4", GARMENT["imgs/a.jpg"])
+    plain = write_video_tracklets(shared_ds, fresh, shared=False)  # newer, but built
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    (entry,) = rep.adopted_unshared_videos
+    assert entry["kept"] == "v1@pa.json" and "person's work (import)" in entry["why"]
+    assert read_video_tracklets(plain) == kept and not (plain.parent / "v1@pa.json").exists()
+    assert rep.processed == 0 and _tracklet_breaks(shared_ds) == []
+    # neither holds a person's work: the newer build is kept
+    own = plain.parent / "v1@pa.json"
+    own.write_text(fresh.model_dump_json())
+    plain.write_text(fresh.model_copy(update={"frames": 3}).model_dump_json())
+    os.utime(own, ns=(plain.stat().st_mtime_ns - 10**9,) * 2)
+    rep = build_dataset_tracklets(shared_ds, builder=fb)
+    assert [(e["kept"], e["why"]) for e in rep.adopted_unshared_videos] == [("v1.json", "newer build")]
+    assert not own.exists() and read_video_tracklets(plain).frames == 3
+
+
+def test_the_build_summary_names_the_files_of_videos_no_longer_shared():
+    from annotations.cli import _adopted_line
+
+    entry = {
+        "video": "videos/v1.mp4",
+        "file": "tracklets/v1.json",
+        "kept": "v1@pa.json",
+        "why": "newer build",
+    }
+    text = _adopted_line(
+        {"adopted_unshared_videos": [entry] * 6, "removed_unlisted": ["tracklets/v1@pb.json"]}
+    )
+    assert "videos/v1.mp4: kept v1@pa.json as tracklets/v1.json (newer build)" in text
+    assert "1 more videos no longer shared" in text and "removed 1 tracklet files" in text
+    assert _adopted_line({"adopted_unshared_videos": [], "removed_unlisted": []}) == ""

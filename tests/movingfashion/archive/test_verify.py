@@ -215,6 +215,16 @@ def _tracklet_file_of_another_product(r: Path) -> None:
     _tracklet_file(r, "r1_0.json", "h1", "videos/r1_0.mp4")
 
 
+def _tracklets_of_a_video_no_longer_shared(r: Path) -> None:
+    """r1's own file of a video it once shared: only r1 lists it now, so its file is r1_0.json."""
+    _tracklet_file(r, "r1_0@r1.json", "r1", "videos/r1_0.mp4")
+
+
+def _stale_shared_file_beside_the_video_s_own(r: Path) -> None:
+    _tracklet_file(r, "r1_0.json", "r1", "videos/r1_0.mp4")
+    _tracklets_of_a_video_no_longer_shared(r)
+
+
 def _frame_key_with_leading_zero(r: Path) -> None:
     """'03' beside '3': two boxes for frame 3, the reader keeping one of them."""
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"03": [10, 40, 40, 80]}))
@@ -270,6 +280,15 @@ BREAKS = [
     (_tracklets_of_a_gone_product, "tracklets", None, None, "tracklets/r1_0@gone.json", "delete it"),
     (_tracklets_of_an_unlisted_video, "tracklets", None, None, "tracklets/x9_0.json", "`mf publish`"),
     (_tracklet_file_of_another_product, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
+    (_tracklets_of_a_video_no_longer_shared, "tracklets", None, None, "tracklets/r1_0@r1.json", "rename it"),
+    (
+        _stale_shared_file_beside_the_video_s_own,
+        "tracklets",
+        None,
+        None,
+        "tracklets/r1_0@r1.json",
+        "delete it",
+    ),
     (_no_img_path, "schema", "test", "r2", "img_path", '"img_path"'),
     (_entries_disagree, "entries", "test", "h2", "entries.jsonl", "republish"),
     (_entries_product_twice, "entries", "train", "h1", "entries.jsonl", "give each product its own id"),
@@ -309,6 +328,27 @@ def test_each_break_names_product_field_and_fix(
     assert "BREAK" in row and field in out and fix in out
     if product:
         assert f"{split}/{product} {field}" in out
+
+
+def test_a_shared_video_s_files_pass_until_it_is_no_longer_shared(archive_dir, tmp_path):
+    """Each product's ``<video>@<product>.json`` of a video two products list is clean; once one
+    of them drops the video, the other's ``@`` file is stale (nothing reads it) and named so."""
+    root = tmp_path / "ds"
+    shutil.copytree(archive_dir, root)
+    edit_split(root, "train", lambda d: d["h1"]["video_paths"].append("videos/r1_0.mp4"))
+    edit_split(root, "train", lambda d: d["h1"]["tracklets"].append({}))
+    _tracklet_file(root, "r1_0@r1.json", "r1", "videos/r1_0.mp4")
+    _tracklet_file(root, "r1_0@h1.json", "h1", "videos/r1_0.mp4")
+    report = verify_dataset(root)
+    assert report.ok, [b.describe() for b in report.breaks]
+    edit_split(root, "train", lambda d: d["h1"].update(video_paths=d["h1"]["video_paths"][:1]))
+    edit_split(root, "train", lambda d: d["h1"].update(tracklets=d["h1"]["tracklets"][:1]))
+    breaks = {b.field: b for b in verify_dataset(root).check("tracklets").breaks}
+    assert set(breaks) == {"tracklets/r1_0@r1.json", "tracklets/r1_0@h1.json"}
+    stale = breaks["tracklets/r1_0@r1.json"]
+    assert "stale" in stale.problem and "only r1 lists 'videos/r1_0.mp4'" in stale.problem
+    assert "rename it to tracklets/r1_0.json" in stale.fix and "mf-tracklets build" in stale.fix
+    assert "does not list" in breaks["tracklets/r1_0@h1.json"].problem
 
 
 def test_deep_decodes_every_frame(archive_dir, tmp_path):
