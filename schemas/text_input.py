@@ -9,8 +9,10 @@ some Windows editors write) is dropped.
 from __future__ import annotations
 
 import codecs
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from schemas.errors import DataFormatError, MFError
 
@@ -33,3 +35,28 @@ def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError
         raise error(
             f"{what} is not UTF-8 text (byte {skip + exc.start})", where=str(p), hint="save it as UTF-8"
         ) from None
+
+
+def load_json(
+    text: str | bytes,
+    where: str,
+    error: type[MFError] = DataFormatError,
+    hint: str | None = None,
+) -> Any:
+    """``json.loads(text)``, or one ``error`` naming ``where`` for every way JSON a user hands
+    in can fail to load: malformed (line and column), a number with more digits than Python
+    converts (over 4300), nesting deeper than the interpreter's stack, bytes that are not UTF-8.
+    The one home for reading user JSON: readers never see a bare ``ValueError`` or
+    ``RecursionError``."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=where, hint=hint
+        ) from None
+    except RecursionError:
+        raise error("JSON nested too deeply", where=where, hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})", where=where, hint=hint) from None
+    except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
+        raise error(f"JSON value out of range: {str(exc).splitlines()[0]}", where=where, hint=hint) from None
