@@ -328,7 +328,13 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
         pg = Page(browser, srv.url)
         try:
             assert pg.current() == first
-            pg.press("a", "a", "j")  # no wait between the keys: the first write is still under way
+            held: list = []  # the first write is held until every key was pressed, however loaded
+            pg.p.route("**/api/decision*", lambda route: held.append(route))  # the machine is
+            pg.press("a", "a", "j")
+            pg.p.wait_for_timeout(300)  # keys a page would act on are handled meanwhile
+            assert len(held) == 1, "a second decision was sent while the first was under way"
+            held[0].continue_()
+            pg.p.unroute("**/api/decision*")
             pg.p.wait_for_function("Number(document.body.dataset.saved || 0) >= 1")
             pg.p.wait_for_function("!document.body.dataset.busy")
             pg.p.wait_for_timeout(500)  # a second write, were one sent, would land meanwhile
