@@ -124,7 +124,7 @@ def clean(
         scorer = matchrcnn_scorer(matcher, detector_weights)
     # the executor first: a cluster that cannot be joined stops the run before the catalog is opened
     with make_executor(executor or cfg.executor, address=ray_address, show_progress=not as_json) as ex:
-        with Catalog(catalog_path) as cat:
+        with Catalog(catalog_path, must_exist=True) as cat:
             report = run_clean(cat, root, cfg, scorer, show_progress=not as_json, executor=ex)
         if ex.remote:
             report["executor"] = ex.report()
@@ -192,7 +192,7 @@ def splits_rebuild(
     if test_fraction is not None:  # checked before anything is opened: 0 < f < 1, as in the config
         check_test_fraction(test_fraction, where="--test-fraction")
     cfg = load_cleaning_config(config_path)
-    with Catalog(catalog_path) as cat:
+    with Catalog(catalog_path, must_exist=True) as cat:
         if n := check_cleaned(cat):  # none cleaned: refused (exit 2); some: said on stderr
             click.echo(f"warning: {not_cleaned_message(n)}", err=True)
         res = rebuild_splits(
@@ -225,7 +225,7 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
     from cleaning.splits import check_leakage
     from schemas.catalog import Catalog
 
-    with Catalog(catalog_path) as cat:
+    with Catalog(catalog_path, must_exist=True) as cat:
         problems = check_leakage(cat)
     emit(
         {"leakage": problems, "ok": not problems},
@@ -278,7 +278,7 @@ def publish(
     from schemas.catalog import Catalog
 
     cfg = load_cleaning_config(config_path)
-    with Catalog(catalog_path) as cat:
+    with Catalog(catalog_path, must_exist=True) as cat:
         res = run_publish(
             cat,
             root,
@@ -318,7 +318,7 @@ def stats_result(catalog_path: str, rules: str | None) -> dict[str, Any]:
     from cleaning.stats import catalog_stats
     from schemas.catalog import Catalog
 
-    with Catalog(catalog_path, must_exist=True) as cat:
+    with Catalog(catalog_path, read_only=True, must_exist=True) as cat:  # a report: nothing written
         return catalog_stats(cat, rules)
 
 

@@ -257,6 +257,11 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+class NotACatalog(CatalogError):
+    """The file is SQLite but not a catalog this toolkit can use as it is (another application's
+    database; or, opened read-only, a catalog that needs an upgrade first). Nothing was written."""
+
+
 class Catalog:
     """A handle on the catalog database. Cheap to open; one per process or thread.
 
@@ -264,7 +269,9 @@ class Catalog:
     :class:`~schemas.errors.CatalogCorrupt` and is left as it is. ``check="none"`` skips that
     (only for a catalog just checked by the same process). ``read_only``: an existing catalog
     opened for reading only (no migration, no write; e.g. a reader beside the one process that
-    writes it). ``must_exist``: refuse a path with no catalog yet (commands that read or amend
+    writes it; one at an older schema is refused, naming what upgrades it). A SQLite file that
+    no migration wrote but that holds tables (another application's database) is refused in
+    every mode, unchanged (:class:`NotACatalog`). ``must_exist``: refuse a path with no catalog yet (commands that read or amend
     what ``mf-collect`` gathered, where a mistyped path must not start an empty catalog).
     ``timeout_s``: how long a write waits for another process's write lock (default
     :data:`LOCK_WAIT_S`; see :meth:`transaction`).
@@ -316,16 +323,19 @@ class Catalog:
                 problems = self._check_pages(full=check == "full", limit=3)
                 if problems:
                     raise CatalogCorrupt(str(self.path), "; ".join(problems))
+            self._refuse_foreign()  # before anything is written: another application's file stays as it is
             if read_only:
                 self._check_version()
+                self._refuse_older()
             else:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
-        except CatalogCorrupt:
+        except (CatalogCorrupt, NotACatalog):
             self._close_quietly()
-            # every command refuses a damaged catalog, so no other process has it open: the side
-            # files this read-only open made go, and the folder is left as it was
+            # every command refuses a damaged catalog or a file that is none, so no other process
+            # has it open as a catalog: the side files this read-only open made go, and the folder
+            # is left as it was
             for f in absent:
                 if f.exists() and (f.name.endswith("-shm") or f.stat().st_size == 0):
                     f.unlink(missing_ok=True)
@@ -451,13 +461,62 @@ class Catalog:
                 hint="upgrade the toolkit",
             )
 
+    def _tables(self) -> list[str]:
+        """The file's own tables (SQLite's internal ``sqlite_*`` ones left out), sorted."""
+        rows = self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        ).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a SQLite file no migration wrote (schema 0) that holds tables: another
+        application's database, named by its tables, is left as it is (a mistyped ``--catalog``)."""
+        if self.schema_version != 0:
+            return
+        tables = self._tables()
+        if tables:
+            shown = ", ".join(tables[:8]) + (f", ... ({len(tables)} tables)" if len(tables) > 8 else "")
+            raise NotACatalog(
+                f"not a catalog mf-collect wrote (tables: {shown})",
+                where=str(self.path),
+                hint="check --catalog: it names another application's SQLite database, left unchanged",
+            )
+
+    def _refuse_older(self) -> None:
+        """A read-only open cannot migrate: refuse a catalog at an older schema, saying what upgrades it."""
+        version = self.schema_version
+        if version == 0:
+            raise NotACatalog(
+                "not a catalog mf-collect wrote (no tables)",
+                where=str(self.path),
+                hint="check --catalog: give the catalog mf-collect wrote",
+            )
+        if version < len(MIGRATIONS):
+            raise NotACatalog(
+                f"catalog schema version {version} is older than this toolkit ({len(MIGRATIONS)}); "
+                "this command reads it only and does not upgrade it",
+                where=str(self.path),
+                hint="a command that writes the catalog upgrades it in place (mf-collect, mf clean, "
+                "mf splits rebuild): run one, then rerun this one",
+            )
+
     def _migrate(self) -> None:
         self._check_version()
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, sql.split(";")):
-                    db.execute(statement)
+                    try:
+                        db.execute(statement)
+                    except CatalogCorrupt:
+                        raise
+                    except CatalogError as exc:  # e.g. a table of that name made by something else
+                        raise CatalogError(
+                            f"cannot upgrade the catalog to schema version {number}: {exc.message}",
+                            where=str(self.path),
+                            hint="it holds tables this toolkit did not write: check --catalog, or "
+                            "restore the catalog from a copy",
+                        ) from None
                 db.execute(f"PRAGMA user_version = {number}")
 
     # -- items --------------------------------------------------------------------

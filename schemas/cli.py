@@ -166,7 +166,7 @@ def catalog_check(catalog_path: str, as_json: bool) -> None:
     from schemas.errors import CatalogCorrupt, CatalogError
 
     try:
-        with Catalog(catalog_path, check="full", must_exist=True) as cat:
+        with Catalog(catalog_path, check="full", read_only=True, must_exist=True) as cat:
             rows = cat.row_problems()
             result = {
                 "catalog": catalog_path,

@@ -69,6 +69,6 @@ def stats(
         from schemas.catalog import Catalog
 
         folder = world_folder(truth)
-        with Catalog(catalog_path, must_exist=True) as cat:
+        with Catalog(catalog_path, read_only=True, must_exist=True) as cat:
             res["truth"] = score_cleaning(cat, root, load_world(folder), folder)
     emit(res, as_json, stats_human)

@@ -83,7 +83,7 @@ def run(ctx: DemoContext) -> CleanSection:
             seed_catalog_from_world(ctx.world, cat, ctx.collect_root)
     cfg = CleaningConfig(split_seed=ctx.seed)
     out = ctx.work / "dataset"
-    with Catalog(ctx.catalog) as cat:
+    with Catalog(ctx.catalog, must_exist=True) as cat:
         ctx.progress.info(f"{len(cat.items())} catalog items: probe, duplicates, split screens, taxonomy")
         report = clean(cat, ctx.collect_root, cfg, show_progress=ctx.progress.bars)
         sp = rebuild_splits(cat, seed=cfg.split_seed, test_fraction=cfg.test_fraction)

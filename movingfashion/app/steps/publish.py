@@ -88,7 +88,7 @@ def run(ctx: DemoContext) -> PublishSection:
     if ctx.catalog is None or ctx.collect_root is None or ctx.dataset is None:
         raise StepSkipped("no catalog or dataset (the clean step did not run)")
     cfg = CleaningConfig(split_seed=ctx.seed)
-    with Catalog(ctx.catalog) as cat:
+    with Catalog(ctx.catalog, must_exist=True) as cat:
         pub = publish(
             cat,
             ctx.collect_root,
