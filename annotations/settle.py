@@ -24,6 +24,7 @@ import: its signals describe the tracklet the builder chose, not this one; the p
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,13 @@ def signals_describe_ground_truth(vt: VideoTracklets, record: dict | None) -> bo
     if record and "ground_truth" in record:
         return record["ground_truth"] == ground_truth_digest(vt)
     gt = vt.ground_truth_tracklet()
-    members = vt.signals.get("members")
-    return gt is None or not gt.scores or members is None or int(members) == len(gt.scores)
+    return gt is None or not gt.scores or _members_match(vt.signals.get("members"), len(gt.scores))
+
+
+def _members_match(members: float | None, n: int) -> bool:
+    """Whether the stored ``signals.members`` counts ``n`` detections (none stored: nothing to
+    compare; NaN or Infinity, which no build writes: no)."""
+    return members is None or (math.isfinite(members) and int(members) == n)
 
 
 def _raw_describes(gt: Any, signals: dict[str, float], record: dict | None) -> bool:
@@ -138,8 +144,7 @@ def _raw_describes(gt: Any, signals: dict[str, float], record: dict | None) -> b
         return recorded == ground_truth_digest(
             VideoTracklets.model_construct(tracklets=[checked], ground_truth=0)
         )
-    members = signals.get("members")
-    return not checked.scores or members is None or int(members) == len(checked.scores)
+    return not checked.scores or _members_match(signals.get("members"), len(checked.scores))
 
 
 def _decidable(f: _Flagged) -> bool:
@@ -152,9 +157,14 @@ def _owner_problem(name: str, view: TrackletFileFlags) -> bool:
     return file_owner_problem(name, view) is not None or any(t.video != view.video for t in view.tracklets)
 
 
+#: What reading a file light raises when the file may not read (a JSON number past a float's
+#: range, deep nesting, a malformed tracklet list): the full read then words the problem.
+_LIGHT_ERRORS = (OSError, ValueError, ArithmeticError, LookupError, TypeError, RecursionError)
+
+
 def _read_light(p: Path) -> StoredFlag:
-    """:func:`read_stored_flag` without the full read (a :class:`ValueError` or :class:`OSError`
-    when the file may not read)."""
+    """:func:`read_stored_flag` without the full read (one of :data:`_LIGHT_ERRORS` when the
+    file may not read)."""
     data = pydantic_core.from_json(p.read_bytes())
     view = TrackletFileFlags.model_validate(data)
     if _owner_problem(p.name, view):
@@ -184,7 +194,7 @@ def read_stored_flag(p: Path) -> StoredFlag:
     which words the problem (:class:`MFError`)."""
     try:
         return _read_light(p)
-    except (OSError, ValueError):
+    except _LIGHT_ERRORS:
         vt = read_video_tracklets(p)
     describes = not _decidable(vt) or signals_describe_ground_truth(vt, read_build_record(p))
     return StoredFlag(

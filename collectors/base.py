@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from collectors.core import Candidate, CollectContext, Outcome, safe_id
+from collectors.listfiles import checked_url, exists, is_url, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 
@@ -50,7 +51,7 @@ class TargetForm:
 
     def matches(self, target: str) -> bool:
         if self.pattern is None:
-            return Path(target[1:] if target.startswith("@") else target).exists()
+            return exists(target_path(target))
         return re.fullmatch(self.pattern, target) is not None
 
 
@@ -124,6 +125,8 @@ class Source(ABC):
             raise DataFormatError(f"no {cls.name} targets given", where="TARGETS", hint=hint)
         for target in targets:
             t = target.strip()
+            if is_url(t):
+                checked_url(t, "TARGETS")
             if not t or not any(f.matches(t) for f in cls.target_forms):
                 looks_like_file = t.startswith("@") or "/" in t or Path(t).suffix != ""
                 what = "file not found" if looks_like_file else "not a target this source reads"

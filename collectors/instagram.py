@@ -40,7 +40,7 @@ from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, hashtags_in
 from collectors.hosts import HostPolicy
-from collectors.listfiles import expand_lists, target_path
+from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
 
@@ -140,17 +140,17 @@ def _rate_controller_class() -> type:
 
 
 def _is_structure(path: Path) -> bool:
-    return path.is_file() and (path.suffix == ".json" or path.name.endswith(".json.xz"))
+    return is_file(path) and (path.suffix == ".json" or path.name.endswith(".json.xz"))
 
 
 def _is_list(path: Path) -> bool:
-    return path.is_file() and not _is_structure(path)
+    return is_file(path) and not _is_structure(path)
 
 
 def _structure_files(path: Path) -> list[Path] | None:
     """The structure files a target path names (a folder: its ``.json(.xz)`` files, sorted);
     None when it names none."""
-    if path.is_dir():
+    if is_dir(path):
         return sorted([*path.glob("*.json"), *path.glob("*.json.xz")])
     return [path] if _is_structure(path) else None
 

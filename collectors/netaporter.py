@@ -20,7 +20,7 @@ from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, status_for
 from collectors.hosts import HostPolicy
-from collectors.listfiles import expand_lists, target_path
+from collectors.listfiles import expand_lists, is_file, target_path
 from collectors.pages import parse_product, read_page, sitemap_locs
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
@@ -30,7 +30,7 @@ log = logging.getLogger("collectors.netaporter")
 
 def _is_list(path: Path) -> bool:
     """An id file: ``@FILE``, or a path to an existing file (not a URL or a site path)."""
-    return path.is_file()
+    return is_file(path)
 
 
 def _line_target(line: str) -> str | None:
@@ -43,14 +43,14 @@ def _on_site(target: str) -> bool:
     (an id file given by its absolute path is read here, never requested from the site)."""
     if target.startswith(("http://", "https://")):
         return True
-    return target.startswith("/") and not Path(target).is_file()
+    return target.startswith("/") and not is_file(Path(target))
 
 
 def _targets(target: str) -> Iterator[str]:
     """The targets of ``target``, id files expanded (a file naming itself is refused)."""
     if _on_site(target):
         return iter([target])
-    if target.startswith("@") and not target_path(target).is_file():
+    if target.startswith("@") and not is_file(target_path(target)):
         raise DataFormatError("id file not found", where=target[1:], hint="give @FILE of an existing file")
     return expand_lists(target, is_list=_is_list, line_target=_line_target)
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from collectors.listfiles import checked_url, is_url
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
-from schemas.text_input import read_text_input
+from schemas.text_input import load_json, read_text_input
 
 VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
 SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_path", "image", "image_url")
@@ -35,8 +35,8 @@ def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopR
     of the list or mapping file naming it, symlinks resolved); anything else raises
     :class:`~schemas.paths.PathEscapeError` naming ``where`` (file and line)."""
     value = value.strip()
-    if value.startswith(("http://", "https://")):
-        return ShopRef(url=value)
+    if is_url(value):
+        return ShopRef(url=checked_url(value, where or str(base)))
     raw = value[7:] if value.startswith("file://") else value
     path = resolve_under(
         base, raw, what="shop image", where=where, root_label="the folder of the list", follow_symlinks=True
@@ -53,12 +53,7 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
         for n, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(
-                    f"line {n}: {exc.msg}", where=str(p), hint="one JSON object per line"
-                ) from None
+            obj = load_json(line, f"{p} line {n}", hint="one JSON object per line")
             if not isinstance(obj, dict):
                 raise DataFormatError(
                     f"line {n}: expected a JSON object, got {type(obj).__name__}",
@@ -73,7 +68,7 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                 )
             rows.append((video, shop, f"{p} line {n}"))
     else:
-        table = [r for r in csv.reader(text.splitlines()) if r and not r[0].startswith("#")]
+        table = [r for r in _csv_rows(text, p) if r and not r[0].startswith("#")]
         vcol, scol = 0, 1
         if table and any(c.strip().lower() in VIDEO_KEYS + SHOP_KEYS for c in table[0]):
             header = [c.strip().lower() for c in table[0]]
@@ -85,6 +80,18 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                 raise DataFormatError(f"row {n}: expected a video and a shop column", where=str(p))
             rows.append((r[vcol].strip(), r[scol].strip(), f"{p} row {n}"))
     return {video: parse_shop_ref(shop, p.parent, where=at) for video, shop, at in rows if video and shop}
+
+
+def _csv_rows(text: str, p: Path) -> list[list[str]]:
+    """The CSV rows of ``text``; a row :mod:`csv` cannot read (a field over its 131072-character
+    limit) is a :class:`DataFormatError` naming the file and line."""
+    reader = csv.reader(text.splitlines())
+    try:
+        return list(reader)
+    except csv.Error as exc:
+        raise DataFormatError(
+            f"line {reader.line_num}: {exc}", where=str(p), hint="one video,shop pair a line"
+        ) from None
 
 
 def _field(

@@ -25,7 +25,7 @@ from collectors.base import SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, noting_problems
 from collectors.hosts import HostPolicy
-from collectors.listfiles import expand_lists, target_path
+from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from collectors.shopmap import load_shop_map, url_hosts
 from collectors.ytdl import YtdlSource, load_info_file
 from schemas.errors import DataFormatError
@@ -94,15 +94,15 @@ def read_infos(path: Path) -> list[dict[str, Any]]:
 
 def _info_paths(path: Path) -> list[Path] | None:
     """The info files a folder or ``.json`` file target names; None for other targets."""
-    if path.is_dir():
+    if is_dir(path):
         return sorted(path.glob("*.json"))
-    if path.is_file() and path.suffix == ".json":
+    if is_file(path) and path.suffix == ".json":
         return [path]
     return None
 
 
 def _is_list(path: Path) -> bool:
-    return path.is_file() and path.suffix != ".json"
+    return is_file(path) and path.suffix != ".json"
 
 
 #: A list line that is a comment: ``#`` alone, or followed by a space (``# my picks``) or ``!``.

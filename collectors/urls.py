@@ -30,6 +30,7 @@ from collectors.base import TargetForm
 from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, safe_id
 from collectors.hosts import HostPolicy
+from collectors.listfiles import checked_url, is_file, is_url, target_path
 from collectors.shopmap import ShopRef, parse_shop_ref
 from collectors.ytdl import YtdlSource
 from schemas.errors import DataFormatError, FetchError
@@ -128,11 +129,11 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
     """(URL, shop reference) pairs from URL arguments and list files (``#`` comments cut)."""
     out: list[tuple[str, ShopRef | None]] = []
     for target in targets:
-        path = Path(target[1:] if target.startswith("@") else target)
-        if target.startswith(("http://", "https://")):
-            out.append((target, None))
+        path = target_path(target)
+        if is_url(target):
+            out.append((checked_url(target, "TARGETS"), None))
             continue
-        if not path.is_file():
+        if not is_file(path):
             raise DataFormatError("URL list not found", where=str(path), hint="give URLs or list files")
         for n, line in enumerate(read_text_input(path, "URL list").splitlines(), 1):
             entry = _url_line(line, n, path)
@@ -153,6 +154,7 @@ def _url_line(line: str, n: int, path: Path) -> tuple[str, ShopRef | None] | Non
     url, shop = parts[0], parts[1].strip() if len(parts) > 1 else ""
     if not url.startswith(("http://", "https://")):
         raise DataFormatError(f"line {n}: {url!r} is not an http(s) URL", where=str(path))
+    checked_url(url, f"{path} line {n}")
     if shop.startswith(("http://", "https://")) and len(_SPLIT.split(shop)) > 1:
         raise DataFormatError(
             f"line {n}: text after the shop image URL ({shop!r})",

@@ -467,21 +467,18 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
 
 def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Info dicts of a saved yt-dlp ``.info.json`` (one object, a list, or JSON lines)."""
-    from schemas.text_input import read_text_input
+    from schemas.text_input import load_json, read_text_input
 
     p = Path(path)
     text = read_text_input(p, "info file")
+    hint = "not a yt-dlp info JSON: write it with yt-dlp --write-info-json"
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise DataFormatError(
-                f"not a yt-dlp info JSON: {exc.msg} at line {exc.lineno}",
-                where=str(p),
-                hint="write it with yt-dlp --write-info-json",
-            ) from None
+    except json.JSONDecodeError:  # JSON lines (or no JSON: the one home words it, naming the line)
+        lines = enumerate(text.splitlines(), 1)
+        data = [load_json(line, f"{p} line {n}", hint=hint) for n, line in lines if line.strip()]
+    except (ValueError, RecursionError):  # a 5000-digit number, nesting too deep
+        data = load_json(text, str(p), hint=hint)  # raises DataFormatError naming the file
     infos = data if isinstance(data, list) else [data]
     if not all(isinstance(i, dict) for i in infos):
         raise DataFormatError("info JSON must hold objects", where=str(p))

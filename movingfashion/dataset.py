@@ -97,13 +97,13 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
-from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
+from movingfashion.sampling import MAX_FRAME, FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.training_copy import (
     NAMING,
     CopyEntry,
@@ -117,9 +117,9 @@ from movingfashion.training_copy import (
     remove_legacy,
 )
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
-from schemas.dataset import FrameIndex, TrackletFileScores, VideoTracklets, read_entry_rows
+from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import SPLIT_FILES, is_frame_key, read_official, read_official_rows, split_json
+from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.tracklet_names import shared_videos, tracklet_stem
@@ -204,6 +204,19 @@ def _require_folder(folder: Path, what: str, root: Path, split: str) -> None:
     )
 
 
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a file the dataset can open (None: it is one): ``"not found"``, or
+    the system's refusal (a path part over 255 bytes: ENAMETOOLONG), never a bare OSError."""
+    try:
+        return None if path.is_file() else "not found"
+    except OSError as exc:
+        return f"cannot be opened ({exc.strerror or exc})"
+
+
+#: What to do about a frame key of the split file past its video's end (``mf verify``'s words).
+PAST_END_HINT = "rebuild the tracklet (mf-tracklets build --force), or drop those frames from the split file"
+
+
 def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names such as
     ``'trousers'``); None for None. ConfigError naming ``classes`` for an unknown one."""
@@ -258,18 +271,6 @@ def _inside(c: list[float], width: int, height: int) -> bool:
     )
 
 
-_GT_SCORES: TypeAdapter[dict[int, float]] = TypeAdapter(dict[FrameIndex, float])
-
-
-def _gt_scores(scores: dict[str, float]) -> dict[int, float]:
-    """The ground-truth tracklet's scores by frame, keys checked as :class:`VideoTracklets` checks
-    them (canonical keys straight away; the checker names the first bad one): what
-    :class:`~schemas.dataset.TrackletFileScores` leaves to its reader."""
-    if all(map(is_frame_key, scores)):
-        return {int(k): v for k, v in scores.items()}
-    return _GT_SCORES.validate_python(scores)
-
-
 @dataclass(frozen=True)
 class RicherVideo:
     """What the dataset uses of a video's tracklet file (``tracklets/<stem>[@<product>].json``)."""
@@ -281,22 +282,33 @@ class RicherVideo:
     height: int
     #: frame -> detector score of the ground-truth tracklet ({} when the file chose none)
     confidences: dict[int, float]
+    #: the tracklet file itself (what an error about its frame size names)
+    path: Path | None = None
+
+
+def _first_error(exc: Exception) -> str:
+    """The first problem ``exc`` names, with its field when it is a validation error."""
+    if isinstance(exc, ValidationError) and exc.errors():
+        err = exc.errors()[0]
+        return f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+    return str(exc).splitlines()[0]
 
 
 def read_richer_file(path: Path) -> RicherVideo | None:
     """What the dataset uses of one tracklet file; None when there is none, or (with a warning)
-    when it does not parse (:class:`~schemas.dataset.TrackletFileScores`: every field checked, of
-    each tracklet only its scores read). Only what is used is kept: the rest is dropped."""
+    when it does not parse (:class:`~schemas.dataset.TrackletFileScores`: every field checked,
+    the ground-truth tracklet in full: :func:`~schemas.dataset.check_ground_truth`). Only what is
+    used is kept: the rest is dropped."""
     try:
         vt = TrackletFileScores.model_validate_json(path.read_text(encoding="utf-8"))
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
-        conf = _gt_scores(gt.scores) if gt is not None else {}
+        conf = check_ground_truth(gt) if gt is not None else {}
     except FileNotFoundError:
         return None
-    except (ValidationError, OSError, ValueError) as exc:
-        log.warning("%s: ignored, not a VideoTracklets file (%s)", path, str(exc).splitlines()[0])
+    except (ValidationError, OSError, ValueError, RecursionError) as exc:
+        log.warning("%s: ignored, not a VideoTracklets file (%s)", path, _first_error(exc))
         return None
-    return RicherVideo(vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf)
+    return RicherVideo(vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf, path)
 
 
 class _RicherFiles:
@@ -608,13 +620,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 raise
             self.skipped.append((pid, str(exc)))
             return None
-        if not shop.is_file():
+        problem = _file_problem(shop)
+        if problem is not None:
             self._bad(
                 pid,
-                f"shop image not found: {entry.img_path}",
+                f"shop image {problem}: {entry.img_path}"
+                if problem == "not found"
+                else f"img_path {entry.img_path!r:.80}: {problem}",
                 MediaError,
-                str(shop),
-                "check img_path in the split JSON",
+                str(shop) if problem == "not found" else where,
+                "check img_path in the split JSON (a file name is at most 255 bytes)",
             )
             return None
         videos = []
@@ -629,17 +644,28 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     raise
                 self.skipped.append((pid, str(exc)))
                 continue
-            if not path.is_file():
+            problem = _file_problem(path)
+            if problem == "not found":
                 self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
                 continue
-            boxes = entry.tracklet_boxes(vi)
+            if problem is not None:
+                self._bad(
+                    pid,
+                    f"video_paths[{vi}] {rel!r:.80}: {problem}",
+                    MediaError,
+                    where,
+                    "check video_paths (a file name is at most 255 bytes)",
+                )
+                continue
+            boxes = self._frames_in_range(pid, rel, entry.tracklet_boxes(vi))
             # this product's file of the video (another product's, for a video both list, is
             # not about this product's garment); a file of no product named: the video's
             vt = richer.get(rel, pid)
             conf: dict[int, float] = {}
             width = height = nframes = None
             if vt is not None:
-                width, height, nframes = vt.width, vt.height, vt.frames
+                width, height = self._file_size(vt, path, boxes)
+                nframes = vt.frames
                 conf = dict(vt.confidences)
             # frame indices are checked against the decoded video's length at first use (and
             # by check()): the count a tracklet file records is not the video's authority
@@ -664,6 +690,50 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 self._product_dropped(pid, where, first_skip, len(entry.video_paths))
             return None
         return ProductRecord(pid, shop, df2_class, partition, videos)
+
+    def _frames_in_range(self, pid: str, rel: str, boxes: dict[int, list[float]]) -> dict[int, list[float]]:
+        """``boxes`` without the frames no video holds (past :data:`movingfashion.sampling.MAX_FRAME`:
+        a 40-digit key), each a bad row of the split file (``on_bad``), so sampling never meets
+        them; frames past this video's own end are checked once it is opened."""
+        if not boxes or max(boxes) <= MAX_FRAME:
+            return boxes
+        for f in sorted(f for f in boxes if f > MAX_FRAME):
+            self._bad(
+                pid,
+                f"video {rel}: frame {str(f)[:30]} is past the end of any video (frame keys are below 2**31)",
+                DataFormatError,
+                str(self.split_path),
+                PAST_END_HINT,
+            )
+        return {f: b for f, b in boxes.items() if f <= MAX_FRAME}
+
+    def _file_size(self, vt: RicherVideo, path: Path, boxes: dict[int, list[float]]) -> tuple[int, int]:
+        """The (width, height) to check ``boxes`` against: the tracklet file's, unless a box falls
+        outside it and the probed video says otherwise (a file stale after a re-encode, or
+        edited): then the video's, with a warning naming the file (the boxes of the split file
+        are not blamed for it)."""
+        w, h = vt.width, vt.height
+        if all(_inside([float(v) for v in b], w, h) for b in boxes.values()):
+            return w, h
+        from movingfashion.media.probe import probe_video
+
+        try:
+            probe = probe_video(path)
+        except MediaError:
+            return w, h  # the video's own problem shows when it is opened
+        if (probe.width, probe.height) == (w, h) or not (probe.width and probe.height):
+            return w, h
+        log.warning(
+            "%s: frame size %dx%d differs from the video's %dx%d (%s); the video's is used: "
+            "rebuild the tracklet file (mf-tracklets build --force)",
+            vt.path,
+            w,
+            h,
+            probe.width,
+            probe.height,
+            path,
+        )
+        return probe.width, probe.height
 
     def _product_dropped(self, pid: str, where: str, first: int, nvideos: int) -> None:
         """List a product left without a usable video once: its videos' reasons (at most one
@@ -702,7 +772,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     f"video {rel}: {problem}",
                     DataFormatError,
                     str(self.split_path),
-                    "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
+                    PAST_END_HINT
+                    if nframes is not None and f >= nframes
+                    else "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
                 )
                 continue
             out[f] = self._clip(b, width, height)
@@ -801,7 +873,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         scores = None
         if self.sampler.name == "salient":
             scores = frame_quality(video.boxes, video.width, video.height, video.confidences, self.quality)
-        return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
+        try:
+            return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
+        except DataFormatError as exc:  # the sampler names the frame; this names whose it is
+            raise DataFormatError(
+                f"product '{video.product_id}': video {video.rel_path}: {exc.message}",
+                where=str(video.path),
+                hint=exc.hint,
+            ) from None
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = int(index)
@@ -1192,7 +1271,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 f"video {video.rel_path}: frame {f} is past the video's last frame {n - 1}",
                 DataFormatError,
                 str(self.split_path),
-                "fix the tracklet boxes (absolute pixels [x1, y1, x2, y2] inside the frame)",
+                PAST_END_HINT,
             )
             del kept[f]
         video.set_boxes(kept)
@@ -1220,8 +1299,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         At fault: its last frame does not decode with any backend, or it holds far fewer
         frames than expected: at most half of what its header declares, of what its tracklet
         file recorded, or of its last boxed frame; or 5% (at least 3) fewer than its header
-        declares. A few boxes past the end of a whole file are the tracklet's fault (dropped as
-        bad rows)."""
+        declares. Boxes past the end of a whole file (its last frame decodes and its header
+        declares the frames it holds) are the tracklet's fault, however far past: dropped as
+        bad rows of the split file."""
         from movingfashion.media.probe import probe_video
         from movingfashion.media.readers import decode
 
@@ -1235,6 +1315,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             declared: int | None = probe_video(video.path).frames
         except MediaError:
             declared = None
+        if declared == n:  # header and decoded frames agree: the tracklet is what is off
+            return None
         last = max(video.boxes, default=n - 1)
         said = [f"its tracklet has boxes up to frame {last}"]
         if video.recorded_frames:

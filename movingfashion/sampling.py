@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from pydantic import BaseModel, Field
 
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, DataFormatError
 from schemas.registry import lookup
 
 
@@ -62,10 +62,22 @@ def chunk_bounds(n: int, num: int) -> np.ndarray:
     return (np.arange(num + 1) * n) // num
 
 
+#: The largest frame index a sampler takes (no video holds 2**31 frames: 414 days at 60 fps).
+MAX_FRAME = 2**31 - 1
+
+
 def _check(candidates: Sequence[int], num: int) -> np.ndarray:
     if num < 1:
         raise ConfigError(f"clip length T must be >= 1, got {num}", where="frames")
-    cand = np.asarray(sorted(int(c) for c in candidates), dtype=np.int64)
+    frames = sorted(int(c) for c in candidates)
+    if frames and (frames[0] < 0 or frames[-1] > MAX_FRAME):
+        bad = frames[0] if frames[0] < 0 else frames[-1]
+        raise DataFormatError(
+            f"frame {bad} is not a frame of any video (0..{MAX_FRAME})",
+            where="candidates",
+            hint="drop that frame's box from the tracklet",
+        )
+    cand = np.asarray(frames, dtype=np.int64)
     if cand.size == 0:
         raise ValueError("no candidate frames to sample from")
     return cand
@@ -139,7 +151,7 @@ class SalientSampler(FrameSampler):
         n = cand.size
         if n < num:
             return cand[_positions_few(n, num)].tolist()
-        s = np.array([float((scores or {}).get(int(c), 0.0)) for c in cand])
+        s = _finite_scores(cand, scores)
         b = chunk_bounds(n, num)
         rng = generator if generator is not None else np.random.default_rng()
         out = []
@@ -150,11 +162,23 @@ class SalientSampler(FrameSampler):
                 out.append(cand[lo + int(rng.choice(hi - lo, p=w / w.sum()))])
             else:  # ties: nearest RRS's chunk centre (argmin keeps the earlier of two as near)
                 best = np.flatnonzero(chunk == chunk.max())
-                if best.size == 0:  # NaN scores: no frame is better than another
-                    best = np.arange(hi - lo)
                 centre = (hi - lo) // 2
                 out.append(cand[lo + int(best[np.argmin(np.abs(best - centre))])])
         return [int(x) for x in out]
+
+
+def _finite_scores(cand: np.ndarray, scores: Mapping[int, float] | None) -> np.ndarray:
+    """The quality score of each candidate (0 without one); a NaN or infinite one is a
+    DataFormatError naming its frame (the caller names the video), never numpy's bare error."""
+    s = np.array([float((scores or {}).get(int(c), 0.0)) for c in cand], dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(s))
+    if bad.size:
+        raise DataFormatError(
+            f"frame {int(cand[bad[0]])}: quality score {s[bad[0]]} is not a finite number",
+            where="scores",
+            hint="check the tracklet file's detector scores (mf verify --deep)",
+        )
+    return s
 
 
 #: Samplers by name.

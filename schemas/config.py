@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import ConfigError
-from schemas.text_input import read_text_input
+from schemas.text_input import load_json, read_text_input
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -56,17 +56,33 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse(p: Path, text: str) -> Any:
-    """The data of a YAML/JSON config file; a syntax error or a key given twice is a ConfigError."""
+    """The data of a YAML/JSON config file; a syntax error, a key given twice, a number of more
+    digits than Python reads (over 4300) or nesting too deep is a ConfigError naming the file."""
     try:
         if p.suffix == ".json":
             return json.loads(text, object_pairs_hook=_unique_pairs)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except _DuplicateKey as exc:
         raise ConfigError(str(exc), where=str(p), hint="give each setting once") from None
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except yaml.YAMLError as exc:
         raise ConfigError(f"cannot parse config: {exc}", where=str(p)) from None
-    except RecursionError:
-        raise ConfigError("the config is nested too deeply to read", where=str(p)) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        if p.suffix == ".json":
+            load_json(text, str(p), ConfigError)  # fails the same way without the hook, and says why
+        raise _unreadable(p, exc) from None
+
+
+def _unreadable(p: Path, exc: ValueError | RecursionError) -> ConfigError:
+    """The ConfigError of a YAML config that does not load for ``exc``: nesting deeper than the
+    interpreter's stack, or an integer of more digits than Python converts (PyYAML's int
+    constructor raises ValueError)."""
+    if isinstance(exc, RecursionError):
+        return ConfigError("the config is nested too deeply to read", where=str(p))
+    return ConfigError(
+        f"cannot read a value of the config: {str(exc).splitlines()[0]}",
+        where=str(p),
+        hint="give numbers of at most a few digits, as the documented defaults are",
+    )
 
 
 def _find(value: Any, pred: Callable[[Any], bool]) -> tuple[str, Any] | None:

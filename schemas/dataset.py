@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -28,6 +27,7 @@ from schemas.items import SourceName
 from schemas.official import RelPath, is_frame_key
 from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
+from schemas.text_input import load_json
 
 
 class Split(StrEnum):
@@ -91,6 +91,13 @@ def _frame_key(v: Any) -> Any:
 #: official files write it ("7", not "07").
 FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0)]
 
+#: A finite number: JSON's ``NaN``, ``Infinity`` and a number past a float's range (``1e400``)
+#: refused, as :class:`~schemas.geometry.Box` refuses them.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+#: A detector confidence: finite, in 0..1 (as :attr:`Detection.score`; the detectors give
+#: sigmoid / softmax scores).
+Confidence = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
 
 class Tracklet(_Model):
     """Detections of one object across frames of one video (frame indices are >= 0; the
@@ -98,13 +105,15 @@ class Tracklet(_Model):
 
     video: RelPath
     boxes: dict[FrameIndex, Box] = Field(description="frame index -> box")
-    scores: dict[FrameIndex, float] = Field(default_factory=dict, description="frame -> detector confidence")
-    match_scores: dict[FrameIndex, float] = Field(
+    scores: dict[FrameIndex, Confidence] = Field(
+        default_factory=dict, description="frame -> detector confidence"
+    )
+    match_scores: dict[FrameIndex, Finite] = Field(
         default_factory=dict, description="frame -> match score with the pivot / shop"
     )
     class_id: int | None = None
     pivot_frame: FrameIndex | None = None
-    shop_score: float | None = Field(default=None, description="match score with the shop image")
+    shop_score: Finite | None = Field(default=None, description="match score with the shop image")
     mode: str | None = Field(default=None, description="'inference' or 'training'")
     noise: dict[FrameIndex, str] = Field(
         default_factory=dict,
@@ -168,7 +177,7 @@ class VideoTracklets(TrackletFileFrame):
     matcher: str | None = None
     needs_review: bool = False
     review_reason: str | None = None
-    signals: dict[str, float] = Field(
+    signals: dict[str, Finite] = Field(
         default_factory=dict,
         description="confidence signals of the ground-truth tracklet the review flag was decided on",
     )
@@ -196,12 +205,22 @@ class TrackletVideo(BaseModel):
 
 
 class TrackletScores(BaseModel):
-    """A tracklet as :class:`TrackletFileScores` reads it: its detector scores (frame keys as
-    written; its boxes, thousands of numbers per video, left unparsed)."""
+    """A tracklet as :class:`TrackletFileScores` reads it: every field of :class:`Tracklet`
+    checked as it checks them, except its frame keys (left as written: the caller checks the
+    ground truth's, :func:`check_ground_truth`) and its boxes, thousands of numbers per video,
+    left unread; so are unknown keys (reading them would build every box: about 2.5 times the
+    cost of the read)."""
 
     model_config = ConfigDict(extra="ignore")
 
-    scores: dict[str, float] = Field(default_factory=dict)
+    video: RelPath
+    scores: dict[str, Confidence] = Field(default_factory=dict)
+    match_scores: dict[str, Finite] = Field(default_factory=dict)
+    class_id: int | None = None
+    pivot_frame: FrameIndex | None = None
+    shop_score: Finite | None = None
+    mode: str | None = None
+    noise: dict[str, str] = Field(default_factory=dict)
 
 
 class TrackletFileSummary(TrackletFileFrame):
@@ -229,18 +248,45 @@ class TrackletFileFlags(TrackletFileSummary):
     :class:`TrackletFileSummary` and the signals its review flag was decided on, so deciding the
     flags of 15K files does not validate (and hold) every box and score."""
 
-    signals: dict[str, float] = Field(default_factory=dict)
+    signals: dict[str, Finite] = Field(default_factory=dict)
+
+
+class TrackletFileBuild(TrackletFileFlags):
+    """What a rerun of the build reads of a done tracklet file (whether to build its video
+    again, its ground truth for the split files): :class:`TrackletFileFlags` and the weights and
+    matcher it was built with."""
+
+    detector: str | None = None
+    matcher: str | None = None
 
 
 class TrackletFileScores(VideoTracklets):
     """What the dataset reads of a tracklet file: every field of :class:`VideoTracklets`, checked
-    as it checks them and unknown keys refused (strict), but of each tracklet only its scores
-    (:class:`TrackletScores`; the caller checks the ground truth's frame keys once it is known).
-    Its errors are titled ``VideoTracklets``."""
+    as it checks them and unknown keys refused (strict), each tracklet as
+    :class:`TrackletScores` reads it. What it does not check, and the full read does: each
+    tracklet's boxes and unknown keys, and the frame keys of a tracklet other than the ground
+    truth (the caller checks the ground truth's once it is known, :func:`check_ground_truth`;
+    the dataset takes the boxes from the split file). A file broken only there reads here;
+    ``mf verify --deep`` and the review's full read refuse it (the builder's rerun check and the
+    flag pass read light too, so such a file counts as done there; ``--force`` rebuilds it). Its
+    errors are titled ``VideoTracklets``."""
 
     model_config = ConfigDict(extra="forbid", title="VideoTracklets")
 
     tracklets: list[TrackletScores]  # type: ignore[assignment]
+
+
+_GT_KEYS: TypeAdapter[dict[int, Any]] = TypeAdapter(dict[FrameIndex, Any])
+
+
+def check_ground_truth(t: TrackletScores) -> dict[int, float]:
+    """The detector scores by frame of the ground-truth tracklet of a :class:`TrackletFileScores`,
+    its frame keys (scores, match scores, noise) checked as :class:`Tracklet` checks them
+    (:class:`pydantic.ValidationError` naming the first bad one)."""
+    for keyed in (t.scores, t.match_scores, t.noise):
+        if not all(map(is_frame_key, keyed)):
+            _GT_KEYS.validate_python(keyed)
+    return {int(k): v for k, v in t.scores.items()}
 
 
 class DatasetEntry(_Model):
@@ -313,11 +359,9 @@ def read_entry_rows(
                 continue
             try:
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataFormatError(
-                        f"line {lineno}: malformed JSON ({exc.msg})", where=str(path)
-                    ) from None
+                    row = load_json(line, str(path))
+                except DataFormatError as exc:
+                    raise DataFormatError(f"line {lineno}: {exc.message}", where=str(path)) from None
                 if not isinstance(row, dict) or "product_id" not in row:
                     raise DataFormatError(
                         f"line {lineno}: expected an object with product_id", where=str(path)

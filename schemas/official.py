@@ -16,7 +16,6 @@ authors' evaluation code counts). Writers use the archive's layout (:func:`shop_
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,16 +36,20 @@ from pydantic import (
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
-from schemas.paths import MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
+from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
+from schemas.text_input import load_json
 
 # The JSON Schema forms of the reader's rules, for ``mf schema export``. Patterns are written for
 # both ECMA 262 and Python's ``re`` (what jsonschema uses): the end of the string is
 # ``(?![\s\S])``, since Python's ``$`` also matches before a trailing newline.
 _END = r"(?![\s\S])"
-_SEGMENT = r"(?!\.\.?(?:/|(?![\s\S])))[^/\\]+"  # a part that is not '.' or '..', no '/' or '\'
+# a part that is not '.' or '..', no '/' or '\', at most MAX_NAME characters (check_relpath
+# counts UTF-8 bytes, which a pattern cannot: the description says so)
+_SEGMENT = rf"(?!\.\.?(?:/|(?![\s\S])))[^/\\]{{1,{MAX_NAME}}}"
 #: A canonical relative path (:func:`schemas.paths.check_relpath`): no control character, not
-#: absolute (``/``, ``C:``), no backslash, no empty, ``.`` or ``..`` part.
+#: absolute (``/``, ``C:``), no backslash, no empty, ``.`` or ``..`` part, no part over
+#: :data:`~schemas.paths.MAX_NAME` characters.
 RELPATH_PATTERN = rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*{_END}"
 #: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading zeros.
 FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]*){_END}"
@@ -70,7 +73,8 @@ RelPath = Annotated[
             "maxLength": MAX_PATH,
             "pattern": RELPATH_PATTERN,
             "description": "a relative '/'-separated path inside the dataset folder: not absolute, "
-            "no '.', '..' or empty part, no backslash or control character",
+            f"no '.', '..' or empty part, no backslash or control character, no file or folder name "
+            f"over {MAX_NAME} bytes (UTF-8)",
         }
     ),
 ]
@@ -286,14 +290,7 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(p)) from None
-    try:
-        return p, json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", where=str(p)
-        ) from None
-    except RecursionError:
-        raise DataFormatError("JSON nested too deeply", where=str(p)) from None
+    return p, load_json(text, str(p))
 
 
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:

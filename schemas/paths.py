@@ -32,11 +32,14 @@ from pathlib import Path
 from schemas.errors import DataFormatError
 
 MAX_PATH = 4096
+#: The longest file or folder name (one path part) file systems take, in UTF-8 bytes (NAME_MAX).
+MAX_NAME = 255
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 CANONICAL_HINT = "paths must be relative, '/'-separated, with no '.', '..' or empty parts"
 PROTOCOL_HINT = "rename the file or folder so that the path's first part has no ':'"
 STEM_HINT = "rename the file: exports name folders after the stem, and '.'/'..' would leave them"
+NAME_HINT = f"shorten the name: file systems take at most {MAX_NAME} bytes (UTF-8) per file or folder name"
 
 
 class PathEscapeError(DataFormatError):
@@ -94,6 +97,10 @@ def _problem(value: str) -> str | None:
 
 def _name_problem(parts: list[str]) -> str | None:
     """Why the parts of an otherwise canonical path are unsafe names, or None."""
+    for part in parts:
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME:
+            return f"has a file or folder name of {size} bytes, longer than {MAX_NAME}"
     if ":" in parts[0]:
         protocol = parts[0].split(":", 1)[0] + ":"
         return f"starts with {protocol!r}, which FFmpeg and URL readers take as a protocol"
@@ -107,6 +114,8 @@ def path_hint(problem: str) -> str:
     """What to do about a path :func:`check_relpath` refused for ``problem`` (its message)."""
     if "take as a protocol" in problem:
         return PROTOCOL_HINT
+    if f"longer than {MAX_NAME}" in problem:
+        return NAME_HINT
     return STEM_HINT if "whose stem is" in problem else CANONICAL_HINT
 
 

@@ -69,11 +69,12 @@ from typing import Any
 
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow
-from schemas.errors import CatalogError, ConfigError
+from schemas.errors import CatalogError, ConfigError, DataFormatError
 from schemas.items import AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
+from schemas.text_input import load_json
 
 KINDS = ("accept", "reject", "class", "tracklet", "note", "import")
 #: kinds that decide whether a video (and its product) goes into the next publish
@@ -609,8 +610,8 @@ TORN_MARK = "\t# torn: an interrupted write"
 def review_log_record(line: bytes) -> dict[str, Any] | None:
     """The review record a log line holds, or None."""
     try:
-        rec = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        rec = load_json(line.decode("utf-8"), REVIEW_LOG)
+    except (UnicodeDecodeError, DataFormatError):  # a 5000-digit number or deep nesting too
         return None
     return rec if isinstance(rec, dict) and isinstance(rec.get("video"), str) else None
 

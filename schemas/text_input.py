@@ -59,4 +59,5 @@ def load_json(
     except UnicodeDecodeError as exc:
         raise error(f"not UTF-8 text (byte {exc.start})", where=where, hint=hint) from None
     except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
-        raise error(f"JSON value out of range: {str(exc).splitlines()[0]}", where=where, hint=hint) from None
+        detail = "a number with more than 4300 digits" if "digits" in str(exc) else str(exc).splitlines()[0]
+        raise error(f"JSON value out of range: {detail}", where=where, hint=hint) from None

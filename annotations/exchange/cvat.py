@@ -210,8 +210,25 @@ def _int(text: str | None, where: str) -> int | None:
         return None
     try:
         return int(text.strip())
+    except ValueError:  # not digits, or more than Python converts (4300)
+        raise DataFormatError(f"{_shown(text)} is not an integer", where=where) from None
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to ``limit`` characters (a 5000-digit value stays readable)."""
+    r = repr(text)
+    return r if len(r) <= limit else r[: limit - 4] + "...'"
+
+
+def _digits(text: str) -> int | None:
+    """The integer ``text`` writes in decimal digits (a sign allowed); None for anything else,
+    and for more digits than Python converts (over 4300: no frame or index has them)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
+        return None
+    try:
+        return int(text)
     except ValueError:
-        raise DataFormatError(f"{text!r} is not an integer", where=where) from None
+        return None
 
 
 class _DtdFound(Exception):
@@ -326,14 +343,12 @@ def _frame_range(task: ET.Element, where: str) -> FrameRange | None:
 def _frame(be: ET.Element, where: str) -> int:
     """The frame of a ``<box>``: an integer >= 0 (an error names the track and the value)."""
     raw = be.get("frame")
-    f = None
-    if raw is not None and re.fullmatch(r"[+-]?[0-9]+", raw.strip()):
-        f = int(raw.strip())
+    f = None if raw is None else _digits(raw.strip())
     if f is None or f < 0:
-        got = "no frame attribute" if raw is None else f"frame={raw!r}"
+        got = "no frame attribute" if raw is None else f"frame={_shown(raw)}"
         raise DataFormatError(
             f"a box without a valid frame ({got}; a frame is an integer >= 0)",
-            where=where if raw is None else f"{where} frame {raw}",
+            where=where if raw is None else f"{where} frame {_shown(raw)[1:-1]}",
             hint="give every <box> of the track the frame it is on, counted from 0",
         )
     return f
@@ -385,18 +400,19 @@ def _key(values: set[str], where: str) -> int | None:
         return None
     if len(values) > 1:
         raise DataFormatError(
-            f"the boxes of the track name different tracklets ({', '.join(sorted(values))})",
+            f"the boxes of the track name different tracklets ({', '.join(map(_shown, sorted(values)))})",
             where=where,
             hint=f"give every box of the track one {KEY_ATTRIBUTE} value, or empty it for a new tracklet",
         )
     (value,) = values
-    if not re.fullmatch(r"[0-9]+", value):
+    index = _digits(value) if re.fullmatch(r"[0-9]+", value) else None
+    if index is None:
         raise DataFormatError(
-            f"{KEY_ATTRIBUTE} attribute {value!r} is not a tracklet index",
+            f"{KEY_ATTRIBUTE} attribute {_shown(value)} is not a tracklet index",
             where=where,
             hint="keep the value the export wrote, or empty it for a new tracklet",
         )
-    return int(value)
+    return index
 
 
 def _refuse_duplicates(tracks: list[CvatTrack], where: str) -> None:

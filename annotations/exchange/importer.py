@@ -24,7 +24,8 @@ a changed one gets ``mode="manual"`` and keeps the detector/match scores of its 
 A file covering part of the video (a CVAT job export, or a task created over a frame range: its
 ``start_frame .. stop_frame``, :attr:`~annotations.exchange.cvat.CvatVideo.frame_range`) replaces
 a tracklet's boxes on those frames only; its boxes on the other frames are kept. The report says
-which range each file applied (``frame_ranges``).
+which range each file applied (``frame_ranges``). A box on a frame outside the file's range, or a
+range starting past the video's last frame, is refused naming the file (and track and frame).
 
 A video without a tracklet file (the archive as published: its ground truth only in
 train.json / test.json) starts from its split-file entry
@@ -136,6 +137,8 @@ def _tracklet(
         raise DataFormatError(
             "the track has no visible box" + (f" (file frames {span.text()})" if span else ""), where=where
         )
+    if span is not None:
+        _refuse_outside(track, span, vt, where)
     fitted = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}
     boxes = dict(sorted({**kept, **fitted}.items()))
     if old is not None and boxes == old.boxes and cls == old.class_id:
@@ -159,6 +162,29 @@ def _tracklet(
     return t, changed
 
 
+def _refuse_outside(track: CvatTrack, span: FrameRange, vt: VideoTracklets, where: str) -> None:
+    """Refuse a box on a frame the file's own range does not cover: the import replaces that
+    range only, so such a box would change frames the file says it leaves alone."""
+    bad = next((f for f in sorted(track.boxes) if not span.covers(f, vt.frames)), None)
+    if bad is not None:
+        raise DataFormatError(
+            f"box on frame {bad}, not one of the file's frames {span.text()}",
+            where=f"{where} frame {bad}",
+            hint="delete the box, or export the file from a task or job covering that frame",
+        )
+
+
+def _check_range(span: FrameRange, vt: VideoTracklets, where: str) -> None:
+    """Refuse a range starting past the video's last frame (a file of another video, or edited)."""
+    if span.start > vt.frames - 1:
+        raise DataFormatError(
+            f"frame range {span.text()} starts past the last frame {vt.frames - 1} of {vt.video} "
+            f"({vt.frames} frames)",
+            where=where,
+            hint="import the file into the dataset of its own video, or export it from CVAT again",
+        )
+
+
 def _outside(
     boxes: dict[int, list[int | float]], span: FrameRange, frames: int
 ) -> dict[int, list[int | float]]:
@@ -169,6 +195,8 @@ def _outside(
 def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> ImportedVideo:
     """``vt`` with the tracks of ``cv`` merged in (see the module docstring)."""
     where = str(cv.path)
+    if cv.frame_range is not None:
+        _check_range(cv.frame_range, vt, where)
     if cv.width is not None and cv.height is not None and (cv.width, cv.height) != (vt.width, vt.height):
         raise DataFormatError(
             f"frame size {cv.width}x{cv.height} differs from the video's {vt.width}x{vt.height}",

@@ -34,7 +34,8 @@ tracklets         frame keys are integers in ``0..frames-1`` written without lea
                   never ``"07"``: one key per frame); boxes are 4 numbers with
                   ``x1 < x2``, ``y1 < y2``, inside the frame; each ``tracklets/*.json`` is of a
                   listed video and a product listing it, and a ``<video>@<product>.json`` of a
-                  video several products list (its ``product_id`` and ``video`` are read;
+                  video several products list, giving the video's frame count and frame size
+                  (its ``product_id``, ``video``, ``frames``, ``width`` and ``height`` are read;
                   ``deep``: the whole file is validated too); the files ``mf publish`` keeps for
                   products it holds back for review (:data:`HELD_TRACKLETS`) are passed over
 entries           when there is an ``entries.jsonl``: it agrees with the split files (split,
@@ -76,9 +77,10 @@ from schemas.naming import check_safe_name
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
+from schemas.text_input import load_json
 
 if TYPE_CHECKING:
-    from schemas.dataset import TrackletFileHead
+    from schemas.dataset import TrackletFileFrame, TrackletFileHead
 
 #: Folder of the richer per-video tracklet files (``annotations.tracklet_files``).
 TRACKLET_FILES = "tracklets"
@@ -198,17 +200,13 @@ def _load_split(path: Path) -> _Object:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
-    try:
-        found: list[_Object] = []
-        data = json.loads(text, object_pairs_hook=lambda pairs: _count(_object_hook(pairs), found))
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(
-            f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-            where=str(path),
-            hint="a split file must be one JSON object keyed by product id",
-        ) from None
-    except RecursionError:
-        raise DataFormatError("JSON nested too deeply", where=str(path)) from None
+    found: list[_Object] = []
+    data = _load_pairs(
+        text,
+        str(path),
+        lambda pairs: _count(_object_hook(pairs), found),
+        hint="a split file must be one JSON object keyed by product id",
+    )
     if not isinstance(data, dict):
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
@@ -217,6 +215,19 @@ def _load_split(path: Path) -> _Object:
         )
     data.repeats_inside = sum(obj is not data for obj in found)
     return data
+
+
+def _load_pairs(
+    text: str, where: str, hook: Callable[[list[tuple[str, Any]]], Any], hint: str | None = None
+) -> Any:
+    """``json.loads`` with an ``object_pairs_hook``; JSON that does not load is the one
+    :class:`DataFormatError` of :func:`~schemas.text_input.load_json` (malformed, a number of more
+    than 4300 digits, nesting too deep), worded there."""
+    try:
+        return json.loads(text, object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        load_json(text, where, hint=hint)  # fails the same way without the hook, and says why
+        raise
 
 
 def _count(obj: _Object, found: list[_Object]) -> _Object:
@@ -552,18 +563,30 @@ class _Audit:
             path = resolve_under(self.root, rel, what="path", root_label="the dataset")
             p, fld = refs[rel][0]
             more = f" (also named by {len(refs[rel]) - 1} more)" if len(refs[rel]) > 1 else ""
-            real = outside_link(self.root, rel) if path.is_file() else None
+            try:
+                is_file = path.is_file()
+                real = outside_link(self.root, rel) if is_file else None
+                state = "" if is_file else "not a regular file" if path.exists() else "missing"
+            except OSError as exc:  # a name the file system refuses (ENAMETOOLONG), a loop, ...
+                self.add(
+                    "files",
+                    p,
+                    fld,
+                    f"'{rel}' cannot be checked ({exc.strerror or exc}){more}",
+                    "fix the path (or rename the file), or drop the product (and republish)",
+                )
+                continue
             if real is not None:
                 self.add("files", p, fld, f"'{rel}' {_escape_problem(real)}{more}", ESCAPE_FIX)
                 continue
-            if path.is_file():
+            if is_file:
                 self.present.add(rel)
                 continue
             self.add(
                 "files",
                 p,
                 fld,
-                f"'{rel}' is {'not a regular file' if path.exists() else 'missing'}{more}",
+                f"'{rel}' is {state}{more}",
                 "restore the file, or drop the product (and republish)",
             )
         for rel, real in sorted(self.listing.escapes.items()):
@@ -621,9 +644,14 @@ class _Audit:
             return
         fix = f"rerun `mf publish` to rewrite {MANIFEST} (the folder changed after publishing)"
         try:
-            listed = json.loads(path.read_text(encoding="utf-8")).get("files")
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
-            listed = exc
+            data = load_json(path.read_bytes(), MANIFEST)
+        except OSError as exc:
+            self.add("manifest", None, MANIFEST, f"unreadable ({exc.strerror or exc})", fix)
+            return
+        except DataFormatError as exc:
+            self.add("manifest", None, MANIFEST, f"does not read as JSON: {exc.message}", fix)
+            return
+        listed = data.get("files") if isinstance(data, dict) else None
         if not isinstance(listed, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in listed.items()
         ):
@@ -749,9 +777,10 @@ class _Audit:
         break: it would publish that product's boxes; so is a product's ``@`` file of a video only
         that product lists now (stale: its file is ``<video stem>.json``). A file of a video of a
         product ``mf publish`` holds back for review (:data:`HELD_TRACKLETS`, the video and product
-        it names) is passed over. Only ``product_id`` and
-        ``video`` are read (every field with ``deep``); a file they do not read from is worded as
-        the full validation words it."""
+        it names) is passed over. Only ``product_id``, ``video``, ``frames``, ``width`` and
+        ``height`` are read (every field with ``deep``); a file they do not read from is worded as
+        the full validation words it. A file whose frame count or size is not its video's is a
+        break (:meth:`_tracklet_file_frame`)."""
         folder = self.root / TRACKLET_FILES
         fix = "rebuild it with mf-tracklets build --force (or delete it)"
         unlisted = (
@@ -807,6 +836,28 @@ class _Audit:
                 )
             elif named and len(owners[vt.video]) == 1:
                 self.add("tracklets", None, rel, *_unshared_file_break(folder, path.name, stem, vt))
+            else:
+                self._tracklet_file_frame(rel, vt)
+
+    def _tracklet_file_frame(self, rel: str, vt: TrackletFileFrame) -> None:
+        """A break when tracklet file ``rel`` gives its video another frame count or frame size
+        than the video has (probed by the ``decodable`` check; a video that is missing or does not
+        decode is reported there): readers take the frame size from the file."""
+        facts = self.facts.get(vt.video)
+        if facts is None:
+            return
+        frames_ok = vt.frames in (facts.frames, facts.frames + facts.hidden)
+        if frames_ok and (vt.width, vt.height) == (facts.width, facts.height):
+            return
+        self.add(
+            "tracklets",
+            None,
+            rel,
+            f"says '{vt.video}' has {vt.frames} frames of {vt.width}x{vt.height}, but the video has "
+            f"{facts.frames} frames of {facts.width}x{facts.height} (a stale file: the video was "
+            "replaced or re-encoded after the build, or the fields were edited)",
+            "rebuild it with mf-tracklets build --force, or set its frames, width and height to the video's",
+        )
 
     def entries(self) -> None:
         res = self.results["entries"]
@@ -821,6 +872,10 @@ class _Audit:
             rows = read_entry_rows(path)
         except (MFError, OSError, UnicodeDecodeError) as exc:
             self.add("entries", None, ENTRIES, _message(exc), fix)
+            return
+        except (ValueError, RecursionError) as exc:  # JSON json.loads refuses beyond JSONDecodeError
+            why = "nested too deeply" if isinstance(exc, RecursionError) else f"out of range: {_message(exc)}"
+            self.add("entries", None, ENTRIES, f"a row does not read as JSON ({why})", fix)
             return
         official = {p.pid: p for p in self.products}
         for pid, n in sorted(_entry_id_counts(path).items()):
@@ -894,18 +949,18 @@ def _unshared_file_break(folder: Path, name: str, stem: str, vt: TrackletFileHea
     )
 
 
-def _tracklet_file_head(data: bytes, *, full: bool) -> TrackletFileHead:
-    """``product_id`` and ``video`` of a tracklet file's bytes
-    (:class:`~schemas.dataset.TrackletFileHead`, other fields unread); ``full``: the whole file is
-    validated (:class:`~schemas.dataset.VideoTracklets`, a TrackletFileHead too). A file that does
-    not read raises ValueError saying where and why, as the full validation words it."""
+def _tracklet_file_head(data: bytes, *, full: bool) -> TrackletFileFrame:
+    """``product_id``, ``video``, ``frames``, ``width`` and ``height`` of a tracklet file's bytes
+    (:class:`~schemas.dataset.TrackletFileFrame`, other fields unread); ``full``: the whole file
+    is validated (:class:`~schemas.dataset.VideoTracklets`, a TrackletFileFrame too). A file that
+    does not read raises ValueError saying where and why, as the full validation words it."""
     from pydantic import ValidationError
 
-    from schemas.dataset import TrackletFileHead, VideoTracklets
+    from schemas.dataset import TrackletFileFrame, VideoTracklets
 
     if not full:
         try:
-            return TrackletFileHead.model_validate_json(data)
+            return TrackletFileFrame.model_validate_json(data)
         except ValidationError:
             pass  # worded by the full validation below
     try:
@@ -922,7 +977,7 @@ def _entry_id_counts(path: Path) -> dict[str, int]:
     with open(path, encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
-                counts[str(json.loads(line)["product_id"])] += 1
+                counts[str(load_json(line, str(path))["product_id"])] += 1
     return counts
 
 
@@ -1082,10 +1137,10 @@ def read_held_videos(root: str | os.PathLike[str]) -> dict[str, dict[str, str]]:
     ``{}`` when there is none); :class:`DataFormatError` when the record does not read."""
     path = Path(root) / HELD_TRACKLETS
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_bytes(), str(path), hint=HELD_HINT)
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
         raise DataFormatError(f"cannot read: {exc}", where=str(path), hint=HELD_HINT) from None
     if not isinstance(data, dict):
         raise DataFormatError("not an object of video -> record", where=str(path), hint=HELD_HINT)

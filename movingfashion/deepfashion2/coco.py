@@ -21,7 +21,9 @@ street-to-shop evaluation needs to tell queries from gallery items without readi
 annotation files again, and ``info.description`` naming the split. Where the official converter
 stops with an ``IndexError`` (an item with fewer landmarks than its category has), the given
 landmarks fill the category's first slots and the rest stay 0 ("not labelled"); more landmarks
-than slots is an error naming the file.
+than slots is an error naming the file, and so is a box more than
+:data:`~movingfashion.deepfashion2.reader.BOX_TOLERANCE_PX` outside its image (or holding none of
+it).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from movingfashion.deepfashion2.reader import LANDMARK_COUNTS, DF2Image, iter_split
+from movingfashion.deepfashion2.reader import LANDMARK_COUNTS, DF2Image, check_box_in_image, iter_split
 from movingfashion.media.images import image_size
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
@@ -117,6 +119,7 @@ def to_coco(
             }
         )
         for item in img.items:
+            check_box_in_image(img, item, width, height)
             x1, y1, x2, y2 = item.box
             w, h = x2 - x1, y2 - y1
             try:

@@ -32,6 +32,7 @@ from typing import Any
 
 from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
+from schemas.text_input import load_json
 
 #: Landmarks per category, in category order (the official definition); they add up to the 294
 #: keypoint slots of the COCO layout.
@@ -94,15 +95,12 @@ def read_annotation(
     """
     p = Path(anno_path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_no_repeated_items)
-    except _RepeatedItem as exc:
-        raise DataFormatError(f"field {exc.args[0]!r} appears twice", where=str(p)) from None
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise DataFormatError("annotation file not found", where=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataFormatError(f"cannot read the annotation ({type(exc).__name__})", where=str(p)) from None
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"malformed JSON at line {exc.lineno}: {exc.msg}", where=str(p)) from None
+    data = _load(p, text)
     if not isinstance(data, dict):
         raise DataFormatError("an annotation is a JSON object", where=str(p))
     items = [_read_item(p, key, data[key]) for key in _item_keys(p, data)]
@@ -114,6 +112,18 @@ def read_annotation(
         raise DataFormatError(f"field 'pair_id' must be an integer, got {pair_id!r}", where=str(p))
     img = Path(image_path) if image_path is not None else p.parent.parent / "image" / f"{p.stem}.jpg"
     return DF2Image(image_id_of(p), img, p, source, pair_id, items)
+
+
+def _load(p: Path, text: str) -> Any:
+    """The annotation's JSON, refusing a repeated item key; every other way it fails to load
+    (malformed, a number of more than 4300 digits, nesting too deep) is worded by the one
+    home, :func:`schemas.text_input.load_json`."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_repeated_items)
+    except _RepeatedItem as exc:
+        raise DataFormatError(f"field {exc.args[0]!r} appears twice", where=str(p)) from None
+    except (ValueError, RecursionError):
+        return load_json(text, str(p))  # raises DataFormatError naming the file
 
 
 def _item_keys(p: Path, data: dict[str, Any]) -> list[str]:
@@ -134,7 +144,7 @@ def _item_keys(p: Path, data: dict[str, Any]) -> list[str]:
     return [keys[n] for n in sorted(keys)]
 
 
-class _RepeatedItem(ValueError):
+class _RepeatedItem(Exception):
     """An item key written twice in one JSON object (``json`` would keep only the last)."""
 
 
@@ -185,8 +195,20 @@ def _is_int(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    """A finite JSON number (``true`` is not one)."""
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite JSON number (``true`` is not one, nor an integer too large for a float: its
+    400 digits would make ``math.isfinite`` raise OverflowError)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _shown(v: Any, limit: int = 80) -> str:
+    """``repr(v)``, cut to ``limit`` characters (a 400-digit number stays readable)."""
+    r = repr(v)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
 
 
 def _read_item(p: Path, key: str, it: Any) -> DF2Item:
@@ -205,7 +227,8 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
         and box[3] >= box[1]
     ):
         raise DataFormatError(
-            f"field '{key}.bounding_box' must be [x1, y1, x2, y2] (numbers, x1 <= x2, y1 <= y2), got {box!r}",
+            f"field '{key}.bounding_box' must be [x1, y1, x2, y2] (finite numbers, x1 <= x2, y1 <= y2), "
+            f"got {_shown(box)}",
             where=str(p),
         )
     style = it.get("style", 0)
@@ -238,6 +261,30 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
     )
 
 
+#: How far (pixels) a box may reach past its image's edges: DeepFashion2's boxes are integer
+#: pixel edges, so one that ends on the last row or column may read one past it. Farther out is
+#: an error (:func:`check_box_in_image`); within it, YOLO export clips the box to the image.
+BOX_TOLERANCE_PX = 2
+
+
+def check_box_in_image(img: DF2Image, item: DF2Item, width: int, height: int) -> None:
+    """Refuse ``item``'s box when it reaches more than :data:`BOX_TOLERANCE_PX` past the
+    ``width`` x ``height`` image, or holds no pixel of it once clipped (a box nothing in the
+    image would match: YOLO export would drop it, a huge one become a whole-image label)."""
+    x1, y1, x2, y2 = item.box
+    t = BOX_TOLERANCE_PX
+    outside = x1 < -t or y1 < -t or x2 > width + t or y2 > height + t
+    empty = min(x2, width) <= max(x1, 0) or min(y2, height) <= max(y1, 0)
+    if outside or (empty and x2 > x1 and y2 > y1):
+        where = "outside" if outside else "holds no pixel of"
+        raise DataFormatError(
+            f"field '{item.key}.bounding_box' {_shown(item.box)} {where} the {width}x{height} image "
+            f"{img.image_path.name} (more than {t} px out is refused)",
+            where=str(img.anno_path),
+            hint="fix the box in the annotation file, or check that the image is the one it was labelled on",
+        )
+
+
 def _landmarks(p: Path, key: str, cid: int, lms: Any) -> list[float]:
     """``[x, y, v, ...]``: finite numbers, whole triples, at most the category's slots."""
     hint = "landmarks are [x1, y1, v1, x2, y2, v2, ...] numbers, at most the category's count"
@@ -250,7 +297,7 @@ def _landmarks(p: Path, key: str, cid: int, lms: Any) -> list[float]:
     bad = next((i for i, v in enumerate(lms) if not _is_number(v)), None)
     if bad is not None:
         raise DataFormatError(
-            f"field '{key}.landmarks' value {bad} must be a finite number, got {lms[bad]!r}",
+            f"field '{key}.landmarks' value {bad} must be a finite number, got {_shown(lms[bad])}",
             where=str(p),
             hint=hint,
         )

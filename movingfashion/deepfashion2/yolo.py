@@ -2,6 +2,9 @@
 
 Annotations are read by :mod:`movingfashion.deepfashion2.reader`. YOLO class = DF2 id - 1,
 names are the DF2 class names. Images are linked (hard link, else copied), not re-encoded.
+A DeepFashion2 box more than :data:`~movingfashion.deepfashion2.reader.BOX_TOLERANCE_PX` outside
+its image, or holding none of it, is an error naming the annotation file and item; one within
+the tolerance is clipped to the image.
 
 Each run rebuilds ``images/`` and ``labels/`` of the output folder (with ultralytics' label
 caches in it): an image or label left by an earlier run into the same folder would otherwise be
@@ -27,7 +30,7 @@ from typing import Any
 
 import yaml
 
-from movingfashion.deepfashion2.reader import has_split, iter_split
+from movingfashion.deepfashion2.reader import check_box_in_image, has_split, iter_split
 from movingfashion.media.images import image_size
 from schemas.atomic import atomic_write_text
 from schemas.errors import DataFormatError
@@ -198,8 +201,11 @@ def df2_to_yolo(
             for img in iter_split(root, split):
                 if not img.image_path.is_file():
                     raise DataFormatError("image of this annotation is missing", where=str(img.image_path))
+                size = image_size(img.image_path)
+                for it in img.items:
+                    check_box_in_image(img, it, *size)
                 objects = [(it.category_id, it.box) for it in img.items]
-                yield split, img.image_path, objects, None
+                yield split, img.image_path, objects, size
 
     return write_yolo_dataset(
         progress(samples()) if progress else samples(),

@@ -145,3 +145,50 @@ def test_the_cli_says_which_frames_were_replaced(built, tmp_path, capsys):
         out.strip()
         == "1 videos imported, 0 changed (0 boxes); only the file's frames replaced: 1001 frames 0..5"
     )
+
+
+def test_a_range_starting_past_the_video_is_refused(built, tmp_path):
+    """The fuzz finding: start 1000, stop 2000 on a short video went in, frame 0's box with it."""
+    root, boxes = built
+    before = (root / "train.json").read_bytes()
+    moved = {0: [b + 1 for b in boxes[0]]}
+    with pytest.raises(DataFormatError, match=r"frame range 1000\.\.2000 starts past the last frame") as err:
+        import_cvat(root, cvat_xml(tmp_path, moved, meta="task", start=1000, stop=2000))
+    assert "1001.xml" in str(err.value) and (root / "train.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("kw", "frame"),
+    [
+        ({"start": 6, "stop": 11}, 0),
+        ({"start": 0, "stop": 5}, 9),
+        ({"start": 0, "stop": 11, "frame_filter": "step=3"}, 4),
+    ],
+)
+def test_a_box_outside_the_files_range_is_refused_naming_track_and_frame(built, tmp_path, kw, frame):
+    """The import replaces the file's frames only: a box on another frame is never imported
+    while the report says that frame was left alone."""
+    root, boxes = built
+    before = (root / "train.json").read_bytes()
+    seg = {f: boxes[f] for f in (kw["start"], frame)}
+    with pytest.raises(DataFormatError, match=rf"box on frame {frame}, not one of the file's frames") as err:
+        import_cvat(root, cvat_xml(tmp_path, seg, meta="task", **kw), tracks="all")
+    assert f"1001.xml: track 0 frame {frame}" in str(err.value)
+    assert (root / "train.json").read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ('<box frame="0"', '<box frame="' + "1" * 5000 + '"', "a box without a valid frame"),
+        ('name="tracklet">0<', 'name="tracklet">' + "1" * 5000 + "<", "is not a tracklet index"),
+        ("<start_frame>0<", "<start_frame>" + "1" * 5000 + "<", "is not an integer"),
+    ],
+)
+def test_a_5000_digit_number_is_one_error_naming_the_file(built, tmp_path, old, new, words):
+    root, boxes = built
+    path = cvat_xml(tmp_path, {0: boxes[0]})
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(DataFormatError, match=words) as err:
+        import_cvat(root, path)
+    assert "1001.xml" in str(err.value) and len(str(err.value)) < 600

@@ -1,6 +1,7 @@
-"""What verify reads: the tracklets check reads two fields of each tracklet file (every field with
-``deep``) and words a broken file as before; ``trust_manifest`` (publish's own audit) takes the
-manifest's SHA-256 of the files no newer than it, while a plain audit hashes every file."""
+"""What verify reads: the tracklets check reads five fields of each tracklet file (its video and
+product, the video's frame count and size; every field with ``deep``) and words a broken file as
+before; ``trust_manifest`` (publish's own audit) takes the manifest's SHA-256 of the files no newer
+than it, while a plain audit hashes every file."""
 
 from __future__ import annotations
 
@@ -55,7 +56,9 @@ def test_tracklet_files_are_not_validated_whole(archive_dir, tmp_path, monkeypat
     [
         ({"video": None}, "not a tracklet file (video: Input should be a valid string)"),
         ({"product_id": 7}, "not a tracklet file (product_id: Input should be a valid string)"),
-        ({"frames": -1}, None),  # read only with --deep
+        # read in both modes: the frame count and size are checked against the video's
+        ({"frames": -1}, "not a tracklet file (frames: Input should be greater than or equal to 0)"),
+        ({"tracklets": 5}, None),  # read only with --deep
     ],
 )
 def test_a_broken_tracklet_file_is_worded_as_the_full_validation_words_it(
