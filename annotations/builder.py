@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pydantic_core
 import torch
 
 from annotations.config import BuildConfig, lacks_required
@@ -68,11 +69,13 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     build_record_file,
     check_tracklet_names,
     dataset_lock,
+    file_owner_problem,
     ground_truth_digest,
     load_splits,
     read_build_record,
     read_video_tracklets,
     shared_videos,
+    tracklet_digest,
     tracklet_file,
     write_build_record,
     write_video_tracklets,
@@ -85,7 +88,7 @@ from movingfashion.models.detectors import Detector, build_detector, same_weight
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 from schemas.atomic import sha256_file, sweep_partials
-from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
+from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou
@@ -640,9 +643,10 @@ class TrackletBuilder:
         if not p.is_file():
             return "not built"
         try:
-            vt = read_video_tracklets(p)
+            done = read_done_file(p)
         except DataFormatError:
             return "unreadable tracklet file"
+        vt = done.view
         if vt.product_id != job.product_id or vt.video != job.video_path:  # another product's or video's
             return "another product's or video's file"
         done_by = {self.matcher_tag, self.fallback_tag} - {None}
@@ -651,10 +655,53 @@ class TrackletBuilder:
             return "other weights"
         if vt.ground_truth is not None and vt.signals and lacks_required(vt.signals):
             return "signals incomplete"
-        record = read_build_record(p)
-        if record is None:
+        if done.record is None:
             return None  # an older build's file: done (counted apart by the build)
-        return stale_record(dataset, job, record, self.settings)
+        return stale_record(dataset, job, done.record, self.settings)
+
+
+@dataclass(frozen=True)
+class DoneFile:
+    """What a rerun of the build reads of a tracklet file (:func:`read_done_file`)."""
+
+    view: TrackletFileBuild | VideoTracklets
+    official: dict[str, list[float]]  #: its ground truth as the split files write it
+    record: dict | None  #: its build record (:func:`read_build_record`)
+
+
+def read_done_file(p: Path) -> DoneFile:
+    """The tracklet file ``p`` read light (:class:`TrackletFileBuild`): its fields as
+    :func:`read_video_tracklets` checks them and its ground-truth tracklet (validated only when
+    it is not the one its build record's digest names), but of the other tracklets only their
+    video, so a rerun with nothing to build does not validate every box of 15K files. A file
+    that does not read that way is read in full, which words the problem (:class:`DataFormatError`)."""
+    try:
+        return _read_light(p)
+    except (OSError, ValueError):
+        vt = read_video_tracklets(p)
+    return DoneFile(vt, vt.official(), read_build_record(p))
+
+
+def _read_light(p: Path) -> DoneFile:
+    """:func:`read_done_file` without the full read (a :class:`ValueError` or :class:`OSError`
+    when the full read may refuse the file)."""
+    data = pydantic_core.from_json(p.read_bytes())
+    view = TrackletFileBuild.model_validate(data)
+    if set(data) - VideoTracklets.model_fields.keys() or any(
+        set(t) - Tracklet.model_fields.keys() for t in data["tracklets"]
+    ):
+        raise ValueError(f"{p}: unknown keys")  # the full read refuses them
+    if file_owner_problem(p.name, view) is not None or any(t.video != view.video for t in view.tracklets):
+        raise ValueError(f"{p}: not its video's file")
+    record = read_build_record(p)
+    official: dict[str, list[float]] = {}
+    if view.ground_truth is not None:
+        gt = data["tracklets"][view.ground_truth]
+        if record and record.get("ground_truth") == tracklet_digest(gt):  # as the builder wrote it
+            official = {k: gt["boxes"][k] for k in sorted(gt["boxes"], key=int)}
+        else:
+            official = Tracklet.model_validate(gt).official()
+    return DoneFile(view, official, record)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -1002,7 +1049,7 @@ def merge_official(
                 cur = old[i] if i < len(old) else {}
                 if p.is_file():
                     try:  # the file must be about this video and product
-                        cur = read_video_tracklets(p, video=vp, product_id=pid).official()
+                        cur = _official_of(p, vp, pid)
                     except DataFormatError as exc:
                         log.warning("%s: the split file keeps what it had (%s)", name, exc)
                 new.append(cur)
@@ -1013,6 +1060,16 @@ def merge_official(
             write_official(root / name, split)
             written.append(name)
     return written
+
+
+def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
+    """The ground truth of the tracklet file ``p`` of ``video`` listed under ``product_id``, as
+    the split files write it, read light (:func:`read_done_file`); a file about another video or
+    product is refused as :func:`read_video_tracklets` refuses it."""
+    done = read_done_file(p)
+    if done.view.video != video or done.view.product_id != product_id:
+        return read_video_tracklets(p, video=video, product_id=product_id).official()
+    return done.official
 
 
 def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
@@ -1175,8 +1232,7 @@ def build_dataset_tracklets(
     root = Path(dataset)
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
-    splits = load_splits(root)
-    jobs = video_jobs(splits, shard)
+    jobs = video_jobs(load_splits(root), shard)  # not kept: the split files are read again to be merged
     if (root / "entries.jsonl").is_file():
         classes = read_entry_classes(root / "entries.jsonl")
         for job in jobs:
@@ -1202,7 +1258,6 @@ def build_dataset_tracklets(
                 builder = load()
         return _build_jobs(
             root,
-            splits,
             jobs,
             builder,
             cat,
@@ -1257,7 +1312,6 @@ def _beside_pool(
 
 def _build_jobs(
     root: Path,
-    splits: dict[str, OfficialSplit],
     jobs: list[VideoJob],
     builder: TrackletBuilder,
     cat: Any,

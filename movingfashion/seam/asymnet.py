@@ -25,7 +25,7 @@ tracklet frame and per shop image.
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +42,7 @@ from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, sea
     unreadable_checkpoint,
 )
 from movingfashion.models.matchrcnn import EmbeddingHead, twin
+from movingfashion.seam.train import json_line
 from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
@@ -222,7 +223,7 @@ def train_asymnet(
         opt = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
         for epoch in range(epochs):
             losses = []
-            for idx in _batches(n, batch, rng):
+            for step, idx in enumerate(_batches(n, batch, rng)):
                 sel = torch.tensor([rrs_pool_indices(pool, c.frames, train=True, rng=rng) for _ in idx])
                 x = descriptors[torch.as_tensor(idx)[:, None], sel].float()
                 tgt = targets[torch.as_tensor(idx)]
@@ -235,6 +236,7 @@ def train_asymnet(
                     loss = _balanced_bce(z, labels[..., None].expand_as(z))
                 else:
                     loss = _balanced_bce(model.tree(torch.sigmoid(z), a), labels, probs=True)
+                _stop_if_diverged(float(loss.detach()), stage, epoch, step)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -242,10 +244,21 @@ def train_asymnet(
             row = {"stage": stage, "epoch": epoch + 1, "loss": float(np.mean(losses))}
             history.append(row)
             if log:
-                log(json.dumps(row))
+                log(json_line(row))
     for p in model.parameters():
         p.requires_grad_(False)
     return history
+
+
+def _stop_if_diverged(loss: float, stage: str, epoch: int, step: int) -> None:
+    """Raise :class:`ModelError` when the loss is not finite, before the step that would carry it
+    into the weights (nothing is written: ``OUT/last.pt`` comes once both stages are done)."""
+    if not math.isfinite(loss):
+        raise ModelError(
+            f"AsymNet diverged: the loss is not finite at stage {stage}, epoch {epoch + 1}, step {step + 1}"
+            f" (loss {loss}; no checkpoint was written)",
+            hint="rerun with a lower lr (--config), or check the training data",
+        )
 
 
 def save_asymnet(

@@ -243,11 +243,27 @@ def _schedule(ckpt: dict[str, Any] | None, start: int, epochs: int) -> list[dict
     return segments
 
 
+def json_line(row: dict[str, Any]) -> str:
+    """``row`` as one line of strict JSON: a number that is not finite (a value that does not
+    exist) is written ``null``, never ``NaN`` (which strict readers, ``jq`` and ``JSON.parse``, refuse)."""
+    return json.dumps(_finite_or_none(row), allow_nan=False)
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 def _write_history(out: Path, history: list[dict[str, Any]]) -> None:
     """``history.jsonl``: one JSON line per epoch that ``last.pt`` holds (rewritten atomically)."""
     from schemas.atomic import atomic_write_text
 
-    atomic_write_text(out / "history.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+    atomic_write_text(out / "history.jsonl", "".join(json_line(row) + "\n" for row in history))
 
 
 def train_phase2(
@@ -400,8 +416,11 @@ def train_phase2(
         }
         history.append(row)
         if log and rank == 0:
-            log(json.dumps(row))
-        if rank == 0 and ((epoch + 1) % cfg.save_every == 0 or epoch + 1 == cfg.epochs):
+            log(json_line(row))
+        save_now = (epoch + 1) % cfg.save_every == 0 or epoch + 1 == cfg.epochs
+        if save_now:  # every rank (DDP keeps their weights equal): they stop together
+            _stop_if_broken(model, epoch, last, saved)
+        if rank == 0 and save_now:
             save_checkpoint(
                 last,
                 model,
@@ -414,7 +433,8 @@ def train_phase2(
                 extra={"history": history, "schedule": schedule},
             )
             _write_history(out, history)
-            saved = epoch + 1
+        if save_now:
+            saved = epoch + 1  # the epoch last.pt holds (every rank knows it)
     if world > 1:
         import torch.distributed as dist
 
@@ -543,12 +563,41 @@ def _stop_if_diverged(loss: torch.Tensor, world: int, epoch: int, step: int, las
         dist.all_reduce(bad)  # every rank stops together
         bad = bad > 0
     if bool(bad):
-        kept = f"{last} keeps epoch {saved}" if saved else "no checkpoint was written"
+        value = float(loss.detach().float().reshape(()))
+        shown = f"loss {value}" if not np.isfinite(value) else "on another rank"
         raise ModelError(
-            f"phase 2 diverged: the loss is not finite at epoch {epoch + 1}, step {step + 1} ({kept})",
+            f"phase 2 diverged: the loss is not finite at epoch {epoch + 1}, step {step + 1}"
+            f" ({_kept(last, saved)}), {shown}",
             where=str(last.parent),
-            hint="rerun in a new --out folder with a lower lr, context_lr or finetune_lr, or the"
-            " official pair_loss 'weighted' (--resume refuses settings other than the run's)",
+            hint=DIVERGED_HINT,
+        )
+
+
+#: what to do about a diverged run (:func:`_stop_if_diverged`, :func:`_stop_if_broken`)
+DIVERGED_HINT = (
+    "rerun in a new --out folder with a lower lr, context_lr or finetune_lr (--config), or the official"
+    " pair_loss 'weighted' (--resume refuses settings other than the run's); or check the training"
+    " data: once it is fixed, --resume continues from last.pt"
+)
+
+
+def _kept(last: Path, saved: int) -> str:
+    """What the run folder keeps: the epoch ``last.pt`` holds, or none written."""
+    return f"{last} keeps epoch {saved}" if saved else "no checkpoint was written"
+
+
+def _stop_if_broken(model: nn.Module, epoch: int, last: Path, saved: int) -> None:
+    """Raise :class:`ModelError` instead of saving weights that are not finite (a last step whose
+    gradients overflowed): ``last.pt`` keeps the last finite epoch."""
+    broken = [
+        n for n, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()
+    ]
+    if broken:
+        raise ModelError(
+            f"phase 2 diverged: weights not finite after epoch {epoch + 1} ({broken[0]};"
+            f" {_kept(last, saved)})",
+            where=str(last.parent),
+            hint=DIVERGED_HINT,
         )
 
 

@@ -296,7 +296,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "seconds": round(time.perf_counter() - t_all, 1),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    from schemas.atomic import atomic_write_json
+
+    atomic_write_json(out / "summary.json", summary, indent=1)
     record_args(out, args)
     _log(f"done in {summary['seconds']:.0f} s: {summary['report']}")
     return summary
