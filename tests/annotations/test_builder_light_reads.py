@@ -12,24 +12,9 @@ import pytest
 
 from annotations.builder import build_dataset_tracklets, merge_official
 from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
-from schemas.dataset import VideoTracklets
 from tests.annotations.test_reruns import FakeBuilder, two_product_dataset
 
 VIDEO = "videos/pa_0.mp4"
-
-
-@pytest.fixture
-def full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the full validations of a tracklet file (every tracklet, box and score)."""
-    calls: list[int] = []
-    original = VideoTracklets.model_validate_json
-
-    def counting(cls: type[VideoTracklets], data: str | bytes, **kw: object) -> VideoTracklets:
-        calls.append(1)
-        return original(data, **kw)
-
-    monkeypatch.setattr(VideoTracklets, "model_validate_json", classmethod(counting))
-    return calls
 
 
 @pytest.fixture

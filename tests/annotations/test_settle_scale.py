@@ -7,8 +7,6 @@ import json
 import logging
 from pathlib import Path
 
-import pytest
-
 from annotations.config import ReviewConfig
 from annotations.settle import settle_flags
 from annotations.tracklet_files import (
@@ -56,20 +54,6 @@ def _build(root: Path, n: int = 12) -> list[Job]:
         write_build_record(p, {"ground_truth": ground_truth_digest(vt)})
         jobs.append(Job(vt.video, vt.product_id))
     return jobs
-
-
-@pytest.fixture
-def full_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts the full validations of a tracklet file (every tracklet, box and score)."""
-    calls: list[int] = []
-    original = VideoTracklets.model_validate_json
-
-    def counting(cls: type[VideoTracklets], data: str | bytes, **kw: object) -> VideoTracklets:
-        calls.append(1)
-        return original(data, **kw)
-
-    monkeypatch.setattr(VideoTracklets, "model_validate_json", classmethod(counting))
-    return calls
 
 
 def test_a_settle_that_changes_nothing_validates_no_file_in_full(tmp_path, full_reads):

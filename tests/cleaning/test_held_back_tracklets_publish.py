@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from annotations.tracklet_files import build_record_file, write_video_tracklets
 from cleaning.publish import publish
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import dataset_files, verify_dataset
 from schemas.catalog import Catalog
-from schemas.dataset import Tracklet, VideoTracklets
 from schemas.items import AssetKind, Status
 from schemas.official import read_official
 from schemas.review import record_decision
+from tests.cleaning.test_publish_stale_tracklets import _tracklet_files_of
 
 BOX = [1.0, 2.0, 30.0, 40.0]
 HELD_TRACKLETS = ".publish-held.json"  # movingfashion.archive.verify.HELD_TRACKLETS
@@ -24,25 +23,7 @@ HELD_TRACKLETS = ".publish-held.json"  # movingfashion.archive.verify.HELD_TRACK
 
 def _files_of(out: Path, pid: str, video: str) -> list[Path]:
     """A flagged tracklet file of ``video`` (one box), its build record and its contact sheet."""
-    vt = VideoTracklets(
-        product_id=pid,
-        video=video,
-        frames=1,
-        width=64,
-        height=64,
-        tracklets=[Tracklet(video=video, boxes={0: BOX})],
-        ground_truth=0,
-        needs_review=True,
-        review_reason="low confidence",
-    )
-    path = write_video_tracklets(out, vt, shared=False)
-    record = build_record_file(path)
-    record.parent.mkdir(exist_ok=True)
-    record.write_text(json.dumps({"video": video}))
-    sheet = out / "tracklets" / "sheets" / f"{path.stem}.png"
-    sheet.parent.mkdir(exist_ok=True)
-    sheet.write_bytes(b"\x89PNG\r\n\x1a\n")
-    return [path, record, sheet]
+    return _tracklet_files_of(out, pid, video, flagged=True)
 
 
 def _in_splits(out: Path) -> dict[str, object]:

@@ -10,22 +10,27 @@ from annotations.tracklet_files import build_record_file, write_video_tracklets
 from cleaning.publish import publish
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
+from movingfashion.media.probe import probe_video
 from schemas.catalog import Catalog
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.items import Status
 from schemas.official import read_official
 
 
-def _tracklet_files_of(out: Path, pid: str, video: str) -> list[Path]:
-    """Write a product's tracklet file of ``video`` (one box), its build record and its sheet."""
+def _tracklet_files_of(out: Path, pid: str, video: str, *, flagged: bool = False) -> list[Path]:
+    """Write a product's tracklet file of ``video`` (one box; ``flagged``: needs_review, low
+    confidence), its build record and its sheet."""
+    info = probe_video(out / video)  # the file's size is its video's (mf verify checks it)
     vt = VideoTracklets(
         product_id=pid,
         video=video,
-        frames=1,
-        width=64,
-        height=64,
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
         tracklets=[Tracklet(video=video, boxes={0: [1.0, 2.0, 30.0, 40.0]})],
         ground_truth=0,
+        needs_review=flagged,
+        review_reason="low confidence" if flagged else None,
     )
     path = write_video_tracklets(out, vt, shared=False)
     record = build_record_file(path)
