@@ -29,7 +29,17 @@ def test_persistent_workers_see_every_new_epoch(tiny_dataset):
     order = list(range(2 * len(ds)))
     settings = {**loader_settings(2), "prefetch_factor": 2}
     assert settings["persistent_workers"]
-    loader = DataLoader(ds, batch_size=2, sampler=order, collate_fn=collate_clips, **settings)
+    # workers from a fresh forkserver: a fork of this test process inherits the locks of threads
+    # other tests left running (a loopback server) and hung for 5 min once in a loaded full run;
+    # the shared epoch reaches workers started this way too (it is pickled as shared memory)
+    loader = DataLoader(
+        ds,
+        batch_size=2,
+        sampler=order,
+        collate_fn=collate_clips,
+        multiprocessing_context="forkserver",
+        **settings,
+    )
     got = [_epoch_frames(loader, ds, e) for e in range(3)]
     for e, frames in enumerate(got):  # what the workers drew is what the main process plans
         ds.set_epoch(e)

@@ -7,6 +7,7 @@ absolute path (:func:`schemas.paths.media_path`), so a relative ``tcp:HOST:PORT/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -34,7 +35,16 @@ class Listener:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.hits: list[tuple[str, int]] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        """Stop accepting and end the thread (a close alone leaves accept() blocked, and a
+        thread left blocked in this process is inherited by every later fork of it)."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self.sock.close()
+        self.thread.join(timeout=5)
 
     def _accept(self) -> None:
         try:
@@ -50,7 +60,8 @@ class Listener:
 def listener() -> Iterator[Listener]:
     lst = Listener()
     yield lst
-    lst.sock.close()
+    lst.close()
+    assert not lst.thread.is_alive()
 
 
 def _rename_first_video(root: Path, new: str) -> str:
