@@ -54,11 +54,11 @@ demo: install
 
 ## test: the whole test suite
 test: test-deps $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## test-fast: the suite without the tests marked slow (the edit loop)
 test-fast: install
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not slow"
 
 ## lint: ruff check + ruff format --check
 lint: install

@@ -16,3 +16,29 @@ from hypothesis import settings  # noqa: E402
 settings.register_profile("mf", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore", derandomize=False, database=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mf"))
+
+
+# Tests that start Ray (the session's local Ray, or heads and nodes of their own) run in one
+# xdist group (`make test` passes --dist loadgroup): two local Ray instances started at once by
+# the two workers competed, and a pool's actors waited past the 5 min stack dump twice.
+_RAY_MARKS = ("ray_fixtures", 'make_executor("ray"', '"--executor", "ray"', 'executor="ray"')
+_ray_modules: dict[str, bool] = {}
+
+
+def _starts_ray(item) -> bool:
+    """Whether ``item`` uses the session's Ray or its module starts Ray itself."""
+    if {"ray_session", "ray_session_address"} & set(getattr(item, "fixturenames", ())):
+        return True
+    path = str(item.path)
+    if path not in _ray_modules:
+        text = item.path.read_text(encoding="utf-8") if item.path.suffix == ".py" else ""
+        _ray_modules[path] = "ray" in item.path.name or any(m in text for m in _RAY_MARKS)
+    return _ray_modules[path]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    import pytest
+
+    for item in items:
+        if _starts_ray(item):
+            item.add_marker(pytest.mark.xdist_group("ray"))
