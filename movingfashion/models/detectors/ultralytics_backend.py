@@ -164,13 +164,24 @@ def _offline_stubs() -> dict[int, tuple[Any, Callable[..., Any]]]:
     return {id(orig): (orig, stub) for orig, stub in pairs}
 
 
+def _items(d: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A snapshot of ``d``'s items, taken again when another thread (an import) changed ``d``
+    while it was copied ("dictionary changed size during iteration")."""
+    for _ in range(100):
+        try:
+            return list(d.items())
+        except RuntimeError:
+            continue
+    return list(d.copy().items())
+
+
 def _rebind(table: dict[int, tuple[Any, Any]]) -> None:
     """In every loaded ultralytics module, bind each name holding ``table``'s first object
     (by identity) to its second."""
-    for name, module in list(sys.modules.items()):
+    for name, module in _items(sys.modules):
         if module is None or not (name == "ultralytics" or name.startswith("ultralytics.")):
             continue
-        for attr, value in list(vars(module).items()):
+        for attr, value in _items(vars(module)):
             if id(value) in table and table[id(value)][0] is value:
                 setattr(module, attr, table[id(value)][1])
 

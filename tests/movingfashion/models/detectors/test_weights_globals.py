@@ -84,3 +84,21 @@ def test_offline_ultralytics_downloads_nothing_and_puts_everything_back():
         data_utils.check_font,
         trainer.check_amp,
     ) == before
+
+
+def test_a_module_table_changed_by_another_thread_is_read_again():
+    """Loading YOLO rebinds names in every loaded ultralytics module; an import in another
+    thread meanwhile (a Ray session's threads in the test process) made the copy of
+    ``sys.modules`` raise "dictionary changed size during iteration" in a full run."""
+    from movingfashion.models.detectors.ultralytics_backend import _items
+
+    class Changing(dict):
+        calls = 0
+
+        def items(self):
+            Changing.calls += 1
+            if Changing.calls == 1:
+                raise RuntimeError("dictionary changed size during iteration")
+            return super().items()
+
+    assert _items(Changing(a=1)) == [("a", 1)] and Changing.calls == 2
