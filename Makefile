@@ -19,9 +19,16 @@ TEST_DEBS    := chromium
 
 .PHONY: install demo test test-fast lint format bench weights lock system-deps test-deps clean-venv
 
+# the locked install takes about 7.5 GB (torch's CUDA build alone 5.5 GB): warn first when less is free
+NEED_GB := 8
+
 $(STAMP): pyproject.toml $(LOCK)
+	@free=$$(df -Pk . | awk 'NR==2 {print int($$4 / 1048576)}'); \
+	if [ -n "$$free" ] && [ "$$free" -lt $(NEED_GB) ]; then \
+	  echo "warning: $$free GB free on the disk of $$(pwd); installing .venv needs about $(NEED_GB) GB (free some space, e.g. old clones or /tmp/pytest-of-$$(id -un))"; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --require-hashes -r $(LOCK)
+	$(PIP) install --no-cache-dir --require-hashes -r $(LOCK)
 	$(PIP) install --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
