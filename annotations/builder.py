@@ -53,6 +53,7 @@ from annotations.config import BuildConfig, lacks_required
 from annotations.flags import rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
 from annotations.refresh_mark import BY_BUILD, clear_pending, pending_by, set_pending
+from annotations.review.marks import follow_tracklet_names
 from annotations.settle import settle_flags
 from annotations.tracking import (
     TrackResult,
@@ -94,6 +95,7 @@ from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
+from schemas.tracklet_names import split_stem
 
 #: crops embedded per forward pass of the matcher, gathered across decoded batches (larger batches
 #: cost less per crop on the CPU; 128 crops of 64 px are 6 MB)
@@ -1098,8 +1100,9 @@ def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
 
 
 def _product_files(folder: Path) -> dict[str, dict[str, Path]]:
-    """Video stem -> product -> file, of every ``<stem>@<product>.json`` in ``folder`` (listed once;
-    a name with several ``@`` is filed under each split of it: its content says whose it is)."""
+    """Video stem -> product -> file, of every ``<stem>@<product>.json`` in ``folder``
+    (:func:`schemas.tracklet_names.split_stem`: the product follows the last ``@``; the file of a
+    video whose stem holds a ``@`` is filed too: its content says whose it is)."""
     out: dict[str, dict[str, Path]] = {}
     if not folder.is_dir():
         return out
@@ -1108,10 +1111,9 @@ def _product_files(folder: Path) -> dict[str, dict[str, Path]]:
             base = e.name.removesuffix(".json")
             if base == e.name or not e.is_file():
                 continue
-            i = base.find("@")
-            while i != -1:
-                out.setdefault(base[:i], {})[base[i + 1 :]] = folder / e.name
-                i = base.find("@", i + 1)
+            stem, pid = split_stem(base)
+            if pid is not None:
+                out.setdefault(stem, {})[pid] = folder / e.name
     return out
 
 
@@ -1348,6 +1350,8 @@ def _build_jobs(
         if on_video is not None:
             on_video(job, outcome, rep)
 
+    with dataset_lock(root):  # the review log's decisions follow the files renamed below
+        follow_tracklet_names(root, {j.video_path: None if j.shared else j.product_id for j in jobs})
     stale = {j.video_path for j in jobs if j.shared and tracklet_file(root, j.video_path).is_file()}
     if stale:  # an older build's one file for a video several products list: one product's only
         with dataset_lock(root):

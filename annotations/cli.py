@@ -594,11 +594,15 @@ def _held_names(dataset: str, catalog) -> dict[str, tuple[str, str, str | None]]
 
 def _review_targets(dataset: str, results: dict, names: list[str], held: dict | None = None) -> None:
     """Refuse a name ``--accept``/``--reject`` cannot decide on: an unknown one, or the plain stem
-    of a video several products list (each product has its own review: ``<stem>@<product>``)."""
+    of a video several products list (each product has its own review: ``<stem>@<product>``;
+    ``results``: review name -> its tracklet file, named by :func:`_review_name`)."""
+    from schemas.tracklet_names import video_stem
+
     for name in names:
         if name in results or name in (held or {}):
             continue
-        per_product = sorted(n for n in results if n.split("@", 1)[0] == name and "@" in n)
+        # the products' reviews of video stem ``name``: their names are not its stem
+        per_product = sorted(n for n, vt in results.items() if n != name and video_stem(vt.video) == name)
         if per_product:
             raise DataFormatError(
                 f"video {name!r} is listed by {len(per_product)} products, each with its own review",

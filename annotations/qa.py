@@ -20,6 +20,7 @@ from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.geometry import box_iou
 from schemas.items import SourceName
+from schemas.tracklet_names import product_key, tracklet_key
 
 BoxesByFrame = Mapping[int, Sequence[float]]
 
@@ -142,7 +143,7 @@ def qa_report(
     rep = QAReport()
     qious = []
     for vt in results:
-        true = truth.get(f"{vt.video}@{vt.product_id}", truth.get(vt.video))
+        true = truth.get(product_key(vt.video, vt.product_id), truth.get(vt.video))
         if true is None:
             rep.missing.append(vt.video)
             continue
@@ -253,6 +254,6 @@ def reference_boxes(
                 rc, oc = ref_crops.get(ref_pid, []), own_crops.get(pid, [])
                 dx, dy = crop_offset(rc[i] if i < len(rc) else None, oc[i] if i < len(oc) else None)
                 # a video several products list: each product's garment, under <video>@<product>
-                key = f"{video}@{pid}" if video in shared else video
+                key = tracklet_key(video, pid, shared=video in shared)
                 out[key] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
     return out

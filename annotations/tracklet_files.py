@@ -59,8 +59,8 @@ from schemas.official import (
     split_files,
     write_official,
 )
+from schemas.tracklet_names import is_tracklet_stem, product_key, tracklet_stem, video_stem
 from schemas.tracklet_names import shared_videos as _shared_videos
-from schemas.tracklet_names import tracklet_stem
 
 __all__ = [
     "BUILD_DIR",
@@ -120,9 +120,9 @@ def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, O
     for name, split in splits.items():
         for pid, entry in split.items():
             for vp in entry.video_paths:
-                stem = Path(vp).stem
+                stem = video_stem(vp)
                 # the bare stem too for a shared video: an older build's one file of it has that name
-                for key in (stem, f"{stem}@{pid}") if vp in shared else (stem,):
+                for key in (stem, product_key(stem, pid)) if vp in shared else (stem,):
                     first = owner.setdefault(key, (vp, pid, name))
                     if first[0] != vp:
                         raise DataFormatError(
@@ -267,13 +267,13 @@ def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str
 def file_owner_problem(name: str, vt: VideoTracklets) -> str | None:
     """Why a tracklet file called ``name`` cannot hold ``vt`` (None when it can): its stem is the
     video's stem, or ``<video stem>@<vt.product_id>``."""
-    stem = Path(vt.video).stem
-    if Path(name).stem in (stem, f"{stem}@{vt.product_id}"):
+    stem = video_stem(vt.video)
+    if is_tracklet_stem(Path(name).stem, vt.video, vt.product_id):
         return None
-    if Path(name).stem.startswith(f"{stem}@"):
+    if is_tracklet_stem(Path(name).stem, vt.video):  # another product's file of the video
         return (
             f"field 'product_id': {vt.product_id!r} is not this file's product (its file would be "
-            f"{TRACKLET_DIR}/{stem}@{vt.product_id}.json)"
+            f"{TRACKLET_DIR}/{product_key(stem, vt.product_id)}.json)"
         )
     return (
         f"field 'video': {vt.video!r} is not this file's video (its file would be {TRACKLET_DIR}/{stem}.json)"

@@ -141,7 +141,7 @@ from schemas.official import (
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
-from schemas.tracklet_names import tracklet_stem
+from schemas.tracklet_names import shared_videos, split_stem, tracklet_stem, video_stem
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
@@ -1025,16 +1025,16 @@ def _stale_tracklet_videos(
 def _remove_stale_tracklets(out: Path, videos: set[str]) -> int:
     """Delete the tracklet files of ``videos`` (publish wrote them, see
     :func:`_stale_tracklet_videos`): ``tracklets/<video stem>.json`` and every product's
-    ``<video stem>@<product>.json``, each with its build record and contact sheet (ids are safe
-    names, so the stem is what comes before any ``@``); never any other file. Run under the
-    dataset's lock. Returns how many tracklet files went."""
+    ``<video stem>@<product>.json`` (:func:`schemas.tracklet_names.split_stem`), each with its
+    build record and contact sheet; never any other file. Run under the dataset's lock. Returns
+    how many tracklet files went."""
     folder = out / TRACKLET_FILES
-    stems = {Path(v).stem for v in videos}
+    stems = {video_stem(v) for v in videos}
     if not stems or folder.is_symlink() or not folder.is_dir():
         return 0
     removed = 0
     for path in sorted(folder.glob("*.json")):
-        if path.stem.partition("@")[0] not in stems:
+        if path.stem not in stems and split_stem(path.stem)[0] not in stems:
             continue
         for extra in (
             folder / TRACKLET_BUILD_DIR / path.name,
@@ -1081,25 +1081,33 @@ def _kept_tracklets(
 
 
 def _held_tracklets(
-    out: Path, e: DatasetEntry, trk: list[Any], old_held: Mapping[str, Any], new_state: Mapping[str, Any]
+    out: Path,
+    e: DatasetEntry,
+    trk: list[Any],
+    old_held: Mapping[str, Any],
+    new_state: Mapping[str, Any],
+    shared: frozenset[str],
 ) -> list[Any]:
     """``trk`` (:func:`_kept_tracklets`), with the ground truth of the tracklet file the last
     publish kept for a video of ``e`` it held back (``old_held``) where ``trk`` has none, when
-    this publish made the video from the same collected file with the same recipe."""
+    this publish made the video from the same collected file with the same recipe (``shared``:
+    the videos several products of this publish list, whose files are per product)."""
     got = list(trk)
     for i, rel in enumerate(e.video_paths):
         rec = old_held.get(rel)
         if got[i] or rec is None or rec["product_id"] != e.product_id:
             continue
         if _made_from(old_held, rel) == _made_from(new_state, rel):
-            got[i] = _kept_file_tracklet(out, rel, e.product_id)
+            got[i] = _kept_file_tracklet(out, rel, e.product_id, shared=rel in shared)
     return got
 
 
-def _kept_file_tracklet(out: Path, video: str, product_id: str) -> dict[str, Any]:
-    """The ground truth of ``tracklets/<video stem>.json`` in the official form, when the file
-    reads and is about ``video`` and ``product_id``; ``{}`` otherwise (the builder builds it)."""
-    path = out / TRACKLET_FILES / f"{tracklet_stem(video, shared=False)}.json"
+def _kept_file_tracklet(out: Path, video: str, product_id: str, *, shared: bool) -> dict[str, Any]:
+    """The ground truth of the video's tracklet file for ``product_id`` (``tracklets/<video
+    stem>.json``, or ``<video stem>@<product>.json`` when several products list it: ``shared``,
+    :func:`schemas.tracklet_names.tracklet_stem`) in the official form, when the file reads and
+    is about ``video`` and ``product_id``; ``{}`` otherwise (the builder builds it)."""
+    path = out / TRACKLET_FILES / f"{tracklet_stem(video, product_id, shared=shared)}.json"
     try:
         vt = VideoTracklets.model_validate_json(path.read_bytes())
     except (OSError, ValueError):  # missing, unreadable, not a tracklet file
@@ -1120,6 +1128,7 @@ def _write_official_splits(
     records of the media files), and those of the videos the last publish held back taken from
     the tracklet files it kept (:func:`_held_tracklets`, ``old_held``)."""
     old_state, new_state, old_held = old_state or {}, new_state or {}, old_held or {}
+    shared = shared_videos((e.product_id, e.video_paths) for e in entries)
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
         old = old_splits.get(str(split), {})
@@ -1128,7 +1137,7 @@ def _write_official_splits(
             if e.split != split:
                 continue
             trk = _kept_tracklets(e, old.get(e.product_id), old_state, new_state)
-            trk = _held_tracklets(out, e, trk, old_held, new_state)
+            trk = _held_tracklets(out, e, trk, old_held, new_state, shared)
             official[e.product_id] = OfficialEntry(
                 video_paths=e.video_paths,
                 img_path=e.img_path,

@@ -122,7 +122,7 @@ from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
-from schemas.tracklet_names import shared_videos, tracklet_stem
+from schemas.tracklet_names import is_tracklet_stem, shared_videos, tracklet_stem, video_stem
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +254,12 @@ def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTrac
         except (ValidationError, OSError, ValueError) as exc:
             log.warning("%s: ignored, not a VideoTracklets file (%s)", p, str(exc).splitlines()[0])
             continue
-        if p.stem == Path(vt.video).stem:
+        plain = p.stem == video_stem(vt.video)
+        if plain:
             out[Path(vt.video).name] = vt
-        if p.stem in (Path(vt.video).stem, f"{Path(vt.video).stem}@{vt.product_id}"):
+        if is_tracklet_stem(p.stem, vt.video, vt.product_id):
             out.setdefault((Path(vt.video).name, vt.product_id), vt)
-            if p.stem != Path(vt.video).stem:  # a product's own file wins over an older build's one
+            if not plain:  # a product's own file wins over an older build's one
                 out[(Path(vt.video).name, vt.product_id)] = vt
     return out
 

@@ -10,6 +10,12 @@ stages), with ``shared`` from :func:`shared_videos` over all the split files. So
 by a republish) is nobody's file: readers take ``<stem>.json``, ``mf verify`` reports it,
 ``mf-tracklets build`` makes it the video's ``<stem>.json``.
 
+Every name of that form is made and read here: :func:`product_stem` makes one,
+:func:`split_stem` reads one (the product id follows the last ``@``: an id is a safe file name,
+without one), :func:`is_tracklet_stem` tells whether a file stem is one of a video's, and
+:func:`product_key` / :func:`tracklet_key` give the same ``@<product>`` form to keys of a
+(video, product) that are not file names (a video path, a review name).
+
 Light (no pydantic model, no file read): the dataset loader, the stages and the archive checks
 all import it.
 """
@@ -21,7 +27,21 @@ from pathlib import Path
 
 from schemas.naming import check_safe_name
 
-__all__ = ["product_stem", "shared_videos", "tracklet_stem"]
+__all__ = [
+    "PRODUCT_MARK",
+    "is_tracklet_stem",
+    "product_key",
+    "product_stem",
+    "product_stem_pattern",
+    "shared_videos",
+    "split_stem",
+    "tracklet_key",
+    "tracklet_stem",
+    "video_stem",
+]
+
+#: between the video stem and the product id in the stem of a product's file of a shared video
+PRODUCT_MARK = "@"
 
 
 def shared_videos(listings: Iterable[tuple[str, Iterable[str]]]) -> frozenset[str]:
@@ -35,11 +55,47 @@ def shared_videos(listings: Iterable[tuple[str, Iterable[str]]]) -> frozenset[st
     return frozenset(vp for vp, pids in owners.items() if len(pids) > 1)
 
 
+def video_stem(video_path: str) -> str:
+    """The stem of a video's file name: the stem of its tracklet file when one product lists it."""
+    return Path(video_path).stem
+
+
+def product_key(name: str, product_id: str) -> str:
+    """``<name>@<product id>``, unchecked: a product's own key of a video several products list
+    (``name``: the video's stem, its path, a review name), or the name a message shows for it.
+    A file name is made by :func:`product_stem`, which checks the id."""
+    return f"{name}{PRODUCT_MARK}{product_id}"
+
+
 def product_stem(video_path: str, product_id: str) -> str:
     """``<video stem>@<product id>``: the stem of product ``product_id``'s file of a shared video
     (a ``ValueError`` for a product id that is not a safe file name)."""
     check_safe_name(product_id, what="product id")
-    return f"{Path(video_path).stem}@{product_id}"
+    return product_key(video_stem(video_path), product_id)
+
+
+def product_stem_pattern(video_path: str) -> str:
+    """``<video stem>@<product>``: how a message names the per-product files of a shared video."""
+    return product_key(video_stem(video_path), "<product>")
+
+
+def split_stem(stem: str) -> tuple[str, str | None]:
+    """``(video stem, product id)`` of a tracklet file stem: ``<video stem>@<product id>`` gives
+    both (the id follows the last ``@``: a product id holds none), any other stem ``(stem,
+    None)``. A name alone cannot tell ``a@b``, product ``b``'s file of video ``a``, from the file
+    of a video called ``a@b``: compare with the video (:func:`is_tracklet_stem`) where it is known."""
+    head, mark, pid = stem.rpartition(PRODUCT_MARK)
+    return (head, pid) if mark and head and pid else (stem, None)
+
+
+def is_tracklet_stem(stem: str, video_path: str, product_id: str | None = None) -> bool:
+    """Whether ``stem`` names a tracklet file of ``video_path``: the video's own stem, or
+    ``<video stem>@<product_id>`` (any product's, when ``product_id`` is None)."""
+    own = video_stem(video_path)
+    if stem == own:
+        return True
+    head, pid = split_stem(stem)
+    return head == own and pid is not None and product_id in (None, pid)
 
 
 def tracklet_stem(video_path: str, product_id: str | None = None, *, shared: bool) -> str:
@@ -48,7 +104,14 @@ def tracklet_stem(video_path: str, product_id: str | None = None, *, shared: boo
     product asks (a ``@`` file of it is a leftover). Without ``product_id``: the file of a video
     one product lists (a ``ValueError`` for a shared one: it has a file per product)."""
     if not shared:
-        return Path(video_path).stem
+        return video_stem(video_path)
     if product_id is None:
         raise ValueError(f"{video_path}: a video several products list has a tracklet file per product")
     return product_stem(video_path, product_id)
+
+
+def tracklet_key(name: str, product_id: str, *, shared: bool) -> str:
+    """A key of product ``product_id``'s tracklets of a video, named after the video by ``name``
+    (its path, say) as :func:`tracklet_stem` names its file: ``<name>@<product id>`` when several
+    products list the video (``shared``), else ``name``."""
+    return product_key(name, product_id) if shared else name

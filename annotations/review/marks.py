@@ -1,22 +1,32 @@
 """Catalog marks of the tracklet builder (needs_review, failures) and the command-line review
 log ``.review.jsonl`` of ``mf-tracklets review --accept/--reject`` (hidden, as the page's default
 catalog ``.review.sqlite``: ``mf publish`` writes into the folder again; a ``review.jsonl`` an
-older version wrote is read too, and moved to ``.review.jsonl`` by the next decision or publish)."""
+older version wrote is read too, and moved to ``.review.jsonl`` by the next decision or publish).
+
+The log names each decision after the stem of the tracklet file decided on (the review name:
+``<video stem>``, or ``<video stem>@<product>`` for a video several products list). When the
+builder renames a file because the products listing its video changed, the decisions follow it
+(:func:`follow_tracklet_names`). Appends and that rewrite hold the dataset's lock.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from annotations.tracklet_files import dataset_lock
+from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import Status
 from schemas.review import LEGACY_REVIEW_LOG, REVIEW_LOG, TORN_MARK, move_legacy_review_log, review_log_record
+from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
 
 log = logging.getLogger("annotations.review")
 
@@ -164,13 +174,14 @@ def record_decision(
     }
     cat = open_catalog(catalog) if catalog is not None else None  # a damaged one: refused before writing
     try:
-        move_legacy_review_log(dataset)
         p = Path(dataset) / REVIEW_FILE
         line = json.dumps(rec).encode("utf-8") + b"\n"
-        with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision
-            fh.write(_line_start(p, fh) + line)  # appends go to the end, whatever was read
-            fh.flush()
-            os.fsync(fh.fileno())
+        with dataset_lock(dataset):  # not lost to a rewrite (follow_tracklet_names)
+            move_legacy_review_log(dataset)
+            with local_faults(p), open(p, "a+b") as fh:  # append-only log, one line per decision
+                fh.write(_line_start(p, fh) + line)  # appends go to the end, whatever was read
+                fh.flush()
+                os.fsync(fh.fileno())
         if cat is not None:
             from schemas.review import record_decision as store
 
@@ -182,3 +193,68 @@ def record_decision(
         if cat is not None:
             cat.close()
     return rec
+
+
+def follow_tracklet_names(dataset: str | os.PathLike[str], videos: Mapping[str, str | None]) -> int:
+    """Name each decision of the review log on a tracklet file of one of ``videos`` (video path
+    -> the one product listing it now, None when several do) after the file of its video and
+    product now (:func:`schemas.tracklet_names.tracklet_stem`): call it before the builder renames
+    a file because the products listing its video changed (a product's ``<stem>@<product>.json``
+    of a video only it lists now becomes ``<stem>.json``; an older build's ``<stem>.json`` of a
+    video shared now becomes its product's file), and a reviewer's accept or reject follows the
+    file. A decision on the file of a product that no longer lists the video goes to that
+    product's name, ``<stem>@<product>`` (the catalog keys decisions by video and product too).
+
+    The log is rewritten atomically under the dataset's lock (the legacy ``review.jsonl`` moved
+    into it first), only when a name changes; a line that is not a record is kept as it is, and
+    a rename done already is not done again. Returns how many records were renamed."""
+    if not videos:
+        return 0
+    stems = {video_stem(vp): vp for vp in videos}
+    root = Path(dataset)
+    with dataset_lock(dataset):
+        if not any(_renamed(root / n, stems, videos)[1] for n in (LEGACY_REVIEW_LOG, REVIEW_FILE)):
+            return 0
+        move_legacy_review_log(dataset)
+        p = root / REVIEW_FILE
+        data, n = _renamed(p, stems, videos)
+        with local_faults(p):
+            atomic_write_bytes(p, data)
+    return n
+
+
+def _renamed(p: Path, stems: Mapping[str, str], videos: Mapping[str, str | None]) -> tuple[bytes, int]:
+    """The log file ``p`` with its records renamed (:func:`follow_tracklet_names`; ``stems``: video
+    stem -> video path), and how many were (none: no file)."""
+    with local_faults(p):
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            return b"", 0
+    lines, n = data.split(b"\n"), 0
+    for i, line in enumerate(lines):
+        rec = _record(line) if line.strip() else None
+        name = _current_name(rec, stems, videos) if rec is not None else None
+        if name is not None and name != rec["video"]:
+            lines[i], n = json.dumps({**rec, "video": name}).encode("utf-8"), n + 1
+    return b"\n".join(lines), n
+
+
+def _current_name(
+    rec: Mapping[str, Any], stems: Mapping[str, str], videos: Mapping[str, str | None]
+) -> str | None:
+    """The review name of the record's video and product now; None when the record is about no
+    video of ``stems`` (or names no product)."""
+    name, pid = rec["video"], rec.get("product_id")
+    if not isinstance(pid, str):
+        return None
+    vp = stems.get(name)
+    if vp is None:
+        head, named = split_stem(name)
+        vp = stems.get(head) if named == pid else None
+    if vp is None:
+        return None
+    try:
+        return tracklet_stem(vp, pid, shared=videos[vp] != pid)
+    except ValueError:  # a product id no file is named after
+        return None

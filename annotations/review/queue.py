@@ -46,6 +46,7 @@ from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.review import HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
+from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
 
 log = logging.getLogger("annotations.review")
 
@@ -95,7 +96,7 @@ class QueueItem:
     def stem(self) -> str:
         """The stem of the item's tracklet file: ``<video stem>``, or ``<video stem>@<product>``
         for a video several products list (one item per product)."""
-        return f"{Path(self.video).stem}@{self.product_id}" if self.shared else Path(self.video).stem
+        return tracklet_key(video_stem(self.video), self.product_id, shared=self.shared)
 
     def tracklet_file(self, dataset: str | os.PathLike[str]) -> Path:
         """This item's tracklet file (:func:`annotations.tracklet_files.tracklet_file`)."""
@@ -135,9 +136,8 @@ def sample_draw(seed: int, video: str) -> float:
 
 def _owned(p: Path, s: TrackletFileSummary, video: str | None, product_id: str | None) -> bool:
     """Whether the file ``p`` may hold ``s`` (what :func:`read_video_tracklets` checks)."""
-    stem = Path(s.video).stem
     return (
-        p.stem in (stem, f"{stem}@{s.product_id}")
+        is_tracklet_stem(p.stem, s.video, s.product_id)
         and video in (None, s.video)
         and product_id in (None, s.product_id)
         and all(t.video == s.video for t in s.tracklets)

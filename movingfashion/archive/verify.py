@@ -78,6 +78,7 @@ from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, 
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
 from schemas.text_input import load_json
+from schemas.tracklet_names import is_tracklet_stem, product_stem_pattern, video_stem
 
 if TYPE_CHECKING:
     from schemas.dataset import TrackletFileFrame, TrackletFileHead
@@ -806,8 +807,9 @@ class _Audit:
             except ValueError as exc:
                 self.add("tracklets", None, rel, f"not a tracklet file ({exc})", fix)
                 continue
-            stem = PurePosixPath(vt.video).stem
-            named = path.stem == f"{stem}@{vt.product_id}"  # one product's file of a shared video
+            stem = video_stem(vt.video)
+            # one product's file of a shared video, <video stem>@<its product>
+            named = path.stem != stem and is_tracklet_stem(path.stem, vt.video, vt.product_id)
             if not named and stem != path.stem:
                 self.add("tracklets", None, rel, f"its video is '{vt.video}', not {path.stem}", fix)
             elif vt.video not in owners and not named and held.get(vt.video) == vt.product_id:
@@ -831,7 +833,7 @@ class _Audit:
                     None,
                     rel,
                     f"one file for '{vt.video}', which products {', '.join(sorted(owners[vt.video]))} "
-                    f"list: each has its own file {TRACKLET_FILES}/{stem}@<product>.json",
+                    f"list: each has its own file {TRACKLET_FILES}/{product_stem_pattern(vt.video)}.json",
                     "rerun mf-tracklets build (it builds each product's file and removes this one)",
                 )
             elif named and len(owners[vt.video]) == 1:

@@ -1,0 +1,52 @@
+"""The naming rule of tracklet files (:mod:`schemas.tracklet_names`): one home for making and
+reading ``<video stem>@<product>`` names."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.tracklet_names import (
+    is_tracklet_stem,
+    product_key,
+    product_stem,
+    product_stem_pattern,
+    split_stem,
+    tracklet_key,
+    tracklet_stem,
+    video_stem,
+)
+
+
+def test_a_product_stem_splits_back_into_its_video_stem_and_product():
+    assert product_stem("videos/v1.mp4", "pa") == "v1@pa"
+    assert split_stem("v1@pa") == ("v1", "pa")
+    assert split_stem("v1") == ("v1", None)
+    # a product id holds no '@' (a safe file name): it follows the last one
+    assert split_stem(product_stem("videos/a@b.mp4", "pa")) == ("a@b", "pa")
+    for junk in ("v1@", "@pa", "@"):
+        assert split_stem(junk) == (junk, None)
+    with pytest.raises(ValueError, match="product id"):
+        product_stem("videos/v1.mp4", "p@q")
+
+
+def test_is_tracklet_stem_knows_a_videos_files():
+    assert is_tracklet_stem("v1", "videos/v1.mp4")
+    assert is_tracklet_stem("v1@pa", "videos/v1.mp4")
+    assert is_tracklet_stem("v1@pa", "videos/v1.mp4", "pa")
+    assert is_tracklet_stem("v1", "videos/v1.mp4", "pa")  # the video's own file is any product's
+    assert not is_tracklet_stem("v1@pb", "videos/v1.mp4", "pa")
+    assert not is_tracklet_stem("v10@pa", "videos/v1.mp4")
+    assert not is_tracklet_stem("v1@", "videos/v1.mp4")
+    # a video whose stem holds '@': its own file, and its products' files
+    assert is_tracklet_stem("a@b", "videos/a@b.mp4")
+    assert is_tracklet_stem("a@b@pa", "videos/a@b.mp4", "pa")
+    assert not is_tracklet_stem("a@b@pa", "videos/a.mp4")
+
+
+def test_keys_and_messages_take_the_same_form():
+    assert video_stem("videos/x/v1.mp4") == "v1"
+    assert product_key("videos/v1.mp4", "pa") == "videos/v1.mp4@pa"
+    assert tracklet_key("videos/v1.mp4", "pa", shared=True) == "videos/v1.mp4@pa"
+    assert tracklet_key("videos/v1.mp4", "pa", shared=False) == "videos/v1.mp4"
+    assert product_stem_pattern("videos/v1.mp4") == "v1@<product>"
+    assert tracklet_stem("videos/v1.mp4", "pa", shared=True) == product_key("v1", "pa")
