@@ -180,6 +180,13 @@ class TrainConfig(BaseModel):
     )
 
 
+#: Why the ground-truth tracklet is a video's evaluation query instead of an inference tracklet
+#: (``protocol.query_fallbacks`` of results.json): no inference tracklet to choose from ...
+NO_INFERENCE = "no_inference_tracklet"
+#: ... or the best inference tracklet stayed below ``EvalConfig.query_min_iou``.
+BELOW_MIN_IOU = "below_min_iou"
+
+
 class EvalConfig(BaseModel):
     """The paper's protocol: top-K in pools of products, mean +- std over pools."""
 
@@ -208,10 +215,11 @@ class EvalConfig(BaseModel):
         "(the 'SEAM + salient' row)",
     )
     query_min_iou: float = Field(
-        default=0.5,
+        default=0.0,
         ge=0,
         le=1,
-        description="least mean IoU with the ground-truth tracklet (over the frames either boxes) for an "
-        "inference tracklet to be a video's query; below it the ground truth is the query, counted in "
-        "results.json as protocol.query_below_min_iou (0.5: the paper's detection protocol)",
+        description="least mean IoU with the ground-truth tracklet (over the frames either boxes) for the "
+        "best inference tracklet to be a video's query (0: the paper's protocol, the best one whatever "
+        "its IoU); below it the ground truth is the query, counted in results.json as "
+        "protocol.query_fallbacks.below_min_iou and printed beside every table",
     )

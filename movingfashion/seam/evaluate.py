@@ -37,9 +37,10 @@ from movingfashion.models.matchrcnn import score_matrix
 from movingfashion.models.ranking import rank_gallery
 from movingfashion.seam.augment import rrs_pool_indices
 from movingfashion.seam.config import EvalConfig, Variant
-from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag
+from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag, fallback_counts
 from movingfashion.seam.model import SeamModel
 from movingfashion.seam.protocol import make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
+from movingfashion.seam.report import query_note
 from schemas.errors import ConfigError
 
 BASELINES = ["max_confidence", "max_matching", "average_distance"]
@@ -307,7 +308,9 @@ def evaluate_bank(
             "queries": len(bank),
             "gallery": n_gallery,
             "query_tracklets": _count(bank.tracklet_sources),
-            # videos whose inference tracklets all stayed below cfg.query_min_iou (ground truth used)
+            "query_min_iou": cfg.query_min_iou,
+            # ground-truth queries by reason: no inference tracklet / the best below cfg.query_min_iou
+            "query_fallbacks": fallback_counts(bank.query_fallbacks),
             "query_below_min_iou": sum(bank.query_below_min),
             "corrupted_share": float(bank.corrupted()[known].float().mean()) if bool(known.any()) else None,
         },
@@ -318,8 +321,12 @@ def evaluate_bank(
             "videos": list(bank.videos),
             **{k: per_query[k] for k in METHOD_ORDER if k in per_query},
         },
-        # each query tracklet's mean IoU with the ground truth, in the order of per_query's videos
-        "query_iou": [round(float(x), 4) for x in bank.query_ious],
+        # in the order of per_query's videos: each query tracklet's mean IoU with the ground truth
+        # (null when the ground truth stood in), the best inference tracklet's (null without one)
+        # and why the ground truth stood in (null when it did not)
+        "query_iou": [_rounded_or_none(x) for x in bank.query_ious],
+        "query_best_iou": [_rounded_or_none(x) for x in bank.query_best_ious],
+        "query_fallback": list(bank.query_fallbacks),
         "attention": attention,
         "attention_noise": noise,
         "qualitative": qual,
@@ -329,6 +336,10 @@ def evaluate_bank(
 def _rounded(x: float) -> float | None:
     """``x`` rounded to 4 places; None (``null``) for NaN, a query in no pool."""
     return round(float(x), 4) if np.isfinite(x) else None
+
+
+def _rounded_or_none(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 4)
 
 
 def _main_method(models: list[SeamModel]) -> str:
@@ -518,7 +529,8 @@ def overlap_lines(res: dict[str, Any], dataset: str | Path) -> list[str]:
 
 
 def summary_table(res: dict[str, Any]) -> str:
-    """A short plain-text table: top-K of every method (all queries) at the main length, and chance."""
+    """A short plain-text table: top-K of every method (all queries) at the main length, and
+    chance; under it the protocol and where the queries came from (:func:`~.report.query_note`)."""
     t = str(res["protocol"]["main_frames"])
     ks = res["protocol"]["ks"]
     lines = [f"{'method':<20}" + "".join(f"{'T-' + str(k):>16}" for k in ks)]
@@ -533,4 +545,5 @@ def summary_table(res: dict[str, Any]) -> str:
     lines.append(
         f"({p['queries']} queries, gallery {p['gallery']}, {p['pools']} pool(s) of {p['pool_size']}, T={t})"
     )
+    lines.append(query_note(res))
     return "\n".join(lines)

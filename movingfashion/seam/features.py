@@ -10,9 +10,11 @@ reused on reruns.
 
 Query tracklet of a video (paper section 5): when the dataset has the richer
 ``tracklets/<video stem>.json`` with inference tracklets, the one with the highest average IoU
-with the ground-truth tracklet (over the frames either of them boxes), provided it reaches
-``query_min_iou`` (:data:`QUERY_MIN_IOU`); otherwise the ground-truth tracklet itself (a video
-whose best candidate stays below the minimum is flagged in the bank). Banks also keep, per
+with the ground-truth tracklet (over the frames either of them boxes), whatever that IoU (the
+default :data:`QUERY_MIN_IOU` 0; a stricter ``query_min_iou`` may be asked for). The ground-truth
+tracklet itself is the query only when there is no inference tracklet (or, with a minimum, when
+the best one stays below it); the bank records why (:data:`NO_INFERENCE`, :data:`BELOW_MIN_IOU`),
+and such a query's IoU is unknown (None), never 1.0. Banks also keep, per
 frame, the world's truth about the query box (clean or how it is corrupted) when the richer
 file carries it, and the frame's expressiveness score for the ``salient`` sampler.
 
@@ -36,7 +38,7 @@ from torch import nn
 from movingfashion.media.images import read_image
 from movingfashion.sampling import crop_sharpness, frame_quality
 from movingfashion.seam.augment import augment_crops
-from movingfashion.seam.config import AugmentConfig
+from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
@@ -49,9 +51,11 @@ BANK_VERSION = 3
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
-#: The least mean IoU with the ground truth for an inference tracklet to become the query (the
-#: paper's detection protocol counts a box as found from IoU 0.5); below it the ground truth is.
-QUERY_MIN_IOU = 0.5
+#: The least mean IoU with the ground truth for an inference tracklet to become the query. The
+#: paper takes the best one whatever its IoU (0); with a minimum, below it the ground truth is.
+QUERY_MIN_IOU = 0.0
+#: Version of the query records of a test bank (part of its cache key): 2 records fallbacks.
+QUERY_RECORD_VERSION = 2
 
 
 def mean_iou(candidate: dict[int, list[float]], reference: dict[int, list[float]]) -> float:
@@ -77,16 +81,20 @@ class QueryChoice:
     boxes: dict[int, list[float]]
     scores: dict[int, float]
     source: str  # "tracklets[i]" (an inference tracklet) or "ground_truth"
-    iou: float  # mean IoU of ``boxes`` with the ground truth (1.0 for the ground truth itself)
+    #: mean IoU of ``boxes`` with the ground truth; None when the ground truth stands in for the
+    #: inference query (:attr:`fallback`): no inference tracklet was measured
+    iou: float | None
     noise: dict[int, str] = field(default_factory=dict)
-    #: the best inference candidate's mean IoU (None without candidates); when it is below the
-    #: minimum the ground truth is the query and :attr:`below_min_iou` is True
+    #: the best inference candidate's mean IoU (None without candidates)
     best_iou: float | None = None
+    #: why the ground truth is the query instead of an inference tracklet (:data:`NO_INFERENCE`,
+    #: :data:`BELOW_MIN_IOU`); None when an inference tracklet is, or the bank's own tracklet is used
+    fallback: str | None = None
 
     @property
     def below_min_iou(self) -> bool:
         """Whether inference tracklets were there but none reached the minimum IoU."""
-        return self.source == "ground_truth" and self.best_iou is not None
+        return self.fallback == BELOW_MIN_IOU
 
 
 def choose_query(
@@ -94,9 +102,9 @@ def choose_query(
 ) -> QueryChoice:
     """The query tracklet of a video (paper section 5): among the *inference* tracklets of the
     richer file, the one with the highest average IoU with the ground-truth tracklet ``gt``
-    (:func:`mean_iou`: over the frames either boxes) when it reaches ``min_iou``; else the
-    ground-truth tracklet itself (flagged :attr:`QueryChoice.below_min_iou` when candidates were
-    there). Ties go to the first candidate."""
+    (:func:`mean_iou`: over the frames either boxes) when it reaches ``min_iou`` (default 0: the
+    best one, whatever its IoU); else the ground-truth tracklet itself, with IoU None and
+    :attr:`QueryChoice.fallback` saying why. Ties go to the first candidate."""
     cands = (
         []
         if rich is None or not gt
@@ -108,11 +116,18 @@ def choose_query(
         noise = {}
         if rich is not None and rich.ground_truth is not None and rich.ground_truth < len(rich.tracklets):
             noise = dict(rich.tracklets[rich.ground_truth].noise)
-        return QueryChoice(gt, {}, "ground_truth", 1.0, noise, None if best is None else ious[best])
+        if best is None:
+            return QueryChoice(gt, {}, "ground_truth", None, noise, None, NO_INFERENCE)
+        return QueryChoice(gt, {}, "ground_truth", None, noise, ious[best], BELOW_MIN_IOU)
     trk = rich.tracklets[best]
     return QueryChoice(
         dict(trk.boxes), dict(trk.scores), f"tracklets[{best}]", ious[best], dict(trk.noise), ious[best]
     )
+
+
+def fallback_counts(fallbacks: list[str | None]) -> dict[str, int]:
+    """How many queries fell back to the ground truth, by reason (both reasons always listed)."""
+    return {why: sum(f == why for f in fallbacks) for why in (NO_INFERENCE, BELOW_MIN_IOU)}
 
 
 def _best_match_query(
@@ -138,7 +153,9 @@ def _best_match_query(
     noise = dict(q.noise)
     unsure = {f for f in changed if f in noise}
     noise.update({f: OTHER_DETECTION for f in changed if f not in noise})
-    return QueryChoice({**q.boxes, **boxes}, q.scores, "best_match", q.iou, noise, q.best_iou), unsure
+    return QueryChoice(
+        {**q.boxes, **boxes}, q.scores, "best_match", q.iou, noise, q.best_iou, q.fallback
+    ), unsure
 
 
 def noise_known(rich: VideoTracklets | None) -> bool:
@@ -155,9 +172,12 @@ class FeatureBank:
     ``shop_fmaps`` [G, C, h, w], one row per shop image (``gallery_ids``: the first of its
     products, ``gallery_products``: all of them); ``targets`` [V] gallery row of each video's
     product's image; ``query_ious`` [V] the query tracklet's mean IoU with the ground truth (1.0
-    when the ground truth or the dataset's own tracklet is the query), ``query_below_min`` [V]
+    when the dataset's own tracklet is the query of a training bank, None when the ground truth
+    stands in for an inference query), ``query_best_ious`` [V] the best inference candidate's
+    (None without one), ``query_fallbacks`` [V] why the ground truth is the query
+    (:attr:`QueryChoice.fallback`, None when it is not a fallback), ``query_below_min`` [V]
     whether the ground truth stood in for inference tracklets below the minimum IoU
-    (:func:`choose_query`; both empty in banks made by hand);
+    (:func:`choose_query`; all empty in banks made by hand);
     ``noise`` [V, P] int8: -1 unknown, 0 clean, ``k > 0`` corrupted as ``noise_names[k - 1]``
     (the synthetic world's truth about the query tracklet's box); ``quality`` [V, P] the
     expressiveness score of each frame (:func:`movingfashion.sampling.frame_quality`, crop
@@ -183,8 +203,10 @@ class FeatureBank:
     quality: torch.Tensor | None = None
     key: str = ""  # content key of the cached bank ("" when not built by build_bank with a cache)
     gallery_products: list[list[str]] = field(default_factory=list)
-    query_ious: list[float] = field(default_factory=list)
+    query_ious: list[float | None] = field(default_factory=list)
     query_below_min: list[bool] = field(default_factory=list)
+    query_best_ious: list[float | None] = field(default_factory=list)
+    query_fallbacks: list[str | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         v, p = self.fmaps.shape[:2]
@@ -233,6 +255,8 @@ class FeatureBank:
             gallery_products=self.gallery_products,
             query_ious=pick(self.query_ious) if self.query_ious else [],
             query_below_min=pick(self.query_below_min) if self.query_below_min else [],
+            query_best_ious=pick(self.query_best_ious) if self.query_best_ious else [],
+            query_fallbacks=pick(self.query_fallbacks) if self.query_fallbacks else [],
         )
 
 
@@ -300,8 +324,8 @@ def build_bank(
     Reads the folder through :class:`movingfashion.dataset.MovingFashionDataset` (``crop="tracklet"``,
     the ``uniform`` sampler: ``pool`` evenly spaced tracklet frames, first and last included).
     ``select_query`` (default: on for ``test``) replaces each ground-truth tracklet by the
-    best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one and it
-    reaches ``query_min_iou`` (:func:`choose_query`). The gallery holds every shop image of the
+    best-IoU inference tracklet of ``tracklets/<video>.json`` when that file has one (and it
+    reaches ``query_min_iou``, default 0: always) (:func:`choose_query`). The gallery holds every shop image of the
     split once (products sharing an image, by resolved path or by bytes, share its entry).
     ``positives`` (phase 2, with ``select_query`` off): in each pool frame the box that scores
     highest against the shop image among the richer file's boxes replaces the dataset's box
@@ -322,7 +346,7 @@ def build_bank(
         sweep_partials(cache_dir)  # what a killed run left half-written
         tag = f"{encoder_tag}|q{int(select_query)}"
         if select_query:
-            tag += f"|iou{query_min_iou:g}"
+            tag += f"|iou{query_min_iou:g}|qr{QUERY_RECORD_VERSION}"
         if positives is not None and not select_query:
             tag += f"|best{positive_threshold:g}"
         if augment is not None and augment.pixels:
@@ -362,7 +386,9 @@ def build_bank(
     encoder.eval()
     fmaps, frames, positions, conf, sources, noise, quality = [], [], [], [], [], [], []
     pids, videos, parts, classes = [], [], [], []
-    query_ious: list[float] = []
+    query_ious: list[float | None] = []
+    best_ious: list[float | None] = []
+    fallbacks: list[str | None] = []
     below_min: list[bool] = []
     names: list[str] = []
     # the gallery by image: product -> image key (content hash), image key -> features and path
@@ -428,7 +454,9 @@ def build_bank(
         )
         quality.append(torch.tensor([expr.get(int(f), 0.0) for f in idx], dtype=torch.float32))
         sources.append(q.source)
-        query_ious.append(float(q.iou))
+        query_ious.append(None if q.iou is None else float(q.iou))
+        best_ious.append(None if q.best_iou is None else float(q.best_iou))
+        fallbacks.append(q.fallback)
         below_min.append(q.below_min_iou)
         pids.append(rec.product_id)
         videos.append(item["video_path"])
@@ -481,6 +509,8 @@ def build_bank(
         gallery_products=[products_of[k] for k in entries],
         query_ious=query_ious,
         query_below_min=below_min,
+        query_best_ious=best_ious,
+        query_fallbacks=fallbacks,
     )
     if cache is not None:  # the summary first, the bank (what a rerun takes as done) last
         bank.key = key
@@ -492,6 +522,8 @@ def build_bank(
                     "videos": len(bank),
                     "gallery": len(gallery_ids),
                     "shared_shop_images": sum(len(g) > 1 for g in bank.gallery_products),
+                    "query_min_iou": query_min_iou if select_query else None,
+                    "query_fallbacks": fallback_counts(fallbacks),
                     "query_below_min_iou": sum(below_min),
                     "corrupted_frames": int(bank.corrupted().sum()),
                     "skipped": len(bank.skipped),

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE
 from schemas.atomic import atomic_open, atomic_write_text
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
@@ -71,6 +72,65 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data
 
 
+def query_counts(res: dict[str, Any]) -> dict[str, Any] | None:
+    """Where a results record's queries came from: ``inference`` tracklets (with their mean IoU
+    with the ground truth), ``ground_truth`` stand-ins by reason (:data:`NO_INFERENCE`,
+    :data:`BELOW_MIN_IOU`) and the minimum IoU in force. Older results (no
+    ``protocol.query_fallbacks``) give the fallbacks from ``query_below_min_iou``. None when the
+    record does not say (banks made by hand)."""
+    p = res.get("protocol") or {}
+    sources = p.get("query_tracklets") or {}
+    if not sources:
+        return None
+    gt = int(sources.get("ground_truth", 0))
+    fallbacks = p.get("query_fallbacks")
+    if fallbacks is None:
+        below = int(p.get("query_below_min_iou") or 0)
+        fallbacks = {NO_INFERENCE: gt - below, BELOW_MIN_IOU: below}
+    fallbacks = {why: int(fallbacks.get(why, 0)) for why in (NO_INFERENCE, BELOW_MIN_IOU)}
+    min_iou = p.get("query_min_iou", (res.get("config") or {}).get("query_min_iou"))
+    # results written before fallbacks were recorded gave a ground-truth query IoU 1.0
+    ious = [
+        x
+        for x, why in zip(res.get("query_iou") or [], res.get("query_fallback") or [], strict=False)
+        if x is not None and why is None
+    ]
+    return {
+        "inference": int(sources.get("tracklets", 0)),
+        "inference_mean_iou": float(np.mean(ious)) if ious else None,
+        "ground_truth": gt,
+        **fallbacks,
+        "min_iou": min_iou,
+    }
+
+
+def query_note(res: dict[str, Any]) -> str:
+    """One line for beside a results table: how many queries were inference tracklets and how
+    many the ground-truth tracklet stood in for, and why (:func:`query_counts`)."""
+    c = query_counts(res)
+    if c is None:
+        return "Queries: their source is not recorded in these results."
+    text = f"Queries: {c['inference']} inference tracklets (the best-IoU one of each video"
+    if c["inference_mean_iou"] is not None:
+        text += f", mean IoU with the ground truth {c['inference_mean_iou']:.3f}"
+    text += f"), {c['ground_truth']} ground-truth tracklets"
+    why = []
+    if c[NO_INFERENCE]:
+        why.append(f"{c[NO_INFERENCE]} with no inference tracklet")
+    if c[BELOW_MIN_IOU] or c["min_iou"]:
+        shown = "unknown" if c["min_iou"] is None else f"{c['min_iou']:g}"
+        why.append(f"{c[BELOW_MIN_IOU]} whose best inference tracklet is below the minimum IoU {shown}")
+    return text + (f" ({'; '.join(why)})" if why else "") + "."
+
+
+def runs_query_note(runs: Sequence[dict[str, Any]]) -> str:
+    """:func:`query_note` of several results: one line when they agree, else one per run."""
+    notes = [query_note(r) for r in runs]
+    if len(set(notes)) == 1:
+        return notes[0]
+    return " ".join(f"Run {i}: {n}" for i, n in enumerate(notes, 1))
+
+
 def _merge_rows(rows: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
     """One table cell's record from the same cell of several results: mean and std over every
     (seed, pool) value when every result kept the pools' values, else over the seeds' means
@@ -105,6 +165,8 @@ def _test_set_difference(a: dict[str, Any], b: dict[str, Any]) -> str | None:
     for key in ("queries", "gallery", *POOL_SETTINGS):
         if pa.get(key) != pb.get(key):
             return f"different {key} ({pa.get(key)} and {pb.get(key)})"
+    if "query_min_iou" in pa and "query_min_iou" in pb and pa["query_min_iou"] != pb["query_min_iou"]:
+        return f"different query_min_iou ({pa['query_min_iou']} and {pb['query_min_iou']}): other query tracklets"
     return None
 
 
@@ -555,9 +617,10 @@ def write_report(
         "table4": f"Table 4: top-1 accuracy ({_class_how(results, how)}) per class",
         "table5": "Table 5: top-1 accuracy with different numbers of frames",
     }
+    note = runs_query_note(runs)
     for name, fn in [("table2", table2), ("table4", table4), ("table5", table5)]:
         header, rows = fn(results)
-        md = markdown(header, rows)
+        md = markdown(header, rows) + f"\n{note}\n"
         atomic_write_text(out / f"{name}.md", md)
         atomic_write_text(out / f"{name}.csv", to_csv(header, rows))
         files += [f"{name}.md", f"{name}.csv"]
@@ -629,7 +692,7 @@ def write_report(
         + (f", {noisy:.0%} of the query frames corrupted" if noisy else "")
         + ". Chance: "
         + ", ".join(f"{k} {v:.3f}" for k, v in chance.items())
-        + "\n"
+        + f".\n\n{note}\n"
     )
     atomic_write_text(
         out / "report.md",
@@ -645,5 +708,7 @@ def write_report(
         "out": str(out),
         "files": files,
         "seeds": len(runs),
+        "queries": note,
+        "query_counts": [query_counts(r) for r in runs],
         "ordering": ordering(results, diffs) if diffs else [],
     }

@@ -36,10 +36,12 @@ def test_query_is_the_inference_tracklet_with_the_best_mean_iou_with_the_ground_
     assert q.source == "tracklets[3]" and q.boxes == good.boxes and q.scores == good.scores
     assert q.noise == {5: "blur"}
     assert 0.9 < q.iou < 1.0 and mean_iou(partial.boxes, gt) < q.iou
-    # without the richer file, or without inference tracklets in it, the ground truth is the query
+    # without the richer file, or without inference tracklets in it, the ground truth is the query;
+    # its IoU is unknown (None), not 1.0: no inference tracklet was measured
     for rich in (None, vt.model_copy(update={"tracklets": [truth]})):
         q = choose_query(gt, rich)
-        assert (q.boxes, q.scores, q.source, q.iou) == (gt, {}, "ground_truth", 1.0)
+        assert (q.boxes, q.scores, q.source, q.iou) == (gt, {}, "ground_truth", None)
+        assert q.fallback == "no_inference_tracklet" and q.best_iou is None and not q.below_min_iou
 
 
 def test_bank_subset_keeps_the_gallery_and_the_targets():
@@ -73,20 +75,35 @@ def test_query_iou_counts_every_frame_either_tracklet_boxes():
 
 
 def test_a_query_below_the_minimum_iou_falls_back_to_the_ground_truth_and_is_flagged():
+    """Only with a minimum asked for (the default follows the paper: no minimum)."""
     gt = {f: [100, 100, 200, 300] for f in range(10)}
     elsewhere = Tracklet(video="v.mp4", boxes={f: [400, 50, 500, 250] for f in range(10)}, mode="inference")
-    q = choose_query(gt, _vt(elsewhere))
-    assert (q.boxes, q.source, q.iou) == (gt, "ground_truth", 1.0)
-    assert q.best_iou == 0.0 and q.below_min_iou
+    q = choose_query(gt, _vt(elsewhere), min_iou=0.5)
+    assert (q.boxes, q.source, q.iou) == (gt, "ground_truth", None)  # its IoU is not 1.0
+    assert q.best_iou == 0.0 and q.below_min_iou and q.fallback == "below_min_iou"
     half = Tracklet(video="v.mp4", boxes={f: b for f, b in gt.items() if f < 4}, mode="inference")
-    assert choose_query(gt, _vt(half)).below_min_iou  # mean IoU 0.4
+    q = choose_query(gt, _vt(half), min_iou=0.5)  # mean IoU 0.4
+    assert q.below_min_iou and q.iou is None and q.best_iou == 0.4
     q = choose_query(gt, _vt(half), min_iou=0.4)
-    assert q.source == "tracklets[0]" and q.iou == 0.4 and not q.below_min_iou
+    assert q.source == "tracklets[0]" and q.iou == 0.4 and not q.below_min_iou and q.fallback is None
     assert choose_query(gt, None).best_iou is None and not choose_query(gt, None).below_min_iou
+
+
+def test_the_default_query_is_the_best_inference_tracklet_whatever_its_iou():
+    """Paper section 5: the inference tracklet with the highest mean IoU with the ground truth is
+    the query, even a poor one (the ground truth used to stand in below IoU 0.5)."""
     from movingfashion.seam.config import EvalConfig
     from movingfashion.seam.features import QUERY_MIN_IOU
 
-    assert QUERY_MIN_IOU == EvalConfig().query_min_iou == 0.5  # the evaluation setting's default
+    assert QUERY_MIN_IOU == EvalConfig().query_min_iou == 0.0  # the evaluation setting's default
+    gt = {f: [100, 100, 200, 300] for f in range(10)}
+    half = Tracklet(video="v.mp4", boxes={f: b for f, b in gt.items() if f < 4}, mode="inference")
+    for q in (choose_query(gt, _vt(half)), choose_query(gt, _vt(half), EvalConfig().query_min_iou)):
+        assert q.source == "tracklets[0]" and q.boxes == half.boxes
+        assert q.iou == q.best_iou == 0.4 and q.fallback is None and not q.below_min_iou
+    elsewhere = Tracklet(video="v.mp4", boxes={f: [400, 50, 500, 250] for f in range(10)}, mode="inference")
+    q = choose_query(gt, _vt(elsewhere))
+    assert q.source == "tracklets[0]" and q.iou == 0.0  # not even overlapping: still the query
 
 
 def _tiny_encoder():
@@ -112,17 +129,23 @@ def test_the_bank_records_each_querys_iou_and_the_fallbacks(tiny_dataset, tmp_pa
         )
         vt = vt.model_copy(update={"product_id": "102", "video": f"videos/102_{n}.mp4", "frames": 50})
         (root / "tracklets" / f"102_{n}.json").write_text(vt.model_dump_json())
-    bank = build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4)
+    cache = tmp_path / "cache"
+    bank = build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4, query_min_iou=0.5, cache_dir=cache)
     assert bank.tracklet_sources == ["ground_truth", "tracklets[0]"]
-    assert bank.query_ious == [1.0, 1.0] and bank.query_below_min == [True, False]
+    assert bank.query_ious == [None, 1.0] and bank.query_below_min == [True, False]
+    assert bank.query_best_ious == [0.0, 1.0] and bank.query_fallbacks == ["below_min_iou", None]
     sub = bank.subset([1])
-    assert sub.query_ious == [1.0] and sub.query_below_min == [False]
-    assert build_bank(
-        root, "test", _tiny_encoder(), crop_size=32, pool=4, query_min_iou=0.0
-    ).tracklet_sources == [
-        "tracklets[0]",
-        "tracklets[0]",
-    ]
+    assert sub.query_ious == [1.0] and sub.query_below_min == [False] and sub.query_fallbacks == [None]
+    again = build_bank(
+        root, "test", _tiny_encoder(), crop_size=32, pool=4, query_min_iou=0.5, cache_dir=cache
+    )
+    assert again.key == bank.key and again.query_ious == [None, 1.0]  # the records survive the cache
+    assert again.query_fallbacks == ["below_min_iou", None]
+    summary = json.loads((cache / f"test-{bank.key}.json").read_text())
+    assert summary["query_fallbacks"] == {"no_inference_tracklet": 0, "below_min_iou": 1}
+    default = build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4)  # the paper's protocol
+    assert default.tracklet_sources == ["tracklets[0]", "tracklets[0]"]
+    assert default.query_ious == [0.0, 1.0] and default.query_fallbacks == [None, None]
 
 
 def test_products_sharing_a_shop_image_share_one_gallery_entry(tiny_dataset, tmp_path):
