@@ -335,20 +335,23 @@ def _reference(ctx: click.Context, param: click.Parameter, value: str | None) ->
 def qa(dataset, reference, details, as_json) -> None:
     """Compare ground-truth tracklets with a reference's true boxes: mean IoU and the >= 50% check.
 
-    Videos are paired by product id and position in video_paths; boxes follow the crops recorded
-    in entries.jsonl (source_crops). Videos the reference lacks are listed as missing.
+    Video i of a product is the reference's video of the item metadata.video_items[i] of
+    entries.jsonl names (a product merged from several items), else of the same product id and
+    position in video_paths; boxes follow the crops recorded in entries.jsonl (source_crops).
+    Every listed video counts (one without a tracklet file fails the check: no_tracklet_file), and
+    so do those mf publish held back for review (held_back). Videos the reference lacks are
+    listed as missing.
 
     \b
     Examples:
       mf-tracklets qa --dataset dataset --reference reference-dataset --json
       mf world export-gt --world world --out world-gt && mf-tracklets qa --dataset dataset --reference world-gt
     """
-    from annotations.qa import qa_report, reference_boxes
+    from annotations.qa import reference_boxes, score_dataset
 
     results = require_results(dataset)
-
-    rep = qa_report(results, reference_boxes(dataset, reference))
-    emit(rep.as_dict(details), as_json, qa_human)
+    rep = score_dataset(dataset, results, reference_boxes(dataset, reference))
+    emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + counted_apart(d))
 
 
 def qa_human(d: dict) -> str:
@@ -361,8 +364,28 @@ def qa_human(d: dict) -> str:
             if d["flag_recall"] is not None
             else " no failing video to flag"
         )
-        + (f"; {len(d['missing'])} videos not in the reference" if d["missing"] else "")
+        + (
+            f"; {len(d['missing'])} videos not in the reference: {_names(d['missing'])}"
+            if d["missing"]
+            else ""
+        )
     )
+
+
+def _names(videos: list[str], most: int = 5) -> str:
+    """The first ``most`` of ``videos``, and how many more."""
+    more = f" and {len(videos) - most} more" if len(videos) > most else ""
+    return ", ".join(videos[:most]) + more
+
+
+def counted_apart(d: dict) -> str:
+    """The videos a dataset's QA counts that the split files do not show
+    (``DatasetQAReport.as_dict()``): held back for review, listed without a tracklet file (failures)."""
+    out = f"; {d['held_back']} of the {d['videos']} videos held back for review" if d["held_back"] else ""
+    if d["no_tracklet_file"]:
+        n, names = len(d["no_tracklet_file"]), _names(d["no_tracklet_file"])
+        out += f"; {n} without a tracklet file (counted as failing): {names}"
+    return out
 
 
 def _unknown_videos(dataset: str, stems: list[str]) -> None:

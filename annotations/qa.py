@@ -3,24 +3,30 @@ check (at least 50% of a tracklet's detections contain the item) against known g
 
 The ground truth is any *reference dataset* in the official format whose ``tracklets`` hold the
 true item boxes (a hand-annotated copy, or ``mf world export-gt`` of a synthetic world):
-:func:`reference_boxes` lines its videos up with the dataset's (same product id, same video
-index) and moves the boxes into the dataset video's pixels when either was cropped from its
-source (``source_crops`` in ``entries.jsonl``, as ``mf publish`` writes it).
+:func:`reference_boxes` lines its videos up with the dataset's (video ``i`` of a product is the
+reference's video of the item ``metadata.video_items[i]`` of ``entries.jsonl`` names, else of the
+same product id and index) and moves the boxes into the dataset video's pixels when either was
+cropped from its source (``source_crops`` in ``entries.jsonl``, as ``mf publish`` writes it).
+
+:func:`score_dataset` counts every video: those the split files list (one without a tracklet
+file fails the check, ``no_tracklet_file``) and those ``mf publish`` held back for review, whose
+tracklet files it keeps (:func:`held_videos`; ``held_back``).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.geometry import box_iou
 from schemas.items import SourceName
-from schemas.tracklet_names import product_key, tracklet_key
+from schemas.official import OfficialEntry
+from schemas.tracklet_names import product_key, shared_videos, tracklet_key
 
 BoxesByFrame = Mapping[int, Sequence[float]]
 
@@ -215,19 +221,146 @@ def reference_id(pid: str, ref: Mapping[str, object]) -> str | None:
     return rest if rest and src in {s.value for s in SourceName} and rest in ref else None
 
 
+def video_items(dataset: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Product id -> per video the source item (its product id) it came from, from
+    ``metadata.video_items`` of ``entries.jsonl`` (a product published from several items lists
+    their videos); empty when the dataset has none."""
+    path = Path(dataset) / "entries.jsonl"
+    if not path.is_file():
+        return {}
+    out = {}
+    for pid, row in read_entry_rows(path).items():
+        items = (row.get("metadata") or {}).get("video_items")
+        if isinstance(items, list) and all(isinstance(x, str) for x in items):
+            out[pid] = items
+    return out
+
+
+def item_video(items: Sequence[str] | None, pid: str, i: int) -> tuple[str, int]:
+    """(item, index among its videos) of video ``i`` of product ``pid``: the k-th video of item
+    ``items[i]`` (k: how many videos of that item come before), else video ``i`` of ``pid``."""
+    if items is not None and i < len(items):
+        return items[i], list(items[:i]).count(items[i])
+    return pid, i
+
+
+def _crop_box(recipe: str) -> list[float] | None:
+    """The crop of a held-back video's publish recipe (``crop:x1,y1,x2,y2``; None: ``copy``
+    or a recipe that does not read)."""
+    kind, _, box = recipe.partition(":")
+    try:
+        values = [float(x) for x in box.split(",")]
+    except ValueError:
+        return None
+    return values if kind == "crop" and len(values) == 4 else None
+
+
+def held_videos(dataset: str | os.PathLike[str]) -> dict[str, tuple[str, int, list[float] | None]]:
+    """The videos ``mf publish`` held back for review and keeps the tracklet files of
+    (``.publish-held.json``, :func:`movingfashion.archive.verify.read_held_videos`): video path
+    -> (product id, index of the video among the item's, the crop publish made it with). Their
+    products are in no split file; a held video is ``videos/<product>_<n>.mp4`` of one item,
+    so its video ``n``. Records whose path is not of that form are left out."""
+    from movingfashion.archive.verify import read_held_videos
+
+    out = {}
+    for rel, rec in read_held_videos(dataset).items():
+        pid = rec["product_id"]
+        stem = Path(rel).stem
+        n = stem[len(pid) + 1 :] if stem.startswith(f"{pid}_") else ""
+        if n.isdigit():
+            out[rel] = (pid, int(n), _crop_box(rec["recipe"]))
+    return out
+
+
+def listed_videos(dataset: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """(product id, video path) of every video the split files list, in file order."""
+    from annotations.tracklet_files import load_splits
+
+    return [
+        (pid, vp)
+        for split in load_splits(dataset).values()
+        for pid, entry in split.items()
+        for vp in entry.video_paths
+    ]
+
+
+def without_tracklet_file(
+    pairs: Iterable[tuple[str, str]], results: Sequence[VideoTracklets], shared: Collection[str]
+) -> list[tuple[str, str]]:
+    """The (product id, video path) of ``pairs`` that have no tracklet file in ``results``: a
+    video one product lists has it when any file is of the video, one several products list
+    (``shared``) when that product's file is (each has its own)."""
+    built = {(vt.product_id, vt.video) for vt in results}
+    videos = {vt.video for vt in results}
+    return [(pid, vp) for pid, vp in pairs if ((pid, vp) not in built if vp in shared else vp not in videos)]
+
+
+def _unbuilt(pid: str, video: str) -> VideoTracklets:
+    """A stand-in for a video without a tracklet file: no tracklet, so a failure of the check."""
+    return VideoTracklets(product_id=pid, video=video, frames=0, width=0, height=0, tracklets=[])
+
+
+@dataclass
+class DatasetQAReport(QAReport):
+    """:class:`QAReport` of a dataset, with the videos it counts that the split files do not
+    show: ``held_back`` of them ``mf publish`` held back for review (scored like the others),
+    and the listed ones that have no tracklet file (``no_tracklet_file``, each a failure)."""
+
+    held_back: int = 0
+    no_tracklet_file: list[str] = field(default_factory=list)
+
+    def as_dict(self, details: bool = False) -> dict:
+        return {
+            **super().as_dict(details),
+            "held_back": self.held_back,
+            "no_tracklet_file": self.no_tracklet_file,
+        }
+
+
+def score_dataset(
+    dataset: str | os.PathLike[str],
+    results: Sequence[VideoTracklets],
+    truth: Mapping[str, BoxesByFrame],
+    iou_hit: float = 0.5,
+    min_fraction: float = 0.5,
+) -> DatasetQAReport:
+    """:func:`qa_report` of a dataset's tracklet files (``results``) against ``truth`` (as
+    :func:`reference_boxes` gives it), over every video the split files list (one that has truth
+    and no tracklet file fails the check) and those publish held back for review."""
+    held = held_videos(dataset)
+    pairs = listed_videos(dataset) + [(pid, vp) for vp, (pid, _, _) in held.items()]
+    shared = shared_videos((pid, [vp]) for pid, vp in pairs)
+    unbuilt = [
+        (pid, vp)
+        for pid, vp in without_tracklet_file(pairs, results, shared)
+        if product_key(vp, pid) in truth or vp in truth
+    ]
+    rep = qa_report([*results, *(_unbuilt(pid, vp) for pid, vp in unbuilt)], truth, iou_hit, min_fraction)
+    scored = {c.video for c in rep.checks}
+    return DatasetQAReport(
+        **{f.name: getattr(rep, f.name) for f in fields(QAReport)},
+        held_back=sum(vp in scored for vp in held),
+        no_tracklet_file=[tracklet_key(vp, pid, shared=vp in shared) for pid, vp in unbuilt],
+    )
+
+
 def reference_boxes(
     dataset: str | os.PathLike[str], reference: str | os.PathLike[str]
 ) -> dict[str, dict[int, list[float]]]:
     """Video path of ``dataset`` -> {frame: true item box} from the reference dataset's tracklets
-    (``<video path>@<product>`` for a video several products list, one key per product).
+    (``<video path>@<product>`` for a video several products list, one key per product), for the
+    videos the split files list and those publish held back for review (:func:`held_videos`).
 
-    Videos are paired by product id and index in ``video_paths`` (both datasets list a product's
-    videos in the same order); videos the reference lacks, or has no boxes for, are left out
-    (``qa_report`` lists them as missing). Raises :class:`DataFormatError` when the reference is
-    not an official-format dataset or holds no tracklet at all.
+    Video ``i`` of a product is the reference's video of the item ``metadata.video_items[i]``
+    names (:func:`item_video`: a product published from several items lists their videos), else
+    the reference product's video ``i`` (same product id); a held-back video ``n`` of a product
+    is the reference product's video ``n``. Videos the reference lacks, or has no boxes for, are
+    left out (``qa_report`` lists them as missing). Raises :class:`DataFormatError` when the
+    reference is not an official-format dataset or holds no tracklet at all.
     """
     from annotations.builder import load_splits
-    from annotations.tracklet_files import shared_videos
+    from annotations.tracklet_files import shared_videos as split_shared_videos
 
     ref_splits = load_splits(reference)
     ref = {pid: e for split in ref_splits.values() for pid, e in split.items()}
@@ -238,22 +371,41 @@ def reference_boxes(
             hint="pass a dataset whose train.json/test.json hold the true boxes "
             "(e.g. written by `mf world export-gt`)",
         )
-    own_crops, ref_crops = source_crops(dataset), source_crops(reference)
+    own_crops, ref_crops, items = source_crops(dataset), source_crops(reference), video_items(dataset)
     out: dict[str, dict[int, list[float]]] = {}
     splits = load_splits(dataset)
-    shared = shared_videos(splits)
+    shared = split_shared_videos(splits)
     for split in splits.values():
         for pid, entry in split.items():
-            ref_pid = reference_id(pid, ref)
-            if ref_pid is None:
-                continue
-            r = ref[ref_pid]
+            oc = own_crops.get(pid, [])
             for i, video in enumerate(entry.video_paths):
-                if i >= len(r.tracklets) or not r.tracklets[i]:
-                    continue
-                rc, oc = ref_crops.get(ref_pid, []), own_crops.get(pid, [])
-                dx, dy = crop_offset(rc[i] if i < len(rc) else None, oc[i] if i < len(oc) else None)
-                # a video several products list: each product's garment, under <video>@<product>
-                key = tracklet_key(video, pid, shared=video in shared)
-                out[key] = shift_boxes({int(k): v for k, v in r.tracklets[i].items()}, dx, dy)
+                item, k = item_video(items.get(pid), pid, i)
+                boxes = _reference_video(ref, ref_crops, item, k, oc[i] if i < len(oc) else None)
+                if boxes is not None:
+                    # a video several products list: each product's garment, under <video>@<product>
+                    out[tracklet_key(video, pid, shared=video in shared)] = boxes
+    for video, (pid, n, crop) in held_videos(dataset).items():
+        boxes = _reference_video(ref, ref_crops, pid, n, crop)
+        if boxes is not None and video not in out:
+            out[video] = boxes
     return out
+
+
+def _reference_video(
+    ref: Mapping[str, OfficialEntry],
+    ref_crops: Mapping[str, Sequence[Sequence[float] | None]],
+    pid: str,
+    k: int,
+    own_crop: Sequence[float] | None,
+) -> dict[int, list[float]] | None:
+    """The true boxes of the reference's video ``k`` of product ``pid`` (:func:`reference_id`)
+    in the pixels of a dataset video cropped at ``own_crop``; None when it has none."""
+    ref_pid = reference_id(pid, ref)
+    if ref_pid is None:
+        return None
+    r = ref[ref_pid]
+    if k >= len(r.tracklets) or not r.tracklets[k]:
+        return None
+    rc = ref_crops.get(ref_pid, [])
+    dx, dy = crop_offset(rc[k] if k < len(rc) else None, own_crop)
+    return shift_boxes({int(t): v for t, v in r.tracklets[k].items()}, dx, dy)

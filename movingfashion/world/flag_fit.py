@@ -9,7 +9,8 @@ embeddings are kept under ``<work>/<world>/detections``, one file per matching p
 default the builder's ``embed_source``) recording the weights and settings that made it, so that
 ``--retrack`` (new signals or tracker settings, ``--set tracker.KEY=VALUE``) tracks again without
 detecting again; a failing video is put down to the detector, the pivot or the propagation
-(:func:`failure_cause`). The figures also count the visible first/last frames of the videos and
+(:func:`failure_cause`); a video whose build failed has no row and is listed in the report
+(``no_tracklet_file``). The figures also count the visible first/last frames of the videos and
 those the ground-truth tracklet leaves without a box (``ends_visible``, ``ends_unboxed``).
 
 :func:`fit_rules` then picks a short OR of one-sided thresholds (:class:`annotations.flags.FlagRule`)
@@ -219,6 +220,24 @@ def cached_builder(
     return Cached(det, matcher_for(det, config.embed_source, matcher, device=det.device), config)
 
 
+def world_dataset(work: Path) -> Path:
+    """Where :func:`build_world` builds a world's dataset under its ``work`` folder."""
+    return work / "dataset"
+
+
+def unbuilt_videos(dataset: Path) -> list[str]:
+    """The videos the dataset's split files list that have no tracklet file (a build that
+    failed): :func:`world_rows` has no row for them (the figures stay those of the built videos);
+    the report lists them (``no_tracklet_file``)."""
+    from annotations.tracklet_files import load_results
+    from movingfashion.world.scoring.tracklets import listed_videos, without_tracklet_file
+    from schemas.tracklet_names import shared_videos
+
+    pairs = listed_videos(dataset)
+    shared = shared_videos((pid, [vp]) for pid, vp in pairs)
+    return sorted({vp for _, vp in without_tracklet_file(pairs, load_results(dataset), shared)})
+
+
 def build_world(
     world_dir: Path,
     work: Path,
@@ -234,7 +253,7 @@ def build_world(
     from annotations.builder import build_dataset_tracklets
     from movingfashion.world.gt_dataset import export_gt_dataset
 
-    ds = work / "dataset"
+    ds = world_dataset(work)
     if not (ds / "train.json").is_file():
         tmp = work / "dataset.part"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -261,7 +280,7 @@ def world_rows(
     matcher: str | os.PathLike[str] | None = None,
 ) -> list[VideoRow]:
     """Every video of a world, built and scored against its truth (``weights`` / ``matcher``: see
-    :func:`cached_builder`)."""
+    :func:`cached_builder`); a video whose build failed has no row (:func:`unbuilt_videos`)."""
     from annotations.qa import check_tracklet
     from annotations.tracklet_files import load_results
     from movingfashion.world.scoring.tracklets import truth_boxes_for_dataset
@@ -667,6 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.world and args.work is None:
         ap.error("--world needs --work (the folder its dataset and detections are built in)")
     by_world: dict[str, list[VideoRow]] = {}
+    unbuilt: dict[str, list[str]] = {}  # per world built here: listed videos without a tracklet file
     for path in args.rows_in:
         try:
             stored = read_rows(path)
@@ -681,7 +701,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         by_world[name] = world_rows(
             wd, args.work / name, config, retrack=args.retrack, weights=args.weights, matcher=args.matcher
         )
-        print(f"{name}: {len(by_world[name])} videos", flush=True)
+        unbuilt[name] = unbuilt_videos(world_dataset(args.work / name))
+        left_out = f", {len(unbuilt[name])} without a tracklet file left out" if unbuilt[name] else ""
+        print(f"{name}: {len(by_world[name])} videos{left_out}", flush=True)
     rows = [r for rs in by_world.values() for r in rs]
     if args.rows_out is not None:  # atomic: a killed run leaves no half file a rerun would trust
         atomic_write_text(args.rows_out, "".join(json.dumps(dataclasses.asdict(r)) + "\n" for r in rows))
@@ -710,6 +732,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "rules": [r.model_dump() for r in rules],
         **_report(by_world, ReviewConfig(rules=rules), args.world_rate),
+        "no_tracklet_file": {w: vs for w, vs in unbuilt.items() if vs},
     }
     if lowo is not None:
         result["leave_one_world_out"] = lowo

@@ -383,3 +383,32 @@ def test_leave_one_world_out_scores_each_world_with_rules_fitted_without_it(tmp_
     with pytest.raises(SystemExit) as exc:
         main([*argv, "--keep-rules", str(tmp_path / "missing.json")])
     assert exc.value.code == 2 and "--keep-rules" in capsys.readouterr().err
+
+
+def test_a_video_without_a_tracklet_file_is_listed_not_scored(gt_dataset, tmp_path, monkeypatch, capsys):
+    """A world's video whose build failed has no row (the measured figures stay those of the
+    built videos) and the report names it under no_tracklet_file."""
+    import shutil
+    from dataclasses import replace
+
+    from movingfashion.world import flag_fit
+    from schemas.official import read_official
+
+    world = tmp_path / "w1"
+    world.mkdir()
+    ds = flag_fit.world_dataset(tmp_path / "work" / "w1")
+    shutil.copytree(gt_dataset, ds)
+    gone = sorted(vp for e in read_official(ds / "train.json").values() for vp in e.video_paths)[0]
+    (ds / "tracklets" / gone.replace("videos/", "").replace(".mp4", ".json")).unlink()
+    assert flag_fit.unbuilt_videos(ds) == [gone]
+    monkeypatch.setattr(
+        flag_fit, "world_rows", lambda *a, **k: [replace(_row(i, True), world="w1") for i in range(3)]
+    )
+    out = tmp_path / "eval.json"
+    assert (
+        flag_fit.main(["eval", "--work", str(tmp_path / "work"), "--world", str(world), "--out", str(out)])
+        == 0
+    )
+    d = json.loads(out.read_text())
+    assert d["no_tracklet_file"] == {"w1": [gone]} and d["pooled"]["videos"] == 3
+    assert "w1: 3 videos, 1 without a tracklet file left out" in capsys.readouterr().out

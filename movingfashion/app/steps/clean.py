@@ -8,6 +8,12 @@ from dataclasses import dataclass, field
 from movingfashion.app.context import DemoContext, Section, StepSkipped
 
 
+def ratio_text(value: float | None) -> str:
+    """A precision, recall or F1 for the report line: "n/a" when there was nothing to measure it
+    on (None: no prediction, or no true case)."""
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 @dataclass
 class CleanSection(Section):
     items: int
@@ -24,7 +30,7 @@ class CleanSection(Section):
     failed: int = 0  # items cleaning could not process + products publish left out
     verify_breaks: int = 0  # archive invariants the published folder breaks (mf verify)
     multi_video_products: int = 0
-    # against the world's truth (None without a world)
+    # against the world's truth (None without a world, or with nothing to measure: truth says which)
     duplicate_precision: float | None = None
     duplicate_recall: float | None = None
     split_screen_f1: float | None = None
@@ -38,10 +44,10 @@ class CleanSection(Section):
 
     def summary(self) -> str:
         figures = ""
-        if self.duplicate_precision is not None:
+        if self.truth:
             figures = (
-                f"; duplicates P/R {self.duplicate_precision:.2f}/{self.duplicate_recall:.2f}, "
-                f"split-screen F1 {self.split_screen_f1:.2f}"
+                f"; duplicates P/R {ratio_text(self.duplicate_precision)}/{ratio_text(self.duplicate_recall)}, "
+                f"split-screen F1 {ratio_text(self.split_screen_f1)}"
             )
         return f"{self.published_products} products published ({self.train} train, {self.test} test){figures}"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from movingfashion.app.context import DemoContext, Section, StepSkipped
+from movingfashion.app.steps.clean import ratio_text
 
 
 @dataclass
@@ -27,7 +28,8 @@ class PublishSection(Section):
     dataset: str
     failed: int = 0
     verify_breaks: int = 0
-    # against the world's truth (None without a world, or when the check was switched off)
+    # against the world's truth (None without a world, or when the check was switched off;
+    # precision / recall also with nothing to measure them on: no flag, or no planted wrong pair)
     association_status: str | None = None
     association_precision: float | None = None
     association_recall: float | None = None
@@ -51,8 +53,9 @@ class PublishSection(Section):
 
     def summary(self) -> str:
         figures = ""
-        if self.association_precision is not None:
-            figures = f"; association P/R {self.association_precision:.2f}/{self.association_recall:.2f}"
+        if self.association_status == "run":
+            p, r = ratio_text(self.association_precision), ratio_text(self.association_recall)
+            figures = f"; association P/R {p}/{r}"
         elif self.association_status:
             figures = f"; association check {self.association_status}"
         if self.flag_recall is not None:

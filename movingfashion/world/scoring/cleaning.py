@@ -55,6 +55,20 @@ def _video_ids(catalog: Catalog, truth: WorldTruth) -> dict[str, str]:
     return out
 
 
+def recovered_still_figures(diffs: list[float | None]) -> dict[str, Any]:
+    """How closely the recovered split-screen stills match the world's: per recovered still its
+    mean absolute difference (None: not the world's size). The mean and the worst of those
+    diffs over the stills of the right size (None when there is none), and how many were of
+    the wrong size."""
+    same = [d for d in diffs if d is not None]
+    return {
+        "recovered_shops": len(diffs),
+        "recovered_mean_abs_diff": round(sum(same) / len(same), 3) if same else None,
+        "recovered_max_abs_diff": round(max(same), 3) if same else None,
+        "recovered_wrong_size": len(diffs) - len(same),
+    }
+
+
 def score_cleaning(
     catalog: Catalog,
     root: str | os.PathLike[str],
@@ -85,7 +99,7 @@ def score_cleaning(
     pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
     true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}
     split = prf(len(pred_split & true_split), len(pred_split), len(true_split))
-    diffs = []
+    diffs: list[float | None] = []
     if world_dir is not None:
         for a in assets:
             if a.kind == AssetKind.SHOP and (a.url or "").startswith("splitscreen:"):
@@ -96,10 +110,7 @@ def score_cleaning(
                         resolve_under(root, a.path, what="asset path", root_label="the collection root")
                     ).astype(np.float32)
                     want = read_image(Path(world_dir) / v.split_screen.still_image).astype(np.float32)
-                    if got.shape == want.shape:
-                        diffs.append(float(np.abs(got - want).mean()))
-                    else:
-                        diffs.append(float("inf"))
+                    diffs.append(float(np.abs(got - want).mean()) if got.shape == want.shape else None)
     picks = []
     if world_dir is not None:
         from schemas.atomic import sha256_file
@@ -119,8 +130,7 @@ def score_cleaning(
                             row is not None and row.status == Status.ACCEPTED,
                         )
                     )
-    split["recovered_shops"] = len(diffs)
-    split["recovered_mean_abs_diff"] = round(max(diffs), 3) if diffs else None
+    split.update(recovered_still_figures(diffs))
     # taxonomy and non-clothing
     correct = total = 0
     nonclothing = rejected_nc = 0

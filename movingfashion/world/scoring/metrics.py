@@ -9,16 +9,19 @@ from collections.abc import Iterable
 from cleaning.mih import UnionFind
 
 
-def prf(tp: int, n_pred: int, n_true: int) -> dict[str, float]:
+def _ratio(num: int, den: int) -> float | None:
+    """``num / den`` to 4 places; None when ``den`` is 0 (nothing to measure)."""
+    return round(num / den, 4) if den else None
+
+
+def prf(tp: int, n_pred: int, n_true: int) -> dict[str, float | int | None]:
     """Precision, recall and F1 of ``n_pred`` predictions of which ``tp`` are right, against
-    ``n_true`` true ones (an empty prediction or truth scores 1.0), with the counts."""
-    p = tp / n_pred if n_pred else 1.0
-    r = tp / n_true if n_true else 1.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
+    ``n_true`` true ones, with the counts. A ratio over nothing is None (printed "n/a"):
+    precision with no prediction, recall with no true case, F1 when either is None."""
     return {
-        "precision": round(p, 4),
-        "recall": round(r, 4),
-        "f1": round(f, 4),
+        "precision": _ratio(tp, n_pred),
+        "recall": _ratio(tp, n_true),
+        "f1": _ratio(2 * tp, n_pred + n_true) if n_pred and n_true else None,  # = 2PR / (P + R)
         "true_positives": tp,
         "predicted": n_pred,
         "actual": n_true,

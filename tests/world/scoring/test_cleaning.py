@@ -78,3 +78,82 @@ def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
     assert worse["precision"] == pytest.approx(
         s["duplicates"]["true_positives"] / worse["predicted"], abs=1e-4
     )
+
+
+def test_recovered_stills_mean_max_and_wrong_size(tmp_path):
+    """Recovered split-screen stills off by 1 and 3 grey levels, and one of the wrong size: mean
+    2.0, worst 3.0, one counted apart (not a number the others' figures hide)."""
+    world, root = tmp_path / "world", tmp_path / "root"
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        ss = score_cleaning(cat, *_split_screen_recoveries(cat, world, root), world)["split_screen"]
+    assert ss["recovered_shops"] == 3 and ss["recovered_wrong_size"] == 1
+    assert ss["recovered_mean_abs_diff"] == 2.0 and ss["recovered_max_abs_diff"] == 3.0
+
+
+def _split_screen_recoveries(cat, world, root):
+    """Three split-screen videos whose recovered stills are off by 1 and 3 grey levels, and one
+    half the size of the world's still: (root, truth)."""
+    import numpy as np
+
+    from movingfashion.media.images import write_image
+    from movingfashion.world.truth import WorldTruth
+    from schemas.items import MediaAsset, SourceItem
+
+    products, videos = [], []
+    for i, off in enumerate((1, 3, None)):
+        pid = f"70000000000000000{i}"
+        still = np.full((40, 30, 3), 100, np.uint8)
+        write_image(world / f"stills/{pid}.png", still)
+        write_image(root / f"tiktok/{pid}/shop.png", still[:20] if off is None else still + off)
+        products.append(
+            dict(
+                product_id=pid,
+                source="tiktok",
+                partition="hard",
+                df2_class=1,
+                kind="clothing",
+                title=pid,
+                description=pid,
+                videos=[pid],
+            )
+        )
+        videos.append(
+            dict(
+                video_id=pid,
+                product_id=pid,
+                source="tiktok",
+                partition="hard",
+                path=f"media/{pid}.mp4",
+                sha256=f"{i}" * 64,
+                frames=10,
+                fps=30.0,
+                width=60,
+                height=40,
+                codec="h264",
+                gt=f"gt/{pid}.json",
+                split_screen=dict(
+                    layout="left-right",
+                    still_half="right",
+                    still_box=[30, 0, 60, 40],
+                    moving_box=[0, 0, 30, 40],
+                    still_image=f"stills/{pid}.png",
+                ),
+            )
+        )
+        cat.upsert_item(SourceItem(source="tiktok", source_id=pid))
+        vpath = f"tiktok/{pid}/video.mp4"
+        cat.upsert_asset(
+            MediaAsset(
+                source="tiktok", source_id=pid, kind=AssetKind.VIDEO, url="v", path=vpath, sha256=f"{i}" * 64
+            )
+        )
+        cat.upsert_asset(
+            MediaAsset(
+                source="tiktok",
+                source_id=pid,
+                kind=AssetKind.SHOP,
+                url=f"splitscreen:{vpath}",
+                path=f"tiktok/{pid}/shop.png",
+            )
+        )
+    return root, WorldTruth.model_validate(dict(seed=0, products=products, videos=videos))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -119,3 +120,75 @@ def test_no_tracklets_is_a_clear_error(small_world, tmp_path):
     (tmp_path / "train.json").write_text("{}")
     with pytest.raises(DataFormatError, match="no tracklet files"):
         score_tracklets(tmp_path, small_world)
+
+
+def _hold_back(ds, pid: str) -> list[str]:
+    """Do to product ``pid`` what ``mf publish`` does to a product it holds back for review: out
+    of the split files and entries.jsonl, its tracklet files kept and named in .publish-held.json
+    (with the recipe each video was made by: a split screen's crop). Returns its video paths."""
+    held_file = ds / ".publish-held.json"
+    held = json.loads(held_file.read_text()) if held_file.is_file() else {}
+    rows = read_entry_rows(ds / "entries.jsonl")
+    crops = rows.pop(pid)["metadata"]["source_crops"]
+    (ds / "entries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows.values()))
+    mine = []
+    for name in ("train.json", "test.json"):
+        split = json.loads((ds / name).read_text())
+        entry = split.pop(pid, None)
+        if entry is not None:
+            (ds / name).write_text(json.dumps(split))
+            for vp, crop in zip(entry["video_paths"], crops, strict=True):
+                recipe = "copy" if crop is None else "crop:" + ",".join(f"{x:g}" for x in crop)
+                held[vp] = {"product_id": pid, "src": "0" * 64, "recipe": recipe}
+                mine.append(vp)
+    held_file.write_text(json.dumps(held))
+    return mine
+
+
+def test_videos_held_back_by_publish_are_scored_with_their_flags(
+    gt_dataset, small_world, world_truth, tmp_path
+):
+    """After publish held flagged products back for review, their videos still count: a failing
+    flagged one lowers the pass rate and is caught by the flags, none is "not in the reference"."""
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    total = len(_videos(ds))
+    split_screen = {
+        p.product_id for p in world_truth.products for v in p.videos if world_truth.video(v).split_screen
+    }
+    listed = sorted(_products(ds))
+    # a split screen's held video is the moving half (recipe crop:...): its truth moves into it
+    ok = _hold_back(ds, next(p for p in listed if p in split_screen))
+    bad = _hold_back(ds, next(p for p in listed if p not in split_screen))
+    f = ds / "tracklets" / f"{Path(bad[0]).stem}.json"
+    vt = json.loads(f.read_text())
+    vt["needs_review"] = True
+    vt["tracklets"][0]["boxes"] = {t: [0, 0, 1, 1] for t in vt["tracklets"][0]["boxes"]}
+    f.write_text(json.dumps(vt))
+    qa = score_tracklets(ds, small_world)
+    assert qa.videos == total and qa.held_back == len(ok + bad) and qa.missing == []
+    assert [c.video for c in qa.checks if not c.passed] == bad
+    assert qa.flagged == 1 and qa.flag_recall == 1.0 and qa.flag_rate == pytest.approx(1 / total)
+    assert [c.mean_iou for c in qa.checks if c.video in ok] == pytest.approx([1.0] * len(ok))
+    d = qa.as_dict()
+    assert d["held_back"] == len(ok + bad) and d["no_tracklet_file"] == []
+
+
+def _products(ds) -> set[str]:
+    return {pid for pid, _ in _videos(ds).values()}
+
+
+def test_a_listed_video_without_a_tracklet_file_fails_and_is_named(gt_dataset, small_world, tmp_path):
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    total = len(_videos(ds))
+    gone = sorted(_videos(ds))[0]
+    (ds / "tracklets" / f"{Path(gone).stem}.json").unlink()
+    qa = score_tracklets(ds, small_world)
+    assert qa.videos == total and qa.pass_rate == pytest.approx(1 - 1 / total)
+    assert qa.no_tracklet_file == [gone] and qa.as_dict()["failed_videos"] == [gone]
+    res = CliRunner().invoke(
+        world_cli, ["score", "tracklets", "--dataset", str(ds), "--world", str(small_world)]
+    )
+    assert res.exit_code == 0, res.output
+    assert f"1 without a tracklet file (counted as failing): {gone}" in res.stdout

@@ -1,0 +1,41 @@
+"""The demo's report lines of the world's cleaning figures: a precision, recall or F1 with
+nothing to measure it on (None) reads "n/a", never a perfect score."""
+
+from __future__ import annotations
+
+from movingfashion.app.steps.clean import CleanSection
+from movingfashion.app.steps.publish import PublishSection
+
+_CLEAN = dict(
+    items=3,
+    items_by_status={},
+    duplicate_videos={},
+    split_screen_videos=0,
+    taxonomy_mapped=1.0,
+    train=2,
+    test=1,
+    leakage=0,
+    published_products=3,
+    published_files=9,
+    dataset="ds",
+)
+_PUBLISH = dict(published_products=3, train=2, test=1, held_back=0, held_back_by_reason={}, dataset="ds")
+
+
+def test_clean_line_reads_n_a_for_a_figure_over_nothing():
+    s = CleanSection(
+        **_CLEAN, duplicate_precision=None, duplicate_recall=1.0, split_screen_f1=None, truth={"x": 1}
+    )
+    assert s.summary().endswith("; duplicates P/R n/a/1.00, split-screen F1 n/a")
+    assert "duplicates" not in CleanSection(**_CLEAN).summary()  # no world: no figures
+
+
+def test_publish_line_reads_n_a_for_a_figure_over_nothing():
+    s = PublishSection(**_PUBLISH, association_status="run", association_precision=0.0)
+    assert s.summary().endswith("; association P/R 0.00/n/a")
+    s = PublishSection(
+        **_PUBLISH, association_status="run", association_precision=0.5, association_recall=1.0
+    )
+    assert s.summary().endswith("; association P/R 0.50/1.00")
+    off = PublishSection(**_PUBLISH, association_status="not run")
+    assert off.summary().endswith("; association check not run")
