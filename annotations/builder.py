@@ -17,7 +17,11 @@ A file holding a person's work (:func:`human_work`: a CVAT import, a review pick
 made since its build) is never rebuilt silently: a rerun that would redo it (other weights or
 settings, ``force``) keeps it and counts it (``kept_human``) unless ``discard_corrections``; when
 its video changed since the build, the kept file is flagged for review (the boxes may no longer
-fit it). A video built anew (no file) that a reviewer accepted after the build's catalog flag of
+fit it). Other writers do not wait for the build: each rebuilt file is written into the build's
+staging folder (:class:`Staging`) and put in place under the dataset's lock only after a last
+look (:class:`WriteCheck`): a file that got a person's work while the build ran (a pick, an
+import, an accept) is kept as well, and a video no split file lists any more (a ``mf publish``
+meanwhile took it out, and does not hold it back) gets no file (``dropped_unlisted``). A video built anew (no file) that a reviewer accepted after the build's catalog flag of
 it (``tracklets: <video>: ...``; a file an older ``mf publish`` deleted while it held the product
 back) does not mark the catalog again: the accept decided that flag (:func:`accepted_since_flag`).
 Finally the ground-truth tracklets of every done video are merged into ``train.json`` /
@@ -34,8 +38,12 @@ the cluster has GPUs) and streams each video's result back. Only this process wr
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
+import socket
+import tempfile
 import time
 import zlib
 from collections.abc import Callable
@@ -88,7 +96,7 @@ from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
-from schemas.atomic import sha256_file, sweep_partials
+from schemas.atomic import atomic_write_bytes, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
@@ -186,6 +194,10 @@ class BuildReport:
     #: videos built anew (no file) that a reviewer accepted after the catalog's flag of them: the
     #: catalog item is not marked needs_review again (:func:`accepted_since_flag`)
     accepted_since_flag: list[str] = field(default_factory=list)
+    #: videos built whose file was not written: by then no split file listed them for the
+    #: product (a ``mf publish`` run meanwhile removed them) and ``mf publish`` does not hold them
+    #: back (:class:`WriteCheck`)
+    dropped_unlisted: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -982,6 +994,168 @@ def flag_changed_video(root: Path, job: VideoJob) -> tuple[bool, Path | None]:
     return True, write_video_tracklets(root, flagged, shared=job.shared)
 
 
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of a file, None when there is none: any rewrite (an atomic replace
+    gives a new inode) changes it."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _stamps(paths: list[Path]) -> tuple[tuple[int, int, int] | None, ...]:
+    return tuple(_file_stamp(p) for p in paths)
+
+
+def listed_videos(root: Path) -> set[tuple[str, str]] | None:
+    """(video, product) of every video the split files list, read light (only ``video_paths``);
+    None when one of them does not read that way (then nothing is dropped for it)."""
+    out: set[tuple[str, str]] = set()
+    for name in SPLIT_FILES:
+        try:
+            data = pydantic_core.from_json((root / name).read_bytes())
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        for pid, entry in data.items():
+            videos = entry.get("video_paths") if isinstance(entry, dict) else None
+            out.update((vp, pid) for vp in videos or [] if isinstance(vp, str))
+    return out
+
+
+@dataclass
+class WriteCheck:
+    """What the build looks at again, under the dataset's lock, before it writes a video's rebuilt
+    file: whether a split file still lists the video for its product (or ``mf publish`` holds it
+    back), and whether a person's work came into its file since the build planned it (a review
+    pick or an import rewrote it, a reviewer accepted it). The split files, ``.publish-held.json``
+    and the review sources are read again only when their size or mtime changed."""
+
+    root: Path
+    cat: Any
+    #: when the build planned its videos (POSIX seconds): an accept made later is new work
+    since: float
+    #: each video's tracklet file as the build planned from it (:func:`_file_stamp`), by job index
+    planned: dict[int, tuple[int, int, int] | None] = field(default_factory=dict)
+    _listed: tuple[Any, set[tuple[str, str]] | None] | None = None
+    _held: tuple[Any, set[str]] | None = None
+    _accepts: tuple[Any, ReviewAccepts] | None = None
+
+    def plan(self, i: int, job: VideoJob) -> None:
+        """Remember ``job``'s tracklet file as it is now (call it when the job is planned)."""
+        self.planned[i] = _file_stamp(job.tracklet_file(self.root))
+
+    def unlisted(self, job: VideoJob) -> bool:
+        """Whether no split file lists ``job``'s video for its product now, nor does ``mf
+        publish`` hold it back (``.publish-held.json``)."""
+        stamp = _stamps([self.root / n for n in SPLIT_FILES])
+        if self._listed is None or self._listed[0] != stamp:
+            self._listed = (stamp, listed_videos(self.root))
+        listed = self._listed[1]
+        return (
+            listed is not None and (job.video_path, job.product_id) not in listed and not self._is_held(job)
+        )
+
+    def _is_held(self, job: VideoJob) -> bool:
+        from movingfashion.archive.verify import HELD_TRACKLETS, read_held_videos
+
+        stamp = _file_stamp(self.root / HELD_TRACKLETS)
+        if self._held is None or self._held[0] != stamp:
+            try:
+                held = set(read_held_videos(self.root))
+            except MFError as exc:
+                log.warning("%s", exc)
+                held = set()
+            self._held = (stamp, held)
+        return job.video_path in self._held[1]
+
+    def accepts(self) -> ReviewAccepts:
+        """:func:`review_accepts`, read again when one of its sources changed."""
+        files = [self.root / ".review.jsonl", self.root / ".review.sqlite", self.root / ".review.sqlite-wal"]
+        if self.cat is not None:
+            files += [Path(self.cat.path), Path(f"{self.cat.path}-wal")]
+        stamp = _stamps(files)
+        if self._accepts is None or self._accepts[0] != stamp:
+            self._accepts = (stamp, review_accepts(self.root, self.cat))
+        return self._accepts[1]
+
+    def new_work(self, i: int, job: VideoJob) -> str | None:
+        """The person's work ``job``'s file got since the build planned it (:func:`kept_work`),
+        None when none: its file was rewritten since and holds a person's work, or (unchanged)
+        a reviewer accepted it since."""
+        p = job.tracklet_file(self.root)
+        now = _file_stamp(p)
+        if now is None:
+            return None
+        if now != self.planned.get(i):
+            return kept_work(self.root, job, self.accepts())
+        accepted = self.accepts().at(job)
+        return "review accept" if accepted is not None and accepted > self.since else None
+
+
+#: the prefix of a build's staging folder in ``tracklets/.build/`` (:class:`Staging`)
+STAGING_PREFIX = ".staging-"
+
+
+class Staging:
+    """A build's private folder, ``tracklets/.build/.staging-<host>-<pid>-<random>/`` (hidden: no
+    manifest lists it), where each rebuilt tracklet file and its sheet are written and checked,
+    outside the dataset's lock; under it they are copied into place (:class:`WriteCheck` first).
+    Removed when the build ends; one a killed build of this host left goes at the next build."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folder: Path | None = None
+
+    def _make(self) -> Path:
+        if self.folder is None:
+            parent = self.root / TRACKLET_DIR / BUILD_DIR
+            parent.mkdir(parents=True, exist_ok=True)
+            prefix = f"{STAGING_PREFIX}{socket.gethostname()}-{os.getpid()}-"
+            self.folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+        return self.folder
+
+    def tracklets(self, vt: VideoTracklets, shared: bool) -> Path:
+        """``vt`` written (validated) as its tracklet file, in the staging folder."""
+        return write_video_tracklets(self._make(), vt, shared=shared)
+
+    def sheet(self, vt: VideoTracklets, shared: bool) -> Path:
+        """``vt``'s contact sheet drawn into the staging folder."""
+        from annotations.sheets import write_sheet
+
+        out = self._make() / f"{tracklet_file(self.root, vt.video, vt.product_id, shared=shared).stem}.png"
+        return write_sheet(self.root, vt, out=out, shared=shared)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    @staticmethod
+    def sweep(root: Path) -> None:
+        """Remove the staging folders builds of this host left when they were killed."""
+        parent = root / TRACKLET_DIR / BUILD_DIR
+        mine = f"{STAGING_PREFIX}{socket.gethostname()}-"
+        for d in parent.glob(f"{mine}*") if parent.is_dir() else []:
+            pid = d.name[len(mine) :].split("-", 1)[0]
+            if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(d, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @dataclass(frozen=True)
 class BuilderSpec:
     """How a worker makes its own :class:`TrackletBuilder` (weights as absolute paths)."""
@@ -1224,7 +1398,8 @@ def build_dataset_tracklets(
 ) -> BuildReport:
     """Build tracklets for every video of ``dataset`` in this shard (see the module docstring).
 
-    ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed),
+    ``on_video(job, outcome, report)`` is called after each video (outcome: done/skipped/failed,
+    or dropped: built, but no split file lists it any more),
     e.g. for a progress bar. ``builder`` reuses already loaded models. ``executor`` spreads the
     videos (default: this process); ``gpus_per_worker`` is each remote worker's GPU share
     (default: one GPU each when the cluster has GPUs, else none). A file holding a person's
@@ -1246,6 +1421,7 @@ def build_dataset_tracklets(
         cat = open_catalog(catalog)
     # a killed build's leftovers
     sweep_partials(root, root / TRACKLET_DIR, root / TRACKLET_DIR / "sheets", root / TRACKLET_DIR / BUILD_DIR)
+    Staging.sweep(root)
     early = None
     try:
         remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
@@ -1350,6 +1526,57 @@ def _build_jobs(
         if on_video is not None:
             on_video(job, outcome, rep)
 
+    staging = Staging(root)  # where rebuilt files are written before they go into place
+
+    def keep_work(entry: dict[str, str], i: int, job: VideoJob) -> None:
+        """Count a file kept for the person's work it holds; flag it when its video changed."""
+        rep.kept_human += 1
+        rep.kept_human_videos.append(entry)
+        changed, flagged = flag_changed_video(root, job)
+        if changed:
+            held.add(job.key)
+        if flagged is not None:
+            written.append(flagged)
+            fresh.add(i)  # newly flagged: its catalog mark is made when the flags are settled
+
+    def commit(i: int, job: VideoJob, vt: VideoTracklets, record: dict[str, Any]) -> str:
+        """Write a video's rebuilt file (staged: validated and drawn outside the lock), its sheet
+        and build record under the dataset's lock, unless by then no split file lists the video
+        (a publish removed it: ``dropped``) or a person's work came into its file (``kept``)."""
+        staged = staging.tracklets(vt, job.shared)
+        sheet = staging.sheet(vt, job.shared) if sheets else None
+        with dataset_lock(root):
+            if check.unlisted(job):
+                rep.dropped_unlisted.append(job.video_path)
+                log.warning(
+                    "%s: not written, no split file lists it for %s now", job.video_path, job.product_id
+                )
+                return "dropped"
+            work = check.new_work(i, job)
+            if work is not None:
+                entry = {"video": job.key, "holds": work, "due": due[i], "when": "while this build ran"}
+                keep_work(entry, i, job)
+                log.warning(
+                    "%s: kept as it is, a person's work (%s) came into it while this build ran", job.key, work
+                )
+                return "kept"
+            # side effects first, the tracklet file (what marks the video done) last: a kill
+            # in between leaves the video to redo, never done without its sheet or mark; its
+            # build record says "pending" until the file is in place (a kill before that: redone)
+            path = job.tracklet_file(root)
+            write_build_record(path, {**record, "pending": True})
+            if sheet is not None:
+                from annotations.sheets import sheet_path
+
+                dst = sheet_path(root, job.video_path, job.product_id, shared=job.shared)
+                atomic_write_bytes(dst, sheet.read_bytes())
+            atomic_write_bytes(path, staged.read_bytes())  # flagged on its own signals (settled below)
+            write_build_record(path, record)
+        staged.unlink(missing_ok=True)
+        if sheet is not None:
+            sheet.unlink(missing_ok=True)
+        return "done"
+
     with dataset_lock(root):  # the review log's decisions follow the files renamed below
         follow_tracklet_names(root, {j.video_path: None if j.shared else j.product_id for j in jobs})
     stale = {j.video_path for j in jobs if j.shared and tracklet_file(root, j.video_path).is_file()}
@@ -1366,6 +1593,8 @@ def _build_jobs(
     held: set[str] = set()  # files whose flag is decided here (kept work, accepts): settling leaves them
     flags: dict[str, float] | None = None  # the catalog's flag times, read once a video has no file
     decided: set[int] = set()  # videos built anew whose flag a reviewer's accept decided
+    check = WriteCheck(root, cat, time.time())  # looked at again under the lock before each write
+    due: dict[int, str] = {}  # why each video to build is due
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
         work = None
@@ -1384,16 +1613,11 @@ def _build_jobs(
                     rep.accepted_since_flag.append(job.key)
             todo.append(i)
             before[i] = input_stamps(root, job)
+            check.plan(i, job)
+            due[i] = why or "--force"
             continue
         if work is not None:  # a person's work: kept, never rebuilt silently
-            rep.kept_human += 1
-            rep.kept_human_videos.append({"video": job.key, "holds": work, "due": why or "--force"})
-            changed, flagged = flag_changed_video(root, job)
-            if changed:
-                held.add(job.key)
-            if flagged is not None:
-                written.append(flagged)
-                fresh.add(i)  # newly flagged: its catalog mark is made when the flags are settled
+            keep_work({"video": job.key, "holds": work, "due": why or "--force"}, i, job)
         rep.skipped += 1
         rep.unrecorded += work is None and read_build_record(job.tracklet_file(root)) is None
         if sheets:  # asked for now, or lost: a done video gets its missing sheet
@@ -1412,7 +1636,7 @@ def _build_jobs(
         pool = _remote_pool(ex, remote, gpus_per_worker)
     else:
         pool = ex.pool(process_video, setup=partial(_same, builder))
-    with pool:
+    with pool, contextlib.closing(staging):
         for i in todo:
             pool.submit((str(root.absolute()), jobs[i]), tag=i)
         for res in pool.drain():
@@ -1432,28 +1656,22 @@ def _build_jobs(
             vt = got.tracklets
             for k, v in got.timings.items():
                 rep.timings[k] += v
-            # side effects first, the tracklet file (what marks the video done) last: a kill
-            # in between leaves the video to redo, never done without its sheet or mark; its
-            # build record says "pending" until the file is in place (a kill before that: redone)
             t = time.perf_counter()
-            record = build_record(root, job, vt, builder.settings, before[i])
-            write_build_record(job.tracklet_file(root), {**record, "pending": True})
-            if sheets:
-                from annotations.sheets import write_sheet
-
-                write_sheet(root, vt, shared=job.shared)
-            # flagged on its own signals (settled below)
-            path = write_video_tracklets(root, vt, shared=job.shared)
-            write_build_record(path, record)
-            if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
-                held.add(job.key)
-            else:
-                fresh.add(i)
+            outcome = commit(i, job, vt, build_record(root, job, vt, builder.settings, before[i]))
             rep.timings["write"] += time.perf_counter() - t
-            rep.processed += 1
             rep.frames_detected += got.frames
             rep.detections += got.detections
-            finish(job, "done")
+            if outcome == "kept":
+                rep.skipped += 1
+                finish(job, "skipped")
+                continue
+            if outcome == "done":
+                rep.processed += 1
+                if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
+                    held.add(job.key)
+                else:
+                    fresh.add(i)
+            finish(job, outcome)
     # settling the flags, the split files and the manifest: one read-modify-write under the
     # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
     with dataset_lock(root):
