@@ -29,7 +29,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -554,20 +554,32 @@ class Catalog:
         ``updated_at`` moves only when a value changes, so a rerun that decides the same again
         (``mf clean`` on unchanged input) leaves the item, and the dataset date derived from
         it, as they were."""
-        bad = set(state) - set(ITEM_COLUMNS)
-        if bad:
-            raise CatalogError(f"unknown item columns {sorted(bad)}")
-        sets = ", ".join(f"{c} = ?" for c in state)
-        differs = " OR ".join(f"{c} IS NOT ?" for c in state) or "0"
-        values = [_sql_value(v) for v in state.values()]
+        sql, args = _state_update(state, {})
         with self.transaction() as db:
-            cur = db.execute(  # the CASE sees the row as it was before this UPDATE
-                f"UPDATE items SET {sets}, updated_at = CASE WHEN {differs} THEN ? ELSE updated_at END"
-                " WHERE source = ? AND source_id = ?",
-                [*values, *values, _now(), str(source), source_id],
-            )
+            cur = db.execute(sql, args(_now(), source, source_id))
             if cur.rowcount == 0:
                 raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
+
+    def set_item_states_if(
+        self, updates: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]
+    ) -> list[tuple[str, str]]:
+        """Compare-and-set many items in one transaction: each ``(source, source_id, expect,
+        state)`` sets ``state`` (as :meth:`set_item_state` does) only while the row's columns
+        still hold the values of ``expect``; a writer that decided from a row it read earlier so
+        never overwrites what another process wrote meanwhile.
+
+        Returns the ``(source, source_id)`` whose row differed from ``expect`` (or is missing):
+        nothing was written for those; read them again and decide anew."""
+        now = _now()
+        statements = [
+            (_state_update(state, expect), source, source_id) for source, source_id, expect, state in updates
+        ]
+        missed = []
+        with self.transaction() as db:
+            for (sql, args), source, source_id in statements:
+                if db.execute(sql, args(now, source, source_id)).rowcount == 0:
+                    missed.append((str(source), source_id))
+        return missed
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:
         row = self._db.execute(
@@ -683,6 +695,27 @@ class Catalog:
 
     def status_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status")}
+
+
+def _state_update(
+    state: Mapping[str, Any], expect: Mapping[str, Any]
+) -> tuple[str, Callable[[str, str, str], list[Any]]]:
+    """The ``UPDATE`` of an item's state columns (``updated_at`` only when a value changes) on
+    the row whose ``expect`` columns hold those values, and its arguments given the time and
+    the item's key."""
+    bad = (set(state) | set(expect)) - set(ITEM_COLUMNS)
+    if bad or not state:
+        raise CatalogError(f"unknown item columns {sorted(bad)}" if bad else "no item column to set")
+    sets = ", ".join(f"{c} = ?" for c in state)
+    differs = " OR ".join(f"{c} IS NOT ?" for c in state)
+    same = "".join(f" AND {c} IS ?" for c in expect)
+    values = [_sql_value(v) for v in state.values()]
+    expected = [_sql_value(v) for v in expect.values()]
+    sql = (  # the CASE sees the row as it was before this UPDATE
+        f"UPDATE items SET {sets}, updated_at = CASE WHEN {differs} THEN ? ELSE updated_at END"
+        f" WHERE source = ? AND source_id = ?{same}"
+    )
+    return sql, lambda now, source, source_id: [*values, *values, now, str(source), source_id, *expected]
 
 
 def _sql_value(v: Any) -> Any:

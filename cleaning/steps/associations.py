@@ -7,13 +7,16 @@ The matcher is the one given (``mf clean --matcher``) or the embedded one; ``ass
 false`` (``mf clean --no-association``) switches the step off. Whether it ran is recorded in
 the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run". Items ``record``
 left flagged from an earlier run (``state.held``) are checked as accepted items and get this
-run's decision only now. The contest's thresholds are the ``contest_*`` config fields.
+run's decision only now, by compare-and-set on the row read then (a flag another stage set
+meanwhile stays: :func:`cleaning.steps.record.write_decisions`). The contest's thresholds are
+the ``contest_*`` config fields.
 """
 
 from __future__ import annotations
 
 from cleaning.associations import META_KEY, REASON, run_association_check, scorer_tag
 from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.record import Decision, write_decisions
 from cleaning.steps.state import CleaningState, item_key
 
 
@@ -55,11 +58,12 @@ class AssociationsStep(Step):
             if it is not None and row is not None:
                 it.decide(row.status, row.reason)
         flagged_keys = {item_key(source, source_id) for source, source_id in flagged}
-        for key, (status, reason) in sorted(state.held.items()):
-            it = state.items[key]
-            if it.failure is None and key not in flagged_keys:  # checked again and not flagged
-                ctx.catalog.set_item_state(it.item.source, it.item.source_id, status=status, reason=reason)
-                it.decide(status, reason)
+        checked = [  # checked again and not flagged: this run's decision, unless another stage's
+            Decision(state.items[key], status, reason)  # flag came meanwhile (read now, not before)
+            for key, (status, reason) in sorted(state.held.items())
+            if state.items[key].failure is None and key not in flagged_keys
+        ]
+        write_decisions(ctx.catalog, checked, {}, checks_later=False, held={})
         ctx.catalog.set_meta(
             META_KEY,
             {

@@ -16,11 +16,23 @@ for a reason of its own):
 * an association flag (``association: ...``) while the ``associations`` step is still to run:
   it stays in the catalog until that step has checked the item again (``state.held``), so an
   interrupted rerun never leaves a flagged item accepted.
+
+Another process may change an item meanwhile (``mf-tracklets build --catalog`` flags it, a
+reviewer decides on it): each status is written by compare-and-set, in batches
+(:meth:`~schemas.catalog.Catalog.set_item_states_if`), only while the catalog row still holds
+the status and reason the decision was made from; a row changed since is read again and the
+same rules apply to it (a row that is no longer cleaning's, e.g. rejected by review, is left as
+it is). So a mark set during the run is never replaced unless cleaning rejects the item or finds
+it a duplicate, whatever the timing; :func:`write_decisions` also does the ``associations``
+step's writes.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import (
@@ -28,10 +40,18 @@ from cleaning.steps.state import (
     REASON_PREFIXES,
     CleaningState,
     ItemState,
+    eligible,
+    item_key,
     partition_of,
 )
-from schemas.catalog import ItemRow
+from schemas.catalog import Catalog, ItemRow
+from schemas.errors import CatalogError
 from schemas.items import Status
+
+#: items written per catalog transaction (other writers get the lock in between)
+BATCH = 500
+#: reads of one item changed by others between its read and its write before giving up
+TRIES = 5
 
 
 class RecordStep(Step):
@@ -42,42 +62,133 @@ class RecordStep(Step):
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         ctx.catalog.upsert_assets(state.final_assets())
         taken = Counter(it.item.source_id for it in state.items.values())
-        rows = {
-            (str(r.item.source), r.item.source_id): r for r in ctx.catalog.items(status=Status.NEEDS_REVIEW)
-        }
         steps = list(ctx.cfg.steps)
         checks_later = (
             ctx.cfg.association_check
             and "associations" in steps
             and steps.index("associations") > steps.index(self.name)
         )
-        for it in state.live():
-            src, sid = it.item.source, it.item.source_id
-            decision = {"status": it.status, "reason": it.reason}
-            kept = _kept_flag(it, rows.get((str(src), sid)), checks_later)
-            if kept is not None:
-                if kept.reason.startswith(ASSOCIATION_PREFIX):
-                    state.held[it.key] = (it.status, it.reason)
-                it.decide(Status.NEEDS_REVIEW, kept.reason)
-                decision = {}  # the catalog's status and reason stay
-            ctx.catalog.set_item_state(
-                src,
-                sid,
-                **decision,
-                duplicate_of=it.duplicate_of,
-                product_id=sid if taken[sid] == 1 else f"{src}-{sid}",
-                partition=str(partition_of(src)),
-                df2_class=it.df2_class,
-            )
+        decisions = [_decision(it, taken) for it in state.live()]
+        rows = {item_key(r.item.source, r.item.source_id): r for r in ctx.catalog.items()}
+        write_decisions(ctx.catalog, decisions, rows, checks_later=checks_later, held=state.held)
         return StepReport()
 
 
-def _kept_flag(it: ItemState, row: ItemRow | None, checks_later: bool) -> ItemRow | None:
-    """The catalog row when its needs_review is to stay (see the module docstring), else None."""
-    if row is None or row.status != Status.NEEDS_REVIEW or not row.reason:
+def _decision(it: ItemState, taken: Counter[str]) -> Decision:
+    """The item's decision with the columns ``record`` writes besides status and reason."""
+    src, sid = it.item.source, it.item.source_id
+    columns = {
+        "duplicate_of": it.duplicate_of,
+        "product_id": sid if taken[sid] == 1 else f"{src}-{sid}",
+        "partition": str(partition_of(src)),
+        "df2_class": it.df2_class,
+    }
+    return Decision(it, it.status, it.reason, columns)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What this run decided for one item: its status and reason, and other columns to write."""
+
+    it: ItemState
+    status: Status
+    reason: str | None
+    columns: dict[str, Any] = field(default_factory=dict)
+
+
+def write_decisions(
+    catalog: Catalog,
+    decisions: Sequence[Decision],
+    rows: Mapping[str, ItemRow],
+    *,
+    checks_later: bool,
+    held: dict[str, tuple[Status, str | None]],
+) -> None:
+    """Write ``decisions`` by compare-and-set against ``rows`` (the catalog rows by item key as
+    read before; a key missing is read now), :data:`BATCH` items a transaction, and update each
+    item's state to what its catalog row now says. A row another process changed since it was
+    read is read again and decided anew (see the module docstring); ``held`` gets the items
+    whose association flag stays until the check runs again."""
+    for start in range(0, len(decisions), BATCH):
+        todo = list(decisions[start : start + BATCH])
+        fresh = rows
+        for _ in range(TRIES):
+            todo = _write_batch(catalog, todo, fresh, checks_later, held)
+            if not todo:
+                break
+            fresh = {d.it.key: _read(catalog, d.it) for d in todo}
+        else:
+            raise CatalogError(
+                f"item {todo[0].it.key} kept changing while mf clean recorded it",
+                where=str(catalog.path),
+                hint="another process writes it over and over; stop it, then rerun mf clean",
+            )
+
+
+def _write_batch(
+    catalog: Catalog,
+    batch: list[Decision],
+    rows: Mapping[str, ItemRow],
+    checks_later: bool,
+    held: dict[str, tuple[Status, str | None]],
+) -> list[Decision]:
+    """One transaction of compare-and-set writes; returns the decisions whose row had changed."""
+    plans = [(d, rows.get(d.it.key)) for d in batch]
+    retry = [d for d, row in plans if row is None]
+    planned = [(d, row, _plan(d, row, checks_later)) for d, row in plans if row is not None]
+    missed = set(
+        catalog.set_item_states_if(
+            (d.it.item.source, d.it.item.source_id, {"status": row.status, "reason": row.reason}, cols)
+            for d, row, (cols, _) in planned
+            if cols
+        )
+    )
+    for d, row, (_, kept) in planned:
+        if (str(d.it.item.source), d.it.item.source_id) in missed:
+            retry.append(d)
+        else:
+            _settle(d, row, kept, held)
+    return retry
+
+
+def _plan(d: Decision, row: ItemRow, checks_later: bool) -> tuple[dict[str, Any], ItemRow | None]:
+    """(the columns to write, the catalog row whose needs_review stays, if any) for ``row``: no
+    column for a row that is no longer cleaning's to decide."""
+    if not eligible(row):
+        return {}, None
+    kept = _kept_flag(d.status, row, checks_later)
+    status = {} if kept is not None else {"status": d.status, "reason": d.reason}
+    return {**status, **d.columns}, kept
+
+
+def _settle(
+    d: Decision, row: ItemRow, kept: ItemRow | None, held: dict[str, tuple[Status, str | None]]
+) -> None:
+    """The item's state once its catalog row is written (or left): what the row says."""
+    if not eligible(row):
+        d.it.decide(row.status, row.reason)
+    elif kept is not None:
+        if kept.reason and kept.reason.startswith(ASSOCIATION_PREFIX):
+            held[d.it.key] = (d.status, d.reason)
+        d.it.decide(Status.NEEDS_REVIEW, kept.reason)
+    else:
+        d.it.decide(d.status, d.reason)
+
+
+def _read(catalog: Catalog, it: ItemState) -> ItemRow:
+    row = catalog.get_item(it.item.source, it.item.source_id)
+    if row is None:
+        raise CatalogError(f"no item {it.key}", where=str(catalog.path), hint="rerun mf clean")
+    return row
+
+
+def _kept_flag(status: Status, row: ItemRow, checks_later: bool) -> ItemRow | None:
+    """The catalog row when its needs_review is to stay against this run's ``status`` (see the
+    module docstring), else None."""
+    if row.status != Status.NEEDS_REVIEW or not row.reason:
         return None
     if not row.reason.startswith(REASON_PREFIXES):  # another stage's (tracklets, a reviewer)
-        return row if it.status in (Status.ACCEPTED, Status.NEEDS_REVIEW) else None
-    if row.reason.startswith(ASSOCIATION_PREFIX) and checks_later and it.status == Status.ACCEPTED:
+        return row if status in (Status.ACCEPTED, Status.NEEDS_REVIEW) else None
+    if row.reason.startswith(ASSOCIATION_PREFIX) and checks_later and status == Status.ACCEPTED:
         return row
     return None
