@@ -47,7 +47,10 @@ from schemas.geometry import box_iou
 from schemas.official import read_official
 from schemas.paths import resolve_under
 
-BANK_VERSION = 3
+#: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
+#: (4: a shared video's query comes from its product's ``<video>@<product>.json``; banks an older
+#: toolkit cached are rebuilt, never reused)
+BANK_VERSION = 4
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
