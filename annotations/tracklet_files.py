@@ -92,11 +92,14 @@ BUILD_DIR = TRACKLET_BUILD_DIR
 
 
 @contextmanager
-def dataset_lock(dataset: str | os.PathLike[str]) -> Iterator[None]:
+def dataset_lock(dataset: str | os.PathLike[str], *, timeout_s: float | None = None) -> Iterator[None]:
     """Hold the dataset's write lock (``DATASET/.lock``) for the ``with`` block: other writers of
     its tracklet and split files, in this process or another, wait until it ends. Re-entrant
-    (see :func:`schemas.atomic.file_lock`)."""
-    with file_lock(Path(dataset) / LOCK_FILE):
+    (see :func:`schemas.atomic.file_lock`). A wait says so once on stderr and gives up after
+    ``timeout_s`` (default ``$MF_LOCK_WAIT_S`` or 180 s) with
+    :class:`~schemas.atomic.LockBusy` (exit 2) naming the lock file and its holder."""
+    who = "another mf publish / mf-tracklets build / mf review writes this dataset"
+    with file_lock(Path(dataset) / LOCK_FILE, timeout_s=timeout_s, who=who):
         yield
 
 

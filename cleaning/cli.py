@@ -246,9 +246,15 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
     help="Also write OUT.zip beside the folder (deterministic: sorted entries, fixed timestamps) and "
     "OUT.zip.sha256, once the folder verifies.",
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="When another mf publish is writing OUT, wait for it to finish (saying so on stderr, no "
+    "time limit) instead of stopping at once.",
+)
 @json_option
 def publish(
-    catalog_path: str, root: str, out: str, config_path: str | None, archive: bool, as_json: bool
+    catalog_path: str, root: str, out: str, config_path: str | None, archive: bool, wait: bool, as_json: bool
 ) -> None:
     """Write the dataset folder in the real archive's layout, then verify it (as mf verify does).
 
@@ -267,6 +273,10 @@ def publish(
     are held back: never in train.json/test.json until accepted (mf review); the output lists
     each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
     mf-tracklets build --catalog and after review to refresh the splits.
+
+    One publish per folder at a time (OUT/.publish.lock): a second one stops with one line naming
+    the first (pid, command, start) and exit 2, unless --wait. Builds and review picks may run
+    meanwhile; the tracklet files of videos no split file lists are removed (removed_tracklets).
 
     \b
     Examples:
@@ -289,6 +299,7 @@ def publish(
             info=cfg.dataset,
             archive=archive,
             progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
+            wait=wait,
         )
     if res["not_cleaned"]:  # none cleaned is refused before this (exit 2)
         from cleaning.publish import not_cleaned_message

@@ -58,7 +58,11 @@ their files are not part of the published dataset: no manifest, Croissant list o
 them, and ``mf verify`` passes over them. The split files are written under the
 dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-tracklets build`` and
 ``import``, review picks) and read again under it, so tracklets written while publish placed the
-media are kept; the lock is held until the folder is described.
+media are kept; the lock is held until the folder is described. Under it, publish also removes
+every tracklet file about a video no split file lists and none held back (a build running
+meanwhile may write one again for a video publish removed), with its build record and sheet.
+A whole publish holds ``.publish.lock`` (:func:`publish_lock`): a second publish into the folder
+stops at once naming the first (its pid, command and start), or waits for it (``--wait``).
 
 An output folder holding anything at its top level but :data:`DATASET_NAMES` (hidden entries
 aside) is refused before anything is written: the manifest, Croissant and archive list every file
@@ -81,8 +85,10 @@ holds (``mf publish`` exits 1 when one breaks), and only then does ``archive=Tru
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import stat
@@ -141,7 +147,7 @@ from schemas.official import (
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
-from schemas.tracklet_names import shared_videos, split_stem, tracklet_stem, video_stem
+from schemas.tracklet_names import is_tracklet_stem, shared_videos, split_stem, tracklet_stem, video_stem
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
@@ -171,6 +177,10 @@ PLOTS = ("class_histogram.png", "frames_per_video.png")
 #: The dataset's write lock, held by every read-modify-write of its split files
 #: (``annotations.tracklet_files.dataset_lock`` takes the same file).
 DATASET_LOCK = ".lock"
+#: who takes the dataset's lock, as a wait for it says
+DATASET_WRITERS = "another mf publish / mf-tracklets build / mf review writes this dataset"
+#: Held by a whole publish (:func:`publish_lock`): one publish of a folder at a time.
+PUBLISH_LOCK = ".publish.lock"
 #: Media files a running publish is about to write, one per line; removed once the state file
 #: records them, so a rerun after a killed publish knows those files are its own.
 JOURNAL_FILE = ".publish-journal"
@@ -487,6 +497,7 @@ def publish(
     info: DatasetInfo | None = None,
     archive: bool = False,
     workers: int | None = None,
+    wait: bool = False,
 ) -> dict[str, Any]:
     """Write the dataset folder from the accepted items of the catalog, verify it; returns counts.
 
@@ -502,6 +513,13 @@ def publish(
     ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
     at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
 
+    One publish of a folder at a time: it holds ``out/.publish.lock`` (:func:`publish_lock`)
+    for the whole run; another publish running there refuses this one (:class:`~schemas.atomic.LockBusy`, exit
+    2, naming its pid, command and start), or with ``wait`` this one waits for it.
+    ``removed_tracklets`` lists the tracklet files removed: those of the videos this run removes
+    or makes anew, and every other one about a video no split file lists and none held back
+    (:func:`_unlisted_tracklets`).
+
     Refused before anything is changed (:class:`MFError`, exit 2): an unsafe id or asset path
     (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
     files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
@@ -512,6 +530,59 @@ def publish(
     # every check and every read before anything is written (the catalog's splits included)
     not_cleaned = check_cleaned(catalog)
     check_paths(catalog, root, out)
+    try:  # every refusal before the folder, or its lock file, is touched
+        _plan(catalog, root, out)
+    except MFError:
+        if not (out / PUBLISH_LOCK).is_file():
+            raise  # no publish ever ran here, none runs now
+        # perhaps another publish's files in flight: decided again under the lock
+    with publish_lock(out, wait=wait):  # one publish at a time; its reads of the folder under it
+        return _publish(
+            catalog,
+            root,
+            out,
+            _plan(catalog, root, out),
+            not_cleaned=not_cleaned,
+            seed=seed,
+            test_fraction=test_fraction,
+            keep_going=keep_going,
+            progress=progress,
+            info=info,
+            archive=archive,
+            workers=workers,
+        )
+
+
+def publish_lock(out: Path, *, wait: bool = False) -> contextlib.AbstractContextManager[None]:
+    """Hold ``OUT/.publish.lock`` (:data:`PUBLISH_LOCK`) for a whole publish: another publish of
+    the folder stops at once with :class:`~schemas.atomic.LockBusy` (one line naming the lock
+    file and its holder, exit 2), or with ``wait`` waits for it without limit, saying so once on
+    stderr. The dataset's own lock (``.lock``) stays free for builds and review picks meanwhile."""
+    return file_lock(
+        out / PUBLISH_LOCK,
+        timeout_s=math.inf if wait else 0,
+        who="another mf publish writes this folder",
+        hint="wait for it to finish, or rerun with --wait",
+        warn_after_s=0,
+    )
+
+
+@dataclass
+class _Planned:
+    """What publish read and checked before writing anything (:func:`_plan`)."""
+
+    pub: _Publisher
+    old_held: dict[str, dict[str, str]]
+    accepted: list[ItemRow]
+    published: dict[str, str]  #: product id -> the split an earlier publish put it in
+    groups: list[_Group]
+    test_video_before: dict[str, str]
+
+
+def _plan(catalog: Catalog, root: Path, out: Path) -> _Planned:
+    """The previous publish's records in ``out`` and the products to publish, every check that
+    refuses a publish made (:func:`check_output`, :func:`check_root`, :func:`check_unique_ids`);
+    writes nothing."""
     pub = _Publisher(root, out)  # the previous publish's records, validated
     old_held = read_held_videos(out)  # the held-back videos whose tracklet files it kept
     old_splits = _read_old_splits(out)
@@ -527,9 +598,30 @@ def publish(
     }
     groups = product_groups(catalog, apply_review(catalog, accepted), published)  # rejected in review: out
     check_unique_ids(catalog, groups)
+    return _Planned(pub, old_held, accepted, published, groups, test_video_before)
+
+
+def _publish(
+    catalog: Catalog,
+    root: Path,
+    out: Path,
+    plan: _Planned,
+    *,
+    not_cleaned: int,
+    seed: int,
+    test_fraction: float,
+    keep_going: bool,
+    progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None,
+    info: DatasetInfo | None,
+    archive: bool,
+    workers: int | None,
+) -> dict[str, Any]:
+    """:func:`publish` from ``plan``, with the publish lock held."""
+    pub, old_held, accepted, groups = plan.pub, plan.old_held, plan.accepted, plan.groups
+    test_video_before = plan.test_video_before
     if any(r.split is None for r in accepted):
         rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))
-        groups = product_groups(catalog, rows, published)
+        groups = product_groups(catalog, rows, plan.published)
     else:
         rows = [r for g in groups for r in g.rows]
     out.mkdir(parents=True, exist_ok=True)
@@ -560,12 +652,19 @@ def publish(
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
     # while the media were placed is kept, and none of them writes until the folder is described
-    with file_lock(out / DATASET_LOCK):
-        removed += _remove_stale_tracklets(
-            out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held)
+    with file_lock(out / DATASET_LOCK, who=DATASET_WRITERS):
+        gone = _remove_tracklet_files(
+            out, _tracklets_of(out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held))
         )
         _write_held(out, held)
         _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held)
+        # every other file of a video no split file lists and none held back (a build that ran
+        # meanwhile wrote it again, an earlier publish missed it)
+        listed = {
+            v for split in _read_old_splits(out).values() for e in split.values() for v in e.video_paths
+        }
+        gone += _remove_tracklet_files(out, _unlisted_tracklets(out, listed, held))
+        removed += len(gone)
         lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
         write_if_changed(out / "entries.jsonl", lines.encode())
         (out / "plots").mkdir(exist_ok=True)
@@ -590,6 +689,7 @@ def publish(
         "written": pub.copied,
         "unchanged": pub.skipped,
         "removed": removed,
+        "removed_tracklets": gone,
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
@@ -1028,22 +1128,70 @@ def _remove_stale_tracklets(out: Path, videos: set[str]) -> int:
     ``<video stem>@<product>.json`` (:func:`schemas.tracklet_names.split_stem`), each with its
     build record and contact sheet; never any other file. Run under the dataset's lock. Returns
     how many tracklet files went."""
-    folder = out / TRACKLET_FILES
+    return len(_remove_tracklet_files(out, _tracklets_of(out, videos)))
+
+
+def _tracklets_of(out: Path, videos: Iterable[str]) -> list[Path]:
+    """The tracklet files of ``videos``: ``<video stem>.json`` and ``<video stem>@<product>.json``."""
     stems = {video_stem(v) for v in videos}
-    if not stems or folder.is_symlink() or not folder.is_dir():
-        return 0
-    removed = 0
-    for path in sorted(folder.glob("*.json")):
-        if path.stem not in stems and split_stem(path.stem)[0] not in stems:
+    return [p for p in _tracklet_paths(out) if p.stem in stems or split_stem(p.stem)[0] in stems]
+
+
+def _tracklet_paths(out: Path) -> list[Path]:
+    """The tracklet files of ``out`` (``tracklets/*.json``, hidden names aside), sorted; none
+    when ``tracklets/`` is a link or not a folder."""
+    folder = out / TRACKLET_FILES
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".") and p.is_file())
+
+
+def _file_video(path: Path) -> str | None:
+    """The ``video`` a tracklet file says it is about; None when it cannot be read as one."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    video = data.get("video") if isinstance(data, dict) else None
+    return video if isinstance(video, str) else None
+
+
+def _unlisted_tracklets(out: Path, listed: Iterable[str], held: Iterable[str]) -> list[Path]:
+    """The tracklet files of ``out`` about a video that no split file lists (``listed``) and
+    publish does not hold back (``held``): a file of a video removed while ``mf-tracklets build``
+    ran, which the build wrote again, or one an earlier publish missed. Only a file that is one
+    by both counts: its name is no such video's (``<stem>.json`` or ``<stem>@<product>.json``,
+    :func:`schemas.tracklet_names.is_tracklet_stem`) and it reads as a tracklet file about an
+    unlisted video (a misnamed or unreadable file is left to ``mf verify``'s report)."""
+    keep = set(listed) | set(held)
+    stems = {video_stem(v) for v in keep}
+    out_files = []
+    for path in _tracklet_paths(out):
+        if path.stem in stems or split_stem(path.stem)[0] in stems:
+            continue  # named after a listed or held video
+        video = _file_video(path)
+        if video is None or video in keep or not is_tracklet_stem(path.stem, video):
             continue
+        out_files.append(path)
+    return out_files
+
+
+def _remove_tracklet_files(out: Path, paths: Iterable[Path]) -> list[str]:
+    """Delete the tracklet files ``paths``, each with its build record and contact sheet (under
+    the dataset's lock); returns the ``tracklets/<name>`` of those that went."""
+    folder = out / TRACKLET_FILES
+    gone = []
+    for path in paths:
         for extra in (
             folder / TRACKLET_BUILD_DIR / path.name,
             folder / TRACKLET_SHEET_DIR / f"{path.stem}.png",
         ):
-            extra.unlink(missing_ok=True)
-        path.unlink()
-        removed += 1
-    return removed
+            with local_faults(extra):
+                extra.unlink(missing_ok=True)
+        with local_faults(path):
+            path.unlink(missing_ok=True)
+        gone.append(f"{TRACKLET_FILES}/{path.name}")
+    return gone
 
 
 def _made_from(state: Mapping[str, Any], rel: str) -> tuple[str, str] | None:

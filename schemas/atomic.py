@@ -12,7 +12,10 @@ never one a live writer (another shard, another command) is still filling.
 
 Writers that read a file, change it and write it back (a review pick and ``mf-tracklets import``
 rewriting the same split file) hold :func:`file_lock` around the whole read-modify-write, so
-neither rewrites the file from a stale read.
+neither rewrites the file from a stale read. A lock another process holds is waited for in
+short tries, saying so once on stderr, and given up after :func:`lock_wait_s` (180 s, or
+``$MF_LOCK_WAIT_S``) with :class:`LockBusy` naming the file and its holder, whom the lock file
+records while it is held (pid, host, command, start).
 """
 
 from __future__ import annotations
@@ -22,17 +25,21 @@ import errno
 import fcntl
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import socket
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from schemas.errors import DataFormatError
+from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import as_local_fault, path_faults
 
 
@@ -44,6 +51,7 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()
+log = logging.getLogger(__name__)
 
 #: ``.<name>.<host>-<pid>.<random>.part``: a temporary file of :func:`atomic_open`
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")
@@ -156,6 +164,22 @@ def atomic_open(
         raise
 
 
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """A new empty temporary file beside ``path``, named as :func:`atomic_open` names its own
+    (``.<name>.<host>-<pid>.<random>.part``: unique per process and call, removed by
+    :func:`sweep_partials` once its writer is gone), with a new file's usual permissions. For a
+    writer that hands the name to another program (ffmpeg) and renames it into place itself."""
+    target = Path(path)
+    with path_faults(target):
+        _make_folder(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_partial_prefix(target.name), suffix=".part", dir=target.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
+    finally:
+        os.close(fd)
+    return Path(tmp)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None) -> None:
     """Write ``data`` atomically (see :func:`atomic_open`; ``mtime_ns`` dates the new file)."""
     with atomic_open(path, "wb", mtime_ns=mtime_ns) as fh:
@@ -253,6 +277,145 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+#: how long (seconds) :func:`file_lock` waits, by default, for another holder of a lock file
+#: (the dataset's ``DATASET/.lock``) before it gives up with :class:`LockBusy`; the environment
+#: variable :data:`LOCK_WAIT_ENV` overrides it (``inf``: no limit)
+LOCK_WAIT_S = 180.0
+LOCK_WAIT_ENV = "MF_LOCK_WAIT_S"
+#: after this long (seconds) waiting, a lock says so once on stderr (shorter waits are writers
+#: queueing as they should: a pick while a build writes one file)
+LOCK_WARN_S = 2.0
+#: how often (seconds) a waiting lock tries again
+LOCK_POLL_S = 0.05
+#: what a lock file records of its holder, at most (bytes)
+_HOLDER_BYTES = 4096
+
+
+class LockBusy(MFError):
+    """A lock file stayed held by another process (or another thread of this one) past the
+    wait allowed: one line naming the file and its holder, exit 2. Nothing was changed."""
+
+
+def lock_wait_s() -> float:
+    """How long a lock waits by default: ``$MF_LOCK_WAIT_S`` (seconds, ``inf`` for no limit),
+    else :data:`LOCK_WAIT_S`; a value that is not a number >= 0 is a :class:`ConfigError`."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
+    if not raw:
+        return LOCK_WAIT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise ConfigError(
+            f"{raw!r} is not a number of seconds >= 0",
+            where=LOCK_WAIT_ENV,
+            hint=f"unset it (default {LOCK_WAIT_S:g} s) or give seconds, inf for no limit",
+        )
+    return value
+
+
+def _command_line() -> str:
+    """This process's command line as a lock file records it (the program's name, not its path)."""
+    argv = list(sys.argv) or ["python"]
+    head = Path(argv[0]).name or "python"
+    if head in ("-c", "-m"):
+        head = f"python {head}"
+    elif head == "__main__.py":
+        head = f"python -m {Path(argv[0]).parent.name}"
+    text = " ".join([head, *argv[1:]])
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _write_holder(fd: int) -> None:
+    """Record this process in the lock file it just locked (pid, host, command, start): another
+    waiting for it names the holder. Best effort: a lock file it may not write stays empty."""
+    rec = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": _command_line(),
+        "since": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    data = json.dumps(rec, ensure_ascii=True).encode()[:_HOLDER_BYTES] + b"\n"
+    with contextlib.suppress(OSError):  # a read-only descriptor, a full disk: no record
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+
+
+def _clear_holder(fd: int) -> None:
+    """Empty the lock file before releasing it: a free lock names nobody."""
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+
+
+def lock_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What the lock file ``path`` says of its holder (``pid``, ``host``, ``command``, ``since``),
+    or None: an empty, garbled or missing file, or a holder of this host that is gone (its lock
+    went with it: a new holder has not written its record yet)."""
+    try:
+        with open(path, "rb") as fh:
+            rec = json.loads(fh.read(_HOLDER_BYTES + 1))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("pid"), int):
+        return None
+    if rec.get("host") == socket.gethostname() and rec["pid"] != os.getpid() and not _alive(rec["pid"]):
+        return None
+    return {k: rec.get(k) for k in ("pid", "host", "command", "since")}
+
+
+def describe_holder(rec: dict[str, Any] | None) -> str:
+    """``pid 123 on host (mf publish ...) since 2024-05-01T10:00:00Z``; ``an unknown process``
+    for no record."""
+    if rec is None:
+        return "an unknown process"
+    text = f"pid {rec['pid']}"
+    if rec.get("host") and rec["host"] != socket.gethostname():
+        text += f" on {rec['host']}"
+    if rec.get("command"):
+        text += f" ({rec['command']})"
+    if rec.get("since"):
+        text += f" since {rec['since']}"
+    return text
+
+
+class _Wait:
+    """One wait for a lock: says once that it waits, gives up at its deadline."""
+
+    def __init__(
+        self, path: str, timeout_s: float, who: str, hint: str | None, warn_after_s: float | None
+    ) -> None:
+        self.path, self.timeout_s, self.who, self.hint = path, timeout_s, who, hint
+        self.start = time.monotonic()
+        self.deadline = self.start + timeout_s
+        self.warn_after_s = min(LOCK_WARN_S, timeout_s / 2) if warn_after_s is None else warn_after_s
+        self.warned = False
+
+    def step(self) -> float:
+        """How long the next try may block."""
+        return max(0.0, min(LOCK_POLL_S, self.deadline - time.monotonic()))
+
+    def busy(self, *, in_process: bool = False) -> None:
+        """After a failed try: :class:`LockBusy` past the deadline; the waiting line once."""
+        now = time.monotonic()
+        if now >= self.deadline:
+            held = "held" if self.timeout_s == 0 else f"still held after {self.timeout_s:g} s"
+            raise LockBusy(
+                f"{held} by {self._holder(in_process)}: {self.who}", where=self.path, hint=self.hint
+            )
+        if not self.warned and now - self.start >= self.warn_after_s:
+            limit = "no limit" if math.isinf(self.timeout_s) else f"up to {self.timeout_s:g} s"
+            log.warning(
+                "waiting for %s (held by %s; %s; %s)", self.path, self._holder(in_process), self.who, limit
+            )
+            self.warned = True
+
+    def _holder(self, in_process: bool) -> str:
+        """Who holds the lock, as a message names it (a thread of this process reads no file:
+        closing a descriptor of a file drops this process's POSIX locks on NFS)."""
+        return "another thread of this process" if in_process else describe_holder(lock_holder(self.path))
+
+
 class _HeldLock:
     """The ``flock`` of one lock file in this process: one descriptor, taken once, counted.
 
@@ -267,11 +430,13 @@ class _HeldLock:
         self.fd: int | None = None
         self.pid = os.getpid()
 
-    def acquire(self) -> None:
-        self.rlock.acquire()
+    def acquire(self, wait: _Wait) -> None:
+        while not self.rlock.acquire(timeout=wait.step()):
+            wait.busy(in_process=True)
         try:
             if self.depth == 0:
-                self.fd = _open_locked(self.path)
+                self.fd = _open_locked(self.path, wait)
+                _write_holder(self.fd)
             self.depth += 1
         except BaseException:
             self.rlock.release()
@@ -283,15 +448,27 @@ class _HeldLock:
         self.depth -= 1
         if self.depth == 0 and self.fd is not None:
             fd, self.fd = self.fd, None
+            _clear_holder(fd)
             with contextlib.suppress(OSError):
                 fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
         self.rlock.release()
 
 
-def _open_locked(path: str) -> int:
-    """A descriptor of ``path`` (created when missing) holding its exclusive ``flock``; waits
-    while another process (or another descriptor) holds it."""
+def _try_flock(fd: int) -> bool:
+    """``flock(LOCK_EX | LOCK_NB)``: True when taken, False while another holds it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+def _open_locked(path: str, wait: _Wait) -> int:
+    """A descriptor of ``path`` (created when missing) holding its exclusive ``flock``; while
+    another process (or another descriptor) holds it, tries again until ``wait`` gives up."""
     target = Path(path)
     with path_faults(target):
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -300,7 +477,9 @@ def _open_locked(path: str) -> int:
         except PermissionError:  # another user's lock file in a shared folder: flock needs no write
             fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        while not _try_flock(fd):
+            wait.busy()
+            time.sleep(wait.step())
     except BaseException as exc:
         os.close(fd)
         fault = as_local_fault(exc, target) if isinstance(exc, OSError) else None
@@ -330,20 +509,40 @@ os.register_at_fork(after_in_child=_forget_held_locks)
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+def file_lock(
+    path: str | os.PathLike[str],
+    *,
+    timeout_s: float | None = None,
+    who: str = "another process holds it",
+    hint: str | None = None,
+    warn_after_s: float | None = None,
+) -> Iterator[None]:
     """Hold an exclusive advisory lock (``flock``) on ``path``, created when missing (mode 0666
     minus the umask; its folder too), for the ``with`` block.
 
     Works across processes of this host (and NFS, where Linux maps ``flock`` to POSIX locks) and
     across threads of this process; re-entrant in the thread that holds it, so a function holding
-    it may call another that takes it. Another holder makes it wait. The file stays (removing it
-    would let two processes lock two different files); it holds no data. A local fault opening
-    it raises :class:`~schemas.errors.LocalFault` naming it.
+    it may call another that takes it. The file stays (removing it would let two processes lock
+    two different files); while held it records its holder (pid, host, command, start:
+    :func:`lock_holder`), emptied on release.
+
+    Another holder makes it wait, in short non-blocking tries: after ``warn_after_s`` (default
+    :data:`LOCK_WARN_S`) it says once on stderr (a log warning) ``waiting for PATH (held by
+    HOLDER; WHO; up to N s)``, and after ``timeout_s`` (default :func:`lock_wait_s`: 180 s or
+    ``$MF_LOCK_WAIT_S``; ``0``: one try, ``math.inf``: no limit) it gives up with
+    :class:`LockBusy` (exit 2) naming the file, the holder, ``who`` and ``hint`` (what to do).
+    A local fault opening it raises :class:`~schemas.errors.LocalFault` naming it.
     """
     key = os.path.realpath(path)
+    limit = lock_wait_s() if timeout_s is None else timeout_s
+    hint = hint or (
+        "end it, or wait for it to finish, then rerun the same command "
+        f"(${LOCK_WAIT_ENV} sets how long a lock waits, now {limit:g} s)"
+    )
+    wait = _Wait(key, limit, who, hint, warn_after_s)
     with _HELD_GUARD:
         held = _HELD.setdefault(key, _HeldLock(key))
-    held.acquire()
+    held.acquire(wait)
     try:
         yield
     finally:

@@ -17,7 +17,9 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
 Every decision is committed to the catalog before the answer is sent (``schemas.review``).
 A POST body is checked field by field before anything is stored: a field of the wrong type or
 out of range, one another kind of decision takes, or one no route knows is answered 400 naming
-it; a retried ``request_id`` that asks for something else 409; anything unforeseen 500 (logged),
+it; a retried ``request_id`` that asks for something else 409; a pick that cannot take the
+dataset's lock within :data:`LOCK_WAIT_S` (a publish or a build holds it) 503 naming the holder,
+while the page's other requests keep answering; anything unforeseen 500 (logged),
 so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
 any media path outside the dataset's media folders; ``/api/file`` serves only the two files the
@@ -26,6 +28,7 @@ queue resolved for an item, inside the collection folder.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -45,7 +48,8 @@ from urllib.parse import parse_qs, urlsplit
 from annotations.review.decisions import decide, reconcile_picks, undo
 from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
 from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
-from annotations.tracklet_files import read_video_tracklets
+from annotations.tracklet_files import dataset_lock, read_video_tracklets
+from schemas.atomic import LockBusy, lock_wait_s
 from schemas.catalog import Catalog
 from schemas.errors import CatalogError, ConfigError, MFError
 from schemas.paths import resolve_under
@@ -72,6 +76,9 @@ UNDO_FIELDS = ("decision_id", "video", "request_id")
 MAX_INT = 2**31 - 1
 MAX_TEXT = 2000
 MAX_REQUEST_ID = 200
+#: how long (seconds) a pick waits for the dataset's lock (a publish or a build writing it) before
+#: it answers 503 with the holder's name (``$MF_LOCK_WAIT_S`` may shorten it)
+LOCK_WAIT_S = 30.0
 #: the page loads nothing from elsewhere and runs no inline script
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
@@ -338,12 +345,26 @@ class ReviewApp:
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
         }
         it = self._queue_item(stem or "")
-        with self.lock:
+        # a pick writes the dataset's files: its lock first, so the page's other requests (which
+        # take only the app's lock) keep answering while it waits
+        with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self.lock:
             d, created = decide(
                 self.root, self.cat, video=it.video, product_id=it.product_id, kind=kind, **fields
             )
             st = review_states(self.cat).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+
+    def _may_undo_pick(self, decision_id: int | None, item: QueueItem | None) -> bool:
+        """Whether the undo asked for may be of a pick (a live ``tracklet`` decision of the
+        item's video, or the one named), which writes the dataset's files (see :meth:`decide`)."""
+        with self.lock:
+            live = list_decisions(self.cat, video=item.video if item else None)
+        return any(d.kind == "tracklet" and decision_id in (None, d.id) for d in live)
+
+    def _dataset_lock(self) -> contextlib.AbstractContextManager[None]:
+        """The dataset's lock, waited for at most :data:`LOCK_WAIT_S` (a click is not left
+        hanging for the command line's minutes): :class:`~schemas.atomic.LockBusy` after that."""
+        return dataset_lock(self.root, timeout_s=min(LOCK_WAIT_S, lock_wait_s()))
 
     def undo(self, body: dict[str, Any]) -> dict[str, Any]:
         _only_fields(body, UNDO_FIELDS, "an undo")
@@ -351,7 +372,7 @@ class ReviewApp:
         stem = _str_field(body, "video", cut=False)
         request_id = _str_field(body, "request_id", MAX_REQUEST_ID, cut=False)
         item = self._queue_item(stem) if stem else None  # a shared video's item: its product's review
-        with self.lock:
+        with self._dataset_lock() if self._may_undo_pick(did, item) else contextlib.nullcontext(), self.lock:
             d, created = undo(
                 self.root,
                 self.cat,
@@ -618,6 +639,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(HTTPStatus.BAD_REQUEST, str(exc))
         except KeyError:
             return self._error(HTTPStatus.NOT_FOUND, "no such video")
+        except LockBusy as exc:  # another writer holds the dataset: try again later
+            text = f"{exc.where}: {exc.message} (try again once it is done)"
+            return self._error(HTTPStatus.SERVICE_UNAVAILABLE, text)
         except CatalogError as exc:
             return self._error(HTTPStatus.CONFLICT, str(exc))
         except MFError as exc:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
+from schemas.atomic import partial_path
 from schemas.errors import MediaError
 from schemas.faults import fault_in_text
 from schemas.paths import media_path
@@ -60,8 +61,20 @@ def h264_output_args(*, crf: int, gop: int | None, preset: str) -> list[str]:
     ]
 
 
+#: ffmpeg's muxer for a target's suffix (the temporary file's ``.part`` names none)
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+
+
 def _part(target: Path) -> Path:
-    return target.with_name(f".{target.stem}.part{target.suffix or '.mp4'}")
+    """A new temporary file beside ``target``, unique to this process and call and named as
+    :func:`schemas.atomic.partial_path` names it, so :func:`schemas.atomic.sweep_partials`
+    removes it once its writer is killed (two publishes re-encoding one video never share it)."""
+    return partial_path(target)
+
+
+def _muxer(target: Path) -> list[str]:
+    """``-f FORMAT`` for ``target``'s container (the temporary name's suffix tells ffmpeg none)."""
+    return ["-f", _MUXERS.get(target.suffix.lower(), "mp4")]
 
 
 def _command(args: Sequence[str]) -> list[str]:
@@ -145,10 +158,15 @@ def encode_frames(
         [
             *("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-"),
             *h264_output_args(crf=crf, gop=gop, preset=preset),
+            *_muxer(target),
             media_path(tmp),
         ]
     )
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     assert proc.stdin is not None and proc.stderr is not None
     try:
         for frame in itertools.chain([first], it):
@@ -214,7 +232,10 @@ def transcode(
     args = ["-i", media_path(src), *(["-vf", ",".join(filters)] if filters else [])]
     try:
         output = media_path(tmp)
-        run_ffmpeg([*args, *h264_output_args(crf=crf, gop=gop, preset=preset), output], where=str(src))
+        run_ffmpeg(
+            [*args, *h264_output_args(crf=crf, gop=gop, preset=preset), *_muxer(target), output],
+            where=str(src),
+        )
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

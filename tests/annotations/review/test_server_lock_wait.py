@@ -1,0 +1,71 @@
+"""A pick made while another process holds the dataset's lock (a publish describing the folder,
+a build writing a file) waits for it without holding up the page: the queue and the items keep
+answering, and a pick that cannot take the lock in time answers 503 naming the lock file and
+its holder (the page shows an answer's ``error``); once the lock is free the pick goes through."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import annotations.review.server as server_mod
+from tests.annotations.review.conftest import running
+from tests.annotations.review.test_server import _post, _req
+
+ROOT = Path(__file__).resolve().parents[3]
+HOLD = """
+import sys, time
+from schemas.atomic import file_lock
+with file_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_pick_waiting_for_the_dataset_lock_holds_up_no_other_request(review_setup, monkeypatch):
+    monkeypatch.setattr(server_mod, "LOCK_WAIT_S", 3.0)
+    f = review_setup.facts
+    stem, other = f["videos"][2], f["videos"][3]
+    with running(review_setup, sample_rate=1.0) as srv:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(review_setup.dataset / ".lock")],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+            answer: list[tuple[int, bytes, float]] = []
+
+            def pick() -> None:
+                start = time.monotonic()
+                status, _, body = _post(
+                    srv, "/api/decision", {"video": stem, "kind": "tracklet", "tracklet": 1}
+                )
+                answer.append((status, body, time.monotonic() - start))
+
+            th = threading.Thread(target=pick)
+            th.start()
+            time.sleep(0.5)  # the pick is waiting for the lock now
+            start = time.monotonic()
+            status, _, body = _req(srv, "GET", f"/api/queue?token={srv.app.token}")
+            assert status == 200 and json.loads(body)["total"] == len(f["videos"])
+            status, _, _ = _req(srv, "GET", f"/api/item?video={other}&token={srv.app.token}")
+            assert status == 200
+            # an accept writes no dataset file: it does not wait for the lock
+            assert _post(srv, "/api/decision", {"video": other, "kind": "accept"})[0] == 200
+            assert time.monotonic() - start < 2.5 and th.is_alive()
+            th.join(30)
+            status, body, took = answer[0]
+            assert status == 503 and 2.5 <= took < 20
+            error = json.loads(body)["error"]
+            assert str(review_setup.dataset / ".lock") in error and f"pid {holder.pid}" in error
+            assert "try again" in error and "mf publish" in error
+        finally:
+            holder.communicate("\n", timeout=30)
+        assert _post(srv, "/api/decision", {"video": stem, "kind": "tracklet", "tracklet": 1})[0] == 200

@@ -1,0 +1,46 @@
+"""Re-encoded videos go through a temporary file unique to the process and the call, named so
+that ``sweep_partials`` removes what a killed run left (two publishes re-encoding one video at
+once never write into, or rename away, each other's file)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from movingfashion.media import ffmpeg
+from movingfashion.media.ffmpeg import encode_frames, transcode
+from movingfashion.media.probe import probe_video
+from schemas.atomic import _PARTIAL, _UMASK, sha256_file
+from tests.movingfashion.helpers import coded_frame
+
+
+def test_each_encode_writes_its_own_swept_temporary_file(tmp_path, monkeypatch):
+    src = encode_frames((coded_frame(i) for i in range(12)), tmp_path / "src.mp4")
+    seen: list[str] = []
+    real_run = subprocess.run
+
+    def run(cmd, *args, **kwargs):
+        seen.append(cmd[-1])
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", run)
+    out = tmp_path / "videos" / "p_0.mp4"
+    a = transcode(src, out, crop=[0, 0, 64, 48])
+    b = transcode(src, out, crop=[0, 0, 64, 48])
+    assert len(seen) == 2 and seen[0] != seen[1]  # a new name each time
+    for name in seen:
+        m = _PARTIAL.fullmatch(os.path.basename(name))
+        assert m is not None and m["name"] == "p_0.mp4" and int(m["pid"]) == os.getpid()
+    assert a == b == out and sha256_file(out) and probe_video(out).codec == "h264"
+    assert out.stat().st_mode & 0o777 == 0o666 & ~_UMASK  # not mkstemp's 0600
+    assert sorted(p.name for p in out.parent.iterdir()) == ["p_0.mp4"]  # nothing left behind
+
+
+def test_a_failed_encode_leaves_no_temporary_file(tmp_path):
+    bad = tmp_path / "not-a-video.mp4"
+    bad.write_bytes(b"nope")
+    with pytest.raises(ffmpeg.MediaError):
+        transcode(bad, tmp_path / "out" / "x.mp4")
+    assert list((tmp_path / "out").iterdir()) == []
