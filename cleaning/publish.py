@@ -53,7 +53,9 @@ keep theirs, under their publish names, while they are made from the same collec
 recipe: the review page shows their boxes, and once the product is accepted the next publish
 puts its tracklets in the split files (:func:`_held_tracklets`), so the builder keeps the
 reviewer's accept instead of building and flagging the video again. Those videos are recorded
-in the hidden ``.publish-held.json`` (:data:`movingfashion.archive.verify.HELD_TRACKLETS`), and
+in the hidden ``.publish-held.json`` (:data:`movingfashion.archive.verify.HELD_TRACKLETS`) (a
+file an older toolkit kept without that record, about a video held back now and its product, is
+adopted: recorded as made from the catalog's collected file and recipe), and
 their files are not part of the published dataset: no manifest, Croissant list or archive holds
 them, and ``mf verify`` passes over them. The split files are written under the
 dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-tracklets build`` and
@@ -93,7 +95,7 @@ import os
 import shutil
 import stat
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -648,7 +650,8 @@ def _publish(
         merged += merged_members(g)
     stale = (pub.recorded | pub.written) - set(pub.new_state)
     removed = _remove_stale_media(out, stale)
-    held = held_videos(catalog, entries, {**old_held, **pub.state})
+    # before the tracklet files are swept: an older toolkit's file of a video held back now is adopted
+    held = held_videos(catalog, entries, {**old_held, **pub.state}, dataset=out, known=pub.recorded)
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
     # while the media were placed is kept, and none of them writes until the folder is described
@@ -1041,7 +1044,12 @@ def _video_recipe(v: MediaAsset) -> str:
 
 
 def held_videos(
-    catalog: Catalog, entries: list[DatasetEntry], recorded: Mapping[str, Any]
+    catalog: Catalog,
+    entries: list[DatasetEntry],
+    recorded: Mapping[str, Any],
+    *,
+    dataset: Path | None = None,
+    known: Container[str] = (),
 ) -> dict[str, dict[str, str]]:
     """The videos of the products this publish holds back for review whose tracklet files it
     keeps: those :func:`schemas.review.held_for_review` names (under their publish names) of the
@@ -1049,7 +1057,12 @@ def held_videos(
     and that a publish made (``recorded``: the previous state and held records) from the
     collected file and recipe the catalog holds now. Video -> its product and how it was made
     (the :data:`HELD_TRACKLETS` record). A product taken down (rejected) or a video replaced
-    is not held: its files go."""
+    is not held: its files go.
+
+    With ``dataset``, a held video no record names (neither ``recorded`` nor ``known``, the
+    media files publish wrote) whose tracklet file there is about it and its product is held
+    too, as made from the catalog's collected file and recipe: the file an older toolkit kept
+    when it held the video back, before held videos were recorded (:func:`_older_held_file`)."""
     published = {e.product_id for e in entries}
     for e in entries:
         published.update(str(m) for m in e.metadata.get("merged_product_ids", []))
@@ -1067,7 +1080,31 @@ def held_videos(
             rec = recorded.get(rel)
             if rec and asset.sha256 in (None, rec["src"]) and rec["recipe"] == _video_recipe(asset):
                 out[rel] = {"product_id": h.product_id, "src": rec["src"], "recipe": rec["recipe"]}
+            elif (
+                rec is None
+                and rel not in known
+                and asset.sha256 is not None
+                and dataset is not None
+                and _older_held_file(dataset, rel, h.product_id)
+            ):
+                out[rel] = {"product_id": h.product_id, "src": asset.sha256, "recipe": _video_recipe(asset)}
     return out
+
+
+def _older_held_file(dataset: Path, video: str, product_id: str) -> bool:
+    """Whether the tracklet file of held-back ``video`` (``tracklets/<video stem>.json``: a held
+    video is listed by no split file, so its file is not per product,
+    :func:`schemas.tracklet_names.tracklet_stem`) reads as a tracklet file about ``video`` and
+    ``product_id`` (:func:`_kept_file_tracklet` reads it so once the product is accepted)."""
+    folder = dataset / TRACKLET_FILES
+    path = folder / f"{tracklet_stem(video, product_id, shared=False)}.json"
+    if folder.is_symlink() or path.is_symlink() or not path.is_file():
+        return False
+    try:
+        vt = VideoTracklets.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):  # unreadable, not a tracklet file: left to the sweep / mf verify
+        return False
+    return (vt.video, vt.product_id) == (video, product_id)
 
 
 def _write_held(out: Path, held: Mapping[str, Any]) -> None:
