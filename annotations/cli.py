@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 import click
 
@@ -39,6 +39,9 @@ from schemas.cli_support import (
     run_main,
 )
 from schemas.errors import ConfigError, DataFormatError
+
+if TYPE_CHECKING:
+    from schemas.dataset import VideoTracklets
 
 EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
 
@@ -267,6 +270,7 @@ def build(
             )
             + _kept_human_line(d)
             + _adopted_line(d)
+            + _dropped_line(d)
             + (
                 f"\n  note: {d['unrecorded']} done tracklet files have no build record (an older build):"
                 " kept as done, but a change of settings, video or shop image is not seen for them"
@@ -300,6 +304,18 @@ def _adopted_line(d: dict) -> str:
     if removed:
         text += f"\n  removed {len(removed)} tracklet files of products that no longer list their video"
     return text
+
+
+def _dropped_line(d: dict) -> str:
+    """The summary line naming the videos built whose file was not written because no split file
+    lists them any more (a ``mf publish`` run meanwhile; empty when none)."""
+    dropped = d.get("dropped_unlisted") or []
+    if not dropped:
+        return ""
+    return (
+        f"\n  not written: {len(dropped)} videos no split file lists any more (a mf publish ran meanwhile):"
+        f" {_names(dropped)}"
+    )
 
 
 def _kept_human_line(d: dict) -> str:
@@ -380,8 +396,13 @@ def _names(videos: list[str], most: int = 5) -> str:
 
 def counted_apart(d: dict) -> str:
     """The videos a dataset's QA counts that the split files do not show
-    (``DatasetQAReport.as_dict()``): held back for review, listed without a tracklet file (failures)."""
-    out = f"; {d['held_back']} of the {d['videos']} videos held back for review" if d["held_back"] else ""
+    (``DatasetQAReport.as_dict()``; ``mf-tracklets qa`` and ``mf world score tracklets``): held
+    back for review, listed without a tracklet file (failures)."""
+    out = (
+        f"; {d['held_back']} of the {d['videos']} scored videos are held back for review (in no split file)"
+        if d["held_back"]
+        else ""
+    )
     if d["no_tracklet_file"]:
         n, names = len(d["no_tracklet_file"]), _names(d["no_tracklet_file"])
         out += f"; {n} without a tracklet file (counted as failing): {names}"
@@ -594,25 +615,45 @@ def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str
     return out
 
 
-def _held_names(dataset: str, catalog) -> dict[str, tuple[str, str, str | None]]:
-    """Review name -> (video, product, why) of the videos of the items the catalog holds back
-    for review that the split files do not list (:func:`schemas.review.held_for_review`: the
-    association check's and the carousel pick's needs_review, tracklet flags after a republish,
-    ...), named as publish names their videos (``<product>_<n>``); none without a catalog."""
+def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str | None]], dict[str, str]]:
+    """What the catalog holds back for review, as the review page's queue takes it: review name
+    -> (video, product, why) of the videos of the items :func:`schemas.review.held_for_review`
+    names that the split files do not list (the association check's and the carousel pick's
+    needs_review, tracklet flags after a republish, ...; named as publish names their videos,
+    ``<product>_<n>``), and product -> why of every ``needs_review`` item (a listed one: the next
+    mf publish holds it back). Both empty without a catalog."""
     if catalog is None or not Path(catalog).is_file():
-        return {}
+        return {}, {}
     from annotations.tracklet_files import load_splits, split_files_present
     from schemas.catalog import Catalog
     from schemas.dataset import read_entry_rows
+    from schemas.items import Status
     from schemas.review import held_for_review, published_ids
 
     splits = load_splits(dataset) if split_files_present(dataset) else {}
     entries = Path(dataset) / "entries.jsonl"
     rows = read_entry_rows(entries) if entries.is_file() else {}
     published = published_ids((pid for split in splits.values() for pid in split), rows)
+    needs: dict[str, str] = {}
     with Catalog(catalog, read_only=True) as cat:
         held = held_for_review(cat, published)
-    return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}
+        for r in cat.items(status=Status.NEEDS_REVIEW):
+            needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
+    return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
+
+
+def _file_review_reason(
+    vt: VideoTracklets, held_why: str | None, held: bool, needs: dict[str, str]
+) -> str | None:
+    """Why ``mf-tracklets review`` lists a tracklet file (None: it does not; "": no reason known),
+    as the review page's queue lists it: the builder flagged it, or the catalog holds its item
+    back for review (``held``, ``held_why`` the catalog's reason) or marks its listed product
+    needs_review (``needs``: product -> why, the next mf publish holds it back)."""
+    if vt.needs_review:
+        return vt.review_reason or ""
+    if held:
+        return held_why or ""
+    return needs.get(vt.product_id)
 
 
 def _review_targets(dataset: str, results: dict, names: list[str], held: dict | None = None) -> None:
@@ -668,8 +709,10 @@ def review(
 
     With --catalog the list and the decisions take in the items mf publish holds back that have
     no video in the dataset (the association check's and the carousel pick's needs_review, named
-    <product>_<n> as publish names their videos): an accept lets the next mf publish publish the
-    item, a reject keeps it out.
+    <product>_<n> as publish names their videos; with the sheet of the tracklet file publish kept,
+    flagged by the builder or not), and listed videos whose item the catalog marks needs_review
+    (the next mf publish holds them back): the review page's set. An accept lets the next mf
+    publish publish the item, a reject keeps it out.
 
     \b
     Examples:
@@ -687,10 +730,10 @@ def review(
 
     require_dataset(dataset)
     shared = dataset_shared_videos(dataset)
-    held = _held_names(dataset, catalog_path)
-    found = load_results(dataset) if held else require_results(dataset)
+    held_all, needs = _catalog_holds(dataset, catalog_path)
+    found = load_results(dataset) if held_all else require_results(dataset)
     results = {_review_name(vt.video, vt.product_id, shared): vt for vt in found}
-    held = {name: h for name, h in held.items() if name not in results}  # its tracklet file names it
+    held = {name: h for name, h in held_all.items() if name not in results}  # no tracklet file names it
 
     def target(name: str) -> tuple[str, str]:
         """(dataset-relative video, product) of a review name."""
@@ -712,18 +755,20 @@ def review(
     decisions = _listed_decisions(dataset, catalog_path, shared)
     rows = []
     for stem, vt in sorted(results.items()):
-        if not vt.needs_review or (decisions.get(stem) and not show_all):
+        h = held_all.get(stem)
+        is_held = h is not None and h[1] == vt.product_id  # held back, its tracklet file kept
+        why = _file_review_reason(vt, h[2] if is_held else None, is_held, needs)
+        if why is None or (decisions.get(stem) and not show_all):
             continue
         sp = sheet_path(dataset, vt.video, vt.product_id, shared=vt.video in shared)
-        rows.append(
-            {
-                "video": stem,
-                "product_id": vt.product_id,
-                "reason": vt.review_reason,
-                "sheet": str(sp) if sp.is_file() else None,
-                "decision": decisions.get(stem),
-            }
-        )
+        row = {
+            "video": stem,
+            "product_id": vt.product_id,
+            "reason": why or None,
+            "sheet": str(sp) if sp.is_file() else None,
+            "decision": decisions.get(stem),
+        }
+        rows.append(row | ({"held_back": True, "has_file": True} if is_held else {}))
     for name, (_, pid, why) in sorted(held.items()):  # held back, no tracklet file: no sheet
         if decisions.get(name) and not show_all:
             continue
@@ -735,6 +780,7 @@ def review(
                 "sheet": None,
                 "decision": decisions.get(name),
                 "held_back": True,
+                "has_file": False,
             }
         )
     emit(
@@ -745,8 +791,9 @@ def review(
                 f"{r['video']}  {r['reason']}  "
                 + (
                     "held back by mf publish (no video in the dataset)"
-                    if r.get("held_back")
-                    else f"sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
+                    if r.get("held_back") and not r.get("has_file")
+                    else ("held back by mf publish; " if r.get("held_back") else "")
+                    + f"sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
                 )
                 + (f"  [{r['decision']}]" if r["decision"] else "")
                 for r in d["needs_review"]

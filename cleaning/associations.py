@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from schemas.catalog import Catalog
-from schemas.errors import ConfigError
+from schemas.catalog import Catalog, ItemRow
+from schemas.errors import CatalogError, ConfigError
 from schemas.items import AssetKind, Status
 from schemas.paths import PathEscapeError, resolve_under
 
@@ -155,6 +155,7 @@ class _Pair:
     category: int | None = None  # the item's DeepFashion2 class, when the scorer looks at it
     score: float = 0.0  # on every detection of the video
     class_score: float | None = None  # on the detections of ``category`` (None: not scored so)
+    read_as: tuple[str, str | None] = (Status.ACCEPTED, None)  # the item's (status, reason) when read
 
     @property
     def contest_score(self) -> float:
@@ -322,6 +323,7 @@ def _pairs(
             continue
         for p in pairs:
             p.category = row.df2_class if categories else None
+            p.read_as = (row.status, row.reason)
         out += pairs
     return out
 
@@ -517,16 +519,70 @@ def run_association_check(
                 + f" (match score {round(loser.contest_score, 4)} here vs {round(keeper.contest_score, 4)} there{on})",
             )
     accepted = reviewer_accepted(catalog)
-    for key, reason in sorted(reasons.items()):
-        p = worst[key]
-        if key in accepted:
-            continue  # a reviewer looked at this pair and accepted it: not flagged again
-        catalog.set_item_state(p.source, p.source_id, status=Status.NEEDS_REVIEW, reason=reason)
-        catalog.log_event("clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id)
-        res.flags.append(
-            AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
-        )
+    todo = [(worst[key], reason) for key, reason in sorted(reasons.items()) if key not in accepted]
+    for start in range(0, len(todo), FLAG_BATCH):  # reviewer-accepted pairs are not flagged again
+        for p, reason in _write_flags(catalog, todo[start : start + FLAG_BATCH]):
+            catalog.log_event(
+                "clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id
+            )
+            res.flags.append(
+                AssociationFlag(p.source, p.source_id, str(p.video), str(p.shop), round(p.score, 4), reason)
+            )
     return res
+
+
+#: flags written per catalog transaction (other writers get the lock in between)
+FLAG_BATCH = 500
+#: reads of one item changed by others between its read and its flag before giving up
+FLAG_TRIES = 5
+
+
+def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple[_Pair, str]]:
+    """Set each pair's item needs_review with its reason, by compare-and-set against the row as
+    :func:`_pairs` read it (:meth:`~schemas.catalog.Catalog.set_item_states_if`, one transaction
+    a try); returns the flags written. A row another process changed since is read again and
+    flagged only while it is still the check's to flag (:func:`_flaggable`): a tracklets mark or
+    a reviewer's decision made during the run stays."""
+    done: list[tuple[_Pair, str]] = []
+    todo = [(p, reason, p.read_as) for p, reason in flags]
+    for _ in range(FLAG_TRIES):
+        missed = set(
+            catalog.set_item_states_if(
+                (
+                    p.source,
+                    p.source_id,
+                    {"status": st, "reason": why},
+                    {"status": Status.NEEDS_REVIEW, "reason": r},
+                )
+                for p, r, (st, why) in todo
+            )
+        )
+        done += [(p, r) for p, r, _ in todo if (p.source, p.source_id) not in missed]
+        if not missed:
+            return done
+        accepted = reviewer_accepted(catalog)  # an accept made meanwhile counts too
+        retry = []
+        for p, r, _ in todo:
+            row = catalog.get_item(p.source, p.source_id) if (p.source, p.source_id) in missed else None
+            if row is not None and (p.source, p.source_id) not in accepted and _flaggable(row):
+                retry.append((p, r, (row.status, row.reason)))
+        if not retry:
+            return done
+        todo = retry
+    raise CatalogError(
+        f"item {todo[0][0].source}/{todo[0][0].source_id} kept changing while mf clean flagged it",
+        where=str(catalog.path),
+        hint="another process writes it over and over; stop it, then rerun mf clean",
+    )
+
+
+def _flaggable(row: ItemRow) -> bool:
+    """Whether the association check may (still) flag an item whose row is ``row``: accepted, or
+    needs_review by an association flag of its own; not another stage's mark (``tracklets: ...``),
+    nor a rejection (a reviewer's included)."""
+    return row.status == Status.ACCEPTED or (
+        row.status == Status.NEEDS_REVIEW and (row.reason or "").startswith(REASON)
+    )
 
 
 def _cached_signature(value: Any) -> tuple[int, list[int]] | None:

@@ -380,23 +380,13 @@ def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bo
       mf world score tracklets --dataset demo-out/dataset --world demo-out/world --json
       mf world score tracklets --dataset dataset --world world/world.json --details --json
     """
-    from annotations.cli import qa_human
+    from annotations.cli import counted_apart, qa_human
 
     from .scoring.tracklets import score_tracklets
     from .truth import world_folder
 
     rep = score_tracklets(dataset, world_folder(world_dir))
-    emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + _counted_apart(d))
-
-
-def _counted_apart(d: dict) -> str:
-    """The videos ``mf world score tracklets`` counts that the split files do not show: held
-    back for review, listed without a tracklet file (failures)."""
-    out = f"; {d['held_back']} of them held back for review" if d["held_back"] else ""
-    if d["no_tracklet_file"]:
-        names = ", ".join(d["no_tracklet_file"])
-        out += f"; {len(d['no_tracklet_file'])} without a tracklet file (counted as failing): {names}"
-    return out
+    emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + counted_apart(d))
 
 
 def main() -> None:

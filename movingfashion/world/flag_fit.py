@@ -229,8 +229,8 @@ def unbuilt_videos(dataset: Path) -> list[str]:
     """The videos the dataset's split files list that have no tracklet file (a build that
     failed): :func:`world_rows` has no row for them (the figures stay those of the built videos);
     the report lists them (``no_tracklet_file``)."""
+    from annotations.qa import listed_videos, without_tracklet_file
     from annotations.tracklet_files import load_results
-    from movingfashion.world.scoring.tracklets import listed_videos, without_tracklet_file
     from schemas.tracklet_names import shared_videos
 
     pairs = listed_videos(dataset)

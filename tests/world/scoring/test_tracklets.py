@@ -192,3 +192,23 @@ def test_a_listed_video_without_a_tracklet_file_fails_and_is_named(gt_dataset, s
     )
     assert res.exit_code == 0, res.output
     assert f"1 without a tracklet file (counted as failing): {gone}" in res.stdout
+
+
+def test_the_score_line_says_what_the_held_back_count_is_of(gt_dataset, small_world, tmp_path):
+    """`mf world score tracklets` words what it counts apart as `mf-tracklets qa` does: the
+    held-back count is of the scored videos, never of the videos named before it."""
+    from annotations.cli import counted_apart
+
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    total = len(_videos(ds))
+    held = _hold_back(ds, sorted(_products(ds))[0])
+    res = CliRunner().invoke(
+        world_cli, ["score", "tracklets", "--dataset", str(ds), "--world", str(small_world)]
+    )
+    assert res.exit_code == 0, res.output
+    line = f"; {len(held)} of the {total} scored videos are held back for review (in no split file)"
+    assert line in res.stdout and "of them" not in res.stdout
+    names = [f"videos/v{i}.mp4" for i in range(7)]  # a long list is cut as mf-tracklets qa cuts it
+    d = {"held_back": 0, "videos": 9, "no_tracklet_file": names}
+    assert counted_apart(d).endswith("videos/v4.mp4 and 2 more")
