@@ -141,11 +141,8 @@ def atomic_open(
     ``mtime_ns`` dates the file before the rename, so no reader ever sees it with another date.
     """
     target = Path(path)
-    with path_faults(target):
-        _make_folder(target.parent)
-        fd, tmp = tempfile.mkstemp(prefix=_partial_prefix(target.name), suffix=".part", dir=target.parent)
+    fd, tmp = _new_partial(target)
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
@@ -169,15 +166,25 @@ def partial_path(path: str | os.PathLike[str]) -> Path:
     (``.<name>.<host>-<pid>.<random>.part``: unique per process and call, removed by
     :func:`sweep_partials` once its writer is gone), with a new file's usual permissions. For a
     writer that hands the name to another program (ffmpeg) and renames it into place itself."""
-    target = Path(path)
+    fd, tmp = _new_partial(Path(path))
+    os.close(fd)
+    return Path(tmp)
+
+
+def _new_partial(target: Path) -> tuple[int, str]:
+    """A new empty temporary sibling of ``target`` (:func:`partial_path`'s naming), open for
+    writing, with a new file's usual permissions (``0o666`` minus the umask)."""
     with path_faults(target):
         _make_folder(target.parent)
         fd, tmp = tempfile.mkstemp(prefix=_partial_prefix(target.name), suffix=".part", dir=target.parent)
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
-    finally:
+    except BaseException:
         os.close(fd)
-    return Path(tmp)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return fd, tmp
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None) -> None:
