@@ -1598,6 +1598,8 @@ def _build_jobs(
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
         work = None
+        if force or why is not None:  # stamped before kept_work reads it: a pick after the
+            check.plan(i, job)  # stamp is seen again under the lock (new_work), never lost
         if (force or why is not None) and not discard_corrections and why not in _NOT_KEPT:
             accepts = accepts or review_accepts(root, cat)
             work = kept_work(root, job, accepts)
@@ -1613,9 +1615,9 @@ def _build_jobs(
                     rep.accepted_since_flag.append(job.key)
             todo.append(i)
             before[i] = input_stamps(root, job)
-            check.plan(i, job)
             due[i] = why or "--force"
             continue
+        check.planned.pop(i, None)  # not built: its file is not looked at again
         if work is not None:  # a person's work: kept, never rebuilt silently
             keep_work({"video": job.key, "holds": work, "due": why or "--force"}, i, job)
         rep.skipped += 1

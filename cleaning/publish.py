@@ -82,7 +82,11 @@ keeps the recorded SHA-256 of the rest. Last, :func:`movingfashion.archive.verif
 audits the folder, taking the manifest's SHA-256 of each file no newer than it (just described;
 ``mf verify`` hashes every file): the result's ``verify`` says whether every archive invariant
 holds (``mf publish`` exits 1 when one breaks), and only then does ``archive=True`` zip the folder
-(:mod:`movingfashion.archive.pack`).
+(:mod:`movingfashion.archive.pack`). Both run outside the dataset's lock, so review picks are not
+kept waiting; a pick (build, import) landing meanwhile could make the verify break on a file it
+rewrote, or the zip mix the folder before and after it (which would not verify): when the verify
+breaks or a zipped file is not what the zipped manifest lists, both are done once more under the
+lock (:func:`_verify_and_pack`), so the report and the zip are of one state of the folder.
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ from movingfashion.archive.verify import (
     TRACKLET_BUILD_DIR,
     TRACKLET_FILES,
     TRACKLET_SHEET_DIR,
+    VerifyReport,
     read_held_videos,
     verify_dataset,
 )
@@ -677,7 +682,7 @@ def _publish(
         described = describe(
             out, info, data_date=max((r.updated_at for r in rows), default=None), changed=_changed(out, pub)
         )
-    report = verify_dataset(out, workers=workers, trust_manifest=True)
+    report, packed = _verify_and_pack(out, workers=workers, archive=archive)
     n_test = sum(e.split == Split.TEST for e in entries)
     res: dict[str, Any] = {
         "out": str(out),
@@ -698,14 +703,34 @@ def _publish(
         "not_cleaned": not_cleaned,
         **held_back(catalog),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
-        "archive": None,
+        "archive": {"path": str(packed[0]), "sha256": packed[1]} if packed else None,
     }
-    if archive and report.ok:
-        from movingfashion.archive.pack import pack_dataset
-
-        path, digest = pack_dataset(out)
-        res["archive"] = {"path": str(path), "sha256": digest}
     return res
+
+
+def _verify_and_pack(
+    out: Path, *, workers: int | None, archive: bool
+) -> tuple[VerifyReport, tuple[Path, str] | None]:
+    """The closing :func:`verify_dataset` of ``out`` and, with ``archive`` when it verifies, its
+    zip (path, SHA-256). Outside the dataset's lock first; when the verify breaks, or the zip
+    would mix two states of the folder or not be the one verified
+    (:class:`~movingfashion.archive.pack.MixedArchive`: a writer changed it meanwhile), once more
+    under the lock, where no writer runs."""
+    from movingfashion.archive.pack import MixedArchive, pack_dataset
+
+    def attempt() -> tuple[VerifyReport, tuple[Path, str] | None]:
+        verified = sha256_file(out / MANIFEST) if archive else None  # the zip holds the state verified
+        report = verify_dataset(out, workers=workers, trust_manifest=True)
+        if not (archive and report.ok):
+            return report, None
+        return report, pack_dataset(out, check_manifest=True, manifest_sha256=verified)
+
+    with contextlib.suppress(MixedArchive):
+        report, packed = attempt()
+        if report.ok:
+            return report, packed
+    with file_lock(out / DATASET_LOCK, who=DATASET_WRITERS):
+        return attempt()
 
 
 def _changed(out: Path, pub: _Publisher) -> set[str]:

@@ -13,14 +13,24 @@ before anything is written): a private file linked in by mistake is never publis
 
 The zip is written atomically (a hidden ``.part`` file renamed into place); the half-written zip
 of a killed pack, beside the target, is removed by the next pack (:func:`schemas.atomic.sweep_partials`).
+
+With ``check_manifest`` (``mf publish --archive``) the zip is kept only when every file in it holds
+the SHA-256 its zipped ``manifest.json`` lists, and the manifest lists no other file: a writer that
+changed the folder while it was zipped (a review pick rewrites a tracklet file, ``train.json`` and
+the manifest) would leave a mix of two states of the folder that does not verify. With
+``manifest_sha256`` too, the zipped manifest must be that one (the caller verified the folder it
+describes). :class:`MixedArchive` then says which files differ, and nothing is written.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import zipfile
 from pathlib import Path
+from typing import IO
 
 from movingfashion.archive.verify import ESCAPE_FIX, MANIFEST, list_dataset
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file, sweep_partials
@@ -31,12 +41,39 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 STORED = frozenset({".mp4", ".jpg", ".jpeg", ".png", ".zip", ".npy"})
 
 
-def pack_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+class MixedArchive(DataFormatError):
+    """The files zipped are not all what the zipped ``manifest.json`` lists: the folder changed
+    while it was zipped (see the module docstring); no zip was written."""
+
+
+class _Hashing:
+    """A writable stream passing every byte on to ``sink`` while hashing it (SHA-256); with
+    ``keep`` it keeps them too."""
+
+    def __init__(self, sink: IO[bytes], *, keep: bool = False) -> None:
+        self.sink, self.sha = sink, hashlib.sha256()
+        self.kept: bytearray | None = bytearray() if keep else None
+
+    def write(self, data: bytes) -> int:
+        self.sha.update(data)
+        if self.kept is not None:
+            self.kept += data
+        return self.sink.write(data)
+
+
+def pack_dataset(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    check_manifest: bool = False,
+    manifest_sha256: str | None = None,
+) -> tuple[Path, str]:
     """Zip ``root`` into ``out`` (default ``<root>.zip`` beside it, ``../<folder>.zip`` for ``.``)
     and write ``<out>.sha256``.
 
     Returns the zip's path and SHA-256. Raises :class:`DataFormatError` when a file of the folder
-    is a symlink leaving it (see the module docstring).
+    is a symlink leaving it, and with ``check_manifest`` :class:`MixedArchive` when the files
+    zipped do not match the zipped manifest (see the module docstring); nothing is written then.
     """
     base = Path(root)
     top = base.resolve().name  # ``.`` and ``..`` name the folder they stand for
@@ -60,15 +97,52 @@ def pack_dataset(root: str | os.PathLike[str], out: str | os.PathLike[str] | Non
         )
     files = sorted(set(listing.files) | ({MANIFEST} if (base / MANIFEST).is_file() else set()))
     with atomic_open(target, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
-        for rel in files:
-            src = base / rel
-            info = zipfile.ZipInfo(f"{top}/{rel}", date_time=EPOCH)
-            info.create_system = 3
-            info.external_attr = 0o100644 << 16
-            info.compress_type = zipfile.ZIP_STORED if src.suffix.lower() in STORED else zipfile.ZIP_DEFLATED
-            info.file_size = src.stat().st_size
-            with open(src, "rb") as fin, zf.open(info, "w") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
+        zipped = {rel: _store(zf, base / rel, f"{top}/{rel}", keep=rel == MANIFEST) for rel in files}
+        if check_manifest:  # raised inside the block: the half-written zip is removed
+            _check_manifest(base, zipped, manifest_sha256)
     digest = sha256_file(target)
     atomic_write_text(target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n")
     return target, digest
+
+
+def _store(zf: zipfile.ZipFile, src: Path, name: str, *, keep: bool) -> _Hashing:
+    """Add ``src`` to ``zf`` as ``name``; returns what was stored, hashed (and kept with ``keep``)."""
+    info = zipfile.ZipInfo(name, date_time=EPOCH)
+    info.create_system = 3
+    info.external_attr = 0o100644 << 16
+    info.compress_type = zipfile.ZIP_STORED if src.suffix.lower() in STORED else zipfile.ZIP_DEFLATED
+    info.file_size = src.stat().st_size
+    with open(src, "rb") as fin, zf.open(info, "w") as fout:
+        stored = _Hashing(fout, keep=keep)
+        shutil.copyfileobj(fin, stored, 1 << 20)
+    return stored
+
+
+def _check_manifest(base: Path, zipped: dict[str, _Hashing], expected: str | None) -> None:
+    """Raise :class:`MixedArchive` unless the zipped files are exactly those the zipped
+    manifest lists, each with the SHA-256 it lists, and the manifest's own is ``expected`` (when
+    given); a folder without a manifest: nothing to check."""
+    if MANIFEST not in zipped:
+        return
+    if expected is not None and zipped[MANIFEST].sha.hexdigest() != expected:
+        raise MixedArchive(
+            f"{MANIFEST} changed while the folder was zipped: not written",
+            where=str(base),
+            hint="pack it again once nothing else writes the folder",
+        )
+    try:
+        listed = json.loads(bytes(zipped[MANIFEST].kept or b"")).get("files")
+    except (ValueError, AttributeError):
+        listed = None
+    listed = listed if isinstance(listed, dict) else {}
+    hashes = {rel: h.sha.hexdigest() for rel, h in zipped.items() if rel != MANIFEST}
+    differ = sorted(rel for rel in set(hashes) | set(listed) if hashes.get(rel) != listed.get(rel))
+    if differ:
+        more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+        raise MixedArchive(
+            f"'{differ[0]}'{more} is not what the zipped {MANIFEST} lists (it changed while the "
+            "folder was zipped?): the zip would not verify; not written",
+            where=str(base),
+            hint="run mf verify on the folder, then pack it again once nothing else writes it "
+            "(mf publish --archive does so under the dataset's lock)",
+        )
