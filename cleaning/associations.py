@@ -49,8 +49,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from schemas.catalog import Catalog, ItemRow
-from schemas.errors import CatalogError, ConfigError
+from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
+from schemas.errors import ConfigError
 from schemas.items import AssetKind, Status
 from schemas.paths import PathEscapeError, resolve_under
 
@@ -520,8 +520,8 @@ def run_association_check(
             )
     accepted = reviewer_accepted(catalog)
     todo = [(worst[key], reason) for key, reason in sorted(reasons.items()) if key not in accepted]
-    for start in range(0, len(todo), FLAG_BATCH):  # reviewer-accepted pairs are not flagged again
-        for p, reason in _write_flags(catalog, todo[start : start + FLAG_BATCH]):
+    for start in range(0, len(todo), CAS_BATCH):  # reviewer-accepted pairs are not flagged again
+        for p, reason in _write_flags(catalog, todo[start : start + CAS_BATCH]):
             catalog.log_event(
                 "clean", f"association flagged: score {round(p.score, 4)}", p.source, p.source_id
             )
@@ -531,12 +531,6 @@ def run_association_check(
     return res
 
 
-#: flags written per catalog transaction (other writers get the lock in between)
-FLAG_BATCH = 500
-#: reads of one item changed by others between its read and its flag before giving up
-FLAG_TRIES = 5
-
-
 def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple[_Pair, str]]:
     """Set each pair's item needs_review with its reason, by compare-and-set against the row as
     :func:`_pairs` read it (:meth:`~schemas.catalog.Catalog.set_item_states_if`, one transaction
@@ -544,8 +538,8 @@ def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple
     flagged only while it is still the check's to flag (:func:`_flaggable`): a tracklets mark or
     a reviewer's decision made during the run stays."""
     done: list[tuple[_Pair, str]] = []
-    todo = [(p, reason, p.read_as) for p, reason in flags]
-    for _ in range(FLAG_TRIES):
+
+    def attempt(todo: list[tuple[_Pair, str, tuple[Any, Any]]]) -> list[tuple[_Pair, str, tuple[Any, Any]]]:
         missed = set(
             catalog.set_item_states_if(
                 (
@@ -557,23 +551,25 @@ def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple
                 for p, r, (st, why) in todo
             )
         )
-        done += [(p, r) for p, r, _ in todo if (p.source, p.source_id) not in missed]
+        done.extend((p, r) for p, r, _ in todo if (p.source, p.source_id) not in missed)
         if not missed:
-            return done
+            return []
         accepted = reviewer_accepted(catalog)  # an accept made meanwhile counts too
         retry = []
         for p, r, _ in todo:
             row = catalog.get_item(p.source, p.source_id) if (p.source, p.source_id) in missed else None
             if row is not None and (p.source, p.source_id) not in accepted and _flaggable(row):
                 retry.append((p, r, (row.status, row.reason)))
-        if not retry:
-            return done
-        todo = retry
-    raise CatalogError(
-        f"item {todo[0][0].source}/{todo[0][0].source_id} kept changing while mf clean flagged it",
-        where=str(catalog.path),
-        hint="another process writes it over and over; stop it, then rerun mf clean",
+        return retry
+
+    write_until_settled(
+        catalog,
+        [(p, reason, p.read_as) for p, reason in flags],
+        attempt,
+        name=lambda t: f"{t[0].source}/{t[0].source_id}",
+        doing="mf clean flagged it",
     )
+    return done
 
 
 def _flaggable(row: ItemRow) -> bool:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -815,3 +815,34 @@ def _asset(r: sqlite3.Row, path: Path) -> MediaAsset:
             where=str(path),
             hint="restore the catalog from a copy, or delete that asset and download it again",
         ) from None
+
+
+#: items a compare-and-set writer puts in one transaction (other writers get the lock in between)
+CAS_BATCH = 500
+#: tries of a compare-and-set writer on items others keep changing before it gives up
+CAS_TRIES = 5
+
+_T = TypeVar("_T")
+
+
+def write_until_settled(
+    catalog: Catalog,
+    todo: list[_T],
+    attempt: Callable[[list[_T]], list[_T]],
+    *,
+    name: Callable[[_T], str],
+    doing: str,
+) -> None:
+    """Drive a compare-and-set writer (:meth:`Catalog.set_item_states_if`): ``attempt(todo)``
+    writes what it can and returns what is left to decide again (rows changed meanwhile, read
+    anew); after :data:`CAS_TRIES` tries with items left, a :class:`CatalogError` names the first
+    (``name``) and what the writer was ``doing``."""
+    for _ in range(CAS_TRIES):
+        todo = attempt(todo)
+        if not todo:
+            return
+    raise CatalogError(
+        f"item {name(todo[0])} kept changing while {doing}",
+        where=str(catalog.path),
+        hint="another process writes it over and over; stop it, then rerun mf clean",
+    )

@@ -44,14 +44,12 @@ from cleaning.steps.state import (
     item_key,
     partition_of,
 )
-from schemas.catalog import Catalog, ItemRow
+from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import CatalogError
 from schemas.items import Status
 
 #: items written per catalog transaction (other writers get the lock in between)
-BATCH = 500
-#: reads of one item changed by others between its read and its write before giving up
-TRIES = 5
+BATCH = CAS_BATCH
 
 
 class RecordStep(Step):
@@ -110,19 +108,21 @@ def write_decisions(
     read is read again and decided anew (see the module docstring); ``held`` gets the items
     whose association flag stays until the check runs again."""
     for start in range(0, len(decisions), BATCH):
-        todo = list(decisions[start : start + BATCH])
-        fresh = rows
-        for _ in range(TRIES):
-            todo = _write_batch(catalog, todo, fresh, checks_later, held)
-            if not todo:
-                break
-            fresh = {d.it.key: _read(catalog, d.it) for d in todo}
-        else:
-            raise CatalogError(
-                f"item {todo[0].it.key} kept changing while mf clean recorded it",
-                where=str(catalog.path),
-                hint="another process writes it over and over; stop it, then rerun mf clean",
-            )
+        fresh: Mapping[str, ItemRow] = rows
+
+        def attempt(todo: list[Decision]) -> list[Decision]:
+            nonlocal fresh
+            left = _write_batch(catalog, todo, fresh, checks_later, held)
+            fresh = {d.it.key: _read(catalog, d.it) for d in left}
+            return left
+
+        write_until_settled(
+            catalog,
+            list(decisions[start : start + BATCH]),
+            attempt,
+            name=lambda d: d.it.key,
+            doing="mf clean recorded it",
+        )
 
 
 def _write_batch(
