@@ -7,7 +7,10 @@ indices ``index + r * len(dataset)`` (r = 1, 2, ...), which the dataset maps bac
 ``index`` with a different generator, so the K clips of one product differ. Like
 ``DistributedSampler`` it takes ``num_replicas`` / ``rank`` / ``set_epoch``: all replicas
 build the same epoch plan from ``(seed, epoch)`` and take every ``num_replicas``-th batch, so
-their batches are disjoint and equally many.
+their batches are disjoint and equally many. Its epoch is the dataset's
+(:meth:`MovingFashionDataset.set_epoch <movingfashion.dataset.MovingFashionDataset.set_epoch>`:
+one call reshuffles the batches and redraws the clips) until :meth:`PKSampler.set_epoch` sets
+one of its own.
 
 ``collate_clips`` stacks clips of equal length; with variable T (the ``all`` sampler) it pads
 ``frames`` with zeros and ``boxes`` with NaN to the longest clip and returns ``mask``
@@ -33,7 +36,11 @@ from schemas.errors import ConfigError
 
 
 class PKSampler(Sampler[int]):
-    """P products x K clips per batch, DistributedSampler-compatible."""
+    """P products x K clips per batch, DistributedSampler-compatible.
+
+    The plan of an epoch comes from ``(seed, epoch)``; ``epoch`` is the dataset's ``epoch``
+    (0 for a dataset without one) unless :meth:`set_epoch` was called.
+    """
 
     def __init__(
         self,
@@ -74,10 +81,24 @@ class PKSampler(Sampler[int]):
         self.p, self.k, self.seed = p, k, seed
         self.num_replicas, self.rank = num_replicas, rank
         self.drop_last = drop_last
-        self.epoch = 0
+        self.dataset = dataset
+        self._epoch: int | None = None  # None: follow the dataset's
+
+    @property
+    def epoch(self) -> int:
+        """The epoch whose plan :meth:`batches` gives: the one :meth:`set_epoch` set, else the
+        dataset's (``dataset.set_epoch(e)`` reshuffles the batches too)."""
+        if self._epoch is not None:
+            return self._epoch
+        return int(getattr(self.dataset, "epoch", 0))
+
+    @epoch.setter
+    def epoch(self, epoch: int) -> None:
+        self.set_epoch(epoch)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        """Use ``epoch`` from now on, whatever the dataset's (as ``DistributedSampler.set_epoch``)."""
+        self._epoch = int(epoch)
 
     def batches(self) -> list[list[int]]:
         """The batches of this replica for the current epoch."""

@@ -21,6 +21,11 @@ Design choices (documented contract):
   asks for several different clips of the same item. Evaluation uses no randomness at all.
 * **Candidates**: with ``crop="tracklet"`` only frames that have a tracklet box can be sampled;
   with ``crop="frame"`` every frame of the video.
+* **Salient scores** (``sampler="salient"``) weigh boxes against a frame size known before any
+  decode: the tracklet file's, else the video's as probed from the file (once per video and
+  product, :meth:`MovingFashionDataset.quality_size`), never a size a decode learnt, so an
+  item's frames do not depend on what the process decoded before, and ``plan()``, the live
+  path, the training copy and the crop cache give the same frames.
 * **Bad rows** (``on_bad``): a row missing a field or holding a malformed one, a path leaving
   the dataset folder, a missing video or shop image, an empty tracklet (tracklet crops), an
   unknown class, or a box outside the frame raise a clear ``MFError`` naming the product and
@@ -29,10 +34,11 @@ Design choices (documented contract):
   left), bad boxes drop just their frame, a malformed ``entries.jsonl`` line just that line, and
   every drop is listed in ``dataset.skipped`` as ``(product id, reason)``. Problems that only
   show when a video is decoded (a box outside the real frame, a frame index past the end) are
-  checked once per video at first use, with the same policy: under ``skip`` the offending
-  frames leave the candidate set and the clip is sampled again. Boxes past the end of a video
-  cut short (its last frame does not decode, or it holds far fewer frames than its header, its
-  tracklet file or its boxes say) are the file's fault: :class:`BrokenVideo` (a MediaError
+  checked once per video and product at first use (each product's tracklet of a video several
+  products list on its own; the video is opened once), with the same policy: under ``skip``
+  the offending frames leave the candidate set and the clip is sampled again. Boxes past the
+  end of a video cut short (its last frame does not decode, or it holds far fewer frames than
+  its header, its tracklet file or its boxes say) are the file's fault: :class:`BrokenVideo` (a MediaError
   saying it is truncated or damaged; under ``skip`` listed once for the video). A product left
   without a usable video is listed once, its videos' reasons in the entry (an empty tracklet
   with what to do: ``empty_tracklet_hint``, by default run ``mf-tracklets build`` first or pass
@@ -55,17 +61,20 @@ Design choices (documented contract):
   trade-off: evaluate without it to follow the paper's protocol; a rerun with another pool,
   or none, builds every entry again). An entry is used only for the video (path and byte
   size) and tracklet boxes it was cut from: a stale or damaged one is named in one warning and
-  its video decoded live, and a rerun of the build redoes it. A ``crop_cache`` folder that
-  does not exist is a ConfigError; videos without an entry in it are counted in one warning
-  when the dataset is made (and decoded live).
+  its video decoded live, and a rerun of the build redoes it (every entry is checked when the
+  dataset is made, in that process, so DataLoader workers do not name it again). A
+  ``crop_cache`` folder that does not exist is a ConfigError; videos without an entry in it
+  are counted in one warning when the dataset is made (and decoded live).
 * **Training copy** (optional, for speed at ~10-15 KB per frame): ``mf training-copy``
   (:func:`movingfashion.training_copy.build_training_copy`) stores every candidate frame's
   crop as JPEG, one file per video; ``training_copy=DIR`` then samples the same frame indices
   as the live path and reads T small JPEGs per clip (pixels within
   :data:`movingfashion.training_copy.TOLERANCE` of the live crops). A stale or corrupt copy of
-  a video (its index checked when it is opened) is named in one warning and that video is
-  decoded live; a rerun of the build redoes it. A ``training_copy`` folder that does not exist
-  is a ConfigError; videos without an entry in it are counted in one warning.
+  a video (its index and data file size checked when the dataset is made, in that process, so
+  DataLoader workers do not name it again; a CRC mismatch found while reading is named by the
+  process that meets it) is named in one warning and that video is decoded live; a rerun of
+  the build redoes it. A ``training_copy`` folder that does not exist is a ConfigError; videos
+  without an entry in it are counted in one warning.
 * **Entry names** of a video several products of the split file list: one entry per product,
   ``<video>@<product>``, whatever ``classes=`` / ``partition=`` keep (``shared_videos``).
 * **Decoder** (``backend``): ``"auto"`` = the reader registry's choice for sparse access
@@ -159,6 +168,13 @@ class VideoRecord:
     #: the frame count its tracklet file recorded when it was built (``num_frames`` becomes the
     #: decoded count at first use): what tells a video cut short since from a tracklet off by a frame
     recorded_frames: int | None = field(default=None, repr=False)
+    #: whether this record's boxes were checked against the decoded video (each product's record
+    #: of a video several products list is checked on its own: the boxes are the product's)
+    checked: bool = field(default=False, repr=False)
+    #: (width, height) the salient sampler scores boxes against, fixed before any decode: the
+    #: tracklet file's, else the probed video's ((0, 0): unknown); None until first asked for
+    #: (:meth:`MovingFashionDataset.quality_size`), never the size a decode learns later
+    known_size: tuple[int, int] | None = field(default=None, repr=False)
 
     def set_boxes(self, boxes: dict[int, list[float]]) -> None:
         """Replace the boxes by a pruned/clipped version of them (the source fingerprint stays)."""
@@ -446,7 +462,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
-        self._checked: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
+        self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
         self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: OrderedDict[str, _CacheMeta] = OrderedDict()  # at most CACHE_METAS
@@ -462,7 +478,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self.training_copy = TrainingCopy(copy_dir, self.cache_params())
         if self.crop_cache is not None:
             _require_folder(self.crop_cache, "crop cache", self.root, split)
-        self._length_problems: dict[str, str | None] = {}  # video path -> why it is cut short, per process
+        self._length_problems: dict[str, str | None] = {}  # video record -> why it is cut short, per process
 
         self._skip_seen: set[tuple[str, str]] = set()
         want_partition = Partition(partition) if partition is not None else None
@@ -517,13 +533,22 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 else "",
             )
         videos = [v for rec in self.products for v in rec.videos]
+        # every entry is checked here, once, in the process that makes the dataset: one not used
+        # is named in one warning, and DataLoader workers get the verdicts with the dataset
         if self.crop_cache is not None:
             missing = [v for v in videos if not self._cache_files(v)[1].is_file()]
             self._warn_missing_entries(split, "crop cache", "mf crop-cache", self.crop_cache, missing, videos)
+            self._cache_unused.update(_cache_key(v) for v in missing)
+            for v in missing:  # one of them named the old way: said once
+                if self._legacy_warned:
+                    break
+                self._note_legacy(v)
+            self._check_cache_entries(videos)
         if self.training_copy is not None:
             missing = self.training_copy.unbuilt((v, entry_product(self, v)) for v in videos)
             folder = self.training_copy.root
             self._warn_missing_entries(split, "training copy", "mf training-copy", folder, missing, videos)
+            self.training_copy.check((v, entry_product(self, v)) for v in videos)
 
     # ------------------------------------------------------------------ building
     def _warn_missing_entries(
@@ -683,8 +708,20 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     hint_when_skipped=True,
                 )
                 continue
+            known = (width, height) if width and height else None
             videos.append(
-                VideoRecord(rel, path, boxes, conf, width, height, nframes, pid, recorded_frames=nframes)
+                VideoRecord(
+                    rel,
+                    path,
+                    boxes,
+                    conf,
+                    width,
+                    height,
+                    nframes,
+                    pid,
+                    recorded_frames=nframes,
+                    known_size=known,
+                )
             )
         if not videos:
             if entry.video_paths and self.on_bad == "skip":
@@ -858,10 +895,26 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return sorted(video.boxes)
         # the decoded video's length, from its first use on: the count a tracklet file records
         # is not the video's authority, and a plan must not change once the video is opened
-        checked = self._checked.get(str(video.path))
-        n = checked[0] if checked is not None else len(self.cache.get(video.path))
+        probed = self._probed.get(str(video.path))
+        n = probed[0] if probed is not None else len(self.cache.get(video.path))
         video.num_frames = n
         return list(range(n))
+
+    def quality_size(self, video: VideoRecord) -> tuple[int, int]:
+        """(width, height) ``video``'s boxes are scored against for the ``salient`` sampler
+        ((0, 0): unknown): the tracklet file's, else the video's as probed from the file, once
+        per record; never the size a decode learnt, so an item's frames do not depend on what
+        this process decoded before, and the live path, the training copy and the crop cache
+        (which never decode) score alike."""
+        if video.known_size is None:
+            from movingfashion.media.probe import probe_video
+
+            try:
+                info = probe_video(video.path)
+                video.known_size = (int(info.width), int(info.height))
+            except MediaError:  # the video's own problem shows when it is opened
+                video.known_size = (0, 0)
+        return video.known_size
 
     def _sample(self, video: VideoRecord, rng: np.random.Generator | None) -> list[int]:
         cand = self._candidates(video)
@@ -873,7 +926,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
         scores = None
         if self.sampler.name == "salient":
-            scores = frame_quality(video.boxes, video.width, video.height, video.confidences, self.quality)
+            w, h = self.quality_size(video)
+            scores = frame_quality(video.boxes, w or None, h or None, video.confidences, self.quality)
         try:
             return self.sampler(cand, self.frames, train=self.train, generator=rng, scores=scores)
         except DataFormatError as exc:  # the sampler names the frame; this names whose it is
@@ -968,7 +1022,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         for _ in range(3):
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
-            n = len(self.cache.get(video.path)) if str(video.path) not in self._checked else None
+            n = len(self.cache.get(video.path)) if not video.checked else None
             if n is not None and max(idx) >= n:
                 # a frame past the real end: a video cut short raises MediaError (the file's
                 # fault); else the JSON's frame count or boxes are off: drop those frames first
@@ -1119,7 +1173,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         least-recently-used map; an entry not used is remembered by name only (one warning)."""
         if self.crop_cache is None:
             return None
-        key = f"{video.rel_path}@{video.product_id}"
+        key = _cache_key(video)
         if key in self._cache_unused:
             return None
         meta = self._cache_meta.get(key)
@@ -1135,18 +1189,36 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self._cache_meta.popitem(last=False)
         return meta
 
+    def _check_cache_entries(self, videos: Iterable[VideoRecord]) -> None:
+        """Check the crop-cache entry of every video of ``videos`` as its first load would (meta,
+        then the array's header and size), each one not used named in one warning and remembered
+        (the metas themselves are read again where they are used). An entry built with other
+        parameters is left to the first load (a ConfigError there)."""
+        for video in videos:
+            key = _cache_key(video)
+            if key in self._cache_unused:
+                continue
+            try:
+                meta = self._read_cached(video)
+            except ConfigError:
+                continue
+            if meta is None:
+                self._cache_unused.add(key)
+                continue
+            try:
+                arr = np.load(self._cache_files(video)[0], mmap_mode="r")
+                problem = _array_problem(arr, len(meta.frames), self.cache_params()["size"])
+                del arr
+                if problem is not None:
+                    raise ValueError(problem)
+            except (OSError, ValueError, EOFError) as exc:
+                self._drop_cached(video, exc)
+
     def _read_cached(self, video: VideoRecord) -> _CacheMeta | None:
         """Read and check ``video``'s crop-cache meta (a warning when it is there but not used)."""
         meta_path = self._cache_files(video)[1]
         if not meta_path.is_file():
-            legacy = meta_path.with_name(f"{legacy_stem(video.rel_path, entry_product(self, video))}.json")
-            if legacy.is_file() and not self._legacy_warned:
-                self._legacy_warned = True
-                log.warning(
-                    "%s: crop cache entry named the old way (before names kept the extension), "
-                    "no longer read; its videos decode live: rerun mf crop-cache to rebuild it",
-                    legacy,
-                )
+            self._note_legacy(video)
             log.info("%s: not in the crop cache, decoding the video", video.rel_path)
             return None
         try:
@@ -1173,6 +1245,18 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return None
         return _CacheMeta.of(meta)
 
+    def _note_legacy(self, video: VideoRecord) -> None:
+        """One warning (for the whole cache) when ``video``'s entry is there named the old way."""
+        meta_path = self._cache_files(video)[1]
+        legacy = meta_path.with_name(f"{legacy_stem(video.rel_path, entry_product(self, video))}.json")
+        if not self._legacy_warned and legacy.is_file():
+            self._legacy_warned = True
+            log.warning(
+                "%s: crop cache entry named the old way (before names kept the extension), "
+                "no longer read; its videos decode live: rerun mf crop-cache to rebuild it",
+                legacy,
+            )
+
     def _cache_files(self, video: VideoRecord) -> tuple[Path, Path]:
         """(array file, meta file) of ``video``'s entry in the crop cache."""
         assert self.crop_cache is not None
@@ -1188,7 +1272,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             exc,
             video.rel_path,
         )
-        key = f"{video.rel_path}@{video.product_id}"
+        key = _cache_key(video)
         self._cache_meta.pop(key, None)
         self._cache_unused.add(key)
 
@@ -1232,34 +1316,48 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _check_video(
         self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None = None
     ) -> bool:
-        """Check a video's boxes once per process. False = boxes were pruned or clipped: sample again.
+        """Check a video record's boxes once per process (each product's record of a video
+        several products list on its own; the video is opened once). False = boxes were pruned or
+        clipped: sample again.
 
         ``shape`` is the (H, W) of frames just decoded (saves decoding one to learn the size).
         """
-        key = str(video.path)
-        if key in self._checked:
+        if video.checked:
             return True
-        reader = self.cache.get(video.path)
-        n = len(reader)
-        if any(f >= n for f in video.boxes):
-            self._raise_if_cut_short(rec, video, n)
-        if shape is not None:
-            h, w = shape
-        elif video.width is None or video.height is None:
-            from movingfashion.media.readers import decode
-
-            h, w = decode(reader, [0], backend=self.cache.backend).shape[1:3]  # MediaError if it fails
-        else:
-            h, w = video.height, video.width
-        self._checked[key] = (n, h, w)
+        n, h, w = self._probe(rec, video, shape)
         video.num_frames, video.width, video.height = n, w, h
         cleaned = self._clean_boxes(rec.product_id, video.rel_path, video.boxes, w, h, n)
+        video.checked = True  # not when a bad box raised: it raises again at the next load
         if cleaned is not None and cleaned != video.boxes:
             # boxes dropped (sample again) or clipped to the frame (cut again: the item must
             # hold the boxes every later load of it holds)
             video.set_boxes(cleaned)
             return False
         return True
+
+    def _probe(
+        self, rec: ProductRecord, video: VideoRecord, shape: tuple[int, int] | None
+    ) -> tuple[int, int, int]:
+        """(frames, H, W) of ``video``'s file, learnt once per path and process; raises
+        :class:`BrokenVideo` when the record's boxes reach past the end of a video cut short."""
+        key = str(video.path)
+        probed = self._probed.get(key)
+        n = probed[0] if probed is not None else len(self.cache.get(video.path))
+        if any(f >= n for f in video.boxes):
+            self._raise_if_cut_short(rec, video, n)
+        if probed is not None:
+            return probed
+        if shape is not None:
+            h, w = shape
+        elif video.width is None or video.height is None:
+            from movingfashion.media.readers import decode
+
+            reader = self.cache.get(video.path)
+            h, w = decode(reader, [0], backend=self.cache.backend).shape[1:3]  # MediaError if it fails
+        else:
+            h, w = video.height, video.width
+        self._probed[key] = (n, h, w)
+        return n, h, w
 
     def _drop_past_end(self, rec: ProductRecord, video: VideoRecord, n: int) -> None:
         """The video holds ``n`` frames: boxes past them are bad rows (``on_bad``), and whole-frame
@@ -1281,7 +1379,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         """Tracklet boxes lie past the ``n`` frames the video holds: :class:`BrokenVideo` (a
         MediaError naming product and file) when the file is what is wrong (:meth:`_cut_short`),
         so a truncated download is not reported as a tracklet past its end frame by frame."""
-        key = str(video.path)
+        key = f"{video.path}@{video.product_id}"  # the verdict weighs this record's boxes
         if key not in self._length_problems:
             self._length_problems[key] = self._cut_short(video, n)
         problem = self._length_problems[key]
@@ -1289,7 +1387,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             return
         raise BrokenVideo(
             f"product '{rec.product_id}': video {video.rel_path} is truncated or damaged: {problem}",
-            where=key,
+            where=str(video.path),
             hint="re-download or re-encode it (mf verify lists such files), or drop it from the split"
             + ("; or pass on_bad='skip' to drop such videos" if self.on_bad == "raise" else ""),
         )
@@ -1451,6 +1549,11 @@ class _OpenArrays:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()
+
+
+def _cache_key(video: VideoRecord) -> str:
+    """What remembers ``video``'s crop-cache entry in a process (checked, or not used)."""
+    return f"{video.rel_path}@{video.product_id}"
 
 
 def cache_entry(cache_dir: Path, rel_path: str, product_id: str | None = None) -> tuple[Path, Path]:

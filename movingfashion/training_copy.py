@@ -34,7 +34,9 @@ decoders, OpenCV's JPEG encoder with fixed settings, sorted JSON). A copy that d
 (the source video changed size, the tracklet's boxes changed) or is corrupt (unreadable index,
 an index whose frames, offsets or boxes cannot be the video's, truncated data, CRC mismatch, a
 JPEG that does not decode) is not used: the dataset logs one warning naming the file and decodes
-that video live; ``mf training-copy`` run again writes it anew.
+that video live (:meth:`TrainingCopy.check` checks every entry's index and data size when the
+dataset is made, so DataLoader workers only name what reading finds: a CRC mismatch, a JPEG that
+does not decode); ``mf training-copy`` run again writes it anew.
 """
 
 from __future__ import annotations
@@ -583,7 +585,39 @@ class TrainingCopy:
                 os.close(self._open.popitem(last=False)[1].fd)
         return e
 
-    def _load(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
+    def check(self, videos: Iterable[tuple[VideoRecord, str | None]]) -> None:
+        """Check the entry of every video of ``videos`` (each with the product its entry is named
+        after) as :meth:`entry` would on first use (index, staleness, data file size), without
+        opening it: each one not used is named in one warning now, in the process that makes the
+        dataset, and DataLoader workers get the set with the dataset (they warn only about what
+        reading finds, a CRC mismatch). A copy cut with other parameters is left to the first
+        load (a ConfigError there)."""
+        for video, product_id in videos:
+            if self._key(video.rel_path, product_id) in self._bad:
+                continue
+            try:
+                found = self._index(video, product_id)
+                if found is not None:
+                    data_path, index = found
+                    self._size_problem(data_path.stat().st_size, index)
+            except CorruptCopy as exc:
+                self.warn(video.rel_path, str(exc), product_id)
+            except ConfigError:
+                continue
+            except OSError as exc:  # the data file is not there (or cannot be read)
+                self.warn(video.rel_path, f"data file missing ({exc.strerror})", product_id)
+
+    @staticmethod
+    def _size_problem(held: int, index: dict[str, Any]) -> None:
+        """CorruptCopy when a data file of ``held`` bytes is not the one ``index`` describes."""
+        want = int(index["offsets"][-1])
+        if held != want:
+            raise CorruptCopy(f"data file holds {held} bytes, its index says {want}")
+
+    def _index(self, video: VideoRecord, product_id: str | None) -> tuple[Path, dict[str, Any]] | None:
+        """(data file, checked index) of ``video``'s entry; None (one warning) when it is not in
+        the copy or stale; CorruptCopy when its index is damaged; ConfigError when it was cut with
+        other parameters."""
         data_path, index_path = copy_entry(self.root, video.rel_path, product_id)
         if not index_path.is_file():
             legacy = self.root / f"{legacy_stem(video.rel_path, product_id)}.json"
@@ -609,14 +643,22 @@ class TrainingCopy:
         problem = index_problem(index, video, self.params["crop"])
         if problem is not None:
             raise CorruptCopy(f"{index_path.name}: {problem}")
+        return data_path, index
+
+    def _load(self, video: VideoRecord, product_id: str | None = None) -> CopyEntry | None:
+        found = self._index(video, product_id)
+        if found is None:
+            return None
+        data_path, index = found
         try:
             fd = os.open(data_path, os.O_RDONLY)
         except OSError as exc:
             raise CorruptCopy(f"data file missing ({exc.strerror})") from None
-        held, want = os.fstat(fd).st_size, int(index["offsets"][-1])
-        if held != want:
+        try:
+            self._size_problem(os.fstat(fd).st_size, index)
+        except CorruptCopy:
             os.close(fd)
-            raise CorruptCopy(f"data file holds {held} bytes, its index says {want}")
+            raise
         return CopyEntry(
             data_path,
             index["frames"],

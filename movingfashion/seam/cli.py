@@ -358,7 +358,7 @@ def report(results: tuple[str, ...], out: str, dataset: str | None, as_json: boo
     """Tables 2, 4, 5 (Markdown + CSV) and PNG plots from evaluations' results.json.
 
     Several results (e.g. one per training seed, same test set) are pooled: every cell is the
-    mean (std) over seeds and pools; paired.md gives paired per-query differences between
+    mean (sample std) over seeds and pools; paired.md gives paired per-query differences between
     methods, attention_noise.md the attention on corrupted frames, attention.png the Fig. 8
     curves.
 

@@ -13,8 +13,10 @@ Methods (paper Table 2):
 - ``seam_salient`` (beyond the paper): the main SEAM checkpoint on frames picked by the
   ``salient`` sampler (the best expressiveness score of each of the T chunks) instead of RRS.
 The baselines use the single-frame head (f, m) of the first SEAM checkpoint given. Frames are
-picked by Restricted Random Sampling at chunk centres (deterministic), so evaluating a
-checkpoint twice gives identical numbers. Score matrices are computed in the expanded form
+picked by Restricted Random Sampling at chunk centres (deterministic): for every T evaluated,
+one frame from each of the T equal chunks of the query tracklet, the very frames the loader's
+evaluation RRS takes (the test bank keeps them: :attr:`~movingfashion.seam.features.FeatureBank.slots`),
+so evaluating a checkpoint twice gives identical numbers. Score matrices are computed in the expanded form
 (:func:`movingfashion.models.score_matrix`), never as a [Q, G, 256] tensor.
 
 Besides top-K per pool (mean, std and every pool's value), the results keep each query's hit
@@ -39,7 +41,7 @@ from movingfashion.seam.augment import rrs_pool_indices
 from movingfashion.seam.config import EvalConfig, Variant
 from movingfashion.seam.features import FeatureBank, build_bank, encoder_tag, fallback_counts
 from movingfashion.seam.model import SeamModel
-from movingfashion.seam.protocol import make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
+from movingfashion.seam.protocol import STD, make_pools, per_query_hits, pooled_topk, query_groups, roc_auc
 from movingfashion.seam.report import query_note
 from schemas.errors import ConfigError
 
@@ -65,15 +67,39 @@ def _batched(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch:
     return torch.cat([fn(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
+def _missing_clips(bank: FeatureBank, frames: list[int]) -> list[int]:
+    """The clip lengths of ``frames`` a bank built with clips (``slots``) keeps no frames for."""
+    return [t for t in frames if bank.slots and f"rrs{t}" not in bank.slots]
+
+
+def _slot(bank: FeatureBank, kind: str, frames: int) -> torch.Tensor:
+    """[V, T] pool indices of the bank's ``kind`` frames of a ``frames``-frame clip."""
+    if _missing_clips(bank, [frames]):
+        raise ConfigError(
+            f"the bank keeps no {frames}-frame clips (it has {', '.join(sorted(bank.slots))})",
+            where="--frames",
+            hint="build the test bank with every clip length evaluated (build_bank(clips=...))",
+        )
+    return bank.slots[f"{kind}{frames}"]
+
+
 def sample_indices(bank: FeatureBank, frames: int) -> torch.Tensor:
-    """[V, T] pool indices by RRS at chunk centres (the same for every video of the bank)."""
+    """[V, T] pool indices of each video's T frames by RRS at chunk centres: one frame from each
+    of the T equal chunks of its query tracklet, the loader's own (kept by a bank built with
+    clips); a bank without them (made by hand, a training bank) takes RRS over its pool."""
+    if bank.slots:
+        return _slot(bank, "rrs", frames)
     return torch.tensor(rrs_pool_indices(bank.fmaps.shape[1], frames, train=False)).repeat(len(bank), 1)
 
 
 def salient_indices(bank: FeatureBank, frames: int) -> torch.Tensor:
-    """[V, T] pool indices chosen by the ``salient`` sampler on each frame's expressiveness score."""
+    """[V, T] pool indices chosen by the ``salient`` sampler on each frame's expressiveness score:
+    of a bank built with clips, the best pool frame of each of the query tracklet's T chunks;
+    otherwise the sampler over the pool."""
     from movingfashion.sampling import get_sampler
 
+    if bank.slots:
+        return _slot(bank, "salient", frames)
     sampler = get_sampler("salient")
     pool = list(range(bank.fmaps.shape[1]))
     rows = []
@@ -179,9 +205,13 @@ def attention_profile(
     model: SeamModel, bank: FeatureBank, device: torch.device, frames: int = 21
 ) -> dict[str, Any]:
     """Paper Fig. 8: attention of ``frames`` equally spaced frames, binned every 100/(frames-1) percent
-    (a bin no frame falls in has mean and std None: ``null`` in ``results.json``)."""
-    pool = bank.fmaps.shape[1]
-    idx = torch.tensor(np.round(np.linspace(0, pool - 1, frames)).astype(int)).repeat(len(bank), 1)
+    (a bin no frame falls in has mean and std None: ``null`` in ``results.json``). The frames are
+    taken from the bank's evenly spaced ones (its ``uniform`` slots, else its pool)."""
+    cols = np.round(np.linspace(0, _uniform_width(bank) - 1, frames)).astype(int)
+    if "uniform" in bank.slots:
+        idx = bank.slots["uniform"][:, torch.as_tensor(cols)]
+    else:
+        idx = torch.tensor(cols).repeat(len(bank), 1)
     _, w = seam_scores(model, bank, idx, device)
     pos = bank.positions[torch.arange(len(bank))[:, None], idx]
     bins = torch.clamp(torch.round(pos * (frames - 1)).long(), 0, frames - 1)
@@ -203,6 +233,11 @@ def attention_profile(
             stds.append(float(vals.std(unbiased=False)) if len(vals) else None)
         out[name] = {"mean": means, "std": stds, "videos": int(m.sum())}
     return out
+
+
+def _uniform_width(bank: FeatureBank) -> int:
+    """How many evenly spaced frames of each video the bank holds."""
+    return int(bank.slots["uniform"].shape[1]) if "uniform" in bank.slots else int(bank.fmaps.shape[1])
 
 
 def evaluate_bank(
@@ -239,8 +274,15 @@ def evaluate_bank(
         m.eval()
     for a in asymnets:
         a.eval()
-    pool = bank.fmaps.shape[1]
-    if max(cfg.frames + [cfg.main_frames]) > pool:
+    pool = _uniform_width(bank)
+    missing = _missing_clips(bank, cfg.frames + [cfg.main_frames])
+    if missing:
+        raise ConfigError(
+            f"the bank keeps no clips of {', '.join(map(str, sorted(set(missing))))} frames",
+            where="--frames",
+            hint="build the test bank with every clip length evaluated (build_bank(clips=...))",
+        )
+    if not bank.slots and max(cfg.frames + [cfg.main_frames]) > pool:
         raise ConfigError(
             f"asked for {max(cfg.frames + [cfg.main_frames])} frames but the bank holds {pool} per video",
             where="--frames",
@@ -304,6 +346,7 @@ def evaluate_bank(
             "main_frames": cfg.main_frames,
             "pools": len(pools),
             "pool_size": pool_n,
+            "std": STD,  # every top{k}_std: the sample std over pools (ddof=1)
             "seed": cfg.seed,
             "queries": len(bank),
             "gallery": n_gallery,
@@ -415,6 +458,7 @@ def evaluate_dataset(
             )
     device = next(models[0].parameters()).device
     pool = max(cfg.pool_frames, max(cfg.frames + [cfg.main_frames]), cfg.attention_frames)
+    clips = sorted(set(cfg.frames) | {cfg.main_frames})  # each T's own RRS frames (one per chunk)
     bank = build_bank(
         dataset,
         "test",
@@ -426,6 +470,7 @@ def evaluate_dataset(
         progress=progress,
         on_bad=cfg.on_bad,
         query_min_iou=cfg.query_min_iou,
+        clips=clips,
     )
     res = evaluate_bank(models, bank, cfg, asymnets=asymnets, device=device, progress=progress)
     res["dataset"] = str(Path(dataset).resolve())
@@ -543,7 +588,8 @@ def summary_table(res: dict[str, Any]) -> str:
     lines.append(f"{'chance':<20}" + "".join(f"{res['chance'][f'top{k}']:>16.3f}" for k in ks))
     p = res["protocol"]
     lines.append(
-        f"({p['queries']} queries, gallery {p['gallery']}, {p['pools']} pool(s) of {p['pool_size']}, T={t})"
+        f"({p['queries']} queries, gallery {p['gallery']}, {p['pools']} pool(s) of {p['pool_size']}, T={t}; "
+        "mean±sample std over pools)"
     )
     lines.append(query_note(res))
     return "\n".join(lines)

@@ -5,8 +5,12 @@ never changes. A bank reads, once, ``pool`` equally spaced tracklet crops of eac
 ``MovingFashionDataset`` (``crop="tracklet"``), runs the crop encoder and keeps the feature
 maps (float16). Training draws ``T`` of the pool frames per step with the
 loader's Restricted Random Sampling (random in training, chunk centres in evaluation), so each
-frame is decoded once instead of once per epoch. Banks are cached on disk by content key and
-reused on reruns.
+frame is decoded once instead of once per epoch. A test bank (``clips``: the clip lengths
+evaluated) also keeps, for every such ``T``, the very frames the loader's evaluation RRS takes
+of the query tracklet (one per chunk, at its centre) and the best-scoring pool frame of each of
+its chunks (the ``salient`` pick), and where each sits in the pool (:attr:`FeatureBank.slots`):
+the pool is then every distinct frame of those and of the evenly spaced ones. Banks are cached
+on disk by content key and reused on reruns.
 
 Query tracklet of a video (paper section 5): when the dataset has the richer
 ``tracklets/<video stem>.json`` with inference tracklets, the one with the highest average IoU
@@ -36,7 +40,7 @@ import torch
 from torch import nn
 
 from movingfashion.media.images import read_image
-from movingfashion.sampling import crop_sharpness, frame_quality
+from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, get_sampler
 from movingfashion.seam.augment import augment_crops
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
@@ -48,9 +52,10 @@ from schemas.official import read_official
 from schemas.paths import resolve_under
 
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
-#: (4: a shared video's query comes from its product's ``<video>@<product>.json``; banks an older
+#: (4: a shared video's query comes from its product's ``<video>@<product>.json``; 5: a test bank
+#: keeps each evaluated T's own RRS and salient frames, :attr:`FeatureBank.slots`; banks an older
 #: toolkit cached are rebuilt, never reused)
-BANK_VERSION = 4
+BANK_VERSION = 5
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
@@ -184,7 +189,13 @@ class FeatureBank:
     ``noise`` [V, P] int8: -1 unknown, 0 clean, ``k > 0`` corrupted as ``noise_names[k - 1]``
     (the synthetic world's truth about the query tracklet's box); ``quality`` [V, P] the
     expressiveness score of each frame (:func:`movingfashion.sampling.frame_quality`, crop
-    sharpness included), read by the ``salient`` sampler.
+    sharpness included), read by the ``salient`` sampler; ``slots`` name -> [V, n] pool index of
+    each video's frames of a kind (a bank built with ``clips``, :func:`pool_parts`): ``uniform``
+    the ``pool`` evenly spaced frames, ``rrs{T}`` the loader's evaluation RRS frames and
+    ``salient{T}`` the salient picks of a T-frame clip; a video's pool holds each distinct frame
+    once, in temporal order, padded at the end by repeating its last frame (no slot points
+    there). Empty for a bank without clips (a training bank, one made by hand): its pool is the
+    ``pool`` evenly spaced frames.
     """
 
     product_ids: list[str]
@@ -210,6 +221,7 @@ class FeatureBank:
     query_below_min: list[bool] = field(default_factory=list)
     query_best_ious: list[float | None] = field(default_factory=list)
     query_fallbacks: list[str | None] = field(default_factory=list)
+    slots: dict[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         v, p = self.fmaps.shape[:2]
@@ -260,6 +272,7 @@ class FeatureBank:
             query_below_min=pick(self.query_below_min) if self.query_below_min else [],
             query_best_ious=pick(self.query_best_ious) if self.query_best_ious else [],
             query_fallbacks=pick(self.query_fallbacks) if self.query_fallbacks else [],
+            slots={k: v[t] for k, v in self.slots.items()},
         )
 
 
@@ -294,6 +307,61 @@ def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int
     return h.hexdigest()[:16]
 
 
+def pool_parts(candidates: list[int], pool: int, clips: list[int]) -> dict[str, list[int]]:
+    """The frames of a test bank's pool by kind, of a video whose query tracklet boxes the sorted
+    ``candidates``: ``uniform`` the ``pool`` evenly spaced ones (first and last included), and for
+    every ``T`` of ``clips`` ``rrs{T}``: the loader's evaluation RRS frames (the centre of each of
+    the T equal chunks: :class:`~movingfashion.sampling.RestrictedRandomSampler`)."""
+    parts = {"uniform": get_sampler("uniform")(candidates, pool, train=False)}
+    for t in clips:
+        parts[f"rrs{t}"] = get_sampler("rrs")(candidates, t, train=False)
+    return parts
+
+
+class _PoolSampler(FrameSampler):
+    """What the dataset decodes of a video for a test bank: every distinct frame of
+    :func:`pool_parts`, in temporal order (the clip length varies)."""
+
+    name = "bank-pool"
+    fixed_length = False
+
+    def __init__(self, pool: int, clips: list[int]) -> None:
+        self.pool, self.clips = pool, clips
+
+    def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
+        parts = pool_parts(sorted(int(c) for c in candidates), self.pool, self.clips)
+        return sorted({f for frames in parts.values() for f in frames})
+
+
+def _salient_frames(candidates: list[int], t: int, quality: dict[int, float]) -> list[int]:
+    """The salient sampler's evaluation pick of a T-frame clip restricted to the pool frames
+    ``quality`` scores: the best-scoring pool frame of each of the T chunks of ``candidates``
+    (each chunk holds its RRS centre, a pool frame; ties: nearest the centre)."""
+    scores = {f: 1.0 + q for f, q in quality.items()}  # above every frame outside the pool (0)
+    return get_sampler("salient")(candidates, t, train=False, scores=scores)
+
+
+def _video_slots(
+    candidates: list[int], pooled: list[int], pool: int, clips: list[int], quality: torch.Tensor
+) -> dict[str, torch.Tensor]:
+    """Where each kind of frame of :func:`pool_parts` (and each T's salient pick) sits in a video's
+    pool ``pooled`` (its frames in pool order, ``quality`` their scores)."""
+    at = {f: i for i, f in enumerate(pooled)}
+    parts = pool_parts(candidates, pool, clips)
+    scores = dict(zip(pooled, quality.tolist(), strict=True))
+    for t in clips:
+        parts[f"salient{t}"] = _salient_frames(candidates, t, scores)
+    return {name: torch.tensor([at[f] for f in frames], dtype=torch.long) for name, frames in parts.items()}
+
+
+def _pad_rows(rows: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Rows of different lengths (dim 0) made as long as the longest, each repeating its last entry."""
+    width = max(len(r) for r in rows)
+    return [
+        torch.cat([r, r[-1:].expand(width - len(r), *r.shape[1:])]) if len(r) < width else r for r in rows
+    ]
+
+
 def richer_file(
     richer: Mapping[str | tuple[str, str], VideoTracklets], video_path: str, product_id: str
 ) -> VideoTracklets | None:
@@ -321,6 +389,7 @@ def build_bank(
     augment: AugmentConfig | None = None,
     augment_seed: int = 0,
     query_min_iou: float = QUERY_MIN_IOU,
+    clips: list[int] | None = None,
 ) -> FeatureBank:
     """Encode ``pool`` tracklet crops of every video of ``split`` (and every shop image), cached.
 
@@ -337,10 +406,14 @@ def build_bank(
     ``augment`` (phase 2): its pixel augmentations change each video's crops before the encoder,
     drawn from ``(augment_seed, row)`` (:func:`movingfashion.seam.augment.augment_crops`); the
     expressiveness scores are computed on the crops as decoded.
+    ``clips`` (a test bank: the clip lengths evaluated): the pool also holds, for every such ``T``,
+    the loader's evaluation RRS frames of the query tracklet, and the bank's ``slots`` say where
+    each kind of frame sits (:func:`pool_parts`; the salient picks too, :attr:`FeatureBank.slots`).
     """
     from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
 
     root = Path(root)
+    clips = sorted({int(t) for t in clips or ()})
     select_query = (split == "test") if select_query is None else select_query
     cache = None
     if cache_dir is not None:
@@ -355,6 +428,8 @@ def build_bank(
         if augment is not None and augment.pixels:
             px = (augment.pixel_noise, augment.half_resolution, augment.flip)
             tag += f"|aug{px[0]:g},{px[1]:g},{px[2]:g},s{augment_seed}"
+        if clips:
+            tag += f"|clips{','.join(map(str, clips))}"
         key = bank_key(root, split, tag, pool, crop_size)
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
@@ -368,7 +443,7 @@ def build_bank(
         root,
         split,
         frames=pool,
-        sampler="uniform",
+        sampler=_PoolSampler(pool, clips) if clips else "uniform",
         crop="tracklet",
         crop_size=crop_size,
         shop_size=crop_size,
@@ -393,6 +468,7 @@ def build_bank(
     best_ious: list[float | None] = []
     fallbacks: list[str | None] = []
     below_min: list[bool] = []
+    slots: dict[str, list[torch.Tensor]] = {}
     names: list[str] = []
     # the gallery by image: product -> image key (content hash), image key -> features and path
     image_of: dict[str, str] = {}
@@ -456,6 +532,11 @@ def build_bank(
             sharpness={int(f): float(v) for f, v in zip(idx.tolist(), sharp, strict=True)},
         )
         quality.append(torch.tensor([expr.get(int(f), 0.0) for f in idx], dtype=torch.float32))
+        if clips:
+            for name, picked in _video_slots(
+                sorted(video.boxes), idx.tolist(), pool, clips, quality[-1]
+            ).items():
+                slots.setdefault(name, []).append(picked)
         sources.append(q.source)
         query_ious.append(None if q.iou is None else float(q.iou))
         best_ious.append(None if q.best_iou is None else float(q.best_iou))
@@ -491,6 +572,10 @@ def build_bank(
     entries = sorted(products_of, key=lambda k: products_of[k][0])  # by first product id
     gallery_ids = [products_of[k][0] for k in entries]
     row = {k: g for g, k in enumerate(entries)}
+    if clips and fmaps:  # pools of different sizes: padded, no slot points past a video's own
+        fmaps, frames, positions, conf, noise, quality = (
+            _pad_rows(x) for x in (fmaps, frames, positions, conf, noise, quality)
+        )
     bank = FeatureBank(
         product_ids=pids,
         videos=videos,
@@ -514,6 +599,7 @@ def build_bank(
         query_below_min=below_min,
         query_best_ious=best_ious,
         query_fallbacks=fallbacks,
+        slots={name: torch.stack(rows) for name, rows in slots.items()},
     )
     if cache is not None:  # the summary first, the bank (what a rerun takes as done) last
         bank.key = key

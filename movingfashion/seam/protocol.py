@@ -8,17 +8,28 @@ ranked against the pool's shop images only, ties counted pessimistically
 (:mod:`movingfashion.models.ranking`). Accuracies are averaged over pools; every group's
 per-pool values are kept (``top{k}_pools``, per class too), so that results of several seeds
 pool into one mean and std over seeds x pools (results written before kept them for "all",
-"regular" and "hard" only).
+"regular" and "hard" only). Every std over pools or seeds is the sample std (:func:`sample_std`,
+ddof=1: a handful of seeds or pools), as ``protocol.std`` (:data:`STD`) of the results says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
 
 from movingfashion.models.ranking import ranks_of_targets
+
+#: What every std over pools, seeds or seeds x pools is (``protocol.std`` of a results record):
+#: results without it (older) hold the population std (ddof=0).
+STD = "sample"
+
+
+def sample_std(values: Sequence[float] | np.ndarray) -> float:
+    """The sample standard deviation (ddof=1) of ``values``; 0.0 for a single value (or none)."""
+    vals = np.asarray(values, dtype=np.float64).ravel()
+    return float(np.std(vals, ddof=1)) if vals.size > 1 else 0.0
 
 
 def make_pools(n_products: int, pools: int, pool_size: int, seed: int) -> list[np.ndarray]:
@@ -55,7 +66,7 @@ def pooled_topk(
     pools: list[np.ndarray],
     ks: list[int],
 ) -> dict[str, dict[str, float | int]]:
-    """Top-K accuracy per query group, mean and std over pools.
+    """Top-K accuracy per query group, mean and sample std (:func:`sample_std`) over pools.
 
     ``scores`` [Q, G] (higher = better), ``targets`` [Q] gallery column of each query's product,
     ``groups`` name -> bool mask [Q]. Returns ``{group: {"top1": mean, "top1_std": std, ...,
@@ -80,7 +91,7 @@ def pooled_topk(
         for k in ks:
             vals = np.asarray(per_group[name][k])
             row[f"top{k}"] = float(vals.mean())
-            row[f"top{k}_std"] = float(vals.std())
+            row[f"top{k}_std"] = sample_std(vals)
             row[f"top{k}_pools"] = [round(float(v), 5) for v in vals]
         row["queries"] = int(seen[name].sum())
         row["pools"] = len(per_group[name][ks[0]])

@@ -1,7 +1,10 @@
 """Reports from evaluation results: the paper's Tables 2, 4 and 5 (Markdown + CSV) and plots.
 
 One or several ``results.json`` (e.g. one per training seed on the same test set). Several are
-pooled by :func:`combine`: a cell is the mean (std) over every (seed, pool) value. They must
+pooled by :func:`combine`: a cell is the mean (std) over every (seed, pool) value. Every std is
+the sample std (ddof=1, :func:`~movingfashion.seam.protocol.sample_std`), and the tables say so;
+a results file written before (population std) gets its pools' std anew from the pools' values it
+keeps (:func:`sample_stds`). They must
 evaluate the same test set (the same query videos, matched by name) with the same protocol and
 pool settings (:func:`align_runs`). Also written:
 ``paired.md`` (paired per-query differences of top-1 between methods, per seed and pooled),
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE
+from movingfashion.seam.protocol import STD, sample_std
 from schemas.atomic import atomic_open, atomic_write_text
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
@@ -134,14 +138,14 @@ def runs_query_note(runs: Sequence[dict[str, Any]]) -> str:
 def _merge_rows(rows: list[dict[str, Any]], ks: list[int]) -> dict[str, Any]:
     """One table cell's record from the same cell of several results: mean and std over every
     (seed, pool) value when every result kept the pools' values, else over the seeds' means
-    (``top{k}_std_over`` says which: "seeds x pools" or "seeds")."""
+    (``top{k}_std_over`` says which: "seeds x pools" or "seeds"); sample stds (ddof=1)."""
     out: dict[str, Any] = {"seeds": len(rows)}
     for k in ks:
         pooled = all(r.get(f"top{k}_pools") for r in rows)
         vals = [v for r in rows for v in r[f"top{k}_pools"]] if pooled else [r[f"top{k}"] for r in rows]
         out[f"top{k}"] = float(np.mean(vals))
-        out[f"top{k}_std"] = float(np.std(vals)) if len(vals) > 1 else float(rows[0].get(f"top{k}_std", 0.0))
-        out[f"top{k}_seed_std"] = float(np.std([r[f"top{k}"] for r in rows]))
+        out[f"top{k}_std"] = sample_std(vals) if len(vals) > 1 else float(rows[0].get(f"top{k}_std", 0.0))
+        out[f"top{k}_seed_std"] = sample_std([r[f"top{k}"] for r in rows])
         out[f"top{k}_values"] = len(vals)
         out[f"top{k}_std_over"] = "seeds x pools" if pooled else "seeds"
     out["queries"] = max(int(r.get("queries", 0)) for r in rows)
@@ -204,9 +208,36 @@ def align_runs(results: Sequence[dict[str, Any]], names: Sequence[str] | None = 
     return out
 
 
+def sample_stds(res: dict[str, Any]) -> dict[str, Any]:
+    """``res`` with every std over pools a sample std: as it is when its ``protocol.std`` says so,
+    else (results written before, population std) each ``top{k}_std`` recomputed from the pools'
+    values it keeps (``top{k}_pools``, rounded to 5 places); a row without them keeps its std."""
+    if (res.get("protocol") or {}).get("std") == STD:
+        return res
+    methods = {
+        key: {
+            t: {g: _row_sample_std(row) if isinstance(row, dict) else row for g, row in groups.items()}
+            for t, groups in by_t.items()
+        }
+        for key, by_t in (res.get("methods") or {}).items()
+    }
+    return {**res, "methods": methods, "protocol": {**res["protocol"], "std": STD}}
+
+
+def _row_sample_std(row: dict[str, Any]) -> dict[str, Any]:
+    """One group's row with each ``top{k}_std`` the sample std of its ``top{k}_pools``."""
+    out = dict(row)
+    for name, vals in row.items():
+        if name.endswith("_pools") and isinstance(vals, list) and vals and f"{name[:-6]}_std" in row:
+            out[f"{name[:-6]}_std"] = sample_std(vals)
+    return out
+
+
 def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pool several evaluations of the same protocol into one results record (see the module
-    docstring); a single one is returned as it is, with ``seeds`` = 1."""
+    docstring); a single one is returned as it is (its stds made sample stds: :func:`sample_stds`),
+    with ``seeds`` = 1."""
+    results = [sample_stds(r) for r in results]
     if len(results) == 1:
         return {**results[0], "seeds": 1}
     results = align_runs(results)
@@ -259,7 +290,8 @@ PAIRS = [
 def paired_differences(results: Sequence[dict[str, Any]], k: int = 1) -> list[dict[str, Any]]:
     """Top-``k`` differences between methods on the same queries: per seed the mean over queries
     of (hit rate of A - hit rate of B); over seeds their mean and std; pooled, each query's
-    difference averaged over seeds, its standard error and how many queries A wins or loses."""
+    difference averaged over seeds, its standard error and how many queries A wins or loses (stds
+    are sample stds, ddof=1: the standard error is the sample std over queries / sqrt(queries))."""
     out = []
     key = f"top{k}"
     if len(results) > 1:
@@ -285,9 +317,9 @@ def paired_differences(results: Sequence[dict[str, Any]], k: int = 1) -> list[di
                     "a": a,
                     "b": b,
                     "mean": float(np.mean(seeds)),
-                    "seed_std": float(np.std(seeds)),
+                    "seed_std": sample_std(seeds),
                     "per_seed": [float(x) for x in per_seed],
-                    "query_se": float(np.std(finite) / np.sqrt(n)),
+                    "query_se": sample_std(finite) / float(np.sqrt(n)),
                     "wins": int((q > 0).sum()),
                     "losses": int((q < 0).sum()),
                     "queries": n,
@@ -340,7 +372,7 @@ def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict
 
 
 def attention_noise_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Attention on corrupted vs clean query frames: mean (std) over seeds per method."""
+    """Attention on corrupted vs clean query frames: mean (sample std) over seeds per method."""
     header = [
         "Method",
         "AUC of -g (corrupted vs clean)",
@@ -359,7 +391,7 @@ def attention_noise_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], 
             vals = [x[field] for x in recs if x.get(field) is not None]
             if not vals:
                 return "-"
-            return f"{np.mean(vals):.3f}({np.std(vals):.3f})" if len(vals) > 1 else f"{vals[0]:.3f}"
+            return f"{np.mean(vals):.3f}({sample_std(vals):.3f})" if len(vals) > 1 else f"{vals[0]:.3f}"
 
         rows.append(
             [
@@ -611,7 +643,11 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
     sections = []
-    how = "mean(std) over pools" if len(runs) == 1 else f"mean(std) over {len(runs)} seeds x pools"
+    how = (
+        "mean(sample std) over pools"
+        if len(runs) == 1
+        else f"mean(sample std) over {len(runs)} seeds x pools"
+    )
     titles = {
         "table2": f"Table 2: video-to-shop retrieval (T-K = top-K accuracy, {how})",
         "table4": f"Table 4: top-1 accuracy ({_class_how(results, how)}) per class",
@@ -643,8 +679,8 @@ def write_report(
         atomic_write_text(out / "paired.md", md)
         files.append("paired.md")
         sections.append(
-            "## Paired per-query top-1 differences (mean(std) over seeds; query SE: standard error of "
-            f"the per-query differences averaged over seeds)\n\n{md}"
+            "## Paired per-query top-1 differences (mean(sample std) over seeds; query SE: standard error "
+            f"(sample std / sqrt(queries)) of the per-query differences averaged over seeds)\n\n{md}"
         )
         order = ordering(results, diffs)
         if order:
@@ -664,7 +700,8 @@ def write_report(
             atomic_write_text(out / "ordering.md", text)
             files.append("ordering.md")
             sections.append(
-                f"## The paper's ordering (top-1, all queries, T={results['protocol']['main_frames']})\n\n{text}"
+                f"## The paper's ordering (top-1, all queries, T={results['protocol']['main_frames']}; "
+                f"{how}; paired: mean(sample std) over seeds)\n\n{text}"
             )
     header, rows = attention_noise_rows(runs)
     if rows:
@@ -672,8 +709,8 @@ def write_report(
         atomic_write_text(out / "attention_noise.md", md)
         files.append("attention_noise.md")
         sections.append(
-            "## Attention on corrupted query frames (weights of the T frames; AUC 0.5 = blind, "
-            f"1 = every corrupted frame gets less than every clean one)\n\n{md}"
+            "## Attention on corrupted query frames (weights of the T frames; mean(sample std) over seeds; "
+            f"AUC 0.5 = blind, 1 = every corrupted frame gets less than every clean one)\n\n{md}"
         )
     plot_frames(results, out / "accuracy_vs_frames.png")
     files.append("accuracy_vs_frames.png")

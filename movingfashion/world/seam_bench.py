@@ -7,7 +7,7 @@ in the train split), one to test on (every product in the test split, so the
 gallery holds its every shop image). For each training seed: SEAM's three variants and AsymNet
 are trained on the same frozen features (one feature bank, shared), then evaluated with the
 paper's protocol (queries: the inference tracklets that best overlap the ground truth; pools;
-T = 5, 10, 20); finally ``mf report`` pools the seeds (mean ± std over seeds and pools, paired
+T = 5, 10, 20); finally ``mf report`` pools the seeds (mean ± sample std over seeds and pools, paired
 per-query differences, the attention on corrupted frames, the Fig. 8 curves).
 
 Every step is skipped when its output exists, so an interrupted run continues where it stopped::
