@@ -22,11 +22,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from annotations.tracklet_files import dataset_lock
+from movingfashion.archive.at_rest import REFRESH_MARK
 from schemas.atomic import atomic_write_text
 from schemas.faults import local_faults
 
-#: the mark's file name, in the dataset folder
-REFRESH_PENDING = ".tracklets-refresh-pending"
+#: the mark's file name, in the dataset folder (``mf verify`` reads it)
+REFRESH_PENDING = REFRESH_MARK
 #: who set a mark: ``mf-tracklets build`` (its rerun also settles flags and merges split files)
 BY_BUILD = "build"
 #: ... ``mf-tracklets import``

@@ -47,6 +47,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.verify import TRACKLET_BUILD_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
@@ -85,8 +86,8 @@ __all__ = [
 ]
 
 TRACKLET_DIR = "tracklets"
-#: the dataset's lock file (hidden: no manifest, table or archive lists it)
-LOCK_FILE = ".lock"
+#: the dataset's lock file (hidden: no manifest, table or archive lists it; ``mf verify`` looks at it)
+LOCK_FILE = DATASET_LOCK
 #: the build records' folder inside ``tracklets/`` (hidden, as the lock)
 BUILD_DIR = TRACKLET_BUILD_DIR
 

@@ -36,7 +36,9 @@ None of the items a reviewer rejected in ``mf review`` is published
 (``schemas.review.apply_review``, which also applies class changes made there).
 Determinism: everything is sorted, JSON is written with fixed formatting, plots carry no
 date/software metadata and crops are encoded single-threaded with bit-exact flags, so a rerun
-on unchanged input gives byte-identical files. Unchanged media is not copied again
+on unchanged input gives byte-identical files, and writes none of them again (each file is
+written only when its bytes change; ``--archive`` keeps the zip that holds the folder as just
+verified, :func:`movingfashion.archive.pack.packed_already`). Unchanged media is not copied again
 (``.publish-state.json`` remembers source SHA-256 and size -> output SHA-256 and size; a rerun
 hashes only files newer than that state file, see :class:`_Publisher`). Media an earlier
 publish wrote that no longer belong are removed (the older layout's ``shop/`` too), and only
@@ -62,7 +64,9 @@ dataset's lock (``.lock``, held by every read-modify-write of them: ``mf-trackle
 ``import``, review picks) and read again under it, so tracklets written while publish placed the
 media are kept; the lock is held until the folder is described. Under it, publish also removes
 every tracklet file about a video no split file lists and none held back (a build running
-meanwhile may write one again for a video publish removed), with its build record and sheet.
+meanwhile may write one again for a video publish removed), with its build record and sheet, and
+the media no product has any more, once the split files no longer list them (a loader or a build
+starting meanwhile never meets a listed file that is gone).
 A whole publish holds ``.publish.lock`` (:func:`publish_lock`): a second publish into the folder
 stops at once naming the first (its pid, command and start), or waits for it (``--wait``).
 
@@ -94,6 +98,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import os
 import shutil
@@ -109,6 +114,7 @@ import numpy as np
 from cleaning.mih import UnionFind
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
+from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK
 from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe, read_manifest
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
 from movingfashion.archive.verify import (
@@ -128,6 +134,7 @@ from schemas.atomic import (
     atomic_open,
     atomic_write_bytes,
     file_lock,
+    json_bytes,
     sha256_file,
     sweep_partials,
     write_if_changed,
@@ -145,16 +152,18 @@ from schemas.official import (
     OfficialEntry,
     OfficialSplit,
     VideoChoice,
+    dump_official,
     pick_test_video,
     read_official,
     shop_relpath,
     video_relpath,
-    write_official,
 )
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 from schemas.tracklet_names import is_tracklet_stem, shared_videos, split_stem, tracklet_stem, video_stem
+
+log = logging.getLogger(__name__)
 
 VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
@@ -181,13 +190,12 @@ DATASET_NAMES = frozenset(
 STATE_FILE = ".publish-state.json"
 #: the plots publish writes under ``plots/``
 PLOTS = ("class_histogram.png", "frames_per_video.png")
-#: The dataset's write lock, held by every read-modify-write of its split files
-#: (``annotations.tracklet_files.dataset_lock`` takes the same file).
-DATASET_LOCK = ".lock"
+# DATASET_LOCK (the dataset's write lock, held by every read-modify-write of its split files;
+# ``annotations.tracklet_files.dataset_lock`` takes the same file) and PUBLISH_LOCK (held by a
+# whole publish, :func:`publish_lock`) come from :mod:`movingfashion.archive.at_rest`, where
+# ``mf verify`` looks at them too.
 #: who takes the dataset's lock, as a wait for it says
 DATASET_WRITERS = "another mf publish / mf-tracklets build / mf review writes this dataset"
-#: Held by a whole publish (:func:`publish_lock`): one publish of a folder at a time.
-PUBLISH_LOCK = ".publish.lock"
 #: Media files a running publish is about to write, one per line; removed once the state file
 #: records them, so a rerun after a killed publish knows those files are its own.
 JOURNAL_FILE = ".publish-journal"
@@ -273,6 +281,7 @@ class _Publisher:
         self.new_state: dict[str, Any] = {}
         self.written: set[str] = set()  # media files this run wrote (kept or not)
         self.copied = self.skipped = 0
+        self.hashed = 0  # files hashed again: not trusted by the state file's date
 
     def source(self, asset: MediaAsset) -> Path:
         """The collected file of ``asset``, refused when its path leaves the collection root."""
@@ -316,6 +325,7 @@ class _Publisher:
         if prev and asset.sha256 in (None, prev["src"]) and self._unchanged(st, prev.get("src_size")):
             return prev["src"], st.st_size
         sha = sha256_file(src)
+        self.hashed += 1
         if asset.sha256 and sha != asset.sha256:
             raise MediaError(
                 "collected file does not match the SHA-256 the catalog recorded (changed or damaged "
@@ -334,9 +344,10 @@ class _Publisher:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        if self._unchanged(st, prev.get("out_size")) or sha256_file(dst) == prev["out"]:
+        if self._unchanged(st, prev.get("out_size")):
             return st.st_size
-        return None
+        self.hashed += 1
+        return st.st_size if sha256_file(dst) == prev["out"] else None
 
     def place(self, rel: str, asset: MediaAsset, recipe: str) -> str:
         """Produce ``out/rel`` from ``asset``; returns its SHA-256.
@@ -394,10 +405,14 @@ class _Publisher:
         return out_sha
 
     def save_state(self) -> None:
-        """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes."""
+        """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes. A
+        state file that already holds these records stays as it is when this run wrote and
+        hashed nothing (a rerun with nothing changed touches nothing); else it is dated
+        :attr:`stamp`, so what this run wrote or checked is trusted by the next."""
         data = json.dumps(self.new_state, indent=1, sort_keys=True).encode() + b"\n"
         if self.state_path.is_file() and self.state_path.read_bytes() == data:
-            os.utime(self.state_path, ns=(self.stamp, self.stamp))
+            if self.copied or self.hashed:
+                os.utime(self.state_path, ns=(self.stamp, self.stamp))
         else:  # dated before the rename: a crash never leaves it trusting files newer than the run
             atomic_write_bytes(self.state_path, data, mtime_ns=self.stamp)
         self.journal_path.unlink(missing_ok=True)
@@ -515,7 +530,10 @@ def publish(
     instead and listed in ``failed`` (product id and error), and the others are published.
     ``merged`` lists the accepted items published under another item's product id (they joined
     its product, :func:`merged_members`), so an item accepted in review under its own id is not
-    renamed silently. ``info`` describes the dataset (Croissant metadata, card). ``verify`` in the result is the
+    renamed silently. ``held_back`` lists the items this run left out for review, as the catalog
+    stood when it planned (:func:`_held_back_report`); ``changed_during_run`` the items a review
+    decided on while it ran (the next publish applies those decisions). ``info`` describes the
+    dataset (Croissant metadata, card). ``verify`` in the result is the
     audit of the written folder; ``archive`` zips the folder beside it when the audit is clean.
     ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
     at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
@@ -584,6 +602,7 @@ class _Planned:
     published: dict[str, str]  #: product id -> the split an earlier publish put it in
     groups: list[_Group]
     test_video_before: dict[str, str]
+    held: list[dict[str, str]]  #: the items held back as the catalog stood then (:func:`held_back_rows`)
 
 
 def _plan(catalog: Catalog, root: Path, out: Path) -> _Planned:
@@ -594,6 +613,7 @@ def _plan(catalog: Catalog, root: Path, out: Path) -> _Planned:
     old_held = read_held_videos(out)  # the held-back videos whose tracklet files it kept
     old_splits = _read_old_splits(out)
     check_output(out, pub.recorded)
+    held = held_back_rows(catalog)  # read before the accepted rows: an accept meanwhile is in both
     accepted = _accepted_rows(catalog)
     check_root(catalog, root, accepted)
     # products keep the ids this folder published them under, and test products their video
@@ -605,7 +625,7 @@ def _plan(catalog: Catalog, root: Path, out: Path) -> _Planned:
     }
     groups = product_groups(catalog, apply_review(catalog, accepted), published)  # rejected in review: out
     check_unique_ids(catalog, groups)
-    return _Planned(pub, old_held, accepted, published, groups, test_video_before)
+    return _Planned(pub, old_held, accepted, published, groups, test_video_before, held)
 
 
 def _publish(
@@ -638,6 +658,7 @@ def _publish(
     frames: list[int] = []
     failed: list[dict[str, str]] = []
     merged: list[dict[str, str]] = []
+    published_items: set[str] = set()
     for g in progress(groups) if progress else groups:
         placed = set(pub.new_state)
         try:
@@ -653,19 +674,22 @@ def _publish(
         entries.append(entry)
         frames += n
         merged += merged_members(g)
+        published_items.update(_key(r) for r in g.rows)
     stale = (pub.recorded | pub.written) - set(pub.new_state)
-    removed = _remove_stale_media(out, stale)
     # before the tracklet files are swept: an older toolkit's file of a video held back now is adopted
     held = held_videos(catalog, entries, {**old_held, **pub.state}, dataset=out, known=pub.recorded)
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
-    # while the media were placed is kept, and none of them writes until the folder is described
+    # while the media were placed is kept, and none of them writes until the folder is described;
+    # the media nothing lists any more go only once the split files no longer list them (a
+    # loader or build starting meanwhile never meets a listed file that is gone)
     with file_lock(out / DATASET_LOCK, who=DATASET_WRITERS):
         gone = _remove_tracklet_files(
             out, _tracklets_of(out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held))
         )
         _write_held(out, held)
         _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held)
+        removed = _remove_stale_media(out, stale)
         # every other file of a video no split file lists and none held back (a build that ran
         # meanwhile wrote it again, an earlier publish missed it)
         listed = {
@@ -701,29 +725,32 @@ def _publish(
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
-        **held_back(catalog),
+        **_held_back_report(catalog, plan.held, published_items),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
-        "archive": {"path": str(packed[0]), "sha256": packed[1]} if packed else None,
+        "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
     }
     return res
 
 
 def _verify_and_pack(
     out: Path, *, workers: int | None, archive: bool
-) -> tuple[VerifyReport, tuple[Path, str] | None]:
+) -> tuple[VerifyReport, tuple[Path, str, bool] | None]:
     """The closing :func:`verify_dataset` of ``out`` and, with ``archive`` when it verifies, its
-    zip (path, SHA-256). Outside the dataset's lock first; when the verify breaks, or the zip
-    would mix two states of the folder or not be the one verified
-    (:class:`~movingfashion.archive.pack.MixedArchive`: a writer changed it meanwhile), once more
-    under the lock, where no writer runs."""
-    from movingfashion.archive.pack import MixedArchive, pack_dataset
+    zip (path, SHA-256, whether it was written: the zip already there is kept when it holds the
+    state verified, :func:`~movingfashion.archive.pack.packed_already`). Outside the dataset's
+    lock first; when the verify breaks, or the zip would mix two states of the folder or not be
+    the one verified (:class:`~movingfashion.archive.pack.MixedArchive`: a writer changed it
+    meanwhile), once more under the lock, where no writer runs."""
+    from movingfashion.archive.pack import MixedArchive, pack_dataset, packed_already
 
-    def attempt() -> tuple[VerifyReport, tuple[Path, str] | None]:
+    def attempt() -> tuple[VerifyReport, tuple[Path, str, bool] | None]:
         verified = sha256_file(out / MANIFEST) if archive else None  # the zip holds the state verified
         report = verify_dataset(out, workers=workers, trust_manifest=True)
-        if not (archive and report.ok):
+        if not (archive and report.ok and verified):
             return report, None
-        return report, pack_dataset(out, check_manifest=True, manifest_sha256=verified)
+        if kept := packed_already(out, verified):
+            return report, (*kept, False)
+        return report, (*pack_dataset(out, check_manifest=True, manifest_sha256=verified), True)
 
     with contextlib.suppress(MixedArchive):
         report, packed = attempt()
@@ -770,6 +797,11 @@ def held_back(catalog: Catalog) -> dict[str, Any]:
     that is ``needs_review`` (association check, carousel pick, tracklet flags, ...) or
     ``rejected`` (bad media, non-clothing, a reviewer's reject), with its reason; the counts by
     the stage that decided (the reason's prefix)."""
+    return _held_back_counts(held_back_rows(catalog))
+
+
+def held_back_rows(catalog: Catalog) -> list[dict[str, str]]:
+    """The catalog's ``needs_review`` and ``rejected`` items as :func:`held_back` lists them."""
     rows = []
     for status in (Status.NEEDS_REVIEW, Status.REJECTED):
         for r in catalog.items(status=status):
@@ -781,6 +813,34 @@ def held_back(catalog: Catalog) -> dict[str, Any]:
                     "reason": r.reason or "",
                 }
             )
+    return rows
+
+
+def _held_back_report(
+    catalog: Catalog, planned: list[dict[str, str]], published: Container[str]
+) -> dict[str, Any]:
+    """:func:`held_back` of this run's output: the items held back when it planned (``planned``)
+    that it did not publish after all (``published``: item keys), whatever a review decided
+    while it ran; ``changed_during_run`` names the items whose state changed since (a review
+    accept or reject while it ran: the next publish applies it), said once on stderr too."""
+    rows = [h for h in planned if h["item"] not in published]
+    then = {(h["item"], h["status"], h["reason"]) for h in planned}
+    now = {(h["item"], h["status"], h["reason"]) for h in held_back_rows(catalog)}
+    changed = sorted({item for item, _, _ in then ^ now})
+    if changed:
+        log.warning(
+            "%d %s changed state while this publish ran (first: %s), which it does not include: "
+            "run mf publish again",
+            len(changed),
+            "item" if len(changed) == 1 else "items",
+            changed[0],
+        )
+    return {**_held_back_counts(rows), "changed_during_run": changed}
+
+
+def _held_back_counts(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """``held_back`` (``rows``) and ``held_back_by_reason``: the counts by status and the stage
+    that decided (the reason's prefix)."""
     by: dict[str, int] = {}
     for h in rows:
         stage = h["reason"].split(":", 1)[0] if ":" in h["reason"] else "other"
@@ -1333,7 +1393,8 @@ def _write_official_splits(
     new_state: Mapping[str, Any] | None = None,
     old_held: Mapping[str, Any] | None = None,
 ) -> None:
-    """train.json / test.json; tracklets already written for unchanged videos are kept
+    """train.json / test.json, each written only when its bytes change; tracklets already
+    written for unchanged videos are kept
     (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
     records of the media files), and those of the videos the last publish held back taken from
     the tracklet files it kept (:func:`_held_tracklets`, ``old_held``)."""
@@ -1354,7 +1415,7 @@ def _write_official_splits(
                 source=PARTITION_SOURCE_CODE[e.partition],
                 tracklets=trk,
             )
-        write_official(path, official, indent=None)
+        write_if_changed(path, json_bytes(path, dump_official(official), indent=None))
 
 
 def _png(fig) -> bytes:

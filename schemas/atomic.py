@@ -254,6 +254,20 @@ def _dumps(path: str | os.PathLike[str], obj: Any, **kwargs: Any) -> str:
         ) from None
 
 
+def json_bytes(
+    path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
+) -> bytes:
+    """The bytes :func:`atomic_write_json` writes for ``obj`` (``path`` names the file in a
+    :class:`NotFiniteJSON`): for :func:`write_if_changed` of a JSON file."""
+    text = _dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
+    try:
+        return (text + "\n").encode("utf-8")
+    except UnicodeEncodeError:
+        return (_dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n").encode(
+            "ascii"
+        )
+
+
 def atomic_write_json(
     path: str | os.PathLike[str], obj: Any, *, indent: int | None = 2, sort_keys: bool = False
 ) -> None:
@@ -264,15 +278,8 @@ def atomic_write_json(
     written; a writer with no value to give writes None (``null``).
     Text is written as it is, unless it holds a lone surrogate (``"\\ud83d"``, half an emoji,
     is valid JSON but not UTF-8): then every non-ASCII character is written escaped, so what was
-    read is written back unchanged instead of failing."""
-    text = _dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=False)
-    try:
-        data = (text + "\n").encode("utf-8")
-    except UnicodeEncodeError:
-        data = (_dumps(path, obj, indent=indent, sort_keys=sort_keys, ensure_ascii=True) + "\n").encode(
-            "ascii"
-        )
-    atomic_write_bytes(path, data)
+    read is written back unchanged instead of failing (:func:`json_bytes`)."""
+    atomic_write_bytes(path, json_bytes(path, obj, indent=indent, sort_keys=sort_keys))
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:

@@ -49,7 +49,7 @@ from pathlib import Path
 from xml.parsers import expat
 
 from annotations.exchange.common import LABELS, ExportVideo, label_of, number_text, number_value, runs
-from schemas.atomic import atomic_write_bytes
+from schemas.atomic import write_if_changed
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 
@@ -145,11 +145,12 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
 
 
 def write_cvat(videos: list[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
-    """``OUT/<stem>.xml`` per video; returns the files written."""
+    """``OUT/<stem>.xml`` per video, each written only when its bytes change (a rerun with
+    nothing changed touches nothing); returns the files."""
     paths = []
     for v in videos:
         p = Path(out) / f"{v.stem}.xml"
-        atomic_write_bytes(p, video_xml(v.vt, v.tracks, v.stem))
+        write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)
     return paths
 

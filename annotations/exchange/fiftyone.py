@@ -10,18 +10,22 @@ does not depend on FiftyOne: it writes the layout that importer reads.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 from pathlib import Path
 
 from annotations.exchange.common import ExportVideo
 from annotations.exchange.cvat import video_xml
-from schemas.atomic import atomic_write_bytes
+from schemas.atomic import write_if_changed
 from schemas.paths import resolve_under
 
 
 def _place(src: Path, dst: Path) -> None:
-    if dst.exists() and dst.stat().st_size == src.stat().st_size and dst.stat().st_ino == src.stat().st_ino:
+    """``dst`` as a hard link to ``src`` (a copy across file systems), left as it is when it
+    already is that file or a copy of the same bytes."""
+    same_size = dst.exists() and dst.stat().st_size == src.stat().st_size
+    if same_size and (dst.stat().st_ino == src.stat().st_ino or filecmp.cmp(src, dst, shallow=False)):
         return
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.part")
@@ -36,13 +40,13 @@ def _place(src: Path, dst: Path) -> None:
 def write_fiftyone(
     videos: list[ExportVideo], dataset: str | os.PathLike[str], out: str | os.PathLike[str]
 ) -> list[Path]:
-    """Write ``data/`` and ``labels/``; returns the label files."""
+    """Write ``data/`` and ``labels/``, only the files whose bytes change; returns the label files."""
     root, out = Path(dataset), Path(out)
     paths = []
     for v in videos:
         src = resolve_under(root, v.vt.video, what="video", where=str(root / "tracklets"))
         _place(src, out / "data" / f"{v.stem}{src.suffix}")
         p = out / "labels" / f"{v.stem}.xml"
-        atomic_write_bytes(p, video_xml(v.vt, v.tracks, v.stem))
+        write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)
     return paths

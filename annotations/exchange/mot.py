@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 
 from annotations.exchange.common import LABELS, ExportVideo, label_of
-from schemas.atomic import atomic_write_text
+from schemas.atomic import write_if_changed
 
 
 def _num(v: float) -> str:
@@ -55,7 +55,8 @@ def frame_rate(fps: float | None) -> int:
 
 
 def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[str, float]) -> list[Path]:
-    """One MOT sequence folder per video; ``fps`` maps a video stem to its frame rate."""
+    """One MOT sequence folder per video, each file written only when its bytes change; ``fps``
+    maps a video stem to its frame rate."""
     paths = []
     for v in videos:
         seq = Path(out) / v.stem
@@ -64,9 +65,9 @@ def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[
             f"name={v.stem}\nimDir=img1\nframeRate={frame_rate(fps.get(v.stem))}\n"
             f"seqLength={v.vt.frames}\nimWidth={v.vt.width}\nimHeight={v.vt.height}\nimExt=.jpg\n"
         )
-        atomic_write_text(seq / "seqinfo.ini", info)
+        write_if_changed(seq / "seqinfo.ini", info.encode())
         lines = gt_lines(v)
-        atomic_write_text(seq / "gt" / "gt.txt", "".join(line + "\n" for line in lines))
-        atomic_write_text(seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS))
+        write_if_changed(seq / "gt" / "gt.txt", "".join(line + "\n" for line in lines).encode())
+        write_if_changed(seq / "gt" / "labels.txt", "".join(name + "\n" for name in LABELS).encode())
         paths.append(seq)
     return paths

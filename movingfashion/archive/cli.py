@@ -9,7 +9,8 @@ from schemas.cli_support import HELP, dataset_option, emit, exit_if_failed, json
 EXIT_STATUS = """\b
 Exit status: 0 every invariant holds; 1 some are broken (each break names the product,
 the field and the fix); 2 the folder cannot be audited (no folder, no split file, a split
-file that is not a JSON object)."""
+file that is not a JSON object), or not now: another command is writing it (one line names
+it: mf publish, mf-tracklets build or import, a review pick; --wait waits for it)."""
 
 
 @click.command(context_settings=HELP, epilog=EXIT_STATUS)
@@ -31,14 +32,24 @@ file that is not a JSON object)."""
 @click.option(
     "--offenders", type=click.IntRange(1), default=3, show_default=True, help="Offenders shown per check."
 )
+@click.option(
+    "--wait",
+    is_flag=True,
+    help=(
+        "When another command is writing the folder (mf publish, mf-tracklets build or import, a"
+        " review pick), wait for it to end and audit the folder then (default: say so, exit 2)."
+    ),
+)
 @json_option
-def verify(dataset: str, deep: bool, workers: int | None, offenders: int, as_json: bool) -> None:
+def verify(dataset: str, deep: bool, workers: int | None, offenders: int, wait: bool, as_json: bool) -> None:
     """Check a dataset folder: source codes 0/1, videos/ and imgs/ prefixes, .png Hard and .jpg
     Regular shop images, canonical paths, no repeats, no leakage between train and test, one
     video per test product, every file present and decodable, SHA-256 against manifest.json,
     tracklet frames in range and boxes inside the frame, entries.jsonl in agreement.
 
-    Prints a table (check, status, count, first offenders) and the verdict.
+    Prints a table (check, status, count, first offenders) and the verdict. A folder another
+    command is writing is not audited (its new files would differ from its old manifest): one
+    line names the writer (exit 2), or --wait waits for it.
 
     \b
     Examples:
@@ -46,11 +57,12 @@ def verify(dataset: str, deep: bool, workers: int | None, offenders: int, as_jso
       mf verify --dataset MovingFashion --deep --workers 8    # the official archive, every frame
       mf verify --dataset dataset --json | jq '.checks[] | select(.status == "break")'
     """
-    from movingfashion.archive.verify import verify_dataset
+    from movingfashion.archive.at_rest import verify_at_rest
     from schemas.cli_support import progress
 
-    report = verify_dataset(
+    report = verify_at_rest(
         dataset,
+        wait=wait,
         deep=deep,
         workers=workers,
         progress=None if as_json else (lambda it, **kw: progress(it, **kw)),

@@ -20,6 +20,11 @@ changed the folder while it was zipped (a review pick rewrites a tracklet file, 
 the manifest) would leave a mix of two states of the folder that does not verify. With
 ``manifest_sha256`` too, the zipped manifest must be that one (the caller verified the folder it
 describes). :class:`MixedArchive` then says which files differ, and nothing is written.
+
+A rerun with nothing changed packs nothing: :func:`packed_already` finds the zip beside the folder
+that its ``.sha256`` names, holding the very ``manifest.json`` just verified and exactly the files
+it lists (the same folder gives the same bytes), and ``mf publish --archive`` keeps it as it is.
+The ``.sha256`` file is written only when its text changes.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pathlib import Path
 from typing import IO
 
 from movingfashion.archive.verify import ESCAPE_FIX, MANIFEST, list_dataset
-from schemas.atomic import atomic_open, atomic_write_text, sha256_file, sweep_partials
+from schemas.atomic import atomic_open, sha256_file, sweep_partials, write_if_changed
 from schemas.errors import DataFormatError
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -77,14 +82,7 @@ def pack_dataset(
     """
     base = Path(root)
     top = base.resolve().name  # ``.`` and ``..`` name the folder they stand for
-    if out is None and not top:
-        raise DataFormatError(
-            "the file-system root has no name to give its zip",
-            where=str(base),
-            hint="pack a dataset folder, or name the zip",
-        )
-    near = base if base.name not in ("", "..") else base.resolve()
-    target = Path(out) if out is not None else near.with_name(top + ".zip")
+    target = Path(out) if out is not None else archive_path(base)
     sweep_partials(target.parent)  # a killed pack's half-written zip (up to the dataset's size)
     listing = list_dataset(base)
     if listing.escapes:
@@ -101,8 +99,59 @@ def pack_dataset(
         if check_manifest:  # raised inside the block: the half-written zip is removed
             _check_manifest(base, zipped, manifest_sha256)
     digest = sha256_file(target)
-    atomic_write_text(target.with_name(target.name + ".sha256"), f"{digest}  {target.name}\n")
+    write_if_changed(_sums_path(target), f"{digest}  {target.name}\n".encode())
     return target, digest
+
+
+def archive_path(root: str | os.PathLike[str]) -> Path:
+    """Where :func:`pack_dataset` puts the zip of ``root`` by default: ``<root>.zip`` beside it
+    (``../<folder>.zip`` for ``.``); :class:`DataFormatError` for the file-system root."""
+    base = Path(root)
+    top = base.resolve().name
+    if not top:
+        raise DataFormatError(
+            "the file-system root has no name to give its zip",
+            where=str(base),
+            hint="pack a dataset folder, or name the zip",
+        )
+    near = base if base.name not in ("", "..") else base.resolve()
+    return near.with_name(top + ".zip")
+
+
+def _sums_path(target: Path) -> Path:
+    """``<name>.zip.sha256`` beside the zip ``target``."""
+    return target.with_name(target.name + ".sha256")
+
+
+def packed_already(root: str | os.PathLike[str], manifest_sha256: str) -> tuple[Path, str] | None:
+    """The zip of ``root`` already beside it (:func:`archive_path`), path and SHA-256, when it is
+    the one :func:`pack_dataset` would write now: its ``.sha256`` names it with its SHA-256, its
+    ``manifest.json`` is the folder's whose SHA-256 is ``manifest_sha256`` (the one the caller
+    verified) and it holds exactly the files that manifest lists. None otherwise (pack it)."""
+    target = archive_path(root)
+    try:
+        recorded = _sums_path(target).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(recorded) != 2 or recorded[1] != target.name or not target.is_file():
+        return None
+    top = Path(root).resolve().name
+    try:
+        with zipfile.ZipFile(target) as zf:
+            names = zf.namelist()
+            manifest = zf.read(f"{top}/{MANIFEST}")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if hashlib.sha256(manifest).hexdigest() != manifest_sha256:
+        return None
+    try:
+        listed = json.loads(manifest).get("files")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(listed, dict) or sorted(names) != sorted(f"{top}/{rel}" for rel in [*listed, MANIFEST]):
+        return None
+    digest = sha256_file(target)  # read, never written: the zip is what its .sha256 names
+    return (target, digest) if digest == recorded[0] else None
 
 
 def _store(zf: zipfile.ZipFile, src: Path, name: str, *, keep: bool) -> _Hashing:

@@ -109,7 +109,10 @@ def test_the_dataset_lock_stays_free_while_a_publish_runs(cleaned_world, catalog
 
     out = tmp_path / "ds"
     seen: list[tuple[str, bool]] = []
-    real = publish_mod._remove_stale_media
+    # probed once the media are placed, before the split files are rewritten (held_videos;
+    # _remove_stale_media, probed here before, now runs under the lock: media go only once the
+    # split files no longer list them)
+    real = publish_mod.held_videos
 
     def probe(*args, **kwargs):
         def other() -> None:  # another thread stands for another process here
@@ -125,7 +128,7 @@ def test_the_dataset_lock_stays_free_while_a_publish_runs(cleaned_world, catalog
         th.join(30)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(publish_mod, "_remove_stale_media", probe)
+    monkeypatch.setattr(publish_mod, "held_videos", probe)
     with Catalog(catalog_copy) as cat:
         publish(cat, cleaned_world.root, out)
     assert seen == [(".lock", True), (PUBLISH_LOCK, False)]

@@ -170,7 +170,9 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
         publish(cat, cleaned_world.root, out)
     pid, entry = sorted(read_official(out / "train.json").items())[0]
     video = entry.video_paths[0]
-    real_remove, real_describe = publish_mod._remove_stale_media, publish_mod.describe
+    # held_videos: called once the media are placed, before the dataset's lock is taken
+    # (_remove_stale_media, probed here before, now runs under the lock, after the split files)
+    real_held, real_describe = publish_mod.held_videos, publish_mod.describe
     held = []
 
     def tracklets_written_meanwhile(*args, **kwargs):  # mf-tracklets import finishing now
@@ -184,7 +186,7 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
             ground_truth=0,
         )
         set_official_tracklet(out, vt)
-        return real_remove(*args, **kwargs)
+        return real_held(*args, **kwargs)
 
     def describe_while_locked(*args, **kwargs):  # another writer cannot take the lock now
         fd = os.open(out / ".lock", os.O_RDWR)
@@ -197,7 +199,7 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
             os.close(fd)
         return real_describe(*args, **kwargs)
 
-    monkeypatch.setattr(publish_mod, "_remove_stale_media", tracklets_written_meanwhile)
+    monkeypatch.setattr(publish_mod, "held_videos", tracklets_written_meanwhile)
     monkeypatch.setattr(publish_mod, "describe", describe_while_locked)
     with Catalog(catalog_copy) as cat:
         res = publish(cat, cleaned_world.root, out)

@@ -1,12 +1,37 @@
-"""Demo step ``world``: generate (or reuse) the synthetic world and serve it from loopback."""
+"""Demo step ``world``: generate (or reuse) the synthetic world and serve it from loopback.
+
+The world is served on a port derived from the seed (:func:`demo_port`): the collectors store
+the page URLs they read (``http://127.0.0.1:<port>/...``) and publish copies them into
+``entries.jsonl`` (so into ``croissant.json`` and ``manifest.json``), so two demos of one seed
+publish byte-identical files. When that port is taken the world is served on a free one, and one
+line on stderr says that this run's published files will differ from another run's.
+"""
 
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from movingfashion.app.context import DemoContext, Fixtures, Section
+from schemas.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from movingfashion.world.server import WorldServer
+
+#: the loopback ports the demo serves its world on, one per seed: below Linux's ephemeral range
+#: (32768-60999, where outgoing connections take their local ports) and above Ray's worker ports
+#: (10002-19999)
+DEMO_PORTS = range(20000, 30000)
+
+
+def demo_port(seed: int) -> int:
+    """The loopback port the demo serves the world of ``seed`` on (see the module docstring)."""
+    return DEMO_PORTS[seed % len(DEMO_PORTS)]
 
 
 @dataclass
@@ -39,12 +64,33 @@ def expected_seconds(ctx: DemoContext) -> float:
     return 5.0 + ctx.products * 0.3 if ctx.quick else 10.0 + ctx.products * 1.0
 
 
+def _serve(ctx: DemoContext, world: Path) -> WorldServer:
+    """Serve ``world`` on :func:`demo_port` of the seed, else (taken) on a free port, saying so
+    once on stderr."""
+    from movingfashion.world.server import WorldServer
+
+    port = demo_port(ctx.seed)
+    try:
+        return WorldServer(world, port=port).start()
+    except ConfigError as exc:
+        server = WorldServer(world).start()
+        line = (
+            f"warning: port {port} (the demo's port for seed {ctx.seed}) is not free ({exc.message}): "
+            f"serving the world on {server.base_url}; the URLs in this run's entries.jsonl, "
+            "croissant.json and manifest.json differ from another run of this seed"
+        )
+        if ctx.progress.stream is not None:
+            ctx.progress.write(line)
+        else:
+            print(line, file=sys.stderr, flush=True)
+        return server
+
+
 def run(ctx: DemoContext) -> WorldSection:
     """Generate ``ctx.work/world`` (ctx.products, ctx.seed, ctx.quick), start the server, write
     the fixtures; sets ``ctx.world``, ``ctx.truth``, ``ctx.server``, ``ctx.base_url``, ``ctx.fixtures``."""
     from movingfashion.world.cli import summarize
     from movingfashion.world.generate import generate_world, world_matches
-    from movingfashion.world.server import WorldServer
 
     out = ctx.work / "world"
     reused = world_matches(out, ctx.products, ctx.seed, ctx.quick)
@@ -58,7 +104,7 @@ def run(ctx: DemoContext) -> WorldSection:
     with ctx.progress.counter("rendering", unit="products") as bar:
         truth = generate_world(out, ctx.products, ctx.seed, quick=ctx.quick, progress=bar.set)
     seconds = time.perf_counter() - t0
-    server = WorldServer(out).start()
+    server = _serve(ctx, out)
     ctx.world, ctx.truth, ctx.server, ctx.base_url = out, truth, server, server.base_url
     ctx.fixtures = Fixtures.from_dict(server.write_fixtures(ctx.work / "fixtures"))
     s = summarize(truth, out, seconds)

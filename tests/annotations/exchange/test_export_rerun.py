@@ -1,0 +1,71 @@
+"""`mf-tracklets export` rerun into the same folder with nothing changed rewrites no file (CVAT
+tooling and sync jobs watch dates); a changed video's files are written again, and only those."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from annotations.exchange import export_dataset
+from annotations.tracklet_files import read_video_tracklets, tracklet_file, write_video_tracklets
+from tests.annotations.review.review_dataset import make_review_dataset
+
+
+@pytest.fixture
+def setup(gt_dataset, tmp_path):
+    ds, cat = tmp_path / "dataset", tmp_path / "catalog.sqlite"
+    facts = make_review_dataset(gt_dataset, ds, cat)
+    return ds, facts
+
+
+def _files(out: Path) -> dict[str, tuple[int, int]]:
+    """Every file of an export: inode and mtime (ns)."""
+    return {
+        p.relative_to(out).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(out.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("fmt", ["cvat", "mot", "fiftyone"])
+def test_an_unchanged_rerun_rewrites_no_file(setup, tmp_path, fmt):
+    ds, f = setup
+    out = tmp_path / fmt
+    export_dataset(ds, fmt, out)
+    before = _files(out)
+    assert before
+    export_dataset(ds, fmt, out)
+    assert _files(out) == before  # was: every label / gt / seqinfo file a new inode
+    # one video's ground truth changes: its files (and only those) are written again
+    stem = f["videos"][0]
+    vt = read_video_tracklets(tracklet_file(ds, f["video_path"][stem]))
+    gt = vt.tracklets[vt.ground_truth]
+    first = min(gt.boxes)
+    x1, y1, x2, y2 = gt.boxes[first]
+    gt.boxes[first] = [x1 + 1, y1, x2, y2]
+    write_video_tracklets(ds, vt)
+    export_dataset(ds, fmt, out)
+    after = _files(out)
+    changed = {rel for rel in after if after[rel] != before.get(rel)}
+    assert changed and all(stem in rel for rel in changed)
+
+
+def test_a_copied_fiftyone_video_is_not_copied_again(setup, tmp_path, monkeypatch):
+    """Where the video cannot be hard-linked (another file system) the copy made stays."""
+    import annotations.exchange.fiftyone as fo
+
+    def no_link(src, dst):
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(fo.os, "link", no_link)
+    ds, _ = setup
+    out = tmp_path / "fo"
+    export_dataset(ds, "fiftyone", out)
+    before = _files(out)
+    copies = []
+    real = shutil.copyfile
+    monkeypatch.setattr(fo.shutil, "copyfile", lambda *a, **k: copies.append(a) or real(*a, **k))
+    export_dataset(ds, "fiftyone", out)
+    assert _files(out) == before and copies == []
