@@ -12,7 +12,8 @@ options, and its help examples. Its behaviour is two hooks:
 
 :meth:`Source.collect` owns the flow around them, the same for every source: a safe id
 (``schemas.naming``) -> skip what the catalog says is done, before any request -> describe ->
-fetch media -> item status from its assets, recorded in the catalog.
+fetch media -> item status from its assets, recorded in the catalog; one run at a time per item
+(the item's collect lock, :meth:`CollectContext.claim`: another run's item is skipped).
 
 The registry (:mod:`collectors.registry`) has one line per source; its test cases live in
 ``tests/collectors/test_<name>.py``.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -197,14 +199,38 @@ class Source(ABC):
         return cand
 
     # -- the shared flow -----------------------------------------------------------
+    def done(self, sid: str, cand: Candidate) -> bool:
+        """Whether the item is skipped, before any request: the catalog says it is done
+        (:meth:`CollectContext.is_done`) and this run asks nothing new of it (:meth:`changed`)."""
+        return self.ctx.is_done(self.name, sid) and not self.changed(sid, cand)
+
+    def changed(self, sid: str, cand: Candidate) -> bool:
+        """Whether this run's inputs ask something new of an item the catalog says is done (a
+        shop image mapped anew); it is then collected again. Never, by default."""
+        return False
+
     def collect(self, cand: Candidate) -> Outcome:
-        """Safe id -> skip if done (no request) -> describe -> fetch media -> record the item."""
+        """Safe id -> skip if done (no request) -> the item's collect lock -> describe -> fetch
+        media -> record the item. An item another run holds the lock of is skipped
+        (``busy_elsewhere``, :meth:`CollectContext.claim`): one download of its files at a time."""
         ctx = self.ctx
         sid = safe_id(cand.raw_id)
         if sid is None:
             return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
-        if ctx.is_done(self.name, sid):
+        done_before = ctx.is_done(self.name, sid)
+        if done_before and not self.changed(sid, cand):
             return Outcome(sid, "skipped")
+        with ExitStack() as held:
+            busy = ctx.claim(held, self.name, sid, cand.url)
+            if busy is not None:
+                return busy  # another run collects it now: it records it
+            if not done_before and self.done(sid, cand):
+                return Outcome(sid, "skipped")  # another run finished it just before
+            return self._collect(sid, cand, held)
+
+    def _collect(self, sid: str, cand: Candidate, held: ExitStack) -> Outcome:
+        """:meth:`collect` once the item's collect lock is ``held``."""
+        ctx = self.ctx
         try:
             found = self.describe(sid, cand)
         except UnsafeId as exc:
@@ -212,10 +238,14 @@ class Source(ABC):
         except FetchError as exc:
             if exc.reason == "interrupted":
                 return Outcome(sid, "failed", "interrupted")
-            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason)
+            return ctx.reject_item(SourceItem(source=self.name, source_id=sid, url=cand.url), exc.reason, exc)
         item = found.item
-        if item.source_id != sid and ctx.is_done(self.name, item.source_id):
-            return Outcome(item.source_id, "skipped")  # the site's own id for it is done
+        if item.source_id != sid:  # the site's own id for it: its lock and skip check too
+            busy = ctx.claim(held, self.name, item.source_id, cand.url)
+            if busy is not None:
+                return busy
+            if self.done(item.source_id, cand):
+                return Outcome(item.source_id, "skipped")
         if found.rejected:
             return ctx.reject_item(item, found.rejected)
         ctx.start_item(item)

@@ -1,4 +1,8 @@
-"""Content checks of downloaded media: images and videos must decode; file extensions."""
+"""Content checks of downloaded media: images and videos must decode; file extensions.
+
+A file that vanished or changed while it was checked (another run writing the same folder) is
+no content fault: :func:`probe_unchanged` and :func:`hash_unchanged` raise ``file_vanished``,
+retried by a rerun, never a final content reason such as ``not_a_video``."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from schemas.atomic import sha256_file
 from schemas.errors import FetchError, MediaError
 from schemas.items import ImageProbe, VideoProbe
 
@@ -35,15 +40,31 @@ def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
 
 
 def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
-    """Open a video, decode its first frame and read its size, frame count, fps and codec."""
+    """Open a video, check it is whole and read its size, frame count, fps and codec.
+
+    Whole: its first, middle and last frames decode (else the frames that do are counted), or
+    the file holds every frame its header declares (a decoder may drop some by design: an edit
+    list). Raises :class:`FetchError`: ``not_a_video`` (final) when no frame decodes,
+    ``truncated_body`` (retried by a rerun) when the file stops short of its declared frames,
+    a body cut off in a way the transfer could not tell (no or a wrong Content-Length).
+    """
     from movingfashion.media.probe import probe_video as media_probe_video
+    from movingfashion.media.probe import whole_frames
 
     try:
-        info = media_probe_video(path)
+        info = media_probe_video(path, count_decodable=True)
     except MediaError:
         info = None
-    if info is None or info.frames <= 0:
+    if info is None or info.frames <= 0 or not info.decodable:
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
+    if info.decodable < info.frames and whole_frames(path) < info.frames:
+        raise FetchError(
+            f"cut short: {info.decodable} of the {info.frames} frames its header declares decode",
+            where=str(path),
+            reason="truncated_body",
+            retryable=True,
+            hint="the transfer ended early without saying so; a rerun fetches it again",
+        )
     return VideoProbe(
         frames=info.frames,
         fps=info.fps,
@@ -52,6 +73,60 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
         duration_s=info.duration_s,
         codec=info.codec,
     )
+
+
+#: reason of a file that vanished or changed under a check (retried by a rerun)
+FILE_VANISHED = "file_vanished"
+
+#: what tells one version of a file from another: (device, inode, size, mtime in ns)
+FileStamp = tuple[int, int, int, int]
+
+
+def stamp(path: str | os.PathLike[str]) -> FileStamp | None:
+    """``path``'s :data:`FileStamp`, None when it is gone."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def vanished(path: str | os.PathLike[str]) -> FetchError:
+    """The retryable error of a file that vanished or changed while this run checked it."""
+    return FetchError(
+        "the file vanished or changed while it was checked (another run writing the same folder?)",
+        where=str(path),
+        reason=FILE_VANISHED,
+        retryable=True,
+        hint="rerun to fetch it again",
+    )
+
+
+def probe_unchanged(path: str | os.PathLike[str], expect: str) -> tuple[VideoProbe | ImageProbe, FileStamp]:
+    """:func:`probe_file` and the stamp of the file it probed; a file missing, or changed or
+    gone when its probe fails, raises ``file_vanished`` (retryable) instead of its probe's reason."""
+    before = stamp(path)
+    if before is None:
+        raise vanished(path)
+    try:
+        probe = probe_file(path, expect)
+    except FetchError:
+        if stamp(path) != before:
+            raise vanished(path) from None
+        raise
+    return probe, before
+
+
+def hash_unchanged(path: str | os.PathLike[str], seen: FileStamp) -> tuple[str, int]:
+    """(SHA-256, size) of ``path``, the file stamped ``seen`` when it was probed; one gone or
+    changed since raises ``file_vanished``."""
+    try:
+        digest = sha256_file(path)
+    except FileNotFoundError:
+        raise vanished(path) from None
+    if stamp(path) != seen:
+        raise vanished(path)
+    return digest, seen[2]
 
 
 def probe_file(path: str | os.PathLike[str], expect: str) -> VideoProbe | ImageProbe:

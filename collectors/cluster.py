@@ -218,7 +218,7 @@ class CatalogReader:
 
 
 #: Catalog writes a collect task may make; the driver replays exactly these.
-WRITES = ("upsert_items", "upsert_assets", "set_item_state", "log_event")
+WRITES = ("upsert_items", "upsert_assets", "delete_assets", "set_item_state", "log_event")
 
 
 class CatalogView:
@@ -310,6 +310,12 @@ class CatalogView:
 
     def upsert_asset(self, asset: MediaAsset) -> None:
         self.upsert_assets([asset])
+
+    def delete_assets(self, assets: Iterable[MediaAsset]) -> int:
+        rows = list(assets)
+        for a in rows:
+            self._load(a.source, a.source_id)
+        return self._write("delete_assets", rows)
 
     def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
         self._load(source, source_id)

@@ -2,10 +2,18 @@
 collection context (root, catalog, client) with asset fetching, skip-if-done and item bookkeeping.
 
 Layout: ``ROOT/<source>/<source_id>/<kind>.<ext>`` (several of one kind: ``<kind>-<n>.<ext>``).
+
+One run at a time collects an item: a run holds ``ROOT/.locks/<source>/.<source_id>.lock``
+(:meth:`CollectContext.claim`; removed when it is done) from its skip check to its item's
+record. Another run (a second terminal, a cron job) that meets the item meanwhile does not
+wait: it skips it (``busy_elsewhere``, listed with the holder's pid and command, exit status
+unchanged) and leaves it to the holder, which records it; a later rerun collects it should
+that run fail.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -13,13 +21,14 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collectors.checks import ext_for, probe_file
+from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, stamp, vanished
 from collectors.config import CollectConfig
-from schemas.atomic import sha256_file
+from schemas.atomic import LockBusy, file_lock, sha256_file
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import local_faults
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
@@ -50,6 +59,7 @@ FINAL_REASONS = frozenset(
         "not_found",
         "no_media",
         "unsupported_protocol",
+        "product_moved",
     }
 )
 
@@ -57,6 +67,13 @@ FINAL_REASONS = frozenset(
 #: Item statuses cleaning (or review) set after collection: the item is collected, and a rerun
 #: of the collector must leave it (and its status) alone while its files are intact.
 PAST_COLLECTION = frozenset({Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW, Status.REJECTED})
+
+
+#: the folder of the items' collect locks, under the collection root
+LOCKS_DIR = ".locks"
+#: reason of an item skipped because another run holds its collect lock
+BUSY = "busy_elsewhere"
+_BUSY_WHO = "another run is collecting this item"
 
 
 def collector_rejected(status: str | None, reason: str | None) -> bool:
@@ -116,6 +133,9 @@ class Outcome:
     files: int = 0
     bytes: int = 0
     path: str | None = None  # the local file at fault (disk full, no permission, ...)
+    url: str | None = None  # what was asked for at fault (the page, the video, a view)
+    kind: str | None = None  # which of the item's files that is (``page`` for the item's page)
+    message: str | None = None  # what happened there, and what to do when there is a hint
 
 
 @dataclass
@@ -124,12 +144,15 @@ class Summary:
 
     ``failed``: network or server trouble, or a local fault (a rerun tries again); ``rejected``:
     the item or its content was refused for good (content checks, not a video, too large, unsafe
-    id, 404). ``problems`` lists both, one ``{source_id, status, reason}`` per item (+ ``path``
-    for a local fault). ``stopped``: the local fault that ended the run early (``reason``,
+    id, 404). ``problems`` lists both, one ``{source_id, status, reason}`` per item, with the
+    ``url``, ``kind`` and ``message`` of the page or file at fault when known (+ ``path`` for a
+    local fault). ``stopped``: the local fault that ended the run early (``reason``,
     ``path``, ``message``), None when the run went through. ``executor``: what ran where on a
     remote executor (``{"name", "nodes"}``: tasks per node), None on the local one.
     ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
-    local fault); nothing of them was written, and a rerun collects them.
+    local fault); nothing of them was written, and a rerun collects them. An item another run
+    was collecting is ``skipped`` and listed in ``problems`` too (reason ``busy_elsewhere``,
+    naming that run); it does not change the exit status.
     """
 
     source: str
@@ -155,12 +178,13 @@ class Summary:
         setattr(self, out.status, getattr(self, out.status) + 1)
         self.files += out.files
         self.bytes += out.bytes
-        if out.status in ("failed", "rejected"):
+        if out.status in ("failed", "rejected") or out.reason == BUSY:
             if out.reason:
                 self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
             problem = {"source_id": out.source_id, "status": out.status, "reason": out.reason}
-            if out.path:
-                problem["path"] = out.path
+            for key in ("path", "url", "kind", "message"):
+                if getattr(out, key):
+                    problem[key] = getattr(out, key)
             self.problems.append(problem)
 
     def human(self, max_listed: int = 50) -> str:
@@ -173,7 +197,7 @@ class Summary:
         if self.reasons:
             text += "\nreasons: " + ", ".join(f"{k}={v}" for k, v in sorted(self.reasons.items()))
         for p in self.problems[:max_listed]:
-            text += f"\n  {p['status']:<8} {p['source_id']}  {p['reason'] or ''}"
+            text += "\n  " + problem_line(p)
         if len(self.problems) > max_listed:
             text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
         if self.dry_run:
@@ -185,6 +209,47 @@ class Summary:
         if self.stopped:
             text += "\n" + self.stopped["message"]
         return text
+
+
+def problem_line(p: dict[str, Any]) -> str:
+    """``failed   7003  http_503_exhausted  shop https://...: HTTP 503 (rerun later)``: one
+    problem of :attr:`Summary.problems` as a line of the text summary."""
+    line = f"{p['status']:<8} {p['source_id']}  {p['reason'] or ''}"
+    url = p.get("url")
+    if url and url != p["source_id"]:
+        line += f"  {p['kind']} {url}" if p.get("kind") else f"  {url}"
+    if p.get("message"):
+        line += f": {p['message']}"
+    return line
+
+
+#: how often :meth:`CollectContext.claim` tries again when the lock file it locked was removed
+_CLAIM_TRIES = 3
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``path``; None when it is gone."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _create_lock_file(path: Path) -> tuple[int, int] | None:
+    """Make the lock file when missing (never opening one that exists: a descriptor of a locked
+    file closed by another thread of this process would drop its lock on NFS); its id."""
+    with local_faults(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+    return _file_id(path)
+
+
+def _unlink_lock_file(path: Path) -> None:
+    """Remove a lock file while still holding it (best effort: one left behind is only reused)."""
+    with contextlib.suppress(OSError):
+        path.unlink()
 
 
 class LockedCatalog:
@@ -226,6 +291,9 @@ class CollectContext:
         #: the local fault (or catalog damage) that stops this run; the first one wins
         self.fault: MFError | None = None
         self._fault_lock = threading.Lock()
+        #: why an item's files failed, for its problem line: (source, id) -> (kind, row key) ->
+        #: (the URL asked for, message)
+        self._why: dict[tuple[str, str], dict[tuple[str, str], tuple[str, str]]] = {}
 
     @property
     def stop(self) -> threading.Event:
@@ -249,6 +317,52 @@ class CollectContext:
             what="item folder",
             root_label="the collection root",
         )
+
+    def lock_path(self, source: SourceName, source_id: str) -> Path:
+        """``ROOT/.locks/<source>/.<source_id>.lock``: held while a run collects the item (a
+        hidden file, as every file of the root that is no collected media)."""
+        return inside(
+            self.root,
+            LOCKS_DIR,
+            str(source),
+            f".{check_safe_name(source_id)}.lock",
+            what="item lock",
+            root_label="the collection root",
+        )
+
+    def claim(
+        self, held: ExitStack, source: SourceName, source_id: str, url: str | None = None
+    ) -> Outcome | None:
+        """Take the item's collect lock into ``held`` (released when it closes): None once
+        taken. While another run, or another worker of this one, holds it, nothing waits and
+        nothing is written: the outcome is ``skipped`` (``busy_elsewhere``), naming the holder,
+        which records the item itself.
+
+        The lock file goes when its holder is done (it is removed while still locked; a run
+        that locked a file removed meanwhile sees the path name another file and tries again),
+        so a root keeps no lock file of an item nobody collects."""
+        path = self.lock_path(source, source_id)
+        for _ in range(_CLAIM_TRIES):
+            before = _create_lock_file(path)
+            attempt = ExitStack()
+            try:
+                attempt.enter_context(file_lock(path, timeout_s=0, who=_BUSY_WHO))
+            except LockBusy as exc:
+                holder = exc.message.removeprefix("held by ").removesuffix(f": {_BUSY_WHO}")
+                return self._busy(source, source_id, url, f"being collected by {holder}")
+            if before is not None and _file_id(path) == before:
+                attempt.callback(_unlink_lock_file, path)  # runs before the lock's release
+                held.enter_context(attempt.pop_all())
+                return None
+            attempt.close()  # locked a file its holder removed meanwhile: take the new one
+        return self._busy(
+            source, source_id, url, "being collected by other runs (its lock file kept changing)"
+        )
+
+    def _busy(self, source: SourceName, source_id: str, url: str | None, why: str) -> Outcome:
+        message = f"{why}; that run records it (rerun after it ends to check)"
+        log.warning("%s %s: %s", source, source_id, message)
+        return Outcome(source_id, "skipped", BUSY, url=url, message=message)
 
     # -- skip logic ----------------------------------------------------------------
     def file_ok(self, asset: MediaAsset) -> bool:
@@ -282,43 +396,81 @@ class CollectContext:
         return all(self.file_ok(a) for a in assets if a.path and a.sha256)
 
     def known_asset(self, source: SourceName, source_id: str, kind: AssetKind, url: str) -> MediaAsset | None:
+        """The downloaded, intact asset of this kind recorded under ``url`` (its key), if any."""
         for a in self.catalog.assets(source=str(source), source_id=source_id, kind=str(kind)):
             if (a.url or "") == url and a.status == Status.DOWNLOADED and self.file_ok(a):
                 return a
         return None
 
+    def note_failure(self, asset: MediaAsset, exc: FetchError, url: str | None = None) -> None:
+        """Keep why ``asset`` failed (message and hint; ``url``: where it was asked for when
+        its row is keyed otherwise) for its item's problem line."""
+        text = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        slots = self._why.setdefault((str(asset.source), asset.source_id), {})
+        slots[(str(asset.kind), asset.url or "")] = (url or asset.url or "", text)
+
+    def drop_assets(self, assets: list[MediaAsset]) -> None:
+        """Drop asset rows that another row of their item now stands for (a slot's row under
+        its stable key, the item's new shop image), and their files no row of the item names."""
+        if not assets:
+            return
+        self.catalog.delete_assets(assets)
+        a0 = assets[0]
+        named = {a.path for a in self.catalog.assets(source=str(a0.source), source_id=a0.source_id)}
+        for a in assets:
+            if a.path and a.path not in named:
+                try:
+                    path = resolve_under(
+                        self.root, a.path, what="asset path", root_label="the collection root"
+                    )
+                except PathEscapeError:
+                    continue  # a tampered row: its path is never touched
+                with local_faults(path):
+                    path.unlink(missing_ok=True)
+
     # -- assets --------------------------------------------------------------------
     def fetch_asset(
-        self, item: SourceItem, kind: AssetKind, url: str, expect: str, *, stem: str | None = None
+        self,
+        item: SourceItem,
+        kind: AssetKind,
+        url: str,
+        expect: str,
+        *,
+        stem: str | None = None,
+        key: str | None = None,
     ) -> MediaAsset:
-        """Download one asset of ``item`` (or reuse a verified earlier download); record its row."""
-        known = self.known_asset(item.source, item.source_id, kind, url)
+        """Download one asset of ``item`` from ``url`` (or reuse a verified earlier download);
+        record its row under ``key`` (default: the URL; a stable name for URLs that change on
+        every read, such as signed CDN URLs), which replaces an earlier row of that key."""
+        key = key or url
+        known = self.known_asset(item.source, item.source_id, kind, key)
         if known is not None:
             return known
         folder = self.item_dir(item.source, item.source_id)
         try:
             dl = self.client.download(url, folder, stem or str(kind), expect)
         except LocalFault as fault:
-            self.record_fault(item, kind, url, fault)
+            self.record_fault(item, kind, key, fault)
             raise
         except FetchError as exc:
             asset = MediaAsset(
                 source=item.source,
                 source_id=item.source_id,
                 kind=kind,
-                url=url,
+                url=key,
                 status=status_for(exc.reason),
                 reason=exc.reason,
             )
             if exc.reason != "interrupted":
                 self.catalog.upsert_assets([asset])
+            self.note_failure(asset, exc, url)
             log.info("%s/%s %s: %s (%s)", item.source, item.source_id, kind, exc.reason, exc.message)
             return asset
         asset = MediaAsset(
             source=item.source,
             source_id=item.source_id,
             kind=kind,
-            url=url,
+            url=key,
             path=dl.path.relative_to(self.root).as_posix(),
             sha256=dl.sha256,
             size=dl.size,
@@ -349,21 +501,34 @@ class CollectContext:
             folder.mkdir(parents=True, exist_ok=True)
         stem = stem or str(kind)
         try:
-            probe = probe_file(src, expect)
+            probe, seen = probe_unchanged(src, expect)
         except FetchError as exc:
-            if move:
+            if move and exc.reason != FILE_VANISHED:
                 src.unlink(missing_ok=True)
-            return self._failed_asset(item, kind, url, exc.reason)
+            failed = self._failed_asset(item, kind, url, exc.reason)
+            self.note_failure(failed, exc)
+            return failed
         final = folder / f"{stem}.{ext_for(src.name, content_type, expect)}"
         part = src if move else folder / f".{stem}.adopt.part"
         try:
             with local_faults(part):
-                if not move:
+                if not move:  # the user's file is copied: the copy is what goes into place
                     shutil.copyfile(src, part)
+                    if stamp(src) != seen:
+                        raise vanished(src)
+                    seen = stamp(part) or seen
                 with open(part, "rb+") as fh:
                     os.fsync(fh.fileno())
-                digest, size = sha256_file(part), part.stat().st_size
+                digest, size = hash_unchanged(part, seen)
                 os.replace(part, final)
+        except (FetchError, FileNotFoundError) as exc:
+            # gone or changed since its check (another run on this folder): a rerun fetches it again
+            if not move:
+                part.unlink(missing_ok=True)
+            why = exc if isinstance(exc, FetchError) else vanished(src)
+            failed = self._failed_asset(item, kind, url, why.reason)
+            self.note_failure(failed, why)
+            return failed
         except LocalFault as fault:
             part.unlink(missing_ok=True)  # a partial copy (or download) would only take space
             self.record_fault(item, kind, url, fault)
@@ -421,16 +586,26 @@ class CollectContext:
     def finish_item(
         self, item: SourceItem, assets: list[MediaAsset], *, required: Iterable[AssetKind]
     ) -> Outcome:
-        """Item status from its assets: every required kind downloaded -> ``downloaded``."""
+        """Item status from its assets: every required kind downloaded -> ``downloaded``; else
+        the outcome names the first file at fault (kind, URL, what happened)."""
         required = set(required)
+        why = self._why.pop((str(item.source), item.source_id), {})
         bad = [a for a in assets if a.kind in required and a.status != Status.DOWNLOADED]
         files = [a for a in assets if a.status == Status.DOWNLOADED]
+        written = {"files": len(files), "bytes": sum(a.size or 0 for a in files)}
         if any(a.reason == "interrupted" for a in assets):
             return Outcome(item.source_id, "failed", "interrupted")
         if not any(a.kind in required for a in assets) and required:
             bad_reason = "no_media"
             self.catalog.upsert_items([item], status=status_for(bad_reason), reason=bad_reason)
-            return Outcome(item.source_id, str(status_for(bad_reason)), bad_reason)
+            return Outcome(
+                item.source_id,
+                str(status_for(bad_reason)),
+                bad_reason,
+                url=item.url,
+                kind="page",
+                message=f"no {' or '.join(sorted(map(str, required)))} found for it",
+            )
         if bad:
             # a transient failure wins over a final one, so a rerun retries the item
             transient = [a for a in bad if a.status == Status.FAILED]
@@ -438,14 +613,26 @@ class CollectContext:
             status = status_for(first.reason or "fetch_failed") if not transient else Status.FAILED
             reason = first.reason or "fetch_failed"
             self.catalog.upsert_items([item], status=status, reason=reason)
-            return Outcome(item.source_id, str(status), first.reason)
+            url, message = why.get((str(first.kind), first.url or ""), (first.url, None))
+            return Outcome(
+                item.source_id,
+                str(status),
+                first.reason,
+                url=url,
+                kind=str(first.kind),
+                message=message,
+                **written,
+            )
         self.catalog.upsert_items([item], status=Status.DOWNLOADED, reason=None)
-        return Outcome(item.source_id, "ok", None, files=len(files), bytes=sum(a.size or 0 for a in files))
+        return Outcome(item.source_id, "ok", None, **written)
 
-    def reject_item(self, item: SourceItem, reason: str) -> Outcome:
+    def reject_item(self, item: SourceItem, reason: str, exc: FetchError | None = None) -> Outcome:
+        """Record the item failed or rejected for ``reason`` (``exc``: what its page answered)."""
         status = status_for(reason)
         self.catalog.upsert_items([item], status=status, reason=reason)
-        return Outcome(item.source_id, str(status), reason)
+        message = None if exc is None else exc.message + (f" ({exc.hint})" if exc.hint else "")
+        url = exc.where if exc is not None and exc.where else item.url
+        return Outcome(item.source_id, str(status), reason, url=url, kind="page", message=message)
 
     def reject_unsafe(self, source: SourceName, raw_id: str | None, url: str | None) -> Outcome:
         """Record an id that cannot be a file name under a stable stand-in id, rejected ``unsafe_id``."""

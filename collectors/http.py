@@ -38,7 +38,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from collectors.checks import ext_for, probe_file
+from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unchanged, vanished
 from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
 from collectors.part_resume import (
@@ -51,7 +51,7 @@ from collectors.part_resume import (
     state_path,
     unlink_quietly,
 )
-from schemas.atomic import sha256_file, sweep_partials
+from schemas.atomic import sweep_partials
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
 from schemas.items import ImageProbe, VideoProbe
@@ -484,13 +484,7 @@ class PoliteClient:
 
     def get_text(self, url: str) -> str:
         body, ctype, _ = self.get_bytes(url)
-        charset = "utf-8"
-        if ctype and "charset=" in ctype:
-            charset = ctype.split("charset=", 1)[1].split(";")[0].strip() or "utf-8"
-        try:
-            return body.decode(charset, "replace")
-        except LookupError:
-            return body.decode("utf-8", "replace")
+        return decode_text(body, ctype)
 
     def exists(self, url: str) -> bool:
         """HEAD ``url``: True on 2xx, False on 404/410; other failures raise :class:`FetchError`."""
@@ -535,7 +529,12 @@ class PoliteClient:
         a 200, another total or ETag) starts over from zero. A 206 that stops short of the
         file's end is followed by requests for the rest (at most ``max_range_rounds``; then
         ``truncated_body``, retried), so the content checks only ever see a complete file. Only
-        a file that passes them is renamed into place; anything bad is deleted.
+        a file that passes them is renamed into place; anything bad is deleted. A part written
+        by another process too (one not of this size when opened to append: ``part_changed``,
+        retried from its new end; one grown past the file: fetched again from the start) is
+        never appended twice, and one that vanished under its check is ``file_vanished``
+        (retried), never a content reason. (One run at a time per item makes these rare:
+        :meth:`collectors.core.CollectContext.claim`.)
         """
         folder = Path(folder)
         with local_faults(folder):
@@ -612,6 +611,13 @@ class PoliteClient:
                     save_resume_state(part, url, resp, span.total)
                 self._stream_to(resp, part, "ab" if span.start else "wb", span.start, url)
             total = span.total if span.total is not None else (kept.total if kept is not None else None)
+            if total is not None and _size(part) > total:
+                raise FetchError(  # written into by someone else too: start over (once)
+                    f"part grew to {_size(part)} bytes, past the file's {total}",
+                    where=url,
+                    reason="resume_mismatch",
+                    retryable=True,
+                )
             if span.partial and total is not None and _size(part) < total:
                 continue  # a 206 that ended before the end of the file: ask for the rest
             if total is not None and _size(part) < total:
@@ -643,6 +649,13 @@ class PoliteClient:
         written = offset
         fh = _open_part(part, mode)
         try:
+            if os.fstat(fh.fileno()).st_size != offset:
+                raise FetchError(  # never append to a part another writer changed since it was read
+                    f"the kept part is no longer {offset} bytes long (another run writing it?)",
+                    where=url,
+                    reason="part_changed",
+                    retryable=True,
+                )
             body = _iter_body(resp, self.cfg.chunk_bytes)
             while True:
                 try:
@@ -697,18 +710,24 @@ class PoliteClient:
         content_type: str | None,
         resumed: bool,
     ) -> Download:
+        """Check the complete ``part`` and rename it into place. A part that vanished or changed
+        meanwhile raises ``file_vanished`` (retryable) and is left alone: it is not this run's
+        any more, and its content says nothing about the site's file."""
         try:
-            probe = probe_file(part, expect)
-        except FetchError:
-            discard_part(part)
+            probe, seen = probe_unchanged(part, expect)
+        except FetchError as exc:
+            if exc.reason != FILE_VANISHED:
+                discard_part(part)
             raise
         ext = ext_for(url, content_type, expect)
         final = folder / f"{stem}.{ext}"
         try:
             with local_faults(final):
-                digest = sha256_file(part)
-                size = part.stat().st_size
-                os.replace(part, final)
+                digest, size = hash_unchanged(part, seen)
+                try:
+                    os.replace(part, final)
+                except FileNotFoundError:
+                    raise vanished(part) from None
             unlink_quietly(state_path(part))
         except LocalFault:
             discard_part(part)
@@ -769,6 +788,18 @@ def _iter_body(resp: requests.Response, size: int) -> Iterator[bytes]:
         if not chunk:
             break
         yield chunk
+
+
+def decode_text(body: bytes, content_type: str | None) -> str:
+    """A page's text: decoded with the charset its Content-Type names (UTF-8 without one, or
+    with one Python does not know), undecodable bytes replaced."""
+    charset = "utf-8"
+    if content_type and "charset=" in content_type:
+        charset = content_type.split("charset=", 1)[1].split(";")[0].strip() or "utf-8"
+    try:
+        return body.decode(charset, "replace")
+    except LookupError:
+        return body.decode("utf-8", "replace")
 
 
 def _type_ok(content_type: str | None, accepted: list[str]) -> bool:

@@ -7,7 +7,13 @@ Targets:
   ``shortcode:CODE``, a post URL (``/p/CODE/``)          one post
   ``@FILE`` or a text file                              one of the above per line
 A carousel post gives its video node as the street video (kind ``video``) and its image
-nodes as candidate shop images (``candidate-shop-<n>``). Media files are fetched with the
+nodes as candidate shop images (``candidate-shop-<n>``). Instagram's media URLs are signed and
+change every time a post is read, so an asset is recorded under a stable key,
+``instagram:<shortcode>/<node id>`` (its position, ``#<n>``, when the post gives no ids), and the
+signed URLs of the last read are kept in the item's metadata (``media_urls``: key -> URL); a
+rerun skips the files it has and fetches a failed one again into its own row. Rows keyed by a
+signed URL (catalogs of earlier versions) are taken over by the slot they belong to (the same
+file, or the same URL path), so they are never doubled. Media files are fetched with the
 shared polite client; metadata queries go through instaloader, whose RateController paces
 them (its waits are logged, never hot-retried), over the polite client's transport: allowed
 hosts, robots.txt, rate limit and ``Retry-After`` apply, and with ``--base-url`` its API hosts
@@ -33,8 +39,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
@@ -42,7 +49,7 @@ from collectors.core import Candidate, CollectContext, hashtags_in
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
-from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName
+from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 log = logging.getLogger("collectors.instagram")
 
@@ -200,6 +207,21 @@ def _targets(target: str) -> Iterator[str]:
 def _shortcode(code: str) -> Candidate:
     """The candidate of a post known by its shortcode only (read when it is collected)."""
     return Candidate(raw_id=code, url=f"https://www.instagram.com/p/{code}/", key="www.instagram.com")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One media file of a post: its kind, file name stem, signed URL (changes on every read)
+    and stable key (the asset row's ``url``: ``instagram:<shortcode>/<node id or #position>``)."""
+
+    kind: AssetKind
+    stem: str
+    url: str
+    key: str
+
+    @property
+    def expect(self) -> str:
+        return "video" if self.kind == AssetKind.VIDEO else "image"
 
 
 @dataclass(frozen=True)
@@ -413,7 +435,7 @@ class Instagram(Source):
         try:
             if post is None:
                 post = instaloader.Post.from_shortcode(self.loader.context, sid)
-            videos, images = _media(post)
+            slots = post_slots(sid, post)
         except instaloader.InstaloaderException as exc:
             raise FetchError(
                 f"instaloader: {type(exc).__name__}", where=sid, reason=_ig_reason(exc)
@@ -421,22 +443,39 @@ class Instagram(Source):
         except (KeyError, TypeError) as exc:
             log.info("instagram %s: malformed structure (%s)", sid, exc)
             raise FetchError("malformed structure", where=sid, reason="malformed_structure") from None
-        item = self._item(sid, post, cand.url, has_video=bool(videos))
-        return Found(item, cand, (videos, images), rejected=None if videos else "no_video")
+        has_video = any(s.kind == AssetKind.VIDEO for s in slots)
+        item = self._item(sid, post, cand.url, has_video=has_video)
+        item.metadata["media_urls"] = {s.key: s.url for s in slots}
+        return Found(item, cand, slots, rejected=None if has_video else "no_video")
 
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
-        ctx, item = self.ctx, found.item
-        videos, images = found.data
-        assets: list[MediaAsset] = []
-        for n, url in enumerate(videos, 1):
-            assets.append(
-                ctx.fetch_asset(item, AssetKind.VIDEO, url, "video", stem="video" if n == 1 else f"video-{n}")
-            )
-        for n, url in enumerate(images, 1):
-            assets.append(
-                ctx.fetch_asset(item, AssetKind.CANDIDATE_SHOP, url, "image", stem=f"candidate-shop-{n}")
-            )
+        item, slots = found.item, found.data
+        rows = self.ctx.catalog.assets(source=str(item.source), source_id=item.source_id)
+        legacy = [r for r in rows if not (r.url or "").startswith("instagram:")]
+        assets = []
+        for slot in slots:
+            old = [r for r in legacy if r.kind == slot.kind and _legacy_row_of(r, slot)]
+            legacy = [r for r in legacy if r not in old]
+            assets.append(self._fetch_slot(item, slot, old))
+        if legacy and not any(a.reason == "interrupted" for a in assets):
+            # rows keyed by a signed URL without a file that no slot took (the post changed):
+            # every slot has its own row now, and a failed one would keep the item undone
+            self.ctx.drop_assets([r for r in legacy if not r.path])
         return assets, {AssetKind.VIDEO}
+
+    def _fetch_slot(self, item: SourceItem, slot: Slot, old: list[MediaAsset]) -> MediaAsset:
+        """The slot's asset under its stable key: its own row when intact, else the intact file
+        of its ``old`` rows (keyed by a signed URL: re-keyed), else fetched; ``old`` is dropped."""
+        ctx = self.ctx
+        kept = next((r for r in old if r.status == Status.DOWNLOADED and ctx.file_ok(r)), None)
+        if kept is not None and ctx.known_asset(item.source, item.source_id, slot.kind, slot.key) is None:
+            asset = kept.model_copy(update={"url": slot.key})
+            ctx.catalog.upsert_assets([asset])
+        else:
+            asset = ctx.fetch_asset(item, slot.kind, slot.url, slot.expect, stem=slot.stem, key=slot.key)
+        if old and asset.reason != "interrupted":
+            ctx.drop_assets(old)
+        return asset
 
     def _item(self, sid: str, post: Any, url: str | None, *, has_video: bool) -> SourceItem:
         node: dict[str, Any] = post._node
@@ -460,21 +499,59 @@ class Instagram(Source):
         )
 
 
-def _media(post: Any) -> tuple[list[str], list[str]]:
-    """(video URLs, image URLs) of a post; carousel image nodes are candidate shop images."""
+def _media(post: Any) -> list[tuple[str, str | None, bool]]:
+    """(URL, node id, is a video) of each media of a post, in order; a carousel node that is a
+    video without a video URL gives its still image."""
     node = post._node
     typename = node.get("__typename") or post.typename
     if typename == "GraphSidecar":
-        videos, images = [], []
-        for sc in post.get_sidecar_nodes():
+        edges = (node.get("edge_sidecar_to_children") or {}).get("edges") or []
+        ids = [(e.get("node") or {}).get("id") if isinstance(e, dict) else None for e in edges]
+        out: list[tuple[str, str | None, bool]] = []
+        for n, sc in enumerate(post.get_sidecar_nodes()):
+            node_id = ids[n] if n < len(ids) else None
             if sc.is_video and sc.video_url:
-                videos.append(sc.video_url)
+                out.append((sc.video_url, node_id, True))
             elif sc.display_url:
-                images.append(sc.display_url)
-        return videos, images
+                out.append((sc.display_url, node_id, False))
+        return out
     if node.get("is_video") or typename == "GraphVideo":
-        return [node.get("video_url") or post.video_url], []
-    return [], [node.get("display_url") or post.url]
+        return [(node.get("video_url") or post.video_url, node.get("id"), True)]
+    return [(node.get("display_url") or post.url, node.get("id"), False)]
+
+
+def post_slots(shortcode: str, post: Any) -> list[Slot]:
+    """The media slots of a post (:class:`Slot`): videos ``video``, ``video-2``, ...; images
+    ``candidate-shop-1``, ...; keyed by node id when every node has a distinct one, else by
+    position."""
+    media = _media(post)
+    ids = [
+        str(i) if isinstance(i, str | int) and not isinstance(i, bool) and str(i) else None
+        for _, i, _ in media
+    ]
+    by_id = all(ids) and len(set(ids)) == len(ids)
+    slots, n_video, n_image = [], 0, 0
+    for pos, ((url, _, is_video), node_id) in enumerate(zip(media, ids, strict=True), 1):
+        if is_video:
+            n_video += 1
+            kind, stem = AssetKind.VIDEO, "video" if n_video == 1 else f"video-{n_video}"
+        else:
+            n_image += 1
+            kind, stem = AssetKind.CANDIDATE_SHOP, f"candidate-shop-{n_image}"
+        key = f"instagram:{shortcode}/{node_id if by_id else f'#{pos}'}"
+        slots.append(Slot(kind, stem, str(url), key))
+    return slots
+
+
+def _legacy_row_of(row: MediaAsset, slot: Slot) -> bool:
+    """Whether ``row`` is this slot's row keyed the old way, by a signed URL: its file has the
+    slot's name, or (a failed row, no file) its URL has the slot's URL's path (a re-signed URL
+    differs in its query, maybe its CDN host)."""
+    if (row.url or "").startswith("instagram:"):
+        return False
+    if row.path:
+        return PurePosixPath(row.path).stem == slot.stem
+    return bool(row.url) and urlsplit(row.url).path == urlsplit(slot.url).path
 
 
 def _safe(fn: Any) -> Any:

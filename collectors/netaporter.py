@@ -1,10 +1,15 @@
 """Net-A-Porter: discover product pages, read their metadata, fetch the detail video and views.
 
 Targets: nothing (the configured clothing listing), listing/designer/category page URLs or
-paths (followed through their pagination), sitemap URLs (``*.xml``, indexes followed),
-product page URLs, decimal product ids, or ``@FILE`` / a file path with one id or URL a line
-(a target starting with ``/`` that is an existing local file is that file, never a path
-requested from the site).
+paths (followed through their pagination; a page number that is not a whole number is refused
+before anything is created), sitemap URLs (``*.xml``, gzip-compressed ``*.xml.gz`` too,
+indexes followed), product page URLs, decimal product ids, or ``@FILE`` / a file path with one
+id or URL a line (a target starting with ``/`` that is an existing local file is that file,
+never a path requested from the site).
+
+A product page that redirects to another product (or to a listing: sold out) is refused,
+``product_moved`` (final), naming both pages: its metadata would describe the other product
+while its video and images are looked up by the id asked for.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, status_for
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_file, target_path
-from collectors.pages import parse_product, read_page, sitemap_locs
+from collectors.pages import gunzip_capped, parse_product, read_page, sitemap_locs
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
@@ -98,6 +103,11 @@ class NetAPorter(Source):
 
     @classmethod
     def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+        """The site's hosts; listing targets are checked against the config here (their page
+        number), before anything is created."""
+        for target in targets:
+            for one in _targets(target.strip()):
+                _check_page_number(one, cfg.netaporter.page_param)
         return HostPolicy.of(cfg.netaporter.hosts())
 
     # -- discovery -----------------------------------------------------------------
@@ -162,9 +172,11 @@ class NetAPorter(Source):
         """Product pages of a sitemap, and of its children for an index (3 levels deep). A child
         that cannot be read (gone, busy, malformed) is a problem of its own: the others are read."""
         from collectors.core import noting_problems
+        from collectors.http import decode_text
 
-        text = self.client.get_text(url)
-        pages, children = sitemap_locs(text, where=url)
+        body, ctype, _ = self.client.get_bytes(url)
+        body = gunzip_capped(body, self.client.cfg.max_page_bytes, where=url)
+        pages, children = sitemap_locs(decode_text(body, ctype), where=url)
         for page in pages:
             raw = self.product_id(page)
             if raw is not None:
@@ -179,7 +191,7 @@ class NetAPorter(Source):
         end; anything else raises, and the target is listed as a problem with the candidates of
         the pages before it kept)."""
         seen_pages: set[str] = set()
-        number = int(dict(parse_qsl(urlsplit(url).query)).get(self.cfg.page_param, "1") or 1)
+        number = _page_number(url, self.cfg.page_param) or 1
         page_url: str | None = url
         found: set[str] = set()
         while page_url and page_url not in seen_pages and len(seen_pages) < self.cfg.max_pages:
@@ -209,8 +221,12 @@ class NetAPorter(Source):
 
     # -- one product ---------------------------------------------------------------
     def describe(self, sid: str, cand: Candidate) -> Found:
+        from collectors.http import decode_text
+
         url = cand.url or self._product_url(sid)
-        meta = parse_product(self.client.get_text(url), where=url)
+        body, ctype, final = self.client.get_bytes(url)
+        meta = parse_product(decode_text(body, ctype), where=url)
+        self._check_same_product(sid, url, final, meta.sku)
         item = SourceItem(
             source=self.name,
             source_id=sid,
@@ -223,6 +239,27 @@ class NetAPorter(Source):
             metadata=meta.raw,
         )
         return Found(item, cand)
+
+    def _check_same_product(self, sid: str, url: str, final: str, sku: str | None) -> None:
+        """Refuse (``product_moved``, final) a page that is another product's: the site
+        redirected to another product page or to a page that is none (a listing: sold out), or
+        its JSON-LD names another product number. Its metadata and this id's media would make
+        a wrong pair; the item is never collected under an id that was not asked for."""
+        other = self.product_id(final) if final != url else sid
+        if other == sid and not (sku and sku.isdecimal() and sid.isdecimal() and sku != sid):
+            return
+        if other is None:
+            message = f"redirects to {final}, which is not a product page (sold out or gone?)"
+            hint = "nothing to collect for this id; --retry-rejected tries it again"
+        else:
+            now = other if other != sid else str(sku)
+            message = (
+                f"redirects to product {now} ({final})"
+                if other != sid
+                else f"its JSON-LD describes product {now}"
+            )
+            hint = f"collect {now} if that is the product you want; --retry-rejected tries {sid} again"
+        raise FetchError(message, where=url, reason="product_moved", hint=hint)
 
     def _video_exists(self, video_url: str) -> bool:
         """HEAD the detail video: False on 404/410. A server that does not answer HEAD (405,
@@ -293,6 +330,25 @@ class NetAPorter(Source):
         if has_video is not False:
             required.add(AssetKind.VIDEO)
         return assets, required
+
+
+def _page_number(url: str, param: str) -> int | None:
+    """The listing page number in ``url``'s query (None without one or when it is no whole number)."""
+    raw = dict(parse_qsl(urlsplit(url).query)).get(param, "").strip()
+    return int(raw) if raw.isdecimal() else None
+
+
+def _check_page_number(target: str, param: str) -> None:
+    """Refuse a listing target whose page number is not a whole number (``?pageNumber=abc``)."""
+    if not target.startswith(("http://", "https://", "/")):
+        return
+    raw = dict(parse_qsl(urlsplit(target).query)).get(param)
+    if raw is not None and raw.strip() and _page_number(target, param) is None:
+        raise DataFormatError(
+            f"listing page number {param}={raw!r} is not a whole number",
+            where=target,
+            hint=f"give {param}=N (N = 1, 2, ...) or leave it out to start at the first page",
+        )
 
 
 def _with_param(url: str, key: str, value: str) -> str:

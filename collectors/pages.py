@@ -1,9 +1,13 @@
-"""Small HTML/XML readers for product and listing pages (JSON-LD, Open Graph, links, sitemaps)."""
+"""Small HTML/XML readers for product and listing pages (JSON-LD, Open Graph, links, sitemaps,
+gzip-compressed ones too)."""
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -170,6 +174,32 @@ def breadcrumb_names(crumbs: dict[str, Any]) -> list[str]:
     if names and names[0].lower() in ("home", "net-a-porter", "homepage"):
         names = names[1:]
     return names
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip_capped(body: bytes, cap: int, *, where: str) -> bytes:
+    """``body`` decompressed when it is gzip data (a ``*.xml.gz`` sitemap, sent as it is
+    stored: no Content-Encoding), refused past ``cap`` bytes once decompressed; other bodies
+    as they are."""
+    if not body.startswith(GZIP_MAGIC):
+        return body
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(body)) as fh:
+            data = fh.read(cap + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise FetchError(
+            f"gzip-compressed sitemap does not decompress ({exc})", where=where, reason="malformed_sitemap"
+        ) from None
+    if len(data) > cap:
+        raise FetchError(
+            f"sitemap exceeds the {cap}-byte cap once decompressed",
+            where=where,
+            reason="too_large",
+            hint="raise http.max_page_bytes if the sitemap is legitimate",
+        )
+    return data
 
 
 def sitemap_locs(xml_text: str, *, where: str) -> tuple[list[str], list[str]]:

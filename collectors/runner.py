@@ -266,7 +266,7 @@ def _dry_run(
             continue
         sid = safe_id(cand.raw_id)
         row = ctx.catalog.get_item(str(source.name), sid) if sid is not None else None
-        if sid is not None and row is not None and ctx.is_done(source.name, sid):
+        if sid is not None and row is not None and source.done(sid, cand):
             summary.would_skip.append(
                 {"source_id": sid, "url": cand.url, "status": str(row.status), "reason": row.reason}
             )

@@ -1,10 +1,15 @@
-"""User mapping files: video (id or URL) -> shop image (URL or local file), CSV or JSON lines."""
+"""User mapping files: video (id or URL) -> shop image (URL or local file), CSV or JSON lines.
+
+One video has one shop image: a map whose rows give one video two different shop images is
+refused, naming both rows (the same row twice is fine).
+"""
 
 from __future__ import annotations
 
 import csv
 import os
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,10 +29,14 @@ class ShopRef:
 
     url: str | None = None
     path: Path | None = None
+    where: str | None = field(default=None, compare=False)  # the file and row that named it
 
     @property
     def key(self) -> str:
         return self.url or (self.path.resolve().as_uri() if self.path else "")
+
+    def __str__(self) -> str:
+        return self.url or str(self.path or "")
 
 
 def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopRef:
@@ -36,16 +45,17 @@ def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopR
     :class:`~schemas.paths.PathEscapeError` naming ``where`` (file and line)."""
     value = value.strip()
     if is_url(value):
-        return ShopRef(url=checked_url(value, where or str(base)))
+        return ShopRef(url=checked_url(value, where or str(base)), where=where)
     raw = value[7:] if value.startswith("file://") else value
     path = resolve_under(
         base, raw, what="shop image", where=where, root_label="the folder of the list", follow_symlinks=True
     )
-    return ShopRef(path=path)
+    return ShopRef(path=path, where=where)
 
 
 def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
-    """Mapping file -> {video id or URL: ShopRef}. CSV (header optional) or JSONL."""
+    """Mapping file -> {video id or URL: ShopRef}. CSV (header optional) or JSONL; two rows
+    giving one video different shop images raise :class:`DataFormatError` naming both."""
     p = Path(path)
     text = read_text_input(p, "shop mapping")
     rows: list[tuple[str, str, str]] = []
@@ -79,7 +89,36 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
             if len(r) <= max(vcol, scol):
                 raise DataFormatError(f"row {n}: expected a video and a shop column", where=str(p))
             rows.append((r[vcol].strip(), r[scol].strip(), f"{p} row {n}"))
-    return {video: parse_shop_ref(shop, p.parent, where=at) for video, shop, at in rows if video and shop}
+    refs = [(video, parse_shop_ref(shop, p.parent, where=at)) for video, shop, at in rows if video and shop]
+    check_one_shop_each(refs)
+    return dict(refs)
+
+
+def check_one_shop_each(
+    refs: Iterable[tuple[str, ShopRef]], same_video: Callable[[str], str | None] = lambda key: key
+) -> None:
+    """Refuse two shop images for one video: ``refs`` are (video key, shop) pairs, and
+    ``same_video`` names the video a key stands for (a URL and an id may name one video)."""
+    first: dict[str, tuple[str, ShopRef]] = {}
+    for key, ref in refs:
+        video = same_video(key) or key
+        seen = first.setdefault(video, (key, ref))
+        if seen[1].key != ref.key:
+            named = repr(video) if seen[0] == key else f"{video!r} (named {seen[0]!r} and {key!r})"
+            (file_a, at_a), (file_b, at_b) = _split_where(seen[1].where), _split_where(ref.where)
+            if file_a != file_b:
+                at_a, at_b = seen[1].where, ref.where
+            raise DataFormatError(
+                f"video {named} has two shop images: {at_a} gives {seen[1]}, {at_b} gives {ref}",
+                where=file_b if file_a == file_b else None,
+                hint="keep one shop image per video: delete or correct one of the two",
+            )
+
+
+def _split_where(where: str | None) -> tuple[str | None, str]:
+    """``"FILE row 3"`` -> (``FILE``, ``"row 3"``)."""
+    parts = (where or "?").rsplit(" ", 2)
+    return (parts[0], " ".join(parts[1:])) if len(parts) == 3 else (None, where or "?")
 
 
 def _csv_rows(text: str, p: Path) -> list[list[str]]:

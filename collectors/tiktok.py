@@ -11,7 +11,10 @@ Targets:
 A target that cannot be read (a user page that is gone, a site that is down) is listed as a
 failed discovery with its URL and reason; the other targets are still read.
 Shop images come from a mapping file (``--shop-map``, CSV/JSONL: video id or URL -> shop
-image URL or file); without one they are left for split-screen recovery in cleaning.
+image URL or file); without one they are left for split-screen recovery in cleaning. A map
+giving one video (by its id or its URL) two shop images is refused; a video collected before
+with another shop image than the map names now is paired anew on the rerun
+(:meth:`~collectors.ytdl.YtdlSource.changed`).
 """
 
 from __future__ import annotations
@@ -26,12 +29,26 @@ from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, CollectContext, noting_problems
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
-from collectors.shopmap import load_shop_map, url_hosts
+from collectors.shopmap import ShopRef, check_one_shop_each, load_shop_map, url_hosts
 from collectors.ytdl import YtdlSource, load_info_file
 from schemas.errors import DataFormatError
 from schemas.items import SourceName
 
 _VIDEO_URL = re.compile(r"tiktok\.com/@[^/]+/video/(?P<id>[^/?#]+)|/video/(?P<id2>[^/?#]+)")
+
+
+def video_id_of(key: str) -> str | None:
+    """The video id in a TikTok video URL (None for anything else)."""
+    m = _VIDEO_URL.search(key) if "/" in key else None
+    return (m.group("id") or m.group("id2")) if m else None
+
+
+def load_tiktok_shop_map(path: str | Path) -> dict[str, ShopRef]:
+    """:func:`~collectors.shopmap.load_shop_map`, also refusing a video named by its id and by
+    its URL with two different shop images."""
+    mapping = load_shop_map(path)
+    check_one_shop_each(mapping.items(), video_id_of)
+    return mapping
 
 
 def expand_target(target: str) -> str:
@@ -137,7 +154,12 @@ class TikTok(YtdlSource):
         ),
     )
     options = (
-        SourceOption("--shop-map", "CSV/JSONL: video id or URL -> shop image URL or file.", kind="file"),
+        SourceOption(
+            "--shop-map",
+            "CSV/JSONL: video id or URL -> shop image URL or file (one per video; a video collected "
+            "with another one is paired anew).",
+            kind="file",
+        ),
     )
     examples = (
         "mf-collect tiktok world/fixtures/tiktok/ --shop-map world/fixtures/tiktok_shops.csv --root data"
@@ -148,7 +170,7 @@ class TikTok(YtdlSource):
     def __init__(self, ctx: CollectContext, *, shop_map: str | None = None) -> None:
         super().__init__(ctx)
         if shop_map:
-            self.shop_map = load_shop_map(shop_map)
+            self.shop_map = load_tiktok_shop_map(shop_map)
 
     expand_target = staticmethod(_targets)
 
@@ -170,7 +192,7 @@ class TikTok(YtdlSource):
     def policy(
         cls, cfg: CollectConfig, targets: Sequence[str], shop_map: str | None = None, **_: Any
     ) -> HostPolicy:
-        mapping = load_shop_map(shop_map) if shop_map else {}
+        mapping = load_tiktok_shop_map(shop_map) if shop_map else {}
         hosts = [*cfg.tiktok.allowed_hosts, *cfg.tiktok.shop_hosts, *url_hosts(mapping)]
         return HostPolicy.of(hosts, cfg.tiktok.media_host_suffixes)
 

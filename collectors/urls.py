@@ -13,7 +13,9 @@ yt-dlp extractor knows the URL, else the file name stem of its URL when that is 
 else ``url-<hash>`` (a stem that would leave its folder, ``..%2Fx.mp4``, is refused visibly:
 ``unsafe_id``). Different URLs with one stem (``/alice/video.mp4``, ``/bob/video.mp4``) each get
 their ``url-<hash>``, except the one the catalog already holds under the stem: ids do not
-change between runs, whatever the order of the list. A shop image belongs to its line's URL.
+change between runs, whatever the order of the list. A shop image belongs to its line's URL;
+two lines giving one video (the same URL, or URLs of one video id) different shop images are
+refused, naming both lines.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from collectors.config import CollectConfig, host_of
 from collectors.core import Candidate, safe_id
 from collectors.hosts import HostPolicy
 from collectors.listfiles import checked_url, is_file, is_url, target_path
-from collectors.shopmap import ShopRef, parse_shop_ref
+from collectors.shopmap import ShopRef, check_one_shop_each, parse_shop_ref
 from collectors.ytdl import YtdlSource
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import SourceItem, SourceName
@@ -126,7 +128,8 @@ def _extractor_id(url: str) -> str | None:
 
 
 def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
-    """(URL, shop reference) pairs from URL arguments and list files (``#`` comments cut)."""
+    """(URL, shop reference) pairs from URL arguments and list files (``#`` comments cut); two
+    lines giving one video different shop images raise :class:`DataFormatError` naming both."""
     out: list[tuple[str, ShopRef | None]] = []
     for target in targets:
         path = target_path(target)
@@ -139,6 +142,8 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
             entry = _url_line(line, n, path)
             if entry is not None:
                 out.append(entry)
+    paired = [(url, shop) for url, shop in out if shop is not None]
+    check_one_shop_each(paired, lambda url: _extractor_id(url) or url)
     return out
 
 

@@ -17,7 +17,10 @@ downloads only) records finished ids; it never makes yt-dlp skip one: the catalo
 is done.
 
 :class:`YtdlSource` is what the yt-dlp sources share: playlist expansion, the item from an
-info dict, and the media of an item (its video, plus a shop image when one is mapped).
+info dict, and the media of an item (its video, plus a shop image when one is mapped). A
+collected item whose mapped shop image is not the one it was collected with is paired anew by
+a rerun (the new image fetched, the old row and file dropped; its video is kept); one that
+cleaning has moved on, or that the collector rejected, is only named in a warning.
 """
 
 from __future__ import annotations
@@ -35,7 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.base import Found, Source, UnsafeId
 from collectors.config import HttpConfig, host_of
-from collectors.core import Candidate, CollectContext, hashtags_in, safe_id, status_for
+from collectors.core import (
+    PAST_COLLECTION,
+    Candidate,
+    CollectContext,
+    collector_rejected,
+    hashtags_in,
+    safe_id,
+    status_for,
+)
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
 from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
@@ -599,30 +610,86 @@ class YtdlSource(Source):
             sid = real
         return Found(self.item_from(sid, info, cand.url), cand, info)
 
+    def mapped_shop(self, sid: str, cand: Candidate) -> ShopRef | None:
+        """The shop image mapped to a candidate before it is read (by its id, its page URL, the
+        candidate's URL or the URL it was asked for), if any."""
+        info = cand.payload if isinstance(cand.payload, dict) else {}
+        return lookup(self.shop_map, sid, info.get("webpage_url"), cand.url, info.get("original_url"))
+
+    def changed(self, sid: str, cand: Candidate) -> bool:
+        """Whether a collected item's mapped shop image is not the one it was collected with
+        (a corrected map, or a map given after the first run): it is then paired anew. Items
+        cleaning has moved on, or the collector rejected, are only named in a warning."""
+        shop = self.mapped_shop(sid, cand)
+        if shop is None:
+            return False
+        recorded = self.ctx.catalog.assets(source=str(self.name), source_id=sid, kind=str(AssetKind.SHOP))
+        if any(a.url == shop.key for a in recorded):
+            return False
+        row = self.ctx.catalog.get_item(str(self.name), sid)
+        if row is None:
+            return False
+        was = ", ".join(sorted(a.url or "?" for a in recorded)) or "none"
+        at = f" ({shop.where})" if shop.where else ""
+        if row.status == Status.DOWNLOADED:
+            log.warning(
+                "%s %s: pairing it anew with shop image %s%s (it had %s)", self.name, sid, shop, at, was
+            )
+            return True
+        if collector_rejected(row.status, row.reason):
+            todo = "--retry-rejected collects it again with it"
+        elif row.status in PAST_COLLECTION:
+            todo = f"cleaning has used the recorded one ({row.status}): not paired anew"
+        else:
+            return False
+        log.warning(
+            "%s %s: the shop map names shop image %s%s, it was collected with %s (%s%s); %s",
+            self.name,
+            sid,
+            shop,
+            at,
+            was,
+            row.status,
+            f" {row.reason}" if row.reason else "",
+            todo,
+        )
+        return False
+
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
-        ctx, item, info, cand = self.ctx, found.item, found.data, found.cand
+        item, info, cand = found.item, found.data, found.cand
         key = item.url or cand.url or f"{self.name}:{item.source_id}"
         assets = [self._video(item, info, key)]
         required = {AssetKind.VIDEO}
         shop = lookup(self.shop_map, item.source_id, item.url, cand.url, info.get("original_url"))
         if shop is not None:
             required.add(AssetKind.SHOP)
-            if shop.url:
-                assets.append(ctx.fetch_asset(item, AssetKind.SHOP, shop.url, "image"))
-            elif shop.path is not None and shop.path.is_file():
-                assets.append(ctx.adopt_file(item, AssetKind.SHOP, shop.path, "image", url=shop.key))
-            else:
-                missing = MediaAsset(
-                    source=self.name,
-                    source_id=item.source_id,
-                    kind=AssetKind.SHOP,
-                    url=shop.key,
-                    status=Status.REJECTED,
-                    reason="shop_file_missing",
-                )
-                ctx.catalog.upsert_assets([missing])
-                assets.append(missing)
+            assets.append(self._shop(item, shop))
         return assets, required
+
+    def _shop(self, item: SourceItem, shop: ShopRef) -> MediaAsset:
+        """The item's mapped shop image (a URL fetched, a file copied); once it is in place, the
+        item's other shop rows (an earlier pairing) are dropped."""
+        ctx = self.ctx
+        if shop.url:
+            asset = ctx.fetch_asset(item, AssetKind.SHOP, shop.url, "image")
+        elif shop.path is not None and shop.path.is_file():
+            asset = ctx.adopt_file(item, AssetKind.SHOP, shop.path, "image", url=shop.key)
+        else:
+            asset = MediaAsset(
+                source=self.name,
+                source_id=item.source_id,
+                kind=AssetKind.SHOP,
+                url=shop.key,
+                status=Status.REJECTED,
+                reason="shop_file_missing",
+            )
+            ctx.catalog.upsert_assets([asset])
+        if asset.status == Status.DOWNLOADED:
+            rows = ctx.catalog.assets(
+                source=str(item.source), source_id=item.source_id, kind=str(AssetKind.SHOP)
+            )
+            ctx.drop_assets([a for a in rows if a.url != asset.url])
+        return asset
 
     def _video(self, item: SourceItem, info: dict[str, Any], key: str) -> MediaAsset:
         ctx = self.ctx
@@ -646,6 +713,7 @@ class YtdlSource(Source):
             )
             if exc.reason != "interrupted":  # as CollectContext.fetch_asset: the rerun resumes it
                 ctx.catalog.upsert_assets([asset])
+            ctx.note_failure(asset, exc, exc.where if exc.where and "://" in exc.where else None)
             return asset
         return ctx.adopt_file(
             item,

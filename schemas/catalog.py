@@ -621,6 +621,18 @@ class Catalog:
             db.executemany(sql, [_asset_values(a, now) for a in rows])
         return len(rows)
 
+    def delete_assets(self, assets: Iterable[MediaAsset]) -> int:
+        """Delete the rows of ``assets``, each found by its key (source, source id, kind, URL),
+        in one transaction (all or none); their files are the caller's. Returns how many rows
+        went (a row already gone is no error)."""
+        keys = [(str(a.source), a.source_id, str(a.kind), a.url or "") for a in assets]
+        sql = "DELETE FROM assets WHERE source = ? AND source_id = ? AND kind = ? AND url = ?"
+        gone = 0
+        with self.transaction() as db:
+            for key in keys:
+                gone += db.execute(sql, key).rowcount
+        return gone
+
     def set_asset_state(
         self, source: str, source_id: str, kind: str, url: str | None = None, **state: Any
     ) -> None:

@@ -6,7 +6,9 @@ decodes its first frame and reports the frame count the container declares, fram
 container without a frame count, such as Matroska or WebM, the rate comes from the
 timestamps when the nominal one does not fit them: variable frame rate); with ``count_decodable=True`` also how many frames really decode (the
 declared count when the first, middle and last frames decode, otherwise a sequential count),
-which is how truncated downloads are caught. :func:`probe_image` decodes an image.
+which is how truncated downloads are caught; :func:`whole_frames` counts the frames whose data
+is all in the file (a file cut short holds fewer than it declares). :func:`probe_image` decodes
+an image.
 Bad files raise :class:`~schemas.errors.MediaError` naming the file.
 """
 
@@ -114,6 +116,24 @@ def decodable_frames(path: str | os.PathLike[str], declared: int) -> int:
     except Exception:  # noqa: BLE001 - any decoder failure: count frame by frame
         pass
     return count_decodable_frames(path)
+
+
+def whole_frames(path: str | os.PathLike[str]) -> int:
+    """How many frames of the first video stream are wholly in the file: its packets are read,
+    not decoded (a packet the end of the file cut off is flagged corrupt by the demuxer and not
+    counted); 0 when the file does not open. Tells a file cut short (fewer than it declares)
+    from a whole one whose decoder drops frames by design (an edit list)."""
+    import av
+
+    quiet_native_logs()
+    n = 0
+    try:
+        with av.open(media_path(path)) as container:
+            for pkt in container.demux(container.streams.video[0]):
+                n += bool(pkt.size) and not pkt.is_corrupt
+    except Exception:  # noqa: BLE001 - av.error.*, OSError: what was read so far counts
+        pass
+    return n
 
 
 def count_decodable_frames(path: str | os.PathLike[str]) -> int:

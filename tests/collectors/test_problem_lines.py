@@ -1,0 +1,76 @@
+"""An item's problem names the page or file at fault: its kind, URL and what happened, in the
+text summary and in ``--json``; the files the item did get are counted."""
+
+from __future__ import annotations
+
+import json
+
+from collectors.core import Outcome, Summary
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+from tests.mf_cli import run_command
+
+
+def _nap(site: FakeSite, tmp_path, pid: str) -> None:
+    page = {"@context": "https://schema.org", "@type": "Product", "name": "Silk dress", "sku": pid}
+    site.routes[f"/en-us/shop/product/{pid}"] = Route(
+        f"<html><head><script type='application/ld+json'>{json.dumps(page)}</script></head></html>".encode(),
+        content_type="text/html",
+    )
+    site.routes[f"/videos/productPage/{pid}_detail.mp4"] = Route(
+        mp4_bytes(tmp_path, 1), content_type="video/mp4"
+    )
+    for n, view in enumerate(("in", "bk", "cu")):  # no "fr": the shop view answers 404
+        site.routes[f"/images/products/{pid}/{pid}_{view}_l.jpg"] = Route(
+            jpeg_bytes(n), content_type="image/jpeg"
+        )
+
+
+def test_a_file_at_fault_is_named_in_text_and_json(tmp_path, capsys):
+    from collectors.cli import collect as mf_collect
+
+    with FakeSite() as site:
+        _nap(site, tmp_path, "1234567")
+        site.routes["/en-us/shop/product/7654321"] = Route(status=503, content_type="text/plain")
+        args = ["netaporter", "1234567", "7654321", "--root", str(tmp_path / "d"), "--base-url", site.base]
+        args += ["--config", str(_fast(tmp_path))]
+        code, out, err = run_command(mf_collect, args, capsys)
+        shop_url = site.url("/images/products/1234567/1234567_fr_l.jpg")
+        page_url = site.url("/en-us/shop/product/7654321")
+        assert code == 1, err
+        assert f"rejected 1234567  http_404  shop {shop_url}: HTTP 404" in out
+        assert f"failed   7654321  http_503_exhausted  page {page_url}: " in out
+        assert "4 files" in out  # the video and the three views 1234567 did get
+        code, out, _ = run_command(mf_collect, [*args, "--json", "--retry-rejected"], capsys)
+    problems = {p["source_id"]: p for p in json.loads(out)["problems"]}
+    assert problems["1234567"]["url"] == shop_url and problems["1234567"]["kind"] == "shop"
+    assert problems["1234567"]["message"].startswith("HTTP 404")
+    assert problems["7654321"]["url"] == page_url and problems["7654321"]["kind"] == "page"
+
+
+def _fast(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("http:\n  max_retries: 0\n  rate_per_host: 1000\n  burst_per_host: 100\n")
+    return cfg
+
+
+def test_problem_lines_of_the_summary():
+    s = Summary("tiktok")
+    s.add(
+        Outcome(
+            "7001", "failed", "truncated_body", url="https://v/7001.mp4", kind="video", message="cut short"
+        )
+    )
+    s.add(Outcome("7002", "rejected", "unsafe_id"))
+    assert s.problems[0] == {
+        "source_id": "7001",
+        "status": "failed",
+        "reason": "truncated_body",
+        "url": "https://v/7001.mp4",
+        "kind": "video",
+        "message": "cut short",
+    }
+    assert s.problems[1] == {"source_id": "7002", "status": "rejected", "reason": "unsafe_id"}
+    assert s.human().splitlines()[2:] == [
+        "  failed   7001  truncated_body  video https://v/7001.mp4: cut short",
+        "  rejected 7002  unsafe_id",
+    ]
