@@ -21,12 +21,13 @@ street half.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from cleaning.config import SplitScreenConfig
-from movingfashion.media.readers import read_frames
+from movingfashion.media.readers import decode, default_cache
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,39 @@ def still_detail(image: np.ndarray) -> float:
     return float(image.reshape(-1, image.shape[-1]).astype(np.float32).std(axis=0).max())
 
 
-def detect_split_screen(frames: np.ndarray, cfg: SplitScreenConfig | None = None) -> SplitScreenResult | None:
-    """Detect a still half in uint8 RGB frames ``[N, H, W, 3]``; None when the video is not split."""
+def _grey(frame: np.ndarray) -> np.ndarray:
+    """float32 grey ``[H, W]`` of one uint8 RGB frame (the mean of its channels)."""
+    return frame.mean(axis=2, dtype=np.float32)
+
+
+def temporal_std(frames: Sequence[np.ndarray]) -> np.ndarray:
+    """Per-pixel std over time of the frames' grey levels, float32 ``[H, W]``.
+
+    Accumulated frame by frame (two passes: mean, then squared deviations), the same float32
+    sums in the same order as ``np.std(axis=0)`` of the stacked grey frames, without a float
+    copy of the whole stack.
+    """
+    n = np.float32(len(frames))
+    total = np.zeros(frames[0].shape[:2], np.float32)
+    for f in frames:
+        total += _grey(f)
+    mean = total / n
+    sq = np.zeros_like(total)
+    for f in frames:
+        d = _grey(f) - mean
+        sq += d * d
+    return np.sqrt(sq / n)
+
+
+def detect_split_screen(
+    frames: np.ndarray | Sequence[np.ndarray], cfg: SplitScreenConfig | None = None
+) -> SplitScreenResult | None:
+    """Detect a still half in uint8 RGB frames (``[N, H, W, 3]`` or a list of ``[H, W, 3]``);
+    None when the video is not split."""
     cfg = cfg or SplitScreenConfig()
     if len(frames) < 2:
         return None
-    grey = frames.astype(np.float32).mean(axis=3)
-    std = grey.std(axis=0)
+    std = temporal_std(frames)
     height, width = std.shape
     boxes = _halves(width, height)
     best: SplitScreenResult | None = None
@@ -83,7 +110,9 @@ def detect_split_screen(frames: np.ndarray, cfg: SplitScreenConfig | None = None
             ):
                 continue
             if best is None or m_mean - s_mean > best.moving_std - best.still_std:
-                img = np.median(frames[:, sy1:sy2, sx1:sx2], axis=0).astype(np.uint8)
+                half = np.stack([f[sy1:sy2, sx1:sx2] for f in frames])
+                img = np.median(half, axis=0).astype(np.uint8)
+                del half
                 if still_detail(img) < cfg.min_still_detail:  # a blank bar or card
                     continue
                 best = SplitScreenResult(
@@ -107,4 +136,7 @@ def detect_split_screen_file(
     if n < 2:
         return None
     idx = np.linspace(0, frames - 1, n).round().astype(int).tolist()
-    return detect_split_screen(read_frames(path, idx), cfg)
+    cache = default_cache()
+    # one array per frame: no stacked copy; the std is accumulated frame by frame
+    pictures = decode(cache.get(path), idx, backend=cache.backend, access=cache.access, as_list=True)
+    return detect_split_screen(pictures, cfg)

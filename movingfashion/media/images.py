@@ -30,6 +30,10 @@ def read_image(
     official annotation tool and cocoapi, and the sizes :func:`image_size` gives). The two differ
     only for a JPEG whose tag says to rotate or flip it.
 
+    A picture with transparency (a PNG/WebP cut-out's alpha channel, a palette's transparent
+    colour) is composited over white, as a viewer on a white page shows it (the colour hidden
+    under transparent pixels is never returned).
+
     Raises :class:`MediaError` naming the file when it is missing or does not decode.
     """
     import cv2
@@ -45,9 +49,36 @@ def read_image(
     if img is None or img.size == 0:
         raise MediaError("image does not decode", where=str(p), hint="the file is corrupt or not an image")
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    alpha = _alpha(p, orientation)
+    if alpha is not None and alpha.shape == img.shape[:2]:
+        img = over_white(img, alpha)
     if size is not None:
         img = cv2.resize(img, (int(size[1]), int(size[0])), interpolation=cv2.INTER_AREA)
     return img
+
+
+def _alpha(path: Path, orientation: str) -> np.ndarray | None:
+    """Opacity ``[H, W]`` in [0, 1] (float32) of an image with transparency; None when it has none
+    or is fully opaque. Read with PIL (palette transparency, grey + alpha, 16-bit alpha), turned
+    as the colour is (EXIF orientation when ``orientation="exif"``)."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as im:
+            if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
+                return None
+            if orientation == "exif":
+                im = ImageOps.exif_transpose(im)
+            a = np.asarray(im.convert("RGBA").getchannel("A"))
+    except Exception:  # noqa: BLE001 - a format PIL cannot read: OpenCV's colour, as before
+        return None
+    return None if a.min() == 255 else a.astype(np.float32) / 255.0
+
+
+def over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 RGB composited over a white background with opacity ``alpha`` ``[H, W]`` in [0, 1]."""
+    a = alpha[..., None]
+    return np.rint(rgb.astype(np.float32) * a + 255.0 * (1.0 - a)).astype(np.uint8)
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:

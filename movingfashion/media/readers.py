@@ -8,10 +8,12 @@ order asked, any order, repeats allowed):
   decodes on CUDA (NVDEC) when asked (``device="cuda"``, or ``MF_DECODE_DEVICE=cuda|auto``);
 * ``pyav``: the reference; seeks to the key frame before each group of wanted frames and
   lets FFmpeg drop the non-reference frames nobody asked for (bit-identical to a full decode);
-* ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with four guards: a
+* ``decord``: ``VideoReader.get_batch``, kept as a selectable backend with five guards: a
   file whose header declares another frame count than its packets hold is refused (decord
   seeks by the header and returns wrong frames there), so is open-GOP video (leading B-frames
-  before a key frame: decord returns neighbouring frames for them, sorted or not), it is never
+  before a key frame: decord returns neighbouring frames for them, sorted or not) and a file
+  with more than one video stream (decord picks the "best" one, every other reader stream 0;
+  cover art does not count), it is never
   asked for frames past the packets the container holds (its ``get_batch`` can spin forever
   there), and it is always asked in frame order;
 * ``opencv``: ``cv2.VideoCapture``, the last resort (its header frame count is also capped by
@@ -142,6 +144,17 @@ def _vfr_rate(rate: float, frames: int, span_s: float) -> float:
     if span_s > 0 and frames > 1 and (rate <= 0 or abs(rate * span_s - frames) > 1):
         return frames / span_s
     return rate
+
+
+#: A function applied to each decoded frame (uint8 RGB ``[H, W, 3]``) as it comes.
+FrameFn = Callable[[np.ndarray], np.ndarray]
+
+#: Frames a reader without per-frame mapping decodes at once when the caller shrinks them.
+SHRINK_CHUNK = 8
+
+
+def _mapped(frame: np.ndarray, each: FrameFn | None) -> np.ndarray:
+    return frame if each is None else each(frame)
 
 
 class BackendUnavailable(MediaError):
@@ -368,11 +381,12 @@ class PyAVReader:
             return np.zeros((0, *self.size, 3), np.uint8)
         return np.stack(self.get_list(idx))
 
-    def get_list(self, indices: Sequence[int]) -> list[np.ndarray]:
-        """Like :meth:`get`, one array per frame (no copy into a batch)."""
+    def get_list(self, indices: Sequence[int], *, each: FrameFn | None = None) -> list[np.ndarray]:
+        """Like :meth:`get`, one array per frame (no copy into a batch); ``each`` maps every
+        frame as it is decoded (only its result is kept)."""
         idx = [int(i) for i in indices]
         if self.seek_problem is not None:
-            return self._get_in_order(idx)
+            return self._get_in_order(idx, each)
         pending = sorted(set(idx))
         want = {int(self._pts[i]): i for i in pending}
         got: dict[int, np.ndarray] = {}
@@ -390,7 +404,7 @@ class PyAVReader:
                         self.frames_decoded += 1
                         i = want.get(frame.pts)
                         if i is not None and i not in got:
-                            got[i] = self._rgb_of(frame)
+                            got[i] = _mapped(self._rgb_of(frame), each)
                     while p < len(pending) and pending[p] in got:
                         p += 1
                     if p == len(pending) or self._key_before(pending[p]) != key:
@@ -402,7 +416,7 @@ class PyAVReader:
             cc.skip_frame = "DEFAULT"
         return [got[i] for i in idx]
 
-    def _get_in_order(self, idx: list[int]) -> list[np.ndarray]:
+    def _get_in_order(self, idx: list[int], each: FrameFn | None = None) -> list[np.ndarray]:
         """Frames by their rank in the decoder's output (no seeking, no timestamps)."""
         import av
 
@@ -424,7 +438,7 @@ class PyAVReader:
                     raise OSError(f"frame {min(wanted - set(got))} could not be decoded")
                 self.frames_decoded += 1
                 if self._next in wanted:
-                    got[self._next] = self._rgb_of(frame)
+                    got[self._next] = _mapped(self._rgb_of(frame), each)
                 self._next += 1
         except BaseException:
             self._ordered = None  # a failed decoder starts again from the top next time
@@ -472,17 +486,27 @@ def _index_packets(
     return sorted_pts, key_idx
 
 
+def _moving_video_streams(container: Any) -> int:
+    """Video streams of a container, cover art (``attached_pic``) not counted."""
+    import av
+
+    cover = av.stream.Disposition.attached_pic
+    return sum(1 for st in container.streams.video if not st.disposition & cover)
+
+
 def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, int | None, list[int]]:
     """(frames the container really holds, frames its header declares or None, key-frame indices).
 
     Read from the packets, without decoding. The header count is the stream's ``nb_frames``,
     else its duration times its frame rate. ``facts``: as for :func:`_index_packets`, plus
-    ``seek_problem`` (:func:`_seek_problem`).
+    ``seek_problem`` (:func:`_seek_problem`) and ``video_streams`` (:func:`_moving_video_streams`).
     """
     import av
 
     with av.open(media_path(path)) as container:
         stream = container.streams.video[0]
+        if facts is not None:
+            facts["video_streams"] = _moving_video_streams(container)
         declared: int | None = int(stream.frames or 0) or None
         if declared is None and stream.duration and stream.average_rate:
             declared = round(float(stream.duration * stream.time_base * stream.average_rate))
@@ -512,6 +536,11 @@ class DecordReader:
             raise OSError(f"the container does not open ({_first_line(exc)})") from None
         if facts.get("seek_problem"):
             raise OSError(f"{facts['seek_problem']}; decord would return other frames")
+        if facts.get("video_streams", 1) > 1:  # it picks the "best" stream, the others stream 0
+            raise OSError(
+                f"{facts['video_streams']} video streams; decord would read another one than stream 0 "
+                "(the one every other backend and the probe read)"
+            )
         if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
             raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
         self._vr = decord.VideoReader(media_path(path), ctx=decord.cpu(0), num_threads=1)
@@ -610,8 +639,9 @@ class OpenCVReader:
             return np.zeros((0, *self._size, 3), np.uint8)
         return np.stack(self.get_list(idx))
 
-    def get_list(self, indices: Sequence[int]) -> list[np.ndarray]:
-        """Like :meth:`get`, one array per frame (no copy into a batch)."""
+    def get_list(self, indices: Sequence[int], *, each: FrameFn | None = None) -> list[np.ndarray]:
+        """Like :meth:`get`, one array per frame (no copy into a batch); ``each`` maps every
+        frame as it is decoded (only its result is kept)."""
         import cv2
 
         idx = [int(i) for i in indices]
@@ -632,7 +662,7 @@ class OpenCVReader:
             if not ok:
                 raise OSError(f"OpenCV cannot decode frame {i}")
             self._pos = i + 1
-            got[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            got[i] = _mapped(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), each)
         return [got[i] for i in idx]
 
     def key_indices(self) -> list[int]:
@@ -909,6 +939,7 @@ def decode(
     backend: str = "auto",
     access: str = "sparse",
     as_list: bool = False,
+    size: tuple[int, int] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """``reader.get(indices)`` with the indices checked and failures as MediaError naming the file.
 
@@ -917,7 +948,9 @@ def decode(
     same frames of the same displayed size (else its frame ``i`` is not this reader's frame
     ``i``), and what it returns is checked. ``as_list=True`` returns one array per
     frame instead of one stacked array (a reader that decodes frame by frame then never copies
-    full frames into a batch: what a caller that crops each frame wants).
+    full frames into a batch: what a caller that crops each frame wants). ``size`` =
+    ``(height, width)`` shrinks every frame as it is decoded (INTER_AREA): at most
+    :data:`SHRINK_CHUNK` full-size frames are held at once, whatever the number asked.
     """
     idx = [int(i) for i in indices]
     n = len(reader)
@@ -929,7 +962,7 @@ def decode(
             hint="the tracklet or sampler refers to frames the file does not have",
         )
     try:
-        return _get(reader, idx, as_list)
+        return _get(reader, idx, as_list, size)
     except Exception as exc:  # noqa: BLE001 - decoders raise their own error types
         errors = [f"{reader.backend}: {_first_line(exc)}"]
     order = backend_order(backend, access)
@@ -944,9 +977,9 @@ def decode(
             if size is not None and tuple(other.size) != tuple(size):
                 errors.append(f"{name}: frames of {other.size}, {reader.backend} {size} (height, width)")
                 continue
-            got = _get(other, idx, as_list)
+            got = _get(other, idx, as_list, size)
             shapes = {tuple(f.shape) for f in got}
-            if len(got) != len(idx) or shapes != {(*other.size, 3)}:
+            if len(got) != len(idx) or shapes != {(*(size or other.size), 3)}:
                 errors.append(f"{name}: returned {len(got)} frames of shapes {sorted(shapes)}")
                 continue
             return got
@@ -972,11 +1005,32 @@ def _size_or_none(reader: FrameReader) -> tuple[int, int] | None:
         return None
 
 
-def _get(reader: FrameReader, idx: list[int], as_list: bool) -> np.ndarray | list[np.ndarray]:
+def _get(
+    reader: FrameReader, idx: list[int], as_list: bool, size: tuple[int, int] | None = None
+) -> np.ndarray | list[np.ndarray]:
+    if size is not None:
+        small = _get_shrunk(reader, idx, size)
+        if as_list:
+            return small
+        return np.stack(small) if small else np.zeros((0, int(size[0]), int(size[1]), 3), np.uint8)
     if not as_list:
         return reader.get(idx)
     get_list = getattr(reader, "get_list", None)
     return get_list(idx) if get_list is not None else list(reader.get(idx))
+
+
+def _get_shrunk(reader: FrameReader, idx: list[int], size: tuple[int, int]) -> list[np.ndarray]:
+    """``idx`` shrunk to ``size``, each frame as it is decoded (or :data:`SHRINK_CHUNK` at a time)."""
+    each = functools.partial(_shrink, size=size)
+    if isinstance(reader, PyAVReader | OpenCVReader):
+        return reader.get_list(idx, each=each)
+    uniq = sorted(set(idx))
+    got: dict[int, np.ndarray] = {}
+    for k in range(0, len(uniq), SHRINK_CHUNK):
+        part = uniq[k : k + SHRINK_CHUNK]
+        for i, frame in zip(part, reader.get(part), strict=True):
+            got[i] = each(frame)
+    return [got[i] for i in idx]
 
 
 def read_frames(
@@ -992,11 +1046,12 @@ def read_frames(
     ``cache`` keeps the reader open for the next call (default: the process-wide cache of
     ``backend``); ``size`` = ``(height, width)`` resizes the frames (INTER_AREA). Raises
     :class:`MediaError` naming the video when it cannot be opened, when an index is outside
-    ``[0, len)`` or when decoding fails.
+    ``[0, len)`` or when decoding fails. With ``size``, each frame is shrunk as it is decoded:
+    memory holds the small frames and at most :data:`SHRINK_CHUNK` full-size ones.
     """
     cache = cache or default_cache(backend)
-    frames = decode(cache.get(path), indices, backend=cache.backend, access=cache.access)
-    return _resize(frames, size) if size is not None else frames
+    reader = cache.get(path)
+    return decode(reader, indices, backend=cache.backend, access=cache.access, size=size)
 
 
 def read_video(path: str | os.PathLike[str], *, backend: str = "auto") -> np.ndarray:
@@ -1008,13 +1063,11 @@ def read_video(path: str | os.PathLike[str], *, backend: str = "auto") -> np.nda
         reader.close()
 
 
-def _resize(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _shrink(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """One uint8 RGB frame resized to ``size`` = ``(height, width)`` (INTER_AREA; as is when equal)."""
     import cv2
 
     h, w = int(size[0]), int(size[1])
-    if frames.shape[1:3] == (h, w):
-        return frames
-    out = np.empty((len(frames), h, w, 3), np.uint8)
-    for i, f in enumerate(frames):
-        out[i] = cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA)
-    return out
+    if frame.shape[:2] == (h, w):
+        return frame
+    return cv2.resize(np.ascontiguousarray(frame), (w, h), interpolation=cv2.INTER_AREA)
