@@ -106,7 +106,7 @@ import stat
 import time
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,7 @@ from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, VideoTracklets
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
 from schemas.faults import local_faults, reraise_local_fault
-from schemas.items import AssetKind, MediaAsset, Status
+from schemas.items import AssetKind, MediaAsset, Status, VideoProbe
 from schemas.naming import check_safe_name
 from schemas.official import (
     LEGACY_SHOP_DIR,
@@ -352,7 +352,8 @@ class _Publisher:
     def place(self, rel: str, asset: MediaAsset, recipe: str) -> str:
         """Produce ``out/rel`` from ``asset``; returns its SHA-256.
 
-        ``recipe``: 'copy', 'jpeg' / 'png' (re-encode) or 'crop:x1,y1,x2,y2' (cropped H.264).
+        ``recipe``: 'copy', 'jpeg' / 'png' (re-encode), 'h264' (a video re-encoded to H.264
+        MP4: :func:`_video_recipe`) or 'crop:x1,y1,x2,y2' (cropped H.264).
         The collected file must match the catalog's size and SHA-256 (MediaError otherwise);
         the output is made again unless it still holds what the last publish made of the same
         source with the same recipe.
@@ -386,6 +387,8 @@ class _Publisher:
         elif recipe in ("jpeg", "png"):
             suffix = ".jpg" if recipe == "jpeg" else ".png"
             atomic_write_bytes(dst, encode_image(read_image(src), suffix, quality=95))
+        elif recipe == "h264":
+            transcode(src, dst, scale=_even_scale(asset))
         else:
             transcode(src, dst, crop=[float(v) for v in recipe.split(":", 1)[1].split(",")])
         out_sha = sha256_file(dst)
@@ -1123,9 +1126,31 @@ def _entry(
     return entry, [v.probe.frames for _, v in vids if v.probe is not None]
 
 
+#: collected video files published byte for byte when their codec is H.264: the archive's
+#: ``.mp4`` names promise MP4 (or its QuickTime parent) with H.264, what browsers play
+_COPY_CONTAINERS = (".mp4", ".m4v", ".mov")
+
+
 def _video_recipe(v: MediaAsset) -> str:
-    """How publish makes a video from its collected file: 'copy', or 'crop:x1,y1,x2,y2'."""
-    return "copy" if v.crop is None else "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
+    """How publish makes a video from its collected file: 'copy' (an H.264 MP4/MOV file),
+    'crop:x1,y1,x2,y2' (split screen, re-encoded) or 'h264' (any other container or codec:
+    WebM, AVI, MPEG-TS, HEVC, VP9... re-encoded to H.264 MP4). A probe without a codec
+    (records made by hand) counts as H.264."""
+    if v.crop is not None:
+        return "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
+    codec = v.probe.codec if isinstance(v.probe, VideoProbe) else None
+    suffix = PurePosixPath(v.path or "").suffix.lower()
+    return "copy" if suffix in _COPY_CONTAINERS and codec in (None, "h264") else "h264"
+
+
+def _even_scale(v: MediaAsset) -> tuple[int, int] | None:
+    """The even frame size an 'h264' re-encode of ``v`` scales to (yuv420p needs one), or None
+    when the probe's size is already even (or unknown)."""
+    p = v.probe
+    if not isinstance(p, VideoProbe) or not p.width or not p.height:
+        return None
+    w, h = p.width // 2 * 2, p.height // 2 * 2
+    return None if (w, h) == (p.width, p.height) else (max(2, w), max(2, h))
 
 
 def held_videos(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
 from schemas.errors import MediaError
-from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath, resolve_under
+from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath, media_path, resolve_under
 
 #: dataset folders the page may read media from: the archive's videos/ and imgs/, plus the
 #: shop/ and view folders of layouts published before the archive's
@@ -86,10 +87,53 @@ def video_fps(path: str | os.PathLike[str]) -> float:
         return 0.0
 
 
+@dataclass(frozen=True)
+class VideoTiming:
+    """When each frame is shown and the pixel shape, for the page to place frames and boxes.
+
+    ``frame_times``: presentation time (seconds) of each frame in display order, the index the
+    readers and tracklet files use; None when the frames sit at ``i / fps`` (constant rate: the
+    page steps by the rate). ``sar``: the sample aspect ratio (width of a stored pixel over its
+    height; 1.0 for square pixels): the browser shows the video ``sar`` times wider than stored.
+    """
+
+    frame_times: list[float] | None
+    sar: float
+
+
+def video_timing(path: str | os.PathLike[str], fps: float) -> VideoTiming:
+    """The :class:`VideoTiming` of a video's first video stream, read from its packets (no
+    decoding); square pixels and no times when it cannot be read."""
+    import av
+
+    try:
+        with av.open(media_path(path)) as container:
+            stream = container.streams.video[0]
+            tb = float(stream.time_base or 0)
+            sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
+            pts = sorted(int(p.pts) for p in container.demux(stream) if p.pts is not None and p.size)
+    except (av.FFmpegError, OSError, IndexError):
+        return VideoTiming(None, 1.0)
+    ratio = float(sar) if sar and float(sar) > 0 else 1.0
+    times = [round(t * tb, 6) for t in pts]
+    if not tb or not times:
+        return VideoTiming(None, ratio)
+    if fps > 0 and all(abs(t - i / fps) < 0.25 / fps for i, t in enumerate(times)):
+        return VideoTiming(None, ratio)  # constant rate from 0: i / fps places every frame
+    return VideoTiming(times, ratio)
+
+
 def crop_strip(
-    video: str | os.PathLike[str], boxes: dict[int, list[float]], n: int = 10, height: int = 96
+    video: str | os.PathLike[str],
+    boxes: dict[int, list[float]],
+    n: int = 10,
+    height: int = 96,
+    sar: float = 1.0,
 ) -> bytes:
     """A JPEG of up to ``n`` crops of a tracklet, evenly spread over its frames, side by side.
+
+    ``boxes`` are in stored pixels; ``sar`` (a stored pixel's width over its height) widens
+    each crop to the shape the video is shown in.
 
     Safe to call from several threads at once (each call opens its own decoder).
     """
@@ -116,7 +160,7 @@ def crop_strip(
         x1, y1 = max(0, int(x1)), max(0, int(y1))
         x2, y2 = min(w, max(x1 + 1, int(round(x2)))), min(h, max(y1 + 1, int(round(y2))))
         crop = img[y1:y2, x1:x2] if x2 > x1 and y2 > y1 else np.zeros((height, height // 2, 3), np.uint8)
-        cw = max(1, int(round(crop.shape[1] * height / max(1, crop.shape[0]))))
+        cw = max(1, int(round(crop.shape[1] * sar * height / max(1, crop.shape[0]))))
         cells.append(cv2.resize(crop, (min(cw, 3 * height), height), interpolation=cv2.INTER_AREA))
         cells.append(np.full((height, 4, 3), 255, np.uint8))
     return encode_image(np.concatenate(cells[:-1], axis=1), ".jpg", quality=85)

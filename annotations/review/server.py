@@ -6,7 +6,8 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     GET  /                       the page (static/index.html; no data in it)
     GET  /static/<file>          its script and style sheet, from this package (no CDN)
     GET  /api/queue              the queue, filters' values, progress, sample rate
-    GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, decisions
+    GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, frame times
+                                 (variable rate), pixel aspect, decisions
     GET  /api/crops?video=STEM&tracklet=I   a JPEG strip of the tracklet's crops
     GET  /media/<path>           a file of the dataset's media folders (byte ranges for <video>)
     GET  /api/file?video=STEM&file=video|shop   a held-back item's collected video or shop image,
@@ -46,7 +47,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from annotations.review.decisions import decide, reconcile_picks, undo
-from annotations.review.media import CONTENT_TYPES, Refused, crop_strip, parse_range, resolve_media, video_fps
+from annotations.review.media import (
+    CONTENT_TYPES,
+    Refused,
+    VideoTiming,
+    crop_strip,
+    parse_range,
+    resolve_media,
+    video_fps,
+    video_timing,
+)
 from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
 from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
@@ -173,6 +183,7 @@ class ReviewApp:
         rec = reconcile_picks(self.root, self.cat)
         self.reconciled, self.superseded = rec.fixed, rec.superseded
         self._fps: dict[str, float] = {}
+        self._timing: dict[tuple[str, int, int], VideoTiming] = {}
         self._crops: OrderedDict[tuple[str, int, int, int, int, int], bytes] = OrderedDict()
         self._crops_lock = threading.Lock()
         self._decode_lock = threading.Lock()
@@ -258,12 +269,28 @@ class ReviewApp:
                 self._fps[video] = video_fps(path) or 30.0
         return self._fps[video]
 
+    def timing(self, it: QueueItem) -> VideoTiming:
+        """The :class:`VideoTiming` of the file the page shows for ``it`` (cached per file
+        version); square pixels and no times without a file."""
+        try:
+            path = self.item_file(it)
+            st = path.stat()
+        except (KeyError, OSError):
+            return VideoTiming(None, 1.0)
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        if key not in self._timing:
+            self._timing[key] = video_timing(path, self.fps(it.video, it))
+        return self._timing[key]
+
     def item_json(self, stem: str) -> dict[str, Any]:
         it = self._queue_item(stem)
+        timing = self.timing(it)
         out: dict[str, Any] = {
             "video": it.video,
             "stem": stem,
             "fps": self.fps(it.video, it),
+            "frame_times": timing.frame_times,  # None: frame i is shown at i / fps
+            "sar": timing.sar,
             "tracklets": [],
             "frames": it.frames,
             "width": it.width,
@@ -319,7 +346,8 @@ class ReviewApp:
             hit = self._crops.get(key)
         if hit is None:
             with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
-                hit = crop_strip(self.item_file(it), _shifted(vt.tracklets[index].boxes, it.box_offset))
+                src, sar = self.item_file(it), self.timing(it).sar
+                hit = crop_strip(src, _shifted(vt.tracklets[index].boxes, it.box_offset), sar=sar)
             with self._crops_lock:
                 self._crops[key] = hit
                 while len(self._crops) > 64:

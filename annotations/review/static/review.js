@@ -74,9 +74,32 @@
   }
   const current = () => (S.queue ? S.queue.items.find((it) => it.stem === S.cur) : null);
   const fps = () => (S.item && S.item.fps) || 30;
+  // presentation times (seconds) of a variable-rate video's frames; null: frame i is at i / fps
+  const times = () => (S.item && S.item.frame_times && S.item.frame_times.length ? S.item.frame_times : null);
   function frameCount() {
     if (S.item && S.item.frames) return S.item.frames;
+    if (times()) return times().length;
     return video.duration ? Math.max(1, Math.round(video.duration * fps())) : 1;
+  }
+  // where the page seeks to show frame i: the middle of the time it is shown
+  function frameTime(i) {
+    const ts = times();
+    if (!ts) return (i + 0.5) / fps();
+    const k = Math.min(i, ts.length - 1);
+    const next = k + 1 < ts.length ? ts[k + 1] : ts[k] + 1 / fps();
+    return (ts[k] + next) / 2;
+  }
+  // the frame shown at media time t (the last one starting at or before t)
+  function frameAt(t) {
+    const ts = times();
+    if (!ts) return Math.floor(t * fps() + 1e-6);
+    let lo = 0, hi = ts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (ts[mid] <= t + 1e-4) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
   const shownTracklet = () => (S.item && S.item.tracklets[S.show]) || null;
 
@@ -141,7 +164,9 @@
     if (!stem) return;
     closeForm();
     S.cur = stem;
-    S.item = await getJSON("/api/item", { video: stem });
+    const item = await getJSON("/api/item", { video: stem });
+    if (S.cur !== stem) return; // another video was chosen meanwhile (a click while the page loads)
+    S.item = item;
     const it = current();
     const gt = it.ground_truth != null ? it.ground_truth : S.item.ground_truth;
     S.show = gt != null && gt < S.item.tracklets.length ? gt : 0;
@@ -231,7 +256,7 @@
     const n = frameCount();
     S.frame = Math.max(0, Math.min(n - 1, i | 0));
     video.pause();
-    if (video.readyState >= 1) video.currentTime = (S.frame + 0.5) / fps();
+    if (video.readyState >= 1) video.currentTime = frameTime(S.frame);
     draw();
   }
   function frameKind(t, f) {
@@ -255,8 +280,10 @@
     const ctx = overlay.getContext("2d");
     ctx.clearRect(0, 0, overlay.width, overlay.height);
     if (S.item) {
-      const w = S.item.width || video.videoWidth || 1;
-      const sc = overlay.width / w;
+      // boxes are in stored pixels; the browser shows the picture at its display aspect (a
+      // non-square pixel video: wider or taller than stored), so each axis has its own scale
+      const sx = overlay.width / (S.item.width || video.videoWidth || 1);
+      const sy = overlay.height / (S.item.height || video.videoHeight || 1);
       for (const t of S.item.tracklets) {
         const b = t.boxes[String(S.frame)];
         if (!b) continue;
@@ -264,10 +291,10 @@
         ctx.lineWidth = mine ? 3 : 1;
         ctx.setLineDash(mine && frameKind(t, S.frame) !== "det" ? [6, 4] : []);
         ctx.strokeStyle = mine ? COLOURS[frameKind(t, S.frame)] : "rgba(200,200,200,0.8)";
-        ctx.strokeRect(b[0] * sc, b[1] * sc, (b[2] - b[0]) * sc, (b[3] - b[1]) * sc);
+        ctx.strokeRect(b[0] * sx, b[1] * sy, (b[2] - b[0]) * sx, (b[3] - b[1]) * sy);
         ctx.font = "12px sans-serif";
         ctx.fillStyle = ctx.strokeStyle;
-        ctx.fillText("#" + t.index, b[0] * sc + 3, b[1] * sc + 13);
+        ctx.fillText("#" + t.index, b[0] * sx + 3, b[1] * sy + 13);
       }
     }
     drawTimeline();
@@ -291,7 +318,7 @@
   }
   function onVideoFrame(_now, meta) {
     if (!video.paused) {
-      S.frame = Math.min(frameCount() - 1, Math.round(meta.mediaTime * fps()));
+      S.frame = Math.min(frameCount() - 1, times() ? frameAt(meta.mediaTime) : Math.round(meta.mediaTime * fps()));
       draw();
       video.requestVideoFrameCallback(onVideoFrame);
     }
@@ -304,7 +331,7 @@
     } else {
       video.pause();
       $("play").textContent = "play";
-      setFrame(Math.round(video.currentTime * fps() - 0.5));
+      setFrame(times() ? frameAt(video.currentTime) : Math.round(video.currentTime * fps() - 0.5));
     }
   }
   video.addEventListener("loadedmetadata", () => {
@@ -312,10 +339,13 @@
     setFrame(S.frame);
   });
   video.addEventListener("seeked", draw);
+  video.addEventListener("error", () => {
+    if (video.getAttribute("src")) status("the browser cannot play this video (" + S.cur + "): its codec or container is not supported", true);
+  });
   video.addEventListener("ended", () => ($("play").textContent = "play"));
   video.addEventListener("timeupdate", () => {
     if (!video.paused && !video.requestVideoFrameCallback) {
-      S.frame = Math.min(frameCount() - 1, Math.floor(video.currentTime * fps()));
+      S.frame = Math.min(frameCount() - 1, frameAt(video.currentTime));
       draw();
     }
   });

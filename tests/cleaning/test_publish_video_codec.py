@@ -1,0 +1,102 @@
+"""`mf publish` writes `videos/*.mp4` as H.264 MP4: an H.264 MP4/MOV collected file is copied
+byte for byte, any other container or codec (a VP9 WebM, HEVC) is re-encoded."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import av
+import pytest
+
+from cleaning.probe import probe_video
+from cleaning.publish import STATE_FILE, _video_recipe, publish
+from schemas.atomic import sha256_file
+from schemas.catalog import Catalog
+from schemas.items import AssetKind, Crop, MediaAsset, Status, VideoProbe
+
+
+def _asset(path: str, codec: str | None, crop: Crop | None = None) -> MediaAsset:
+    probe = VideoProbe(frames=30, fps=30.0, width=64, height=48, duration_s=1.0, codec=codec)
+    return MediaAsset(source="tiktok", source_id="1", kind=AssetKind.VIDEO, path=path, probe=probe, crop=crop)
+
+
+@pytest.mark.parametrize(
+    ("path", "codec", "recipe"),
+    [
+        ("a/video.mp4", "h264", "copy"),
+        ("a/video.MOV", "h264", "copy"),
+        ("a/video.mp4", None, "copy"),  # no codec recorded (a record made by hand)
+        ("a/video.webm", "vp9", "h264"),
+        ("a/video.mkv", "h264", "h264"),
+        ("a/video.ts", "h264", "h264"),
+        ("a/video.mp4", "hevc", "h264"),
+        ("a/video.mp4", "av1", "h264"),
+    ],
+)
+def test_video_recipe_copies_only_h264_mp4(path, codec, recipe):
+    assert _video_recipe(_asset(path, codec)) == recipe
+
+
+def test_a_cropped_video_keeps_its_crop_recipe():
+    crop = Crop(box=[0, 0, 32, 48])
+    assert _video_recipe(_asset("a/video.webm", "vp9", crop)) == "crop:0,0,32,48"
+
+
+def test_the_worlds_videos_are_h264_mp4_and_copied(cleaned_world):
+    """The synthetic world's (and so the demo's) videos are H.264 MP4: published byte for byte."""
+    with Catalog(cleaned_world.catalog_path) as cat:
+        videos = [a for a in cat.assets(kind=AssetKind.VIDEO) if a.status == Status.ACCEPTED]
+    assert videos
+    assert {a.probe.codec for a in videos} == {"h264"}
+    assert {a.path.rsplit(".", 1)[-1] for a in videos} == {"mp4"}
+    assert {_video_recipe(a) for a in videos if a.crop is None} == {"copy"}
+
+
+def test_a_vp9_webm_video_is_published_as_h264_mp4(cleaned_world, catalog_copy, tmp_path):
+    root = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, root)
+    out = tmp_path / "dataset"
+    with Catalog(catalog_copy) as cat:
+        accepted = {(r.item.source, r.item.source_id) for r in cat.items(status=Status.ACCEPTED)}
+        videos = [
+            a
+            for a in cat.assets(kind=AssetKind.VIDEO)
+            if a.status == Status.ACCEPTED and a.crop is None and (a.source, a.source_id) in accepted
+        ]
+        old = videos[0]
+        src = root / old.path
+        webm = src.with_name(src.stem + "-vp9.webm")
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-an",
+             "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "40", "-deadline", "realtime", str(webm)],
+            check=True,
+        )  # fmt: skip
+        probe = probe_video(webm).probe
+        assert probe is not None and probe.codec == "vp9"
+        new = old.model_copy(
+            update={
+                "path": webm.relative_to(root).as_posix(),
+                "sha256": sha256_file(webm),
+                "size": webm.stat().st_size,
+                "content_type": "video/webm",
+                "probe": probe,
+            }
+        )
+        cat.delete_assets([old])
+        cat.upsert_asset(new)
+        publish(cat, root, out)
+    recs = json.loads((out / STATE_FILE).read_text())
+    made = [rel for rel, rec in recs.items() if isinstance(rec, dict) and rec.get("src") == new.sha256]
+    assert len(made) == 1 and made[0].endswith(".mp4")
+    with av.open(str(out / made[0])) as c:
+        assert "mp4" in c.format.name
+        s = c.streams.video[0]
+        assert s.codec_context.name == "h264"
+        assert sum(1 for p in c.demux(s) if p.size) == probe.frames
+    # the other videos: still copied byte for byte
+    copied = [rel for rel, rec in recs.items() if isinstance(rec, dict) and rec.get("recipe") == "copy"]
+    assert any(rel.startswith("videos/") for rel in copied)
+    for rel in copied:
+        assert sha256_file(out / rel) == recs[rel]["src"]
