@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from collectors.config import HttpConfig
+
 
 def jpeg_bytes(seed: int = 0, size: tuple[int, int] = (48, 64)) -> bytes:
     rng = np.random.default_rng(seed)
@@ -192,3 +194,17 @@ def fast_http(max_retries: int = 3) -> dict:
         connect_timeout_s=2,
         read_timeout_s=5,
     )
+
+
+def loopback_http(**overrides: object) -> HttpConfig:
+    """An HttpConfig for collector runs against loopback sites: waits of a few ms, one retry
+    (``overrides`` change any field, e.g. ``max_retries=3`` or ``max_page_bytes=...``)."""
+    base = dict(
+        backoff_base_s=0.001,
+        backoff_max_s=0.005,
+        retry_after_max_s=0.005,
+        rate_per_host=1000,
+        burst_per_host=100,
+        max_retries=1,
+    )
+    return HttpConfig(**{**base, **overrides})

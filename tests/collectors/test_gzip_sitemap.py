@@ -8,19 +8,11 @@ import gzip
 import pytest
 
 from collectors.api import collect
-from collectors.config import HttpConfig, load_collect_config
+from collectors.config import load_collect_config
 from schemas.errors import FetchError
-from tests.collectors.fakesite import FakeSite, Route
+from tests.collectors.fakesite import FakeSite, Route, loopback_http
 
-FAST_HTTP = HttpConfig(
-    backoff_base_s=0.001,
-    backoff_max_s=0.005,
-    retry_after_max_s=0.005,
-    rate_per_host=1000,
-    burst_per_host=100,
-    max_retries=1,
-    max_page_bytes=64 * 1024,
-)
+FAST_HTTP = loopback_http(max_page_bytes=64 * 1024)
 NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 

@@ -10,20 +10,13 @@ import stat
 import pytest
 
 from collectors.api import collect, open_source
-from collectors.config import HttpConfig, load_collect_config
+from collectors.config import load_collect_config
 from collectors.instagram import secure_session_file
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, DataFormatError, FetchError
-from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, loopback_http, mp4_bytes
 
-FAST_HTTP = HttpConfig(
-    backoff_base_s=0.001,
-    backoff_max_s=0.005,
-    retry_after_max_s=0.005,
-    rate_per_host=1000,
-    burst_per_host=100,
-    max_retries=1,
-)
+FAST_HTTP = loopback_http()
 
 
 def offline_cfg():

@@ -8,20 +8,13 @@ import json
 import pytest
 
 from collectors.api import collect
-from collectors.config import CollectConfig, HttpConfig, load_collect_config
+from collectors.config import CollectConfig, load_collect_config
 from collectors.pages import breadcrumb_names, parse_product
 from schemas.catalog import Catalog
 from schemas.errors import FetchError
-from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, loopback_http, mp4_bytes
 
-FAST_HTTP = HttpConfig(
-    backoff_base_s=0.001,
-    backoff_max_s=0.005,
-    retry_after_max_s=0.005,
-    rate_per_host=1000,
-    burst_per_host=100,
-    max_retries=2,
-)
+FAST_HTTP = loopback_http(max_retries=2)
 
 
 def product_html(

@@ -13,21 +13,14 @@ import pytest
 
 from collectors.api import collect
 from collectors.checks import probe_video
-from collectors.config import HttpConfig, load_collect_config
+from collectors.config import load_collect_config
 from movingfashion.media.ffmpeg import ffmpeg_exe
 from schemas.catalog import Catalog
 from schemas.errors import FetchError
 from tests.collectors.conftest import info
-from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes
+from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, loopback_http
 
-FAST_HTTP = HttpConfig(
-    backoff_base_s=0.001,
-    backoff_max_s=0.005,
-    retry_after_max_s=0.005,
-    rate_per_host=1000,
-    burst_per_host=100,
-    max_retries=1,
-)
+FAST_HTTP = loopback_http()
 
 
 def _ffmpeg(*args: str) -> None:

@@ -9,21 +9,13 @@ from pathlib import Path
 import pytest
 
 from collectors.api import collect
-from collectors.config import HttpConfig, load_collect_config
+from collectors.config import load_collect_config
 from movingfashion.world.server import media_etag
 from schemas.catalog import Catalog
 from schemas.items import SourceName
+from tests.collectors.fakesite import loopback_http
 
-FAST_HTTP = HttpConfig(
-    backoff_base_s=0.001,
-    backoff_max_s=0.005,
-    retry_after_max_s=0.005,
-    rate_per_host=1000,
-    burst_per_host=100,
-    max_retries=3,
-    max_concurrency_per_host=8,
-    max_body_bytes=8 * 1024 * 1024,
-)
+FAST_HTTP = loopback_http(max_retries=3, max_concurrency_per_host=8, max_body_bytes=8 * 1024 * 1024)
 
 
 def sha(path: Path) -> str:
