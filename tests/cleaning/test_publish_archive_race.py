@@ -5,7 +5,6 @@ pick: the verify and the zip are done again under the lock, so the zip written a
 from __future__ import annotations
 
 import shutil
-import threading
 import zipfile
 from pathlib import Path
 
@@ -22,10 +21,10 @@ from cleaning.publish import DATASET_LOCK, publish
 from movingfashion.archive.describe import refresh
 from movingfashion.archive.verify import verify_dataset
 from movingfashion.media.probe import probe_video
-from schemas.atomic import LockBusy, file_lock
 from schemas.catalog import Catalog
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.official import read_official
+from tests.cleaning.lock_probe import lock_taken
 
 
 def _two_tracklets(out: Path, pid: str, video: str) -> Path:
@@ -73,23 +72,6 @@ def picked_folder(cleaned_world, catalog_copy, tmp_path) -> tuple[Path, Path]:
     return out, path
 
 
-def _lock_taken(out: Path) -> bool:
-    """Whether another thread holds the dataset's lock (a pick would wait)."""
-    busy: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with file_lock(out / DATASET_LOCK, timeout_s=0):
-                busy.append(False)
-        except LockBusy:
-            busy.append(True)
-
-    t = threading.Thread(target=probe)
-    t.start()
-    t.join()
-    return busy[0]
-
-
 def test_a_pick_while_the_folder_is_zipped_leaves_a_zip_that_verifies(
     picked_folder, cleaned_world, catalog_copy, tmp_path, monkeypatch
 ):
@@ -100,7 +82,7 @@ def test_a_pick_while_the_folder_is_zipped_leaves_a_zip_that_verifies(
     def pick_after_the_manifest(fsrc, fdst, *args, **kwargs):
         res = copy(fsrc, fdst, *args, **kwargs)
         if str(getattr(fsrc, "name", "")).endswith("/manifest.json"):
-            zipped.append(_lock_taken(out))
+            zipped.append(lock_taken(out / DATASET_LOCK))
             if len(zipped) == 1:
                 _pick(out, path)  # the zip holds the old manifest, the new file comes later
         return res

@@ -6,14 +6,13 @@ the dataset's lock."""
 from __future__ import annotations
 
 import logging
-import threading
 
 import cleaning.publish as publish_mod
 from cleaning.publish import DATASET_LOCK, publish
-from schemas.atomic import LockBusy, file_lock
 from schemas.catalog import Catalog
 from schemas.items import Status
 from schemas.official import read_official
+from tests.cleaning.lock_probe import lock_taken
 
 
 def _in_splits(out) -> set[str]:
@@ -71,23 +70,6 @@ def test_an_unchanged_catalog_changes_nothing_during_the_run(cleaned_world, cata
     assert res["held_back_by_reason"] == now["held_back_by_reason"]
 
 
-def _lock_taken(out) -> bool:
-    """Whether another thread holds the dataset's lock."""
-    busy: list[bool] = []
-
-    def probe() -> None:
-        try:
-            with file_lock(out / DATASET_LOCK, timeout_s=0):
-                busy.append(False)
-        except LockBusy:
-            busy.append(True)
-
-    t = threading.Thread(target=probe)
-    t.start()
-    t.join()
-    return busy[0]
-
-
 def test_media_go_after_the_split_files_stop_listing_them(cleaned_world, catalog_copy, tmp_path, monkeypatch):
     out = tmp_path / "ds"
     with Catalog(catalog_copy) as cat:
@@ -105,7 +87,7 @@ def test_media_go_after_the_split_files_stop_listing_them(cleaned_world, catalog
                 (
                     row.product_id in _in_splits(out),  # still listed
                     all((out / v).is_file() for v in entry.video_paths),  # still there
-                    _lock_taken(out),
+                    lock_taken(out / DATASET_LOCK),
                 )
             )
             return real(folder, stale)
