@@ -1,8 +1,9 @@
 """Probe media files: does it decode, how many frames, fps, size, duration, codec.
 
 A video is rejected (``ProbeResult.ok`` False, ``reason`` says why) when it is corrupt (does not
-open), truncated (frames the container declares cannot be decoded), has zero frames, is too
-short or too small. Thresholds come from :class:`cleaning.config.ProbeConfig`.
+open), truncated (frames the container declares cannot be decoded and their data is not in the
+file: a whole file whose edit list hides frames is valid, its shown frames counted, as the
+collector and ``mf verify`` decide), has zero frames, is too short or too small. Thresholds come from :class:`cleaning.config.ProbeConfig`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
     declared, frames = info.frames, info.decodable or 0
     if frames == 0:
         return ProbeResult(False, reason="zero_frames: no decodable frame")
-    if frames < declared * (1 - cfg.frame_count_tolerance):
+    if frames < declared * (1 - cfg.frame_count_tolerance) and media_probe.whole_frames(p) < declared:
         return ProbeResult(False, reason=f"truncated: {frames} of {declared} declared frames decode")
     duration = frames / info.fps if info.fps > 0 else 0.0
     width, height = info.width, info.height

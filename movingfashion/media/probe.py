@@ -3,8 +3,9 @@
 :func:`probe_video` opens the container with PyAV (the reference decoder, always installed),
 decodes its first frame and reports the frame count the container declares, frame rate, size
 (as displayed: a rotation tag applied, as every reader does), codec and duration (of a
-container without a frame count, such as Matroska or WebM, the rate comes from the
-timestamps when the nominal one does not fit them: variable frame rate); with ``count_decodable=True`` also how many frames really decode (the
+container without a frame count, such as Matroska or WebM, the packets are counted, the rate comes from the
+timestamps when the nominal one does not fit them (variable frame rate), and a file whose packets
+stop short of the duration its header declares declares the frames of that duration); with ``count_decodable=True`` also how many frames really decode (the
 declared count when the first, middle and last frames decode, otherwise a sequential count),
 which is how truncated downloads are caught; :func:`whole_frames` counts the frames whose data
 is all in the file (a file cut short holds fewer than it declares). :func:`probe_image` decodes
@@ -15,8 +16,10 @@ Bad files raise :class:`~schemas.errors.MediaError` naming the file.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from movingfashion.media.logs import quiet_native_logs
 from movingfashion.media.readers import _turns, _vfr_rate
@@ -82,7 +85,14 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
                         start = t if start is None else min(start, t)
                         end = max(end or t, t + int(pkt.duration or 0))
                 if start is not None and end is not None and stream.time_base:
-                    fps = _vfr_rate(fps, declared, float((end - start) * stream.time_base))
+                    span = float((end - start) * stream.time_base)
+                    cut = _frames_of_declared_duration(
+                        container, stream, span, fps or declared / max(span, 1e-3)
+                    )
+                    if cut > declared:  # cut short: its timestamps do not tell the rate
+                        declared = cut
+                    else:
+                        fps = _vfr_rate(fps, declared, span)
     except MediaError:
         raise
     except Exception as exc:  # noqa: BLE001 - av.error.* and OSError for damaged containers
@@ -100,6 +110,30 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
     if count_decodable:
         info = VideoInfo(**{**info.__dict__, "decodable": decodable_frames(p, declared)})
     return info
+
+
+def _declared_seconds(container: Any, stream: Any) -> float | None:
+    """How long the header says the video stream is: its own ``DURATION`` tag (Matroska and WebM
+    muxers write one per track), else the container's duration when the video is its only
+    stream; None when neither is known (a live-written file)."""
+    tag = str(stream.metadata.get("DURATION", "")).strip()
+    match = re.fullmatch(r"(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)", tag)
+    if match:
+        hours, minutes, seconds = match.groups()
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    if len(container.streams) == 1 and container.duration:
+        return float(container.duration) / 1_000_000
+    return None
+
+
+def _frames_of_declared_duration(container: Any, stream: Any, span_s: float, fps: float) -> int:
+    """For a container without a frame count: the frames its declared duration holds when the
+    packets stop short of it by more than two frames (a file cut short), else 0. Lets the
+    truncation checks catch a Matroska or WebM download that ended early."""
+    expected = _declared_seconds(container, stream)
+    if not expected or fps <= 0 or span_s >= expected - 2.0 / fps - 0.05:
+        return 0
+    return round(expected * fps)
 
 
 def decodable_frames(path: str | os.PathLike[str], declared: int) -> int:

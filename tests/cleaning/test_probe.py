@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -11,6 +14,11 @@ from cleaning.probe import probe_image, probe_video
 from cleaning.steps.registry import load_cleaning_config
 from schemas.errors import ConfigError
 from tests.cleaning.media_helpers import scene, write_mp4
+
+
+def run_ffmpeg(*args: str) -> None:
+    """Run the ffmpeg of imageio-ffmpeg quietly; fail the test on an error."""
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", *args], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +51,34 @@ def test_truncated_video_is_rejected(good_mp4, tmp_path):
     cut2.write_bytes(raw[: len(raw) // 2])
     res2 = probe_video(cut2)
     assert not res2.ok and res2.reason.startswith("corrupt")
+
+
+def test_an_edit_list_clip_hiding_many_frames_is_valid(good_mp4, tmp_path):
+    """A stream-copied cut at a non-key frame hides the frames before the cut point (an edit
+    list), here more than the 10% tolerance: every frame's data is in the file, so it is valid,
+    as the collector and ``mf verify`` decide, and the frames it shows are counted."""
+    from movingfashion.media.probe import probe_video as media_probe
+
+    src = write_mp4(tmp_path / "src.mp4", scene(2, 90, 160, 120), extra=["-bf", "2", "-g", "60"])
+    clip = tmp_path / "clip.mp4"
+    run_ffmpeg("-ss", "1.5", "-i", str(src), "-t", "1", "-c", "copy", str(clip))
+    info = media_probe(clip, count_decodable=True)
+    assert info.decodable < info.frames * 0.9  # the case this test is about
+    res = probe_video(clip)
+    assert res.ok, res.reason
+    assert res.probe.frames == info.decodable
+
+
+@pytest.mark.parametrize("ext, codec", [("webm", "libvpx-vp9"), ("mkv", "libx264")])
+def test_a_matroska_or_webm_cut_short_is_truncated(tmp_path, ext, codec):
+    """No frame count in the header: the video track's declared duration tells the cut."""
+    whole = tmp_path / f"whole.{ext}"
+    run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-c:v", codec, str(whole))
+    assert probe_video(whole).probe.frames == 75
+    cut = tmp_path / f"cut.{ext}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 6 // 10])
+    res = probe_video(cut)
+    assert not res.ok and res.reason.startswith("truncated") and "of 75 declared" in res.reason, res.reason
 
 
 @pytest.mark.parametrize("content", [b"", b"not a video at all" * 50])

@@ -68,6 +68,23 @@ def test_probe_keeps_a_whole_video_whose_decoder_drops_frames(videos):
     assert probe_video(videos["clip"]).frames == info_.frames
 
 
+@pytest.mark.parametrize("ext, codec", [("webm", "libvpx-vp9"), ("mkv", "libx264")])
+def test_probe_refuses_a_matroska_or_webm_cut_short(tmp_path, ext, codec):
+    """Matroska and WebM headers hold no frame count: the duration they declare for the video
+    track tells a download cut short (the audio track, longer here, is not taken for it)."""
+    whole = tmp_path / f"whole.{ext}"
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-f", "lavfi", "-i", "sine=duration=4",
+        "-c:v", codec, "-b:v", "300k", "-c:a", "libopus", str(whole),
+    )  # fmt: skip
+    assert probe_video(whole).frames == 75
+    for keep in (whole.stat().st_size * 6 // 10,):
+        with pytest.raises(FetchError) as ei:
+            probe_video(_cut(whole, tmp_path / f"cut.{ext}", keep))
+        assert ei.value.reason == "truncated_body" and ei.value.retryable
+        assert "of the 75 frames" in ei.value.message
+
+
 def test_probe_still_refuses_a_file_with_no_frame(tmp_path):
     bad = tmp_path / "x.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
