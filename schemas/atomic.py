@@ -441,6 +441,7 @@ class _HeldLock:
         self.path = path
         self.rlock = threading.RLock()
         self.depth = 0
+        self.users = 0  #: ``file_lock`` blocks holding or waiting for it (under ``_HELD_GUARD``)
         self.fd: int | None = None
         self.pid = os.getpid()
 
@@ -556,8 +557,15 @@ def file_lock(
     wait = _Wait(key, limit, who, hint, warn_after_s)
     with _HELD_GUARD:
         held = _HELD.setdefault(key, _HeldLock(key))
-    held.acquire(wait)
+        held.users += 1
     try:
-        yield
+        held.acquire(wait)
+        try:
+            yield
+        finally:
+            held.release()
     finally:
-        held.release()
+        with _HELD_GUARD:  # the last user forgets it: one entry per lock in use, not per path seen
+            held.users -= 1
+            if held.users == 0 and _HELD.get(key) is held:
+                del _HELD[key]

@@ -176,3 +176,32 @@ def test_partial_paths_are_unique_swept_temporary_names(tmp_path):
     assert sweep_partials(target.parent) == 0  # a live writer's files stay
     a.rename(a.with_name(a.name.replace(f"-{os.getpid()}.", f"-{_dead_pid()}.")))
     assert sweep_partials(target.parent) == 1 and b.is_file()  # a killed writer's go
+
+
+def test_a_lock_released_by_its_last_user_is_forgotten(tmp_path):
+    """One entry per lock in use, not one per path ever locked (a run over 15K items takes a
+    lock per item): nested, threaded and sequential uses all leave nothing behind."""
+    from schemas import atomic
+
+    before = len(atomic._HELD)
+    for i in range(50):
+        lock = tmp_path / f"item{i}.lock"
+        with file_lock(lock), file_lock(lock):  # re-entrant in the holder's thread
+            pass
+    assert len(atomic._HELD) == before
+
+    order: list[str] = []
+    path = tmp_path / "shared.lock"
+
+    def second() -> None:
+        with file_lock(path, timeout_s=10):
+            order.append("second")
+
+    with file_lock(path):
+        t = threading.Thread(target=second)
+        t.start()
+        time.sleep(0.3)  # the second waits for the same entry
+        order.append("first")
+    t.join(10)
+    assert order == ["first", "second"]
+    assert len(atomic._HELD) == before
