@@ -25,6 +25,10 @@ or one where no Ray head answers within ``connect_timeout_s``, is a
 :class:`~schemas.errors.ConfigError`, exit 2, before anything is written) or starts a local Ray
 for the run (stopped at :meth:`RayExecutor.close`). A process already connected to Ray keeps that
 connection; an address naming another cluster is then a :class:`~schemas.errors.ConfigError`.
+On a cluster, :func:`watch_head` probes the head's GCS port while the executor is open: a head
+lost mid-run ends the run after :data:`~movingfashion.executors.head_watch.LOST_AFTER_S` seconds
+with one line naming the address and what to do, exit 1 (Ray alone would wait a minute and end
+the process with its own log line).
 While a Ray executor is open, what is printed on stdout goes to stderr (Ray's driver prints a
 worker's death there): stdout keeps only the command's result
 (:func:`schemas.cli_support.divert_stdout`).
@@ -61,6 +65,7 @@ from movingfashion.executors.base import (
     describe,
     gpu_share_problem,
 )
+from movingfashion.executors.head_watch import HeadWatch
 from movingfashion.executors.local import _attempt
 from schemas.cli_support import divert_stdout
 from schemas.errors import ConfigError
@@ -195,6 +200,21 @@ def _init_within(timeout_s: float, address: str, where: str, options: dict[str, 
             where=where,
             hint="is a Ray head running there (`ray start --head`), of the same Ray version?",
         ) from None
+
+
+def watch_head(address: str | None, where: str) -> HeadWatch | None:
+    """For a run on a cluster (an address, not a local Ray): a :class:`HeadWatch` on its head's
+    GCS port, started, so that a head lost mid-run ends the run with the toolkit's one line."""
+    if not address or address == "local":
+        return None
+    endpoint = None
+    with contextlib.suppress(Exception):  # a Ray Client connection has no GCS address
+        host, _, port = str(ray.get_runtime_context().gcs_address).rpartition(":")
+        endpoint = (host, int(port)) if host else None
+    endpoint = endpoint or _endpoint(address, where)
+    if endpoint is None:
+        return None
+    return HeadWatch(endpoint[0], endpoint[1], address, where=where, connected=ray.is_initialized).start()
 
 
 class _DropThreadWarning(logging.Filter):
@@ -636,11 +656,13 @@ class RayExecutor(Executor):
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_retries = max_retries
         self._owns = False
+        self._watch: HeadWatch | None = None
         # Ray's driver prints a worker's death on stdout (whatever log_to_driver says): stderr
         self._restore_stdout: Callable[[], None] | None = divert_stdout()
         try:
             self._owns = connect(self.address, where=where, num_cpus=num_cpus, timeout_s=connect_timeout_s)
             self.driver_node = ray.get_runtime_context().get_node_id()
+            self._watch = watch_head(self.address, where)
         except BaseException:
             self.close()
             raise
@@ -734,6 +756,9 @@ class RayExecutor(Executor):
                 ray.cancel(ref, force=True)
 
     def close(self) -> None:
+        if self._watch is not None:
+            self._watch.stop()
+            self._watch = None
         if self._owns and ray.is_initialized():
             ray.shutdown()
         self._owns = False
