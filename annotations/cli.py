@@ -682,6 +682,25 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
         )
 
 
+def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
+    """Refuse, before any decision is recorded, an ``--accept`` of an item the catalog holds
+    without a DeepFashion2 class (``products``: review name -> product): the next mf publish
+    could not publish it (the review page's ``c`` sets one)."""
+    if catalog is None or not products or not Path(catalog).is_file():
+        return
+    from schemas.catalog import Catalog
+    from schemas.review import NO_CLASS, accept_lacks_class
+
+    with Catalog(catalog, read_only=True) as cat:
+        lacking = [name for name, pid in products.items() if accept_lacks_class(cat, pid)]
+    if lacking:
+        raise ConfigError(
+            f"{', '.join(lacking)}: {NO_CLASS}",
+            where="--accept",
+            hint=f"set the class on the review page (mf review --catalog {catalog}, key c), then accept",
+        )
+
+
 @tracklets.command(context_settings=HELP, epilog=EXIT_STATUS)
 @dataset_option()
 @catalog_option(
@@ -741,6 +760,7 @@ def review(
 
     if accept or reject:
         _review_targets(dataset, results, [*accept, *reject], held)
+        _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
         recs = [
             record_decision(dataset, vid, target(vid)[1], dec, catalog_path, note, video_path=target(vid)[0])
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]

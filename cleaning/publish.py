@@ -803,17 +803,27 @@ def held_back(catalog: Catalog) -> dict[str, Any]:
     return _held_back_counts(held_back_rows(catalog))
 
 
+#: reason listed for an accepted item publish leaves out because it has no class
+ACCEPTED_WITHOUT_CLASS = (
+    "review: accepted without a DeepFashion2 class: set one with c on the review page (mf review), "
+    "then publish again"
+)
+
+
 def held_back_rows(catalog: Catalog) -> list[dict[str, str]]:
-    """The catalog's ``needs_review`` and ``rejected`` items as :func:`held_back` lists them."""
+    """The catalog's ``needs_review`` and ``rejected`` items as :func:`held_back` lists them, and
+    the accepted items publish leaves out for want of a class (:data:`ACCEPTED_WITHOUT_CLASS`)."""
     rows = []
-    for status in (Status.NEEDS_REVIEW, Status.REJECTED):
+    for status in (Status.NEEDS_REVIEW, Status.REJECTED, Status.ACCEPTED):
         for r in catalog.items(status=status):
+            if status is Status.ACCEPTED and (not r.product_id or r.df2_class is not None):
+                continue
             rows.append(
                 {
                     "item": item_key(r.item.source, r.item.source_id),
                     "product_id": r.product_id,
                     "status": str(status),
-                    "reason": r.reason or "",
+                    "reason": ACCEPTED_WITHOUT_CLASS if status is Status.ACCEPTED else r.reason or "",
                 }
             )
     return rows
@@ -882,16 +892,29 @@ def check_paths(catalog: Catalog, root: Path, out: Path) -> None:
 
 
 def _accepted_rows(catalog: Catalog) -> list[ItemRow]:
-    """The accepted rows, sorted by product id; CatalogError if `mf clean` did not run."""
+    """The accepted rows with a class, sorted by product id; CatalogError if `mf clean` did not
+    run (a row without product id). A row with a product id but no class (an item cleaning could
+    not class, accepted in review) is left out with a warning: it stays unpublished, and the rest
+    of the catalog is published."""
     rows = catalog.items(status=Status.ACCEPTED)
     for r in rows:
-        if not r.product_id or r.df2_class is None:
+        if not r.product_id:
             raise CatalogError(
-                f"accepted item {r.item.source}/{r.item.source_id} lacks product id or class",
+                f"accepted item {r.item.source}/{r.item.source_id} lacks a product id",
                 where=str(catalog.path),
                 hint="run `mf clean` first",
             )
-    return sorted(rows, key=lambda r: r.product_id or "")
+    classless = [r for r in rows if r.df2_class is None]
+    for r in classless:
+        log.warning(
+            "%s: accepted item %s/%s (product %s) held back: accepted in review without a class: "
+            "set one with c on the review page (mf review), then publish again",
+            catalog.path,
+            r.item.source,
+            r.item.source_id,
+            r.product_id,
+        )
+    return sorted((r for r in rows if r.df2_class is not None), key=lambda r: r.product_id or "")
 
 
 def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:

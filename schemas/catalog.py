@@ -257,6 +257,11 @@ def _is_damage(exc: sqlite3.Error) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+class CatalogLocked(CatalogError):
+    """Another process held the catalog's write lock past the wait allowed (``timeout_s``):
+    nothing was written; rerun once it is done."""
+
+
 class NotACatalog(CatalogError):
     """The file is SQLite but not a catalog this toolkit can use as it is (another application's
     database; or, opened read-only, a catalog that needs an upgrade first). Nothing was written."""
@@ -410,7 +415,7 @@ class Catalog:
         """``BEGIN IMMEDIATE``, waiting up to ``timeout_s`` for another process's write lock in
         short tries (:data:`LOCK_TRY_S` each); says once that it waits (after
         :data:`LOCK_WARN_S`), then gives up with a
-        :class:`CatalogError` naming the file."""
+        :class:`CatalogLocked` naming the file."""
         start = time.monotonic()
         deadline = start + self.timeout_s
         waited = False
@@ -425,7 +430,7 @@ class Catalog:
                     if "locked" not in str(exc) and "busy" not in str(exc):
                         raise self._db.translate(exc) from None
                 if time.monotonic() >= deadline:
-                    raise CatalogError(
+                    raise CatalogLocked(
                         f"database stayed locked for {self.timeout_s:g} s",
                         where=str(self.path),
                         hint="another process holds its write lock: a stuck writer, or an sqlite3 "

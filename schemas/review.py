@@ -6,7 +6,8 @@ One row per decision a reviewer makes on one video of a published dataset:
 kind        effect
 ==========  ==============================================================================
 accept      the video's ground-truth tracklet is right; the product's item -> ``accepted``
-            (unless cleaning excluded it, see below)
+            (unless cleaning excluded it, see below); refused while the item it would let
+            ``mf publish`` have has no DeepFashion2 class (:func:`accept_lacks_class`)
 reject      (+ ``reason``) the video is too noisy; the product's item -> ``rejected`` (unless
             cleaning excluded it already), and ``mf publish`` leaves the product out
             (:func:`apply_review`)
@@ -84,6 +85,8 @@ STAGE = "review"
 REJECT_PREFIX = "review:"
 #: kinds that change the product's catalog item
 ITEM_KINDS = ("accept", "reject", "class")
+#: why an accept of an item without a class is refused (publish needs the class)
+NO_CLASS = "no DeepFashion2 class: choose one (c on the review page) before accepting"
 
 
 def _now() -> str:
@@ -156,17 +159,33 @@ def _decision(r: sqlite3.Row) -> Decision:
     )
 
 
-def _find_item(db: sqlite3.Connection, product_id: str) -> sqlite3.Row | None:
+def _find_item(db: sqlite3.Connection | Catalog, product_id: str) -> sqlite3.Row | None:
     """The catalog item of a dataset product: by ``product_id`` column, else by source id."""
     for col in ("product_id", "source_id"):
-        row = db.execute(
+        sql = (
             f"SELECT source, source_id, status, reason, df2_class FROM items WHERE {col} = ? "
-            "ORDER BY source, source_id LIMIT 1",
-            (product_id,),
-        ).fetchone()
-        if row is not None:
-            return row
+            "ORDER BY source, source_id LIMIT 1"
+        )
+        rows = (
+            db.read(sql, (product_id,))
+            if isinstance(db, Catalog)
+            else db.execute(sql, (product_id,)).fetchall()
+        )
+        if rows:
+            return rows[0]
     return None
+
+
+def _lacks_class(item: sqlite3.Row | None) -> bool:
+    """Whether an accept would make ``item`` publishable without a DeepFashion2 class."""
+    return item is not None and item["df2_class"] is None and review_may_set(item["status"], item["reason"])
+
+
+def accept_lacks_class(cat: Catalog, product_id: str) -> bool:
+    """Whether accepting ``product_id`` would let ``mf publish`` have an item that has no
+    DeepFashion2 class (cleaning could not tell it; a ``class`` decision sets one): such an accept
+    is refused (:data:`NO_CLASS`)."""
+    return _lacks_class(_find_item(cat, product_id))
 
 
 def _set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -> None:
@@ -291,6 +310,8 @@ def record_decision(
                 )
                 return stored, False
         item = _find_item(db, product_id)
+        if kind == "accept" and _lacks_class(item):
+            raise ConfigError(f"{video}: {NO_CLASS}", where=f"product {product_id}")
         prev: dict[str, Any] = dict(extra_prev or {})
         if item is not None:
             prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])

@@ -20,7 +20,10 @@ A POST body is checked field by field before anything is stored: a field of the 
 out of range, one another kind of decision takes, or one no route knows is answered 400 naming
 it; a retried ``request_id`` that asks for something else 409; a pick that cannot take the
 dataset's lock within :data:`LOCK_WAIT_S` (a publish or a build holds it) 503 naming the holder,
-while the page's other requests keep answering; anything unforeseen 500 (logged),
+and so does any write that cannot take the catalog's write lock within that time (an sqlite3 shell
+in a transaction, a long writer), while the page's other requests keep answering (writes go
+through a connection of their own); an accept of an item without a DeepFashion2 class 400
+(choose one first); anything unforeseen 500 (logged),
 so every request gets an answer.
 Requests naming a Host other than the bound address are refused (DNS rebinding), and so is
 any media path outside the dataset's media folders; ``/api/file`` serves only the two files the
@@ -38,8 +41,9 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -60,10 +64,10 @@ from annotations.review.media import (
 from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
 from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
-from schemas.catalog import Catalog
+from schemas.catalog import Catalog, CatalogLocked
 from schemas.errors import CatalogError, ConfigError, MFError
 from schemas.paths import resolve_under
-from schemas.review import KINDS, list_decisions, review_states
+from schemas.review import KINDS, NO_CLASS, accept_lacks_class, list_decisions, review_states
 from schemas.taxonomy import DF2_CLASSES
 
 log = logging.getLogger("annotations.review")
@@ -86,8 +90,9 @@ UNDO_FIELDS = ("decision_id", "video", "request_id")
 MAX_INT = 2**31 - 1
 MAX_TEXT = 2000
 MAX_REQUEST_ID = 200
-#: how long (seconds) a pick waits for the dataset's lock (a publish or a build writing it) before
-#: it answers 503 with the holder's name (``$MF_LOCK_WAIT_S`` may shorten it)
+#: how long (seconds) a pick waits for the dataset's lock (a publish or a build writing it), and any
+#: write for the catalog's write lock, before it answers 503 with the holder's name
+#: (``$MF_LOCK_WAIT_S`` may shorten it)
 LOCK_WAIT_S = 30.0
 #: the page loads nothing from elsewhere and runs no inline script
 CSP = (
@@ -169,16 +174,21 @@ class ReviewApp:
         self.catalog_path = Path(catalog)
         self.collection = Path(collection) if collection else self.catalog_path.parent
         self.token = token or secrets.token_urlsafe(24)
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # the reading connection, self.cat
+        self._write_lock = threading.Lock()  # the writing one, self._wcat: one write at a time
         # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
         # one); the default review catalog (DATASET/.review.sqlite) is started on first use
         self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
+        # writes go through a connection of their own: one waiting for another process's write
+        # lock holds up no read (WAL readers need no lock); its wait is set per write (_writing)
+        self._wcat = Catalog(self.catalog_path, check="none", timeout_s=LOCK_WAIT_S)
         try:  # the catalog's held-back items join the queue
             self.queue: Queue = build_queue(
                 self.root, sample_rate, seed, catalog=self.cat, collection=self.collection.resolve()
             )
         except BaseException:
             self.cat.close()
+            self._wcat.close()
             raise
         rec = reconcile_picks(self.root, self.cat)
         self.reconciled, self.superseded = rec.fixed, rec.superseded
@@ -191,6 +201,8 @@ class ReviewApp:
     def close(self) -> None:
         with self.lock:
             self.cat.close()
+        with self._write_lock:
+            self._wcat.close()
 
     # -- reads --------------------------------------------------------------------
     def _item_texts(self, product_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -373,14 +385,49 @@ class ReviewApp:
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
         }
         it = self._queue_item(stem or "")
-        # a pick writes the dataset's files: its lock first, so the page's other requests (which
-        # take only the app's lock) keep answering while it waits
-        with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self.lock:
-            d, created = decide(
-                self.root, self.cat, video=it.video, product_id=it.product_id, kind=kind, **fields
-            )
-            st = review_states(self.cat).get((it.video, it.product_id))
+        if kind == "accept":
+            self._check_class(it)
+        # a pick writes the dataset's files: its lock first; neither wait holds up the page's
+        # other requests (reads take only the app's lock, on the reading connection)
+        with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
+            d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
+            st = review_states(cat).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+
+    def _check_class(self, it: QueueItem) -> None:
+        """BadRequest for an accept of an item without a DeepFashion2 class (``mf publish`` needs
+        one: a class decision, ``c``, sets it)."""
+        with self.lock:
+            lacks = accept_lacks_class(self.cat, it.product_id)
+        if lacks:
+            raise BadRequest(f"{it.stem}: {NO_CLASS}")
+
+    def _wait_s(self) -> float:
+        """How long a write waits for a lock another process holds: :data:`LOCK_WAIT_S` at most."""
+        return min(LOCK_WAIT_S, lock_wait_s())
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Catalog]:
+        """The writing connection, one write at a time, waiting at most :meth:`_wait_s` in all
+        for this app's other write and the catalog's write lock: :class:`LockBusy` after that
+        (nothing saved), as for the dataset's lock."""
+        wait = self._wait_s()
+        start = time.monotonic()
+        where = str(self.catalog_path)
+        if not self._write_lock.acquire(timeout=wait if wait < float("inf") else -1):
+            raise LockBusy(f"another write of this page waited more than {wait:g} s; not saved", where=where)
+        try:
+            self._wcat.timeout_s = max(0.0, wait - (time.monotonic() - start))
+            try:
+                yield self._wcat
+            except CatalogLocked:
+                raise LockBusy(
+                    f"another process held the catalog's write lock for {wait:g} s (an sqlite3 shell "
+                    "in a transaction, a long writer); not saved",
+                    where=where,
+                ) from None
+        finally:
+            self._write_lock.release()
 
     def _may_undo_pick(self, decision_id: int | None, item: QueueItem | None) -> bool:
         """Whether the undo asked for may be of a pick (a live ``tracklet`` decision of the
@@ -392,7 +439,7 @@ class ReviewApp:
     def _dataset_lock(self) -> contextlib.AbstractContextManager[None]:
         """The dataset's lock, waited for at most :data:`LOCK_WAIT_S` (a click is not left
         hanging for the command line's minutes): :class:`~schemas.atomic.LockBusy` after that."""
-        return dataset_lock(self.root, timeout_s=min(LOCK_WAIT_S, lock_wait_s()))
+        return dataset_lock(self.root, timeout_s=self._wait_s())
 
     def undo(self, body: dict[str, Any]) -> dict[str, Any]:
         _only_fields(body, UNDO_FIELDS, "an undo")
@@ -400,16 +447,17 @@ class ReviewApp:
         stem = _str_field(body, "video", cut=False)
         request_id = _str_field(body, "request_id", MAX_REQUEST_ID, cut=False)
         item = self._queue_item(stem) if stem else None  # a shared video's item: its product's review
-        with self._dataset_lock() if self._may_undo_pick(did, item) else contextlib.nullcontext(), self.lock:
+        pick = self._may_undo_pick(did, item)
+        with self._dataset_lock() if pick else contextlib.nullcontext(), self._writing() as cat:
             d, created = undo(
                 self.root,
-                self.cat,
+                cat,
                 did,
                 video=item.video if item else None,
                 product_id=item.product_id if item else None,
                 request_id=request_id,
             )
-            st = review_states(self.cat).get((d.video, d.product_id))
+            st = review_states(cat).get((d.video, d.product_id))
         # the page's name of the item: a video several products list has one item per product
         it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
         stem_of = it.stem if it is not None else Path(d.video).stem

@@ -16,6 +16,7 @@
     show: 0, // index of the tracklet drawn / shown in the strip
     undo: [], // decision ids made on this page, latest last
     form: null, // the open form's save function
+    opener: null, // what had the focus when the form opened (it gets it back)
     saved: 0,
     busy: false, // a write or a move to another video is under way
   };
@@ -144,6 +145,7 @@
     for (const it of S.shown) {
       const li = make("li", it.stem === S.cur ? "current" : "");
       li.dataset.stem = it.stem;
+      if (it.stem === S.cur) li.setAttribute("aria-current", "true");
       li.append(it.flagged ? make("span", "flag", "!") : make("span", "qa", "·"));
       li.append(make("span", "stem", it.stem));
       const v = it.state ? it.state.verdict : null;
@@ -177,6 +179,7 @@
     renderTracklets();
     renderState();
     renderQueue();
+    video.setAttribute("aria-label", "video " + stem + " with the tracklet boxes drawn over it");
     const shop = itemUrl(it, "shop");
     if (shop) $("shop").src = shop;
     else $("shop").removeAttribute("src");
@@ -198,7 +201,7 @@
   function renderInfo() {
     const it = current();
     setText($("title"), it.title || it.product_id);
-    const bits = [it.product_id, it.class_name || "no class", it.partition, it.split].filter((b) => b);
+    const bits = [it.product_id, it.class_name || "no class (choose one with c before accepting)", it.partition, it.split].filter((b) => b);
     if (it.designer) bits.push(it.designer);
     if (it.held_back) bits.push("held back by mf publish until accepted");
     if (it.held_back && !it.video_src) bits.push("video not found (mf review --root: the collection folder)");
@@ -267,6 +270,8 @@
     return m != null && m < 0.5 ? "unsure" : "det";
   }
   const COLOURS = { det: "#27ae60", interp: "#f1c40f", unsure: "#e67e22", none: "#e3e3e8" };
+  // the kinds as words: the colours are not the only way to tell them
+  const KIND_NAMES = { det: "detected", interp: "interpolated", unsure: "unsure (low match)", none: "no box" };
   function sizeCanvas() {
     overlay.width = video.clientWidth;
     overlay.height = video.clientHeight;
@@ -277,6 +282,10 @@
     const lab = $("frame");
     setText(lab, "frame " + S.frame + " / " + (n - 1));
     lab.dataset.frame = String(S.frame);
+    const t = shownTracklet();
+    const kind = frameKind(t, S.frame);
+    setText($("frame-kind"), t ? "· #" + t.index + ": " + KIND_NAMES[kind] : "");
+    $("frame-kind").dataset.kind = kind;
     const ctx = overlay.getContext("2d");
     ctx.clearRect(0, 0, overlay.width, overlay.height);
     if (S.item) {
@@ -315,6 +324,17 @@
     }
     ctx.fillStyle = "#111";
     ctx.fillRect(Math.floor(((S.frame + 0.5) * W) / n) - 1, 0, 2, H);
+    timeline.setAttribute("aria-label", timelineText(t, n));
+  }
+  // the timeline in words: how many frames of each kind, the pivot and the current frame
+  function timelineText(t, n) {
+    if (!t) return "timeline: no tracklet shown";
+    const counts = { det: 0, interp: 0, unsure: 0, none: 0 };
+    for (let f = 0; f < n; f++) counts[frameKind(t, f)] += 1;
+    const parts = Object.entries(counts).filter(([, c]) => c).map(([k, c]) => c + " " + KIND_NAMES[k]);
+    const pivot = t.pivot_frame != null ? ", pivot frame " + t.pivot_frame : "";
+    return "timeline of tracklet #" + t.index + " over " + n + " frames: " + parts.join(", ") + pivot +
+      "; frame " + S.frame + " is " + KIND_NAMES[frameKind(t, S.frame)];
   }
   function onVideoFrame(_now, meta) {
     if (!video.paused) {
@@ -340,8 +360,27 @@
   });
   video.addEventListener("seeked", draw);
   video.addEventListener("error", () => {
-    if (video.getAttribute("src")) status("the browser cannot play this video (" + S.cur + "): its codec or container is not supported", true);
+    const src = video.getAttribute("src");
+    if (src) explainVideoError(src, S.cur);
   });
+  // why the video does not play: the server's answer for its file (a missing file: 404), else the
+  // browser cannot decode what it got
+  async function explainVideoError(src, stem) {
+    const it = current();
+    const name = (it && it.video) || stem;
+    let msg = "the browser cannot play this video (" + stem + "): its codec or container is not supported";
+    try {
+      const r = await fetch(src, { headers: { Range: "bytes=0-0" } });
+      if (r.status === 404) msg = "video file not found on the server (HTTP 404): " + name;
+      else if (!r.ok && r.status !== 416) {
+        const d = await r.json().catch(() => ({}));
+        msg = "the server did not send the video " + name + " (HTTP " + r.status + (d.error ? ": " + d.error : "") + ")";
+      }
+    } catch (e) {
+      msg = "cannot reach the review server for the video " + name + ": " + e.message;
+    }
+    if (S.cur === stem && video.getAttribute("src") === src) status(msg, true);
+  }
   video.addEventListener("ended", () => ($("play").textContent = "play"));
   video.addEventListener("timeupdate", () => {
     if (!video.paused && !video.requestVideoFrameCallback) {
@@ -377,6 +416,26 @@
       delete document.body.dataset.busy;
     }
   }
+  // a write under way says so at once, and after 3 s that it waits (a lock another process holds)
+  async function saving(label, fn) {
+    status(label + "…");
+    const timer = setTimeout(() => status(label + "… still waiting: another process holds the dataset's " +
+      "or the catalog's lock (a publish, a build, an sqlite3 shell); it gives up after 30 s at most"), 3000);
+    try {
+      return await fn();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  // after a refused write: show what the catalog holds (another tab or process may have decided)
+  async function showStored() {
+    try {
+      await loadQueue();
+      await select(S.cur);
+    } catch (_e) {
+      // the status says why the write failed; the next move loads again
+    }
+  }
   async function afterWrite(stem, label, advance) {
     S.saved += 1;
     status("saved: " + label);
@@ -390,24 +449,28 @@
       const stem = S.cur;
       if (!stem) return;
       try {
-        const res = await post("/api/decision", Object.assign({ video: stem, request_id: requestId() }, body));
+        const ask = Object.assign({ video: stem, request_id: requestId() }, body);
+        const res = await saving("saving " + label + " " + stem, () => post("/api/decision", ask));
         if (res.created) S.undo.push(res.decision.id);
         await afterWrite(stem, label + " " + stem, advance);
       } catch (e) {
         status("not saved: " + e.message, true);
+        await showStored();
       }
     });
   }
   function undoLast() {
     return exclusive(async () => {
-      const id = S.undo.pop();
+      const id = S.undo.length ? S.undo[S.undo.length - 1] : null; // taken off once undone
       const body = id != null ? { decision_id: id } : { video: S.cur };
       body.request_id = requestId();
       try {
-        const res = await post("/api/undo", body);
+        const res = await saving("undoing", () => post("/api/undo", body));
+        if (id != null) S.undo.pop();
         await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
       } catch (e) {
         status("not undone: " + e.message, true);
+        await showStored();
       }
     });
   }
@@ -419,14 +482,23 @@
     input.value = "";
     input.hidden = kind !== "text";
     sel.hidden = kind !== "select";
+    S.opener = form.contains(document.activeElement) ? S.opener : document.activeElement;
     form.hidden = false;
     S.form = save;
     (kind === "text" ? input : sel).focus();
   }
+  // the focus leaves the form for what had it before (the button used), else the item's title:
+  // never <body>; a focus outside the form stays where the user put it
   function closeForm() {
-    $("form").hidden = true;
+    const form = $("form");
+    const inside = form.contains(document.activeElement);
+    form.hidden = true;
     S.form = null;
-    if (document.activeElement && document.activeElement.blur) document.activeElement.blur();
+    const back = S.opener;
+    S.opener = null;
+    if (!inside) return;
+    const to = back && back !== document.body && back.isConnected && !form.contains(back) ? back : $("title");
+    to.focus({ preventScroll: true });
   }
   $("form").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -6,17 +6,13 @@ its holder (the page shows an answer's ``error``); once the lock is free the pic
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 import annotations.review.server as server_mod
 from tests.annotations.review.conftest import running
+from tests.annotations.review.lock_wait import decide_in_background, held_elsewhere
 from tests.annotations.review.test_server import _post, _req
 
-ROOT = Path(__file__).resolve().parents[3]
 HOLD = """
 import sys, time
 from schemas.atomic import file_lock
@@ -31,26 +27,8 @@ def test_a_pick_waiting_for_the_dataset_lock_holds_up_no_other_request(review_se
     f = review_setup.facts
     stem, other = f["videos"][2], f["videos"][3]
     with running(review_setup, sample_rate=1.0) as srv:
-        holder = subprocess.Popen(
-            [sys.executable, "-c", HOLD, str(review_setup.dataset / ".lock")],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-            answer: list[tuple[int, bytes, float]] = []
-
-            def pick() -> None:
-                start = time.monotonic()
-                status, _, body = _post(
-                    srv, "/api/decision", {"video": stem, "kind": "tracklet", "tracklet": 1}
-                )
-                answer.append((status, body, time.monotonic() - start))
-
-            th = threading.Thread(target=pick)
-            th.start()
+        with held_elsewhere(HOLD, review_setup.dataset / ".lock") as holder:
+            th, answer = decide_in_background(srv, {"video": stem, "kind": "tracklet", "tracklet": 1})
             time.sleep(0.5)  # the pick is waiting for the lock now
             start = time.monotonic()
             status, _, body = _req(srv, "GET", f"/api/queue?token={srv.app.token}")
@@ -66,6 +44,4 @@ def test_a_pick_waiting_for_the_dataset_lock_holds_up_no_other_request(review_se
             error = json.loads(body)["error"]
             assert str(review_setup.dataset / ".lock") in error and f"pid {holder.pid}" in error
             assert "try again" in error and "mf publish" in error
-        finally:
-            holder.communicate("\n", timeout=30)
         assert _post(srv, "/api/decision", {"video": stem, "kind": "tracklet", "tracklet": 1})[0] == 200
