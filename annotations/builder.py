@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -60,7 +61,7 @@ import torch
 from annotations.config import BuildConfig, lacks_required
 from annotations.flags import rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
-from annotations.refresh_mark import BY_BUILD, clear_pending, pending_by, set_pending
+from annotations.refresh_mark import BuildRun
 from annotations.review.marks import follow_tracklet_names
 from annotations.settle import settle_flags
 from annotations.tracking import (
@@ -96,7 +97,7 @@ from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
-from schemas.atomic import atomic_write_bytes, sha256_file, sweep_partials
+from schemas.atomic import atomic_write_bytes, pid_alive, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
@@ -211,14 +212,21 @@ class BuildReport:
         return d
 
 
+#: a shard as ``--shard`` takes it: ``i/n``, whole numbers in ASCII digits without leading zeros
+_SHARD = re.compile(r"(0|[1-9][0-9]*)/(0|[1-9][0-9]*)")
+
+
 def parse_shard(text: str | None) -> tuple[int, int]:
-    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``; None -> ``(0, 1)``."""
-    if not text:
+    """``"i/n"`` -> ``(i, n)`` with ``0 <= i < n``; None (no ``--shard``) -> ``(0, 1)``. Anything
+    else (an empty string too: an unset variable in ``--shard "$SHARD"``) is refused."""
+    if text is None:
         return 0, 1
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise ConfigError(f"bad shard {text!r}", where="--shard", hint="write it as i/n, e.g. 0/4") from None
+    m = _SHARD.fullmatch(text)
+    if m is None:
+        raise ConfigError(
+            f"bad shard {text!r}", where="--shard", hint="write it as i/n in plain digits, e.g. 0/4"
+        )
+    i, n = int(m[1]), int(m[2])
     if n < 1 or not 0 <= i < n:
         raise ConfigError(f"shard {text!r} out of range", where="--shard", hint="need 0 <= i < n")
     return i, n
@@ -1142,18 +1150,8 @@ class Staging:
         mine = f"{STAGING_PREFIX}{socket.gethostname()}-"
         for d in parent.glob(f"{mine}*") if parent.is_dir() else []:
             pid = d.name[len(mine) :].split("-", 1)[0]
-            if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            if d.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -1423,6 +1421,7 @@ def build_dataset_tracklets(
     sweep_partials(root, root / TRACKLET_DIR, root / TRACKLET_DIR / "sheets", root / TRACKLET_DIR / BUILD_DIR)
     Staging.sweep(root)
     early = None
+    run = BuildRun.new(shard)  # its line of the refresh-pending mark
     try:
         remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
         if builder is None:
@@ -1448,8 +1447,10 @@ def build_dataset_tracklets(
             on_video=on_video,
             write_official_json=write_official_json,
             pool=early,
+            run=run,
         )
     finally:
+        run.close()
         if early is not None:
             early.close()
         if cat is not None:
@@ -1503,17 +1504,18 @@ def _build_jobs(
     write_official_json: bool,
     pool: Pool | None = None,
     discard_corrections: bool = False,
+    run: BuildRun,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
-    ``remote``: what cluster workers build their own builder from). Workers compute; this process
-    writes every file and catalog mark, as each video comes back."""
+    ``remote``: what cluster workers build their own builder from; ``run``: its line of the
+    refresh-pending mark). Workers compute; this process writes every file and catalog mark, as
+    each video comes back."""
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
     # rerun, with nothing left to build, still refreshes what the folder says about itself
-    marks = pending_by(root)  # an import's or a pick's mark forces the refresh too
-    unfinished = BY_BUILD in marks  # a killed build: settle and merge again as well
-    set_pending(root, BY_BUILD)
+    marks = run.begin(root)  # another run's, an import's or a pick's line forces the refresh too
+    unfinished = run.unfinished  # a killed build (dead here, or older elsewhere): settle, merge again
     order: dict[int, int] = {}  # id of a report entry -> its video's index (lists end in video order)
     fresh: set[int] = set()  # videos built in this run (and kept files flagged in it)
 
@@ -1715,6 +1717,6 @@ def _build_jobs(
         from movingfashion.archive.describe import refresh
 
         refresh(root, changed=sorted({w.relative_to(root).as_posix() for w in written}))
-    clear_pending(root)
+    run.finish(root)  # its own line (and the killed builds' it settled): others' lines stay
     rep.seconds = time.perf_counter() - start
     return rep

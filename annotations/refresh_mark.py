@@ -8,28 +8,47 @@ Killed in between, it leaves the mark: the rerun (or the review server's start-u
 finds its files already written, but the mark makes it refresh the whole folder (every file
 hashed again), so it ends as an uninterrupted run would.
 
-The mark's lines name who set it (:data:`BY_BUILD`, :data:`BY_IMPORT`, :data:`BY_PICK`); an
-empty mark is the builder's. A refresh settles what an import or a pick left pending, not what a
-build did (the builder also settles flags and merges the split files again on its rerun), so
-:func:`refresh_if_pending` leaves the builder's line in place. The mark is changed under the
-dataset's lock (:func:`annotations.tracklet_files.dataset_lock`, re-entrant).
+The mark's lines name who set it (:data:`BY_BUILD`, :data:`BY_IMPORT`, :data:`BY_PICK`). Each
+build run has a line of its own (:class:`BuildRun`: ``build:<host>-<pid>-<start>-<i>/<n>``, its
+shard last) and clears only that line, and the lines of the killed builds it settled: builds of
+several shards of one folder, on one host or several, leave each other's lines alone. A build
+counts a line as a killed build's, whose work it settles again, when its owner is dead on this
+host, or belongs to another host and started before it (its liveness cannot be checked there);
+a bare ``build`` line (what older toolkits wrote; an empty mark too) always. A refresh settles
+what an import or a pick left pending, not what a build did (the builder also settles flags and
+merges the split files again on its rerun), so :func:`refresh_if_pending` leaves the builders'
+lines in place; a build that finds an import's or a pick's line at its start refreshes the whole
+folder, which settles it, and clears it at its end. The mark is changed under the dataset's lock
+(:func:`annotations.tracklet_files.dataset_lock`, re-entrant).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from annotations.tracklet_files import dataset_lock
 from movingfashion.archive.at_rest import REFRESH_MARK
-from schemas.atomic import atomic_write_text
+from schemas.atomic import atomic_write_text, host_tag, pid_alive
 from schemas.faults import local_faults
 
 #: the mark's file name, in the dataset folder (``mf verify`` reads it)
 REFRESH_PENDING = REFRESH_MARK
 #: who set a mark: ``mf-tracklets build`` (its rerun also settles flags and merges split files)
 BY_BUILD = "build"
+#: one build run's line: its host (as :mod:`schemas.atomic` names it), pid, start (ns) and shard
+_RUN_LINE = re.compile(
+    rf"{BY_BUILD}:(?P<host>[A-Za-z0-9_]+)-(?P<pid>[0-9]+)-(?P<start>[0-9]+)-(?P<i>[0-9]+)/(?P<n>[0-9]+)"
+)
+#: the lines of the build runs going on in this process (a line of this pid not here is over)
+_RUNNING: set[str] = set()
+#: how much later (seconds) than a line's start its pid's process may have started and still be its
+#: owner (the boot time the kernel gives is whole seconds)
+_START_SLACK_S = 2.0
 #: ... ``mf-tracklets import``
 BY_IMPORT = "import"
 #: ... a review pick, its undo, or the review server's reconcile
@@ -72,15 +91,108 @@ def clear_pending(dataset: str | os.PathLike[str], by: Iterable[str] | str | Non
 
 def refresh_if_pending(dataset: str | os.PathLike[str]) -> bool:
     """When a killed run left the mark, refresh the whole folder and clear what that settles
-    (every line but the builder's); returns whether it refreshed."""
+    (every line but the builders'); returns whether it refreshed."""
     held = pending_by(dataset)
     if not held:
         return False
     from movingfashion.archive.describe import refresh
 
     refresh(dataset)  # what changed is not known: every file is hashed again
-    clear_pending(dataset, held - {BY_BUILD})
+    clear_pending(dataset, {line for line in held if not is_build(line)})
     return True
+
+
+def is_build(line: str) -> bool:
+    """Whether a line of the mark is a build's (a run's own, or an older toolkit's bare one)."""
+    return line == BY_BUILD or line.startswith(f"{BY_BUILD}:")
+
+
+@dataclass
+class BuildRun:
+    """One ``mf-tracklets build`` run's line of the mark: :meth:`begin` sets it before the first
+    write and notes the killed builds' lines (:attr:`stale`), :meth:`finish` clears it (and the
+    stale lines whose videos the run settled) after the refresh; :meth:`close` when the run ends
+    whichever way (this process then no longer runs it)."""
+
+    line: str
+    shard: tuple[int, int]
+    start_ns: int
+    #: the lines of builds that did not finish (their written videos are to be settled again)
+    stale: frozenset[str] = frozenset()
+    #: the import's and pick's lines found at the start: the run's whole-folder refresh settles them
+    settles: frozenset[str] = frozenset()
+
+    @classmethod
+    def new(cls, shard: tuple[int, int] = (0, 1)) -> BuildRun:
+        """A run of this process over ``shard`` (``(i, n)``), starting now."""
+        start = time.time_ns()
+        line = f"{BY_BUILD}:{host_tag()}-{os.getpid()}-{start}-{shard[0]}/{shard[1]}"
+        _RUNNING.add(line)
+        return cls(line, shard, start)
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether a killed build left work to settle (its written videos count as built now)."""
+        return bool(self.stale)
+
+    def begin(self, dataset: str | os.PathLike[str]) -> set[str]:
+        """Set this run's line; returns the lines the mark held before (others' runs)."""
+        with dataset_lock(dataset):
+            held = pending_by(dataset)
+            self.stale = frozenset(line for line in held if is_build(line) and self._killed(line))
+            self.settles = frozenset(line for line in held if not is_build(line))
+            set_pending(dataset, self.line)
+        return held
+
+    def finish(self, dataset: str | os.PathLike[str]) -> None:
+        """Clear this run's line, the stale lines it settled (those of its own shard; an
+        unsharded run: every one) and the import's and pick's lines it found at its start, once
+        its flags are settled and the whole folder refreshed (which a line found at the start
+        makes it do); lines set while it ran stay."""
+        covered = {line for line in self.stale if self._covers(line)}
+        clear_pending(dataset, {self.line} | covered | set(self.settles))
+
+    def close(self) -> None:
+        """The run is over in this process (its line, if left, is a killed run's from now on)."""
+        _RUNNING.discard(self.line)
+
+    def _covers(self, line: str) -> bool:
+        """Whether this run's jobs hold every video of the run behind ``line``."""
+        if self.shard == (0, 1):
+            return True
+        m = _RUN_LINE.fullmatch(line)
+        return m is not None and (int(m["i"]), int(m["n"])) == self.shard
+
+    def _killed(self, line: str) -> bool:
+        """Whether ``line`` is a build that did not finish: a bare or unknown line, an owner dead
+        on this host, or another host's owner that started before this run."""
+        m = _RUN_LINE.fullmatch(line)
+        if m is None:
+            return True
+        if m["host"] != host_tag():
+            return int(m["start"]) < self.start_ns
+        return not _owner_alive(line, int(m["pid"]), int(m["start"]))
+
+
+def _owner_alive(line: str, pid: int, start_ns: int) -> bool:
+    """Whether the run of this host behind ``line`` is still going (its pid alive and not
+    taken by a process started after the run)."""
+    if pid == os.getpid():
+        return line in _RUNNING
+    return pid_alive(pid) and not _started_after(pid, start_ns)
+
+
+def _started_after(pid: int, start_ns: int) -> bool:
+    """Whether process ``pid`` started after ``start_ns`` (its pid reused); False when unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(
+            int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime ")
+        )
+        started = boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    return started > start_ns / 1e9 + _START_SLACK_S
 
 
 def _write(dataset: str | os.PathLike[str], by: set[str]) -> None:

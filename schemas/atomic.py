@@ -57,8 +57,9 @@ log = logging.getLogger(__name__)
 _PARTIAL = re.compile(r"\.(?P<name>.+)\.(?P<host>[A-Za-z0-9_-]+)-(?P<pid>\d+)\.[A-Za-z0-9_]+\.part")
 
 
-def _host() -> str:
-    """This host's name as temporary files carry it (at most 64 characters)."""
+def host_tag() -> str:
+    """This host's name as temporary files and lock marks carry it (at most 64 characters:
+    letters, digits and ``_``)."""
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:64] or "host"
 
 
@@ -74,10 +75,11 @@ def _partial_prefix(name: str) -> str:
     if len(raw) > _NAME_BYTES:
         digest = hashlib.sha1(raw, usedforsecurity=False).hexdigest()[:10]
         name = raw[: _NAME_BYTES - 11].decode("utf-8", "ignore") + "~" + digest
-    return f".{name}.{_host()}-{os.getpid()}."
+    return f".{name}.{host_tag()}-{os.getpid()}."
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host is alive (another user's live process counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,13 +92,13 @@ def _alive(pid: int) -> bool:
 def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) -> int:
     """Remove the temporary files that killed writers of this host left in ``folders`` (those of
     live processes, of other hosts and every other file stay); returns how many went."""
-    host, removed = _host(), 0
+    host, removed = host_tag(), 0
     for folder in map(Path, folders):
         if not folder.is_dir():
             continue
         for p in folder.rglob(".*.part") if recursive else folder.glob(".*.part"):
             m = _PARTIAL.fullmatch(p.name)  # whole name ($ also matched before a final newline)
-            if m is None or m["host"] != host or _alive(int(m["pid"])) or not p.is_file():
+            if m is None or m["host"] != host or pid_alive(int(m["pid"])) or not p.is_file():
                 continue
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
@@ -373,7 +375,7 @@ def lock_holder(path: str | os.PathLike[str]) -> dict[str, Any] | None:
         return None
     if not isinstance(rec, dict) or not isinstance(rec.get("pid"), int):
         return None
-    if rec.get("host") == socket.gethostname() and rec["pid"] != os.getpid() and not _alive(rec["pid"]):
+    if rec.get("host") == socket.gethostname() and rec["pid"] != os.getpid() and not pid_alive(rec["pid"]):
         return None
     return {k: rec.get(k) for k in ("pid", "host", "command", "since")}
 

@@ -79,7 +79,8 @@ def pending_writers(root: Path) -> list[str]:
     except OSError:
         return []
     lines = sorted({line.strip() for line in text.splitlines() if line.strip()} or {"build"})
-    return [MARK_WRITERS.get(line, line) for line in lines]
+    # a line is ``who`` or ``who:<run>`` (each build run has its own): named by its command, once
+    return sorted({MARK_WRITERS.get(line.split(":", 1)[0], line) for line in lines})
 
 
 def writer(root: str | os.PathLike[str]) -> BeingWritten | None:

@@ -24,6 +24,7 @@ from annotations.config import BuildConfig, ReviewConfig
 from annotations.qa import qa_report, reference_boxes
 from annotations.tracklet_files import load_results, read_video_tracklets, tracklet_file
 from schemas.catalog import Catalog
+from schemas.cli_support import run_main
 from schemas.errors import ConfigError, DataFormatError
 from schemas.geometry import box_iou
 from schemas.items import SourceItem, Status
@@ -165,9 +166,22 @@ def test_shards_partition_the_videos(gt_dataset):
     parts = [{j.video_path for j in video_jobs(splits, (i, 3))} for i in range(3)]
     assert set().union(*parts) == everything and sum(map(len, parts)) == len(everything)
     assert parse_shard("1/3") == (1, 3) and in_shard("videos/a.mp4", (0, 1))
-    for bad in ("3/3", "x", "1/0"):
+    assert parse_shard(None) == (0, 1)  # no --shard: the whole dataset
+    # given, it is i/n as written: an empty one (an unset "$SHARD") is no whole-dataset run
+    for bad in ("3/3", "x", "1/0", "", " 0/2", "0/2 ", "+0/2", "0_0/2", "00/2", "0/2/1", "\uff10/2"):
         with pytest.raises(ConfigError):
             parse_shard(bad)
+
+
+def test_an_empty_shard_is_a_usage_error(tmp_path, capsys):
+    """``--shard "$SHARD"`` with the variable unset: one line, exit 2, nothing built."""
+    for split in ("train", "test"):
+        (tmp_path / f"{split}.json").write_text("{}")
+    with pytest.raises(SystemExit) as exc:
+        run_main(tracklets, ["build", "--dataset", str(tmp_path), "--shard", "", "--json"])
+    out = capsys.readouterr()
+    assert exc.value.code == 2 and out.out == ""
+    assert out.err.startswith("error: --shard: bad shard ''") and out.err.count("\n") == 1
 
 
 def _mini_dataset(gt_dataset, dst, n_products=2):
@@ -217,6 +231,8 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     cat_path = tmp_path / "cat.db"
     with Catalog(cat_path) as cat:
         cat.upsert_items([SourceItem(source="netaporter", source_id=pid, url=f"http://x/{pid}")])
+        # cleaned: a class (an accept of an item without one is refused, publish could not use it)
+        cat.set_item_state("netaporter", pid, df2_class=11)
     # a shop-score bar nobody reaches: every video needs review
     cfg = BuildConfig(stride=4, review=ReviewConfig(min_shop_score=1.0))
     rep = build_dataset_tracklets(ds, config=cfg, catalog=cat_path)

@@ -5,6 +5,10 @@ an uninterrupted run. The builder's line of the mark outlives a refresh (its rer
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from annotations.refresh_mark import (
     BY_IMPORT,
     BY_PICK,
     REFRESH_PENDING,
+    BuildRun,
     clear_pending,
     pending_by,
     refresh_if_pending,
@@ -23,6 +28,7 @@ from annotations.refresh_mark import (
 )
 from annotations.review.decisions import decide, reconcile_picks
 from movingfashion.archive.verify import verify_dataset
+from schemas.atomic import host_tag
 from schemas.catalog import Catalog
 from tests.annotations.exchange.test_importer import edit_first_box, exported, first_box
 
@@ -83,3 +89,88 @@ def test_a_refresh_settles_an_import_or_a_pick_but_not_a_build(tmp_path: Path, m
     assert pending_by(tmp_path) == {BY_BUILD}  # the build's rerun still settles and merges
     clear_pending(tmp_path, BY_BUILD)
     assert not (tmp_path / REFRESH_PENDING).exists()
+
+
+def _dead_pid() -> int:
+    """The pid of a process of this host that has ended."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    return int(proc.stdout)
+
+
+def test_each_build_run_clears_its_own_line_and_leaves_the_others(tmp_path: Path):
+    """Shards 0/2 and 1/2 building one folder at once, with an import meanwhile: each build's end
+    leaves the other's line and the import's in place."""
+    a, b = BuildRun.new((0, 2)), BuildRun.new((1, 2))
+    try:
+        assert a.begin(tmp_path) == set() and not a.unfinished
+        assert b.begin(tmp_path) == {a.line} and not b.unfinished  # a is alive: not a killed run's
+        set_pending(tmp_path, BY_IMPORT)
+        a.finish(tmp_path)
+        assert pending_by(tmp_path) == {b.line, BY_IMPORT}
+        b.finish(tmp_path)
+        assert pending_by(tmp_path) == {BY_IMPORT}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_which_build_lines_are_a_killed_runs(tmp_path: Path):
+    """Unfinished: an owner dead on this host (another process, or an ended run of this one),
+    another host's run older than this one, a bare line (older toolkits). Not: a live run here,
+    another host's run started later."""
+    host, now = host_tag(), time.time_ns()
+    dead = f"{BY_BUILD}:{host}-{_dead_pid()}-{now - 10**9}-1/2"
+    older = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now - 10**9}-1/2"
+    later = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now + 10**12}-1/2"
+    ended = BuildRun.new((0, 1))
+    ended.close()  # raised (or was killed) in this process: over
+    live = BuildRun.new((1, 2))
+    parent = f"{BY_BUILD}:{host}-{os.getppid()}-{now - 10**9}-0/2"  # pytest's parent: alive
+    reused = f"{BY_BUILD}:{host}-{os.getppid()}-{now - 10**13}-0/2"  # its pid, long before it started
+    mark = tmp_path / REFRESH_PENDING
+    mark.write_text("".join(f"{x}\n" for x in (BY_BUILD, dead, older, later, ended.line, live.line, parent)))
+    run = BuildRun.new((1, 2))
+    try:
+        run.begin(tmp_path)
+        assert run.stale == {BY_BUILD, dead, older, ended.line} and run.unfinished
+        run.finish(tmp_path)  # a shard settles the killed runs of its own shard only
+        assert pending_by(tmp_path) == {BY_BUILD, later, ended.line, live.line, parent}
+        mark.write_text(f"{reused}\n")
+        settle = BuildRun.new((0, 1))
+        settle.begin(tmp_path)
+        assert reused in settle.stale  # a pid taken again by a later process is no owner
+    finally:
+        live.close()
+        run.close()
+
+
+def test_an_unsharded_run_settles_every_killed_builds_line(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(describe, "refresh", lambda root, changed=None: None)
+    (tmp_path / REFRESH_PENDING).write_text(f"{BY_BUILD}\n{BY_BUILD}:elsewhere_x-1-1-0/3\n{BY_PICK}\n")
+    assert refresh_if_pending(tmp_path)  # a pick's line is settled by the refresh, no build's
+    assert pending_by(tmp_path) == {BY_BUILD, f"{BY_BUILD}:elsewhere_x-1-1-0/3"}
+    run = BuildRun.new((0, 1))
+    try:
+        run.begin(tmp_path)
+        assert run.unfinished
+        run.finish(tmp_path)
+    finally:
+        run.close()
+    assert not (tmp_path / REFRESH_PENDING).exists()
+
+
+def test_a_build_settles_the_import_and_pick_lines_it_found_at_its_start(tmp_path: Path):
+    """Found at the start, an import's or a pick's line makes the build refresh the whole folder,
+    which settles it: the build's end clears it, so mf verify audits the folder again (a line
+    first set while the build ran stays: test_each_build_run_clears_its_own_line_...)."""
+    set_pending(tmp_path, BY_IMPORT)
+    set_pending(tmp_path, BY_PICK)
+    run = BuildRun.new((1, 2))
+    try:
+        assert run.begin(tmp_path) == {BY_IMPORT, BY_PICK}
+        run.finish(tmp_path)
+    finally:
+        run.close()
+    assert pending_by(tmp_path) == set()

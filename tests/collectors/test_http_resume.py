@@ -234,7 +234,7 @@ def test_a_killed_runs_half_written_state_is_swept_by_the_next_download(site, tm
     import subprocess
     import sys
 
-    from schemas.atomic import _host
+    from schemas.atomic import host_tag
 
     body = mp4_bytes(tmp_path, 3, frames=12)
     folder = cut_off_once(site, tmp_path, body, V1)
@@ -243,7 +243,7 @@ def test_a_killed_runs_half_written_state_is_swept_by_the_next_download(site, tm
             [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
         ).stdout
     )
-    temp = folder / f"..video.part.json.{_host()}-{dead}.ab12_x.part"
+    temp = folder / f"..video.part.json.{host_tag()}-{dead}.ab12_x.part"
     temp.write_text("{")
     assert os.path.exists(temp)
     got = client_for(site).download(site.url("/v.mp4"), folder, "video", "video")

@@ -100,14 +100,14 @@ def test_a_rerun_writes_a_damaged_entry_again(tiny_dataset, built, tmp_path, cap
 
 
 def test_a_rerun_removes_the_data_file_a_killed_build_left(tiny_dataset, built, tmp_path):
-    from schemas.atomic import _host
+    from schemas.atomic import host_tag
 
     out = tmp_path / "copy"
     shutil.copytree(built, out)
     dead = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
-    partial = out / f".videos%2F102_0.mp4.jpgs.{_host()}-{int(dead.stdout)}.ab12_x.part"
+    partial = out / f".videos%2F102_0.mp4.jpgs.{host_tag()}-{int(dead.stdout)}.ab12_x.part"
     partial.write_bytes(b"\xff\xd8 half a video's JPEGs")
     counts = build_training_copy(MovingFashionDataset(tiny_dataset, "train", **KW), out)
     assert counts["already_copied"] == 4

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from schemas.atomic import _host, atomic_write_text, sweep_partials
+from schemas.atomic import atomic_write_text, host_tag, sweep_partials
 from schemas.errors import ConfigError, LocalFault
 from schemas.faults import as_local_fault, fault_in_text, local_faults, path_error, reraise_local_fault
 
@@ -87,7 +87,7 @@ def test_sweep_removes_the_temps_of_dead_writers_of_this_host_only(tmp_path):
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
     dead_pid = int(dead.stdout)
-    host = _host()
+    host = host_tag()
     names = {
         f".train.json.{host}-{dead_pid}.ab12_x.part": False,  # killed writer: removed
         f".train.json.{host}-{os.getpid()}.cd34_y.part": True,  # live writer (this one): kept

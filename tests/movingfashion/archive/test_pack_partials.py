@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from movingfashion.archive.pack import pack_dataset
-from schemas.atomic import _host
+from schemas.atomic import host_tag
 
 
 def dead_pid() -> int:
@@ -23,8 +23,8 @@ def dead_pid() -> int:
 def leftovers(folder: Path, name: str) -> tuple[Path, Path]:
     """A killed writer's temporary file of ``name`` in ``folder``, and a live one's (this process)."""
     folder.mkdir(parents=True, exist_ok=True)
-    dead = folder / f".{name}.{_host()}-{dead_pid()}.ab12_x.part"
-    live = folder / f".{name}.{_host()}-{os.getpid()}.cd34_y.part"
+    dead = folder / f".{name}.{host_tag()}-{dead_pid()}.ab12_x.part"
+    live = folder / f".{name}.{host_tag()}-{os.getpid()}.cd34_y.part"
     for p in (dead, live):
         p.write_bytes(b"half a file")
     return dead, live

@@ -118,6 +118,18 @@ def test_a_pending_refresh_names_the_command_and_is_not_audited(folder, capsys):
     assert run_mf(["verify", "--dataset", str(folder)], capsys)[0] == 0
 
 
+def test_each_build_runs_line_names_the_command_once(folder, capsys):
+    """Each build run (one per shard or machine) keeps a line of its own in the mark: mf verify
+    names the command, not the run's line, and once however many runs are pending."""
+    (folder / REFRESH_MARK).write_text(
+        "build:hostA-12-1700000000000000000-0/2\nbuild:hostB-9-1700000000000000001-1/2\n"
+    )
+    code, _, err = run_mf(["verify", "--dataset", str(folder)], capsys)
+    assert code == 2 and "mf-tracklets build" in err
+    assert "hostA" not in err and "hostB" not in err
+    assert at_rest.pending_writers(folder) == ["mf-tracklets build"]
+
+
 def test_a_lock_file_nobody_holds_is_a_folder_at_rest(folder, capsys):
     (folder / DATASET_LOCK).touch()
     (folder / PUBLISH_LOCK).touch()
