@@ -111,7 +111,7 @@ from pydantic import ValidationError
 from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources
 from movingfashion.media.images import read_image
-from movingfashion.media.readers import FrameReader, ReaderCache, backend_names
+from movingfashion.media.readers import FrameReader, ReaderCache, backend_names, file_key
 from movingfashion.sampling import MAX_FRAME, FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.training_copy import (
     NAMING,
@@ -1486,7 +1486,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return clip_tensor(arr, self.dtype)
 
     def _shop(self, rec: ProductRecord) -> Any:
-        img = _shop_image(str(rec.shop_path), self.shop_size).copy()
+        img = _shop_image(*_shop_key(rec.shop_path), self.shop_size).copy()
         t = self._tensor(img[None])[0]
         return self.shop_transform(t) if self.shop_transform is not None else t
 
@@ -1845,9 +1845,20 @@ def _cache_video(
     return meta, dataset.skipped[before:]
 
 
+def _shop_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """:func:`~movingfashion.media.readers.file_key` of a shop image; one that cannot be read
+    gets a key of its own, and reading it names the file."""
+    try:
+        return file_key(path)
+    except OSError:
+        return (str(path), -1, -1)
+
+
 @functools.lru_cache(maxsize=SHOP_CACHE_SIZE)
-def _shop_image(path: str, size: Size | None) -> np.ndarray:
-    """Decoded, resized shop images, kept per process (K clips of a product share one)."""
+def _shop_image(path: str, file_size: int, mtime_ns: int, size: Size | None) -> np.ndarray:
+    """Decoded, resized shop images, kept per process (K clips of a product share one), by
+    :func:`~movingfashion.media.readers.file_key`: an image replaced under the same name is read
+    again."""
     img = read_image(path, size)
     img.setflags(write=False)
     return img

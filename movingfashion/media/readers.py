@@ -113,7 +113,7 @@ def seek_problem(path: str | os.PathLike[str]) -> str | None:
     """:func:`_seek_problem` of a file, remembered per path, size and modification time."""
     import av
 
-    key = _file_key(path)
+    key = file_key(path)
     if key not in _SEEK_PROBLEMS:
         with av.open(media_path(key[0])) as container:
             if not container.streams.video:
@@ -122,7 +122,9 @@ def seek_problem(path: str | os.PathLike[str]) -> str | None:
     return _SEEK_PROBLEMS[key]
 
 
-def _file_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+def file_key(path: str | os.PathLike[str]) -> tuple[str, int, int]:
+    """``(path, size, mtime_ns)``: what a file is remembered by, so a file replaced under the same
+    name (republished, re-encoded) is a new key; ``OSError`` when it cannot be read."""
     st = os.stat(path)
     return (str(path), st.st_size, st.st_mtime_ns)
 
@@ -332,7 +334,7 @@ class PyAVReader:
         #: why frames are found by decoding in order rather than by seeking (None: seeking works)
         self.seek_problem = _seek_problem(self._container, self._stream)
         with contextlib.suppress(OSError):  # torchcodec, opened next for the same file, asks
-            _remember(_file_key(path), self.seek_problem)
+            _remember(file_key(path), self.seek_problem)
         self._ordered: Any = None  # the in-order decoder of a seek-unsafe stream, and its position
         self._next = 0
         # one colour converter for every frame: a frame's own to_ndarray() sets up a new swscale

@@ -127,7 +127,8 @@ def read_tagged_checkpoint(
     of the versions, when a tuple: the ones this code still reads).
 
     ``what`` names the kind in messages (``"single-frame matcher"``, ``"SEAM"``); ``hint`` says
-    how to get a good file (``kind_hint`` instead, when the file is of another kind). Read with
+    how to get a good file (``kind_hint`` instead, when the file is of another kind; it also says
+    where files of this kind go when the file is a detector's weights). Read with
     ``weights_only=True``: a file pickling anything but tensors and plain data is refused unread.
     """
     import torch
@@ -142,7 +143,8 @@ def read_tagged_checkpoint(
             raise ModelError(
                 f"this is YOLO detector weights (ultralytics), not a {what} checkpoint",
                 where=str(p),
-                hint=f"pass it as --weights FILE; --matcher takes a {what} checkpoint",
+                hint="pass it as --weights FILE to mf-tracklets build; "
+                + (kind_hint or f"--matcher takes a {what} checkpoint"),
             ) from None
         raise ModelError(unreadable_checkpoint(exc), where=str(p), hint=hint) from None
     if not isinstance(ckpt, dict) or ckpt.get("kind") != kind:

@@ -340,7 +340,7 @@ def run_asymnet(
     from movingfashion.seam.checkpoint import model_from_matcher, train_record
     from movingfashion.seam.config import ModelConfig
     from movingfashion.seam.features import build_bank, encoder_tag
-    from movingfashion.seam.train import resolve_matcher_path
+    from movingfashion.seam.train import resolve_matcher_path, seed_everything
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -365,6 +365,7 @@ def run_asymnet(
         on_bad=cfg.on_bad,
         progress=progress,
     )
+    seed_everything(cfg.seed)  # the new LSTM / SNN / gate weights follow --seed
     model = AsymNet(sf.encoder, sf.f, cfg).to(device)
     v, p = bank.fmaps.shape[:2]
     desc = torch.cat([model.describe(bank.fmaps[i : i + 32].to(device)) for i in range(0, v, 32)])

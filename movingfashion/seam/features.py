@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from movingfashion.media.images import read_image
+from movingfashion.media.readers import file_key
 from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, get_sampler
 from movingfashion.seam.augment import augment_crops
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
@@ -48,7 +49,7 @@ from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
 from schemas.geometry import box_iou
-from schemas.official import read_official
+from schemas.official import read_official, split_json
 from schemas.paths import resolve_under
 
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
@@ -298,13 +299,45 @@ def _encode(encoder: nn.Module, crops: torch.Tensor, device: torch.device, batch
 
 
 def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> str:
-    """Content key of a bank: split file, entries and tracklet files, encoder, pool and crop size."""
+    """Content key of a bank: split file, entries and tracklet files, the size and modification
+    time of every video and shop image the split lists (:func:`media_stamps`), encoder, pool and
+    crop size."""
     h = hashlib.sha256(f"v{BANK_VERSION}|{split}|{encoder_tag}|{pool}|{crop_size}".encode())
-    for p in [root / f"{split}.json", root / "entries.jsonl", *sorted((root / "tracklets").glob("*.json"))]:
+    split_path = split_json(root, split)
+    for p in [split_path, root / "entries.jsonl", *sorted((root / "tracklets").glob("*.json"))]:
         if p.is_file():
             h.update(p.name.encode())
             h.update(sha256_file(p).encode())
+    for stamp in media_stamps(root, split_path):
+        h.update(f"{stamp}\n".encode())
     return h.hexdigest()[:16]
+
+
+def media_stamps(root: Path, split_path: Path) -> list[str]:
+    """``<rel>:<size>:<mtime_ns>`` of every video and shop image ``split_path`` lists (``<rel>:-``
+    when missing or outside ``root``), sorted: a republished or re-encoded file under the same
+    name changes a bank's key without reading its bytes (the file key the decoders remember
+    files by, :func:`movingfashion.media.readers.file_key`)."""
+    try:
+        data = json.loads(split_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return []  # the dataset names the unreadable split
+    rels: set[str] = set()
+    for entry in data.values() if isinstance(data, dict) else ():
+        if not isinstance(entry, dict):
+            continue
+        videos, img = entry.get("video_paths"), entry.get("img_path")
+        rels.update(v for v in (videos if isinstance(videos, list) else ()) if isinstance(v, str))
+        if isinstance(img, str):
+            rels.add(img)
+    stamps = []
+    for rel in sorted(rels):
+        try:
+            _, size, mtime_ns = file_key(resolve_under(root, rel))
+            stamps.append(f"{rel}:{size}:{mtime_ns}")
+        except (MFError, OSError):
+            stamps.append(f"{rel}:-")
+    return stamps
 
 
 def pool_parts(candidates: list[int], pool: int, clips: list[int]) -> dict[str, list[int]]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE
 from movingfashion.seam.protocol import STD, sample_std
-from schemas.atomic import atomic_open, atomic_write_text
+from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
 from schemas.render import md_text
@@ -54,11 +54,36 @@ CLASS_SHORT = {
 }
 
 
+def results_file(path: str | os.PathLike[str]) -> Path:
+    """The ``results.json`` a RESULTS argument names (the file, or the folder holding it)."""
+    p = Path(path)
+    return p / "results.json" if p.is_dir() else p
+
+
+def check_distinct(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """DataFormatError when two RESULTS name one file (a path, its folder, a link) or two files
+    with the same bytes (a copy): each would count as a training seed of its own."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        p = results_file(path)
+        try:
+            keys = [f"path:{p.resolve()}", f"bytes:{sha256_file(p)}"]
+        except OSError:
+            continue  # load_results names the missing file
+        for key in keys:
+            if key in seen:
+                raise DataFormatError(
+                    f"given twice: {seen[key]} and {path} are the same results"
+                    + (" (a copy)" if key.startswith("bytes:") else ""),
+                    where="RESULTS",
+                    hint="pass each training seed's results once; every RESULTS counts as one seed",
+                )
+            seen[key] = str(path)
+
+
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a ``results.json`` written by ``mf evaluate``; DataFormatError when it is not one."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "results.json"
+    p = results_file(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -635,6 +660,7 @@ def write_report(
         raise DataFormatError(
             "no results file given", where="RESULTS", hint="pass OUT/results.json of mf evaluate"
         )
+    check_distinct(paths)
     runs = [load_results(p) for p in paths]
     if len(runs) > 1:
         runs = align_runs(runs, [str(p) for p in paths])

@@ -537,7 +537,8 @@ def resume_matcher_path(ckpt: dict[str, Any], matcher: str | Path | None, out_di
 
 def check_resume_encoder(ckpt: dict[str, Any], arch: dict[str, Any], last: Path, *, given: bool) -> None:
     """Refuse (:class:`ModelError`) to continue ``ckpt`` on the features of another frozen encoder
-    than the one it was trained on (``arch``: the record of the matcher now loaded)."""
+    than the one it was trained on (``arch``: the record of the matcher now loaded), or, ``given``
+    (``--matcher``), from another matcher than the one it started from (:func:`check_resume_heads`)."""
     from movingfashion.seam.checkpoint import checkpoint_encoder_tag
 
     want = checkpoint_encoder_tag(ckpt)
@@ -550,6 +551,25 @@ def check_resume_encoder(ckpt: dict[str, Any], arch: dict[str, Any], last: Path,
             where=str(last),
             hint="resume with --matcher set to the matcher the run started from, or train in a new --out folder",
         )
+    if given:
+        check_resume_heads(ckpt, arch, last)
+
+
+def check_resume_heads(ckpt: dict[str, Any], arch: dict[str, Any], last: Path) -> None:
+    """Refuse (:class:`ModelError`) a ``--matcher`` whose tag is not the one of the matcher the run
+    started from (recorded in ``ckpt``; not checked when the checkpoint records none): a resumed
+    run continues its own f and m heads, so another matcher's would be silently ignored."""
+    recorded = (ckpt.get("arch") or {}).get("matcher_tag")
+    if not recorded or arch.get("matcher_tag") == recorded:
+        return
+    started = (ckpt.get("arch") or {}).get("matcher_path", "not recorded")
+    raise ModelError(
+        f"--matcher {arch['matcher_path']} is another matcher (tag {arch.get('matcher_tag')}) than the run"
+        f" started from ({started}, tag {recorded}); a resumed run keeps its own f and m heads",
+        where=str(last),
+        hint="resume without --matcher, which uses the run's own matcher, or with that matcher; or train"
+        " from the new matcher in a new --out folder",
+    )
 
 
 def _stop_if_diverged(loss: torch.Tensor, world: int, epoch: int, step: int, last: Path, saved: int) -> None:

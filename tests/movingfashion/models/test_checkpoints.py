@@ -38,3 +38,17 @@ def test_detector_weights_given_as_a_matcher_are_named_as_such():
         load_matcher(default_detector_path(), device="cpu")
     assert "corrupt" not in str(err.value) and "pass it as --weights FILE" in str(err.value)
     assert err.value.where == str(default_detector_path())
+
+
+def test_detector_weights_given_as_a_seam_checkpoint_are_sent_to_the_right_options():
+    """mf evaluate --checkpoint detector.pt: detector weights go to mf-tracklets --weights, SEAM
+    checkpoints to --checkpoint (never "--matcher takes a SEAM checkpoint")."""
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+    from movingfashion.seam.checkpoint import read_checkpoint
+    from schemas.errors import ModelError
+
+    with pytest.raises(ModelError, match="this is YOLO detector weights") as err:
+        read_checkpoint(default_detector_path())
+    hint = err.value.hint
+    assert "mf-tracklets build" in hint and "SEAM checkpoints to --checkpoint" in hint
+    assert "--matcher takes a SEAM" not in hint

@@ -100,3 +100,35 @@ def test_checkpoint_round_trip_and_evaluation_rows(tmp_path, train_bank, test_ba
     bad.write_bytes(b"nope")
     with pytest.raises(ModelError, match="cannot read"):
         load_asymnet(bad)
+
+
+def _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, seed: int, name: str) -> dict[str, torch.Tensor]:
+    """``run_asymnet`` on a tiny f and the synthetic train bank (matcher and bank loading stubbed);
+    the process-wide generator is left in another state each time, as a fresh process would."""
+    import types
+
+    import movingfashion.models as models_pkg
+    import movingfashion.seam.checkpoint as checkpoint_mod
+    import movingfashion.seam.features as features_mod
+    from movingfashion.seam.asymnet import run_asymnet
+
+    f = _tiny_asymnet().f
+    sf = types.SimpleNamespace(encoder=None, f=f, crop_size=32)
+    monkeypatch.setattr(models_pkg, "load_matcher", lambda path, device=None: sf)
+    monkeypatch.setattr(checkpoint_mod, "model_from_matcher", lambda sf, cfg: (None, dict(TINY)))
+    monkeypatch.setattr(features_mod, "encoder_tag", lambda model: "tiny")
+    monkeypatch.setattr(features_mod, "build_bank", lambda *a, **kw: train_bank)
+    torch.manual_seed(1000 + len(name))  # the default generator as some other process left it
+    cfg = AsymNetConfig(**{**SMALL, "snn_epochs": 1, "fusion_epochs": 1, "seed": seed})
+    run_asymnet(None, tmp_path / name, cfg)
+    return torch.load(tmp_path / name / "last.pt", weights_only=True)["model"]
+
+
+def test_run_asymnet_follows_the_seed(tmp_path, monkeypatch, train_bank):
+    """Same --seed twice -> identical weights (the new layers are built after seeding); another
+    seed differs."""
+    a = _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, 1, "a")
+    b = _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, 1, "bb")
+    c = _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, 2, "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)

@@ -191,3 +191,30 @@ def test_a_shared_video_s_query_comes_from_its_product_s_own_file():
     assert richer_file(richer, "videos/v1.mp4", "a") is own["a"]
     assert richer_file(richer, "videos/v2.mp4", "c") is plain
     assert richer_file(richer, "videos/v3.mp4", "c") is None
+
+
+def test_a_changed_shop_image_or_video_gives_the_bank_another_key(tiny_dataset, tmp_path):
+    """Republished media under the same names (same JSON) are not served from the stale cached
+    bank, nor from the loader's decoded shop images kept in this process."""
+    import json
+    import os
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    cache = tmp_path / "cache"
+    build = lambda: build_bank(root, "test", _tiny_encoder(), crop_size=32, pool=4, cache_dir=cache)  # noqa: E731
+    first = build()
+    assert build().key == first.key  # nothing changed: the cached bank
+    test = json.loads((root / "test.json").read_text())
+    img = root / next(iter(test.values()))["img_path"]
+    write_image(img, colour=(250, 250, 5))  # a republished shop image, same name
+    changed = build()
+    assert changed.key != first.key
+    assert not torch.equal(changed.shop_fmaps, first.shop_fmaps)
+    video = root / next(iter(test.values()))["video_paths"][0]
+    st = video.stat()
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a re-encoded video, same name
+    assert build().key != changed.key

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from movingfashion.seam.cli import report
 from movingfashion.seam.report import _class_how, combine, ordering, paired_differences, table4, write_report
 from schemas.errors import DataFormatError
+from tests.mf_cli import run_command
 
 METHODS = ["max_confidence", "seam_no_nlb_g", "seam"]
 
@@ -217,3 +218,20 @@ def test_paired_values_are_rounded_for_display_only_and_a_query_in_no_pool_is_le
         d = next(x for x in paired_differences([a, b]) if (x["a"], x["b"]) == ("seam", "seam_no_nlb_g"))
     assert d["per_seed"] == [pytest.approx((1 / 3 + 1) / 3, abs=1e-12)] * 2 and d["queries"] == 3
     assert d["wins"] == 2 and d["losses"] == 0
+
+
+def test_one_results_file_given_twice_is_not_two_seeds(two_seeds, tmp_path, capsys):
+    """The same file (as a path, its folder or a link) or a byte-for-byte copy would be pooled
+    as two training seeds, halving every std's meaning: refused naming both, exit 2."""
+    _, paths = two_seeds
+    link = tmp_path / "link.json"
+    link.symlink_to(paths[0])
+    copy = _write(tmp_path, "copy", {})
+    copy.write_bytes(paths[0].read_bytes())
+    for again in (paths[0], paths[0].parent, link, copy):
+        with pytest.raises(DataFormatError, match="given twice") as exc:
+            write_report([paths[0], paths[1], again], tmp_path / "rep")
+        assert str(again) in str(exc.value)
+    code, _, err = run_command(report, [str(paths[0]), str(paths[0]), "--out", str(tmp_path / "rep")], capsys)
+    assert code == 2 and "given twice" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "rep").exists()

@@ -175,3 +175,17 @@ def test_the_encoder_tag_of_an_older_checkpoint_is_computed_from_its_weights(tmp
     assert "encoder_tag" not in ckpt["arch"]
     assert checkpoint_encoder_tag(ckpt) == encoder_tag(model)
     assert checkpoint_encoder_tag({**ckpt, "arch": {"encoder_tag": "given"}}) == "given"
+
+
+def test_resume_refuses_a_given_matcher_with_other_heads_on_the_same_encoder(tmp_path):
+    """--resume --matcher OTHER: its f and m would be replaced by the run's, so it is refused,
+    naming both matchers; the run's own matcher (same tag) or none given is accepted."""
+    last = tmp_path / "run" / "last.pt"
+    ckpt = {"arch": {"matcher_path": "embedded default", "encoder_tag": "aaaa", "matcher_tag": "m/v1:111"}}
+    other = {"encoder_tag": "aaaa", "matcher_path": "other_heads.pt", "matcher_tag": "m/v1:222"}
+    with pytest.raises(ModelError, match="--matcher other_heads.pt is another matcher") as exc:
+        check_resume_encoder(ckpt, other, last, given=True)
+    assert "embedded default" in str(exc.value) and exc.value.where == str(last)
+    assert "resume without --matcher" in exc.value.hint
+    check_resume_encoder(ckpt, {**other, "matcher_tag": "m/v1:111"}, last, given=True)  # the same matcher
+    check_resume_encoder(ckpt, other, last, given=False)  # (not given: the recorded file moved on)

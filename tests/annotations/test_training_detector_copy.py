@@ -1,0 +1,67 @@
+"""``mf train-detector``'s final copy of ultralytics' best weights to ``OUT/detector.pt`` is atomic:
+a copy cut short (disk full) leaves the previous ``detector.pt`` whole and is named as a local fault."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+
+import pytest
+
+from annotations.training import train_detector
+from schemas.errors import LocalFault
+from tests.movingfashion.helpers import make_df2
+
+ENOSPC = OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.fixture(scope="module")
+def df2(tmp_path_factory):
+    root = make_df2(tmp_path_factory.mktemp("df2"))
+    shutil.copytree(root / "validation", root / "train")
+    return root
+
+
+def test_a_copy_cut_short_by_a_full_disk_leaves_the_previous_detector_whole(df2, tmp_path, monkeypatch):
+    import ultralytics
+
+    out = tmp_path / "det"
+    out.mkdir()
+    previous = b"GOOD-PREVIOUS-DETECTOR" * 100
+    (out / "detector.pt").write_bytes(previous)
+    trained = []
+
+    class FakeYOLO:  # ultralytics' training: a 3 MB best.pt
+        def __init__(self, model):
+            pass
+
+        def train(self, project, name, **kw):
+            weights = tmp_path / "det" / "train" / "weights"
+            weights.mkdir(parents=True, exist_ok=True)
+            (weights / "best.pt").write_bytes(os.urandom(3 << 20))
+            trained.append(True)
+
+    real_sendfile, real_fsync, sent = os.sendfile, os.fsync, [0]
+
+    def sendfile(out_fd, in_fd, offset, count):  # the disk fills after 1 MB (a kernel-side copy)
+        if not trained:
+            return real_sendfile(out_fd, in_fd, offset, count)
+        if sent[0] >= 1 << 20:
+            raise ENOSPC
+        n = real_sendfile(out_fd, in_fd, offset, min(count, (1 << 20) - sent[0]))
+        sent[0] += n
+        return n
+
+    def fsync(fd):  # ... or before the written copy reaches the disk
+        if trained:
+            raise ENOSPC
+        return real_fsync(fd)
+
+    monkeypatch.setattr(ultralytics, "YOLO", FakeYOLO)
+    monkeypatch.setattr(os, "sendfile", sendfile)
+    monkeypatch.setattr(os, "fsync", fsync)
+    with pytest.raises(LocalFault, match="detector.pt"):
+        train_detector(df2, out, epochs=1)
+    assert (out / "detector.pt").read_bytes() == previous
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".part")]
