@@ -52,8 +52,8 @@ __all__ = [
     "require_ray",
 ]
 
-#: How to install the optional Ray backend.
-RAY_INSTALL = "pip install -e '.[ray]'"
+#: How to install the optional Ray backend (an installed toolkit; a checkout: ``pip install -e '.[ray]'``).
+RAY_INSTALL = "pip install 'movingfashion-toolkit[ray]'"
 
 
 def require_ray() -> None:
@@ -64,7 +64,7 @@ def require_ray() -> None:
         raise ConfigError(
             "Ray is not installed (needed by --executor ray)",
             where="--executor",
-            hint=f"install it with `{RAY_INSTALL}`, or use --executor local",
+            hint=f"install it with `{RAY_INSTALL}` (in a checkout: pip install -e .[ray]), or use --executor local",
         ) from None
 
 

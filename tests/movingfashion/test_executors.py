@@ -62,6 +62,7 @@ def test_ray_asked_without_ray_installed_names_the_install_command(monkeypatch):
     with pytest.raises(ConfigError) as exc:
         make_executor("ray")
     assert RAY_INSTALL in str(exc.value) and "--executor" in str(exc.value)
+    assert "movingfashion-toolkit[ray]" in str(exc.value)  # what an installed toolkit needs
 
 
 def _call(fn):
