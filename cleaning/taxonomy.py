@@ -28,8 +28,14 @@ _DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u221
 
 
 def _fold(text: str) -> str:
-    """NFKC (full-width letters become ASCII), every Unicode dash a hyphen, lower case."""
-    return unicodedata.normalize("NFKC", text).translate(_DASHES).lower()
+    """Invisible format characters dropped (soft hyphen, zero-width space and joiners, word
+    joiner, BOM: "T\u00ad-shirt" reads "T-shirt"), NFKC (full-width letters become ASCII),
+    every Unicode dash a hyphen, case folded (a Turkish "İ" is an "i")."""
+    if text.isascii():
+        return text.translate(_DASHES).lower()
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
+    return unicodedata.normalize("NFKC", text).translate(_DASHES)
 
 
 def _pattern(word: str) -> str:

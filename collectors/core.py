@@ -17,9 +17,9 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -657,9 +657,28 @@ def safe_id(raw: str | None) -> str | None:
         return None
 
 
-_HASHTAG = re.compile(r"#(\w+)")
+#: zero-width non-joiner and joiner: inside a word in Persian, Indic scripts, ...
+_JOINERS = "\u200c\u200d"
+
+
+def _in_tag(c: str) -> bool:
+    """Whether ``c`` continues a hashtag: a word character, a combining mark (accents, Indic
+    vowel signs) or a joiner."""
+    return c.isalnum() or c == "_" or c in _JOINERS or unicodedata.category(c)[0] == "M"
 
 
 def hashtags_in(text: str | None) -> list[str]:
-    """The ``#tags`` of a caption or description, in order (without the ``#``)."""
-    return _HASHTAG.findall(text or "")
+    """The ``#tags`` of a caption or description, in order (without the ``#``), NFC-normalised
+    (a caption typed on macOS, NFD, gives the same tags). A tag starts with a word character and
+    runs to the next whitespace or punctuation, marks and joiners included."""
+    text = unicodedata.normalize("NFC", text or "")
+    tags: list[str] = []
+    start = text.find("#")
+    while start != -1:
+        end = start + 1
+        if end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            while end < len(text) and _in_tag(text[end]):
+                end += 1
+            tags.append(text[start + 1 : end].rstrip(_JOINERS))
+        start = text.find("#", end)
+    return tags

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,10 +48,30 @@ def parse_shop_ref(value: str, base: Path, *, where: str | None = None) -> ShopR
     if is_url(value):
         return ShopRef(url=checked_url(value, where or str(base)), where=where)
     raw = value[7:] if value.startswith("file://") else value
-    path = resolve_under(
+    path = _under(base, raw, where)
+    if not path.exists():
+        path = _other_form(base, raw, where) or path
+    return ShopRef(path=path, where=where)
+
+
+def _under(base: Path, raw: str, where: str | None) -> Path:
+    """``raw`` resolved inside ``base`` (symlinks followed), or a :class:`PathEscapeError`."""
+    return resolve_under(
         base, raw, what="shop image", where=where, root_label="the folder of the list", follow_symlinks=True
     )
-    return ShopRef(path=path, where=where)
+
+
+def _other_form(base: Path, raw: str, where: str | None) -> Path | None:
+    """The file ``raw`` names under its other Unicode normalisation (a name typed in NFC, the
+    file copied from a Mac in NFD, or the reverse), checked inside ``base`` like the name itself;
+    None when neither or both forms exist (then the exact name is reported missing)."""
+    found = {
+        alt
+        for form in ("NFC", "NFD")
+        if (alt_raw := unicodedata.normalize(form, raw)) != raw
+        and (alt := _under(base, alt_raw, where)).exists()
+    }
+    return found.pop() if len(found) == 1 else None
 
 
 def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:

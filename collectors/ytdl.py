@@ -508,6 +508,16 @@ def _where(info: dict[str, Any]) -> str:
     return str(info.get("webpage_url") or info.get("original_url") or info.get("id") or "info")
 
 
+def _missing_shop(shop: ShopRef) -> FetchError:
+    """Why a mapped local shop image was not collected, naming the map row that gave it."""
+    return FetchError(
+        "shop image file not found" + (f" (named at {shop.where})" if shop.where else ""),
+        where=str(shop.path or shop.key),
+        hint="put the file there or correct the shop map",
+        reason="shop_file_missing",
+    )
+
+
 def _clean(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text).replace("ERROR: ", "").strip()[:300]
 
@@ -684,6 +694,7 @@ class YtdlSource(Source):
                 reason="shop_file_missing",
             )
             ctx.catalog.upsert_assets([asset])
+            ctx.note_failure(asset, _missing_shop(shop), url=str(shop.path or shop.key))
         if asset.status == Status.DOWNLOADED:
             rows = ctx.catalog.assets(
                 source=str(item.source), source_id=item.source_id, kind=str(AssetKind.SHOP)

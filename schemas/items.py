@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.geometry import Box
 from schemas.taxonomy import Partition
+from schemas.text_input import clean_strings
 
 
 class SourceName(StrEnum):
@@ -75,6 +76,23 @@ class SourceItem(_Model):
         from schemas.naming import check_safe_name
 
         return check_safe_name(v, what="source_id")
+
+    @field_validator(
+        "title",
+        "description",
+        "caption",
+        "designer",
+        "colour",
+        "category_path",
+        "hashtags",
+        "metadata",
+        mode="before",
+    )
+    @classmethod
+    def _clean_text(cls, v: Any) -> Any:
+        """Source text made storable: a lone UTF-16 surrogate (a title cut inside an emoji)
+        becomes U+FFFD, in nested metadata too (:func:`~schemas.text_input.clean_strings`)."""
+        return clean_strings(v)
 
 
 class VideoProbe(_Model):

@@ -4,6 +4,9 @@ whole as UTF-8, or refused with one :class:`~schemas.errors.DataFormatError` nam
 A file that cannot be read (missing, a folder, no permission) or that is not UTF-8 text (a
 Latin-1 export) is an input error (exit 2), never a traceback. A UTF-8 byte order mark (as
 some Windows editors write) is dropped.
+
+Text a source sends (titles, captions: JSON that may carry a lone UTF-16 surrogate) is made
+storable by :func:`clean_text` / :func:`clean_strings`, the one home of that cleaning.
 """
 
 from __future__ import annotations
@@ -11,10 +14,36 @@ from __future__ import annotations
 import codecs
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from schemas.errors import DataFormatError, MFError
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone UTF-16 surrogate (a title cut inside an emoji's pair, a valid
+    JSON ``"\\ud83d"``) replaced by U+FFFD; a pair that arrived as two code points is joined
+    into its character. Anything else is returned unchanged."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def clean_strings(value: Any) -> Any:
+    """``value`` with :func:`clean_text` applied to every string in it (dict keys, list and
+    tuple items, nested); other values unchanged."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_strings(k): clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_strings(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(clean_strings(v) for v in value)
+    return value
 
 
 def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError] = DataFormatError) -> str:
