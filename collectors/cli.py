@@ -88,7 +88,9 @@ def _common_params() -> list[click.Parameter]:
             "rejections by cleaning or review stay.",
         ),
         click.Option(
-            ["--progress/--no-progress"], default=None, help="Progress bar on stderr [default: if a tty]."
+            ["--progress/--no-progress"],
+            default=None,
+            help="Progress on stderr [default: a bar on a terminal, a line every 10 s in a log or pipe].",
         ),
         click.Option(["-v", "--verbose"], count=True, help="More log output (-vv for debug)."),
         click.Option(["--json", "as_json"], is_flag=True, help="Print the summary as JSON."),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -144,9 +143,12 @@ class Progress:
     video, too large, ...) and skipped counted apart."""
 
     def __init__(self, name: str, show: bool | None) -> None:
-        if show is None:
-            show = sys.stderr.isatty()
-        self.bar: Any = progress_bar(desc=f"collect {name}", unit="item", disable=False) if show else None
+        # None: a bar on a terminal, plain lines in a log (:func:`progress_bar`); False: nothing
+        self.bar: Any = (
+            progress_bar(desc=f"collect {name}", unit="item", disable=None if show is None else False)
+            if show is not False
+            else None
+        )
 
     def total(self, n: int) -> None:
         if self.bar is not None and self.bar.total != n:

@@ -9,7 +9,7 @@
   :func:`require_root`, :func:`require_catalog`), and :func:`legacy_argument` /
   :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
-  stderr); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
+  a terminal, plain lines every 10 s in a log); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
   driver prints a worker's death there), so that stdout holds only what :func:`emit` writes.
 
 Everything here imports only click and the standard library at module level, so a command's
@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Sized
@@ -187,13 +188,24 @@ def plain(value: Any) -> Any:
 def progress_bar(
     *, desc: str, total: int | None = None, unit: str = "it", disable: bool | None = None
 ) -> Any:
-    """A tqdm bar on stderr for loops driven by callbacks (``.update()``, ``.total``), hidden
-    when stderr is not a terminal unless ``disable=False``."""
+    """Progress on stderr for loops driven by callbacks (``.update()``, ``.total``): a tqdm bar
+    on a terminal (80 columns when the terminal says it has none: ``script``, ``docker run -t``),
+    plain lines every 10 s elsewhere (a CI log: :class:`~schemas.progress_lines.LineProgress`),
+    nothing with ``disable=True``; ``disable=False`` forces the bar."""
+    import shutil
+
     from tqdm import tqdm
 
-    if disable is None:
-        disable = not sys.stderr.isatty()
-    return tqdm(desc=desc, total=total, unit=unit, disable=disable, file=sys.stderr, dynamic_ncols=True)
+    if disable is None and not sys.stderr.isatty():
+        from schemas.progress_lines import LineProgress
+
+        return LineProgress(desc=desc, total=total, unit=unit)
+    try:  # what tqdm reads to size its bar (shutil's fallback would hide a 0)
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        width = shutil.get_terminal_size(fallback=(80, 24)).columns
+    sized = {"dynamic_ncols": True} if width > 0 else {"ncols": 80, "nrows": 24}
+    return tqdm(desc=desc, total=total, unit=unit, disable=bool(disable), file=sys.stderr, **sized)
 
 
 def progress(

@@ -161,8 +161,12 @@ def generate(
         bar.update(done - bar.n)
 
     t0 = time.perf_counter()
-    truth = generate_world(out, products, seed, quick=quick, config=cfg, workers=workers, progress=progress)
-    bar.close()
+    try:  # closed before any message: an interrupt or an error is the last thing shown
+        truth = generate_world(
+            out, products, seed, quick=quick, config=cfg, workers=workers, progress=progress
+        )
+    finally:
+        bar.close()
     emit(summarize(truth, Path(out), time.perf_counter() - t0), as_json, _human)
 
 
@@ -329,16 +333,18 @@ def export_gt(
         bar.total = total
         bar.update(done - bar.n)
 
-    path = export_gt_dataset(
-        world_dir,
-        out,
-        seed=seed,
-        tracklets=tracklets,
-        test_fraction=test_fraction,
-        detector=detector,
-        progress=progress,
-    )
-    bar.close()
+    try:  # closed before any message: an interrupt or an error is the last thing shown
+        path = export_gt_dataset(
+            world_dir,
+            out,
+            seed=seed,
+            tracklets=tracklets,
+            test_fraction=test_fraction,
+            detector=detector,
+            progress=progress,
+        )
+    finally:
+        bar.close()
     counts = {name: len(read_official(path / f"{name}.json")) for name in ("train", "test")}
     emit(
         {"out": str(path), **counts},
