@@ -6,6 +6,10 @@ import os
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
+# no periodic progress lines in the tests' logs (inherited by the commands they run): a command
+# slower than 10 s on a loaded machine would add lines to the stderr a test counts;
+# tests/schemas/test_progress_lines.py sets its own period
+os.environ["MF_PROGRESS_EVERY_S"] = "0"
 
 pytest_plugins = ["tests.world_fixtures", "tests.ray_fixtures"]
 
