@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from movingfashion.deepfashion2 import df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
 from movingfashion.models.detectors.ultralytics_backend import check_weights_globals, offline_ultralytics
-from schemas.atomic import atomic_open
+from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
 
 MODEL_HINT = (
@@ -252,12 +251,5 @@ def _train(
     if not best.is_file():
         raise ModelError("ultralytics finished without writing weights", where=str(wdir))
     dst = out_dir / "detector.pt"
-    _copy_atomic(best, dst)
+    atomic_copy(best, dst)  # a copy cut short leaves the previous weights whole
     return dst
-
-
-def _copy_atomic(src: Path, dst: Path) -> None:
-    """Copy ``src`` over ``dst`` atomically: a copy cut short (disk full, a kill) leaves the previous
-    ``dst`` as it was; a local fault (ENOSPC...) is raised as :class:`LocalFault` naming the file."""
-    with open(src, "rb") as fsrc, atomic_open(dst, "wb") as fh:
-        shutil.copyfileobj(fsrc, fh, 1 << 20)

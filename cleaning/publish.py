@@ -101,7 +101,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import stat
 import time
 from collections.abc import Callable, Container, Iterable, Mapping
@@ -131,7 +130,7 @@ from movingfashion.archive.verify import (
 from movingfashion.media.ffmpeg import transcode
 from movingfashion.media.images import encode_image, read_image
 from schemas.atomic import (
-    atomic_open,
+    atomic_copy,
     atomic_write_bytes,
     file_lock,
     json_bytes,
@@ -382,8 +381,7 @@ class _Publisher:
         self._journal(rel)
         self.written.add(rel)
         if recipe == "copy":
-            with open(src, "rb") as fin, atomic_open(dst) as fout:
-                shutil.copyfileobj(fin, fout)
+            atomic_copy(src, dst)
         elif recipe in ("jpeg", "png"):
             suffix = ".jpg" if recipe == "jpeg" else ".png"
             atomic_write_bytes(dst, encode_image(read_image(src), suffix, quality=95))

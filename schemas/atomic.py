@@ -29,6 +29,7 @@ import logging
 import math
 import os
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -187,6 +188,13 @@ def _new_partial(target: Path) -> tuple[int, str]:
             os.unlink(tmp)
         raise
     return fd, tmp
+
+
+def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Copy ``src`` over ``dst`` through :func:`atomic_open`: a copy cut short (a full disk, a
+    kill) leaves the previous ``dst`` as it was."""
+    with open(src, "rb") as fin, atomic_open(dst) as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None) -> None:

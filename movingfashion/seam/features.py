@@ -49,7 +49,7 @@ from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
 from schemas.geometry import box_iou
-from schemas.official import read_official, split_json
+from schemas.official import read_official, read_official_rows, split_json
 from schemas.paths import resolve_under
 
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
@@ -319,17 +319,10 @@ def media_stamps(root: Path, split_path: Path) -> list[str]:
     name changes a bank's key without reading its bytes (the file key the decoders remember
     files by, :func:`movingfashion.media.readers.file_key`)."""
     try:
-        data = json.loads(split_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        split, _ = read_official_rows(split_path)  # a bad product is the dataset's to name
+    except (MFError, OSError):
         return []  # the dataset names the unreadable split
-    rels: set[str] = set()
-    for entry in data.values() if isinstance(data, dict) else ():
-        if not isinstance(entry, dict):
-            continue
-        videos, img = entry.get("video_paths"), entry.get("img_path")
-        rels.update(v for v in (videos if isinstance(videos, list) else ()) if isinstance(v, str))
-        if isinstance(img, str):
-            rels.add(img)
+    rels = {rel for e in split.values() for rel in (*e.video_paths, e.img_path)}
     stamps = []
     for rel in sorted(rels):
         try:
