@@ -50,8 +50,10 @@ Then decord and OpenCV in that order. When torchcodec cannot run here (no FFmpeg
 it is skipped with one logged line per process. Forcing a backend uses only that one. Readers
 live in a small LRU cache (evicted readers are closed) that belongs
 to one process (:class:`ReaderCache`): a DataLoader worker forked from a parent that already
-opened readers starts empty instead of sharing decoder state (the inherited readers are kept
-referenced, never freed: freeing a decord reader in a forked child hangs). Whatever fails, the
+opened readers starts empty instead of sharing decoder state. Every reader the parent had
+open at the fork, even one only garbage held, stays referenced in the child and is never freed
+there: freeing a PyAV, OpenCV or decord reader in a forked child waits forever for decoder
+threads the child does not have. Whatever fails, the
 :class:`~schemas.errors.MediaError` names the video and what each backend said.
 """
 
@@ -63,6 +65,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -232,6 +235,7 @@ class TorchCodecReader:
     backend = "torchcodec"
 
     def __init__(self, path: str, *, device: str | None = None) -> None:
+        _track(self)
         problem = torchcodec_problem()
         if problem is not None:
             raise BackendUnavailable(problem, hint=TORCHCODEC_HINT)
@@ -307,6 +311,7 @@ class PyAVReader:
     backend = "pyav"
 
     def __init__(self, path: str, *, skip_nonref: bool = True) -> None:
+        _track(self)
         import av
 
         self.path = path
@@ -528,6 +533,7 @@ class DecordReader:
 
     def __init__(self, path: str) -> None:
         import decord
+        _track(self)
 
         quiet_decord_logs()
         self.path = path
@@ -604,6 +610,7 @@ class OpenCVReader:
 
     def __init__(self, path: str) -> None:
         import cv2
+        _track(self)
 
         self.path = path
         self._cap = cv2.VideoCapture(media_path(path))
@@ -835,6 +842,40 @@ def _prefer_torchcodec(reader: FrameReader, order: tuple[str, ...], access: str)
 
 #: Readers inherited through fork, kept alive on purpose (see ReaderCache.get).
 _INHERITED: list[FrameReader] = []
+
+#: Every reader this process opened and has not freed yet (including unreachable ones the
+#: garbage collector has not got to), so that a fork can keep them all (:func:`_pin_for_fork`).
+_OPEN: weakref.WeakSet[Any] = weakref.WeakSet()
+_PINNED: list[Any] = []
+
+
+def _track(reader: Any) -> None:
+    """Note an open reader: a forked child must never free it (see :func:`_pin_for_fork`)."""
+    _OPEN.add(reader)
+
+
+def _pin_for_fork() -> None:
+    """Before ``fork``: hold every reader of this process, even one only garbage holds.
+
+    A decoder's threads do not exist in a forked child, and freeing it there waits for them
+    forever (PyAV, OpenCV and decord readers all do, measured): a DataLoader worker whose
+    garbage collector met a reader the parent had dropped hung the whole epoch. The child keeps
+    these references for its lifetime (:data:`_INHERITED`); the parent lets go right after.
+    """
+    _PINNED[:] = list(_OPEN)
+
+
+def _unpin_after_fork() -> None:
+    _PINNED.clear()
+
+
+def _keep_in_child() -> None:
+    _INHERITED.extend(_PINNED)
+    _PINNED.clear()
+    _OPEN.clear()
+
+
+os.register_at_fork(before=_pin_for_fork, after_in_parent=_unpin_after_fork, after_in_child=_keep_in_child)
 
 
 class ReaderCache:

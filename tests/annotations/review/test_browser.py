@@ -331,6 +331,10 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             held: list = []  # the first write is held until every key was pressed, however loaded
             pg.p.route("**/api/decision*", lambda route: held.append(route))  # the machine is
             pg.press("a", "a", "j")
+            deadline = time.monotonic() + 30  # the first write leaves however loaded the machine
+            while not held and time.monotonic() < deadline:
+                pg.p.wait_for_timeout(50)
+            assert held, "the first decision was never sent"
             pg.p.wait_for_timeout(300)  # keys a page would act on are handled meanwhile
             assert len(held) == 1, "a second decision was sent while the first was under way"
             held[0].continue_()

@@ -24,21 +24,20 @@ db.execute("ROLLBACK")
 
 
 def test_a_write_waiting_for_the_catalog_lock_holds_up_no_read(review_setup, monkeypatch):
-    monkeypatch.setattr(server_mod, "LOCK_WAIT_S", 3.0)
+    monkeypatch.setattr(server_mod, "LOCK_WAIT_S", 6.0)
     f = review_setup.facts
     stem, other = f["videos"][2], f["videos"][3]
     with running(review_setup, sample_rate=1.0) as srv:
         with held_elsewhere(HOLD, review_setup.catalog):
             th, answer = decide_in_background(srv, {"video": stem, "kind": "accept"})
             time.sleep(0.5)  # the accept is waiting for the catalog's write lock now
-            start = time.monotonic()
             status, _, body = _req(srv, "GET", f"/api/queue?token={srv.app.token}")
             assert status == 200 and json.loads(body)["total"] == len(f["videos"])
             assert _req(srv, "GET", f"/api/item?video={other}&token={srv.app.token}")[0] == 200
-            assert time.monotonic() - start < 2.0 and th.is_alive()
+            assert th.is_alive()  # the reads were answered while the write still waits
             th.join(30)
             status, body, took = answer[0]
-            assert status == 503 and 2.5 <= took < 20, body
+            assert status == 503 and 5.5 <= took < 40, body
             error = json.loads(body)["error"]
             assert str(review_setup.catalog) in error and "write lock" in error and "not saved" in error
         assert _post(srv, "/api/decision", {"video": stem, "kind": "accept"})[0] == 200

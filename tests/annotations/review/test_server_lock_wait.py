@@ -23,24 +23,23 @@ with file_lock(sys.argv[1]):
 
 
 def test_a_pick_waiting_for_the_dataset_lock_holds_up_no_other_request(review_setup, monkeypatch):
-    monkeypatch.setattr(server_mod, "LOCK_WAIT_S", 3.0)
+    monkeypatch.setattr(server_mod, "LOCK_WAIT_S", 6.0)
     f = review_setup.facts
     stem, other = f["videos"][2], f["videos"][3]
     with running(review_setup, sample_rate=1.0) as srv:
         with held_elsewhere(HOLD, review_setup.dataset / ".lock") as holder:
             th, answer = decide_in_background(srv, {"video": stem, "kind": "tracklet", "tracklet": 1})
             time.sleep(0.5)  # the pick is waiting for the lock now
-            start = time.monotonic()
             status, _, body = _req(srv, "GET", f"/api/queue?token={srv.app.token}")
             assert status == 200 and json.loads(body)["total"] == len(f["videos"])
             status, _, _ = _req(srv, "GET", f"/api/item?video={other}&token={srv.app.token}")
             assert status == 200
             # an accept writes no dataset file: it does not wait for the lock
             assert _post(srv, "/api/decision", {"video": other, "kind": "accept"})[0] == 200
-            assert time.monotonic() - start < 2.5 and th.is_alive()
+            assert th.is_alive()  # the reads were answered while the write still waits
             th.join(30)
             status, body, took = answer[0]
-            assert status == 503 and 2.5 <= took < 20
+            assert status == 503 and 5.5 <= took < 40
             error = json.loads(body)["error"]
             assert str(review_setup.dataset / ".lock") in error and f"pid {holder.pid}" in error
             assert "try again" in error and "mf publish" in error
