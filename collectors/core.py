@@ -204,10 +204,7 @@ class Summary:
             text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
                 f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items
             )
-        if self.interrupted:
-            text += "\ninterrupted: rerun the same command to resume"
-        if self.stopped:
-            text += "\n" + self.stopped["message"]
+        # an interrupted or stopped run is said once, on stderr, by the command (mf-collect)
         return text
 
 

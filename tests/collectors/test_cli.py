@@ -424,3 +424,27 @@ def test_dry_run_creates_nothing_and_lists_done_items_apart(tmp_path, capsys):
     # -wal/-shm beside it aside: a reader of a WAL database may create them)
     assert files_of(root) == before
     assert hashlib.sha256((root / "catalog.sqlite").read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize(
+    ("summary_kw", "code", "line"),
+    [
+        ({"interrupted": True}, 130, "interrupted"),
+        (
+            {"stopped": {"reason": "disk_full", "message": "disk full under X: free space, then rerun"}},
+            1,
+            "disk full",
+        ),
+    ],
+)
+def test_text_mode_says_an_interrupted_or_stopped_run_once(tmp_path, monkeypatch, summary_kw, code, line):
+    """stdout's summary and stderr's message together name the stop once, not twice."""
+    import collectors.api
+    from collectors.core import Summary
+
+    monkeypatch.setattr(collectors.api, "collect", lambda *a, **k: Summary("netaporter", ok=1, **summary_kw))
+    res = CliRunner().invoke(collect, ["netaporter", "--root", str(tmp_path / "out")])
+    assert res.exit_code == code, res.output
+    both = res.stdout + res.stderr
+    assert both.count(line) == 1, both
+    assert "netaporter: 1 ok" in res.stdout
