@@ -66,7 +66,9 @@ def write_manifest(
     ``reuse``: hashes of the folder's previous manifest, taken for every file it lists that is
     not in ``rehash`` (the files the caller changed) and was not modified after ``reuse_until``
     (the previous manifest's mtime: a file another process changed since, or one written by a
-    run killed before its refresh, is hashed again) instead of reading the file again: a review
+    run killed before its refresh, is hashed again; so is one dated in the manifest's own
+    timestamp step, which on a filesystem of 1 s or 2 s steps may have been written after it)
+    instead of reading the file again: a review
     pick on a 15K-video folder then hashes a few small files, not every video.
     """
     base = Path(root)
@@ -78,7 +80,7 @@ def write_manifest(
             rel in old
             and rel not in again
             and reuse_until is not None
-            and (base / rel).stat().st_mtime_ns <= reuse_until
+            and (base / rel).stat().st_mtime_ns < reuse_until  # one of its own tick: hashed again
         )
 
     files = {rel: old[rel] if trusted(rel) else sha256_file(base / rel) for rel in dataset_files(base)}

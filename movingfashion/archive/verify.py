@@ -697,7 +697,8 @@ class _Audit:
 
     def _trusted(self, listed: dict[str, str], manifest: Path, present: list[str]) -> dict[str, str]:
         """With ``trust_manifest``: the hashes the manifest lists for the ``present`` files no
-        newer than it (the caller has just hashed them); {} otherwise (every file is hashed)."""
+        older than it (the caller has just hashed them; one dated in the manifest's own timestamp
+        step may have been written after it); {} otherwise (every file is hashed)."""
         if not self.trust_manifest:
             return {}
         until = manifest.stat().st_mtime_ns
@@ -705,7 +706,7 @@ class _Audit:
         for rel in present:
             if rel in listed and _safe(rel):
                 try:
-                    if (self.root / rel).stat().st_mtime_ns <= until:
+                    if (self.root / rel).stat().st_mtime_ns < until:  # its own tick: hashed
                         out[rel] = listed[rel]
                 except OSError:
                     continue  # hashed, and reported there
