@@ -8,9 +8,10 @@ host, robots.txt (unless switched off), identifying User-Agent, connect/read tim
 retries with exponential backoff and jitter that honour ``Retry-After``, redirects followed
 by hand and refused when they leave the allowed hosts; a robots.txt that cannot be read (5xx,
 429, timeout, connection error) allows nothing on its origin for the run (RFC 9309). Downloads
-stream into a kept ``.<name>.part`` file, its server's validator (ETag, else Last-Modified) and
-size beside it in ``.<name>.part.json``; a kept part is resumed with ``Range`` and ``If-Range``
-only when that validator says the file is the same, and a file is complete only at its full
+stream into a kept ``.<name>.part`` file, its server's strong validator (ETag, else a
+Last-Modified at least 1 s older than the answer's Date) and size beside it in
+``.<name>.part.json``; a kept part is resumed with ``Range`` and ``If-Range`` only when that
+validator says the file is the same, and a file is complete only at its full
 size (a 206 shorter than the rest is followed by requests for what is missing). Downloads are
 capped in size, checked (content type, decodes) and renamed into place only when good. A local fault
 while writing (disk full, no permission, no file handle left) is not the body's fault: it raises
@@ -20,7 +21,6 @@ while writing (disk full, no permission, no file handle left) is not the body's 
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import logging
 import os
 import random
@@ -30,6 +30,7 @@ import urllib.robotparser
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
@@ -43,6 +44,7 @@ from collectors.config import HttpConfig, normalize_host
 from collectors.hosts import HostPolicy
 from collectors.part_resume import (
     discard_part,
+    http_date,
     is_identity,
     keep_if_resumable,
     kept_part,
@@ -347,16 +349,20 @@ class PoliteClient:
         """Count a retry made on this client's behalf (a library session's transport)."""
         self._count("retries")
 
-    def backoff(self, attempt: int, retry_after: str | None, url: str | None = None) -> float:
+    def backoff(
+        self, attempt: int, retry_after: str | None, url: str | None = None, date: str | None = None
+    ) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): ``Retry-After`` when the server
-        gave one (capped; the gate pauses ``url``'s host that long), else exponential backoff
-        with jitter."""
-        return self._backoff(attempt, retry_after, url)
+        gave one (capped; the gate pauses ``url``'s host that long; an HTTP-date is measured
+        against the answer's ``date`` header when given), else exponential backoff with jitter."""
+        return self._backoff(attempt, retry_after, url, date)
 
     # -- requests ------------------------------------------------------------------
-    def _backoff(self, attempt: int, retry_after: str | None, url: str | None = None) -> float:
+    def _backoff(
+        self, attempt: int, retry_after: str | None, url: str | None = None, date: str | None = None
+    ) -> float:
         if retry_after:
-            wait = _parse_retry_after(retry_after)
+            wait = _parse_retry_after(retry_after, date)
             if wait is not None:
                 wait = min(wait, self.cfg.retry_after_max_s)
                 if url is not None:
@@ -374,7 +380,7 @@ class PoliteClient:
         for attempt in range(self.cfg.max_retries + 1):
             if self.stop.is_set():
                 raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
-            hop_url, retry_after = url, None
+            hop_url, retry_after, date = url, None, None
             for hop in range(self.cfg.max_redirects + 1):
                 self.admit(hop_url, where=url, redirected=hop > 0, check_robots=check_robots)
                 with self.turn(hop_url):
@@ -402,7 +408,7 @@ class PoliteClient:
                         continue
                     if resp.status_code in self.cfg.retry_statuses:
                         last_reason, last_detail = f"http_{resp.status_code}", resp.reason or ""
-                        retry_after = resp.headers.get("Retry-After")
+                        retry_after, date = resp.headers.get("Retry-After"), resp.headers.get("Date")
                         resp.close()
                         break
                     if resp.status_code >= 400:
@@ -424,7 +430,7 @@ class PoliteClient:
                 )
             if attempt < self.cfg.max_retries:
                 self._count("retries")
-                delay = self._backoff(attempt, retry_after, url)
+                delay = self._backoff(attempt, retry_after, url, date)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
         raise FetchError(
@@ -809,15 +815,18 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
     return any(ctype.startswith(a) for a in accepted)
 
 
-def _parse_retry_after(value: str) -> float | None:
+def _parse_retry_after(value: str, date: str | None = None) -> float | None:
+    """Seconds a ``Retry-After`` asks for: delay-seconds, or an HTTP-date measured against the
+    answer's own ``Date`` header (the server's clock; the local clock when absent or unreadable).
+    None when unreadable (the caller backs off exponentially)."""
     value = value.strip()
     if value.isdigit():
         return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    when = http_date(value)
+    if when is None:
         return None
-    return max(0.0, when.timestamp() - time.time())
+    ref = http_date(date) or datetime.fromtimestamp(time.time(), UTC)
+    return max(0.0, (when - ref).total_seconds())
 
 
 def _fsync_dir(folder: Path) -> None:

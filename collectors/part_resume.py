@@ -8,8 +8,10 @@ the same file; anything else starts over.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -83,13 +85,41 @@ def kept_part(part: Path, url: str) -> KeptPart | None:
     return KeptPart(size, header, validator, total, ctype if isinstance(ctype, str) else None)
 
 
+def http_date(value: str | None) -> datetime | None:
+    """An HTTP-date (IMF-fixdate, RFC 850 or asctime form) as an aware UTC datetime; None when
+    absent or unreadable. A date without a zone (asctime, ``-0000``) is UTC (RFC 9110 5.6.7)."""
+    if not value or not value.strip():
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+#: How much earlier than the answer's Date a Last-Modified must be to count as strong.
+STRONG_DATE_MARGIN = timedelta(seconds=1)
+
+
+def strong_last_modified(resp: requests.Response) -> str | None:
+    """The answer's Last-Modified when it is a strong validator: at least 1 s earlier than the
+    answer's own Date (RFC 9110 8.8.2.2), else the file may have changed again within that
+    second under the same date. None without a Date, or when either date is unreadable."""
+    modified = (resp.headers.get("Last-Modified") or "").strip()
+    when, date = http_date(modified), http_date(resp.headers.get("Date"))
+    if when is None or date is None or when > date - STRONG_DATE_MARGIN:
+        return None
+    return modified
+
+
 def strong_validator(resp: requests.Response) -> tuple[str, str] | tuple[None, None]:
     """(header, value) of the answer's strong validator: its ETag (a weak one cannot be used
-    in If-Range), else its Last-Modified; (None, None) without one."""
+    in If-Range), else its Last-Modified when that is strong (:func:`strong_last_modified`);
+    (None, None) without one."""
     etag = (resp.headers.get("ETag") or "").strip()
     if etag and not etag.startswith("W/"):
         return "ETag", etag
-    modified = (resp.headers.get("Last-Modified") or "").strip()
+    modified = strong_last_modified(resp)
     return ("Last-Modified", modified) if modified else (None, None)
 
 
@@ -102,7 +132,8 @@ def save_resume_state(part: Path, url: str, resp: requests.Response, total: int 
     """Before a part is filled from the start, write (atomically) what resuming it must find
     again: the URL, the validator, the file's size and type; returns it as the (empty) kept
     part. Nothing, None, when the answer offers no way to check a resume (no strong ETag or
-    Last-Modified, ``Accept-Ranges: none``, an encoded body): a transfer cut off then starts over."""
+    Last-Modified, e.g. one in the same second as the answer's Date or with no Date to compare,
+    ``Accept-Ranges: none``, an encoded body): a transfer cut off then starts over."""
     header, validator = strong_validator(resp)
     no_ranges = (resp.headers.get("Accept-Ranges") or "").strip().lower() == "none"
     if header is None or no_ranges or not is_identity(resp):

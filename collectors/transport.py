@@ -100,7 +100,9 @@ class PoliteAdapter(HTTPAdapter):
                 resp = super().send(request, stream=stream, timeout=timeout, **kwargs)
             if resp.status_code not in cfg.retry_statuses or attempt == attempts - 1:
                 return resp
-            delay = self.client.backoff(attempt, resp.headers.get("Retry-After"), url)
+            delay = self.client.backoff(
+                attempt, resp.headers.get("Retry-After"), url, date=resp.headers.get("Date")
+            )
             log.info("retrying %s in %.2fs after HTTP %s", url, delay, resp.status_code)
             resp.close()
             self.client.count_retry()

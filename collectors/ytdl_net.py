@@ -20,7 +20,7 @@ yt-dlp's download archive records finished ids but never skips one: the catalog 
 is done. A second Ctrl-C (the client's ``stop``) aborts a transfer between two reads of its
 body, with ``interrupted``; yt-dlp keeps its ``.part`` file and the rerun resumes it, as the
 polite client resumes its own (:class:`PartResume`): the server's validator (strong ETag, else
-Last-Modified) of the file's first answer is kept in ``<part>.json``; a resume sends it in
+a Last-Modified at least 1 s older than the answer's Date) of the file's first answer is kept in ``<part>.json``; a resume sends it in
 ``If-Range`` and must get the rest of that same file; a part without one, or of another version
 of the file, starts over (``resume_mismatch``: the caller drops the part and tries again).
 """

@@ -248,3 +248,90 @@ def test_a_killed_runs_half_written_state_is_swept_by_the_next_download(site, tm
     assert os.path.exists(temp)
     got = client_for(site).download(site.url("/v.mp4"), folder, "video", "video")
     assert got.path.read_bytes() == body and not temp.exists()
+
+
+# -- Last-Modified as the validator (RFC 9110 8.8.2.2) -------------------------------------
+
+SECOND = "Mon, 01 Jan 2024 00:00:00 GMT"  # the file's Last-Modified
+SAME_SECOND = {"Last-Modified": SECOND}
+
+
+def server_date(site: FakeSite, date: str | None) -> None:
+    """The site's answers carry ``Date: date`` (None: no Date header at all)."""
+    handler = site.server.RequestHandlerClass
+    send_header = handler.send_header
+
+    def _send_header(self, key, value):
+        if key.lower() != "date":
+            return send_header(self, key, value)
+        if date is not None:
+            return send_header(self, key, date)
+
+    handler.send_header = _send_header
+
+
+def honour_if_range_by_date(site: FakeSite) -> None:
+    """A site that compares an If-Range date with the file's Last-Modified exactly (as nginx,
+    Apache and S3-like CDNs do): equal dates get the range, 206, even for other bytes."""
+    handler = site.server.RequestHandlerClass
+    answer = handler._answer
+
+    def _answer(self, path, n, head):
+        route = site.routes.get(path)
+        if_range = self.headers.get("If-Range")
+        if route is not None and if_range and if_range != route.headers.get("Last-Modified"):
+            del self.headers["Range"]
+        return answer(self, path, n, head)
+
+    handler._answer = _answer
+
+
+def same_size_other_bytes(body: bytes) -> bytes:
+    """Another version of ``body`` of the same size, changed in both halves."""
+    new = bytearray(body)
+    for at in (len(body) // 3, len(body) * 3 // 4):
+        for k in range(at, at + 24):
+            new[k] ^= 0x5A
+    return bytes(new)
+
+
+@pytest.mark.parametrize(
+    "date",
+    [SECOND, "Sun, 31 Dec 2023 23:59:59 GMT", None],
+    ids=["same second as Date", "later than Date", "no Date"],
+)
+def test_a_last_modified_not_a_second_older_than_date_keeps_no_resume_state(site, tmp_path, date):
+    """A Last-Modified in the same second as the answer's Date (or after it, or with no Date to
+    compare) is weak: the file may change again within that second under the same date. No
+    resume state is kept, so the cut-off transfer starts over: the stored file is the new
+    version, never the old head spliced onto the new tail (the site would answer the If-Range 206)."""
+    old = mp4_bytes(tmp_path, 11, frames=12)
+    new = same_size_other_bytes(old)
+    server_date(site, date)
+    honour_if_range_by_date(site)
+    site.routes["/v.mp4"] = Route(old, content_type="video/mp4", truncate_first=1, headers=SAME_SECOND)
+    folder = tmp_path / "it"
+    with pytest.raises(FetchError) as ei:
+        client_for(site).download(site.url("/v.mp4"), folder, "video", "video")
+    assert ei.value.reason == "truncated_body" and list(folder.iterdir()) == []
+    site.routes["/v.mp4"] = Route(new, content_type="video/mp4", headers=SAME_SECOND)
+    dl = client_for(site).download(site.url("/v.mp4"), folder, "video", "video")
+    assert dl.path.read_bytes() == new and dl.sha256 == sha(new) and not dl.resumed
+    assert not any(h.get("Range") or h.get("If-Range") for h in site.headers_seen)
+    assert sorted(p.name for p in folder.iterdir()) == ["video.mp4"]
+
+
+def test_a_last_modified_a_second_older_than_date_still_resumes(site, tmp_path):
+    """A Last-Modified at least 1 s before the answer's Date is strong: the part is resumed
+    with it in If-Range."""
+    body = mp4_bytes(tmp_path, 12, frames=12)
+    server_date(site, "Mon, 01 Jan 2024 00:00:01 GMT")
+    honour_if_range_by_date(site)
+    folder = cut_off_once(site, tmp_path, body, SAME_SECOND)
+    state = json.loads((folder / ".video.part.json").read_text())
+    assert (state["header"], state["validator"]) == ("Last-Modified", SECOND)
+    site.routes["/v.mp4"] = Route(body, content_type="video/mp4", headers=SAME_SECOND)
+    dl = client_for(site).download(site.url("/v.mp4"), folder, "video", "video")
+    assert dl.resumed and dl.sha256 == sha(body)
+    resumes = [(h.get("Range"), h.get("If-Range")) for h in site.headers_seen if h.get("Range")]
+    assert resumes == [(f"bytes={len(body) // 2}-", SECOND)]
