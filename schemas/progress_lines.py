@@ -92,6 +92,8 @@ class LineProgress:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join()  # a line it was printing comes before the last one, never after
         if self._said:  # it printed progress: say how it ended
             self._say(final=True)
 

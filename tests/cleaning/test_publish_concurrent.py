@@ -5,6 +5,7 @@ the video writes it again), never a file of a listed or held-back video."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import subprocess
@@ -32,17 +33,44 @@ import sys, time
 from schemas.atomic import file_lock
 with file_lock(sys.argv[1]):
     print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
+    if float(sys.argv[2]):
+        time.sleep(float(sys.argv[2]))
+    else:
+        sys.stdin.readline()
 """
 
 
 def _hold(lock: Path, seconds: float) -> subprocess.Popen:
-    """Another process holding ``lock`` (as a running publish does) for ``seconds``."""
+    """Another process holding ``lock`` (as a running publish does) for ``seconds`` (0: until
+    its stdin gets a line)."""
     child = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(lock), str(seconds)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD, str(lock), str(seconds)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "held"
     return child
+
+
+def _release_once_waited_for(child: subprocess.Popen, caplog) -> threading.Thread:
+    """A thread that lets :func:`_hold`'s ``child`` go once a wait for its lock was logged,
+    however long the waiter takes to get there (after 120 s without one, lets it go anyway)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(
+            "waiting for" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.05)
+        with contextlib.suppress(OSError):
+            child.stdin.write("\n")
+            child.stdin.flush()
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
 
 
 def _tree(top: Path) -> dict[str, bytes]:
@@ -58,7 +86,7 @@ def test_a_second_publish_stops_at_once_naming_the_first(cleaned_world, catalog_
     with Catalog(catalog_copy) as cat:
         publish(cat, cleaned_world.root, out)
     before = _tree(out)
-    child = _hold(out / PUBLISH_LOCK, 60)
+    child = _hold(out / PUBLISH_LOCK, 600)  # killed below: held for as long as the test runs
     try:
         args = [
             "publish",
@@ -75,7 +103,9 @@ def test_a_second_publish_stops_at_once_naming_the_first(cleaned_world, catalog_
     finally:
         child.kill()
         child.wait()
-    assert code == 2 and took < 30 and not stdout.strip()
+    # stopped at once: did not wait for the holder (600 s) nor the default lock limit (180 s);
+    # the bound leaves a loaded machine room for the checks before the lock
+    assert code == 2 and took < 120 and not stdout.strip()
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert str(out / PUBLISH_LOCK) in lines[0] and f"pid {child.pid}" in lines[0] and "python -c" in lines[0]
@@ -87,13 +117,15 @@ def test_wait_publishes_once_the_other_publish_is_done(cleaned_world, catalog_co
     out = tmp_path / "ds"
     out.mkdir()
     caplog.set_level(logging.WARNING)
-    child = _hold(out / PUBLISH_LOCK, 1.5)
+    child = _hold(out / PUBLISH_LOCK, 0)  # held until the wait for it is seen
     try:
         with Catalog(catalog_copy) as cat:
             with pytest.raises(LockBusy, match="--wait"):
                 publish(cat, cleaned_world.root, out)
             assert sorted(p.name for p in out.iterdir()) == [PUBLISH_LOCK]  # nothing written
+            releaser = _release_once_waited_for(child, caplog)
             res = publish(cat, cleaned_world.root, out, wait=True)
+            releaser.join(150)
     finally:
         child.kill()
         child.wait()

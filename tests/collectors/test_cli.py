@@ -112,7 +112,12 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
         list_page(site, ids)
         for i in ids:
             site.routes[f"/videos/productPage/{i}_detail.mp4"] = Route(
-                bodies[i], content_type="video/mp4", stall_s=0.6, headers={"ETag": f'"{i}"'}
+                # half the body, then a pause long enough for the kill to land in it however
+                # late a loaded machine sees the .part (the rerun gets no pause)
+                bodies[i],
+                content_type="video/mp4",
+                stall_s=5.0,
+                headers={"ETag": f'"{i}"'},
             )
             site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
                 jpeg_bytes(int(i)), content_type="image/jpeg"

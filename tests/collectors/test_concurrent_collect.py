@@ -103,7 +103,7 @@ def test_a_second_run_skips_the_item_a_first_run_is_finishing_and_the_item_ends_
 
     def held_finish(*args, **kw):
         reached.set()
-        go.wait(30)
+        go.wait(120)
         return finish(*args, **kw)
 
     client_a._finish = held_finish
@@ -111,11 +111,11 @@ def test_a_second_run_skips_the_item_a_first_run_is_finishing_and_the_item_ends_
     a = threading.Thread(target=lambda: result.setdefault("a", collect_once(site, root, client_a)[0]))
     a.start()
     try:
-        assert reached.wait(30)
+        assert reached.wait(120)
         out_b, src_b = collect_once(site, root)
     finally:
         go.set()
-        a.join(30)
+        a.join(120)
     assert (out_b.status, out_b.reason) == ("skipped", "busy_elsewhere")
     assert "being collected by" in (out_b.message or "") and src_b.described == []
     assert result["a"].status == "ok"

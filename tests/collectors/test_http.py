@@ -202,7 +202,9 @@ def test_404_is_not_retried(site):
 
 def test_per_host_concurrency_cap(site, tmp_path):
     for i in range(8):
-        site.routes[f"/s{i}.jpg"] = Route(jpeg_bytes(i), content_type="image/jpeg", delay_s=0.05)
+        # each answer takes a while, so two in flight overlap even where a loaded machine is slow
+        # to send the second
+        site.routes[f"/s{i}.jpg"] = Route(jpeg_bytes(i), content_type="image/jpeg", delay_s=0.3)
     client = client_for(site, max_concurrency_per_host=2)
     with ThreadPoolExecutor(6) as pool:
         list(

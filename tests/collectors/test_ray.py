@@ -103,25 +103,27 @@ def test_one_gate_per_host_for_the_whole_cluster(ray_session, tmp_path):
     hold, robots = ray.remote(num_cpus=0)(_hold), ray.remote(num_cpus=0)(_robots)
     try:
         # requests in flight and rate: three processes, one slot, a token every 0.2 s
+        sent = time.time()
         spans = sorted(ray.get([hold.remote(registry, f"w{i}", "shop.example", 0.1) for i in range(3)]))
         assert all(b[0] >= a[1] for a, b in zip(spans, spans[1:], strict=False)), spans
-        # 0.2 s apart at the gate; the workers note their start a little later, by more on a busy
-        # machine, so allow 0.05 s of it (one slot alone would put them 0.1 s apart)
-        assert all(b[0] - a[0] >= 0.15 for a, b in zip(spans, spans[1:], strict=False)), spans
+        # the gate hands out a token every 0.2 s (the first at once): the third turn starts at
+        # least 0.4 s after the requests were sent, however late the workers note their starts
+        # on a busy machine (one slot alone would let it start after 0.2 s)
+        assert spans[-1][0] - sent >= 0.4 - 0.01, (sent, spans)
         # robots.txt: fetched by one worker, read by all
         log = tmp_path / "robots.log"
         rules = ray.get([robots.remote(registry, f"w{i}", "http://shop.example", str(log)) for i in range(3)])
         assert rules == [("text", ROBOTS)] * 3 and len(log.read_text().splitlines()) == 1
         # Retry-After seen by one: nobody sends to that host until it has passed
+        asked_at = time.time()  # the pause starts when the gate gets it: no earlier than this
         RayGate(registry, "driver").pause("shop.example", 1.0)
-        paused_at = time.time()
         starts = ray.get([hold.remote(registry, f"w{i}", "shop.example", 0.0) for i in range(2)])
-        assert min(s for s, _ in starts) >= paused_at + 0.9
+        assert min(s for s, _ in starts) >= asked_at + 1.0 - 0.01
         # a worker that died holding a slot: its restart hands the slot back
         gate = ray.get(registry.gate.remote("other.example"))
         ray.get(gate.acquire.remote("dead-worker"))
         assert ray.get(registry.forget.remote("dead-worker")) == 1
-        assert ray.get(gate.acquire.remote("w1"), timeout=30) > 0
+        assert ray.get(gate.acquire.remote("w1"), timeout=120) > 0
     finally:
         ray.kill(registry)
 
@@ -155,8 +157,8 @@ def test_a_worker_lost_for_good_hands_back_its_host_slot_and_robots_claim(ray_se
         assert ray.get(gate.robots.remote("http://shop.example", "worker-a")) is None  # fetching it
         # what the pool calls once that worker is lost for good (no restart hands them back)
         WorkerSetup(WorkerSpec("urls", {}, None, "", False, None, None, registry)).on_lost("worker-a")
-        assert ray.get(gate.acquire.remote("worker-b"), timeout=30) > 0
-        assert ray.get(gate.robots.remote("http://shop.example", "worker-b"), timeout=5) is None  # its turn
+        assert ray.get(gate.acquire.remote("worker-b"), timeout=120) > 0
+        assert ray.get(gate.robots.remote("http://shop.example", "worker-b"), timeout=120) is None  # its turn
     finally:
         ray.kill(registry)
 
@@ -174,7 +176,7 @@ def test_a_gate_takes_back_the_slot_of_a_holder_that_died(ray_session):
     try:
         assert ray.get(holder.take.remote(gate)) > 0
         ray.kill(holder, no_restart=True)
-        assert ray.get(gate.acquire.remote("w1"), timeout=30) > 0
+        assert ray.get(gate.acquire.remote("w1"), timeout=120) > 0
         assert ray.get(gate.holders.remote()) == ["w1"]
     finally:
         ray.kill(gate)

@@ -13,7 +13,7 @@ from schemas.errors import DataFormatError, FetchError
 
 def drain(d: Discovery) -> list[str]:
     out = []
-    while (c := d.next(timeout=5)) is not Discovery.END:
+    while (c := d.next(timeout=60)) is not Discovery.END:
         out.append(c.raw_id)
     return out
 
@@ -28,11 +28,11 @@ def test_a_crawl_gets_its_total_when_discovery_ends():
 
     def crawl():
         yield Candidate("a")
-        gate.wait(5)
+        gate.wait(60)  # set once the test saw no total yet
         yield Candidate("b")
 
     d = Discovery(crawl(), limit=None)
-    assert d.next(timeout=5).raw_id == "a" and d.total is None
+    assert d.next(timeout=60).raw_id == "a" and d.total is None
     gate.set()
     assert drain(d) == ["b"] and d.total == 2
 
@@ -57,7 +57,7 @@ def test_a_remote_fault_ending_discovery_is_a_problem_not_the_end_of_the_run():
 
     d = Discovery(crawl(), limit=None)
     found = []
-    while (c := d.next(timeout=5)) is not Discovery.END:
+    while (c := d.next(timeout=60)) is not Discovery.END:
         found.append(c)
     assert [c.raw_id for c in found] == ["a", None] and d.total == 1
     assert isinstance(found[1], DiscoveryProblem) and found[1].url == "http://shop/list?page=2"
@@ -89,7 +89,7 @@ def test_problems_do_not_count_towards_the_limit_and_other_pages_go_on():
 
     d = Discovery(index(), limit=2)
     found = []
-    while (c := d.next(timeout=5)) is not Discovery.END:
+    while (c := d.next(timeout=60)) is not Discovery.END:
         found.append(c.raw_id or c.url)
     assert found == ["p0", "sitemap-1.xml", "p2"] and d.total == 2
 

@@ -64,13 +64,13 @@ def test_stop_aborts_a_yt_dlp_transfer_and_the_rerun_resumes_its_part(tmp_path):
 
         worker = threading.Thread(target=run)
         worker.start()
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while time.time() < deadline and not any(
             p.stat().st_size for p in folder.glob(".video.ytdl.*.part") if p.exists()
         ):
             time.sleep(0.01)
         client.stop.set()  # the second Ctrl-C
-        worker.join(30)
+        worker.join(60)
         assert not worker.is_alive()
         error = result.get("error")
         assert isinstance(error, FetchError) and error.reason == "interrupted", result

@@ -98,10 +98,13 @@ def test_thread_pool_results_errors_and_per_key_cap():
 
 def test_thread_pool_cancel_pending():
     pool = LocalExecutor(1).pool(_call)
-    gate = threading.Event()
-    pool.submit(gate.wait, tag="first")
+    gate, started = threading.Event(), threading.Event()
+    pool.submit(lambda: (started.set(), gate.wait()), tag="first")
     for n in range(5):
         pool.submit(lambda: None, tag=n)
+    # the worker thread has taken the first task (a loaded machine may start it late): running,
+    # it cannot be cancelled; the five queued behind it can
+    assert started.wait(60), "the worker never started the first task"
     assert pool.cancel_pending() == 5
     gate.set()
     tags = [r.tag for r in pool.results()]

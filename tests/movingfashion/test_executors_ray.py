@@ -245,14 +245,19 @@ def test_a_port_where_no_ray_head_answers_is_exit_2_within_the_deadline(tmp_path
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"127.0.0.1:{server.server_address[1]}"
     # in a process of its own: the given-up join goes on retrying in its thread for a while
+    # the give-up is timed inside the process, from the call on: starting Python and importing
+    # Ray, slow on a loaded machine, are not part of the deadline
     code = (
+        "import time\n"
         "import ray\n"
         "from movingfashion.executors import make_executor\n"
         "from schemas.errors import ConfigError\n"
+        "t0 = time.monotonic()\n"
         "try:\n"
         f"    make_executor('ray', address='{address}', connect_timeout_s=3)\n"
         "except ConfigError as exc:\n"
         "    print('ConfigError:', exc, '| initialised:', ray.is_initialized())\n"
+        "print('took:', time.monotonic() - t0)\n"
     )
     from tests.ray_fixtures import CLUSTER_ENV, ROOT
 
@@ -264,11 +269,13 @@ def test_a_port_where_no_ray_head_answers_is_exit_2_within_the_deadline(tmp_path
             env=CLUSTER_ENV,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
     finally:
         server.shutdown()
-    assert time.monotonic() - t0 < 60, run.stderr
+    took = [float(x.split(":", 1)[1]) for x in run.stdout.splitlines() if x.startswith("took:")]
+    assert took and took[0] < 60, run.stdout + run.stderr  # 3 s asked: given up, not retried for minutes
+    assert time.monotonic() - t0 < 240, run.stderr  # and the process ended (its start included)
     assert f"ConfigError: --ray-address: no Ray head answered at {address} within 3s" in run.stdout, (
         run.stderr
     )
@@ -311,7 +318,7 @@ def _dies_on_3(marks: Path, state: int, x: int) -> int:
     if x == 3 and not (marks / "died").exists():
         (marks / "died").touch()
         os._exit(1)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while x > 3 and not (marks / "setup-failed").exists() and time.monotonic() < deadline:
         time.sleep(0.05)  # the later tasks wait until the replacement's setup has failed
     return state + x
@@ -349,7 +356,7 @@ def test_a_replacement_no_alive_node_can_hold_does_not_stall_the_pool(ray_sessio
         # from now on a replacement asks for what only the lost node had
         pool._opts = {**pool._opts, "resources": {"mf_lost_node": 1}}
         pool._res = WorkerResources(cpus=1, custom={"mf_lost_node": 1})
-        pool._startup_timeout_s = 60
+        pool._startup_timeout_s = 300  # far beyond the bound below: a stall cannot pass
         t0 = time.monotonic()
         for x in range(10):
             pool.submit(x, tag=x)
@@ -358,7 +365,7 @@ def test_a_replacement_no_alive_node_can_hold_does_not_stall_the_pool(ray_sessio
         workers = pool.workers
     assert isinstance(got.pop(2)[1], WorkerLostError)
     assert got == {x: (x, None) for x in range(10) if x != 2}  # the survivor ran the rest
-    assert elapsed < 30 and workers == 1
+    assert elapsed < 120 and workers == 1  # not stalled until the startup timeout (300 s)
     assert "no alive node has room for it" in caplog.text
 
 

@@ -58,10 +58,11 @@ def test_a_write_waits_a_bounded_time_says_so_once_then_names_the_file(tmp_path:
     with write_locked(locked), caplog.at_level(logging.WARNING, logger="schemas.catalog"):
         worker = threading.Thread(target=write, daemon=True)
         worker.start()
-        worker.join(15)
+        worker.join(120)
         alive = worker.is_alive()
-    assert not alive, "still waiting for the write lock after 15 s"
-    assert 1.4 < time.monotonic() - start < 6
+    assert not alive, "still waiting for the write lock after 120 s"
+    # gave up at its limit (1.5 s), not hours later; the upper bound leaves a loaded machine room
+    assert 1.4 < time.monotonic() - start < 60
     (exc,) = caught
     assert isinstance(exc, CatalogError) and exc.where == str(locked) and "stayed locked" in exc.message
     waits = [r.getMessage() for r in caplog.records if "waiting for the write lock" in r.getMessage()]

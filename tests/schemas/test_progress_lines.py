@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -18,10 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_lines_come_from_a_timer_even_while_an_item_takes_long():
     out = io.StringIO()
-    bar = LineProgress(desc="videos", total=4, unit="video", file=out, period=0.2)
+    bar = LineProgress(desc="videos", total=4, unit="video", file=out, period=0.5)
     bar.update(1)
     bar.set_postfix(failed=0, review=1)
-    time.sleep(0.7)  # one slow item: no update, still lines
+    # one slow item: no update, still lines (as many periods as the timer takes to print two)
+    deadline = time.monotonic() + 60
+    while len(out.getvalue().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     bar.update(3)
     bar.close()
     lines = out.getvalue().splitlines()
@@ -81,3 +85,24 @@ def test_a_terminal_of_zero_columns_gets_a_bar_of_80(monkeypatch):
         assert bar.ncols == 80 and bar.nrows == 24
     finally:
         bar.close()
+
+
+def test_no_timer_line_comes_after_the_last_one(monkeypatch):
+    """A tick under way when the bar closes prints before the "ended after" line, never after."""
+    out = io.StringIO()
+    bar = LineProgress(desc="videos", total=2, unit="video", file=out, period=0.01)
+    real = bar.line
+    ticking = threading.Event()
+
+    def slow_line(*, final: bool = False) -> str:
+        if not final:
+            ticking.set()
+            time.sleep(0.3)  # the tick is still printing when close() is called
+        return real(final=final)
+
+    monkeypatch.setattr(bar, "line", slow_line)
+    assert ticking.wait(60)
+    bar.close()
+    time.sleep(0.5)
+    lines = out.getvalue().splitlines()
+    assert "ended after" in lines[-1] and sum("ended after" in x for x in lines) == 1, lines

@@ -73,11 +73,20 @@ def test_controls_and_states_have_text_names(browser, review_setup):  # noqa: F8
 
 
 def test_no_sideways_scroll_in_a_narrow_window(browser, review_setup):  # noqa: F811
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     with review_page(browser, review_setup) as (srv, pg):
         pg.p.wait_for_function("document.getElementById('video').readyState >= 1")
         for width in (800, 640):
             pg.p.set_viewport_size({"width": width, "height": 900})
-            pg.p.wait_for_timeout(200)
+            # the page's resize handler runs when the browser gets to it (later on a loaded
+            # machine): wait for the reflow it must bring, then check it
+            fits = (
+                "(w) => document.documentElement.scrollWidth <= w"
+                " && document.getElementById('video').getBoundingClientRect().right <= w"
+            )
+            with contextlib.suppress(PlaywrightTimeout):
+                pg.p.wait_for_function(fits, arg=width)
             wide = pg.p.evaluate("document.documentElement.scrollWidth")
             right = pg.p.evaluate("document.getElementById('video').getBoundingClientRect().right")
             assert wide <= width and right <= width, (width, wide, right)

@@ -9,6 +9,8 @@ import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,11 +94,28 @@ def test_a_folder_a_writer_holds_is_not_audited(folder, lock, capsys):
     assert code == 0, out
 
 
+def _end_once_waited_for(child: subprocess.Popen, caplog) -> threading.Thread:
+    """A thread that ends ``child`` (a :data:`WRITER` on stdin) once a wait for it was logged,
+    however long the waiter takes to get there (after 120 s without one, ends it anyway)."""
+
+    def run() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("waiting" in r.getMessage() for r in caplog.records):
+            time.sleep(0.05)
+        _end(child)
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
 def test_wait_audits_the_folder_once_the_writer_ends(folder, capsys, caplog):
-    child = _writer(folder, DATASET_LOCK, seconds=1.5)
+    child = _writer(folder, DATASET_LOCK)  # holds the lock until the wait for it is seen
+    ender = _end_once_waited_for(child, caplog)
     try:
         code, out, err = run_mf(["verify", "--dataset", str(folder), "--wait"], capsys)
     finally:
+        ender.join(150)
         child.wait(30)
     assert code == 0, out + err
     assert "clean: every invariant holds" in out
