@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.dataset import DatasetInfo
@@ -46,7 +48,7 @@ class DedupConfig(_Model):
     trim_bars: bool = Field(
         default=True, description="hash the picture inside letterbox/pillarbox bars, not the padded frame"
     )
-    window_scales: list[float] = Field(
+    window_scales: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default=[0.9, 0.8, 0.7, 0.62],
         description="scales of the smaller windows hashed per query frame (3x3 shifted windows each): "
         "a copy cropped or zoomed to about these fractions of its source matches one of them",

@@ -28,7 +28,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import ConfigError, DataFormatError
 from schemas.registry import lookup
@@ -207,6 +207,8 @@ class QualityConfig(BaseModel):
     the caller measured it). The score is their weighted mean; a term without its input (no
     frame size, no sharpness) is left out of the mean.
     """
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt weight is refused, not ignored
 
     w_confidence: float = Field(0.5, ge=0, description="weight of the detector confidence (1.0 if unknown)")
     w_complete: float = Field(0.3, ge=0, description="weight of box completeness (not cut by the border)")

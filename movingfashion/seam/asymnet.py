@@ -29,7 +29,7 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class AsymNetConfig(BaseModel):
     weight_decay: float = Field(1e-4, ge=0, description="the paper's lambda ||W||^2 on the SNN")
     pool_frames: int = Field(30, ge=1, description="tracklet frames cached per video")
     seed: int = 0
-    on_bad: str = Field("skip", description="rows the loader cannot use: skip or raise")
+    on_bad: Literal["raise", "skip"] = Field("skip", description="rows the loader cannot use: skip or raise")
 
 
 class AsymNet(nn.Module):

@@ -32,3 +32,14 @@ def test_a_config_file_with_one_index_chunk_is_refused_naming_the_file_and_the_f
     msg = str(exc.value)
     assert "clean.yaml" in msg and "field 'dedup'" in msg
     assert "dedup.index_chunks 1 with dedup.index_radius 7" in msg and "raise index_chunks" in msg
+
+
+@pytest.mark.parametrize("scales", ["[1.5]", "[0.9, 0]", "[-1]"])
+def test_a_window_scale_outside_0_1_is_refused_naming_the_file_and_the_key(tmp_path, scales):
+    """A scale above 1 failed every video of `mf clean` (IndexError), one of 0 hashed 1-pixel
+    windows: both are refused before any work."""
+    path = tmp_path / "clean.yaml"
+    path.write_text(f"dedup: {{window_scales: {scales}}}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_cleaning_config(path)
+    assert "clean.yaml" in str(exc.value) and "window_scales" in str(exc.value)
