@@ -39,6 +39,7 @@ the cluster has GPUs) and streams each video's result back. Only this process wr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -883,64 +884,125 @@ def _when(at: Any) -> float | None:
         return None
 
 
+#: the review sources :func:`review_accepts` reads, as :class:`Accept` and a build record name
+#: them: the ``.review.jsonl`` log, the page's default catalog ``DATASET/.review.sqlite``, and
+#: the build's catalog (``catalog:<digest of its path from the dataset folder>``) when it is another file
+LOG_SOURCE, PAGE_SOURCE = "log", "page"
+#: the build record's key for how far each review source went when its build wrote the file
+#: (:attr:`ReviewAccepts.reach`); a record an older build wrote has none
+REVIEW_SEEN = "review_seen"
+
+
+@dataclass(frozen=True)
+class Accept:
+    """A video's latest verdict in one review source, an accept: ``place`` orders it in that
+    source (the log's record number, the catalog's decision id: both given in the order the
+    decisions were made, whatever the clocks); ``at`` is the recording host's clock (POSIX s)."""
+
+    source: str
+    place: int
+    at: float
+
+
 @dataclass
 class ReviewAccepts:
     """When each video's latest review verdict, an accept, was made (POSIX seconds): by review
-    name (the stem of its tracklet file, ``.review.jsonl``) and by (video, product) (catalogs)."""
+    name (the stem of its tracklet file, ``.review.jsonl``) and by (video, product) (catalogs);
+    each accept with its place in its source (:class:`Accept`), and how far each source went."""
 
     by_name: dict[str, float] = field(default_factory=dict)
     by_key: dict[tuple[str, str], float] = field(default_factory=dict)
+    accepts_by_name: dict[str, Accept] = field(default_factory=dict)
+    accepts_by_key: dict[tuple[str, str], list[Accept]] = field(default_factory=dict)
+    #: each source's last place when read (the log's record count, a catalog's highest decision id)
+    reach: dict[str, int] = field(default_factory=dict)
 
     def at(self, job: VideoJob) -> float | None:
         times = [self.by_name.get(job.key), self.by_key.get((job.video_path, job.product_id))]
         return max((t for t in times if t is not None), default=None)
+
+    def of(self, job: VideoJob) -> list[Accept]:
+        """``job``'s accepts, one per source that holds one."""
+        named = self.accepts_by_name.get(job.key)
+        return [*([named] if named else []), *self.accepts_by_key.get((job.video_path, job.product_id), [])]
+
+    def since(self, job: VideoJob, seen: dict[str, int]) -> bool:
+        """Whether an accept of ``job``'s lies beyond ``seen`` (a :attr:`reach` read earlier) in
+        its source; a source ``seen`` lacks (made since) counts from nothing."""
+        return any(a.place > seen.get(a.source, 0) for a in self.of(job))
 
 
 def review_accepts(root: Path, cat: Any) -> ReviewAccepts:
     """The accepts of ``mf-tracklets review --accept`` (``.review.jsonl``) and of the review page
     (the build's catalog ``cat``, and ``DATASET/.review.sqlite``, the page's default): a source
     that does not read is passed over with a warning."""
-    from annotations.review import read_decisions
+    from annotations.review.marks import read_decision_records
     from schemas.catalog import Catalog
 
     out = ReviewAccepts()
     try:
-        for name, rec in read_decisions(root).items():
-            when = _when(rec.get("at"))
-            if rec.get("decision") == "accept" and when is not None:
-                out.by_name[name] = when
+        records = read_decision_records(root)
     except MFError as exc:
         log.warning("review accepts of .review.jsonl not read (%s)", exc)
-    if cat is not None:
-        _catalog_accepts(cat, out)
+    else:
+        _log_accepts(records, out)
     page = root / ".review.sqlite"
+    if cat is not None:
+        _catalog_accepts(cat, _catalog_source(root, cat), out)
     if page.is_file() and (cat is None or Path(cat.path).resolve() != page.resolve()):
         try:
             with Catalog(page, read_only=True) as db:
-                _catalog_accepts(db, out)
+                _catalog_accepts(db, PAGE_SOURCE, out)
         except MFError as exc:
             log.warning("review accepts of %s not read (%s)", page, exc)
     return out
 
 
-def _catalog_accepts(cat: Any, out: ReviewAccepts) -> None:
-    """Add to ``out`` the reviews of ``cat`` whose latest live verdict is an accept."""
+def _catalog_source(root: Path, cat: Any) -> str:
+    """How :class:`Accept` names the build's catalog ``cat`` (:data:`PAGE_SOURCE` when it is the
+    page's default one): by a digest of its path relative to the dataset folder, so that no build
+    record holds a path and a folder moved or copied with its catalog names it alike."""
+    path = Path(cat.path).resolve()
+    if path == (root / ".review.sqlite").resolve():
+        return PAGE_SOURCE
+    rel = os.path.relpath(path, root.resolve())
+    return f"catalog:{hashlib.sha256(rel.encode()).hexdigest()[:16]}"
+
+
+def _log_accepts(records: list[dict[str, Any]], out: ReviewAccepts) -> None:
+    """Add to ``out`` the review names whose latest record of the log is an accept."""
+    latest = {rec["video"]: (n, rec) for n, rec in enumerate(records, 1)}
+    for name, (n, rec) in latest.items():
+        when = _when(rec.get("at"))
+        if rec.get("decision") == "accept" and when is not None:
+            out.by_name[name] = when
+            out.accepts_by_name[name] = Accept(LOG_SOURCE, n, when)
+    out.reach[LOG_SOURCE] = len(records)
+
+
+def _catalog_accepts(cat: Any, source: str, out: ReviewAccepts) -> None:
+    """Add to ``out`` the reviews of ``cat`` whose latest live verdict (by decision id: the order
+    they were made) is an accept."""
     from schemas.review import VERDICTS, list_decisions
 
     latest: dict[tuple[str, str], Any] = {}
-    for d in list_decisions(cat):
-        key = (d.video, d.product_id)
-        if d.kind in VERDICTS and (key not in latest or (d.at, d.id) > (latest[key].at, latest[key].id)):
-            latest[key] = d
+    top = 0
+    for d in list_decisions(cat, include_undone=True):  # in id order
+        top = max(top, d.id)
+        if d.kind in VERDICTS and d.undone_at is None:
+            latest[(d.video, d.product_id)] = d
     for key, d in latest.items():
         when = _when(d.at)
         if d.kind == "accept" and when is not None:
             out.by_key[key] = max(when, out.by_key.get(key, when))
+            out.accepts_by_key.setdefault(key, []).append(Accept(source, d.id, when))
+    out.reach[source] = top
 
 
 def kept_work(root: Path, job: VideoJob, accepts: ReviewAccepts) -> str | None:
     """The person's work ``job``'s tracklet file holds (:func:`human_work`, or ``"review accept"``:
-    accepted after its build), None when none (or the file is not this job's to keep)."""
+    accepted after its build, :func:`accepted_after_build`), None when none (or the file is not
+    this job's to keep)."""
     p = job.tracklet_file(root)
     try:
         vt = read_video_tracklets(p, video=job.video_path, product_id=job.product_id)
@@ -948,12 +1010,33 @@ def kept_work(root: Path, job: VideoJob, accepts: ReviewAccepts) -> str | None:
         return None
     record = read_build_record(p)
     work = human_work(vt, record)
-    if work is None:
-        accepted = accepts.at(job)
-        built = _stamp(build_record_file(p)) if record is not None else None
-        if accepted is not None and (built is None or accepted * 1e9 > built["mtime_ns"]):
-            work = "review accept"
+    if work is None and accepted_after_build(p, job, accepts, record):
+        work = "review accept"
     return work
+
+
+def accepted_after_build(p: Path, job: VideoJob, accepts: ReviewAccepts, record: dict | None) -> bool:
+    """Whether a reviewer accepted ``job``'s file ``p`` after its build wrote it: an accept beyond
+    what its build record says the build saw of that source (:data:`REVIEW_SEEN`). For a source
+    the record does not name (a record an older build wrote; a catalog that build did not read)
+    only clocks are left: the accept's time against the record file's mtime, as before. No build
+    record: any accept."""
+    found = accepts.of(job)
+    if record is None or not found:
+        return bool(found)
+    seen = record.get(REVIEW_SEEN)
+    seen = seen if isinstance(seen, dict) else {}
+    built: dict[str, Any] | None = None
+    for a in found:
+        limit = seen.get(a.source)
+        if isinstance(limit, int):
+            if a.place > limit:
+                return True
+            continue
+        built = built or _stamp(build_record_file(p))
+        if built is None or a.at * 1e9 > built["mtime_ns"]:
+            return True
+    return False
 
 
 def catalog_flag_times(cat: Any) -> dict[str, float]:
@@ -1045,13 +1128,20 @@ class WriteCheck:
 
     root: Path
     cat: Any
-    #: when the build planned its videos (POSIX seconds): an accept made later is new work
-    since: float
+    #: when the build planned its videos (POSIX seconds), for callers that pass it: nothing
+    #: compares it (a clock may step, a reviewer's host may be behind); :attr:`seen` orders accepts
+    since: float | None = None
     #: each video's tracklet file as the build planned from it (:func:`_file_stamp`), by job index
     planned: dict[int, tuple[int, int, int] | None] = field(default_factory=dict)
+    #: how far each review source went when the build planned (:attr:`ReviewAccepts.reach`,
+    #: taken when this check is made): an accept beyond it is new work
+    seen: dict[str, int] = field(default_factory=dict)
     _listed: tuple[Any, set[tuple[str, str]] | None] | None = None
     _held: tuple[Any, set[str]] | None = None
     _accepts: tuple[Any, ReviewAccepts] | None = None
+
+    def __post_init__(self) -> None:
+        self.seen = dict(self.accepts().reach)
 
     def plan(self, i: int, job: VideoJob) -> None:
         """Remember ``job``'s tracklet file as it is now (call it when the job is planned)."""
@@ -1101,8 +1191,11 @@ class WriteCheck:
             return None
         if now != self.planned.get(i):
             return kept_work(self.root, job, self.accepts())
-        accepted = self.accepts().at(job)
-        return "review accept" if accepted is not None and accepted > self.since else None
+        return "review accept" if self.accepts().since(job, self.seen) else None
+
+    def reach(self) -> dict[str, int]:
+        """How far each review source goes now (a build record names it: :data:`REVIEW_SEEN`)."""
+        return dict(self.accepts().reach)
 
 
 #: the prefix of a build's staging folder in ``tracklets/.build/`` (:class:`Staging`)
@@ -1566,6 +1659,8 @@ def _build_jobs(
             # in between leaves the video to redo, never done without its sheet or mark; its
             # build record says "pending" until the file is in place (a kill before that: redone)
             path = job.tracklet_file(root)
+            # the accepts made so far are of older files: a later one (beyond this) is of this file
+            record = {**record, REVIEW_SEEN: check.reach()}
             write_build_record(path, {**record, "pending": True})
             if sheet is not None:
                 from annotations.sheets import sheet_path
@@ -1595,7 +1690,7 @@ def _build_jobs(
     held: set[str] = set()  # files whose flag is decided here (kept work, accepts): settling leaves them
     flags: dict[str, float] | None = None  # the catalog's flag times, read once a video has no file
     decided: set[int] = set()  # videos built anew whose flag a reviewer's accept decided
-    check = WriteCheck(root, cat, time.time())  # looked at again under the lock before each write
+    check = WriteCheck(root, cat)  # looked at again under the lock before each write
     due: dict[int, str] = {}  # why each video to build is due
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)

@@ -9,17 +9,24 @@ finds its files already written, but the mark makes it refresh the whole folder 
 hashed again), so it ends as an uninterrupted run would.
 
 The mark's lines name who set it (:data:`BY_BUILD`, :data:`BY_IMPORT`, :data:`BY_PICK`). Each
-build run has a line of its own (:class:`BuildRun`: ``build:<host>-<pid>-<start>-<i>/<n>``, its
-shard last) and clears only that line, and the lines of the killed builds it settled: builds of
-several shards of one folder, on one host or several, leave each other's lines alone. A build
-counts a line as a killed build's, whose work it settles again, when its owner is dead on this
-host, or belongs to another host and started before it (its liveness cannot be checked there);
-a bare ``build`` line (what older toolkits wrote; an empty mark too) always. A refresh settles
-what an import or a pick left pending, not what a build did (the builder also settles flags and
-merges the split files again on its rerun), so :func:`refresh_if_pending` leaves the builders'
-lines in place; a build that finds an import's or a pick's line at its start refreshes the whole
-folder, which settles it, and clears it at its end. The mark is changed under the dataset's lock
-(:func:`annotations.tracklet_files.dataset_lock`, re-entrant).
+build run has a line of its own (:class:`BuildRun`:
+``build:<host>-<pid>-<start>-<i>/<n>-<boot id>-<ticks>``: its shard, then its process as this
+host's kernel knows it, the boot and the start in clock ticks since boot, where ``/proc`` says)
+and clears only that line, and the lines of the killed builds it settled: builds of several
+shards of one folder, on one host or several, leave each other's lines alone. A build counts a
+line as a killed build's, whose work it settles again, when its owner is gone on this host (no
+such process in this boot, or another process started at another tick: its pid taken again;
+no wall clock is compared, so a clock step changes nothing; a line without boot and ticks, as
+older toolkits wrote, counts as gone when its wall-clock start is before this boot), or when it
+is another host's line found at the start (its liveness cannot be checked here: it was set
+before this run's own line, an order the dataset's lock gives every host alike, whatever their
+clocks); a bare ``build`` line (what older toolkits wrote; an empty mark too) always.
+
+A refresh settles what an import or a pick left pending, not what a build did (the builder also
+settles flags and merges the split files again on its rerun), so :func:`refresh_if_pending`
+leaves the builders' lines in place; a build that finds an import's or a pick's line at its
+start refreshes the whole folder, which settles it, and clears it at its end. The mark is
+changed under the dataset's lock (:func:`annotations.tracklet_files.dataset_lock`, re-entrant).
 """
 
 from __future__ import annotations
@@ -40,14 +47,19 @@ from schemas.faults import local_faults
 REFRESH_PENDING = REFRESH_MARK
 #: who set a mark: ``mf-tracklets build`` (its rerun also settles flags and merges split files)
 BY_BUILD = "build"
-#: one build run's line: its host (as :mod:`schemas.atomic` names it), pid, start (ns) and shard
+#: one build run's line: its host (as :mod:`schemas.atomic` names it), pid, start (wall clock,
+#: ns: names the run, orders nothing), shard, and (older toolkits wrote none) its process's boot
+#: id (hex, no dashes) and start in clock ticks since that boot
 _RUN_LINE = re.compile(
     rf"{BY_BUILD}:(?P<host>[A-Za-z0-9_]+)-(?P<pid>[0-9]+)-(?P<start>[0-9]+)-(?P<i>[0-9]+)/(?P<n>[0-9]+)"
+    r"(?:-(?P<boot>[0-9a-f]{32})-(?P<ticks>[0-9]+))?"
 )
+#: where the kernel names this boot (a new one at each boot)
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 #: the lines of the build runs going on in this process (a line of this pid not here is over)
 _RUNNING: set[str] = set()
-#: how much later (seconds) than a line's start its pid's process may have started and still be its
-#: owner (the boot time the kernel gives is whole seconds)
+#: how much earlier (seconds) than this boot an older toolkit's line may say its run started and
+#: still be of this boot (the boot time the kernel gives is whole seconds)
 _START_SLACK_S = 2.0
 #: ... ``mf-tracklets import``
 BY_IMPORT = "import"
@@ -127,6 +139,9 @@ class BuildRun:
         """A run of this process over ``shard`` (``(i, n)``), starting now."""
         start = time.time_ns()
         line = f"{BY_BUILD}:{host_tag()}-{os.getpid()}-{start}-{shard[0]}/{shard[1]}"
+        owner = _process_id(os.getpid())
+        if owner is not None:
+            line += f"-{owner[0]}-{owner[1]}"
         _RUNNING.add(line)
         return cls(line, shard, start)
 
@@ -164,35 +179,55 @@ class BuildRun:
         return m is not None and (int(m["i"]), int(m["n"])) == self.shard
 
     def _killed(self, line: str) -> bool:
-        """Whether ``line`` is a build that did not finish: a bare or unknown line, an owner dead
-        on this host, or another host's owner that started before this run."""
+        """Whether ``line`` (found in the mark when this run set its own) is a build that did not
+        finish: a bare or unknown line, an owner gone on this host, or another host's line (set
+        before this run's: the dataset's lock orders the mark's changes for every host)."""
         m = _RUN_LINE.fullmatch(line)
-        if m is None:
+        if m is None or m["host"] != host_tag():
             return True
-        if m["host"] != host_tag():
-            return int(m["start"]) < self.start_ns
-        return not _owner_alive(line, int(m["pid"]), int(m["start"]))
+        owner = (m["boot"], int(m["ticks"])) if m["boot"] is not None else None
+        return not _owner_alive(line, int(m["pid"]), int(m["start"]), owner)
 
 
-def _owner_alive(line: str, pid: int, start_ns: int) -> bool:
-    """Whether the run of this host behind ``line`` is still going (its pid alive and not
-    taken by a process started after the run)."""
+def _owner_alive(line: str, pid: int, start_ns: int, owner: tuple[str, int] | None) -> bool:
+    """Whether the run of this host behind ``line`` is still going: its pid alive and the
+    process the line names (``owner``: boot id and start ticks), or, for a line without them
+    (an older toolkit's), its wall-clock start not before this boot."""
     if pid == os.getpid():
         return line in _RUNNING
-    return pid_alive(pid) and not _started_after(pid, start_ns)
+    if not pid_alive(pid):
+        return False
+    if owner is None:
+        return not _before_boot(start_ns)
+    now = _process_id(pid)
+    return now is None or now == owner  # /proc does not say: the pid alive is all there is
 
 
-def _started_after(pid: int, start_ns: int) -> bool:
-    """Whether process ``pid`` started after ``start_ns`` (its pid reused); False when unknown."""
+def _process_id(pid: int) -> tuple[str, int] | None:
+    """Process ``pid`` as this host's kernel knows it, whatever the clocks: (this boot's id, hex
+    without dashes; its start in clock ticks since boot, ``/proc/<pid>/stat`` field 22); None
+    when ``/proc`` does not say (another system, or the process is gone)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = _BOOT_ID.read_text().strip().replace("-", "").lower()
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (boot, ticks) if re.fullmatch(r"[0-9a-f]{32}", boot) else None
+
+
+def _before_boot(start_ns: int) -> bool:
+    """Whether a line's wall-clock start lies before this boot (``btime`` of ``/proc/stat``): its
+    pid is another process's now. Only for a line without boot id and ticks (an older
+    toolkit's); False when unknown. A pid taken again within one boot is not told apart: by wall
+    clocks it could not be told from a clock step either (the owner would look started after
+    its line), which made a live build's line count as a killed one's."""
+    try:
         boot = next(
             int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime ")
         )
-        started = boot + int(stat[19]) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return False
-    return started > start_ns / 1e9 + _START_SLACK_S
+    return start_ns / 1e9 + _START_SLACK_S < boot
 
 
 def _write(dataset: str | os.PathLike[str], by: set[str]) -> None:

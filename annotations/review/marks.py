@@ -89,17 +89,25 @@ def read_decisions(dataset: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
     A torn last line (an interrupted append: no newline, not a record) and a torn line marked so
     by a later append (:data:`TORN_MARK`) are passed over with a warning naming the file and the
     line; any other line that is not a record raises :class:`DataFormatError`."""
-    out: dict[str, dict[str, Any]] = {}
+    return {rec["video"]: rec for rec in read_decision_records(dataset)}
+
+
+def read_decision_records(dataset: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every decision record of the review logs (:func:`read_decisions`), in the order they were
+    appended: a record's place in this list (its record number, from 1) orders it against the
+    others whatever the recording hosts' clocks said. Appends, :func:`follow_tracklet_names` and
+    moving an older ``review.jsonl`` in keep every record's number."""
+    out: list[dict[str, Any]] = []
     for name in (LEGACY_REVIEW_LOG, REVIEW_FILE):
         p = Path(dataset) / name
         if p.is_file():
-            out.update(_read_log(p))
+            out += _read_log(p)
     return out
 
 
-def _read_log(p: Path) -> dict[str, dict[str, Any]]:
-    """Latest decision per video stem of one log file (see :func:`read_decisions`)."""
-    out: dict[str, dict[str, Any]] = {}
+def _read_log(p: Path) -> list[dict[str, Any]]:
+    """The decision records of one log file, in order (see :func:`read_decisions`)."""
+    out: list[dict[str, Any]] = []
     with local_faults(p):
         data = p.read_bytes()
     lines = data.split(b"\n")
@@ -108,7 +116,7 @@ def _read_log(p: Path) -> dict[str, dict[str, Any]]:
             continue
         rec = _record(line)
         if rec is not None:
-            out[rec["video"]] = rec
+            out.append(rec)
             continue
         last = n == len(lines)  # no newline after it
         if last or line.rstrip(b"\r").endswith(TORN_MARK.encode()):

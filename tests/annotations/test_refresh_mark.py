@@ -116,31 +116,41 @@ def test_each_build_run_clears_its_own_line_and_leaves_the_others(tmp_path: Path
         b.close()
 
 
+def _boot_s() -> int:
+    """This boot's wall-clock time (``btime`` of ``/proc/stat``)."""
+    stat = Path("/proc/stat").read_text().splitlines()
+    return next(int(x.split()[1]) for x in stat if x.startswith("btime "))
+
+
 def test_which_build_lines_are_a_killed_runs(tmp_path: Path):
     """Unfinished: an owner dead on this host (another process, or an ended run of this one),
-    another host's run older than this one, a bare line (older toolkits). Not: a live run here,
-    another host's run started later."""
+    another host's run found at the start (whatever its clock says: even one dated ahead of
+    this host's), a bare line (older toolkits). Not: a live run here; another host's run whose
+    line comes after this run's (test_refresh_mark_clock.py has the clock-step cases)."""
     host, now = host_tag(), time.time_ns()
     dead = f"{BY_BUILD}:{host}-{_dead_pid()}-{now - 10**9}-1/2"
     older = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now - 10**9}-1/2"
-    later = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now + 10**12}-1/2"
+    ahead = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now + 10**12}-1/2"  # was left: "started later"
     ended = BuildRun.new((0, 1))
     ended.close()  # raised (or was killed) in this process: over
     live = BuildRun.new((1, 2))
     parent = f"{BY_BUILD}:{host}-{os.getppid()}-{now - 10**9}-0/2"  # pytest's parent: alive
-    reused = f"{BY_BUILD}:{host}-{os.getppid()}-{now - 10**13}-0/2"  # its pid, long before it started
+    # an older toolkit's line (no boot id, no ticks) of its pid, written before this boot
+    reused = f"{BY_BUILD}:{host}-{os.getppid()}-{(_boot_s() - 3600) * 10**9}-0/2"
     mark = tmp_path / REFRESH_PENDING
-    mark.write_text("".join(f"{x}\n" for x in (BY_BUILD, dead, older, later, ended.line, live.line, parent)))
+    mark.write_text("".join(f"{x}\n" for x in (BY_BUILD, dead, older, ahead, ended.line, live.line, parent)))
     run = BuildRun.new((1, 2))
     try:
         run.begin(tmp_path)
-        assert run.stale == {BY_BUILD, dead, older, ended.line} and run.unfinished
+        assert run.stale == {BY_BUILD, dead, older, ahead, ended.line} and run.unfinished
+        later = f"{BY_BUILD}:elsewhere_x-{os.getpid()}-{now - 10**12}-1/2"  # set after this run's line
+        set_pending(tmp_path, later)
         run.finish(tmp_path)  # a shard settles the killed runs of its own shard only
         assert pending_by(tmp_path) == {BY_BUILD, later, ended.line, live.line, parent}
         mark.write_text(f"{reused}\n")
         settle = BuildRun.new((0, 1))
         settle.begin(tmp_path)
-        assert reused in settle.stale  # a pid taken again by a later process is no owner
+        assert reused in settle.stale  # a pid taken again after a reboot is no owner
     finally:
         live.close()
         run.close()
