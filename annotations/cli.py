@@ -505,6 +505,7 @@ def _serve_options(f):
         default=DEFAULT_HOST,
         show_default=True,
         envvar="MF_REVIEW_HOST",
+        show_envvar=True,
         help="Address to listen on. Only loopback unless --host is given on the command line.",
     )(f)
     return click.option("--port", type=int, default=8766, show_default=True, help="Port (0: any free one).")(
@@ -517,10 +518,17 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     from click.core import ParameterSource
 
     from annotations.review.server import ReviewApp, check_bind, make_server
+    from schemas.atomic import lock_wait_s
 
     ctx = click.get_current_context()
-    explicit = ctx.get_parameter_source("host") == ParameterSource.COMMANDLINE
-    check_bind(host, allow_non_loopback=explicit)
+    source = ctx.get_parameter_source("host")
+    explicit = source == ParameterSource.COMMANDLINE
+    check_bind(
+        host,
+        allow_non_loopback=explicit,
+        where="$MF_REVIEW_HOST" if source == ParameterSource.ENVIRONMENT else "--host",
+    )
+    lock_wait_s()  # a bad $MF_LOCK_WAIT_S is refused now, not at the reviewer's first decision
     require_dataset(dataset)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     app = ReviewApp(

@@ -504,12 +504,13 @@ class ReviewServer(ThreadingHTTPServer):
         self.url = f"http://{shown if not self.any_host else '127.0.0.1'}:{self.port}/?token={app.token}"
 
 
-def check_bind(host: str, *, allow_non_loopback: bool = False) -> None:
-    """ConfigError for a non-loopback ``host`` unless ``allow_non_loopback`` (an explicit --host)."""
+def check_bind(host: str, *, allow_non_loopback: bool = False, where: str = "--host") -> None:
+    """ConfigError for a non-loopback ``host`` unless ``allow_non_loopback`` (an explicit --host);
+    ``where`` names what gave the address (``$MF_REVIEW_HOST``)."""
     if not is_loopback(host) and not allow_non_loopback:
         raise ConfigError(
             f"refusing to serve the review page on {host}: it is not a loopback address",
-            where="--host",
+            where=where,
             hint="pass --host on the command line to serve on another interface (anyone who can reach "
             "it and knows the token can decide)",
         )

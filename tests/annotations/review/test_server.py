@@ -258,7 +258,17 @@ def test_a_non_loopback_bind_needs_an_explicit_host(review_setup, monkeypatch):
     for cmd, args in ((review_page, []), (tracklets, ["review", "--serve"])):
         res = CliRunner().invoke(cmd, [*args, "--dataset", str(review_setup.dataset), "--port", "0"])
         assert res.exit_code != 0 and "not a loopback address" in str(res.exception)
+        assert "MF_REVIEW_HOST" in str(res.exception)  # what gave the address, not --host
     assert not (review_setup.dataset / ".review.sqlite").exists()  # refused before anything was created
+    assert "MF_REVIEW_HOST" in CliRunner().invoke(review_page, ["--help"]).output
+
+
+def test_a_bad_lock_wait_is_refused_before_the_page_starts(review_setup, monkeypatch):
+    """Not at the reviewer's first decision (each would answer 422, unsaved)."""
+    monkeypatch.setenv("MF_LOCK_WAIT_S", "abc")
+    res = CliRunner().invoke(review_page, ["--dataset", str(review_setup.dataset), "--port", "0"])
+    assert res.exit_code != 0 and "MF_LOCK_WAIT_S" in str(res.exception)
+    assert not (review_setup.dataset / ".review.sqlite").exists()
 
 
 def test_crop_strips_in_parallel_threads(review_setup):
