@@ -267,7 +267,10 @@ def publish(
     whose media cannot be published (a collected file gone, a crop that does not encode) is left
     out and listed; the others are published. Exit 1 also when the written folder breaks an
     archive invariant (listed). The config's `dataset:` section names the dataset (licence,
-    url, creators, version, date_published) for Croissant and the card.
+    url, creators, version, date_published) for Croissant and the card; without one, the
+    description OUT/manifest.json recorded is kept (the defaults on a first publish), and a
+    `dataset:` that changes it says which fields on stderr. A malformed SOURCE_DATE_EPOCH is
+    refused (exit 2) before anything is written.
 
     Items that are needs_review (association check, carousel pick, tracklet flags) or rejected
     are held back: never in train.json/test.json until accepted (mf review); the output lists
@@ -296,7 +299,7 @@ def publish(
             seed=cfg.split_seed,
             test_fraction=cfg.test_fraction,
             keep_going=True,
-            info=cfg.dataset,
+            info=cfg.dataset if "dataset" in cfg.model_fields_set else None,  # None: the recorded one
             archive=archive,
             progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
             wait=wait,

@@ -114,7 +114,15 @@ from cleaning.mih import UnionFind
 from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK
-from movingfashion.archive.describe import CARD, CROISSANT, DATASHEET, describe, read_manifest
+from movingfashion.archive.describe import (
+    CARD,
+    CROISSANT,
+    DATASHEET,
+    describe,
+    read_manifest,
+    recorded_info,
+    source_date_epoch,
+)
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR
 from movingfashion.archive.verify import (
     ENTRIES,
@@ -534,7 +542,9 @@ def publish(
     renamed silently. ``held_back`` lists the items this run left out for review, as the catalog
     stood when it planned (:func:`_held_back_report`); ``changed_during_run`` the items a review
     decided on while it ran (the next publish applies those decisions). ``info`` describes the
-    dataset (Croissant metadata, card). ``verify`` in the result is the
+    dataset (Croissant metadata, card); None keeps the description ``out/manifest.json``
+    recorded (the defaults when none), and one that differs from it is said on stderr with the
+    fields it changes (:func:`dataset_info`). ``verify`` in the result is the
     audit of the written folder; ``archive`` zips the folder beside it when the audit is clean.
     ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
     at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
@@ -550,9 +560,11 @@ def publish(
     (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
     files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
     lacks most collected files (:func:`check_root`), one product id on two products
-    (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`).
+    (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`),
+    a malformed ``SOURCE_DATE_EPOCH`` (:func:`~movingfashion.archive.describe.source_date_epoch`).
     """
     root, out = Path(root), Path(out)
+    source_date_epoch()  # a malformed one is refused before anything is written
     # every check and every read before anything is written (the catalog's splits included)
     not_cleaned = check_cleaned(catalog)
     check_paths(catalog, root, out)
@@ -645,6 +657,7 @@ def _publish(
     workers: int | None,
 ) -> dict[str, Any]:
     """:func:`publish` from ``plan``, with the publish lock held."""
+    info = dataset_info(out, info)  # before anything is written: a malformed record is refused
     pub, old_held, accepted, groups = plan.pub, plan.old_held, plan.accepted, plan.groups
     test_video_before = plan.test_video_before
     if any(r.split is None for r in accepted):
@@ -731,6 +744,28 @@ def _publish(
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
     }
     return res
+
+
+def dataset_info(out: Path, info: DatasetInfo | None) -> DatasetInfo | None:
+    """The description to publish ``out`` with: the one its manifest recorded with the fields
+    ``info`` sets (a config's ``dataset:`` section naming only ``version`` changes only that),
+    else ``info``, else the recorded one (None: the defaults). A recorded field changed is said
+    once on stderr, naming the fields (a ``date_published`` left empty is not a change: it is
+    derived again)."""
+    recorded = recorded_info(out)
+    if info is None or recorded is None:
+        return info or recorded
+    given = {k: getattr(info, k) for k in info.model_fields_set}
+    info = recorded.model_copy(update=given)
+    new, old = info.model_dump(mode="json"), recorded.model_dump(mode="json")
+    changed = [k for k in new if new[k] != old.get(k) and not (k == "date_published" and new[k] is None)]
+    if changed:
+        log.warning(
+            "%s: the config's dataset: section changes the recorded description (%s)",
+            out / MANIFEST,
+            ", ".join(changed),
+        )
+    return info
 
 
 def _verify_and_pack(

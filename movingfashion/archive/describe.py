@@ -15,6 +15,8 @@ the same bytes. :func:`refresh` redoes it for a published folder whose split fil
 
 The publication date is ``info.date_published`` when set, else ``SOURCE_DATE_EPOCH`` (the
 reproducible-builds convention) when set, else the caller's date of the data, else today (UTC).
+A ``SOURCE_DATE_EPOCH`` that is not a whole number of seconds from 1970 to 9999 is refused
+(:func:`source_date_epoch`, a :class:`~schemas.errors.ConfigError`), never ignored.
 """
 
 from __future__ import annotations
@@ -34,20 +36,49 @@ from movingfashion.archive.tables import read_tables, write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
 from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
-from schemas.errors import DataFormatError
+from schemas.errors import ConfigError, DataFormatError
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
 DATASHEET = "datasheet.md"
 
 
+SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
+
+
+def source_date_epoch() -> str | None:
+    """The ``YYYY-MM-DD`` (UTC) of ``$SOURCE_DATE_EPOCH``, or None when it is unset or empty.
+
+    Anything but a whole number of seconds since 1970-01-01 that gives a date up to year 9999
+    (``abc``, ``1e9``, ``-5``, ``99999999999999999``) is a :class:`ConfigError` naming the
+    variable: callers check it before they write anything.
+    """
+    raw = os.environ.get(SOURCE_DATE_EPOCH, "").strip()
+    if not raw:
+        return None
+    problem = None if raw.isascii() and raw.isdigit() else "is not a whole number of seconds"
+    if problem is None:
+        try:
+            return datetime.fromtimestamp(int(raw), UTC).date().isoformat()
+        except (OverflowError, OSError, ValueError):
+            problem = "is out of range (a date after year 9999)"
+    raise ConfigError(
+        f"{raw[:40]!r} {problem}",
+        where=SOURCE_DATE_EPOCH,
+        hint="set it to the seconds since 1970-01-01 UTC (e.g. $(date +%s)), or unset it",
+    )
+
+
 def resolve_date(explicit: str | None, data_date: str | None = None) -> str:
-    """``YYYY-MM-DD``: ``explicit``, else ``SOURCE_DATE_EPOCH``, else ``data_date``, else today (UTC)."""
+    """``YYYY-MM-DD``: ``explicit``, else ``SOURCE_DATE_EPOCH``, else ``data_date``, else today (UTC).
+
+    A malformed ``SOURCE_DATE_EPOCH`` is refused (:func:`source_date_epoch`) even when unused.
+    """
+    epoch = source_date_epoch()
     if explicit:
         return explicit
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), UTC).date().isoformat()
+    if epoch:
+        return epoch
     if data_date:
         return data_date[:10]
     return datetime.now(UTC).date().isoformat()
@@ -149,18 +180,29 @@ def refresh(root: str | os.PathLike[str], changed: Iterable[str] | None = None) 
     changed (relative paths; see :func:`describe`), None: every file is hashed again.
     """
     doc = read_manifest(root)
-    if doc is None or not isinstance(doc.get("dataset"), dict) or not isinstance(doc.get("files"), dict):
+    if doc is None or not isinstance(doc.get("files"), dict):
         return False
+    info = recorded_info(root, doc)
+    if info is None:
+        return False
+    extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
+    describe(root, info, manifest_extra=extra, changed=changed)
+    return True
+
+
+def recorded_info(root: str | os.PathLike[str], doc: Mapping[str, Any] | None = None) -> DatasetInfo | None:
+    """The dataset description a folder's ``manifest.json`` records (``doc``: the manifest, when
+    read already), or None when it records none; a malformed one is a :class:`DataFormatError`."""
+    doc = read_manifest(root) if doc is None else doc
+    if doc is None or not isinstance(doc.get("dataset"), dict):
+        return None
     try:
-        info = DatasetInfo.model_validate(doc["dataset"])
+        return DatasetInfo.model_validate(doc["dataset"])
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in ("dataset", *err["loc"]))
         raise DataFormatError(
             f"field {field!r}: {err['msg']}",
             where=str(Path(root) / MANIFEST),
-            hint="fix the config's dataset: section and rerun mf publish",
+            hint="fix the config's dataset: section and rerun mf publish --config",
         ) from None
-    extra = {k: v for k, v in doc.items() if k not in ("files", "dataset")}
-    describe(root, info, manifest_extra=extra, changed=changed)
-    return True
