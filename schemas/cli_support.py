@@ -59,6 +59,9 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     if debug:
         args.remove("--debug")
     try:
+        from schemas.progress_lines import every_s
+
+        every_s()  # a bad $MF_PROGRESS_EVERY_S is refused at the start, terminal or not
         status = cmd.main(args=args, standalone_mode=False, prog_name=None)
     except MFError as exc:
         if debug:

@@ -6,7 +6,8 @@ A tqdm bar there is either hidden (minutes of silence) or a stream of carriage r
 :data:`EVERY_S` seconds while the work goes on, from a timer, so a slow item is not silence
 either: ``videos: 12/40 (30%), 1m05s, about 2m31s left [failed=0]``. A run shorter than that
 prints nothing (its result says it all); one that printed says once at the end how it ended.
-``$MF_PROGRESS_EVERY_S`` changes the period (``0``: no lines).
+``$MF_PROGRESS_EVERY_S`` changes the period (``0`` or ``inf``: no lines; anything else that is
+not seconds >= 0 is a :class:`~schemas.errors.ConfigError` naming it).
 """
 
 from __future__ import annotations
@@ -20,19 +21,30 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from schemas.errors import ConfigError
+
 #: seconds between two progress lines (``$MF_PROGRESS_EVERY_S``)
 EVERY_S = 10.0
 EVERY_ENV = "MF_PROGRESS_EVERY_S"
 
 
 def every_s() -> float:
-    """The period from ``$MF_PROGRESS_EVERY_S`` (a number >= 0), else :data:`EVERY_S`."""
+    """The period from ``$MF_PROGRESS_EVERY_S`` (seconds >= 0; ``0`` or ``inf``: no lines), else
+    :data:`EVERY_S`; anything else (not a number, negative, NaN) is a :class:`ConfigError`."""
     raw = os.environ.get(EVERY_ENV, "").strip()
-    try:
-        value = float(raw) if raw else EVERY_S
-    except ValueError:
+    if not raw:
         return EVERY_S
-    return value if math.isfinite(value) and value >= 0 else EVERY_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise ConfigError(
+            f"{raw!r} is not a number of seconds >= 0",
+            where=EVERY_ENV,
+            hint=f"unset it (a line every {EVERY_S:g} s) or give seconds, 0 or inf for no lines",
+        )
+    return value if math.isfinite(value) else 0.0
 
 
 def clock(seconds: float) -> str:

@@ -14,7 +14,8 @@ process before any decoder opens a file:
 * ffmpeg subprocesses (:mod:`movingfashion.media.ffmpeg`): ``-loglevel error`` with stderr
   captured and logged under ``movingfashion.media.ffmpeg``.
 
-Set ``MF_NATIVE_LOGS=1`` to leave every native logger as it is (debugging a decoder).
+Set ``MF_NATIVE_LOGS=1`` (or ``true``/``yes``) to leave every native logger as it is (debugging
+a decoder); ``0``/``false``/``no`` or unset manage them, any other value is warned about.
 """
 
 from __future__ import annotations
@@ -30,15 +31,42 @@ _lock = threading.Lock()
 _done: set[str] = set()
 
 
-def _once(name: str) -> bool:
-    """True the first time ``name`` is asked for in this process (and native logs are managed)."""
-    if os.environ.get(KEEP_ENV):
-        return False
+#: values of :data:`KEEP_ENV` (lower case, stripped) that keep / manage the native loggers
+KEEP_VALUES = frozenset({"1", "true", "yes"})
+MANAGE_VALUES = frozenset({"", "0", "false", "no"})
+
+_log = logging.getLogger(__name__)
+
+
+def keep_native_logs() -> bool:
+    """Whether ``$MF_NATIVE_LOGS`` asks to leave the native loggers alone: ``1/true/yes`` keep,
+    ``0/false/no`` or unset manage them; any other value is warned about once (logged: this
+    runs inside workers, where an error would fail an item) and managed, as when unset."""
+    raw = os.environ.get(KEEP_ENV, "").strip().lower()
+    if raw in KEEP_VALUES:
+        return True
+    if raw not in MANAGE_VALUES and _first("warned-" + raw):
+        _log.warning(
+            "%s=%r is not 1/true/yes (keep the native logs) or 0/false/no (manage them): "
+            "managing them, as when it is unset",
+            KEEP_ENV,
+            os.environ.get(KEEP_ENV),
+        )
+    return False
+
+
+def _first(name: str) -> bool:
+    """True the first time ``name`` is asked for in this process."""
     with _lock:
         if name in _done:
             return False
         _done.add(name)
         return True
+
+
+def _once(name: str) -> bool:
+    """True the first time ``name`` is asked for in this process (and native logs are managed)."""
+    return not keep_native_logs() and _first(name)
 
 
 def quiet_native_logs() -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
 #: 5: the smallest worlds (20-22 products) plant every case; noise truth is recorded on frames
@@ -53,28 +53,36 @@ class NoiseConfig(BaseModel):
         return self.frames > 0
 
 
+#: a frame or image size in pixels, (width, height), both positive
+Size = tuple[PositiveInt, PositiveInt]
+#: a share of something, 0..1
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
 class WorldConfig(BaseModel):
     """How big and how hard the synthetic world is. ``quick`` shrinks clips for tests."""
 
     model_config = ConfigDict(extra="forbid")
 
-    regular_size: tuple[int, int] = Field((320, 384), description="Regular video (width, height)")
-    hard_size: tuple[int, int] = Field((288, 512), description="Hard video (width, height), portrait")
-    split_lr_size: tuple[int, int] = Field((512, 384), description="left-right split-screen video")
-    split_tb_size: tuple[int, int] = Field((320, 576), description="top-bottom split-screen video")
-    shop_size: tuple[int, int] = Field((256, 320), description="studio shop / rear image (width, height)")
-    fabric_size: int = Field(192, description="square fabric close-up")
-    fps: float = Field(30.0, description="frame rate of every video")
+    regular_size: Size = Field((320, 384), description="Regular video (width, height)")
+    hard_size: Size = Field((288, 512), description="Hard video (width, height), portrait")
+    split_lr_size: Size = Field((512, 384), description="left-right split-screen video")
+    split_tb_size: Size = Field((320, 576), description="top-bottom split-screen video")
+    shop_size: Size = Field((256, 320), description="studio shop / rear image (width, height)")
+    fabric_size: int = Field(192, gt=0, description="square fabric close-up")
+    fps: float = Field(30.0, gt=0, description="frame rate of every video")
     frames: int = Field(
         90, ge=10, description="frames per video (full world; at least 10: a sub-clip re-post)"
     )
     quick_frames: int = Field(48, ge=10, description="frames per video with quick=True (at least 10)")
-    quick_scale: float = Field(1.0, description="frame size factor with quick=True")
-    crf: int = Field(23, description="x264 CRF of original videos")
-    reencode_crf: int = Field(32, description="x264 CRF of re-encoded duplicates")
-    gop: int = Field(30, description="key-frame interval")
-    nonclothing_fraction: float = Field(0.07, description="share of bags, shoes, jewellery (min 3)")
-    duplicate_fraction: float = Field(0.08, description="share of duplicate re-posts (min 3)")
+    quick_scale: float = Field(1.0, gt=0, description="frame size factor with quick=True")
+    crf: int = Field(23, ge=0, le=51, description="x264 CRF of original videos")
+    reencode_crf: int = Field(32, ge=0, le=51, description="x264 CRF of re-encoded duplicates")
+    gop: int = Field(30, ge=1, description="key-frame interval")
+    nonclothing_fraction: float = Field(
+        0.07, ge=0, le=1, description="share of bags, shoes, jewellery (min 3)"
+    )
+    duplicate_fraction: float = Field(0.08, ge=0, le=1, description="share of duplicate re-posts (min 3)")
     repost_variants: int = Field(
         0,
         ge=0,
@@ -90,6 +98,8 @@ class WorldConfig(BaseModel):
     )
     wrong_shop_fraction: float = Field(
         0.04,
+        ge=0,
+        le=1,
         description="share of wrong shop associations (min 1): a Net-A-Porter or TikTok item served "
         "another item's shop image (same class when possible, never its confusable twin)",
     )
@@ -106,23 +116,33 @@ class WorldConfig(BaseModel):
         "wrong_shop_kind 'split_screen'); 0 (default) plants none",
     )
     split_screen_fraction: float = Field(
-        0.35, description="share of TikTok clothing items in split-screen (min 2)"
+        0.35, ge=0, le=1, description="share of TikTok clothing items in split-screen (min 2)"
     )
-    source_shares: dict[str, float] = Field(
+    source_shares: dict[str, Fraction] = Field(
         {"netaporter": 0.55, "tiktok": 0.25, "instagram": 0.20},
         description="share of clothing products per source",
     )
-    confusable_fraction: float = Field(0.3, description="share of clothing products in confusable pairs")
-    df2_pairs: int = Field(48, description="DeepFashion2-format pairs (shop + users) in a full world")
-    df2_quick_pairs: int = Field(16, description="pairs with quick=True")
-    df2_users_per_pair: tuple[int, int] = Field((2, 4), description="user images per pair (min, max)")
+    confusable_fraction: float = Field(
+        0.3, ge=0, le=1, description="share of clothing products in confusable pairs"
+    )
+    df2_pairs: int = Field(48, ge=0, description="DeepFashion2-format pairs (shop + users) in a full world")
+    df2_quick_pairs: int = Field(16, ge=0, description="pairs with quick=True")
+    df2_users_per_pair: Size = Field((2, 4), description="user images per pair (min, max)")
     noise: NoiseConfig = Field(
         default_factory=NoiseConfig,
         description="tracklet noise of real footage (wrong boxes, occlusion, blur, out of frame, look-alikes); "
         "off by default, on in the 'hard' preset",
     )
-    workers: int = Field(2, description="processes rendering/encoding videos")
-    min_products: int = Field(20, description="smallest world that still covers every class and case")
+    workers: int = Field(2, ge=1, description="processes rendering/encoding videos")
+    min_products: int = Field(20, ge=1, description="smallest world that still covers every class and case")
+
+    @field_validator("df2_users_per_pair")
+    @classmethod
+    def _min_le_max(cls, value: tuple[int, int]) -> tuple[int, int]:
+        """(min, max) with min <= max."""
+        if value[0] > value[1]:
+            raise ValueError(f"must be (min, max) with min <= max, got {list(value)}")
+        return value
 
     def n_frames(self, quick: bool) -> int:
         return self.quick_frames if quick else self.frames
