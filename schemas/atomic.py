@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from schemas.errors import ConfigError, DataFormatError, MFError
+from schemas.errors import DataFormatError, MFError
 from schemas.faults import as_local_fault, path_faults
 
 
@@ -323,20 +323,11 @@ class LockBusy(MFError):
 def lock_wait_s() -> float:
     """How long a lock waits by default: ``$MF_LOCK_WAIT_S`` (seconds, ``inf`` for no limit),
     else :data:`LOCK_WAIT_S`; a value that is not a number >= 0 is a :class:`ConfigError`."""
-    raw = os.environ.get(LOCK_WAIT_ENV, "").strip()
-    if not raw:
-        return LOCK_WAIT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # NaN too
-        raise ConfigError(
-            f"{raw!r} is not a number of seconds >= 0",
-            where=LOCK_WAIT_ENV,
-            hint=f"unset it (default {LOCK_WAIT_S:g} s) or give seconds, inf for no limit",
-        )
-    return value
+    from schemas.config import env_seconds
+
+    return env_seconds(
+        LOCK_WAIT_ENV, LOCK_WAIT_S, f"unset it (default {LOCK_WAIT_S:g} s) or give seconds, inf for no limit"
+    )
 
 
 def _command_line() -> str:

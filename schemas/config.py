@@ -45,6 +45,22 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def env_seconds(name: str, default: float, hint: str) -> float:
+    """Seconds from the environment variable ``name`` (a number >= 0, ``inf`` allowed), else
+    ``default`` when unset or empty; anything else (not a number, negative, NaN) is a
+    :class:`ConfigError` naming the variable, with ``hint`` saying what to set."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # NaN too
+        raise ConfigError(f"{raw!r} is not a number of seconds >= 0", where=name, hint=hint)
+    return value
+
+
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``json.loads``' ``object_pairs_hook``: an object, refused when it names a key twice."""
     out: dict[str, Any] = {}

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import sys
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from schemas.errors import ConfigError
+from schemas.config import env_seconds
 
 #: seconds between two progress lines (``$MF_PROGRESS_EVERY_S``)
 EVERY_S = 10.0
@@ -31,19 +30,9 @@ EVERY_ENV = "MF_PROGRESS_EVERY_S"
 def every_s() -> float:
     """The period from ``$MF_PROGRESS_EVERY_S`` (seconds >= 0; ``0`` or ``inf``: no lines), else
     :data:`EVERY_S`; anything else (not a number, negative, NaN) is a :class:`ConfigError`."""
-    raw = os.environ.get(EVERY_ENV, "").strip()
-    if not raw:
-        return EVERY_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:  # NaN too
-        raise ConfigError(
-            f"{raw!r} is not a number of seconds >= 0",
-            where=EVERY_ENV,
-            hint=f"unset it (a line every {EVERY_S:g} s) or give seconds, 0 or inf for no lines",
-        )
+    value = env_seconds(
+        EVERY_ENV, EVERY_S, f"unset it (a line every {EVERY_S:g} s) or give seconds, 0 or inf for no lines"
+    )
     return value if math.isfinite(value) else 0.0
 
 
