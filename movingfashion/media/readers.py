@@ -533,6 +533,7 @@ class DecordReader:
 
     def __init__(self, path: str) -> None:
         import decord
+
         _track(self)
 
         quiet_decord_logs()
@@ -610,6 +611,7 @@ class OpenCVReader:
 
     def __init__(self, path: str) -> None:
         import cv2
+
         _track(self)
 
         self.path = path
