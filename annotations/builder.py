@@ -910,16 +910,13 @@ class ReviewAccepts:
     name (the stem of its tracklet file, ``.review.jsonl``) and by (video, product) (catalogs);
     each accept with its place in its source (:class:`Accept`), and how far each source went."""
 
-    by_name: dict[str, float] = field(default_factory=dict)
-    by_key: dict[tuple[str, str], float] = field(default_factory=dict)
     accepts_by_name: dict[str, Accept] = field(default_factory=dict)
     accepts_by_key: dict[tuple[str, str], list[Accept]] = field(default_factory=dict)
     #: each source's last place when read (the log's record count, a catalog's highest decision id)
     reach: dict[str, int] = field(default_factory=dict)
 
     def at(self, job: VideoJob) -> float | None:
-        times = [self.by_name.get(job.key), self.by_key.get((job.video_path, job.product_id))]
-        return max((t for t in times if t is not None), default=None)
+        return max((a.at for a in self.of(job)), default=None)
 
     def of(self, job: VideoJob) -> list[Accept]:
         """``job``'s accepts, one per source that holds one."""
@@ -975,7 +972,6 @@ def _log_accepts(records: list[dict[str, Any]], out: ReviewAccepts) -> None:
     for name, (n, rec) in latest.items():
         when = _when(rec.get("at"))
         if rec.get("decision") == "accept" and when is not None:
-            out.by_name[name] = when
             out.accepts_by_name[name] = Accept(LOG_SOURCE, n, when)
     out.reach[LOG_SOURCE] = len(records)
 
@@ -994,7 +990,6 @@ def _catalog_accepts(cat: Any, source: str, out: ReviewAccepts) -> None:
     for key, d in latest.items():
         when = _when(d.at)
         if d.kind == "accept" and when is not None:
-            out.by_key[key] = max(when, out.by_key.get(key, when))
             out.accepts_by_key.setdefault(key, []).append(Accept(source, d.id, when))
     out.reach[source] = top
 
@@ -1128,9 +1123,6 @@ class WriteCheck:
 
     root: Path
     cat: Any
-    #: when the build planned its videos (POSIX seconds), for callers that pass it: nothing
-    #: compares it (a clock may step, a reviewer's host may be behind); :attr:`seen` orders accepts
-    since: float | None = None
     #: each video's tracklet file as the build planned from it (:func:`_file_stamp`), by job index
     planned: dict[int, tuple[int, int, int] | None] = field(default_factory=dict)
     #: how far each review source went when the build planned (:attr:`ReviewAccepts.reach`,
