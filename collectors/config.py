@@ -29,19 +29,21 @@ class HttpConfig(_Model):
     """Politeness and safety limits of the shared HTTP client."""
 
     user_agent: str = Field(DEFAULT_USER_AGENT, description="identifying User-Agent with a contact URL")
-    connect_timeout_s: float = Field(10.0, gt=0)
-    read_timeout_s: float = Field(30.0, gt=0)
+    connect_timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection")
+    read_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for the next bytes of an answer")
     rate_per_host: float = Field(2.0, gt=0, description="sustained requests per second per host")
     burst_per_host: int = Field(4, ge=1, description="token-bucket size per host")
     max_concurrency_per_host: int = Field(4, ge=1, description="requests in flight per host")
     max_retries: int = Field(5, ge=0, description="retries after the first attempt")
     backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles each retry")
-    backoff_max_s: float = Field(60.0, ge=0)
+    backoff_max_s: float = Field(60.0, ge=0, description="longest backoff between retries")
     jitter: float = Field(0.25, ge=0, le=1, description="random extra fraction added to each backoff")
     retry_after_max_s: float = Field(
         300.0, ge=0, description="longest Retry-After honoured (longer is capped)"
     )
-    retry_statuses: list[int] = Field(default_factory=lambda: [429, 500, 502, 503, 504])
+    retry_statuses: list[int] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504], description="HTTP statuses retried with backoff"
+    )
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
     max_range_rounds: int = Field(
@@ -50,9 +52,11 @@ class HttpConfig(_Model):
         description="answers one download try may take when the server sends the file in ranges "
         "(each 206 ending short of the file is followed by a request for the rest)",
     )
-    max_redirects: int = Field(5, ge=0)
-    respect_robots: bool = True
-    chunk_bytes: int = Field(256 * 1024, gt=0)
+    max_redirects: int = Field(
+        5, ge=0, description="redirects followed per request (each checked against the allow-list)"
+    )
+    respect_robots: bool = Field(True, description="obey each host's robots.txt (Disallow and Crawl-delay)")
+    chunk_bytes: int = Field(256 * 1024, gt=0, description="read size of streamed downloads")
     video_content_types: list[str] = Field(
         default_factory=lambda: ["video/", "application/octet-stream", "binary/octet-stream"],
         description="accepted Content-Type prefixes for videos",
@@ -95,7 +99,7 @@ class NetAPorterConfig(_Model):
     other than the ones named, or a view that is not an image kind is a config error."""
 
     site: str = Field("https://www.net-a-porter.com", description="pages, listings, sitemaps, robots.txt")
-    locale: str = "en-us"
+    locale: str = Field("en-us", description="the {locale} of page and listing URLs")
     listing_path: str = Field(
         "/{locale}/shop/clothing", description="default listing when no target is given"
     )
@@ -108,9 +112,15 @@ class NetAPorterConfig(_Model):
     product_url: str = Field(
         "{site}/{locale}/shop/product/{id}", description="page of an id from a user file"
     )
-    video_url: str = "https://video.net-a-porter.com/videos/productPage/{id}_detail.mp4"
-    image_url: str = "https://cache.net-a-porter.com/images/products/{id}/{id}_{view}_{size}.jpg"
-    image_size: str = "l"
+    video_url: str = Field(
+        "https://video.net-a-porter.com/videos/productPage/{id}_detail.mp4",
+        description="product video of an id (a 404 means the product has none)",
+    )
+    image_url: str = Field(
+        "https://cache.net-a-porter.com/images/products/{id}/{id}_{view}_{size}.jpg",
+        description="image of an id in a view (see views) and size",
+    )
+    image_size: str = Field("l", description="the {size} of image_url")
     views: dict[str, str] = Field(
         default_factory=lambda: {"shop": "fr", "front": "in", "rear": "bk", "fabric": "cu"},
         description="asset kind -> site view code",
@@ -204,17 +214,21 @@ class TikTokConfig(_Model):
     )
     shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
     ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
-    format: str = "best[ext=mp4]/best"
+    format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
 
 
 class InstagramConfig(_Model):
     """Instagram through instaloader."""
 
     allowed_hosts: list[str] = Field(
-        default_factory=lambda: ["www.instagram.com", "instagram.com", "i.instagram.com"]
+        default_factory=lambda: ["www.instagram.com", "instagram.com", "i.instagram.com"],
+        description="pages and API hosts instaloader may query",
     )
-    media_host_suffixes: list[str] = Field(default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"])
-    max_posts_per_target: int = Field(1000, ge=1)
+    media_host_suffixes: list[str] = Field(
+        default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"],
+        description="hosts (by suffix) that post media URLs may point at",
+    )
+    max_posts_per_target: int = Field(1000, ge=1, description="posts read per profile or hashtag at most")
     api_base: str | None = Field(
         None,
         description="where instaloader's queries go instead of Instagram's API hosts (www./i.instagram.com); "
@@ -227,7 +241,7 @@ class UrlsConfig(_Model):
     """Generic URL lists through yt-dlp (any host given in the list is allowed)."""
 
     ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
-    format: str = "best[ext=mp4]/best"
+    format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
 
 
 class CollectConfig(_Model):
@@ -242,7 +256,7 @@ class CollectConfig(_Model):
         "local",
         description="executor backend: local (threads here) or ray (a Ray cluster; movingfashion.executors)",
     )
-    workers: int = Field(4, ge=1)
+    workers: int = Field(4, ge=1, description="items collected at once (downloads in flight)")
 
 
 def _netloc(url: str) -> str:

@@ -3,16 +3,21 @@
 A config file says what it means or is refused: a key given twice, a boolean where a number is
 wanted (YAML reads ``no``/``yes``/``on``/``off`` as booleans) and a number that is not finite
 (``.inf``, ``NaN``) are errors naming the file and the field, not silently read as something else.
+A bad value given on the command line (an override) names the option, not the file; a key that
+is not known says which known key it probably meant. Every key, its type, default and bounds are
+listed in docs/config.md (``mf config reference`` writes it, ``mf config show STAGE`` prints the
+values in effect).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -22,7 +27,12 @@ from schemas.text_input import load_json, read_text_input
 
 T = TypeVar("T", bound=BaseModel)
 
-_HINT = "see the documented defaults in the README"
+_HINT = (
+    "the keys, types and defaults are listed in docs/config.md; mf config show STAGE prints the values "
+    "in effect"
+)
+_OPTION_HINT = "see the command's --help; the bounds are listed in docs/config.md"
+_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 class _DuplicateKey(ValueError):
@@ -72,20 +82,42 @@ def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _parse(p: Path, text: str) -> Any:
-    """The data of a YAML/JSON config file; a syntax error, a key given twice, a number of more
-    digits than Python reads (over 4300) or nesting too deep is a ConfigError naming the file."""
+    """The data of a YAML/JSON config file; a syntax error (one line: the problem and its line),
+    a key given twice, a number of more digits than Python reads (over 4300) or nesting too deep
+    is a ConfigError naming the file. A suffix other than .yaml/.yml/.json (a .toml file, say)
+    is refused rather than read as YAML; a file without a suffix is read as YAML."""
+    if p.suffix and p.suffix.lower() not in _SUFFIXES:
+        raise ConfigError(
+            f"a config file must be YAML (.yaml, .yml) or JSON (.json), not {p.suffix}",
+            where=str(p),
+            hint="write the settings in YAML or JSON",
+        )
     try:
-        if p.suffix == ".json":
+        if p.suffix.lower() == ".json":
             return json.loads(text, object_pairs_hook=_unique_pairs)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except _DuplicateKey as exc:
         raise ConfigError(str(exc), where=str(p), hint="give each setting once") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"cannot parse config: {exc}", where=str(p)) from None
+        raise ConfigError(_yaml_problem(exc), where=str(p), hint="fix the YAML syntax there") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
-        if p.suffix == ".json":
+        if p.suffix.lower() == ".json":
             load_json(text, str(p), ConfigError)  # fails the same way without the hook, and says why
         raise _unreadable(p, exc) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line of a YAML syntax error: ``line N: <problem>``, and where the construct it breaks
+    began when that is another line (PyYAML's own message spans several lines)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None or mark is None:
+        return f"cannot parse config: {' '.join(str(exc).split())}"
+    text = f"line {mark.line + 1}: {' '.join(str(problem).split())}"
+    context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and start is not None and start.line != mark.line:
+        text += f" ({' '.join(str(context).split())} from line {start.line + 1})"
+    return text
 
 
 def _unreadable(p: Path, exc: ValueError | RecursionError) -> ConfigError:
@@ -168,12 +200,94 @@ def _check_values(model: type[BaseModel], data: dict[str, Any], where: str, over
         )
 
 
-def load_config(model: type[T], path: str | os.PathLike[str] | None = None, **overrides: Any) -> T:
-    """Build ``model`` from its defaults, then a YAML/JSON file, then keyword overrides.
+def option_name(field: str) -> str:
+    """The command-line option an override of ``field`` comes from by default: ``--batch-size``."""
+    return "--" + field.replace("_", "-")
 
-    Errors name the file and the field, e.g. ``cfg.yaml: field 'dedup.max_distance': ...``.
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model a field holds (directly, optional, or as list/tuple/dict items), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) is not None:
+        for arg in get_args(annotation):
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """`` (did you mean 'dedup.image_distance'?)`` for the unknown key at ``loc``: the closest
+    known key of the model at that level; empty when none is close."""
+    current: type[BaseModel] | None = model
+    known: list[str] = []
+    for part in loc[:-1]:
+        if current is None:
+            return ""
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is not None:
+            current = _model_of(field.annotation)
+            known.append(str(part))
+        elif not isinstance(part, int):
+            return ""
+        else:
+            known.append(str(part))
+    if current is None:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(current.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean '{'.'.join([*known, close[0]])}'?)" if close else ""
+
+
+def _message(model: type[BaseModel], err: Any, loc: tuple[Any, ...]) -> str:
+    """The text of one validation error, with a "did you mean" for an unknown key."""
+    msg = str(err["msg"])
+    if err.get("type") == "extra_forbidden" and loc:
+        msg += _did_you_mean(model, loc)
+    return msg
+
+
+def _option_error(
+    model: type[BaseModel], err: Any, option_names: Mapping[str, str], given: Mapping[str, Any]
+) -> ConfigError:
+    """The ConfigError of a bad value given as an override: it names the option, not the file."""
+    loc = tuple(err["loc"])
+    key = str(loc[0])
+    inner = ".".join(str(x) for x in loc[1:])
+    value = err.get("input", given.get(key))
+    where = option_names.get(key, option_name(key))
+    at = f"item {inner}: " if inner else ""
+    return ConfigError(f"{at}{value!r}: {_message(model, err, loc)}", where=where, hint=_OPTION_HINT)
+
+
+def _check_overrides(given: Mapping[str, Any], option_names: Mapping[str, str]) -> None:
+    """Refuse a number that is not finite given on the command line (``--lr nan``), naming the option."""
+    for key, value in given.items():
+        found = _find(value, lambda v: isinstance(v, float) and not math.isfinite(v))
+        if found is not None:
+            raise ConfigError(
+                f"{found[1]!r} is not a finite number",
+                where=option_names.get(key, option_name(key)),
+                hint="give a finite number",
+            )
+
+
+def load_config(
+    model: type[T],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    option_names: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> T:
+    """Build ``model`` from its defaults, then a YAML/JSON file, then keyword overrides (the
+    command line's options; ``None`` = not given).
+
+    Errors in the file name the file and the field, e.g. ``cfg.yaml: field 'dedup.max_distance':
+    ...``; an error in an override names its option: ``option_names`` maps a field to the option
+    it came from, else ``--`` + the field with ``-`` for ``_`` (``batch_size`` -> ``--batch-size``).
     """
     data: dict[str, Any] = {}
+    names = dict(option_names or {})
     where = str(path) if path else model.__name__
     if path is not None:
         p = Path(path)
@@ -182,15 +296,21 @@ def load_config(model: type[T], path: str | os.PathLike[str] | None = None, **ov
             raise ConfigError("config must be a mapping", where=str(p))
         data.update(loaded or {})
     given = {k: v for k, v in overrides.items() if v is not None}
+    _check_overrides(given, names)
     data.update(given)
     try:
         cfg = model.model_validate(data)
         if path is not None:
             _check_values(model, data, where, set(given))
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"field '{field}': {err['msg']}", where=where, hint=_HINT) from None
+        errors = exc.errors()
+        from_file = [e for e in errors if not (e["loc"] and e["loc"][0] in given)]
+        if not from_file:
+            raise _option_error(model, errors[0], names, given) from None
+        err = from_file[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(x) for x in loc)
+        raise ConfigError(f"field '{field}': {_message(model, err, loc)}", where=where, hint=_HINT) from None
     except RecursionError:
         raise ConfigError("the config is nested too deeply to read", where=where) from None
     return cfg

@@ -437,20 +437,30 @@ class DatasetInfo(_Model):
     """
 
     name: str = Field("movingfashion", description="machine name (Croissant name, dataset id)")
-    pretty_name: str = "MovingFashion (rebuilt)"
-    description: str = (
+    pretty_name: str = Field("MovingFashion (rebuilt)", description="title of the card and Croissant")
+    description: str = Field(
         "Video-to-shop retrieval: social and e-commerce videos, each paired with the shop image "
         "of the exact garment worn, in the format of the MovingFashion benchmark (WACV 2022). "
         "Regular pairs come from e-commerce product pages (one model indoors), Hard pairs from "
         "social media posts (street scenes, several people, cuts). Every video has a "
-        "ground-truth tracklet of the shop item's boxes."
+        "ground-truth tracklet of the shop item's boxes.",
+        description="the dataset card's summary (Croissant description)",
     )
     license: str = Field("cc-by-nc-sa-4.0", description="SPDX-style id, as the Hugging Face card wants it")
-    license_url: WebUrl = "https://creativecommons.org/licenses/by-nc-sa/4.0/"
+    license_url: WebUrl = Field(
+        "https://creativecommons.org/licenses/by-nc-sa/4.0/", description="where the license text is"
+    )
     url: WebUrl = Field("https://arxiv.org/abs/2110.02627", description="where the dataset is described")
-    creators: list[Creator] = Field(default_factory=lambda: [Creator(name="MovingFashion toolkit")])
-    version: str = "1.0.0"
-    date_published: str | None = Field(None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    creators: list[Creator] = Field(
+        default_factory=lambda: [Creator(name="MovingFashion toolkit")],
+        description="who made the dataset (name, optional url)",
+    )
+    version: str = Field("1.0.0", description="the dataset's own version")
+    date_published: str | None = Field(
+        None,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="YYYY-MM-DD; empty: SOURCE_DATE_EPOCH, else the newest accepted row's date",
+    )
     keywords: list[str] = Field(
         default_factory=lambda: [
             "fashion",
@@ -460,7 +470,8 @@ class DatasetInfo(_Model):
             "video",
             "tracking",
             "deepfashion2",
-        ]
+        ],
+        description="Croissant and card keywords",
     )
-    citation: str = MOVINGFASHION_CITATION
+    citation: str = Field(MOVINGFASHION_CITATION, description="BibTeX the card asks users to cite")
     synthetic: bool = Field(False, description="the media are rendered (a synthetic world), not collected")

@@ -49,6 +49,8 @@ MISSING_INPUT: dict[str, tuple[list[str], str]] = {
     "mf catalog recover": (["--catalog", NOPE, "--out", "x.sqlite"], NOPE),
     "mf catalog status": (["--catalog", NOPE], NOPE),
     "mf clean": (["--catalog", NOPE, "--root", "."], NOPE),
+    "mf config reference": (["--out", NOPE, "--check"], NOPE),
+    "mf config show": (["clean", "--config", NOPE], NOPE),
     "mf collect netaporter": (["https://www.net-a-porter.com/x", "--root", "x", "--config", NOPE], NOPE),
     "mf collect tiktok": ([NOPE, "--root", "x"], NOPE),
     "mf collect instagram": ([NOPE, "--root", "x"], NOPE),

@@ -28,6 +28,12 @@ def _schema() -> click.Command:
     return schema
 
 
+def _config() -> click.Command:
+    from movingfashion.app.config_cli import config
+
+    return config
+
+
 def _catalog() -> click.Command:
     from schemas.cli import catalog
 
@@ -145,6 +151,7 @@ def _demo() -> click.Command:
 COMMANDS: dict[str, Entry] = {
     "schema": Entry(_schema, "Export JSON Schemas and validate official JSON files."),
     "catalog": Entry(_catalog, "Inspect the pipeline catalog (SQLite)."),
+    "config": Entry(_config, "Show a stage's config values; write the config reference (docs/config.md)."),
     "world": Entry(_world, "Generate, serve and score against the synthetic MovingFashion world."),
     "collect": Entry(_collect, "Collect video-shop pairs into the catalog (same as mf-collect)."),
     "clean": Entry(_clean, "Probe media, remove duplicates, recover split-screen shops, map classes."),

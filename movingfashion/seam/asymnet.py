@@ -68,7 +68,7 @@ class AsymNetConfig(BaseModel):
     lr: float = Field(1e-3, gt=0, description="Adam learning rate of both stages")
     weight_decay: float = Field(1e-4, ge=0, description="the paper's lambda ||W||^2 on the SNN")
     pool_frames: int = Field(30, ge=1, description="tracklet frames cached per video")
-    seed: int = 0
+    seed: int = Field(0, description="the new LSTM / SNN / gate weights, sampling and shuffling")
     on_bad: Literal["raise", "skip"] = Field("skip", description="rows the loader cannot use: skip or raise")
 
 

@@ -155,7 +155,13 @@ def train(
         from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
 
         acfg = load_config(
-            AsymNetConfig, config_path, snn_epochs=epochs, frames=frames, batch_size=batch_size, seed=seed
+            AsymNetConfig,
+            config_path,
+            option_names={"snn_epochs": "--epochs"},
+            snn_epochs=epochs,
+            frames=frames,
+            batch_size=batch_size,
+            seed=seed,
         )
         result = run_asymnet(dataset, out, acfg, matcher=matcher, progress=progress, log=log)
     else:
@@ -333,6 +339,7 @@ def evaluate(
         seed=seed,
         salient=not no_salient,
         query_min_iou=query_min_iou,
+        option_names={"salient": "--no-salient"},
     )
     res = run_evaluate(
         dataset,

@@ -112,11 +112,11 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(
         default=8, ge=2, description="products per batch (each is every other's negative)"
     )
-    epochs: int = Field(default=10, ge=1)
+    epochs: int = Field(default=10, ge=1, description="passes over the training split")
     lr: float = Field(default=0.01, gt=0, description="SGD learning rate of the new modules (NLB, g)")
     finetune_lr: float = Field(default=0.001, ge=0, description="SGD learning rate of f~, m~ and f, m")
-    momentum: float = Field(default=0.9, ge=0, lt=1)
-    weight_decay: float = Field(default=1e-4, ge=0)
+    momentum: float = Field(default=0.9, ge=0, lt=1, description="SGD momentum")
+    weight_decay: float = Field(default=1e-4, ge=0, description="SGD weight decay (L2)")
     single_frame_weight: float = Field(
         default=0.5, ge=0, description="weight of the single-frame fine-tuning loss (f, m)"
     )
@@ -155,7 +155,7 @@ class TrainConfig(BaseModel):
         default=[0.65, 0.9],
         description="fractions of the run after which the learning rates are multiplied by lr_gamma",
     )
-    lr_gamma: float = Field(default=0.1, gt=0, le=1)
+    lr_gamma: float = Field(default=0.1, gt=0, le=1, description="learning-rate factor at each of lr_steps")
     pool_frames: int = Field(
         default=30, ge=1, description="tracklet frames cached per video, RRS draws from them"
     )
@@ -166,11 +166,13 @@ class TrainConfig(BaseModel):
         "authors' training code; the dataset's box when none reaches positive_threshold) or "
         "the dataset's own box",
     )
-    positive_threshold: float = Field(default=0.1, ge=0, le=1)
+    positive_threshold: float = Field(
+        default=0.1, ge=0, le=1, description="least best_match score a detection needs to be the positive"
+    )
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="the authors' phase-2 augmentations (all off by default)"
     )
-    seed: int = 0
+    seed: int = Field(default=0, description="weights of the new modules, sampling and shuffling")
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")
     on_bad: Literal["raise", "skip"] = Field(

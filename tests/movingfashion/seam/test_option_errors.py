@@ -1,0 +1,69 @@
+"""A bad value given on ``mf train`` / ``mf evaluate``'s command line names the option, not the
+config file (which may not even hold the key) nor the config model."""
+
+from __future__ import annotations
+
+import pytest
+
+from movingfashion.seam import cli as cli_module
+from movingfashion.seam.cli import evaluate, train
+from schemas.cli_support import run_main
+
+
+@pytest.fixture()
+def dataset(tmp_path, monkeypatch):
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "train.json").write_text("{}")
+    (root / "test.json").write_text("{}")
+    monkeypatch.setattr(cli_module, "require_usable_train", lambda dataset: None)  # an empty split here
+    return root
+
+
+def _error(cmd, args, capsys) -> str:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        run_main(cmd, args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("method", "option", "value"),
+    [("seam", "--epochs", "0"), ("seam", "--batch-size", "1"), ("asymnet", "--epochs", "0")],
+)
+def test_a_bad_train_option_names_the_option_not_the_config_file(
+    dataset, tmp_path, capsys, method, option, value
+):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("lr: 0.02\n")
+    args = [
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(tmp_path / "run"),
+        "--config",
+        str(cfg),
+        "--method",
+        method,
+    ]
+    line = _error(train, [*args, option, value], capsys)
+    assert line.startswith(f"error: {option}: {value}: "), line
+    assert "t.yaml" not in line and "field '" not in line, line
+
+
+def test_an_error_in_the_file_still_names_the_file(dataset, tmp_path, capsys):
+    cfg = tmp_path / "t.yaml"
+    cfg.write_text("lr: 0\n")
+    args = ["--dataset", str(dataset), "--out", str(tmp_path / "run"), "--config", str(cfg), "--epochs", "2"]
+    line = _error(train, args, capsys)
+    assert line.startswith(f"error: {cfg}: field 'lr': "), line
+
+
+def test_a_bad_evaluate_option_names_the_option_not_the_model(dataset, tmp_path, capsys):
+    ckpt = tmp_path / "x.pt"
+    ckpt.touch()
+    line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(ckpt), "--pools", "0"], capsys)
+    assert line.startswith("error: --pools: 0: "), line
+    assert "EvalConfig" not in line, line
