@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,6 +29,9 @@ _config_opt = click.option(
     type=click.Path(dir_okay=False),
     help="YAML/JSON overriding CleaningConfig defaults (thresholds, steps).",
 )
+
+if TYPE_CHECKING:
+    from cleaning.config import CleaningConfig
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -145,21 +148,29 @@ def splits() -> None:
 
 @splits.command("rebuild", epilog=EXIT_STATUS)
 @_catalog_opt
-@_config_opt
-@click.option("--seed", type=int, help="Split seed (default: split_seed of the config, 0).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON whose split_seed/test_fraction, when it sets them, replace the recorded rule "
+    "(below --seed/--test-fraction; keys it leaves out keep the recorded values).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="Split seed (default: split_seed of --config when it sets one, else the recorded rule's, else 0).",
+)
 @click.option(
     "--test-fraction",
     type=float,
-    help="Share of products in test, greater than 0 and less than 1 "
-    "(default: test_fraction of the config, 0.1).",
+    help="Share of products in test, greater than 0 and less than 1 (default: test_fraction of "
+    "--config when it sets one, else the recorded rule's, else 0.1).",
 )
 @click.option(
     "--mode",
     type=click.Choice(MODES),
-    default="stable",
-    show_default=True,
     help="stable: exact per-stratum quotas, existing products pinned; hash: a pure function of (id, seed), "
-    "stratified only on average.",
+    "stratified only on average (default: the recorded rule's, else stable).",
 )
 @click.option("--reassign", is_flag=True, help="Forget the pinned splits and redraw all (may move products).")
 @json_option
@@ -168,14 +179,18 @@ def splits_rebuild(
     config_path: str | None,
     seed: int | None,
     test_fraction: float | None,
-    mode: str,
+    mode: str | None,
     reassign: bool,
     as_json: bool,
 ) -> None:
     """Regenerate every split from the catalog and write it into the catalog items.
 
-    Products that already have a split keep it (same seed and fraction); new products fill
-    each (class, partition) stratum's 10% quota in hash order. The one exception: an item that
+    The rule (seed, test fraction, mode), field by field: the option, else the key the --config
+    file sets, else the rule the catalog recorded (at its last rebuild or publish), else the
+    defaults (0, 0.1, stable). So a plain rebuild keeps the recorded rule, as mf publish does:
+    products that already have a split keep it, and new products fill each (class, partition)
+    stratum's quota in hash order. A rule that differs from the recorded one redraws the splits
+    and may move products. The one exception under a kept rule: an item that
     links two placed duplicate groups merges them, and a train product of the merged group moves
     to test (no leakage); every moved product is listed in `moved` and warned about on stderr.
 
@@ -185,23 +200,20 @@ def splits_rebuild(
       mf splits rebuild --catalog data/catalog.sqlite --reassign   # redraw from scratch
     """
     from cleaning.publish import check_cleaned, not_cleaned_message
-    from cleaning.splits import check_test_fraction, rebuild_splits
+    from cleaning.splits import check_test_fraction, rebuild_splits, split_rule
     from cleaning.steps.registry import load_cleaning_config
     from schemas.catalog import Catalog
 
     if test_fraction is not None:  # checked before anything is opened: 0 < f < 1, as in the config
         check_test_fraction(test_fraction, where="--test-fraction")
-    cfg = load_cleaning_config(config_path)
+    from_file = _rule_set_by(load_cleaning_config(config_path))
+    seed = from_file.get("seed") if seed is None else seed
+    test_fraction = from_file.get("test_fraction") if test_fraction is None else test_fraction
     with Catalog(catalog_path, must_exist=True) as cat:
         if n := check_cleaned(cat):  # none cleaned: refused (exit 2); some: said on stderr
             click.echo(f"warning: {not_cleaned_message(n)}", err=True)
-        res = rebuild_splits(
-            cat,
-            seed=cfg.split_seed if seed is None else seed,
-            test_fraction=cfg.test_fraction if test_fraction is None else test_fraction,
-            mode=mode,
-            reassign=reassign,
-        )
+        rule = split_rule(cat, seed=seed, test_fraction=test_fraction, mode=mode)
+        res = rebuild_splits(cat, **rule, reassign=reassign)
     res["assignments"] = [a.model_dump(mode="json") for a in res["assignments"]]
     for m in res["moved"]:  # on stderr, with --json too: a published product changes split
         click.echo(
@@ -210,6 +222,14 @@ def splits_rebuild(
             err=True,
         )
     emit(res, as_json, _human)
+
+
+def _rule_set_by(cfg: CleaningConfig) -> dict[str, Any]:
+    """The split rule fields (``seed``, ``test_fraction``) the config file sets itself: those
+    it leaves out (all of them without a file) are its defaults, not a choice, and do not
+    replace the rule the catalog recorded."""
+    names = {"split_seed": "seed", "test_fraction": "test_fraction"}
+    return {rule: getattr(cfg, field) for field, rule in names.items() if field in cfg.model_fields_set}
 
 
 @splits.command("check", epilog=EXIT_STATUS)
@@ -239,7 +259,13 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
 @_catalog_opt
 @_root_opt
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Dataset folder to write.")
-@_config_opt
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="YAML/JSON overriding CleaningConfig defaults (dataset: description; split_seed/test_fraction "
+    "only for a catalog that recorded no split rule: see above).",
+)
 @click.option(
     "--archive",
     is_flag=True,
@@ -277,6 +303,12 @@ def publish(
     each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
     mf-tracklets build --catalog and after review to refresh the splits.
 
+    Splits are stable: publish never moves one. New products are placed by the split rule the
+    catalog recorded (at its last mf splits rebuild or publish; "split_rule" in --json); the
+    config's split_seed/test_fraction make the rule only of a catalog that recorded none. A
+    config that sets a different rule is not used, and says so in one line on stderr
+    ("split_rule_ignored" in --json): change the rule with mf splits rebuild --config FILE.
+
     One publish per folder at a time (OUT/.publish.lock): a second one stops with one line naming
     the first (pid, command, start) and exit 2, unless --wait. Builds and review picks may run
     meanwhile; the tracklet files of videos no split file lists are removed (removed_tracklets).
@@ -296,8 +328,7 @@ def publish(
             cat,
             root,
             out,
-            seed=cfg.split_seed,
-            test_fraction=cfg.test_fraction,
+            **_rule_set_by(cfg),  # the recorded rule wins: these only split a catalog without one
             keep_going=True,
             info=cfg.dataset if "dataset" in cfg.model_fields_set else None,  # None: the recorded one
             archive=archive,
@@ -308,6 +339,13 @@ def publish(
         from cleaning.publish import not_cleaned_message
 
         click.echo(f"warning: {not_cleaned_message(res['not_cleaned'])}", err=True)
+    if res["split_rule_ignored"]:  # with --json too: the config asked for splits it does not get
+        from cleaning.publish import publish_rule_warning
+
+        warning = publish_rule_warning(
+            res["split_rule"], res["split_rule_ignored"], config=str(config_path), catalog=catalog_path
+        )
+        click.echo(f"warning: {warning}", err=True)
     emit(res, as_json, _publish_human)
     exit_if_failed(res["failed"] + res["verify"]["breaks"])
 
@@ -315,7 +353,11 @@ def publish(
 def _publish_human(res: dict[str, Any]) -> str:
     verify = res["verify"]
     text = _human(
-        {k: v for k, v in res.items() if k not in ("verify", "archive", "held_back", "not_cleaned")}
+        {
+            k: v
+            for k, v in res.items()
+            if k not in ("verify", "archive", "held_back", "not_cleaned", "split_rule_ignored")
+        }
     )
     held = res.get("held_back") or []
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"

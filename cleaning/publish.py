@@ -111,7 +111,7 @@ from typing import Any
 import numpy as np
 
 from cleaning.mih import UnionFind
-from cleaning.splits import SPLIT_META_KEY, rebuild_splits
+from cleaning.splits import describe_rule, rebuild_splits, recorded_rule, split_rule
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK
 from movingfashion.archive.describe import (
@@ -521,8 +521,8 @@ def publish(
     root: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    seed: int = 0,
-    test_fraction: float = 0.1,
+    seed: int | None = None,
+    test_fraction: float | None = None,
     keep_going: bool = False,
     progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None = None,
     info: DatasetInfo | None = None,
@@ -546,8 +546,11 @@ def publish(
     recorded (the defaults when none), and one that differs from it is said on stderr with the
     fields it changes (:func:`dataset_info`). ``verify`` in the result is the
     audit of the written folder; ``archive`` zips the folder beside it when the audit is clean.
-    ``seed`` and ``test_fraction`` split new products only when the catalog recorded no rule
-    at its last ``mf splits rebuild`` (the recorded one is used otherwise; pins never move).
+    ``seed`` and ``test_fraction`` (None: not set, 0 and 0.1) split new products only when the
+    catalog recorded no rule (:func:`~cleaning.splits.recorded_rule`); once it recorded one,
+    that rule places new products and publish never moves a split: only ``mf splits rebuild``
+    changes the rule. ``split_rule`` in the result is the rule used, and ``split_rule_ignored``
+    the one ``seed``/``test_fraction`` asked for when it differs from it (the CLI warns), else None.
 
     One publish of a folder at a time: it holds ``out/.publish.lock`` (:func:`publish_lock`)
     for the whole run; another publish running there refuses this one (:class:`~schemas.atomic.LockBusy`, exit
@@ -581,8 +584,7 @@ def publish(
             out,
             _plan(catalog, root, out),
             not_cleaned=not_cleaned,
-            seed=seed,
-            test_fraction=test_fraction,
+            given={"seed": seed, "test_fraction": test_fraction},
             keep_going=keep_going,
             progress=progress,
             info=info,
@@ -648,8 +650,7 @@ def _publish(
     plan: _Planned,
     *,
     not_cleaned: int,
-    seed: int,
-    test_fraction: float,
+    given: dict[str, Any],
     keep_going: bool,
     progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None,
     info: DatasetInfo | None,
@@ -660,8 +661,9 @@ def _publish(
     info = dataset_info(out, info)  # before anything is written: a malformed record is refused
     pub, old_held, accepted, groups = plan.pub, plan.old_held, plan.accepted, plan.groups
     test_video_before = plan.test_video_before
+    rule, ignored = publish_rule(catalog, **given)
     if any(r.split is None for r in accepted):
-        rows = apply_review(catalog, _publishable(catalog, seed, test_fraction))
+        rows = apply_review(catalog, _publishable(catalog, rule))
         groups = product_groups(catalog, rows, plan.published)
     else:
         rows = [r for g in groups for r in g.rows]
@@ -739,6 +741,8 @@ def _publish(
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
+        "split_rule": rule,
+        "split_rule_ignored": ignored,
         **_held_back_report(catalog, plan.held, published_items),
         "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
@@ -950,16 +954,41 @@ def _accepted_rows(catalog: Catalog) -> list[ItemRow]:
     return sorted((r for r in rows if r.df2_class is not None), key=lambda r: r.product_id or "")
 
 
-def _publishable(catalog: Catalog, seed: int, test_fraction: float) -> list[ItemRow]:
+def publish_rule(
+    catalog: Catalog, *, seed: int | None = None, test_fraction: float | None = None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The split rule a publish places new products by, and the rule asked for that it does not
+    use (None when none). The rule the catalog recorded wins: publish never moves a split, so a
+    ``seed``/``test_fraction`` that differs from it is ignored (returned, for a warning); they
+    make the rule only of a catalog that recorded none (each one not given: its default)."""
+    recorded = recorded_rule(catalog)
+    if recorded is None:
+        return split_rule(catalog, seed=seed, test_fraction=test_fraction), None
+    asked = {k: v for k, v in (("seed", seed), ("test_fraction", test_fraction)) if v is not None}
+    if all(recorded[k] == v for k, v in asked.items()):
+        return recorded, None
+    return recorded, asked
+
+
+def publish_rule_warning(
+    recorded: Mapping[str, Any], ignored: Mapping[str, Any], *, config: str, catalog: str
+) -> str:
+    """The one line ``mf publish`` prints when ``config`` asks for a split rule other than the
+    one ``catalog`` recorded."""
+    return (
+        f"{config}: the catalog's recorded split rule ({describe_rule(recorded)}) is kept, not the "
+        f"config's ({describe_rule(ignored)}): mf publish never moves a split; to change the rule "
+        f"run `mf splits rebuild --catalog {catalog} --config {config}` (it may move products), then "
+        "publish again"
+    )
+
+
+def _publishable(catalog: Catalog, rule: Mapping[str, Any]) -> list[ItemRow]:
     """The accepted rows (:func:`_accepted_rows`) with splits: products without one are placed
-    by the seed, fraction and mode the catalog recorded at its last rebuild (``seed`` and
-    ``test_fraction`` only when it recorded none), so every pinned split stays where it is."""
+    by ``rule`` (:func:`publish_rule`: the catalog's recorded one when it has one), so every
+    pinned split stays where it is."""
     rows = _accepted_rows(catalog)
     if any(r.split is None for r in rows):
-        recorded = catalog.get_meta(SPLIT_META_KEY)
-        rule: dict[str, Any] = {"seed": seed, "test_fraction": test_fraction}
-        if isinstance(recorded, dict) and "seed" in recorded and "test_fraction" in recorded:
-            rule = {k: recorded[k] for k in ("seed", "test_fraction", "mode") if k in recorded}
         rebuild_splits(catalog, **rule)
         rows = _accepted_rows(catalog)
     return rows

@@ -51,6 +51,9 @@ classes and partitions, seed); with history it also depends on the pinned assign
 of (product id, seed), stratified only in expectation (46/1 on a 47-product world is possible).
 ``reassign=True`` (``mf splits rebuild --reassign``) forgets the pins and redraws every
 split from scratch, which may move products; so does a change of seed, fraction or mode.
+The rule of a rebuild is :func:`split_rule`: each field given (an option, or a key the config
+file sets), else the recorded one, else the defaults; ``mf publish`` always keeps the recorded
+rule (:func:`cleaning.publish.publish_rule`), so neither moves a product unless asked to.
 
 **Groups.** All videos of a product belong to the product. Duplicate items follow the item
 they duplicate (their kept representative), and items whose shop images are duplicates of
@@ -79,6 +82,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
+from cleaning.config import CleaningConfig
 from cleaning.mih import UnionFind
 from cleaning.steps.state import item_key
 from schemas.catalog import Catalog, ItemRow
@@ -108,6 +112,40 @@ def check_test_fraction(test_fraction: float, where: str = "test_fraction") -> f
             hint="e.g. 0.1 for a 90/10 split",
         )
     return float(test_fraction)
+
+
+#: The rule of a catalog that recorded none: the config's defaults ``split_seed``/``test_fraction``.
+DEFAULT_RULE: dict[str, Any] = {
+    "seed": CleaningConfig.model_fields["split_seed"].default,
+    "test_fraction": CleaningConfig.model_fields["test_fraction"].default,
+    "mode": "stable",
+}
+
+
+def recorded_rule(catalog: Catalog) -> dict[str, Any] | None:
+    """The rule (``seed``, ``test_fraction``, ``mode``) the catalog recorded at its last
+    rebuild (any publish records one), or None when it recorded none."""
+    rec = catalog.get_meta(SPLIT_META_KEY)
+    if not (isinstance(rec, dict) and "seed" in rec and "test_fraction" in rec):
+        return None
+    return {"mode": "stable", **{k: rec[k] for k in DEFAULT_RULE if k in rec}}  # older: no mode
+
+
+def split_rule(catalog: Catalog, **given: Any) -> dict[str, Any]:
+    """The rule a rebuild uses. Precedence, per field: a value ``given`` (not None: an option,
+    or a key the config file sets), then the rule the catalog recorded, then :data:`DEFAULT_RULE`.
+    So a rebuild that sets nothing keeps the recorded rule and moves no product."""
+    unknown = set(given) - set(DEFAULT_RULE)
+    if unknown:
+        raise TypeError(f"unknown split rule fields: {sorted(unknown)}")
+    base = recorded_rule(catalog) or DEFAULT_RULE
+    return {**base, **{k: v for k, v in given.items() if v is not None}}
+
+
+def describe_rule(rule: Mapping[str, Any]) -> str:
+    """``seed 0, test_fraction 0.1`` (and ``mode hash`` when not stable), for messages."""
+    text = ", ".join(f"{k} {rule[k]}" for k in ("seed", "test_fraction") if k in rule)
+    return text + (f", mode {rule['mode']}" if rule.get("mode", "stable") != "stable" else "")
 
 
 def _share(test_fraction: float) -> Fraction:
