@@ -28,8 +28,14 @@ $(STAMP): pyproject.toml $(LOCK)
 	  echo "warning: $$free GB free on the disk of $$(pwd); installing .venv needs about $(NEED_GB) GB (free some space, e.g. old clones or /tmp/pytest-of-$$(id -un))"; \
 	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --no-cache-dir --require-hashes -r $(LOCK)
-	$(PIP) install --no-deps --no-build-isolation -e .
+	@if [ "$$(uname -sm)" = "Linux x86_64" ]; then \
+	  $(PIP) install --no-cache-dir --require-hashes -r $(LOCK) && \
+	  $(PIP) install --no-deps --no-build-isolation -e .; \
+	else \
+	  echo "note: $(LOCK) is resolved for Linux x86_64 (CUDA wheels); on $$(uname -sm) the pinned"; \
+	  echo "      ranges of pyproject.toml are installed instead (torch/torchvision still exact)"; \
+	  $(PIP) install --no-cache-dir -e ".[dev,ray]"; \
+	fi
 	@touch $(STAMP)
 
 define apt_install

@@ -425,7 +425,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         training_copy: str | os.PathLike[str] | None = None,
         empty_tracklet_hint: str = EMPTY_TRACKLET_HINT,
     ) -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # a later chdir (a notebook, a launcher) must not move it
         self.empty_tracklet_hint = empty_tracklet_hint
         split_path = split_json(self.root, split)
         self.split_path = split_path
@@ -463,7 +463,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
         self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
-        self.crop_cache = Path(crop_cache) if crop_cache is not None else None
+        self.crop_cache = Path(crop_cache).absolute() if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: OrderedDict[str, _CacheMeta] = OrderedDict()  # at most CACHE_METAS
         self._cache_unused: set[str] = set()  # entries not used (missing, stale, unreadable)
@@ -473,7 +473,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if training_copy is not None:
             if crop_cache is not None:
                 raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
-            copy_dir = Path(training_copy)
+            copy_dir = Path(training_copy).absolute()
             _require_folder(copy_dir, "training copy", self.root, split)
             self.training_copy = TrainingCopy(copy_dir, self.cache_params())
         if self.crop_cache is not None:

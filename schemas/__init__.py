@@ -1,6 +1,8 @@
 """Contracts shared by every stage: pydantic models, the official JSON format, the catalog,
-errors and small I/O helpers. Depends on no other package of the toolkit."""
+errors and small I/O helpers. Depends on no other package of the toolkit. POSIX only
+(:mod:`schemas._posix` says so on Windows)."""
 
+from schemas import _posix  # noqa: F401  (first: refuses a non-POSIX system in one message)
 from schemas.dataset import DatasetEntry, Detection, Product, Split, SplitAssignment, Tracklet, VideoTracklets
 from schemas.errors import (
     CatalogError,

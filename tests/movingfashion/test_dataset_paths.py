@@ -115,7 +115,8 @@ def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_datase
     ds = MovingFashionDataset("ds", "train", **kw)
     counts = build_crop_cache(ds, "remote", executor=Elsewhere(tmp_path / "node"))
     assert counts == {"built": 4, "already_cached": 0, "failed": 0}
-    assert ds.root == Path("ds") and ds.split_path == Path("ds/train.json")  # the caller's: as opened
+    # the caller's folder, made absolute when opened (the workers ran elsewhere, their copies moved)
+    assert ds.root == tmp_path / "ds" and ds.split_path == tmp_path / "ds/train.json"
     build_crop_cache(MovingFashionDataset("ds", "train", **kw), "local")
     assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
 
@@ -128,3 +129,25 @@ def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_datase
             got = worker[0]
         assert got["frame_indices"].tolist() == here[0]["frame_indices"].tolist()
         assert torch.equal(got["shop"], here[0]["shop"])
+
+
+def test_a_dataset_opened_with_a_relative_root_survives_a_chdir(tiny_dataset, tmp_path, monkeypatch):
+    """A notebook's ``%cd`` or a launcher's chdir after opening must not turn every item into
+    "video file not found": the relative root, crop cache and training copy are made absolute
+    when the dataset is opened."""
+    from movingfashion.training_copy import build_training_copy
+
+    kw = {"seed": 3, "crop_size": 32, "frames": 4}
+    shutil.copytree(tiny_dataset, tmp_path / "ds")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path)
+    build_crop_cache(MovingFashionDataset("ds", "train", **kw), "cache")
+    build_training_copy(MovingFashionDataset("ds", "train", **kw), "copy")
+    for opened in ({}, {"crop_cache": "cache"}, {"training_copy": "copy"}):
+        ds = MovingFashionDataset("ds", "train", **kw, **opened)
+        want = ds[0]
+        monkeypatch.chdir(tmp_path / "elsewhere")
+        got = ds[0]
+        assert got["frame_indices"].tolist() == want["frame_indices"].tolist()
+        assert torch.equal(got["shop"], want["shop"]) and torch.equal(got["frames"], want["frames"])
+        monkeypatch.chdir(tmp_path)
