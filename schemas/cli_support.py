@@ -1,7 +1,8 @@
 """Shared CLI plumbing of every command (``mf`` and its subcommands, ``mf-collect``, ``mf-tracklets``).
 
 - :func:`run_main`: an :class:`~schemas.errors.MFError` or a usage error -> one line on stderr,
-  exit 2 (``--debug`` shows the traceback);
+  exit 2 (``--debug`` shows the traceback); Ctrl-C exits 130, SIGTERM (``timeout``, ``docker
+  stop``, systemd, Slurm) stops the command the same way and exits 143 (:func:`sigterm_interrupts`);
 - :func:`exit_if_failed`: the exit rule after a command's output (1 when items failed);
 - the options that name the same concept everywhere: :func:`root_option` (the collection
   folder), :func:`catalog_option`, :func:`dataset_option` (a published dataset folder),
@@ -18,13 +19,16 @@ Everything here imports only click and the standard library at module level, so 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,10 +42,71 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: The exit rule, for the epilog of every command's ``--help``.
 EXIT_STATUS = """\b
 Exit status: 0 all done; 1 some items failed (listed in the output; a rerun retries them);
-2 usage or input error (one line naming the file, folder or option); 130 interrupted."""
+2 usage or input error (one line naming the file, folder or option); 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM): both stop cleanly, a rerun resumes."""
 
 HELP = {"help_option_names": ["-h", "--help"]}
 """``context_settings`` of every command: ``-h`` works as ``--help``."""
+
+
+#: The exit status of a command stopped by SIGTERM (128 + 15, as if the signal had killed it).
+EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_INTERRUPTED = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises :class:`KeyboardInterrupt` (of which
+    it is one): ``with`` and ``finally`` blocks run, pools are cancelled and joined, partial
+    files are removed, whatever handles Ctrl-C handles it too."""
+
+
+class _SigtermState:
+    received = False
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.received = True
+        raise Terminated()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[_SigtermState]:
+    """While in force (main thread only: elsewhere nothing changes), SIGTERM raises
+    :class:`Terminated`; the previous handler is restored at the end. A SIGTERM ignored
+    (``SIG_IGN``) stays ignored. ``.received`` of the value says whether one came."""
+    state = _SigtermState()
+    if threading.current_thread() is not threading.main_thread():
+        yield state
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    if before == signal.SIG_IGN:
+        yield state
+        return
+    signal.signal(signal.SIGTERM, state)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+
+
+def sigterm_interrupts_in_force() -> bool:
+    """Whether SIGTERM raises :class:`Terminated` now (a command run by :func:`run_main`), so
+    that a library setting its own SIGTERM handler (Ray's ``sys.exit``) keeps this one."""
+    return isinstance(signal.getsignal(signal.SIGTERM), _SigtermState)
+
+
+@contextlib.contextmanager
+def keeping_sigterm() -> Iterator[None]:
+    """Put :func:`sigterm_interrupts`' handler back after a call that replaces it (``ray.init``
+    in the main thread sets its own), when it was in force before the call."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if isinstance(before, _SigtermState) and signal.getsignal(signal.SIGTERM) is not before:
+            signal.signal(signal.SIGTERM, before)
 
 
 def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
@@ -53,11 +118,26 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     reaches here as a bare ``OSError`` prints one line naming the path and exits 1; any other
     ``OSError`` is a bug and keeps its traceback.
     The command itself exits 1 when some items failed (:func:`exit_if_failed`).
+    Ctrl-C (SIGINT) says the state is saved and exits 130; SIGTERM stops the command the same
+    way (:class:`Terminated`) and exits 143, also where the command handled the interrupt itself.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
+    with sigterm_interrupts() as sigterm:
+        try:
+            _run(cmd, args, debug)
+        except SystemExit as exc:
+            if sigterm.received and exc.code == EXIT_INTERRUPTED:
+                raise SystemExit(EXIT_TERMINATED) from None
+            raise
+        except Terminated:  # after the command, or while its error was being reported
+            raise SystemExit(EXIT_TERMINATED) from None
+
+
+def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
+    """:func:`run_main`'s exit rule around ``cmd``."""
     try:
         from schemas.progress_lines import every_s
 
@@ -84,10 +164,10 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
             "interrupted: state is saved, rerun the same command to resume" if interrupted else "aborted",
             err=True,
         )
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
         click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split())
         path = exc.ctx.command_path if exc.ctx is not None else ""
@@ -119,7 +199,21 @@ def emit(
         text = json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str, allow_nan=False)
     else:
         text = human(result) if human else str(result)
-    click.echo(text, file=result_stream())
+    stream = result_stream()
+    click.echo(_encodable(text, stream), file=stream)
+
+
+def _encodable(text: str, stream: Any) -> str:
+    """``text`` as ``stream`` can write it: a character its encoding lacks (``±`` on an ASCII
+    stdout) becomes a ``\\xb1`` escape instead of failing the command after all its work."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:  # an encoding Python does not know: leave it to the stream
+        pass
+    return text
 
 
 class _ToStderr:

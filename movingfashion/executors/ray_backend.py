@@ -67,7 +67,7 @@ from movingfashion.executors.base import (
 )
 from movingfashion.executors.head_watch import HeadWatch
 from movingfashion.executors.local import _attempt
-from schemas.cli_support import divert_stdout
+from schemas.cli_support import divert_stdout, keeping_sigterm, sigterm_interrupts_in_force
 from schemas.errors import ConfigError
 from schemas.faults import reraise_local_fault
 
@@ -154,7 +154,8 @@ def connect(
         check_reachable(address, where)
         _init_within(timeout_s, address, where, quiet)
         return True
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
+    with keeping_sigterm():  # a command's SIGTERM stays an interrupt (exit 143), not Ray's sys.exit
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
     return True
 
 
@@ -176,8 +177,9 @@ def _init_within(timeout_s: float, address: str, where: str, options: dict[str, 
             with contextlib.suppress(Exception):
                 ray.shutdown()
 
-    if threading.current_thread() is threading.main_thread():
-        # what ray.init sets up in the main thread: SIGTERM exits (atexit then stops Ray)
+    if threading.current_thread() is threading.main_thread() and not sigterm_interrupts_in_force():
+        # what ray.init sets up in the main thread: SIGTERM exits (atexit then stops Ray); a
+        # command run by run_main keeps its own handler, which unwinds as Ctrl-C does (exit 143)
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
     quiet = _DropThreadWarning()
     ray_log = logging.getLogger("ray._private.worker")
