@@ -532,7 +532,10 @@ class DecordReader:
     backend = "decord"
 
     def __init__(self, path: str) -> None:
-        import decord
+        try:
+            import decord
+        except ImportError:  # pyproject installs it only where its wheels exist (Linux x86_64)
+            raise OSError("decord is not installed (its wheels exist for Linux x86_64 only)") from None
 
         _track(self)
 
@@ -897,8 +900,9 @@ class ReaderCache:
         self._lock = threading.Lock()
         self.opened = 0
         #: the reader each thread got last (it may be decoding with it), and evicted readers
-        #: waiting until no thread's last one: closing those under a decoding thread would crash
-        self._latest: dict[int, FrameReader] = {}
+        #: waiting until no live thread's last one: closing those under a decoding thread would
+        #: crash; a thread that has exited decodes no more (its entry is dropped: _busy)
+        self._latest: dict[int, tuple[threading.Thread, FrameReader]] = {}
         self._retired: list[FrameReader] = []
 
     def get(self, path: str | os.PathLike[str]) -> FrameReader:
@@ -914,13 +918,13 @@ class ReaderCache:
             reader = self._readers.get(key)
             if reader is not None:
                 self._readers.move_to_end(key)
-                self._latest[threading.get_ident()] = reader
+                self._latest[threading.get_ident()] = (threading.current_thread(), reader)
                 return reader
         reader = open_reader(key, backend=self.backend, access=self.access)
         with self._lock:
             self.opened += 1
             self._readers[key] = reader
-            self._latest[threading.get_ident()] = reader
+            self._latest[threading.get_ident()] = (threading.current_thread(), reader)
             while len(self._readers) > self.size:
                 self._retired.append(self._readers.popitem(last=False)[1])
             done = self._closable()
@@ -930,9 +934,9 @@ class ReaderCache:
 
     def _closable(self) -> list[FrameReader]:
         """Retired readers no thread got last (under the lock): taken off the retired list."""
+        busy = self._busy()
         if not self._retired:
             return []
-        busy = {id(r) for r in self._latest.values()}
         done = [r for r in self._retired if id(r) not in busy]
         self._retired = [r for r in self._retired if id(r) in busy]
         return done
@@ -946,11 +950,19 @@ class ReaderCache:
                 _INHERITED.extend(readers)
                 return
             self._latest.pop(threading.get_ident(), None)
-            busy = {id(r) for r in self._latest.values()}
+            busy = self._busy()
             self._retired = [r for r in readers if id(r) in busy]
         for reader in readers:
             if id(reader) not in busy:
                 _close_quietly(reader)
+
+    def _busy(self) -> set[int]:
+        """The ids of the readers a live thread got last (under the lock); the entries of
+        threads that have exited are dropped, so that their last readers can be closed."""
+        for ident, (thread, _) in list(self._latest.items()):
+            if not thread.is_alive():
+                del self._latest[ident]
+        return {id(reader) for _, reader in self._latest.values()}
 
     def __getstate__(self) -> dict[str, Any]:  # pickled into spawn workers without open readers
         return {"size": self.size, "backend": self.backend, "access": self.access}

@@ -247,12 +247,23 @@ def test_reader_cache_leaves_open_a_reader_another_thread_got_last(tmp_path):
     videos = [encode(tmp_path / f"v{i}.mp4", BFRAMES, n=8) for i in range(4)]
     cache = ReaderCache(size=1, backend="pyav")
     got: dict[str, object] = {}
-    worker = threading.Thread(target=lambda: got.update(reader=cache.get(videos[0])))
+    opened, evicted = threading.Event(), threading.Event()
+
+    def decode_after_eviction() -> None:  # a live thread: it may still be decoding with its reader
+        reader = cache.get(videos[0])
+        opened.set()
+        assert evicted.wait(30)
+        got["codes"] = [read_code(f) for f in reader.get([5])]
+
+    worker = threading.Thread(target=decode_after_eviction)
     worker.start()
-    worker.join()
+    assert opened.wait(30)
     for v in videos[1:]:  # evicts the worker's reader while it may still be decoding with it
         read_frames(v, [1], cache=cache)
-    assert [read_code(f) for f in got["reader"].get([5])] == [5]
+    cache.clear()
+    evicted.set()
+    worker.join(30)
+    assert got["codes"] == [5]
     cache.clear()
 
 
