@@ -425,7 +425,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         training_copy: str | os.PathLike[str] | None = None,
         empty_tracklet_hint: str = EMPTY_TRACKLET_HINT,
     ) -> None:
-        self.root = Path(root).absolute()  # a later chdir (a notebook, a launcher) must not move it
+        #: the working directory relative paths are read from (None once every path is absolute):
+        #: a later chdir (a notebook's %cd, a launcher) must not lose the files (:meth:`_follow_cwd`)
+        self._opened_in: str | None = _cwd()
+        self.root = Path(root)
         self.empty_tracklet_hint = empty_tracklet_hint
         split_path = split_json(self.root, split)
         self.split_path = split_path
@@ -463,7 +466,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.cache = ReaderCache(cache_size, backend)
         self.skipped: list[tuple[str, str]] = []
         self._probed: dict[str, tuple[int, int, int]] = {}  # video path -> (frames, H, W), per process
-        self.crop_cache = Path(crop_cache).absolute() if crop_cache is not None else None
+        self.crop_cache = Path(crop_cache) if crop_cache is not None else None
         self.dtype = dtype
         self._cache_meta: OrderedDict[str, _CacheMeta] = OrderedDict()  # at most CACHE_METAS
         self._cache_unused: set[str] = set()  # entries not used (missing, stale, unreadable)
@@ -473,7 +476,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if training_copy is not None:
             if crop_cache is not None:
                 raise ConfigError("pass crop_cache or training_copy, not both", where="training_copy")
-            copy_dir = Path(training_copy).absolute()
+            copy_dir = Path(training_copy)
             _require_folder(copy_dir, "training copy", self.root, split)
             self.training_copy = TrainingCopy(copy_dir, self.cache_params())
         if self.crop_cache is not None:
@@ -868,6 +871,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
         The reference for tests: ``__getitem__`` decodes exactly these frames.
         """
+        self._follow_cwd()
         pi, fixed_vi = self._index[int(index) % len(self._index)]
         rec = self.products[pi]
         rng = self.generator(index) if self.train else None
@@ -998,6 +1002,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     def _item(self, index: int) -> dict[str, Any]:
         """Item ``index`` from the crop cache, the training copy or live decoding."""
+        self._follow_cwd()
         if self.crop_cache is not None or self.training_copy is not None:
             rec, vi, idx = self.plan(index)
             video = rec.videos[vi]
@@ -1084,6 +1089,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         clip, scaled = self._whole(frames, boxes)
         return clip, scaled, (h0, w0)
 
+    def _follow_cwd(self) -> None:
+        """After a chdir since the dataset was opened, read its relative paths from the folder
+        it was opened in (:meth:`anchor_paths`); otherwise nothing changes, so messages keep the
+        paths as the caller gave them."""
+        if self._opened_in is not None and _cwd() != self._opened_in:
+            self.anchor_paths(self._opened_in)
+
     def anchor_paths(self, base: str | os.PathLike[str]) -> None:
         """Read the dataset's relative paths (root, split file, videos, shop images, crop cache,
         training copy) from ``base`` instead of this process's working directory: what a copy of
@@ -1102,6 +1114,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             rec.shop_path = at(rec.shop_path)
             for video in rec.videos:
                 video.path = at(video.path)
+        self._opened_in = None  # every path is absolute now
 
     def check(
         self,
@@ -1124,6 +1137,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         (``len(dataset)`` can shrink: make samplers after ``check``). Returns
         ``dataset.skipped``.
         """
+        self._follow_cwd()
         pairs = [(rec, v) for rec in self.products for v in rec.videos]
         bad: set[int] = set()
         for rec, video in progress(pairs) if progress else pairs:
@@ -1549,6 +1563,14 @@ class _OpenArrays:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__()
+
+
+def _cwd() -> str | None:
+    """This process's working directory; None when it no longer exists (removed under it)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
 
 
 def _cache_key(video: VideoRecord) -> str:

@@ -576,7 +576,7 @@ def build_bank(
             key_ = image_of[rec.product_id] = image_key(rec.shop_path)
             if key_ not in shop_maps:
                 shop_maps[key_] = _encode(encoder, item["shop"][None], device)[0]
-                shop_paths[key_] = str(rec.shop_path.relative_to(root))
+                shop_paths[key_] = str(rec.shop_path.relative_to(ds.root))
     # the gallery is every shop image of the split, also of products whose videos were dropped
     for pid, entry in read_official(ds.split_path).items():
         if pid in image_of:

@@ -115,8 +115,7 @@ def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_datase
     ds = MovingFashionDataset("ds", "train", **kw)
     counts = build_crop_cache(ds, "remote", executor=Elsewhere(tmp_path / "node"))
     assert counts == {"built": 4, "already_cached": 0, "failed": 0}
-    # the caller's folder, made absolute when opened (the workers ran elsewhere, their copies moved)
-    assert ds.root == tmp_path / "ds" and ds.split_path == tmp_path / "ds/train.json"
+    assert ds.root == Path("ds") and ds.split_path == Path("ds/train.json")  # the caller's: as opened
     build_crop_cache(MovingFashionDataset("ds", "train", **kw), "local")
     assert tree_bytes(tmp_path / "remote") == tree_bytes(tmp_path / "local")
 
@@ -133,8 +132,8 @@ def test_workers_elsewhere_read_a_dataset_opened_with_relative_paths(tiny_datase
 
 def test_a_dataset_opened_with_a_relative_root_survives_a_chdir(tiny_dataset, tmp_path, monkeypatch):
     """A notebook's ``%cd`` or a launcher's chdir after opening must not turn every item into
-    "video file not found": the relative root, crop cache and training copy are made absolute
-    when the dataset is opened."""
+    "video file not found": the relative root, crop cache and training copy are read from the
+    folder the dataset was opened in."""
     from movingfashion.training_copy import build_training_copy
 
     kw = {"seed": 3, "crop_size": 32, "frames": 4}
