@@ -144,7 +144,7 @@ class DedupConfig(_Model):
         default=0.83,
         ge=-1,
         le=1,
-        description="verified pairs scoring at least this are duplicates (benchmarks/bench_dedup_margin.py "
+        description="verified pairs scoring at least this are duplicates (benchmarks/bench_dedup.py "
         "prints the scores of duplicates and non-duplicates it sits between)",
     )
     match_reversed: bool = Field(
