@@ -116,35 +116,39 @@ def main() -> None:
     ]
     if args.baseline not in {f.name for f in formats} | {"raw"}:
         ap.error(f"--baseline: one of {', '.join(f.name for f in formats)}, raw; got {args.baseline!r}")
-    tmp = Path(tempfile.mkdtemp(prefix="mf-copy-formats-"))
     stats = {f.name: {"bytes": 0, "frames": 0, "cpu": 0.0, "mae": [], "psnr": []} for f in formats}
     stats["raw"] = {"bytes": 0, "frames": 0, "cpu": 0.0, "mae": [0.0], "psnr": [99.0]}
     per_video = max(1, args.clips // max(1, len(ds)))
-    for vi, rec in enumerate(ds.products):
-        video = rec.videos[0]
-        frames = sorted(video.boxes)
-        live = ds._crops(ds._decode(video, frames), np.array([video.boxes[f] for f in frames], np.float32))
-        raw_path = tmp / f"{vi}.npy"
-        np.save(raw_path, live)
-        raw = np.load(raw_path, mmap_mode="r")
-        stats["raw"]["bytes"] += raw_path.stat().st_size
-        stats["raw"]["frames"] += len(frames)
-        for f in formats:
-            stats[f.name]["bytes"] += f.write(live, tmp / f"{vi}-{f.name}")
-            stats[f.name]["frames"] += len(frames)
-        pos = {f: i for i, f in enumerate(frames)}
-        for k in range(per_video):
-            rows = [pos[f] for f in ds.plan(vi + k * len(ds))[2]]
-            order = [*formats, None]
-            for f in order[k % len(order) :] + order[: k % len(order)]:
-                t0 = time.process_time()
-                got = np.ascontiguousarray(raw[rows]) if f is None else f.read(rows)
-                dt = time.process_time() - t0
-                s = stats["raw" if f is None else f.name]
-                s["cpu"] += dt
-                if f is not None:
-                    s["mae"].append(float(np.abs(got.astype(np.int16) - live[rows]).mean()))
-                    s["psnr"].append(psnr(got, live[rows]))
+    # every boxed frame in 8 formats plus raw .npy (hundreds of MB): removed at the end, also on errors
+    with tempfile.TemporaryDirectory(prefix="mf-copy-formats-", ignore_cleanup_errors=True) as work:
+        tmp = Path(work)
+        for vi, rec in enumerate(ds.products):
+            video = rec.videos[0]
+            frames = sorted(video.boxes)
+            live = ds._crops(
+                ds._decode(video, frames), np.array([video.boxes[f] for f in frames], np.float32)
+            )
+            raw_path = tmp / f"{vi}.npy"
+            np.save(raw_path, live)
+            raw = np.load(raw_path, mmap_mode="r")
+            stats["raw"]["bytes"] += raw_path.stat().st_size
+            stats["raw"]["frames"] += len(frames)
+            for f in formats:
+                stats[f.name]["bytes"] += f.write(live, tmp / f"{vi}-{f.name}")
+                stats[f.name]["frames"] += len(frames)
+            pos = {f: i for i, f in enumerate(frames)}
+            for k in range(per_video):
+                rows = [pos[f] for f in ds.plan(vi + k * len(ds))[2]]
+                order = [*formats, None]
+                for f in order[k % len(order) :] + order[: k % len(order)]:
+                    t0 = time.process_time()
+                    got = np.ascontiguousarray(raw[rows]) if f is None else f.read(rows)
+                    dt = time.process_time() - t0
+                    s = stats["raw" if f is None else f.name]
+                    s["cpu"] += dt
+                    if f is not None:
+                        s["mae"].append(float(np.abs(got.astype(np.int16) - live[rows]).mean()))
+                        s["psnr"].append(psnr(got, live[rows]))
     clips = per_video * len(ds)
     print(
         f"{len(ds)} videos x {per_video} = {clips} clips of T=10 (--clips {args.clips}), crops 224x224 "

@@ -17,16 +17,7 @@ import psutil
 import pytest
 
 from schemas.cli_support import run_main
-
-DEADLINE_S = 15.0
-
-
-def _wait_for(check, what: str, deadline_s: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            pytest.fail(f"{what} within {deadline_s:g}s")
-        time.sleep(0.05)
+from tests.polling import wait_for
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -127,7 +118,7 @@ def test_sigterm_of_world_generate_leaves_no_worker_and_no_partial_file(tmp_path
         return len(workers) >= 2
 
     try:
-        _wait_for(rendering, "2 spawn workers started", 90)
+        wait_for(rendering, "2 spawn workers started", 90)
         everyone[:] = main.children(recursive=True)  # the workers and multiprocessing's resource tracker
         proc.send_signal(signal.SIGTERM)
         try:
@@ -137,7 +128,7 @@ def test_sigterm_of_world_generate_leaves_no_worker_and_no_partial_file(tmp_path
         err = log.read_text()
         assert proc.returncode == 143, err
         assert "interrupted: state is saved" in err
-        _wait_for(lambda: not any(_alive(p) for p in everyone), "no process left after SIGTERM")
+        wait_for(lambda: not any(_alive(p) for p in everyone), "no process left after SIGTERM")
         assert not [p for p in out.rglob("*") if ".part" in p.name or ".tmp" in p.name]
     finally:
         for p in [main, *workers, *everyone]:

@@ -8,14 +8,12 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from schemas import worker_life
-
-DEADLINE_S = 15.0
+from tests.polling import wait_for
 
 PARENT = textwrap.dedent(
     """
@@ -54,14 +52,6 @@ def _gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def _wait_for(check, what: str, deadline_s: float = DEADLINE_S) -> None:
-    end = time.monotonic() + deadline_s
-    while not check():
-        if time.monotonic() > end:
-            pytest.fail(f"{what} within {deadline_s:g}s")
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("how", ["pdeathsig", "watch"])
 def test_pool_workers_end_when_their_parent_is_killed(tmp_path, how):
@@ -72,11 +62,11 @@ def test_pool_workers_end_when_their_parent_is_killed(tmp_path, how):
     parent = subprocess.Popen([sys.executable, str(script), str(tmp_path), how], env=env, cwd=root)
     pids: list[int] = []
     try:
-        _wait_for(lambda: all((tmp_path / w).exists() for w in ("w0", "w1")), "both workers started", 60)
+        wait_for(lambda: all((tmp_path / w).exists() for w in ("w0", "w1")), "both workers started", 60)
         pids = [int((tmp_path / w).read_text()) for w in ("w0", "w1")]
         parent.kill()  # SIGKILL: nothing of the parent's own runs
         parent.wait(10)
-        _wait_for(lambda: all(_gone(p) for p in pids), f"workers {pids} ended after their parent's SIGKILL")
+        wait_for(lambda: all(_gone(p) for p in pids), f"workers {pids} ended after their parent's SIGKILL")
     finally:
         parent.kill()
         for pid in pids:
