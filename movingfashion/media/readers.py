@@ -26,7 +26,11 @@ ffmpeg command line do, and ``size`` is the displayed ``(height, width)``.
 A stream with B-frames in a container whose timestamps cannot place its frames (AVI stores
 decode-order times, MPEG-TS seeks land off the key frames: :data:`SEEK_UNSAFE_FORMATS`) is
 read exactly by PyAV only, decoding in order from the start (slow for sparse access: remux
-such files to MP4); torchcodec and decord refuse it, OpenCV reads it without seeking.
+such files to MP4); torchcodec and decord refuse it, OpenCV reads it without seeking. So is a
+stream with B-frames whose packets carry decode-order timestamps (pts == dts, no composition
+offsets: an MP4 like box.mp4 of opencv-doc; found by decoding its first frames when the
+timestamps never decrease): frame ``i`` is the ``i``-th frame the decoder puts out (display
+order), and only a re-encode gives such a file timestamps to seek by.
 
 ``backend="auto"`` picks per file the fastest exact reader for how the caller reads
 (``access``, :data:`AUTO_ORDERS`), measured with ``benchmarks/bench_loader.py`` and
@@ -101,12 +105,79 @@ SEEK_UNSAFE_FORMATS = frozenset({"avi", "mpegts"})
 REMUX_HINT = "remux it to MP4 (ffmpeg -i IN -c copy OUT.mp4), where every backend seeks exactly"
 
 
-def _seek_problem(container: Any, stream: Any) -> str | None:
-    """Why timestamps cannot place this stream's frames (None when they can)."""
+#: What to do with a stream whose timestamps are decode times (remuxing keeps them).
+REENCODE_HINT = (
+    "re-encode it (ffmpeg -i IN -c:v libx264 OUT.mp4): its B-frames carry decode-order timestamps, "
+    "which a remux keeps"
+)
+
+#: Decoded frames :func:`_decoder_reorders` looks at before it calls a stream's order plain.
+REORDER_PROBE_FRAMES = 48
+
+
+def _seek_problem(container: Any, stream: Any, facts: dict[str, Any] | None = None) -> str | None:
+    """Why timestamps cannot place this stream's frames (None when they can).
+
+    ``facts`` from :func:`_index_packets` saves a pass over the packets. A stream with
+    B-frames whose packet timestamps never decrease in decode order (pts == dts: an MP4 without
+    composition offsets) is checked by decoding its first frames: when the decoder reorders
+    them, the timestamps are decode times and frame ``i`` is only the ``i``-th frame put out.
+    """
+    if not stream.codec_context.has_b_frames:
+        return None
     fmt = str(container.format.name or "")
-    if stream.codec_context.has_b_frames and set(fmt.split(",")) & SEEK_UNSAFE_FORMATS:
+    if set(fmt.split(",")) & SEEK_UNSAFE_FORMATS:
         return f"B-frames in an {fmt} container (its timestamps cannot place them)"
+    in_order = (facts or {}).get("pts_in_decode_order")
+    if in_order is None:
+        in_order = _pts_in_decode_order(container, stream)
+    if in_order and _decoder_reorders(container, stream):
+        return "B-frames with decode-order timestamps (pts == dts, no composition offsets)"
     return None
+
+
+def _pts_in_decode_order(container: Any, stream: Any) -> bool:
+    """Whether the packets' timestamps never decrease in decode order (stops at the first that
+    does: at once on a stream whose B-frames carry their display times)."""
+    last: int | None = None
+    try:
+        for pkt in container.demux(stream):
+            if pkt.pts is None:
+                continue
+            if last is not None and int(pkt.pts) < last:
+                return False
+            last = int(pkt.pts)
+    finally:
+        container.seek(0)
+    return last is not None
+
+
+def _decoder_reorders(container: Any, stream: Any) -> bool:
+    """Whether the decoder puts out the first frames in another order than their packets came
+    (a frame's ``pts`` is the one its packet carried); True when they cannot be decoded (the
+    in-order read needs no timestamps)."""
+    last: int | None = None
+    try:
+        container.seek(0)
+        for n, frame in enumerate(container.decode(stream)):
+            if frame.pts is not None:
+                if last is not None and int(frame.pts) < last:
+                    return True
+                last = int(frame.pts)
+            if n + 1 >= REORDER_PROBE_FRAMES:
+                break
+    except Exception:  # noqa: BLE001 - av.error.*: decoding in order is the safe side
+        return True
+    finally:
+        stream.codec_context.flush_buffers()
+        with contextlib.suppress(Exception):
+            container.seek(0)
+    return False
+
+
+def seek_fix_hint(problem: str) -> str:
+    """What to do with a file that has this seek ``problem`` (:func:`_seek_problem`)."""
+    return REENCODE_HINT if "decode-order timestamps" in problem else REMUX_HINT
 
 
 _SEEK_PROBLEMS: dict[tuple[str, int, int], str | None] = {}
@@ -303,7 +374,8 @@ class PyAVReader:
     skipped frames feed nothing).
 
     Frames come in their displayed orientation (the stream's rotation tag applied). A stream
-    whose container cannot place its frames by timestamp (:data:`SEEK_UNSAFE_FORMATS`) is read
+    whose timestamps cannot place its frames (:data:`SEEK_UNSAFE_FORMATS`, decode-order
+    timestamps: :func:`_seek_problem`) is read
     without seeking instead: frame ``i`` is the ``i``-th frame the decoder puts out, from the
     start (exact; the decoder goes on from where the last request stopped when it can).
     """
@@ -337,7 +409,7 @@ class PyAVReader:
         #: whether the stream reorders frames (B-frames): what skipping non-reference frames saves
         self.has_b_frames = bool(self._stream.codec_context.has_b_frames)
         #: why frames are found by decoding in order rather than by seeking (None: seeking works)
-        self.seek_problem = _seek_problem(self._container, self._stream)
+        self.seek_problem = _seek_problem(self._container, self._stream, facts)
         with contextlib.suppress(OSError):  # torchcodec, opened next for the same file, asks
             _remember(file_key(path), self.seek_problem)
         self._ordered: Any = None  # the in-order decoder of a seek-unsafe stream, and its position
@@ -462,19 +534,21 @@ def _index_packets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(presentation timestamps in display order, indices of key frames) of a video stream.
 
-    ``facts``, when given, receives ``end_pts`` (where the last frame ends) and ``open_gop``
-    (a packet after a key frame, in decode order, is shown before it: leading B-frames).
+    ``facts``, when given, receives ``end_pts`` (where the last frame ends), ``open_gop``
+    (a packet after a key frame, in decode order, is shown before it: leading B-frames) and
+    ``pts_in_decode_order`` (no timestamp is below the one before it, in decode order).
     """
     pts: list[int] = []
     keys: list[bool] = []
     end = 0
-    key_pts, nkeys, open_gop = 0, 0, False
+    key_pts, nkeys, open_gop, in_order = 0, 0, False, True
     for pkt in container.demux(stream):
         if pkt.pts is None:
             if pkt.size:
                 raise OSError("packets without timestamps")
             continue
         t = int(pkt.pts)
+        in_order = in_order and (not pts or t >= pts[-1])
         pts.append(t)
         keys.append(bool(pkt.is_keyframe))
         end = max(end, t + int(pkt.duration or 0))
@@ -485,6 +559,7 @@ def _index_packets(
     if facts is not None:
         facts["end_pts"] = max(end, max(pts, default=0))
         facts["open_gop"] = open_gop
+        facts["pts_in_decode_order"] = in_order and bool(pts)
     order = np.argsort(np.asarray(pts, np.int64), kind="stable")
     sorted_pts = np.asarray(pts, np.int64)[order]
     key_idx = np.flatnonzero(np.asarray(keys, bool)[order]) if pts else np.zeros(0, np.int64)
@@ -519,7 +594,7 @@ def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, 
             declared = round(float(stream.duration * stream.time_base * stream.average_rate))
         pts, keys = _index_packets(container, stream, facts)
         if facts is not None:
-            facts["seek_problem"] = _seek_problem(container, stream)
+            facts["seek_problem"] = _seek_problem(container, stream, facts)
     return len(pts), declared, [int(k) for k in keys]
 
 
@@ -805,8 +880,9 @@ def open_reader(
 
 def _failure_hint(path: str, backend: str, pyav_ok: Callable[[FrameReader], Any], does: str) -> str:
     """What to do when ``backend`` failed: another backend when PyAV succeeds (``pyav_ok`` on a
-    PyAV reader of ``path``: PyAV ``does``), a remux for a seek-unsafe container, else a new
-    copy of the file."""
+    PyAV reader of ``path``: PyAV ``does``), a remux or re-encode for a seek-unsafe stream
+    (:func:`seek_fix_hint`), else a new copy of the file."""
+    problem = _seek_problem_quiet(path)
     if backend not in ("auto", "pyav"):
         try:
             reader = PyAVReader(path)
@@ -819,10 +895,10 @@ def _failure_hint(path: str, backend: str, pyav_ok: Callable[[FrameReader], Any]
         if ok:
             return (
                 f"PyAV {does}, so the file is not damaged: {backend} cannot handle it; use "
-                "backend='pyav' or 'auto'" + (f", or {REMUX_HINT}" if _seek_problem_quiet(path) else "")
+                "backend='pyav' or 'auto'" + (f", or {seek_fix_hint(problem)}" if problem else "")
             )
-    if _seek_problem_quiet(path):
-        return REMUX_HINT
+    if problem:
+        return seek_fix_hint(problem)
     return "the file is probably truncated or corrupt; re-download or re-encode it (H.264 mp4), or drop it"
 
 
