@@ -482,6 +482,10 @@ class ReviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    #: pending connections the socket holds (socketserver's default is 5): a page opens several at
+    #: once (video ranges, crops, the shop image, the queue); past the backlog a loaded machine drops
+    #: the browser's connection attempts, which retries them only after 1, 3, 7... seconds
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (the player cancelled a range, the page moved on) is no error."""

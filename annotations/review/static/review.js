@@ -436,27 +436,35 @@
       // the status says why the write failed; the next move loads again
     }
   }
+  // after a stored write: move on. A reload that fails (the server busy, a dropped connection)
+  // does not undo the write, so the status says it was saved and how to see the stored state.
   async function afterWrite(stem, label, advance) {
     S.saved += 1;
     status("saved: " + label);
     const next = advance ? nextStem(1) : null;
-    await loadQueue();
-    await select(next || stem);
-    document.body.dataset.saved = String(S.saved); // stored, and the page shows it
+    try {
+      await loadQueue();
+      await select(next || stem);
+    } catch (e) {
+      status("saved: " + label + "; the page could not reload (" + e.message + "): reload it to see the queue", true);
+    }
+    document.body.dataset.saved = String(S.saved); // stored, and the page moved on or says why not
   }
   function send(body, label, advance) {
     return exclusive(async () => {
       const stem = S.cur;
       if (!stem) return;
+      let res;
       try {
         const ask = Object.assign({ video: stem, request_id: requestId() }, body);
-        const res = await saving("saving " + label + " " + stem, () => post("/api/decision", ask));
-        if (res.created) S.undo.push(res.decision.id);
-        await afterWrite(stem, label + " " + stem, advance);
+        res = await saving("saving " + label + " " + stem, () => post("/api/decision", ask));
       } catch (e) {
         status("not saved: " + e.message, true);
         await showStored();
+        return;
       }
+      if (res.created) S.undo.push(res.decision.id);
+      await afterWrite(stem, label + " " + stem, advance);
     });
   }
   function undoLast() {
@@ -464,14 +472,16 @@
       const id = S.undo.length ? S.undo[S.undo.length - 1] : null; // taken off once undone
       const body = id != null ? { decision_id: id } : { video: S.cur };
       body.request_id = requestId();
+      let res;
       try {
-        const res = await saving("undoing", () => post("/api/undo", body));
-        if (id != null) S.undo.pop();
-        await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
+        res = await saving("undoing", () => post("/api/undo", body));
       } catch (e) {
         status("not undone: " + e.message, true);
         await showStored();
+        return;
       }
+      if (id != null) S.undo.pop();
+      await afterWrite(res.video, "undo " + res.undone.kind + " " + res.video, false);
     });
   }
   const go = (stem) => exclusive(() => select(stem));

@@ -96,7 +96,21 @@ class Page:
             self.p.keyboard.type(text)
             self.p.keyboard.press("Enter")
         self.saved += 1
-        self.p.wait_for_selector(f"body[data-saved='{self.saved}']")
+        self.wait_saved(self.saved)
+
+    def wait_saved(self, n: int) -> None:
+        """Wait until the page counts ``n`` stored writes; a timeout says what the page's status
+        line showed (a refused write, a reload that failed) instead of only that it timed out."""
+        from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+        try:
+            self.p.wait_for_function(f"Number(document.body.dataset.saved || 0) >= {n}")
+        except PlaywrightTimeout:
+            pytest.fail(
+                f"the page did not count {n} saved write(s) in {TIMEOUT_MS} ms; its status line: "
+                f"{self.text('#status')!r}; script errors: {self.errors}",
+                pytrace=False,
+            )
 
     def current(self) -> str:
         return self.p.evaluate("document.body.dataset.video")
@@ -339,7 +353,7 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             assert len(held) == 1, "a second decision was sent while the first was under way"
             held[0].continue_()
             pg.p.unroute("**/api/decision*")
-            pg.p.wait_for_function("Number(document.body.dataset.saved || 0) >= 1")
+            pg.wait_saved(1)
             pg.p.wait_for_function("!document.body.dataset.busy")
             pg.p.wait_for_timeout(500)  # a second write, were one sent, would land meanwhile
             assert pg.current() == second and pg.p.evaluate("document.body.dataset.saved") == "1"
@@ -354,6 +368,29 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             (f["video_path"][first], "accept"),
             (f["video_path"][second], "accept"),
         ]
+
+
+def test_a_stored_decision_whose_reload_fails_says_saved_not_unsaved(browser, review_setup):
+    """The write is stored, then reloading the queue fails (a dropped connection): the page says
+    the decision was saved and how to see it, never "not saved", and takes keys again."""
+    f = review_setup.facts
+    first = f["flagged"][0]
+    with running(review_setup, sample_rate=1.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            assert pg.current() == first
+            pg.p.route("**/api/queue*", lambda route: route.abort("connectionreset"))
+            pg.press("a")
+            pg.wait_saved(1)
+            shown = pg.text("#status")
+            assert shown.startswith("saved: accept " + first) and "could not reload" in shown, shown
+            assert "not saved" not in shown
+            pg.p.unroute("**/api/queue*")
+            pg.p.wait_for_function("!document.body.dataset.busy")
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
 
 
 def test_an_item_publish_held_back_shows_its_collected_files_and_is_accepted(browser, review_setup):
