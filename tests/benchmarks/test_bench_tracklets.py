@@ -139,3 +139,25 @@ def test_a_wrong_dataset_stops_before_any_detector_loads(bt, monkeypatch, capsys
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(missing) in err and "--dataset" in err
+
+
+def test_tracklets_that_differ_from_the_reference_exit_non_zero_after_printing(bt, fake, capsys, monkeypatch):
+    monkeypatch.setattr(
+        bt, "naive_inference_tracking", lambda *a, **k: [SimpleNamespace(members=np.arange(2))]
+    )
+    with pytest.raises(SystemExit) as exc:
+        fake("--paths", "roi")
+    assert exc.value.code not in (0, None) and "differ" in str(exc.value.code)
+    out = capsys.readouterr().out
+    assert "same tracklets: False" in out and "data: dataset" in out
+
+
+def test_bench_executor_gives_no_ok_and_exits_non_zero_when_outputs_differ():
+    be = load_script("bench_executor")
+    lines = be.goal_lines({"clean": 1.2, "tracklets": 0.9}, {"clean": True, "tracklets": False})
+    assert lines[0].endswith(": OK")
+    assert "OK" not in lines[1] and "NOT MET" in lines[1] and "differ" in lines[1]
+    be.check_same({"clean": True, "tracklets": True})
+    with pytest.raises(SystemExit) as exc:
+        be.check_same({"clean": True, "tracklets": False})
+    assert "tracklets" in str(exc.value.code)

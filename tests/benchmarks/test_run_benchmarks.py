@@ -78,3 +78,28 @@ def test_a_dataset_that_cannot_be_built_skips_them(rb, monkeypatch, capsys, tmp_
     assert "bench_copy_formats.py" not in [Path(c[1]).name for c in calls]
     out = capsys.readouterr().out
     assert "could not build" in out and "bench_copy_formats.py: skipped" in out
+
+
+def test_with_a_dataset_loader_and_tracklets_also_run_on_the_real_clips(rb, tmp_path):
+    ds = tmp_path / "dataset"
+    runs = rb.plan(ds, tmp_path)
+    args = {}
+    for script, extra in runs:
+        args.setdefault(script.name, []).append(extra)
+    assert args["bench_loader.py"] == [[], ["--dataset", str(ds), "--clips", "12"]]
+    assert args["bench_tracklets.py"] == [[], ["--dataset", str(ds)]]
+    assert args["bench_copy_formats.py"] == [["--dataset", str(ds)]]
+    no_ds = {s.name: [e for s2, e in rb.plan(None, tmp_path) if s2 == s] for s, _ in runs}
+    assert no_ds["bench_loader.py"] == [[]] and no_ds["bench_tracklets.py"] == [[]]
+
+
+def test_each_run_says_which_data_it_uses(rb, monkeypatch, capsys, tmp_path):
+    (tmp_path / "dataset").mkdir()
+    (tmp_path / "dataset" / "train.json").write_text("{}")
+    monkeypatch.setattr(sys, "argv", ["run_benchmarks.py", "--real-clips", str(tmp_path), "--dry-run"])
+    assert rb.main() == 0
+    out = capsys.readouterr().out
+    loader = [ln for ln in out.splitlines() if ln.startswith("== benchmarks/bench_loader.py")]
+    assert len(loader) == 2
+    assert "[data: its own synthetic data]" in loader[0]
+    assert f"[data: real clips ({tmp_path / 'dataset'})]" in loader[1]
