@@ -9,7 +9,6 @@ missing folder answer at once.
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
@@ -37,6 +36,7 @@ from schemas.cli_support import (
     require_dataset,
     root_option,
     run_main,
+    stop_on_ctrl_c,
 )
 from schemas.errors import ConfigError, DataFormatError
 
@@ -553,7 +553,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     }
     # Ctrl-C (SIGINT) stops the server even when the shell started it in the background, where
     # SIGINT is ignored and Python then leaves it so (a script's `kill -INT` would do nothing)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop_on_ctrl_c()
     try:  # a Ctrl-C from the moment the URL is out stops the server cleanly
         if as_json:  # one line: a script reads the URL as soon as the server is up
             click.echo(json.dumps(info, sort_keys=True))
@@ -1055,3 +1055,7 @@ def _failure(f: dict) -> str:
     worker that died names no file)."""
     video, error = str(f.get("video", "")), str(f["error"])
     return error if not video or Path(video).name in error else f"{video}: {error}"
+
+
+if __name__ == "__main__":  # python -m annotations.cli, as mf-tracklets
+    main()

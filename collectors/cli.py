@@ -210,3 +210,7 @@ for _cls in registry().values():
 
 def main() -> None:
     run_main(collect)
+
+
+if __name__ == "__main__":  # python -m collectors.cli, as mf-collect
+    main()

@@ -61,9 +61,17 @@ class Terminated(KeyboardInterrupt):
 
 
 class _SigtermState:
+    """The handler :func:`sigterm_interrupts` installs: the first SIGTERM raises
+    :class:`Terminated`; later ones (``kill`` sent again, a supervisor's repeat) are only counted,
+    so that the unwinding the first one started (a pool joined, Ray shut down) is not cut short."""
+
     received = False
+    count = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.received:
+            return
         self.received = True
         raise Terminated()
 
@@ -85,7 +93,12 @@ def sigterm_interrupts() -> Iterator[_SigtermState]:
     try:
         yield state
     finally:
-        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+        if state.received and before in (signal.SIG_DFL, None):
+            # the process ends because of a SIGTERM: its exit hooks (Ray's shutdown) still run,
+            # and a repeated SIGTERM would kill it half-way (Ray's agents left behind)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
 
 
 def sigterm_interrupts_in_force() -> bool:
@@ -97,7 +110,9 @@ def sigterm_interrupts_in_force() -> bool:
 @contextlib.contextmanager
 def keeping_sigterm() -> Iterator[None]:
     """Put :func:`sigterm_interrupts`' handler back after a call that replaces it (``ray.init``
-    in the main thread sets its own), when it was in force before the call."""
+    in the main thread sets its own), when it was in force before the call. It is installed
+    again even when Python's record still names it: native code (Ray's core worker) may have
+    replaced the C-level handler without Python knowing."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -105,8 +120,16 @@ def keeping_sigterm() -> Iterator[None]:
     try:
         yield
     finally:
-        if isinstance(before, _SigtermState) and signal.getsignal(signal.SIGTERM) is not before:
+        if isinstance(before, _SigtermState):
             signal.signal(signal.SIGTERM, before)
+
+
+def stop_on_ctrl_c() -> None:
+    """Make SIGINT (Ctrl-C, ``kill -INT``) raise :class:`KeyboardInterrupt` again in a
+    long-running server (``mf review``, ``mf world serve``): a shell starting it in the background
+    starts it with SIGINT ignored, and Python leaves it so. Main thread only."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
@@ -142,7 +165,13 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         from schemas.progress_lines import every_s
 
         every_s()  # a bad $MF_PROGRESS_EVERY_S is refused at the start, terminal or not
-        status = cmd.main(args=args, standalone_mode=False, prog_name=None)
+        try:
+            status = cmd.main(args=args, standalone_mode=False, prog_name=None)
+        except Exception as exc:
+            cause = interrupt_behind(exc)
+            if cause is not None:  # an error raised while the interrupt unwound is the interrupt
+                raise type(cause)() from exc
+            raise
     except MFError as exc:
         if debug:
             traceback.print_exc()
@@ -178,6 +207,24 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         sys.exit(exc.exit_code)
     if isinstance(status, int) and status:  # ctx.exit(n) inside a command
         sys.exit(status)
+
+
+def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM (:class:`Terminated`) behind ``exc``, or None: an error raised
+    while an interrupt unwound (``torch.save``'s zip writer fails its ``__exit__`` when the
+    signal lands in its write callback) has the interrupt in its ``__context__``/``__cause__``
+    chain, and is the interrupt, not a failure."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, KeyboardInterrupt):
+            return e
+        todo += [e.__cause__, e.__context__]
+    return None
 
 
 def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:

@@ -154,9 +154,62 @@ def connect(
         check_reachable(address, where)
         _init_within(timeout_s, address, where, quiet)
         return True
-    with keeping_sigterm():  # a command's SIGTERM stays an interrupt (exit 143), not Ray's sys.exit
+    # a command's SIGTERM stays an interrupt (exit 143), during the start too, not Ray's sys.exit
+    held: list[int] = []
+    with keeping_sigterm(), _sigterm_held_during_start(held):
         ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
+    if held:  # the start finished: stop it whole, then unwind as the command's SIGTERM does
+        shutdown_keeping_sigterm()
+        signal.raise_signal(signal.SIGTERM)
     return True
+
+
+def shutdown_keeping_sigterm() -> None:
+    """``ray.shutdown()`` with the SIGTERM handler Python has in force put back as soon as Ray
+    dropped it: freeing the driver's core worker resets the C-level handler to the default
+    (while Python still names its own), so that a SIGTERM while Ray then stops its processes
+    (1-2 s), or any time after, killed the command outright (exit -15, no "interrupted" line,
+    Ray's agents left for a minute). In the main thread only; elsewhere a plain shutdown."""
+    if threading.current_thread() is not threading.main_thread():
+        ray.shutdown()
+        return
+    handler = signal.getsignal(signal.SIGTERM)
+    node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
+    kill = getattr(node, "kill_all_processes", None)
+    if handler is not None and kill is not None:
+
+        def kill_keeping(*args: Any, **kwargs: Any) -> Any:
+            signal.signal(signal.SIGTERM, handler)  # right after the core worker went
+            return kill(*args, **kwargs)
+
+        node.kill_all_processes = kill_keeping
+    try:
+        ray.shutdown()
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+
+
+@contextlib.contextmanager
+def _sigterm_held_during_start(held: list[int]) -> Iterator[None]:
+    """While a command's SIGTERM handler is in force (:func:`sigterm_interrupts_in_force`), a
+    SIGTERM during the 5-40 s of a local ``ray.init`` is recorded in ``held`` and acted on once
+    the start returned: Ray's handler (``sys.exit(15)``: exit 15, no "interrupted" line) is not
+    installed meanwhile, and a start cut short half-way would leave the agents its raylet was
+    starting alive for a minute. Without that handler, or on a Ray without its installer
+    (``ray._private.utils.set_sigterm_handler``), nothing changes."""
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    install = getattr(utils, "set_sigterm_handler", None)
+    if install is None or not sigterm_interrupts_in_force():
+        yield
+        return
+    utils.set_sigterm_handler = lambda handler: None
+    before = signal.signal(signal.SIGTERM, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = install
+        signal.signal(signal.SIGTERM, before)
 
 
 def _init_within(timeout_s: float, address: str, where: str, options: dict[str, Any]) -> None:
@@ -762,7 +815,7 @@ class RayExecutor(Executor):
             self._watch.stop()
             self._watch = None
         if self._owns and ray.is_initialized():
-            ray.shutdown()
+            shutdown_keeping_sigterm()
         self._owns = False
         if self._restore_stdout is not None:
             self._restore_stdout()

@@ -22,6 +22,7 @@ from schemas.cli_support import (
     out_option,
     progress_bar,
     run_main,
+    stop_on_ctrl_c,
 )
 
 _world_opt = click.option(
@@ -220,6 +221,7 @@ def serve(
     from .faults import parse_faults
     from .server import WorldServer
 
+    stop_on_ctrl_c()  # "Ctrl-C to stop", also when a script started it in the background
     server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults))).start()
     try:
         fx = server.write_fixtures(fixtures_dir or Path(world_dir) / "fixtures")

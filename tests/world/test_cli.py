@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +180,42 @@ def test_a_folder_without_a_readable_world_json_is_a_clear_error(tmp_path, conte
     assert exc.value.code == 2, err
     assert str(folder / "world.json") in err and "mf world generate" in err and "Traceback" not in err
     assert not (tmp_path / "x").exists()
+
+
+def test_serve_started_in_the_background_stops_on_sigint(small_world, tmp_path):
+    """A shell starting ``mf world serve &`` starts it with SIGINT ignored; "Ctrl-C to stop"
+    (``kill -INT``) still stops it: exit 130, the port freed."""
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "movingfashion",
+            "world",
+            "serve",
+            "--world",
+            str(small_world),
+            "--port",
+            "0",
+            "--fixtures",
+            str(tmp_path / "fx"),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as `cmd &` in a script
+    )
+    try:
+        line = proc.stdout.readline()  # the server is up once it printed its URL
+        assert line.startswith("serving "), (line, proc.stderr.read() if proc.poll() is not None else "")
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("mf world serve started with SIGINT ignored did not stop on SIGINT")
+        assert proc.returncode == 130, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
