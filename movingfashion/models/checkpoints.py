@@ -72,6 +72,24 @@ def checkpoint_kind(path: str | os.PathLike[str]) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
+def save_torch_file(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``obj`` to ``path`` as ``torch.save`` does, atomically (a temporary file renamed
+    into place; nothing at ``path`` until it is whole).
+
+    It calls torch's own ``torch.serialization.save``, not ``torch.save``: importing ultralytics
+    replaces ``torch.save`` with a version that retries three times on a ``RuntimeError``, which
+    is what torch's zip writer raises when Ctrl-C or SIGTERM lands inside it; the retry then wrote
+    a second archive after the first one's bytes in the same file and the interrupt was lost. Here
+    the interrupt stops the save (the temporary file is removed) and the command exits 130 / 143.
+    """
+    import torch.serialization
+
+    from schemas.atomic import atomic_open
+
+    with atomic_open(path, "wb") as fh:
+        torch.serialization.save(obj, fh)
+
+
 def write_tagged_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -90,10 +108,6 @@ def write_tagged_checkpoint(
     """
     import hashlib
 
-    import torch
-
-    from schemas.atomic import atomic_open
-
     digest = hashlib.sha256()
     for k in sorted(state):
         digest.update(k.encode())
@@ -109,8 +123,7 @@ def write_tagged_checkpoint(
         "meta": meta or {},
         "state_dict": state,
     }
-    with atomic_open(path, "wb") as fh:
-        torch.save(ckpt, fh)
+    save_torch_file(ckpt, path)
     return tag
 
 

@@ -39,11 +39,11 @@ from torch.nn import functional as F
 
 from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, seam_bench import it here
     checkpoint_kind,  # noqa: F401
+    save_torch_file,
     unreadable_checkpoint,
 )
 from movingfashion.models.matchrcnn import EmbeddingHead, twin
 from movingfashion.seam.train import json_line
-from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
 ASYMNET_KIND = "asymnet"
@@ -279,8 +279,7 @@ def save_asymnet(
         "model": model.state_dict(),
         "extra": {"history": history},
     }
-    with atomic_open(path, "wb") as fh:
-        torch.save(ckpt, fh)
+    save_torch_file(ckpt, path)
 
 
 def load_asymnet(

@@ -17,11 +17,10 @@ from typing import Any
 
 import torch
 
-from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint
+from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, save_torch_file
 from movingfashion.models.matchrcnn import EmbeddingHead, MatchHead, SingleFrameMatcher
 from movingfashion.seam.config import ModelConfig, Variant
 from movingfashion.seam.model import SeamModel
-from schemas.atomic import atomic_open
 from schemas.errors import ModelError
 
 SEAM_KIND = "seam"
@@ -149,8 +148,7 @@ def save_checkpoint(
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
         "extra": extra or {},
     }
-    with atomic_open(path, "wb") as fh:
-        torch.save(ckpt, fh)
+    save_torch_file(ckpt, path)
 
 
 def read_checkpoint(path: str | os.PathLike[str], *, variant: str | Variant | None = None) -> dict[str, Any]:

@@ -41,11 +41,12 @@ from torch import nn
 
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import file_key
+from movingfashion.models.checkpoints import save_torch_file
 from movingfashion.sampling import FrameSampler, crop_sharpness, frame_quality, get_sampler
 from movingfashion.seam.augment import augment_crops
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE, AugmentConfig
 from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, ShopMatcher, best_match_boxes
-from schemas.atomic import atomic_open, atomic_write_text, sha256_file
+from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
 from schemas.geometry import box_iou
@@ -646,6 +647,5 @@ def build_bank(
             )
             + "\n",
         )
-        with atomic_open(cache, "wb") as fh:
-            torch.save(bank.state(), fh)
+        save_torch_file(bank.state(), cache)
     return bank

@@ -502,11 +502,10 @@ def trunk_features(
     ext.train(was)
     frames = out.view(v, p, -1)
     if path is not None:
-        from schemas.atomic import atomic_open
+        from movingfashion.models.checkpoints import save_torch_file
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(path, "wb") as fh:
-            torch.save({"frames": frames, "shops": shops}, fh)
+        save_torch_file({"frames": frames, "shops": shops}, path)
     return frames, shops
 
 

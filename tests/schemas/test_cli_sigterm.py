@@ -5,6 +5,7 @@ It used to kill the main process at once: no ``finally`` ran, and the spawn work
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import signal
@@ -159,19 +160,37 @@ class _InterruptedFile(io.RawIOBase):
 
 
 @pytest.mark.parametrize(("sigterm", "code"), [(True, 143), (False, 130)])
-def test_an_interrupt_during_torch_save_is_an_interrupt_not_a_failure(sigterm, code, capsys):
+def test_an_interrupt_during_a_checkpoint_save_is_an_interrupt_not_a_failure(
+    sigterm, code, capsys, monkeypatch, tmp_path
+):
     """torch's zip writer turns the interrupt into ``RuntimeError: unexpected pos`` on its way
-    out; the command still stops as interrupted (143 / 130, the one line), not exit 1."""
-    import torch
+    out; the command still stops as interrupted (143 / 130, the one line), not exit 1. With
+    ultralytics imported (the detector backend), whose ``torch.save`` retries on that
+    RuntimeError, the interrupt was lost and a second archive written after the first's bytes."""
+    import ultralytics.utils  # noqa: F401 - replaces torch.save, as any run with the detector does
+
+    import schemas.atomic
+    from movingfashion.models.checkpoints import save_torch_file
+
+    target = _InterruptedFile(sigterm)
+
+    @contextlib.contextmanager
+    def opened(path, mode):
+        yield target
+
+    monkeypatch.setattr(schemas.atomic, "atomic_open", opened)
 
     def body() -> None:
-        torch.save({"w": torch.zeros(100_000), "b": torch.ones(1000)}, _InterruptedFile(sigterm))
+        import torch
+
+        save_torch_file({"w": torch.zeros(100_000), "b": torch.ones(1000)}, tmp_path / "last.pt")
 
     with pytest.raises(SystemExit) as exc:
         run_main(_command(body), [])
     assert exc.value.code == code
     err = capsys.readouterr().err
     assert "interrupted: state is saved" in err and "Traceback" not in err
+    assert target.writes == 3  # no retry wrote on after the interrupt
 
 
 def test_an_error_without_an_interrupt_behind_it_stays_an_error():
