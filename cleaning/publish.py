@@ -1538,13 +1538,9 @@ def _png(fig) -> bytes:
 
 
 def _plt():
-    import matplotlib
+    from schemas.library_state import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "movingfashion"
-    return plt
+    return pyplot()
 
 
 def class_histogram_png(entries: list[DatasetEntry]) -> bytes:

@@ -36,10 +36,13 @@ worker's death there): stdout keeps only the command's result
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import pickle
+import secrets
+import shutil
 import signal
 import socket
 import sys
@@ -47,6 +50,7 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -70,6 +74,7 @@ from movingfashion.executors.local import _attempt
 from schemas.cli_support import divert_stdout, keeping_sigterm, sigterm_interrupts_in_force
 from schemas.errors import ConfigError
 from schemas.faults import reraise_local_fault
+from schemas.library_state import private_state_dir
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +162,54 @@ def connect(
     # a command's SIGTERM stays an interrupt (exit 143), during the start too, not Ray's sys.exit
     held: list[int] = []
     with keeping_sigterm(), _sigterm_held_during_start(held):
-        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
+        ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet, **_local_ray_state())
     if held:  # the start finished: stop it whole, then unwind as the command's SIGTERM does
         shutdown_keeping_sigterm()
         signal.raise_signal(signal.SIGTERM)
     return True
 
 
-def shutdown_keeping_sigterm() -> None:
+#: the variables by which a user chose Ray's token authentication; none set: a token per local Ray
+RAY_AUTH_VARIABLES = ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE")
+
+
+def _local_ray_state() -> dict[str, Any]:
+    """What a local Ray the toolkit starts keeps where, beyond its own processes.
+
+    - Its session folder (logs, sockets): in this process's private folder under a short
+      temporary path (a long ``$TMPDIR`` made Ray's socket paths exceed the 107 bytes of an AF_UNIX
+      address: an uncaught 50-line traceback), removed after Ray stopped, instead of one more
+      ``/tmp/ray/session_*`` per run.
+    - Its auth token: Ray 2.60 turns token authentication on for a local cluster and writes the
+      token to ``~/.ray/auth_token``, readable by every user of the machine, where later drivers
+      find it. Here the token of a cluster nobody else joins is a random one in this process's
+      environment (inherited by Ray's processes), unless the user chose one (:data:`RAY_AUTH_VARIABLES`).
+    """
+    if not any(v in os.environ for v in RAY_AUTH_VARIABLES):
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+    global _RAY_TEMP
+    if _RAY_TEMP is None:
+        atexit.register(_remove_ray_temp, os.getpid())
+    _RAY_TEMP = private_state_dir("ray", short=True, remove_at_exit=False)  # made again once removed
+    return {"_temp_dir": str(_RAY_TEMP)}
+
+
+#: the session folder of the local Ray this process started last (None: none started)
+_RAY_TEMP: Path | None = None
+
+
+def _remove_ray_temp(pid: int | None = None) -> None:
+    """Remove the local Ray's session folder once Ray is stopped (at exit: stopped first; exit
+    hooks run last-registered first, so Ray's own shutdown hook would run after this one)."""
+    global _RAY_TEMP
+    if _RAY_TEMP is None or (pid is not None and os.getpid() != pid):
+        return
+    if ray.is_initialized() or getattr(ray._private.worker, "_global_node", None) is not None:
+        shutdown_keeping_sigterm(remove_temp=False)
+    shutil.rmtree(_RAY_TEMP, ignore_errors=True)
+
+
+def shutdown_keeping_sigterm(*, remove_temp: bool = True) -> None:
     """``ray.shutdown()`` with the SIGTERM handler Python has in force put back as soon as Ray
     dropped it: freeing the driver's core worker resets the C-level handler to the default
     (while Python still names its own), so that a SIGTERM while Ray then stops its processes
@@ -172,6 +217,8 @@ def shutdown_keeping_sigterm() -> None:
     Ray's agents left for a minute). In the main thread only; elsewhere a plain shutdown."""
     if threading.current_thread() is not threading.main_thread():
         ray.shutdown()
+        if remove_temp and _RAY_TEMP is not None:
+            shutil.rmtree(_RAY_TEMP, ignore_errors=True)
         return
     handler = signal.getsignal(signal.SIGTERM)
     node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
@@ -188,6 +235,8 @@ def shutdown_keeping_sigterm() -> None:
     finally:
         if handler is not None:
             signal.signal(signal.SIGTERM, handler)
+    if remove_temp and _RAY_TEMP is not None:
+        shutil.rmtree(_RAY_TEMP, ignore_errors=True)
 
 
 @contextlib.contextmanager

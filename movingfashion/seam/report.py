@@ -540,10 +540,9 @@ def _save_fig(fig: Any, path: Path) -> None:
 
 def plot_frames(results: dict[str, Any], path: Path) -> None:
     """Top-1 and top-20 (or the largest K) vs number of frames, All / Regular / Hard, error bars."""
-    import matplotlib
+    from schemas.library_state import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     frames = results["protocol"]["frames"]
     kmax = max(results["protocol"]["ks"])
@@ -580,10 +579,9 @@ def plot_attention(results: dict[str, Any], path: Path) -> bool:
     att = results.get("attention") or {}
     if not att:
         return False
-    import matplotlib
+    from schemas.library_state import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for key, prof in att.items():
@@ -612,10 +610,9 @@ def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = 
     root = Path(dataset or results.get("dataset") or "")
     if not qual or not root.is_dir():
         return False
-    import matplotlib
+    from schemas.library_state import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     from movingfashion.media.images import read_image
     from movingfashion.media.readers import read_frames

@@ -472,6 +472,9 @@ def _slim_yolo(src: Path, dst: Path) -> None:
     """Copy ultralytics weights without optimizer state (ultralytics already strips best.pt/last.pt
     at the end of training; strip again in case training was cut short)."""
     try:
+        from movingfashion.models.detectors.ultralytics_backend import load_ultralytics
+
+        load_ultralytics()
         from ultralytics.utils.torch_utils import strip_optimizer
 
         tmp = dst.with_suffix(".tmp.pt")

@@ -22,6 +22,7 @@ from movingfashion.models.detectors.base import (
 )
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
+from schemas.library_state import private_state_dir
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 
 if TYPE_CHECKING:
@@ -78,6 +79,44 @@ def _allowed_global(name: str) -> bool:
     return isinstance(obj, type) and issubclass(obj, torch.nn.Module)
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def load_ultralytics() -> Any:
+    """Import ultralytics the one way the toolkit does (every module calls this first).
+
+    Before the first import: no network (``YOLO_OFFLINE``), no pip install at run time
+    (``YOLO_AUTOINSTALL``), and its settings file (a persistent id, written on import) in this
+    process's :func:`~schemas.library_state.private_state_dir`, not ``~/.config/Ultralytics``
+    (a ``YOLO_CONFIG_DIR`` the user set is kept). The import runs with stdout sent to stderr:
+    ultralytics binds its log handler to the stdout of that moment, whose banner ("Creating new
+    Ultralytics Settings ...") broke a command's ``--json`` output."""
+    with _IMPORT_LOCK:
+        if "ultralytics" in sys.modules:
+            return sys.modules["ultralytics"]
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+        os.environ.setdefault("YOLO_CONFIG_DIR", str(private_state_dir("ultralytics")))
+        with contextlib.redirect_stdout(sys.stderr):
+            import ultralytics
+        return ultralytics
+
+
+@contextlib.contextmanager
+def keeping_torch_threads() -> Iterator[None]:
+    """Put torch's intra-op thread count back after ultralytics changed it: setting up a
+    predictor or a trainer on the CPU calls ``torch.set_num_threads(min(8, cores - 1))``, which
+    overrode ``--threads`` (and a caller's own setting) for the rest of the process."""
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = None) -> None:
     """Refuse (:class:`ModelError`) a YOLO weights file whose pickle names a global other than
     plain values and network layers (``posix.system``, ``builtins.exec``...): ultralytics
@@ -85,7 +124,7 @@ def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = N
     without unpickling anything."""
     import torch
 
-    os.environ.setdefault("YOLO_OFFLINE", "1")
+    load_ultralytics()
     import ultralytics.nn.tasks  # noqa: F401 - loads the layer modules _allowed_global looks in
 
     where = where or str(path)
@@ -143,6 +182,7 @@ def _amp_ok(model: Any) -> bool:
 
 def _offline_stubs() -> dict[int, tuple[Any, Callable[..., Any]]]:
     """id of each download entry point of ultralytics -> (it, its offline stand-in)."""
+    load_ultralytics()
     import ultralytics.data.utils  # noqa: F401 - modules that bind the entry points by name
     import ultralytics.engine.trainer  # noqa: F401
     import ultralytics.utils.plotting  # noqa: F401
@@ -261,8 +301,8 @@ class UltralyticsDetector(Detector):
         untrained, randomly initialised network: refused (:class:`ModelError`) unless
         ``allow_random`` (tests; ``mf train-detector`` trains from a config its own way)."""
         super().__init__(config)
-        os.environ.setdefault("YOLO_OFFLINE", "1")
         os.environ.setdefault("YOLO_VERBOSE", "False")
+        load_ultralytics()
         from ultralytics import YOLO
 
         path = Path(weights) if weights is not None else default_detector_path()
@@ -325,17 +365,18 @@ class UltralyticsDetector(Detector):
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config
-        results = self.model.predict(
-            bgr,
-            imgsz=self.imgsz,
-            conf=cfg.conf,
-            iou=cfg.iou,
-            max_det=cfg.max_det,
-            agnostic_nms=cfg.agnostic_nms,
-            device=str(self.device),
-            verbose=False,
-            half=False,
-        )
+        with keeping_torch_threads():  # the first predict sets up the predictor, which sets them
+            results = self.model.predict(
+                bgr,
+                imgsz=self.imgsz,
+                conf=cfg.conf,
+                iou=cfg.iou,
+                max_det=cfg.max_det,
+                agnostic_nms=cfg.agnostic_nms,
+                device=str(self.device),
+                verbose=False,
+                half=False,
+            )
         out = []
         for r in results:
             b = r.boxes
