@@ -10,23 +10,16 @@ import json
 
 import pytest
 
-from cleaning.splits import SPLIT_META_KEY, rebuild_splits
+from cleaning.splits import SPLIT_META_KEY
 from schemas.catalog import Catalog
-from schemas.items import SourceItem, Status
+from tests.cleaning.split_catalogs import regular_catalog
 from tests.mf_cli import run_mf
 
 
 @pytest.fixture()
 def catalog(tmp_path):
     """20 accepted Regular products of class 1, split once with seed 5, fraction 0.3."""
-    path = tmp_path / "c.sqlite"
-    with Catalog(path) as cat:
-        sids = [f"r{i}" for i in range(20)]
-        cat.upsert_items([SourceItem(source="netaporter", source_id=s) for s in sids], status=Status.ACCEPTED)
-        for s in sids:
-            cat.set_item_state("netaporter", s, product_id=s, df2_class=1, partition="regular")
-        rebuild_splits(cat, seed=5, test_fraction=0.3)
-    return path
+    return regular_catalog(tmp_path / "c.sqlite", seed=5, test_fraction=0.3)
 
 
 def _state(path) -> tuple[dict, list[tuple[str, str]]]:

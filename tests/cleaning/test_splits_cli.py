@@ -10,7 +10,7 @@ from cleaning.splits import SPLIT_META_KEY, rebuild_splits
 from schemas.catalog import Catalog
 from schemas.config import load_config
 from schemas.errors import ConfigError
-from schemas.items import SourceItem, Status
+from tests.cleaning.split_catalogs import regular_catalog
 from tests.mf_cli import run_mf
 
 
@@ -23,14 +23,7 @@ def _mf(args: list[str], capsys) -> tuple[int, str]:
 @pytest.fixture()
 def catalog(tmp_path):
     """20 accepted Regular products of class 1, split once (seed 0, fraction 0.1)."""
-    path = tmp_path / "c.sqlite"
-    with Catalog(path) as cat:
-        sids = [f"r{i}" for i in range(20)]
-        cat.upsert_items([SourceItem(source="netaporter", source_id=s) for s in sids], status=Status.ACCEPTED)
-        for s in sids:
-            cat.set_item_state("netaporter", s, product_id=s, df2_class=1, partition="regular")
-        rebuild_splits(cat)
-    return path
+    return regular_catalog(tmp_path / "c.sqlite")
 
 
 def _state(path):
