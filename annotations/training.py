@@ -16,10 +16,7 @@ from typing import Any
 
 from movingfashion.deepfashion2 import df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
-from movingfashion.models.detectors.ultralytics_backend import (
-    check_weights_globals,
-    offline_ultralytics,
-)
+from movingfashion.models.detectors.ultralytics_backend import check_weights_globals, offline_ultralytics
 from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
 

@@ -62,14 +62,12 @@ class Terminated(KeyboardInterrupt):
 
 class _SigtermState:
     """The handler :func:`sigterm_interrupts` installs: the first SIGTERM raises
-    :class:`Terminated`; later ones (``kill`` sent again, a supervisor's repeat) are only counted,
-    so that the unwinding the first one started (a pool joined, Ray shut down) is not cut short."""
+    :class:`Terminated`; later ones (``kill`` sent again, a supervisor's repeat) are ignored, so
+    that the unwinding the first one started (a pool joined, Ray shut down) is not cut short."""
 
     received = False
-    count = 0
 
     def __call__(self, signum: int, frame: Any) -> None:
-        self.count += 1
         if self.received:
             return
         self.received = True

@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -51,7 +52,7 @@ def private_state_dir(name: str, *, short: bool = False, remove_at_exit: bool = 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` on the Agg backend, with matplotlib's config and font cache in
     :func:`private_state_dir` (unless ``MPLCONFIGDIR`` is set) and SVG output reproducible."""
-    if "matplotlib" not in __import__("sys").modules:
+    if "matplotlib" not in sys.modules:
         os.environ.setdefault("MPLCONFIGDIR", str(private_state_dir("matplotlib")))
     import matplotlib
 

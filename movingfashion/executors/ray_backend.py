@@ -198,28 +198,32 @@ def _local_ray_state() -> dict[str, Any]:
 _RAY_TEMP: Path | None = None
 
 
-def _remove_ray_temp(pid: int | None = None) -> None:
-    """Remove the local Ray's session folder once Ray is stopped (at exit: stopped first; exit
-    hooks run last-registered first, so Ray's own shutdown hook would run after this one)."""
-    global _RAY_TEMP
-    if _RAY_TEMP is None or (pid is not None and os.getpid() != pid):
-        return
-    if ray.is_initialized() or getattr(ray._private.worker, "_global_node", None) is not None:
-        shutdown_keeping_sigterm(remove_temp=False)
-    shutil.rmtree(_RAY_TEMP, ignore_errors=True)
+def _remove_ray_temp(pid: int) -> None:
+    """At exit of the process that started the local Ray: stop it, then remove its session
+    folder (exit hooks run last-registered first, so Ray's own shutdown hook would come after)."""
+    if os.getpid() == pid and _RAY_TEMP is not None:
+        shutdown_keeping_sigterm()
 
 
-def shutdown_keeping_sigterm(*, remove_temp: bool = True) -> None:
+def shutdown_keeping_sigterm() -> None:
     """``ray.shutdown()`` with the SIGTERM handler Python has in force put back as soon as Ray
     dropped it: freeing the driver's core worker resets the C-level handler to the default
     (while Python still names its own), so that a SIGTERM while Ray then stops its processes
     (1-2 s), or any time after, killed the command outright (exit -15, no "interrupted" line,
-    Ray's agents left for a minute). In the main thread only; elsewhere a plain shutdown."""
-    if threading.current_thread() is not threading.main_thread():
-        ray.shutdown()
-        if remove_temp and _RAY_TEMP is not None:
+    Ray's agents left for a minute). In the main thread only; elsewhere a plain shutdown. The
+    session folder of a local Ray this process started is removed after."""
+    try:
+        if threading.current_thread() is threading.main_thread():
+            _shutdown_in_main_thread()
+        else:
+            ray.shutdown()
+    finally:
+        if _RAY_TEMP is not None:
             shutil.rmtree(_RAY_TEMP, ignore_errors=True)
-        return
+
+
+def _shutdown_in_main_thread() -> None:
+    """:func:`shutdown_keeping_sigterm` in the main thread, where the handler can be put back."""
     handler = signal.getsignal(signal.SIGTERM)
     node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
     kill = getattr(node, "kill_all_processes", None)
@@ -235,8 +239,6 @@ def shutdown_keeping_sigterm(*, remove_temp: bool = True) -> None:
     finally:
         if handler is not None:
             signal.signal(signal.SIGTERM, handler)
-    if remove_temp and _RAY_TEMP is not None:
-        shutil.rmtree(_RAY_TEMP, ignore_errors=True)
 
 
 @contextlib.contextmanager
