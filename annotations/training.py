@@ -16,7 +16,11 @@ from typing import Any
 
 from movingfashion.deepfashion2 import df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
-from movingfashion.models.detectors.ultralytics_backend import check_weights_globals, offline_ultralytics
+from movingfashion.models.detectors.ultralytics_backend import (
+    check_weights_globals,
+    keeping_torch_threads,
+    offline_ultralytics,
+)
 from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
 
@@ -218,7 +222,7 @@ def _train(
         data_yaml = df2_to_yolo(df2_root, out_dir / "yolo-data")
         check_data_yaml(data_yaml)
     dev = pick_device(device)
-    with prints_to_stderr():
+    with prints_to_stderr(), keeping_torch_threads():  # its trainer sets torch's threads on the CPU
         try:
             yolo.train(
                 data=str(data_yaml),

@@ -40,6 +40,17 @@ def _starts_ray(item) -> bool:
     return _ray_modules[path]
 
 
+def pytest_configure(config) -> None:
+    """One torch thread in every test process. `make test` runs two processes on two cores; every
+    test sees the same count whatever ran before it in its process (ultralytics' first CPU
+    predict used to lower it to min(8, cores - 1) in mid-run; the detector now puts it back); and
+    it is a Ray worker's count (one CPU per task), so local and Ray results compare byte for byte
+    (tests/annotations/test_ray.py). Commands the tests run keep torch's default."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
     import pytest
 

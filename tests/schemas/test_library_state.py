@@ -30,21 +30,24 @@ def _files(home: Path) -> list[str]:
     return sorted(str(p.relative_to(home)) for p in home.rglob("*"))
 
 
-def test_the_detector_writes_nothing_in_home_and_keeps_stdout_clean(tmp_path):
-    """ultralytics wrote ~/.config/Ultralytics/settings.json and printed its "Creating new
-    Ultralytics Settings" banner on stdout (a --json output no longer parsed)."""
+def test_the_detector_writes_nothing_in_home_keeps_stdout_clean_and_torch_threads(tmp_path):
+    """ultralytics wrote ~/.config/Ultralytics/settings.json, printed its "Creating new
+    Ultralytics Settings" banner on stdout (a --json output no longer parsed), and its first CPU
+    predict set torch's threads to min(8, cores - 1) over --threads."""
     code = """
-import json, os, numpy as np
+import json, os, torch, numpy as np
+torch.set_num_threads(3)
 from movingfashion.models.detectors.ultralytics_backend import UltralyticsDetector
 d = UltralyticsDetector()
 d.detect(np.zeros((2, 64, 64, 3), np.uint8))
 state = os.environ["YOLO_CONFIG_DIR"]
-print(json.dumps({"state": state, "exists": os.path.isdir(state)}))
+print(json.dumps({"threads": torch.get_num_threads(), "state": state, "exists": os.path.isdir(state)}))
 """
     home = tmp_path / "home"
     r = _run(code, home)
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout)  # nothing but the JSON on stdout
+    assert out["threads"] == 3
     assert out["exists"] and not out["state"].startswith(str(home))
     assert not Path(out["state"]).exists()  # removed at exit
     assert _files(home) == []

@@ -102,6 +102,23 @@ def load_ultralytics() -> Any:
         return ultralytics
 
 
+@contextlib.contextmanager
+def keeping_torch_threads() -> Iterator[None]:
+    """Put torch's intra-op thread count back after ultralytics changed it: setting up a
+    predictor or a trainer on the CPU calls ``torch.set_num_threads(min(8, cores - 1))``, which
+    overrode ``--threads`` (and a caller's own setting) for the rest of the process, and in a Ray
+    worker (one CPU per task, so one thread) ran up to 8 threads per task on a many-core node.
+    Restores only; never picks a count (tests/test_threads.py allows it by name)."""
+    import torch
+
+    n = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
+
 def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = None) -> None:
     """Refuse (:class:`ModelError`) a YOLO weights file whose pickle names a global other than
     plain values and network layers (``posix.system``, ``builtins.exec``...): ultralytics
@@ -350,17 +367,18 @@ class UltralyticsDetector(Detector):
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config
-        results = self.model.predict(
-            bgr,
-            imgsz=self.imgsz,
-            conf=cfg.conf,
-            iou=cfg.iou,
-            max_det=cfg.max_det,
-            agnostic_nms=cfg.agnostic_nms,
-            device=str(self.device),
-            verbose=False,
-            half=False,
-        )
+        with keeping_torch_threads():  # the first predict sets up the predictor, which sets them
+            results = self.model.predict(
+                bgr,
+                imgsz=self.imgsz,
+                conf=cfg.conf,
+                iou=cfg.iou,
+                max_det=cfg.max_det,
+                agnostic_nms=cfg.agnostic_nms,
+                device=str(self.device),
+                verbose=False,
+                half=False,
+            )
         out = []
         for r in results:
             b = r.boxes
