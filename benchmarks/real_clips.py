@@ -14,7 +14,7 @@ family           clip                                       from (licence)      
                  frames, 1 key frame, B-frames              a standard VQEG sequence)
 ``bunny``        H.264 Main 1280x720, 25 fps, 132 frames,   same (``bigbuckbunny``,          render
                  1 key frame                                Blender Foundation, CC BY)
-``box``          H.264 High 640x480, ~30 fps, 456 frames,   Debian ``opencv-doc`` (4.6.0,    camera
+``box``          H.264 High 640x480, ~30 fps, 455 frames,   Debian ``opencv-doc`` (4.6.0,    camera
                  2 key frames, B-frames                     Apache-2.0 / BSD-3-Clause)
 ``vtest``        768x576, 10 fps, 795 frames: MPEG-4 part   same (``samples/data/vtest``)    camera
                  2 source re-encoded here as H.264 (x264
@@ -203,7 +203,8 @@ def build_dataset(cache: Path, out: Path, families: list[str], products: int) ->
         if src is None:
             continue
         reader = open_reader(src, backend="pyav")
-        # boxes only on frames that really decode (box.mp4's last packet does not)
+        # boxes only on frames that really decode (the readers already leave out box.mp4's last
+        # packet, which is flagged discard; a damaged file would decode fewer still)
         n, (h, w), keys = count_decodable_frames(src), reader.size, reader.key_indices()
         summary[name] = {
             "source": f"{fam.package}:{fam.member}",

@@ -111,7 +111,11 @@ def video_timing(path: str | os.PathLike[str], fps: float) -> VideoTiming:
             stream = container.streams.video[0]
             tb = float(stream.time_base or 0)
             sar = stream.codec_context.sample_aspect_ratio or stream.sample_aspect_ratio
-            pts = sorted(int(p.pts) for p in container.demux(stream) if p.pts is not None and p.size)
+            pts = sorted(
+                int(p.pts)
+                for p in container.demux(stream)
+                if p.pts is not None and p.size and not p.is_discard
+            )  # a packet flagged discard (edit list) is no frame, as for the readers
     except (av.FFmpegError, OSError, IndexError):
         return VideoTiming(None, 1.0)
     ratio = float(sar) if sar and float(sar) > 0 else 1.0

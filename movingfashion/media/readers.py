@@ -534,18 +534,26 @@ def _index_packets(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(presentation timestamps in display order, indices of key frames) of a video stream.
 
+    A packet flagged discard (an edit list hides it: a stream-copied cut keeps the frames
+    before its start that the first shown frame depends on; an encoder's trailing frame) is
+    decoded by FFmpeg but never shown, so it is no frame of the video here.
+
     ``facts``, when given, receives ``end_pts`` (where the last frame ends), ``open_gop``
-    (a packet after a key frame, in decode order, is shown before it: leading B-frames) and
-    ``pts_in_decode_order`` (no timestamp is below the one before it, in decode order).
+    (a packet after a key frame, in decode order, is shown before it: leading B-frames),
+    ``pts_in_decode_order`` (no timestamp is below the one before it, in decode order) and
+    ``discarded`` (packets flagged discard, not counted).
     """
     pts: list[int] = []
     keys: list[bool] = []
     end = 0
-    key_pts, nkeys, open_gop, in_order = 0, 0, False, True
+    key_pts, nkeys, open_gop, in_order, discarded = 0, 0, False, True, 0
     for pkt in container.demux(stream):
         if pkt.pts is None:
             if pkt.size:
                 raise OSError("packets without timestamps")
+            continue
+        if pkt.is_discard:
+            discarded += 1
             continue
         t = int(pkt.pts)
         in_order = in_order and (not pts or t >= pts[-1])
@@ -560,6 +568,7 @@ def _index_packets(
         facts["end_pts"] = max(end, max(pts, default=0))
         facts["open_gop"] = open_gop
         facts["pts_in_decode_order"] = in_order and bool(pts)
+        facts["discarded"] = discarded
     order = np.argsort(np.asarray(pts, np.int64), kind="stable")
     sorted_pts = np.asarray(pts, np.int64)[order]
     key_idx = np.flatnonzero(np.asarray(keys, bool)[order]) if pts else np.zeros(0, np.int64)
@@ -577,7 +586,7 @@ def _moving_video_streams(container: Any) -> int:
 
 
 def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, int | None, list[int]]:
-    """(frames the container really holds, frames its header declares or None, key-frame indices).
+    """(frames the video shows, frames its header declares or None, key-frame indices).
 
     Read from the packets, without decoding. The header count is the stream's ``nb_frames``,
     else its duration times its frame rate. ``facts``: as for :func:`_index_packets`, plus
@@ -628,11 +637,16 @@ class DecordReader:
                 f"{facts['video_streams']} video streams; decord would read another one than stream 0 "
                 "(the one every other backend and the probe read)"
             )
+        if facts.get("discarded"):  # after a seek back it is off by the hidden frames
+            raise OSError(
+                f"an edit list hides {facts['discarded']} stored frame(s); decord would return other frames"
+            )
         if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
             raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
         self._vr = decord.VideoReader(media_path(path), ctx=decord.cpu(0), num_threads=1)
         claimed = len(self._vr)
-        if declared is not None and abs(declared - real) > max(1, real // 50):
+        stored = real + facts.get("discarded", 0)  # the header counts the hidden frames too
+        if declared is not None and abs(declared - stored) > max(1, stored // 50):
             # decord seeks by the header's duration: with a lying header it returns wrong frames
             raise OSError(f"the header declares {declared} frames but the file holds {real}")
         # decord's get_batch can spin forever on a frame the file does not have: never ask

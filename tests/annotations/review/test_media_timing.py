@@ -176,3 +176,30 @@ def test_a_variable_frame_rate_video_shows_each_frame_at_its_own_time(browser, r
             assert pg.errors == []
         finally:
             pg.close()
+
+
+def test_an_edit_list_cut_times_only_the_frames_it_shows(tmp_path):
+    """A stream-copied cut keeps, flagged discard, the frames before its start that the first
+    shown frame depends on; they were timed as frames 0, 1... so the page sought every frame of
+    such a video to an earlier one. The times are those of the frames the decoder puts out."""
+    from annotations.review.media import video_timing
+
+    src, cut = tmp_path / "src.mp4", tmp_path / "cut.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=96x64:rate=25", "-t", "3", "-c:v", "libx264", "-g", "25", "-bf", "2", str(src)],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", "1.1", "-i", str(src), "-t", "1",
+         "-c", "copy", str(cut)],
+        check=True,
+    )  # fmt: skip
+    with av.open(str(cut)) as container:
+        hidden = sum(p.is_discard for p in container.demux(video=0) if p.size)
+    with av.open(str(cut)) as container:
+        shown = [round(float(f.time), 6) for f in container.decode(video=0)]
+    assert hidden > 0 and len(shown) > 10  # the case this test is about
+    times = video_timing(cut, 25.0).frame_times
+    expected = None if np.allclose(shown, np.arange(len(shown)) / 25.0, atol=0.01) else shown
+    assert times == expected
