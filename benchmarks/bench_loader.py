@@ -83,6 +83,7 @@ from movingfashion.dataset import (  # noqa: E402
     cache_entry,
 )
 from movingfashion.media.images import read_image  # noqa: E402
+from movingfashion.media.logs import quiet_native_logs  # noqa: E402
 from movingfashion.media.readers import (  # noqa: E402
     READERS,
     PyAVReader,
@@ -283,6 +284,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="stdout: one JSON document (the tables go to stderr)")
     args = ap.parse_args()
+    quiet_native_logs()  # the official way opens OpenCV itself: its FFmpeg's messages off
     if args.repeat < 1:
         ap.error(f"--repeat: at least 1 run, got {args.repeat}")
     if args.dataset is not None:

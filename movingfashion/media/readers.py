@@ -643,12 +643,15 @@ class DecordReader:
             )
         if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
             raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
-        self._vr = decord.VideoReader(media_path(path), ctx=decord.cpu(0), num_threads=1)
-        claimed = len(self._vr)
         stored = real + facts.get("discarded", 0)  # the header counts the hidden frames too
         if declared is not None and abs(declared - stored) > max(1, stored // 50):
             # decord seeks by the header's duration: with a lying header it returns wrong frames
             raise OSError(f"the header declares {declared} frames but the file holds {real}")
+        try:
+            self._vr = decord.VideoReader(media_path(path), ctx=decord.cpu(0), num_threads=1)
+        except decord.DECORDError as exc:  # the protocol's error, as every other reader's
+            raise OSError(f"decord cannot open the file ({_first_line(exc)})") from None
+        claimed = len(self._vr)
         # decord's get_batch can spin forever on a frame the file does not have: never ask
         self._len = min(claimed, real)
         self._size: tuple[int, int] | None = None
@@ -705,6 +708,7 @@ class OpenCVReader:
         import cv2
 
         _track(self)
+        quiet_native_logs()  # before OpenCV's FFmpeg first initialises (opened without open_reader)
 
         self.path = path
         self._cap = cv2.VideoCapture(media_path(path))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,4 +60,35 @@ def test_damaged_video_leaves_the_terminal_clean_and_the_log_full(lying_clips, t
     assert "libav." in log  # FFmpeg's complaints went to logging instead
     # without the helper, the same calls do print over the terminal (so the check above can fail)
     out, err, _ = run(lying_clips["truncated"], tmp_path, keep_native=True)
-    assert "partial file" in out + err or "Invalid NAL" in out + err
+    assert re.search(r"^\[[\w,]+ @ 0x[0-9a-f]+\] ", out + err, re.M)  # FFmpeg's own log line
+
+
+DIRECT = """
+import sys
+from movingfashion.media.readers import READERS
+try:
+    r = READERS[sys.argv[2]](sys.argv[1])
+except OSError:
+    sys.exit(0)  # refused (decord refuses a file whose header lies): nothing decoded
+for i in (0, 40, len(r) - 1):
+    try:
+        r.get([i])
+    except Exception:
+        pass
+"""
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord", "opencv"])
+def test_a_reader_opened_directly_is_as_quiet_as_one_from_open_reader(lying_clips, backend):
+    """Readers are public: OpenCV's FFmpeg printed its complaints when an OpenCVReader was made
+    without open_reader (which quiets the native logs first), e.g. the benchmark's baseline."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENCV_", "MF_NATIVE"))}
+    proc = subprocess.run(
+        [sys.executable, "-c", DIRECT, str(lying_clips["truncated"]), backend],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout + proc.stderr == "", (proc.stdout + proc.stderr)[-1500:]
