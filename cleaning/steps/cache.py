@@ -30,6 +30,11 @@ def cache_path(catalog: Catalog) -> Path:
     return catalog.path.with_name(f"{catalog.path.stem}.cleaning-cache.json")
 
 
+#: Keys of the records of files (size, mtime, SHA-256 at the last stat), not of results: they
+#: stay valid when the thresholds change (the tag), so a new threshold does not rehash everything.
+FILE_PREFIX = "file:"
+
+
 class ResultCache:
     """``get(sha, what)`` / ``put(sha, what, value)`` of JSON values; ``save()`` writes atomically."""
 
@@ -53,7 +58,8 @@ class ResultCache:
             self.data = self._load(path)
 
     def _load(self, path: Path) -> dict[str, Any]:
-        """The entries of a cache file made with this tag; {} (with a warning) when it is damaged."""
+        """The entries of a cache file made with this tag (of one made with another, only the
+        files' records); {} (with a warning) when it is damaged."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -62,9 +68,14 @@ class ResultCache:
         if not isinstance(raw, dict):
             log.warning("%s: damaged cleaning result cache (not a JSON object); starting a fresh one", path)
             return {}
-        if raw.get("tag") != self.tag:
-            return {}  # made with other thresholds
         entries = raw.get("entries", {})
+        if raw.get("tag") != self.tag:  # made with other thresholds: only the files' records hold
+            entries = (
+                {k: v for k, v in entries.items() if k.startswith(FILE_PREFIX)}
+                if isinstance(entries, dict)
+                else {}
+            )
+            self.dirty = bool(entries)
         if not isinstance(entries, dict):
             log.warning(
                 "%s: damaged cleaning result cache (entries is not an object); starting a fresh one", path

@@ -7,7 +7,8 @@ makes its item fail (listed, not recorded).
 
 Every rerun looks at the files again, cheaply: each is stat'ed, and its SHA-256 is computed again
 only when its size or modification time differs from what the last run saw (kept in the result
-cache under ``file:<path>``; without such a record, when its size differs from the catalog's).
+cache under ``file:<path>``, which a change of thresholds keeps; a file with no such record,
+at its first clean or after the cache file was deleted, is hashed).
 A file deleted since is rejected ``missing``, one overwritten is probed under its new SHA-256
 (so garbage is rejected ``corrupt``), and the steps after this one use the fresh SHA-256.
 """
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from cleaning.config import ProbeConfig
 from cleaning.probe import probe_image, probe_video
 from cleaning.steps.base import Step, StepContext, StepReport
+from cleaning.steps.cache import FILE_PREFIX
 from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoState
 from movingfashion.executors import Outcome, describe
 from schemas.atomic import sha256_file
@@ -153,13 +155,15 @@ class ProbeStep(Step):
 
 
 def _file_key(job: _Job) -> str:
-    return f"file:{job.asset.path}"
+    return f"{FILE_PREFIX}{job.asset.path}"
 
 
 def _still_hashed(job: _Job, ctx: StepContext) -> bool:
     """Stat the job's file: True when the catalog's SHA-256 still holds (same size and mtime as
-    the last run saw with that SHA-256; with no record of it, the catalog's size), so nothing is
-    read; False when it is to be hashed again (``job.sha`` reset; None for a missing file)."""
+    the last run saw with that SHA-256), so nothing is read; False when it is to be hashed again
+    (``job.sha`` reset; None for a missing file). With no record of the file (its first clean, or
+    a cache file deleted) it is hashed: a size match alone let a same-size replacement keep the
+    old SHA-256, and every result of its new bytes was then cached under the old one."""
     try:
         st = job.path.stat()
     except OSError:
@@ -171,12 +175,7 @@ def _still_hashed(job: _Job, ctx: StepContext) -> bool:
     if job.sha is None:
         return False
     seen = ctx.cache.get(_file_key(job), "stat")
-    if isinstance(seen, list) and len(seen) == 3:
-        ok = seen == [*job.stat, job.sha]
-    else:
-        ok = job.asset.size is not None and job.asset.size == st.st_size
-        if ok:
-            ctx.cache.put(_file_key(job), "stat", [*job.stat, job.sha])
+    ok = isinstance(seen, list) and seen == [*job.stat, job.sha]
     if not ok:
         job.sha = None
     return ok

@@ -95,3 +95,49 @@ def test_a_damaged_cached_probe_is_probed_again(ctx):
     assert (
         later.cache.get(sha, "probe")["ok"] is True and state.videos["tiktok/a/video.mp4"].probe.frames == 30
     )
+
+
+def _replace_same_size(path) -> None:
+    """Other content of the same size (a new modification time)."""
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + bytes(255 - b for b in data[100:200]) + data[200:])
+
+
+def test_a_same_size_replacement_before_the_first_clean_gets_its_own_sha(ctx):
+    """With no record of the file, a size equal to the catalog's kept the collector's SHA-256,
+    and every result of the new bytes was cached under the old one (audit_stale D1)."""
+    _collect(ctx, ("a",))
+    path = ctx.root / "tiktok/a/video.mp4"
+    _replace_same_size(path)
+    state = _state(ctx, ("a",))
+    ProbeStep().run(state, ctx)
+    sha = state.items["tiktok/a"].assets[0].sha256
+    assert sha == sha256_file(path) != _first_sha["tiktok/a/video.mp4"]
+
+
+def test_a_threshold_change_keeps_the_file_records(ctx, monkeypatch):
+    """The records of files are no results: new thresholds (another cache tag) drop every
+    result but keep them, so an unchanged file is not hashed again and a replaced one still is."""
+    from cleaning.config import CleaningConfig
+    from cleaning.steps.base import StepContext
+    from cleaning.steps.cache import ResultCache
+    from movingfashion.executors.local import LocalExecutor
+
+    _collect(ctx, ("a", "b"))
+    ProbeStep().run(_state(ctx, ("a", "b")), ctx)
+    ctx.cache.save()
+    _replace_same_size(ctx.root / "tiktok/b/video.mp4")
+    cfg = CleaningConfig.model_validate({"probe": {"min_frames": 2}})
+    cache = ResultCache(ctx.cache.path, cfg)
+    assert cache.tag != ctx.cache.tag
+    later = StepContext(ctx.catalog, ctx.root, cfg, cache, LocalExecutor())
+    hashed = []
+    real = probe_step.sha256_file
+    monkeypatch.setattr(
+        probe_step, "sha256_file", lambda p: hashed.append(p.name if hasattr(p, "name") else p) or real(p)
+    )
+    state = _state(later, ("a", "b"))
+    ProbeStep().run(state, later)
+    assert len(hashed) == 1  # b only
+    assert state.items["tiktok/b"].assets[0].sha256 == sha256_file(ctx.root / "tiktok/b/video.mp4")
+    assert state.items["tiktok/a"].assets[0].sha256 == _first_sha["tiktok/a/video.mp4"]
