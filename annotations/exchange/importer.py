@@ -6,7 +6,9 @@ Every file is read and checked before anything is written. A file names its vide
 Tracks are matched to tracklets by their ``tracklet`` attribute, the tracklet index the export
 wrote on every box (CVAT keeps it; it renumbers the track ids when it exports, so a deleted track
 shifts the ids of the tracks after it). A track whose attribute is empty (drawn in CVAT) is a new
-tracklet. A file without the attribute (exported before it existed, or from a CVAT task whose
+tracklet, unless an earlier import of it made one: a manual tracklet that no other track names,
+with its class and boxes, is that track (so importing a file again adds nothing; a drawn track
+corrected in CVAT since, with nothing to tell it from a new one, is added again). A file without the attribute (exported before it existed, or from a CVAT task whose
 labels lack it) falls back to the track ids, with a warning.
 
 ``tracks="gt"``: the track marked ``ground_truth`` (or the only track) replaces the tracklet it
@@ -281,7 +283,28 @@ def _targets(vt: VideoTracklets, cv: CvatVideo) -> dict[str, int | None]:
             where=where,
             hint="keep one track per tracklet",
         )
+    _already_added(vt, cv, out)
     return out
+
+
+def _already_added(vt: VideoTracklets, cv: CvatVideo, out: dict[str, int | None]) -> None:
+    """Point each new track (target None) that an earlier import of the same file added at the
+    tracklet it became: a manual tracklet no other track names, with the same class and boxes.
+    Without it, importing a file twice (a rerun after a killed import, or the usual "correct in
+    CVAT, export, import" loop run again) appended a drawn track once more each time."""
+    free = {i for i, t in enumerate(vt.tracklets) if t.mode == "manual"} - set(out.values())
+    for track in cv.tracks:
+        if out[track.id] is not None or not free:
+            continue
+        for i in sorted(free):
+            try:
+                _, n = _tracklet(vt.tracklets[i], track, vt, str(cv.path), cv.frame_range)
+            except DataFormatError:
+                break  # the track itself is bad: _merged names the problem
+            if n == 0:
+                out[track.id] = i
+                free.discard(i)
+                break
 
 
 def _merged(

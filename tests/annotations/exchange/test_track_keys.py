@@ -109,6 +109,34 @@ def test_a_track_drawn_in_cvat_is_a_new_tracklet(exported):
     assert after.ground_truth == 0 and res["missing_tracks"] == {} and res["warnings"] == []
 
 
+def test_importing_a_file_with_a_drawn_track_again_adds_nothing(exported):
+    """A rerun of an import (after a kill, or the CVAT loop run again on the same task) appended
+    every track drawn in CVAT once more: 4 tracklets became 5, the last two identical
+    (audit_exchange D1). A drawn track equal to a manual tracklet no other track names is it."""
+    ds, vp, xml = exported
+
+    def edit(root):
+        new = ET.fromstring(ET.tostring(root.findall("track")[0]))
+        for a in new.iter("attribute"):
+            a.text = "" if a.get("name") == KEY_ATTRIBUTE else "false"
+        move_boxes(new, 3.0)
+        root.append(new)
+
+    as_cvat_exports(xml, edit)
+    import_cvat(ds, xml, tracks="all")
+    once = read_video_tracklets(tracklet_file(ds, vp))
+    assert len(once.tracklets) == 4 and once.tracklets[3].mode == "manual"
+    res = import_cvat(ds, xml, tracks="all")
+    assert read_video_tracklets(tracklet_file(ds, vp)) == once
+    assert res["changed_videos"] == [] and res["missing_tracks"] == {} and res["warnings"] == []
+    # a drawn track whose boxes differ is not taken for the tracklet (nothing else tells them apart)
+    tree = ET.parse(xml)
+    move_boxes(tree.getroot().findall("track")[-1], 2.0)
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+    import_cvat(ds, xml, tracks="all")
+    assert len(read_video_tracklets(tracklet_file(ds, vp)).tracklets) == 5
+
+
 def test_gt_import_replaces_the_tracklet_the_marked_track_came_from(exported):
     """The track marked ground_truth in CVAT is tracklet 2: it becomes the ground truth, and
     tracklet 0 keeps its boxes (before: tracklet 0 was overwritten with tracklet 2's)."""
