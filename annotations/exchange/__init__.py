@@ -64,6 +64,12 @@ def export_dataset(
             f"unknown export format {fmt!r}", where="--format", hint=f"use {', '.join(EXPORTERS)}"
         )
     root, dst = Path(dataset), Path(out)
+    if dst.resolve() == root.resolve() or dst.resolve().is_relative_to(root.resolve()):
+        raise ConfigError(
+            "the export folder is inside the dataset folder",
+            where=f"--out {dst}",
+            hint="write the export elsewhere: files the dataset's manifest does not list break mf verify",
+        )
     chosen, left = select_videos(root, tracks, videos)
     if not chosen:  # checked before OUT is made
         raise DataFormatError(

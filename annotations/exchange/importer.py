@@ -80,6 +80,9 @@ from schemas.errors import ConfigError, DataFormatError
 #: (the default ``box_tolerance`` of :class:`movingfashion.dataset.MovingFashionDataset`)
 BOX_TOLERANCE = 2.0
 
+#: how far (pixels) a coordinate may move and still be the stored box: CVAT writes two decimals
+ROUND_TRIP = 0.005
+
 log = logging.getLogger("annotations.exchange")
 
 
@@ -142,6 +145,8 @@ def _tracklet(
     if span is not None:
         _refuse_outside(track, span, vt, where)
     fitted = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}
+    if old is not None:  # a box as exported (CVAT's rounding, clipped to the frame) is unchanged
+        fitted = {f: old.boxes[f] if _as_exported(old.boxes.get(f), b, vt) else b for f, b in fitted.items()}
     boxes = dict(sorted({**kept, **fitted}.items()))
     if old is not None and boxes == old.boxes and cls == old.class_id:
         return old, 0
@@ -162,6 +167,19 @@ def _tracklet(
     except ValidationError as exc:
         raise DataFormatError(f"invalid track: {exc.errors()[0]['msg']}", where=where) from None
     return t, changed
+
+
+def _as_exported(stored: list[int | float] | None, box: list[int | float], vt: VideoTracklets) -> bool:
+    """Whether ``box`` is ``stored`` as an export writes it (clipped to the frame) and CVAT gives
+    it back (two decimals): an unedited round trip keeps the stored box, its scores and the
+    tracklet's mode (it made them manual, with scores dropped, for boxes of 3 or 4 decimals or
+    reaching up to BOX_TOLERANCE px outside the frame)."""
+    if stored is None:
+        return False
+    lims = (vt.width, vt.height, vt.width, vt.height)
+    return all(
+        abs(min(max(s, 0), m) - b) <= ROUND_TRIP + 1e-9 for s, m, b in zip(stored, lims, box, strict=True)
+    )
 
 
 def _refuse_outside(track: CvatTrack, span: FrameRange, vt: VideoTracklets, where: str) -> None:

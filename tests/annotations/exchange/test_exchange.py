@@ -22,7 +22,7 @@ from annotations.tracklet_files import (
     write_video_tracklets,
 )
 from schemas.catalog import Catalog
-from schemas.errors import DataFormatError
+from schemas.errors import ConfigError, DataFormatError
 from schemas.official import read_official
 from schemas.review import list_decisions
 from schemas.taxonomy import DF2_CLASSES
@@ -290,3 +290,49 @@ def test_export_choices_are_the_registry():
 
     fmt = next(p for p in export.params if p.name == "fmt")
     assert list(fmt.type.choices) == list(EXPORTERS)
+
+
+def _as_cvat_writes(xml: Path, dx: float = 0.0) -> None:
+    """Rewrite every box coordinate as CVAT's own export does (two decimals), moved by ``dx``."""
+    tree = ET.parse(xml)
+    for box in tree.getroot().iter("box"):
+        for k in ("xtl", "ytl", "xbr", "ybr"):
+            box.set(k, f"{float(box.get(k)) + (dx if k == 'xtl' else 0):.2f}")
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+
+
+def test_an_unedited_round_trip_through_cvat_changes_nothing(setup, tmp_path):
+    """Boxes of 3 decimals (decimals allows 4) and a box up to 2 px outside the frame came back
+    from CVAT rounded or clipped, and the import made the tracklet manual and dropped its scores
+    (audit_exchange D4). A real edit, even of 0.01 px, still counts."""
+    ds, _, facts = setup
+    stem = facts["videos"][1]
+    vp = facts["video_path"][stem]
+    vt = read_video_tracklets(tracklet_file(ds, vp))
+    gt = vt.tracklets[vt.ground_truth]
+    frames = sorted(gt.boxes)
+    gt.boxes = {f: [round(b[0] + 0.1234, 3), b[1], b[2], b[3]] for f, b in gt.boxes.items()}
+    x1, y1, _, y2 = gt.boxes[frames[0]]
+    gt.boxes[frames[0]] = [x1, y1, vt.width + 1.5, y2]  # reaches 1.5 px out: exported clipped
+    gt.scores = {f: 0.9 for f in gt.boxes}
+    write_video_tracklets(ds, vt)
+    before = read_video_tracklets(tracklet_file(ds, vp))
+    assert before.tracklets[before.ground_truth].scores  # scores to lose
+    out = tmp_path / "cvat"
+    export_dataset(ds, "cvat", out, videos=[stem])
+    _as_cvat_writes(out / f"{stem}.xml")
+    res = import_cvat(ds, out / f"{stem}.xml")
+    assert res["changed_videos"] == [] and read_video_tracklets(tracklet_file(ds, vp)) == before
+    _as_cvat_writes(out / f"{stem}.xml", dx=0.01)
+    res = import_cvat(ds, out / f"{stem}.xml")
+    after = read_video_tracklets(tracklet_file(ds, vp)).tracklets[before.ground_truth]
+    assert res["changed_videos"] == [stem] and after.mode == "manual"
+
+
+def test_an_export_into_the_dataset_folder_is_refused(setup):
+    """Its files are not in the manifest, so mf verify broke on every one (audit_exchange D5)."""
+    ds, _, _ = setup
+    for out in (ds / "cvat", ds):
+        with pytest.raises(ConfigError, match="inside the dataset folder"):
+            export_dataset(ds, "cvat", out)
+    assert not (ds / "cvat").exists()
