@@ -11,15 +11,19 @@ with its class and boxes, is that track (so importing a file again adds nothing;
 corrected in CVAT since, with nothing to tell it from a new one, is added again). A file without the attribute (exported before it existed, or from a CVAT task whose
 labels lack it) falls back to the track ids, with a warning.
 
-``tracks="gt"``: the track marked ``ground_truth`` (or the only track) replaces the tracklet it
-was exported from, which becomes the ground truth (without the attribute: it replaces the
-video's ground-truth tracklet; added as the ground truth when the video had none).
+``tracks="gt"``: the track marked ``ground_truth`` (or the only track, unless its attribute
+names another tracklet) replaces the tracklet it was exported from, which becomes the ground
+truth (without the attribute: it replaces the video's ground-truth tracklet; added as the
+ground truth when the video had none). A file with no track, or a part of the video where the
+ground-truth tracklet has no box, leaves the video as it was (a warning says so).
 ``tracks="all"``: each track replaces the tracklet it was exported from; other tracks are
 added; the track marked ``ground_truth`` becomes the ground truth. A tracklet with no track in
 the file (deleted in CVAT, or not exported) is kept as it was and reported (``missing_tracks``
 and a warning): an import never removes or renumbers a tracklet, since review picks in the
 catalog name tracklets by index (pick another ground truth, or leave the tracklet be). When
-the ground-truth tracklet is among them, one track must be marked ``ground_truth``.
+the ground-truth tracklet is among them, one track must be marked ``ground_truth``. A tracklet
+with no box on the frames of a file covering part of the video is not missing (CVAT leaves
+such a track out of a job).
 A tracklet whose boxes and class come back unchanged is kept as it was (scores included);
 a changed one gets ``mode="manual"`` and keeps the detector/match scores of its unchanged boxes.
 
@@ -231,7 +235,10 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
             hint="mark one",
         )
     if tracks == "gt":
-        track = marked[0] if marked else (cv.tracks[0] if len(cv.tracks) == 1 else None)
+        track = marked[0] if marked else _only_gt_track(vt, cv)
+        gt_outside = vt.ground_truth is not None and not _in_file(vt.tracklets[vt.ground_truth], cv, vt)
+        if track is None and (not cv.tracks or gt_outside):
+            return _nothing_to_import(vt, cv)
         if track is None:
             raise DataFormatError(
                 f"cannot tell which of {len(cv.tracks)} tracks is the ground truth",
@@ -244,7 +251,8 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     targets = _targets(vt, cv)
     res = _merged(vt, cv, targets, cv.tracks, ground_truth=marked[0] if marked else None)
-    res.missing = sorted(set(range(len(vt.tracklets))) - {i for i in targets.values() if i is not None})
+    named = {i for i in targets.values() if i is not None}
+    res.missing = [i for i, t in enumerate(vt.tracklets) if i not in named and _in_file(t, cv, vt)]
     if vt.ground_truth in res.missing and not marked:
         raise DataFormatError(
             f"the ground-truth tracklet {vt.ground_truth} has no track in the file (deleted in CVAT?) "
@@ -265,6 +273,36 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
             "or the CVAT task's labels lack it): tracks matched to tracklets by their id, which CVAT "
             "renumbers when a track is deleted; check the result, or export again and import that"
         )
+    return res
+
+
+def _only_gt_track(vt: VideoTracklets, cv: CvatVideo) -> CvatTrack | None:
+    """With no track marked ground_truth: the file's only track, unless its key names another
+    tracklet than the ground truth (a job's track of another candidate is not the item's)."""
+    if len(cv.tracks) != 1:
+        return None
+    only = cv.tracks[0]
+    return only if only.key is None or vt.ground_truth is None or only.key == vt.ground_truth else None
+
+
+def _in_file(t: Tracklet, cv: CvatVideo, vt: VideoTracklets) -> bool:
+    """Whether the file could hold a track of ``t``: it has a box on a frame the file covers (a
+    CVAT job, or a task over part of the video, leaves out the tracks with none there)."""
+    return cv.frame_range is None or any(cv.frame_range.covers(f, vt.frames) for f in t.boxes)
+
+
+def _nothing_to_import(vt: VideoTracklets, cv: CvatVideo) -> ImportedVideo:
+    """The video as it is, with one warning: ``--tracks gt`` and no ground-truth track in the file
+    (no track at all: exported from a video with no ground truth; or a part of the video where
+    the ground-truth tracklet has no box)."""
+    assert not cv.tracks or cv.frame_range is not None
+    why = (
+        "the file has no track"
+        if not cv.tracks
+        else f"the ground-truth tracklet has no box on the file's frames {cv.frame_range.text()}"
+    )
+    res = ImportedVideo(cv.path, vt, [], 0, frame_range=cv.frame_range)
+    res.warnings.append(f"{cv.path}: nothing to import for {vt.video} ({why}); left as it was")
     return res
 
 

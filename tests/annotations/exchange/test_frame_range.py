@@ -192,3 +192,65 @@ def test_a_5000_digit_number_is_one_error_naming_the_file(built, tmp_path, old, 
     with pytest.raises(DataFormatError, match=words) as err:
         import_cvat(root, path)
     assert "1001.xml" in str(err.value) and len(str(err.value)) < 600
+
+
+@pytest.fixture
+def two_items(tmp_path) -> Path:
+    """1001's ground truth (tracklet 0) on frames 8-11 only, and another candidate (tracklet 1) on
+    frames 0-5: a job over frames 0-5 holds tracklet 1's track and none of the item's."""
+    root = make_archive(tmp_path / "ds")
+    gt = Tracklet(video=VIDEO, boxes={f: [30, 10, 50, 40] for f in range(8, FRAMES)}, mode="ground-truth")
+    other = Tracklet(video=VIDEO, boxes={f: [2, 2, 20, 20] for f in range(0, 6)}, mode="inference")
+    vt = VideoTracklets(
+        product_id="1001", video=VIDEO, frames=FRAMES, width=WIDTH, height=HEIGHT,
+        tracklets=[gt, other], ground_truth=0,
+    )  # fmt: skip
+    write_video_tracklets(root, vt)
+    return root
+
+
+def job_xml(tmp_path: Path, tracks: dict[int, dict[int, list[float]]]) -> Path:
+    """A CVAT job over frames 0-5 with ``tracks`` (tracklet key -> boxes), none marked ground truth."""
+    head = (
+        '<?xml version="1.0" encoding="utf-8"?><annotations><version>1.1</version><meta><job><id>7</id>'
+        "<size>6</size><mode>interpolation</mode><start_frame>0</start_frame><stop_frame>5</stop_frame>"
+        f"<original_size><width>{WIDTH}</width><height>{HEIGHT}</height></original_size></job></meta>"
+    )
+    body = []
+    for n, (key, boxes) in enumerate(tracks.items()):
+        body.append(f'<track id="{n}" label="item" source="manual">')
+        for f, (x1, y1, x2, y2) in sorted(boxes.items()):
+            body.append(
+                f'<box frame="{f}" keyframe="1" outside="0" occluded="0" xtl="{x1:.2f}" ytl="{y1:.2f}" '
+                f'xbr="{x2:.2f}" ybr="{y2:.2f}" z_order="0"><attribute name="ground_truth">false</attribute>'
+                f'<attribute name="tracklet">{key}</attribute></box>'
+            )
+        body.append("</track>")
+    path = tmp_path / "1001.xml"
+    path.write_text(head + "".join(body) + "</annotations>")
+    return path
+
+
+def test_a_job_the_item_is_not_in_imports_its_other_corrections(two_items, tmp_path):
+    """CVAT leaves a track out of a job where it has no box; the import took the missing ground
+    truth for a deleted one and refused the file, so nothing of that job could come back
+    (audit_exchange D2)."""
+    moved = {f: [3, 2, 21, 20] for f in range(0, 6)}
+    xml = job_xml(tmp_path, {1: moved})
+    res = import_cvat(two_items, xml, tracks="all")
+    vt = read_video_tracklets(tracklet_file(two_items, VIDEO))
+    assert vt.ground_truth == 0 and vt.tracklets[0].boxes == {f: [30, 10, 50, 40] for f in range(8, FRAMES)}
+    assert vt.tracklets[1].boxes == moved and res["missing_tracks"] == {}
+    before = tracklet_file(two_items, VIDEO).read_bytes()
+    res = import_cvat(two_items, xml, tracks="gt")  # the item's track is not in it: nothing to do
+    assert tracklet_file(two_items, VIDEO).read_bytes() == before
+    assert any("nothing to import" in w and "0..5" in w for w in res["warnings"])
+
+
+def test_a_file_with_no_track_is_nothing_to_import(two_items, tmp_path):
+    """The export of a video with no ground truth has no track; importing the export folder
+    unchanged refused every file for that one (audit_exchange D3)."""
+    before = tracklet_file(two_items, VIDEO).read_bytes()
+    res = import_cvat(two_items, job_xml(tmp_path, {}), tracks="gt")
+    assert tracklet_file(two_items, VIDEO).read_bytes() == before
+    assert res["changed_videos"] == [] and any("the file has no track" in w for w in res["warnings"])
