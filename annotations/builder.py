@@ -1711,10 +1711,10 @@ def _build_jobs(
             keep_work({"video": job.key, "holds": work, "due": why or "--force"}, i, job)
         rep.skipped += 1
         rep.unrecorded += work is None and read_build_record(job.tracklet_file(root)) is None
-        if sheets:  # asked for now, or lost: a done video gets its missing sheet
-            from annotations.sheets import sheet_path, write_sheet
+        if sheets:  # asked for now, lost, or older than its tracklet file (edited): drawn again
+            from annotations.sheets import sheet_is_stale, write_sheet
 
-            if not sheet_path(root, job.video_path, job.product_id, shared=job.shared).is_file():
+            if sheet_is_stale(root, job.video_path, job.product_id, shared=job.shared):
                 written.append(
                     write_sheet(root, read_video_tracklets(job.tracklet_file(root)), shared=job.shared)
                 )

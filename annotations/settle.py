@@ -324,10 +324,11 @@ def _write(root: Path, vt: VideoTracklets, shared: bool, redraw_sheets: bool, ou
     out.written.append(write_video_tracklets(root, vt, shared=shared))
     out.changed += 1
     if redraw_sheets:
-        from annotations.sheets import sheet_path, write_sheet
+        from annotations.sheets import redraw_sheet
 
-        if sheet_path(root, vt.video, vt.product_id, shared=shared).is_file():
-            out.written.append(write_sheet(root, vt, shared=shared))
+        sheet = redraw_sheet(root, vt, shared=shared)
+        if sheet is not None:
+            out.written.append(sheet)
 
 
 def review_note(settled: Settled) -> str:

@@ -92,6 +92,36 @@ def _pixels(box: list[float], width: int, height: int, *, where: str, at: str) -
     return cx1, cy1, cx2, cy2
 
 
+def redraw_sheet(
+    dataset: str | os.PathLike[str], vt: VideoTracklets, *, shared: bool | None = None
+) -> Path | None:
+    """Draw ``vt``'s contact sheet again when the video has one, after its tracklet file was
+    rewritten (a pick, an import, settled flags), so that no sheet shows boxes the file no longer
+    holds; returns its path, None when it has none. One that cannot be drawn now (its video
+    unreadable) is left as it was, with a warning naming it."""
+    path = sheet_path(dataset, vt.video, vt.product_id, shared=shared)
+    if not path.is_file():
+        return None
+    try:
+        return write_sheet(dataset, vt, shared=shared)
+    except MediaError as exc:
+        log.warning("%s: not redrawn, it may show the tracklets before this change (%s)", path, exc)
+        return None
+
+
+def sheet_is_stale(
+    dataset: str | os.PathLike[str], video: str, product_id: str | None, *, shared: bool | None = None
+) -> bool:
+    """Whether the video's contact sheet is missing or older than its tracklet file (written by
+    hand, or by a toolkit that did not redraw it)."""
+    path = sheet_path(dataset, video, product_id, shared=shared)
+    tf = tracklet_file(dataset, video, product_id, shared=shared)
+    try:
+        return path.stat().st_mtime_ns < tf.stat().st_mtime_ns
+    except FileNotFoundError:
+        return True
+
+
 def write_sheet(
     dataset: str | os.PathLike[str],
     vt: VideoTracklets,

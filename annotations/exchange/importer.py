@@ -512,8 +512,13 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
             if not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video):
+                from annotations.sheets import redraw_sheet
+
                 write_video_tracklets(root, res.vt, shared=is_shared)
                 changed.append(path.relative_to(root).as_posix())
+                sheet = redraw_sheet(root, res.vt, shared=is_shared)
+                if sheet is not None:
+                    changed.append(sheet.relative_to(root).as_posix())
                 written = True
             written = bool(set_official_tracklet(root, res.vt)) or written
             if cat is not None:

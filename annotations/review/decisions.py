@@ -77,8 +77,11 @@ def _set_ground_truth(dataset: Path, video: str, index: int | None, product_id: 
     vt = _tracklets_with(dataset, video, index, required=False, product_id=product_id)
     changed = vt.ground_truth != index
     if changed:
+        from annotations.sheets import redraw_sheet
+
         vt.ground_truth = index
         write_video_tracklets(dataset, vt)
+        redraw_sheet(dataset, vt)  # its green boxes are the ground truth's
     return bool(set_official_tracklet(dataset, vt)) or changed
 
 
@@ -86,11 +89,11 @@ def _refresh(dataset: Path, videos: list[tuple[str, str | None]]) -> None:
     """Rewrite a published folder's derived files after the tracklets of ``videos`` ((video,
     product) pairs) changed (the manifest hashes those files and the split files again, not every
     video)."""
+    from annotations.sheets import sheet_path
     from movingfashion.archive.describe import refresh
 
-    refresh(
-        dataset, changed=[tracklet_file(dataset, v, p).relative_to(dataset).as_posix() for v, p in videos]
-    )
+    files = [f(dataset, v, p) for v, p in videos for f in (tracklet_file, sheet_path)]
+    refresh(dataset, changed=[f.relative_to(dataset).as_posix() for f in files if f.is_file()])
 
 
 def _apply_pick(root: Path, video: str, index: int | None, product_id: str | None) -> bool:

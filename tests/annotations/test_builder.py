@@ -292,6 +292,21 @@ def test_a_rerun_that_writes_only_sheets_or_settled_flags_keeps_the_manifest(bui
     assert again.processed == 0 and all(p.is_file() for p in lost)
     report = verify_dataset(ds)
     assert report.ok, report.table()
+    # a tracklet file edited by hand after its sheet was drawn: the sheet is drawn again
+    from annotations.sheets import write_sheet
+
+    sheet = lost[0]
+    tf = ds / "tracklets" / f"{sheet.stem}.json"
+    vt = read_video_tracklets(tf)
+    gt = vt.tracklets[vt.ground_truth]
+    gt.boxes = {k: [b[0] + 6, b[1], b[2] + 6, b[3]] for k, b in gt.boxes.items()}
+    tf.write_text(vt.model_dump_json(indent=1) + "\n")
+    refresh(ds)
+    again = build_dataset_tracklets(ds, config=BuildConfig(stride=STRIDE), sheets=True)
+    fresh = write_sheet(ds, read_video_tracklets(tf), out=ds.parent / "fresh.png")
+    assert again.processed == 0 and sheet.read_bytes() == fresh.read_bytes()
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
     strict = BuildConfig(stride=STRIDE, review=ReviewConfig(min_frames=1000))
     again = build_dataset_tracklets(ds, config=strict)
     assert again.processed == 0 and again.redecided > 0

@@ -5,6 +5,7 @@ redoes only lost writes (a file rewritten since wins), and a retried request wri
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,45 @@ def test_sheets_and_review_marks_keep_a_published_folder_verifying(review_setup)
     # the log is hidden (as .review.sqlite is): no manifest lists it, and mf publish writes here again
     assert (ds / REVIEW_LOG).is_file() and not (ds / LEGACY_REVIEW_LOG).exists() and verify_dataset(ds).ok
     assert REVIEW_LOG not in json.loads((ds / "manifest.json").read_text())["files"]
+
+
+def test_a_pick_and_an_import_redraw_the_contact_sheet(review_setup, tmp_path):
+    """A pick moved the ground truth and an import moved its boxes, and the sheet kept showing
+    the old ones (listed as the evidence, in the manifest and the zip; audit_stale D2)."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+    from annotations.exchange import export_dataset
+    from annotations.exchange.importer import import_cvat
+    from annotations.sheets import sheet_path, write_sheet
+
+    ds, f = review_setup.dataset, review_setup.facts
+    refresh(ds)
+    stem = f["videos"][0]
+    vp, pid = f["video_path"][stem], f["product"][stem]
+    res = CliRunner().invoke(tracklets, ["sheets", "--dataset", str(ds), "--video", stem])
+    assert res.exit_code == 0, res.output
+    sheet = sheet_path(ds, vp, pid)
+
+    def drawn_now() -> bytes:
+        return write_sheet(
+            ds, read_video_tracklets(tracklet_file(ds, vp)), out=tmp_path / "now.png"
+        ).read_bytes()
+
+    first = sheet.read_bytes()
+    with Catalog(review_setup.catalog) as cat:
+        decide(ds, cat, video=vp, product_id=pid, kind="tracklet", tracklet=1)
+    picked = sheet.read_bytes()
+    assert picked != first and picked == drawn_now()
+    export_dataset(ds, "cvat", tmp_path / "x", videos=[stem])
+    xml = tmp_path / "x" / f"{stem}.xml"
+    xml.write_text(
+        re.sub(r'xtl="([0-9.]+)"', lambda m: f'xtl="{float(m.group(1)) + 4:.2f}"', xml.read_text())
+    )
+    import_cvat(ds, xml)
+    assert sheet.read_bytes() not in (picked, first) and sheet.read_bytes() == drawn_now()
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
 
 
 def test_an_older_review_log_is_moved_out_of_the_published_files(review_setup):
