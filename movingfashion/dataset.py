@@ -124,8 +124,9 @@ from movingfashion.training_copy import (
     frames_problem,
     legacy_stem,
     remove_legacy,
+    same_video_file,
 )
-from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
+from schemas.atomic import atomic_open, atomic_write_json, sample_digest, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
@@ -1611,7 +1612,7 @@ def entry_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
     are checked apart (a mismatch there is a ConfigError)."""
     if meta.get("video") != video.rel_path:
         return f"it holds video {meta.get('video')!r}"
-    if meta.get("video_size") != video.path.stat().st_size:
+    if not same_video_file(meta, video):
         return "the video changed since the entry was built"
     if meta.get("product", video.product_id) != video.product_id:
         return f"it holds product {meta.get('product')!r}'s crops"
@@ -1843,6 +1844,7 @@ def _cache_video(
     arr_path = cache_entry(Path(out), video.rel_path, entry_product(dataset, video))[0]
     before = len(dataset.skipped)
     size = video.path.stat().st_size
+    sample = sample_digest(video.path)
     source_boxes = _source_boxes(video)  # the tracklet as loaded (what a load compares)
     dataset._check_video(rec, video)
     cand = dataset._candidates_uncached(video)
@@ -1871,6 +1873,7 @@ def _cache_video(
         "video": video.rel_path,
         "product": rec.product_id,
         "video_size": size,
+        "video_sample": sample,
         "source_boxes": source_boxes,
         "params": dataset.cache_params(),
         "pool": pool,

@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from schemas.atomic import sample_digest
 from schemas.errors import ConfigError
 from schemas.paths import inside
 
@@ -264,6 +265,7 @@ def build_training_copy(
         for p in {product, None}:  # entries named before names kept the extension
             remove_legacy(out, video.rel_path, p, (".jpgs", ".json"))
         size = video.path.stat().st_size
+        sample = sample_digest(video.path)
         settings = {"params": params, "quality": quality, "tolerance": tol}
         if _copied(data_path, index_path, video, dataset.crop, settings):
             counts["already_copied"] += 1
@@ -301,6 +303,7 @@ def build_training_copy(
                 "video": video.rel_path,
                 "product": video.product_id,
                 "video_size": size,
+                "video_sample": sample,
                 "params": params,
                 "frames": [int(f) for f in frames],
                 "offsets": offsets,
@@ -388,12 +391,21 @@ def load_index(index_path: Path) -> dict[str, Any]:
     return index
 
 
+def same_video_file(meta: dict[str, Any], video: VideoRecord) -> bool:
+    """Whether ``video`` is the file a copy or crop-cache entry was cut from: its size and its
+    :func:`schemas.atomic.sample_digest` (an entry written before that was recorded: its size
+    alone, which missed a same-size replacement)."""
+    if meta.get("video_size") != video.path.stat().st_size:
+        return False
+    return "video_sample" not in meta or meta["video_sample"] == sample_digest(video.path)
+
+
 def stale_problem(meta: dict[str, Any], video: VideoRecord) -> str | None:
     """Why a copy entry's index is not about ``video`` as the split lists it now (another video,
     the video or its tracklet changed since, another product's); None when it is."""
     if meta.get("video") != video.rel_path:
         return f"the entry holds video {meta.get('video')!r}"
-    if meta.get("video_size") != video.path.stat().st_size:
+    if not same_video_file(meta, video):
         return "the video changed since the copy was made"
     if meta.get("source_boxes") != _source_boxes(video):
         return "the tracklet changed since the copy was made"
