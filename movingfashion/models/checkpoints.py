@@ -90,6 +90,23 @@ def save_torch_file(obj: Any, path: str | os.PathLike[str]) -> None:
         torch.serialization.save(obj, fh)
 
 
+def content_tag(kind: str, version: int, state: dict[str, torch.Tensor], salt: bytes = b"") -> str:
+    """``kind/vVERSION:`` and the first 12 hex digits of the SHA-256 of every key and its
+    tensor's bytes (floating tensors as float32, so storing in float16 does not change what is
+    hashed), then ``salt``. The loaders compute it from the weights they load, so a checkpoint
+    re-saved with other weights under its old ``tag`` (load the dict, replace the state, save)
+    is not taken for the old one by the caches keyed on it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for k in sorted(state):
+        digest.update(k.encode())
+        t = state[k].detach().cpu()
+        digest.update((t.float() if t.is_floating_point() else t).contiguous().numpy().tobytes())
+    digest.update(salt)
+    return f"{kind}/v{version}:{digest.hexdigest()[:12]}"
+
+
 def write_tagged_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -100,21 +117,8 @@ def write_tagged_checkpoint(
     meta: dict[str, Any] | None = None,
     salt: bytes = b"",
 ) -> str:
-    """Write ``state`` as a tagged checkpoint atomically; returns its tag.
-
-    The tag is ``kind/vVERSION:`` and the first 12 hex digits of the SHA-256 of every key and
-    its tensor's bytes (floating tensors as float32, so storing in float16 does not change
-    what is hashed), then ``salt``.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    for k in sorted(state):
-        digest.update(k.encode())
-        t = state[k]
-        digest.update((t.float() if t.is_floating_point() else t).numpy().tobytes())
-    digest.update(salt)
-    tag = f"{kind}/v{version}:{digest.hexdigest()[:12]}"
+    """Write ``state`` as a tagged checkpoint atomically; returns its tag (:func:`content_tag`)."""
+    tag = content_tag(kind, version, state, salt)
     ckpt = {
         "kind": kind,
         "version": version,

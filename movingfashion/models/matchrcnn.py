@@ -15,7 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from movingfashion.models.checkpoints import pick_device, read_tagged_checkpoint, write_tagged_checkpoint
+from movingfashion.models.checkpoints import (
+    content_tag,
+    pick_device,
+    read_tagged_checkpoint,
+    write_tagged_checkpoint,
+)
 from schemas.errors import ModelError
 
 MATCHER_KIND = "mf-single-frame-matcher"
@@ -381,5 +386,5 @@ def load_matcher(
             " --world WORLD --skip-detector --recalibrate-matcher FILE --out DIR (or movingfashion.models.pretrain."
             "recalibrate_batchnorm on your own crops), or retrain it",
         )
-    model.tag = str(ckpt.get("tag", f"{MATCHER_KIND}/v{MATCHER_VERSION}"))
+    model.tag = content_tag(MATCHER_KIND, MATCHER_VERSION, state)  # what it holds, not what it says
     return model.to(pick_device(device)).eval()

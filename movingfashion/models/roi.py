@@ -31,6 +31,7 @@ from torch import nn
 from torchvision.ops import roi_align
 
 from movingfashion.models.checkpoints import (
+    content_tag,
     pick_device,
     read_tagged_checkpoint,
     same_weights,
@@ -251,7 +252,8 @@ def load_roi_matcher(
     bad = nonfinite_tensors(state)
     if bad:
         raise ModelError(f"the checkpoint holds non-finite values {bad}", where=str(p), hint=hint)
-    model.tag = str(ckpt.get("tag", f"{ROI_MATCHER_KIND}/v{ROI_MATCHER_VERSION}"))
+    salt = repr(sorted(model.config().items())).encode()
+    model.tag = content_tag(ROI_MATCHER_KIND, ROI_MATCHER_VERSION, state, salt)  # what it holds
     return model.to(pick_device(device)).eval()
 
 

@@ -52,3 +52,31 @@ def test_detector_weights_given_as_a_seam_checkpoint_are_sent_to_the_right_optio
     hint = err.value.hint
     assert "mf-tracklets build" in hint and "SEAM checkpoints to --checkpoint" in hint
     assert "--matcher takes a SEAM" not in hint
+
+
+@pytest.mark.parametrize("which", ["matcher", "roi_matcher"])
+def test_a_matcher_is_known_by_its_weights_not_by_the_tag_it_carries(tmp_path, which):
+    """A checkpoint re-saved with other weights under its old ``tag`` (load the dict, replace the
+    state, save) was served the scores cached for the old weights by mf clean's association
+    check and counted as done by the builder (audit_stale D3)."""
+    from movingfashion.models import load_matcher
+    from movingfashion.models.checkpoints import save_torch_file
+    from movingfashion.models.matchrcnn import default_matcher_path
+    from movingfashion.models.roi import default_roi_matcher_path, load_roi_matcher
+
+    load, path = (
+        (load_matcher, default_matcher_path())
+        if which == "matcher"
+        else (load_roi_matcher, default_roi_matcher_path())
+    )
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    original = load(path).tag
+    assert original == ckpt["tag"]  # written by write_tagged_checkpoint: its tag is its content's
+    g = torch.Generator().manual_seed(0)
+    state = dict(ckpt["state_dict"])
+    k = next(k for k, v in state.items() if v.is_floating_point() and v.ndim >= 2)
+    state[k] = state[k] + 0.1 * torch.randn(state[k].shape, generator=g).to(state[k].dtype)
+    save_torch_file({**ckpt, "state_dict": state}, tmp_path / "other.pt")
+    assert load(tmp_path / "other.pt").tag != original
+    save_torch_file({k2: v for k2, v in ckpt.items() if k2 != "tag"}, tmp_path / "untagged.pt")
+    assert load(tmp_path / "untagged.pt").tag == original  # the same weights, however saved
