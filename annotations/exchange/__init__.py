@@ -51,8 +51,9 @@ def export_dataset(
     tracks: str = "gt",
     videos: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, and the
-    videos left out (``left_out``: how many; ``left_out_videos``: name -> why).
+    """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, the
+    videos left out (``left_out``: how many; ``left_out_videos``: name -> why) and what the
+    export changed to fit a video (``warnings``: name -> boxes dropped or clipped, also logged).
 
     A video's tracklets come from its tracklet file, else from its split-file entry (see
     :mod:`annotations.exchange.common`); nothing is written when no video has either.
@@ -88,4 +89,5 @@ def export_dataset(
         "written": [str(p) for p in written],
         "left_out": len(left),
         "left_out_videos": {lo.stem: lo.reason for lo in left},
+        "warnings": {v.stem: v.warning for v in chosen if v.warning},  # boxes dropped or clipped
     }

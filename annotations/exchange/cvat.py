@@ -66,10 +66,23 @@ def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: 
     return e
 
 
+#: characters XML 1.0 cannot hold (its ``Char`` production): ElementTree writes them anyway, and
+#: no parser, CVAT's or this module's, reads such a file back
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) -> bytes:
     """The CVAT for video 1.1 document of one video with the tracklets ``tracks`` (``name``: the
     task's name, default the video's stem; ``<video stem>@<product>`` for one product's tracklets
-    of a video several products list)."""
+    of a video several products list). A name XML cannot hold is a :class:`DataFormatError`."""
+    for text in (vt.video, name or ""):
+        bad = NOT_XML.search(text)
+        if bad:
+            raise DataFormatError(
+                f"the name holds {ascii(bad.group())}, which XML cannot hold",
+                where=ascii(vt.video),
+                hint="rename the video (and its entry in the split files) with printable characters",
+            )
     root = ET.Element("annotations")
     _sub(root, "version", "1.1")
     task = _sub(_sub(root, "meta"), "task")
@@ -265,10 +278,29 @@ def _refuse_dtd(data: bytes, where: str) -> None:
         ) from None
 
 
+#: largest XML file :func:`read_cvat` reads (bytes): parsing holds about 9 times the file in
+#: memory, so a wrong multi-GB file would exhaust it (an export writes about 350 bytes a box:
+#: the limit is some 1.5 million boxes)
+MAX_XML_BYTES = 512 * 2**20
+
+
 def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
     """Parse a CVAT for video 1.1 file (clear errors naming the file, track and frame)."""
     p = Path(path)
+    size = p.stat().st_size if p.is_file() else 0
+    if size > MAX_XML_BYTES:  # ElementTree holds about 9x the file in memory
+        raise DataFormatError(
+            f"{size / 2**20:.0f} MiB, over the import's limit of {MAX_XML_BYTES // 2**20} MiB",
+            where=str(p),
+            hint="export the task in parts (CVAT's jobs) and import each",
+        )
     data = p.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        raise DataFormatError(
+            "this is a ZIP archive (CVAT's download), not its XML",
+            where=str(p),
+            hint="unzip it and import the annotations.xml inside",
+        )
     _refuse_dtd(data, str(p))
     try:
         root = ET.fromstring(data)

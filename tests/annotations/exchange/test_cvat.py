@@ -90,3 +90,52 @@ def test_not_well_formed_xml_names_the_file(tmp_path):
     with pytest.raises(DataFormatError, match="not well-formed XML") as exc:
         read_cvat(p)
     assert exc.value.where == str(p)
+
+
+def test_a_cvat_zip_download_is_named_as_one(tmp_path):
+    """CVAT's "export annotations" downloads a ZIP holding annotations.xml; it was reported as
+    XML that is not well-formed (audit_exchange D10)."""
+    import zipfile
+
+    from annotations.exchange.cvat import read_cvat
+    from schemas.errors import DataFormatError
+
+    z = tmp_path / "task_7.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("annotations.xml", "<annotations><version>1.1</version></annotations>")
+    with pytest.raises(DataFormatError, match="ZIP archive") as exc:
+        read_cvat(z)
+    assert exc.value.where == str(z) and "annotations.xml" in exc.value.hint
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """Parsing holds about 9x the file in memory: a wrong multi-GB file ran out of memory
+    instead of giving one line (audit_exchange D9)."""
+    from annotations.exchange import cvat
+    from schemas.errors import DataFormatError
+
+    big = tmp_path / "big.xml"
+    big.write_text("<annotations>" + " " * 5000 + "</annotations>")
+    monkeypatch.setattr(cvat, "MAX_XML_BYTES", 4096)
+    monkeypatch.setattr(cvat.Path, "read_bytes", lambda self: pytest.fail("read before the size check"))
+    with pytest.raises(DataFormatError, match="over the import's limit") as exc:
+        cvat.read_cvat(big)
+    assert exc.value.where == str(big)
+
+
+@pytest.mark.parametrize("char", ["\ufffe", "\uffff", "\ud800", "\x0b"])
+def test_a_video_name_xml_cannot_hold_is_refused_at_export(char):
+    """ElementTree wrote such characters as they were, and neither CVAT nor the import could read
+    the file back (audit_exchange D8)."""
+    from annotations.exchange.cvat import video_xml
+    from schemas.dataset import Tracklet, VideoTracklets
+    from schemas.errors import DataFormatError
+
+    video = f"videos/x{char}y.mp4"
+    vt = VideoTracklets.model_construct(
+        product_id="p", video=video, frames=2, width=8, height=8, ground_truth=0,
+        tracklets=[Tracklet.model_construct(video=video, boxes={0: [1, 1, 4, 4]}, class_id=1)],
+    )  # fmt: skip
+    with pytest.raises(DataFormatError, match="XML cannot hold") as exc:
+        video_xml(vt, [0])
+    assert exc.value.where == ascii(video)

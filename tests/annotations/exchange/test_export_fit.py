@@ -70,6 +70,7 @@ def test_exports_leave_out_or_clip_what_no_tool_takes_and_say_so(setup, tmp_path
             "no box left: the tracklet is not exported"
         ) in warning
         assert "tracklet 2" not in warning
+        assert res["warnings"] == {stem: warning.removeprefix("export: ")}  # --json carries it too
         assert res["tracks"] == 2 and res["boxes"] == len(vt.tracklets[0].boxes) - 2 + len(
             vt.tracklets[2].boxes
         )
