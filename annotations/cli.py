@@ -887,8 +887,9 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     with neither are left out and listed (a warning line; --json: left_out, left_out_videos).
 
     \b
-    cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video
-    mot       OUT/<video>/gt/gt.txt, gt/labels.txt, seqinfo.ini (MOT 1.1)
+    cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video; OUT/cvat-labels.json:
+              the task's labels (paste into CVAT's label editor, "Raw", before uploading)
+    mot       OUT/<video>/gt/gt.txt, gt/labels.txt, seqinfo.ini (MOT 1.1; CVAT takes a zip)
     fiftyone  OUT/data/<video>.mp4 + OUT/labels/<video>.xml (fo.types.CVATVideoDataset)
 
     \b

@@ -41,6 +41,7 @@ The import replaces a tracklet's boxes on those frames only.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -57,6 +58,32 @@ GT_ATTRIBUTE = "ground_truth"
 #: the box attribute that carries the index of the tracklet a track was exported from
 KEY_ATTRIBUTE = "tracklet"
 MANUAL_MODES = ("ground-truth", "manual")
+
+
+#: every label's attributes: (name, CVAT input type, default, values); immutable in CVAT
+LABEL_ATTRIBUTES: tuple[tuple[str, str, str, list[str]], ...] = (
+    (GT_ATTRIBUTE, "checkbox", "false", ["false", "true"]),
+    (KEY_ATTRIBUTE, "text", "", []),
+)
+#: the label spec written beside the XML files, to paste into a CVAT task's label editor ("Raw")
+LABEL_SPEC_FILE = "cvat-labels.json"
+
+
+def label_spec() -> list[dict[str, object]]:
+    """The task's labels as CVAT's label editor ("Raw") and its API take them: every export label
+    as a rectangle with both attributes. CVAT does not create labels from uploaded annotations,
+    and a label or attribute the task lacks fails the upload or is dropped from it."""
+    return [
+        {
+            "name": name,
+            "type": "rectangle",
+            "attributes": [
+                {"name": a, "mutable": False, "input_type": kind, "default_value": default, "values": values}
+                for a, kind, default, values in LABEL_ATTRIBUTES
+            ],
+        }
+        for name in LABELS
+    ]
 
 
 def _sub(parent: ET.Element, tag: str, text: str | int | None = None, **attrib: str) -> ET.Element:
@@ -106,17 +133,14 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
         _sub(lab, "name", name)
         _sub(lab, "type", "rectangle")
         attrs = _sub(lab, "attributes")
-        for attr_name, kind, default, values in (
-            (GT_ATTRIBUTE, "checkbox", "false", "false\ntrue"),
-            (KEY_ATTRIBUTE, "text", "", ""),
-        ):
+        for attr_name, kind, default, values in LABEL_ATTRIBUTES:
             attr = _sub(attrs, "attribute")
             for tag, value in (
                 ("name", attr_name),
                 ("mutable", "False"),
                 ("input_type", kind),
                 ("default_value", default),
-                ("values", values),
+                ("values", "\n".join(values)),
             ):
                 _sub(attr, tag, value)
     size = _sub(task, "original_size")
@@ -158,14 +182,17 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
 
 
 def write_cvat(videos: list[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
-    """``OUT/<stem>.xml`` per video, each written only when its bytes change (a rerun with
-    nothing changed touches nothing); returns the files."""
+    """``OUT/<stem>.xml`` per video and the label spec ``OUT/cvat-labels.json`` (for the task's
+    labels), each written only when its bytes change (a rerun with nothing changed touches
+    nothing); returns the files."""
     paths = []
     for v in videos:
         p = Path(out) / f"{v.stem}.xml"
         write_if_changed(p, video_xml(v.vt, v.tracks, v.stem))
         paths.append(p)
-    return paths
+    spec = Path(out) / LABEL_SPEC_FILE
+    write_if_changed(spec, (json.dumps(label_spec(), indent=1) + "\n").encode())
+    return [*paths, spec]
 
 
 @dataclass

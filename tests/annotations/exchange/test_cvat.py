@@ -139,3 +139,32 @@ def test_a_video_name_xml_cannot_hold_is_refused_at_export(char):
     with pytest.raises(DataFormatError, match="XML cannot hold") as exc:
         video_xml(vt, [0])
     assert exc.value.where == ascii(video)
+
+
+def test_the_cvat_export_writes_the_label_spec_its_files_need(tmp_path):
+    """CVAT creates no label from uploaded annotations: the task needs every label with both
+    attributes. The spec beside the files holds exactly what their <meta> declares
+    (audit_exchange D12)."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    from annotations.exchange.common import ExportVideo
+    from annotations.exchange.cvat import LABEL_SPEC_FILE, video_xml, write_cvat
+    from schemas.dataset import Tracklet, VideoTracklets
+
+    vt = VideoTracklets(
+        product_id="p", video="videos/p_0.mp4", frames=3, width=8, height=8, ground_truth=0,
+        tracklets=[Tracklet(video="videos/p_0.mp4", boxes={0: [1, 1, 4, 4]}, class_id=1)],
+    )  # fmt: skip
+    written = write_cvat([ExportVideo(vt, [0])], tmp_path)
+    assert written == [tmp_path / "p_0.xml", tmp_path / LABEL_SPEC_FILE]
+    spec = json.loads((tmp_path / LABEL_SPEC_FILE).read_text())
+    meta = ET.fromstring(video_xml(vt, [0])).findall("meta/task/labels/label")
+    declared = [
+        (lab.findtext("name"), [(a.findtext("name"), a.findtext("input_type"), (a.findtext("values") or "").split("\n") if a.findtext("values") else []) for a in lab.iter("attribute")])
+        for lab in meta
+    ]  # fmt: skip
+    assert [
+        (s["name"], [(a["name"], a["input_type"], a["values"]) for a in s["attributes"]]) for s in spec
+    ] == declared
+    assert len(spec) == 14 and all(s["type"] == "rectangle" for s in spec)
