@@ -938,7 +938,9 @@ def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
     \b
     Examples:
       mf-tracklets import --format cvat cvat/1234_0.xml --dataset dataset --catalog data/catalog.sqlite
-      mf-tracklets import cvat --dataset dataset --tracks all --json
+      # every tracklet, from an export made with --tracks all (after a --tracks gt export each
+      # other tracklet is reported as having no track in the file, and kept)
+      mf-tracklets import cvat-all --dataset dataset --tracks all --json
     """
     from annotations.exchange.importer import import_cvat
 
