@@ -60,8 +60,10 @@ class VideoShopScorer:
 
     @property
     def tag(self) -> str:
-        """Identifies the weights and settings behind the scores (a cache key)."""
-        return f"{self.detector.version}|{self.matcher.tag}|{self.frames}"
+        """Identifies the weights and settings behind the scores (a cache key): the detector by
+        its weights' content, not their file name (a copy under another name re-scored every
+        pair), the matcher by its weights (:func:`movingfashion.models.checkpoints.content_tag`)."""
+        return f"{self.detector.weights_id}|{self.matcher.tag}|{self.frames}"
 
     @property
     def detector(self) -> Detector:

@@ -83,3 +83,17 @@ def test_category_scores_only_the_items_class_when_the_video_has_it(tmp_path):
     assert scorer.score(video, shop, category=1) < 0.6  # the red top: not this shop image
     assert scorer.score(video, shop, category=8) == pytest.approx(anything)
     assert scorer.score(video, shop, category=10) == pytest.approx(anything)  # no dress: every box
+
+
+def test_the_cache_key_names_the_weights_by_content_not_by_file_name(tmp_path):
+    """The same detector weights under another file name re-scored every association pair
+    (audit_stale D6)."""
+    import shutil
+
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+
+    same = tmp_path / "renamed.pt"
+    shutil.copy(default_detector_path(), same)
+    renamed = VideoShopScorer(weights=same)
+    assert renamed.tag == VideoShopScorer().tag
+    assert "renamed.pt" not in renamed.tag and renamed.detector.weights_id in renamed.tag
