@@ -203,6 +203,7 @@ class CvatTrack:
     ground_truth: bool = False
     closed: bool = False  #: an outside="1" box follows its last visible box
     key: int | None = None  #: the tracklet it was exported from (its ``tracklet`` attribute)
+    outside: set[int] = field(default_factory=set)  #: frames of its outside="1" boxes
 
 
 @dataclass(frozen=True)
@@ -437,6 +438,7 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
         keys |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == KEY_ATTRIBUTE}
         if be.get("outside", "0") == "1":
             last_outside = max(last_outside, f)
+            track.outside.add(f)
             continue
         try:
             box = [number_value(be.attrib[k], at) for k in ("xtl", "ytl", "xbr", "ybr")]

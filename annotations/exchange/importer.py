@@ -38,6 +38,11 @@ train.json / test.json) starts from its split-file entry
 (:func:`annotations.exchange.common.official_video_tracklets`: that tracklet as tracklet 0, the
 ground truth), and the import writes its tracklet file (``created``).
 
+A track's boxes are taken as the file lists them. CVAT interpolates between keyframes and
+extends a track with no closing ``outside`` box to the task's end; a file that relies on that
+(hand-written, or another tool's: CVAT's own exports list every frame) is imported as listed,
+with a warning per such track (:func:`sparse_track_warnings`).
+
 Every box must lie on a frame of the video and inside its frame: up to :data:`BOX_TOLERANCE`
 pixels outside is clipped to the frame (as :class:`movingfashion.dataset.MovingFashionDataset`
 does), farther out, past the last frame, or with no area left (under 1 px wide or high) the
@@ -276,6 +281,39 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
     return res
 
 
+def sparse_track_warnings(track: CvatTrack, cv: CvatVideo, frames: int) -> list[str]:
+    """What CVAT would make of a track that the import takes as listed: a gap between two visible
+    boxes with no outside box in it (CVAT interpolates the frames between), and a last visible
+    box before the file's last frame with no outside box after it (CVAT extends it to the end).
+    Files CVAT exports list every frame, and mf-tracklets export closes every run, so this
+    concerns hand-written files and other tools' (one line each)."""
+    step = cv.frame_range.step if cv.frame_range is not None else 1
+    stop = (
+        cv.frame_range.stop if cv.frame_range is not None and cv.frame_range.stop is not None else frames - 1
+    )
+    seen = sorted(track.boxes)
+    out = []
+    gaps = [
+        (a, b)
+        for a, b in zip(seen, seen[1:], strict=False)
+        if b - a > step and not any(a < o < b for o in track.outside)
+    ]
+    if gaps:
+        shown = ", ".join(f"{a + 1}..{b - 1}" for a, b in gaps[:3]) + (
+            f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+        )
+        out.append(
+            f"{cv.path}: track {track.id}: no box on frames {shown} between visible boxes and no outside "
+            "box there: CVAT would interpolate them, the import leaves them without a box"
+        )
+    if seen and seen[-1] + step <= stop and not track.closed:
+        out.append(
+            f"{cv.path}: track {track.id}: its last box (frame {seen[-1]}) has no outside box after it: "
+            f"CVAT extends it to frame {stop}, the import stops at frame {seen[-1]}"
+        )
+    return out
+
+
 def _only_gt_track(vt: VideoTracklets, cv: CvatVideo) -> CvatTrack | None:
     """With no track marked ground_truth: the file's only track, unless its key names another
     tracklet than the ground truth (a job's track of another candidate is not the item's)."""
@@ -392,7 +430,9 @@ def _merged(
         if track is ground_truth:
             gt = idx
     out = vt.model_copy(update={"tracklets": new, "ground_truth": gt})
-    return ImportedVideo(cv.path, out, changed, n_boxes, frame_range=cv.frame_range)
+    res = ImportedVideo(cv.path, out, changed, n_boxes, frame_range=cv.frame_range)
+    res.warnings += [w for track in chosen for w in sparse_track_warnings(track, cv, vt.frames)]
+    return res
 
 
 def cvat_files(source: str | os.PathLike[str]) -> list[Path]:

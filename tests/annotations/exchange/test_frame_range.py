@@ -254,3 +254,24 @@ def test_a_file_with_no_track_is_nothing_to_import(two_items, tmp_path):
     res = import_cvat(two_items, job_xml(tmp_path, {}), tracks="gt")
     assert tracklet_file(two_items, VIDEO).read_bytes() == before
     assert res["changed_videos"] == [] and any("the file has no track" in w for w in res["warnings"])
+
+
+def test_a_sparse_hand_written_track_is_imported_as_listed_and_said_so(built, tmp_path):
+    """CVAT interpolates between keyframes and extends an unclosed track to the end; the import
+    takes the boxes as listed, and said nothing (audit_exchange D11)."""
+    boxes = {0: [1, 1, 20, 20], 5: [6, 1, 25, 20]}
+    res = import_cvat(built[0], cvat_xml(tmp_path, boxes, start=0, stop=FRAMES - 1), tracks="all")
+    got = read_video_tracklets(tracklet_file(built[0], VIDEO)).tracklets[0].boxes
+    assert sorted(got) == [0, 5]
+    warnings = " | ".join(res["warnings"])
+    assert "no box on frames 1..4 between visible boxes" in warnings
+    assert (
+        f"its last box (frame 5) has no outside box after it: CVAT extends it to frame {FRAMES - 1}"
+        in warnings
+    )
+
+
+def test_a_file_listing_every_frame_gets_no_sparse_warning(built, tmp_path):
+    boxes = {f: [1, 1, 20, 20] for f in range(FRAMES)}
+    res = import_cvat(built[0], cvat_xml(tmp_path, boxes, start=0, stop=FRAMES - 1), tracks="all")
+    assert not any("CVAT" in w for w in res["warnings"])
