@@ -125,8 +125,9 @@ from movingfashion.training_copy import (
     legacy_stem,
     remove_legacy,
     same_video_file,
+    video_identity,
 )
-from schemas.atomic import atomic_open, atomic_write_json, sample_digest, sweep_partials
+from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
@@ -1843,8 +1844,7 @@ def _cache_video(
     video = rec.videos[vi]
     arr_path = cache_entry(Path(out), video.rel_path, entry_product(dataset, video))[0]
     before = len(dataset.skipped)
-    size = video.path.stat().st_size
-    sample = sample_digest(video.path)
+    identity = video_identity(video)  # before decoding: what the entry is cut from
     source_boxes = _source_boxes(video)  # the tracklet as loaded (what a load compares)
     dataset._check_video(rec, video)
     cand = dataset._candidates_uncached(video)
@@ -1872,8 +1872,7 @@ def _cache_video(
         "naming": NAMING,
         "video": video.rel_path,
         "product": rec.product_id,
-        "video_size": size,
-        "video_sample": sample,
+        **identity,
         "source_boxes": source_boxes,
         "params": dataset.cache_params(),
         "pool": pool,

@@ -12,7 +12,7 @@ name per video, so ``X.mp4`` and ``X.mov`` or ``a/b.mp4`` and ``a__b.mp4`` never
 
 * ``<stem>.jpgs``: the frames' JPEG files back to back (decodable with any JPEG reader);
 * ``<stem>.json``: the index: format and version, the dataset parameters it was cut with
-  (``crop``, ``size``, ``context``), the video's path and byte size, the frame indices, each
+  (``crop``, ``size``, ``context``), the video's path, byte size and end digest, the frame indices, each
   frame's byte offset and CRC-32, the boxes it was cut from and the original frame size.
 
 A copy written before names kept the extension (``videos__101_0.jpgs``) is not read: each such
@@ -264,8 +264,7 @@ def build_training_copy(
                 stale.unlink(missing_ok=True)
         for p in {product, None}:  # entries named before names kept the extension
             remove_legacy(out, video.rel_path, p, (".jpgs", ".json"))
-        size = video.path.stat().st_size
-        sample = sample_digest(video.path)
+        identity = video_identity(video)  # before decoding: what the entry is cut from
         settings = {"params": params, "quality": quality, "tolerance": tol}
         if _copied(data_path, index_path, video, dataset.crop, settings):
             counts["already_copied"] += 1
@@ -302,8 +301,7 @@ def build_training_copy(
                 "frames_raised": raised,
                 "video": video.rel_path,
                 "product": video.product_id,
-                "video_size": size,
-                "video_sample": sample,
+                **identity,
                 "params": params,
                 "frames": [int(f) for f in frames],
                 "offsets": offsets,
@@ -389,6 +387,12 @@ def load_index(index_path: Path) -> dict[str, Any]:
     if index["format"] != FORMAT or index.get("version") != VERSION:
         raise CorruptCopy(f"{index_path.name} is not a version-{VERSION} training copy")
     return index
+
+
+def video_identity(video: VideoRecord) -> dict[str, Any]:
+    """What a copy or crop-cache entry records of the file it is cut from (``video_size``,
+    ``video_sample``: :func:`schemas.atomic.sample_digest`); :func:`same_video_file` checks it."""
+    return {"video_size": video.path.stat().st_size, "video_sample": sample_digest(video.path)}
 
 
 def same_video_file(meta: dict[str, Any], video: VideoRecord) -> bool:

@@ -65,7 +65,7 @@ def export_dataset(
             f"unknown export format {fmt!r}", where="--format", hint=f"use {', '.join(EXPORTERS)}"
         )
     root, dst = Path(dataset), Path(out)
-    if dst.resolve() == root.resolve() or dst.resolve().is_relative_to(root.resolve()):
+    if dst.resolve().is_relative_to(root.resolve()):  # the folder itself too
         raise ConfigError(
             "the export folder is inside the dataset folder",
             where=f"--out {dst}",
