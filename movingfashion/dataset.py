@@ -1038,12 +1038,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 self._raise_if_cut_short(rec, video, n)
                 self._drop_past_end(rec, video, n)
                 continue
-            clip, out_boxes, (h0, w0) = self._cut(video, idx)
+            clip, out_boxes, (h0, w0) = self._cut(video, idx, planar=True)
             if self._check_video(rec, video, (h0, w0)):
                 break
         else:  # pragma: no cover - _check_video converges after one pruning
             raise DataFormatError("cannot sample a valid clip", where=str(video.path))
-        return self._make_item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0))
+        return self._make_item(index, rec, vi, video, idx, clip, out_boxes, (h0, w0), planar=True)
 
     def _make_item(
         self,
@@ -1055,9 +1055,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         clip: np.ndarray,
         boxes: np.ndarray,
         orig_size: tuple[int, int],
+        *,
+        planar: bool = False,
     ) -> dict[str, Any]:
-        """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``)."""
-        frames_t = self._tensor(clip)
+        """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``, or ``[T, 3, h,
+        w]`` when ``planar``)."""
+        frames_t = self._tensor(clip, planar=planar)
         if self.transform is not None:
             frames_t = self.transform(frames_t)
         return {
@@ -1075,20 +1078,22 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         }
 
     def _cut(
-        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None
+        self, video: VideoRecord, idx: list[int], reader: FrameReader | None = None, *, planar: bool = False
     ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """Decode frames ``idx`` of ``video`` and cut them: (uint8 clip, output boxes, (H, W) decoded).
 
         Each decoded frame is cropped (or resized) as it is, never copied into a batch of full
         frames first. ``reader``: an open reader to use (caches and copies pass one opened for
         whole-video access, :meth:`sequential_reader`); default: the dataset's reader cache.
+        ``planar``: the clip comes as ``[T, 3, h, w]``, written straight into the item's buffer
+        (:func:`_into_planes`).
         """
         frames = self._decode_list(video, idx, reader)
         h0, w0 = frames[0].shape[:2] if frames else (0, 0)
         boxes = np.array([video.boxes.get(f, _NO_BOX) for f in idx], dtype=np.float32).reshape(-1, 4)
         if self.crop == "tracklet":
-            return self._crops(frames, boxes), boxes, (h0, w0)
-        clip, scaled = self._whole(frames, boxes)
+            return self._crops(frames, boxes, planar=planar), boxes, (h0, w0)
+        clip, scaled = self._whole(frames, boxes, planar=planar)
         return clip, scaled, (h0, w0)
 
     def _follow_cwd(self) -> None:
@@ -1307,9 +1312,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             raise ValueError(problem)
         pos = {f: i for i, f in enumerate(meta.frames.tolist())}
         rows = [pos[f] for f in idx]
-        clip = np.ascontiguousarray(arr[rows])
+        clip = np.empty((len(rows), arr.shape[3], *arr.shape[1:3]), np.uint8)
+        for planes, r in zip(clip, rows, strict=True):  # one buffer, no [T, h, w, 3] copy first
+            _into_planes(arr[r], planes)
         boxes = meta.boxes[rows].reshape(-1, 4)
-        return self._make_item(index, rec, vi, video, idx, clip, boxes, meta.orig_size)
+        return self._make_item(index, rec, vi, video, idx, clip, boxes, meta.orig_size, planar=True)
 
     def _item_from_copy(
         self,
@@ -1469,11 +1476,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
         return open_reader(video.path, backend=self.cache.backend, access="sequential")
 
-    def _crops(self, arr: Sequence[np.ndarray], boxes: np.ndarray) -> np.ndarray:
-        import cv2
-
+    def _crops(self, arr: Sequence[np.ndarray], boxes: np.ndarray, *, planar: bool = False) -> np.ndarray:
+        """The crops of ``boxes`` resized to ``crop_size``: ``[T, h, w, 3]``, or ``[T, 3, h, w]``
+        when ``planar``."""
         ch, cw = self.crop_size or (224, 224)
-        out = np.empty((len(arr), ch, cw, 3), np.uint8)
+        into = _Resizer((ch, cw), len(arr), planar)
         for i, (img, b) in enumerate(zip(arr, boxes, strict=True)):
             h, w = img.shape[:2]
             x1, y1, x2, y2 = b
@@ -1482,34 +1489,76 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
             xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
             xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
-            cv2.resize(img[ya:yb, xa:xb], (cw, ch), dst=out[i], interpolation=cv2.INTER_AREA)
-        return out
+            into(i, img[ya:yb, xa:xb])
+        return into.out
 
-    def _whole(self, arr: Sequence[np.ndarray], boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.frame_size is None:
-            return (arr if isinstance(arr, np.ndarray) else np.stack(arr)), boxes
-        import cv2
-
+    def _whole(
+        self, arr: Sequence[np.ndarray], boxes: np.ndarray, *, planar: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Whole frames at ``frame_size`` (as decoded when None) and their boxes scaled alike:
+        ``[T, H, W, 3]``, or ``[T, 3, H, W]`` when ``planar``."""
         h, w = arr[0].shape[:2]
-        fh, fw = self.frame_size
-        out = np.empty((len(arr), fh, fw, 3), np.uint8)
+        if self.frame_size is None:
+            if not planar:
+                return (arr if isinstance(arr, np.ndarray) else np.stack(arr)), boxes
+            into = _Resizer((h, w), len(arr), planar)
+        else:
+            into = _Resizer(self.frame_size, len(arr), planar)
         for i, img in enumerate(arr):
-            cv2.resize(img, (fw, fh), dst=out[i], interpolation=cv2.INTER_AREA)
-        scaled = boxes * np.array([fw / w, fh / h, fw / w, fh / h], dtype=np.float32)
-        return out, scaled
+            into(i, img)
+        if self.frame_size is None:
+            return into.out, boxes
+        fh, fw = into.size
+        return into.out, boxes * np.array([fw / w, fh / h, fw / w, fh / h], dtype=np.float32)
 
-    def _tensor(self, arr: np.ndarray) -> torch.Tensor:
-        return clip_tensor(arr, self.dtype)
+    def _tensor(self, arr: np.ndarray, *, planar: bool = False) -> torch.Tensor:
+        return clip_tensor(arr, self.dtype, planar=planar)
 
     def _shop(self, rec: ProductRecord) -> Any:
-        img = _shop_image(*_shop_key(rec.shop_path), self.shop_size).copy()
+        # the cached picture is read-only; the planar copy the tensor takes is its own
+        img = _shop_image(*_shop_key(rec.shop_path), self.shop_size)
         t = self._tensor(img[None])[0]
         return self.shop_transform(t) if self.shop_transform is not None else t
 
 
-def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 ``[N, H, W, 3]`` -> ``[N, 3, H, W]``: float in [0, 1], or uint8 as is (``torch.uint8``)."""
-    t = torch.from_numpy(_planar(np.asarray(arr)))
+class _Resizer:
+    """Writes pictures resized to ``size`` = ``(h, w)`` (INTER_AREA; a picture already that size
+    is copied) into row ``i`` of one new uint8 clip ``out``: ``[n, h, w, 3]``, or ``[n, 3, h, w]``
+    when ``planar``, through one small scratch picture that stays in the CPU's cache.
+
+    Planar straight into the item's buffer because a second clip-sized buffer is what costs: each
+    fresh one is paged in by the kernel (one fault per 4 KiB, ~4 us each on the machines measured;
+    368 for ten 224 px crops), and glibc hands the freed pair back to the kernel, so every item
+    paid ~1.5 ms, more than the resizing itself (docs/performance.md, per-clip overhead)."""
+
+    def __init__(self, size: Size, n: int, planar: bool) -> None:
+        self.size = (int(size[0]), int(size[1]))
+        h, w = self.size
+        self.planar = planar
+        self.out = np.empty((n, 3, h, w) if planar else (n, h, w, 3), np.uint8)
+        self._scratch = np.empty((h, w, 3), np.uint8) if planar else None
+
+    def __call__(self, i: int, img: np.ndarray) -> None:
+        import cv2
+
+        h, w = self.size
+        if not self.planar:
+            if img.shape[:2] == (h, w):
+                self.out[i] = img
+            else:
+                cv2.resize(img, (w, h), dst=self.out[i], interpolation=cv2.INTER_AREA)
+            return
+        if img.shape[:2] == (h, w):
+            src = img
+        else:
+            src = cv2.resize(img, (w, h), dst=self._scratch, interpolation=cv2.INTER_AREA)
+        _into_planes(src, self.out[i])
+
+
+def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32, *, planar: bool = False) -> torch.Tensor:
+    """uint8 ``[N, H, W, 3]`` -> ``[N, 3, H, W]``: float in [0, 1], or uint8 as is (``torch.uint8``).
+    ``planar``: ``arr`` is already ``[N, 3, H, W]`` (C-contiguous) and is taken as is."""
+    t = torch.from_numpy(np.asarray(arr) if planar else _planar(np.asarray(arr)))
     if dtype == torch.uint8:
         return t
     if dtype == torch.float32:  # one pass (uint8 -> float32 / 255), bit-identical to two
@@ -1524,12 +1573,18 @@ def _planar(arr: np.ndarray) -> np.ndarray:
     crops of 224 px, about 1.5% of ``dataset[i]`` on a 176x144 clip. Same bytes either way."""
     if arr.dtype != np.uint8 or arr.ndim != 4 or not 2 <= arr.shape[3] <= 4 or 0 in arr.shape:
         return arr.transpose(0, 3, 1, 2).copy(order="C")  # a fresh array: no negative stride left
-    import cv2
-
     out = np.empty((arr.shape[0], arr.shape[3], *arr.shape[1:3]), np.uint8)
     for img, planes in zip(arr, out, strict=True):
-        cv2.split(img, list(planes))
+        _into_planes(img, planes)
     return out
+
+
+def _into_planes(img: np.ndarray, planes: np.ndarray) -> None:
+    """Write uint8 ``img`` ``[H, W, C]`` into the C-contiguous ``planes`` ``[C, H, W]`` (one
+    vectorised pass, as :func:`_planar`)."""
+    import cv2
+
+    cv2.split(img, list(planes))
 
 
 class BrokenVideo(MediaError):
