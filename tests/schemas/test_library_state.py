@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +89,56 @@ print(json.dumps({"folder": str(folder), "left": folder.exists()}))
     assert out["left"] is False
     assert _files(home) == []
     assert not (tmp / "ray").exists()
+
+
+def test_a_killed_process_folder_is_swept_by_the_next_and_nothing_else_is(tmp_path):
+    """SIGKILL runs no exit hook: its folder stayed under the temporary directory for good. The
+    next process's first folder removes it; a live owner's folder, another pid namespace's, one
+    without an owner record, another user's name pattern and a symlink are kept."""
+    import signal
+
+    from schemas import library_state as ls
+
+    base = tmp_path / "tmp"
+    base.mkdir()
+    code = """
+import os, signal
+from schemas.library_state import private_state_dir
+print(private_state_dir("ultralytics"), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    r = _run(code, tmp_path / "home", base)
+    assert r.returncode == -signal.SIGKILL
+    killed = Path(r.stdout.strip())
+    assert killed.is_dir() and killed.parent == base and (killed / ls.OWNER_FILE).is_file()
+
+    me = ls._identity()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        kept = {}
+        for name, owner in {
+            "mf-live-": {**me, "pid": live.pid},
+            "mf-other-ns-": {**me, "pid": 2**22 + 7, "pidns": "pid:[1]"},
+            "mf-no-record-": None,
+        }.items():
+            kept[name] = Path(tempfile.mkdtemp(prefix=name, dir=base))
+            if owner is not None:
+                (kept[name] / ls.OWNER_FILE).write_text(json.dumps(owner))
+        target = tmp_path / "elsewhere"
+        target.mkdir()
+        (base / "mf-link-x").symlink_to(target)
+        assert ls.sweep_orphans(base) == [killed]
+        assert not killed.exists()
+        assert all(p.is_dir() for p in kept.values()) and (base / "mf-link-x").is_symlink()
+        assert target.is_dir()
+    finally:
+        live.kill()
+        live.wait()
+    # once its owner is gone, the live one's folder goes with the next process's first folder
+    r = _run(
+        "from schemas.library_state import private_state_dir; private_state_dir('matplotlib')",
+        tmp_path / "home",
+        base,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not kept["mf-live-"].exists() and kept["mf-other-ns-"].is_dir() and kept["mf-no-record-"].is_dir()
