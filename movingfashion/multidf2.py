@@ -23,7 +23,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from movingfashion.dataset import _size, clip_tensor, parse_classes
+from movingfashion.dataset import _Resizer, _size, clip_tensor, parse_classes
 from movingfashion.deepfashion2 import iter_split
 from movingfashion.epochs import SharedEpoch
 from movingfashion.media.images import read_image
@@ -242,9 +242,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         extra = rng.integers(0, n, size=self.frames - n)
         return sorted(list(range(n)) + extra.tolist())
 
-    def _load(
-        self, rel: str, box: list[float] | None, size: tuple[int, int]
-    ) -> tuple[np.ndarray, tuple[int, int]]:
+    def _load(self, rel: str, box: list[float] | None) -> tuple[np.ndarray, tuple[int, int]]:
+        """The image (its box's region when ``box``) and the image's stored (H, W)."""
         path = resolve_under(self.root, rel, what="image path", where=str(self.split))
         img = read_image(path, orientation="stored")  # DeepFashion2's boxes are in stored pixels
         h, w = img.shape[:2]
@@ -259,9 +258,20 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             x1, y1 = int(max(0, np.floor(box[0]))), int(max(0, np.floor(box[1])))
             x2, y2 = int(min(w, max(x1 + 1, np.ceil(box[2])))), int(min(h, max(y1 + 1, np.ceil(box[3]))))
             img = img[y1:y2, x1:x2]
-        import cv2
+        return img, (h, w)
 
-        return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_AREA), (h, w)
+    def _resized(
+        self, pictures: list[tuple[str, list[float] | None]], size: tuple[int, int]
+    ) -> tuple[torch.Tensor, list[tuple[int, int]]]:
+        """``[N, 3, h, w]`` tensor of the pictures resized to ``size`` (written straight into its
+        planes, as :class:`~movingfashion.dataset.MovingFashionDataset` does) and their (H, W)."""
+        into = _Resizer(size, len(pictures), planar=True)
+        sizes = []
+        for k, (rel, box) in enumerate(pictures):
+            img, hw = self._load(rel, box)
+            into(k, img)
+            sizes.append(hw)
+        return clip_tensor(into.out, self.dtype, planar=True), sizes
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         index = self._item_index(index)
@@ -269,24 +279,19 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
         idx = self.plan(index)
         tracklet = self.crop == "tracklet"
         size = self.crop_size if tracklet else self.frame_size
-        loaded = [
-            self._load(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None, size)
-            for i in idx
-        ]
-        frames = clip_tensor(np.stack([img for img, _ in loaded]), self.dtype)
+        frames, sizes = self._resized(
+            [(seq["frames"][i]["image"], seq["frames"][i]["box"] if tracklet else None) for i in idx], size
+        )
         if self.transform is not None:
             frames = self.transform(frames)
-        shop_np, _ = self._load(
-            seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None, self.shop_size
-        )
-        shop = clip_tensor(shop_np[None], self.dtype)[0]
+        shop = self._resized(
+            [(seq["shop"]["image"], seq["shop"]["box"] if self.shop_crop else None)], self.shop_size
+        )[0][0]
         if self.shop_transform is not None:
             shop = self.shop_transform(shop)
         boxes = torch.tensor([seq["frames"][i]["box"] for i in idx], dtype=torch.float32)
         if not tracklet:  # boxes in the coordinates of the resized frames, as MovingFashionDataset does
-            scale = torch.tensor(
-                [[size[1] / w, size[0] / h, size[1] / w, size[0] / h] for _, (h, w) in loaded]
-            )
+            scale = torch.tensor([[size[1] / w, size[0] / h, size[1] / w, size[0] / h] for h, w in sizes])
             boxes = boxes * scale
         return {
             "shop": shop,
@@ -299,6 +304,6 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             "video_path": f"{self.split}/{seq['id']}",
             "video_index": 0,
             "index": int(index),
-            "orig_size": loaded[0][1] if loaded else (0, 0),
+            "orig_size": sizes[0] if sizes else (0, 0),
             "image_paths": [seq["frames"][i]["image"] for i in idx],
         }

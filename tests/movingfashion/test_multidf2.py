@@ -62,7 +62,7 @@ def test_multidf2_items_batch_with_movingfashion_items(df2_root, tiny_dataset):
     item = m[0]
     assert item["frames"].dtype == torch.uint8 and item["shop"].dtype == torch.uint8
     assert _colour(item["shop"].float() / 255) == 13  # the same pixels as the float item
-    assert item["orig_size"] == tuple(m._load(m.sequences[0]["frames"][0]["image"], None, (8, 8))[1])
+    assert item["orig_size"] == tuple(m._load(m.sequences[0]["frames"][0]["image"], None)[1])
     for batch in (collate_clips([f[0], m[0]]), collate_clips([m[0], f[0]])):
         assert batch["frames"].shape == (2, 4, 3, 16, 16) and len(batch["orig_size"]) == 2
         assert sorted(map(str, batch["image_paths"])).count("None") == 1
