@@ -217,6 +217,30 @@ def write_if_changed(path: str | os.PathLike[str], data: bytes) -> bool:
     return True
 
 
+class _Unchanged(Exception):
+    """Raised inside :func:`atomic_open` to drop its temporary file (the content is the same)."""
+
+
+def write_chunks_if_changed(path: str | os.PathLike[str], chunks: Iterable[bytes]) -> bool:
+    """:func:`write_if_changed` for content too large to hold: ``chunks`` are streamed to a
+    temporary sibling while compared with the file, which is replaced only when they differ (else
+    it and its mtime stay). True when it was written."""
+    target = Path(path)
+    try:
+        with contextlib.ExitStack() as stack:
+            old = stack.enter_context(open(target, "rb")) if target.is_file() else None
+            fh = stack.enter_context(atomic_open(target))
+            same = old is not None
+            for chunk in chunks:
+                fh.write(chunk)
+                same = same and old.read(len(chunk)) == chunk
+            if same and old.read(1) == b"":
+                raise _Unchanged
+    except _Unchanged:
+        return False
+    return True
+
+
 class NotFiniteJSON(DataFormatError, ValueError):
     """A float that is not finite (NaN, an infinity) given to :func:`atomic_write_json`: JSON
     has no such number (strict readers, ``JSON.parse`` and ``jq`` refuse the file)."""

@@ -42,7 +42,7 @@ def _counts(tables: Tables) -> dict[str, int]:
         "images": len({r.img_path for r in pairs}),
         "multi": sum(n > 1 for n in videos_per.values()),
         "max_videos": max(videos_per.values(), default=0),
-        "boxes": sum(len(b) for b in tables.boxes.values()),
+        "boxes": sum(tables.box_counts.values()),
     }
 
 

@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from movingfashion.archive.card import dataset_card, datasheet
 from movingfashion.archive.croissant import croissant_metadata
-from movingfashion.archive.tables import read_tables, write_tables
+from movingfashion.archive.tables import write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
 from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
@@ -151,8 +151,7 @@ def describe(
     base = Path(root)
     info = info or DatasetInfo()
     date = resolve_date(info.date_published, data_date)
-    tables = read_tables(base)
-    table_files = write_tables(base, tables)
+    tables, table_files = write_tables(base)
     sheet = datasheet(tables)
     write_if_changed(base / DATASHEET, sheet.encode())
     write_if_changed(base / CARD, dataset_card(info, tables, date, sheet).encode())

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from schemas.atomic import atomic_write_bytes
+from schemas.atomic import write_chunks_if_changed
 from schemas.dataset import read_entry_rows
 from schemas.official import read_official
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
@@ -45,23 +46,13 @@ class PairRow:
     class_name: str | None
 
 
-@dataclass(frozen=True)
-class BoxRow:
-    """One ground-truth box of a video's tracklet."""
-
-    product_id: str
-    split: str
-    video_path: str
-    frame: int
-    box: list[float]
-
-
 @dataclass
 class Tables:
-    """Pairs and boxes of every split file present, by split."""
+    """Pairs and box counts of every split file present, by split (the box rows themselves are
+    only ever streamed to ``boxes/<split>.jsonl``: ~6M of them in the full dataset)."""
 
     pairs: dict[str, list[PairRow]]
-    boxes: dict[str, list[BoxRow]]
+    box_counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
@@ -71,62 +62,90 @@ class Tables:
         return [r for rows in self.pairs.values() for r in rows]
 
 
-def read_tables(root: str | os.PathLike[str]) -> Tables:
-    """The pairs and boxes of a dataset folder (strictly read: run on a folder that verifies)."""
-    base = Path(root)
-    rows = read_entry_rows(base / "entries.jsonl") if (base / "entries.jsonl").is_file() else {}
-    pairs: dict[str, list[PairRow]] = {}
-    boxes: dict[str, list[BoxRow]] = {}
-    for split in SPLITS:
-        path = base / f"{split}.json"
-        if not path.is_file():
-            continue
-        official = read_official(path)
-        pairs[split], boxes[split] = [], []
-        for pid in sorted(official):
-            e = official[pid]
-            row = rows.get(pid, {})
-            part = row.get("partition")
-            partition = Partition(part) if part in set(Partition) else partition_from_source_code(e.source)
-            cls = row.get("df2_class")
-            cls = cls if cls in DF2_CLASSES else None
-            for i, vp in enumerate(e.video_paths):
-                pairs[split].append(
-                    PairRow(
-                        pid,
-                        split,
-                        i,
-                        vp,
-                        e.img_path,
-                        e.source,
-                        partition.value,
-                        cls,
-                        DF2_CLASSES.get(cls) if cls else None,
-                    )
+def box_lines(product_id: str, split: str, video_path: str, boxes: dict[int, list[float]]) -> str:
+    """The ``boxes/<split>.jsonl`` rows of one video's ground-truth boxes, sorted by frame: the
+    bytes ``json.dumps`` gives each row as a dict (key order product_id, split, video_path, frame,
+    box), made without one dict per box. The split file's schema admits only finite
+    coordinates, which ``repr`` writes as ``json.dumps`` does."""
+    head = (
+        f'{{"product_id": {json.dumps(product_id, ensure_ascii=False)}, "split": '
+        f'{json.dumps(split, ensure_ascii=False)}, "video_path": '
+        f'{json.dumps(video_path, ensure_ascii=False)}, "frame": '
+    )
+    return "".join(
+        f'{head}{int(t)}, "box": [{float(b[0])!r}, {float(b[1])!r}, {float(b[2])!r}, {float(b[3])!r}]}}\n'
+        for t, b in sorted(boxes.items())
+    )
+
+
+def _split_rows(
+    base: Path, split: str, rows: dict[str, dict]
+) -> tuple[list[PairRow], Iterator[str], list[int]]:
+    """The pairs of one split file, a generator of its box rows (one string per video) and a
+    one-element list that holds the box count once the generator is spent."""
+    official = read_official(base / f"{split}.json")
+    pairs: list[PairRow] = []
+    videos: list[tuple[str, str, dict[int, list[float]]]] = []
+    for pid in sorted(official):
+        e = official[pid]
+        row = rows.get(pid, {})
+        part = row.get("partition")
+        partition = Partition(part) if part in set(Partition) else partition_from_source_code(e.source)
+        cls = row.get("df2_class")
+        cls = cls if cls in DF2_CLASSES else None
+        for i, vp in enumerate(e.video_paths):
+            pairs.append(
+                PairRow(
+                    pid, split, i, vp, e.img_path, e.source, partition.value, cls,
+                    DF2_CLASSES.get(cls) if cls else None,
                 )
-                for t, b in sorted(e.tracklet_boxes(i).items()):
-                    boxes[split].append(BoxRow(pid, split, vp, t, [float(v) for v in b]))
-    return Tables(pairs, boxes)
+            )  # fmt: skip
+            videos.append((pid, vp, e.tracklet_boxes(i)))
+    count = [0]
+
+    def boxes() -> Iterator[str]:
+        for pid, vp, b in videos:
+            count[0] += len(b)
+            yield box_lines(pid, split, vp, b)
+
+    return pairs, boxes(), count
 
 
-def _jsonl(rows: list) -> bytes:
-    return "".join(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in rows).encode()
+def read_tables(root: str | os.PathLike[str]) -> Tables:
+    """The pairs and box counts of a dataset folder (strictly read: run on a folder that
+    verifies); nothing is written."""
+    return _tables(Path(root), write=False)[0]
 
 
-def write_tables(root: str | os.PathLike[str], tables: Tables) -> list[str]:
-    """Write ``pairs/<split>.jsonl`` and ``boxes/<split>.jsonl``; returns their relative paths."""
-    base = Path(root)
-    written = []
-    for split in tables.splits:
-        for folder, rows in ((PAIRS_DIR, tables.pairs[split]), (BOXES_DIR, tables.boxes[split])):
-            rel = f"{folder}/{split}.jsonl"
-            data = _jsonl(rows)
-            path = base / rel
-            if not path.is_file() or path.read_bytes() != data:
-                atomic_write_bytes(path, data)
-            written.append(rel)
-    for folder in (PAIRS_DIR, BOXES_DIR):  # a split file that went away takes its tables along
-        for stale in sorted((base / folder).glob("*.jsonl")) if (base / folder).is_dir() else []:
-            if f"{folder}/{stale.name}" not in written:
-                stale.unlink()
-    return written
+def write_tables(root: str | os.PathLike[str]) -> tuple[Tables, list[str]]:
+    """Write ``pairs/<split>.jsonl`` and ``boxes/<split>.jsonl`` (each only when its bytes change,
+    streamed: memory stays that of the parsed split file); returns the tables and the written
+    files' relative paths."""
+    return _tables(Path(root), write=True)
+
+
+def _tables(base: Path, *, write: bool) -> tuple[Tables, list[str]]:
+    rows = read_entry_rows(base / "entries.jsonl") if (base / "entries.jsonl").is_file() else {}
+    tables = Tables({})
+    written: list[str] = []
+    for split in SPLITS:
+        if not (base / f"{split}.json").is_file():
+            continue
+        pairs, boxes, count = _split_rows(base, split, rows)
+        tables.pairs[split] = pairs
+        if write:
+            pair_text = (json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in pairs)
+            for folder, chunks in ((PAIRS_DIR, pair_text), (BOXES_DIR, boxes)):
+                rel = f"{folder}/{split}.jsonl"
+                write_chunks_if_changed(base / rel, (c.encode() for c in chunks))
+                written.append(rel)
+        else:
+            for _ in boxes:
+                pass
+        tables.box_counts[split] = count[0]
+    if write:
+        for folder in (PAIRS_DIR, BOXES_DIR):  # a split file that went away takes its tables along
+            for stale in sorted((base / folder).glob("*.jsonl")) if (base / folder).is_dir() else []:
+                if f"{folder}/{stale.name}" not in written:
+                    stale.unlink()
+    return tables, written

@@ -177,3 +177,21 @@ def test_json_with_a_lone_surrogate_is_written_escaped_and_reads_back_the_same(t
     assert json.loads(target.read_bytes()) == obj
     atomic_write_json(target, {"plain": "café"})  # text that UTF-8 can hold stays unescaped
     assert "café" in target.read_text("utf-8")
+
+
+def test_streamed_write_replaces_only_when_the_bytes_differ(tmp_path):
+    """``write_chunks_if_changed`` (the tables of a 15K-video dataset: hundreds of MB, never held
+    whole) keeps a file whose bytes are the same, mtime included, and replaces one that differs
+    anywhere: in a chunk, by a missing tail or by an extra one; no temporary file is left."""
+    import os
+
+    from schemas.atomic import write_chunks_if_changed
+
+    p = tmp_path / "t.jsonl"
+    assert write_chunks_if_changed(p, [b"ab", b"cd\n"]) and p.read_bytes() == b"abcd\n"
+    os.utime(p, ns=(10**18, 10**18))
+    assert not write_chunks_if_changed(p, [b"a", b"bcd", b"\n"])
+    assert p.stat().st_mtime_ns == 10**18
+    for chunks in ([b"abcd"], [b"abcd\nX"], [b"abXd\n"], []):
+        assert write_chunks_if_changed(p, chunks) and p.read_bytes() == b"".join(chunks)
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["t.jsonl"]

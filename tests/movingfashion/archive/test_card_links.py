@@ -37,7 +37,7 @@ _SCRIPT_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data|file|&|/|\.\
 
 
 def _card(description: str) -> str:
-    tables = Tables(pairs={}, boxes={})
+    tables = Tables(pairs={}, box_counts={})
     body = dataset_card(DatasetInfo(description=description), tables, "2024-01-01", datasheet(tables))
     return body.split("\n---\n", 1)[1]
 
