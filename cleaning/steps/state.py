@@ -148,7 +148,11 @@ class CleaningState:
         it = self.items[key]
         if it.failure is None:
             it.failure = Failure(key, step, error)
-            self.videos = {p: v for p, v in self.videos.items() if v.owner != key}
+            # its videos entered ``videos`` from its own assets (probe): no scan of every video
+            for a in it.assets:
+                v = self.videos.get(a.path)
+                if v is not None and v.owner == key:
+                    del self.videos[a.path]
 
     def failures(self) -> list[Failure]:
         return [it.failure for it in self.items.values() if it.failure is not None]
