@@ -20,7 +20,7 @@ from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
 from annotations.tracklet_files import dataset_shared_videos, require_results
 from movingfashion.executors.base import GPU_SHARE_HINT, gpu_share_problem
-from movingfashion.executors.options import executor_options
+from movingfashion.executors.options import executor_options, threads_option
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -147,6 +147,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
     " pick, an accept since the build) when they are due (other weights or settings, --force); their"
     " corrections are lost. Without it they are kept, counted and named.",
 )
+@threads_option
 @executor_options
 @click.option(
     "--workers",
@@ -201,6 +202,7 @@ def build(
     \b
     Examples:
       mf-tracklets build --dataset dataset --stride 2 --sheets
+      mf-tracklets build --dataset dataset --threads 1   # the bytes a Ray build writes
       mf-tracklets build --dataset dataset --detector fasterrcnn --weights frcnn.pt --shard 0/2 --json
       # on a Ray cluster (the dataset on a folder every node sees; files written here only):
       mf-tracklets build --dataset /shared/dataset --executor ray --ray-address HEAD:6379 --gpus-per-worker 0.5

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cleaning.splits import MODES
-from movingfashion.executors.options import executor_options
+from movingfashion.executors.options import executor_options, threads_option
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
@@ -67,6 +67,7 @@ def _human(result: dict[str, Any]) -> str:
     type=click.Path(dir_okay=False, exists=True),
     help="Detector weights for the association check (default: the embedded detector).",
 )
+@threads_option
 @executor_options
 @click.option(
     "--no-association",
@@ -101,6 +102,7 @@ def clean(
     Examples:
       mf clean --catalog data/catalog.sqlite --root data
       mf clean --catalog data/catalog.sqlite --root data --no-association
+      mf clean --catalog data/catalog.sqlite --root data --threads 1   # the scores a Ray run gives
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
                --matcher movingfashion/models/weights/matcher.pt --json
       # with clean.yaml holding, to skip split-screen recovery:

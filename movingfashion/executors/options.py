@@ -1,5 +1,6 @@
 """The command-line options every stage shares to pick its executor (``--executor``,
-``--ray-address``), as click decorators; choices come from the registry."""
+``--ray-address``) and torch's CPU threads (``--threads``), as click decorators; executor choices
+come from the registry."""
 
 from __future__ import annotations
 
@@ -34,3 +35,27 @@ def executor_params() -> list[click.Parameter]:
 def executor_options(fn: F) -> F:
     """Decorate a click command with ``--executor`` and ``--ray-address``."""
     return click.option("--executor", **_EXECUTOR)(click.option("--ray-address", **_ADDRESS)(fn))
+
+
+def _set_threads(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    if value:
+        import torch
+
+        torch.set_num_threads(value)
+    return value
+
+
+def threads_option(fn: F) -> F:
+    """Decorate a click command with ``--threads``: torch's CPU threads for this process, set as
+    the option is read (the command's function does not take it)."""
+    return click.option(
+        "--threads",
+        type=click.IntRange(0),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_threads,
+        help="torch CPU threads of this process's models [default: torch's, one per core]. Scores "
+        "depend on it in the 4th decimal: a Ray run (one thread per one-CPU task) equals a local run "
+        "with --threads 1 byte for byte.",
+    )(fn)
