@@ -4,37 +4,50 @@ CVAT video dataset; and corrected CVAT tracks back into the dataset (:mod:`.impo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from annotations.exchange.common import ExportVideo, select_videos
+from annotations.exchange.common import (
+    ExportVideo,
+    LeftOut,
+    check_tracks,
+    load_planned,
+    nothing_exported,
+    plan_videos,
+)
 from annotations.tracklet_files import TRACKLET_DIR
 
 
-def _cvat(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _cvat(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
     from annotations.exchange.cvat import write_cvat
 
     return write_cvat(videos, out)
 
 
-def _mot(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _mot(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
     from annotations.exchange.mot import write_mot
     from annotations.review.media import video_fps
     from schemas.paths import resolve_under
 
-    fps = {v.stem: video_fps(resolve_under(dataset, v.vt.video, what="video")) for v in videos}
-    return write_mot(videos, out, fps)
+    fps: dict[str, float | None] = {}
+
+    def with_fps() -> Iterator[ExportVideo]:  # each video's rate read as it comes
+        for v in videos:
+            fps[v.stem] = video_fps(resolve_under(dataset, v.vt.video, what="video"))
+            yield v
+
+    return write_mot(with_fps(), out, fps)
 
 
-def _fiftyone(videos: list[ExportVideo], dataset: Path, out: Path) -> list[Path]:
+def _fiftyone(videos: Iterable[ExportVideo], dataset: Path, out: Path) -> list[Path]:
     from annotations.exchange.fiftyone import write_fiftyone
 
     return write_fiftyone(videos, dataset, out)
 
 
 #: export format -> writer(videos, dataset, out) returning the files/folders written
-EXPORTERS: dict[str, Callable[[list[ExportVideo], Path, Path], list[Path]]] = {
+EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path], list[Path]]] = {
     "cvat": _cvat,
     "mot": _mot,
     "fiftyone": _fiftyone,
@@ -56,7 +69,8 @@ def export_dataset(
     export changed to fit a video (``warnings``: name -> boxes dropped or clipped, also logged).
 
     A video's tracklets come from its tracklet file, else from its split-file entry (see
-    :mod:`annotations.exchange.common`); nothing is written when no video has either.
+    :mod:`annotations.exchange.common`); nothing is written when no video has either. Videos are
+    read and written one at a time (memory stays that of one video's tracklets at any size).
     """
     from schemas.errors import ConfigError, DataFormatError
 
@@ -71,23 +85,51 @@ def export_dataset(
             where=f"--out {dst}",
             hint="write the export elsewhere: files the dataset's manifest does not list break mf verify",
         )
-    chosen, left = select_videos(root, tracks, videos)
-    if not chosen:  # checked before OUT is made
+    check_tracks(tracks)
+    names = list(videos)
+    plan = iter(plan_videos(root, names))
+    left: list[LeftOut] = []
+    ahead: list[ExportVideo | LeftOut] = []  # the first video to export, read ahead
+    for v in plan:  # up to the first video to export: nothing is written when there is none
+        ahead.append(load_planned(root, v, tracks))
+        if not isinstance(ahead[0], LeftOut):
+            break
+        left.append(ahead.pop())
+    if not ahead:  # checked before OUT is made
+        nothing_exported(root, left, bool(names))
         raise DataFormatError(
             "no tracklet files found and no tracklet in the split files, nothing to export",
             where=str(root / TRACKLET_DIR),
             hint=f"run mf-tracklets build --dataset {root} first",
         )
+    counts = {"videos": 0, "tracks": 0, "boxes": 0}
+    warnings: dict[str, str] = {}
+
+    def stream() -> Iterator[ExportVideo]:  # holds one video at a time (the one being written)
+        ev = ahead.pop()
+        while True:
+            if isinstance(ev, LeftOut):
+                left.append(ev)
+            else:
+                counts["videos"] += 1
+                counts["tracks"] += len(ev.tracks)
+                counts["boxes"] += sum(len(ev.vt.tracklets[i].boxes) for i in ev.tracks)
+                if ev.warning:  # boxes dropped or clipped
+                    warnings[ev.stem] = ev.warning
+                yield ev
+            nxt = next(plan, None)
+            if nxt is None:
+                return
+            ev = load_planned(root, nxt, tracks)
+
     dst.mkdir(parents=True, exist_ok=True)
-    written = EXPORTERS[fmt](chosen, root, dst)
+    written = EXPORTERS[fmt](stream(), root, dst)
     return {
         "format": fmt,
         "out": str(dst),
-        "videos": len(chosen),
-        "tracks": sum(len(v.tracks) for v in chosen),
-        "boxes": sum(len(v.vt.tracklets[i].boxes) for v in chosen for i in v.tracks),
+        **counts,
         "written": [str(p) for p in written],
         "left_out": len(left),
         "left_out_videos": {lo.stem: lo.reason for lo in left},
-        "warnings": {v.stem: v.warning for v in chosen if v.warning},  # boxes dropped or clipped
+        "warnings": warnings,
     }

@@ -200,6 +200,80 @@ def _video_tracklets(
         return LeftOut(path.stem, vp, pid, why, unreadable=True)
 
 
+@dataclass(frozen=True)
+class PlannedVideo:
+    """One product's video an export will read: where its tracklets are, nothing read yet."""
+
+    stem: str  #: its tracklet file's stem (the name the export gives it)
+    path: Path  #: its tracklet file (may not exist)
+    product_id: str
+    entry: OfficialEntry
+    video: str
+    split: str
+    shared: bool  #: several products list the video
+
+
+def plan_videos(dataset: str | os.PathLike[str], videos: Iterable[str] = ()) -> list[PlannedVideo]:
+    """The videos an export of ``dataset`` reads (all, or those ``videos`` names), sorted by the
+    name they are exported under, from the split files alone; :class:`DataFormatError` naming
+    the names that match no video (see :func:`select_videos`)."""
+    root = Path(dataset)
+    wanted = set(videos)
+    splits = load_splits(root)
+    shared = shared_videos(splits)
+    plan: dict[str, PlannedVideo] = {}
+    for name, split in splits.items():
+        for pid, entry in split.items():
+            for vp in entry.video_paths:
+                p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
+                if (wanted and Path(vp).stem not in wanted and p.stem not in wanted) or p.stem in plan:
+                    continue
+                plan[p.stem] = PlannedVideo(p.stem, p, pid, entry, vp, name, vp in shared)
+    missing = wanted - set(plan) - {Path(v.video).stem for v in plan.values()}
+    if missing:
+        raise DataFormatError(
+            f"no video {', '.join(sorted(missing))} in the split files",
+            where=str(root),
+            hint="--video takes a video's file name without its suffix (mf-tracklets export --help)",
+        )
+    return [plan[k] for k in sorted(plan)]
+
+
+def load_planned(
+    dataset: str | os.PathLike[str], v: PlannedVideo, tracks: str = "gt"
+) -> ExportVideo | LeftOut:
+    """One planned video read and fitted to its video (:func:`fit_to_video`), or why it is left
+    out (neither a tracklet file nor a tracklet in the split file, or a video that does not open)."""
+    vt = _video_tracklets(Path(dataset), v.path, v.product_id, v.entry, v.video, v.split)
+    if isinstance(vt, LeftOut):
+        return vt
+    if tracks == "all":
+        idx = list(range(len(vt.tracklets)))
+    else:
+        idx = [] if vt.ground_truth is None else [vt.ground_truth]
+    ev = fit_to_video(vt, idx)
+    if v.shared:
+        ev.key = v.stem
+    return ev
+
+
+def check_tracks(tracks: str) -> None:
+    """:class:`ConfigError` for a ``--tracks`` value that is not one of :data:`TRACK_CHOICES`."""
+    if tracks not in TRACK_CHOICES:
+        raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
+
+
+def nothing_exported(dataset: str | os.PathLike[str], left: list[LeftOut], wanted: bool) -> None:
+    """The error when every video was left out: the reasons, when videos were named or one does
+    not open; else nothing is raised here (the caller says there is no tracklet at all)."""
+    if left and (wanted or any(lo.unreadable for lo in left)):
+        raise DataFormatError(
+            f"nothing to export: {_left_out_text({lo.stem: lo.reason for lo in left})}",
+            where=str(dataset),
+            hint="run mf-tracklets build for these videos, or check --video and the video files",
+        )
+
+
 def select_videos(
     dataset: str | os.PathLike[str], tracks: str = "gt", videos: Iterable[str] = ()
 ) -> tuple[list[ExportVideo], list[LeftOut]]:
@@ -209,52 +283,20 @@ def select_videos(
     exported once per product, named ``<video stem>@<product>`` (the stem of its tracklet file;
     ``videos`` may name it so, or by the video's stem for every product's).
 
-    ``tracks``: ``gt`` = the ground-truth tracklet only, ``all`` = every tracklet.
+    ``tracks``: ``gt`` = the ground-truth tracklet only, ``all`` = every tracklet. This holds
+    every video's tracklets at once; an export streams them (:func:`plan_videos`,
+    :func:`load_planned`).
     """
-    if tracks not in TRACK_CHOICES:
-        raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
-    root = Path(dataset)
-    wanted = set(videos)
+    check_tracks(tracks)
+    names = list(videos)
     out: list[ExportVideo] = []
     left: list[LeftOut] = []
-    seen = set()
-    splits = load_splits(root)
-    shared = shared_videos(splits)
-    for name, split in splits.items():
-        for pid, entry in split.items():
-            for vp in entry.video_paths:
-                stem = Path(vp).stem
-                p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
-                if (wanted and stem not in wanted and p.stem not in wanted) or p.stem in seen:
-                    continue
-                seen.add(p.stem)
-                vt = _video_tracklets(root, p, pid, entry, vp, name)
-                if isinstance(vt, LeftOut):
-                    left.append(vt)
-                    continue
-                if tracks == "all":
-                    idx = list(range(len(vt.tracklets)))
-                else:
-                    idx = [] if vt.ground_truth is None else [vt.ground_truth]
-                ev = fit_to_video(vt, idx)
-                if vp in shared:
-                    ev.key = p.stem
-                out.append(ev)
-    named = {v.stem for v in out} | {Path(v.vt.video).stem for v in out}
-    missing = wanted - named - {lo.stem for lo in left} - {Path(lo.video).stem for lo in left}
-    if missing:
-        raise DataFormatError(
-            f"no video {', '.join(sorted(missing))} in the split files",
-            where=str(root),
-            hint="--video takes a video's file name without its suffix (mf-tracklets export --help)",
-        )
-    if left and not out and (wanted or any(lo.unreadable for lo in left)):
-        raise DataFormatError(
-            f"nothing to export: {_left_out_text({lo.stem: lo.reason for lo in left})}",
-            where=str(root),
-            hint="run mf-tracklets build for these videos, or check --video and the video files",
-        )
-    return sorted(out, key=lambda v: v.stem), sorted(left, key=lambda lo: lo.stem)
+    for v in plan_videos(dataset, names):
+        got = load_planned(dataset, v, tracks)
+        (left if isinstance(got, LeftOut) else out).append(got)  # type: ignore[arg-type]
+    if not out:
+        nothing_exported(dataset, left, bool(names))
+    return out, left
 
 
 def export_videos(

@@ -45,6 +45,7 @@ import json
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
@@ -181,7 +182,7 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def write_cvat(videos: list[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
+def write_cvat(videos: Iterable[ExportVideo], out: str | os.PathLike[str]) -> list[Path]:
     """``OUT/<stem>.xml`` per video and the label spec ``OUT/cvat-labels.json`` (for the task's
     labels), each written only when its bytes change (a rerun with nothing changed touches
     nothing); returns the files."""

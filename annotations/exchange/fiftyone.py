@@ -13,6 +13,7 @@ from __future__ import annotations
 import filecmp
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from annotations.exchange.common import ExportVideo
@@ -38,7 +39,7 @@ def _place(src: Path, dst: Path) -> None:
 
 
 def write_fiftyone(
-    videos: list[ExportVideo], dataset: str | os.PathLike[str], out: str | os.PathLike[str]
+    videos: Iterable[ExportVideo], dataset: str | os.PathLike[str], out: str | os.PathLike[str]
 ) -> list[Path]:
     """Write ``data/`` and ``labels/``, only the files whose bytes change; returns the label files."""
     root, out = Path(dataset), Path(out)

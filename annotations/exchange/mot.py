@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from annotations.exchange.common import LABELS, ExportVideo, label_of
@@ -54,7 +55,9 @@ def frame_rate(fps: float | None) -> int:
     return max(1, round(fps))
 
 
-def write_mot(videos: list[ExportVideo], out: str | os.PathLike[str], fps: dict[str, float]) -> list[Path]:
+def write_mot(
+    videos: Iterable[ExportVideo], out: str | os.PathLike[str], fps: Mapping[str, float | None]
+) -> list[Path]:
     """One MOT sequence folder per video, each file written only when its bytes change; ``fps``
     maps a video stem to its frame rate."""
     paths = []
