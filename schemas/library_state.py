@@ -40,19 +40,15 @@ _NAME = re.compile(r"^mf-[A-Za-z0-9_]+-")
 
 def _identity() -> dict[str, Any]:
     """What tells this process apart from any other that may share the temporary directory."""
-
-    def read(path: str) -> str | None:
-        try:
-            return (os.readlink(path) if path.startswith("/proc/self/ns") else Path(path).read_text()).strip()
-        except OSError:
-            return None
-
-    return {
-        "pid": os.getpid(),
-        "pidns": read("/proc/self/ns/pid"),
-        "boot": read("/proc/sys/kernel/random/boot_id"),
-        "host": socket.gethostname(),
-    }
+    try:
+        pidns: str | None = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pidns = None
+    try:
+        boot: str | None = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = None
+    return {"pid": os.getpid(), "pidns": pidns, "boot": boot, "host": socket.gethostname()}
 
 
 def _gone(owner: dict[str, Any], me: dict[str, Any]) -> bool:

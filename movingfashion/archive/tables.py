@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,9 +79,8 @@ def box_lines(product_id: str, split: str, video_path: str, boxes: dict[int, lis
 
 def _split_rows(
     base: Path, split: str, rows: dict[str, dict]
-) -> tuple[list[PairRow], Iterator[str], list[int]]:
-    """The pairs of one split file, a generator of its box rows (one string per video) and a
-    one-element list that holds the box count once the generator is spent."""
+) -> tuple[list[PairRow], list[tuple[str, str, dict[int, list[float]]]]]:
+    """The pairs of one split file and, per pair, its (product id, video path, boxes)."""
     official = read_official(base / f"{split}.json")
     pairs: list[PairRow] = []
     videos: list[tuple[str, str, dict[int, list[float]]]] = []
@@ -101,51 +99,31 @@ def _split_rows(
                 )
             )  # fmt: skip
             videos.append((pid, vp, e.tracklet_boxes(i)))
-    count = [0]
-
-    def boxes() -> Iterator[str]:
-        for pid, vp, b in videos:
-            count[0] += len(b)
-            yield box_lines(pid, split, vp, b)
-
-    return pairs, boxes(), count
-
-
-def read_tables(root: str | os.PathLike[str]) -> Tables:
-    """The pairs and box counts of a dataset folder (strictly read: run on a folder that
-    verifies); nothing is written."""
-    return _tables(Path(root), write=False)[0]
+    return pairs, videos
 
 
 def write_tables(root: str | os.PathLike[str]) -> tuple[Tables, list[str]]:
-    """Write ``pairs/<split>.jsonl`` and ``boxes/<split>.jsonl`` (each only when its bytes change,
-    streamed: memory stays that of the parsed split file); returns the tables and the written
-    files' relative paths."""
-    return _tables(Path(root), write=True)
-
-
-def _tables(base: Path, *, write: bool) -> tuple[Tables, list[str]]:
+    """Write ``pairs/<split>.jsonl`` and ``boxes/<split>.jsonl`` (each only when its bytes change;
+    the box rows are streamed, one video at a time); returns the tables (strictly read: run on a
+    folder that verifies) and the written files' relative paths."""
+    base = Path(root)
     rows = read_entry_rows(base / "entries.jsonl") if (base / "entries.jsonl").is_file() else {}
     tables = Tables({})
     written: list[str] = []
     for split in SPLITS:
         if not (base / f"{split}.json").is_file():
             continue
-        pairs, boxes, count = _split_rows(base, split, rows)
+        pairs, videos = _split_rows(base, split, rows)
         tables.pairs[split] = pairs
-        if write:
-            pair_text = (json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in pairs)
-            for folder, chunks in ((PAIRS_DIR, pair_text), (BOXES_DIR, boxes)):
-                rel = f"{folder}/{split}.jsonl"
-                write_chunks_if_changed(base / rel, (c.encode() for c in chunks))
-                written.append(rel)
-        else:
-            for _ in boxes:
-                pass
-        tables.box_counts[split] = count[0]
-    if write:
-        for folder in (PAIRS_DIR, BOXES_DIR):  # a split file that went away takes its tables along
-            for stale in sorted((base / folder).glob("*.jsonl")) if (base / folder).is_dir() else []:
-                if f"{folder}/{stale.name}" not in written:
-                    stale.unlink()
+        tables.box_counts[split] = sum(len(b) for _, _, b in videos)
+        pair_text = ((json.dumps(asdict(r), ensure_ascii=False) + "\n").encode() for r in pairs)
+        box_text = (box_lines(pid, split, vp, b).encode() for pid, vp, b in videos)
+        for folder, chunks in ((PAIRS_DIR, pair_text), (BOXES_DIR, box_text)):
+            rel = f"{folder}/{split}.jsonl"
+            write_chunks_if_changed(base / rel, chunks)
+            written.append(rel)
+    for folder in (PAIRS_DIR, BOXES_DIR):  # a split file that went away takes its tables along
+        for stale in sorted((base / folder).glob("*.jsonl")) if (base / folder).is_dir() else []:
+            if f"{folder}/{stale.name}" not in written:
+                stale.unlink()
     return tables, written
