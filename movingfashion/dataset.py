@@ -99,7 +99,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -110,6 +110,7 @@ from pydantic import ValidationError
 
 from movingfashion.epochs import SharedEpoch
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources
+from movingfashion.frame_boxes import FrameBoxes, FrameScores
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names, file_key
 from movingfashion.sampling import MAX_FRAME, FrameSampler, QualityConfig, frame_quality, get_sampler
@@ -146,8 +147,6 @@ SHOP_CACHE_SIZE = 256
 #: Checked crop-cache entries kept per process (frames and boxes only: a few kB each), the
 #: least recently used first dropped (then read and checked again when next used).
 CACHE_METAS = 256
-_NO_BOX = [np.nan] * 4
-
 Size = tuple[int, int]
 
 
@@ -157,8 +156,11 @@ class VideoRecord:
 
     rel_path: str
     path: Path
-    boxes: dict[int, list[float]]
-    confidences: dict[int, float] = field(default_factory=dict)
+    #: the tracklet's boxes, frame -> [x1, y1, x2, y2] (any mapping given is kept as a
+    #: :class:`~movingfashion.frame_boxes.FrameBoxes`: ~40 B a box instead of ~350)
+    boxes: FrameBoxes
+    #: the tracklet file's per-frame confidences (kept as a :class:`FrameScores`)
+    confidences: FrameScores = field(default_factory=FrameScores.empty)
     width: int | None = None
     height: int | None = None
     num_frames: int | None = None
@@ -178,8 +180,16 @@ class VideoRecord:
     #: (:meth:`MovingFashionDataset.quality_size`), never the size a decode learns later
     known_size: tuple[int, int] | None = field(default=None, repr=False)
 
-    def set_boxes(self, boxes: dict[int, list[float]]) -> None:
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "boxes":
+            value = FrameBoxes.of(value)
+        elif name == "confidences":
+            value = FrameScores.of(value)
+        object.__setattr__(self, name, value)
+
+    def set_boxes(self, boxes: Mapping[int, Sequence[float]]) -> None:
         """Replace the boxes by a pruned/clipped version of them (the source fingerprint stays)."""
+        boxes = FrameBoxes.of(boxes)
         if boxes == self.boxes:
             return
         before = _source_boxes(self)
@@ -692,12 +702,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             # this product's file of the video (another product's, for a video both list, is
             # not about this product's garment); a file of no product named: the video's
             vt = richer.get(rel, pid)
-            conf: dict[int, float] = {}
+            conf: Mapping[int, float] = {}
             width = height = nframes = None
             if vt is not None:
                 width, height = self._file_size(vt, path, boxes)
                 nframes = vt.frames
-                conf = dict(vt.confidences)
+                conf = vt.confidences
             # frame indices are checked against the decoded video's length at first use (and
             # by check()): the count a tracklet file records is not the video's authority
             boxes = self._clean_boxes(pid, rel, boxes, width, height, None)
@@ -1090,7 +1100,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         """
         frames = self._decode_list(video, idx, reader)
         h0, w0 = frames[0].shape[:2] if frames else (0, 0)
-        boxes = np.array([video.boxes.get(f, _NO_BOX) for f in idx], dtype=np.float32).reshape(-1, 4)
+        boxes = video.boxes.rows(idx)
         if self.crop == "tracklet":
             return self._crops(frames, boxes, planar=planar), boxes, (h0, w0)
         clip, scaled = self._whole(frames, boxes, planar=planar)
