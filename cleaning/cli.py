@@ -365,6 +365,8 @@ def _publish_human(res: dict[str, Any]) -> str:
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
     text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)
     text += "\nverify: " + ("clean" if verify["ok"] else f"{len(verify['breaks'])} breaks")
+    if verify.get("decoded_before"):
+        text += f" ({verify['decoded_before']} media unchanged since the last verify not decoded again)"
     text += "".join(f"\n  {b}" for b in verify["breaks"])
     if res["archive"]:
         text += f"\narchive: {res['archive']['path']} (sha256 {res['archive']['sha256']})"

@@ -704,13 +704,12 @@ def _publish(
             out, _tracklets_of(out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held))
         )
         _write_held(out, held)
-        _write_official_splits(out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held)
+        listed = _write_official_splits(
+            out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held
+        )
         removed = _remove_stale_media(out, stale)
         # every other file of a video no split file lists and none held back (a build that ran
         # meanwhile wrote it again, an earlier publish missed it)
-        listed = {
-            v for split in _read_old_splits(out).values() for e in split.values() for v in e.video_paths
-        }
         gone += _remove_tracklet_files(out, _unlisted_tracklets(out, listed, held))
         removed += len(gone)
         lines = "".join(e.model_dump_json(exclude_none=False) + "\n" for e in entries)
@@ -744,7 +743,11 @@ def _publish(
         "split_rule": rule,
         "split_rule_ignored": ignored,
         **_held_back_report(catalog, plan.held, published_items),
-        "verify": {"ok": report.ok, "breaks": [b.describe() for b in report.breaks]},
+        "verify": {
+            "ok": report.ok,
+            "breaks": [b.describe() for b in report.breaks],
+            "decoded_before": report.reused,
+        },
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
     }
     return res
@@ -785,7 +788,7 @@ def _verify_and_pack(
 
     def attempt() -> tuple[VerifyReport, tuple[Path, str, bool] | None]:
         verified = sha256_file(out / MANIFEST) if archive else None  # the zip holds the state verified
-        report = verify_dataset(out, workers=workers, trust_manifest=True)
+        report = verify_dataset(out, workers=workers, trust_manifest=True, reuse_decoded=True)
         if not (archive and report.ok and verified):
             return report, None
         if kept := packed_already(out, verified):
@@ -1502,14 +1505,16 @@ def _write_official_splits(
     old_state: Mapping[str, Any] | None = None,
     new_state: Mapping[str, Any] | None = None,
     old_held: Mapping[str, Any] | None = None,
-) -> None:
-    """train.json / test.json, each written only when its bytes change; tracklets already
+) -> set[str]:
+    """train.json / test.json, each written only when its bytes change, and the videos they list
+    now; tracklets already
     written for unchanged videos are kept
     (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
     records of the media files), and those of the videos the last publish held back taken from
     the tracklet files it kept (:func:`_held_tracklets`, ``old_held``)."""
     old_state, new_state, old_held = old_state or {}, new_state or {}, old_held or {}
     shared = shared_videos((e.product_id, e.video_paths) for e in entries)
+    listed: set[str] = set()
     for split in (Split.TRAIN, Split.TEST):
         path = out / f"{split}.json"
         old = old_splits.get(str(split), {})
@@ -1525,7 +1530,9 @@ def _write_official_splits(
                 source=PARTITION_SOURCE_CODE[e.partition],
                 tracklets=trk,
             )
+            listed.update(e.video_paths)
         write_if_changed(path, json_bytes(path, dump_official(official), indent=None))
+    return listed
 
 
 def _png(fig) -> bytes:

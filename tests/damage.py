@@ -51,8 +51,12 @@ def tree_sha(folder: Path) -> dict[str, str | list[str]]:
     """Every file under ``folder`` (hidden ones too) by SHA-256, catalog files left out (compare
     those with :func:`catalog_rows`); yt-dlp's download archive, a set written in completion order
     (yt-dlp reads it into a set; an item killed after yt-dlp noted it but before the catalog did
-    is fetched again and noted twice), as its sorted distinct lines."""
+    is fetched again and noted twice), as its sorted distinct lines; publish's decode memo, whose
+    stamps are this disk's inodes and times, as the media and facts it records."""
     import hashlib
+    import json
+
+    from movingfashion.archive.decoded_memo import DECODED_MEMO
 
     out: dict[str, str | list[str]] = {}
     for p in sorted(folder.rglob("*")) if folder.is_dir() else []:
@@ -61,6 +65,9 @@ def tree_sha(folder: Path) -> dict[str, str | list[str]]:
         rel = p.relative_to(folder).as_posix()
         if p.name == ".ytdlp-archive.txt":
             out[rel] = sorted(set(p.read_text().splitlines()))
+        elif p.name == DECODED_MEMO:
+            media = json.loads(p.read_text())["media"]
+            out[rel] = json.dumps({k: v["facts"] for k, v in media.items()}, sort_keys=True)
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out

@@ -57,6 +57,9 @@ class VerifyReport:
     videos: int
     images: int
     checks: list[CheckResult]
+    #: media not decoded again: an earlier ``mf publish`` verify decoded them unchanged
+    #: (:mod:`movingfashion.archive.decoded_memo`)
+    reused: int = 0
 
     @property
     def ok(self) -> bool:

@@ -59,6 +59,8 @@ split file, a split file that is not JSON or not an object) raises
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -70,6 +72,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from movingfashion.archive.decoded_memo import file_stamp, read_memo, write_memo
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
@@ -249,9 +252,12 @@ class _Audit:
         progress: Progress | None,
         *,
         trust_manifest: bool = False,
+        reuse_decoded: bool = False,
     ) -> None:
         self.root, self.deep, self.workers, self.progress = root, deep, max(1, workers), progress
         self.trust_manifest = trust_manifest
+        self.reuse_decoded = reuse_decoded
+        self.reused = 0  # media whose decode an earlier publish's verify recorded (not decoded again)
         self.results = {name: CheckResult(name, desc) for name, desc in CHECKS.items()}
         self.products: list[_Product] = []
         self.split_ids: dict[str, list[str]] = {}
@@ -601,6 +607,18 @@ class _Audit:
         videos = sorted(r for r in self.present if any(f.startswith("video_paths") for _, f in refs[r]))
         images = sorted(self.present - set(videos))
         deep = self.deep
+        use_memo = self.reuse_decoded and not deep
+        memo = read_memo(self.root) if use_memo else {}
+        stamps = {rel: file_stamp(self.root / rel) for rel in (*videos, *images)} if use_memo else {}
+        recorded: dict[str, dict[str, Any]] = {}  # what the memo holds after this run
+
+        def known(rel: str) -> dict[str, Any] | None:
+            rec = memo.get(rel)
+            return (
+                rec
+                if rec is not None and stamps.get(rel) is not None and rec["stamp"] == stamps[rel]
+                else None
+            )
 
         def video(rel: str) -> VideoFacts:
             return video_facts(self.root / rel, deep=deep)
@@ -611,10 +629,23 @@ class _Audit:
             info = probe_image(self.root / rel)
             return info.width, info.height
 
-        for rel, out in self._map(video, videos, "decode videos", "video").items():
+        to_decode = []
+        for rel in videos:
+            rec = known(rel)
+            facts = _memo_facts(rec)
+            if facts is None:
+                to_decode.append(rel)
+                continue
+            self.results["decodable"].checked += 1
+            self.facts[rel] = facts
+            recorded[rel] = rec  # type: ignore[assignment]
+            self.reused += 1
+        for rel, out in self._map(video, to_decode, "decode videos", "video").items():
             self.results["decodable"].checked += 1
             if isinstance(out, VideoFacts):
                 self.facts[rel] = out
+                if stamps.get(rel) is not None:
+                    recorded[rel] = {"stamp": stamps[rel], "facts": dataclasses.asdict(out)}
                 continue
             p, fld = refs[rel][0]
             self.add(
@@ -624,9 +655,20 @@ class _Audit:
                 f"'{rel}': {_message(out)}",
                 "re-download or re-encode the video (H.264 .mp4), or drop the product",
             )
-        for rel, out in self._map(image, images, "decode images", "image").items():
+        to_decode = []
+        for rel in images:
+            rec = known(rel)
+            if rec is None:
+                to_decode.append(rel)
+                continue
+            self.results["decodable"].checked += 1
+            recorded[rel] = rec
+            self.reused += 1
+        for rel, out in self._map(image, to_decode, "decode images", "image").items():
             self.results["decodable"].checked += 1
             if not isinstance(out, Exception):
+                if stamps.get(rel) is not None:
+                    recorded[rel] = {"stamp": stamps[rel], "facts": None}
                 continue
             p, fld = refs[rel][0]
             self.add(
@@ -636,6 +678,9 @@ class _Audit:
                 f"'{rel}': {_message(out)}",
                 "re-download the image or re-encode it (PNG for Hard, JPEG for Regular)",
             )
+        if use_memo:
+            with contextlib.suppress(OSError):  # a memo not written only costs the next run a decode
+                write_memo(self.root, recorded)
 
     def manifest(self) -> None:
         res = self.results["manifest"]
@@ -929,7 +974,21 @@ class _Audit:
             videos=len({v for p in self.products for v in p.videos}),
             images=len({p.img for p in self.products if p.img}),
             checks=list(self.results.values()),
+            reused=self.reused,
         )
+
+
+def _memo_facts(rec: dict[str, Any] | None) -> VideoFacts | None:
+    """The video facts a memo record holds (None: none, or not as written)."""
+    facts = rec.get("facts") if rec is not None else None
+    if not isinstance(facts, dict):
+        return None
+    try:
+        out = VideoFacts(**facts)
+    except TypeError:
+        return None
+    ok = all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in dataclasses.astuple(out))
+    return out if ok and out.frames > 0 else None
 
 
 def _unshared_file_break(folder: Path, name: str, stem: str, vt: TrackletFileHead) -> tuple[str, str]:
@@ -1245,6 +1304,7 @@ def verify_dataset(
     workers: int | None = None,
     progress: Progress | None = None,
     trust_manifest: bool = False,
+    reuse_decoded: bool = False,
 ) -> VerifyReport:
     """Audit a dataset folder against every check of :data:`CHECKS` (see the module docstring).
 
@@ -1253,11 +1313,20 @@ def verify_dataset(
     tracklet files' ``product_id`` and ``video`` read. ``workers`` threads decode and hash (default: up to
     4). ``progress`` wraps the long loops. ``trust_manifest``: a file no newer than
     ``manifest.json`` is taken to hold the SHA-256 the manifest lists, not hashed again (for
-    ``mf publish``, which has just described the folder; ``mf verify`` hashes every file). Raises :class:`DataFormatError` when the folder cannot
+    ``mf publish``, which has just described the folder; ``mf verify`` hashes every file).
+    ``reuse_decoded`` (``mf publish``'s closing verify, not ``deep``): media whose file stamp
+    :data:`~movingfashion.archive.decoded_memo.DECODED_MEMO` records are not decoded again, and
+    the memo is rewritten with what this run decoded (:mod:`movingfashion.archive.decoded_memo`;
+    ``report.reused`` counts them). Raises :class:`DataFormatError` when the folder cannot
     be audited at all; every other problem is a :class:`Break` in the report.
     """
     audit = _Audit(
-        Path(root), deep, workers or min(4, os.cpu_count() or 1), progress, trust_manifest=trust_manifest
+        Path(root),
+        deep,
+        workers or min(4, os.cpu_count() or 1),
+        progress,
+        trust_manifest=trust_manifest,
+        reuse_decoded=reuse_decoded,
     )
     audit.load()
     audit.codes_paths_and_repeats()
