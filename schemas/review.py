@@ -481,12 +481,13 @@ def list_decisions(cat: Catalog, *, video: str | None = None, include_undone: bo
 ReviewKey = tuple[str, str]
 
 
-def review_states(cat: Catalog) -> dict[ReviewKey, VideoReview]:
+def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, VideoReview]:
     """(video path, product id) -> the effect of the live decisions on that product's review of
     the video (a superseded pick and a pick an import followed no longer name the ground truth:
-    the files do)."""
+    the files do). ``video``: only that video's reviews (what the page's answer to one decision
+    needs: an indexed read, not every decision of the session)."""
     out: dict[ReviewKey, VideoReview] = {}
-    for d in list_decisions(cat):
+    for d in list_decisions(cat, video=video):
         st = out.setdefault((d.video, d.product_id), VideoReview(video=d.video, product_id=d.product_id))
         st.decisions += 1
         st.last_id = d.id

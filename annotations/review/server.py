@@ -391,7 +391,7 @@ class ReviewApp:
         # other requests (reads take only the app's lock, on the reading connection)
         with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
             d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
-            st = review_states(cat).get((it.video, it.product_id))
+            st = review_states(cat, video=it.video).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
 
     def _check_class(self, it: QueueItem) -> None:
@@ -457,7 +457,7 @@ class ReviewApp:
                 product_id=item.product_id if item else None,
                 request_id=request_id,
             )
-            st = review_states(cat).get((d.video, d.product_id))
+            st = review_states(cat, video=d.video).get((d.video, d.product_id))
         # the page's name of the item: a video several products list has one item per product
         it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
         stem_of = it.stem if it is not None else Path(d.video).stem

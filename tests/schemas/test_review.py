@@ -40,6 +40,8 @@ def test_decisions_change_the_item_and_undo_puts_it_back(tmp_path):
         p0, p1 = st["videos/P0_0.mp4", "P0"], st["videos/P1_0.mp4", "P1"]
         assert p0.verdict == "reject" and p0.reason == "blurry"
         assert p1.df2_class == 9 and p1.notes == ["sleeves?"]
+        # one video's reviews alone (the page's answer to a decision): the same states
+        assert review_states(cat, video="videos/P1_0.mp4") == {("videos/P1_0.mp4", "P1"): p1}
         # only the latest live decision of a video can be undone
         first_p1 = list_decisions(cat, video="videos/P1_0.mp4")[0]
         with pytest.raises(CatalogError, match="later one"):
