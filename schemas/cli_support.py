@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import math
 import os
@@ -157,6 +158,10 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
             raise SystemExit(EXIT_TERMINATED) from None
 
 
+#: the bad paths the last net words (ENOENT is left out: a missing file is the command's to name)
+_PATH_NET = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG})
+
+
 def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
     """:func:`run_main`'s exit rule around ``cmd``."""
     try:
@@ -176,9 +181,11 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except OSError as exc:  # the net under writes no local_faults() wrapped: a full disk, no permission
-        from schemas.faults import as_local_fault
+        from schemas.faults import as_local_fault, path_error
 
         fault = as_local_fault(exc)
+        if fault is None and exc.filename is not None and exc.errno in _PATH_NET:
+            fault = path_error(exc, exc.filename)  # e.g. --out under a file: one line, exit 2
         if fault is None:
             raise
         if debug:

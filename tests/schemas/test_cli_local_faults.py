@@ -41,3 +41,34 @@ def test_a_local_fault_is_one_line_naming_the_path(tmp_path, capsys, code, words
 def test_another_os_error_is_not_hidden(tmp_path):
     with pytest.raises(FileNotFoundError):
         run_main(_command(FileNotFoundError(errno.ENOENT, "gone", str(tmp_path / "x"))), [])
+
+
+def _mkdir_under_file(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "afile" / "sub").mkdir(parents=True)
+
+
+def _write_a_folder(tmp_path):
+    (tmp_path / "out.json").mkdir()
+    (tmp_path / "out.json").write_text("{}")
+
+
+@pytest.mark.parametrize(
+    ("act", "blocker", "words"),
+    [
+        (_mkdir_under_file, "afile", "is a file, where a folder is needed"),
+        (_write_a_folder, "out.json", "is a folder, where a file is needed"),
+    ],
+)
+def test_a_bad_output_path_is_one_line_naming_it(tmp_path, capsys, act, blocker, words):
+    """What every command's --out met (was: a NotADirectoryError traceback in about 8 commands)."""
+
+    @click.command()
+    def cmd() -> None:
+        act(tmp_path)
+
+    with pytest.raises(SystemExit) as exc:
+        run_main(cmd, [])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"error: {tmp_path / blocker}: {words}")
