@@ -105,6 +105,7 @@ from schemas.faults import reraise_local_fault
 from schemas.geometry import box_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
+from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import split_stem
 
 #: crops embedded per forward pass of the matcher, gathered across decoded batches (larger batches
@@ -708,7 +709,7 @@ def read_done_file(p: Path) -> DoneFile:
 def _read_light(p: Path) -> DoneFile:
     """:func:`read_done_file` without the full read (a :class:`ValueError` or :class:`OSError`
     when the full read may refuse the file)."""
-    data = pydantic_core.from_json(p.read_bytes())
+    data = pydantic_core.from_json(read_file_bytes(p, what="tracklet file"))
     view = TrackletFileBuild.model_validate(data)
     if set(data) - VideoTracklets.model_fields.keys() or any(
         set(t) - Tracklet.model_fields.keys() for t in data["tracklets"]

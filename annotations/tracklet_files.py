@@ -60,6 +60,7 @@ from schemas.official import (
     split_files,
     write_official,
 )
+from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import is_tracklet_stem, product_key, tracklet_stem, video_stem
 from schemas.tracklet_names import shared_videos as _shared_videos
 
@@ -216,7 +217,7 @@ def read_video_tracklets(
     """
     p = Path(path)
     try:
-        vt = VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
+        vt = VideoTracklets.model_validate_json(read_file_bytes(p, what="tracklet file"))
     except FileNotFoundError:
         raise DataFormatError(
             "tracklet file not found", where=str(p), hint="run mf-tracklets build"
@@ -224,6 +225,10 @@ def read_video_tracklets(
     except ValidationError as exc:
         raise DataFormatError(
             field_error(exc), where=str(p), hint="delete it and rerun mf-tracklets build"
+        ) from None
+    except OSError as exc:
+        raise DataFormatError(
+            f"unreadable tracklet file ({exc.strerror or exc})", where=str(p), hint="check the file"
         ) from None
     _check_owner(p, vt, video, product_id)
     return vt

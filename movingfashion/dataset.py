@@ -134,6 +134,7 @@ from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
 from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
+from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import is_tracklet_stem, shared_videos, tracklet_stem, video_stem
 
 log = logging.getLogger(__name__)
@@ -278,8 +279,8 @@ def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTrac
         return out
     for p in sorted(folder.glob("*.json")):
         try:
-            vt = VideoTracklets.model_validate_json(p.read_text(encoding="utf-8"))
-        except (ValidationError, OSError, ValueError) as exc:
+            vt = VideoTracklets.model_validate_json(read_file_bytes(p, what="tracklet file"))
+        except (ValidationError, OSError, ValueError, MFError) as exc:
             log.warning("%s: ignored, not a VideoTracklets file (%s)", p, str(exc).splitlines()[0])
             continue
         plain = p.stem == video_stem(vt.video)
@@ -329,12 +330,12 @@ def read_richer_file(path: Path) -> RicherVideo | None:
     the ground-truth tracklet in full: :func:`~schemas.dataset.check_ground_truth`). Only what is
     used is kept: the rest is dropped."""
     try:
-        vt = TrackletFileScores.model_validate_json(path.read_text(encoding="utf-8"))
+        vt = TrackletFileScores.model_validate_json(read_file_bytes(path, what="tracklet file"))
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
         conf = check_ground_truth(gt) if gt is not None else {}
     except FileNotFoundError:
         return None
-    except (ValidationError, OSError, ValueError, RecursionError) as exc:
+    except (ValidationError, OSError, ValueError, RecursionError, MFError) as exc:
         log.warning("%s: ignored, not a VideoTracklets file (%s)", path, _first_error(exc))
         return None
     return RicherVideo(vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf, path)

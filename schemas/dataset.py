@@ -353,7 +353,7 @@ def read_entry_rows(
     with a ``bad`` list, such a row is appended to it (``("line N", error)``) and left out instead.
     """
     rows: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:  # each line decoded by load_json: a non-UTF-8 line is that line's error
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue

@@ -15,6 +15,7 @@ import codecs
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,45 @@ def clean_strings(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(clean_strings(v) for v in value)
     return value
+
+
+#: largest structured file (a tracklet file, a record) a reader takes whole (bytes): parsing holds
+#: several times the file in memory, and real tracklet files are at most a few MB
+MAX_RECORD_BYTES = 256 * 2**20
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def read_file_bytes(
+    path: str | os.PathLike[str], *, limit: int = MAX_RECORD_BYTES, what: str = "file"
+) -> bytes:
+    """The bytes of the regular file at ``path`` (a link is followed). A named pipe, a device
+    (a link to ``/dev/zero``), a socket or a folder is refused without reading or waiting, and so
+    is a file over ``limit`` bytes: one :class:`DataFormatError` naming it. A missing file raises
+    ``FileNotFoundError`` and other read errors their ``OSError``, as ``Path.read_bytes`` does."""
+    p = Path(path)
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a pipe opens without a writer
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+            raise DataFormatError(
+                f"{what} is {kind}, not a file", where=str(p), hint="put the file itself there, or remove it"
+            )
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise DataFormatError(
+            f"{what} is over {limit // 2**20} MiB, the most this reader takes",
+            where=str(p),
+            hint="this is not a file the toolkit wrote: remove it or put the right file there",
+        )
+    return data
 
 
 def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError] = DataFormatError) -> str:

@@ -80,7 +80,7 @@ from schemas.naming import check_safe_name
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
-from schemas.text_input import load_json
+from schemas.text_input import load_json, read_file_bytes
 from schemas.tracklet_names import is_tracklet_stem, product_stem_pattern, video_stem
 
 if TYPE_CHECKING:
@@ -846,9 +846,12 @@ class _Audit:
             rel = f"{TRACKLET_FILES}/{path.name}"
             self.results["tracklets"].checked += 1
             try:
-                vt = _tracklet_file_head(path.read_bytes(), full=self.deep)
+                vt = _tracklet_file_head(read_file_bytes(path, what="it"), full=self.deep)
             except OSError as exc:
                 self.add("tracklets", None, rel, f"unreadable ({exc.strerror or exc})", fix)
+                continue
+            except DataFormatError as exc:  # a pipe, a device, a folder: never read
+                self.add("tracklets", None, rel, exc.message, fix)
                 continue
             except ValueError as exc:
                 self.add("tracklets", None, rel, f"not a tracklet file ({exc})", fix)
@@ -1288,10 +1291,20 @@ def _canonical_suggestion(value: object) -> str | None:
     return text
 
 
+def _finite_number(v: Any) -> bool:
+    """A JSON number that is finite as a float (a 400-digit integer is not: no box holds it)."""
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
+
+
 def _box_inside(box: Any, width: int, height: int) -> bool:
     if not isinstance(box, list | tuple) or len(box) != 4:
         return False
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box):
+    if not all(_finite_number(v) for v in box):
         return False
     x1, y1, x2, y2 = box
     return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height

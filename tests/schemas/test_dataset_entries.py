@@ -9,7 +9,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes
+from schemas.dataset import Tracklet, VideoTracklets, read_entry_classes, read_entry_rows
 from schemas.errors import DataFormatError
 
 
@@ -117,3 +117,14 @@ def test_video_tracklets_official_is_the_ground_truth_tracklet(index):
     vt = VideoTracklets.model_validate_json(_video(ground_truth=index))
     raw = json.loads(_video())["tracklets"]
     assert vt.official() == ({} if index is None else raw[index]["boxes"])
+
+
+def test_a_line_that_is_not_utf8_is_that_lines_error(tmp_path):
+    """Was a UnicodeDecodeError traceback in the loader (on_bad='skip' too) and mf-tracklets build."""
+    p = tmp_path / "entries.jsonl"
+    p.write_bytes(b'{"product_id": "a", "df2_class": 1}\n{"product_id": "b\xff", "df2_class": 2}\n')
+    with pytest.raises(DataFormatError, match="line 2") as exc:
+        read_entry_classes(p)
+    assert exc.value.where == str(p)
+    bad: list[tuple[str, str]] = []
+    assert list(read_entry_rows(p, bad=bad)) == ["a"] and bad[0][0] == "line 2"

@@ -4,6 +4,7 @@ product, the field and the fix; a folder that cannot be audited exits 2."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +148,11 @@ def _box_outside(r: Path) -> None:
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 500, 80]}))
 
 
+def _box_with_a_huge_number(r: Path) -> None:
+    """A 400-digit integer (was an OverflowError traceback)."""
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 10**400, 80]}))
+
+
 def _no_img_path(r: Path) -> None:
     edit_split(r, "test", lambda d: d["r2"].pop("img_path"))
 
@@ -188,6 +194,20 @@ def _entries_product_twice(r: Path) -> None:
 def _truncated_tracklet_file(r: Path) -> None:
     (r / "tracklets").mkdir(exist_ok=True)
     (r / "tracklets" / "r1_0.json").write_text('{"product_id": "r1", "video": "videos/r1_0.mp4", "frames": ')
+
+
+def _tracklet_file_is_a_pipe(r: Path) -> None:
+    """Never read (reading waits for a writer forever): a break naming it."""
+    (r / "tracklets").mkdir(exist_ok=True)
+    (r / "tracklets" / "r1_0.json").unlink(missing_ok=True)
+    os.mkfifo(r / "tracklets" / "r1_0.json")
+
+
+def _tracklet_file_is_a_device(r: Path) -> None:
+    """A link to a device (``/dev/zero`` would be read without end): never read."""
+    (r / "tracklets").mkdir(exist_ok=True)
+    (r / "tracklets" / "r1_0.json").unlink(missing_ok=True)
+    (r / "tracklets" / "r1_0.json").symlink_to("/dev/null")
 
 
 def _tracklet_file_of_another_video(r: Path) -> None:
@@ -275,7 +295,17 @@ BREAKS = [
     (_unlisted_file, "manifest", None, None, "notes.txt", "rerun `mf publish`"),
     (_frame_past_the_end, "tracklets", "test", "h2", "tracklets[0]", "mf-tracklets build --force"),
     (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
+    (_box_with_a_huge_number, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
     (_truncated_tracklet_file, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
+    (_tracklet_file_is_a_pipe, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
+    (
+        _tracklet_file_is_a_device,
+        "tracklets",
+        None,
+        None,
+        "tracklets/r1_0.json",
+        "mf-tracklets build --force",
+    ),
     (_tracklet_file_of_another_video, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build"),
     (_tracklets_of_a_gone_product, "tracklets", None, None, "tracklets/r1_0@gone.json", "delete it"),
     (_tracklets_of_an_unlisted_video, "tracklets", None, None, "tracklets/x9_0.json", "`mf publish`"),
