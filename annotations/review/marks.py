@@ -26,6 +26,7 @@ from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import Status
 from schemas.review import LEGACY_REVIEW_LOG, REVIEW_LOG, TORN_MARK, move_legacy_review_log, review_log_record
+from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
 
 log = logging.getLogger("annotations.review")
@@ -173,6 +174,7 @@ def record_decision(
     is accepted or rejected, and ``mf publish`` follows)."""
     if decision not in ("accept", "reject"):
         raise ValueError(decision)
+    note = clean_text(note) if note is not None else None  # a byte the shell passed undecoded: U+FFFD
     rec = {
         "video": video,
         "product_id": product_id,

@@ -69,6 +69,7 @@ from schemas.errors import CatalogError, ConfigError, MFError
 from schemas.paths import resolve_under
 from schemas.review import KINDS, NO_CLASS, accept_lacks_class, list_decisions, review_states
 from schemas.taxonomy import DF2_CLASSES
+from schemas.text_input import clean_text
 
 log = logging.getLogger("annotations.review")
 
@@ -142,7 +143,7 @@ def _str_field(body: dict[str, Any], name: str, limit: int = MAX_TEXT, *, cut: b
         raise BadRequest(f"{name} must be a string, got {json.dumps(v)[:40]}")
     if len(v) > limit and not cut:
         raise BadRequest(f"{name} must be at most {limit} characters, got {len(v)}")
-    return v[:limit]
+    return clean_text(v[:limit])  # a lone surrogate (valid JSON "\udcff") is stored as U+FFFD
 
 
 def _only_fields(body: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:

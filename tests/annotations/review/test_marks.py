@@ -109,3 +109,21 @@ def test_the_review_list_shows_the_page_decisions(review_setup, default_catalog)
     with Catalog(cat_path) as cat:
         undo_decision(cat, video=facts["video_path"][first])
     assert listed() == {first: None}
+
+
+def test_a_note_with_a_byte_the_shell_passed_undecoded_is_stored_in_both(review_setup):
+    """``--note $'bad\\xff'`` reaches Python as a lone surrogate: was a UnicodeEncodeError traceback
+    after the log was written, the catalog holding nothing; now U+FFFD in both, exit 0."""
+    from schemas.catalog import Catalog
+    from schemas.review import list_decisions
+
+    ds, facts = review_setup.dataset, review_setup.facts
+    stem = facts["flagged"][0]
+    args = ["review", "--dataset", str(ds), "--catalog", str(review_setup.catalog)]
+    res = CliRunner().invoke(tracklets, [*args, "--reject", stem, "--note", "bad\udcff"])
+    assert res.exit_code == 0, res.output
+    logged = read_decisions(ds)[stem]
+    assert logged["decision"] == "reject" and logged["note"] == "bad\ufffd"
+    with Catalog(review_setup.catalog) as cat:
+        (stored,) = list_decisions(cat, video=facts["video_path"][stem])
+    assert stored.kind == "reject" and stored.reason == "bad\ufffd"

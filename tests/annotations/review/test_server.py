@@ -480,3 +480,12 @@ def test_the_crop_strip_follows_a_rewritten_tracklet_file(review_setup):
         status, _, after = _req(srv, "GET", url)
         assert status == 200 and after != before
         assert after == crop_strip(review_setup.dataset / vp, t.boxes)
+
+
+def test_a_lone_surrogate_in_a_note_is_stored_not_a_500(review_setup):
+    """Valid JSON ``"\\udcff"`` in a note: was HTTP 500 and a traceback; stored as U+FFFD."""
+    stem = review_setup.facts["flagged"][0]
+    with running(review_setup) as srv:
+        status, _, body = _post(srv, "/api/decision", {"video": stem, "kind": "note", "note": "ok\udcff"})
+    assert status == 200, body
+    assert json.loads(body)["decision"]["note"] == "ok\ufffd"
