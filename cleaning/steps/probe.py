@@ -9,8 +9,10 @@ Every rerun looks at the files again, cheaply: each is stat'ed, and its SHA-256 
 only when its size or modification time differs from what the last run saw (kept in the result
 cache under ``file:<path>``, which a change of thresholds keeps; a file with no such record,
 at its first clean or after the cache file was deleted, is hashed).
-A file deleted since is rejected ``missing``, one overwritten is probed under its new SHA-256
-(so garbage is rejected ``corrupt``), and the steps after this one use the fresh SHA-256.
+A file deleted or moved since it was collected makes its item fail (listed, exit 1, tried again by
+the next ``mf clean``; nothing about its content is decided): ``mf-collect`` fetches a missing file
+again. One overwritten is probed under its new SHA-256 (so garbage is rejected ``corrupt``), and
+the steps after this one use the fresh SHA-256.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from movingfashion.executors import Outcome, describe
 from schemas.atomic import sha256_file
 from schemas.errors import MFError
 from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
+
+#: why an item whose collected file is gone fails (the collector fetches it again)
+MISSING = (
+    "the collected file is missing (deleted or moved since): run mf-collect again to fetch it, then mf clean"
+)
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,9 @@ class ProbeStep(Step):
             except MFError as exc:
                 state.fail(it.key, self.name, describe(exc))
         unhashed = [j for mine in jobs.values() for j in mine if not _still_hashed(j, ctx)]
+        for j in (j for mine in jobs.values() for j in mine if j.stat is None):
+            if state.items[j.item.key].failure is None:  # local state, not the content's fault
+                state.fail(j.item.key, self.name, f"{j.asset.path}: {MISSING}")
         outcomes = ctx.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
         for j, out in zip(unhashed, outcomes, strict=True):
             if out.ok:

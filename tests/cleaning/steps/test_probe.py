@@ -34,10 +34,11 @@ def test_probe_accepts_rejects_and_lists_what_it_cannot_touch(ctx):
     assert video.owner == "tiktok/good" and video.probe.frames == 30 and video.asset.sha256
     assert broken.status == Status.REJECTED and broken.reason.startswith("probe: no valid video (corrupt")
     assert broken.assets[0].status == Status.REJECTED and broken.assets[0].reason.startswith("probe: corrupt")
-    assert imageonly.status == Status.REJECTED and imageonly.reason == "probe: no valid video (no video file)"
-    assert [f.item for f in state.failures()] == ["tiktok/escaping"]
+    # its collected shop image is not on the disk: listed (mf-collect fetches it again), not rejected
+    assert [f.item for f in state.failures()] == ["tiktok/escaping", "tiktok/imageonly"]
     assert state.failures()[0].step == "probe" and "outside the collection root" in state.failures()[0].error
-    assert report.counts == {"probe_rejected": {"corrupt": 1, "missing": 1}}
+    assert "missing" in state.failures()[1].error and "mf-collect" in state.failures()[1].error
+    assert report.counts == {"probe_rejected": {"corrupt": 1}}
 
 
 def test_a_rerun_takes_probes_from_the_cache(ctx, monkeypatch):
@@ -50,7 +51,7 @@ def test_a_rerun_takes_probes_from_the_cache(ctx, monkeypatch):
     monkeypatch.setattr(probe_step, "probe_video", boom)
     state = _state(later)
     ProbeStep().run(state, later)
-    assert [f.item for f in state.failures()] == ["tiktok/escaping"]
+    assert [f.item for f in state.failures()] == ["tiktok/escaping", "tiktok/imageonly"]
     assert state.items["tiktok/good"].status == Status.ACCEPTED
 
 

@@ -1,5 +1,6 @@
 """Step ``probe`` on a rerun: files are stat'ed again and hashed again only when they changed, so
-a deleted or overwritten video is rejected; a damaged cached probe is probed again."""
+an overwritten video is rejected and a deleted one makes its item fail (listed, decided nothing:
+``mf-collect`` fetches it again); a damaged cached probe is probed again."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _collect(ctx, names=("a", "b", "c")):
         _first_size[rel] = (ctx.root / rel).stat().st_size
 
 
-def test_a_rerun_rejects_a_deleted_video_and_an_overwritten_one(ctx):
+def test_a_rerun_fails_a_deleted_video_and_rejects_an_overwritten_one(ctx):
     _collect(ctx)
     first = _state(ctx)
     ProbeStep().run(first, ctx)
@@ -47,7 +48,10 @@ def test_a_rerun_rejects_a_deleted_video_and_an_overwritten_one(ctx):
     state = _state(later)
     report = ProbeStep().run(state, later)
     a, b, c = state.items.values()
-    assert a.status == Status.REJECTED and a.reason.startswith("probe: no valid video (missing")
+    # gone from the disk: not a verdict on the content (was: rejected for good, and mf-collect
+    # skipped it even with --retry-rejected); the item is listed and its catalog rows stay
+    assert a.status == Status.ACCEPTED and [f.item for f in state.failures()] == ["tiktok/a"]
+    assert state.failures()[0].step == "probe" and "run mf-collect again" in state.failures()[0].error
     assert b.status == Status.REJECTED and b.reason.startswith("probe: no valid video (corrupt")
     assert (
         b.assets[0].sha256
@@ -56,7 +60,7 @@ def test_a_rerun_rejects_a_deleted_video_and_an_overwritten_one(ctx):
     )
     assert b.assets[0].size == len(b"not a video at all")
     assert c.status == Status.ACCEPTED and list(state.videos) == ["tiktok/c/video.mp4"]
-    assert report.counts == {"probe_rejected": {"missing": 1, "corrupt": 1}}
+    assert report.counts == {"probe_rejected": {"corrupt": 1}}
 
 
 def test_a_same_size_overwrite_is_found_by_its_modification_time(ctx):
