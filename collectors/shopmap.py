@@ -21,7 +21,10 @@ from schemas.paths import resolve_under
 from schemas.text_input import load_json, read_text_input
 
 VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
-SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_path", "image", "image_url")
+SHOP_KEYS = ("shop", "shop_image", "shop_url", "shop_image_url", "shop_path", "image", "image_url")
+_MAP_HINT = (
+    'one video,shop pair a line in a CSV, one {"video": ID, "shop": URL_OR_FILE} object a line in JSONL'
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,9 @@ def _other_form(base: Path, raw: str, where: str | None) -> Path | None:
 
 
 def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
-    """Mapping file -> {video id or URL: ShopRef}. CSV (header optional) or JSONL; two rows
-    giving one video different shop images raise :class:`DataFormatError` naming both."""
+    """Mapping file -> {video id or URL: ShopRef}. CSV (header optional: if given, it names a
+    video and a shop column) or JSONL; two rows giving one video different shop images, a
+    header without both columns or a file without rows raise :class:`DataFormatError`."""
     p = Path(path)
     text = read_text_input(p, "shop mapping")
     rows: list[tuple[str, str, str]] = []
@@ -98,13 +102,15 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
                     f"line {n}: needs a video key {VIDEO_KEYS} and a shop key {SHOP_KEYS}", where=str(p)
                 )
             rows.append((video, shop, f"{p} line {n}"))
+        if not rows:
+            raise _no_rows(p)
     else:
         table = [r for r in _csv_rows(text, p) if r and not r[0].startswith("#")]
+        if not table:
+            raise _no_rows(p)
         vcol, scol = 0, 1
-        if table and any(c.strip().lower() in VIDEO_KEYS + SHOP_KEYS for c in table[0]):
-            header = [c.strip().lower() for c in table[0]]
-            vcol = next((header.index(k) for k in VIDEO_KEYS if k in header), 0)
-            scol = next((header.index(k) for k in SHOP_KEYS if k in header), 1)
+        if any(c.strip().lower() in VIDEO_KEYS + SHOP_KEYS for c in table[0]):
+            vcol, scol = _header_columns(table[0], p)
             table = table[1:]
         for n, r in enumerate(table, 1):
             if len(r) <= max(vcol, scol):
@@ -113,6 +119,30 @@ def load_shop_map(path: str | os.PathLike[str]) -> dict[str, ShopRef]:
     refs = [(video, parse_shop_ref(shop, p.parent, where=at)) for video, shop, at in rows if video and shop]
     check_one_shop_each(refs)
     return dict(refs)
+
+
+def _no_rows(p: Path) -> DataFormatError:
+    """A map file with no row (nor a header): a write cut short, or the wrong file."""
+    return DataFormatError(
+        "shop map maps no video to a shop image: it has no rows", where=str(p), hint=_MAP_HINT
+    )
+
+
+def _header_columns(row: list[str], p: Path) -> tuple[int, int]:
+    """The (video, shop) column indexes a CSV header names; a header without both is refused,
+    naming it and the accepted column names (``vid,url`` has no shop column: ``url`` is a video's)."""
+    header = [c.strip().lower() for c in row]
+    vcol = next((header.index(k) for k in VIDEO_KEYS if k in header), None)
+    scol = next((header.index(k) for k in SHOP_KEYS if k in header), None)
+    if vcol is None or scol is None:  # (never one index: the two name lists share no name)
+        missing = " and no ".join(w for w, c in (("video", vcol), ("shop", scol)) if c is None)
+        raise DataFormatError(
+            f"header {','.join(row)!r} has no {missing} column (a video column is one of "
+            f"{', '.join(VIDEO_KEYS)}; a shop column one of {', '.join(SHOP_KEYS)})",
+            where=str(p),
+            hint="name both columns, e.g. video_id,shop_url, or leave the header out: video first, shop second",
+        )
+    return vcol, scol
 
 
 def check_one_shop_each(

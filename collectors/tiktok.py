@@ -19,20 +19,24 @@ with another shop image than the map names now is paired anew on the rerun
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from collectors.base import SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
-from collectors.core import Candidate, CollectContext, noting_problems
+from collectors.core import Candidate, CollectContext, DiscoveryProblem, noting_problems
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, check_one_shop_each, load_shop_map, url_hosts
 from collectors.ytdl import YtdlSource, load_info_file
 from schemas.errors import DataFormatError
 from schemas.items import SourceName
+
+log = logging.getLogger("collectors.tiktok")
 
 _VIDEO_URL = re.compile(r"tiktok\.com/@[^/]+/video/(?P<id>[^/?#]+)|/video/(?P<id2>[^/?#]+)")
 
@@ -67,12 +71,29 @@ def expand_target(target: str) -> str:
 #: Info-dict fields the collector (and yt-dlp's processing of a saved info) reads as text.
 _TEXT_FIELDS = ("webpage_url", "original_url", "url", "title", "description", "ext")
 _FORMAT_TEXT_FIELDS = ("url", "format_id", "protocol", "ext")
+#: Fields yt-dlp does sums, rounding and date arithmetic with, in an info dict and in its
+#: formats (its ``YoutubeDL._NUMERIC_FIELDS``): NaN, an infinity or a number too large for a
+#: float fails its processing with a bare ValueError/OverflowError. Other types it converts.
+_NUMERIC_FIELDS = (
+    *("width", "height", "asr", "audio_channels", "fps", "tbr", "abr", "vbr", "filesize"),
+    *("filesize_approx", "duration", "view_count", "like_count", "dislike_count", "repost_count"),
+    *("save_count", "average_rating", "comment_count", "age_limit", "start_time", "end_time"),
+    *("chapter_number", "season_number", "episode_number", "track_number", "disc_number"),
+    "release_year",
+)
+#: Unix times (seconds) yt-dlp turns into dates or waits until (``available_at``).
+_TIME_FIELDS = ("timestamp", "release_timestamp", "modified_timestamp", "available_at")
+_MAX_NUMBER = 2**53  # the integers a float (and any JSON reader) holds exactly
+_TIME_RANGE = (-62135596800, 7258118400)  # 0001-01-01 .. 2200-01-01 UTC
+_DATE = re.compile(r"\d{8}")
 _INFO_HINT = "write it with yt-dlp --write-info-json"
 
 
 def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> None:
-    """Refuse a saved info dict whose fields the collector reads have the wrong type; the
-    :class:`DataFormatError` names the file (``where``), the entry of a multi-info file and the field."""
+    """Refuse a saved info dict whose fields the collector or yt-dlp reads have the wrong type
+    or a value yt-dlp cannot process (NaN, an infinity, a number out of range, an
+    ``upload_date`` that is no ``YYYYMMDD`` date); the :class:`DataFormatError` names the file
+    (``where``), the entry of a multi-info file and the field."""
     at = f"entry {entry}: " if entry is not None else ""
 
     def bad(field: str, want: str, value: Any) -> DataFormatError:
@@ -87,6 +108,7 @@ def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> No
         value = info.get(key)
         if value is not None and not isinstance(value, str):
             raise bad(key, "a string URL" if key.endswith("url") else "a string", value)
+    _check_values(info, "", at, where)
     formats = info.get("formats")
     if formats is None:
         return
@@ -99,6 +121,55 @@ def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> No
             value = fmt.get(key)
             if value is not None and not isinstance(value, str):
                 raise bad(f"formats[{i}].{key}", "a string URL" if key == "url" else "a string", value)
+        _check_values(fmt, f"formats[{i}].", at, where)
+
+
+def _check_values(obj: dict[str, Any], prefix: str, at: str, where: str) -> None:
+    """Refuse numbers and an upload date of ``obj`` (an info dict or one of its formats) that
+    yt-dlp's processing fails on; ``prefix`` and ``at`` place the field in the message."""
+
+    def bad(key: str, want: str, value: Any) -> DataFormatError:
+        text = repr(value)
+        shown = text if len(text) <= 30 else f"{text[:20]}... ({len(text)} characters)"
+        return DataFormatError(
+            f"{at}field '{prefix}{key}' must be {want}, got {shown}", where=where, hint=_INFO_HINT
+        )
+
+    for key in (*_NUMERIC_FIELDS, *_TIME_FIELDS):
+        value = obj.get(key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            continue  # absent, or a type yt-dlp converts itself
+        if key in _TIME_FIELDS:
+            low, high = _TIME_RANGE
+            if not low <= value <= high:  # also NaN
+                raise bad(key, "a Unix time in seconds between the years 1 and 2200", value)
+        elif not abs(value) <= _MAX_NUMBER:  # also NaN
+            raise bad(key, "a finite number of size at most 2**53", value)
+    date = obj.get("upload_date")
+    if date is not None and not (isinstance(date, str) and _DATE.fullmatch(date) and _is_date(date)):
+        raise bad("upload_date", "a date as YYYYMMDD", date)
+
+
+def _is_date(text: str) -> bool:
+    """Whether ``YYYYMMDD`` text is a day of the calendar."""
+    try:
+        datetime.strptime(text, "%Y%m%d")
+    except ValueError:
+        return False
+    return True
+
+
+def _video_names(keys: Iterable[str]) -> set[str]:
+    """``keys`` (video ids and URLs) with the video ids of the URLs among them."""
+    return {name for k in keys for name in (k, video_id_of(k)) if name}
+
+
+def _candidate_names(cand: Candidate) -> set[str]:
+    """What a shop map may name a candidate's video by: the keys it is looked up by, and the
+    video ids of its URLs (its page URL may only be known once it is read)."""
+    info = cand.payload if isinstance(cand.payload, dict) else {}
+    keys = (cand.raw_id, cand.url, info.get("id"), info.get("webpage_url"), info.get("original_url"))
+    return _video_names(str(k) for k in keys if k is not None)
 
 
 def read_infos(path: Path) -> list[dict[str, Any]]:
@@ -169,8 +240,28 @@ class TikTok(YtdlSource):
 
     def __init__(self, ctx: CollectContext, *, shop_map: str | None = None) -> None:
         super().__init__(ctx)
+        self.shop_map_file = shop_map
         if shop_map:
             self.shop_map = load_tiktok_shop_map(shop_map)
+
+    def discover(self, targets: Sequence[str]) -> Iterator[Candidate]:
+        """:meth:`Source.discover`; once every target is read, a ``--shop-map`` that names none
+        of the videos found (other videos, or keyed otherwise) is named in a warning."""
+        names = _video_names(self.shop_map)
+        found, named = 0, False
+        for cand in super().discover(targets):
+            if not isinstance(cand, DiscoveryProblem):
+                found += 1
+                named = named or not names.isdisjoint(_candidate_names(cand))
+            yield cand
+        if self.shop_map_file and found and not named:
+            log.warning(
+                "%s: the shop map %s names none of the %d video%s found: no shop image is paired",
+                self.name,
+                self.shop_map_file,
+                found,
+                "" if found == 1 else "s",
+            )
 
     expand_target = staticmethod(_targets)
 

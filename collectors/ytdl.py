@@ -477,7 +477,8 @@ def allowed_formats(info: dict[str, Any], policy: HostPolicy) -> dict[str, Any]:
 
 
 def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Info dicts of a saved yt-dlp ``.info.json`` (one object, a list, or JSON lines)."""
+    """Info dicts of a saved yt-dlp ``.info.json`` (one object, a list, or JSON lines); a file
+    with none (empty, ``[]``) is a :class:`DataFormatError` naming it."""
     from schemas.text_input import load_json, read_text_input
 
     p = Path(path)
@@ -491,6 +492,12 @@ def load_info_file(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     except (ValueError, RecursionError):  # a 5000-digit number, nesting too deep
         data = load_json(text, str(p), hint=hint)  # raises DataFormatError naming the file
     infos = data if isinstance(data, list) else [data]
+    if not infos:  # zero bytes, blank lines or ``[]``: what a killed yt-dlp or a full disk leaves
+        raise DataFormatError(
+            "info file holds no info object",
+            where=str(p),
+            hint="a yt-dlp run cut short leaves one empty: write it again with yt-dlp --write-info-json",
+        )
     if not all(isinstance(i, dict) for i in infos):
         raise DataFormatError("info JSON must hold objects", where=str(p))
     return infos
