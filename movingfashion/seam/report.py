@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,11 +29,14 @@ import numpy as np
 
 from movingfashion.seam.config import BELOW_MIN_IOU, NO_INFERENCE
 from movingfashion.seam.protocol import STD, sample_std
+from movingfashion.seam.results_schema import HINT as RESULTS_HINT
+from movingfashion.seam.results_schema import check_results
 from schemas.atomic import atomic_open, atomic_write_text, sha256_file
 from schemas.errors import DataFormatError
 from schemas.paths import resolve_under
 from schemas.render import md_text
 from schemas.taxonomy import DF2_CLASSES
+from schemas.text_input import load_json
 
 #: Short class names as in the paper's Table 4.
 CLASS_SHORT = {
@@ -82,22 +84,21 @@ def check_distinct(paths: Sequence[str | os.PathLike[str]]) -> None:
 
 
 def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a ``results.json`` written by ``mf evaluate``; DataFormatError when it is not one."""
+    """Read a ``results.json`` written by ``mf evaluate``: JSON through the one reader of user
+    JSON (:func:`~schemas.text_input.load_json`), then every field the report reads checked
+    (:func:`~movingfashion.seam.results_schema.check_results`); DataFormatError naming the file
+    and the field otherwise. The record is returned as read."""
     p = results_file(path)
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise DataFormatError(
             "results file not found", where=str(p), hint="run `mf evaluate --out DIR` first"
         ) from None
-    except json.JSONDecodeError as exc:
-        raise DataFormatError(f"malformed JSON at line {exc.lineno}", where=str(p)) from None
-    if not isinstance(data, dict) or "methods" not in data or "protocol" not in data:
-        raise DataFormatError(
-            "not an evaluation results file (no 'methods'/'protocol')",
-            where=str(p),
-            hint="pass the results.json written by `mf evaluate`",
-        )
+    except OSError as exc:
+        raise DataFormatError(f"cannot read the results file: {exc.strerror or exc}", where=str(p)) from None
+    data = load_json(raw, str(p), hint=RESULTS_HINT)
+    check_results(data, str(p))
     return data
 
 
