@@ -219,7 +219,7 @@ def build(
             raise click.UsageError(
                 "--gpus-per-worker is read with --executor ray (a local run uses this machine's GPU, if any)"
             )
-    bar = progress_bar(desc="videos", unit="video", disable=True if as_json else None)
+    bar = progress_bar(desc="videos", unit="video")  # on stderr: --json's stdout stays JSON alone
 
     def on_video(job, outcome, rep):
         if bar.total is None:

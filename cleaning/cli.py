@@ -128,9 +128,10 @@ def clean(
 
         scorer = matchrcnn_scorer(matcher, detector_weights)
     # the executor first: a cluster that cannot be joined stops the run before the catalog is opened
-    with make_executor(executor or cfg.executor, address=ray_address, show_progress=not as_json) as ex:
+    # progress goes to stderr, --json or not (stdout holds the JSON alone)
+    with make_executor(executor or cfg.executor, address=ray_address, show_progress=True) as ex:
         with Catalog(catalog_path, must_exist=True) as cat:
-            report = run_clean(cat, root, cfg, scorer, show_progress=not as_json, executor=ex)
+            report = run_clean(cat, root, cfg, scorer, show_progress=True, executor=ex)
         if ex.remote:
             report["executor"] = ex.report()
     emit(report, as_json, _human)
@@ -334,7 +335,7 @@ def publish(
             keep_going=True,
             info=cfg.dataset if "dataset" in cfg.model_fields_set else None,  # None: the recorded one
             archive=archive,
-            progress=None if as_json else lambda groups: progress(groups, desc="publish", unit="product"),
+            progress=lambda groups: progress(groups, desc="publish", unit="product"),  # on stderr
             wait=wait,
         )
     if res["not_cleaned"]:  # none cleaned is refused before this (exit 2)

@@ -65,7 +65,7 @@ def verify(dataset: str, deep: bool, workers: int | None, offenders: int, wait: 
         wait=wait,
         deep=deep,
         workers=workers,
-        progress=None if as_json else (lambda it, **kw: progress(it, **kw)),
+        progress=lambda it, **kw: progress(it, **kw),  # on stderr, --json or not
     )
     emit(report.as_dict() if as_json else report, as_json, lambda r: r.table(offenders))
     exit_if_failed(0 if report.ok else max(1, len(report.breaks)))
