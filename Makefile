@@ -19,7 +19,7 @@ TEST_DEBS    := chromium
 
 .PHONY: install demo test test-fast lint format bench weights lock system-deps test-deps clean-venv
 
-# the locked install takes about 7.5 GB (torch's CUDA build alone 5.5 GB): warn first when less is free
+# the locked install takes about 7.1 GB (torch's CUDA build alone 5.5 GB): warn first when less is free
 NEED_GB := 8
 
 $(STAMP): pyproject.toml $(LOCK)

@@ -182,7 +182,7 @@ def stdout_to_stderr() -> Iterator[None]:
 @click.command(context_settings=HELP, epilog=EXIT_STATUS)
 @out_option(
     required=False,
-    help="Working folder (world, collected media, catalog, dataset, runs); a rerun resumes in it "
+    help="Working folder (world, collected media, catalog, dataset, seam runs and report); a rerun resumes in it "
     "[default: demo-out].",
 )
 @click.option("--work", type=click.Path(file_okay=False), hidden=True, deprecated="use --out instead")
@@ -223,7 +223,7 @@ def demo(
 
     \b
     Examples:
-      mf demo                      # 150 products, every stage (~13 min on 2 idle cores)
+      mf demo                      # 150 products, every stage (~6-10 min on 2 cores)
       mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
       mf demo --out /tmp/demo      # another working folder (--work before, still accepted)

@@ -65,7 +65,7 @@ def _log(as_json: bool):
     "--resume",
     is_flag=True,
     help="Continue OUT/last.pt of an interrupted phase-2 SEAM run, with the same variant, settings, "
-    "dataset and matcher (others are refused). OUT must exist; without OUT/last.pt the run starts "
+    "dataset and matcher (others are refused). Without OUT/last.pt (or without OUT) the run starts "
     "at epoch 0.",
 )
 @click.option(
