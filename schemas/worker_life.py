@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 #: How often a worker's watcher thread checks that its parent is still alive (seconds).
@@ -89,3 +89,50 @@ def _watch_parent(parent_pid: int, poll_s: float) -> None:
 def _end_self() -> None:
     """End this process as the parent's death signal would (SIGTERM's own handler, if any)."""
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def ending_pool(pool: Any) -> Iterator[Any]:
+    """``with ending_pool(ProcessPoolExecutor(...)) as pool:`` in place of the executor's own
+    ``with``: a normal end waits for the workers as that does; an interrupt or an error (also one
+    arriving while it waits) ends them at once (:func:`stop_pool`), with further Ctrl-C held off
+    meanwhile (``timeout -s INT`` signals the process and its group: a second interrupt landing
+    in the cleanup left idle workers, and the process, waiting forever)."""
+    try:
+        yield pool
+        pool.shutdown(wait=True)
+    except BaseException:
+        with _interrupts_held():
+            stop_pool(pool)
+        raise
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """SIGINT ignored in the block (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def stop_pool(pool: Any, *, grace_s: float = 5.0) -> None:
+    """End a ``ProcessPoolExecutor`` now (an interrupt or an error while its results are read):
+    pending tasks are cancelled and its workers terminated, so leaving its ``with`` block does not
+    wait for tasks still running, or forever on workers that never saw the interrupt (started
+    where SIGINT is ignored, as a script's background job: they do not end with the parent, who
+    is still alive)."""
+    # the stdlib keeps its workers here, and forgets them on shutdown: taken first
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(max(0.0, deadline - time.monotonic()))

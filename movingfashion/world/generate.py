@@ -29,7 +29,7 @@ from movingfashion.world.truth import (
 from schemas.atomic import atomic_write_json, sha256_file, sweep_partials
 from schemas.errors import ConfigError
 from schemas.items import SourceName
-from schemas.worker_life import dying_with_parent
+from schemas.worker_life import dying_with_parent, ending_pool
 
 from .catalog import ProductSpec, plan_world, random_garment
 from .config import GENERATOR_VERSION, NoiseConfig, WorldConfig
@@ -183,7 +183,8 @@ def generate_world(
     if n_workers > 1 and len(tasks) > 4:
         order = sorted(tasks, key=lambda t: -_cost(t[1]))
         spawn = get_context("spawn")  # workers end with this process, even when it is killed
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=spawn, **dying_with_parent()) as pool:
+        # Ctrl-C or a failed product ends the workers at once (the finished products are on disk)
+        with ending_pool(ProcessPoolExecutor(n_workers, mp_context=spawn, **dying_with_parent())) as pool:
             for res in pool.map(_render_product, order, chunksize=1):
                 results.update(res)
                 done += 1
