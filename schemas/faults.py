@@ -178,6 +178,20 @@ def path_faults(path: str | os.PathLike[str]) -> Iterator[None]:
         raise error from exc
 
 
+#: free bytes under which a SQLite I/O error is taken for a full disk (its -wal / -shm files
+#: grow by pages: with less than this free, growing them is what failed)
+NEARLY_FULL_BYTES = 4 * 2**20
+
+
+def _nearly_full(folder: Path) -> bool:
+    """Whether the file system holding ``folder`` has (nearly) no space left for this user."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES
+
+
 #: SQLite's words for a local fault (it reports no errno).
 _SQLITE_FAULTS = (
     ("database or disk is full", "disk_full", "SQLITE_FULL"),
@@ -192,6 +206,8 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
     text = str(exc).lower()
     for words, reason, code in _SQLITE_FAULTS:
         if words in text:
+            if reason == "io_error" and path is not None and _nearly_full(Path(path).parent):
+                reason = "disk_full"  # SQLite says I/O error when it cannot grow its -wal/-shm files
             hint = HINTS[reason]
             if reason == "read_only_filesystem":
                 hint = "make the catalog file and its folder writable for this user, then rerun"

@@ -99,3 +99,23 @@ def test_mf_catalog_check_sound_and_damaged(tmp_path):
     assert len(lines) == 1 and str(path) in lines[0] and ".recover" in lines[0]
     assert "Traceback" not in bad.stderr
     assert path.read_bytes() == before
+
+
+def test_an_io_error_on_a_nearly_full_disk_is_a_full_disk(tmp_path, monkeypatch):
+    """SQLite reports no errno when it cannot grow its -wal/-shm files: with (nearly) no space
+    left the fault says disk full, not a disk to check (fault audit D12)."""
+    import os
+
+    import schemas.faults as faults
+
+    class Full:
+        f_bavail, f_frsize = 3, 4096
+
+    real = os.statvfs
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        monkeypatch.setattr(faults.os, "statvfs", lambda folder: Full())
+        fault = cat._db.translate(sqlite3.OperationalError("disk I/O error"))
+        monkeypatch.setattr(faults.os, "statvfs", real)
+        roomy = cat._db.translate(sqlite3.OperationalError("disk I/O error"))
+    assert fault.reason == "disk_full" and "SQLITE_IOERR" in str(fault)
+    assert roomy.reason == "io_error"
