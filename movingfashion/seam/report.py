@@ -281,6 +281,8 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     attention = {}
     for key, prof in (base.get("attention") or {}).items():
         profs = [r["attention"][key] for r in results if key in (r.get("attention") or {})]
+        if any(p.get("percentiles") != prof["percentiles"] for p in profs):
+            continue  # profiles binned otherwise (an older evaluate): not averaged bin by bin
         merged = {"percentiles": prof["percentiles"]}
         for g in ("all", "regular", "hard"):
             if all(g in p for p in profs):
@@ -608,9 +610,12 @@ def plot_attention(results: dict[str, Any], path: Path) -> bool:
 def plot_qualitative(results: dict[str, Any], path: Path, dataset: str | None = None, rows: int = 6) -> bool:
     """Query frames + top-5 shop images per row; green frame = correct match, red = wrong."""
     qual = results.get("qualitative") or []
-    root = Path(dataset or results.get("dataset") or "")
-    if not qual or not root.is_dir():
+    src = dataset or results.get("dataset")  # never the working folder (Path("") is ".")
+    if not qual or not src or not Path(src).is_dir():
         return False
+    if any(len(q.get("top5_paths") or []) != len(q.get("top5") or []) for q in qual):
+        return False  # a bank without shop paths: no images to show
+    root = Path(src)
     from schemas.library_state import pyplot
 
     plt = pyplot()

@@ -235,3 +235,29 @@ def test_one_results_file_given_twice_is_not_two_seeds(two_seeds, tmp_path, caps
     code, _, err = run_command(report, [str(paths[0]), str(paths[0]), "--out", str(tmp_path / "rep")], capsys)
     assert code == 2 and "given twice" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "rep").exists()
+
+
+def test_attention_profiles_binned_otherwise_are_not_pooled(two_seeds):
+    """Was a ragged-array ValueError: seeds whose profiles have other bins keep no pooled profile."""
+    (a, b), _ = two_seeds
+    coarse = json.loads(json.dumps(b))
+    curve = {"mean": [0.1] * 11, "std": [0.01] * 11, "videos": 4}
+    coarse["attention"]["seam"] = {"percentiles": [10 * i for i in range(11)], "all": curve}
+    assert "seam" not in combine([a, coarse])["attention"]
+    assert "seam" in combine([a, b])["attention"]
+
+
+def test_the_qualitative_sheet_needs_its_dataset_and_shop_paths(two_seeds, tmp_path, monkeypatch):
+    """Without a dataset folder it is not drawn from the working folder; without shop paths it is
+    not drawn (was a zip(strict=True) error)."""
+    from movingfashion.seam.report import plot_qualitative
+
+    (a, _), _ = two_seeds
+    q = {"video": "videos/x.mp4", "frames": [0, 1, 2], "top5": ["p1"], "top5_paths": [], "product_id": "p1"}
+    no_paths = {**a, "qualitative": [q], "dataset": str(tmp_path)}
+    assert plot_qualitative(no_paths, tmp_path / "q.png") is False
+    monkeypatch.chdir(tmp_path)
+    no_dataset = {**a, "qualitative": [{**q, "top5_paths": ["imgs/p1.jpg"]}]}
+    del no_dataset["dataset"]
+    assert plot_qualitative(no_dataset, tmp_path / "q.png") is False
+    assert not (tmp_path / "q.png").exists()
