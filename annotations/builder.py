@@ -88,6 +88,7 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     shared_videos,
     tracklet_digest,
     tracklet_file,
+    tracklet_folders,
     write_build_record,
     write_video_tracklets,
 )
@@ -1491,6 +1492,7 @@ def build_dataset_tracklets(
     (:func:`kept_work`).
     """
     root = Path(dataset)
+    tracklet_folders(root)  # every file the build writes or removes stays inside the dataset
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     jobs = video_jobs(load_splits(root), shard)  # not kept: the split files are read again to be merged

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from annotations.tracklet_files import tracklet_file
+from annotations.tracklet_files import tracklet_file, tracklet_folders
 from movingfashion.archive.verify import TRACKLET_SHEET_DIR
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
@@ -133,6 +133,8 @@ def write_sheet(
     """Write a PNG: row 1 = shop image + ``n`` tracklet crops, row 2 = the same frames with every
     tracklet's box (ground truth green and thick, others grey). Returns the path."""
     root = Path(dataset)
+    if out is None:
+        tracklet_folders(root)  # the sheet goes inside the dataset, never through a link
     dst = Path(out) if out else sheet_path(root, vt.video, vt.product_id, shared=shared)
     shop_p = _shop_path(root, vt)
     if shop_p is None:

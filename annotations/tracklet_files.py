@@ -48,7 +48,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from movingfashion.archive.at_rest import DATASET_LOCK
-from movingfashion.archive.verify import TRACKLET_BUILD_DIR
+from movingfashion.archive.verify import TRACKLET_BUILD_DIR, TRACKLET_SHEET_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
@@ -60,6 +60,7 @@ from schemas.official import (
     split_files,
     write_official,
 )
+from schemas.paths import plain_folder
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import is_tracklet_stem, product_key, tracklet_stem, video_stem
 from schemas.tracklet_names import shared_videos as _shared_videos
@@ -186,6 +187,20 @@ def _carry_shared(dataset: str | os.PathLike[str], before: tuple[tuple[str, int,
 def split_files_present(dataset: str | os.PathLike[str]) -> list[Path]:
     """The split files of ``dataset`` that exist (possibly none)."""
     return [Path(dataset) / n for n in SPLIT_FILES if (Path(dataset) / n).is_file()]
+
+
+def tracklet_folders(dataset: str | os.PathLike[str]) -> Path:
+    """``DATASET/tracklets``, where tracklet files, their build records and contact sheets are
+    written and removed: refused (:class:`~schemas.paths.PathEscapeError`) when it, ``sheets/`` or
+    ``.build/`` in it is a symbolic link or not a folder, so no write lands outside the dataset."""
+    for rel in (TRACKLET_DIR, f"{TRACKLET_DIR}/{TRACKLET_SHEET_DIR}", f"{TRACKLET_DIR}/{BUILD_DIR}"):
+        plain_folder(
+            dataset,
+            rel,
+            what="tracklet folder",
+            hint=f"replace {Path(dataset) / rel} by a plain folder (tracklet files are written there)",
+        )
+    return Path(dataset) / TRACKLET_DIR
 
 
 def tracklet_file(
@@ -324,6 +339,7 @@ def write_video_tracklets(
             f"{field_error(exc)}; nothing written", where=str(p), hint="fix the tracklets before writing them"
         ) from None
     with dataset_lock(dataset):
+        tracklet_folders(dataset)
         atomic_write_text(p, text)
     return p
 
@@ -351,6 +367,7 @@ def write_build_record(tracklet_path: str | os.PathLike[str], record: dict) -> N
     """Write a tracklet file's build record atomically. The builder writes it twice: marked
     ``"pending"`` before the tracklet file, final after it, so a run killed in between leaves a
     pending record, and the rerun builds the video again."""
+    tracklet_folders(Path(tracklet_path).parent.parent)
     atomic_write_text(build_record_file(tracklet_path), json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 

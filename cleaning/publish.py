@@ -165,7 +165,7 @@ from schemas.official import (
     shop_relpath,
     video_relpath,
 )
-from schemas.paths import PathEscapeError, inside, resolve_under
+from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
 from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 from schemas.tracklet_names import is_tracklet_stem, shared_videos, split_stem, tracklet_stem, video_stem
@@ -176,6 +176,16 @@ VIEW_KINDS = (AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC)
 #: Folders of published media; a file in them that an earlier publish wrote and that no longer
 #: belongs is removed on republish (never a file publish did not write: it refuses those).
 MEDIA_DIRS = (VIDEO_DIR, SHOP_DIR, *(str(k) for k in VIEW_KINDS), LEGACY_SHOP_DIR)
+#: every folder publish writes or removes files in (a link there would take them outside --out)
+WRITTEN_DIRS = (
+    *MEDIA_DIRS,
+    BOXES_DIR,
+    PAIRS_DIR,
+    "plots",
+    TRACKLET_FILES,
+    f"{TRACKLET_FILES}/{TRACKLET_SHEET_DIR}",
+    f"{TRACKLET_FILES}/{TRACKLET_BUILD_DIR}",
+)
 #: What a published dataset folder holds at its top level (publish, describe, mf-tracklets);
 #: publish refuses an output folder holding anything else (hidden entries aside).
 DATASET_NAMES = frozenset(
@@ -1046,6 +1056,10 @@ def check_output(out: Path, ours: set[str]) -> None:
             where=str(out),
             hint="publish into a new or empty folder, or one mf publish wrote (the manifest, "
             "croissant.json and --archive list every file of the folder); or move those out of it",
+        )
+    for d in WRITTEN_DIRS:  # written and pruned by publish: never through a link out of the folder
+        plain_folder(
+            out, d, hint=f"replace {out / d} by a plain folder (or remove it), or choose another --out"
         )
     foreign: list[str] = []
     for d in MEDIA_DIRS:

@@ -222,3 +222,32 @@ def inside(
         root_label=root_label,
         follow_symlinks=follow_symlinks,
     )
+
+
+def plain_folder(
+    root: str | os.PathLike[str],
+    relative: str,
+    *,
+    what: str = "folder",
+    hint: str | None = None,
+) -> Path:
+    """``root / relative``, a folder a command writes and removes files in: refused
+    (:class:`PathEscapeError`) when it, or a folder on the way to it, is a symbolic link or is
+    not a folder, so no write or removal lands outside ``root`` through a link (reading through
+    a linked folder, e.g. ``videos/`` on another disk, is :func:`resolve_under`'s). A folder not
+    made yet is fine: it is made as a plain folder."""
+    base = Path(root)
+    path = base
+    for part in Path(relative).parts:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            raise PathEscapeError(
+                f"{what} '{path.relative_to(base).as_posix()}' is a link or not a folder; files are "
+                f"written and removed only inside '{base}'",
+                value=relative,
+                what=what,
+                root=base,
+                where=str(path),
+                hint=hint or f"replace {path} by a plain folder (or remove it)",
+            )
+    return base / relative

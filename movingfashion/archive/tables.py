@@ -23,6 +23,7 @@ from pathlib import Path
 from schemas.atomic import write_chunks_if_changed
 from schemas.dataset import read_entry_rows
 from schemas.official import read_official
+from schemas.paths import plain_folder
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 
 SPLITS = ("train", "test")
@@ -107,6 +108,8 @@ def write_tables(root: str | os.PathLike[str]) -> tuple[Tables, list[str]]:
     the box rows are streamed, one video at a time); returns the tables (strictly read: run on a
     folder that verifies) and the written files' relative paths."""
     base = Path(root)
+    for folder in (PAIRS_DIR, BOXES_DIR):  # written and pruned: never through a link out of the folder
+        plain_folder(base, folder, what="table folder")
     rows = read_entry_rows(base / "entries.jsonl") if (base / "entries.jsonl").is_file() else {}
     tables = Tables({})
     written: list[str] = []

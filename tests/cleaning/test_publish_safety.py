@@ -99,6 +99,25 @@ def test_a_media_folder_linked_outside_the_output_is_refused(cleaned_world, tmp_
     assert sorted(p.name for p in out.iterdir()) == ["videos"]
 
 
+@pytest.mark.parametrize("folder", ["boxes", "pairs", "plots", "tracklets", "tracklets/sheets"])
+def test_a_derived_folder_linked_outside_is_refused_before_anything_changes(
+    ds, catalog_copy, cleaned_world, tmp_path, capsys, folder
+):
+    """Was: a republish wrote its tables, plots or removals through the link, deleting
+    ``precious.jsonl`` outside the dataset (security audit D1)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.jsonl").write_text("keep me\n")
+    target = ds / folder
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        shutil.rmtree(target)
+    target.symlink_to(elsewhere)
+    code, _, err = run_mf(_publish_args(catalog_copy, cleaned_world.root, ds), capsys)
+    assert code == 2 and folder in err and "link" in err, err
+    assert _tree(elsewhere) == {"precious.jsonl": b"keep me\n"}
+
+
 def test_a_wrong_root_is_refused_and_the_dataset_kept(ds, catalog_copy, tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()
