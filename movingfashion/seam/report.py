@@ -714,8 +714,8 @@ def write_report(
         order = ordering(results, diffs)
         if order:
             lines = [
-                f"- {names.get(o['a'], o['a'])} {o['a_top1']:.3f}({o['a_std']:.3f}) vs "
-                f"{names.get(o['b'], o['b'])} {o['b_top1']:.3f}({o['b_std']:.3f}): "
+                f"- {md_text(str(names.get(o['a'], o['a'])))} {o['a_top1']:.3f}({o['a_std']:.3f}) vs "
+                f"{md_text(str(names.get(o['b'], o['b'])))} {o['b_top1']:.3f}({o['b_std']:.3f}): "
                 f"{'holds' if o['beyond_one_std'] else 'does NOT hold'} beyond one std; paired difference "
                 + (
                     f"{o['paired_mean']:+.3f}({o['paired_std']:.3f}), "
@@ -757,7 +757,7 @@ def write_report(
         + (f", {len(runs)} training seeds" if len(runs) > 1 else "")
         + (f", {noisy:.0%} of the query frames corrupted" if noisy else "")
         + ". Chance: "
-        + ", ".join(f"{k} {v:.3f}" for k, v in chance.items())
+        + ", ".join(f"{md_text(str(k))} {v:.3f}" for k, v in chance.items())
         + f".\n\n{note}\n"
     )
     atomic_write_text(

@@ -4,6 +4,7 @@ the attention-on-noise table and the Fig. 8 plot."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -261,3 +262,21 @@ def test_the_qualitative_sheet_needs_its_dataset_and_shop_paths(two_seeds, tmp_p
     del no_dataset["dataset"]
     assert plot_qualitative(no_dataset, tmp_path / "q.png") is False
     assert not (tmp_path / "q.png").exists()
+
+
+def test_names_from_results_are_escaped_in_every_markdown_file(two_seeds, tmp_path):
+    """Was: the ordering and the chance line wrote method names and keys from results.json raw
+    (security audit D3)."""
+    (a, b), _ = two_seeds
+    evil = "<script>alert(1)</script>](javascript:x)"
+    for r in (a, b):
+        r["names"] = {**r["names"], "seam": evil}
+        r["chance"] = {**r["chance"], "<img onerror=x>": 0.5}
+    paths = [_write(tmp_path, f"e{i}", r) for i, r in enumerate((a, b))]
+    res = CliRunner().invoke(report, [str(p) for p in paths] + ["--out", str(tmp_path / "rep"), "--json"])
+    assert res.exit_code == 0, res.output
+    for f in json.loads(res.output)["files"]:
+        if f.endswith(".md"):
+            text = (tmp_path / "rep" / f).read_text()
+            assert "<script>" not in text and "<img" not in text, f
+            assert not re.search(r"(?<!\\)\]\(javascript:", text), f  # an escaped \]( is no link
