@@ -47,6 +47,15 @@ def catalog_rows(path: Path) -> dict[str, list[tuple[str, ...]]]:
         db.close()
 
 
+def memo_facts(path: Path) -> str:
+    """Publish's decode memo (``movingfashion.archive.decoded_memo``) without its file stamps
+    (this disk's inodes and times, which differ by folder): the media and facts it records."""
+    import json
+
+    media = json.loads(path.read_text())["media"]
+    return json.dumps({k: v["facts"] for k, v in media.items()}, sort_keys=True)
+
+
 def tree_sha(folder: Path) -> dict[str, str | list[str]]:
     """Every file under ``folder`` (hidden ones too) by SHA-256, catalog files left out (compare
     those with :func:`catalog_rows`); yt-dlp's download archive, a set written in completion order
@@ -54,7 +63,6 @@ def tree_sha(folder: Path) -> dict[str, str | list[str]]:
     is fetched again and noted twice), as its sorted distinct lines; publish's decode memo, whose
     stamps are this disk's inodes and times, as the media and facts it records."""
     import hashlib
-    import json
 
     from movingfashion.archive.decoded_memo import DECODED_MEMO
 
@@ -66,8 +74,7 @@ def tree_sha(folder: Path) -> dict[str, str | list[str]]:
         if p.name == ".ytdlp-archive.txt":
             out[rel] = sorted(set(p.read_text().splitlines()))
         elif p.name == DECODED_MEMO:
-            media = json.loads(p.read_text())["media"]
-            out[rel] = json.dumps({k: v["facts"] for k, v in media.items()}, sort_keys=True)
+            out[rel] = memo_facts(p)
         else:
             out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out

@@ -185,8 +185,15 @@ def catalog_rows(path) -> dict[str, list[tuple]]:
 
 
 def tree_bytes(root) -> dict[str, bytes]:
-    """Every file under ``root`` by its relative path, with its bytes."""
+    """Every file under ``root`` by its relative path, with its bytes; publish's decode memo, whose
+    stamps are this disk's inodes and times, as the media and facts it records."""
     from pathlib import Path
 
+    from movingfashion.archive.decoded_memo import DECODED_MEMO
+    from tests.damage import memo_facts
+
+    def content(p: Path) -> bytes:
+        return memo_facts(p).encode() if p.name == DECODED_MEMO else p.read_bytes()
+
     root = Path(root)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {p.relative_to(root).as_posix(): content(p) for p in sorted(root.rglob("*")) if p.is_file()}
