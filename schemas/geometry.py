@@ -36,6 +36,12 @@ def _finite(x: Number) -> bool:
         return False
 
 
+def finite_number(v: object) -> bool:
+    """Whether ``v`` is a finite JSON number: an int or float (``true`` is not one), finite as a
+    float (a 400-digit integer is not: no box or coordinate holds it)."""
+    return isinstance(v, int | float) and not isinstance(v, bool) and _finite(v)
+
+
 def _all_finite(x1: Number, y1: Number, x2: Number, y2: Number) -> bool:
     """Whether all four are finite (:func:`_finite`, in one call: this runs for every box read)."""
     try:

@@ -62,7 +62,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import math
 import os
 import posixpath
 from collections import defaultdict
@@ -76,6 +75,7 @@ from movingfashion.archive.decoded_memo import file_stamp, read_memo, write_memo
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
+from schemas.geometry import finite_number
 from schemas.naming import check_safe_name
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
@@ -1291,20 +1291,10 @@ def _canonical_suggestion(value: object) -> str | None:
     return text
 
 
-def _finite_number(v: Any) -> bool:
-    """A JSON number that is finite as a float (a 400-digit integer is not: no box holds it)."""
-    if not isinstance(v, int | float) or isinstance(v, bool):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:
-        return False
-
-
 def _box_inside(box: Any, width: int, height: int) -> bool:
     if not isinstance(box, list | tuple) or len(box) != 4:
         return False
-    if not all(_finite_number(v) for v in box):
+    if not all(finite_number(v) for v in box):
         return False
     x1, y1, x2, y2 = box
     return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height

@@ -22,7 +22,6 @@ leading zero (``item1``), each number once; another key starting with ``item`` i
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.errors import DataFormatError
+from schemas.geometry import finite_number
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
@@ -194,17 +194,6 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: Any) -> bool:
-    """A finite JSON number (``true`` is not one, nor an integer too large for a float: its
-    400 digits would make ``math.isfinite`` raise OverflowError)."""
-    if not isinstance(v, int | float) or isinstance(v, bool):
-        return False
-    try:
-        return math.isfinite(v)
-    except OverflowError:
-        return False
-
-
 def _shown(v: Any, limit: int = 80) -> str:
     """``repr(v)``, cut to ``limit`` characters (a 400-digit number stays readable)."""
     r = repr(v)
@@ -222,7 +211,7 @@ def _read_item(p: Path, key: str, it: Any) -> DF2Item:
     if not (
         isinstance(box, list)
         and len(box) == 4
-        and all(_is_number(v) for v in box)
+        and all(finite_number(v) for v in box)
         and box[2] >= box[0]
         and box[3] >= box[1]
     ):
@@ -294,7 +283,7 @@ def _landmarks(p: Path, key: str, cid: int, lms: Any) -> list[float]:
             where=str(p),
             hint=hint,
         )
-    bad = next((i for i, v in enumerate(lms) if not _is_number(v)), None)
+    bad = next((i for i, v in enumerate(lms) if not finite_number(v)), None)
     if bad is not None:
         raise DataFormatError(
             f"field '{key}.landmarks' value {bad} must be a finite number, got {_shown(lms[bad])}",
@@ -328,7 +317,7 @@ def _segmentation(p: Path, key: str, seg: Any) -> list[list[float]]:
             hint=hint,
         )
     for i, poly in enumerate(seg):
-        if not (isinstance(poly, list) and all(_is_number(v) for v in poly)):
+        if not (isinstance(poly, list) and all(finite_number(v) for v in poly)):
             raise DataFormatError(
                 f"field '{key}.segmentation' polygon {i} must be a list of finite numbers, got {poly!r:.60}",
                 where=str(p),

@@ -72,3 +72,24 @@ def tiktok_site(tmp_path_factory):
 
 def ytdl_cfg(site):
     return load_collect_config(base_url=site.base).model_copy(update={"http": FAST_HTTP})
+
+
+def refused_info_folder(site, tmp_path, bad: dict):
+    """A folder of two saved infos, the second one changed by ``bad``, collected: the
+    :class:`DataFormatError` it is refused with (before anything is created or fetched, which is
+    checked), the folder and the output root."""
+    from collectors.api import collect
+    from schemas.errors import DataFormatError
+
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    good = info("7300", site.url("/tiktok/7001.mp4"))
+    (folder / "a-good.info.json").write_text(json.dumps(good))
+    (folder / "b-bad.info.json").write_text(json.dumps({**good, "id": "7301", **bad}))
+    before = sum(site.hits.values())
+    out = tmp_path / "out"
+    with pytest.raises(DataFormatError) as ei:
+        collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=ytdl_cfg(site))
+    assert ei.value.where == str(folder / "b-bad.info.json")
+    assert not out.exists() and sum(site.hits.values()) == before
+    return ei.value, folder, out

@@ -15,7 +15,7 @@ from collectors.cli import collect as mf_collect
 from collectors.shopmap import load_shop_map
 from collectors.ytdl import load_info_file
 from schemas.errors import DataFormatError
-from tests.collectors.conftest import info, ytdl_cfg
+from tests.collectors.conftest import info, refused_info_folder, ytdl_cfg
 from tests.mf_cli import run_command
 
 VIDEO = "https://www.tiktok.com/@u/video/7300000000000000001"
@@ -85,18 +85,8 @@ def test_info_numbers_and_dates_yt_dlp_cannot_process_are_refused_naming_file_an
     """The finding: ``"duration": NaN`` failed the item as ``internal_error:ValueError`` (a
     traceback from yt-dlp, no field named) and every rerun tried it again."""
     site, *_ = tiktok_site
-    folder = tmp_path / "infos"
-    folder.mkdir()
-    good = info("7300", site.url("/tiktok/7001.mp4"))
-    (folder / "a-good.info.json").write_text(json.dumps(good))
-    (folder / "b-bad.info.json").write_text(json.dumps({**good, "id": "7301", **bad}))
-    before = sum(site.hits.values())
-    out = tmp_path / "out"
-    with pytest.raises(DataFormatError) as ei:  # refused before anything is created or fetched
-        collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=ytdl_cfg(site))
-    assert ei.value.where == str(folder / "b-bad.info.json")
-    assert says in ei.value.message and ei.value.message.split("got ", 1)[1].startswith(got)
-    assert not out.exists() and sum(site.hits.values()) == before
+    err, _, _ = refused_info_folder(site, tmp_path, bad)  # before anything is created or fetched
+    assert says in err.message and err.message.split("got ", 1)[1].startswith(got)
 
 
 def test_a_nan_duration_exits_2_naming_file_and_field(tmp_path, capsys):
