@@ -136,3 +136,8 @@ def stop_pool(pool: Any, *, grace_s: float = 5.0) -> None:
     for p in procs:
         with contextlib.suppress(Exception):
             p.join(max(0.0, deadline - time.monotonic()))
+    for p in procs:  # one that did not end on SIGTERM in time (a loaded machine, a busy start)
+        with contextlib.suppress(Exception):
+            if p.is_alive():
+                p.kill()
+                p.join(grace_s)
