@@ -1038,7 +1038,6 @@ def check_output(out: Path, ours: set[str]) -> None:
         return
     if not out.is_dir():
         raise ConfigError("--out is not a folder", where=str(out), hint="pass a folder for the dataset")
-    base = out.resolve()
     others = sorted(
         f.name + ("/" if f.is_dir() and not f.is_symlink() else "")
         for f in out.iterdir()
@@ -1064,18 +1063,8 @@ def check_output(out: Path, ours: set[str]) -> None:
     foreign: list[str] = []
     for d in MEDIA_DIRS:
         folder = out / d
-        if not (folder.exists() or folder.is_symlink()):
+        if not folder.is_dir():  # a plain folder, or none (plain_folder refused anything else)
             continue
-        if folder.is_symlink() or not folder.is_dir() or not _inside_folder(folder.resolve(), base):
-            raise PathEscapeError(
-                f"media folder '{d}' is a link or not a folder; publish writes and removes files "
-                "only inside the output folder",
-                value=d,
-                what="media folder",
-                root=out,
-                where=str(folder),
-                hint=f"replace {folder} by a plain folder (or remove it), or choose another --out",
-            )
         for f in sorted(folder.iterdir()):
             rel = f"{d}/{f.name}"
             if not f.name.startswith(".") and rel not in ours:
@@ -1090,11 +1079,6 @@ def check_output(out: Path, ours: set[str]) -> None:
             hint="move them out of its media folders (a dataset lists and archives every file), "
             "or choose another --out",
         )
-
-
-def _inside_folder(path: Path, base: Path) -> bool:
-    """Whether the resolved ``path`` is ``base`` or lies under it."""
-    return path == base or base in path.parents
 
 
 def check_root(catalog: Catalog, root: Path, rows: list[ItemRow]) -> None:

@@ -612,14 +612,6 @@ class _Audit:
         stamps = {rel: file_stamp(self.root / rel) for rel in (*videos, *images)} if use_memo else {}
         recorded: dict[str, dict[str, Any]] = {}  # what the memo holds after this run
 
-        def known(rel: str) -> dict[str, Any] | None:
-            rec = memo.get(rel)
-            return (
-                rec
-                if rec is not None and stamps.get(rel) is not None and rec["stamp"] == stamps[rel]
-                else None
-            )
-
         def video(rel: str) -> VideoFacts:
             return video_facts(self.root / rel, deep=deep)
 
@@ -629,55 +621,39 @@ class _Audit:
             info = probe_image(self.root / rel)
             return info.width, info.height
 
-        to_decode = []
-        for rel in videos:
-            rec = known(rel)
-            facts = _memo_facts(rec)
-            if facts is None:
-                to_decode.append(rel)
-                continue
-            self.results["decodable"].checked += 1
-            self.facts[rel] = facts
-            recorded[rel] = rec  # type: ignore[assignment]
-            self.reused += 1
-        for rel, out in self._map(video, to_decode, "decode videos", "video").items():
-            self.results["decodable"].checked += 1
-            if isinstance(out, VideoFacts):
-                self.facts[rel] = out
-                if stamps.get(rel) is not None:
-                    recorded[rel] = {"stamp": stamps[rel], "facts": dataclasses.asdict(out)}
-                continue
-            p, fld = refs[rel][0]
-            self.add(
-                "decodable",
-                p,
-                fld,
-                f"'{rel}': {_message(out)}",
-                "re-download or re-encode the video (H.264 .mp4), or drop the product",
-            )
-        to_decode = []
-        for rel in images:
-            rec = known(rel)
-            if rec is None:
-                to_decode.append(rel)
-                continue
-            self.results["decodable"].checked += 1
-            recorded[rel] = rec
-            self.reused += 1
-        for rel, out in self._map(image, to_decode, "decode images", "image").items():
-            self.results["decodable"].checked += 1
-            if not isinstance(out, Exception):
-                if stamps.get(rel) is not None:
-                    recorded[rel] = {"stamp": stamps[rel], "facts": None}
-                continue
-            p, fld = refs[rel][0]
-            self.add(
-                "decodable",
-                p,
-                fld,
-                f"'{rel}': {_message(out)}",
+        kinds = (
+            ("video", videos, video, "re-download or re-encode the video (H.264 .mp4), or drop the product"),
+            (
+                "image",
+                images,
+                image,
                 "re-download the image or re-encode it (PNG for Hard, JPEG for Regular)",
-            )
+            ),
+        )
+        for kind, rels, decode, fix in kinds:
+            to_decode = []
+            for rel in rels:
+                rec = memo.get(rel)
+                facts = _memo_facts(rec) if kind == "video" else None
+                if rec is None or rec["stamp"] != stamps.get(rel) or (kind == "video" and facts is None):
+                    to_decode.append(rel)
+                    continue
+                self.results["decodable"].checked += 1
+                if facts is not None:
+                    self.facts[rel] = facts
+                recorded[rel] = rec
+                self.reused += 1
+            for rel, out in self._map(decode, to_decode, f"decode {kind}s", kind).items():
+                self.results["decodable"].checked += 1
+                if isinstance(out, Exception):
+                    p, fld = refs[rel][0]
+                    self.add("decodable", p, fld, f"'{rel}': {_message(out)}", fix)
+                    continue
+                if isinstance(out, VideoFacts):
+                    self.facts[rel] = out
+                if stamps.get(rel) is not None:
+                    facts_rec = dataclasses.asdict(out) if isinstance(out, VideoFacts) else None
+                    recorded[rel] = {"stamp": stamps[rel], "facts": facts_rec}
         if use_memo:
             with contextlib.suppress(OSError):  # a memo not written only costs the next run a decode
                 write_memo(self.root, recorded)

@@ -10,7 +10,6 @@ except that no number anywhere may be NaN or infinite (``mf evaluate`` writes st
 from __future__ import annotations
 
 import functools
-import math
 import re
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.atomic import not_finite_path
 from schemas.errors import DataFormatError
 
 #: what to do about a damaged results file
@@ -220,20 +220,6 @@ def _refuse(exc: ValidationError, where: str) -> DataFormatError:
     return DataFormatError(text + more, where=where, hint=HINT)
 
 
-def _non_finite(data: Any) -> str | None:
-    """The path of the first NaN or infinity in ``data`` (iterative: any nesting depth), or None."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:
-        path, value = stack.pop()
-        if isinstance(value, float) and not math.isfinite(value):
-            return path or "(top level)"
-        items = (
-            value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-        )
-        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(list(items)))
-    return None
-
-
 def check_results(data: Any, where: str) -> None:
     """DataFormatError (naming ``where`` and the field) unless ``data`` holds every field the
     report reads, of the type it reads it as, and no NaN or infinity anywhere."""
@@ -248,8 +234,9 @@ def check_results(data: Any, where: str) -> None:
         _model(tuple(head.protocol.ks)).model_validate(data)
     except ValidationError as exc:
         raise _refuse(exc, where) from None
-    path = _non_finite(data)
-    if path is not None:
+    found = not_finite_path(data)  # the one walk for it (schemas.atomic refuses to write one too)
+    if found is not None:
+        path = found[0].removeprefix("$.") or "(top level)"
         raise DataFormatError(
             f"field '{path}' is not a finite number (NaN or infinity)", where=where, hint=HINT
         )
