@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
+from movingfashion.batch_memory import arena, batch_empty
 from schemas.errors import ConfigError
 
 
@@ -133,12 +134,23 @@ class PKSampler(Sampler[int]):
 
 def _batch_tensor(like: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
     """An empty tensor for a batch; inside a DataLoader worker it lives in shared memory from the
-    start, so sending the batch to the main process does not copy it into shared memory again."""
-    if torch.utils.data.get_worker_info() is None:
+    start, so sending the batch to the main process does not copy it into shared memory again:
+    a large one in a slot the worker reuses (:mod:`movingfashion.batch_memory`), else fresh."""
+    if torch.utils.data.get_worker_info() is None or like.device.type != "cpu":
         return like.new_empty(tuple(shape))
+    pooled = batch_empty(shape, like.dtype)
+    if pooled is not None:
+        return pooled
     numel = int(np.prod(shape))
     storage = like.untyped_storage()._new_shared(numel * like.element_size())
     return like.new_empty(0).set_(storage, 0, tuple(shape))
+
+
+def _batch_copy(t: torch.Tensor) -> torch.Tensor:
+    """``t`` as a batch tensor (itself outside a DataLoader worker)."""
+    if torch.utils.data.get_worker_info() is None:
+        return t
+    return _batch_tensor(t, t.shape).copy_(t)
 
 
 def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -158,6 +170,11 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """
     if not items:
         raise ValueError("empty batch")
+    with arena():  # in a DataLoader worker the batch's tensors share one reused slot
+        return _collate(items)
+
+
+def _collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     lengths = [len(it["frames"]) for it in items]
     tmax = max(lengths)
@@ -185,14 +202,14 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         elif isinstance(vals[0], torch.Tensor) and len({tuple(v.shape) for v in vals}) == 1:
             out[key] = _stack(vals)
         elif isinstance(vals[0], (int, float)) and not isinstance(vals[0], bool):
-            out[key] = torch.tensor(vals)
+            out[key] = _batch_copy(torch.tensor(vals))
         else:
             out[key] = vals
     mask = torch.zeros(len(items), tmax, dtype=torch.bool)
     for i, n in enumerate(lengths):
         mask[i, :n] = True
-    out["mask"] = mask
-    out["lengths"] = torch.tensor(lengths)
+    out["mask"] = _batch_copy(mask)
+    out["lengths"] = _batch_copy(torch.tensor(lengths))
     if skipped:
         out["skipped"] = skipped
     return out

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from movingfashion.batch_memory import in_slot
 from movingfashion.batching import PKSampler, collate_clips
 from schemas.errors import ConfigError
 
@@ -126,12 +127,15 @@ class _Clips(torch.utils.data.Dataset):
 
 def _collate_noting_memory(items: list[dict]) -> dict:
     batch = collate_clips(items)
-    batch["stacked_shared"] = [batch[k].is_shared() for k in ("frames", "boxes", "shop", "frame_indices")]
+    batch["stacked_shared"] = [
+        batch[k].is_shared() or in_slot(batch[k]) for k in ("frames", "boxes", "shop", "frame_indices")
+    ]
     return batch
 
 
 def test_collate_builds_batches_in_shared_memory_inside_workers():
-    """In a DataLoader worker the batch is stacked straight into shared memory (no second copy
+    """In a DataLoader worker the batch is stacked straight into shared memory (a reused slot of
+    movingfashion.batch_memory; no second copy
     when it crosses to the main process); in the main process it stays ordinary memory; the
     values and padding are the same either way."""
     ds = _Clips()

@@ -1,0 +1,281 @@
+"""Shared memory that DataLoader workers reuse for their batches instead of making it anew.
+
+A batch a worker sends crosses to the main process in shared memory. By default every tensor
+of every batch gets a fresh shared-memory file: the worker creates it, faults in and the kernel
+zeroes every page, one file descriptor per tensor crosses through a socket, and the last
+process to let go frees the pages again. On 2 cores that cost about as much as reading the
+clips from the crop cache or the training copy (``benchmarks/bench_loader.py``, goal 3).
+
+Here each worker keeps a pool of *slots* (anonymous ``memfd`` files, mapped once).
+:func:`collate_clips <movingfashion.batching.collate_clips>` opens an :func:`arena` for each
+batch, and :func:`batch_empty` cuts every tensor of the batch out of one slot. When the batch
+is pickled for the main process, the slot crosses once (its descriptor, as torch's own tensors'
+do) and the receiver maps it once; it gets plain tensors. A slot is reused only when neither
+side holds it: the worker counts the tensors it still holds on it, and the slot's header counts
+the times it was sent (written by the worker) and released (written by the receiver, when the
+last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
+of it, keeps its slot out of use for as long as it lives.
+
+Outside an arena, without ``os.memfd_create`` (not Linux), or once the pool holds
+:data:`MAX_SLOTS` busy slots, a tensor takes torch's fresh shared memory as before. The
+receiving process is the one that reads the worker's queue (the DataLoader's); a slot's
+release count is not meant for several processes receiving the same slot.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import mmap
+import os
+import struct
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from multiprocessing.reduction import DupFd, ForkingPickler
+from typing import Any
+
+import numpy as np
+import torch
+
+#: Bytes before a slot's data: the ``sent`` count (bytes 0-7, written by the worker only) and
+#: the ``released`` count (bytes 8-15, written by the receiver only), little-endian uint64.
+HEADER = 64
+_COUNT = struct.Struct("<Q")
+_SENT, _RELEASED = 0, 8
+#: Slots one worker keeps at most (busy ones count; at the limit a free slot too small is
+#: replaced, and with none free the tensor takes fresh shared memory). A batch takes one, and
+#: a worker has ``prefetch_factor`` + 1 batches in flight plus those the training loop keeps.
+MAX_SLOTS = 64
+#: Slot sizes are rounded up to this, so batches of slightly different sizes share slots.
+GRAIN = 256 * 1024
+#: Tensors in a slot start at multiples of this many bytes.
+ALIGN = 64
+
+
+def _count(view: mmap.mmap, at: int) -> int:
+    return _COUNT.unpack_from(view, at)[0]
+
+
+def _element_size(dtype: torch.dtype) -> int:
+    return torch.empty(0, dtype=dtype).element_size()
+
+
+class _Slot:
+    """One memfd of ``capacity`` data bytes after the header, mapped in this (worker) process."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.fd = os.memfd_create("mf-batch", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(self.fd, HEADER + capacity)
+            self.map = mmap.mmap(self.fd, HEADER + capacity)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.data = np.frombuffer(self.map, dtype=np.uint8, offset=HEADER)
+        self.address = int(self.data.ctypes.data)
+        self.held = 0  # tensors the worker still holds on it
+        self.used = 0  # bytes handed out in the current arena
+        self.handle = _SlotHandle(self)
+
+    def free(self) -> bool:
+        return self.held == 0 and _count(self.map, _SENT) == _count(self.map, _RELEASED)
+
+    def close(self) -> None:
+        del self.data
+        self.map.close()
+        os.close(self.fd)
+
+
+class _SlotHandle:
+    """What crosses for a slot: pickled once per message however many tensors use it (the
+    pickler's memo), counted as one send."""
+
+    def __init__(self, slot: _Slot) -> None:
+        self.slot = slot
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        slot = self.slot
+        _COUNT.pack_into(slot.map, _SENT, _count(slot.map, _SENT) + 1)
+        return _map_slot, (DupFd(slot.fd), slot.capacity)
+
+
+class _Pool:
+    """The slots of one worker process, found by address."""
+
+    def __init__(self) -> None:
+        self.slots: list[_Slot] = []  # sorted by address
+        self.created = 0
+        self.lock = threading.Lock()
+        self.arena: _Slot | None = None
+        self.arena_bytes = 0  # the largest batch an arena held: the size of the next new slot
+
+    def _new_slot(self, nbytes: int) -> _Slot | None:
+        free = [s for s in self.slots if s.free()]
+        fits = [s for s in free if s.capacity >= nbytes]
+        if fits:
+            return min(fits, key=lambda s: s.capacity)
+        if len(self.slots) >= MAX_SLOTS:
+            if not free:
+                return None
+            old = min(free, key=lambda s: s.capacity)
+            self.slots.remove(old)
+            old.close()
+        slot = _Slot(-(-max(nbytes, self.arena_bytes) // GRAIN) * GRAIN)
+        bisect.insort(self.slots, slot, key=lambda s: s.address)
+        self.created += 1
+        return slot
+
+    def cut(self, nbytes: int) -> tuple[_Slot, int] | None:
+        """``nbytes`` from the open arena (a new slot when it is full); None when no slot is free."""
+        with self.lock:
+            slot = self.arena
+            if slot is None or slot.used + nbytes > slot.capacity:
+                slot = self._new_slot(nbytes)
+                if slot is None:
+                    return None
+                slot.used = 0
+                self.arena = slot
+            start = slot.used
+            slot.used = -(-(start + nbytes) // ALIGN) * ALIGN
+            self.arena_bytes = max(self.arena_bytes, slot.used)
+            slot.held += 1
+            return slot, start
+
+    def release(self, slot: _Slot) -> None:
+        with self.lock:
+            slot.held -= 1
+
+    def slot_of(self, t: torch.Tensor) -> _Slot | None:
+        address = t.untyped_storage().data_ptr()
+        k = bisect.bisect_right(self.slots, address, key=lambda s: s.address) - 1
+        if k >= 0 and address < self.slots[k].address + self.slots[k].capacity:
+            return self.slots[k]
+        return None
+
+
+_pool: _Pool | None = None
+_arena_depth = threading.local()
+
+
+@contextlib.contextmanager
+def arena() -> Iterator[None]:
+    """Tensors :func:`batch_empty` makes inside share a slot (one batch: one slot to send)."""
+    depth = getattr(_arena_depth, "n", 0)
+    _arena_depth.n = depth + 1
+    try:
+        yield
+    finally:
+        _arena_depth.n = depth
+        if depth == 0 and _pool is not None:
+            with _pool.lock:
+                _pool.arena = None
+
+
+def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
+    """An uninitialised tensor cut from the open :func:`arena`'s slot, for a batch a DataLoader
+    worker will send; None outside an arena, without memfd, or with every slot busy (the caller
+    then takes torch's shared memory)."""
+    global _pool
+    if not getattr(_arena_depth, "n", 0) or not hasattr(os, "memfd_create"):
+        return None
+    nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * _element_size(dtype)
+    if _pool is None:
+        _pool = _Pool()
+        ForkingPickler.register(torch.Tensor, _reduce_tensor)
+    got = _pool.cut(nbytes)
+    if got is None:
+        return None
+    slot, start = got
+    data = slot.data[start : start + nbytes]
+    weakref.finalize(data, _pool.release, slot).atexit = False
+    return torch.from_numpy(data).view(dtype).view(tuple(shape))
+
+
+def in_slot(t: torch.Tensor) -> bool:
+    """Whether ``t`` lives in a slot of this process's pool (a batch tensor made in a worker)."""
+    return _pool is not None and _pool.slot_of(t) is not None
+
+
+def pool_stats() -> dict[str, int]:
+    """This process's pool: slots kept, slots ever made, their bytes (zeros outside a worker)."""
+    if _pool is None:
+        return {"slots": 0, "created": 0, "bytes": 0}
+    with _pool.lock:
+        return {
+            "slots": len(_pool.slots),
+            "created": _pool.created,
+            "bytes": sum(s.capacity for s in _pool.slots),
+        }
+
+
+def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
+    """Pickle a tensor on a slot as the slot's handle plus where in it the tensor lies; any other
+    tensor as torch does."""
+    from torch.multiprocessing.reductions import reduce_tensor
+
+    slot = _pool.slot_of(t) if _pool is not None and not t.requires_grad else None
+    if slot is None:
+        return reduce_tensor(t)
+    storage = t.untyped_storage()
+    return _rebuild_tensor, (
+        slot.handle,
+        storage.data_ptr() - slot.address,
+        storage.nbytes(),
+        t.dtype,
+        tuple(t.shape),
+        t.stride(),
+        t.storage_offset(),
+    )
+
+
+class _Mapped:
+    """A slot as one message's receiver mapped it; released when its last tensor is freed."""
+
+    def __init__(self, mapped: mmap.mmap) -> None:
+        self.map = mapped
+        self.live = 0
+
+    def drop(self) -> None:
+        with _receiver_lock:
+            self.live -= 1
+            if self.live == 0:
+                _COUNT.pack_into(self.map, _RELEASED, _count(self.map, _RELEASED) + 1)
+
+
+_receiver_lock = threading.Lock()
+
+
+def _map_slot(df: Any, capacity: int) -> _Mapped:
+    fd = df.detach()
+    try:
+        return _Mapped(mmap.mmap(fd, HEADER + capacity))
+    finally:
+        os.close(fd)
+
+
+def _rebuild_tensor(
+    mapped: _Mapped,
+    start: int,
+    nbytes: int,
+    dtype: torch.dtype,
+    shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    offset: int,
+) -> torch.Tensor:
+    """The receiver's side: view the slot's bytes as the sent tensor."""
+    data = np.frombuffer(mapped.map, dtype=np.uint8, count=nbytes, offset=HEADER + start)
+    with _receiver_lock:
+        mapped.live += 1
+    weakref.finalize(data, mapped.drop).atexit = False
+    return torch.from_numpy(data).view(dtype).as_strided(shape, stride, offset)
+
+
+def _forget_in_child() -> None:
+    """A process forked from one with a pool must not hand out its parent's slots."""
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)

@@ -1,0 +1,133 @@
+"""Batches from DataLoader workers in reused shared-memory slots (movingfashion.batch_memory):
+the values are those of a plain collate, a batch (or a view of one) the loop keeps is never
+written over, slots are reused, and a full pool falls back to fresh shared memory."""
+
+from __future__ import annotations
+
+import torch
+import torch.multiprocessing as tmp
+
+from movingfashion import batch_memory
+from movingfashion.batching import collate_clips, loader_settings
+
+
+class _Numbered(torch.utils.data.Dataset):
+    """Item i: 2 or 3 frames full of i (mod 251), boxes of i, a shop of i, a label."""
+
+    def __len__(self) -> int:
+        return 24
+
+    def __getitem__(self, i: int) -> dict:
+        n = 2 + i % 2
+        v = i % 251
+        return {
+            "frames": torch.full((n, 3, 32, 32), v, dtype=torch.uint8),
+            "boxes": torch.full((n, 4), float(i)),
+            "frame_indices": torch.arange(n) + i,
+            "shop": torch.full((3, 32, 32), v, dtype=torch.uint8),
+            "label": i % 13,
+            "product_id": f"p{i}",
+        }
+
+
+def _collate_with_stats(items: list[dict]) -> dict:
+    batch = collate_clips(items)
+    batch["pool"] = batch_memory.pool_stats()
+    batch["in_slot"] = batch_memory.in_slot(batch["frames"])
+    return batch
+
+
+def _loader(workers: int, batch: int = 4) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        _Numbered(),
+        batch_size=batch,
+        collate_fn=_collate_with_stats,
+        **loader_settings(workers, pin_memory=False),
+    )
+
+
+def _expected(first: int, batch: int = 4) -> dict:
+    ds = _Numbered()
+    return collate_clips([ds[i] for i in range(first, first + batch)])
+
+
+def _same(got: dict, want: dict) -> bool:
+    for key in ("frames", "frame_indices", "shop", "mask", "lengths", "label"):
+        if not torch.equal(got[key], want[key]):
+            return False
+    return torch.equal(got["boxes"].nan_to_num(-1.0), want["boxes"].nan_to_num(-1.0))
+
+
+def test_batches_match_a_plain_collate_and_held_ones_are_never_overwritten():
+    """Three epochs through 2 persistent workers: every batch equals the collate of its items in
+    the main process, and the batches of the first epoch, all kept (one only as a view), still do
+    after the workers made 12 more batches (a slot reused while held would have changed them)."""
+    dl = _loader(2)
+    held = []
+    for epoch in range(3):
+        for k, batch in enumerate(dl):
+            assert batch["in_slot"], "a worker's batch is built in a pooled slot"
+            assert _same(batch, _expected(4 * k)), (epoch, k)
+            if epoch == 0:
+                held.append(batch)
+    view = held[1]["frames"][2]  # the only thing kept of batch 1: item 6, 2 frames + 1 of padding
+    del held[1]
+    for _ in range(2):
+        for _ in dl:
+            pass
+    for k, batch in enumerate(held):
+        kk = k if k < 1 else k + 1
+        assert _same(batch, _expected(4 * kk)), kk
+    assert view[:2].eq(6).all() and view[2].eq(0).all()
+
+
+def test_slots_are_reused():
+    """Over 6 epochs (18 batches a worker) a worker makes only as many slots as it has batches in
+    flight: without reuse it would make one a batch."""
+    dl = _loader(2)
+    created = 0
+    for _ in range(6):
+        for batch in dl:
+            created = max(created, batch["pool"]["created"])
+    prefetch = loader_settings(2)["prefetch_factor"]
+    assert 1 <= created <= prefetch + 3
+
+
+def test_a_full_pool_falls_back_to_fresh_shared_memory(monkeypatch):
+    """With room for 2 slots and every batch kept, the later batches take torch's shared memory
+    (not a slot) and every batch is still right."""
+    monkeypatch.setattr(batch_memory, "MAX_SLOTS", 2)  # the forked workers see it
+    dl = _loader(1)
+    batches = list(dl)
+    assert [b["in_slot"] for b in batches[:2]] == [True, True]
+    assert not any(b["in_slot"] for b in batches[2:])
+    assert all(b["pool"]["slots"] <= 2 for b in batches)
+    for k, batch in enumerate(batches):
+        assert _same(batch, _expected(4 * k)), k
+
+
+def _child_sum(q_in, q_out) -> None:
+    t = q_in.get()
+    q_out.put(int(t.sum()))
+
+
+def test_a_received_batch_can_be_sent_on():
+    """A tensor received from a slot is an ordinary tensor: torch.multiprocessing sends it on."""
+    batch = next(iter(_loader(1)))
+    ctx = tmp.get_context("spawn")
+    q_in, q_out = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=_child_sum, args=(q_in, q_out))
+    p.start()
+    try:
+        q_in.put(batch["frames"])
+        assert q_out.get(timeout=120) == int(batch["frames"].sum())
+    finally:
+        p.join(timeout=60)
+        if p.is_alive():
+            p.kill()
+
+
+def test_outside_an_arena_or_a_worker_nothing_is_pooled():
+    assert batch_memory.batch_empty((4, 4), torch.uint8) is None
+    batch = collate_clips([_Numbered()[i] for i in range(4)])
+    assert not batch_memory.in_slot(batch["frames"])
