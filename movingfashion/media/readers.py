@@ -419,6 +419,7 @@ class PyAVReader:
         from av.video.reformatter import VideoReformatter
 
         self._rgb = VideoReformatter()
+        self._graph: tuple[tuple[str, int, int], Any] | None = None  # for other pixel formats
         self._turns: int | None = None  # quarter turns to the displayed orientation, once seen
         self.frames_decoded = 0  #: frames the decoder produced so far (skipped ones not counted)
 
@@ -449,10 +450,37 @@ class PyAVReader:
         return int(self._keys[np.searchsorted(self._keys, index, side="right") - 1])
 
     def _rgb_of(self, frame: Any) -> np.ndarray:
-        img = self._rgb.reformat(frame, format="rgb24").to_ndarray()
+        if frame.format.name in EXACT_RGB_FORMATS:
+            img = self._rgb.reformat(frame, format="rgb24").to_ndarray()
+        else:  # FFmpeg's own filter path: what torchcodec and the ffmpeg command line give
+            img = self._graph_rgb(frame)
         if self._turns is None:
             self._turns = _turns(frame)
         return np.ascontiguousarray(np.rot90(img, self._turns)) if self._turns else img
+
+    def _graph_rgb(self, frame: Any) -> np.ndarray:
+        """``frame`` in RGB through a ``format=rgb24`` filter graph (kept while frames keep their
+        format and size)."""
+        import av
+
+        key = (frame.format.name, frame.width, frame.height)
+        if self._graph is None or self._graph[0] != key:
+            graph = av.filter.Graph()
+            src = graph.add_buffer(
+                width=frame.width,
+                height=frame.height,
+                format=frame.format.name,
+                time_base=self._stream.time_base,
+            )
+            fmt = graph.add("format", "rgb24")
+            sink = graph.add("buffersink")
+            src.link_to(fmt)
+            fmt.link_to(sink)
+            graph.configure()
+            self._graph = (key, graph)
+        graph = self._graph[1]
+        graph.push(frame)
+        return graph.pull().to_ndarray()
 
     def get(self, indices: Sequence[int]) -> np.ndarray:
         idx = [int(i) for i in indices]
@@ -598,6 +626,7 @@ def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, 
         stream = container.streams.video[0]
         if facts is not None:
             facts["video_streams"] = _moving_video_streams(container)
+            facts["pix_fmt"] = stream.codec_context.pix_fmt
         declared: int | None = int(stream.frames or 0) or None
         if declared is None and stream.duration and stream.average_rate:
             declared = round(float(stream.duration * stream.time_base * stream.average_rate))
@@ -605,6 +634,26 @@ def _packet_index(path: str, facts: dict[str, Any] | None = None) -> tuple[int, 
         if facts is not None:
             facts["seek_problem"] = _seek_problem(container, stream, facts)
     return len(pts), declared, [int(k) for k in keys]
+
+
+#: Pixel formats whose RGB every backend gets exactly as FFmpeg's filters do (8-bit YUV, checked
+#: against the ffmpeg command line); for any other (10-bit video, for one) PyAV converts through
+#: a filter graph and decord and OpenCV, whose own conversions differ, refuse the file.
+EXACT_RGB_FORMATS: frozenset[str] = frozenset(
+    {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
+)
+
+
+def _inexact_rgb(facts: dict[str, Any]) -> str:
+    """Why a backend with its own colour conversion would return other pixels ('' when none);
+    ``{backend}`` is left to fill in."""
+    fmt = facts.get("pix_fmt")
+    if not fmt or fmt in EXACT_RGB_FORMATS:
+        return ""
+    return (
+        f"{fmt} video: {{backend}} converts it to RGB differently from FFmpeg (other pixels); "
+        "read it with PyAV or torchcodec (backend='auto'), or re-encode it to 8-bit yuv420p"
+    )
 
 
 # -- decord --------------------------------------------------------------------------------------
@@ -643,6 +692,8 @@ class DecordReader:
             )
         if facts.get("open_gop"):  # it returns a neighbour for the frames shown before a key frame
             raise OSError("open-GOP video (B-frames shown before a key frame); decord returns other frames")
+        if _inexact_rgb(facts):
+            raise OSError(_inexact_rgb(facts).format(backend="decord"))
         stored = real + facts.get("discarded", 0)  # the header counts the hidden frames too
         if declared is not None and abs(declared - stored) > max(1, stored // 50):
             # decord seeks by the header's duration: with a lying header it returns wrong frames
@@ -720,6 +771,9 @@ class OpenCVReader:
             self._len = min(declared, _packet_index(path, facts)[0])
         except Exception:  # noqa: BLE001 - PyAV cannot index it: trust the header
             self._len = declared
+        if _inexact_rgb(facts):
+            self._cap.release()
+            raise OSError(_inexact_rgb(facts).format(backend="OpenCV"))
         #: why it never seeks (reads on, or reopens the file to go back); None: it seeks
         self.seek_problem: str | None = facts.get("seek_problem")
         self._fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
