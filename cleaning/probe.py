@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cleaning.config import ProbeConfig
 from movingfashion.media import probe as media_probe
+from movingfashion.media.images import ImageTooLarge
 from schemas.errors import MediaError
 from schemas.items import ImageProbe, VideoProbe
 
@@ -53,6 +54,7 @@ def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
         height=height,
         duration_s=round(duration, 4),
         codec=info.codec,
+        pix_fmt=info.pix_fmt,
     )
     if frames < cfg.min_frames:
         return ProbeResult(False, probe, f"too_short: {frames} frames < {cfg.min_frames}")
@@ -71,6 +73,8 @@ def probe_image(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
         return ProbeResult(False, reason=f"missing: file not found: {p}")
     try:
         info = media_probe.probe_image(p)
+    except ImageTooLarge as exc:
+        return ProbeResult(False, reason=f"too_large: {exc.message}")
     except MediaError:
         return ProbeResult(False, reason="corrupt: the image does not decode")
     w, h = info.width, info.height

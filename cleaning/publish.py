@@ -1215,18 +1215,25 @@ def _entry(
 #: collected video files published byte for byte when their codec is H.264: the archive's
 #: ``.mp4`` names promise MP4 (or its QuickTime parent) with H.264, what browsers play
 _COPY_CONTAINERS = (".mp4", ".m4v", ".mov")
+#: ... and their pixels 8-bit 4:2:0 (High 10 and High 4:4:4 do not play in browsers); None: not
+#: recorded (a record made by hand)
+_COPY_PIX_FMTS = (None, "yuv420p", "yuvj420p")
 
 
 def _video_recipe(v: MediaAsset) -> str:
-    """How publish makes a video from its collected file: 'copy' (an H.264 MP4/MOV file),
-    'crop:x1,y1,x2,y2' (split screen, re-encoded) or 'h264' (any other container or codec:
-    WebM, AVI, MPEG-TS, HEVC, VP9... re-encoded to H.264 MP4). A probe without a codec
-    (records made by hand) counts as H.264."""
+    """How publish makes a video from its collected file: 'copy' (an 8-bit 4:2:0 H.264 MP4/MOV
+    file), 'crop:x1,y1,x2,y2' (split screen, re-encoded) or 'h264' (any other container, codec or
+    pixel format: WebM, AVI, MPEG-TS, HEVC, VP9, 10-bit or 4:4:4 H.264, which browsers do not
+    play... re-encoded to 8-bit yuv420p H.264 MP4). A probe without a codec or pixel format
+    (records made by hand) counts as H.264 yuv420p."""
     if v.crop is not None:
         return "crop:" + ",".join(f"{x:g}" for x in v.crop.box)
-    codec = v.probe.codec if isinstance(v.probe, VideoProbe) else None
+    probe = v.probe if isinstance(v.probe, VideoProbe) else None
+    codec = probe.codec if probe else None
+    pix_fmt = probe.pix_fmt if probe else None
     suffix = PurePosixPath(v.path or "").suffix.lower()
-    return "copy" if suffix in _COPY_CONTAINERS and codec in (None, "h264") else "h264"
+    plain = codec in (None, "h264") and pix_fmt in _COPY_PIX_FMTS
+    return "copy" if suffix in _COPY_CONTAINERS and plain else "h264"
 
 
 def _even_scale(v: MediaAsset) -> tuple[int, int] | None:

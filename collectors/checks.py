@@ -30,10 +30,13 @@ _TYPE_EXT = {
 
 def probe_image(path: str | os.PathLike[str]) -> ImageProbe:
     """Decode an image; raise ``FetchError(reason="not_an_image")`` if it does not."""
+    from movingfashion.media.images import ImageTooLarge
     from movingfashion.media.probe import probe_image as media_probe_image
 
     try:
         info = media_probe_image(path)
+    except ImageTooLarge as exc:
+        raise FetchError(exc.message, where=str(path), reason="not_an_image") from None
     except MediaError:
         raise FetchError("file does not decode as an image", where=str(path), reason="not_an_image") from None
     return ImageProbe(width=info.width, height=info.height)

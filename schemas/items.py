@@ -102,6 +102,7 @@ class VideoProbe(_Model):
     height: int = Field(ge=0)
     duration_s: float = Field(ge=0)
     codec: str | None = None
+    pix_fmt: str | None = Field(default=None, description="decoded pixel format, e.g. yuv420p or yuv420p10le")
 
 
 class ImageProbe(_Model):

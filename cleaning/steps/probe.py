@@ -62,6 +62,8 @@ def probe_entry_ok(entry: Any, video: bool) -> bool:
     probe = entry.get("probe")
     if probe is None:
         return not entry["ok"]
+    if video and "pix_fmt" not in probe:  # probed before pixel formats were recorded: probe again
+        return False
     try:
         (VideoProbe if video else ImageProbe).model_validate(probe)
     except (ValidationError, TypeError):

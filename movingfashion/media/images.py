@@ -3,17 +3,57 @@
 EXIF orientation: :func:`read_image` turns a tagged JPEG upright by default (``orientation=
 "exif"``, what viewers show); annotation boxes in stored pixels (DeepFashion2) need
 ``orientation="stored"``, the convention of :func:`image_size` too.
+
+Size cap: an image whose header declares more than :data:`MAX_IMAGE_PIXELS` pixels is refused
+before anything is decoded (:class:`ImageTooLarge`): a 1 MB PNG can declare 20000 x 20000 and
+cost 2.4 GB at every decode (a decompression bomb); no shop picture is that large.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from schemas.errors import MediaError
+
+#: Images declaring more pixels than this are refused unread (a 48-megapixel phone photo passes).
+MAX_IMAGE_PIXELS = 100_000_000
+
+
+class ImageTooLarge(MediaError):
+    """An image declares more pixels than :data:`MAX_IMAGE_PIXELS` (refused before decoding)."""
+
+
+def _too_large(path: Path, what: str) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"image too large: {what}, over the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a decompression"
+        " bomb, or not a shop picture)",
+        where=str(path),
+        hint="resize it (a shop image needs a few megapixels at most) or drop it",
+    )
+
+
+def check_image_pixels(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`ImageTooLarge` when the header of ``path`` declares more than
+    :data:`MAX_IMAGE_PIXELS` pixels; nothing is decoded, and a header Pillow cannot read passes."""
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                w, h = int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError:
+        raise _too_large(p, f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        return  # not for Pillow (or not an image at all): the decoder says what it is
+    if w * h > MAX_IMAGE_PIXELS:
+        raise _too_large(p, f"{w}x{h} ({w * h / 1e6:.0f} megapixels)")
 
 
 def read_image(
@@ -43,6 +83,7 @@ def read_image(
         raise ValueError(f"orientation must be 'exif' or 'stored', got {orientation!r}")
     if not p.is_file():
         raise MediaError("image file not found", where=str(p), hint="check the image path")
+    check_image_pixels(p)
     data = np.fromfile(str(p), dtype=np.uint8)
     flags = cv2.IMREAD_COLOR | (cv2.IMREAD_IGNORE_ORIENTATION if orientation == "stored" else 0)
     img = cv2.imdecode(data, flags) if data.size else None
@@ -89,10 +130,16 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return int(im.size[0]), int(im.size[1])
     except FileNotFoundError:
         raise MediaError("image file not found", where=str(path), hint="check the image path") from None
+    except Image.DecompressionBombError:
+        raise _too_large(
+            Path(path), f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
+        ) from None
     except (UnidentifiedImageError, OSError) as exc:
         raise MediaError(f"not a readable image ({type(exc).__name__})", where=str(path)) from None
 

@@ -38,6 +38,7 @@ class VideoInfo:
     height: int
     codec: str | None
     decodable: int | None = None
+    pix_fmt: str | None = None  #: the decoder's pixel format (``yuv420p``, ``yuv420p10le``...)
 
     @property
     def duration_s(self) -> float:
@@ -71,6 +72,7 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
             declared = int(stream.frames or 0)
             rate = stream.average_rate or stream.guessed_rate
             codec = stream.codec_context.name or None
+            pix_fmt = stream.codec_context.pix_fmt or None
             fps = float(rate) if rate else 0.0
             first = next(iter(container.decode(stream)), None)
             if declared <= 0:  # no count in the header (Matroska, WebM): count the packets
@@ -106,7 +108,15 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
     w, h = int(first.width), int(first.height)
     if _turns(first) in (1, 3):  # shown turned a quarter: the readers return it that way
         w, h = h, w
-    info = VideoInfo(path=str(p), frames=declared, fps=fps, width=w, height=h, codec=codec)
+    info = VideoInfo(
+        path=str(p),
+        frames=declared,
+        fps=fps,
+        width=w,
+        height=h,
+        codec=codec,
+        pix_fmt=first.format.name or pix_fmt,
+    )
     if count_decodable:
         info = VideoInfo(**{**info.__dict__, "decodable": decodable_frames(p, declared)})
     return info

@@ -17,8 +17,10 @@ from schemas.catalog import Catalog
 from schemas.items import AssetKind, Crop, MediaAsset, Status, VideoProbe
 
 
-def _asset(path: str, codec: str | None, crop: Crop | None = None) -> MediaAsset:
-    probe = VideoProbe(frames=30, fps=30.0, width=64, height=48, duration_s=1.0, codec=codec)
+def _asset(
+    path: str, codec: str | None, crop: Crop | None = None, pix_fmt: str | None = "yuv420p"
+) -> MediaAsset:
+    probe = VideoProbe(frames=30, fps=30.0, width=64, height=48, duration_s=1.0, codec=codec, pix_fmt=pix_fmt)
     return MediaAsset(source="tiktok", source_id="1", kind=AssetKind.VIDEO, path=path, probe=probe, crop=crop)
 
 
@@ -37,6 +39,46 @@ def _asset(path: str, codec: str | None, crop: Crop | None = None) -> MediaAsset
 )
 def test_video_recipe_copies_only_h264_mp4(path, codec, recipe):
     assert _video_recipe(_asset(path, codec)) == recipe
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "recipe"),
+    [
+        ("yuv420p", "copy"),
+        ("yuvj420p", "copy"),  # full range: browsers play it
+        (None, "copy"),  # not recorded (a record made by hand)
+        ("yuv420p10le", "h264"),  # High 10: browsers do not play it
+        ("yuv444p", "h264"),  # High 4:4:4 Predictive: nor this
+        ("yuv422p", "h264"),
+    ],
+)
+def test_only_8_bit_420_h264_is_copied(pix_fmt, recipe):
+    assert _video_recipe(_asset("a/video.mp4", "h264", pix_fmt=pix_fmt)) == recipe
+
+
+def test_the_probe_records_the_pixel_format_and_older_probes_are_redone(tmp_path):
+    """A 10-bit H.264 MP4 is probed as yuv420p10le, so publish re-encodes it; a cached probe
+    from before pixel formats were recorded is a miss (the file is probed again)."""
+    from cleaning.config import ProbeConfig
+    from cleaning.steps.probe import probe_entry_ok
+    from movingfashion.media.ffmpeg import ffmpeg_exe
+
+    path = tmp_path / "ten.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=64x48:rate=10", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p10le", str(path)],
+        check=True,
+    )  # fmt: skip
+    result = probe_video(path, ProbeConfig(min_frames=1, min_duration_s=0.0, min_video_side=1))
+    assert result.ok and result.probe.pix_fmt == "yuv420p10le" and result.probe.codec == "h264"
+    asset = MediaAsset(
+        source="tiktok", source_id="1", kind=AssetKind.VIDEO, path="a/ten.mp4", probe=result.probe
+    )
+    assert _video_recipe(asset) == "h264"
+    entry = {"ok": True, "reason": None, "probe": result.probe.model_dump()}
+    assert probe_entry_ok(entry, video=True)
+    del entry["probe"]["pix_fmt"]
+    assert not probe_entry_ok(entry, video=True)
 
 
 def test_a_cropped_video_keeps_its_crop_recipe():
