@@ -1433,9 +1433,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         frames than expected: at most half of what its header declares, of what its tracklet
         file recorded, or of its last boxed frame; or 5% (at least 3) fewer than its header
         declares. Boxes past the end of a whole file (its last frame decodes and its header
-        declares the frames it holds) are the tracklet's fault, however far past: dropped as
-        bad rows of the split file."""
-        from movingfashion.media.probe import probe_video
+        declares the frames it holds, or holds every packet its header declares while an edit
+        list hides some, as a stream-copied cut does) are the tracklet's fault, however far past:
+        dropped as bad rows of the split file."""
+        from movingfashion.media.probe import probe_video, whole_frames
         from movingfashion.media.readers import decode
 
         if n <= 0:
@@ -1449,6 +1450,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         except MediaError:
             declared = None
         if declared == n:  # header and decoded frames agree: the tracklet is what is off
+            return None
+        if declared and whole_frames(video.path) >= declared:  # whole: an edit list hides the rest
             return None
         last = max(video.boxes, default=n - 1)
         said = [f"its tracklet has boxes up to frame {last}"]

@@ -151,3 +151,49 @@ def test_a_product_without_tracklets_is_listed_once_with_what_to_do(tiny_dataset
         assert "no usable video left" in why and "empty tracklet for video 0" in why, why
         assert "run mf-tracklets build first" in why, why
     assert "empty tracklet for video 1 (videos/102_1.mp4)" in dict(ds.skipped)["102"]
+
+
+# -------------------------------------------------------------------- a whole edit-list cut
+def test_boxes_past_an_edit_list_cuts_shown_frames_are_the_tracklets_fault(tmp_path):
+    """A stream-copied cut holds every frame its header declares, but its edit list shows fewer:
+    the file is whole, so a box past the shown frames is a bad row of the split file (dropped
+    with on_bad="skip"), not a truncated video that takes the product with it."""
+    import subprocess
+
+    from movingfashion.media.ffmpeg import ffmpeg_exe
+    from movingfashion.media.images import write_image
+    from movingfashion.media.probe import probe_video, whole_frames
+    from movingfashion.media.readers import open_reader
+    from schemas.errors import DataFormatError
+
+    root = tmp_path / "ds"
+    (root / "videos").mkdir(parents=True)
+    (root / "imgs").mkdir()
+    ff = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y"]
+    base = tmp_path / "base.mp4"
+    subprocess.run([*ff, "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15:duration=2", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-bf", "2", str(base)], check=True)  # fmt: skip
+    cut = root / "videos" / "cut_0.mp4"
+    subprocess.run([*ff, "-ss", "0.5", "-i", str(base), "-c", "copy", str(cut)], check=True)
+    reader = open_reader(cut)
+    shown = len(reader)
+    reader.close()
+    declared = probe_video(cut).frames
+    assert shown < declared == whole_frames(cut)  # an edit list hides some stored frames
+    write_image(root / "imgs" / "cut.png", torch.zeros(120, 90, 3, dtype=torch.uint8).numpy())
+    boxes = {str(i): [2, 2, 150, 110] for i in range(shown)}
+    boxes[str(shown + 2)] = [2, 2, 150, 110]  # past the shown frames, within the stored ones
+    record = {
+        "video_paths": ["videos/cut_0.mp4"],
+        "img_path": "imgs/cut.png",
+        "source": 0,
+        "tracklets": [boxes],
+    }
+    (root / "train.json").write_text(json.dumps({"cut": record}))
+    (root / "test.json").write_text("{}")
+    kw = {**KW, "sampler": "uniform"}
+    with pytest.raises(DataFormatError, match="past the video's last frame"):
+        MovingFashionDataset(root, "train", on_bad="raise", **kw)[0]
+    ds = MovingFashionDataset(root, "train", on_bad="skip", **kw)
+    item = ds[0]
+    assert item["product_id"] == "cut" and int(item["frame_indices"].max()) < shown
