@@ -13,13 +13,22 @@ from schemas.paths import PathEscapeError, UnsafePathValue, check_relpath, media
 #: dataset folders the page may read media from: the archive's videos/ and imgs/, plus the
 #: shop/ and view folders of layouts published before the archive's
 MEDIA_DIRS = ("videos", "imgs", "shop", "front", "rear", "fabric")
+#: every type the collectors accept (collectors.checks), so a held-back item's collected files
+#: show too: QuickTime and M4V are MP4's family (browsers play their H.264 as video/mp4); what a
+#: browser cannot play (AVI, some Matroska) gets the page's "cannot play" explanation
 CONTENT_TYPES = {
     ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/mp4",
     ".webm": "video/webm",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
     ".png": "image/png",
     ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".bmp": "image/bmp",
 }
 
 

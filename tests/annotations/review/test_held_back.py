@@ -295,3 +295,29 @@ def test_mf_review_counts_the_held_back_items(review_setup):
     finally:
         proc.kill()
     assert info["flagged"] == len(f["flagged"]) + 1 and info["held_back"] == 2 and info["missing_media"] == 0
+
+
+def test_every_type_the_collectors_accept_is_served(review_setup):
+    """A held-back item's collected .mov video and .gif shop image are served (they were refused
+    403 while the queue said nothing was missing), with types a browser takes."""
+    from annotations.review.media import CONTENT_TYPES
+    from collectors.checks import IMAGE_EXTS, VIDEO_EXTS
+
+    assert {f".{e}" for e in (*VIDEO_EXTS, *IMAGE_EXTS)} <= set(CONTENT_TYPES)
+    f = review_setup.facts
+    a = _cleaning_flagged(review_setup, "CheldAAAAAA", f["videos"][2])
+    base = review_setup.catalog.parent
+    with Catalog(review_setup.catalog) as cat:
+        assets = {x.kind: x for x in cat.assets(source="instagram", source_id="CheldAAAAAA")}
+        for kind, suffix in ((AssetKind.VIDEO, ".mov"), (AssetKind.SHOP, ".gif")):
+            old = assets[kind]
+            new = Path(old.path).with_suffix(suffix).as_posix()
+            (base / old.path).rename(base / new)
+            cat.upsert_asset(old.model_copy(update={"path": new}))
+    with running(review_setup, sample_rate=0.0) as srv:
+        q = _queue(srv)
+        it = next(i for i in q["items"] if i["stem"] == a)
+        assert it["video_src"] and q["missing_media"] == 0
+        for file, ctype in (("video", "video/mp4"), ("shop", "image/gif")):
+            status, h, body = _req(srv, "GET", f"/api/file?token={srv.app.token}&video={a}&file={file}")
+            assert status == 200 and h["Content-Type"] == ctype, (file, status, body[:80])
