@@ -71,7 +71,8 @@ def probe_video(path: str | os.PathLike[str], *, count_decodable: bool = False) 
             stream.codec_context.thread_count = 1
             declared = int(stream.frames or 0)
             rate = stream.average_rate or stream.guessed_rate
-            codec = stream.codec_context.name or None
+            # the codec's name (av1), not the decoder's (libdav1d)
+            codec = stream.codec_context.codec.canonical_name or stream.codec_context.name or None
             pix_fmt = stream.codec_context.pix_fmt or None
             fps = float(rate) if rate else 0.0
             first = next(iter(container.decode(stream)), None)

@@ -53,3 +53,20 @@ def test_probe_image(tmp_path):
     (tmp_path / "b.jpg").write_bytes(b"\xff\xd8garbage")
     with pytest.raises(MediaError, match="b.jpg"):
         probe_image(tmp_path / "b.jpg")
+
+
+def test_the_codec_is_named_not_its_decoder(tmp_path):
+    """AV1 is decoded by libdav1d: the probe records 'av1' (what stats and the catalog show);
+    and the pixel format as decoded."""
+    import subprocess
+
+    from movingfashion.media.ffmpeg import ffmpeg_exe
+
+    path = tmp_path / "av1.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10",
+         "-t", "1", "-c:v", "libaom-av1", "-cpu-used", "8", str(path)],
+        check=True,
+    )  # fmt: skip
+    info = probe_video(path)
+    assert info.codec == "av1" and info.pix_fmt == "yuv420p"
