@@ -110,7 +110,10 @@ class LineProgress:
         with self._lock:
             n, total = self.n, self.total
         elapsed = time.monotonic() - self._start
-        count = f"{n}/{total}" if total else f"{n} {self.unit}s"
+        if total:
+            count = f"{n}/{total}"
+        else:  # no total yet: "0 videos" before the first would read as an empty run
+            count = f"{n} {self.unit}s" if n or final else "starting"
         parts = [f"{self.desc}: {count}"]
         if total:
             parts[0] += f" ({100 * n / total:.0f}%)"

@@ -49,6 +49,7 @@ def test_a_short_run_prints_nothing():
 
 def test_an_unknown_total_counts_items():
     bar = LineProgress(desc="collect tiktok", unit="item", file=io.StringIO(), period=0)
+    assert bar.line().startswith("collect tiktok: starting, ")  # not "0 items" before the first
     bar.update(5)
     assert bar.line().startswith("collect tiktok: 5 items, ")
     assert clock(42) == "42s" and clock(185) == "3m05s" and clock(3720) == "1h02m"
