@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from schemas.errors import CatalogCorrupt, CatalogError
-from schemas.faults import local_faults, path_faults, sqlite_fault
+from schemas.faults import path_faults, sqlite_fault
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
@@ -236,20 +236,25 @@ class _Connection:
         return CatalogError(str(exc), where=str(self.path))
 
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
+def _check_header(raw: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file that is not SQLite at all (a wrong --catalog), before anything else reads it.
 
-
-def _check_header(path: Path) -> None:
-    """Refuse a file that is not SQLite at all (a wrong --catalog), before SQLite opens it."""
-    with local_faults(path), open(path, "rb") as fh:
-        head = fh.read(len(_SQLITE_MAGIC))
-    if head != _SQLITE_MAGIC:
+    Asked through SQLite (its header is read), never by opening the file beside it: closing any
+    descriptor of a file drops every POSIX lock this process holds on it, so a second ``Catalog``
+    in a process that had one open took the first one's locks away, and another process closing
+    its connection then thought itself the last, checkpointed and deleted the WAL the first one
+    still wrote to (the review server's decisions were lost that way)."""
+    try:
+        raw.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" not in str(exc).lower():
+            return  # busy, I/O...: the checks after this one name it
         raise CatalogError(
             "cannot open catalog: not a SQLite file",
             where=str(path),
             hint="is it the catalog mf-collect wrote? If it was, its first page is damaged: restore it "
             "from a copy",
-        )
+        ) from None
 
 
 def _is_damage(exc: sqlite3.Error) -> bool:
@@ -305,8 +310,6 @@ class Catalog:
             with path_faults(self.path.parent):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.is_file() and self.path.stat().st_size > 0
-        if existed:
-            _check_header(self.path)
         # the WAL side files a read-only open would leave behind (it cannot remove them on close)
         side = [Path(f"{self.path}{x}") for x in ("-wal", "-shm")] if read_only else []
         absent = [f for f in side if not f.exists()]
@@ -324,6 +327,8 @@ class Catalog:
         self._db = _Connection(raw, self.path)
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            if existed:
+                _check_header(raw, self.path)
             if existed and check != "none":
                 problems = self._check_pages(full=check == "full", limit=3)
                 if problems:
