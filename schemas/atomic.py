@@ -80,14 +80,19 @@ def _partial_prefix(name: str) -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` of this host is alive (another user's live process counts)."""
+    """Whether process ``pid`` of this host is alive (another user's live process counts; a
+    zombie, dead but not yet reaped by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's live process
         return True
-    return True
+    try:  # Linux: the state after the command's closing parenthesis; Z = zombie, X = dead
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def sweep_partials(*folders: str | os.PathLike[str], recursive: bool = False) -> int:

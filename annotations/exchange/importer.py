@@ -551,15 +551,24 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
         for res in done.values():
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
-            if not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video):
-                from annotations.sheets import redraw_sheet
+            from annotations.sheets import redraw_sheet, sheet_is_stale, sheet_path
 
+            if not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video):
                 write_video_tracklets(root, res.vt, shared=is_shared)
                 changed.append(path.relative_to(root).as_posix())
+                written = True  # before the sheet: an interrupt while drawing it still refreshes
                 sheet = redraw_sheet(root, res.vt, shared=is_shared)
                 if sheet is not None:
                     changed.append(sheet.relative_to(root).as_posix())
-                written = True
+            elif sheet_path(
+                root, res.vt.video, res.vt.product_id, shared=is_shared
+            ).is_file() and sheet_is_stale(
+                root, res.vt.video, res.vt.product_id, shared=is_shared
+            ):  # written by an import stopped before its sheet: draw it now
+                sheet = redraw_sheet(root, res.vt, shared=is_shared)
+                if sheet is not None:
+                    changed.append(sheet.relative_to(root).as_posix())
+                    written = True
             written = bool(set_official_tracklet(root, res.vt)) or written
             if cat is not None:
                 from schemas.review import record_decision

@@ -184,3 +184,40 @@ def test_a_build_settles_the_import_and_pick_lines_it_found_at_its_start(tmp_pat
     finally:
         run.close()
     assert pending_by(tmp_path) == set()
+
+
+def test_an_import_interrupted_while_drawing_a_sheet_refreshes_and_its_rerun_draws_it(
+    published, tmp_path, monkeypatch
+):
+    """Ctrl-C while the first video's contact sheet is drawn: its tracklet file is written, so
+    the import still refreshes the folder (it cleared the mark without refreshing: a false break
+    in mf verify); the rerun finds the file written and draws the sheet it missed."""
+    import annotations.sheets as sheets
+    from annotations.tracklet_files import read_video_tracklets, tracklet_file
+
+    ds, f = published
+    stem = f["videos"][0]
+    vp = f["video_path"][stem]
+    sheets.write_sheet(ds, read_video_tracklets(tracklet_file(ds, vp)))
+    sheet = sheets.sheet_path(ds, vp)
+    refresh_all = describe.refresh
+    refresh_all(ds)
+    before = sheet.read_bytes()
+    xml = exported(ds, stem, tmp_path / "x")
+    edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 5))
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(sheets, "redraw_sheet", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            import_cvat(ds, xml)
+    report = verify_dataset(ds)
+    assert report.ok, report.table()
+    assert sheet.read_bytes() == before  # not drawn yet
+    res = import_cvat(ds, xml)
+    assert res["changed_videos"] == []
+    assert sheet.read_bytes() != before  # the rerun drew the imported boxes
+    report = verify_dataset(ds)
+    assert report.ok, report.table()

@@ -195,3 +195,27 @@ def test_streamed_write_replaces_only_when_the_bytes_differ(tmp_path):
     for chunks in ([b"abcd"], [b"abcd\nX"], [b"abXd\n"], []):
         assert write_chunks_if_changed(p, chunks) and p.read_bytes() == b"".join(chunks)
     assert sorted(q.name for q in tmp_path.iterdir()) == ["t.jsonl"]
+
+
+def test_a_zombie_writer_is_dead_and_its_partials_are_swept(tmp_path):
+    """A killed writer's worker that has exited but is not reaped yet (a zombie, for about a second
+    after a SIGKILL of its parent) wrote nothing more: a rerun sweeping right then removes its
+    partial files (they stayed for good, since later reruns found the output done and never swept)."""
+    import subprocess
+    import time
+
+    from schemas.atomic import host_tag, pid_alive, sweep_partials
+
+    child = subprocess.Popen(["true"])
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.01)
+    try:
+        assert not pid_alive(child.pid)
+        part = tmp_path / f".video.mp4.{host_tag()}-{child.pid}.abc123.part"
+        part.write_bytes(b"half")
+        assert sweep_partials(tmp_path) == 1 and not part.exists()
+        assert pid_alive(os.getpid())
+    finally:
+        child.wait()
