@@ -113,7 +113,7 @@ import numpy as np
 from cleaning.mih import UnionFind
 from cleaning.splits import describe_rule, rebuild_splits, recorded_rule, split_rule
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
-from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK
+from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK, PUBLISH_MARK
 from movingfashion.archive.describe import (
     CARD,
     CROISSANT,
@@ -678,6 +678,9 @@ def _publish(
     else:
         rows = [r for g in groups for r in g.rows]
     out.mkdir(parents=True, exist_ok=True)
+    # from here to the description the folder is half written: a kill leaves this mark, and
+    # mf verify says to rerun publish instead of auditing (the rerun removes it once described)
+    atomic_write_bytes(out / PUBLISH_MARK, f"{os.getpid()} mf publish\n".encode())
     sweep_partials(out, recursive=True)  # what a killed publish left half-written
     move_legacy_review_log(out)  # mf-tracklets review's log, hidden: never published
     entries: list[DatasetEntry] = []
@@ -731,6 +734,7 @@ def _publish(
         described = describe(
             out, info, data_date=max((r.updated_at for r in rows), default=None), changed=_changed(out, pub)
         )
+        (out / PUBLISH_MARK).unlink(missing_ok=True)
     report, packed = _verify_and_pack(out, workers=workers, archive=archive)
     n_test = sum(e.split == Split.TEST for e in entries)
     res: dict[str, Any] = {

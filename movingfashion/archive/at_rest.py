@@ -3,7 +3,8 @@
 Every writer of a published folder rewrites its files first and describes it (``manifest.json``)
 last: ``mf publish`` (holding :data:`PUBLISH_LOCK` for the whole run and :data:`DATASET_LOCK`
 while it writes the split files and describes), a review pick and ``mf-tracklets import``
-(holding :data:`DATASET_LOCK` and setting :data:`REFRESH_MARK` until the manifest is refreshed),
+(holding :data:`DATASET_LOCK` and setting :data:`REFRESH_MARK` until the manifest is refreshed;
+``mf publish`` also sets :data:`PUBLISH_MARK` from its first write to its description),
 ``mf-tracklets build`` (setting :data:`REFRESH_MARK` for the whole build, taking the lock per
 commit). Audited meanwhile, the folder's new files differ from its old manifest: breaks that
 are no damage, with a wrong fix. :func:`verify_at_rest` therefore names the writer in one line
@@ -38,6 +39,9 @@ DATASET_LOCK = ".lock"
 PUBLISH_LOCK = ".publish.lock"
 #: the refresh-pending mark: its lines name who rewrote files and has not refreshed the manifest
 REFRESH_MARK = ".tracklets-refresh-pending"
+#: set by ``mf publish`` before it changes the folder, removed once it has described it: one a
+#: stopped or killed publish left says the folder is half written until publish is rerun
+PUBLISH_MARK = ".publish-pending"
 #: the command behind each line of :data:`REFRESH_MARK`
 MARK_WRITERS = {"build": "mf-tracklets build", "import": "mf-tracklets import", "pick": "mf review (a pick)"}
 #: how often (seconds) a waiting verify looks again
@@ -94,6 +98,13 @@ def writer(root: str | os.PathLike[str]) -> BeingWritten | None:
                 where=str(base / name),
                 hint="rerun mf verify when it has finished, or add --wait to wait for it",
             )
+    if (base / PUBLISH_MARK).exists():
+        return BeingWritten(
+            "mf publish was stopped (killed or interrupted) before it described the folder: its files "
+            "are half written, so it cannot be audited",
+            where=str(base / PUBLISH_MARK),
+            hint="rerun the same mf publish to finish the folder, then mf verify",
+        )
     commands = pending_writers(base)
     if commands:
         return BeingWritten(
@@ -111,7 +122,7 @@ def _signature(root: Path) -> tuple[Any, ...]:
     """What changes whenever a writer changes the folder: the stat of its manifest, split and
     entries files and refresh mark (a writer describes the folder last)."""
     out: list[Any] = []
-    for name in (MANIFEST, *(f"{s}.json" for s in SPLITS), ENTRIES, REFRESH_MARK):
+    for name in (MANIFEST, *(f"{s}.json" for s in SPLITS), ENTRIES, REFRESH_MARK, PUBLISH_MARK):
         try:
             st = (root / name).stat()
         except OSError:
