@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -37,6 +37,20 @@ def _too_large(path: Path, what: str) -> ImageTooLarge:
     )
 
 
+def _pil_open(path: str | os.PathLike[str]) -> Any:
+    """Pillow's own ``Image.open``: ultralytics, once imported, replaces it by one that, on a file
+    Pillow cannot identify, tries to load (and may pip-install) a HEIF plugin and raises
+    ImportError when it is not there; a file that is not an image must be an
+    ``UnidentifiedImageError`` here, whoever imported what."""
+    import sys
+
+    from PIL import Image
+
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None) if patches is not None else None
+    return (original if callable(original) else Image.open)(path)
+
+
 def check_image_pixels(path: str | os.PathLike[str]) -> None:
     """Raise :class:`ImageTooLarge` when the header of ``path`` declares more than
     :data:`MAX_IMAGE_PIXELS` pixels; nothing is decoded, and a header Pillow cannot read passes."""
@@ -46,7 +60,7 @@ def check_image_pixels(path: str | os.PathLike[str]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(p) as im:
+            with _pil_open(p) as im:
                 w, h = int(im.size[0]), int(im.size[1])
     except Image.DecompressionBombError:
         raise _too_large(p, f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels") from None
@@ -102,10 +116,10 @@ def _alpha(path: Path, orientation: str) -> np.ndarray | None:
     """Opacity ``[H, W]`` in [0, 1] (float32) of an image with transparency; None when it has none
     or is fully opaque. Read with PIL (palette transparency, grey + alpha, 16-bit alpha), turned
     as the colour is (EXIF orientation when ``orientation="exif"``)."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
     try:
-        with Image.open(path) as im:
+        with _pil_open(path) as im:
             if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
                 return None
             if orientation == "exif":
@@ -132,7 +146,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with _pil_open(path) as im:
                 return int(im.size[0]), int(im.size[1])
     except FileNotFoundError:
         raise MediaError("image file not found", where=str(path), hint="check the image path") from None

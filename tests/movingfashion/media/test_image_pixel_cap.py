@@ -71,3 +71,20 @@ def test_a_picture_under_the_cap_reads(tmp_path: Path, monkeypatch) -> None:  # 
     monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 400 * 300 - 1)
     with pytest.raises(ImageTooLarge, match="400x300"):
         read_image(path)
+
+
+def test_a_file_that_is_no_image_stays_a_media_error_once_ultralytics_is_loaded(tmp_path: Path) -> None:
+    """ultralytics replaces PIL's Image.open by one that raises ImportError (no HEIF plugin) on a
+    file Pillow cannot identify: the image readers still say the file is no image."""
+    from movingfashion.models.detectors.ultralytics_backend import load_ultralytics
+
+    load_ultralytics()
+    import ultralytics.utils.patches  # noqa: F401 - what patches Image.open
+
+    path = tmp_path / "b.jpg"
+    path.write_bytes(b"not an image at all" * 20)
+    with pytest.raises(MediaError, match="does not decode"):
+        read_image(path)
+    with pytest.raises(MediaError, match="not a readable image"):
+        image_size(path)
+    assert not clean_probe_image(path).ok
