@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from cleaning.associations import PairScorer
+from cleaning.clean_lock import cleaning
 from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext, StepReport
 from cleaning.steps.cache import ResultCache, cache_path
@@ -67,6 +68,19 @@ def clean(
     ``executor`` spreads the per-file work (default: one made from ``cfg.executor``, closed at
     the end); only this process writes the catalog, the cache and recovered shop images.
     """
+    with cleaning(catalog.path):  # publish and splits rebuild never read a catalog half cleaned
+        return _clean(catalog, root, cfg, scorer, show_progress=show_progress, executor=executor)
+
+
+def _clean(
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    cfg: CleaningConfig | None,
+    scorer: PairScorer | None,
+    *,
+    show_progress: bool,
+    executor: Executor | None,
+) -> dict[str, Any]:
     cfg = cfg or CleaningConfig()
     steps = [cls() for cls in check_steps(cfg)]
     sweep_partials(cache_path(catalog).parent)  # a result cache a killed run left half-written

@@ -110,6 +110,7 @@ from typing import Any
 
 import numpy as np
 
+from cleaning.clean_lock import cleaned
 from cleaning.mih import UnionFind
 from cleaning.splits import describe_rule, rebuild_splits, recorded_rule, split_rule
 from cleaning.steps.state import SPLITSCREEN_URL, item_key
@@ -576,6 +577,28 @@ def publish(
     (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`),
     a malformed ``SOURCE_DATE_EPOCH`` (:func:`~movingfashion.archive.describe.source_date_epoch`).
     """
+    with cleaned(catalog.path, wait=wait):  # never a catalog mf clean is halfway through
+        return _checked_publish(
+            catalog, root, out, seed=seed, test_fraction=test_fraction, keep_going=keep_going,
+            progress=progress, info=info, archive=archive, workers=workers, wait=wait,
+        )  # fmt: skip
+
+
+def _checked_publish(
+    catalog: Catalog,
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    seed: int | None,
+    test_fraction: float | None,
+    keep_going: bool,
+    progress: Callable[[Iterable[_Group]], Iterable[_Group]] | None,
+    info: DatasetInfo | None,
+    archive: bool,
+    workers: int | None,
+    wait: bool,
+) -> dict[str, Any]:
+    """:func:`publish` under the catalog's cleaning lock."""
     root, out = Path(root), Path(out)
     source_date_epoch()  # a malformed one is refused before anything is written
     # every check and every read before anything is written (the catalog's splits included)

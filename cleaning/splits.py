@@ -82,6 +82,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
+from cleaning.clean_lock import cleaned
 from cleaning.config import CleaningConfig
 from cleaning.mih import UnionFind
 from cleaning.steps.state import item_key
@@ -354,7 +355,7 @@ def rebuild_splits(
     """
     test_fraction = check_test_fraction(test_fraction)
     rule = {"seed": seed, "test_fraction": test_fraction, "mode": mode}
-    with catalog.transaction() as db:  # read and write under one write lock
+    with cleaned(catalog.path), catalog.transaction() as db:  # read and write under one write lock
         by_key = {item_key(r.item.source, r.item.source_id): r for r in catalog.items()}
         recorded = catalog.get_meta(SPLIT_META_KEY) or {}
         recorded = {"mode": "stable", **recorded}  # catalogs from before hash mode

@@ -618,3 +618,37 @@ def file_lock(
             held.users -= 1
             if held.users == 0 and _HELD.get(key) is held:
                 del _HELD[key]
+
+
+@contextlib.contextmanager
+def shared_lock(
+    path: str | os.PathLike[str],
+    *,
+    timeout_s: float | None = None,
+    who: str = "another process holds it",
+    hint: str | None = None,
+) -> Iterator[None]:
+    """Hold a *shared* ``flock`` on the lock file ``path`` for the ``with`` block: any number of
+    shared holders together, none while a :func:`file_lock` (exclusive) holds it, and that one
+    waits for them. A missing file was never locked: nothing to wait for, nothing is created.
+    Waits like :func:`file_lock` (``timeout_s``, the line on stderr) and gives up with
+    :class:`LockBusy` naming the exclusive holder, ``who`` and ``hint``."""
+    target = os.fspath(path)
+    limit = lock_wait_s() if timeout_s is None else timeout_s
+    wait = _Wait(target, limit, who, hint or "wait for it to finish, then rerun the same command", None)
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield
+        return
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                wait.busy()
+                time.sleep(wait.step() or 0.01)
+        yield
+    finally:
+        os.close(fd)  # the shared lock goes with it
