@@ -215,8 +215,9 @@ def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
     tensor as torch does."""
     from torch.multiprocessing.reductions import reduce_tensor
 
-    slot = _pool.slot_of(t) if _pool is not None and not t.requires_grad else None
-    if slot is None:
+    plain = t.device.type == "cpu" and t.layout == torch.strided and not t.requires_grad
+    slot = _pool.slot_of(t) if _pool is not None and plain else None
+    if slot is None:  # not a batch tensor of this worker (sparse, CUDA, anything else): as torch does
         return reduce_tensor(t)
     storage = t.untyped_storage()
     return _rebuild_tensor, (

@@ -154,6 +154,8 @@ def _batch_copy(t: torch.Tensor) -> torch.Tensor:
 
 
 def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
+    if vals[0].layout != torch.strided:  # sparse: torch's own stack (and its own way across)
+        return torch.stack(list(vals))
     return torch.stack(list(vals), out=_batch_tensor(vals[0], (len(vals), *vals[0].shape)))
 
 

@@ -4,6 +4,7 @@ written over, slots are reused, and a full pool falls back to fresh shared memor
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.multiprocessing as tmp
 
@@ -131,3 +132,24 @@ def test_outside_an_arena_or_a_worker_nothing_is_pooled():
     assert batch_memory.batch_empty((4, 4), torch.uint8) is None
     batch = collate_clips([_Numbered()[i] for i in range(4)])
     assert not batch_memory.in_slot(batch["frames"])
+
+
+class _WithSparse(_Numbered):
+    def __getitem__(self, i: int) -> dict:
+        item = super().__getitem__(i)
+        item["extra"] = torch.eye(3).to_sparse()
+        return item
+
+
+@pytest.mark.filterwarnings("ignore:Sparse invariant checks")  # torch's own, sending a sparse tensor
+def test_tensors_that_are_not_batch_slots_cross_as_torch_sends_them():
+    """A sparse tensor beside the pooled ones is stacked and crosses as torch does it (it failed
+    in collate before: a sparse stack has no dense out buffer)."""
+    dl = torch.utils.data.DataLoader(
+        _WithSparse(), batch_size=4, collate_fn=_collate_with_stats, **loader_settings(1, pin_memory=False)
+    )
+    for k, batch in enumerate(dl):
+        assert _same(batch, _expected(4 * k))
+        assert batch["extra"].is_sparse and torch.equal(
+            batch["extra"].to_dense(), torch.eye(3).expand(4, 3, 3)
+        )
