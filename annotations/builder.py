@@ -99,7 +99,7 @@ from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
-from schemas.atomic import atomic_write_bytes, pid_alive, sha256_file, sweep_partials
+from schemas.atomic import atomic_write_bytes, file_lock, pid_alive, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
@@ -1490,9 +1490,43 @@ def build_dataset_tracklets(
     (default: one GPU each when the cluster has GPUs, else none). A file holding a person's
     work due to be built again (``force`` too) is kept unless ``discard_corrections``
     (:func:`kept_work`).
+
+    One build of a shard at a time: it holds ``.build-<k>of<n>.lock`` (in the dataset) for the whole
+    run, and a second build of the same shard stops at once (:class:`~schemas.atomic.LockBusy`,
+    exit 2, naming the first) instead of building every video again beside it.
     """
     root = Path(dataset)
     tracklet_folders(root)  # every file the build writes or removes stays inside the dataset
+    with file_lock(
+        root / f".build-{shard[0]}of{shard[1]}.lock",
+        timeout_s=0,
+        who="another mf-tracklets build of this shard runs on this dataset",
+        hint="wait for it to finish: a rerun then skips every video it built",
+    ):
+        return _build_dataset(
+            root, detector, weights, matcher, config, shard, on_video, builder, write_official_json,
+            catalog, force, discard_corrections, sheets, executor, gpus_per_worker,
+        )  # fmt: skip
+
+
+def _build_dataset(
+    root: Path,
+    detector: str,
+    weights: Any,
+    matcher: Any,
+    config: BuildConfig | None,
+    shard: tuple[int, int],
+    on_video: Callable[[VideoJob, str, BuildReport], None] | None,
+    builder: TrackletBuilder | None,
+    write_official_json: bool,
+    catalog: Any,
+    force: bool,
+    discard_corrections: bool,
+    sheets: bool,
+    executor: Executor | None,
+    gpus_per_worker: float | None,
+) -> BuildReport:
+    """:func:`build_dataset_tracklets` under its shard's build lock."""
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     jobs = video_jobs(load_splits(root), shard)  # not kept: the split files are read again to be merged
