@@ -1497,16 +1497,10 @@ def build_dataset_tracklets(
     """
     root = Path(dataset)
     tracklet_folders(root)  # every file the build writes or removes stays inside the dataset
-    with file_lock(
-        root / f".build-{shard[0]}of{shard[1]}.lock",
-        timeout_s=0,
-        who="another mf-tracklets build of this shard runs on this dataset",
-        hint="wait for it to finish: a rerun then skips every video it built",
-    ):
-        return _build_dataset(
-            root, detector, weights, matcher, config, shard, on_video, builder, write_official_json,
-            catalog, force, discard_corrections, sheets, executor, gpus_per_worker,
-        )  # fmt: skip
+    return _build_dataset(
+        root, detector, weights, matcher, config, shard, on_video, builder, write_official_json,
+        catalog, force, discard_corrections, sheets, executor, gpus_per_worker,
+    )  # fmt: skip
 
 
 def _build_dataset(
@@ -1526,7 +1520,7 @@ def _build_dataset(
     executor: Executor | None,
     gpus_per_worker: float | None,
 ) -> BuildReport:
-    """:func:`build_dataset_tracklets` under its shard's build lock."""
+    """:func:`build_dataset_tracklets`: every check, then the work under its shard's build lock."""
     ex = executor or LocalExecutor()
     cfg = config or BuildConfig()
     jobs = video_jobs(load_splits(root), shard)  # not kept: the split files are read again to be merged
@@ -1539,12 +1533,29 @@ def _build_dataset(
         from annotations.review import open_catalog
 
         cat = open_catalog(catalog)
-    # a killed build's leftovers
-    sweep_partials(root, root / TRACKLET_DIR, root / TRACKLET_DIR / "sheets", root / TRACKLET_DIR / BUILD_DIR)
-    Staging.sweep(root)
+    lock = contextlib.ExitStack()
+    try:  # after every refusal (a bad split file, a damaged catalog): nothing written before
+        lock.enter_context(
+            file_lock(
+                root / f".build-{shard[0]}of{shard[1]}.lock",
+                timeout_s=0,
+                who="another mf-tracklets build of this shard runs on this dataset",
+                hint="wait for it to finish: a rerun then skips every video it built",
+            )
+        )
+    except BaseException:
+        if cat is not None:
+            cat.close()
+        raise
     early = None
-    run = BuildRun.new(shard)  # its line of the refresh-pending mark
+    run: BuildRun | None = None
     try:
+        # a killed build's leftovers
+        sweep_partials(
+            root, root / TRACKLET_DIR, root / TRACKLET_DIR / "sheets", root / TRACKLET_DIR / BUILD_DIR
+        )
+        Staging.sweep(root)
+        run = BuildRun.new(shard)  # its line of the refresh-pending mark
         remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
         if builder is None:
             # remote workers load their own models: the copy here (versions, checks) stays on the CPU
@@ -1572,11 +1583,13 @@ def _build_dataset(
             run=run,
         )
     finally:
-        run.close()
+        if run is not None:
+            run.close()
         if early is not None:
             early.close()
         if cat is not None:
             cat.close()
+        lock.close()
 
 
 def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
