@@ -57,10 +57,6 @@ def _count(view: mmap.mmap, at: int) -> int:
     return _COUNT.unpack_from(view, at)[0]
 
 
-def _element_size(dtype: torch.dtype) -> int:
-    return torch.empty(0, dtype=dtype).element_size()
-
-
 class _Slot:
     """One memfd of ``capacity`` data bytes after the header, mapped in this (worker) process."""
 
@@ -180,7 +176,7 @@ def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None
     global _pool
     if not getattr(_arena_depth, "n", 0) or not hasattr(os, "memfd_create"):
         return None
-    nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * _element_size(dtype)
+    nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * dtype.itemsize
     if _pool is None:
         _pool = _Pool()
         ForkingPickler.register(torch.Tensor, _reduce_tensor)

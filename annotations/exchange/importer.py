@@ -551,20 +551,16 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
         for res in done.values():
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
-            from annotations.sheets import redraw_sheet, sheet_is_stale, sheet_path
+            from annotations.sheets import redraw_sheet, sheet_is_stale
 
-            if not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video):
+            rewrite = not path.is_file() or res.vt != read_video_tracklets(path, video=res.vt.video)
+            if rewrite:
                 write_video_tracklets(root, res.vt, shared=is_shared)
                 changed.append(path.relative_to(root).as_posix())
                 written = True  # before the sheet: an interrupt while drawing it still refreshes
-                sheet = redraw_sheet(root, res.vt, shared=is_shared)
-                if sheet is not None:
-                    changed.append(sheet.relative_to(root).as_posix())
-            elif sheet_path(
-                root, res.vt.video, res.vt.product_id, shared=is_shared
-            ).is_file() and sheet_is_stale(
-                root, res.vt.video, res.vt.product_id, shared=is_shared
-            ):  # written by an import stopped before its sheet: draw it now
+            # a video with a sheet gets it redrawn (none: nothing drawn), also one an import
+            # stopped before its sheet left older than the tracklet file
+            if rewrite or sheet_is_stale(root, res.vt.video, res.vt.product_id, shared=is_shared):
                 sheet = redraw_sheet(root, res.vt, shared=is_shared)
                 if sheet is not None:
                     changed.append(sheet.relative_to(root).as_posix())
