@@ -199,7 +199,7 @@ class TikTokConfig(_Model):
 
     allowed_hosts: list[str] = Field(
         default_factory=lambda: ["www.tiktok.com", "tiktok.com", "vm.tiktok.com", "m.tiktok.com"],
-        description="pages the extractor may visit",
+        description="pages the extractor may visit (host[:port]; without a port, the web ports only)",
     )
     media_host_suffixes: list[str] = Field(
         default_factory=lambda: [
@@ -210,7 +210,7 @@ class TikTokConfig(_Model):
             ".ibytedtos.com",
             ".muscdn.com",
         ],
-        description="hosts (by suffix) that format URLs may point at",
+        description="domains that format URLs may point at (each domain and the names under it, on the web ports)",
     )
     shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
     ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
@@ -222,11 +222,11 @@ class InstagramConfig(_Model):
 
     allowed_hosts: list[str] = Field(
         default_factory=lambda: ["www.instagram.com", "instagram.com", "i.instagram.com"],
-        description="pages and API hosts instaloader may query",
+        description="pages and API hosts instaloader may query (host[:port]; without a port, the web ports only)",
     )
     media_host_suffixes: list[str] = Field(
         default_factory=lambda: [".cdninstagram.com", ".fbcdn.net"],
-        description="hosts (by suffix) that post media URLs may point at",
+        description="domains that post media URLs may point at (each domain and the names under it, on the web ports)",
     )
     max_posts_per_target: int = Field(1000, ge=1, description="posts read per profile or hashtag at most")
     api_base: str | None = Field(

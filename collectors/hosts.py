@@ -35,9 +35,23 @@ def _transport_agrees(url: str, parts: SplitResult) -> bool:
     return host == (parts.hostname or "").lower() and target.port == port
 
 
+#: ports a host listed without one may be reached on (a name on the list means its web site)
+STANDARD_PORTS = (None, 80, 443)
+
+
+def _suffix(entry: str) -> str:
+    """A suffix entry as a domain (``fbcdn.net`` and ``.fbcdn.net`` alike): it matches that
+    domain and the names under it, never a look-alike such as ``evilfbcdn.net``."""
+    return entry.strip().lower().lstrip(".")
+
+
 @dataclass(frozen=True)
 class HostPolicy:
-    """Which hosts a source may talk to: exact ``host[:port]`` names and name suffixes."""
+    """Which hosts a source may talk to: exact ``host[:port]`` names and domain suffixes.
+
+    A host listed with a port allows that port only; one listed without a port, and every
+    suffix, allow the standard web ports (none given, 80, 443) only.
+    """
 
     hosts: frozenset[str] = frozenset()
     suffixes: tuple[str, ...] = ()
@@ -47,7 +61,7 @@ class HostPolicy:
     def of(
         cls, hosts: Iterable[str] = (), suffixes: Iterable[str] = (), any_host: bool = False
     ) -> HostPolicy:
-        return cls(frozenset(normalize_host(h) for h in hosts), tuple(s.lower() for s in suffixes), any_host)
+        return cls(frozenset(normalize_host(h) for h in hosts), tuple(_suffix(s) for s in suffixes), any_host)
 
     def allows(self, url: str) -> bool:
         """True when ``url`` is http(s) and its host is on the list. The host checked is the one
@@ -63,9 +77,9 @@ class HostPolicy:
             return False
         if self.any_host:
             return True
-        netloc = normalize_host(parts.netloc)
-        return (
-            netloc in self.hosts
-            or parts.hostname.lower() in self.hosts
-            or any(parts.hostname.lower().endswith(s) for s in self.suffixes)
-        )
+        if normalize_host(parts.netloc) in self.hosts:
+            return True
+        if parts.port not in STANDARD_PORTS:
+            return False
+        host = parts.hostname.lower()
+        return host in self.hosts or any(host == s or host.endswith("." + s) for s in self.suffixes if s)

@@ -54,3 +54,28 @@ def test_urls_the_parsers_may_read_differently_are_refused(url):
 )
 def test_plain_urls_of_allowed_hosts_still_pass(url):
     assert HostPolicy.of(["shop.example"], [".cdn.example"]).allows(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://shop.example:22/x",
+        "https://shop.example:8443/x",
+        "http://img.cdn.example:6379/x.jpg",
+        "http://127.0.0.1:9001/x",
+    ],
+)
+def test_a_host_listed_without_a_port_allows_only_the_web_ports(url):
+    assert not HostPolicy.of(["shop.example", "127.0.0.1:9000"], [".cdn.example"]).allows(url)
+    assert HostPolicy.of(
+        ["shop.example:22", "shop.example:8443", "img.cdn.example:6379", "127.0.0.1:9001"]
+    ).allows(url)
+
+
+@pytest.mark.parametrize("suffix", [".cdn.example", "cdn.example", "CDN.example"])
+def test_a_suffix_is_a_domain_never_a_look_alike(suffix):
+    policy = HostPolicy.of([], [suffix])
+    assert policy.allows("https://a.b.cdn.example/x.jpg")
+    assert policy.allows("https://cdn.example/x.jpg")
+    assert not policy.allows("https://evilcdn.example/x.jpg")
+    assert not policy.allows("https://cdn.example.evil/x.jpg")
