@@ -42,8 +42,10 @@ def resolve_media(root: Path, raw: str) -> Path:
     ``raw`` is the still percent-encoded rest of the URL path. Refused (:class:`Refused`): any
     path that is not canonical once decoded (``..`` or ``.`` parts, also percent-encoded,
     absolute paths, backslashes, NUL: ``schemas.paths.check_relpath``), folders other than
-    :data:`MEDIA_DIRS`, unknown file types, and anything that resolves outside its media folder,
-    symlinks followed (``schemas.paths.resolve_under``). A missing file is FileNotFoundError.
+    :data:`MEDIA_DIRS`, unknown file types, and anything that resolves outside the dataset,
+    symlinks followed (``schemas.paths.resolve_under``): a linked media folder or file whose
+    target lies elsewhere is refused too (publish never links media). A missing file is
+    FileNotFoundError.
     """
     try:
         rel = check_relpath(unquote(raw, errors="strict"), what="media path")
@@ -53,7 +55,7 @@ def resolve_media(root: Path, raw: str) -> Path:
     if folder not in MEDIA_DIRS or not rest or PurePosixPath(rest).suffix.lower() not in CONTENT_TYPES:
         raise Refused(raw)
     try:
-        path = resolve_under(root / folder, rest, what="media path", follow_symlinks=True)
+        path = resolve_under(root, rel, what="media path", follow_symlinks=True)
     except PathEscapeError:
         raise Refused(raw) from None
     if not path.is_file():

@@ -38,6 +38,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import secrets
 import socket
 import threading
@@ -76,6 +77,8 @@ log = logging.getLogger("annotations.review")
 STATIC_DIR = Path(__file__).with_name("static")
 STATIC_FILES = {"index.html": "text/html", "review.js": "text/javascript", "review.css": "text/css"}
 TOKEN_HEADER = "X-Review-Token"
+#: the token as a query value (media URLs carry it), masked in the access log (MF_REVIEW_LOG=1)
+_TOKEN_IN_LOG = re.compile(r"([?&]token=)[^&\s\"]*")
 MAX_BODY = 64 * 1024
 #: the decisions the page makes (an ``import`` is made by ``mf-tracklets import``), and the field
 #: each takes besides ``video``, ``kind`` and ``request_id``
@@ -540,7 +543,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if os.environ.get("MF_REVIEW_LOG"):
-            super().log_message(format, *args)
+            super().log_message(
+                format, *(_TOKEN_IN_LOG.sub(r"\1***", a) if isinstance(a, str) else a for a in args)
+            )
 
     # -- plumbing -----------------------------------------------------------------
     def _send(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import uuid
 
 import pytest
@@ -130,6 +131,31 @@ def test_media_outside_through_a_symlink_is_refused(review_setup, tmp_path):
         resolve_media(review_setup.dataset, "imgs/link.jpg")
     with pytest.raises(FileNotFoundError):
         resolve_media(review_setup.dataset, "imgs/none.jpg")
+
+
+def test_a_media_folder_linked_out_of_the_dataset_is_refused(review_setup, tmp_path):
+    """A media folder that is itself a link (``fabric -> /elsewhere``) serves nothing of its target."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.jpg").write_bytes(b"secret")
+    linked = review_setup.dataset / "fabric"
+    shutil.rmtree(linked, ignore_errors=True)
+    linked.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(Refused):
+        resolve_media(review_setup.dataset, "fabric/secret.jpg")
+    with running(review_setup) as srv:
+        status, _, body = _req(srv, "GET", f"/media/fabric/secret.jpg?token={srv.app.token}")
+    assert status == 403 and b"secret" not in body
+
+
+def test_the_access_log_masks_the_token(review_setup, monkeypatch, capsys):
+    monkeypatch.setenv("MF_REVIEW_LOG", "1")
+    with running(review_setup) as srv:
+        token = srv.app.token
+        status, _, _ = _req(srv, "GET", f"/media/imgs/none.jpg?a=1&token={token}")
+    assert status == 404
+    err = capsys.readouterr().err
+    assert "/media/imgs/none.jpg?a=1&token=***" in err and token not in err
 
 
 def test_every_queued_shop_image_and_video_is_served(review_setup):
