@@ -204,7 +204,8 @@ def attention_noise(weights: torch.Tensor, codes: torch.Tensor, names: list[str]
 def attention_profile(
     model: SeamModel, bank: FeatureBank, device: torch.device, frames: int = 21
 ) -> dict[str, Any]:
-    """Paper Fig. 8: attention of ``frames`` equally spaced frames, binned every 100/(frames-1) percent
+    """Paper Fig. 8: attention of ``frames`` equally spaced frames, binned every 100/(frames-1) percent:
+    per bin the mean, the sample std (ddof=1; 0 for a single frame) and the number of frames ``n``
     (a bin no frame falls in has mean and std None: ``null`` in ``results.json``). The frames are
     taken from the bank's evenly spaced ones (its ``uniform`` slots, else its pool)."""
     cols = np.round(np.linspace(0, _uniform_width(bank) - 1, frames)).astype(int)
@@ -227,11 +228,13 @@ def attention_profile(
             continue
         means: list[float | None] = []
         stds: list[float | None] = []
+        counts: list[int] = []
         for b in range(frames):
             vals = w[m][bins[m] == b]
             means.append(float(vals.mean()) if len(vals) else None)  # no frame in the bin: null
-            stds.append(float(vals.std(unbiased=False)) if len(vals) else None)
-        out[name] = {"mean": means, "std": stds, "videos": int(m.sum())}
+            stds.append((float(vals.std()) if len(vals) > 1 else 0.0) if len(vals) else None)
+            counts.append(len(vals))
+        out[name] = {"mean": means, "std": stds, "n": counts, "videos": int(m.sum())}
     return out
 
 

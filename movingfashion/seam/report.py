@@ -259,6 +259,27 @@ def _row_sample_std(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def pool_bins(profiles: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One attention profile (per bin mean, std, ``n``) from the same bins of several runs: the
+    mean and sample std of all their frames together, from each run's count, mean and sample std.
+    A bin no run has a frame in stays None (null), as evaluate writes it. Profiles written before
+    the counts were kept (population stds, no ``n``) give the mean of their stds, as before."""
+    means = np.asarray([p["mean"] for p in profiles], float)
+    stds = np.asarray([p["std"] for p in profiles], float)
+    out: dict[str, Any] = {"videos": profiles[0]["videos"]}
+    if not all("n" in p for p in profiles):
+        return {**out, "mean": _nullable(_finite_mean(means)), "std": _nullable(_finite_mean(stds))}
+    n = np.asarray([p["n"] for p in profiles], float)
+    n = np.where(np.isfinite(means), n, 0.0)
+    total = n.sum(0)
+    m = np.where(n > 0, np.nan_to_num(means), 0.0)
+    mean = np.where(total > 0, (n * m).sum(0) / np.maximum(total, 1), np.nan)
+    squares = ((n - 1).clip(min=0) * np.nan_to_num(stds) ** 2 + n * m**2).sum(0)
+    var = np.where(total > 1, (squares - total * np.nan_to_num(mean) ** 2) / np.maximum(total - 1, 1), 0.0)
+    std = np.where(total > 0, np.sqrt(var.clip(min=0)), np.nan)
+    return {**out, "mean": _nullable(mean), "std": _nullable(std), "n": [int(x) for x in total]}
+
+
 def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pool several evaluations of the same protocol into one results record (see the module
     docstring); a single one is returned as it is (its stds made sample stds: :func:`sample_stds`),
@@ -286,11 +307,7 @@ def combine(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
         merged = {"percentiles": prof["percentiles"]}
         for g in ("all", "regular", "hard"):
             if all(g in p for p in profs):
-                merged[g] = {  # a bin no run has a frame in stays None (null), as evaluate writes it
-                    "mean": _nullable(_finite_mean(np.asarray([p[g]["mean"] for p in profs], float))),
-                    "std": _nullable(_finite_mean(np.asarray([p[g]["std"] for p in profs], float))),
-                    "videos": profs[0][g]["videos"],
-                }
+                merged[g] = pool_bins([p[g] for p in profs])
         attention[key] = merged
     return {
         **base,
@@ -370,10 +387,16 @@ def _nullable(x: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in x.tolist()]
 
 
+def _std_values(row: dict[str, Any]) -> int:
+    """How many values a table cell's top-1 std is over (pools, or seeds x pools once combined)."""
+    return int(row.get("top1_values") or row.get("pools") or len(row.get("top1_pools") or ()) or 1)
+
+
 def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The paper's ordering SEAM > SEAM w/o NLB,g > Max Confidence, top-1 at the main length:
     does each step hold beyond one std (the intervals mean +- std of the two rows do not
-    overlap), and is the paired difference larger than its std over seeds?"""
+    overlap), and is the paired difference larger than its std over seeds? Either answer is
+    None when its std does not exist (one value: a single pool of a single run, one seed)."""
     t = str(combined["protocol"]["main_frames"])
     rows = []
     for a, b in [("seam", "seam_no_nlb_g"), ("seam_no_nlb_g", "max_confidence")]:
@@ -390,13 +413,37 @@ def ordering(combined: dict[str, Any], diffs: list[dict[str, Any]]) -> list[dict
                 "a_std": ra["top1_std"],
                 "b_top1": rb["top1"],
                 "b_std": rb["top1_std"],
-                "beyond_one_std": ra["top1"] - ra["top1_std"] > rb["top1"] + rb["top1_std"],
+                "beyond_one_std": (
+                    ra["top1"] - ra["top1_std"] > rb["top1"] + rb["top1_std"]
+                    if min(_std_values(ra), _std_values(rb)) > 1
+                    else None
+                ),
                 "paired_mean": d["mean"] if d else None,
                 "paired_std": d["seed_std"] if d else None,
-                "paired_beyond_std": bool(d and d["mean"] > 0 and d["mean"] > d["seed_std"]),
+                "paired_beyond_std": (
+                    None
+                    if not d or len(d["per_seed"]) < 2
+                    else bool(d["mean"] > 0 and d["mean"] > d["seed_std"])
+                ),
+                "paired_query_se": d["query_se"] if d else None,
             }
         )
     return rows
+
+
+def _ordering_words(o: dict[str, Any]) -> str:
+    """One ordering row's verdicts in words; "cannot be judged" where a std does not exist."""
+    if o["beyond_one_std"] is None:
+        step = "cannot be judged beyond one std (one pool of one run: no std)"
+    else:
+        step = f"{'holds' if o['beyond_one_std'] else 'does NOT hold'} beyond one std"
+    if o["paired_mean"] is None:
+        return f"{step}; paired difference -"
+    paired = f"{step}; paired difference {o['paired_mean']:+.3f}"
+    if o["paired_beyond_std"] is None:
+        return f"{paired} (one seed: no std over seeds; query SE {o['paired_query_se']:.3f})"
+    verdict = "larger" if o["paired_beyond_std"] else "NOT larger"
+    return f"{paired}({o['paired_std']:.3f}), {verdict} than its std"
 
 
 def attention_noise_rows(results: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -716,13 +763,7 @@ def write_report(
             lines = [
                 f"- {md_text(str(names.get(o['a'], o['a'])))} {o['a_top1']:.3f}({o['a_std']:.3f}) vs "
                 f"{md_text(str(names.get(o['b'], o['b'])))} {o['b_top1']:.3f}({o['b_std']:.3f}): "
-                f"{'holds' if o['beyond_one_std'] else 'does NOT hold'} beyond one std; paired difference "
-                + (
-                    f"{o['paired_mean']:+.3f}({o['paired_std']:.3f}), "
-                    f"{'larger' if o['paired_beyond_std'] else 'NOT larger'} than its std"
-                    if o["paired_mean"] is not None
-                    else "-"
-                )
+                + _ordering_words(o)
                 for o in order
             ]
             text = "\n".join(lines) + "\n"

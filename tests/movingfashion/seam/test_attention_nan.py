@@ -32,6 +32,7 @@ def test_attention_bins_without_a_frame_are_written_null(tmp_path):
     back = _strict_load(path)["attention"]["seam"]["all"]
     assert back["mean"][-1] is None and back["std"][-1] is None  # the last bin: no frame there
     assert isinstance(back["mean"][0], float)
+    assert back["n"][-1] == 0 and sum(back["n"]) == 6 * 21  # every frame of every video in one bin
 
 
 def test_an_evaluation_with_queries_in_no_pool_writes_strict_json_the_report_reads(tmp_path):

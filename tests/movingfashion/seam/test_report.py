@@ -12,7 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from movingfashion.seam.cli import report
-from movingfashion.seam.report import _class_how, combine, ordering, paired_differences, table4, write_report
+from movingfashion.seam.report import (
+    _class_how,
+    _ordering_words,
+    combine,
+    ordering,
+    paired_differences,
+    table4,
+    write_report,
+)
 from schemas.errors import DataFormatError
 from tests.mf_cli import run_command
 
@@ -127,7 +135,17 @@ def test_paired_differences_and_the_ordering(two_seeds):
     worse["methods"]["seam"]["10"]["all"]["top1"] = 0.45
     worse["per_query"]["seam"]["top1"] = [1, 0, 0, 0]
     order = ordering(combine([worse]), paired_differences([worse]))
-    assert order[0]["a"] == "seam" and not order[0]["beyond_one_std"] and not order[0]["paired_beyond_std"]
+    assert order[0]["a"] == "seam" and order[0]["beyond_one_std"] is False
+    # one seed: no std over seeds, so the paired difference is not judged against one
+    assert order[0]["paired_beyond_std"] is None and order[0]["paired_query_se"] > 0
+    # one pool of one run: no std either, whatever the means
+    single = json.loads(json.dumps(a))
+    for cells in single["methods"].values():
+        for row in cells["10"].values():
+            row.update(top1_pools=[row["top1"]], pools=1, top1_std=0.0)
+    order = ordering(combine([single]), paired_differences([single]))
+    assert order and all(o["beyond_one_std"] is None and o["paired_beyond_std"] is None for o in order)
+    assert "cannot be judged" in _ordering_words(order[0]) and "larger" not in _ordering_words(order[0])
 
 
 def test_report_cli_writes_tables_with_std_and_the_plots(two_seeds, tmp_path):
@@ -280,3 +298,27 @@ def test_names_from_results_are_escaped_in_every_markdown_file(two_seeds, tmp_pa
             text = (tmp_path / "rep" / f).read_text()
             assert "<script>" not in text and "<img" not in text, f
             assert not re.search(r"(?<!\\)\]\(javascript:", text), f  # an escaped \]( is no link
+
+
+def test_attention_bins_pool_every_frame_of_every_seed():
+    """The band over seeds is the sample std of all their frames, not the mean of the seeds' stds."""
+    from movingfashion.seam.report import pool_bins
+
+    rng = np.random.default_rng(3)
+    seeds = [rng.normal(0.08, 0.01, 7), rng.normal(0.12, 0.01, 5)]  # one bin, two seeds
+    empty_and_one = [[], [0.3]]  # a second bin: no frame in the first seed, one in the second
+    profiles = [
+        {
+            "mean": [float(x.mean()), float(np.mean(e)) if e else None],
+            "std": [float(x.std(ddof=1)), (0.0 if len(e) == 1 else None) if e else None],
+            "n": [len(x), len(e)],
+            "videos": 3,
+        }
+        for x, e in zip(seeds, empty_and_one, strict=True)
+    ]
+    pooled = pool_bins(profiles)
+    every = np.concatenate(seeds)
+    assert pooled["mean"][0] == pytest.approx(every.mean())
+    assert pooled["std"][0] == pytest.approx(every.std(ddof=1))
+    assert pooled["std"][0] > max(p["std"][0] for p in profiles)  # the seeds' means differ
+    assert pooled["n"] == [12, 1] and pooled["mean"][1] == pytest.approx(0.3) and pooled["std"][1] == 0.0
