@@ -23,7 +23,7 @@ from pathlib import Path
 
 from schemas.dataset import Tracklet, VideoTracklets, read_entry_rows
 from schemas.errors import DataFormatError
-from schemas.geometry import box_iou
+from schemas.geometry import box_iou, tracklet_iou
 from schemas.items import SourceName
 from schemas.official import OfficialEntry
 from schemas.tracklet_names import product_key, shared_videos, tracklet_key
@@ -38,12 +38,9 @@ def _boxes(t: Tracklet | BoxesByFrame) -> dict[int, Sequence[float]]:
 
 
 def average_iou(tracklet: Tracklet | BoxesByFrame, gt_boxes: BoxesByFrame) -> float:
-    """Mean over the ground-truth frames of the IoU with the tracklet's box there (0 where it has none)."""
-    gt = {int(k): v for k, v in gt_boxes.items()}
-    if not gt:
-        return 0.0
-    boxes = _boxes(tracklet)
-    return sum(box_iou(boxes[f], b) if f in boxes else 0.0 for f, b in gt.items()) / len(gt)
+    """The tracklet's average IoU with the ground truth, as ``mf evaluate`` chooses its queries
+    (:func:`schemas.geometry.tracklet_iou`: over the frames either boxes, 0 where one has none)."""
+    return tracklet_iou(_boxes(tracklet), {int(k): v for k, v in gt_boxes.items()})
 
 
 def select_query(tracklets: Sequence[Tracklet | BoxesByFrame], gt_boxes: BoxesByFrame) -> int | None:

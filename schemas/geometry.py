@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import AfterValidator, BeforeValidator
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import numpy as np
 
 Number = int | float
@@ -69,13 +71,29 @@ def _check_box(v: list[Number]) -> list[Number]:
 Box = Annotated[list[Number], BeforeValidator(_numbers_only), AfterValidator(_check_box)]
 
 
-def box_iou(a: list[Number], b: list[Number]) -> float:
+def box_iou(a: Sequence[Number], b: Sequence[Number]) -> float:
     """Intersection over union of two ``[x1, y1, x2, y2]`` boxes."""
     ix1, iy1 = max(a[0], b[0]), max(a[1], b[1])
     ix2, iy2 = min(a[2], b[2]), min(a[3], b[3])
     inter = max(0.0, ix2 - ix1) * max(0.0, iy2 - iy1)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def tracklet_iou(
+    candidate: Mapping[int, Sequence[Number]], reference: Mapping[int, Sequence[Number]]
+) -> float:
+    """A tracklet's average IoU with a reference tracklet (the paper's query selection): the mean
+    over the frames either of them boxes, 0 where only one has a box, so a candidate that leaves
+    the item or boxes frames the reference does not pays for it; 0 without a reference box.
+    Frame keys are ints (:class:`schemas.dataset.Tracklet` boxes, or any frame -> box mapping)."""
+    frames = set(candidate) | set(reference)
+    if not reference or not frames:
+        return 0.0
+    total = sum(
+        box_iou(candidate[f], reference[f]) if f in candidate and f in reference else 0.0 for f in frames
+    )
+    return float(total / len(frames))
 
 
 def box_areas(x: np.ndarray) -> np.ndarray:

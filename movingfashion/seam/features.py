@@ -49,7 +49,7 @@ from movingfashion.seam.positives import DEFAULT_THRESHOLD, OTHER_DETECTION, Sho
 from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
-from schemas.geometry import box_iou
+from schemas.geometry import tracklet_iou as mean_iou
 from schemas.official import read_official, read_official_rows, split_json
 from schemas.paths import resolve_under
 
@@ -66,22 +66,6 @@ INFERENCE_MODE = "inference"
 QUERY_MIN_IOU = 0.0
 #: Version of the query records of a test bank (part of its cache key): 2 records fallbacks.
 QUERY_RECORD_VERSION = 2
-
-
-def mean_iou(candidate: dict[int, list[float]], reference: dict[int, list[float]]) -> float:
-    """Average IoU over the frames either tracklet boxes (0 where only one of them has a box):
-    a candidate that leaves the item, or boxes frames the reference does not, pays for it."""
-    frames = set(candidate) | set(reference)
-    if not reference or not frames:
-        return 0.0
-    return float(
-        np.mean(
-            [
-                box_iou(candidate[f], reference[f]) if f in candidate and f in reference else 0.0
-                for f in frames
-            ]
-        )
-    )
 
 
 @dataclass
