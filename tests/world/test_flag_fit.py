@@ -51,6 +51,8 @@ def test_wilson_interval_of_a_small_recall():
     lo, hi = wilson_interval(10, 10)
     assert hi == pytest.approx(1.0) and lo == pytest.approx(0.7225, abs=1e-3)
     assert wilson_interval(0, 0) is None
+    assert json.dumps(wilson_interval(0, 5)).startswith("[0.0, ")  # was -0.0 in the JSON
+    assert wilson_interval(5, 5)[1] == 1.0
     rows = [_row(i, i % 3 > 0) for i in range(9)]  # 3 failing, none flagged by an empty rule list
     assert flag_figures(rows, ReviewConfig(rules=[]))["flag_recall_ci95"] == wilson_interval(0, 3)
 

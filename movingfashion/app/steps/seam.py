@@ -46,11 +46,19 @@ class SeamSection(Section):
         return [("table", self.table)] if self.table else []
 
     def summary(self) -> str:
-        best = max(self.top1.items(), key=lambda kv: kv[1]) if self.top1 else ("-", 0.0)
-        return (
-            f"{self.test_queries} test queries, best top-1 {best[1]:.3f} ({best[0]}), "
-            f"chance {self.chance_top1:.3f}"
-        )
+        return f"{self.test_queries} test queries, {best_top1(self.top1, self.chance_top1)}"
+
+
+def best_top1(top1: dict[str, float], chance: float) -> str:
+    """The best top-1 in words: every method tied at it, "all tie" when they all do, and whether
+    it is no better than chance."""
+    if not top1:
+        return f"no method evaluated, chance {chance:.3f}"
+    best = max(top1.values())
+    names = [name for name, v in top1.items() if v == best]
+    who = f"all {len(names)} methods tie" if len(names) == len(top1) > 1 else ", ".join(names)
+    at_chance = " (no better than chance)" if best <= chance else ""
+    return f"best top-1 {best:.3f} ({who}){at_chance}, chance {chance:.3f}"
 
 
 def expected_seconds(ctx: DemoContext) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,17 @@ def recovered_still_figures(diffs: list[float | None]) -> dict[str, Any]:
     }
 
 
+def recall_by_kind(videos: Iterable[Any], keys: set[str], found: set[frozenset[str]]) -> dict[str, float]:
+    """Duplicate recall per kind (exact, reencode, subclip) over the true pairs the overall recall
+    counts: both videos collected (in ``keys``); ``found`` the predicted pairs."""
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for v in videos:
+        if v.duplicate_of and v.video_id in keys and v.duplicate_of in keys:
+            by_kind[str(v.duplicate_kind)][1] += 1
+            by_kind[str(v.duplicate_kind)][0] += frozenset((v.video_id, v.duplicate_of)) in found
+    return {k: round(a / b, 4) for k, (a, b) in sorted(by_kind.items())}
+
+
 def score_cleaning(
     catalog: Catalog,
     root: str | os.PathLike[str],
@@ -89,12 +101,7 @@ def score_cleaning(
     ]
     t_pairs, p_pairs = cluster_pairs(true_links, keys), cluster_pairs(pred_links, keys)
     dup = prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
-    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for v in truth.videos:
-        if v.duplicate_of and v.video_id in keys:
-            by_kind[str(v.duplicate_kind)][1] += 1
-            by_kind[str(v.duplicate_kind)][0] += frozenset((v.video_id, v.duplicate_of)) in p_pairs
-    dup["recall_by_kind"] = {k: round(a / b, 4) for k, (a, b) in sorted(by_kind.items())}
+    dup["recall_by_kind"] = recall_by_kind(truth.videos, keys, p_pairs)
     # split-screen
     pred_split = {vid_of[a.path] for a in assets if a.kind == AssetKind.VIDEO and a.crop and a.path in vid_of}
     true_split = {v.video_id for v in truth.videos if v.split_screen and v.video_id in keys}

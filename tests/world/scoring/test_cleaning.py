@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from movingfashion.world.scoring.cleaning import score_cleaning
+from movingfashion.world.scoring.cleaning import recall_by_kind, score_cleaning
 from movingfashion.world.seed import seed_catalog_from_world
 from schemas.catalog import Catalog
 from schemas.items import AssetKind, Crop, Status
@@ -157,3 +157,20 @@ def _split_screen_recoveries(cat, world, root):
             )
         )
     return root, WorldTruth.model_validate(dict(seed=0, products=products, videos=videos))
+
+
+def test_recall_by_kind_counts_only_pairs_with_both_videos_collected():
+    """A duplicate whose source was never collected cannot be found: the overall recall leaves
+    it out, and so does its kind's (it read 0.0 for a pair nobody could detect)."""
+    from types import SimpleNamespace as V
+
+    videos = [
+        V(video_id="a", duplicate_of=None, duplicate_kind=None),
+        V(video_id="b", duplicate_of="a", duplicate_kind="reencode"),
+        V(video_id="c", duplicate_of="gone", duplicate_kind="exact"),  # its source failed to download
+        V(video_id="d", duplicate_of="a", duplicate_kind="exact"),
+    ]
+    keys = {"a", "b", "c", "d"}
+    found = {frozenset(("a", "b")), frozenset(("a", "d"))}
+    assert recall_by_kind(videos, keys, found) == {"exact": 1.0, "reencode": 1.0}
+    assert recall_by_kind(videos, keys, {frozenset(("a", "b"))}) == {"exact": 0.0, "reencode": 1.0}

@@ -39,3 +39,13 @@ def test_publish_line_reads_n_a_for_a_figure_over_nothing():
     assert s.summary().endswith("; association P/R 0.50/1.00")
     off = PublishSection(**_PUBLISH, association_status="not run")
     assert off.summary().endswith("; association check not run")
+
+
+def test_the_best_top1_names_every_tied_method_and_chance():
+    from movingfashion.app.steps.seam import best_top1
+
+    assert best_top1({"a": 0.5, "b": 0.5, "c": 0.5}, 0.5) == (
+        "best top-1 0.500 (all 3 methods tie) (no better than chance), chance 0.500"
+    )
+    assert best_top1({"a": 0.4, "b": 0.6, "c": 0.6}, 0.1) == "best top-1 0.600 (b, c), chance 0.100"
+    assert best_top1({"seam": 0.7, "b": 0.6}, 0.1) == "best top-1 0.700 (seam), chance 0.100"
