@@ -18,8 +18,9 @@ of it, keeps its slot out of use for as long as it lives.
 
 Outside an arena, without ``os.memfd_create`` (not Linux), or once the pool holds
 :data:`MAX_SLOTS` busy slots, a tensor takes torch's fresh shared memory as before. The
-receiving process is the one that reads the worker's queue (the DataLoader's); a slot's
-release count is not meant for several processes receiving the same slot.
+receiving process is the one that reads the worker's queue (the DataLoader's). A process
+that forks while it holds a batch never releases that batch's slot (the child shares its pages
+and may read them after the parent lets go); the child never releases anything.
 """
 
 from __future__ import annotations
@@ -228,20 +229,38 @@ def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
 
 
 class _Mapped:
-    """A slot as one message's receiver mapped it; released when its last tensor is freed."""
+    """A slot as one message's receiver mapped it; released when its last tensor is freed.
+
+    Only the process that received it releases it, and never when it forked while holding
+    it: a forked child shares the mapping (and inherits the finalizers), so the slot then
+    stays out of use for good; the worker makes another (:func:`_pin_before_fork`)."""
 
     def __init__(self, mapped: mmap.mmap) -> None:
         self.map = mapped
         self.live = 0
+        self.pid = os.getpid()
+        self.pinned = False
+        _received.add(self)
 
     def drop(self) -> None:
         with _receiver_lock:
             self.live -= 1
-            if self.live == 0:
+            if self.live == 0 and not self.pinned and os.getpid() == self.pid:
                 _COUNT.pack_into(self.map, _RELEASED, _count(self.map, _RELEASED) + 1)
 
 
 _receiver_lock = threading.Lock()
+#: the slots this process has mapped as a receiver and not yet unmapped
+_received: weakref.WeakSet[_Mapped] = weakref.WeakSet()
+
+
+def _pin_before_fork() -> None:
+    """Before a fork: every slot a batch of this process still holds is never released, since
+    the child may read it after this process lets go (a child's release is ignored too)."""
+    with _receiver_lock:
+        for mapped in list(_received):
+            if mapped.live > 0:
+                mapped.pinned = True
 
 
 def _map_slot(df: Any, capacity: int) -> _Mapped:
@@ -275,4 +294,4 @@ def _forget_in_child() -> None:
     _pool = None
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+os.register_at_fork(before=_pin_before_fork, after_in_child=_forget_in_child)

@@ -153,3 +153,62 @@ def test_tensors_that_are_not_batch_slots_cross_as_torch_sends_them():
         assert batch["extra"].is_sparse and torch.equal(
             batch["extra"].to_dense(), torch.eye(3).expand(4, 3, 3)
         )
+
+
+def _checksum(t: torch.Tensor) -> int:
+    return int(t.to(torch.int64).sum()) * 1_000_003 + int(
+        (t.to(torch.int64) * torch.arange(t.numel()).view(t.shape)).sum()
+    )
+
+
+def test_a_forked_child_letting_go_never_frees_the_parents_kept_batch():
+    """The child inherits the batch and its finalizers: its release once marked the slot free
+    while the parent still held it, and the workers wrote later batches over the kept one."""
+    import os
+
+    dl = _loader(2)
+    it = iter(dl)
+    kept = next(it)
+    want = _expected(0)
+    pid = os.fork()
+    if pid == 0:  # the child looks at the batch, lets go of it and leaves
+        del kept
+        import gc
+
+        gc.collect()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    for _ in it:
+        pass
+    for _ in range(3):
+        for _ in dl:
+            pass
+    assert _same(kept, want)
+
+
+def test_a_batch_a_forked_child_still_reads_is_not_reused_after_the_parent_lets_go():
+    """Forked while the parent held the batch: once the parent drops it, the child's copy (the
+    same shared pages) must not be written over by the workers' later batches."""
+    import os
+
+    dl = _loader(2)
+    it = iter(dl)
+    batch = next(it)
+    want = _checksum(batch["frames"])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        os.read(r, 1)  # wait until the parent has dropped its copy and run 3 more epochs
+        os._exit(0 if _checksum(batch["frames"]) == want else 1)
+    os.close(r)
+    del batch
+    for _ in it:
+        pass
+    for _ in range(3):
+        for _ in dl:
+            pass
+    os.write(w, b"x")
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, "the child's batch was written over"
