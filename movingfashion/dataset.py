@@ -97,6 +97,8 @@ import contextlib
 import functools
 import json
 import logging
+import math
+import numbers
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -209,13 +211,55 @@ class ProductRecord:
     videos: list[VideoRecord]
 
 
-def _size(value: int | Sequence[int] | None) -> Size | None:
+def _whole(value: Any, name: str, least: int = 1) -> int:
+    """``value`` as an int of at least ``least``; ConfigError naming ``name`` for a bool, a
+    fraction or anything smaller (``frames=2.7`` is not silently 2)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != int(value) or value < least:
+        raise ConfigError(f"{name} must be a whole number >= {least}, got {value!r}", where=name)
+    return int(value)
+
+
+def _size(value: int | Sequence[int] | None, name: str = "size") -> Size | None:
+    """A size argument as (h, w): one positive int for a square, or two; None stays None."""
     if value is None:
         return None
-    if isinstance(value, int):
-        return (value, value)
-    h, w = value
-    return (int(h), int(w))
+    if isinstance(value, numbers.Real):
+        side = _whole(value, name)
+        return (side, side)
+    parts = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
+    if parts is None or len(parts) != 2:
+        raise ConfigError(f"{name} must be an int or (height, width), got {value!r}", where=name)
+    return (_whole(parts[0], name), _whole(parts[1], name))
+
+
+#: the tensor types items come in (the docstring's float in [0, 1], or uint8 0..255)
+ITEM_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.uint8)
+
+
+def _quality(value: QualityConfig | dict[str, Any] | None) -> QualityConfig:
+    """The salient sampler's settings: a QualityConfig, or a mapping of its fields (checked)."""
+    if value is None:
+        return QualityConfig()
+    if isinstance(value, QualityConfig):
+        return value
+    try:
+        return QualityConfig.model_validate(value)
+    except ValidationError as exc:
+        raise ConfigError(f"quality: {_first_error(exc)}", where="quality") from None
+
+
+def _partition(value: str | Partition | None) -> Partition | None:
+    """The ``partition`` filter; ConfigError listing the partitions for an unknown one."""
+    if value is None:
+        return None
+    try:
+        return Partition(value)
+    except ValueError:
+        raise ConfigError(
+            f"unknown partition {value!r}",
+            where="partition",
+            hint=f"use one of {', '.join(p.value for p in Partition)}",
+        ) from None
 
 
 def _require_folder(folder: Path, what: str, root: Path, split: str) -> None:
@@ -405,8 +449,23 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     0..255 with ``dtype=torch.uint8``; or what ``shop_transform`` returns), ``frames`` ([T, 3,
     H, W], the same ``dtype``), ``frame_indices`` (long [T]), ``boxes`` (float [T, 4], NaN where
     a frame has no box), ``product_id``, ``df2_class`` (-1 when unknown), ``partition``,
-    ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` and ``orig_size`` (the
-    (H, W) of the decoded frames). Negative indices count from the end, as for a list.
+    ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` (the item's position,
+    ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
+    ``plan(draw)`` gives its frames) and ``orig_size`` (the (H, W) of the decoded frames).
+    Negative indices count from the end, as for a list; indices past the end stand for
+    ``index % len`` with their own randomness (:class:`~movingfashion.batching.PKSampler` draws
+    a product several times that way), and iterating the dataset gives each item once.
+
+    ``train`` (default: True for ``train.json`` only) samples as in training: random RRS frames
+    and a random video of the product, drawn anew for each :meth:`set_epoch`; otherwise the
+    frames are the chunk centres and the video the first (``videos=`` overrides the video
+    choice). A split file of another name (``train_small.json``) is read as an evaluation
+    split, with a warning, unless ``train=True`` is given.
+
+    ``transform`` receives the frames ``[T, 3, H, W]`` only: the ``boxes`` stay in the frames'
+    coordinates as cut (``frame_size`` resizes both), so a transform that moves pixels (a resize,
+    a flip, a crop) must be applied to the boxes by the caller, or be done through ``frame_size``
+    / ``crop_size``.
     """
 
     def __init__(
@@ -450,25 +509,43 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if on_bad not in ("raise", "skip"):
             raise ConfigError(f"on_bad must be 'raise' or 'skip', got {on_bad!r}", where="on_bad")
         self.train = (split_path.stem == "train") if train is None else bool(train)
-        self.frames = int(frames)
+        if train is None and split_path.stem not in ("train", "test"):
+            log.warning(
+                "%s: read as an evaluation split (the same frames every epoch, the first video); "
+                "pass train=True to sample it as training data",
+                split_path,
+            )
+        self.frames = _whole(frames, "frames")
         self.sampler = get_sampler(sampler)
         self.sampler_name = self.sampler.name
-        if self.frames < 1:
-            raise ConfigError(f"frames must be >= 1, got {frames}", where="frames")
         self.crop = crop
         self.transform = transform
         self.shop_transform = shop_transform
         self.on_bad = on_bad
-        self.crop_size = _size(crop_size)
-        self.frame_size = _size(frame_size)
-        self.shop_size = _size(shop_size)
+        self.crop_size = _size(crop_size, "crop_size")
+        self.frame_size = _size(frame_size, "frame_size")
+        self.shop_size = _size(shop_size, "shop_size")
         self.context = float(context)
+        if not math.isfinite(self.context) or self.context <= -1:
+            raise ConfigError(
+                f"context must be a finite number > -1 (the share of the box added around it), got {context!r}",
+                where="context",
+            )
         self.videos_mode = videos or ("random" if self.train else "first")
         if self.videos_mode not in ("random", "first", "all"):
             raise ConfigError(f"videos must be random, first or all, got {videos!r}", where="videos")
         self.box_tolerance = float(box_tolerance)
-        self.quality = quality or QualityConfig()
-        self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % (2**31))
+        self.quality = _quality(quality)
+        if dtype not in ITEM_DTYPES:
+            raise ConfigError(
+                f"dtype must be one of {', '.join(str(d) for d in ITEM_DTYPES)}, got {dtype!r}", where="dtype"
+            )
+        cache_size = _whole(cache_size, "cache_size")
+        self.seed = (
+            _whole(seed, "seed", least=0)
+            if seed is not None
+            else int(np.random.SeedSequence().entropy % (2**31))
+        )
         self._epoch = SharedEpoch(0)
         if backend not in backend_names():
             raise ConfigError(
@@ -497,7 +574,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._length_problems: dict[str, str | None] = {}  # video record -> why it is cut short, per process
 
         self._skip_seen: set[tuple[str, str]] = set()
-        want_partition = Partition(partition) if partition is not None else None
+        want_partition = _partition(partition)
         want_classes = self._parse_classes(classes)
         if on_bad == "skip":  # row by row: a bad row is listed, the others load
             official, bad_rows = read_official_rows(split_path)
@@ -860,10 +937,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._index)
 
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The items ``0 .. len - 1`` once (indices past the end are only for samplers)."""
+        return (self[i] for i in range(len(self)))
+
     def set_epoch(self, epoch: int) -> None:
         """Change training randomness (frames, video choice) for a new epoch; DataLoader workers
         see it too, persistent ones included (call it before iterating the loader)."""
-        self._epoch.set(epoch)
+        self._epoch.set(_whole(epoch, "epoch", least=0))
 
     @property
     def epoch(self) -> int:
@@ -885,7 +966,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         The reference for tests: ``__getitem__`` decodes exactly these frames.
         """
         self._follow_cwd()
-        pi, fixed_vi = self._index[int(index) % len(self._index)]
+        pi, fixed_vi = self._index[self._position(index)]
         rec = self.products[pi]
         rng = self.generator(index) if self.train else None
         if fixed_vi is not None:
@@ -954,8 +1035,21 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 hint=exc.hint,
             ) from None
 
+    def _position(self, index: int) -> int:
+        """The item a (sampler's) index stands for: ``index`` modulo the length."""
+        if not self._index:
+            raise IndexError(f"{self.split_path}: the dataset is empty (its filters keep no product)")
+        return int(index) % len(self._index)
+
     def __getitem__(self, index: int) -> dict[str, Any]:
+        if isinstance(index, slice) or not isinstance(index, numbers.Integral | np.integer | torch.Tensor):
+            raise TypeError(
+                f"dataset indices are integers, not {type(index).__name__}; "
+                "use torch.utils.data.Subset(dataset, indices) for a part of it"
+            )
         index = int(index)
+        if not self._index:
+            raise IndexError(f"{self.split_path}: the dataset is empty (its filters keep no product)")
         if index < 0:  # as for a list; the generator needs a non-negative index
             if index < -len(self._index):
                 raise IndexError(f"index {index} out of range for {len(self._index)} items")
@@ -1084,7 +1178,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             "partition": rec.partition.value,
             "video_path": video.rel_path,
             "video_index": vi,
-            "index": int(index),
+            "index": self._position(index),
+            "draw": int(index),
             "orig_size": (int(orig_size[0]), int(orig_size[1])),
         }
 

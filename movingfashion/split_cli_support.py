@@ -4,6 +4,7 @@ are cropped, and opening that split the way the loader will read it back."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -65,5 +66,6 @@ def open_split(
         backend=backend,
         on_bad="skip",
         shop_size=None,
+        train=Path(str(split)).stem == "train",  # as the dataset's default, without its warning
         empty_tracklet_hint="run mf-tracklets build first, or crop whole frames: --crop frame",
     )

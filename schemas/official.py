@@ -258,11 +258,16 @@ def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -
 
 
 def split_json(root: str | os.PathLike[str], split: str) -> Path:
-    """The file a split argument names: a path ending in ``.json`` as given, else
-    ``<root>/<split>.json``. When ``root`` is a folder without that file, a
-    :class:`DataFormatError` naming the folder and the splits it has (train, test)."""
+    """The file a split argument names: a path ending in ``.json`` as given (a relative one that
+    is not there but is inside ``root``: ``root``'s), else ``<root>/<split>.json``. When ``root``
+    is a folder without that file, a :class:`DataFormatError` naming the folder and the splits it
+    has (train, test)."""
     if split.endswith(".json"):
-        return Path(split)
+        given = Path(split)
+        in_root = Path(root) / given
+        if not given.is_absolute() and not given.exists() and in_root.is_file():
+            return in_root
+        return given
     folder = Path(root)
     path = folder / f"{split}.json"
     if folder.is_dir() and not path.is_file():

@@ -125,7 +125,8 @@ def test_dataloader_with_workers_pk_and_collate(tiny_dataset):
     assert b["frames"].shape == (4, 4, 3, 32, 32) and b["mask"].all()
     assert b["product_id"][0] == b["product_id"][1] and b["product_id"][2] == b["product_id"][3]
     for j in range(4):  # every decoded clip is the planned one, also inside workers
-        assert b["frame_indices"][j].tolist() == ds.plan(int(b["index"][j]))[2]
+        assert b["frame_indices"][j].tolist() == ds.plan(int(b["draw"][j]))[2]
+        assert ds.product_ids[int(b["index"][j])] == b["product_id"][j]
 
 
 # ---------------------------------------------------------------------------- bad rows

@@ -20,7 +20,7 @@ KW = {"seed": 3, "crop_size": 32, "frames": 4, "dtype": torch.uint8}
 def _epoch_frames(loader, ds, epoch):
     ds.set_epoch(epoch)
     return {
-        i: f for b in loader for i, f in zip(b["index"].tolist(), b["frame_indices"].tolist(), strict=True)
+        i: f for b in loader for i, f in zip(b["draw"].tolist(), b["frame_indices"].tolist(), strict=True)
     }
 
 

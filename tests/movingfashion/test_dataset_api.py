@@ -1,0 +1,113 @@
+"""What training code meets first: iteration, empty datasets, the item's index, split files of
+other names, and constructor arguments checked where they are given (not at the first item)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+
+import pytest
+import torch
+
+from movingfashion.batching import PKSampler
+from movingfashion.dataset import MovingFashionDataset
+from schemas.errors import ConfigError
+
+
+def test_iterating_gives_every_item_once(tiny_dataset):
+    ds = MovingFashionDataset(tiny_dataset, "train", frames=2, seed=0)
+    items = list(ds)  # was endless: indices past the end wrap for the samplers
+    assert [it["index"] for it in items] == list(range(len(ds)))
+    assert [it["product_id"] for it in items] == ds.product_ids
+
+
+def test_the_item_index_is_its_position_even_for_a_samplers_repeat(tiny_dataset):
+    ds = MovingFashionDataset(tiny_dataset, "train", frames=2, seed=0)
+    n = len(ds)
+    for raw in list(PKSampler(ds, 2, 3))[:6]:
+        item = ds[raw]
+        assert 0 <= item["index"] < n and ds.product_ids[item["index"]] == item["product_id"]
+    assert ds[n + 1]["index"] == 1
+
+
+def test_an_empty_dataset_says_so(tiny_dataset):
+    ds = MovingFashionDataset(tiny_dataset, "test", classes=["sling_dress"])
+    assert len(ds) == 0 and list(ds) == []
+    with pytest.raises(IndexError, match="empty"):
+        ds[0]
+    with pytest.raises(IndexError, match="empty"):
+        ds.plan(0)
+
+
+def test_a_slice_is_refused_with_the_way_to_take_part_of_it(tiny_dataset):
+    ds = MovingFashionDataset(tiny_dataset, "train", frames=2, seed=0)
+    with pytest.raises(TypeError, match="Subset"):
+        ds[0:2]
+    assert ds[torch.tensor(1)]["index"] == 1
+
+
+def test_a_split_file_of_another_name_warns_and_train_true_samples_it_as_training(
+    tiny_dataset, tmp_path, caplog
+):
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    shutil.copy(root / "train.json", root / "train_small.json")
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds = MovingFashionDataset(root, str(root / "train_small.json"), frames=2, seed=0)
+    assert not ds.train and "train=True" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        trained = MovingFashionDataset(root, str(root / "train_small.json"), frames=2, seed=0, train=True)
+        MovingFashionDataset(root, "train", frames=2, seed=0)
+    assert trained.train and trained.videos_mode == "random" and "train=True" not in caplog.text
+
+
+def test_a_relative_split_file_is_found_in_the_root(tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no train.json here
+    ds = MovingFashionDataset(tiny_dataset, "train.json", frames=2, seed=0)
+    assert ds.split_path == tiny_dataset / "train.json" and len(ds) > 0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"frames": 2.7}, "frames"),
+        ({"frames": True}, "frames"),
+        ({"frames": 0}, "frames"),
+        ({"crop_size": 0}, "crop_size"),
+        ({"crop_size": (224,)}, "crop_size"),
+        ({"shop_size": -5}, "shop_size"),
+        ({"frame_size": (0, 10)}, "frame_size"),
+        ({"seed": -1}, "seed"),
+        ({"dtype": torch.int64}, "dtype"),
+        ({"dtype": "uint8"}, "dtype"),
+        ({"cache_size": -1}, "cache_size"),
+        ({"context": -1.5}, "context"),
+        ({"context": float("nan")}, "context"),
+        ({"partition": "easy"}, "partition"),
+        ({"quality": {"no_such_weight": 1.0}}, "quality"),
+    ],
+)
+def test_bad_arguments_are_refused_at_once_naming_them(tiny_dataset, kwargs, field):
+    with pytest.raises(ConfigError) as ei:
+        MovingFashionDataset(tiny_dataset, "train", **kwargs)
+    assert ei.value.where == field
+
+
+def test_good_arguments_in_other_forms_are_taken(tiny_dataset):
+    from movingfashion.sampling import QualityConfig
+
+    ds = MovingFashionDataset(
+        tiny_dataset,
+        "train",
+        frames=2.0,
+        crop_size=(32, 48),
+        dtype=torch.uint8,
+        quality={},
+        context=-0.2,
+        seed=0,
+    )
+    assert ds.frames == 2 and ds.crop_size == (32, 48) and ds.quality == QualityConfig()
+    assert ds[0]["frames"].shape == (2, 3, 32, 48) and ds[0]["frames"].dtype == torch.uint8
+    with pytest.raises(ConfigError, match="epoch"):
+        ds.set_epoch(-1)
