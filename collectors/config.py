@@ -31,6 +31,18 @@ class HttpConfig(_Model):
     user_agent: str = Field(DEFAULT_USER_AGENT, description="identifying User-Agent with a contact URL")
     connect_timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection")
     read_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for the next bytes of an answer")
+    page_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="seconds a page (HTML, JSON, robots.txt) may take in all, however it trickles in; "
+        "then it fails 'timeout' and is retried",
+    )
+    min_rate_bytes_s: float = Field(
+        1024.0,
+        ge=0,
+        description="a download slower than this many bytes/s over a whole minute fails 'timeout' "
+        "(kept for resuming) and is retried; 0: no minimum",
+    )
     rate_per_host: float = Field(2.0, gt=0, description="sustained requests per second per host")
     burst_per_host: int = Field(4, ge=1, description="token-bucket size per host")
     max_concurrency_per_host: int = Field(4, ge=1, description="requests in flight per host")
@@ -105,6 +117,11 @@ class NetAPorterConfig(_Model):
     )
     page_param: str = Field("pageNumber", description="query parameter of listing pagination")
     max_pages: int = Field(500, ge=1, description="stop following listing pages after this many")
+    max_empty_pages: int = Field(
+        2,
+        ge=1,
+        description="stop a listing after this many pages in a row add no product, even when they link a next page",
+    )
     product_url_pattern: str = Field(
         r"/shop/product/(?:[^/?#]+/)*(?P<id>[^/?#]+)/?$|/product/(?P<old>[^/?#]+)/?$",
         description="regex matching product page paths; group 'id' or 'old'",

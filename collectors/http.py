@@ -212,16 +212,18 @@ class PoliteClient:
         cfg: HttpConfig | None = None,
         *,
         policy: HostPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         pool_size: int = 16,
         stop: threading.Event | None = None,
         gate: HostGate | None = None,
     ) -> None:
         self.cfg = cfg or HttpConfig()
         self.policy = policy or HostPolicy(any_host=True)
-        self.sleep = sleep
         self.stop = stop or threading.Event()
-        self.gate: HostGate = gate or LocalGate(self.cfg, sleep)
+        #: waits between tries (backoff, Retry-After): they end as soon as the run stops, so
+        #: Ctrl-C or SIGTERM never sits out a Retry-After of minutes (tests pass their own)
+        self.sleep: Callable[[float], None] = sleep if sleep is not None else self._wait
+        self.gate: HostGate = gate or LocalGate(self.cfg, sleep or time.sleep)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.cfg.user_agent
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -232,6 +234,10 @@ class PoliteClient:
         self.stats: Counter[str] = Counter()
         if not self.cfg.respect_robots:
             log.warning("robots.txt is NOT honoured (--ignore-robots): make sure the site allows this")
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the run stops first."""
+        self.stop.wait(max(0.0, seconds))
 
     # -- bookkeeping ---------------------------------------------------------------
     def _count(self, key: str, n: int = 1) -> None:
@@ -448,6 +454,7 @@ class PoliteClient:
                 f"response of {declared} bytes exceeds the {cap}-byte cap", where=resp.url, reason="too_large"
             )
         chunks, total = [], 0
+        deadline = time.monotonic() + self.cfg.page_timeout_s
         try:
             for chunk in _iter_body(resp, self.cfg.chunk_bytes):
                 total += len(chunk)
@@ -456,6 +463,18 @@ class PoliteClient:
                         f"response exceeds the {cap}-byte cap", where=resp.url, reason="too_large"
                     )
                 chunks.append(chunk)
+                if self.stop.is_set():
+                    raise FetchError(
+                        "collection interrupted", where=resp.url, reason="interrupted", retryable=True
+                    )
+                if time.monotonic() > deadline:
+                    raise FetchError(
+                        f"the page took over {self.cfg.page_timeout_s:g}s to arrive ({total} bytes so far)",
+                        where=resp.url,
+                        reason="timeout",
+                        retryable=True,
+                        hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
+                    )
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(
                 f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True
@@ -663,6 +682,7 @@ class PoliteClient:
                     retryable=True,
                 )
             body = _iter_body(resp, self.cfg.chunk_bytes)
+            rate = _RateFloor(self.cfg.min_rate_bytes_s)
             while True:
                 try:
                     chunk = next(body, None)
@@ -688,6 +708,15 @@ class PoliteClient:
                     )
                 _write_part(fh, part, chunk)
                 self._count("bytes", len(chunk))
+                if rate.too_slow(len(chunk)):
+                    _sync_part(fh, part)  # keep what arrived: the next attempt resumes after it
+                    raise FetchError(
+                        f"slower than {self.cfg.min_rate_bytes_s:g} bytes/s for a minute (after {written} bytes)",
+                        where=url,
+                        reason="timeout",
+                        retryable=True,
+                        hint="the site answers very slowly; rerun later to resume, or lower http.min_rate_bytes_s",
+                    )
                 if self.stop.is_set():
                     _sync_part(fh, part)
                     raise FetchError(
@@ -779,6 +808,23 @@ def _drop_part(fh, part: Path, exc: OSError) -> None:  # noqa: ANN001
     if fault is None:
         raise exc
     raise fault from None
+
+
+class _RateFloor:
+    """Whether a transfer fell under ``floor`` bytes/s over a whole window of ``window_s``."""
+
+    def __init__(self, floor: float, window_s: float = 60.0) -> None:
+        self.floor, self.window_s = floor, window_s
+        self.start, self.got = time.monotonic(), 0
+
+    def too_slow(self, n: int) -> bool:
+        self.got += n
+        elapsed = time.monotonic() - self.start
+        if elapsed < self.window_s:
+            return False
+        slow = self.floor > 0 and self.got < self.floor * elapsed
+        self.start, self.got = time.monotonic(), 0
+        return slow
 
 
 def _iter_body(resp: requests.Response, size: int) -> Iterator[bytes]:

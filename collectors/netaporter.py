@@ -187,10 +187,12 @@ class NetAPorter(Source):
 
     def _from_listing(self, url: str) -> Iterator[Candidate]:
         """Follow a listing's pages (``rel=next`` links, else ``?pageNumber=N+1``) until one adds
-        nothing. A page that cannot be read ends the listing (404/410 after the first page: its
-        end; anything else raises, and the target is listed as a problem with the candidates of
-        the pages before it kept)."""
+        nothing (with ``rel=next`` links: ``max_empty_pages`` in a row, so a cursor that changes
+        on every page past the end is not followed to ``max_pages``). A page that cannot be read
+        ends the listing (404/410 after the first page: its end; anything else raises, and the
+        target is listed as a problem with the candidates of the pages before it kept)."""
         seen_pages: set[str] = set()
+        empty = 0  # pages in a row that added no product
         number = _page_number(url, self.cfg.page_param) or 1
         page_url: str | None = url
         found: set[str] = set()
@@ -211,7 +213,11 @@ class NetAPorter(Source):
                     found.add(raw)
                     new += 1
                     yield self._candidate(link, raw)
-            if page.next_links:
+            empty = 0 if new else empty + 1
+            if empty >= self.cfg.max_empty_pages:
+                log.info("%s: %d pages in a row added no product; the listing ends here", page_url, empty)
+                page_url = None
+            elif page.next_links:
                 page_url = self.cfg.on_site(urljoin(page_url, page.next_links[0]))
             elif new:
                 number += 1

@@ -127,12 +127,17 @@ def parse_product(html: str, *, where: str) -> ProductMeta:
     crumbs = next((n for n in nodes if has_type(n, "BreadcrumbList")), None)
     brand = product.get("brand")
     designer = brand.get("name") if isinstance(brand, dict) else (brand if isinstance(brand, str) else None)
-    title = _text(product.get("name")) or page.meta.get("og:title") or page.title
+    # the page's <title> alone is no product data: a bot check or an error page answered with
+    # 200 ("Just a moment...") has one, and must fail (a rerun reads it again), not be recorded
+    title = _text(product.get("name")) or page.meta.get("og:title")
     if not title:
         raise FetchError(
-            "page has no product data (no JSON-LD Product, no og:title)",
+            "page has no product data (no JSON-LD Product, no og:title)"
+            + (f"; its title: {page.title[:80]!r}" if page.title else ""),
             where=where,
             reason="no_product_data",
+            hint="a bot check or an error page answered in its place? rerun later (it is tried again), "
+            "or slow down with http.rate_per_host",
         )
     description = (
         _text(product.get("description")) or page.meta.get("og:description") or page.meta.get("description")

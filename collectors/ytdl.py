@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import re
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -138,7 +137,7 @@ class YtdlFetcher:
         archive: str | os.PathLike[str] | None = None,
         ratelimit: int | None = None,
         client: PoliteClient | None = None,
-        sleep: Any = time.sleep,
+        sleep: Any = None,
     ) -> None:
         self.http = http
         self.policy = policy
@@ -150,7 +149,7 @@ class YtdlFetcher:
 
             client = PoliteClient(http, policy=policy, sleep=sleep)
         self.client = client  # yt-dlp's transport and the pre-flight checks of media URLs
-        self.sleep = sleep
+        self.sleep = sleep if sleep is not None else client.sleep  # ends when the run stops
 
     def params(self, **extra: Any) -> dict[str, Any]:
         p: dict[str, Any] = {
@@ -214,6 +213,7 @@ class YtdlFetcher:
                             self.http.retry_after_max_s,
                         )
                     )
+                    self._check_stop(url)
                     continue
                 raise FetchError(
                     f"yt-dlp could not extract: {_clean(str(exc))}", where=url, reason=reason, retryable=True
@@ -249,8 +249,14 @@ class YtdlFetcher:
                         else self._sleep_for(attempt)
                     )
                     self.sleep(min(wait, self.http.retry_after_max_s))
+                    self._check_stop(str(info.get("webpage_url") or info.get("url") or ""))
         assert last is not None
         raise last
+
+    def _check_stop(self, url: str) -> None:
+        """After a wait: the run stopped meanwhile (Ctrl-C, SIGTERM), so no further try."""
+        if self.client.stop.is_set():
+            raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
 
     def preflight(self, info: dict[str, Any]) -> None:
         """HEAD the direct http(s) media URL(s) of ``info`` through the polite client."""

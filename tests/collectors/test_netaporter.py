@@ -408,3 +408,50 @@ def test_a_listing_page_that_cannot_be_read_keeps_what_the_pages_before_found(tm
     (problem,) = s.problems
     assert problem["url"] == site.url("/en-us/shop/clothing?pageNumber=2") and problem["stage"] == "discovery"
     assert problem["status"] == "failed" and problem["reason"] == "http_503_exhausted"
+
+
+def test_a_bot_check_page_answered_200_fails_and_a_rerun_records_the_product(tmp_path):
+    """An interstitial ("Just a moment...") has a <title> but no product: it was recorded as the
+    product (title "Just a moment...", no category) and a rerun skipped it for good."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        real = site.routes["/en-us/shop/product/1001"].body
+        site.routes["/en-us/shop/product/1001"].body = (
+            b"<html><head><title>Just a moment...</title><meta name='description' "
+            b"content='Checking your browser'></head><body>captcha</body></html>"
+        )
+        cat = tmp_path / "o" / "catalog.sqlite"
+        s = collect("netaporter", ["1001"], root=tmp_path / "o", catalog=cat, cfg=cfg_for(site))
+        assert (s.ok, s.failed) == (0, 1), s.human()
+        (problem,) = s.problems
+        assert problem["reason"] == "no_product_data" and "Just a moment" in problem["message"]
+        site.routes["/en-us/shop/product/1001"].body = real  # the site lets us through again
+        s = collect("netaporter", ["1001"], root=tmp_path / "o", catalog=cat, cfg=cfg_for(site))
+        assert s.ok == 1, s.human()
+    with Catalog(cat) as c:
+        item = c.get_item("netaporter", "1001")
+    assert item.item.title == "Dress 1001" and item.item.category_path == ["Clothing"]
+
+
+def test_a_listing_whose_next_link_changes_forever_ends_once_pages_add_nothing(tmp_path):
+    class Listing(dict):
+        """/en-us/shop/clothing?cursor=N: the same two products, a next link to cursor N+1."""
+
+        def get(self, path, default=None):
+            if path.startswith("/en-us/shop/clothing"):
+                n = int(path.partition("cursor=")[2] or 0)
+                return Route(
+                    b"<html><a href='/en-us/shop/product/1001'>a</a><a href='/en-us/shop/product/1002'>b</a>"
+                    + f"<link rel='next' href='/en-us/shop/clothing?cursor={n + 1}'></html>".encode(),
+                    content_type="text/html",
+                )
+            return dict.get(self, path, default)
+
+    with FakeSite() as site:
+        site.routes = Listing()
+        for pid in ("1001", "1002"):
+            add_product(site, tmp_path, pid)
+        s = collect("netaporter", ["/en-us/shop/clothing"], root=tmp_path / "o", cfg=cfg_for(site))
+        pages = sum(v for k, v in site.hits.items() if k.startswith("/en-us/shop/clothing"))
+    assert s.ok == 2, s.human()
+    assert pages == 3  # the first page, then two that added nothing (max_empty_pages: 2)
