@@ -683,17 +683,17 @@ class PoliteClient:
                 )
             body = _iter_body(resp, self.cfg.chunk_bytes)
             rate = _RateFloor(self.cfg.min_rate_bytes_s)
+
+            def kept(message: str, reason: str, hint: str | None = None) -> FetchError:
+                """A retryable failure that keeps what arrived: the next attempt resumes after it."""
+                _sync_part(fh, part)
+                return FetchError(message, where=url, reason=reason, retryable=True, hint=hint)
+
             while True:
                 try:
                     chunk = next(body, None)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    _sync_part(fh, part)  # keep what arrived: the next attempt resumes after it
-                    raise FetchError(
-                        f"body cut off after {written} bytes: {exc}",
-                        where=url,
-                        reason="truncated_body",
-                        retryable=True,
-                    ) from None
+                    raise kept(f"body cut off after {written} bytes: {exc}", "truncated_body") from None
                 if chunk is None:
                     break
                 written += len(chunk)
@@ -709,19 +709,13 @@ class PoliteClient:
                 _write_part(fh, part, chunk)
                 self._count("bytes", len(chunk))
                 if rate.too_slow(len(chunk)):
-                    _sync_part(fh, part)  # keep what arrived: the next attempt resumes after it
-                    raise FetchError(
+                    raise kept(
                         f"slower than {self.cfg.min_rate_bytes_s:g} bytes/s for a minute (after {written} bytes)",
-                        where=url,
-                        reason="timeout",
-                        retryable=True,
-                        hint="the site answers very slowly; rerun later to resume, or lower http.min_rate_bytes_s",
+                        "timeout",
+                        "the site answers very slowly; rerun later to resume, or lower http.min_rate_bytes_s",
                     )
                 if self.stop.is_set():
-                    _sync_part(fh, part)
-                    raise FetchError(
-                        "collection interrupted", where=url, reason="interrupted", retryable=True
-                    )
+                    raise kept("collection interrupted", "interrupted")
             _sync_part(fh, part)
         finally:
             with contextlib.suppress(OSError):
