@@ -446,9 +446,6 @@ class PyAVReader:
     def key_indices(self) -> list[int]:
         return [int(i) for i in self._keys]
 
-    def _key_before(self, index: int) -> int:
-        return int(self._keys[np.searchsorted(self._keys, index, side="right") - 1])
-
     def _rgb_of(self, frame: Any) -> np.ndarray:
         if frame.format.name in EXACT_RGB_FORMATS:
             img = self._rgb.reformat(frame, format="rgb24").to_ndarray()
@@ -495,18 +492,23 @@ class PyAVReader:
         if self.seek_problem is not None:
             return self._get_in_order(idx, each)
         pending = sorted(set(idx))
+        # the key frame before each wanted frame, looked up once (not once per packet)
+        keys_of = self._keys[np.searchsorted(self._keys, pending, side="right") - 1].tolist()
         want = {int(self._pts[i]): i for i in pending}
         got: dict[int, np.ndarray] = {}
         cc = self._stream.codec_context
+        skipping = "DEFAULT"
         p = 0
         try:
             while p < len(pending):
-                key = self._key_before(pending[p])
+                key = keys_of[p]
                 self._container.seek(int(self._pts[key]), stream=self._stream, backward=True, any_frame=False)
                 cc.flush_buffers()
                 for pkt in self._container.demux(self._stream):
                     if self.skip_nonref:
-                        cc.skip_frame = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
+                        mode = "DEFAULT" if pkt.pts is None or int(pkt.pts) in want else "NONREF"
+                        if mode != skipping:
+                            cc.skip_frame = skipping = mode
                     for frame in cc.decode(pkt if pkt.size else None):
                         self.frames_decoded += 1
                         i = want.get(frame.pts)
@@ -514,7 +516,7 @@ class PyAVReader:
                             got[i] = _mapped(self._rgb_of(frame), each)
                     while p < len(pending) and pending[p] in got:
                         p += 1
-                    if p == len(pending) or self._key_before(pending[p]) != key:
+                    if p == len(pending) or keys_of[p] != key:
                         break  # done, or the next wanted frame is behind another key frame: seek there
                 else:  # end of file: whatever is still wanted cannot be decoded
                     if p < len(pending):
