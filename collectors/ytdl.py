@@ -30,8 +30,10 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,6 +235,7 @@ class YtdlFetcher:
         busy answers (429/5xx) that yt-dlp gives up on are retried here with backoff.
         """
         info = allowed_formats(info, self.policy)
+        info = self._wait_until_available(info)
         self.preflight(info)
         last: FetchError | None = None
         for attempt in range(self.http.max_retries + 1):
@@ -252,6 +255,34 @@ class YtdlFetcher:
                     self._check_stop(str(info.get("webpage_url") or info.get("url") or ""))
         assert last is not None
         raise last
+
+    def _wait_until_available(self, info: dict[str, Any]) -> dict[str, Any]:
+        """``info`` without ``available_at`` (a format's earliest download time), waited out here:
+        yt-dlp would sleep until then without a cap and deaf to Ctrl-C. A time further away than
+        ``http.retry_after_max_s`` fails the item ``not_yet_available`` (a rerun tries again)."""
+        entries = [info, *(f for f in info.get("formats") or () if isinstance(f, dict))]
+        times = [float(e["available_at"]) for e in entries if isinstance(e.get("available_at"), int | float)]
+        wait = max(times, default=0.0) - time.time()
+        if wait > self.http.retry_after_max_s:
+            when = datetime.fromtimestamp(max(times), tz=UTC).isoformat(timespec="seconds")
+            raise FetchError(
+                f"the video can be downloaded only from {when} ({wait:.0f}s from now)",
+                where=_where(info),
+                reason="not_yet_available",
+                retryable=True,
+                hint="rerun after that time (waits longer than http.retry_after_max_s are not sat out)",
+            )
+        if wait > 0:
+            log.info("%s: waiting %.0fs until the site makes the video available", _where(info), wait)
+            self.sleep(wait)
+            self._check_stop(_where(info))
+        out = {k: v for k, v in info.items() if k != "available_at"}
+        if "formats" in out:
+            out["formats"] = [
+                {k: v for k, v in f.items() if k != "available_at"} if isinstance(f, dict) else f
+                for f in out["formats"]
+            ]
+        return out
 
     def _check_stop(self, url: str) -> None:
         """After a wait: the run stopped meanwhile (Ctrl-C, SIGTERM), so no further try."""

@@ -124,3 +124,31 @@ def test_an_earlier_runs_format_selection_in_a_saved_info_is_ignored(media_site,
     assert s.ok == 1, s.human()
     assert (out / "tiktok/7001/video.mp4").read_bytes() == body
     assert site.hits["/v/list.m3u8"] == 0
+
+
+def test_a_format_available_only_later_is_waited_for_here_or_failed_for_a_rerun(media_site, tmp_path):
+    """yt-dlp sleeps until a format's ``available_at`` with no cap and deaf to Ctrl-C; the
+    fetcher waits out a short time itself (stoppable) and fails a far one for a rerun."""
+    import time
+
+    site, body = media_site
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    later = info("7001", site.url("/v/7001.mp4"))
+    later["formats"][0]["available_at"] = int(time.time()) + 3600
+    (folder / "7001.info.json").write_text(json.dumps(later))
+    out = tmp_path / "o"
+    s = collect("tiktok", [str(folder)], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site), workers=1)
+    assert s.ok == 0 and s.reasons == {"not_yet_available": 1}, s.human()
+    assert site.hits["/v/7001.mp4"] == 0
+    with Catalog(out / "c.sqlite") as cat:
+        assert cat.get_item("tiktok", "7001").status == "failed"  # a rerun tries it again
+    policy = HostPolicy.of([site.base.removeprefix("http://")])
+    sleeps: list[float] = []
+    http = FAST_HTTP.model_copy(update={"retry_after_max_s": 60})
+    fetcher = YtdlFetcher(http, policy, client=PoliteClient(http, policy=policy), sleep=sleeps.append)
+    soon = allowed_formats(info("7002", site.url("/v/7002.mp4")), policy)
+    soon["formats"][0]["available_at"] = time.time() + 30
+    ready = fetcher._wait_until_available(soon)
+    assert len(sleeps) == 1 and 25 < sleeps[0] <= 30
+    assert all("available_at" not in f for f in ready["formats"])  # yt-dlp does not wait again
