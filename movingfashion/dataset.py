@@ -1596,7 +1596,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if self.context:
                 dx, dy = (x2 - x1) * self.context / 2, (y2 - y1) * self.context / 2
                 x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
-            xa, ya = int(max(0, np.floor(x1))), int(max(0, np.floor(y1)))
+            # a box wholly outside the frame still cuts its nearest edge pixel: a video whose
+            # frame size was not known yet is checked right after the cut, which drops (or, with
+            # on_bad="raise", refuses) that box and samples again
+            xa, ya = int(min(w - 1, max(0, np.floor(x1)))), int(min(h - 1, max(0, np.floor(y1))))
             xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
             into(i, img[ya:yb, xa:xb])
         return into.out

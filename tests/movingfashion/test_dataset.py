@@ -206,6 +206,19 @@ def test_box_outside_frame_found_at_decode_time(tiny_dataset, tmp_path):
     assert any("frame 7" in why for _, why in ds.skipped)
 
 
+@pytest.mark.parametrize("box", [[400, 10, 500, 20], [10, 300, 20, 400], [200, 200, 300, 300]])
+def test_a_box_wholly_outside_the_frame_found_at_decode_time(tiny_dataset, tmp_path, box):
+    """Nothing of the box is in the 128x96 frame: its crop was empty and OpenCV's resize
+    asserted (a raw cv2.error, with on_bad="skip" too) before the boxes were checked."""
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: d["ab_C"]["tracklets"][0].update({"7": box}))
+    with pytest.raises(DataFormatError, match=r"ab_C.*frame 7: box .* outside the 128x96 frame"):
+        MovingFashionDataset(root, "train", sampler="all")[2]
+    ds = MovingFashionDataset(root, "train", sampler="all", on_bad="skip")
+    item = ds[2]
+    assert 7 not in item["frame_indices"].tolist() and item["product_id"] == "ab_C"
+    assert any("frame 7" in why for _, why in ds.skipped)
+
+
 def test_slightly_outside_box_is_clipped(tiny_dataset, tmp_path):
     root = _copy(
         tiny_dataset, tmp_path, lambda r, d: d["101"]["tracklets"][0].update({"30": [-1, 40, 129, 80]})
