@@ -123,7 +123,10 @@ def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]
         on = "frames" if len(off) > 1 else "a frame"
         notes.append(f"{_boxes(off)} on {on} outside 0..{vt.frames - 1} left out ({_frames_text(off)})")
     if empty:
-        notes.append(f"{_boxes(empty)} outside the {w}x{h} frame left out ({_frames_text(empty)})")
+        notes.append(
+            f"{_boxes(empty)} with no area in the {w}x{h} frame (under 1 px wide or high, or outside it) "
+            f"left out ({_frames_text(empty)}); an import of this export removes them from the split file"
+        )
     if clipped:
         notes.append(f"{_boxes(clipped)} clipped to the {w}x{h} frame ({_frames_text(clipped)})")
     return (t.model_copy(update={"boxes": boxes}) if notes else t), notes

@@ -63,7 +63,10 @@ def test_exports_leave_out_or_clip_what_no_tool_takes_and_say_so(setup, tmp_path
         assert (
             f"tracklet 0: 1 box on a frame outside 0..{last} left out (frame {stray['past'][0]})" in warning
         )
-        assert f"1 box outside the {size} frame left out (frame {stray['outside'][0]})" in warning
+        assert (
+            f"1 box with no area in the {size} frame (under 1 px wide or high, or outside it) left out "
+            f"(frame {stray['outside'][0]}); an import of this export removes them" in warning
+        )
         assert f"1 box clipped to the {size} frame (frame {stray['clipped'][0]})" in warning
         assert (
             f"tracklet 1: 2 boxes on frames outside 0..{last} left out (frames {last + 1}, {last + 2}); "
