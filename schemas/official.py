@@ -16,6 +16,7 @@ authors' evaluation code counts). Writers use the archive's layout (:func:`shop_
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -282,11 +283,28 @@ def split_json(root: str | os.PathLike[str], split: str) -> Path:
     return path
 
 
+class _RepeatedKey(ValueError):
+    """A key that appears twice in one JSON object (the reader would keep only the last)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return obj
+
+
 def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
-    """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read."""
+    """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read,
+    and when one object holds a key twice (a product id or a frame: JSON readers keep the last
+    and lose the first without a word). A UTF-8 byte order mark is dropped."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataFormatError(
             "file not found", where=str(p), hint="pass the dataset root or a split JSON"
@@ -295,7 +313,16 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(p)) from None
-    return p, load_json(text, str(p))
+    try:
+        return p, json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise DataFormatError(
+            f"key {exc.args[0]!r} appears twice in one object",
+            where=str(p),
+            hint="keep one of them: a reader would silently drop the first (a product or a frame's box)",
+        ) from None
+    except (ValueError, RecursionError):
+        return p, load_json(text, str(p))  # raises, saying why
 
 
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:

@@ -199,7 +199,7 @@ def _repeated_keys(value: Any) -> Iterator[tuple[str, str]]:
 def _load_split(path: Path) -> _Object:
     """A split file as a JSON object; DataFormatError when it cannot be audited at all."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is dropped, as read_official does
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
     except OSError as exc:

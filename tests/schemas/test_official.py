@@ -92,6 +92,38 @@ def test_malformed_json_names_file_and_line(tmp_path):
         read_official(bad)
 
 
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (
+            '{"p": {"video_paths": ["videos/a.mp4"], "img_path": "imgs/a.jpg", "source": 1}, '
+            '"p": {"video_paths": ["videos/b.mp4"], "img_path": "imgs/b.png", "source": 0}}',
+            "p",
+        ),
+        (
+            '{"p": {"video_paths": ["videos/a.mp4"], "img_path": "imgs/a.jpg", "source": 1, '
+            '"tracklets": [{"7": [1, 2, 3, 4], "7": [5, 6, 7, 8]}]}}',
+            "7",
+        ),
+    ],
+)
+def test_a_key_twice_in_one_object_is_refused_not_half_kept(tmp_path, text, key):
+    """JSON readers keep the last of a repeated key: a product or a frame's box was lost, and
+    written back without it."""
+    path = tmp_path / "train.json"
+    path.write_text(text)
+    with pytest.raises(DataFormatError, match=f"train.json: key '{key}' appears twice in one object"):
+        read_official(path)
+
+
+def test_a_byte_order_mark_is_dropped(tmp_path):
+    path = tmp_path / "train.json"
+    path.write_bytes(
+        b'\xef\xbb\xbf{"p": {"video_paths": ["videos/a.mp4"], "img_path": "imgs/a.jpg", "source": 1}}'
+    )
+    assert list(read_official(path)) == ["p"]
+
+
 def test_top_level_must_be_object(tmp_path):
     with pytest.raises(DataFormatError, match="keyed by product id"):
         parse_official([1, 2])
