@@ -166,7 +166,8 @@ def test_a_test_product_keeps_its_longest_video():
 
 
 def test_each_entry_keeps_its_key_order_and_new_entries_get_the_official_one(tmp_path):
-    """read -> write gives the same bytes even when a file orders the keys its own way."""
+    """read -> write gives the same bytes, for a file in the toolkit's own spelling (compact,
+    UTF-8, a final newline), even when it orders the keys its own way."""
     from schemas.official import OfficialEntry
 
     text = json.dumps(
