@@ -1085,12 +1085,17 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             hint="see dataset.skipped; find the bad videos with dataset.check(deep=True)",
         )
 
-    def _skip_video(self, rec: ProductRecord, video: VideoRecord, exc: BaseException) -> None:
+    def _skip_video(
+        self, rec: ProductRecord, video: VideoRecord, exc: BaseException, *, worker_cwd: str | None = None
+    ) -> None:
         """Record a skip of ``video`` for ``exc`` (one entry per video and reason, whichever of
-        loading, :meth:`check` or a cache build met it)."""
-        self._note_skip(
-            rec.product_id, str(exc) if isinstance(exc, BrokenVideo) else f"video {video.rel_path}: {exc}"
-        )
+        loading, :meth:`check` or a cache build met it). ``worker_cwd``: the folder a remote
+        worker read the video's relative path from; its message names the path as given here."""
+        text = str(exc) if isinstance(exc, BrokenVideo) else f"video {video.rel_path}: {exc}"
+        given = str(video.path)
+        if worker_cwd is not None and not os.path.isabs(given):
+            text = text.replace(os.path.join(worker_cwd, given), given)
+        self._note_skip(rec.product_id, text)
 
     def _note_skip(self, pid: str, reason: str) -> None:
         if (pid, reason) not in self._skip_seen:
@@ -1958,7 +1963,9 @@ def build_crop_cache(
                         raise res.error
                     # an undecodable video, or one whose worker died: listed, the others are cached
                     # (a rerun retries it)
-                    dataset._skip_video(dataset.products[pi], video, res.error)
+                    dataset._skip_video(
+                        dataset.products[pi], video, res.error, worker_cwd=os.getcwd() if ex.remote else None
+                    )
                     for stale in entry:  # an older build's entry
                         stale.unlink(missing_ok=True)
                     counts["failed"] += 1

@@ -59,3 +59,26 @@ def test_a_video_that_kills_its_worker_is_listed_and_the_others_are_cached(
     assert tree_bytes(tmp_path / "ray") == {
         k: v for k, v in tree_bytes(local).items() if not k.startswith(stem + ".")
     }
+
+
+def test_a_bad_video_is_named_on_ray_as_locally(ray_session, gt_dataset, tmp_path, monkeypatch):
+    """A Ray worker reads the dataset's relative paths from the driver's folder; its error named
+    the video by that absolute path, the local run by the path as given."""
+    import shutil
+
+    shutil.copytree(gt_dataset, tmp_path / "ds")
+    monkeypatch.chdir(tmp_path)
+    kw = dict(crop="tracklet", crop_size=64, on_bad="skip", shop_size=None)
+    local = MovingFashionDataset("ds", "train", **kw)
+    bad = local.products[0].videos[0]
+    (tmp_path / "ds" / bad.rel_path).write_bytes(os.urandom(3000))
+    local = MovingFashionDataset("ds", "train", **kw)
+    build_crop_cache(local, tmp_path / "local", pool=4)
+    on_ray = MovingFashionDataset("ds", "train", **kw)
+    with make_executor("ray", workers=2) as ex:
+        build_crop_cache(on_ray, tmp_path / "ray", pool=4, executor=ex)
+    # the decoders' own words differ (a worker keeps no FFmpeg log); the video is named alike
+    (pid, why), (ray_pid, ray_why) = local.skipped[0], on_ray.skipped[0]
+    head = f"video {bad.rel_path}: ds/{bad.rel_path}: unreadable video"
+    assert (ray_pid, len(on_ray.skipped)) == (pid, len(local.skipped))
+    assert why.startswith(head) and ray_why.startswith(head), (why, ray_why)
