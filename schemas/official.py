@@ -51,7 +51,12 @@ _SEGMENT = rf"(?!\.\.?(?:/|(?![\s\S])))[^/\\]{{1,{MAX_NAME}}}"
 #: A canonical relative path (:func:`schemas.paths.check_relpath`): no control character, not
 #: absolute (``/``, ``C:``), no backslash, no empty, ``.`` or ``..`` part, no part over
 #: :data:`~schemas.paths.MAX_NAME` characters.
-RELPATH_PATTERN = rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:){_SEGMENT}(?:/{_SEGMENT})*{_END}"
+#: The first part holds no ':' (FFmpeg and URL readers take ``tcp:``, ``concat:`` as protocols),
+#: and the file name's stem is not '.' or '..' (``..jpg``, ``...jpg``).
+RELPATH_PATTERN = (
+    rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:)(?![^/]*:)(?![\s\S]*(?:^|/)\.\.?\.[^./]+{_END})"
+    rf"{_SEGMENT}(?:/{_SEGMENT})*{_END}"
+)
 #: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading zeros.
 FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]*){_END}"
 #: A box as far as JSON Schema can state it: the order rule is in the description only.
@@ -74,8 +79,8 @@ RelPath = Annotated[
             "maxLength": MAX_PATH,
             "pattern": RELPATH_PATTERN,
             "description": "a relative '/'-separated path inside the dataset folder: not absolute, "
-            f"no '.', '..' or empty part, no backslash or control character, no file or folder name "
-            f"over {MAX_NAME} bytes (UTF-8)",
+            f"no '.', '..' or empty part, no backslash or control character, no ':' in its first part, "
+            f"no file name whose stem is '.' or '..', no file or folder name over {MAX_NAME} bytes (UTF-8)",
         }
     ),
 ]
@@ -149,7 +154,17 @@ class OfficialEntry(BaseModel):
 
     video_paths: list[RelPath] = Field(min_length=1)
     img_path: RelPath
-    source: StrictInt  #: an integer in the JSON ("1", 1.0 or true are refused, as mf verify does)
+    #: an integer in the JSON ("1", 1.0 or true are refused, as mf verify does)
+    source: Annotated[
+        StrictInt,
+        WithJsonSchema(
+            {
+                "type": "integer",
+                "description": "partition code: 1 Regular, any other integer Hard; written as an integer "
+                "(1.0, which JSON Schema counts as an integer, is refused by the reader)",
+            }
+        ),
+    ]
     tracklets: list[TrackletBoxes] = Field(default_factory=list)
     _key_order: tuple[str, ...] = PrivateAttr(default=())
 

@@ -67,6 +67,18 @@ PATHS = [
     "a\x7f",
     "x" * MAX_PATH,
     "x" * (MAX_PATH + 1),
+    # FFmpeg protocols in the first part, and file names whose stem is '.' or '..'
+    "tcp:host/x.mp4",
+    "concat:a/b.mp4",
+    "tcp:x",
+    "a/b:c.mp4",
+    "imgs/..jpg",
+    "imgs/...jpg",
+    "..jpg",
+    "imgs/....jpg",
+    "imgs/...",
+    "imgs/a..jpg",
+    "imgs/.hidden",
 ]
 KEYS = ["0", "7", "10", "1234567", "", "00", "07", "-1", "+1", "1.0", "1e3", "abc", " 1", "1\n", "\u0663"]
 
