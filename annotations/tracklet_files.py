@@ -62,7 +62,14 @@ from schemas.official import (
 )
 from schemas.paths import plain_folder
 from schemas.text_input import read_file_bytes
-from schemas.tracklet_names import is_tracklet_stem, product_key, tracklet_stem, video_stem
+from schemas.tracklet_names import (
+    TRACKLET_NAME_HINT,
+    is_tracklet_stem,
+    product_key,
+    tracklet_name_clashes,
+    tracklet_stem,
+    video_stem,
+)
 from schemas.tracklet_names import shared_videos as _shared_videos
 
 __all__ = [
@@ -121,24 +128,18 @@ def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, O
     ``@<product>`` for a video several products list (``x@P1.mp4`` against ``x.mp4`` listed by
     ``P1``). One would overwrite the other's tracklets and hand its ground truth to the wrong
     product. ``mf publish`` names every video after its product, so only hand-made folders hit it."""
-    shared = shared_videos(splits)
-    owner: dict[str, tuple[str, str, str]] = {}  # tracklet file stem -> (video, product, split file)
-    for name, split in splits.items():
-        for pid, entry in split.items():
-            for vp in entry.video_paths:
-                stem = video_stem(vp)
-                # the bare stem too for a shared video: an older build's one file of it has that name
-                for key in (stem, product_key(stem, pid)) if vp in shared else (stem,):
-                    first = owner.setdefault(key, (vp, pid, name))
-                    if first[0] != vp:
-                        raise DataFormatError(
-                            f"videos {first[0]!r} (product {first[1]} in {first[2]}) and {vp!r} (product "
-                            f"{pid} in {name}) would share one tracklet file, {TRACKLET_DIR}/{key}.json",
-                            where=str(Path(dataset) / name),
-                            hint="give every video a file name (stem) no other video of the split files has:"
-                            " rename one of the two files and its entry in video_paths (mf publish names"
-                            " videos <product>_<n>.mp4)",
-                        )
+    rows = [
+        (vp, pid, name) for name, split in splits.items() for pid, e in split.items() for vp in e.video_paths
+    ]
+    clashes = tracklet_name_clashes(rows)
+    if clashes:
+        key, (first_vp, first_pid, first_split), (vp, pid, name) = clashes[0]
+        raise DataFormatError(
+            f"videos {first_vp!r} (product {first_pid} in {first_split}) and {vp!r} (product "
+            f"{pid} in {name}) would share one tracklet file, {TRACKLET_DIR}/{key}.json",
+            where=str(Path(dataset) / name),
+            hint=TRACKLET_NAME_HINT,
+        )
 
 
 def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:

@@ -115,3 +115,34 @@ def tracklet_key(name: str, product_id: str, *, shared: bool) -> str:
     (its path, say) as :func:`tracklet_stem` names its file: ``<name>@<product id>`` when several
     products list the video (``shared``), else ``name``."""
     return product_key(name, product_id) if shared else name
+
+
+#: what to do about two videos that would share one tracklet file
+TRACKLET_NAME_HINT = (
+    "give every video a file name (stem) no other video of the split files has: rename one of the two "
+    "files and its entry in video_paths (mf publish names videos <product>_<n>.mp4)"
+)
+#: one product's listing of a video: (video path, product id, split file name)
+Listing = tuple[str, str, str]
+
+
+def tracklet_name_clashes(listings: Iterable[Listing]) -> list[tuple[str, Listing, Listing]]:
+    """Pairs of different videos that would share one tracklet file, as ``(file stem, first
+    listing, clashing listing)``: the file is named after the video's stem only
+    (``videos/a/clip.mp4`` and ``videos/b/clip.mp4``, or ``clip.mp4`` and ``clip.webm``, are both
+    ``clip.json``), plus ``@<product>`` for a video several products list (``x@P1.mp4`` against
+    ``x.mp4`` listed by ``P1``); the bare stem counts for a shared video too (an older build's one
+    file of it has that name). The one rule ``mf-tracklets`` refuses a folder by and ``mf verify``
+    reports."""
+    rows = list(listings)
+    shared = shared_videos((pid, [vp]) for vp, pid, _ in rows)
+    owner: dict[str, Listing] = {}
+    clashes: list[tuple[str, Listing, Listing]] = []
+    for row in rows:
+        vp, pid, _ = row
+        stem = video_stem(vp)
+        for key in (stem, product_key(stem, pid)) if vp in shared else (stem,):
+            first = owner.setdefault(key, row)
+            if first[0] != vp:
+                clashes.append((key, first, row))
+    return clashes

@@ -81,7 +81,13 @@ from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, 
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
 from schemas.text_input import load_json, read_file_bytes
-from schemas.tracklet_names import is_tracklet_stem, product_stem_pattern, video_stem
+from schemas.tracklet_names import (
+    TRACKLET_NAME_HINT,
+    is_tracklet_stem,
+    product_stem_pattern,
+    tracklet_name_clashes,
+    video_stem,
+)
 
 if TYPE_CHECKING:
     from schemas.dataset import TrackletFileFrame, TrackletFileHead
@@ -735,6 +741,17 @@ class _Audit:
 
     def tracklets(self) -> None:
         self._tracklet_files()
+        by_pid = {(p.split, p.pid): p for p in self.products}
+        rows = [(vp, p.pid, p.split) for p in self.products for vp in p.videos]
+        for key, (first_vp, first_pid, first_split), (vp, pid, split) in tracklet_name_clashes(rows):
+            self.add(
+                "tracklets",
+                by_pid.get((split, pid)),
+                "video_paths",
+                f"video {vp!r} and {first_vp!r} (product {first_pid} in {first_split}) would share one "
+                f"tracklet file, tracklets/{key}.json: mf-tracklets refuses the folder",
+                TRACKLET_NAME_HINT,
+            )
         for p in self.products:
             for i, trk in enumerate(p.tracklets or []):
                 rel = p.videos[i] if i < len(p.videos) else None

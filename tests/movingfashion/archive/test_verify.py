@@ -148,6 +148,15 @@ def _box_outside(r: Path) -> None:
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 500, 80]}))
 
 
+def _same_stem_in_two_folders(r: Path) -> None:
+    """Two videos named alike in two folders: one tracklet file for both, which mf-tracklets
+    refuses (mf verify called the folder clean)."""
+    (r / "videos" / "x").mkdir()
+    shutil.copy(r / "videos" / "h1_0.mp4", r / "videos" / "x" / "r1_0.mp4")
+    (r / "videos" / "h1_0.mp4").unlink()
+    edit_split(r, "train", lambda d: d["h1"].update(video_paths=["videos/x/r1_0.mp4"]))
+
+
 def _box_with_a_huge_number(r: Path) -> None:
     """A 400-digit integer (was an OverflowError traceback)."""
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 10**400, 80]}))
@@ -296,6 +305,7 @@ BREAKS = [
     (_frame_past_the_end, "tracklets", "test", "h2", "tracklets[0]", "mf-tracklets build --force"),
     (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
     (_box_with_a_huge_number, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
+    (_same_stem_in_two_folders, "tracklets", "train", "h1", "video_paths", "give every video a file name"),
     (_truncated_tracklet_file, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
     (_tracklet_file_is_a_pipe, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
     (
