@@ -48,6 +48,10 @@ def test_layout_and_official_files(published, cleaned_world):
         DatasetEntry.model_validate_json(line) for line in (out / "entries.jsonl").read_text().splitlines()
     ]
     assert [e.product_id for e in entries] == sorted(e.product_id for e in entries)
+    # the split files hold the ground truth; a row claiming "tracklets": [] contradicted them
+    assert all(
+        "tracklets" not in json.loads(line) for line in (out / "entries.jsonl").read_text().splitlines()
+    )
     truth = cleaned_world.truth
     for e in entries:
         off = (train if e.split == "train" else test)[e.product_id]
