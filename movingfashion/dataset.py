@@ -226,7 +226,10 @@ def _size(value: int | Sequence[int] | None, name: str = "size") -> Size | None:
     if isinstance(value, numbers.Real):
         side = _whole(value, name)
         return (side, side)
-    parts = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
+    try:
+        parts = None if isinstance(value, str | bytes) else list(value)  # a tuple, a list, an array
+    except TypeError:
+        parts = None
     if parts is None or len(parts) != 2:
         raise ConfigError(f"{name} must be an int or (height, width), got {value!r}", where=name)
     return (_whole(parts[0], name), _whole(parts[1], name))
