@@ -300,7 +300,8 @@ class UltralyticsDetector(Detector):
         allow_random: bool = False,
     ) -> None:
         """``weights``: a YOLO ``.pt`` (None: the embedded one). A model config (``.yaml``) builds an
-        untrained, randomly initialised network: refused (:class:`ModelError`) unless
+        untrained, randomly initialised network, and a ``.pt`` without ultralytics' training record
+        (``train_args``: ``YOLO(config).save()``) is one: both refused (:class:`ModelError`) unless
         ``allow_random`` (tests; ``mf train-detector`` trains from a config its own way)."""
         super().__init__(config)
         os.environ.setdefault("YOLO_VERBOSE", "False")
@@ -342,6 +343,14 @@ class UltralyticsDetector(Detector):
             ) from None
         self.classes = class_map(self.model.names, strict=not is_cfg, where=str(path))
         ckpt = getattr(self.model, "ckpt", None) or {}
+        if not is_cfg and not allow_random and not (isinstance(ckpt, dict) and ckpt.get("train_args")):
+            raise ModelError(
+                "these weights carry no training record (ultralytics writes train_args into every"
+                " checkpoint it trains): an untrained network saved as .pt, whose tracklets would be junk",
+                where=str(path),
+                hint="pass the best.pt or last.pt an ultralytics training wrote (`mf train-detector`"
+                " writes one), or leave --weights out for the embedded ones",
+            )
         trained = (ckpt.get("train_args") or {}).get("imgsz") if isinstance(ckpt, dict) else None
         self.imgsz = int(self.config.imgsz or (trained if isinstance(trained, int) else 320))
         self.version = f"ultralytics:{path.name}" + ("" if is_cfg else f":{sha256_file(path)[:12]}")

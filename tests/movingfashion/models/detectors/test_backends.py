@@ -161,3 +161,24 @@ def test_yolo_weights_with_coco_classes_are_refused(tmp_path):
     with pytest.raises(ModelError, match="80 classes are not DeepFashion2's") as err:
         build_detector("ultralytics", tmp_path / "coco.pt", DetectorConfig(device="cpu"))
     assert err.value.where == str(tmp_path / "coco.pt")
+
+
+def test_an_untrained_network_saved_as_pt_is_refused_and_a_trained_record_is_taken(tmp_path):
+    """``YOLO(config).save()`` with DeepFashion2's names passed the class check: the build then
+    found nothing and replaced good ground truth with empty tracklets."""
+    import torch
+    from ultralytics import YOLO
+
+    from schemas.taxonomy import DF2_CLASSES
+
+    model = YOLO("yolov8n.yaml")
+    model.model.names = {i - 1: DF2_CLASSES[i] for i in sorted(DF2_CLASSES)}
+    model.save(tmp_path / "untrained.pt")
+    with pytest.raises(ModelError, match="no training record") as err:
+        build_detector("ultralytics", tmp_path / "untrained.pt", DetectorConfig(device="cpu"))
+    assert err.value.where == str(tmp_path / "untrained.pt") and "mf train-detector" in str(err.value)
+    ckpt = torch.load(tmp_path / "untrained.pt", weights_only=False)
+    ckpt["train_args"] = {"imgsz": 96, "epochs": 1}  # what an ultralytics training writes
+    torch.save(ckpt, tmp_path / "trained.pt")
+    det = build_detector("ultralytics", tmp_path / "trained.pt", DetectorConfig(device="cpu"))
+    assert det.imgsz == 96 and sorted(det.classes.values()) == sorted(DF2_CLASSES)
