@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,50 @@ NUM_CLASSES = 14  # background + 13 DeepFashion2 classes
 
 
 #: what ``--weights`` takes for this backend (no weights ship with the toolkit)
-TAKES = "a torchvision Faster R-CNN R50-FPN state dict with 14 classes, or a checkpoint holding one as 'state_dict'"
+TAKES = (
+    "a torchvision Faster R-CNN R50-FPN state dict with 14 classes, or a checkpoint holding one as"
+    " 'state_dict' or 'model' (torchvision's detection references)"
+)
+
+
+def _read_state(path: Path) -> Any:
+    """The state dict a weights file holds: the file itself, or its ``state_dict`` or ``model``
+    entry (torchvision's detection references save ``{"model": ..., "args": Namespace, ...}``),
+    with a ``module.`` prefix (a DistributedDataParallel save) taken off. Only tensors and plain
+    containers are unpickled (``weights_only``); a file that is no PyTorch file, or that holds a
+    whole pickled model, is a :class:`ModelError` saying so."""
+    import argparse
+    import zipfile
+
+    if not path.is_file():
+        raise ModelError("detector weights not found", where=str(path), hint=f"pass {TAKES}")
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    if not zipfile.is_zipfile(path) and head[:1] != b"\x80":  # neither torch's zip nor a pickle
+        raise ModelError("not a PyTorch weights file", where=str(path), hint=f"pass {TAKES}")
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - every way a file fails to load is named below
+        refuse_other_checkpoint(path, TAKES)  # YOLO weights, a matcher: says which flag takes it
+        if "Weights only load failed" in str(exc):
+            raise ModelError(
+                "the file holds Python objects besides tensors (a whole pickled model?), which are"
+                " not loaded: they could run code",
+                where=str(path),
+                hint="save the network's model.state_dict() and pass that file",
+            ) from None
+        raise ModelError(
+            f"cannot read the weights: {one_line(exc)}", where=str(path), hint=f"pass {TAKES}"
+        ) from None
+    if isinstance(state, dict):
+        for key in ("state_dict", "model"):
+            if isinstance(state.get(key), dict):
+                state = state[key]
+                break
+        if state and all(isinstance(k, str) and k.startswith("module.") for k in state):
+            state = {k.removeprefix("module."): v for k, v in state.items()}
+    return state
 
 
 class FasterRCNNDetector(Detector):
@@ -70,13 +114,9 @@ class FasterRCNNDetector(Detector):
         self.version = "fasterrcnn_r50_fpn:random-init"
         if weights is not None:
             p = Path(weights)
+            state = _read_state(p)
             try:
-                state = torch.load(p, map_location="cpu", weights_only=True)
-                if isinstance(state, dict) and "state_dict" in state:
-                    state = state["state_dict"]
                 self.model.load_state_dict(state)
-            except FileNotFoundError:
-                raise ModelError("detector weights not found", where=str(p)) from None
             except Exception as exc:
                 refuse_other_checkpoint(p, TAKES)
                 raise ModelError(

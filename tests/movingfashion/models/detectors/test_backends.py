@@ -182,3 +182,34 @@ def test_an_untrained_network_saved_as_pt_is_refused_and_a_trained_record_is_tak
     torch.save(ckpt, tmp_path / "trained.pt")
     det = build_detector("ultralytics", tmp_path / "trained.pt", DetectorConfig(device="cpu"))
     assert det.imgsz == 96 and sorted(det.classes.values()) == sorted(DF2_CLASSES)
+
+
+def test_faster_rcnn_weights_in_the_formats_torchvision_writes(tmp_path):
+    """The detection references' checkpoint (``{"model": ..., "args": Namespace}``) and a DDP
+    save were refused as "not ... with 14 classes"; a whole pickled model and a text file got
+    torch's own words ("Weights only load failed...", "101")."""
+    import argparse
+
+    import torch
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn
+
+    net = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=14)
+    sd = net.state_dict()
+    cfg = DetectorConfig(imgsz=64, device="cpu")
+    files = {
+        "plain.pt": sd,
+        "refs.pt": {"model": sd, "optimizer": {}, "args": argparse.Namespace(lr=0.02), "epoch": 3},
+        "ddp.pt": {"state_dict": {f"module.{k}": v for k, v in sd.items()}},
+    }
+    for name, obj in files.items():
+        torch.save(obj, tmp_path / name)
+        det = build_detector("fasterrcnn", tmp_path / name, cfg)
+        assert torch.equal(
+            det.model.roi_heads.box_predictor.cls_score.weight, sd["roi_heads.box_predictor.cls_score.weight"]
+        )
+    torch.save(net, tmp_path / "whole.pt")
+    (tmp_path / "notes.pt").write_text("hello")
+    for name, words in (("whole.pt", "whole pickled model"), ("notes.pt", "not a PyTorch weights file")):
+        with pytest.raises(ModelError, match=words) as err:
+            build_detector("fasterrcnn", tmp_path / name, cfg)
+        assert err.value.where == str(tmp_path / name) and "Weights only load failed" not in str(err.value)
