@@ -137,6 +137,20 @@ def train(
 
     log = _log(as_json)
     if phase == "1":
+        _phase1_options(
+            {
+                "--method": method != "seam",
+                "--variant": variant is not None,
+                "--epochs": epochs is not None,
+                "--resume": resume,
+                "--extend": extend,
+                "--matcher": matcher is not None,
+                "--config": config_path is not None,
+                "--frames": frames is not None,
+                "--batch-size": batch_size is not None,
+            },
+            out,
+        )
         if df2 is None and dataset is not None:
             click.echo(
                 "warning: phase 1 reads --df2 (a DeepFashion2-format root); --dataset is deprecated", err=True
@@ -181,6 +195,23 @@ def train(
         if result.get("rank", 0) != 0:
             return
     emit(result, as_json, _train_human)
+
+
+def _phase1_options(given: dict[str, bool], out: str) -> None:
+    """Usage error (exit 2) for the phase-2 options given to phase 1 (they were dropped without a
+    word, an invalid --config too), and for an OUT/matcher.pt already there (phase 2 starts from
+    it: a rerun replaced it silently)."""
+    extra = [name for name, used in given.items() if used]
+    if extra:
+        raise click.UsageError(
+            f"{', '.join(extra)} {'is' if len(extra) == 1 else 'are'} for phase 2; phase 1 takes --df2, "
+            "--out, --steps and --seed (`mf pretrain-matcher` has every pretraining setting)"
+        )
+    target = Path(out) / "matcher.pt"
+    if target.exists():
+        raise click.UsageError(
+            f"{target} exists: phase 2 starts from it; remove it to train it again, or pass another --out"
+        )
 
 
 def _phase2_dataset(dataset: str | None) -> None:

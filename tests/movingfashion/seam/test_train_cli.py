@@ -131,3 +131,30 @@ def test_a_train_split_without_tracklets_says_to_build_them_and_creates_no_run_f
         assert "no usable videos in the train split" in err
         assert "empty tracklet" in err and "mf-tracklets build" in err
         assert not out.exists()
+
+
+def test_phase1_refuses_phase2_options_and_an_existing_matcher(tmp_path, capsys):
+    """They were dropped without a word (an invalid --config too), and a rerun replaced
+    OUT/matcher.pt, which phase 2 starts from."""
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: not-a-number\n")
+    (tmp_path / "df2").mkdir()
+    base = ["train", "--df2", str(tmp_path / "df2"), "--phase", "1", "--out", str(tmp_path / "p1")]
+    for extra, named in (
+        (["--config", str(bad)], "--config"),
+        (["--resume", "--epochs", "3"], "--epochs, --resume"),
+        (["--method", "asymnet"], "--method"),
+    ):
+        with pytest.raises(SystemExit) as exc:
+            run_main(cli, [*base, *extra])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and f"{named} " in err and "for phase 2" in err, err
+    (tmp_path / "p1").mkdir()
+    (tmp_path / "p1" / "matcher.pt").write_bytes(b"kept")
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, base)
+    assert exc.value.code == 2 and "matcher.pt exists" in capsys.readouterr().err
+    assert (tmp_path / "p1" / "matcher.pt").read_bytes() == b"kept"
