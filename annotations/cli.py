@@ -1014,9 +1014,8 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) ->
 @click.option(
     "--crop-size",
     type=click.IntRange(min=16),
-    default=64,
-    show_default=True,
-    help="Crop side in pixels (a multiple of 16, at least 16).",
+    default=None,
+    help="Crop side in pixels (a multiple of 16, at least 16)  [default: the --init matcher's, else 64]",
 )
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option(
@@ -1036,9 +1035,22 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
       mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
       mf pretrain-matcher --df2 world/df2 --out matcher.pt --init matcher-old.pt --json
     """
-    if crop_size % 16:
+    if crop_size is not None and crop_size % 16:
         raise click.BadParameter(f"{crop_size} is not a multiple of 16", param_hint="'--crop-size'")
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
+
+    if init is not None:
+        from movingfashion.models import load_matcher
+
+        size = load_matcher(init, device="cpu").crop_size
+        if crop_size not in (None, size):
+            raise click.BadParameter(
+                f"{crop_size}, but the --init matcher {init} was trained on {size}px crops: pass "
+                f"--crop-size {size} or leave it out",
+                param_hint="'--crop-size'",
+            )
+        crop_size = size
+    crop_size = crop_size or 64
 
     res = _pretrain(df2, out, steps=steps, crop_size=crop_size, lr=lr, init=init, progress=progress)
     emit(

@@ -106,3 +106,23 @@ def test_a_failed_line_names_the_video_when_its_error_does_not():
     assert _failure(lost) == "videos/123_0.mp4: worker died: ActorDiedError"
     named = {"video": "videos/123_0.mp4", "error": "/data/ds/videos/123_0.mp4: unreadable"}
     assert _failure(named) == "/data/ds/videos/123_0.mp4: unreadable"
+
+
+def test_pretrain_matcher_takes_the_init_matchers_crop_size(tmp_path):
+    """``--init`` a 64 px matcher with ``--crop-size 32`` failed deep inside ("train_matcher: crops
+    are 32px..."), naming neither the file nor the option."""
+    from movingfashion.models.matchrcnn import default_matcher_path
+
+    init = default_matcher_path()  # the embedded matcher: 64 px crops
+    df2 = tmp_path / "df2"
+    df2.mkdir()
+    res = CliRunner().invoke(
+        pretrain_matcher,
+        ["--df2", str(df2), "--out", str(tmp_path / "m.pt"), "--init", str(init), "--crop-size", "32"],
+    )
+    assert (
+        res.exit_code == 2
+        and "--crop-size" in res.output
+        and str(init) in res.output
+        and "64px" in res.output
+    )
