@@ -988,8 +988,14 @@ _df2_root = click.Path(file_okay=False, exists=True)
     show_default=True,
     help="YOLO config (.yaml) or an existing weights file (.pt) to start from; nothing is downloaded.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the training a kill stopped in OUT (its epoch, optimizer and schedule; the other "
+    "options are the checkpoint's); a finished one is not trained again.",
+)
 @json_option
-def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) -> None:
+def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_json) -> None:
     """Convert DeepFashion2 to YOLO format and train a clothing detector with ultralytics.
 
     Writes OUT/detector.pt, usable as `mf-tracklets build --weights OUT/detector.pt`.
@@ -998,12 +1004,15 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, as_json) ->
     Examples:
       mf train-detector --df2 /data/DeepFashion2 --out runs/det --epochs 50 --imgsz 640
       mf train-detector --data df2_yolo/data.yaml --out runs/det --json
+      mf train-detector --out runs/det --resume      # after a kill: on from the last epoch
     """
-    if not df2 and not data_yaml:
+    if not df2 and not data_yaml and not resume:
         raise click.UsageError("give --df2 ROOT or --data data.yaml")
     from annotations.training import train_detector as _train
 
-    path = _train(df2, out, epochs=epochs, imgsz=imgsz, batch=batch, model=model, data_yaml=data_yaml)
+    path = _train(
+        df2, out, epochs=epochs, imgsz=imgsz, batch=batch, model=model, data_yaml=data_yaml, resume=resume
+    )
     emit({"weights": str(path)}, as_json, lambda d: f"detector weights: {d['weights']}")
 
 

@@ -171,9 +171,14 @@ def train_detector(
     device: str | None = None,
     data_yaml: str | os.PathLike[str] | None = None,
     patience: int = 50,
+    resume: bool = False,
     **train_args,
 ) -> Path:
-    """Convert DeepFashion2 (or use ``data_yaml``, checked first by :func:`check_data_yaml`: a bad
+    """``resume``: continue the run a kill stopped, from ``out/train/weights/last.pt`` (its epoch,
+    optimizer and schedule; the other settings are the checkpoint's); a run that finished is not
+    trained again (its ``out/detector.pt`` is returned). Otherwise:
+
+    Convert DeepFashion2 (or use ``data_yaml``, checked first by :func:`check_data_yaml`: a bad
     one is refused before anything is written) and train a YOLO detector with ultralytics, its
     prints on stderr.
 
@@ -183,6 +188,9 @@ def train_detector(
     download). Failures (a bad data yaml or ``model`` (:func:`check_model`), ultralytics
     failing) raise :class:`MFError`.
     """
+    if resume:
+        with offline_ultralytics():
+            return _resume(Path(out), device)
     if data_yaml is None and df2_root is None:
         raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
     if data_yaml is not None:
@@ -190,6 +198,52 @@ def train_detector(
     check_model(model)
     with offline_ultralytics():
         return _train(df2_root, out, epochs, imgsz, batch, model, device, data_yaml, patience, train_args)
+
+
+def _resume(out_dir: Path, device: str | None) -> Path:
+    """:func:`train_detector` with ``resume`` (ultralytics offline)."""
+    last = out_dir / "train" / "weights" / "last.pt"
+    if not last.is_file():
+        raise ModelError(
+            "nothing to resume: no training checkpoint here",
+            where=str(last),
+            hint="start the training without --resume (with the same --out)",
+        )
+    check_weights_globals(last)  # only network layers and plain values: safe to unpickle
+    import torch
+
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    if ckpt.get("epoch", -1) == -1 or ckpt.get("optimizer") is None:  # ultralytics' mark of a finished run
+        done = out_dir / "detector.pt"
+        if done.is_file():
+            return done
+        return _keep_best(out_dir)
+    dev = pick_device(device)
+    with prints_to_stderr():
+        from ultralytics import YOLO
+
+        yolo = YOLO(str(last))
+    with prints_to_stderr(), keeping_torch_threads():
+        try:
+            yolo.train(resume=True, device=str(dev) if dev.type == "cuda" else "cpu", workers=0)
+        except Exception as exc:
+            raise ModelError(
+                f"ultralytics could not resume: {type(exc).__name__}: {one_line(exc)}",
+                where=str(last),
+                hint="start the training again without --resume",
+            ) from None
+    return _keep_best(out_dir)
+
+
+def _keep_best(out_dir: Path) -> Path:
+    """``out/detector.pt``: a copy of the run's best (else last) weights."""
+    wdir = out_dir / "train" / "weights"
+    best = wdir / "best.pt" if (wdir / "best.pt").is_file() else wdir / "last.pt"
+    if not best.is_file():
+        raise ModelError("ultralytics finished without writing weights", where=str(wdir))
+    dst = out_dir / "detector.pt"
+    atomic_copy(best, dst)  # a copy cut short leaves the previous weights whole
+    return dst
 
 
 def _train(
@@ -250,10 +304,4 @@ def _train(
                 where=str(data_yaml),
                 hint="check the dataset's images and labels",
             ) from None
-    wdir = out_dir / "train" / "weights"
-    best = wdir / "best.pt" if (wdir / "best.pt").is_file() else wdir / "last.pt"
-    if not best.is_file():
-        raise ModelError("ultralytics finished without writing weights", where=str(wdir))
-    dst = out_dir / "detector.pt"
-    atomic_copy(best, dst)  # a copy cut short leaves the previous weights whole
-    return dst
+    return _keep_best(out_dir)

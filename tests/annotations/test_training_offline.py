@@ -61,3 +61,33 @@ def test_model_weights_that_would_run_code_are_refused(df2, tmp_path):
     with pytest.raises(ModelError, match="io.open"):
         train_detector(df2, tmp_path / "o", epochs=1, model=str(tmp_path / "m.pt"))
     assert not (tmp_path / "RAN").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_killed_training_resumes_from_its_last_epoch(df2, tmp_path, monkeypatch):
+    """A rerun after a kill started again at epoch 1 and overwrote last.pt; ``resume`` goes on
+    from the saved epoch, and a finished run is not trained again."""
+    from ultralytics.engine.trainer import BaseTrainer
+
+    saved = BaseTrainer.save_model
+    epochs_run: list[int] = []
+
+    def save_then_die(self):
+        saved(self)
+        epochs_run.append(self.epoch)
+        if len(epochs_run) == 1:
+            raise KeyboardInterrupt  # the kill, right after the first epoch was saved
+
+    monkeypatch.setattr(BaseTrainer, "save_model", save_then_die)
+    out = tmp_path / "det"
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(df2, out, epochs=3, imgsz=64, batch=4, device="cpu")
+    assert epochs_run == [0]
+    weights = train_detector(None, out, resume=True, device="cpu")
+    assert epochs_run == [0, 1, 2]  # epochs 2 and 3, not 1 again
+    assert weights == out / "detector.pt" and weights.is_file()
+    assert torch.load(out / "train" / "weights" / "last.pt", weights_only=False)["epoch"] == -1  # finished
+    before = weights.read_bytes()
+    assert train_detector(None, out, resume=True, device="cpu") == weights  # finished: nothing to do
+    assert epochs_run == [0, 1, 2] and weights.read_bytes() == before
+    with pytest.raises(ModelError, match="nothing to resume"):
+        train_detector(None, tmp_path / "empty", resume=True)
