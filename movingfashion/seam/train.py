@@ -211,6 +211,21 @@ def check_resume(ckpt: dict[str, Any], cfg: TrainConfig, last: Path, *, extend: 
         )
 
 
+def check_resume_world(ckpt: dict[str, Any], world: int, batch: int, last: Path) -> None:
+    """Refuse to continue ``ckpt`` on another number of processes than it was trained on: the
+    steps per epoch and the batch every step sees would change mid-run (checkpoints written
+    before the number was kept are not checked)."""
+    was = (ckpt.get("extra") or {}).get("world_size")
+    if was is not None and int(was) != world:
+        raise ConfigError(
+            f"the run was trained on {was} process(es) (a batch of {batch * int(was)} per step), "
+            f"not {world} ({batch * world} per step)",
+            where=str(last),
+            hint=f"continue it with `torchrun --nproc_per_node {was}` (or without torchrun for 1), "
+            "or train in a new --out folder",
+        )
+
+
 def check_resume_data(ckpt: dict[str, Any], record: dict[str, Any], last: Path) -> None:
     """Refuse to continue ``ckpt`` on other training products than it was trained on."""
     old = ckpt.get("train_data") or {}
@@ -321,6 +336,7 @@ def train_phase2(
         ckpt = read_checkpoint(last, variant=model.variant)
         check_resume(ckpt, cfg, last, extend=extend)
         check_resume_data(ckpt, train_data, last)
+        check_resume_world(ckpt, world, cfg.batch_size, last)
         try:
             model.load_state_dict(ckpt["model"])
             if ckpt.get("optimizer"):
@@ -430,7 +446,7 @@ def train_phase2(
                 scaler=scaler,
                 train_config=cfg.model_dump(mode="json"),
                 train_data=train_data,
-                extra={"history": history, "schedule": schedule},
+                extra={"history": history, "schedule": schedule, "world_size": world},
             )
             _write_history(out, history)
         if save_now:

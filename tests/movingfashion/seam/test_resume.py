@@ -189,3 +189,19 @@ def test_resume_refuses_a_given_matcher_with_other_heads_on_the_same_encoder(tmp
     assert "resume without --matcher" in exc.value.hint
     check_resume_encoder(ckpt, {**other, "matcher_tag": "m/v1:111"}, last, given=True)  # the same matcher
     check_resume_encoder(ckpt, other, last, given=False)  # (not given: the recorded file moved on)
+
+
+def test_resume_refuses_another_number_of_processes(tmp_path, train_bank, monkeypatch):
+    """A 2-process torchrun checkpoint continued on 1 process without a word: the steps per epoch
+    and the batch every step sees changed mid-run."""
+    _run(train_bank, tmp_path, epochs=2)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert ckpt["extra"]["world_size"] == 1
+    ckpt["extra"]["world_size"] = 2  # as a run under torchrun --nproc_per_node 2 writes it
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(ConfigError, match=r"trained on 2 process\(es\).*not 1") as exc:
+        _run(train_bank, tmp_path, epochs=3, resume=True, extend=True)
+    assert "--nproc_per_node 2" in str(exc.value)
+    del ckpt["extra"]["world_size"]  # a checkpoint written before the number was kept
+    torch.save(ckpt, tmp_path / "last.pt")
+    assert _run(train_bank, tmp_path, epochs=3, resume=True, extend=True)["epochs_run"] == 1
