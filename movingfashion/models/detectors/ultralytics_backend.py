@@ -282,6 +282,30 @@ def class_map(
     )
 
 
+def _refuse_bare_network(path: Path) -> None:
+    """:class:`ModelError` for a ``.pt`` that is not the checkpoint ultralytics writes (a dict with
+    a ``model``): a whole pickled network (``torch.save`` of the module: ultralytics reads it as one of
+    999 unnamed classes) or a bare state dict (its error suggests a download). Called after
+    :func:`check_weights_globals`, so unpickling runs no code."""
+    import torch
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # noqa: BLE001 - not readable here: ultralytics' own load says why
+        return
+    if isinstance(obj, torch.nn.Module):
+        what = "a whole pickled network (torch.save of the module)"
+    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        what = "a bare state dict"
+    else:
+        return
+    raise ModelError(
+        f"this is {what}, not an ultralytics checkpoint: its class names and training record are missing",
+        where=str(path),
+        hint="pass the best.pt or last.pt ultralytics wrote (or save the model with YOLO(...).save())",
+    )
+
+
 class UltralyticsDetector(Detector):
     """YOLO via ultralytics: batched ``predict``, CUDA when present, classes mapped to DF2 1..13.
 
@@ -327,6 +351,7 @@ class UltralyticsDetector(Detector):
             )
         if not is_cfg:
             check_weights_globals(path)
+            _refuse_bare_network(path)
         try:
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
             with offline_ultralytics():

@@ -213,3 +213,18 @@ def test_faster_rcnn_weights_in_the_formats_torchvision_writes(tmp_path):
         with pytest.raises(ModelError, match=words) as err:
             build_detector("fasterrcnn", tmp_path / name, cfg)
         assert err.value.where == str(tmp_path / name) and "Weights only load failed" not in str(err.value)
+
+
+def test_a_bare_network_or_state_dict_as_yolo_weights_is_named_so(tmp_path):
+    """``torch.save(model)`` was refused as "999 classes are not DeepFashion2's", a state dict
+    with ultralytics' advice to download a model."""
+    import torch
+    from ultralytics import YOLO
+
+    net = YOLO("yolov8n.yaml").model
+    torch.save(net, tmp_path / "net.pt")
+    torch.save(net.state_dict(), tmp_path / "sd.pt")
+    for name, what in (("net.pt", "whole pickled network"), ("sd.pt", "bare state dict")):
+        with pytest.raises(ModelError, match=what) as err:
+            build_detector("ultralytics", tmp_path / name, DetectorConfig(device="cpu"))
+        assert err.value.where == str(tmp_path / name) and "999" not in str(err.value)
