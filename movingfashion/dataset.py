@@ -466,9 +466,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     split, with a warning, unless ``train=True`` is given.
 
     ``transform`` receives the frames ``[T, 3, H, W]`` only: the ``boxes`` stay in the frames'
-    coordinates as cut (``frame_size`` resizes both), so a transform that moves pixels (a resize,
-    a flip, a crop) must be applied to the boxes by the caller, or be done through ``frame_size``
-    / ``crop_size``.
+    coordinates as cut (``frame_size`` resizes both). A transform that moves pixels (a resize, a
+    flip, a crop) goes in ``transforms``, which receives ``(frames, boxes)`` (boxes ``[T, 4]``
+    ``x1, y1, x2, y2``, NaN where a frame has none) and returns both, as torchvision's
+    ``transforms`` of its detection datasets do: e.g. a ``torchvision.transforms.v2`` pipeline
+    called on ``(tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY",
+    canvas_size=(H, W)))``. It runs after ``transform``.
     """
 
     def __init__(
@@ -481,6 +484,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         crop: Literal["tracklet", "frame"] = "tracklet",
         transform: Callable[[torch.Tensor], Any] | None = None,
         shop_transform: Callable[[torch.Tensor], Any] | None = None,
+        transforms: Callable[[torch.Tensor, torch.Tensor], tuple[Any, Any]] | None = None,
         partition: str | Partition | None = None,
         classes: Iterable[int | str] | None = None,
         seed: int | None = None,
@@ -524,6 +528,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.crop = crop
         self.transform = transform
         self.shop_transform = shop_transform
+        self.transforms = transforms
         self.on_bad = on_bad
         self.crop_size = _size(crop_size, "crop_size")
         self.frame_size = _size(frame_size, "frame_size")
@@ -1174,13 +1179,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``, or ``[T, 3, h,
         w]`` when ``planar``)."""
         frames_t = self._tensor(clip, planar=planar)
+        boxes_t = torch.from_numpy(boxes)
         if self.transform is not None:
             frames_t = self.transform(frames_t)
+        if self.transforms is not None:
+            frames_t, boxes_t = self.transforms(frames_t, boxes_t)
         return {
             "shop": self._shop(rec),
             "frames": frames_t,
             "frame_indices": torch.tensor(idx, dtype=torch.long),
-            "boxes": torch.from_numpy(boxes),
+            "boxes": boxes_t,
             "product_id": rec.product_id,
             "df2_class": rec.df2_class if rec.df2_class is not None else -1,
             "partition": rec.partition.value,

@@ -111,3 +111,27 @@ def test_good_arguments_in_other_forms_are_taken(tiny_dataset):
     assert ds[0]["frames"].shape == (2, 3, 32, 48) and ds[0]["frames"].dtype == torch.uint8
     with pytest.raises(ConfigError, match="epoch"):
         ds.set_epoch(-1)
+
+
+def test_transforms_move_frames_and_boxes_together(tiny_dataset):
+    """``transform`` sees frames only (a flip there left the boxes where they were); ``transforms``
+    takes both, as torchvision's detection datasets do, and a v2 pipeline flips both."""
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    flip = v2.RandomHorizontalFlip(p=1.0)
+
+    def both(frames, boxes):
+        h, w = frames.shape[-2:]
+        out_frames, out_boxes = flip(
+            tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(h, w))
+        )
+        return out_frames.as_subclass(torch.Tensor), out_boxes.as_subclass(torch.Tensor)
+
+    kw = dict(crop="frame", frames=3, seed=0, train=False)
+    plain = MovingFashionDataset(tiny_dataset, "test", **kw)[0]
+    flipped = MovingFashionDataset(tiny_dataset, "test", transforms=both, **kw)[0]
+    w = plain["frames"].shape[-1]
+    assert torch.equal(flipped["frames"], plain["frames"].flip(-1))
+    x1, y1, x2, y2 = plain["boxes"].unbind(-1)
+    assert torch.allclose(flipped["boxes"], torch.stack([w - x2, y1, w - x1, y2], -1))
