@@ -303,7 +303,8 @@ class MultiDeepFashion2Dataset(torch.utils.data.Dataset):
             "partition": "multidf2",
             "video_path": f"{self.split}/{seq['id']}",
             "video_index": 0,
-            "index": int(index),
+            "index": int(index) % len(self.sequences),  # its position, as MovingFashionDataset's
+            "draw": int(index),  # the index asked for, whose randomness the item holds
             "orig_size": sizes[0] if sizes else (0, 0),
             "image_paths": [seq["frames"][i]["image"] for i in idx],
         }
