@@ -215,24 +215,35 @@ def _resume(out_dir: Path, device: str | None) -> Path:
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
     if ckpt.get("epoch", -1) == -1 or ckpt.get("optimizer") is None:  # ultralytics' mark of a finished run
         done = out_dir / "detector.pt"
-        if done.is_file():
-            return done
-        return _keep_best(out_dir)
-    dev = pick_device(device)
+        return done if done.is_file() else _keep_best(out_dir)
     with prints_to_stderr():
         from ultralytics import YOLO
 
         yolo = YOLO(str(last))
-    with prints_to_stderr(), keeping_torch_threads():
+    with _training_errors("ultralytics could not resume", last, "start the training again without --resume"):
+        yolo.train(resume=True, device=_device_arg(device), workers=0)
+    return _keep_best(out_dir)
+
+
+def _device_arg(device: str | None) -> str:
+    """The device ultralytics is given: the CUDA one :func:`pick_device` picks, else the CPU."""
+    dev = pick_device(device)
+    return str(dev) if dev.type == "cuda" else "cpu"
+
+
+@contextlib.contextmanager
+def _training_errors(what: str, where: str | os.PathLike[str], hint: str) -> Iterator[None]:
+    """Run an ultralytics training with its prints on stderr and torch's threads kept; a failure
+    other than the toolkit's own is one :class:`ModelError` (``what``: its first words)."""
+    with prints_to_stderr(), keeping_torch_threads():  # its trainer sets torch's threads on the CPU
         try:
-            yolo.train(resume=True, device=str(dev) if dev.type == "cuda" else "cpu", workers=0)
+            yield
+        except MFError:
+            raise
         except Exception as exc:
             raise ModelError(
-                f"ultralytics could not resume: {type(exc).__name__}: {one_line(exc)}",
-                where=str(last),
-                hint="start the training again without --resume",
+                f"{what}: {type(exc).__name__}: {one_line(exc)}", where=str(where), hint=hint
             ) from None
-    return _keep_best(out_dir)
 
 
 def _keep_best(out_dir: Path) -> Path:
@@ -275,33 +286,24 @@ def _train(
     if data_yaml is None:
         data_yaml = df2_to_yolo(df2_root, out_dir / "yolo-data")
         check_data_yaml(data_yaml)
-    dev = pick_device(device)
-    with prints_to_stderr(), keeping_torch_threads():  # its trainer sets torch's threads on the CPU
-        try:
-            yolo.train(
-                data=str(data_yaml),
-                epochs=epochs,
-                imgsz=imgsz,
-                batch=batch,
-                device=str(dev) if dev.type == "cuda" else "cpu",
-                workers=0,
-                plots=False,
-                amp=dev.type == "cuda",
-                project=str(out_dir.resolve()),
-                name="train",
-                exist_ok=True,
-                verbose=False,
-                patience=patience,
-                seed=0,
-                deterministic=False,
-                **train_args,
-            )
-        except MFError:
-            raise
-        except Exception as exc:
-            raise ModelError(
-                f"ultralytics training failed: {type(exc).__name__}: {one_line(exc)}",
-                where=str(data_yaml),
-                hint="check the dataset's images and labels",
-            ) from None
+    dev = _device_arg(device)
+    with _training_errors("ultralytics training failed", data_yaml, "check the dataset's images and labels"):
+        yolo.train(
+            data=str(data_yaml),
+            epochs=epochs,
+            imgsz=imgsz,
+            batch=batch,
+            device=dev,
+            workers=0,
+            plots=False,
+            amp=dev != "cpu",
+            project=str(out_dir.resolve()),
+            name="train",
+            exist_ok=True,
+            verbose=False,
+            patience=patience,
+            seed=0,
+            deterministic=False,
+            **train_args,
+        )
     return _keep_best(out_dir)

@@ -1043,21 +1043,24 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 hint=exc.hint,
             ) from None
 
-    def _position(self, index: int) -> int:
-        """The item a (sampler's) index stands for: ``index`` modulo the length."""
+    def _require_items(self) -> None:
+        """IndexError naming the split file when the dataset holds no item."""
         if not self._index:
             raise IndexError(f"{self.split_path}: the dataset is empty (its filters keep no product)")
+
+    def _position(self, index: int) -> int:
+        """The item a (sampler's) index stands for: ``index`` modulo the length."""
+        self._require_items()
         return int(index) % len(self._index)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if isinstance(index, slice) or not isinstance(index, numbers.Integral | np.integer | torch.Tensor):
+        if not isinstance(index, numbers.Integral | torch.Tensor):  # numpy's integers are Integral
             raise TypeError(
                 f"dataset indices are integers, not {type(index).__name__}; "
                 "use torch.utils.data.Subset(dataset, indices) for a part of it"
             )
         index = int(index)
-        if not self._index:
-            raise IndexError(f"{self.split_path}: the dataset is empty (its filters keep no product)")
+        self._require_items()
         if index < 0:  # as for a list; the generator needs a non-negative index
             if index < -len(self._index):
                 raise IndexError(f"index {index} out of range for {len(self._index)} items")

@@ -285,7 +285,8 @@ def class_map(
 def _refuse_bare_network(path: Path) -> None:
     """:class:`ModelError` for a ``.pt`` that is not the checkpoint ultralytics writes (a dict with
     a ``model``): a whole pickled network (``torch.save`` of the module: ultralytics reads it as one of
-    999 unnamed classes) or a bare state dict (its error suggests a download). Called after
+    999 unnamed classes) or a bare state dict (its error suggests a download). Called only once
+    loading or the class check failed (a good file is read once), after
     :func:`check_weights_globals`, so unpickling runs no code."""
     import torch
 
@@ -351,7 +352,6 @@ class UltralyticsDetector(Detector):
             )
         if not is_cfg:
             check_weights_globals(path)
-            _refuse_bare_network(path)
         try:
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
             with offline_ultralytics():
@@ -360,13 +360,19 @@ class UltralyticsDetector(Detector):
             takes = "a YOLO .pt file"
             if not is_cfg:
                 refuse_other_checkpoint(path, takes)
+                _refuse_bare_network(path)
             reason = _ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
             raise ModelError(
                 f"cannot load YOLO weights/config: {type(exc).__name__}: {one_line(reason)}",
                 where=str(path),
                 hint=f"pass {takes}",
             ) from None
-        self.classes = class_map(self.model.names, strict=not is_cfg, where=str(path))
+        try:
+            self.classes = class_map(self.model.names, strict=not is_cfg, where=str(path))
+        except ModelError:
+            if not is_cfg:  # a whole pickled network reads as 999 unnamed classes: say what it is
+                _refuse_bare_network(path)
+            raise
         ckpt = getattr(self.model, "ckpt", None) or {}
         if not is_cfg and not allow_random and not (isinstance(ckpt, dict) and ckpt.get("train_args")):
             raise ModelError(
