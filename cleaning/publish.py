@@ -137,7 +137,7 @@ from movingfashion.archive.verify import (
     verify_dataset,
 )
 from movingfashion.media.ffmpeg import transcode
-from movingfashion.media.images import encode_image, read_image
+from movingfashion.media.images import encode_image, image_file_format, read_image
 from schemas.atomic import (
     atomic_copy,
     atomic_write_bytes,
@@ -440,13 +440,7 @@ class _Publisher:
 
 def _image_format(path: Path) -> str | None:
     """'jpeg' or 'png' by the file's magic bytes, else None."""
-    with open(path, "rb") as fh:
-        head = fh.read(8)
-    if head[:3] == b"\xff\xd8\xff":
-        return "jpeg"
-    if head == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    return None
+    return {"jpg": "jpeg", "png": "png"}.get(image_file_format(path) or "")
 
 
 @dataclass

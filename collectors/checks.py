@@ -16,12 +16,14 @@ from schemas.errors import FetchError, MediaError
 from schemas.items import ImageProbe, VideoProbe
 
 VIDEO_EXTS = {"mp4", "mov", "webm", "mkv", "m4v", "avi"}
-IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp"}
+IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "avif", "heic", "heif", "tif", "tiff"}
 _TYPE_EXT = {
     "image/jpeg": "jpg",
     "image/png": "png",
     "image/webp": "webp",
     "image/gif": "gif",
+    "image/avif": "avif",
+    "image/heic": "heic",
     "video/mp4": "mp4",
     "video/webm": "webm",
     "video/quicktime": "mov",
@@ -141,8 +143,21 @@ def probe_file(path: str | os.PathLike[str], expect: str) -> VideoProbe | ImageP
     raise ValueError(f"unknown media kind {expect!r}")
 
 
-def ext_for(url: str, content_type: str | None, expect: str) -> str:
-    """File extension from the URL's suffix, else the content type, else the kind's default."""
+def ext_for(
+    url: str, content_type: str | None, expect: str, path: str | os.PathLike[str] | None = None
+) -> str:
+    """File extension of a downloaded or adopted file: for an image, the format its bytes at
+    ``path`` are (an AVIF served as ``.jpg`` is named ``.avif``); else from the URL's suffix,
+    else the content type, else the kind's default."""
+    if expect == "image" and path is not None:
+        from movingfashion.media.images import image_file_format
+
+        try:
+            sniffed = image_file_format(path)
+        except OSError:
+            sniffed = None
+        if sniffed is not None:
+            return sniffed
     known = VIDEO_EXTS if expect == "video" else IMAGE_EXTS
     suffix = Path(urlsplit(url).path).suffix.lower().lstrip(".")
     if suffix in known:

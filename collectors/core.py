@@ -505,7 +505,7 @@ class CollectContext:
             failed = self._failed_asset(item, kind, url, exc.reason)
             self.note_failure(failed, exc)
             return failed
-        final = folder / f"{stem}.{ext_for(src.name, content_type, expect)}"
+        final = folder / f"{stem}.{ext_for(src.name, content_type, expect, src)}"
         part = src if move else folder / f".{stem}.adopt.part"
         try:
             with local_faults(part):

@@ -748,7 +748,7 @@ class PoliteClient:
             if exc.reason != FILE_VANISHED:
                 discard_part(part)
             raise
-        ext = ext_for(url, content_type, expect)
+        ext = ext_for(url, content_type, expect, part)
         final = folder / f"{stem}.{ext}"
         try:
             with local_faults(final):

@@ -28,6 +28,52 @@ class ImageTooLarge(MediaError):
     """An image declares more pixels than :data:`MAX_IMAGE_PIXELS` (refused before decoding)."""
 
 
+#: HEIF brands (ISO BMFF ``ftyp`` major or compatible brands) by the file suffix they call for
+_HEIF_BRANDS = {
+    b"avif": "avif",
+    b"avis": "avif",
+    b"heic": "heic",
+    b"heix": "heic",
+    b"heim": "heic",
+    b"heis": "heic",
+    b"hevc": "heic",
+    b"hevx": "heic",
+    b"mif1": "heif",
+    b"msf1": "heif",
+}
+
+
+def image_format_of(head: bytes) -> str | None:
+    """The image format the first bytes of a file are (at least 32 for HEIF's brands), as its
+    usual suffix: ``jpg``, ``png``, ``gif``, ``webp``, ``bmp``, ``tiff``, ``avif``, ``heic`` or
+    ``heif``; None for anything else (what a URL or a content type claims is not looked at)."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:2] == b"BM" and len(head) >= 14:
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[4:8] == b"ftyp":
+        brands = [head[8:12]] + [head[i : i + 4] for i in range(16, min(len(head), 32) - 3, 4)]
+        kinds = [_HEIF_BRANDS[b] for b in brands if b in _HEIF_BRANDS]
+        for kind in ("avif", "heic", "heif"):  # the most specific a brand list names
+            if kind in kinds:
+                return kind
+    return None
+
+
+def image_file_format(path: str | os.PathLike[str]) -> str | None:
+    """:func:`image_format_of` the file ``path`` (its first 32 bytes)."""
+    with open(path, "rb") as fh:
+        return image_format_of(fh.read(32))
+
+
 def _too_large(path: Path, what: str) -> ImageTooLarge:
     return ImageTooLarge(
         f"image too large: {what}, over the limit of {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels (a decompression"
@@ -51,23 +97,37 @@ def _pil_open(path: str | os.PathLike[str]) -> Any:
     return (original if callable(original) else Image.open)(path)
 
 
-def check_image_pixels(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`ImageTooLarge` when the header of ``path`` declares more than
-    :data:`MAX_IMAGE_PIXELS` pixels; nothing is decoded, and a header Pillow cannot read passes."""
+#: Pillow modes that carry an alpha channel
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def _checked_header(path: Path) -> tuple[int, int, bool] | None:
+    """(width, height, whether it has transparency) from one header read by Pillow, nothing
+    decoded; :class:`ImageTooLarge` past :data:`MAX_IMAGE_PIXELS`; None when Pillow cannot
+    read the header (the decoder says what the file is)."""
     from PIL import Image, UnidentifiedImageError
 
-    p = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with _pil_open(p) as im:
+            with _pil_open(path) as im:
                 w, h = int(im.size[0]), int(im.size[1])
+                clear = im.mode in _ALPHA_MODES or "transparency" in im.info
     except Image.DecompressionBombError:
-        raise _too_large(p, f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels") from None
+        raise _too_large(
+            path, f"more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        return  # not for Pillow (or not an image at all): the decoder says what it is
+        return None
     if w * h > MAX_IMAGE_PIXELS:
-        raise _too_large(p, f"{w}x{h} ({w * h / 1e6:.0f} megapixels)")
+        raise _too_large(path, f"{w}x{h} ({w * h / 1e6:.0f} megapixels)")
+    return w, h, clear
+
+
+def check_image_pixels(path: str | os.PathLike[str]) -> None:
+    """Raise :class:`ImageTooLarge` when the header of ``path`` declares more than
+    :data:`MAX_IMAGE_PIXELS` pixels; nothing is decoded, and a header Pillow cannot read passes."""
+    _checked_header(Path(path))
 
 
 def read_image(
@@ -97,14 +157,15 @@ def read_image(
         raise ValueError(f"orientation must be 'exif' or 'stored', got {orientation!r}")
     if not p.is_file():
         raise MediaError("image file not found", where=str(p), hint="check the image path")
-    check_image_pixels(p)
+    header = _checked_header(p)
     data = np.fromfile(str(p), dtype=np.uint8)
     flags = cv2.IMREAD_COLOR | (cv2.IMREAD_IGNORE_ORIENTATION if orientation == "stored" else 0)
     img = cv2.imdecode(data, flags) if data.size else None
     if img is None or img.size == 0:
         raise MediaError("image does not decode", where=str(p), hint="the file is corrupt or not an image")
     img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    alpha = _alpha(p, orientation)
+    # only a header with transparency is opened again (most shop images have none)
+    alpha = _alpha(p, orientation) if header is not None and header[2] else None
     if alpha is not None and alpha.shape == img.shape[:2]:
         img = over_white(img, alpha)
     if size is not None:
@@ -120,7 +181,7 @@ def _alpha(path: Path, orientation: str) -> np.ndarray | None:
 
     try:
         with _pil_open(path) as im:
-            if im.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in im.info:
+            if im.mode not in _ALPHA_MODES and "transparency" not in im.info:
                 return None
             if orientation == "exif":
                 im = ImageOps.exif_transpose(im)
