@@ -436,17 +436,23 @@ def sheets(dataset, videos, n, as_json) -> None:
     A video whose sheet cannot be drawn (its video missing or unreadable, a box of its tracklet
     file far outside its frames) is reported and skipped: the other sheets are written and a
     published folder's manifest takes them in (exit 1 when some failed; a split file or row that
-    does not read stops the command, exit 2).
+    does not read stops the command, exit 2). A video `mf publish` held back for review is not in
+    the published folder: it is listed under `held_back` and skipped (its sheet from the build
+    stands; `mf review` shows it).
     """
     results = require_results(dataset)
     stems = {Path(vt.video).stem for vt in results}
     _unknown_videos(dataset, [v for v in videos if v not in stems])
+    from annotations.qa import held_videos
     from annotations.sheets import write_sheet
     from annotations.tracklet_files import tracklet_file
     from schemas.errors import MediaError, MFError
     from schemas.faults import reraise_local_fault
 
+    held = held_videos(dataset)
     chosen = [vt for vt in results if not videos or Path(vt.video).stem in videos]
+    held_back = [vt.video for vt in chosen if vt.video in held and not (Path(dataset) / vt.video).exists()]
+    chosen = [vt for vt in chosen if vt.video not in held_back]
     out: list[str] = []
     failed: list[dict[str, str]] = []
     try:
@@ -464,9 +470,21 @@ def sheets(dataset, videos, n, as_json) -> None:
         if out:
             _refresh_published(dataset, out)
     emit(
-        {"sheets": out, "failed": failed},
+        {"sheets": out, "failed": failed, "held_back": held_back},
         as_json,
-        lambda d: "\n".join([*d["sheets"], *(f"failed: {_failure(f)}" for f in d["failed"])]),
+        lambda d: "\n".join(
+            [
+                *d["sheets"],
+                *(f"failed: {_failure(f)}" for f in d["failed"]),
+                *(
+                    [
+                        f"held back for review, not in the folder (its sheet from the build stands): {_names(held_back)}"
+                    ]
+                    if held_back
+                    else []
+                ),
+            ]
+        ),
     )
     exit_if_failed(failed)
 

@@ -108,3 +108,28 @@ def test_verify_still_breaks_on_a_file_no_record_holds(cleaned_world, catalog_co
     (out / HELD_TRACKLETS).write_text("[]")
     breaks = verify_dataset(out).breaks
     assert any(b.field == HELD_TRACKLETS for b in breaks), breaks
+
+
+def test_sheets_skip_the_videos_held_back_and_name_them(cleaned_world, catalog_copy, tmp_path):
+    """`mf-tracklets sheets --dataset DATASET` on a published folder: a held-back video is not in
+    it (only its tracklet file is), so it is listed under held_back, not failed (exit 0)."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        publish(cat, cleaned_world.root, out)
+        pid = sorted(read_official(out / "train.json"))[0]
+        videos = read_official(out / "train.json")[pid].video_paths
+        for v in videos:
+            _files_of(out, pid, v)
+        _flag(cat, pid)
+        publish(cat, cleaned_world.root, out)
+    assert not any((out / v).exists() for v in videos)
+    res = CliRunner().invoke(tracklets, ["sheets", "--dataset", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    assert d["failed"] == [] and sorted(d["held_back"]) == sorted(videos)
+    res = CliRunner().invoke(tracklets, ["sheets", "--dataset", str(out)])
+    assert res.exit_code == 0 and "held back for review" in res.output and videos[0] in res.output
