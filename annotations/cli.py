@@ -30,6 +30,7 @@ from schemas.cli_support import (
     emit,
     exit_if_failed,
     json_option,
+    on_interrupt,
     out_option,
     progress,
     progress_bar,
@@ -91,6 +92,8 @@ def tracklets() -> None:
       mf-tracklets qa --dataset dataset --reference reference-dataset
       mf-tracklets review --dataset dataset
       mf-tracklets export --format cvat --dataset dataset --out cvat
+
+    Add --debug to any command to see a traceback on errors.
     """
 
 
@@ -836,7 +839,7 @@ def review(
         as_json,
         lambda d: (
             "\n".join(
-                f"{r['video']}  {r['reason']}  "
+                f"{r['video']}  {r['reason'] or '(decided in review)'}  "
                 + (
                     "held back by mf publish (no video in the dataset)"
                     if r.get("held_back") and not r.get("has_file")
@@ -1026,6 +1029,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     """
     if not df2 and not data_yaml and not resume:
         raise click.UsageError("give --df2 ROOT or --data data.yaml")
+    on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}")
     from annotations.training import train_detector as _train
 
     path = _train(
@@ -1065,6 +1069,8 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     if crop_size is not None and crop_size % 16:
         raise click.BadParameter(f"{crop_size} is not a multiple of 16", param_hint="'--crop-size'")
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
+
+    on_interrupt("interrupted: nothing was written (pretraining does not resume); rerun to start again")
 
     if init is not None:
         from movingfashion.models import load_matcher

@@ -36,7 +36,9 @@ def _group_help() -> str:
         "the catalog (default ROOT/catalog.sqlite) with SHA-256, metadata, status and reasons. "
         "Reruns skip what is done before any request.\n\n"
         f"{EXIT_STATUS}\n\n"
-        "\b\nExamples (a local world: `mf world serve --world world --port 8765`):\n" + examples
+        "\b\nExamples (a local world: `mf world serve --world world --port 8765`):\n"
+        + examples
+        + "\n\nAdd --debug to any command to see a traceback on errors."
     )
 
 

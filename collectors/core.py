@@ -144,9 +144,10 @@ class Summary:
 
     ``failed``: network or server trouble, or a local fault (a rerun tries again); ``rejected``:
     the item or its content was refused for good (content checks, not a video, too large, unsafe
-    id, 404). ``problems`` lists both, one ``{source_id, status, reason}`` per item, with the
-    ``url``, ``kind`` and ``message`` of the page or file at fault when known (+ ``path`` for a
-    local fault). ``stopped``: the local fault that ended the run early (``reason``,
+    id, 404). ``problems`` lists both, one per item, every one with the same keys:
+    ``source_id``, ``status``, ``reason``, ``stage`` (``item``, or ``discovery`` for a listing
+    page discovery could not read), and the ``url``, ``kind`` and ``message`` of the page or file
+    at fault and the ``path`` of a local fault, each None when not known. ``stopped``: the local fault that ended the run early (``reason``,
     ``path``, ``message``), None when the run went through. ``executor``: what ran where on a
     remote executor (``{"name", "nodes"}``: tasks per node), None on the local one.
     ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
@@ -181,10 +182,15 @@ class Summary:
         if out.status in ("failed", "rejected") or out.reason == BUSY:
             if out.reason:
                 self.reasons[out.reason] = self.reasons.get(out.reason, 0) + 1
-            problem = {"source_id": out.source_id, "status": out.status, "reason": out.reason}
-            for key in ("path", "url", "kind", "message"):
-                if getattr(out, key):
-                    problem[key] = getattr(out, key)
+            # one key set for every problem (None where unknown): ``stage`` "item" or "discovery"
+            problem = {
+                "source_id": out.source_id,
+                "status": out.status,
+                "reason": out.reason,
+                "stage": "item",
+            }
+            for key in PROBLEM_DETAILS:
+                problem[key] = getattr(out, key) or None
             self.problems.append(problem)
 
     def human(self, max_listed: int = 50) -> str:
@@ -206,6 +212,10 @@ class Summary:
             )
         # an interrupted or stopped run is said once, on stderr, by the command (mf-collect)
         return text
+
+
+#: the keys of a problem besides source_id, status, reason and stage (None when not known)
+PROBLEM_DETAILS = ("path", "url", "kind", "message")
 
 
 def problem_line(p: dict[str, Any]) -> str:

@@ -84,7 +84,7 @@ def note_problem(summary: Summary, problem: DiscoveryProblem) -> None:
     reason = exc.reason if exc is not None else "fetch_failed"
     where = problem.url or (exc.where if exc is not None else None) or "?"
     summary.add(Outcome(where, "failed", reason))
-    summary.problems[-1].update(stage="discovery", url=where, message=exc.message if exc else "")
+    summary.problems[-1].update(stage="discovery", url=where, message=exc.message if exc else None)
 
 
 def _limited(found: Iterable[Candidate], limit: int | None) -> Iterator[Candidate]:

@@ -134,7 +134,7 @@ def catalog() -> None:
 @catalog_option(help="SQLite catalog of the pipeline (mf-collect writes ROOT/catalog.sqlite).")
 @json_option
 def catalog_status(catalog_path: str, as_json: bool) -> None:
-    """Count items per status.
+    """Count items per status (with --json every status of the life cycle, 0 when none).
 
     \b
     Examples:
@@ -142,10 +142,12 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
       mf catalog status --catalog data/catalog.sqlite --json
     """
     from schemas.catalog import Catalog
+    from schemas.items import Status
 
     with Catalog(catalog_path, must_exist=True) as cat:  # a typo or an empty file: refused, not made
-        counts = cat.status_counts()
-    emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in sorted(r.items())) or "empty")
+        found = cat.status_counts()
+    counts = {s.value: int(found.get(s.value, 0)) for s in Status} | {k: int(v) for k, v in found.items()}
+    emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in r.items() if v) or "empty")
 
 
 @catalog.command("check", context_settings=HELP, epilog=EXIT_STATUS)

@@ -55,6 +55,18 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_INTERRUPTED = 130
 
 
+#: what :func:`run_main` prints when Ctrl-C or SIGTERM stops a command that did not say otherwise
+RESUME_HINT = "interrupted: state is saved, rerun the same command to resume"
+_interrupt_hint: list[str] = [RESUME_HINT]
+
+
+def on_interrupt(message: str) -> None:
+    """The line :func:`run_main` prints when this command is interrupted (Ctrl-C, SIGTERM), for
+    a command that does not resume by a plain rerun: one that needs ``--resume``, one that starts
+    over, a server for which Ctrl-C is the way to stop."""
+    _interrupt_hint[0] = message
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread as Ctrl-C raises :class:`KeyboardInterrupt` (of which
     it is one): ``with`` and ``finally`` blocks run, pools are cancelled and joined, partial
@@ -164,6 +176,7 @@ _PATH_NET = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOO
 
 def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
     """:func:`run_main`'s exit rule around ``cmd``."""
+    _interrupt_hint[0] = RESUME_HINT
     try:
         from schemas.progress_lines import every_s
 
@@ -194,13 +207,10 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         sys.exit(fault.exit_code)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
         interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
-        click.echo(
-            "interrupted: state is saved, rerun the same command to resume" if interrupted else "aborted",
-            err=True,
-        )
+        click.echo(_interrupt_hint[0] if interrupted else "aborted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        click.echo("interrupted: state is saved, rerun the same command to resume", err=True)
+        click.echo(_interrupt_hint[0], err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split())

@@ -30,6 +30,11 @@ def _cases(tmp: Path) -> list[tuple[str, str, list[str]]]:
         ("mf", "clean", ["clean", "--catalog", nope, "--root", str(tmp)]),
         ("mf", "publish", ["publish", "--catalog", nope, "--root", str(tmp), "--out", str(tmp / "o")]),
         ("mf", "stats", ["stats", "--catalog", nope]),
+        (
+            "mf",
+            "world generate --workers 0",
+            ["world", "generate", "--out", str(tmp / "o"), "--products", "20", "--quick", "--workers", "0"],
+        ),
         ("mf-collect", "urls, an empty list", ["urls", str(tmp / "empty.txt"), "--root", str(tmp / "o")]),
         (
             "mf-collect",
@@ -80,6 +85,41 @@ def test_ctrl_c_says_the_state_is_saved_and_exits_130(capsys):
         run_main(slow, [])
     assert exc.value.code == 130
     assert "interrupted: state is saved, rerun the same command to resume" in capsys.readouterr().err
+
+
+def test_a_command_that_does_not_resume_by_a_rerun_says_what_to_do_instead(capsys, monkeypatch, tmp_path):
+    """``on_interrupt``: pretraining starts over, a server just stops; the next command run in
+    the same process says the default again."""
+    import click
+
+    import movingfashion.models.pretrain as pretrain
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import on_interrupt
+
+    @click.command()
+    def serve() -> None:
+        on_interrupt("stopped")
+        raise KeyboardInterrupt
+
+    @click.command()
+    def slow() -> None:
+        raise KeyboardInterrupt
+
+    for cmd, said in ((serve, "stopped"), (slow, "interrupted: state is saved")):
+        with pytest.raises(SystemExit) as exc:
+            run_main(cmd, [])
+        assert exc.value.code == 130 and capsys.readouterr().err.strip().startswith(said)
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pretrain, "pretrain_matcher", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            cli, ["pretrain-matcher", "--df2", str(tmp_path), "--out", str(tmp_path / "m.pt"), "--steps", "1"]
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 130 and "does not resume" in err and "state is saved" not in err, err
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from schemas.cli_support import (
     emit,
     json_option,
     legacy_folder,
+    on_interrupt,
     out_option,
     progress,
     require_dataset,
@@ -158,6 +159,7 @@ def train(
         df2 = legacy_folder(df2, dataset if df2 is None else None, "--df2")
         from movingfashion.seam.phase1 import run_phase1
 
+        on_interrupt("interrupted: phase 1 does not resume; rerun to start it again")
         result = run_phase1(df2, out, steps=steps, seed=seed or 0, progress=progress, log=log)
     elif method == "asymnet":
         _phase2_dataset(dataset)
@@ -167,6 +169,10 @@ def train(
                 "stages are done (a few minutes on frozen features); rerun without --resume in a new --out"
             )
         from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
+
+        on_interrupt(
+            "interrupted: AsymNet writes OUT/last.pt only when both stages are done; rerun to start again"
+        )
 
         acfg = load_config(
             AsymNetConfig,
@@ -181,6 +187,7 @@ def train(
     else:
         _phase2_dataset(dataset)
         _resume_start(out, resume, extend)
+        on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}/last.pt")
         from movingfashion.seam.config import TrainConfig
         from movingfashion.seam.train import run_phase2
 

@@ -19,6 +19,7 @@ from schemas.cli_support import (
     json_option,
     legacy_argument,
     legacy_folder,
+    on_interrupt,
     out_option,
     progress_bar,
     run_main,
@@ -110,7 +111,10 @@ def world() -> None:
     "--quick", is_flag=True, help="Shorter clips and a smaller DeepFashion2-format set (for tests)."
 )
 @click.option(
-    "--workers", type=int, default=None, help="Processes rendering videos (default from config: 2)."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes rendering videos (default from config: 2).",
 )
 @click.option(
     "--config",
@@ -222,6 +226,7 @@ def serve(
     from .server import WorldServer
 
     stop_on_ctrl_c()  # "Ctrl-C to stop", also when a script started it in the background
+    on_interrupt("stopped")  # Ctrl-C is how a server ends: nothing to resume
     server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults))).start()
     try:
         fx = server.write_fixtures(fixtures_dir or Path(world_dir) / "fixtures")

@@ -65,11 +65,23 @@ def test_problem_lines_of_the_summary():
         "source_id": "7001",
         "status": "failed",
         "reason": "truncated_body",
+        "stage": "item",
+        "path": None,
         "url": "https://v/7001.mp4",
         "kind": "video",
         "message": "cut short",
     }
-    assert s.problems[1] == {"source_id": "7002", "status": "rejected", "reason": "unsafe_id"}
+    # every problem has the same keys, None where not known
+    assert s.problems[1] == {
+        "source_id": "7002",
+        "status": "rejected",
+        "reason": "unsafe_id",
+        "stage": "item",
+        "path": None,
+        "url": None,
+        "kind": None,
+        "message": None,
+    }
     assert s.human().splitlines()[2:] == [
         "  failed   7001  truncated_body  video https://v/7001.mp4: cut short",
         "  rejected 7002  unsafe_id",

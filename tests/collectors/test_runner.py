@@ -70,7 +70,9 @@ def test_a_remote_fault_ending_discovery_is_a_problem_not_the_end_of_the_run():
             "status": "failed",
             "reason": "http_503_exhausted",
             "stage": "discovery",
+            "path": None,
             "url": "http://shop/list?page=2",
+            "kind": None,
             "message": "HTTP 503",
         }
     ]

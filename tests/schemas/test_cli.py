@@ -123,3 +123,20 @@ def test_validate_error_line_has_no_pydantic_prefix(tmp_path, capsys):
     code, out, err = run_mf(["schema", "validate", str(bad)], capsys)
     assert code == 2 and out == ""
     assert "field 'tracklets[0].0': x2 (1) < x1 (9)" in err and "Value error" not in err
+
+
+def test_catalog_status_json_has_every_status_of_the_life_cycle(tmp_path):
+    from schemas.catalog import Catalog
+    from schemas.items import SourceItem, Status
+
+    db = tmp_path / "c.sqlite"
+    with Catalog(db) as cat:
+        cat.upsert_item(SourceItem(source="tiktok", source_id="v1"), status=Status.DOWNLOADED)
+        cat.upsert_item(SourceItem(source="tiktok", source_id="v2"), status=Status.DOWNLOADED)
+    res = CliRunner().invoke(cli, ["catalog", "status", "--catalog", str(db), "--json"])
+    assert res.exit_code == 0, res.output
+    counts = json.loads(res.stdout)
+    assert set(counts) == {s.value for s in Status}  # the same keys on every catalog
+    assert counts["downloaded"] == 2 and sum(counts.values()) == 2
+    res = CliRunner().invoke(cli, ["catalog", "status", "--catalog", str(db)])
+    assert res.output.split() == ["downloaded:", "2"]  # the text lists what is there
