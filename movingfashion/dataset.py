@@ -626,7 +626,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._build_index()
         if self.skipped:
             log.warning(
-                "%s: skipped %d bad rows (see dataset.skipped)%s",
+                "%s: skipped %d bad rows (each with its reason in `skipped`: the dataset's attribute,"
+                " the key of a command's --json)%s",
                 split_path,
                 len(self.skipped),
                 f"; none of its products has a usable video (first: {self.skipped[0][1]})"
@@ -1031,7 +1032,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 hint="every tracklet box of this video was dropped as bad",
             )
         scores = None
-        if self.sampler.name == "salient":
+        wants = getattr(self.sampler, "scores_from", None)
+        if wants == "confidence":
+            scores = {int(f): float(c) for f, c in video.confidences.items()}
+        elif wants == "quality":
             w, h = self.quality_size(video)
             scores = frame_quality(video.boxes, w or None, h or None, video.confidences, self.quality)
         try:

@@ -40,6 +40,9 @@ class FrameSampler(ABC):
     name: str = ""
     #: True when the sampler returns exactly ``T`` frames for any non-empty candidate list.
     fixed_length: bool = True
+    #: what the dataset passes as ``scores``: ``"quality"`` each frame's expressiveness score
+    #: (:func:`frame_quality`), ``"confidence"`` the tracklet's detection confidences, None nothing
+    scores_from: str | None = None
 
     @abstractmethod
     def __call__(
@@ -142,6 +145,7 @@ class SalientSampler(FrameSampler):
     """
 
     name = "salient"
+    scores_from = "quality"
 
     def __init__(self, temperature: float = 0.1) -> None:
         self.temperature = temperature

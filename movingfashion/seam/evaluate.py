@@ -1,10 +1,13 @@
 """Evaluation with the paper's protocol: baselines, AsymNet and SEAM variants on the test split.
 
 Methods (paper Table 2):
-- ``max_confidence``: the tracklet's most confident detection among the T sampled frames,
-  matched with the single-frame head (f, m). When no confidence is known (ground-truth
-  tracklets of the official JSON carry none) the centre frame of the sample is used.
-- ``max_matching``: the best single-frame score over the T frames, per shop image.
+- ``max_confidence``: the query tracklet's most confident detection over all its frames (paper
+  section 5), matched with the single-frame head (f, m). When no confidence is known
+  (ground-truth tracklets of the official JSON carry none) the tracklet's middle frame is used.
+- ``max_matching``: the best single-frame score per shop image over every frame the test bank
+  keeps of the tracklet (:func:`whole_tracklet_scores`). Both are the same at every T. A bank
+  without the ``maxconf`` slot (made by hand, a training bank) gives both over the T frames
+  instead (:func:`single_frame_scores`).
 - ``average_distance``: the mean single-frame score over the T frames, per shop image.
 - ``asymnet`` / ``asymnet_avg`` / ``asymnet_max``: an AsymNet checkpoint
   (:mod:`movingfashion.seam.asymnet`): its fusion tree, or the mean / max of its similarity nodes.
@@ -128,6 +131,40 @@ def single_frame_scores(
         "max_matching": per_frame.max(1).values,
         "average_distance": per_frame.mean(1),
     }
+
+
+@torch.no_grad()
+def whole_tracklet_scores(
+    model: SeamModel, bank: FeatureBank, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Score matrices [V, G] of Max Confidence and Max Matching as the paper defines them, their
+    single frame chosen "by looking at the entire pool of frames in a tracklet" instead of among
+    the T sampled ones: Max Confidence matches the query tracklet's most confident detection
+    (the test bank's ``maxconf`` frame, :func:`~movingfashion.seam.features.pool_parts`), Max
+    Matching takes the best score over every frame the bank keeps of the tracklet (its evenly
+    spaced pool, every evaluated T's RRS and salient frames and that detection: a dense sample of
+    the tracklet, not each of its frames). Empty for a bank without ``maxconf`` (one made by
+    hand, a training bank, a cache older than ``BANK_VERSION`` 6): the T-frame definitions of
+    :func:`single_frame_scores` stand."""
+    if "maxconf" not in bank.slots:
+        return {}
+    v, p = bank.fmaps.shape[:2]
+    rows = torch.arange(v)
+
+    def encode(z: torch.Tensor) -> torch.Tensor:
+        return model.f(z.to(device, torch.float32)).cpu()
+
+    shop = _batched(encode, bank.shop_fmaps)
+    w, b = model.m.fc.weight.detach().cpu(), model.m.fc.bias.detach().cpu()
+
+    def frame_scores(cols: torch.Tensor) -> torch.Tensor:  # one pool frame per video -> [V, G]
+        return score_matrix(_batched(encode, bank.fmaps[rows, cols]), shop, w, b)
+
+    best = None
+    for col in range(p):  # a running max: never a [V, P, G] tensor
+        s = frame_scores(torch.full((v,), col, dtype=torch.long))
+        best = s if best is None else torch.maximum(best, s)
+    return {"max_confidence": frame_scores(bank.slots["maxconf"][:, 0]), "max_matching": best}
 
 
 @torch.no_grad()
@@ -307,10 +344,13 @@ def evaluate_bank(
     if main_model is not None and cfg.salient:
         steps += [(t, SALIENT) for t in frames_list]
     it = progress(steps, desc="evaluate", total=len(steps), unit="method") if progress else steps
+    whole: dict[str, torch.Tensor] | None = None
     for t, what in it:
         sel = sample_indices(bank, t)
         if what == "baselines":
-            scores = single_frame_scores(models[0], bank, sel, device)
+            if whole is None:  # the same for every T: computed once
+                whole = whole_tracklet_scores(models[0], bank, device)
+            scores = {**single_frame_scores(models[0], bank, sel, device), **whole}
         elif what == SALIENT:
             assert main_model is not None
             sel = salient_indices(bank, t)

@@ -8,7 +8,8 @@ loader's Restricted Random Sampling (random in training, chunk centres in evalua
 frame is decoded once instead of once per epoch. A test bank (``clips``: the clip lengths
 evaluated) also keeps, for every such ``T``, the very frames the loader's evaluation RRS takes
 of the query tracklet (one per chunk, at its centre) and the best-scoring pool frame of each of
-its chunks (the ``salient`` pick), and where each sits in the pool (:attr:`FeatureBank.slots`):
+its chunks (the ``salient`` pick), the tracklet's most confident detection (Max Confidence's
+frame), and where each sits in the pool (:attr:`FeatureBank.slots`):
 the pool is then every distinct frame of those and of the evenly spaced ones. Banks are cached
 on disk by content key and reused on reruns.
 
@@ -56,8 +57,9 @@ from schemas.paths import resolve_under
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
 #: (4: a shared video's query comes from its product's ``<video>@<product>.json``; 5: a test bank
 #: keeps each evaluated T's own RRS and salient frames, :attr:`FeatureBank.slots`; banks an older
-#: toolkit cached are rebuilt, never reused)
-BANK_VERSION = 5
+#: toolkit cached are rebuilt, never reused; 6: it also keeps the query tracklet's most confident
+#: detection, ``slots["maxconf"]``)
+BANK_VERSION = 6
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"
@@ -177,8 +179,9 @@ class FeatureBank:
     expressiveness score of each frame (:func:`movingfashion.sampling.frame_quality`, crop
     sharpness included), read by the ``salient`` sampler; ``slots`` name -> [V, n] pool index of
     each video's frames of a kind (a bank built with ``clips``, :func:`pool_parts`): ``uniform``
-    the ``pool`` evenly spaced frames, ``rrs{T}`` the loader's evaluation RRS frames and
-    ``salient{T}`` the salient picks of a T-frame clip; a video's pool holds each distinct frame
+    the ``pool`` evenly spaced frames, ``rrs{T}`` the loader's evaluation RRS frames,
+    ``salient{T}`` the salient picks of a T-frame clip and ``maxconf`` [V, 1] the query
+    tracklet's most confident detection; a video's pool holds each distinct frame
     once, in temporal order, padded at the end by repeating its last frame (no slot points
     there). Empty for a bank without clips (a training bank, one made by hand): its pool is the
     ``pool`` evenly spaced frames.
@@ -318,29 +321,50 @@ def media_stamps(root: Path, split_path: Path) -> list[str]:
     return stamps
 
 
-def pool_parts(candidates: list[int], pool: int, clips: list[int]) -> dict[str, list[int]]:
+def most_confident(candidates: list[int], confidences: Mapping[int, float] | None) -> int | None:
+    """The candidate frame with the highest detection confidence (the earliest of equals); None
+    when no candidate has one (a ground-truth tracklet of the official JSON carries none)."""
+    best: tuple[float, int] | None = None
+    for f in candidates:
+        c = (confidences or {}).get(int(f))
+        if c is None or not np.isfinite(c):
+            continue
+        if best is None or float(c) > best[0]:
+            best = (float(c), int(f))
+    return None if best is None else best[1]
+
+
+def pool_parts(
+    candidates: list[int], pool: int, clips: list[int], confidences: Mapping[int, float] | None = None
+) -> dict[str, list[int]]:
     """The frames of a test bank's pool by kind, of a video whose query tracklet boxes the sorted
-    ``candidates``: ``uniform`` the ``pool`` evenly spaced ones (first and last included), and for
+    ``candidates``: ``uniform`` the ``pool`` evenly spaced ones (first and last included), for
     every ``T`` of ``clips`` ``rrs{T}``: the loader's evaluation RRS frames (the centre of each of
-    the T equal chunks: :class:`~movingfashion.sampling.RestrictedRandomSampler`)."""
+    the T equal chunks: :class:`~movingfashion.sampling.RestrictedRandomSampler`), and
+    ``maxconf``: the tracklet's most confident detection over all its frames (Max Confidence's
+    frame, paper section 5), or its middle frame when its ``confidences`` know none."""
     parts = {"uniform": get_sampler("uniform")(candidates, pool, train=False)}
     for t in clips:
         parts[f"rrs{t}"] = get_sampler("rrs")(candidates, t, train=False)
+    best = most_confident(candidates, confidences)
+    parts["maxconf"] = [candidates[len(candidates) // 2] if best is None else best]
     return parts
 
 
 class _PoolSampler(FrameSampler):
     """What the dataset decodes of a video for a test bank: every distinct frame of
-    :func:`pool_parts`, in temporal order (the clip length varies)."""
+    :func:`pool_parts`, in temporal order (the clip length varies); the dataset passes the query
+    tracklet's detection confidences as ``scores``."""
 
     name = "bank-pool"
     fixed_length = False
+    scores_from = "confidence"
 
     def __init__(self, pool: int, clips: list[int]) -> None:
         self.pool, self.clips = pool, clips
 
     def __call__(self, candidates, num, *, train=False, generator=None, scores=None):
-        parts = pool_parts(sorted(int(c) for c in candidates), self.pool, self.clips)
+        parts = pool_parts(sorted(int(c) for c in candidates), self.pool, self.clips, scores)
         return sorted({f for frames in parts.values() for f in frames})
 
 
@@ -353,12 +377,17 @@ def _salient_frames(candidates: list[int], t: int, quality: dict[int, float]) ->
 
 
 def _video_slots(
-    candidates: list[int], pooled: list[int], pool: int, clips: list[int], quality: torch.Tensor
+    candidates: list[int],
+    pooled: list[int],
+    pool: int,
+    clips: list[int],
+    quality: torch.Tensor,
+    confidences: Mapping[int, float] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Where each kind of frame of :func:`pool_parts` (and each T's salient pick) sits in a video's
     pool ``pooled`` (its frames in pool order, ``quality`` their scores)."""
     at = {f: i for i, f in enumerate(pooled)}
-    parts = pool_parts(candidates, pool, clips)
+    parts = pool_parts(candidates, pool, clips, confidences)
     scores = dict(zip(pooled, quality.tolist(), strict=True))
     for t in clips:
         parts[f"salient{t}"] = _salient_frames(candidates, t, scores)
@@ -545,7 +574,7 @@ def build_bank(
         quality.append(torch.tensor([expr.get(int(f), 0.0) for f in idx], dtype=torch.float32))
         if clips:
             for name, picked in _video_slots(
-                sorted(video.boxes), idx.tolist(), pool, clips, quality[-1]
+                sorted(video.boxes), idx.tolist(), pool, clips, quality[-1], video.confidences
             ).items():
                 slots.setdefault(name, []).append(picked)
         sources.append(q.source)

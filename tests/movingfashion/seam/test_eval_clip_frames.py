@@ -88,7 +88,7 @@ def test_salient_picks_one_pool_frame_per_chunk(bank, t):
 
 
 def test_fig8_keeps_the_evenly_spaced_frames_and_the_bank_is_versioned(bank):
-    assert BANK_VERSION == 5  # banks cached before are built again, never reused
+    assert BANK_VERSION == 6  # banks cached before are built again, never reused
     uniform = bank.slots["uniform"]
     for v, pid in enumerate(bank.product_ids):
         frames = bank.frames[v, uniform[v]].tolist()
@@ -105,7 +105,7 @@ def test_a_clip_length_the_bank_does_not_keep_is_refused(bank):
 
 
 def test_the_cached_bank_keeps_its_slots(bank, root):
-    assert set(bank.slots) == {"uniform", *(f"{k}{t}" for k in ("rrs", "salient") for t in CLIPS)}
+    assert set(bank.slots) == {"uniform", "maxconf", *(f"{k}{t}" for k in ("rrs", "salient") for t in CLIPS)}
     again = build_bank(root, "test", _encoder(), crop_size=32, pool=21, clips=CLIPS, cache_dir=root / "cache")
     assert again.key == bank.key and all(torch.equal(again.slots[k], v) for k, v in bank.slots.items())
     plain = build_bank(root, "test", _encoder(), crop_size=32, pool=21, cache_dir=root / "cache")
