@@ -19,7 +19,7 @@ The first run records the arguments that define the results in ``OUT/bench_args.
 a rerun with other values is refused, naming them (use a new ``--out``). An evaluation is
 reused only when its ``results.json`` names the checkpoints and epochs trained now.
 
-(about an hour on 2 idle CPU cores with the defaults.)
+(18 minutes on 2 busy CPU cores with the defaults, measured 2026-12-05.)
 """
 
 from __future__ import annotations
