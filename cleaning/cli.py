@@ -359,9 +359,24 @@ def _publish_human(res: dict[str, Any]) -> str:
         {
             k: v
             for k, v in res.items()
-            if k not in ("verify", "archive", "held_back", "not_cleaned", "split_rule_ignored")
+            if k
+            not in (
+                "verify",
+                "archive",
+                "held_back",
+                "not_cleaned",
+                "split_rule_ignored",
+                "without_tracklets",
+            )
         }
     )
+    bare = res.get("without_tracklets") or []
+    if bare:
+        names = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")
+        text += (
+            f"\nwithout tracklets (no box yet): {len(bare)} videos ({names}); build them: "
+            f"mf-tracklets build --dataset {res['out']}"
+        )
     held = res.get("held_back") or []
     text += f"\nheld back (not in train.json/test.json until accepted): {len(held)}"
     text += "".join(f"\n  {h['item']} [{h['status']}]: {h['reason']}" for h in held)

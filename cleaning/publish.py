@@ -562,7 +562,10 @@ def publish(
     2, naming its pid, command and start), or with ``wait`` this one waits for it.
     ``removed_tracklets`` lists the tracklet files removed: those of the videos this run removes
     or makes anew, and every other one about a video no split file lists and none held back
-    (:func:`_unlisted_tracklets`).
+    (:func:`_unlisted_tracklets`). ``without_tracklets`` lists the published videos whose
+    tracklet holds no box: not built yet (every video of a first publish, one accepted in review
+    before its build), or whose file an earlier publish removed (a rejected video accepted again
+    by an undo): ``mf-tracklets build`` builds them.
 
     Refused before anything is changed (:class:`MFError`, exit 2): an unsafe id or asset path
     (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
@@ -734,8 +737,9 @@ def _publish(
             out, _tracklets_of(out, _stale_tracklet_videos(stale, pub.state, pub.new_state, held, old_held))
         )
         _write_held(out, held)
+        without_tracklets: list[str] = []
         listed = _write_official_splits(
-            out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held
+            out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held, without_tracklets
         )
         removed = _remove_stale_media(out, stale)
         # every other file of a video no split file lists and none held back (a build that ran
@@ -769,6 +773,7 @@ def _publish(
         "unchanged": pub.skipped,
         "removed": removed,
         "removed_tracklets": gone,
+        "without_tracklets": sorted(without_tracklets),
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
@@ -1532,9 +1537,10 @@ def _write_official_splits(
     old_state: Mapping[str, Any] | None = None,
     new_state: Mapping[str, Any] | None = None,
     old_held: Mapping[str, Any] | None = None,
+    without_tracklets: list[str] | None = None,
 ) -> set[str]:
     """train.json / test.json, each written only when its bytes change, and the videos they list
-    now; tracklets already
+    now (those listed with no tracklet box are appended to ``without_tracklets``); tracklets already
     written for unchanged videos are kept
     (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
     records of the media files), and those of the videos the last publish held back taken from
@@ -1551,6 +1557,8 @@ def _write_official_splits(
                 continue
             trk = _kept_tracklets(e, old.get(e.product_id), old_state, new_state)
             trk = _held_tracklets(out, e, trk, old_held, new_state, shared)
+            if without_tracklets is not None:
+                without_tracklets.extend(rel for rel, t in zip(e.video_paths, trk, strict=True) if not t)
             official[e.product_id] = OfficialEntry(
                 video_paths=e.video_paths,
                 img_path=e.img_path,

@@ -120,6 +120,18 @@ def is_loopback(host: str) -> bool:
     return bool(infos) and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos)
 
 
+#: what a request without the server's token gets: the token changes at every start of mf review
+TOKEN_REFUSED = (
+    "missing or wrong token: open the URL that mf review printed (each start prints a new one; a page"
+    " opened before a restart has the old one)"
+)
+
+
+class StaleVerdict(Exception):
+    """A verdict from a page that showed another one than the video has now (another page or
+    reviewer decided meanwhile): refused, 409."""
+
+
 class BadRequest(Exception):
     """A POST body field of the wrong type, out of range or unknown (answered 400)."""
 
@@ -147,6 +159,15 @@ def _str_field(body: dict[str, Any], name: str, limit: int = MAX_TEXT, *, cut: b
     if len(v) > limit and not cut:
         raise BadRequest(f"{name} must be at most {limit} characters, got {len(v)}")
     return clean_text(v[:limit])  # a lone surrogate (valid JSON "\udcff") is stored as U+FFFD
+
+
+#: the decisions that set a video's verdict; a page sends the verdict it showed (seen_verdict)
+VERDICT_KINDS = ("accept", "reject")
+_UNSEEN = object()
+
+
+def _verdict_word(verdict: str | None) -> str:
+    return {"accept": "accepted", "reject": "rejected"}.get(verdict or "", "undecided")
 
 
 def _only_fields(body: dict[str, Any], allowed: tuple[str, ...], what: str) -> None:
@@ -186,7 +207,9 @@ class ReviewApp:
         # writes go through a connection of their own: one waiting for another process's write
         # lock holds up no read (WAL readers need no lock); its wait is set per write (_writing)
         self._wcat = Catalog(self.catalog_path, check="none", timeout_s=LOCK_WAIT_S)
+        self._queue_args = (sample_rate, seed)
         try:  # the catalog's held-back items join the queue
+            self._queue_stamp = self._dataset_stamp()
             self.queue: Queue = build_queue(
                 self.root, sample_rate, seed, catalog=self.cat, collection=self.collection.resolve()
             )
@@ -215,8 +238,35 @@ class ReviewApp:
         data = catalog_item_data(self.cat, product_ids)
         return {pid: {k: d.get(k) for k in ("title", "caption", "designer")} for pid, d in data.items()}
 
+    def _dataset_stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """(name, size, mtime) of what the queue is built from: the split files, the entries, the
+        held-back record and the tracklet folder (a file written or removed there changes it)."""
+        from movingfashion.archive.verify import HELD_TRACKLETS
+
+        out = []
+        for name in ("train.json", "test.json", "entries.jsonl", HELD_TRACKLETS, "tracklets"):
+            try:
+                st = (self.root / name).stat()
+            except OSError:
+                continue
+            out.append((name, st.st_size, st.st_mtime_ns))
+        return tuple(out)
+
+    def refresh_queue(self) -> bool:
+        """Build the queue again when ``mf publish`` or a tracklet build changed the dataset since
+        (held-back items published, new flags); True when it did."""
+        stamp = self._dataset_stamp()
+        if stamp == self._queue_stamp:
+            return False
+        queue = build_queue(
+            self.root, *self._queue_args, catalog=self.cat, collection=self.collection.resolve()
+        )
+        self.queue, self._queue_stamp = queue, stamp
+        return True
+
     def queue_json(self) -> dict[str, Any]:
         with self.lock:
+            self.refresh_queue()
             states = review_states(self.cat)
             texts = self._item_texts(
                 it.product_id for it in self.queue.items if it.title is None and it.caption is None
@@ -378,9 +428,18 @@ class ReviewApp:
             raise BadRequest(f"kind must be one of {', '.join(PAGE_FIELDS)}, got {json.dumps(kind)[:40]}")
         _only_fields(
             body,
-            ("video", "kind", "request_id", *PAGE_FIELDS[kind]),
+            (
+                "video",
+                "kind",
+                "request_id",
+                *PAGE_FIELDS[kind],
+                *(("seen_verdict",) if kind in VERDICT_KINDS else ()),
+            ),
             f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} decision",
         )
+        seen = body.get("seen_verdict", _UNSEEN)
+        if seen is not _UNSEEN and seen not in (None, *VERDICT_KINDS):
+            raise BadRequest(f"seen_verdict must be null, accept or reject, got {json.dumps(seen)[:40]}")
         fields = {
             "reason": _str_field(body, "reason"),
             "df2_class": _int_field(body, "df2_class"),
@@ -394,6 +453,14 @@ class ReviewApp:
         # a pick writes the dataset's files: its lock first; neither wait holds up the page's
         # other requests (reads take only the app's lock, on the reading connection)
         with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
+            if seen is not _UNSEEN:  # the verdict the page showed must still be the video's
+                now = review_states(cat, video=it.video).get((it.video, it.product_id))
+                verdict = now.verdict if now else None
+                if verdict != seen:
+                    raise StaleVerdict(
+                        f"{it.stem} was {_verdict_word(verdict)} by another page or reviewer after this"
+                        f" page showed it {_verdict_word(seen)}; the page shows it now: decide again to change it"
+                    )
             d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
             st = review_states(cat, video=it.video).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
@@ -601,7 +668,7 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/static/"):
             return self._static(path[len("/static/") :], head)
         if not self._token_ok(query, header_only=False):
-            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
+            return self._error(HTTPStatus.FORBIDDEN, TOKEN_REFUSED)
         app = self.server.app
         try:
             if path.startswith("/media/"):
@@ -702,7 +769,7 @@ class Handler(BaseHTTPRequestHandler):
         ):
             return self._error(HTTPStatus.FORBIDDEN, "cross-origin write refused")
         if not self._token_ok({}, header_only=True):
-            return self._error(HTTPStatus.FORBIDDEN, "missing or wrong token")
+            return self._error(HTTPStatus.FORBIDDEN, TOKEN_REFUSED)
         path = urlsplit(self.path).path
         try:
             n = int(self.headers.get("Content-Length") or 0)
@@ -724,6 +791,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._json(HTTPStatus.OK, app.undo(body))
         except BadRequest as exc:
             return self._error(HTTPStatus.BAD_REQUEST, str(exc))
+        except StaleVerdict as exc:
+            return self._error(HTTPStatus.CONFLICT, str(exc))
         except KeyError:
             return self._error(HTTPStatus.NOT_FOUND, "no such video")
         except LockBusy as exc:  # another writer holds the dataset: try again later

@@ -133,3 +133,28 @@ def test_sheets_skip_the_videos_held_back_and_name_them(cleaned_world, catalog_c
     assert d["failed"] == [] and sorted(d["held_back"]) == sorted(videos)
     res = CliRunner().invoke(tracklets, ["sheets", "--dataset", str(out)])
     assert res.exit_code == 0 and "held back for review" in res.output and videos[0] in res.output
+
+
+def test_publish_lists_the_videos_it_publishes_without_a_tracklet_box(cleaned_world, catalog_copy, tmp_path):
+    """A first publish (no tracklet built yet) lists every video; a held-back video accepted with
+    its kept file is published with its boxes and leaves the list; the text names the command."""
+    from cleaning.cli import _publish_human
+
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        first = publish(cat, cleaned_world.root, out)
+        splits = _in_splits(out)
+        every = sorted(v for e in splits.values() for v in e.video_paths)
+        assert first["without_tracklets"] == every
+        assert f"without tracklets (no box yet): {len(every)} videos" in _publish_human(first)
+        assert f"mf-tracklets build --dataset {out}" in _publish_human(first)
+        pid = sorted(read_official(out / "train.json"))[0]
+        videos = read_official(out / "train.json")[pid].video_paths
+        for v in videos:
+            _files_of(out, pid, v)
+        _flag(cat, pid)
+        publish(cat, cleaned_world.root, out)
+        record_decision(cat, video=videos[0], product_id=pid, kind="accept")
+        res = publish(cat, cleaned_world.root, out)
+    assert videos[0] not in res["without_tracklets"]
+    assert sorted(res["without_tracklets"]) == sorted(set(every) - {videos[0]})

@@ -19,6 +19,7 @@
     opener: null, // what had the focus when the form opened (it gets it back)
     saved: 0,
     busy: false, // a write or a move to another video is under way
+    want: null, // the video being loaded (S.cur once it is shown)
   };
 
   // -- helpers ---------------------------------------------------------------------
@@ -39,22 +40,29 @@
     if (how === "media") return mediaUrl(which === "video" ? it.video : it.shop);
     return "";
   }
-  async function getJSON(path, params) {
-    const r = await fetch(url(path, params));
+  // a request's JSON; an Error saying what went wrong (with the HTTP status as .status)
+  async function request(path, init) {
+    let r;
+    try {
+      r = await fetch(path, init);
+    } catch (e) {
+      throw new Error("cannot reach the review server (stopped?): start mf review again and open the URL it prints");
+    }
     const d = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(d.error || "HTTP " + r.status);
+    if (!r.ok) {
+      const e = new Error(d.error || "HTTP " + r.status);
+      e.status = r.status;
+      throw e;
+    }
     return d;
   }
-  async function post(path, body) {
-    const r = await fetch(path, {
+  const getJSON = (path, params) => request(url(path, params));
+  const post = (path, body) =>
+    request(path, {
       method: "POST",
       headers: { "Content-Type": "application/json", "X-Review-Token": token },
       body: JSON.stringify(body),
     });
-    const d = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(d.error || "HTTP " + r.status);
-    return d;
-  }
   function make(tag, cls, text) {
     const e = document.createElement(tag);
     if (cls) e.className = cls;
@@ -162,12 +170,24 @@
   }
 
   // -- one video -----------------------------------------------------------------------
+  // Shows video ``stem``; decisions go to the video shown, so S.cur changes only once it loaded
+  // (a load that fails leaves the page, and where decisions go, on the video shown before).
   async function select(stem) {
     if (!stem) return;
     closeForm();
+    S.want = stem;
+    let item;
+    try {
+      item = await getJSON("/api/item", { video: stem });
+    } catch (e) {
+      if (S.want === stem) {
+        const here = S.cur ? "; the page still shows " + S.cur + ", and a decision goes to it" : "";
+        status("cannot load " + stem + ": " + e.message + here, true);
+      }
+      return false;
+    }
+    if (S.want !== stem) return false; // another video was chosen meanwhile (a click while the page loads)
     S.cur = stem;
-    const item = await getJSON("/api/item", { video: stem });
-    if (S.cur !== stem) return; // another video was chosen meanwhile (a click while the page loads)
     S.item = item;
     const it = current();
     const gt = it.ground_truth != null ? it.ground_truth : S.item.ground_truth;
@@ -457,6 +477,11 @@
       let res;
       try {
         const ask = Object.assign({ video: stem, request_id: requestId() }, body);
+        if (body.kind === "accept" || body.kind === "reject") {
+          // the verdict this page shows: refused (409) when another page decided since
+          const it = current();
+          ask.seen_verdict = it && it.state ? it.state.verdict || null : null;
+        }
         res = await saving("saving " + label + " " + stem, () => post("/api/decision", ask));
       } catch (e) {
         status("not saved: " + e.message, true);
@@ -476,7 +501,11 @@
       try {
         res = await saving("undoing", () => post("/api/undo", body));
       } catch (e) {
-        status("not undone: " + e.message, true);
+        // refused: the decision stays this page's next to undo (never another page's decision
+        // in its place); the status says how to go on
+        const refused = id != null && e.status >= 400 && e.status < 500;
+        const how = refused ? " (u asks again for this decision: undo the later one first, or reload the page to undo on the video shown)" : "";
+        status("not undone: " + e.message + how, true);
         await showStored();
         return;
       }

@@ -416,3 +416,62 @@ def test_an_item_publish_held_back_shows_its_collected_files_and_is_accepted(bro
             pg.close()
     with Catalog(review_setup.catalog) as cat:
         assert cat.get_item("instagram", "CheldAAAAAA").status == Status.ACCEPTED
+
+
+def test_a_failed_load_keeps_decisions_on_the_video_shown(browser, review_setup):
+    """Moving to the next video fails (a dropped connection): the page stays on the video it
+    shows, says so, and the decision made next goes to that video, never to the one that did
+    not load; with the server gone, the page says it cannot reach it."""
+    f = review_setup.facts
+    first, second = f["flagged"]
+    with running(review_setup, sample_rate=1.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            assert pg.current() == first
+            pg.p.wait_for_function("!document.body.dataset.busy")
+            pg.p.route("**/api/item?*", lambda route: route.abort("connectionreset"))
+            pg.press("j")
+            pg.p.wait_for_function(
+                "document.getElementById('status').textContent.startsWith('cannot load')",
+                timeout=3 * TIMEOUT_MS,  # a loaded machine: the aborted request may take a while
+            )
+            shown = pg.text("#status")
+            assert second in shown and "still shows " + first in shown, shown
+            assert "cannot reach the review server" in shown, shown
+            assert pg.current() == first
+            pg.p.unroute("**/api/item?*")
+            pg.decide("a")
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
+
+
+def test_a_stale_page_cannot_overturn_another_pages_verdict_unseen(browser, review_setup):
+    """Two pages on one video: A accepts; B, still showing it undecided, rejects: refused (409),
+    B says so and shows the accept; B's reject made again, now seeing it, is stored."""
+    f = review_setup.facts
+    first = f["flagged"][0]
+    with running(review_setup, sample_rate=1.0) as srv:
+        a, b = Page(browser, srv.url), Page(browser, srv.url)
+        try:
+            assert a.current() == b.current() == first
+            a.decide("a")
+            b.press("r")
+            b.p.wait_for_selector("#form:not([hidden])")
+            b.p.keyboard.type("too blurry")
+            b.p.keyboard.press("Enter")
+            b.p.wait_for_function("document.getElementById('status').textContent.startsWith('not saved')")
+            shown = b.text("#status")
+            assert "was accepted by another page" in shown and "undecided" in shown, shown
+            b.p.wait_for_function("document.getElementById('state').textContent === 'accepted'")
+            assert b.current() == first
+            b.decide("r", text="too blurry")  # now the page saw the accept: a deliberate change
+        finally:
+            a.close()
+            b.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [
+            (f["video_path"][first], "accept"),
+            (f["video_path"][first], "reject"),
+        ]
