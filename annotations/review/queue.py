@@ -38,10 +38,10 @@ from annotations.tracklet_files import (
     shared_videos,
     tracklet_file,
 )
-from schemas.catalog import Catalog
+from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import TrackletFileSummary, read_entry_rows
 from schemas.errors import DataFormatError
-from schemas.items import MediaAsset, Status, VideoProbe
+from schemas.items import AssetKind, MediaAsset, Status, VideoProbe
 from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.review import HeldReview, held_for_review, published_ids
@@ -91,6 +91,12 @@ class QueueItem:
     #: video shown uncropped; not sent
     box_offset: tuple[int, int] | None = field(default=None, repr=False)
     fps: float | None = field(default=None, repr=False)  #: the collected video's (probe); not sent
+    #: a held-back item cleaning picked its shop image for among carousel candidates: how many
+    #: there are (0: none shown), which one it picked (the shop image shown), and their collected
+    #: files (served as ``/api/file?file=candidate-N``; not sent)
+    candidates: int = 0
+    candidate_picked: int | None = None
+    candidate_files: list[Path] = field(default_factory=list, repr=False)
 
     @property
     def stem(self) -> str:
@@ -109,7 +115,7 @@ class QueueItem:
         return d
 
 
-_PRIVATE = ("video_file", "shop_file", "box_offset", "fps")
+_PRIVATE = ("video_file", "shop_file", "box_offset", "fps", "candidate_files")
 
 
 @dataclass
@@ -225,7 +231,7 @@ def build_queue(
                     accepted += 1
                     if item.draw < sample_rate:
                         sampled.append(item)
-    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed, read)
+    held_items = _held_items(root, held, seen, Path(collection) if collection else None, seed, read, catalog)
     held_items += _flagged_files(root, seen, catalog, seed, read)
     flagged += held_items
     flagged.sort(key=lambda it: it.video)
@@ -287,6 +293,7 @@ def _held_items(
     collection: Path | None,
     seed: int,
     read: dict[str, TrackletFileSummary],
+    catalog: Catalog | None = None,
 ) -> list[QueueItem]:
     """Queue items of the videos of the catalog's held-back items the split files do not list."""
     out = []
@@ -294,6 +301,7 @@ def _held_items(
         r = h.row
         partition = str(r.partition or Partition.HARD)
         shop_rel = shop_relpath(h.product_id, partition)
+        cand_files, picked = _candidate_images(catalog, r, collection, h.shop)
         for video, asset in h.videos:
             if (video, h.product_id) in seen:
                 continue
@@ -317,6 +325,7 @@ def _held_items(
             )
             _add_tracklets(item, vt)
             _held_video(item, root, collection, asset)
+            item.candidates, item.candidate_picked, item.candidate_files = len(cand_files), picked, cand_files
             if _inside(root, shop_rel) is None:  # the dataset holds no copy: the collected file
                 shop = h.shop.path if h.shop is not None else None
                 item.shop = shop or shop_rel
@@ -324,6 +333,37 @@ def _held_items(
                 item.shop_src = FILE if item.shop_file is not None else None
             out.append(item)
     return out
+
+
+def _candidate_images(
+    catalog: Catalog | None, row: ItemRow, collection: Path | None, shop: MediaAsset | None
+) -> tuple[list[Path], int | None]:
+    """The collected carousel candidates of an item cleaning picked its shop image among (2 or
+    more, in path order, as cleaning numbers them) and which of them is ``shop``; nothing when a
+    candidate is not in the collection folder."""
+    if catalog is None or collection is None:
+        return [], None
+    found = catalog.assets(
+        source=str(row.item.source),
+        source_id=row.item.source_id,
+        kind=AssetKind.CANDIDATE_SHOP,
+        status=Status.ACCEPTED,
+    )
+    assets = sorted((a for a in found if a.path), key=lambda a: a.path)
+    files = [_inside(collection, a.path) for a in assets]
+    if len(assets) < 2 or any(f is None for f in files):
+        return [], None
+    picked = None
+    if shop is not None:
+        picked = next(
+            (
+                i
+                for i, a in enumerate(assets)
+                if a.path == shop.path or (a.sha256 and a.sha256 == shop.sha256)
+            ),
+            None,
+        )
+    return [f for f in files if f is not None], picked
 
 
 def _held_reason(status: str) -> str:

@@ -10,7 +10,8 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
                                  (variable rate), pixel aspect, decisions
     GET  /api/crops?video=STEM&tracklet=I   a JPEG strip of the tracklet's crops
     GET  /media/<path>           a file of the dataset's media folders (byte ranges for <video>)
-    GET  /api/file?video=STEM&file=video|shop   a held-back item's collected video or shop image,
+    GET  /api/file?video=STEM&file=video|shop|candidate-N   a held-back item's collected video,
+                                                shop image or carousel candidate N,
                                  from the collection folder (byte ranges too)
     POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, request_id}
     POST /api/undo               {decision_id? | video?, request_id}
@@ -322,6 +323,16 @@ class ReviewApp:
         if src is None:
             raise KeyError(f"{it.stem}: no {which} file")
         return self._video_file(it.video if which == "video" else it.shop)
+
+    def candidate_file(self, it: QueueItem, n: int) -> Path:
+        """Carousel candidate ``n`` of a held-back item (its collected file), for the reviewer to
+        compare with the shop image cleaning picked."""
+        if not 0 <= n < len(it.candidate_files):
+            raise KeyError(f"{it.stem}: no candidate {n}")
+        own = it.candidate_files[n]
+        if self.collection.resolve() not in own.resolve().parents:  # a link made since: not followed out
+            raise KeyError(f"{it.stem}: candidate {n} left the collection folder")
+        return own
 
     def fps(self, video: str, it: QueueItem | None = None) -> float:
         if video not in self._fps:
@@ -675,9 +686,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self._media(path[len("/media/") :], head)
             if path == "/api/file":
                 which = (query.get("file") or [""])[0]
+                it = app._queue_item((query.get("video") or [""])[0])
+                if which.startswith("candidate-") and which[len("candidate-") :].isdigit():
+                    return self._file(app.candidate_file(it, int(which[len("candidate-") :])), head)
                 if which not in ("video", "shop"):
                     raise KeyError(which)
-                it = app._queue_item((query.get("video") or [""])[0])
                 if (it.video_src if which == "video" else it.shop_src) != FILE:
                     raise KeyError(which)  # the dataset's own files go through /media/
                 return self._file(app.item_file(it, which), head)

@@ -229,6 +229,23 @@
     setText($("caption"), it.caption || "");
     setText($("flag"), it.flagged ? "flagged: " + (it.reason || "") : "QA sample: the builder accepted this video");
     $("flag").className = it.flagged ? "flagged" : "sampled";
+    renderShopCandidates(it);
+  }
+  // the carousel candidates cleaning picked the shop image among: all of them, the pick marked
+  // (an accept keeps the pick; reject when the garment is not the one shown)
+  function renderShopCandidates(it) {
+    const box = $("shop-candidates");
+    box.replaceChildren();
+    box.hidden = !it.candidates;
+    for (let i = 0; i < (it.candidates || 0); i++) {
+      const fig = make("figure", i === it.candidate_picked ? "picked" : "");
+      const img = make("img");
+      img.src = url("/api/file", { video: it.stem, file: "candidate-" + i }).toString();
+      img.alt = "shop candidate " + (i + 1);
+      const cap = i === it.candidate_picked ? " (the shop image: cleaning's pick; accept keeps it)" : "";
+      fig.append(img, make("figcaption", "", "candidate " + (i + 1) + " of " + it.candidates + cap));
+      box.append(fig);
+    }
   }
   function renderTracklets() {
     const ol = $("candidates");

@@ -475,3 +475,29 @@ def test_a_stale_page_cannot_overturn_another_pages_verdict_unseen(browser, revi
             (f["video_path"][first], "accept"),
             (f["video_path"][first], "reject"),
         ]
+
+
+def test_the_page_shows_a_look_alike_picks_candidates_and_marks_the_pick(browser, review_setup):
+    from tests.annotations.review.test_held_back import with_candidates
+
+    stem, _ = with_candidates(review_setup)
+    with running(review_setup, sample_rate=0.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            pg.p.click(f"#queue li[data-stem='{stem}']")
+            pg.p.wait_for_selector(f"body[data-video='{stem}']")
+            pg.p.wait_for_function(
+                "[...document.querySelectorAll('#shop-candidates img')].filter((i) => i.naturalWidth > 0).length === 3"
+            )
+            caps = pg.p.eval_on_selector_all(
+                "#shop-candidates figcaption", "els => els.map((e) => e.textContent)"
+            )
+            assert [c.split(" (")[0] for c in caps] == [f"candidate {n} of 3" for n in (1, 2, 3)]
+            assert "cleaning's pick" in caps[2] and all("pick" not in c for c in caps[:2])
+            assert pg.p.is_visible("#shop-candidates")
+            pg.p.click(f"#queue li[data-stem='{review_setup.facts['flagged'][0]}']")
+            pg.p.wait_for_selector(f"body[data-video='{review_setup.facts['flagged'][0]}']")
+            assert not pg.p.is_visible("#shop-candidates")  # an item without candidates shows none
+            assert pg.errors == []
+        finally:
+            pg.close()

@@ -321,3 +321,58 @@ def test_every_type_the_collectors_accept_is_served(review_setup):
         for file, ctype in (("video", "video/mp4"), ("shop", "image/gif")):
             status, h, body = _req(srv, "GET", f"/api/file?token={srv.app.token}&video={a}&file={file}")
             assert status == 200 and h["Content-Type"] == ctype, (file, status, body[:80])
+
+
+def with_candidates(setup) -> tuple[str, list[str]]:
+    """A cleaning-flagged item (a look-alike carousel pick) with three collected candidates, the
+    shop image one of them: its review name and the candidates' paths in cleaning's order."""
+    f = setup.facts
+    stem = _cleaning_flagged(setup, "CheldCCCCCC", f["videos"][2])
+    base = setup.catalog.parent
+    shop = base / "collected/CheldCCCCCC/shop.jpg"
+    others = []
+    for n in (1, 3):
+        rel = f"collected/CheldCCCCCC/candidate-shop-{n}.jpg"
+        (base / rel).write_bytes(shop.read_bytes() + bytes([n]))  # other bytes, still a JPEG
+        others.append(rel)
+    rels = [*others, "collected/CheldCCCCCC/shop.jpg"]  # the pick is a candidate too
+    with Catalog(setup.catalog) as cat:
+        cat.upsert_assets(
+            [
+                MediaAsset(
+                    source="instagram",
+                    source_id="CheldCCCCCC",
+                    kind=AssetKind.CANDIDATE_SHOP,
+                    url=f"world://c/{rel}",
+                    path=rel,
+                    status=Status.ACCEPTED,
+                )
+                for rel in rels
+            ]
+        )
+    return stem, rels
+
+
+def test_the_carousel_candidates_of_a_look_alike_pick_are_shown_with_the_pick(review_setup):
+    """An item flagged "shop: candidates too alike": the page gets every candidate (the
+    collected files, in cleaning's order) and which one is the shop image, so a reviewer can see
+    whether the pick is the garment before accepting it."""
+    stem, rels = with_candidates(review_setup)
+    base = review_setup.catalog.parent
+    with running(review_setup, sample_rate=0.0) as srv:
+        it = next(i for i in _queue(srv)["items"] if i["stem"] == stem)
+        assert it["candidates"] == 3 and it["candidate_picked"] == 2  # path order: -1, -3, shop.jpg
+        assert "candidate_files" not in it  # paths are not sent
+        token = srv.app.token
+        bodies = []
+        for n in range(3):
+            status, headers, body = _req(
+                srv, "GET", f"/api/file?token={token}&video={stem}&file=candidate-{n}"
+            )
+            assert status == 200 and headers["Content-Type"] == "image/jpeg"
+            bodies.append(body)
+        assert bodies == [(base / rel).read_bytes() for rel in rels]
+        assert _req(srv, "GET", f"/api/file?token={token}&video={stem}&file=candidate-3")[0] == 404
+        assert _req(srv, "GET", f"/api/file?video={stem}&file=candidate-0")[0] == 403
+        plain = next(i for i in _queue(srv)["items"] if not i["held_back"])
+        assert plain["candidates"] == 0 and plain["candidate_picked"] is None
