@@ -126,17 +126,22 @@
     fillSelect($("f-class"), [["", "any"], ...classes.map((c) => [String(c), c + " " + S.queue.classes[c]])]);
     const parts = [...new Set(items.map((it) => it.partition))].sort();
     fillSelect($("f-partition"), [["", "any"], ...parts.map((p) => [p, p])]);
-    const reasons = [...new Set(items.map((it) => it.reason).filter((r) => r))].sort();
-    fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...reasons.map((r) => [r, r])]);
+    const kinds = {};
+    for (const it of items) if (it.flagged && it.reason) kinds[reasonKind(it.reason)] = (kinds[reasonKind(it.reason)] || 0) + 1;
+    const names = Object.keys(kinds).sort();
+    fillSelect($("f-reason"), [["", "any"], ["-", "(QA sample)"], ...names.map((k) => [k, k + " (" + kinds[k] + ")"])]);
     fillSelect($("f-decision"), [["", "any"], ["none", "not reviewed"], ["accept", "accepted"], ["reject", "rejected"]]);
   }
+  // the kind of a flag reason: what comes before its first colon ("low confidence", "shop",
+  // "association", "review", "tracklets"), scores and names left out
+  const reasonKind = (r) => (r.includes(":") ? r.slice(0, r.indexOf(":")).trim() : r);
   function passes(it) {
     const c = $("f-class").value, p = $("f-partition").value, r = $("f-reason").value, d = $("f-decision").value;
     const verdict = it.state ? it.state.verdict : null;
     if (c && String(it.df2_class) !== c) return false;
     if (p && it.partition !== p) return false;
     if (r === "-" && it.flagged) return false;
-    if (r && r !== "-" && it.reason !== r) return false;
+    if (r && r !== "-" && !(it.flagged && it.reason && reasonKind(it.reason) === r)) return false;
     if (d === "none" && verdict) return false;
     if ((d === "accept" || d === "reject") && verdict !== d) return false;
     return true;

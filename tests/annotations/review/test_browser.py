@@ -318,7 +318,7 @@ def test_data_with_html_renders_as_text(browser, review_setup):
             options = pg.p.evaluate(
                 "[...document.querySelectorAll('#f-reason option')].map(o => o.textContent)"
             )
-            assert "reason " + PAYLOAD in options
+            assert "reason " + PAYLOAD + " (1)" in options  # a reason without a colon is its own kind
             time.sleep(0.3)  # give an injected handler the chance to fire
             injected = pg.p.evaluate(
                 """() => ({imgs: document.querySelectorAll('img[src="x"], img[onerror]').length,
@@ -498,6 +498,30 @@ def test_the_page_shows_a_look_alike_picks_candidates_and_marks_the_pick(browser
             pg.p.click(f"#queue li[data-stem='{review_setup.facts['flagged'][0]}']")
             pg.p.wait_for_selector(f"body[data-video='{review_setup.facts['flagged'][0]}']")
             assert not pg.p.is_visible("#shop-candidates")  # an item without candidates shows none
+            assert pg.errors == []
+        finally:
+            pg.close()
+
+
+def test_the_reason_filter_offers_kinds_of_reason_not_every_reason(browser, review_setup):
+    """Two videos flagged "low confidence: det_mean <score> < ..." with different scores are one
+    entry of the filter, with its count, and choosing it keeps exactly those two."""
+    f = review_setup.facts
+    ds = review_setup.dataset
+    for stem, score in zip(f["flagged"], ("0.349", "0.232"), strict=True):
+        vt = read_video_tracklets(tracklet_file(ds, f["video_path"][stem]))
+        vt.review_reason = f"low confidence: det_mean {score} < 0.359"
+        write_video_tracklets(ds, vt)
+    with running(review_setup, sample_rate=1.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            options = pg.p.evaluate(
+                "[...document.querySelectorAll('#f-reason option')].map(o => o.textContent)"
+            )
+            assert options == ["any", "(QA sample)", "low confidence (2)"], options
+            pg.p.select_option("#f-reason", "low confidence")
+            shown = pg.p.eval_on_selector_all("#queue li", "els => els.map((e) => e.dataset.stem)")
+            assert sorted(shown) == sorted(f["flagged"])
             assert pg.errors == []
         finally:
             pg.close()
