@@ -110,6 +110,18 @@ def test_verify_still_breaks_on_a_file_no_record_holds(cleaned_world, catalog_co
     assert any(b.field == HELD_TRACKLETS for b in breaks), breaks
 
 
+def _hold_first_product(cat: Catalog, root: Path, out: Path) -> tuple[str, list[str]]:
+    """The first published product gets a (flagged) tracklet file per video and is held back by
+    the next publish: its id and videos."""
+    pid = sorted(read_official(out / "train.json"))[0]
+    videos = read_official(out / "train.json")[pid].video_paths
+    for v in videos:
+        _files_of(out, pid, v)
+    _flag(cat, pid)
+    publish(cat, root, out)
+    return pid, videos
+
+
 def test_sheets_skip_the_videos_held_back_and_name_them(cleaned_world, catalog_copy, tmp_path):
     """`mf-tracklets sheets --dataset DATASET` on a published folder: a held-back video is not in
     it (only its tracklet file is), so it is listed under held_back, not failed (exit 0)."""
@@ -120,12 +132,7 @@ def test_sheets_skip_the_videos_held_back_and_name_them(cleaned_world, catalog_c
     out = tmp_path / "ds"
     with Catalog(catalog_copy) as cat:
         publish(cat, cleaned_world.root, out)
-        pid = sorted(read_official(out / "train.json"))[0]
-        videos = read_official(out / "train.json")[pid].video_paths
-        for v in videos:
-            _files_of(out, pid, v)
-        _flag(cat, pid)
-        publish(cat, cleaned_world.root, out)
+        pid, videos = _hold_first_product(cat, cleaned_world.root, out)
     assert not any((out / v).exists() for v in videos)
     res = CliRunner().invoke(tracklets, ["sheets", "--dataset", str(out), "--json"])
     assert res.exit_code == 0, res.output
@@ -148,12 +155,7 @@ def test_publish_lists_the_videos_it_publishes_without_a_tracklet_box(cleaned_wo
         assert first["without_tracklets"] == every
         assert f"without tracklets (no box yet): {len(every)} videos" in _publish_human(first)
         assert f"mf-tracklets build --dataset {out}" in _publish_human(first)
-        pid = sorted(read_official(out / "train.json"))[0]
-        videos = read_official(out / "train.json")[pid].video_paths
-        for v in videos:
-            _files_of(out, pid, v)
-        _flag(cat, pid)
-        publish(cat, cleaned_world.root, out)
+        pid, videos = _hold_first_product(cat, cleaned_world.root, out)
         record_decision(cat, video=videos[0], product_id=pid, kind="accept")
         res = publish(cat, cleaned_world.root, out)
     assert videos[0] not in res["without_tracklets"]
