@@ -1034,7 +1034,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         scores = None
         wants = getattr(self.sampler, "scores_from", None)
         if wants == "confidence":
-            scores = {int(f): float(c) for f, c in video.confidences.items()}
+            scores = {int(f): float(c) for f, c in video.confidences.items() if c is not None}
         elif wants == "quality":
             w, h = self.quality_size(video)
             scores = frame_quality(video.boxes, w or None, h or None, video.confidences, self.quality)

@@ -448,7 +448,7 @@ class ReviewApp:
             ),
             f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} decision",
         )
-        seen = body.get("seen_verdict", _UNSEEN)
+        seen = body.get("seen_verdict", _UNSEEN) if kind in VERDICT_KINDS else _UNSEEN
         if seen is not _UNSEEN and seen not in (None, *VERDICT_KINDS):
             raise BadRequest(f"seen_verdict must be null, accept or reject, got {json.dumps(seen)[:40]}")
         fields = {
@@ -464,7 +464,11 @@ class ReviewApp:
         # a pick writes the dataset's files: its lock first; neither wait holds up the page's
         # other requests (reads take only the app's lock, on the reading connection)
         with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
-            if seen is not _UNSEEN:  # the verdict the page showed must still be the video's
+            retry = fields["request_id"] is not None and any(
+                d.request_id == fields["request_id"]
+                for d in list_decisions(cat, video=it.video, include_undone=True)
+            )  # a retry of a stored request answers as the first did, whatever was decided since
+            if seen is not _UNSEEN and not retry:  # the verdict the page showed must still be the video's
                 now = review_states(cat, video=it.video).get((it.video, it.product_id))
                 verdict = now.verdict if now else None
                 if verdict != seen:

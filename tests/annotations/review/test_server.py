@@ -456,6 +456,30 @@ def test_a_request_id_retried_with_another_body_is_refused(review_setup):
         assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][a], "accept")]
 
 
+def test_a_verdict_carries_what_the_page_showed_and_a_retry_still_answers(review_setup):
+    """seen_verdict: a verdict from a page that showed another one is refused (409, naming the
+    verdict now), one that saw it is stored; a retry of a stored request (its answer lost) is
+    answered as the first time, not refused as stale; a bad value is a 400."""
+    f = review_setup.facts
+    a = f["videos"][2]
+    with running(review_setup, sample_rate=1.0) as srv:
+        first = {"video": a, "kind": "accept", "request_id": "s1", "seen_verdict": None}
+        assert _post(srv, "/api/decision", first)[0] == 200
+        status, _, out = _post(srv, "/api/decision", first)  # the retry: the verdict is accept now
+        assert status == 200 and json.loads(out)["created"] is False
+        stale = {"video": a, "kind": "reject", "reason": "x", "request_id": "s2", "seen_verdict": None}
+        status, _, out = _post(srv, "/api/decision", stale)
+        assert status == 409 and "was accepted by another page" in json.loads(out)["error"]
+        seen = {**stale, "request_id": "s3", "seen_verdict": "accept"}
+        assert _post(srv, "/api/decision", seen)[0] == 200
+        bad = {**stale, "request_id": "s4", "seen_verdict": "maybe"}
+        assert _post(srv, "/api/decision", bad)[0] == 400
+        note = {"video": a, "kind": "note", "note": "n", "seen_verdict": "accept"}  # verdicts only
+        assert _post(srv, "/api/decision", note)[0] == 400
+    with Catalog(review_setup.catalog) as cat:
+        assert [d.kind for d in list_decisions(cat, video=f["video_path"][a])] == ["accept", "reject"]
+
+
 def test_the_undo_of_an_import_is_refused(review_setup):
     f = review_setup.facts
     stem = f["videos"][2]
