@@ -20,6 +20,23 @@ class ProbeConfig(_Model):
     min_duration_s: float = Field(default=0.5, ge=0, description="videos shorter than this are rejected")
     min_video_side: int = Field(default=64, ge=1, description="smallest allowed video width/height (px)")
     min_image_side: int = Field(default=32, ge=1, description="smallest allowed image width/height (px)")
+    max_duration_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="videos longer than this are rejected (too_long): every later stage costs time in "
+        "proportion (MovingFashion's videos last 13-16 s; TikTok and Instagram allow up to 10-15 min)",
+    )
+    max_frames: int = Field(
+        default=54_000,
+        ge=1,
+        description="videos with more decodable frames are rejected (too_long; 15 min at 60 fps)",
+    )
+    max_video_pixels: int = Field(
+        default=3840 * 2160,
+        ge=1,
+        description="videos whose frames have more pixels are rejected (too_large; 4K UHD passes, 8K "
+        "does not): a whole frame costs 3 bytes a pixel in every decoder and loader",
+    )
     frame_count_tolerance: float = Field(
         default=0.1,
         ge=0,

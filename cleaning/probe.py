@@ -62,6 +62,18 @@ def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
         return ProbeResult(False, probe, f"too_short: {duration:.2f} s < {cfg.min_duration_s} s")
     if min(width, height) < cfg.min_video_side:
         return ProbeResult(False, probe, f"too_small: {width}x{height} < {cfg.min_video_side} px")
+    if frames > cfg.max_frames:
+        return ProbeResult(False, probe, f"too_long: {frames} frames > {cfg.max_frames} (probe.max_frames)")
+    if duration > cfg.max_duration_s:
+        return ProbeResult(
+            False, probe, f"too_long: {duration:.1f} s > {cfg.max_duration_s:g} s (probe.max_duration_s)"
+        )
+    if width * height > cfg.max_video_pixels:
+        return ProbeResult(
+            False,
+            probe,
+            f"too_large: {width}x{height} = {width * height} pixels > {cfg.max_video_pixels} (probe.max_video_pixels)",
+        )
     return ProbeResult(True, probe)
 
 

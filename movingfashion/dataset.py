@@ -141,6 +141,10 @@ from schemas.tracklet_names import is_tracklet_stem, shared_videos, tracklet_ste
 
 log = logging.getLogger(__name__)
 
+#: Whole frames (``crop="frame"``) with more pixels than Full HD and no ``frame_size`` are returned
+#: as decoded with one warning: a 4K item of 10 frames is about 1 GB as float32.
+LARGE_FRAME_PIXELS = 1920 * 1080
+
 #: What to do about a video without tracklet boxes (tracklet crops need them), as the library
 #: says it; a command passes its own (``empty_tracklet_hint=``) naming only the options it has.
 EMPTY_TRACKLET_HINT = "run mf-tracklets build first, or crop whole frames: crop='frame'"
@@ -532,6 +536,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.on_bad = on_bad
         self.crop_size = _size(crop_size, "crop_size")
         self.frame_size = _size(frame_size, "frame_size")
+        self._warned_large = False  # whole frames past LARGE_FRAME_PIXELS with no frame_size: said once
         self.shop_size = _size(shop_size, "shop_size")
         self.context = float(context)
         if not math.isfinite(self.context) or self.context <= -1:
@@ -1222,6 +1227,18 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         boxes = video.boxes.rows(idx)
         if self.crop == "tracklet":
             return self._crops(frames, boxes, planar=planar), boxes, (h0, w0)
+        if self.frame_size is None and h0 * w0 > LARGE_FRAME_PIXELS and not self._warned_large:
+            self._warned_large = True
+            mb = len(idx) * h0 * w0 * 3 * (1 if self.dtype == torch.uint8 else 4) / 2**20
+            log.warning(
+                "%s: whole frames of %dx%d are returned as decoded, %.0f MB per item; pass "
+                "frame_size=(h, w) to resize them (a batch of such items, and the loader's shared "
+                "memory, grow with it)",
+                video.path,
+                w0,
+                h0,
+                mb,
+            )
         clip, scaled = self._whole(frames, boxes, planar=planar)
         return clip, scaled, (h0, w0)
 

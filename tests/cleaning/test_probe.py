@@ -105,6 +105,20 @@ def test_too_short_and_too_small_use_config_thresholds(tmp_path):
     assert probe_video(small, ProbeConfig(min_video_side=32)).ok
 
 
+def test_too_long_and_too_large_use_config_thresholds(good_mp4):
+    """The upper limits (probe.max_frames, max_duration_s, max_video_pixels): a video past one
+    is rejected naming the measure and the key to raise; the defaults pass a short clip."""
+    assert probe_video(good_mp4).ok  # 45 frames, 1.5 s, 160x120
+    res = probe_video(good_mp4, ProbeConfig(max_frames=44))
+    assert not res.ok and res.reason == "too_long: 45 frames > 44 (probe.max_frames)"
+    res = probe_video(good_mp4, ProbeConfig(max_duration_s=1.0))
+    assert not res.ok and res.reason == "too_long: 1.5 s > 1 s (probe.max_duration_s)"
+    res = probe_video(good_mp4, ProbeConfig(max_video_pixels=160 * 120 - 1))
+    assert not res.ok and res.reason.startswith("too_large: 160x120 = 19200 pixels > 19199")
+    assert res.probe.frames == 45  # the probe is kept with the rejection
+    assert probe_video(good_mp4, ProbeConfig(max_frames=45, max_duration_s=1.5, max_video_pixels=19200)).ok
+
+
 def test_images_probe_and_reject(tmp_path):
     good = tmp_path / "a.jpg"
     cv2.imwrite(str(good), np.full((80, 60, 3), 128, np.uint8))

@@ -346,3 +346,24 @@ def test_crop_cache_cli_builds_a_full_cache_and_skips_on_rerun(tiny_dataset, tmp
     assert "Example" in runner.invoke(cli, ["crop-cache", "--help"]).output
     with pytest.raises(ConfigError, match="unknown video backend"):
         MovingFashionDataset(tiny_dataset, "train", backend="gpu")
+
+
+def test_large_whole_frames_without_frame_size_are_said_once(tiny_dataset, monkeypatch, caplog):
+    """crop="frame" returns frames as decoded; past LARGE_FRAME_PIXELS (Full HD) one warning
+    names the video, the item's size and frame_size; with frame_size nothing is said."""
+    import logging
+
+    import movingfashion.dataset as dataset_module
+
+    monkeypatch.setattr(dataset_module, "LARGE_FRAME_PIXELS", 10)  # the tiny videos count as large
+    ds = MovingFashionDataset(tiny_dataset, "train", crop="frame", seed=3)
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds[0]
+        ds[1]
+    said = [r.getMessage() for r in caplog.records if "frame_size=(h, w)" in r.getMessage()]
+    assert len(said) == 1 and "MB per item" in said[0] and ".mp4" in said[0], said
+    caplog.clear()
+    sized = MovingFashionDataset(tiny_dataset, "train", crop="frame", seed=3, frame_size=(32, 32))
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        sized[0]
+    assert not [r for r in caplog.records if "frame_size=(h, w)" in r.getMessage()]
