@@ -486,7 +486,10 @@
     const next = advance ? nextStem(1) : null;
     try {
       await loadQueue();
-      await select(next || stem);
+      if ((await select(next || stem)) === false) {
+        // stored all the same: the status keeps saying so, then why the page did not move on
+        status("saved: " + label + "; " + $("status").textContent, true);
+      }
     } catch (e) {
       status("saved: " + label + "; the page could not reload (" + e.message + "): reload it to see the queue", true);
     }

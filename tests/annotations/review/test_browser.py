@@ -525,3 +525,24 @@ def test_the_reason_filter_offers_kinds_of_reason_not_every_reason(browser, revi
             assert pg.errors == []
         finally:
             pg.close()
+
+
+def test_a_stored_decision_whose_next_video_does_not_load_still_says_saved(browser, review_setup):
+    f = review_setup.facts
+    first = f["flagged"][0]
+    with running(review_setup, sample_rate=1.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            assert pg.current() == first
+            pg.p.wait_for_function("!document.body.dataset.busy")
+            pg.p.route("**/api/item?*", lambda route: route.abort("connectionreset"))
+            pg.press("a")
+            pg.wait_saved(1)
+            shown = pg.text("#status")
+            assert shown.startswith("saved: accept " + first) and "cannot load" in shown, shown
+            assert pg.current() == first
+            pg.p.unroute("**/api/item?*")
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
