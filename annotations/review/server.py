@@ -464,21 +464,26 @@ class ReviewApp:
         # a pick writes the dataset's files: its lock first; neither wait holds up the page's
         # other requests (reads take only the app's lock, on the reading connection)
         with self._dataset_lock() if kind == "tracklet" else contextlib.nullcontext(), self._writing() as cat:
-            retry = fields["request_id"] is not None and any(
-                d.request_id == fields["request_id"]
-                for d in list_decisions(cat, video=it.video, include_undone=True)
-            )  # a retry of a stored request answers as the first did, whatever was decided since
-            if seen is not _UNSEEN and not retry:  # the verdict the page showed must still be the video's
-                now = review_states(cat, video=it.video).get((it.video, it.product_id))
-                verdict = now.verdict if now else None
-                if verdict != seen:
-                    raise StaleVerdict(
-                        f"{it.stem} was {_verdict_word(verdict)} by another page or reviewer after this"
-                        f" page showed it {_verdict_word(seen)}; the page shows it now: decide again to change it"
-                    )
+            if seen is not _UNSEEN:
+                self._check_seen(cat, it, seen, fields["request_id"])
             d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
             st = review_states(cat, video=it.video).get((it.video, it.product_id))
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+
+    @staticmethod
+    def _check_seen(cat: Catalog, it: QueueItem, seen: str | None, request_id: str | None) -> None:
+        """:class:`StaleVerdict` when the video's verdict is no longer ``seen``, the one the page
+        showed; a retry of a stored request passes (it is answered as the first time was)."""
+        decided = list_decisions(cat, video=it.video, include_undone=True)
+        if request_id is not None and any(d.request_id == request_id for d in decided):
+            return
+        now = review_states(cat, video=it.video).get((it.video, it.product_id))
+        verdict = now.verdict if now else None
+        if verdict != seen:
+            raise StaleVerdict(
+                f"{it.stem} was {_verdict_word(verdict)} by another page or reviewer after this"
+                f" page showed it {_verdict_word(seen)}; the page shows it now: decide again to change it"
+            )
 
     def _check_class(self, it: QueueItem) -> None:
         """BadRequest for an accept of an item without a DeepFashion2 class (``mf publish`` needs

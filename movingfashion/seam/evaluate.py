@@ -149,22 +149,18 @@ def whole_tracklet_scores(
     if "maxconf" not in bank.slots:
         return {}
     v, p = bank.fmaps.shape[:2]
-    rows = torch.arange(v)
 
     def encode(z: torch.Tensor) -> torch.Tensor:
         return model.f(z.to(device, torch.float32)).cpu()
 
+    x = _batched(encode, bank.fmaps.flatten(0, 1)).view(v, p, -1)  # every pool frame encoded once
     shop = _batched(encode, bank.shop_fmaps)
     w, b = model.m.fc.weight.detach().cpu(), model.m.fc.bias.detach().cpu()
-
-    def frame_scores(cols: torch.Tensor) -> torch.Tensor:  # one pool frame per video -> [V, G]
-        return score_matrix(_batched(encode, bank.fmaps[rows, cols]), shop, w, b)
-
-    best = None
-    for col in range(p):  # a running max: never a [V, P, G] tensor
-        s = frame_scores(torch.full((v,), col, dtype=torch.long))
-        best = s if best is None else torch.maximum(best, s)
-    return {"max_confidence": frame_scores(bank.slots["maxconf"][:, 0]), "max_matching": best}
+    best = score_matrix(x[:, 0], shop, w, b)
+    for col in range(1, p):  # a running max: never a [V, P, G] tensor
+        best = torch.maximum(best, score_matrix(x[:, col], shop, w, b))
+    picked = x[torch.arange(v), bank.slots["maxconf"][:, 0]]
+    return {"max_confidence": score_matrix(picked, shop, w, b), "max_matching": best}
 
 
 @torch.no_grad()

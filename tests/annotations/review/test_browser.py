@@ -71,6 +71,12 @@ def browser(tmp_path_factory):
             ctx.close()
 
 
+def _decided(setup) -> list[tuple[str, str]]:
+    """(video, kind) of every live decision the catalog stores, in the order made."""
+    with Catalog(setup.catalog) as cat:
+        return [(d.video, d.kind) for d in list_decisions(cat)]
+
+
 class Page:
     """A page of the browser with its dialogs and script errors recorded."""
 
@@ -363,11 +369,10 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             assert pg.errors == []
         finally:
             pg.close()
-    with Catalog(review_setup.catalog) as cat:
-        assert [(d.video, d.kind) for d in list_decisions(cat)] == [
-            (f["video_path"][first], "accept"),
-            (f["video_path"][second], "accept"),
-        ]
+    assert _decided(review_setup) == [
+        (f["video_path"][first], "accept"),
+        (f["video_path"][second], "accept"),
+    ]
 
 
 def test_a_stored_decision_whose_reload_fails_says_saved_not_unsaved(browser, review_setup):
@@ -389,8 +394,7 @@ def test_a_stored_decision_whose_reload_fails_says_saved_not_unsaved(browser, re
             pg.p.wait_for_function("!document.body.dataset.busy")
         finally:
             pg.close()
-    with Catalog(review_setup.catalog) as cat:
-        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
+    assert _decided(review_setup) == [(f["video_path"][first], "accept")]
 
 
 def test_an_item_publish_held_back_shows_its_collected_files_and_is_accepted(browser, review_setup):
@@ -443,8 +447,7 @@ def test_a_failed_load_keeps_decisions_on_the_video_shown(browser, review_setup)
             pg.decide("a")
         finally:
             pg.close()
-    with Catalog(review_setup.catalog) as cat:
-        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
+    assert _decided(review_setup) == [(f["video_path"][first], "accept")]
 
 
 def test_a_stale_page_cannot_overturn_another_pages_verdict_unseen(browser, review_setup):
@@ -470,11 +473,10 @@ def test_a_stale_page_cannot_overturn_another_pages_verdict_unseen(browser, revi
         finally:
             a.close()
             b.close()
-    with Catalog(review_setup.catalog) as cat:
-        assert [(d.video, d.kind) for d in list_decisions(cat)] == [
-            (f["video_path"][first], "accept"),
-            (f["video_path"][first], "reject"),
-        ]
+    assert _decided(review_setup) == [
+        (f["video_path"][first], "accept"),
+        (f["video_path"][first], "reject"),
+    ]
 
 
 def test_the_page_shows_a_look_alike_picks_candidates_and_marks_the_pick(browser, review_setup):
@@ -544,5 +546,4 @@ def test_a_stored_decision_whose_next_video_does_not_load_still_says_saved(brows
             pg.p.unroute("**/api/item?*")
         finally:
             pg.close()
-    with Catalog(review_setup.catalog) as cat:
-        assert [(d.video, d.kind) for d in list_decisions(cat)] == [(f["video_path"][first], "accept")]
+    assert _decided(review_setup) == [(f["video_path"][first], "accept")]
