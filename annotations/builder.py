@@ -99,6 +99,7 @@ from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
 from movingfashion.models.roi import RoIEmbedder, RoIMatcher
+from schemas.activity import activity
 from schemas.atomic import atomic_write_bytes, file_lock, pid_alive, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
@@ -375,41 +376,45 @@ class TrackletBuilder:
         t = time.perf_counter()
         # a small first batch: detection starts while the thread decodes on (large frames decode slowly)
         first = max(1, cfg.detector.batch // 4)
-        for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch, first=first):
-            t1 = time.perf_counter()
-            timings["decode_wait"] += t1 - t
-            if self.roi is not None:
-                self.roi.capture.clear()
-            dets = self.detector.detect(frames)
-            t2 = time.perf_counter()
-            timings["detect"] += t2 - t1
-            with torch.no_grad():
+        done = 0  # sampled frames detected, shown inside the bar over videos (a long video moves too)
+        with activity(src.path.name, total=len(idx), unit="frames detected") as advance:
+            for chunk, frames in prefetch_batches(src, idx, cfg.detector.batch, first=first):
+                t1 = time.perf_counter()
+                timings["decode_wait"] += t1 - t
                 if self.roi is not None:
-                    # the maps the detection forward left in the hooks, pooled per box + the head
-                    # (timings["embed"] from t3 on; no crops to cut)
-                    t3 = t2
-                    boxes = [d.boxes for d in dets]
-                    emb_l.append(self.roi.embed_boxes(frames, boxes))
-                    if keep is not None:
-                        keep.offer(
-                            frames, boxes, [d.classes for d in dets], [d.scores for d in dets], emb_l[-1]
-                        )
-                else:
-                    crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
-                    if len(crops):
-                        pending.append(crops)
-                    t3 = time.perf_counter()
-                    timings["crop"] = timings.get("crop", 0.0) + t3 - t2
-                    if sum(len(c) for c in pending) >= EMBED_BATCH:
-                        emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
-                        pending = []
-            for fi, d in zip(chunk, dets, strict=True):
-                frames_l.append(np.full(len(d), fi, np.int64))
-                boxes_l.append(d.boxes)
-                scores_l.append(d.scores)
-                classes_l.append(d.classes)
-            t = time.perf_counter()
-            timings["embed"] += t - t3
+                    self.roi.capture.clear()
+                dets = self.detector.detect(frames)
+                t2 = time.perf_counter()
+                timings["detect"] += t2 - t1
+                with torch.no_grad():
+                    if self.roi is not None:
+                        # the maps the detection forward left in the hooks, pooled per box + the head
+                        # (timings["embed"] from t3 on; no crops to cut)
+                        t3 = t2
+                        boxes = [d.boxes for d in dets]
+                        emb_l.append(self.roi.embed_boxes(frames, boxes))
+                        if keep is not None:
+                            keep.offer(
+                                frames, boxes, [d.classes for d in dets], [d.scores for d in dets], emb_l[-1]
+                            )
+                    else:
+                        crops = crops_from_frames(frames, [d.boxes for d in dets], self.embed_size)
+                        if len(crops):
+                            pending.append(crops)
+                        t3 = time.perf_counter()
+                        timings["crop"] = timings.get("crop", 0.0) + t3 - t2
+                        if sum(len(c) for c in pending) >= EMBED_BATCH:
+                            emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))
+                            pending = []
+                for fi, d in zip(chunk, dets, strict=True):
+                    frames_l.append(np.full(len(d), fi, np.int64))
+                    boxes_l.append(d.boxes)
+                    scores_l.append(d.scores)
+                    classes_l.append(d.classes)
+                t = time.perf_counter()
+                timings["embed"] += t - t3
+                done += len(chunk)
+                advance(done)
         if pending:
             with torch.no_grad():
                 emb_l.append(self.embedder.embed(torch.cat(pending), batch_size=EMBED_BATCH))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
@@ -646,6 +646,35 @@ def _listed_decisions(dataset, catalog, shared: frozenset[str]) -> dict[str, str
     return out
 
 
+def _shop_choices(shops: tuple[str, ...], catalog) -> dict[str, int]:
+    """``--shop NAME=N`` options as review name -> candidate number (1-based); UsageError otherwise."""
+    if shops and catalog is None:
+        raise click.UsageError("--shop needs --catalog (the carousel candidates are the catalog's)")
+    out: dict[str, int] = {}
+    for opt in shops:
+        name, _, n = opt.rpartition("=")
+        if not name or not n.isdigit() or int(n) < 1:
+            raise click.BadParameter(
+                f"{opt!r}: give NAME=N, N the candidate's number from 1", param_hint="--shop"
+            )
+        out[name] = int(n)
+    return out
+
+
+def _choose_shop(catalog, name: str, video: str, product_id: str, n: int) -> dict[str, Any]:
+    """Store a ``shop`` decision: candidate ``n`` (1-based) of the held item ``name``."""
+    from annotations.review.marks import open_catalog
+    from schemas.review import product_shop_candidates, record_decision
+
+    with open_catalog(catalog) as cat:
+        cands = product_shop_candidates(cat, product_id)
+        if not 1 <= n <= len(cands):
+            have = f"candidates 1..{len(cands)}" if cands else "no carousel candidates"
+            raise ConfigError(f"{name} has {have}, not {n}", where="--shop")
+        record_decision(cat, video=video, product_id=product_id, kind="shop", shop=cands[n - 1])
+    return {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": cands[n - 1]}
+
+
 def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str | None]], dict[str, str]]:
     """What the catalog holds back for review, as the review page's queue takes it: review name
     -> (video, product, why) of the videos of the items :func:`schemas.review.held_for_review`
@@ -747,13 +776,34 @@ def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
     help="Accept this video (stem, e.g. 1234_0; STEM@PRODUCT for a video several products list).",
 )
 @click.option("--reject", "reject", multiple=True, help="Reject this video (named as for --accept).")
+@click.option(
+    "--shop",
+    "shops",
+    multiple=True,
+    metavar="NAME=N",
+    help="Make carousel candidate N (1-based, as the review page numbers them) the shop image of this "
+    "held-back item (needs --catalog); the next mf publish publishes it.",
+)
 @click.option("--note", help="A note stored with the decisions.")
 @click.option("--all", "show_all", is_flag=True, help="List decided videos too.")
 @click.option("--serve", is_flag=True, help="Serve the review page instead (same as mf review).")
 @_serve_options
 @json_option
 def review(
-    dataset, catalog_path, accept, reject, note, show_all, serve, port, host, sample, seed, root, as_json
+    dataset,
+    catalog_path,
+    accept,
+    reject,
+    shops,
+    note,
+    show_all,
+    serve,
+    port,
+    host,
+    sample,
+    seed,
+    root,
+    as_json,
 ) -> None:
     """List videos that need review (with their contact sheets) or record decisions.
 
@@ -768,11 +818,13 @@ def review(
     Examples:
       mf-tracklets review --dataset dataset
       mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog data/catalog.sqlite
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --shop C1qTCdY9V_V_0=2 \\
+          --accept C1qTCdY9V_V_0
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
-        if accept or reject:
-            raise click.UsageError("--serve cannot be combined with --accept/--reject")
+        if accept or reject or shops:
+            raise click.UsageError("--serve cannot be combined with --accept/--reject/--shop")
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
@@ -789,10 +841,12 @@ def review(
         """(dataset-relative video, product) of a review name."""
         return (results[name].video, results[name].product_id) if name in results else held[name][:2]
 
-    if accept or reject:
-        _review_targets(dataset, results, [*accept, *reject], held)
+    if accept or reject or shops:
+        chosen = _shop_choices(shops, catalog_path)
+        _review_targets(dataset, results, [*accept, *reject, *chosen], held)
+        recs = [_choose_shop(catalog_path, name, *target(name), n) for name, n in chosen.items()]
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
-        recs = [
+        recs += [
             record_decision(dataset, vid, target(vid)[1], dec, catalog_path, note, video_path=target(vid)[0])
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
@@ -870,7 +924,8 @@ def review_page(dataset, catalog_path, port, host, sample, seed, root, as_json) 
     ones it accepted. With --catalog it also holds what mf publish holds back from the split
     files (needs_review items of cleaning or of the tracklet flags, review's own rejects), shown
     from the collection folder (--root) when the dataset holds no copy. Keys: arrows step frames, space plays, a accepts, r rejects (with a
-    reason), c changes the class, t/p show and pick another tracklet, n adds a note, u undoes.
+    reason), c changes the class, t/p show and pick another tracklet, n adds a note, u undoes;
+    under a carousel pick's candidates, "use this one" makes another candidate the shop image.
     Each decision is written to the catalog at once; `mf publish` leaves rejected products out.
     The URL carries a random token that every request must present. --json prints the URL and
     the queue's counts as one JSON line before serving.

@@ -51,7 +51,7 @@ import numpy as np
 
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import ConfigError
-from schemas.items import AssetKind, Status
+from schemas.items import CANDIDATE_URL, DERIVED_URLS, SPLITSCREEN_URL, AssetKind, Status
 from schemas.paths import PathEscapeError, resolve_under
 
 #: catalog meta key: whether the check ran on the catalog, and with what
@@ -335,7 +335,7 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
     if not shops:
         return out
     shops.sort(
-        key=lambda a: ((a.url or "").startswith("candidate:"), (a.url or "").startswith("splitscreen:"))
+        key=lambda a: ((a.url or "").startswith(CANDIDATE_URL), (a.url or "").startswith(SPLITSCREEN_URL))
     )
     shop = shops[0]
     for v in assets:
@@ -344,7 +344,7 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
         crop = tuple(float(c) for c in v.crop.box) if v.crop is not None else None
         if crop is not None and not crops:
             continue  # this scorer cannot look at the moving half alone
-        derived = (shop.url or "").startswith(("candidate:", "splitscreen:"))
+        derived = (shop.url or "").startswith(DERIVED_URLS)
         out.append(
             _Pair(
                 src,

@@ -33,7 +33,9 @@ beside ``merged_items`` (:func:`merged_members`). A
 item and path); its other videos are published in neither split.
 
 None of the items a reviewer rejected in ``mf review`` is published
-(``schemas.review.apply_review``, which also applies class changes made there).
+(``schemas.review.apply_review``, which also applies class changes made there), and a carousel
+candidate chosen there replaces cleaning's pick as the product's shop image
+(``schemas.review.with_review_shop``).
 Determinism: everything is sorted, JSON is written with fixed formatting, plots carry no
 date/software metadata and crops are encoded single-threaded with bit-exact flags, so a rerun
 on unchanged input gives byte-identical files, and writes none of them again (each file is
@@ -113,7 +115,7 @@ import numpy as np
 from cleaning.clean_lock import cleaned
 from cleaning.mih import UnionFind
 from cleaning.splits import describe_rule, rebuild_splits, recorded_rule, split_rule
-from cleaning.steps.state import SPLITSCREEN_URL, item_key
+from cleaning.steps.state import item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK, PUBLISH_MARK
 from movingfashion.archive.describe import (
     CARD,
@@ -150,8 +152,8 @@ from schemas.atomic import (
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, VideoTracklets
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
-from schemas.faults import local_faults, reraise_local_fault
-from schemas.items import AssetKind, MediaAsset, Status, VideoProbe
+from schemas.faults import local_faults, require_free_space, reraise_local_fault
+from schemas.items import SPLITSCREEN_URL, AssetKind, MediaAsset, Status, VideoProbe
 from schemas.naming import check_safe_name
 from schemas.official import (
     LEGACY_SHOP_DIR,
@@ -167,7 +169,14 @@ from schemas.official import (
     video_relpath,
 )
 from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
-from schemas.review import LEGACY_REVIEW_LOG, apply_review, held_for_review, move_legacy_review_log
+from schemas.review import (
+    LEGACY_REVIEW_LOG,
+    apply_review,
+    held_for_review,
+    move_legacy_review_log,
+    review_shops,
+    with_review_shop,
+)
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
 from schemas.tracklet_names import is_tracklet_stem, shared_videos, split_stem, tracklet_stem, video_stem
 
@@ -275,6 +284,11 @@ def _read_journal(path: Path) -> set[str]:
 #: How long before its start a publish dates what it wrote (and its state file), so that a file
 #: changed while it ran is newer than the state file even on a coarse file-system clock.
 STAMP_MARGIN_NS = 2_000_000_000
+#: Free space a re-encode needs before it starts, as a multiple of its source's size plus a margin:
+#: the output is about its source's size, and ``+faststart`` rewrites the finished file once more.
+#: A disk short of that fails the publish at once (``disk_full``), not after minutes of encoding.
+REENCODE_SPACE_FACTOR = 2
+REENCODE_SPACE_MARGIN = 16 * 2**20
 
 
 class _Publisher:
@@ -404,10 +418,18 @@ class _Publisher:
         elif recipe in ("jpeg", "png"):
             suffix = ".jpg" if recipe == "jpeg" else ".png"
             atomic_write_bytes(dst, encode_image(read_image(src), suffix, quality=95))
-        elif recipe == "h264":
-            transcode(src, dst, scale=_even_scale(asset))
         else:
-            transcode(src, dst, crop=[float(v) for v in recipe.split(":", 1)[1].split(",")])
+            frames = (
+                asset.probe.frames if isinstance(asset.probe, VideoProbe) and asset.probe.frames else None
+            )
+            require_free_space(
+                dst.parent, REENCODE_SPACE_FACTOR * src_size + REENCODE_SPACE_MARGIN, f"re-encoding {rel}"
+            )
+            if recipe == "h264":
+                transcode(src, dst, scale=_even_scale(asset), label=rel, total_frames=frames)
+            else:
+                crop = [float(v) for v in recipe.split(":", 1)[1].split(",")]
+                transcode(src, dst, crop=crop, label=rel, total_frames=frames)
         out_sha = sha256_file(dst)
         if recipe == "copy" and out_sha != src_sha:
             raise MediaError(
@@ -487,7 +509,14 @@ def product_groups(
         was = published.get(r.product_id or "")
         return (0 if was == str(Split.TEST) else 1 if was is not None else 2), _key(r)
 
-    assets = {_key(r): catalog.assets(source=r.item.source, source_id=r.item.source_id) for r in rows}
+    chosen = review_shops(catalog)  # a carousel candidate review chose replaces cleaning's pick
+    assets = {
+        _key(r): with_review_shop(
+            catalog.assets(source=r.item.source, source_id=r.item.source_id),
+            chosen.get((str(r.item.source), r.item.source_id)),
+        )
+        for r in rows
+    }
     uf = UnionFind()
     for r in rows:
         shops = _accepted(assets[_key(r)], AssetKind.SHOP)

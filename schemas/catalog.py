@@ -142,6 +142,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX items_product ON items (product_id);
     CREATE INDEX items_source_id ON items (source_id);
     """,
+    # 6: a review decision choosing another carousel candidate as the product's shop image
+    """
+    ALTER TABLE review_decisions ADD COLUMN shop TEXT;
+    """,
 ]
 
 ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")

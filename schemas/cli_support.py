@@ -22,12 +22,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import json
 import math
 import os
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
@@ -205,6 +207,16 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
             traceback.print_exc()
         click.echo(f"error: {fault}", err=True)
         sys.exit(fault.exit_code)
+    except ImportError as exc:  # a native library of this machine is missing: not a bug, not the data's
+        from schemas.faults import as_local_fault
+
+        fault = as_local_fault(exc)
+        if fault is None:
+            raise
+        if debug:
+            traceback.print_exc()
+        click.echo(f"error: {fault}", err=True)
+        sys.exit(fault.exit_code)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
         interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
         click.echo(_interrupt_hint[0] if interrupted else "aborted", err=True)
@@ -364,7 +376,47 @@ def progress_bar(
     except (OSError, ValueError, AttributeError):
         width = shutil.get_terminal_size(fallback=(80, 24)).columns
     sized = {"dynamic_ncols": True} if width > 0 else {"ncols": 80, "nrows": 24}
-    return tqdm(desc=desc, total=total, unit=unit, disable=bool(disable), file=sys.stderr, **sized)
+    return _activity_bar(tqdm)(
+        desc=desc, total=total, unit=unit, disable=bool(disable), file=sys.stderr, **sized
+    )
+
+
+#: a terminal bar redraws for a step's progress at most this often (seconds)
+ACTIVITY_REDRAW_S = 0.5
+
+
+@functools.cache
+def _activity_bar(tqdm: type) -> type:
+    """A tqdm class that shows the step inside the current item (:mod:`schemas.activity`) after
+    its postfix and redraws when it changes (at most every :data:`ACTIVITY_REDRAW_S`)."""
+    from schemas import activity
+
+    class ActivityBar(tqdm):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            self._drawn_at = 0.0
+            self._unlisten = activity.listen(self._on_activity)
+
+        def _on_activity(self) -> None:
+            now = time.monotonic()
+            ended = activity.current() is None  # drawn at once: no stale step stays on screen
+            if not self.disable and (ended or now - self._drawn_at >= ACTIVITY_REDRAW_S):
+                self._drawn_at = now
+                self.refresh()
+
+        @property
+        def format_dict(self) -> dict[str, Any]:
+            d = super().format_dict
+            step = activity.current()
+            if step:
+                d["postfix"] = f"{d['postfix']}; {step}" if d.get("postfix") else step
+            return d
+
+        def close(self) -> None:
+            self._unlisten()
+            super().close()
+
+    return ActivityBar
 
 
 def progress(

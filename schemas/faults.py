@@ -44,8 +44,19 @@ HINTS: dict[str, str] = {
     "io_error": "the disk reported an I/O error; check it, then rerun the same command",
 }
 
+#: what provides a shared library a Python module loads (Debian's package), and who loads it
+LIBRARY_PACKAGES: dict[str, tuple[str, str]] = {
+    "libGL.so": ("libgl1", "OpenCV (the opencv-python build ultralytics requires)"),
+    "libglib-2.0.so": ("libglib2.0-0", "OpenCV (the opencv-python build ultralytics requires)"),
+    "libgthread-2.0.so": ("libglib2.0-0", "OpenCV"),
+}
+HINTS["missing_library"] = (
+    "install the package that provides it (Debian/Ubuntu: apt-get install PACKAGE; `make install` "
+    "does as root), then rerun the same command: what is done is kept"
+)
+
 #: Every reason a local fault can have (none of them is final: a rerun retries).
-REASONS = frozenset(LOCAL_REASONS.values())
+REASONS = frozenset({*LOCAL_REASONS.values(), "missing_library"})
 
 _ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
 
@@ -83,10 +94,33 @@ def local_reason(exc: BaseException) -> tuple[str, int, str | None] | None:
     return None
 
 
+def missing_library(exc: ImportError) -> LocalFault | None:
+    """``missing_library`` when an import failed for a shared library of this machine
+    (``libGL.so.1: cannot open shared object file``: every video read would fail the same way, not
+    the video's fault), naming the library and the package that provides it; else None (a bug)."""
+    text = str(exc)
+    if ".so" not in text or ("shared object" not in text and "file too short" not in text):
+        return None
+    package, who = next(
+        ((pkg, who) for lib, (pkg, who) in LIBRARY_PACKAGES.items() if lib in text),
+        ("the package that provides it", "a module of the toolkit"),
+    )
+    lib = next((w.rstrip(":") for w in text.split() if ".so" in w), "a shared library")
+    return LocalFault(
+        "missing_library",
+        None,
+        f"{lib} cannot be loaded; {who} needs it: {text}",
+        hint=HINTS["missing_library"].replace("PACKAGE", package),
+    )
+
+
 def as_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = None) -> LocalFault | None:
-    """The :class:`LocalFault` behind ``exc`` (naming the file the OS named, else ``path``); else None."""
+    """The :class:`LocalFault` behind ``exc`` (naming the file the OS named, else ``path``); else None.
+    An import that failed for a shared library of this machine is one too (:func:`missing_library`)."""
     if isinstance(exc, LocalFault):
         return exc
+    if isinstance(exc, ImportError):
+        return missing_library(exc)
     if isinstance(exc, sqlite3.Error):
         return sqlite_fault(exc, path)
     found = local_reason(exc)
@@ -104,7 +138,7 @@ def reraise_local_fault(exc: BaseException, path: str | os.PathLike[str] | None 
     failure and go on call this first: a local fault is not the item's, it stops the run)."""
     if isinstance(exc, LocalFault):
         raise exc
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError | ImportError):
         fault = as_local_fault(exc, path)
         if fault is not None:
             raise fault from exc
@@ -190,6 +224,28 @@ def _nearly_full(folder: Path) -> bool:
     except OSError:
         return False
     return st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES
+
+
+def require_free_space(folder: str | os.PathLike[str], need: int, what: str) -> None:
+    """:class:`LocalFault` ``disk_full`` naming ``folder`` when its file system has fewer than
+    ``need`` bytes free for this user, before a long write (``what``) that would fail on the full
+    disk only at its end; a folder whose space cannot be read passes (the write says why)."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < need:
+        raise LocalFault(
+            "disk_full",
+            str(folder),
+            f"{_mib(free)} free, {what} needs about {_mib(need)}",
+            hint=HINTS["disk_full"],
+        )
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 #: SQLite's words for a local fault (it reports no errno).

@@ -38,6 +38,13 @@ class AssetKind(StrEnum):
     CANDIDATE_SHOP = "candidate-shop"
 
 
+#: url prefixes of the shop images cleaning derives (a split-screen video's half, a carousel pick)
+#: and review chooses (a carousel candidate): the asset's ``url`` is the prefix + the file's path
+SPLITSCREEN_URL = "splitscreen:"
+CANDIDATE_URL = "candidate:"
+DERIVED_URLS = (SPLITSCREEN_URL, CANDIDATE_URL)
+
+
 class Status(StrEnum):
     """Life cycle of an item or asset in the catalog."""
 

@@ -6,6 +6,8 @@ A tqdm bar there is either hidden (minutes of silence) or a stream of carriage r
 :data:`EVERY_S` seconds while the work goes on, from a timer, so a slow item is not silence
 either: ``videos: 12/40 (30%), 1m05s, about 2m31s left [failed=0]``. A run shorter than that
 prints nothing (its result says it all); one that printed says once at the end how it ended.
+The step inside the item under way (a long video's frames, a re-encode: :mod:`schemas.activity`)
+follows the counts: ``[failed=0; videos/1_0.mp4: 1200/15000 frames (8%)]``.
 ``$MF_PROGRESS_EVERY_S`` changes the period (``0`` or ``inf``: no lines; anything else that is
 not seconds >= 0 is a :class:`~schemas.errors.ConfigError` naming it).
 """
@@ -20,6 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from schemas.activity import current as _current_activity
 from schemas.config import env_seconds
 
 #: seconds between two progress lines (``$MF_PROGRESS_EVERY_S``)
@@ -34,6 +37,11 @@ def every_s() -> float:
         EVERY_ENV, EVERY_S, f"unset it (a line every {EVERY_S:g} s) or give seconds, 0 or inf for no lines"
     )
     return value if math.isfinite(value) else 0.0
+
+
+def current_activity() -> str:
+    """The step inside the current item (:mod:`schemas.activity`), or ''."""
+    return _current_activity() or ""
 
 
 def clock(seconds: float) -> str:
@@ -124,7 +132,8 @@ class LineProgress:
             if total and 0 < n < total:
                 parts.append(f"about {clock(elapsed / n * (total - n))} left")
         text = ", ".join(parts)
-        return f"{text} [{self.postfix}]" if self.postfix else text
+        postfix = "; ".join(p for p in (self.postfix, "" if final else current_activity()) if p)
+        return f"{text} [{postfix}]" if postfix else text
 
     def _out(self) -> TextIO:
         return self._file if self._file is not None else sys.stderr

@@ -16,6 +16,10 @@ class       (+ ``df2_class``) the product's DeepFashion2 class is changed (item 
 tracklet    (+ ``tracklet``) another tracklet of the video's tracklet file becomes the ground
             truth (the dataset files are rewritten by ``annotations.review``)
 note        (+ ``note``) free text, nothing else changes
+shop        (+ ``shop``) the product's shop image becomes this carousel candidate (its collected
+            path; one of the item's accepted ``candidate-shop`` assets) in place of cleaning's
+            pick; ``mf publish`` applies it (:func:`with_review_shop`), a rerun of ``mf clean``
+            does not undo it
 import      tracks corrected in another tool (CVAT) were imported for this video
 ==========  ==============================================================================
 
@@ -71,13 +75,13 @@ from typing import Any
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow
 from schemas.errors import CatalogError, ConfigError, DataFormatError
-from schemas.items import AssetKind, MediaAsset, Status
+from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
 
-KINDS = ("accept", "reject", "class", "tracklet", "note", "import")
+KINDS = ("accept", "reject", "class", "tracklet", "note", "import", "shop")
 #: kinds that decide whether a video (and its product) goes into the next publish
 VERDICTS = ("accept", "reject")
 STAGE = "review"
@@ -85,6 +89,8 @@ STAGE = "review"
 REJECT_PREFIX = "review:"
 #: kinds that change the product's catalog item
 ITEM_KINDS = ("accept", "reject", "class")
+#: the reason of the shop image :func:`with_review_shop` makes of the candidate review chose
+REVIEW_SHOP_REASON = "shop: chosen in review"
 #: why an accept of an item without a class is refused (publish needs the class)
 NO_CLASS = "no DeepFashion2 class: choose one (c on the review page) before accepting"
 
@@ -111,6 +117,7 @@ class Decision:
     prev: dict[str, Any] = field(default_factory=dict)
     request_id: str | None = None
     undone_at: str | None = None
+    shop: str | None = None  #: the carousel candidate (collected path) a shop decision chose
 
     @property
     def superseded(self) -> bool:
@@ -131,6 +138,7 @@ class VideoReview:
     reason: str | None = None  #: of the reject
     df2_class: int | None = None  #: class chosen in review
     tracklet: int | None = None  #: tracklet index chosen as ground truth
+    shop: str | None = None  #: carousel candidate chosen as the shop image (collected path)
     notes: list[str] = field(default_factory=list)
     imported: bool = False
     decisions: int = 0
@@ -156,6 +164,7 @@ def _decision(r: sqlite3.Row) -> Decision:
         prev=json.loads(r["prev"] or "{}"),
         request_id=r["request_id"],
         undone_at=r["undone_at"],
+        shop=r["shop"],
     )
 
 
@@ -250,7 +259,14 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str) -> None:
         _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
 
 
-def _check(kind: str, reason: str | None, df2_class: int | None, tracklet: int | None, note: str | None):
+def _check(
+    kind: str,
+    reason: str | None,
+    df2_class: int | None,
+    tracklet: int | None,
+    note: str | None,
+    shop: str | None,
+) -> None:
     if kind not in KINDS:
         raise ConfigError(f"unknown review decision {kind!r}", hint=f"use one of {', '.join(KINDS)}")
     if kind == "class" and df2_class not in DF2_CLASSES:
@@ -259,6 +275,42 @@ def _check(kind: str, reason: str | None, df2_class: int | None, tracklet: int |
         raise ConfigError(f"tracklet must be an index >= 0, got {tracklet!r}", where="tracklet")
     if kind == "note" and not (note or "").strip():
         raise ConfigError("a note needs text", where="note")
+    if (kind == "shop") != bool(shop):
+        raise ConfigError(
+            "a shop decision needs the chosen candidate's path"
+            if kind == "shop"
+            else f"a {kind} decision takes no shop",
+            where="shop",
+        )
+
+
+def shop_candidates(db: sqlite3.Connection | Catalog, source: str, source_id: str) -> list[str]:
+    """The collected paths of an item's accepted carousel candidates, in path order (cleaning's
+    numbering): what a shop decision may choose."""
+    sql = (
+        "SELECT path FROM assets WHERE source = ? AND source_id = ? AND kind = ? AND status = ? "
+        "AND path IS NOT NULL ORDER BY path"
+    )
+    args = (source, source_id, str(AssetKind.CANDIDATE_SHOP), str(Status.ACCEPTED))
+    rows = db.read(sql, args) if isinstance(db, Catalog) else db.execute(sql, args).fetchall()
+    return [r["path"] for r in rows]
+
+
+def product_shop_candidates(cat: Catalog, product_id: str) -> list[str]:
+    """:func:`shop_candidates` of a dataset product's catalog item (none when the catalog does not
+    know it)."""
+    item = _find_item(cat, product_id)
+    return [] if item is None else shop_candidates(cat, item["source"], item["source_id"])
+
+
+def _check_candidate(db: sqlite3.Connection, item: sqlite3.Row | None, product_id: str, shop: str) -> None:
+    """ConfigError unless ``shop`` is one of the product's carousel candidates."""
+    found = [] if item is None else shop_candidates(db, item["source"], item["source_id"])
+    if shop not in found:
+        have = f"its candidates: {', '.join(found)}" if found else "it has no carousel candidates"
+        raise ConfigError(
+            f"{shop!r} is not a carousel candidate of product {product_id}; {have}", where="shop"
+        )
 
 
 def _same_request(old: Decision, **asked: Any) -> None:
@@ -285,6 +337,7 @@ def record_decision(
     note: str | None = None,
     request_id: str | None = None,
     extra_prev: dict[str, Any] | None = None,
+    shop: str | None = None,
 ) -> tuple[Decision, bool]:
     """Store one decision and apply it to the product's catalog item, in one transaction.
 
@@ -293,7 +346,7 @@ def record_decision(
     (the stored decision, whatever became of it since: nothing is applied again). A
     ``request_id`` seen with another video or decision raises :class:`CatalogError`.
     """
-    _check(kind, reason, df2_class, tracklet, note)
+    _check(kind, reason, df2_class, tracklet, note, shop)
     with cat.transaction() as db:
         if request_id is not None:
             old = db.execute("SELECT * FROM review_decisions WHERE request_id = ?", (request_id,)).fetchone()
@@ -307,17 +360,20 @@ def record_decision(
                     df2_class=df2_class,
                     tracklet=tracklet,
                     note=note,
+                    shop=shop,
                 )
                 return stored, False
         item = _find_item(db, product_id)
         if kind == "accept" and _lacks_class(item):
             raise ConfigError(f"{video}: {NO_CLASS}", where=f"product {product_id}")
+        if shop is not None:
+            _check_candidate(db, item, product_id, shop)
         prev: dict[str, Any] = dict(extra_prev or {})
         if item is not None:
             prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])
         cur = db.execute(
             "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
-            "df2_class, tracklet, note, prev, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "df2_class, tracklet, note, prev, request_id, shop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _now(),
                 video,
@@ -331,11 +387,14 @@ def record_decision(
                 note,
                 json.dumps(prev, sort_keys=True),
                 request_id,
+                shop,
             ),
         )
         if item is not None and kind in ITEM_KINDS:
             _restate(db, item["source"], item["source_id"])
-        detail = {"reject": reason, "class": df2_class, "tracklet": tracklet, "note": note}.get(kind)
+        detail = {"reject": reason, "class": df2_class, "tracklet": tracklet, "note": note, "shop": shop}.get(
+            kind
+        )
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (
@@ -499,6 +558,8 @@ def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, 
             st.tracklet = None if d.superseded else d.tracklet
         elif d.kind == "note" and d.note:
             st.notes.append(d.note)
+        elif d.kind == "shop":
+            st.shop = d.shop
         elif d.kind == "import":
             st.imported, st.tracklet = True, None
     return out
@@ -534,11 +595,41 @@ def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
     return out
 
 
-# -- items publish holds back for review -------------------------------------------------------
+# -- the shop image review chose ------------------------------------------------------------------
 
-#: how cleaning names an asset it derived from a split-screen video (``cleaning.steps.state``):
-#: publish takes the collected files of a kind before the derived ones
-_DERIVED_URL = "splitscreen:"
+
+def review_shops(cat: Catalog) -> dict[tuple[str, str], str]:
+    """(source, source_id) -> the carousel candidate (collected path) the latest live ``shop``
+    decision of the item chose, over all its videos."""
+    out: dict[tuple[str, str], str] = {}
+    for d in list_decisions(cat):  # in id order: the latest wins
+        if d.kind == "shop" and d.shop and d.source and d.source_id:
+            out[(d.source, d.source_id)] = d.shop
+    return out
+
+
+def with_review_shop(assets: list[MediaAsset], shop: str | None) -> list[MediaAsset]:
+    """One item's ``assets`` with the shop image review chose (``shop``, from :func:`review_shops`):
+    that accepted carousel candidate becomes the item's only shop image, in place of cleaning's
+    pick. Unchanged when ``shop`` is None or names no accepted candidate any more (cleaning
+    rejected it since: its pick stands)."""
+    chosen = next(
+        (
+            a
+            for a in assets
+            if shop and a.kind == AssetKind.CANDIDATE_SHOP and a.status == Status.ACCEPTED and a.path == shop
+        ),
+        None,
+    )
+    if chosen is None:
+        return assets
+    shop_image = chosen.model_copy(
+        update={"kind": AssetKind.SHOP, "url": f"{CANDIDATE_URL}{shop}", "reason": REVIEW_SHOP_REASON}
+    )
+    return [a for a in assets if a.kind != AssetKind.SHOP] + [shop_image]
+
+
+# -- items publish holds back for review -------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -559,7 +650,7 @@ def _publish_order(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset
     before derived ones, then by path)."""
     return sorted(
         (a for a in assets if a.kind == kind and a.status == Status.ACCEPTED and a.path),
-        key=lambda a: ((a.url or "").startswith(_DERIVED_URL), a.path),
+        key=lambda a: ((a.url or "").startswith(SPLITSCREEN_URL), a.path),
     )
 
 
@@ -585,7 +676,8 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
     and every accepted item with a live verdict whose product the split files do not list yet
     (``published``: :func:`published_ids`, the product ids they list and those of the items
     published inside another product; such items are left out, their videos are in the split
-    files). Items whose product id is not a plain file name are left out."""
+    files). Items whose product id is not a plain file name are left out. ``shop`` is the one a
+    review ``shop`` decision chose, else cleaning's (:func:`with_review_shop`)."""
     decided: set[tuple[str, str] | str] = set()
     for d in list_decisions(cat):
         if d.kind in VERDICTS:
@@ -593,6 +685,7 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
             if d.source and d.source_id:
                 decided.add((d.source, d.source_id))
     out: list[HeldReview] = []
+    chosen = review_shops(cat)
     for r in cat.items(status=(Status.NEEDS_REVIEW, Status.REJECTED, Status.ACCEPTED)):
         pid = r.product_id or r.item.source_id
         key = (str(r.item.source), r.item.source_id)
@@ -606,7 +699,9 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
             check_safe_name(pid, what="product id")
         except ValueError:
             continue
-        assets = cat.assets(source=r.item.source, source_id=r.item.source_id)
+        assets = with_review_shop(
+            cat.assets(source=r.item.source, source_id=r.item.source_id), chosen.get(key)
+        )
         videos = tuple(
             (video_relpath(pid, n), a) for n, a in enumerate(_publish_order(assets, AssetKind.VIDEO))
         )

@@ -123,6 +123,7 @@ def decide(
     tracklet: int | None = None,
     note: str | None = None,
     request_id: str | None = None,
+    shop: str | None = None,
 ) -> tuple[Decision, bool]:
     """Store a decision on ``video`` (dataset-relative path) and apply it to the dataset.
 
@@ -148,6 +149,7 @@ def decide(
             note=note,
             request_id=request_id,
             extra_prev=extra,
+            shop=shop,
         )
         if created and d.kind == "tracklet":
             _apply_pick(root, d.video, d.tracklet, d.product_id)

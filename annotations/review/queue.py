@@ -44,7 +44,7 @@ from schemas.errors import DataFormatError
 from schemas.items import AssetKind, MediaAsset, Status, VideoProbe
 from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
-from schemas.review import HeldReview, held_for_review, published_ids
+from schemas.review import REVIEW_SHOP_REASON, HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
 from schemas.tracklet_names import is_tracklet_stem, tracklet_key, video_stem
 
@@ -97,6 +97,10 @@ class QueueItem:
     candidates: int = 0
     candidate_picked: int | None = None
     candidate_files: list[Path] = field(default_factory=list, repr=False)
+    #: the candidates' collected paths (what a ``shop`` decision names; not sent)
+    candidate_paths: list[str] = field(default_factory=list, repr=False)
+    #: the pick is a reviewer's (a live ``shop`` decision), not cleaning's
+    candidate_chosen_in_review: bool = False
 
     @property
     def stem(self) -> str:
@@ -115,7 +119,7 @@ class QueueItem:
         return d
 
 
-_PRIVATE = ("video_file", "shop_file", "box_offset", "fps", "candidate_files")
+_PRIVATE = ("video_file", "shop_file", "box_offset", "fps", "candidate_files", "candidate_paths")
 
 
 @dataclass
@@ -301,7 +305,7 @@ def _held_items(
         r = h.row
         partition = str(r.partition or Partition.HARD)
         shop_rel = shop_relpath(h.product_id, partition)
-        cand_files, picked = _candidate_images(catalog, r, collection, h.shop)
+        cand_files, cand_paths, picked = _candidate_images(catalog, r, collection, h.shop)
         for video, asset in h.videos:
             if (video, h.product_id) in seen:
                 continue
@@ -326,6 +330,8 @@ def _held_items(
             _add_tracklets(item, vt)
             _held_video(item, root, collection, asset)
             item.candidates, item.candidate_picked, item.candidate_files = len(cand_files), picked, cand_files
+            item.candidate_paths = cand_paths
+            item.candidate_chosen_in_review = h.shop is not None and h.shop.reason == REVIEW_SHOP_REASON
             if _inside(root, shop_rel) is None:  # the dataset holds no copy: the collected file
                 shop = h.shop.path if h.shop is not None else None
                 item.shop = shop or shop_rel
@@ -337,12 +343,12 @@ def _held_items(
 
 def _candidate_images(
     catalog: Catalog | None, row: ItemRow, collection: Path | None, shop: MediaAsset | None
-) -> tuple[list[Path], int | None]:
+) -> tuple[list[Path], list[str], int | None]:
     """The collected carousel candidates of an item cleaning picked its shop image among (2 or
-    more, in path order, as cleaning numbers them) and which of them is ``shop``; nothing when a
-    candidate is not in the collection folder."""
+    more, in path order, as cleaning numbers them): their files, their collected paths, and which
+    of them is ``shop``; nothing when a candidate is not in the collection folder."""
     if catalog is None or collection is None:
-        return [], None
+        return [], [], None
     found = catalog.assets(
         source=str(row.item.source),
         source_id=row.item.source_id,
@@ -352,7 +358,7 @@ def _candidate_images(
     assets = sorted((a for a in found if a.path), key=lambda a: a.path)
     files = [_inside(collection, a.path) for a in assets]
     if len(assets) < 2 or any(f is None for f in files):
-        return [], None
+        return [], [], None
     picked = None
     if shop is not None:
         picked = next(
@@ -363,7 +369,7 @@ def _candidate_images(
             ),
             None,
         )
-    return [f for f in files if f is not None], picked
+    return [f for f in files if f is not None], [str(a.path) for a in assets], picked
 
 
 def _held_reason(status: str) -> str:

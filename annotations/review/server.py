@@ -13,7 +13,9 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     GET  /api/file?video=STEM&file=video|shop|candidate-N   a held-back item's collected video,
                                                 shop image or carousel candidate N,
                                  from the collection folder (byte ranges too)
-    POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, request_id}
+    POST /api/decision           {video, kind, reason?, df2_class?, tracklet?, note?, candidate?,
+                                  request_id} (``candidate``: a shop decision's carousel candidate,
+                                  0-based)
     POST /api/undo               {decision_id? | video?, request_id}
 
 Every decision is committed to the catalog before the answer is sent (``schemas.review``).
@@ -89,6 +91,7 @@ PAGE_FIELDS = {
     "class": ("df2_class",),
     "tracklet": ("tracklet",),
     "note": ("note",),
+    "shop": ("candidate",),
 }
 UNDO_FIELDS = ("decision_id", "video", "request_id")
 #: the largest integer a body field may hold (SQLite's integers are 64-bit)
@@ -264,6 +267,12 @@ class ReviewApp:
         )
         self.queue, self._queue_stamp = queue, stamp
         return True
+
+    def _queue_changed(self) -> None:
+        """The queue holds what a decision changed (a held item's shop image and pick): it is
+        built again at the next request."""
+        with self.lock:
+            self._queue_stamp = None
 
     def queue_json(self) -> dict[str, Any]:
         with self.lock:
@@ -459,6 +468,8 @@ class ReviewApp:
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),
         }
         it = self._queue_item(stem or "")
+        if kind == "shop":
+            fields["shop"] = self._candidate_path(it, _int_field(body, "candidate"))
         if kind == "accept":
             self._check_class(it)
         # a pick writes the dataset's files: its lock first; neither wait holds up the page's
@@ -468,7 +479,19 @@ class ReviewApp:
                 self._check_seen(cat, it, seen, fields["request_id"])
             d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
             st = review_states(cat, video=it.video).get((it.video, it.product_id))
+        if d.kind == "shop":
+            self._queue_changed()
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
+
+    @staticmethod
+    def _candidate_path(it: QueueItem, n: int | None) -> str:
+        """The collected path of carousel candidate ``n`` (0-based, as the page numbers them from
+        1) of the item, or BadRequest."""
+        if not it.candidate_paths:
+            raise BadRequest(f"{it.stem} has no carousel candidates to choose among")
+        if n is None or not 0 <= n < len(it.candidate_paths):
+            raise BadRequest(f"candidate must be 0..{len(it.candidate_paths) - 1} for {it.stem}, got {n}")
+        return it.candidate_paths[n]
 
     @staticmethod
     def _check_seen(cat: Catalog, it: QueueItem, seen: str | None, request_id: str | None) -> None:
@@ -549,6 +572,8 @@ class ReviewApp:
                 request_id=request_id,
             )
             st = review_states(cat, video=d.video).get((d.video, d.product_id))
+        if d.kind == "shop":
+            self._queue_changed()
         # the page's name of the item: a video several products list has one item per product
         it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
         stem_of = it.stem if it is not None else Path(d.video).stem

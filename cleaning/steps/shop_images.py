@@ -24,8 +24,6 @@ from cleaning.phash import phash
 from cleaning.shop_pick import pick_shop
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import (
-    CANDIDATE_URL,
-    SPLITSCREEN_URL,
     CleaningState,
     ItemState,
     item_key,
@@ -33,7 +31,7 @@ from cleaning.steps.state import (
 )
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image
-from schemas.items import AssetKind, MediaAsset, Status
+from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 
 
 @dataclass(frozen=True)

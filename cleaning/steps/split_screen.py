@@ -22,13 +22,13 @@ import numpy as np
 from cleaning.config import SplitScreenConfig
 from cleaning.splitscreen import detect_split_screen_file
 from cleaning.steps.base import Step, StepContext, StepReport
-from cleaning.steps.state import SPLITSCREEN_URL, CleaningState, VideoState
+from cleaning.steps.state import CleaningState, VideoState
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image, write_image
 from schemas.atomic import sha256_file
 from schemas.faults import reraise_local_fault
 from schemas.geometry import Box
-from schemas.items import AssetKind, Crop, ImageProbe, MediaAsset, Status
+from schemas.items import SPLITSCREEN_URL, AssetKind, Crop, ImageProbe, MediaAsset, Status
 
 #: file name of a shop image recovered from a split-screen video, beside the video ``video.mp4``
 #: (the collectors' name of an item's only or first video; another video's adds its stem)

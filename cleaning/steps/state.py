@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from cleaning.fingerprint import VideoFingerprint
 from schemas.catalog import Catalog, ItemRow
 from schemas.items import (
+    DERIVED_URLS,
     SOURCE_PARTITION,
     AssetKind,
     MediaAsset,
@@ -32,10 +33,6 @@ REASON_PREFIXES = ("probe:", "dedup:", "splitscreen:", "taxonomy:", "association
 ASSOCIATION_PREFIX = "association:"
 ELIGIBLE = {Status.DOWNLOADED, Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW}
 IMAGE_KINDS = {AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC, AssetKind.CANDIDATE_SHOP}
-#: url prefixes of the shop images cleaning derives (from a split-screen video, or a carousel pick)
-SPLITSCREEN_URL = "splitscreen:"
-CANDIDATE_URL = "candidate:"
-DERIVED = (SPLITSCREEN_URL, CANDIDATE_URL)
 
 
 def item_key(source: str, source_id: str) -> str:
@@ -133,8 +130,8 @@ class CleaningState:
             assets = catalog.assets(source=row.item.source, source_id=row.item.source_id)
             it = ItemState(
                 row.item,
-                collected=[a for a in assets if not (a.url or "").startswith(DERIVED)],
-                derived_before=[a for a in assets if (a.url or "").startswith(DERIVED)],
+                collected=[a for a in assets if not (a.url or "").startswith(DERIVED_URLS)],
+                derived_before=[a for a in assets if (a.url or "").startswith(DERIVED_URLS)],
             )
             state.items[it.key] = it
         return state

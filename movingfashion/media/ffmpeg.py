@@ -8,7 +8,9 @@ Both write through :func:`h264_output_args`: libx264 with one thread, yuv420p, n
 bit-exact muxing and the index in front (``+faststart``), so the same input always gives the
 same bytes, and a temporary name renamed into place (a killed run leaves no half file).
 ffmpeg runs with ``-loglevel error``; what it prints is captured (:func:`run_ffmpeg`) and logged
-under ``movingfashion.media.ffmpeg``, never written over a progress bar.
+under ``movingfashion.media.ffmpeg``, never written over a progress bar. A re-encode reports its
+frames to the progress display (:mod:`schemas.activity`) and is stopped when it encodes nothing
+for :data:`STALL_S` seconds.
 """
 
 from __future__ import annotations
@@ -17,12 +19,15 @@ import itertools
 import logging
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from movingfashion.media.logs import log_subprocess_stderr
+from schemas.activity import activity
 from schemas.atomic import partial_path
 from schemas.errors import MediaError
 from schemas.faults import fault_in_text
@@ -121,13 +126,81 @@ def _check_even(w: int, h: int, where: str, fix: str) -> None:
         )
 
 
-def run_ffmpeg(args: Sequence[str], *, where: str, stdin: bytes | None = None) -> None:
-    """Run ``ffmpeg -y -loglevel error ARGS``; MediaError naming ``where`` when it fails."""
-    if stdin is None:
-        proc = subprocess.run(_command(args), stdin=subprocess.DEVNULL, capture_output=True)
-    else:
+#: seconds a re-encode may go without encoding a frame before it is stopped as stuck (a hung
+#: network mount, a decoder looping on a damaged input); a slow encode that moves is never stopped
+STALL_S = 300.0
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    where: str,
+    stdin: bytes | None = None,
+    label: str | None = None,
+    total_frames: int | None = None,
+    stall_s: float | None = STALL_S,
+) -> None:
+    """Run ``ffmpeg -y -loglevel error ARGS``; MediaError naming ``where`` when it fails.
+
+    Without ``stdin`` ffmpeg reports its frames as it goes (``-progress``): they are shown as the
+    step ``label`` (default ``where``) of :mod:`schemas.activity` (``total_frames`` gives the
+    percentage), and a run that encodes no frame for ``stall_s`` seconds is killed with a
+    MediaError saying so (None: never).
+    """
+    if stdin is not None:
         proc = subprocess.run(_command(args), input=stdin, capture_output=True)
-    _finish(proc.returncode, proc.stderr, where, output=args[-1] if args else where)
+        _finish(proc.returncode, proc.stderr, where, output=args[-1] if args else where)
+        return
+    cmd = _command(["-nostats", "-progress", "pipe:1", *args])
+    with activity(label or where, total=total_frames, unit="frames encoded") as advance:
+        rc, err = _watched(cmd, advance, where=where, stall_s=stall_s)
+    _finish(rc, err, where, output=args[-1] if args else where)
+
+
+def _watched(
+    cmd: list[str], advance: Callable[[int], None], *, where: str, stall_s: float | None
+) -> tuple[int, bytes]:
+    """Run ``cmd`` (``-progress pipe:1``), passing its frame count to ``advance``; its exit
+    status and stderr. Killed (MediaError) when the count stands still for ``stall_s`` seconds."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    err: list[bytes] = []
+    moved = [time.monotonic()]
+
+    def read_progress() -> None:
+        last = -1
+        for line in proc.stdout:  # type: ignore[union-attr]
+            key, _, value = line.partition(b"=")
+            if key == b"frame" and value.strip().isdigit() and int(value) != last:
+                last = int(value)
+                moved[0] = time.monotonic()
+                advance(last)
+
+    readers = [
+        threading.Thread(target=read_progress, name="ffmpeg-progress", daemon=True),
+        threading.Thread(target=lambda: err.append(proc.stderr.read()), name="ffmpeg-stderr", daemon=True),  # type: ignore[union-attr]
+    ]
+    try:
+        for t in readers:
+            t.start()
+        while True:
+            try:
+                rc = proc.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                if stall_s is not None and time.monotonic() - moved[0] > stall_s:
+                    raise MediaError(
+                        f"ffmpeg encoded no frame for {stall_s:g} s and was stopped",
+                        where=where,
+                        hint="check that the input is readable (a hung mount, a damaged file), then rerun",
+                    ) from None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for t in readers:
+            t.join(timeout=5)
+    return rc, b"".join(err)
 
 
 def encode_frames(
@@ -196,8 +269,14 @@ def transcode(
     crf: int = 18,
     gop: int | None = 30,
     preset: str = "medium",
+    label: str | None = None,
+    total_frames: int | None = None,
+    stall_s: float | None = STALL_S,
 ) -> Path:
     """Re-encode ``src`` as H.264 into ``dst`` (atomic, same bytes on every rerun); returns ``dst``.
+
+    Its frames show as the progress step ``label`` (default: ``src``; ``total_frames`` gives the
+    percentage); one that encodes no frame for ``stall_s`` seconds is stopped (:func:`run_ffmpeg`).
 
     ``crop`` = ``(x1, y1, x2, y2)`` in pixels of the displayed frame (width and height rounded
     down to even numbers, as yuv420p needs; the box must lie inside the frame, MediaError
@@ -235,6 +314,9 @@ def transcode(
         run_ffmpeg(
             [*args, *h264_output_args(crf=crf, gop=gop, preset=preset), *_muxer(target), output],
             where=str(src),
+            label=label,
+            total_frames=total_frames,
+            stall_s=stall_s,
         )
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -4,6 +4,8 @@ matcher's name in the tracklet files (no world needed)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from annotations.config import BuildConfig
 from movingfashion.media.video_source import VideoSource, frame_indices
 from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors.base import Detector, DetectorConfig, FrameDetections
+from schemas import activity
 from tests.movingfashion.helpers import box_of, write_video
 
 
@@ -95,3 +98,21 @@ def test_embed_size_is_used_and_named(video):
     assert float((d64.embeddings - d32.embeddings).abs().max()) > 1e-2 * float(ref32.abs().max())
     with pytest.raises(ValueError):
         BuildConfig(embed_size=40)  # not a multiple of 16
+
+
+def test_a_video_shows_its_frames_detected_while_it_runs(video):
+    cfg = BuildConfig(stride=3, detector=DetectorConfig(batch=4, device="cpu"))
+    b = TrackletBuilder(TruthDetector(cfg.detector), _matcher(), cfg)
+    seen: list[str] = []
+    stop = activity.listen(lambda: seen.append(activity.current() or ""))
+    try:
+        with VideoSource(video) as src:
+            _, idx = b.detect_video(src, dict.fromkeys(("decode_wait", "detect", "embed"), 0.0))
+    finally:
+        stop()
+    n = len(idx)
+    name = Path(video).name
+    assert seen[0] == f"{name}: 0/{n} frames detected (0%)"
+    counts = [int(t.split(": ")[1].split("/")[0]) for t in seen[:-1]]
+    assert counts == sorted(counts) and counts[-1] == n and len(counts) > 2  # batch by batch
+    assert seen[-1] == "" and activity.current() is None

@@ -10,10 +10,13 @@ import subprocess
 import av
 import pytest
 
+from cleaning import publish as publish_module
 from cleaning.probe import probe_video
 from cleaning.publish import STATE_FILE, _video_recipe, publish
+from schemas import activity
 from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
+from schemas.errors import LocalFault
 from schemas.items import AssetKind, Crop, MediaAsset, Status, VideoProbe
 
 
@@ -96,39 +99,55 @@ def test_the_worlds_videos_are_h264_mp4_and_copied(cleaned_world):
     assert {_video_recipe(a) for a in videos if a.crop is None} == {"copy"}
 
 
+def _swap_in_vp9(cat: Catalog, root) -> tuple[MediaAsset, VideoProbe]:
+    """Replace one accepted video of the catalog by a VP9 WebM of it (publish re-encodes it)."""
+    accepted = {(r.item.source, r.item.source_id) for r in cat.items(status=Status.ACCEPTED)}
+    videos = [
+        a
+        for a in cat.assets(kind=AssetKind.VIDEO)
+        if a.status == Status.ACCEPTED and a.crop is None and (a.source, a.source_id) in accepted
+    ]
+    old = videos[0]
+    src = root / old.path
+    webm = src.with_name(src.stem + "-vp9.webm")
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-an",
+         "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "40", "-deadline", "realtime", str(webm)],
+        check=True,
+    )  # fmt: skip
+    probe = probe_video(webm).probe
+    assert probe is not None and probe.codec == "vp9"
+    new = old.model_copy(
+        update={
+            "path": webm.relative_to(root).as_posix(),
+            "sha256": sha256_file(webm),
+            "size": webm.stat().st_size,
+            "content_type": "video/webm",
+            "probe": probe,
+        }
+    )
+    cat.delete_assets([old])
+    cat.upsert_asset(new)
+    return new, probe
+
+
 def test_a_vp9_webm_video_is_published_as_h264_mp4(cleaned_world, catalog_copy, tmp_path):
     root = tmp_path / "collected"
     shutil.copytree(cleaned_world.root, root)
     out = tmp_path / "dataset"
-    with Catalog(catalog_copy) as cat:
-        accepted = {(r.item.source, r.item.source_id) for r in cat.items(status=Status.ACCEPTED)}
-        videos = [
-            a
-            for a in cat.assets(kind=AssetKind.VIDEO)
-            if a.status == Status.ACCEPTED and a.crop is None and (a.source, a.source_id) in accepted
-        ]
-        old = videos[0]
-        src = root / old.path
-        webm = src.with_name(src.stem + "-vp9.webm")
-        subprocess.run(
-            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-i", str(src), "-an",
-             "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "40", "-deadline", "realtime", str(webm)],
-            check=True,
-        )  # fmt: skip
-        probe = probe_video(webm).probe
-        assert probe is not None and probe.codec == "vp9"
-        new = old.model_copy(
-            update={
-                "path": webm.relative_to(root).as_posix(),
-                "sha256": sha256_file(webm),
-                "size": webm.stat().st_size,
-                "content_type": "video/webm",
-                "probe": probe,
-            }
-        )
-        cat.delete_assets([old])
-        cat.upsert_asset(new)
-        publish(cat, root, out)
+    seen: list[str] = []
+    stop = activity.listen(lambda: seen.append(activity.current() or ""))
+    try:
+        with Catalog(catalog_copy) as cat:
+            new, probe = _swap_in_vp9(cat, root)
+            publish(cat, root, out)
+    finally:
+        stop()
+    # the re-encode showed its frames inside the bar over products, then its step ended
+    steps = [t for t in seen if "frames encoded" in t]
+    assert steps and steps[0].startswith("videos/") and f"/{probe.frames} frames encoded (0%)" in steps[0]
+    assert f"{probe.frames}/{probe.frames} frames encoded (100%)" in steps[-1]
+    assert activity.current() is None
     recs = json.loads((out / STATE_FILE).read_text())
     made = [rel for rel, rec in recs.items() if isinstance(rec, dict) and rec.get("src") == new.sha256]
     assert len(made) == 1 and made[0].endswith(".mp4")
@@ -142,3 +161,32 @@ def test_a_vp9_webm_video_is_published_as_h264_mp4(cleaned_world, catalog_copy, 
     assert any(rel.startswith("videos/") for rel in copied)
     for rel in copied:
         assert sha256_file(out / rel) == recs[rel]["src"]
+
+
+def test_a_reencode_the_disk_cannot_hold_fails_before_encoding(
+    cleaned_world, catalog_copy, tmp_path, monkeypatch
+):
+    root = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, root)
+    out = tmp_path / "dataset"
+    encoded: list[str] = []
+    real_transcode = publish_module.transcode
+    monkeypatch.setattr(
+        publish_module, "transcode", lambda *a, **k: encoded.append(str(a[0])) or real_transcode(*a, **k)
+    )
+    monkeypatch.setattr(publish_module, "REENCODE_SPACE_MARGIN", 2**60)  # more than any disk holds
+    with Catalog(catalog_copy) as cat:
+        new, _ = _swap_in_vp9(cat, root)
+        with pytest.raises(LocalFault) as err:
+            publish(cat, root, out)
+        assert err.value.reason == "disk_full" and err.value.exit_code == 1
+        assert str(out / "videos") in str(err.value) and "re-encoding videos/" in str(err.value)
+        assert encoded == []  # refused before ffmpeg ran
+        assert not [p for p in out.rglob("*") if p.name.endswith(".part")]
+        monkeypatch.setattr(publish_module, "REENCODE_SPACE_MARGIN", 16 * 2**20)
+        publish(cat, root, out)  # once there is room, the same command publishes it
+    assert str(root / new.path) in encoded  # (split-screen crops are re-encoded too)
+    recs = json.loads((out / STATE_FILE).read_text())
+    assert [
+        rec["recipe"] for rec in recs.values() if isinstance(rec, dict) and rec.get("src") == new.sha256
+    ] == ["h264"]

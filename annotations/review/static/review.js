@@ -170,7 +170,7 @@
   }
   async function loadQueue() {
     S.queue = await getJSON("/api/queue");
-    if (!$("f-class").options.length) fillFilters();
+    fillFilters(); // the queue follows the dataset (a rebuild flags another kind): so do the menus
     renderQueue();
   }
 
@@ -238,17 +238,29 @@
   }
   // the carousel candidates cleaning picked the shop image among: all of them, the pick marked
   // (an accept keeps the pick; reject when the garment is not the one shown)
+  // the carousel candidates cleaning picked the shop image among: the pick marked (cleaning's,
+  // or a reviewer's), each other one with a button making it the shop image (a shop decision,
+  // undone with u; mf publish publishes the chosen one)
   function renderShopCandidates(it) {
     const box = $("shop-candidates");
     box.replaceChildren();
     box.hidden = !it.candidates;
+    const whose = it.candidate_chosen_in_review ? "chosen in review" : "cleaning's pick";
     for (let i = 0; i < (it.candidates || 0); i++) {
-      const fig = make("figure", i === it.candidate_picked ? "picked" : "");
+      const picked = i === it.candidate_picked;
+      const fig = make("figure", picked ? "picked" : "");
       const img = make("img");
       img.src = url("/api/file", { video: it.stem, file: "candidate-" + i }).toString();
       img.alt = "shop candidate " + (i + 1);
-      const cap = i === it.candidate_picked ? " (the shop image: cleaning's pick; accept keeps it)" : "";
+      const cap = picked ? " (the shop image: " + whose + "; accept keeps it)" : "";
       fig.append(img, make("figcaption", "", "candidate " + (i + 1) + " of " + it.candidates + cap));
+      if (!picked) {
+        const use = make("button", "use-candidate", "use this one");
+        use.type = "button";
+        use.setAttribute("aria-label", "make candidate " + (i + 1) + " the shop image");
+        use.addEventListener("click", () => send({ kind: "shop", candidate: i }, "shop image: candidate " + (i + 1), false));
+        fig.append(use);
+      }
       box.append(fig);
     }
   }

@@ -21,7 +21,7 @@ from movingfashion.media.images import read_image
 from movingfashion.world.scoring.metrics import cluster_pairs, prf
 from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
-from schemas.items import AssetKind, MediaAsset, Status
+from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 from schemas.paths import resolve_under
 
 
@@ -109,7 +109,7 @@ def score_cleaning(
     diffs: list[float | None] = []
     if world_dir is not None:
         for a in assets:
-            if a.kind == AssetKind.SHOP and (a.url or "").startswith("splitscreen:"):
+            if a.kind == AssetKind.SHOP and (a.url or "").startswith(SPLITSCREEN_URL):
                 video_path = a.url.split(":", 1)[1]
                 v = truth.video(vid_of[video_path]) if video_path in vid_of else None
                 if v and v.split_screen:
@@ -126,7 +126,7 @@ def score_cleaning(
             if (
                 a.kind == AssetKind.SHOP
                 and a.status == Status.ACCEPTED
-                and (a.url or "").startswith("candidate:")
+                and (a.url or "").startswith(CANDIDATE_URL)
             ):
                 p = next((q for q in truth.products if q.product_id == a.source_id), None)
                 if p is not None and "shop" in p.images and not p.wrong_shop:

@@ -505,6 +505,40 @@ def test_the_page_shows_a_look_alike_picks_candidates_and_marks_the_pick(browser
             pg.close()
 
 
+def test_choosing_another_candidate_makes_it_the_shop_image_and_u_undoes_it(browser, review_setup):
+    from tests.annotations.review.test_held_back import with_candidates
+
+    stem, rels = with_candidates(review_setup)
+    caption = "#shop-candidates figure:nth-child({}) figcaption"
+    with running(review_setup, sample_rate=0.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            pg.p.click(f"#queue li[data-stem='{stem}']")
+            pg.p.wait_for_selector(f"body[data-video='{stem}']")
+            assert pg.p.locator("#shop-candidates button.use-candidate").count() == 2  # not on the pick
+            assert "cleaning's pick" in pg.text(caption.format(3))
+            pg.p.click("#shop-candidates figure:nth-child(1) button.use-candidate")
+            pg.wait_saved(1)
+            pg.p.wait_for_function(
+                "document.querySelector('#shop-candidates figure:nth-child(1)').classList.contains('picked')"
+            )
+            assert "chosen in review" in pg.text(caption.format(1))
+            assert pg.p.locator("#shop-candidates figure:nth-child(1) button").count() == 0
+            assert pg.current() == stem  # a choice does not move on: accept or reject follows
+            pg.press("u")
+            pg.wait_saved(2)
+            pg.p.wait_for_function(
+                "document.querySelector('#shop-candidates figure:nth-child(3)').classList.contains('picked')"
+            )
+            assert "cleaning's pick" in pg.text(caption.format(3))
+            assert pg.errors == []
+        finally:
+            pg.close()
+    with Catalog(review_setup.catalog) as cat:
+        made = list_decisions(cat, include_undone=True)
+    assert [(d.kind, d.shop, d.undone_at is not None) for d in made] == [("shop", rels[0], True)]
+
+
 def test_the_reason_filter_offers_kinds_of_reason_not_every_reason(browser, review_setup):
     """Two videos flagged "low confidence: det_mean <score> < ..." with different scores are one
     entry of the filter, with its count, and choosing it keeps exactly those two."""
@@ -524,6 +558,34 @@ def test_the_reason_filter_offers_kinds_of_reason_not_every_reason(browser, revi
             pg.p.select_option("#f-reason", "low confidence")
             shown = pg.p.eval_on_selector_all("#queue li", "els => els.map((e) => e.dataset.stem)")
             assert sorted(shown) == sorted(f["flagged"])
+            assert pg.errors == []
+        finally:
+            pg.close()
+
+
+def test_the_filter_menus_follow_a_queue_that_changed(browser, review_setup):
+    """A build that flags another video with a new kind of reason while the page is open: the
+    reason menu offers it after the next decision reloads the queue, and the choice made stays."""
+    f = review_setup.facts
+    ds = review_setup.dataset
+    with running(review_setup, sample_rate=0.0) as srv:
+        pg = Page(browser, srv.url)
+        try:
+            kinds = pg.p.evaluate("[...document.querySelectorAll('#f-reason option')].map(o => o.value)")
+            assert "fragmented" not in kinds, kinds
+            other = next(p for p in sorted((ds / "tracklets").glob("*.json")) if p.stem not in f["flagged"])
+            vt = read_video_tracklets(other)
+            vt.needs_review, vt.review_reason = True, "fragmented: 4 pieces"
+            write_video_tracklets(ds, vt)
+            pg.p.select_option("#f-decision", "none")
+            pg.decide("a")
+            pg.p.wait_for_function(
+                "[...document.querySelectorAll('#f-reason option')].some((o) => o.value === 'fragmented')"
+            )
+            assert pg.p.eval_on_selector("#f-decision", "s => s.value") == "none"  # kept
+            pg.p.select_option("#f-reason", "fragmented")
+            shown = pg.p.eval_on_selector_all("#queue li", "els => els.map((e) => e.dataset.stem)")
+            assert shown == [other.stem]
             assert pg.errors == []
         finally:
             pg.close()

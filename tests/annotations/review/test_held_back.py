@@ -376,3 +376,30 @@ def test_the_carousel_candidates_of_a_look_alike_pick_are_shown_with_the_pick(re
         assert _req(srv, "GET", f"/api/file?video={stem}&file=candidate-0")[0] == 403
         plain = next(i for i in _queue(srv)["items"] if not i["held_back"])
         assert plain["candidates"] == 0 and plain["candidate_picked"] is None
+
+
+def test_the_command_line_chooses_a_candidate_then_accepts(review_setup, capsys):
+    """`mf-tracklets review --shop NAME=N` (N as the page numbers candidates, from 1) stores the
+    same shop decision the page's "use this one" does; a number out of range or no catalog is
+    refused before anything is stored."""
+    from schemas.review import list_decisions, review_shops
+    from tests.mf_cli import run_tracklets
+
+    stem, rels = with_candidates(review_setup)
+    args = ["review", "--dataset", str(review_setup.dataset), "--catalog", str(review_setup.catalog)]
+    for bad, why in ((f"{stem}=4", "has candidates 1..3, not 4"), (stem, "give NAME=N"), ("x_0=1", "x_0")):
+        code, _, err = run_tracklets([*args, "--shop", bad], capsys)
+        assert code == 2 and why in err, err
+    code, _, err = run_tracklets(
+        ["review", "--dataset", str(review_setup.dataset), "--shop", f"{stem}=1"], capsys
+    )
+    assert code == 2 and "--shop needs --catalog" in err
+    with Catalog(review_setup.catalog) as cat:
+        assert list_decisions(cat) == []
+    code, out, err = run_tracklets([*args, "--shop", f"{stem}=1", "--accept", stem, "--json"], capsys)
+    assert code == 0, err
+    recorded = json.loads(out)["recorded"]
+    assert [(r["decision"], r["video"]) for r in recorded] == [("shop", stem), ("accept", stem)]
+    with Catalog(review_setup.catalog) as cat:
+        assert review_shops(cat) == {("instagram", "CheldCCCCCC"): rels[0]}
+        assert cat.get_item("instagram", "CheldCCCCCC").status == Status.ACCEPTED

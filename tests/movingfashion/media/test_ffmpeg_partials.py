@@ -19,13 +19,13 @@ from tests.movingfashion.helpers import coded_frame
 def test_each_encode_writes_its_own_swept_temporary_file(tmp_path, monkeypatch):
     src = encode_frames((coded_frame(i) for i in range(12)), tmp_path / "src.mp4")
     seen: list[str] = []
-    real_run = subprocess.run
+    real_popen = subprocess.Popen
 
-    def run(cmd, *args, **kwargs):
+    def popen(cmd, *args, **kwargs):
         seen.append(cmd[-1])
-        return real_run(cmd, *args, **kwargs)
+        return real_popen(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "Popen", popen)
     out = tmp_path / "videos" / "p_0.mp4"
     a = transcode(src, out, crop=[0, 0, 64, 48])
     b = transcode(src, out, crop=[0, 0, 64, 48])
