@@ -11,10 +11,12 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 TEST_WORKERS ?= 2
 export PYTHONUNBUFFERED := 1
 
-# Debian packages: FFmpeg's shared libraries for the torchcodec reader (runtime), and chromium for
-# the browser tests of `mf review`. Installed with apt-get when running as root; otherwise one note
-# is printed and the toolkit falls back (torchcodec -> PyAV; browser tests then fail naming chromium).
-RUNTIME_DEBS := ffmpeg
+# Debian packages: FFmpeg's shared libraries for the torchcodec reader, libGL and GLib for OpenCV
+# (the opencv-python build ultralytics requires) at run time, and chromium for the browser tests of
+# `mf review`. Installed with apt-get when running as root; otherwise one note is printed (torchcodec
+# falls back to PyAV; without libGL every command says which library is missing and how to get it;
+# browser tests fail naming chromium).
+RUNTIME_DEBS := ffmpeg libgl1 libglib2.0-0
 TEST_DEBS    := chromium
 
 .PHONY: install demo test test-fast lint format bench weights lock system-deps test-deps clean-venv
@@ -50,9 +52,9 @@ define apt_install
 	fi
 endef
 
-## system-deps: FFmpeg shared libraries for torchcodec (apt-get, root only; otherwise PyAV is used)
+## system-deps: FFmpeg shared libraries for torchcodec, libGL/GLib for OpenCV (apt-get, root only)
 system-deps:
-	$(call apt_install,$(RUNTIME_DEBS),torchcodec needs FFmpeg's shared libraries; without them the reader falls back to PyAV)
+	$(call apt_install,$(RUNTIME_DEBS),torchcodec needs FFmpeg's shared libraries and OpenCV libGL; without FFmpeg's the reader falls back to PyAV)
 
 ## test-deps: Debian's chromium for the browser tests
 test-deps: system-deps

@@ -104,7 +104,7 @@ def clean(
       mf clean --catalog data/catalog.sqlite --root data --no-association
       mf clean --catalog data/catalog.sqlite --root data --threads 1   # the scores a Ray run gives
       mf clean --catalog data/catalog.sqlite --root data --config clean.yaml \\
-               --matcher movingfashion/models/weights/matcher.pt --json
+               --matcher my-weights/matcher.pt --json   # weights of your own (mf pretrain-matcher)
       # with clean.yaml holding, to skip split-screen recovery:
       #   steps: [probe, video_duplicates, taxonomy, shop_images, record, associations]
       # on a Ray cluster (the catalog stays here; --root must be on a shared file system):

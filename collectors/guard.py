@@ -53,8 +53,10 @@ def hidden_fault(exc: BaseException) -> LocalFault | None:
         seen.add(id(e))
         if isinstance(e, LocalFault):
             return e
-        if local_reason(e) is not None:
-            return as_local_fault(e)
+        if local_reason(e) is not None or isinstance(e, ImportError):  # a full disk, a missing libGL
+            fault = as_local_fault(e)
+            if fault is not None:
+                return fault
         info = getattr(e, "exc_info", None)
         todo += [e.__cause__, e.__context__, *(info[1:2] if isinstance(info, tuple) else ())]
         todo += [getattr(e, "local_fault", None), *(getattr(e, "unexpected_errors", None) or ())]

@@ -28,10 +28,10 @@ from schemas.text_input import load_json, read_text_input
 T = TypeVar("T", bound=BaseModel)
 
 _HINT = (
-    "the keys, types and defaults are listed in docs/config.md; mf config show STAGE prints the values "
-    "in effect"
+    "`mf config reference --out -` lists the keys, types and defaults; mf config show STAGE prints the "
+    "values in effect"
 )
-_OPTION_HINT = "see the command's --help; the bounds are listed in docs/config.md"
+_OPTION_HINT = "see the command's --help; `mf config reference --out -` lists the bounds"
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 

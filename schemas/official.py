@@ -220,7 +220,8 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
             where=where,
-            hint="see the official MovingFashion format in the README",
+            hint="a split file maps each product id to {video_paths, img_path, source, tracklets}: "
+            "`mf schema export --out DIR` writes its JSON Schema",
         )
     out: OfficialSplit = {}
     for pid, value in data.items():

@@ -58,7 +58,7 @@ def check_steps(cfg: CleaningConfig, where: str = "CleaningConfig") -> list[type
         return resolve_steps(cfg.steps)
     except ValueError as exc:
         raise ConfigError(
-            f"field 'steps': {exc}", where=where, hint="see the documented defaults in the README"
+            f"field 'steps': {exc}", where=where, hint="`mf config show clean` prints the default steps"
         ) from None
 
 

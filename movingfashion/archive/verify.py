@@ -75,6 +75,7 @@ from movingfashion.archive.decoded_memo import file_stamp, read_memo, write_memo
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
+from schemas.faults import missing_library
 from schemas.geometry import finite_number
 from schemas.naming import check_safe_name
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
@@ -286,6 +287,11 @@ class _Audit:
         def safe(rel: str) -> T | Exception:
             try:
                 return fn(rel)
+            except ImportError as exc:  # a library of this machine, not the file: stops the audit
+                fault = missing_library(exc)
+                if fault is not None:
+                    raise fault from exc
+                return exc
             except Exception as exc:  # noqa: BLE001 - reported as a break, never raised
                 return exc
 

@@ -237,7 +237,7 @@ def load_roi_matcher(
     :class:`ModelError` naming the file when it is missing, corrupt, of another kind, does not
     fit, or holds non-finite values."""
     p = Path(path) if path is not None else default_roi_matcher_path()
-    hint = "train one with `python -m movingfashion.world.weights_build --world WORLD --roi-matcher-only`"
+    hint = "train one with `python -m movingfashion.world.weights_build --world WORLD --roi-matcher-only --out DIR`"
     ckpt = read_tagged_checkpoint(
         p, kind=ROI_MATCHER_KIND, version=ROI_MATCHER_VERSION, what="RoI matcher", hint=hint
     )

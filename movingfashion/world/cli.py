@@ -253,7 +253,12 @@ def serve(
 @world.command(context_settings=HELP, epilog=EXIT_STATUS)
 @legacy_argument("world_dir", "--world")
 @_world_opt
-@out_option(required=False, default="docs/images", show_default=True, help="Folder of the PNG files.")
+@out_option(
+    required=False,
+    default="world-pictures",
+    show_default=True,
+    help="Folder of the PNG files (the README's are docs/images of a source checkout).",
+)
 @json_option
 def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_json: bool) -> None:
     """Render README pictures: frames with ground-truth boxes and a contact sheet of shop images.

@@ -2,11 +2,13 @@
 single-frame matcher, on an already generated synthetic world (and its DF2-format mini set).
 
     mf world generate --out build/weights-world --products 60 --seed 0
-    python -m movingfashion.world.weights_build --world build/weights-world
+    python -m movingfashion.world.weights_build --world build/weights-world --out build/weights
 
-Writes ``movingfashion/models/weights/detector.pt`` and ``matcher.pt`` (float16 where a tensor fits
-it, batch-norm statistics and anything float16 cannot hold in float32; never a non-finite value) and
-``movingfashion/models/weights/README.json`` with what they were trained on. These weights only know
+Writes ``OUT/detector.pt`` and ``matcher.pt`` (float16 where a tensor fits it, batch-norm
+statistics and anything float16 cannot hold in float32; never a non-finite value) and
+``OUT/README.json`` with what they were trained on; ``make weights`` writes the embedded ones,
+``movingfashion/models/weights/`` of the source checkout (``--out`` has no default: an installed
+package is never written over). These weights only know
 the synthetic world: real data needs DeepFashion2-trained weights (``mf train-detector``,
 ``mf pretrain-matcher``).
 """
@@ -31,7 +33,7 @@ from annotations.training import train_detector
 from movingfashion.deepfashion2 import has_split, write_yolo_dataset
 from movingfashion.media.images import read_image, write_image
 from movingfashion.media.video_source import VideoSource
-from movingfashion.models import crops_from_frames, default_matcher_path, load_matcher
+from movingfashion.models import crops_from_frames, load_matcher
 from movingfashion.models.detectors import DETECTORS, Detector
 from movingfashion.models.matchrcnn import nonfinite_tensors
 from movingfashion.models.pretrain import (
@@ -47,7 +49,6 @@ from schemas.atomic import atomic_write_json
 from schemas.cli_support import emit, run_main
 from schemas.errors import DataFormatError, MediaError
 
-WEIGHTS_DIR = default_matcher_path().parent
 #: matcher samples: a garment is an identity crop only when at least this share of it shows
 MIN_VISIBLE = 0.3
 #: detector labels: every garment with at least this share showing gets its box (DeepFashion2
@@ -257,7 +258,7 @@ def matcher_crops(
 
 def build_weights(
     world: str | os.PathLike[str],
-    out: str | os.PathLike[str] = WEIGHTS_DIR,
+    out: str | os.PathLike[str],
     *,
     df2: str | os.PathLike[str] | None = None,
     epochs: int = 40,
@@ -394,7 +395,7 @@ def build_weights(
 
 def build_roi_matcher(
     world: str | os.PathLike[str],
-    out: str | os.PathLike[str] = WEIGHTS_DIR,
+    out: str | os.PathLike[str],
     *,
     detector: str = "ultralytics",
     detector_weights: str | os.PathLike[str] | None = None,
@@ -496,7 +497,13 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option(
     "--df2", type=click.Path(file_okay=False), help="DF2-format folder (default: the world's df2/)."
 )
-@click.option("--out", default=str(WEIGHTS_DIR), show_default=True, type=click.Path(file_okay=False))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Folder the weights are written to (the embedded ones are movingfashion/models/weights of a "
+    "source checkout, as `make weights` writes them; never an installed package's).",
+)
 @click.option("--epochs", type=int, default=40, show_default=True)
 @click.option("--imgsz", type=int, default=192, show_default=True)
 @click.option("--frame-every", type=int, default=8, show_default=True, help="Detector: one frame in N.")
@@ -581,10 +588,11 @@ def main(
     \b
     Example:
       mf world generate --out build/weights-world --products 60 --seed 0
-      python -m movingfashion.world.weights_build --world build/weights-world
+      python -m movingfashion.world.weights_build --world build/weights-world --out build/weights
       python -m movingfashion.world.weights_build --world build/weights-world --skip-detector \\
           --recalibrate-matcher old/matcher.pt --out build/repaired
-      python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only
+      python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only \\
+          --out build/roi
       python -m movingfashion.world.weights_build --world build/weights-world --roi-matcher-only \\
           --detector fasterrcnn --detector-weights frcnn.pt --out build/frcnn-roi
     """

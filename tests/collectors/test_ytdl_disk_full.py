@@ -59,3 +59,25 @@ def test_a_local_fault_yt_dlp_hid_in_no_supporting_handlers_stops_the_run(tmp_pa
     assert (out.status, out.reason) == ("failed", "disk_full")
     assert len(ctx.halted) == 1 and isinstance(ctx.halted[0], LocalFault)
     assert ctx.halted[0].path == str(tmp_path / ".v.part.json")
+
+
+def test_a_shared_library_the_machine_lacks_stops_the_run_naming_it():
+    """OpenCV cannot load libGL (a media check imports it): every item would fail the same way, so
+    the run stops with ``missing_library``, as with a full disk; a plain import bug does not."""
+
+    def collect_with(error):
+        def collect(cand):
+            raise error
+
+        ctx = _Ctx()
+        return guarded_collect(
+            SimpleNamespace(name="tiktok", ctx=ctx, collect=collect), Candidate(raw_id="7001")
+        ), ctx
+
+    out, ctx = collect_with(
+        ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+    )
+    assert (out.status, out.reason) == ("failed", "missing_library")
+    assert len(ctx.halted) == 1 and "apt-get install libgl1" in str(ctx.halted[0])
+    out, ctx = collect_with(ImportError("No module named 'cv3'"))
+    assert (out.status, out.reason) == ("failed", "internal_error:ImportError") and ctx.halted == []

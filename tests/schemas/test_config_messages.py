@@ -1,6 +1,6 @@
 """load_config's messages: an unknown key says which known key was meant and where the keys are
-documented (docs/config.md, not "the README"); a bad override names its option, not the file;
-a YAML syntax error is one line with its line number; a config of another format is refused."""
+documented (`mf config reference`, which works from an installed wheel: not "the README" or
+docs/config.md); a bad override names its option, not the file; a YAML syntax error is one line with its line number; a config of another format is refused."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def test_an_unknown_key_points_at_the_config_reference_not_the_readme(tmp_path):
     p = _write(tmp_path, "dedup:\n  image_distnce: 3\n")
     text = _error(p)
     assert text.startswith(f"{p}: field 'dedup.image_distnce': ")
-    assert "README" not in text and "docs/config.md" in text
+    assert "README" not in text and "docs/config.md" not in text  # neither ships in the wheel
+    assert "`mf config reference --out -` lists the keys" in text
 
 
 @pytest.mark.parametrize(

@@ -155,3 +155,22 @@ def test_an_os_error_of_the_callers_own_block_is_not_blamed_on_the_target(tmp_pa
         fh.write("x")
         (tmp_path / "missing.json").read_text()  # the caller's input, not the file being written
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_shared_library_this_machine_lacks_is_a_local_fault_naming_its_package():
+    from schemas.faults import LOCAL_REASONS, REASONS, missing_library, reraise_local_fault
+
+    gl = ImportError("libGL.so.1: cannot open shared object file: No such file or directory")
+    fault = missing_library(gl)
+    assert fault is not None and fault.reason == "missing_library" and fault.exit_code == 1
+    assert "libGL.so.1 cannot be loaded; OpenCV" in str(fault) and "apt-get install libgl1" in str(fault)
+    assert "missing_library" in REASONS and "missing_library" not in LOCAL_REASONS.values()
+    other = missing_library(ImportError("libfoo.so.3: cannot open shared object file: No such file"))
+    assert other is not None and "libfoo.so.3 cannot be loaded" in str(other)
+    assert "the package that provides it" in str(other)
+    for bug in (ImportError("No module named 'cv3'"), ImportError("cannot import name 'x' from 'y'")):
+        assert missing_library(bug) is None
+        reraise_local_fault(bug)  # not a fault: the caller's error stands
+    with pytest.raises(type(fault)) as err:
+        reraise_local_fault(gl)
+    assert err.value.reason == "missing_library" and err.value.__cause__ is gl

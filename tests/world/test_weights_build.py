@@ -208,3 +208,18 @@ def test_roi_head_trains_on_a_faster_rcnn_and_the_builder_takes_it(small_world, 
     assert len(results) == rep.videos and all(
         r.matcher == head.tag and r.detector == det.version for r in results
     )
+
+
+def test_the_output_folder_is_named_never_the_installed_package(tmp_path):
+    """`--out` has no default: run from an installed toolkit, the old default wrote a toy model
+    over the shipped weights in site-packages."""
+    from click.testing import CliRunner
+
+    from movingfashion.models import default_matcher_path
+    from movingfashion.world.weights_build import main
+
+    shipped = {p.name: p.read_bytes() for p in default_matcher_path().parent.iterdir() if p.is_file()}
+    res = CliRunner().invoke(main, ["--world", str(tmp_path / "no-world"), "--roi-matcher-only"])
+    assert res.exit_code == 2 and "Missing option '--out'" in res.output
+    assert "--out" in CliRunner().invoke(main, ["--help"]).output
+    assert {p.name: p.read_bytes() for p in default_matcher_path().parent.iterdir() if p.is_file()} == shipped

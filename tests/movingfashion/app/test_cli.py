@@ -67,3 +67,14 @@ def test_stats_without_truth_is_cleaning_counts(tmp_path):
     assert res.exit_code == 0, res.output
     d = json.loads(res.stdout)
     assert d["items"] == 0 and "truth" not in d
+
+
+def test_the_package_version_is_the_installed_ones(capsys):
+    import importlib.metadata
+
+    import movingfashion
+    from tests.mf_cli import run_mf
+
+    assert movingfashion.__version__ == importlib.metadata.version("movingfashion-toolkit")
+    code, out, _ = run_mf(["--version"], capsys)
+    assert code == 0 and out.strip().endswith(movingfashion.__version__)

@@ -117,7 +117,7 @@ def test_show_refuses_a_bad_file_in_one_line_with_a_guess(tmp_path, capsys):
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert f"{path}: field 'dedup.max_distnce'" in lines[0] and "did you mean 'dedup." in lines[0]
-    assert "docs/config.md" in lines[0] and "README" not in lines[0]
+    assert "mf config reference --out -" in lines[0] and "README" not in lines[0]
 
 
 def test_reference_writes_and_check_says_when_stale(tmp_path, capsys, reference):
