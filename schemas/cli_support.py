@@ -151,8 +151,9 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     An :class:`MFError` or a usage error (a missing option, a bad value) prints one line on
     stderr and exits 2; ``--debug`` anywhere on the command line shows the traceback instead.
     A local fault (:mod:`schemas.faults`: a full disk, a read-only or forbidden folder) that
-    reaches here as a bare ``OSError`` prints one line naming the path and exits 1; any other
-    ``OSError`` is a bug and keeps its traceback.
+    reaches here as a bare ``OSError`` prints one line naming the path and exits 1, and so does an
+    import that failed for a shared library this machine lacks (``missing_library``: libGL); any
+    other ``OSError`` or ``ImportError`` is a bug and keeps its traceback.
     The command itself exits 1 when some items failed (:func:`exit_if_failed`).
     Ctrl-C (SIGINT) says the state is saved and exits 130; SIGTERM stops the command the same
     way (:class:`Terminated`) and exits 143, also where the command handled the interrupt itself.
@@ -195,22 +196,14 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except OSError as exc:  # the net under writes no local_faults() wrapped: a full disk, no permission
+    except (OSError, ImportError) as exc:
+        # the net under writes no local_faults() wrapped (a full disk, no permission), and under a
+        # native library this machine lacks (libGL): not a bug, not the data's
         from schemas.faults import as_local_fault, path_error
 
         fault = as_local_fault(exc)
-        if fault is None and exc.filename is not None and exc.errno in _PATH_NET:
+        if fault is None and isinstance(exc, OSError) and exc.filename is not None and exc.errno in _PATH_NET:
             fault = path_error(exc, exc.filename)  # e.g. --out under a file: one line, exit 2
-        if fault is None:
-            raise
-        if debug:
-            traceback.print_exc()
-        click.echo(f"error: {fault}", err=True)
-        sys.exit(fault.exit_code)
-    except ImportError as exc:  # a native library of this machine is missing: not a bug, not the data's
-        from schemas.faults import as_local_fault
-
-        fault = as_local_fault(exc)
         if fault is None:
             raise
         if debug:
