@@ -24,7 +24,9 @@ from movingfashion.executors.options import executor_options, threads_option
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
     EXIT_STATUS,
+    FINITE_FLOAT,
     HELP,
+    FiniteFloatRange,
     catalog_option,
     dataset_option,
     emit,
@@ -129,7 +131,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
     " RoI matcher), or auto (default: roi when the RoI matcher fits the detector, else crops).",
 )
 @click.option(
-    "--conf", type=click.FloatRange(0.0, 1.0), help="Detector confidence threshold, 0..1 (default 0.1)."
+    "--conf", type=FiniteFloatRange(0.0, 1.0), help="Detector confidence threshold, 0..1 (default 0.1)."
 )
 @click.option("--shard", help="Process shard i of n, written i/n (e.g. 0/4).")
 @click.option("--batch", type=click.IntRange(min=1), help="Frames per detector batch (default 16).")
@@ -160,7 +162,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
 )
 @click.option(
     "--gpus-per-worker",
-    type=click.FloatRange(0, 64),
+    type=FiniteFloatRange(0, 64),
     callback=_gpu_share,
     help="With --executor ray: GPU share of each worker, below 1 (e.g. 0.5 for two per GPU) or a whole "
     "number [default: 1 when the cluster has GPUs, else 0].",
@@ -518,7 +520,7 @@ def _serve_options(f):
     f = click.option("--seed", type=int, default=0, show_default=True, help="Seed of the QA sample.")(f)
     f = click.option(
         "--sample",
-        type=click.FloatRange(0, 1),
+        type=FiniteFloatRange(0, 1),
         default=0.1,
         show_default=True,
         help="Share of the videos the builder accepted that join the queue as a QA sample.",
@@ -531,9 +533,13 @@ def _serve_options(f):
         show_envvar=True,
         help="Address to listen on. Only loopback unless --host is given on the command line.",
     )(f)
-    return click.option("--port", type=int, default=8766, show_default=True, help="Port (0: any free one).")(
-        f
-    )
+    return click.option(
+        "--port",
+        type=click.IntRange(0, 65535),
+        default=8766,
+        show_default=True,
+        help="Port (0: any free one).",
+    )(f)
 
 
 def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None) -> None:
@@ -1103,7 +1109,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     default=None,
     help="Crop side in pixels (a multiple of 16, at least 16)  [default: the --init matcher's, else 64]",
 )
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr", type=FINITE_FLOAT, default=1e-3, show_default=True)
 @click.option(
     "--init",
     type=click.Path(dir_okay=False, exists=True),

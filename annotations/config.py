@@ -322,11 +322,9 @@ class BuildConfig(BaseModel):
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, v: str) -> str:
-        from movingfashion.executors import EXECUTORS
+        from movingfashion.executors import known_executor
 
-        if v not in EXECUTORS:
-            raise ValueError(f"unknown executor {v!r}; use one of {', '.join(EXECUTORS)}")
-        return v
+        return known_executor(v)
 
     @field_validator("video_backend")
     @classmethod

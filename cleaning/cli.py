@@ -12,6 +12,7 @@ from cleaning.splits import MODES
 from movingfashion.executors.options import executor_options, threads_option
 from schemas.cli_support import (
     EXIT_STATUS,
+    FINITE_FLOAT,
     HELP,
     catalog_option,
     emit,
@@ -165,7 +166,7 @@ def splits() -> None:
 )
 @click.option(
     "--test-fraction",
-    type=float,
+    type=FINITE_FLOAT,
     help="Share of products in test, greater than 0 and less than 1 (default: test_fraction of "
     "--config when it sets one, else the recorded rule's, else 0.1).",
 )

@@ -373,8 +373,6 @@ class CleaningConfig(_Model):
     @field_validator("executor")
     @classmethod
     def _known_executor(cls, name: str) -> str:
-        from movingfashion.executors import EXECUTORS
+        from movingfashion.executors import known_executor
 
-        if name not in EXECUTORS:
-            raise ValueError(f"unknown executor {name!r} (known: {', '.join(EXECUTORS)})")
-        return name
+        return known_executor(name)

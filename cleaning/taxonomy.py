@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from schemas.config import read_config_data, short_repr
 from schemas.errors import ConfigError
 from schemas.taxonomy import DF2_IDS
 
@@ -78,13 +77,7 @@ def load_rules(path: str | os.PathLike[str] | None = None) -> Rules:
 
 @lru_cache(maxsize=8)
 def _load_rules(path: str) -> Rules:
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("taxonomy rules file not found", where=path) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"cannot parse taxonomy rules: {exc}", where=path) from None
+    data = read_config_data(path, "taxonomy rules file")  # one-line errors, as a config file's
     if not isinstance(data, dict):
         raise ConfigError("rules must be a mapping with non_clothing, garments, sleeves, classes", where=path)
     kws: list[_Keyword] = []
@@ -101,15 +94,19 @@ def _load_rules(path: str) -> Rules:
     for i, g in enumerate(garments):
         if not isinstance(g, dict):
             raise ConfigError(
-                f"garments[{i}] must be a mapping with family, words and an optional sleeve, not {g!r}",
+                f"garments[{i}] must be a mapping with family, words and an optional sleeve, not {short_repr(g)}",
                 where=path,
                 hint="write e.g. {family: dress, words: [dress, gown]}",
             )
         fam, sleeve = g.get("family"), g.get("sleeve")
         if fam not in FAMILIES:
-            raise ConfigError(f"garments[{i}].family {fam!r} is not one of {sorted(FAMILIES)}", where=path)
+            raise ConfigError(
+                f"garments[{i}].family {short_repr(fam)} is not one of {sorted(FAMILIES)}", where=path
+            )
         if sleeve is not None and sleeve not in SLEEVES:
-            raise ConfigError(f"garments[{i}].sleeve {sleeve!r} is not one of {list(SLEEVES)}", where=path)
+            raise ConfigError(
+                f"garments[{i}].sleeve {short_repr(sleeve)} is not one of {list(SLEEVES)}", where=path
+            )
         for w in _words(g.get("words"), f"garments[{i}].words", path):
             kws.append(_Keyword(w, re.compile(_pattern(w)), fam, sleeve))
     sleeves = []
@@ -131,7 +128,7 @@ def _load_rules(path: str) -> Rules:
         else:
             raise ConfigError(
                 f"classes.{fam} must be a DeepFashion2 class name or a mapping sleeve -> class name, "
-                f"not {value!r}",
+                f"not {short_repr(value)}",
                 where=path,
                 hint=f"use one of {sorted(DF2_IDS)}",
             )
@@ -153,7 +150,7 @@ def _mapping(data: dict, name: str, path: str) -> dict:
     value = data.get(name) or {}
     if not isinstance(value, dict):
         raise ConfigError(
-            f"{name} must be a mapping (name: [words]), not {type(value).__name__} {value!r}",
+            f"{name} must be a mapping (name: [words]), not {type(value).__name__} {short_repr(value)}",
             where=path,
             hint="see the packaged cleaning/taxonomy_rules.yaml",
         )
@@ -167,9 +164,11 @@ def _words(value: object, field: str, path: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(w, str | int | float) for w in value):
         raise ConfigError(
-            f"{field} must be a list of words, not {value!r}",
+            f"{field} must be a list of words, not {short_repr(value)}",
             where=path,
-            hint=f"write {field.rsplit('.', 1)[-1]}: [{value}]" if isinstance(value, str) else None,
+            hint=f"write {field.rsplit('.', 1)[-1]}: [{short_repr(value)}]"
+            if isinstance(value, str)
+            else None,
         )
     return [str(w) for w in value]
 

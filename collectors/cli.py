@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from collectors.base import Source
+from collectors.config import MAX_WORKERS
 from collectors.registry import registry
 from movingfashion.executors.options import executor_params
 from schemas.cli_support import HELP, emit, exit_if_failed, plain, run_main
@@ -58,7 +59,7 @@ def _common_params() -> list[click.Parameter]:
         ),
         click.Option(
             ["--workers"],
-            type=click.IntRange(1, 256),
+            type=click.IntRange(1, MAX_WORKERS),
             default=None,
             help="Items collected at once [default: config, 4].",
         ),

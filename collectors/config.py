@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from schemas.config import load_config
 from schemas.items import AssetKind
+
+#: items collected at once at most (``workers``, ``--workers``): the HTTP pool holds two
+#: connections per worker
+MAX_WORKERS = 256
+#: the longest wait a timeout or backoff may ask for (seconds; a day): sockets and timers refuse
+#: values past ~9.2e9 with a traceback
+MAX_WAIT_S = 86400.0
+#: the slowest request rate per host (requests per second: one an hour)
+MIN_RATE = 1 / 3600
 
 DEFAULT_USER_AGENT = (
     "MovingFashionToolkit/0.1 (+https://github.com/movingfashion/toolkit; research dataset builder)"
@@ -29,11 +39,16 @@ class HttpConfig(_Model):
     """Politeness and safety limits of the shared HTTP client."""
 
     user_agent: str = Field(DEFAULT_USER_AGENT, description="identifying User-Agent with a contact URL")
-    connect_timeout_s: float = Field(10.0, gt=0, description="seconds to wait for a connection")
-    read_timeout_s: float = Field(30.0, gt=0, description="seconds to wait for the next bytes of an answer")
+    connect_timeout_s: float = Field(
+        10.0, gt=0, le=MAX_WAIT_S, description="seconds to wait for a connection"
+    )
+    read_timeout_s: float = Field(
+        30.0, gt=0, le=MAX_WAIT_S, description="seconds to wait for the next bytes of an answer"
+    )
     page_timeout_s: float = Field(
         120.0,
         gt=0,
+        le=MAX_WAIT_S,
         description="seconds a page (HTML, JSON, robots.txt) may take in all, however it trickles in; "
         "then it fails 'timeout' and is retried",
     )
@@ -43,18 +58,21 @@ class HttpConfig(_Model):
         description="a download slower than this many bytes/s over a whole minute fails 'timeout' "
         "(kept for resuming) and is retried; 0: no minimum",
     )
-    rate_per_host: float = Field(2.0, gt=0, description="sustained requests per second per host")
+    rate_per_host: float = Field(
+        2.0, ge=MIN_RATE, description="sustained requests per second per host (at least one an hour)"
+    )
     burst_per_host: int = Field(4, ge=1, description="token-bucket size per host")
     max_concurrency_per_host: int = Field(4, ge=1, description="requests in flight per host")
     max_retries: int = Field(5, ge=0, description="retries after the first attempt")
-    backoff_base_s: float = Field(0.5, ge=0, description="first backoff; doubles each retry")
-    backoff_max_s: float = Field(60.0, ge=0, description="longest backoff between retries")
+    backoff_base_s: float = Field(0.5, ge=0, le=MAX_WAIT_S, description="first backoff; doubles each retry")
+    backoff_max_s: float = Field(60.0, ge=0, le=MAX_WAIT_S, description="longest backoff between retries")
     jitter: float = Field(0.25, ge=0, le=1, description="random extra fraction added to each backoff")
     retry_after_max_s: float = Field(
-        300.0, ge=0, description="longest Retry-After honoured (longer is capped)"
+        300.0, ge=0, le=MAX_WAIT_S, description="longest Retry-After honoured (longer is capped)"
     )
-    retry_statuses: list[int] = Field(
-        default_factory=lambda: [429, 500, 502, 503, 504], description="HTTP statuses retried with backoff"
+    retry_statuses: list[Annotated[int, Field(ge=400, le=599)]] = Field(
+        default_factory=lambda: [429, 500, 502, 503, 504],
+        description="HTTP statuses retried with backoff (error statuses, 400-599)",
     )
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
@@ -230,7 +248,7 @@ class TikTokConfig(_Model):
         description="domains that format URLs may point at (each domain and the names under it, on the web ports)",
     )
     shop_hosts: list[str] = Field(default_factory=list, description="extra hosts allowed for shop images")
-    ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
+    ratelimit_bytes_s: int | None = Field(None, ge=1, description="yt-dlp bandwidth cap (bytes/s)")
     format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
 
 
@@ -257,7 +275,7 @@ class InstagramConfig(_Model):
 class UrlsConfig(_Model):
     """Generic URL lists through yt-dlp (any host given in the list is allowed)."""
 
-    ratelimit_bytes_s: int | None = Field(None, description="yt-dlp bandwidth cap (bytes/s)")
+    ratelimit_bytes_s: int | None = Field(None, ge=1, description="yt-dlp bandwidth cap (bytes/s)")
     format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
 
 
@@ -273,7 +291,16 @@ class CollectConfig(_Model):
         "local",
         description="executor backend: local (threads here) or ray (a Ray cluster; movingfashion.executors)",
     )
-    workers: int = Field(4, ge=1, description="items collected at once (downloads in flight)")
+    workers: int = Field(
+        4, ge=1, le=MAX_WORKERS, description="items collected at once (downloads in flight; --workers)"
+    )
+
+    @field_validator("executor")
+    @classmethod
+    def _known_executor(cls, name: str) -> str:
+        from movingfashion.executors import known_executor
+
+        return known_executor(name)
 
 
 def _netloc(url: str) -> str:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from schemas.cli_support import FINITE_FLOAT
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -34,7 +36,11 @@ def crop_view_options(func: F) -> F:
                 "--frame-size", type=int, default=None, help="crop=frame: resize whole frames to this side."
             ),
             click.option(
-                "--context", type=float, default=0.0, show_default=True, help="Box margin, as in the dataset."
+                "--context",
+                type=FINITE_FLOAT,
+                default=0.0,
+                show_default=True,
+                help="Box margin, as in the dataset.",
             ),
         ]
     ):

@@ -181,9 +181,11 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
     """:func:`run_main`'s exit rule around ``cmd``."""
     _interrupt_hint[0] = RESUME_HINT
     try:
+        from schemas.config import env_decode_device
         from schemas.progress_lines import every_s
 
         every_s()  # a bad $MF_PROGRESS_EVERY_S is refused at the start, terminal or not
+        env_decode_device()  # and a bad $MF_DECODE_DEVICE, before any video is called unreadable
         try:
             status = cmd.main(args=args, standalone_mode=False, prog_name=None)
         except Exception as exc:
@@ -433,6 +435,32 @@ def progress(
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a machine-readable JSON result.")
+
+
+class FiniteFloat(click.types.FloatParamType):
+    """A float option that refuses ``nan`` and ``inf`` (click's ``float`` takes both, and a range
+    lets NaN through, since every comparison with it is false)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
+
+
+class FiniteFloatRange(click.FloatRange):
+    """:class:`click.FloatRange` that refuses ``nan`` and ``inf`` (see :class:`FiniteFloat`)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
+
+
+FINITE_FLOAT = FiniteFloat()
 
 
 # -- the options naming one concept everywhere ---------------------------------------------------

@@ -15,6 +15,8 @@ import difflib
 import json
 import math
 import os
+import reprlib
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar, get_args, get_origin
@@ -33,6 +35,8 @@ _HINT = (
 )
 _OPTION_HINT = "see the command's --help; `mf config reference --out -` lists the bounds"
 _SUFFIXES = (".yaml", ".yml", ".json")
+#: the largest seed a training or evaluation run takes (numpy's and torch's seeds are 32/64-bit)
+SEED_MAX = 2**32 - 1
 
 
 class _DuplicateKey(ValueError):
@@ -56,9 +60,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def env_seconds(name: str, default: float, hint: str) -> float:
-    """Seconds from the environment variable ``name`` (a number >= 0, ``inf`` allowed), else
-    ``default`` when unset or empty; anything else (not a number, negative, NaN) is a
-    :class:`ConfigError` naming the variable, with ``hint`` saying what to set."""
+    """Seconds from the environment variable ``name`` (a number >= 0, ``inf`` allowed; one past
+    what a timer can wait, ``threading.TIMEOUT_MAX``, is ``inf``), else ``default`` when unset or
+    empty; anything else (not a number, negative, NaN) is a :class:`ConfigError` naming the
+    variable, with ``hint`` saying what to set."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
@@ -68,6 +73,26 @@ def env_seconds(name: str, default: float, hint: str) -> float:
         value = -1.0
     if not value >= 0:  # NaN too
         raise ConfigError(f"{raw!r} is not a number of seconds >= 0", where=name, hint=hint)
+    return math.inf if value > threading.TIMEOUT_MAX else value
+
+
+#: where torchcodec decodes (``movingfashion.media.readers``): ``cpu`` (default), ``cuda`` or
+#: ``auto`` (CUDA in the main process when present)
+DECODE_DEVICE_ENV = "MF_DECODE_DEVICE"
+DECODE_DEVICES = ("cpu", "cuda", "auto")
+
+
+def env_decode_device() -> str:
+    """``$MF_DECODE_DEVICE`` (lower case; unset or empty: ``cpu``), or a :class:`ConfigError`
+    naming the variable: every command checks it at its start (a bad value made every video
+    "unreadable")."""
+    value = (os.environ.get(DECODE_DEVICE_ENV) or "cpu").strip().lower()
+    if value not in DECODE_DEVICES:
+        raise ConfigError(
+            f"unknown decode device {value!r}",
+            where=DECODE_DEVICE_ENV,
+            hint=f"use {', '.join(DECODE_DEVICES)}, or unset it (cpu)",
+        )
     return value
 
 
@@ -106,6 +131,23 @@ def _parse(p: Path, text: str) -> Any:
         raise _unreadable(p, exc) from None
 
 
+def read_config_data(path: str | os.PathLike[str], what: str = "config file") -> Any:
+    """The data of a YAML/JSON file of settings (a config, a taxonomy rules file), read as
+    :func:`load_config` reads one: UTF-8, a regular file of sane size, a key given twice refused,
+    every error one :class:`ConfigError` line naming the file."""
+    p = Path(path)
+    return _parse(p, read_text_input(p, what, ConfigError))
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters (an error never echoes a whole file: an alias
+    bomb's value is megabytes)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, limit, limit
+    text = r.repr(value)  # nested lists are cut as they are walked, never printed whole
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """One line of a YAML syntax error: ``line N: <problem>``, and where the construct it breaks
     began when that is another line (PyYAML's own message spans several lines)."""
@@ -140,7 +182,7 @@ def _find(value: Any, pred: Callable[[Any], bool]) -> tuple[str, Any] | None:
         at, v = todo.pop()
         if pred(v):
             return at, v
-        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list) else ()
+        items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, list | tuple) else ()
         todo.extend((f"{at}.{k}" if at else str(k), x) for k, x in reversed(list(items)))
     return None
 
@@ -200,6 +242,29 @@ def _check_values(model: type[BaseModel], data: dict[str, Any], where: str, over
         )
 
 
+def _check_finite(cfg: BaseModel, where: str, given: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    """Refuse a non-finite number the model holds however it was written: YAML keeps ``1e309``
+    (no dot) and ``"inf"`` as strings, which pydantic then reads as inf; ``mf config show`` would
+    print a config it refuses."""
+    found = _find(cfg.model_dump(), lambda v: isinstance(v, float) and not math.isfinite(v))
+    if found is None:
+        return
+    path, value = found
+    key = path.split(".", 1)[0]
+    if key in given:
+        raise ConfigError(
+            f"{value!r} is not a finite number",
+            where=names.get(key, option_name(key)),
+            hint="give a finite number",
+        )
+    raise ConfigError(
+        f"field '{path}': {value!r} is not a finite number (YAML reads 1e309 or \"inf\" as text, "
+        "read here as a number)",
+        where=where,
+        hint="give a finite number",
+    )
+
+
 def option_name(field: str) -> str:
     """The command-line option an override of ``field`` comes from by default: ``--batch-size``."""
     return "--" + field.replace("_", "-")
@@ -241,7 +306,7 @@ def _did_you_mean(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
 
 def _message(model: type[BaseModel], err: Any, loc: tuple[Any, ...]) -> str:
     """The text of one validation error, with a "did you mean" for an unknown key."""
-    msg = str(err["msg"])
+    msg = str(err["msg"]).removeprefix("Value error, ")  # a validator's own words, as written
     if err.get("type") == "extra_forbidden" and loc:
         msg += _did_you_mean(model, loc)
     return msg
@@ -291,9 +356,13 @@ def load_config(
     where = str(path) if path else model.__name__
     if path is not None:
         p = Path(path)
-        loaded = _parse(p, read_text_input(p, "config file", ConfigError))
+        loaded = read_config_data(p)
         if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError("config must be a mapping", where=str(p))
+            raise ConfigError(
+                f"config must be a mapping of settings, not a {type(loaded).__name__}",
+                where=str(p),
+                hint="write key: value lines (mf config show STAGE prints a complete one)",
+            )
         data.update(loaded or {})
     given = {k: v for k, v in overrides.items() if v is not None}
     _check_overrides(given, names)
@@ -302,6 +371,7 @@ def load_config(
         cfg = model.model_validate(data)
         if path is not None:
             _check_values(model, data, where, set(given))
+        _check_finite(cfg, where, given, names)
     except ValidationError as exc:
         errors = exc.errors()
         from_file = [e for e in errors if not (e["loc"] and e["loc"][0] in given)]

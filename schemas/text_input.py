@@ -89,12 +89,15 @@ def read_file_bytes(
 def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError] = DataFormatError) -> str:
     """The text of the file at ``path``; ``what`` names the file in errors (``"URL list"``),
     raised as ``error`` (a config file's are :class:`~schemas.errors.ConfigError`). The byte an
-    error gives is counted from the start of the file."""
+    error gives is counted from the start of the file. A named pipe, a device or a file over
+    :data:`MAX_RECORD_BYTES` is refused without waiting or reading it all (:func:`read_file_bytes`)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        data = read_file_bytes(p, what=what)
     except FileNotFoundError:
         raise error(f"{what} not found", where=str(p), hint="check the path") from None
+    except DataFormatError as exc:
+        raise error(exc.message, where=str(p), hint=exc.hint) from None
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0

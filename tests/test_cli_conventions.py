@@ -176,3 +176,47 @@ def test_tracklets_answers_before_importing_torch():
     assert "HEAVY []" in proc.stdout, proc.stdout
     assert "EXIT --help 0" in proc.stdout and "EXIT build 2" in proc.stdout and "EXIT review 2" in proc.stdout
     assert proc.stderr.count("dataset folder not found") == 3, proc.stderr
+
+
+def test_every_number_option_refuses_what_would_crash_later():
+    """click's float (and a float range: NaN fails no comparison) takes nan and inf, which then
+    crashed or was blamed on the config file (`--conf nan`); a --port took -1 and 70000 (a bind
+    traceback after the review catalog was written); a seed had no bounds (numpy refused -5
+    after the feature bank was written). Every such option of every command is checked here."""
+    from schemas.cli_support import FiniteFloat, FiniteFloatRange
+    from schemas.config import SEED_MAX
+
+    loose = []
+    for path, cmd in COMMAND_PATHS.items():
+        for p in cmd.params:
+            if not isinstance(p, click.Option):
+                continue
+            t = p.type
+            if isinstance(t, click.types.FloatParamType) and not isinstance(
+                t, FiniteFloat | FiniteFloatRange
+            ):
+                loose.append(f"{path} {p.opts[0]}: float without a finite check")
+            if p.name == "port" and not (isinstance(t, click.IntRange) and (t.min, t.max) == (0, 65535)):
+                loose.append(f"{path} {p.opts[0]}: a port outside 0..65535 passes")
+            if (
+                p.name == "seed"
+                and "mf train" in path
+                and not (isinstance(t, click.IntRange) and t.max == SEED_MAX)
+            ):
+                loose.append(f"{path} {p.opts[0]}: an unbounded seed")
+    assert loose == []
+
+
+@pytest.mark.parametrize(
+    ("path", "args", "named"),
+    [
+        ("mf-tracklets build", ["--conf", "nan"], "--conf"),
+        ("mf review", ["--port", "70000"], "--port"),
+        ("mf review", ["--port", "-1"], "--port"),
+        ("mf evaluate", ["--seed", "-1"], "--seed"),
+    ],
+)
+def test_a_bad_number_is_one_line_naming_the_option(path, args, named, capsys):
+    code, out, err = run(path, [*args, "--dataset", NOPE], capsys)  # click checks in the order given
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"'{named}'" in err and NOPE not in err, err

@@ -79,6 +79,14 @@ def _ray(**options: Any) -> Executor:
 EXECUTORS: dict[str, Callable[..., Executor]] = {"local": LocalExecutor, "ray": _ray}
 
 
+def known_executor(name: str) -> str:
+    """``name`` when it names an executor backend, else ValueError naming the choices: the
+    validator of every stage config's ``executor`` key (pydantic names the file and field)."""
+    if name not in EXECUTORS:
+        raise ValueError(f"unknown executor {name!r}; use one of {', '.join(EXECUTORS)}")
+    return name
+
+
 def check_executor(name: str) -> Callable[..., Executor]:
     """The executor factory called ``name``; :class:`ConfigError` names the choices."""
     return lookup(EXECUTORS, name, what="executor", where="--executor")

@@ -78,6 +78,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from movingfashion.media.logs import quiet_decord_logs, quiet_native_logs
+from schemas.config import DECODE_DEVICE_ENV, DECODE_DEVICES, env_decode_device
 from schemas.errors import MediaError
 from schemas.paths import media_path
 
@@ -88,7 +89,7 @@ DEFAULT_CACHE_SIZE = 16
 
 #: Where torchcodec decodes: ``cpu`` (default), ``cuda``, or ``auto`` (CUDA when available and
 #: not inside a DataLoader worker process). Read from the environment at each open.
-DEVICE_ENV = "MF_DECODE_DEVICE"
+DEVICE_ENV = DECODE_DEVICE_ENV
 
 #: How to get FFmpeg's shared libraries when torchcodec cannot find them.
 TORCHCODEC_HINT = (
@@ -283,15 +284,11 @@ def torchcodec_problem() -> str | None:
     return None
 
 
-def _device_setting() -> str:
-    return (os.environ.get(DEVICE_ENV) or "cpu").lower()
-
-
 def decode_device(device: str | None = None) -> str:
     """``cpu`` or ``cuda`` for torchcodec: ``device`` or ``$MF_DECODE_DEVICE`` (default cpu)."""
-    choice = (device or _device_setting()).lower()
-    if choice not in ("cpu", "cuda", "auto"):
-        raise MediaError(f"unknown decode device {choice!r}", where=DEVICE_ENV, hint="use cpu, cuda or auto")
+    choice = (device or env_decode_device()).lower()
+    if choice not in DECODE_DEVICES:
+        raise MediaError(f"unknown decode device {choice!r}", where="device", hint="use cpu, cuda or auto")
     if choice == "auto":
         import torch
         from torch.utils.data import get_worker_info
@@ -881,7 +878,7 @@ def backend_order(backend: str, access: str = "sparse") -> tuple[str, ...]:
     """
     _check_access(access)
     if backend == "auto":
-        device = "cuda" if _device_setting() != "cpu" and decode_device() == "cuda" else "cpu"
+        device = "cuda" if env_decode_device() != "cpu" and decode_device() == "cuda" else "cpu"
         return tuple(n for n in AUTO_ORDERS[(access, device)] if n in READERS)
     if backend in READERS:
         return (backend,)

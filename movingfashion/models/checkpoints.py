@@ -18,9 +18,24 @@ if TYPE_CHECKING:
     import torch
 
 
+#: the devices the toolkit runs on: the CPU, CUDA (the current one), or CUDA device N
+DEVICE_NAMES = re.compile(r"cpu(:0)?|cuda(:\d+)?")
+DEVICE_HINT = "use cpu, cuda or cuda:N (or leave it unset: CUDA when present, else the CPU)"
+
+
+def check_device_name(device: str | None) -> str | None:
+    """``device`` when it is None, empty or one of :data:`DEVICE_NAMES`; else ValueError (a config
+    field's validator: pydantic names the file and field). Whether the machine has it is
+    :func:`pick_device`'s to say, when the device is used."""
+    if device and not DEVICE_NAMES.fullmatch(device):
+        raise ValueError(f"unknown device {device!r}: {DEVICE_HINT}")
+    return device
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The given device, or CUDA when present, else the CPU. A device name torch does not know,
-    or CUDA on a machine without it, is a :class:`~schemas.errors.ConfigError` naming it."""
+    one the toolkit does not run on (``mps``, ``meta``, ``cpu:7``), or CUDA on a machine without
+    it, is a :class:`~schemas.errors.ConfigError` naming it."""
     import torch
 
     from schemas.errors import ConfigError
@@ -30,11 +45,9 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, ValueError, TypeError):
-        raise ConfigError(
-            f"unknown device {device!r}",
-            where="device",
-            hint="use cpu, cuda or cuda:N (or leave it unset: CUDA when present, else the CPU)",
-        ) from None
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda") or (dev.type == "cpu" and dev.index not in (None, 0)):
+        raise ConfigError(f"unknown device {str(device)!r}", where="device", hint=DEVICE_HINT) from None
     if dev.type == "cuda" and (
         not torch.cuda.is_available() or (dev.index is not None and dev.index >= torch.cuda.device_count())
     ):

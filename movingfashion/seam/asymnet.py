@@ -44,6 +44,7 @@ from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, sea
 )
 from movingfashion.models.matchrcnn import EmbeddingHead, twin
 from movingfashion.seam.train import json_line
+from schemas.config import SEED_MAX
 from schemas.errors import ModelError
 
 ASYMNET_KIND = "asymnet"
@@ -68,7 +69,9 @@ class AsymNetConfig(BaseModel):
     lr: float = Field(1e-3, gt=0, description="Adam learning rate of both stages")
     weight_decay: float = Field(1e-4, ge=0, description="the paper's lambda ||W||^2 on the SNN")
     pool_frames: int = Field(30, ge=1, description="tracklet frames cached per video")
-    seed: int = Field(0, description="the new LSTM / SNN / gate weights, sampling and shuffling")
+    seed: int = Field(
+        0, ge=0, le=SEED_MAX, description="the new LSTM / SNN / gate weights, sampling and shuffling"
+    )
     on_bad: Literal["raise", "skip"] = Field("skip", description="rows the loader cannot use: skip or raise")
 
 

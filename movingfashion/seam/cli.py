@@ -10,6 +10,7 @@ from movingfashion.seam.config import Variant
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
+    FiniteFloatRange,
     dataset_option,
     emit,
     json_option,
@@ -19,6 +20,7 @@ from schemas.cli_support import (
     progress,
     require_dataset,
 )
+from schemas.config import SEED_MAX
 
 VARIANTS = [v.value for v in Variant]
 
@@ -61,7 +63,9 @@ def _log(as_json: bool):
     "(LSTM + similarity nodes, snn_epochs, default 20); its second stage (fusion tree) runs "
     "fusion_epochs of the --config file (default 10).",
 )
-@click.option("--steps", type=int, default=300, show_default=True, help="Phase 1 training steps.")
+@click.option(
+    "--steps", type=click.IntRange(1), default=300, show_default=True, help="Phase 1 training steps."
+)
 @click.option(
     "--resume",
     is_flag=True,
@@ -93,7 +97,7 @@ def _log(as_json: bool):
 )
 @click.option("--frames", type=int, default=None, help="T frames per tracklet (default 10).")
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")
-@click.option("--seed", type=int, default=None)
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=None)
 @json_option
 def train(
     dataset: str | None,
@@ -306,7 +310,7 @@ def _train_human(r: dict) -> str:
 @click.option("--main-frames", type=int, default=10, show_default=True, help="T of the main table.")
 @click.option("--pools", type=int, default=20, show_default=True)
 @click.option("--pool-size", type=int, default=800, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, SEED_MAX), default=0, show_default=True)
 @out_option(required=False, help="Write OUT/results.json (+ cache).")
 @click.option(
     "--cache",
@@ -317,7 +321,7 @@ def _train_human(r: dict) -> str:
 @click.option("--no-salient", is_flag=True, help="Leave out the 'SEAM + salient' row.")
 @click.option(
     "--query-min-iou",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=None,
     help="Least mean IoU with the ground truth for the best inference tracklet to be a video's query; "
     "below it the ground-truth tracklet is (counted beside the tables). [default: 0, the paper's "

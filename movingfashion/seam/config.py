@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.config import SEED_MAX
 
 
 class Variant(StrEnum):
@@ -151,9 +153,9 @@ class TrainConfig(BaseModel):
         "switched on (official: 1; ignored when it would leave no multi-frame epoch)",
     )
     warmup_epochs: float = Field(default=1.0, ge=0, description="linear learning-rate warm-up from lr/10")
-    lr_steps: list[float] = Field(
+    lr_steps: list[Annotated[float, Field(ge=0, le=1)]] = Field(
         default=[0.65, 0.9],
-        description="fractions of the run after which the learning rates are multiplied by lr_gamma",
+        description="fractions of the run (0..1) after which the learning rates are multiplied by lr_gamma",
     )
     lr_gamma: float = Field(default=0.1, gt=0, le=1, description="learning-rate factor at each of lr_steps")
     pool_frames: int = Field(
@@ -172,7 +174,9 @@ class TrainConfig(BaseModel):
     augment: AugmentConfig = Field(
         default_factory=AugmentConfig, description="the authors' phase-2 augmentations (all off by default)"
     )
-    seed: int = Field(default=0, description="weights of the new modules, sampling and shuffling")
+    seed: int = Field(
+        default=0, ge=0, le=SEED_MAX, description="weights of the new modules, sampling and shuffling"
+    )
     amp: bool = Field(default=True, description="mixed precision (used on CUDA only)")
     save_every: int = Field(default=1, ge=1, description="write last.pt every n epochs")
     on_bad: Literal["raise", "skip"] = Field(
@@ -199,7 +203,9 @@ class EvalConfig(BaseModel):
     main_frames: int = Field(default=10, ge=1, description="T of the main table (paper: 10)")
     pools: int = Field(default=20, ge=1, description="number of product pools")
     pool_size: int = Field(default=800, ge=1, description="products per pool (all when fewer)")
-    seed: int = Field(default=0, description="pools and Restricted Random Sampling at test time")
+    seed: int = Field(
+        default=0, ge=0, le=SEED_MAX, description="pools and Restricted Random Sampling at test time"
+    )
     attention_frames: int = Field(
         default=21, ge=2, description="equally spaced frames for the Fig. 8 analysis"
     )

@@ -110,11 +110,30 @@ def lr_factor(progress: float, cfg: TrainConfig, steps_per_epoch: int) -> float:
     return f
 
 
+def _env_int(name: str, default: int, low: int) -> int:
+    """An integer >= ``low`` from the environment (torchrun sets these), else ``default``; anything
+    else is a ConfigError naming the variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise ConfigError(
+            f"{raw!r} is not an integer >= {low}",
+            where=name,
+            hint="unset it, or launch with torchrun, which sets it",
+        )
+    return value
+
+
 def _dist_env() -> tuple[int, int, torch.device]:
     """(rank, world size, device); starts the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = _env_int("WORLD_SIZE", 1, 1)
     cuda = torch.cuda.is_available()
-    local = int(os.environ.get("LOCAL_RANK", "0"))
+    local = _env_int("LOCAL_RANK", 0, 0)
     device = torch.device(f"cuda:{local}" if cuda else "cpu")
     if world > 1:
         import torch.distributed as dist

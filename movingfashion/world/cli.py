@@ -14,6 +14,7 @@ import click
 from schemas.cli_support import (
     EXIT_STATUS,
     HELP,
+    FiniteFloatRange,
     dataset_option,
     emit,
     json_option,
@@ -95,10 +96,10 @@ def world() -> None:
 @out_option(help="World folder to write: new, empty or an earlier world (reused when identical).")
 @click.option(
     "--products",
-    type=int,
+    type=click.IntRange(max=1_000_000),
     default=60,
     show_default=True,
-    help="Source items, duplicates and non-clothing included (at least 20).",
+    help="Source items, duplicates and non-clothing included (at least 20, at most a million).",
 )
 @click.option(
     "--seed",
@@ -158,7 +159,7 @@ def generate(
 
     cfg = load_config(WorldConfig, config_path)
     if preset != "default":
-        cfg = preset_config(preset, cfg.model_dump(mode="json", exclude_unset=True))
+        cfg = preset_config(preset, cfg.model_dump(mode="json", exclude_unset=True), where=config_path)
     bar = progress_bar(desc="rendering products", unit="product")
 
     def progress(done: int, total: int) -> None:
@@ -298,7 +299,7 @@ def pictures(legacy_world_dir: str | None, world_dir: str | None, out: str, as_j
 )
 @click.option(
     "--test-fraction",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.1,
     show_default=True,
     help="Share of each class in the test split, at least 3 products (0: none, a training-only "

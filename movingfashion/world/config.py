@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from schemas.errors import ConfigError
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
 #: 5: the smallest worlds (20-22 products) plant every case; noise truth is recorded on frames
@@ -31,9 +41,9 @@ class NoiseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     frames: float = Field(0.0, ge=0, le=0.8, description="share of each clip's frames corrupted (0 = off)")
-    kinds: dict[str, float] = Field(
+    kinds: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: dict.fromkeys(NOISE_KINDS, 1.0),
-        description="relative weight of each corruption kind: " + ", ".join(NOISE_KINDS),
+        description="relative weight (>= 0) of each corruption kind: " + ", ".join(NOISE_KINDS),
     )
     burst: tuple[int, int] = Field((3, 8), description="frames per corrupted stretch (min, max)")
 
@@ -120,7 +130,8 @@ class WorldConfig(BaseModel):
     )
     source_shares: dict[str, Fraction] = Field(
         {"netaporter": 0.55, "tiktok": 0.25, "instagram": 0.20},
-        description="share of clothing products per source",
+        description="share of clothing products per source: tiktok and instagram (at least 4 and 2 "
+        "products), netaporter gets the rest (its value is not read)",
     )
     confusable_fraction: float = Field(
         0.3, ge=0, le=1, description="share of clothing products in confusable pairs"
@@ -144,6 +155,17 @@ class WorldConfig(BaseModel):
             raise ValueError(f"must be (min, max) with min <= max, got {list(value)}")
         return value
 
+    @field_validator("source_shares")
+    @classmethod
+    def _known_sources(cls, value: dict[str, float]) -> dict[str, float]:
+        """Shares of the three sources only (a misspelt key was ignored: its source kept its default)."""
+        bad = sorted(set(value) - {"netaporter", "tiktok", "instagram"})
+        if bad:
+            raise ValueError(f"unknown source(s) {bad}; known: netaporter, tiktok, instagram")
+        if value.get("tiktok", 0.25) + value.get("instagram", 0.2) > 1:
+            raise ValueError("the tiktok and instagram shares add up to more than 1")
+        return value
+
     def n_frames(self, quick: bool) -> int:
         return self.quick_frames if quick else self.frames
 
@@ -155,8 +177,12 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def preset_config(name: str, overrides: dict[str, Any] | None = None) -> WorldConfig:
-    """The config of preset ``name`` with ``overrides`` (e.g. what a --config file sets) on top."""
+def preset_config(
+    name: str, overrides: dict[str, Any] | None = None, *, where: str | None = None
+) -> WorldConfig:
+    """The config of preset ``name`` with ``overrides`` (e.g. what a --config file sets) on top;
+    a combination the model refuses is a :class:`ConfigError` naming ``where`` (the file) and
+    ``--preset``."""
     if name not in PRESETS:
         raise KeyError(name)
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[name].items()}
@@ -165,4 +191,14 @@ def preset_config(name: str, overrides: dict[str, Any] | None = None) -> WorldCo
             data[k] = {**data[k], **v}
         else:
             data[k] = v
-    return WorldConfig.model_validate(data)
+    try:
+        return WorldConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "config"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(
+            f"field '{field}' with --preset {name}: {msg}",
+            where=where or "--preset",
+            hint=f"change the file's {field} or choose another --preset",
+        ) from None

@@ -46,7 +46,7 @@ from movingfashion.models.pretrain import (
 )
 from movingfashion.world.truth import WorldTruth, WorldVideo, load_video_gt, load_world
 from schemas.atomic import atomic_write_json
-from schemas.cli_support import emit, run_main
+from schemas.cli_support import FINITE_FLOAT, FiniteFloatRange, emit, run_main
 from schemas.errors import DataFormatError, MediaError
 
 #: matcher samples: a garment is an identity crop only when at least this share of it shows
@@ -509,15 +509,17 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 @click.option("--frame-every", type=int, default=8, show_default=True, help="Detector: one frame in N.")
 @click.option(
     "--min-visible",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=DETECTOR_MIN_VISIBLE,
     show_default=True,
     help="Detector: label every garment with at least this share of it showing.",
 )
 @click.option("--matcher-steps", type=int, default=600, show_default=True)
-@click.option("--lr0", type=float, default=0.002, show_default=True, help="Detector: initial AdamW rate.")
+@click.option(
+    "--lr0", type=FINITE_FLOAT, default=0.002, show_default=True, help="Detector: initial AdamW rate."
+)
 @click.option("--init-detector", type=click.Path(dir_okay=False), help="Continue from these YOLO weights.")
-@click.option("--matcher-lr", type=float, default=1e-3, show_default=True)
+@click.option("--matcher-lr", type=FINITE_FLOAT, default=1e-3, show_default=True)
 @click.option(
     "--init-matcher", type=click.Path(dir_okay=False), help="Continue from this matcher checkpoint."
 )
@@ -532,7 +534,7 @@ def _slim_yolo(src: Path, dst: Path) -> None:
 )
 @click.option(
     "--lost-dims-weight",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=1.0,
     show_default=True,
     help="With --recalibrate-matcher: scale of m's weights on the dimensions whose statistics were lost.",

@@ -79,3 +79,24 @@ def test_a_words_string_is_refused_not_read_letter_by_letter(tmp_path):
 def test_the_packaged_rules_still_load():
     rules = load_rules()
     assert rules.keywords and rules.sleeves and rules.classes
+
+
+def test_a_rules_file_is_read_as_a_config_file_is(tmp_path):
+    """The rules file named by a clean config had none of a config file's protections: Latin-1
+    gave a traceback, a YAML error four lines, a key given twice went unseen, and an alias bomb
+    of 318 bytes gave a 5 MB error line."""
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"non_clothing: {bags: [caf\xe9]}\n")
+    with pytest.raises(ConfigError, match=r"taxonomy rules file is not UTF-8 text \(byte 25\)"):
+        load_rules(latin)
+    with pytest.raises(ConfigError) as err:
+        load_rules(_rules(tmp_path, "non_clothing: [\n"))
+    assert "\n" not in str(err.value) and "line 2" in str(err.value)
+    with pytest.raises(ConfigError, match="key 'non_clothing' is given twice"):
+        load_rules(_rules(tmp_path, "non_clothing: {bags: [bag]}\nnon_clothing: {}\n"))
+    bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, 7):
+        bomb += f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n"
+    with pytest.raises(ConfigError) as err:
+        load_rules(_rules(tmp_path, bomb + "non_clothing: *a6\n"))
+    assert "non_clothing must be a mapping" in str(err.value) and len(str(err.value)) < 400

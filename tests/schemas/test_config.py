@@ -73,6 +73,12 @@ def test_a_boolean_given_as_an_override_is_not_the_files_fault(tmp_path):
         ("weights: [1.0, .nan]\n", ".yaml", "weights.1"),
         ('{"http": {"timeout_s": Infinity}}', ".json", "http.timeout_s"),
         ('{"weights": [NaN]}', ".json", "weights.0"),
+        # forms YAML keeps as text, which pydantic then reads as a number (mf config show printed
+        # .inf, and refused its own output)
+        ("http:\n  timeout_s: 1e309\n", ".yaml", "http.timeout_s"),
+        ('http:\n  timeout_s: "inf"\n', ".yaml", "http.timeout_s"),
+        ('weights: [1.0, "nan"]\n', ".yaml", "weights.1"),
+        ('{"weights": ["-inf"]}', ".json", "weights.0"),
     ],
 )
 def test_a_number_that_is_not_finite_is_refused(tmp_path, text, suffix, field):
@@ -107,3 +113,62 @@ def test_a_config_nested_too_deeply_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="nested too deeply") as exc:
         _load(tmp_path, '{"weights": ' + "[" * 100_000 + "]" * 100_000 + "}", ".json")
     assert "cfg.json" in str(exc.value)
+
+
+def test_a_non_finite_override_written_as_text_names_the_option(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, "workers: 2\n", weights=["nan"])
+    assert err.value.where == "--weights" and "not a finite number" in str(err.value)
+
+
+def test_a_named_pipe_or_a_device_given_as_the_config_is_refused_without_waiting(tmp_path):
+    import os
+
+    fifo = tmp_path / "cfg.yaml"
+    os.mkfifo(fifo)  # no writer: reading it would wait forever
+    with pytest.raises(ConfigError, match="config file is a named pipe, not a file"):
+        load_config(Cfg, fifo)
+    zero = tmp_path / "zero.yaml"
+    zero.symlink_to("/dev/zero")  # endless
+    with pytest.raises(ConfigError, match="not a file"):
+        load_config(Cfg, zero)
+
+
+def test_a_config_that_is_no_mapping_says_what_it_is_and_what_to_write(tmp_path):
+    with pytest.raises(ConfigError, match="mapping of settings, not a list") as err:
+        _load(tmp_path, "- 1\n- 2\n")
+    assert "key: value" in str(err.value)
+
+
+def test_seconds_past_what_a_timer_can_wait_are_forever(monkeypatch):
+    import math
+
+    from schemas.config import env_seconds
+
+    monkeypatch.setenv("MF_TEST_WAIT_S", "1e300")  # threading refused it with an OverflowError
+    assert env_seconds("MF_TEST_WAIT_S", 10.0, "hint") == math.inf
+    monkeypatch.setenv("MF_TEST_WAIT_S", "12.5")
+    assert env_seconds("MF_TEST_WAIT_S", 10.0, "hint") == 12.5
+
+
+def test_a_decode_device_the_readers_do_not_know_is_refused_naming_the_variable(monkeypatch):
+    from schemas.config import DECODE_DEVICE_ENV, env_decode_device
+
+    for value, want in (("", "cpu"), ("CUDA", "cuda"), ("auto", "auto")):
+        monkeypatch.setenv(DECODE_DEVICE_ENV, value)
+        assert env_decode_device() == want
+    monkeypatch.setenv(DECODE_DEVICE_ENV, "bananas")
+    with pytest.raises(ConfigError) as err:
+        env_decode_device()
+    assert err.value.where == "MF_DECODE_DEVICE" and "use cpu, cuda, auto" in str(err.value)
+
+
+def test_an_error_never_echoes_a_whole_value():
+    from schemas.config import short_repr
+
+    bomb: list = ["x"] * 10
+    for _ in range(8):  # 10**8 leaves: repr() of it would be gigabytes
+        bomb = [bomb] * 10
+    text = short_repr(bomb)
+    assert len(text) <= 80 and text.startswith("[[[")
+    assert short_repr("short") == "'short'"

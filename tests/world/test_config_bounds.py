@@ -33,6 +33,10 @@ BAD = [
     ("split_screen_fraction", 2),
     ("confusable_fraction", -1),
     ("source_shares", {"tiktok": -0.25}),
+    ("source_shares", {"tiktokk": 0.5}),  # was ignored: tiktok kept its default share
+    ("source_shares", {"tiktok": 0.7, "instagram": 0.5}),
+    ("noise", {"kinds": {"blur": -1}}),  # was read as 0
+    ("noise", {"kinds": {"blur": "nan"}}),
     ("df2_pairs", -1),
     ("df2_quick_pairs", -1),
     ("df2_users_per_pair", [4, 2]),
@@ -47,7 +51,7 @@ BAD = [
 def test_an_out_of_range_value_names_the_file_and_the_key(tmp_path, key, value):
     cfg = tmp_path / "world.yaml"
     cfg.write_text(json.dumps({key: value}))
-    with pytest.raises(ConfigError, match=rf"world\.yaml: field '{key}(\.\w+)?'"):
+    with pytest.raises(ConfigError, match=rf"world\.yaml: field '{key}(\.\w+)*'"):
         load_config(WorldConfig, cfg)
 
 
@@ -80,3 +84,43 @@ def test_the_defaults_the_presets_and_the_edges_pass():
         df2_pairs=0,
         df2_users_per_pair=(3, 3),
     )
+
+
+def test_a_file_the_hard_preset_cannot_take_is_one_line_naming_the_file_and_the_preset(tmp_path, capsys):
+    """Every noise kind off is a valid file (noise is off by default) but not with --preset hard,
+    which turns noise on: a pydantic traceback, exit 1, before."""
+    cfg = tmp_path / "world.yaml"
+    cfg.write_text(
+        json.dumps(
+            {
+                "noise": {
+                    "kinds": {
+                        "blur": 0,
+                        "occlusion": 0,
+                        "other_garment": 0,
+                        "lookalike": 0,
+                        "out_of_frame": 0,
+                    }
+                }
+            }
+        )
+    )
+    out = tmp_path / "w"
+    args = [
+        "generate",
+        "--out",
+        str(out),
+        "--products",
+        "20",
+        "--quick",
+        "--preset",
+        "hard",
+        "--config",
+        str(cfg),
+    ]
+    with pytest.raises(SystemExit) as exc:
+        run_main(world, args)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"error: {cfg}: field 'noise' with --preset hard: ") and "positive weight" in err
+    assert not out.exists()

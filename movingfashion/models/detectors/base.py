@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from movingfashion.models.checkpoints import checkpoint_kind, pick_device, weights_identity
 from schemas.errors import ModelError
@@ -43,7 +43,16 @@ class DetectorConfig(BaseModel):
         True, description="NMS across classes: one box per garment even when two classes compete for it"
     )
     batch: int = Field(16, ge=1, description="frames per forward pass")
-    device: str | None = Field(None, description="torch device; None = CUDA when present, else CPU")
+    device: str | None = Field(
+        None, description="torch device: cpu, cuda or cuda:N; None = CUDA when present, else CPU"
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, device: str | None) -> str | None:
+        from movingfashion.models.checkpoints import check_device_name
+
+        return check_device_name(device)
 
 
 @dataclass

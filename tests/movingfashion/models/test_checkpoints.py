@@ -15,7 +15,15 @@ def test_the_default_is_cuda_when_present_else_the_cpu():
 
 
 @pytest.mark.parametrize(
-    ("device", "words"), [("gpu", "unknown device 'gpu'"), ("cuda:99", "not on this machine")]
+    ("device", "words"),
+    [
+        ("gpu", "unknown device 'gpu'"),
+        ("cuda:99", "not on this machine"),
+        # torch knows these, the toolkit does not run on them (a traceback deep in the detector)
+        ("mps", "unknown device 'mps'"),
+        ("meta", "unknown device 'meta'"),
+        ("cpu:7", "unknown device 'cpu:7'"),
+    ],
 )
 def test_a_device_torch_or_the_machine_lacks_is_named(device, words):
     with pytest.raises(ConfigError, match=words):
@@ -80,3 +88,22 @@ def test_a_matcher_is_known_by_its_weights_not_by_the_tag_it_carries(tmp_path, w
     assert load(tmp_path / "other.pt").tag != original
     save_torch_file({k2: v for k2, v in ckpt.items() if k2 != "tag"}, tmp_path / "untagged.pt")
     assert load(tmp_path / "untagged.pt").tag == original  # the same weights, however saved
+
+
+def test_the_detector_config_refuses_a_device_name_when_the_file_is_read(tmp_path):
+    """`detector.device: mps` passed `mf config show` and crashed `mf-tracklets build`; a bad name
+    is now refused with the file and the field. Whether the machine has the device is still
+    pick_device's to say when it is used."""
+    from annotations.config import BuildConfig
+    from schemas.config import load_config
+
+    cfg = tmp_path / "build.yaml"
+    for bad in ("mps", "meta", "cpu:7", "bananas", "cuda:x"):
+        cfg.write_text(f"detector:\n  device: '{bad}'\n")
+        with pytest.raises(
+            ConfigError, match=f"field 'detector.device': unknown device '{bad}': use cpu, cuda"
+        ):
+            load_config(BuildConfig, cfg)
+    for good in ("cpu", "cpu:0", "cuda", "cuda:3", ""):
+        cfg.write_text(f"detector:\n  device: '{good}'\n")
+        assert load_config(BuildConfig, cfg).detector.device == good

@@ -158,3 +158,30 @@ def test_phase1_refuses_phase2_options_and_an_existing_matcher(tmp_path, capsys)
         run_main(cli, base)
     assert exc.value.code == 2 and "matcher.pt exists" in capsys.readouterr().err
     assert (tmp_path / "p1" / "matcher.pt").read_bytes() == b"kept"
+
+
+def test_seeds_and_steps_out_of_range_are_refused_before_anything_is_written(tmp_path, capsys, calls):
+    """A negative seed crashed numpy after the feature bank was written, a huge one torch;
+    --steps 0 trained nothing and exited 0."""
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    (tmp_path / "df2").mkdir()
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "train.json").write_text("{}")
+    big = tmp_path / "seed.yaml"
+    big.write_text("seed: 99999999999999999999999\n")
+    runs = [
+        (["--dataset", str(tmp_path / "ds"), "--phase", "2", "--seed", "-5"], "--seed"),
+        (["--dataset", str(tmp_path / "ds"), "--method", "asymnet", "--seed", str(2**32)], "--seed"),
+        (["--dataset", str(tmp_path / "ds"), "--phase", "2", "--config", str(big)], "field 'seed'"),
+        (["--df2", str(tmp_path / "df2"), "--phase", "1", "--steps", "0"], "--steps"),
+    ]
+    for n, (args, named) in enumerate(runs):
+        out = tmp_path / f"run{n}"
+        with pytest.raises(SystemExit) as exc:
+            run_main(cli, ["train", *args, "--out", str(out)])
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and named in err and "Traceback" not in err, err
+        assert not out.exists()
+    assert calls == []  # no training started

@@ -1,5 +1,6 @@
-"""A machine without libGL (OpenCV's GUI build cannot load): mf verify stops with the library and
-the package to install, exit 1, instead of calling every valid video broken."""
+"""What this machine lacks or is told wrongly stops mf verify with one line: a shared library it
+lacks (libGL: OpenCV cannot load) names the package to install, exit 1, where every valid video
+was called broken; a bad MF_DECODE_DEVICE names the variable, exit 2."""
 
 from __future__ import annotations
 
@@ -29,3 +30,15 @@ def test_a_missing_shared_library_stops_verify_naming_it(tiny_dataset, tmp_path,
     code, out, err = run_mf(["verify", "--dataset", str(ds), "--json"], capsys)
     decodable = next(c for c in json.loads(out)["checks"] if c["check"] == "decodable")
     assert decodable["checked"] == 7 and decodable["count"] == 0, decodable  # the videos were fine
+
+
+def test_a_bad_decode_device_stops_a_command_at_its_start(tiny_dataset, monkeypatch, capsys):
+    """`MF_DECODE_DEVICE=bananas` made every video "unreadable" (crop-cache) or was ignored
+    (verify): every command now refuses it first, naming the variable."""
+    monkeypatch.setenv("MF_DECODE_DEVICE", "bananas")
+    code, out, err = run_mf(["verify", "--dataset", str(tiny_dataset)], capsys)
+    assert code == 2 and out == ""
+    assert (
+        err.strip()
+        == "error: MF_DECODE_DEVICE: unknown decode device 'bananas' (use cpu, cuda, auto, or unset it (cpu))"
+    )
