@@ -229,9 +229,13 @@ def _nearly_full(folder: Path) -> bool:
 def require_free_space(folder: str | os.PathLike[str], need: int, what: str) -> None:
     """:class:`LocalFault` ``disk_full`` naming ``folder`` when its file system has fewer than
     ``need`` bytes free for this user, before a long write (``what``) that would fail on the full
-    disk only at its end; a folder whose space cannot be read passes (the write says why)."""
+    disk only at its end. A folder not made yet is measured at its nearest existing parent; one
+    whose space cannot be read passes (the write says why)."""
+    at = Path(folder)
+    while not at.exists() and at.parent != at:
+        at = at.parent
     try:
-        st = os.statvfs(folder)
+        st = os.statvfs(at)
     except OSError:
         return
     free = st.f_bavail * st.f_frsize

@@ -174,3 +174,14 @@ def test_a_shared_library_this_machine_lacks_is_a_local_fault_naming_its_package
     with pytest.raises(type(fault)) as err:
         reraise_local_fault(gl)
     assert err.value.reason == "missing_library" and err.value.__cause__ is gl
+
+
+def test_free_space_is_measured_before_a_long_write_even_in_a_folder_not_made_yet(tmp_path):
+    from schemas.faults import require_free_space
+
+    folder = tmp_path / "dataset" / "videos"  # a first publish: not made yet
+    require_free_space(folder, 1, "re-encoding videos/1_0.mp4")  # a byte is there
+    with pytest.raises(LocalFault) as err:
+        require_free_space(folder, 2**62, "re-encoding videos/1_0.mp4")
+    assert err.value.reason == "disk_full" and err.value.path == str(folder)
+    assert "re-encoding videos/1_0.mp4 needs about" in str(err.value) and not folder.exists()
