@@ -667,18 +667,35 @@ def _shop_choices(shops: tuple[str, ...], catalog) -> dict[str, int]:
     return out
 
 
-def _choose_shop(catalog, name: str, video: str, product_id: str, n: int) -> dict[str, Any]:
-    """Store a ``shop`` decision: candidate ``n`` (1-based) of the held item ``name``."""
+def _shop_candidate(catalog, name: str, product_id: str, n: int, held: dict[str, Any]) -> str:
+    """The collected path of candidate ``n`` (1-based) of the held-back item ``name``, or a
+    ConfigError: the page offers a choice for held-back items only (a published product's is
+    made by rejecting it: the next publish holds it back), and ``n`` must be one of them."""
     from annotations.review.marks import open_catalog
-    from schemas.review import product_shop_candidates, record_decision
+    from schemas.review import product_shop_candidates
 
+    if name not in held:
+        raise ConfigError(
+            f"{name} is not held back by mf publish: the shop image of a published product is not chosen here",
+            where="--shop",
+            hint="reject it (the next mf publish holds it back), then choose its candidate",
+        )
     with open_catalog(catalog) as cat:
         cands = product_shop_candidates(cat, product_id)
-        if not 1 <= n <= len(cands):
-            have = f"candidates 1..{len(cands)}" if cands else "no carousel candidates"
-            raise ConfigError(f"{name} has {have}, not {n}", where="--shop")
-        record_decision(cat, video=video, product_id=product_id, kind="shop", shop=cands[n - 1])
-    return {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": cands[n - 1]}
+    if not 1 <= n <= len(cands):
+        have = f"candidates 1..{len(cands)}" if cands else "no carousel candidates"
+        raise ConfigError(f"{name} has {have}, not {n}", where="--shop")
+    return cands[n - 1]
+
+
+def _choose_shop(catalog, name: str, video: str, product_id: str, n: int, shop: str) -> dict[str, Any]:
+    """Store a ``shop`` decision: candidate ``n`` (``shop``, its path) of the held item ``name``."""
+    from annotations.review.marks import open_catalog
+    from schemas.review import record_decision
+
+    with open_catalog(catalog) as cat:
+        record_decision(cat, video=video, product_id=product_id, kind="shop", shop=shop)
+    return {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": shop}
 
 
 def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str | None]], dict[str, str]]:
@@ -837,6 +854,11 @@ def review(
     from annotations.tracklet_files import load_results
 
     require_dataset(dataset)
+    if catalog_path is not None and Path(catalog_path).is_file():
+        from schemas.catalog import Catalog
+
+        with Catalog(catalog_path, must_exist=True):  # an older schema is upgraded, as mf review does
+            pass
     shared = dataset_shared_videos(dataset)
     held_all, needs = _catalog_holds(dataset, catalog_path)
     found = load_results(dataset) if held_all else require_results(dataset)
@@ -850,8 +872,13 @@ def review(
     if accept or reject or shops:
         chosen = _shop_choices(shops, catalog_path)
         _review_targets(dataset, results, [*accept, *reject, *chosen], held)
-        recs = [_choose_shop(catalog_path, name, *target(name), n) for name, n in chosen.items()]
+        # every check before the first write: a refused option stores nothing
+        picks = {
+            name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
+            for name, n in chosen.items()
+        }
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
+        recs = [_choose_shop(catalog_path, name, *target(name), n, picks[name]) for name, n in chosen.items()]
         recs += [
             record_decision(dataset, vid, target(vid)[1], dec, catalog_path, note, video_path=target(vid)[0])
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]

@@ -632,11 +632,11 @@ def reviewer_accepted(catalog: Catalog) -> set[tuple[str, str]]:
     """(source, source_id) of the items whose latest review verdict is ``accept``."""
     from schemas.review import list_decisions, review_states
 
-    keys: dict[str, tuple[str, str]] = {}
+    keys: dict[tuple[str, str], tuple[str, str]] = {}  # (video, product) -> its item
     for d in list_decisions(catalog):
         if d.source and d.source_id:
-            keys.setdefault(d.video, (d.source, d.source_id))
-    return {keys[v] for v, st in review_states(catalog).items() if st.verdict == "accept" and v in keys}
+            keys.setdefault((d.video, d.product_id), (d.source, d.source_id))
+    return {keys[k] for k, st in review_states(catalog).items() if st.verdict == "accept" and k in keys}
 
 
 def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64, 80)) -> float:

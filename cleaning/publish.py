@@ -288,7 +288,7 @@ STAMP_MARGIN_NS = 2_000_000_000
 #: the output is about its source's size, and ``+faststart`` rewrites the finished file once more.
 #: A disk short of that fails the publish at once (``disk_full``), not after minutes of encoding.
 REENCODE_SPACE_FACTOR = 2
-REENCODE_SPACE_MARGIN = 16 * 2**20
+REENCODE_SPACE_MARGIN = 2**20
 
 
 class _Publisher:

@@ -9,7 +9,7 @@ work inside an item here, and the bars of :mod:`schemas.cli_support` and
         for done in ...:
             advance(done)
 
-shows ``videos/513266_0.mp4: 1200/15000 frames (8%)`` while it runs and nothing after. The
+shows ``8% of videos/513266_0.mp4 (1200/15000 frames)`` while it runs and nothing after. The
 state is one per process (worker processes report to nobody); library code that runs without a
 bar pays a lock and a string per call.
 """
@@ -65,9 +65,10 @@ def listen(fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def describe(label: str, done: int, total: int | None, unit: str) -> str:
-    """``label: done/total unit (p%)``, or ``label: done unit`` without a total."""
+    """``p% of label (done/total unit)``: the share first, so a narrow terminal that cuts the line
+    cuts the detail, never the number; ``label: done unit`` without a total."""
     if total:
-        return f"{label}: {done}/{total} {unit} ({100 * min(done, total) // total}%)"
+        return f"{100 * min(done, total) // total}% of {label} ({done}/{total} {unit})"
     return f"{label}: {done} {unit}"
 
 

@@ -184,8 +184,9 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         from schemas.config import env_decode_device
         from schemas.progress_lines import every_s
 
-        every_s()  # a bad $MF_PROGRESS_EVERY_S is refused at the start, terminal or not
-        env_decode_device()  # and a bad $MF_DECODE_DEVICE, before any video is called unreadable
+        if not {"--help", "-h", "--version"} & set(args):  # help and version always answer
+            every_s()  # a bad $MF_PROGRESS_EVERY_S is refused at the start, terminal or not
+            env_decode_device()  # and a bad $MF_DECODE_DEVICE, before any video is called unreadable
         try:
             status = cmd.main(args=args, standalone_mode=False, prog_name=None)
         except Exception as exc:

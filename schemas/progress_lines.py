@@ -7,7 +7,7 @@ A tqdm bar there is either hidden (minutes of silence) or a stream of carriage r
 either: ``videos: 12/40 (30%), 1m05s, about 2m31s left [failed=0]``. A run shorter than that
 prints nothing (its result says it all); one that printed says once at the end how it ended.
 The step inside the item under way (a long video's frames, a re-encode: :mod:`schemas.activity`)
-follows the counts: ``[failed=0; videos/1_0.mp4: 1200/15000 frames (8%)]``.
+follows the counts: ``[failed=0; 8% of videos/1_0.mp4 (1200/15000 frames)]``.
 ``$MF_PROGRESS_EVERY_S`` changes the period (``0`` or ``inf``: no lines; anything else that is
 not seconds >= 0 is a :class:`~schemas.errors.ConfigError` naming it).
 """

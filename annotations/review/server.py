@@ -242,18 +242,26 @@ class ReviewApp:
         data = catalog_item_data(self.cat, product_ids)
         return {pid: {k: d.get(k) for k in ("title", "caption", "designer")} for pid, d in data.items()}
 
-    def _dataset_stamp(self) -> tuple[tuple[str, int, int], ...]:
+    def _dataset_stamp(self) -> tuple[tuple[object, ...], ...]:
         """(name, size, mtime) of what the queue is built from: the split files, the entries, the
-        held-back record and the tracklet folder (a file written or removed there changes it)."""
+        held-back record and the tracklet folder (a file written or removed there changes it),
+        and the catalog's shop decisions (count, latest, undone)."""
         from movingfashion.archive.verify import HELD_TRACKLETS
 
-        out = []
+        out: list[tuple[object, ...]] = []
         for name in ("train.json", "test.json", "entries.jsonl", HELD_TRACKLETS, "tracklets"):
             try:
                 st = (self.root / name).stat()
             except OSError:
                 continue
             out.append((name, st.st_size, st.st_mtime_ns))
+        # a shop decision changes a held item's shop image and pick: one made by another page or
+        # by `mf-tracklets review --shop` shows at the next queue request too
+        (row,) = self.cat.read(
+            "SELECT count(*) AS n, max(id) AS last, count(undone_at) AS undone FROM review_decisions "
+            "WHERE kind = 'shop'"
+        )
+        out.append(("shop decisions", int(row["n"]), int(row["last"] or 0), int(row["undone"])))
         return tuple(out)
 
     def refresh_queue(self) -> bool:
@@ -267,12 +275,6 @@ class ReviewApp:
         )
         self.queue, self._queue_stamp = queue, stamp
         return True
-
-    def _queue_changed(self) -> None:
-        """The queue holds what a decision changed (a held item's shop image and pick): it is
-        built again at the next request."""
-        with self.lock:
-            self._queue_stamp = None
 
     def queue_json(self) -> dict[str, Any]:
         with self.lock:
@@ -479,8 +481,6 @@ class ReviewApp:
                 self._check_seen(cat, it, seen, fields["request_id"])
             d, created = decide(self.root, cat, video=it.video, product_id=it.product_id, kind=kind, **fields)
             st = review_states(cat, video=it.video).get((it.video, it.product_id))
-        if d.kind == "shop":
-            self._queue_changed()
         return {"decision": d.as_dict(), "created": created, "state": st.as_dict() if st else None}
 
     @staticmethod
@@ -490,7 +490,9 @@ class ReviewApp:
         if not it.candidate_paths:
             raise BadRequest(f"{it.stem} has no carousel candidates to choose among")
         if n is None or not 0 <= n < len(it.candidate_paths):
-            raise BadRequest(f"candidate must be 0..{len(it.candidate_paths) - 1} for {it.stem}, got {n}")
+            raise BadRequest(
+                f"candidate must be 0..{len(it.candidate_paths) - 1} for {it.stem}, got {json.dumps(n)}"
+            )
         return it.candidate_paths[n]
 
     @staticmethod
@@ -572,8 +574,6 @@ class ReviewApp:
                 request_id=request_id,
             )
             st = review_states(cat, video=d.video).get((d.video, d.product_id))
-        if d.kind == "shop":
-            self._queue_changed()
         # the page's name of the item: a video several products list has one item per product
         it = next((i for i in self.queue.items if i.video == d.video and i.product_id == d.product_id), None)
         stem_of = it.stem if it is not None else Path(d.video).stem

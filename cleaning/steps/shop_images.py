@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.associations import PairScorer, scorer_tag
+from cleaning.associations import PairScorer, reviewer_accepted, scorer_tag
 from cleaning.config import ShopPickConfig
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates, image_difference
 from cleaning.phash import phash
@@ -178,6 +178,9 @@ class ShopImagesStep(Step):
 
         outcomes = ctx.map(pick_file, tasks, desc="shop pick", unit="item", record=record)
         fresh = dict(zip((j.item.key for j in todo), outcomes, strict=True))
+        # a pick a reviewer accepted (after seeing the candidates, perhaps choosing another one) is
+        # not flagged again: the accept settled it, as it settles the association check's flags
+        reviewed = {item_key(*k) for k in reviewer_accepted(ctx.catalog)} if jobs else set()
         picked = 0
         for j in jobs:
             pick = j.cached
@@ -187,7 +190,7 @@ class ShopImagesStep(Step):
                     state.fail(j.item.key, self.name, str(out.error))
                     continue
                 pick = out.value
-            self._take(state, ctx, j, pick)
+            self._take(state, ctx, j, pick, reviewed=j.item.key in reviewed)
             picked += 1
         return picked
 
@@ -197,13 +200,17 @@ class ShopImagesStep(Step):
         return it.df2_class if ctx.cfg.match_by_class else None
 
     @staticmethod
-    def _take(state: CleaningState, ctx: StepContext, job: _PickJob, pick: dict[str, Any]) -> None:
+    def _take(
+        state: CleaningState, ctx: StepContext, job: _PickJob, pick: dict[str, Any], *, reviewed: bool = False
+    ) -> None:
         scores, method = pick["scores"], pick["method"]
         ranked = sorted((sc for sc, plain in zip(scores, pick["plain"], strict=True) if plain), reverse=True)
         it = job.item
         match = pick.get("match_scores")
         shots = [m for m, plain in zip(match or [], pick["plain"], strict=False) if plain] or match
-        if it.status == Status.ACCEPTED and shots and max(shots) < ctx.cfg.match_threshold:
+        if reviewed:
+            pass  # accepted in review: the pick is recorded, the item is not flagged again
+        elif it.status == Status.ACCEPTED and shots and max(shots) < ctx.cfg.match_threshold:
             it.decide(
                 Status.NEEDS_REVIEW,
                 f"association: no carousel candidate matches the video (best product shot match "

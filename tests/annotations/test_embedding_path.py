@@ -112,7 +112,7 @@ def test_a_video_shows_its_frames_detected_while_it_runs(video):
         stop()
     n = len(idx)
     name = Path(video).name
-    assert seen[0] == f"{name}: 0/{n} frames detected (0%)"
-    counts = [int(t.split(": ")[1].split("/")[0]) for t in seen[:-1]]
+    assert seen[0] == f"0% of {name} (0/{n} frames detected)"
+    counts = [int(t.split(" (")[1].split("/")[0]) for t in seen[:-1]]
     assert counts == sorted(counts) and counts[-1] == n and len(counts) > 2  # batch by batch
     assert seen[-1] == "" and activity.current() is None

@@ -144,3 +144,17 @@ def test_a_choice_whose_candidate_cleaning_dropped_since_leaves_its_pick():
     gone = [cand.model_copy(update={"status": Status.REJECTED}), pick]
     assert with_review_shop(gone, CANDS[0]) == gone
     assert with_review_shop(assets, None) == assets
+
+
+def test_cleaning_knows_the_items_a_reviewer_accepted(tmp_path):
+    """cleaning.associations.reviewer_accepted read review_states by video alone after they were
+    keyed by (video, product): it found no item, so every rerun of mf clean flagged a
+    review-accepted item again (an association flag, a look-alike carousel pick)."""
+    from cleaning.associations import reviewer_accepted
+
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert reviewer_accepted(cat) == set()
+        record_decision(cat, video="videos/C1_0.mp4", product_id="C1", kind="accept")
+        assert reviewer_accepted(cat) == {("instagram", "C1")}
+        record_decision(cat, video="videos/C1_0.mp4", product_id="C1", kind="reject", reason="blurry")
+        assert reviewer_accepted(cat) == set()

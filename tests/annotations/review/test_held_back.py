@@ -387,8 +387,15 @@ def test_the_command_line_chooses_a_candidate_then_accepts(review_setup, capsys)
 
     stem, rels = with_candidates(review_setup)
     args = ["review", "--dataset", str(review_setup.dataset), "--catalog", str(review_setup.catalog)]
-    for bad, why in ((f"{stem}=4", "has candidates 1..3, not 4"), (stem, "give NAME=N"), ("x_0=1", "x_0")):
-        code, _, err = run_tracklets([*args, "--shop", bad], capsys)
+    published = review_setup.facts["flagged"][0]  # a published video: the page offers no choice
+    for bad, why in (
+        ([f"{stem}=4"], "has candidates 1..3, not 4"),
+        ([stem], "give NAME=N"),
+        (["x_0=1"], "x_0"),
+        ([f"{published}=1"], "is not held back by mf publish"),
+        ([f"{stem}=1", f"{published}=1"], "is not held back"),  # the valid one is not stored either
+    ):
+        code, _, err = run_tracklets([*args, *(a for b in bad for a in ("--shop", b))], capsys)
         assert code == 2 and why in err, err
     code, _, err = run_tracklets(
         ["review", "--dataset", str(review_setup.dataset), "--shop", f"{stem}=1"], capsys
@@ -403,3 +410,52 @@ def test_the_command_line_chooses_a_candidate_then_accepts(review_setup, capsys)
     with Catalog(review_setup.catalog) as cat:
         assert review_shops(cat) == {("instagram", "CheldCCCCCC"): rels[0]}
         assert cat.get_item("instagram", "CheldCCCCCC").status == Status.ACCEPTED
+
+
+def test_a_shop_choice_made_elsewhere_shows_at_the_next_queue_request(review_setup):
+    """Another page or `mf-tracklets review --shop` chose a candidate: an open page kept the old
+    pick and served the old shop image (its queue followed only the dataset's files)."""
+    from schemas.review import record_decision, undo_decision
+
+    stem, rels = with_candidates(review_setup)
+    with running(review_setup, sample_rate=0.0) as srv:
+        it = next(i for i in _queue(srv)["items"] if i["stem"] == stem)
+        assert it["candidate_picked"] == 2 and not it["candidate_chosen_in_review"]
+        with Catalog(review_setup.catalog) as cat:  # another process
+            record_decision(cat, video=it["video"], product_id=it["product_id"], kind="shop", shop=rels[0])
+        it = next(i for i in _queue(srv)["items"] if i["stem"] == stem)
+        assert it["candidate_picked"] == 0 and it["candidate_chosen_in_review"]
+        status, _, body = _req(srv, "GET", f"/api/file?token={srv.app.token}&video={stem}&file=shop")
+        assert status == 200 and body == (review_setup.catalog.parent / rels[0]).read_bytes()
+        with Catalog(review_setup.catalog) as cat:
+            undo_decision(cat, video=it["video"], product_id=it["product_id"])
+        it = next(i for i in _queue(srv)["items"] if i["stem"] == stem)
+        assert it["candidate_picked"] == 2 and not it["candidate_chosen_in_review"]
+
+
+def test_the_command_line_review_upgrades_a_catalog_of_the_last_schema(review_setup, capsys):
+    """A catalog from before the shop decision (schema 5) was refused as read-only by
+    `mf-tracklets review --catalog`, which writes decisions; `mf review` and `mf publish` upgrade it."""
+    import sqlite3
+
+    from tests.mf_cli import run_tracklets
+
+    db = sqlite3.connect(review_setup.catalog)
+    db.executescript("ALTER TABLE review_decisions DROP COLUMN shop; PRAGMA user_version = 5;")
+    db.close()
+    args = [
+        "review",
+        "--dataset",
+        str(review_setup.dataset),
+        "--catalog",
+        str(review_setup.catalog),
+        "--json",
+    ]
+    code, out, err = run_tracklets(args, capsys)
+    assert code == 0, err
+    db = sqlite3.connect(review_setup.catalog)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert "shop" in [r[1] for r in db.execute("PRAGMA table_info(review_decisions)")]
+    finally:
+        db.close()

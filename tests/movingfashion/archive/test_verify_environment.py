@@ -42,3 +42,11 @@ def test_a_bad_decode_device_stops_a_command_at_its_start(tiny_dataset, monkeypa
         err.strip()
         == "error: MF_DECODE_DEVICE: unknown decode device 'bananas' (use cpu, cuda, auto, or unset it (cpu))"
     )
+
+
+def test_help_and_version_answer_whatever_the_environment(monkeypatch, capsys):
+    monkeypatch.setenv("MF_DECODE_DEVICE", "bananas")
+    monkeypatch.setenv("MF_PROGRESS_EVERY_S", "soon")
+    for args in (["--help"], ["--version"], ["verify", "--help"]):
+        code, out, err = run_mf(args, capsys)
+        assert code == 0 and out and err == "", (args, err)

@@ -22,8 +22,8 @@ def test_a_reencode_reports_its_frames_and_its_bytes_do_not_change(tmp_path):
         a = transcode(src, tmp_path / "a.mp4", crop=[0, 0, 64, 48], label="videos/1_0.mp4", total_frames=60)
     finally:
         stop()
-    assert seen[0] == "videos/1_0.mp4: 0/60 frames encoded (0%)"
-    assert "videos/1_0.mp4: 60/60 frames encoded (100%)" in seen
+    assert seen[0] == "0% of videos/1_0.mp4 (0/60 frames encoded)"
+    assert "100% of videos/1_0.mp4 (60/60 frames encoded)" in seen
     assert seen[-1] == "" and activity.current() is None  # the step ended with the encode
     b = transcode(src, tmp_path / "b.mp4", crop=[0, 0, 64, 48], stall_s=None)
     assert sha256_file(a) == sha256_file(b)  # watching the progress changes no byte
