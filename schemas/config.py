@@ -59,6 +59,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def env_int(name: str, default: int, low: int, hint: str) -> int:
+    """An integer >= ``low`` from the environment variable ``name``, else ``default`` when unset
+    or empty; anything else is a :class:`ConfigError` naming the variable, with ``hint``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if value < low:
+        raise ConfigError(f"{raw!r} is not an integer >= {low}", where=name, hint=hint)
+    return value
+
+
 def env_seconds(name: str, default: float, hint: str) -> float:
     """Seconds from the environment variable ``name`` (a number >= 0, ``inf`` allowed; one past
     what a timer can wait, ``threading.TIMEOUT_MAX``, is ``inf``), else ``default`` when unset or

@@ -17,7 +17,6 @@ SGD with momentum; AMP on CUDA only; DDP when launched by torchrun (gloo on CPU,
 from __future__ import annotations
 
 import json
-import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +33,7 @@ from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
 from movingfashion.seam.config import TrainConfig
 from movingfashion.seam.features import FeatureBank
 from movingfashion.seam.model import SeamModel
+from schemas.config import env_int
 from schemas.errors import ConfigError, ModelError
 
 
@@ -110,30 +110,12 @@ def lr_factor(progress: float, cfg: TrainConfig, steps_per_epoch: int) -> float:
     return f
 
 
-def _env_int(name: str, default: int, low: int) -> int:
-    """An integer >= ``low`` from the environment (torchrun sets these), else ``default``; anything
-    else is a ConfigError naming the variable."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if value < low:
-        raise ConfigError(
-            f"{raw!r} is not an integer >= {low}",
-            where=name,
-            hint="unset it, or launch with torchrun, which sets it",
-        )
-    return value
-
-
 def _dist_env() -> tuple[int, int, torch.device]:
     """(rank, world size, device); starts the process group when launched by torchrun."""
-    world = _env_int("WORLD_SIZE", 1, 1)
+    torchrun = "unset it, or launch with torchrun, which sets it"
+    world = env_int("WORLD_SIZE", 1, 1, torchrun)
     cuda = torch.cuda.is_available()
-    local = _env_int("LOCAL_RANK", 0, 0)
+    local = env_int("LOCAL_RANK", 0, 0, torchrun)
     device = torch.device(f"cuda:{local}" if cuda else "cpu")
     if world > 1:
         import torch.distributed as dist

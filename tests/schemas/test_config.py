@@ -172,3 +172,21 @@ def test_an_error_never_echoes_a_whole_value():
     text = short_repr(bomb)
     assert len(text) <= 80 and text.startswith("[[[")
     assert short_repr("short") == "'short'"
+
+
+def test_an_integer_from_the_environment_is_checked_naming_the_variable(monkeypatch):
+    """WORLD_SIZE=abc crashed phase-2 training with a bare ValueError after the feature bank."""
+    from movingfashion.seam.train import _dist_env
+    from schemas.config import env_int
+
+    monkeypatch.delenv("MF_TEST_N", raising=False)
+    assert env_int("MF_TEST_N", 3, 1, "hint") == 3
+    monkeypatch.setenv("MF_TEST_N", " 4 ")
+    assert env_int("MF_TEST_N", 3, 1, "hint") == 4
+    for bad in ("abc", "0", "1.5"):
+        monkeypatch.setenv("MF_TEST_N", bad)
+        with pytest.raises(ConfigError, match=rf"^MF_TEST_N: '{bad}' is not an integer >= 1"):
+            env_int("MF_TEST_N", 3, 1, "hint")
+    monkeypatch.setenv("WORLD_SIZE", "abc")
+    with pytest.raises(ConfigError, match="WORLD_SIZE: 'abc' is not an integer >= 1 .*torchrun"):
+        _dist_env()
