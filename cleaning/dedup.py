@@ -712,7 +712,8 @@ def find_image_duplicates(
             pairs[(a, b)] = DuplicatePair(a, b, kind)
         by_sha: dict[str, list[str]] = defaultdict(list)
         for im in images:
-            by_sha[im.sha256].append(im.key)
+            if im.sha256:  # an unknown hash says nothing about the bytes
+                by_sha[im.sha256].append(im.key)
         for keys in by_sha.values():
             for other in keys[1:]:
                 a, b = sorted((keys[0], other))

@@ -388,6 +388,11 @@ def load_config(
             _check_values(model, data, where, set(given))
         _check_finite(cfg, where, given, names)
     except ValidationError as exc:
+        if path is not None:  # a bound refusing NaN, or a yes read as 1: the file's real fault first
+            try:
+                _check_values(model, data, where, set(given))
+            except ConfigError as fault:
+                raise fault from None
         errors = exc.errors()
         from_file = [e for e in errors if not (e["loc"] and e["loc"][0] in given)]
         if not from_file:

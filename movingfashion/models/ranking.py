@@ -1,10 +1,12 @@
 """Ranking a gallery from a score matrix: the one tie rule of every metric and every listing.
 
-Higher score = better; a NaN score counts as the worst possible. **Ties are counted
-pessimistically**: a query's true gallery item tied with k other items ranks *after* all k of
-them, so ``rank = #(items scoring higher) + #(other items scoring the same)`` (0-based). When a
-query has several true items (e.g. several crops of one identity), its rank is that of its best
-true item against the wrong items only: the number of wrong items scoring at least as high.
+Higher score = better; a NaN score counts as the worst possible. Scores are compared in their
+own precision: float64 stays float64, narrower floats are widened to float32 (never narrowed,
+which would tie scores the caller told apart). **Ties are counted pessimistically**: a query's
+true gallery item tied with k other items ranks *after* all k of them, so ``rank = #(items
+scoring higher) + #(other items scoring the same)`` (0-based). When a query has several true
+items (e.g. several crops of one identity), its rank is that of its best true item against the
+wrong items only: the number of wrong items scoring at least as high.
 
 Listings (top-k) follow the same order: by score, ties in gallery order, except that true items
 come after the wrong items they tie with. So a listing shows the true item exactly at its rank,
@@ -57,7 +59,7 @@ def rank_gallery(scores: torch.Tensor, targets: torch.Tensor | None = None, k: i
     """
     if scores.ndim != 2:
         raise ValueError(f"scores must be [Q, G], got {tuple(scores.shape)}")
-    s = torch.nan_to_num(scores.float(), nan=float("-inf"))
+    s = torch.nan_to_num(scores.to(torch.promote_types(scores.dtype, torch.float32)), nan=float("-inf"))
     n_gallery = s.shape[1]
     true = _true_mask(s, targets) if targets is not None else None
     ranks = None

@@ -20,7 +20,10 @@ picked by Restricted Random Sampling at chunk centres (deterministic): for every
 one frame from each of the T equal chunks of the query tracklet, the very frames the loader's
 evaluation RRS takes (the test bank keeps them: :attr:`~movingfashion.seam.features.FeatureBank.slots`),
 so evaluating a checkpoint twice gives identical numbers. Score matrices are computed in the expanded form
-(:func:`movingfashion.models.score_matrix`), never as a [Q, G, 256] tensor.
+(:func:`movingfashion.models.score_matrix`), never as a [Q, G, 256] tensor, and in float64: a
+float32 sigmoid is 1.0 for every margin past ~17 and resolves ~1e-3 at 10, which would tie shop
+images the head told apart (and ties count against the true item); float64 separates margins up
+to ~36.
 
 Besides top-K per pool (mean, std and every pool's value), the results keep each query's hit
 rate at the main length (for paired per-query differences between methods and seeds) and, when
@@ -118,19 +121,24 @@ def single_frame_scores(
     """Score matrices [V, G] of the three single-frame baselines for the frames ``sel`` [V, T]."""
     v, t = sel.shape
     fm = bank.fmaps[torch.arange(v)[:, None], sel]  # [V, T, C, h, w]
-    x = _batched(lambda z: model.f(z.to(device, torch.float32)).cpu(), fm.flatten(0, 1)).view(v, t, -1)
-    shop = _batched(lambda z: model.f(z.to(device, torch.float32)).cpu(), bank.shop_fmaps)
+    x = (
+        _batched(lambda z: model.f(z.to(device, torch.float32)).cpu(), fm.flatten(0, 1))
+        .view(v, t, -1)
+        .double()
+    )
+    shop = _batched(lambda z: model.f(z.to(device, torch.float32)).cpu(), bank.shop_fmaps).double()
     w, b = model.m.fc.weight.detach().cpu(), model.m.fc.bias.detach().cpu()
-    per_frame = torch.stack([score_matrix(x[:, i], shop, w, b) for i in range(t)], 1)  # [V, T, G]
     conf = bank.conf[torch.arange(v)[:, None], sel]
     known = ~torch.isnan(conf)
     best = torch.where(known, conf, torch.full_like(conf, -1.0)).argmax(1)
     best = torch.where(known.any(1), best, torch.full_like(best, t // 2))
-    return {
-        "max_confidence": per_frame[torch.arange(v), best],
-        "max_matching": per_frame.max(1).values,
-        "average_distance": per_frame.mean(1),
-    }
+    # one frame's [V, G] at a time: never a [V, T, G] tensor
+    total = picked = top = score_matrix(x[:, 0], shop, w, b)
+    for i in range(1, t):
+        s = score_matrix(x[:, i], shop, w, b)
+        total, top = total + s, torch.maximum(top, s)
+        picked = torch.where((best == i)[:, None], s, picked)
+    return {"max_confidence": picked, "max_matching": top, "average_distance": total / t}
 
 
 @torch.no_grad()
@@ -151,7 +159,7 @@ def whole_tracklet_scores(
     v, p = bank.fmaps.shape[:2]
 
     def encode(z: torch.Tensor) -> torch.Tensor:
-        return model.f(z.to(device, torch.float32)).cpu()
+        return model.f(z.to(device, torch.float32)).cpu().double()
 
     x = _batched(encode, bank.fmaps.flatten(0, 1)).view(v, p, -1)  # every pool frame encoded once
     shop = _batched(encode, bank.shop_fmaps)
@@ -176,11 +184,11 @@ def seam_scores(
         d, w = head.encode_tracklet(fm)
         descs.append(d.cpu())
         weights.append(w.cpu())
-    shop = _batched(lambda z: head.encode_shop(z.to(device, torch.float32)).cpu(), bank.shop_fmaps)
+    shop = _batched(lambda z: head.encode_shop(z.to(device, torch.float32)).cpu(), bank.shop_fmaps).double()
     fc = head.match.fc
-    return score_matrix(torch.cat(descs), shop, fc.weight.detach().cpu(), fc.bias.detach().cpu()), torch.cat(
-        weights
-    )
+    return score_matrix(
+        torch.cat(descs).double(), shop, fc.weight.detach().cpu(), fc.bias.detach().cpu()
+    ), torch.cat(weights)
 
 
 @torch.no_grad()

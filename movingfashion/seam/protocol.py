@@ -82,7 +82,7 @@ def pooled_topk(
                 continue
             seen[name] |= mask & qsel
             for k in ks:
-                per_group[name][k].append(float((ranks[gm] < k).float().mean()))
+                per_group[name][k].append(float((ranks[gm] < k).double().mean()))
     out: dict[str, dict[str, float | int]] = {}
     for name in groups:
         if not per_group[name][ks[0]]:

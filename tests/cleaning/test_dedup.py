@@ -250,3 +250,12 @@ def test_verified_pairs_are_kept_and_not_verified_again(videos):
     store.data[key] = {"score": "high"}
     third = find_video_duplicates(recs, frames=frames, known=store)
     assert decoded and third.pairs == first.pairs and store.data[key] == good
+
+
+def test_images_of_unknown_hash_are_not_exact_duplicates_of_each_other():
+    # no sha256 known and pHashes 64 bits apart: nothing says these are one picture
+    a, b = ImageRecord("a", "", 0, 10, 10), ImageRecord("b", "", 2**64 - 1, 10, 10)
+    assert find_image_duplicates([a, b]).duplicate_of == {}
+    # equal known bytes still are, whatever their pHash
+    c, d = ImageRecord("c", "ab" * 32, 0, 10, 10), ImageRecord("d", "ab" * 32, 2**64 - 1, 10, 10)
+    assert find_image_duplicates([c, d]).duplicate_of == {"d": "c"}

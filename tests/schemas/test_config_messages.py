@@ -130,3 +130,16 @@ def test_a_config_of_another_format_is_refused(tmp_path, name):
 @pytest.mark.parametrize("name", ["cfg.yml", "cfg.YAML", "cfg"])
 def test_yml_and_a_name_without_suffix_are_read_as_yaml(tmp_path, name):
     assert load_config(Cfg, _write(tmp_path, "epochs: 3\n", name)).epochs == 3
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("lr: .nan\n", "field 'lr': nan is not a finite number"),  # gt=0 would say "greater than 0"
+        ("epochs: no\n", "field 'epochs': False is a boolean, not a number"),  # ge=1: "greater than"
+        ("batch_size: yes\n", "field 'batch_size': True is a boolean, not a number"),  # ge=2, read as 1
+    ],
+)
+def test_a_bounded_field_says_nan_or_a_boolean_rather_than_its_bound(tmp_path, text, says):
+    msg = _error(_write(tmp_path, text))
+    assert says in msg and "greater than" not in msg, msg

@@ -76,3 +76,13 @@ def test_bad_shapes_are_refused():
         ranks_of_targets(torch.zeros(3, 4), torch.zeros(2, dtype=torch.long))
     with pytest.raises(ValueError):
         ranks_of_targets(torch.zeros(3, 4), torch.zeros(3, 3, dtype=torch.bool))
+
+
+def test_float64_scores_are_ranked_in_their_own_precision():
+    # apart by less than float32 resolves: the true item is strictly best, so rank 0
+    s = torch.tensor([[0.9, 0.9 + 1e-9], [0.5 + 1e-12, 0.5]], dtype=torch.float64)
+    assert ranks_of_targets(s, torch.tensor([1, 0])).tolist() == [0, 0]
+    assert topk_indices(s, 2).tolist() == [[1, 0], [0, 1]]
+    # half precision is widened, never left narrower than float32
+    h = torch.tensor([[0.25, 0.5]], dtype=torch.float16)
+    assert rank_gallery(h, torch.tensor([1]), k=1).ranks.tolist() == [0]

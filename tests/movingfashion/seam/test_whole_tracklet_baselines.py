@@ -5,12 +5,14 @@ score over every frame the bank keeps."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
 import torch
 
-from movingfashion.models.matchrcnn import score_matrix
+from movingfashion.models.matchrcnn import margin_matrix, score_matrix
+from movingfashion.models.ranking import ranks_of_targets
 from movingfashion.seam.evaluate import single_frame_scores, whole_tracklet_scores
 from movingfashion.seam.features import build_bank, most_confident, pool_parts
 from schemas.dataset import Tracklet, VideoTracklets
@@ -72,7 +74,7 @@ def test_the_bank_keeps_the_most_confident_detection_and_the_baselines_use_the_w
 
     whole = whole_tracklet_scores(model, bank, torch.device("cpu"))
     tframes = single_frame_scores(model, bank, sel, torch.device("cpu"))
-    f = lambda z: model.f(z.float())  # noqa: E731
+    f = lambda z: model.f(z.float()).double()  # noqa: E731 (scores are float64)
     w, b = model.m.fc.weight.detach(), model.m.fc.bias.detach()
     shop = f(bank.shop_fmaps)
     with torch.no_grad():
@@ -93,3 +95,48 @@ def test_a_bank_without_the_slot_keeps_the_t_frame_definitions(tiny_dataset, tmp
     model = _model_with_encoder().eval()
     plain = build_bank(root, "test", model.encoder, crop_size=32, pool=4)  # no clips: no slots
     assert plain.slots == {} and whole_tracklet_scores(model, plain, torch.device("cpu")) == {}
+
+
+def test_confident_margins_are_ranked_as_the_head_scored_them(tiny_dataset, tmp_path):
+    """Margins past ~17 are all 1.0 through a float32 sigmoid: the scores must still rank the
+    gallery as the margins do, not tie it (ties count against the true item)."""
+    root = _scored_dataset(tiny_dataset, tmp_path, {})
+    model = _model_with_encoder().eval()
+    bank = build_bank(root, "test", model.encoder, crop_size=32, pool=4, clips=[3])
+    # seven more shop images beside the true one: a gallery to rank
+    extra = torch.rand((7, *bank.shop_fmaps.shape[1:]), generator=torch.Generator().manual_seed(0))
+    bank = dataclasses.replace(bank, shop_fmaps=torch.cat([bank.shop_fmaps, extra.to(bank.shop_fmaps.dtype)]))
+    fc = model.m.fc
+    with torch.no_grad():
+        x = model.f(bank.fmaps.flatten(0, 1).float()).view(len(bank), bank.fmaps.shape[1], -1)
+        shop = model.f(bank.shop_fmaps.float())
+
+        def margins(rows: torch.Tensor) -> torch.Tensor:
+            return margin_matrix(rows.double(), shop.double(), fc.weight, fc.bias)
+
+        every = torch.stack([margins(x[:, c]) for c in range(x.shape[1])])  # [P, V, G]
+        # squeeze every pair's margin into about [20, 32] (the float32 bias rounds the shift):
+        # confident, and apart in float64
+        scale = 12.0 / float((every.max() - every.min()).clamp_min(1e-9))
+        fc.weight.mul_(scale)
+        fc.bias.mul_(scale)
+        every = torch.stack([margins(x[:, c]) for c in range(x.shape[1])])
+        fc.bias[1] += 20.0 - float(every.min())
+        every = torch.stack([margins(x[:, c]) for c in range(x.shape[1])])
+    assert float(every.min()) > 17.0 and float(every.max()) < 35.0
+    assert torch.all(torch.sigmoid(every.float()) == 1.0)  # what a float32 score would hold
+    rows = torch.arange(len(bank))
+    sel = bank.slots["rrs3"]
+    tframes = single_frame_scores(model, bank, sel, torch.device("cpu"))
+    whole = whole_tracklet_scores(model, bank, torch.device("cpu"))
+    t_max = torch.stack([every[sel[:, i], rows] for i in range(sel.shape[1])]).max(0).values
+    expect = {
+        "max_matching (T frames)": (tframes["max_matching"], t_max),
+        "max_matching": (whole["max_matching"], every.max(0).values),
+        "max_confidence": (whole["max_confidence"], every[bank.slots["maxconf"][:, 0], rows]),
+    }
+    for name, (scores, m) in expect.items():
+        got, want = ranks_of_targets(scores, bank.targets), ranks_of_targets(m, bank.targets)
+        assert torch.equal(got, want), name
+    # the margins rank some true item ahead of a wrong one: a tied gallery would not
+    assert bool((ranks_of_targets(every.max(0).values, bank.targets) < bank.shop_fmaps.shape[0] - 1).any())
