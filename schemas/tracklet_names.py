@@ -132,8 +132,10 @@ def tracklet_name_clashes(listings: Iterable[Listing]) -> list[tuple[str, Listin
     (``videos/a/clip.mp4`` and ``videos/b/clip.mp4``, or ``clip.mp4`` and ``clip.webm``, are both
     ``clip.json``), plus ``@<product>`` for a video several products list (``x@P1.mp4`` against
     ``x.mp4`` listed by ``P1``); the bare stem counts for a shared video too (an older build's one
-    file of it has that name). The one rule ``mf-tracklets`` refuses a folder by and ``mf verify``
-    reports."""
+    file of it has that name). A video whose stem reads as another listed video's per-product
+    file (``x@y.mp4`` beside ``x.mp4``) clashes too, shared or not: removing ``x.mp4``'s files
+    would take ``x@y.json`` with them. The one rule ``mf-tracklets`` refuses a folder by and
+    ``mf verify`` reports."""
     rows = list(listings)
     shared = shared_videos((pid, [vp]) for vp, pid, _ in rows)
     owner: dict[str, Listing] = {}
@@ -145,4 +147,15 @@ def tracklet_name_clashes(listings: Iterable[Listing]) -> list[tuple[str, Listin
             first = owner.setdefault(key, row)
             if first[0] != vp:
                 clashes.append((key, first, row))
+    by_stem: dict[str, Listing] = {}
+    for row in rows:
+        by_stem.setdefault(video_stem(row[0]), row)
+    for row in rows:
+        stem = video_stem(row[0])
+        head, pid = split_stem(stem)
+        other = by_stem.get(head) if pid is not None else None
+        if other is None or other[0] == row[0]:
+            continue
+        if not any(k == stem and {a[0], b[0]} == {other[0], row[0]} for k, a, b in clashes):
+            clashes.append((stem, other, row))  # unless the shared rule above has it
     return clashes

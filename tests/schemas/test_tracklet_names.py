@@ -12,6 +12,7 @@ from schemas.tracklet_names import (
     product_stem_pattern,
     split_stem,
     tracklet_key,
+    tracklet_name_clashes,
     tracklet_stem,
     video_stem,
 )
@@ -50,3 +51,15 @@ def test_keys_and_messages_take_the_same_form():
     assert tracklet_key("videos/v1.mp4", "pa", shared=False) == "videos/v1.mp4"
     assert product_stem_pattern("videos/v1.mp4") == "v1@<product>"
     assert tracklet_stem("videos/v1.mp4", "pa", shared=True) == product_key("v1", "pa")
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_video_named_like_another_videos_product_file_clashes(shared):
+    rows = [("videos/a.mp4", "P1", "train"), ("videos/a@b.mp4", "P2", "train")]
+    if shared:
+        rows.append(("videos/a.mp4", "b", "test"))
+    clashes = tracklet_name_clashes(rows)
+    assert len(clashes) == 1 and clashes[0][0] == "a@b"
+    assert {clashes[0][1][0], clashes[0][2][0]} == {"videos/a.mp4", "videos/a@b.mp4"}
+    # an '@' whose head no listed video has is a name like any other
+    assert tracklet_name_clashes([("videos/a@b.mp4", "P2", "train"), ("videos/c.mp4", "P1", "train")]) == []
