@@ -10,7 +10,9 @@ Every format gets the boxes an annotation tool (and the CVAT import) takes: a bo
 outside ``0 .. frames-1`` of its video is left out, a box reaching outside the frame is clipped
 to it (one left with no area, under 1 px wide or high, is left out), and a tracklet left with no
 box is not exported. Each video where that happened gets one warning (logger
-``annotations.exchange``) naming the video, the tracklets and the frames.
+``annotations.exchange``) naming the video, the tracklets and the frames. A box left out is
+kept as it is by an import (:func:`left_out_by_export`): a tool that never showed it cannot
+have deleted it.
 """
 
 from __future__ import annotations
@@ -102,6 +104,25 @@ def _frames_text(frames: list[int]) -> str:
     return f"frame{'s' if len(frames) > 1 else ''} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
+def _clipped(box: list[int | float], vt: VideoTracklets) -> list[int | float]:
+    return [
+        min(max(v, 0), lim) for v, lim in zip(box, (vt.width, vt.height, vt.width, vt.height), strict=True)
+    ]
+
+
+def _no_area(box: list[int | float]) -> bool:
+    return box[2] - box[0] < 1 or box[3] - box[1] < 1
+
+
+def left_out_by_export(
+    boxes: Mapping[int, list[int | float]], vt: VideoTracklets
+) -> dict[int, list[int | float]]:
+    """The boxes of ``boxes`` an export leaves out: on a frame outside ``0 .. frames-1``, or with
+    no area once clipped to the frame. An annotation tool never shows them, so an import keeps
+    them as they are (:func:`annotations.exchange.importer.merge_tracks`)."""
+    return {f: b for f, b in boxes.items() if not 0 <= f < vt.frames or _no_area(_clipped(b, vt))}
+
+
 def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]:
     """``t`` with its boxes on the video's frames, clipped to the frame; what was changed."""
     w, h = vt.width, vt.height
@@ -111,8 +132,8 @@ def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]
         if not 0 <= f < vt.frames:
             off.append(f)
             continue
-        fit = [min(max(v, 0), lim) for v, lim in zip(box, (w, h, w, h), strict=True)]
-        if fit[2] - fit[0] < 1 or fit[3] - fit[1] < 1:
+        fit = _clipped(box, vt)
+        if _no_area(fit):
             empty.append(f)
             continue
         if fit != list(box):
@@ -125,7 +146,7 @@ def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]
     if empty:
         notes.append(
             f"{_boxes(empty)} with no area in the {w}x{h} frame (under 1 px wide or high, or outside it) "
-            f"left out ({_frames_text(empty)}); an import of this export removes them from the split file"
+            f"left out ({_frames_text(empty)}); an import of this export keeps them as they are"
         )
     if clipped:
         notes.append(f"{_boxes(clipped)} clipped to the {w}x{h} frame ({_frames_text(clipped)})")

@@ -38,6 +38,11 @@ train.json / test.json) starts from its split-file entry
 (:func:`annotations.exchange.common.official_video_tracklets`: that tracklet as tracklet 0, the
 ground truth), and the import writes its tracklet file (``created``).
 
+The boxes an export leaves out (on a frame the video has not, or with no area once clipped to
+the frame: :func:`annotations.exchange.common.left_out_by_export`) are kept as they are where the
+track has no box: no tool showed them, so no edit removed them, and an unedited round trip
+changes nothing.
+
 A track's boxes are taken as the file lists them. CVAT interpolates between keyframes and
 extends a track with no closing ``outside`` box to the task's end; a file that relies on that
 (hand-written, or another tool's: CVAT's own exports list every frame) is imported as listed,
@@ -69,7 +74,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from annotations.exchange.common import TRACK_CHOICES, class_of, official_video_tracklets
+from annotations.exchange.common import TRACK_CHOICES, class_of, left_out_by_export, official_video_tracklets
 from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, FrameRange, read_cvat
 from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
@@ -144,13 +149,16 @@ def _tracklet(
     old: Tracklet | None, track: CvatTrack, vt: VideoTracklets, where: str, span: FrameRange | None = None
 ) -> tuple[Tracklet, int]:
     """The tracklet a track gives, and how many of its boxes differ from ``old``: the track's
-    boxes, and ``old``'s on the frames the file does not cover (``span``; None: every frame)."""
+    boxes, and ``old``'s on the frames the file does not cover (``span``; None: every frame) and
+    those an export leaves out (:func:`~annotations.exchange.common.left_out_by_export`)."""
     cls = class_of(track.label, where)
     kept = {} if old is None or span is None else _outside(old.boxes, span, vt.frames)
     if not track.boxes and not kept:
         raise DataFormatError(
             "the track has no visible box" + (f" (file frames {span.text()})" if span else ""), where=where
         )
+    if old is not None:
+        kept = {**kept, **left_out_by_export(old.boxes, vt)}
     if span is not None:
         _refuse_outside(track, span, vt, where)
     fitted = {f: fit_box(b, f, vt, f"{where} frame {f}") for f, b in sorted(track.boxes.items())}

@@ -65,7 +65,7 @@ def test_exports_leave_out_or_clip_what_no_tool_takes_and_say_so(setup, tmp_path
         )
         assert (
             f"1 box with no area in the {size} frame (under 1 px wide or high, or outside it) left out "
-            f"(frame {stray['outside'][0]}); an import of this export removes them" in warning
+            f"(frame {stray['outside'][0]}); an import of this export keeps them" in warning
         )
         assert f"1 box clipped to the {size} frame (frame {stray['clipped'][0]})" in warning
         assert (
@@ -99,6 +99,31 @@ def test_exports_leave_out_or_clip_what_no_tool_takes_and_say_so(setup, tmp_path
     # the project's own import takes its own export (before: "frame N is past the last frame")
     for src in (tmp_path / "cvat", tmp_path / "fiftyone" / "labels"):
         assert importer.import_cvat(ds, src, tracks="all")["videos"] == 1
+
+
+@pytest.mark.parametrize("tracks", ["gt", "all"])
+def test_an_unedited_round_trip_keeps_the_boxes_the_export_left_out(setup, tmp_path, tracks):
+    """A zero-width box, one wholly outside the frame and one past the last frame are not
+    exported; importing the export unedited leaves the tracklet file and the split file as they
+    were (before: those boxes were deleted from both)."""
+    ds, f = setup
+    stem = f["videos"][2]
+    vp = f["video_path"][stem]
+    _stray_boxes(ds, vp)
+    vt = read_video_tracklets(tracklet_file(ds, vp))
+    third = sorted(vt.tracklets[0].boxes)[2]
+    vt.tracklets[0].boxes[third] = [5, 5, 5, 50]  # no width, inside the frame
+    write_video_tracklets(ds, vt)
+    set_official_tracklet(ds, vt)
+    before = read_video_tracklets(tracklet_file(ds, vp))
+    split_before = {n: read_official(ds / f"{n}.json") for n in ("train", "test")}
+    export_dataset(ds, "cvat", tmp_path / "cvat", tracks=tracks, videos=[stem])
+    importer.import_cvat(ds, tmp_path / "cvat", tracks=tracks)
+    after = read_video_tracklets(tracklet_file(ds, vp))
+    for i in range(len(before.tracklets)):
+        assert after.tracklets[i].boxes == before.tracklets[i].boxes, i
+    assert after.tracklets[0].boxes[third] == [5, 5, 5, 50]
+    assert {n: read_official(ds / f"{n}.json") for n in ("train", "test")} == split_before
 
 
 def test_a_frame_before_the_first_is_left_out(setup):
