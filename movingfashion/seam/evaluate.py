@@ -625,18 +625,21 @@ def summary_table(res: dict[str, Any]) -> str:
     chance; under it the protocol and where the queries came from (:func:`~.report.query_note`)."""
     t = str(res["protocol"]["main_frames"])
     ks = res["protocol"]["ks"]
+    p = res["protocol"]
+    one_pool = int(p["pools"]) <= 1  # no std exists: none is printed (not a std of 0)
+
+    def cell(row: dict[str, Any], k: int) -> str:
+        mean = row.get(f"top{k}", float("nan"))
+        return f"{mean:>16.3f}" if one_pool else f"{mean:>9.3f}±{row.get(f'top{k}_std', 0):.3f}"
+
     lines = [f"{'method':<20}" + "".join(f"{'T-' + str(k):>16}" for k in ks)]
     for key, by_t in res["methods"].items():
         row = by_t.get(t, {}).get("all", {})
-        lines.append(
-            f"{res['names'][key]:<20}"
-            + "".join(f"{row.get(f'top{k}', float('nan')):>9.3f}±{row.get(f'top{k}_std', 0):.3f}" for k in ks)
-        )
+        lines.append(f"{res['names'][key]:<20}" + "".join(cell(row, k) for k in ks))
     lines.append(f"{'chance':<20}" + "".join(f"{res['chance'][f'top{k}']:>16.3f}" for k in ks))
-    p = res["protocol"]
     lines.append(
         f"({p['queries']} queries, gallery {p['gallery']}, {p['pools']} pool(s) of {p['pool_size']}, T={t}; "
-        "mean±sample std over pools)"
+        + ("one pool: no std over pools)" if one_pool else "mean±sample std over pools)")
     )
     lines.append(query_note(res))
     return "\n".join(lines)

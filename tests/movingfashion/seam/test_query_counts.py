@@ -119,3 +119,13 @@ def test_evaluate_cli_takes_the_minimum_iou_and_refuses_one_out_of_range(tiny_da
     out = CliRunner().invoke(evaluate, args)
     assert out.exit_code == 2 and "--query-min-iou" in out.output
     assert "--query-min-iou" in CliRunner().invoke(evaluate, ["--help"]).output
+
+
+def test_the_summary_prints_no_std_for_one_pool(tiny_dataset, tmp_path):
+    """One pool has no std over pools: the table says so instead of printing ±0.000."""
+    res = _evaluate(_poor_query_dataset(tiny_dataset, tmp_path), tmp_path)
+    assert res["protocol"]["pools"] == 1
+    text = summary_table(res)
+    assert "±" not in text and "one pool: no std over pools" in text
+    two = {**res, "protocol": {**res["protocol"], "pools": 2}}
+    assert "±" in summary_table(two) and "mean±sample std over pools" in summary_table(two)
