@@ -1,9 +1,16 @@
 """Per-file results of the cleaning steps, keyed by SHA-256, so a rerun decodes nothing new.
 
-Stored as ``<catalog stem>.cleaning-cache.json`` beside the catalog. The file is tagged with the
-probe, dedup and split-screen thresholds and the perceptual hash's version: changing one of them
-starts a fresh cache. Steps put each result in as it arrives and :meth:`ResultCache.checkpoint`
-saves now and then, so a run killed half-way resumes from what it recorded.
+Stored as ``<catalog stem>.cleaning-cache.json`` beside the catalog. Each kind of result is
+tagged with the settings it depends on (:func:`result_kind`): probe results with the probe
+settings, fingerprints and pair evidence with the dedup settings, split-screen results with the
+split-screen settings, image signatures with the perceptual hash's version and crop, shop picks
+with the default pick settings (other settings are in their keys), association scores with
+nothing (their keys and values carry their scorer and version). A changed setting drops only the
+results of its kind, with one warning naming the file, the kinds and how many results are
+computed again: a new probe limit re-probes, it does not fingerprint every video again. A file
+of an older toolkit (one tag for everything) is read the same way, kind by kind. Steps put each
+result in as it arrives and :meth:`ResultCache.checkpoint` saves now and then, so a run killed
+half-way resumes from what it recorded.
 
 The cache is only an optimisation: a damaged file (not UTF-8, not JSON, not the expected shape)
 is dropped with a warning naming it, a damaged entry is dropped alone, and the steps treat a
@@ -18,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cleaning.config import CleaningConfig
+from cleaning.config import CleaningConfig, ShopPickConfig
 from cleaning.phash import HASH_VERSION
 from schemas.atomic import atomic_write_json
 from schemas.catalog import Catalog
@@ -43,6 +50,7 @@ class ResultCache:
         self.checkpoint_s = checkpoint_s
         self._saved_at = time.monotonic()
         self._save_cost = 0.0
+        #: every setting at once, as older toolkits tag the file (they read a file this one writes)
         self.tag = json.dumps(
             [
                 cfg.probe.model_dump(),
@@ -52,6 +60,11 @@ class ResultCache:
             ],
             sort_keys=True,
         )
+        #: the settings each kind of result depends on (:func:`result_kind`)
+        self.tags = _kind_tags(
+            cfg.probe.model_dump(), cfg.dedup.model_dump(), cfg.splitscreen.model_dump(), HASH_VERSION
+        )
+        self.tags["pick"] = _dump(ShopPickConfig().model_dump(mode="json"))
         self.data: dict[str, Any] = {}
         self.dirty = False
         if path.exists():
@@ -69,13 +82,6 @@ class ResultCache:
             log.warning("%s: damaged cleaning result cache (not a JSON object); starting a fresh one", path)
             return {}
         entries = raw.get("entries", {})
-        if raw.get("tag") != self.tag:  # made with other thresholds: only the files' records hold
-            entries = (
-                {k: v for k, v in entries.items() if k.startswith(FILE_PREFIX)}
-                if isinstance(entries, dict)
-                else {}
-            )
-            self.dirty = bool(entries)
         if not isinstance(entries, dict):
             log.warning(
                 "%s: damaged cleaning result cache (entries is not an object); starting a fresh one", path
@@ -89,7 +95,43 @@ class ResultCache:
                 len(entries) - len(good),
             )
             self.dirty = True
-        return good
+        return self._current(path, raw, good)
+
+    def _current(self, path: Path, raw: dict[str, Any], entries: dict[str, dict]) -> dict[str, dict]:
+        """``entries`` less the results of every kind made with other settings than this run's
+        (the files' records always hold); one warning says which kinds and how many."""
+        tags = raw.get("tags")
+        if not isinstance(tags, dict):
+            tags = _legacy_tags(raw.get("tag"))
+        stale = {k for k, t in self.tags.items() if tags.get(k) != t}
+        if not stale:
+            return entries
+        kept: dict[str, dict] = {}
+        dropped: dict[str, int] = {}
+        for key, entry in entries.items():
+            if key.startswith(FILE_PREFIX):
+                kept[key] = entry
+                continue
+            mine = {}
+            for what, value in entry.items():
+                kind = result_kind(what)
+                if kind in stale:
+                    dropped[kind] = dropped.get(kind, 0) + 1
+                else:
+                    mine[what] = value
+            if mine:
+                kept[key] = mine
+        if dropped:
+            self.dirty = True
+            log.warning(
+                "%s: made with other settings or an older toolkit for %s: %d cached results are computed again",
+                path,
+                ", ".join(f"{k} ({n})" for k, n in sorted(dropped.items())),
+                sum(dropped.values()),
+            )
+        elif raw.get("tags") != self.tags:
+            self.dirty = True  # written again with this run's tags
+        return kept
 
     def get(self, sha: str | None, what: str) -> Any:
         entry = self.data.get(sha) if sha else None
@@ -106,7 +148,12 @@ class ResultCache:
     def save(self) -> None:
         if self.dirty:
             t = time.monotonic()
-            atomic_write_json(self.path, {"tag": self.tag, "entries": self.data}, indent=None, sort_keys=True)
+            atomic_write_json(
+                self.path,
+                {"tag": self.tag, "tags": self.tags, "entries": self.data},
+                indent=None,
+                sort_keys=True,
+            )
             self.dirty = False
             self._saved_at = time.monotonic()
             self._save_cost = self._saved_at - t
@@ -116,3 +163,47 @@ class ResultCache:
         large cache is not rewritten all the time)."""
         if self.dirty and time.monotonic() - self._saved_at >= max(self.checkpoint_s, 20 * self._save_cost):
             self.save()
+
+
+def result_kind(what: str) -> str:
+    """The kind of a cached result, by its name: what its settings tag is (:class:`ResultCache`)."""
+    if what in ("probe", "stat"):
+        return "probe" if what == "probe" else "file"
+    if what == "fingerprint" or what.startswith("pair:"):
+        return "dedup"
+    if what in ("splitscreen", "recovered_shop"):
+        return "splitscreen"
+    if what in ("phash", "colour", "object"):
+        return "phash"
+    if what.startswith("pick2:"):
+        return "pick"
+    if what.startswith("assoc:"):
+        return "assoc"
+    return "other"
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _kind_tags(probe: Any, dedup: Any, splitscreen: Any, phash: Any) -> dict[str, str]:
+    crop = dedup.get("crop_fraction") if isinstance(dedup, dict) else None
+    return {
+        "probe": _dump(probe),
+        "dedup": _dump(dedup),
+        "splitscreen": _dump(splitscreen),
+        "phash": _dump({"phash": phash, "crop_fraction": crop}),
+        "assoc": "keyed",  # the scorer's tag is in the key, the comparison's version in the value
+        "other": _dump([probe, dedup, splitscreen, phash]),
+    }
+
+
+def _legacy_tags(tag: Any) -> dict[str, str]:
+    """The kinds' tags of a file an older toolkit wrote with one tag for everything (a JSON list:
+    probe, dedup and split-screen settings, the hash version); {} when it is not one. Its shop
+    picks hold under no tag: the default pick settings were not recorded."""
+    try:
+        probe, dedup, splitscreen, phash = json.loads(tag)
+        return _kind_tags(probe, dedup, splitscreen, phash["phash"])
+    except (TypeError, ValueError, KeyError):
+        return {}
