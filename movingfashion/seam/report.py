@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,8 +99,24 @@ def load_results(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as exc:
         raise DataFormatError(f"cannot read the results file: {exc.strerror or exc}", where=str(p)) from None
     data = load_json(raw, str(p), hint=RESULTS_HINT)
+    _empty_bins_as_null(data)
     check_results(data, str(p))
     return data
+
+
+def _empty_bins_as_null(data: Any) -> None:
+    """An older ``mf evaluate`` wrote NaN for an attention-profile bin with no frame, where the
+    format now has null (the same fact): read it as null, in place. Only there: a NaN anywhere
+    else is still refused."""
+    att = data.get("attention") if isinstance(data, dict) else None
+    for groups in att.values() if isinstance(att, dict) else ():
+        for curve in groups.values() if isinstance(groups, dict) else ():
+            if not isinstance(curve, dict):
+                continue
+            for key in ("mean", "std"):
+                vals = curve.get(key)
+                if isinstance(vals, list):
+                    curve[key] = [None if isinstance(v, float) and math.isnan(v) else v for v in vals]
 
 
 def query_counts(res: dict[str, Any]) -> dict[str, Any] | None:

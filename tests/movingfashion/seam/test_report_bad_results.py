@@ -108,3 +108,26 @@ def test_results_written_by_evaluate_still_load_and_report(evaluated, tmp_path, 
     code, _, err = run_command(report, [str(path.parent), "--out", str(tmp_path / "rep")], capsys)
     assert code == 0, err
     assert (tmp_path / "rep" / "report.md").is_file()
+
+
+def test_an_older_evaluates_nan_attention_bins_read_as_null(evaluated, tmp_path, capsys):
+    """An older ``mf evaluate`` wrote NaN for an attention bin with no frame (now null): its
+    results still report; a NaN anywhere else is still refused."""
+    res = json.loads(json.dumps(evaluated))
+    method, groups = next((m, g) for m, g in res["attention"].items() if isinstance(g, dict) and "all" in g)
+    groups["all"]["mean"][0] = float("nan")
+    groups["all"]["std"][-1] = float("nan")
+    path = tmp_path / "eval" / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(res, indent=1))  # NaN written as NaN, as the older evaluate did
+    got = load_results(path)
+    assert (
+        got["attention"][method]["all"]["mean"][0] is None
+        and got["attention"][method]["all"]["std"][-1] is None
+    )
+    code, _, err = run_command(report, [str(path), "--out", str(tmp_path / "rep")], capsys)
+    assert code == 0, err
+    res["attention"][method]["percentiles"][0] = float("nan")  # not a bin's value: refused
+    path.write_text(json.dumps(res, indent=1))
+    with pytest.raises(DataFormatError, match="percentiles"):
+        load_results(path)
