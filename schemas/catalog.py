@@ -301,6 +301,8 @@ class Catalog:
         must_exist: bool = False,
     ) -> None:
         self.path = Path(path)
+        #: the schema version an existing catalog was upgraded from by this open (None: not upgraded)
+        self.upgraded_from: int | None = None
         self.timeout_s = timeout_s = LOCK_WAIT_S if timeout_s is None else timeout_s
         if must_exist and not (self.path.is_file() and self.path.stat().st_size > 0):
             raise CatalogError(
@@ -510,14 +512,17 @@ class Catalog:
                 f"catalog schema version {version} is older than this toolkit ({len(MIGRATIONS)}); "
                 "this command reads it only and does not upgrade it",
                 where=str(self.path),
-                hint="a command that writes the catalog upgrades it in place (mf-collect, mf clean, "
-                "mf splits rebuild): run one, then rerun this one",
+                hint=f"upgrade it in place with `mf catalog upgrade --catalog {self.path}` (any command that "
+                "writes the catalog does too; an older toolkit cannot open it afterwards), then rerun this one",
             )
 
     def _migrate(self) -> None:
+        """Bring the catalog to this toolkit's schema; one warning when an existing catalog was
+        upgraded (the step is one-way: an older toolkit refuses the file afterwards)."""
         self._check_version()
         with self.transaction() as db:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            self.upgraded_from = version if 0 < version < len(MIGRATIONS) else None
             for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in filter(str.strip, sql.split(";")):
                     try:
@@ -532,6 +537,13 @@ class Catalog:
                             "restore the catalog from a copy",
                         ) from None
                 db.execute(f"PRAGMA user_version = {number}")
+        if self.upgraded_from is not None:
+            log.warning(
+                "%s: catalog upgraded from schema version %d to %d (an older toolkit can no longer open it)",
+                self.path,
+                self.upgraded_from,
+                len(MIGRATIONS),
+            )
 
     # -- items --------------------------------------------------------------------
     def upsert_item(self, item: SourceItem, **state: Any) -> None:

@@ -122,6 +122,7 @@ def catalog() -> None:
       mf catalog status --catalog data/catalog.sqlite           # items per status
       mf catalog status --catalog demo-out/catalog.sqlite --json
       mf catalog check --catalog data/catalog.sqlite            # SQLite's full integrity check
+      mf catalog upgrade --catalog data/catalog.sqlite          # an older toolkit's catalog, in place
 
     \b
     Exit status: 0 done (check: the file is sound); 2 bad input: a missing, foreign or damaged
@@ -148,6 +149,44 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
         found = cat.status_counts()
     counts = {s.value: int(found.get(s.value, 0)) for s in Status} | {k: int(v) for k, v in found.items()}
     emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in r.items() if v) or "empty")
+
+
+@catalog.command("upgrade", context_settings=HELP, epilog=EXIT_STATUS)
+@click.option("--catalog", "catalog_path", required=True, type=click.Path(dir_okay=False, exists=True))
+@json_option
+def catalog_upgrade(catalog_path: str, as_json: bool) -> None:
+    """Upgrade a catalog an older toolkit wrote to this toolkit's schema, in place.
+
+    Every row is kept. The step is one-way: an older toolkit refuses the file afterwards, so keep
+    a copy if you may go back. Any command that writes the catalog (mf-collect, mf clean, mf
+    publish, ...) upgrades it too; read-only commands (mf catalog check, mf stats) refuse an older
+    catalog and point here. A catalog already current is left as it is.
+
+    \b
+    Examples:
+      cp data/catalog.sqlite data/catalog.backup.sqlite
+      mf catalog upgrade --catalog data/catalog.sqlite
+      mf catalog check --catalog data/catalog.sqlite
+    """
+    from schemas.catalog import Catalog
+
+    with Catalog(catalog_path, must_exist=True) as cat:
+        result = {
+            "catalog": catalog_path,
+            "upgraded": cat.upgraded_from is not None,
+            "from": cat.upgraded_from if cat.upgraded_from is not None else cat.schema_version,
+            "schema_version": cat.schema_version,
+            "items": cat.count_items(),
+        }
+    emit(
+        result,
+        as_json,
+        lambda r: (
+            f"{r['catalog']}: upgraded from schema {r['from']} to {r['schema_version']} ({r['items']} items)"
+            if r["upgraded"]
+            else f"{r['catalog']}: already at schema {r['schema_version']} ({r['items']} items)"
+        ),
+    )
 
 
 @catalog.command("check", context_settings=HELP, epilog=EXIT_STATUS)

@@ -48,6 +48,7 @@ MISSING_INPUT: dict[str, tuple[list[str], str]] = {
     "mf catalog check": (["--catalog", NOPE], NOPE),
     "mf catalog recover": (["--catalog", NOPE, "--out", "x.sqlite"], NOPE),
     "mf catalog status": (["--catalog", NOPE], NOPE),
+    "mf catalog upgrade": (["--catalog", NOPE], NOPE),
     "mf clean": (["--catalog", NOPE, "--root", "."], NOPE),
     "mf config reference": (["--out", NOPE, "--check"], NOPE),
     "mf config show": (["clean", "--config", NOPE], NOPE),

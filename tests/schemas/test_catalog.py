@@ -262,3 +262,45 @@ def test_an_unreadable_asset_row_is_named_and_check_lists_it(tmp_path, column, v
     res = CliRunner().invoke(catalog, ["check", "--catalog", str(path), "--json"])
     assert isinstance(res.exception, CatalogError) and json.loads(res.stdout)["ok"] is False
     assert "asset tiktok/v1" in json.loads(res.stdout)["problems"][0]
+
+
+def _older_catalog(path, version: int = 1) -> None:
+    """A catalog as a toolkit at schema ``version`` wrote it, with one item."""
+    raw = sqlite3.connect(path)
+    for sql in MIGRATIONS[:version]:
+        for statement in filter(str.strip, sql.split(";")):
+            raw.execute(statement)
+    raw.execute(
+        "INSERT INTO items (source, source_id, created_at, updated_at, data) VALUES "
+        "('tiktok', '7', 'a', 'a', '{\"source\": \"tiktok\", \"source_id\": \"7\"}')"
+    )
+    raw.execute(f"PRAGMA user_version = {version}")
+    raw.commit()
+    raw.close()
+
+
+def test_mf_catalog_upgrade_upgrades_an_older_catalog_and_says_so(tmp_path, caplog):
+    from click.testing import CliRunner
+
+    from schemas.cli import catalog
+
+    path = tmp_path / "c.sqlite"
+    _older_catalog(path, len(MIGRATIONS) - 2)
+    # a read-only command refuses it, pointing at the upgrade
+    res = CliRunner().invoke(catalog, ["check", "--catalog", str(path), "--json"])
+    assert res.exit_code != 0 and res.stdout == ""
+    assert f"mf catalog upgrade --catalog {path}" in str(res.exception)
+    with caplog.at_level("WARNING", logger="schemas.catalog"):
+        res = CliRunner().invoke(catalog, ["upgrade", "--catalog", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["upgraded"] is True and out["from"] == len(MIGRATIONS) - 2
+    assert out["schema_version"] == len(MIGRATIONS) and out["items"] == 1
+    assert any(
+        f"upgraded from schema version {len(MIGRATIONS) - 2} to {len(MIGRATIONS)}" in r.getMessage()
+        and "older toolkit can no longer open it" in r.getMessage()
+        for r in caplog.records
+    )
+    again = CliRunner().invoke(catalog, ["upgrade", "--catalog", str(path)])
+    assert again.exit_code == 0 and "already at schema" in again.stdout
+    assert CliRunner().invoke(catalog, ["check", "--catalog", str(path)]).exit_code == 0

@@ -100,7 +100,7 @@ def test_a_read_only_open_of_an_older_catalog_names_what_upgrades_it_and_writes_
     before = _state(path)
     res = _mf("catalog", "check", "--catalog", str(path))
     assert res.returncode == 2, res.stdout + res.stderr
-    assert "schema version 3 is older" in res.stderr and "mf clean" in res.stderr
+    assert "schema version 3 is older" in res.stderr and "mf catalog upgrade --catalog" in res.stderr
     assert _state(path) == before
     with Catalog(path) as cat:  # a command that writes it upgrades it, as before
         assert cat.schema_version == len(MIGRATIONS)
