@@ -1884,6 +1884,7 @@ def _cache_built(
     if not (
         isinstance(meta, dict)
         and meta.get("params") == params
+        and "video_sample" in meta  # an older toolkit's entry: built again, with the file's digest
         and entry_problem(meta, video) is None
         and _same_pool(meta, video, pool)
     ):

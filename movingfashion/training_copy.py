@@ -473,6 +473,7 @@ def _copied(
         return False
     return (
         all(index.get(k) == v for k, v in settings.items())
+        and "video_sample" in index  # an older toolkit's entry: written again, with the file's digest
         and stale_problem(index, video) is None
         and index_problem(index, video, crop) is None
         and data_path.stat().st_size == int(index["offsets"][-1])

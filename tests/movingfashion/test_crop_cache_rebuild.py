@@ -131,3 +131,27 @@ def test_an_unexpected_error_while_caching_names_the_video(tiny_dataset, tmp_pat
         build_crop_cache(ds, tmp_path / "cc")
     notes = " ".join(getattr(exc.value, "__notes__", []))
     assert VIDEO in notes and "product 101" in notes and str(tiny_dataset / VIDEO) in notes
+
+
+def test_an_older_toolkits_entry_without_the_videos_digest_is_built_again(tiny_dataset, tmp_path):
+    """An entry known by the video's size alone (an older toolkit's) is read, but a rerun writes
+    it again with the digest that tells a same-size replacement apart."""
+    from movingfashion.training_copy import build_training_copy, copy_entry
+
+    live = MovingFashionDataset(tiny_dataset, "train", **KW)
+    cache, copy = tmp_path / "cc", tmp_path / "copy"
+    build_crop_cache(live, cache)
+    build_training_copy(live, copy)
+    for meta_path in (cache_entry(cache, VIDEO)[1], copy_entry(copy, VIDEO)[1]):
+        meta = json.loads(meta_path.read_text())
+        del meta["video_sample"]
+        meta_path.write_text(json.dumps(meta))
+    old = MovingFashionDataset(tiny_dataset, "train", crop_cache=cache, **KW)
+    old._cut = None  # read from the older entry (decoding would fail)
+    assert _same_items(live, old, epochs=1)
+    assert build_crop_cache(live, cache) == {"built": 1, "already_cached": 3, "failed": 0}
+    counts = build_training_copy(live, copy)
+    assert (counts["built"], counts["already_copied"]) == (1, 3)
+    for meta_path in (cache_entry(cache, VIDEO)[1], copy_entry(copy, VIDEO)[1]):
+        assert "video_sample" in json.loads(meta_path.read_text())
+    assert build_crop_cache(live, cache)["already_cached"] == 4
