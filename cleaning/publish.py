@@ -718,6 +718,7 @@ def _publish(
 ) -> dict[str, Any]:
     """:func:`publish` from ``plan``, with the publish lock held."""
     info = dataset_info(out, info)  # before anything is written: a malformed record is refused
+    described_before = _description_stamps(out)
     pub, old_held, accepted, groups = plan.pub, plan.old_held, plan.accepted, plan.groups
     test_video_before = plan.test_video_before
     rule, ignored = publish_rule(catalog, **given)
@@ -800,6 +801,7 @@ def _publish(
         "date_published": described["date_published"],
         "written": pub.copied,
         "unchanged": pub.skipped,
+        "metadata_written": _written_since(out, described_before),
         "removed": removed,
         "removed_tracklets": gone,
         "without_tracklets": sorted(without_tracklets),
@@ -817,6 +819,31 @@ def _publish(
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
     }
     return res
+
+
+#: the folders of files that describe the dataset (not media) besides its top-level files
+DESCRIPTION_DIRS = ("plots", PAIRS_DIR, BOXES_DIR)
+
+
+def _description_stamps(out: Path) -> dict[str, tuple[int, int, int]]:
+    """(inode, size, mtime) of every file describing the dataset: the top-level files, plots and
+    tables (media and tracklet files are counted apart). Unchanged content is never rewritten
+    (:func:`schemas.atomic.write_if_changed`), and a rewrite replaces the file (a new inode)."""
+    stamps: dict[str, tuple[int, int, int]] = {}
+    for folder in (out, *(out / d for d in DESCRIPTION_DIRS)):
+        with contextlib.suppress(OSError):
+            for f in folder.iterdir():
+                if f.is_file() and not f.name.startswith("."):
+                    st = f.stat()
+                    stamps[f.relative_to(out).as_posix()] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return stamps
+
+
+def _written_since(out: Path, before: Mapping[str, tuple[int, int, int]]) -> list[str]:
+    """The files describing the dataset that this run wrote (new or rewritten), by relative path:
+    what ``written`` (media only) does not count, e.g. ``entries.jsonl`` in a newer format."""
+    now = _description_stamps(out)
+    return sorted(k for k, v in now.items() if before.get(k) != v)
 
 
 def dataset_info(out: Path, info: DatasetInfo | None) -> DatasetInfo | None:

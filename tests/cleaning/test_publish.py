@@ -100,9 +100,17 @@ def test_rerun_is_byte_identical_and_copies_nothing(published, cleaned_world, tm
     with Catalog(cleaned_world.catalog_path) as cat:
         again = publish(cat, cleaned_world.root, out)
         assert again["written"] == 0 and again["unchanged"] == first["written"]
+        assert again["metadata_written"] == []  # nothing rewritten, and the report says so
+        assert {"entries.jsonl", "manifest.json", "croissant.json"} <= set(first["metadata_written"])
         assert _tree(out) == before
         # from scratch in another folder: same bytes too (crops re-encoded deterministically)
         fresh = publish(cat, cleaned_world.root, tmp_path / "fresh")
+        # entries.jsonl as another toolkit wrote it: a rerun copies no media but rewrites it, and says so
+        rows = (tmp_path / "fresh" / "entries.jsonl").read_text()
+        (tmp_path / "fresh" / "entries.jsonl").write_text(rows.replace("}\n", ', "tracklets": []}\n'))
+        upgraded = publish(cat, cleaned_world.root, tmp_path / "fresh")
+        assert upgraded["written"] == 0 and upgraded["metadata_written"] == ["entries.jsonl"]
+        assert (tmp_path / "fresh" / "entries.jsonl").read_text() == rows
     assert fresh["written"] == first["written"]
     # but for the decode memo, which records this disk's file stamps (inodes and times): hidden,
     # in no manifest or zip, it differs by folder by design
