@@ -167,8 +167,10 @@ class ResultCache:
 
 def result_kind(what: str) -> str:
     """The kind of a cached result, by its name: what its settings tag is (:class:`ResultCache`)."""
-    if what in ("probe", "stat"):
-        return "probe" if what == "probe" else "file"
+    if what == "probe":
+        return "probe"
+    if what == "stat":
+        return "file"
     if what == "fingerprint" or what.startswith("pair:"):
         return "dedup"
     if what in ("splitscreen", "recovered_shop"):
