@@ -542,6 +542,14 @@ def _serve_options(f):
     )(f)
 
 
+#: said when review decisions go nowhere mf publish reads them
+NO_CATALOG_WARNING = (
+    "no --catalog: decisions go to {where} only, which mf-tracklets build reads but mf publish does "
+    "not; a video the catalog holds back (needs_review) stays held back: give --catalog C (the one "
+    "mf publish uses) to record them there too"
+)
+
+
 def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None) -> None:
     """Serve the review page until Ctrl-C (see annotations.review.server)."""
     from click.core import ParameterSource
@@ -559,6 +567,8 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     )
     lock_wait_s()  # a bad $MF_LOCK_WAIT_S is refused now, not at the reviewer's first decision
     require_dataset(dataset)
+    if not catalog:
+        click.echo(f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.sqlite')}", err=True)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
     app = ReviewApp(
         dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog, collection=root
@@ -870,6 +880,10 @@ def review(
         return (results[name].video, results[name].product_id) if name in results else held[name][:2]
 
     if accept or reject or shops:
+        if catalog_path is None:
+            click.echo(
+                f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
+            )
         chosen = _shop_choices(shops, catalog_path)
         _review_targets(dataset, results, [*accept, *reject, *chosen], held)
         # every check before the first write: a refused option stores nothing

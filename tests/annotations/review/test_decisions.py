@@ -274,3 +274,24 @@ def test_a_retried_pick_changes_no_file(review_setup):
         with pytest.raises(CatalogError, match="new request_id"):
             decide(ds, cat, video=vp, product_id=pid, kind="accept", request_id="r1")
         assert review_states(cat) == {}
+
+
+def test_a_decision_without_a_catalog_says_publish_will_not_see_it(review_setup):
+    """An accept recorded in the dataset's log only: mf publish reads the catalog, so it is said
+    on stderr (before: exit 0 and silence, and the next publish still held the video back)."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+
+    ds, f = review_setup.dataset, review_setup.facts
+    stem = f["videos"][0]
+    res = CliRunner().invoke(tracklets, ["review", "--dataset", str(ds), "--accept", stem])
+    assert res.exit_code == 0, res.output
+    assert (
+        "no --catalog" in res.stderr and "mf publish does not" in res.stderr and ".review.jsonl" in res.stderr
+    )
+    res = CliRunner().invoke(
+        tracklets, ["review", "--dataset", str(ds), "--accept", stem, "--catalog", str(review_setup.catalog)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "no --catalog" not in res.stderr
