@@ -229,7 +229,8 @@ def build(
     def on_video(job, outcome, rep):
         if bar.total is None:
             bar.total = rep.videos
-        bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed), review=len(rep.needs_review))
+        # no review count here: the flags are decided once every video is built (relative rules)
+        bar.set_postfix(fps=f"{rep.fps:.1f}", failed=len(rep.failed))
         bar.update(1)
         if outcome == "failed":
             bar.write(f"failed: {_failure(rep.failed[-1])}", file=sys.stderr)
@@ -388,7 +389,8 @@ def qa_human(d: dict) -> str:
             else " no failing video to flag"
         )
         + (
-            f"; {len(d['missing'])} videos not in the reference: {_names(d['missing'])}"
+            f"; {len(d['missing'])} video{'s' if len(d['missing']) != 1 else ''} not in the reference: "
+            f"{_names(d['missing'])}"
             if d["missing"]
             else ""
         )

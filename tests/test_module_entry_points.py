@@ -19,7 +19,9 @@ def _run(*argv: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("module", ["movingfashion", "annotations.cli", "collectors.cli"])
+@pytest.mark.parametrize(
+    "module", ["movingfashion", "annotations", "annotations.cli", "collectors", "collectors.cli"]
+)
 def test_python_m_shows_the_commands_help(module):
     r = _run(module, "--help")
     assert r.returncode == 0, r.stderr

@@ -195,7 +195,7 @@ def cli() -> None:
 
     \b
     Examples:
-      mf demo --quick                          # every stage on a small synthetic world (~1-2 min)
+      mf demo --quick                          # every stage on a small synthetic world (~1-3 min)
       mf demo                                  # the same on 150 products
       mf world generate --out world --products 60 --seed 0
       mf clean --catalog data/catalog.sqlite --root data

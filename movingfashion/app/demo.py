@@ -223,8 +223,8 @@ def demo(
 
     \b
     Examples:
-      mf demo                      # 150 products, every stage (~6-10 min on 2 cores)
-      mf demo --quick              # 24 products, short training (~1-2 min on 2 cores)
+      mf demo                      # 150 products, every stage (~6-22 min on 2 cores, by load)
+      mf demo --quick              # 24 products, short training (~1-3 min on 2 cores)
       mf demo --quick --json       # the report as one JSON document on stdout
       mf demo --out /tmp/demo      # another working folder (--work before, still accepted)
     """
