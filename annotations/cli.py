@@ -381,7 +381,8 @@ def qa(dataset, reference, details, as_json) -> None:
 def qa_human(d: dict) -> str:
     """One line of QA figures (``QAReport.as_dict()``) for people."""
     return (
-        f"{d['videos']} videos: mean IoU {d['mean_iou']:.3f}, >=50% check passed by {100 * d['pass_rate']:.1f}%,"
+        f"{d['videos']} video{'s' if d['videos'] != 1 else ''}: mean IoU {d['mean_iou']:.3f}, "
+        f">=50% check passed by {100 * d['pass_rate']:.1f}%,"
         f" query mean IoU {d['query_mean_iou']:.3f}; flagged {d['flagged']} ({100 * d['flag_rate']:.1f}%),"
         + (
             f" flag recall {100 * d['flag_recall']:.1f}% of the failing videos"

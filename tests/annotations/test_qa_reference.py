@@ -113,7 +113,7 @@ def test_a_video_of_an_item_the_reference_lacks_is_not_in_the_reference(tmp_path
     d = _qa(ds, ref)
     assert (d["videos"], d["pass_rate"], d["missing"]) == (1, 1.0, ["videos/P_0.mp4"])
     human = CliRunner().invoke(tracklets, ["qa", "--dataset", str(ds), "--reference", str(ref)])
-    assert "1 videos not in the reference: videos/P_0.mp4" in human.output
+    assert "1 video not in the reference: videos/P_0.mp4" in human.output
 
 
 def test_without_video_items_videos_pair_by_product_and_index(tmp_path):
