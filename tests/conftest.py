@@ -24,8 +24,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mf"))
 
 # Tests that start Ray (the session's local Ray, or heads and nodes of their own) run in one
 # xdist group (`make test` passes --dist loadgroup): two local Ray instances started at once by
-# the two workers competed, and a pool's actors waited past the 5 min stack dump twice.
-_RAY_MARKS = ("ray_fixtures", 'make_executor("ray"', '"--executor", "ray"', 'executor="ray"')
+# the two workers competed, and a pool's actors waited past the 5 min stack dump (three times: the
+# third beside a subprocess that started its own local Ray through ``ray_backend.connect``).
+_RAY_MARKS = (
+    "ray_fixtures",
+    'make_executor("ray"',
+    '"--executor", "ray"',
+    'executor="ray"',
+    "ray_backend.connect",
+    "import ray",
+)
 _ray_modules: dict[str, bool] = {}
 
 

@@ -104,7 +104,8 @@ def _frames_text(frames: list[int]) -> str:
     return f"frame{'s' if len(frames) > 1 else ''} {shown}" + (f" and {more} more" if more > 0 else "")
 
 
-def _clipped(box: list[int | float], vt: VideoTracklets) -> list[int | float]:
+def clip_to_frame(box: list[int | float], vt: VideoTracklets) -> list[int | float]:
+    """``box`` clipped to ``vt``'s frame, as every export writes it and the import reads it back."""
     return [
         min(max(v, 0), lim) for v, lim in zip(box, (vt.width, vt.height, vt.width, vt.height), strict=True)
     ]
@@ -120,7 +121,7 @@ def left_out_by_export(
     """The boxes of ``boxes`` an export leaves out: on a frame outside ``0 .. frames-1``, or with
     no area once clipped to the frame. An annotation tool never shows them, so an import keeps
     them as they are (:func:`annotations.exchange.importer.merge_tracks`)."""
-    return {f: b for f, b in boxes.items() if not 0 <= f < vt.frames or _no_area(_clipped(b, vt))}
+    return {f: b for f, b in boxes.items() if not 0 <= f < vt.frames or _no_area(clip_to_frame(b, vt))}
 
 
 def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]:
@@ -132,7 +133,7 @@ def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]
         if not 0 <= f < vt.frames:
             off.append(f)
             continue
-        fit = _clipped(box, vt)
+        fit = clip_to_frame(box, vt)
         if _no_area(fit):
             empty.append(f)
             continue

@@ -74,7 +74,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from annotations.exchange.common import TRACK_CHOICES, class_of, left_out_by_export, official_video_tracklets
+from annotations.exchange.common import (
+    TRACK_CHOICES,
+    class_of,
+    clip_to_frame,
+    left_out_by_export,
+    official_video_tracklets,
+)
 from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, FrameRange, read_cvat
 from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
@@ -135,7 +141,7 @@ def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) 
             where=where,
             hint="move the box inside the frame and export again",
         )
-    x1, y1, x2, y2 = (min(max(v, 0), lim) for v, lim in zip(box, (w, h, w, h), strict=True))
+    x1, y1, x2, y2 = clip_to_frame(box, vt)
     if x2 - x1 < 1 or y2 - y1 < 1:
         raise DataFormatError(
             f"box {box} is empty inside the {w}x{h} frame (under 1 px wide or high)",
@@ -193,10 +199,7 @@ def _as_exported(stored: list[int | float] | None, box: list[int | float], vt: V
     reaching up to BOX_TOLERANCE px outside the frame)."""
     if stored is None:
         return False
-    lims = (vt.width, vt.height, vt.width, vt.height)
-    return all(
-        abs(min(max(s, 0), m) - b) <= ROUND_TRIP + 1e-9 for s, m, b in zip(stored, lims, box, strict=True)
-    )
+    return all(abs(s - b) <= ROUND_TRIP + 1e-9 for s, b in zip(clip_to_frame(stored, vt), box, strict=True))
 
 
 def _refuse_outside(track: CvatTrack, span: FrameRange, vt: VideoTracklets, where: str) -> None:
