@@ -23,6 +23,7 @@ from schemas.items import (
     Status,
     VideoProbe,
 )
+from schemas.review import REJECT_PREFIX
 from schemas.taxonomy import Partition
 
 #: reasons set by cleaning start with these, so a rerun recognises (and redoes) its own decisions;
@@ -32,6 +33,8 @@ REASON_PREFIXES = ("probe:", "dedup:", "splitscreen:", "taxonomy:", "association
 #: reason prefix of the association check's flags (kept by ``record`` until the check runs again)
 ASSOCIATION_PREFIX = "association:"
 ELIGIBLE = {Status.DOWNLOADED, Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW}
+#: video asset states of a probed video (kept, or the duplicate of another)
+LISTED_VIDEO = {Status.ACCEPTED, Status.DUPLICATE}
 IMAGE_KINDS = {AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC, AssetKind.CANDIDATE_SHOP}
 
 
@@ -42,6 +45,11 @@ def item_key(source: str, source_id: str) -> str:
 
 def partition_of(source: str) -> Partition:
     return SOURCE_PARTITION.get(source, Partition.HARD)
+
+
+def rejected_in_review(row: ItemRow) -> bool:
+    """Whether a reviewer rejected the item (the catalog reason a review reject writes)."""
+    return row.status == Status.REJECTED and (row.reason or "").startswith(REJECT_PREFIX)
 
 
 def eligible(row: ItemRow) -> bool:
@@ -119,12 +127,18 @@ class CleaningState:
     #: accepts them: item key -> (status, reason) this run decided, written by ``associations``
     #: once it has checked them again (an interrupted rerun keeps the flag)
     held: dict[str, tuple[Status, str | None]] = field(default_factory=dict)
+    #: videos of the items a reviewer rejected (reason ``review: ...``), by path: cleaning does not
+    #: decide those items again, but their videos take part in dedup, so that a duplicate of a
+    #: rejected video is not accepted without a reviewer seeing it (``video_duplicates``)
+    review_rejected: dict[str, VideoState] = field(default_factory=dict)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CleaningState:
         """The eligible items of the catalog, with their assets, each starting accepted."""
         state = cls()
         for row in catalog.items():
+            if rejected_in_review(row):
+                state._add_review_rejected(row, catalog)
             if not eligible(row):
                 continue
             assets = catalog.assets(source=row.item.source, source_id=row.item.source_id)
@@ -135,6 +149,13 @@ class CleaningState:
             )
             state.items[it.key] = it
         return state
+
+    def _add_review_rejected(self, row: ItemRow, catalog: Catalog) -> None:
+        """Keep the probed videos of an item review rejected (the others say nothing to dedup)."""
+        key = item_key(row.item.source, row.item.source_id)
+        for a in catalog.assets(source=row.item.source, source_id=row.item.source_id):
+            if a.kind == AssetKind.VIDEO and a.sha256 and a.probe is not None and a.status in LISTED_VIDEO:
+                self.review_rejected[a.path] = VideoState(a, key)
 
     def live(self) -> Iterator[ItemState]:
         """Items still processed (no step failed on them), in catalog order."""

@@ -9,6 +9,12 @@ item that owns the kept video. The kept video is one whose item can be accepted 
 has one (:func:`usability`: not rejected, not non-clothing by the taxonomy rules, with a shop image
 or carousel candidates to pick one from), so a usable item is never lost as the duplicate of an
 unusable one. Fingerprints and the verified evidence of candidate pairs are cached by SHA-256.
+
+The videos of items a reviewer rejected (``review: ...``) take part too, ranked after every other
+video and never re-decided: the item that keeps a video of such a cluster becomes needs_review
+(``dedup: <kind> duplicate of <item>, which review rejected``), so a re-post of a rejected video
+is not published unseen; a reviewer's accept lifts it, and an undo of the reject makes it the
+rejected item's duplicate again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cleaning.associations import reviewer_accepted
 from cleaning.config import DedupConfig
 from cleaning.dedup import VideoRecord, find_video_duplicates
 from cleaning.fingerprint import VideoFingerprint, fingerprint_video
@@ -63,18 +70,31 @@ class VideoDuplicatesStep(Step):
 
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         self._fingerprint(state, ctx)
+        frozen = state.review_rejected  # videos of items review rejected: never re-decided here
         records = [_record(path, v, ctx) for path, v in state.videos.items()]
+        records += [
+            _record(path, v, ctx)
+            for path, v in frozen.items()
+            if v.fingerprint is not None and ctx.path(path).is_file()  # pairs are verified on pixels
+        ]
         rules = load_rules(ctx.cfg.taxonomy_rules) if "taxonomy" in ctx.cfg.steps else None
         rank: dict[str, int] = {}  # item key -> usability, asked for the members of clusters only
 
         def prefer(r: VideoRecord) -> int:
+            if r.key in frozen:
+                return REVIEW_REJECTED  # kept only in a cluster of rejected videos alone
             owner = state.videos[r.key].owner
             if owner not in rank:
                 rank[owner] = usability(state.items[owner], rules)
             return rank[owner]
 
         dup = find_video_duplicates(records, ctx.cfg.dedup, prefer=prefer, known=PairEvidenceCache(ctx.cache))
+        shadowed: dict[str, str] = {}  # kept video -> the rejected video it duplicates
         for path, kept in dup.duplicate_of.items():
+            if path in frozen or kept in frozen:
+                if path in frozen and kept in state.videos:
+                    shadowed.setdefault(kept, path)
+                continue
             v = state.videos[path]
             v.asset = v.asset.model_copy(
                 update={
@@ -83,7 +103,9 @@ class VideoDuplicatesStep(Step):
                     "reason": f"dedup: {dup.kind[path]} duplicate of {kept}",
                 }
             )
+        accepted_in_review = reviewer_accepted(ctx.catalog) if shadowed else set()
         by_owner = state.videos_by_owner()
+        flagged = 0
         for it in state.live():
             mine = by_owner.get(it.key, [])
             if it.status == Status.REJECTED:
@@ -95,18 +117,26 @@ class VideoDuplicatesStep(Step):
                 it.decide(
                     Status.DUPLICATE, f"dedup: {dup.kind[mine[0]]} duplicate of {owner}", duplicate_of=owner
                 )
+            elif (seen := next((p for p in mine if p in shadowed), None)) is not None and (
+                it.item.source,
+                it.item.source_id,
+            ) not in accepted_in_review:
+                gone = shadowed[seen]
+                it.decide(Status.NEEDS_REVIEW, review_rejected_twin(dup.kind[gone], frozen[gone]))
+                flagged += 1
         return StepReport(
             {
                 "duplicate_videos": dict(Counter(dup.kind.values())),
                 "duplicate_clusters": len(dup.clusters),
                 "pairs_recomputed": dup.pairs_recomputed,
+                "duplicates_of_review_rejected": flagged,
             }
         )
 
     def _fingerprint(self, state: CleaningState, ctx: StepContext) -> None:
         """Set ``fingerprint`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
         todo: dict[str, VideoState] = {}
-        for v in state.videos.values():
+        for v in [*state.videos.values(), *state.review_rejected.values()]:
             v.fingerprint = _cached_fingerprint(ctx.cache.get(v.asset.sha256, "fingerprint"))
             if v.fingerprint is None:  # not cached, or a damaged entry: fingerprinted again
                 todo.setdefault(v.asset.sha256 or v.asset.path, v)
@@ -143,6 +173,13 @@ class VideoDuplicatesStep(Step):
                 self._reject_corrupt(state, ctx, v, out.value.corrupt)
             else:
                 v.fingerprint = out.value.fingerprint
+        for path, v in list(state.review_rejected.items()):
+            if v.fingerprint is None:
+                out = results[v.asset.sha256 or path]
+                if out.ok and out.value.fingerprint is not None:
+                    v.fingerprint = out.value.fingerprint
+                else:  # gone or damaged since review: it can shadow nothing
+                    del state.review_rejected[path]
 
     @staticmethod
     def _reject_corrupt(state: CleaningState, ctx: StepContext, v: VideoState, message: str) -> None:
@@ -151,6 +188,15 @@ class VideoDuplicatesStep(Step):
         it = state.items[v.owner]
         it.assets = [bad if a.kind == AssetKind.VIDEO and a.path == bad.path else a for a in it.assets]
         del state.videos[v.asset.path]
+
+
+#: the keep rule's rank of a video whose item review rejected: after every item cleaning decides
+REVIEW_REJECTED = 5
+
+
+def review_rejected_twin(kind: str, rejected: VideoState) -> str:
+    """The needs_review reason of the item kept in a cluster with a video review rejected."""
+    return f"dedup: {kind} duplicate of {rejected.owner}, which review rejected: accept it in review to publish it"
 
 
 def usability(it: ItemState, rules: Rules | None) -> int:

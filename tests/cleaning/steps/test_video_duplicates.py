@@ -40,6 +40,7 @@ def test_a_reencoded_video_makes_its_item_a_duplicate(ctx):
         "duplicate_videos": {"reencode": 1},
         "duplicate_clusters": 1,
         "pairs_recomputed": 0,
+        "duplicates_of_review_rejected": 0,
     }
 
 
