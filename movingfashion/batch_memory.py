@@ -14,7 +14,9 @@ do) and the receiver maps it once; it gets plain tensors. A slot is reused only 
 side holds it: the worker counts the tensors it still holds on it, and the slot's header counts
 the times it was sent (written by the worker) and released (written by the receiver, when the
 last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
-of it, keeps its slot out of use for as long as it lives.
+of one of its large tensors (``frames``, ``shop``), keeps its slot out of use for as long as it
+lives. Tensors under :data:`MIN_POOLED` bytes (indices, labels, boxes, masks, lengths) are not
+cut from the slot: a loop that keeps them (for its metrics) keeps their own bytes, not the batch's.
 
 Outside an arena, without ``os.memfd_create`` (not Linux), or once the pool holds
 :data:`MAX_SLOTS` busy slots, a tensor takes torch's fresh shared memory as before. The
@@ -48,6 +50,10 @@ _SENT, _RELEASED = 0, 8
 #: replaced, and with none free the tensor takes fresh shared memory). A batch takes one, and
 #: a worker has ``prefetch_factor`` + 1 batches in flight plus those the training loop keeps.
 MAX_SLOTS = 64
+#: Tensors smaller than this many bytes take torch's fresh shared memory, not a slot: the small
+#: fields of a batch (``index``, ``df2_class``, ``boxes``, ``mask``...) that a training loop keeps
+#: would otherwise keep the whole batch's slot (its frames) out of use.
+MIN_POOLED = 64 * 1024
 #: Slot sizes are rounded up to this, so batches of slightly different sizes share slots.
 GRAIN = 256 * 1024
 #: Tensors in a slot start at multiples of this many bytes.
@@ -172,12 +178,14 @@ def arena() -> Iterator[None]:
 
 def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
     """An uninitialised tensor cut from the open :func:`arena`'s slot, for a batch a DataLoader
-    worker will send; None outside an arena, without memfd, or with every slot busy (the caller
-    then takes torch's shared memory)."""
+    worker will send; None outside an arena, without memfd, for fewer than :data:`MIN_POOLED`
+    bytes, or with every slot busy (the caller then takes torch's shared memory)."""
     global _pool
     if not getattr(_arena_depth, "n", 0) or not hasattr(os, "memfd_create"):
         return None
     nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * dtype.itemsize
+    if nbytes < MIN_POOLED:
+        return None
     if _pool is None:
         _pool = _Pool()
         ForkingPickler.register(torch.Tensor, _reduce_tensor)

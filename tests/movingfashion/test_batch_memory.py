@@ -13,7 +13,8 @@ from movingfashion.batching import collate_clips, loader_settings
 
 
 class _Numbered(torch.utils.data.Dataset):
-    """Item i: 2 or 3 frames full of i (mod 251), boxes of i, a shop of i, a label."""
+    """Item i: 2 or 3 frames full of i (mod 251), boxes of i, a shop of i, a label (a batch of 4
+    has frames and shops above ``MIN_POOLED``, its other tensors under it)."""
 
     def __len__(self) -> int:
         return 24
@@ -22,19 +23,24 @@ class _Numbered(torch.utils.data.Dataset):
         n = 2 + i % 2
         v = i % 251
         return {
-            "frames": torch.full((n, 3, 32, 32), v, dtype=torch.uint8),
+            "frames": torch.full((n, 3, 96, 96), v, dtype=torch.uint8),
             "boxes": torch.full((n, 4), float(i)),
             "frame_indices": torch.arange(n) + i,
-            "shop": torch.full((3, 32, 32), v, dtype=torch.uint8),
+            "shop": torch.full((3, 96, 96), v, dtype=torch.uint8),
             "label": i % 13,
             "product_id": f"p{i}",
         }
+
+
+#: the small tensors of a batch (labels, boxes, indices, mask, lengths)
+SMALL = ("label", "boxes", "frame_indices", "mask", "lengths")
 
 
 def _collate_with_stats(items: list[dict]) -> dict:
     batch = collate_clips(items)
     batch["pool"] = batch_memory.pool_stats()
     batch["in_slot"] = batch_memory.in_slot(batch["frames"])
+    batch["small_in_slot"] = [k for k in SMALL if batch_memory.in_slot(batch[k])]
     return batch
 
 
@@ -92,6 +98,23 @@ def test_slots_are_reused():
             created = max(created, batch["pool"]["created"])
     prefetch = loader_settings(2)["prefetch_factor"]
     assert 1 <= created <= prefetch + 3
+
+
+def test_keeping_the_small_tensors_of_every_batch_keeps_no_slot():
+    """A loop that keeps each batch's labels, boxes, mask and lengths (for its metrics) keeps
+    their bytes only: they are not cut from the batch's slot, so the worker reuses its slots as
+    when nothing is kept (each kept label held its batch's frames before: one slot a batch)."""
+    dl = _loader(1)
+    kept, created = [], 0
+    for _ in range(6):
+        for batch in dl:
+            assert batch["in_slot"] and batch["small_in_slot"] == []
+            kept.append({k: batch[k] for k in SMALL})
+            created = max(created, batch["pool"]["created"])
+    assert created <= loader_settings(1)["prefetch_factor"] + 3
+    for k, small in enumerate(kept):
+        want = _expected(4 * (k % 6))
+        assert torch.equal(small["label"], want["label"]) and torch.equal(small["lengths"], want["lengths"])
 
 
 def test_a_full_pool_falls_back_to_fresh_shared_memory(monkeypatch):
