@@ -13,7 +13,10 @@ Design choices (documented contract):
 * **Which video** of a product with several: ``videos="random"`` picks one per item with the
   item's generator (default in training), ``"first"`` always the first usable one (default in
   evaluation), ``"all"`` makes one item per (product, video).
-* **Randomness** only in training, from a generator seeded by ``(seed, epoch, index)``; call
+* **Randomness** only in training, from a generator seeded by ``(seed, epoch, index)``
+  (``seed=None``: torch's seed, ``torch.initial_seed()``, when the dataset is made, so
+  ``torch.manual_seed(s)`` first makes the clips reproducible, and DDP ranks seeded alike draw
+  alike; unseeded, every process draws its own); call
   :meth:`MovingFashionDataset.set_epoch` every epoch, before iterating the loader (the epoch
   lives in shared memory, :class:`movingfashion.epochs.SharedEpoch`, so workers see it, the
   persistent ones of :func:`~movingfashion.batching.loader_settings` included). Indices ``>= len(dataset)`` are allowed and map to
@@ -476,6 +479,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``transforms`` of its detection datasets do: e.g. a ``torchvision.transforms.v2`` pipeline
     called on ``(tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY",
     canvas_size=(H, W)))``. It runs after ``transform``.
+
+    ``seed`` fixes the training draws (frames, video) of every epoch, in any number of
+    DataLoader workers; without it the dataset takes torch's seed when it is made
+    (``torch.manual_seed`` before it makes runs reproducible; see the module docstring).
     """
 
     def __init__(
@@ -554,11 +561,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 f"dtype must be one of {', '.join(str(d) for d in ITEM_DTYPES)}, got {dtype!r}", where="dtype"
             )
         cache_size = _whole(cache_size, "cache_size")
-        self.seed = (
-            _whole(seed, "seed", least=0)
-            if seed is not None
-            else int(np.random.SeedSequence().entropy % (2**31))
-        )
+        self.seed = _whole(seed, "seed", least=0) if seed is not None else torch.initial_seed() % 2**31
         self._epoch = SharedEpoch(0)
         if backend not in backend_names():
             raise ConfigError(
@@ -1094,7 +1097,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 replaced.append(
                     {"index": i, "product_id": rec.product_id, "video_path": video, "reason": str(exc)}
                 )
-                self._note_skip(rec.product_id, str(exc))
+                self._note_skip(rec.product_id, str(exc), video)
                 continue
             if replaced:
                 item["skipped"] = replaced
@@ -1115,11 +1118,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         given = str(video.path)
         if worker_cwd is not None and not os.path.isabs(given):
             text = text.replace(os.path.join(worker_cwd, given), given)
-        self._note_skip(rec.product_id, text)
+        self._note_skip(rec.product_id, text, video.rel_path)
 
-    def _note_skip(self, pid: str, reason: str) -> None:
-        if (pid, reason) not in self._skip_seen:
-            self._skip_seen.add((pid, reason))
+    def _note_skip(self, pid: str, reason: str, video: str | None = None) -> None:
+        """List (and warn about) a skip once: once per product and video when the video is
+        known (a decoder's message names the frames drawn, which differ from epoch to epoch),
+        else once per product and reason."""
+        seen = (pid, f"video:{video}" if video else reason)
+        if seen not in self._skip_seen:
+            self._skip_seen.add(seen)
             self.skipped.append((pid, reason))
             log.warning("%s: skipped product '%s': %s", self.split_path, pid, reason)
 
@@ -1129,7 +1136,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         with every batch: after the epoch ``dataset.skipped`` lists each bad row or file once."""
         found = list(batch.get("skipped") or ())
         for s in found:
-            self._note_skip(str(s["product_id"]), str(s["reason"]))
+            self._note_skip(str(s["product_id"]), str(s["reason"]), s.get("video_path"))
         return found
 
     def _item(self, index: int) -> dict[str, Any]:

@@ -168,3 +168,14 @@ def test_whole_frame_items_are_planned_on_the_decoded_length_from_the_first_load
     first, second = ds[i], ds[i]
     assert first["frame_indices"].tolist() == second["frame_indices"].tolist() == want
     assert [read_code(f) for f in first["frames"].mul(255).round().byte().permute(0, 2, 3, 1).numpy()] == want
+
+
+def test_without_a_seed_the_draws_follow_torchs_seed(tiny_dataset):
+    """``torch.manual_seed`` before the dataset is made reproduces its clips (each process drew
+    its own seed from the OS before: runs and DDP ranks differed whatever torch was seeded with)."""
+    plans = []
+    for s in (5, 5, 6):
+        torch.manual_seed(s)
+        ds = MovingFashionDataset(tiny_dataset, "train", frames=4)
+        plans.append([ds.plan(i)[2] for i in range(len(ds))])
+    assert plans[0] == plans[1] and plans[0] != plans[2]

@@ -129,3 +129,32 @@ def test_every_item_undecodable_is_one_clear_error(bad_video):
     with pytest.raises(MediaError, match="none of the 4 items loads"):
         ds[0]
     assert sorted({pid for pid, _ in ds.skipped}) == ["101", "102", "ab_C"]
+
+
+def test_a_video_that_stops_decoding_mid_run_is_listed_once_over_epochs(tiny_dataset, tmp_path, monkeypatch):
+    """A video that fails to decode after the dataset opened it (cut short while in use: the
+    decoder's message names the frames drawn, which differ every epoch) was listed and warned
+    about once per epoch, although each bad file is listed once."""
+    root = _copy(tiny_dataset, tmp_path)
+    ds = MovingFashionDataset(root, "train", on_bad="skip", seed=0, frames=4)
+    real = MovingFashionDataset._decode_list
+
+    def cut_short(self, video, idx, reader=None):
+        if video.rel_path == "videos/101_0.mp4":
+            raise MediaError(f"cannot decode frames {sorted(set(idx))}", where=str(video.path))
+        return real(self, video, idx, reader)
+
+    monkeypatch.setattr(MovingFashionDataset, "_decode_list", cut_short)
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        assert "101" not in [ds[i]["product_id"] for i in range(len(ds))]
+    listed = [reason for pid, reason in ds.skipped if pid == "101"]
+    assert len(listed) == 1 and "101_0.mp4" in listed[0], ds.skipped
+    # and in the main process, from the records a DataLoader worker's copy sends with its items
+    worker = MovingFashionDataset(root, "train", on_bad="skip", seed=0, frames=4)
+    main = MovingFashionDataset(root, "train", on_bad="skip", seed=0, frames=4)
+    for epoch in range(3):
+        worker.set_epoch(epoch)
+        for i in range(len(worker)):
+            main.note_skips(worker[i])
+    assert len([r for pid, r in main.skipped if pid == "101"]) == 1, main.skipped
