@@ -25,7 +25,7 @@ from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import CleaningState, VideoState
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image, write_image
-from schemas.atomic import sha256_file
+from schemas.atomic import sha256_file, sweep_partials
 from schemas.faults import reraise_local_fault
 from schemas.geometry import Box
 from schemas.items import SPLITSCREEN_URL, AssetKind, Crop, ImageProbe, MediaAsset, Status
@@ -156,6 +156,8 @@ class SplitScreenStep(Step):
             v = state.videos[path]
             cached = ctx.cache.get(v.asset.sha256, "splitscreen")
             shop = ctx.path(recovered_shop_path(path)) if path in wanted else None
+            if shop is not None:
+                sweep_partials(shop.parent)  # a still half a killed run left half-written
             if not split_entry_ok(cached) or (
                 cached["found"] and shop is not None and not _made_from(ctx, v, shop)
             ):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 import cleaning.steps.split_screen as split_step
@@ -147,3 +149,24 @@ def test_a_blank_half_over_a_moving_one_is_no_split_screen(ctx):
     assert report.counts == {"split_screen_videos": 0, "shops_recovered": 0}
     assert v.asset.crop is None and state.derived == []
     assert not (ctx.root / "tiktok/blank/shop-recovered.png").exists()
+
+
+def test_a_rerun_removes_the_still_half_a_killed_run_left_half_written(ctx):
+    """A clean killed while it wrote a recovered shop image left ``.shop-recovered.png.<host>-<pid>
+    .<random>.part`` in the item's folder for good; a rerun removes it (a live writer's stays)."""
+    import subprocess
+    import sys
+
+    from schemas.atomic import host_tag
+
+    SplitScreenStep().run(_state(ctx)[0], ctx)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    folder = ctx.root / "tiktok/split"
+    dead = folder / f".shop-recovered.png.{host_tag()}-{int(gone.stdout)}.k1ll3d.part"
+    live = folder / f".shop-recovered.png.{host_tag()}-{os.getpid()}.w0rk1n.part"
+    for p in (dead, live):
+        p.write_bytes(b"\x89PNG half")
+    SplitScreenStep().run(_state(fresh_context(ctx))[0], fresh_context(ctx))
+    assert not dead.exists() and live.exists()
