@@ -84,6 +84,9 @@ class ItemState:
     duplicate_of: str | None = None
     df2_class: int | None = None
     failure: Failure | None = None
+    #: the split the catalog had placed the item in before this run (None: never placed): a
+    #: published product keeps its video against a copy collected later (``video_duplicates``)
+    placed: str | None = None
 
     @property
     def key(self) -> str:
@@ -146,6 +149,7 @@ class CleaningState:
                 row.item,
                 collected=[a for a in assets if not (a.url or "").startswith(DERIVED_URLS)],
                 derived_before=[a for a in assets if (a.url or "").startswith(DERIVED_URLS)],
+                placed=row.split,
             )
             state.items[it.key] = it
         return state

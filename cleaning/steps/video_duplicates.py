@@ -8,7 +8,8 @@ and an item all of whose videos are duplicates becomes a ``duplicate`` item poin
 item that owns the kept video. The kept video is one whose item can be accepted when the cluster
 has one (:func:`usability`: not rejected, not non-clothing by the taxonomy rules, with a shop image
 or carousel candidates to pick one from), so a usable item is never lost as the duplicate of an
-unusable one. Fingerprints and the verified evidence of candidate pairs are cached by SHA-256.
+unusable one; among those, one a split already holds (:func:`keep_rank`), so a re-post or
+re-listing collected later never takes a published product's place (or its id). Fingerprints and the verified evidence of candidate pairs are cached by SHA-256.
 
 The videos of items a reviewer rejected (``review: ...``) take part too, ranked after every other
 video and never re-decided: the item that keeps a video of such a cluster becomes needs_review
@@ -85,7 +86,7 @@ class VideoDuplicatesStep(Step):
                 return REVIEW_REJECTED  # kept only in a cluster of rejected videos alone
             owner = state.videos[r.key].owner
             if owner not in rank:
-                rank[owner] = usability(state.items[owner], rules)
+                rank[owner] = keep_rank(state.items[owner], rules)
             return rank[owner]
 
         dup = find_video_duplicates(records, ctx.cfg.dedup, prefer=prefer, known=PairEvidenceCache(ctx.cache))
@@ -191,12 +192,20 @@ class VideoDuplicatesStep(Step):
 
 
 #: the keep rule's rank of a video whose item review rejected: after every item cleaning decides
-REVIEW_REJECTED = 5
+REVIEW_REJECTED = 10
 
 
 def review_rejected_twin(kind: str, rejected: VideoState) -> str:
     """The needs_review reason of the item kept in a cluster with a video review rejected."""
     return f"dedup: {kind} duplicate of {rejected.owner}, which review rejected: accept it in review to publish it"
+
+
+def keep_rank(it: ItemState, rules: Rules | None) -> int:
+    """The keep rule's first criterion for the videos of ``it`` (lower kept first): its
+    :func:`usability`, then an item a split already holds (a published product) before one never
+    placed, so a copy collected later neither takes a published product out of its split nor
+    renames it."""
+    return 2 * usability(it, rules) + (it.placed is None)
 
 
 def usability(it: ItemState, rules: Rules | None) -> int:

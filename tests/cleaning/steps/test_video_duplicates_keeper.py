@@ -56,6 +56,29 @@ def test_a_non_clothing_item_does_not_keep_the_video_of_a_garment(ctx):
     assert (a.status, a.duplicate_of) == (Status.DUPLICATE, "tiktok/b")
 
 
+def test_a_published_item_keeps_its_video_against_a_copy_collected_later(ctx):
+    """Both can be accepted and a (the copy collected later) sorts first: b, which a split already
+    holds, keeps the video, so the copy neither takes the published product out of its split nor
+    renames it (a won the tie before, on its smaller key)."""
+    b = _with_shop(item("b"))
+    b.placed = "test"
+    state = _pair(ctx, _with_shop(item("a")), b)
+    VideoDuplicatesStep().run(state, ctx)
+    a, b = state.items["tiktok/a"], state.items["tiktok/b"]
+    assert b.status == Status.ACCEPTED
+    assert (a.status, a.duplicate_of) == (Status.DUPLICATE, "tiktok/b")
+
+
+def test_a_published_item_that_cannot_be_accepted_does_not_keep_the_video(ctx):
+    """Usability comes first: a placed item without a shop image gives way to one that has one."""
+    a = item("a")
+    a.placed = "train"
+    state = _pair(ctx, a, _with_shop(item("b")))
+    VideoDuplicatesStep().run(state, ctx)
+    assert state.items["tiktok/b"].status == Status.ACCEPTED
+    assert state.items["tiktok/a"].duplicate_of == "tiktok/b"
+
+
 def test_a_rerun_verifies_no_candidate_pair_again(ctx, monkeypatch):
     VideoDuplicatesStep().run(_pair(ctx, item("a"), item("b")), ctx)
     later = fresh_context(ctx)
