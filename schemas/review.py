@@ -595,6 +595,16 @@ def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
     return out
 
 
+def review_classes(cat: Catalog) -> dict[tuple[str, str], int]:
+    """(source, source_id) -> the DeepFashion2 class the latest live ``class`` decision of the
+    item set, over all its videos (``mf clean`` keeps it in place of its taxonomy's)."""
+    out: dict[tuple[str, str], int] = {}
+    for d in list_decisions(cat):  # in id order: the latest wins
+        if d.kind == "class" and d.df2_class is not None and d.source and d.source_id:
+            out[(d.source, d.source_id)] = d.df2_class
+    return out
+
+
 # -- the shop image review chose ------------------------------------------------------------------
 
 
