@@ -158,7 +158,11 @@ class BuildReport:
     #: rule signals missing from stored tracklet files (older files: signal -> files; --force)
     flag_signals_missing: dict[str, int] = field(default_factory=dict)
     failed: list[dict[str, str]] = field(default_factory=list)
+    #: flagged videos no reviewer has accepted since their flag (``{"video", "reason"}``)
     needs_review: list[dict[str, str]] = field(default_factory=list)
+    #: flagged videos a reviewer accepted after the catalog's flag of them: decided, their file
+    #: keeps the flag it was built with (the review queue does not list them)
+    accepted_in_review: list[dict[str, str]] = field(default_factory=list)
     frames_detected: int = 0
     detections: int = 0
     seconds: float = 0.0
@@ -1837,8 +1841,14 @@ def _build_jobs(
         written += settled.written
         rep.flag_thresholds = settled.thresholds
         rep.flag_signals_missing = settled.missing
+        if cat is not None and settled.flagged:  # read after this run's marks: its flags are newer
+            accepts, flags = review_accepts(root, cat), catalog_flag_times(cat)
         for i, reason in settled.flagged:
-            rep.needs_review.append({"video": jobs[i].stem, "reason": reason})
+            entry = {"video": jobs[i].stem, "reason": reason}
+            if cat is not None and accepted_since_flag(jobs[i], accepts, flags):  # type: ignore[arg-type]
+                rep.accepted_in_review.append(entry)  # decided by a reviewer since its flag
+            else:
+                rep.needs_review.append(entry)
         rep.failed.sort(key=lambda e: order[id(e)])
         if write_official_json:
             rep.official_updated = merge_official(root)  # read again under the lock

@@ -264,7 +264,13 @@ def build(
         as_json,
         lambda d: (
             f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
-            f"{len(d['needs_review'])} need review; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
+            f"{len(d['needs_review'])} need review"
+            + (
+                f" ({len(d['accepted_in_review'])} more flagged, accepted in review)"
+                if d["accepted_in_review"]
+                else ""
+            )
+            + f"; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
             + "".join(
                 f"\n  review flag: {s} {t:.3g} on this dataset" for s, t in d["flag_thresholds"].items()
             )

@@ -3,7 +3,8 @@ back by ``mf publish``, which keeps its tracklet file; the review page shows its
 accept, ``mf publish`` publishes it with its tracklet (the loader reads it), the next
 ``mf-tracklets build`` keeps it and leaves the catalog accepted, and ``mf verify`` holds
 throughout. A video whose file an older publish deleted is built anew without marking the
-catalog again when a reviewer accepted it after the flag."""
+catalog again when a reviewer accepted it after the flag. A build's summary counts an accepted
+flagged video apart from those that still need review."""
 
 from __future__ import annotations
 
@@ -101,6 +102,10 @@ def test_an_accepted_flagged_video_is_published_with_its_tracklet_and_stays_acce
     assert code == 0, err
     assert _status(cat_path, pid)[0] == Status.ACCEPTED
     assert kept.read_bytes() == before
+    # its file keeps its flag, but the summary no longer counts it as needing review
+    rep = json.loads(out)
+    assert [e["video"] for e in rep["accepted_in_review"]] == [stem], rep["accepted_in_review"]
+    assert stem not in {e["video"] for e in rep["needs_review"]}
     code, out, err = run_mf(["publish", *where, "--out", str(ds), "--json"], capsys)
     assert code == 0, err
     assert pid in _splits(ds) and _splits(ds)[pid].tracklets[0]
