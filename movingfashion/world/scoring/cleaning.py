@@ -142,6 +142,7 @@ def score_cleaning(
     correct = total = 0
     nonclothing = rejected_nc = 0
     wrong_true, wrong_pred = set(), set()
+    before_review = reasons_before_review(catalog)
     for p in truth.products:
         row = catalog.get_item(p.source, p.product_id)
         if row is None:
@@ -156,7 +157,8 @@ def score_cleaning(
             correct += row.df2_class == p.df2_class
         if p.wrong_shop and p.videos and row.status != Status.DUPLICATE and p.df2_class is not None:
             wrong_true.add(p.product_id)
-        if (row.reason or "").startswith("association:"):
+        reason = before_review.get((p.source, p.product_id), row.reason)  # what cleaning said
+        if (reason or "").startswith("association:"):
             wrong_pred.add(p.product_id)
     out = {
         "duplicates": dup,
@@ -167,6 +169,21 @@ def score_cleaning(
     }
     out["wrong_association"] = association_scores(catalog, truth, wrong_true, wrong_pred)
     out["product_groups"] = product_group_scores(catalog, truth)
+    return out
+
+
+def reasons_before_review(catalog: Catalog) -> dict[tuple[str, str], str | None]:
+    """(source, source_id) -> the item's reason before the review reject that now stands on it
+    (a reject replaces cleaning's flag, ``association: ...``, with its own reason)."""
+    from schemas.review import list_decisions
+
+    out: dict[tuple[str, str], str | None] = {}
+    for d in list_decisions(catalog):  # live decisions in id order: the latest verdict wins
+        if d.source and d.source_id and d.kind in ("accept", "reject"):
+            if d.kind == "reject":
+                out[(d.source, d.source_id)] = (d.prev or {}).get("reason")
+            else:
+                out.pop((d.source, d.source_id), None)
     return out
 
 

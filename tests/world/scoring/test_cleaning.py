@@ -80,6 +80,29 @@ def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
     )
 
 
+def test_a_flag_a_reviewer_then_rejected_counts_as_caught(seeded, small_world, world_truth):
+    """The review reject replaces cleaning's ``association:`` reason: the wrong pair the check
+    caught and the reviewer confirmed was scored as missed."""
+    from schemas.review import record_decision
+
+    path, root = seeded
+    with Catalog(path) as cat:
+        wrong = [p for p in world_truth.products if p.wrong_shop and p.videos and p.df2_class is not None]
+        assert wrong
+        for p in world_truth.products:
+            cat.set_item_state(p.source, p.product_id, df2_class=p.df2_class, product_id=p.product_id)
+        for p in wrong:
+            cat.set_item_state(
+                p.source, p.product_id, status=Status.NEEDS_REVIEW, reason="association: low match score 0.1"
+            )
+        cat.set_meta("associations", {"ran": True})
+        for p in wrong:
+            record_decision(cat, video=f"videos/{p.product_id}_0.mp4", product_id=p.product_id, kind="reject")
+        assert all(cat.get_item(p.source, p.product_id).reason.startswith("review:") for p in wrong)
+        s = score_cleaning(cat, root, world_truth, small_world)["wrong_association"]
+    assert s["missed"] == [] and s["recall"] == 1.0, s
+
+
 def test_recovered_stills_mean_max_and_wrong_size(tmp_path):
     """Recovered split-screen stills off by 1 and 3 grey levels, and one of the wrong size: mean
     2.0, worst 3.0, one counted apart (not a number the others' figures hide)."""
