@@ -32,6 +32,7 @@ def open_source(
     workers: int = 4,
     retry_rejected: bool = False,
     dry_run: bool = False,
+    recheck: bool = False,
     **options: Any,
 ) -> Iterator[Source]:
     """The source ``source`` ready to collect ``targets`` into ``root`` and the catalog.
@@ -47,7 +48,8 @@ def open_source(
     cls = source_class(source)
     options = {k: v for k, v in options.items() if v is not None}
     cls.check_options(options)
-    cls.check_targets(targets)
+    if not recheck:  # a recheck reads the catalog's items, not targets
+        cls.check_targets(targets)
     policy = cls.policy(cfg, targets, **options)
     if not dry_run:
         Path(root).mkdir(parents=True, exist_ok=True)
@@ -87,6 +89,7 @@ def collect(
     show_progress: bool | None = None,
     out: str | os.PathLike[str] | None = None,
     ray_address: str | None = None,
+    recheck: bool = False,
     **options: Any,
 ) -> Summary:
     """Collect ``targets`` of ``source`` into ``root`` and the catalog; returns the run summary.
@@ -97,7 +100,9 @@ def collect(
     at ``ray_address``, else ``$RAY_ADDRESS``, else a local Ray; ``root`` must then be a folder
     every node sees); the catalog is written by this process only. ``dry_run``: discover only,
     and tell the items a run would fetch from those it would skip (:class:`~collectors.runner.DryRunSummary`);
-    nothing is fetched or created, an existing catalog is only read.
+    nothing is fetched or created, an existing catalog is only read. ``recheck``: no targets;
+    ask the site about every item of ``source`` collected before and reject those it no longer
+    has (:func:`collectors.recheck.recheck_items`: takedowns).
     """
     if out is not None:
         if root is not None:
@@ -112,6 +117,10 @@ def collect(
     catalog = catalog if catalog is not None else Path(root) / "catalog.sqlite"
     cls = source_class(source)  # bad options or targets fail before an executor is started
     cls.check_options({k for k, v in options.items() if v is not None})
+    if recheck:
+        return _recheck(
+            cls, targets, root, catalog, cfg, workers, limit, dry_run, retry_rejected, show_progress, options
+        )
     cls.check_targets(targets)
     # the executor first: a cluster that cannot be joined stops the run before anything is created
     name = "local" if dry_run else cfg.executor
@@ -139,3 +148,44 @@ def collect(
             show_progress=show_progress,
             options={k: v for k, v in options.items() if v is not None},
         )
+
+
+def _recheck(
+    cls: type[Source],
+    targets: Sequence[str],
+    root: str | os.PathLike[str],
+    catalog: str | os.PathLike[str],
+    cfg: CollectConfig,
+    workers: int,
+    limit: int | None,
+    dry_run: bool,
+    retry_rejected: bool,
+    show_progress: bool | None,
+    options: dict[str, Any],
+) -> Summary:
+    """``collect(recheck=True)``: the catalog's items of ``cls`` asked again, on this machine."""
+    from collectors.recheck import recheck_items
+
+    clash = [
+        n
+        for n, on in (
+            ("targets", bool(targets)),
+            ("--dry-run", dry_run),
+            ("--retry-rejected", retry_rejected),
+        )
+        if on
+    ]
+    if clash:
+        raise ConfigError(
+            f"--recheck asks about the items the catalog holds: it takes no {' or '.join(clash)}",
+            where="--recheck",
+            hint="run the recheck alone; --limit caps how many items it asks about",
+        )
+    if cls.recheck_note:  # refused before the catalog or a client is opened
+        raise ConfigError(f"{cls.name} items cannot be rechecked: {cls.recheck_note}", where="--recheck")
+    if not Path(catalog).is_file():
+        raise ConfigError(f"no catalog at {catalog}: nothing was collected to recheck", where="--catalog")
+    with open_source(
+        str(cls.name), (), root=root, catalog=catalog, cfg=cfg, workers=workers, recheck=True, **options
+    ) as src:
+        return recheck_items(src, limit=limit, workers=workers, show_progress=show_progress)

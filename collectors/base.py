@@ -107,6 +107,9 @@ class Source(ABC):
     examples: ClassVar[tuple[str, ...]] = ()
     #: False: no target means a default (Net-A-Porter's configured listing).
     needs_targets: ClassVar[bool] = True
+    #: why ``--recheck`` cannot ask this source's site about one item at a time (None: it can,
+    #: through :meth:`describe`; :mod:`collectors.recheck`)
+    recheck_note: ClassVar[str | None] = None
 
     def __init__(self, ctx: CollectContext) -> None:
         self.ctx = ctx

@@ -91,6 +91,13 @@ def _common_params() -> list[click.Parameter]:
             "rejections by cleaning or review stay.",
         ),
         click.Option(
+            ["--recheck"],
+            is_flag=True,
+            help="Ask the site again about every item of this source collected before (no "
+            "TARGETS, nothing downloaded): items it no longer has (404/410, post deleted, product "
+            "page gone) are rejected, so the next mf publish drops them (takedowns).",
+        ),
+        click.Option(
             ["--progress/--no-progress"],
             default=None,
             help="Progress on stderr [default: a bar on a terminal, a line every 10 s in a log or pipe].",
@@ -146,6 +153,7 @@ def _run(
     executor: str | None,
     ray_address: str | None,
     retry_rejected: bool,
+    recheck: bool,
     progress: bool | None,
     verbose: int,
     as_json: bool,
@@ -182,6 +190,7 @@ def _run(
         retry_rejected=retry_rejected,
         show_progress=progress,
         ray_address=ray_address,
+        recheck=recheck,
         **options,
     )
     # like every command's --json: an "executor" block only when a remote executor ran the items
@@ -193,6 +202,11 @@ def _run(
     if summary.stopped:
         click.echo(summary.stopped["message"], err=True)
         sys.exit(1)
+    if recheck:  # gone items are what a recheck is for: only unanswered ones fail the run
+        exit_if_failed(
+            summary.failed, note=None if as_json else f"{summary.failed} not answered: rerun to ask again"
+        )
+        return
     note = (
         f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
         "the failed ones, --retry-rejected the rejected ones)"

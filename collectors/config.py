@@ -294,6 +294,14 @@ class CollectConfig(_Model):
     workers: int = Field(
         4, ge=1, le=MAX_WORKERS, description="items collected at once (downloads in flight; --workers)"
     )
+    recheck_max_gone_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="--recheck marks nothing gone when more than this share of the items asked "
+        "(and at least 5) answer gone: a site answering 404 for everything (moved, a login wall) "
+        "is not a mass takedown",
+    )
 
     @field_validator("executor")
     @classmethod

@@ -76,10 +76,16 @@ BUSY = "busy_elsewhere"
 _BUSY_WHO = "another run is collecting this item"
 
 
+#: reason prefix of an item a recheck found gone at its source (``gone: http_404``;
+#: :mod:`collectors.recheck`): a collector's rejection too
+GONE_PREFIX = "gone: "
+
+
 def collector_rejected(status: str | None, reason: str | None) -> bool:
-    """Whether an item's state is a collector's own rejection (a final reason of a fetch, which
-    ``--retry-rejected`` retries), not a decision cleaning or review took after collection."""
-    return status == Status.REJECTED and reason in FINAL_REASONS
+    """Whether an item's state is a collector's own rejection (a final reason of a fetch, or an
+    item a recheck found gone; ``--retry-rejected`` retries them), not a decision cleaning or
+    review took after collection."""
+    return status == Status.REJECTED and (reason in FINAL_REASONS or (reason or "").startswith(GONE_PREFIX))
 
 
 def status_for(reason: str) -> Status:

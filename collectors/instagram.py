@@ -259,6 +259,7 @@ class Instagram(Source):
     examples = (
         "mf-collect instagram world/fixtures/instagram/ --root data --base-url http://127.0.0.1:8765",
         "mf-collect instagram https://www.instagram.com/p/CxAbc01/ --root data --dry-run",
+        "mf-collect instagram --recheck --root data --base-url http://127.0.0.1:8765   # posts deleted since?",
     )
 
     def __init__(
@@ -561,6 +562,12 @@ def _safe(fn: Any) -> Any:
         return None
 
 
+#: the reason of a post query answered with no post: a deleted post, or a wall that hides it (not
+#: a final reason: a collection rerun asks again; ``--recheck`` takes it for gone, see
+#: :mod:`collectors.recheck`)
+POST_NOT_FOUND = "post_not_found"
+
+
 def _ig_reason(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "TooManyRequestsException":
@@ -571,4 +578,6 @@ def _ig_reason(exc: BaseException) -> str:
         return "http_404"
     if name == "QueryReturnedForbiddenException":
         return "http_403"
+    if name == "BadResponseException" and "Fetching Post metadata failed" in str(exc):
+        return POST_NOT_FOUND  # the post query answered no post (a deleted post, or a wall)
     return "instaloader_error"

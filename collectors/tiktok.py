@@ -213,6 +213,11 @@ class TikTok(YtdlSource):
 
     name = SourceName.TIKTOK
     config_section = "tiktok"
+    recheck_note = (
+        "a TikTok video's page is read by yt-dlp's TikTok extractor, whose answer for a removed "
+        "video this toolkit does not map to 'gone' yet (check its items by hand; mf-tracklets "
+        "review --reject takes one out)"
+    )
     target_forms = (
         TargetForm("a video URL", "https://www.tiktok.com/@user/video/7300000000000000001", r"https?://\S+"),
         TargetForm("a user's videos", "tiktok:user:NAME", r"tiktok:user:[\w.-]+"),

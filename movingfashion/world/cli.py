@@ -194,7 +194,7 @@ def generate(
     metavar="NAME=VALUE",
     help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, truncate=<id,...>, "
     "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, oversized_bytes=, "
-    "malformed_jsonld=, no_range=, evil_ids=true, robots_disallow=/path/",
+    "malformed_jsonld=, no_range=, evil_ids=true, robots_disallow=/path/, taken_down=<id,...>",
 )
 @click.option(
     "--fixtures",

@@ -38,6 +38,10 @@ class Faults(BaseModel):
     no_range: list[str] = Field(default_factory=list, description="ignore Range headers (always 200)")
     evil_ids: bool = Field(False, description="listings, sitemap and fixtures also name unsafe ids")
     robots_disallow: list[str] = Field(default_factory=list, description="path prefixes added to robots.txt")
+    taken_down: list[str] = Field(
+        default_factory=list,
+        description="products removed from the sites: pages, posts and media answer 404, listings omit them",
+    )
 
     def applies(self, name: str, product_id: str | None) -> bool:
         return product_id is not None and product_id in getattr(self, name)

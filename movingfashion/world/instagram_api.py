@@ -61,7 +61,7 @@ def api_item(site: Site, p: WorldProduct) -> dict[str, Any]:
 
 
 def _posts(site: Site) -> dict[str, WorldProduct]:
-    return {p.product_id: p for p in site.truth.products if p.source == SourceName.INSTAGRAM and p.videos}
+    return {p.product_id: p for p in site.products.values() if p.source == SourceName.INSTAGRAM and p.videos}
 
 
 def answer(site: Site, path: str, params: dict[str, list[str]]) -> Answer | None:

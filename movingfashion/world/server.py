@@ -134,6 +134,7 @@ class WorldServer:
             evil_ids=self.faults.evil_ids,
             page_size=self.page_size,
             malformed_jsonld=self.faults.malformed_jsonld,
+            taken_down=self.faults.taken_down,
         )
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, args=(0.05,), name="world-server", daemon=True
@@ -164,6 +165,7 @@ class WorldServer:
             if self.site is not None:
                 self.site.evil = faults.evil_ids
                 self.site.malformed = set(faults.malformed_jsonld)
+                self.site.taken_down = set(faults.taken_down)
 
     def write_fixtures(self, out_dir: str | os.PathLike[str]) -> dict[str, Any]:
         """yt-dlp info JSON, the TikTok shop mapping, instaloader structures and a URL list (see fixtures.py)."""

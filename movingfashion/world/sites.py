@@ -47,6 +47,16 @@ def _price(pid: str) -> int:
     return 150 + int.from_bytes(pid.encode()[:4].ljust(4, b"0"), "big") % 1800
 
 
+#: Instagram's start page as a logged-out visitor gets it, in the parts instaloader reads before
+#: a logged-out query: the ``LSD`` token and the (logged-out, 0) ``IG_USER_EIMU``
+START_PAGE = (
+    b'<!DOCTYPE html><html><head><script type="application/json">'
+    b'{"require":[["ScheduledServerJS","handle",null,[{"define":[["LSD",[],{"token":"worldlsd"},323],'
+    b'["CurrentUserInitialData",[],{"IG_USER_EIMU":"0"},1]]}]]]}'
+    b"</script></head><body></body></html>"
+)
+
+
 class Site:
     """URL builder and request router over one world folder."""
 
@@ -58,6 +68,7 @@ class Site:
         evil_ids: bool = False,
         page_size: int = PAGE_SIZE,
         malformed_jsonld: list[str] | None = None,
+        taken_down: list[str] | None = None,
     ) -> None:
         self.world = world_dir
         self.malformed = set(malformed_jsonld or [])
@@ -65,11 +76,23 @@ class Site:
         self.base = base_url.rstrip("/")
         self.evil = evil_ids
         self.page_size = page_size
-        self.products = {p.product_id: p for p in truth.products}
+        self.taken_down = set(taken_down or [])
+
+    @property
+    def taken_down(self) -> set[str]:
+        """Products removed from the sites: their pages, posts and media answer 404 and no
+        listing names them (:attr:`products` leaves them out)."""
+        return self._taken_down
+
+    @taken_down.setter
+    def taken_down(self, ids: set[str]) -> None:
+        self._taken_down = set(ids)
+        #: the products the sites have now, by id
+        self.products = {p.product_id: p for p in self.truth.products if p.product_id not in self._taken_down}
 
     # ------------------------------------------------------------------ URLs
     def nap_products(self) -> list[WorldProduct]:
-        return [p for p in self.truth.products if p.source == SourceName.NETAPORTER]
+        return [p for p in self.products.values() if p.source == SourceName.NETAPORTER]
 
     def nap_path(self, p: WorldProduct | str) -> str:
         if isinstance(p, str):  # an unsafe id: a plausible path with the id URL-encoded
@@ -110,6 +133,8 @@ class Site:
         parts = [unquote(p) for p in path.split("/") if p != ""]
         if path == "/robots.txt":
             return Answer(200, "text/plain; charset=utf-8", b"")  # filled by the server (faults)
+        if path == "/":  # the start page: logged out, instaloader reads its cookie and tokens first
+            return Answer(200, body=START_PAGE, headers={"Set-Cookie": "csrftoken=worldcsrf; Path=/"})
         if path == "/sitemap.xml":
             return Answer(200, "application/xml", self.sitemap().encode())
         if len(parts) >= 3 and parts[:2] == ["en-us", "shop"]:
@@ -235,6 +260,8 @@ class Site:
                 return evil
             try:
                 v = self.truth.video(vid)
+                if v.product_id in self.taken_down:
+                    raise KeyError(vid)
             except KeyError:
                 return Answer(404, body=b"<html><body>Not found</body></html>", media=True, product_id=vid)
             return self._file(v.path, v.product_id, video=True)
