@@ -368,6 +368,7 @@ def _publish_human(res: dict[str, Any]) -> str:
                 "not_cleaned",
                 "split_rule_ignored",
                 "without_tracklets",
+                "same_version",
             )
         }
     )
@@ -387,6 +388,8 @@ def _publish_human(res: dict[str, Any]) -> str:
     text += "".join(f"\n  {b}" for b in verify["breaks"])
     if res["archive"]:
         text += f"\narchive: {res['archive']['path']} (sha256 {res['archive']['sha256']})"
+    if res.get("same_version"):
+        text += f"\nrelease: {res['same_version']}"
     return text
 
 

@@ -719,6 +719,7 @@ def _publish(
     """:func:`publish` from ``plan``, with the publish lock held."""
     info = dataset_info(out, info)  # before anything is written: a malformed record is refused
     described_before = _description_stamps(out)
+    manifest_before = read_manifest(out)
     pub, old_held, accepted, groups = plan.pub, plan.old_held, plan.accepted, plan.groups
     test_video_before = plan.test_video_before
     rule, ignored = publish_rule(catalog, **given)
@@ -817,8 +818,34 @@ def _publish(
             "decoded_before": report.reused,
         },
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
+        "same_version": same_version(manifest_before, read_manifest(out)),
     }
     return res
+
+
+#: the files whose change makes another release of the dataset (its pairs and splits)
+RELEASE_FILES = ("train.json", "test.json")
+
+
+def same_version(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str | None:
+    """A note when this publish changed the split files of a folder published before but its
+    description kept the version (and date) recorded then: two different datasets would carry
+    one version in ``croissant.json`` (``mf publish`` prints it as ``release: ...``); None when
+    nothing is to say."""
+    if not before or not after or not isinstance(before.get("dataset"), dict):
+        return None
+    old, new = before["dataset"], after.get("dataset") or {}
+    files_before, files_after = before.get("files") or {}, after.get("files") or {}
+    if all(files_before.get(f) == files_after.get(f) for f in RELEASE_FILES):
+        return None
+    if old.get("version") != new.get("version"):
+        return None
+    note = (
+        f"the split files changed but the dataset keeps version {new.get('version')!r}"
+        + (f" ({new['date_published']})" if new.get("date_published") else "")
+        + ": give dataset.version (and date_published) in mf publish --config for a new release"
+    )
+    return note
 
 
 #: the folders of files that describe the dataset (not media) besides its top-level files

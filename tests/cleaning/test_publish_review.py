@@ -25,7 +25,7 @@ def test_publish_reads_review_decisions(cleaned_world, tmp_path):
         cat._db.execute(f"VACUUM INTO '{cat_path}'")
     out = tmp_path / "ds"
     with Catalog(cat_path) as cat:
-        publish(cat, cleaned_world.root, out)
+        assert publish(cat, cleaned_world.root, out)["same_version"] is None  # a first release
         first = _entries(out)
         gone, changed = sorted(first)[:2]
         new_class = 13 if first[changed].df2_class != 13 else 12
@@ -37,7 +37,9 @@ def test_publish_reads_review_decisions(cleaned_world, tmp_path):
         row = next(r for r in cat.items() if r.product_id == gone)
         assert row.status == Status.REJECTED
         cat.set_item_state(row.item.source, row.item.source_id, status=Status.ACCEPTED, reason=None)
-        publish(cat, cleaned_world.root, out)
+        res = publish(cat, cleaned_world.root, out)
+        # other pairs under the version the first publish recorded: said (croissant.json)
+        assert "split files changed but the dataset keeps version" in res["same_version"], res["same_version"]
         second = _entries(out)
         assert set(second) == set(first) - {gone}
         assert second[changed].df2_class == new_class
@@ -45,7 +47,7 @@ def test_publish_reads_review_decisions(cleaned_world, tmp_path):
         assert gone not in split and not list((out / "videos").glob(f"{gone}_*"))
         assert f"Products: {len(first) - 1}" in (out / "datasheet.md").read_text()
         again = publish(cat, cleaned_world.root, out)  # idempotent
-        assert again["written"] == 0 and _entries(out) == second
+        assert again["written"] == 0 and _entries(out) == second and again["same_version"] is None
         undo_decision(cat, video=first[gone].video_paths[0])
         publish(cat, cleaned_world.root, out)
         assert set(_entries(out)) == set(first)
