@@ -16,7 +16,8 @@ the times it was sent (written by the worker) and released (written by the recei
 last tensor or view of that message on it is freed). A batch the training loop keeps, or a view
 of one of its large tensors (``frames``, ``shop``), keeps its slot out of use for as long as it
 lives. Tensors under :data:`MIN_POOLED` bytes (indices, labels, boxes, masks, lengths) are not
-cut from the slot: a loop that keeps them (for its metrics) keeps their own bytes, not the batch's.
+cut from the slot: they cross inline, as bytes in the message (no shared-memory file, no
+descriptor), so a loop that keeps them (for its metrics) keeps their own bytes, not the batch's.
 
 Outside an arena, without ``os.memfd_create`` (not Linux), or once the pool holds
 :data:`MAX_SLOTS` busy slots, a tensor takes torch's fresh shared memory as before. The
@@ -50,9 +51,9 @@ _SENT, _RELEASED = 0, 8
 #: replaced, and with none free the tensor takes fresh shared memory). A batch takes one, and
 #: a worker has ``prefetch_factor`` + 1 batches in flight plus those the training loop keeps.
 MAX_SLOTS = 64
-#: Tensors smaller than this many bytes take torch's fresh shared memory, not a slot: the small
-#: fields of a batch (``index``, ``df2_class``, ``boxes``, ``mask``...) that a training loop keeps
-#: would otherwise keep the whole batch's slot (its frames) out of use.
+#: Tensors smaller than this many bytes cross inline (their bytes in the message), not in a
+#: slot: the small fields of a batch (``index``, ``df2_class``, ``boxes``, ``mask``...) that a
+#: training loop keeps would otherwise keep the whole batch's slot (its frames) out of use.
 MIN_POOLED = 64 * 1024
 #: Slot sizes are rounded up to this, so batches of slightly different sizes share slots.
 GRAIN = 256 * 1024
@@ -177,18 +178,19 @@ def arena() -> Iterator[None]:
 
 
 def batch_empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor | None:
-    """An uninitialised tensor cut from the open :func:`arena`'s slot, for a batch a DataLoader
-    worker will send; None outside an arena, without memfd, for fewer than :data:`MIN_POOLED`
-    bytes, or with every slot busy (the caller then takes torch's shared memory)."""
+    """An uninitialised tensor for a batch a DataLoader worker will send: cut from the open
+    :func:`arena`'s slot, or under :data:`MIN_POOLED` bytes a plain tensor that crosses inline,
+    in the message itself (:func:`_reduce_tensor`); None outside an arena, without memfd, or with
+    every slot busy (the caller then takes torch's shared memory)."""
     global _pool
     if not getattr(_arena_depth, "n", 0) or not hasattr(os, "memfd_create"):
         return None
     nbytes = int(np.prod(tuple(shape), dtype=np.int64)) * dtype.itemsize
-    if nbytes < MIN_POOLED:
-        return None
     if _pool is None:
         _pool = _Pool()
         ForkingPickler.register(torch.Tensor, _reduce_tensor)
+    if nbytes < MIN_POOLED:
+        return torch.empty(tuple(shape), dtype=dtype)
     got = _pool.cut(nbytes)
     if got is None:
         return None
@@ -216,12 +218,20 @@ def pool_stats() -> dict[str, int]:
 
 
 def _reduce_tensor(t: torch.Tensor) -> tuple[Any, tuple[Any, ...]]:
-    """Pickle a tensor on a slot as the slot's handle plus where in it the tensor lies; any other
+    """Pickle a tensor on a slot as the slot's handle plus where in it the tensor lies; a small
+    one (under :data:`MIN_POOLED` bytes, not in shared memory) as its bytes, inline; any other
     tensor as torch does."""
     from torch.multiprocessing.reductions import reduce_tensor
 
     plain = t.device.type == "cpu" and t.layout == torch.strided and not t.requires_grad
     slot = _pool.slot_of(t) if _pool is not None and plain else None
+    if slot is None and plain and not t.is_shared() and t.numel() * t.element_size() < MIN_POOLED:
+        # no shared-memory file, no descriptor to pass: a few bytes in the message itself
+        return _rebuild_inline, (
+            t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes(),
+            t.dtype,
+            tuple(t.shape),
+        )
     if slot is None:  # not a batch tensor of this worker (sparse, CUDA, anything else): as torch does
         return reduce_tensor(t)
     storage = t.untyped_storage()
@@ -277,6 +287,13 @@ def _map_slot(df: Any, capacity: int) -> _Mapped:
         return _Mapped(mmap.mmap(fd, HEADER + capacity))
     finally:
         os.close(fd)
+
+
+def _rebuild_inline(data: bytes, dtype: torch.dtype, shape: tuple[int, ...]) -> torch.Tensor:
+    """A small tensor sent inline (:func:`_reduce_tensor`): its own memory, nothing shared."""
+    if not data:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).view(shape)
 
 
 def _rebuild_tensor(

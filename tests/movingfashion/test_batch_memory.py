@@ -109,6 +109,8 @@ def test_keeping_the_small_tensors_of_every_batch_keeps_no_slot():
     for _ in range(6):
         for batch in dl:
             assert batch["in_slot"] and batch["small_in_slot"] == []
+            # inline, in the message: no shared-memory file of their own either
+            assert not any(batch[k].is_shared() for k in SMALL)
             kept.append({k: batch[k] for k in SMALL})
             created = max(created, batch["pool"]["created"])
     assert created <= loader_settings(1)["prefetch_factor"] + 3

@@ -118,10 +118,10 @@ class _Clips(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         n = 2 + i % 2
         return {
-            "frames": torch.full((n, 3, 4, 4), i, dtype=torch.uint8),
+            "frames": torch.full((n, 3, 96, 96), i, dtype=torch.uint8),
             "boxes": torch.full((n, 4), float(i)),
             "frame_indices": torch.arange(n),
-            "shop": torch.full((3, 4, 4), i, dtype=torch.uint8),
+            "shop": torch.full((3, 96, 96), i, dtype=torch.uint8),
         }
 
 
@@ -134,16 +134,16 @@ def _collate_noting_memory(items: list[dict]) -> dict:
 
 
 def test_collate_builds_batches_in_shared_memory_inside_workers():
-    """In a DataLoader worker the batch is stacked straight into shared memory (a reused slot of
-    movingfashion.batch_memory; no second copy
-    when it crosses to the main process); in the main process it stays ordinary memory; the
-    values and padding are the same either way."""
+    """In a DataLoader worker the batch's frames and shops are stacked straight into shared
+    memory (a reused slot of movingfashion.batch_memory; no second copy when it crosses to the
+    main process), its small tensors (boxes, indices) cross inline, in ordinary memory; in the
+    main process it all stays ordinary memory; the values and padding are the same either way."""
     ds = _Clips()
     here = _collate_noting_memory([ds[i] for i in range(4)])
     assert here["stacked_shared"] == [False] * 4
     dl = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=1, collate_fn=_collate_noting_memory)
     (there,) = list(dl)
-    assert there["stacked_shared"] == [True] * 4
+    assert there["stacked_shared"] == [True, False, True, False]  # frames, boxes, shop, indices
     for key in ("frames", "frame_indices", "shop", "mask", "lengths"):
         assert torch.equal(here[key], there[key]), key
     assert torch.equal(here["boxes"].nan_to_num(-7.0), there["boxes"].nan_to_num(-7.0))
