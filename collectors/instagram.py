@@ -259,7 +259,7 @@ class Instagram(Source):
     examples = (
         "mf-collect instagram world/fixtures/instagram/ --root data --base-url http://127.0.0.1:8765",
         "mf-collect instagram https://www.instagram.com/p/CxAbc01/ --root data --dry-run",
-        "mf-collect instagram --recheck --root data --base-url http://127.0.0.1:8765   # posts deleted since?",
+        "mf-collect instagram --recheck --root data --base-url http://127.0.0.1:8765",
     )
 
     def __init__(

@@ -95,7 +95,7 @@ class NetAPorter(Source):
         "mf-collect netaporter @world/fixtures/netaporter_ids.txt --root data --catalog data/catalog.sqlite"
         " --base-url http://127.0.0.1:8765 --workers 4 --json",
         "mf-collect netaporter /en-us/shop/clothing --root data --base-url http://127.0.0.1:8765 --dry-run",
-        "mf-collect netaporter --recheck --root data --base-url http://127.0.0.1:8765   # taken down since?",
+        "mf-collect netaporter --recheck --root data --base-url http://127.0.0.1:8765",
     )
 
     def __init__(self, ctx: CollectContext) -> None:
