@@ -154,20 +154,45 @@
     setText($("sample"), "QA sample: " + pct + "% of " + q.accepted + " accepted videos (" + q.sampled + "), " + q.flagged + " flagged");
     setText($("shown"), S.shown.length + " shown");
     const ol = $("queue");
+    const hadFocus = ol.contains(document.activeElement);
     ol.replaceChildren();
     for (const it of S.shown) {
       const li = make("li", it.stem === S.cur ? "current" : "");
       li.dataset.stem = it.stem;
       if (it.stem === S.cur) li.setAttribute("aria-current", "true");
-      li.append(it.flagged ? make("span", "flag", "!") : make("span", "qa", "·"));
-      li.append(make("span", "stem", it.stem));
+      // a button per row, one of them in the Tab order (↑ ↓ move between rows, Enter opens one)
+      const row = make("button", "row");
+      row.type = "button";
+      row.tabIndex = it.stem === S.cur ? 0 : -1;
+      const mark = it.flagged ? make("span", "flag", "!") : make("span", "qa", "·");
+      mark.setAttribute("aria-hidden", "true");
+      row.append(mark, make("span", "vh", it.flagged ? "flagged: " : "QA sample: "), make("span", "stem", it.stem));
       const v = it.state ? it.state.verdict : null;
-      if (v) li.append(make("span", "badge " + v, v === "accept" ? "accepted" : "rejected"));
-      li.append(make("span", "cls", it.class_name || ""));
+      if (v) row.append(make("span", "badge " + v, v === "accept" ? "accepted" : "rejected"));
+      row.append(make("span", "cls", it.class_name || ""));
+      li.append(row);
       li.addEventListener("click", () => go(it.stem));
       ol.append(li);
     }
+    const rows = ol.querySelectorAll("button.row");
+    if (rows.length && !ol.querySelector("button.row[tabindex='0']")) rows[0].tabIndex = 0;
+    const cur = ol.querySelector("li.current");
+    if (cur) {
+      cur.scrollIntoView({ block: "nearest" }); // the side panel follows j / k
+      if (hadFocus) cur.querySelector("button").focus(); // the list was rebuilt under the focus
+    }
   }
+  // ↑ ↓ in the queue list: the focus moves between rows (Enter or Space opens the focused one)
+  $("queue").addEventListener("keydown", (ev) => {
+    if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+    const rows = [...$("queue").querySelectorAll("button.row")];
+    const at = rows.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = rows[Math.max(0, Math.min(rows.length - 1, at + (ev.key === "ArrowDown" ? 1 : -1)))];
+    ev.preventDefault();
+    for (const r of rows) r.tabIndex = r === to ? 0 : -1;
+    to.focus();
+  });
   async function loadQueue() {
     S.queue = await getJSON("/api/queue");
     fillFilters(); // the queue follows the dataset (a rebuild flags another kind): so do the menus
@@ -192,6 +217,7 @@
       return false;
     }
     if (S.want !== stem) return false; // another video was chosen meanwhile (a click while the page loads)
+    const moved = S.cur !== stem;
     S.cur = stem;
     S.item = item;
     const it = current();
@@ -222,6 +248,15 @@
       setFrame(S.frame);
     }
     document.body.dataset.video = stem;
+    if (moved) announce(stem);
+  }
+  // a screen reader hears which video is shown now (the status line keeps the last save)
+  function announce(stem) {
+    const it = current();
+    const at = S.shown.findIndex((x) => x.stem === stem);
+    const where = at >= 0 ? at + 1 + " of " + S.shown.length + ": " : "";
+    const why = it.flagged ? "flagged: " + (it.reason || "") : "QA sample";
+    setText($("announce"), "now showing " + where + (it.title || it.product_id) + " (" + stem + "), " + why);
   }
   function renderInfo() {
     const it = current();
@@ -249,6 +284,7 @@
     for (let i = 0; i < (it.candidates || 0); i++) {
       const picked = i === it.candidate_picked;
       const fig = make("figure", picked ? "picked" : "");
+      fig.tabIndex = -1; // the focus lands here after "use this one"
       const img = make("img");
       img.src = url("/api/file", { video: it.stem, file: "candidate-" + i }).toString();
       img.alt = "shop candidate " + (i + 1);
@@ -258,7 +294,12 @@
         const use = make("button", "use-candidate", "use this one");
         use.type = "button";
         use.setAttribute("aria-label", "make candidate " + (i + 1) + " the shop image");
-        use.addEventListener("click", () => send({ kind: "shop", candidate: i }, "shop image: candidate " + (i + 1), false));
+        use.addEventListener("click", async () => {
+          await send({ kind: "shop", candidate: i }, "shop image: candidate " + (i + 1), false);
+          // the candidates were drawn again (this button is gone): the focus goes to the one chosen
+          const chosen = $("shop-candidates").querySelector("figure.picked");
+          if (document.activeElement === document.body) (chosen || $("title")).focus();
+        });
         fig.append(use);
       }
       box.append(fig);
@@ -323,7 +364,11 @@
     const m = t.match_scores[k];
     return m != null && m < 0.5 ? "unsure" : "det";
   }
-  const COLOURS = { det: "#27ae60", interp: "#f1c40f", unsure: "#e67e22", none: "#e3e3e8" };
+  // at least 3:1 against the timeline's white; each kind has its own bar height too (not hue alone)
+  const COLOURS = { det: "#1e8449", interp: "#9a7d0a", unsure: "#c0392b", none: "#8e8e96" };
+  // the boxes over the video: bright versions of the same hues (dashed unless detected)
+  const BOX_COLOURS = { det: "#27ae60", interp: "#f1c40f", unsure: "#e67e22", none: "#e3e3e8" };
+  const HEIGHTS = { det: 1, interp: 0.7, unsure: 0.45, none: 0.2 };
   // the kinds as words: the colours are not the only way to tell them
   const KIND_NAMES = { det: "detected", interp: "interpolated", unsure: "unsure (low match)", none: "no box" };
   function sizeCanvas() {
@@ -353,7 +398,7 @@
         const mine = t.index === S.show;
         ctx.lineWidth = mine ? 3 : 1;
         ctx.setLineDash(mine && frameKind(t, S.frame) !== "det" ? [6, 4] : []);
-        ctx.strokeStyle = mine ? COLOURS[frameKind(t, S.frame)] : "rgba(200,200,200,0.8)";
+        ctx.strokeStyle = mine ? BOX_COLOURS[frameKind(t, S.frame)] : "rgba(200,200,200,0.8)";
         ctx.strokeRect(b[0] * sx, b[1] * sy, (b[2] - b[0]) * sx, (b[3] - b[1]) * sy);
         ctx.font = "12px sans-serif";
         ctx.fillStyle = ctx.strokeStyle;
@@ -368,9 +413,11 @@
     ctx.clearRect(0, 0, W, H);
     const t = shownTracklet();
     for (let f = 0; f < n; f++) {
-      ctx.fillStyle = COLOURS[frameKind(t, f)];
+      const kind = frameKind(t, f);
+      ctx.fillStyle = COLOURS[kind];
       const x0 = Math.floor((f * W) / n), x1 = Math.floor(((f + 1) * W) / n);
-      ctx.fillRect(x0, 4, Math.max(1, x1 - x0), H - 8);
+      const h = Math.max(2, Math.round((H - 8) * HEIGHTS[kind]));
+      ctx.fillRect(x0, H - 4 - h, Math.max(1, x1 - x0), h);
     }
     if (t && t.pivot_frame != null) {
       ctx.fillStyle = "#2e86de";
@@ -621,6 +668,13 @@
     k: () => go(nextStem(-1)),
     " ": () => togglePlay(),
   };
+  // single-key shortcuts can be turned off (speech input types letters): the choice is kept
+  const shortcuts = $("shortcuts");
+  shortcuts.checked = localStorage.getItem("mf-review-shortcuts") !== "off";
+  shortcuts.addEventListener("change", () => {
+    localStorage.setItem("mf-review-shortcuts", shortcuts.checked ? "on" : "off");
+    status("single-key shortcuts " + (shortcuts.checked ? "on" : "off: use the buttons (Tab, Enter)"));
+  });
   document.addEventListener("keydown", (ev) => {
     const tag = ev.target && ev.target.tagName;
     if (ev.key === "Escape") return closeForm();
@@ -629,12 +683,15 @@
       return $("form").requestSubmit();
     }
     if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA" || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    if (tag === "BUTTON" && (ev.key === " " || ev.key === "Enter")) return; // the button's own keys
+    if (S.form) return; // a form is open: no key may move on or decide and lose what it holds
     if (ev.key === "ArrowLeft" || ev.key === "ArrowRight") {
       ev.preventDefault();
       const step = (ev.shiftKey ? 10 : 1) * (ev.key === "ArrowLeft" ? -1 : 1);
       return setFrame(S.frame + step);
     }
-    const fn = KEYS[ev.key];
+    if (!shortcuts.checked) return;
+    const fn = KEYS[ev.key.length === 1 ? ev.key.toLowerCase() : ev.key]; // Caps Lock or Shift: the same
     if (fn) {
       ev.preventDefault();
       fn();

@@ -165,14 +165,15 @@ def test_keyboard_review_reaches_the_catalog(browser, review_setup):
             assert pg.p.evaluate(column, [x1, y1, y2, vt.width]) > 0.4 * (y2 - y1) * scale
             assert pg.p.evaluate(column, [(x1 + x2) / 2, y1 + 5, y2 - 5, vt.width]) == 0  # not inside
             pg.p.wait_for_function("document.getElementById('crops').naturalWidth > 0")  # the crop strip
-            # the timeline: frame 12 coloured as the shown tracklet's kind there (interpolated, yellow)
+            # the timeline: frame 12 coloured as the shown tracklet's kind there (interpolated: dark
+            # yellow #9a7d0a, at least 3:1 on the timeline's white, and a bar of its own height)
             rgb = pg.p.evaluate(
                 """(n) => { const c = document.getElementById('timeline');
                    const x = Math.floor((12.1 * c.width) / n);  // inside frame 12, left of the frame marker
                    return [...c.getContext('2d').getImageData(x, c.height / 2, 1, 1).data].slice(0, 3); }""",
                 vt.frames,
             )
-            assert rgb == [0xF1, 0xC4, 0x0F]
+            assert rgb == [0x9A, 0x7D, 0x0A]
             # space plays, space again pauses on a frame the label names
             pg.press(" ")
             pg.p.wait_for_function("!document.getElementById('video').paused")
