@@ -84,8 +84,9 @@ class ItemState:
     duplicate_of: str | None = None
     df2_class: int | None = None
     failure: Failure | None = None
-    #: the split the catalog had placed the item in before this run (None: never placed): a
-    #: published product keeps its video against a copy collected later (``video_duplicates``)
+    #: the split of an item the catalog held accepted before this run (a published product;
+    #: None otherwise, a duplicate ``mf splits rebuild`` placed with its group included): it keeps
+    #: its video against a copy collected later (``video_duplicates``)
     placed: str | None = None
 
     @property
@@ -149,7 +150,7 @@ class CleaningState:
                 row.item,
                 collected=[a for a in assets if not (a.url or "").startswith(DERIVED_URLS)],
                 derived_before=[a for a in assets if (a.url or "").startswith(DERIVED_URLS)],
-                placed=row.split,
+                placed=row.split if row.status == Status.ACCEPTED else None,
             )
             state.items[it.key] = it
         return state

@@ -36,6 +36,7 @@ from cleaning.taxonomy import Rules, classify_item, load_rules
 from movingfashion.executors import Outcome
 from schemas.errors import MediaError
 from schemas.items import AssetKind, Status
+from schemas.review import review_classes
 
 
 @dataclass(frozen=True)
@@ -73,20 +74,24 @@ class VideoDuplicatesStep(Step):
         self._fingerprint(state, ctx)
         frozen = state.review_rejected  # videos of items review rejected: never re-decided here
         records = [_record(path, v, ctx) for path, v in state.videos.items()]
-        records += [
+        records += [  # pairs are verified on pixels: only videos whose file is there
             _record(path, v, ctx)
             for path, v in frozen.items()
-            if v.fingerprint is not None and ctx.path(path).is_file()  # pairs are verified on pixels
+            if v.fingerprint is not None and ctx.path(path).is_file()
         ]
         rules = load_rules(ctx.cfg.taxonomy_rules) if "taxonomy" in ctx.cfg.steps else None
         rank: dict[str, int] = {}  # item key -> usability, asked for the members of clusters only
+        classes: dict[tuple[str, str], int] | None = None  # classes review set (read once, if asked)
 
         def prefer(r: VideoRecord) -> int:
+            nonlocal classes
             if r.key in frozen:
                 return REVIEW_REJECTED  # kept only in a cluster of rejected videos alone
             owner = state.videos[r.key].owner
             if owner not in rank:
-                rank[owner] = keep_rank(state.items[owner], rules)
+                classes = review_classes(ctx.catalog) if classes is None else classes
+                it = state.items[owner]
+                rank[owner] = keep_rank(it, rules, (it.item.source, it.item.source_id) in classes)
             return rank[owner]
 
         dup = find_video_duplicates(records, ctx.cfg.dedup, prefer=prefer, known=PairEvidenceCache(ctx.cache))
@@ -135,12 +140,51 @@ class VideoDuplicatesStep(Step):
         )
 
     def _fingerprint(self, state: CleaningState, ctx: StepContext) -> None:
-        """Set ``fingerprint`` of every video (cache, else decoded once per SHA-256); drop corrupt ones."""
+        """Set ``fingerprint`` of every video (cache, else decoded once per SHA-256); drop corrupt
+        ones. The videos of items review rejected are fingerprinted only from a file that is
+        there, and a failure of theirs is never cached (the asset's SHA-256 is the bytes it had
+        when probed, not a missing or changed file's: a "corrupt" probe under it would reject an
+        intact copy): such a video just takes no part."""
         todo: dict[str, VideoState] = {}
-        for v in [*state.videos.values(), *state.review_rejected.values()]:
+        for v in state.videos.values():
             v.fingerprint = _cached_fingerprint(ctx.cache.get(v.asset.sha256, "fingerprint"))
             if v.fingerprint is None:  # not cached, or a damaged entry: fingerprinted again
                 todo.setdefault(v.asset.sha256 or v.asset.path, v)
+        frozen: dict[str, VideoState] = {}  # review-rejected videos to fingerprint, by SHA-256
+        for path, v in list(state.review_rejected.items()):
+            v.fingerprint = _cached_fingerprint(ctx.cache.get(v.asset.sha256, "fingerprint"))
+            if v.fingerprint is not None or v.asset.sha256 in todo:
+                continue
+            if ctx.path(path).is_file():
+                frozen.setdefault(v.asset.sha256, v)
+            else:  # its file is gone since review: it can shadow nothing
+                del state.review_rejected[path]
+        results = self._run(ctx, todo, cache_corrupt=True) | self._run(ctx, frozen, cache_corrupt=False)
+        for path, v in list(state.videos.items()):
+            if v.fingerprint is not None or state.items[v.owner].failure is not None:
+                continue
+            out = results[v.asset.sha256 or path]
+            if not out.ok:
+                state.fail(v.owner, self.name, f"{path}: {out.error}")
+            elif out.value.corrupt is not None:
+                self._reject_corrupt(state, ctx, v, out.value.corrupt)
+            else:
+                v.fingerprint = out.value.fingerprint
+        for path, v in list(state.review_rejected.items()):
+            if v.fingerprint is None:
+                out = results.get(v.asset.sha256)
+                if out is not None and out.ok and out.value.fingerprint is not None:
+                    v.fingerprint = out.value.fingerprint
+                else:  # damaged since review: it can shadow nothing
+                    del state.review_rejected[path]
+
+    @staticmethod
+    def _run(ctx: StepContext, todo: dict[str, VideoState], *, cache_corrupt: bool) -> dict[str, Outcome]:
+        """Fingerprint ``todo`` (key -> a video of that SHA-256) through the executor; each
+        fingerprint is cached as it comes in, and a video that does not decode as a corrupt probe
+        when ``cache_corrupt``."""
+        if not todo:
+            return {}
         tasks = [
             FingerprintTask(
                 ctx.path(v.asset.path),
@@ -157,30 +201,13 @@ class VideoDuplicatesStep(Step):
         def record(i: int, out: Outcome[Fingerprint]) -> None:
             if not out.ok:
                 return
-            if out.value.corrupt is not None:
-                ctx.cache.put(shas[i], "probe", _corrupt_probe(out.value.corrupt))
-            else:
+            if out.value.corrupt is None:
                 ctx.cache.put(shas[i], "fingerprint", out.value.fingerprint.to_json())
+            elif cache_corrupt:
+                ctx.cache.put(shas[i], "probe", _corrupt_probe(out.value.corrupt))
 
         outcomes = ctx.map(fingerprint_file, tasks, desc="fingerprint", record=record)
-        results = dict(zip(todo, outcomes, strict=True))
-        for path, v in list(state.videos.items()):
-            if v.fingerprint is not None or state.items[v.owner].failure is not None:
-                continue
-            out = results[v.asset.sha256 or path]
-            if not out.ok:
-                state.fail(v.owner, self.name, f"{path}: {out.error}")
-            elif out.value.corrupt is not None:
-                self._reject_corrupt(state, ctx, v, out.value.corrupt)
-            else:
-                v.fingerprint = out.value.fingerprint
-        for path, v in list(state.review_rejected.items()):
-            if v.fingerprint is None:
-                out = results[v.asset.sha256 or path]
-                if out.ok and out.value.fingerprint is not None:
-                    v.fingerprint = out.value.fingerprint
-                else:  # gone or damaged since review: it can shadow nothing
-                    del state.review_rejected[path]
+        return dict(zip(todo, outcomes, strict=True))
 
     @staticmethod
     def _reject_corrupt(state: CleaningState, ctx: StepContext, v: VideoState, message: str) -> None:
@@ -200,20 +227,22 @@ def review_rejected_twin(kind: str, rejected: VideoState) -> str:
     return f"dedup: {kind} duplicate of {rejected.owner}, which review rejected: accept it in review to publish it"
 
 
-def keep_rank(it: ItemState, rules: Rules | None) -> int:
+def keep_rank(it: ItemState, rules: Rules | None, class_reviewed: bool = False) -> int:
     """The keep rule's first criterion for the videos of ``it`` (lower kept first): its
-    :func:`usability`, then an item a split already holds (a published product) before one never
-    placed, so a copy collected later neither takes a published product out of its split nor
-    renames it."""
-    return 2 * usability(it, rules) + (it.placed is None)
+    :func:`usability`, then a published item (accepted and placed in a split before this run)
+    before any other, so a copy collected later neither takes a published product out of its
+    split nor renames it."""
+    return 2 * usability(it, rules, class_reviewed) + (it.placed is None)
 
 
-def usability(it: ItemState, rules: Rules | None) -> int:
+def usability(it: ItemState, rules: Rules | None, class_reviewed: bool = False) -> int:
     """How far an item can get, the keep rule's first criterion (lower kept first): 0 it can be
-    accepted, 1 its class is ambiguous (a reviewer sets it), 2 it has neither a shop image nor
-    carousel candidates to pick one from, 3 both, 4 it is rejected (already, or non-clothing by
-    ``rules``; None: the class is not asked)."""
+    accepted, 1 its class is ambiguous (a reviewer sets it; ``class_reviewed``: one did), 2 it has
+    neither a shop image nor carousel candidates to pick one from, 3 both, 4 it is rejected
+    (already, or non-clothing by ``rules``; None: the class is not asked)."""
     verdict = classify_item(it.item, rules).status if rules is not None else "accepted"
+    if verdict == "needs_review" and class_reviewed:
+        verdict = "accepted"
     if it.status == Status.REJECTED or verdict == "rejected":
         return 4
     shop = any(

@@ -51,3 +51,39 @@ def test_a_duplicate_of_a_rejected_video_waits_for_review(cleaned_world, catalog
         clean(cat, root)
         assert _status(cat, kept_key)[0] == Status.ACCEPTED
         assert _status(cat, twin_key)[::2] == (Status.DUPLICATE, kept_key)
+
+
+def test_a_rejected_video_whose_file_is_gone_does_not_reject_an_intact_copy(
+    cleaned_world, catalog_copy, tmp_path
+):
+    """Both copies rejected in review, the first one's file deleted and the result cache lost: its
+    fingerprint failed ("video file not found") and was cached as a corrupt probe under the SHA-256
+    both share, so once the second one's reject was undone, its intact file was rejected corrupt."""
+    import shutil
+
+    root = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, root)
+    with Catalog(catalog_copy) as cat:
+        twin = next(r for r in cat.items() if (r.reason or "").startswith("dedup: exact duplicate of"))
+        twin_key, kept_key = f"{twin.item.source}/{twin.item.source_id}", twin.duplicate_of
+        kept = next(r for r in cat.items() if f"{r.item.source}/{r.item.source_id}" == kept_key)
+        record_decision(
+            cat, video=video_relpath(kept.product_id, 0), product_id=kept.product_id, kind="reject"
+        )
+        clean(cat, root)
+        assert _status(cat, twin_key)[0] == Status.NEEDS_REVIEW
+        record_decision(
+            cat, video=video_relpath(twin.product_id, 0), product_id=twin.product_id, kind="reject"
+        )
+        for a in cat.assets(source=kept.item.source, source_id=kept.item.source_id, kind="video"):
+            (root / a.path).unlink()
+        catalog_copy.with_name("catalog.cleaning-cache.json").unlink()
+        clean(cat, root)  # both rejected in review: only their videos are looked at
+        undo_decision(cat, video=video_relpath(twin.product_id, 0), product_id=twin.product_id)
+        clean(cat, root)
+        status, reason, _ = _status(cat, twin_key)
+        assert status != Status.REJECTED, reason  # its own file is intact
+        assert not any(
+            a.status == Status.REJECTED
+            for a in cat.assets(source=twin.item.source, source_id=twin.item.source_id, kind="video")
+        )

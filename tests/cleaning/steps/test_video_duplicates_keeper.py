@@ -145,3 +145,50 @@ def test_mf_clean_publishes_the_usable_post_of_a_duplicate_pair(tmp_path: Path):
         assert rows["b2"].status == Status.ACCEPTED
         assert rows["a2"].status == Status.REJECTED and rows["a2"].reason.startswith("taxonomy: non_clothing")
         assert rows["a2"].duplicate_of == "tiktok/b2"
+
+
+def _rows(cat: Catalog) -> dict:
+    return {r.item.source_id: r for r in cat.items()}
+
+
+def test_a_published_item_keeps_its_video_through_splits_rebuild_and_reruns(tmp_path: Path):
+    """b1 is published; a1, a re-post of its clip collected later, sorts first. ``mf splits
+    rebuild`` places the duplicate a1 in b1's split too, and the next ``mf clean`` counted both as
+    placed and let a1 take b1's place (the smaller key won the tie again)."""
+    from cleaning.splits import rebuild_splits
+
+    root, cfg = tmp_path / "data", CleaningConfig(association_check=False)
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        _collected_item(cat, root, "b1", "Short sleeve silk blouse", shop=True)
+        clean(cat, root, cfg)
+        rebuild_splits(cat)
+        assert _rows(cat)["b1"].status == Status.ACCEPTED and _rows(cat)["b1"].split
+        _collected_item(cat, root, "a1", "Short sleeve silk blouse", shop=True)
+        for _ in range(2):
+            clean(cat, root, cfg)
+            rebuild_splits(cat)
+            rows = _rows(cat)
+            assert rows["b1"].status == Status.ACCEPTED, rows["b1"]
+            assert (rows["a1"].status, rows["a1"].duplicate_of) == (Status.DUPLICATE, "tiktok/b1")
+
+
+def test_a_class_review_chose_makes_an_ambiguous_published_item_usable_for_the_keep_rule(tmp_path: Path):
+    """b1's title is ambiguous; a reviewer chose its class and it was published. A clear-titled
+    re-post collected later (a1) ranked as more usable and took b1's video."""
+    from cleaning.splits import rebuild_splits
+    from schemas.review import record_decision
+
+    root, cfg = tmp_path / "data", CleaningConfig(association_check=False)
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        _collected_item(cat, root, "b1", "Ruffled georgette blouse", shop=True)
+        clean(cat, root, cfg)
+        assert _rows(cat)["b1"].status == Status.NEEDS_REVIEW  # ambiguous: a reviewer sets the class
+        record_decision(cat, video="videos/b1_0.mp4", product_id="b1", kind="class", df2_class=1)
+        clean(cat, root, cfg)
+        rebuild_splits(cat)
+        assert _rows(cat)["b1"].status == Status.ACCEPTED and _rows(cat)["b1"].split
+        _collected_item(cat, root, "a1", "Short sleeve silk blouse", shop=True)
+        clean(cat, root, cfg)
+        rows = _rows(cat)
+        assert (rows["b1"].status, rows["b1"].df2_class) == (Status.ACCEPTED, 1)
+        assert (rows["a1"].status, rows["a1"].duplicate_of) == (Status.DUPLICATE, "tiktok/b1")
