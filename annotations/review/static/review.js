@@ -649,7 +649,16 @@
     undo: () => undoLast(),
   };
   for (const b of document.querySelectorAll("#buttons button")) {
-    b.addEventListener("click", () => ACTIONS[b.dataset.act]());
+    b.addEventListener("click", (ev) => {
+      ACTIONS[b.dataset.act]();
+      // clicked with the mouse (not Enter or Space): the focus leaves the decision button, so
+      // the next key is a shortcut (space: play) and never this decision again on the video the
+      // page moves on to, unseen; a keyboard user keeps the focus on the button used
+      if (ev.detail > 0) {
+        if (S.form) S.opener = $("title");
+        else if (document.activeElement === b) $("title").focus({ preventScroll: true });
+      }
+    });
   }
   $("prev-frame").addEventListener("click", () => setFrame(S.frame - 1));
   $("next-frame").addEventListener("click", () => setFrame(S.frame + 1));

@@ -90,3 +90,23 @@ def test_the_class_chooser_is_named_by_its_label(browser, review_setup):  # noqa
         pg.p.wait_for_selector("#form:not([hidden])")
         assert pg.p.get_by_role("combobox", name="DeepFashion2 class").count() == 1
         assert pg.p.evaluate("document.activeElement.id") == "form-select"
+
+
+def test_space_after_a_mouse_click_on_accept_plays_and_decides_nothing_more(browser, review_setup):  # noqa: F811
+    """A click on accept moves on to the next video with the focus still on accept: Space (play)
+    then accepted that video unseen."""
+    with review_page(browser, review_setup) as (srv, pg):
+        pg.p.wait_for_function("document.getElementById('video').readyState >= 1")
+        pg.p.click("button[data-act='accept']")
+        pg.saved += 1
+        pg.wait_saved(pg.saved)
+        second = pg.current()
+        pg.p.wait_for_function("document.getElementById('video').readyState >= 2")
+        pg.press(" ")
+        pg.p.wait_for_function("!document.getElementById('video').paused")
+        pg.p.wait_for_timeout(300)
+        assert _kinds(review_setup) == ["accept"] and pg.current() == second
+        # the keyboard's Enter on a focused button keeps the focus there (the control used)
+        pg.p.focus("button[data-act='accept']")
+        pg.decide("Enter")
+        assert pg.p.evaluate("document.activeElement.dataset.act") == "accept"
