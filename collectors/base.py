@@ -181,6 +181,11 @@ class Source(ABC):
         """Candidates of one target (may read listing pages); used by the default :meth:`discover`."""
         raise NotImplementedError(f"{type(self).__name__} implements neither discover nor discover_target")
 
+    def page_url(self, sid: str) -> str | None:
+        """The URL of item ``sid``'s page on the site (what :meth:`describe` reads), for messages;
+        None when the source has none to name."""
+        return None
+
     @abstractmethod
     def describe(self, sid: str, cand: Candidate) -> Found:
         """Read one item's metadata. Raise :class:`FetchError` (recorded as the item's reason)

@@ -429,6 +429,9 @@ class Instagram(Source):
         return replace(cand, payload=instaloader.Post(self.loader.context, cand.payload.node))
 
     # -- one post ------------------------------------------------------------------
+    def page_url(self, sid: str) -> str | None:
+        return f"https://www.instagram.com/p/{sid}/"
+
     def describe(self, sid: str, cand: Candidate) -> Found:
         import instaloader
 

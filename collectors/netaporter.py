@@ -163,6 +163,9 @@ class NetAPorter(Source):
                 hint="give product ids, product/listing/designer/sitemap URLs, or @FILE",
             )
 
+    def page_url(self, sid: str) -> str | None:
+        return self._product_url(sid)
+
     def _product_url(self, pid: str) -> str:
         return self.cfg.product_url.format(site=self.cfg.site.rstrip("/"), locale=self.cfg.locale, id=pid)
 

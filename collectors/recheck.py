@@ -15,10 +15,12 @@ its pacing and its allow-list), and downloads nothing:
   keeps its state: a rerun asks again.
 
 Items of the catalog asked: those collected and not rejected (downloaded, accepted, duplicate,
-needs review), in catalog order, ``limit`` at most, each by its id (the source makes its URL on
-the site the config names). Every answer is in before anything is written, and when more than
-``recheck_max_gone_share`` of them (at least :data:`MIN_SUSPECT`) say gone, nothing is marked: a
-site that answers 404 for everything has moved or put up a wall. Each gone item is also logged in the
+needs review), in catalog order, each by its id (the source makes its URL on the site the config
+names); with ``limit``, the next ``limit`` after those the last limited run asked, so repeated
+runs go round the whole source. Every answer is in before anything is written, and when more than
+``recheck_max_gone_share`` of them say gone (at least :data:`MIN_SUSPECT`, or any number when none
+answered still there), nothing is marked: a site that answers 404 for everything has moved or put
+up a wall. Each gone item is also logged in the
 catalog's events (stage ``recheck``) with the URL asked. Sources that cannot be asked item by
 item (:attr:`~collectors.base.Source.recheck_note`) refuse before anything is asked.
 """
@@ -42,8 +44,11 @@ GONE = frozenset({"http_404", "http_410", "not_found", "product_moved", "post_no
 RECHECKED = (Status.DOWNLOADED, Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW)
 #: catalog event stage of the items a recheck found gone
 STAGE = "recheck"
-#: gone answers below this many are never taken for a site that answers 404 for everything
+#: gone answers below this many are taken for a site that answers 404 for everything only when
+#: no item answered still there
 MIN_SUSPECT = 5
+#: catalog meta key (+ source name) of the last item a ``--limit`` recheck asked
+CURSOR = "recheck_cursor:"
 
 
 @dataclass
@@ -85,7 +90,7 @@ def recheck_items(
         )
     ctx = source.ctx
     summary = RecheckSummary(source=str(source.name))
-    rows = ctx.catalog.items(source=str(source.name), status=[str(s) for s in RECHECKED])[:limit]
+    rows = _next_rows(ctx.catalog, str(source.name), limit)
     t0 = time.perf_counter()
     progress = Progress(f"{source.name} (recheck)", show_progress)
     progress.total(len(rows))
@@ -116,11 +121,12 @@ def recheck_items(
         summary.requests = ctx.client.stats["requests"]
         summary.seconds = time.perf_counter() - t0
     gone = sum(a.status == "rejected" for a in answers)
+    there = sum(a.status == "ok" for a in answers)
     share = ctx.cfg.recheck_max_gone_share
-    if gone >= MIN_SUSPECT and gone > share * len(answers):
+    if gone > share * len(answers) and (gone >= MIN_SUSPECT or there == 0):
         raise FetchError(
-            f"{gone} of the {len(answers)} {source.name} items asked answer gone (more than "
-            f"recheck_max_gone_share {share:g}): none is marked",
+            f"{gone} of the {len(answers)} {source.name} items asked answer gone and {there} still "
+            f"there (more than recheck_max_gone_share {share:g}): none is marked",
             where=str(source.name),
             hint="check that the site answers for items it still has (--base-url, a login, a "
             "moved site); a real mass takedown: raise recheck_max_gone_share in --config",
@@ -128,20 +134,35 @@ def recheck_items(
         )
     for out in answers:
         _take(ctx, summary, out)
+    if limit is not None and rows:  # the next limited run goes on after the last item asked
+        ctx.catalog.set_meta(f"{CURSOR}{source.name}", rows[-1].item.source_id)
     return summary
+
+
+def _next_rows(catalog: Any, source: str, limit: int | None) -> list[Any]:
+    """The items a recheck asks: all of them, or with ``limit`` the next ``limit`` after the
+    last one an earlier limited run asked (catalog order, wrapping around), so runs of
+    ``--limit N`` go through the whole source."""
+    rows = catalog.items(source=source, status=[str(s) for s in RECHECKED])
+    if limit is None:
+        return rows
+    after = catalog.get_meta(f"{CURSOR}{source}")
+    start = next((i for i, r in enumerate(rows) if after is not None and r.item.source_id > after), 0)
+    return (rows[start:] + rows[:start])[:limit]
 
 
 def _ask(source: Source, sid: str, status: str) -> Outcome:
     """Describe one item at its site: ok (still there), rejected (gone) or failed (no answer).
     Asked by id (the source makes its page's URL on the site the config names: a URL recorded
     on a mirror or an earlier ``--base-url`` is not asked)."""
-    url = None
+    url = source.page_url(sid)
     try:
         source.describe(sid, Candidate(sid, None))
     except FetchError as exc:
+        where = exc.where if exc.where and "://" in exc.where else url  # the page, not a bare id
         if exc.reason in GONE:
-            return Outcome(sid, "rejected", exc.reason, url=exc.where or url, kind="page", message=status)
-        return Outcome(sid, "failed", exc.reason, url=exc.where or url, kind="page", message=exc.message)
+            return Outcome(sid, "rejected", exc.reason, url=where, kind="page", message=status)
+        return Outcome(sid, "failed", exc.reason, url=where, kind="page", message=exc.message)
     except LocalFault:
         raise
     except MFError as exc:  # the page answered but does not read as the item (a malformed page)

@@ -66,6 +66,9 @@ def test_taken_down_items_are_rejected_gone_and_nothing_else_changes(collected):
                 assert state == before[source][sid], sid  # still there: untouched
     assert {_states(kw["catalog"], "netaporter")[s][1] for s in down["netaporter"]} == {"gone: http_404"}
     assert _states(kw["catalog"], "instagram")[down["instagram"][0]][1] == "gone: post_not_found"
+    assert (
+        summary.gone[0]["url"] == f"https://www.instagram.com/p/{down['instagram'][0]}/"
+    )  # a page, not an id
     with Catalog(kw["catalog"], read_only=True) as cat:
         logged = {e["source_id"] for e in cat.events("recheck")}
     assert logged == {*down["netaporter"], *down["instagram"]}
@@ -85,6 +88,24 @@ def test_a_site_answering_404_for_everything_marks_nothing(collected):
         collect("netaporter", [], recheck=True, **kw)
     assert ei.value.reason == "too_many_gone" and "none is marked" in ei.value.message
     assert _states(kw["catalog"], "netaporter") == before
+
+
+def test_small_runs_mark_nothing_on_a_404_site_and_limited_runs_go_round(collected):
+    """``--limit 4`` on a site answering 404 for everything marked 4 items gone a run (the guard
+    wanted 5 gone answers); and ``--limit`` always asked the first items, so an item gone further
+    on was never reached."""
+    srv, kw, _ = collected
+    before = _states(kw["catalog"], "netaporter")
+    ids = sorted(before)
+    srv.set_faults(Faults(taken_down=ids))
+    with pytest.raises(FetchError, match="none is marked"):
+        collect("netaporter", [], recheck=True, limit=4, **kw)
+    assert _states(kw["catalog"], "netaporter") == before
+    srv.set_faults(Faults(taken_down=[ids[4]]))
+    first = collect("netaporter", [], recheck=True, limit=3, **kw)
+    second = collect("netaporter", [], recheck=True, limit=3, **kw)
+    assert (first.ok, first.rejected) == (3, 0)
+    assert (second.ok, second.rejected) == (2, 1) and second.gone[0]["source_id"] == ids[4]
 
 
 def test_the_cli_reports_the_gone_items_and_refuses_what_it_cannot_recheck(collected, capsys, tmp_path):

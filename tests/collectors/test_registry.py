@@ -76,7 +76,7 @@ def test_examples_parse_with_the_commands_options(name, cls):
         argv = shlex.split(line)
         assert argv[:2] == ["mf-collect", name], line
         ctx = cmd.make_context(name, argv[2:])
-        assert ctx.params["root"] == "data" and ctx.params["targets"], line
+        assert ctx.params["root"] == "data" and (ctx.params["targets"] or ctx.params["recheck"]), line
     help_text = cmd.get_help(click.Context(cmd, info_name=name))
     assert all(" ".join(e.split()) in " ".join(help_text.split()) for e in cls.examples)
 
