@@ -982,6 +982,12 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
         The reference for tests: ``__getitem__`` decodes exactly these frames.
         """
+        rec, vi, rng = self._video_choice(index)
+        return rec, vi, self._sample(rec.videos[vi], rng)
+
+    def _video_choice(self, index: int) -> tuple[ProductRecord, int, np.random.Generator | None]:
+        """(product, video index, the item's generator past that choice) of item ``index``: the
+        first part of :meth:`plan`, which cannot fail on the video's files."""
         self._follow_cwd()
         pi, fixed_vi = self._index[self._position(index)]
         rec = self.products[pi]
@@ -992,8 +998,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             vi = int(rng.integers(len(rec.videos)))
         else:
             vi = 0
-        video = rec.videos[vi]
-        return rec, vi, self._sample(video, rng)
+        return rec, vi, rng
 
     def _candidates(self, video: VideoRecord) -> list[int]:
         meta = self._cached(video)
@@ -1091,9 +1096,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             try:
                 item = self._item(i)
             except (MediaError, DataFormatError) as exc:
-                pi, vi = self._index[i % n]
-                rec = self.products[pi]
-                video = rec.videos[vi if vi is not None else 0].rel_path if rec.videos else None
+                rec, vi, _ = self._video_choice(i)  # the video this draw used (random in training)
+                video = rec.videos[vi].rel_path if rec.videos else None
                 replaced.append(
                     {"index": i, "product_id": rec.product_id, "video_path": video, "reason": str(exc)}
                 )

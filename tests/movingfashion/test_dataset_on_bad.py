@@ -158,3 +158,27 @@ def test_a_video_that_stops_decoding_mid_run_is_listed_once_over_epochs(tiny_dat
         for i in range(len(worker)):
             main.note_skips(worker[i])
     assert len([r for pid, r in main.skipped if pid == "101"]) == 1, main.skipped
+
+
+def test_each_video_of_a_product_that_fails_is_listed_once(tiny_dataset, tmp_path, monkeypatch):
+    """Product 102 has two videos, drawn at random in training, and neither decodes: each is
+    listed once (a failure of the second video was filed under the first, and hid its own)."""
+    root = _copy(tiny_dataset, tmp_path)
+    ds = MovingFashionDataset(root, "train", on_bad="skip", seed=0, frames=4)
+    assert ds.videos_mode == "random"
+    real = MovingFashionDataset._decode_list
+
+    def broken(self, video, idx, reader=None):
+        if video.rel_path.startswith("videos/102_"):
+            raise MediaError(f"cannot decode frames {sorted(set(idx))}", where=str(video.path))
+        return real(self, video, idx, reader)
+
+    monkeypatch.setattr(MovingFashionDataset, "_decode_list", broken)
+    i = ds.product_ids.index("102")
+    for epoch in range(12):  # enough draws for both videos
+        ds.set_epoch(epoch)
+        ds[i]
+    listed = sorted(
+        next(v for v in ("102_0.mp4", "102_1.mp4") if v in r) for pid, r in ds.skipped if pid == "102"
+    )
+    assert listed == ["102_0.mp4", "102_1.mp4"], ds.skipped
