@@ -80,10 +80,11 @@ def recheck_items(
 ) -> RecheckSummary:
     """Ask ``source``'s site about every collected item of it (see the module docstring).
 
-    Every answer is in before anything is written: when more than
-    ``recheck_max_gone_share`` of the items asked (and at least :data:`MIN_SUSPECT` of them)
-    answer gone, none is marked and :class:`~schemas.errors.FetchError` says why (a site that
-    answers 404 for everything has moved or put up a wall; it has not taken everything down)."""
+    Every answer is in before anything is written: when more than ``recheck_max_gone_share``
+    of the items asked answer gone, and at least :data:`MIN_SUSPECT` of them do or none answered
+    still there, none is marked and :class:`~schemas.errors.FetchError` says why (a site that
+    answers 404 for everything has moved or put up a wall; it has not taken everything down).
+    With ``limit``, the catalog remembers the last item asked (:func:`_next_rows`)."""
     if source.recheck_note:
         raise ConfigError(
             f"{source.name} items cannot be rechecked: {source.recheck_note}", where="--recheck"
