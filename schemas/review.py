@@ -205,13 +205,16 @@ def _set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) 
     )
 
 
+def rejected_by_review(status: str | None, reason: str | None) -> bool:
+    """Whether an item's state is a review reject (the reason :func:`_reject_reason` writes)."""
+    return status == Status.REJECTED and (reason or "").startswith(REJECT_PREFIX)
+
+
 def review_may_set(status: str | None, reason: str | None) -> bool:
     """Whether review may make an item of this state accepted or rejected: one cleaning accepted
     (or flagged for review), or one rejected by review; not a duplicate, not one cleaning
     rejected for a reason of its own, not one still on its way through cleaning."""
-    return status in (Status.ACCEPTED, Status.NEEDS_REVIEW) or (
-        status == Status.REJECTED and (reason or "").startswith(REJECT_PREFIX)
-    )
+    return status in (Status.ACCEPTED, Status.NEEDS_REVIEW) or rejected_by_review(status, reason)
 
 
 def _reject_reason(d: Decision) -> str:
@@ -595,14 +598,21 @@ def apply_review(cat: Catalog, rows: list[ItemRow]) -> list[ItemRow]:
     return out
 
 
+def _latest_per_item(cat: Catalog, kind: str, field: str) -> dict[tuple[str, str], Any]:
+    """(source, source_id) -> ``field`` of the item's latest live ``kind`` decision (over all its
+    videos) that sets it."""
+    out: dict[tuple[str, str], Any] = {}
+    for d in list_decisions(cat):  # in id order: the latest wins
+        value = getattr(d, field)
+        if d.kind == kind and value not in (None, "") and d.source and d.source_id:
+            out[(d.source, d.source_id)] = value
+    return out
+
+
 def review_classes(cat: Catalog) -> dict[tuple[str, str], int]:
     """(source, source_id) -> the DeepFashion2 class the latest live ``class`` decision of the
     item set, over all its videos (``mf clean`` keeps it in place of its taxonomy's)."""
-    out: dict[tuple[str, str], int] = {}
-    for d in list_decisions(cat):  # in id order: the latest wins
-        if d.kind == "class" and d.df2_class is not None and d.source and d.source_id:
-            out[(d.source, d.source_id)] = d.df2_class
-    return out
+    return _latest_per_item(cat, "class", "df2_class")
 
 
 # -- the shop image review chose ------------------------------------------------------------------
@@ -611,11 +621,7 @@ def review_classes(cat: Catalog) -> dict[tuple[str, str], int]:
 def review_shops(cat: Catalog) -> dict[tuple[str, str], str]:
     """(source, source_id) -> the carousel candidate (collected path) the latest live ``shop``
     decision of the item chose, over all its videos."""
-    out: dict[tuple[str, str], str] = {}
-    for d in list_decisions(cat):  # in id order: the latest wins
-        if d.kind == "shop" and d.shop and d.source and d.source_id:
-            out[(d.source, d.source_id)] = d.shop
-    return out
+    return _latest_per_item(cat, "shop", "shop")
 
 
 def with_review_shop(assets: list[MediaAsset], shop: str | None) -> list[MediaAsset]:
@@ -699,7 +705,7 @@ def held_for_review(cat: Catalog, published: Container[str] = ()) -> list[HeldRe
     for r in cat.items(status=(Status.NEEDS_REVIEW, Status.REJECTED, Status.ACCEPTED)):
         pid = r.product_id or r.item.source_id
         key = (str(r.item.source), r.item.source_id)
-        if r.status == Status.REJECTED and not (r.reason or "").startswith(REJECT_PREFIX):
+        if r.status == Status.REJECTED and not rejected_by_review(r.status, r.reason):
             continue  # cleaning's own rejection: review never overrides it
         if r.status != Status.NEEDS_REVIEW and pid not in decided and key not in decided:
             continue

@@ -152,12 +152,12 @@ class SplitScreenStep(Step):
         (:func:`_stills_wanted`) is missing."""
         wanted = _stills_wanted(state, ctx, paths)
         tasks: dict[str, SplitScreenTask] = {}
+        # a still half a killed run left half-written: swept from each item folder once
+        sweep_partials(*{ctx.path(recovered_shop_path(p)).parent for p in wanted})
         for path in paths:
             v = state.videos[path]
             cached = ctx.cache.get(v.asset.sha256, "splitscreen")
             shop = ctx.path(recovered_shop_path(path)) if path in wanted else None
-            if shop is not None:
-                sweep_partials(shop.parent)  # a still half a killed run left half-written
             if not split_entry_ok(cached) or (
                 cached["found"] and shop is not None and not _made_from(ctx, v, shop)
             ):

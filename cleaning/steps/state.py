@@ -23,7 +23,7 @@ from schemas.items import (
     Status,
     VideoProbe,
 )
-from schemas.review import REJECT_PREFIX
+from schemas.review import rejected_by_review
 from schemas.taxonomy import Partition
 
 #: reasons set by cleaning start with these, so a rerun recognises (and redoes) its own decisions;
@@ -45,11 +45,6 @@ def item_key(source: str, source_id: str) -> str:
 
 def partition_of(source: str) -> Partition:
     return SOURCE_PARTITION.get(source, Partition.HARD)
-
-
-def rejected_in_review(row: ItemRow) -> bool:
-    """Whether a reviewer rejected the item (the catalog reason a review reject writes)."""
-    return row.status == Status.REJECTED and (row.reason or "").startswith(REJECT_PREFIX)
 
 
 def eligible(row: ItemRow) -> bool:
@@ -141,7 +136,7 @@ class CleaningState:
         """The eligible items of the catalog, with their assets, each starting accepted."""
         state = cls()
         for row in catalog.items():
-            if rejected_in_review(row):
+            if rejected_by_review(row.status, row.reason):
                 state._add_review_rejected(row, catalog)
             if not eligible(row):
                 continue
