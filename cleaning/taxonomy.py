@@ -17,7 +17,8 @@ from pathlib import Path
 
 from schemas.config import read_config_data, short_repr
 from schemas.errors import ConfigError
-from schemas.taxonomy import DF2_IDS
+from schemas.items import SourceItem, given_class
+from schemas.taxonomy import DF2_CLASSES, DF2_IDS
 
 DEFAULT_RULES = Path(__file__).with_name("taxonomy_rules.yaml")
 FAMILIES = {"top", "outwear", "dress", "shorts", "trousers", "skirt", "review"}
@@ -325,7 +326,12 @@ def classify(
 
 
 def classify_item(item, rules: Rules | None = None) -> TaxonomyResult:
-    """:func:`classify` on a :class:`schemas.items.SourceItem` (or anything with the same fields)."""
+    """:func:`classify` on a :class:`schemas.items.SourceItem` (or anything with the same fields);
+    a class the item's manifest row gave (``mf-collect local``: :func:`schemas.items.given_class`)
+    is taken as it is."""
+    given = given_class(item) if isinstance(item, SourceItem) else None
+    if given is not None:
+        return TaxonomyResult("accepted", given, family="given", evidence={"manifest": DF2_CLASSES[given]})
     return classify(
         title=item.title,
         category_path=item.category_path,

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from collectors.hosts import HostPolicy
 
 
+#: where a user's own files go: said wherever a local file is given as a video URL
+LOCAL_HINT = "your own video files are collected by mf-collect local FOLDER_OR_MANIFEST"
+
+
 @dataclass(frozen=True)
 class TargetForm:
     """One kind of target a source reads.
@@ -130,6 +134,12 @@ class Source(ABC):
             raise DataFormatError(f"no {cls.name} targets given", where="TARGETS", hint=hint)
         for target in targets:
             t = target.strip()
+            if t.lower().startswith("file:"):
+                raise DataFormatError(
+                    f"cannot read target {target!r}: file URLs are not fetched",
+                    where="TARGETS",
+                    hint=f"{LOCAL_HINT}; a list or a map is given by its path, without file://",
+                )
             if is_url(t):
                 checked_url(t, "TARGETS")
             if not t or not any(f.matches(t) for f in cls.target_forms):

@@ -73,7 +73,7 @@ def _common_params() -> list[click.Parameter]:
         click.Option(
             ["--config"],
             type=click.Path(dir_okay=False, exists=True),
-            help="YAML with http/netaporter/tiktok/instagram/urls settings.",
+            help="YAML with http/netaporter/tiktok/instagram/urls/local settings.",
         ),
         click.Option(
             ["--ignore-robots"], is_flag=True, help="Do not honour robots.txt (logged as a warning)."
@@ -169,12 +169,15 @@ def _run(
 
     from collectors.api import collect
     from collectors.config import load_collect_config
+    from movingfashion.media.logs import keep_native_logs
 
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if verbose < 2 and not keep_native_logs():  # FFmpeg's own complaints: the item's reason says it
+        logging.getLogger("libav").setLevel(logging.CRITICAL)
     cfg = load_collect_config(config, base_url=base_url, ignore_robots=ignore_robots, workers=workers)
     if executor:
         cfg = cfg.model_copy(update={"executor": executor})

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from schemas.config import load_config
 from schemas.items import AssetKind
+from schemas.taxonomy import Partition
 
 #: items collected at once at most (``workers``, ``--workers``): the HTTP pool holds two
 #: connections per worker
@@ -279,6 +280,31 @@ class UrlsConfig(_Model):
     format: str = Field("best[ext=mp4]/best", description="yt-dlp format selector")
 
 
+class LocalConfig(_Model):
+    """Your own files (``mf-collect local``): a manifest, or a folder of videos beside their shop images."""
+
+    partition: Partition = Field(
+        Partition.HARD,
+        description="partition of an item whose manifest row names none (and of a folder's items): "
+        "regular (one person, plain background) or hard (social media, street)",
+    )
+    video_extensions: list[str] = Field(
+        default_factory=lambda: [".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi"],
+        description="file name endings read as videos when a folder is collected",
+    )
+    image_extensions: list[str] = Field(
+        default_factory=lambda: [".jpg", ".jpeg", ".png", ".webp"],
+        description="file name endings read as a video's shop image (the same stem, beside it) in a folder",
+    )
+
+    @field_validator("video_extensions", "image_extensions")
+    @classmethod
+    def _dotted(cls, exts: list[str]) -> list[str]:
+        if not exts or any(not e.startswith(".") or len(e) < 2 for e in exts):
+            raise ValueError("give file name endings with their dot, e.g. ['.mp4', '.mov']")
+        return [e.lower() for e in exts]
+
+
 class CollectConfig(_Model):
     """Everything ``mf-collect`` reads from ``--config``."""
 
@@ -287,6 +313,7 @@ class CollectConfig(_Model):
     tiktok: TikTokConfig = Field(default_factory=TikTokConfig)
     instagram: InstagramConfig = Field(default_factory=InstagramConfig)
     urls: UrlsConfig = Field(default_factory=UrlsConfig)
+    local: LocalConfig = Field(default_factory=LocalConfig)
     executor: str = Field(
         "local",
         description="executor backend: local (threads here) or ray (a Ray cluster; movingfashion.executors)",

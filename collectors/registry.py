@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collectors.base import Source
 from collectors.instagram import Instagram
+from collectors.local import LocalFiles
 from collectors.netaporter import NetAPorter
 from collectors.tiktok import TikTok
 from collectors.urls import UrlList
 from schemas.registry import lookup
 
 #: source name -> source class, in the order ``mf-collect --help`` lists them
-SOURCES: dict[str, type[Source]] = {str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList)}
+SOURCES: dict[str, type[Source]] = {
+    str(cls.name): cls for cls in (NetAPorter, TikTok, Instagram, UrlList, LocalFiles)
+}
 
 
 def registry() -> dict[str, type[Source]]:

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from collectors.base import TargetForm
-from collectors.config import CollectConfig, host_of
+from collectors.base import LOCAL_HINT, TargetForm
+from collectors.config import CollectConfig, LocalConfig, host_of
 from collectors.core import Candidate, safe_id
 from collectors.hosts import HostPolicy
 from collectors.listfiles import checked_url, is_file, is_url, target_path
@@ -138,6 +138,8 @@ def read_url_list(targets: list[str]) -> list[tuple[str, ShopRef | None]]:
             continue
         if not is_file(path):
             raise DataFormatError("URL list not found", where=str(path), hint="give URLs or list files")
+        if path.suffix.lower() in LocalConfig().video_extensions:
+            raise DataFormatError("a video file, not a URL list", where=str(path), hint=LOCAL_HINT)
         for n, line in enumerate(read_text_input(path, "URL list").splitlines(), 1):
             entry = _url_line(line, n, path)
             if entry is not None:
@@ -158,7 +160,11 @@ def _url_line(line: str, n: int, path: Path) -> tuple[str, ShopRef | None] | Non
     parts = _SPLIT.split(line, maxsplit=1)
     url, shop = parts[0], parts[1].strip() if len(parts) > 1 else ""
     if not url.startswith(("http://", "https://")):
-        raise DataFormatError(f"line {n}: {url!r} is not an http(s) URL", where=str(path))
+        raise DataFormatError(
+            f"line {n}: {url!r} is not an http(s) URL",
+            where=str(path),
+            hint=LOCAL_HINT if not url.lower().startswith(("ftp:", "rtsp:", "rtmp:")) else None,
+        )
     checked_url(url, f"{path} line {n}")
     if shop.startswith(("http://", "https://")) and len(_SPLIT.split(shop)) > 1:
         raise DataFormatError(

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.geometry import Box
-from schemas.taxonomy import Partition
+from schemas.taxonomy import NUM_CLASSES, Partition
 from schemas.text_input import clean_strings
 
 
@@ -18,6 +18,7 @@ class SourceName(StrEnum):
     TIKTOK = "tiktok"
     INSTAGRAM = "instagram"
     URLS = "urls"
+    LOCAL = "local"
 
 
 #: Partition each source feeds: Net-A-Porter is Regular, social media is Hard.
@@ -26,7 +27,29 @@ SOURCE_PARTITION: dict[SourceName, Partition] = {
     SourceName.TIKTOK: Partition.HARD,
     SourceName.INSTAGRAM: Partition.HARD,
     SourceName.URLS: Partition.HARD,
+    SourceName.LOCAL: Partition.HARD,
 }
+#: metadata keys a ``local`` item's manifest row sets (``mf-collect local``): its partition and
+#: its DeepFashion2 class, which cleaning takes as given
+GIVEN_PARTITION, GIVEN_CLASS = "partition", "df2_class"
+
+
+def item_partition(item: SourceItem) -> Partition:
+    """The item's partition: the one its manifest row gave (``local`` items), else its source's."""
+    given = item.metadata.get(GIVEN_PARTITION) if item.source == SourceName.LOCAL else None
+    if given in tuple(Partition):
+        return Partition(given)
+    return SOURCE_PARTITION.get(item.source, Partition.HARD)
+
+
+def given_class(item: SourceItem) -> int | None:
+    """The DeepFashion2 class the item's manifest row gave (``local`` items), else None."""
+    given = item.metadata.get(GIVEN_CLASS) if item.source == SourceName.LOCAL else None
+    return (
+        given
+        if isinstance(given, int) and not isinstance(given, bool) and 1 <= given <= NUM_CLASSES
+        else None
+    )
 
 
 class AssetKind(StrEnum):

@@ -21,6 +21,38 @@ DF2_CLASSES: dict[int, str] = {
 }
 DF2_IDS: dict[str, int] = {name: cid for cid, name in DF2_CLASSES.items()}
 NUM_CLASSES = len(DF2_CLASSES)
+#: ``category_name`` as DeepFashion2's annotation files write it (``short sleeve top`` for the COCO
+#: ``short_sleeved_shirt``)
+DF2_FILE_NAMES: dict[int, str] = {
+    1: "short sleeve top",
+    2: "long sleeve top",
+    3: "short sleeve outwear",
+    4: "long sleeve outwear",
+    5: "vest",
+    6: "sling",
+    7: "shorts",
+    8: "trousers",
+    9: "skirt",
+    10: "short sleeve dress",
+    11: "long sleeve dress",
+    12: "vest dress",
+    13: "sling dress",
+}
+
+
+def class_from_text(value: str) -> int | None:
+    """The DeepFashion2 class ``value`` names: its number (``8``), its COCO name
+    (``short_sleeved_shirt``) or its annotation files' name (``short sleeve top``), in any case,
+    with spaces, dashes or underscores alike; None for anything else."""
+    text = value.strip()
+    if text.isdigit():
+        cid = int(text)
+        return cid if cid in DF2_CLASSES else None
+    key = "_".join(text.lower().replace("-", " ").replace("_", " ").split())
+    for cid in DF2_CLASSES:
+        if key in (DF2_CLASSES[cid], DF2_FILE_NAMES[cid].replace(" ", "_")):
+            return cid
+    return None
 
 
 class Partition(StrEnum):

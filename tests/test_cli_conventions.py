@@ -56,6 +56,7 @@ MISSING_INPUT: dict[str, tuple[list[str], str]] = {
     "mf collect tiktok": ([NOPE, "--root", "x"], NOPE),
     "mf collect instagram": ([NOPE, "--root", "x"], NOPE),
     "mf collect urls": ([NOPE, "--root", "x"], NOPE),
+    "mf collect local": ([NOPE, "--root", "x"], NOPE),
     "mf crop-cache": (["--dataset", NOPE, "--out", "x"], NOPE),
     "mf demo": (["--out", "/dev/null/demo"], "/dev/null/demo"),
     "mf df2 multidf2": (["--df2", NOPE, "--out", "x.json"], NOPE),

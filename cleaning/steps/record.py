@@ -42,7 +42,6 @@ from cleaning.steps.state import (
     ItemState,
     eligible,
     item_key,
-    partition_of,
 )
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import CatalogError
@@ -78,7 +77,7 @@ def _decision(it: ItemState, taken: Counter[str]) -> Decision:
     columns = {
         "duplicate_of": it.duplicate_of,
         "product_id": sid if taken[sid] == 1 else f"{src}-{sid}",
-        "partition": str(partition_of(src)),
+        "partition": str(it.partition),
         "df2_class": it.df2_class,
     }
     return Decision(it, it.status, it.reason, columns)

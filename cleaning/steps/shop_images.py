@@ -27,7 +27,6 @@ from cleaning.steps.state import (
     CleaningState,
     ItemState,
     item_key,
-    partition_of,
 )
 from movingfashion.executors import Outcome
 from movingfashion.media.images import read_image
@@ -262,7 +261,7 @@ class ShopImagesStep(Step):
                 int(ctx.cache.get(a.sha256, "phash"), 16),
                 a.probe.width,
                 a.probe.height,
-                partition_of(a.source),
+                state.partition(a),
                 np.array(ctx.cache.get(a.sha256, "colour"), np.uint8),
             )
             for a in shops.values()

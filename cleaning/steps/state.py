@@ -22,6 +22,7 @@ from schemas.items import (
     SourceItem,
     Status,
     VideoProbe,
+    item_partition,
 )
 from schemas.review import rejected_by_review
 from schemas.taxonomy import Partition
@@ -41,10 +42,6 @@ IMAGE_KINDS = {AssetKind.SHOP, AssetKind.FRONT, AssetKind.REAR, AssetKind.FABRIC
 def item_key(source: str, source_id: str) -> str:
     """``<source>/<source_id>``: how cleaning names an item (also in ``duplicate_of``)."""
     return f"{source}/{source_id}"
-
-
-def partition_of(source: str) -> Partition:
-    return SOURCE_PARTITION.get(source, Partition.HARD)
 
 
 def eligible(row: ItemRow) -> bool:
@@ -88,6 +85,11 @@ class ItemState:
     def key(self) -> str:
         return item_key(self.item.source, self.item.source_id)
 
+    @property
+    def partition(self) -> Partition:
+        """The item's partition (its source's, or the one its manifest row gave)."""
+        return item_partition(self.item)
+
     def decide(self, status: Status, reason: str | None, duplicate_of: str | None = None) -> None:
         self.status, self.reason = status, reason
         if duplicate_of is not None:
@@ -130,12 +132,15 @@ class CleaningState:
     #: decide those items again, but their videos take part in dedup, so that a duplicate of a
     #: rejected video is not accepted without a reviewer seeing it (``video_duplicates``)
     review_rejected: dict[str, VideoState] = field(default_factory=dict)
+    #: item key -> its partition, for every item above (a ``local`` item's is its manifest's)
+    partitions: dict[str, Partition] = field(default_factory=dict)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CleaningState:
         """The eligible items of the catalog, with their assets, each starting accepted."""
         state = cls()
         for row in catalog.items():
+            state.partitions[item_key(row.item.source, row.item.source_id)] = item_partition(row.item)
             if rejected_by_review(row.status, row.reason):
                 state._add_review_rejected(row, catalog)
             if not eligible(row):
@@ -156,6 +161,11 @@ class CleaningState:
         for a in catalog.assets(source=row.item.source, source_id=row.item.source_id):
             if a.kind == AssetKind.VIDEO and a.sha256 and a.probe is not None and a.status in LISTED_VIDEO:
                 self.review_rejected[a.path] = VideoState(a, key)
+
+    def partition(self, asset: MediaAsset) -> Partition:
+        """The partition of the item ``asset`` belongs to."""
+        key = item_key(asset.source, asset.source_id)
+        return self.partitions.get(key) or SOURCE_PARTITION.get(asset.source, Partition.HARD)
 
     def live(self) -> Iterator[ItemState]:
         """Items still processed (no step failed on them), in catalog order."""

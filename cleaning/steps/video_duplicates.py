@@ -31,7 +31,7 @@ from cleaning.dedup import VideoRecord, find_video_duplicates
 from cleaning.fingerprint import VideoFingerprint, fingerprint_video
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.cache import ResultCache
-from cleaning.steps.state import CleaningState, ItemState, VideoState, partition_of
+from cleaning.steps.state import CleaningState, ItemState, VideoState
 from cleaning.taxonomy import Rules, classify_item, load_rules
 from movingfashion.executors import Outcome
 from schemas.errors import MediaError
@@ -73,9 +73,9 @@ class VideoDuplicatesStep(Step):
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         self._fingerprint(state, ctx)
         frozen = state.review_rejected  # videos of items review rejected: never re-decided here
-        records = [_record(path, v, ctx) for path, v in state.videos.items()]
+        records = [_record(path, v, state, ctx) for path, v in state.videos.items()]
         records += [  # pairs are verified on pixels: only videos whose file is there
-            _record(path, v, ctx)
+            _record(path, v, state, ctx)
             for path, v in frozen.items()
             if v.fingerprint is not None and ctx.path(path).is_file()
         ]
@@ -284,7 +284,7 @@ def _corrupt_probe(message: str) -> dict[str, Any]:
     return {"ok": False, "reason": f"corrupt: {message}", "probe": None}
 
 
-def _record(path: str, v: VideoState, ctx: StepContext) -> VideoRecord:
+def _record(path: str, v: VideoState, state: CleaningState, ctx: StepContext) -> VideoRecord:
     """The dedup record of a video, with its file (candidates are verified on pixels)."""
     p = v.probe
     return VideoRecord(
@@ -295,6 +295,6 @@ def _record(path: str, v: VideoState, ctx: StepContext) -> VideoRecord:
         p.fps,
         p.width,
         p.height,
-        partition_of(v.asset.source),
+        state.partition(v.asset),
         ctx.path(path),
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 from schemas.errors import DataFormatError
 from schemas.geometry import finite_number
-from schemas.taxonomy import DF2_CLASSES
+from schemas.taxonomy import DF2_CLASSES, DF2_FILE_NAMES
 from schemas.text_input import load_json
 
 #: Landmarks per category, in category order (the official definition); they add up to the 294
@@ -159,24 +159,6 @@ def _no_repeated_items(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 _KNOWN_ITEM_FIELDS = {"category_id", "category_name", "bounding_box", "style", "landmarks", "segmentation"}
-
-#: ``category_name`` as DeepFashion2's annotation files write it (the COCO names of
-#: :data:`~schemas.taxonomy.DF2_CLASSES` are accepted too).
-DF2_FILE_NAMES: dict[int, str] = {
-    1: "short sleeve top",
-    2: "long sleeve top",
-    3: "short sleeve outwear",
-    4: "long sleeve outwear",
-    5: "vest",
-    6: "sling",
-    7: "shorts",
-    8: "trousers",
-    9: "skirt",
-    10: "short sleeve dress",
-    11: "long sleeve dress",
-    12: "vest dress",
-    13: "sling dress",
-}
 
 #: The per-item codes and their meaning (1..3 each; checked when present).
 ITEM_CODES: dict[str, str] = {

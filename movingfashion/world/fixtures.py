@@ -17,8 +17,9 @@ from typing import Any
 from urllib.parse import quote
 
 from movingfashion.world.truth import WorldProduct
-from schemas.atomic import atomic_write_json, atomic_write_text
+from schemas.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
 from schemas.items import SourceName
+from schemas.taxonomy import DF2_CLASSES
 
 from .faults import EVIL_IDS
 from .sites import Site
@@ -242,7 +243,9 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
     nap_urls = out / "netaporter_urls.txt"
     nap_pages = [site.nap_url(site.products[i]) if i in site.products else site.nap_url(i) for i in nap_ids]
     atomic_write_text(nap_urls, "\n".join(nap_pages) + "\n")
+    local = _local_fixture(truth, site.world, out / "local")
     result = {
+        "local": str(local),
         "base_url": site.base,
         "tiktok_info": info_files,
         "tiktok_shops": str(shops),
@@ -273,3 +276,36 @@ def _listed(path: Path) -> set[str]:
         return set()
     files = [f for k in ("tiktok_info", "instagram") if isinstance(doc.get(k), list) for f in doc[k]]
     return {Path(f).name for f in files if isinstance(f, str)}
+
+
+#: how many clothing products ``fixtures/local`` holds (``mf-collect local``'s examples)
+LOCAL_PRODUCTS = 4
+
+
+def _local_fixture(truth: Any, world: Path, out: Path) -> Path:
+    """``out/manifest.csv`` and the files it names: a few clothing products' first video and
+    shop image, copied as a user's own files would be, with their class (the first two) and
+    partition, so ``mf-collect local`` has something to read; returns the manifest's path."""
+    videos = {v.video_id: v for v in truth.videos}
+    chosen = [
+        p
+        for p in truth.products
+        if p.df2_class is not None and p.videos and "shop" in p.images and not p.wrong_shop
+    ][:LOCAL_PRODUCTS]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["video", "shop_image", "partition", "class", "title"])
+    for n, p in enumerate(chosen):
+        video, shop = world / videos[p.videos[0]].path, world / p.images["shop"]
+        for src, name in ((video, f"{p.product_id}.mp4"), (shop, f"{p.product_id}{shop.suffix}")):
+            dst = out / "clips" / name
+            if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(dst, src.read_bytes())
+        cls = DF2_CLASSES[p.df2_class] if n < 2 else ""
+        writer.writerow(
+            [f"clips/{p.product_id}.mp4", f"clips/{p.product_id}{shop.suffix}", p.partition, cls, p.title]
+        )
+    manifest = out / "manifest.csv"
+    atomic_write_text(manifest, buf.getvalue())
+    return manifest

@@ -1,0 +1,395 @@
+"""Your own videos and shop images, from disk: ``mf-collect local MANIFEST|FOLDER``.
+
+A manifest is a CSV file with a header row (or JSON lines, ``.jsonl``), one item a row::
+
+    video,shop_image,id,partition,class,title
+    clips/look-01.mp4,shops/look-01.jpg,look-01,hard,trousers,Wide-leg trousers
+    clips/look-02.mov,shops/look-02.png,,regular,10,
+
+- ``video`` (required): the video file, relative to the manifest's folder;
+- ``shop_image``: its shop image, a file relative to the manifest's folder or an http(s) URL;
+- ``id``: the item's id (default: the video's file stem; ``[A-Za-z0-9._-]``, two rows may not
+  share one);
+- ``partition``: ``regular`` (one person, plain background) or ``hard`` (default: the
+  ``[local] partition`` setting, hard);
+- ``class``: the DeepFashion2 class, by number (1-13), COCO name (``short_sleeved_shirt``) or
+  annotation name (``short sleeve top``). Given, cleaning takes it as the item's class; left
+  out, cleaning's taxonomy reads ``title``, ``description`` and ``caption`` as it reads a site's
+  metadata (no garment word: the item waits for a class in ``mf review``).
+
+A folder: every video in it or below (``[local] video_extensions``) is one item, its id the
+file stem, paired with the image of the same stem beside it (``look-01.mp4`` + ``look-01.jpg``).
+
+Every file a row names must lie inside the manifest's folder (symlinks are followed, then
+checked). Files are copied into ``ROOT/local/<id>/`` and probed as downloads are; a missing
+file leaves its item failed, naming the file, and a rerun collects it once it is there. A
+collected item whose row changed since (another file, class or partition) is collected anew,
+until cleaning has used it; after that a warning says so.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from collectors.base import Found, Source, TargetForm
+from collectors.config import CollectConfig, LocalConfig
+from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, safe_id
+from collectors.hosts import HostPolicy
+from collectors.listfiles import is_dir, is_file, target_path
+from collectors.shopmap import ShopRef, parse_shop_ref
+from schemas.errors import DataFormatError, FetchError
+from schemas.items import GIVEN_CLASS, GIVEN_PARTITION, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.paths import resolve_under
+from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
+from schemas.text_input import load_json, read_text_input
+
+log = logging.getLogger(__name__)
+
+#: manifest columns: the name a row uses -> the field it fills
+COLUMNS: dict[str, str] = {
+    "video": "video",
+    "video_path": "video",
+    "shop_image": "shop",
+    "shop": "shop",
+    "shop_path": "shop",
+    "id": "id",
+    "product_id": "id",
+    "partition": "partition",
+    "class": "class",
+    "df2_class": "class",
+    "title": "title",
+    "description": "description",
+    "caption": "caption",
+}
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+#: reason of an item whose video or shop image file is not where its row says (a rerun retries)
+FILE_MISSING = "local_file_missing"
+_HINT = "a header row naming video[,shop_image,id,partition,class,title,description,caption]; see mf-collect local --help"
+
+
+@dataclass(frozen=True)
+class LocalRow:
+    """One item of a manifest or a folder."""
+
+    sid: str
+    video: Path
+    shop: ShopRef | None
+    partition: Partition
+    df2_class: int | None = None
+    title: str | None = None
+    description: str | None = None
+    caption: str | None = None
+    where: str = ""  # the file and row (or the folder) that named it
+
+    def item(self) -> SourceItem:
+        """The catalog item this row describes."""
+        meta: dict[str, Any] = {"video_file": str(self.video), GIVEN_PARTITION: str(self.partition)}
+        if self.df2_class is not None:
+            meta[GIVEN_CLASS] = self.df2_class
+        if self.shop is not None:
+            meta["shop_file"] = str(self.shop)
+        return SourceItem(
+            source=SourceName.LOCAL,
+            source_id=self.sid,
+            url=self.video.resolve().as_uri(),
+            title=self.title,
+            description=self.description,
+            caption=self.caption,
+            has_video=True,
+            metadata=meta,
+        )
+
+
+def read_targets(targets: Sequence[str], cfg: LocalConfig) -> list[LocalRow]:
+    """The rows of every manifest and folder in ``targets``; two rows of one id are refused,
+    naming both (:class:`DataFormatError`)."""
+    rows: list[LocalRow] = []
+    for target in targets:
+        path = target_path(target.strip())
+        if is_dir(path):
+            rows += read_folder(path, cfg)
+        elif is_file(path):
+            rows += read_manifest(path, cfg)
+        else:
+            raise DataFormatError("manifest or folder not found", where=str(path), hint=_HINT)
+    first: dict[str, LocalRow] = {}
+    for row in rows:
+        seen = first.setdefault(row.sid, row)
+        if seen is not row and seen != row:
+            raise DataFormatError(
+                f"id {row.sid!r} is given twice: {seen.where} and {row.where}",
+                where=row.where.rsplit(" ", 2)[0],
+                hint="give each item its own id (the id column, or rename one of the files)",
+            )
+    return list(first.values())
+
+
+def read_manifest(path: Path, cfg: LocalConfig) -> list[LocalRow]:
+    """The rows of a CSV (header row required) or JSON-lines manifest."""
+    text = read_text_input(path, "manifest")
+    records = _json_records(text, path) if path.suffix.lower() in JSON_SUFFIXES else _csv_records(text, path)
+    if not records:
+        raise DataFormatError("manifest has no rows", where=str(path), hint=_HINT)
+    return [_row(fields, path.parent, where, cfg) for where, fields in records]
+
+
+def read_folder(folder: Path, cfg: LocalConfig) -> list[LocalRow]:
+    """One row per video in ``folder`` or below, with the image of its stem beside it."""
+    rows = []
+    for video in sorted(p for p in folder.rglob("*") if p.suffix.lower() in cfg.video_extensions):
+        if not video.is_file() or any(part.startswith(".") for part in video.relative_to(folder).parts):
+            continue  # hidden files and folders (.git, a .part) are not the user's items
+        shop = next(
+            (
+                p
+                for ext in cfg.image_extensions
+                for p in (video.with_suffix(ext), video.with_suffix(ext.upper()))
+                if p.is_file()
+            ),
+            None,
+        )
+        rel = video.relative_to(folder).as_posix()
+        fields = {"video": rel, "shop": shop.relative_to(folder).as_posix() if shop else ""}
+        rows.append(_row(fields, folder, f"{folder} file {rel}", cfg))
+    if not rows:
+        exts = ", ".join(cfg.video_extensions)
+        raise DataFormatError(f"no video in the folder (files ending {exts})", where=str(folder), hint=_HINT)
+    return rows
+
+
+def _csv_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
+    lines = [
+        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
+    ]
+    if not lines:
+        return []
+    try:
+        table = list(csv.reader(line for _, line in lines))
+    except csv.Error as exc:
+        raise DataFormatError(f"not CSV: {exc}", where=str(path), hint=_HINT) from None
+    header = [c.strip().lower() for c in table[0]]
+    _check_columns(header, f"{path} line {lines[0][0]}")
+    out = []
+    for (n, _), cells in zip(lines[1:], table[1:], strict=True):
+        if len(cells) > len(header):
+            raise DataFormatError(
+                f"line {n}: {len(cells)} fields for the header's {len(header)} columns",
+                where=str(path),
+                hint="quote a field that holds a comma",
+            )
+        out.append((f"{path} line {n}", {COLUMNS[h]: c.strip() for h, c in zip(header, cells, strict=False)}))
+    return out
+
+
+def _json_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {n}"
+        obj = load_json(
+            line, where, hint='one JSON object a line, e.g. {"video": "clips/a.mp4", "shop_image": "a.jpg"}'
+        )
+        if not isinstance(obj, dict):
+            raise DataFormatError(
+                f"line {n}: expected a JSON object, got {type(obj).__name__}", where=str(path)
+            )
+        _check_columns([str(k).lower() for k in obj], where)
+        fields = {}
+        for k, v in obj.items():
+            if v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, str | int):
+                raise DataFormatError(f"line {n}: {k!r} must be a string or a number", where=str(path))
+            fields[COLUMNS[str(k).lower()]] = str(v).strip()
+        out.append((where, fields))
+    return out
+
+
+def _check_columns(names: list[str], where: str) -> None:
+    unknown = [n for n in names if n not in COLUMNS]
+    if unknown or "video" not in {COLUMNS.get(n) for n in names}:
+        what = f"unknown column(s) {', '.join(map(repr, unknown))}" if unknown else "no video column"
+        raise DataFormatError(f"{what} (columns: {', '.join(COLUMNS)})", where=where, hint=_HINT)
+    fills = [COLUMNS[n] for n in names]
+    twice = sorted({f for f in fills if fills.count(f) > 1})
+    if twice:
+        raise DataFormatError(f"two columns give the {' and the '.join(twice)}", where=where, hint=_HINT)
+
+
+def _row(fields: dict[str, str], base: Path, where: str, cfg: LocalConfig) -> LocalRow:
+    """One manifest row (``fields`` by field name), its files resolved inside ``base``."""
+    raw = fields.get("video", "")
+    if not raw:
+        raise DataFormatError("no video file", where=where, hint=_HINT)
+    video = resolve_under(
+        base, raw, what="video", where=where, root_label="the folder of the manifest", follow_symlinks=True
+    )
+    sid_raw = fields.get("id") or video.stem
+    sid = safe_id(sid_raw)
+    if sid is None:
+        raise DataFormatError(
+            f"id {sid_raw!r} cannot name a folder (letters, digits, '.', '_' and '-' only)",
+            where=where,
+            hint="give the row an id column value, or rename the file",
+        )
+    partition = cfg.partition
+    if fields.get("partition"):
+        try:
+            partition = Partition(fields["partition"].lower())
+        except ValueError:
+            raise DataFormatError(
+                f"partition {fields['partition']!r} is neither regular nor hard", where=where, hint=_HINT
+            ) from None
+    df2_class = None
+    if fields.get("class"):
+        df2_class = class_from_text(fields["class"])
+        if df2_class is None:
+            names = ", ".join(f"{cid} {name}" for cid, name in DF2_CLASSES.items())
+            raise DataFormatError(
+                f"class {fields['class']!r} is no DeepFashion2 class", where=where, hint=f"one of: {names}"
+            )
+    shop = parse_shop_ref(fields["shop"], base, where=where) if fields.get("shop") else None
+    return LocalRow(
+        sid,
+        video,
+        shop,
+        partition,
+        df2_class,
+        fields.get("title") or None,
+        fields.get("description") or None,
+        fields.get("caption") or None,
+        where,
+    )
+
+
+class LocalFiles(Source):
+    """Your own videos and shop images from disk: a manifest (CSV or JSON lines) or a folder.
+
+    A manifest has a header row naming its columns: video (required), shop_image, id,
+    partition (regular or hard), class (a DeepFashion2 class name or number), title,
+    description, caption; its files are relative to its folder. A folder pairs each video with
+    the image of the same name beside it.
+    """
+
+    name = SourceName.LOCAL
+    config_section = "local"
+    target_forms = (
+        TargetForm("a manifest (CSV with a header, or JSON lines): one item a row", "my-videos/manifest.csv"),
+        TargetForm("a folder of videos, each beside its shop image of the same name", "my-videos"),
+    )
+    examples = (
+        "mf-collect local world/fixtures/local/manifest.csv --root data",
+        "mf-collect local world/fixtures/local/clips --root data --dry-run",
+    )
+    recheck_note = "they are your own files, on no site: correct the manifest and collect again"
+
+    @classmethod
+    def check_targets(cls, targets: Sequence[str]) -> None:
+        """Also read every manifest now: a bad row is refused before anything is created (folders,
+        whose reading depends on the config's file endings, are read by :meth:`policy`, as early)."""
+        super().check_targets(targets)
+        read_targets([t for t in targets if not is_dir(target_path(t.strip()))], LocalConfig())
+
+    @classmethod
+    def policy(cls, cfg: CollectConfig, targets: Sequence[str], **_: Any) -> HostPolicy:
+        """The hosts of shop images given as URLs (none for files)."""
+        rows = read_targets(targets, cfg.local)
+        return HostPolicy.of({urlsplit(r.shop.url).netloc for r in rows if r.shop and r.shop.url})
+
+    def discover(self, targets: Sequence[str]) -> list[Candidate]:
+        return [
+            Candidate(raw_id=row.sid, url=row.video.resolve().as_uri(), payload=row)
+            for row in read_targets(targets, self.cfg)
+        ]
+
+    def changed(self, sid: str, cand: Candidate) -> bool:
+        """Whether the row now describes the collected item otherwise (another file, class,
+        partition or text): collected anew while the item is only downloaded; once cleaning has
+        used it, a warning says the change is not applied."""
+        row = self.ctx.catalog.get_item(str(self.name), sid)
+        if row is None or not isinstance(cand.payload, LocalRow):
+            return False
+        if row.item.model_dump(exclude={"collected_at"}) == cand.payload.item().model_dump(
+            exclude={"collected_at"}
+        ):
+            return False
+        if row.status == Status.DOWNLOADED:
+            log.info(
+                "local %s: its row changed since it was collected (%s): collecting it anew",
+                sid,
+                cand.payload.where,
+            )
+            return True
+        if collector_rejected(row.status, row.reason):
+            todo = "--retry-rejected collects it again"
+        elif row.status in PAST_COLLECTION:
+            todo = f"cleaning has used the one collected ({row.status}): give the item a new id to collect it anew"
+        else:
+            return False
+        log.warning(
+            "local %s: its row changed since it was collected (%s); %s", sid, cand.payload.where, todo
+        )
+        return False
+
+    def describe(self, sid: str, cand: Candidate) -> Found:
+        row = cand.payload
+        if not isinstance(row, LocalRow):  # a candidate made elsewhere (never by discover)
+            raise FetchError("no manifest row for this item", where=sid, reason="no_row")
+        return Found(row.item(), cand, row)
+
+    def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
+        row: LocalRow = found.data
+        item = found.item
+        assets = [self._file(item, AssetKind.VIDEO, row.video, "video", row.where)]
+        required = {AssetKind.VIDEO}
+        if row.shop is not None:
+            required.add(AssetKind.SHOP)
+            if row.shop.url:
+                assets.append(self.ctx.fetch_asset(item, AssetKind.SHOP, row.shop.url, "image"))
+            else:
+                assets.append(self._file(item, AssetKind.SHOP, row.shop.path, "image", row.where))
+        for asset in assets:  # a file the row named before (a corrected row) goes once its successor is in
+            if asset.status == Status.DOWNLOADED:
+                rows = self.ctx.catalog.assets(
+                    source=str(item.source), source_id=item.source_id, kind=str(asset.kind)
+                )
+                self.ctx.drop_assets([a for a in rows if a.url != asset.url])
+        return assets, required
+
+    def _file(
+        self, item: SourceItem, kind: AssetKind, path: Path | None, expect: str, where: str
+    ) -> MediaAsset:
+        """The user's file copied into the item's folder and probed (an intact earlier copy of the
+        same file is kept); a missing file is recorded failed, naming it and its row."""
+        ctx = self.ctx
+        assert path is not None
+        key = path.resolve().as_uri()
+        known = ctx.known_asset(item.source, item.source_id, kind, key)
+        if known is not None:
+            return known
+        if not is_file(path):
+            asset = MediaAsset(
+                source=item.source,
+                source_id=item.source_id,
+                kind=kind,
+                url=key,
+                status=Status.FAILED,
+                reason=FILE_MISSING,
+            )
+            ctx.catalog.upsert_assets([asset])
+            why = FetchError(
+                f"{kind} file not found (named at {where})",
+                where=str(path),
+                reason=FILE_MISSING,
+                hint="put the file there or correct the row, then collect again",
+            )
+            ctx.note_failure(asset, why, url=str(path))
+            return asset
+        return ctx.adopt_file(item, kind, path, expect, url=key)

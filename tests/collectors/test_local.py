@@ -1,0 +1,244 @@
+"""``mf-collect local``: a user's own videos and shop images from a manifest or a folder, into
+the catalog, with the class and partition their rows give reaching cleaning."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import pytest
+
+from collectors.api import collect
+from collectors.cli import collect as collect_cli
+from collectors.config import LocalConfig
+from collectors.local import FILE_MISSING, read_targets
+from schemas.catalog import Catalog
+from schemas.cli_support import run_main
+from schemas.errors import DataFormatError
+from schemas.paths import PathEscapeError
+from schemas.taxonomy import Partition
+from tests.cleaning.media_helpers import scene, still_image, write_mp4
+
+
+def _media(folder: Path, name: str, seed: int, shop_ext: str | None = ".jpg") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_mp4(folder / f"{name}.mp4", scene(seed, n=30))
+    if shop_ext:
+        cv2.imwrite(str(folder / f"{name}{shop_ext}"), still_image(seed, 120, 160))
+
+
+def _exit(args: list[str], capsys) -> tuple[int, str]:
+    """``mf-collect ARGS`` as the command line runs it: (exit code, what it printed)."""
+    with pytest.raises(SystemExit) as ei:
+        run_main(collect_cli, args)
+    out = capsys.readouterr()
+    return ei.value.code, out.out + out.err
+
+
+@pytest.fixture()
+def mine(tmp_path: Path) -> Path:
+    """Three clips and their shop images, and a manifest naming them."""
+    home = tmp_path / "mine"
+    for seed, name in enumerate(("look-a", "look-b", "look-c")):
+        _media(home / "clips", name, seed + 1)
+    (home / "manifest.csv").write_text(
+        "video,shop_image,id,partition,class,title\n"
+        "clips/look-a.mp4,clips/look-a.jpg,alpha,regular,trousers,Wide-leg trousers\n"
+        'clips/look-b.mp4,clips/look-b.jpg,,hard,,"Long sleeve shirt, blue"\n'
+        "# a comment line\n"
+        "clips/look-c.mp4,clips/look-c.jpg,gamma,,,\n"
+    )
+    return home
+
+
+def test_manifest_items_are_copied_and_reruns_skip_them(mine, tmp_path):
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    s = collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    assert (s.ok, s.failed, s.rejected, s.requests) == (3, 0, 0, 0), s.human()
+    assert (root / "local/alpha/video.mp4").read_bytes() == (mine / "clips/look-a.mp4").read_bytes()
+    assert (root / "local/look-b/shop.jpg").read_bytes() == (mine / "clips/look-b.jpg").read_bytes()
+    with Catalog(cat_path) as cat:
+        alpha = cat.get_item("local", "alpha").item
+        assert alpha.title == "Wide-leg trousers" and alpha.metadata["df2_class"] == 8
+        assert alpha.metadata["partition"] == "regular"
+        assert cat.get_item("local", "look-b").item.title == "Long sleeve shirt, blue"
+        assert cat.get_item("local", "gamma").item.metadata["partition"] == "hard"  # the config's default
+    again = collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    assert (again.ok, again.skipped) == (0, 3)
+
+
+def test_cleaning_takes_the_rows_class_and_partition(mine, tmp_path):
+    from cleaning.pipeline import clean
+
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    with Catalog(cat_path) as cat:
+        clean(cat, root)
+        rows = {r.item.source_id: r for r in cat.items()}
+    # alpha: the row's class and partition; look-b: the taxonomy reads its title; gamma: nothing to go by
+    assert (rows["alpha"].status, rows["alpha"].df2_class, rows["alpha"].partition) == (
+        "accepted",
+        8,
+        "regular",
+    )
+    assert (rows["look-b"].status, rows["look-b"].df2_class, rows["look-b"].partition) == (
+        "accepted",
+        2,
+        "hard",
+    )
+    assert rows["gamma"].status == "needs_review" and "unknown_garment" in rows["gamma"].reason
+
+
+def test_a_folder_pairs_each_video_with_the_image_of_its_name(tmp_path):
+    home = tmp_path / "shoot"
+    _media(home, "red-dress", 1, ".png")
+    _media(home / "day2", "blue-coat", 2, ".JPG")
+    _media(home, "no-shop", 3, None)
+    _media(home / ".cache", "hidden", 4)
+    rows = {r.sid: r for r in read_targets([str(home)], LocalConfig())}
+    assert sorted(rows) == ["blue-coat", "no-shop", "red-dress"]
+    assert rows["red-dress"].shop.path.name == "red-dress.png"
+    assert rows["blue-coat"].shop.path.name == "blue-coat.JPG"
+    assert rows["no-shop"].shop is None and rows["no-shop"].partition == Partition.HARD
+    s = collect("local", [str(home)], root=tmp_path / "d", catalog=tmp_path / "d.sqlite")
+    assert s.ok == 3, s.human()
+    assert (tmp_path / "d/local/red-dress/shop.png").is_file()
+    _media(home / "day3", "red-dress", 5)
+    with pytest.raises(DataFormatError) as ei:
+        read_targets([str(home)], LocalConfig())
+    assert "'red-dress' is given twice" in str(ei.value) and "day3" in str(ei.value)
+
+
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        (
+            "video,shop_image,clas\nclips/look-a.mp4,clips/look-a.jpg,8\n",
+            ["unknown column", "'clas'", "line 1"],
+        ),
+        ("shop_image,id\nclips/look-a.jpg,x\n", ["no video column"]),
+        (
+            "video,class\nclips/look-a.mp4,top\n",
+            ["class 'top' is no DeepFashion2 class", "line 2", "8 trousers"],
+        ),
+        (
+            "video,partition\nclips/look-a.mp4,street\n",
+            ["partition 'street' is neither regular nor hard", "line 2"],
+        ),
+        ("video,id\nclips/look-a.mp4,my look\n", ["id 'my look' cannot name a folder", "line 2"]),
+        ("video,id\nclips/look-a.mp4,x\nclips/look-b.mp4,x\n", ["id 'x' is given twice", "line 2", "line 3"]),
+        ("video,video_path\nclips/look-a.mp4,clips/look-b.mp4\n", ["two columns give the video"]),
+        ("video,shop\nclips/look-a.mp4,clips/look-a.jpg,extra\n", ["line 2: 3 fields", "quote"]),
+        ("video\n", ["manifest has no rows"]),
+        ("video\n../outside.mp4\n", ["points outside", "the folder of the manifest", "line 2"]),
+        ("video\n/etc/hostname\n", ["the folder of the manifest", "line 2"]),
+        ("video,shop_image\nclips/look-a.mp4,../../etc/passwd\n", ["shop image", "line 2"]),
+    ],
+)
+def test_a_bad_manifest_is_refused_before_anything_is_created(mine, tmp_path, text, words, capsys):
+    bad = mine / "bad.csv"
+    bad.write_text(text)
+    root = tmp_path / "data"
+    code, out = _exit(["local", str(bad), "--root", str(root)], capsys)
+    assert code == 2, out
+    assert str(bad) in out and all(w in out for w in words), out
+    assert not root.exists()
+
+
+def test_jsonl_manifest_and_its_type_errors(mine, tmp_path):
+    lst = mine / "items.jsonl"
+    lst.write_text(
+        json.dumps({"video": "clips/look-a.mp4", "shop_image": "clips/look-a.jpg", "class": 10})
+        + "\n\n"
+        + json.dumps({"video": "clips/look-b.mp4", "partition": "Regular", "title": None})
+        + "\n"
+    )
+    a, b = read_targets([str(lst)], LocalConfig())
+    assert (a.sid, a.df2_class, b.partition, b.shop) == ("look-a", 10, Partition.REGULAR, None)
+    lst.write_text(json.dumps({"video": "clips/look-a.mp4", "class": [8]}) + "\n")
+    with pytest.raises(DataFormatError, match="'class' must be a string or a number"):
+        read_targets([str(lst)], LocalConfig())
+    with pytest.raises(PathEscapeError):
+        lst.write_text(json.dumps({"video": "../x.mp4"}) + "\n")
+        read_targets([str(lst)], LocalConfig())
+
+
+def test_a_missing_file_fails_its_item_and_a_rerun_collects_it_once_it_is_there(mine, tmp_path):
+    moved = mine / "elsewhere.mp4"
+    (mine / "clips/look-c.mp4").rename(moved)
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    s = collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    assert (s.ok, s.failed) == (2, 1)
+    problem = next(p for p in s.human().splitlines() if "gamma" in p)
+    assert "look-c.mp4" in problem and "manifest.csv line 5" in problem, problem
+    with Catalog(cat_path) as cat:
+        (video,) = cat.assets(source="local", source_id="gamma", kind="video")
+        assert (video.status, video.reason) == ("failed", FILE_MISSING)
+    moved.rename(mine / "clips/look-c.mp4")
+    again = collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    assert (again.ok, again.skipped, again.failed) == (1, 2, 0)
+    assert (root / "local/gamma/video.mp4").is_file()
+
+
+def test_a_row_changed_after_collection_is_collected_anew_until_cleaning_used_it(mine, tmp_path, caplog):
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    manifest = mine / "manifest.csv"
+    collect("local", [str(manifest)], root=root, catalog=cat_path)
+    _media(mine / "clips", "look-a2", 9)
+    manifest.write_text(
+        manifest.read_text().replace(
+            "clips/look-a.mp4,clips/look-a.jpg,alpha,regular,trousers",
+            "clips/look-a2.mp4,clips/look-a2.jpg,alpha,regular,skirt",
+        )
+    )
+    s = collect("local", [str(manifest)], root=root, catalog=cat_path)
+    assert (s.ok, s.skipped) == (1, 2), s.human()
+    assert (root / "local/alpha/video.mp4").read_bytes() == (mine / "clips/look-a2.mp4").read_bytes()
+    with Catalog(cat_path) as cat:
+        assert cat.get_item("local", "alpha").item.metadata["df2_class"] == 9
+        assert [a.path for a in cat.assets(source="local", source_id="alpha", kind="shop")] == [
+            "local/alpha/shop.jpg"
+        ]
+        cat.set_item_state("local", "alpha", status="accepted")
+    manifest.write_text(manifest.read_text().replace(",skirt", ",shorts"))
+    with caplog.at_level(logging.WARNING):
+        s = collect("local", [str(manifest)], root=root, catalog=cat_path)
+    assert s.skipped == 3
+    assert "cleaning has used the one collected (accepted)" in caplog.text
+
+
+def test_local_files_are_never_fetched_as_urls(mine, tmp_path, capsys):
+    video, root = mine / "clips/look-a.mp4", str(tmp_path / "d")
+    code, out = _exit(["urls", str(video), "--root", root], capsys)
+    assert code == 2 and "a video file, not a URL list" in out and "mf-collect local" in out, out
+    code, out = _exit(["urls", video.as_uri(), "--root", root], capsys)
+    assert code == 2 and "file URLs are not fetched" in out and "mf-collect local" in out, out
+    code, out = _exit(["local", "--recheck", "--root", root], capsys)
+    assert code == 2 and "your own files" in out, out
+    assert not (tmp_path / "d").exists()
+
+
+def test_ffmpegs_own_complaints_about_a_damaged_file_stay_off_the_terminal(tmp_path):
+    """A cut-short video: its item says why; FFmpeg's lines (``ERROR libav.h264: ...``) once
+    reached stderr through the CLI's logging set-up (audit_real R4)."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "mine"
+    home.mkdir()
+    whole = write_mp4(home / "whole.mp4", scene(3, n=60), extra=["-movflags", "+faststart"])
+    (home / "cut.mp4").write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+    whole.unlink()
+    proc = subprocess.run(
+        [sys.executable, "-m", "collectors", "local", str(home), "--root", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        env={k: v for k, v in os.environ.items() if not k.startswith("MF_NATIVE")},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "cut" in proc.stdout and "libav" not in proc.stderr and " @ 0x" not in proc.stderr, proc.stderr
