@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -23,7 +24,9 @@ from movingfashion.models.detectors.base import (
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.library_state import private_state_dir
-from schemas.taxonomy import DF2_CLASSES, DF2_IDS
+from schemas.taxonomy import DF2_CLASSES, class_from_text
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from movingfashion.models.detectors.capture import FeatureCapture
@@ -262,12 +265,28 @@ def class_map(
 ) -> dict[int, int]:
     """Model class index -> DF2 id: by DF2 name when the model uses them (its other classes are
     dropped), else index + 1 for a model with exactly 13 anonymous classes (``"0"``, ``"class_0"``).
+    A name is DeepFashion2's in either spelling, in any case (``short_sleeved_shirt``, ``Short
+    sleeve top``: :func:`~schemas.taxonomy.class_from_text`); weights naming only some of the 13
+    get a warning listing the classes they never detect.
     Any other model was not trained on DeepFashion2's classes (COCO's ``person``, ``bicycle``...):
     a :class:`ModelError` naming ``where``, unless not ``strict`` (an untrained network from a
     model config, whose classes mean nothing yet: index + 1 up to 13)."""
     items = {int(k): str(v) for k, v in (enumerate(names) if isinstance(names, list) else names.items())}
-    by_name = {idx: DF2_IDS[name] for idx, name in items.items() if name in DF2_IDS}
+    by_name = {
+        idx: cid
+        for idx, name in items.items()
+        if not name.strip().isdigit() and (cid := class_from_text(name)) is not None
+    }
     if by_name:
+        missing = [DF2_CLASSES[c] for c in DF2_CLASSES if c not in by_name.values()]
+        if missing:
+            log.warning(
+                "%s: the weights name %d of DeepFashion2's %d classes; never detected: %s",
+                where,
+                len(DF2_CLASSES) - len(missing),
+                len(DF2_CLASSES),
+                ", ".join(missing),
+            )
         return by_name
     anonymous = all(_ANONYMOUS.fullmatch(name.strip().lower()) for name in items.values())
     if not strict or (anonymous and sorted(items) == list(range(len(DF2_CLASSES)))):

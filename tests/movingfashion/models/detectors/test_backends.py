@@ -133,6 +133,22 @@ def test_a_model_config_as_weights_is_refused_unless_random_init_is_asked_for():
     assert det.version == "ultralytics:yolov8n.yaml"
 
 
+def test_class_map_reads_both_deepfashion2_spellings_and_names_the_classes_never_detected(caplog):
+    """Weights named as DeepFashion2's annotation files spell them ("short sleeve top") once kept
+    only the 5 one-word classes, silently (audit_gpu G1)."""
+    from schemas.taxonomy import DF2_CLASSES, DF2_FILE_NAMES
+
+    spaced = [DF2_FILE_NAMES[c].title() for c in sorted(DF2_FILE_NAMES)]
+    with caplog.at_level("WARNING"):
+        assert class_map(spaced) == {i: i + 1 for i in range(13)}
+        assert class_map({i: DF2_CLASSES[i + 1].replace("_", "-") for i in range(13)})[0] == 1
+    assert "never detected" not in caplog.text
+    with caplog.at_level("WARNING"):
+        assert class_map(["trousers", "Sling Dress"], where="two.pt") == {0: 8, 1: 13}
+    assert "two.pt: the weights name 2 of DeepFashion2's 13 classes" in caplog.text
+    assert "short_sleeved_shirt" in caplog.text and "trousers" not in caplog.text.split("never detected")[1]
+
+
 COCO = ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"] + [
     f"thing{i}" for i in range(9, 80)
 ]
