@@ -21,6 +21,7 @@ from annotations.exchange.common import TRACK_CHOICES
 from annotations.tracklet_files import dataset_shared_videos, require_results
 from movingfashion.executors.base import GPU_SHARE_HINT, gpu_share_problem
 from movingfashion.executors.options import executor_options, threads_option
+from movingfashion.models.checkpoints import device_option
 from movingfashion.models.detectors.registry import DETECTORS
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -168,6 +169,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
     "number [default: 1 when the cluster has GPUs, else 0].",
 )
 @json_option
+@device_option
 def build(
     dataset,
     weights,
@@ -1127,6 +1129,7 @@ _df2_root = click.Path(file_okay=False, exists=True)
     "options are the checkpoint's); a finished one is not trained again.",
 )
 @json_option
+@device_option
 def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_json) -> None:
     """Convert DeepFashion2 to YOLO format and train a clothing detector with ultralytics.
 
@@ -1166,6 +1169,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     help="Fine-tune this matcher instead of starting fresh.",
 )
 @json_option
+@device_option
 def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs.
 

@@ -32,15 +32,65 @@ def check_device_name(device: str | None) -> str | None:
     return device
 
 
+#: the environment variable naming the device when no option or config key does
+DEVICE_ENV = "MF_DEVICE"
+
+
+def default_device_name() -> str | None:
+    """The device of this process when a caller names none: ``--device``, else ``$MF_DEVICE``."""
+    return os.environ.get(DEVICE_ENV, "").strip() or None
+
+
+def set_default_device(device: str | None, where: str = "--device") -> None:
+    """Make ``device`` what :func:`pick_device` takes when given none (a command's ``--device``;
+    set in ``$MF_DEVICE``, so worker processes started after it take it too), checked now: a
+    name it refuses is a :class:`~schemas.errors.ConfigError` naming ``where``."""
+    from schemas.errors import ConfigError
+
+    if not device:
+        return
+    try:
+        pick_device(device)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, where=where, hint=exc.hint) from None
+    os.environ[DEVICE_ENV] = device
+
+
+def device_option(f: Any) -> Any:
+    """``--device NAME`` on a command that runs models: :func:`set_default_device` (cpu, cuda, cuda:N)."""
+    import click
+
+    def _set(ctx: Any, param: Any, value: str | None) -> str | None:
+        set_default_device(value)
+        return value
+
+    return click.option(
+        "--device",
+        default=None,
+        expose_value=False,
+        callback=_set,
+        metavar="NAME",
+        help=f"Device the models run on: cpu, cuda or cuda:N [default: ${DEVICE_ENV}, else CUDA when present].",
+    )(f)
+
+
 def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The given device, or CUDA when present, else the CPU. A device name torch does not know,
-    one the toolkit does not run on (``mps``, ``meta``, ``cpu:7``), or CUDA on a machine without
-    it, is a :class:`~schemas.errors.ConfigError` naming it."""
+    """The given device, or the process's default (:func:`default_device_name`), or CUDA when
+    present, else the CPU. A device name torch does not know, one the toolkit does not run on
+    (``mps``, ``meta``, ``cpu:7``), or CUDA on a machine without it, is a
+    :class:`~schemas.errors.ConfigError` naming it."""
     import torch
 
     from schemas.errors import ConfigError
 
     if device is None or device == "":
+        device = default_device_name()
+        if device is not None:  # named by $MF_DEVICE (or --device, which set it): errors say so
+            try:
+                return pick_device(device)
+            except ConfigError as exc:
+                raise ConfigError(exc.message, where=DEVICE_ENV, hint=exc.hint) from None
+    if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)

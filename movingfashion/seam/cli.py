@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from movingfashion.models.checkpoints import device_option
 from movingfashion.seam.config import Variant
 from schemas.cli_support import (
     EXIT_STATUS,
@@ -99,6 +100,7 @@ def _log(as_json: bool):
 @click.option("--batch-size", type=int, default=None, help="Videos per batch (in-batch negatives).")
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=None)
 @json_option
+@device_option
 def train(
     dataset: str | None,
     df2: str | None,
@@ -328,6 +330,7 @@ def _train_human(r: dict) -> str:
     "protocol: the best inference tracklet whatever its IoU]",
 )
 @json_option
+@device_option
 def evaluate(
     dataset: str,
     checkpoints: tuple[str, ...],

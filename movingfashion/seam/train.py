@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from movingfashion.models.checkpoints import pick_device
 from movingfashion.models.matchrcnn import balanced_pair_loss
 from movingfashion.seam.augment import frame_slots, frame_videos
 from movingfashion.seam.checkpoint import read_checkpoint, save_checkpoint
@@ -116,7 +117,8 @@ def _dist_env() -> tuple[int, int, torch.device]:
     world = env_int("WORLD_SIZE", 1, 1, torchrun)
     cuda = torch.cuda.is_available()
     local = env_int("LOCAL_RANK", 0, 0, torchrun)
-    device = torch.device(f"cuda:{local}" if cuda else "cpu")
+    # one process: --device / $MF_DEVICE, else CUDA when present; under torchrun each rank its own GPU
+    device = torch.device(f"cuda:{local}" if cuda else "cpu") if world > 1 else pick_device(None)
     if world > 1:
         import torch.distributed as dist
 

@@ -107,3 +107,27 @@ def test_the_detector_config_refuses_a_device_name_when_the_file_is_read(tmp_pat
     for good in ("cpu", "cpu:0", "cuda", "cuda:3", ""):
         cfg.write_text(f"detector:\n  device: '{good}'\n")
         assert load_config(BuildConfig, cfg).detector.device == good
+
+
+def test_device_option_and_mf_device_choose_the_device_of_every_model_command(monkeypatch, capsys):
+    """``--device`` on mf train / evaluate / train-detector / pretrain-matcher / mf-tracklets build
+    (audit_gpu G2: only a config key of the build could choose one); ``$MF_DEVICE`` is its default."""
+    from annotations.cli import build, pretrain_matcher, train_detector
+    from movingfashion.models.checkpoints import DEVICE_ENV
+    from movingfashion.seam.cli import evaluate, train
+    from schemas.cli_support import run_main
+
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    for cmd in (train, evaluate, build, train_detector, pretrain_matcher):
+        assert any(p.name == "device" for p in cmd.params), cmd.name
+        with pytest.raises(SystemExit) as ei:
+            run_main(cmd, ["--device", "mps"])
+        err = capsys.readouterr().err
+        assert ei.value.code == 2 and "--device: unknown device 'mps'" in err, (cmd.name, err)
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    assert pick_device(None) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        monkeypatch.setenv(DEVICE_ENV, "cuda:3")
+        with pytest.raises(ConfigError) as ei:
+            pick_device(None)
+        assert ei.value.where == DEVICE_ENV
