@@ -92,7 +92,14 @@ from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home
     write_build_record,
     write_video_tracklets,
 )
-from movingfashion.executors import Executor, LocalExecutor, Pool, WorkerLostError, WorkerResources
+from movingfashion.executors import (
+    Executor,
+    LocalExecutor,
+    Pool,
+    WorkerLostError,
+    WorkerResources,
+    unseen_on_worker,
+)
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
 from movingfashion.models import SingleFrameMatcher, crops_from_frames
@@ -1793,6 +1800,9 @@ def _build_jobs(
             i, job = res.tag, jobs[res.tag]
             if res.error is not None:
                 reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
+                unseen = unseen_on_worker(res.error) if ex.remote else None
+                if unseen is not None:  # the workers' node does not share the dataset: stop here
+                    raise unseen
                 if not isinstance(res.error, MFError | WorkerLostError):
                     raise res.error
                 note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})

@@ -114,7 +114,7 @@ import torch
 from pydantic import ValidationError
 
 from movingfashion.epochs import SharedEpoch
-from movingfashion.executors import Executor, WorkerLostError, WorkerResources
+from movingfashion.executors import Executor, WorkerLostError, WorkerResources, unseen_on_worker
 from movingfashion.frame_boxes import FrameBoxes, FrameScores
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names, file_key
@@ -1998,6 +1998,9 @@ def build_crop_cache(
                 video = dataset.products[pi].videos[vi]
                 entry = cache_entry(out, video.rel_path, entry_product(dataset, video))
                 if res.error is not None:
+                    unseen = unseen_on_worker(res.error) if ex.remote else None
+                    if unseen is not None:  # the dataset or --out is not shared with the workers' node
+                        raise unseen
                     lost = isinstance(res.error, WorkerLostError)  # it killed its worker (or the node died)
                     if not lost and (
                         dataset.on_bad == "raise" or not isinstance(res.error, (MediaError, DataFormatError))

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from movingfashion.executors.base import (
+    SHARED_FOLDER_HINT,
     Executor,
     Outcome,
     Pool,
@@ -31,6 +32,7 @@ from movingfashion.executors.base import (
     WorkerLostError,
     WorkerResources,
     describe,
+    unseen_on_worker,
 )
 from movingfashion.executors.local import LocalExecutor
 from schemas.errors import ConfigError
@@ -39,6 +41,7 @@ from schemas.registry import lookup
 __all__ = [
     "EXECUTORS",
     "RAY_INSTALL",
+    "SHARED_FOLDER_HINT",
     "Executor",
     "LocalExecutor",
     "Outcome",
@@ -50,6 +53,7 @@ __all__ = [
     "describe",
     "make_executor",
     "require_ray",
+    "unseen_on_worker",
 ]
 
 #: How to install the optional Ray backend (an installed toolkit; a checkout: ``pip install -e '.[ray]'``).
@@ -115,7 +119,7 @@ def make_executor(
     if name != "ray":
         if address:
             raise ConfigError(
-                "--ray-address is only read by --executor ray",
+                "it is only read by --executor ray",
                 where="--ray-address",
                 hint="add --executor ray",
             )

@@ -36,6 +36,35 @@ class Outcome(Generic[R]):
         return self.error is None
 
 
+#: what to do when an executor's workers cannot see a file this process has (a cluster)
+SHARED_FOLDER_HINT = (
+    "on a cluster, the folders a stage reads and writes (--root, --dataset, --out) must be one folder "
+    "shared by every node at the same path; then run the command again"
+)
+
+
+def unseen_on_worker(exc: BaseException) -> MFError | None:
+    """The error that stops a run when a remote worker's "file not found" (``exc``) names a file
+    this process has: no item's fault, the workers do not share the folder (None otherwise)."""
+    import os
+
+    from schemas.errors import ConfigError
+
+    if isinstance(exc, FileNotFoundError):
+        path = exc.filename
+    elif isinstance(exc, MFError) and "not found" in exc.message:
+        path = exc.where
+    else:
+        return None
+    if not path or not os.path.exists(os.fspath(path)):
+        return None
+    return ConfigError(
+        f"a worker of the executor cannot see {os.fspath(path)}, which is here",
+        where="--executor",
+        hint=SHARED_FOLDER_HINT,
+    )
+
+
 def describe(exc: BaseException) -> str:
     """One line naming an error: the toolkit's own errors as they render, others with their type."""
     return str(exc) if isinstance(exc, MFError) else f"{type(exc).__name__}: {exc}"

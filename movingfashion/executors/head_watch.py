@@ -38,7 +38,8 @@ def lost_message(address: str, silent_s: float, where: str = "--ray-address") ->
             f"lost the Ray cluster at {address} mid-run: its head has not answered for {silent_s:.0f}s",
             where=where,
             hint="what was recorded is kept; rerun the same command once the head is back, "
-            "or without --executor ray, and it resumes",
+            "or without --executor ray, and it resumes (leave out --force if you gave it: with it, "
+            "the rerun redoes what this run had already redone)",
         )
     )
 

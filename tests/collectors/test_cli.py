@@ -226,7 +226,7 @@ def test_exit_1_lists_failed_and_rejected_and_the_bar_counts_them_apart(mixed_sh
         (["instagram", "what-is-this"], "cannot read target"),
         (["tiktok", "{tmp}/info.json", "--shop-map", "{tmp}/none.csv"], "none.csv"),
         (["netaporter", "--executor", "cluster"], "Invalid value for '--executor'"),
-        (["netaporter", "--ray-address", "127.0.0.1:1"], "--ray-address is only read by --executor ray"),
+        (["netaporter", "--ray-address", "127.0.0.1:1"], "--ray-address: it is only read by --executor ray"),
         (["netaporter", "--workers", "0"], "--workers"),
     ],
 )

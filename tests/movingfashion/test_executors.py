@@ -51,7 +51,7 @@ def test_registry_and_unknown_name():
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
     with pytest.raises(ConfigError, match="unknown executor 'cluster'"):
         make_executor("cluster")
-    with pytest.raises(ConfigError, match="--ray-address is only read by --executor ray"):
+    with pytest.raises(ConfigError, match="--ray-address: it is only read by --executor ray"):
         make_executor("local", address="127.0.0.1:6379")
     with pytest.raises(ConfigError, match="workers must be at least 1"):
         make_executor("local", workers=0)
