@@ -71,6 +71,9 @@ class VideoRecord:
     height: int
     partition: Partition = Partition.HARD
     path: str | os.PathLike[str] | None = None
+    #: digest of the video stream's coded pictures: equal for one stream in two containers or
+    #: with two rotation tags (None: not known)
+    stream: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.fingerprint, VideoFingerprint):  # a bare hash sequence
@@ -563,6 +566,8 @@ def video_pair_evidence(
         key = sorted((videos[x].key, videos[y].key))
         if videos[x].sha256 and videos[x].sha256 == videos[y].sha256:
             continue  # an exact copy: nothing to verify
+        if videos[x].stream and videos[x].stream == videos[y].stream:
+            continue  # one stream in two files: exact too
         shas = _pair_shas(videos[x], videos[y])
         if known is not None and shas is not None:
             data, stale = unstamped(stamp, known.get(*shas))
@@ -652,6 +657,8 @@ def find_video_duplicates(
     for v in videos:
         if v.sha256:
             by_sha[v.sha256].append(v.key)
+        if v.stream:  # the same coded pictures in another file (a remux, a rotation tag)
+            by_sha["stream:" + v.stream].append(v.key)
     for keys in by_sha.values():
         for other in keys[1:]:
             a, b = sorted((keys[0], other))

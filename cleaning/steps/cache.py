@@ -169,7 +169,7 @@ def result_kind(what: str) -> str:
     """The kind of a cached result, by its name: what its settings tag is (:class:`ResultCache`)."""
     if what == "probe":
         return "probe"
-    if what == "stat":
+    if what in ("stat", "stream"):  # a file's record; a video stream's digest, its bytes' alone
         return "file"
     if what == "fingerprint" or what.startswith("pair:"):
         return "dedup"

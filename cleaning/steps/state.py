@@ -107,6 +107,8 @@ class VideoState:
     asset: MediaAsset
     owner: str
     fingerprint: VideoFingerprint | None = None
+    #: SHA-256 of its video stream's packets (:func:`movingfashion.media.probe.video_stream_digest`)
+    stream: str | None = None
 
     @property
     def probe(self) -> VideoProbe:

@@ -34,6 +34,7 @@ from cleaning.steps.cache import ResultCache
 from cleaning.steps.state import CleaningState, ItemState, VideoState
 from cleaning.taxonomy import Rules, classify_item, load_rules
 from movingfashion.executors import Outcome
+from movingfashion.media.probe import video_stream_digest
 from schemas.errors import MediaError
 from schemas.items import AssetKind, Status
 from schemas.review import review_classes
@@ -73,6 +74,9 @@ class VideoDuplicatesStep(Step):
     def run(self, state: CleaningState, ctx: StepContext) -> StepReport:
         self._fingerprint(state, ctx)
         frozen = state.review_rejected  # videos of items review rejected: never re-decided here
+        self._streams(
+            [*state.videos.values(), *(v for v in frozen.values() if v.fingerprint is not None)], ctx
+        )
         records = [_record(path, v, state, ctx) for path, v in state.videos.items()]
         records += [  # pairs are verified on pixels: only videos whose file is there
             _record(path, v, state, ctx)
@@ -177,6 +181,24 @@ class VideoDuplicatesStep(Step):
                     v.fingerprint = out.value.fingerprint
                 else:  # damaged since review: it can shadow nothing
                     del state.review_rejected[path]
+
+    @staticmethod
+    def _streams(videos: list[VideoState], ctx: StepContext) -> None:
+        """Set ``stream`` of every video: its stream digest, cached by SHA-256 (one remux of another
+        video, or the same file with another rotation tag, is then an exact duplicate of it)."""
+        todo: dict[str, list[VideoState]] = {}
+        for v in videos:
+            v.stream = ctx.cache.get(v.asset.sha256, "stream")
+            if not isinstance(v.stream, str) and v.asset.sha256:
+                v.stream = None
+                todo.setdefault(v.asset.sha256, []).append(v)
+        paths = [ctx.path(vs[0].asset.path) for vs in todo.values()]
+        outcomes = ctx.map(video_stream_digest, paths, desc="stream digests", unit="video")
+        for (sha, vs), out in zip(todo.items(), outcomes, strict=True):
+            if out.ok and out.value is not None:
+                ctx.cache.put(sha, "stream", out.value)
+                for v in vs:
+                    v.stream = out.value
 
     @staticmethod
     def _run(ctx: StepContext, todo: dict[str, VideoState], *, cache_corrupt: bool) -> dict[str, Outcome]:
@@ -297,4 +319,5 @@ def _record(path: str, v: VideoState, state: CleaningState, ctx: StepContext) ->
         p.height,
         state.partition(v.asset),
         ctx.path(path),
+        v.stream,
     )

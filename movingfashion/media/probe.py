@@ -181,6 +181,34 @@ def whole_frames(path: str | os.PathLike[str]) -> int:
     return n
 
 
+def video_stream_digest(path: str | os.PathLike[str]) -> str | None:
+    """SHA-256 of the first video stream's coded pictures: its codec, its extradata (the
+    parameter sets) and every packet's bytes, read, not decoded. Equal for two files that hold one
+    stream in different containers or with other metadata (a stream copy into ``.mov``, a
+    rotation tag added or dropped), which their file hashes tell apart; None when the file does
+    not open or has no video."""
+    import hashlib
+
+    import av
+
+    quiet_native_logs()
+    digest = hashlib.sha256()
+    try:
+        with av.open(media_path(path)) as container:
+            if not container.streams.video:
+                return None
+            stream = container.streams.video[0]
+            digest.update(f"{stream.codec_context.name}\0".encode())
+            digest.update(bytes(stream.codec_context.extradata or b""))
+            for pkt in container.demux(stream):
+                if pkt.size:
+                    digest.update(pkt.size.to_bytes(8, "little"))
+                    digest.update(bytes(pkt))
+    except Exception:  # noqa: BLE001 - av.error.*, OSError: no digest (dedup decides on pixels)
+        return None
+    return digest.hexdigest()
+
+
 def count_decodable_frames(path: str | os.PathLike[str]) -> int:
     """Decode the video from the start and count frames until the first failure (slow, exact)."""
     import av
