@@ -1088,6 +1088,10 @@ def _import_summary(d: dict) -> str:
     """The human line of mf-tracklets import: counts, the part-video frame ranges applied and
     the tracklet files created from the split files."""
     text = f"{d['videos']} videos imported, {len(d['changed_videos'])} changed ({d['changed_boxes']} boxes)"
+    if d.get("changed_classes"):
+        text += f"; tracks relabelled in {', '.join(d['changed_classes'])}"
+    if d.get("ground_truth_moved"):
+        text += f"; ground truth moved to another track in {', '.join(d['ground_truth_moved'])}"
     parts = [
         f"{stem} frames {r['start']}..{'' if r['stop'] is None else r['stop']}"
         + (f" step {r['step']}" if r["step"] > 1 else "")

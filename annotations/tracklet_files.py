@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -88,6 +88,7 @@ __all__ = [
     "read_video_tracklets",
     "require_results",
     "set_official_tracklet",
+    "set_official_tracklets",
     "shared_videos",
     "tracklet_file",
     "write_build_record",
@@ -394,31 +395,50 @@ def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -
     split file rewritten (None when no split lists the video or the entry already holds that
     tracklet).
     """
+    written = set_official_tracklets(dataset, [vt])
+    return written[0] if written else None
+
+
+def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[VideoTracklets]) -> list[str]:
+    """:func:`set_official_tracklet` for many videos at once: each split file is read once and
+    written at most once (an import of N videos costs one pass over the split files, not N).
+    Returns the split files rewritten."""
+    vts = list(vts)
+    if not vts:
+        return []
+    root = Path(dataset)
     with dataset_lock(dataset):
         before = _split_stamp(dataset)
-        written = _set_official_tracklet(Path(dataset), vt)
-        if written:  # only a tracklet changed: the videos each product lists are the same
+        written = []
+        todo = {(vt.product_id, vt.video): vt for vt in vts}
+        for name in SPLIT_FILES:
+            p = root / name
+            if not todo or not p.is_file():
+                continue
+            split = read_official(p)
+            if _set_entries(split, todo):
+                write_official(p, split)
+                written.append(name)
+        if written:  # only tracklets changed: the videos each product lists are the same
             _carry_shared(dataset, before)
         return written
 
 
-def _set_official_tracklet(root: Path, vt: VideoTracklets) -> str | None:
-    """:func:`set_official_tracklet`, the lock held."""
-    boxes = vt.official()
-    for name in SPLIT_FILES:
-        p = root / name
-        if not p.is_file():
-            continue
-        split = read_official(p)
+def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], VideoTracklets]) -> bool:
+    """Put the ground truth of every ``todo`` video its split lists into its entry; the videos
+    found are taken out of ``todo``. True when an entry changed."""
+    changed = False
+    for key, vt in list(todo.items()):
         entry = split.get(vt.product_id)
         if entry is None or vt.video not in entry.video_paths:
             continue
+        del todo[key]
+        boxes = vt.official()
         i = entry.video_paths.index(vt.video)
         trk = list(entry.tracklets) + [{} for _ in range(len(entry.video_paths) - len(entry.tracklets))]
         if trk[i] == boxes and "tracklets" in entry.model_fields_set:
-            return None
+            continue
         trk[i] = boxes
         entry.tracklets = trk
-        write_official(p, split)
-        return name
-    return None
+        changed = True
+    return changed

@@ -88,13 +88,14 @@ from annotations.tracklet_files import (
     dataset_shared_videos,
     load_splits,
     read_video_tracklets,
-    set_official_tracklet,
+    set_official_tracklets,
     shared_videos,
     tracklet_file,
     write_video_tracklets,
 )
 from schemas.dataset import Tracklet, VideoTracklets
 from schemas.errors import ConfigError, DataFormatError
+from schemas.taxonomy import DF2_CLASSES
 
 #: how far (pixels) a box may reach outside the frame and still be clipped into it
 #: (the default ``box_tolerance`` of :class:`movingfashion.dataset.MovingFashionDataset`)
@@ -116,6 +117,24 @@ class ImportedVideo:
     warnings: list[str] = field(default_factory=list)
     frame_range: FrameRange | None = None  #: the frames the file replaced (None: all)
     created: bool = False  #: no tracklet file yet: started from the split file's tracklet
+    classes_changed: list[int] = field(default_factory=list)  #: tracklets relabelled
+    ground_truth_moved: bool = False  #: the ground_truth mark is on another tracklet
+    #: the ground truth's class (DeepFashion2 id) when this file changed it: the product's class
+    ground_truth_class: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the file changed the video's tracklets (boxes, classes or the ground truth)."""
+        return bool(self.changed_tracklets) or self.ground_truth_moved
+
+    def note(self) -> str:
+        """What the file changed, for the catalog's record of the import."""
+        bits = [f"{self.changed_boxes} boxes changed"]
+        if self.classes_changed:
+            bits.append(f"classes of tracklets {', '.join(map(str, self.classes_changed))} changed")
+        if self.ground_truth_moved:
+            bits.append(f"ground truth moved to tracklet {self.vt.ground_truth}")
+        return f"cvat: {self.file.name}, " + "; ".join(bits)
 
 
 def fit_box(box: list[int | float], frame: int, vt: VideoTracklets, where: str) -> list[int | float]:
@@ -425,6 +444,7 @@ def _merged(
     new = list(vt.tracklets)
     gt = vt.ground_truth
     changed: list[int] = []
+    relabelled: list[int] = []
     n_boxes = 0
     for track in chosen:
         idx = targets[track.id]
@@ -435,15 +455,34 @@ def _merged(
             idx = len(new) - 1
         else:
             new[idx] = t
-        if n:
+        if t is not old:  # boxes, or only the class (a relabelled track): changed either way
             changed.append(idx)
             n_boxes += n
+        if old is not None and t.class_id != old.class_id:
+            relabelled.append(idx)
         if track is ground_truth:
             gt = idx
     out = vt.model_copy(update={"tracklets": new, "ground_truth": gt})
-    res = ImportedVideo(cv.path, out, changed, n_boxes, frame_range=cv.frame_range)
+    res = ImportedVideo(
+        cv.path, out, changed, n_boxes, frame_range=cv.frame_range, classes_changed=relabelled
+    )
+    res.ground_truth_moved = gt != vt.ground_truth and vt.ground_truth is not None
+    was = _class_of(vt.tracklets, vt.ground_truth)
+    now = _class_of(new, gt)
+    if now is not None and was is not None and now != was:
+        res.ground_truth_class = now
+        res.warnings.append(
+            f"{cv.path}: the ground-truth track's class is now {DF2_CLASSES[now]} (was {DF2_CLASSES[was]}): "
+            "the product's class follows it with --catalog (a class decision, as mf review's c key "
+            "makes; the next mf publish applies it); without --catalog set it in mf review"
+        )
     res.warnings += [w for track in chosen for w in sparse_track_warnings(track, cv, vt.frames)]
     return res
+
+
+def _class_of(tracklets: list[Tracklet], index: int | None) -> int | None:
+    """The class of tracklet ``index`` (None: no such tracklet)."""
+    return tracklets[index].class_id if index is not None and 0 <= index < len(tracklets) else None
 
 
 def cvat_files(source: str | os.PathLike[str]) -> list[Path]:
@@ -576,17 +615,23 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
                 if sheet is not None:
                     changed.append(sheet.relative_to(root).as_posix())
                     written = True
-            written = bool(set_official_tracklet(root, res.vt)) or written
             if cat is not None:
                 from schemas.review import record_decision
 
                 record_decision(
-                    cat,
-                    video=res.vt.video,
-                    product_id=res.vt.product_id,
-                    kind="import",
-                    note=f"cvat: {res.file.name}, {res.changed_boxes} boxes changed",
+                    cat, video=res.vt.video, product_id=res.vt.product_id, kind="import", note=res.note()
                 )
+                if res.ground_truth_class is not None:  # the item's class follows its relabelled track
+                    record_decision(
+                        cat,
+                        video=res.vt.video,
+                        product_id=res.vt.product_id,
+                        kind="class",
+                        df2_class=res.ground_truth_class,
+                        note=res.note(),
+                    )
+        # every split file read once and written at most once (not once per video: audit_xchg X1)
+        written = bool(set_official_tracklets(root, [res.vt for res in done.values()])) or written
     finally:
         if unfinished:
             refresh_if_pending(root)  # every file hashed again; clears what the refresh settles
@@ -633,7 +678,9 @@ def import_cvat(
     return {
         "dataset": str(root),
         "videos": len(done),
-        "changed_videos": sorted(s for s, r in done.items() if r.changed_tracklets),
+        "changed_videos": sorted(s for s, r in done.items() if r.changed),
+        "changed_classes": {s: r.classes_changed for s, r in sorted(done.items()) if r.classes_changed},
+        "ground_truth_moved": sorted(s for s, r in done.items() if r.ground_truth_moved),
         "changed_boxes": sum(r.changed_boxes for r in done.values()),
         "missing_tracks": {s: r.missing for s, r in sorted(done.items()) if r.missing},
         "frame_ranges": {s: _range_report(r) for s, r in sorted(done.items()) if r.frame_range is not None},

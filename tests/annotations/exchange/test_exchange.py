@@ -167,6 +167,8 @@ def test_corrected_tracks_come_back_into_json_official_and_catalog(setup, tmp_pa
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     assert out["changed_videos"] == [stem] and out["changed_boxes"] == 1
+    assert out["changed_classes"] == {stem: [0]} and out["ground_truth_moved"] == []
+    assert any("ground-truth track's class is now shorts" in w for w in out["warnings"])
     vt = read_video_tracklets(tracklet_file(ds, vp))
     gt = vt.tracklets[vt.ground_truth]
     assert vt.ground_truth == 0 and gt.mode == "manual" and gt.class_id == 7
@@ -178,9 +180,12 @@ def test_corrected_tracks_come_back_into_json_official_and_catalog(setup, tmp_pa
     split = read_official(ds / "train.json") | read_official(ds / "test.json")
     assert split[pid].tracklets[split[pid].video_paths.index(vp)] == gt.official()
     with Catalog(cat) as c:
-        (d,) = list_decisions(c)
+        d, cls = sorted(list_decisions(c), key=lambda x: x.id)
         assert d.kind == "import" and d.video == vp and "1 boxes changed" in d.note
-        assert c.events("review")[-1]["message"].startswith(f"import: {vp}")
+        assert "classes of tracklets 0 changed" in d.note
+        # the relabelled ground truth's class becomes the product's (as the review page's c key)
+        assert cls.kind == "class" and cls.df2_class == 7 and cls.video == vp
+        assert [e["message"].split(":")[0] for e in c.events("review")[-2:]] == ["import", "class"]
 
 
 def test_bad_imports_change_nothing(setup, tmp_path):

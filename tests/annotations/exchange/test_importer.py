@@ -17,6 +17,7 @@ from movingfashion.archive.verify import verify_dataset
 from schemas.cli_support import run_main
 from schemas.errors import DataFormatError
 from schemas.official import read_official
+from schemas.taxonomy import DF2_CLASSES
 
 
 def snapshot(ds: Path) -> dict[str, bytes]:
@@ -162,3 +163,64 @@ def test_a_video_two_products_list_imports_per_product(published, tmp_path):
     tree.write(plain, encoding="utf-8", xml_declaration=True)
     with pytest.raises(DataFormatError, match="zz-twin"):
         import_cvat(ds, plain)
+
+
+def test_an_import_of_many_files_reads_each_split_file_once(published, tmp_path, monkeypatch):
+    """The split files were read (and parsed, every entry validated) once per imported video: an
+    import of N files cost N passes over a 28 MB train.json (audit_xchg X1). Every file still
+    reaches its split entry."""
+    import annotations.tracklet_files as tf
+
+    ds, f = published
+    export_dataset(ds, "cvat", tmp_path / "x")
+    files = sorted((tmp_path / "x").glob("*.xml"))
+    assert len(files) >= 3
+    edited = {}
+    for xml in files:  # one box moved in each file
+        frame = int(first_box(xml).get("frame"))
+        edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
+        edited[xml.stem] = frame
+    reads = []
+    real = tf.read_official
+    monkeypatch.setattr(
+        tf, "read_official", lambda p, *a, **k: reads.append(Path(p).name) or real(p, *a, **k)
+    )
+    res = import_cvat(ds, tmp_path / "x")
+    assert sorted(res["changed_videos"]) == sorted(edited)
+    # the shared-video lookup and the ground-truth write read each split file once: 4 whatever N
+    assert len(reads) <= 4 < 2 + len(files), reads
+    split = read_official(ds / "train.json") | read_official(ds / "test.json")
+    for stem in edited:
+        vp, pid = f["video_path"][stem], f["product"][stem]
+        want = read_video_tracklets(tracklet_file(ds, vp)).official()
+        assert split[pid].tracklets[split[pid].video_paths.index(vp)] == want
+
+
+def test_a_relabelled_track_and_a_moved_ground_truth_are_reported_as_changes(published, tmp_path):
+    """Both rewrote the tracklet file (and the split file, for the ground truth) while the import
+    said "0 changed (0 boxes)" (audit_xchg X3)."""
+    ds, f = published
+    stem = next(
+        s
+        for s in f["videos"]
+        if len(read_video_tracklets(tracklet_file(ds, f["video_path"][s])).tracklets) > 1
+    )
+    vp = f["video_path"][stem]
+    before = read_video_tracklets(tracklet_file(ds, vp))
+    export_dataset(ds, "cvat", tmp_path / "x", videos=[stem], tracks="all")
+    xml = tmp_path / "x" / f"{stem}.xml"
+    tree = ET.parse(xml)
+    tracks = tree.getroot().findall("track")
+    other = next(i for i in range(len(before.tracklets)) if i != before.ground_truth)
+    new_label = next(n for c, n in DF2_CLASSES.items() if c != before.tracklets[other].class_id)
+    for t in tracks:  # the export writes the tracklets in order, one track each
+        for b in t.iter("attribute"):
+            if b.get("name") == "ground_truth":
+                b.text = "true" if t is tracks[other] else "false"
+    tracks[other].set("label", new_label)
+    tree.write(xml, encoding="utf-8", xml_declaration=True)
+    res = import_cvat(ds, xml, tracks="all")
+    assert res["changed_videos"] == [stem] and res["changed_boxes"] == 0
+    assert res["changed_classes"] == {stem: [other]} and res["ground_truth_moved"] == [stem]
+    after = read_video_tracklets(tracklet_file(ds, vp))
+    assert after.ground_truth == other and DF2_CLASSES[after.tracklets[other].class_id] == new_label
