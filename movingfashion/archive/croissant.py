@@ -16,7 +16,7 @@ needs no Croissant library; the tests validate it with ``mlcroissant``.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from movingfashion.archive.tables import BOXES_DIR, PAIRS_DIR, Tables
@@ -47,6 +47,7 @@ CONTEXT: dict[str, Any] = {
     "fileObject": "cr:fileObject",
     "fileSet": "cr:fileSet",
     "format": "cr:format",
+    "excludes": "cr:excludes",
     "includes": "cr:includes",
     "isArray": "cr:isArray",
     "isLiveDataset": "cr:isLiveDataset",
@@ -237,10 +238,17 @@ def croissant_metadata(
         )
     dist.append(_file_set("pair-tables", f"{PAIRS_DIR}/*.jsonl", JSONL, "The pair tables of every split"))
     dist.append(_file_set("box-tables", f"{BOXES_DIR}/*.jsonl", JSONL, "The box tables of every split"))
+    from movingfashion.archive.verify import held_tracklet_names
+
+    held = held_tracklet_names(base)  # the files of videos publish holds back: not published
     for fid, includes, fmt, description in MEDIA_SETS:
         folder, pattern = includes.split("/", 1)
         if (base / folder).is_dir() and any((base / folder).glob(pattern)):
-            dist.append(_file_set(fid, includes, fmt, description))
+            fs = _file_set(fid, includes, fmt, description)
+            out = sorted(h for h in held if h.startswith(f"{folder}/") and PurePosixPath(h).match(includes))
+            if out:
+                fs["excludes"] = out
+            dist.append(fs)
     splits_rs = {
         "@type": "cr:RecordSet",
         "@id": "splits",

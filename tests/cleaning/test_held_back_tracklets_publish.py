@@ -55,6 +55,10 @@ def test_held_back_videos_keep_their_tracklet_files_until_accepted(cleaned_world
         rels = {f.relative_to(out).as_posix() for f in files}
         assert not rels & set(json.loads((out / "manifest.json").read_text())["files"])  # not published
         assert not rels & set(dataset_files(out))
+        # nor in the Croissant description: its tracklet FileSet leaves them out (audit_xchg X7)
+        assert _tracklet_set(out)["excludes"] == sorted(
+            r for r in rels if r.endswith(".json") and "/" not in r[10:]
+        )
         assert res["verify"]["ok"], res["verify"]["breaks"]
         assert verify_dataset(out).ok  # every file hashed: still fine
         # a reviewer accepts it: published with the tracklets of the kept file
@@ -68,6 +72,13 @@ def test_held_back_videos_keep_their_tracklet_files_until_accepted(cleaned_world
     )
     assert res["verify"]["ok"], res["verify"]["breaks"]
     assert verify_dataset(out).ok
+    assert "excludes" not in _tracklet_set(out)
+
+
+def _tracklet_set(out: Path) -> dict:
+    """The Croissant FileSet of the tracklet files."""
+    dist = json.loads((out / "croissant.json").read_text())["distribution"]
+    return next(d for d in dist if d["@id"] == "tracklet-files")
 
 
 def test_a_held_back_product_taken_down_or_made_anew_loses_its_files(cleaned_world, catalog_copy, tmp_path):
