@@ -287,10 +287,15 @@ def _local_fixture(truth: Any, world: Path, out: Path) -> Path:
     shop image, copied as a user's own files would be, with their class (the first two) and
     partition, so ``mf-collect local`` has something to read; returns the manifest's path."""
     videos = {v.video_id: v for v in truth.videos}
-    chosen = [
+    chosen = [  # (a world folder holding only world.json has no files to copy: no rows)
         p
         for p in truth.products
-        if p.df2_class is not None and p.videos and "shop" in p.images and not p.wrong_shop
+        if p.df2_class is not None
+        and p.videos
+        and "shop" in p.images
+        and not p.wrong_shop
+        and (world / videos[p.videos[0]].path).is_file()
+        and (world / p.images["shop"]).is_file()
     ][:LOCAL_PRODUCTS]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
