@@ -205,6 +205,8 @@ class CvatTrack:
     closed: bool = False  #: an outside="1" box follows its last visible box
     key: int | None = None  #: the tracklet it was exported from (its ``tracklet`` attribute)
     outside: set[int] = field(default_factory=set)  #: frames of its outside="1" boxes
+    #: what its boxes carry that a tracklet does not store (``occluded``, other attributes)
+    ignored: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -447,11 +449,23 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             raise DataFormatError(f"box attribute {exc.args[0]} missing", where=at) from None
         if box[2] < box[0] or box[3] < box[1]:
             raise DataFormatError(f"box {box} has xbr < xtl or ybr < ytl", where=at)
+        rotation = number_value(be.get("rotation") or "0", at)
+        if rotation % 360:
+            raise DataFormatError(
+                f"box rotated {rotation:g} degrees: tracklet boxes are upright rectangles",
+                where=at,
+                hint="set the box's rotation back to 0 in CVAT (or draw it again upright) and export again",
+            )
         track.boxes[f] = box
         last_visible = max(last_visible, f)
+        if be.get("occluded", "0") == "1":
+            track.ignored.add("occluded marks")
         for ae in be.findall("attribute"):
-            if ae.get("name") == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
+            name = ae.get("name")
+            if name == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
                 track.ground_truth = True
+            elif name not in (GT_ATTRIBUTE, KEY_ATTRIBUTE):
+                track.ignored.add(f"attribute {name!r}")
     track.closed = last_outside > last_visible
     track.key = _key(keys - {""}, where)
     return track

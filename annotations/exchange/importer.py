@@ -262,6 +262,12 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
             where=where,
             hint="export from a CVAT task created from the dataset's own video",
         )
+    if cv.frames is not None and cv.frames > vt.frames:  # no task or job of this video is longer
+        raise DataFormatError(
+            f"the CVAT task has {cv.frames} frames, more than the video's {vt.frames}",
+            where=where,
+            hint="export from a CVAT task created from the dataset's own video",
+        )
     marked = [t for t in cv.tracks if t.ground_truth]
     if len(marked) > 1:
         raise DataFormatError(
@@ -477,6 +483,9 @@ def _merged(
             "makes; the next mf publish applies it); without --catalog set it in mf review"
         )
     res.warnings += [w for track in chosen for w in sparse_track_warnings(track, cv, vt.frames)]
+    ignored = sorted({what for track in chosen for what in track.ignored})
+    if ignored:  # what CVAT lets an annotator set that a tracklet has no place for
+        res.warnings.append(f"{cv.path}: {', '.join(ignored)}: not stored in the tracklets (ignored)")
     return res
 
 
@@ -539,6 +548,13 @@ def _read_files(
                 "tracklets of it",
                 where=str(f),
                 hint=f"name the file (or the task) {stem}@<product>.xml, as mf-tracklets export does",
+            )
+        named = sorted({videos[n][0] for n in known})
+        if len(named) > 1:  # the file's name and its task's <source> disagree: neither wins silently
+            raise DataFormatError(
+                f"names two videos of the dataset: {' and '.join(named)} (its file name, <source> or task name)",
+                where=str(f),
+                hint="rename the file after its task's video, or correct the task's <source>",
             )
         if stem is None:
             raise DataFormatError(

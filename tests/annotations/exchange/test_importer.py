@@ -224,3 +224,45 @@ def test_a_relabelled_track_and_a_moved_ground_truth_are_reported_as_changes(pub
     assert res["changed_classes"] == {stem: [other]} and res["ground_truth_moved"] == [stem]
     after = read_video_tracklets(tracklet_file(ds, vp))
     assert after.ground_truth == other and DF2_CLASSES[after.tracklets[other].class_id] == new_label
+
+
+def test_what_a_tracklet_cannot_hold_is_refused_or_named(published, tmp_path):
+    """A rotated box came back as the upright one, occluded marks and other attributes vanished,
+    a task of a longer video and a file whose name and <source> name two videos were taken
+    (audit_xchg X5, X8): refused, or named in a warning."""
+    ds, f = published
+    stem, other = f["videos"][:2]
+    base = exported(ds, stem, tmp_path / "x")
+    before = snapshot(ds)
+
+    def variant(name: str, edit) -> Path:
+        tree = ET.parse(base)
+        edit(tree.getroot())
+        out = tmp_path / name / base.name
+        out.parent.mkdir()
+        tree.write(out, encoding="utf-8", xml_declaration=True)
+        return out
+
+    def first_visible(root: ET.Element) -> ET.Element:
+        return next(b for b in root.iter("box") if b.get("outside") == "0")
+
+    rotated = variant("rot", lambda r: first_visible(r).set("rotation", "30.0"))
+    with pytest.raises(DataFormatError, match="box rotated 30 degrees") as ei:
+        import_cvat(ds, rotated)
+    assert "frame" in ei.value.where and "rotation back to 0" in (ei.value.hint or "")
+    longer = variant("long", lambda r: r.find("meta/task/size").__setattr__("text", "100000"))
+    with pytest.raises(DataFormatError, match="100000 frames, more than the video's"):
+        import_cvat(ds, longer)
+    two = variant("two", lambda r: r.find("meta/task/source").__setattr__("text", f"{other}.mp4"))
+    with pytest.raises(DataFormatError, match="names two videos of the dataset"):
+        import_cvat(ds, two)
+    assert snapshot(ds) == before  # nothing written by a refused import
+
+    def mark(r: ET.Element) -> None:
+        box = first_visible(r)
+        box.set("occluded", "1")
+        ET.SubElement(box, "attribute", name="colour").text = "red"
+
+    res = import_cvat(ds, variant("occ", mark))
+    assert any("occluded marks" in w and "attribute 'colour'" in w for w in res["warnings"]), res["warnings"]
+    assert res["changed_videos"] == []
