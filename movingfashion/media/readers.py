@@ -325,6 +325,11 @@ class TorchCodecReader:
         except RuntimeError as exc:
             if "libtorchcodec" in str(exc) or "FFmpeg" in str(exc).split("\n")[0]:
                 raise BackendUnavailable(str(exc).splitlines()[0], hint=TORCHCODEC_HINT) from None
+            if self.device == "cuda":  # NVDEC asked for and not there: said once, then the CPU decodes
+                raise BackendUnavailable(
+                    f"CUDA decoding ({DECODE_DEVICE_ENV}={env_decode_device()}) failed: {_first_line(exc)}",
+                    hint=f"set {DECODE_DEVICE_ENV}=cpu, or install a CUDA build of torchcodec and its driver",
+                ) from None
             raise
         md = self._dec.metadata
         self._len = len(self._dec)

@@ -414,3 +414,27 @@ def test_read_frames_resizes_and_read_video_decodes_everything(video):
     assert small.shape == (2, 48, 64, 3)
     full = read_video(video)
     assert full.shape == (60, 96, 128, 3) and [read_code(f) for f in full] == list(range(60))
+
+
+def test_cuda_decoding_asked_for_and_unusable_is_said_once_then_the_cpu_decodes(tmp_path, monkeypatch, caplog):
+    """``MF_DECODE_DEVICE=cuda`` on a machine whose torchcodec cannot decode on CUDA fell back to
+    the CPU without a word (audit_gpu G3)."""
+    import torch
+
+    from movingfashion.media import readers
+    from tests.movingfashion.helpers import write_video
+
+    if torch.cuda.is_available():  # the fallback this checks happens only without CUDA
+        return
+    if readers.torchcodec_problem() is not None:
+        return  # no torchcodec at all: the other, older line says so
+    video = write_video(tmp_path / "v.mp4", 12)
+    monkeypatch.setenv("MF_DECODE_DEVICE", "cuda")
+    monkeypatch.setattr(readers, "_fallback_logged", set())
+    with caplog.at_level("WARNING"):
+        for _ in range(2):
+            reader = readers.open_reader(video, access="sequential")
+            assert reader.backend != "torchcodec" and len(reader) == 12
+            reader.close()
+    said = [r.getMessage() for r in caplog.records if "CUDA decoding" in r.getMessage()]
+    assert len(said) == 1 and "MF_DECODE_DEVICE=cuda" in said[0] and "MF_DECODE_DEVICE=cpu" in said[0]
