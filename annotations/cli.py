@@ -1172,9 +1172,10 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     type=click.Path(dir_okay=False, exists=True),
     help="Fine-tune this matcher instead of starting fresh.",
 )
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
 @json_option
 @device_option
-def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
+def pretrain_matcher(df2, out, steps, crop_size, lr, init, force, as_json) -> None:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs.
 
     Positives: shop and user items with the same pair_id and style > 0; negatives: every
@@ -1187,6 +1188,12 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, as_json) -> None:
     """
     if crop_size is not None and crop_size % 16:
         raise click.BadParameter(f"{crop_size} is not a multiple of 16", param_hint="'--crop-size'")
+    if Path(out).exists() and not force:  # tracklets and SEAM runs name the matcher they used
+        raise ConfigError(
+            "a matcher is already there",
+            where=str(out),
+            hint="pass another --out, or --force to replace it (tracklets built with it are then built anew)",
+        )
     from movingfashion.models.pretrain import pretrain_matcher as _pretrain
 
     on_interrupt("interrupted: nothing was written (pretraining does not resume); rerun to start again")

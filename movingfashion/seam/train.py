@@ -665,7 +665,6 @@ def run_phase2(
     from movingfashion.seam.positives import ShopMatcher
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     last = out / "last.pt"
     if last.is_file() and not resume:
         raise ModelError(
@@ -681,6 +680,7 @@ def run_phase2(
     mpath = resolve_matcher_path(matcher, out) if ckpt is None else resume_matcher_path(ckpt, matcher, out)
     sf = load_matcher(mpath, device=device)
     model, arch = model_from_matcher(sf, cfg.model)
+    out.mkdir(parents=True, exist_ok=True)  # once the matcher is checked: a refused one leaves no folder
     arch["matcher_path"] = str(mpath) if mpath else "embedded default"
     arch["encoder_tag"] = encoder_tag(model)
     if ckpt is not None:

@@ -126,3 +126,18 @@ def test_pretrain_matcher_takes_the_init_matchers_crop_size(tmp_path):
         and str(init) in res.output
         and "64px" in res.output
     )
+
+
+def test_pretrain_matcher_does_not_replace_a_matcher_without_force(tmp_path, capsys):
+    """A second run with the same --out replaced the matcher that tracklets and SEAM runs name
+    (audit_gpu G7); ``mf train --phase 1`` already refused."""
+    from schemas.cli_support import run_main
+
+    df2, out = tmp_path / "df2", tmp_path / "m.pt"
+    df2.mkdir()
+    out.write_bytes(b"the matcher tracklets were built with")
+    with pytest.raises(SystemExit) as ei:
+        run_main(pretrain_matcher, ["--df2", str(df2), "--out", str(out), "--steps", "1"])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and str(out) in err and "--force" in err, err
+    assert out.read_bytes() == b"the matcher tracklets were built with"

@@ -185,3 +185,18 @@ def test_seeds_and_steps_out_of_range_are_refused_before_anything_is_written(tmp
         assert exc.value.code == 2 and named in err and "Traceback" not in err, err
         assert not out.exists()
     assert calls == []  # no training started
+
+
+def test_a_refused_matcher_leaves_no_run_folder(gt_dataset, tmp_path, capsys):
+    """Detector weights given as --matcher were refused after --out was made (audit_gpu G8)."""
+    from movingfashion.app.cli import cli
+    from movingfashion.models.matchrcnn import default_matcher_path
+    from schemas.cli_support import run_main
+
+    detector = default_matcher_path().with_name("detector.pt")
+    out = tmp_path / "runs" / "x"
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli, ["train", "--dataset", str(gt_dataset), "--out", str(out), "--matcher", str(detector)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "detector.pt" in err, err
+    assert not out.exists()
