@@ -27,7 +27,7 @@ def test_a_remux_and_a_rotation_tagged_copy_are_exact_duplicates(tmp_path):
     original = write_mp4(home / "look.mp4", scene(7, n=40, w=160, h=96))
     _copy(original, home / "look-remux.mkv")
     _copy(original, home / "look-phone.mp4", "-display_rotation", "90")
-    other = write_mp4(home / "other.mp4", scene(8, n=40, w=160, h=96))
+    write_mp4(home / "other.mp4", scene(8, n=40, w=160, h=96))
     for name, seed in (("look", 1), ("look-remux", 1), ("look-phone", 1), ("other", 2)):
         cv2.imwrite(str(home / f"{name}.jpg"), still_image(seed, 120, 160))
     assert probe_video(home / "look-phone.mp4").width == 96  # displayed upright: another picture

@@ -416,7 +416,9 @@ def test_read_frames_resizes_and_read_video_decodes_everything(video):
     assert full.shape == (60, 96, 128, 3) and [read_code(f) for f in full] == list(range(60))
 
 
-def test_cuda_decoding_asked_for_and_unusable_is_said_once_then_the_cpu_decodes(tmp_path, monkeypatch, caplog):
+def test_cuda_decoding_asked_for_and_unusable_is_said_once_then_the_cpu_decodes(
+    tmp_path, monkeypatch, caplog
+):
     """``MF_DECODE_DEVICE=cuda`` on a machine whose torchcodec cannot decode on CUDA fell back to
     the CPU without a word (audit_gpu G3)."""
     import torch
