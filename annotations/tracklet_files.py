@@ -43,7 +43,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -399,7 +399,17 @@ def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -
     return written[0] if written else None
 
 
-def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[VideoTracklets]) -> list[str]:
+class GroundTruthSource(Protocol):
+    """What :func:`set_official_tracklets` reads of a video: a :class:`VideoTracklets`, or anything
+    with its ``product_id``, ``video`` and ``official()``."""
+
+    product_id: str
+    video: str
+
+    def official(self) -> dict[str, list[float]]: ...
+
+
+def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[GroundTruthSource]) -> list[str]:
     """:func:`set_official_tracklet` for many videos at once: each split file is read once and
     written at most once (an import of N videos costs one pass over the split files, not N).
     Returns the split files rewritten."""
@@ -424,7 +434,7 @@ def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[VideoT
         return written
 
 
-def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], VideoTracklets]) -> bool:
+def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], GroundTruthSource]) -> bool:
     """Put the ground truth of every ``todo`` video its split lists into its entry; the videos
     found are taken out of ``todo``. True when an entry changed."""
     changed = False

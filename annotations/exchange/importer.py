@@ -68,6 +68,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -110,13 +111,14 @@ log = logging.getLogger("annotations.exchange")
 @dataclass
 class ImportedVideo:
     file: Path
-    vt: VideoTracklets
+    vt: VideoTracklets | None  #: the merged tracklets; None once written (:func:`_write`)
     changed_tracklets: list[int]
     changed_boxes: int
     missing: list[int] = field(default_factory=list)  #: tracklets with no track in the file, kept
     warnings: list[str] = field(default_factory=list)
     frame_range: FrameRange | None = None  #: the frames the file replaced (None: all)
     created: bool = False  #: no tracklet file yet: started from the split file's tracklet
+    frames: int = 0  #: the video's frame count (set once written, when ``vt`` is let go)
     classes_changed: list[int] = field(default_factory=list)  #: tracklets relabelled
     ground_truth_moved: bool = False  #: the ground_truth mark is on another tracklet
     #: the ground truth's class (DeepFashion2 id) when this file changed it: the product's class
@@ -133,7 +135,7 @@ class ImportedVideo:
         if self.classes_changed:
             bits.append(f"classes of tracklets {', '.join(map(str, self.classes_changed))} changed")
         if self.ground_truth_moved:
-            bits.append(f"ground truth moved to tracklet {self.vt.ground_truth}")
+            bits.append("ground truth moved to another tracklet")
         return f"cvat: {self.file.name}, " + "; ".join(bits)
 
 
@@ -530,12 +532,11 @@ def _per_product(key: str, videos: dict[str, tuple[str, set[str]]]) -> bool:
     return key != Path(videos[key][0]).stem
 
 
-def _read_files(
-    source: str | os.PathLike[str], videos: dict[str, tuple[str, set[str]]]
-) -> dict[str, CvatVideo]:
-    """Tracklet file stem -> the CVAT file of it (each file parsed and named to one video, once;
-    for a video several products list, to one product's file of it, ``<video stem>@<product>``)."""
-    out: dict[str, CvatVideo] = {}
+def _read_files(source: str | os.PathLike[str], videos: dict[str, tuple[str, set[str]]]) -> dict[str, Path]:
+    """Tracklet file stem -> the CVAT file of it (each file parsed and named to one video; for a
+    video several products list, to one product's file of it, ``<video stem>@<product>``). The
+    parsed files are not kept: an import holds one file's tracks at a time."""
+    out: dict[str, Path] = {}
     for f in cvat_files(source):
         cv = read_cvat(f)
         known = [n for n in cv.names if n in videos]
@@ -563,17 +564,18 @@ def _read_files(
                 hint="name the file <video stem>.xml or set the task's <source>",
             )
         if stem in out:
-            raise DataFormatError(f"video {stem} also comes from {out[stem].path}", where=str(f))
-        out[stem] = cv
+            raise DataFormatError(f"video {stem} also comes from {out[stem]}", where=str(f))
+        out[stem] = f
     return out
 
 
-def _merge_all(
-    root: Path, videos: dict[str, tuple[str, set[str]]], files: dict[str, CvatVideo], tracks: str
-) -> dict[str, ImportedVideo]:
-    """Each file merged into its video's tracklet file as it is now (nothing written)."""
-    done: dict[str, ImportedVideo] = {}
-    for stem, cv in files.items():
+def _merge_each(
+    root: Path, videos: dict[str, tuple[str, set[str]]], files: dict[str, Path], tracks: str
+) -> Iterator[tuple[str, ImportedVideo]]:
+    """Each file merged into its video's tracklet file as it is now (nothing written), one at a
+    time: the file is parsed again here, so no more than one file's tracks are held."""
+    for stem, f in files.items():
+        cv = read_cvat(f)
         vp, pids = videos[stem]
         shared = _per_product(stem, videos)
         path = tracklet_file(root, vp, next(iter(pids)) if shared else None, shared=shared)
@@ -586,9 +588,9 @@ def _merge_all(
                 where=str(path),
                 hint="restore the file, or delete it and rerun mf-tracklets build",
             )
-        done[stem] = merge_tracks(vt, cv, tracks)
-        done[stem].created = created
-    return done
+        res = merge_tracks(vt, cv, tracks)
+        res.created = created
+        yield stem, res
 
 
 def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
@@ -603,10 +605,13 @@ def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
     )
 
 
-def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
+def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) -> dict[str, ImportedVideo]:
     """Write what changed (tracklet files, split files), record each video in the catalog ``cat``
-    (None: none), refresh a published folder's tables and manifest. The caller holds the dataset's
+    (None: none), refresh a published folder's tables and manifest; returns each video's result
+    with its tracklets let go (``vt`` None). The caller holds the dataset's
     lock."""
+    done: dict[str, ImportedVideo] = {}
+    ground_truths: list[_GroundTruth] = []
     written = False
     changed: list[str] = []  # tracklet files written (the split files are always hashed again)
     shared = dataset_shared_videos(root)
@@ -614,7 +619,7 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
     unfinished = bool(pending_by(root))
     set_pending(root, BY_IMPORT)  # a kill from here to the refresh leaves it: the rerun refreshes
     try:
-        for res in done.values():
+        for stem, res in merged:
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
             from annotations.sheets import redraw_sheet, sheet_is_stale
@@ -646,8 +651,12 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
                         df2_class=res.ground_truth_class,
                         note=res.note(),
                     )
+            res.frames = res.vt.frames
+            ground_truths.append(_GroundTruth(res.vt.product_id, res.vt.video, res.vt.official()))
+            res.vt = None  # written: an import of thousands of videos holds none of their tracklets
+            done[stem] = res
         # every split file read once and written at most once (not once per video: audit_xchg X1)
-        written = bool(set_official_tracklets(root, [res.vt for res in done.values()])) or written
+        written = bool(set_official_tracklets(root, ground_truths)) or written
     finally:
         if unfinished:
             refresh_if_pending(root)  # every file hashed again; clears what the refresh settles
@@ -656,6 +665,19 @@ def _write(root: Path, done: dict[str, ImportedVideo], cat: Any) -> None:
 
             refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
         clear_pending(root, BY_IMPORT)  # not reached when the refresh failed: the rerun redoes it
+    return done
+
+
+@dataclass(frozen=True)
+class _GroundTruth:
+    """What a split file needs of a video's tracklets: its product, video and ground-truth boxes."""
+
+    product_id: str
+    video: str
+    boxes: dict[str, list[float]]
+
+    def official(self) -> dict[str, list[float]]:
+        return self.boxes
 
 
 def import_cvat(
@@ -675,7 +697,8 @@ def import_cvat(
     root = Path(dataset)
     videos = _dataset_videos(root)
     files = _read_files(source, videos)
-    _merge_all(root, videos, files, tracks)  # every file checked before anything is written
+    for _ in _merge_each(root, videos, files, tracks):  # every file checked before anything is written
+        pass
     cat = None
     if catalog is not None:  # opened (and checked) before the lock: a bad one changes nothing
         from schemas.catalog import Catalog
@@ -683,8 +706,8 @@ def import_cvat(
         cat = Catalog(catalog, must_exist=True)
     try:
         with dataset_lock(root):
-            done = _merge_all(root, videos, files, tracks)  # what is there now: a pick meanwhile is kept
-            _write(root, done, cat)
+            # merged with what is there now (a pick meanwhile is kept) and written, one at a time
+            done = _write(root, _merge_each(root, videos, files, tracks), cat)
     finally:
         if cat is not None:
             cat.close()
@@ -711,4 +734,4 @@ def _range_report(res: ImportedVideo) -> dict[str, Any]:
     that is the ``whole`` video."""
     span = res.frame_range
     assert span is not None
-    return {"start": span.start, "stop": span.stop, "step": span.step, "whole": span.whole(res.vt.frames)}
+    return {"start": span.start, "stop": span.stop, "step": span.step, "whole": span.whole(res.frames)}

@@ -266,3 +266,34 @@ def test_what_a_tracklet_cannot_hold_is_refused_or_named(published, tmp_path):
     res = import_cvat(ds, variant("occ", mark))
     assert any("occluded marks" in w and "attribute 'colour'" in w for w in res["warnings"]), res["warnings"]
     assert res["changed_videos"] == []
+
+
+def test_an_import_holds_one_file_at_a_time(published, tmp_path, monkeypatch):
+    """Every file, and two merged copies of every video, were held at once: 2.4 GB for an import
+    whose export took 350 MB (audit_xchg X2). Now a file is parsed, merged and written, then let go."""
+    import gc
+    import weakref
+
+    import annotations.exchange.importer as importer
+
+    ds, _ = published
+    export_dataset(ds, "cvat", tmp_path / "x")
+    files = sorted((tmp_path / "x").glob("*.xml"))
+    for xml in files:
+        edit_first_box(xml, xtl=str(float(first_box(xml).get("xtl")) + 1))
+    alive: list[weakref.ref] = []
+    most = 0
+    real = importer.read_cvat
+
+    def counting(path):
+        nonlocal most
+        gc.collect()
+        most = max(most, sum(r() is not None for r in alive))
+        cv = real(path)
+        alive.append(weakref.ref(cv))
+        return cv
+
+    monkeypatch.setattr(importer, "read_cvat", counting)
+    res = import_cvat(ds, tmp_path / "x")
+    assert len(res["changed_videos"]) == len(files) >= 3
+    assert most <= 1, f"{most} parsed files alive when the next was read"
