@@ -168,6 +168,11 @@ def _decision(r: sqlite3.Row) -> Decision:
     )
 
 
+def find_item(cat: Catalog, product_id: str) -> sqlite3.Row | None:
+    """The catalog row of the item published as ``product_id`` (None: no such item)."""
+    return _find_item(cat, product_id)
+
+
 def _find_item(db: sqlite3.Connection | Catalog, product_id: str) -> sqlite3.Row | None:
     """The catalog item of a dataset product: by ``product_id`` column, else by source id."""
     for col in ("product_id", "source_id"):

@@ -453,6 +453,7 @@ def _merged(
     gt = vt.ground_truth
     changed: list[int] = []
     relabelled: list[int] = []
+    labelled_here: set[int] = set()  # tracklets whose class the annotator set: relabelled, or drawn anew
     n_boxes = 0
     for track in chosen:
         idx = targets[track.id]
@@ -461,6 +462,7 @@ def _merged(
         if idx is None:
             new.append(t)
             idx = len(new) - 1
+            labelled_here.add(idx)
         else:
             new[idx] = t
         if t is not old:  # boxes, or only the class (a relabelled track): changed either way
@@ -468,6 +470,7 @@ def _merged(
             n_boxes += n
         if old is not None and t.class_id != old.class_id:
             relabelled.append(idx)
+            labelled_here.add(idx)
         if track is ground_truth:
             gt = idx
     out = vt.model_copy(update={"tracklets": new, "ground_truth": gt})
@@ -478,12 +481,14 @@ def _merged(
     was = _class_of(vt.tracklets, vt.ground_truth)
     now = _class_of(new, gt)
     if now is not None and was is not None and now != was:
-        res.ground_truth_class = now
-        res.warnings.append(
-            f"{cv.path}: the ground-truth track's class is now {DF2_CLASSES[now]} (was {DF2_CLASSES[was]}): "
-            "the product's class follows it with --catalog (a class decision, as mf review's c key "
-            "makes; the next mf publish applies it); without --catalog set it in mf review"
-        )
+        if gt in labelled_here:  # the annotator chose this class: the product's class follows it
+            res.ground_truth_class = now
+        else:  # the mark moved onto a track the detector labelled: its label says nothing of the item
+            res.warnings.append(
+                f"{cv.path}: the ground truth is now a track the detector labelled {DF2_CLASSES[now]} "
+                f"(the earlier one was {DF2_CLASSES[was]}): the product's class is unchanged; relabel "
+                "the track in CVAT if that is the item's class"
+            )
     res.warnings += [w for track in chosen for w in sparse_track_warnings(track, cv, vt.frames)]
     ignored = sorted({what for track in chosen for what in track.ignored})
     if ignored:  # what CVAT lets an annotator set that a tracklet has no place for
@@ -620,6 +625,8 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
     set_pending(root, BY_IMPORT)  # a kill from here to the refresh leaves it: the rerun refreshes
     try:
         for stem, res in merged:
+            if res.ground_truth_class is not None:  # before the files: a rerun would see no change
+                _follow_class(cat, res)
             is_shared = res.vt.video in shared
             path = tracklet_file(root, res.vt.video, res.vt.product_id, shared=is_shared)
             from annotations.sheets import redraw_sheet, sheet_is_stale
@@ -642,15 +649,6 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
                 record_decision(
                     cat, video=res.vt.video, product_id=res.vt.product_id, kind="import", note=res.note()
                 )
-                if res.ground_truth_class is not None:  # the item's class follows its relabelled track
-                    record_decision(
-                        cat,
-                        video=res.vt.video,
-                        product_id=res.vt.product_id,
-                        kind="class",
-                        df2_class=res.ground_truth_class,
-                        note=res.note(),
-                    )
             res.frames = res.vt.frames
             ground_truths.append(_GroundTruth(res.vt.product_id, res.vt.video, res.vt.official()))
             res.vt = None  # written: an import of thousands of videos holds none of their tracklets
@@ -666,6 +664,33 @@ def _write(root: Path, merged: Iterator[tuple[str, ImportedVideo]], cat: Any) ->
             refresh(root, changed=changed)  # a published folder: tables, card, manifest follow the files
         clear_pending(root, BY_IMPORT)  # not reached when the refresh failed: the rerun redoes it
     return done
+
+
+def _follow_class(cat: Any, res: ImportedVideo) -> None:
+    """The product's class follows the class the annotator gave its ground-truth track: a
+    ``class`` decision in the catalog ``cat`` (as the review page's ``c``), or a warning saying
+    where to set it when there is no catalog or it does not hold the product."""
+    from schemas.review import find_item, record_decision
+
+    assert res.vt is not None and res.ground_truth_class is not None
+    name = DF2_CLASSES[res.ground_truth_class]
+    where = f"{res.file}: the ground-truth track's class is now {name}"
+    if cat is None:
+        res.warnings.append(f"{where}: pass --catalog to make it the product's class, or set it in mf review")
+    elif find_item(cat, res.vt.product_id) is None:
+        res.warnings.append(
+            f"{where}, but the catalog holds no product {res.vt.product_id}: its class is unchanged"
+        )
+    else:
+        record_decision(
+            cat,
+            video=res.vt.video,
+            product_id=res.vt.product_id,
+            kind="class",
+            df2_class=res.ground_truth_class,
+            note=f"cvat: {res.file.name}, the ground-truth track relabelled",
+        )
+        res.warnings.append(f"{where}: recorded as the product's class (the next mf publish applies it)")
 
 
 @dataclass(frozen=True)

@@ -180,12 +180,14 @@ def test_corrected_tracks_come_back_into_json_official_and_catalog(setup, tmp_pa
     split = read_official(ds / "train.json") | read_official(ds / "test.json")
     assert split[pid].tracklets[split[pid].video_paths.index(vp)] == gt.official()
     with Catalog(cat) as c:
-        d, cls = sorted(list_decisions(c), key=lambda x: x.id)
-        assert d.kind == "import" and d.video == vp and "1 boxes changed" in d.note
-        assert "classes of tracklets 0 changed" in d.note
-        # the relabelled ground truth's class becomes the product's (as the review page's c key)
-        assert cls.kind == "class" and cls.df2_class == 7 and cls.video == vp
-        assert [e["message"].split(":")[0] for e in c.events("review")[-2:]] == ["import", "class"]
+        by_kind = {x.kind: x for x in list_decisions(c)}
+        assert sorted(by_kind) == ["class", "import"]
+        d, cls = by_kind["import"], by_kind["class"]
+        assert d.video == vp and "1 boxes changed" in d.note and "classes of tracklets 0 changed" in d.note
+        # the relabelled ground truth's class becomes the product's (as the review page's c key),
+        # recorded before the files are written (a rerun after a failure would see no change)
+        assert cls.df2_class == 7 and cls.video == vp and cls.id < d.id
+        assert sorted(e["message"].split(":")[0] for e in c.events("review")[-2:]) == ["class", "import"]
 
 
 def test_bad_imports_change_nothing(setup, tmp_path):

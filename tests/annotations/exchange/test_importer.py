@@ -297,3 +297,54 @@ def test_an_import_holds_one_file_at_a_time(published, tmp_path, monkeypatch):
     res = import_cvat(ds, tmp_path / "x")
     assert len(res["changed_videos"]) == len(files) >= 3
     assert most <= 1, f"{most} parsed files alive when the next was read"
+
+
+def test_only_a_class_the_annotator_set_becomes_the_products(published, tmp_path):
+    """Moving the ground_truth mark onto a track the detector labelled made that label the
+    product's class (audit_new3 N7); a catalog without the product got an orphan decision (N9)."""
+    from schemas.catalog import Catalog
+    from schemas.review import list_decisions
+
+    ds, f = published
+    cat_path = tmp_path / "catalog.sqlite"
+    stem = next(
+        s
+        for s in f["videos"]
+        if len(read_video_tracklets(tracklet_file(ds, f["video_path"][s])).tracklets) > 1
+    )
+    vt = read_video_tracklets(tracklet_file(ds, f["video_path"][stem]))
+    other = next(i for i in range(len(vt.tracklets)) if i != vt.ground_truth)
+    detector_label = next(c for c in DF2_CLASSES if c != vt.tracklets[vt.ground_truth].class_id)
+    tracklets = list(vt.tracklets)
+    tracklets[other] = tracklets[other].model_copy(update={"class_id": detector_label})
+    vt = vt.model_copy(update={"tracklets": tracklets})
+    write_video_tracklets(ds, vt)  # the detector labelled another track otherwise
+
+    def moved(name: str, label: str | None) -> Path:
+        export_dataset(ds, "cvat", tmp_path / name, videos=[stem], tracks="all")
+        xml = tmp_path / name / f"{stem}.xml"
+        tree = ET.parse(xml)
+        tracks = tree.getroot().findall("track")
+        for t in tracks:
+            for a in t.iter("attribute"):
+                if a.get("name") == "ground_truth":
+                    a.text = "true" if t is tracks[other] else "false"
+        if label:
+            tracks[other].set("label", label)
+        tree.write(xml, encoding="utf-8", xml_declaration=True)
+        return xml
+
+    with Catalog(cat_path) as c:
+        before = len(list_decisions(c))
+    res = import_cvat(ds, moved("a", None), tracks="all", catalog=cat_path)
+    assert res["ground_truth_moved"] == [stem]
+    assert any("the product's class is unchanged" in w for w in res["warnings"]), res["warnings"]
+    with Catalog(cat_path) as c:
+        assert [d.kind for d in list_decisions(c)[before:]] == ["import"]
+    empty = tmp_path / "empty.sqlite"
+    Catalog(empty).close()
+    label = next(n for c, n in DF2_CLASSES.items() if c not in {t.class_id for t in vt.tracklets})
+    res = import_cvat(ds, moved("b", label), tracks="all", catalog=empty)
+    assert any("holds no product" in w for w in res["warnings"]), res["warnings"]
+    with Catalog(empty) as c:
+        assert all(d.kind != "class" for d in list_decisions(c))
