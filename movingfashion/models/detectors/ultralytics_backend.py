@@ -277,6 +277,26 @@ def class_map(
         for idx, name in items.items()
         if not name.strip().isdigit() and (cid := class_from_text(name)) is not None
     }
+    twice = sorted({c for c in by_name.values() if list(by_name.values()).count(c) > 1})
+    if twice:
+        named = "; ".join(
+            f"{DF2_CLASSES[c]}: " + ", ".join(repr(items[i]) for i in sorted(by_name) if by_name[i] == c)
+            for c in twice
+        )
+        raise ModelError(
+            f"two of the weights' classes name one DeepFashion2 class ({named})",
+            where=where,
+            hint="pass weights with one class per DeepFashion2 class",
+        )
+    if by_name and len(by_name) < len(items) - len(by_name):
+        # a general detector (Open Images: 601 classes, 'Shorts', 'Trousers', 'Skirt' among them)
+        shown = ", ".join(repr(items[i]) for i in sorted(by_name))
+        raise ModelError(
+            f"only {len(by_name)} of the weights' {len(items)} classes are DeepFashion2's ({shown}): a "
+            "detector of other things, whose detections would be read as clothing",
+            where=where,
+            hint="pass YOLO weights trained on DeepFashion2's 13 classes (`mf train-detector --df2 ROOT`)",
+        )
     if by_name:
         missing = [DF2_CLASSES[c] for c in DF2_CLASSES if c not in by_name.values()]
         if missing:

@@ -147,6 +147,12 @@ def test_class_map_reads_both_deepfashion2_spellings_and_names_the_classes_never
         assert class_map(["trousers", "Sling Dress"], where="two.pt") == {0: 8, 1: 13}
     assert "two.pt: the weights name 2 of DeepFashion2's 13 classes" in caplog.text
     assert "short_sleeved_shirt" in caplog.text and "trousers" not in caplog.text.split("never detected")[1]
+    # a general detector naming a few garments among its classes is not DeepFashion2's (audit_new3 N10)
+    open_images = ["Person", "Car", "Shorts", "Trousers", "Skirt"] + [f"Thing {i}" for i in range(596)]
+    with pytest.raises(ModelError, match="only 3 of the weights' 601 classes are DeepFashion2's"):
+        class_map(open_images, where="oiv7.pt")
+    with pytest.raises(ModelError, match="two of the weights' classes name one DeepFashion2 class"):
+        class_map(["trousers", "Trousers", "skirt"], where="w.pt")
 
 
 COCO = ["person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat"] + [
