@@ -30,10 +30,14 @@ until cleaning has used it; after that a warning says so.
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -86,18 +90,29 @@ class LocalRow:
     description: str | None = None
     caption: str | None = None
     where: str = ""  # the file and row (or the folder) that named it
+    base: Path | None = None  # the manifest's folder (or the folder collected)
+
+    def named(self, path: Path) -> str:
+        """``path`` as the item records it: relative to the manifest's folder, so the record is
+        the same whatever folder the command ran in, and names no folder of the user's."""
+        if self.base is None:
+            return path.name
+        try:
+            return path.resolve().relative_to(self.base.resolve()).as_posix()
+        except ValueError:  # (a symlink leading out of the folder was refused when read)
+            return path.name
 
     def item(self) -> SourceItem:
-        """The catalog item this row describes."""
-        meta: dict[str, Any] = {"video_file": str(self.video), GIVEN_PARTITION: str(self.partition)}
+        """The catalog item this row describes (no ``url``: a local file has no public address)."""
+        meta: dict[str, Any] = {"video_file": self.named(self.video), GIVEN_PARTITION: str(self.partition)}
         if self.df2_class is not None:
             meta[GIVEN_CLASS] = self.df2_class
         if self.shop is not None:
-            meta["shop_file"] = str(self.shop)
+            meta["shop_file"] = self.shop.url or self.named(self.shop.path)  # type: ignore[arg-type]
         return SourceItem(
             source=SourceName.LOCAL,
             source_id=self.sid,
-            url=self.video.resolve().as_uri(),
+            url=None,
             title=self.title,
             description=self.description,
             caption=self.caption,
@@ -140,8 +155,10 @@ def read_manifest(path: Path, cfg: LocalConfig) -> list[LocalRow]:
 
 
 def read_folder(folder: Path, cfg: LocalConfig) -> list[LocalRow]:
-    """One row per video in ``folder`` or below, with the image of its stem beside it."""
-    rows = []
+    """One row per video in ``folder`` or below, with the image of its stem beside it, its id
+    from its path (:func:`folder_ids`)."""
+    rows: list[LocalRow] = []
+    found: list[tuple[str, dict[str, str]]] = []
     for video in sorted(p for p in folder.rglob("*") if p.suffix.lower() in cfg.video_extensions):
         if not video.is_file() or any(part.startswith(".") for part in video.relative_to(folder).parts):
             continue  # hidden files and folders (.git, a .part) are not the user's items
@@ -156,6 +173,10 @@ def read_folder(folder: Path, cfg: LocalConfig) -> list[LocalRow]:
         )
         rel = video.relative_to(folder).as_posix()
         fields = {"video": rel, "shop": shop.relative_to(folder).as_posix() if shop else ""}
+        found.append((rel, fields))
+    ids = folder_ids([rel for rel, _ in found])
+    for rel, fields in found:
+        fields["id"] = ids[rel]
         rows.append(_row(fields, folder, f"{folder} file {rel}", cfg))
     if not rows:
         exts = ", ".join(cfg.video_extensions)
@@ -163,21 +184,51 @@ def read_folder(folder: Path, cfg: LocalConfig) -> list[LocalRow]:
     return rows
 
 
+def folder_ids(rels: list[str]) -> dict[str, str]:
+    """The id of each video of a folder (``rels``: paths relative to it): the path without its
+    extension, subfolders joined by ``-`` (``look.mp4``: ``look``; ``day2/look.mp4``: ``day2-look``),
+    made a safe name (accents dropped; anything but letters, digits, ``.``, ``_`` and ``-`` made
+    ``-``). It depends on the file alone, so adding files never renames another; two paths giving
+    one name (``a b.mp4``, ``a-b.mp4``) each get a short hash of their path after it."""
+    slugs = {rel: _slug("-".join(PurePosixPath(rel).with_suffix("").parts)) or "video" for rel in rels}
+    shared = {v for v in slugs.values() if list(slugs.values()).count(v) > 1}
+    return {
+        rel: f"{slug}-{hashlib.sha256(rel.encode()).hexdigest()[:8]}" if slug in shared else slug
+        for rel, slug in slugs.items()
+    }
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("-.")[:100]
+
+
 def _csv_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
-    lines = [
-        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
-    ]
-    if not lines:
-        return []
+    """The rows of a CSV manifest by field, each with its ``FILE line N``: the whole text is read as
+    CSV (a quoted field may hold commas and line breaks); a row whose first field starts with
+    ``#`` is a comment, blank rows are skipped."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, list[str]]] = []
+    start = 1
     try:
-        table = list(csv.reader(line for _, line in lines))
+        for cells in reader:
+            if any(c.strip() for c in cells) and not cells[0].lstrip().startswith("#"):
+                rows.append((start, cells))
+            start = reader.line_num + 1
     except csv.Error as exc:
-        raise DataFormatError(f"not CSV: {exc}", where=str(path), hint=_HINT) from None
-    header = [c.strip().lower() for c in table[0]]
-    _check_columns(header, f"{path} line {lines[0][0]}")
+        raise DataFormatError(
+            f"line {reader.line_num}: not CSV: {exc}", where=str(path), hint=_HINT
+        ) from None
+    if not rows:
+        return []
+    (first, head), body = rows[0], rows[1:]
+    header = [c.strip().lower() for c in head]
+    while header and not header[-1]:  # a comma after the last column name
+        header.pop()
+    _check_columns(header, f"{path} line {first}")
     out = []
-    for (n, _), cells in zip(lines[1:], table[1:], strict=True):
-        if len(cells) > len(header):
+    for n, cells in body:
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             raise DataFormatError(
                 f"line {n}: {len(cells)} fields for the header's {len(header)} columns",
                 where=str(path),
@@ -198,15 +249,19 @@ def _json_records(text: str, path: Path) -> list[tuple[str, dict[str, str]]]:
         )
         if not isinstance(obj, dict):
             raise DataFormatError(
-                f"line {n}: expected a JSON object, got {type(obj).__name__}", where=str(path)
+                f"line {n}: expected a JSON object, got {type(obj).__name__}",
+                where=str(path),
+                hint="a manifest in JSON is JSON lines: one object a line, not an array of them",
             )
         _check_columns([str(k).lower() for k in obj], where)
         fields = {}
         for k, v in obj.items():
             if v is None:
                 continue
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)  # 8.0: the number 8
             if isinstance(v, bool) or not isinstance(v, str | int):
-                raise DataFormatError(f"line {n}: {k!r} must be a string or a number", where=str(path))
+                raise DataFormatError(f"line {n}: {k!r} must be a string or a whole number", where=str(path))
             fields[COLUMNS[str(k).lower()]] = str(v).strip()
         out.append((where, fields))
     return out
@@ -231,13 +286,15 @@ def _row(fields: dict[str, str], base: Path, where: str, cfg: LocalConfig) -> Lo
     video = resolve_under(
         base, raw, what="video", where=where, root_label="the folder of the manifest", follow_symlinks=True
     )
+    if is_dir(video):
+        raise DataFormatError(f"video {raw!r} is a folder", where=where, hint="name the video file itself")
     sid_raw = fields.get("id") or video.stem
     sid = safe_id(sid_raw)
     if sid is None:
         raise DataFormatError(
             f"id {sid_raw!r} cannot name a folder (letters, digits, '.', '_' and '-' only)",
             where=where,
-            hint="give the row an id column value, or rename the file",
+            hint="give the row an id column value (or the file another name)",
         )
     partition = cfg.partition
     if fields.get("partition"):
@@ -266,6 +323,7 @@ def _row(fields: dict[str, str], base: Path, where: str, cfg: LocalConfig) -> Lo
         fields.get("description") or None,
         fields.get("caption") or None,
         where,
+        base,
     )
 
 
@@ -288,7 +346,10 @@ class LocalFiles(Source):
         "mf-collect local world/fixtures/local/manifest.csv --root data",
         "mf-collect local world/fixtures/local/clips --root data --dry-run",
     )
-    recheck_note = "they are your own files, on no site: correct the manifest and collect again"
+    recheck_note = (
+        "they are your own files, on no site: correct the manifest and collect again (a class, "
+        "partition or text is updated in place; other files re-collect an item cleaning has not used)"
+    )
 
     @classmethod
     def check_targets(cls, targets: Sequence[str]) -> None:
@@ -310,32 +371,32 @@ class LocalFiles(Source):
         ]
 
     def changed(self, sid: str, cand: Candidate) -> bool:
-        """Whether the row now describes the collected item otherwise (another file, class,
-        partition or text): collected anew while the item is only downloaded; once cleaning has
-        used it, a warning says the change is not applied."""
+        """Whether the row now names other files than the item was collected with (collected
+        anew while the item is only downloaded; once cleaning has used it, a warning). A row that
+        changed only its class, partition or text updates the catalog's item in place, whatever
+        its status: the next ``mf clean`` decides it again with them."""
         row = self.ctx.catalog.get_item(str(self.name), sid)
         if row is None or not isinstance(cand.payload, LocalRow):
             return False
-        if row.item.model_dump(exclude={"collected_at"}) == cand.payload.item().model_dump(
-            exclude={"collected_at"}
-        ):
+        new, old = cand.payload.item(), row.item
+        if all(old.metadata.get(k) == new.metadata.get(k) for k in ("video_file", "shop_file")):
+            if _described(old) != _described(new) and not getattr(self.ctx.catalog, "read_only", False):
+                self.ctx.catalog.upsert_items([new])  # its status stays: cleaning reads the new row
+                log.info("local %s: class, partition or text updated from %s", sid, cand.payload.where)
             return False
         if row.status == Status.DOWNLOADED:
-            log.info(
-                "local %s: its row changed since it was collected (%s): collecting it anew",
-                sid,
-                cand.payload.where,
-            )
+            log.info("local %s: its row names other files (%s): collecting it anew", sid, cand.payload.where)
             return True
         if collector_rejected(row.status, row.reason):
             todo = "--retry-rejected collects it again"
         elif row.status in PAST_COLLECTION:
-            todo = f"cleaning has used the one collected ({row.status}): give the item a new id to collect it anew"
+            todo = (
+                f"cleaning has used the files collected ({row.status}): to replace them, reject the "
+                "item in mf review and give the row a new id"
+            )
         else:
             return False
-        log.warning(
-            "local %s: its row changed since it was collected (%s); %s", sid, cand.payload.where, todo
-        )
+        log.warning("local %s: its row names other files (%s); %s", sid, cand.payload.where, todo)
         return False
 
     def describe(self, sid: str, cand: Candidate) -> Found:
@@ -393,3 +454,8 @@ class LocalFiles(Source):
             ctx.note_failure(asset, why, url=str(path))
             return asset
         return ctx.adopt_file(item, kind, path, expect, url=key)
+
+
+def _described(item: SourceItem) -> dict[str, Any]:
+    """What a row says of an item besides its files: class, partition, title, description, caption."""
+    return {**item.model_dump(include={"title", "description", "caption"}), **item.metadata}

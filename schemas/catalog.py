@@ -301,6 +301,7 @@ class Catalog:
         must_exist: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.read_only = read_only  #: opened read-only (a dry run's catalog): never written
         #: the schema version an existing catalog was upgraded from by this open (None: not upgraded)
         self.upgraded_from: int | None = None
         self.timeout_s = timeout_s = LOCK_WAIT_S if timeout_s is None else timeout_s

@@ -45,7 +45,7 @@ def class_from_text(value: str) -> int | None:
     (``short_sleeved_shirt``) or its annotation files' name (``short sleeve top``), in any case,
     with spaces, dashes or underscores alike; None for anything else."""
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # ("²".isdigit() is true too)
         cid = int(text)
         return cid if cid in DF2_CLASSES else None
     key = "_".join(text.lower().replace("-", " ").replace("_", " ").split())

@@ -99,17 +99,22 @@ def test_a_folder_pairs_each_video_with_the_image_of_its_name(tmp_path):
     _media(home, "no-shop", 3, None)
     _media(home / ".cache", "hidden", 4)
     rows = {r.sid: r for r in read_targets([str(home)], LocalConfig())}
-    assert sorted(rows) == ["blue-coat", "no-shop", "red-dress"]
+    assert sorted(rows) == ["day2-blue-coat", "no-shop", "red-dress"]
     assert rows["red-dress"].shop.path.name == "red-dress.png"
-    assert rows["blue-coat"].shop.path.name == "blue-coat.JPG"
+    assert rows["day2-blue-coat"].shop.path.name == "blue-coat.JPG"
     assert rows["no-shop"].shop is None and rows["no-shop"].partition == Partition.HARD
     s = collect("local", [str(home)], root=tmp_path / "d", catalog=tmp_path / "d.sqlite")
     assert s.ok == 3, s.human()
-    assert (tmp_path / "d/local/red-dress/shop.png").is_file()
+    assert (tmp_path / "d/local/red-dress/shop.png").is_file() and (
+        tmp_path / "d/local/day2-blue-coat"
+    ).is_dir()
+    # a camera's names, and one stem in two subfolders, get ids of their own (audit_new3 N6)
     _media(home / "day3", "red-dress", 5)
-    with pytest.raises(DataFormatError) as ei:
-        read_targets([str(home)], LocalConfig())
-    assert "'red-dress' is given twice" in str(ei.value) and "day3" in str(ei.value)
+    _media(home, "IMG 0001 été", 6)
+    _media(home, "IMG-0001-ete", 7)  # the same safe name: both told apart by a hash of their path
+    ids = {r.sid for r in read_targets([str(home)], LocalConfig())}
+    assert {"red-dress", "day2-blue-coat", "day3-red-dress", "no-shop"} <= ids and len(ids) == 6
+    assert len([i for i in ids if i.startswith("IMG-0001-ete-")]) == 2
 
 
 @pytest.mark.parametrize(
@@ -159,7 +164,7 @@ def test_jsonl_manifest_and_its_type_errors(mine, tmp_path):
     a, b = read_targets([str(lst)], LocalConfig())
     assert (a.sid, a.df2_class, b.partition, b.shop) == ("look-a", 10, Partition.REGULAR, None)
     lst.write_text(json.dumps({"video": "clips/look-a.mp4", "class": [8]}) + "\n")
-    with pytest.raises(DataFormatError, match="'class' must be a string or a number"):
+    with pytest.raises(DataFormatError, match="'class' must be a string or a whole number"):
         read_targets([str(lst)], LocalConfig())
     with pytest.raises(PathEscapeError):
         lst.write_text(json.dumps({"video": "../x.mp4"}) + "\n")
@@ -202,12 +207,54 @@ def test_a_row_changed_after_collection_is_collected_anew_until_cleaning_used_it
         assert [a.path for a in cat.assets(source="local", source_id="alpha", kind="shop")] == [
             "local/alpha/shop.jpg"
         ]
-        cat.set_item_state("local", "alpha", status="accepted")
+        cat.set_item_state("local", "alpha", status="needs_review", reason="taxonomy: ambiguous")
+    # a class (or partition, or text) corrected later is applied in place, its status kept: the
+    # next mf clean decides the item again with it (audit_new3 N4)
     manifest.write_text(manifest.read_text().replace(",skirt", ",shorts"))
+    s = collect("local", [str(manifest)], root=root, catalog=cat_path)
+    assert s.skipped == 3
+    with Catalog(cat_path) as cat:
+        row = cat.get_item("local", "alpha")
+        assert (row.item.metadata["df2_class"], row.status) == (7, "needs_review")
+    # other files for an item cleaning has used: said, not collected
+    manifest.write_text(manifest.read_text().replace("clips/look-a2.mp4", "clips/look-b.mp4"))
     with caplog.at_level(logging.WARNING):
         s = collect("local", [str(manifest)], root=root, catalog=cat_path)
     assert s.skipped == 3
-    assert "cleaning has used the one collected (accepted)" in caplog.text
+    assert "cleaning has used the files collected (needs_review)" in caplog.text
+
+
+def test_the_record_names_files_by_the_manifests_folder_and_no_folder_of_the_user(
+    mine, tmp_path, monkeypatch
+):
+    """A manifest given by another path (or run from another folder) made every item "changed";
+    the item's url, the absolute file:// path of the user's file, went into entries.jsonl
+    (audit_new3 N3, N5)."""
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    collect("local", [str(mine / "manifest.csv")], root=root, catalog=cat_path)
+    monkeypatch.chdir(mine)
+    again = collect("local", ["manifest.csv"], root=root, catalog=cat_path)
+    assert (again.ok, again.skipped) == (0, 3)
+    with Catalog(cat_path) as cat:
+        item = cat.get_item("local", "alpha").item
+    assert item.url is None and item.metadata["video_file"] == "clips/look-a.mp4"
+    assert item.metadata["shop_file"] == "clips/look-a.jpg"
+    assert str(tmp_path) not in item.model_dump_json()
+
+
+def test_csv_manifests_as_spreadsheets_write_them(mine):
+    """A quoted field over two lines crashed (audit_new3 N1); a superscript digit as a class too (N2)."""
+    man = mine / "sheet.csv"
+    man.write_text(
+        'video,shop_image,title,\r\nclips/look-a.mp4,clips/look-a.jpg,"Wide-leg, high waist\r\ntrousers",\r\n'
+        "# a comment\r\nclips/look-b.mp4,,plain,\r\n"
+    )
+    a, b = read_targets([str(man)], LocalConfig())
+    assert a.title == "Wide-leg, high waist\r\ntrousers" and a.where.endswith("line 2")
+    assert b.sid == "look-b" and b.where.endswith("line 5")
+    man.write_text("video,class\nclips/look-a.mp4,\u00b2\n")
+    with pytest.raises(DataFormatError, match="is no DeepFashion2 class"):
+        read_targets([str(man)], LocalConfig())
 
 
 def test_local_files_are_never_fetched_as_urls(mine, tmp_path, capsys):
