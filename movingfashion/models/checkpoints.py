@@ -36,15 +36,20 @@ def check_device_name(device: str | None) -> str | None:
 DEVICE_ENV = "MF_DEVICE"
 
 
+_default_device: str | None = None  # this process's --device (set_default_device)
+
+
 def default_device_name() -> str | None:
     """The device of this process when a caller names none: ``--device``, else ``$MF_DEVICE``."""
-    return os.environ.get(DEVICE_ENV, "").strip() or None
+    return _default_device or os.environ.get(DEVICE_ENV, "").strip() or None
 
 
 def set_default_device(device: str | None, where: str = "--device") -> None:
-    """Make ``device`` what :func:`pick_device` takes when given none (a command's ``--device``;
-    set in ``$MF_DEVICE``, so worker processes started after it take it too), checked now: a
-    name it refuses is a :class:`~schemas.errors.ConfigError` naming ``where``."""
+    """Make ``device`` what :func:`pick_device` takes in this process when given none (a
+    command's ``--device``), checked now: a name it refuses is a
+    :class:`~schemas.errors.ConfigError` naming ``where``. Worker processes of a cluster do not
+    take it: Ray gives each its GPU (seen there as ``cuda:0``)."""
+    global _default_device
     from schemas.errors import ConfigError
 
     if not device:
@@ -53,7 +58,7 @@ def set_default_device(device: str | None, where: str = "--device") -> None:
         pick_device(device)
     except ConfigError as exc:
         raise ConfigError(exc.message, where=where, hint=exc.hint) from None
-    os.environ[DEVICE_ENV] = device
+    _default_device = device
 
 
 def device_option(f: Any) -> Any:
@@ -85,7 +90,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
 
     if device is None or device == "":
         device = default_device_name()
-        if device is not None:  # named by $MF_DEVICE (or --device, which set it): errors say so
+        if device is not None:  # --device was checked when given: an error here is $MF_DEVICE's
             try:
                 return pick_device(device)
             except ConfigError as exc:

@@ -39,6 +39,7 @@ from torch.nn import functional as F
 
 from movingfashion.models.checkpoints import (  # checkpoint_kind: evaluate, seam_bench import it here
     checkpoint_kind,  # noqa: F401
+    pick_device,
     save_torch_file,
     unreadable_checkpoint,
 )
@@ -317,11 +318,7 @@ def load_asymnet(
         raise ModelError(
             f"checkpoint does not fit AsymNet: {str(exc).splitlines()[0]}", where=str(p)
         ) from None
-    dev = (
-        torch.device(device)
-        if device is not None
-        else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    dev = torch.device(device) if device is not None else pick_device(None)
     return model.to(dev).eval(), ckpt
 
 
@@ -350,7 +347,7 @@ def run_asymnet(
         raise ModelError(
             "a checkpoint already exists here", where=str(out / "last.pt"), hint="choose another --out"
         )
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(None)  # --device, $MF_DEVICE, else CUDA when present
     mpath = resolve_matcher_path(matcher, out)
     sf = load_matcher(mpath, device=device)
     seam, arch = model_from_matcher(sf, ModelConfig())  # the arch record and encoder tag SEAM uses

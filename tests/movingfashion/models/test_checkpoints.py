@@ -131,3 +131,17 @@ def test_device_option_and_mf_device_choose_the_device_of_every_model_command(mo
         with pytest.raises(ConfigError) as ei:
             pick_device(None)
         assert ei.value.where == DEVICE_ENV
+
+
+def test_device_is_this_processs_and_not_exported_to_workers(monkeypatch):
+    """``--device cuda:1`` went into ``$MF_DEVICE``, which Ray workers inherit, where their one
+    GPU is ``cuda:0`` (audit_new3 N12): the choice stays in this process."""
+    import os
+
+    from movingfashion.models import checkpoints
+
+    monkeypatch.delenv(checkpoints.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(checkpoints, "_default_device", None)
+    checkpoints.set_default_device("cpu")
+    assert checkpoints.pick_device(None) == torch.device("cpu")
+    assert checkpoints.DEVICE_ENV not in os.environ
