@@ -155,6 +155,8 @@ def connect(
         check_connected_to(address, where)
         return False
     quiet = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if not sys.stderr.isatty():  # a log file: Ray's "(raylet) ..." lines without colour codes
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if address and address != "local":
         check_reachable(address, where)
         _init_within(timeout_s, address, where, quiet)

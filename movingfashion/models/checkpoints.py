@@ -224,7 +224,7 @@ def read_tagged_checkpoint(
     try:
         ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for corrupt files
-        if _is_yolo_weights(p):  # a valid torch file weights_only refuses: the detector's weights
+        if is_yolo_weights(p):  # a valid torch file weights_only refuses: the detector's weights
             raise ModelError(
                 f"this is YOLO detector weights (ultralytics), not a {what} checkpoint",
                 where=str(p),
@@ -263,7 +263,7 @@ def unreadable_checkpoint(exc: BaseException) -> str:
     return f"cannot read the checkpoint ({type(exc).__name__}): the file is corrupt or not a torch file"
 
 
-def _is_yolo_weights(path: Path) -> bool:
+def is_yolo_weights(path: Path) -> bool:
     """Whether ``path`` is a torch file pickling ultralytics' classes (YOLO detector weights);
     read without unpickling anything (the names of the globals it would load)."""
     import torch

@@ -53,7 +53,15 @@ def _read_state(path: Path) -> Any:
         with torch.serialization.safe_globals([argparse.Namespace]):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - every way a file fails to load is named below
-        refuse_other_checkpoint(path, TAKES)  # YOLO weights, a matcher: says which flag takes it
+        refuse_other_checkpoint(path, TAKES)  # a matcher, SEAM: says which flag takes it
+        from movingfashion.models.checkpoints import is_yolo_weights
+
+        if is_yolo_weights(path):  # the ultralytics backend's weights (audit_gpu G5)
+            raise ModelError(
+                "this is YOLO detector weights (ultralytics), not Faster R-CNN's",
+                where=str(path),
+                hint="pass --detector ultralytics with these --weights",
+            ) from None
         if "Weights only load failed" in str(exc):
             raise ModelError(
                 "the file holds Python objects besides tensors (a whole pickled model?), which are"

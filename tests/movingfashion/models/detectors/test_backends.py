@@ -250,3 +250,14 @@ def test_a_bare_network_or_state_dict_as_yolo_weights_is_named_so(tmp_path):
         with pytest.raises(ModelError, match=what) as err:
             build_detector("ultralytics", tmp_path / name, DetectorConfig(device="cpu"))
         assert err.value.where == str(tmp_path / name) and "999" not in str(err.value)
+
+
+def test_yolo_weights_given_to_faster_rcnn_are_sent_to_the_ultralytics_backend():
+    """They were called "a whole pickled model?" (audit_gpu G5)."""
+    from movingfashion.models.detectors.fasterrcnn_backend import _read_state
+    from movingfashion.models.matchrcnn import default_matcher_path
+
+    yolo = default_matcher_path().with_name("detector.pt")
+    with pytest.raises(ModelError, match="YOLO detector weights") as ei:
+        _read_state(yolo)
+    assert "--detector ultralytics" in (ei.value.hint or "")
