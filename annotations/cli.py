@@ -1062,14 +1062,21 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     show_default=True,
     help="Replace the ground-truth tracklet only, or every tracklet the file holds.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Import tracks whose tracklet changed after the file was exported (the file wins).",
+)
 @json_option
-def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
+def import_(source, fmt, dataset, catalog_path, tracks, force, as_json) -> None:
     """Import corrected tracks (CVAT for video 1.1 XML: a file or a folder of them).
 
     Rewrites tracklets/<video>.json and the video's tracklet in train.json/test.json; every
     file is checked before anything is written. A video without a tracklet file starts from its
     tracklet in train.json/test.json (the file is then written). A CVAT job export, or a task
-    over part of the video, replaces the boxes of its start_frame..stop_frame only.
+    over part of the video, replaces the boxes of its start_frame..stop_frame only. A whole-video
+    file whose edited track was exported before another import (or pick, or rebuild) changed
+    that tracklet is refused: it would undo that change (--force lets it).
 
     \b
     Examples:
@@ -1080,7 +1087,7 @@ def import_(source, fmt, dataset, catalog_path, tracks, as_json) -> None:
     """
     from annotations.exchange.importer import import_cvat
 
-    res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path)
+    res = import_cvat(dataset, source, tracks=tracks, catalog=catalog_path, force=force)
     emit(res, as_json, _import_summary)
 
 

@@ -17,6 +17,8 @@ have deleted it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
@@ -152,6 +154,17 @@ def _fit_tracklet(t: Tracklet, vt: VideoTracklets) -> tuple[Tracklet, list[str]]
     if clipped:
         notes.append(f"{_boxes(clipped)} clipped to the {w}x{h} frame ({_frames_text(clipped)})")
     return (t.model_copy(update={"boxes": boxes}) if notes else t), notes
+
+
+def tracklet_revision(t: Tracklet, vt: VideoTracklets) -> str:
+    """A short digest of tracklet ``t`` of ``vt`` as an export writes it (its class and its boxes
+    fitted to the video): the ``revision`` a CVAT export carries, which an import compares with
+    the tracklet's now to tell a file made before another change of it."""
+    fitted, _ = _fit_tracklet(t, vt)
+    data = json.dumps(
+        [fitted.class_id, sorted((f, list(b)) for f, b in fitted.boxes.items())], separators=(",", ":")
+    )
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
 def fit_to_video(vt: VideoTracklets, tracks: list[int]) -> ExportVideo:

@@ -6,13 +6,15 @@ Written per video (``OUT/<video stem>.xml``)::
       <version>1.1</version>
       <meta><task> id, name (the video stem), size (frames), mode=interpolation, overlap,
         start_frame, stop_frame, labels (13 DeepFashion2 classes + "item", each with the
-        checkbox attribute ground_truth and the text attribute tracklet, both immutable),
+        checkbox attribute ground_truth and the text attributes tracklet and revision, all
+        immutable),
         original_size (width, height), source (file name)
       </task></meta>
       <track id="I" label="CLASS" source="auto|manual">   one per tracklet, I = its index
         <box frame="F" keyframe="1" outside="0" occluded="0" xtl ytl xbr ybr z_order="0">
           <attribute name="ground_truth">true|false</attribute>
-          <attribute name="tracklet">I</attribute></box>
+          <attribute name="tracklet">I</attribute>
+          <attribute name="revision">R</attribute></box>   R: the tracklet's revision
         ... and after every run of consecutive frames, an outside="1" keyframe box on the
         next frame, so CVAT neither extends a track past its end nor interpolates across a gap
         (a run ending on the video's last frame needs none: no frame follows it).
@@ -22,7 +24,9 @@ CVAT renumbers the tracks 0..n-1 when it exports (a deleted track shifts the ids
 it), but keeps the attributes of each track's boxes: the ``tracklet`` attribute is the key the
 import matches a track on (empty: a track drawn in CVAT, a new tracklet). A CVAT task keeps the
 attributes when its labels declare them as ``<meta>`` does (each label: a checkbox
-``ground_truth``, default false, and a text ``tracklet``, default empty).
+``ground_truth``, default false, and texts ``tracklet`` and ``revision``, default empty). The
+``revision`` (:func:`tracklet_revision`, a digest of the tracklet's class and boxes as exported)
+lets an import tell a file made before another import changed that tracklet.
 
 The boxes written are those :func:`annotations.exchange.common.export_videos` kept: on a frame
 of the video (``0 <= F < size``) and inside the frame (clipped to it).
@@ -50,7 +54,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.parsers import expat
 
-from annotations.exchange.common import LABELS, ExportVideo, label_of, number_text, number_value, runs
+from annotations.exchange.common import (
+    LABELS,
+    ExportVideo,
+    label_of,
+    number_text,
+    number_value,
+    runs,
+    tracklet_revision,
+)
 from schemas.atomic import write_if_changed
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
@@ -58,6 +70,9 @@ from schemas.errors import DataFormatError
 GT_ATTRIBUTE = "ground_truth"
 #: the box attribute that carries the index of the tracklet a track was exported from
 KEY_ATTRIBUTE = "tracklet"
+#: the box attribute that carries the exported tracklet's revision (:func:`tracklet_revision`):
+#: an import tells a file made before another import changed the tracklet
+REV_ATTRIBUTE = "revision"
 MANUAL_MODES = ("ground-truth", "manual")
 
 
@@ -65,6 +80,7 @@ MANUAL_MODES = ("ground-truth", "manual")
 LABEL_ATTRIBUTES: tuple[tuple[str, str, str, list[str]], ...] = (
     (GT_ATTRIBUTE, "checkbox", "false", ["false", "true"]),
     (KEY_ATTRIBUTE, "text", "", []),
+    (REV_ATTRIBUTE, "text", "", []),
 )
 #: the label spec written beside the XML files, to paste into a CVAT task's label editor ("Raw")
 LABEL_SPEC_FILE = "cvat-labels.json"
@@ -159,6 +175,7 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
             source="manual" if t.mode in MANUAL_MODES else "auto",
         )
         gt = "true" if i == vt.ground_truth else "false"
+        rev = tracklet_revision(t, vt)
         closing = {b + 1 for _, b in runs(t.boxes) if b < last}
         for f in sorted(set(t.boxes) | closing):
             outside = f not in t.boxes
@@ -178,6 +195,7 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
             )
             _sub(box, "attribute", gt, name=GT_ATTRIBUTE)
             _sub(box, "attribute", str(i), name=KEY_ATTRIBUTE)
+            _sub(box, "attribute", rev, name=REV_ATTRIBUTE)
     ET.indent(root, space="  ")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -205,6 +223,8 @@ class CvatTrack:
     closed: bool = False  #: an outside="1" box follows its last visible box
     key: int | None = None  #: the tracklet it was exported from (its ``tracklet`` attribute)
     outside: set[int] = field(default_factory=set)  #: frames of its outside="1" boxes
+    #: the revision of the tracklet it was exported from (None: not written, or boxes disagree)
+    revision: str | None = None
     #: what its boxes carry that a tracklet does not store (``occluded``, other attributes)
     ignored: set[str] = field(default_factory=set)
 
@@ -427,6 +447,7 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
         raise DataFormatError("only box tracks can be imported", where=where)
     seen: set[int] = set()
     keys: set[str] = set()
+    revs: set[str] = set()
     last_visible = last_outside = -1
     for be in te.findall("box"):
         f = _frame(be, where)
@@ -439,6 +460,7 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             )
         seen.add(f)
         keys |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == KEY_ATTRIBUTE}
+        revs |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == REV_ATTRIBUTE}
         if be.get("outside", "0") == "1":
             last_outside = max(last_outside, f)
             track.outside.add(f)
@@ -464,10 +486,12 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             name = ae.get("name")
             if name == GT_ATTRIBUTE and (ae.text or "").strip().lower() == "true":
                 track.ground_truth = True
-            elif name not in (GT_ATTRIBUTE, KEY_ATTRIBUTE):
+            elif name not in (GT_ATTRIBUTE, KEY_ATTRIBUTE, REV_ATTRIBUTE):
                 track.ignored.add(f"attribute {name!r}")
     track.closed = last_outside > last_visible
     track.key = _key(keys - {""}, where)
+    revs.discard("")
+    track.revision = revs.pop() if len(revs) == 1 else None
     return track
 
 

@@ -81,8 +81,15 @@ from annotations.exchange.common import (
     clip_to_frame,
     left_out_by_export,
     official_video_tracklets,
+    tracklet_revision,
 )
-from annotations.exchange.cvat import KEY_ATTRIBUTE, CvatTrack, CvatVideo, FrameRange, read_cvat
+from annotations.exchange.cvat import (
+    KEY_ATTRIBUTE,
+    CvatTrack,
+    CvatVideo,
+    FrameRange,
+    read_cvat,
+)
 from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refresh_if_pending, set_pending
 from annotations.tracklet_files import (
     dataset_lock,
@@ -253,8 +260,12 @@ def _outside(
     return {f: b for f, b in boxes.items() if not span.covers(f, frames)}
 
 
-def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> ImportedVideo:
-    """``vt`` with the tracks of ``cv`` merged in (see the module docstring)."""
+def merge_tracks(
+    vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt", *, force: bool = False
+) -> ImportedVideo:
+    """``vt`` with the tracks of ``cv`` merged in (see the module docstring). A track exported
+    from a tracklet that changed since (its ``revision``: another import, a pick, a rebuild) and
+    edited in the file is refused unless ``force``: the file would undo that change."""
     where = str(cv.path)
     if cv.frame_range is not None:
         _check_range(cv.frame_range, vt, where)
@@ -289,11 +300,11 @@ def merge_tracks(vt: VideoTracklets, cv: CvatVideo, tracks: str = "gt") -> Impor
                 hint="set the ground_truth attribute on one track, keep one track, or import with --tracks all",
             )
         idx = _key_index(track, vt, where) if track.key is not None else vt.ground_truth
-        return _merged(vt, cv, {track.id: idx}, [track], ground_truth=track)
+        return _merged(vt, cv, {track.id: idx}, [track], ground_truth=track, force=force)
     if tracks != "all":
         raise ConfigError(f"unknown track choice {tracks!r}", where="--tracks", hint="use gt or all")
     targets = _targets(vt, cv)
-    res = _merged(vt, cv, targets, cv.tracks, ground_truth=marked[0] if marked else None)
+    res = _merged(vt, cv, targets, cv.tracks, ground_truth=marked[0] if marked else None, force=force)
     named = {i for i in targets.values() if i is not None}
     res.missing = [i for i, t in enumerate(vt.tracklets) if i not in named and _in_file(t, cv, vt)]
     if vt.ground_truth in res.missing and not marked:
@@ -446,6 +457,7 @@ def _merged(
     chosen: list[CvatTrack],
     *,
     ground_truth: CvatTrack | None,
+    force: bool = False,
 ) -> ImportedVideo:
     """``vt`` with each of ``chosen`` put in place of its target tracklet (None: appended); the
     ``ground_truth`` track's tracklet becomes the ground truth."""
@@ -459,6 +471,8 @@ def _merged(
         idx = targets[track.id]
         old = new[idx] if idx is not None else None
         t, n = _tracklet(old, track, vt, f"{cv.path}: track {track.id}", cv.frame_range)
+        if old is not None and t is not old and not force:
+            _refuse_stale(track, old, idx, vt, cv)
         if idx is None:
             new.append(t)
             idx = len(new) - 1
@@ -494,6 +508,21 @@ def _merged(
     if ignored:  # what CVAT lets an annotator set that a tracklet has no place for
         res.warnings.append(f"{cv.path}: {', '.join(ignored)}: not stored in the tracklets (ignored)")
     return res
+
+
+def _refuse_stale(track: CvatTrack, old: Tracklet, idx: int, vt: VideoTracklets, cv: CvatVideo) -> None:
+    """Refuse ``track`` when the tracklet it was exported from changed since the export (its
+    revision): the file's boxes would put back what that change replaced. Files of part of the
+    video (CVAT jobs) are not checked: jobs of one task edit other frames of the same tracklets."""
+    whole = cv.frame_range is None or cv.frame_range.whole(vt.frames)
+    if track.revision is None or not whole or track.revision == tracklet_revision(old, vt):
+        return
+    raise DataFormatError(
+        f"tracklet {idx} of {vt.video} changed after this file was exported (another import, a "
+        "review pick or a rebuild): importing its track would undo that change",
+        where=f"{cv.path}: track {track.id}",
+        hint="export the video again and redo the edits there, or pass --force to let this file win",
+    )
 
 
 def _class_of(tracklets: list[Tracklet], index: int | None) -> int | None:
@@ -575,7 +604,11 @@ def _read_files(source: str | os.PathLike[str], videos: dict[str, tuple[str, set
 
 
 def _merge_each(
-    root: Path, videos: dict[str, tuple[str, set[str]]], files: dict[str, Path], tracks: str
+    root: Path,
+    videos: dict[str, tuple[str, set[str]]],
+    files: dict[str, Path],
+    tracks: str,
+    force: bool = False,
 ) -> Iterator[tuple[str, ImportedVideo]]:
     """Each file merged into its video's tracklet file as it is now (nothing written), one at a
     time: the file is parsed again here, so no more than one file's tracks are held."""
@@ -593,7 +626,7 @@ def _merge_each(
                 where=str(path),
                 hint="restore the file, or delete it and rerun mf-tracklets build",
             )
-        res = merge_tracks(vt, cv, tracks)
+        res = merge_tracks(vt, cv, tracks, force=force)
         res.created = created
         yield stem, res
 
@@ -711,8 +744,10 @@ def import_cvat(
     *,
     tracks: str = "gt",
     catalog: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Import CVAT for video XML (a file or a folder of them); returns what changed.
+    """Import CVAT for video XML (a file or a folder of them); returns what changed. ``force``:
+    a file exported before another change of a tracklet still replaces it (:func:`merge_tracks`).
 
     Every file is checked against the tracklet files before the dataset's lock is taken (a
     refused import leaves the folder as it was), then merged again and written under it.
@@ -722,7 +757,7 @@ def import_cvat(
     root = Path(dataset)
     videos = _dataset_videos(root)
     files = _read_files(source, videos)
-    for _ in _merge_each(root, videos, files, tracks):  # every file checked before anything is written
+    for _ in _merge_each(root, videos, files, tracks, force):  # every file checked before anything is written
         pass
     cat = None
     if catalog is not None:  # opened (and checked) before the lock: a bad one changes nothing
@@ -732,7 +767,7 @@ def import_cvat(
     try:
         with dataset_lock(root):
             # merged with what is there now (a pick meanwhile is kept) and written, one at a time
-            done = _write(root, _merge_each(root, videos, files, tracks), cat)
+            done = _write(root, _merge_each(root, videos, files, tracks, force), cat)
     finally:
         if cat is not None:
             cat.close()

@@ -348,3 +348,40 @@ def test_only_a_class_the_annotator_set_becomes_the_products(published, tmp_path
     assert any("holds no product" in w for w in res["warnings"]), res["warnings"]
     with Catalog(empty) as c:
         assert all(d.kind != "class" for d in list_decisions(c))
+
+
+def test_a_file_exported_before_another_import_changed_its_tracklet_is_refused(published, tmp_path, capsys):
+    """Two annotators fixed two frames of one track from one export; the second import put back
+    the first one's frame without a word (audit_xchg X6). Now it is refused, naming the track;
+    --force lets the file win, and an export made after the first import imports cleanly."""
+    ds, f = published
+    stem = f["videos"][0]
+    vp = f["video_path"][stem]
+    base = exported(ds, stem, tmp_path / "x")
+    frames = sorted(
+        int(b.get("frame")) for b in ET.parse(base).getroot().iter("box") if b.get("outside") == "0"
+    )
+    a, b = tmp_path / "A" / base.name, tmp_path / "B" / base.name
+    for out, frame in ((a, frames[0]), (b, frames[-1])):
+        tree = ET.parse(base)
+        box = next(
+            x for x in tree.getroot().iter("box") if x.get("frame") == str(frame) and x.get("outside") == "0"
+        )
+        box.set("xtl", str(float(box.get("xtl")) + 2))
+        out.parent.mkdir()
+        tree.write(out, encoding="utf-8", xml_declaration=True)
+    assert import_cvat(ds, a)["changed_videos"] == [stem]
+    first = read_video_tracklets(tracklet_file(ds, vp))
+    before = snapshot(ds)
+    code, err = cli(capsys, "import", str(b), "--dataset", str(ds))
+    assert code == 2 and "changed after this file was exported" in err and "--force" in err, err
+    assert snapshot(ds) == before
+    res = import_cvat(ds, b, force=True)  # the file wins: A's frame goes back, as the user asked
+    gt = read_video_tracklets(tracklet_file(ds, vp))
+    assert res["changed_videos"] == [stem]
+    assert (
+        gt.tracklets[gt.ground_truth].boxes[frames[0]] != first.tracklets[first.ground_truth].boxes[frames[0]]
+    )
+    again = exported(ds, stem, tmp_path / "y")  # made after: no refusal
+    edit_first_box(again, xtl=str(float(first_box(again).get("xtl")) + 1))
+    assert import_cvat(ds, again)["changed_videos"] == [stem]
