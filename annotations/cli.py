@@ -37,6 +37,7 @@ from schemas.cli_support import (
     out_option,
     progress,
     progress_bar,
+    progress_option,
     require_dataset,
     root_option,
     run_main,
@@ -170,6 +171,7 @@ def _gpu_share(ctx: click.Context, param: click.Parameter, value: float | None) 
 )
 @json_option
 @device_option
+@progress_option
 def build(
     dataset,
     weights,

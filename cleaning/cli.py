@@ -19,6 +19,7 @@ from schemas.cli_support import (
     exit_if_failed,
     json_option,
     progress,
+    progress_option,
     root_option,
 )
 
@@ -77,6 +78,7 @@ def _human(result: dict[str, Any]) -> str:
     "mf stats --world then reports the check as not run.",
 )
 @json_option
+@progress_option
 def clean(
     catalog_path: str,
     root: str,
@@ -283,6 +285,7 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
     "time limit) instead of stopping at once.",
 )
 @json_option
+@progress_option
 def publish(
     catalog_path: str, root: str, out: str, config_path: str | None, archive: bool, wait: bool, as_json: bool
 ) -> None:

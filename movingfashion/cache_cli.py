@@ -18,6 +18,7 @@ from schemas.cli_support import (
     merge_legacy,
     out_option,
     progress,
+    progress_option,
     require_dataset,
 )
 
@@ -45,6 +46,7 @@ from schemas.cli_support import (
     "--workers", type=click.IntRange(1), help="With --executor ray: workers [default: the cluster's CPUs]."
 )
 @json_option
+@progress_option
 def crop_cache(
     legacy_dataset: str | None,
     dataset: str | None,

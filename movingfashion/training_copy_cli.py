@@ -15,6 +15,7 @@ from schemas.cli_support import (
     json_option,
     out_option,
     progress,
+    progress_option,
 )
 
 
@@ -38,6 +39,7 @@ from schemas.cli_support import (
     help="Video decoder (auto: the registry's choice for whole-video decoding).",
 )
 @json_option
+@progress_option
 def training_copy(
     dataset: str,
     split: str,

@@ -352,16 +352,42 @@ def plain(value: Any) -> Any:
     return value
 
 
+#: this process's ``--progress/--no-progress`` (None: not given): :func:`progress_option`
+_progress_choice: bool | None = None
+
+
+def progress_option(f: F) -> F:
+    """``--progress/--no-progress`` on a long command: progress on stderr, or none (default: a bar
+    on a terminal, a line every ``$MF_PROGRESS_EVERY_S`` seconds in a log or pipe)."""
+
+    def _set(ctx: click.Context, param: click.Parameter, value: bool | None) -> None:
+        global _progress_choice
+        if value is not None:
+            _progress_choice = value
+
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        expose_value=False,
+        callback=_set,
+        help="Progress on stderr [default: a bar on a terminal, a line every 10 s in a log or pipe].",
+    )(f)
+
+
 def progress_bar(
     *, desc: str, total: int | None = None, unit: str = "it", disable: bool | None = None
 ) -> Any:
     """Progress on stderr for loops driven by callbacks (``.update()``, ``.total``): a tqdm bar
     on a terminal (80 columns when the terminal says it has none: ``script``, ``docker run -t``),
     plain lines every 10 s elsewhere (a CI log: :class:`~schemas.progress_lines.LineProgress`),
-    nothing with ``disable=True``; ``disable=False`` forces the bar."""
+    nothing with ``disable=True``; ``disable=False`` forces the bar. Without either, the
+    command's ``--progress/--no-progress`` decides (:func:`progress_option`)."""
     import shutil
 
     from tqdm import tqdm
+
+    if disable is None and _progress_choice is not None:
+        disable = not _progress_choice
 
     if disable is None and not sys.stderr.isatty():
         from schemas.progress_lines import LineProgress

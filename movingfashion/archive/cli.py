@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from schemas.cli_support import HELP, dataset_option, emit, exit_if_failed, json_option
+from schemas.cli_support import HELP, dataset_option, emit, exit_if_failed, json_option, progress_option
 
 EXIT_STATUS = """\b
 Exit status: 0 every invariant holds; 1 some are broken (each break names the product,
@@ -41,6 +41,7 @@ it: mf publish, mf-tracklets build or import, a review pick; --wait waits for it
     ),
 )
 @json_option
+@progress_option
 def verify(dataset: str, deep: bool, workers: int | None, offenders: int, wait: bool, as_json: bool) -> None:
     """Check a dataset folder: source codes 0/1, videos/ and imgs/ prefixes, .png Hard and .jpg
     Regular shop images, canonical paths, no repeats, no leakage between train and test, one

@@ -19,6 +19,7 @@ from schemas.cli_support import (
     on_interrupt,
     out_option,
     progress,
+    progress_option,
     require_dataset,
 )
 from schemas.config import SEED_MAX
@@ -101,6 +102,7 @@ def _log(as_json: bool):
 @click.option("--seed", type=click.IntRange(0, SEED_MAX), default=None)
 @json_option
 @device_option
+@progress_option
 def train(
     dataset: str | None,
     df2: str | None,
@@ -331,6 +333,7 @@ def _train_human(r: dict) -> str:
 )
 @json_option
 @device_option
+@progress_option
 def evaluate(
     dataset: str,
     checkpoints: tuple[str, ...],
