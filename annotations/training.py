@@ -16,10 +16,13 @@ from typing import Any
 
 from movingfashion.deepfashion2 import df2_to_yolo
 from movingfashion.models.checkpoints import one_line, pick_device
+from movingfashion.models.detectors.base import refuse_other_checkpoint
 from movingfashion.models.detectors.ultralytics_backend import (
+    ULTRALYTICS_PREFIX,
     check_weights_globals,
     keeping_torch_threads,
     offline_ultralytics,
+    refuse_bare_network,
 )
 from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
@@ -276,8 +279,11 @@ def _train(
         try:
             yolo = YOLO(model)
         except Exception as exc:
+            if str(model).endswith(".pt") and Path(model).is_file():  # say what the file is instead
+                refuse_other_checkpoint(model, "a YOLO .pt or a model .yaml")  # a matcher, SEAM (G4)
+                refuse_bare_network(Path(model))  # a whole pickled network, a bare state dict
             raise ModelError(
-                f"cannot build the YOLO model: {one_line(exc)}",
+                f"cannot build the YOLO model: {ULTRALYTICS_PREFIX.sub('', one_line(exc))}",
                 where=str(model),
                 hint=MODEL_HINT,
             ) from None

@@ -91,3 +91,17 @@ def test_a_killed_training_resumes_from_its_last_epoch(df2, tmp_path, monkeypatc
     assert epochs_run == [0, 1, 2] and weights.read_bytes() == before
     with pytest.raises(ModelError, match="nothing to resume"):
         train_detector(None, tmp_path / "empty", resume=True)
+
+
+def test_a_toolkit_checkpoint_or_a_bare_state_dict_as_model_is_named(df2, tmp_path):
+    """--model given the matcher or a state dict got ultralytics' "ERROR ... use an official
+    Ultralytics model" (audit_gpu G4): the file is named for what it is."""
+    from movingfashion.models.matchrcnn import default_matcher_path
+
+    with pytest.raises(ModelError, match="matcher checkpoint") as err:
+        train_detector(df2, tmp_path / "o", epochs=1, model=str(default_matcher_path()))
+    assert "ERROR" not in str(err.value)
+    torch.save({"w": torch.zeros(2)}, tmp_path / "sd.pt")
+    with pytest.raises(ModelError, match="bare state dict"):
+        train_detector(df2, tmp_path / "o", epochs=1, model=str(tmp_path / "sd.pt"))
+    assert not (tmp_path / "o").exists()

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from movingfashion.models.detectors.capture import FeatureCapture
 
 #: ultralytics' own "ERROR ❌" opening of its messages (ours already say it is an error)
-_ULTRALYTICS_PREFIX = re.compile(r"^(ERROR\s*)?[❌️\s]*")
+ULTRALYTICS_PREFIX = re.compile(r"^(ERROR\s*)?[❌️\s]*")
 
 
 def default_detector_path() -> Path:
@@ -321,7 +321,7 @@ def class_map(
     )
 
 
-def _refuse_bare_network(path: Path) -> None:
+def refuse_bare_network(path: Path) -> None:
     """:class:`ModelError` for a ``.pt`` that is not the checkpoint ultralytics writes (a dict with
     a ``model``): a whole pickled network (``torch.save`` of the module: ultralytics reads it as one of
     999 unnamed classes) or a bare state dict (its error suggests a download). Called only once
@@ -399,8 +399,8 @@ class UltralyticsDetector(Detector):
             takes = "a YOLO .pt file"
             if not is_cfg:
                 refuse_other_checkpoint(path, takes)
-                _refuse_bare_network(path)
-            reason = _ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
+                refuse_bare_network(path)
+            reason = ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
             raise ModelError(
                 f"cannot load YOLO weights/config: {type(exc).__name__}: {one_line(reason)}",
                 where=str(path),
@@ -410,7 +410,7 @@ class UltralyticsDetector(Detector):
             self.classes = class_map(self.model.names, strict=not is_cfg, where=str(path))
         except ModelError:
             if not is_cfg:  # a whole pickled network reads as 999 unnamed classes: say what it is
-                _refuse_bare_network(path)
+                refuse_bare_network(path)
             raise
         ckpt = getattr(self.model, "ckpt", None) or {}
         if not is_cfg and not allow_random and not (isinstance(ckpt, dict) and ckpt.get("train_args")):
