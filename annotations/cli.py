@@ -1210,7 +1210,7 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, force, as_json) -> No
     if init is not None:
         from movingfashion.models import load_matcher
 
-        size = load_matcher(init, device="cpu").crop_size
+        size = load_matcher(init, device="cpu", option="--init").crop_size
         if crop_size not in (None, size):
             raise click.BadParameter(
                 f"{crop_size}, but the --init matcher {init} was trained on {size}px crops: pass "

@@ -353,8 +353,10 @@ def load_matcher(
     device: str | torch.device | None = None,
     *,
     allow_nonfinite: bool = False,
+    option: str = "--matcher",
 ) -> SingleFrameMatcher:
-    """Load a matcher checkpoint (``None`` = embedded default weights), in eval mode.
+    """Load a matcher checkpoint (``None`` = embedded default weights), in eval mode; ``option``
+    is the command-line option that named the file (for messages: ``--init`` of pretraining).
 
     Raises :class:`ModelError` naming the file when it is missing, corrupt, not a matcher, or
     holds non-finite values (an older float16 checkpoint whose batch-norm variances overflowed:
@@ -367,7 +369,12 @@ def load_matcher(
         " `make weights`"
     )
     ckpt = read_tagged_checkpoint(
-        p, kind=MATCHER_KIND, version=MATCHER_VERSION, what="single-frame matcher", hint=hint
+        p,
+        kind=MATCHER_KIND,
+        version=MATCHER_VERSION,
+        what="single-frame matcher",
+        hint=hint,
+        kind_hint=None if option == "--matcher" else f"{option} takes a single-frame matcher checkpoint",
     )
     try:
         model = SingleFrameMatcher(**ckpt.get("config", {}))

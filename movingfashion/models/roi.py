@@ -254,6 +254,7 @@ def load_roi_matcher(
         raise ModelError(f"the checkpoint holds non-finite values {bad}", where=str(p), hint=hint)
     salt = repr(sorted(model.config().items())).encode()
     model.tag = content_tag(ROI_MATCHER_KIND, ROI_MATCHER_VERSION, state, salt)  # what it holds
+    model.path = None if path is None else str(path)  # named in messages (None: the embedded one)
     return model.to(pick_device(device)).eval()
 
 
@@ -282,8 +283,10 @@ class RoIEmbedder:
             self.capture.close()
             raise ConfigError(
                 f"the RoI matcher was trained on detector {matcher.detector!r}, not {detector.version!r}",
-                where="RoI matcher",
-                hint="train an RoI matcher on these detector weights, or use embed_source: crops",
+                where=f"--matcher {getattr(matcher, 'path', None) or '(the embedded RoI matcher)'}",
+                hint="train an RoI matcher on these detector weights (python -m movingfashion.world.weights_build "
+                "--roi-matcher-only --detector-weights FILE), "
+                "or embed crops instead: --embed crops",
             )
         self.matcher = matcher.eval().to(detector.device)
         self.detector = detector

@@ -141,3 +141,23 @@ def test_pretrain_matcher_does_not_replace_a_matcher_without_force(tmp_path, cap
     err = capsys.readouterr().err
     assert ei.value.code == 2 and str(out) in err and "--force" in err, err
     assert out.read_bytes() == b"the matcher tracklets were built with"
+
+
+def test_pretrain_matcher_names_init_when_init_is_no_matcher(tmp_path, capsys):
+    """Detector weights given as --init were answered "--matcher takes ..." (audit_gpu G6)."""
+    from movingfashion.models.matchrcnn import default_matcher_path
+    from schemas.cli_support import run_main
+
+    df2 = tmp_path / "df2"
+    df2.mkdir()
+    detector = default_matcher_path().with_name("detector.pt")
+    with pytest.raises(SystemExit) as ei:
+        run_main(
+            pretrain_matcher, ["--df2", str(df2), "--out", str(tmp_path / "m.pt"), "--init", str(detector)]
+        )
+    err = capsys.readouterr().err
+    assert (
+        ei.value.code == 2
+        and "--init takes a single-frame matcher checkpoint" in err
+        and "--matcher" not in err
+    ), err
