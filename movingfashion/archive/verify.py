@@ -797,13 +797,27 @@ class _Audit:
                         "rebuild the tracklet (mf-tracklets build --force), or drop those frames",
                     )
                 if bad_boxes:
+                    # every box fits the frame turned a quarter: boxes of the coded picture of a
+                    # video shown rotated (a phone's), which clipping would only make wrong
+                    turned = facts.width != facts.height and all(
+                        _box_inside(b, facts.height, facts.width) for b in trk.values()
+                    )
                     self.add(
                         "tracklets",
                         p,
                         fld,
                         f"{len(bad_boxes)} boxes not [x1, y1, x2, y2] with x1 < x2, y1 < y2 inside the "
-                        f"{facts.width}x{facts.height} frame (first: {'; '.join(bad_boxes[:2])})",
-                        "clip the boxes to the frame or rebuild the tracklet (mf-tracklets build --force)",
+                        f"{facts.width}x{facts.height} frame (first: {'; '.join(bad_boxes[:2])})"
+                        + (
+                            f"; every box fits the {facts.height}x{facts.width} frame: they look drawn on "
+                            "the picture before the video's rotation"
+                            if turned
+                            else ""
+                        ),
+                        "turn the boxes to the displayed (rotated) picture, or rebuild the tracklet "
+                        "(mf-tracklets build --force)"
+                        if turned
+                        else "clip the boxes to the frame or rebuild the tracklet (mf-tracklets build --force)",
                     )
 
     def _held(self) -> dict[str, str]:
