@@ -12,6 +12,7 @@ pool ends once: done or failed (a result), or cancelled (its tag in :attr:`Pool.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -52,8 +53,8 @@ def unseen_on_worker(exc: BaseException) -> MFError | None:
 
     if isinstance(exc, FileNotFoundError):
         path = exc.filename
-    elif isinstance(exc, MFError) and "not found" in exc.message:
-        path = exc.where
+    elif isinstance(exc, MFError) and re.match(r"(video |image )?file not found", exc.message):
+        path = exc.where  # (not a decoder's "moov atom not found": that file is there)
     else:
         return None
     if not path or not os.path.exists(os.fspath(path)):

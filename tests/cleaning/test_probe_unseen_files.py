@@ -61,4 +61,6 @@ def test_a_workers_file_not_found_for_a_file_here_stops_the_run_with_the_shared_
     assert isinstance(unseen_on_worker(MediaError("image file not found", where=str(here))), ConfigError)
     assert unseen_on_worker(FileNotFoundError(2, "No such file or directory", str(gone))) is None
     assert unseen_on_worker(MediaError("cannot decode", where=str(here))) is None
+    bad = MediaError("unreadable video, no backend can open it (pyav: moov atom not found)", where=str(here))
+    assert unseen_on_worker(bad) is None  # a damaged file that is there
     assert unseen_on_worker(ValueError("x")) is None
