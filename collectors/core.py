@@ -518,7 +518,7 @@ class CollectContext:
         except FetchError as exc:
             if move and exc.reason != FILE_VANISHED:
                 src.unlink(missing_ok=True)
-            failed = self._failed_asset(item, kind, url, exc.reason)
+            failed = self.failed_asset(item, kind, url, exc.reason)
             self.note_failure(failed, exc)
             return failed
         final = folder / f"{stem}.{ext_for(src.name, content_type, expect, src)}"
@@ -539,7 +539,7 @@ class CollectContext:
             if not move:
                 part.unlink(missing_ok=True)
             why = exc if isinstance(exc, FetchError) else vanished(src)
-            failed = self._failed_asset(item, kind, url, why.reason)
+            failed = self.failed_asset(item, kind, url, why.reason)
             self.note_failure(failed, why)
             return failed
         except LocalFault as fault:
@@ -576,7 +576,9 @@ class CollectContext:
         except MFError as exc:  # the catalog's disk may be the full one: the rerun retries anyway
             log.info("%s/%s %s: not recorded (%s)", item.source, item.source_id, kind, exc)
 
-    def _failed_asset(self, item: SourceItem, kind: AssetKind, url: str, reason: str) -> MediaAsset:
+    def failed_asset(self, item: SourceItem, kind: AssetKind, url: str, reason: str) -> MediaAsset:
+        """Record the asset ``kind`` of ``item`` (keyed ``url``) as not collected for ``reason``:
+        ``failed`` (a rerun retries) or ``rejected`` for a final reason (:func:`status_for`)."""
         asset = MediaAsset(
             source=item.source,
             source_id=item.source_id,

@@ -436,15 +436,7 @@ class LocalFiles(Source):
         if known is not None:
             return known
         if not is_file(path):
-            asset = MediaAsset(
-                source=item.source,
-                source_id=item.source_id,
-                kind=kind,
-                url=key,
-                status=Status.FAILED,
-                reason=FILE_MISSING,
-            )
-            ctx.catalog.upsert_assets([asset])
+            asset = ctx.failed_asset(item, kind, key, FILE_MISSING)
             why = FetchError(
                 f"{kind} file not found (named at {where})",
                 where=str(path),
