@@ -17,14 +17,17 @@ A manifest is a CSV file with a header row (or JSON lines, ``.jsonl``), one item
   out, cleaning's taxonomy reads ``title``, ``description`` and ``caption`` as it reads a site's
   metadata (no garment word: the item waits for a class in ``mf review``).
 
-A folder: every video in it or below (``[local] video_extensions``) is one item, its id the
-file stem, paired with the image of the same stem beside it (``look-01.mp4`` + ``look-01.jpg``).
+A folder: every video in it or below (``[local] video_extensions``) is one item, paired with
+the image of the same stem beside it (``look-01.mp4`` + ``look-01.jpg``), its id from its path
+(:func:`folder_ids`: ``day2/IMG 0001.MOV`` is ``day2-IMG-0001``).
 
 Every file a row names must lie inside the manifest's folder (symlinks are followed, then
-checked). Files are copied into ``ROOT/local/<id>/`` and probed as downloads are; a missing
-file leaves its item failed, naming the file, and a rerun collects it once it is there. A
-collected item whose row changed since (another file, class or partition) is collected anew,
-until cleaning has used it; after that a warning says so.
+checked); the item records it relative to that folder and has no URL (no path of the user's is
+published). Files are copied into ``ROOT/local/<id>/`` and probed as downloads are; a missing
+file leaves its item failed, naming the file, and a rerun collects it once it is there. A row
+changed since collection: a new class, partition or text updates the catalog's item in place
+(the next ``mf clean`` decides it again); other files collect the item anew until cleaning has
+used it, after which a warning says what to do.
 """
 
 from __future__ import annotations
