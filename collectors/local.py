@@ -38,6 +38,7 @@ import io
 import logging
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -194,7 +195,8 @@ def folder_ids(rels: list[str]) -> dict[str, str]:
     ``-``). It depends on the file alone, so adding files never renames another; two paths giving
     one name (``a b.mp4``, ``a-b.mp4``) each get a short hash of their path after it."""
     slugs = {rel: _slug("-".join(PurePosixPath(rel).with_suffix("").parts)) or "video" for rel in rels}
-    shared = {v for v in slugs.values() if list(slugs.values()).count(v) > 1}
+    counts = Counter(slugs.values())  # (a count per name: a folder may hold thousands)
+    shared = {v for v, n in counts.items() if n > 1}
     return {
         rel: f"{slug}-{hashlib.sha256(rel.encode()).hexdigest()[:8]}" if slug in shared else slug
         for rel, slug in slugs.items()

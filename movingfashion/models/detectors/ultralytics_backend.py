@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -277,7 +278,7 @@ def class_map(
         for idx, name in items.items()
         if not name.strip().isdigit() and (cid := class_from_text(name)) is not None
     }
-    twice = sorted({c for c in by_name.values() if list(by_name.values()).count(c) > 1})
+    twice = sorted(c for c, n in Counter(by_name.values()).items() if n > 1)
     if twice:
         named = "; ".join(
             f"{DF2_CLASSES[c]}: " + ", ".join(repr(items[i]) for i in sorted(by_name) if by_name[i] == c)
