@@ -162,7 +162,7 @@ def _stack(vals: Sequence[torch.Tensor]) -> torch.Tensor:
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch items of :class:`MovingFashionDataset` / ``MultiDeepFashion2Dataset``.
 
-    Tensors of equal shape are stacked; ``frames`` / ``boxes`` / ``frame_indices`` of different
+    Tensors of equal shape are stacked; ``frames`` / ``boxes`` / ``crop_boxes`` / ``frame_indices`` of different
     lengths are padded (zeros / NaN / -1) and ``mask`` + ``lengths`` say which frames are real.
     Whole frames of different sizes (``crop="frame"`` without ``frame_size``) stay a list.
     Items that stand in for undecodable ones (``on_bad="skip"``) carry ``skipped``: every such
@@ -189,14 +189,19 @@ def _collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
             out[key] = [it.get(key) for it in items]
             continue
         vals = [it[key] for it in items]
-        if key in ("frames", "boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):
+        if key in ("frames", "boxes", "crop_boxes", "frame_indices") and isinstance(vals[0], torch.Tensor):
             shapes = {tuple(v.shape[1:]) for v in vals}
             if len(shapes) > 1:
                 out[key] = vals
             elif same_len:
                 out[key] = _stack(vals)
             else:
-                fill = {"frames": 0.0, "boxes": float("nan"), "frame_indices": -1}[key]
+                fill = {
+                    "frames": 0.0,
+                    "boxes": float("nan"),
+                    "crop_boxes": float("nan"),
+                    "frame_indices": -1,
+                }[key]
                 pad = _batch_tensor(vals[0], (len(vals), tmax, *vals[0].shape[1:])).fill_(fill)
                 for i, v in enumerate(vals):
                     pad[i, : len(v)] = v

@@ -452,6 +452,24 @@ def _tracklet_shared(root: Path, split_path: Path, official: dict[str, Any]) -> 
     return shared_videos(listings)
 
 
+def crop_window(
+    box: Sequence[float], size: tuple[int, int], context: float = 0.0
+) -> tuple[int, int, int, int]:
+    """The pixels ``(x1, y1, x2, y2)`` that ``crop="tracklet"`` cuts for ``box`` in a frame of
+    ``size`` (H, W): the box grown by ``context`` of its width and height, rounded outwards and
+    clipped to the frame, at least one pixel. A box wholly outside the frame still cuts its nearest
+    edge pixel: a video whose frame size was not known yet is checked right after the cut, which
+    drops (or, with ``on_bad="raise"``, refuses) that box and samples again."""
+    h, w = size
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if context:
+        dx, dy = (x2 - x1) * context / 2, (y2 - y1) * context / 2
+        x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
+    xa, ya = int(min(w - 1, max(0, np.floor(x1)))), int(min(h - 1, max(0, np.floor(y1))))
+    xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
+    return xa, ya, xb, yb
+
+
 class MovingFashionDataset(torch.utils.data.Dataset):
     """Video-to-shop items from an official-format MovingFashion folder.
 
@@ -462,6 +480,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` (the item's position,
     ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
     ``plan(draw)`` gives its frames) and ``orig_size`` (the (H, W) of the decoded frames).
+    ``boxes`` are in the decoded frames' pixels; with ``crop="tracklet"`` the item also holds
+    ``crop_boxes`` (float [T, 4]): each box in the pixels of its crop (``[0, 0, S, S]`` for a crop
+    of side S without ``context``).
     Negative indices count from the end, as for a list; indices past the end stand for
     ``index % len`` with their own randomness (:class:`~movingfashion.batching.PKSampler` draws
     a product several times that way), and iterating the dataset gives each item once.
@@ -475,7 +496,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``transform`` receives the frames ``[T, 3, H, W]`` only: the ``boxes`` stay in the frames'
     coordinates as cut (``frame_size`` resizes both). A transform that moves pixels (a resize, a
     flip, a crop) goes in ``transforms``, which receives ``(frames, boxes)`` (boxes ``[T, 4]``
-    ``x1, y1, x2, y2``, NaN where a frame has none) and returns both, as torchvision's
+    ``x1, y1, x2, y2``, NaN where a frame has none; with ``crop="tracklet"`` the ``crop_boxes``,
+    which it returns in their place, while ``boxes`` stay in source pixels) and returns both, as torchvision's
     ``transforms`` of its detection datasets do: e.g. a ``torchvision.transforms.v2`` pipeline
     called on ``(tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY",
     canvas_size=(H, W)))``. It runs after ``transform``.
@@ -554,7 +576,19 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.videos_mode = videos or ("random" if self.train else "first")
         if self.videos_mode not in ("random", "first", "all"):
             raise ConfigError(f"videos must be random, first or all, got {videos!r}", where="videos")
+        if self.videos_mode == "random" and not self.train:
+            raise ConfigError(
+                "videos='random' draws a product's video anew in each training epoch, and this"
+                " dataset evaluates (train=False)",
+                where="videos",
+                hint="pass videos='first' or 'all' to evaluate, or train=True",
+            )
         self.box_tolerance = float(box_tolerance)
+        if math.isnan(self.box_tolerance):
+            raise ConfigError(
+                "box_tolerance must be a number of pixels a box may reach outside the frame, got nan",
+                where="box_tolerance",
+            )
         self.quality = _quality(quality)
         if dtype not in ITEM_DTYPES:
             raise ConfigError(
@@ -1203,10 +1237,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         w]`` when ``planar``)."""
         frames_t = self._tensor(clip, planar=planar)
         boxes_t = torch.from_numpy(boxes)
+        # crops: the boxes in the crops' pixels, which a transform moving pixels moves with them
+        crop_boxes = torch.from_numpy(self._crop_boxes(boxes, orig_size)) if self.crop == "tracklet" else None
         if self.transform is not None:
             frames_t = self.transform(frames_t)
-        if self.transforms is not None:
+        if self.transforms is not None and crop_boxes is not None:
+            frames_t, crop_boxes = self.transforms(frames_t, crop_boxes)
+        elif self.transforms is not None:
             frames_t, boxes_t = self.transforms(frames_t, boxes_t)
+        extra = {} if crop_boxes is None else {"crop_boxes": crop_boxes}
         return {
             "shop": self._shop(rec),
             "frames": frames_t,
@@ -1220,6 +1259,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             "index": self._position(index),
             "draw": int(index),
             "orig_size": (int(orig_size[0]), int(orig_size[1])),
+            **extra,
         }
 
     def _cut(
@@ -1642,18 +1682,24 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         ch, cw = self.crop_size or (224, 224)
         into = _Resizer((ch, cw), len(arr), planar)
         for i, (img, b) in enumerate(zip(arr, boxes, strict=True)):
-            h, w = img.shape[:2]
-            x1, y1, x2, y2 = b
-            if self.context:
-                dx, dy = (x2 - x1) * self.context / 2, (y2 - y1) * self.context / 2
-                x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
-            # a box wholly outside the frame still cuts its nearest edge pixel: a video whose
-            # frame size was not known yet is checked right after the cut, which drops (or, with
-            # on_bad="raise", refuses) that box and samples again
-            xa, ya = int(min(w - 1, max(0, np.floor(x1)))), int(min(h - 1, max(0, np.floor(y1))))
-            xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
+            xa, ya, xb, yb = crop_window(b, img.shape[:2], self.context)
             into(i, img[ya:yb, xa:xb])
         return into.out
+
+    def _crop_boxes(self, boxes: np.ndarray, orig_size: tuple[int, int]) -> np.ndarray:
+        """``boxes`` (source pixels) in the pixels of their crops (:meth:`_crops`), clipped to the
+        crop; NaN rows stay NaN."""
+        ch, cw = self.crop_size or (224, 224)
+        out = np.full(boxes.shape, np.nan, np.float32)
+        for i, b in enumerate(boxes):
+            if np.isnan(b).any():
+                continue
+            xa, ya, xb, yb = crop_window(b, orig_size, self.context)
+            sx, sy = cw / (xb - xa), ch / (yb - ya)
+            out[i] = np.clip(
+                [(b[0] - xa) * sx, (b[1] - ya) * sy, (b[2] - xa) * sx, (b[3] - ya) * sy], 0, [cw, ch, cw, ch]
+            )
+        return out
 
     def _whole(
         self, arr: Sequence[np.ndarray], boxes: np.ndarray, *, planar: bool = False

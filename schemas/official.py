@@ -274,11 +274,19 @@ def split_files(dataset: str | os.PathLike[str], *, option: str = "--dataset") -
     return found
 
 
-def split_json(root: str | os.PathLike[str], split: str) -> Path:
+def split_json(root: str | os.PathLike[str], split: str | os.PathLike[str]) -> Path:
     """The file a split argument names: a path ending in ``.json`` as given (a relative one that
     is not there but is inside ``root``: ``root``'s), else ``<root>/<split>.json``. When ``root``
     is a folder without that file, a :class:`DataFormatError` naming the folder and the splits it
-    has (train, test)."""
+    has (train, test); when ``root`` is a file, one saying to pass its folder."""
+    split = os.fspath(split)
+    if Path(root).is_file():
+        raise DataFormatError(
+            "this is a file, not a dataset folder",
+            where=str(root),
+            hint=f"pass the folder that holds it as the root ({Path(root).parent}) and the split by name"
+            " (train, test) or as this file's path",
+        )
     if split.endswith(".json"):
         given = Path(split)
         in_root = Path(root) / given

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from movingfashion.batching import PKSampler
-from movingfashion.dataset import MovingFashionDataset
+from movingfashion.dataset import MovingFashionDataset, crop_window
 from schemas.errors import ConfigError
 
 
@@ -86,12 +86,26 @@ def test_a_relative_split_file_is_found_in_the_root(tiny_dataset, tmp_path, monk
         ({"context": float("nan")}, "context"),
         ({"partition": "easy"}, "partition"),
         ({"quality": {"no_such_weight": 1.0}}, "quality"),
+        ({"box_tolerance": float("nan")}, "box_tolerance"),  # turned every outside-box check off
+        ({"videos": "random", "train": False}, "videos"),  # was the first video, silently
     ],
 )
 def test_bad_arguments_are_refused_at_once_naming_them(tiny_dataset, kwargs, field):
     with pytest.raises(ConfigError) as ei:
         MovingFashionDataset(tiny_dataset, "train", **kwargs)
     assert ei.value.where == field
+
+
+def test_a_split_as_a_path_is_taken_and_a_split_file_as_the_root_is_refused_saying_so(tiny_dataset):
+    from pathlib import PurePosixPath
+
+    from schemas.errors import DataFormatError
+
+    ds = MovingFashionDataset(tiny_dataset, PurePosixPath("train"), frames=2, seed=0)  # was an AttributeError
+    assert ds.split_path == tiny_dataset / "train.json"
+    with pytest.raises(DataFormatError, match="not a dataset folder") as err:
+        MovingFashionDataset(tiny_dataset / "train.json", "train", frames=2)  # said "train.json/train.json"
+    assert err.value.where == str(tiny_dataset / "train.json") and str(tiny_dataset) in str(err.value)
 
 
 def test_good_arguments_in_other_forms_are_taken(tiny_dataset):
@@ -135,3 +149,36 @@ def test_transforms_move_frames_and_boxes_together(tiny_dataset):
     assert torch.equal(flipped["frames"], plain["frames"].flip(-1))
     x1, y1, x2, y2 = plain["boxes"].unbind(-1)
     assert torch.allclose(flipped["boxes"], torch.stack([w - x2, y1, w - x1, y2], -1))
+
+
+def test_tracklet_crops_carry_their_boxes_in_crop_pixels_and_transforms_move_those(tiny_dataset):
+    """With ``crop="tracklet"`` the boxes are in source pixels, the crops are not: ``crop_boxes``
+    says where each box lies in its crop, and ``transforms`` gets (and flips) those, so a v2
+    pipeline on the crops stays right; ``boxes`` stay the source's."""
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    flip = v2.RandomHorizontalFlip(p=1.0)
+
+    def both(frames, boxes):
+        h, w = frames.shape[-2:]
+        out_frames, out_boxes = flip(
+            tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(h, w))
+        )
+        return out_frames.as_subclass(torch.Tensor), out_boxes.as_subclass(torch.Tensor)
+
+    kw = dict(crop="tracklet", crop_size=(32, 48), frames=3, seed=0, train=False)
+    tight = MovingFashionDataset(tiny_dataset, "test", **kw)[0]
+    assert torch.equal(tight["crop_boxes"], torch.tensor([[0.0, 0.0, 48.0, 32.0]] * 3))  # the box is the crop
+    wide = MovingFashionDataset(tiny_dataset, "test", context=0.5, **kw)[0]
+    flipped = MovingFashionDataset(tiny_dataset, "test", context=0.5, transforms=both, **kw)[0]
+    assert torch.equal(flipped["boxes"], wide["boxes"])  # source pixels, untouched
+    assert torch.equal(flipped["frames"], wide["frames"].flip(-1))
+    x1, y1, x2, y2 = wide["crop_boxes"].unbind(-1)
+    assert (x1 > 0).any() and (x2 < 48).any()  # room around the box in some crop
+    assert torch.allclose(flipped["crop_boxes"], torch.stack([48 - x2, y1, 48 - x1, y2], -1))
+    h, w = wide["orig_size"]
+    for box, crop_box in zip(wide["boxes"].tolist(), wide["crop_boxes"].tolist(), strict=True):
+        xa, ya, xb, yb = crop_window(box, (h, w), 0.5)  # the window cut, mapped back: the source box
+        back = [xa + crop_box[0] * (xb - xa) / 48, ya + crop_box[1] * (yb - ya) / 32]
+        assert back == pytest.approx([max(box[0], 0), max(box[1], 0)], abs=1e-3)
