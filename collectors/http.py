@@ -122,11 +122,18 @@ class HostGate(Protocol):
 
 class LocalGate:
     """The gate of one process: a token bucket and a semaphore per host, robots.txt once per
-    origin. Each thread waits out its own ``Retry-After`` (the client's backoff), so ``pause``
-    does nothing here."""
+    origin. A ``Retry-After`` pauses the host for every thread (:meth:`pause`), not only for the
+    one whose request got it. ``sleep`` waits (the client's ends when the run stops)."""
 
-    def __init__(self, cfg: HttpConfig, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.cfg, self.sleep = cfg, sleep
+    def __init__(
+        self,
+        cfg: HttpConfig,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg, self.sleep, self.clock = cfg, sleep, clock
+        self._paused: dict[str, float] = {}  # host -> clock() before which nothing goes to it
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
@@ -143,7 +150,7 @@ class LocalGate:
     @contextlib.contextmanager
     def turn(self, host: str) -> Iterator[None]:
         bucket, slot = self._host_state(host)
-        wait = bucket.reserve()
+        wait = max(bucket.reserve(), self._paused.get(host, 0.0) - self.clock())
         if wait > 0:
             self.sleep(wait)
         slot.acquire()
@@ -168,7 +175,8 @@ class LocalGate:
             bucket.tokens = min(bucket.tokens, 1.0)
 
     def pause(self, host: str, seconds: float) -> None:
-        pass
+        with self._lock:
+            self._paused[host] = max(self._paused.get(host, 0.0), self.clock() + seconds)
 
 
 def _unreachable(reason: str) -> bool:
@@ -223,7 +231,8 @@ class PoliteClient:
         #: waits between tries (backoff, Retry-After): they end as soon as the run stops, so
         #: Ctrl-C or SIGTERM never sits out a Retry-After of minutes (tests pass their own)
         self.sleep: Callable[[float], None] = sleep if sleep is not None else self._wait
-        self.gate: HostGate = gate or LocalGate(self.cfg, sleep or time.sleep)
+        # the gate's waits (rate, Retry-After pauses) end when the run stops, as the backoff's do
+        self.gate: HostGate = gate or LocalGate(self.cfg, sleep or self._wait)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.cfg.user_agent
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -348,6 +357,8 @@ class PoliteClient:
     def turn(self, url: str) -> Iterator[None]:
         """Wait for the host's rate token, then hold one of its concurrency slots (the gate's)."""
         with self.gate.turn(normalize_host(urlsplit(url).netloc)):
+            if self.stop.is_set():  # stopped while waiting for the host: no request goes out
+                raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
             self._count("requests")
             yield
 
