@@ -542,9 +542,7 @@ class PoliteClient:
             return
         accepted = self.cfg.video_content_types if expect == "video" else self.cfg.image_content_types
         if not _type_ok(ctype, accepted):
-            raise FetchError(
-                f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch"
-            )
+            raise not_media(ctype, expect, url)
         if size and size.isdigit() and int(size) > self.cfg.max_body_bytes:
             raise FetchError(
                 f"{size} bytes exceed the {self.cfg.max_body_bytes}-byte cap",
@@ -633,11 +631,7 @@ class PoliteClient:
                 content_type = resp.headers.get("Content-Type")
                 if not _type_ok(content_type, accepted):
                     discard_part(part)
-                    raise FetchError(
-                        f"content type {content_type!r} is not a {expect}",
-                        where=url,
-                        reason="content_type_mismatch",
-                    )
+                    raise not_media(content_type, expect, url)
                 span = span_of(resp, kept, url)
                 if span.start:
                     resumed = True
@@ -864,6 +858,26 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
         return True  # no claim to contradict; the decode check decides
     ctype = content_type.split(";")[0].strip().lower()
     return any(ctype.startswith(a) for a in accepted)
+
+
+#: content types of a web page: served in place of a video or an image, it is a bot check or a
+#: login wall more often than what the URL holds, so it is retried by a rerun, not rejected
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def not_media(ctype: str | None, expect: str, url: str) -> FetchError:
+    """The error for a ``Content-Type`` that is no ``expect`` (video/image): ``rejected``
+    (``content_type_mismatch``), or ``failed`` (``html_instead_of_media``, retried by a rerun)
+    when it is a web page."""
+    if (ctype or "").split(";")[0].strip().lower() in HTML_TYPES:
+        return FetchError(
+            f"a web page came back instead of the {expect} (a bot check or a login wall?)",
+            where=url,
+            reason="html_instead_of_media",
+            retryable=True,
+            hint="rerun later (the item is retried); if it lasts, open the URL in a browser",
+        )
+    return FetchError(f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch")
 
 
 def _parse_retry_after(value: str, date: str | None = None) -> float | None:

@@ -127,10 +127,26 @@ def test_truncated_always_fails_without_final_file(site, tmp_path):
 
 
 def test_wrong_content_type_rejected(site, tmp_path):
-    site.routes["/c.jpg"] = Route(jpeg_bytes(), content_type="text/html")
+    site.routes["/c.jpg"] = Route(jpeg_bytes(), content_type="text/plain")
     with pytest.raises(FetchError) as ei:
         client_for(site).download(site.url("/c.jpg"), tmp_path / "it", "shop", "image")
     assert ei.value.reason == "content_type_mismatch" and not ei.value.retryable
+    assert files_in(tmp_path / "it") == []
+
+
+@pytest.mark.parametrize("ctype", ["text/html; charset=utf-8", "application/xhtml+xml"])
+def test_a_web_page_in_place_of_media_is_retried_not_rejected(site, tmp_path, ctype):
+    """A captcha or login wall answering a video/image URL with 200 and a page: a rerun retries
+    it (it was rejected for good, as a wrong content type is), by GET and by HEAD alike."""
+    site.routes["/c.jpg"] = Route(b"<html><title>Just a moment...</title></html>", content_type=ctype)
+    for fetch in (
+        lambda c: c.download(site.url("/c.jpg"), tmp_path / "it", "shop", "image"),
+        lambda c: c.head_check(site.url("/c.jpg"), "image"),
+    ):
+        with pytest.raises(FetchError) as ei:
+            fetch(client_for(site))
+        assert ei.value.reason == "html_instead_of_media" and ei.value.retryable
+        assert "bot check" in str(ei.value) and ei.value.where == site.url("/c.jpg")
     assert files_in(tmp_path / "it") == []
 
 
