@@ -170,6 +170,14 @@ class NetAPorter(Source):
         return self.cfg.product_url.format(site=self.cfg.site.rstrip("/"), locale=self.cfg.locale, id=pid)
 
     def _candidate(self, url: str, raw_id: str) -> Candidate:
+        """The candidate of a product URL. One on a host the site's config does not name (a
+        sitemap's stale mirror or locale host) is read from the site's own product URL for its
+        id: fetching it would be refused, and the refusal (final) would reject the id for good."""
+        if host_of(url) not in self.cfg.hosts():
+            log.warning(
+                "%s: not on %s; product %s is read from the site's own page", url, self.cfg.site, raw_id
+            )
+            return Candidate(raw_id=raw_id, url=None, key=host_of(self.cfg.site))
         return Candidate(raw_id=raw_id, url=url, key=host_of(self.cfg.site))
 
     def _from_sitemap(self, url: str, depth: int) -> Iterator[Candidate]:

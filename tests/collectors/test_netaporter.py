@@ -455,3 +455,43 @@ def test_a_listing_whose_next_link_changes_forever_ends_once_pages_add_nothing(t
         pages = sum(v for k, v in site.hits.items() if k.startswith("/en-us/shop/clothing"))
     assert s.ok == 2, s.human()
     assert pages == 3  # the first page, then two that added nothing (max_empty_pages: 2)
+
+
+def test_a_sitemap_link_on_a_foreign_host_reads_the_product_from_the_site(tmp_path, caplog):
+    """A sitemap linking a product on a host the config does not name (a stale mirror): the
+    product is read from the site's own page for its id. It was fetched there, refused
+    (host_not_allowed, final) and its id rejected for good: a later run naming the id skipped it."""
+    pid = "2001"
+    with FakeSite() as site:
+        site.routes[f"/en-us/shop/product/{pid}"] = Route(
+            product_html(pid, "Silk midi dress", "Halden", "red", ["Clothing", "Dresses"]).encode(),
+            content_type="text/html",
+        )
+        site.routes[f"/videos/productPage/{pid}_detail.mp4"] = Route(
+            mp4_bytes(tmp_path, 3), content_type="video/mp4"
+        )
+        for view in ("fr", "in", "bk", "cu"):
+            site.routes[f"/images/products/{pid}/{pid}_{view}_l.jpg"] = Route(
+                jpeg_bytes(ord(view[0])), content_type="image/jpeg"
+            )
+        foreign = f"http://mirror.example/en-us/shop/product/halden/dresses/slug-{pid}/{pid}"
+        site.routes["/sitemap.xml"] = Route(
+            (
+                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"<url><loc>{foreign}</loc></url></urlset>"
+            ).encode(),
+            content_type="application/xml",
+        )
+        with caplog.at_level("WARNING", logger="collectors.netaporter"):
+            s = collect(
+                "netaporter",
+                [f"{site.base}/sitemap.xml"],
+                root=tmp_path / "o",
+                catalog=tmp_path / "c.sqlite",
+                cfg=cfg_for(site),
+                workers=1,
+            )
+    assert s.ok == 1 and site.hits[f"/en-us/shop/product/{pid}"] == 1, s.human()
+    assert f"{foreign}: not on" in caplog.text
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        assert cat.get_item("netaporter", pid).status == "downloaded"
