@@ -22,6 +22,7 @@ from movingfashion.models.detectors.base import (
     FrameDetections,
     refuse_other_checkpoint,
 )
+from movingfashion.models.pickle_calls import PickleShapeError, checkpoint_calls
 from schemas.atomic import sha256_file
 from schemas.errors import ModelError
 from schemas.library_state import private_state_dir
@@ -70,10 +71,13 @@ LAYER_MODULES = ("ultralytics.nn.modules.", "ultralytics.nn.tasks.", "torch.nn.m
 
 
 def _allowed_global(name: str) -> bool:
-    """Whether a pickle global of YOLO weights is a plain value type or a network layer class.
-    Layer classes are looked up among the modules already loaded, never imported by name."""
-    if name in SAFE_WEIGHTS_GLOBALS or name.startswith("numpy.dtypes."):
-        return True
+    """Whether a pickle global of YOLO weights is a plain value type or a network layer class."""
+    return name in SAFE_WEIGHTS_GLOBALS or name.startswith("numpy.dtypes.") or _layer_class(name)
+
+
+def _layer_class(name: str) -> bool:
+    """Whether ``name`` is a network layer class (a ``torch.nn.Module`` subclass in
+    :data:`LAYER_MODULES`), looked up among the modules already loaded, never imported by name."""
     if not name.startswith(LAYER_MODULES):
         return False
     import torch
@@ -149,6 +153,24 @@ def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = N
         raise ModelError(
             f"cannot load YOLO weights: loading would call {shown}, which is neither a network"
             " layer nor a plain value; refused unread",
+            where=where,
+            hint=WEIGHTS_HINT,
+        )
+    try:
+        made = checkpoint_calls(path)
+    except PickleShapeError as exc:
+        raise ModelError(
+            f"cannot load YOLO weights: its pickle cannot be read ({exc})", where=where, hint=WEIGHTS_HINT
+        ) from None
+    # saved layers are rebuilt from their state (NEWOBJ); a layer *called* runs its constructor
+    # with the file's arguments, and ultralytics' model parser evaluates strings from those
+    called = sorted({name for kind, name in made if kind == "call" and _layer_class(name)})
+    if called:
+        shown = ", ".join(called[:5]) + (", ..." if len(called) > 5 else "")
+        raise ModelError(
+            f"cannot load YOLO weights: loading would run the constructor of {shown} with"
+            " arguments the file chose (weights that torch.save wrote rebuild their layers from"
+            " saved state, never construct them); refused unread",
             where=where,
             hint=WEIGHTS_HINT,
         )

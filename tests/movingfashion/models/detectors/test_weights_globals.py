@@ -4,6 +4,7 @@ ultralytics unpickles it, and ultralytics loads it offline."""
 from __future__ import annotations
 
 import socket
+import zipfile
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from movingfashion.models.detectors.ultralytics_backend import (
     default_detector_path,
     offline_ultralytics,
 )
+from movingfashion.models.pickle_calls import PickleShapeError, calls, checkpoint_calls
 from schemas.errors import ModelError
 from tests.movingfashion.models.detectors.netaudit import network_attempts
 
@@ -102,3 +104,60 @@ def test_a_module_table_changed_by_another_thread_is_read_again():
             return super().items()
 
     assert _items(Changing(a=1)) == [("a", 1)] and Changing.calls == 2
+
+
+class _BuildsALayer:
+    """Unpickling this calls ``DetectionModel(cfg)``: a network layer constructed with the file's
+    arguments, whose model parser evaluates ``cfg["activation"]`` (writes ``marker``)."""
+
+    def __init__(self, marker) -> None:
+        self.cfg = {
+            "nc": 13,
+            "activation": f"__import__('pathlib').Path({str(marker)!r}).write_text('ran')",
+            "backbone": [[-1, 1, "Conv", [16, 3, 2]]],
+            "head": [[-1, 1, "Conv", [16, 3, 2]]],
+        }
+
+    def __reduce__(self):
+        from ultralytics.nn.tasks import DetectionModel
+
+        return (DetectionModel, (self.cfg,))
+
+
+def test_weights_that_construct_a_layer_are_refused_unread(tmp_path):
+    """Every global it names is a network layer, yet loading would call one (not rebuild it)."""
+    path, marker = tmp_path / "det.pt", tmp_path / "RAN"
+    torch.save({"model": _BuildsALayer(marker), "train_args": {"task": "detect"}}, path)
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == [
+        "ultralytics.nn.tasks.DetectionModel"
+    ]
+    with pytest.raises(ModelError, match="constructor of ultralytics.nn.tasks.DetectionModel") as err:
+        build_detector("ultralytics", path, DetectorConfig(device="cpu"))
+    assert err.value.where == str(path) and "refused unread" in str(err.value)
+    assert not marker.exists()
+
+
+def test_the_shipped_weights_rebuild_their_layers_and_call_none():
+    made = checkpoint_calls(default_detector_path())
+    rebuilt = {name for kind, name in made if kind == "new"}
+    assert "ultralytics.nn.modules.conv.Conv" in rebuilt and "torch.nn.modules.conv.Conv2d" in rebuilt
+    assert not any(kind == "call" and name.startswith(("ultralytics.", "torch.nn.")) for kind, name in made)
+
+
+def test_opcodes_are_followed_through_the_memo_and_a_truncated_pickle_is_refused(tmp_path):
+    import pickle
+
+    data = pickle.dumps([_Opens(tmp_path / "x"), _Opens(tmp_path / "y")], protocol=4)
+    assert calls(data) == [("call", "io.open"), ("call", "io.open")]  # the second via the memo
+    with pytest.raises(PickleShapeError):
+        calls(data[: len(data) // 2])
+    path = tmp_path / "short.pt"
+    torch.save({"model": torch.nn.Linear(1, 1)}, path)
+    with zipfile.ZipFile(path) as z:
+        name = next(n for n in z.namelist() if n.endswith("data.pkl"))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(name, pickle.dumps({"model": 1})[:-3])  # no STOP
+    with pytest.raises(PickleShapeError):
+        checkpoint_calls(path)
+    with pytest.raises(ModelError, match="cannot load YOLO weights"):
+        check_weights_globals(path)
