@@ -372,9 +372,14 @@ def _publish_human(res: dict[str, Any]) -> str:
                 "split_rule_ignored",
                 "without_tracklets",
                 "same_version",
+                "withdrawn",
             )
         }
     )
+    gone = res.get("withdrawn") or []
+    if gone:
+        text += f"\nwithdrawn (listed by the last publish, not now): {len(gone)} products"
+        text += "".join(f"\n  {w['product']} (was {w['split']}): {w['why']}" for w in gone)
     bare = res.get("without_tracklets") or []
     if bare:
         names = ", ".join(bare[:5]) + (f" and {len(bare) - 5} more" if len(bare) > 5 else "")

@@ -105,7 +105,7 @@ import math
 import os
 import stat
 import time
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -769,8 +769,9 @@ def _publish(
         )
         _write_held(out, held)
         without_tracklets: list[str] = []
+        old_splits = _read_old_splits(out)
         listed = _write_official_splits(
-            out, entries, _read_old_splits(out), pub.state, pub.new_state, old_held, without_tracklets
+            out, entries, old_splits, pub.state, pub.new_state, old_held, without_tracklets
         )
         removed = _remove_stale_media(out, stale)
         # every other file of a video no split file lists and none held back (a build that ran
@@ -805,6 +806,7 @@ def _publish(
         "metadata_written": _written_since(out, described_before),
         "removed": removed,
         "removed_tracklets": gone,
+        "withdrawn": withdrawn_products(old_splits, entries, catalog, merged),
         "without_tracklets": sorted(without_tracklets),
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
@@ -987,6 +989,31 @@ def held_back_rows(catalog: Catalog) -> list[dict[str, str]]:
                 }
             )
     return rows
+
+
+def withdrawn_products(
+    old: Mapping[str, OfficialSplit],
+    entries: Sequence[Any],
+    catalog: Catalog,
+    merged: Sequence[Mapping[str, str]],
+) -> list[dict[str, str]]:
+    """The products the split files listed before this publish and list no more: product id, the
+    split it left, and why (its item's catalog state and reason, the product it was merged
+    into, or that no accepted item has that product id now), in product order."""
+    now = {str(e.product_id) for e in entries}
+    why = {
+        h["product_id"]: f"{h['status']}: {h['reason']}" for h in held_back_rows(catalog) if h["product_id"]
+    }
+    why.update({m["product_id"]: f"merged into {m['published_as']}" for m in merged})
+    return sorted(
+        (
+            {"product": pid, "split": split, "why": why.get(pid, "no accepted item has this product id now")}
+            for split, rows in old.items()
+            for pid in rows
+            if pid not in now
+        ),
+        key=lambda w: w["product"],
+    )
 
 
 def _held_back_report(

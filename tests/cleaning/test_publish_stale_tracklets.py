@@ -59,6 +59,8 @@ def test_a_product_taken_down_leaves_no_tracklet_file(cleaned_world, catalog_cop
         )
         res = publish(cat, cleaned_world.root, out)
     assert gone not in read_official(out / "train.json")
+    # named with its split and why (was only a count of files removed)
+    assert res["withdrawn"] == [{"product": gone, "split": "train", "why": "rejected: test: taken down"}]
     assert [f for f in files[gone] if f.exists()] == []  # its boxes, records and sheets went with its videos
     assert all(f.is_file() for f in files[kept])
     listed = json.loads((out / "manifest.json").read_text())["files"]
