@@ -114,7 +114,14 @@ import numpy as np
 
 from cleaning.clean_lock import cleaned
 from cleaning.mih import UnionFind
-from cleaning.splits import describe_rule, rebuild_splits, recorded_rule, split_rule
+from cleaning.splits import (
+    describe_rule,
+    rebuild_splits,
+    recorded_rule,
+    split_rule,
+    test_seats_short,
+    warn_short,
+)
 from cleaning.steps.state import item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK, PUBLISH_MARK
 from movingfashion.archive.describe import (
@@ -791,7 +798,14 @@ def _publish(
         (out / PUBLISH_MARK).unlink(missing_ok=True)
     report, packed = _verify_and_pack(out, workers=workers, archive=archive)
     n_test = sum(e.split == Split.TEST for e in entries)
+    short = (
+        {}
+        if rule.get("mode") == "hash"
+        else test_seats_short(((str(e.partition), str(e.split)) for e in entries), rule["test_fraction"])
+    )
+    warn_short(short)
     res: dict[str, Any] = {
+        "test_seats_short": short,
         "out": str(out),
         "products": len(entries),
         "train": len(entries) - n_test,

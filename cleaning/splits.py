@@ -75,9 +75,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -91,6 +92,8 @@ from schemas.dataset import Split, SplitAssignment
 from schemas.errors import CatalogError, ConfigError
 from schemas.items import Status
 from schemas.taxonomy import Partition
+
+log = logging.getLogger("cleaning.splits")
 
 #: Catalog meta key holding the rule (seed, fraction, mode) behind the pinned splits.
 SPLIT_META_KEY = "splits"
@@ -305,6 +308,39 @@ def assign_splits(
     return out
 
 
+def test_seats_short(placed: Iterable[tuple[str, str]], test_fraction: float) -> dict[str, dict[str, int]]:
+    """The partitions whose test products fall short of their :func:`partition_test_seats`
+    (``placed``: (partition, split) of each product): partition -> products, seats, test. Pinned
+    train products never move to test, so a partition whose test products were taken down stays
+    short until new products come (or ``--reassign`` redraws every split)."""
+    sizes: Counter[str] = Counter()
+    tests: Counter[str] = Counter()
+    for part, split in placed:
+        sizes[str(part)] += 1
+        tests[str(part)] += str(split) == Split.TEST
+    out = {}
+    for part in sorted(sizes):
+        seats = partition_test_seats(sizes[part], test_fraction)
+        if tests[part] < seats:
+            out[part] = {"products": sizes[part], "seats": seats, "test": tests[part]}
+    return out
+
+
+def warn_short(short: Mapping[str, Mapping[str, int]]) -> None:
+    """One stderr line per partition of :func:`test_seats_short`."""
+    for part, n in short.items():
+        log.warning(
+            "the %s partition has %d test products of the %d its %d products call for%s: new products"
+            " (and held-back ones once accepted) fill it as they come; `mf splits rebuild --reassign`"
+            " redraws every split now (products then move between train and test)",
+            part,
+            n["test"],
+            n["seats"],
+            n["products"],
+            " (its evaluation is empty)" if n["test"] == 0 else "",
+        )
+
+
 def _fill_partition_seats(
     strata: Mapping[tuple[int, str], list[str]],
     fresh_of: Mapping[tuple[int, str], list[str]],
@@ -406,7 +442,14 @@ def rebuild_splits(
     for (cls, part, split), n in sorted(counts.items()):
         strata.setdefault(f"{cls}/{part}", {"train": 0, "test": 0})[split] = n
     n_test = sum(1 for a in assignments if a.split == Split.TEST)
+    short = (
+        {}
+        if mode == "hash"
+        else test_seats_short(((str(a.partition), str(a.split)) for a in assignments), test_fraction)
+    )
+    warn_short(short)
     return {
+        "test_seats_short": short,
         "products": len(assignments),
         "test": n_test,
         "train": len(assignments) - n_test,

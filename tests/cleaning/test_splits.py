@@ -188,3 +188,33 @@ def test_a_growing_catalog_keeps_every_partition_at_its_seats_and_moves_nothing(
                 assert n_test >= _seats(len(members)), (batch, part, n_test, len(members))
                 assert n_test <= _seats(len(members)) + 1, (batch, part, n_test, len(members))
             history = now
+
+
+def test_a_partition_whose_test_products_were_taken_down_is_reported_short(tmp_path, caplog):
+    """Pinned train products never move to test: once the only Hard test product is taken down
+    the Hard evaluation is empty, and the rebuild says so (it said nothing); new products fill
+    the seats and the report clears."""
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        pids = [str(400000 + i) for i in range(8)]
+        cat.upsert_items([_item("netaporter", p) for p in pids], status=Status.ACCEPTED)
+        for i, pid in enumerate(pids):
+            cat.set_item_state("netaporter", pid, product_id=pid, df2_class=1 + i % 3, partition="hard")
+        first = rebuild_splits(cat, seed=1)
+        assert first["test_seats_short"] == {}
+        tested = [a.product_id for a in first["assignments"] if a.split == Split.TEST]
+        assert len(tested) == _seats(8) == 1
+        cat.set_item_state("netaporter", tested[0], status=Status.REJECTED, reason="gone: http_404")
+        with caplog.at_level("WARNING", logger="cleaning.splits"):
+            short = rebuild_splits(cat, seed=1)
+        assert short["test_seats_short"] == {"hard": {"products": 7, "seats": 1, "test": 0}}
+        assert (
+            "hard partition has 0 test products of the 1" in caplog.text
+            and "evaluation is empty" in caplog.text
+        )
+        assert all(a.split == Split.TRAIN for a in short["assignments"])  # nothing pinned moved
+        new = "400100"
+        cat.upsert_items([_item("netaporter", new)], status=Status.ACCEPTED)
+        cat.set_item_state("netaporter", new, product_id=new, df2_class=2, partition="hard")
+        filled = rebuild_splits(cat, seed=1)
+    assert filled["test_seats_short"] == {}
+    assert {a.product_id: a.split for a in filled["assignments"]}[new] == Split.TEST
