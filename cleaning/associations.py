@@ -156,6 +156,7 @@ class _Pair:
     score: float = 0.0  # on every detection of the video
     class_score: float | None = None  # on the detections of ``category`` (None: not scored so)
     read_as: tuple[str, str | None] = (Status.ACCEPTED, None)  # the item's (status, reason) when read
+    placed: bool = False  # the item holds a split (published or placed by a rebuild): an incumbent
 
     @property
     def contest_score(self) -> float:
@@ -324,6 +325,7 @@ def _pairs(
         for p in pairs:
             p.category = row.df2_class if categories else None
             p.read_as = (row.status, row.reason)
+            p.placed = row.split in ("train", "test")
         out += pairs
     return out
 
@@ -511,6 +513,7 @@ def run_association_check(
                 f"{REASON} shop image {loser.shop.name} shows the garment of "
                 f"{keeper.source}/{keeper.source_id}"
                 + (", the source's own shop image there" if why == "derived" else "")
+                + (", a product placed in a split before this item came" if why == "placed" else "")
             )
             on = ", on the item's class" if loser.class_score is not None else ""
             reasons.setdefault(
@@ -676,7 +679,11 @@ def _contests(
     best-matching collected image, unless a derived one matches its video better by more than
     ``derived_lead``. The others lose (``why`` = ``"derived"`` or ``"score"``) when their image is
     derived and the keeper's is not, or when they score more than ``margin`` below it (items
-    within ``margin`` stay: retakes, several videos of one product, share its shop image file)."""
+    within ``margin`` stay: retakes, several videos of one product, share its shop image file).
+    A group holding items already placed in a split and new ones keeps a placed item: a new
+    item more than ``margin`` from it either way loses (``why`` = ``"placed"``), so a later
+    batch never pushes a published product out on a score (a wrong incumbent is flagged by
+    its own low score)."""
     from cleaning.mih import UnionFind
     from movingfashion.media.images import read_image
 
@@ -708,7 +715,9 @@ def _contests(
     for members in groups.values():
         if len(members) < 2:
             continue
-        able = [k for k in members if worst[k].contest_score >= threshold] or members
+        placed = [k for k in members if worst[k].placed]
+        pool = placed if placed and len(placed) < len(members) else members  # incumbents keep
+        able = [k for k in pool if worst[k].contest_score >= threshold] or pool
         best = max(able, key=lambda k: (not worst[k].derived, worst[k].contest_score, k))
         lead = max(able, key=lambda k: (worst[k].contest_score, k))
         if worst[lead].derived and worst[lead].contest_score > worst[best].contest_score + derived_lead:
@@ -716,7 +725,10 @@ def _contests(
         for k in members:
             if k == best or not worst[k].accepted:
                 continue
-            if worst[k].derived and not worst[best].derived:
+            if pool is placed and not worst[k].placed:
+                if abs(worst[k].contest_score - worst[best].contest_score) > margin:
+                    out.append((k, worst[k], worst[best], "placed"))
+            elif worst[k].derived and not worst[best].derived:
                 out.append((k, worst[k], worst[best], "derived"))
             elif worst[k].contest_score < worst[best].contest_score - margin:
                 out.append((k, worst[k], worst[best], "score"))

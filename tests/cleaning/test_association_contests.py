@@ -110,6 +110,23 @@ def test_a_shared_file_is_decided_on_each_items_class(tmp_path):
     assert contests([owner, wrong]) == {}
 
 
+def test_a_new_item_never_pushes_out_a_product_already_placed_in_a_split(tmp_path):
+    """A later batch's item carrying a published product's shop image and fitting it better (the
+    weak matcher scores same-class garments alike): it was kept and the published product sent to
+    review, then dropped from test.json. Now the new item loses the shot; retakes within the
+    margin still stay, and a group of new items alone is decided on the score as before."""
+    published = pair(tmp_path, "published", garment(), 0.939)
+    newcomer = pair(tmp_path, "newcomer", published.shop, 0.9835)
+    assert contests([published, newcomer]) == {"published": ("newcomer", "score")}  # both new
+    published.placed = True
+    assert contests([published, newcomer]) == {"newcomer": ("published", "placed")}
+    newcomer.score = 0.95  # a retake of the published product: within the margin, kept
+    assert contests([published, newcomer]) == {}
+    newcomer.placed = True  # both placed: the score decides, as before
+    newcomer.score = 0.9835
+    assert contests([published, newcomer]) == {"published": ("newcomer", "score")}
+
+
 @pytest.mark.parametrize(("scale", "quality"), [(0.8, 60), (0.6, 40), (0.5, 30)])
 def test_a_still_is_one_shot_with_the_picture_it_copies_but_not_with_a_twins(tmp_path, scale, quality):
     store = pair(tmp_path, "store", garment(), 0.95)
