@@ -396,6 +396,8 @@ class UltralyticsDetector(Detector):
         from ultralytics import YOLO
 
         path = Path(weights) if weights is not None else default_detector_path()
+        #: the file the network came from, named when it fails on its first frames
+        self.weights_path = str(path)
         is_cfg = path.suffix in (".yaml", ".yml")
         if is_cfg and not allow_random:
             raise ModelError(
@@ -469,18 +471,31 @@ class UltralyticsDetector(Detector):
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config
-        with keeping_torch_threads():  # the first predict sets up the predictor, which sets them
-            results = self.model.predict(
-                bgr,
-                imgsz=self.imgsz,
-                conf=cfg.conf,
-                iou=cfg.iou,
-                max_det=cfg.max_det,
-                agnostic_nms=cfg.agnostic_nms,
-                device=str(self.device),
-                verbose=False,
-                half=False,
-            )
+        first = getattr(self.model, "predictor", None) is None
+        try:
+            with keeping_torch_threads():  # the first predict sets up the predictor, which sets them
+                results = self.model.predict(
+                    bgr,
+                    imgsz=self.imgsz,
+                    conf=cfg.conf,
+                    iou=cfg.iou,
+                    max_det=cfg.max_det,
+                    agnostic_nms=cfg.agnostic_nms,
+                    device=str(self.device),
+                    verbose=False,
+                    half=False,
+                )
+        except Exception as exc:
+            if not first or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                raise
+            # weights that load but whose network cannot run (damaged, or built for another
+            # ultralytics): one line naming the file, not a traceback from inside ultralytics
+            reason = ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
+            raise ModelError(
+                f"the detector's network fails on its first frames: {type(exc).__name__}: {one_line(reason)}",
+                where=self.weights_path,
+                hint=WEIGHTS_HINT,
+            ) from None
         out = []
         for r in results:
             b = r.boxes

@@ -161,3 +161,25 @@ def test_opcodes_are_followed_through_the_memo_and_a_truncated_pickle_is_refused
         checkpoint_calls(path)
     with pytest.raises(ModelError, match="cannot load YOLO weights"):
         check_weights_globals(path)
+
+
+def test_weights_whose_network_fails_on_its_first_frames_get_one_line_naming_the_file(tmp_path):
+    """Weights that load but whose network cannot run (a layer that is no callable, as a damaged
+    or foreign checkpoint has): a ModelError naming the file, not a traceback from inside
+    ultralytics; a failure after the first frames is not renamed."""
+    import numpy as np
+
+    class Broken(torch.nn.Module):
+        def forward(self, x):
+            raise TypeError("'int' object is not callable")
+
+    det = build_detector("ultralytics", None, DetectorConfig(device="cpu"))
+    det.model.model.model[0].act = Broken()  # the first layer cannot run
+    with pytest.raises(ModelError, match="fails on its first frames: TypeError") as err:
+        det.detect(np.zeros((1, 64, 64, 3), np.uint8))
+    assert err.value.where == str(default_detector_path())
+    ok = build_detector("ultralytics", None, DetectorConfig(device="cpu"))
+    ok.detect(np.zeros((1, 64, 64, 3), np.uint8))  # the predictor is set up
+    ok.network().model[0].act = Broken()  # fails from now on: not on the first frames
+    with pytest.raises(TypeError, match="not callable"):
+        ok.detect(np.zeros((1, 64, 64, 3), np.uint8))
