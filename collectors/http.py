@@ -92,7 +92,7 @@ class TokenBucket:
 
 
 #: robots.txt of an origin as gates share it: ("text", body), ("none", None) = no robots.txt
-#: (everything allowed), ("disallow_all", None) = the server refused it (401/403),
+#: (everything allowed), ("disallow_all", "http_401"/"http_403") = the server refused it,
 #: ("unreachable", reason) = it could not be read (5xx or 429 after the retries, timeout,
 #: connection error): nothing on the origin is fetched for the rest of the run (RFC 9309
 #: 2.3.1.4), each refusal names robots.txt and the reason, and a rerun reads it again.
@@ -273,7 +273,10 @@ class PoliteClient:
             known = self._robots.get(origin)
         if known is None:
             rule = self.gate.robots(origin, lambda: self._load_robots(origin))
-            known = (parse_robots(origin, rule), rule[1] if rule[0] == "unreachable" else None)
+            known = (
+                parse_robots(origin, rule),
+                rule[1] if rule[0] in ("unreachable", "disallow_all") else None,
+            )
             with self._lock:
                 self._robots[origin] = known
         return known
@@ -283,6 +286,15 @@ class PoliteClient:
         if self.robots_allows(url):
             return
         _, unreachable = self._robots_of(url)
+        if unreachable in ("http_401", "http_403"):
+            parts = urlsplit(url)
+            raise FetchError(
+                f"robots.txt of {parts.scheme}://{parts.netloc} answered {unreachable.removeprefix('http_')}"
+                " (read as: nothing may be fetched); the site may be blocking this client",
+                where=where or url,
+                reason=f"robots_txt_{unreachable}",
+                hint="rerun later or from another network: robots.txt is read again and the item retried",
+            )
         if unreachable is not None:
             parts = urlsplit(url)
             raise FetchError(
@@ -316,7 +328,7 @@ class PoliteClient:
             if exc.reason == "interrupted":
                 raise  # not an answer: nothing is kept for the origin
             if exc.reason in ("http_401", "http_403"):
-                return ("disallow_all", None)
+                return ("disallow_all", exc.reason)  # said as such: a blocked client, not a rule
             if _unreachable(exc.reason):
                 log.warning(
                     "robots.txt unreachable at %s (%s): nothing on %s is fetched in this run; rerun later",

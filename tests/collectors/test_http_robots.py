@@ -106,3 +106,19 @@ def test_a_small_gzip_encoded_robots_txt_is_read_not_taken_for_a_cut_off_one(tmp
         assert client.robots_allows(site.url("/public/a.jpg"))
         assert client.download(site.url("/public/a.jpg"), tmp_path / "it", "shop", "image").path.exists()
         assert site.hits["/robots.txt"] == 1
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_robots_txt_allows_nothing_and_says_the_site_may_block_this_client(tmp_path, status):
+    """A robots.txt answering 401/403 is read as disallowing everything, and said as that (it was
+    "robots.txt disallows this URL, use --ignore-robots", which points a blocked user the wrong
+    way); not final: a rerun reads robots.txt again."""
+    with FakeSite() as site:
+        site.routes["/robots.txt"] = Route(b"no", status=status)
+        site.routes["/public/a.jpg"] = Route(jpeg_bytes(1), content_type="image/jpeg")
+        with pytest.raises(FetchError) as ei:
+            client_for(site).download(site.url("/public/a.jpg"), tmp_path / "it", "shop", "image")
+    err = ei.value
+    assert err.reason == f"robots_txt_http_{status}" and status_for(err.reason) == "failed"
+    assert f"answered {status}" in str(err) and "blocking" in str(err) and "--ignore-robots" not in str(err)
+    assert site.hits["/public/a.jpg"] == 0
