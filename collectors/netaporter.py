@@ -311,6 +311,7 @@ class NetAPorter(Source):
                 )
                 if exc.reason == "interrupted":
                     return [failed], {AssetKind.VIDEO}
+                ctx.note_failure(failed, exc, video_url)  # its problem line says why (it said null)
                 ctx.catalog.upsert_assets([failed])
                 assets.append(failed)
                 has_video = None

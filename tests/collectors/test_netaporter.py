@@ -495,3 +495,22 @@ def test_a_sitemap_link_on_a_foreign_host_reads_the_product_from_the_site(tmp_pa
     assert f"{foreign}: not on" in caplog.text
     with Catalog(tmp_path / "c.sqlite") as cat:
         assert cat.get_item("netaporter", pid).status == "downloaded"
+
+
+def test_a_video_head_that_fails_says_why_in_the_problem_line(tmp_path):
+    """The video's HEAD failing (a 503 past the retries) left the item's problem line without a
+    message (``null`` in --json); it now carries the error's text, naming the video URL."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+
+        def do_head(handler) -> None:
+            handler.send_response(503)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        site.server.RequestHandlerClass.do_HEAD = do_head
+        s = collect("netaporter", ["1001"], root=tmp_path / "o", cfg=cfg_for(site), workers=1)
+    (problem,) = s.problems
+    assert problem["reason"] == "http_503_exhausted", problem
+    assert problem["message"] and "503" in problem["message"]
+    assert problem["url"] == site.url("/videos/productPage/1001_detail.mp4")
