@@ -63,6 +63,8 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
         stdout, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 130, stderr
         assert '"interrupted": true' in stdout and "rerun" in stderr
+        # said when Ctrl-C came, before the running items finished (it printed nothing till the end)
+        assert "stopping: waiting for the" in stderr and "Ctrl-C again" in stderr
         assert not [p for p in out.rglob("*") if p.name.endswith(".part")]  # in-flight ones finished
         done_first = len(list(out.rglob("video.mp4")))
         assert 0 < done_first < len(ids)
