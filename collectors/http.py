@@ -460,6 +460,9 @@ class PoliteClient:
             if attempt < self.cfg.max_retries:
                 self._count("retries")
                 delay = self._backoff(attempt, retry_after, url, date)
+                if not retry_after and last_reason in ("http_429", "http_503"):
+                    # asked to slow down without a time: the host's other requests back off too
+                    self.gate.pause(normalize_host(urlsplit(hop_url).netloc), delay)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
         raise FetchError(

@@ -1,5 +1,5 @@
-"""A ``Retry-After`` pauses the host for every thread of the run, not only for the request that
-got it: the other workers' requests to that host wait out the window (on a bot-protected site,
+"""A ``Retry-After`` (or a 429/503 without one: the backoff's delay) pauses the host for every
+thread of the run, not only for the request that got it: the other workers' requests to that host wait out the window (on a bot-protected site,
 requests inside it are what turns a rate limit into a ban); other hosts are not held up, and a
 run stopped during the pause sends nothing more."""
 
@@ -61,6 +61,25 @@ def test_another_threads_request_to_the_host_waits_out_a_retry_after(site):
     assert site.hits["/limited"] == 2 and site.hits["/other"] == 2
     assert same_host_s >= WINDOW_S * 0.9, same_host_s  # was ~0: sent inside the window
     assert other_host_s < WINDOW_S * 0.9, other_host_s
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_slow_down_without_retry_after_pauses_the_host_for_the_backoff(site, status):
+    site.routes["/limited"] = Route(b"ok", fail_first=1, fail_status=status)
+    site.routes["/other"] = Route(b"ok")
+    cfg = HttpConfig(
+        **{**fast_http(max_retries=2), "backoff_base_s": WINDOW_S, "backoff_max_s": WINDOW_S, "jitter": 0.0}
+    )
+    client = PoliteClient(cfg)
+    first = threading.Thread(target=client.get_bytes, args=(site.url("/limited"),))
+    first.start()
+    while site.hits["/limited"] == 0:
+        time.sleep(0.005)
+    limited_at = time.monotonic()
+    client.get_bytes(site.url("/other"))
+    waited = time.monotonic() - limited_at
+    first.join(10)
+    assert site.hits["/limited"] == 2 and waited >= WINDOW_S * 0.9, waited
 
 
 def test_a_run_stopped_during_the_pause_sends_nothing_more(site):
