@@ -24,6 +24,7 @@ import contextlib
 import logging
 import os
 import random
+import re
 import threading
 import time
 import urllib.robotparser
@@ -856,12 +857,22 @@ def _iter_body(resp: requests.Response, size: int) -> Iterator[bytes]:
         yield chunk
 
 
+#: a charset an HTML page declares in its first bytes: ``<meta charset="...">`` or the
+#: ``http-equiv="Content-Type"`` form (``content="text/html; charset=..."``)
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
 def decode_text(body: bytes, content_type: str | None) -> str:
-    """A page's text: decoded with the charset its Content-Type names (UTF-8 without one, or
-    with one Python does not know), undecodable bytes replaced."""
+    """A page's text: decoded with the charset its Content-Type names, else the one a byte-order
+    mark or the page's own ``<meta charset>`` (in its first 4 KB) declares, else UTF-8 (also for
+    a charset Python does not know), undecodable bytes replaced."""
     charset = "utf-8"
     if content_type and "charset=" in content_type:
-        charset = content_type.split("charset=", 1)[1].split(";")[0].strip() or "utf-8"
+        charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip("\"'") or "utf-8"
+    elif body.startswith(b"\xef\xbb\xbf"):
+        charset = "utf-8-sig"
+    elif (m := _META_CHARSET.search(body[:4096])) is not None:
+        charset = m.group(1).decode("ascii")
     try:
         return body.decode(charset, "replace")
     except LookupError:

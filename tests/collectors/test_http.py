@@ -344,3 +344,35 @@ def test_a_gzip_encoded_download_is_stored_decoded_not_taken_for_a_cut_off_one(s
     dl = client_for(site).download(site.url("/img/z.jpg"), tmp_path / "item", "shop", "image")
     assert dl.path.read_bytes() == body and dl.sha256 == hashlib.sha256(body).hexdigest()
     assert files_in(tmp_path / "item") == ["shop.jpg"]
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        ('<html><head><meta charset="iso-8859-1"><title>Café été</title>', "text/html"),
+        (
+            "<html><head><meta http-equiv='Content-Type' content='text/html; charset=windows-1252'>"
+            "<title>Café été</title>",
+            "text/html",
+        ),
+        ("<html><title>Café été</title>", 'text/html; charset="iso-8859-1"'),  # quoted in the header
+    ],
+    ids=["meta-charset", "http-equiv", "quoted-header"],
+)
+def test_a_page_is_decoded_with_the_charset_it_declares(body, ctype):
+    """A latin-1 page declaring its charset only in <meta> was decoded as UTF-8: 'Caf\ufffd
+    \ufffdt\ufffd' went into the catalog."""
+    from collectors.http import decode_text
+
+    text = decode_text(body.encode("latin-1"), ctype)
+    assert "Café été" in text
+
+
+def test_the_header_charset_wins_and_utf8_stays_the_default():
+    from collectors.http import decode_text
+
+    page = '<meta charset="iso-8859-1"><title>Café</title>'.encode()  # UTF-8 bytes, header says so
+    assert "Café" in decode_text(page, "text/html; charset=utf-8")
+    assert "Café" in decode_text("<title>Café</title>".encode(), "text/html")
+    assert decode_text(b"\xef\xbb\xbf<title>x</title>", None) == "<title>x</title>"  # BOM dropped
+    assert "Caf" in decode_text('<meta charset="no-such">Café'.encode(), None)  # unknown: UTF-8
