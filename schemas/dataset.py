@@ -442,8 +442,8 @@ class DatasetInfo(_Model):
         "Video-to-shop retrieval: social and e-commerce videos, each paired with the shop image "
         "of the exact garment worn, in the format of the MovingFashion benchmark (WACV 2022). "
         "Regular pairs come from e-commerce product pages (one model indoors), Hard pairs from "
-        "social media posts (street scenes, several people, cuts). Every video has a "
-        "ground-truth tracklet of the shop item's boxes.",
+        "social media posts (street scenes, several people, cuts). Each video's ground-truth "
+        "tracklet (the shop item's boxes) is in its split file; the summary says how many have one.",
         description="the dataset card's summary (Croissant description)",
     )
     license: str = Field("cc-by-nc-sa-4.0", description="SPDX-style id, as the Hugging Face card wants it")

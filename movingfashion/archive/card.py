@@ -43,6 +43,7 @@ def _counts(tables: Tables) -> dict[str, int]:
         "multi": sum(n > 1 for n in videos_per.values()),
         "max_videos": max(videos_per.values(), default=0),
         "boxes": sum(tables.box_counts.values()),
+        "boxed": sum(tables.boxed_pairs.values()),
     }
 
 
@@ -130,6 +131,12 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
         f"- {c['products']} products, {c['videos']} videos, {c['pairs']} video-shop pairs, "
         f"{c['images']} shop images, {c['boxes']} tracklet boxes",
         f"- {c['multi']} products have several videos (up to {c['max_videos']}); test products have one",
+        (
+            "- every video-shop pair has a ground-truth tracklet"
+            if c["boxed"] == c["pairs"]
+            else f"- {c['boxed']} of the {c['pairs']} video-shop pairs have a ground-truth tracklet so far"
+            " (the others: `mf-tracklets build --dataset .`, then `mf publish` again)"
+        ),
         "- no product, video or shop image is in both splits (`mf verify --dataset .` checks it)",
         "",
         "## Layout",

@@ -53,6 +53,8 @@ class Tables:
 
     pairs: dict[str, list[PairRow]]
     box_counts: dict[str, int] = field(default_factory=dict)
+    #: per split, the pairs whose video has at least one ground-truth box (a tracklet built)
+    boxed_pairs: dict[str, int] = field(default_factory=dict)
 
     @property
     def splits(self) -> list[str]:
@@ -119,6 +121,7 @@ def write_tables(root: str | os.PathLike[str]) -> tuple[Tables, list[str]]:
         pairs, videos = _split_rows(base, split, rows)
         tables.pairs[split] = pairs
         tables.box_counts[split] = sum(len(b) for _, _, b in videos)
+        tables.boxed_pairs[split] = sum(bool(b) for _, _, b in videos)
         pair_text = ((json.dumps(asdict(r), ensure_ascii=False) + "\n").encode() for r in pairs)
         box_text = (box_lines(pid, split, vp, b).encode() for pid, vp, b in videos)
         for folder, chunks in ((PAIRS_DIR, pair_text), (BOXES_DIR, box_text)):

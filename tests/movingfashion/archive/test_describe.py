@@ -153,6 +153,24 @@ def test_refresh_follows_new_tracklets_and_keeps_the_description(dataset):
     assert not refresh(dataset / "boxes")  # not a published folder: untouched
 
 
+def test_the_card_counts_the_pairs_with_a_tracklet_and_claims_none_it_lacks(dataset):
+    """Right after a publish, before the tracklets are built, the card said "Every video has a
+    ground-truth tracklet"; it now counts them, and says every pair has one only when it does."""
+    body = (dataset / "README.md").read_text().split("\n---\n", 1)[1]
+    assert "- every video-shop pair has a ground-truth tracklet" in body
+    assert "Every video has a" not in body
+    data = json.loads((dataset / "train.json").read_text())
+    n_pairs = sum(len(e.video_paths) for split in _official(dataset).values() for e in split.values())
+    pid = sorted(data)[0]
+    data[pid]["tracklets"] = [{} for _ in data[pid]["video_paths"]]  # not built yet
+    (dataset / "train.json").write_text(json.dumps(data))
+    assert refresh(dataset)
+    body = (dataset / "README.md").read_text().split("\n---\n", 1)[1]
+    bare = len(data[pid]["video_paths"])
+    assert f"- {n_pairs - bare} of the {n_pairs} video-shop pairs have a ground-truth tracklet so far" in body
+    assert "every video-shop pair has" not in body
+
+
 def test_refresh_of_a_folder_described_with_a_url_now_refused_names_the_field(dataset):
     """A folder published before urls were checked: refresh is one named error, no traceback."""
     doc = json.loads((dataset / "manifest.json").read_text())
