@@ -160,7 +160,7 @@ from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, VideoTracklets
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
 from schemas.faults import local_faults, require_free_space, reraise_local_fault
-from schemas.items import SPLITSCREEN_URL, AssetKind, MediaAsset, Status, VideoProbe
+from schemas.items import GONE_PREFIX, SPLITSCREEN_URL, AssetKind, MediaAsset, Status, VideoProbe
 from schemas.naming import check_safe_name
 from schemas.official import (
     LEGACY_SHOP_DIR,
@@ -478,6 +478,9 @@ class _Group:
 
     rows: list[ItemRow]  #: the member naming the product first (see product_groups), then by item key
     assets: dict[str, list[MediaAsset]]  #: item key -> its assets
+    #: the id of a published product taken down at its source that these items re-post (see
+    #: product_groups): the product keeps it
+    heir_of: str | None = None
 
     @property
     def rep(self) -> ItemRow:
@@ -485,7 +488,7 @@ class _Group:
 
     @property
     def product_id(self) -> str:
-        return str(self.rep.product_id)
+        return self.heir_of or str(self.rep.product_id)
 
 
 def _key(r: ItemRow) -> str:
@@ -509,7 +512,9 @@ def product_groups(
     split: a product is named after its member published before (the one in test first, then
     the smallest item key), so an item joining it (a re-listing whose key sorts first) never
     renames it; a product none of whose members was published is named after the member with the
-    smallest item key."""
+    smallest item key, unless it carries the shop image (or a video) of a published product whose
+    own item was taken down at its source (``gone: ...``): then it keeps that product's id, split
+    and tracklets (a re-post outliving its original renamed the product and lost its tracklets)."""
     published = published or {}
 
     def naming(r: ItemRow) -> tuple[int, str]:
@@ -535,14 +540,46 @@ def product_groups(
     for a in catalog.assets(kind=AssetKind.SHOP):
         if a.path and a.duplicate_of:
             uf.union(("path", a.path), ("path", a.duplicate_of))
+    # published products whose item was taken down: joined by their shop image and videos
+    gone = [
+        r
+        for r in catalog.items(status=Status.REJECTED)
+        if (r.reason or "").startswith(GONE_PREFIX) and r.product_id and r.product_id in published
+    ]
+    for r in gone:
+        node = ("gone", _key(r))
+        uf.add(node)
+        for a in catalog.assets(source=r.item.source, source_id=r.item.source_id):
+            if a.kind in (AssetKind.SHOP, AssetKind.VIDEO) and a.path:
+                uf.union(node, ("path", a.path))
+                if a.sha256:
+                    uf.union(node, ("sha", a.sha256))
+    for r in rows:  # videos too: a re-post carries the original's video, maybe another shop image
+        for a in _accepted(assets[_key(r)], AssetKind.VIDEO):
+            if a.sha256 and gone:
+                uf.union(("item", _key(r)), ("sha", a.sha256))
     by_group: dict[tuple[Any, ...], list[ItemRow]] = {}
     for r in sorted(rows, key=_key):
         by_group.setdefault((uf.find(("item", _key(r))), r.partition, r.df2_class), []).append(r)
+    heirs: dict[tuple[Any, ...], list[ItemRow]] = {}
+    for r in gone:
+        heirs.setdefault((uf.find(("gone", _key(r))), r.partition, r.df2_class), []).append(r)
     groups = []
-    for members in by_group.values():
+    for key, members in by_group.items():
         first = min(members, key=naming)
         members = [first, *(m for m in members if m is not first)]
         groups.append(_Group(members, {_key(m): assets[_key(m)] for m in members}))
+        if naming(first)[0] == 2 and heirs.get(key):  # no member was published; a gone one was
+            heir = str(min(heirs[key], key=naming).product_id)
+            if published.get(heir) == str(first.split):  # never carried into the other split
+                groups[-1].heir_of = heir
+    taken = {str(r.product_id) for r in rows}
+    seen: set[str] = set()
+    for g in groups:  # an id an accepted item holds, or a second heir: named after its own member
+        if g.heir_of is not None and (g.heir_of in taken or g.heir_of in seen):
+            g.heir_of = None
+        elif g.heir_of is not None:
+            seen.add(g.heir_of)
     return sorted(groups, key=lambda g: g.product_id)
 
 

@@ -31,7 +31,7 @@ from collectors.config import CollectConfig
 from schemas.atomic import LockBusy, file_lock, sha256_file
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import local_faults
-from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import GONE_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, inside, resolve_under
 
@@ -76,9 +76,6 @@ BUSY = "busy_elsewhere"
 _BUSY_WHO = "another run is collecting this item"
 
 
-#: reason prefix of an item a recheck found gone at its source (``gone: http_404``;
-#: :mod:`collectors.recheck`): a collector's rejection too
-GONE_PREFIX = "gone: "
 
 
 def collector_rejected(status: str | None, reason: str | None) -> bool:

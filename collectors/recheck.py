@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import GONE_PREFIX, Candidate, Outcome, Summary
+from collectors.core import Candidate, Outcome, Summary
 from collectors.runner import Progress
 from schemas.errors import ConfigError, FetchError, LocalFault, MFError
-from schemas.items import Status
+from schemas.items import GONE_PREFIX, Status
 
 #: reasons a site gives for an item it no longer has
 GONE = frozenset({"http_404", "http_410", "not_found", "product_moved", "post_not_found"})

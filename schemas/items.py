@@ -68,6 +68,11 @@ CANDIDATE_URL = "candidate:"
 DERIVED_URLS = (SPLITSCREEN_URL, CANDIDATE_URL)
 
 
+#: reason prefix of an item a recheck found gone at its source (``gone: http_404``): rejected,
+#: and a published product of it keeps its id on a surviving re-post (cleaning.publish)
+GONE_PREFIX = "gone: "
+
+
 class Status(StrEnum):
     """Life cycle of an item or asset in the catalog."""
 

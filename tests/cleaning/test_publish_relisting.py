@@ -206,3 +206,36 @@ def test_a_tracklet_written_while_publish_runs_is_kept_and_publish_holds_the_dat
     assert res["verify"]["ok"]
     assert read_official(out / "train.json")[pid].tracklets[0] == {"0": [1.0, 2.0, 30.0, 40.0]}
     assert held == [True]
+
+
+def test_a_repost_outliving_its_taken_down_original_keeps_the_products_id_split_and_tracklets(
+    catalog_copy, root_copy, tmp_path
+):
+    """The original item of a published test product is taken down at its source (``gone:``)
+    while an exact re-post of it (its video, its shop image) lives on: the product was
+    published anew under the re-post's id and its tracklet file deleted (any human correction
+    lost); now the re-post keeps the product's id, split, video and tracklets."""
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        publish(cat, root_copy, out)
+        test = read_official(out / "test.json")
+        pid = min(test)
+        video = test[pid].video_paths[0]
+        test[pid].tracklets = [BOX]  # what a person corrected
+        write_official(out / "test.json", test, indent=None)
+        _relist(cat, root_copy, pid, "0000001", pid)  # its video too: an exact re-post
+        orig = next(r for r in cat.items(status=Status.ACCEPTED) if r.product_id == pid)
+        cat.set_item_state("0000001" and orig.item.source, "0000001", split=orig.split)  # as clean places it
+        cat.set_item_state(
+            orig.item.source, orig.item.source_id, status=Status.REJECTED, reason="gone: http_404"
+        )
+        second = publish(cat, root_copy, out)
+    assert second["verify"]["ok"] and not second["failed"]
+    splits = {s: read_official(out / f"{s}.json") for s in ("train", "test")}
+    assert "0000001" not in splits["train"] and "0000001" not in splits["test"]
+    assert splits["test"][pid].video_paths == [video] and splits["test"][pid].tracklets == [BOX]
+    assert (
+        second["withdrawn"] == []
+        and {"item": f"{orig.item.source}/0000001", "product_id": "0000001", "published_as": pid}
+        in second["merged"]
+    )
