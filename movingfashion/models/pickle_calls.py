@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 #: "call": the global is called with arguments (REDUCE, INST, OBJ); "new": only its ``__new__``
-#: runs (NEWOBJ, NEWOBJ_EX), then its state is set
-CallKind = Literal["call", "new"]
+#: runs (NEWOBJ, NEWOBJ_EX), then its state is set; "arg": it is handed on as a value (into a
+#: tuple, a list, a call's arguments), where a function the file calls may call it in turn
+#: (``torch._tensor._rebuild_from_type_v2(func, ...)`` calls ``func``)
+CallKind = Literal["call", "new", "arg"]
 
 _PUT = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
 _GET = frozenset({"GET", "BINGET", "LONG_BINGET"})
@@ -38,11 +40,12 @@ class PickleShapeError(ValueError):
 
 
 def calls(data: bytes) -> list[tuple[CallKind, str]]:
-    """``(kind, "module.name")`` for each call or rebuild of a global in the pickle ``data``, in
-    order. Globals reached through the memo or ``DUP`` are followed; a callable that is no global
-    (one built by an earlier call) is not listed. :class:`PickleShapeError` when the opcodes
-    cannot be followed."""
+    """``(kind, "module.name")`` for each use of a global in the pickle ``data``, in order: called,
+    rebuilt (NEWOBJ) or handed on as a value ("arg"). Globals reached through the memo or ``DUP``
+    are followed; a callable that is no global (one built by an earlier call) is not listed.
+    :class:`PickleShapeError` when the opcodes cannot be followed."""
     stack: list[object] = []
+    used: list[object] = []  # the values the current opcode consumed
     marks: list[int] = []
     memo: dict[object, object] = {}
     out: list[tuple[CallKind, str]] = []
@@ -52,10 +55,13 @@ def calls(data: bytes) -> list[tuple[CallKind, str]]:
             out.append((kind, value.name))
 
     def pop(n: int = 1) -> list[object]:
+        """The top ``n`` values; a global among them is noted "arg" unless the caller takes it
+        back out of ``used`` (the class of NEWOBJ, the callable of REDUCE)."""
         if n > len(stack) - (marks[-1] if marks else 0):
             raise PickleShapeError("a pickle opcode takes more values than its stack holds")
         taken = stack[len(stack) - n :]
         del stack[len(stack) - n :]
+        used.extend(taken)
         return taken
 
     def to_mark() -> list[object]:
@@ -64,7 +70,18 @@ def calls(data: bytes) -> list[tuple[CallKind, str]]:
         at = marks.pop()
         taken = stack[at:]
         del stack[at:]
+        used.extend(taken)
         return taken
+
+    def settle(role: object = None, kind: CallKind = "arg") -> None:
+        """Note the values one opcode consumed: ``role`` (when given) as ``kind``, the rest as "arg"."""
+        for value in used:
+            if value is role and role is not None:
+                note(kind, value)
+                role = None  # once: the same global twice among the values is an argument the second time
+            else:
+                note("arg", value)
+        used.clear()
 
     try:
         for op, arg, _pos in pickletools.genops(data):
@@ -75,29 +92,31 @@ def calls(data: bytes) -> list[tuple[CallKind, str]]:
                 stack.append(_Global(str(arg).replace(" ", ".")))
             elif name == "STACK_GLOBAL":
                 module, attr = pop(2)
+                settle()
                 ok = isinstance(module, str) and isinstance(attr, str)
                 stack.append(_Global(f"{module}.{attr}") if ok else None)
             elif name == "INST":
                 to_mark()
+                settle()
                 note("call", _Global(str(arg).replace(" ", ".")))
                 stack.append(None)
             elif name == "OBJ":
                 items = to_mark()
                 if not items:
                     raise PickleShapeError("OBJ without a class")
-                note("call", items[0])
+                settle(items[0], "call")
                 stack.append(None)
             elif name == "REDUCE":
                 func, _args = pop(2)
-                note("call", func)
+                settle(func, "call")
                 stack.append(None)
             elif name == "NEWOBJ":
                 cls, _args = pop(2)
-                note("new", cls)
+                settle(cls, "new")
                 stack.append(None)
             elif name == "NEWOBJ_EX":
                 cls, _args, _kwargs = pop(3)
-                note("new", cls)
+                settle(cls, "new")
                 stack.append(None)
             elif name in _PUT:
                 memo[arg] = stack[-1] if stack else None
@@ -114,6 +133,7 @@ def calls(data: bytes) -> list[tuple[CallKind, str]]:
                     pop(before.index(pickletools.markobject))
                 else:
                     pop(len(before))
+                settle()  # a global put into a tuple, list, dict or set, built on, or dropped
                 if not before and len(after) == 1 and isinstance(arg, str | int | float | bytes):
                     stack.append(arg)  # a literal: STACK_GLOBAL reads its module and name from these
                 else:

@@ -162,15 +162,16 @@ def check_weights_globals(path: str | os.PathLike[str], *, where: str | None = N
         raise ModelError(
             f"cannot load YOLO weights: its pickle cannot be read ({exc})", where=where, hint=WEIGHTS_HINT
         ) from None
-    # saved layers are rebuilt from their state (NEWOBJ); a layer *called* runs its constructor
-    # with the file's arguments, and ultralytics' model parser evaluates strings from those
-    called = sorted({name for kind, name in made if kind == "call" and _layer_class(name)})
+    # saved layers are rebuilt from their state (NEWOBJ); a layer *called*, or handed to a
+    # function the file calls (which may call it), runs its constructor with the file's
+    # arguments, and ultralytics' model parser evaluates strings from those
+    called = sorted({name for kind, name in made if kind != "new" and _layer_class(name)})
     if called:
         shown = ", ".join(called[:5]) + (", ..." if len(called) > 5 else "")
         raise ModelError(
-            f"cannot load YOLO weights: loading would run the constructor of {shown} with"
-            " arguments the file chose (weights that torch.save wrote rebuild their layers from"
-            " saved state, never construct them); refused unread",
+            f"cannot load YOLO weights: loading could run the constructor of {shown} with"
+            " arguments the file chose (weights that torch.save wrote only rebuild their layers"
+            " from saved state); refused unread",
             where=where,
             hint=WEIGHTS_HINT,
         )

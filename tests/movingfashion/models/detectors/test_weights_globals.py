@@ -137,11 +137,32 @@ def test_weights_that_construct_a_layer_are_refused_unread(tmp_path):
     assert not marker.exists()
 
 
+class _HandsOnALayer(_BuildsALayer):
+    """Unpickling this calls ``torch._tensor._rebuild_from_type_v2(DetectionModel, ...)``, a
+    function torch allows, which calls the layer class it is handed: the layer is never the
+    callable of a REDUCE, only an argument of one."""
+
+    def __reduce__(self):
+        from torch._tensor import _rebuild_from_type_v2
+        from ultralytics.nn.tasks import DetectionModel
+
+        return (_rebuild_from_type_v2, (DetectionModel, torch.Tensor, (self.cfg,), {}))
+
+
+def test_weights_that_hand_a_layer_class_to_a_function_are_refused_unread(tmp_path):
+    path, marker = tmp_path / "det.pt", tmp_path / "RAN"
+    torch.save({"model": _HandsOnALayer(marker), "train_args": {"task": "detect"}}, path)
+    assert ("arg", "ultralytics.nn.tasks.DetectionModel") in checkpoint_calls(path)
+    with pytest.raises(ModelError, match="constructor of ultralytics.nn.tasks.DetectionModel"):
+        build_detector("ultralytics", path, DetectorConfig(device="cpu"))
+    assert not marker.exists()
+
+
 def test_the_shipped_weights_rebuild_their_layers_and_call_none():
     made = checkpoint_calls(default_detector_path())
     rebuilt = {name for kind, name in made if kind == "new"}
     assert "ultralytics.nn.modules.conv.Conv" in rebuilt and "torch.nn.modules.conv.Conv2d" in rebuilt
-    assert not any(kind == "call" and name.startswith(("ultralytics.", "torch.nn.")) for kind, name in made)
+    assert not any(kind != "new" and name.startswith(("ultralytics.", "torch.nn.")) for kind, name in made)
 
 
 def test_opcodes_are_followed_through_the_memo_and_a_truncated_pickle_is_refused(tmp_path):
