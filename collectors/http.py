@@ -612,7 +612,8 @@ class PoliteClient:
                     discard_part(part)
                     attempt -= 1
                     continue
-                if not exc.retryable or exc.reason == "interrupted":
+                # a bot check or login wall lasts minutes: the rerun retries it, not this try loop
+                if not exc.retryable or exc.reason in ("interrupted", HTML_REASON):
                     if exc.reason not in ("interrupted", "truncated_body"):
                         discard_part(part)
                     else:
@@ -889,6 +890,7 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
 #: content types of a web page: served in place of a video or an image, it is a bot check or a
 #: login wall more often than what the URL holds, so it is retried by a rerun, not rejected
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+HTML_REASON = "html_instead_of_media"
 
 
 def not_media(ctype: str | None, expect: str, url: str) -> FetchError:
@@ -899,7 +901,7 @@ def not_media(ctype: str | None, expect: str, url: str) -> FetchError:
         return FetchError(
             f"a web page came back instead of the {expect} (a bot check or a login wall?)",
             where=url,
-            reason="html_instead_of_media",
+            reason=HTML_REASON,
             retryable=True,
             hint="rerun later (the item is retried); if it lasts, open the URL in a browser",
         )

@@ -148,6 +148,7 @@ def test_a_web_page_in_place_of_media_is_retried_not_rejected(site, tmp_path, ct
         assert ei.value.reason == "html_instead_of_media" and ei.value.retryable
         assert "bot check" in str(ei.value) and ei.value.where == site.url("/c.jpg")
     assert files_in(tmp_path / "it") == []
+    assert site.hits["/c.jpg"] == 2  # one GET, one HEAD: a wall is not asked again at once in this run
 
 
 def test_html_served_as_image_rejected(site, tmp_path):
