@@ -155,6 +155,13 @@ class LocalGate:
         if wait > 0:
             self.sleep(wait)
         slot.acquire()
+        left = self._paused.get(host, 0.0) - self.clock()
+        if left > 0:  # paused while this thread waited for the slot (its holder got a 429)
+            try:
+                self.sleep(left)
+            except BaseException:
+                slot.release()
+                raise
         try:
             yield
         finally:
@@ -411,6 +418,7 @@ class PoliteClient:
             if self.stop.is_set():
                 raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
             hop_url, retry_after, date = url, None, None
+            delay: float | None = None  # the wait before the next try, once an answer set it
             for hop in range(self.cfg.max_redirects + 1):
                 self.admit(hop_url, where=url, redirected=hop > 0, check_robots=check_robots)
                 with self.turn(hop_url):
@@ -440,6 +448,12 @@ class PoliteClient:
                         last_reason, last_detail = f"http_{resp.status_code}", resp.reason or ""
                         retry_after, date = resp.headers.get("Retry-After"), resp.headers.get("Date")
                         resp.close()
+                        # the host pauses before this slot is released: a request waiting for
+                        # the slot must not go out first; the host that answered pauses
+                        delay = self._backoff(attempt, retry_after, hop_url, date)
+                        if not retry_after and last_reason in ("http_429", "http_503"):
+                            # asked to slow down without a time: the host's other requests back off too
+                            self.gate.pause(normalize_host(urlsplit(hop_url).netloc), delay)
                         break
                     if resp.status_code >= 400:
                         resp.close()
@@ -460,10 +474,8 @@ class PoliteClient:
                 )
             if attempt < self.cfg.max_retries:
                 self._count("retries")
-                delay = self._backoff(attempt, retry_after, url, date)
-                if not retry_after and last_reason in ("http_429", "http_503"):
-                    # asked to slow down without a time: the host's other requests back off too
-                    self.gate.pause(normalize_host(urlsplit(hop_url).netloc), delay)
+                if delay is None:  # a timeout or a connection error: no answer said how long
+                    delay = self._backoff(attempt, None)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
         raise FetchError(
