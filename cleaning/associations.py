@@ -725,11 +725,11 @@ def _contests(
         for k in members:
             if k == best or not worst[k].accepted:
                 continue
-            if pool is placed and not worst[k].placed:
+            if worst[k].derived and not worst[best].derived:
+                out.append((k, worst[k], worst[best], "derived"))
+            elif pool is placed and not worst[k].placed:
                 if abs(worst[k].contest_score - worst[best].contest_score) > margin:
                     out.append((k, worst[k], worst[best], "placed"))
-            elif worst[k].derived and not worst[best].derived:
-                out.append((k, worst[k], worst[best], "derived"))
             elif worst[k].contest_score < worst[best].contest_score - margin:
                 out.append((k, worst[k], worst[best], "score"))
     return out

@@ -122,6 +122,10 @@ def test_a_new_item_never_pushes_out_a_product_already_placed_in_a_split(tmp_pat
     assert contests([published, newcomer]) == {"newcomer": ("published", "placed")}
     newcomer.score = 0.95  # a retake of the published product: within the margin, kept
     assert contests([published, newcomer]) == {}
+    pick = pair(
+        tmp_path, "pick", published.shop, 0.95, derived=True
+    )  # a new carousel pick, within the margin
+    assert contests([published, pick]) == {"pick": ("published", "derived")}  # a derived image still loses
     newcomer.placed = True  # both placed: the score decides, as before
     newcomer.score = 0.9835
     assert contests([published, newcomer]) == {"published": ("newcomer", "score")}
