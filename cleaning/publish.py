@@ -857,7 +857,7 @@ def _publish(
         "metadata_written": _written_since(out, described_before),
         "removed": removed,
         "removed_tracklets": gone,
-        "withdrawn": withdrawn_products(old_splits, entries, catalog, merged),
+        "withdrawn": withdrawn_products(old_splits, entries, catalog, merged, failed),
         "without_tracklets": sorted(without_tracklets),
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
@@ -1047,15 +1047,18 @@ def withdrawn_products(
     entries: Sequence[Any],
     catalog: Catalog,
     merged: Sequence[Mapping[str, str]],
+    failed: Sequence[Mapping[str, str]] = (),
 ) -> list[dict[str, str]]:
     """The products the split files listed before this publish and list no more: product id, the
     split it left, and why (its item's catalog state and reason, the product it was merged
-    into, or that no accepted item has that product id now), in product order."""
+    into, its failure in this publish, or that no accepted item has that product id now), in
+    product order."""
     now = {str(e.product_id) for e in entries}
     why = {
         h["product_id"]: f"{h['status']}: {h['reason']}" for h in held_back_rows(catalog) if h["product_id"]
     }
     why.update({m["product_id"]: f"merged into {m['published_as']}" for m in merged})
+    why.update({f["product"]: f"failed in this publish: {f['error']}" for f in failed})
     return sorted(
         (
             {"product": pid, "split": split, "why": why.get(pid, "no accepted item has this product id now")}

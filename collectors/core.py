@@ -76,8 +76,6 @@ BUSY = "busy_elsewhere"
 _BUSY_WHO = "another run is collecting this item"
 
 
-
-
 def collector_rejected(status: str | None, reason: str | None) -> bool:
     """Whether an item's state is a collector's own rejection (a final reason of a fetch, or an
     item a recheck found gone; ``--retry-rejected`` retries them), not a decision cleaning or

@@ -362,14 +362,14 @@ def _run(
         summary.interrupted = True
         discovery.halt()
         pool.cancel_pending()
-        if pool.pending:  # said at once: finishing them can take minutes on a slow site
-            log.warning(
-                "stopping: waiting for the %d running item%s to finish; press Ctrl-C again to stop"
-                " them now (partial downloads are kept and a rerun resumes them)",
-                pool.pending,
-                "" if pool.pending == 1 else "s",
-            )
         try:
+            if pool.pending:  # said at once: finishing them can take minutes on a slow site
+                log.warning(
+                    "stopping: waiting for the %d running item%s to finish; press Ctrl-C again to stop"
+                    " them now (partial downloads are kept and a rerun resumes them)",
+                    pool.pending,
+                    "" if pool.pending == 1 else "s",
+                )
             while pool.pending:
                 take(block=True)
         except KeyboardInterrupt:

@@ -481,8 +481,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
     ``plan(draw)`` gives its frames) and ``orig_size`` (the (H, W) of the decoded frames).
     ``boxes`` are in the decoded frames' pixels; with ``crop="tracklet"`` the item also holds
-    ``crop_boxes`` (float [T, 4]): each box in the pixels of its crop (``[0, 0, S, S]`` for a crop
-    of side S without ``context``).
+    ``crop_boxes`` (float [T, 4]): each box in the pixels of its crop (about ``[0, 0, S, S]`` for
+    a crop of side S without ``context``: the cut is the box rounded out to whole pixels).
     Negative indices count from the end, as for a list; indices past the end stand for
     ``index % len`` with their own randomness (:class:`~movingfashion.batching.PKSampler` draws
     a product several times that way), and iterating the dataset gives each item once.

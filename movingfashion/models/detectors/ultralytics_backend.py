@@ -487,8 +487,9 @@ class UltralyticsDetector(Detector):
                     half=False,
                 )
         except Exception as exc:
-            if not first or isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-                raise
+            text = str(exc).lower()
+            if not first or isinstance(exc, MemoryError) or "out of memory" in text or "cuda" in text:
+                raise  # the machine's (memory, the GPU's driver), not the weights'
             # weights that load but whose network cannot run (damaged, or built for another
             # ultralytics): one line naming the file, not a traceback from inside ultralytics
             reason = ULTRALYTICS_PREFIX.sub("", " ".join(str(exc).split()))
