@@ -9,6 +9,7 @@ check's precision/recall (per planted kind; "not run" when it was switched off).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import defaultdict
 from collections.abc import Iterable
@@ -23,6 +24,8 @@ from movingfashion.world.truth import WorldTruth
 from schemas.catalog import Catalog
 from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 from schemas.paths import resolve_under
+
+log = logging.getLogger("movingfashion.world.scoring")
 
 
 def _pick_stats(picks: list[tuple[bool, bool]]) -> dict[str, Any]:
@@ -160,7 +163,20 @@ def score_cleaning(
         reason = before_review.get((p.source, p.product_id), row.reason)  # what cleaning said
         if (reason or "").startswith("association:"):
             wrong_pred.add(p.product_id)
+    in_world = {(str(p.source), p.product_id) for p in truth.products}
+    outside = sum((str(r.item.source), r.item.source_id) not in in_world for r in catalog.items())
+    if outside:
+        log.warning(
+            "%d catalog items are not in this world (other batches, other worlds): every figure"
+            " below is of the %d items it knows",
+            outside,
+            total,
+        )
     out = {
+        # what the figures cover: a catalog grown over several worlds or batches is scored on
+        # this world's items only
+        "scored_items": total,
+        "items_not_in_world": outside,
         "duplicates": dup,
         "split_screen": split,
         "shop_pick": _pick_stats(picks),

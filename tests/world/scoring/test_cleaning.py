@@ -197,3 +197,20 @@ def test_recall_by_kind_counts_only_pairs_with_both_videos_collected():
     found = {frozenset(("a", "b")), frozenset(("a", "d"))}
     assert recall_by_kind(videos, keys, found) == {"exact": 1.0, "reencode": 1.0}
     assert recall_by_kind(videos, keys, {frozenset(("a", "b"))}) == {"exact": 0.0, "reencode": 1.0}
+
+
+def test_items_of_another_world_are_counted_and_said_not_silently_left_out(
+    seeded, small_world, world_truth, caplog
+):
+    """A catalog grown over several worlds (batches) is scored on this world's items only; the
+    figures say how many they cover and how many they leave out (they said nothing)."""
+    path, root = seeded
+    with Catalog(path) as cat:
+        s = score_cleaning(cat, root, world_truth, small_world)
+        assert s["items_not_in_world"] == 0 and s["scored_items"] == len(world_truth.products)
+        first = cat.items()[0]
+        cat.upsert_item(first.item.model_copy(update={"source_id": "other-world-1"}), status=Status.ACCEPTED)
+        with caplog.at_level("WARNING", logger="movingfashion.world.scoring"):
+            s = score_cleaning(cat, root, world_truth, small_world)
+    assert s["items_not_in_world"] == 1 and s["scored_items"] == len(world_truth.products)
+    assert "1 catalog items are not in this world" in caplog.text
