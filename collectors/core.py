@@ -654,7 +654,9 @@ class CollectContext:
             return Outcome(item.source_id, "skipped")
         self.catalog.upsert_items([item], status=Status.REJECTED, reason="unsafe_id")
         log.warning("%s: refused unsafe id %r", source, raw_id)
-        return Outcome(item.source_id, "rejected", "unsafe_id")
+        # the problem line names the id and where it came from (it named only the stand-in)
+        message = f"id {raw_id!r} is no plain file name (a path, a control character, too long): refused"
+        return Outcome(item.source_id, "rejected", "unsafe_id", url=url, message=message)
 
 
 def safe_id(raw: str | None) -> str | None:

@@ -171,6 +171,12 @@ def test_collect_listing_with_pagination_then_rerun_skips(shop, tmp_path):
     s = collect("netaporter", [], root=out, catalog=cat_path, cfg=cfg_for(site), workers=3)
     assert (s.ok, s.rejected, s.failed) == (4, 3, 0), s.human()
     assert s.reasons == {"malformed_jsonld": 1, "unsafe_id": 2}
+    # each refused id is named with the page it came from (the line named only its stand-in)
+    unsafe_lines = [p for p in s.problems if p["reason"] == "unsafe_id"]
+    assert len(unsafe_lines) == 2 and all(
+        p["url"] and "/en-us/shop/product/" in p["url"] for p in unsafe_lines
+    )
+    assert any("etc" in p["message"] and "no plain file name" in p["message"] for p in unsafe_lines)
     with Catalog(cat_path) as cat:
         for pid in ("1001", "1002", "1003", "1004"):
             row = cat.get_item("netaporter", pid)
