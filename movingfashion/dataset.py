@@ -1014,7 +1014,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def plan(self, index: int) -> tuple[ProductRecord, int, list[int]]:
         """(product, video index, frame indices) item ``index`` will load, without decoding.
 
-        The reference for tests: ``__getitem__`` decodes exactly these frames.
+        The reference for tests: ``__getitem__`` decodes exactly these frames, for videos whose
+        boxes pass :meth:`check` (``deep=True``). Problems only decoding shows (a box outside the
+        real frame, a frame past the video's end) drop those frames in the process that decodes
+        them (``on_bad="skip"``), and the clip is sampled again: ``plan`` in another process (the
+        main one, with DataLoader workers) still gives the frames from before the drop.
         """
         rec, vi, rng = self._video_choice(index)
         return rec, vi, self._sample(rec.videos[vi], rng)
@@ -1166,7 +1170,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if seen not in self._skip_seen:
             self._skip_seen.add(seen)
             self.skipped.append((pid, reason))
-            log.warning("%s: skipped product '%s': %s", self.split_path, pid, reason)
+            # what was left out is the reason's: a frame, a video, or (no usable video) the product
+            log.warning("%s: product '%s', left out: %s", self.split_path, pid, reason)
 
     def note_skips(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
         """Record in ``self.skipped`` the skips of a batch (or item) made in a DataLoader worker,
