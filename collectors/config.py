@@ -75,6 +75,13 @@ class HttpConfig(_Model):
         default_factory=lambda: [429, 500, 502, 503, 504],
         description="HTTP statuses retried with backoff (error statuses, 400-599)",
     )
+    block_after: int = Field(
+        25,
+        ge=0,
+        description="a host answering 403 or 429 (past the retries) this many times in a row is taken as "
+        "blocking this client: nothing more is asked of it in the run and its items fail host_blocked, "
+        "retried by a rerun (0: never)",
+    )
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
     max_range_rounds: int = Field(

@@ -249,6 +249,8 @@ class PoliteClient:
         self._lock = threading.Lock()
         self._robots: dict[str, tuple[urllib.robotparser.RobotFileParser | None, str | None]] = {}
         self.stats: Counter[str] = Counter()
+        #: per host, the answers in a row that refused this client (403, 429 past the retries)
+        self._refusals: Counter[str] = Counter()
         if not self.cfg.respect_robots:
             log.warning("robots.txt is NOT honoured (--ignore-robots): make sure the site allows this")
 
@@ -394,6 +396,38 @@ class PoliteClient:
         against the answer's ``date`` header when given), else exponential backoff with jitter."""
         return self._backoff(attempt, retry_after, url, date)
 
+    # -- a host that blocks this client ---------------------------------------------
+    def _note_answer(self, url: str, refused: bool) -> None:
+        """Count a refusal of ``url``'s host (403, or 429 past the retries), or clear its count
+        (any other answer); said once when the host reaches ``block_after``."""
+        host = normalize_host(urlsplit(url).netloc)
+        with self._lock:
+            if not refused:
+                self._refusals.pop(host, None)
+                return
+            self._refusals[host] += 1
+            n = self._refusals[host]
+        if n == self.cfg.block_after:
+            log.warning(
+                "%s answered 403/429 %d times in a row: it looks like it blocks this client, and"
+                " nothing more is asked of it in this run (rerun later, or lower http.rate_per_host)",
+                host,
+                n,
+            )
+
+    def _refuse_if_blocked(self, url: str, where: str) -> None:
+        host = normalize_host(urlsplit(url).netloc)
+        with self._lock:
+            n = self._refusals.get(host, 0)
+        if self.cfg.block_after and n >= self.cfg.block_after:
+            raise FetchError(
+                f"{host} refused the last {n} requests (403/429): not asked again in this run",
+                where=where,
+                reason="host_blocked",
+                retryable=True,
+                hint="rerun later (the item is retried), or lower http.rate_per_host",
+            )
+
     # -- requests ------------------------------------------------------------------
     def _backoff(
         self, attempt: int, retry_after: str | None, url: str | None = None, date: str | None = None
@@ -421,6 +455,7 @@ class PoliteClient:
             delay: float | None = None  # the wait before the next try, once an answer set it
             for hop in range(self.cfg.max_redirects + 1):
                 self.admit(hop_url, where=url, redirected=hop > 0, check_robots=check_robots)
+                self._refuse_if_blocked(hop_url, url)
                 with self.turn(hop_url):
                     try:
                         resp = self.session.request(
@@ -455,6 +490,7 @@ class PoliteClient:
                             # asked to slow down without a time: the host's other requests back off too
                             self.gate.pause(normalize_host(urlsplit(hop_url).netloc), delay)
                         break
+                    self._note_answer(hop_url, refused=resp.status_code == 403)
                     if resp.status_code >= 400:
                         resp.close()
                         raise FetchError(
@@ -478,6 +514,8 @@ class PoliteClient:
                     delay = self._backoff(attempt, None)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.sleep(delay)
+        if last_reason == "http_429":
+            self._note_answer(hop_url, refused=True)
         raise FetchError(
             f"gave up after {self.cfg.max_retries + 1} attempts ({last_reason} {last_detail})".strip(),
             where=url,

@@ -1,0 +1,66 @@
+"""A host that refuses this client again and again (403, or 429 past the retries) is taken as
+blocking it after ``http.block_after`` answers in a row: nothing more is asked of it in the run
+(its items fail ``host_blocked``, retried by a rerun), said once; any other answer clears the
+count, and other hosts are not affected."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from collectors.config import HttpConfig
+from collectors.core import status_for
+from collectors.http import PoliteClient
+from schemas.errors import FetchError
+from tests.collectors.fakesite import FakeSite, Route, fast_http
+
+
+def test_a_host_refusing_every_request_is_not_asked_again_after_block_after(caplog):
+    with FakeSite() as site:
+        for i in range(6):
+            site.routes[f"/p{i}"] = Route(b"no", status=403)
+        site.routes["/ok"] = Route(b"ok")
+        client = PoliteClient(HttpConfig(**{**fast_http(max_retries=1), "block_after": 3}))
+        reasons = []
+        with caplog.at_level(logging.WARNING, logger="collectors"):
+            for i in range(6):
+                with pytest.raises(FetchError) as err:
+                    client.get_bytes(site.url(f"/p{i}"))
+                reasons.append(err.value.reason)
+        assert reasons == ["http_403"] * 3 + ["host_blocked"] * 3
+        assert sum(site.hits[f"/p{i}"] for i in range(6)) == 3  # the last three never sent
+        assert status_for("host_blocked") == "failed" and err.value.retryable  # a rerun retries them
+        assert caplog.text.count("looks like it blocks this client") == 1
+        # another host (the same server by another name) is still asked
+        assert client.get_bytes(site.url("/ok").replace("127.0.0.1", "localhost"))[0] == b"ok"
+
+
+def test_any_other_answer_clears_the_count_and_429s_past_the_retries_count_too():
+    with FakeSite() as site:
+        site.routes["/no"] = Route(b"no", status=403)
+        site.routes["/busy"] = Route(b"busy", fail_first=99, fail_status=429)
+        site.routes["/ok"] = Route(b"ok")
+        client = PoliteClient(HttpConfig(**{**fast_http(max_retries=1), "block_after": 3}))
+        for path in ("/no", "/no", "/ok", "/no", "/busy", "/ok"):  # never 3 in a row
+            try:
+                client.get_bytes(site.url(path))
+            except FetchError as exc:
+                assert exc.reason in ("http_403", "http_429_exhausted")
+        for path in ("/no", "/busy", "/no"):
+            with pytest.raises(FetchError):
+                client.get_bytes(site.url(path))
+        with pytest.raises(FetchError) as err:
+            client.get_bytes(site.url("/ok"))
+        assert err.value.reason == "host_blocked"
+
+
+def test_zero_never_blocks():
+    with FakeSite() as site:
+        site.routes["/no"] = Route(b"no", status=403)
+        client = PoliteClient(HttpConfig(**{**fast_http(), "block_after": 0}))
+        for _ in range(5):
+            with pytest.raises(FetchError) as err:
+                client.get_bytes(site.url("/no"))
+            assert err.value.reason == "http_403"
+        assert site.hits["/no"] == 5
