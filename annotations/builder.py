@@ -1330,6 +1330,16 @@ def merge_official(
                     except DataFormatError as exc:
                         log.warning("%s: the split file keeps what it had (%s)", name, exc)
                 new.append(cur)
+            if len(old) > len(new):  # more tracklets than videos: kept as they are, never dropped
+                log.warning(
+                    "%s: product %s lists %d tracklets for %d video(s); the extra ones are kept as they"
+                    " are (mf verify reports the entry)",
+                    name,
+                    pid,
+                    len(old),
+                    len(new),
+                )
+                new += old[len(new) :]
             if new != old or "tracklets" not in entry.model_fields_set:
                 entry.tracklets = new
                 changed = True

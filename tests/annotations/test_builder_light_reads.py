@@ -109,3 +109,20 @@ def test_another_products_file_is_refused_in_the_full_reads_words(built, caplog)
     assert FakeBuilder().redo_reason(built, job) == "another product's or video's file"
     merge_official(built)
     assert "but the split files list 'videos/pa_0.mp4' under product 'pa'" in caplog.text
+
+
+def test_merging_keeps_tracklets_beyond_the_videos_an_entry_lists(built, caplog):
+    """An entry with more tracklets than videos (a real archive's quirk, or a hand edit): the
+    merge wrote only one per video and dropped the rest without a word; it keeps them and says so."""
+    data = json.loads((built / "train.json").read_text())
+    pid = sorted(data)[0]
+    extra = {"3": [1.0, 2.0, 3.0, 4.0]}
+    data[pid]["tracklets"] = [*data[pid]["tracklets"], extra]
+    (built / "train.json").write_text(json.dumps(data))
+    with caplog.at_level("WARNING", logger="annotations"):
+        merge_official(built)
+    after = json.loads((built / "train.json").read_text())
+    assert after[pid]["tracklets"][-1] == extra and len(after[pid]["tracklets"]) == len(
+        data[pid]["tracklets"]
+    )
+    assert f"product {pid} lists 2 tracklets for 1 video(s)" in caplog.text
