@@ -296,23 +296,21 @@ class PoliteClient:
         if self.robots_allows(url):
             return
         _, unreachable = self._robots_of(url)
-        if unreachable in ("http_401", "http_403"):
-            parts = urlsplit(url)
-            raise FetchError(
-                f"robots.txt of {parts.scheme}://{parts.netloc} answered {unreachable.removeprefix('http_')}"
-                " (read as: nothing may be fetched); the site may be blocking this client",
-                where=where or url,
-                reason=f"robots_txt_{unreachable}",
-                hint="rerun later or from another network: robots.txt is read again and the item retried",
-            )
         if unreachable is not None:
             parts = urlsplit(url)
+            refused = unreachable in ("http_401", "http_403")  # a client blocked, not rules
             raise FetchError(
-                f"robots.txt of {parts.scheme}://{parts.netloc} could not be read ({unreachable}): "
-                "nothing on that site is fetched in this run (RFC 9309)",
+                f"robots.txt of {parts.scheme}://{parts.netloc} "
+                + (
+                    f"answered {unreachable.removeprefix('http_')} (read as: nothing may be fetched); "
+                    "the site may be blocking this client"
+                    if refused
+                    else f"could not be read ({unreachable}): nothing on that site is fetched in this run (RFC 9309)"
+                ),
                 where=where or url,
                 reason=f"robots_txt_{unreachable.removesuffix('_exhausted')}",
-                hint="rerun later: robots.txt is read again and the item retried",
+                hint=("rerun later or from another network" if refused else "rerun later")
+                + ": robots.txt is read again and the item retried",
             )
         raise FetchError(
             "robots.txt disallows this URL",

@@ -4,7 +4,7 @@ An official file is an object keyed by product id; each value holds ``video_path
 ``img_path``, ``source`` and ``tracklets`` (one dict per video, string frame index ->
 ``[x1, y1, x2, y2]``). Unknown keys are kept, ints stay ints, floats stay floats and key order
 is preserved, so read -> write gives identical data, not identical bytes: the writer has one
-style (UTF-8 rather than ``\u`` escapes, its own spacing, a final newline, ``10.0`` for ``1e1``),
+style (UTF-8 rather than ``\\u`` escapes, its own spacing, a final newline, ``10.0`` for ``1e1``),
 so a downloaded file that a tool rewrites (``mf-tracklets build`` merging tracklets into it) gets
 another SHA-256; keep a copy of the originals to check them against the archive's checksums.
 

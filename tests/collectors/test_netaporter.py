@@ -46,6 +46,13 @@ def product_html(
     )
 
 
+def urlset_of(locs: list[str]) -> bytes:
+    """A sitemap ``urlset`` listing ``locs``."""
+    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
+    body = "".join(f"<url><loc>{loc}</loc></url>" for loc in locs)
+    return f"<?xml version='1.0'?><urlset xmlns='{ns}'>{body}</urlset>".encode()
+
+
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A NAP-like site: 5 products over 2 listing pages, one without video, one broken page."""
@@ -122,11 +129,7 @@ def shop(tmp_path_factory):
             content_type="text/html",
         )
         site.routes["/sitemap.xml"] = Route(
-            (
-                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
-                + "".join(f"<url><loc>{site.base}{products[p]['path']}</loc></url>" for p in ("1001", "1004"))
-                + "</urlset>"
-            ).encode(),
+            urlset_of([f"{site.base}{products[p]['path']}" for p in ("1001", "1004")]),
             content_type="application/xml",
         )
         yield site, products, files
@@ -363,9 +366,7 @@ def test_a_server_refusing_head_still_gets_the_video_fetched(tmp_path, status):
 
 
 def urlset(pids: list[str]) -> bytes:
-    ns = "http://www.sitemaps.org/schemas/sitemap/0.9"
-    locs = "".join(f"<url><loc>https://www.net-a-porter.com/en-us/shop/product/{p}</loc></url>" for p in pids)
-    return f"<?xml version='1.0'?><urlset xmlns='{ns}'>{locs}</urlset>".encode()
+    return urlset_of([f"https://www.net-a-porter.com/en-us/shop/product/{p}" for p in pids])
 
 
 def test_a_child_sitemap_that_cannot_be_read_is_a_problem_and_the_others_are_read(tmp_path):
@@ -481,13 +482,7 @@ def test_a_sitemap_link_on_a_foreign_host_reads_the_product_from_the_site(tmp_pa
                 jpeg_bytes(ord(view[0])), content_type="image/jpeg"
             )
         foreign = f"http://mirror.example/en-us/shop/product/halden/dresses/slug-{pid}/{pid}"
-        site.routes["/sitemap.xml"] = Route(
-            (
-                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
-                f"<url><loc>{foreign}</loc></url></urlset>"
-            ).encode(),
-            content_type="application/xml",
-        )
+        site.routes["/sitemap.xml"] = Route(urlset_of([foreign]), content_type="application/xml")
         with caplog.at_level("WARNING", logger="collectors.netaporter"):
             s = collect(
                 "netaporter",

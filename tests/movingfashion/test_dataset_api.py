@@ -127,20 +127,22 @@ def test_good_arguments_in_other_forms_are_taken(tiny_dataset):
         ds.set_epoch(-1)
 
 
-def test_transforms_move_frames_and_boxes_together(tiny_dataset):
-    """``transform`` sees frames only (a flip there left the boxes where they were); ``transforms``
-    takes both, as torchvision's detection datasets do, and a v2 pipeline flips both."""
+def flip_both(frames, boxes):
+    """A torchvision v2 horizontal flip of the frames and their boxes together (``transforms``)."""
     from torchvision import tv_tensors
     from torchvision.transforms import v2
 
-    flip = v2.RandomHorizontalFlip(p=1.0)
+    h, w = frames.shape[-2:]
+    out_frames, out_boxes = v2.RandomHorizontalFlip(p=1.0)(
+        tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(h, w))
+    )
+    return out_frames.as_subclass(torch.Tensor), out_boxes.as_subclass(torch.Tensor)
 
-    def both(frames, boxes):
-        h, w = frames.shape[-2:]
-        out_frames, out_boxes = flip(
-            tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(h, w))
-        )
-        return out_frames.as_subclass(torch.Tensor), out_boxes.as_subclass(torch.Tensor)
+
+def test_transforms_move_frames_and_boxes_together(tiny_dataset):
+    """``transform`` sees frames only (a flip there left the boxes where they were); ``transforms``
+    takes both, as torchvision's detection datasets do, and a v2 pipeline flips both."""
+    both = flip_both
 
     kw = dict(crop="frame", frames=3, seed=0, train=False)
     plain = MovingFashionDataset(tiny_dataset, "test", **kw)[0]
@@ -155,17 +157,7 @@ def test_tracklet_crops_carry_their_boxes_in_crop_pixels_and_transforms_move_tho
     """With ``crop="tracklet"`` the boxes are in source pixels, the crops are not: ``crop_boxes``
     says where each box lies in its crop, and ``transforms`` gets (and flips) those, so a v2
     pipeline on the crops stays right; ``boxes`` stay the source's."""
-    from torchvision import tv_tensors
-    from torchvision.transforms import v2
-
-    flip = v2.RandomHorizontalFlip(p=1.0)
-
-    def both(frames, boxes):
-        h, w = frames.shape[-2:]
-        out_frames, out_boxes = flip(
-            tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(h, w))
-        )
-        return out_frames.as_subclass(torch.Tensor), out_boxes.as_subclass(torch.Tensor)
+    both = flip_both
 
     kw = dict(crop="tracklet", crop_size=(32, 48), frames=3, seed=0, train=False)
     tight = MovingFashionDataset(tiny_dataset, "test", **kw)[0]
