@@ -20,6 +20,7 @@ authors' evaluation code counts). Writers use the archive's layout (:func:`shop_
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -212,6 +213,17 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
+def _not_finite(value: Any) -> bool:
+    """Whether ``value`` (parsed JSON) holds a NaN or an infinity anywhere."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_not_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_not_finite(v) for v in value)
+    return False
+
+
 def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     """Validate already-parsed JSON; errors name the file, the product id and the field.
 
@@ -235,6 +247,13 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
         try:
             out[pid] = OfficialEntry.model_validate(value)
             out[pid]._key_order = tuple(value)
+            for key, extra in (out[pid].model_extra or {}).items():
+                if _not_finite(extra):  # read, but no writer could write it back
+                    raise DataFormatError(
+                        f"product '{pid}': field '{key}': NaN or Infinity is no JSON number",
+                        where=where,
+                        hint="write a finite number or null there: rewriting this file would fail",
+                    )
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])

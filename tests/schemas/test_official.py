@@ -291,3 +291,16 @@ def test_a_split_name_the_folder_lacks_names_the_splits_it_has(tmp_path):
     assert split_json(tmp_path, str(missing)) == missing
     with pytest.raises(DataFormatError, match=r"file not found \(pass the dataset root or a split JSON\)"):
         read_official(missing)
+
+
+def test_nan_in_an_extra_key_is_refused_on_read_naming_product_and_key(tmp_path):
+    """NaN in a key the toolkit does not know was read (and schema validate said valid), then
+    every rewrite of the split (mf-tracklets build) failed; it is refused where it is read."""
+    path = tmp_path / "train.json"
+    path.write_text(
+        '{"p0": {"video_paths": ["videos/p0_0.mp4"], "img_path": "imgs/p0.jpg", "source": 1,'
+        ' "tracklets": [{}], "score": {"mean": NaN}}}'
+    )
+    with pytest.raises(DataFormatError, match=r"product 'p0': field 'score': NaN or Infinity") as err:
+        read_official(path)
+    assert err.value.where == str(path)
