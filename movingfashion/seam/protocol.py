@@ -100,7 +100,9 @@ def pooled_topk(
 
 
 def query_groups(partitions: list[str], classes: list[int]) -> dict[str, torch.Tensor]:
-    """Masks for 'all', 'regular', 'hard' and 'class:<id>' from per-query metadata."""
+    """Masks for 'all', 'regular', 'hard' and 'class:<id>' from per-query metadata. A class of 0
+    or less is unknown (a split file without ``entries.jsonl`` names none): no group of its own,
+    which would be a class row named "0" in the table."""
     part = np.asarray(partitions)
     cls = np.asarray(classes)
     groups = {
@@ -109,7 +111,8 @@ def query_groups(partitions: list[str], classes: list[int]) -> dict[str, torch.T
         "hard": torch.as_tensor(part == "hard"),
     }
     for c in sorted(set(cls.tolist())):
-        groups[f"class:{c}"] = torch.as_tensor(cls == c)
+        if c > 0:
+            groups[f"class:{c}"] = torch.as_tensor(cls == c)
     return groups
 
 

@@ -95,3 +95,11 @@ def test_queries_counts_the_groups_distinct_queries_over_all_pools():
     assert res["class:1"]["queries"] == res["class:2"]["queries"] == 3
     res = pooled_topk(scores, torch.arange(6), groups, [np.array([0, 1, 2]), np.array([0, 1, 2])], [1])
     assert res["all"]["queries"] == 3  # queries never in a pool are not counted; repeats once
+
+
+def test_queries_of_unknown_class_make_no_class_group():
+    """A real archive without entries.jsonl names no class (0 after the bank's mapping): that
+    made a 'class:0' group equal to 'all', printed as a class row "0" of the table."""
+    groups = query_groups(["hard", "regular", "hard"], [0, 0, 3])
+    assert set(groups) == {"all", "regular", "hard", "class:3"}
+    assert set(query_groups(["hard"], [0])) == {"all", "regular", "hard"}
