@@ -20,6 +20,28 @@ from cleaning.steps.record import Decision, write_decisions
 from cleaning.steps.state import CleaningState, item_key
 
 
+class _PairProgress:
+    """The check's ``progress(done, total)`` as a progress bar on stderr (a line every 10 s in a
+    log): scoring every pair is the longest part of ``mf clean`` on a large catalog, and it
+    showed nothing."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx, self.bar, self.done = ctx, None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from schemas.cli_support import progress_bar
+
+            quiet = None if getattr(self.ctx.executor, "show_progress", True) else True
+            self.bar = progress_bar(desc="associations", total=total, unit="pair", disable=quiet)
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class AssociationsStep(Step):
     name = "associations"
     requires = ("record",)
@@ -30,23 +52,28 @@ class AssociationsStep(Step):
             ctx.catalog.set_meta(META_KEY, {"ran": False, "why": "switched off (association_check: false)"})
             return StepReport(skipped="switched off (mf clean --no-association)")
         cfg = ctx.cfg
-        res = run_association_check(
-            ctx.catalog,
-            ctx.root,
-            scorer,
-            cfg.match_threshold,
-            margin=cfg.contest_margin,
-            max_bits=cfg.contest_object_bits,
-            colour_tol=cfg.contest_colour_tolerance,
-            copy_tol=cfg.contest_copy_tolerance,
-            still_tol=cfg.contest_still_tolerance,
-            derived_lead=cfg.contest_derived_lead,
-            cache=ctx.cache,
-            skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
-            executor=ctx.executor,
-            by_class=cfg.match_by_class,
-            held=frozenset(tuple(key.split("/", 1)) for key in state.held),
-        )
+        shown = _PairProgress(ctx)
+        try:
+            res = run_association_check(
+                ctx.catalog,
+                ctx.root,
+                scorer,
+                cfg.match_threshold,
+                margin=cfg.contest_margin,
+                max_bits=cfg.contest_object_bits,
+                colour_tol=cfg.contest_colour_tolerance,
+                copy_tol=cfg.contest_copy_tolerance,
+                still_tol=cfg.contest_still_tolerance,
+                derived_lead=cfg.contest_derived_lead,
+                cache=ctx.cache,
+                skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
+                executor=ctx.executor,
+                by_class=cfg.match_by_class,
+                held=frozenset(tuple(key.split("/", 1)) for key in state.held),
+                progress=shown,
+            )
+        finally:
+            shown.close()
         for failure in res.failed:  # a pair whose worker died: its item fails, the others go on
             key = item_key(failure.source, failure.source_id)
             if key in state.items:
