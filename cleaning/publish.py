@@ -1472,8 +1472,15 @@ def held_videos(
             continue
         for rel, asset in h.videos:
             rec = recorded.get(rel)
+            # "item": the source id of the item it came from (a world scorer maps it by that; the
+            # product id has the source's prefix, local-..., tiktok-...)
             if rec and asset.sha256 in (None, rec["src"]) and rec["recipe"] == _video_recipe(asset):
-                out[rel] = {"product_id": h.product_id, "src": rec["src"], "recipe": rec["recipe"]}
+                out[rel] = {
+                    "product_id": h.product_id,
+                    "src": rec["src"],
+                    "recipe": rec["recipe"],
+                    "item": h.row.item.source_id,
+                }
             elif (
                 rec is None
                 and rel not in known
@@ -1481,7 +1488,12 @@ def held_videos(
                 and dataset is not None
                 and _older_held_file(dataset, rel, h.product_id)
             ):
-                out[rel] = {"product_id": h.product_id, "src": asset.sha256, "recipe": _video_recipe(asset)}
+                out[rel] = {
+                    "product_id": h.product_id,
+                    "src": asset.sha256,
+                    "recipe": _video_recipe(asset),
+                    "item": h.row.item.source_id,
+                }
     return out
 
 

@@ -99,8 +99,14 @@ def truth_boxes_for_dataset(
                 recorded = pid in crops and i < len(crops[pid])
                 crop = crops[pid][i] if recorded else None
                 out[vp] = _true_boxes(world, truth, vid, Path(dataset) / vp, crop, recorded)
+    from movingfashion.archive.verify import read_held_videos
+
+    # a held video's product id has its source's prefix (local-..., tiktok-...): the world knows
+    # its item's id, which the record names (older records do not: the product id then)
+    held_items = {rel: rec.get("item") for rel, rec in read_held_videos(dataset).items()}
     for vp, (pid, n, crop) in held_videos(dataset).items():
-        vid = _world_video(products, None, pid, n)
+        item = held_items.get(vp)
+        vid = _world_video(products, None, item if isinstance(item, str) and item else pid, n)
         if vid is not None and vp not in out:
             out[vp] = _true_boxes(world, truth, vid, Path(dataset) / vp, crop, True)
     return out

@@ -212,3 +212,25 @@ def test_the_score_line_says_what_the_held_back_count_is_of(gt_dataset, small_wo
     names = [f"videos/v{i}.mp4" for i in range(7)]  # a long list is cut as mf-tracklets qa cuts it
     d = {"held_back": 0, "videos": 9, "no_tracklet_file": names}
     assert counted_apart(d).endswith("videos/v4.mp4 and 2 more")
+
+
+def test_a_held_video_of_a_prefixed_product_is_found_through_its_item(
+    gt_dataset, small_world, world_truth, tmp_path
+):
+    """A held-back product of another source is published as ``local-<id>`` (``tiktok-...``): the
+    world knows its item's id, which publish records beside it; it was "not in the reference"
+    and left out of the score (a failing held video made a 100% pass rate)."""
+    ds = tmp_path / "ds"
+    shutil.copytree(gt_dataset, ds)
+    split_screen = {
+        p.product_id for p in world_truth.products for v in p.videos if world_truth.video(v).split_screen
+    }
+    pid = next(p for p in sorted(_products(ds)) if p not in split_screen)
+    rel = f"videos/local-{pid}_0.mp4"
+    record = {"product_id": f"local-{pid}", "src": "0" * 64, "recipe": "copy"}
+    (ds / ".publish-held.json").write_text(json.dumps({rel: record}))
+    assert rel not in truth_boxes_for_dataset(ds, small_world)  # an older record: no item to go by
+    (ds / ".publish-held.json").write_text(json.dumps({rel: {**record, "item": pid}}))
+    truth = truth_boxes_for_dataset(ds, small_world)
+    listed = next(vp for vp, (p, _) in _videos(ds).items() if p == pid)
+    assert truth[rel] == truth[listed] and truth[rel]
