@@ -461,12 +461,12 @@ def crop_window(
     edge pixel: a video whose frame size was not known yet is checked right after the cut, which
     drops (or, with ``on_bad="raise"``, refuses) that box and samples again."""
     h, w = size
-    x1, y1, x2, y2 = (float(v) for v in box)
+    x1, y1, x2, y2 = map(float, box)
     if context:
         dx, dy = (x2 - x1) * context / 2, (y2 - y1) * context / 2
         x1, y1, x2, y2 = x1 - dx, y1 - dy, x2 + dx, y2 + dy
-    xa, ya = int(min(w - 1, max(0, np.floor(x1)))), int(min(h - 1, max(0, np.floor(y1))))
-    xb, yb = int(min(w, max(xa + 1, np.ceil(x2)))), int(min(h, max(ya + 1, np.ceil(y2))))
+    xa, ya = min(w - 1, max(0, math.floor(x1))), min(h - 1, max(0, math.floor(y1)))
+    xb, yb = min(w, max(xa + 1, math.ceil(x2))), min(h, max(ya + 1, math.ceil(y2)))
     return xa, ya, xb, yb
 
 
@@ -479,7 +479,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     a frame has no box), ``product_id``, ``df2_class`` (-1 when unknown), ``partition``,
     ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` (the item's position,
     ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
-    ``plan(draw)`` gives its frames) and ``orig_size`` (the (H, W) of the decoded frames).
+    ``plan(draw)`` gives its frame indices) and ``orig_size`` (the (H, W) of the decoded frames).
     ``boxes`` are in the decoded frames' pixels; with ``crop="tracklet"`` the item also holds
     ``crop_boxes`` (float [T, 4]): each box in the pixels of its crop (about ``[0, 0, S, S]`` for
     a crop of side S without ``context``: the cut is the box rounded out to whole pixels).
@@ -1692,19 +1692,26 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return into.out
 
     def _crop_boxes(self, boxes: np.ndarray, orig_size: tuple[int, int]) -> np.ndarray:
-        """``boxes`` (source pixels) in the pixels of their crops (:meth:`_crops`), clipped to the
-        crop; NaN rows stay NaN."""
+        """``boxes`` (source pixels) in the pixels of their crops (:meth:`_crops`, the windows of
+        :func:`crop_window`), clipped to the crop; NaN rows stay NaN. Plain floats: this runs
+        for every item (tens of microseconds for T = 10)."""
         ch, cw = self.crop_size or (224, 224)
-        out = np.full(boxes.shape, np.nan, np.float32)
-        for i, b in enumerate(boxes):
-            if np.isnan(b).any():
+        out = []
+        for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4).tolist():
+            if math.isnan(x1 + y1 + x2 + y2):
+                out.append([math.nan] * 4)
                 continue
-            xa, ya, xb, yb = crop_window(b, orig_size, self.context)
+            xa, ya, xb, yb = crop_window((x1, y1, x2, y2), orig_size, self.context)
             sx, sy = cw / (xb - xa), ch / (yb - ya)
-            out[i] = np.clip(
-                [(b[0] - xa) * sx, (b[1] - ya) * sy, (b[2] - xa) * sx, (b[3] - ya) * sy], 0, [cw, ch, cw, ch]
+            out.append(
+                [
+                    min(cw, max(0.0, (x1 - xa) * sx)),
+                    min(ch, max(0.0, (y1 - ya) * sy)),
+                    min(cw, max(0.0, (x2 - xa) * sx)),
+                    min(ch, max(0.0, (y2 - ya) * sy)),
+                ]
             )
-        return out
+        return np.array(out, np.float32).reshape(-1, 4)
 
     def _whole(
         self, arr: Sequence[np.ndarray], boxes: np.ndarray, *, planar: bool = False
