@@ -512,8 +512,8 @@ def product_groups(
     split: a product is named after its member published before (the one in test first, then
     the smallest item key), so an item joining it (a re-listing whose key sorts first) never
     renames it; a product none of whose members was published is named after the member with the
-    smallest item key, unless it carries the shop image (or a video) of a published product whose
-    own item was taken down at its source (``gone: ...``): then it keeps that product's id, split
+    smallest item key, unless it carries the shop image of a published product whose own item
+    was taken down at its source (``gone: ...``): then it keeps that product's id, split
     and tracklets (a re-post outliving its original renamed the product and lost its tracklets)."""
     published = published or {}
 
@@ -540,7 +540,8 @@ def product_groups(
     for a in catalog.assets(kind=AssetKind.SHOP):
         if a.path and a.duplicate_of:
             uf.union(("path", a.path), ("path", a.duplicate_of))
-    # published products whose item was taken down: joined by their shop image and videos
+    # published products whose item was taken down: joined by their shop image only, as
+    # products are (a video several products list must not join them)
     gone = [
         r
         for r in catalog.items(status=Status.REJECTED)
@@ -549,15 +550,11 @@ def product_groups(
     for r in gone:
         node = ("gone", _key(r))
         uf.add(node)
-        for a in catalog.assets(source=r.item.source, source_id=r.item.source_id):
-            if a.kind in (AssetKind.SHOP, AssetKind.VIDEO) and a.path:
+        for a in catalog.assets(source=r.item.source, source_id=r.item.source_id, kind=AssetKind.SHOP):
+            if a.path:
                 uf.union(node, ("path", a.path))
                 if a.sha256:
                     uf.union(node, ("sha", a.sha256))
-    for r in rows:  # videos too: a re-post carries the original's video, maybe another shop image
-        for a in _accepted(assets[_key(r)], AssetKind.VIDEO):
-            if a.sha256 and gone:
-                uf.union(("item", _key(r)), ("sha", a.sha256))
     by_group: dict[tuple[Any, ...], list[ItemRow]] = {}
     for r in sorted(rows, key=_key):
         by_group.setdefault((uf.find(("item", _key(r))), r.partition, r.df2_class), []).append(r)
