@@ -333,8 +333,8 @@ class PoliteClient:
             with self._open("GET", url, check_robots=False) as resp:
                 text = self._read_capped(resp, self.cfg.max_page_bytes).decode("utf-8", "replace")
         except FetchError as exc:
-            if exc.reason == "interrupted":
-                raise  # not an answer: nothing is kept for the origin
+            if exc.reason in ("interrupted", "host_blocked"):
+                raise  # not an answer: nothing is kept for the origin (never read as "no robots.txt")
             if exc.reason in ("http_401", "http_403"):
                 return ("disallow_all", exc.reason)  # said as such: a blocked client, not a rule
             if _unreachable(exc.reason):
@@ -400,8 +400,10 @@ class PoliteClient:
         (any other answer); said once when the host reaches ``block_after``."""
         host = normalize_host(urlsplit(url).netloc)
         with self._lock:
+            blocked = self.cfg.block_after and self._refusals.get(host, 0) >= self.cfg.block_after
             if not refused:
-                self._refusals.pop(host, None)
+                if not blocked:  # a block lasts the run: an answer in flight when it began lifts none
+                    self._refusals.pop(host, None)
                 return
             self._refusals[host] += 1
             n = self._refusals[host]

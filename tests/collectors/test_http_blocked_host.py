@@ -64,3 +64,22 @@ def test_zero_never_blocks():
                 client.get_bytes(site.url("/no"))
             assert err.value.reason == "http_403"
         assert site.hits["/no"] == 5
+
+
+def test_a_block_lasts_the_run_and_robots_txt_is_never_taken_as_absent_because_of_it():
+    """An answer already in flight when the block began must not lift it; and a robots.txt asked
+    while the host is blocked was read as "no robots.txt" (everything allowed) for the run."""
+    with FakeSite() as site:
+        site.routes["/robots.txt"] = Route(b"User-agent: *\nDisallow: /private\n", content_type="text/plain")
+        site.routes["/ok"] = Route(b"ok")
+        site.routes["/private"] = Route(b"secret")
+        client = PoliteClient(HttpConfig(**{**fast_http(max_retries=1), "block_after": 2}))
+        for _ in range(2):  # two refusals of the host (its robots.txt not asked yet)
+            client._note_answer(site.url("/x"), refused=True)
+        client._note_answer(site.url("/ok"), refused=False)  # an answer in flight comes back
+        for path in ("/ok", "/private"):
+            with pytest.raises(FetchError) as err:
+                client.get_bytes(site.url(path))
+            assert err.value.reason == "host_blocked"
+        assert client._robots == {}  # the block is no answer about robots.txt: nothing kept
+        assert site.hits["/private"] == 0 and site.hits["/robots.txt"] == 0

@@ -105,8 +105,11 @@ def test_a_thread_already_waiting_for_the_hosts_slot_waits_out_a_pause_set_meanw
         holding.set()
         other = threading.Thread(target=queued)
         other.start()
-        time.sleep(0.2)  # the other thread is now blocked on the slot
-        assert not queued_done.is_set()
+        slot = gate._slots["shop.example"]
+        deadline = time.monotonic() + 30
+        while not slot._cond._waiters and time.monotonic() < deadline:  # until it waits for the slot
+            time.sleep(0.005)
+        assert slot._cond._waiters and not queued_done.is_set()
         gate.pause("shop.example", 5.0)  # the holder's answer was a 429
     other.join(5)
     assert queued_done.is_set() and waits == [5.0]
