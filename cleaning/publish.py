@@ -832,6 +832,7 @@ def _publish(
         (out / PUBLISH_MARK).unlink(missing_ok=True)
     report, packed = _verify_and_pack(out, workers=workers, archive=archive)
     n_test = sum(e.split == Split.TEST for e in entries)
+    held_now = held_back_rows(catalog)  # read once: what withdrew products, what changed meanwhile
     short = (
         {}
         if rule.get("mode") == "hash"
@@ -854,14 +855,14 @@ def _publish(
         "metadata_written": _written_since(out, described_before),
         "removed": removed,
         "removed_tracklets": gone,
-        "withdrawn": withdrawn_products(old_splits, entries, catalog, merged, failed),
+        "withdrawn": withdrawn_products(old_splits, entries, held_now, merged, failed),
         "without_tracklets": sorted(without_tracklets),
         "failed": failed,
         "merged": sorted(merged, key=lambda m: m["item"]),
         "not_cleaned": not_cleaned,
         "split_rule": rule,
         "split_rule_ignored": ignored,
-        **_held_back_report(catalog, plan.held, published_items),
+        **_held_back_report(held_now, plan.held, published_items),
         "verify": {
             "ok": report.ok,
             "breaks": [b.describe() for b in report.breaks],
@@ -1042,18 +1043,16 @@ def held_back_rows(catalog: Catalog) -> list[dict[str, str]]:
 def withdrawn_products(
     old: Mapping[str, OfficialSplit],
     entries: Sequence[Any],
-    catalog: Catalog,
+    held: Sequence[Mapping[str, str]],
     merged: Sequence[Mapping[str, str]],
     failed: Sequence[Mapping[str, str]] = (),
 ) -> list[dict[str, str]]:
     """The products the split files listed before this publish and list no more: product id, the
-    split it left, and why (its item's catalog state and reason, the product it was merged
-    into, its failure in this publish, or that no accepted item has that product id now), in
-    product order."""
+    split it left, and why (its item's catalog state and reason among ``held``, the catalog's
+    :func:`held_back_rows`; the product it was merged into; its failure in this publish; or that
+    no accepted item has that product id now), in product order."""
     now = {str(e.product_id) for e in entries}
-    why = {
-        h["product_id"]: f"{h['status']}: {h['reason']}" for h in held_back_rows(catalog) if h["product_id"]
-    }
+    why = {h["product_id"]: f"{h['status']}: {h['reason']}" for h in held if h["product_id"]}
     why.update({m["product_id"]: f"merged into {m['published_as']}" for m in merged})
     why.update({f["product"]: f"failed in this publish: {f['error']}" for f in failed})
     return sorted(
@@ -1068,15 +1067,16 @@ def withdrawn_products(
 
 
 def _held_back_report(
-    catalog: Catalog, planned: list[dict[str, str]], published: Container[str]
+    held_now: list[dict[str, str]], planned: list[dict[str, str]], published: Container[str]
 ) -> dict[str, Any]:
     """:func:`held_back` of this run's output: the items held back when it planned (``planned``)
     that it did not publish after all (``published``: item keys), whatever a review decided
-    while it ran; ``changed_during_run`` names the items whose state changed since (a review
-    accept or reject while it ran: the next publish applies it), said once on stderr too."""
+    while it ran; ``changed_during_run`` names the items whose state changed since (``held_now``:
+    the catalog's :func:`held_back_rows` at the end; a review accept or reject while it ran: the
+    next publish applies it), said once on stderr too."""
     rows = [h for h in planned if h["item"] not in published]
     then = {(h["item"], h["status"], h["reason"]) for h in planned}
-    now = {(h["item"], h["status"], h["reason"]) for h in held_back_rows(catalog)}
+    now = {(h["item"], h["status"], h["reason"]) for h in held_now}
     changed = sorted({item for item, _, _ in then ^ now})
     if changed:
         log.warning(

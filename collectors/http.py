@@ -276,7 +276,7 @@ class PoliteClient:
 
     def _robots_of(self, url: str) -> tuple[urllib.robotparser.RobotFileParser | None, str | None]:
         """The parser of ``url``'s origin (None: everything allowed) and, when its robots.txt
-        could not be read, why (read once per origin through the gate)."""
+        could not be read or was refused (401/403), why (read once per origin through the gate)."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
@@ -295,20 +295,20 @@ class PoliteClient:
         """Refuse ``url`` when robots.txt disallows it, or could not be read this run."""
         if self.robots_allows(url):
             return
-        _, unreachable = self._robots_of(url)
-        if unreachable is not None:
+        _, why = self._robots_of(url)
+        if why is not None:
             parts = urlsplit(url)
-            refused = unreachable in ("http_401", "http_403")  # a client blocked, not rules
+            refused = why in ("http_401", "http_403")  # a client blocked, not rules
             raise FetchError(
                 f"robots.txt of {parts.scheme}://{parts.netloc} "
                 + (
-                    f"answered {unreachable.removeprefix('http_')} (read as: nothing may be fetched); "
+                    f"answered {why.removeprefix('http_')} (read as: nothing may be fetched); "
                     "the site may be blocking this client"
                     if refused
-                    else f"could not be read ({unreachable}): nothing on that site is fetched in this run (RFC 9309)"
+                    else f"could not be read ({why}): nothing on that site is fetched in this run (RFC 9309)"
                 ),
                 where=where or url,
-                reason=f"robots_txt_{unreachable.removesuffix('_exhausted')}",
+                reason=f"robots_txt_{why.removesuffix('_exhausted')}",
                 hint=("rerun later or from another network" if refused else "rerun later")
                 + ": robots.txt is read again and the item retried",
             )

@@ -374,6 +374,13 @@ def progress_option(f: F) -> F:
     )(f)
 
 
+def move_to(bar: Any, done: int, total: int) -> None:
+    """Move a :func:`progress_bar` to ``done`` of ``total``: the ``progress(done, total)``
+    callbacks of functions that report counts so far, not steps."""
+    bar.total = total
+    bar.update(done - bar.n)
+
+
 def progress_bar(
     *, desc: str, total: int | None = None, unit: str = "it", disable: bool | None = None
 ) -> Any:

@@ -26,16 +26,15 @@ class _PairProgress:
     showed nothing."""
 
     def __init__(self, ctx: StepContext) -> None:
-        self.ctx, self.bar, self.done = ctx, None, 0
+        self.ctx, self.bar = ctx, None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from schemas.cli_support import progress_bar
+        from schemas.cli_support import move_to, progress_bar
 
+        if self.bar is None:  # made at the first count: no empty bar when there is no pair
             quiet = None if getattr(self.ctx.executor, "show_progress", True) else True
-            self.bar = progress_bar(desc="associations", total=total, unit="pair", disable=quiet)
-        self.bar.update(done - self.done)
-        self.done = done
+            self.bar = progress_bar(desc="associations", unit="pair", disable=quiet)
+        move_to(self.bar, done, total)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -20,6 +20,7 @@ from schemas.cli_support import (
     json_option,
     legacy_argument,
     legacy_folder,
+    move_to,
     on_interrupt,
     out_option,
     progress_bar,
@@ -163,8 +164,7 @@ def generate(
     bar = progress_bar(desc="rendering products", unit="product")
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        move_to(bar, done, total)
 
     t0 = time.perf_counter()
     try:  # closed before any message: an interrupt or an error is the last thing shown
@@ -343,8 +343,7 @@ def export_gt(
     bar = progress_bar(desc="exporting products", unit="product")
 
     def progress(done: int, total: int) -> None:
-        bar.total = total
-        bar.update(done - bar.n)
+        move_to(bar, done, total)
 
     try:  # closed before any message: an interrupt or an error is the last thing shown
         path = export_gt_dataset(

@@ -3,7 +3,7 @@ not, with the split it left and a true reason."""
 
 from __future__ import annotations
 
-from cleaning.publish import withdrawn_products
+from cleaning.publish import held_back_rows, withdrawn_products
 from schemas.catalog import Catalog
 from schemas.official import OfficialEntry
 
@@ -22,7 +22,7 @@ def test_each_product_that_left_says_why(tmp_path):
         out = withdrawn_products(
             old,
             [Kept()],
-            cat,
+            held_back_rows(cat),
             merged=[{"item": "s/m", "product_id": "merged1", "published_as": "kept"}],
             failed=[{"product": "failed1", "error": "videos/x.mp4: cannot decode"}],
         )
