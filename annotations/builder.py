@@ -60,7 +60,7 @@ import pydantic_core
 import torch
 
 from annotations.config import BuildConfig, lacks_required
-from annotations.flags import rounded, tracklet_signals
+from annotations.flags import SCORE_DECIMALS, rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
 from annotations.refresh_mark import BuildRun
 from annotations.review.marks import follow_tracklet_names
@@ -529,13 +529,14 @@ class TrackletBuilder:
         return Tracklet(
             video=video,
             boxes=boxes,
-            scores={int(dets.frames[i]): round(float(dets.scores[i]), 4) for i in m},
+            scores={int(dets.frames[i]): round(float(dets.scores[i]), SCORE_DECIMALS) for i in m},
             match_scores={
-                int(dets.frames[i]): round(float(s), 4) for i, s in zip(m, tr.match_scores, strict=True)
+                int(dets.frames[i]): round(float(s), SCORE_DECIMALS)
+                for i, s in zip(m, tr.match_scores, strict=True)
             },
             class_id=int(cls) if cls is not None and cls > 0 else None,
             pivot_frame=int(dets.frames[tr.pivot]),
-            shop_score=None if shop is None else round(float(shop), 4),
+            shop_score=None if shop is None else round(float(shop), SCORE_DECIMALS),
             mode=mode,
         )
 
@@ -549,8 +550,14 @@ class TrackletBuilder:
         others: list[TrackResult] | None = None,
     ) -> dict[str, float]:
         """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`);
-        ``others``: the video's inference tracklets (the alternatives to it)."""
+        ``others``: the video's inference tracklets (the alternatives to it).
+
+        Boxes and scores enter at the precision the tracklet file stores them (``decimals``; 4 for
+        scores): the signals are a function of what was written, so two runs whose files agree
+        (a Ray worker replaced mid-build, another BLAS thread count) store the same signals."""
         m = gt.members
+        boxes = np.round(np.asarray(dets.boxes, float), self.config.decimals)
+        shop_s = np.round(np.asarray(shop_s, float), SCORE_DECIMALS)
         alt = [
             float(np.mean(shop_s[t.members]))
             for t in others or []
@@ -564,15 +571,16 @@ class TrackletBuilder:
             if len(same):
                 best_other[k] = shop_s[same].max()
                 better = same[shop_s[same] > shop_s[i] + 0.1]
-                rival[k] = any(box_iou(dets.boxes[j], dets.boxes[i]) < 0.3 for j in better)
+                rival[k] = any(box_iou(boxes[j], boxes[i]) < 0.3 for j in better)
+        pivot_shop = gt.shop_score if gt.shop_score is not None else float(shop_s[gt.pivot])
         return tracklet_signals(
             member_frames=dets.frames[m],
-            member_boxes=np.asarray(dets.boxes[m], float),
+            member_boxes=boxes[m],
             member_classes=dets.classes[m],
-            member_det_scores=dets.scores[m],
-            member_match=gt.match_scores,
+            member_det_scores=np.round(np.asarray(dets.scores[m], float), SCORE_DECIMALS),
+            member_match=np.round(np.asarray(gt.match_scores, float), SCORE_DECIMALS),
             member_shop=shop_s[m],
-            pivot_shop=gt.shop_score if gt.shop_score is not None else float(shop_s[gt.pivot]),
+            pivot_shop=round(float(pivot_shop), SCORE_DECIMALS),
             frame_best_other_shop=best_other,
             sampled=sampled,
             frames_with_detections=len(np.unique(dets.frames)),
@@ -582,7 +590,7 @@ class TrackletBuilder:
             alt_shop=max(alt) if alt else None,
             video_frames=dets.frames,
             video_classes=dets.classes,
-            video_boxes=np.asarray(dets.boxes, float),
+            video_boxes=boxes,
         )
 
     def track(

@@ -271,6 +271,10 @@ def flag_reason(signals: dict[str, float], rules: Sequence[FlagRule]) -> str | N
     return "low confidence: " + ", ".join(fired) if fired else None
 
 
-def rounded(signals: dict[str, float], decimals: int = 4) -> dict[str, float]:
+SCORE_DECIMALS = 4
+"""Scores (detector, matcher, shop) and signals are stored rounded to this many decimals."""
+
+
+def rounded(signals: dict[str, float], decimals: int = SCORE_DECIMALS) -> dict[str, float]:
     """Signals rounded for storage."""
     return {k: round(float(v), decimals) for k, v in signals.items()}
