@@ -118,6 +118,19 @@ class Page:
                 pytrace=False,
             )
 
+    def state(self) -> dict:
+        """What a failed wait needs to say why: the page's status line, whether a write is under
+        way, what has the focus, the shortcuts switch, the writes counted and script errors."""
+        seen = self.p.evaluate(
+            """() => ({status: (document.getElementById('status') || {}).textContent,
+                busy: document.body.dataset.busy || null, saved: document.body.dataset.saved || null,
+                video: document.body.dataset.video || null,
+                focus: document.activeElement ? document.activeElement.tagName + '#' +
+                  document.activeElement.id : null,
+                shortcuts: (document.getElementById('shortcuts') || {}).checked})"""
+        )
+        return {**seen, "errors": self.errors, "dialogs": self.dialogs}
+
     def current(self) -> str:
         return self.p.evaluate("document.body.dataset.video")
 
@@ -355,7 +368,7 @@ def test_a_key_pressed_again_while_a_decision_is_saved_is_ignored(browser, revie
             deadline = time.monotonic() + 30  # the first write leaves however loaded the machine
             while not held and time.monotonic() < deadline:
                 pg.p.wait_for_timeout(50)
-            assert held, "the first decision was never sent"
+            assert held, f"the first decision was never sent; the page: {pg.state()}"
             pg.p.wait_for_timeout(300)  # keys a page would act on are handled meanwhile
             assert len(held) == 1, "a second decision was sent while the first was under way"
             held[0].continue_()
