@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +20,10 @@ from schemas.cli_support import (
     out_option,
 )
 from schemas.errors import DataFormatError
+
+if TYPE_CHECKING:
+    from schemas.official import OfficialSplit
+    from schemas.official_checks import Finding
 
 
 @click.group(context_settings=HELP, epilog=EXIT_STATUS)
@@ -58,10 +64,18 @@ def schema_export(legacy_out_dir: str | None, out: str | None, as_json: bool) ->
 def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
     """Validate official MovingFashion split files (train.json / test.json).
 
-    Without --json the first invalid file stops it: one line naming the file, the product and
-    the field, exit 2. With --json every file is checked and reported in one document
-    ({"ok": ..., "files": {FILE: {"ok": true, "products": N} or {"ok": false, "error": ...,
-    "product": ..., "field": ...}}}), exit 1 when any file is invalid.
+    Two verdicts, the ones the loader and mf verify give. An *error* is what the loader refuses
+    (a missing or mistyped field, a path leaving the folder, a box with x2 < x1): without --json
+    the first invalid file stops it, one line naming the file, the product and the field, exit 2.
+    A *finding* is what the loader reads but the real archive never holds, and mf verify reports
+    by the same rule (schemas/official_checks.py): a source other than 0/1, a video outside
+    videos/ or shop image outside imgs/ or of the wrong suffix, a video listed twice by a
+    product, a test.json product without exactly one video, a box of zero width or height,
+    tracklets not one per video, and a product, video or shop image in two of the FILES; each is
+    one line naming the file, product, field and fix, exit 1. With --json every file is checked
+    and reported in one document ({"ok": ..., "files": {FILE: {"ok": ..., "products": N,
+    "findings": [...]} or {"ok": false, "error": ..., "product": ..., "field": ...}}}), exit 1
+    when any file is invalid or has findings.
 
     \b
     Examples:
@@ -72,20 +86,58 @@ def schema_validate(files: tuple[str, ...], as_json: bool) -> None:
 
     if not as_json:
         try:
-            result = {f: len(read_official(f)) for f in files}
+            read = {f: read_official(f) for f in files}
         except DataFormatError as exc:
             raise _readable(exc) from None
-        emit(result, False, lambda r: "\n".join(f"{k}: {v} products, valid" for k, v in r.items()))
+        found = _findings(read)
+        emit({"read": read, "found": found}, False, _human)
+        n = sum(len(v) for v in found.values())
+        exit_if_failed(n, note=f"{n} findings: the loader reads these files, mf verify breaks on them")
         return
     report: dict[str, dict[str, object]] = {}
+    read = {}
     for f in files:
         try:
-            report[f] = {"ok": True, "products": len(read_official(f))}
+            read[f] = read_official(f)
         except DataFormatError as exc:
             report[f] = _file_error(_readable(exc))
+    found = _findings(read)
+    for f, split in read.items():
+        report[f] = {"ok": not found[f], "products": len(split), "findings": [x.as_dict() for x in found[f]]}
+    report = {f: report[f] for f in dict.fromkeys(files)}
     bad = [f for f, r in report.items() if not r["ok"]]
     emit({"ok": not bad, "files": report}, True)
-    exit_if_failed(bad, note=f"{len(bad)} of {len(report)} files invalid (see the JSON)" if bad else None)
+    exit_if_failed(
+        bad,
+        note=f"{len(bad)} of {len(report)} files invalid or with findings (see the JSON)" if bad else None,
+    )
+
+
+def _findings(read: dict[str, OfficialSplit]) -> dict[str, list[Finding]]:
+    """The findings (:func:`schemas.official_checks.split_findings`) of each file read, the
+    files compared with each other (train.json first; a file given twice counts once)."""
+    from schemas.official_checks import split_findings
+
+    seen: dict[Path, str] = {}
+    for f in sorted(read, key=lambda f: Path(f).name != "train.json"):
+        seen.setdefault(Path(f).resolve(), f)
+    splits = {f: read[f] for f in seen.values()}
+    out: dict[str, list[Finding]] = {f: [] for f in read}
+    tests = {f for f in splits if Path(f).name == "test.json"}
+    for x in split_findings(splits, tests=tests):
+        out[x.where or ""].append(x)
+    for f in read:  # the same file under another name: the same findings
+        out[f] = out[seen[Path(f).resolve()]]
+    return out
+
+
+def _human(r: dict[str, Any]) -> str:
+    lines = []
+    for f, split in r["read"].items():
+        found = r["found"][f]
+        lines.append(f"{f}: {len(split)} products, " + (f"{len(found)} findings" if found else "valid"))
+        lines += [f"  {x.line()}" for x in found]
+    return "\n".join(lines)
 
 
 #: what pydantic puts before the message of a validator's ValueError

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -224,6 +224,19 @@ def _not_finite(value: Any) -> bool:
     return False
 
 
+#: What is wrong with a field holding NaN or an infinity, and what to do (reader and mf verify).
+NONFINITE = (
+    "NaN or Infinity is no JSON number",
+    "write a finite number or null there: rewriting this file would fail",
+)
+
+
+def nonfinite_field(fields: Mapping[str, Any]) -> str | None:
+    """The first of ``fields`` (an entry's extra keys) holding NaN or an infinity: read, but no
+    writer could write it back (the reader refuses the file; ``mf verify`` reports it)."""
+    return next((key for key, value in fields.items() if _not_finite(value)), None)
+
+
 def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     """Validate already-parsed JSON; errors name the file, the product id and the field.
 
@@ -247,13 +260,10 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
         try:
             out[pid] = OfficialEntry.model_validate(value)
             out[pid]._key_order = tuple(value)
-            for key, extra in (out[pid].model_extra or {}).items():
-                if _not_finite(extra):  # read, but no writer could write it back
-                    raise DataFormatError(
-                        f"product '{pid}': field '{key}': NaN or Infinity is no JSON number",
-                        where=where,
-                        hint="write a finite number or null there: rewriting this file would fail",
-                    )
+            if (key := nonfinite_field(out[pid].model_extra or {})) is not None:
+                raise DataFormatError(
+                    f"product '{pid}': field '{key}': {NONFINITE[0]}", where=where, hint=NONFINITE[1]
+                )
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"])
@@ -372,7 +382,10 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
 
 
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
-    """Read and validate an official split file."""
+    """Read and validate an official split file: a :class:`DataFormatError` (an *error*) for what a
+    loader cannot use correctly. What it reads but the real archive never holds (``source`` 2, a
+    zero-width box, a video listed twice, ...) is tolerated here and reported as a *finding* by
+    :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``)."""
     p, data = _load(path)
     return parse_official(data, where=str(p))
 

@@ -50,6 +50,14 @@ their boxes and an accept publishes them; it names those videos in the hidden
 and the ``tracklets`` check passes over each one that is about the video and product the record
 names; any other file about a video no product lists is still a break.
 
+**One rule, one home.** Every invariant a split file's JSON alone shows (source codes, prefixes,
+shop suffix, a video twice in a product, one video per test product, one tracklet per video, a
+box's shape without its frame, leakage by path, tracklet file names, NaN in a field) is a
+function of :mod:`schemas.official_checks` (or :mod:`schemas.official`), and ``mf schema
+validate`` reports the same findings by the same functions. A box's shape (4 finite numbers,
+``0 <= x1 < x2``, ``0 <= y1 < y2``) is checked even when its video is missing or does not decode;
+the frame's bounds only when it decodes.
+
 A check that cannot run says why (``skipped``: no manifest, no entries file). Videos shared by
 two products of one split are allowed (the real test split has 13: one video, two garments), and
 so are shop images shared within a split. Input that cannot be audited at all (no folder, no
@@ -76,17 +84,28 @@ from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, MFError
 from schemas.faults import missing_library
-from schemas.geometry import finite_number
 from schemas.naming import check_safe_name
-from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, is_frame_key
+from schemas.official import NONFINITE, SHOP_DIR, VIDEO_DIR, is_frame_key, nonfinite_field
+from schemas.official_checks import (
+    Finding,
+    Holder,
+    box_problem,
+    one_test_video_findings,
+    prefix_findings,
+    repeated_video_findings,
+    shop_suffix_findings,
+    source_findings,
+    split_overlaps,
+    tracklet_count_findings,
+    tracklet_findings,
+    tracklet_name_findings,
+)
 from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
-from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
+from schemas.taxonomy import partition_from_source_code
 from schemas.text_input import load_json, read_file_bytes
 from schemas.tracklet_names import (
-    TRACKLET_NAME_HINT,
     is_tracklet_stem,
     product_stem_pattern,
-    tracklet_name_clashes,
     video_stem,
 )
 
@@ -116,7 +135,6 @@ Progress = Callable[..., Iterable[Any]]
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
 ENTRIES = "entries.jsonl"
-REPUBLISH = "republish with `mf publish`, which writes the archive's layout"
 
 #: Every check, in the order it runs and prints, with the invariant it audits.
 CHECKS: dict[str, str] = {
@@ -405,30 +423,32 @@ class _Audit:
                     "write one object per video: frame index -> [x1, y1, x2, y2] ({} when none)",
                 )
             elif len(trk) != len(videos):
-                self.add(
-                    "schema",
-                    who,
-                    "tracklets",
-                    f"{len(trk)} tracklets for {len(videos)} videos",
-                    "give tracklets[i] for video_paths[i] ({} for a video without one)",
-                )
+                self.found(who, tracklet_count_findings(pid, trk, videos))
             else:
                 who.tracklets = trk
+        extra = {
+            k: v for k, v in value.items() if k not in ("video_paths", "img_path", "source", "tracklets")
+        }
+        if (key := nonfinite_field(extra)) is not None:
+            self.add("schema", who, key, *NONFINITE)
         return who
 
     # ---------------------------------------------------------------- per-entry checks
+    def found(self, p: _Product | None, findings: list[Finding]) -> None:
+        """Each finding of a shared rule (:mod:`schemas.official_checks`) as a break of its check."""
+        for f in findings:
+            who = (
+                p
+                if p is not None or f.product is None
+                else _Product(f.where or "", f.product, [], None, None, None)
+            )
+            self.add(f.check, who, f.field, f.problem, f.fix)
+
     def codes_paths_and_repeats(self) -> None:
         for p in self.products:
             if p.source is not None:
                 self.results["source_codes"].checked += 1
-                if p.source not in ARCHIVE_SOURCE_CODES:
-                    fix = (
-                        f"write 0 for Hard: {LEGACY_HARD_SOURCE_CODE} is the code of this project's older "
-                        f"datasets ({REPUBLISH})"
-                        if p.source == LEGACY_HARD_SOURCE_CODE
-                        else "write 0 for Hard or 1 for Regular"
-                    )
-                    self.add("source_codes", p, "source", f"{p.source} is not an archive code", fix)
+                self.found(p, source_findings(p.pid, p.source))
             fields = [(f"video_paths[{i}]", v, True) for i, v in enumerate(p.videos)]
             if p.img is not None:
                 fields.append(("img_path", p.img, False))
@@ -446,44 +466,16 @@ class _Audit:
                     self.add("canonical_paths", p, fld, str(exc).split(" (")[0], todo)
                     continue
                 self.safe.add(rel)
-                self._prefix(p, fld, rel, is_video)
+                self.results["prefixes"].checked += 1
+                self.found(p, prefix_findings(p.pid, fld, rel, is_video=is_video))
             if p.img is not None and p.img in self.safe and p.source is not None:
                 self.results["shop_suffix"].checked += 1
-                part = partition_from_source_code(p.source)
-                want = SHOP_SUFFIX[part]
-                have = PurePosixPath(p.img).suffix
-                if have != want:
-                    self.add(
-                        "shop_suffix",
-                        p,
-                        "img_path",
-                        f"a {part.value.title()} shop image ends in '{have or '(nothing)'}', not '{want}'",
-                        f"store it as {_with_suffix(p.img, want)} ({'PNG' if want == '.png' else 'JPEG'}) "
-                        f"and update img_path, or {REPUBLISH}",
-                    )
+                self.found(p, shop_suffix_findings(p.pid, p.img, p.source))
             self.results["repeats"].checked += 1
-            seen: set[str] = set()
-            for i, v in enumerate(p.videos):
-                if v in seen:
-                    self.add(
-                        "repeats",
-                        p,
-                        f"video_paths[{i}]",
-                        f"'{v}' is listed twice by this product",
-                        "remove the repeated video (and its tracklet) from video_paths",
-                    )
-                seen.add(v)
+            self.found(p, repeated_video_findings(p.pid, p.videos))
             if p.split == "test":
                 self.results["test_one_video"].checked += 1
-                if len(p.videos) != 1:
-                    self.add(
-                        "test_one_video",
-                        p,
-                        "video_paths",
-                        f"a test product has {len(p.videos)} videos",
-                        "keep one video per test product (mf publish keeps the longest); drop the "
-                        "others from test.json, never move them to train",
-                    )
+                self.found(p, one_test_video_findings(p.pid, p.videos))
         for split, pids in self.repeated.items():
             for pid in pids:
                 self.add(
@@ -494,56 +486,19 @@ class _Audit:
                     "merge the entries into one (several videos go into one video_paths list)",
                 )
 
-    def _prefix(self, p: _Product, fld: str, rel: str, is_video: bool) -> None:
-        self.results["prefixes"].checked += 1
-        want = VIDEO_DIR if is_video else SHOP_DIR
-        if rel.startswith(want + "/"):
-            return
-        if not is_video and rel.startswith(LEGACY_SHOP_DIR + "/"):
-            fix = f"shop/ is this project's older layout: move the image to {SHOP_DIR}/, or {REPUBLISH}"
-        else:
-            fix = f"move the file under {want}/ and update {fld}"
-        self.add("prefixes", p, fld, f"'{rel}' is not under {want}/", fix)
-
     def leakage(self) -> None:
         res = self.results["leakage"]
-        in_split: dict[str, dict[str, list[_Product]]] = {
-            k: defaultdict(list) for k in ("id", "video", "img")
-        }
+        holders: dict[str, list[Holder]] = {split: [] for split in SPLITS}
         for p in self.products:
-            in_split["id"][p.pid].append(p)
-            for v in set(p.videos):
-                in_split["video"][v].append(p)
-            if p.img is not None:
-                in_split["img"][p.img].append(p)
+            holders[p.split].append(Holder(p.pid, p.videos, p.img))
         for split, pids in self.split_ids.items():  # entries that did not parse still hold their id
-            for pid in pids:
-                if not any(q.split == split for q in in_split["id"].get(pid, [])):
-                    in_split["id"][pid].append(_Product(split, pid, [], None, None, None))
-        fixes = {
-            "id": ("product id", "(product id)", "keep the product in one split: remove it from test.json"),
-            "video": (
-                "video",
-                "video_paths",
-                "a video belongs to one split: remove it from the test product",
-            ),
-            "img": ("shop image", "img_path", "a shop image belongs to one split: drop the test product"),
-        }
-        for kind, owners in in_split.items():
-            what, fld, fix = fixes[kind]
-            for key, ps in sorted(owners.items()):
-                res.checked += 1
-                splits = {q.split for q in ps}
-                if len(splits) > 1:
-                    test = next(q for q in ps if q.split == "test")
-                    train = sorted({q.pid for q in ps if q.split == "train"})
-                    self.add(
-                        "leakage",
-                        test,
-                        fld,
-                        f"{what} '{key}' is also in train (product {', '.join(train[:3])})",
-                        fix + " (mf splits rebuild + mf publish keep groups in one split)",
-                    )
+            parsed = {h.pid for h in holders[split]}
+            holders[split] += [Holder(pid, [], None) for pid in pids if pid not in parsed]
+        checked, findings = split_overlaps(holders)
+        res.checked += checked
+        by_key = {(p.split, p.pid): p for p in self.products}
+        for f in findings:
+            self.found(by_key.get((f.where or "", f.product or "")), [f])
         if self.hashes:  # same bytes under two names, one in each split
             by_sha: dict[str, list[tuple[_Product, str]]] = defaultdict(list)
             for p in self.products:
@@ -748,24 +703,17 @@ class _Audit:
     def tracklets(self) -> None:
         self._tracklet_files()
         by_pid = {(p.split, p.pid): p for p in self.products}
-        rows = [(vp, p.pid, p.split) for p in self.products for vp in p.videos]
-        for key, (first_vp, first_pid, first_split), (vp, pid, split) in tracklet_name_clashes(rows):
-            self.add(
-                "tracklets",
-                by_pid.get((split, pid)),
-                "video_paths",
-                f"video {vp!r} and {first_vp!r} (product {first_pid} in {first_split}) would share one "
-                f"tracklet file, tracklets/{key}.json: mf-tracklets refuses the folder",
-                TRACKLET_NAME_HINT,
-            )
+        for f in tracklet_name_findings((vp, p.pid, p.split) for p in self.products for vp in p.videos):
+            self.found(by_pid.get((f.where or "", f.product or "")), [f])
         for p in self.products:
             for i, trk in enumerate(p.tracklets or []):
                 rel = p.videos[i] if i < len(p.videos) else None
                 facts = self.facts.get(rel or "")
                 if not trk:
                     continue
-                if facts is None:
-                    continue  # the video is missing or does not decode: reported there
+                if facts is None:  # the video is missing or does not decode: reported there
+                    self.found(p, tracklet_findings(p.pid, i, trk))  # what shows without the frame
+                    continue
                 self.results["tracklets"].checked += 1
                 odd_keys, bad_keys, bad_boxes = [], [], []
                 for key, box in trk.items():
@@ -1285,15 +1233,6 @@ def _message(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _with_suffix(rel: str, suffix: str) -> str:
-    p = PurePosixPath(rel)
-    name = p.with_suffix(suffix).name
-    parent = p.parent.as_posix()
-    if parent in (LEGACY_SHOP_DIR, ".") or not parent.startswith(SHOP_DIR):
-        parent = SHOP_DIR
-    return f"{parent}/{name}"
-
-
 def _canonical_suggestion(value: object) -> str | None:
     """A canonical form of a path that stays inside the folder, or None."""
     if not isinstance(value, str) or "\x00" in value:
@@ -1305,12 +1244,8 @@ def _canonical_suggestion(value: object) -> str | None:
 
 
 def _box_inside(box: Any, width: int, height: int) -> bool:
-    if not isinstance(box, list | tuple) or len(box) != 4:
-        return False
-    if not all(finite_number(v) for v in box):
-        return False
-    x1, y1, x2, y2 = box
-    return 0 <= x1 < x2 <= width and 0 <= y1 < y2 <= height
+    """Whether ``box`` passes :func:`~schemas.official_checks.box_problem` and fits the frame."""
+    return box_problem(box) is None and box[2] <= width and box[3] <= height
 
 
 def verify_dataset(

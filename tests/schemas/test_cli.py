@@ -93,7 +93,8 @@ BAD_ROW = (
     '{"P1": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"0": [9, 0, 1, 1]}]}}'
 )
 GOOD_ROW = (
-    '{"P2": {"video_paths": ["v.mp4"], "img_path": "s.jpg", "source": 1, "tracklets": [{"0": [0, 0, 9, 9]}]}}'
+    '{"P2": {"video_paths": ["videos/P2_0.mp4"], "img_path": "imgs/P2.jpg", "source": 1, '
+    '"tracklets": [{"0": [0, 0, 9, 9]}]}}'
 )
 
 
@@ -107,14 +108,15 @@ def test_validate_json_reports_every_file_and_exits_1_on_an_invalid_one(tmp_path
     assert code == 1
     doc = json.loads(out)
     assert doc["ok"] is False
-    assert doc["files"][str(good)] == {"ok": True, "products": 1}
+    assert doc["files"][str(good)] == {"ok": True, "products": 1, "findings": []}
     err = doc["files"][str(bad)]
     assert err["ok"] is False and err["product"] == "P1" and err["field"] == "tracklets[0].0"
     assert err["error"].startswith("product 'P1': field 'tracklets[0].0': x2 (1) < x1 (9)")
     assert "Value error" not in err["error"]
     assert doc["files"][str(gone)]["ok"] is False and "not found" in doc["files"][str(gone)]["error"]
     code, out, _ = run_mf(["schema", "validate", str(good), "--json"], capsys)
-    assert code == 0 and json.loads(out) == {"ok": True, "files": {str(good): {"ok": True, "products": 1}}}
+    assert code == 0
+    assert json.loads(out) == {"ok": True, "files": {str(good): {"ok": True, "products": 1, "findings": []}}}
 
 
 def test_validate_error_line_has_no_pydantic_prefix(tmp_path, capsys):
