@@ -31,6 +31,7 @@ def open_source(
     cfg: CollectConfig | None = None,
     workers: int = 4,
     retry_rejected: bool = False,
+    retry_given_up: bool = False,
     dry_run: bool = False,
     recheck: bool = False,
     **options: Any,
@@ -56,7 +57,9 @@ def open_source(
     client = PoliteClient(cfg.http, policy=policy, pool_size=max(8, workers * 2))
     try:
         with _open_catalog(catalog, dry_run=dry_run) as cat:
-            ctx = CollectContext(root, cat, cfg, client, retry_rejected=retry_rejected)
+            ctx = CollectContext(
+                root, cat, cfg, client, retry_rejected=retry_rejected, retry_given_up=retry_given_up
+            )
             yield cls(ctx, **options)
     finally:
         client.close()
@@ -86,6 +89,7 @@ def collect(
     limit: int | None = None,
     dry_run: bool = False,
     retry_rejected: bool = False,
+    retry_given_up: bool = False,
     show_progress: bool | None = None,
     out: str | os.PathLike[str] | None = None,
     ray_address: str | None = None,
@@ -102,7 +106,9 @@ def collect(
     and tell the items a run would fetch from those it would skip (:class:`~collectors.runner.DryRunSummary`);
     nothing is fetched or created, an existing catalog is only read. ``recheck``: no targets;
     ask the site about every item of ``source`` collected before and reject those it no longer
-    has (:func:`collectors.recheck.recheck_items`: takedowns).
+    has (:func:`collectors.recheck.recheck_items`: takedowns). ``retry_given_up``: also try the
+    items given up after failing in ``cfg.max_failed_runs`` runs (once more each: one more failure
+    gives them up again).
     """
     if out is not None:
         if root is not None:
@@ -118,8 +124,9 @@ def collect(
     cls = source_class(source)  # bad options or targets fail before an executor is started
     cls.check_options({k for k, v in options.items() if v is not None})
     if recheck:
+        retrying = {"--retry-rejected": retry_rejected, "--retry-given-up": retry_given_up}
         return _recheck(
-            cls, targets, root, catalog, cfg, workers, limit, dry_run, retry_rejected, show_progress, options
+            cls, targets, root, catalog, cfg, workers, limit, dry_run, retrying, show_progress, options
         )
     cls.check_targets(targets)
     # the executor first: a cluster that cannot be joined stops the run before anything is created
@@ -134,6 +141,7 @@ def collect(
             cfg=cfg,
             workers=workers,
             retry_rejected=retry_rejected,
+            retry_given_up=retry_given_up,
             dry_run=dry_run,
             **options,
         ) as src,
@@ -159,22 +167,14 @@ def _recheck(
     workers: int,
     limit: int | None,
     dry_run: bool,
-    retry_rejected: bool,
+    retrying: dict[str, bool],
     show_progress: bool | None,
     options: dict[str, Any],
 ) -> Summary:
     """``collect(recheck=True)``: the catalog's items of ``cls`` asked again, on this machine."""
     from collectors.recheck import recheck_items
 
-    clash = [
-        n
-        for n, on in (
-            ("targets", bool(targets)),
-            ("--dry-run", dry_run),
-            ("--retry-rejected", retry_rejected),
-        )
-        if on
-    ]
+    clash = [n for n, on in (("targets", bool(targets)), ("--dry-run", dry_run), *retrying.items()) if on]
     if clash:
         raise ConfigError(
             f"--recheck asks about the items the catalog holds: it takes no {' or '.join(clash)}",

@@ -237,13 +237,13 @@ class Source(ABC):
             return ctx.reject_unsafe(self.name, cand.raw_id, cand.url)
         done_before = ctx.is_done(self.name, sid)
         if done_before and not self.changed(sid, cand):
-            return Outcome(sid, "skipped")
+            return ctx.skipped(self.name, sid)
         with ExitStack() as held:
             busy = ctx.claim(held, self.name, sid, cand.url)
             if busy is not None:
                 return busy  # another run collects it now: it records it
             if not done_before and self.done(sid, cand):
-                return Outcome(sid, "skipped")  # another run finished it just before
+                return ctx.skipped(self.name, sid)  # another run finished (or gave up) it just before
             return self._collect(sid, cand, held)
 
     def _collect(self, sid: str, cand: Candidate, held: ExitStack) -> Outcome:
@@ -263,7 +263,7 @@ class Source(ABC):
             if busy is not None:
                 return busy
             if self.done(item.source_id, cand):
-                return Outcome(item.source_id, "skipped")
+                return ctx.skipped(self.name, item.source_id)
         if found.rejected:
             return ctx.reject_item(item, found.rejected)
         ctx.start_item(item)

@@ -35,7 +35,8 @@ def _group_help() -> str:
         "Collect video-shop pairs into the catalog.\n\n"
         "Files land in ROOT/<source>/<source_id>/<kind>.<ext>; items and assets are recorded in "
         "the catalog (default ROOT/catalog.sqlite) with SHA-256, metadata, status and reasons. "
-        "Reruns skip what is done before any request.\n\n"
+        "Reruns skip what is done before any request, and items that failed for a reason that looks "
+        "permanent in max_failed_runs runs (config, 3): given up, tried again with --retry-given-up.\n\n"
         f"{EXIT_STATUS}\n\n"
         "\b\nExamples (a local world: `mf world serve --world world --port 8765`):\n"
         + examples
@@ -88,7 +89,14 @@ def _common_params() -> list[click.Parameter]:
             ["--retry-rejected"],
             is_flag=True,
             help="Also retry items an earlier run rejected (refused content, 404, ...); "
-            "rejections by cleaning or review stay.",
+            "rejections by cleaning or review stay, and so do items given up (--retry-given-up).",
+        ),
+        click.Option(
+            ["--retry-given-up"],
+            is_flag=True,
+            help="Also retry items given up after failing for a reason that looks permanent in "
+            "max_failed_runs runs (config, 3; reason gave_up:<reason>); each is tried once more, "
+            "a success clears its count.",
         ),
         click.Option(
             ["--recheck"],
@@ -119,7 +127,15 @@ def _help(cls: type[Source]) -> str:
     doc = inspect.cleandoc(cls.__doc__ or str(cls.name))
     forms = "\n".join(f"  {f.example:<40} {f.help}" for f in cls.target_forms)
     examples = "\n".join(f"  {e}" for e in cls.examples)
+    if cls.examples:  # every source: items given up after too many failed runs, tried again
+        examples += f"\n  {_retry_example(cls.examples[0])}"
     return f"{doc}\n\n\b\nTARGETS, one or more of:\n{forms}\n\n\b\nExamples:\n{examples}"
+
+
+def _retry_example(example: str) -> str:
+    """``example`` (a source's first) retrying the items given up, without its --dry-run/--json."""
+    words = [w for w in example.split() if w not in ("--dry-run", "--json")]
+    return " ".join([*words, "--retry-given-up"])
 
 
 def _command(cls: type[Source]) -> click.Command:
@@ -153,6 +169,7 @@ def _run(
     executor: str | None,
     ray_address: str | None,
     retry_rejected: bool,
+    retry_given_up: bool,
     recheck: bool,
     progress: bool | None,
     verbose: int,
@@ -191,6 +208,7 @@ def _run(
         limit=limit,
         dry_run=dry_run,
         retry_rejected=retry_rejected,
+        retry_given_up=retry_given_up,
         show_progress=progress,
         ray_address=ray_address,
         recheck=recheck,
@@ -212,7 +230,8 @@ def _run(
         return
     note = (
         f"{summary.failed} failed, {summary.rejected} rejected (listed above; a rerun retries "
-        "the failed ones, --retry-rejected the rejected ones)"
+        "the failed ones, --retry-rejected the rejected ones"
+        + (", --retry-given-up the given-up ones)" if summary.given_up else ")")
     )
     # rejected items count as failed for the exit status; with --json they are in "problems"
     exit_if_failed(summary.failed + summary.rejected, note=None if as_json else note)

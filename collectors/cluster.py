@@ -39,7 +39,7 @@ from collectors.guard import guarded_collect
 from collectors.hosts import HostPolicy
 from collectors.http import PoliteClient, RobotsRule, TokenBucket
 from collectors.registry import source_class
-from schemas.catalog import Catalog
+from schemas.catalog import ITEM_COLUMNS, Catalog
 from schemas.errors import CatalogError, MFError
 from schemas.items import MediaAsset, SourceItem
 
@@ -260,10 +260,7 @@ class CatalogView:
             return
         row, assets = ray.get(self.reader.item.remote(*key))
         if row is not None:
-            state = {
-                c: getattr(row, c)
-                for c in ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
-            }
+            state = {c: getattr(row, c) for c in ITEM_COLUMNS}
             self.scratch.upsert_items([row.item], **state)
         if assets:
             self.scratch.upsert_assets(assets)
@@ -348,6 +345,7 @@ class WorkerSpec:
     policy: HostPolicy
     reader: Any
     gates: Any
+    retry_given_up: bool = False
 
 
 @dataclass
@@ -392,7 +390,14 @@ def start_worker(spec: WorkerSpec) -> CollectWorker:
     ray.get(spec.gates.forget.remote(holder))
     client = PoliteClient(spec.cfg.http, policy=spec.policy, pool_size=8, gate=RayGate(spec.gates, holder))
     view = CatalogView(spec.reader)
-    ctx = CollectContext(spec.root, view, spec.cfg, client, retry_rejected=spec.retry_rejected)  # type: ignore[arg-type]
+    ctx = CollectContext(
+        spec.root,
+        view,  # type: ignore[arg-type]
+        spec.cfg,
+        client,
+        retry_rejected=spec.retry_rejected,
+        retry_given_up=spec.retry_given_up,
+    )
     return CollectWorker(source_class(spec.source)(ctx, **spec.options), view, client)
 
 
@@ -442,6 +447,7 @@ class CollectCluster:
             source.client.policy,
             self.reader,
             self.gates,
+            retry_given_up=ctx.retry_given_up,
         )
         return WorkerSetup(spec)
 

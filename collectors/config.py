@@ -328,6 +328,15 @@ class CollectConfig(_Model):
     workers: int = Field(
         4, ge=1, le=MAX_WORKERS, description="items collected at once (downloads in flight; --workers)"
     )
+    max_failed_runs: int = Field(
+        3,
+        ge=0,
+        description="runs in which an item may fail for a reason that looks permanent (a page without "
+        "product data, a file always cut short, a malformed saved post, ...) before reruns give it up: "
+        "it is rejected gave_up:<reason> and skipped until --retry-given-up; a success sets its count "
+        "back to 0; transient failures (429/5xx past the retries, timeouts, connection errors, a "
+        "blocked host, 401/403, a local fault) never count; 0: never give up",
+    )
     recheck_max_gone_share: float = Field(
         0.5,
         gt=0,

@@ -30,6 +30,7 @@ from collectors.checks import FILE_VANISHED, ext_for, hash_unchanged, probe_unch
 from collectors.config import CollectConfig
 from schemas.atomic import LockBusy, file_lock, sha256_file
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
+from schemas.faults import REASONS as LOCAL_FAULT_REASONS
 from schemas.faults import local_faults
 from schemas.items import GONE_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.naming import check_safe_name
@@ -37,7 +38,7 @@ from schemas.paths import PathEscapeError, inside, resolve_under
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
-    from schemas.catalog import Catalog
+    from schemas.catalog import Catalog, ItemRow
 
 log = logging.getLogger("collectors")
 
@@ -88,6 +89,79 @@ def status_for(reason: str) -> Status:
     return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
 
 
+#: the reason of an item given up, ``gave_up:<last reason>`` (status ``rejected``): it failed for
+#: a reason that looks permanent in ``max_failed_runs`` runs since its last success; reruns skip it until
+#: ``--retry-given-up``
+GAVE_UP_PREFIX = "gave_up:"
+#: what the summary and the problem lines say about given-up items
+RETRY_GIVEN_UP = "--retry-given-up tries them again"
+
+#: Failure reasons that say nothing about the item itself: the site busy, down or refusing this
+#: client, the connection, the run stopped or another run holding the item, a login missing, a
+#: file changed under the run. They never count toward giving an item up (nor reset the count);
+#: so do not the local faults (:data:`schemas.faults.REASONS`), ``*_exhausted`` (429/5xx past the
+#: retries), ``robots_txt_*`` (robots.txt unreachable) and ``internal_error:*`` (a bug here).
+TRANSIENT_REASONS = frozenset(
+    {
+        "timeout",
+        "connection_error",
+        "host_blocked",
+        "http_401",
+        "http_403",
+        "http_429",
+        "interrupted",
+        "stopped",
+        BUSY,
+        "worker_lost",
+        "catalog_damaged",
+        "login_required",
+        "instaloader_error",
+        "resume_mismatch",
+        "part_changed",
+        FILE_VANISHED,
+        "fetch_failed",
+    }
+)
+
+
+def is_transient(reason: str | None) -> bool:
+    """Whether a failure for ``reason`` is passing trouble (:data:`TRANSIENT_REASONS`), not
+    counted toward giving the item up."""
+    r = reason or "fetch_failed"
+    return (
+        r in TRANSIENT_REASONS
+        or r in LOCAL_FAULT_REASONS
+        or r.endswith("_exhausted")
+        or r.startswith(("robots_txt_", "internal_error:"))
+    )
+
+
+def given_up(status: str | None, reason: str | None) -> bool:
+    """Whether an item's state says a collector gave it up (``rejected gave_up:<reason>``)."""
+    return status == Status.REJECTED and (reason or "").startswith(GAVE_UP_PREFIX)
+
+
+def failure_state(reason: str, attempts: int, limit: int) -> dict[str, Any]:
+    """The state to record for an item that failed for ``reason``, ``attempts`` its count of
+    failed runs before: a final reason -> ``rejected`` and a transient one (:func:`is_transient`)
+    -> ``failed``, the count as it was; any other -> ``failed`` and counted, ``rejected
+    gave_up:<reason>`` once the count reaches ``limit`` (0: never)."""
+    status = status_for(reason)
+    if status == Status.REJECTED or is_transient(reason):
+        return {"status": status, "reason": reason}
+    attempts += 1
+    if limit and attempts >= limit:
+        return {"status": Status.REJECTED, "reason": GAVE_UP_PREFIX + reason, "attempts": attempts}
+    return {"status": Status.FAILED, "reason": reason, "attempts": attempts}
+
+
+def gave_up_note(state: dict[str, Any]) -> str | None:
+    """What a problem line adds for an item :func:`failure_state` gave up (None otherwise)."""
+    if not given_up(state["status"], state["reason"]):
+        return None
+    return f"failed like this in {state['attempts']} runs: given up ({RETRY_GIVEN_UP})"
+
+
 @dataclass
 class Candidate:
     """Something discovered at a source, not yet fetched."""
@@ -96,6 +170,7 @@ class Candidate:
     url: str | None = None
     key: str | None = None  # host it mostly talks to (per-host executor limit)
     payload: Any = None  # source specific (info dict, post, shop reference, ...)
+    origin: str | None = None  # the local file it was read from (a saved structure), for messages
 
 
 @dataclass
@@ -138,6 +213,11 @@ class Outcome:
     kind: str | None = None  # which of the item's files that is (``page`` for the item's page)
     message: str | None = None  # what happened there, and what to do when there is a hint
 
+    @property
+    def given_up(self) -> bool:
+        """Whether the item was given up, by this run (``rejected``) or an earlier one (``skipped``)."""
+        return (self.reason or "").startswith(GAVE_UP_PREFIX)
+
 
 @dataclass
 class Summary:
@@ -154,7 +234,10 @@ class Summary:
     ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
     local fault); nothing of them was written, and a rerun collects them. An item another run
     was collecting is ``skipped`` and listed in ``problems`` too (reason ``busy_elsewhere``,
-    naming that run); it does not change the exit status.
+    naming that run); it does not change the exit status. ``given_up``: items not collected
+    because they failed for a reason that looks permanent in ``max_failed_runs`` runs: given up
+    by this run (``rejected gave_up:<reason>``, in ``problems``) or skipped as given up before
+    (counted in ``skipped`` too); ``--retry-given-up`` tries them again.
     """
 
     source: str
@@ -163,6 +246,7 @@ class Summary:
     rejected: int = 0
     skipped: int = 0
     cancelled: int = 0
+    given_up: int = 0
     files: int = 0
     bytes: int = 0
     requests: int = 0
@@ -178,6 +262,7 @@ class Summary:
 
     def add(self, out: Outcome) -> None:
         setattr(self, out.status, getattr(self, out.status) + 1)
+        self.given_up += out.given_up
         self.files += out.files
         self.bytes += out.bytes
         if out.status in ("failed", "rejected") or out.reason == BUSY:
@@ -207,6 +292,11 @@ class Summary:
             text += "\n  " + problem_line(p)
         if len(self.problems) > max_listed:
             text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
+        if self.given_up:
+            text += (
+                f"\n{self.given_up} given up (failed for a reason that looks permanent in max_failed_runs "
+                f"runs; reruns skip them): {RETRY_GIVEN_UP}"
+            )
         if self.dry_run:
             text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
                 f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items
@@ -290,12 +380,14 @@ class CollectContext:
         client: PoliteClient,
         *,
         retry_rejected: bool = False,
+        retry_given_up: bool = False,
     ) -> None:
         self.root = Path(os.path.normpath(root))  # the form inside() answers in (relative_to works)
         self.catalog = LockedCatalog(catalog)
         self.cfg = cfg
         self.client = client
         self.retry_rejected = retry_rejected
+        self.retry_given_up = retry_given_up
         #: the local fault (or catalog damage) that stops this run; the first one wins
         self.fault: MFError | None = None
         self._fault_lock = threading.Lock()
@@ -388,10 +480,13 @@ class CollectContext:
         """Skip it, no request: collected (files present, hashes match), finally rejected, or moved
         on by cleaning (accepted, duplicate, needs review, rejected: its status is kept).
         ``retry_rejected`` collects again the items a collector rejected (:func:`collector_rejected`);
-        a rejection by cleaning or review stays."""
+        a rejection by cleaning or review stays. An item given up (:func:`given_up`) is skipped
+        unless ``retry_given_up``."""
         row = self.catalog.get_item(str(source), source_id)
         if row is None:
             return False
+        if given_up(row.status, row.reason):
+            return not self.retry_given_up
         if row.status == Status.REJECTED and not self.retry_rejected:
             return True
         if collector_rejected(row.status, row.reason):
@@ -402,6 +497,13 @@ class CollectContext:
         if row.status == Status.DOWNLOADED and any(a.status == Status.FAILED for a in assets):
             return False  # an optional asset failed for a passing reason: try it again
         return all(self.file_ok(a) for a in assets if a.path and a.sha256)
+
+    def skipped(self, source: SourceName, source_id: str) -> Outcome:
+        """The outcome of an item skipped as done; its reason ``gave_up:...`` when it was given up
+        (the summary counts those apart)."""
+        row = self.catalog.get_item(str(source), source_id)
+        reason = row.reason if row is not None and given_up(row.status, row.reason) else None
+        return Outcome(source_id, "skipped", reason)
 
     def known_asset(self, source: SourceName, source_id: str, kind: AssetKind, url: str) -> MediaAsset | None:
         """The downloaded, intact asset of this kind recorded under ``url`` (its key), if any."""
@@ -606,12 +708,11 @@ class CollectContext:
         if any(a.reason == "interrupted" for a in assets):
             return Outcome(item.source_id, "failed", "interrupted")
         if not any(a.kind in required for a in assets) and required:
-            bad_reason = "no_media"
-            self.catalog.upsert_items([item], status=status_for(bad_reason), reason=bad_reason)
+            state = self.record_failure(item, "no_media")
             return Outcome(
                 item.source_id,
-                str(status_for(bad_reason)),
-                bad_reason,
+                str(state["status"]),
+                state["reason"],
                 url=item.url,
                 kind="page",
                 message=f"no {' or '.join(sorted(map(str, required)))} found for it",
@@ -620,29 +721,53 @@ class CollectContext:
             # a transient failure wins over a final one, so a rerun retries the item
             transient = [a for a in bad if a.status == Status.FAILED]
             first = (transient or bad)[0]
-            status = status_for(first.reason or "fetch_failed") if not transient else Status.FAILED
-            reason = first.reason or "fetch_failed"
-            self.catalog.upsert_items([item], status=status, reason=reason)
+            state = self.record_failure(item, first.reason or "fetch_failed")
             url, message = why.get((str(first.kind), first.url or ""), (first.url, None))
             return Outcome(
                 item.source_id,
-                str(status),
-                first.reason,
+                str(state["status"]),
+                state["reason"] if first.reason else None,
                 url=url,
                 kind=str(first.kind),
-                message=message,
+                message=_joined(message, gave_up_note(state)),
                 **written,
             )
-        self.catalog.upsert_items([item], status=Status.DOWNLOADED, reason=None)
+        self.catalog.upsert_items([item], status=Status.DOWNLOADED, reason=None, attempts=0)
         return Outcome(item.source_id, "ok", None, **written)
+
+    def failure_state(self, row: ItemRow | None, reason: str) -> dict[str, Any]:
+        """:func:`failure_state` of an item (``row``: as the catalog has it, None when new) under
+        this run's ``max_failed_runs``."""
+        return failure_state(reason, row.attempts if row is not None else 0, self.cfg.max_failed_runs)
+
+    def record_failure(self, item: SourceItem, reason: str) -> dict[str, Any]:
+        """Record ``item`` failed or rejected for ``reason``, this failed run counted toward giving
+        it up (:func:`failure_state`); returns the state written."""
+        state = self.failure_state(self.catalog.get_item(str(item.source), item.source_id), reason)
+        self.catalog.upsert_items([item], **state)
+        if given_up(state["status"], state["reason"]):
+            log.warning(
+                "%s %s: failed %s in %d runs: given up (--retry-given-up tries it again)",
+                item.source,
+                item.source_id,
+                reason,
+                state["attempts"],
+            )
+        return state
 
     def reject_item(self, item: SourceItem, reason: str, exc: FetchError | None = None) -> Outcome:
         """Record the item failed or rejected for ``reason`` (``exc``: what its page answered)."""
-        status = status_for(reason)
-        self.catalog.upsert_items([item], status=status, reason=reason)
+        state = self.record_failure(item, reason)
         message = None if exc is None else exc.message + (f" ({exc.hint})" if exc.hint else "")
         url = exc.where if exc is not None and exc.where else item.url
-        return Outcome(item.source_id, str(status), reason, url=url, kind="page", message=message)
+        return Outcome(
+            item.source_id,
+            str(state["status"]),
+            state["reason"],
+            url=url,
+            kind="page",
+            message=_joined(message, gave_up_note(state)),
+        )
 
     def reject_unsafe(self, source: SourceName, raw_id: str | None, url: str | None) -> Outcome:
         """Record an id that cannot be a file name under a stable stand-in id, rejected ``unsafe_id``."""
@@ -657,6 +782,12 @@ class CollectContext:
         # the problem line names the id and where it came from (it named only the stand-in)
         message = f"id {raw_id!r} is no plain file name (a path, a control character, too long): refused"
         return Outcome(item.source_id, "rejected", "unsafe_id", url=url, message=message)
+
+
+def _joined(*parts: str | None) -> str | None:
+    """The parts that are there, joined by ``; `` (None when none is)."""
+    there = [p for p in parts if p]
+    return "; ".join(there) or None
 
 
 def safe_id(raw: str | None) -> str | None:

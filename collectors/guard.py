@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from collectors.base import Source
-from collectors.core import Candidate, Outcome, safe_id, status_for
+from collectors.core import Candidate, Outcome, gave_up_note, safe_id, status_for
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import as_local_fault, local_reason
 
@@ -25,10 +25,12 @@ def guarded_collect(source: Source, cand: Candidate) -> Outcome:
     except LocalFault as exc:
         return _local_fault(source, sid, exc)
     except FetchError as exc:
-        catalog = source.ctx.catalog
-        if sid != "?" and catalog.get_item(str(source.name), sid) is not None:
-            catalog.set_item_state(str(source.name), sid, status=status_for(exc.reason), reason=exc.reason)
-        return Outcome(sid, str(status_for(exc.reason)), exc.reason)
+        row = source.ctx.catalog.get_item(str(source.name), sid) if sid != "?" else None
+        if row is None:
+            return Outcome(sid, str(status_for(exc.reason)), exc.reason)
+        state = source.ctx.failure_state(row, exc.reason)
+        source.ctx.catalog.set_item_state(str(source.name), sid, **state)
+        return Outcome(sid, str(state["status"]), state["reason"], message=gave_up_note(state))
     except MFError as exc:
         log.warning("%s %s: %s", source.name, cand.raw_id, exc)
         return Outcome(sid, "failed", type(exc).__name__)

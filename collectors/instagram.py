@@ -390,6 +390,7 @@ class Instagram(Source):
             url=f"https://www.instagram.com/p/{raw}/" if isinstance(raw, str) else None,
             key=host_of(str(media)) or None,
             payload=instaloader.Post(self.loader.context, node),
+            origin=str(path),
         )
 
     def _posts(self, kind: str, name: str) -> Iterator[Candidate]:
@@ -444,9 +445,8 @@ class Instagram(Source):
             raise FetchError(
                 f"instaloader: {type(exc).__name__}", where=sid, reason=_ig_reason(exc)
             ) from None
-        except (KeyError, TypeError) as exc:
-            log.info("instagram %s: malformed structure (%s)", sid, exc)
-            raise FetchError("malformed structure", where=sid, reason="malformed_structure") from None
+        except (KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise malformed(sid, cand, exc) from None
         has_video = any(s.kind == AssetKind.VIDEO for s in slots)
         item = self._item(sid, post, cand.url, has_video=has_video)
         item.metadata["media_urls"] = {s.key: s.url for s in slots}
@@ -522,6 +522,56 @@ def _media(post: Any) -> list[tuple[str, str | None, bool]]:
     if node.get("is_video") or typename == "GraphVideo":
         return [(node.get("video_url") or post.video_url, node.get("id"), True)]
     return [(node.get("display_url") or post.url, node.get("id"), False)]
+
+
+def malformed(sid: str, cand: Candidate, exc: Exception) -> FetchError:
+    """The ``malformed_structure`` error of a post whose media could not be read: it names the
+    saved file it came from (``cand.origin``; else the post) and the field at fault."""
+    node = getattr(cand.payload, "_node", None)
+    field = bad_field(node) or (f"{exc.args[0]!r}" if isinstance(exc, KeyError) and exc.args else None)
+    what = f"field {field} missing or invalid" if field else f"unreadable ({type(exc).__name__}: {exc})"
+    if cand.origin:
+        return FetchError(
+            f"saved structure {cand.origin}: {what}",
+            where=cand.origin,
+            reason="malformed_structure",
+            hint="save the post again with instaloader's save_structure_to_file",
+        )
+    return FetchError(f"post {sid}: {what}", where=cand.url or sid, reason="malformed_structure")
+
+
+def _expect(node: Any, path: str, kind: type | tuple[type, ...]) -> str | None:
+    """``path`` (dotted, ``[n]`` for list items) when its value in ``node`` is not a ``kind``."""
+    value = node
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, dict) else None
+    return None if isinstance(value, kind) else path
+
+
+def bad_field(node: Any) -> str | None:
+    """The first field of a saved post node that :func:`post_slots` needs and does not find
+    (missing or of the wrong type), dotted (``edge_sidecar_to_children.edges[1].node.is_video``);
+    None when all are there."""
+    if not isinstance(node, dict):
+        return "node"
+    if node.get("__typename") != "GraphSidecar":
+        video = node.get("is_video") or node.get("__typename") == "GraphVideo"
+        return _expect(node, "video_url" if video else "display_url", str)
+    edges = "edge_sidecar_to_children.edges"
+    problem = _expect(node, edges, list)
+    if problem:
+        return problem
+    for n, _ in enumerate(node["edge_sidecar_to_children"]["edges"]):
+        child = f"{edges}[{n}].node"
+        for path, kind in ((child, dict), (f"{child}.is_video", bool), (f"{child}.display_url", str)):
+            problem = _expect(node, path, kind)
+            if problem:
+                return problem
+    return None
 
 
 def post_slots(shortcode: str, post: Any) -> list[Slot]:

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, LocalConfig
-from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, safe_id
+from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, given_up, safe_id
 from collectors.hosts import HostPolicy
 from collectors.listfiles import is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, parse_shop_ref
@@ -394,6 +394,8 @@ class LocalFiles(Source):
             return True
         if collector_rejected(row.status, row.reason):
             todo = "--retry-rejected collects it again"
+        elif given_up(row.status, row.reason):
+            todo = "--retry-given-up collects it again"
         elif row.status in PAST_COLLECTION:
             todo = (
                 f"cleaning has used the files collected ({row.status}): to replace them, reject the "

@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import Candidate, DiscoveryProblem, Outcome, Summary, safe_id
+from collectors.core import RETRY_GIVEN_UP, Candidate, DiscoveryProblem, Outcome, Summary, given_up, safe_id
 from collectors.guard import guarded_collect
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
@@ -53,7 +53,8 @@ class DryRunSummary(Summary):
     """What ``--dry-run`` found, with nothing fetched or written: ``items`` a run would collect,
     ``would_skip`` those it would skip before any request (collected already, moved on by
     cleaning, or rejected for good), each with its catalog ``status`` and ``reason``;
-    ``skipped`` counts them. ``problems``: pages discovery could not read."""
+    ``skipped`` counts them (``given_up``: those of them given up). ``problems``: pages
+    discovery could not read."""
 
     would_skip: list[dict[str, Any]] = field(default_factory=list)
 
@@ -63,6 +64,8 @@ class DryRunSummary(Summary):
             "(collected or rejected for good)"
         )
         text += "".join(f"\n  {i['source_id']}  {i.get('url') or ''}" for i in self.items)
+        if self.given_up:
+            text += f"\n{self.given_up} of them given up after failing in too many runs: {RETRY_GIVEN_UP}"
         if self.would_skip:
             text += "\nwould skip:" + "".join(
                 f"\n  {i['source_id']}  {i['status']}" + (f" ({i['reason']})" if i.get("reason") else "")
@@ -273,6 +276,7 @@ def _dry_run(
                 {"source_id": sid, "url": cand.url, "status": str(row.status), "reason": row.reason}
             )
             summary.skipped += 1
+            summary.given_up += given_up(row.status, row.reason)
         else:
             summary.items.append({"source_id": sid or f"unsafe:{cand.raw_id!r}", "url": cand.url})
     summary.requests = ctx.client.stats["requests"]

@@ -44,6 +44,7 @@ from collectors.core import (
     Candidate,
     CollectContext,
     collector_rejected,
+    given_up,
     hashtags_in,
     safe_id,
     status_for,
@@ -692,6 +693,8 @@ class YtdlSource(Source):
             return True
         if collector_rejected(row.status, row.reason):
             todo = "--retry-rejected collects it again with it"
+        elif given_up(row.status, row.reason):
+            todo = "--retry-given-up collects it again with it"
         elif row.status in PAST_COLLECTION:
             todo = f"cleaning has used the recorded one ({row.status}): not paired anew"
         else:

@@ -6,7 +6,8 @@ collectors write it, cleaning and annotations update it, and no stage imports a 
 * One row per item, keyed by ``(source, source_id)``; one row per asset, keyed by
   ``(source, source_id, kind, url)``. Upserts are idempotent.
 * Status per row (see :class:`schemas.items.Status`) with reason, ``duplicate_of`` and
-  timestamps.
+  timestamps; per item, ``attempts``: the runs since its last success in which a collector failed
+  it for a reason that looks permanent (:func:`collectors.core.failure_state`).
 * Several writer processes at once: WAL journal, ``BEGIN IMMEDIATE`` for every write and a
   busy timeout, so writers queue instead of failing; a killed writer loses only its
   uncommitted transaction. A write waits at most ``timeout_s`` (:data:`LOCK_WAIT_S`, 3 minutes,
@@ -146,9 +147,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE review_decisions ADD COLUMN shop TEXT;
     """,
+    # 7: runs since its last success in which an item failed for a reason that looks permanent
+    # (collectors give it up after ``max_failed_runs``; a success sets it back to 0)
+    """
+    ALTER TABLE items ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
-ITEM_COLUMNS = ("status", "reason", "duplicate_of", "product_id", "partition", "df2_class", "split")
+ITEM_COLUMNS = (
+    "status",
+    "reason",
+    "duplicate_of",
+    "product_id",
+    "partition",
+    "df2_class",
+    "split",
+    "attempts",
+)
 ASSET_COLUMNS = (
     "path",
     "sha256",
@@ -180,6 +195,9 @@ class ItemRow:
     split: str | None
     created_at: str
     updated_at: str
+    #: runs since its last success in which the item failed for a reason that looks permanent
+    #: (see :func:`collectors.core.failure_state`)
+    attempts: int = 0
 
 
 class _Cursor:
@@ -792,6 +810,8 @@ def _item_row(r: sqlite3.Row, path: Path) -> ItemRow:
     try:
         if r["df2_class"] is not None and not isinstance(r["df2_class"], int):
             raise ValueError(f"df2_class {r['df2_class']!r} is not a class number")
+        if not isinstance(r["attempts"], int):
+            raise ValueError(f"attempts {r['attempts']!r} is not a count")
         return ItemRow(
             item=SourceItem.model_validate_json(r["data"]),
             status=Status(r["status"]),
@@ -803,6 +823,7 @@ def _item_row(r: sqlite3.Row, path: Path) -> ItemRow:
             split=r["split"],
             created_at=r["created_at"],
             updated_at=r["updated_at"],
+            attempts=r["attempts"],
         )
     except (ValidationError, ValueError, TypeError) as exc:
         raise CatalogError(

@@ -194,7 +194,11 @@ def test_workers_get_the_source_file_options_as_absolute_paths(ray_session, tmp_
     Catalog(tmp_path / "catalog.sqlite").close()
     cfg = CollectConfig()
     ctx = SimpleNamespace(
-        catalog=SimpleNamespace(path="catalog.sqlite"), cfg=cfg, root="out", retry_rejected=False
+        catalog=SimpleNamespace(path="catalog.sqlite"),
+        cfg=cfg,
+        root="out",
+        retry_rejected=False,
+        retry_given_up=False,
     )
     cluster = CollectCluster(cfg.http)
     try:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from annotations.cli import tracklets
 from annotations.review.queue import build_queue
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
-from schemas.catalog import Catalog
+from schemas.catalog import MIGRATIONS, Catalog
 from schemas.items import AssetKind, Crop, MediaAsset, SourceItem, Status, VideoProbe
 from schemas.official import read_official, write_official
 from schemas.review import review_states
@@ -441,7 +441,10 @@ def test_the_command_line_review_upgrades_a_catalog_of_the_last_schema(review_se
     from tests.mf_cli import run_tracklets
 
     db = sqlite3.connect(review_setup.catalog)
-    db.executescript("ALTER TABLE review_decisions DROP COLUMN shop; PRAGMA user_version = 5;")
+    db.executescript(
+        "ALTER TABLE review_decisions DROP COLUMN shop; ALTER TABLE items DROP COLUMN attempts;"
+        " PRAGMA user_version = 5;"
+    )
     db.close()
     args = [
         "review",
@@ -455,7 +458,7 @@ def test_the_command_line_review_upgrades_a_catalog_of_the_last_schema(review_se
     assert code == 0, err
     db = sqlite3.connect(review_setup.catalog)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
         assert "shop" in [r[1] for r in db.execute("PRAGMA table_info(review_decisions)")]
     finally:
         db.close()

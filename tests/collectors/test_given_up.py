@@ -1,0 +1,266 @@
+"""Items that fail for a reason that looks permanent are given up after ``max_failed_runs`` runs:
+the count is kept in the catalog across runs, transient failures never count, a success sets it
+back to 0, ``--retry-given-up`` tries them again, and a catalog written before the count opens."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from collectors.api import collect
+from collectors.config import load_collect_config
+from collectors.core import failure_state, is_transient
+from schemas.catalog import MIGRATIONS, Catalog
+from schemas.cli_support import run_main
+from tests.collectors.fakesite import FakeSite, loopback_http
+from tests.collectors.test_instagram import carousel, offline_cfg, structure
+from tests.collectors.test_netaporter import add_product
+
+PAGE = "/en-us/shop/product/1001"
+SHOP = "/images/products/1001/1001_fr_l.jpg"
+BOT_CHECK = b"<html><head><title>Just a moment...</title></head><body>captcha</body></html>"
+
+
+def cfg_for(site: FakeSite, **update):
+    return load_collect_config(base_url=site.base).model_copy(update={"http": loopback_http(), **update})
+
+
+def run(site: FakeSite, tmp_path, **kw):
+    out = tmp_path / "o"
+    return collect("netaporter", ["1001"], root=out, catalog=out / "c.sqlite", cfg=cfg_for(site), **kw)
+
+
+def item(tmp_path):
+    with Catalog(tmp_path / "o" / "c.sqlite") as cat:
+        return cat.get_item("netaporter", "1001")
+
+
+def test_a_page_that_never_has_product_data_is_tried_n_times_over_n_plus_1_runs(tmp_path):
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        site.routes[PAGE].body = BOT_CHECK
+        runs = [run(site, tmp_path) for _ in range(4)]
+        assert site.hits[PAGE] == 3  # the 4th run asks nothing
+    assert [(s.failed, s.rejected, s.skipped, s.given_up) for s in runs] == [
+        (1, 0, 0, 0),
+        (1, 0, 0, 0),
+        (0, 1, 0, 1),
+        (0, 0, 1, 1),
+    ]
+    (problem,) = runs[2].problems
+    assert problem["reason"] == "gave_up:no_product_data"
+    assert "in 3 runs: given up (--retry-given-up tries them again)" in problem["message"]
+    assert "1 given up" in runs[3].human() and "--retry-given-up" in runs[3].human()
+    row = item(tmp_path)
+    assert (row.status, row.reason, row.attempts) == ("rejected", "gave_up:no_product_data", 3)
+
+
+def test_a_file_always_cut_short_is_given_up(tmp_path):
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        site.routes[SHOP].truncate_first, site.routes[SHOP].ranges = 99, False
+        runs = [run(site, tmp_path) for _ in range(4)]
+        hits = site.hits[SHOP]
+    assert [s.reasons for s in runs[:3]] == [
+        {"truncated_body": 1},
+        {"truncated_body": 1},
+        {"gave_up:truncated_body": 1},
+    ]
+    assert runs[3].skipped == 1 and hits == 3 * 2  # two tries a run (one retry), none in the 4th
+
+
+def test_a_transient_failure_is_never_given_up_nor_counted(tmp_path):
+    """One failure without product data (counted), then four runs of a site answering 503 (not
+    counted), then one more without product data: 2 counted, still retried."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        real = site.routes[PAGE].body
+        site.routes[PAGE].body = BOT_CHECK
+        assert run(site, tmp_path).reasons == {"no_product_data": 1}
+        site.routes[PAGE].fail_first = 10**6
+        busy = [run(site, tmp_path) for _ in range(4)]
+        assert all(s.reasons == {"http_503_exhausted": 1} and not s.given_up for s in busy)
+        assert item(tmp_path).attempts == 1
+        site.routes[PAGE].fail_first = 0
+        assert run(site, tmp_path).reasons == {"no_product_data": 1}
+        row = item(tmp_path)
+        assert (row.status, row.attempts) == ("failed", 2)
+        site.routes[PAGE].body = real
+        assert run(site, tmp_path).ok == 1
+
+
+def test_a_success_sets_the_count_back_to_0(tmp_path):
+    """Two failed runs, a success, the files lost, two more failed runs: not given up (the count
+    started again from 0), and still asked for."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        real = site.routes[PAGE].body
+        site.routes[PAGE].body = BOT_CHECK
+        for _ in range(2):
+            run(site, tmp_path)
+        assert item(tmp_path).attempts == 2
+        site.routes[PAGE].body = real
+        assert run(site, tmp_path).ok == 1
+        assert item(tmp_path).attempts == 0
+        for f in (tmp_path / "o" / "netaporter" / "1001").iterdir():
+            f.unlink()  # a rerun collects it again
+        site.routes[PAGE].body = BOT_CHECK
+        again = [run(site, tmp_path) for _ in range(2)]
+        assert site.hits[PAGE] == 5
+    assert [s.reasons for s in again] == [{"no_product_data": 1}] * 2
+    row = item(tmp_path)
+    assert (row.status, row.attempts) == ("failed", 2)
+
+
+def test_retry_given_up_tries_them_once_more_and_a_success_clears_them(tmp_path, capsys):
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        real = site.routes[PAGE].body
+        site.routes[PAGE].body = BOT_CHECK
+        for _ in range(3):
+            run(site, tmp_path)
+        assert run(site, tmp_path, retry_rejected=True).skipped == 1  # not a rejection of its own
+        assert site.hits[PAGE] == 3
+        again = run(site, tmp_path, retry_given_up=True)  # still failing: given up again at once
+        assert (again.rejected, again.given_up, site.hits[PAGE]) == (1, 1, 4)
+        assert item(tmp_path).attempts == 4
+        dry = run(site, tmp_path, dry_run=True)
+        assert (dry.skipped, dry.given_up) == (1, 1) and "1 of them given up" in dry.human()
+        site.routes[PAGE].body = real
+        out = tmp_path / "o"
+        args = ["netaporter", "1001", "--root", str(out), "--catalog", str(out / "c.sqlite")]
+        args += ["--base-url", site.base, "--json"]
+        code, js = _cli(args, capsys)
+        assert code == 0 and js["given_up"] == 1 and js["skipped"] == 1 and site.hits[PAGE] == 4
+        code, js = _cli([*args, "--retry-given-up"], capsys)
+        assert code == 0 and (js["ok"], js["given_up"]) == (1, 0) and site.hits[PAGE] == 5
+    row = item(tmp_path)
+    assert (row.status, row.reason, row.attempts) == ("downloaded", None, 0)
+
+
+def _cli(args: list[str], capsys) -> tuple[int, dict]:
+    """``mf-collect ARGS --json`` in-process: its exit status and JSON summary."""
+    code, out, _ = _main(args, capsys)
+    return code, json.loads(out)
+
+
+def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    from collectors.cli import collect as group
+
+    capsys.readouterr()
+    try:
+        run_main(group, args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_the_flag_has_help_with_an_example_and_recheck_refuses_it(tmp_path, capsys):
+    code, out, _ = _main(["netaporter", "--help"], capsys)
+    assert code == 0 and "--retry-given-up" in out
+    example = [line for line in out.splitlines() if line.strip().startswith("mf-collect")][-1]
+    assert example.strip().endswith("--retry-given-up")
+    (tmp_path / "c.sqlite").touch()
+    args = ["netaporter", "--recheck", "--retry-given-up", "--root", str(tmp_path), "--json"]
+    code, out, err = _main(args, capsys)
+    assert code == 2 and out == "" and "takes no --retry-given-up" in err
+
+
+def test_max_failed_runs_0_never_gives_up_and_still_counts(tmp_path):
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        site.routes[PAGE].body = BOT_CHECK
+        out = tmp_path / "o"
+        cfg = cfg_for(site, max_failed_runs=0)
+        for _ in range(4):
+            s = collect("netaporter", ["1001"], root=out, catalog=out / "c.sqlite", cfg=cfg)
+            assert s.reasons == {"no_product_data": 1}
+        assert site.hits[PAGE] == 4
+    row = item(tmp_path)
+    assert (row.status, row.attempts) == ("failed", 4)
+
+
+def test_an_old_catalog_opens_and_its_items_start_counting(tmp_path):
+    """A catalog of schema 6 (before the count) with a failed item: opened, upgraded, its item
+    at 0, and a failing rerun counts from there."""
+    path = tmp_path / "o" / "c.sqlite"
+    path.parent.mkdir()
+    raw = sqlite3.connect(path)
+    for sql in MIGRATIONS[:6]:
+        raw.executescript(sql)
+    data = json.dumps({"source": "netaporter", "source_id": "1001"})
+    raw.execute(
+        "INSERT INTO items (source, source_id, status, reason, data, created_at, updated_at) "
+        "VALUES ('netaporter', '1001', 'failed', 'no_product_data', ?, 'a', 'a')",
+        (data,),
+    )
+    raw.execute("PRAGMA user_version = 6")
+    raw.commit()
+    raw.close()
+    with Catalog(path) as cat:
+        assert cat.upgraded_from == 6 and cat.schema_version == len(MIGRATIONS)
+        row = cat.get_item("netaporter", "1001")
+        assert (row.status, row.attempts) == ("failed", 0)
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        site.routes[PAGE].body = BOT_CHECK
+        assert run(site, tmp_path).reasons == {"no_product_data": 1}
+    assert item(tmp_path).attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "counted"),
+    [
+        ("no_product_data", True),
+        ("truncated_body", True),
+        ("malformed_structure", True),
+        ("post_not_found", True),
+        ("http_429_exhausted", False),
+        ("http_503_exhausted", False),
+        ("connection_error", False),
+        ("timeout", False),
+        ("host_blocked", False),
+        ("http_403", False),
+        ("disk_full", False),
+        ("robots_txt_timeout", False),
+        ("internal_error:KeyError", False),
+    ],
+)
+def test_which_reasons_count_toward_giving_up(reason, counted):
+    assert is_transient(reason) is not counted
+    state = failure_state(reason, 2, 3)
+    if counted:
+        assert state == {"status": "rejected", "reason": f"gave_up:{reason}", "attempts": 3}
+    else:
+        assert state == {"status": "failed", "reason": reason}  # the count left as it was
+
+
+def test_a_final_reason_is_rejected_as_before_without_counting():
+    assert failure_state("http_404", 5, 3) == {"status": "rejected", "reason": "http_404"}
+
+
+# -- Instagram: a malformed saved structure names its file and field ----------------------
+
+
+def test_a_malformed_saved_structure_names_its_file_and_field(tmp_path):
+    with FakeSite() as site:
+        node = carousel("CxBad01", site.url("/ig/v.mp4"), [site.url("/ig/a.jpg"), site.url("/ig/b.jpg")])
+        del node["edge_sidecar_to_children"]["edges"][1]["node"]["is_video"]
+        saved = tmp_path / "CxBad01.json"
+        saved.write_text(json.dumps(structure(node)))
+        out = tmp_path / "o"
+        cfg = offline_cfg().model_copy(update={"max_failed_runs": 2})
+        runs = [collect("instagram", [str(saved)], root=out, cfg=cfg) for _ in range(3)]
+        assert sum(site.hits.values()) == 0
+    (problem,) = runs[0].problems
+    field = "edge_sidecar_to_children.edges[1].node.is_video"
+    assert problem["reason"] == "malformed_structure" and problem["url"] == str(saved)
+    assert problem["message"] == f"saved structure {saved}: field {field} missing or invalid (save the " + (
+        "post again with instaloader's save_structure_to_file)"
+    )
+    assert runs[1].problems[0]["reason"] == "gave_up:malformed_structure"
+    assert (runs[2].skipped, runs[2].given_up) == (1, 1)
