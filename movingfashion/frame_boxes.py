@@ -12,11 +12,30 @@ in increasing order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 __all__ = ["FrameBoxes", "FrameScores"]
+
+_PLAIN = frozenset({int, float})
+#: past this magnitude an int may round differently in numpy than in ``float()``: left to the
+#: general path
+_EXACT_IN_FLOAT = 2.0**53
+
+
+def _plain_floats(values: list[Any]) -> np.ndarray | None:
+    """``values`` (plain ints and floats, each exact as a float64) as a float64 array, or None
+    when one is anything else (a bool, a string, NaN, 1e300): the general path decides then."""
+    if not set(map(type, values)) <= _PLAIN:
+        return None
+    try:
+        out = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    with np.errstate(invalid="ignore"):
+        return out if (np.abs(out) < _EXACT_IN_FLOAT).all() else None
 
 
 class _FrameTable(Mapping[int, Any]):
@@ -35,12 +54,39 @@ class _FrameTable(Mapping[int, Any]):
         """``table`` as this type (itself when it already is one; ``None`` reads as empty)."""
         if isinstance(table, cls):
             return table
+        if type(table) is dict and (fast := cls._of_plain(table)) is not None:
+            return fast
         items = sorted((int(f), v) for f, v in (table or {}).items())
         frames = np.fromiter((f for f, _ in items), dtype=np.int64, count=len(items))
         values = np.asarray([cls._row(v) for _, v in items], dtype=np.float64).reshape(len(items), cls._width)
+        return cls._frozen(frames, values)
+
+    @classmethod
+    def _frozen(cls, frames: np.ndarray, values: np.ndarray) -> Any:
         frames.setflags(write=False)
         values.setflags(write=False)
         return cls(frames, values)
+
+    @classmethod
+    def _of_plain(cls, table: dict[Any, Any]) -> Any:
+        """:meth:`of` in a few numpy passes for a dict of int frames to plain values (what a
+        split file gives); None for anything else, which :meth:`of` reads value by value."""
+        if not set(map(type, table)) <= {int}:
+            return None
+        values = cls._plain_rows(list(table.values()))
+        if values is None:
+            return None
+        try:
+            frames = np.fromiter(table, dtype=np.int64, count=len(table))
+        except OverflowError:
+            return None
+        order = np.argsort(frames, kind="stable")
+        return cls._frozen(frames[order], values[order])
+
+    @staticmethod
+    def _plain_rows(values: list[Any]) -> np.ndarray | None:
+        """``values`` as float64 rows ``[n, width]`` when all are plain, else None."""
+        raise NotImplementedError
 
     @classmethod
     def empty(cls) -> Any:
@@ -98,6 +144,13 @@ class FrameBoxes(_FrameTable):
     _width = 4
 
     @staticmethod
+    def _plain_rows(values: list[Any]) -> np.ndarray | None:
+        if values and (set(map(type, values)) != {list} or set(map(len, values)) != {4}):
+            return None
+        flat = _plain_floats(list(chain.from_iterable(values)))
+        return None if flat is None else flat.reshape(-1, 4)
+
+    @staticmethod
     def _row(value: Any) -> Sequence[float]:
         if len(value) != 4:
             raise ValueError(f"a box has 4 values [x1, y1, x2, y2], got {list(value)!r:.80}")
@@ -136,6 +189,11 @@ class FrameScores(_FrameTable):
 
     __slots__ = ()
     _width = 1
+
+    @staticmethod
+    def _plain_rows(values: list[Any]) -> np.ndarray | None:
+        flat = _plain_floats(values)
+        return None if flat is None else flat.reshape(-1, 1)
 
     @staticmethod
     def _row(value: Any) -> Sequence[float]:

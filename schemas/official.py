@@ -19,10 +19,12 @@ authors' evaluation code counts). Writers use the archive's layout (:func:`shop_
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
@@ -34,13 +36,16 @@ from pydantic import (
     PrivateAttr,
     StrictInt,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     WithJsonSchema,
+    WrapValidator,
     field_validator,
 )
 
 from schemas.atomic import atomic_write_json
 from schemas.errors import DataFormatError
-from schemas.geometry import Box
+from schemas.geometry import Box, plain_boxes_valid
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
 from schemas.text_input import load_json
@@ -144,6 +149,41 @@ def pick_test_video(videos: Sequence[VideoChoice]) -> int:
     )
 
 
+#: validation context key of :func:`parse_official` callers that hand over parsed JSON no one
+#: else holds: its box lists are kept, not copied
+_OWNED = "owned"
+
+
+def _plain_tracklet(trk: Any) -> bool:
+    """Whether one tracklet surely validates unchanged: a dict of str keys to boxes that pass
+    :func:`~schemas.geometry.plain_boxes_valid` (its frame keys are checked after, as always)."""
+    return type(trk) is dict and set(map(type, trk)) <= {str} and plain_boxes_valid(list(trk.values()))
+
+
+def _tracklets_at_once(
+    value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+) -> list[dict[str, list[int | float]]]:
+    """``tracklets`` checked a tracklet at a time in one numpy pass; when that cannot vouch for
+    one of them, box by box (:data:`~schemas.geometry.Box`), whose error names the bad box. Both
+    give new lists (equal values and types), unless the caller owns the input (:data:`_OWNED`)."""
+    if type(value) is not list or not all(map(_plain_tracklet, value)):
+        return handler(value)
+    if info.context and info.context.get(_OWNED):
+        return value
+    return [dict(zip(trk, map(list, trk.values()), strict=True)) for trk in value]
+
+
+def _canonical_frame_keys(trk: dict[str, Any]) -> bool:
+    """Whether every key of ``trk`` is surely canonical (:func:`is_frame_key`), in a few string
+    operations over all keys at once; False decides nothing."""
+    if not trk:
+        return True
+    joined = "".join(trk)
+    if not (joined.isascii() and joined.isdigit()) or "" in trk:
+        return False
+    return ("," + ",".join(trk)).count(",0") == ("0" in trk)  # "0" only: no leading zeros
+
+
 def is_frame_key(key: object) -> bool:
     """Whether ``key`` is a tracklet frame key in canonical form: a non-negative integer written
     without sign or leading zeros (``"7"``, not ``"07"`` or ``"+7"``), so one frame has one key."""
@@ -169,13 +209,15 @@ class OfficialEntry(BaseModel):
             }
         ),
     ]
-    tracklets: list[TrackletBoxes] = Field(default_factory=list)
+    tracklets: Annotated[list[TrackletBoxes], WrapValidator(_tracklets_at_once)] = Field(default_factory=list)
     _key_order: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("tracklets")
     @classmethod
     def _frame_keys(cls, v: list[dict[str, Box]]) -> list[dict[str, Box]]:
         for i, trk in enumerate(v):
+            if _canonical_frame_keys(trk):
+                continue
             for key in trk:
                 if not is_frame_key(key):
                     raise ValueError(
@@ -200,7 +242,8 @@ class OfficialEntry(BaseModel):
         """Frame index (int) -> box of the ground-truth tracklet of one video; {} if none."""
         if video_index >= len(self.tracklets):
             return {}
-        return {int(k): v for k, v in self.tracklets[video_index].items()}
+        trk = self.tracklets[video_index]
+        return dict(zip(map(int, trk), trk.values(), strict=True))
 
 
 OfficialSplit = dict[str, OfficialEntry]
@@ -244,6 +287,12 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     not canonical (absolute, ``..``, ``./``, backslash, NUL): nothing in a split file may name a
     file outside the dataset folder.
     """
+    return _parse(data, where, owned=False)
+
+
+def _parse(data: Any, where: str, *, owned: bool) -> OfficialSplit:
+    """:func:`parse_official`; ``owned``: ``data`` is the caller's alone (parsed from a file), so
+    the entries keep its box lists instead of copies."""
     if not isinstance(data, dict):
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
@@ -258,7 +307,7 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
                 f"product '{pid}': value must be an object, got {type(value).__name__}", where=where
             )
         try:
-            out[pid] = OfficialEntry.model_validate(value)
+            out[pid] = OfficialEntry.model_validate(value, context={_OWNED: owned})
             out[pid]._key_order = tuple(value)
             if (key := nonfinite_field(out[pid].model_extra or {})) is not None:
                 raise DataFormatError(
@@ -354,6 +403,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: parsing a split makes millions of lists, none of them
+    garbage, and the collector would walk them again and again (a third of the read's time)."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     """The parsed JSON of a split file; DataFormatError naming the file when it cannot be read,
     and when one object holds a key twice (a product id or a frame: JSON readers keep the last
@@ -386,8 +448,9 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     loader cannot use correctly. What it reads but the real archive never holds (``source`` 2, a
     zero-width box, a video listed twice, ...) is tolerated here and reported as a *finding* by
     :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``)."""
-    p, data = _load(path)
-    return parse_official(data, where=str(p))
+    with _gc_paused():
+        p, data = _load(path)
+        return _parse(data, str(p), owned=True)
 
 
 def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, list[tuple[str, str]]]:
@@ -396,16 +459,17 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
 
     A file that is not a JSON object keyed by product id still raises :class:`DataFormatError`.
     """
-    p, data = _load(path)
-    if not isinstance(data, dict):
-        parse_official(data, where=str(p))  # raises, naming the file
-    good: OfficialSplit = {}
-    bad: list[tuple[str, str]] = []
-    for pid, value in data.items():
-        try:
-            good.update(parse_official({pid: value}, where=str(p)))
-        except DataFormatError as exc:
-            bad.append((pid, str(exc)))
+    with _gc_paused():
+        p, data = _load(path)
+        if not isinstance(data, dict):
+            parse_official(data, where=str(p))  # raises, naming the file
+        good: OfficialSplit = {}
+        bad: list[tuple[str, str]] = []
+        for pid, value in data.items():
+            try:
+                good.update(_parse({pid: value}, str(p), owned=True))
+            except DataFormatError as exc:
+                bad.append((pid, str(exc)))
     return good, bad
 
 
