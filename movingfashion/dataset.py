@@ -136,7 +136,7 @@ from movingfashion.training_copy import (
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json
+from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json, split_listing
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.text_input import read_file_bytes
@@ -444,11 +444,11 @@ def _tracklet_shared(root: Path, split_path: Path, official: dict[str, Any]) -> 
         if not p.is_file() or p.resolve() == split_path.resolve():
             continue
         try:
-            rows = read_official_rows(p)[0]
+            rows = split_listing(p).products
         except (MFError, OSError, UnicodeDecodeError) as exc:
             log.warning("%s: not read for the videos it shares (%s)", p, str(exc).splitlines()[0])
             continue
-        listings += [(pid, e.video_paths) for pid, e in rows.items()]
+        listings += [(pid, videos) for pid, videos, _ in rows]
     return shared_videos(listings)
 
 

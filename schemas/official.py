@@ -24,6 +24,8 @@ import gc
 import json
 import math
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
@@ -43,7 +45,7 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.atomic import atomic_write_json
+from schemas.atomic import atomic_write_json, sample_digest
 from schemas.errors import DataFormatError
 from schemas.geometry import Box, plain_boxes_valid
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
@@ -443,14 +445,73 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
         return p, load_json(text, str(p))  # raises, saying why
 
 
+class SplitListing(NamedTuple):
+    """What a split file lists (:func:`split_listing`): small and immutable."""
+
+    #: ``(product id, video_paths, img_path)`` of each valid product, in the file's order
+    products: tuple[tuple[str, tuple[str, ...], str], ...]
+    #: ``(product id, error)`` of each invalid one (:func:`read_official_rows`' second part)
+    bad: tuple[tuple[str, str], ...]
+
+
+#: split listings kept per process (a few kB per thousand products), the oldest dropped first
+LISTINGS_KEPT = 16
+_listings: OrderedDict[tuple[Any, ...], SplitListing] = OrderedDict()
+_listings_lock = threading.Lock()
+
+
+def _file_identity(path: Path) -> tuple[Any, ...] | None:
+    """What tells a file's version apart: its real path, device, inode, size, modification and
+    change times (an atomic rewrite is a new inode) and its first and last 64 kB (a rewrite in
+    place within one tick of the file system's clock); None when it cannot be read."""
+    try:
+        st = path.stat()
+        digest = sample_digest(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, digest)
+
+
+def _listing_of(good: OfficialSplit, bad: list[tuple[str, str]]) -> SplitListing:
+    return SplitListing(tuple((pid, tuple(e.video_paths), e.img_path) for pid, e in good.items()), tuple(bad))
+
+
+def _remember(identity: tuple[Any, ...] | None, good: OfficialSplit, bad: list[tuple[str, str]]) -> None:
+    """Keep the listing of a split just read, under the identity it was stat'ed with before."""
+    if identity is None:
+        return
+    listing = _listing_of(good, bad)
+    with _listings_lock:
+        _listings[identity] = listing
+        while len(_listings) > LISTINGS_KEPT:
+            _listings.popitem(last=False)
+
+
+def split_listing(path: str | os.PathLike[str]) -> SplitListing:
+    """The products a split file lists (:func:`read_official_rows`' valid rows: ids, video and
+    shop image paths; and the invalid rows' errors), read once per process while the file stays
+    the same (size, times, inode): what the dataset and the feature bank ask of the other split,
+    or again of one already read, without parsing its boxes again. Raises like
+    :func:`read_official_rows`."""
+    identity = _file_identity(Path(path))
+    with _listings_lock:
+        if identity in _listings:
+            _listings.move_to_end(identity)
+            return _listings[identity]
+    return _listing_of(*read_official_rows(path))
+
+
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     """Read and validate an official split file: a :class:`DataFormatError` (an *error*) for what a
     loader cannot use correctly. What it reads but the real archive never holds (``source`` 2, a
     zero-width box, a video listed twice, ...) is tolerated here and reported as a *finding* by
     :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``)."""
+    identity = _file_identity(Path(path))
     with _gc_paused():
         p, data = _load(path)
-        return _parse(data, str(p), owned=True)
+        split = _parse(data, str(p), owned=True)
+    _remember(identity, split, [])
+    return split
 
 
 def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, list[tuple[str, str]]]:
@@ -459,6 +520,7 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
 
     A file that is not a JSON object keyed by product id still raises :class:`DataFormatError`.
     """
+    identity = _file_identity(Path(path))
     with _gc_paused():
         p, data = _load(path)
         if not isinstance(data, dict):
@@ -470,6 +532,7 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
                 good.update(_parse({pid: value}, str(p), owned=True))
             except DataFormatError as exc:
                 bad.append((pid, str(exc)))
+    _remember(identity, good, bad)
     return good, bad
 
 

@@ -51,7 +51,7 @@ from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
 from schemas.geometry import tracklet_iou as mean_iou
-from schemas.official import read_official, read_official_rows, split_json
+from schemas.official import read_official, split_json, split_listing
 from schemas.paths import resolve_under
 
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
@@ -307,10 +307,10 @@ def media_stamps(root: Path, split_path: Path) -> list[str]:
     name changes a bank's key without reading its bytes (the file key the decoders remember
     files by, :func:`movingfashion.media.readers.file_key`)."""
     try:
-        split, _ = read_official_rows(split_path)  # a bad product is the dataset's to name
+        products = split_listing(split_path).products  # a bad product is the dataset's to name
     except (MFError, OSError):
         return []  # the dataset names the unreadable split
-    rels = {rel for e in split.values() for rel in (*e.video_paths, e.img_path)}
+    rels = {rel for _, videos, img in products for rel in (*videos, img)}
     stamps = []
     for rel in sorted(rels):
         try:
@@ -592,17 +592,20 @@ def build_bank(
                 shop_maps[key_] = _encode(encoder, item["shop"][None], device)[0]
                 shop_paths[key_] = str(rec.shop_path.relative_to(ds.root))
     # the gallery is every shop image of the split, also of products whose videos were dropped
-    for pid, entry in read_official(ds.split_path).items():
+    listing = split_listing(ds.split_path)  # read when the dataset opened: not parsed again
+    if listing.bad:
+        read_official(ds.split_path)  # raises, naming the first bad product
+    for pid, _, img_path in listing.products:
         if pid in image_of:
             continue
         try:
-            path = resolve_under(root, entry.img_path, what="img_path", where=pid)
+            path = resolve_under(root, img_path, what="img_path", where=pid)
             key_ = image_key(path)
             if key_ not in shop_maps:
                 img = read_image(path, (crop_size, crop_size))
                 shop = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div(255.0)
                 shop_maps[key_] = _encode(encoder, shop[None], device)[0]
-                shop_paths[key_] = entry.img_path
+                shop_paths[key_] = img_path
         except (MFError, OSError):
             continue
         image_of[pid] = key_

@@ -1,0 +1,65 @@
+"""Opening a dataset and keying its feature bank parse each split file once: the other split and
+a split read before are asked for their listing (schemas.official.split_listing), with the same
+result as reading them again."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+
+from movingfashion.dataset import MovingFashionDataset, _tracklet_shared
+from movingfashion.seam.features import media_stamps
+from schemas import official
+from schemas.official import read_official, read_official_rows
+from schemas.tracklet_names import shared_videos
+
+
+@pytest.fixture
+def root(tiny_dataset, tmp_path):
+    out = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, out)
+    return out
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[str]:
+    """The split files parsed from here on, by name."""
+    seen: list[str] = []
+    real = official._load
+    monkeypatch.setattr(official, "_load", lambda p: seen.append(os.path.basename(p)) or real(p))
+    return seen
+
+
+def test_both_splits_open_with_each_file_parsed_once_more_at_most(root, loads):
+    train = MovingFashionDataset(root, "train")
+    test = MovingFashionDataset(root, "test")
+    assert loads.count("train.json") == 1  # the test split's shared videos: train's listing
+    assert loads.count("test.json") == 2  # its boxes, for the test dataset
+    assert len(train) and len(test)
+
+
+def test_the_shared_videos_are_those_of_reading_the_other_split_again(root):
+    """Product 999 of test.json lists product 101's video of train.json."""
+    test = json.loads((root / "test.json").read_text())
+    test["999"] = {**test["102"], "video_paths": ["videos/101_0.mp4"], "tracklets": [{}]}
+    (root / "test.json").write_text(json.dumps(test))
+    split = root / "train.json"
+    train = read_official(split)
+    rows = [
+        (pid, e.video_paths)
+        for part in (train, read_official_rows(root / "test.json")[0])
+        for pid, e in part.items()
+    ]
+    assert _tracklet_shared(root, split, train) == shared_videos(rows) == {"videos/101_0.mp4"}
+
+
+def test_media_stamps_after_the_dataset_opened_parse_nothing(root, loads):
+    ds = MovingFashionDataset(root, "train")
+    before = list(loads)
+    stamps = media_stamps(root, ds.split_path)
+    assert loads == before
+    rels = {r for e in read_official_rows(ds.split_path)[0].values() for r in (*e.video_paths, e.img_path)}
+    assert [s.split(":")[0] for s in stamps] == sorted(rels)
