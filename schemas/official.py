@@ -24,6 +24,7 @@ import gc
 import json
 import math
 import os
+import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
@@ -463,9 +464,12 @@ _listings_lock = threading.Lock()
 def _file_identity(path: Path) -> tuple[Any, ...] | None:
     """What tells a file's version apart: its real path, device, inode, size, modification and
     change times (an atomic rewrite is a new inode) and its first and last 64 kB (a rewrite in
-    place within one tick of the file system's clock); None when it cannot be read."""
+    place within one tick of the file system's clock); None when it cannot be read, or is no
+    regular file (a pipe, ``<(...)``, is read once: by the reader)."""
     try:
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            return None
         digest = sample_digest(path)
     except OSError:
         return None

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 
 import pytest
 
 from schemas import official
 from schemas.errors import DataFormatError
-from schemas.official import read_official, read_official_rows, split_listing, write_official
+from schemas.official import parse_official, read_official, read_official_rows, split_listing, write_official
 
 
 def _split(n: int, *, bad: str | None = None) -> dict:
@@ -81,3 +82,18 @@ def test_an_unreadable_split_raises_like_read_official_rows(tmp_path):
         with pytest.raises(DataFormatError) as got:
             split_listing(path)
         assert str(got.value) == str(want.value)
+
+
+def test_a_split_from_a_pipe_reads_as_the_file_does(tmp_path):
+    """A pipe (``<(...)``) is read once, by the reader: nothing takes its first bytes before."""
+    text = json.dumps(_split(2000))
+    assert len(text) > 3 * 65536
+    fifo = tmp_path / "train.json"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(text,))
+    writer.start()
+    try:
+        got = read_official(fifo)
+    finally:
+        writer.join(timeout=10)
+    assert got == parse_official(json.loads(text))
