@@ -1,0 +1,195 @@
+"""Reading an official split file at the real dataset's scale: the per-box way vs the one-pass way.
+
+Generates, in a temp folder, a ``train.json`` of ``--tracklets`` tracklets (default 1,700) of
+``--boxes`` boxes each (default 390; the real train split holds ~8x as many tracklets), a small
+``test.json`` and empty video and shop image files, then measures three things, each in a fresh
+process per way (seconds and peak RSS above the process's RSS after its imports):
+
+* ``read_official``: parse and validate ``train.json``;
+* ``dataset open``: ``MovingFashionDataset(root, "train")`` (it reads the other split too);
+* ``bank reads``: what ``build_bank`` reads around the dataset: the bank key's media stamps,
+  the dataset, the gallery's shop images.
+
+The old way is the same code with the one-pass checks switched off (every box through the
+per-box pydantic validators, every FrameBoxes value by value, the collector on, no split
+listing kept): what the reader did before. Both ways must give the same result (a digest of the
+parsed split, of the dataset's boxes), else the script exits 1 after printing everything.
+
+Usage: python benchmarks/bench_read_split.py [--tracklets 1700] [--boxes 390] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+WHATS = ("read_official", "dataset open", "bank reads")
+
+
+def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
+    """An official-format folder: train.json of ``tracklets`` x ``boxes`` (one video a product,
+    a few with three), a test.json of 20 products, empty media files."""
+    rng = random.Random(seed)
+    train: dict[str, Any] = {}
+    made = 0
+    while made < tracklets:
+        pid = f"{len(train):07d}"
+        n = 1 if rng.random() < 0.95 else min(3, tracklets - made)
+        trks = []
+        for _ in range(n):
+            start = rng.randrange(50)
+            trk = {}
+            for f in range(start, start + boxes):
+                x1, y1 = round(rng.uniform(0, 600), 2), round(rng.uniform(0, 900), 2)
+                box = [x1, y1, round(x1 + rng.uniform(10, 300), 2), round(y1 + rng.uniform(10, 500), 2)]
+                trk[str(f)] = [round(v) for v in box] if f % 4 == 0 else box
+            trks.append(trk)
+        train[pid] = {
+            "video_paths": [f"videos/{pid}_{v}.mp4" for v in range(n)],
+            "img_path": f"imgs/{pid}.jpg",
+            "source": rng.choice([0, 1]),
+            "tracklets": trks,
+        }
+        made += n
+    test = {f"t{pid}": dict(e, tracklets=e["tracklets"][:1]) for pid, e in list(train.items())[:20]}
+    for split in (train, test):
+        for e in split.values():
+            e["video_paths"] = e["video_paths"][: len(e["tracklets"])]
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train.json").write_text(json.dumps(train))
+    (root / "test.json").write_text(json.dumps(test))
+    for sub in ("videos", "imgs"):
+        (root / sub).mkdir(exist_ok=True)
+    for e in train.values():
+        for rel in (*e["video_paths"], e["img_path"]):
+            (root / rel).touch()
+    return root
+
+
+def old_way() -> contextlib.ExitStack:
+    """The reader as it was: per-box validators, value-by-value tables, GC on, nothing kept."""
+    from unittest import mock
+
+    from movingfashion.frame_boxes import FrameBoxes, FrameScores
+    from schemas import official
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(official, "_plain_tracklet", lambda trk: False))
+    stack.enter_context(mock.patch.object(official, "_canonical_frame_keys", lambda trk: False))
+    stack.enter_context(mock.patch.object(official, "_gc_paused", contextlib.nullcontext))
+    stack.enter_context(mock.patch.object(official, "_remember", lambda *a: None))
+    for cls in (FrameBoxes, FrameScores):
+        stack.enter_context(mock.patch.object(cls, "_of_plain", classmethod(lambda c, t: None)))
+    return stack
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _digest_split(split: Any) -> str:
+    from schemas.official import dump_official
+
+    return hashlib.sha256(json.dumps(dump_official(split)).encode()).hexdigest()[:16]
+
+
+def _digest_dataset(ds: Any) -> str:
+    h = hashlib.sha256()
+    for rec in ds.products:
+        for v in rec.videos:
+            h.update(v.rel_path.encode())
+            h.update(v.boxes.frames.tobytes())
+            h.update(v.boxes.coords.tobytes())
+    h.update(repr(sorted(ds.shared_videos)).encode())
+    return h.hexdigest()[:16]
+
+
+def run_child(root: Path, what: str, way: str) -> dict[str, Any]:
+    """Measure one ``what`` one ``way`` in this process: seconds, peak RSS above the start, digest."""
+    from movingfashion.dataset import MovingFashionDataset
+    from movingfashion.seam.features import media_stamps
+    from schemas.official import read_official, split_listing
+
+    train = root / "train.json"
+    with old_way() if way == "old" else contextlib.nullcontext():
+        start_mb = _rss_mb()
+        t0 = time.perf_counter()
+        if what == "read_official":
+            digest = _digest_split(read_official(train))
+        else:
+            stamps = media_stamps(root, train) if what == "bank reads" else []
+            ds = MovingFashionDataset(root, "train")
+            gallery = [img for _, _, img in split_listing(train).products] if what == "bank reads" else []
+            digest = _digest_dataset(ds) + f"{len(stamps)}:{len(gallery)}"
+        seconds = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "peak_mb": peak_mb - start_mb, "digest": digest}
+
+
+def measure(root: Path, what: str, way: str) -> dict[str, Any]:
+    """:func:`run_child` in a fresh process (its own peak RSS)."""
+    cmd = [sys.executable, __file__, "--child", way, "--what", what, "--root", str(root)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracklets", type=int, default=1700)
+    ap.add_argument("--boxes", type=int, default=390)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per way (the fastest is kept)")
+    ap.add_argument("--child", choices=("old", "new"), help=argparse.SUPPRESS)
+    ap.add_argument("--what", choices=WHATS, help=argparse.SUPPRESS)
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(args.root, args.what, args.child)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench_read_split-") as tmp:
+        root = make_dataset(Path(tmp) / "ds", args.tracklets, args.boxes)
+        size = (root / "train.json").stat().st_size / 1e6
+        print(
+            f"== split file read: {args.tracklets} tracklets x {args.boxes} boxes "
+            f"({args.tracklets * args.boxes} boxes), train.json {size:.1f} MB; each way in a fresh "
+            f"process, best of {args.repeat}; peak RSS above the process's after imports"
+        )
+        print(
+            f"{'what':<14} {'old s':>7} {'new s':>7} {'ratio':>7} {'old +MB':>8} {'new +MB':>8}  same result"
+        )
+        ok = True
+        for what in WHATS:
+            runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
+            for _ in range(args.repeat):
+                for way in runs:  # interleaved: both ways see the same load
+                    runs[way].append(measure(root, what, way))
+            old, new = (min(runs[w], key=lambda r: r["seconds"]) for w in ("old", "new"))
+            same = {r["digest"] for r in runs["old"] + runs["new"]} == {old["digest"]}
+            ok &= same
+            print(
+                f"{what:<14} {old['seconds']:>7.2f} {new['seconds']:>7.2f} "
+                f"{old['seconds'] / new['seconds']:>6.1f}x {old['peak_mb']:>8.0f} {new['peak_mb']:>8.0f}  "
+                f"{'yes' if same else 'NO'}"
+            )
+    if not ok:
+        print("the old and the new way read different results", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
