@@ -13,11 +13,35 @@ import time
 from movingfashion.executors.head_watch import HeadWatch, lost_message
 
 
-def _listening() -> socket.socket:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    return server
+class _Head:
+    """A head's GCS port: it accepts (and drops) every probe's connection, as a live head does.
+    A port that only listens holds 17 unaccepted connections at most (a backlog of 16): the
+    watch's 18th probe would time out, and a slow run (a loaded machine, 10 probes a second)
+    would see a head that answers go silent. :meth:`close` is the head's machine dying."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self._gone = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._gone.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:  # the timeout: look at _gone again
+                continue
+            conn.close()
+
+    def close(self) -> None:
+        # the accepting thread ends first: a socket closed under a blocked accept() keeps listening
+        self._gone.set()
+        self._thread.join()
+        self.sock.close()
 
 
 def _watch(port: int, lost: list[str], **kw) -> HeadWatch:
@@ -34,24 +58,24 @@ def _wait_for(cond, timeout_s: float = 60.0) -> bool:
 
 
 def test_a_head_that_answers_is_never_reported_lost():
-    server = _listening()
+    head = _Head()
     lost: list[str] = []
-    watch = _watch(server.getsockname()[1], lost)
+    watch = _watch(head.port, lost)
     try:
         time.sleep(1.5)  # well past lost_after_s
         assert lost == []
     finally:
         watch.stop()
-        server.close()
+        head.close()
 
 
 def test_a_head_gone_mid_run_is_reported_once_with_the_address_and_what_to_do():
-    server = _listening()
-    port = server.getsockname()[1]
+    head = _Head()
+    port = head.port
     lost: list[str] = []
     watch = _watch(port, lost)
     time.sleep(0.4)
-    server.close()  # the head's machine dies
+    head.close()  # the head's machine dies
     assert _wait_for(lambda: lost), "the lost head was not reported"
     time.sleep(0.5)
     assert len(lost) == 1
@@ -63,20 +87,22 @@ def test_a_head_gone_mid_run_is_reported_once_with_the_address_and_what_to_do():
 
 def test_a_stopped_or_disconnected_watch_reports_nothing():
     for stop_it in (True, False):
-        server = _listening()
+        head = _Head()
         lost: list[str] = []
-        watch = _watch(server.getsockname()[1], lost, connected=lambda stop_it=stop_it: stop_it)
+        watch = _watch(head.port, lost, connected=lambda stop_it=stop_it: stop_it)
         if stop_it:
             watch.stop()
-        server.close()
-        time.sleep(1.5)
+        head.close()
+        # the watch ends either way (stopped, or silent past lost_after_s): then it said nothing
+        watch._thread.join(60)
+        assert not watch._thread.is_alive()
         assert lost == [], "stopped" if stop_it else "disconnected (ray.shutdown) driver"
 
 
 def test_the_default_ends_the_process_with_one_line_and_exit_status_1():
     """The driver's main thread is stuck inside Ray when its head dies: the watch ends the run."""
-    server = _listening()
-    port = server.getsockname()[1]
+    head = _Head()
+    port = head.port
     code = (
         "import time\n"
         "from movingfashion.executors.head_watch import HeadWatch\n"
@@ -89,7 +115,7 @@ def test_the_default_ends_the_process_with_one_line_and_exit_status_1():
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     assert proc.stdout.readline().strip() == "started"
-    threading.Timer(0.3, server.close).start()
+    threading.Timer(0.3, head.close).start()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert "never here" not in out
