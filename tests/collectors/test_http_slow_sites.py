@@ -14,6 +14,7 @@ from collectors.hosts import HostPolicy
 from collectors.http import PoliteClient
 from schemas.errors import FetchError
 from tests.collectors.fakesite import FakeSite, Route, fast_http
+from tests.polling import wait_for
 
 
 def test_a_long_retry_after_ends_when_the_run_stops():
@@ -33,11 +34,14 @@ def test_a_long_retry_after_ends_when_the_run_stops():
 
         worker = threading.Thread(target=fetch)
         worker.start()
-        time.sleep(0.5)  # the first answer came: the client now waits 300 s
+        # the first try reached the site (a stop before it would send nothing: no hit to count),
+        # and its answer had time to come: the client now waits 300 s
+        wait_for(lambda: site.hits["/busy"] >= 1, "the first try reached the site", 120)
+        time.sleep(0.5)
         t0 = time.monotonic()
         stop.set()
-        worker.join(10)
-        assert not worker.is_alive() and time.monotonic() - t0 < 5
+        worker.join(60)
+        assert not worker.is_alive() and time.monotonic() - t0 < 30  # not the 300 s asked
         assert got and got[0].reason == "interrupted"
         assert site.hits["/busy"] == 1  # no further try after the stop
 
