@@ -65,12 +65,12 @@ def test_a_live_thread_keeps_its_last_reader_past_clear(tiny_dataset, counted):
     def decode_then_wait() -> None:
         read_frames(videos[0], [0], cache=cache)
         got.set()
-        release.wait(10)  # still "decoding" with its reader
+        release.wait(120)  # still "decoding" with its reader (released at the end)
 
     worker = threading.Thread(target=decode_then_wait)
     worker.start()
     try:
-        assert got.wait(10)
+        assert got.wait(120)
         read_frames(videos[1], [0], cache=cache)  # evicts the worker's reader: it stays open
         cache.clear()
         assert counted() == 1
