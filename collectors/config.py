@@ -335,7 +335,7 @@ class CollectConfig(_Model):
         "product data, a file always cut short, a malformed saved post, ...) before reruns give it up: "
         "it is rejected gave_up:<reason> and skipped until --retry-given-up; a success sets its count "
         "back to 0; transient failures (429/5xx past the retries, timeouts, connection errors, a "
-        "blocked host, 401/403, a local fault) never count; 0: never give up",
+        "blocked host, 401/403, a local fault, a video not yet available) never count; 0: never give up",
     )
     recheck_max_gone_share: float = Field(
         0.5,

@@ -98,9 +98,10 @@ RETRY_GIVEN_UP = "--retry-given-up tries them again"
 
 #: Failure reasons that say nothing about the item itself: the site busy, down or refusing this
 #: client, the connection, the run stopped or another run holding the item, a login missing, a
-#: file changed under the run. They never count toward giving an item up (nor reset the count);
-#: so do not the local faults (:data:`schemas.faults.REASONS`), ``*_exhausted`` (429/5xx past the
-#: retries), ``robots_txt_*`` (robots.txt unreachable) and ``internal_error:*`` (a bug here).
+#: file changed under the run, a video the site makes available only later. They never count
+#: toward giving an item up (nor reset the count); so do not the local faults
+#: (:data:`schemas.faults.REASONS`), ``*_exhausted`` (429/5xx past the retries), ``robots_txt_*``
+#: (robots.txt unreachable) and ``internal_error:*`` (a bug here).
 TRANSIENT_REASONS = frozenset(
     {
         "timeout",
@@ -120,6 +121,7 @@ TRANSIENT_REASONS = frozenset(
         "part_changed",
         FILE_VANISHED,
         "fetch_failed",
+        "not_yet_available",  # the site names the time it can be downloaded: a rerun after it does
     }
 )
 

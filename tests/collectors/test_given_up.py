@@ -228,6 +228,8 @@ def test_an_old_catalog_opens_and_its_items_start_counting(tmp_path):
         ("disk_full", False),
         ("robots_txt_timeout", False),
         ("internal_error:KeyError", False),
+        # a video the site makes available only later: its error says "rerun after that time"
+        ("not_yet_available", False),
     ],
 )
 def test_which_reasons_count_toward_giving_up(reason, counted):
