@@ -3,11 +3,15 @@
 * **Politeness holds cluster-wide.** One :class:`HostGate` actor per host is the only authority
   on that host's rate (token bucket) and requests in flight (slots, held as leases); it also
   keeps the origin's robots.txt, fetched by exactly one worker and read by all, and pauses the
-  host for everyone when one worker gets a ``Retry-After``. Every client of the run (the
+  host for everyone when one worker gets a ``Retry-After``. A gate never waits: it says how
+  long to, and the caller waits on its side (so a stop ends the wait, as locally). Every client of the run (the
   driver's, for discovery, and each worker's) talks to hosts through a :class:`RayGate` on
   these actors. A worker that dies has its leases handed back by the driver
   (:meth:`WorkerSetup.on_lost`, called by the pool before it starts a new worker in its place),
   and a gate whose slots stay taken checks now and then that their holders are alive.
+* **A stop reaches the workers.** When the run stops (a local fault, a second Ctrl-C), the
+  driver sets the run's :class:`StopSignal`; each worker's client then stops as a local run's
+  does: a Retry-After pause or a backoff ends at once and the item comes back ``interrupted``.
 * **Only the driver writes the catalog.** A worker reads the rows of the item it collects from
   a read-only :class:`CatalogReader` actor beside the catalog (on the driver's node); its writes
   go into a scratch copy (so the task reads its own writes) and into a list of operations the
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +52,8 @@ from schemas.items import MediaAsset, SourceItem
 ROBOTS_CLAIM_S = 120.0
 #: Seconds a request waits for a host slot before the gate checks that the slots' holders live.
 HOLDER_CHECK_S = 10.0
+#: Seconds a worker's stop listener waits on the run's stop signal per call (a long poll).
+STOP_POLL_S = 30.0
 
 
 # ---------------------------------------------------------------------- host gates
@@ -65,13 +72,18 @@ class HostGate:
         self.rules: dict[str, RobotsRule] = {}
         self.claims: dict[str, tuple[str, float]] = {}
 
-    async def acquire(self, holder: str) -> int:
-        """Wait for a rate token (and any Retry-After pause), then a slot; returns the lease."""
+    async def acquire(self, holder: str, reserved: bool = False) -> tuple[int, float]:
+        """A turn on the host, never waited out here (a wait would hold up nobody else, but no
+        stop could end it): ``(0, wait)`` when the caller must first wait ``wait`` seconds for
+        its rate token or a Retry-After pause (its token is then reserved: it asks again with
+        ``reserved``), else ``(lease, left)`` once a slot is free, ``left`` the seconds of a pause
+        set while it waited for the slot (the caller waits them holding the slot)."""
+        if not reserved:
+            wait = max(self.bucket.reserve(), self.paused_until - time.monotonic())
+            if wait > 0:
+                return 0, wait
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.concurrency)
-        wait = max(self.bucket.reserve(), self.paused_until - time.monotonic())
-        if wait > 0:
-            await asyncio.sleep(wait)
         while True:
             try:
                 await asyncio.wait_for(self.slots.acquire(), self.check_s)
@@ -81,7 +93,7 @@ class HostGate:
                     await self.forget(gone)
         self.next_lease += 1
         self.leases[self.next_lease] = holder
-        return self.next_lease
+        return self.next_lease, self.paused_until - time.monotonic()
 
     async def release(self, lease: int) -> None:
         if self.leases.pop(lease, None) is not None and self.slots is not None:
@@ -138,6 +150,41 @@ def _dead(holder: str) -> bool:
         return False
 
 
+@ray.remote(num_cpus=0, max_concurrency=10_000)
+class StopSignal:
+    """Set by the driver when the run stops (an async actor): each worker's client hears of it
+    (:func:`hear_stop`) and ends its waits and transfers as a local run's client does."""
+
+    def __init__(self) -> None:
+        self.stopped = asyncio.Event()
+
+    async def set(self) -> None:
+        self.stopped.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """Whether the run stopped, waiting up to ``timeout_s`` seconds for it."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopped.wait(), timeout_s)
+        return self.stopped.is_set()
+
+
+def hear_stop(signal: Any, stop: threading.Event, poll_s: float = STOP_POLL_S) -> threading.Thread:
+    """A daemon thread that sets ``stop`` (a worker's client's) once ``signal`` is set; it ends
+    then, when ``stop`` was set here, or when the signal is gone (the run ended)."""
+
+    def listen() -> None:
+        while not stop.is_set():
+            try:
+                if ray.get(signal.wait.remote(poll_s)):
+                    stop.set()
+            except Exception:  # noqa: BLE001 - the signal actor is gone: the run is over
+                return
+
+    thread = threading.Thread(target=listen, name="mf-stop-listener", daemon=True)
+    thread.start()
+    return thread
+
+
 @ray.remote(num_cpus=0)
 class GateRegistry:
     """Makes (once) and hands out the :class:`HostGate` of each host."""
@@ -160,10 +207,13 @@ class GateRegistry:
 
 
 class RayGate:
-    """A client's side of the cluster's host gates (implements :class:`collectors.http.HostGate`)."""
+    """A client's side of the cluster's host gates (implements :class:`collectors.http.HostGate`).
 
-    def __init__(self, registry: Any, holder: str) -> None:
-        self.registry, self.holder = registry, holder
+    The waits a gate asks for (rate, Retry-After pause) are waited here with ``sleep``, the
+    client's (it ends when the run stops), as :class:`~collectors.http.LocalGate` does."""
+
+    def __init__(self, registry: Any, holder: str, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.registry, self.holder, self.sleep = registry, holder, sleep
         self._gates: dict[str, Any] = {}
 
     def _gate(self, host: str) -> Any:
@@ -175,8 +225,13 @@ class RayGate:
     @contextlib.contextmanager
     def turn(self, host: str) -> Iterator[None]:
         gate = self._gate(host)
-        lease = ray.get(gate.acquire.remote(self.holder))
+        lease, wait = ray.get(gate.acquire.remote(self.holder))
+        if not lease:  # a rate token to wait for, or a Retry-After pause: waited on this side
+            self.sleep(wait)
+            lease, wait = ray.get(gate.acquire.remote(self.holder, True))
         try:
+            if wait > 0:  # paused while this caller waited for the slot (its holder got a 429)
+                self.sleep(wait)
             yield
         finally:
             gate.release.remote(lease)
@@ -346,6 +401,7 @@ class WorkerSpec:
     reader: Any
     gates: Any
     retry_given_up: bool = False
+    stop: Any = None  # the run's StopSignal (None: the worker hears of no stop)
 
 
 @dataclass
@@ -388,7 +444,7 @@ def start_worker(spec: WorkerSpec) -> CollectWorker:
     It first hands back what an earlier incarnation of the same actor held (should Ray restart it)."""
     holder = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
     ray.get(spec.gates.forget.remote(holder))
-    client = PoliteClient(spec.cfg.http, policy=spec.policy, pool_size=8, gate=RayGate(spec.gates, holder))
+    client = worker_client(spec.cfg.http, spec.policy, spec.gates, holder, spec.stop)
     view = CatalogView(spec.reader)
     ctx = CollectContext(
         spec.root,
@@ -399,6 +455,17 @@ def start_worker(spec: WorkerSpec) -> CollectWorker:
         retry_given_up=spec.retry_given_up,
     )
     return CollectWorker(source_class(spec.source)(ctx, **spec.options), view, client)
+
+
+def worker_client(http: HttpConfig, policy: HostPolicy, gates: Any, holder: str, stop: Any) -> PoliteClient:
+    """A worker's client on the cluster's gates: the gates' waits are its own (ended when it
+    stops) and it stops when the run's ``stop`` signal is set (None: only by itself)."""
+    gate = RayGate(gates, holder)
+    client = PoliteClient(http, policy=policy, pool_size=8, gate=gate)
+    gate.sleep = client.sleep
+    if stop is not None:
+        hear_stop(stop, client.stop)
+    return client
 
 
 def collect_remote(worker: CollectWorker, cand: Candidate) -> Collected:
@@ -426,11 +493,19 @@ class CollectCluster:
     def __init__(self, http: HttpConfig) -> None:
         self.driver_node = ray.get_runtime_context().get_node_id()
         self.gates = GateRegistry.remote(http)
+        self.stop_signal = StopSignal.remote()
         self.reader: Any = None
 
-    def gate(self) -> RayGate:
-        """The gate of the driver's own client (discovery)."""
-        return RayGate(self.gates, f"driver-{os.getpid()}")
+    def gate(self, sleep: Callable[[float], None] = time.sleep) -> RayGate:
+        """The gate of the driver's own client (discovery), waiting with its ``sleep``."""
+        return RayGate(self.gates, f"driver-{os.getpid()}", sleep)
+
+    def stop(self) -> None:
+        """The run stops: every worker's client ends its waits (a Retry-After pause, a backoff)
+        and transfers as a local run's client does when the run stops; the items come back
+        ``interrupted``, for a rerun."""
+        with contextlib.suppress(Exception):
+            ray.get(self.stop_signal.set.remote(), timeout=10)
 
     def worker_setup(self, source: Source, options: dict[str, Any]) -> WorkerSetup:
         """The pool setup making workers like ``source`` (its catalog read beside the driver)."""
@@ -448,11 +523,12 @@ class CollectCluster:
             self.reader,
             self.gates,
             retry_given_up=ctx.retry_given_up,
+            stop=self.stop_signal,
         )
         return WorkerSetup(spec)
 
     def close(self) -> None:
-        for actor in (self.reader, self.gates):
+        for actor in (self.reader, self.gates, self.stop_signal):
             if actor is not None:
                 with contextlib.suppress(Exception):
                     ray.kill(actor)

@@ -232,7 +232,9 @@ class Summary:
     page discovery could not read), and the ``url``, ``kind`` and ``message`` of the page or file
     at fault and the ``path`` of a local fault, each None when not known. ``stopped``: the local fault that ended the run early (``reason``,
     ``path``, ``message``), None when the run went through. ``executor``: what ran where on a
-    remote executor (``{"name", "nodes"}``: tasks per node), None on the local one.
+    remote executor (``{"name", "nodes", "worker_retries"}``: tasks per node, and each item run
+    again because its worker died running it, with ``source_id``, the dead ``worker``'s id and
+    the ``reason``), None on the local one.
     ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
     local fault); nothing of them was written, and a rerun collects them. An item another run
     was collecting is ``skipped`` and listed in ``problems`` too (reason ``busy_elsewhere``,
@@ -294,6 +296,7 @@ class Summary:
             text += "\n  " + problem_line(p)
         if len(self.problems) > max_listed:
             text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
+        text += _worker_retries_line(self.executor)
         if self.given_up:
             text += (
                 f"\n{self.given_up} given up (failed for a reason that looks permanent in max_failed_runs "
@@ -305,6 +308,17 @@ class Summary:
             )
         # an interrupted or stopped run is said once, on stderr, by the command (mf-collect)
         return text
+
+
+def _worker_retries_line(executor: dict[str, Any] | None) -> str:
+    """The text summary's line on items run again because their worker died ('' when none)."""
+    retries = (executor or {}).get("worker_retries") or []
+    if not retries:
+        return ""
+    shown = ", ".join(f"{r['source_id']} (worker {r['worker'][:12]})" for r in retries[:10])
+    more = f" and {len(retries) - 10} more (--json lists all)" if len(retries) > 10 else ""
+    n = len(retries)
+    return f"\n{n} item{'' if n == 1 else 's'} run again after a worker died: {shown}{more}"
 
 
 #: the keys of a problem besides source_id, status, reason and stage (None when not known)

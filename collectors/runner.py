@@ -140,6 +140,11 @@ def _take_remote(ctx: Any, got: Any, remote: dict[str, int]) -> Outcome:
     return out
 
 
+def _retry_note(retry: dict[str, Any]) -> dict[str, Any]:
+    """A pool's note of a task run again after its worker died, as ``--json`` lists it."""
+    return {"source_id": str(retry["tag"]), "worker": retry["worker"], "reason": retry["reason"]}
+
+
 class Progress:
     """The run's bar on stderr: items done out of the total once known; ok, failed (network or
     server trouble, retried by a rerun), rejected (refused for good: content checks, not a
@@ -302,7 +307,7 @@ def _run(
         from collectors.cluster import CollectCluster, collect_remote
 
         cluster = CollectCluster(ctx.cfg.http)
-        ctx.client.gate = cluster.gate()  # discovery paces with the workers
+        ctx.client.gate = cluster.gate(ctx.client.sleep)  # discovery paces with the workers
         fn, setup = collect_remote, cluster.worker_setup(source, options)
     else:
         fn, setup = guarded_collect, partial(_same, source)
@@ -324,6 +329,13 @@ def _run(
             cluster.close()
         raise
     progress = Progress(str(source.name), show_progress)
+    told = [False]
+
+    def tell_stop() -> None:
+        """The run stopped here (a local fault, a second Ctrl-C): the workers elsewhere stop too."""
+        if cluster is not None and ctx.stop.is_set() and not told[0]:
+            told[0] = True
+            cluster.stop()
 
     def take(block: bool) -> None:
         for res in pool.results(block=block):
@@ -338,12 +350,14 @@ def _run(
                 out.reason = "stopped"  # aborted because the run stopped; its .part is resumed
             summary.add(out)
             progress.update(summary)
+        tell_stop()
 
     try:
         while True:
             if ctx.fault is not None:  # a local fault fails every item alike: stop early
                 discovery.halt()
                 pool.cancel_pending()
+                tell_stop()
                 break
             if discovery.total is not None:
                 progress.total(discovery.total)
@@ -378,6 +392,7 @@ def _run(
                 take(block=True)
         except KeyboardInterrupt:
             ctx.stop.set()  # second Ctrl-C: abort transfers, keep resumable .part files
+            tell_stop()
             if cluster is not None:
                 pool.close()  # workers elsewhere: stop them (their .part files stay resumable)
             while pool.pending:
@@ -394,6 +409,7 @@ def _run(
         summary.seconds = round(time.perf_counter() - t0, 3)
         if ex.remote:
             summary.executor = ex.report()
+            summary.executor["worker_retries"] = [_retry_note(r) for r in pool.worker_retries]
         if ctx.fault is not None:
             summary.stopped = {
                 "reason": getattr(ctx.fault, "reason", "catalog_damaged"),

@@ -129,6 +129,9 @@ class Pool(ABC):
         self.cancelled: list[Any] = []
         #: set by :meth:`cancel_pending`: no task is started or run again from then on
         self.stopped = False
+        #: one entry per task run again because its worker died running it (``tag``, ``worker``:
+        #: the dead worker's id, ``reason``), in the order they died; empty where none can die
+        self.worker_retries: list[dict[str, Any]] = []
 
     @abstractmethod
     def submit(self, task: Any, *, tag: Any = None, key: str | None = None) -> None:

@@ -700,15 +700,16 @@ class RayPool(Pool):
         except WORKER_DEATHS as exc:
             # the task the actor was running (one task per actor at a time) is charged with the
             # death: run again, elsewhere, unless it has killed its worker max_retries times already
+            why, worker = describe(exc).splitlines()[0], self.worker_ids[i]
             self._drop(i)
             self._replace(i)
             if self.stopped:  # not run again after a stop: cancelled (a rerun does it)
                 self.cancelled.append(tag)
                 return None
             if deaths < self.max_retries:
+                self.worker_retries.append({"tag": tag, "worker": worker, "reason": why})
                 self._queue.appendleft((task, tag, key, deaths + 1))
                 return None
-            why = describe(exc).splitlines()[0]
             return TaskResult(tag, error=WorkerLostError(f"worker died: {why} ({deaths + 1} times)"))
         except RayError as exc:
             return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))

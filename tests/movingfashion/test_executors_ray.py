@@ -98,6 +98,9 @@ def test_a_pool_actor_killed_mid_task_is_replaced_and_the_results_are_complete(r
     assert {t: r.value[0] for t, r in got.items()} == {x: 100 + x for x in range(8)}
     assert all(r.error is None and r.node for r in got.values())
     assert got[4].value[1] != int((tmp_path / "died").read_text())  # run again in another worker
+    # the death is noted (the summary's --json lists it): the task, the dead worker, why
+    [retry] = pool.worker_retries
+    assert retry["tag"] == 4 and retry["worker"] and retry["reason"]
     # one per worker, and once more for the replacement, unless the other worker ran the rest of
     # the queue (task 4 included) before the replacement was set up
     assert len(list(tmp_path.glob("setup-*"))) in (2, 3)

@@ -1,0 +1,83 @@
+"""A host's Retry-After pause on Ray: the host's gate (an actor shared by the workers) says how
+long to wait instead of waiting itself, and the worker waits on its side, so that other hosts go
+on and a stop of the run ends the wait within seconds (the item is left for a rerun, as locally)."""
+
+from __future__ import annotations
+
+import time
+
+import ray
+
+from collectors.cluster import CollectCluster, GateRegistry, RayGate, worker_client
+from collectors.config import HttpConfig
+from collectors.hosts import HostPolicy
+from schemas.errors import FetchError
+from tests.collectors.fakesite import FakeSite, Route, fast_http
+from tests.polling import wait_for
+
+PAUSE_S = 300.0
+
+
+def test_a_paused_hosts_gate_answers_at_once_with_the_wait(ray_session):
+    registry = GateRegistry.remote(HttpConfig(max_concurrency_per_host=1))
+    try:
+        RayGate(registry, "driver").pause("busy.example", PAUSE_S)
+        gate = ray.get(registry.gate.remote("busy.example"))
+        lease, wait = ray.get(gate.acquire.remote("w1"), timeout=30)  # not held for the 300 s
+        assert lease == 0 and PAUSE_S - 30 < wait <= PAUSE_S
+        with RayGate(registry, "w2").turn("calm.example"):  # another host: at once
+            pass
+    finally:
+        ray.kill(registry)
+
+
+@ray.remote(num_cpus=0)
+def _fetch(cfg: HttpConfig, gates, stop, holder: str, host: str, url: str) -> tuple[str, bool, float]:
+    """A worker's client fetching ``url``: (what came of it, retryable, seconds it took)."""
+    client = worker_client(cfg, HostPolicy.of([host]), gates, holder, stop)
+    t0 = time.monotonic()
+    try:
+        client.get_text(url)
+        return "ok", False, time.monotonic() - t0
+    except FetchError as exc:
+        return exc.reason, exc.retryable, time.monotonic() - t0
+
+
+def test_other_hosts_go_on_and_a_stop_ends_the_wait_for_a_paused_host(ray_session):
+    with FakeSite() as busy, FakeSite() as calm:
+        busy.routes["/robots.txt"] = calm.routes["/robots.txt"] = Route(b"", status=404)
+        busy.routes["/busy"] = Route(b"ok", fail_first=10**6, fail_status=429, retry_after=str(int(PAUSE_S)))
+        calm.routes["/ok"] = Route(b"fine", content_type="text/plain")
+        cfg = HttpConfig(**{**fast_http(max_retries=3), "retry_after_max_s": PAUSE_S})
+        cluster = CollectCluster(cfg)
+        hosts = busy.base.split("//")[1], calm.base.split("//")[1]
+
+        def fetch(holder: str, host: str, url: str):
+            return _fetch.remote(cfg, cluster.gates, cluster.stop_signal, holder, host, url)
+
+        try:
+            first = fetch("w1", hosts[0], busy.url("/busy"))  # answered 429, Retry-After 300
+            wait_for(lambda: busy.hits["/busy"] >= 1, "the first try reached the busy site", 120)
+            time.sleep(1.0)  # its answer came: the busy host is paused for 300 s
+            second = fetch("w2", hosts[0], busy.url("/busy"))  # waits for the pause, on its side
+            # a request to another host goes through within seconds
+            assert ray.get(fetch("w3", hosts[1], calm.url("/ok")), timeout=60)[0] == "ok"
+            time.sleep(1.0)
+            t0 = time.monotonic()
+            cluster.stop()
+            got = ray.get([first, second], timeout=60)
+            assert time.monotonic() - t0 < 30  # not the 300 s asked
+            # interrupted (retryable): the item is left for a rerun, not failed for good
+            assert [(reason, retryable) for reason, retryable, _ in got] == [("interrupted", True)] * 2
+            assert busy.hits["/busy"] == 1  # nothing more was sent to the paused host
+        finally:
+            cluster.close()
+
+
+def test_the_text_summary_names_the_items_run_again_after_a_worker_died():
+    from collectors.core import Summary
+
+    retry = {"source_id": "7003", "worker": "f" * 32, "reason": "the actor died"}
+    summary = Summary(source="urls", executor={"name": "ray", "nodes": {}, "worker_retries": [retry]})
+    assert "\n1 item run again after a worker died: 7003 (worker ffffffffffff)" in summary.human()
+    assert "worker died" not in Summary(source="urls", executor={"name": "ray", "nodes": {}}).human()
