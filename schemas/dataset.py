@@ -24,7 +24,7 @@ from pydantic import (
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
-from schemas.official import RelPath, is_frame_key
+from schemas.official import MAX_FRAME_DIGITS, RelPath, is_frame_key
 from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
 from schemas.text_input import load_json
@@ -77,6 +77,10 @@ def _frame_key(v: Any) -> Any:
     if type(v) is str and is_frame_key(v):  # fast path: a canonical key, what every file writes
         return v
     negative = isinstance(v, str) and v.startswith("-") and v != "-0" and is_frame_key(v[1:])
+    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v.lstrip("0")) > MAX_FRAME_DIGITS:
+        raise ValueError(
+            f"frame {v[:24]!r}{'...' if len(v) > 24 else ''} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
+        )
     if isinstance(v, bool) or (isinstance(v, str) and not (is_frame_key(v) or negative)):
         fix = (
             f" (write {v.lstrip('0') or '0'!r})" if isinstance(v, str) and v.isascii() and v.isdigit() else ""
@@ -89,7 +93,7 @@ def _frame_key(v: Any) -> Any:
 
 #: A frame index of a video: 0 is its first frame, never negative; as a JSON key, written as the
 #: official files write it ("7", not "07").
-FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0)]
+FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0, lt=10**MAX_FRAME_DIGITS)]
 
 #: A finite number: JSON's ``NaN``, ``Infinity`` and a number past a float's range (``1e400``)
 #: refused, as :class:`~schemas.geometry.Box` refuses them.

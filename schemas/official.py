@@ -69,8 +69,12 @@ RELPATH_PATTERN = (
     rf"^(?![\s\S]*[\x00-\x1f\x7f])(?![A-Za-z]:)(?![^/]*:)(?![\s\S]*(?:^|/)\.\.?\.[^./]+{_END})"
     rf"{_SEGMENT}(?:/{_SEGMENT})*{_END}"
 )
-#: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading zeros.
-FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]*){_END}"
+#: The most digits a frame key has: frames under 10**9 (over 190 days of video at 60 fps). A
+#: longer key is no frame of any video, and past 19 digits no array index could hold it.
+MAX_FRAME_DIGITS = 9
+#: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading
+#: zeros, of at most :data:`MAX_FRAME_DIGITS` digits.
+FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]{{0,{MAX_FRAME_DIGITS - 1}}}){_END}"
 #: A box as far as JSON Schema can state it: the order rule is in the description only.
 BOX_JSON_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -184,13 +188,32 @@ def _canonical_frame_keys(trk: dict[str, Any]) -> bool:
     joined = "".join(trk)
     if not (joined.isascii() and joined.isdigit()) or "" in trk:
         return False
+    if max(map(len, trk)) > MAX_FRAME_DIGITS:
+        return False
     return ("," + ",".join(trk)).count(",0") == ("0" in trk)  # "0" only: no leading zeros
 
 
 def is_frame_key(key: object) -> bool:
     """Whether ``key`` is a tracklet frame key in canonical form: a non-negative integer written
-    without sign or leading zeros (``"7"``, not ``"07"`` or ``"+7"``), so one frame has one key."""
-    return isinstance(key, str) and key.isascii() and key.isdigit() and (key == "0" or key[0] != "0")
+    without sign or leading zeros (``"7"``, not ``"07"`` or ``"+7"``), so one frame has one key,
+    of at most :data:`MAX_FRAME_DIGITS` digits."""
+    return (
+        isinstance(key, str)
+        and key.isascii()
+        and key.isdigit()
+        and (key == "0" or key[0] != "0")
+        and len(key) <= MAX_FRAME_DIGITS
+    )
+
+
+def frame_key_problem(key: str) -> str:
+    """What is wrong with ``key``, a frame key :func:`is_frame_key` refuses, and how to write it."""
+    digits = key.isascii() and key.isdigit()
+    if digits and len(key.lstrip("0")) > MAX_FRAME_DIGITS:
+        return f"frame key {key[:24]!r}{'...' if len(key) > 24 else ''} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
+    if digits:
+        return f"frame key {key!r} is not a non-negative integer written without leading zeros (write {key.lstrip('0') or '0'!r})"
+    return f"frame key {key!r} is not a non-negative integer string"
 
 
 class OfficialEntry(BaseModel):
@@ -223,12 +246,7 @@ class OfficialEntry(BaseModel):
                 continue
             for key in trk:
                 if not is_frame_key(key):
-                    raise ValueError(
-                        f"tracklet {i}: frame key {key!r} is not a non-negative integer written without "
-                        f"leading zeros (write {key.lstrip('0') or '0'!r})"
-                        if key.isascii() and key.isdigit()
-                        else f"tracklet {i}: frame key {key!r} is not a non-negative integer string"
-                    )
+                    raise ValueError(f"tracklet {i}: {frame_key_problem(key)}")
         return v
 
     def __eq__(self, other: object) -> bool:

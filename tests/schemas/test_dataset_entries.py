@@ -79,6 +79,20 @@ def test_a_frame_key_not_in_canonical_form_is_refused_not_merged(field, key):
     assert err["loc"] == (field, key, "[key]") and f"frame {key!r} is not" in err["msg"]
 
 
+@pytest.mark.parametrize("field", ["boxes", "scores"])
+def test_a_frame_past_any_video_is_refused_by_name(field):
+    """A key of 20 digits passed as a frame, then overflowed an int64 array; now it is refused."""
+    value = {"boxes": [1, 2, 3, 4], "scores": 0.5}[field]
+    key = "1" + "0" * 19
+    data = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4]}, field: {"7": value, key: value}}
+    with pytest.raises(ValidationError) as exc:
+        Tracklet.model_validate_json(json.dumps(data))
+    err = exc.value.errors()[0]
+    assert err["loc"] == (field, key, "[key]") and "at most 9 digits" in err["msg"]
+    with pytest.raises(ValidationError):
+        Tracklet.model_validate_json(json.dumps({**data, field: {"0": value}, "pivot_frame": 10**12}))
+
+
 def test_canonical_frame_keys_round_trip():
     data = {"video": "videos/1_0.mp4", "boxes": {"0": [1, 2, 3, 4], "7": [1, 2, 3, 5], "10": [1, 2, 3, 6]}}
     trk = Tracklet.model_validate_json(json.dumps(data))

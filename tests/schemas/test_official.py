@@ -217,6 +217,26 @@ def test_a_frame_key_with_leading_zeros_is_refused(key, canonical):
     assert parse_official({"P42": value})["P42"].tracklet_boxes(0) == {0: [1, 1, 20, 20], 10: [1, 1, 20, 20]}
 
 
+@pytest.mark.parametrize("digits", [10, 20, 5000])
+def test_a_frame_key_past_any_video_is_refused_by_name(digits):
+    """A key of more digits than any video's frame count was read, then crashed its user
+    (OverflowError past 19 digits, ValueError past 4300): now the reader names it."""
+    key = "1" + "0" * (digits - 1)
+    value = {
+        "video_paths": ["videos/p_0.mp4"],
+        "img_path": "imgs/p.jpg",
+        "source": 1,
+        "tracklets": [{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}],
+    }
+    with pytest.raises(DataFormatError) as err:
+        parse_official({"P42": value}, where="train.json")
+    text = str(err.value)
+    assert "train.json" in text and "product 'P42'" in text and "at most 9 digits" in text
+    assert len(text) < 600  # the key is cut short in the message
+    value["tracklets"] = [{"999999999": [1, 1, 20, 20]}]  # the largest frame key
+    assert parse_official({"P42": value})["P42"].tracklet_boxes(0) == {999999999: [1, 1, 20, 20]}
+
+
 @pytest.mark.parametrize("bad", [True, "2", None, [1]])
 def test_box_values_are_numbers_never_coerced(bad):
     value = {

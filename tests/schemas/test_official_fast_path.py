@@ -142,7 +142,7 @@ def test_a_bad_box_is_named_alike_both_ways(tmp_path, kind):
     assert gc.isenabled()
 
 
-@pytest.mark.parametrize("key", ["07", "00", "", "x", "-1", "+1", "1.0", "\u0663", " 1"])
+@pytest.mark.parametrize("key", ["07", "00", "", "x", "-1", "+1", "1.0", "\u0663", " 1", "1234567890"])
 def test_a_bad_frame_key_is_named_alike_both_ways(key):
     trk = _big_tracklet()
     trk[key] = [1, 1, 2, 2]
