@@ -74,33 +74,40 @@ Box = Annotated[list[Number], BeforeValidator(_numbers_only), AfterValidator(_ch
 
 #: Past this magnitude an int may not be exact as a float: :func:`plain_boxes_valid` leaves such
 #: boxes to :data:`Box`, which compares them exactly.
-_EXACT_IN_FLOAT = 2.0**53
+EXACT_IN_FLOAT = 2.0**53
+
+
+def plain_box_array(boxes: list[Any]) -> np.ndarray | None:
+    """``boxes`` as an ``[N, 4]`` float64 array when each is a list of 4 plain ints or floats (no
+    bool, numpy number or string) below 2**53 in magnitude, so finite and exactly the same numbers
+    as floats (a comparison gives what Python's gives); None otherwise, or when ``boxes`` is empty."""
+    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
+        return None
+    flat = list(chain.from_iterable(boxes))
+    if not set(map(type, flat)) <= _PLAIN_TYPES:
+        return None
+    import numpy as np
+
+    try:
+        xy = np.array(flat, dtype=np.float64).reshape(-1, 4)
+    except OverflowError:  # an int too large for a float
+        return None
+    with np.errstate(invalid="ignore"):  # NaN compares False: refused here
+        return xy if bool((np.abs(xy) < EXACT_IN_FLOAT).all()) else None
 
 
 def plain_boxes_valid(boxes: list[Any]) -> bool:
     """Whether every one of ``boxes`` surely passes :data:`Box` unchanged, checked in one numpy
     pass: each a list of 4 plain ints or floats (no bool, numpy number or string), finite, below
-    2**53 in magnitude, with x1 <= x2 and y1 <= y2.
+    2**53 in magnitude, with x1 <= x2 and y1 <= y2 (:func:`plain_box_array`).
 
     False decides nothing: validate the boxes one by one with :data:`Box`, which refuses the bad
     one with its own message (or accepts what this check leaves to it: a numpy number, 1e300).
     """
     if not boxes:
         return True
-    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
-        return False
-    flat = list(chain.from_iterable(boxes))
-    if not set(map(type, flat)) <= _PLAIN_TYPES:
-        return False
-    import numpy as np
-
-    try:
-        xy = np.array(flat, dtype=np.float64).reshape(-1, 4)
-    except OverflowError:  # an int too large for a float
-        return False
-    with np.errstate(invalid="ignore"):  # NaN compares False: refused below
-        exact = np.abs(xy) < _EXACT_IN_FLOAT
-        return bool(exact.all() and (xy[:, 0] <= xy[:, 2]).all() and (xy[:, 1] <= xy[:, 3]).all())
+    xy = plain_box_array(boxes)
+    return xy is not None and bool((xy[:, 0] <= xy[:, 2]).all() and (xy[:, 1] <= xy[:, 3]).all())
 
 
 def box_iou(a: Sequence[Number], b: Sequence[Number]) -> float:

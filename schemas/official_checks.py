@@ -20,7 +20,8 @@ each naming the file (or split), the product, the field and the fix:
   them, see :mod:`schemas.official`);
 - a box of zero width or height, or reaching left of or above the picture
   (:func:`box_problem`, :func:`tracklet_findings`): a detector's degenerate box is no reason to
-  refuse a file;
+  refuse a file (one numpy pass, :func:`archive_boxes_valid`, vouches for a tracklet whose boxes
+  all pass; the per-box rule runs only on the others, and words their finding);
 - a product id, video or shop image in two split files (:func:`split_overlaps`);
 - two videos that would share one tracklet file (:func:`tracklet_name_findings`).
 
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
-from schemas.geometry import finite_number
+from schemas.geometry import EXACT_IN_FLOAT, finite_number, plain_box_array
 from schemas.official import LEGACY_SHOP_DIR, SHOP_DIR, SHOP_SUFFIX, VIDEO_DIR, OfficialSplit
 from schemas.paths import UnsafePathValue, check_relpath
 from schemas.taxonomy import ARCHIVE_SOURCE_CODES, LEGACY_HARD_SOURCE_CODE, partition_from_source_code
@@ -207,8 +208,34 @@ def box_problem(box: Any) -> str | None:
     return None
 
 
+def archive_boxes_valid(boxes: list[Any], width: int | None = None, height: int | None = None) -> bool:
+    """Whether every one of ``boxes`` surely passes :func:`box_problem` (and, given ``width`` and
+    ``height``, has ``x2 <= width`` and ``y2 <= height``), checked in one numpy pass: lists of 4 plain
+    ints or floats below 2**53 (:func:`~schemas.geometry.plain_box_array`), ``0 <= x1 < x2`` and
+    ``0 <= y1 < y2``.
+
+    False decides nothing: ask :func:`box_problem` box by box, which says which box and why (or
+    passes what this check leaves to it: a tuple, a numpy number, 1e300).
+    """
+    if not boxes:
+        return True
+    xy = plain_box_array(boxes)
+    if xy is None:
+        return False
+    x1, y1, x2, y2 = xy.T
+    ok = (x1 >= 0) & (y1 >= 0) & (x2 > x1) & (y2 > y1)
+    if width is not None or height is not None:
+        if not all(type(n) is int and abs(n) < EXACT_IN_FLOAT for n in (width, height)):
+            return False
+        ok &= (x2 <= width) & (y2 <= height)
+    return bool(ok.all())
+
+
 def tracklet_findings(pid: str, index: int, trk: Mapping[str, Any]) -> list[Finding]:
-    """The boxes of tracklet ``index`` pass :func:`box_problem`."""
+    """The boxes of tracklet ``index`` pass :func:`box_problem` (one numpy pass vouches for a
+    tracklet whose boxes all do: :func:`archive_boxes_valid`)."""
+    if archive_boxes_valid(list(trk.values())):
+        return []
     bad = [(key, box, why) for key, box in trk.items() if (why := box_problem(box)) is not None]
     if not bad:
         return []
