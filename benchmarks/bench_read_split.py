@@ -21,20 +21,19 @@ Usage: python benchmarks/bench_read_split.py [--tracklets 1700] [--boxes 390] [-
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
-import json
 import random
 import resource
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import split_bench  # noqa: E402
+from split_bench import Result, digest, random_tracklet, write_dataset  # noqa: E402
 
 WHATS = ("read_official", "dataset open", "bank reads")
 
@@ -48,15 +47,7 @@ def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
     while made < tracklets:
         pid = f"{len(train):07d}"
         n = 1 if rng.random() < 0.95 else min(3, tracklets - made)
-        trks = []
-        for _ in range(n):
-            start = rng.randrange(50)
-            trk = {}
-            for f in range(start, start + boxes):
-                x1, y1 = round(rng.uniform(0, 600), 2), round(rng.uniform(0, 900), 2)
-                box = [x1, y1, round(x1 + rng.uniform(10, 300), 2), round(y1 + rng.uniform(10, 500), 2)]
-                trk[str(f)] = [round(v) for v in box] if f % 4 == 0 else box
-            trks.append(trk)
+        trks = [random_tracklet(rng, boxes) for _ in range(n)]
         train[pid] = {
             "video_paths": [f"videos/{pid}_{v}.mp4" for v in range(n)],
             "img_path": f"imgs/{pid}.jpg",
@@ -68,15 +59,7 @@ def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
     for split in (train, test):
         for e in split.values():
             e["video_paths"] = e["video_paths"][: len(e["tracklets"])]
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "train.json").write_text(json.dumps(train))
-    (root / "test.json").write_text(json.dumps(test))
-    for sub in ("videos", "imgs"):
-        (root / sub).mkdir(exist_ok=True)
-    for e in train.values():
-        for rel in (*e["video_paths"], e["img_path"]):
-            (root / rel).touch()
-    return root
+    return write_dataset(root, {"train": train, "test": test})
 
 
 def old_way() -> contextlib.ExitStack:
@@ -106,7 +89,7 @@ def _rss_mb() -> float:
 def _digest_split(split: Any) -> str:
     from schemas.official import dump_official
 
-    return hashlib.sha256(json.dumps(dump_official(split)).encode()).hexdigest()[:16]
+    return digest(dump_official(split))
 
 
 def _digest_dataset(ds: Any) -> str:
@@ -120,7 +103,7 @@ def _digest_dataset(ds: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def run_child(root: Path, what: str, way: str) -> dict[str, Any]:
+def run_child(root: Path, what: str, way: str) -> Result:
     """Measure one ``what`` one ``way`` in this process: seconds, peak RSS above the start, digest."""
     from movingfashion.dataset import MovingFashionDataset
     from movingfashion.seam.features import media_stamps
@@ -145,56 +128,42 @@ def run_child(root: Path, what: str, way: str) -> dict[str, Any]:
     return {"seconds": seconds, "cpu": cpu, "peak_mb": peak_mb - start_mb, "digest": digest}
 
 
-def measure(root: Path, what: str, way: str) -> dict[str, Any]:
-    """:func:`run_child` in a fresh process (its own peak RSS)."""
-    cmd = [sys.executable, __file__, "--child", way, "--what", what, "--root", str(root)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def _header(args: Any, size: float) -> str:
+    return (
+        f"== split file read: {args.tracklets} tracklets x {args.boxes} boxes "
+        f"({args.tracklets * args.boxes} boxes), train.json {size:.1f} MB; each way in a fresh "
+        f"process, best of {args.repeat} by CPU time (robust to other load; wall clock beside it); "
+        "peak RSS above the process's after imports"
+    )
+
+
+COLUMNS = (
+    f"{'what':<14} {'old cpu s':>9} {'new cpu s':>9} {'ratio':>7} {'old wall':>9} {'new wall':>9} "
+    f"{'old +MB':>8} {'new +MB':>8}  same result"
+)
+
+
+def _row(what: str, old: Result, new: Result, same: bool) -> str:
+    return (
+        f"{what:<14} {old['cpu']:>9.2f} {new['cpu']:>9.2f} {old['cpu'] / new['cpu']:>6.1f}x "
+        f"{old['seconds']:>9.2f} {new['seconds']:>9.2f} {old['peak_mb']:>8.0f} {new['peak_mb']:>8.0f}  "
+        f"{'yes' if same else 'NO'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tracklets", type=int, default=1700)
-    ap.add_argument("--boxes", type=int, default=390)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per way (the fastest is kept)")
-    ap.add_argument("--child", choices=("old", "new"), help=argparse.SUPPRESS)
-    ap.add_argument("--what", choices=WHATS, help=argparse.SUPPRESS)
-    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_child(args.root, args.what, args.child)))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="bench_read_split-") as tmp:
-        root = make_dataset(Path(tmp) / "ds", args.tracklets, args.boxes)
-        size = (root / "train.json").stat().st_size / 1e6
-        print(
-            f"== split file read: {args.tracklets} tracklets x {args.boxes} boxes "
-            f"({args.tracklets * args.boxes} boxes), train.json {size:.1f} MB; each way in a fresh "
-            f"process, best of {args.repeat} by CPU time (robust to other load; wall clock beside it); "
-            "peak RSS above the process's after imports"
-        )
-        print(
-            f"{'what':<14} {'old cpu s':>9} {'new cpu s':>9} {'ratio':>7} {'old wall':>9} {'new wall':>9} "
-            f"{'old +MB':>8} {'new +MB':>8}  same result"
-        )
-        ok = True
-        for what in WHATS:
-            runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
-            for _ in range(args.repeat):
-                for way in runs:  # interleaved: both ways see the same load
-                    runs[way].append(measure(root, what, way))
-            old, new = (min(runs[w], key=lambda r: r["cpu"]) for w in ("old", "new"))
-            same = {r["digest"] for r in runs["old"] + runs["new"]} == {old["digest"]}
-            ok &= same
-            print(
-                f"{what:<14} {old['cpu']:>9.2f} {new['cpu']:>9.2f} {old['cpu'] / new['cpu']:>6.1f}x "
-                f"{old['seconds']:>9.2f} {new['seconds']:>9.2f} {old['peak_mb']:>8.0f} {new['peak_mb']:>8.0f}  "
-                f"{'yes' if same else 'NO'}"
-            )
-    if not ok:
-        print("the old and the new way read different results", file=sys.stderr)
-        return 1
-    return 0
+    return split_bench.main(
+        argv,
+        script=__file__,
+        doc=__doc__,
+        whats=WHATS,
+        make_dataset=make_dataset,
+        run_child=run_child,
+        header=_header,
+        columns=COLUMNS,
+        row=_row,
+        differ="the old and the new way read different results",
+    )
 
 
 if __name__ == "__main__":

@@ -24,20 +24,19 @@ Usage: python benchmarks/bench_split_checks.py [--tracklets 1700] [--boxes 390] 
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import io
 import json
 import random
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import split_bench  # noqa: E402
+from split_bench import Result, digest, random_tracklet, write_dataset  # noqa: E402
 
 WHATS = ("split_findings", "schema validate", "verify tracklets")
 #: the frame size and count every video is given for ``verify tracklets``
@@ -45,16 +44,6 @@ WIDTH, HEIGHT, FRAMES_PAST = 1000, 1500, 60
 #: every this many tracklets, one holds a bad box (of the kinds below, in turn)
 BAD_EVERY = 97
 BAD_BOXES = ([10, 40, 10, 80], [10, 40, 30, 40], [-4, 40, 10, 80], [10, -0.5, 30, 80])
-
-
-def _tracklet(rng: random.Random, boxes: int) -> dict[str, list[int | float]]:
-    start = rng.randrange(50)
-    trk: dict[str, list[int | float]] = {}
-    for f in range(start, start + boxes):
-        x1, y1 = round(rng.uniform(0, 600), 2), round(rng.uniform(0, 900), 2)
-        box = [x1, y1, round(x1 + rng.uniform(10, 300), 2), round(y1 + rng.uniform(10, 500), 2)]
-        trk[str(f)] = [round(v) for v in box] if f % 4 == 0 else box  # ints stay ints
-    return trk
 
 
 def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
@@ -69,7 +58,7 @@ def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
         split = "train" if made < tracklets else "test"
         pid = f"{split[:2]}{len(splits[split]):07d}"
         n = 1 if split == "test" or rng.random() < 0.95 else min(3, tracklets - made)
-        trks = [_tracklet(rng, boxes) for _ in range(n)]
+        trks = [random_tracklet(rng, boxes) for _ in range(n)]
         for i, trk in enumerate(trks):
             if (made + i) % BAD_EVERY == BAD_EVERY - 1:
                 bad = BAD_BOXES[(made + i) // BAD_EVERY % len(BAD_BOXES)]
@@ -82,15 +71,7 @@ def make_dataset(root: Path, tracklets: int, boxes: int, seed: int = 0) -> Path:
             "tracklets": trks,
         }
         made += n
-    root.mkdir(parents=True, exist_ok=True)
-    for sub in ("videos", "imgs"):
-        (root / sub).mkdir(exist_ok=True)
-    for split, data in splits.items():
-        (root / f"{split}.json").write_text(json.dumps(data))
-        for e in data.values():
-            for rel in (*e["video_paths"], e["img_path"]):
-                (root / rel).touch()
-    return root
+    return write_dataset(root, splits)
 
 
 def old_way() -> contextlib.ExitStack:
@@ -109,10 +90,6 @@ def old_way() -> contextlib.ExitStack:
     return stack
 
 
-def _digest(value: Any) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _verify_audit(root: Path) -> Any:
     """A verify audit of ``root`` with its splits loaded and every video's facts given."""
     from movingfashion.archive.verify import VideoFacts, _Audit
@@ -126,7 +103,7 @@ def _verify_audit(root: Path) -> Any:
     return audit
 
 
-def run_child(root: Path, what: str, way: str) -> dict[str, Any]:
+def run_child(root: Path, what: str, way: str) -> Result:
     """Measure one ``what`` one ``way`` in this process: seconds, CPU seconds, a digest of the result."""
     import numpy  # noqa: F401 - imported before the clock by both ways (the reader imports it anyway)
 
@@ -158,59 +135,45 @@ def run_child(root: Path, what: str, way: str) -> dict[str, Any]:
         if what == "schema validate"
         else sum(len(r[2]) for r in result)
     )
-    return {"seconds": seconds, "cpu": cpu, "findings": findings, "digest": _digest(result)}
+    return {"seconds": seconds, "cpu": cpu, "findings": findings, "digest": digest(result)}
 
 
-def measure(root: Path, what: str, way: str) -> dict[str, Any]:
-    """:func:`run_child` in a fresh process."""
-    cmd = [sys.executable, __file__, "--child", way, "--what", what, "--root", str(root)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def _header(args: Any, size: float) -> str:
+    return (
+        f"== split-file checks: {args.tracklets} tracklets x {args.boxes} boxes "
+        f"({args.tracklets * args.boxes} boxes, one tracklet in {BAD_EVERY} with a bad box), "
+        f"train.json {size:.1f} MB; each way in a fresh process, best of {args.repeat} by CPU "
+        "time (robust to other load; wall clock beside it)"
+    )
+
+
+COLUMNS = (
+    f"{'what':<16} {'old cpu s':>9} {'new cpu s':>9} {'ratio':>7} {'old wall':>9} {'new wall':>9} "
+    f"{'findings':>8}  same result"
+)
+
+
+def _row(what: str, old: Result, new: Result, same: bool) -> str:
+    return (
+        f"{what:<16} {old['cpu']:>9.2f} {new['cpu']:>9.2f} {old['cpu'] / new['cpu']:>6.1f}x "
+        f"{old['seconds']:>9.2f} {new['seconds']:>9.2f} {new['findings']:>8}  "
+        f"{'yes' if same else 'NO'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tracklets", type=int, default=1700)
-    ap.add_argument("--boxes", type=int, default=390)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per way (the fastest is kept)")
-    ap.add_argument("--child", choices=("old", "new"), help=argparse.SUPPRESS)
-    ap.add_argument("--what", choices=WHATS, help=argparse.SUPPRESS)
-    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-    if args.child:
-        print(json.dumps(run_child(args.root, args.what, args.child)))
-        return 0
-    with tempfile.TemporaryDirectory(prefix="bench_split_checks-") as tmp:
-        root = make_dataset(Path(tmp) / "ds", args.tracklets, args.boxes)
-        size = (root / "train.json").stat().st_size / 1e6
-        print(
-            f"== split-file checks: {args.tracklets} tracklets x {args.boxes} boxes "
-            f"({args.tracklets * args.boxes} boxes, one tracklet in {BAD_EVERY} with a bad box), "
-            f"train.json {size:.1f} MB; each way in a fresh process, best of {args.repeat} by CPU "
-            "time (robust to other load; wall clock beside it)"
-        )
-        print(
-            f"{'what':<16} {'old cpu s':>9} {'new cpu s':>9} {'ratio':>7} {'old wall':>9} {'new wall':>9} "
-            f"{'findings':>8}  same result"
-        )
-        ok = True
-        for what in WHATS:
-            runs: dict[str, list[dict[str, Any]]] = {"old": [], "new": []}
-            for _ in range(args.repeat):
-                for way in runs:  # interleaved: both ways see the same load
-                    runs[way].append(measure(root, what, way))
-            old, new = (min(runs[w], key=lambda r: r["cpu"]) for w in ("old", "new"))
-            same = {r["digest"] for r in runs["old"] + runs["new"]} == {old["digest"]}
-            ok &= same
-            print(
-                f"{what:<16} {old['cpu']:>9.2f} {new['cpu']:>9.2f} {old['cpu'] / new['cpu']:>6.1f}x "
-                f"{old['seconds']:>9.2f} {new['seconds']:>9.2f} {new['findings']:>8}  "
-                f"{'yes' if same else 'NO'}"
-            )
-    if not ok:
-        print("the old and the new way found different things", file=sys.stderr)
-        return 1
-    return 0
+    return split_bench.main(
+        argv,
+        script=__file__,
+        doc=__doc__,
+        whats=WHATS,
+        make_dataset=make_dataset,
+        run_child=run_child,
+        header=_header,
+        columns=COLUMNS,
+        row=_row,
+        differ="the old and the new way found different things",
+    )
 
 
 if __name__ == "__main__":
