@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
 # no periodic progress lines in the tests' logs (inherited by the commands they run): a command
@@ -65,3 +67,14 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if _starts_ray(item):
             item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+@pytest.fixture
+def split_loads(monkeypatch) -> list[str]:
+    """The split files parsed (``schemas.official._load``) from here on, by name."""
+    from schemas import official
+
+    seen: list[str] = []
+    real = official._load
+    monkeypatch.setattr(official, "_load", lambda p: seen.append(os.path.basename(p)) or real(p))
+    return seen

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -123,6 +126,29 @@ ARCHIVE_FRAMES = 12  #: frames of the first video; each next one is 2 frames lon
 ARCHIVE_SPEC = {"r1": ("train", 1, 2), "h1": ("train", 0, 1), "r2": ("test", 1, 1), "h2": ("test", 0, 1)}
 
 
+def split_entry(tracklets: list[dict[str, Any]], *, pid: str = "p", source: int = 1) -> dict[str, Any]:
+    """A split file's entry for product ``pid``: one video per tracklet (one at least), its shop
+    image (``.jpg`` for Regular, source 1; ``.png`` for Hard)."""
+    return {
+        "video_paths": [f"videos/{pid}_{i}.mp4" for i in range(max(1, len(tracklets)))],
+        "img_path": f"imgs/{pid}.jpg" if source == 1 else f"imgs/{pid}.png",
+        "source": source,
+        "tracklets": tracklets,
+    }
+
+
+def big_tracklet(n: int = 400, start: int = 0) -> dict[str, list[int | float]]:
+    """``n`` frames from ``start`` of random valid boxes (seeded by ``start``); one frame in 3 of
+    whole numbers (ints stay ints)."""
+    rng = np.random.default_rng(start)
+    out: dict[str, list[int | float]] = {}
+    for f in range(start, start + n):
+        x1, y1 = rng.uniform(0, 500, 2).round(2).tolist()
+        box = [x1, y1, x1 + float(rng.uniform(1, 200)), y1 + float(rng.uniform(1, 200))]
+        out[str(f)] = [int(v) for v in box] if f % 3 == 0 else box  # ints stay ints
+    return out
+
+
 def make_archive(root: Path) -> Path:
     """Write a folder shaped like the real MovingFashion archive into ``root`` (see :data:`ARCHIVE_SPEC`)."""
     splits: dict[str, dict] = {"train": {}, "test": {}}
@@ -143,6 +169,87 @@ def make_archive(root: Path) -> Path:
     for split, data in splits.items():
         (root / f"{split}.json").write_text(json.dumps(data))
     return root
+
+
+def edit_split(root: Path, split: str, fn: Callable[[dict], None]) -> None:
+    """Rewrite ``root/<split>.json`` with ``fn`` applied to its JSON."""
+    data = json.loads((root / f"{split}.json").read_text())
+    fn(data)
+    (root / f"{split}.json").write_text(json.dumps(data))
+
+
+def move_file(root: Path, src: str, dst: str) -> None:
+    """Move ``root/src`` to ``root/dst`` (its folder made)."""
+    (root / dst).parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(root / src, root / dst)
+
+
+# Defects of a copy of :func:`make_archive`'s folder that ``mf verify`` breaks on and
+# ``mf schema validate`` reports (in the comment: the check, split, product and field they hit).
+
+
+def legacy_source_code(r: Path) -> None:
+    """source_codes, train, h1, source."""
+    edit_split(r, "train", lambda d: d["h1"].update(source=2))
+
+
+def unknown_source_code(r: Path) -> None:
+    """source_codes, train, r1, source."""
+    edit_split(r, "train", lambda d: d["r1"].update(source=5))
+
+
+def video_outside_videos(r: Path) -> None:
+    """prefixes, train, r1, video_paths[0]."""
+    move_file(r, "videos/r1_0.mp4", "clips/r1_0.mp4")
+    edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(0, "clips/r1_0.mp4"))
+
+
+def older_shop_folder(r: Path) -> None:
+    """prefixes, train, h1, img_path."""
+    move_file(r, "imgs/h1.png", "shop/h1.png")
+    edit_split(r, "train", lambda d: d["h1"].update(img_path="shop/h1.png"))
+
+
+def hard_shop_as_jpg(r: Path) -> None:
+    """shop_suffix, test, h2, img_path."""
+    move_file(r, "imgs/h2.png", "imgs/h2.jpg")
+    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h2.jpg"))
+
+
+def two_test_videos(r: Path) -> None:
+    """test_one_video, test, r2, video_paths."""
+    shutil.copyfile(r / "videos/r2_0.mp4", r / "videos/r2_1.mp4")
+
+    def fn(d: dict) -> None:
+        d["r2"]["video_paths"].append("videos/r2_1.mp4")
+        d["r2"]["tracklets"].append({})
+
+    edit_split(r, "test", fn)
+
+
+def product_in_both_splits(r: Path) -> None:
+    """leakage, test, h1, (product id)."""
+    train = json.loads((r / "train.json").read_text())
+    edit_split(r, "test", lambda d: d.update(h1=train["h1"]))
+
+
+def video_in_both_splits(r: Path) -> None:
+    """leakage, test, r2, video_paths."""
+    edit_split(r, "test", lambda d: d["r2"]["video_paths"].__setitem__(0, "videos/r1_0.mp4"))
+
+
+def image_in_both_splits(r: Path) -> None:
+    """leakage, test, h2, img_path."""
+    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h1.png"))
+
+
+def same_stem_in_two_folders(r: Path) -> None:
+    """tracklets, train, h1, video_paths: two videos named alike in two folders, one tracklet file
+    for both, which mf-tracklets refuses (mf verify called the folder clean)."""
+    (r / "videos" / "x").mkdir()
+    shutil.copy(r / "videos" / "h1_0.mp4", r / "videos" / "x" / "r1_0.mp4")
+    (r / "videos" / "h1_0.mp4").unlink()
+    edit_split(r, "train", lambda d: d["h1"].update(video_paths=["videos/x/r1_0.mp4"]))
 
 
 def make_df2(root: Path) -> Path:

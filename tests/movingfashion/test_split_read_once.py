@@ -5,14 +5,12 @@ result as reading them again."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import pytest
 
 from movingfashion.dataset import MovingFashionDataset, _tracklet_shared
 from movingfashion.seam.features import media_stamps
-from schemas import official
 from schemas.official import read_official, read_official_rows
 from schemas.tracklet_names import shared_videos
 
@@ -24,20 +22,11 @@ def root(tiny_dataset, tmp_path):
     return out
 
 
-@pytest.fixture
-def loads(monkeypatch) -> list[str]:
-    """The split files parsed from here on, by name."""
-    seen: list[str] = []
-    real = official._load
-    monkeypatch.setattr(official, "_load", lambda p: seen.append(os.path.basename(p)) or real(p))
-    return seen
-
-
-def test_both_splits_open_with_each_file_parsed_once_more_at_most(root, loads):
+def test_both_splits_open_with_each_file_parsed_once_more_at_most(root, split_loads):
     train = MovingFashionDataset(root, "train")
     test = MovingFashionDataset(root, "test")
-    assert loads.count("train.json") == 1  # the test split's shared videos: train's listing
-    assert loads.count("test.json") == 2  # its boxes, for the test dataset
+    assert split_loads.count("train.json") == 1  # the test split's shared videos: train's listing
+    assert split_loads.count("test.json") == 2  # its boxes, for the test dataset
     assert len(train) and len(test)
 
 
@@ -56,10 +45,10 @@ def test_the_shared_videos_are_those_of_reading_the_other_split_again(root):
     assert _tracklet_shared(root, split, train) == shared_videos(rows) == {"videos/101_0.mp4"}
 
 
-def test_media_stamps_after_the_dataset_opened_parse_nothing(root, loads):
+def test_media_stamps_after_the_dataset_opened_parse_nothing(root, split_loads):
     ds = MovingFashionDataset(root, "train")
-    before = list(loads)
+    before = list(split_loads)
     stamps = media_stamps(root, ds.split_path)
-    assert loads == before
+    assert split_loads == before
     rels = {r for e in read_official_rows(ds.split_path)[0].values() for r in (*e.video_paths, e.img_path)}
     assert [s.split(":")[0] for s in stamps] == sorted(rels)

@@ -4,6 +4,7 @@ import pytest
 
 from schemas.errors import DataFormatError
 from schemas.official import dump_official, parse_official, read_official, write_official
+from tests.movingfashion.helpers import split_entry
 
 OFFICIAL = {
     "0001234": {
@@ -202,12 +203,7 @@ def test_each_entry_keeps_its_key_order_and_new_entries_get_the_official_one(tmp
 )
 def test_a_frame_key_with_leading_zeros_is_refused(key, canonical):
     """'7' and '07' would be two boxes for frame 7, the reader keeping whichever came last."""
-    value = {
-        "video_paths": ["videos/p_0.mp4"],
-        "img_path": "imgs/p.jpg",
-        "source": 1,
-        "tracklets": [{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}],
-    }
+    value = split_entry([{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}])
     with pytest.raises(DataFormatError) as err:
         parse_official({"P42": value}, where="train.json")
     text = str(err.value)
@@ -222,12 +218,7 @@ def test_a_frame_key_past_any_video_is_refused_by_name(digits):
     """A key of more digits than any video's frame count was read, then crashed its user
     (OverflowError past 19 digits, ValueError past 4300): now the reader names it."""
     key = "1" + "0" * (digits - 1)
-    value = {
-        "video_paths": ["videos/p_0.mp4"],
-        "img_path": "imgs/p.jpg",
-        "source": 1,
-        "tracklets": [{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}],
-    }
+    value = split_entry([{"7": [1, 1, 20, 20], key: [2, 2, 30, 30]}])
     with pytest.raises(DataFormatError) as err:
         parse_official({"P42": value}, where="train.json")
     text = str(err.value)
@@ -239,12 +230,7 @@ def test_a_frame_key_past_any_video_is_refused_by_name(digits):
 
 @pytest.mark.parametrize("bad", [True, "2", None, [1]])
 def test_box_values_are_numbers_never_coerced(bad):
-    value = {
-        "video_paths": ["videos/p_0.mp4"],
-        "img_path": "imgs/p.jpg",
-        "source": 1,
-        "tracklets": [{"0": [0, bad, 30, 30]}],
-    }
+    value = split_entry([{"0": [0, bad, 30, 30]}])
     with pytest.raises(DataFormatError, match=r"product 'P42': field 'tracklets\[0\]\.0'.*box value 1"):
         parse_official({"P42": value}, where="train.json")
 

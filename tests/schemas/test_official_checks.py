@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,20 @@ import pytest
 from schemas.official import read_official
 from schemas.official_checks import box_problem
 from tests.mf_cli import run_mf
-from tests.movingfashion.helpers import make_archive
+from tests.movingfashion.helpers import (
+    edit_split,
+    hard_shop_as_jpg,
+    image_in_both_splits,
+    legacy_source_code,
+    make_archive,
+    older_shop_folder,
+    product_in_both_splits,
+    same_stem_in_two_folders,
+    two_test_videos,
+    unknown_source_code,
+    video_in_both_splits,
+    video_outside_videos,
+)
 
 
 @pytest.fixture(scope="module")
@@ -23,88 +35,24 @@ def archive(tmp_path_factory) -> Path:
     return make_archive(tmp_path_factory.mktemp("archive") / "MovingFashion")
 
 
-def _edit(root: Path, split: str, fn: Callable[[dict], None]) -> None:
-    data = json.loads((root / f"{split}.json").read_text())
-    fn(data)
-    (root / f"{split}.json").write_text(json.dumps(data))
-
-
-def _move(root: Path, src: str, dst: str) -> None:
-    (root / dst).parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(root / src, root / dst)
-
-
 def _zero_width_box(r: Path) -> None:
-    _edit(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 10, 80]}))
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 10, 80]}))
 
 
 def _zero_height_box(r: Path) -> None:
-    _edit(r, "test", lambda d: d["r2"]["tracklets"][0].update({"2": [10, 40, 30, 40]}))
+    edit_split(r, "test", lambda d: d["r2"]["tracklets"][0].update({"2": [10, 40, 30, 40]}))
 
 
 def _box_left_of_the_picture(r: Path) -> None:
-    _edit(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [-4, 40, 10, 80]}))
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [-4, 40, 10, 80]}))
 
 
 def _video_twice_in_a_product(r: Path) -> None:
-    _edit(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(1, "videos/r1_0.mp4"))
-
-
-def _video_in_both_splits(r: Path) -> None:
-    _edit(r, "test", lambda d: d["r2"]["video_paths"].__setitem__(0, "videos/r1_0.mp4"))
-
-
-def _product_in_both_splits(r: Path) -> None:
-    train = json.loads((r / "train.json").read_text())
-    _edit(r, "test", lambda d: d.update(h1=train["h1"]))
-
-
-def _image_in_both_splits(r: Path) -> None:
-    _edit(r, "test", lambda d: d["h2"].update(img_path="imgs/h1.png"))
-
-
-def _legacy_source_code(r: Path) -> None:
-    _edit(r, "train", lambda d: d["h1"].update(source=2))
-
-
-def _unknown_source_code(r: Path) -> None:
-    _edit(r, "train", lambda d: d["r1"].update(source=5))
-
-
-def _video_outside_videos(r: Path) -> None:
-    _move(r, "videos/r1_0.mp4", "clips/r1_0.mp4")
-    _edit(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(0, "clips/r1_0.mp4"))
-
-
-def _older_shop_folder(r: Path) -> None:
-    _move(r, "imgs/h1.png", "shop/h1.png")
-    _edit(r, "train", lambda d: d["h1"].update(img_path="shop/h1.png"))
-
-
-def _hard_shop_as_jpg(r: Path) -> None:
-    _move(r, "imgs/h2.png", "imgs/h2.jpg")
-    _edit(r, "test", lambda d: d["h2"].update(img_path="imgs/h2.jpg"))
-
-
-def _two_test_videos(r: Path) -> None:
-    shutil.copyfile(r / "videos/r2_0.mp4", r / "videos/r2_1.mp4")
-
-    def fn(d: dict) -> None:
-        d["r2"]["video_paths"].append("videos/r2_1.mp4")
-        d["r2"]["tracklets"].append({})
-
-    _edit(r, "test", fn)
+    edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(1, "videos/r1_0.mp4"))
 
 
 def _more_tracklets_than_videos(r: Path) -> None:
-    _edit(r, "train", lambda d: d["h1"]["tracklets"].append({}))
-
-
-def _same_stem_in_two_folders(r: Path) -> None:
-    (r / "videos" / "x").mkdir()
-    shutil.copy(r / "videos" / "h1_0.mp4", r / "videos" / "x" / "r1_0.mp4")
-    (r / "videos" / "h1_0.mp4").unlink()
-    _edit(r, "train", lambda d: d["h1"].update(video_paths=["videos/x/r1_0.mp4"]))
+    edit_split(r, "train", lambda d: d["h1"]["tracklets"].append({}))
 
 
 # (defect, verify check, split, product, field)
@@ -113,17 +61,17 @@ DEFECTS = [
     (_zero_height_box, "tracklets", "test", "r2", "tracklets[0]"),
     (_box_left_of_the_picture, "tracklets", "train", "h1", "tracklets[0]"),
     (_video_twice_in_a_product, "repeats", "train", "r1", "video_paths[1]"),
-    (_video_in_both_splits, "leakage", "test", "r2", "video_paths"),
-    (_product_in_both_splits, "leakage", "test", "h1", "(product id)"),
-    (_image_in_both_splits, "leakage", "test", "h2", "img_path"),
-    (_legacy_source_code, "source_codes", "train", "h1", "source"),
-    (_unknown_source_code, "source_codes", "train", "r1", "source"),
-    (_video_outside_videos, "prefixes", "train", "r1", "video_paths[0]"),
-    (_older_shop_folder, "prefixes", "train", "h1", "img_path"),
-    (_hard_shop_as_jpg, "shop_suffix", "test", "h2", "img_path"),
-    (_two_test_videos, "test_one_video", "test", "r2", "video_paths"),
+    (video_in_both_splits, "leakage", "test", "r2", "video_paths"),
+    (product_in_both_splits, "leakage", "test", "h1", "(product id)"),
+    (image_in_both_splits, "leakage", "test", "h2", "img_path"),
+    (legacy_source_code, "source_codes", "train", "h1", "source"),
+    (unknown_source_code, "source_codes", "train", "r1", "source"),
+    (video_outside_videos, "prefixes", "train", "r1", "video_paths[0]"),
+    (older_shop_folder, "prefixes", "train", "h1", "img_path"),
+    (hard_shop_as_jpg, "shop_suffix", "test", "h2", "img_path"),
+    (two_test_videos, "test_one_video", "test", "r2", "video_paths"),
     (_more_tracklets_than_videos, "schema", "train", "h1", "tracklets"),
-    (_same_stem_in_two_folders, "tracklets", "train", "h1", "video_paths"),
+    (same_stem_in_two_folders, "tracklets", "train", "h1", "video_paths"),
 ]
 
 
@@ -150,7 +98,9 @@ def test_a_clean_archive_passes_both(archive, capsys):
 
 
 @pytest.mark.parametrize(
-    ("defect", "check", "split", "product", "field"), DEFECTS, ids=[d[0].__name__[1:] for d in DEFECTS]
+    ("defect", "check", "split", "product", "field"),
+    DEFECTS,
+    ids=[d[0].__name__.lstrip("_") for d in DEFECTS],
 )
 def test_schema_validate_and_verify_agree(archive, tmp_path, capsys, defect, check, split, product, field):
     root = tmp_path / "ds"

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from schemas import official_checks
 from schemas.official import parse_official
 from schemas.official_checks import archive_boxes_valid, box_problem, split_findings, tracklet_findings
+from tests.movingfashion.helpers import big_tracklet, split_entry
 
 BIG = 2**53
 
@@ -28,25 +29,6 @@ def per_box_only() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(official_checks, "archive_boxes_valid", lambda *a, **k: False)
         yield
-
-
-def _big_tracklet(n: int = 400, start: int = 0) -> dict[str, list[int | float]]:
-    rng = np.random.default_rng(start)
-    out: dict[str, list[int | float]] = {}
-    for f in range(start, start + n):
-        x1, y1 = rng.uniform(0, 500, 2).round(2).tolist()
-        box = [x1, y1, x1 + float(rng.uniform(1, 200)), y1 + float(rng.uniform(1, 200))]
-        out[str(f)] = [int(v) for v in box] if f % 3 == 0 else box  # ints stay ints
-    return out
-
-
-def _entry(pid: str, tracklets: list[dict[str, Any]], source: int = 1) -> dict[str, Any]:
-    return {
-        "video_paths": [f"videos/{pid}_{i}.mp4" for i in range(max(1, len(tracklets)))],
-        "img_path": f"imgs/{pid}.jpg" if source == 1 else f"imgs/{pid}.png",
-        "source": source,
-        "tracklets": tracklets,
-    }
 
 
 def _both(fn, *args, **kwargs) -> tuple[Any, Any]:
@@ -62,10 +44,11 @@ def _as_dicts(findings) -> str:
 
 def test_a_valid_split_finds_nothing_both_ways_and_checks_no_box_alone(monkeypatch):
     data = {
-        f"p{i}": _entry(f"p{i}", [_big_tracklet(start=i), _big_tracklet(30, start=i + 9)]) for i in range(3)
+        f"p{i}": split_entry([big_tracklet(start=i), big_tracklet(30, start=i + 9)], pid=f"p{i}")
+        for i in range(3)
     }
-    data["q"] = _entry(
-        "q", [{}, {"0": [0, 0, 1, 1], "1": [-0.0, -0.0, 0.5, 0.5]}, {"0": [BIG - 1, 0, BIG, 1]}]
+    data["q"] = split_entry(
+        [{}, {"0": [0, 0, 1, 1], "1": [-0.0, -0.0, 0.5, 0.5]}, {"0": [BIG - 1, 0, BIG, 1]}], pid="q"
     )
     splits = {"train": parse_official(data)}
     calls: list[Any] = []
@@ -99,9 +82,12 @@ BAD = {
 def test_a_bad_box_is_found_alike_both_ways(kind):
     box, why = BAD[kind]
     assert box_problem(box) == why
-    trk = _big_tracklet(start=5)
+    trk = big_tracklet(start=5)
     trk["317"] = box
-    data = {"ok": _entry("ok", [_big_tracklet()]), "P42": _entry("P42", [_big_tracklet(20), trk])}
+    data = {
+        "ok": split_entry([big_tracklet()], pid="ok"),
+        "P42": split_entry([big_tracklet(20), trk], pid="P42"),
+    }
     fast, slow = _both(split_findings, {"train.json": parse_official(data)})
     assert _as_dicts(fast) == _as_dicts(slow)
     (f,) = fast
@@ -118,12 +104,12 @@ def test_bad_boxes_mixed_across_tracklets_products_and_splits_are_found_alike_bo
         for p in range(4):
             trks = []
             for _ in range(3):
-                trk = _big_tracklet(60, start=n)
+                trk = big_tracklet(60, start=n)
                 for j in range(n % 4):  # 0 to 3 bad boxes, of kinds in turn
                     trk[str(n + 7 * j)] = list(kinds[(n + j) % len(kinds)][0])
                 trks.append(trk)
                 n += 1
-            data[f"{where}{p}"] = _entry(f"{where}{p}", trks, source=p % 2)
+            data[f"{where}{p}"] = split_entry(trks, pid=f"{where}{p}", source=p % 2)
         splits[where] = parse_official(data)
     fast, slow = _both(split_findings, splits)
     assert _as_dicts(fast) == _as_dicts(slow)
@@ -150,7 +136,7 @@ RAW = {
 
 @pytest.mark.parametrize("kind", list(RAW))
 def test_any_box_of_a_raw_tracklet_is_judged_alike_both_ways(kind):
-    trk = _big_tracklet(50)
+    trk = big_tracklet(50)
     trk["17"] = RAW[kind]
     fast, slow = _both(tracklet_findings, "P", 2, trk)
     assert fast == slow

@@ -21,6 +21,7 @@ from schemas import official
 from schemas.errors import DataFormatError
 from schemas.geometry import Box, plain_boxes_valid
 from schemas.official import dump_official, is_frame_key, parse_official, read_official, read_official_rows
+from tests.movingfashion.helpers import big_tracklet, split_entry
 
 BIG = 2**53
 
@@ -32,26 +33,6 @@ def per_box_only() -> Iterator[None]:
         mp.setattr(official, "_plain_tracklet", lambda trk: False)
         mp.setattr(official, "_canonical_frame_keys", lambda trk: False)
         yield
-
-
-def _entry(tracklets: list[dict[str, Any]]) -> dict[str, Any]:
-    n = max(1, len(tracklets))
-    return {
-        "video_paths": [f"videos/p_{i}.mp4" for i in range(n)],
-        "img_path": "imgs/p.jpg",
-        "source": 1,
-        "tracklets": tracklets,
-    }
-
-
-def _big_tracklet(n: int = 400, start: int = 0) -> dict[str, list[int | float]]:
-    rng = np.random.default_rng(start)
-    out: dict[str, list[int | float]] = {}
-    for f in range(start, start + n):
-        x1, y1 = rng.uniform(0, 500, 2).round(2).tolist()
-        box = [x1, y1, x1 + float(rng.uniform(1, 200)), y1 + float(rng.uniform(1, 200))]
-        out[str(f)] = [int(v) for v in box] if f % 3 == 0 else box  # ints stay ints
-    return out
 
 
 def _typed(split: dict[str, Any]) -> str:
@@ -68,9 +49,11 @@ def _read_both(path: Path) -> tuple[Any, Any]:
 
 def test_a_valid_split_reads_the_same_both_ways(tmp_path):
     data = {
-        "p1": _entry([_big_tracklet(), _big_tracklet(50, start=7)]),
-        "p2": _entry([{"0": [0, 0, 0, 0], "1": [-5, -2.5, 1e300, 1e300], "2": [BIG + 1, 0, BIG + 1, 1]}]),
-        "p3": _entry([{}]),
+        "p1": split_entry([big_tracklet(), big_tracklet(50, start=7)]),
+        "p2": split_entry(
+            [{"0": [0, 0, 0, 0], "1": [-5, -2.5, 1e300, 1e300], "2": [BIG + 1, 0, BIG + 1, 1]}]
+        ),
+        "p3": split_entry([{}]),
         "p4": {"video_paths": ["videos/q.mp4"], "img_path": "imgs/q.jpg", "source": 0, "x": [1.5]},
     }
     path = tmp_path / "train.json"
@@ -85,7 +68,7 @@ def test_a_valid_tracklet_takes_the_one_pass_check(monkeypatch):
     seen: list[bool] = []
     check = official._plain_tracklet
     monkeypatch.setattr(official, "_plain_tracklet", lambda trk: seen.append(check(trk)) or seen[-1])
-    parse_official({"p": _entry([_big_tracklet(), _big_tracklet(10)])})
+    parse_official({"p": split_entry([big_tracklet(), big_tracklet(10)])})
     assert seen == [True, True]
 
 
@@ -94,7 +77,7 @@ def test_parsed_boxes_are_copies_of_the_callers_data_both_ways():
     numbers, both ways."""
     parsed = []
     for mode in (contextlib.nullcontext, per_box_only):
-        data = {"p": _entry([{"0": [1, 2, 3, 4], "1": [np.float32(1.5), np.int64(2), 3, 4.0]}])}
+        data = {"p": split_entry([{"0": [1, 2, 3, 4], "1": [np.float32(1.5), np.int64(2), 3, 4.0]}])}
         with mode():
             split = parse_official(data)
         data["p"]["tracklets"][0]["0"][0] = 99
@@ -126,9 +109,9 @@ BAD_BOXES = {
 def test_a_bad_box_is_named_alike_both_ways(tmp_path, kind):
     """A bad box deep in a large tracklet: the error names the file, the product, the tracklet
     and the frame, with the per-box path's own message (the file is read both ways)."""
-    trk = _big_tracklet(start=5)
+    trk = big_tracklet(start=5)
     trk["317"] = BAD_BOXES[kind]
-    data = {"ok": _entry([_big_tracklet()]), "P42": _entry([_big_tracklet(20), trk])}
+    data = {"ok": split_entry([big_tracklet()]), "P42": split_entry([big_tracklet(20), trk])}
     path = tmp_path / "train.json"
     path.write_text(json.dumps(data, allow_nan=True))
     errors = []
@@ -144,12 +127,12 @@ def test_a_bad_box_is_named_alike_both_ways(tmp_path, kind):
 
 @pytest.mark.parametrize("key", ["07", "00", "", "x", "-1", "+1", "1.0", "\u0663", " 1", "1234567890"])
 def test_a_bad_frame_key_is_named_alike_both_ways(key):
-    trk = _big_tracklet()
+    trk = big_tracklet()
     trk[key] = [1, 1, 2, 2]
     errors = []
     for mode in (contextlib.nullcontext, per_box_only):
         with mode(), pytest.raises(DataFormatError) as err:
-            parse_official({"P42": _entry([trk])}, where="test.json")
+            parse_official({"P42": split_entry([trk])}, where="test.json")
         errors.append(str(err.value))
     assert errors[0] == errors[1]
     assert (
@@ -163,7 +146,7 @@ def test_a_bad_box_is_named_before_a_bad_frame_key_both_ways():
     errors = []
     for mode in (contextlib.nullcontext, per_box_only):
         with mode(), pytest.raises(DataFormatError) as err:
-            parse_official({"P42": _entry([{"07": [1, 1, 2, 2]}, {"3": [5, 0, 1, 1]}])})
+            parse_official({"P42": split_entry([{"07": [1, 1, 2, 2]}, {"3": [5, 0, 1, 1]}])})
         errors.append(str(err.value))
     assert errors[0] == errors[1] and "tracklets[1].3" in errors[0]
 
@@ -209,7 +192,7 @@ def test_any_tracklets_parse_or_fail_alike_both_ways(tracklets):
     for mode in (contextlib.nullcontext, per_box_only):
         with mode():
             try:
-                outcomes.append(_typed(parse_official({"p": _entry(tracklets)}, where="t.json")))
+                outcomes.append(_typed(parse_official({"p": split_entry(tracklets)}, where="t.json")))
             except DataFormatError as exc:
                 outcomes.append(f"error: {exc}")
     assert outcomes[0] == outcomes[1]

@@ -9,7 +9,6 @@ import threading
 
 import pytest
 
-from schemas import official
 from schemas.errors import DataFormatError
 from schemas.official import parse_official, read_official, read_official_rows, split_listing, write_official
 
@@ -34,15 +33,6 @@ def _expected(path) -> tuple:
     return tuple((pid, tuple(e.video_paths), e.img_path) for pid, e in good.items()), tuple(bad)
 
 
-@pytest.fixture
-def loads(monkeypatch) -> list[str]:
-    """The split files parsed from here on, by name."""
-    seen: list[str] = []
-    real = official._load
-    monkeypatch.setattr(official, "_load", lambda p: seen.append(os.path.basename(p)) or real(p))
-    return seen
-
-
 @pytest.mark.parametrize("bad", [None, "p1"])
 def test_the_listing_is_read_official_rows(tmp_path, bad):
     path = tmp_path / "train.json"
@@ -52,11 +42,11 @@ def test_the_listing_is_read_official_rows(tmp_path, bad):
     assert [pid for pid, _ in listing.bad] == ([] if bad is None else [bad])
 
 
-def test_a_split_read_is_listed_without_parsing_it_again(tmp_path, loads):
+def test_a_split_read_is_listed_without_parsing_it_again(tmp_path, split_loads):
     path = tmp_path / "train.json"
     path.write_text(json.dumps(_split(3)))
     read_official(path)
-    assert split_listing(path) == split_listing(path) and loads == ["train.json"]
+    assert split_listing(path) == split_listing(path) and split_loads == ["train.json"]
     assert tuple(split_listing(path)) == _expected(path)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,19 @@ import pytest
 from movingfashion.archive.describe import write_manifest
 from movingfashion.archive.verify import CHECKS, verify_dataset
 from tests.mf_cli import run_mf
-
-
-def edit_split(root: Path, split: str, fn: Callable[[dict], None]) -> None:
-    data = json.loads((root / f"{split}.json").read_text())
-    fn(data)
-    (root / f"{split}.json").write_text(json.dumps(data))
+from tests.movingfashion.helpers import (
+    edit_split,
+    hard_shop_as_jpg,
+    image_in_both_splits,
+    legacy_source_code,
+    older_shop_folder,
+    product_in_both_splits,
+    same_stem_in_two_folders,
+    two_test_videos,
+    unknown_source_code,
+    video_in_both_splits,
+    video_outside_videos,
+)
 
 
 def test_a_clean_archive_exits_0_and_every_check_ran(archive_dir, capsys):
@@ -39,34 +45,6 @@ def test_a_clean_archive_exits_0_and_every_check_ran(archive_dir, capsys):
     assert all(c["checked"] > 0 for c in doc["checks"] if c["status"] == "ok")
 
 
-def _move(root: Path, src: str, dst: str) -> None:
-    (root / dst).parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(root / src, root / dst)
-
-
-def _legacy_code(r: Path) -> None:
-    edit_split(r, "train", lambda d: d["h1"].update(source=2))
-
-
-def _unknown_code(r: Path) -> None:
-    edit_split(r, "train", lambda d: d["r1"].update(source=5))
-
-
-def _video_outside_videos(r: Path) -> None:
-    _move(r, "videos/r1_0.mp4", "clips/r1_0.mp4")
-    edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(0, "clips/r1_0.mp4"))
-
-
-def _older_shop_folder(r: Path) -> None:
-    _move(r, "imgs/h1.png", "shop/h1.png")
-    edit_split(r, "train", lambda d: d["h1"].update(img_path="shop/h1.png"))
-
-
-def _hard_shop_as_jpg(r: Path) -> None:
-    _move(r, "imgs/h2.png", "imgs/h2.jpg")
-    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h2.jpg"))
-
-
 def _dot_path(r: Path) -> None:
     edit_split(r, "train", lambda d: d["r1"]["video_paths"].__setitem__(1, "./videos/r1_1.mp4"))
 
@@ -82,29 +60,6 @@ def _product_twice(r: Path) -> None:
     text = (r / "train.json").read_text()
     entry = json.dumps(json.loads(text)["h1"])
     (r / "train.json").write_text(text[:-1] + f', "h1": {entry}}}')
-
-
-def _two_test_videos(r: Path) -> None:
-    shutil.copyfile(r / "videos/r2_0.mp4", r / "videos/r2_1.mp4")
-
-    def fn(d: dict) -> None:
-        d["r2"]["video_paths"].append("videos/r2_1.mp4")
-        d["r2"]["tracklets"].append({})
-
-    edit_split(r, "test", fn)
-
-
-def _product_in_both(r: Path) -> None:
-    train = json.loads((r / "train.json").read_text())
-    edit_split(r, "test", lambda d: d.update(h1=train["h1"]))
-
-
-def _video_in_both(r: Path) -> None:
-    edit_split(r, "test", lambda d: d["r2"]["video_paths"].__setitem__(0, "videos/r1_0.mp4"))
-
-
-def _image_in_both(r: Path) -> None:
-    edit_split(r, "test", lambda d: d["h2"].update(img_path="imgs/h1.png"))
 
 
 def _same_bytes_in_both(r: Path) -> None:
@@ -146,15 +101,6 @@ def _frame_past_the_end(r: Path) -> None:
 
 def _box_outside(r: Path) -> None:
     edit_split(r, "train", lambda d: d["h1"]["tracklets"][0].update({"3": [10, 40, 500, 80]}))
-
-
-def _same_stem_in_two_folders(r: Path) -> None:
-    """Two videos named alike in two folders: one tracklet file for both, which mf-tracklets
-    refuses (mf verify called the folder clean)."""
-    (r / "videos" / "x").mkdir()
-    shutil.copy(r / "videos" / "h1_0.mp4", r / "videos" / "x" / "r1_0.mp4")
-    (r / "videos" / "h1_0.mp4").unlink()
-    edit_split(r, "train", lambda d: d["h1"].update(video_paths=["videos/x/r1_0.mp4"]))
 
 
 def _box_with_a_huge_number(r: Path) -> None:
@@ -283,18 +229,18 @@ def _video_linked_from_outside(r: Path) -> None:
 
 # (break, check, split, product, field, words of the fix)
 BREAKS = [
-    (_legacy_code, "source_codes", "train", "h1", "source", "write 0 for Hard"),
-    (_unknown_code, "source_codes", "train", "r1", "source", "0 for Hard or 1 for Regular"),
-    (_video_outside_videos, "prefixes", "train", "r1", "video_paths[0]", "move the file under videos/"),
-    (_older_shop_folder, "prefixes", "train", "h1", "img_path", "move the image to imgs/"),
-    (_hard_shop_as_jpg, "shop_suffix", "test", "h2", "img_path", "imgs/h2.png"),
+    (legacy_source_code, "source_codes", "train", "h1", "source", "write 0 for Hard"),
+    (unknown_source_code, "source_codes", "train", "r1", "source", "0 for Hard or 1 for Regular"),
+    (video_outside_videos, "prefixes", "train", "r1", "video_paths[0]", "move the file under videos/"),
+    (older_shop_folder, "prefixes", "train", "h1", "img_path", "move the image to imgs/"),
+    (hard_shop_as_jpg, "shop_suffix", "test", "h2", "img_path", "imgs/h2.png"),
     (_dot_path, "canonical_paths", "train", "r1", "video_paths[1]", "'videos/r1_1.mp4'"),
     (_video_twice, "repeats", "train", "r1", "video_paths[1]", "remove the repeated video"),
     (_product_twice, "repeats", "train", "h1", "(product id)", "merge the entries"),
-    (_two_test_videos, "test_one_video", "test", "r2", "video_paths", "keep one video per test product"),
-    (_product_in_both, "leakage", "test", "h1", "(product id)", "keep the product in one split"),
-    (_video_in_both, "leakage", "test", "r2", "video_paths", "remove it from the test product"),
-    (_image_in_both, "leakage", "test", "h2", "img_path", "drop the test product"),
+    (two_test_videos, "test_one_video", "test", "r2", "video_paths", "keep one video per test product"),
+    (product_in_both_splits, "leakage", "test", "h1", "(product id)", "keep the product in one split"),
+    (video_in_both_splits, "leakage", "test", "r2", "video_paths", "remove it from the test product"),
+    (image_in_both_splits, "leakage", "test", "h2", "img_path", "drop the test product"),
     (_same_bytes_in_both, "leakage", "test", "r2", "img_path", "drop one of them"),
     (_missing_video, "files", "test", "h2", "video_paths[0]", "restore the file"),
     (_garbage_video, "decodable", "train", "h1", "video_paths[0]", "re-encode the video"),
@@ -305,7 +251,7 @@ BREAKS = [
     (_frame_past_the_end, "tracklets", "test", "h2", "tracklets[0]", "mf-tracklets build --force"),
     (_box_outside, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
     (_box_with_a_huge_number, "tracklets", "train", "h1", "tracklets[0]", "clip the boxes"),
-    (_same_stem_in_two_folders, "tracklets", "train", "h1", "video_paths", "give every video a file name"),
+    (same_stem_in_two_folders, "tracklets", "train", "h1", "video_paths", "give every video a file name"),
     (_truncated_tracklet_file, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
     (_tracklet_file_is_a_pipe, "tracklets", None, None, "tracklets/r1_0.json", "mf-tracklets build --force"),
     (
@@ -341,7 +287,9 @@ BREAKS = [
 
 
 @pytest.mark.parametrize(
-    ("mutate", "check", "split", "product", "field", "fix"), BREAKS, ids=[b[0].__name__[1:] for b in BREAKS]
+    ("mutate", "check", "split", "product", "field", "fix"),
+    BREAKS,
+    ids=[b[0].__name__.lstrip("_") for b in BREAKS],
 )
 def test_each_break_names_product_field_and_fix(
     archive_dir, tmp_path, capsys, mutate, check, split, product, field, fix
