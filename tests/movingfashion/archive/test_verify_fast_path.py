@@ -189,3 +189,12 @@ def test_any_tracklets_break_alike_both_ways(tmp_path_factory, tracklets, facts)
     }
     fast, slow = _both(tmp_path_factory.mktemp("fuzz"), cases)
     assert fast == slow
+
+
+@pytest.mark.parametrize("key", ["1234567890", "0001234567890", "9" * 30])
+def test_a_frame_key_of_too_many_digits_is_named_out_of_the_video_not_a_leading_zero(tmp_path, key):
+    audit = _audit(tmp_path / "ds", {"long": (_tracklet(5) | {key: [1, 1, 2, 2]}, (400, 640, 480))})
+    breaks = {name: b for name, _, b in _breaks(audit)}["tracklets"]
+    assert breaks and all("not in 0..399" in b and "leading zeros" not in b for b in breaks)
+    shown = key if len(key) <= 24 else key[:24] + "..."  # a long key is cut in the message
+    assert all(f"(first: {shown})" in b for b in breaks)
