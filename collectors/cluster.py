@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -48,12 +49,15 @@ from schemas.catalog import ITEM_COLUMNS, Catalog
 from schemas.errors import CatalogError, MFError
 from schemas.items import MediaAsset, SourceItem
 
+log = logging.getLogger("collectors.cluster")
 #: Seconds a worker may take to fetch a robots.txt before another worker takes over.
 ROBOTS_CLAIM_S = 120.0
 #: Seconds a request waits for a host slot before the gate checks that the slots' holders live.
 HOLDER_CHECK_S = 10.0
 #: Seconds a worker's stop listener waits on the run's stop signal per call (a long poll).
 STOP_POLL_S = 30.0
+#: Seconds a worker's stop listener waits before asking again when the stop signal did not answer.
+STOP_RETRY_S = 5.0
 
 
 # ---------------------------------------------------------------------- host gates
@@ -170,15 +174,23 @@ class StopSignal:
 
 def hear_stop(signal: Any, stop: threading.Event, poll_s: float = STOP_POLL_S) -> threading.Thread:
     """A daemon thread that sets ``stop`` (a worker's client's) once ``signal`` is set; it ends
-    then, when ``stop`` was set here, or when the signal is gone (the run ended)."""
+    then, when ``stop`` was set here, or when the signal is gone (the run ended). Any other
+    failure to ask (the signal's node unreachable for a while) is logged once and asked again
+    after a pause: the worker still hears a later stop."""
 
     def listen() -> None:
+        told = False
         while not stop.is_set():
             try:
                 if ray.get(signal.wait.remote(poll_s)):
                     stop.set()
-            except Exception:  # noqa: BLE001 - the signal actor is gone: the run is over
+            except ray.exceptions.ActorDiedError:  # the signal actor is gone: the run is over
                 return
+            except Exception as exc:  # noqa: BLE001 - not heard this time: asked again
+                if not told:
+                    told = True
+                    log.warning("cannot hear the run's stop signal yet (asked again): %s", exc)
+                stop.wait(min(poll_s, STOP_RETRY_S))
 
     thread = threading.Thread(target=listen, name="mf-stop-listener", daemon=True)
     thread.start()

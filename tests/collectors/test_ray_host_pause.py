@@ -81,3 +81,52 @@ def test_the_text_summary_names_the_items_run_again_after_a_worker_died():
     summary = Summary(source="urls", executor={"name": "ray", "nodes": {}, "worker_retries": [retry]})
     assert "\n1 item run again after a worker died: 7003 (worker ffffffffffff)" in summary.human()
     assert "worker died" not in Summary(source="urls", executor={"name": "ray", "nodes": {}}).human()
+
+
+class _Flaky:
+    """A stop signal whose first ``fails`` asks do not get through (its node unreachable a while)."""
+
+    def __init__(self, signal, fails: int) -> None:
+        self.signal, self.fails, self.asked = signal, fails, 0
+        self.wait = self  # signal.wait.remote(...)
+
+    def remote(self, timeout_s: float):
+        self.asked += 1
+        if self.asked <= self.fails:
+            raise ray.exceptions.ActorUnavailableError("unreachable for now", b"\0" * 16)
+        return self.signal.wait.remote(timeout_s)
+
+
+def test_a_worker_still_hears_the_stop_after_the_signal_did_not_answer_and_says_so_once(ray_session, caplog):
+    import threading
+
+    from collectors.cluster import StopSignal, hear_stop
+
+    signal = StopSignal.remote()
+    try:
+        flaky, stop = _Flaky(signal, fails=3), threading.Event()
+        with caplog.at_level("WARNING", logger="collectors.cluster"):
+            listener = hear_stop(flaky, stop, poll_s=0.2)
+            wait_for(lambda: flaky.asked > 3, "asked again after the signal did not answer", 60)
+            assert listener.is_alive() and not stop.is_set()
+            ray.get(signal.set.remote(), timeout=30)
+            assert stop.wait(30)  # the stop is heard
+            listener.join(30)
+        assert not listener.is_alive()
+        assert len(caplog.records) == 1 and "stop signal" in caplog.records[0].getMessage()  # once
+    finally:
+        ray.kill(signal)
+
+
+def test_a_workers_stop_listener_ends_quietly_when_the_run_is_over(ray_session, caplog):
+    import threading
+
+    from collectors.cluster import StopSignal, hear_stop
+
+    signal, stop = StopSignal.remote(), threading.Event()
+    with caplog.at_level("WARNING", logger="collectors.cluster"):
+        listener = hear_stop(signal, stop, poll_s=0.2)
+        time.sleep(0.5)
+        ray.kill(signal)  # the run ended (its driver closed it, or died)
+        listener.join(30)
+    assert not listener.is_alive() and not stop.is_set() and not caplog.records
