@@ -12,6 +12,9 @@
 * **A stop reaches the workers.** When the run stops (a local fault, a second Ctrl-C), the
   driver sets the run's :class:`StopSignal`; each worker's client then stops as a local run's
   does: a Retry-After pause or a backoff ends at once and the item comes back ``interrupted``.
+  The first Ctrl-C winds the run down through the same signal (:meth:`StopSignal.wind_down`): a
+  worker's wait for a host's pause, a backoff or a Retry-After ends and its item comes back
+  ``interrupted``, while its rate-token waits and transfers go on (a running download finishes).
 * **Only the driver writes the catalog.** A worker reads the rows of the item it collects from
   a read-only :class:`CatalogReader` actor beside the catalog (on the driver's node); its writes
   go into a scratch copy (so the task reads its own writes) and into a list of operations the
@@ -76,16 +79,17 @@ class HostGate:
         self.rules: dict[str, RobotsRule] = {}
         self.claims: dict[str, tuple[str, float]] = {}
 
-    async def acquire(self, holder: str, reserved: bool = False) -> tuple[int, float]:
+    async def acquire(self, holder: str, reserved: bool = False) -> tuple[int, float, bool]:
         """A turn on the host, never waited out here (a wait would hold up nobody else, but no
-        stop could end it): ``(0, wait)`` when the caller must first wait ``wait`` seconds for
-        its rate token or a Retry-After pause (its token is then reserved: it asks again with
-        ``reserved``), else ``(lease, left)`` once a slot is free, ``left`` the seconds of a pause
-        set while it waited for the slot (the caller waits them holding the slot)."""
+        stop could end it): ``(0, wait, paused)`` when the caller must first wait ``wait``
+        seconds for its rate token (``paused`` False) or the host's pause (True; a Retry-After,
+        which a wind-down ends) (its token is then reserved: it asks again with ``reserved``),
+        else ``(lease, left, True)`` once a slot is free, ``left`` the seconds of a pause set
+        while it waited for the slot (the caller waits them holding the slot)."""
         if not reserved:
-            wait = max(self.bucket.reserve(), self.paused_until - time.monotonic())
-            if wait > 0:
-                return 0, wait
+            rate, paused = self.bucket.reserve(), self.paused_until - time.monotonic()
+            if max(rate, paused) > 0:
+                return 0, max(rate, paused), paused > 0 and paused >= rate
         if self.slots is None:
             self.slots = asyncio.Semaphore(self.concurrency)
         while True:
@@ -97,7 +101,7 @@ class HostGate:
                     await self.forget(gone)
         self.next_lease += 1
         self.leases[self.next_lease] = holder
-        return self.next_lease, self.paused_until - time.monotonic()
+        return self.next_lease, self.paused_until - time.monotonic(), True
 
     async def release(self, lease: int) -> None:
         if self.leases.pop(lease, None) is not None and self.slots is not None:
@@ -154,35 +158,57 @@ def _dead(holder: str) -> bool:
         return False
 
 
+#: The levels of a :class:`StopSignal`: the run goes on, winds down (the first Ctrl-C), stops.
+RUNNING, WINDING_DOWN, STOPPED = 0, 1, 2
+
+
 @ray.remote(num_cpus=0, max_concurrency=10_000)
 class StopSignal:
-    """Set by the driver when the run stops (an async actor): each worker's client hears of it
-    (:func:`hear_stop`) and ends its waits and transfers as a local run's client does."""
+    """Set by the driver when the run winds down (the first Ctrl-C: :meth:`wind_down`) or stops
+    (:meth:`set`) (an async actor): each worker's client hears of it (:func:`hear_stop`) and
+    ends its waits (and, on a stop, its transfers) as a local run's client does."""
 
     def __init__(self) -> None:
+        self.winding = asyncio.Event()
         self.stopped = asyncio.Event()
 
     async def set(self) -> None:
+        self.winding.set()
         self.stopped.set()
 
-    async def wait(self, timeout_s: float) -> bool:
-        """Whether the run stopped, waiting up to ``timeout_s`` seconds for it."""
+    async def wind_down(self) -> None:
+        self.winding.set()
+
+    def _level(self) -> int:
+        return STOPPED if self.stopped.is_set() else WINDING_DOWN if self.winding.is_set() else RUNNING
+
+    async def wait(self, timeout_s: float, level: int = STOPPED) -> int:
+        """The signal's level (:data:`STOPPED` when the run stopped), waiting up to
+        ``timeout_s`` seconds for it to reach ``level``."""
+        event = self.stopped if level >= STOPPED else self.winding
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopped.wait(), timeout_s)
-        return self.stopped.is_set()
+            await asyncio.wait_for(event.wait(), timeout_s)
+        return self._level()
 
 
-def hear_stop(signal: Any, stop: threading.Event, poll_s: float = STOP_POLL_S) -> threading.Thread:
-    """A daemon thread that sets ``stop`` (a worker's client's) once ``signal`` is set; it ends
-    then, when ``stop`` was set here, or when the signal is gone (the run ended). Any other
-    failure to ask (the signal's node unreachable for a while) is logged once and asked again
-    after a pause: the worker still hears a later stop."""
+def hear_stop(
+    signal: Any, stop: threading.Event, poll_s: float = STOP_POLL_S, winddown: threading.Event | None = None
+) -> threading.Thread:
+    """A daemon thread that sets ``winddown`` (a worker's client's, when given) once ``signal``
+    winds down and ``stop`` once it is set; it ends then, when ``stop`` was set here, or when
+    the signal is gone (the run ended). Any other failure to ask (the signal's node unreachable
+    for a while) is logged once and asked again after a pause: the worker still hears a later
+    stop."""
 
     def listen() -> None:
         told = False
         while not stop.is_set():
+            want = STOPPED if winddown is None or winddown.is_set() else WINDING_DOWN
             try:
-                if ray.get(signal.wait.remote(poll_s)):
+                level = ray.get(signal.wait.remote(poll_s, want))
+                if level >= WINDING_DOWN and winddown is not None:
+                    winddown.set()
+                if level >= STOPPED:
                     stop.set()
             except ray.exceptions.ActorDiedError:  # the signal actor is gone: the run is over
                 return
@@ -221,11 +247,20 @@ class GateRegistry:
 class RayGate:
     """A client's side of the cluster's host gates (implements :class:`collectors.http.HostGate`).
 
-    The waits a gate asks for (rate, Retry-After pause) are waited here with ``sleep``, the
-    client's (it ends when the run stops), as :class:`~collectors.http.LocalGate` does."""
+    The waits a gate asks for are waited here, as :class:`~collectors.http.LocalGate` does: a
+    rate token's with ``sleep`` (the client's ends when the run stops), a host's pause with
+    ``hold`` (default ``sleep``; the client's raises ``interrupted`` when the run stops or winds
+    down meanwhile)."""
 
-    def __init__(self, registry: Any, holder: str, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        registry: Any,
+        holder: str,
+        sleep: Callable[[float], None] = time.sleep,
+        hold: Callable[[float], None] | None = None,
+    ) -> None:
         self.registry, self.holder, self.sleep = registry, holder, sleep
+        self.hold: Callable[[float], None] = hold if hold is not None else sleep
         self._gates: dict[str, Any] = {}
 
     def _gate(self, host: str) -> Any:
@@ -237,13 +272,13 @@ class RayGate:
     @contextlib.contextmanager
     def turn(self, host: str) -> Iterator[None]:
         gate = self._gate(host)
-        lease, wait = ray.get(gate.acquire.remote(self.holder))
+        lease, wait, paused = ray.get(gate.acquire.remote(self.holder))
         if not lease:  # a rate token to wait for, or a Retry-After pause: waited on this side
-            self.sleep(wait)
-            lease, wait = ray.get(gate.acquire.remote(self.holder, True))
+            (self.hold if paused else self.sleep)(wait)
+            lease, wait, _ = ray.get(gate.acquire.remote(self.holder, True))
         try:
             if wait > 0:  # paused while this caller waited for the slot (its holder got a 429)
-                self.sleep(wait)
+                self.hold(wait)
             yield
         finally:
             gate.release.remote(lease)
@@ -471,12 +506,13 @@ def start_worker(spec: WorkerSpec) -> CollectWorker:
 
 def worker_client(http: HttpConfig, policy: HostPolicy, gates: Any, holder: str, stop: Any) -> PoliteClient:
     """A worker's client on the cluster's gates: the gates' waits are its own (ended when it
-    stops) and it stops when the run's ``stop`` signal is set (None: only by itself)."""
+    stops; a host's pause also when it winds down) and it winds down or stops when the run's
+    ``stop`` signal does (None: only by itself)."""
     gate = RayGate(gates, holder)
     client = PoliteClient(http, policy=policy, pool_size=8, gate=gate)
-    gate.sleep = client.sleep
+    gate.sleep, gate.hold = client.pace, client.hold
     if stop is not None:
-        hear_stop(stop, client.stop)
+        hear_stop(stop, client.stop, winddown=client.winddown)
     return client
 
 
@@ -508,9 +544,12 @@ class CollectCluster:
         self.stop_signal = StopSignal.remote()
         self.reader: Any = None
 
-    def gate(self, sleep: Callable[[float], None] = time.sleep) -> RayGate:
-        """The gate of the driver's own client (discovery), waiting with its ``sleep``."""
-        return RayGate(self.gates, f"driver-{os.getpid()}", sleep)
+    def gate(
+        self, sleep: Callable[[float], None] = time.sleep, hold: Callable[[float], None] | None = None
+    ) -> RayGate:
+        """The gate of the driver's own client (discovery), waiting with its ``sleep`` (rate)
+        and ``hold`` (a host's pause)."""
+        return RayGate(self.gates, f"driver-{os.getpid()}", sleep, hold)
 
     def stop(self) -> None:
         """The run stops: every worker's client ends its waits (a Retry-After pause, a backoff)
@@ -518,6 +557,13 @@ class CollectCluster:
         ``interrupted``, for a rerun."""
         with contextlib.suppress(Exception):
             ray.get(self.stop_signal.set.remote(), timeout=10)
+
+    def wind_down(self) -> None:
+        """The run winds down (the first Ctrl-C): every worker's client ends its waits for a
+        host's pause, a backoff or a Retry-After (those items come back ``interrupted``, for a
+        rerun); rate-token waits and transfers go on."""
+        with contextlib.suppress(Exception):
+            ray.get(self.stop_signal.wind_down.remote(), timeout=10)
 
     def worker_setup(self, source: Source, options: dict[str, Any]) -> WorkerSetup:
         """The pool setup making workers like ``source`` (its catalog read beside the driver)."""

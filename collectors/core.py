@@ -415,6 +415,12 @@ class CollectContext:
     def stop(self) -> threading.Event:
         return self.client.stop
 
+    def wind_down(self) -> None:
+        """The run winds down (the first Ctrl-C): a running item's wait for a host's pause, a
+        backoff or a Retry-After ends at once and the item comes back ``interrupted`` (a rerun
+        collects it); its rate-token waits, requests and transfers go on."""
+        self.client.winddown.set()
+
     def halt(self, fault: LocalFault | CatalogCorrupt) -> None:
         """Stop the run: a local fault (disk full, ...) or a damaged catalog fails every item
         alike. Transfers in flight are aborted and keep their ``.part`` files for the rerun."""

@@ -63,6 +63,9 @@ log = logging.getLogger("collectors.http")
 
 _REDIRECTS = {301, 302, 303, 307, 308}
 
+#: Seconds between two looks at the run's wind-down during a wait for a host's pause or a backoff
+HOLD_POLL_S = 0.1
+
 #: Reasons of a HEAD the server does not implement (405 Method Not Allowed, 501 Not
 #: Implemented): they say nothing about the URL, so a GET has to decide.
 HEAD_REFUSED = frozenset({"http_405", "http_501"})
@@ -124,7 +127,10 @@ class HostGate(Protocol):
 class LocalGate:
     """The gate of one process: a token bucket and a semaphore per host, robots.txt once per
     origin. A ``Retry-After`` pauses the host for every thread (:meth:`pause`), not only for the
-    one whose request got it. ``sleep`` waits (the client's ends when the run stops)."""
+    one whose request got it. ``sleep`` waits for a rate token (the client's ends when the run
+    stops); ``hold`` (default ``sleep``) waits out a host's pause, and may raise instead (the
+    client's raises ``interrupted`` when the run stops or winds down meanwhile: the first Ctrl-C
+    does not sit out a pause of minutes)."""
 
     def __init__(
         self,
@@ -132,8 +138,10 @@ class LocalGate:
         sleep: Callable[[float], None] = time.sleep,
         *,
         clock: Callable[[], float] = time.monotonic,
+        hold: Callable[[float], None] | None = None,
     ) -> None:
         self.cfg, self.sleep, self.clock = cfg, sleep, clock
+        self.hold: Callable[[float], None] = hold if hold is not None else sleep
         self._paused: dict[str, float] = {}  # host -> clock() before which nothing goes to it
         self._lock = threading.Lock()
         self._buckets: dict[str, TokenBucket] = {}
@@ -151,14 +159,16 @@ class LocalGate:
     @contextlib.contextmanager
     def turn(self, host: str) -> Iterator[None]:
         bucket, slot = self._host_state(host)
-        wait = max(bucket.reserve(), self._paused.get(host, 0.0) - self.clock())
-        if wait > 0:
-            self.sleep(wait)
+        rate, paused = bucket.reserve(), self._paused.get(host, 0.0) - self.clock()
+        if paused > 0 and paused >= rate:
+            self.hold(paused)  # the host's pause (a Retry-After, a 429/503's backoff)
+        elif rate > 0:
+            self.sleep(rate)  # the host's rate token: a short wait, sat out also when winding down
         slot.acquire()
         left = self._paused.get(host, 0.0) - self.clock()
         if left > 0:  # paused while this thread waited for the slot (its holder got a 429)
             try:
-                self.sleep(left)
+                self.hold(left)
             except BaseException:
                 slot.release()
                 raise
@@ -232,15 +242,24 @@ class PoliteClient:
         pool_size: int = 16,
         stop: threading.Event | None = None,
         gate: HostGate | None = None,
+        winddown: threading.Event | None = None,
     ) -> None:
         self.cfg = cfg or HttpConfig()
         self.policy = policy or HostPolicy(any_host=True)
+        #: set when the run stops (a second Ctrl-C, SIGTERM's, a local fault): every wait ends and
+        #: transfers in flight are aborted (their ``.part`` kept for the rerun)
         self.stop = stop or threading.Event()
-        #: waits between tries (backoff, Retry-After): they end as soon as the run stops, so
-        #: Ctrl-C or SIGTERM never sits out a Retry-After of minutes (tests pass their own)
-        self.sleep: Callable[[float], None] = sleep if sleep is not None else self._wait
-        # the gate's waits (rate, Retry-After pauses) end when the run stops, as the backoff's do
-        self.gate: HostGate = gate or LocalGate(self.cfg, sleep or self._wait)
+        #: set when the run winds down (the first Ctrl-C): a wait for a host's pause, a backoff or
+        #: a Retry-After ends at once and its request gives up ``interrupted`` (retryable: a rerun
+        #: collects the item); rate-token waits, requests and transfers in flight go on
+        self.winddown = winddown or threading.Event()
+        #: waits between tries (backoff, Retry-After) and for a host's pause: they end as soon as
+        #: the run stops or winds down, so Ctrl-C or SIGTERM never sits out a Retry-After of
+        #: minutes (tests pass their own); :meth:`hold` waits with it and then says whether to go on
+        self.sleep: Callable[[float], None] = sleep if sleep is not None else self._hold
+        #: waits for a host's rate token (short): they end only when the run stops
+        self.pace: Callable[[float], None] = sleep if sleep is not None else self._wait
+        self.gate: HostGate = gate or LocalGate(self.cfg, self.pace, hold=self.hold)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = self.cfg.user_agent
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
@@ -257,6 +276,28 @@ class PoliteClient:
     def _wait(self, seconds: float) -> None:
         """Sleep ``seconds``, or less when the run stops first."""
         self.stop.wait(max(0.0, seconds))
+
+    def _hold(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when the run stops or winds down first (a wind-down is
+        heard within :data:`HOLD_POLL_S`; a stop at once)."""
+        deadline = time.monotonic() + max(0.0, seconds)
+        while not self.winddown.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0 or self.stop.wait(min(left, HOLD_POLL_S)):
+                return
+
+    def hold(self, seconds: float, where: str | None = None) -> None:
+        """Wait out a host's pause, a backoff or a Retry-After (:attr:`sleep`), then raise
+        :class:`FetchError` ``interrupted`` (retryable) when the run stopped or is winding down
+        (the first Ctrl-C): no further try goes out, and a rerun collects the item."""
+        self.sleep(seconds)
+        self.check_stop(where or "a paused host", winding=True)
+
+    def check_stop(self, where: str, *, winding: bool = False) -> None:
+        """Raise :class:`FetchError` ``interrupted`` when the run stopped, or (``winding``: after
+        a wait for a pause, a backoff or a Retry-After) when it is winding down."""
+        if self.stop.is_set() or (winding and self.winddown.is_set()):
+            raise FetchError("collection interrupted", where=where, reason="interrupted", retryable=True)
 
     # -- bookkeeping ---------------------------------------------------------------
     def _count(self, key: str, n: int = 1) -> None:
@@ -375,8 +416,15 @@ class PoliteClient:
 
     @contextlib.contextmanager
     def turn(self, url: str) -> Iterator[None]:
-        """Wait for the host's rate token, then hold one of its concurrency slots (the gate's)."""
-        with self.gate.turn(normalize_host(urlsplit(url).netloc)):
+        """Wait for the host's rate token, then hold one of its concurrency slots (the gate's).
+        A wait for the host's pause that the run's stop or wind-down ended raises ``interrupted``."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.gate.turn(normalize_host(urlsplit(url).netloc)))
+            except FetchError as exc:
+                if exc.reason != "interrupted":
+                    raise
+                raise FetchError(exc.message, where=url, reason="interrupted", retryable=True) from None
             if self.stop.is_set():  # stopped while waiting for the host: no request goes out
                 raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
             self._count("requests")
@@ -513,7 +561,7 @@ class PoliteClient:
                 if delay is None:  # a timeout or a connection error: no answer said how long
                     delay = self._backoff(attempt, None)
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
-                self.sleep(delay)
+                self.hold(delay, url)  # a wind-down (first Ctrl-C) ends it: interrupted
         if last_reason == "http_429":
             self._note_answer(hop_url, refused=True)
         raise FetchError(
@@ -580,7 +628,7 @@ class PoliteClient:
                     raise
                 last = exc
                 if attempt < self.cfg.max_retries:
-                    self.sleep(self._backoff(attempt, None))
+                    self.hold(self._backoff(attempt, None), url)
         assert last is not None
         raise last
 
@@ -675,7 +723,11 @@ class PoliteClient:
                 last = exc
                 if attempt < self.cfg.max_retries:
                     self._count("retries")
-                    self.sleep(self._backoff(attempt, None))
+                    try:
+                        self.hold(self._backoff(attempt, None), url)
+                    except FetchError:  # the run stopped or winds down: what arrived is kept
+                        keep_if_resumable(part, url)
+                        raise
         if last is not None:
             keep_if_resumable(part, url)
             raise last

@@ -249,8 +249,11 @@ def run_collection(
     ``executor``: a backend name or an executor (not closed here). ``options``: the source's
     own options, so that remote workers can make their own copy of it.
 
-    Ctrl-C: no new task is started, running ones finish (their files stay atomic), the
-    summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the CLI.
+    Ctrl-C: no new task is started, running ones finish their requests and transfers (their
+    files stay atomic) but one waiting out a host's pause, a backoff or a Retry-After ends at
+    once as ``interrupted`` (:meth:`~collectors.core.CollectContext.wind_down`; a rerun collects
+    it), the summary says ``interrupted`` and :class:`KeyboardInterrupt` is raised again by the
+    CLI. A second Ctrl-C stops the running ones too (their ``.part`` files kept for the rerun).
     """
     t0 = time.perf_counter()
     if dry_run:
@@ -307,7 +310,7 @@ def _run(
         from collectors.cluster import CollectCluster, collect_remote
 
         cluster = CollectCluster(ctx.cfg.http)
-        ctx.client.gate = cluster.gate(ctx.client.sleep)  # discovery paces with the workers
+        ctx.client.gate = cluster.gate(ctx.client.pace, ctx.client.hold)  # discovery paces with the workers
         fn, setup = collect_remote, cluster.worker_setup(source, options)
     else:
         fn, setup = guarded_collect, partial(_same, source)
@@ -381,13 +384,19 @@ def _run(
         discovery.halt()
         pool.cancel_pending()
         try:
+            # waits for a host's pause, a backoff or a Retry-After end now (those items come back
+            # interrupted, for the rerun); requests and downloads in flight go on
+            ctx.wind_down()
             if pool.pending:  # said at once: finishing them can take minutes on a slow site
                 log.warning(
-                    "stopping: waiting for the %d running item%s to finish; press Ctrl-C again to stop"
-                    " them now (partial downloads are kept and a rerun resumes them)",
+                    "stopping: waiting for the %d running item%s to finish; one waiting out a busy"
+                    " site's pause stops now and is left for the rerun; press Ctrl-C again to stop"
+                    " them all now (partial downloads are kept and a rerun resumes them)",
                     pool.pending,
                     "" if pool.pending == 1 else "s",
                 )
+            if cluster is not None:
+                cluster.wind_down()  # the workers' clients wind down too
             while pool.pending:
                 take(block=True)
         except KeyboardInterrupt:

@@ -106,7 +106,7 @@ class PoliteAdapter(HTTPAdapter):
             log.info("retrying %s in %.2fs after HTTP %s", url, delay, resp.status_code)
             resp.close()
             self.client.count_retry()
-            self.client.sleep(delay)
+            self.client.hold(delay, url)  # the run stops or winds down (first Ctrl-C): interrupted
         raise AssertionError("unreachable")  # pragma: no cover
 
 

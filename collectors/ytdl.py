@@ -152,7 +152,7 @@ class YtdlFetcher:
 
             client = PoliteClient(http, policy=policy, sleep=sleep)
         self.client = client  # yt-dlp's transport and the pre-flight checks of media URLs
-        self.sleep = sleep if sleep is not None else client.sleep  # ends when the run stops
+        self.sleep = sleep if sleep is not None else client.sleep  # ends when the run stops or winds down
 
     def params(self, **extra: Any) -> dict[str, Any]:
         p: dict[str, Any] = {
@@ -286,9 +286,9 @@ class YtdlFetcher:
         return out
 
     def _check_stop(self, url: str) -> None:
-        """After a wait: the run stopped meanwhile (Ctrl-C, SIGTERM), so no further try."""
-        if self.client.stop.is_set():
-            raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
+        """After a wait: the run stopped (a second Ctrl-C, SIGTERM) or winds down (the first
+        Ctrl-C) meanwhile, so no further try: ``interrupted``, for a rerun."""
+        self.client.check_stop(url, winding=True)
 
     def preflight(self, info: dict[str, Any]) -> None:
         """HEAD the direct http(s) media URL(s) of ``info`` through the polite client."""

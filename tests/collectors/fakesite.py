@@ -48,6 +48,8 @@ class Route:
     delay_s: float = 0.0
     location: str | None = None  # redirect target (status 302)
     stall_s: float = 0.0  # pause after half the body (to kill a client mid-transfer)
+    hold: threading.Event | None = None  # after half the body, wait for it (at most a minute)
+    before: threading.Event | None = None  # answer only once it is set (at most a minute)
 
 
 class FakeSite:
@@ -94,6 +96,8 @@ class FakeSite:
                     return self._send(404, b"not found", "text/plain", head)
                 if route.delay_s:
                     time.sleep(route.delay_s)
+                if route.before is not None:
+                    route.before.wait(60)
                 if n <= route.fail_first:
                     extra = {"Retry-After": route.retry_after} if route.retry_after else {}
                     return self._send(route.fail_status, b"busy", "text/plain", head, extra)
@@ -117,6 +121,7 @@ class FakeSite:
                     truncate=truncated,
                     declare=route.declare_length,
                     stall=route.stall_s,
+                    hold=route.hold,
                 )
 
             def _send(
@@ -129,6 +134,7 @@ class FakeSite:
                 truncate: bool = False,
                 declare: bool = True,
                 stall: float = 0.0,
+                hold: threading.Event | None = None,
             ) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -146,10 +152,12 @@ class FakeSite:
                     self.wfile.flush()
                     self.close_connection = True
                     return
-                if stall and len(body) > 1:
+                if (stall or hold is not None) and len(body) > 1:
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()
                     time.sleep(stall)
+                    if hold is not None:
+                        hold.wait(60)
                     body = body[len(body) // 2 :]
                 try:
                     self.wfile.write(body)

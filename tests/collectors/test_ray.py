@@ -88,10 +88,10 @@ def _hold(registry, holder: str, host: str, hold_s: float) -> tuple[float, float
 
 def _lease(gate, holder: str, timeout: float = 120) -> int:
     """A slot of ``gate`` for ``holder``, after the wait for a rate token the gate may ask for."""
-    lease, wait = ray.get(gate.acquire.remote(holder), timeout=timeout)
+    lease, wait, _ = ray.get(gate.acquire.remote(holder), timeout=timeout)
     if not lease:
         time.sleep(wait)
-        lease, _ = ray.get(gate.acquire.remote(holder, True), timeout=timeout)
+        lease, _, _ = ray.get(gate.acquire.remote(holder, True), timeout=timeout)
     return lease
 
 
