@@ -33,6 +33,38 @@ def fast_config(tmp_path: Path) -> str:
     return str(cfg)
 
 
+def netaporter_cmd(site: FakeSite, out: Path, config: str, *extra: str) -> list[str]:
+    """The ``mf-collect netaporter`` command line of a run against ``site`` into ``out``."""
+    cli = "from collectors.cli import main; main()"
+    return [
+        sys.executable,
+        "-c",
+        cli,
+        "netaporter",
+        "--base-url",
+        site.base,
+        "--root",
+        str(out),
+        "--config",
+        config,
+        *extra,
+    ]
+
+
+def start_interruptible(cmd: list[str]) -> subprocess.Popen:
+    """Start ``cmd`` (its output piped, as text) so that SIGINT reaches it as a terminal's
+    Ctrl-C does: at its default, whatever the test runner's worker set (a process started with
+    SIGINT ignored ignores it too, and Python keeps it so)."""
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
 def list_page(site: FakeSite, ids: list[str]) -> None:
     links = "".join(f"<a href='/en-us/shop/product/d/c/s/slug/{i}'>x</a>" for i in ids)
     site.routes["/en-us/shop/clothing"] = Route(f"<html>{links}</html>".encode(), content_type="text/html")
@@ -122,20 +154,7 @@ def test_sigkill_mid_collection_then_rerun(tmp_path):
             site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
                 jpeg_bytes(int(i)), content_type="image/jpeg"
             )
-        cmd = [
-            sys.executable,
-            "-c",
-            "from collectors.cli import main; main()",
-            "netaporter",
-            "--base-url",
-            site.base,
-            "--root",
-            str(out),
-            "--config",
-            fast_config(tmp_path),
-            "--workers",
-            "2",
-        ]
+        cmd = netaporter_cmd(site, out, fast_config(tmp_path), "--workers", "2")
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.rglob(".video.part")):

@@ -7,12 +7,11 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
-from tests.collectors.test_cli import fast_config, list_page
+from tests.collectors.test_cli import fast_config, list_page, netaporter_cmd, start_interruptible
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,31 +30,8 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
             site.routes[f"/images/products/{i}/{i}_fr_l.jpg"] = Route(
                 jpeg_bytes(int(i)), content_type="image/jpeg"
             )
-        cmd = [
-            sys.executable,
-            "-c",
-            "from collectors.cli import main; main()",
-            "netaporter",
-            "--base-url",
-            site.base,
-            "--root",
-            str(out),
-            "--config",
-            fast_config(tmp_path),
-            "--workers",
-            "2",
-            "--json",
-        ]
-        # Ctrl-C as a terminal gives it: SIGINT at its default, whatever the test runner's worker
-        # set (a process started with SIGINT ignored ignores it too, and Python keeps it so)
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        cmd = netaporter_cmd(site, out, fast_config(tmp_path), "--workers", "2", "--json")
+        proc = start_interruptible(cmd)  # Ctrl-C as a terminal gives it
         deadline = time.time() + 60
         while time.time() < deadline and not list(out.rglob("video.mp4")):
             time.sleep(0.05)

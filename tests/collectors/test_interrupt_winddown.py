@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from collectors.config import HttpConfig
 from collectors.http import PoliteClient
 from schemas.errors import FetchError
 from tests.collectors.fakesite import FakeSite, Route, fast_http, jpeg_bytes, mp4_bytes
-from tests.collectors.test_cli import list_page
+from tests.collectors.test_cli import list_page, netaporter_cmd, start_interruptible
 from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,30 +135,8 @@ def test_the_first_ctrl_c_ends_a_retry_after_wait_and_lets_a_download_finish(tmp
         site.routes[f"/images/products/{slow}/{slow}_fr_l.jpg"] = Route(
             jpeg_bytes(int(slow), size=(240, 320)), content_type="image/jpeg", hold=release
         )
-        cmd = [
-            sys.executable,
-            "-c",
-            "from collectors.cli import main; main()",
-            "netaporter",
-            "--base-url",
-            site.base,
-            "--root",
-            str(out),
-            "--config",
-            _config(tmp_path),
-            "--workers",
-            "2",
-            "--json",
-        ]
-        # Ctrl-C as a terminal gives it: SIGINT at its default (see test_interrupt.py)
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        cmd = netaporter_cmd(site, out, _config(tmp_path), "--workers", "2", "--json")
+        proc = start_interruptible(cmd)  # Ctrl-C as a terminal gives it
         lines: list[str] = []
         told = threading.Event()
 
