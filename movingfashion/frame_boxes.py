@@ -12,30 +12,13 @@ in increasing order.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain
 from typing import Any
 
 import numpy as np
 
+from schemas.geometry import plain_box_array, plain_float_array
+
 __all__ = ["FrameBoxes", "FrameScores"]
-
-_PLAIN = frozenset({int, float})
-#: past this magnitude an int may round differently in numpy than in ``float()``: left to the
-#: general path
-_EXACT_IN_FLOAT = 2.0**53
-
-
-def _plain_floats(values: list[Any]) -> np.ndarray | None:
-    """``values`` (plain ints and floats, each exact as a float64) as a float64 array, or None
-    when one is anything else (a bool, a string, NaN, 1e300): the general path decides then."""
-    if not set(map(type, values)) <= _PLAIN:
-        return None
-    try:
-        out = np.array(values, dtype=np.float64)
-    except OverflowError:
-        return None
-    with np.errstate(invalid="ignore"):
-        return out if (np.abs(out) < _EXACT_IN_FLOAT).all() else None
 
 
 class _FrameTable(Mapping[int, Any]):
@@ -145,10 +128,7 @@ class FrameBoxes(_FrameTable):
 
     @staticmethod
     def _plain_rows(values: list[Any]) -> np.ndarray | None:
-        if values and (set(map(type, values)) != {list} or set(map(len, values)) != {4}):
-            return None
-        flat = _plain_floats(list(chain.from_iterable(values)))
-        return None if flat is None else flat.reshape(-1, 4)
+        return plain_box_array(values) if values else np.zeros((0, 4))
 
     @staticmethod
     def _row(value: Any) -> Sequence[float]:
@@ -192,7 +172,7 @@ class FrameScores(_FrameTable):
 
     @staticmethod
     def _plain_rows(values: list[Any]) -> np.ndarray | None:
-        flat = _plain_floats(values)
+        flat = plain_float_array(values)
         return None if flat is None else flat.reshape(-1, 1)
 
     @staticmethod

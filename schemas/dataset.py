@@ -24,7 +24,7 @@ from pydantic import (
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
-from schemas.official import MAX_FRAME_DIGITS, RelPath, is_frame_key
+from schemas.official import MAX_FRAME_DIGITS, RelPath, is_frame_key, past_any_video, past_any_video_problem
 from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
 from schemas.text_input import load_json
@@ -77,10 +77,8 @@ def _frame_key(v: Any) -> Any:
     if type(v) is str and is_frame_key(v):  # fast path: a canonical key, what every file writes
         return v
     negative = isinstance(v, str) and v.startswith("-") and v != "-0" and is_frame_key(v[1:])
-    if isinstance(v, str) and v.isascii() and v.isdigit() and len(v.lstrip("0")) > MAX_FRAME_DIGITS:
-        raise ValueError(
-            f"frame {v[:24]!r}{'...' if len(v) > 24 else ''} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
-        )
+    if isinstance(v, str) and past_any_video(v):
+        raise ValueError(past_any_video_problem(v, "frame"))
     if isinstance(v, bool) or (isinstance(v, str) and not (is_frame_key(v) or negative)):
         fix = (
             f" (write {v.lstrip('0') or '0'!r})" if isinstance(v, str) and v.isascii() and v.isdigit() else ""

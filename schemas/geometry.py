@@ -77,23 +77,29 @@ Box = Annotated[list[Number], BeforeValidator(_numbers_only), AfterValidator(_ch
 EXACT_IN_FLOAT = 2.0**53
 
 
-def plain_box_array(boxes: list[Any]) -> np.ndarray | None:
-    """``boxes`` as an ``[N, 4]`` float64 array when each is a list of 4 plain ints or floats (no
-    bool, numpy number or string) below 2**53 in magnitude, so finite and exactly the same numbers
-    as floats (a comparison gives what Python's gives); None otherwise, or when ``boxes`` is empty."""
-    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
-        return None
-    flat = list(chain.from_iterable(boxes))
-    if not set(map(type, flat)) <= _PLAIN_TYPES:
+def plain_float_array(values: list[Any]) -> np.ndarray | None:
+    """``values`` as a float64 array when each is a plain int or float (no bool, numpy number or
+    string) below 2**53 in magnitude, so finite and exactly the same number as a float (a
+    comparison gives what Python's gives); None otherwise: the caller's general path decides."""
+    if not set(map(type, values)) <= _PLAIN_TYPES:
         return None
     import numpy as np
 
     try:
-        xy = np.array(flat, dtype=np.float64).reshape(-1, 4)
+        out = np.array(values, dtype=np.float64)
     except OverflowError:  # an int too large for a float
         return None
     with np.errstate(invalid="ignore"):  # NaN compares False: refused here
-        return xy if bool((np.abs(xy) < EXACT_IN_FLOAT).all()) else None
+        return out if bool((np.abs(out) < EXACT_IN_FLOAT).all()) else None
+
+
+def plain_box_array(boxes: list[Any]) -> np.ndarray | None:
+    """``boxes`` as an ``[N, 4]`` float64 array when each is a list of 4 values
+    :func:`plain_float_array` takes; None otherwise, or when ``boxes`` is empty."""
+    if set(map(type, boxes)) != {list} or set(map(len, boxes)) != {4}:
+        return None
+    xy = plain_float_array(list(chain.from_iterable(boxes)))
+    return None if xy is None else xy.reshape(-1, 4)
 
 
 def plain_boxes_valid(boxes: list[Any]) -> bool:

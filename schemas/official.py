@@ -206,12 +206,23 @@ def is_frame_key(key: object) -> bool:
     )
 
 
+def past_any_video(key: str) -> bool:
+    """Whether ``key`` is digits naming a frame past any video's (more than
+    :data:`MAX_FRAME_DIGITS` significant digits)."""
+    return key.isascii() and key.isdigit() and len(key.lstrip("0")) > MAX_FRAME_DIGITS
+
+
+def past_any_video_problem(key: str, what: str = "frame key") -> str:
+    """What a key :func:`past_any_video` says is wrong, the key cut to 24 characters."""
+    shown = f"{key[:24]!r}{'...' if len(key) > 24 else ''}"
+    return f"{what} {shown} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
+
+
 def frame_key_problem(key: str) -> str:
     """What is wrong with ``key``, a frame key :func:`is_frame_key` refuses, and how to write it."""
-    digits = key.isascii() and key.isdigit()
-    if digits and len(key.lstrip("0")) > MAX_FRAME_DIGITS:
-        return f"frame key {key[:24]!r}{'...' if len(key) > 24 else ''} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
-    if digits:
+    if past_any_video(key):
+        return past_any_video_problem(key)
+    if key.isascii() and key.isdigit():
         return f"frame key {key!r} is not a non-negative integer written without leading zeros (write {key.lstrip('0') or '0'!r})"
     return f"frame key {key!r} is not a non-negative integer string"
 

@@ -86,13 +86,13 @@ from schemas.errors import DataFormatError, MFError
 from schemas.faults import missing_library
 from schemas.naming import check_safe_name
 from schemas.official import (
-    MAX_FRAME_DIGITS,
     NONFINITE,
     SHOP_DIR,
     VIDEO_DIR,
     _canonical_frame_keys,
     is_frame_key,
     nonfinite_field,
+    past_any_video,
 )
 from schemas.official_checks import (
     Finding,
@@ -729,11 +729,10 @@ class _Audit:
                 odd_keys, bad_keys, bad_boxes = [], [], []  # which keys and boxes, one by one
                 for key, box in trk.items():
                     if not is_frame_key(key):
-                        digits = key.isascii() and key.isdigit()
-                        if digits and len(key.lstrip("0")) > MAX_FRAME_DIGITS:  # no frame of any video
+                        if past_any_video(key):  # no frame of any video
                             bad_keys.append(key if len(key) <= 24 else key[:24] + "...")
                         else:
-                            (odd_keys if digits else bad_keys).append(repr(key))
+                            (odd_keys if key.isascii() and key.isdigit() else bad_keys).append(repr(key))
                     elif len(key) > len(str(facts.frames)) or int(key) >= facts.frames:
                         bad_keys.append(key)
                     if not _box_inside(box, facts.width, facts.height):
