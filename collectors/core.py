@@ -32,7 +32,17 @@ from schemas.atomic import LockBusy, file_lock, sha256_file
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
 from schemas.faults import REASONS as LOCAL_FAULT_REASONS
 from schemas.faults import local_faults
-from schemas.items import GONE_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import (
+    GAVE_UP_PREFIX,
+    GIVEN_UP_WHY,
+    GONE_PREFIX,
+    RETRY_GIVEN_UP,
+    AssetKind,
+    MediaAsset,
+    SourceItem,
+    SourceName,
+    Status,
+)
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, inside, resolve_under
 
@@ -88,13 +98,6 @@ def status_for(reason: str) -> Status:
     """``rejected`` for final reasons (bad content, policy), ``failed`` (retried by a rerun) otherwise."""
     return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
 
-
-#: the reason of an item given up, ``gave_up:<last reason>`` (status ``rejected``): it failed for
-#: a reason that looks permanent in ``max_failed_runs`` runs since its last success; reruns skip it until
-#: ``--retry-given-up``
-GAVE_UP_PREFIX = "gave_up:"
-#: what the summary and the problem lines say about given-up items
-RETRY_GIVEN_UP = "--retry-given-up tries them again"
 
 #: Failure reasons that say nothing about the item itself: the site busy, down or refusing this
 #: client, the connection, the run stopped or another run holding the item, a login missing, a
@@ -298,10 +301,7 @@ class Summary:
             text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
         text += _worker_retries_line(self.executor)
         if self.given_up:
-            text += (
-                f"\n{self.given_up} given up (failed for a reason that looks permanent in max_failed_runs "
-                f"runs; reruns skip them): {RETRY_GIVEN_UP}"
-            )
+            text += f"\n{self.given_up} given up ({GIVEN_UP_WHY}): {RETRY_GIVEN_UP}"
         if self.dry_run:
             text = f"dry run: would collect {len(self.items)} items\n" + "\n".join(
                 f"  {i['source_id']}  {i.get('url') or ''}" for i in self.items

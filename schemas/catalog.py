@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from schemas.errors import CatalogCorrupt, CatalogError
 from schemas.faults import path_faults, sqlite_fault
-from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
 LOCK_WAIT_S = 180.0
@@ -752,6 +752,15 @@ class Catalog:
 
     def status_counts(self) -> dict[str, int]:
         return {r[0]: r[1] for r in self._db.execute("SELECT status, COUNT(*) FROM items GROUP BY status")}
+
+    def given_up_counts(self) -> dict[str, int]:
+        """Items a collector gave up (``rejected gave_up:<reason>``) per source, sources without any left out."""
+        rows = self._db.execute(
+            "SELECT source, COUNT(*) FROM items WHERE status = ? AND substr(reason, 1, ?) = ?"
+            " GROUP BY source ORDER BY source",
+            (str(Status.REJECTED), len(GAVE_UP_PREFIX), GAVE_UP_PREFIX),
+        )
+        return {r[0]: r[1] for r in rows}
 
 
 def _state_update(

@@ -187,7 +187,10 @@ def catalog() -> None:
 @catalog_option(help="SQLite catalog of the pipeline (mf-collect writes ROOT/catalog.sqlite).")
 @json_option
 def catalog_status(catalog_path: str, as_json: bool) -> None:
-    """Count items per status (with --json every status of the life cycle, 0 when none).
+    """Count items per status (with --json every status of the life cycle, 0 when none), and
+    the rejected items a collector gave up, per source (``given_up``, {} when none): they failed
+    for a reason that looks permanent in max_failed_runs runs and reruns skip them;
+    ``mf-collect --retry-given-up`` tries them again.
 
     \b
     Examples:
@@ -199,8 +202,26 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
 
     with Catalog(catalog_path, must_exist=True) as cat:  # a typo or an empty file: refused, not made
         found = cat.status_counts()
-    counts = {s.value: int(found.get(s.value, 0)) for s in Status} | {k: int(v) for k, v in found.items()}
-    emit(counts, as_json, lambda r: "\n".join(f"{k:>14}: {v}" for k, v in r.items() if v) or "empty")
+        gave_up = cat.given_up_counts()
+    counts: dict[str, Any] = {s.value: int(found.get(s.value, 0)) for s in Status}
+    counts |= {k: int(v) for k, v in found.items()}
+    counts["given_up"] = {k: int(v) for k, v in gave_up.items()}
+    emit(counts, as_json, _status_text)
+
+
+def _status_text(counts: dict[str, Any]) -> str:
+    """``mf catalog status``'s text: a line per status there is, then the given-up items."""
+    from schemas.items import GIVEN_UP_WHY, RETRY_GIVEN_UP
+
+    gave_up = counts["given_up"]
+    lines = [f"{k:>14}: {v}" for k, v in counts.items() if k != "given_up" and v]
+    if gave_up:
+        per_source = ", ".join(f"{source} {n}" for source, n in gave_up.items())
+        lines.append(
+            f"{'given up':>14}: {sum(gave_up.values())} of the rejected ({per_source}; "
+            f"{GIVEN_UP_WHY}): {RETRY_GIVEN_UP}"
+        )
+    return "\n".join(lines) or "empty"
 
 
 @catalog.command("upgrade", context_settings=HELP, epilog=EXIT_STATUS)

@@ -72,6 +72,15 @@ DERIVED_URLS = (SPLITSCREEN_URL, CANDIDATE_URL)
 #: and a published product of it keeps its id on a surviving re-post (cleaning.publish)
 GONE_PREFIX = "gone: "
 
+#: reason prefix of an item a collector gave up, ``gave_up:<last reason>`` (status ``rejected``):
+#: it failed for a reason that looks permanent in ``max_failed_runs`` runs since its last
+#: success; reruns skip it until ``--retry-given-up``
+GAVE_UP_PREFIX = "gave_up:"
+#: why items are given up, and what the summaries (``mf-collect``, ``mf catalog status``) and
+#: problem lines say to do about them
+GIVEN_UP_WHY = "failed for a reason that looks permanent in max_failed_runs runs; reruns skip them"
+RETRY_GIVEN_UP = "--retry-given-up tries them again"
+
 
 class Status(StrEnum):
     """Life cycle of an item or asset in the catalog."""

@@ -147,16 +147,10 @@ def _cli(args: list[str], capsys) -> tuple[int, dict]:
 
 
 def _main(args: list[str], capsys) -> tuple[int, str, str]:
+    """``mf-collect ARGS`` in-process: its exit status, stdout and stderr."""
     from collectors.cli import collect as group
 
-    capsys.readouterr()
-    try:
-        run_main(group, args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return _main_of(group, args, capsys)
 
 
 def test_the_flag_has_help_with_an_example_and_recheck_refuses_it(tmp_path, capsys):
@@ -266,3 +260,60 @@ def test_a_malformed_saved_structure_names_its_file_and_field(tmp_path):
     )
     assert runs[1].problems[0]["reason"] == "gave_up:malformed_structure"
     assert (runs[2].skipped, runs[2].given_up) == (1, 1)
+
+
+# -- mf catalog status: the given-up items apart from the other rejected ones -----------------
+
+
+def test_catalog_status_counts_given_up_items_per_source_apart(tmp_path, capsys):
+    """Netaporter: 1001 given up (no product data, max_failed_runs 1), 1002 downloaded, 1003
+    rejected (404); Instagram: a malformed saved structure given up. ``mf catalog status`` says
+    which of the 3 rejected are given up, per source, and how to try them again."""
+    from movingfashion.app.cli import cli
+
+    out = tmp_path / "o"
+    catalog = out / "c.sqlite"
+    with FakeSite() as site:
+        for pid in ("1001", "1002"):
+            add_product(site, tmp_path, pid)
+        site.routes[PAGE].body = BOT_CHECK
+        cfg = cfg_for(site, max_failed_runs=1)
+        s = collect("netaporter", ["1001", "1002", "1003"], root=out, catalog=catalog, cfg=cfg)
+        assert (s.ok, s.rejected, s.given_up) == (1, 2, 1)
+        node = carousel("CxBad01", site.url("/ig/v.mp4"), [site.url("/ig/a.jpg"), site.url("/ig/b.jpg")])
+        del node["edge_sidecar_to_children"]["edges"][1]["node"]["is_video"]
+        saved = tmp_path / "CxBad01.json"
+        saved.write_text(json.dumps(structure(node)))
+        ig_cfg = offline_cfg().model_copy(update={"max_failed_runs": 1})
+        assert collect("instagram", [str(saved)], root=out, catalog=catalog, cfg=ig_cfg).given_up == 1
+    code, text, _ = _main_of(cli, ["catalog", "status", "--catalog", str(catalog)], capsys)
+    assert code == 0
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[:2] == ["downloaded: 1", "rejected: 3"]
+    assert lines[2] == (
+        "given up: 2 of the rejected (instagram 1, netaporter 1; failed for a reason that looks "
+        "permanent in max_failed_runs runs; reruns skip them): --retry-given-up tries them again"
+    )
+    code, text, _ = _main_of(cli, ["catalog", "status", "--catalog", str(catalog), "--json"], capsys)
+    counts = json.loads(text)
+    assert code == 0 and (counts["downloaded"], counts["rejected"], counts["failed"]) == (1, 3, 0)
+    assert counts["given_up"] == {"instagram": 1, "netaporter": 1}
+    with Catalog(catalog) as cat:
+        rejected = {(str(r.item.source), r.item.source_id): r.reason for r in cat.items(status="rejected")}
+    assert rejected == {
+        ("netaporter", "1001"): "gave_up:no_product_data",
+        ("netaporter", "1003"): "http_404",
+        ("instagram", "CxBad01"): "gave_up:malformed_structure",
+    }
+
+
+def _main_of(group, args: list[str], capsys) -> tuple[int, str, str]:
+    """``group ARGS`` in-process: its exit status, stdout and stderr."""
+    capsys.readouterr()
+    try:
+        run_main(group, args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
