@@ -31,7 +31,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +51,7 @@ from collectors.core import (
 )
 from collectors.hosts import HostPolicy
 from collectors.shopmap import ShopRef, lookup
-from collectors.ytdl_net import policy_refusal, polite_youtubedl, safe_protocol
+from collectors.ytdl_net import policy_refusal, polite_youtubedl, refused, safe_protocol
 from schemas.atomic import sweep_partials
 from schemas.errors import DataFormatError, FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
@@ -154,7 +154,10 @@ class YtdlFetcher:
         self.client = client  # yt-dlp's transport and the pre-flight checks of media URLs
         self.sleep = sleep if sleep is not None else client.sleep  # ends when the run stops or winds down
 
-    def params(self, **extra: Any) -> dict[str, Any]:
+    def params(self, *, where: str = "", **extra: Any) -> dict[str, Any]:
+        """yt-dlp's options for one extraction or download (``where``: its URL, named should a
+        stop end one of yt-dlp's own retry waits); ``extra`` adds or replaces options."""
+        wait = self._retry_wait(where)
         p: dict[str, Any] = {
             "quiet": True,
             "no_warnings": True,
@@ -166,11 +169,7 @@ class YtdlFetcher:
             "retries": self.http.max_retries,
             "fragment_retries": self.http.max_retries,
             "extractor_retries": self.http.max_retries,
-            "retry_sleep_functions": {
-                "http": self._sleep_for,
-                "fragment": self._sleep_for,
-                "extractor": self._sleep_for,
-            },
+            "retry_sleep_functions": {"http": wait, "fragment": wait, "extractor": wait},
             "sleep_interval_requests": 1.0 / self.http.rate_per_host,
             "max_filesize": self.http.max_body_bytes,
             "continuedl": True,
@@ -193,6 +192,22 @@ class YtdlFetcher:
     def _sleep_for(self, n: int) -> float:
         return min(self.http.backoff_base_s * (2**n), self.http.backoff_max_s)
 
+    def _retry_wait(self, where: str) -> Callable[..., float]:
+        """yt-dlp's wait before its own retry ``n`` (HTTP, fragment, extractor), waited here with
+        :attr:`sleep` instead of yt-dlp's ``time.sleep``, deaf to Ctrl-C: it ends as soon as the
+        run stops or winds down, and then no further try goes out (``interrupted``, carried out
+        of yt-dlp as the polite client's refusal). Returns 0: yt-dlp has nothing left to sleep."""
+
+        def wait(n: int) -> float:
+            self.sleep(self._sleep_for(n))
+            try:
+                self._check_stop(where)
+            except FetchError as exc:
+                raise refused(exc) from None
+            return 0.0
+
+        return wait
+
     def extract(self, url: str, *, process: bool = True) -> dict[str, Any]:
         """yt-dlp's info dict for a URL (no download). ``process=False`` keeps playlists lazy.
 
@@ -202,7 +217,7 @@ class YtdlFetcher:
 
         for attempt in range(self.http.max_retries + 1):
             try:
-                with polite_youtubedl(self.params(), self.client) as ydl:
+                with polite_youtubedl(self.params(where=url), self.client) as ydl:
                     info = ydl.extract_info(url, download=False, process=process)
                 break
             except yt_dlp.utils.DownloadError as exc:
@@ -338,7 +353,9 @@ class YtdlFetcher:
                 raise _TooLarge()
 
         template = str(folder / f".{stem}.ytdl.").replace("%", "%%") + "%(ext)s"
-        params = self.params(outtmpl={"default": template}, paths={}, progress_hooks=[size_guard])
+        params = self.params(
+            where=_where(info), outtmpl={"default": template}, paths={}, progress_hooks=[size_guard]
+        )
         if self.archive:  # a record of finished ids (the item folder made its parent)
             params["download_archive"] = self.archive
         logger: _Log = params["logger"]

@@ -16,6 +16,11 @@ whose requests go through the handler); any other (ffmpeg for a section of a vid
 a live stream; HLS, DASH, RTMP) is refused with ``unsupported_protocol``, whatever key of the
 info dict chose it.
 
+yt-dlp's own waits go through the run's interruptible waits: the spacing of an extractor's
+pages (``sleep_interval_requests``) through the client's ``pace``, and the waits before its
+own retries through the caller's (:meth:`collectors.ytdl.YtdlFetcher.params`), so a stop or a
+wind-down never sits one out.
+
 yt-dlp's download archive records finished ids but never skips one: the catalog decides what
 is done. A second Ctrl-C (the client's ``stop``) aborts a transfer between two reads of its
 body, with ``interrupted``; yt-dlp keeps its ``.part`` file and the rerun resumes it, as the
@@ -364,6 +369,24 @@ def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
     handler = _handler_class(client, active)
 
     class PoliteYoutubeDL(yt_dlp.YoutubeDL):
+        #: whether a page was asked for yet (see :attr:`_first_webpage_request`)
+        _asked_a_page = False
+
+        @property
+        def _first_webpage_request(self) -> bool:
+            """yt-dlp's extractors ``time.sleep`` ``sleep_interval_requests`` before every page
+            but the first, deaf to a stop; here that spacing is waited with the client's
+            :attr:`~collectors.http.PoliteClient.pace` (as a rate-token wait: it ends when the run
+            stops, and the request is then refused ``interrupted``), and yt-dlp told every page
+            is its first, so it sleeps no more."""
+            if self._asked_a_page:
+                client.pace(float(self.params.get("sleep_interval_requests") or 0))
+            return True
+
+        @_first_webpage_request.setter
+        def _first_webpage_request(self, first: bool) -> None:
+            self._asked_a_page = not first
+
         def build_request_director(self, handlers: Any, preferences: Any = None) -> Any:
             return super().build_request_director([handler], None)
 
