@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import ray
 
 from collectors.api import collect
@@ -15,6 +16,10 @@ from collectors.config import HttpConfig
 from schemas.catalog import Catalog
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, mp4_bytes
 from tests.collectors.test_cli import list_page
+from tests.collectors.test_given_up import BOT_CHECK
+from tests.collectors.test_given_up import PAGE as GIVEN_UP_PAGE
+from tests.collectors.test_given_up import cfg_for as given_up_cfg
+from tests.collectors.test_netaporter import add_product
 from tests.collectors.test_world import cfg_for
 from tests.ray_fixtures import catalog_rows, tree_bytes
 
@@ -229,3 +234,33 @@ def test_workers_get_the_source_file_options_as_absolute_paths(ray_session, tmp_
             assert spec.options == want and spec.root == str(tmp_path / "out")
     finally:
         cluster.close()
+
+
+@pytest.mark.slow  # three Ray runs: over 20 s
+def test_an_item_failing_in_every_run_is_given_up_on_ray(ray_session, tmp_path):
+    """On Ray, as on the local executor: a product page without product data counts one failed
+    run per run (the count kept in the driver's catalog), the item is given up in the
+    ``max_failed_runs``-th run and the next run skips it without a request; the other product
+    is collected once."""
+    with FakeSite() as site:
+        for pid in ("1001", "1002"):
+            add_product(site, tmp_path, pid)
+        site.routes[GIVEN_UP_PAGE].body = BOT_CHECK
+        cfg = given_up_cfg(site, executor="ray", max_failed_runs=2)
+        out = tmp_path / "o"
+        runs = [
+            collect("netaporter", ["1001", "1002"], root=out, catalog=out / "c.sqlite", cfg=cfg, workers=2)
+            for _ in range(3)
+        ]
+        assert site.hits[GIVEN_UP_PAGE] == 2  # the third run asks nothing
+    assert all(s.executor["name"] == "ray" for s in runs)
+    assert [(s.ok, s.failed, s.rejected, s.skipped, s.given_up) for s in runs] == [
+        (1, 1, 0, 0, 0),
+        (0, 0, 1, 1, 1),
+        (0, 0, 0, 2, 1),
+    ]
+    assert [p["reason"] for p in runs[1].problems] == ["gave_up:no_product_data"]
+    with Catalog(out / "c.sqlite") as cat:
+        row = cat.get_item("netaporter", "1001")
+        assert (row.status, row.reason, row.attempts) == ("rejected", "gave_up:no_product_data", 2)
+        assert cat.get_item("netaporter", "1002").status == "downloaded"
