@@ -180,9 +180,12 @@ def _tracklets_at_once(
     return [dict(zip(trk, map(list, trk.values()), strict=True)) for trk in value]
 
 
-def _canonical_frame_keys(trk: dict[str, Any]) -> bool:
-    """Whether every key of ``trk`` is surely canonical (:func:`is_frame_key`), in a few string
-    operations over all keys at once; False decides nothing."""
+def canonical_frame_keys(trk: Mapping[str, Any]) -> bool:
+    """Whether every key of tracklet ``trk`` (frame key -> box) is surely a canonical frame key
+    (:func:`is_frame_key`: digits only, no leading zero, at most :data:`MAX_FRAME_DIGITS` of
+    them), in a few string operations over all keys at once instead of one call per key: what
+    the split reader and ``mf verify`` ask before checking a tracklet key by key. True for an
+    empty tracklet; False decides nothing (a key may be bad: check each with :func:`is_frame_key`)."""
     if not trk:
         return True
     joined = "".join(trk)
@@ -253,7 +256,7 @@ class OfficialEntry(BaseModel):
     @classmethod
     def _frame_keys(cls, v: list[dict[str, Box]]) -> list[dict[str, Box]]:
         for i, trk in enumerate(v):
-            if _canonical_frame_keys(trk):
+            if canonical_frame_keys(trk):
                 continue
             for key in trk:
                 if not is_frame_key(key):

@@ -89,7 +89,7 @@ from schemas.official import (
     NONFINITE,
     SHOP_DIR,
     VIDEO_DIR,
-    _canonical_frame_keys,
+    canonical_frame_keys,
     is_frame_key,
     nonfinite_field,
     past_any_video,
@@ -1274,7 +1274,7 @@ def _tracklet_fits(trk: dict[str, Any], facts: VideoFacts) -> bool:
     :func:`_box_inside` the frame; in a few operations over all keys and one numpy pass over the
     boxes. False decides nothing: the key-by-key, box-by-box loop says what breaks."""
     frames = facts.frames
-    if not (trk and type(frames) is int and frames > 0 and _canonical_frame_keys(trk)):
+    if not (trk and type(frames) is int and frames > 0 and canonical_frame_keys(trk)):
         return False
     # canonical keys, and frames, are ordered as numbers when ordered by (length, string)
     if max(zip(map(len, trk), trk, strict=True)) >= (len(str(frames)), str(frames)):
