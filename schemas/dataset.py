@@ -24,7 +24,14 @@ from pydantic import (
 from schemas.errors import DataFormatError
 from schemas.geometry import Box
 from schemas.items import SourceName
-from schemas.official import MAX_FRAME_DIGITS, RelPath, is_frame_key, past_any_video, past_any_video_problem
+from schemas.official import (
+    MAX_FRAMES,
+    RelPath,
+    frame_count_problem,
+    is_frame_key,
+    past_any_video,
+    past_any_video_problem,
+)
 from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
 from schemas.text_input import load_json
@@ -91,7 +98,23 @@ def _frame_key(v: Any) -> Any:
 
 #: A frame index of a video: 0 is its first frame, never negative; as a JSON key, written as the
 #: official files write it ("7", not "07").
-FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0, lt=10**MAX_FRAME_DIGITS)]
+FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0, lt=MAX_FRAMES)]
+
+
+def _frame_count(v: int) -> int:
+    """Refuse a frame count past :data:`~schemas.official.MAX_FRAMES` (:func:`frame_count_problem`)."""
+    problem = frame_count_problem(v)
+    if problem is not None:
+        raise ValueError(problem)
+    return v
+
+
+#: A video's frame count: 0 .. :data:`~schemas.official.MAX_FRAMES`, as many frames as keys of at
+#: most :data:`~schemas.official.MAX_FRAME_DIGITS` digits name (a forged larger count would let a
+#: box through on a frame :data:`FrameIndex` then refuses).
+FrameCount = Annotated[
+    int, Field(ge=0, json_schema_extra={"maximum": MAX_FRAMES}), AfterValidator(_frame_count)
+]
 
 #: A finite number: JSON's ``NaN``, ``Infinity`` and a number past a float's range (``1e400``)
 #: refused, as :class:`~schemas.geometry.Box` refuses them.
@@ -163,7 +186,7 @@ class TrackletFileHead(BaseModel):
 class TrackletFileFrame(TrackletFileHead):
     """:class:`TrackletFileHead` and the video's frame count and frame size."""
 
-    frames: int = Field(ge=0)
+    frames: FrameCount
     width: int = Field(ge=0)
     height: int = Field(ge=0)
 

@@ -72,6 +72,11 @@ RELPATH_PATTERN = (
 #: The most digits a frame key has: frames under 10**9 (over 190 days of video at 60 fps). A
 #: longer key is no frame of any video, and past 19 digits no array index could hold it.
 MAX_FRAME_DIGITS = 9
+#: The most frames a video has: its frames are ``0 .. MAX_FRAMES - 1``, each named by a key of at
+#: most :data:`MAX_FRAME_DIGITS` digits. A frame count past it (a tracklet file's ``frames``, a
+#: CVAT task's ``size``) is refused (:func:`frame_count_problem`): it would let a box through on
+#: a frame no key can name.
+MAX_FRAMES = 10**MAX_FRAME_DIGITS
 #: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading
 #: zeros, of at most :data:`MAX_FRAME_DIGITS` digits.
 FRAME_KEY_PATTERN = rf"^(?:0|[1-9][0-9]{{0,{MAX_FRAME_DIGITS - 1}}}){_END}"
@@ -219,6 +224,20 @@ def past_any_video_problem(key: str, what: str = "frame key") -> str:
     """What a key :func:`past_any_video` says is wrong, the key cut to 24 characters."""
     shown = f"{key[:24]!r}{'...' if len(key) > 24 else ''}"
     return f"{what} {shown} is no frame of a video (at most {MAX_FRAME_DIGITS} digits)"
+
+
+def frame_count_problem(count: int) -> str | None:
+    """What is wrong with ``count`` as a video's frame count (None: nothing): below 0, or over
+    :data:`MAX_FRAMES` (the count cut to 24 digits); the caller names the field."""
+    if 0 <= count <= MAX_FRAMES:
+        return None
+    shown = f"{str(count)[:24]}{'...' if len(str(count)) > 24 else ''}"
+    if count < 0:
+        return f"{shown} frames is no frame count (0 or more)"
+    return (
+        f"{shown} frames is more than any video has (at most {MAX_FRAMES}: a frame key has at most "
+        f"{MAX_FRAME_DIGITS} digits)"
+    )
 
 
 def frame_key_problem(key: str) -> str:

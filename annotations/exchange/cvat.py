@@ -66,6 +66,7 @@ from annotations.exchange.common import (
 from schemas.atomic import write_if_changed
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
+from schemas.official import frame_count_problem
 
 GT_ATTRIBUTE = "ground_truth"
 #: the box attribute that carries the index of the tracklet a track was exported from
@@ -380,6 +381,11 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
             if text:
                 names.append(Path(text).stem)
         frames = _int(task.findtext("size"), f"{p}: meta/task/size")
+        problem = None if frames is None else frame_count_problem(frames)
+        if problem is not None:
+            raise DataFormatError(
+                problem, where=f"{p}: meta/task/size", hint="export the file from CVAT again"
+            )
         width = _int(task.findtext("original_size/width"), f"{p}: original_size/width")
         height = _int(task.findtext("original_size/height"), f"{p}: original_size/height")
         keyed = any(
