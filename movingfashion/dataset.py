@@ -136,7 +136,14 @@ from movingfashion.training_copy import (
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
 from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
-from schemas.official import SPLIT_FILES, read_official, read_official_rows, split_json, split_listing
+from schemas.official import (
+    SPLIT_FILES,
+    OfficialSplit,
+    read_official,
+    read_official_rows,
+    split_json,
+    split_listing,
+)
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.text_input import read_file_bytes
@@ -505,6 +512,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``seed`` fixes the training draws (frames, video) of every epoch, in any number of
     DataLoader workers; without it the dataset takes torch's seed when it is made
     (``torch.manual_seed`` before it makes runs reproducible; see the module docstring).
+
+    ``split_rows``: the split file as :func:`~schemas.official.read_official_rows` just read it,
+    from a caller that had to read it first (:func:`movingfashion.seam.features.build_bank`, for
+    its cache key): taken instead of parsing the file again. It must be that file's.
     """
 
     def __init__(
@@ -536,6 +547,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         dtype: torch.dtype = torch.float32,
         training_copy: str | os.PathLike[str] | None = None,
         empty_tracklet_hint: str = EMPTY_TRACKLET_HINT,
+        split_rows: tuple[OfficialSplit, list[tuple[str, str]]] | None = None,
     ) -> None:
         #: the working directory relative paths are read from (None once every path is absolute):
         #: a later chdir (a notebook's %cd, a launcher) must not lose the files (:meth:`_follow_cwd`)
@@ -626,11 +638,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._skip_seen: set[tuple[str, str]] = set()
         want_partition = _partition(partition)
         want_classes = self._parse_classes(classes)
-        if on_bad == "skip":  # row by row: a bad row is listed, the others load
+        if split_rows is not None and (on_bad == "skip" or not split_rows[1]):
+            official, bad_rows = split_rows  # read by the caller: not parsed again
+        elif on_bad == "skip":  # row by row: a bad row is listed, the others load
             official, bad_rows = read_official_rows(split_path)
-            self.skipped.extend(bad_rows)
         else:
-            official = read_official(split_path)
+            official, bad_rows = read_official(split_path), []  # raises, naming the first bad row
+        self.skipped.extend(bad_rows)
         entries_path = self.root / "entries.jsonl"
         entries = (
             read_entry_rows(entries_path, bad=self.skipped if on_bad == "skip" else None)

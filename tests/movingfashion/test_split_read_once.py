@@ -11,6 +11,7 @@ import pytest
 
 from movingfashion.dataset import MovingFashionDataset, _tracklet_shared
 from movingfashion.seam.features import media_stamps
+from schemas.errors import DataFormatError
 from schemas.official import read_official, read_official_rows
 from schemas.tracklet_names import shared_videos
 
@@ -52,3 +53,32 @@ def test_media_stamps_after_the_dataset_opened_parse_nothing(root, split_loads):
     assert split_loads == before
     rels = {r for e in read_official_rows(ds.split_path)[0].values() for r in (*e.video_paths, e.img_path)}
     assert [s.split(":")[0] for s in stamps] == sorted(rels)
+
+
+def _products(ds: MovingFashionDataset) -> list[tuple[str, str, dict]]:
+    return [(rec.product_id, v.rel_path, v.boxes) for rec in ds.products for v in rec.videos]
+
+
+def test_a_dataset_given_the_rows_read_parses_nothing_and_opens_alike(root, split_loads):
+    """``split_rows`` (what build_bank read for its cache key): the split is not parsed again, and
+    the dataset is the one that reads the file, bad rows included (raised or skipped alike)."""
+    split = root / "train.json"
+    rows = read_official_rows(split)
+    split_loads.clear()
+    given = MovingFashionDataset(root, "train", split_rows=rows)
+    assert "train.json" not in split_loads
+    assert _products(given) == _products(MovingFashionDataset(root, "train"))
+    data = json.loads(split.read_text())
+    data["101"]["video_paths"] = []  # a bad row
+    split.write_text(json.dumps(data))
+    rows = read_official_rows(split)
+    with pytest.raises(DataFormatError) as want:
+        MovingFashionDataset(root, "train")
+    with pytest.raises(DataFormatError) as got:
+        MovingFashionDataset(root, "train", split_rows=rows)
+    assert str(got.value) == str(want.value) and "product '101'" in str(got.value)
+    split_loads.clear()
+    skipped = MovingFashionDataset(root, "train", split_rows=rows, on_bad="skip")
+    assert "train.json" not in split_loads
+    assert skipped.skipped == MovingFashionDataset(root, "train", on_bad="skip").skipped == rows[1]
+    assert _products(skipped) == _products(MovingFashionDataset(root, "train", on_bad="skip"))
