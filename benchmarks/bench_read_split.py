@@ -8,8 +8,9 @@ seconds; peak RSS above the process's RSS after its imports):
 
 * ``read_official``: parse and validate ``train.json``;
 * ``dataset open``: ``MovingFashionDataset(root, "train")`` (it reads the other split too);
-* ``bank reads``: what ``build_bank`` reads around the dataset: the bank key's media stamps,
-  the dataset, the gallery's shop images.
+* ``bank reads``: what ``build_bank`` with a cache reads around the dataset: the split's rows
+  (parsed once, for the bank key), the key's media stamps (from the listing that read kept),
+  the dataset (given those rows: not parsed again), the gallery's shop images.
 
 The old way is the same code with the one-pass checks switched off (every box through the
 per-box pydantic validators, every FrameBoxes value by value, the collector on, no split
@@ -107,7 +108,7 @@ def run_child(root: Path, what: str, way: str) -> Result:
     """Measure one ``what`` one ``way`` in this process: seconds, peak RSS above the start, digest."""
     from movingfashion.dataset import MovingFashionDataset
     from movingfashion.seam.features import media_stamps
-    from schemas.official import read_official, split_listing
+    from schemas.official import read_official, read_official_rows, split_listing
 
     train = root / "train.json"
     with old_way() if way == "old" else contextlib.nullcontext():
@@ -116,8 +117,10 @@ def run_child(root: Path, what: str, way: str) -> Result:
         if what == "read_official":
             split = read_official(train)
         else:
+            rows = read_official_rows(train) if what == "bank reads" else None
             stamps = media_stamps(root, train) if what == "bank reads" else []
-            ds = MovingFashionDataset(root, "train")
+            ds = MovingFashionDataset(root, "train", split_rows=rows)
+            del rows
             gallery = [img for _, _, img in split_listing(train).products] if what == "bank reads" else []
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -51,7 +51,7 @@ from schemas.atomic import atomic_write_text, sha256_file
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, MFError
 from schemas.geometry import tracklet_iou as mean_iou
-from schemas.official import read_official, split_json, split_listing
+from schemas.official import OfficialSplit, read_official, read_official_rows, split_json, split_listing
 from schemas.paths import resolve_under
 
 #: part of every bank's cache key: bump it whenever what a bank holds for the same inputs changes
@@ -412,6 +412,16 @@ def richer_file(
     return richer.get((name, product_id)) or richer.get(name)
 
 
+def _split_rows(split_path: Path) -> tuple[OfficialSplit, list[tuple[str, str]]] | None:
+    """:func:`~schemas.official.read_official_rows` of ``split_path`` (which keeps its listing,
+    :func:`~schemas.official.split_listing`, for :func:`media_stamps`); None when it does not
+    read: the dataset names the unreadable split."""
+    try:
+        return read_official_rows(split_path)
+    except (MFError, OSError):
+        return None
+
+
 def build_bank(
     root: str | Path,
     split: str,
@@ -456,10 +466,12 @@ def build_bank(
     clips = sorted({int(t) for t in clips or ()})
     select_query = (split == "test") if select_query is None else select_query
     cache = None
+    rows = None  # the split file, when the cache key had it parsed: the dataset takes it
     if cache_dir is not None:
         from schemas.atomic import sweep_partials
 
         sweep_partials(cache_dir)  # what a killed run left half-written
+        rows = _split_rows(split_json(root, split))  # parsed once: the key lists it without parsing it again
         tag = f"{encoder_tag}|q{int(select_query)}"
         if select_query:
             tag += f"|iou{query_min_iou:g}|qr{QUERY_RECORD_VERSION}"
@@ -491,7 +503,9 @@ def build_bank(
         train=False,
         on_bad=on_bad,
         empty_tracklet_hint=f"run mf-tracklets build --dataset {root} first",
+        split_rows=rows,
     )
+    del rows  # the dataset holds what it uses of them
     if len(ds) == 0:
         raise DataFormatError(
             f"no usable videos in the {split} split"

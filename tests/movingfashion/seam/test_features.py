@@ -1,7 +1,9 @@
+import pytest
 import torch
 
 from movingfashion.seam.features import choose_query, mean_iou
 from schemas.dataset import Tracklet, VideoTracklets
+from schemas.errors import DataFormatError
 from tests.movingfashion.helpers import write_image
 from tests.movingfashion.seam.synthetic import synthetic_bank
 
@@ -218,3 +220,36 @@ def test_a_changed_shop_image_or_video_gives_the_bank_another_key(tiny_dataset, 
     st = video.stat()
     os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a re-encoded video, same name
     assert build().key != changed.key
+
+
+def test_a_cached_bank_parses_its_split_once_and_keys_it_as_before(tiny_dataset, tmp_path, split_loads):
+    """With a cache the split was parsed twice: for the key's media stamps, then by the dataset.
+    Parsed once now (the dataset takes the rows the key read); the key is bank_key's, and a
+    changed split still changes it."""
+    import json
+    import shutil
+
+    from movingfashion.seam.features import bank_key, build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    cache = tmp_path / "cache"
+
+    def build(**kw):
+        return build_bank(root, "train", _tiny_encoder(), crop_size=32, pool=4, cache_dir=cache, **kw)
+
+    first = build()
+    assert split_loads.count("train.json") == 1
+    assert first.key == bank_key(root, "train", "encoder|q0", 4, 32)
+    assert build().key == first.key and (cache / f"train-{first.key}.pt").is_file()
+    data = json.loads((root / "train.json").read_text())
+    frame, box = next(iter(data["101"]["tracklets"][0].items()))
+    box[2] -= 1
+    (root / "train.json").write_text(json.dumps(data))
+    split_loads.clear()
+    changed = build()
+    assert changed.key != first.key and split_loads.count("train.json") == 1
+    data["101"]["tracklets"][0][frame] = [box[2], box[1], box[0], box[3]]  # x1 > x2: a bad row
+    (root / "train.json").write_text(json.dumps(data))
+    with pytest.raises(DataFormatError, match="product '101'"):
+        build()
