@@ -459,6 +459,10 @@ def build_bank(
     ``clips`` (a test bank: the clip lengths evaluated): the pool also holds, for every such ``T``,
     the loader's evaluation RRS frames of the query tracklet, and the bank's ``slots`` say where
     each kind of frame sits (:func:`pool_parts`; the salient picks too, :attr:`FeatureBank.slots`).
+    ``on_bad`` is the dataset's: with ``"skip"`` a bad row of the split file is in neither the
+    queries nor the gallery, listed once in the bank's ``skipped`` (and counted in the dataset's
+    warning). A cached bank that left something out is served to ``"skip"`` callers only: a
+    ``"raise"`` caller builds and gets the error.
     """
     from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
 
@@ -486,11 +490,17 @@ def build_bank(
         cache = Path(cache_dir) / f"{split}-{key}.pt"
         if cache.is_file():
             try:
-                return FeatureBank.from_state(
+                cached = FeatureBank.from_state(
                     {**torch.load(cache, map_location="cpu", weights_only=True), "key": key}
                 )
             except Exception:  # noqa: BLE001 - a broken cache is rebuilt
                 cache.unlink(missing_ok=True)
+            else:
+                # a bank that left rows out (on_bad='skip') is no answer to on_bad='raise': the
+                # build below raises, naming the first bad row (one that skipped nothing is the
+                # bank either mode builds, and is served to both)
+                if on_bad != "raise" or not cached.skipped:
+                    return cached
     ds = MovingFashionDataset(
         root,
         split,
@@ -605,9 +615,10 @@ def build_bank(
             if key_ not in shop_maps:
                 shop_maps[key_] = _encode(encoder, item["shop"][None], device)[0]
                 shop_paths[key_] = str(rec.shop_path.relative_to(ds.root))
-    # the gallery is every shop image of the split, also of products whose videos were dropped
+    # the gallery is every shop image of the split, also of products whose videos were dropped;
+    # a bad row (on_bad='skip': in ds.skipped, counted in the dataset's one warning) is in neither
     listing = split_listing(ds.split_path)  # read when the dataset opened: not parsed again
-    if listing.bad:
+    if listing.bad and on_bad == "raise":  # the file changed since the dataset read it whole
         read_official(ds.split_path)  # raises, naming the first bad product
     for pid, _, img_path in listing.products:
         if pid in image_of:

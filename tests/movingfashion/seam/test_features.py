@@ -253,3 +253,50 @@ def test_a_cached_bank_parses_its_split_once_and_keys_it_as_before(tiny_dataset,
     (root / "train.json").write_text(json.dumps(data))
     with pytest.raises(DataFormatError, match="product '101'"):
         build()
+
+
+def test_a_skip_bank_leaves_a_bad_row_out_and_is_no_answer_to_raise(tiny_dataset, tmp_path, caplog):
+    """on_bad='skip' over a split with a bad row: the product is in neither the queries nor the
+    gallery, listed once in ``skipped`` and counted in one warning (before, the gallery step
+    raised). The cached bank that skipped it is served to 'skip' callers only: a 'raise' caller
+    gets the error, not the bank (on_bad is no part of the key)."""
+    import json
+    import logging
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    train = json.loads((root / "train.json").read_text())
+    good = dict(train)
+    train["102"] = {k: v for k, v in train["102"].items() if k != "img_path"}  # a bad row
+    (root / "train.json").write_text(json.dumps(train))
+    cache = tmp_path / "cache"
+
+    def build(on_bad):
+        return build_bank(
+            root, "train", _tiny_encoder(), crop_size=32, pool=4, cache_dir=cache, on_bad=on_bad
+        )
+
+    with caplog.at_level(logging.WARNING):
+        bank = build("skip")
+    assert "102" not in bank.product_ids and set(bank.product_ids) == {"101", "ab_C"}
+    assert "102" not in {p for g in bank.gallery_products for p in g}
+    assert [pid for pid, _ in bank.skipped] == ["102"] and "img_path" in bank.skipped[0][1]
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len([m for m in said if "skipped 1 bad rows" in m]) == 1, said
+    assert not [m for m in said if "102" in m], said  # named in `skipped`, not warned about again
+    (pt,) = cache.glob("*.pt")
+    stamp = pt.stat().st_mtime_ns
+    with pytest.raises(DataFormatError, match=r"product '102'.*img_path"):
+        build("raise")
+    again = build("skip")  # the skip bank, from the cache
+    assert again.key == bank.key and pt.stat().st_mtime_ns == stamp and again.skipped == bank.skipped
+    # a bank that skipped nothing is the one either mode builds: served to both
+    (root / "train.json").write_text(json.dumps(good))
+    clean = build("raise")
+    assert clean.skipped == [] and clean.key != bank.key
+    (clean_pt,) = set(cache.glob("*.pt")) - {pt}
+    stamp = clean_pt.stat().st_mtime_ns
+    assert build("skip").key == clean.key and clean_pt.stat().st_mtime_ns == stamp
