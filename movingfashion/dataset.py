@@ -147,7 +147,7 @@ from schemas.official import (
 from schemas.paths import PathEscapeError, inside, resolve_under
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.text_input import read_file_bytes
-from schemas.tracklet_names import is_tracklet_stem, shared_videos, tracklet_stem, video_stem
+from schemas.tracklet_names import shared_videos, tracklet_stem
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,9 @@ class VideoRecord:
     #: tracklet file's, else the probed video's ((0, 0): unknown); None until first asked for
     #: (:meth:`MovingFashionDataset.quality_size`), never the size a decode learns later
     known_size: tuple[int, int] | None = field(default=None, repr=False)
+    #: its tracklet file in full (inference tracklets, the truth about their boxes), kept only by
+    #: a dataset opened with ``full_tracklet_files`` (:func:`movingfashion.seam.features.build_bank`)
+    tracklet_file: VideoTracklets | None = field(default=None, repr=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "boxes":
@@ -330,30 +333,6 @@ def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     return out
 
 
-def load_richer_tracklets(folder: Path) -> dict[str | tuple[str, str], VideoTracklets]:
-    """``tracklets/*.json`` by the video's file name, and by (file name, product) (only files that
-    parse; a video several products list has one file per product, ``<stem>@<product>.json``):
-    every file of the folder in full (the dataset itself reads only its split's, and of each only
-    what it uses: :class:`_RicherFiles`)."""
-    out: dict[str | tuple[str, str], VideoTracklets] = {}
-    if not folder.is_dir():
-        return out
-    for p in sorted(folder.glob("*.json")):
-        try:
-            vt = VideoTracklets.model_validate_json(read_file_bytes(p, what="tracklet file"))
-        except (ValidationError, OSError, ValueError, MFError) as exc:
-            log.warning("%s: ignored, not a VideoTracklets file (%s)", p, str(exc).splitlines()[0])
-            continue
-        plain = p.stem == video_stem(vt.video)
-        if plain:
-            out[Path(vt.video).name] = vt
-        if is_tracklet_stem(p.stem, vt.video, vt.product_id):
-            out.setdefault((Path(vt.video).name, vt.product_id), vt)
-            if not plain:  # a product's own file wins over an older build's one
-                out[(Path(vt.video).name, vt.product_id)] = vt
-    return out
-
-
 def _inside(c: list[float], width: int, height: int) -> bool:
     """Whether box ``c`` lies inside the frame and is at least a pixel wide and high (no problem,
     nothing to clip under a tolerance >= 0: the common case, checked first)."""
@@ -375,6 +354,9 @@ class RicherVideo:
     confidences: dict[int, float]
     #: the tracklet file itself (what an error about its frame size names)
     path: Path | None = None
+    #: the whole file (every tracklet, boxes included) when it was read in full
+    #: (:func:`read_richer_file` with ``full``); None after the light read
+    file: VideoTracklets | None = None
 
 
 def _first_error(exc: Exception) -> str:
@@ -385,29 +367,35 @@ def _first_error(exc: Exception) -> str:
     return str(exc).splitlines()[0]
 
 
-def read_richer_file(path: Path) -> RicherVideo | None:
+def read_richer_file(path: Path, *, full: bool = False) -> RicherVideo | None:
     """What the dataset uses of one tracklet file; None when there is none, or (with a warning)
     when it does not parse (:class:`~schemas.dataset.TrackletFileScores`: every field checked,
     the ground-truth tracklet in full: :func:`~schemas.dataset.check_ground_truth`). Only what is
-    used is kept: the rest is dropped."""
+    used is kept: the rest is dropped. With ``full`` the file is read as a whole
+    :class:`~schemas.dataset.VideoTracklets` (every tracklet's boxes and frame keys checked too)
+    and kept as :attr:`RicherVideo.file`."""
     try:
-        vt = TrackletFileScores.model_validate_json(read_file_bytes(path, what="tracklet file"))
+        data = read_file_bytes(path, what="tracklet file")
+        vt = (VideoTracklets if full else TrackletFileScores).model_validate_json(data)
         gt = vt.tracklets[vt.ground_truth] if vt.ground_truth is not None else None
-        conf = check_ground_truth(gt) if gt is not None else {}
+        conf = {} if gt is None else dict(gt.scores) if full else check_ground_truth(gt)
     except FileNotFoundError:
         return None
     except (ValidationError, OSError, ValueError, RecursionError, MFError) as exc:
         log.warning("%s: ignored, not a VideoTracklets file (%s)", path, _first_error(exc))
         return None
-    return RicherVideo(vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf, path)
+    return RicherVideo(
+        vt.video, vt.product_id, vt.frames, vt.width, vt.height, conf, path, vt if full else None
+    )
 
 
 class _RicherFiles:
     """The tracklet files of a split's videos in ``folder``, each read when first asked for and
-    once (only what the dataset uses of it: :func:`read_richer_file`)."""
+    once (only what the dataset uses of it, or with ``full`` the whole file: :func:`read_richer_file`)."""
 
-    def __init__(self, folder: Path, shared: Iterable[str]) -> None:
+    def __init__(self, folder: Path, shared: Iterable[str], *, full: bool = False) -> None:
         self.folder = folder if folder.is_dir() else None
+        self.full = full
         #: the video paths several products list, over all the split files of the dataset
         #: (:func:`schemas.tracklet_names.shared_videos`: the builder's and ``mf verify``'s rule)
         self.shared = frozenset(shared)
@@ -417,7 +405,7 @@ class _RicherFiles:
         if self.folder is None:
             return None
         if stem not in self._files:
-            self._files[stem] = read_richer_file(self.folder / f"{stem}.json")
+            self._files[stem] = read_richer_file(self.folder / f"{stem}.json", full=self.full)
         return self._files[stem]
 
     def get(self, rel: str, pid: str) -> RicherVideo | None:
@@ -516,6 +504,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``split_rows``: the split file as :func:`~schemas.official.read_official_rows` just read it,
     from a caller that had to read it first (:func:`movingfashion.seam.features.build_bank`, for
     its cache key): taken instead of parsing the file again. It must be that file's.
+
+    ``full_tracklet_files``: each video's tracklet file is read in full (a
+    :class:`~schemas.dataset.VideoTracklets`, every tracklet checked) instead of what the dataset
+    uses of it, and kept on the video's record (:attr:`VideoRecord.tracklet_file`), for a caller
+    that needs its inference tracklets too (:func:`movingfashion.seam.features.build_bank`) and
+    reads no file again. A file broken only in a tracklet other than the ground truth, which the
+    light read takes, is then ignored (with the warning).
     """
 
     def __init__(
@@ -548,6 +543,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         training_copy: str | os.PathLike[str] | None = None,
         empty_tracklet_hint: str = EMPTY_TRACKLET_HINT,
         split_rows: tuple[OfficialSplit, list[tuple[str, str]]] | None = None,
+        full_tracklet_files: bool = False,
     ) -> None:
         #: the working directory relative paths are read from (None once every path is absolute):
         #: a later chdir (a notebook's %cd, a launcher) must not lose the files (:meth:`_follow_cwd`)
@@ -667,7 +663,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         #: file alone, so a dataset opened with ``classes=`` finds the entries a build wrote
         self.shared_videos = frozenset(rel for rel, pids in owners.items() if len(pids) > 1)
         # the tracklet files of this split's videos, each read once (what is used of it only)
-        richer = _RicherFiles(self.root / "tracklets", _tracklet_shared(self.root, split_path, official))
+        richer = _RicherFiles(
+            self.root / "tracklets",
+            _tracklet_shared(self.root, split_path, official),
+            full=full_tracklet_files,
+        )
 
         self.products: list[ProductRecord] = []
         for pid, entry in official.items():
@@ -879,6 +879,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     pid,
                     recorded_frames=nframes,
                     known_size=known,
+                    tracklet_file=vt.file if vt is not None else None,
                 )
             )
         if not videos:

@@ -402,16 +402,6 @@ def _pad_rows(rows: list[torch.Tensor]) -> list[torch.Tensor]:
     ]
 
 
-def richer_file(
-    richer: Mapping[str | tuple[str, str], VideoTracklets], video_path: str, product_id: str
-) -> VideoTracklets | None:
-    """The richer tracklet file of ``video_path`` for ``product_id`` in ``richer``
-    (:func:`movingfashion.dataset.load_richer_tracklets`): the product's own file of a video
-    several products list (``<video>@<product>.json``), else the video's file."""
-    name = Path(video_path).name
-    return richer.get((name, product_id)) or richer.get(name)
-
-
 def _split_rows(split_path: Path) -> tuple[OfficialSplit, list[tuple[str, str]]] | None:
     """:func:`~schemas.official.read_official_rows` of ``split_path`` (which keeps its listing,
     :func:`~schemas.official.split_listing`, for :func:`media_stamps`); None when it does not
@@ -464,7 +454,7 @@ def build_bank(
     warning). A cached bank that left something out is served to ``"skip"`` callers only: a
     ``"raise"`` caller builds and gets the error.
     """
-    from movingfashion.dataset import MovingFashionDataset, load_richer_tracklets
+    from movingfashion.dataset import MovingFashionDataset
 
     root = Path(root)
     clips = sorted({int(t) for t in clips or ()})
@@ -514,6 +504,7 @@ def build_bank(
         on_bad=on_bad,
         empty_tracklet_hint=f"run mf-tracklets build --dataset {root} first",
         split_rows=rows,
+        full_tracklet_files=True,  # each video's file read once, in full: its inference tracklets
     )
     del rows  # the dataset holds what it uses of them
     if len(ds) == 0:
@@ -523,7 +514,6 @@ def build_bank(
             where=str(ds.split_path),
             hint=f"fix the rows listed, or build the tracklets first: mf-tracklets build --dataset {root}",
         )
-    richer = load_richer_tracklets(root / "tracklets")
     device = next(encoder.parameters()).device
     encoder.eval()
     fmaps, frames, positions, conf, sources, noise, quality = [], [], [], [], [], [], []
@@ -550,7 +540,7 @@ def build_bank(
     for i in it:
         rec, vi, planned = ds.plan(i)
         video = rec.videos[vi]
-        vt = richer_file(richer, video.rel_path, rec.product_id)
+        vt = video.tracklet_file  # the file the dataset read for this product's video
         if select_query:
             q = choose_query(video.boxes, vt, query_min_iou)
             known = noise_known(vt)

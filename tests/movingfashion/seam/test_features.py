@@ -178,21 +178,55 @@ def test_products_sharing_a_shop_image_share_one_gallery_entry(tiny_dataset, tmp
     assert row == {"101": 0, "102": 0, "ab_C": 1, "x9": 1}
 
 
-def test_a_shared_video_s_query_comes_from_its_product_s_own_file():
-    """A video two products list has a file per product (``<video>@<product>.json``): each
-    product's bank row reads its own (looking the video up by name alone found none)."""
-    from movingfashion.seam.features import richer_file
+def test_a_bank_parses_each_tracklet_file_once_and_a_shared_video_s_query_is_its_product_s(
+    shared_video_dataset, monkeypatch
+):
+    """The dataset read each tracklet file of the split, then the bank parsed every file of the
+    folder again (those of no video of the split too): 101_0.json twice, zz_0.json once. Now each file
+    of the split is parsed once, by the dataset, and the bank takes each record's. A video two
+    products list has a file per product (``<video>@<product>.json``): each one's query is its own."""
+    import json
+    from pathlib import Path
 
-    own = {
-        p: VideoTracklets(product_id=p, video="videos/v1.mp4", frames=2, width=8, height=8, tracklets=[])
-        for p in "ab"
-    }
-    plain = VideoTracklets(product_id="c", video="videos/v2.mp4", frames=2, width=8, height=8, tracklets=[])
-    richer = {("v1.mp4", "a"): own["a"], ("v1.mp4", "b"): own["b"], "v2.mp4": plain, ("v2.mp4", "c"): plain}
-    assert richer_file(richer, "videos/v1.mp4", "b") is own["b"]
-    assert richer_file(richer, "videos/v1.mp4", "a") is own["a"]
-    assert richer_file(richer, "videos/v2.mp4", "c") is plain
-    assert richer_file(richer, "videos/v3.mp4", "c") is None
+    from movingfashion import dataset as dataset_module
+    from movingfashion.seam.features import build_bank
+
+    root = shared_video_dataset  # ab_C lists 101's video, with its own boxes 4 px inside 101's
+    train = json.loads((root / "train.json").read_text())
+    folder = root / "tracklets"
+    plain = json.loads((folder / "101_0.json").read_text())  # product 101's
+    shifted = {f: [x + 8, y, x2 + 8, y2] for f, (x, y, x2, y2) in train["101"]["tracklets"][0].items()}
+    plain["tracklets"].append({"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"})
+    (folder / "101_0.json").write_text(json.dumps(plain))
+    own = {**plain, "product_id": "ab_C", "ground_truth": None}
+    own["tracklets"] = [
+        {"video": "videos/101_0.mp4", "boxes": train["ab_C"]["tracklets"][0], "mode": "inference"}
+    ]
+    (folder / "101_0@ab_C.json").write_text(json.dumps(own))
+    for name, pid in (("102_0", "102"), ("zz_0", "zz")):  # a video of the split's; of none
+        vt = {
+            **plain,
+            "product_id": pid,
+            "video": f"videos/{name}.mp4",
+            "tracklets": [],
+            "ground_truth": None,
+        }
+        (folder / f"{name}.json").write_text(json.dumps(vt))
+    parsed: list[str] = []
+    real = dataset_module.read_file_bytes
+
+    def spy(path, *args, **kwargs):
+        if kwargs.get("what") == "tracklet file" and Path(path).is_file():
+            parsed.append(Path(path).name)
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(dataset_module, "read_file_bytes", spy)
+    bank = build_bank(root, "train", _tiny_encoder(), crop_size=32, pool=4, select_query=True)
+    assert sorted(parsed) == ["101_0.json", "101_0@ab_C.json", "102_0.json"]
+    row = {(p, v): i for i, (p, v) in enumerate(zip(bank.product_ids, bank.videos, strict=True))}
+    ab_c, p101 = row["ab_C", "videos/101_0.mp4"], row["101", "videos/101_0.mp4"]
+    assert bank.tracklet_sources[ab_c] == "tracklets[0]" and bank.query_ious[ab_c] == 1.0
+    assert bank.tracklet_sources[p101] == "tracklets[1]" and 0 < bank.query_ious[p101] < 1
 
 
 def test_a_changed_shop_image_or_video_gives_the_bank_another_key(tiny_dataset, tmp_path):
