@@ -118,7 +118,7 @@ from movingfashion.executors import Executor, WorkerLostError, WorkerResources, 
 from movingfashion.frame_boxes import FrameBoxes, FrameScores
 from movingfashion.media.images import read_image
 from movingfashion.media.readers import FrameReader, ReaderCache, backend_names, file_key
-from movingfashion.sampling import MAX_FRAME, FrameSampler, QualityConfig, frame_quality, get_sampler
+from movingfashion.sampling import FrameSampler, QualityConfig, frame_quality, get_sampler
 from movingfashion.training_copy import (
     NAMING,
     CopyEntry,
@@ -841,7 +841,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     "check video_paths (a file name is at most 255 bytes)",
                 )
                 continue
-            boxes = self._frames_in_range(pid, rel, entry.tracklet_boxes(vi))
+            # its frame keys are under MAX_FRAMES (the split file's reader refuses a longer one)
+            boxes = entry.tracklet_boxes(vi)
             # this product's file of the video (another product's, for a video both list, is
             # not about this product's garment); a file of no product named: the video's
             vt = richer.get(rel, pid)
@@ -887,22 +888,6 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 self._product_dropped(pid, where, first_skip, len(entry.video_paths))
             return None
         return ProductRecord(pid, shop, df2_class, partition, videos)
-
-    def _frames_in_range(self, pid: str, rel: str, boxes: dict[int, list[float]]) -> dict[int, list[float]]:
-        """``boxes`` without the frames no video holds (past :data:`movingfashion.sampling.MAX_FRAME`:
-        a 40-digit key), each a bad row of the split file (``on_bad``), so sampling never meets
-        them; frames past this video's own end are checked once it is opened."""
-        if not boxes or max(boxes) <= MAX_FRAME:
-            return boxes
-        for f in sorted(f for f in boxes if f > MAX_FRAME):
-            self._bad(
-                pid,
-                f"video {rel}: frame {str(f)[:30]} is past the end of any video (frame keys are below 2**31)",
-                DataFormatError,
-                str(self.split_path),
-                PAST_END_HINT,
-            )
-        return {f: b for f, b in boxes.items() if f <= MAX_FRAME}
 
     def _file_size(self, vt: RicherVideo, path: Path, boxes: dict[int, list[float]]) -> tuple[int, int]:
         """The (width, height) to check ``boxes`` against: the tracklet file's, unless a box falls

@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.errors import ConfigError, DataFormatError
+from schemas.official import MAX_FRAMES
 from schemas.registry import lookup
 
 
@@ -65,18 +66,14 @@ def chunk_bounds(n: int, num: int) -> np.ndarray:
     return (np.arange(num + 1) * n) // num
 
 
-#: The largest frame index a sampler takes (no video holds 2**31 frames: 414 days at 60 fps).
-MAX_FRAME = 2**31 - 1
-
-
 def _check(candidates: Sequence[int], num: int) -> np.ndarray:
     if num < 1:
         raise ConfigError(f"clip length T must be >= 1, got {num}", where="frames")
     frames = sorted(int(c) for c in candidates)
-    if frames and (frames[0] < 0 or frames[-1] > MAX_FRAME):
+    if frames and (frames[0] < 0 or frames[-1] >= MAX_FRAMES):  # frames of a video: 0 .. MAX_FRAMES - 1
         bad = frames[0] if frames[0] < 0 else frames[-1]
         raise DataFormatError(
-            f"frame {bad} is not a frame of any video (0..{MAX_FRAME})",
+            f"frame {bad} is not a frame of any video (0..{MAX_FRAMES - 1})",
             where="candidates",
             hint="drop that frame's box from the tracklet",
         )

@@ -74,8 +74,9 @@ RELPATH_PATTERN = (
 MAX_FRAME_DIGITS = 9
 #: The most frames a video has: its frames are ``0 .. MAX_FRAMES - 1``, each named by a key of at
 #: most :data:`MAX_FRAME_DIGITS` digits. A frame count past it (a tracklet file's ``frames``, a
-#: CVAT task's ``size``) is refused (:func:`frame_count_problem`): it would let a box through on
-#: a frame no key can name.
+#: CVAT task's ``size``, a downloaded video's probed count) is refused (:func:`frame_count_problem`):
+#: it would let a box through on a frame no key can name. The one frame limit: the samplers
+#: (:mod:`movingfashion.sampling`) refuse a frame at or past it too.
 MAX_FRAMES = 10**MAX_FRAME_DIGITS
 #: A tracklet frame key (:func:`is_frame_key`): a non-negative integer without sign or leading
 #: zeros, of at most :data:`MAX_FRAME_DIGITS` digits.

@@ -97,3 +97,18 @@ def test_salient_ties_go_to_the_chunk_centre_so_flat_scores_are_rrs():
     assert SalientSampler()(cand, 5, train=False, scores=scores)[2] == 52
     scores = {f: (1.0 if f in (48, 52) else 0.1) for f in cand}  # as near: the earlier
     assert SalientSampler()(cand, 5, train=False, scores=scores)[2] == 48
+
+
+@pytest.mark.parametrize("name", ["rrs", "uniform", "all", "salient"])
+def test_a_sampler_takes_the_frames_a_key_can_name_and_no_more(name):
+    """The one frame limit, schemas.official.MAX_FRAMES: frames 0 .. 10**9 - 1 (what 9-digit keys
+    name). The samplers had their own, 2**31 - 1, and took frames 10**9 .. 2**31 - 1."""
+    from schemas.errors import DataFormatError
+    from schemas.official import MAX_FRAMES
+
+    sampler = get_sampler(name)
+    assert sampler([0, MAX_FRAMES - 1], 2, train=False) == [0, MAX_FRAMES - 1]
+    with pytest.raises(
+        DataFormatError, match=r"frame 1000000000 is not a frame of any video \(0\.\.999999999\)"
+    ):
+        sampler([0, MAX_FRAMES], 2, train=False)
