@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from schemas.atomic import sha256_file
 from schemas.errors import FetchError, MediaError
 from schemas.items import ImageProbe, VideoProbe
+from schemas.official import frame_count_problem
 
 VIDEO_EXTS = {"mp4", "mov", "webm", "mkv", "m4v", "avi"}
 IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "avif", "heic", "heif", "tif", "tiff"}
@@ -49,7 +50,8 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
 
     Whole: its first, middle and last frames decode (else the frames that do are counted), or
     the file holds every frame its header declares (a decoder may drop some by design: an edit
-    list). Raises :class:`FetchError`: ``not_a_video`` (final) when no frame decodes,
+    list). Raises :class:`FetchError`: ``not_a_video`` (final) when no frame decodes or the
+    header declares more frames than any video has (:data:`~schemas.official.MAX_FRAMES`),
     ``truncated_body`` (retried by a rerun) when the file stops short of its declared frames,
     a body cut off in a way the transfer could not tell (no or a wrong Content-Length).
     """
@@ -62,6 +64,14 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
         info = None
     if info is None or info.frames <= 0 or not info.decodable:
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
+    too_many = frame_count_problem(info.frames)  # a header's count, forged or damaged: no rerun helps
+    if too_many is not None:
+        raise FetchError(
+            f"frames (the count its header declares): {too_many}",
+            where=str(path),
+            reason="not_a_video",
+            hint="the file's header is damaged or forged; it is no video the dataset can use",
+        )
     if info.decodable < info.frames and whole_frames(path) < info.frames:
         raise FetchError(
             f"cut short: {info.decodable} of the {info.frames} frames its header declares decode",

@@ -26,8 +26,8 @@ from schemas.geometry import Box
 from schemas.items import SourceName
 from schemas.official import (
     MAX_FRAMES,
+    FrameCount,
     RelPath,
-    frame_count_problem,
     is_frame_key,
     past_any_video,
     past_any_video_problem,
@@ -100,21 +100,6 @@ def _frame_key(v: Any) -> Any:
 #: official files write it ("7", not "07").
 FrameIndex = Annotated[int, BeforeValidator(_frame_key), Field(ge=0, lt=MAX_FRAMES)]
 
-
-def _frame_count(v: int) -> int:
-    """Refuse a frame count past :data:`~schemas.official.MAX_FRAMES` (:func:`frame_count_problem`)."""
-    problem = frame_count_problem(v)
-    if problem is not None:
-        raise ValueError(problem)
-    return v
-
-
-#: A video's frame count: 0 .. :data:`~schemas.official.MAX_FRAMES`, as many frames as keys of at
-#: most :data:`~schemas.official.MAX_FRAME_DIGITS` digits name (a forged larger count would let a
-#: box through on a frame :data:`FrameIndex` then refuses).
-FrameCount = Annotated[
-    int, Field(ge=0, json_schema_extra={"maximum": MAX_FRAMES}), AfterValidator(_frame_count)
-]
 
 #: A finite number: JSON's ``NaN``, ``Infinity`` and a number past a float's range (``1e400``)
 #: refused, as :class:`~schemas.geometry.Box` refuses them.

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.geometry import Box
+from schemas.official import FrameCount
 from schemas.taxonomy import NUM_CLASSES, Partition
 from schemas.text_input import clean_strings
 
@@ -140,7 +141,9 @@ class SourceItem(_Model):
 
 
 class VideoProbe(_Model):
-    frames: int = Field(ge=0)
+    """What the collectors' probe read of a downloaded video (:func:`collectors.checks.probe_video`)."""
+
+    frames: FrameCount
     fps: float = Field(ge=0)
     width: int = Field(ge=0)
     height: int = Field(ge=0)

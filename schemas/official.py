@@ -241,6 +241,24 @@ def frame_count_problem(count: int) -> str | None:
     )
 
 
+def _frame_count(v: int) -> int:
+    """Refuse a frame count past :data:`MAX_FRAMES` (:func:`frame_count_problem`)."""
+    problem = frame_count_problem(v)
+    if problem is not None:
+        raise ValueError(problem)
+    return v
+
+
+#: A video's frame count: 0 .. :data:`MAX_FRAMES`, as many frames as keys of at most
+#: :data:`MAX_FRAME_DIGITS` digits name (a forged larger count would let a box through on a frame
+#: :data:`schemas.dataset.FrameIndex` then refuses): a tracklet file's ``frames``
+#: (:class:`schemas.dataset.TrackletFileFrame`), a downloaded video's probed ``frames``
+#: (:class:`schemas.items.VideoProbe`).
+FrameCount = Annotated[
+    int, Field(ge=0, json_schema_extra={"maximum": MAX_FRAMES}), AfterValidator(_frame_count)
+]
+
+
 def frame_key_problem(key: str) -> str:
     """What is wrong with ``key``, a frame key :func:`is_frame_key` refuses, and how to write it."""
     if past_any_video(key):
