@@ -58,8 +58,9 @@ from schemas.paths import resolve_under
 #: (4: a shared video's query comes from its product's ``<video>@<product>.json``; 5: a test bank
 #: keeps each evaluated T's own RRS and salient frames, :attr:`FeatureBank.slots`; banks an older
 #: toolkit cached are rebuilt, never reused; 6: it also keeps the query tracklet's most confident
-#: detection, ``slots["maxconf"]``)
-BANK_VERSION = 6
+#: detection, ``slots["maxconf"]``; 7: a video's tracklet file is the one the dataset reads for
+#: its product, never a ``<video>@<product>.json`` left from when the video was shared)
+BANK_VERSION = 7
 
 #: Modes of the tracklets a query may be chosen from (the builder's and the world export's).
 INFERENCE_MODE = "inference"

@@ -229,6 +229,30 @@ def test_a_bank_parses_each_tracklet_file_once_and_a_shared_video_s_query_is_its
     assert bank.tracklet_sources[p101] == "tracklets[1]" and 0 < bank.query_ious[p101] < 1
 
 
+def test_a_bank_reads_no_file_left_from_when_a_video_was_shared(tiny_dataset, tmp_path):
+    """A video no other product lists has its ``<stem>.json``; a ``<stem>@<product>.json`` left
+    from when it was shared is stale, and the dataset does not read it. The bank took it (its own
+    lookup preferred the product's file); now it takes the file the dataset read."""
+    import json
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    folder = root / "tracklets"
+    plain = json.loads((folder / "101_0.json").read_text())
+    gt = plain["tracklets"][0]["boxes"]
+    plain["tracklets"].append({"video": "videos/101_0.mp4", "boxes": gt, "mode": "inference"})
+    (folder / "101_0.json").write_text(json.dumps(plain))
+    shifted = {f: [x + 8, y, x2 + 8, y2] for f, (x, y, x2, y2) in gt.items()}
+    stale = {**plain, "tracklets": [{"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"}]}
+    (folder / "101_0@101.json").write_text(json.dumps({**stale, "ground_truth": None}))
+    bank = build_bank(root, "train", _tiny_encoder(), crop_size=32, pool=4, select_query=True)
+    i = bank.product_ids.index("101")
+    assert bank.tracklet_sources[i] == "tracklets[1]" and bank.query_ious[i] == 1.0
+
+
 def test_a_changed_shop_image_or_video_gives_the_bank_another_key(tiny_dataset, tmp_path):
     """Republished media under the same names (same JSON) are not served from the stale cached
     bank, nor from the loader's decoded shop images kept in this process."""
