@@ -97,11 +97,13 @@ def score_cleaning(
     assets: list[MediaAsset] = catalog.assets()
     # duplicates
     true_links = [(v.video_id, v.duplicate_of) for v in truth.videos if v.duplicate_of]
-    pred_links = [
-        (vid_of[a.path], vid_of[a.duplicate_of])
-        for a in assets
-        if a.kind == AssetKind.VIDEO and a.duplicate_of and a.path in vid_of and a.duplicate_of in vid_of
+    # clusters over every collected video: two world videos kept as duplicates of a copy of
+    # theirs from another source (the world's urls/local fixtures) are one cluster too
+    path_links = [
+        (a.path, a.duplicate_of) for a in assets if a.kind == AssetKind.VIDEO and a.path and a.duplicate_of
     ]
+    path_pairs = cluster_pairs(path_links, {p for link in path_links for p in link})
+    pred_links = [(vid_of[a], vid_of[b]) for a, b in map(tuple, path_pairs) if a in vid_of and b in vid_of]
     t_pairs, p_pairs = cluster_pairs(true_links, keys), cluster_pairs(pred_links, keys)
     dup = prf(len(t_pairs & p_pairs), len(p_pairs), len(t_pairs))
     dup["recall_by_kind"] = recall_by_kind(truth.videos, keys, p_pairs)
@@ -167,7 +169,8 @@ def score_cleaning(
     outside = sum((str(r.item.source), r.item.source_id) not in in_world for r in catalog.items())
     if outside:
         log.warning(
-            "%d catalog items are not in this world (other batches, other worlds): every figure"
+            "%d catalog items are not in this world (other batches, other worlds, or a world item"
+            " collected again through another source, such as its urls or local fixtures): every figure"
             " below is of the %d items it knows",
             outside,
             total,

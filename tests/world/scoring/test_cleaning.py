@@ -80,6 +80,35 @@ def test_the_true_decisions_score_perfectly_and_a_wrong_link_costs_precision(
     )
 
 
+def test_duplicates_kept_as_a_copy_from_another_source_are_still_scored(seeded, small_world, world_truth):
+    """A world video and its duplicate both collected again through another source (the world's
+    ``urls.txt`` or ``local`` fixtures, as the README's collect step does): the keep rule may keep
+    that copy, so both world videos point at a video outside the world. They are still one cluster
+    (found); the pair read as missed, exact recall 0.0 on a world whose duplicates were all found."""
+    from schemas.items import MediaAsset, SourceItem
+
+    path, root = seeded
+    with Catalog(path) as cat:
+        by_url = {a.url: a for a in cat.assets(kind=AssetKind.VIDEO)}
+        asset = {v.video_id: by_url[f"world://{v.path}"] for v in world_truth.videos}
+        dups = [v for v in world_truth.videos if v.duplicate_of]
+        assert dups
+        for v in dups:
+            orig = asset[v.duplicate_of]
+            where = {"source": "local", "source_id": v.video_id, "url": None}
+            copy = MediaAsset.model_validate(
+                {**orig.model_dump(), **where, "path": f"local/{v.video_id}/video.mp4"}
+            )
+            cat.upsert_item(SourceItem(source="local", source_id=v.video_id), status=Status.ACCEPTED)
+            cat.upsert_asset(copy)
+            for a in (orig, asset[v.video_id]):
+                cat.set_asset_state(a.source, a.source_id, "video", url=a.url, duplicate_of=copy.path)
+        s = score_cleaning(cat, root, world_truth, small_world)
+    assert s["items_not_in_world"] == len(dups)
+    assert s["duplicates"]["recall"] == 1.0 and s["duplicates"]["precision"] == 1.0, s["duplicates"]
+    assert set(s["duplicates"]["recall_by_kind"].values()) == {1.0}
+
+
 def test_a_flag_a_reviewer_then_rejected_counts_as_caught(seeded, small_world, world_truth):
     """The review reject replaces cleaning's ``association:`` reason: the wrong pair the check
     caught and the reviewer confirmed was scored as missed."""
