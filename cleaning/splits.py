@@ -557,8 +557,9 @@ def _write_splits(
 ) -> tuple[list[SplitAssignment], dict[str, tuple[str | None, str | None]]]:
     """Every item takes its representative's split; an item without one (held back, or in a
     held-back group) keeps its own when ``keep_held``, else loses it. Writes, through ``db`` (an
-    open transaction), only the items whose split changes; returns the accepted ones' assignments
-    and the changed items (key -> (old split, new split))."""
+    open transaction), only the items whose split changes; returns one assignment per product (its
+    group's accepted representative: items carrying one shop image are one product) and the
+    changed items (key -> (old split, new split))."""
     assignments = []
     changed: dict[str, tuple[str | None, str | None]] = {}
     now = _now()
@@ -575,7 +576,7 @@ def _write_splits(
                 "UPDATE items SET split = ?, updated_at = ? WHERE source = ? AND source_id = ?",
                 (value, now, str(r.item.source), r.item.source_id),
             )
-        if r.status == Status.ACCEPTED and split is not None:
+        if r.status == Status.ACCEPTED and split is not None and rep_of[key] == key:  # one per product
             assignments.append(
                 SplitAssignment(
                     product_id=r.product_id, split=split, df2_class=r.df2_class, partition=r.partition

@@ -87,3 +87,30 @@ def test_a_held_back_test_product_keeps_its_split_when_a_relisting_joins_it(tmp_
             if after[old] != "test" or after["z" + old] != "test":
                 moved.append((trial, old, after[old], after["z" + old]))
     assert moved == [], f"a test product's group went to train: {moved[:5]}"
+
+
+def test_the_report_counts_products_not_the_items_a_product_groups(tmp_path: Path, caplog):
+    """Two items carrying one shop image are one product (``mf publish`` publishes them as one):
+    the rebuild's report counted each accepted item as a product (15 for 14 products, pinned +
+    placed 14), its strata too, and warned that the partition of 15 "products" was one test
+    product short of the 2 it calls for, though the 14 products call for 1."""
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        ids = [f"p{i:03d}" for i in range(14)]
+        for i, sid in enumerate(ids):
+            _add(cat, sid, 1 + i % 4)
+        first = rebuild_splits(cat)
+        train = next(a.product_id for a in first["assignments"] if str(a.split) == "train")
+        _add(
+            cat,
+            "r" + train,
+            cat.get_item("netaporter", train).df2_class,
+            dup_of=f"netaporter/{train}/shop.jpg",
+        )
+        with caplog.at_level("WARNING"):
+            res = rebuild_splits(cat)
+        joined = _splits(cat)["r" + train]
+    assert joined == "train"
+    assert res["products"] == 14 == res["pinned"] + res["placed"] and res["test"] + res["train"] == 14
+    assert sum(n for s in res["stratum_counts"].values() for n in s.values()) == 14
+    assert len(res["assignments"]) == 14 and "r" + train not in {a.product_id for a in res["assignments"]}
+    assert res["test_seats_short"] == {} and "test products of the" not in caplog.text
