@@ -140,15 +140,15 @@ class BadRequest(Exception):
     """A POST body field of the wrong type, out of range or unknown (answered 400)."""
 
 
-def _int_field(body: dict[str, Any], name: str, low: int = 0) -> int | None:
-    """``body[name]`` as an integer from ``low`` to :data:`MAX_INT` (None when absent or null)."""
+def _int_field(body: dict[str, Any], name: str, low: int = 0, high: int = MAX_INT) -> int | None:
+    """``body[name]`` as an integer from ``low`` to ``high`` (None when absent or null)."""
     v = body.get(name)
     if v is None:
         return None
     if isinstance(v, float) and v.is_integer() and abs(v) <= MAX_INT:
         v = int(v)  # JSON has one number type: 3.0 is 3
-    if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= MAX_INT:
-        raise BadRequest(f"{name} must be an integer from {low} to {MAX_INT}, got {json.dumps(v)[:40]}")
+    if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+        raise BadRequest(f"{name} must be an integer from {low} to {high}, got {json.dumps(v)[:40]}")
     return v
 
 
@@ -464,7 +464,7 @@ class ReviewApp:
             raise BadRequest(f"seen_verdict must be null, accept or reject, got {json.dumps(seen)[:40]}")
         fields = {
             "reason": _str_field(body, "reason"),
-            "df2_class": _int_field(body, "df2_class"),
+            "df2_class": _int_field(body, "df2_class", min(DF2_CLASSES), max(DF2_CLASSES)),
             "tracklet": _int_field(body, "tracklet"),
             "note": _str_field(body, "note"),
             "request_id": _str_field(body, "request_id", MAX_REQUEST_ID, cut=False),

@@ -400,6 +400,8 @@ def _raw_post(srv, path: str, data: bytes):
         ("/api/undo", {"decision": 1}, "decision"),
         ("/api/decision", {"kind": "class", "df2_class": float("inf")}, "df2_class"),
         ("/api/decision", {"kind": "class", "df2_class": 1.5}, "df2_class"),
+        ("/api/decision", {"kind": "class", "df2_class": 0}, "df2_class"),  # no DeepFashion2 class:
+        ("/api/decision", {"kind": "class", "df2_class": 14}, "df2_class"),  # 422 before, not 400
         ("/api/decision", {"kind": "tracklet", "tracklet": 10**30}, "tracklet"),
         ("/api/decision", {"kind": "tracklet", "tracklet": -1}, "tracklet"),
         ("/api/decision", {"kind": "accept", "tracklet": 10**30}, "tracklet"),
