@@ -27,7 +27,8 @@ published). Files are copied into ``ROOT/local/<id>/`` and probed as downloads a
 file leaves its item failed, naming the file, and a rerun collects it once it is there. A row
 changed since collection: a new class, partition or text updates the catalog's item in place
 (the next ``mf clean`` decides it again); other files collect the item anew until cleaning has
-used it, after which a warning says what to do.
+used it, after which a warning says what to do. The files collected named from another folder
+(a manifest's files given as their folder) or moved since (the same SHA-256) are no change.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, give
 from collectors.hosts import HostPolicy
 from collectors.listfiles import is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, parse_shop_ref
+from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, FetchError
 from schemas.items import GIVEN_CLASS, GIVEN_PARTITION, AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.paths import resolve_under
@@ -375,9 +377,31 @@ class LocalFiles(Source):
             for row in read_targets(targets, self.cfg)
         ]
 
+    def _same_files(self, sid: str, row: LocalRow) -> bool:
+        """Whether ``row`` names the very files item ``sid`` was collected from: each of its video
+        and shop image at the address collected, or (a folder moved since) with the collected
+        file's SHA-256."""
+        got = {a.kind: a for a in self.ctx.catalog.assets(source=str(self.name), source_id=sid) if a.path}
+        wanted = [(AssetKind.VIDEO, row.video.resolve().as_uri(), row.video)]
+        if row.shop is not None:
+            wanted.append((AssetKind.SHOP, row.shop.key, row.shop.path))
+        if {k for k in got if k in (AssetKind.VIDEO, AssetKind.SHOP)} != {k for k, _, _ in wanted}:
+            return False
+        for kind, url, path in wanted:
+            a = got[kind]
+            if a.url == url:
+                continue
+            try:
+                if path is None or not a.sha256 or sha256_file(path) != a.sha256:
+                    return False
+            except OSError:
+                return False
+        return True
+
     def changed(self, sid: str, cand: Candidate) -> bool:
         """Whether the row now names other files than the item was collected with (collected
-        anew while the item is only downloaded; once cleaning has used it, a warning). A row that
+        anew while the item is only downloaded; once cleaning has used it, a warning; the same
+        files under other names, :meth:`_same_files`, are no change). A row that
         changed only its class, partition or text updates the catalog's item in place, whatever
         its status: the next ``mf clean`` decides it again with them."""
         row = self.ctx.catalog.get_item(str(self.name), sid)
@@ -388,6 +412,12 @@ class LocalFiles(Source):
             if _described(old) != _described(new) and not getattr(self.ctx.catalog, "read_only", False):
                 self.ctx.catalog.upsert_items([new])  # its status stays: cleaning reads the new row
                 log.info("local %s: class, partition or text updated from %s", sid, cand.payload.where)
+            return False
+        if self._same_files(sid, cand.payload):
+            # the files collected, named from another folder (a manifest's files given as their
+            # folder, or the other way round) or moved since: nothing to collect, and no class or
+            # text taken over from a folder, which gives none
+            log.info("local %s: the files collected, named from %s: nothing changed", sid, cand.payload.where)
             return False
         if row.status == Status.DOWNLOADED:
             log.info("local %s: its row names other files (%s): collecting it anew", sid, cand.payload.where)

@@ -242,6 +242,38 @@ def test_the_record_names_files_by_the_manifests_folder_and_no_folder_of_the_use
     assert str(tmp_path) not in item.model_dump_json()
 
 
+def test_the_manifests_files_collected_again_through_their_folder_are_the_same_files(mine, tmp_path, caplog):
+    """The README's two local commands one after the other: the manifest, then the folder its
+    files lie in. The folder names each file relative to itself (``look-a.mp4``, not
+    ``clips/look-a.mp4``), so every item looked "changed": collected anew, its class and title
+    replaced by the folder's none, before cleaning; warned about as other files after it. The
+    same files (by address or content) under another name change nothing."""
+    root, cat_path = tmp_path / "data", tmp_path / "data" / "catalog.sqlite"
+    manifest = mine / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace(",alpha,", ",look-a,").replace(",gamma,", ",look-c,"))
+    first = collect("local", [str(manifest)], root=root, catalog=cat_path)
+    assert first.ok == 3, first.human()
+    with caplog.at_level(logging.INFO, logger="collectors.local"):
+        again = collect("local", [str(mine / "clips")], root=root, catalog=cat_path)
+    assert (again.ok, again.skipped) == (0, 3), again.human()
+    assert "names other files" not in caplog.text
+    with Catalog(cat_path) as cat:
+        item = cat.get_item("local", "look-a").item
+        assert (item.title, item.metadata["df2_class"]) == ("Wide-leg trousers", 8)
+        for sid in ("look-a", "look-b", "look-c"):
+            cat.set_item_state("local", sid, status="accepted")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="collectors.local"):
+        later = collect("local", [str(mine / "clips")], root=root, catalog=cat_path)
+    assert (later.ok, later.skipped) == (0, 3) and "names other files" not in caplog.text
+    # a moved folder holds the same bytes at another address: still the same files
+    moved = tmp_path / "moved"
+    (mine / "clips").rename(moved)
+    with caplog.at_level(logging.WARNING, logger="collectors.local"):
+        assert collect("local", [str(moved)], root=root, catalog=cat_path).skipped == 3
+    assert "names other files" not in caplog.text
+
+
 def test_csv_manifests_as_spreadsheets_write_them(mine):
     """A quoted field over two lines crashed (audit_new3 N1); a superscript digit as a class too (N2)."""
     man = mine / "sheet.csv"
