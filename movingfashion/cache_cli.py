@@ -84,6 +84,9 @@ def crop_cache(
     dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
     from movingfashion.dataset import build_crop_cache
     from movingfashion.executors import make_executor
+    from schemas.paths import outside_dataset
+
+    outside_dataset(out, dataset, what="crop cache")
 
     if workers is not None and executor != "ray":
         raise click.UsageError("--workers is read with --executor ray (local decodes one video at a time)")

@@ -69,7 +69,9 @@ def training_copy(
       mf training-copy --dataset dataset --split test --out dataset-copy/test --quality 95 --json
     """
     from movingfashion.training_copy import TOLERANCE, build_training_copy
+    from schemas.paths import outside_dataset
 
+    outside_dataset(out, dataset, what="training copy")
     ds = open_split(
         dataset,
         split,

@@ -29,7 +29,7 @@ import os
 import re
 from pathlib import Path
 
-from schemas.errors import DataFormatError
+from schemas.errors import ConfigError, DataFormatError
 
 MAX_PATH = 4096
 #: The longest file or folder name (one path part) file systems take, in UTF-8 bytes (NAME_MAX).
@@ -251,3 +251,21 @@ def plain_folder(
                 hint=hint or f"replace {path} by a plain folder (or remove it)",
             )
     return base / relative
+
+
+def outside_dataset(
+    out: str | os.PathLike[str], dataset: str | os.PathLike[str], *, what: str, option: str = "--out"
+) -> Path:
+    """``out``, a folder a command writes beside a dataset (an export, a training copy, a crop
+    cache), refused (:class:`ConfigError` naming ``option``) when it is the dataset folder or lies
+    inside it: files the dataset's manifest does not list break ``mf verify`` and stop the next
+    ``mf publish``."""
+    dst = Path(out)
+    if dst.resolve().is_relative_to(Path(dataset).resolve()):  # the folder itself too
+        raise ConfigError(
+            f"the {what} folder is inside the dataset folder",
+            where=f"{option} {dst}",
+            hint=f"write the {what} elsewhere: files the dataset's manifest does not list break mf verify"
+            " and stop mf publish",
+        )
+    return dst

@@ -73,18 +73,13 @@ def export_dataset(
     read and written one at a time (memory stays that of one video's tracklets at any size).
     """
     from schemas.errors import ConfigError, DataFormatError
+    from schemas.paths import outside_dataset
 
     if fmt not in EXPORTERS:
         raise ConfigError(
             f"unknown export format {fmt!r}", where="--format", hint=f"use {', '.join(EXPORTERS)}"
         )
-    root, dst = Path(dataset), Path(out)
-    if dst.resolve().is_relative_to(root.resolve()):  # the folder itself too
-        raise ConfigError(
-            "the export folder is inside the dataset folder",
-            where=f"--out {dst}",
-            hint="write the export elsewhere: files the dataset's manifest does not list break mf verify",
-        )
+    root, dst = Path(dataset), outside_dataset(out, dataset, what="export")
     check_tracks(tracks)
     names = list(videos)
     plan = iter(plan_videos(root, names))

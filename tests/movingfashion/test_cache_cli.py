@@ -37,3 +37,21 @@ def test_products_without_tracklets_are_listed_once_with_the_fix(no_tracklets, t
     skipped = json.loads(out)["skipped"]
     assert code == 1 and sorted(s["item"] for s in skipped) == ["101", "102", "ab_C"]
     assert all("run mf-tracklets build first" in s["reason"] for s in skipped)
+
+
+@pytest.mark.parametrize(
+    ("command", "what"), [("crop-cache", "crop cache"), ("training-copy", "training copy")]
+)
+def test_an_out_folder_inside_the_dataset_is_refused_before_anything_is_written(
+    tiny_dataset, tmp_path, capsys, command, what
+):
+    """``--out dataset/copy`` wrote the copy into the dataset folder: files its manifest does not
+    list, so ``mf verify`` broke on each and the next ``mf publish`` refused the folder."""
+    root = tmp_path / "dataset"
+    shutil.copytree(tiny_dataset, root)
+    before = sorted(p.relative_to(root) for p in root.rglob("*"))
+    code, _, err = run_mf(
+        [command, "--dataset", str(root), "--crop-size", "32", "--out", str(root / "copy")], capsys
+    )
+    assert code == 2 and f"the {what} folder is inside the dataset folder" in err and "--out" in err, err
+    assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
