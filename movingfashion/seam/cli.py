@@ -372,7 +372,11 @@ def evaluate(
     from movingfashion.seam.evaluate import run_evaluate, summary_table
     from schemas.config import load_config
     from schemas.errors import ConfigError
+    from schemas.paths import outside_dataset
 
+    for option, folder in (("--out", out), ("--cache", cache)):
+        if folder is not None:
+            outside_dataset(folder, dataset, what="evaluation", option=option)
     try:
         frame_list = [int(x) for x in frames.split(",") if x.strip()]
     except ValueError:

@@ -67,3 +67,16 @@ def test_a_bad_evaluate_option_names_the_option_not_the_model(dataset, tmp_path,
     line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(ckpt), "--pools", "0"], capsys)
     assert line.startswith("error: --pools: 0: "), line
     assert "EvalConfig" not in line, line
+
+
+@pytest.mark.parametrize("option", ["--out", "--cache"])
+def test_an_evaluation_written_inside_the_dataset_folder_is_refused(dataset, tmp_path, capsys, option):
+    """``mf evaluate --out dataset/eval`` (or ``--cache``) wrote results and feature banks into
+    the dataset folder: files its manifest does not list, which break ``mf verify`` and stop the
+    next ``mf publish``. Refused before the checkpoint is read, naming the option."""
+    ckpt = tmp_path / "last.pt"
+    ckpt.write_bytes(b"not read")
+    args = ["--dataset", str(dataset), "--checkpoint", str(ckpt), option, str(dataset / "eval")]
+    line = _error(evaluate, args, capsys)
+    assert "inside the dataset folder" in line and option in line, line
+    assert sorted(p.name for p in dataset.iterdir()) == ["test.json", "train.json"]
