@@ -40,6 +40,7 @@ highest resolution, then Regular over Hard, then the smallest key.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -140,25 +141,43 @@ def _image_rank(v: ImageRecord) -> tuple:
     return (-(v.width * v.height), v.partition != Partition.REGULAR, v.key)
 
 
+#: duplicate kinds, most specific first
+KIND_ORDER = ("exact", "reencode", "subclip", "image")
+
+
+def _kinds_from(kept: str, links: dict[str, list[tuple[str, int]]]) -> dict[str, str]:
+    """How each video linked to ``kept`` duplicates it: the least specific kind on its most
+    specific path of pairs to ``kept`` (a re-encode's byte copy is a re-encode of ``kept``, not
+    an exact duplicate because it is one of the re-encode)."""
+    best = {kept: -1}
+    heap = [(-1, kept)]
+    while heap:
+        level, key = heapq.heappop(heap)
+        if level > best[key]:
+            continue
+        for other, kind in links.get(key, ()):
+            worst = max(level, kind)
+            if worst < best.get(other, len(KIND_ORDER)):
+                best[other] = worst
+                heapq.heappush(heap, (worst, other))
+    return {k: KIND_ORDER[v] for k, v in best.items() if k != kept}
+
+
 def _clusters(keys: list[str], pairs: list[DuplicatePair], rank) -> DedupResult:
     uf = UnionFind(keys)
+    links: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for p in pairs:
         uf.union(p.a, p.b)
+        links[p.a].append((p.b, KIND_ORDER.index(p.kind)))
+        links[p.b].append((p.a, KIND_ORDER.index(p.kind)))
     res = DedupResult(pairs=pairs)
-    kind_of: dict[str, str] = {}
-    for p in pairs:
-        for k in (p.a, p.b):
-            prev = kind_of.get(k)
-            # the most specific evidence wins: exact > reencode > subclip > image
-            order = ["exact", "reencode", "subclip", "image"]
-            if prev is None or order.index(p.kind) < order.index(prev):
-                kind_of[k] = p.kind
     for group in uf.groups():
         members = sorted(group, key=rank)
         res.clusters.append([str(m) for m in members])
+        kind_of = _kinds_from(members[0], links) if len(members) > 1 else {}
         for m in members[1:]:
             res.duplicate_of[str(m)] = str(members[0])
-            res.kind[str(m)] = kind_of.get(str(m), "reencode")
+            res.kind[str(m)] = kind_of.get(m, "reencode")
     return res
 
 

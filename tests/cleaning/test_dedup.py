@@ -259,3 +259,23 @@ def test_images_of_unknown_hash_are_not_exact_duplicates_of_each_other():
     # equal known bytes still are, whatever their pHash
     c, d = ImageRecord("c", "ab" * 32, 0, 10, 10), ImageRecord("d", "ab" * 32, 2**64 - 1, 10, 10)
     assert find_image_duplicates([c, d]).duplicate_of == {"d": "c"}
+
+
+def test_a_members_kind_is_its_link_to_the_kept_video_not_its_strongest_pair():
+    """A re-encode of the kept video collected twice (a TikTok post and its URL-list copy, byte
+    for byte the same): the re-encode was labelled "exact duplicate of <kept>" because one of its
+    pairs (with its own copy) was exact, and the report counted no re-encode at all. A member's
+    kind is now that of its weakest link on its strongest path to the kept video."""
+    from cleaning.dedup import DuplicatePair, _clusters
+
+    pairs = [
+        DuplicatePair("kept", "re", "reencode"),
+        DuplicatePair("re", "re-copy", "exact"),
+        DuplicatePair("kept", "copy", "exact"),
+        DuplicatePair("copy", "cut", "subclip"),
+        DuplicatePair("re", "cut", "reencode"),  # a stronger path to the cut: through the re-encode
+    ]
+    order = ["kept", "copy", "re", "re-copy", "cut"]
+    res = _clusters(order, pairs, order.index)
+    assert res.duplicate_of == {k: "kept" for k in order[1:]}
+    assert res.kind == {"copy": "exact", "re": "reencode", "re-copy": "reencode", "cut": "reencode"}
