@@ -192,9 +192,10 @@ def generate(
     "faults",
     multiple=True,
     metavar="NAME=VALUE",
-    help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, truncate=<id,...>, "
-    "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, oversized_bytes=, "
-    "malformed_jsonld=, no_range=, evil_ids=true, robots_disallow=/path/, taken_down=<id,...>",
+    help="Fault switch, repeatable: latency_s=0.2, retry_after_429=1, burst_5xx=2, oversized_bytes=N, "
+    "evil_ids=true, robots_disallow=/path/, and, for the world's product ids, truncate=<id,...>, "
+    "wrong_content_type=, html_as_image=, redirect_foreign=, oversized=, malformed_jsonld=, no_range=, "
+    "taken_down= (an id the world lacks is refused).",
 )
 @click.option(
     "--fixtures",
@@ -220,15 +221,17 @@ def serve(
     \b
     Examples:
       mf world serve --world world --port 8765
-      mf world serve --world world --faults retry_after_429=1 --faults truncate=1234567890123
+      mf world serve --world world --faults retry_after_429=1 --faults truncate=PRODUCT_ID   # an id of world.json
     """
     world_dir = legacy_folder(world_dir, legacy_world_dir, "--world")
-    from .faults import parse_faults
+    from .faults import check_fault_ids, parse_faults
     from .server import WorldServer
 
     stop_on_ctrl_c()  # "Ctrl-C to stop", also when a script started it in the background
     on_interrupt("stopped")  # Ctrl-C is how a server ends: nothing to resume
-    server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults))).start()
+    server = WorldServer(world_dir, port=port, host=host, faults=parse_faults(list(faults)))
+    check_fault_ids(server.faults, (p.product_id for p in server.truth.products))
+    server.start()
     try:
         fx = server.write_fixtures(fixtures_dir or Path(world_dir) / "fixtures")
         info = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.errors import ConfigError
@@ -48,6 +50,24 @@ class Faults(BaseModel):
 
 
 _LISTS = {n for n, f in Faults.model_fields.items() if f.annotation == list[str]}
+#: the list faults whose values are product ids (robots_disallow holds path prefixes)
+ID_LISTS = sorted(_LISTS - {"robots_disallow"})
+_FLAG_VALUES = {v: True for v in ("1", "true", "yes", "on")} | {v: False for v in ("0", "false", "no", "off")}
+
+
+def check_fault_ids(faults: Faults, product_ids: Iterable[str]) -> None:
+    """Refuse (:class:`ConfigError`) a fault naming an id no product of the world has: it would
+    do nothing, silently, and a collector tested against it would seem to cope."""
+    known = set(product_ids)
+    for name in ID_LISTS:
+        unknown = [v for v in getattr(faults, name) if v not in known]
+        if unknown:
+            raise ConfigError(
+                f"fault '{name}': no product of this world has the id {unknown[0]!r}",
+                where="--faults",
+                hint=f"give product ids of the world (e.g. {', '.join(sorted(known)[:3])}: its "
+                "fixtures/netaporter_ids.txt and world.json list them)",
+            )
 
 
 def parse_faults(pairs: list[str] | tuple[str, ...]) -> Faults:
@@ -68,7 +88,13 @@ def parse_faults(pairs: list[str] | tuple[str, ...]) -> Faults:
         if name in _LISTS:
             data[name] = [v for v in value.split(",") if v]
         elif name == "evil_ids":
-            data[name] = value.lower() in ("1", "true", "yes", "on")
+            if value.lower() not in _FLAG_VALUES:
+                raise ConfigError(
+                    f"fault 'evil_ids': {value!r} is not true or false",
+                    where="--faults",
+                    hint="evil_ids=true",
+                )
+            data[name] = _FLAG_VALUES[value.lower()]
         else:
             data[name] = value
     try:

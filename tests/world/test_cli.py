@@ -219,3 +219,41 @@ def test_serve_started_in_the_background_stops_on_sigint(small_world, tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("truncate=1234567890123", "no product of this world has the id '1234567890123'"),
+        ("html_as_image=1", "fault 'html_as_image'"),
+        ("taken_down={pid},nope", "'nope'"),
+        ("evil_ids=maybe", "is not true or false"),
+    ],
+)
+def test_a_fault_that_would_do_nothing_is_refused(small_world, world_truth, tmp_path, capsys, fault, words):
+    """``--faults truncate=<an id the world lacks>`` (a typo, or the help's own example) served
+    every file whole, and ``evil_ids=maybe`` meant off: the collector under test seemed to cope
+    with a fault it never met."""
+    fault = fault.format(pid=world_truth.products[0].product_id)
+    with pytest.raises(SystemExit) as exc:
+        run_main(
+            world,
+            ["serve", "--world", str(small_world), "--once", "--fixtures", str(tmp_path), "--faults", fault],
+        )
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--faults" in err and words in err, err
+    run_main(
+        world,
+        [
+            "serve",
+            "--world",
+            str(small_world),
+            "--once",
+            "--fixtures",
+            str(tmp_path),
+            "--faults",
+            f"truncate={world_truth.products[0].product_id}",
+            "--faults",
+            "robots_disallow=/a/",
+        ],
+    )
