@@ -29,7 +29,7 @@ from schemas.cli_support import (
 @out_option(help="Cache folder to write.")
 @click.option(
     "--pool",
-    type=int,
+    type=click.IntRange(1),
     default=None,
     help="Keep N frames per video (a fixed pool) instead of every boxed frame.",
 )

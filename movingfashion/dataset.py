@@ -2018,6 +2018,12 @@ def build_crop_cache(
 
     if dataset.crop == "frame" and dataset.frame_size is None:
         raise ConfigError("a crop cache of whole frames needs frame_size", where="frame_size")
+    if pool is not None and (isinstance(pool, bool) or not isinstance(pool, int) or pool < 1):
+        raise ConfigError(
+            f"pool must be a whole number >= 1 (frames kept per video), got {pool!r}",
+            where="pool",
+            hint="leave it out (None) to keep every boxed frame",
+        )
     out = Path(out_dir).absolute()
     out.mkdir(parents=True, exist_ok=True)
     sweep_partials(out)  # arrays a killed build left half-written

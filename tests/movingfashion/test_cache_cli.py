@@ -55,3 +55,30 @@ def test_an_out_folder_inside_the_dataset_is_refused_before_anything_is_written(
     )
     assert code == 2 and f"the {what} folder is inside the dataset folder" in err and "--out" in err, err
     assert sorted(p.relative_to(root) for p in root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("pool", ["0", "-3"])
+def test_a_pool_below_one_frame_names_the_pool(tiny_dataset, tmp_path, capsys, pool):
+    """``mf crop-cache --pool 0`` said "frames: clip length T must be >= 1, got 0", naming an
+    option the command does not have, after making the --out folder; the library call too."""
+    from movingfashion.dataset import MovingFashionDataset, build_crop_cache
+    from schemas.errors import ConfigError
+
+    out = tmp_path / "cache"
+    args = [
+        "crop-cache",
+        "--dataset",
+        str(tiny_dataset),
+        "--crop-size",
+        "32",
+        "--out",
+        str(out),
+        "--pool",
+        pool,
+    ]
+    code, _, err = run_mf(args, capsys)
+    assert code == 2 and "--pool" in err and "frames" not in err, err
+    assert not out.exists()
+    with pytest.raises(ConfigError, match="pool must be a whole number >= 1") as exc:
+        build_crop_cache(MovingFashionDataset(tiny_dataset, "train", crop_size=32), out, pool=int(pool))
+    assert exc.value.where == "pool" and not out.exists()
