@@ -199,7 +199,9 @@ class EvalConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ks: list[int] = Field(default=[1, 5, 10, 20], description="top-K values")
-    frames: list[int] = Field(default=[5, 10, 20], description="sequence lengths evaluated")
+    frames: list[Annotated[int, Field(ge=1)]] = Field(
+        default=[5, 10, 20], min_length=1, description="sequence lengths evaluated"
+    )
     main_frames: int = Field(default=10, ge=1, description="T of the main table (paper: 10)")
     pools: int = Field(default=20, ge=1, description="number of product pools")
     pool_size: int = Field(default=800, ge=1, description="products per pool (all when fewer)")

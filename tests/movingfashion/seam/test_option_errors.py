@@ -80,3 +80,18 @@ def test_an_evaluation_written_inside_the_dataset_folder_is_refused(dataset, tmp
     line = _error(evaluate, args, capsys)
     assert "inside the dataset folder" in line and option in line, line
     assert sorted(p.name for p in dataset.iterdir()) == ["test.json", "train.json"]
+
+
+@pytest.mark.parametrize(
+    ("value", "words"), [("0", "greater than or equal to 1"), ("5,-1", "item 1"), (",", "at least 1")]
+)
+def test_a_sequence_length_below_one_names_frames_before_the_checkpoint_is_read(
+    dataset, tmp_path, capsys, value, words
+):
+    """``--frames 0`` passed the option check and stopped later, once the checkpoint was
+    loaded, on "frames: clip length T must be >= 1" (not the option's name); ``--frames ,``
+    evaluated no length at all."""
+    ckpt = tmp_path / "x.pt"
+    ckpt.write_bytes(b"not read")
+    line = _error(evaluate, ["--dataset", str(dataset), "--checkpoint", str(ckpt), "--frames", value], capsys)
+    assert line.startswith("error: --frames: ") and words in line, line
