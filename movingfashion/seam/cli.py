@@ -176,6 +176,7 @@ def train(
                 "--resume/--extend are for SEAM runs: AsymNet writes OUT/last.pt only when both of its "
                 "stages are done (a few minutes on frozen features); rerun without --resume in a new --out"
             )
+        _no_finished_run(out, "remove it to train AsymNet again, or pass another --out")
         from movingfashion.seam.asymnet import AsymNetConfig, run_asymnet
 
         on_interrupt(
@@ -260,6 +261,14 @@ def require_usable_train(dataset: str) -> None:
         )
 
 
+def _no_finished_run(out: str, todo: str) -> None:
+    """Usage error (exit 2) when OUT/last.pt holds a run already: training again without
+    ``--resume`` would replace it with a new run's first epoch (it did, silently)."""
+    last = Path(out) / "last.pt"
+    if last.is_file():
+        raise click.UsageError(f"{last} exists (a run trained there): {todo}")
+
+
 def _resume_start(out: str, resume: bool, extend: bool) -> None:
     """Check ``--resume``/``--extend`` before anything is built. Without OUT/last.pt one stderr
     line says the run starts at epoch 0 (never silently: a typo in ``--out`` shows there); the
@@ -267,6 +276,11 @@ def _resume_start(out: str, resume: bool, extend: bool) -> None:
     if extend and not resume:
         raise click.UsageError("--extend changes the length of a run given --resume; add --resume")
     if not resume:
+        _no_finished_run(
+            out,
+            "--resume continues it (--resume --extend --epochs N trains it longer); remove it to train "
+            "again from epoch 0, or pass another --out",
+        )
         return
     last = Path(out) / "last.pt"
     if not last.is_file():

@@ -200,3 +200,21 @@ def test_a_refused_matcher_leaves_no_run_folder(gt_dataset, tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "detector.pt" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("method", ["seam", "asymnet"])
+def test_a_rerun_without_resume_never_replaces_a_trained_run(dataset, tmp_path, calls, method):
+    """The README's ``mf train --dataset dataset --phase 2 ... --out runs/full --epochs 10`` run
+    again after it finished started at epoch 0 and overwrote runs/full/last.pt with its first
+    epoch (phase 1 already refused an existing matcher.pt). Refused now, saying what to do;
+    ``--resume`` still continues the run."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"a trained run")
+    args = ["--dataset", str(dataset), "--out", str(out), "--method", method]
+    res = CliRunner().invoke(train, args)
+    assert res.exit_code == 2 and "last.pt exists" in res.output and "--out" in res.output, res.output
+    assert calls == [] and (out / "last.pt").read_bytes() == b"a trained run"
+    if method == "seam":
+        assert "--resume continues it" in res.output
+        assert CliRunner().invoke(train, [*args, "--resume"]).exit_code == 0 and calls[0]["resume"] is True
