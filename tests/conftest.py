@@ -61,12 +61,22 @@ def pytest_configure(config) -> None:
     torch.set_num_threads(1)
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    import pytest
+def _join_group(item, name: str) -> None:
+    """Puts ``item`` in xdist group ``name``. Under ``--dist loadgroup`` the scheduler groups the
+    tests by an ``@<group>`` suffix of their node ids, which pytest-xdist 3.8 writes to
+    ``item._nodeid`` from the marks it sees; pytest 9 keeps the node id in ``item._id`` (and
+    xdist looks before this hook adds marks), so every test was handed out alone: the suffix is
+    written here."""
+    item.add_marker(pytest.mark.xdist_group(name))
+    nodeid = item.nodeid
+    if getattr(item.config.option, "loadgroup", False) and nodeid.rfind("@") <= nodeid.rfind("]"):
+        item._id = type(item._id).parse(f"{nodeid}@{name}")
 
+
+def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if _starts_ray(item):
-            item.add_marker(pytest.mark.xdist_group("ray"))
+            _join_group(item, "ray")
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""``make test``'s ``--dist loadgroup``: every test of an xdist group runs on one worker (the Ray
+group: two local Ray instances started at once by the two workers competed)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLAIN = "".join(f"def test_{n}():\n    pass\n\n\n" for n in range(6))
+
+
+def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n"
+    )
+    (tmp_path / "test_first.py").write_text(PLAIN)
+    (tmp_path / "test_ray_things.py").write_text(PLAIN)  # "ray" in its name: the Ray group
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-v", "-n", "2"]
+        + ["--dist", "loadgroup", "-p", "no:randomly", str(tmp_path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    workers = defaultdict(set)
+    ran = re.findall(r"\[(gw\d)\] \[\s*\d+%\] PASSED (\S+)", res.stdout)
+    for worker, nodeid in ran:
+        workers[nodeid.split("::")[0]].add(worker)
+    assert len(ran) == 12, res.stdout
+    assert len(workers["test_ray_things.py"]) == 1, res.stdout
+    assert all("@" not in n for _, n in ran if n.startswith("test_first.py")), res.stdout  # no group
