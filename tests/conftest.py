@@ -73,10 +73,23 @@ def _join_group(item, name: str) -> None:
         item._id = type(item._id).parse(f"{nodeid}@{name}")
 
 
+def _uses_module_fixture(item) -> bool:
+    """Whether ``item`` uses a fixture built once per module, class or package."""
+    info = getattr(item, "_fixtureinfo", None)
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d.scope in ("module", "class", "package") for seq in defs for d in seq)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
+    """Groups for ``--dist loadgroup``: the tests that start Ray in one group; the other tests of
+    a module that use a fixture built once per module in one group per module (handed out
+    alone, they alternated between the two workers and both built the module's fixture: a
+    published archive, a trained model, up to 40 s each)."""
     for item in items:
         if _starts_ray(item):
             _join_group(item, "ray")
+        elif _uses_module_fixture(item):
+            _join_group(item, f"module:{item.nodeid.split('::')[0]}")
 
 
 @pytest.fixture
