@@ -1,8 +1,10 @@
 """Session-scoped synthetic worlds shared by every test package (see movingfashion.world).
 
-``small_world`` is generated once per pytest session (about 7 s on one core). Set
-``MF_WORLD_CACHE=<dir>`` to reuse it between runs: the world is rebuilt only when its
-parameters or the generator version change.
+``small_world`` is generated once per pytest session (about 7 s on one core); under
+pytest-xdist the workers of one run share each world (the first to need it renders it in the
+run's temporary folder, the others wait for it and reuse it). Set ``MF_WORLD_CACHE=<dir>`` to
+reuse the worlds between runs: a world is rebuilt only when its parameters or the generator
+version change. Tests only read these worlds.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ SMALL_WORLD = {"products": 24, "seed": 0, "quick": True}
 
 
 @contextlib.contextmanager
-def _locked(folder: Path):
+def _locked(folder: Path, name: str):
+    """Holds the lock of world ``name`` in ``folder`` (other worlds build meanwhile)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as fh:
+    with open(folder / f".{name}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
             yield
@@ -31,13 +34,17 @@ def _locked(folder: Path):
 
 
 def _build(tmp_path_factory: pytest.TempPathFactory, name: str, builder) -> Path:
+    """Builds world ``name`` with ``builder(target)`` once: per session, per xdist run (in the
+    run's temporary folder, shared by its workers) or per ``MF_WORLD_CACHE``; ``builder`` reuses
+    a target that already holds the same world (``generate_world`` does)."""
     cache = os.environ.get("MF_WORLD_CACHE")
-    if cache:
+    if cache or os.environ.get("PYTEST_XDIST_WORKER"):
         from movingfashion.world.config import GENERATOR_VERSION
 
-        root = Path(cache)
+        # a worker's temporary folder is <run's folder>/<worker>: the parent is the run's
+        root = Path(cache) if cache else tmp_path_factory.getbasetemp().parent / "worlds"
         target = root / f"{name}-v{GENERATOR_VERSION}"
-        with _locked(root):
+        with _locked(root, target.name):
             builder(target)
         return target
     target = tmp_path_factory.mktemp(name)
