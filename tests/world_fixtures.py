@@ -12,9 +12,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from movingfashion.world.truth import WorldTruth
 
 #: Parameters of the shared small world (covers all 13 classes, non-clothing, each duplicate
 #: kind, both split-screen layouts, a wrong shop association and a product without video).
@@ -94,6 +99,43 @@ def world_truth(small_world: Path):
     from movingfashion.world.truth import load_world
 
     return load_world(small_world)
+
+
+@dataclass
+class CleanedWorld:
+    world: Path
+    truth: WorldTruth
+    catalog_path: Path
+    root: Path
+    report: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
+    """The small world as a collector would have stored it, after one `mf clean` and splits."""
+    from cleaning.pipeline import clean
+    from cleaning.splits import rebuild_splits
+    from movingfashion.world.seed import seed_catalog_from_world
+    from schemas.catalog import Catalog
+
+    work = tmp_path_factory.mktemp("cleaned")
+    cat_path, root = work / "catalog.sqlite", work / "collected"
+    with Catalog(cat_path) as cat:
+        seed_catalog_from_world(small_world, cat, root, world_truth)
+        report = clean(cat, root)
+        rebuild_splits(cat)
+    return CleanedWorld(small_world, world_truth, cat_path, root, report)
+
+
+def copy_cleaning_cache(cleaned: CleanedWorld, catalog: Path) -> Path:
+    """Copies the cleaning result cache of ``cleaned`` beside ``catalog`` (results by file SHA-256,
+    see ``cleaning.steps.cache``): a `mf clean` of a catalog seeded from the same world then makes
+    the same decisions as a first run, without decoding and scoring every file again."""
+    from cleaning.steps.cache import cache_path
+    from schemas.catalog import Catalog
+
+    with Catalog(cleaned.catalog_path) as src, Catalog(catalog) as dst:
+        return Path(shutil.copyfile(cache_path(src), cache_path(dst)))
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from schemas.official import read_official
 from tests.annotations.review.test_server import _req
 from tests.mf_cli import run_mf
 from tests.mf_cli import run_tracklets as _tracklets
+from tests.world_fixtures import copy_cleaning_cache
 
 
 def _splits(ds: Path) -> dict:
@@ -55,13 +56,14 @@ def _loads(ds: Path, pid: str) -> dict:
 
 
 def test_an_accepted_flagged_video_is_published_with_its_tracklet_and_stays_accepted(
-    small_world, world_truth, tmp_path, capsys
+    small_world, world_truth, cleaned_world, tmp_path, capsys
 ):
     from movingfashion.world.seed import seed_catalog_from_world
 
     cat_path, root, ds = tmp_path / "catalog.sqlite", tmp_path / "collected", tmp_path / "dataset"
     with Catalog(cat_path) as cat:
         seed_catalog_from_world(small_world, cat, root, world_truth)
+    copy_cleaning_cache(cleaned_world, cat_path)  # the session's results: nothing decoded again
     where = ["--catalog", str(cat_path), "--root", str(root)]
     assert run_mf(["clean", *where], capsys)[0] == 0
     assert run_mf(["publish", *where, "--out", str(ds)], capsys)[0] == 0

@@ -1,41 +1,13 @@
-"""Fixtures of the cleaning tests: the shared small world, seeded into a catalog and cleaned once."""
+"""Fixtures of the cleaning tests: copies of the cleaned small world (``cleaned_world``, shared
+with other packages, is in tests/world_fixtures.py) and the re-post world cleaned once."""
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from movingfashion.world.truth import WorldTruth
-
-
-@dataclass
-class CleanedWorld:
-    world: Path
-    truth: WorldTruth
-    catalog_path: Path
-    root: Path
-    report: dict[str, Any]
-
-
-@pytest.fixture(scope="session")
-def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
-    """The small world as a collector would have stored it, after one `mf clean` and splits."""
-    from cleaning.pipeline import clean
-    from cleaning.splits import rebuild_splits
-    from movingfashion.world.seed import seed_catalog_from_world
-    from schemas.catalog import Catalog
-
-    work = tmp_path_factory.mktemp("cleaned")
-    cat_path, root = work / "catalog.sqlite", work / "collected"
-    with Catalog(cat_path) as cat:
-        seed_catalog_from_world(small_world, cat, root, world_truth)
-        report = clean(cat, root)
-        rebuild_splits(cat)
-    return CleanedWorld(small_world, world_truth, cat_path, root, report)
+from tests.world_fixtures import CleanedWorld, copy_cleaning_cache
 
 
 @pytest.fixture()
@@ -46,10 +18,7 @@ def catalog_copy(cleaned_world: CleanedWorld, tmp_path: Path) -> Path:
     dst = tmp_path / "catalog.sqlite"
     with Catalog(cleaned_world.catalog_path) as cat:
         cat._db.execute(f"VACUUM INTO '{dst}'")
-    shutil.copyfile(
-        cleaned_world.catalog_path.with_name("catalog.cleaning-cache.json"),
-        tmp_path / "catalog.cleaning-cache.json",
-    )
+    copy_cleaning_cache(cleaned_world, dst)
     return dst
 
 

@@ -18,6 +18,7 @@ from schemas.official import read_official
 from tests.annotations.review.test_server import _post, _req
 from tests.mf_cli import run_mf
 from tests.mf_cli import run_tracklets as _tracklets
+from tests.world_fixtures import copy_cleaning_cache
 
 
 def _published(ds: Path) -> set[str]:
@@ -25,13 +26,14 @@ def _published(ds: Path) -> set[str]:
 
 
 def test_review_between_tracklets_and_publish_decides_what_is_published(
-    small_world, world_truth, tmp_path, capsys
+    small_world, world_truth, cleaned_world, tmp_path, capsys
 ):
     from movingfashion.world.seed import seed_catalog_from_world
 
     cat_path, root, ds = tmp_path / "catalog.sqlite", tmp_path / "collected", tmp_path / "dataset"
     with Catalog(cat_path) as cat:  # collect: the world's items as mf-collect stores them
         seed_catalog_from_world(small_world, cat, root, world_truth)
+    copy_cleaning_cache(cleaned_world, cat_path)  # the session's results: nothing decoded again
     where = ["--catalog", str(cat_path), "--root", str(root)]
     code, _, err = run_mf(["clean", *where], capsys)
     assert code == 0, err

@@ -18,18 +18,23 @@ from schemas.catalog import Catalog
 from schemas.items import AssetKind, Status
 from schemas.official import read_official
 from tests.annotations.review.test_server import _post, _req
+from tests.world_fixtures import copy_cleaning_cache
 
 
 def split_file(ds, pid: str) -> str:
     return "train.json" if pid in read_official(ds / "train.json") else "test.json"
 
 
-def test_a_candidate_chosen_on_the_page_is_the_published_shop_image(small_world, world_truth, tmp_path):
+def test_a_candidate_chosen_on_the_page_is_the_published_shop_image(
+    small_world, world_truth, cleaned_world, tmp_path
+):
     from movingfashion.world.seed import seed_catalog_from_world
 
     cat_path, root, ds = tmp_path / "catalog.sqlite", tmp_path / "collected", tmp_path / "dataset"
     with Catalog(cat_path) as cat:
         seed_catalog_from_world(small_world, cat, root, world_truth)
+    copy_cleaning_cache(cleaned_world, cat_path)  # the session's results: nothing decoded again
+    with Catalog(cat_path) as cat:
         clean(cat, root)
         publish(cat, root, ds)
         held = [
