@@ -130,12 +130,15 @@ def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) 
 def copy_cleaning_cache(cleaned: CleanedWorld, catalog: Path) -> Path:
     """Copies the cleaning result cache of ``cleaned`` beside ``catalog`` (results by file SHA-256,
     see ``cleaning.steps.cache``): a `mf clean` of a catalog seeded from the same world then makes
-    the same decisions as a first run, without decoding and scoring every file again."""
+    the same decisions as a first run, without decoding and scoring every file again. ``catalog``
+    need not exist yet; it has the name of ``cleaned``'s (so the cache's name is the same)."""
     from cleaning.steps.cache import cache_path
     from schemas.catalog import Catalog
 
-    with Catalog(cleaned.catalog_path) as src, Catalog(catalog) as dst:
-        return Path(shutil.copyfile(cache_path(src), cache_path(dst)))
+    assert catalog.name == cleaned.catalog_path.name, catalog
+    with Catalog(cleaned.catalog_path) as src:
+        cache = cache_path(src)
+    return Path(shutil.copyfile(cache, catalog.with_name(cache.name)))
 
 
 @pytest.fixture(scope="session")

@@ -8,10 +8,12 @@ import pytest
 
 from movingfashion.app.context import DemoContext
 from movingfashion.app.steps.clean import run
+from tests.world_fixtures import copy_cleaning_cache
 
 
 @pytest.mark.slow
-def test_seeds_cleans_publishes_and_reports(small_world, world_truth, tmp_path):
+def test_seeds_cleans_publishes_and_reports(small_world, world_truth, cleaned_world, tmp_path):
+    copy_cleaning_cache(cleaned_world, tmp_path / "catalog.sqlite")  # the session's results
     ctx = DemoContext(work=tmp_path, world=small_world)
     out = run(ctx)
     assert ctx.dataset == tmp_path / "dataset" and (ctx.dataset / "train.json").is_file()
