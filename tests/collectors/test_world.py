@@ -14,6 +14,7 @@ from movingfashion.world.server import media_etag
 from schemas.catalog import Catalog
 from schemas.items import SourceName
 from tests.collectors.fakesite import loopback_http
+from tests.world_fixtures import copy_cleaning_cache
 
 FAST_HTTP = loopback_http(max_retries=3, max_concurrency_per_host=8, max_body_bytes=8 * 1024 * 1024)
 
@@ -205,7 +206,9 @@ def test_faults_end_with_status_and_reason(small_world, world_truth, tmp_path):
     assert not [p for p in out.rglob("*.part")]  # no_range: nothing to resume is kept
 
 
-def test_rerun_after_cleaning_keeps_every_status_and_fetches_nothing(collected, world_server, tmp_path):
+def test_rerun_after_cleaning_keeps_every_status_and_fetches_nothing(
+    collected, world_server, cleaned_world, tmp_path
+):
     """Items cleaning moved on (accepted, duplicate, needs_review, rejected) count as collected: a
     rerun of the collectors neither downloads them again nor resets their status (the demo rerun
     used to republish fewer products)."""
@@ -218,6 +221,7 @@ def test_rerun_after_cleaning_keeps_every_status_and_fetches_nothing(collected, 
     shutil.copytree(out, root)
     with Catalog(cat_path) as cat:
         cat._db.execute(f"VACUUM INTO '{copy}'")
+    copy_cleaning_cache(cleaned_world, copy)  # the session's results: the world's files, by SHA-256
     with Catalog(copy) as cat:
         clean(cat, root)
         items = [(r.item.source, r.item.source_id, r.status, r.reason, r.duplicate_of) for r in cat.items()]
