@@ -429,15 +429,24 @@ class _RicherFiles:
         return plain if plain.product_id == pid or not shared else None
 
 
+def other_split_files(root: Path, split_path: Path) -> list[Path]:
+    """The split files of ``root`` besides ``split_path``: with it, they decide which videos are
+    shared (:func:`_tracklet_shared`), so which tracklet file the dataset reads for a product (a
+    cached feature bank is keyed by them too: :func:`movingfashion.seam.features.bank_key`)."""
+    return [
+        p
+        for p in (root / name for name in SPLIT_FILES)
+        if p.is_file() and p.resolve() != split_path.resolve()
+    ]
+
+
 def _tracklet_shared(root: Path, split_path: Path, official: dict[str, Any]) -> frozenset[str]:
     """The video paths several products list over ``official`` (the split read) and the other
-    split files of ``root`` (their rows that read; one that does not read at all is passed over
-    with a warning): whose tracklet files are per product (:mod:`schemas.tracklet_names`)."""
+    split files of ``root`` (:func:`other_split_files`; their rows that read; one that does not
+    read at all is passed over with a warning): whose tracklet files are per product
+    (:mod:`schemas.tracklet_names`)."""
     listings = [(pid, e.video_paths) for pid, e in official.items()]
-    for name in SPLIT_FILES:
-        p = root / name
-        if not p.is_file() or p.resolve() == split_path.resolve():
-            continue
+    for p in other_split_files(root, split_path):
         try:
             rows = split_listing(p).products
         except (MFError, OSError, UnicodeDecodeError) as exc:

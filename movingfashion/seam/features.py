@@ -290,10 +290,14 @@ def _encode(encoder: nn.Module, crops: torch.Tensor, device: torch.device, batch
 def bank_key(root: Path, split: str, encoder_tag: str, pool: int, crop_size: int) -> str:
     """Content key of a bank: split file, entries and tracklet files, the size and modification
     time of every video and shop image the split lists (:func:`media_stamps`), encoder, pool and
-    crop size."""
+    crop size; and the other split files, which decide which videos are shared, so which tracklet
+    file is a product's (:func:`movingfashion.dataset.other_split_files`)."""
+    from movingfashion.dataset import other_split_files
+
     h = hashlib.sha256(f"v{BANK_VERSION}|{split}|{encoder_tag}|{pool}|{crop_size}".encode())
     split_path = split_json(root, split)
-    for p in [split_path, root / "entries.jsonl", *sorted((root / "tracklets").glob("*.json"))]:
+    others = other_split_files(root, split_path)
+    for p in [split_path, *others, root / "entries.jsonl", *sorted((root / "tracklets").glob("*.json"))]:
         if p.is_file():
             h.update(p.name.encode())
             h.update(sha256_file(p).encode())

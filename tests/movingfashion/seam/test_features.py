@@ -358,3 +358,42 @@ def test_a_skip_bank_leaves_a_bad_row_out_and_is_no_answer_to_raise(tiny_dataset
     (clean_pt,) = set(cache.glob("*.pt")) - {pt}
     stamp = clean_pt.stat().st_mtime_ns
     assert build("skip").key == clean.key and clean_pt.stat().st_mtime_ns == stamp
+
+
+def test_a_cached_bank_is_not_served_once_the_other_split_unshares_a_video(tiny_dataset, tmp_path):
+    """Whether a video is shared (so which tracklet file the dataset reads for a product) depends
+    on the other split file too. A cached train bank built while test.json also listed 101's
+    video (its query from ``101_0@101.json``) was served after test.json stopped listing it: the
+    key did not cover test.json. Now the bank is built again, with the query from ``101_0.json``."""
+    import json
+    import shutil
+
+    from movingfashion.seam.features import build_bank
+
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    folder = root / "tracklets"
+    plain = json.loads((folder / "101_0.json").read_text())
+    gt = plain["tracklets"][0]["boxes"]
+    plain["tracklets"].append({"video": "videos/101_0.mp4", "boxes": gt, "mode": "inference"})
+    (folder / "101_0.json").write_text(json.dumps(plain))
+    shifted = {f: [x + 8, y, x2 + 8, y2] for f, (x, y, x2, y2) in gt.items()}
+    own = {**plain, "ground_truth": None}
+    own["tracklets"] = [{"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"}]
+    (folder / "101_0@101.json").write_text(json.dumps(own))
+    test = json.loads((root / "test.json").read_text())
+    unshared = dict(test)
+    test["t9"] = {**test["102"], "video_paths": ["videos/101_0.mp4"], "tracklets": [gt]}
+    (root / "test.json").write_text(json.dumps(test))  # 101's video shared with a test product
+
+    def build():
+        bank = build_bank(
+            root, "train", _tiny_encoder(), crop_size=32, pool=4, select_query=True, cache_dir=tmp_path / "c"
+        )
+        i = bank.product_ids.index("101")
+        return bank.tracklet_sources[i], bank.query_ious[i]
+
+    source, iou = build()
+    assert source == "tracklets[0]" and iou < 1  # the product's own file of a shared video
+    (root / "test.json").write_text(json.dumps(unshared))
+    assert build() == ("tracklets[1]", 1.0)  # no longer shared: the video's own file
