@@ -17,9 +17,10 @@ a live stream; HLS, DASH, RTMP) is refused with ``unsupported_protocol``, whatev
 info dict chose it.
 
 yt-dlp's own waits go through the run's interruptible waits: the spacing of an extractor's
-pages (``sleep_interval_requests``) through the client's ``pace``, and the waits before its
-own retries through the caller's (:meth:`collectors.ytdl.YtdlFetcher.params`), so a stop or a
-wind-down never sits one out.
+pages (``sleep_interval_requests``) through the client's ``pace`` (a rate wait: a stop ends it,
+a wind-down does not), and the waits before its own retries through the caller's
+(:meth:`collectors.ytdl.YtdlFetcher.params`: a stop or a wind-down ends them), so a stop never
+sits one out.
 
 yt-dlp's download archive records finished ids but never skips one: the catalog decides what
 is done. A second Ctrl-C (the client's ``stop``) aborts a transfer between two reads of its
