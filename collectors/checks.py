@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 from schemas.atomic import sha256_file
 from schemas.errors import FetchError, MediaError
 from schemas.items import ImageProbe, VideoProbe
-from schemas.official import frame_count_problem
 
 VIDEO_EXTS = {"mp4", "mov", "webm", "mkv", "m4v", "avi"}
 IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "avif", "heic", "heif", "tif", "tiff"}
@@ -64,10 +63,9 @@ def probe_video(path: str | os.PathLike[str]) -> VideoProbe:
         info = None
     if info is None or info.frames <= 0 or not info.decodable:
         raise FetchError("file does not decode as a video (no frame)", where=str(path), reason="not_a_video")
-    too_many = frame_count_problem(info.frames)  # a header's count, forged or damaged: no rerun helps
-    if too_many is not None:
+    if info.frames_problem is not None:  # a header's count, forged or damaged: no rerun helps
         raise FetchError(
-            f"frames (the count its header declares): {too_many}",
+            info.frames_problem,
             where=str(path),
             reason="not_a_video",
             hint="the file's header is damaged or forged; it is no video the dataset can use",

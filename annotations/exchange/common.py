@@ -205,11 +205,20 @@ def official_video_tracklets(
     as tracklet 0, the ground truth (``mode="ground-truth"``, no class: label
     :data:`NO_CLASS_LABEL`), or no tracklet when the entry has no box for it. The frame count
     and size are probed from the video (:func:`movingfashion.media.probe.probe_video`); a video
-    that does not open raises :class:`~schemas.errors.MediaError` naming it."""
+    that does not open, or whose header declares more frames than any video has
+    (:attr:`~movingfashion.media.probe.VideoInfo.frames_problem`), raises
+    :class:`~schemas.errors.MediaError` naming it."""
     from movingfashion.media.probe import probe_video
 
     boxes = entry.tracklet_boxes(entry.video_paths.index(video))
-    info = probe_video(resolve_under(dataset, video, what="video", root_label="the dataset folder"))
+    path = resolve_under(dataset, video, what="video", root_label="the dataset folder")
+    info = probe_video(path)
+    if info.frames_problem is not None:  # no tracklet file could hold it
+        raise MediaError(
+            info.frames_problem,
+            where=str(path),
+            hint="the video's header is damaged or forged: replace the video",
+        )
     tracklets = [Tracklet(video=video, boxes=boxes, mode="ground-truth")] if boxes else []
     return VideoTracklets(
         product_id=product_id,

@@ -24,6 +24,7 @@ from typing import Any
 from movingfashion.media.logs import quiet_native_logs
 from movingfashion.media.readers import _turns, _vfr_rate
 from schemas.errors import MediaError
+from schemas.official import frame_count_problem
 from schemas.paths import media_path
 
 
@@ -44,6 +45,14 @@ class VideoInfo:
     def duration_s(self) -> float:
         """Duration of the declared frames at ``fps`` (0 when the rate is unknown)."""
         return self.frames / self.fps if self.fps > 0 else 0.0
+
+    @property
+    def frames_problem(self) -> str | None:
+        """What is wrong with the frame count the header declares, worded with its field (None:
+        nothing): more than any video has (:func:`schemas.official.frame_count_problem`), a
+        header forged or damaged that no tracklet file or catalog row can hold."""
+        problem = frame_count_problem(self.frames)
+        return None if problem is None else f"frames (the count its header declares): {problem}"
 
 
 @dataclass(frozen=True)

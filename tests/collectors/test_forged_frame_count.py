@@ -5,8 +5,6 @@ refused by the collectors' probe as final ``not_a_video``, naming the file and t
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from pydantic import ValidationError
 
@@ -14,20 +12,12 @@ from collectors.checks import probe_video
 from schemas.errors import FetchError
 from schemas.items import VideoProbe
 from schemas.official import MAX_FRAMES
-from tests.movingfashion.helpers import write_video
+from tests.movingfashion.helpers import write_forged_video, write_video
 
 
 def _forged(tmp_path, frames: int):
-    """A whole 12-frame MP4 whose time-to-sample table says ``frames`` frames."""
-    path = write_video(tmp_path / "v.mp4", 12)
-    data = bytearray(path.read_bytes())
-    at = data.index(b"stts")
-    # version and flags, one entry, its sample count
-    assert struct.unpack_from(">III", data, at + 4) == (0, 1, 12)
-    struct.pack_into(">I", data, at + 12, frames)
-    forged = tmp_path / "forged.mp4"
-    forged.write_bytes(bytes(data))
-    return path, forged
+    """A whole 12-frame MP4, and a copy whose time-to-sample table says ``frames`` frames."""
+    return write_video(tmp_path / "v.mp4", 12), write_forged_video(tmp_path / "forged.mp4", frames)
 
 
 def test_a_header_declaring_more_frames_than_any_video_is_refused_final_naming_file_and_field(tmp_path):

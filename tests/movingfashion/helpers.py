@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,18 @@ def box_of(i: int) -> list[int]:
 
 def write_video(path: Path, n: int, *, gop: int = 12) -> Path:
     return encode_frames((coded_frame(i) for i in range(n)), path, fps=30, gop=gop, crf=18)
+
+
+def write_forged_video(path: Path, frames: int) -> Path:
+    """A whole 12-frame MP4 at ``path`` whose time-to-sample table (``stts``) declares ``frames``
+    frames: the count a probe reads from its header (a forged or damaged one)."""
+    write_video(path, 12)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"stts")
+    assert struct.unpack_from(">III", data, at + 4) == (0, 1, 12)  # version and flags, one entry, its count
+    struct.pack_into(">I", data, at + 12, frames)
+    path.write_bytes(bytes(data))
+    return path
 
 
 def write_image(path: Path, colour=(10, 200, 30)) -> Path:

@@ -123,3 +123,25 @@ def test_a_task_size_past_the_limit_is_refused_naming_it(published, tmp_path, fm
         with pytest.raises(DataFormatError, match=f"{OVER} frames is more than any video has") as exc:
             read()
         assert exc.value.where == f"{xml}: meta/task/size" and LIMIT in exc.value.message
+
+
+def test_an_export_leaves_out_a_video_whose_header_declares_too_many_frames(tmp_path):
+    """A video without a tracklet file is exported from its split-file tracklet, its frame count
+    probed from its header. A header declaring 2e9 frames stopped the export with a bare pydantic
+    ValidationError (the tracklets' frame count bound); now the video is left out, its reason
+    naming the file and the field."""
+    from tests.movingfashion.helpers import write_forged_video, write_image, write_video
+
+    ds = tmp_path / "ds"
+    video = write_forged_video(ds / "videos" / "w_0.mp4", 2 * MAX_FRAMES)
+    write_video(ds / "videos" / "g_0.mp4", 12)  # a sound one beside it
+    split = {}
+    for pid in ("w", "g"):
+        write_image(ds / "imgs" / f"{pid}.jpg")
+        row = {"video_paths": [f"videos/{pid}_0.mp4"], "img_path": f"imgs/{pid}.jpg", "source": 1}
+        split[pid] = {**row, "tracklets": [{"0": [1, 1, 5, 5]}]}
+    (ds / "train.json").write_text(json.dumps(split))
+    out = export_dataset(ds, "cvat", tmp_path / "x")
+    assert out["left_out"] == 1 and (tmp_path / "x" / "g_0.xml").is_file()
+    (why,) = out["left_out_videos"].values()
+    assert str(video) in why and "frames (the count its header declares)" in why and LIMIT in why
