@@ -373,6 +373,7 @@ def _publish_human(res: dict[str, Any]) -> str:
                 "without_tracklets",
                 "same_version",
                 "withdrawn",
+                "stale_archive",
             )
         }
     )
@@ -396,6 +397,8 @@ def _publish_human(res: dict[str, Any]) -> str:
     text += "".join(f"\n  {b}" for b in verify["breaks"])
     if res["archive"]:
         text += f"\narchive: {res['archive']['path']} (sha256 {res['archive']['sha256']})"
+    if res.get("stale_archive"):
+        text += f"\narchive: {res['stale_archive']} is out of date (from an earlier publish)"
     if res.get("same_version"):
         text += f"\nrelease: {res['same_version']}"
     return text

@@ -831,6 +831,7 @@ def _publish(
         )
         (out / PUBLISH_MARK).unlink(missing_ok=True)
     report, packed = _verify_and_pack(out, workers=workers, archive=archive)
+    stale = None if archive else _stale_archive(out)
     n_test = sum(e.split == Split.TEST for e in entries)
     held_now = held_back_rows(catalog)  # read once: what withdrew products, what changed meanwhile
     short = (
@@ -869,6 +870,7 @@ def _publish(
             "decoded_before": report.reused,
         },
         "archive": {"path": str(packed[0]), "sha256": packed[1], "written": packed[2]} if packed else None,
+        "stale_archive": str(stale) if stale else None,
         "same_version": same_version(manifest_before, read_manifest(out)),
     }
     return res
@@ -972,6 +974,26 @@ def _verify_and_pack(
             return report, packed
     with file_lock(out / DATASET_LOCK, who=DATASET_WRITERS):
         return attempt()
+
+
+#: what to do with a zip beside the dataset that no longer holds it
+STALE_ARCHIVE_FIX = "`mf publish --archive` writes it again; or remove it and its .sha256"
+
+
+def _stale_archive(out: Path) -> Path | None:
+    """The zip of an earlier ``mf publish --archive`` beside ``out`` when it no longer holds the
+    folder just published (:func:`~movingfashion.archive.pack.stale_archive`), with one warning
+    naming it: a publish without ``--archive`` leaves it as it is, so nobody ships it unawares."""
+    from movingfashion.archive.pack import stale_archive
+
+    stale = stale_archive(out)
+    if stale is not None:
+        log.warning(
+            "%s beside the dataset is from an earlier publish and does not hold this folder: %s",
+            stale,
+            STALE_ARCHIVE_FIX,
+        )
+    return stale
 
 
 def _changed(out: Path, pub: _Publisher) -> set[str]:

@@ -154,6 +154,27 @@ def packed_already(root: str | os.PathLike[str], manifest_sha256: str) -> tuple[
     return (target, digest) if digest == recorded[0] else None
 
 
+def stale_archive(root: str | os.PathLike[str]) -> Path | None:
+    """The zip beside ``root`` (:func:`archive_path`) when it no longer holds the folder: its
+    ``manifest.json`` is not the folder's (or it is no readable zip of this folder). Reads the
+    zip's directory and that one member, never the whole zip. None when there is no zip there,
+    or it holds the folder's manifest (``mf publish --archive`` then keeps or checks it)."""
+    try:
+        target = archive_path(root)
+    except DataFormatError:
+        return None
+    if not target.is_file():
+        return None
+    here = Path(root) / MANIFEST
+    top = Path(root).resolve().name
+    try:
+        with zipfile.ZipFile(target) as zf:
+            zipped = zf.read(f"{top}/{MANIFEST}")
+        return None if here.is_file() and zipped == here.read_bytes() else target
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return target
+
+
 def _store(zf: zipfile.ZipFile, src: Path, name: str, *, keep: bool) -> _Hashing:
     """Add ``src`` to ``zf`` as ``name``; returns what was stored, hashed (and kept with ``keep``)."""
     info = zipfile.ZipInfo(name, date_time=EPOCH)

@@ -72,6 +72,28 @@ def test_a_zip_that_is_not_the_folders_is_packed_again(cleaned_world, catalog_co
     assert verify_dataset(out).ok
 
 
+def test_a_publish_without_archive_names_the_zip_it_left_out_of_date(
+    cleaned_world, catalog_copy, tmp_path, caplog
+):
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        first = publish(cat, cleaned_world.root, out, archive=True)
+        zip_path = Path(first["archive"]["path"])
+        same = publish(cat, cleaned_world.root, out)  # nothing changed: the zip still holds the folder
+        assert same["archive"] is None and same["stale_archive"] is None
+        row = next(r for r in cat.items(status="accepted"))
+        cat.set_item_state(row.item.source, row.item.source_id, status="rejected", reason="review: test")
+        caplog.clear()
+        changed = publish(cat, cleaned_world.root, out)  # the folder changes, the zip stays as it was
+    assert changed["stale_archive"] == str(zip_path)  # was: nothing said (no such key)
+    assert zip_path.is_file()  # left as it is: the maintainer decides
+    warned = [r.getMessage() for r in caplog.records if str(zip_path) in r.getMessage()]
+    assert len(warned) == 1 and "mf publish --archive" in warned[0], warned
+    zip_path.write_bytes(b"not a zip")  # a damaged zip is no zip of this folder either
+    with Catalog(catalog_copy) as cat:
+        assert publish(cat, cleaned_world.root, out)["stale_archive"] == str(zip_path)
+
+
 def test_the_state_file_is_dated_again_only_after_a_file_was_hashed(cleaned_world, catalog_copy, tmp_path):
     """A collected file touched (mtime only) is hashed once more; the state file is then dated
     again, so the next rerun trusts it without hashing, and leaves the state file alone."""
