@@ -43,7 +43,7 @@ from schemas.cli_support import (
     run_main,
     stop_on_ctrl_c,
 )
-from schemas.errors import ConfigError, DataFormatError
+from schemas.errors import ConfigError, DataFormatError, validation_text
 
 if TYPE_CHECKING:
     from schemas.dataset import VideoTracklets
@@ -79,7 +79,7 @@ def _load_build_config(
     except ValidationError as exc:  # an option's value the config's bounds refuse: one line
         err = exc.errors()[0]
         raise ConfigError(
-            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}",
+            f"{'.'.join(str(x) for x in err['loc'])}: {validation_text(err)}",
             where=str(config) if config else "command line",
             hint="see mf-tracklets build --help",
         ) from None

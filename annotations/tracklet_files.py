@@ -51,7 +51,7 @@ from movingfashion.archive.at_rest import DATASET_LOCK
 from movingfashion.archive.verify import TRACKLET_BUILD_DIR, TRACKLET_SHEET_DIR
 from schemas.atomic import atomic_write_text, file_lock
 from schemas.dataset import VideoTracklets
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, validation_text
 from schemas.official import (
     SPLIT_FILES,
     OfficialSplit,
@@ -257,8 +257,8 @@ def field_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     loc = [str(x) for x in err["loc"]]
     if loc and loc[-1] == "[key]":
-        return f"field '{'.'.join(loc[:-2])}': key {loc[-2]!r}: {err['msg']}"
-    return f"field '{'.'.join(loc)}': {err['msg']}"
+        return f"field '{'.'.join(loc[:-2])}': key {loc[-2]!r}: {validation_text(err)}"
+    return f"field '{'.'.join(loc)}': {validation_text(err)}"
 
 
 def _check_owner(p: Path, vt: VideoTracklets, video: str | None, product_id: str | None) -> None:

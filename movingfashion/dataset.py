@@ -135,7 +135,7 @@ from movingfashion.training_copy import (
 )
 from schemas.atomic import atomic_open, atomic_write_json, sweep_partials
 from schemas.dataset import TrackletFileScores, VideoTracklets, check_ground_truth, read_entry_rows
-from schemas.errors import ConfigError, DataFormatError, MediaError, MFError
+from schemas.errors import ConfigError, DataFormatError, MediaError, MFError, validation_text
 from schemas.official import (
     SPLIT_FILES,
     OfficialSplit,
@@ -363,7 +363,7 @@ def _first_error(exc: Exception) -> str:
     """The first problem ``exc`` names, with its field when it is a validation error."""
     if isinstance(exc, ValidationError) and exc.errors():
         err = exc.errors()[0]
-        return f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+        return f"{'.'.join(map(str, err['loc']))}: {validation_text(err)}"
     return str(exc).splitlines()[0]
 
 

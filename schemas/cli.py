@@ -19,7 +19,7 @@ from schemas.cli_support import (
     merge_legacy,
     out_option,
 )
-from schemas.errors import DataFormatError
+from schemas.errors import PYDANTIC_VALUE_ERROR, DataFormatError
 
 if TYPE_CHECKING:
     from schemas.official import OfficialSplit
@@ -140,8 +140,8 @@ def _human(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-#: what pydantic puts before the message of a validator's ValueError
-_PYDANTIC_PREFIX = re.compile(r"(^|: )Value error, ")
+#: pydantic's "Value error, " inside a message built from a validation error's text
+_PYDANTIC_PREFIX = re.compile(r"(^|: )" + re.escape(PYDANTIC_VALUE_ERROR))
 
 
 def _readable(exc: DataFormatError) -> DataFormatError:

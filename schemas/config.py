@@ -24,7 +24,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, validation_text
 from schemas.text_input import load_json, read_text_input
 
 T = TypeVar("T", bound=BaseModel)
@@ -321,7 +321,7 @@ def _did_you_mean(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
 
 def _message(model: type[BaseModel], err: Any, loc: tuple[Any, ...]) -> str:
     """The text of one validation error, with a "did you mean" for an unknown key."""
-    msg = str(err["msg"]).removeprefix("Value error, ")  # a validator's own words, as written
+    msg = validation_text(err)  # a validator's own words, as written
     if err.get("type") == "extra_forbidden" and loc:
         msg += _did_you_mean(model, loc)
     return msg

@@ -21,7 +21,7 @@ from pydantic import (
     model_serializer,
 )
 
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, validation_text
 from schemas.geometry import Box
 from schemas.items import SourceName
 from schemas.official import (
@@ -349,7 +349,7 @@ def entry_row_problem(row: dict[str, Any]) -> str | None:
             except ValidationError as exc:
                 err = exc.errors()[0]
                 at = ".".join(str(p) for p in (name, *err["loc"]))
-                return f"field '{at}': {err['msg']} (got {row[name]!r:.60})"
+                return f"field '{at}': {validation_text(err)} (got {row[name]!r:.60})"
     return None
 
 

@@ -124,3 +124,13 @@ def _local_fault(
 
 class ModelError(MFError):
     """A model checkpoint or weights file is missing, corrupt or of the wrong kind."""
+
+
+#: what pydantic puts before the message of a validator's own ``ValueError``
+PYDANTIC_VALUE_ERROR = "Value error, "
+
+
+def validation_text(err: Any) -> str:
+    """The message of one pydantic validation error (an item of ``ValidationError.errors()``) as
+    the validator wrote it: pydantic's "Value error, " before a validator's own words left out."""
+    return str(err["msg"]).removeprefix(PYDANTIC_VALUE_ERROR)

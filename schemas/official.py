@@ -47,7 +47,7 @@ from pydantic import (
 )
 
 from schemas.atomic import atomic_write_json, sample_digest
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, validation_text
 from schemas.geometry import Box, plain_boxes_valid
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
@@ -399,7 +399,7 @@ def _parse(data: Any, where: str, *, owned: bool) -> OfficialSplit:
                     hint="fix or remove that entry",
                 ) from None
             raise DataFormatError(
-                f"product '{pid}': field '{field}': {err['msg']}",
+                f"product '{pid}': field '{field}': {validation_text(err)}",
                 where=where,
                 hint="fix or remove that entry",
             ) from None

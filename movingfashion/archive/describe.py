@@ -36,7 +36,7 @@ from movingfashion.archive.tables import write_tables
 from movingfashion.archive.verify import MANIFEST, dataset_files
 from schemas.atomic import sha256_file, write_if_changed
 from schemas.dataset import DatasetInfo
-from schemas.errors import ConfigError, DataFormatError
+from schemas.errors import ConfigError, DataFormatError, validation_text
 
 CROISSANT = "croissant.json"
 CARD = "README.md"
@@ -201,7 +201,7 @@ def recorded_info(root: str | os.PathLike[str], doc: Mapping[str, Any] | None = 
         err = exc.errors()[0]
         field = ".".join(str(x) for x in ("dataset", *err["loc"]))
         raise DataFormatError(
-            f"field {field!r}: {err['msg']}",
+            f"field {field!r}: {validation_text(err)}",
             where=str(Path(root) / MANIFEST),
             hint="fix the config's dataset: section and rerun mf publish --config",
         ) from None

@@ -82,7 +82,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from movingfashion.archive.decoded_memo import file_stamp, read_memo, write_memo
 from movingfashion.archive.report import Break, CheckResult, VerifyReport
 from schemas.atomic import sha256_file
-from schemas.errors import DataFormatError, MFError
+from schemas.errors import DataFormatError, MFError, validation_text
 from schemas.faults import missing_library
 from schemas.naming import check_safe_name
 from schemas.official import (
@@ -1008,7 +1008,7 @@ def _tracklet_file_head(data: bytes, *, full: bool) -> TrackletFileFrame:
     except ValidationError as exc:
         err = exc.errors()[0]
         at = ".".join(str(x) for x in err["loc"])
-        raise ValueError(f"{at + ': ' if at else ''}{err['msg']}") from None
+        raise ValueError(f"{at + ': ' if at else ''}{validation_text(err)}") from None
 
 
 def _entry_id_counts(path: Path) -> dict[str, int]:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from schemas.atomic import not_finite_path
-from schemas.errors import DataFormatError
+from schemas.errors import DataFormatError, validation_text
 
 #: what to do about a damaged results file
 HINT = "rerun `mf evaluate --out DIR` to write it again"
@@ -207,7 +207,7 @@ def _refuse(exc: ValidationError, where: str) -> DataFormatError:
     if err["type"] == "missing":
         text = "is missing"
     elif err["type"] == "value_error":  # a model's own check: its message names what is wrong
-        text = err["msg"].removeprefix("Value error, ")
+        text = validation_text(err)
     elif err["type"] in ("model_type", "dict_type", "model_attributes_type"):
         text = f"should be a JSON object (got {_shown(err['input'])})"
     elif err["type"] == "float_type" and type(err["input"]) is int:  # beyond a float's range

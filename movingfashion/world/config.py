@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, validation_text
 
 #: Bumped whenever the renderer changes what a seed produces (cached worlds are then rebuilt).
 #: 5: the smallest worlds (20-22 products) plant every case; noise truth is recorded on frames
@@ -196,7 +196,7 @@ def preset_config(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(x) for x in err["loc"]) or "config"
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = validation_text(err)
         raise ConfigError(
             f"field '{field}' with --preset {name}: {msg}",
             where=where or "--preset",

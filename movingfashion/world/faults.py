@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, validation_text
 
 #: Unsafe ids the sites mention when ``evil_ids`` is on (collectors must refuse them).
 EVIL_IDS = ["../../etc/passwd", "abc\x00def"]
@@ -101,4 +101,4 @@ def parse_faults(pairs: list[str] | tuple[str, ...]) -> Faults:
         return Faults.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise ConfigError(f"fault '{err['loc'][0]}': {err['msg']}", where="--faults") from None
+        raise ConfigError(f"fault '{err['loc'][0]}': {validation_text(err)}", where="--faults") from None
