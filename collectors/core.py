@@ -42,6 +42,7 @@ from schemas.items import (
     SourceItem,
     SourceName,
     Status,
+    given_up,
 )
 from schemas.naming import check_safe_name
 from schemas.paths import PathEscapeError, inside, resolve_under
@@ -139,11 +140,6 @@ def is_transient(reason: str | None) -> bool:
         or r.endswith("_exhausted")
         or r.startswith(("robots_txt_", "internal_error:"))
     )
-
-
-def given_up(status: str | None, reason: str | None) -> bool:
-    """Whether an item's state says a collector gave it up (``rejected gave_up:<reason>``)."""
-    return status == Status.REJECTED and (reason or "").startswith(GAVE_UP_PREFIX)
 
 
 def failure_state(reason: str, attempts: int, limit: int) -> dict[str, Any]:

@@ -48,13 +48,22 @@ from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, TargetForm
 from collectors.config import CollectConfig, LocalConfig
-from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, given_up, safe_id
+from collectors.core import PAST_COLLECTION, Candidate, collector_rejected, safe_id
 from collectors.hosts import HostPolicy
 from collectors.listfiles import is_dir, is_file, target_path
 from collectors.shopmap import ShopRef, parse_shop_ref
 from schemas.atomic import sha256_file
 from schemas.errors import DataFormatError, FetchError
-from schemas.items import GIVEN_CLASS, GIVEN_PARTITION, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import (
+    GIVEN_CLASS,
+    GIVEN_PARTITION,
+    AssetKind,
+    MediaAsset,
+    SourceItem,
+    SourceName,
+    Status,
+    given_up,
+)
 from schemas.paths import resolve_under
 from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
 from schemas.text_input import load_json, read_text_input

@@ -27,11 +27,12 @@ from functools import partial
 from typing import Any
 
 from collectors.base import Source
-from collectors.core import RETRY_GIVEN_UP, Candidate, DiscoveryProblem, Outcome, Summary, given_up, safe_id
+from collectors.core import RETRY_GIVEN_UP, Candidate, DiscoveryProblem, Outcome, Summary, safe_id
 from collectors.guard import guarded_collect
 from movingfashion.executors import Executor, WorkerLostError, WorkerResources, make_executor
 from schemas.cli_support import progress_bar
 from schemas.errors import CatalogCorrupt, FetchError, LocalFault, MFError
+from schemas.items import given_up
 
 log = logging.getLogger("collectors")
 

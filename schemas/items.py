@@ -95,6 +95,12 @@ class Status(StrEnum):
     ACCEPTED = "accepted"
 
 
+def given_up(status: str | None, reason: str | None) -> bool:
+    """Whether an item's state says a collector gave it up (``rejected gave_up:<reason>``; the
+    catalog counts them by the same rule, :meth:`schemas.catalog.Catalog.given_up_counts`)."""
+    return status == Status.REJECTED and (reason or "").startswith(GAVE_UP_PREFIX)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
