@@ -59,6 +59,16 @@ def pytest_configure(config) -> None:
     import torch
 
     torch.set_num_threads(1)
+    config.args[:] = [_without_group(a) for a in config.args]
+
+
+def _without_group(arg: str) -> str:
+    """``arg`` without the ``@<group>`` suffix that :func:`_join_group` gives a node id under
+    ``--dist loadgroup`` (``tests/x.py::test_y@ray``, as a failed ``make test`` prints it): such
+    an id selects its test, where pytest alone answered 'not found'."""
+    head, sep, name = arg.rpartition("::")
+    at = name.rfind("@")
+    return head + sep + name[:at] if sep and at > name.rfind("]") else arg
 
 
 def _join_group(item, name: str) -> None:

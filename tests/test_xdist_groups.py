@@ -38,3 +38,31 @@ def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
     assert len(ran) == 12, res.stdout
     assert len(workers["test_ray_things.py"]) == 1, res.stdout
     assert all("@" not in n for _, n in ran if n.startswith("test_first.py")), res.stdout  # no group
+
+
+def test_a_node_id_printed_with_its_group_selects_its_test(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems, pytest_configure  # noqa: F401\n"
+    )
+    (tmp_path / "test_ray_things.py").write_text(PLAIN)
+    (tmp_path / "test_shared.py").write_text(
+        "import pytest\n\n\n@pytest.fixture(scope='module')\ndef one():\n    return 1\n\n\n"
+        "@pytest.mark.parametrize('p', ['a@b', 'c'])\ndef test_x(one, p):\n    pass\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    # the ids as a failed `make test` (-n 2 --dist loadgroup) prints them
+    ids = ["test_ray_things.py::test_3@ray", "test_shared.py::test_x[a@b]@module:test_shared.py"]
+    plain = ["test_ray_things.py::test_3", "test_shared.py::test_x[a@b]"]  # without -n: no groups
+    for extra in ([], ["-n", "2", "--dist", "loadgroup"]):
+        res = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-v"]
+            + ["-p", "no:randomly", *extra, *ids],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        ran = sorted(a or b for a, b in re.findall(r"^(\S+) PASSED|PASSED (\S+) *$", res.stdout, re.M))
+        assert ran == (sorted(ids) if extra else plain), res.stdout
