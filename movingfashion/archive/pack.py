@@ -156,9 +156,10 @@ def packed_already(root: str | os.PathLike[str], manifest_sha256: str) -> tuple[
 
 def stale_archive(root: str | os.PathLike[str]) -> Path | None:
     """The zip beside ``root`` (:func:`archive_path`) when it no longer holds the folder: its
-    ``manifest.json`` is not the folder's (or it is no readable zip of this folder). Reads the
-    zip's directory and that one member, never the whole zip. None when there is no zip there,
-    or it holds the folder's manifest (``mf publish --archive`` then keeps or checks it)."""
+    ``manifest.json`` is not the folder's, or its directory or that member cannot be read. Reads
+    the zip's directory and that one member, never the whole zip, so damage elsewhere in a zip
+    holding the folder's manifest is not seen here (``mf publish --archive`` checks the whole zip
+    against its ``.sha256``). None when there is no zip there, or it holds the folder's manifest."""
     try:
         target = archive_path(root)
     except DataFormatError:
