@@ -86,6 +86,87 @@ def matchrcnn_scorer(
     return VideoShopScorer(matcher=matcher, weights=detector_weights, detector=detector)
 
 
+#: Where the cleaning cache keeps a lazy scorer's tag (keyed by its weights' files as they are).
+SCORER_TAG_KEY = "scorer-tag"
+
+
+class LazyMatchRCNNScorer:
+    """:func:`matchrcnn_scorer`'s scorer, built on its first ``score`` (once), so a rerun whose
+    every score and pick is cached loads no model (and imports no torch).
+
+    Its ``tag`` is the built scorer's; ``cache`` (the cleaning cache) remembers it under the weight
+    files' paths, sizes and modification times and the toolkit's version, so a rerun reads it
+    there; a changed file (or none cached) builds the scorer to learn it. Pickling sends only the
+    weight paths (a worker builds its scorer on its first score)."""
+
+    def __init__(
+        self,
+        matcher: str | os.PathLike[str] | None = None,
+        detector_weights: str | os.PathLike[str] | None = None,
+        cache: Any = None,
+    ) -> None:
+        self.matcher = None if matcher is None else str(Path(matcher).absolute())
+        self.detector_weights = None if detector_weights is None else str(Path(detector_weights).absolute())
+        self.cache = cache
+        self._scorer: PairScorer | None = None
+        self._tag: str | None = None
+
+    def scorer(self) -> PairScorer:
+        """The Match-RCNN scorer, built now when it is not yet."""
+        if self._scorer is None:
+            self._scorer = matchrcnn_scorer(self.matcher, self.detector_weights)
+        return self._scorer
+
+    def score(self, video_path: str, shop_path: str, crop: Any = None, category: int | None = None) -> float:
+        kw: dict[str, Any] = {}
+        if crop is not None:
+            kw["crop"] = crop
+        if category is not None:
+            kw["category"] = category
+        return float(self.scorer().score(video_path, shop_path, **kw))
+
+    @property
+    def tag(self) -> str | None:
+        """The built scorer's tag (:func:`scorer_tag`), read from the cache when its weight files
+        are the ones it was recorded for."""
+        if self._tag is None:
+            key = self._tag_key()
+            cached = self.cache.get(SCORER_TAG_KEY, key) if self.cache is not None and key else None
+            if isinstance(cached, str) and cached:
+                self._tag = cached
+            else:
+                self._tag = scorer_tag(self.scorer())
+                if self.cache is not None and key and self._tag:
+                    self.cache.put(SCORER_TAG_KEY, key, self._tag)
+        return self._tag
+
+    def _tag_key(self) -> str | None:
+        """The weight files (given, else the embedded ones) with their sizes and modification
+        times, and the toolkit's version; None when one cannot be read (no remembered tag)."""
+        import json
+
+        import movingfashion
+        import movingfashion.models
+
+        embedded = Path(movingfashion.models.__file__).resolve().parent / "weights"
+        files = [
+            self.matcher or str(embedded / "matcher.pt"),
+            self.detector_weights or str(embedded / "detector.pt"),
+        ]
+        try:
+            stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+        except OSError:
+            return None
+        return "tag:" + json.dumps([movingfashion.__version__, stats])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"matcher": self.matcher, "detector_weights": self.detector_weights, "tag": self._tag}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.matcher, self.detector_weights = state["matcher"], state["detector_weights"]
+        self._tag, self.cache, self._scorer = state["tag"], None, None
+
+
 def takes_crop(scorer: Any) -> bool:
     """Whether ``scorer.score`` accepts ``crop=`` (scores a region of the frames)."""
     return _takes(scorer, "crop")

@@ -69,13 +69,13 @@ class StepContext:
 
     def pair_scorer(self) -> PairScorer | None:
         """The matcher of the association check and the carousel pick: the one given, else the
-        embedded Match-RCNN one (built on first use); None when the config switches the check off."""
+        embedded Match-RCNN one (its models load on a first score only); None when the config switches the check off."""
         if not self.cfg.association_check:
             return None
         if self.scorer is None:
-            from cleaning.associations import matchrcnn_scorer
+            from cleaning.associations import LazyMatchRCNNScorer
 
-            self.scorer = matchrcnn_scorer()
+            self.scorer = LazyMatchRCNNScorer(cache=self.cache)  # loads its models on a first score
         return self.scorer
 
     def path(self, rel: str) -> Path:

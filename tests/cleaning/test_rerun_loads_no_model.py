@@ -1,0 +1,44 @@
+"""A `mf clean` rerun whose every score and pick is cached loads no model: the detector and the
+matcher are built on a first score only (their tag is read from the result cache)."""
+
+from __future__ import annotations
+
+import cleaning.associations as associations
+from cleaning.pipeline import clean
+from schemas.catalog import Catalog
+
+
+def _rows(cat: Catalog) -> list[tuple[str, str, str, str | None, str | None]]:
+    return sorted(
+        (str(r.item.source), r.item.source_id, str(r.status), r.reason, r.duplicate_of) for r in cat.items()
+    )
+
+
+def test_a_fully_cached_rerun_builds_no_scorer_and_decides_the_same(catalog_copy, cleaned_world, monkeypatch):
+    built: list[tuple] = []
+    real = associations.matchrcnn_scorer
+
+    def counting(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(associations, "matchrcnn_scorer", counting)
+    with Catalog(catalog_copy) as cat:
+        before = _rows(cat)
+        report = clean(cat, cleaned_world.root)
+        after = _rows(cat)
+    assert built == []  # no detector, no matcher: every result came from the cache
+    assert after == before
+    assert report["association_pairs"] == report["association_cached"] > 0
+    first = cleaned_world.report
+    assert report["association_recomputed"] == 0 and report["failed"] == []
+    same = (
+        "items",
+        "status",
+        "steps",
+        "taxonomy",
+        "association_flagged",
+        "duplicate_videos",
+        "split_screen_videos",
+    )
+    assert {k: report[k] for k in same} == {k: first[k] for k in same}
