@@ -3,6 +3,8 @@ matcher are built on a first score only (their tag is read from the result cache
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cleaning.associations as associations
 from cleaning.pipeline import clean
 from schemas.catalog import Catalog
@@ -42,3 +44,34 @@ def test_a_fully_cached_rerun_builds_no_scorer_and_decides_the_same(catalog_copy
         "split_screen_videos",
     )
     assert {k: report[k] for k in same} == {k: first[k] for k in same}
+
+
+class _Tagged:
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def score(self, video_path, shop_path, crop=None, category=None):
+        return 0.5
+
+
+def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_path, monkeypatch):
+    from cleaning.config import CleaningConfig
+    from cleaning.steps.cache import ResultCache
+
+    matcher, detector = tmp_path / "m.pt", tmp_path / "d.pt"
+    matcher.write_bytes(b"m1")
+    detector.write_bytes(b"d1")
+    built: list[str] = []
+
+    def fake(m, d):
+        built.append(Path(m).read_text())
+        return _Tagged(f"tag-{built[-1]}")
+
+    monkeypatch.setattr(associations, "matchrcnn_scorer", fake)
+    cache = ResultCache(tmp_path / "c.json", CleaningConfig())
+    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
+    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
+    assert built == ["m1"]  # the second read it from the cache
+    matcher.write_bytes(b"m22")  # other weights under the same name: built again
+    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m22"
+    assert built == ["m1", "m22"]
