@@ -229,14 +229,12 @@ def test_a_bank_parses_each_tracklet_file_once_and_a_shared_video_s_query_is_its
     assert bank.tracklet_sources[p101] == "tracklets[1]" and 0 < bank.query_ious[p101] < 1
 
 
-def test_a_bank_reads_no_file_left_from_when_a_video_was_shared(tiny_dataset, tmp_path):
-    """A video no other product lists has its ``<stem>.json``; a ``<stem>@<product>.json`` left
-    from when it was shared is stale, and the dataset does not read it. The bank took it (its own
-    lookup preferred the product's file); now it takes the file the dataset read."""
+def _with_a_product_file_of_101(tiny_dataset, tmp_path):
+    """A copy of the tiny dataset whose ``101_0.json`` also holds an inference tracklet on the
+    truth, and a ``101_0@101.json`` beside it whose one tracklet is the truth moved 8 px right;
+    returns the copy and the truth's boxes."""
     import json
     import shutil
-
-    from movingfashion.seam.features import build_bank
 
     root = tmp_path / "ds"
     shutil.copytree(tiny_dataset, root)
@@ -246,8 +244,20 @@ def test_a_bank_reads_no_file_left_from_when_a_video_was_shared(tiny_dataset, tm
     plain["tracklets"].append({"video": "videos/101_0.mp4", "boxes": gt, "mode": "inference"})
     (folder / "101_0.json").write_text(json.dumps(plain))
     shifted = {f: [x + 8, y, x2 + 8, y2] for f, (x, y, x2, y2) in gt.items()}
-    stale = {**plain, "tracklets": [{"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"}]}
-    (folder / "101_0@101.json").write_text(json.dumps({**stale, "ground_truth": None}))
+    own = {**plain, "ground_truth": None}
+    own["tracklets"] = [{"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"}]
+    (folder / "101_0@101.json").write_text(json.dumps(own))
+    return root, gt
+
+
+def test_a_bank_reads_no_file_left_from_when_a_video_was_shared(tiny_dataset, tmp_path):
+    """A video no other product lists has its ``<stem>.json``; a ``<stem>@<product>.json`` left
+    from when it was shared is stale, and the dataset does not read it. The bank took it (its own
+    lookup preferred the product's file); now it takes the file the dataset read."""
+
+    from movingfashion.seam.features import build_bank
+
+    root, _ = _with_a_product_file_of_101(tiny_dataset, tmp_path)
     bank = build_bank(root, "train", _tiny_encoder(), crop_size=32, pool=4, select_query=True)
     i = bank.product_ids.index("101")
     assert bank.tracklet_sources[i] == "tracklets[1]" and bank.query_ious[i] == 1.0
@@ -366,21 +376,10 @@ def test_a_cached_bank_is_not_served_once_the_other_split_unshares_a_video(tiny_
     video (its query from ``101_0@101.json``) was served after test.json stopped listing it: the
     key did not cover test.json. Now the bank is built again, with the query from ``101_0.json``."""
     import json
-    import shutil
 
     from movingfashion.seam.features import build_bank
 
-    root = tmp_path / "ds"
-    shutil.copytree(tiny_dataset, root)
-    folder = root / "tracklets"
-    plain = json.loads((folder / "101_0.json").read_text())
-    gt = plain["tracklets"][0]["boxes"]
-    plain["tracklets"].append({"video": "videos/101_0.mp4", "boxes": gt, "mode": "inference"})
-    (folder / "101_0.json").write_text(json.dumps(plain))
-    shifted = {f: [x + 8, y, x2 + 8, y2] for f, (x, y, x2, y2) in gt.items()}
-    own = {**plain, "ground_truth": None}
-    own["tracklets"] = [{"video": "videos/101_0.mp4", "boxes": shifted, "mode": "inference"}]
-    (folder / "101_0@101.json").write_text(json.dumps(own))
+    root, gt = _with_a_product_file_of_101(tiny_dataset, tmp_path)
     test = json.loads((root / "test.json").read_text())
     unshared = dict(test)
     test["t9"] = {**test["102"], "video_paths": ["videos/101_0.mp4"], "tracklets": [gt]}
