@@ -503,6 +503,91 @@ def _accepted(assets: list[MediaAsset], kind: AssetKind) -> list[MediaAsset]:
     )
 
 
+def _item_assets(catalog: Catalog, rows: list[ItemRow]) -> dict[str, list[MediaAsset]]:
+    """Each row's assets by item key, a carousel candidate review chose replacing cleaning's pick."""
+    chosen = review_shops(catalog)
+    return {
+        _key(r): with_review_shop(
+            catalog.assets(source=r.item.source, source_id=r.item.source_id),
+            chosen.get((str(r.item.source), r.item.source_id)),
+        )
+        for r in rows
+    }
+
+
+#: reason prefix of an item publish holds back instead of merging it (:func:`shop_conflicts`)
+MERGE_PREFIX = "merge:"
+
+
+def _norm(text: str | None) -> str:
+    """``text`` compared loosely: case, hyphens and runs of spaces aside ('' when absent)."""
+    return " ".join((text or "").replace("-", " ").casefold().split())
+
+
+def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str], str]:
+    """The rows publish must not merge by their shared shop image, as ``(source, source_id)`` ->
+    reason: two items of one source, on different product pages, whose accepted shop image is the
+    same file (same sha256) but whose catalogued colour differs. A shop does not show one product
+    shot on two products' pages: one of them carries a wrong shop image, and merging would
+    publish a video with another garment's image. Both are held back (which one is wrong is not
+    known); the reason names the other item and both colours.
+
+    Only the colour is compared, and only where both items record one (product pages do; TikTok
+    and Instagram items record none, and are never held here): a retake or re-listing of one
+    garment shares its colour, while its title and designer text may be written anew."""
+    by_shop: dict[tuple[str, str], list[ItemRow]] = {}
+    assets = _item_assets(catalog, rows)
+    for r in rows:
+        shops = _accepted(assets[_key(r)], AssetKind.SHOP)
+        if shops and shops[0].sha256 and _norm(r.item.colour):
+            by_shop.setdefault((str(r.item.source), shops[0].sha256), []).append(r)
+    out: dict[tuple[str, str], str] = {}
+    for members in by_shop.values():
+        for a in sorted(members, key=_key):
+            for b in sorted(members, key=_key):
+                key = (str(a.item.source), a.item.source_id)
+                if (
+                    key in out
+                    or a.item.source_id == b.item.source_id
+                    or (a.item.url and a.item.url == b.item.url)
+                    or _norm(a.item.colour) == _norm(b.item.colour)
+                ):
+                    continue
+                out[key] = (
+                    f"{MERGE_PREFIX} shares its shop image with {_key(b)} (product {b.product_id}), "
+                    f"another product page whose colour differs ({a.item.colour!r} here, "
+                    f"{b.item.colour!r} there): one of them has a wrong shop image; fix it or "
+                    "accept in review (mf review)"
+                )
+    return out
+
+
+def hold_shop_conflicts(catalog: Catalog) -> list[tuple[str, str]]:
+    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, by
+    compare-and-set against the rows read (an item another process changed meanwhile is left as
+    it is); an item a reviewer accepted is not held again. Returns the items held."""
+    from cleaning.associations import reviewer_accepted
+
+    rows = {(str(r.item.source), r.item.source_id): r for r in catalog.items(status=Status.ACCEPTED)}
+    found = shop_conflicts(catalog, [r for r in rows.values() if r.product_id])
+    todo = {k: why for k, why in found.items() if k not in reviewer_accepted(catalog)} if found else {}
+    missed = set(
+        catalog.set_item_states_if(
+            (
+                s,
+                sid,
+                {"status": Status.ACCEPTED, "reason": rows[(s, sid)].reason},
+                {"status": Status.NEEDS_REVIEW, "reason": why},
+            )
+            for (s, sid), why in sorted(todo.items())
+        )
+    )
+    held = [k for k in sorted(todo) if k not in missed]
+    for s, sid in held:
+        log.warning("%s/%s held back for review: %s", s, sid, todo[(s, sid)])
+    return held
+
+
 def product_groups(
     catalog: Catalog, rows: list[ItemRow], published: Mapping[str, str] | None = None
 ) -> list[_Group]:
@@ -521,14 +606,7 @@ def product_groups(
         was = published.get(r.product_id or "")
         return (0 if was == str(Split.TEST) else 1 if was is not None else 2), _key(r)
 
-    chosen = review_shops(catalog)  # a carousel candidate review chose replaces cleaning's pick
-    assets = {
-        _key(r): with_review_shop(
-            catalog.assets(source=r.item.source, source_id=r.item.source_id),
-            chosen.get((str(r.item.source), r.item.source_id)),
-        )
-        for r in rows
-    }
+    assets = _item_assets(catalog, rows)
     uf = UnionFind()
     for r in rows:
         shops = _accepted(assets[_key(r)], AssetKind.SHOP)
@@ -678,6 +756,7 @@ def _checked_publish(
             raise  # no publish ever ran here, none runs now
         # perhaps another publish's files in flight: decided again under the lock
     with publish_lock(out, wait=wait):  # one publish at a time; its reads of the folder under it
+        hold_shop_conflicts(catalog)  # not merged silently: held back like any item in review
         return _publish(
             catalog,
             root,

@@ -1,0 +1,76 @@
+"""Two product pages of one source sharing one shop image file but recording different colours
+are not merged into one product: publish holds both back for review (``needs_review``, a
+``merge:`` reason naming the other item), while a re-listing of the same garment (same colour,
+its title and designer written anew, as the synthetic world writes a retake's) still merges."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cleaning.publish import MERGE_PREFIX, publish
+from schemas.catalog import Catalog
+from schemas.items import Status
+from tests.cleaning.test_publish_relisting import _relist
+
+NEW = "0000001"
+
+
+@pytest.fixture()
+def root_copy(cleaned_world, tmp_path) -> Path:
+    dst = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, dst)
+    return dst
+
+
+def _relisted(cat: Catalog, root: Path, **update: str) -> tuple[str, str]:
+    """A new netaporter item sharing a published item's shop image file, with ``update`` applied
+    to its metadata; (the original's key, its product id)."""
+    old = next(
+        r for r in cat.items(status=Status.ACCEPTED) if r.item.source == "netaporter" and r.item.colour
+    )
+    _relist(cat, root, str(old.product_id), NEW, str(old.product_id))
+    new = cat.get_item("netaporter", NEW)
+    assert new is not None
+    cat.upsert_item(
+        new.item.model_copy(update=update),
+        status=Status.ACCEPTED,
+        product_id=NEW,
+        df2_class=old.df2_class,
+        partition=old.partition,
+    )
+    return f"netaporter/{old.item.source_id}", str(old.product_id)
+
+
+def test_a_shared_shop_image_on_pages_of_another_colour_is_held_back_not_merged(
+    catalog_copy, root_copy, tmp_path
+):
+    with Catalog(catalog_copy) as cat:
+        old_key, pid = _relisted(cat, root_copy, colour="neon green", title="Another shirt")
+        res = publish(cat, root_copy, tmp_path / "ds")
+        states = {r.item.source_id: (r.status, r.reason or "") for r in cat.items()}
+    assert res["verify"]["ok"]
+    assert not any(m["item"] == f"netaporter/{NEW}" for m in res["merged"])
+    held = {h["item"]: h for h in res["held_back"]}
+    for key, other in ((f"netaporter/{NEW}", old_key), (old_key, f"netaporter/{NEW}")):
+        assert held[key]["status"] == "needs_review"
+        assert held[key]["reason"].startswith(MERGE_PREFIX)
+        assert other in held[key]["reason"] and "colour" in held[key]["reason"]
+    assert res["held_back_by_reason"]["needs_review/merge"] == 2
+    assert states[NEW][0] == Status.NEEDS_REVIEW and "neon green" in states[NEW][1]
+    lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
+    assert not {pid, NEW} & {json.loads(x)["product_id"] for x in lines}
+
+
+def test_a_relisting_of_the_same_colour_still_merges(catalog_copy, root_copy, tmp_path):
+    with Catalog(catalog_copy) as cat:
+        old_key, pid = _relisted(cat, root_copy, title="Another title", designer="Another designer")
+        res = publish(cat, root_copy, tmp_path / "ds")
+    assert res["verify"]["ok"]
+    # one product holds both: the item whose key sorts second is published under the other's id
+    assert {m["item"] for m in res["merged"]} & {old_key, f"netaporter/{NEW}"}
+    assert {m["published_as"] for m in res["merged"]} & {pid, NEW}
+    assert not any(h["reason"].startswith(MERGE_PREFIX) for h in res["held_back"])
