@@ -310,6 +310,10 @@ def publish(
     each with its reason ("held_back" and "held_back_by_reason" in --json). Rerun it after
     mf-tracklets build --catalog and after review to refresh the splits.
 
+    Two product pages of one source that share one shop image file but record different
+    colours are not merged into one product: publish sets both needs_review (reason "merge:
+    ...", naming the other item and both colours); accept them in review to merge them.
+
     Splits are stable: publish never moves one. New products are placed by the split rule the
     catalog recorded (at its last mf splits rebuild or publish; "split_rule" in --json); the
     config's split_seed/test_fraction make the rule only of a catalog that recorded none. A

@@ -18,7 +18,10 @@ waits for review; rerun ``mf publish`` after ``mf-tracklets build --catalog`` an
 to refresh the splits). Accepted items whose shop images are one picture (the same SHA-256, or found duplicate by
 the ``shop_images`` cleaning step, directly or through other items' shop images) and that share
 partition and class are *one product with several videos*, the way the archive holds the same
-shop item seen in several posts. Its id, shop image and views are those of its naming member: the
+shop item seen in several posts. Two items of one source on different product pages that share
+one shop image file but record different colours are not merged: publish first sets both
+``needs_review`` with a ``merge:`` reason naming the other (:func:`hold_shop_conflicts`), so
+they are held back like any item in review. A product's id, shop image and views are those of its naming member: the
 member an earlier publish into the same folder published (an item joining the product later, a
 re-listing whose key sorts first, never renames it), else the member with the smallest item key
 (:func:`product_groups`; the whole group shares one split, see :mod:`cleaning.splits`); its videos
