@@ -565,30 +565,57 @@ def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str
     return out
 
 
-def hold_shop_conflicts(catalog: Catalog) -> list[tuple[str, str]]:
-    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, by
-    compare-and-set against the rows read (an item another process changed meanwhile is left as
-    it is); an item a reviewer accepted is not held again. Returns the items held."""
+def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
+    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
+    release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
+    rejected in review, its shop image fixed) back to ``accepted``; both by compare-and-set
+    against the rows read (an item another process changed meanwhile is left as it is). An item a
+    reviewer accepted is not held again. Returns the items ``held`` and ``released``."""
     from cleaning.associations import reviewer_accepted
 
-    rows = {(str(r.item.source), r.item.source_id): r for r in catalog.items(status=Status.ACCEPTED)}
-    found = shop_conflicts(catalog, [r for r in rows.values() if r.product_id])
-    todo = {k: why for k, why in found.items() if k not in reviewer_accepted(catalog)} if found else {}
+    rows = {
+        (str(r.item.source), r.item.source_id): r
+        for r in catalog.items(status=(Status.ACCEPTED, Status.NEEDS_REVIEW))
+        if r.product_id and (r.status == Status.ACCEPTED or (r.reason or "").startswith(MERGE_PREFIX))
+    }
+    found = shop_conflicts(catalog, list(rows.values()))
+    accepted = reviewer_accepted(catalog) if found else set()
+    changes = {
+        k: (Status.NEEDS_REVIEW, found[k])
+        for k, r in rows.items()
+        if k in found and k not in accepted and r.status == Status.ACCEPTED
+    }
+    changes.update(
+        {
+            k: (Status.ACCEPTED, None)
+            for k, r in rows.items()
+            if k not in found and r.status != Status.ACCEPTED
+        }
+    )
     missed = set(
         catalog.set_item_states_if(
             (
                 s,
                 sid,
-                {"status": Status.ACCEPTED, "reason": rows[(s, sid)].reason},
-                {"status": Status.NEEDS_REVIEW, "reason": why},
+                {"status": rows[(s, sid)].status, "reason": rows[(s, sid)].reason},
+                {"status": status, "reason": why},
             )
-            for (s, sid), why in sorted(todo.items())
+            for (s, sid), (status, why) in sorted(changes.items())
         )
     )
-    held = [k for k in sorted(todo) if k not in missed]
-    for s, sid in held:
-        log.warning("%s/%s held back for review: %s", s, sid, todo[(s, sid)])
-    return held
+    done: dict[str, list[tuple[str, str]]] = {"held": [], "released": []}
+    for (s, sid), (status, why) in sorted(changes.items()):
+        if (s, sid) in missed:
+            continue
+        if status == Status.NEEDS_REVIEW:
+            done["held"].append((s, sid))
+            log.warning("%s/%s held back for review: %s", s, sid, why)
+        else:
+            done["released"].append((s, sid))
+            log.warning(
+                "%s/%s accepted again: it no longer shares its shop image with another colour", s, sid
+            )
+    return done
 
 
 def product_groups(

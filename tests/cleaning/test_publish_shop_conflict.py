@@ -74,3 +74,18 @@ def test_a_relisting_of_the_same_colour_still_merges(catalog_copy, root_copy, tm
     assert {m["item"] for m in res["merged"]} & {old_key, f"netaporter/{NEW}"}
     assert {m["published_as"] for m in res["merged"]} & {pid, NEW}
     assert not any(h["reason"].startswith(MERGE_PREFIX) for h in res["held_back"])
+
+
+def test_an_item_held_for_a_conflict_that_is_gone_is_published_again(catalog_copy, root_copy, tmp_path):
+    with Catalog(catalog_copy) as cat:
+        old_key, pid = _relisted(cat, root_copy, colour="neon green")
+        first = publish(cat, root_copy, tmp_path / "ds")
+        assert old_key in {h["item"] for h in first["held_back"]}
+        cat.set_item_state("netaporter", NEW, status=Status.REJECTED, reason="review: wrong shop image")
+        second = publish(cat, root_copy, tmp_path / "ds")
+        old = cat.get_item(*old_key.split("/"))
+    assert second["verify"]["ok"]
+    assert old is not None and old.status == Status.ACCEPTED and old.reason is None
+    assert old_key not in {h["item"] for h in second["held_back"]}
+    lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
+    assert pid in {json.loads(x)["product_id"] for x in lines}
