@@ -125,7 +125,7 @@ from cleaning.splits import (
     test_seats_short,
     warn_short,
 )
-from cleaning.steps.state import item_key
+from cleaning.steps.state import MERGE_PREFIX, item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK, PUBLISH_MARK
 from movingfashion.archive.describe import (
     CARD,
@@ -516,10 +516,6 @@ def _item_assets(catalog: Catalog, rows: list[ItemRow]) -> dict[str, list[MediaA
         )
         for r in rows
     }
-
-
-#: reason prefix of an item publish holds back instead of merging it (:func:`shop_conflicts`)
-MERGE_PREFIX = "merge:"
 
 
 def _norm(text: str | None) -> str:

@@ -17,6 +17,10 @@ for a reason of its own):
   it stays in the catalog until that step has checked the item again (``state.held``), so an
   interrupted rerun never leaves a flagged item accepted.
 
+Publish's ``merge: ...`` hold is another stage's too, but only against a rerun that accepts the
+item: publish releases that hold itself (back to ``accepted``) once its conflict is gone, so a
+needs_review of cleaning's own replaces it, or the release would accept an item cleaning flagged.
+
 Another process may change an item meanwhile (``mf-tracklets build --catalog`` flags it, a
 reviewer decides on it): each status is written by compare-and-set, in batches
 (:meth:`~schemas.catalog.Catalog.set_item_states_if`), only while the catalog row still holds
@@ -37,6 +41,7 @@ from typing import Any
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import (
     ASSOCIATION_PREFIX,
+    MERGE_PREFIX,
     REASON_PREFIXES,
     CleaningState,
     ItemState,
@@ -186,6 +191,8 @@ def _kept_flag(status: Status, row: ItemRow, checks_later: bool) -> ItemRow | No
     module docstring), else None."""
     if row.status != Status.NEEDS_REVIEW or not row.reason:
         return None
+    if row.reason.startswith(MERGE_PREFIX):  # publish's, which publish releases to accepted
+        return row if status == Status.ACCEPTED else None
     if not row.reason.startswith(REASON_PREFIXES):  # another stage's (tracklets, a reviewer)
         return row if status in (Status.ACCEPTED, Status.NEEDS_REVIEW) else None
     if row.reason.startswith(ASSOCIATION_PREFIX) and checks_later and status == Status.ACCEPTED:
