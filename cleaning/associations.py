@@ -40,6 +40,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,8 +97,9 @@ class LazyMatchRCNNScorer:
 
     Its ``tag`` is the built scorer's; ``cache`` (the cleaning cache) remembers it under the weight
     files' paths, sizes and modification times and the toolkit's version, so a rerun reads it
-    there; a changed file (or none cached) builds the scorer to learn it. Pickling sends only the
-    weight paths (a worker builds its scorer on its first score)."""
+    there; a changed file (or none cached) builds the scorer to learn it. Threads sharing it (the
+    local executor's) build one scorer between them. Pickling sends only the weight paths (a
+    worker builds its scorer on its first score)."""
 
     def __init__(
         self,
@@ -110,11 +112,14 @@ class LazyMatchRCNNScorer:
         self.cache = cache
         self._scorer: PairScorer | None = None
         self._tag: str | None = None
+        self._building = threading.Lock()
 
     def scorer(self) -> PairScorer:
-        """The Match-RCNN scorer, built now when it is not yet."""
+        """The Match-RCNN scorer, built now when it is not yet (once, whatever thread asks first)."""
         if self._scorer is None:
-            self._scorer = matchrcnn_scorer(self.matcher, self.detector_weights)
+            with self._building:
+                if self._scorer is None:
+                    self._scorer = matchrcnn_scorer(self.matcher, self.detector_weights)
         return self._scorer
 
     def score(self, video_path: str, shop_path: str, crop: Any = None, category: int | None = None) -> float:
@@ -165,6 +170,7 @@ class LazyMatchRCNNScorer:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.matcher, self.detector_weights = state["matcher"], state["detector_weights"]
         self._tag, self.cache, self._scorer = state["tag"], None, None
+        self._building = threading.Lock()
 
 
 def takes_crop(scorer: Any) -> bool:

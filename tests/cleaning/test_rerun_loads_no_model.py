@@ -75,3 +75,40 @@ def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_pat
     matcher.write_bytes(b"m22")  # other weights under the same name: built again
     assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m22"
     assert built == ["m1", "m22"]
+
+
+def test_threads_scoring_at_once_build_one_scorer(monkeypatch):
+    """The local executor's threads share the lazy scorer: the first scores, arriving together
+    (its tag read from the cache, so nothing built it before), build one detector and matcher."""
+    import threading
+    import time
+
+    built: list[int] = []
+
+    class Slow:
+        tag = "t"
+
+        def score(self, video_path: str, shop_path: str) -> float:
+            return 0.5
+
+    def slow_build(*args):
+        built.append(1)
+        time.sleep(0.2)  # loading the models takes a while: the other threads arrive meanwhile
+        return Slow()
+
+    monkeypatch.setattr(associations, "matchrcnn_scorer", slow_build)
+    lazy = associations.LazyMatchRCNNScorer()
+    start = threading.Barrier(4)
+    scores: list[float] = []
+
+    def work() -> None:
+        start.wait()
+        scores.append(lazy.score("v.mp4", "s.jpg"))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert scores == [0.5] * 4
+    assert built == [1]
