@@ -125,7 +125,7 @@ from cleaning.splits import (
     test_seats_short,
     warn_short,
 )
-from cleaning.steps.state import MERGE_PREFIX, item_key
+from cleaning.steps.state import MERGE_PREFIX, REASON_PREFIXES, item_key
 from movingfashion.archive.at_rest import DATASET_LOCK, PUBLISH_LOCK, PUBLISH_MARK
 from movingfashion.archive.describe import (
     CARD,
@@ -564,17 +564,24 @@ def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str
 def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
     release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
-    rejected in review, its shop image fixed) back to ``accepted``; both by compare-and-set
+    rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``;
+    the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
     against the rows read (an item another process changed meanwhile is left as it is). An item a
     reviewer accepted is not held again. Returns the items ``held`` and ``released``."""
     from cleaning.associations import reviewer_accepted
 
-    rows = {
+    live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
+        # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r
         for r in catalog.items(status=(Status.ACCEPTED, Status.NEEDS_REVIEW))
-        if r.product_id and (r.status == Status.ACCEPTED or (r.reason or "").startswith(MERGE_PREFIX))
+        if r.product_id and (r.status == Status.ACCEPTED or not (r.reason or "").startswith(REASON_PREFIXES))
     }
-    found = shop_conflicts(catalog, list(rows.values()))
+    rows = {
+        k: r
+        for k, r in live.items()
+        if r.status == Status.ACCEPTED or (r.reason or "").startswith(MERGE_PREFIX)
+    }
+    found = shop_conflicts(catalog, list(live.values()))
     accepted = reviewer_accepted(catalog) if found else set()
     changes = {
         k: (Status.NEEDS_REVIEW, found[k])

@@ -89,3 +89,23 @@ def test_an_item_held_for_a_conflict_that_is_gone_is_published_again(catalog_cop
     assert old_key not in {h["item"] for h in second["held_back"]}
     lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
     assert pid in {json.loads(x)["product_id"] for x in lines}
+
+
+def test_the_other_item_held_for_another_reason_still_holds_the_item_back(catalog_copy, root_copy, tmp_path):
+    """The other page waits in review for a reason of its own (a tracklet flag): the conflict
+    stands (a reviewer may accept it yet), so the item is not published meanwhile, nor released."""
+    flag = "tracklets: b_0: low confidence: det_mean 0.5 < 0.9"
+    with Catalog(catalog_copy) as cat:
+        old_key, pid = _relisted(cat, root_copy, colour="neon green")
+        cat.set_item_state("netaporter", NEW, status=Status.NEEDS_REVIEW, reason=flag)
+        first = publish(cat, root_copy, tmp_path / "ds")
+        publish(cat, root_copy, tmp_path / "ds")
+        old = cat.get_item(*old_key.split("/"))
+        new = cat.get_item("netaporter", NEW)
+    assert first["verify"]["ok"]
+    assert (
+        old is not None and old.status == Status.NEEDS_REVIEW and (old.reason or "").startswith(MERGE_PREFIX)
+    )
+    assert new is not None and (new.status, new.reason) == (Status.NEEDS_REVIEW, flag)
+    lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
+    assert pid not in {json.loads(x)["product_id"] for x in lines}
