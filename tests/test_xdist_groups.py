@@ -14,16 +14,23 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAIN = "".join(f"def test_{n}():\n    pass\n\n\n" for n in range(6))
 
 
-def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
-    (tmp_path / "conftest.py").write_text(
-        "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n"
-    )
-    (tmp_path / "test_first.py").write_text(PLAIN)
-    (tmp_path / "test_ray_things.py").write_text(PLAIN)  # "ray" in its name: the Ray group
+def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A verbose pytest run of ``args`` in ``tmp_path`` (this repository importable), which must pass."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-v", "-n", "2"]
-        + ["--dist", "loadgroup", "-p", "no:randomly", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "addopts=",
+            "-v",
+            "-p",
+            "no:randomly",
+            *args,
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -31,6 +38,16 @@ def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
         timeout=300,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res
+
+
+def test_the_tests_of_a_group_run_on_one_worker(tmp_path):
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems  # noqa: F401\n"
+    )
+    (tmp_path / "test_first.py").write_text(PLAIN)
+    (tmp_path / "test_ray_things.py").write_text(PLAIN)  # "ray" in its name: the Ray group
+    res = _pytest(tmp_path, "-n", "2", "--dist", "loadgroup", str(tmp_path))
     workers = defaultdict(set)
     ran = re.findall(r"\[(gw\d)\] \[\s*\d+%\] PASSED (\S+)", res.stdout)
     for worker, nodeid in ran:
@@ -49,20 +66,10 @@ def test_a_node_id_printed_with_its_group_selects_its_test(tmp_path):
         "import pytest\n\n\n@pytest.fixture(scope='module')\ndef one():\n    return 1\n\n\n"
         "@pytest.mark.parametrize('p', ['a@b', 'c'])\ndef test_x(one, p):\n    pass\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     # the ids as a failed `make test` (-n 2 --dist loadgroup) prints them
     ids = ["test_ray_things.py::test_3@ray", "test_shared.py::test_x[a@b]@module:test_shared.py"]
     plain = ["test_ray_things.py::test_3", "test_shared.py::test_x[a@b]"]  # without -n: no groups
     for extra in ([], ["-n", "2", "--dist", "loadgroup"]):
-        res = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-o", "addopts=", "-v"]
-            + ["-p", "no:randomly", *extra, *ids],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        res = _pytest(tmp_path, *extra, *ids)
         ran = sorted(a or b for a, b in re.findall(r"^(\S+) PASSED|PASSED (\S+) *$", res.stdout, re.M))
         assert ran == (sorted(ids) if extra else plain), res.stdout

@@ -110,21 +110,26 @@ class CleanedWorld:
     report: dict[str, Any]
 
 
-@pytest.fixture(scope="session")
-def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
-    """The small world as a collector would have stored it, after one `mf clean` and splits."""
+def clean_seeded_world(world: Path, truth: WorldTruth, work: Path) -> CleanedWorld:
+    """``world`` seeded into a catalog in ``work`` as a collector would have stored it, after one
+    `mf clean` and splits."""
     from cleaning.pipeline import clean
     from cleaning.splits import rebuild_splits
     from movingfashion.world.seed import seed_catalog_from_world
     from schemas.catalog import Catalog
 
-    work = tmp_path_factory.mktemp("cleaned")
     cat_path, root = work / "catalog.sqlite", work / "collected"
     with Catalog(cat_path) as cat:
-        seed_catalog_from_world(small_world, cat, root, world_truth)
+        seed_catalog_from_world(world, cat, root, truth)
         report = clean(cat, root)
         rebuild_splits(cat)
-    return CleanedWorld(small_world, world_truth, cat_path, root, report)
+    return CleanedWorld(world, truth, cat_path, root, report)
+
+
+@pytest.fixture(scope="session")
+def cleaned_world(small_world: Path, world_truth: WorldTruth, tmp_path_factory) -> CleanedWorld:
+    """The small world as a collector would have stored it, after one `mf clean` and splits."""
+    return clean_seeded_world(small_world, world_truth, tmp_path_factory.mktemp("cleaned"))
 
 
 def copy_cleaning_cache(cleaned: CleanedWorld, catalog: Path) -> Path:

@@ -3,11 +3,12 @@ with other packages, is in tests/world_fixtures.py) and the re-post world cleane
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.world_fixtures import CleanedWorld, copy_cleaning_cache
+from tests.world_fixtures import CleanedWorld, clean_seeded_world, copy_cleaning_cache
 
 
 @pytest.fixture()
@@ -26,17 +27,16 @@ def catalog_copy(cleaned_world: CleanedWorld, tmp_path: Path) -> Path:
 def cleaned_repost_world(repost_world: Path, tmp_path_factory) -> CleanedWorld:
     """The re-post world (re-posts and retakes planted) seeded into a catalog and cleaned once:
     retakes carry their original's shop image, so publish makes products with several videos."""
-    from cleaning.pipeline import clean
-    from cleaning.splits import rebuild_splits
-    from movingfashion.world.seed import seed_catalog_from_world
     from movingfashion.world.truth import load_world
-    from schemas.catalog import Catalog
 
-    truth = load_world(repost_world)
-    work = tmp_path_factory.mktemp("cleaned-reposts")
-    cat_path, root = work / "catalog.sqlite", work / "collected"
-    with Catalog(cat_path) as cat:
-        seed_catalog_from_world(repost_world, cat, root, truth)
-        report = clean(cat, root)
-        rebuild_splits(cat)
-    return CleanedWorld(repost_world, truth, cat_path, root, report)
+    return clean_seeded_world(
+        repost_world, load_world(repost_world), tmp_path_factory.mktemp("cleaned-reposts")
+    )
+
+
+@pytest.fixture()
+def root_copy(cleaned_world, tmp_path) -> Path:
+    """A copy of the cleaned small world's collected files, for a test that changes them."""
+    dst = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, dst)
+    return dst

@@ -4,10 +4,7 @@ entry's ``merged_product_ids`` name the item's own id and the id it is published
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-import pytest
 
 from cleaning.publish import publish
 from schemas.catalog import Catalog
@@ -18,13 +15,6 @@ from schemas.review import held_for_review, published_ids, record_decision
 from tests.cleaning.test_publish_relisting import _relist
 
 NEW = "0000001"
-
-
-@pytest.fixture()
-def root_copy(cleaned_world, tmp_path) -> Path:
-    dst = tmp_path / "collected"
-    shutil.copytree(cleaned_world.root, dst)
-    return dst
 
 
 def _published(out: Path) -> set[str]:

@@ -11,8 +11,6 @@ import os
 import shutil
 from pathlib import Path
 
-import pytest
-
 import cleaning.publish as publish_mod
 from annotations.tracklet_files import set_official_tracklet
 from cleaning.publish import publish
@@ -60,13 +58,6 @@ def _relist(cat: Catalog, root: Path, pid: str, new_id: str, video_from: str) ->
                 }
             )
         )
-
-
-@pytest.fixture()
-def root_copy(cleaned_world, tmp_path) -> Path:
-    dst = tmp_path / "collected"
-    shutil.copytree(cleaned_world.root, dst)
-    return dst
 
 
 def _video_sources(cat: Catalog) -> dict[str, str]:

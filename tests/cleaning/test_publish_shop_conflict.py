@@ -6,10 +6,7 @@ its title and designer written anew, as the synthetic world writes a retake's) s
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
-
-import pytest
 
 from cleaning.publish import MERGE_PREFIX, publish
 from schemas.catalog import Catalog
@@ -17,13 +14,6 @@ from schemas.items import Status
 from tests.cleaning.test_publish_relisting import _relist
 
 NEW = "0000001"
-
-
-@pytest.fixture()
-def root_copy(cleaned_world, tmp_path) -> Path:
-    dst = tmp_path / "collected"
-    shutil.copytree(cleaned_world.root, dst)
-    return dst
 
 
 def _relisted(cat: Catalog, root: Path, **update: str) -> tuple[str, str]:
