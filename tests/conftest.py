@@ -60,6 +60,9 @@ def pytest_configure(config) -> None:
 
     torch.set_num_threads(1)
     config.args[:] = [_without_group(a) for a in config.args]
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    if lf is not None:  # the failures of a run with -n stored with their group: --lf without -n
+        lf.lastfailed = {type(k).parse(_without_group(str(k))): v for k, v in lf.lastfailed.items()}
 
 
 def _without_group(arg: str) -> str:
@@ -94,12 +97,21 @@ def pytest_collection_modifyitems(config, items) -> None:
     """Groups for ``--dist loadgroup``: the tests that start Ray in one group; the other tests of
     a module that use a fixture built once per module in one group per module (handed out
     alone, they alternated between the two workers and both built the module's fixture: a
-    published archive, a trained model, up to 40 s each)."""
+    published archive, a trained model, up to 40 s each). ``--lf``/``--ff`` select a grouped test
+    whether the run that failed it had groups (``-n``) or not: the failures are stored without the
+    group (:func:`pytest_configure`) and given the test's grouped id here."""
+    lf = config.pluginmanager.get_plugin("lfplugin")
+    failed = lf.lastfailed if lf is not None else {}
     for item in items:
         if _starts_ray(item):
             _join_group(item, "ray")
         elif _uses_module_fixture(item):
             _join_group(item, f"module:{item.nodeid.split('::')[0]}")
+        else:
+            continue
+        plain = type(item.id).parse(_without_group(str(item.id)))
+        if plain != item.id and plain in failed:  # --lf / --ff (which filter after this hook)
+            failed[item.id] = failed.pop(plain)
 
 
 @pytest.fixture

@@ -14,16 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PLAIN = "".join(f"def test_{n}():\n    pass\n\n\n" for n in range(6))
 
 
-def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A verbose pytest run of ``args`` in ``tmp_path`` (this repository importable), which must pass."""
+def _pytest(
+    tmp_path: Path, *args: str, cache: bool = False, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A verbose pytest run of ``args`` in ``tmp_path`` (this repository importable), which must
+    pass (``ok``) or fail; ``cache``: with pytest's cache (in ``tmp_path``), for ``--lf``."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     res = subprocess.run(
         [
             sys.executable,
             "-m",
             "pytest",
-            "-p",
-            "no:cacheprovider",
+            *(["-o", f"cache_dir={tmp_path / '.cache'}"] if cache else ["-p", "no:cacheprovider"]),
             "-o",
             "addopts=",
             "-v",
@@ -37,7 +39,7 @@ def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
     )
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    assert (res.returncode == 0) == ok, res.stdout[-3000:] + res.stderr[-3000:]
     return res
 
 
@@ -73,3 +75,26 @@ def test_a_node_id_printed_with_its_group_selects_its_test(tmp_path):
         res = _pytest(tmp_path, *extra, *ids)
         ran = sorted(a or b for a, b in re.findall(r"^(\S+) PASSED|PASSED (\S+) *$", res.stdout, re.M))
         assert ran == (sorted(ids) if extra else plain), res.stdout
+
+
+def test_last_failed_reruns_a_grouped_failure_with_or_without_groups(tmp_path):
+    """A test of a group failed in a run with groups (``-n 2 --dist loadgroup``, ``make test``)
+    is what ``--lf`` runs without ``-n``, and the other way round."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_collection_modifyitems, pytest_configure  # noqa: F401\n"
+    )
+    (tmp_path / "test_ray_things.py").write_text(
+        PLAIN + "def test_flaky():\n    import os\n    assert not os.path.exists('fail')\n"
+    )
+    (tmp_path / "test_plain.py").write_text(PLAIN)
+    grouped = ["-n", "2", "--dist", "loadgroup"]
+    for first, then in ((grouped, []), ([], grouped)):
+        (tmp_path / "fail").touch()
+        _pytest(tmp_path, *first, str(tmp_path), cache=True, ok=False)
+        res = _pytest(tmp_path, *then, "--lf", str(tmp_path), cache=True, ok=False)
+        ran = re.findall(
+            r"(\S+::test_\w+)\S* (?:PASSED|FAILED)|(?:PASSED|FAILED) (\S+::test_\w+)", res.stdout
+        )
+        assert sorted({a or b for a, b in ran}) == ["test_ray_things.py::test_flaky"], res.stdout
+        (tmp_path / "fail").unlink()
+        _pytest(tmp_path, *then, "--lf", str(tmp_path), cache=True)
