@@ -1,4 +1,5 @@
-"""Every command line the README and docs/ show names a command and options that exist.
+"""Every command line the README, docs/ and the commands' help texts show names a command and
+options that exist.
 
 The command lines are the inline code spans and the lines of shell code blocks that start with
 ``mf``, ``mf-collect`` or ``mf-tracklets``; each is resolved through the click groups
@@ -15,7 +16,7 @@ from pathlib import Path
 import click
 import pytest
 
-from tests.test_cli_conventions import ENTRY_POINTS
+from tests.test_cli_conventions import COMMAND_PATHS, ENTRY_POINTS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -89,3 +90,16 @@ def test_a_renamed_option_or_command_is_caught():
         "mf has no command 'no-such-command'",
         "mf-tracklets build has no option --stirde",
     ]
+
+
+def _help_examples(cmd: click.Command) -> str:
+    """The lines of ``cmd``'s help text, as an indented code block (its examples: the lines that
+    start with a command)."""
+    return "\n".join("    " + line.strip() for line in (cmd.help or "").splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("path", sorted(COMMAND_PATHS))
+def test_every_example_of_a_help_text_exists(path):
+    lines = command_lines(_help_examples(COMMAND_PATHS[path]))
+    bad = [f"{line!r}: {p}" for line in lines for p in problems(line)]
+    assert not bad, "\n".join(bad)
