@@ -196,15 +196,26 @@ def scorer_tag(scorer: Any) -> str | None:
     return str(tag) if tag else None
 
 
+#: a pixel of a product shot belongs to its object when its RGB values differ from the border
+#: colour (the median of the outermost lines) by more than this in all
+OBJECT_DISTANCE = 40
+
+
+def object_mask(image: np.ndarray, distance: float = OBJECT_DISTANCE) -> np.ndarray:
+    """Boolean mask of the object of a product shot: the pixels whose RGB values differ from the
+    border colour (median of the outermost rows and columns) by more than ``distance`` in all."""
+    img = image.astype(np.float32)
+    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+    return np.abs(img - np.median(border, axis=0)).sum(axis=2) > distance
+
+
 def object_signature(image: np.ndarray) -> tuple[int, list[int]]:
     """64-bit pHash and 4x4 colour thumbnail of the object of a product shot: the pixels far from
     the border colour, cut to their bounding box, so letterbox margins and scale do not count."""
     from cleaning.dedup import colour_signature
     from cleaning.phash import phash
 
-    img = image.astype(np.float32)
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    mask = np.abs(img - np.median(border, axis=0)).sum(axis=2) > 40
+    mask = object_mask(image)
     ys, xs = np.nonzero(mask)
     if len(ys) >= 0.01 * mask.size:
         image = image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
@@ -736,9 +747,7 @@ def object_difference(a: np.ndarray, b: np.ndarray, size: tuple[int, int] = (64,
     from cleaning.dedup import image_difference
 
     def obj(image: np.ndarray) -> np.ndarray:
-        img = image.astype(np.float32)
-        border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-        ys, xs = np.nonzero(np.abs(img - np.median(border, axis=0)).sum(axis=2) > 40)
+        ys, xs = np.nonzero(object_mask(image))
         if len(ys) < 10:
             return image
         return image[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]

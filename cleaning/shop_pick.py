@@ -61,9 +61,9 @@ def colour_coverage(frames: np.ndarray, shop: np.ndarray) -> float:
     (coarse RGB bins holding >= 10% of them) are looked for in the frames by chromaticity (robust
     to shading) within a brightness ratio; a colour counts fully when 2% of the pixels show it.
     """
-    shop = shop.astype(np.float32)
-    border = np.concatenate([shop[0], shop[-1], shop[:, 0], shop[:, -1]])
-    fg = shop[np.abs(shop - np.median(border, axis=0)).sum(axis=2) > 40]
+    from cleaning.associations import object_mask
+
+    fg = shop.astype(np.float32)[object_mask(shop)]
     if len(fg) == 0:
         return 0.0
     key = (fg // 43).astype(np.int32) @ np.array([36, 6, 1])
