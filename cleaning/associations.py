@@ -6,7 +6,7 @@ on their moving half); :func:`matchrcnn_scorer` builds the Match-RCNN one
 (:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
 matcher; the embedded default weights unless ``mf clean --matcher FILE``).
 
-Two rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
+Three rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
 dropped):
 
 1. **low score**: the pair scores below ``match_threshold``;
@@ -25,7 +25,14 @@ dropped):
    several videos of one product, share its shop image file and score alike). A picture served with the wrong item is nearly
    always another catalogued item's shop image, so this catches wrong pairs a per-pair
    threshold cannot (the embedded matcher scores a same-class garment about as high as the
-   right one).
+   right one);
+3. **off-colour shop image** (only items with a fabric close-up of their own garment:
+   Net-A-Porter's ``fabric`` view): the mean colour of the shop image's object
+   (:func:`object_colour`, the pixels far from the border colour) lies more than
+   ``fabric_colour_distance`` (L1 over RGB) from the fabric image's mean colour. This catches
+   the look-alike of another colour that rules 1 and 2 cannot (the matcher scores it like the
+   right garment), and inside a contest such an item keeps the shot only when no other can.
+   Items without a fabric image (TikTok, Instagram, your own files) are left to rules 1 and 2.
 
 Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
 scorer once; scores come back to this process, which alone writes the cache and the catalog. A
@@ -209,6 +216,26 @@ def object_mask(image: np.ndarray, distance: float = OBJECT_DISTANCE) -> np.ndar
     return np.abs(img - np.median(border, axis=0)).sum(axis=2) > distance
 
 
+def object_colour(image: np.ndarray) -> list[float]:
+    """Mean RGB colour of the object of a product shot (:func:`object_mask`); of the whole picture
+    when under 1% of it is object (a close-up, a picture without a plain border)."""
+    mask = object_mask(image)
+    pixels = image[mask] if mask.sum() >= 0.01 * mask.size else image.reshape(-1, image.shape[-1])
+    return [round(float(c), 2) for c in pixels.astype(np.float32).mean(axis=0)[:3]]
+
+
+def mean_colour(image: np.ndarray) -> list[float]:
+    """Mean RGB colour of a whole picture (a fabric close-up fills its frame)."""
+    return [
+        round(float(c), 2) for c in image.reshape(-1, image.shape[-1]).astype(np.float32).mean(axis=0)[:3]
+    ]
+
+
+def colour_distance(a: list[float], b: list[float]) -> float:
+    """L1 distance of two RGB colours (0-765)."""
+    return float(np.abs(np.array(a, np.float32) - np.array(b, np.float32)).sum())
+
+
 def object_signature(image: np.ndarray) -> tuple[int, list[int]]:
     """64-bit pHash and 4x4 colour thumbnail of the object of a product shot: the pixels far from
     the border colour, cut to their bounding box, so letterbox margins and scale do not count."""
@@ -255,6 +282,8 @@ class _Pair:
     class_score: float | None = None  # on the detections of ``category`` (None: not scored so)
     read_as: tuple[str, str | None] = (Status.ACCEPTED, None)  # the item's (status, reason) when read
     placed: bool = False  # the item holds a split (published or placed by a rebuild): an incumbent
+    fabric: Path | None = None  # the item's own fabric close-up (Net-A-Porter), when it has one
+    fabric_sha: str | None = None
 
     @property
     def contest_score(self) -> float:
@@ -285,6 +314,9 @@ class AssociationResult:
     #: scores found in the cache with another :data:`ASSOCIATION_VERSION` (or none): scored again
     recomputed: int = 0
     failed: list[AssociationFailure] = field(default_factory=list)
+    #: item key -> mean colour distance of its shop image's object to its fabric close-up (rule 3;
+    #: only items with a fabric image, only when the rule is on)
+    fabric_colour: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _same(value: Any) -> Any:
@@ -438,6 +470,8 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
         key=lambda a: ((a.url or "").startswith(CANDIDATE_URL), (a.url or "").startswith(SPLITSCREEN_URL))
     )
     shop = shops[0]
+    fabrics = [a for a in assets if a.kind == AssetKind.FABRIC and a.path and a.status == Status.ACCEPTED]
+    fabric = _under(root, fabrics[0].path) if fabrics else None
     for v in assets:
         if v.kind != AssetKind.VIDEO or not v.path or v.status != Status.ACCEPTED:
             continue
@@ -456,6 +490,8 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
                 crop,
                 derived,
                 accepted,
+                fabric=fabric,
+                fabric_sha=fabrics[0].sha256 if fabrics else None,
             )
         )
     return out
@@ -506,6 +542,7 @@ def run_association_check(
     copy_tol: float = 2.0,
     still_tol: float = 9.0,
     derived_lead: float = 0.1,
+    fabric_distance: float | None = None,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
@@ -518,7 +555,8 @@ def run_association_check(
     this run decided to accept them (``mf clean``'s record step keeps the flag until this check
     has run again): they are checked, and flagged, as accepted items. The thresholds
     (``max_bits``, ``colour_tol``, ``copy_tol``, ``still_tol``, ``derived_lead``) are the
-    ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`."""
+    ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`; ``fabric_distance`` (rule 3,
+    None: off) is its ``fabric_colour_distance``."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
@@ -584,6 +622,22 @@ def run_association_check(
                 f"{REASON} low match score {round(p.score, 4)} < {threshold} "
                 f"between {p.video.name} and {p.shop.name}"
             )
+    off_colour: set[tuple[str, str]] = set()
+    if fabric_distance is not None:
+        for key, p in worst.items():
+            d = _fabric_distance(p, cache)
+            if d is None or p.fabric is None:
+                continue  # no fabric close-up: the rule does not apply
+            res.fabric_colour[key] = round(d, 1)
+            if d > fabric_distance:
+                off_colour.add(key)
+                if p.accepted:
+                    reasons.setdefault(
+                        key,
+                        f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own fabric "
+                        f"close-up {p.fabric.name} (mean colour distance {round(d, 1)} "
+                        f"> {fabric_distance}; match score {round(p.score, 4)})",
+                    )
     if margin is not None:
         signature: dict[tuple[str, str], tuple[int, list[int]]] = {}
         for key, p in worst.items():
@@ -605,6 +659,7 @@ def run_association_check(
             copy_tol=copy_tol,
             still_tol=still_tol,
             derived_lead=derived_lead,
+            off_colour=frozenset(off_colour),
         )
         for key, loser, keeper, why in contests:
             text = (
@@ -680,6 +735,40 @@ def _flaggable(row: ItemRow) -> bool:
     return row.status == Status.ACCEPTED or (
         row.status == Status.NEEDS_REVIEW and (row.reason or "").startswith(REASON)
     )
+
+
+def _cached_colour(value: Any) -> list[float] | None:
+    """A cached RGB colour (three numbers); None when absent or damaged."""
+    if (
+        isinstance(value, list)
+        and len(value) == 3
+        and all(isinstance(c, int | float) and not isinstance(c, bool) for c in value)
+    ):
+        return [float(c) for c in value]
+    return None
+
+
+def _colour_of(cache: Any, sha: str | None, path: Path, what: str, measure: Any) -> list[float]:
+    """``measure(image)`` of the picture at ``path``, through ``cache`` under (``sha``, ``what``)."""
+    from movingfashion.media.images import read_image
+
+    colour = _cached_colour(cache.get(sha, what)) if cache is not None and sha else None
+    if colour is None:
+        colour = measure(read_image(path))
+        if cache is not None and sha:
+            cache.put(sha, what, colour)
+    return colour
+
+
+def _fabric_distance(p: _Pair, cache: Any) -> float | None:
+    """Rule 3's distance: the L1 distance between the mean colour of the object of the item's shop
+    image (:func:`object_colour`) and that of its own fabric close-up (:func:`mean_colour`); None
+    when the item has no fabric image."""
+    if p.fabric is None:
+        return None
+    shop = _colour_of(cache, p.shop_sha, p.shop, "object-colour", object_colour)
+    fabric = _colour_of(cache, p.fabric_sha, p.fabric, "mean-colour", mean_colour)
+    return colour_distance(shop, fabric)
 
 
 def _cached_signature(value: Any) -> tuple[int, list[int]] | None:
@@ -765,6 +854,7 @@ def _contests(
     copy_tol: float = 2.0,
     still_tol: float = 9.0,
     derived_lead: float = 0.1,
+    off_colour: frozenset[tuple[str, str]] = frozenset(),
 ) -> list[tuple[tuple[str, str], _Pair, _Pair, str]]:
     """(loser key, loser pair, keeper pair, why) of every group of items sharing one product shot.
 
@@ -779,7 +869,8 @@ def _contests(
     A group holding items already placed in a split and new ones keeps a placed item: a new
     item more than ``margin`` from it either way loses (``why`` = ``"placed"``), so a later
     batch never pushes a published product out on a score (a wrong incumbent is flagged by
-    its own low score)."""
+    its own low score). Items in ``off_colour`` (rule 3: the shop image's colour disagrees with
+    their own fabric close-up) keep it only when no other item can."""
     from cleaning.mih import UnionFind
     from movingfashion.media.images import read_image
 
@@ -814,6 +905,7 @@ def _contests(
         placed = [k for k in members if worst[k].placed]
         pool = placed if placed and len(placed) < len(members) else members  # incumbents keep
         able = [k for k in pool if worst[k].contest_score >= threshold] or pool
+        able = [k for k in able if k not in off_colour] or able
         best = max(able, key=lambda k: (not worst[k].derived, worst[k].contest_score, k))
         lead = max(able, key=lambda k: (worst[k].contest_score, k))
         if worst[lead].derived and worst[lead].contest_score > worst[best].contest_score + derived_lead:

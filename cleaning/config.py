@@ -334,6 +334,19 @@ class CleaningConfig(_Model):
         "contested product shot before the source's own shop image only when its video matches it "
         "better by more than this (a source's shop image can be the wrong one too)",
     )
+    fabric_colour_distance: float | None = Field(
+        default=160.0,
+        ge=0,
+        le=765,
+        description="rule 3 of the association check (cleaning.associations): an item with a fabric "
+        "close-up of its own garment (Net-A-Porter's fabric view; items without one are not checked) "
+        "goes to needs_review when the mean RGB colour of its shop image's object (the pixels far from "
+        "the border colour) lies more than this L1 distance (0-765) from the fabric image's mean "
+        "colour, and does not keep a contested product shot another item can keep. Catches a "
+        "same-class look-alike of another colour, which the matcher scores like the right garment. "
+        "Chosen on 5 synthetic worlds: right pairs up to 155, 19 of 25 planted wrong shop images "
+        "above 160 (docs/known_limits.md has the held-out figures); None = rule off",
+    )
     pick_margin: float = Field(
         default=0.05,
         ge=0,

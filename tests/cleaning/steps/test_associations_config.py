@@ -81,6 +81,17 @@ def test_the_contest_thresholds_come_from_the_config(ctx, monkeypatch):
     )
 
 
+@pytest.mark.parametrize("distance", [120.0, None], ids=["a-cut", "rule-off"])
+def test_the_fabric_colour_cut_comes_from_the_config(ctx, monkeypatch, distance):
+    """Rule 3's cut (``fabric_colour_distance``, 160 by default; null switches it off) reaches the
+    check and is recorded in the catalog's meta."""
+    assert CleaningConfig().fabric_colour_distance == 160.0
+    ctx.cfg = CleaningConfig.model_validate({"fabric_colour_distance": distance})
+    seen = _run(ctx, monkeypatch)
+    assert seen["fabric_distance"] == distance
+    assert ctx.catalog.get_meta("associations")["fabric_colour_distance"] == distance
+
+
 def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_check(ctx, monkeypatch):
     it = item("held")
     ctx.catalog.upsert_item(it.item, status="needs_review", reason="association: low match score 0.1")
@@ -98,6 +109,8 @@ def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_chec
     [
         {"contest_object_bits": 65},
         {"contest_copy_tolerance": -1},
+        {"fabric_colour_distance": -1},
+        {"fabric_colour_distance": 766},
         {"shop_pick": {"object_share": [0.9, 0.1]}},
         {"shop_pick": {"sample_frames": 0}},
     ],
