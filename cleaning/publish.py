@@ -561,10 +561,18 @@ def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str
     return out
 
 
+#: catalog meta key of the merge holds (:func:`hold_shop_conflicts`): item key -> ``{"hold": the
+#: merge reason, "reason": the reason the accepted row had before}``, so a release restores it
+MERGE_HOLDS = "merge_holds"
+
+
 def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
     release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
-    rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``;
+    rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``,
+    with the reason it had before the hold (an accepted row may carry one: it is kept in the
+    catalog's meta, :data:`MERGE_HOLDS`, written before the hold and dropped once the item is
+    neither held nor in conflict);
     the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
     against the rows read (an item another process changed meanwhile is left as it is). An item a
     reviewer accepted is not held again. Returns the items ``held`` and ``released``."""
@@ -583,6 +591,13 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     }
     found = shop_conflicts(catalog, list(live.values()))
     accepted = reviewer_accepted(catalog) if found else set()
+    records: dict[str, dict[str, str | None]] = catalog.get_meta(MERGE_HOLDS) or {}
+
+    def reason_before(k: tuple[str, str], r: ItemRow) -> str | None:
+        """The reason the item had before the hold ``r`` shows (None when not recorded)."""
+        rec = records.get(item_key(*k))
+        return rec.get("reason") if rec and rec.get("hold") == r.reason else None
+
     changes = {
         k: (Status.NEEDS_REVIEW, found[k])
         for k, r in rows.items()
@@ -590,11 +605,18 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     }
     changes.update(
         {
-            k: (Status.ACCEPTED, None)
+            k: (Status.ACCEPTED, reason_before(k, r))
             for k, r in rows.items()
             if k not in found and r.status != Status.ACCEPTED
         }
     )
+    planned = {
+        item_key(*k): {"hold": why, "reason": rows[k].reason}
+        for k, (status, why) in changes.items()
+        if status == Status.NEEDS_REVIEW
+    }
+    if planned:  # recorded before the hold: a held item always finds the reason it had
+        catalog.update_meta(MERGE_HOLDS, lambda old: {**(old or {}), **planned})
     missed = set(
         catalog.set_item_states_if(
             (
@@ -606,6 +628,21 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
             for (s, sid), (status, why) in sorted(changes.items())
         )
     )
+    after = {k: (r.status, r.reason) for k, r in rows.items()}
+    after.update({k: v for k, v in changes.items() if k not in missed})
+
+    def kept(key: str, rec: Mapping[str, str | None]) -> bool:
+        """A record stays while its item is held by it, its conflict stands (an undo in review
+        may hold it again) or another process changed the item meanwhile."""
+        source, _, source_id = key.partition("/")
+        k = (source, source_id)
+        return k in found or k in missed or after.get(k) == (Status.NEEDS_REVIEW, rec.get("hold"))
+
+    if records or planned:
+        catalog.update_meta(
+            MERGE_HOLDS,
+            lambda old: None if old is None else {key: rec for key, rec in old.items() if kept(key, rec)},
+        )
     done: dict[str, list[tuple[str, str]]] = {"held": [], "released": []}
     for (s, sid), (status, why) in sorted(changes.items()):
         if (s, sid) in missed:

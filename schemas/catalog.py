@@ -177,6 +177,15 @@ ASSET_COLUMNS = (
 )
 
 
+def _put_meta(db: Any, key: str, value: Any) -> None:
+    """Write ``value`` (JSON) under ``key`` in the meta table, inside the caller's transaction."""
+    db.execute(
+        "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
+        "SET value = excluded.value, updated_at = excluded.updated_at",
+        (key, json.dumps(value, sort_keys=True), _now()),
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -737,11 +746,19 @@ class Catalog:
     def set_meta(self, key: str, value: Any) -> None:
         """Remember a JSON-serialisable ``value`` under ``key``."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value, updated_at = excluded.updated_at",
-                (key, json.dumps(value, sort_keys=True), _now()),
-            )
+            _put_meta(db, key, value)
+
+    def update_meta(self, key: str, change: Callable[[Any], Any]) -> Any:
+        """Replace the value under ``key`` by ``change(value)`` (``value``: ``None`` when unset),
+        read and written under one write transaction, so another writer's update meanwhile is
+        never lost; nothing is written when the value stays the same. Returns the new value."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            old = None if row is None else json.loads(row[0])
+            new = change(old)
+            if new != old:
+                _put_meta(db, key, new)
+        return new
 
     def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read-only query (for modules of ``schemas`` that own a table of their own)."""

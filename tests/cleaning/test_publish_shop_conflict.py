@@ -99,3 +99,21 @@ def test_the_other_item_held_for_another_reason_still_holds_the_item_back(catalo
     assert new is not None and (new.status, new.reason) == (Status.NEEDS_REVIEW, flag)
     lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
     assert pid not in {json.loads(x)["product_id"] for x in lines}
+
+
+def _state(cat: Catalog, key: str) -> tuple[Status, str | None]:
+    row = cat.get_item(*key.split("/"))
+    assert row is not None
+    return row.status, row.reason
+
+
+def test_a_release_gives_the_item_back_the_reason_it_had_before_the_hold(catalog_copy, root_copy, tmp_path):
+    """An accepted row may carry a reason: the hold keeps it, and the release writes it back."""
+    with Catalog(catalog_copy) as cat:
+        old_key, _ = _relisted(cat, root_copy, colour="neon green")
+        cat.set_item_state(*old_key.split("/"), reason="checked by hand: the tag reads M")
+        publish(cat, root_copy, tmp_path / "ds")
+        assert _state(cat, old_key)[0] == Status.NEEDS_REVIEW
+        cat.set_item_state("netaporter", NEW, status=Status.REJECTED, reason="review: wrong shop image")
+        publish(cat, root_copy, tmp_path / "ds")
+        assert _state(cat, old_key) == (Status.ACCEPTED, "checked by hand: the tag reads M")
