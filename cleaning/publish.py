@@ -21,7 +21,12 @@ partition and class are *one product with several videos*, the way the archive h
 shop item seen in several posts. Two items of one source on different product pages that share
 one shop image file but record different colours are not merged: publish first sets both
 ``needs_review`` with a ``merge:`` reason naming the other (:func:`hold_shop_conflicts`), so
-they are held back like any item in review. A product's id, shop image and views are those of its naming member: the
+they are held back like any item in review, and releases an item (with the reason it had before)
+once its conflict is gone. A reviewer's accept lets an item through only when it was made under
+that very hold: the decision records the item's state when it was made (``prev``), and its reason
+must be the ``merge:`` reason publish finds now (the same other item, product id and colours;
+:func:`schemas.review.merge_holds_accepted`). An accept from before the conflict appeared, or
+under an earlier conflict with another item, did not see it and does not silence it. A product's id, shop image and views are those of its naming member: the
 member an earlier publish into the same folder published (an item joining the product later, a
 re-listing whose key sorts first, never renames it), else the member with the smallest item key
 (:func:`product_groups`; the whole group shares one split, see :mod:`cleaning.splits`); its videos
@@ -183,6 +188,7 @@ from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
     held_for_review,
+    merge_holds_accepted,
     move_legacy_review_log,
     review_shops,
     with_review_shop,
@@ -575,9 +581,9 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     neither held nor in conflict);
     the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
     against the rows read (an item another process changed meanwhile is left as it is). An item a
-    reviewer accepted is not held again. Returns the items ``held`` and ``released``."""
-    from cleaning.associations import reviewer_accepted
-
+    reviewer accepted under this very hold (:func:`schemas.review.merge_holds_accepted`) is not
+    held again; an accept from before the conflict is no reason not to hold it. Returns the items
+    ``held`` and ``released``."""
     live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
         # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r
@@ -590,7 +596,7 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
         if r.status == Status.ACCEPTED or (r.reason or "").startswith(MERGE_PREFIX)
     }
     found = shop_conflicts(catalog, list(live.values()))
-    accepted = reviewer_accepted(catalog) if found else set()
+    seen = merge_holds_accepted(catalog) if found else {}  # accepts made under this very hold
     records: dict[str, dict[str, str | None]] = catalog.get_meta(MERGE_HOLDS) or {}
 
     def reason_before(k: tuple[str, str], r: ItemRow) -> str | None:
@@ -601,7 +607,7 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     changes = {
         k: (Status.NEEDS_REVIEW, found[k])
         for k, r in rows.items()
-        if k in found and k not in accepted and r.status == Status.ACCEPTED
+        if k in found and found[k] not in seen.get(k, ()) and r.status == Status.ACCEPTED
     }
     changes.update(
         {

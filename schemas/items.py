@@ -73,6 +73,13 @@ DERIVED_URLS = (SPLITSCREEN_URL, CANDIDATE_URL)
 #: and a published product of it keeps its id on a surviving re-post (cleaning.publish)
 GONE_PREFIX = "gone: "
 
+#: reason prefix of publish's hold of an item whose shared shop image disagrees with its colour
+#: (:func:`cleaning.publish.hold_shop_conflicts`): publish releases it itself once the conflict is
+#: gone, so a rerun of cleaning that flags the item for a reason of its own replaces it (see
+#: ``cleaning.steps.record``), and review keeps it until an accept made under it
+#: (:mod:`schemas.review`)
+MERGE_PREFIX = "merge:"
+
 #: reason prefix of an item a collector gave up, ``gave_up:<last reason>`` (status ``rejected``):
 #: it failed for a reason that looks permanent in ``max_failed_runs`` runs since its last
 #: success; reruns skip it until ``--retry-given-up``

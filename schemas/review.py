@@ -75,7 +75,7 @@ from typing import Any
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow
 from schemas.errors import CatalogError, ConfigError, DataFormatError
-from schemas.items import CANDIDATE_URL, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
+from schemas.items import CANDIDATE_URL, MERGE_PREFIX, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
@@ -570,6 +570,33 @@ def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, 
             st.shop = d.shop
         elif d.kind == "import":
             st.imported, st.tracklet = True, None
+    return out
+
+
+def _holds_accepted(verdicts: Iterable[Decision]) -> set[str]:
+    """The merge holds (``merge: ...`` reasons, :data:`~schemas.items.MERGE_PREFIX`) the accepts
+    among ``verdicts`` were made under: the reason the item had when the reviewer accepted it
+    (the decision's ``prev``), so the reviewer saw that conflict."""
+    return {
+        str(d.prev["reason"])
+        for d in verdicts
+        if d.kind == "accept" and str(d.prev.get("reason") or "").startswith(MERGE_PREFIX)
+    }
+
+
+def merge_holds_accepted(cat: Catalog) -> dict[tuple[str, str], set[str]]:
+    """(source, source_id) -> the merge holds a reviewer accepted the item under (the ``merge:``
+    reason it had then), by the latest live verdict of each of its reviews: ``mf publish`` does
+    not hold it again for that very conflict (:func:`cleaning.publish.hold_shop_conflicts`),
+    while an accept from before the conflict, which did not see it, does not count."""
+    latest: dict[ReviewKey, Decision] = {}
+    for d in list_decisions(cat):  # in id order: the latest verdict of each review wins
+        if d.kind in VERDICTS and d.source and d.source_id:
+            latest[(d.video, d.product_id)] = d
+    out: dict[tuple[str, str], set[str]] = {}
+    for d in latest.values():
+        if holds := _holds_accepted([d]):
+            out.setdefault((str(d.source), str(d.source_id)), set()).update(holds)
     return out
 
 

@@ -24,6 +24,7 @@ from schemas.items import (
     VideoProbe,
     item_partition,
 )
+from schemas.items import MERGE_PREFIX as MERGE_PREFIX  # publish's hold reason, re-exported
 from schemas.review import rejected_by_review
 from schemas.taxonomy import Partition
 
@@ -33,10 +34,6 @@ from schemas.taxonomy import Partition
 REASON_PREFIXES = ("probe:", "dedup:", "splitscreen:", "taxonomy:", "association:", "shop:")
 #: reason prefix of the association check's flags (kept by ``record`` until the check runs again)
 ASSOCIATION_PREFIX = "association:"
-#: reason prefix of publish's hold of an item whose shared shop image disagrees with its colour
-#: (:func:`cleaning.publish.hold_shop_conflicts`): publish releases it itself once the conflict is
-#: gone, so a rerun that flags the item for a reason of its own replaces it (see ``record``)
-MERGE_PREFIX = "merge:"
 ELIGIBLE = {Status.DOWNLOADED, Status.ACCEPTED, Status.DUPLICATE, Status.NEEDS_REVIEW}
 #: video asset states of a probed video (kept, or the duplicate of another)
 LISTED_VIDEO = {Status.ACCEPTED, Status.DUPLICATE}

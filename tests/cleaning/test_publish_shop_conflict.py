@@ -11,6 +11,7 @@ from pathlib import Path
 from cleaning.publish import MERGE_PREFIX, publish
 from schemas.catalog import Catalog
 from schemas.items import Status
+from schemas.review import record_decision
 from tests.cleaning.test_publish_relisting import _relist
 
 NEW = "0000001"
@@ -117,3 +118,27 @@ def test_a_release_gives_the_item_back_the_reason_it_had_before_the_hold(catalog
         cat.set_item_state("netaporter", NEW, status=Status.REJECTED, reason="review: wrong shop image")
         publish(cat, root_copy, tmp_path / "ds")
         assert _state(cat, old_key) == (Status.ACCEPTED, "checked by hand: the tag reads M")
+
+
+def test_an_accept_from_before_the_conflict_does_not_silence_it(catalog_copy, root_copy, tmp_path):
+    """A reviewer accepted the item before the other page shared its shop image: that accept did
+    not see the conflict, so the item is held all the same; an accept made while it is held
+    (the reviewer saw the ``merge:`` reason) is honoured, and a rerun keeps it so."""
+    with Catalog(catalog_copy) as cat:
+        old = next(
+            r for r in cat.items(status=Status.ACCEPTED) if r.item.source == "netaporter" and r.item.colour
+        )
+        record_decision(cat, video="videos/before_0.mp4", product_id=str(old.product_id), kind="accept")
+        old_key, pid = _relisted(cat, root_copy, colour="neon green")
+        assert old_key == f"netaporter/{old.item.source_id}"
+        first = publish(cat, root_copy, tmp_path / "ds")
+        assert _state(cat, old_key)[0] == Status.NEEDS_REVIEW
+        assert old_key in {h["item"] for h in first["held_back"]}
+        record_decision(cat, video="videos/after_0.mp4", product_id=pid, kind="accept")
+        assert _state(cat, old_key) == (Status.ACCEPTED, None)
+        second = publish(cat, root_copy, tmp_path / "ds")
+        assert _state(cat, old_key) == (Status.ACCEPTED, None)
+        assert _state(cat, f"netaporter/{NEW}")[0] == Status.NEEDS_REVIEW  # the other still disagrees
+    assert old_key not in {h["item"] for h in second["held_back"]}
+    lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
+    assert pid in {json.loads(x)["product_id"] for x in lines}
