@@ -26,7 +26,9 @@ once its conflict is gone. A reviewer's accept lets an item through only when it
 that very hold: the decision records the item's state when it was made (``prev``), and its reason
 must be the ``merge:`` reason publish finds now (the same other item, product id and colours;
 :func:`schemas.review.merge_holds_accepted`). An accept from before the conflict appeared, or
-under an earlier conflict with another item, did not see it and does not silence it. A product's id, shop image and views are those of its naming member: the
+under an earlier conflict with another item, did not see it and does not silence it; any other
+review action on a held item keeps the hold (:mod:`schemas.review`), so a publish with nothing
+changed changes nothing in the catalog. A product's id, shop image and views are those of its naming member: the
 member an earlier publish into the same folder published (an item joining the product later, a
 re-listing whose key sorts first, never renames it), else the member with the smallest item key
 (:func:`product_groups`; the whole group shares one split, see :mod:`cleaning.splits`); its videos

@@ -39,6 +39,15 @@ item is ``rejected`` while the latest live verdict of any of its videos is ``rej
 sets ``df2_class``. So undoing decisions on several videos of a product in any order gives the
 state the remaining ones make, and undoing all of them the state before review.
 
+``mf publish``'s merge hold (``needs_review``, a ``merge:`` reason: two product pages share
+one shop image but not their colour, :func:`cleaning.publish.hold_shop_conflicts`) is set over
+that state and review keeps it: while the item is held, the state the decisions give is the hold
+instead of ``accepted``, unless a live accept was made under that very hold (its ``prev`` reason
+is the hold's). So a class decision, a note or an undo of an older decision leaves the item held
+(before, it went back to ``accepted`` and the next publish held it again), an accept made under
+the hold lifts it (and publish honours it, :func:`merge_holds_accepted`), a reject rejects, and
+undoing the accept made under the hold holds the item again.
+
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
 whatever the verdicts. There an ``accept`` says the video's ground-truth tracklet is right, not
@@ -226,8 +235,15 @@ def _reject_reason(d: Decision) -> str:
     return f"{REJECT_PREFIX} {d.reason or 'rejected'} ({d.video})"
 
 
-def _restate(db: sqlite3.Connection, source: str, source_id: str) -> None:
-    """Set the item's state from its live decisions (see the module docstring)."""
+def _merge_hold(status: str | None, reason: str | None) -> str | None:
+    """The ``merge:`` reason of a state publish's merge hold made, else None."""
+    return reason if status == Status.NEEDS_REVIEW and (reason or "").startswith(MERGE_PREFIX) else None
+
+
+def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | None = None) -> None:
+    """Set the item's state from its live decisions (see the module docstring); a merge hold it
+    has (or ``hold``: the one an undone decision was made under) stays unless an accept made
+    under it is live."""
     rows = [
         _decision(r)
         for r in db.execute(
@@ -253,13 +269,16 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str) -> None:
         return
     live = [d for d in rows if d.undone_at is None]
     status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
+    verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
     if review_may_set(status, reason):
-        verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
         rejects = [d for d in verdicts.values() if d.kind == "reject"]
         if rejects:
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
+    hold = _merge_hold(item["status"], item["reason"]) or hold
+    if hold and status == Status.ACCEPTED and hold not in _holds_accepted(verdicts.values()):
+        status, reason = Status.NEEDS_REVIEW, hold  # publish's hold, until an accept made under it
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
@@ -494,7 +513,7 @@ def undo_decision(
             (now, request_id, d.id),
         )
         if d.source and d.source_id and d.kind in ITEM_KINDS:
-            _restate(db, d.source, d.source_id)
+            _restate(db, d.source, d.source_id, _merge_hold(d.prev.get("status"), d.prev.get("reason")))
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),

@@ -11,7 +11,7 @@ from pathlib import Path
 from cleaning.publish import MERGE_PREFIX, publish
 from schemas.catalog import Catalog
 from schemas.items import Status
-from schemas.review import record_decision
+from schemas.review import record_decision, undo_decision
 from tests.cleaning.test_publish_relisting import _relist
 
 NEW = "0000001"
@@ -142,3 +142,39 @@ def test_an_accept_from_before_the_conflict_does_not_silence_it(catalog_copy, ro
     assert old_key not in {h["item"] for h in second["held_back"]}
     lines = (tmp_path / "ds/entries.jsonl").read_text().splitlines()
     assert pid in {json.loads(x)["product_id"] for x in lines}
+
+
+def _snapshot(cat: Catalog) -> list[tuple[str, str, str | None, str]]:
+    return [(r.item.source_id, str(r.status), r.reason, r.updated_at) for r in cat.items()]
+
+
+def test_a_review_action_on_a_held_item_keeps_the_hold_and_a_rerun_changes_nothing(
+    catalog_copy, root_copy, tmp_path
+):
+    """The item has a live decision from before the conflict (an accept); publish holds it. A
+    later review action that is no accept of the hold (a class) keeps it held: before, it gave
+    the item the state its older decisions made (accepted) and the next publish held it again.
+    Undoing an accept made under the hold puts the hold back. A publish with nothing changed
+    changes nothing in the catalog."""
+    with Catalog(catalog_copy) as cat:
+        old = next(
+            r for r in cat.items(status=Status.ACCEPTED) if r.item.source == "netaporter" and r.item.colour
+        )
+        record_decision(cat, video="videos/before_0.mp4", product_id=str(old.product_id), kind="accept")
+        old_key, pid = _relisted(cat, root_copy, colour="neon green")
+        publish(cat, root_copy, tmp_path / "ds")
+        held = _state(cat, old_key)
+        assert held[0] == Status.NEEDS_REVIEW and (held[1] or "").startswith(MERGE_PREFIX)
+        other_class = 1 if old.df2_class != 1 else 2
+        record_decision(cat, video="videos/after_0.mp4", product_id=pid, kind="class", df2_class=other_class)
+        assert _state(cat, old_key) == held
+        before = _snapshot(cat)
+        publish(cat, root_copy, tmp_path / "ds")
+        assert _snapshot(cat) == before
+        accept, _ = record_decision(cat, video="videos/after_0.mp4", product_id=pid, kind="accept")
+        assert _state(cat, old_key) == (Status.ACCEPTED, None)
+        undo_decision(cat, accept.id)
+        assert _state(cat, old_key) == held
+        before = _snapshot(cat)
+        publish(cat, root_copy, tmp_path / "ds")
+        assert _snapshot(cat) == before
