@@ -22,7 +22,9 @@ shop item seen in several posts. Two items of one source on different product pa
 one shop image file but record different colours are not merged: publish first sets both
 ``needs_review`` with a ``merge:`` reason naming the other (:func:`hold_shop_conflicts`), so
 they are held back like any item in review, and releases an item (with the reason it had before)
-once its conflict is gone. A reviewer's accept lets an item through only when it was made under
+once its conflict is gone; these holds are written only once every check of the publish has
+passed (a refused publish holds nothing: its plan is made before them, and when the plan made
+again with them refuses after all, they are undone, :func:`undo_shop_holds`). A reviewer's accept lets an item through only when it was made under
 that very hold: the decision records the item's state when it was made (``prev``), and its reason
 must be the ``merge:`` reason publish finds now (the same other item, product id and colours;
 :func:`schemas.review.merge_holds_accepted`). An accept from before the conflict appeared, or
@@ -574,18 +576,18 @@ def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str
 MERGE_HOLDS = "merge_holds"
 
 
-def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
-    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
-    release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
-    rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``,
-    with the reason it had before the hold (an accepted row may carry one: it is kept in the
-    catalog's meta, :data:`MERGE_HOLDS`, written before the hold and dropped once the item is
-    neither held nor in conflict);
-    the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
-    against the rows read (an item another process changed meanwhile is left as it is). An item a
-    reviewer accepted under this very hold (:func:`schemas.review.merge_holds_accepted`) is not
-    held again; an accept from before the conflict is no reason not to hold it. Returns the items
-    ``held`` and ``released``."""
+@dataclass
+class ShopHolds:
+    """What :func:`shop_holds` decided from the rows it read; :func:`hold_shop_conflicts` writes it."""
+
+    rows: dict[tuple[str, str], ItemRow]  #: the accepted and merge-held rows as read
+    found: dict[tuple[str, str], str]  #: the conflicts (:func:`shop_conflicts`)
+    changes: dict[tuple[str, str], tuple[Status, str | None]]  #: item -> (status, reason) to set
+    records: dict[str, dict[str, str | None]] | None  #: :data:`MERGE_HOLDS` as read
+
+
+def shop_holds(catalog: Catalog) -> ShopHolds:
+    """Decide, without writing, the items :func:`hold_shop_conflicts` holds and releases."""
     live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
         # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r
@@ -599,11 +601,11 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
     }
     found = shop_conflicts(catalog, list(live.values()))
     seen = merge_holds_accepted(catalog) if found else {}  # accepts made under this very hold
-    records: dict[str, dict[str, str | None]] = catalog.get_meta(MERGE_HOLDS) or {}
+    records: dict[str, dict[str, str | None]] | None = catalog.get_meta(MERGE_HOLDS)
 
     def reason_before(k: tuple[str, str], r: ItemRow) -> str | None:
         """The reason the item had before the hold ``r`` shows (None when not recorded)."""
-        rec = records.get(item_key(*k))
+        rec = (records or {}).get(item_key(*k))
         return rec.get("reason") if rec and rec.get("hold") == r.reason else None
 
     changes = {
@@ -618,6 +620,23 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
             if k not in found and r.status != Status.ACCEPTED
         }
     )
+    return ShopHolds(rows, found, changes, records)
+
+
+def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dict[str, list[tuple[str, str]]]:
+    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
+    release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
+    rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``,
+    with the reason it had before the hold (an accepted row may carry one: it is kept in the
+    catalog's meta, :data:`MERGE_HOLDS`, written before the hold and dropped once the item is
+    neither held nor in conflict);
+    the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
+    against the rows read (an item another process changed meanwhile is left as it is). An item a
+    reviewer accepted under this very hold (:func:`schemas.review.merge_holds_accepted`) is not
+    held again; an accept from before the conflict is no reason not to hold it. ``holds``: what
+    :func:`shop_holds` decided (decided now when None). Returns the items ``held`` and ``released``."""
+    holds = holds or shop_holds(catalog)
+    rows, found, changes = holds.rows, holds.found, holds.changes
     planned = {
         item_key(*k): {"hold": why, "reason": rows[k].reason}
         for k, (status, why) in changes.items()
@@ -646,7 +665,7 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
         k = (source, source_id)
         return k in found or k in missed or after.get(k) == (Status.NEEDS_REVIEW, rec.get("hold"))
 
-    if records or planned:
+    if holds.records or planned:
         catalog.update_meta(
             MERGE_HOLDS,
             lambda old: None if old is None else {key: rec for key, rec in old.items() if kept(key, rec)},
@@ -664,6 +683,24 @@ def hold_shop_conflicts(catalog: Catalog) -> dict[str, list[tuple[str, str]]]:
                 "%s/%s accepted again: it no longer shares its shop image with another colour", s, sid
             )
     return done
+
+
+def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, list[tuple[str, str]]]) -> None:
+    """Put back what :func:`hold_shop_conflicts` wrote (``done``, from ``holds``): each item held
+    or released gets its state as read again (by compare-and-set: one another process changed
+    since is left as it is), and :data:`MERGE_HOLDS` its value as read. For a publish refused
+    after the holds were written: nothing is published, so nothing is held."""
+    changed = [*done["held"], *done["released"]]
+    catalog.set_item_states_if(
+        (
+            s,
+            sid,
+            {"status": holds.changes[(s, sid)][0], "reason": holds.changes[(s, sid)][1]},
+            {"status": holds.rows[(s, sid)].status, "reason": holds.rows[(s, sid)].reason},
+        )
+        for s, sid in sorted(changed)
+    )
+    catalog.update_meta(MERGE_HOLDS, lambda _: holds.records)
 
 
 def product_groups(
@@ -834,12 +871,20 @@ def _checked_publish(
             raise  # no publish ever ran here, none runs now
         # perhaps another publish's files in flight: decided again under the lock
     with publish_lock(out, wait=wait):  # one publish at a time; its reads of the folder under it
-        hold_shop_conflicts(catalog)  # not merged silently: held back like any item in review
+        holds = shop_holds(catalog)  # not merged silently: held back like any item in review
+        plan = _plan(catalog, root, out)  # every refusal before the holds are written
+        if holds.changes:
+            done = hold_shop_conflicts(catalog, holds)
+            try:
+                plan = _plan(catalog, root, out)  # the products without the items held now
+            except MFError:  # refused after all (a release made two ids one): nothing is held
+                undo_shop_holds(catalog, holds, done)
+                raise
         return _publish(
             catalog,
             root,
             out,
-            _plan(catalog, root, out),
+            plan,
             not_cleaned=not_cleaned,
             given={"seed": seed, "test_fraction": test_fraction},
             keep_going=keep_going,

@@ -749,14 +749,17 @@ class Catalog:
             _put_meta(db, key, value)
 
     def update_meta(self, key: str, change: Callable[[Any], Any]) -> Any:
-        """Replace the value under ``key`` by ``change(value)`` (``value``: ``None`` when unset),
-        read and written under one write transaction, so another writer's update meanwhile is
-        never lost; nothing is written when the value stays the same. Returns the new value."""
+        """Replace the value under ``key`` by ``change(value)`` (``value``: ``None`` when unset;
+        a new value ``None`` removes the key), read and written under one write transaction, so
+        another writer's update meanwhile is never lost; nothing is written when the value stays
+        the same. Returns the new value."""
         with self.transaction() as db:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
             old = None if row is None else json.loads(row[0])
             new = change(old)
-            if new != old:
+            if new is None and row is not None:
+                db.execute("DELETE FROM meta WHERE key = ?", (key,))
+            elif new != old:
                 _put_meta(db, key, new)
         return new
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from cleaning.publish import MERGE_PREFIX, publish
 from schemas.catalog import Catalog
+from schemas.errors import MFError
 from schemas.items import Status
 from schemas.review import record_decision, undo_decision
 from tests.cleaning.test_publish_relisting import _relist
@@ -178,3 +181,39 @@ def test_a_review_action_on_a_held_item_keeps_the_hold_and_a_rerun_changes_nothi
         before = _snapshot(cat)
         publish(cat, root_copy, tmp_path / "ds")
         assert _snapshot(cat) == before
+
+
+def test_a_refused_publish_leaves_no_hold(catalog_copy, root_copy, tmp_path):
+    """A folder published before, now refused (a foreign file at its top level): the conflict
+    is not held, since nothing was published; before, the holds were written first."""
+    out = tmp_path / "ds"
+    with Catalog(catalog_copy) as cat:
+        publish(cat, root_copy, out)
+        old_key, _ = _relisted(cat, root_copy, colour="neon green")
+        (out / "notes.txt").write_text("mine")
+        before = _snapshot(cat)
+        with pytest.raises(MFError, match="notes.txt"):
+            publish(cat, root_copy, out)
+        assert _snapshot(cat) == before
+        assert _state(cat, old_key) == (Status.ACCEPTED, None)
+
+
+def test_a_publish_refused_once_the_holds_are_made_undoes_them(catalog_copy, root_copy, tmp_path):
+    """The plan made again with this run's holds and releases refuses after all (the released
+    item carries another product's id): the release is undone, every item's state and the hold
+    records are as they were."""
+    from cleaning.publish import MERGE_HOLDS
+
+    with Catalog(catalog_copy) as cat:
+        old_key, _ = _relisted(cat, root_copy, colour="neon green")
+        publish(cat, root_copy, tmp_path / "ds")
+        assert _state(cat, f"netaporter/{NEW}")[0] == Status.NEEDS_REVIEW
+        cat.set_item_state(*old_key.split("/"), status=Status.REJECTED, reason="review: wrong shop image")
+        other = next(r for r in cat.items(status=Status.ACCEPTED) if r.item.source != "netaporter")
+        cat.set_item_state("netaporter", NEW, product_id=other.product_id)
+        before, records = _snapshot(cat), cat.get_meta(MERGE_HOLDS)
+        assert records and f"netaporter/{NEW}" in records
+        with pytest.raises(MFError, match="names 2 products"):
+            publish(cat, root_copy, tmp_path / "ds")
+        states = [row[:3] for row in _snapshot(cat)]  # the undo moves updated_at, not the state
+        assert (states, cat.get_meta(MERGE_HOLDS)) == ([row[:3] for row in before], records)
