@@ -107,8 +107,8 @@ def collect(
     nothing is fetched or created, an existing catalog is only read. ``recheck``: no targets;
     ask the site about every item of ``source`` collected before and reject those it no longer
     has (:func:`collectors.recheck.recheck_items`: takedowns). ``retry_given_up``: also try the
-    items given up after failing in ``cfg.max_failed_runs`` runs (once more each: one more failure
-    gives them up again).
+    items given up after failing in ``cfg.max_failed_runs`` runs, each with a fresh count (given
+    up again only after ``cfg.max_failed_runs`` more runs failing like that).
     """
     if out is not None:
         if root is not None:

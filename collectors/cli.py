@@ -95,8 +95,9 @@ def _common_params() -> list[click.Parameter]:
             ["--retry-given-up"],
             is_flag=True,
             help="Also retry items given up after failing for a reason that looks permanent in "
-            "max_failed_runs runs (config, 3; reason gave_up:<reason>); each is tried once more, "
-            "a success clears its count.",
+            "max_failed_runs runs (config, 3; reason gave_up:<reason>); each is tried again with a "
+            "fresh count (given up again only after max_failed_runs more such runs), a success "
+            "clears its count.",
         ),
         click.Option(
             ["--recheck"],

@@ -755,7 +755,12 @@ class CollectContext:
 
     def failure_state(self, row: ItemRow | None, reason: str) -> dict[str, Any]:
         """:func:`failure_state` of an item (``row``: as the catalog has it, None when new) under
-        this run's ``max_failed_runs``."""
+        this run's ``max_failed_runs``. An item given up and tried again (``--retry-given-up``)
+        starts a fresh count: the runs that gave it up do not count, so it is given up again only
+        after ``max_failed_runs`` more runs failing like that (a transient failure sets its count
+        to 0)."""
+        if row is not None and given_up(row.status, row.reason):
+            return {"attempts": 0, **failure_state(reason, 0, self.cfg.max_failed_runs)}
         return failure_state(reason, row.attempts if row is not None else 0, self.cfg.max_failed_runs)
 
     def record_failure(self, item: SourceItem, reason: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Items that fail for a reason that looks permanent are given up after ``max_failed_runs`` runs:
 the count is kept in the catalog across runs, transient failures never count, a success sets it
-back to 0, ``--retry-given-up`` tries them again, and a catalog written before the count opens."""
+back to 0, ``--retry-given-up`` tries them again with a fresh count, and a catalog written before
+the count opens."""
 
 from __future__ import annotations
 
@@ -114,7 +115,10 @@ def test_a_success_sets_the_count_back_to_0(tmp_path):
     assert (row.status, row.attempts) == ("failed", 2)
 
 
-def test_retry_given_up_tries_them_once_more_and_a_success_clears_them(tmp_path, capsys):
+def test_retry_given_up_gives_them_a_fresh_count_and_a_success_clears_them(tmp_path, capsys):
+    """Given up after 3 runs; --retry-given-up tries it again with a fresh count: one more failure
+    does not give it up again (before, it did at once), plain reruns try it like any failed item
+    until 3 more runs failed."""
     with FakeSite() as site:
         add_product(site, tmp_path, "1001")
         real = site.routes[PAGE].body
@@ -123,9 +127,12 @@ def test_retry_given_up_tries_them_once_more_and_a_success_clears_them(tmp_path,
             run(site, tmp_path)
         assert run(site, tmp_path, retry_rejected=True).skipped == 1  # not a rejection of its own
         assert site.hits[PAGE] == 3
-        again = run(site, tmp_path, retry_given_up=True)  # still failing: given up again at once
-        assert (again.rejected, again.given_up, site.hits[PAGE]) == (1, 1, 4)
-        assert item(tmp_path).attempts == 4
+        again = run(site, tmp_path, retry_given_up=True)  # still failing: counted from 0 again
+        assert (again.failed, again.rejected, again.given_up, site.hits[PAGE]) == (1, 0, 0, 4)
+        assert (item(tmp_path).status, item(tmp_path).attempts) == ("failed", 1)
+        rest = [run(site, tmp_path) for _ in range(2)]  # no flag needed: a failed item is retried
+        assert [(s.failed, s.rejected, s.given_up) for s in rest] == [(1, 0, 0), (0, 1, 1)]
+        assert (site.hits[PAGE], item(tmp_path).attempts) == (6, 3)
         dry = run(site, tmp_path, dry_run=True)
         assert (dry.skipped, dry.given_up) == (1, 1) and "1 of them given up" in dry.human()
         site.routes[PAGE].body = real
@@ -133,11 +140,28 @@ def test_retry_given_up_tries_them_once_more_and_a_success_clears_them(tmp_path,
         args = ["netaporter", "1001", "--root", str(out), "--catalog", str(out / "c.sqlite")]
         args += ["--base-url", site.base, "--json"]
         code, js = _cli(args, capsys)
-        assert code == 0 and js["given_up"] == 1 and js["skipped"] == 1 and site.hits[PAGE] == 4
+        assert code == 0 and js["given_up"] == 1 and js["skipped"] == 1 and site.hits[PAGE] == 6
         code, js = _cli([*args, "--retry-given-up"], capsys)
-        assert code == 0 and (js["ok"], js["given_up"]) == (1, 0) and site.hits[PAGE] == 5
+        assert code == 0 and (js["ok"], js["given_up"]) == (1, 0) and site.hits[PAGE] == 7
     row = item(tmp_path)
     assert (row.status, row.reason, row.attempts) == ("downloaded", None, 0)
+
+
+def test_a_given_up_item_retried_into_a_transient_failure_starts_from_0(tmp_path):
+    """--retry-given-up meets a site answering 503 (not counted): the item's count is 0, so two
+    more runs without product data leave it failed, not given up."""
+    with FakeSite() as site:
+        add_product(site, tmp_path, "1001")
+        site.routes[PAGE].body = BOT_CHECK
+        for _ in range(3):
+            run(site, tmp_path)
+        site.routes[PAGE].fail_first = 10**6
+        assert run(site, tmp_path, retry_given_up=True).reasons == {"http_503_exhausted": 1}
+        assert (item(tmp_path).status, item(tmp_path).attempts) == ("failed", 0)
+        site.routes[PAGE].fail_first = 0
+        rest = [run(site, tmp_path) for _ in range(2)]
+    assert [(s.failed, s.given_up) for s in rest] == [(1, 0), (1, 0)]
+    assert (item(tmp_path).status, item(tmp_path).attempts) == ("failed", 2)
 
 
 def _cli(args: list[str], capsys) -> tuple[int, dict]:
