@@ -188,9 +188,11 @@ def catalog() -> None:
 @json_option
 def catalog_status(catalog_path: str, as_json: bool) -> None:
     """Count items per status (with --json every status of the life cycle, 0 when none), and
-    the rejected items a collector gave up, per source (``given_up``, {} when none): they failed
-    for a reason that looks permanent in max_failed_runs runs and reruns skip them;
-    ``mf-collect --retry-given-up`` tries them again.
+    the rejected items a collector gave up: they failed for a reason that looks permanent in
+    max_failed_runs runs and reruns skip them; ``mf-collect --retry-given-up`` tries them again.
+    With --json, ``given_up`` is how many of the rejected were given up (an integer, as in
+    ``mf-collect --json``; 0 when none) and ``given_up_by_source`` the same per source ({} when
+    none); every other key is a status.
 
     \b
     Examples:
@@ -205,7 +207,8 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
         gave_up = cat.given_up_counts()
     counts: dict[str, Any] = {s.value: int(found.get(s.value, 0)) for s in Status}
     counts |= {k: int(v) for k, v in found.items()}
-    counts["given_up"] = {k: int(v) for k, v in gave_up.items()}
+    counts["given_up"] = sum(int(v) for v in gave_up.values())
+    counts["given_up_by_source"] = {k: int(v) for k, v in gave_up.items()}
     emit(counts, as_json, _status_text)
 
 
@@ -213,12 +216,12 @@ def _status_text(counts: dict[str, Any]) -> str:
     """``mf catalog status``'s text: a line per status there is, then the given-up items."""
     from schemas.items import GIVEN_UP_WHY, RETRY_GIVEN_UP
 
-    gave_up = counts["given_up"]
-    lines = [f"{k:>14}: {v}" for k, v in counts.items() if k != "given_up" and v]
+    gave_up = counts["given_up_by_source"]
+    lines = [f"{k:>14}: {v}" for k, v in counts.items() if k not in ("given_up", "given_up_by_source") and v]
     if gave_up:
         per_source = ", ".join(f"{source} {n}" for source, n in gave_up.items())
         lines.append(
-            f"{'given up':>14}: {sum(gave_up.values())} of the rejected ({per_source}; "
+            f"{'given up':>14}: {counts['given_up']} of the rejected ({per_source}; "
             f"{GIVEN_UP_WHY}): {RETRY_GIVEN_UP}"
         )
     return "\n".join(lines) or "empty"
