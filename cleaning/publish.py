@@ -668,7 +668,7 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     if holds.records or planned:
         catalog.update_meta(
             MERGE_HOLDS,
-            lambda old: None if old is None else {key: rec for key, rec in old.items() if kept(key, rec)},
+            lambda old: {key: rec for key, rec in (old or {}).items() if kept(key, rec)} or None,
         )
     done: dict[str, list[tuple[str, str]]] = {"held": [], "released": []}
     for (s, sid), (status, why) in sorted(changes.items()):
