@@ -214,6 +214,10 @@ class BuildReport:
     #: product (a ``mf publish`` run meanwhile removed them) and ``mf publish`` does not hold them
     #: back (:class:`WriteCheck`)
     dropped_unlisted: list[str] = field(default_factory=list)
+    #: videos built anew (no tracklet file) whose split-file entry already held a tracklet (the
+    #: archive's ground truth): their file keeps that tracklet as the ground truth, beside the
+    #: detector's, so the split files keep it (:func:`keep_split_ground_truth`)
+    kept_split_ground_truth: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -1357,6 +1361,43 @@ def merge_official(
     return written
 
 
+def keep_split_ground_truth(root: Path, jobs: list[VideoJob]) -> list[Path]:
+    """Give each of ``jobs`` (videos just built that had no tracklet file) the tracklet its
+    split-file entry held before, as its file's ground truth: the archive's own (the authors'
+    tracklets of the real MovingFashion files, or one a person put there), which
+    :func:`merge_official` would otherwise replace with the detector's. Only in a folder this
+    toolkit did not describe (:func:`movingfashion.archive.describe.described`): in one it did
+    (``mf publish``, ``mf world export-gt``), a split-file tracklet without its file is a copy of
+    a file deleted since, and the video is built as before. It joins the built
+    tracklets as ``mode="ground-truth"`` (the detector's stay, for queries and review); its
+    build record keeps the builder's choice, so the file counts as a person's work
+    (:func:`human_work`) and a rebuild keeps it unless ``--discard-corrections``. A video whose
+    entry held no box is left as built. Returns the files rewritten; the caller holds the
+    dataset's lock."""
+    from movingfashion.archive.describe import described
+
+    if not jobs or described(root):  # its split files' tracklets are copies of its tracklet files'
+        return []
+    splits = load_splits(root)
+    written = []
+    for job in jobs:
+        entry = splits.get(job.split_file, {}).get(job.product_id)
+        if entry is None or job.video_path not in entry.video_paths:
+            continue  # no split file lists it for this product now: merge_official leaves it
+        boxes = entry.tracklet_boxes(entry.video_paths.index(job.video_path))
+        p = job.tracklet_file(root)
+        if not boxes or not p.is_file():
+            continue
+        vt = read_video_tracklets(p, video=job.video_path, product_id=job.product_id)
+        gt = vt.ground_truth_tracklet()
+        if gt is not None and gt.official() == {str(f): list(b) for f, b in sorted(boxes.items())}:
+            continue  # the detector chose the same boxes
+        kept = Tracklet(video=job.video_path, boxes=boxes, mode="ground-truth")
+        vt = vt.model_copy(update={"tracklets": [*vt.tracklets, kept], "ground_truth": len(vt.tracklets)})
+        written.append(write_video_tracklets(root, vt, shared=job.shared))
+    return written
+
+
 def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
     """The ground truth of the tracklet file ``p`` of ``video`` listed under ``product_id``, as
     the split files write it, read light (:func:`read_done_file`); a file about another video or
@@ -1768,6 +1809,8 @@ def _build_jobs(
     decided: set[int] = set()  # videos built anew whose flag a reviewer's accept decided
     check = WriteCheck(root, cat)  # looked at again under the lock before each write
     due: dict[int, str] = {}  # why each video to build is due
+    anew: set[int] = set()  # videos to build without a tracklet file: their split tracklet is kept
+    done_anew: list[VideoJob] = []
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
         work = None
@@ -1780,6 +1823,8 @@ def _build_jobs(
             built = job.tracklet_file(root).is_file()
             if why is not None and built:  # done once, outdated now
                 rep.rebuilt[why] = rep.rebuilt.get(why, 0) + 1
+            if not built and not discard_corrections:
+                anew.add(i)
             if not built and cat is not None and not discard_corrections:  # an accept since its flag?
                 accepts = accepts or review_accepts(root, cat)
                 flags = catalog_flag_times(cat) if flags is None else flags
@@ -1845,6 +1890,8 @@ def _build_jobs(
                 continue
             if outcome == "done":
                 rep.processed += 1
+                if i in anew:
+                    done_anew.append(job)
                 if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
                     held.add(job.key)
                 else:
@@ -1853,6 +1900,10 @@ def _build_jobs(
     # settling the flags, the split files and the manifest: one read-modify-write under the
     # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
     with dataset_lock(root):
+        # the split files' own tracklets of videos built anew (the archive's ground truth) stay theirs
+        kept_gt = keep_split_ground_truth(root, done_anew)
+        rep.kept_split_ground_truth = [p.stem for p in kept_gt]
+        written += kept_gt
         # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
         # killed before this point left its videos unmarked: they count as fresh here
         settled = settle_flags(

@@ -287,6 +287,7 @@ def build(
                 else ""
             )
             + _kept_human_line(d)
+            + _kept_split_line(d)
             + _adopted_line(d)
             + _dropped_line(d)
             + (
@@ -347,6 +348,19 @@ def _kept_human_line(d: dict) -> str:
         f"\n  kept {d['kept_human']} tracklet files holding a person's work instead of building them again:"
         f" {names}{more}; mf-tracklets build --discard-corrections builds them again (their corrections"
         " are lost)"
+    )
+
+
+def _kept_split_line(d: dict) -> str:
+    """The summary line naming the videos built anew whose split-file tracklet stays their ground
+    truth (empty when none)."""
+    kept = d.get("kept_split_ground_truth") or []
+    if not kept:
+        return ""
+    more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
+    return (
+        f"\n  kept the split files' own ground truth of {len(kept)} videos built anew (the detector's"
+        f" tracklets are beside it in their tracklet files): {', '.join(kept[:5])}{more}"
     )
 
 

@@ -130,6 +130,15 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def described(root: str | os.PathLike[str]) -> bool:
+    """Whether this toolkit described the folder (``mf publish``, ``mf world export-gt``): its
+    ``manifest.json`` records a ``dataset`` description. The split files of such a folder take
+    their tracklets from its tracklet files; those of another folder (the official archive as
+    downloaded, a folder made by hand) are the only home of theirs."""
+    doc = read_manifest(root)
+    return doc is not None and isinstance(doc.get("dataset"), dict)
+
+
 def describe(
     root: str | os.PathLike[str],
     info: DatasetInfo | None = None,

@@ -1,0 +1,51 @@
+"""A build on the real archive's files keeps the tracklets its split files already hold.
+
+The official MovingFashion ``train.json``/``test.json`` carry the authors' ground-truth tracklets
+and no ``tracklets/`` folder. Building tracklets there (for the inference tracklets the queries
+need) must not replace those with the detector's choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from annotations.builder import build_dataset_tracklets
+from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
+
+#: the authors' tracklet of pa's video: other boxes than the builder's, ints as the archive writes them
+ARCHIVE = {"0": [12, 11, 48, 88], "2": [13, 11, 49, 88], "4": [14, 12, 50, 89]}
+
+
+def _archive(root: Path) -> Path:
+    two_product_dataset(root)
+    data = json.loads((root / "train.json").read_text())
+    data["pa"]["tracklets"] = [ARCHIVE]
+    data["pa"]["note"] = {"kept": [1, 2.5]}
+    (root / "train.json").write_text(json.dumps(data))
+    return root
+
+
+def test_a_build_keeps_the_split_files_own_ground_truth_beside_the_detectors(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    before = json.loads((ds / "train.json").read_text())
+    rep = build_dataset_tracklets(ds, builder=FakeBuilder())
+    assert rep.processed == 2
+    assert rep.kept_split_ground_truth == ["pa_0"]
+    after = json.loads((ds / "train.json").read_text())
+    assert after["pa"] == before["pa"]  # the archive's boxes, ints and extra keys unchanged
+    # a video without a tracklet in the split file takes the builder's
+    assert after["pb"]["tracklets"][0]["0"] == GARMENT["imgs/b.jpg"]
+    vt = read_video_tracklets(tracklet_file(ds, "videos/pa_0.mp4"))
+    assert vt.official() == ARCHIVE
+    assert len(vt.tracklets) == 3  # the detector's two tracklets stay, for queries and review
+
+
+def test_the_kept_ground_truth_survives_force_and_goes_only_with_discard_corrections(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())
+    rep = build_dataset_tracklets(ds, builder=FakeBuilder(), force=True)
+    assert [k["video"] for k in rep.kept_human_videos] == ["pa_0"]
+    assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [ARCHIVE]
+    build_dataset_tracklets(ds, builder=FakeBuilder(), force=True, discard_corrections=True)
+    assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"][0]["0"] == GARMENT["imgs/a.jpg"]
