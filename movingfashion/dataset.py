@@ -199,6 +199,9 @@ class VideoRecord:
     #: its tracklet file in full (inference tracklets, the truth about their boxes), kept only by
     #: a dataset opened with ``full_tracklet_files`` (:func:`movingfashion.seam.features.build_bank`)
     tracklet_file: VideoTracklets | None = field(default=None, repr=False)
+    #: its position in the product's ``video_paths`` in the split file (an item's ``video_index``),
+    #: whatever videos before it were dropped (``on_bad="skip"``)
+    video_index: int = 0
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "boxes":
@@ -481,7 +484,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     0..255 with ``dtype=torch.uint8``; or what ``shop_transform`` returns), ``frames`` ([T, 3,
     H, W], the same ``dtype``), ``frame_indices`` (long [T]), ``boxes`` (float [T, 4], NaN where
     a frame has no box), ``product_id``, ``df2_class`` (-1 when unknown), ``partition``,
-    ``video_path`` (relative, as in the JSON), ``video_index``, ``index`` (the item's position,
+    ``video_path`` (relative, as in the JSON), ``video_index`` (its position in the product's
+    ``video_paths``, also when ``on_bad="skip"`` dropped another), ``index`` (the item's position,
     ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
     ``plan(draw)`` gives its frame indices) and ``orig_size`` (the (H, W) of the decoded frames).
     ``boxes`` are in the decoded frames' pixels; with ``crop="tracklet"`` the item also holds
@@ -890,6 +894,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     recorded_frames=nframes,
                     known_size=known,
                     tracklet_file=vt.file if vt is not None else None,
+                    video_index=vi,
                 )
             )
         if not videos:
@@ -1269,7 +1274,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             "df2_class": rec.df2_class if rec.df2_class is not None else -1,
             "partition": rec.partition.value,
             "video_path": video.rel_path,
-            "video_index": vi,
+            "video_index": video.video_index,
             "index": self._position(index),
             "draw": int(index),
             "orig_size": (int(orig_size[0]), int(orig_size[1])),
