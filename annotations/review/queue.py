@@ -38,6 +38,7 @@ from annotations.tracklet_files import (
     shared_videos,
     tracklet_file,
 )
+from movingfashion.frame_boxes import FrameBoxes
 from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import TrackletFileSummary, read_entry_rows
 from schemas.errors import DataFormatError
@@ -101,6 +102,9 @@ class QueueItem:
     candidate_paths: list[str] = field(default_factory=list, repr=False)
     #: the pick is a reviewer's (a live ``shop`` decision), not cleaning's
     candidate_chosen_in_review: bool = False
+    #: a video without a tracklet file whose split-file entry holds a tracklet (the real
+    #: archive's ground truth): its boxes, shown as the ground truth; not sent
+    split_boxes: FrameBoxes | None = field(default=None, repr=False)
 
     @property
     def stem(self) -> str:
@@ -119,7 +123,19 @@ class QueueItem:
         return d
 
 
-_PRIVATE = ("video_file", "shop_file", "box_offset", "fps", "candidate_files", "candidate_paths")
+_PRIVATE = (
+    "video_file",
+    "shop_file",
+    "box_offset",
+    "fps",
+    "candidate_files",
+    "candidate_paths",
+    "split_boxes",
+)
+#: why a video without a tracklet file whose split file holds its ground truth is flagged
+SPLIT_TRUTH_REASON = (
+    "no tracklet file: the split file's ground truth is shown (mf-tracklets build adds the detector's)"
+)
 
 
 @dataclass
@@ -204,12 +220,15 @@ def build_queue(
         for pid, entry in split.items():
             row = rows.get(pid, {})
             meta = row.get("metadata") or {}
-            for vp in entry.video_paths:
+            for vi, vp in enumerate(entry.video_paths):
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 vt = read_summary(p) if p.is_file() else None
                 if vt is not None:
                     read[p.name] = vt
                 is_flagged, reason = _flag(vt)
+                split_boxes = None if vt is not None else entry.tracklet_boxes(vi)
+                if split_boxes:
+                    reason = SPLIT_TRUTH_REASON
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
                 seen.add((vp, pid))
@@ -229,6 +248,9 @@ def build_queue(
                     shared=vp in shared,
                 )
                 _add_tracklets(item, vt)
+                if split_boxes:
+                    item.split_boxes = FrameBoxes.of(split_boxes)
+                    item.tracklets, item.ground_truth = 1, 0
                 if is_flagged:
                     flagged.append(item)
                 else:

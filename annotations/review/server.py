@@ -69,6 +69,7 @@ from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalo
 from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
 from schemas.catalog import Catalog, CatalogLocked
+from schemas.dataset import Tracklet
 from schemas.errors import CatalogError, ConfigError, MFError
 from schemas.paths import resolve_under
 from schemas.review import KINDS, NO_CLASS, accept_lacks_class, list_decisions, review_states
@@ -394,20 +395,21 @@ class ReviewApp:
                 ground_truth=vt.ground_truth,
                 needs_review=vt.needs_review,
                 review_reason=vt.review_reason,
-                tracklets=[
-                    {
-                        "index": i,
-                        "mode": t.mode,
-                        "class_id": t.class_id,
-                        "class_name": DF2_CLASSES.get(t.class_id or 0),
-                        "pivot_frame": t.pivot_frame,
-                        "shop_score": t.shop_score,
-                        "boxes": {str(k): v for k, v in sorted(_shifted(t.boxes, it.box_offset).items())},
-                        "scores": {str(k): v for k, v in t.scores.items()},
-                        "match_scores": {str(k): v for k, v in t.match_scores.items()},
-                    }
-                    for i, t in enumerate(vt.tracklets)
-                ],
+                tracklets=[_tracklet_json(i, t, it) for i, t in enumerate(vt.tracklets)],
+            )
+        elif it.split_boxes is not None:  # the split file's ground truth (the real archive's)
+            from movingfashion.media.probe import probe_video
+
+            info = probe_video(self.item_file(it))
+            gt = Tracklet(video=it.video, boxes=dict(it.split_boxes.items()), mode="ground-truth")
+            out.update(
+                frames=info.frames,
+                width=info.width,
+                height=info.height,
+                ground_truth=0,
+                needs_review=True,
+                review_reason=it.reason,
+                tracklets=[_tracklet_json(0, gt, it)],
             )
         with self.lock:
             out["decisions"] = [
@@ -425,17 +427,22 @@ class ReviewApp:
             version = (st.st_mtime_ns, st.st_size, st.st_ino)
         except FileNotFoundError:
             version = (0, 0, 0)
-        vt = read_video_tracklets(path)  # a missing file: DataFormatError
-        if not 0 <= index < len(vt.tracklets):
+        if version == (0, 0, 0) and it.split_boxes is not None:  # the split file's ground truth
+            tracks = [dict(it.split_boxes.items())]
+        else:
+            tracks = [
+                t.boxes for t in read_video_tracklets(path).tracklets
+            ]  # a missing file: DataFormatError
+        if not 0 <= index < len(tracks):
             raise KeyError(index)
         # the file's version is in the key: an import that moves boxes gets new crops
-        key = (stem, index, len(vt.tracklets[index].boxes), *version)
+        key = (stem, index, len(tracks[index]), *version)
         with self._crops_lock:
             hit = self._crops.get(key)
         if hit is None:
             with self._decode_lock:  # one decode at a time: the CPU is shared with the builder
                 src, sar = self.item_file(it), self.timing(it).sar
-                hit = crop_strip(src, _shifted(vt.tracklets[index].boxes, it.box_offset), sar=sar)
+                hit = crop_strip(src, _shifted(tracks[index], it.box_offset), sar=sar)
             with self._crops_lock:
                 self._crops[key] = hit
                 while len(self._crops) > 64:
@@ -583,6 +590,21 @@ class ReviewApp:
             "video": stem_of,
             "state": st.as_dict() if st else None,
         }
+
+
+def _tracklet_json(i: int, t: Tracklet, it: QueueItem) -> dict[str, Any]:
+    """Tracklet ``i`` of an item as the page reads it (its boxes moved onto the video shown)."""
+    return {
+        "index": i,
+        "mode": t.mode,
+        "class_id": t.class_id,
+        "class_name": DF2_CLASSES.get(t.class_id or 0),
+        "pivot_frame": t.pivot_frame,
+        "shop_score": t.shop_score,
+        "boxes": {str(k): v for k, v in sorted(_shifted(t.boxes, it.box_offset).items())},
+        "scores": {str(k): v for k, v in t.scores.items()},
+        "match_scores": {str(k): v for k, v in t.match_scores.items()},
+    }
 
 
 def _shifted(boxes: dict[int, list[float]], offset: tuple[int, int] | None) -> dict[int, list[float]]:
