@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import os
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 
 from collectors.listfiles import checked_url, is_url
 from schemas.errors import DataFormatError
-from schemas.paths import resolve_under
+from schemas.paths import other_unicode_forms, resolve_under
 from schemas.text_input import load_json, read_text_input
 
 VIDEO_KEYS = ("video", "video_id", "id", "video_url", "url", "shortcode")
@@ -68,12 +67,7 @@ def _other_form(base: Path, raw: str, where: str | None) -> Path | None:
     """The file ``raw`` names under its other Unicode normalisation (a name typed in NFC, the
     file copied from a Mac in NFD, or the reverse), checked inside ``base`` like the name itself;
     None when neither or both forms exist (then the exact name is reported missing)."""
-    found = {
-        alt
-        for form in ("NFC", "NFD")
-        if (alt_raw := unicodedata.normalize(form, raw)) != raw
-        and (alt := _under(base, alt_raw, where)).exists()
-    }
+    found = {alt for alt_raw in other_unicode_forms(raw) if (alt := _under(base, alt_raw, where)).exists()}
     return found.pop() if len(found) == 1 else None
 
 

@@ -144,7 +144,7 @@ from schemas.official import (
     split_json,
     split_listing,
 )
-from schemas.paths import PathEscapeError, inside, resolve_under
+from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import shared_videos, tracklet_stem
@@ -826,7 +826,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 else f"img_path {entry.img_path!r:.80}: {problem}",
                 MediaError,
                 str(shop) if problem == "not found" else where,
-                "check img_path in the split JSON (a file name is at most 255 bytes)",
+                (problem == "not found" and unicode_form_hint(self.root, entry.img_path))
+                or "check img_path in the split JSON (a file name is at most 255 bytes)",
             )
             return None
         videos = []
@@ -843,7 +844,13 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 continue
             problem = _file_problem(path)
             if problem == "not found":
-                self._bad(pid, f"video not found: {rel}", MediaError, str(path), "check video_paths")
+                self._bad(
+                    pid,
+                    f"video not found: {rel}",
+                    MediaError,
+                    str(path),
+                    unicode_form_hint(self.root, rel) or "check video_paths",
+                )
                 continue
             if problem is not None:
                 self._bad(

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 from schemas.errors import ConfigError, DataFormatError
@@ -108,6 +109,28 @@ def _name_problem(parts: list[str]) -> str | None:
     if stem in (".", ".."):
         return f"has a file name {parts[-1]!r} whose stem is {stem!r}"
     return None
+
+
+def other_unicode_forms(name: str) -> list[str]:
+    """``name`` in the Unicode normalisation forms it is not written in (NFC, NFD): where to look
+    for a file a list names in one form and a copy made on a Mac (or the reverse) holds in the
+    other; empty for a name both forms write alike (plain ASCII)."""
+    return list(
+        dict.fromkeys(alt for form in ("NFC", "NFD") if (alt := unicodedata.normalize(form, name)) != name)
+    )
+
+
+def unicode_form_hint(root: str | os.PathLike[str], rel: str) -> str | None:
+    """For a dataset-relative path ``rel`` that is not there: the hint naming the one file inside
+    ``root`` written in another Unicode normalisation form (:func:`other_unicode_forms`), None when
+    there is none."""
+    found = [alt for alt in other_unicode_forms(rel) if (Path(root) / alt).is_file()]
+    if len(found) != 1:
+        return None
+    return (
+        f"a file of that name in another Unicode form is there ({ascii(found[0])}, a folder copied from a"
+        " Mac writes names in NFD): rename it to the name the split file gives"
+    )
 
 
 def path_hint(problem: str) -> str:

@@ -109,7 +109,14 @@ from schemas.official_checks import (
     tracklet_findings,
     tracklet_name_findings,
 )
-from schemas.paths import CANONICAL_HINT, UnsafePathValue, check_relpath, path_hint, resolve_under
+from schemas.paths import (
+    CANONICAL_HINT,
+    UnsafePathValue,
+    check_relpath,
+    path_hint,
+    resolve_under,
+    unicode_form_hint,
+)
 from schemas.taxonomy import partition_from_source_code
 from schemas.text_input import load_json, read_file_bytes
 from schemas.tracklet_names import (
@@ -570,7 +577,8 @@ class _Audit:
                 p,
                 fld,
                 f"'{rel}' is {state}{more}",
-                "restore the file, or drop the product (and republish)",
+                (state == "missing" and unicode_form_hint(self.root, rel))
+                or "restore the file, or drop the product (and republish)",
             )
         for rel, real in sorted(self.listing.escapes.items()):
             if rel in self.safe:
