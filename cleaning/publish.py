@@ -1941,7 +1941,8 @@ def _write_official_splits(
     written for unchanged videos are kept
     (:func:`_kept_tracklets`; ``old_state`` / ``new_state``: the previous and this publish's
     records of the media files), and those of the videos the last publish held back taken from
-    the tracklet files it kept (:func:`_held_tracklets`, ``old_held``)."""
+    the tracklet files it kept (:func:`_held_tracklets`, ``old_held``); a product's keys that
+    are no field of the format stay as the earlier split files held them."""
     old_state, new_state, old_held = old_state or {}, new_state or {}, old_held or {}
     shared = shared_videos((e.product_id, e.video_paths) for e in entries)
     listed: set[str] = set()
@@ -1956,12 +1957,20 @@ def _write_official_splits(
             trk = _held_tracklets(out, e, trk, old_held, new_state, shared)
             if without_tracklets is not None:
                 without_tracklets.extend(rel for rel, t in zip(e.video_paths, trk, strict=True) if not t)
+            # keys of the product's entry that are no field of the format (added by hand or by
+            # another tool) stay, in their place, wherever the product was listed before
+            prev = old.get(e.product_id) or next(
+                (s[e.product_id] for s in old_splits.values() if e.product_id in s), None
+            )
             official[e.product_id] = OfficialEntry(
                 video_paths=e.video_paths,
                 img_path=e.img_path,
                 source=PARTITION_SOURCE_CODE[e.partition],
                 tracklets=trk,
+                **((prev.model_extra or {}) if prev is not None else {}),
             )
+            if prev is not None:
+                official[e.product_id]._key_order = prev._key_order
             listed.update(e.video_paths)
         write_if_changed(path, json_bytes(path, dump_official(official), indent=None))
     return listed
