@@ -51,7 +51,12 @@ def test_review_between_tracklets_and_publish_decides_what_is_published(
         h["product_id"]: h["reason"] for h in json.loads(out)["held_back"] if h["status"] == "needs_review"
     }
     by_tracklets = sorted(p for p, why in held.items() if why.startswith("tracklets:"))
-    by_cleaning = sorted(p for p, why in held.items() if not why.startswith("tracklets:"))
+    # a pair the association check doubts last: it is the one rejected (accepted, a wrong shop
+    # image shared with its owner is held again under merge:, tests/cleaning/test_publish_held_merge.py)
+    by_cleaning = sorted(
+        (p for p, why in held.items() if not why.startswith("tracklets:")),
+        key=lambda p: (held[p].startswith("association:"), p),
+    )
     assert len(by_tracklets) >= 2 and len(by_cleaning) >= 2, held
     assert not set(held) & _published(ds)  # held back: none of them in the split files
     (t_accept, t_reject), (c_accept, c_reject) = by_tracklets[:2], by_cleaning[:2]
