@@ -980,6 +980,7 @@ def _publish(
     entries: list[DatasetEntry] = []
     frames: list[int] = []
     failed: list[dict[str, str]] = []
+    failed_groups: list[_Group] = []
     merged: list[dict[str, str]] = []
     published_items: set[str] = set()
     for g in progress(groups) if progress else groups:
@@ -993,6 +994,7 @@ def _publish(
             for rel in set(pub.new_state) - placed:  # its media leave the dataset with it
                 del pub.new_state[rel]
             failed.append({"product": g.product_id, "error": str(exc)})
+            failed_groups.append(g)
             continue
         entries.append(entry)
         frames += n
@@ -1001,6 +1003,9 @@ def _publish(
     stale = (pub.recorded | pub.written) - set(pub.new_state)
     # before the tracklet files are swept: an older toolkit's file of a video held back now is adopted
     held = held_videos(catalog, entries, {**old_held, **pub.state}, dataset=out, known=pub.recorded)
+    # a product that failed in this run (a folder where its video goes, a damaged collected
+    # file) keeps its tracklet files as a held-back one does: the fault is not a takedown
+    held.update(failed_videos(failed_groups, _read_old_splits(out), pub.state, old_held))
     # the split files' other writers (mf-tracklets build / import, review picks) hold the
     # dataset's lock around each read-modify-write: read them again under it, so what they wrote
     # while the media were placed is kept, and none of them writes until the folder is described;
@@ -1715,6 +1720,42 @@ def held_videos(
                     "recipe": _video_recipe(asset),
                     "item": h.row.item.source_id,
                 }
+    return out
+
+
+def failed_videos(
+    groups: Iterable[_Group],
+    old_splits: Mapping[str, OfficialSplit],
+    state: Mapping[str, Any],
+    old_held: Mapping[str, Any],
+) -> dict[str, dict[str, str]]:
+    """The videos of the products that failed in this publish (``groups``) whose tracklet files it
+    keeps, recorded as :func:`held_videos` records them: each video an earlier publish listed for
+    the product (``old_splits``) and made (``state``), and each one the last publish kept for it
+    (``old_held``: it failed then too). Their ground truth comes back with the first publish
+    that makes the video again from the same collected file and recipe (:func:`_held_tracklets`)
+    instead of being built and reviewed again."""
+    out: dict[str, dict[str, str]] = {}
+    for g in groups:
+        items = {
+            a.sha256: r.item.source_id
+            for r in g.rows
+            for a in g.assets.get(_key(r), [])
+            if a.kind == AssetKind.VIDEO and a.sha256
+        }
+        listed = [
+            rel for split in old_splits.values() if (e := split.get(g.product_id)) for rel in e.video_paths
+        ]
+        for rel in listed:
+            rec = state.get(rel)
+            if rec and rel.startswith(f"{VIDEO_DIR}/"):
+                out[rel] = {
+                    "product_id": g.product_id,
+                    "src": rec["src"],
+                    "recipe": rec["recipe"],
+                    "item": items.get(rec["src"], g.rep.item.source_id),
+                }
+        out.update({rel: dict(rec) for rel, rec in old_held.items() if rec["product_id"] == g.product_id})
     return out
 
 
