@@ -12,30 +12,38 @@ from __future__ import annotations
 
 import filecmp
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from annotations.exchange.common import ExportVideo
 from annotations.exchange.cvat import video_xml
-from schemas.atomic import write_if_changed
+from schemas.atomic import atomic_copy, partial_path, write_if_changed
+from schemas.faults import path_faults
 from schemas.paths import resolve_under
 
 
 def _place(src: Path, dst: Path) -> None:
-    """``dst`` as a hard link to ``src`` (a copy across file systems), left as it is when it
-    already is that file or a copy of the same bytes."""
+    """``dst`` as a hard link to ``src`` (an atomic copy across file systems), left as it is when
+    it already is that file or a copy of the same bytes. Either way ``dst`` appears whole or not
+    at all: a copy a full disk cuts short leaves no file behind (:func:`schemas.atomic.atomic_copy`)
+    and its error names ``dst``."""
     same_size = dst.exists() and dst.stat().st_size == src.stat().st_size
     if same_size and (dst.stat().st_ino == src.stat().st_ino or filecmp.cmp(src, dst, shallow=False)):
         return
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.part")
-    tmp.unlink(missing_ok=True)
+    tmp = partial_path(dst)  # a name sweep_partials knows, should this process be killed
     try:
+        tmp.unlink()
         os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    except OSError:  # another file system (or none that links): copy
+        tmp.unlink(missing_ok=True)
+        atomic_copy(src, dst)
+        return
+    try:
+        with path_faults(dst):
+            os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_fiftyone(

@@ -3,7 +3,6 @@ tooling and sync jobs watch dates); a changed video's files are written again, a
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -65,7 +64,34 @@ def test_a_copied_fiftyone_video_is_not_copied_again(setup, tmp_path, monkeypatc
     export_dataset(ds, "fiftyone", out)
     before = _files(out)
     copies = []
-    real = shutil.copyfile
-    monkeypatch.setattr(fo.shutil, "copyfile", lambda *a, **k: copies.append(a) or real(*a, **k))
+    real = fo.atomic_copy
+    monkeypatch.setattr(fo, "atomic_copy", lambda *a, **k: copies.append(a) or real(*a, **k))
     export_dataset(ds, "fiftyone", out)
     assert _files(out) == before and copies == []
+
+
+def test_a_fiftyone_copy_cut_short_leaves_no_part_file_and_names_the_export(setup, tmp_path, monkeypatch):
+    """A copy a full disk cuts short (here the file-size limit: EFBIG, the same local fault)
+    leaves no half-written file in the export, and the error names the export's file, not the
+    dataset's video (freeing space on the dataset's disk would not help)."""
+    import resource
+
+    import annotations.exchange.fiftyone as fo
+    from schemas.errors import LocalFault
+
+    def no_link(src, dst):
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(fo.os, "link", no_link)
+    ds, _ = setup
+    out = tmp_path / "fo"
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, limit[1]))  # Python ignores SIGXFSZ: EFBIG
+    try:
+        with pytest.raises(LocalFault) as err:
+            export_dataset(ds, "fiftyone", out)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    assert err.value.reason == "file_too_large"
+    assert Path(err.value.where).parent == out / "data"
+    assert [p.name for p in (out / "data").iterdir()] == []  # no .part left behind
