@@ -56,7 +56,7 @@ def open_source(
         Path(root).mkdir(parents=True, exist_ok=True)
     client = PoliteClient(cfg.http, policy=policy, pool_size=max(8, workers * 2))
     try:
-        with _open_catalog(catalog, dry_run=dry_run) as cat:
+        with _open_catalog(catalog, dry_run=dry_run, root=Path(root)) as cat:
             ctx = CollectContext(
                 root, cat, cfg, client, retry_rejected=retry_rejected, retry_given_up=retry_given_up
             )
@@ -65,17 +65,53 @@ def open_source(
         client.close()
 
 
-def _open_catalog(catalog: str | os.PathLike[str], *, dry_run: bool) -> Catalog:
+def _open_catalog(catalog: str | os.PathLike[str], *, dry_run: bool, root: Path) -> Catalog:
     """The run's catalog; for a dry run read-only, or an empty one in memory when there is none
-    yet (a dry run creates no file)."""
+    yet (a dry run creates no file). An emptied catalog beside collected items is refused
+    (:func:`refuse_emptied_catalog`)."""
     from schemas.catalog import Catalog
 
-    if not dry_run:
-        return Catalog(catalog)
     path = Path(catalog)
+    if not dry_run:
+        refuse_emptied_catalog(path, root)
+        return Catalog(catalog)
     if path.is_file() and path.stat().st_size > 0:
         return Catalog(path, read_only=True)
     return Catalog(":memory:")  # SQLite's private in-memory database: nothing on disk
+
+
+def refuse_emptied_catalog(catalog: Path, root: Path) -> None:
+    """:class:`~schemas.errors.CatalogError` when ``catalog`` is a file of 0 bytes (no catalog
+    SQLite wrote: one cut short by a crash, a full disk or a truncating copy) while ``root``
+    holds a collected item's folder (``ROOT/<source>/<id>/``): SQLite would take it for a new
+    catalog, and the run would fetch every item again and drop, for good and unsaid, what cleaning
+    and review decided. An empty file beside no collected item is a new catalog."""
+    from collectors.registry import SOURCES
+    from schemas.errors import CatalogError
+
+    try:
+        if not catalog.is_file() or catalog.stat().st_size > 0:
+            return
+        found = next(
+            (
+                f"{name}/{d.name}"
+                for name in SOURCES
+                if (root / name).is_dir()
+                for d in (root / name).iterdir()
+                if d.is_dir()
+            ),
+            None,
+        )
+    except OSError:  # an unreadable root: the run names it
+        return
+    if found is not None:
+        raise CatalogError(
+            f"the catalog is empty (0 bytes) while the root holds collected items ({found}, ...): "
+            "it was cut short (a crash, a full disk, a copy); nothing was written",
+            where=str(catalog),
+            hint="restore it from a copy; or move it away to collect every item again into a new catalog "
+            "(cleaning and review decisions are not in the collected files)",
+        )
 
 
 def collect(
