@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from schemas.errors import CatalogCorrupt, CatalogError
-from schemas.faults import path_faults, sqlite_fault
+from schemas.errors import CatalogCorrupt, CatalogError, LocalFault
+from schemas.faults import HINTS, path_faults, sqlite_fault
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
@@ -288,6 +288,18 @@ def _check_header(raw: sqlite3.Connection, path: Path) -> None:
         ) from None
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None for SQLite's in-memory database (``:memory:``)
+    or a path with no file."""
+    if path.name == ":memory:":
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _is_damage(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
@@ -359,6 +371,10 @@ class Catalog:
         raw.row_factory = sqlite3.Row
         self._raw = raw
         self._db = _Connection(raw, self.path)
+        #: the file this handle opened (device, inode), by its absolute path (a later chdir does not
+        #: move it); None in memory (see :meth:`_check_same_file`)
+        self._abs_path = self.path.absolute()
+        self._opened = _file_identity(self._abs_path)
         try:
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             if existed:
@@ -440,6 +456,7 @@ class Catalog:
             raise CatalogCorrupt(str(self.path), self._db.damaged)
         self._begin()
         try:
+            self._check_same_file()
             yield self._db
         except BaseException:
             self._rollback()
@@ -449,6 +466,22 @@ class Catalog:
         except sqlite3.Error as exc:
             self._rollback()
             raise self._db.translate(exc) from None
+
+    def _check_same_file(self) -> None:
+        """:class:`~schemas.errors.LocalFault` ``catalog_gone`` when the catalog file was removed
+        or replaced since this handle opened it (its folder deleted mid-run, another file moved
+        over it): what SQLite writes through the open handle would land in a file nobody can open
+        again, and a run would report work done that no catalog holds. Checked inside each write
+        transaction, before anything is written: a run stops early, as on a full disk."""
+        if self._opened is None or _file_identity(self._abs_path) == self._opened:
+            return
+        raise LocalFault(
+            "catalog_gone",
+            str(self.path),
+            "the catalog file was removed or replaced while this process wrote to it; nothing more "
+            "is written to it",
+            hint=HINTS["catalog_gone"],
+        )
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, waiting up to ``timeout_s`` for another process's write lock in

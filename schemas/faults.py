@@ -55,8 +55,15 @@ HINTS["missing_library"] = (
     "does as root), then rerun the same command: what is done is kept"
 )
 
+#: the catalog file was removed or replaced under a process writing it (its folder deleted
+#: mid-run): every write after that would be lost (:meth:`schemas.catalog.Catalog.transaction`)
+HINTS["catalog_gone"] = (
+    "restore the catalog (or its folder) if it was deleted by mistake, then rerun the same command: "
+    "what the catalog holds is skipped"
+)
+
 #: Every reason a local fault can have (none of them is final: a rerun retries).
-REASONS = frozenset({*LOCAL_REASONS.values(), "missing_library"})
+REASONS = frozenset({*LOCAL_REASONS.values(), "missing_library", "catalog_gone"})
 
 _ERRNO_TEXT = re.compile(r"\[Errno (\d+)\]")
 
