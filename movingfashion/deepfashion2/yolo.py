@@ -32,7 +32,7 @@ import yaml
 
 from movingfashion.deepfashion2.reader import check_box_in_image, has_split, iter_split
 from movingfashion.media.images import image_size
-from schemas.atomic import atomic_write_text
+from schemas.atomic import atomic_copy, atomic_write_text
 from schemas.errors import DataFormatError
 from schemas.taxonomy import DF2_CLASSES
 
@@ -67,8 +67,8 @@ def _link(src: Path, dst: Path) -> None:
         )
     try:
         os.link(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
+    except OSError:  # another file system: a copy, whole or none (its error names dst)
+        atomic_copy(src, dst)
 
 
 #: What to do when there is no train split.

@@ -100,3 +100,31 @@ def test_no_validation_split_is_refused_unless_asked_for_with_a_warning(tmp_path
     sample = ("train", root / "train/image/000001.jpg", [(8, [20, 10, 120, 90])], None)
     with pytest.raises(DataFormatError, match="no validation images"):
         write_yolo_dataset([sample], tmp_path / "w")
+
+
+def test_an_image_copy_cut_short_leaves_no_half_image_and_names_the_output(tmp_path, monkeypatch):
+    """Where images cannot be hard-linked (another file system), a copy a full disk cuts short
+    (here the file-size limit: EFBIG, the same local fault) leaves no half-written image in the
+    YOLO folder, and the error names the output's file, not the DeepFashion2 image (freeing space
+    on that disk would not help)."""
+    import resource
+
+    import movingfashion.deepfashion2.yolo as yolo
+    from schemas.errors import LocalFault
+
+    def no_link(src, dst):
+        raise OSError("cross-device link")
+
+    monkeypatch.setattr(yolo.os, "link", no_link)
+    make_df2_black(tmp_path / "df2")
+    out = tmp_path / "yolo"
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64, limit[1]))  # Python ignores SIGXFSZ: EFBIG
+    try:
+        with pytest.raises(LocalFault) as err:
+            df2_to_yolo(tmp_path / "df2", out)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+    assert err.value.reason == "file_too_large"
+    assert str(out / "images") in err.value.path
+    assert [p for p in out.rglob("*") if p.is_file()] == []  # no half image (nor a .part) left
