@@ -128,7 +128,7 @@ from movingfashion.training_copy import (
     boxes_fingerprint,
     entry_stem,
     frames_problem,
-    legacy_stem,
+    legacy_entry,
     remove_legacy,
     same_video_file,
     video_identity,
@@ -1492,8 +1492,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def _note_legacy(self, video: VideoRecord) -> None:
         """One warning (for the whole cache) when ``video``'s entry is there named the old way."""
         meta_path = self._cache_files(video)[1]
-        legacy = meta_path.with_name(f"{legacy_stem(video.rel_path, entry_product(self, video))}.json")
-        if not self._legacy_warned and legacy.is_file():
+        legacy = legacy_entry(meta_path.parent, video.rel_path, entry_product(self, video), ".json")
+        if not self._legacy_warned and legacy is not None:
             self._legacy_warned = True
             log.warning(
                 "%s: crop cache entry named the old way (before names kept the extension), "

@@ -56,7 +56,7 @@ import numpy as np
 
 from schemas.atomic import sample_digest
 from schemas.errors import ConfigError
-from schemas.paths import inside
+from schemas.paths import MAX_NAME, inside
 
 if TYPE_CHECKING:
     from movingfashion.dataset import MovingFashionDataset, VideoRecord
@@ -120,13 +120,25 @@ def legacy_stem(rel_path: str, product_id: str | None = None) -> str:
 NAMING = 2
 
 
+def legacy_entry(folder: Path, rel_path: str, product_id: str | None, suffix: str) -> Path | None:
+    """``folder/<legacy stem><suffix>`` (:func:`legacy_stem`) when that file is there: an entry
+    named the old way; else None, also for a name longer than file systems take
+    (:data:`~schemas.paths.MAX_NAME` bytes: the old names were not cut short, so no entry was
+    ever written under it, and asking for it would raise ENAMETOOLONG)."""
+    name = f"{legacy_stem(rel_path, product_id)}{suffix}"
+    if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME:
+        return None
+    path = folder / name
+    return path if path.is_file() else None
+
+
 def remove_legacy(folder: Path, rel_path: str, product_id: str | None, suffixes: tuple[str, str]) -> None:
     """Delete ``rel_path``'s entry named the old way (:func:`legacy_stem`) from ``folder``; an
     entry of that name whose meta says it was written under the current names is kept."""
-    stem = legacy_stem(rel_path, product_id)
-    data, meta = folder / f"{stem}{suffixes[0]}", folder / f"{stem}{suffixes[1]}"
-    if not meta.is_file():
+    meta = legacy_entry(folder, rel_path, product_id, suffixes[1])
+    if meta is None:
         return
+    data = meta.with_name(f"{legacy_stem(rel_path, product_id)}{suffixes[0]}")
     try:
         doc = json.loads(meta.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -555,8 +567,8 @@ class TrainingCopy:
         out = []
         for video, product_id in videos:
             index = copy_entry(self.root, video.rel_path, product_id)[1]
-            legacy = self.root / f"{legacy_stem(video.rel_path, product_id)}.json"
-            if not index.is_file() and not legacy.is_file():
+            legacy = legacy_entry(self.root, video.rel_path, product_id, ".json")
+            if not index.is_file() and legacy is None:
                 self._bad.add(self._key(video.rel_path, product_id))
                 out.append(video)
         return out
@@ -637,9 +649,9 @@ class TrainingCopy:
         other parameters."""
         data_path, index_path = copy_entry(self.root, video.rel_path, product_id)
         if not index_path.is_file():
-            legacy = self.root / f"{legacy_stem(video.rel_path, product_id)}.json"
+            legacy = legacy_entry(self.root, video.rel_path, product_id, ".json")
             problem = "not in the copy"
-            if legacy.is_file():
+            if legacy is not None:
                 problem += (
                     f"; {legacy.name} is its entry named the old way, no longer read: "
                     "run mf training-copy again to rebuild it"

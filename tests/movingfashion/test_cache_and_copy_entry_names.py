@@ -188,3 +188,23 @@ def test_a_training_copy_named_the_old_way_is_named_then_rebuilt(tiny_dataset, t
     assert sorted(p.name for p in out.iterdir()) == sorted(
         p.name for v in VIDEOS for p in copy_entry(out, f"videos/{v}.mp4")
     )
+
+
+def test_an_old_name_longer_than_a_file_system_takes_is_no_entry(tmp_path):
+    """A shared video of two products with long ids (up to 128 characters each) has an old-way
+    name past 255 bytes; the current name is cut short with a hash, the old one never was, so no
+    entry was ever written under it: asking for it is None, not ENAMETOOLONG (a traceback of
+    mf training-copy and mf crop-cache before)."""
+    from movingfashion.training_copy import legacy_stem, remove_legacy
+
+    rel, other = f"videos/{'a' * 125}_0.mp4", "b" * 125
+    assert len(legacy_stem(rel, other).encode()) > 255
+    (tmp_path / "kept.json").write_text("{}")
+    remove_legacy(tmp_path, rel, other, (".jpgs", ".json"))  # raised OSError [Errno 36]
+    from movingfashion.training_copy import legacy_entry
+
+    assert legacy_entry(tmp_path, rel, other, ".json") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["kept.json"]
+    short = legacy_stem("videos/p_0.mp4", "q")
+    (tmp_path / f"{short}.json").write_text("{}")
+    assert legacy_entry(tmp_path, "videos/p_0.mp4", "q", ".json") == tmp_path / f"{short}.json"
