@@ -6,7 +6,7 @@ on their moving half); :func:`matchrcnn_scorer` builds the Match-RCNN one
 (:class:`movingfashion.models.shop_scorer.VideoShopScorer`: the detector and the single-frame
 matcher; the embedded default weights unless ``mf clean --matcher FILE``).
 
-Three rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
+Four rules make a pair ``needs_review`` (score and reason in the item's reason; nothing is
 dropped):
 
 1. **low score**: the pair scores below ``match_threshold``;
@@ -32,7 +32,15 @@ dropped):
    ``fabric_colour_distance`` (L1 over RGB) from the fabric image's mean colour. This catches
    the look-alike of another colour that rules 1 and 2 cannot (the matcher scores it like the
    right garment), and inside a contest such an item keeps the shot only when no other can.
-   Items without a fabric image (TikTok, Instagram, your own files) are left to rules 1 and 2.
+   Items without a fabric image (TikTok, Instagram, your own files) are left to rules 1 and 2;
+4. **shop image unlike the item's own rear shot** (only items with a rear product shot of their
+   own garment: Net-A-Porter's ``rear`` view): the mean colours of the two product shots' objects
+   (:func:`object_colour`) lie more than ``rear_colour_distance`` (L1 over RGB) apart. The rear
+   shot is the same kind of picture as the shop image (the same garment, from behind, on the same
+   plain background), so a shop image served from another product page disagrees with it even
+   when its colour is near the fabric's (rule 3). Inside a contest such an item, like an
+   off-colour one, keeps the shot only when no other item can: a source's shop image that its
+   own rear shot contradicts does not win over a carousel pick that shows the garment.
 
 Pairs are scored through an executor (:mod:`movingfashion.executors`): each worker gets the
 scorer once; scores come back to this process, which alone writes the cache and the catalog. A
@@ -284,6 +292,8 @@ class _Pair:
     placed: bool = False  # the item holds a split (published or placed by a rebuild): an incumbent
     fabric: Path | None = None  # the item's own fabric close-up (Net-A-Porter), when it has one
     fabric_sha: str | None = None
+    rear: Path | None = None  # the item's own rear product shot (Net-A-Porter), when it has one
+    rear_sha: str | None = None
 
     @property
     def contest_score(self) -> float:
@@ -317,6 +327,9 @@ class AssociationResult:
     #: item key -> mean colour distance of its shop image's object to its fabric close-up (rule 3;
     #: only items with a fabric image, only when the rule is on)
     fabric_colour: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: item key -> colour distance of its shop image's object to its rear product shot's (rule 4;
+    #: only items with a rear image, only when the rule is on)
+    rear_colour: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _same(value: Any) -> Any:
@@ -472,6 +485,8 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
     shop = shops[0]
     fabrics = [a for a in assets if a.kind == AssetKind.FABRIC and a.path and a.status == Status.ACCEPTED]
     fabric = _under(root, fabrics[0].path) if fabrics else None
+    rears = [a for a in assets if a.kind == AssetKind.REAR and a.path and a.status == Status.ACCEPTED]
+    rear = _under(root, rears[0].path) if rears else None
     for v in assets:
         if v.kind != AssetKind.VIDEO or not v.path or v.status != Status.ACCEPTED:
             continue
@@ -492,6 +507,8 @@ def _item_pairs(catalog: Catalog, root: Path, crops: bool, src: str, sid: str, a
                 accepted,
                 fabric=fabric,
                 fabric_sha=fabrics[0].sha256 if fabrics else None,
+                rear=rear,
+                rear_sha=rears[0].sha256 if rears else None,
             )
         )
     return out
@@ -543,6 +560,7 @@ def run_association_check(
     still_tol: float = 9.0,
     derived_lead: float = 0.1,
     fabric_distance: float | None = None,
+    rear_distance: float | None = None,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
@@ -556,7 +574,8 @@ def run_association_check(
     has run again): they are checked, and flagged, as accepted items. The thresholds
     (``max_bits``, ``colour_tol``, ``copy_tol``, ``still_tol``, ``derived_lead``) are the
     ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`; ``fabric_distance`` (rule 3,
-    None: off) is its ``fabric_colour_distance``."""
+    None: off) is its ``fabric_colour_distance``, ``rear_distance`` (rule 4, None: off) its
+    ``rear_colour_distance``."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
@@ -637,6 +656,21 @@ def run_association_check(
                         f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own fabric "
                         f"close-up {p.fabric.name} (mean colour distance {round(d, 1)} "
                         f"> {fabric_distance}; match score {round(p.score, 4)})",
+                    )
+    if rear_distance is not None:
+        for key, p in worst.items():
+            d = _rear_distance(p, cache)
+            if d is None or p.rear is None:
+                continue  # no rear product shot: the rule does not apply
+            res.rear_colour[key] = round(d, 1)
+            if d > rear_distance:
+                off_colour.add(key)
+                if p.accepted:
+                    reasons.setdefault(
+                        key,
+                        f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own rear "
+                        f"product shot {p.rear.name} (object colour distance {round(d, 1)} "
+                        f"> {rear_distance}; match score {round(p.score, 4)})",
                     )
     if margin is not None:
         signature: dict[tuple[str, str], tuple[int, list[int]]] = {}
@@ -771,6 +805,17 @@ def _fabric_distance(p: _Pair, cache: Any) -> float | None:
     return colour_distance(shop, fabric)
 
 
+def _rear_distance(p: _Pair, cache: Any) -> float | None:
+    """Rule 4's distance: the L1 distance between the mean colours of the objects
+    (:func:`object_colour`) of the item's shop image and of its own rear product shot; None when
+    the item has no rear image."""
+    if p.rear is None:
+        return None
+    shop = _colour_of(cache, p.shop_sha, p.shop, "object-colour", object_colour)
+    rear = _colour_of(cache, p.rear_sha, p.rear, "object-colour", object_colour)
+    return colour_distance(shop, rear)
+
+
 def _cached_signature(value: Any) -> tuple[int, list[int]] | None:
     """A cached object signature (``[hex pHash, colour thumbnail]``); None when absent or damaged."""
     try:
@@ -869,8 +914,8 @@ def _contests(
     A group holding items already placed in a split and new ones keeps a placed item: a new
     item more than ``margin`` from it either way loses (``why`` = ``"placed"``), so a later
     batch never pushes a published product out on a score (a wrong incumbent is flagged by
-    its own low score). Items in ``off_colour`` (rule 3: the shop image's colour disagrees with
-    their own fabric close-up) keep it only when no other item can."""
+    its own low score). Items in ``off_colour`` (rules 3 and 4: the shop image's colour disagrees
+    with their own fabric close-up or rear product shot) keep it only when no other item can."""
     from cleaning.mih import UnionFind
     from movingfashion.media.images import read_image
 

@@ -347,6 +347,19 @@ class CleaningConfig(_Model):
         "Chosen on 5 synthetic worlds: right pairs up to 155, 19 of 25 planted wrong shop images "
         "above 160 (docs/known_limits.md has the held-out figures); None = rule off",
     )
+    rear_colour_distance: float | None = Field(
+        default=50.0,
+        ge=0,
+        le=765,
+        description="rule 4 of the association check (cleaning.associations): an item with a rear "
+        "product shot of its own garment (Net-A-Porter's rear view; items without one are not checked) "
+        "goes to needs_review when the mean RGB colours of the objects of its shop image and of its "
+        "rear shot (the pixels far from each border colour) lie more than this L1 distance (0-765) "
+        "apart, and does not keep a contested product shot another item can keep (a carousel pick "
+        "showing the garment wins over a source's shop image its own rear shot contradicts). Chosen "
+        "on synthetic worlds (seeds 0 and 4242421), where a right pair's two shots lie at most 5.2 "
+        "apart (one texture, front and back), with room for real photographs; None = rule off",
+    )
     pick_margin: float = Field(
         default=0.05,
         ge=0,

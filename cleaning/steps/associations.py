@@ -3,7 +3,8 @@
 Runs after ``record`` because :func:`cleaning.associations.run_association_check` reads and
 updates the catalog: items with a pair below ``match_threshold``, or losing a product shot they
 share with another item (``contest_margin``), or whose shop image's colour disagrees with their
-own fabric close-up (``fabric_colour_distance``), become needs_review with the score in the reason.
+own fabric close-up (``fabric_colour_distance``) or rear product shot (``rear_colour_distance``),
+become needs_review with the score in the reason.
 The matcher is the one given (``mf clean --matcher``) or the embedded one; ``association_check:
 false`` (``mf clean --no-association``) switches the step off. Whether it ran is recorded in
 the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run". Items ``record``
@@ -66,6 +67,7 @@ class AssociationsStep(Step):
                 still_tol=cfg.contest_still_tolerance,
                 derived_lead=cfg.contest_derived_lead,
                 fabric_distance=cfg.fabric_colour_distance,
+                rear_distance=cfg.rear_colour_distance,
                 cache=ctx.cache,
                 skip=frozenset((f.item.split("/", 1)[0], f.item.split("/", 1)[1]) for f in state.failures()),
                 executor=ctx.executor,
@@ -106,6 +108,7 @@ class AssociationsStep(Step):
                 "contest_colour_tolerance": cfg.contest_colour_tolerance,
                 "contest_derived_lead": cfg.contest_derived_lead,
                 "fabric_colour_distance": cfg.fabric_colour_distance,
+                "rear_colour_distance": cfg.rear_colour_distance,
                 "pairs": res.pairs,
                 "flagged": len(flagged),  # by this step (carousel picks flag before it)
             },

@@ -92,6 +92,17 @@ def test_the_fabric_colour_cut_comes_from_the_config(ctx, monkeypatch, distance)
     assert ctx.catalog.get_meta("associations")["fabric_colour_distance"] == distance
 
 
+@pytest.mark.parametrize("distance", [30.0, None], ids=["a-cut", "rule-off"])
+def test_the_rear_colour_cut_comes_from_the_config(ctx, monkeypatch, distance):
+    """Rule 4's cut (``rear_colour_distance``, 50 by default; null switches it off) reaches the
+    check and is recorded in the catalog's meta."""
+    assert CleaningConfig().rear_colour_distance == 50.0
+    ctx.cfg = CleaningConfig.model_validate({"rear_colour_distance": distance})
+    seen = _run(ctx, monkeypatch)
+    assert seen["rear_distance"] == distance
+    assert ctx.catalog.get_meta("associations")["rear_colour_distance"] == distance
+
+
 def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_check(ctx, monkeypatch):
     it = item("held")
     ctx.catalog.upsert_item(it.item, status="needs_review", reason="association: low match score 0.1")
