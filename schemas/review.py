@@ -39,14 +39,17 @@ item is ``rejected`` while the latest live verdict of any of its videos is ``rej
 sets ``df2_class``. So undoing decisions on several videos of a product in any order gives the
 state the remaining ones make, and undoing all of them the state before review.
 
-``mf publish``'s merge hold (``needs_review``, a ``merge:`` reason: two product pages share
-one shop image but not their colour, :func:`cleaning.publish.hold_shop_conflicts`) is set over
-that state and review keeps it: while the item is held, the state the decisions give is the hold
-instead of ``accepted``, unless a live accept was made under that very hold (its ``prev`` reason
-is the hold's). So a class decision, a note or an undo of an older decision leaves the item held
-(before, it went back to ``accepted`` and the next publish held it again), an accept made under
-the hold lifts it (and publish honours it, :func:`merge_holds_accepted`), a reject rejects, and
-undoing the accept made under the hold holds the item again.
+A hold is kept across review: an item another stage set ``needs_review`` with a reason of its
+own (:func:`_hold`: the tracklet builder's ``tracklets: ...`` flag, cleaning's ``association:
+...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop image but not
+their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
+give, unless a live accept was made under that very hold (its ``prev`` reason is the hold's): a
+decision that does not address the hold keeps it. So a class decision, a note or an undo of an
+older decision leaves the item held (before, an item a reviewer had accepted once went back to
+``accepted`` and could be published without its new flag reviewed), an accept made under the
+hold lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`), a reject
+rejects, and undoing the accept (or reject) made under the hold holds the item again. This is the
+one rule, in :func:`_restate`, for every stage's hold.
 
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
@@ -235,15 +238,16 @@ def _reject_reason(d: Decision) -> str:
     return f"{REJECT_PREFIX} {d.reason or 'rejected'} ({d.video})"
 
 
-def _merge_hold(status: str | None, reason: str | None) -> str | None:
-    """The ``merge:`` reason of a state publish's merge hold made, else None."""
-    return reason if status == Status.NEEDS_REVIEW and (reason or "").startswith(MERGE_PREFIX) else None
+def _hold(status: str | None, reason: str | None) -> str | None:
+    """The reason of a hold (another stage's ``needs_review`` with a reason: ``tracklets: ...``,
+    ``association: ...``, ``merge: ...``), else None."""
+    return reason if status == Status.NEEDS_REVIEW and reason else None
 
 
 def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | None = None) -> None:
-    """Set the item's state from its live decisions (see the module docstring); a merge hold it
-    has (or ``hold``: the one an undone decision was made under) stays unless an accept made
-    under it is live."""
+    """Set the item's state from its live decisions (see the module docstring); a hold it has (or
+    ``hold``: the one an undone verdict was made under) stays unless an accept made under it is
+    live."""
     rows = [
         _decision(r)
         for r in db.execute(
@@ -276,9 +280,9 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
-    hold = _merge_hold(item["status"], item["reason"]) or hold
+    hold = _hold(item["status"], item["reason"]) or hold
     if hold and status == Status.ACCEPTED and hold not in _holds_accepted(verdicts.values()):
-        status, reason = Status.NEEDS_REVIEW, hold  # publish's hold, until an accept made under it
+        status, reason = Status.NEEDS_REVIEW, hold  # another stage's hold, until an accept made under it
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
@@ -513,7 +517,9 @@ def undo_decision(
             (now, request_id, d.id),
         )
         if d.source and d.source_id and d.kind in ITEM_KINDS:
-            _restate(db, d.source, d.source_id, _merge_hold(d.prev.get("status"), d.prev.get("reason")))
+            # the hold a verdict lifted comes back with its undo (a class decision lifted none)
+            held = _hold(d.prev.get("status"), d.prev.get("reason")) if d.kind in VERDICTS else None
+            _restate(db, d.source, d.source_id, held)
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),
@@ -593,28 +599,28 @@ def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, 
 
 
 def _holds_accepted(verdicts: Iterable[Decision]) -> set[str]:
-    """The merge holds (``merge: ...`` reasons, :data:`~schemas.items.MERGE_PREFIX`) the accepts
-    among ``verdicts`` were made under: the reason the item had when the reviewer accepted it
-    (the decision's ``prev``), so the reviewer saw that conflict."""
+    """The holds (:func:`_hold`) the accepts among ``verdicts`` were made under: the reason the
+    item had when the reviewer accepted it (the decision's ``prev``), so the reviewer saw it."""
     return {
-        str(d.prev["reason"])
+        str(hold)
         for d in verdicts
-        if d.kind == "accept" and str(d.prev.get("reason") or "").startswith(MERGE_PREFIX)
+        if d.kind == "accept" and (hold := _hold(d.prev.get("status"), d.prev.get("reason")))
     }
 
 
 def merge_holds_accepted(cat: Catalog) -> dict[tuple[str, str], set[str]]:
     """(source, source_id) -> the merge holds a reviewer accepted the item under (the ``merge:``
-    reason it had then), by the latest live verdict of each of its reviews: ``mf publish`` does
-    not hold it again for that very conflict (:func:`cleaning.publish.hold_shop_conflicts`),
-    while an accept from before the conflict, which did not see it, does not count."""
+    reason it had then, :data:`~schemas.items.MERGE_PREFIX`), by the latest live verdict of each
+    of its reviews: ``mf publish`` does not hold it again for that very conflict
+    (:func:`cleaning.publish.hold_shop_conflicts`), while an accept from before the conflict,
+    which did not see it, does not count."""
     latest: dict[ReviewKey, Decision] = {}
     for d in list_decisions(cat):  # in id order: the latest verdict of each review wins
         if d.kind in VERDICTS and d.source and d.source_id:
             latest[(d.video, d.product_id)] = d
     out: dict[tuple[str, str], set[str]] = {}
     for d in latest.values():
-        if holds := _holds_accepted([d]):
+        if holds := {h for h in _holds_accepted([d]) if h.startswith(MERGE_PREFIX)}:
             out.setdefault((str(d.source), str(d.source_id)), set()).update(holds)
     return out
 

@@ -1,0 +1,84 @@
+"""A review decision that does not address another stage's hold keeps it (tracklets, association,
+merge: one rule for all); an accept made under the hold lifts it, and its undo holds again."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotations.review.marks import mark_needs_review, withdraw_needs_review
+from schemas.catalog import Catalog
+from schemas.items import SourceItem, Status
+from schemas.review import record_decision, undo_decision
+
+A, B = "videos/P0_0.mp4", "videos/P0_1.mp4"
+
+
+def _catalog(path):
+    cat = Catalog(path)
+    cat.upsert_items(
+        [SourceItem(source="netaporter", source_id="p0", url="http://x/0")], status=Status.ACCEPTED
+    )
+    cat.set_item_state("netaporter", "p0", product_id="P0", df2_class=1)
+    return cat
+
+
+def _state(cat):
+    row = cat.get_item("netaporter", "p0")
+    return row.status, row.reason, row.df2_class
+
+
+def _hold(cat, reason):
+    """Another stage's hold over the item: the tracklet builder's own mark, or a cleaning/publish reason."""
+    if reason.startswith("tracklets: "):
+        assert mark_needs_review(cat, "P0", reason.removeprefix("tracklets: "))
+    else:
+        cat.set_item_state("netaporter", "p0", status=Status.NEEDS_REVIEW, reason=reason)
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        f"tracklets: {B}: ground truth overlaps another tracklet",
+        "association: the shop image matches no frame",
+        "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue",
+    ],
+)
+def test_a_class_decision_after_an_accept_keeps_a_later_hold(tmp_path, hold):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        _hold(cat, hold)  # set after the reviewer's accept, which did not see it
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=7)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 7)
+        undo_decision(cat, video=A)  # undoing the class change does not lift it either
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        # an accept made under the hold lifts it; undoing that accept holds the item again
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        # a reject rejects, whatever the hold
+        record_decision(cat, video=B, product_id="P0", kind="reject", reason="blurry")
+        assert _state(cat)[0] == Status.REJECTED
+
+
+def test_two_class_decisions_keep_a_tracklet_flag_set_between_them(tmp_path):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=3)
+        assert mark_needs_review(cat, "P0", f"{A}: no tracklet overlaps the ground truth")
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=4)
+        assert _state(cat) == (
+            Status.NEEDS_REVIEW,
+            f"tracklets: {A}: no tracklet overlaps the ground truth",
+            4,
+        )
+
+
+def test_undoing_a_class_decision_does_not_bring_back_a_withdrawn_flag(tmp_path):
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert mark_needs_review(cat, "P0", f"{B}: flagged")
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=5)
+        assert _state(cat)[:2] == (Status.NEEDS_REVIEW, f"tracklets: {B}: flagged")
+        assert withdraw_needs_review(cat, "P0", f"{B}: flagged")  # the builder decided it again
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
