@@ -74,7 +74,6 @@ rerun ends where an uninterrupted run would have.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 from collections import Counter, defaultdict
@@ -87,7 +86,7 @@ from cleaning.clean_lock import cleaned
 from cleaning.config import CleaningConfig
 from cleaning.mih import UnionFind
 from cleaning.steps.state import item_key
-from schemas.catalog import Catalog, ItemRow
+from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.dataset import Split, SplitAssignment
 from schemas.errors import CatalogError, ConfigError
 from schemas.items import Status
@@ -423,11 +422,7 @@ def rebuild_splits(
         assignments, changed = _write_splits(db, by_key, rep_of, split_of, keep_held=keep)
         moved = _moved(changed, by_key, rep_of, keep=keep, reassign=reassign)
         now = _now()
-        db.execute(
-            "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
-            "SET value = excluded.value, updated_at = excluded.updated_at",
-            (SPLIT_META_KEY, json.dumps(rule, sort_keys=True), now),
-        )
+        put_meta(db, SPLIT_META_KEY, rule, at=now)  # in this transaction, with the splits
         db.execute(
             "INSERT INTO events (at, stage, message) VALUES (?, ?, ?)",
             (

@@ -177,12 +177,14 @@ ASSET_COLUMNS = (
 )
 
 
-def _put_meta(db: Any, key: str, value: Any) -> None:
-    """Write ``value`` (JSON) under ``key`` in the meta table, inside the caller's transaction."""
+def put_meta(db: Any, key: str, value: Any, at: str | None = None) -> None:
+    """Write ``value`` (JSON) under ``key`` in the meta table, inside the caller's transaction
+    (the one home of that write: :meth:`Catalog.set_meta`, :meth:`Catalog.update_meta`, and a
+    writer that needs it in a transaction of its own); ``at``: its ``updated_at`` (now when None)."""
     db.execute(
         "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE "
         "SET value = excluded.value, updated_at = excluded.updated_at",
-        (key, json.dumps(value, sort_keys=True), _now()),
+        (key, json.dumps(value, sort_keys=True), at or _now()),
     )
 
 
@@ -779,7 +781,7 @@ class Catalog:
     def set_meta(self, key: str, value: Any) -> None:
         """Remember a JSON-serialisable ``value`` under ``key``."""
         with self.transaction() as db:
-            _put_meta(db, key, value)
+            put_meta(db, key, value)
 
     def update_meta(self, key: str, change: Callable[[Any], Any]) -> Any:
         """Replace the value under ``key`` by ``change(value)`` (``value``: ``None`` when unset;
@@ -793,7 +795,7 @@ class Catalog:
             if new is None and row is not None:
                 db.execute("DELETE FROM meta WHERE key = ?", (key,))
             elif new != old:
-                _put_meta(db, key, new)
+                put_meta(db, key, new)
         return new
 
     def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
