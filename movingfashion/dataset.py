@@ -477,6 +477,20 @@ def crop_window(
     return xa, ya, xb, yb
 
 
+def describe_skips(counts: Mapping[str, int]) -> str:
+    """``counts`` of :meth:`MovingFashionDataset.skip_counts` in words: ``1 product, 2 videos of
+    products that still load``."""
+    words = {
+        "products": ("product", "products"),
+        "videos": ("video of a product that still loads", "videos of products that still load"),
+        "frames": ("frame's boxes", "frames' boxes"),
+        "lines": ("entries.jsonl line", "entries.jsonl lines"),
+        "filtered": ("row of a product the filter leaves out", "rows of products the filter leaves out"),
+    }
+    parts = [f"{n} {words[k][n != 1]}" for k, n in counts.items() if n and k in words]
+    return ", ".join(parts) or "nothing"
+
+
 class MovingFashionDataset(torch.utils.data.Dataset):
     """Video-to-shop items from an official-format MovingFashion folder.
 
@@ -655,11 +669,17 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             official, bad_rows = read_official(split_path), []  # raises, naming the first bad row
         self.skipped.extend(bad_rows)
         entries_path = self.root / "entries.jsonl"
+        first_line = len(self.skipped)
         entries = (
             read_entry_rows(entries_path, bad=self.skipped if on_bad == "skip" else None)
             if entries_path.is_file()
             else None
         )
+        #: what :meth:`skip_counts` needs to tell what a skip left out: the malformed entries.jsonl
+        #: lines, the number of videos each product that loaded listed, the products a filter left out
+        self._line_skips = set(self.skipped[first_line:])
+        self._listed: dict[str, int] = {}
+        self._filtered: set[str] = set()
         if want_classes is not None and entries is None:
             raise ConfigError(
                 "filtering by class needs entries.jsonl",
@@ -687,18 +707,20 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             rec = self._build_product(pid, entry, entries, entries_path, richer)
             if rec is None:
                 continue
-            if want_partition is not None and rec.partition != want_partition:
-                continue
-            if want_classes is not None and rec.df2_class not in want_classes:
+            self._listed[pid] = len(entry.video_paths)
+            if (want_partition is not None and rec.partition != want_partition) or (
+                want_classes is not None and rec.df2_class not in want_classes
+            ):
+                self._filtered.add(pid)
                 continue
             self.products.append(rec)
         self._build_index()
         if self.skipped:
             log.warning(
-                "%s: skipped %d bad rows (each with its reason in `skipped`: the dataset's attribute,"
+                "%s: skipped %s (each with its reason in `skipped`: the dataset's attribute,"
                 " the key of a command's --json)%s",
                 split_path,
-                len(self.skipped),
+                describe_skips(self.skip_counts()),
                 f"; none of its products has a usable video (first: {self.skipped[0][1]})"
                 if not self.products
                 else "",
@@ -747,6 +769,43 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 split,
                 folder,
             )
+
+    def skip_counts(self) -> dict[str, int]:
+        """What the entries of :attr:`skipped` left out, counted (keys with a count only):
+        ``products`` (products that do not load at all), ``videos`` (videos dropped from a product
+        that still loads by its other videos), ``frames`` (frames whose boxes were dropped, of a
+        product that still loads), ``lines`` (malformed ``entries.jsonl`` lines) and ``filtered``
+        (skips of products the ``classes``/``partition`` filter leaves out anyway)."""
+        loaded = {rec.product_id: rec for rec in self.products}
+        counts: dict[str, int] = {}
+        products: set[str] = set()
+        of_loaded: dict[str, int] = {}
+        for pid, reason in self.skipped:
+            if (pid, reason) in self._line_skips:
+                counts["lines"] = counts.get("lines", 0) + 1
+            elif pid in loaded:
+                of_loaded[pid] = of_loaded.get(pid, 0) + 1
+            elif pid in self._filtered:
+                counts["filtered"] = counts.get("filtered", 0) + 1
+            else:
+                products.add(pid)
+        for pid, n in of_loaded.items():
+            videos = min(max(self._listed.get(pid, 0) - len(loaded[pid].videos), 0), n)
+            counts["videos"] = counts.get("videos", 0) + videos
+            counts["frames"] = counts.get("frames", 0) + n - videos
+        counts["products"] = len(products)
+        order = ("products", "videos", "frames", "lines", "filtered")
+        return {k: counts[k] for k in order if counts.get(k)}
+
+    def skip_subject(self, pid: str, reason: str) -> str:
+        """What the skip ``(pid, reason)`` of :attr:`skipped` left out, in words: ``product 'P'``,
+        ``part of product 'P' (it still loads)`` (a video or frames, which ``reason`` names) or
+        ``an entries.jsonl line``."""
+        if (pid, reason) in self._line_skips:
+            return "an entries.jsonl line"
+        if any(rec.product_id == pid for rec in self.products):
+            return f"part of product {pid!r} (it still loads)"
+        return f"product {pid!r}"
 
     def _build_index(self) -> None:
         """Items of ``self.products``: one per product, or per (product, video) with videos='all'."""
