@@ -762,6 +762,27 @@ def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
 
 
+def _split_truth(dataset: str, shared: frozenset[str]) -> dict[str, tuple[str, str, str]]:
+    """Review name -> (video, product, why) of the split files' videos that have no tracklet file
+    of their product but whose split-file entry holds a tracklet (the real archive as downloaded):
+    the review page queues them, flagged, showing that tracklet as the ground truth
+    (:data:`annotations.review.queue.SPLIT_TRUTH_REASON`), and an accept or reject decides on them
+    as on a video with a file."""
+    from annotations.review.queue import SPLIT_TRUTH_REASON
+    from annotations.tracklet_files import load_splits, split_files_present, tracklet_file
+
+    if not split_files_present(dataset):
+        return {}
+    out: dict[str, tuple[str, str, str]] = {}
+    for split in load_splits(dataset).values():
+        for pid, entry in split.items():
+            for vi, vp in enumerate(entry.video_paths):
+                has_file = tracklet_file(dataset, vp, pid, shared=vp in shared).is_file()
+                if not has_file and entry.tracklet_boxes(vi):
+                    out[_review_name(vp, pid, shared)] = (vp, pid, SPLIT_TRUTH_REASON)
+    return out
+
+
 def _file_review_reason(
     vt: VideoTracklets, held_why: str | None, held: bool, needs: dict[str, str]
 ) -> str | None:
@@ -797,8 +818,9 @@ def _review_targets(dataset: str, results: dict, names: list[str], held: dict | 
             f"no tracklet file for video {name!r}",
             where=str(Path(dataset) / "tracklets"),
             hint="use the stem of one of the dataset's videos (the names in DATASET/tracklets/, without "
-            ".json), or, with --catalog, <product>_<n> of an item mf publish holds back (mf-tracklets "
-            "review --catalog CATALOG lists them)",
+            ".json; a video without a file when its split-file entry holds a tracklet), or, with "
+            "--catalog, <product>_<n> of an item mf publish holds back (mf-tracklets review --catalog "
+            "CATALOG lists them)",
         )
 
 
@@ -898,13 +920,16 @@ def review(
             pass
     shared = dataset_shared_videos(dataset)
     held_all, needs = _catalog_holds(dataset, catalog_path)
-    found = load_results(dataset) if held_all else require_results(dataset)
+    truth = _split_truth(dataset, shared)  # no tracklet file, the split file's ground truth
+    found = load_results(dataset) if held_all or truth else require_results(dataset)
     results = {_review_name(vt.video, vt.product_id, shared): vt for vt in found}
     held = {name: h for name, h in held_all.items() if name not in results}  # no tracklet file names it
+    truth = {name: t for name, t in truth.items() if name not in results and name not in held}
+    fileless = {**held, **truth}
 
     def target(name: str) -> tuple[str, str]:
         """(dataset-relative video, product) of a review name."""
-        return (results[name].video, results[name].product_id) if name in results else held[name][:2]
+        return (results[name].video, results[name].product_id) if name in results else fileless[name][:2]
 
     if accept or reject or shops:
         if catalog_path is None:
@@ -912,7 +937,7 @@ def review(
                 f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
             )
         chosen = _shop_choices(shops, catalog_path)
-        _review_targets(dataset, results, [*accept, *reject, *chosen], held)
+        _review_targets(dataset, results, [*accept, *reject, *chosen], fileless)
         # every check before the first write: a refused option stores nothing
         picks = {
             name: _shop_candidate(catalog_path, name, target(name)[1], n, held_all)
@@ -962,6 +987,19 @@ def review(
                 "has_file": False,
             }
         )
+    for name, (_, pid, why) in sorted(truth.items()):  # the review page shows the split file's boxes
+        if decisions.get(name) and not show_all:
+            continue
+        rows.append(
+            {
+                "video": name,
+                "product_id": pid,
+                "reason": why,
+                "sheet": None,
+                "decision": decisions.get(name),
+                "has_file": False,
+            }
+        )
     emit(
         {"needs_review": rows},
         as_json,
@@ -971,6 +1009,8 @@ def review(
                 + (
                     "held back by mf publish (no video in the dataset)"
                     if r.get("held_back") and not r.get("has_file")
+                    else "(mf review shows its boxes)"
+                    if r.get("has_file") is False
                     else ("held back by mf publish; " if r.get("held_back") else "")
                     + f"sheet: {r['sheet'] or '(none: run mf-tracklets sheets)'}"
                 )

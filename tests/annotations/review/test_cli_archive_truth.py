@@ -1,0 +1,40 @@
+"""``mf-tracklets review`` on the real archive as downloaded (no ``tracklets/``, each video's
+ground truth in the split files) lists and decides what the review page shows (before: refused
+with "no tracklet files"), and the decisions go where the page's go."""
+
+from __future__ import annotations
+
+import json
+
+from annotations.review.queue import SPLIT_TRUTH_REASON
+from schemas.catalog import Catalog
+from schemas.review import review_states
+from tests.mf_cli import run_tracklets
+from tests.movingfashion.helpers import edit_split, make_archive
+
+
+def test_review_lists_and_decides_the_split_files_ground_truth(tmp_path, capsys):
+    root = make_archive(tmp_path / "mf")
+    edit_split(root, "test", lambda data: data["h2"]["tracklets"].__setitem__(0, {}))  # nothing to show
+    code, out, err = run_tracklets(["review", "--dataset", str(root), "--json"], capsys)
+    assert code == 0, err
+    rows = {r["video"]: r for r in json.loads(out)["needs_review"]}
+    assert set(rows) == {"r1_0", "r1_1", "h1_0", "r2_0"}
+    assert rows["r2_0"]["reason"] == SPLIT_TRUTH_REASON and rows["r2_0"]["product_id"] == "r2"
+    catalog = tmp_path / "review.sqlite"
+    Catalog(catalog).close()
+    args = ["review", "--dataset", str(root), "--catalog", str(catalog)]
+    code, out, err = run_tracklets([*args, "--accept", "r1_0", "--reject", "r2_0"], capsys)
+    assert code == 0, err
+    assert out.split() == ["accept:", "r1_0", "reject:", "r2_0"]
+    with Catalog(catalog, read_only=True) as cat:
+        states = review_states(cat)
+    assert {k: st.verdict for k, st in states.items()} == {
+        ("videos/r1_0.mp4", "r1"): "accept",
+        ("videos/r2_0.mp4", "r2"): "reject",
+    }
+    code, out, err = run_tracklets([*args, "--json"], capsys)
+    assert {r["video"] for r in json.loads(out)["needs_review"]} == {"r1_1", "h1_0"}  # decided ones hidden
+    # a video with nothing to show is still named for what it lacks
+    code, _, err = run_tracklets([*args, "--accept", "h2_0"], capsys)
+    assert code != 0 and "no tracklet file for video 'h2_0'" in err
