@@ -144,6 +144,7 @@ from schemas.official import (
     split_json,
     split_listing,
 )
+from schemas.official_checks import PAST_END_HINT
 from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
 from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
 from schemas.text_input import read_file_bytes
@@ -310,7 +311,6 @@ def _file_problem(path: Path) -> str | None:
 
 
 #: What to do about a frame key of the split file past its video's end (``mf verify``'s words).
-PAST_END_HINT = "rebuild the tracklet (mf-tracklets build --force), or drop those frames from the split file"
 
 
 def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:

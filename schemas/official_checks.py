@@ -49,6 +49,15 @@ REPUBLISH = "republish with `mf publish`, which writes the archive's layout"
 #: The fix of a tracklet whose boxes break a rule.
 REBUILD = "rebuild the tracklet (mf-tracklets build --force)"
 
+#: what to do about tracklet frame keys past a video's last frame (``mf verify`` and the loader):
+#: ``mf-tracklets build --force`` fixes only a tracklet the detector chose; the archive's own ground
+#: truth and a person's correction are kept by a build, so dropping the frames is the fix there
+PAST_END_HINT = (
+    "drop those frames from the split file's tracklet; a tracklet the detector chose can be built "
+    "again instead (mf-tracklets build --force), not the archive's own ground truth or a person's "
+    "correction, which a build keeps (--discard-corrections replaces them with the detector's)"
+)
+
 
 @dataclass(frozen=True)
 class Finding:

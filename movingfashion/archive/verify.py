@@ -95,6 +95,7 @@ from schemas.official import (
     past_any_video,
 )
 from schemas.official_checks import (
+    PAST_END_HINT,
     Finding,
     Holder,
     archive_boxes_valid,
@@ -764,7 +765,7 @@ class _Audit:
                         fld,
                         f"{len(bad_keys)} frame keys not in 0..{facts.frames - 1} of '{rel}' "
                         f"(first: {', '.join(bad_keys[:3])})",
-                        "rebuild the tracklet (mf-tracklets build --force), or drop those frames",
+                        PAST_END_HINT,
                     )
                 if bad_boxes:
                     # every box fits the frame turned a quarter: boxes of the coded picture of a
