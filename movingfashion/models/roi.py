@@ -309,11 +309,12 @@ class RoIEmbedder:
     @torch.no_grad()
     def embed_images(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Whole images (e.g. shop images) -> ``[B, dim]``: each through the detector's backbone
-        (one forward each: sizes differ) and pooled over the whole image."""
+        (one :meth:`~movingfashion.models.detectors.base.Detector.feature_pass` each: sizes
+        differ; no detection head) and pooled over the whole image."""
         out = []
         for img in images:
             self.capture.clear()
-            self.detector.detect([img])
+            self.detector.feature_pass([img])
             h, w = img.shape[:2]
             out.append(self.embed_boxes([img], [np.array([[0, 0, w, h]], np.float32)]))
         return torch.cat(out) if out else torch.zeros((0, self.matcher.dim), device=self.matcher.device)

@@ -113,3 +113,50 @@ def test_a_video_whose_shop_image_matches_nothing_on_the_roi_path_falls_back_to_
 
     write_video_tracklets(tmp_path, vt)
     assert on.is_done(tmp_path, job) and not off.is_done(tmp_path, job)
+
+
+def test_shop_images_skip_the_detect_head_and_the_tracklet_files_stay_the_same(
+    gt_dataset, tmp_path, monkeypatch
+):
+    """The shop image of each video goes through the detector's backbone only (``feature_pass``:
+    no Detect head, no NMS): the head runs on the sampled frames and on nothing else, and the
+    tracklet files (boxes, scores, signals with the pivot's second opinion, review flags) are byte
+    for byte those written when the shop image went through the whole detection."""
+    from annotations.tracklet_files import write_video_tracklets
+    from movingfashion.models.detectors.base import Detector
+    from movingfashion.models.detectors.ultralytics_backend import UltralyticsDetector
+    from tests.ray_fixtures import tree_bytes, tree_difference
+
+    det = build_detector("ultralytics")
+    jobs = video_jobs(load_splits(gt_dataset))[:4]
+    head_frames: list[int] = []
+    hook = (
+        det.network().model[-1].register_forward_pre_hook(lambda m, args: head_frames.append(len(args[0][0])))
+    )
+
+    def build(out):
+        head_frames.clear()
+        b = TrackletBuilder(det, load_roi_matcher(None, device="cpu"), BuildConfig(stride=3))
+        timings = dict.fromkeys(("decode_wait", "detect", "embed", "track"), 0.0)
+        sampled = 0
+        try:
+            for job in jobs:
+                vt, n_frames, _ = b.process(gt_dataset, job, timings)
+                write_video_tracklets(out, vt, shared=job.shared)
+                sampled += n_frames
+        finally:
+            b.roi.close()
+        files = {k: v for k, v in tree_bytes(out).items() if k.startswith("tracklets/")}
+        return files, sum(head_frames), sampled
+
+    try:
+        files, head, sampled = build(tmp_path / "backbone")
+        assert head == sampled > 0  # the shop images never reach the head
+        with monkeypatch.context() as mp:  # the shop image's whole detection forward, as before
+            mp.setattr(UltralyticsDetector, "feature_pass", Detector.feature_pass)
+            before, head_before, _ = build(tmp_path / "detect")
+    finally:
+        hook.remove()
+    assert head_before == sampled + len(jobs)
+    assert len(files) == len(jobs) and any(b'"pivot_second"' in v for v in files.values())
+    assert files == before, tree_difference(files, before)

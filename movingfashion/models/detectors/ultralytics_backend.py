@@ -469,6 +469,21 @@ class UltralyticsDetector(Detector):
         channels = [int(c) for c in _detect_in_channels(head)]
         return LetterboxCapture(net.model[0], levels, [float(s) for s in head.stride], channels)
 
+    def feature_pass(self, frames: np.ndarray | list[np.ndarray]) -> None:
+        """The forward pass of :meth:`detect` up to the layers feeding the Detect head: the same
+        letterboxed input (ultralytics' own preprocessing) through the same fused network, so a
+        :meth:`feature_capture` holds the same maps as after :meth:`detect`, without the Detect
+        head, NMS and results (about 30% of one shop image's forward on the CPU)."""
+        import torch
+
+        net = self.network()  # sets up the predictor on first use
+        predictor = self.model.predictor
+        last = max(net.model[-1].f)  # the deepest level the head reads: the pass stops there
+        with torch.inference_mode():
+            for i in range(0, len(frames), self.config.batch):
+                bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames[i : i + self.config.batch]]
+                predictor.model(predictor.preprocess(bgr), embed=[last])
+
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
         bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
         cfg = self.config

@@ -105,6 +105,42 @@ def test_hooks_add_no_second_forward(yolo):
         h.remove()
 
 
+def test_feature_pass_fills_the_capture_as_detect_does_without_the_detect_head(yolo):
+    """A shop image (any size) and a batch of frames: ``feature_pass`` leaves the capture holding
+    the very maps ``detect`` leaves (bit for bit, the same forwards), without running the Detect
+    head, so ``embed_images`` gives the descriptors it gave through ``detect``."""
+    net = yolo.network()
+    head_calls = []
+    h = net.model[-1].register_forward_pre_hook(lambda mod, args: head_calls.append(1))
+    cap = yolo.feature_capture()
+    m = RoIMatcher(cap.channels, cap.strides, detector=yolo.version).eval()
+    cap.close()
+    emb = RoIEmbedder(m, yolo)
+    shop = _frames(1, 97, 61)[0]
+    try:
+        for images in ([shop], _frames(6)):
+            emb.capture.clear()
+            yolo.detect(images)
+            by_detect = [list(call) for call in emb.capture.calls]
+            emb.capture.clear()
+            head_calls.clear()
+            yolo.feature_pass(images)
+            assert head_calls == [] and emb.capture.forwards == len(by_detect) >= 1
+            for a, b in zip(by_detect, emb.capture.calls, strict=True):
+                assert [t.shape for t in a] == [t.shape for t in b]
+                assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+        head_calls.clear()
+        got = emb.embed_images([shop])
+        assert head_calls == []
+        emb.capture.clear()
+        yolo.detect([shop])
+        whole = [np.array([[0, 0, shop.shape[1], shop.shape[0]]], np.float32)]
+        assert torch.equal(got, emb.embed_boxes([shop], whole))
+    finally:
+        h.remove()
+        emb.close()
+
+
 def test_embedder_refuses_other_detector_weights_and_levels(yolo):
     cap = yolo.feature_capture()
     chans, strides = cap.channels, cap.strides
