@@ -43,7 +43,8 @@ A hold is kept across review: an item another stage set ``needs_review`` with a 
 own (:func:`_hold`: the tracklet builder's ``tracklets: ...`` flag, cleaning's ``association:
 ...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop image but not
 their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
-give, unless a live accept was made under that very hold (its ``prev`` reason is the hold's): a
+give (with the reason it has now, not an older one it had when its review opened), unless a live
+accept was made under that very hold (its ``prev`` reason is the hold's): a
 decision that does not address the hold keeps it. So a class decision, a note or an undo of an
 older decision leaves the item held (before, an item a reviewer had accepted once went back to
 ``accepted`` and could be published without its new flag reviewed), an accept made under the
@@ -281,8 +282,11 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
         elif verdicts:
             status, reason = Status.ACCEPTED, None
     hold = _hold(item["status"], item["reason"]) or hold
-    if hold and status == Status.ACCEPTED and hold not in _holds_accepted(verdicts.values()):
-        status, reason = Status.NEEDS_REVIEW, hold  # another stage's hold, until an accept made under it
+    # another stage's hold, until an accept made under it; held with no live verdict, the item
+    # keeps the hold it has now, not the older one it had when its review opened (``base``)
+    held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
+    if hold and held and hold not in _holds_accepted(verdicts.values()):
+        status, reason = Status.NEEDS_REVIEW, hold
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class

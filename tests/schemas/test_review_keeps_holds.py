@@ -82,3 +82,17 @@ def test_undoing_a_class_decision_does_not_bring_back_a_withdrawn_flag(tmp_path)
         assert withdraw_needs_review(cat, "P0", f"{B}: flagged")  # the builder decided it again
         undo_decision(cat, video=A)
         assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+def test_a_class_decision_keeps_the_hold_the_item_has_now_not_an_older_one(tmp_path):
+    merge = "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, merge)
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=3)  # made under the merge hold
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # publish released it
+        _hold(cat, f"tracklets: {B}: flagged")  # then the tracklet builder flagged it
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=4)
+        # the builder's flag stays: the stale merge reason would let the next publish release the item
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {B}: flagged", 4)
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {B}: flagged", 3)
