@@ -1398,6 +1398,20 @@ def keep_split_ground_truth(root: Path, jobs: list[VideoJob]) -> list[Path]:
     return written
 
 
+def _keep_on_stop(root: Path, jobs: list[VideoJob]) -> None:
+    """:func:`keep_split_ground_truth` of ``jobs`` for a build stopped before its end, under the
+    dataset's lock; a failure here is logged, so the stop's own error is the one raised."""
+    if not jobs:
+        return
+    try:
+        with dataset_lock(root):
+            keep_split_ground_truth(root, jobs)
+    except Exception as exc:  # the error that stopped the run is the one to see
+        log.warning(
+            "%s: the split files' own ground truth of %d videos built anew not kept: %s", root, len(jobs), exc
+        )
+
+
 def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
     """The ground truth of the tracklet file ``p`` of ``video`` listed under ``product_id``, as
     the split files write it, read light (:func:`read_done_file`); a file about another video or
@@ -1856,47 +1870,56 @@ def _build_jobs(
         pool = _remote_pool(ex, remote, gpus_per_worker)
     else:
         pool = ex.pool(process_video, setup=partial(_same, builder))
-    with pool, contextlib.closing(staging):
-        for i in todo:
-            pool.submit((str(root.absolute()), jobs[i]), tag=i)
-        for res in pool.drain():
-            i, job = res.tag, jobs[res.tag]
-            if res.error is not None:
-                reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
-                unseen = unseen_on_worker(res.error) if ex.remote else None
-                if unseen is not None:  # the workers' node does not share the dataset: stop here
-                    raise unseen
-                if not isinstance(res.error, MFError | WorkerLostError):
-                    raise res.error
-                note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
-                if cat is not None:
-                    from annotations.review import log_failure
+    try:
+        with pool, contextlib.closing(staging):
+            for i in todo:
+                pool.submit((str(root.absolute()), jobs[i]), tag=i)
+            for res in pool.drain():
+                i, job = res.tag, jobs[res.tag]
+                if res.error is not None:
+                    reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
+                    unseen = unseen_on_worker(res.error) if ex.remote else None
+                    if unseen is not None:  # the workers' node does not share the dataset: stop here
+                        raise unseen
+                    if not isinstance(res.error, MFError | WorkerLostError):
+                        raise res.error
+                    note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
+                    if cat is not None:
+                        from annotations.review import log_failure
 
-                    log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
-                finish(job, "failed")
-                continue
-            got: Processed = res.value
-            vt = got.tracklets
-            for k, v in got.timings.items():
-                rep.timings[k] += v
-            t = time.perf_counter()
-            outcome = commit(i, job, vt, build_record(root, job, vt, builder.settings, before[i]))
-            rep.timings["write"] += time.perf_counter() - t
-            rep.frames_detected += got.frames
-            rep.detections += got.detections
-            if outcome == "kept":
-                rep.skipped += 1
-                finish(job, "skipped")
-                continue
-            if outcome == "done":
-                rep.processed += 1
-                if i in anew:
-                    done_anew.append(job)
-                if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
-                    held.add(job.key)
-                else:
-                    fresh.add(i)
-            finish(job, outcome)
+                        log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
+                    finish(job, "failed")
+                    continue
+                got: Processed = res.value
+                vt = got.tracklets
+                for k, v in got.timings.items():
+                    rep.timings[k] += v
+                t = time.perf_counter()
+                outcome = commit(i, job, vt, build_record(root, job, vt, builder.settings, before[i]))
+                rep.timings["write"] += time.perf_counter() - t
+                rep.frames_detected += got.frames
+                rep.detections += got.detections
+                if outcome == "kept":
+                    rep.skipped += 1
+                    finish(job, "skipped")
+                    continue
+                if outcome == "done":
+                    rep.processed += 1
+                    if i in anew:
+                        done_anew.append(job)
+                    if (
+                        i in decided
+                    ):  # a reviewer's accept since its flag: the flag is not settled, nor marked
+                        held.add(job.key)
+                    else:
+                        fresh.add(i)
+                finish(job, outcome)
+    except BaseException:
+        # stopped midway (Ctrl-C, a local fault, a bug): the videos built anew keep their split
+        # file's ground truth now, or the rerun, finding their files, would merge the detector's over it
+        _keep_on_stop(root, done_anew)
+        raise
+
     # settling the flags, the split files and the manifest: one read-modify-write under the
     # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
     with dataset_lock(root):

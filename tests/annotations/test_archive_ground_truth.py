@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from annotations.builder import build_dataset_tracklets
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
 from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
@@ -49,3 +51,23 @@ def test_the_kept_ground_truth_survives_force_and_goes_only_with_discard_correct
     assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [ARCHIVE]
     build_dataset_tracklets(ds, builder=FakeBuilder(), force=True, discard_corrections=True)
     assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"][0]["0"] == GARMENT["imgs/a.jpg"]
+
+
+class _StopsAtSecond(FakeBuilder):
+    """Builds the first video, then the run is stopped (Ctrl-C) at the second."""
+
+    def process(self, dataset: Path, job, timings):
+        if self.built:
+            raise KeyboardInterrupt
+        return super().process(dataset, job, timings)
+
+
+def test_a_build_stopped_midway_keeps_the_ground_truth_of_the_videos_it_built(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    with pytest.raises(KeyboardInterrupt):  # the stop still stops the run
+        build_dataset_tracklets(ds, builder=_StopsAtSecond())
+    assert tracklet_file(ds, "videos/pa_0.mp4").is_file()  # built before the stop
+    build_dataset_tracklets(ds, builder=FakeBuilder())  # the rerun builds the rest
+    # the archive's tracklet of the video built before the stop is still the ground truth
+    assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [ARCHIVE]
+    assert read_video_tracklets(tracklet_file(ds, "videos/pa_0.mp4")).official() == ARCHIVE
