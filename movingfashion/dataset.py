@@ -310,9 +310,6 @@ def _file_problem(path: Path) -> str | None:
         return f"cannot be opened ({exc.strerror or exc})"
 
 
-#: What to do about a frame key of the split file past its video's end (``mf verify``'s words).
-
-
 def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names such as
     ``'trousers'``); None for None. ConfigError naming ``classes`` for an unknown one."""
