@@ -216,7 +216,7 @@ class BuildReport:
     dropped_unlisted: list[str] = field(default_factory=list)
     #: videos built anew (no tracklet file) whose split-file entry already held a tracklet (the
     #: archive's ground truth): their file keeps that tracklet as the ground truth, beside the
-    #: detector's, so the split files keep it (:func:`keep_split_ground_truth`)
+    #: detector's, so the split files keep it (:func:`with_split_ground_truth`)
     kept_split_ground_truth: list[str] = field(default_factory=list)
 
     @property
@@ -1361,55 +1361,43 @@ def merge_official(
     return written
 
 
-def keep_split_ground_truth(root: Path, jobs: list[VideoJob]) -> list[Path]:
-    """Give each of ``jobs`` (videos just built that had no tracklet file) the tracklet its
-    split-file entry held before, as its file's ground truth: the archive's own (the authors'
-    tracklets of the real MovingFashion files, or one a person put there), which
-    :func:`merge_official` would otherwise replace with the detector's. Only in a folder this
-    toolkit did not describe (:func:`movingfashion.archive.describe.described`): in one it did
-    (``mf publish``, ``mf world export-gt``), a split-file tracklet without its file is a copy of
-    a file deleted since, and the video is built as before. It joins the built
-    tracklets as ``mode="ground-truth"`` (the detector's stay, for queries and review); its
-    build record keeps the builder's choice, so the file counts as a person's work
-    (:func:`human_work`) and a rebuild keeps it unless ``--discard-corrections``. A video whose
-    entry held no box is left as built. Returns the files rewritten; the caller holds the
-    dataset's lock."""
+def split_ground_truths(root: Path, jobs: dict[int, VideoJob]) -> dict[int, dict[int, list[float]]]:
+    """The tracklet each of ``jobs`` (videos to build that have no tracklet file, by index) holds
+    in its split-file entry now, by index: the archive's own ground truth (the authors' tracklets
+    of the real MovingFashion files, or one a person put there), which :func:`merge_official`
+    would otherwise replace with the detector's. Only in a folder this toolkit did not describe
+    (:func:`movingfashion.archive.describe.described`): in one it did (``mf publish``,
+    ``mf world export-gt``), a split-file tracklet without its file is a copy of a file deleted
+    since, and the video is built as before. Entries without a box are left out. Read once, before
+    the build: each built file carries its ground truth from its first write, so a build killed
+    outright (SIGKILL, the OOM killer) leaves no file the rerun would merge over it."""
     from movingfashion.archive.describe import described
 
     if not jobs or described(root):  # its split files' tracklets are copies of its tracklet files'
-        return []
+        return {}
     splits = load_splits(root)
-    written = []
-    for job in jobs:
+    out = {}
+    for i, job in jobs.items():
         entry = splits.get(job.split_file, {}).get(job.product_id)
         if entry is None or job.video_path not in entry.video_paths:
-            continue  # no split file lists it for this product now: merge_official leaves it
+            continue  # no split file lists it for this product: merge_official leaves it
         boxes = entry.tracklet_boxes(entry.video_paths.index(job.video_path))
-        p = job.tracklet_file(root)
-        if not boxes or not p.is_file():
-            continue
-        vt = read_video_tracklets(p, video=job.video_path, product_id=job.product_id)
-        gt = vt.ground_truth_tracklet()
-        if gt is not None and gt.official() == {str(f): list(b) for f, b in sorted(boxes.items())}:
-            continue  # the detector chose the same boxes
-        kept = Tracklet(video=job.video_path, boxes=boxes, mode="ground-truth")
-        vt = vt.model_copy(update={"tracklets": [*vt.tracklets, kept], "ground_truth": len(vt.tracklets)})
-        written.append(write_video_tracklets(root, vt, shared=job.shared))
-    return written
+        if boxes:
+            out[i] = boxes
+    return out
 
 
-def _keep_on_stop(root: Path, jobs: list[VideoJob]) -> None:
-    """:func:`keep_split_ground_truth` of ``jobs`` for a build stopped before its end, under the
-    dataset's lock; a failure here is logged, so the stop's own error is the one raised."""
-    if not jobs:
-        return
-    try:
-        with dataset_lock(root):
-            keep_split_ground_truth(root, jobs)
-    except Exception as exc:  # the error that stopped the run is the one to see
-        log.warning(
-            "%s: the split files' own ground truth of %d videos built anew not kept: %s", root, len(jobs), exc
-        )
+def with_split_ground_truth(vt: VideoTracklets, boxes: dict[int, list[float]]) -> VideoTracklets | None:
+    """``vt`` with ``boxes`` (:func:`split_ground_truths`) joined as its ground truth
+    (``mode="ground-truth"``; the detector's tracklets stay, for queries and review), or None when
+    the detector chose the same boxes. The build record keeps the builder's choice, so the file
+    counts as a person's work (:func:`human_work`) and a rebuild keeps it unless
+    ``--discard-corrections``."""
+    gt = vt.ground_truth_tracklet()
+    if gt is not None and gt.official() == {str(f): list(b) for f, b in sorted(boxes.items())}:
+        return None
+    kept = Tracklet(video=vt.video, boxes=boxes, mode="ground-truth")
+    return vt.model_copy(update={"tracklets": [*vt.tracklets, kept], "ground_truth": len(vt.tracklets)})
 
 
 def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
@@ -1769,6 +1757,9 @@ def _build_jobs(
         """Write a video's rebuilt file (staged: validated and drawn outside the lock), its sheet
         and build record under the dataset's lock, unless by then no split file lists the video
         (a publish removed it: ``dropped``) or a person's work came into its file (``kept``)."""
+        kept_gt = with_split_ground_truth(vt, archive_gt[i]) if i in archive_gt else None
+        if kept_gt is not None:  # the archive's own ground truth, beside the detector's tracklets
+            vt = kept_gt
         staged = staging.tracklets(vt, job.shared)
         sheet = staging.sheet(vt, job.shared) if sheets else None
         with dataset_lock(root):
@@ -1800,6 +1791,8 @@ def _build_jobs(
                 atomic_write_bytes(dst, sheet.read_bytes())
             atomic_write_bytes(path, staged.read_bytes())  # flagged on its own signals (settled below)
             write_build_record(path, record)
+            if kept_gt is not None:
+                rep.kept_split_ground_truth.append(path.stem)
         staged.unlink(missing_ok=True)
         if sheet is not None:
             sheet.unlink(missing_ok=True)
@@ -1823,8 +1816,7 @@ def _build_jobs(
     decided: set[int] = set()  # videos built anew whose flag a reviewer's accept decided
     check = WriteCheck(root, cat)  # looked at again under the lock before each write
     due: dict[int, str] = {}  # why each video to build is due
-    anew: set[int] = set()  # videos to build without a tracklet file: their split tracklet is kept
-    done_anew: list[VideoJob] = []
+    anew: dict[int, VideoJob] = {}  # videos to build without a tracklet file: their split tracklet is kept
     for i, job in enumerate(jobs):
         why = None if force else builder.redo_reason(root, job)
         work = None
@@ -1838,7 +1830,7 @@ def _build_jobs(
             if why is not None and built:  # done once, outdated now
                 rep.rebuilt[why] = rep.rebuilt.get(why, 0) + 1
             if not built and not discard_corrections:
-                anew.add(i)
+                anew[i] = job
             if not built and cat is not None and not discard_corrections:  # an accept since its flag?
                 accepts = accepts or review_accepts(root, cat)
                 flags = catalog_flag_times(cat) if flags is None else flags
@@ -1862,6 +1854,10 @@ def _build_jobs(
                     write_sheet(root, read_video_tracklets(job.tracklet_file(root)), shared=job.shared)
                 )
         finish(job, "skipped")
+    # the split files' own tracklets of the videos built anew (an archive's ground truth): each
+    # file carries its one from its first write (commit), so no kill leaves it to be merged over
+    archive_gt = split_ground_truths(root, anew)
+    order_of_stem = {jobs[i].tracklet_file(root).stem: i for i in archive_gt}
     if pool is not None and todo:
         pass  # started early, beside this process's model load
     elif not todo:
@@ -1870,63 +1866,50 @@ def _build_jobs(
         pool = _remote_pool(ex, remote, gpus_per_worker)
     else:
         pool = ex.pool(process_video, setup=partial(_same, builder))
-    try:
-        with pool, contextlib.closing(staging):
-            for i in todo:
-                pool.submit((str(root.absolute()), jobs[i]), tag=i)
-            for res in pool.drain():
-                i, job = res.tag, jobs[res.tag]
-                if res.error is not None:
-                    reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
-                    unseen = unseen_on_worker(res.error) if ex.remote else None
-                    if unseen is not None:  # the workers' node does not share the dataset: stop here
-                        raise unseen
-                    if not isinstance(res.error, MFError | WorkerLostError):
-                        raise res.error
-                    note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
-                    if cat is not None:
-                        from annotations.review import log_failure
+    with pool, contextlib.closing(staging):
+        for i in todo:
+            pool.submit((str(root.absolute()), jobs[i]), tag=i)
+        for res in pool.drain():
+            i, job = res.tag, jobs[res.tag]
+            if res.error is not None:
+                reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
+                unseen = unseen_on_worker(res.error) if ex.remote else None
+                if unseen is not None:  # the workers' node does not share the dataset: stop here
+                    raise unseen
+                if not isinstance(res.error, MFError | WorkerLostError):
+                    raise res.error
+                note(rep.failed, i, {"video": job.video_path, "error": str(res.error)})
+                if cat is not None:
+                    from annotations.review import log_failure
 
-                        log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
-                    finish(job, "failed")
-                    continue
-                got: Processed = res.value
-                vt = got.tracklets
-                for k, v in got.timings.items():
-                    rep.timings[k] += v
-                t = time.perf_counter()
-                outcome = commit(i, job, vt, build_record(root, job, vt, builder.settings, before[i]))
-                rep.timings["write"] += time.perf_counter() - t
-                rep.frames_detected += got.frames
-                rep.detections += got.detections
-                if outcome == "kept":
-                    rep.skipped += 1
-                    finish(job, "skipped")
-                    continue
-                if outcome == "done":
-                    rep.processed += 1
-                    if i in anew:
-                        done_anew.append(job)
-                    if (
-                        i in decided
-                    ):  # a reviewer's accept since its flag: the flag is not settled, nor marked
-                        held.add(job.key)
-                    else:
-                        fresh.add(i)
-                finish(job, outcome)
-    except BaseException:
-        # stopped midway (Ctrl-C, a local fault, a bug): the videos built anew keep their split
-        # file's ground truth now, or the rerun, finding their files, would merge the detector's over it
-        _keep_on_stop(root, done_anew)
-        raise
+                    log_failure(cat, job.product_id, f"{job.video_path}: {res.error}")
+                finish(job, "failed")
+                continue
+            got: Processed = res.value
+            vt = got.tracklets
+            for k, v in got.timings.items():
+                rep.timings[k] += v
+            t = time.perf_counter()
+            outcome = commit(i, job, vt, build_record(root, job, vt, builder.settings, before[i]))
+            rep.timings["write"] += time.perf_counter() - t
+            rep.frames_detected += got.frames
+            rep.detections += got.detections
+            if outcome == "kept":
+                rep.skipped += 1
+                finish(job, "skipped")
+                continue
+            if outcome == "done":
+                rep.processed += 1
+                if i in decided:  # a reviewer's accept since its flag: the flag is not settled, nor marked
+                    held.add(job.key)
+                else:
+                    fresh.add(i)
+            finish(job, outcome)
 
     # settling the flags, the split files and the manifest: one read-modify-write under the
     # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
     with dataset_lock(root):
-        # the split files' own tracklets of videos built anew (the archive's ground truth) stay theirs
-        kept_gt = keep_split_ground_truth(root, done_anew)
-        rep.kept_split_ground_truth = [p.stem for p in kept_gt]
-        written += kept_gt
+        rep.kept_split_ground_truth.sort(key=lambda stem: order_of_stem[stem])
         # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
         # killed before this point left its videos unmarked: they count as fresh here
         settled = settle_flags(

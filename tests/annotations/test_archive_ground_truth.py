@@ -71,3 +71,23 @@ def test_a_build_stopped_midway_keeps_the_ground_truth_of_the_videos_it_built(tm
     # the archive's tracklet of the video built before the stop is still the ground truth
     assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [ARCHIVE]
     assert read_video_tracklets(tracklet_file(ds, "videos/pa_0.mp4")).official() == ARCHIVE
+
+
+class _LooksAtFirst(FakeBuilder):
+    """Records, while the second video builds, what the first one's file on disk holds: what a
+    build killed outright (SIGKILL, the OOM killer) at that moment would leave the rerun."""
+
+    on_disk: dict | None = None
+
+    def process(self, dataset: Path, job, timings):
+        if self.built:
+            self.on_disk = read_video_tracklets(tracklet_file(dataset, "videos/pa_0.mp4")).official()
+        return super().process(dataset, job, timings)
+
+
+def test_a_video_built_anew_carries_the_ground_truth_from_its_first_write(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    builder = _LooksAtFirst()
+    rep = build_dataset_tracklets(ds, builder=builder)
+    assert builder.on_disk == ARCHIVE  # not the detector's: a kill then loses nothing
+    assert rep.kept_split_ground_truth == ["pa_0"]
