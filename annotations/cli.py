@@ -973,33 +973,19 @@ def review(
             "decision": decisions.get(stem),
         }
         rows.append(row | ({"held_back": True, "has_file": True} if is_held else {}))
-    for name, (_, pid, why) in sorted(held.items()):  # held back, no tracklet file: no sheet
-        if decisions.get(name) and not show_all:
-            continue
-        rows.append(
-            {
+    # no tracklet file: held back (no sheet), or the split file's boxes (the review page shows them)
+    for videos, extra in ((held, {"held_back": True}), (truth, {})):
+        for name, (_, pid, why) in sorted(videos.items()):
+            if decisions.get(name) and not show_all:
+                continue
+            row = {
                 "video": name,
                 "product_id": pid,
                 "reason": why,
                 "sheet": None,
                 "decision": decisions.get(name),
-                "held_back": True,
-                "has_file": False,
             }
-        )
-    for name, (_, pid, why) in sorted(truth.items()):  # the review page shows the split file's boxes
-        if decisions.get(name) and not show_all:
-            continue
-        rows.append(
-            {
-                "video": name,
-                "product_id": pid,
-                "reason": why,
-                "sheet": None,
-                "decision": decisions.get(name),
-                "has_file": False,
-            }
-        )
+            rows.append(row | extra | {"has_file": False})
     emit(
         {"needs_review": rows},
         as_json,

@@ -642,35 +642,27 @@ def run_association_check(
                 f"between {p.video.name} and {p.shop.name}"
             )
     off_colour: set[tuple[str, str]] = set()
-    if fabric_distance is not None:
+    # rules 3 and 4: the item's own fabric close-up or rear product shot, where it has one
+    views = (
+        (fabric_distance, _fabric_distance, res.fabric_colour, "fabric", "fabric close-up", "mean colour"),
+        (rear_distance, _rear_distance, res.rear_colour, "rear", "rear product shot", "object colour"),
+    )
+    for cut, distance, seen, attr, view, measure in views:
+        if cut is None:
+            continue  # the rule is off
         for key, p in worst.items():
-            d = _fabric_distance(p, cache)
-            if d is None or p.fabric is None:
-                continue  # no fabric close-up: the rule does not apply
-            res.fabric_colour[key] = round(d, 1)
-            if d > fabric_distance:
+            d = distance(p, cache)
+            own = getattr(p, attr)
+            if d is None or own is None:
+                continue  # no such view: the rule does not apply
+            seen[key] = round(d, 1)
+            if d > cut:
                 off_colour.add(key)
                 if p.accepted:
                     reasons.setdefault(
                         key,
-                        f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own fabric "
-                        f"close-up {p.fabric.name} (mean colour distance {round(d, 1)} "
-                        f"> {fabric_distance}; match score {round(p.score, 4)})",
-                    )
-    if rear_distance is not None:
-        for key, p in worst.items():
-            d = _rear_distance(p, cache)
-            if d is None or p.rear is None:
-                continue  # no rear product shot: the rule does not apply
-            res.rear_colour[key] = round(d, 1)
-            if d > rear_distance:
-                off_colour.add(key)
-                if p.accepted:
-                    reasons.setdefault(
-                        key,
-                        f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own rear "
-                        f"product shot {p.rear.name} (object colour distance {round(d, 1)} "
-                        f"> {rear_distance}; match score {round(p.score, 4)})",
+                        f"{REASON} shop image {p.shop.name}'s colour disagrees with the item's own {view} "
+                        f"{own.name} ({measure} distance {round(d, 1)} > {cut}; match score {round(p.score, 4)})",
                     )
     if margin is not None:
         signature: dict[tuple[str, str], tuple[int, list[int]]] = {}
