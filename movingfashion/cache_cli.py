@@ -82,7 +82,7 @@ def crop_cache(
       mf crop-cache --dataset /shared/dataset --out /shared/cache/train --executor ray --ray-address HEAD:6379
     """
     dataset = require_dataset(merge_legacy(dataset, legacy_dataset, "--dataset"))
-    from movingfashion.dataset import build_crop_cache
+    from movingfashion.dataset import build_crop_cache, describe_skips, skipped_lines
     from movingfashion.executors import make_executor
     from schemas.paths import outside_dataset
 
@@ -108,7 +108,7 @@ def crop_cache(
         "split": split,
         "pool": pool,
         **counts,
-        "skipped": [{"item": a, "reason": b} for a, b in ds.skipped],
+        **ds.skipped_report(),
         **({"executor": ex.report()} if ex.remote else {}),
     }
     emit(
@@ -116,8 +116,8 @@ def crop_cache(
         as_json,
         lambda r: (
             f"crop cache {r['out']}: {r['built']} videos built, "
-            f"{r['already_cached']} already cached, {len(r['skipped'])} skipped"
-            + "".join(f"\n  skipped {s['item']}: {s['reason']}" for s in r["skipped"])
+            f"{r['already_cached']} already cached, skipped {describe_skips(r['skipped_counts'])}"
+            + skipped_lines(r["skipped"])
         ),
     )
     exit_if_failed(result["skipped"])

@@ -488,6 +488,11 @@ def describe_skips(counts: Mapping[str, int]) -> str:
     return ", ".join(parts) or "nothing"
 
 
+def skipped_lines(skipped: list[dict[str, str]]) -> str:
+    """The ``skipped`` of :meth:`MovingFashionDataset.skipped_report`, one indented line each."""
+    return "".join(f"\n  skipped {s['left_out']}: {s['reason']}" for s in skipped)
+
+
 class MovingFashionDataset(torch.utils.data.Dataset):
     """Video-to-shop items from an official-format MovingFashion folder.
 
@@ -794,15 +799,29 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         order = ("products", "videos", "frames", "lines", "filtered")
         return {k: counts[k] for k in order if counts.get(k)}
 
-    def skip_subject(self, pid: str, reason: str) -> str:
+    def skip_subject(self, pid: str, reason: str, loaded: set[str] | None = None) -> str:
         """What the skip ``(pid, reason)`` of :attr:`skipped` left out, in words: ``product 'P'``,
         ``part of product 'P' (it still loads)`` (a video or frames, which ``reason`` names) or
-        ``an entries.jsonl line``."""
+        ``an entries.jsonl line``. ``loaded``: the ids of :attr:`products`, when the caller has
+        them (:meth:`skipped_report` names every skip in one pass over the products)."""
         if (pid, reason) in self._line_skips:
             return "an entries.jsonl line"
-        if any(rec.product_id == pid for rec in self.products):
+        if pid in (loaded if loaded is not None else {rec.product_id for rec in self.products}):
             return f"part of product {pid!r} (it still loads)"
         return f"product {pid!r}"
+
+    def skipped_report(self) -> dict[str, Any]:
+        """The skips as ``mf crop-cache`` and ``mf training-copy`` report them: ``skipped`` (each
+        skip's ``item``, ``reason`` and what it ``left_out``, :meth:`skip_subject`) and
+        ``skipped_counts`` (:meth:`skip_counts`)."""
+        loaded = {rec.product_id for rec in self.products}
+        return {
+            "skipped": [
+                {"item": pid, "reason": why, "left_out": self.skip_subject(pid, why, loaded)}
+                for pid, why in self.skipped
+            ],
+            "skipped_counts": self.skip_counts(),
+        }
 
     def _build_index(self) -> None:
         """Items of ``self.products``: one per product, or per (product, video) with videos='all'."""

@@ -68,7 +68,7 @@ def training_copy(
       mf training-copy --dataset dataset --out dataset-copy/train
       mf training-copy --dataset dataset --split test --out dataset-copy/test --quality 95 --json
     """
-    from movingfashion.dataset import describe_skips
+    from movingfashion.dataset import describe_skips, skipped_lines
     from movingfashion.training_copy import TOLERANCE, build_training_copy
     from schemas.paths import outside_dataset
 
@@ -94,8 +94,7 @@ def training_copy(
         "split": split,
         "quality": quality,
         **counts,
-        "skipped": [{"item": a, "reason": b, "left_out": ds.skip_subject(a, b)} for a, b in ds.skipped],
-        "skipped_counts": ds.skip_counts(),
+        **ds.skipped_report(),
     }
     emit(
         result,
@@ -105,7 +104,7 @@ def training_copy(
             f"skipped {describe_skips(r['skipped_counts'])}; {r['frames_raised']} frames stored above quality "
             f"{r['quality']} to stay within the tolerance"
             + (f", {r['frames_outside_tolerance']} still outside it" if r["frames_outside_tolerance"] else "")
-            + "".join(f"\n  skipped {s['left_out']}: {s['reason']}" for s in r["skipped"])
+            + skipped_lines(r["skipped"])
         ),
     )
     exit_if_failed(result["skipped"])

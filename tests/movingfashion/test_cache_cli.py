@@ -31,12 +31,20 @@ def test_products_without_tracklets_are_listed_once_with_the_fix(no_tracklets, t
     code, out, _ = run_mf([*args, "--out", str(tmp_path / "a")], capsys)
     assert code == 1
     listed = [line for line in out.splitlines() if line.startswith("  skipped ")]
-    assert sorted(line.split()[1].rstrip(":") for line in listed) == ["101", "102", "ab_C"], out
+    # both commands name what a skip left out alike: "skipped product '101': <reason>"
+    assert sorted(line.split("'")[1] for line in listed if line.startswith("  skipped product '")) == [
+        "101",
+        "102",
+        "ab_C",
+    ], out
+    assert len(listed) == 3 and "skipped 3 products" in out, out
     assert all("empty tracklet" in line and "run mf-tracklets build first" in line for line in listed), out
     code, out, _ = run_mf([*args, "--out", str(tmp_path / "b"), "--json"], capsys)
     skipped = json.loads(out)["skipped"]
     assert code == 1 and sorted(s["item"] for s in skipped) == ["101", "102", "ab_C"]
     assert all("run mf-tracklets build first" in s["reason"] for s in skipped)
+    assert [s["left_out"] for s in skipped] == [f"product {s['item']!r}" for s in skipped]
+    assert json.loads(out)["skipped_counts"] == {"products": 3}
 
 
 @pytest.mark.parametrize(
