@@ -11,7 +11,6 @@ synthetic world's own renders (studio shot, fabric close-up) of such a pair.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,25 +19,14 @@ import pytest
 
 from cleaning.associations import run_association_check
 from cleaning.config import CleaningConfig
-from movingfashion.media.images import write_image
 from movingfashion.world.catalog import random_garment
 from movingfashion.world.render import fabric_closeup, studio_shot
-from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
-from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+from schemas.items import Status
+from tests.cleaning.association_items import ScoresByVideo, add_item
 
 #: the scores seed 4242421's matcher gave: the look-alike's video fits the shared picture better
 SCORES = {"right": 0.9449, "lookalike": 0.9491, "other": 0.97, "tiktok": 0.96}
-
-
-class ScoresByVideo:
-    """The matcher as measured: each item's video scores its value in ``scores`` (:data:`SCORES`)."""
-
-    def __init__(self, scores: dict[str, float] | None = None) -> None:
-        self.scores = scores or SCORES
-
-    def score(self, video_path: str, shop_path: str) -> float:
-        return self.scores[Path(video_path).parent.name]
 
 
 def _item(
@@ -46,30 +34,8 @@ def _item(
 ):
     """One accepted item: a video, a shop image (a picture, or a copy of another item's file) and,
     when given, a fabric close-up."""
-    folder = root / source / sid
-    folder.mkdir(parents=True)
-    (folder / "video.mp4").write_bytes(sid.encode())
-    if isinstance(shop, Path):
-        shutil.copyfile(shop, folder / "shop.jpg")
-    else:
-        write_image(folder / "shop.jpg", shop)
-    files = [(AssetKind.VIDEO, "video.mp4"), (AssetKind.SHOP, "shop.jpg")]
-    if fabric is not None:
-        write_image(folder / "fabric.jpg", fabric)
-        files.append((AssetKind.FABRIC, "fabric.jpg"))
-    cat.upsert_items([SourceItem(source=source, source_id=sid, has_video=True)], status=Status.ACCEPTED)
-    cat.upsert_assets(
-        MediaAsset(
-            source=source,
-            source_id=sid,
-            kind=kind,
-            path=f"{source}/{sid}/{name}",
-            sha256=sha256_file(folder / name),
-            status=Status.ACCEPTED,
-        )
-        for kind, name in files
-    )
-    return folder / "shop.jpg"
+    images = {"shop.jpg": shop, **({"fabric.jpg": fabric} if fabric is not None else {})}
+    return add_item(cat, root, source, sid, images) / "shop.jpg"
 
 
 @pytest.fixture()
@@ -96,7 +62,7 @@ def _flags(cat: Catalog, root: Path, fabric_distance: float | None, scores: dict
     res = run_association_check(
         cat,
         root,
-        ScoresByVideo(scores),
+        ScoresByVideo(scores or SCORES),
         0.7,
         margin=CleaningConfig().contest_margin,
         fabric_distance=fabric_distance,

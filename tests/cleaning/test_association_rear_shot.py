@@ -13,7 +13,6 @@ fabric cut. Item 784581's rear shot shows its own ivory dress.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,63 +20,18 @@ import pytest
 
 from cleaning.associations import run_association_check
 from cleaning.config import CleaningConfig
-from movingfashion.media.images import write_image
 from movingfashion.world.catalog import ProductSpec, plan_world
 from movingfashion.world.config import WorldConfig
 from movingfashion.world.render import fabric_closeup, studio_shot
-from schemas.atomic import sha256_file
 from schemas.catalog import Catalog
-from schemas.items import CANDIDATE_URL, AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.items import SourceName, Status
+from tests.cleaning.association_items import ScoresByVideo, add_item
 
 #: the world: products, seed, wrong_shop_fraction
 WORLD = (40, 6021701, 0.25)
 #: the scores the embedded matcher gave there (each video against the shared shop image)
 SCORES = {"CByOaxuW2GE": 0.9953, "784581": 0.9112}
 RIGHT_SCORE = 0.95  # a right Net-A-Porter pair of the same world
-
-
-class ScoresByVideo:
-    """The matcher as measured: each item's video scores its value in ``scores``."""
-
-    def __init__(self, scores: dict[str, float]) -> None:
-        self.scores = scores
-
-    def score(self, video_path: str, shop_path: str) -> float:
-        return self.scores[Path(video_path).parent.name]
-
-
-def _add(cat: Catalog, root: Path, source: str, sid: str, images: dict[str, np.ndarray | Path]) -> Path:
-    """One accepted item with a video and ``images`` (name -> picture, or a file to copy); the
-    asset kind is the name's stem (``candidate-shop-1`` is a carousel pick: its shop asset's url
-    says so)."""
-    folder = root / source / sid
-    folder.mkdir(parents=True)
-    (folder / "video.mp4").write_bytes(sid.encode())
-    assets = [(AssetKind.VIDEO, "video.mp4", None)]
-    for name, img in images.items():
-        if isinstance(img, Path):
-            shutil.copyfile(img, folder / name)
-        else:
-            write_image(folder / name, img)
-        stem = Path(name).stem
-        if stem.startswith("candidate-shop"):
-            assets.append((AssetKind.SHOP, name, f"{CANDIDATE_URL}{source}/{sid}/{name}"))
-        else:
-            assets.append((AssetKind(stem), name, None))
-    cat.upsert_items([SourceItem(source=source, source_id=sid, has_video=True)], status=Status.ACCEPTED)
-    cat.upsert_assets(
-        MediaAsset(
-            source=source,
-            source_id=sid,
-            kind=kind,
-            path=f"{source}/{sid}/{name}",
-            url=url,
-            sha256=sha256_file(folder / name),
-            status=Status.ACCEPTED,
-        )
-        for kind, name, url in assets
-    )
-    return folder
 
 
 def _nap_views(s: ProductSpec, cfg: WorldConfig) -> dict[str, np.ndarray | Path]:
@@ -111,11 +65,11 @@ def world_case(tmp_path: Path) -> tuple[Catalog, Path, str]:
     root = tmp_path / "root"
     cat = Catalog(tmp_path / "catalog.sqlite")
     pick = studio_shot(owner.garment, cfg.shop_size, variant=owner.index)
-    ig = _add(cat, root, "instagram", owner.product_id, {"candidate-shop-1.jpg": pick})
+    ig = add_item(cat, root, "instagram", owner.product_id, {"candidate-shop-1.jpg": pick})
     shared = ig / "candidate-shop-1.jpg"
-    _add(cat, root, "netaporter", wrong.product_id, {"shop.jpg": shared, **_nap_views(wrong, cfg)})
+    add_item(cat, root, "netaporter", wrong.product_id, {"shop.jpg": shared, **_nap_views(wrong, cfg)})
     own = studio_shot(right.garment, cfg.shop_size, variant=right.index)
-    _add(cat, root, "netaporter", right.product_id, {"shop.jpg": own, **_nap_views(right, cfg)})
+    add_item(cat, root, "netaporter", right.product_id, {"shop.jpg": own, **_nap_views(right, cfg)})
     return cat, root, right.product_id
 
 
