@@ -105,6 +105,7 @@ import numbers
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -799,22 +800,32 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         order = ("products", "videos", "frames", "lines", "filtered")
         return {k: counts[k] for k in order if counts.get(k)}
 
-    def skip_subject(self, pid: str, reason: str, loaded: set[str] | None = None) -> str:
+    def skip_subject(self, pid: str, reason: str, loaded: AbstractSet[str] | None = None) -> str:
         """What the skip ``(pid, reason)`` of :attr:`skipped` left out, in words: ``product 'P'``,
         ``part of product 'P' (it still loads)`` (a video or frames, which ``reason`` names) or
         ``an entries.jsonl line``. ``loaded``: the ids of :attr:`products`, when the caller has
-        them (:meth:`skipped_report` names every skip in one pass over the products)."""
+        them (by default an index kept with the dataset, :meth:`_loaded_ids`: O(1) per skip)."""
         if (pid, reason) in self._line_skips:
             return "an entries.jsonl line"
-        if pid in (loaded if loaded is not None else {rec.product_id for rec in self.products}):
+        if pid in (loaded if loaded is not None else self._loaded_ids()):
             return f"part of product {pid!r} (it still loads)"
         return f"product {pid!r}"
+
+    def _loaded_ids(self) -> frozenset[str]:
+        """The ids of :attr:`products`, built once and kept while that list stays the same object
+        with the same length (:meth:`check` replaces it): a skip named costs a set lookup, not a
+        pass over every product."""
+        cached = self.__dict__.get("_loaded_index")
+        if cached is None or cached[0] is not self.products or cached[1] != len(self.products):
+            cached = (self.products, len(self.products), frozenset(rec.product_id for rec in self.products))
+            self._loaded_index = cached
+        return cached[2]
 
     def skipped_report(self) -> dict[str, Any]:
         """The skips as ``mf crop-cache`` and ``mf training-copy`` report them: ``skipped`` (each
         skip's ``item``, ``reason`` and what it ``left_out``, :meth:`skip_subject`) and
         ``skipped_counts`` (:meth:`skip_counts`)."""
-        loaded = {rec.product_id for rec in self.products}
+        loaded = self._loaded_ids()
         return {
             "skipped": [
                 {"item": pid, "reason": why, "left_out": self.skip_subject(pid, why, loaded)}

@@ -51,3 +51,23 @@ def test_training_copy_says_the_product_still_loads(tmp_path, capsys):
         "r1": "part of product 'r1' (it still loads)",
         "h1": "product 'h1'",
     }
+
+
+class _CountedList(list):
+    """A list that counts the passes made over it."""
+
+    passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        return super().__iter__()
+
+
+def test_naming_skips_one_by_one_reads_the_products_once(tmp_path):
+    ds = MovingFashionDataset(_archive(tmp_path), "train", frames=4, crop="tracklet", on_bad="skip")
+    ds.products = counted = _CountedList(ds.products)
+    names = [ds.skip_subject(pid, why) for pid, why in ds.skipped * 50]  # 100 skips named
+    assert set(names) == {"part of product 'r1' (it still loads)", "product 'h1'"}
+    assert counted.passes == 1  # an index of the loaded ids, not one pass per skip
+    ds.products = _CountedList([])  # replaced (as check() replaces it): the index follows
+    assert ds.skip_subject("r1", ds.skipped[0][1]) == "product 'r1'"
