@@ -588,6 +588,77 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     return split
 
 
+def split_identity(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
+    """What tells this version of a split file apart from any other (real path, inode, size, times
+    and a sample of its bytes); None when it cannot be read: give it to
+    :func:`read_official_entry` to read one product of the file read whole before."""
+    return _file_identity(Path(path))
+
+
+#: bytes of a split file decoded first around one product's entry (:func:`read_official_entry`);
+#: an entry of the real archive holds ~400 boxes, ~15 kB
+_ENTRY_WINDOW = 1 << 16
+
+
+def read_official_entry(
+    path: str | os.PathLike[str], product_id: str, video: str, *, identity: tuple[Any, ...] | None = None
+) -> OfficialEntry | None:
+    """The entry of ``product_id`` in a split file (the one listing ``video``), None when the file
+    lists no such entry. When the file is still the version ``identity`` names
+    (:func:`split_identity`, taken before the file was read and validated whole), only that entry
+    is found in the file's bytes, decoded and validated: a scan, not a parse of every box of a
+    15K-product file. Otherwise, or when the entry is not found that way, the file is read whole
+    (:func:`read_official`, raising as it does)."""
+    p = Path(path)
+    if identity is not None and _file_identity(p) == identity:
+        with contextlib.suppress(OSError, ValueError):
+            entry = _entry_alone(p, product_id, video)
+            if entry is not None:
+                return entry
+    entry = read_official(p).get(product_id)
+    return entry if entry is not None and video in entry.video_paths else None
+
+
+def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:
+    """The first object in ``p`` keyed ``product_id`` that validates as an entry listing
+    ``video`` (the file was validated whole before: its top-level entry is the only such one but
+    for an extra key built to look like it, which the video and shop paths then tell apart)."""
+    import mmap
+
+    decoder = json.JSONDecoder()
+    keys = {json.dumps(product_id).encode(), json.dumps(product_id, ensure_ascii=False).encode()}
+    with p.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        for key in keys:
+            at = mm.find(key)
+            while at >= 0:
+                value = _object_after(mm, at + len(key), decoder)
+                if isinstance(value, dict) and video in (value.get("video_paths") or ()):
+                    try:
+                        return OfficialEntry.model_validate(value, context={_OWNED: True})
+                    except ValidationError:
+                        return None
+                at = mm.find(key, at + 1)
+    return None
+
+
+def _object_after(mm: Any, at: int, decoder: json.JSONDecoder) -> Any:
+    """The JSON object whose ``:`` and ``{`` follow byte ``at`` of ``mm`` (whitespace between),
+    decoded; None when something else follows (the key was a value, a frame key of a box...)."""
+    head = mm[at : at + 64].lstrip()
+    if not head.startswith(b":") or not head[1:].lstrip().startswith(b"{"):
+        return None
+    start = at + (len(mm[at : at + 64]) - len(head))  # the colon
+    size = _ENTRY_WINDOW
+    while True:
+        text = mm[start + 1 : start + 1 + size].decode("utf-8", "replace")
+        try:
+            return decoder.raw_decode(text.lstrip())[0]
+        except json.JSONDecodeError:
+            if start + 1 + size >= len(mm):
+                return None
+            size *= 4
+
+
 def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, list[tuple[str, str]]]:
     """Read a split file product by product: (the valid products, ``(product id, error)`` of each
     invalid one: a missing or malformed field, a path leaving the dataset folder).

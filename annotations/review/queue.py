@@ -43,7 +43,14 @@ from schemas.catalog import Catalog, ItemRow
 from schemas.dataset import TrackletFileSummary, read_entry_rows
 from schemas.errors import DataFormatError
 from schemas.items import AssetKind, MediaAsset, Status, VideoProbe
-from schemas.official import SHOP_DIR, SHOP_SUFFIX, shop_relpath
+from schemas.official import (
+    SHOP_DIR,
+    SHOP_SUFFIX,
+    SPLIT_FILES,
+    read_official_entry,
+    shop_relpath,
+    split_identity,
+)
 from schemas.paths import PathEscapeError, UnsafePathValue, resolve_under
 from schemas.review import REVIEW_SHOP_REASON, HeldReview, held_for_review, published_ids
 from schemas.taxonomy import DF2_CLASSES, Partition, partition_from_source_code
@@ -54,6 +61,26 @@ log = logging.getLogger("annotations.review")
 #: how a queue item's video or shop image is served: ``media`` from the dataset's media folders
 #: (``/media/<path>``), ``file`` from the collection folder (``/api/file``), None: not found
 MEDIA, FILE = "media", "file"
+
+
+@dataclass(frozen=True)
+class SplitTruth:
+    """Where a video's split-file tracklet is: entry ``product_id`` of the split file ``path``
+    (as it was when the queue read it whole: ``identity``), video ``index`` of it."""
+
+    path: Path
+    product_id: str
+    video: str
+    index: int
+    identity: tuple[Any, ...] | None
+
+    def boxes(self) -> FrameBoxes:
+        """The tracklet's boxes (none when the split file no longer lists the video there):
+        that entry alone read when the file is unchanged (:func:`read_official_entry`)."""
+        entry = read_official_entry(self.path, self.product_id, self.video, identity=self.identity)
+        if entry is None:
+            return FrameBoxes.empty()
+        return FrameBoxes.of(entry.tracklet_boxes(entry.video_paths.index(self.video)))
 
 
 @dataclass
@@ -103,8 +130,20 @@ class QueueItem:
     #: the pick is a reviewer's (a live ``shop`` decision), not cleaning's
     candidate_chosen_in_review: bool = False
     #: a video without a tracklet file whose split-file entry holds a tracklet (the real
-    #: archive's ground truth): its boxes, shown as the ground truth; not sent
-    split_boxes: FrameBoxes | None = field(default=None, repr=False)
+    #: archive's ground truth): where its boxes are (:attr:`split_boxes`); not sent
+    split_truth: SplitTruth | None = field(default=None, repr=False)
+    _split_boxes: FrameBoxes | None = field(default=None, repr=False, init=False)
+
+    @property
+    def split_boxes(self) -> FrameBoxes | None:
+        """The split file's ground truth of a video without a tracklet file (None for any other
+        item), shown as the ground truth: read from the split file when first asked and kept, so
+        a queue of 15K such videos converts only the boxes of the videos looked at."""
+        if self.split_truth is None:
+            return None
+        if self._split_boxes is None:
+            self._split_boxes = self.split_truth.boxes()
+        return self._split_boxes
 
     @property
     def stem(self) -> str:
@@ -130,7 +169,8 @@ _PRIVATE = (
     "fps",
     "candidate_files",
     "candidate_paths",
-    "split_boxes",
+    "split_truth",
+    "_split_boxes",
 )
 #: why a video without a tracklet file whose split file holds its ground truth is flagged
 SPLIT_TRUTH_REASON = (
@@ -204,6 +244,7 @@ def build_queue(
     """Every video of the dataset's split files, flagged or sampled, and every held-back one (see
     the module docstring), in review order."""
     root = Path(dataset)
+    identities = {name: split_identity(root / name) for name in SPLIT_FILES}  # the versions read next
     splits = load_splits(root)
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
     published = published_ids((pid for split in splits.values() for pid in split), rows)
@@ -226,8 +267,9 @@ def build_queue(
                 if vt is not None:
                     read[p.name] = vt
                 is_flagged, reason = _flag(vt)
-                split_boxes = None if vt is not None else entry.tracklet_boxes(vi)
-                if split_boxes:
+                split_truth = None  # its boxes are read when the page asks for them
+                if vt is None and vi < len(entry.tracklets) and entry.tracklets[vi]:
+                    split_truth = SplitTruth(root / split_file, pid, vp, vi, identities.get(split_file))
                     reason = SPLIT_TRUTH_REASON
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
@@ -248,8 +290,8 @@ def build_queue(
                     shared=vp in shared,
                 )
                 _add_tracklets(item, vt)
-                if split_boxes:
-                    item.split_boxes = FrameBoxes.of(split_boxes)
+                if split_truth is not None:
+                    item.split_truth = split_truth
                     item.tracklets, item.ground_truth = 1, 0
                 if is_flagged:
                     flagged.append(item)

@@ -1,0 +1,65 @@
+"""The review queue of the real archive as downloaded (no ``tracklets/``): the split file's boxes
+of a video are read when the page asks for them, not for every video while the queue is built
+(15K videos took ~6 s and ~230 MB up front). What the page shows stays the same."""
+
+from __future__ import annotations
+
+import json
+
+import annotations.review.queue as queue
+from annotations.review.queue import build_queue
+from movingfashion.frame_boxes import FrameBoxes
+from schemas.official import read_official, read_official_entry, split_identity
+from tests.movingfashion.helpers import edit_split, make_archive
+
+
+def _count_conversions(monkeypatch) -> list[int]:
+    """Every FrameBoxes made from a split file's boxes, counted (its number of boxes)."""
+    made: list[int] = []
+    real = FrameBoxes.of.__func__
+
+    def counted(cls, table):
+        made.append(len(table or {}))
+        return real(cls, table)
+
+    monkeypatch.setattr(FrameBoxes, "of", classmethod(counted))
+    return made
+
+
+def test_the_queue_converts_only_the_boxes_asked_for(tmp_path, monkeypatch):
+    root = make_archive(tmp_path / "mf")
+    made = _count_conversions(monkeypatch)
+    q = build_queue(root, sample_rate=1.0)
+    fileless = [it for it in q.items if it.tracklets == 1 and not it.has_file]
+    assert len(fileless) >= 4 and made == []  # nothing converted up front
+    it = q.by_stem["r2_0"]
+    truth = json.loads((root / "test.json").read_text())["r2"]["tracklets"][0]
+    assert dict(it.split_boxes.items()) == {int(k): [float(v) for v in b] for k, b in truth.items()}
+    assert it.split_boxes is it.split_boxes and made == [len(truth)]  # converted once, then kept
+    assert it.reason == queue.SPLIT_TRUTH_REASON and it.as_dict()["tracklets"] == 1
+
+
+def test_a_split_file_rewritten_since_the_queue_gives_its_new_boxes(tmp_path):
+    root = make_archive(tmp_path / "mf")
+    q = build_queue(root, sample_rate=1.0)
+    edit_split(root, "test", lambda d: d["r2"]["tracklets"][0].update({"0": [1, 2, 3, 4]}))
+    assert q.by_stem["r2_0"].split_boxes[0] == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_one_entry_read_alone_equals_the_whole_files(tmp_path):
+    root = make_archive(tmp_path / "mf")
+
+    def decoys(data: dict) -> None:  # the id as a frame key and inside another entry's extra key
+        data["r1"]["tracklets"][0]["7"] = data["r1"]["tracklets"][0]["0"]
+        data["r1"]["note"] = {"h1": {"video_paths": ["videos/x.mp4"], "img_path": "imgs/x.png", "source": 0}}
+        data["7"] = dict(data["h1"], tracklets=data["h1"]["tracklets"][:1], video_paths=["videos/h1_0.mp4"])
+
+    edit_split(root, "train", decoys)
+    path = root / "train.json"
+    identity = split_identity(path)
+    whole = read_official(path)
+    for pid, entry in whole.items():
+        alone = read_official_entry(path, pid, entry.video_paths[0], identity=identity)
+        assert alone is not None and alone.model_dump() == entry.model_dump(), pid
+    assert read_official_entry(path, "r1", "videos/nope.mp4", identity=identity) is None
+    assert read_official_entry(path, "nope", "videos/r1_0.mp4", identity=identity) is None
