@@ -7,7 +7,8 @@ as the ``X-Review-Token`` header, so a page of another origin can neither read n
     GET  /static/<file>          its script and style sheet, from this package (no CDN)
     GET  /api/queue              the queue, filters' values, progress, sample rate
     GET  /api/item?video=STEM    one video: tracklets with boxes and scores, fps, frame times
-                                 (variable rate), pixel aspect, decisions
+                                 (variable rate), pixel aspect, decisions, and ``pick``: why no
+                                 tracklet pick is offered (no tracklet file), null when one is
     GET  /api/crops?video=STEM&tracklet=I   a JPEG strip of the tracklet's crops
     GET  /media/<path>           a file of the dataset's media folders (byte ranges for <video>)
     GET  /api/file?video=STEM&file=video|shop|candidate-N   a held-back item's collected video,
@@ -384,9 +385,12 @@ class ReviewApp:
             "frames": it.frames,
             "width": it.width,
             "height": it.height,
+            # a pick rewrites the video's tracklet file: none, nothing to pick (the page's button is off)
+            "pick": NO_FILE_PICK,
         }
         p = it.tracklet_file(self.root)
         if p.is_file():
+            out["pick"] = None
             vt = read_video_tracklets(p)
             out.update(
                 frames=vt.frames,
@@ -590,6 +594,13 @@ class ReviewApp:
             "video": stem_of,
             "state": st.as_dict() if st else None,
         }
+
+
+#: why the page offers no tracklet pick on a video (``pick`` of GET /api/item; None: it does)
+NO_FILE_PICK = (
+    "no tracklet file to pick in: mf-tracklets build adds the detector's tracklets beside the split"
+    " file's ground truth, then one can be picked"
+)
 
 
 def _tracklet_json(i: int, t: Tracklet, it: QueueItem) -> dict[str, Any]:

@@ -306,6 +306,10 @@
     }
   }
   function renderTracklets() {
+    // the pick is offered only where it can work: a video with a tracklet file (item.pick says why not)
+    const pick = document.querySelector("#buttons button[data-act='pick']");
+    pick.disabled = !!S.item.pick;
+    pick.title = S.item.pick || "";
     const ol = $("candidates");
     ol.replaceChildren();
     const gt = S.item.ground_truth;
@@ -642,6 +646,7 @@
       openForm("DeepFashion2 class", "select", (v) => send({ kind: "class", df2_class: Number(v) }, "class", false));
     },
     pick: () => {
+      if (S.item && S.item.pick) return status(S.item.pick, true); // no file a pick could go into
       if (!shownTracklet()) return status("no tracklet to pick", true);
       return send({ kind: "tracklet", tracklet: S.show }, "pick #" + S.show, false);
     },
