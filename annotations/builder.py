@@ -59,7 +59,7 @@ import numpy as np
 import pydantic_core
 import torch
 
-from annotations.config import BuildConfig, lacks_required
+from annotations.config import BuildConfig, ReviewConfig, lacks_required
 from annotations.flags import SCORE_DECIMALS, rounded, tracklet_signals
 from annotations.pivot_check import PivotCandidates
 from annotations.refresh_mark import BuildRun
@@ -111,7 +111,7 @@ from schemas.atomic import atomic_write_bytes, file_lock, pid_alive, sha256_file
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
 from schemas.errors import ConfigError, DataFormatError, MFError
 from schemas.faults import reraise_local_fault
-from schemas.geometry import box_iou
+from schemas.geometry import box_iou, common_frame_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 from schemas.text_input import read_file_bytes
@@ -218,6 +218,12 @@ class BuildReport:
     #: archive's ground truth): their file keeps that tracklet as the ground truth, beside the
     #: detector's, so the split files keep it (:func:`with_split_ground_truth`)
     kept_split_ground_truth: list[str] = field(default_factory=list)
+    #: of each of those, the mean IoU of the detector's tracklet with the kept ground truth over
+    #: the frames both box (None: the detector chose no tracklet); below the review config's
+    #: ``split_truth_min_iou`` the video is flagged (``needs_review``), whatever the detector's signals
+    split_truth_agreement: dict[str, float | None] = field(default_factory=dict)
+    #: the review config's ``split_truth_min_iou`` this run flagged them by
+    split_truth_min_iou: float | None = None
 
     @property
     def fps(self) -> float:
@@ -1387,17 +1393,33 @@ def split_ground_truths(root: Path, jobs: dict[int, VideoJob]) -> dict[int, dict
     return out
 
 
-def with_split_ground_truth(vt: VideoTracklets, boxes: dict[int, list[float]]) -> VideoTracklets | None:
+def with_split_ground_truth(
+    vt: VideoTracklets, boxes: dict[int, list[float]], review: ReviewConfig | None = None
+) -> tuple[VideoTracklets, float | None] | None:
     """``vt`` with ``boxes`` (:func:`split_ground_truths`) joined as its ground truth
-    (``mode="ground-truth"``; the detector's tracklets stay, for queries and review), or None when
-    the detector chose the same boxes. The build record keeps the builder's choice, so the file
-    counts as a person's work (:func:`human_work`) and a rebuild keeps it unless
-    ``--discard-corrections``."""
+    (``mode="ground-truth"``; the detector's tracklets stay, for queries and review), and how well
+    the detector's tracklet agrees with it (:func:`schemas.geometry.common_frame_iou`; None: the
+    detector chose none); None when the detector chose the same boxes. The review flag is the
+    kept ground truth's: raised only when the detector's tracklet disagrees with it beyond
+    ``review.split_truth_min_iou`` (:meth:`ReviewConfig.split_truth_reason`), never from the
+    detector's signals, which are of its own choice (they stay in the file). The build record
+    keeps the builder's choice, so the file counts as a person's work (:func:`human_work`): the
+    end-of-build pass leaves its flag as it is, and a rebuild keeps it unless ``--discard-corrections``."""
     gt = vt.ground_truth_tracklet()
     if gt is not None and gt.official() == {str(f): list(b) for f, b in sorted(boxes.items())}:
         return None
+    agreement, frames = common_frame_iou(gt.boxes, boxes) if gt is not None else (None, 0)
+    reason = (review or ReviewConfig()).split_truth_reason(agreement, frames)
     kept = Tracklet(video=vt.video, boxes=boxes, mode="ground-truth")
-    return vt.model_copy(update={"tracklets": [*vt.tracklets, kept], "ground_truth": len(vt.tracklets)})
+    joined = vt.model_copy(
+        update={
+            "tracklets": [*vt.tracklets, kept],
+            "ground_truth": len(vt.tracklets),
+            "needs_review": reason is not None,
+            "review_reason": reason,
+        }
+    )
+    return joined, None if agreement is None else round(agreement, SCORE_DECIMALS)
 
 
 def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
@@ -1723,6 +1745,7 @@ def _build_jobs(
     refresh-pending mark). Workers compute; this process writes every file and catalog mark, as
     each video comes back."""
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
+    rep.split_truth_min_iou = builder.config.review.split_truth_min_iou
     start = time.perf_counter()
     # a run killed between its first write and the end of the refresh below leaves this mark: the
     # rerun, with nothing left to build, still refreshes what the folder says about itself
@@ -1757,9 +1780,11 @@ def _build_jobs(
         """Write a video's rebuilt file (staged: validated and drawn outside the lock), its sheet
         and build record under the dataset's lock, unless by then no split file lists the video
         (a publish removed it: ``dropped``) or a person's work came into its file (``kept``)."""
-        kept_gt = with_split_ground_truth(vt, archive_gt[i]) if i in archive_gt else None
+        kept_gt = (
+            with_split_ground_truth(vt, archive_gt[i], builder.config.review) if i in archive_gt else None
+        )
         if kept_gt is not None:  # the archive's own ground truth, beside the detector's tracklets
-            vt = kept_gt
+            vt = kept_gt[0]
         staged = staging.tracklets(vt, job.shared)
         sheet = staging.sheet(vt, job.shared) if sheets else None
         with dataset_lock(root):
@@ -1793,6 +1818,7 @@ def _build_jobs(
             write_build_record(path, record)
             if kept_gt is not None:
                 rep.kept_split_ground_truth.append(path.stem)
+                rep.split_truth_agreement[path.stem] = kept_gt[1]
         staged.unlink(missing_ok=True)
         if sheet is not None:
             sheet.unlink(missing_ok=True)
@@ -1910,6 +1936,7 @@ def _build_jobs(
     # dataset's lock (a review pick or an import of the same folder waits, and is not undone)
     with dataset_lock(root):
         rep.kept_split_ground_truth.sort(key=lambda stem: order_of_stem[stem])
+        rep.split_truth_agreement = {k: rep.split_truth_agreement[k] for k in rep.kept_split_ground_truth}
         # every video's flag over the whole dataset (relative rules), catalog marks with it; a run
         # killed before this point left its videos unmarked: they count as fresh here
         settled = settle_flags(

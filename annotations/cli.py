@@ -358,9 +358,21 @@ def _kept_split_line(d: dict) -> str:
     if not kept:
         return ""
     more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
+    agree = d.get("split_truth_agreement") or {}
+    low = d.get("split_truth_min_iou") or 0.0
+    counts = [
+        (sum(v is not None and v >= low for v in agree.values()), "agrees with it on {}"),
+        (
+            sum(v is not None and v < low for v in agree.values()),
+            f"disagrees on {{}} (mean IoU below {low:g}: flagged for review)",
+        ),
+        (sum(v is None for v in agree.values()), "is missing on {} (the detector chose none: not flagged)"),
+    ]
+    said = ", ".join(what.format(n) for n, what in counts if n)
     return (
         f"\n  kept the split files' own ground truth of {len(kept)} videos built anew (the detector's"
         f" tracklets are beside it in their tracklet files): {', '.join(kept[:5])}{more}"
+        + (f"; the detector's tracklet {said}" if said else "")
     )
 
 

@@ -190,6 +190,28 @@ class ReviewConfig(BaseModel):
         description="rules with max_share are relative to the dataset only when it has at least this"
         " many videos with signals (fewer: their absolute threshold)",
     )
+    split_truth_min_iou: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="a video built anew whose split file already holds its ground truth (the real"
+        " archive's, kept beside the detector's tracklets): flagged only when the detector's tracklet"
+        " agrees with that ground truth by a mean IoU below this over the frames both box (no frame in"
+        " common: 0), never for the detector's own confidence signals, which describe its choice, not"
+        " the one kept; a video where the detector chose no tracklet is not flagged (0 = never flag)",
+    )
+
+    def split_truth_reason(self, agreement: float | None, frames: int) -> str | None:
+        """Why a video whose split-file ground truth is kept needs review (None: it does not):
+        ``agreement`` is the mean IoU of the detector's tracklet with it over the ``frames`` both
+        box (:func:`schemas.geometry.common_frame_iou`; None: the detector chose no tracklet)."""
+        if agreement is None or agreement >= self.split_truth_min_iou:
+            return None
+        where = f"over the {frames} frames both box" if frames else "no frame boxed by both"
+        return (
+            f"split file's ground truth: the detector's tracklet disagrees (mean IoU {agreement:.2f} <"
+            f" {self.split_truth_min_iou:.2g}, {where})"
+        )
 
     @field_validator("rules")
     @classmethod

@@ -141,6 +141,21 @@ def tracklet_iou(
     return float(total / len(frames))
 
 
+def common_frame_iou(
+    a: Mapping[int, Sequence[Number]], b: Mapping[int, Sequence[Number]]
+) -> tuple[float | None, int]:
+    """How well two tracklets of one video agree: the mean IoU of their boxes over the frames both
+    box, and how many frames that is; ``(0.0, 0)`` when they share no frame, ``(None, 0)`` when
+    either has no box. Unlike :func:`tracklet_iou`, a frame only one of them boxes costs nothing
+    (a detector run every k-th frame against a tracklet boxing every frame)."""
+    if not a or not b:
+        return None, 0
+    frames = sorted(set(a) & set(b))
+    if not frames:
+        return 0.0, 0
+    return float(sum(box_iou(a[f], b[f]) for f in frames) / len(frames)), len(frames)
+
+
 def box_areas(x: np.ndarray) -> np.ndarray:
     """Areas of ``[..., 4]`` boxes (0 for an empty or inverted box)."""
     import numpy as np

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from annotations.builder import build_dataset_tracklets
+from annotations.config import BuildConfig, ReviewConfig
 from annotations.tracklet_files import read_video_tracklets, tracklet_file
 from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
 
@@ -91,3 +92,41 @@ def test_a_video_built_anew_carries_the_ground_truth_from_its_first_write(tmp_pa
     rep = build_dataset_tracklets(ds, builder=builder)
     assert builder.on_disk == ARCHIVE  # not the detector's: a kill then loses nothing
     assert rep.kept_split_ground_truth == ["pa_0"]
+
+
+#: a review config under which every tracklet the fake builder chooses is flagged (shop score 0.9)
+DOUBTFUL = BuildConfig(review=ReviewConfig(min_shop_score=0.95))
+
+
+def test_the_kept_ground_truth_is_flagged_by_agreement_not_by_the_detectors_signals(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    rep = build_dataset_tracklets(ds, builder=FakeBuilder(DOUBTFUL))
+    # pa: the archive's boxes and the detector's agree (IoU ~0.9): not flagged, though the
+    # detector's own tracklet is; pb (no split-file tracklet) keeps the detector's flag
+    assert [e["video"] for e in rep.needs_review] == ["pb_0"]
+    assert rep.split_truth_agreement["pa_0"] > 0.85 and rep.split_truth_min_iou == 0.5
+    vt = read_video_tracklets(tracklet_file(ds, "videos/pa_0.mp4"))
+    assert not vt.needs_review and vt.review_reason is None
+    assert vt.signals["pivot_shop"] == 0.9  # the detector's signals stay, describing its choice
+
+
+def test_a_kept_ground_truth_the_detector_disagrees_with_is_flagged(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    far = {"0": [150, 20, 190, 90], "2": [150, 20, 190, 90], "4": [12, 11, 48, 88]}  # 1 of 3 frames agrees
+    edit = json.loads((ds / "train.json").read_text())
+    edit["pa"]["tracklets"] = [far]
+    (ds / "train.json").write_text(json.dumps(edit))
+    rep = build_dataset_tracklets(ds, builder=FakeBuilder())
+    (flag,) = rep.needs_review
+    assert (
+        flag["video"] == "pa_0"
+        and "split file's ground truth: the detector's tracklet disagrees" in flag["reason"]
+    )
+    assert "over the 3 frames both box" in flag["reason"]
+    assert 0.25 < rep.split_truth_agreement["pa_0"] < 0.35
+    assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [far]  # still kept
+    # the threshold is the review config's: 0 never flags the archive's ground truth
+    ds2 = _archive(tmp_path / "ds2")
+    (ds2 / "train.json").write_text(json.dumps(edit))
+    never = BuildConfig(review=ReviewConfig(split_truth_min_iou=0))
+    assert build_dataset_tracklets(ds2, builder=FakeBuilder(never)).needs_review == []
