@@ -76,20 +76,26 @@ from annotations.tracking import (
 from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
     BUILD_DIR,
     SPLIT_FILES,
+    SPLIT_ORIGIN,
     TRACKLET_DIR,
+    SplitOrigin,
     build_record_file,
     check_tracklet_names,
     dataset_lock,
+    detector_wrote,
     file_owner_problem,
     ground_truth_digest,
     load_splits,
     read_build_record,
+    read_split_origin,
     read_video_tracklets,
     shared_videos,
+    split_tracklet_digest,
     tracklet_digest,
     tracklet_file,
     tracklet_folders,
     write_build_record,
+    write_split_origin,
     write_video_tracklets,
 )
 from movingfashion.executors import (
@@ -222,6 +228,9 @@ class BuildReport:
     #: the frames both box (None: the detector chose no tracklet); below the review config's
     #: ``split_truth_min_iou`` the video is flagged (``needs_review``), whatever the detector's signals
     split_truth_agreement: dict[str, float | None] = field(default_factory=dict)
+    #: videos built anew whose split-file tracklet an earlier build wrote from the detector's
+    #: choice (:data:`~annotations.tracklet_files.SPLIT_ORIGIN`): not the archive's, not kept
+    split_detector_choice: list[str] = field(default_factory=list)
     #: the review config's ``split_truth_min_iou`` this run flagged them by
     split_truth_min_iou: float | None = None
 
@@ -726,6 +735,26 @@ class DoneFile:
     view: TrackletFileBuild | VideoTracklets
     official: dict[str, list[float]]  #: its ground truth as the split files write it
     record: dict | None  #: its build record (:func:`read_build_record`)
+    #: its ground truth is the builder's choice (the detector's tracklet, as its build record names
+    #: it): no review pick, import, edit or split-file ground truth kept (:func:`human_work`)
+    chosen: bool = False
+
+
+def _builders_choice(
+    detector: str | None,
+    modes: list[Any],
+    ground_truth: int | None,
+    recorded: Any,
+    digest: Callable[[], str | None],
+) -> bool:
+    """Whether a tracklet file's ground truth is the one its build chose (see :attr:`DoneFile.chosen`):
+    built by a detector, no tracklet an import made, tracklet 0 and not an inference one (a
+    review pick), and the one its build record names (``recorded``: None when the record names
+    none, an older build's file; ``digest``: gives :func:`tracklet_digest` of the ground truth,
+    asked only then)."""
+    if detector is None or "manual" in modes or ground_truth != 0 or modes[0] == "inference":
+        return False
+    return recorded is None or recorded == digest()
 
 
 def read_done_file(p: Path) -> DoneFile:
@@ -738,7 +767,15 @@ def read_done_file(p: Path) -> DoneFile:
         return _read_light(p)
     except (OSError, ValueError):
         vt = read_video_tracklets(p)
-    return DoneFile(vt, vt.official(), read_build_record(p))
+    record = read_build_record(p)
+    chosen = _builders_choice(
+        vt.detector,
+        [t.mode for t in vt.tracklets],
+        vt.ground_truth,
+        (record or {}).get("ground_truth"),
+        lambda: ground_truth_digest(vt),
+    )
+    return DoneFile(vt, vt.official(), record, chosen)
 
 
 def _read_light(p: Path) -> DoneFile:
@@ -754,13 +791,20 @@ def _read_light(p: Path) -> DoneFile:
         raise ValueError(f"{p}: not its video's file")
     record = read_build_record(p)
     official: dict[str, list[float]] = {}
+    chosen = False
     if view.ground_truth is not None:
         gt = data["tracklets"][view.ground_truth]
-        if record and record.get("ground_truth") == tracklet_digest(gt):  # as the builder wrote it
+        recorded = record.get("ground_truth") if record else None
+        if record and recorded == tracklet_digest(gt):  # as the builder wrote it
             official = {k: gt["boxes"][k] for k in sorted(gt["boxes"], key=int)}
+            same: Callable[[], str | None] = lambda: recorded  # noqa: E731
         else:
-            official = Tracklet.model_validate(gt).official()
-    return DoneFile(view, official, record)
+            checked = Tracklet.model_validate(gt)
+            official = checked.official()
+            same = lambda: tracklet_digest(checked.model_dump(mode="json"))  # noqa: E731
+        modes = [t.get("mode") for t in data["tracklets"]]
+        chosen = _builders_choice(view.detector, modes, view.ground_truth, recorded, same)
+    return DoneFile(view, official, record, chosen)
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -1325,15 +1369,25 @@ def merge_official(
     """Write the ground-truth tracklet of every done video into ``train.json``/``test.json``.
 
     ``tracklets[i]`` belongs to ``video_paths[i]``; videos without a tracklet file keep what they
-    had (or ``{}``). Extra keys are preserved. Returns the split files rewritten.
+    had (or ``{}``). Extra keys are preserved. In a folder this toolkit did not describe, the
+    tracklets written from the builder's choice are named in :data:`SPLIT_ORIGIN` (written
+    before the split files, then again without what they no longer hold). Returns the split
+    files rewritten.
     """
     root = Path(dataset)
     if splits is None:
         splits = load_splits(root)
     else:
         check_tracklet_names(root, splits)
+    from movingfashion.archive.describe import described
+
     shared = shared_videos(splits)
     written = []
+    # a folder this toolkit did not describe keeps a record of the tracklets written from the
+    # detector's choice (SPLIT_ORIGIN): they are never taken for the archive's own ground truth
+    before = None if described(root) else read_split_origin(root)
+    origin: SplitOrigin = {}  # what the split files hold from the detector once written
+    rewrites: list[tuple[str, OfficialSplit]] = []
     for name, split in splits.items():
         changed = False
         for pid, entry in split.items():
@@ -1342,11 +1396,15 @@ def merge_official(
             for i, vp in enumerate(entry.video_paths):
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 cur = old[i] if i < len(old) else {}
+                wrote = (before or {}).get(name, {}).get(pid, {}).get(str(i), [])  # kept if no file
                 if p.is_file():
                     try:  # the file must be about this video and product
-                        cur = _official_of(p, vp, pid)
+                        cur, chosen = _official_of(p, vp, pid)
+                        wrote = [split_tracklet_digest(cur)] if chosen and cur else []
                     except DataFormatError as exc:
                         log.warning("%s: the split file keeps what it had (%s)", name, exc)
+                if wrote:
+                    origin.setdefault(name, {}).setdefault(pid, {})[str(i)] = wrote
                 new.append(cur)
             if len(old) > len(new):  # more tracklets than videos: kept as they are, never dropped
                 log.warning(
@@ -1362,12 +1420,33 @@ def merge_official(
                 entry.tracklets = new
                 changed = True
         if changed:
-            write_official(root / name, split)
-            written.append(name)
+            rewrites.append((name, split))
+    grown = _union(before, origin) if before is not None else None
+    if grown is not None and grown != before:  # first every digest, old and new: a kill between
+        write_split_origin(root, grown)  # the writes leaves no detector's tracklet unnamed
+    for name, split in rewrites:
+        write_official(root / name, split)
+        written.append(name)
+    if before is not None and origin != before:
+        write_split_origin(root, origin)  # then only what the split files hold
     return written
 
 
-def split_ground_truths(root: Path, jobs: dict[int, VideoJob]) -> dict[int, dict[int, list[float]]]:
+def _union(a: SplitOrigin, b: SplitOrigin) -> SplitOrigin:
+    """Two :data:`~annotations.tracklet_files.SPLIT_ORIGIN` records in one (every digest of either)."""
+    out: SplitOrigin = {}
+    for rec in (a, b):
+        for name, pids in rec.items():
+            for pid, slots in pids.items():
+                for i, digests in slots.items():
+                    have = out.setdefault(name, {}).setdefault(pid, {}).setdefault(i, [])
+                    have += [d for d in digests if d not in have]
+    return out
+
+
+def split_ground_truths(
+    root: Path, jobs: dict[int, VideoJob]
+) -> tuple[dict[int, dict[int, list[float]]], list[int]]:
     """The tracklet each of ``jobs`` (videos to build that have no tracklet file, by index) holds
     in its split-file entry now, by index: the archive's own ground truth (the authors' tracklets
     of the real MovingFashion files, or one a person put there), which :func:`merge_official`
@@ -1376,21 +1455,31 @@ def split_ground_truths(root: Path, jobs: dict[int, VideoJob]) -> dict[int, dict
     ``mf world export-gt``), a split-file tracklet without its file is a copy of a file deleted
     since, and the video is built as before. Entries without a box are left out. Read once, before
     the build: each built file carries its ground truth from its first write, so a build killed
-    outright (SIGKILL, the OOM killer) leaves no file the rerun would merge over it."""
+    outright (SIGKILL, the OOM killer) leaves no file the rerun would merge over it. A split-file
+    tracklet an earlier build wrote from the detector's choice (:data:`SPLIT_ORIGIN` names it:
+    its tracklet file was deleted since) is no ground truth of the archive's: those jobs are
+    returned apart (second), and built as any video without one."""
     from movingfashion.archive.describe import described
 
     if not jobs or described(root):  # its split files' tracklets are copies of its tracklet files'
-        return {}
+        return {}, []
     splits = load_splits(root)
-    out = {}
+    origin = read_split_origin(root)
+    out, theirs = {}, []
     for i, job in jobs.items():
         entry = splits.get(job.split_file, {}).get(job.product_id)
         if entry is None or job.video_path not in entry.video_paths:
             continue  # no split file lists it for this product: merge_official leaves it
-        boxes = entry.tracklet_boxes(entry.video_paths.index(job.video_path))
+        index = entry.video_paths.index(job.video_path)
+        if index < len(entry.tracklets) and detector_wrote(
+            origin, job.split_file, job.product_id, index, entry.tracklets[index]
+        ):
+            theirs.append(i)  # an earlier build's detector choice: built as before
+            continue
+        boxes = entry.tracklet_boxes(index)
         if boxes:
             out[i] = boxes
-    return out
+    return out, theirs
 
 
 def with_split_ground_truth(
@@ -1422,14 +1511,15 @@ def with_split_ground_truth(
     return joined, None if agreement is None else round(agreement, SCORE_DECIMALS)
 
 
-def _official_of(p: Path, video: str, product_id: str) -> dict[str, list[float]]:
+def _official_of(p: Path, video: str, product_id: str) -> tuple[dict[str, list[float]], bool]:
     """The ground truth of the tracklet file ``p`` of ``video`` listed under ``product_id``, as
-    the split files write it, read light (:func:`read_done_file`); a file about another video or
-    product is refused as :func:`read_video_tracklets` refuses it."""
+    the split files write it, read light (:func:`read_done_file`), and whether it is the
+    builder's choice (:attr:`DoneFile.chosen`); a file about another video or product is refused
+    as :func:`read_video_tracklets` refuses it."""
     done = read_done_file(p)
     if done.view.video != video or done.view.product_id != product_id:
-        return read_video_tracklets(p, video=video, product_id=product_id).official()
-    return done.official
+        read_video_tracklets(p, video=video, product_id=product_id)  # raises, naming the mismatch
+    return done.official, done.chosen
 
 
 def _adopt_single_file(root: Path, video_path: str, products: set[str]) -> None:
@@ -1882,7 +1972,8 @@ def _build_jobs(
         finish(job, "skipped")
     # the split files' own tracklets of the videos built anew (an archive's ground truth): each
     # file carries its one from its first write (commit), so no kill leaves it to be merged over
-    archive_gt = split_ground_truths(root, anew)
+    archive_gt, detectors = split_ground_truths(root, anew)
+    rep.split_detector_choice = [jobs[i].key for i in detectors]
     order_of_stem = {jobs[i].tracklet_file(root).stem: i for i in archive_gt}
     if pool is not None and todo:
         pass  # started early, beside this process's model load

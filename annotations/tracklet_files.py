@@ -386,6 +386,74 @@ def tracklet_digest(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:20]
 
 
+#: In a folder this toolkit did not describe (the real archive as downloaded), which split-file
+#: tracklets ``mf-tracklets build`` wrote from the detector's choice: split file -> product ->
+#: video index -> digests (:func:`split_tracklet_digest`) of what it wrote there. A split-file
+#: tracklet named here is the detector's, never the archive's own ground truth, even once the
+#: tracklet files are gone (:func:`annotations.builder.split_ground_truths`); any other (the
+#: authors', a person's edit of the split file, a review pick or an import) is not named.
+SPLIT_ORIGIN = ".split-tracklets-origin.json"
+
+#: what the file says of itself
+_ORIGIN_ABOUT = (
+    "split-file tracklets mf-tracklets build wrote from the detector's choice (not the archive's"
+    " own ground truth): split file -> product -> video index -> digests of the tracklet written"
+)
+
+SplitOrigin = dict[str, dict[str, dict[str, list[str]]]]
+
+
+def split_tracklet_digest(trk: Mapping[str, Any]) -> str:
+    """A digest of a split-file tracklet (frame key -> box) that does not depend on key order or
+    on how a number is written (``12`` and ``12.0`` are the same box)."""
+    rows = sorted((int(k), [float(v) for v in box]) for k, box in trk.items())
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:20]
+
+
+def read_split_origin(dataset: str | os.PathLike[str]) -> SplitOrigin:
+    """The folder's :data:`SPLIT_ORIGIN` record (empty when there is none); a record that does not
+    read is refused, naming it: without it a detector's choice would pass for the archive's."""
+    p = Path(dataset) / SPLIT_ORIGIN
+    if not p.is_file():
+        return {}
+    try:
+        data = json.loads(read_file_bytes(p, what="split tracklet origin"))
+        detector = data["detector"]
+        if not all(
+            isinstance(d, list) and all(isinstance(x, str) for x in d)
+            for pids in detector.values()
+            for slots in pids.values()
+            for d in slots.values()
+        ):
+            raise TypeError("a digest list holds something else")
+        return detector
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DataFormatError(
+            f"not a record of which split-file tracklets a build wrote ({exc})",
+            where=str(p),
+            hint="restore it; delete it only if no tracklet in train.json/test.json came from an earlier"
+            " mf-tracklets build (each is then kept as the archive's own ground truth)",
+        ) from None
+
+
+def write_split_origin(dataset: str | os.PathLike[str], origin: SplitOrigin) -> None:
+    """Write the :data:`SPLIT_ORIGIN` record atomically (sorted, so equal records are equal files)."""
+    from schemas.atomic import atomic_write_json
+
+    atomic_write_json(
+        Path(dataset) / SPLIT_ORIGIN, {"about": _ORIGIN_ABOUT, "detector": origin}, sort_keys=True
+    )
+
+
+def detector_wrote(
+    origin: SplitOrigin, split_name: str, product_id: str, index: int, trk: Mapping[str, Any]
+) -> bool:
+    """Whether the split-file tracklet ``trk`` (video ``index`` of ``product_id`` in ``split_name``)
+    is one a build wrote from the detector's choice (:data:`SPLIT_ORIGIN`)."""
+    wrote = origin.get(split_name, {}).get(product_id, {}).get(str(index))
+    return bool(wrote) and split_tracklet_digest(trk) in wrote
+
+
 def set_official_tracklet(dataset: str | os.PathLike[str], vt: VideoTracklets) -> str | None:
     """Put ``vt``'s ground-truth tracklet (``{}`` when none) into the split file listing its video.
 

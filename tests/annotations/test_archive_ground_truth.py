@@ -7,13 +7,15 @@ need) must not replace those with the detector's choice."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from annotations.builder import build_dataset_tracklets
 from annotations.config import BuildConfig, ReviewConfig
-from annotations.tracklet_files import read_video_tracklets, tracklet_file
+from annotations.tracklet_files import SPLIT_ORIGIN, read_video_tracklets, tracklet_file
+from schemas.errors import DataFormatError
 from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
 
 #: the authors' tracklet of pa's video: other boxes than the builder's, ints as the archive writes them
@@ -130,3 +132,55 @@ def test_a_kept_ground_truth_the_detector_disagrees_with_is_flagged(tmp_path):
     (ds2 / "train.json").write_text(json.dumps(edit))
     never = BuildConfig(review=ReviewConfig(split_truth_min_iou=0))
     assert build_dataset_tracklets(ds2, builder=FakeBuilder(never)).needs_review == []
+
+
+class _OtherWeights(FakeBuilder):
+    """Other weights: the tracklet chosen sits 4 px lower than :class:`FakeBuilder`'s."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.detector.version = "det2"
+
+    def process(self, dataset: Path, job, timings):
+        vt, n, nd = super().process(dataset, job, timings)
+        lower = {f: [x1, y1 + 4, x2, y2 + 4] for f, (x1, y1, x2, y2) in vt.tracklets[0].boxes.items()}
+        chosen = vt.tracklets[0].model_copy(update={"boxes": lower})
+        return vt.model_copy(update={"tracklets": [chosen, *vt.tracklets[1:]], "detector": "det2"}), n, nd
+
+
+def test_a_detector_choice_merged_earlier_is_not_kept_once_its_file_is_gone(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())  # pb's split-file tracklet: the detector's
+    origin = json.loads((ds / SPLIT_ORIGIN).read_text())["detector"]
+    assert list(origin["train.json"]) == ["pb"]  # named as the detector's; pa's is the archive's
+    shutil.rmtree(ds / "tracklets")  # a user starts over, with other weights
+    rep = build_dataset_tracklets(ds, builder=_OtherWeights())
+    assert rep.kept_split_ground_truth == ["pa_0"] and rep.split_detector_choice == ["pb_0"]
+    vt = read_video_tracklets(tracklet_file(ds, "videos/pb_0.mp4"))
+    assert (vt.ground_truth, len(vt.tracklets)) == (0, 2)  # the new detector's choice, no old one kept
+    split = json.loads((ds / "train.json").read_text())
+    assert split["pa"]["tracklets"] == [ARCHIVE] and split["pb"]["tracklets"] == [vt.official()]
+    assert split["pb"]["tracklets"][0]["0"] == [60.0, 24.0, 120.0, 84.0]
+
+
+def test_a_split_file_tracklet_a_person_edited_since_is_kept(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())
+    data = json.loads((ds / "train.json").read_text())
+    mine = {"0": [61, 21, 119, 79], "1": [62, 21, 119, 79]}
+    data["pb"]["tracklets"] = [mine]  # edited by hand: no longer what the build wrote
+    (ds / "train.json").write_text(json.dumps(data))
+    shutil.rmtree(ds / "tracklets")
+    rep = build_dataset_tracklets(ds, builder=_OtherWeights())
+    assert rep.kept_split_ground_truth == ["pa_0", "pb_0"] and rep.split_detector_choice == []
+    assert json.loads((ds / "train.json").read_text())["pb"]["tracklets"] == [mine]
+
+
+def test_an_unreadable_origin_record_is_refused_by_name(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())
+    shutil.rmtree(ds / "tracklets")
+    (ds / SPLIT_ORIGIN).write_text("{not json")
+    with pytest.raises(DataFormatError, match="split-file tracklets a build wrote") as err:
+        build_dataset_tracklets(ds, builder=FakeBuilder())
+    assert err.value.where == str(ds / SPLIT_ORIGIN)
