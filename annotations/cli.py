@@ -778,20 +778,24 @@ def _split_truth(dataset: str, shared: frozenset[str]) -> dict[str, tuple[str, s
     """Review name -> (video, product, why) of the split files' videos that have no tracklet file
     of their product but whose split-file entry holds a tracklet (the real archive as downloaded):
     the review page queues them, flagged, showing that tracklet as the ground truth
-    (:data:`annotations.review.queue.SPLIT_TRUTH_REASON`), and an accept or reject decides on them
+    (:func:`annotations.review.queue.split_truth_reason`: the archive's, or an earlier build's
+    detector choice), and an accept or reject decides on them
     as on a video with a file."""
-    from annotations.review.queue import SPLIT_TRUTH_REASON
+    from annotations.review.queue import split_origin, split_truth_reason
     from annotations.tracklet_files import load_splits, split_files_present, tracklet_file
 
     if not split_files_present(dataset):
         return {}
     out: dict[str, tuple[str, str, str]] = {}
-    for split in load_splits(dataset).values():
+    origin = None  # read once a video without a tracklet file holds a split tracklet
+    for name, split in load_splits(dataset).items():
         for pid, entry in split.items():
             for vi, vp in enumerate(entry.video_paths):
                 has_file = tracklet_file(dataset, vp, pid, shared=vp in shared).is_file()
-                if not has_file and entry.tracklet_boxes(vi):
-                    out[_review_name(vp, pid, shared)] = (vp, pid, SPLIT_TRUTH_REASON)
+                if not has_file and vi < len(entry.tracklets) and entry.tracklets[vi]:
+                    origin = split_origin(Path(dataset)) if origin is None else origin
+                    why = split_truth_reason(origin, name, pid, vi, entry.tracklets[vi])
+                    out[_review_name(vp, pid, shared)] = (vp, pid, why)
     return out
 
 

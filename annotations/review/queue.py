@@ -32,8 +32,11 @@ from pydantic import ValidationError
 
 from annotations.tracklet_files import (
     TRACKLET_DIR,
+    SplitOrigin,
+    detector_wrote,
     load_splits,
     read_build_record,
+    read_split_origin,
     read_video_tracklets,
     shared_videos,
     tracklet_file,
@@ -176,6 +179,33 @@ _PRIVATE = (
 SPLIT_TRUTH_REASON = (
     "no tracklet file: the split file's ground truth is shown (mf-tracklets build adds the detector's)"
 )
+#: why a video without a tracklet file is flagged whose split-file tracklet an earlier build wrote
+#: from the detector's choice (:data:`annotations.tracklet_files.SPLIT_ORIGIN`): not the archive's
+SPLIT_DETECTOR_REASON = (
+    "no tracklet file: the split file's tracklet shown is an earlier build's detector choice, not the"
+    " archive's ground truth (mf-tracklets build builds the video again)"
+)
+
+
+def split_origin(root: Path) -> SplitOrigin:
+    """The folder's record of the split-file tracklets a build wrote from the detector's choice
+    (:func:`annotations.tracklet_files.read_split_origin`); one that does not read is warned
+    about and read as empty (the review shows such tracklets as the split file's; the build
+    refuses it, naming it)."""
+    try:
+        return read_split_origin(root)
+    except DataFormatError as exc:
+        log.warning("%s", exc)
+        return {}
+
+
+def split_truth_reason(origin: SplitOrigin, split_file: str, product_id: str, index: int, trk: Any) -> str:
+    """Why a video without a tracklet file whose split-file tracklet ``trk`` is shown is flagged:
+    the archive's ground truth (:data:`SPLIT_TRUTH_REASON`), or a detector's choice an earlier
+    build wrote there (:data:`SPLIT_DETECTOR_REASON`)."""
+    if detector_wrote(origin, split_file, product_id, index, trk):
+        return SPLIT_DETECTOR_REASON
+    return SPLIT_TRUTH_REASON
 
 
 @dataclass
@@ -257,6 +287,7 @@ def build_queue(
     seen: set[tuple[str, str]] = set()
     read: dict[str, TrackletFileSummary] = {}  # file name -> what it holds, each file read once
     shared = shared_videos(splits)
+    origin: SplitOrigin | None = None  # read once a video without a tracklet file shows its split tracklet
     for split_file, split in splits.items():
         for pid, entry in split.items():
             row = rows.get(pid, {})
@@ -270,7 +301,8 @@ def build_queue(
                 split_truth = None  # its boxes are read when the page asks for them
                 if vt is None and vi < len(entry.tracklets) and entry.tracklets[vi]:
                     split_truth = SplitTruth(root / split_file, pid, vp, vi, identities.get(split_file))
-                    reason = SPLIT_TRUTH_REASON
+                    origin = split_origin(root) if origin is None else origin
+                    reason = split_truth_reason(origin, split_file, pid, vi, entry.tracklets[vi])
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
                 seen.add((vp, pid))

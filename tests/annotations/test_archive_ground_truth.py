@@ -14,9 +14,11 @@ import pytest
 
 from annotations.builder import build_dataset_tracklets
 from annotations.config import BuildConfig, ReviewConfig
+from annotations.review.queue import SPLIT_DETECTOR_REASON, SPLIT_TRUTH_REASON, build_queue
 from annotations.tracklet_files import SPLIT_ORIGIN, read_video_tracklets, tracklet_file
 from schemas.errors import DataFormatError
 from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
+from tests.mf_cli import run_tracklets
 
 #: the authors' tracklet of pa's video: other boxes than the builder's, ints as the archive writes them
 ARCHIVE = {"0": [12, 11, 48, 88], "2": [13, 11, 49, 88], "4": [14, 12, 50, 89]}
@@ -184,3 +186,14 @@ def test_an_unreadable_origin_record_is_refused_by_name(tmp_path):
     with pytest.raises(DataFormatError, match="split-file tracklets a build wrote") as err:
         build_dataset_tracklets(ds, builder=FakeBuilder())
     assert err.value.where == str(ds / SPLIT_ORIGIN)
+
+
+def test_review_tells_an_earlier_detector_choice_from_the_archives_ground_truth(tmp_path, capsys):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())
+    shutil.rmtree(ds / "tracklets")
+    reasons = {it.stem: it.reason for it in build_queue(ds, sample_rate=1.0).items}
+    assert reasons == {"pa_0": SPLIT_TRUTH_REASON, "pb_0": SPLIT_DETECTOR_REASON}
+    code, out, err = run_tracklets(["review", "--dataset", str(ds), "--json"], capsys)
+    assert code == 0, err
+    assert {r["video"]: r["reason"] for r in json.loads(out)["needs_review"]} == reasons
