@@ -1400,7 +1400,10 @@ def merge_official(
                 if p.is_file():
                     try:  # the file must be about this video and product
                         cur, chosen = _official_of(p, vp, pid)
-                        wrote = [split_tracklet_digest(cur)] if chosen and cur else []
+                        if not (chosen and cur):
+                            wrote = []
+                        elif not wrote or cur != (old[i] if i < len(old) else {}):  # else: named already
+                            wrote = [split_tracklet_digest(cur)]
                     except DataFormatError as exc:
                         log.warning("%s: the split file keeps what it had (%s)", name, exc)
                 if wrote:

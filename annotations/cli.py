@@ -288,6 +288,7 @@ def build(
             )
             + _kept_human_line(d)
             + _kept_split_line(d)
+            + _detector_choice_line(d)
             + _adopted_line(d)
             + _dropped_line(d)
             + (
@@ -373,6 +374,19 @@ def _kept_split_line(d: dict) -> str:
         f"\n  kept the split files' own ground truth of {len(kept)} videos built anew (the detector's"
         f" tracklets are beside it in their tracklet files): {', '.join(kept[:5])}{more}"
         + (f"; the detector's tracklet {said}" if said else "")
+    )
+
+
+def _detector_choice_line(d: dict) -> str:
+    """The summary line naming the videos built anew whose split-file tracklet was an earlier
+    build's detector choice, so not kept as the archive's (empty when none)."""
+    named = d.get("split_detector_choice") or []
+    if not named:
+        return ""
+    more = f" and {len(named) - 5} more" if len(named) > 5 else ""
+    return (
+        f"\n  built {len(named)} videos as any other whose split-file tracklet an earlier build wrote from"
+        f" the detector's choice (not the archive's ground truth): {', '.join(named[:5])}{more}"
     )
 
 

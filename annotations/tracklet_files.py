@@ -42,6 +42,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -406,8 +407,16 @@ SplitOrigin = dict[str, dict[str, dict[str, list[str]]]]
 def split_tracklet_digest(trk: Mapping[str, Any]) -> str:
     """A digest of a split-file tracklet (frame key -> box) that does not depend on key order or
     on how a number is written (``12`` and ``12.0`` are the same box)."""
-    rows = sorted((int(k), [float(v) for v in box]) for k, box in trk.items())
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:20]
+    import numpy as np
+
+    if not trk:
+        return hashlib.sha256(b"").hexdigest()[:20]
+    frames = np.fromiter(map(int, trk), np.int64, count=len(trk))
+    boxes = np.fromiter(chain.from_iterable(trk.values()), np.float64).reshape(len(trk), -1)
+    order = np.argsort(frames, kind="stable")
+    digest = hashlib.sha256(frames[order].tobytes())
+    digest.update(boxes[order].tobytes())
+    return digest.hexdigest()[:20]
 
 
 def read_split_origin(dataset: str | os.PathLike[str]) -> SplitOrigin:

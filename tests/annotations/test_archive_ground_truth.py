@@ -13,9 +13,15 @@ from pathlib import Path
 import pytest
 
 from annotations.builder import build_dataset_tracklets
+from annotations.cli import _detector_choice_line
 from annotations.config import BuildConfig, ReviewConfig
 from annotations.review.queue import SPLIT_DETECTOR_REASON, SPLIT_TRUTH_REASON, build_queue
-from annotations.tracklet_files import SPLIT_ORIGIN, read_video_tracklets, tracklet_file
+from annotations.tracklet_files import (
+    SPLIT_ORIGIN,
+    read_video_tracklets,
+    split_tracklet_digest,
+    tracklet_file,
+)
 from schemas.errors import DataFormatError
 from tests.annotations.test_reruns import GARMENT, FakeBuilder, two_product_dataset
 from tests.mf_cli import run_tracklets
@@ -197,3 +203,22 @@ def test_review_tells_an_earlier_detector_choice_from_the_archives_ground_truth(
     code, out, err = run_tracklets(["review", "--dataset", str(ds), "--json"], capsys)
     assert code == 0, err
     assert {r["video"]: r["reason"] for r in json.loads(out)["needs_review"]} == reasons
+
+
+def test_the_origin_digest_does_not_depend_on_key_order_or_how_a_number_is_written():
+    a = {"1": [1, 2, 3, 4], "0": [0.0, 1, 2, 3.5]}
+    assert split_tracklet_digest(a) == split_tracklet_digest(
+        {"0": [0, 1.0, 2.0, 3.5], "1": [1.0, 2.0, 3.0, 4.0]}
+    )
+    assert split_tracklet_digest(a) != split_tracklet_digest({"0": [0.0, 1, 2, 3.5]})
+    assert split_tracklet_digest(a) != split_tracklet_digest({"1": [1, 2, 3, 4], "0": [0.0, 1, 2, 3.25]})
+
+
+def test_the_build_summary_names_the_earlier_detector_choices(tmp_path, capsys):
+    ds = _archive(tmp_path / "ds")
+    build_dataset_tracklets(ds, builder=FakeBuilder())
+    shutil.rmtree(ds / "tracklets")
+    rep = build_dataset_tracklets(ds, builder=_OtherWeights())
+    line = _detector_choice_line(rep.as_dict())
+    assert "built 1 videos as any other whose split-file tracklet an earlier build wrote" in line
+    assert line.endswith(": pb_0")
