@@ -199,6 +199,9 @@ class BuildReport:
     unrecorded: int = 0
     #: videos whose ground truth a person changed (review pick, import): their flag is theirs
     decided_by_person: int = 0
+    #: videos whose ground truth is the split file's own, kept by a build (this run's or an
+    #: earlier one's): their flag is the one decided when it was kept (:func:`with_split_ground_truth`)
+    split_truth_files: int = 0
     #: files holding a person's work that this run would have built again, kept as they are
     #: (``discard_corrections`` builds them): how many, and per file what it holds and why it
     #: was due (``{"video": <file stem>, "holds": ..., "due": ...}``)
@@ -2044,6 +2047,7 @@ def _build_jobs(
         )
         rep.redecided = settled.changed
         rep.decided_by_person = len(settled.decided_by_person)
+        rep.split_truth_files = len(settled.split_truth)
         written += settled.written
         rep.flag_thresholds = settled.thresholds
         rep.flag_signals_missing = settled.missing

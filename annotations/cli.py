@@ -286,6 +286,12 @@ def build(
                 if d["decided_by_person"]
                 else ""
             )
+            + (
+                f"\n  {d['split_truth_files']} videos hold the split files' own ground truth: their flag is"
+                " the detector's agreement with it, decided when it was kept"
+                if d.get("split_truth_files")
+                else ""
+            )
             + _kept_human_line(d)
             + _kept_split_line(d)
             + _detector_choice_line(d)

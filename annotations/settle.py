@@ -18,7 +18,9 @@ Two kinds of file are left as they are, and out of the population the relative r
 resolved over: a file whose stored signals lack one the flag cannot be decided without
 (:data:`annotations.config.REQUIRED_SIGNALS`; a warning names it: the build of its video redoes
 it), and a file whose ground truth a person changed since the build (a review pick, a CVAT
-import: its signals describe the tracklet the builder chose, not this one; the person decided).
+import: its signals describe the tracklet the builder chose, not this one; the person decided)
+or that a build kept from the split file (the real archive's own ground truth: flagged when
+kept, by the detector's agreement with it; counted apart, ``split_truth``).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class Settled:
     written: list[Path] = field(default_factory=list)
     #: stems of the files whose ground truth a person changed since the build (left as they are)
     decided_by_person: list[str] = field(default_factory=list)
+    #: stems of the files whose ground truth is the split file's own, kept by a build (left as
+    #: they are: their flag is the detector's agreement with it, decided when it was kept)
+    split_truth: list[str] = field(default_factory=list)
 
 
 class _Flagged(Protocol):
@@ -92,6 +97,9 @@ class StoredFlag:
     signals: dict[str, float]
     #: its signals are those of its current ground truth (:func:`signals_describe_ground_truth`)
     describes: bool
+    #: its ground truth is the split file's own, kept beside the detector's tracklets by a build
+    #: (``mode="ground-truth"``: :func:`annotations.builder.with_split_ground_truth` flagged it)
+    archive_truth: bool = False
 
 
 def new_flag(f: _Flagged, review: ReviewConfig) -> tuple[bool, str | None] | None:
@@ -170,8 +178,10 @@ def _read_light(p: Path) -> StoredFlag:
     if _owner_problem(p.name, view):
         raise ValueError(f"{p}: not its video's file")
     describes = True
+    archive_truth = False
     if view.ground_truth is not None:
         gt = data["tracklets"][view.ground_truth]
+        archive_truth = isinstance(gt, dict) and gt.get("mode") == "ground-truth"
         if _decidable(view):
             describes = _raw_describes(gt, view.signals, read_build_record(p))
         else:
@@ -184,6 +194,7 @@ def _read_light(p: Path) -> StoredFlag:
         view.review_reason,
         view.signals,
         describes,
+        archive_truth,
     )
 
 
@@ -197,8 +208,16 @@ def read_stored_flag(p: Path) -> StoredFlag:
     except _LIGHT_ERRORS:
         vt = read_video_tracklets(p)
     describes = not _decidable(vt) or signals_describe_ground_truth(vt, read_build_record(p))
+    gt = vt.ground_truth_tracklet()
     return StoredFlag(
-        vt.product_id, vt.video, vt.ground_truth, vt.needs_review, vt.review_reason, vt.signals, describes
+        vt.product_id,
+        vt.video,
+        vt.ground_truth,
+        vt.needs_review,
+        vt.review_reason,
+        vt.signals,
+        describes,
+        gt is not None and gt.mode == "ground-truth",
     )
 
 
@@ -250,6 +269,7 @@ def settle_flags(
     stored = dataset_flags(root)
     keep: set[str] = set(held)  # files left as they are (see the module docstring)
     person: list[str] = []
+    archive: list[str] = []
     for stem, f in stored.items():
         if f.ground_truth is None or not f.signals:
             continue
@@ -264,7 +284,7 @@ def settle_flags(
             keep.add(stem)
         elif not f.describes:
             keep.add(stem)
-            person.append(stem)
+            (archive if f.archive_truth else person).append(stem)
     resolved = review.for_dataset(
         f.signals for stem, f in stored.items() if f.ground_truth is not None and stem not in keep
     )
@@ -277,6 +297,7 @@ def settle_flags(
     )
     out.missing = review.missing_signals(f.signals for f in stored.values() if f.ground_truth is not None)
     out.decided_by_person = person
+    out.split_truth = archive
     # each file, decided: (needs_review, reason) of those whose flag changes
     changes = {
         stem: flag for stem, f in stored.items() if stem not in keep and (flag := new_flag(f, resolved))

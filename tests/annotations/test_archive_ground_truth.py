@@ -222,3 +222,10 @@ def test_the_build_summary_names_the_earlier_detector_choices(tmp_path, capsys):
     line = _detector_choice_line(rep.as_dict())
     assert "built 1 videos as any other whose split-file tracklet an earlier build wrote" in line
     assert line.endswith(": pb_0")
+
+
+def test_the_kept_ground_truth_is_not_counted_as_a_persons_choice(tmp_path):
+    ds = _archive(tmp_path / "ds")
+    for _ in range(2):  # the build that keeps it and a rerun
+        rep = build_dataset_tracklets(ds, builder=FakeBuilder())
+        assert (rep.decided_by_person, rep.split_truth_files) == (0, 1)
