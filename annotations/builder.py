@@ -751,11 +751,12 @@ def _builders_choice(
     digest: Callable[[], str | None],
 ) -> bool:
     """Whether a tracklet file's ground truth is the one its build chose (see :attr:`DoneFile.chosen`):
-    built by a detector, no tracklet an import made, tracklet 0 and not an inference one (a
-    review pick), and the one its build record names (``recorded``: None when the record names
-    none, an older build's file; ``digest``: gives :func:`tracklet_digest` of the ground truth,
-    asked only then)."""
-    if detector is None or "manual" in modes or ground_truth != 0 or modes[0] == "inference":
+    built by a detector, no tracklet an import made, tracklet 0 and a training-tracking one (not
+    an inference one, which a review pick made the ground truth, nor the split file's own, kept
+    as tracklet 0 when the detector found no tracklet), and the one its build record names
+    (``recorded``: None when the record names none, an older build's file; ``digest``: gives
+    :func:`tracklet_digest` of the ground truth, asked only then)."""
+    if detector is None or "manual" in modes or ground_truth != 0 or modes[0] != "training":
         return False
     return recorded is None or recorded == digest()
 

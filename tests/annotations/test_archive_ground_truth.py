@@ -229,3 +229,35 @@ def test_the_kept_ground_truth_is_not_counted_as_a_persons_choice(tmp_path):
     for _ in range(2):  # the build that keeps it and a rerun
         rep = build_dataset_tracklets(ds, builder=FakeBuilder())
         assert (rep.decided_by_person, rep.split_truth_files) == (0, 1)
+
+
+class _FindsNothing(FakeBuilder):
+    """A detector that finds no tracklet (weights that never saw such videos)."""
+
+    def process(self, dataset: Path, job, timings):
+        vt, n, _ = super().process(dataset, job, timings)
+        none = vt.model_copy(
+            update={
+                "tracklets": [],
+                "ground_truth": None,
+                "needs_review": True,
+                "review_reason": "none",
+                "signals": {},
+            }
+        )
+        return none, n, 0
+
+
+def test_the_archives_ground_truth_kept_where_the_detector_found_nothing_is_never_named_the_detectors(
+    tmp_path,
+):
+    ds = _archive(tmp_path / "ds")
+    rep = build_dataset_tracklets(ds, builder=_FindsNothing())
+    assert rep.kept_split_ground_truth == ["pa_0"] and rep.split_truth_agreement == {"pa_0": None}
+    vt = read_video_tracklets(tracklet_file(ds, "videos/pa_0.mp4"))
+    assert (vt.ground_truth, vt.tracklets[0].mode, vt.needs_review) == (0, "ground-truth", False)
+    assert not (ds / SPLIT_ORIGIN).exists()  # nothing the detector chose went into the split files
+    shutil.rmtree(ds / "tracklets")
+    rep = build_dataset_tracklets(ds, builder=_OtherWeights())
+    assert rep.kept_split_ground_truth == ["pa_0"] and rep.split_detector_choice == []
+    assert json.loads((ds / "train.json").read_text())["pa"]["tracklets"] == [ARCHIVE]
