@@ -8,7 +8,6 @@ missing folder answer at once.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -654,7 +653,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     stop_on_ctrl_c()
     try:  # a Ctrl-C from the moment the URL is out stops the server cleanly
         if as_json:  # one line: a script reads the URL as soon as the server is up
-            click.echo(json.dumps(info, sort_keys=True))
+            emit(info, True, indent=None)
         else:
             click.echo(
                 f"review page: {srv.url}\n{len(q.items)} videos in the queue ({q.flagged} flagged, "

@@ -3,6 +3,8 @@
 - :func:`run_main`: an :class:`~schemas.errors.MFError` or a usage error -> one line on stderr,
   exit 2 (``--debug`` shows the traceback); Ctrl-C exits 130, SIGTERM (``timeout``, ``docker
   stop``, systemd, Slurm) stops the command the same way and exits 143 (:func:`sigterm_interrupts`);
+  under ``--json`` a command stopped so also prints one JSON error document on stdout
+  (:func:`error_document`), unless it printed its result already;
 - :func:`exit_if_failed`: the exit rule after a command's output (1 when items failed);
 - the options that name the same concept everywhere: :func:`root_option` (the collection
   folder), :func:`catalog_option`, :func:`dataset_option` (a published dataset folder),
@@ -157,6 +159,9 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     The command itself exits 1 when some items failed (:func:`exit_if_failed`).
     Ctrl-C (SIGINT) says the state is saved and exits 130; SIGTERM stops the command the same
     way (:class:`Terminated`) and exits 143, also where the command handled the interrupt itself.
+    With ``--json`` on the command line, each of these stops (and a bug's traceback) also prints
+    one JSON document on stdout (:func:`error_document`) when the command printed none yet: a
+    machine reading stdout gets one document whatever the exit status.
     """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -177,9 +182,69 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
 _PATH_NET = frozenset({errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.ENAMETOOLONG})
 
 
+def _wants_json(args: list[str]) -> bool:
+    """Whether ``--json`` is among the options of ``args`` (not after a ``--``)."""
+    return "--json" in (args[: args.index("--")] if "--" in args else args)
+
+
+def error_document(exc: BaseException, message: str) -> dict[str, Any]:
+    """The JSON document of a command stopped by ``exc`` (``message``: its stderr line without
+    ``error: ``): ``ok`` false, ``error``, ``path`` (the file, folder, field, option or URL
+    at fault; None when none is named), ``hint`` (what to do), ``reason`` (a local fault's or a
+    fetch's reason, ``usage``, ``interrupted``; else None) and ``type`` (the error's class)."""
+    where = getattr(exc, "where", None)
+    if isinstance(exc, OSError):
+        where = exc.filename
+    elif isinstance(exc, click.BadParameter) and exc.param_hint:
+        hint = exc.param_hint if isinstance(exc.param_hint, str) else " / ".join(exc.param_hint)
+        where = hint.strip("'")
+    elif isinstance(exc, click.BadParameter) and exc.param is not None:
+        where = exc.param.opts[0] if isinstance(exc.param, click.Option) else exc.param.name
+    reason = getattr(exc, "reason", None)
+    if not isinstance(reason, str):
+        reason = None
+    if reason is None and isinstance(exc, click.UsageError):
+        reason = "usage"
+    elif reason is None and isinstance(exc, KeyboardInterrupt | click.exceptions.Abort):
+        reason = "interrupted"
+    hint = getattr(exc, "hint", None)
+    return {
+        "ok": False,
+        "error": message,
+        "path": str(where) if isinstance(where, str | os.PathLike) else None,
+        "hint": hint if isinstance(hint, str) else None,
+        "reason": reason,
+        "type": type(exc).__name__,
+    }
+
+
+def _print_error_document(exc: BaseException, message: str, as_json: bool) -> None:
+    """Under ``--json``, the :func:`error_document` on stdout when the command printed no result
+    yet (a stdout that cannot be written is left be: the stderr line and the exit status say it)."""
+    if not as_json or _emitted:
+        return
+    try:
+        stream = result_stream()
+        text = json.dumps(error_document(exc, message), indent=2, sort_keys=True, default=str)
+        click.echo(_encodable(text, stream), file=stream)
+        stream.flush()
+    except (OSError, ValueError):  # a closed pipe, a full disk under a redirected stdout
+        pass
+
+
+def _report(exc: BaseException, message: str, as_json: bool) -> None:
+    """``error: message`` on stderr (an interrupt's line as it is), and under ``--json`` the
+    :func:`error_document` on stdout."""
+    interrupted = isinstance(exc, KeyboardInterrupt | click.exceptions.Abort)
+    click.echo(message if interrupted else f"error: {message}", err=True)
+    _print_error_document(exc, message, as_json)
+
+
 def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
     """:func:`run_main`'s exit rule around ``cmd``."""
     _interrupt_hint[0] = RESUME_HINT
+    _emitted.clear()
+    as_json = _wants_json(args)
     try:
         from schemas.config import env_decode_device
         from schemas.progress_lines import every_s
@@ -197,7 +262,7 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
     except MFError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {exc}", err=True)
+        _report(exc, str(exc), as_json)
         sys.exit(exc.exit_code)
     except (OSError, ImportError) as exc:
         # the net under writes no local_faults() wrapped (a full disk, no permission), and under a
@@ -208,28 +273,38 @@ def _run(cmd: click.Command, args: list[str], debug: bool) -> None:
         if fault is None and isinstance(exc, OSError) and exc.filename is not None and exc.errno in _PATH_NET:
             fault = path_error(exc, exc.filename)  # e.g. --out under a file: one line, exit 2
         if fault is None:
+            _report_bug(exc, as_json)
             raise
         if debug:
             traceback.print_exc()
-        click.echo(f"error: {fault}", err=True)
+        _report(fault, str(fault), as_json)
         sys.exit(fault.exit_code)
     except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort (from KeyboardInterrupt)
         interrupted = isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt)
-        click.echo(_interrupt_hint[0] if interrupted else "aborted", err=True)
+        _report(exc, _interrupt_hint[0] if interrupted else "aborted", as_json)
         sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        click.echo(_interrupt_hint[0], err=True)
+    except KeyboardInterrupt as exc:
+        _report(exc, _interrupt_hint[0], as_json)
         sys.exit(EXIT_INTERRUPTED)
     except click.UsageError as exc:
         message = " ".join(exc.format_message().split())
         path = exc.ctx.command_path if exc.ctx is not None else ""
-        click.echo(f"error: {message}" + (f" (see '{path} --help')" if path else ""), err=True)
+        _report(exc, message + (f" (see '{path} --help')" if path else ""), as_json)
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        _report(exc, " ".join(exc.format_message().split()), as_json)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: its traceback stays, and --json still gets its document
+        _report_bug(exc, as_json)
+        raise
     if isinstance(status, int) and status:  # ctx.exit(n) inside a command
         sys.exit(status)
+
+
+def _report_bug(exc: BaseException, as_json: bool) -> None:
+    """Under ``--json``, the :func:`error_document` of an unexpected error (a bug), whose
+    traceback Python prints on stderr as it ends the command (exit 1)."""
+    _print_error_document(exc, f"internal error: {type(exc).__name__}: {exc}", as_json)
 
 
 def interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
@@ -260,16 +335,27 @@ def exit_if_failed(failed: Sized | int, *, note: str | None = None) -> None:
         sys.exit(1)
 
 
+#: set (non-empty) once :func:`emit` printed this command's result: :func:`run_main` then adds no
+#: JSON error document after it (stdout holds one document)
+_emitted: list[bool] = []
+
+
 def emit(
-    result: Any, as_json: bool, human: Callable[[Any], str] | None = None, *, sort_keys: bool = True
+    result: Any,
+    as_json: bool,
+    human: Callable[[Any], str] | None = None,
+    *,
+    sort_keys: bool = True,
+    indent: int | None = 2,
 ) -> None:
-    """Print a result as JSON (``--json``: one document on stdout) or as human text, on stdout
-    even while it is diverted (:func:`divert_stdout`)."""
+    """Print a result as JSON (``--json``: one document on stdout; ``indent=None``: on one line)
+    or as human text, on stdout even while it is diverted (:func:`divert_stdout`)."""
     if as_json:  # RFC 8259 JSON: plain() gave null for NaN and infinities
-        text = json.dumps(plain(result), indent=2, sort_keys=sort_keys, default=str, allow_nan=False)
+        text = json.dumps(plain(result), indent=indent, sort_keys=sort_keys, default=str, allow_nan=False)
     else:
         text = human(result) if human else str(result)
     stream = result_stream()
+    _emitted.append(True)
     click.echo(_encodable(text, stream), file=stream)
 
 

@@ -9,6 +9,7 @@ without importing torch or ultralytics.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tomllib
@@ -94,6 +95,9 @@ for _path in [p for p in MISSING_INPUT if p.startswith(("mf collect ", "mf track
         MISSING_INPUT[_path]
     )
 
+#: leaf commands whose --json report names each input's error itself, exit 1 (not a stop)
+JSON_REPORTS_EACH_FILE = {"mf schema validate"}
+
 #: leaf commands that do real work when given no option at all (everything has a default)
 RUNS_WITHOUT_OPTIONS = {"mf demo"}
 
@@ -138,6 +142,33 @@ def test_a_missing_input_exits_2_with_one_line(path, capsys):
     lines = err.strip().splitlines()
     assert code == 2, (path, code, err)
     assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (path, err)
+
+
+@pytest.mark.parametrize("path", LEAVES)
+def test_a_missing_input_under_json_is_one_json_error_on_stdout(path, capsys):
+    """With --json, the same stop also prints one JSON document on stdout (was: nothing), the
+    stderr line and the exit status unchanged."""
+    args, named = MISSING_INPUT[path]
+    code, out, err = run(path, [*args, "--json"], capsys)
+    if path in JSON_REPORTS_EACH_FILE:  # its own document: each file's error under "files", exit 1
+        doc = json.loads(out)
+        assert code == 1 and doc["ok"] is False and doc["files"][named]["ok"] is False, (path, out)
+        return
+    lines = err.strip().splitlines()
+    assert code == 2, (path, code, err)
+    assert len(lines) == 1 and lines[0].startswith("error: ") and named in lines[0], (path, err)
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["error"] == lines[0].removeprefix("error: "), (path, out)
+    assert named in doc["error"] and doc["type"], (path, out)
+
+
+def test_a_json_error_names_the_path_hint_and_reason(capsys):
+    code, out, err = run("mf verify", ["--dataset", NOPE, "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 2 and doc["path"] == NOPE and doc["hint"] and doc["type"] == "DataFormatError", out
+    code, out, _ = run("mf-tracklets build", ["--dataset", ".", "--bogus", "--json"], capsys)
+    doc = json.loads(out)
+    assert code == 2 and doc["reason"] == "usage" and doc["type"] == "NoSuchOption", out
 
 
 @pytest.mark.parametrize("path", [p for p in LEAVES if p not in RUNS_WITHOUT_OPTIONS])

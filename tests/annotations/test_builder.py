@@ -189,7 +189,7 @@ def test_an_empty_shard_is_a_usage_error(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         run_main(tracklets, ["build", "--dataset", str(tmp_path), "--shard", "", "--json"])
     out = capsys.readouterr()
-    assert exc.value.code == 2 and out.out == ""
+    assert exc.value.code == 2 and json.loads(out.out)["ok"] is False  # --json: the error document
     assert out.err.startswith("error: --shard: bad shard ''") and out.err.count("\n") == 1
 
 

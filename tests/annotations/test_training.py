@@ -3,6 +3,7 @@ nothing written; ultralytics' prints stay off stdout (``--json``)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -65,7 +66,7 @@ def test_cli_refuses_a_bad_data_yaml_in_one_line_writing_nothing(tmp_path, capsy
     with pytest.raises(SystemExit) as ex:
         run_main(train_detector, ["--data", str(tmp_path / "t.yaml"), "--out", str(out), "--json"])
     captured = capsys.readouterr()
-    assert ex.value.code == 2 and captured.out == ""
+    assert ex.value.code == 2 and json.loads(captured.out)["ok"] is False  # --json: the error document
     assert captured.err.startswith("error: ") and captured.err.count("\n") == 1
     assert not out.exists()
 

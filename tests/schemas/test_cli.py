@@ -82,7 +82,8 @@ def test_catalog_inspection_refuses_an_empty_or_missing_file_and_writes_nothing(
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")
     code, out, err = run_mf(["catalog", *command, "--catalog", str(empty)], capsys)
-    assert code == 2 and "catalog is empty" in err and str(empty) in err and out == ""
+    assert code == 2 and "catalog is empty" in err and str(empty) in err
+    assert (json.loads(out)["path"] == str(empty)) if "--json" in command else out == ""
     assert empty.read_bytes() == b"" and sorted(p.name for p in tmp_path.iterdir()) == ["empty.sqlite"]
     missing = tmp_path / "typo.sqlite"
     code, out, err = run_mf(["catalog", *command, "--catalog", str(missing)], capsys)

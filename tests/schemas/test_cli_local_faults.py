@@ -5,11 +5,12 @@ traceback; any other ``OSError`` is a bug and keeps its traceback."""
 from __future__ import annotations
 
 import errno
+import json
 
 import click
 import pytest
 
-from schemas.cli_support import run_main
+from schemas.cli_support import emit, json_option, run_main
 
 
 def _command(exc: BaseException) -> click.Command:
@@ -72,3 +73,48 @@ def test_a_bad_output_path_is_one_line_naming_it(tmp_path, capsys, act, blocker,
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "Traceback" not in err and err.count("\n") == 1
     assert err.startswith(f"error: {tmp_path / blocker}: {words}")
+
+
+def _json_command(exc: BaseException, result: dict | None = None) -> click.Command:
+    @click.command()
+    @json_option
+    def cmd(as_json: bool) -> None:
+        if result is not None:
+            emit(result, as_json)
+        raise exc
+
+    return cmd
+
+
+def test_under_json_a_stop_is_also_one_json_document_on_stdout(tmp_path, capsys):
+    """A full disk (exit 1) and Ctrl-C (exit 130) with --json: the stderr line as without it, and
+    one JSON document on stdout naming the fault, the path and what to do (was: nothing)."""
+    path = str(tmp_path / "out" / "train.json")
+    with pytest.raises(SystemExit) as exc:
+        run_main(_json_command(OSError(errno.ENOSPC, "No space left on device", path)), ["--json"])
+    out, err = capsys.readouterr()
+    assert (
+        exc.value.code == 1 and err.startswith(f"error: {path}: disk full (ENOSPC") and err.count("\n") == 1
+    )
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["reason"] == "disk_full" and doc["path"] == path
+    assert doc["error"] == err.strip().removeprefix("error: ") and "free space" in doc["hint"]
+    assert doc["type"] == "LocalFault"
+
+    with pytest.raises(SystemExit) as exc:
+        run_main(_json_command(KeyboardInterrupt()), ["--json"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 130 and err.strip().startswith("interrupted: state is saved")
+    assert json.loads(out)["reason"] == "interrupted"
+
+
+def test_under_json_a_result_printed_before_the_stop_stays_the_only_document(tmp_path, capsys):
+    """A command that printed its --json result and then stops (mf catalog check on a damaged
+    catalog) keeps that one document on stdout; and one run's result does not silence the next."""
+    fault = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x"))
+    with pytest.raises(SystemExit):
+        run_main(_json_command(fault, {"ok": False, "problems": ["damaged"]}), ["--json"])
+    assert json.loads(capsys.readouterr().out) == {"ok": False, "problems": ["damaged"]}
+    with pytest.raises(SystemExit):
+        run_main(_json_command(fault), ["--json"])
+    assert json.loads(capsys.readouterr().out)["reason"] == "disk_full"
