@@ -135,9 +135,36 @@ def as_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = Non
         return None
     reason, code, filename = found
     where = filename or (str(path) if path is not None else None)
+    reason = _on_read_only_mount(reason, where)
     return LocalFault(
         reason, where, f"{errno.errorcode.get(code, code)}: {os.strerror(code)}", hint=HINTS[reason]
     )
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    """``path``, or its nearest existing parent when it is not made yet."""
+    at = Path(path)
+    while not at.exists() and at.parent != at:
+        at = at.parent
+    return at
+
+
+def read_only_mount(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (or, not made yet, its nearest existing folder) is on a file system
+    mounted read-only (``statvfs``'s ``ST_RDONLY``); False when that cannot be read."""
+    try:
+        return bool(os.statvfs(_existing(path)).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _on_read_only_mount(reason: str, where: str | None) -> str:
+    """``read_only_filesystem`` for a refusal (``permission_denied``: SQLite's "unable to open
+    database file" says no more, nor does an ``EACCES`` met first) on a file system mounted
+    read-only: no permission change would help there; else ``reason``."""
+    if reason == "permission_denied" and where is not None and read_only_mount(where):
+        return "read_only_filesystem"
+    return reason
 
 
 def reraise_local_fault(exc: BaseException, path: str | os.PathLike[str] | None = None) -> None:
@@ -238,11 +265,8 @@ def require_free_space(folder: str | os.PathLike[str], need: int, what: str) -> 
     ``need`` bytes free for this user, before a long write (``what``) that would fail on the full
     disk only at its end. A folder not made yet is measured at its nearest existing parent; one
     whose space cannot be read passes (the write says why)."""
-    at = Path(folder)
-    while not at.exists() and at.parent != at:
-        at = at.parent
     try:
-        st = os.statvfs(at)
+        st = os.statvfs(_existing(folder))
     except OSError:
         return
     free = st.f_bavail * st.f_frsize
@@ -276,7 +300,13 @@ def sqlite_fault(exc: sqlite3.Error, path: str | os.PathLike[str] | None) -> Loc
             if reason == "io_error" and path is not None and _nearly_full(Path(path).parent):
                 reason = "disk_full"  # SQLite says I/O error when it cannot grow its -wal/-shm files
             hint = HINTS[reason]
-            if reason == "read_only_filesystem":
-                hint = "make the catalog file and its folder writable for this user, then rerun"
+            if reason in ("permission_denied", "read_only_filesystem") and path is not None:
+                # SQLite names no errno: the mount says whether a read-only file system refused it
+                reason = _on_read_only_mount("permission_denied", str(path))
+                hint = (
+                    HINTS[reason]
+                    if reason == "read_only_filesystem"
+                    else "make the catalog file and its folder writable for this user, then rerun"
+                )
             return LocalFault(reason, None if path is None else str(path), f"{code}: {exc}", hint=hint)
     return None

@@ -70,7 +70,7 @@ def test_damage_met_by_a_query_is_named_and_later_writes_are_refused(tmp_path):
     [
         ("database or disk is full", "disk_full"),
         ("disk I/O error", "io_error"),
-        ("attempt to write a readonly database", "read_only_filesystem"),
+        ("attempt to write a readonly database", "permission_denied"),  # a writable file system
     ],
 )
 def test_sqlite_local_faults_are_named(tmp_path, message, reason):

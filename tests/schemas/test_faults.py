@@ -185,3 +185,54 @@ def test_free_space_is_measured_before_a_long_write_even_in_a_folder_not_made_ye
         require_free_space(folder, 2**62, "re-encoding videos/1_0.mp4")
     assert err.value.reason == "disk_full" and err.value.path == str(folder)
     assert "re-encoding videos/1_0.mp4 needs about" in str(err.value) and not folder.exists()
+
+
+def _read_only_under(monkeypatch, folder):
+    """Make ``folder`` look mounted read-only to :func:`schemas.faults.read_only_mount` (the
+    flag statvfs reports for it), other paths as they are."""
+    import types
+
+    from schemas import faults
+
+    real = os.statvfs
+
+    def statvfs(path):
+        st = real(path)
+        if str(path).startswith(str(folder)):
+            return types.SimpleNamespace(
+                f_flag=st.f_flag | os.ST_RDONLY, f_bavail=st.f_bavail, f_frsize=st.f_frsize
+            )
+        return st
+
+    monkeypatch.setattr(faults.os, "statvfs", statvfs)
+
+
+@pytest.mark.parametrize("message", ["unable to open database file", "attempt to write a readonly database"])
+def test_sqlite_refusal_on_a_read_only_mount_is_named_read_only(tmp_path, monkeypatch, message):
+    """SQLite names no errno: on a file system mounted read-only its refusal was reported as
+    "permission denied" with a chmod hint (mf-collect on a remounted root)."""
+    import sqlite3
+
+    from schemas.faults import read_only_mount, sqlite_fault
+
+    ro = tmp_path / "ro"
+    (ro / "root").mkdir(parents=True)
+    path = ro / "root" / "catalog.sqlite"
+    _read_only_under(monkeypatch, ro)
+    assert read_only_mount(path) and not read_only_mount(tmp_path)
+    fault = sqlite_fault(sqlite3.OperationalError(message), path)
+    assert fault.reason == "read_only_filesystem" and fault.path == str(path)
+    assert (
+        str(fault).startswith(f"{path}: read only filesystem (SQLITE_") and "mounted read-only" in fault.hint
+    )
+    writable = sqlite_fault(sqlite3.OperationalError(message), tmp_path / "catalog.sqlite")
+    assert writable.reason == "permission_denied" and "writable" in writable.hint
+
+
+def test_a_permission_error_on_a_read_only_mount_is_named_read_only(tmp_path, monkeypatch):
+    _read_only_under(monkeypatch, tmp_path / "ro")
+    (tmp_path / "ro").mkdir()
+    fault = as_local_fault(OSError(errno.EACCES, "Permission denied", str(tmp_path / "ro" / "x.json")))
+    assert fault.reason == "read_only_filesystem" and fault.path == str(tmp_path / "ro" / "x.json")
+    other = as_local_fault(OSError(errno.EACCES, "Permission denied", str(tmp_path / "x.json")))
+    assert other.reason == "permission_denied"
