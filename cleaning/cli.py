@@ -284,10 +284,23 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
     help="When another mf publish is writing OUT, wait for it to finish (saying so on stderr, no "
     "time limit) instead of stopping at once.",
 )
+@click.option(
+    "--rebuild-state",
+    is_flag=True,
+    help="Rebuild OUT/.publish-state.json when it is damaged or lost: every media file is made again "
+    "from its collected file, those OUT/manifest.json lists count as publish's own, tracklet files stay.",
+)
 @json_option
 @progress_option
 def publish(
-    catalog_path: str, root: str, out: str, config_path: str | None, archive: bool, wait: bool, as_json: bool
+    catalog_path: str,
+    root: str,
+    out: str,
+    config_path: str | None,
+    archive: bool,
+    wait: bool,
+    rebuild_state: bool,
+    as_json: bool,
 ) -> None:
     """Write the dataset folder in the real archive's layout, then verify it (as mf verify does).
 
@@ -324,6 +337,10 @@ def publish(
     the first (pid, command, start) and exit 2, unless --wait. Builds and review picks may run
     meanwhile; the tracklet files of videos no split file lists are removed (removed_tracklets).
 
+    A damaged OUT/.publish-state.json (what the last publish made of which collected file) is
+    refused, nothing changed; rerun with --rebuild-state to make every media file again from
+    its collected file and write the state anew, in the same folder, tracklet files kept.
+
     \b
     Examples:
       mf publish --catalog data/catalog.sqlite --root data --out dataset
@@ -345,6 +362,7 @@ def publish(
             archive=archive,
             progress=lambda groups: progress(groups, desc="publish", unit="product"),  # on stderr
             wait=wait,
+            rebuild_state=rebuild_state,
         )
     if res["not_cleaned"]:  # none cleaned is refused before this (exit 2)
         from cleaning.publish import not_cleaned_message

@@ -261,12 +261,20 @@ def _media_rel(rel: object) -> bool:
     return folder in MEDIA_DIRS
 
 
+#: what to do about a state file that cannot be trusted (:func:`_read_state`)
+STATE_HINT = (
+    "nothing was changed; rerun with --rebuild-state to rebuild it: every media file is made again "
+    "from its collected file, the tracklet files stay"
+)
+
+
 def _read_state(path: Path) -> dict[str, Any]:
     """The previous publish's state (published file -> how it was made); DataFormatError when it
-    cannot be trusted, since it decides which files publish may replace or remove."""
+    cannot be trusted, since it decides which files publish may replace or remove (the hint
+    names ``--rebuild-state``: :func:`_rebuilt_ownership`)."""
     if not path.exists():
         return {}
-    hint = f"nothing was changed; publish into a new --out folder, or move this folder's media and {STATE_FILE} away"
+    hint = STATE_HINT
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -287,6 +295,15 @@ def _read_state(path: Path) -> dict[str, Any]:
                 hint=hint,
             )
     return data
+
+
+def _rebuilt_ownership(out: Path) -> set[str]:
+    """The media files an earlier publish wrote, as the folder shows them without a state file
+    (``--rebuild-state``): those its ``manifest.json`` lists (publish lists every file of the
+    folder there once it refused foreign ones). A media file it does not list stays foreign."""
+    doc = read_manifest(out)
+    files = doc.get("files") if doc is not None else None
+    return {rel for rel in files if _media_rel(rel)} if isinstance(files, dict) else set()
 
 
 def _read_journal(path: Path) -> set[str]:
@@ -320,16 +337,22 @@ class _Publisher:
     recorded size is taken to hold what was recorded; any other is hashed again.
     """
 
-    def __init__(self, root: Path, out: Path) -> None:
-        """Reads (and validates) the previous publish's records; writes nothing."""
+    def __init__(self, root: Path, out: Path, *, rebuild_state: bool = False) -> None:
+        """Reads (and validates) the previous publish's records; writes nothing. With
+        ``rebuild_state`` the state file is not read (it may be damaged): no file is trusted, so
+        every media file is made again, and the ones the folder's manifest lists are publish's
+        own (:func:`_rebuilt_ownership`); the state file is written anew at the end."""
         self.root, self.out = root, out
         self.state_path = out / STATE_FILE
         self.journal_path = out / JOURNAL_FILE
-        self.state = _read_state(self.state_path)
+        self.rebuild_state = rebuild_state
+        self.state = {} if rebuild_state else _read_state(self.state_path)
         self.trusted_until = self.state_path.stat().st_mtime_ns if self.state else None
         self.stamp = time.time_ns() - STAMP_MARGIN_NS
         #: every media file an earlier publish wrote (and recorded): the only ones it may remove
         self.recorded: set[str] = set(self.state) | _read_journal(self.journal_path)
+        if rebuild_state:
+            self.recorded |= _rebuilt_ownership(out)
         self.new_state: dict[str, Any] = {}
         self.written: set[str] = set()  # media files this run wrote (kept or not)
         self.copied = self.skipped = 0
@@ -472,7 +495,7 @@ class _Publisher:
         hashed nothing (a rerun with nothing changed touches nothing); else it is dated
         :attr:`stamp`, so what this run wrote or checked is trusted by the next."""
         data = json.dumps(self.new_state, indent=1, sort_keys=True).encode() + b"\n"
-        if self.state_path.is_file() and self.state_path.read_bytes() == data:
+        if not self.rebuild_state and self.state_path.is_file() and self.state_path.read_bytes() == data:
             if self.copied or self.hashed:
                 os.utime(self.state_path, ns=(self.stamp, self.stamp))
         else:  # dated before the rename: a crash never leaves it trusting files newer than the run
@@ -797,6 +820,7 @@ def publish(
     archive: bool = False,
     workers: int | None = None,
     wait: bool = False,
+    rebuild_state: bool = False,
 ) -> dict[str, Any]:
     """Write the dataset folder from the accepted items of the catalog, verify it; returns counts.
 
@@ -830,8 +854,17 @@ def publish(
     before its build), or whose file an earlier publish removed (a rejected video accepted again
     by an undo): ``mf-tracklets build`` builds them.
 
+    ``rebuild_state`` is the way on from a state file (``.publish-state.json``) that is damaged
+    or lost: it is not read, every media file is made again from its collected file (and so
+    checked against the catalog again), the media files the folder's ``manifest.json`` lists
+    count as publish's own (replaced or removed as a rerun would), and the state file is written
+    anew (``state_rebuilt`` in the result). Tracklet files stay where the product's video paths
+    are unchanged (the rule when a publish recorded nothing); a test product with several
+    collected videos keeps the one :func:`schemas.official.pick_test_video` picks.
+
     Refused before anything is changed (:class:`MFError`, exit 2): an unsafe id or asset path
-    (:func:`check_paths`), an unreadable split or state file in ``out``, media folders holding
+    (:func:`check_paths`), an unreadable split or state file in ``out`` (the hint names
+    ``--rebuild-state`` for the state file), media folders holding
     files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
     lacks most collected files (:func:`check_root`), one product id on two products
     (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`),
@@ -841,6 +874,7 @@ def publish(
         return _checked_publish(
             catalog, root, out, seed=seed, test_fraction=test_fraction, keep_going=keep_going,
             progress=progress, info=info, archive=archive, workers=workers, wait=wait,
+            rebuild_state=rebuild_state,
         )  # fmt: skip
 
 
@@ -857,6 +891,7 @@ def _checked_publish(
     archive: bool,
     workers: int | None,
     wait: bool,
+    rebuild_state: bool = False,
 ) -> dict[str, Any]:
     """:func:`publish` under the catalog's cleaning lock."""
     root, out = Path(root), Path(out)
@@ -865,18 +900,18 @@ def _checked_publish(
     not_cleaned = check_cleaned(catalog)
     check_paths(catalog, root, out)
     try:  # every refusal before the folder, or its lock file, is touched
-        _plan(catalog, root, out)
+        _plan(catalog, root, out, rebuild_state=rebuild_state)
     except MFError:
         if not (out / PUBLISH_LOCK).is_file():
             raise  # no publish ever ran here, none runs now
         # perhaps another publish's files in flight: decided again under the lock
     with publish_lock(out, wait=wait):  # one publish at a time; its reads of the folder under it
         holds = shop_holds(catalog)  # not merged silently: held back like any item in review
-        plan = _plan(catalog, root, out)  # every refusal before the holds are written
+        plan = _plan(catalog, root, out, rebuild_state=rebuild_state)  # every refusal before the holds
         if holds.changes:
             done = hold_shop_conflicts(catalog, holds)
             try:
-                plan = _plan(catalog, root, out)  # the products without the items held now
+                plan = _plan(catalog, root, out, rebuild_state=rebuild_state)  # without the items held now
             except MFError:  # refused after all (a release made two ids one): nothing is held
                 undo_shop_holds(catalog, holds, done)
                 raise
@@ -922,11 +957,11 @@ class _Planned:
     held: list[dict[str, str]]  #: the items held back as the catalog stood then (:func:`held_back_rows`)
 
 
-def _plan(catalog: Catalog, root: Path, out: Path) -> _Planned:
+def _plan(catalog: Catalog, root: Path, out: Path, *, rebuild_state: bool = False) -> _Planned:
     """The previous publish's records in ``out`` and the products to publish, every check that
     refuses a publish made (:func:`check_output`, :func:`check_root`, :func:`check_unique_ids`);
-    writes nothing."""
-    pub = _Publisher(root, out)  # the previous publish's records, validated
+    writes nothing. ``rebuild_state``: see :class:`_Publisher`."""
+    pub = _Publisher(root, out, rebuild_state=rebuild_state)  # the previous publish's records, validated
     old_held = read_held_videos(out)  # the held-back videos whose tracklet files it kept
     old_splits = _read_old_splits(out)
     check_output(out, pub.recorded)
@@ -1060,6 +1095,7 @@ def _publish(
         "date_published": described["date_published"],
         "written": pub.copied,
         "unchanged": pub.skipped,
+        "state_rebuilt": pub.rebuild_state,
         "metadata_written": _written_since(out, described_before),
         "removed": removed,
         "removed_tracklets": gone,
@@ -1494,7 +1530,8 @@ def check_output(out: Path, ours: set[str]) -> None:
             "nothing was changed",
             where=str(out),
             hint="move them out of its media folders (a dataset lists and archives every file), "
-            "or choose another --out",
+            f"or choose another --out; if mf publish wrote them and {STATE_FILE} was lost, rerun "
+            "with --rebuild-state (it takes those OUT/manifest.json lists as its own)",
         )
 
 
