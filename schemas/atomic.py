@@ -139,7 +139,7 @@ def _make_folder(folder: Path) -> None:
 
 @contextlib.contextmanager
 def atomic_open(
-    path: str | os.PathLike[str], mode: str = "wb", *, mtime_ns: int | None = None
+    path: str | os.PathLike[str], mode: str = "wb", *, mtime_ns: int | None = None, durable: bool = True
 ) -> Iterator[IO[Any]]:
     """Open a temporary sibling of ``path`` for writing; rename it over ``path`` on success.
 
@@ -147,6 +147,8 @@ def atomic_open(
     gets the usual permissions of a new file (``0o666`` minus the umask), not ``mkstemp``'s 0600,
     so published datasets stay readable by the group and others as the user's umask allows.
     ``mtime_ns`` dates the file before the rename, so no reader ever sees it with another date.
+    ``durable=False`` skips the fsyncs (still all or nothing, but a power loss may lose it): for
+    a small record written often whose loss costs nothing but a check.
     """
     target = Path(path)
     fd, tmp = _new_partial(target)
@@ -154,12 +156,14 @@ def atomic_open(
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         if mtime_ns is not None:
             os.utime(tmp, ns=(mtime_ns, mtime_ns))
         with path_faults(target):  # a folder where the file goes is named (not an OSError of the block)
             os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        if durable:
+            _fsync_dir(target.parent)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -202,9 +206,12 @@ def atomic_copy(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> Non
         shutil.copyfileobj(fin, fout, 1 << 20)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None) -> None:
-    """Write ``data`` atomically (see :func:`atomic_open`; ``mtime_ns`` dates the new file)."""
-    with atomic_open(path, "wb", mtime_ns=mtime_ns) as fh:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, mtime_ns: int | None = None, durable: bool = True
+) -> None:
+    """Write ``data`` atomically (see :func:`atomic_open`; ``mtime_ns`` dates the new file,
+    ``durable=False`` skips the fsyncs)."""
+    with atomic_open(path, "wb", mtime_ns=mtime_ns, durable=durable) as fh:
         fh.write(data)
 
 

@@ -20,6 +20,11 @@ collectors write it, cleaning and annotations update it, and no stage imports a 
   ``.recover`` or a copy) and is never written to; so does damage a query runs into later.
   SQLite's local faults (a full disk, an I/O error, a read-only file) raise
   :class:`~schemas.errors.LocalFault`; no ``sqlite3`` exception leaves this module.
+* A catalog file replaced (moved over, restored from a copy) while a process wrote it: that
+  process's next write stops (``catalog_gone``), and its write-ahead log, left beside the new
+  file, is never replayed onto it: every writer records the file it opened in
+  ``<catalog>-wal-owner`` (:data:`WAL_OWNER_SUFFIX`), and an open that finds a ``-wal`` of
+  another file refuses (:class:`WalOfAnotherFile`) before SQLite reads it.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
-from schemas.errors import CatalogCorrupt, CatalogError, LocalFault
+from schemas.atomic import atomic_write_bytes
+from schemas.errors import CatalogCorrupt, CatalogError, ConfigError, LocalFault
 from schemas.faults import HINTS, path_faults, sqlite_fault
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 
@@ -302,6 +308,53 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+#: beside the catalog: the device, inode and path of the file its ``-wal`` was written for, by
+#: the processes writing it (removed with the ``-wal`` when the last one closes)
+WAL_OWNER_SUFFIX = "-wal-owner"
+
+
+def _owner_text(path: Path, identity: tuple[int, int]) -> str:
+    """The ``-wal-owner`` record of the file ``path`` (absolute) of ``identity``."""
+    return f"{identity[0]}:{identity[1]} {path}\n"
+
+
+class WalOfAnotherFile(CatalogError):
+    """The ``-wal`` beside the catalog was written for another file at this path (the catalog was
+    replaced while a process wrote it): SQLite would replay that file's pages onto this one.
+    Nothing was read or written."""
+
+    def __init__(self, path: Path) -> None:
+        name = path.name
+        super().__init__(
+            f"written for another file than {name} (the catalog was replaced while a process wrote "
+            "it); not applied to it, nothing was read or written",
+            where=f"{path}-wal",
+            hint=f"stop any process still writing {name}, then move {name}-wal, {name}-shm and "
+            f"{name}{WAL_OWNER_SUFFIX} out of that folder (they belong to the replaced file) and "
+            f"rerun; if you moved or copied {name} with its -wal on purpose, delete only "
+            f"{name}{WAL_OWNER_SUFFIX}",
+        )
+
+
+def _refuse_wal_of_another_file(path: Path, identity: tuple[int, int] | None) -> None:
+    """:class:`WalOfAnotherFile` when a non-empty ``-wal`` beside ``path`` (absolute) was written
+    for another file at this very path than the one there now (its owner record names this path
+    and another device or inode: the file was replaced). A catalog moved or copied elsewhere with
+    its ``-wal`` (the record names the old path) passes, as does one with no record (written by
+    an older toolkit) and an in-memory one."""
+    if identity is None:
+        return
+    try:
+        if Path(f"{path}-wal").stat().st_size == 0:
+            return
+        owner = Path(f"{path}{WAL_OWNER_SUFFIX}").read_text(encoding="utf-8", errors="replace")
+    except OSError:  # no -wal, or no owner record
+        return
+    ident, _, where = owner.rstrip("\n").partition(" ")
+    if where == str(path) and f"{ident} {where}\n" != _owner_text(path, identity):
+        raise WalOfAnotherFile(path)
+
+
 def _is_damage(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
@@ -358,6 +411,7 @@ class Catalog:
             with path_faults(self.path.parent):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.is_file() and self.path.stat().st_size > 0
+        _refuse_wal_of_another_file(self.path.absolute(), _file_identity(self.path.absolute()))
         # the WAL side files a read-only open would leave behind (it cannot remove them on close)
         side = [Path(f"{self.path}{x}") for x in ("-wal", "-shm")] if read_only else []
         absent = [f for f in side if not f.exists()]
@@ -377,7 +431,10 @@ class Catalog:
         #: move it); None in memory (see :meth:`_check_same_file`)
         self._abs_path = self.path.absolute()
         self._opened = _file_identity(self._abs_path)
+        self._owner_written = False
         try:
+            if not read_only:
+                self._record_wal_owner()
             self._db.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             if existed:
                 _check_header(raw, self.path)
@@ -409,10 +466,39 @@ class Catalog:
     # -- plumbing -----------------------------------------------------------------
     def close(self) -> None:
         self._raw.close()
+        self._drop_wal_owner()
 
     def _close_quietly(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._raw.close()
+        self._drop_wal_owner()
+
+    def _record_wal_owner(self) -> None:
+        """Record the file this handle writes in ``<catalog>-wal-owner`` (before its first write
+        to the ``-wal``), so that an open after the file was replaced refuses that ``-wal``
+        (:func:`_refuse_wal_of_another_file`). Best effort: without the record nothing is checked."""
+        if self._opened is None:
+            return
+        owner = Path(f"{self._abs_path}{WAL_OWNER_SUFFIX}")
+        text = _owner_text(self._abs_path, self._opened)
+        with contextlib.suppress(OSError, LocalFault, ConfigError):
+            if not owner.is_file() or owner.read_text(encoding="utf-8", errors="replace") != text:
+                # no fsync: a record lost to a power cut only skips the check (+10 ms an open)
+                atomic_write_bytes(owner, text.encode("utf-8"), durable=False)
+            self._owner_written = True
+
+    def _drop_wal_owner(self) -> None:
+        """Remove the owner record once SQLite removed the ``-wal`` it was about (the last writer
+        closed); kept while a ``-wal`` stays (another writer, or a file replaced meanwhile)."""
+        if not self._owner_written:
+            return
+        self._owner_written = False
+        owner = Path(f"{self._abs_path}{WAL_OWNER_SUFFIX}")
+        with contextlib.suppress(OSError):
+            if not Path(f"{self._abs_path}-wal").exists() and owner.read_text(
+                encoding="utf-8"
+            ) == _owner_text(self._abs_path, self._opened or (0, 0)):
+                owner.unlink()
 
     def __enter__(self) -> Catalog:
         return self

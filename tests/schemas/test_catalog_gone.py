@@ -50,3 +50,61 @@ def test_writes_to_the_same_file_and_in_memory_go_on(tmp_path, monkeypatch):
             cat.upsert_item(_item(n))
             mem.upsert_item(_item(n))
         assert len(cat.items()) == len(mem.items()) == 3
+
+
+def _replaced_under_a_writer(tmp_path):
+    """A catalog written (its -wal holding the writes), then another catalog moved over it."""
+    path, other = tmp_path / "catalog.sqlite", tmp_path / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_item(_item(9))
+    cat = Catalog(path)
+    cat.upsert_item(_item(1))
+    assert os.path.getsize(f"{path}-wal") > 0
+    os.replace(other, path)  # a backup restored over it while the run writes
+    return path, cat
+
+
+@pytest.mark.parametrize("writer", ["closed", "still_writing"])
+def test_the_write_ahead_log_of_a_replaced_catalog_is_not_replayed_onto_the_new_file(tmp_path, writer):
+    """Was: the next open replayed the old file's -wal onto the new one (it read item 1, not 9)."""
+    from schemas.catalog import WalOfAnotherFile
+
+    path, cat = _replaced_under_a_writer(tmp_path)
+    if writer == "closed":
+        with pytest.raises(LocalFault, match="catalog gone"):
+            cat.upsert_item(_item(2))
+        cat.close()
+    before = path.read_bytes()
+    for read_only in (True, False):
+        with pytest.raises(WalOfAnotherFile) as err:
+            Catalog(path, read_only=read_only)
+        assert err.value.where == f"{path}-wal" and "replaced" in str(err.value)
+        assert f"catalog.sqlite{'-wal-owner'}" in err.value.hint
+    assert path.read_bytes() == before  # nothing applied
+    cat.close()  # the writer still running stops (its -wal stays: SQLite will not checkpoint it)
+    for suffix in ("-wal", "-shm", "-wal-owner"):  # what the error says to do
+        if os.path.exists(f"{path}{suffix}"):
+            os.replace(f"{path}{suffix}", tmp_path / f"aside{suffix}")
+    with Catalog(path, read_only=True) as again:
+        assert [r.item.source_id for r in again.items()] == ["9"]
+
+
+def test_the_owner_record_goes_at_close_and_a_copy_elsewhere_keeps_its_log(tmp_path):
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as a, Catalog(path) as b:
+        a.upsert_item(_item(1))
+        b.upsert_item(_item(2))
+        assert os.path.exists(f"{path}-wal-owner")
+    assert sorted(os.listdir(tmp_path)) == ["catalog.sqlite"]
+    with Catalog(path, read_only=True) as again:
+        assert len(again.items()) == 2
+    # a writer stopped with its -wal left (a full disk), the folder copied to a larger disk: the
+    # copy is the same file moved, not a replacement, and its -wal is applied
+    path = tmp_path / "a" / "catalog.sqlite"
+    cat = Catalog(path)
+    cat.upsert_item(_item(3))
+    assert os.path.getsize(f"{path}-wal") > 0 and os.path.exists(f"{path}-wal-owner")
+    shutil.copytree(path.parent, tmp_path / "b")
+    cat.close()
+    with Catalog(tmp_path / "b" / "catalog.sqlite", read_only=True) as copy:
+        assert [r.item.source_id for r in copy.items()] == ["3"]
