@@ -26,7 +26,7 @@ from movingfashion.world.truth import (
     load_world,
     save_world,
 )
-from schemas.atomic import atomic_write_json, sha256_file, sweep_partials
+from schemas.atomic import atomic_copy, atomic_write_json, sha256_file, sweep_partials
 from schemas.errors import ConfigError
 from schemas.items import SourceName
 from schemas.worker_life import dying_with_parent, ending_pool
@@ -37,6 +37,10 @@ from .render import Pose, fabric_closeup, studio_object, studio_shot
 from .scenes import hard_scene, letterbox, regular_scene, split_frame
 
 PARAMS_FILE = "world_params.json"
+#: one record per product rendered (its images and videos, as the render returned them), written
+#: once all its files are: a rerun over a world cut short skips those products; removed once the
+#: world is complete
+RENDERED_DIR = ".rendered"
 
 
 def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
@@ -143,8 +147,11 @@ def generate_world(
     """Render a synthetic MovingFashion world into ``out_dir`` and return its ground truth.
 
     Reuses ``out_dir`` when it already holds the same world (same products, seed, quick, config),
-    renders it again over a world cut short with the same parameters (the partial files of its
-    killed writers removed); :class:`ConfigError` (exit 2) naming the parameters that differ for
+    resumes a world cut short with the same parameters (the partial files of its killed writers
+    removed; a product whose record in :data:`RENDERED_DIR` names files that are all there, its
+    videos with their recorded SHA-256, is not rendered again: every file is written atomically
+    and the record after them, and rendering is deterministic, so the world ends byte-identical
+    to an uninterrupted one); :class:`ConfigError` (exit 2) naming the parameters that differ for
     a folder holding another world, complete or cut short, and for a folder holding anything else.
     ``progress(done, total)`` is called after each product when given.
     """
@@ -179,36 +186,66 @@ def generate_world(
     ]
     n_workers = cfg.workers if workers is None else workers
     results: dict[str, dict] = {}
-    done = 0
+    total = len(tasks)
+    for t in list(tasks):  # rendered before this run was cut short
+        if (got := _rendered(out, t[1].product_id)) is not None:
+            results.update(got)
+            tasks.remove(t)
+    done = total - len(tasks)
+    if progress and done:
+        progress(done, total)
+
+    def finished(res: dict[str, dict], product_id: str) -> None:
+        nonlocal done
+        results.update(res)
+        atomic_write_json(out / RENDERED_DIR / f"{product_id}.json", res)
+        done += 1
+        if progress:
+            progress(done, total)
+
     if n_workers > 1 and len(tasks) > 4:
         order = sorted(tasks, key=lambda t: -_cost(t[1]))
         spawn = get_context("spawn")  # workers end with this process, even when it is killed
         # Ctrl-C or a failed product ends the workers at once (the finished products are on disk)
         with ending_pool(ProcessPoolExecutor(n_workers, mp_context=spawn, **dying_with_parent())) as pool:
-            for res in pool.map(_render_product, order, chunksize=1):
-                results.update(res)
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
+            for t, res in zip(order, pool.map(_render_product, order, chunksize=1), strict=True):
+                finished(res, t[1].product_id)
     else:
         for t in tasks:
-            results.update(_render_product(t))
-            done += 1
-            if progress:
-                progress(done, len(tasks))
+            finished(_render_product(t), t[1].product_id)
     # wrong shop associations: the served shop image is another product's
     for s in specs:
         if s.wrong_shop_kind == "shop" and s.wrong_shop_of:
             src = out / results[s.wrong_shop_of]["images"]["shop"]
             dst = out / results[s.product_id]["images"]["shop"]
-            shutil.copyfile(src, dst)
+            atomic_copy(src, dst)
     truth = _assemble(specs, results, seed, by_id)
     from .df2 import generate_df2
 
     truth.df2_root = generate_df2(out, seed, cfg, quick)
     save_world(out, truth)
     atomic_write_json(out / PARAMS_FILE, params)
+    shutil.rmtree(out / RENDERED_DIR, ignore_errors=True)  # complete: world_matches answers now
     return truth
+
+
+def _rendered(out: Path, product_id: str) -> dict[str, dict] | None:
+    """What a run cut short rendered of ``product_id``'s task (its result, with its duplicates'),
+    when its record reads and every file it names is there (each video with its recorded
+    SHA-256); else None: the product is rendered again."""
+    try:
+        res = json.loads((out / RENDERED_DIR / f"{product_id}.json").read_text(encoding="utf-8"))
+        if not isinstance(res, dict) or product_id not in res:
+            return None
+        for r in res.values():
+            files = [*r["images"].values(), *(v[k] for v in r["videos"] for k in ("path", "gt"))]
+            if not all(isinstance(f, str) and (out / f).is_file() for f in files):
+                return None
+            if any(sha256_file(out / v["path"]) != v["sha256"] for v in r["videos"]):
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return res
 
 
 def _wrong_specs(s: ProductSpec, by_id: dict[str, ProductSpec]) -> tuple[ProductSpec, ...]:
