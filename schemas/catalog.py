@@ -323,8 +323,8 @@ class WalOfAnotherFile(CatalogError):
     replaced while a process wrote it): SQLite would replay that file's pages onto this one.
     Nothing was read or written."""
 
-    def __init__(self, path: Path) -> None:
-        name = path.name
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        name = Path(path).name
         super().__init__(
             f"written for another file than {name} (the catalog was replaced while a process wrote "
             "it); not applied to it, nothing was read or written",
