@@ -49,13 +49,17 @@ class FakeDetections:
 
 
 class FakeBuilder:
+    detect_calls = 0
+
     def __init__(self, det, matcher, cfg):
         self.detector, self.matcher = det, matcher
 
-    def process(self, ds, job, timings):
-        pass
+    def process(self, ds, job, timings):  # as the builder's: the shop image, then the video's detections
+        self.shop_embedding(job.img_path)
+        self.detect_video(FakeSource(job.video_path), timings)
 
-    def detect_video(self, src, timings):
+    def detect_video(self, src, timings, keep=None):
+        FakeBuilder.detect_calls += 1
         return FakeDetections(), None
 
     def shop_embedding(self, path):
@@ -82,6 +86,7 @@ def fake(bt, monkeypatch, tmp_path: Path, no_thread_change):
     monkeypatch.setattr(bt, "naive_training_tracking", lambda *a, **k: None)
     monkeypatch.setattr(FakeSource, "frames", 8)
     monkeypatch.setattr(FakeDetections, "detections", 3)
+    monkeypatch.setattr(FakeBuilder, "detect_calls", 0)
 
     def main(*args):
         monkeypatch.setattr(sys, "argv", ["bench_tracklets.py", "--dataset", str(tmp_path), *args])
@@ -94,6 +99,14 @@ def test_a_measured_run_gives_its_verdict(fake, capsys):
     fake("--paths", "roi")
     out = capsys.readouterr().out
     assert "(goal <= 1.15x):" in out and "same tracklets: True" in out
+
+
+def test_the_tracker_part_reuses_the_timed_runs_detections(fake, capsys):
+    """One video, one builder row: its detections are made once, while the builder is timed; the
+    tracker comparison runs on them instead of detecting the video again."""
+    fake("--paths", "roi")
+    assert "same tracklets: True" in capsys.readouterr().out
+    assert FakeBuilder.detect_calls == 1
 
 
 def test_no_video_per_resolution_is_refused(fake, capsys):
