@@ -481,11 +481,11 @@ class UltralyticsDetector(Detector):
         last = max(net.model[-1].f)  # the deepest level the head reads: the pass stops there
         with torch.inference_mode():
             for i in range(0, len(frames), self.config.batch):
-                bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames[i : i + self.config.batch]]
+                bgr = [bgr_frame(f) for f in frames[i : i + self.config.batch]]
                 predictor.model(predictor.preprocess(bgr), embed=[last])
 
     def _detect_batch(self, frames: np.ndarray) -> list[FrameDetections]:
-        bgr = [np.ascontiguousarray(f[..., ::-1]) for f in frames]
+        bgr = [bgr_frame(f) for f in frames]
         cfg = self.config
         first = getattr(self.model, "predictor", None) is None
         try:
@@ -523,6 +523,18 @@ class UltralyticsDetector(Detector):
             keep = mapped > 0
             out.append(FrameDetections(boxes[keep].reshape(-1, 4), scores[keep], mapped[keep]))
         return out
+
+
+def bgr_frame(frame: np.ndarray) -> np.ndarray:
+    """An RGB frame as the contiguous BGR array ultralytics takes. ``uint8`` ``[H, W, 3]`` goes
+    through OpenCV's channel swap (the same bytes as ``np.ascontiguousarray(frame[..., ::-1])``,
+    which copies element by element: about 7 ms per 1280x720 frame on the CPU against under
+    1.5 ms); anything else is reversed with numpy."""
+    if frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3:
+        import cv2
+
+        return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
+    return np.ascontiguousarray(frame[..., ::-1])
 
 
 def _detect_in_channels(head: object) -> list[int]:

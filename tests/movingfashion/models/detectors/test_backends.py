@@ -15,7 +15,7 @@ from movingfashion.models.detectors import (
     same_weights,
     weights_identity,
 )
-from movingfashion.models.detectors.ultralytics_backend import class_map
+from movingfashion.models.detectors.ultralytics_backend import bgr_frame, class_map
 from movingfashion.models.matchrcnn import default_matcher_path
 from movingfashion.models.roi import default_roi_matcher_path
 from schemas.errors import ConfigError, ModelError
@@ -261,3 +261,20 @@ def test_yolo_weights_given_to_faster_rcnn_are_sent_to_the_ultralytics_backend()
     with pytest.raises(ModelError, match="YOLO detector weights") as ei:
         _read_state(yolo)
     assert "--detector ultralytics" in (ei.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        np.random.default_rng(1).integers(0, 256, (72, 128, 3), dtype=np.uint8),
+        np.random.default_rng(2).integers(0, 256, (90, 160, 3), dtype=np.uint8)[5:60, 7:99],  # a view
+        np.random.default_rng(3).random((20, 30, 3)).astype(np.float32),
+        np.random.default_rng(4).integers(0, 256, (20, 30, 4), dtype=np.uint8),
+    ],
+    ids=["uint8", "view", "float32", "4-channel"],
+)
+def test_the_bgr_frame_ultralytics_gets_is_the_rgb_frame_reversed(frame):
+    """The channel swap before YOLO gives the bytes of reversing the last axis, contiguous."""
+    out = bgr_frame(frame)
+    assert out.flags.c_contiguous and out.dtype == frame.dtype
+    assert np.array_equal(out, frame[..., ::-1])
