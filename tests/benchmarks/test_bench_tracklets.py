@@ -99,6 +99,8 @@ def test_a_measured_run_gives_its_verdict(fake, capsys):
     fake("--paths", "roi")
     out = capsys.readouterr().out
     assert "(goal <= 1.15x):" in out and "same tracklets: True" in out
+    # the CPU the builder cannot save: decoding the frames detection alone gets decoded beforehand
+    assert "dec cpu" in out and "less decoding the same frames alone" in out
 
 
 def test_the_tracker_part_reuses_the_timed_runs_detections(fake, capsys):
