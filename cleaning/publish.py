@@ -20,15 +20,18 @@ the ``shop_images`` cleaning step, directly or through other items' shop images)
 partition and class are *one product with several videos*, the way the archive holds the same
 shop item seen in several posts. Two items of one source on different product pages that share
 one shop image file but record different colours are not merged: publish first sets both
-``needs_review`` with a ``merge:`` reason naming the other (:func:`hold_shop_conflicts`), so
+``needs_review`` with a ``merge:`` reason naming the others (:func:`hold_shop_conflicts`), so
 they are held back like any item in review, and releases an item (with the reason it had before)
 once its conflict is gone; these holds are written only once every check of the publish has
 passed (a refused publish holds nothing: its plan is made before them, and when the plan made
 again with them refuses after all, they are undone, :func:`undo_shop_holds`). A reviewer's accept lets an item through only when it was made under
-that very hold: the decision records the item's state when it was made (``prev``), and its reason
-must be the ``merge:`` reason publish finds now (the same other item, product id and colours;
-:func:`schemas.review.merge_holds_accepted`). An accept from before the conflict appeared, or
-under an earlier conflict with another item, did not see it and does not silence it; any other
+that very conflict: the decision records the item's state when it was made (``prev``), and the
+hold it shows must be one of this conflict: the hold's record keeps the conflict's key, every item
+the item shares its shop image with (:data:`MERGE_HOLDS`), and the items of the conflict now must
+all be among them, whatever product ids or colours the reason names now
+(:func:`schemas.review.merge_holds_accepted`, :func:`shop_holds`). An accept from before the
+conflict appeared, or under an earlier conflict that lacked an item of it, did not see it and does
+not silence it; any other
 review action on a held item keeps the hold (:mod:`schemas.review`), so a publish with nothing
 changed changes nothing in the catalog. A product's id, shop image and views are those of its naming member: the
 member an earlier publish into the same folder published (an item joining the product later, a
@@ -556,13 +559,23 @@ def _norm(text: str | None) -> str:
     return " ".join((text or "").replace("-", " ").casefold().split())
 
 
-def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str], str]:
+@dataclass(frozen=True)
+class ShopConflict:
+    """One item's merge conflict (:func:`shop_conflicts`): the hold's reason, and the conflict's
+    key, the items it shares its shop image with (``<source>/<source_id>``, all of them)."""
+
+    reason: str
+    others: frozenset[str]
+
+
+def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str], ShopConflict]:
     """The rows publish must not merge by their shared shop image, as ``(source, source_id)`` ->
-    reason: two items of one source, on different product pages, whose accepted shop image is the
-    same file (same sha256) but whose catalogued colour differs. A shop does not show one product
-    shot on two products' pages: one of them carries a wrong shop image, and merging would
-    publish a video with another garment's image. Both are held back (which one is wrong is not
-    known); the reason names the other item and both colours.
+    conflict: two items of one source, on different product pages, whose accepted shop image is
+    the same file (same sha256) but whose catalogued colour differs. A shop does not show one
+    product shot on two products' pages: one of them carries a wrong shop image, and merging
+    would publish a video with another garment's image. Both are held back (which one is wrong
+    is not known); the reason names every other item of the conflict (its key: the conflict's
+    identity, :class:`ShopConflict`) with its product id and colour, and the item's own colour.
 
     Only the colour is compared, and only where both items record one (product pages do; TikTok
     and Instagram items record none, and are never held here): a retake or re-listing of one
@@ -573,29 +586,33 @@ def shop_conflicts(catalog: Catalog, rows: list[ItemRow]) -> dict[tuple[str, str
         shops = _accepted(assets[_key(r)], AssetKind.SHOP)
         if shops and shops[0].sha256 and _norm(r.item.colour):
             by_shop.setdefault((str(r.item.source), shops[0].sha256), []).append(r)
-    out: dict[tuple[str, str], str] = {}
+    out: dict[tuple[str, str], ShopConflict] = {}
     for members in by_shop.values():
         for a in sorted(members, key=_key):
-            for b in sorted(members, key=_key):
-                key = (str(a.item.source), a.item.source_id)
-                if (
-                    key in out
-                    or a.item.source_id == b.item.source_id
-                    or (a.item.url and a.item.url == b.item.url)
-                    or _norm(a.item.colour) == _norm(b.item.colour)
-                ):
-                    continue
-                out[key] = (
-                    f"{MERGE_PREFIX} shares its shop image with {_key(b)} (product {b.product_id}), "
-                    f"another product page whose colour differs ({a.item.colour!r} here, "
-                    f"{b.item.colour!r} there): one of them has a wrong shop image; fix it or "
-                    "accept in review (mf review)"
-                )
+            others = [
+                b
+                for b in sorted(members, key=_key)
+                if a.item.source_id != b.item.source_id
+                and not (a.item.url and a.item.url == b.item.url)
+                and _norm(a.item.colour) != _norm(b.item.colour)
+            ]
+            if not others:
+                continue
+            names = ", ".join(f"{_key(b)} (product {b.product_id}, colour {b.item.colour!r})" for b in others)
+            pages = "another product page" if len(others) == 1 else f"{len(others)} other product pages"
+            out[(str(a.item.source), a.item.source_id)] = ShopConflict(
+                f"{MERGE_PREFIX} shares its shop image with {names}: {pages} whose colour differs "
+                f"({a.item.colour!r} here): one of them has a wrong shop image; fix it or accept in "
+                "review (mf review)",
+                frozenset(_key(b) for b in others),
+            )
     return out
 
 
 #: catalog meta key of the merge holds (:func:`hold_shop_conflicts`): item key -> ``{"hold": the
-#: merge reason, "reason": the reason the accepted row had before}``, so a release restores it
+#: merge reason, "reason": the reason the accepted row had before, "with": the conflict's key
+#: (:attr:`ShopConflict.others`, sorted)}``, so a release restores the reason, and an accept made
+#: under the hold is known by its conflict, not by the words of its reason (:func:`shop_holds`)
 MERGE_HOLDS = "merge_holds"
 
 
@@ -604,13 +621,19 @@ class ShopHolds:
     """What :func:`shop_holds` decided from the rows it read; :func:`hold_shop_conflicts` writes it."""
 
     rows: dict[tuple[str, str], ItemRow]  #: the accepted and merge-held rows as read
-    found: dict[tuple[str, str], str]  #: the conflicts (:func:`shop_conflicts`)
+    found: dict[tuple[str, str], ShopConflict]  #: the conflicts (:func:`shop_conflicts`)
     changes: dict[tuple[str, str], tuple[Status, str | None]]  #: item -> (status, reason) to set
-    records: dict[str, dict[str, str | None]] | None  #: :data:`MERGE_HOLDS` as read
+    records: dict[str, dict[str, Any]] | None  #: :data:`MERGE_HOLDS` as read
 
 
 def shop_holds(catalog: Catalog) -> ShopHolds:
-    """Decide, without writing, the items :func:`hold_shop_conflicts` holds and releases."""
+    """Decide, without writing, the items :func:`hold_shop_conflicts` holds and releases.
+
+    An accepted item in conflict is held unless a reviewer accepted it under a hold of this
+    conflict (:func:`schemas.review.merge_holds_accepted`): the hold's record (:data:`MERGE_HOLDS`)
+    keeps the conflict's key, and every item of the conflict now must be one of those the
+    accepted hold named (an item of it since rejected or fixed aside); an accept whose hold has
+    no record any more counts when its reason is the one found now."""
     live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
         # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r
@@ -624,7 +647,16 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
     }
     found = shop_conflicts(catalog, list(live.values()))
     seen = merge_holds_accepted(catalog) if found else {}  # accepts made under this very hold
-    records: dict[str, dict[str, str | None]] | None = catalog.get_meta(MERGE_HOLDS)
+    records: dict[str, dict[str, Any]] | None = catalog.get_meta(MERGE_HOLDS)
+
+    def accepted(k: tuple[str, str]) -> bool:
+        """Whether a reviewer accepted item ``k`` under a hold of its conflict now."""
+        rec = (records or {}).get(item_key(*k)) or {}
+        return any(
+            hold == found[k].reason
+            or (hold == rec.get("hold") and found[k].others <= set(rec.get("with") or ()))
+            for hold in seen.get(k, ())
+        )
 
     def reason_before(k: tuple[str, str], r: ItemRow) -> str | None:
         """The reason the item had before the hold ``r`` shows (None when not recorded)."""
@@ -632,9 +664,9 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
         return rec.get("reason") if rec and rec.get("hold") == r.reason else None
 
     changes = {
-        k: (Status.NEEDS_REVIEW, found[k])
+        k: (Status.NEEDS_REVIEW, found[k].reason)
         for k, r in rows.items()
-        if k in found and found[k] not in seen.get(k, ()) and r.status == Status.ACCEPTED
+        if k in found and r.status == Status.ACCEPTED and not accepted(k)
     }
     changes.update(
         {
@@ -655,13 +687,13 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     neither held nor in conflict);
     the other item counts while accepted or held by another stage (a tracklet flag); both by compare-and-set
     against the rows read (an item another process changed meanwhile is left as it is). An item a
-    reviewer accepted under this very hold (:func:`schemas.review.merge_holds_accepted`) is not
+    reviewer accepted under a hold of this very conflict (:func:`shop_holds`) is not
     held again; an accept from before the conflict is no reason not to hold it. ``holds``: what
     :func:`shop_holds` decided (decided now when None). Returns the items ``held`` and ``released``."""
     holds = holds or shop_holds(catalog)
     rows, found, changes = holds.rows, holds.found, holds.changes
     planned = {
-        item_key(*k): {"hold": why, "reason": rows[k].reason}
+        item_key(*k): {"hold": why, "reason": rows[k].reason, "with": sorted(found[k].others)}
         for k, (status, why) in changes.items()
         if status == Status.NEEDS_REVIEW
     }
@@ -681,7 +713,7 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     after = {k: (r.status, r.reason) for k, r in rows.items()}
     after.update({k: v for k, v in changes.items() if k not in missed})
 
-    def kept(key: str, rec: Mapping[str, str | None]) -> bool:
+    def kept(key: str, rec: Mapping[str, Any]) -> bool:
         """A record stays while its item is held by it, its conflict stands (an undo in review
         may hold it again) or another process changed the item meanwhile."""
         source, _, source_id = key.partition("/")

@@ -615,8 +615,8 @@ def _holds_accepted(verdicts: Iterable[Decision]) -> set[str]:
 def merge_holds_accepted(cat: Catalog) -> dict[tuple[str, str], set[str]]:
     """(source, source_id) -> the merge holds a reviewer accepted the item under (the ``merge:``
     reason it had then, :data:`~schemas.items.MERGE_PREFIX`), by the latest live verdict of each
-    of its reviews: ``mf publish`` does not hold it again for that very conflict
-    (:func:`cleaning.publish.hold_shop_conflicts`), while an accept from before the conflict,
+    of its reviews: ``mf publish`` does not hold it again for that very conflict (the items the
+    hold's record names, :func:`cleaning.publish.shop_holds`), while an accept from before the conflict,
     which did not see it, does not count."""
     latest: dict[ReviewKey, Decision] = {}
     for d in list_decisions(cat):  # in id order: the latest verdict of each review wins

@@ -1,0 +1,98 @@
+"""Publish's ``merge:`` hold is one conflict: the items sharing the shop image with another colour,
+all of them (the hold's record keeps their keys). A reviewer's accept made under it covers that
+conflict whatever its reason text names first now; a conflict with an item the accept did not
+see holds the item again, even when the reason text would start with the same page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cleaning.publish import MERGE_HOLDS, MERGE_PREFIX, hold_shop_conflicts
+from schemas.catalog import Catalog
+from schemas.items import AssetKind, MediaAsset, SourceItem, Status
+from schemas.review import record_decision
+
+SHARED, OTHER = "a" * 64, "b" * 64
+COLOURS = {"a": "red", "b": "blue", "c": "green"}
+
+
+def _catalog(path: Path, shops: dict[str, str]) -> Catalog:
+    """Accepted netaporter items ``a``, ``b``, ``c`` (products ``A``, ``B``, ``C``, colours
+    red, blue, green), each with one accepted shop image of the given SHA-256."""
+    cat = Catalog(path)
+    for sid, colour in COLOURS.items():
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id=sid, url=f"http://shop/{sid}", colour=colour)],
+            status=Status.ACCEPTED,
+            product_id=sid.upper(),
+            df2_class=1,
+        )
+        _set_shop(cat, sid, shops[sid])
+    return cat
+
+
+def _set_shop(cat: Catalog, sid: str, sha: str) -> None:
+    cat.upsert_asset(
+        MediaAsset(
+            source="netaporter",
+            source_id=sid,
+            kind=AssetKind.SHOP,
+            url=f"http://shop/{sid}.jpg",
+            path=f"netaporter/{sid}/shop.jpg",
+            sha256=sha,
+            status=Status.ACCEPTED,
+        )
+    )
+
+
+def _state(cat: Catalog, sid: str) -> tuple[str, str | None]:
+    row = cat.get_item("netaporter", sid)
+    assert row is not None
+    return str(row.status), row.reason
+
+
+def _accept_held_a(cat: Catalog) -> str:
+    """Publish's holds, then a reviewer's accept of ``a`` under its hold; the hold's reason."""
+    hold_shop_conflicts(cat)
+    status, reason = _state(cat, "a")
+    assert status == Status.NEEDS_REVIEW and (reason or "").startswith(MERGE_PREFIX)
+    record_decision(cat, video="videos/A_0.mp4", product_id="A", kind="accept")
+    assert _state(cat, "a") == (Status.ACCEPTED, None)
+    hold_shop_conflicts(cat)
+    assert _state(cat, "a") == (Status.ACCEPTED, None)  # the accepted conflict: not held again
+    return str(reason)
+
+
+def test_a_new_page_in_the_conflict_holds_the_accepted_item_again(tmp_path):
+    """``c`` joins the conflict ``a`` was accepted under (with ``b``): the first page named stays
+    ``b``, but the conflict is another one, which the reviewer did not see."""
+    with _catalog(tmp_path / "c.sqlite", {"a": SHARED, "b": SHARED, "c": OTHER}) as cat:
+        accepted_under = _accept_held_a(cat)
+        _set_shop(cat, "c", SHARED)
+        hold_shop_conflicts(cat)
+        status, reason = _state(cat, "a")
+        assert status == Status.NEEDS_REVIEW
+        assert "netaporter/b" in str(reason) and "netaporter/c" in str(reason)
+        assert reason != accepted_under
+        assert sorted(cat.get_meta(MERGE_HOLDS)["netaporter/a"]["with"]) == ["netaporter/b", "netaporter/c"]
+
+
+def test_the_same_conflict_named_anew_stays_accepted(tmp_path):
+    """The other page's product id changes (its reason text with it): the same conflict, which the
+    reviewer accepted, so the item is not held again."""
+    with _catalog(tmp_path / "c.sqlite", {"a": SHARED, "b": SHARED, "c": OTHER}) as cat:
+        _accept_held_a(cat)
+        cat.set_item_state("netaporter", "b", product_id="B2")
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
+
+
+def test_a_page_leaving_the_accepted_conflict_keeps_the_item_accepted(tmp_path):
+    """Accepted in conflict with ``b`` and ``c`` (both named); ``b`` is rejected, so ``c`` is the
+    first page named now: still part of what the reviewer accepted."""
+    with _catalog(tmp_path / "c.sqlite", {"a": SHARED, "b": SHARED, "c": SHARED}) as cat:
+        reason = _accept_held_a(cat)
+        assert "netaporter/b" in reason and "netaporter/c" in reason
+        cat.set_item_state("netaporter", "b", status=Status.REJECTED, reason="review: wrong shop image")
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
