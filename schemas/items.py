@@ -80,6 +80,11 @@ GONE_PREFIX = "gone: "
 #: (:mod:`schemas.review`)
 MERGE_PREFIX = "merge:"
 
+#: reason prefix of the tracklet builder's flag of a product's video
+#: (:func:`annotations.review.marks.mark_needs_review`): ``tracklets: <video stem>: <why>``; only
+#: an accept of that video lifts it in review (:mod:`schemas.review`)
+TRACKLETS_PREFIX = "tracklets:"
+
 #: reason prefix of an item a collector gave up, ``gave_up:<last reason>`` (status ``rejected``):
 #: it failed for a reason that looks permanent in ``max_failed_runs`` runs since its last
 #: success; reruns skip it until ``--retry-given-up``

@@ -44,9 +44,12 @@ own (:func:`_hold`: the tracklet builder's ``tracklets: ...`` flag, cleaning's `
 ...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop image but not
 their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
 give (with the reason it has now, not an older one it had when its review opened), unless a live
-accept was made under that very hold (its ``prev`` reason is the hold's): a
-decision that does not address the hold keeps it. So a class decision, a note or an undo of an
-older decision leaves the item held (before, an item a reviewer had accepted once went back to
+accept was made under that very hold (its ``prev`` reason is the hold's) and, for the tracklet
+builder's flag, which names one video (``tracklets: <video stem>: ...``), on that video
+(:func:`_lifts`: an accept of another video of the product, whose tracklet nobody doubted, says
+nothing about the flagged one's): a decision that does not address the hold keeps it. So a
+class decision, a note, an accept of another video than the flagged one or an undo of an older
+decision leaves the item held (before, an item a reviewer had accepted once went back to
 ``accepted`` and could be published without its new flag reviewed), an accept made under the
 hold lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`), a reject
 rejects, and undoing the accept (or reject) made under the hold holds the item again. This is the
@@ -88,11 +91,20 @@ from typing import Any
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow
 from schemas.errors import CatalogError, ConfigError, DataFormatError
-from schemas.items import CANDIDATE_URL, MERGE_PREFIX, SPLITSCREEN_URL, AssetKind, MediaAsset, Status
+from schemas.items import (
+    CANDIDATE_URL,
+    MERGE_PREFIX,
+    SPLITSCREEN_URL,
+    TRACKLETS_PREFIX,
+    AssetKind,
+    MediaAsset,
+    Status,
+)
 from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
+from schemas.tracklet_names import video_stem
 
 KINDS = ("accept", "reject", "class", "tracklet", "note", "import", "shop")
 #: kinds that decide whether a video (and its product) goes into the next publish
@@ -245,6 +257,25 @@ def _hold(status: str | None, reason: str | None) -> str | None:
     return reason if status == Status.NEEDS_REVIEW and reason else None
 
 
+def _flagged_video(hold: str) -> str | None:
+    """The video a tracklet builder's flag names (``tracklets: <video stem>: <why>``); None for
+    another stage's hold, which is about the whole item."""
+    if not hold.startswith(TRACKLETS_PREFIX):
+        return None
+    name, sep, _ = hold[len(TRACKLETS_PREFIX) :].strip().partition(": ")
+    return name if sep else None
+
+
+def _lifts(d: Decision, hold: str) -> bool:
+    """Whether verdict ``d`` lifts ``hold``: an accept made under it (its ``prev`` shows the hold),
+    and, for a tracklet flag, of the video the flag names (an accept of another video of the
+    product says nothing about the flagged one's tracklet)."""
+    if d.kind != "accept" or _hold(d.prev.get("status"), d.prev.get("reason")) != hold:
+        return False
+    flagged = _flagged_video(hold)
+    return flagged is None or flagged in (d.video, video_stem(d.video))
+
+
 def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | None = None) -> None:
     """Set the item's state from its live decisions (see the module docstring); a hold it has (or
     ``hold``: the one an undone verdict was made under) stays unless an accept made under it is
@@ -285,7 +316,7 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
     # another stage's hold, until an accept made under it; held with no live verdict, the item
     # keeps the hold it has now, not the older one it had when its review opened (``base``)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
-    if hold and held and hold not in _holds_accepted(verdicts.values()):
+    if hold and held and not any(_lifts(d, hold) for d in verdicts.values()):
         status, reason = Status.NEEDS_REVIEW, hold
     for d in live:
         if d.kind == "class":

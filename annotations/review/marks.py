@@ -24,7 +24,7 @@ from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
-from schemas.items import Status
+from schemas.items import TRACKLETS_PREFIX, Status
 from schemas.review import LEGACY_REVIEW_LOG, REVIEW_LOG, TORN_MARK, move_legacy_review_log, review_log_record
 from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
@@ -57,7 +57,7 @@ def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
     cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))
     if key is None:
         return False
-    cat.set_item_state(*key, status=Status.NEEDS_REVIEW, reason=f"tracklets: {reason}")
+    cat.set_item_state(*key, status=Status.NEEDS_REVIEW, reason=f"{TRACKLETS_PREFIX} {reason}")
     return True
 
 

@@ -96,3 +96,20 @@ def test_a_class_decision_keeps_the_hold_the_item_has_now_not_an_older_one(tmp_p
         assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {B}: flagged", 4)
         undo_decision(cat, video=A)
         assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {B}: flagged", 3)
+
+
+def test_an_accept_of_another_video_keeps_the_tracklet_flag_of_the_flagged_one(tmp_path):
+    """The builder flags video B (its flag names B's stem, as the builder writes it); the reviewer
+    accepts video A, whose tracklet nobody doubted: B's flag stays, so the next publish does not
+    take the product with B's boxes unreviewed. Accepting B lifts it."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_1: low confidence: det_mean 0.2 < 0.3")
+        flag = _state(cat)[1]
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.NEEDS_REVIEW, flag, 1)
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=2)
+        assert _state(cat) == (Status.NEEDS_REVIEW, flag, 2)
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 2)
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.NEEDS_REVIEW, flag, 2)
