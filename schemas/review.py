@@ -52,7 +52,9 @@ class decision, a note, an accept of another video than the flagged one or an un
 decision leaves the item held (before, an item a reviewer had accepted once went back to
 ``accepted`` and could be published without its new flag reviewed), an accept made under the
 hold lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`), a reject
-rejects, and undoing the accept (or reject) made under the hold holds the item again. This is the
+rejects, an accept that follows a reject was made under the reject, not under the hold, so the
+item is held again (the hold the reject was made under, :func:`_outside`), and undoing the accept
+(or reject) made under the hold holds the item again. This is the
 one rule, in :func:`_restate`, for every stage's hold.
 
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
@@ -276,6 +278,18 @@ def _lifts(d: Decision, hold: str) -> bool:
     return flagged is None or flagged in (d.video, video_stem(d.video))
 
 
+def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] | None:
+    """The item's state apart from review's verdicts: as it is now, or, while review rejects it,
+    as it was when review rejected it (the ``prev`` of the latest of ``rows``, the item's
+    decisions in order, made while review did not reject it); None when no decision saw it so."""
+    if not rejected_by_review(item["status"], item["reason"]):
+        return item["status"], item["reason"]
+    for d in reversed(rows):
+        if "status" in d.prev and not rejected_by_review(d.prev["status"], d.prev.get("reason")):
+            return d.prev["status"], d.prev.get("reason")
+    return None
+
+
 def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | None = None) -> None:
     """Set the item's state from its live decisions (see the module docstring); a hold it has (or
     ``hold``: the one an undone verdict was made under) stays unless an accept made under it is
@@ -305,6 +319,7 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
         return
     live = [d for d in rows if d.undone_at is None]
     status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
+    outside = _outside(rows, item) or (status, reason)
     verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
     if review_may_set(status, reason):
         rejects = [d for d in verdicts.values() if d.kind == "reject"]
@@ -312,9 +327,11 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
-    hold = _hold(item["status"], item["reason"]) or hold
+    hold = _hold(*outside) or hold
     # another stage's hold, until an accept made under it; held with no live verdict, the item
-    # keeps the hold it has now, not the older one it had when its review opened (``base``)
+    # keeps the hold it has now, not the older one it had when its review opened (``base``);
+    # rejected by review, the hold the reject was made under (an accept that follows the reject
+    # was made under the reject, not under the hold)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
     if hold and held and not any(_lifts(d, hold) for d in verdicts.values()):
         status, reason = Status.NEEDS_REVIEW, hold

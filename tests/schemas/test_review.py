@@ -213,12 +213,14 @@ def test_review_never_accepts_what_cleaning_left_out(tmp_path, status, reason):
         assert _state(cat) == before
 
 
-def test_an_accept_after_a_review_reject_lifts_it(tmp_path):
+def test_an_accept_after_a_review_reject_lifts_the_reject_not_the_hold(tmp_path):
+    """The accept was made under the reject, not under the builder's flag the reject was made
+    under: the flag holds the item again (schemas.review: only an accept made under a hold lifts it)."""
     with _catalog(tmp_path / "c.sqlite") as cat:
         cat.set_item_state("netaporter", "p0", status=Status.NEEDS_REVIEW, reason="tracklets: low score")
         record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="reject", reason="blurry")
         record_decision(cat, video="v/P0_0.mp4", product_id="P0", kind="accept")
-        assert _state(cat)[:2] == ("accepted", None)
+        assert _state(cat)[:2] == ("needs_review", "tracklets: low score")
         undo_decision(cat)
         assert _state(cat)[:2] == ("rejected", "review: blurry (v/P0_0.mp4)")
         undo_decision(cat)

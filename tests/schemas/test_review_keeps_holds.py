@@ -113,3 +113,24 @@ def test_an_accept_of_another_video_keeps_the_tracklet_flag_of_the_flagged_one(t
         assert _state(cat) == (Status.ACCEPTED, None, 2)
         undo_decision(cat, video=B)
         assert _state(cat) == (Status.NEEDS_REVIEW, flag, 2)
+
+
+def test_an_accept_after_a_reject_of_the_same_video_keeps_the_hold(tmp_path):
+    """The reject was made under the hold; the accept that follows it was made under the reject,
+    not under the hold (its ``prev`` is the reject's state), so the hold stays, as the rule says;
+    an accept made while the item shows the hold again lifts it."""
+    hold = "association: the shop image matches no frame"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, hold)
+        record_decision(cat, video=A, product_id="P0", kind="reject", reason="blurry")
+        assert _state(cat)[0] == Status.REJECTED
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        undo_decision(cat, video=A)
+        assert _state(cat)[0] == Status.REJECTED
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
