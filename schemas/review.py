@@ -33,7 +33,10 @@ files are not kept: re-import the previous file instead).
 The item's state is a function of the product's live decisions (:func:`_restate`, after every
 decision and every undo): start from the state before the product's first review decision (the
 ``prev`` of the decision that opened the product's review, when no other decision of it was
-live) and, when review may change it (``accepted``, ``needs_review``, or rejected by review), the
+live; when that was another stage's hold, the state the item has apart from review now,
+:func:`_outside`, since the stage may have withdrawn it: undoing a decision gives the state as it
+would be without it, not a flag the tracklet builder withdrew meanwhile) and, when review may
+change it (``accepted``, ``needs_review``, or rejected by review), the
 item is ``rejected`` while the latest live verdict of any of its videos is ``reject``, else
 ``accepted`` when any video has one, else it keeps that state; the latest live class decision
 sets ``df2_class``. So undoing decisions on several videos of a product in any order gives the
@@ -279,7 +282,8 @@ def _lifts(d: Decision, hold: str) -> bool:
 
 
 def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] | None:
-    """The item's state apart from review's verdicts: as it is now, or, while review rejects it,
+    """The item's state apart from review's verdicts: as it is now (another stage may have held
+    it, or withdrawn its hold, since its review opened), or, while review rejects it,
     as it was when review rejected it (the ``prev`` of the latest of ``rows``, the item's
     decisions in order, made while review did not reject it); None when no decision saw it so."""
     if not rejected_by_review(item["status"], item["reason"]):
@@ -320,6 +324,8 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
     live = [d for d in rows if d.undone_at is None]
     status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
     outside = _outside(rows, item) or (status, reason)
+    if _hold(status, reason):  # held when its review opened: lifted or withdrawn since, perhaps
+        status, reason = outside
     verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
     if review_may_set(status, reason):
         rejects = [d for d in verdicts.values() if d.kind == "reject"]

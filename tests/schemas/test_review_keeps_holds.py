@@ -134,3 +134,18 @@ def test_an_accept_after_a_reject_of_the_same_video_keeps_the_hold(tmp_path):
         assert _state(cat)[0] == Status.REJECTED
         undo_decision(cat, video=A)
         assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+
+
+def test_undoing_a_class_decision_made_under_a_withdrawn_flag_does_not_bring_it_back(tmp_path):
+    """The class decision opened the product's review while the builder's flag held it; the
+    builder ran again and withdrew the flag. Undoing the class decision restores the class only:
+    without that decision the item is accepted, as the builder left it (before, the state stored
+    when review opened came back, flag and all)."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_1: flagged")
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=5)
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: flagged", 5)
+        assert withdraw_needs_review(cat, "P0", "P0_1: flagged")
+        assert _state(cat) == (Status.ACCEPTED, None, 5)
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
