@@ -24,7 +24,8 @@ one shop image file but record different colours are not merged: publish first s
 they are held back like any item in review, and releases an item (with the reason it had before)
 once its conflict is gone; these holds are written only once every check of the publish has
 passed (a refused publish holds nothing: its plan is made before them, and when the plan made
-again with them refuses after all, they are undone, :func:`undo_shop_holds`). A reviewer's accept lets an item through only when it was made under
+again with them refuses after all, or fails on a local fault, they are undone, the items'
+``updated_at`` too, :func:`undo_shop_holds`). A reviewer's accept lets an item through only when it was made under
 that very conflict: the decision records the item's state when it was made (``prev``), and the
 hold it shows must be one of this conflict: the hold's record keeps the conflict's key, every item
 the item shares its shop image with (:data:`MERGE_HOLDS`), and the items of the conflict now must
@@ -742,8 +743,8 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
 
 def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, list[tuple[str, str]]]) -> None:
     """Put back what :func:`hold_shop_conflicts` wrote (``done``, from ``holds``): each item held
-    or released gets its state as read again (by compare-and-set: one another process changed
-    since is left as it is), and :data:`MERGE_HOLDS` its value as read. For a publish refused
+    or released gets its state and ``updated_at`` as read again (by compare-and-set: one another
+    process changed since is left as it is), and :data:`MERGE_HOLDS` its value as read. For a publish refused
     after the holds were written: nothing is published, so nothing is held."""
     changed = [*done["held"], *done["released"]]
     catalog.set_item_states_if(
@@ -751,7 +752,11 @@ def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, list[
             s,
             sid,
             {"status": holds.changes[(s, sid)][0], "reason": holds.changes[(s, sid)][1]},
-            {"status": holds.rows[(s, sid)].status, "reason": holds.rows[(s, sid)].reason},
+            {
+                "status": holds.rows[(s, sid)].status,
+                "reason": holds.rows[(s, sid)].reason,
+                "updated_at": holds.rows[(s, sid)].updated_at,
+            },
         )
         for s, sid in sorted(changed)
     )
@@ -944,7 +949,8 @@ def _checked_publish(
             done = hold_shop_conflicts(catalog, holds)
             try:
                 plan = _plan(catalog, root, out, rebuild_state=rebuild_state)  # without the items held now
-            except MFError:  # refused after all (a release made two ids one): nothing is held
+            except BaseException:  # refused after all (a release made two ids one), or a local
+                # fault reading the folder: nothing is published, so nothing is held
                 undo_shop_holds(catalog, holds, done)
                 raise
         return _publish(

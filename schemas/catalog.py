@@ -744,7 +744,8 @@ class Catalog:
         never overwrites what another process wrote meanwhile.
 
         Returns the ``(source, source_id)`` whose row differed from ``expect`` (or is missing):
-        nothing was written for those; read them again and decide anew."""
+        nothing was written for those; read them again and decide anew. An ``updated_at`` in
+        ``state`` is written as given, not now (an undo putting a row back as it was)."""
         now = _now()
         statements = [
             (_state_update(state, expect), source, source_id) for source, source_id, expect, state in updates
@@ -909,7 +910,10 @@ def _state_update(
 ) -> tuple[str, Callable[[str, str, str], list[Any]]]:
     """The ``UPDATE`` of an item's state columns (``updated_at`` only when a value changes) on
     the row whose ``expect`` columns hold those values, and its arguments given the time and
-    the item's key."""
+    the item's key. An ``updated_at`` in ``state`` is written as given (an undo putting a row
+    back as it was, its time too)."""
+    state = dict(state)
+    at = state.pop("updated_at", None)
     bad = (set(state) | set(expect)) - set(ITEM_COLUMNS)
     if bad or not state:
         raise CatalogError(f"unknown item columns {sorted(bad)}" if bad else "no item column to set")
@@ -918,11 +922,15 @@ def _state_update(
     same = "".join(f" AND {c} IS ?" for c in expect)
     values = [_sql_value(v) for v in state.values()]
     expected = [_sql_value(v) for v in expect.values()]
-    sql = (  # the CASE sees the row as it was before this UPDATE
-        f"UPDATE items SET {sets}, updated_at = CASE WHEN {differs} THEN ? ELSE updated_at END"
-        f" WHERE source = ? AND source_id = ?{same}"
-    )
-    return sql, lambda now, source, source_id: [*values, *values, now, str(source), source_id, *expected]
+    # the CASE sees the row as it was before this UPDATE
+    when = f"CASE WHEN {differs} THEN ? ELSE updated_at END" if at is None else "?"
+    sql = f"UPDATE items SET {sets}, updated_at = {when} WHERE source = ? AND source_id = ?{same}"
+
+    def args(now: str, source: str, source_id: str) -> list[Any]:
+        time = [*values, now] if at is None else [str(at)]
+        return [*values, *time, str(source), source_id, *expected]
+
+    return sql, args
 
 
 def _sql_value(v: Any) -> Any:

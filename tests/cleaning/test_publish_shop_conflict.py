@@ -215,5 +215,31 @@ def test_a_publish_refused_once_the_holds_are_made_undoes_them(catalog_copy, roo
         assert records and f"netaporter/{NEW}" in records
         with pytest.raises(MFError, match="names 2 products"):
             publish(cat, root_copy, tmp_path / "ds")
-        states = [row[:3] for row in _snapshot(cat)]  # the undo moves updated_at, not the state
-        assert (states, cat.get_meta(MERGE_HOLDS)) == ([row[:3] for row in before], records)
+        assert (_snapshot(cat), cat.get_meta(MERGE_HOLDS)) == (before, records)  # updated_at too
+
+
+def test_a_publish_failing_on_a_local_fault_once_the_holds_are_made_undoes_them(
+    catalog_copy, root_copy, tmp_path, monkeypatch
+):
+    """The plan made again with this run's holds fails reading the folder with a plain OSError (an
+    I/O error, not one of the toolkit's refusals): nothing is published, so the holds are undone
+    and the catalog is as it was, ``updated_at`` included."""
+    import cleaning.publish as publish_mod
+    from cleaning.publish import MERGE_HOLDS
+
+    with Catalog(catalog_copy) as cat:
+        _relisted(cat, root_copy, colour="neon green")
+        before, records = _snapshot(cat), cat.get_meta(MERGE_HOLDS)
+        real, calls = publish_mod.read_held_videos, []
+
+        def read_held_videos(out):
+            calls.append(out)
+            if len(calls) == 3:  # the plan made again once the holds are written
+                raise OSError(5, "Input/output error", str(out))
+            return real(out)
+
+        monkeypatch.setattr(publish_mod, "read_held_videos", read_held_videos)
+        with pytest.raises(OSError, match="Input/output error"):
+            publish(cat, root_copy, tmp_path / "ds")
+        assert len(calls) == 3
+        assert (_snapshot(cat), cat.get_meta(MERGE_HOLDS)) == (before, records)
