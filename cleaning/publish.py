@@ -87,6 +87,10 @@ the media no product has any more, once the split files no longer list them (a l
 starting meanwhile never meets a listed file that is gone).
 A whole publish holds ``.publish.lock`` (:func:`publish_lock`): a second publish into the folder
 stops at once naming the first (its pid, command and start), or waits for it (``--wait``).
+Publishes of one catalog into two folders run at once (both hold the catalog's cleaning lock
+shared): their merge holds go through the catalog's write lock, each item and each hold record by
+compare-and-set, so neither writes over nor undoes what the other decided
+(:func:`hold_shop_conflicts`, :func:`undo_shop_holds`).
 
 An output folder holding anything at its top level but :data:`DATASET_NAMES` (hidden entries
 aside) is refused before anything is written: the manifest, Croissant and archive list every file
@@ -679,7 +683,7 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
     return ShopHolds(rows, found, changes, records)
 
 
-def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dict[str, list[tuple[str, str]]]:
+def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dict[str, Any]:
     """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
     release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
     rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``,
@@ -690,16 +694,36 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     against the rows read (an item another process changed meanwhile is left as it is). An item a
     reviewer accepted under a hold of this very conflict (:func:`shop_holds`) is not
     held again; an accept from before the conflict is no reason not to hold it. ``holds``: what
-    :func:`shop_holds` decided (decided now when None). Returns the items ``held`` and ``released``."""
+    :func:`shop_holds` decided (decided now when None).
+
+    Another publish of the catalog (into another folder) may write holds meanwhile: each record
+    is written in one catalog transaction with the records as they stand then, and only the
+    records this run decided on are written or dropped (one another process wrote since it read
+    them is its writer's). Returns the items ``held`` and ``released``, and ``records``: record
+    key -> [before, after] of each record this run changed (None: none), for
+    :func:`undo_shop_holds`."""
     holds = holds or shop_holds(catalog)
     rows, found, changes = holds.rows, holds.found, holds.changes
+    read = holds.records or {}
     planned = {
         item_key(*k): {"hold": why, "reason": rows[k].reason, "with": sorted(found[k].others)}
         for k, (status, why) in changes.items()
         if status == Status.NEEDS_REVIEW
     }
+    touched: dict[str, list[Any]] = {}  # record key -> [before this run, after it]
+
+    def note(key: str, before: Any, after: Any) -> None:
+        touched.setdefault(key, [before, after])[1] = after
+
+    def add(old: dict[str, Any] | None) -> dict[str, Any]:
+        new = dict(old or {})
+        for key, rec in planned.items():
+            note(key, new.get(key), rec)
+            new[key] = rec
+        return new
+
     if planned:  # recorded before the hold: a held item always finds the reason it had
-        catalog.update_meta(MERGE_HOLDS, lambda old: {**(old or {}), **planned})
+        catalog.update_meta(MERGE_HOLDS, add)
     missed = set(
         catalog.set_item_states_if(
             (
@@ -721,12 +745,23 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
         k = (source, source_id)
         return k in found or k in missed or after.get(k) == (Status.NEEDS_REVIEW, rec.get("hold"))
 
+    def clean(old: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The records without those this run read or wrote and :func:`kept` no more."""
+        new = {}
+        for key, rec in (old or {}).items():
+            if rec in (read.get(key), planned.get(key)) and not kept(key, rec):
+                note(key, rec, None)
+            else:
+                new[key] = rec
+        return new or None
+
     if holds.records or planned:
-        catalog.update_meta(
-            MERGE_HOLDS,
-            lambda old: {key: rec for key, rec in (old or {}).items() if kept(key, rec)} or None,
-        )
-    done: dict[str, list[tuple[str, str]]] = {"held": [], "released": []}
+        catalog.update_meta(MERGE_HOLDS, clean)
+    done: dict[str, Any] = {
+        "held": [],
+        "released": [],
+        "records": {key: ba for key, ba in touched.items() if ba[0] != ba[1]},
+    }
     for (s, sid), (status, why) in sorted(changes.items()):
         if (s, sid) in missed:
             continue
@@ -741,11 +776,12 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     return done
 
 
-def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, list[tuple[str, str]]]) -> None:
+def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, Any]) -> None:
     """Put back what :func:`hold_shop_conflicts` wrote (``done``, from ``holds``): each item held
-    or released gets its state and ``updated_at`` as read again (by compare-and-set: one another
-    process changed since is left as it is), and :data:`MERGE_HOLDS` its value as read. For a publish refused
-    after the holds were written: nothing is published, so nothing is held."""
+    or released gets its state and ``updated_at`` as read again, and each record of
+    :data:`MERGE_HOLDS` it changed the value it had (both by compare-and-set: an item or record
+    another process changed since, another publish of the catalog say, is left as it is). For a
+    publish refused after the holds were written: nothing is published, so nothing is held."""
     changed = [*done["held"], *done["released"]]
     catalog.set_item_states_if(
         (
@@ -760,7 +796,19 @@ def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, list[
         )
         for s, sid in sorted(changed)
     )
-    catalog.update_meta(MERGE_HOLDS, lambda _: holds.records)
+
+    def restore(now: dict[str, Any] | None) -> dict[str, Any] | None:
+        new = dict(now or {})
+        for key, (before, after) in done.get("records", {}).items():
+            if new.get(key) != after:
+                continue  # written again since, by another process
+            if before is None:
+                new.pop(key, None)
+            else:
+                new[key] = before
+        return new or None
+
+    catalog.update_meta(MERGE_HOLDS, restore)
 
 
 def product_groups(

@@ -13,16 +13,16 @@ from schemas.items import AssetKind, MediaAsset, SourceItem, Status
 from schemas.review import record_decision
 
 SHARED, OTHER = "a" * 64, "b" * 64
-COLOURS = {"a": "red", "b": "blue", "c": "green"}
+COLOURS = {"a": "red", "b": "blue", "c": "green", "d": "black"}
 
 
 def _catalog(path: Path, shops: dict[str, str]) -> Catalog:
-    """Accepted netaporter items ``a``, ``b``, ``c`` (products ``A``, ``B``, ``C``, colours
-    red, blue, green), each with one accepted shop image of the given SHA-256."""
+    """Accepted netaporter items of ``shops`` (``a`` .. ``d``: products ``A`` .. ``D``, colours
+    red, blue, green, black), each with one accepted shop image of the SHA-256 given there."""
     cat = Catalog(path)
-    for sid, colour in COLOURS.items():
+    for sid in shops:
         cat.upsert_items(
-            [SourceItem(source="netaporter", source_id=sid, url=f"http://shop/{sid}", colour=colour)],
+            [SourceItem(source="netaporter", source_id=sid, url=f"http://shop/{sid}", colour=COLOURS[sid])],
             status=Status.ACCEPTED,
             product_id=sid.upper(),
             df2_class=1,
