@@ -19,8 +19,11 @@ dropped):
    of the item's DeepFashion2 class when it has any (``match_by_class``). The item whose video matches it best
    among those whose image the source gave (a product page's picture, a shop map) keeps it,
    unless one whose image cleaning derived (a carousel pick, a split-screen still: inferences)
-   matches its own video better by more than ``contest_derived_lead``; pairs below
-   ``match_threshold`` never keep it. The others are flagged when their image is derived and
+   matches its own video better by more than ``contest_derived_lead``, or its video shows more of
+   the picture's main colours (:func:`cleaning.shop_pick.colour_coverage`, the carousel pick's
+   colour measure) by more than ``contest_coverage_lead`` (then the collected items trailing it
+   by as much are flagged: the matcher can score a same-class garment of other colours as high
+   as the right one); pairs below ``match_threshold`` never keep it. The others are flagged when their image is derived and
    the keeper's is not, or when they score more than ``contest_margin`` below it (retakes,
    several videos of one product, share its shop image file and score alike). A picture served with the wrong item is nearly
    always another catalogued item's shop image, so this catches wrong pairs a per-pair
@@ -57,7 +60,7 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -294,6 +297,7 @@ class _Pair:
     fabric_sha: str | None = None
     rear: Path | None = None  # the item's own rear product shot (Net-A-Porter), when it has one
     rear_sha: str | None = None
+    coverage: float | None = None  # how much of the shop image's main colours the video shows (rule 2)
 
     @property
     def contest_score(self) -> float:
@@ -330,6 +334,10 @@ class AssociationResult:
     #: item key -> colour distance of its shop image's object to its rear product shot's (rule 4;
     #: only items with a rear image, only when the rule is on)
     rear_colour: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: item key -> how much of its shop image's main colours its video shows
+    #: (:func:`cleaning.shop_pick.colour_coverage`; only items of a contest between a collected and
+    #: a derived image, only when ``coverage_lead`` is on)
+    colour_coverage: dict[tuple[str, str], float] = field(default_factory=dict)
 
 
 def _same(value: Any) -> Any:
@@ -561,6 +569,8 @@ def run_association_check(
     derived_lead: float = 0.1,
     fabric_distance: float | None = None,
     rear_distance: float | None = None,
+    coverage_lead: float | None = None,
+    coverage_frames: int = 8,
     progress: Any = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     executor: Executor | None = None,
@@ -575,7 +585,8 @@ def run_association_check(
     (``max_bits``, ``colour_tol``, ``copy_tol``, ``still_tol``, ``derived_lead``) are the
     ``contest_*`` fields of :class:`cleaning.config.CleaningConfig`; ``fabric_distance`` (rule 3,
     None: off) is its ``fabric_colour_distance``, ``rear_distance`` (rule 4, None: off) its
-    ``rear_colour_distance``."""
+    ``rear_colour_distance``, ``coverage_lead`` (rule 2's colour evidence, None: off) its
+    ``contest_coverage_lead`` (over ``coverage_frames`` frames: ``shop_pick.sample_frames``)."""
     from movingfashion.media.images import read_image
 
     root = Path(root)
@@ -686,7 +697,14 @@ def run_association_check(
             still_tol=still_tol,
             derived_lead=derived_lead,
             off_colour=frozenset(off_colour),
+            coverage=None
+            if coverage_lead is None
+            else partial(_coverage, cache=cache, frames=coverage_frames),
+            coverage_lead=coverage_lead,
         )
+        res.colour_coverage = {
+            (p.source, p.source_id): round(p.coverage, 3) for p in worst.values() if p.coverage is not None
+        }
         for key, loser, keeper, why in contests:
             text = (
                 f"{REASON} shop image {loser.shop.name} shows the garment of "
@@ -695,6 +713,15 @@ def run_association_check(
                 + (", a product placed in a split before this item came" if why == "placed" else "")
             )
             on = ", on the item's class" if loser.class_score is not None else ""
+            if why == "colour":  # decided on the colours the two videos show
+                reasons.setdefault(
+                    key,
+                    text
+                    + f", whose video shows the picture's colours (colour coverage {round(loser.coverage or 0.0, 3)} "
+                    f"here vs {round(keeper.coverage or 0.0, 3)} there; match score "
+                    f"{round(loser.contest_score, 4)} here vs {round(keeper.contest_score, 4)} there{on})",
+                )
+                continue
             reasons.setdefault(
                 key,
                 text
@@ -808,6 +835,27 @@ def _rear_distance(p: _Pair, cache: Any) -> float | None:
     return colour_distance(shop, rear)
 
 
+def _coverage(p: _Pair, cache: Any = None, frames: int = 8) -> float:
+    """How much of the main colours of the item's shop image its video shows
+    (:func:`cleaning.shop_pick.colour_coverage` over ``frames`` frames spread over the video, as
+    the carousel pick samples them; the moving half of a split-screen video), through ``cache``
+    under the video's SHA-256; kept on ``p.coverage``."""
+    from cleaning.shop_pick import colour_coverage, sample_frames
+    from movingfashion.media.images import read_image
+
+    if p.coverage is not None:
+        return p.coverage
+    what = f"coverage:{frames}:{p.shop_sha}:{p.crop}"
+    kept = cache.get(p.video_sha, what) if cache is not None and p.video_sha and p.shop_sha else None
+    if isinstance(kept, int | float) and not isinstance(kept, bool):
+        p.coverage = float(kept)
+    else:
+        p.coverage = float(colour_coverage(sample_frames(p.video, frames, crop=p.crop), read_image(p.shop)))
+        if cache is not None and p.video_sha and p.shop_sha:
+            cache.put(p.video_sha, what, p.coverage)
+    return p.coverage
+
+
 def _cached_signature(value: Any) -> tuple[int, list[int]] | None:
     """A cached object signature (``[hex pHash, colour thumbnail]``); None when absent or damaged."""
     try:
@@ -892,6 +940,8 @@ def _contests(
     still_tol: float = 9.0,
     derived_lead: float = 0.1,
     off_colour: frozenset[tuple[str, str]] = frozenset(),
+    coverage: Callable[[_Pair], float] | None = None,
+    coverage_lead: float | None = None,
 ) -> list[tuple[tuple[str, str], _Pair, _Pair, str]]:
     """(loser key, loser pair, keeper pair, why) of every group of items sharing one product shot.
 
@@ -907,7 +957,13 @@ def _contests(
     item more than ``margin`` from it either way loses (``why`` = ``"placed"``), so a later
     batch never pushes a published product out on a score (a wrong incumbent is flagged by
     its own low score). Items in ``off_colour`` (rules 3 and 4: the shop image's colour disagrees
-    with their own fabric close-up or rear product shot) keep it only when no other item can."""
+    with their own fabric close-up or rear product shot) keep it only when no other item can.
+
+    With ``coverage`` (a pair's :func:`_coverage`) and ``coverage_lead``, a derived image whose
+    video shows more of the picture's main colours than the keeper's video by more than
+    ``coverage_lead`` keeps it instead of a collected one (a product page served another item's
+    picture: the matcher can score a same-class garment of other colours as high as the right
+    one), and the collected items trailing it by as much lose (``why`` = ``"colour"``)."""
     from cleaning.mih import UnionFind
     from movingfashion.media.images import read_image
 
@@ -947,10 +1003,24 @@ def _contests(
         lead = max(able, key=lambda k: (worst[k].contest_score, k))
         if worst[lead].derived and worst[lead].contest_score > worst[best].contest_score + derived_lead:
             best = lead  # a derived image that fits its video far better than the collected one
+        by_colour = False
+        if coverage is not None and coverage_lead is not None and not worst[best].derived:
+            shown = [k for k in able if worst[k].derived]
+            if shown:
+                top = max(shown, key=lambda k: (coverage(worst[k]), worst[k].contest_score, k))
+                by_colour = coverage(worst[top]) > coverage(worst[best]) + coverage_lead
+                best = top if by_colour else best  # its video shows the picture's colours, not the other's
         for k in members:
             if k == best or not worst[k].accepted:
                 continue
-            if worst[k].derived and not worst[best].derived:
+            if (
+                by_colour
+                and not worst[k].derived
+                and coverage is not None
+                and coverage(worst[k]) < coverage(worst[best]) - (coverage_lead or 0.0)
+            ):
+                out.append((k, worst[k], worst[best], "colour"))
+            elif worst[k].derived and not worst[best].derived:
                 out.append((k, worst[k], worst[best], "derived"))
             elif pool is placed and not worst[k].placed:
                 if abs(worst[k].contest_score - worst[best].contest_score) > margin:

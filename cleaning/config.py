@@ -334,6 +334,19 @@ class CleaningConfig(_Model):
         "contested product shot before the source's own shop image only when its video matches it "
         "better by more than this (a source's shop image can be the wrong one too)",
     )
+    contest_coverage_lead: float | None = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="colour evidence in a contested product shot (rule 2): a derived image (a carousel "
+        "pick, a split-screen still) keeps it before the source's own shop image when its video shows "
+        "more of the picture's main colours (cleaning.shop_pick.colour_coverage, 0-1, the carousel "
+        "pick's colour measure) than the other video by more than this, and the collected items "
+        "trailing it by as much go to needs_review: a product page served another item's picture "
+        "whose garment the matcher scores like its own (same class, other colours). Right pairs can "
+        "show as little as 0.04 of their picture's colours (a garment lit warmer than its product "
+        "shot), so the lead is large; None = colour not used",
+    )
     fabric_colour_distance: float | None = Field(
         default=160.0,
         ge=0,

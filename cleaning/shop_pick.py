@@ -83,6 +83,19 @@ def colour_coverage(frames: np.ndarray, shop: np.ndarray) -> float:
     return score / total if total else 0.0
 
 
+def sample_frames(
+    video: str | os.PathLike[str], count: int = SAMPLE_FRAMES, crop: tuple[float, ...] | None = None
+) -> np.ndarray:
+    """``count`` frames spread evenly over ``video`` (the ones :func:`colour_coverage` looks at);
+    ``crop`` (x1, y1, x2, y2 in pixels): that region of them (a split-screen video's moving half)."""
+    n = probe_video(video).frames
+    frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, count).round()}))
+    if crop is not None:
+        x1, y1, x2, y2 = (int(round(c)) for c in crop)
+        frames = np.ascontiguousarray(frames[:, max(0, y1) : y2, max(0, x1) : x2])
+    return frames
+
+
 @dataclass(frozen=True)
 class Pick:
     index: int
@@ -112,8 +125,7 @@ def pick_shop(
     plain = [
         plain_border(im, cfg.plain_border_std, cfg.object_share, cfg.object_colour_distance) for im in imgs
     ]
-    n = probe_video(video).frames
-    frames = read_frames(video, sorted({int(i) for i in np.linspace(0, n - 1, cfg.sample_frames).round()}))
+    frames = sample_frames(video, cfg.sample_frames)
     scores = [float(colour_coverage(frames, im)) for im in imgs]
     method, match, on_class = "colour", None, None
     if scorer is not None:

@@ -4,7 +4,8 @@ Runs after ``record`` because :func:`cleaning.associations.run_association_check
 updates the catalog: items with a pair below ``match_threshold``, or losing a product shot they
 share with another item (``contest_margin``), or whose shop image's colour disagrees with their
 own fabric close-up (``fabric_colour_distance``) or rear product shot (``rear_colour_distance``),
-become needs_review with the score in the reason.
+become needs_review with the score in the reason. A contest between a collected and a derived
+image also weighs how much of the picture's colours each video shows (``contest_coverage_lead``).
 The matcher is the one given (``mf clean --matcher``) or the embedded one; ``association_check:
 false`` (``mf clean --no-association``) switches the step off. Whether it ran is recorded in
 the catalog (meta ``associations``), so ``mf stats --truth`` can say "not run". Items ``record``
@@ -66,6 +67,8 @@ class AssociationsStep(Step):
                 copy_tol=cfg.contest_copy_tolerance,
                 still_tol=cfg.contest_still_tolerance,
                 derived_lead=cfg.contest_derived_lead,
+                coverage_lead=cfg.contest_coverage_lead,
+                coverage_frames=cfg.shop_pick.sample_frames,
                 fabric_distance=cfg.fabric_colour_distance,
                 rear_distance=cfg.rear_colour_distance,
                 cache=ctx.cache,
@@ -107,6 +110,7 @@ class AssociationsStep(Step):
                 "contest_object_bits": cfg.contest_object_bits,
                 "contest_colour_tolerance": cfg.contest_colour_tolerance,
                 "contest_derived_lead": cfg.contest_derived_lead,
+                "contest_coverage_lead": cfg.contest_coverage_lead,
                 "fabric_colour_distance": cfg.fabric_colour_distance,
                 "rear_colour_distance": cfg.rear_colour_distance,
                 "pairs": res.pairs,

@@ -24,13 +24,24 @@ class ScoresByVideo:
         return self.scores[Path(video_path).parent.name]
 
 
-def add_item(cat: Catalog, root: Path, source: str, sid: str, images: dict[str, np.ndarray | Path]) -> Path:
-    """One accepted item with a video and ``images`` (name -> picture, or a file to copy), in
-    order; the asset kind is the name's stem (``candidate-shop-1`` is a carousel pick: its shop
-    asset's url says so). Returns the item's folder."""
+def add_item(
+    cat: Catalog,
+    root: Path,
+    source: str,
+    sid: str,
+    images: dict[str, np.ndarray | Path],
+    video: Path | None = None,
+) -> Path:
+    """One accepted item with a video (a copy of ``video``; else a few bytes, for a fixed-score
+    matcher) and ``images`` (name -> picture, or a file to copy), in order; the asset kind is
+    the name's stem (``candidate-shop-1`` is a carousel pick: its shop asset's url says so).
+    Returns the item's folder."""
     folder = root / source / sid
     folder.mkdir(parents=True)
-    (folder / "video.mp4").write_bytes(sid.encode())
+    if video is not None:
+        shutil.copyfile(video, folder / "video.mp4")
+    else:
+        (folder / "video.mp4").write_bytes(sid.encode())
     assets = [(AssetKind.VIDEO, "video.mp4", None)]
     for name, img in images.items():
         if isinstance(img, Path):
