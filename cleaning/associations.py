@@ -957,7 +957,9 @@ def _contests(
     item more than ``margin`` from it either way loses (``why`` = ``"placed"``), so a later
     batch never pushes a published product out on a score (a wrong incumbent is flagged by
     its own low score). Items in ``off_colour`` (rules 3 and 4: the shop image's colour disagrees
-    with their own fabric close-up or rear product shot) keep it only when no other item can.
+    with their own fabric close-up or rear product shot) keep it only when no other item can: one
+    scoring at least ``threshold`` on its class, else one scoring so on every detection (rule 1's
+    score; the item's class can be missed by the detector).
 
     With ``coverage`` (a pair's :func:`_coverage`) and ``coverage_lead``, a derived image whose
     video shows more of the picture's main colours than the keeper's video by more than
@@ -997,8 +999,10 @@ def _contests(
             continue
         placed = [k for k in members if worst[k].placed]
         pool = placed if placed and len(placed) < len(members) else members  # incumbents keep
-        able = [k for k in pool if worst[k].contest_score >= threshold] or pool
-        able = [k for k in able if k not in off_colour] or able
+        base = [k for k in pool if worst[k].contest_score >= threshold] or pool
+        able = [k for k in base if k not in off_colour]
+        if not able:  # every item matching it on its class is off-colour: one rule 1 passes can keep it
+            able = [k for k in pool if k not in off_colour and worst[k].score >= threshold] or base
         best = max(able, key=lambda k: (not worst[k].derived, worst[k].contest_score, k))
         lead = max(able, key=lambda k: (worst[k].contest_score, k))
         if worst[lead].derived and worst[lead].contest_score > worst[best].contest_score + derived_lead:

@@ -15,13 +15,17 @@ from schemas.items import CANDIDATE_URL, AssetKind, MediaAsset, SourceItem, Stat
 
 
 class ScoresByVideo:
-    """The matcher as measured: each item's video scores its value in ``scores`` (by item id)."""
+    """The matcher as measured: each item's video scores its value in ``scores`` (by item id), on
+    every detection; on the item's class (``category``, for items with a DeepFashion2 class) its
+    value in ``on_class`` when given there, else the same."""
 
-    def __init__(self, scores: dict[str, float]) -> None:
+    def __init__(self, scores: dict[str, float], on_class: dict[str, float] | None = None) -> None:
         self.scores = scores
+        self.on_class = on_class or {}
 
-    def score(self, video_path: str, shop_path: str) -> float:
-        return self.scores[Path(video_path).parent.name]
+    def score(self, video_path: str, shop_path: str, category: int | None = None) -> float:
+        sid = Path(video_path).parent.name
+        return self.on_class.get(sid, self.scores[sid]) if category is not None else self.scores[sid]
 
 
 def add_item(

@@ -116,3 +116,60 @@ def test_without_the_rule_the_right_carousel_pick_loses_to_the_wrong_shop_image(
     assert list(flags) == ["CByOaxuW2GE"]
     assert "the source's own shop image there" in flags["CByOaxuW2GE"]
     assert res.rear_colour == {}
+
+
+#: world 6021710 (40 quick products, ``wrong_shop_fraction`` 0.25): Net-A-Porter items 5547209212206
+#: and 5141490207113 were served the picture of 3322989433360, whose re-listing 7324515117861
+#: (right) carries it too; the embedded matcher's scores on every detection and on the class
+#: (the detector rarely gives the right item's garment its class)
+RELISTING = (40, 6021710, 0.25)
+RELISTING_SCORES = {"7324515117861": 0.8283, "5547209212206": 0.917, "5141490207113": 0.3766}
+RELISTING_ON_CLASS = {"7324515117861": 0.0273}
+
+
+def test_an_off_colour_item_does_not_keep_the_shot_from_one_that_passes_rule_1(tmp_path):
+    """Only the wrong item whose rear shot contradicts the picture matched it on its class: it
+    kept the shot and the right re-listing, which scores 0.83 on every detection (rule 1 passes
+    it), was flagged for losing it. An off-colour item keeps a shot only when no other can."""
+    products, seed, fraction = RELISTING
+    cfg = WorldConfig(wrong_shop_fraction=fraction)
+    specs = {s.product_id: s for s in plan_world(products, seed, cfg)}
+    right, off, low = (specs[k] for k in RELISTING_SCORES)
+    owner = specs[right.duplicate_of or ""]
+    assert off.wrong_shop_of == low.wrong_shop_of == owner.product_id and right.wrong_shop_of is None
+    assert owner.garment is not None
+    root = tmp_path / "root"
+    cat = Catalog(tmp_path / "catalog.sqlite")
+    picture = studio_shot(owner.garment, cfg.shop_size, variant=owner.index)
+    own_views = {
+        "rear.jpg": studio_shot(owner.garment, cfg.shop_size, back=True, variant=owner.index),
+        "fabric.jpg": fabric_closeup(owner.garment, cfg.fabric_size),
+    }
+    shared = (
+        add_item(cat, root, "netaporter", right.product_id, {"shop.jpg": picture, **own_views}) / "shop.jpg"
+    )
+    for s in (off, low):
+        add_item(cat, root, "netaporter", s.product_id, {"shop.jpg": shared, **_nap_views(s, cfg)})
+    for s in (right, off, low):
+        cat.set_item_state("netaporter", s.product_id, df2_class=s.df2_class)
+    defaults = CleaningConfig()
+    res = run_association_check(
+        cat,
+        root,
+        ScoresByVideo(RELISTING_SCORES, RELISTING_ON_CLASS),
+        defaults.match_threshold,
+        margin=defaults.contest_margin,
+        derived_lead=defaults.contest_derived_lead,
+        fabric_distance=defaults.fabric_colour_distance,
+        rear_distance=defaults.rear_colour_distance,
+    )
+    flags = {f.source_id: f.reason for f in res.flags}
+    # the premise: the right item is below the cut on its class only; the other two are flagged
+    # by their own rules (the rear shot, a low score)
+    assert (
+        RELISTING_ON_CLASS[right.product_id] < defaults.match_threshold <= RELISTING_SCORES[right.product_id]
+    )
+    assert set(flags) == {off.product_id, low.product_id}
+    assert "disagrees with the item's own rear product shot" in flags[off.product_id]
+    assert "low match score 0.3766" in flags[low.product_id]
+    assert {r.item.source_id: r.status for r in cat.items()}[right.product_id] == Status.ACCEPTED
