@@ -103,6 +103,19 @@ def test_the_rear_colour_cut_comes_from_the_config(ctx, monkeypatch, distance):
     assert ctx.catalog.get_meta("associations")["rear_colour_distance"] == distance
 
 
+@pytest.mark.parametrize("lead", [0.3, None], ids=["a-lead", "colour-off"])
+def test_the_contest_coverage_lead_comes_from_the_config(ctx, monkeypatch, lead):
+    """Rule 2's colour evidence (``contest_coverage_lead``, 0.5 by default; null switches it off)
+    reaches the check with the carousel pick's frame count, and is recorded in the catalog's meta."""
+    assert CleaningConfig().contest_coverage_lead == 0.5
+    ctx.cfg = CleaningConfig.model_validate(
+        {"contest_coverage_lead": lead, "shop_pick": {"sample_frames": 5}}
+    )
+    seen = _run(ctx, monkeypatch)
+    assert (seen["coverage_lead"], seen["coverage_frames"]) == (lead, 5)
+    assert ctx.catalog.get_meta("associations")["contest_coverage_lead"] == lead
+
+
 def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_check(ctx, monkeypatch):
     it = item("held")
     ctx.catalog.upsert_item(it.item, status="needs_review", reason="association: low match score 0.1")
@@ -122,6 +135,7 @@ def test_items_held_by_record_are_checked_as_accepted_and_decided_after_the_chec
         {"contest_copy_tolerance": -1},
         {"fabric_colour_distance": -1},
         {"fabric_colour_distance": 766},
+        {"contest_coverage_lead": 1.5},
         {"shop_pick": {"object_share": [0.9, 0.1]}},
         {"shop_pick": {"sample_frames": 0}},
     ],
