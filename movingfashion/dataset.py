@@ -1119,7 +1119,8 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         return np.random.default_rng([self.seed, self.epoch, int(index)])
 
     def plan(self, index: int) -> tuple[ProductRecord, int, list[int]]:
-        """(product, video index, frame indices) item ``index`` will load, without decoding.
+        """(product, video index, frame indices) item ``index`` will load, without decoding (a
+        negative ``index`` counts from the end, as for ``dataset[index]``).
 
         The reference for tests: ``__getitem__`` decodes exactly these frames, for videos whose
         boxes pass :meth:`check` (``deep=True``). Problems only decoding shows (a box outside the
@@ -1127,7 +1128,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         them (``on_bad="skip"``), and the clip is sampled again: ``plan`` in another process (the
         main one, with DataLoader workers) still gives the frames from before the drop.
         """
-        rec, vi, rng = self._video_choice(index)
+        rec, vi, rng = self._video_choice(self._draw(index))
         return rec, vi, self._sample(rec.videos[vi], rng)
 
     def _video_choice(self, index: int) -> tuple[ProductRecord, int, np.random.Generator | None]:
@@ -1215,7 +1216,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self._require_items()
         return int(index) % len(self._index)
 
-    def __getitem__(self, index: int) -> dict[str, Any]:
+    def _draw(self, index: int) -> int:
+        """``index`` as the non-negative draw it stands for: a negative one counts from the end,
+        as for a list (IndexError past the start); TypeError for anything but an integer."""
         if not isinstance(index, numbers.Integral | torch.Tensor):  # numpy's integers are Integral
             raise TypeError(
                 f"dataset indices are integers, not {type(index).__name__}; "
@@ -1223,10 +1226,14 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             )
         index = int(index)
         self._require_items()
-        if index < 0:  # as for a list; the generator needs a non-negative index
+        if index < 0:  # the generator needs a non-negative index
             if index < -len(self._index):
                 raise IndexError(f"index {index} out of range for {len(self._index)} items")
             index += len(self._index)
+        return index
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = self._draw(index)
         if self.on_bad == "raise":
             return self._item(index)
         return self._item_or_next(index)

@@ -104,6 +104,22 @@ def test_negative_indices_count_from_the_end(tiny_dataset):
         ds[-len(ds) - 1]
 
 
+def test_plan_takes_negative_indices_as_the_items_do(tiny_dataset):
+    ds = MovingFashionDataset(tiny_dataset, "train", **KW)
+    rec, vi, frames = ds.plan(-1)
+    last = ds[-1]
+    assert (rec.product_id, vi, frames) == (
+        last["product_id"],
+        last["video_index"],
+        last["frame_indices"].tolist(),
+    )
+    assert ds.plan(-1)[2] == ds.plan(len(ds) - 1)[2]
+    with pytest.raises(IndexError, match="out of range"):
+        ds.plan(-len(ds) - 1)
+    with pytest.raises(TypeError, match="Subset"):
+        ds.plan(1.5)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "delete", "meta"])
 def test_a_damaged_crop_cache_entry_is_named_once_and_decoded_live(tiny_dataset, tmp_path, caplog, damage):
     kw = {**KW, "train": False}
