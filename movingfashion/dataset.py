@@ -364,7 +364,8 @@ def _first_error(exc: Exception) -> str:
     """The first problem ``exc`` names, with its field when it is a validation error."""
     if isinstance(exc, ValidationError) and exc.errors():
         err = exc.errors()[0]
-        return f"{'.'.join(map(str, err['loc']))}: {validation_text(err)}"
+        field = ".".join(map(str, err["loc"]))  # empty for the file as a whole (JSON that does not parse)
+        return f"{field}: {validation_text(err)}" if field else validation_text(err)
     return str(exc).splitlines()[0]
 
 

@@ -49,6 +49,15 @@ def test_a_bad_ground_truth_frame_key_still_ignores_the_file(tiny_dataset, tmp_p
     assert ds.products[ds.product_ids.index("101")].videos[0].confidences == {}
 
 
+def test_a_tracklet_file_that_does_not_parse_is_named_without_an_empty_field(tiny_dataset, tmp_path, caplog):
+    root = _copy(tiny_dataset, tmp_path)
+    path = root / "tracklets" / "101_0.json"
+    path.write_text("{")
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        MovingFashionDataset(root, "train", **KW)
+    assert f"{path}: ignored, not a VideoTracklets file (Invalid JSON: EOF" in caplog.text
+
+
 def _old_choice(folder: Path, rel: str, pid: str, shared: set[str]) -> VideoTracklets | None:
     """The choice of file before (every file of the folder parsed up front), for comparison; a
     product's own ``@`` file only of a video several products list (``shared``, video paths): of
