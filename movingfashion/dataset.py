@@ -1096,6 +1096,26 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self._index)
 
+    def __repr__(self) -> str:
+        """What the dataset serves, as torchvision's datasets show it: its size, files and settings."""
+        size_arg, size = (
+            ("crop_size", self.crop_size) if self.crop == "tracklet" else ("frame_size", self.frame_size)
+        )
+        lines = [
+            f"Number of datapoints: {len(self)}",
+            f"Root location: {self.root}",
+            f"Split: {self.split_path.name} ({'training' if self.train else 'evaluation'}, videos={self.videos_mode})",
+            f"Clip: {self.frames} frames, sampler={self.sampler_name}, crop={self.crop}"
+            + (f", {size_arg}={size}" if size is not None else "")
+            + f", dtype={self.dtype}",
+        ]
+        if self.skipped:
+            lines.append(f"Skipped: {len(self.skipped)} (see .skipped)")
+        for name in ("transform", "transforms", "shop_transform"):
+            if getattr(self, name) is not None:
+                lines.append(f"{name}: {getattr(self, name)!r}")
+        return "\n".join([f"Dataset {type(self).__name__}", *(f"    {line}" for line in lines)])
+
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The items ``0 .. len - 1`` once (indices past the end are only for samplers)."""
         return (self[i] for i in range(len(self)))

@@ -174,3 +174,21 @@ def test_tracklet_crops_carry_their_boxes_in_crop_pixels_and_transforms_move_tho
         xa, ya, xb, yb = crop_window(box, (h, w), 0.5)  # the window cut, mapped back: the source box
         back = [xa + crop_box[0] * (xb - xa) / 48, ya + crop_box[1] * (yb - ya) / 32]
         assert back == pytest.approx([max(box[0], 0), max(box[1], 0)], abs=1e-3)
+
+
+def test_repr_shows_what_the_dataset_serves(tiny_dataset):
+    """As torchvision's datasets: the class, its size, root, split and clip settings, not an address."""
+    ds = MovingFashionDataset(
+        tiny_dataset, "train", frames=5, crop_size=(32, 48), transform=torch.nn.Identity()
+    )
+    text = repr(ds)
+    assert text.startswith("Dataset MovingFashionDataset\n") and " at 0x" not in text
+    for part in (
+        f"Number of datapoints: {len(ds)}",
+        f"Root location: {tiny_dataset}",
+        "Split: train.json (training, videos=random)",
+        "Clip: 5 frames, sampler=rrs, crop=tracklet, crop_size=(32, 48), dtype=torch.float32",
+        "transform: Identity()",
+    ):
+        assert part in text
+    assert "Split: test.json (evaluation, videos=first)" in repr(MovingFashionDataset(tiny_dataset, "test"))
