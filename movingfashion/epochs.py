@@ -6,10 +6,14 @@ a plain attribute never reaches the workers after ``dataset.set_epoch(e)`` in th
 every epoch would draw the same clips. :class:`SharedEpoch` keeps the number in a one-element
 tensor in shared memory; the workers' copies (forked, or pickled for spawn by torch's
 multiprocessing) read the same memory, so a new epoch set before ``iter(loader)`` reaches them.
-A plain ``pickle`` (e.g. to another machine) copies the value.
+A plain ``pickle`` (e.g. to another machine) or ``copy.deepcopy`` copies the value into shared
+memory of its own, so the copy's epoch reaches the workers forked from it (without it the copy's
+persistent workers would draw epoch 0's clips every epoch).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -28,6 +32,15 @@ class SharedEpoch:
     def set(self, value: int) -> None:
         """Set the epoch (seen by the workers of the loaders iterated after this call)."""
         self._value.fill_(int(value))
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A pickled or deep-copied epoch: torch's multiprocessing pickler sends the shared memory
+        itself (a spawned worker reads the same number); a plain pickle and ``copy.deepcopy`` give
+        an ordinary tensor, moved into shared memory here so that forked workers see the copy's
+        :meth:`set` too."""
+        self.__dict__.update(state)
+        if not self._value.is_shared():
+            self._value.share_memory_()
 
     def __repr__(self) -> str:
         return f"SharedEpoch({self.get()})"

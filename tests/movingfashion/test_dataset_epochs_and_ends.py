@@ -3,8 +3,10 @@ checked before decoding; negative indices; a damaged crop-cache entry falls back
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import pickle
 import shutil
 
 import pytest
@@ -45,6 +47,19 @@ def test_persistent_workers_see_every_new_epoch(tiny_dataset):
         ds.set_epoch(e)
         assert frames == {i: ds.plan(i)[2] for i in order}
     assert got[0] != got[1] and got[1] != got[2]
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_dataset_keeps_its_epoch_in_shared_memory(tiny_dataset, how):
+    """``copy.deepcopy(ds)`` (a validation copy with other transforms) or a dataset pickled to disk
+    and loaded again: its epoch must live in shared memory, or the DataLoader workers forked from
+    it (persistent ones) never see its ``set_epoch`` and draw epoch 0's clips every epoch."""
+    ds = MovingFashionDataset(tiny_dataset, "train", **KW)
+    ds.set_epoch(4)
+    copied = copy.deepcopy(ds) if how == "deepcopy" else pickle.loads(pickle.dumps(ds))
+    assert copied.epoch == 4 and copied._epoch._value.is_shared()
+    copied.set_epoch(5)
+    assert (ds.epoch, copied.epoch) == (4, 5)  # a copy of its own, not the original's
 
 
 def _tracklet_file(root, edit):
