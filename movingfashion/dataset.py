@@ -147,7 +147,7 @@ from schemas.official import (
 )
 from schemas.official_checks import PAST_END_HINT
 from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
-from schemas.taxonomy import DF2_CLASSES, DF2_IDS, Partition
+from schemas.taxonomy import DF2_CLASSES, Partition, class_from_text
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import shared_videos, tracklet_stem
 
@@ -312,8 +312,10 @@ def _file_problem(path: Path) -> str | None:
 
 
 def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
-    """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names such as
-    ``'trousers'``); None for None. ConfigError naming ``classes`` for an unknown one."""
+    """DeepFashion2 class ids of ``classes`` (ids 1..13, digit strings or names: the toolkit's
+    ``'short_sleeved_shirt'`` or DeepFashion2's own ``'short sleeve top'``, in any case:
+    :func:`schemas.taxonomy.class_from_text`); None for None. ConfigError naming ``classes`` for
+    an unknown one."""
     if classes is None:
         return None
     if isinstance(classes, (str, int)):
@@ -321,14 +323,14 @@ def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     out = set()
     for c in classes:
         try:
-            cid = DF2_IDS.get(c) if isinstance(c, str) and not c.isdigit() else int(c)
+            cid = class_from_text(c) if isinstance(c, str) else int(c)
         except (TypeError, ValueError):
             cid = None
         if cid not in DF2_CLASSES:
             raise ConfigError(
                 f"unknown DeepFashion2 class {c!r}",
                 where="classes",
-                hint="use ids 1..13 or names such as 'trousers'",
+                hint=f"use ids 1..13 or names: {', '.join(DF2_CLASSES.values())}",
             )
         out.add(cid)
     return out

@@ -95,6 +95,17 @@ def test_videos_all_partition_and_class_filters(tiny_dataset):
         MovingFashionDataset(tiny_dataset, "train", classes=[14])
 
 
+def test_class_filter_takes_deepfashion2s_own_names(tiny_dataset):
+    """The names DeepFashion2's annotation files write (``category_name``), in any case, pick the
+    same classes as the toolkit's; an unknown name's hint lists the names."""
+    ours = MovingFashionDataset(tiny_dataset, "train", classes=["trousers", "short_sleeved_shirt", "skirt"])
+    theirs = MovingFashionDataset(tiny_dataset, "train", classes=["Trousers", "short sleeve top", "SKIRT"])
+    assert theirs.product_ids == ours.product_ids == ["101", "102", "ab_C"]
+    with pytest.raises(ConfigError, match="unknown DeepFashion2 class 'long sleeve shirts'") as exc:
+        MovingFashionDataset(tiny_dataset, "train", classes=["long sleeve shirts"])
+    assert "long_sleeved_shirt" in exc.value.hint
+
+
 def test_salient_sampler_uses_richer_tracklet_scores(tiny_dataset):
     ds = MovingFashionDataset(tiny_dataset, "test", sampler="salient", frames=3)
     sal = MovingFashionDataset(tiny_dataset, "train", sampler="salient", frames=3, train=False)
