@@ -600,6 +600,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         self.sampler = get_sampler(sampler)
         self.sampler_name = self.sampler.name
         self.crop = crop
+        for name, fn in (
+            ("transform", transform),
+            ("shop_transform", shop_transform),
+            ("transforms", transforms),
+        ):
+            if fn is not None and not callable(fn):
+                raise ConfigError(
+                    f"{name} must be callable (a function or a torchvision transform), got {type(fn).__name__}",
+                    where=name,
+                )
         self.transform = transform
         self.shop_transform = shop_transform
         self.transforms = transforms

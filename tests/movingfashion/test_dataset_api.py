@@ -192,3 +192,11 @@ def test_repr_shows_what_the_dataset_serves(tiny_dataset):
     ):
         assert part in text
     assert "Split: test.json (evaluation, videos=first)" in repr(MovingFashionDataset(tiny_dataset, "test"))
+
+
+@pytest.mark.parametrize("name", ["transform", "shop_transform", "transforms"])
+def test_a_transform_that_is_not_callable_is_refused_when_the_dataset_is_made(tiny_dataset, name):
+    """Not at the first item, in a DataLoader worker, as "'str' object is not callable"."""
+    with pytest.raises(ConfigError, match=f"{name} must be callable") as exc:
+        MovingFashionDataset(tiny_dataset, "train", **{name: "RandomHorizontalFlip"})
+    assert exc.value.where == name
