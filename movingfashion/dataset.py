@@ -508,7 +508,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     ``video_paths``, also when ``on_bad="skip"`` dropped another), ``index`` (the item's position,
     ``0 .. len - 1``), ``draw`` (the index asked for, which the item's randomness comes from:
     ``plan(draw)`` gives its frame indices) and ``orig_size`` (the (H, W) of the decoded frames).
-    ``boxes`` are in the decoded frames' pixels; with ``crop="tracklet"`` the item also holds
+    ``boxes`` are in the decoded frames' pixels (``orig_size``), except with ``crop="frame"`` and
+    a ``frame_size``, where they are scaled with the frames (in the returned frames' pixels,
+    ``frames.shape[-2:]``); with ``crop="tracklet"`` the item also holds
     ``crop_boxes`` (float [T, 4]): each box in the pixels of its crop (about ``[0, 0, S, S]`` for
     a crop of side S without ``context``: the cut is the box rounded out to whole pixels).
     Negative indices count from the end, as for a list; indices past the end stand for
