@@ -25,7 +25,14 @@ from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
 from schemas.items import TRACKLETS_PREFIX, Status
-from schemas.review import LEGACY_REVIEW_LOG, REVIEW_LOG, TORN_MARK, move_legacy_review_log, review_log_record
+from schemas.review import (
+    LEGACY_REVIEW_LOG,
+    REVIEW_LOG,
+    TORN_MARK,
+    find_item,
+    move_legacy_review_log,
+    review_log_record,
+)
 from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
 
@@ -40,15 +47,10 @@ def open_catalog(path: str | os.PathLike[str]) -> Catalog:
 
 
 def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
-    """(source, source_id) of the catalog item of a dataset product (product_id column, else source id)."""
-    rows = cat.items()
-    for r in rows:
-        if r.product_id == product_id:
-            return str(r.item.source), r.item.source_id
-    for r in rows:
-        if r.item.source_id == product_id:
-            return str(r.item.source), r.item.source_id
-    return None
+    """(source, source_id) of the catalog item of a dataset product (product_id column, else
+    source id): :func:`schemas.review.find_item`'s one SQL lookup, not a scan of every item."""
+    row = find_item(cat, product_id)
+    return None if row is None else (row["source"], row["source_id"])
 
 
 def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:

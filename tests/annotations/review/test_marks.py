@@ -10,8 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from annotations.cli import tracklets
-from annotations.review.marks import REVIEW_FILE, TORN_MARK, read_decisions, record_decision
+from annotations.review.marks import (
+    REVIEW_FILE,
+    TORN_MARK,
+    mark_needs_review,
+    read_decisions,
+    record_decision,
+    withdraw_needs_review,
+)
+from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
+from schemas.items import SourceItem, Status
 
 
 def test_a_decision_after_a_torn_line_starts_a_line_of_its_own(tmp_path, caplog):
@@ -127,3 +136,26 @@ def test_a_note_with_a_byte_the_shell_passed_undecoded_is_stored_in_both(review_
     with Catalog(review_setup.catalog) as cat:
         (stored,) = list_decisions(cat, video=facts["video_path"][stem])
     assert stored.kind == "reject" and stored.reason == "bad\ufffd"
+
+
+def test_marks_find_the_item_by_one_lookup_not_a_scan_of_every_item(tmp_path, monkeypatch):
+    """mark/withdraw find the product's item with the catalog's SQL lookup (product_id column,
+    else source id), never by reading every item of the catalog."""
+    with Catalog(tmp_path / "c.sqlite") as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id=s, url=f"http://x/{s}") for s in ("p0", "p1", "P2")],
+            status=Status.ACCEPTED,
+        )
+        cat.set_item_state("netaporter", "p1", product_id="P1")
+
+        def scan(*a, **k):
+            raise AssertionError("every catalog item read for one mark")
+
+        monkeypatch.setattr(Catalog, "items", scan)
+        assert mark_needs_review(cat, "P1", "flagged")  # by its product_id column
+        assert mark_needs_review(cat, "P2", "flagged")  # no product_id: by its source id
+        assert not mark_needs_review(cat, "P9", "flagged")  # not in the catalog
+        states = {s: cat.get_item("netaporter", s).status for s in ("p0", "p1", "P2")}
+        assert states == {"p0": Status.ACCEPTED, "p1": Status.NEEDS_REVIEW, "P2": Status.NEEDS_REVIEW}
+        assert withdraw_needs_review(cat, "P1", "decided again")
+        assert cat.get_item("netaporter", "p1").status == Status.ACCEPTED
