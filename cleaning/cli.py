@@ -251,7 +251,7 @@ def splits_check(catalog_path: str, as_json: bool) -> None:
     from cleaning.splits import check_leakage
     from schemas.catalog import Catalog
 
-    with Catalog(catalog_path, must_exist=True) as cat:
+    with Catalog(catalog_path, read_only=True, must_exist=True) as cat:  # a check: nothing written
         problems = check_leakage(cat)
     emit(
         {"leakage": problems, "ok": not problems},

@@ -45,7 +45,7 @@ from pydantic import ValidationError
 
 from schemas.atomic import atomic_write_bytes
 from schemas.errors import CatalogCorrupt, CatalogError, ConfigError, LocalFault
-from schemas.faults import HINTS, path_faults, sqlite_fault
+from schemas.faults import HINTS, path_faults, read_only_mount, sqlite_fault
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
@@ -355,6 +355,19 @@ def _refuse_wal_of_another_file(path: Path, identity: tuple[int, int] | None) ->
         raise WalOfAnotherFile(path)
 
 
+def _read_only_uri(path: Path) -> str:
+    """SQLite's URI of a read-only open of the catalog at ``path``: ``mode=ro``, plus
+    ``immutable=1`` when its folder cannot be written (a read-only mount: NFS, squashfs; or no
+    write permission) and it has no ``-wal``. There SQLite could not make the ``-shm`` a WAL
+    catalog's reader needs (the open failed), and no process can write the catalog meanwhile
+    (a write needs a ``-wal`` beside it). With a ``-wal`` its transactions are read as always."""
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    folder = path.absolute().parent
+    if Path(f"{path}-wal").exists() or (os.access(folder, os.W_OK) and not read_only_mount(folder)):
+        return uri
+    return uri + "&immutable=1"
+
+
 def _is_damage(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return "malformed" in text or "not a database" in text or "corrupt" in text
@@ -377,7 +390,8 @@ class Catalog:
     :class:`~schemas.errors.CatalogCorrupt` and is left as it is. ``check="none"`` skips that
     (only for a catalog just checked by the same process). ``read_only``: an existing catalog
     opened for reading only (no migration, no write; e.g. a reader beside the one process that
-    writes it; one at an older schema is refused, naming what upgrades it). A SQLite file that
+    writes it; one at an older schema is refused, naming what upgrades it; one in a folder that cannot be
+    written, a read-only mount, is read too: :func:`_read_only_uri`). A SQLite file that
     no migration wrote but that holds tables (another application's database) is refused in
     every mode, unchanged (:class:`NotACatalog`). ``must_exist``: refuse a path with no catalog yet (commands that read or amend
     what ``mf-collect`` gathered, where a mistyped path must not start an empty catalog).
@@ -416,7 +430,7 @@ class Catalog:
         side = [Path(f"{self.path}{x}") for x in ("-wal", "-shm")] if read_only else []
         absent = [f for f in side if not f.exists()]
         try:
-            target = f"{self.path.absolute().as_uri()}?mode=ro" if read_only else self.path
+            target = _read_only_uri(self.path) if read_only else self.path
             raw = sqlite3.connect(
                 target, timeout=timeout_s, isolation_level=None, check_same_thread=False, uri=read_only
             )

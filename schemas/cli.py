@@ -202,7 +202,8 @@ def catalog_status(catalog_path: str, as_json: bool) -> None:
     from schemas.catalog import Catalog
     from schemas.items import Status
 
-    with Catalog(catalog_path, must_exist=True) as cat:  # a typo or an empty file: refused, not made
+    # a typo or an empty file: refused, not made; read-only (a catalog on a read-only mount reads)
+    with Catalog(catalog_path, read_only=True, must_exist=True) as cat:
         found = cat.status_counts()
         gave_up = cat.given_up_counts()
     counts: dict[str, Any] = {s.value: int(found.get(s.value, 0)) for s in Status}
@@ -235,7 +236,7 @@ def catalog_upgrade(catalog_path: str, as_json: bool) -> None:
 
     Every row is kept. The step is one-way: an older toolkit refuses the file afterwards, so keep
     a copy if you may go back. Any command that writes the catalog (mf-collect, mf clean, mf
-    publish, ...) upgrades it too; read-only commands (mf catalog check, mf stats) refuse an older
+    publish, ...) upgrades it too; read-only commands (mf catalog status, check, mf stats) refuse an older
     catalog and point here. A catalog already current is left as it is.
 
     \b
