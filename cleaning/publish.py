@@ -118,6 +118,7 @@ lock (:func:`_verify_and_pack`), so the report and the zip are of one state of t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
@@ -1151,11 +1152,13 @@ def _publish(
         lines = "".join(e.model_dump_json(exclude_none=False, exclude={"tracklets"}) + "\n" for e in entries)
         write_if_changed(out / "entries.jsonl", lines.encode())
         (out / "plots").mkdir(exist_ok=True)
-        write_if_changed(out / "plots" / PLOTS[0], class_histogram_png(entries))
-        write_if_changed(out / "plots" / PLOTS[1], frames_histogram_png(frames))
+        plots_written = write_plots(out / "plots", entries, frames)
         pub.save_state()
         described = describe(
-            out, info, data_date=max((r.updated_at for r in rows), default=None), changed=_changed(out, pub)
+            out,
+            info,
+            data_date=max((r.updated_at for r in rows), default=None),
+            changed=_changed(out, pub) | plots_written,
         )
         (out / PUBLISH_MARK).unlink(missing_ok=True)
     report, packed = _verify_and_pack(out, workers=workers, archive=archive)
@@ -1328,13 +1331,13 @@ def _stale_archive(out: Path) -> Path | None:
 def _changed(out: Path, pub: _Publisher) -> set[str]:
     """The files of ``out`` whose manifest hash :func:`describe` must not take from the last
     manifest (besides those newer than it, the top-level files and the tables it hashes anyway):
-    the media this run wrote (dated back to its start), those a killed run journaled, those whose
-    record disagrees with the manifest, and the plots."""
+    the media this run wrote (dated back to its start), those a killed run journaled, and those
+    whose record disagrees with the manifest (the plots drawn by this run are added by the caller)."""
     listed = (read_manifest(out) or {}).get("files")
     listed = listed if isinstance(listed, dict) else {}
     differ = {rel for rel, rec in pub.new_state.items() if listed.get(rel) != rec.get("out")}
     journaled = pub.recorded - set(pub.state)
-    return pub.written | journaled | differ | {f"plots/{name}" for name in PLOTS}
+    return pub.written | journaled | differ
 
 
 def not_cleaned_message(n: int) -> str:
@@ -2140,9 +2143,59 @@ def _write_official_splits(
     return listed
 
 
-def _png(fig) -> bytes:
+#: the version of the plots' drawing: a change to how they are drawn bumps it, so every plot is
+#: drawn again by the next publish
+PLOTS_VERSION = 1
+#: the PNG text key holding what a plot was drawn from (:func:`write_plots`)
+PLOT_KEY = "Source"
+
+
+def _plot_key(name: str, data: Any) -> str:
+    """What the plot ``name`` is drawn from, as a digest (with :data:`PLOTS_VERSION`)."""
+    blob = json.dumps([PLOTS_VERSION, name, data], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _drawn_from(path: Path) -> str | None:
+    """The key a plot file was drawn from (its PNG text :data:`PLOT_KEY`); None when the file is
+    not there, does not read as a PNG, or has no key (drawn by an older version, or edited)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            key = im.info.get(PLOT_KEY) if im.format == "PNG" else None
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+    return key if isinstance(key, str) else None
+
+
+def write_plots(folder: Path, entries: list[DatasetEntry], frames: list[int]) -> set[str]:
+    """Draw the dataset's plots (:data:`PLOTS`) into ``folder`` where what they show changed; a
+    plot whose file says it was drawn from the same data (its :data:`PLOT_KEY`) is left as it is,
+    and matplotlib is not imported at all when none is drawn. Returns the dataset paths
+    (``plots/<name>``) written."""
+    data = {
+        PLOTS[0]: sorted([e.df2_class, str(e.partition)] for e in entries),
+        PLOTS[1]: sorted(frames),
+    }
+    draw = {
+        PLOTS[0]: lambda k: class_histogram_png(entries, k),
+        PLOTS[1]: lambda k: frames_histogram_png(frames, k),
+    }
+    written = set()
+    for name in PLOTS:
+        key = _plot_key(name, data[name])
+        if _drawn_from(folder / name) == key:
+            continue
+        if write_if_changed(folder / name, draw[name](key)):
+            written.add(f"plots/{name}")
+    return written
+
+
+def _png(fig, key: str | None = None) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    meta = {"Software": None} | ({PLOT_KEY: key} if key is not None else {})
+    fig.savefig(buf, format="png", dpi=100, metadata=meta)
     import matplotlib.pyplot as plt
 
     plt.close(fig)
@@ -2155,7 +2208,8 @@ def _plt():
     return pyplot()
 
 
-def class_histogram_png(entries: list[DatasetEntry]) -> bytes:
+def class_histogram_png(entries: list[DatasetEntry], key: str | None = None) -> bytes:
+    """Bar chart of the products per class, Regular and Hard stacked (``key``: see :func:`write_plots`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 4))
     ids = list(DF2_CLASSES)
@@ -2168,11 +2222,11 @@ def class_histogram_png(entries: list[DatasetEntry]) -> bytes:
     ax.set_title("Products per class")
     ax.legend()
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, key)
 
 
-def frames_histogram_png(frames: list[int]) -> bytes:
-    """Histogram of the published videos' frame counts."""
+def frames_histogram_png(frames: list[int], key: str | None = None) -> bytes:
+    """Histogram of the published videos' frame counts (``key``: see :func:`write_plots`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist(np.array(sorted(frames) or [0]), bins=20)
@@ -2180,4 +2234,4 @@ def frames_histogram_png(frames: list[int]) -> bytes:
     ax.set_ylabel("videos")
     ax.set_title("Frames per video")
     fig.tight_layout()
-    return _png(fig)
+    return _png(fig, key)

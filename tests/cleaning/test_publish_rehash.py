@@ -61,3 +61,34 @@ def test_files_changed_outside_publish_are_hashed_again_or_caught_by_verify(
         publish(cat, cleaned_world.root, out)
     report = verify_dataset(out)
     assert [b.field for b in report.check("manifest").breaks] == ["tracklets/note.json"]
+
+
+def test_an_unchanged_republish_draws_no_plot(cleaned_world, catalog_copy, tmp_path, monkeypatch):
+    """A rerun with nothing changed leaves the plots as they are (same bytes and mtime) without
+    drawing them (no matplotlib); a plot lost since is drawn again, alone."""
+    import cleaning.publish as pub
+
+    out = tmp_path / "ds"
+    plots = [out / "plots" / name for name in PLOTS]
+    with Catalog(catalog_copy) as cat:
+        publish(cat, cleaned_world.root, out)
+        for p in plots:
+            os.utime(p, ns=(1_000_000_000, 1_000_000_000))
+        before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in plots}
+        drawn = Counter()
+        real = pub._plt
+
+        def no_drawing():
+            drawn.update(["plot"])
+            raise AssertionError("a plot drawn by a rerun with nothing changed")
+
+        monkeypatch.setattr(pub, "_plt", no_drawing)
+        again = publish(cat, cleaned_world.root, out)
+        assert again["metadata_written"] == [] and again["verify"]["ok"]
+        assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in plots} == before
+        assert not drawn
+        plots[1].unlink()  # lost: drawn again, the other one left as it is
+        monkeypatch.setattr(pub, "_plt", lambda: drawn.update(["plot"]) or real())
+        publish(cat, cleaned_world.root, out)
+        assert drawn["plot"] == 1 and plots[1].read_bytes() == before[PLOTS[1]][0]
+        assert plots[0].stat().st_mtime_ns == 1_000_000_000
