@@ -1753,19 +1753,26 @@ def _build_dataset(
         Staging.sweep(root)
         run = BuildRun.new(shard)  # its line of the refresh-pending mark
         remote = BuilderSpec(detector, _absolute(weights), _absolute(matcher), cfg) if ex.remote else None
+        load: Callable[[], TrackletBuilder] | None = None
+        known: BuilderIdentity | None = None
         if builder is None:
             # remote workers load their own models: the copy here (versions, checks) stays on the CPU
             here = cfg.model_copy(update={"detector": cfg.detector.model_copy(update={"device": "cpu"})})
-            load = partial(_load_builder, detector, weights, matcher, here if ex.remote else cfg)
+            key = _identity_key(detector, weights, matcher, here if ex.remote else cfg)
+            load = partial(
+                _load_remembered, root, key, detector, weights, matcher, here if ex.remote else cfg
+            )
             if remote is not None and any(force or not j.tracklet_file(root).is_file() for j in jobs):
                 # videos to build for sure: the workers load their models while this process loads its copy
                 builder, early = _beside_pool(load, partial(_remote_pool, ex, remote, gpus_per_worker))
-            else:
+            elif not force:  # the models are loaded once a video is due (none: a rerun that loads nothing)
+                known = known_identity(root, key, here if ex.remote else cfg)
+            if builder is None and known is None:
                 builder = load()
         return _build_jobs(
             root,
             jobs,
-            builder,
+            builder or known,  # type: ignore[arg-type]
             cat,
             ex,
             remote=remote,
@@ -1777,6 +1784,7 @@ def _build_dataset(
             write_official_json=write_official_json,
             pool=early,
             run=run,
+            load=load,
         )
     finally:
         if run is not None:
@@ -1788,9 +1796,110 @@ def _build_dataset(
         lock.close()
 
 
+#: what the last build of a dataset loaded, keyed by what it loaded it from (hidden, in the
+#: dataset: :func:`known_identity`)
+IDENTITY_FILE = ".build-identity.json"
+
+
+@dataclass(frozen=True)
+class DetectorName:
+    """A detector as a done tracklet file names it (:attr:`Detector.version`), without its model."""
+
+    version: str
+
+
+@dataclass
+class BuilderIdentity:
+    """What :meth:`TrackletBuilder.redo_reason` compares a tracklet file with, without the models:
+    the detector's version, the matcher's tags and the settings a build with the same weights,
+    matcher and config loaded last time (:func:`known_identity`). A rerun with nothing to build
+    decides so with it and loads no model; each video's reason is kept (asked once)."""
+
+    detector: DetectorName
+    matcher_tag: str
+    fallback_tag: str | None
+    settings: dict[str, Any]
+    config: BuildConfig
+    reasons: dict[str, str | None] = field(default_factory=dict)
+
+    def redo_reason(self, dataset: Path, job: VideoJob) -> str | None:
+        """:meth:`TrackletBuilder.redo_reason`, read once per video."""
+        if job.key not in self.reasons:
+            self.reasons[job.key] = TrackletBuilder.redo_reason(self, dataset, job)  # type: ignore[arg-type]
+        return self.reasons[job.key]
+
+    def nothing_due(self, dataset: Path, jobs: list[VideoJob]) -> bool:
+        """Whether every video of ``jobs`` is done (stops at the first one that is not)."""
+        return all(self.redo_reason(dataset, job) is None for job in jobs)
+
+
+def _identity_key(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> Any:
+    """What a builder's identity follows from: the detector backend, the weights and matcher
+    given (paths and file stamps), the settings that change the files, and the stamps of the shipped weights and of the
+    code that loads them (an upgrade, or an edit, loads the models again)."""
+    import movingfashion.models as models
+
+    code = Path(models.__file__).parent
+    files = [
+        *(Path(p) for p in (weights, matcher) if p is not None),
+        *sorted(f for f in code.rglob("*") if f.is_file() and "__pycache__" not in f.parts),
+        Path(__file__),
+        Path(__file__).with_name("config.py"),
+    ]
+    key = {
+        "detector": detector,
+        "weights": _absolute(weights),
+        "matcher": _absolute(matcher),
+        "config": cfg.result_settings(),  # what changes the files: not the device, batch or review rules
+        "files": {str(f.absolute()): _file_stamp(f) for f in files},
+    }
+    return pydantic_core.from_json(pydantic_core.to_json(key))  # as read back from the file
+
+
+def known_identity(root: Path, key: Any, cfg: BuildConfig) -> BuilderIdentity | None:
+    """The identity :func:`remember_identity` kept for ``key`` in ``root`` (None: none kept, or
+    kept for another key: other weights, config or code)."""
+    try:
+        data = pydantic_core.from_json((root / IDENTITY_FILE).read_bytes())
+        if data["key"] != key:
+            return None
+        return BuilderIdentity(
+            DetectorName(str(data["detector"])),
+            str(data["matcher"]),
+            None if data["fallback"] is None else str(data["fallback"]),
+            dict(data["settings"]),
+            cfg,
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remember_identity(root: Path, key: Any, builder: TrackletBuilder) -> None:
+    """Keep what ``builder`` (loaded from ``key``) names its files with, for the next rerun
+    (best effort: without it the next rerun loads the models first)."""
+    data = {
+        "key": key,
+        "detector": builder.detector.version,
+        "matcher": builder.matcher_tag,
+        "fallback": builder.fallback_tag,
+        "settings": builder.settings,
+    }
+    with contextlib.suppress(OSError, MFError):
+        atomic_write_bytes(root / IDENTITY_FILE, pydantic_core.to_json(data, indent=1), durable=False)
+
+
 def _load_builder(detector: str, weights: Any, matcher: Any, cfg: BuildConfig) -> TrackletBuilder:
     det = build_detector(detector, weights, cfg.detector)
     return TrackletBuilder(det, matcher_for(det, cfg.embed_source, matcher, device=det.device), cfg)
+
+
+def _load_remembered(
+    root: Path, key: Any, detector: str, weights: Any, matcher: Any, cfg: BuildConfig
+) -> TrackletBuilder:
+    """:func:`_load_builder`, its identity kept in ``root`` for the next rerun (:func:`remember_identity`)."""
+    builder = _load_builder(detector, weights, matcher, cfg)
+    remember_identity(root, key, builder)
+    return builder
 
 
 def _remote_pool(ex: Executor, remote: BuilderSpec, gpus_per_worker: float | None) -> Pool:
@@ -1836,11 +1945,13 @@ def _build_jobs(
     pool: Pool | None = None,
     discard_corrections: bool = False,
     run: BuildRun,
+    load: Callable[[], TrackletBuilder] | None = None,
 ) -> BuildReport:
     """The build loop of :func:`build_dataset_tracklets` over ``jobs`` (``cat``: a Catalog or None;
     ``remote``: what cluster workers build their own builder from; ``run``: its line of the
     refresh-pending mark). Workers compute; this process writes every file and catalog mark, as
-    each video comes back."""
+    each video comes back. ``builder`` may be a :class:`BuilderIdentity`: ``load()`` gives the
+    builder once a video is due (with none due, no model is loaded)."""
     rep = BuildReport(videos=len(jobs), detector=builder.detector.version, matcher=builder.matcher_tag)
     rep.split_truth_min_iou = builder.config.review.split_truth_min_iou
     start = time.perf_counter()
@@ -1930,6 +2041,10 @@ def _build_jobs(
                 _adopt_single_file(root, vp, {j.product_id for j in jobs if j.video_path == vp})
     with dataset_lock(root):  # a product's file of a video it no longer shares, or no longer lists
         settle_product_files(root, jobs, rep)
+    if isinstance(builder, BuilderIdentity) and not builder.nothing_due(root, jobs):
+        assert load is not None
+        builder = load()  # a video to build: the models (decided again below with them)
+        rep.detector, rep.matcher = builder.detector.version, builder.matcher_tag
     todo = []
     before: dict[int, dict[str, dict[str, Any] | None]] = {}  # the inputs of each video to build
     written: list[Path] = []  # files written besides those of the videos built (the manifest follows)

@@ -198,7 +198,8 @@ def build(
     Writes tracklets/<video>.json (every tracklet, scores, classes, model versions) and the
     ground-truth tracklets into train.json/test.json. Reruns skip done videos: built with the
     same weights and settings (all but review:) from the same video and shop image (files from
-    an older build, which recorded neither, count as done). A file holding a person's work (an
+    an older build, which recorded neither, count as done); the models are loaded only when a
+    video is to be built. A file holding a person's work (an
     import, a review pick, an accept since its build) is kept even when due (other weights or
     settings, --force) and named in the output; --discard-corrections builds it again (a kept
     file whose video changed is flagged for review); an unreadable video is reported,

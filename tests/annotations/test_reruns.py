@@ -261,3 +261,43 @@ def test_a_real_rerun_at_another_stride_and_conf_detects_again(gt_dataset, tmp_p
     assert min(s for _, s in scores) >= 0.5
     assert build_record_file(p).is_file()
     assert build_dataset_tracklets(ds, config=cfg).skipped == 1
+
+
+def test_a_rerun_with_nothing_to_build_loads_no_model(ds, monkeypatch, capsys):
+    """The first build keeps what its models name the files with; a rerun with nothing due
+    decides so from the tracklet files and that, without loading the detector or matcher, and
+    reports as a build that loaded them would; once a video is due the models are loaded."""
+    import annotations.builder as builder_mod
+    from tests.mf_cli import run_tracklets
+
+    loads: list[FakeBuilder] = []
+
+    def fake_load(*args, **kwargs):
+        loads.append(FakeBuilder())
+        return loads[-1]
+
+    monkeypatch.setattr(builder_mod, "_load_builder", fake_load)
+    code, out, err = run_tracklets(["build", "--dataset", str(ds), "--json"], capsys)
+    assert code == 0, err
+    first = json.loads(out)
+    assert first["processed"] == 2 and len(loads) == 1
+
+    def no_load(*args, **kwargs):
+        raise AssertionError("models loaded by a rerun with nothing to build")
+
+    monkeypatch.setattr(builder_mod, "_load_builder", no_load)
+    code, out, err = run_tracklets(["build", "--dataset", str(ds), "--json"], capsys)
+    assert code == 0, err
+    again = json.loads(out)
+    assert (again["processed"], again["skipped"]) == (0, 2)
+    assert again.keys() == first.keys() and (again["detector"], again["matcher"]) == ("det1", "m1")
+    # a video due again (its shop image replaced): the models are loaded, and only it is built
+    (ds / "imgs/b.jpg").write_bytes(b"another shop image")
+    monkeypatch.setattr(builder_mod, "_load_builder", fake_load)
+    rep = build_dataset_tracklets(ds)
+    assert (rep.processed, rep.skipped, rep.rebuilt) == (1, 1, {"shop image changed": 1})
+    assert len(loads) == 2 and loads[-1].built == [("pb", "imgs/b.jpg")]
+    # other settings than those the kept identity was loaded with: loaded again
+    monkeypatch.setattr(builder_mod, "_load_builder", no_load)
+    with pytest.raises(AssertionError, match="models loaded"):
+        build_dataset_tracklets(ds, config=BuildConfig(stride=3))
