@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,30 @@ import pytest
 from schemas.catalog import Catalog
 from schemas.items import SourceItem, Status
 from tests.mf_cli import run_mf
+
+
+def _can_make_a_folder_read_only() -> bool:
+    """Whether this process can make a folder read-only for itself: always when not root (mode
+    555); as root only where it may mount a tmpfs (a container without ``CAP_SYS_ADMIN`` may not)."""
+    if os.geteuid() != 0:
+        return True
+    with tempfile.TemporaryDirectory() as probe:
+        try:
+            mounted = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", probe], capture_output=True
+            )
+        except OSError:  # no mount program
+            return False
+        if mounted.returncode:
+            return False
+        subprocess.run(["umount", probe], check=True)
+    return True
+
+
+pytestmark = pytest.mark.skipif(
+    not _can_make_a_folder_read_only(),
+    reason="root here may not mount a tmpfs, and a folder's mode does not stop root: no read-only folder to test in",
+)
 
 
 @contextlib.contextmanager
