@@ -11,7 +11,9 @@ Files change only where the flag or its reason changes (atomic writes; a contact
 exists is redrawn). The catalog follows: a video of this run that ends flagged, or a done one
 newly flagged, marks its product needs_review; a product none of whose videos is flagged any
 more goes back to accepted when the item is needs_review by this stage only
-(:func:`annotations.review.marks.withdraw_needs_review`). A run killed before this pass is
+(:func:`annotations.review.marks.withdraw_needs_review`), and a video of this run no longer
+flagged leaves the item's record of flagged videos (the item stays held by the others: its
+reason names each flagged video, and only accepts of all of them release it, ``schemas.review``). A run killed before this pass is
 settled by the next one (the builder passes the videos of an unfinished run as ``fresh``).
 
 Two kinds of file are left as they are, and out of the population the relative rules are
@@ -59,7 +61,7 @@ class Settled:
     flagged: list[tuple[int, str]] = field(default_factory=list)
     changed: int = 0  #: tracklet files whose flag or reason changed
     marked: int = 0  #: catalog items marked needs_review
-    withdrawn: int = 0  #: catalog items put back to accepted
+    withdrawn: int = 0  #: catalog items put back to accepted (or held by fewer flagged videos)
     #: the relative rules' thresholds resolved over the dataset ("det_mean <" -> value)
     thresholds: dict[str, float] = field(default_factory=dict)
     #: per rule signal, the tracklet files whose stored signals lack it (written by an older
@@ -308,7 +310,7 @@ def settle_flags(
         for stem, f in stored.items()
         if (changes[stem][0] if stem in changes else f.needs_review)
     }
-    withdraw: dict[str, str] = {}
+    withdraw: dict[str, list[str]] = {}  # product -> its videos of this run no longer flagged
     for i, job in enumerate(jobs):
         key = getattr(job, "key", job.stem)
         shared = getattr(job, "shared", False)
@@ -331,12 +333,17 @@ def settle_flags(
 
                 mark_needs_review(cat, job.product_id, f"{job.stem}: {reason}")
                 out.marked += 1
-        elif job.product_id not in flagged_products:
-            withdraw.setdefault(job.product_id, f"{job.stem} no longer flagged ({review_note(out)})")
+        else:
+            withdraw.setdefault(job.product_id, []).append(job.stem)
     if cat is not None:
         from annotations.review.marks import withdraw_needs_review
 
-        out.withdrawn = sum(withdraw_needs_review(cat, pid, why) for pid, why in withdraw.items())
+        for pid, stems in withdraw.items():
+            # none of its videos flagged: every flag of the product goes, and the item with it;
+            # else only these videos' (a product still flagged is not released)
+            done = pid not in flagged_products
+            why = f"{', '.join(stems)} no longer flagged ({review_note(out)})"
+            out.withdrawn += withdraw_needs_review(cat, pid, why, stems=None if done else stems, release=done)
     return out
 
 

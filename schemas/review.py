@@ -48,9 +48,15 @@ own (:func:`_hold`: the tracklet builder's ``tracklets: ...`` flag, cleaning's `
 their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
 give (with the reason it has now, not an older one it had when its review opened), unless a live
 accept was made under that very hold (its ``prev`` reason is the hold's) and, for the tracklet
-builder's flag, which names one video (``tracklets: <video stem>: ...``), on that video
-(:func:`_lifts`: an accept of another video of the product, whose tracklet nobody doubted, says
-nothing about the flagged one's): a decision that does not address the hold keeps it. So a
+builder's flag, which names every flagged video of the product (``tracklets: <video stem>: <why>``,
+several separated by ``; ``: :func:`flags_reason` of the item's record of flagged videos,
+:data:`TRACKLET_FLAGS`, written by :func:`flag_video` and :func:`unflag_videos`), live accepts
+of every video it names, each made under a hold that named that video for the same reason
+(:func:`_lifted`: an accept of another video of the product, whose tracklet nobody doubted, says
+nothing about the flagged one's; before, the reason named the video flagged last only, and its
+accept released the item with the other one unreviewed); a rebuild that no longer flags a
+video drops it from the hold, and an undo that holds the item again holds it by the videos the
+builder flags then: a decision that does not address the hold keeps it. So a
 class decision, a note, an accept of another video than the flagged one or an undo of an older
 decision leaves the item held (before, an item a reviewer had accepted once went back to
 ``accepted`` and could be published without its new flag reviewed), an accept made under the
@@ -87,14 +93,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from schemas.atomic import atomic_write_bytes
-from schemas.catalog import Catalog, ItemRow
+from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.errors import CatalogError, ConfigError, DataFormatError
 from schemas.items import (
     CANDIDATE_URL,
@@ -123,6 +129,14 @@ ITEM_KINDS = ("accept", "reject", "class")
 REVIEW_SHOP_REASON = "shop: chosen in review"
 #: why an accept of an item without a class is refused (publish needs the class)
 NO_CLASS = "no DeepFashion2 class: choose one (c on the review page) before accepting"
+#: catalog meta key prefix of the tracklet builder's flags of an item (:func:`flag_video`):
+#: ``tracklet_flags:<source>/<source_id>`` -> ``{video stem: why}``, every video of the item the
+#: builder flags now (``{}``: none any more); the item's reason is made of it (:func:`flags_reason`)
+TRACKLET_FLAGS = "tracklet_flags:"
+#: what separates the videos in the reason of a tracklet builder's hold naming several
+FLAG_SEP = "; "
+#: key of a decision's ``prev``: the videos (stem -> why) of the builder's hold it was made under
+PREV_FLAGS = "tracklet_flags"
 
 
 def _now() -> str:
@@ -262,23 +276,70 @@ def _hold(status: str | None, reason: str | None) -> str | None:
     return reason if status == Status.NEEDS_REVIEW and reason else None
 
 
-def _flagged_video(hold: str) -> str | None:
-    """The video a tracklet builder's flag names (``tracklets: <video stem>: <why>``); None for
-    another stage's hold, which is about the whole item."""
-    if not hold.startswith(TRACKLETS_PREFIX):
+def flags_reason(flags: Mapping[str, str]) -> str:
+    """The reason of the tracklet builder's hold over an item whose videos ``flags`` (video stem
+    -> why) it flags: ``tracklets: <stem>: <why>``, each video in stem order, separated by
+    :data:`FLAG_SEP` (one video: the reason older versions wrote)."""
+    return f"{TRACKLETS_PREFIX} " + FLAG_SEP.join(f"{stem}: {why}" for stem, why in sorted(flags.items()))
+
+
+def _one_flag(hold: str) -> dict[str, str] | None:
+    """The video a one-video tracklets reason names (``tracklets: <stem>: <why>`` -> ``{stem:
+    why}``); None for a reason that names none."""
+    name, sep, why = hold[len(TRACKLETS_PREFIX) :].strip().partition(": ")
+    return {name: why} if sep else None
+
+
+def _flag_entries(hold: str | None, flags: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The videos (stem -> why) a tracklet builder's hold names: those of its record ``flags``
+    when the hold is their reason (:func:`flags_reason`), else the one video its reason names (a
+    catalog an older version wrote); None for another stage's hold, and for a tracklets reason
+    naming no video (about the whole item)."""
+    if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return None
-    name, sep, _ = hold[len(TRACKLETS_PREFIX) :].strip().partition(": ")
-    return name if sep else None
+    if flags and hold == flags_reason(flags):
+        return dict(flags)
+    return _one_flag(hold)
 
 
-def _lifts(d: Decision, hold: str) -> bool:
-    """Whether verdict ``d`` lifts ``hold``: an accept made under it (its ``prev`` shows the hold),
-    and, for a tracklet flag, of the video the flag names (an accept of another video of the
-    product says nothing about the flagged one's tracklet)."""
-    if d.kind != "accept" or _hold(d.prev.get("status"), d.prev.get("reason")) != hold:
-        return False
-    flagged = _flagged_video(hold)
-    return flagged is None or flagged in (d.video, video_stem(d.video))
+def _flags_key(source: str, source_id: str) -> str:
+    return f"{TRACKLET_FLAGS}{source}/{source_id}"
+
+
+def _read_flags(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str] | None:
+    """The builder's flags of the item as recorded (:data:`TRACKLET_FLAGS`); None when none are
+    (a catalog an older version wrote, an item never flagged)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (_flags_key(source, source_id),)).fetchone()
+    value = None if row is None else json.loads(row[0])
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
+
+
+def _prev_flags(d: Decision) -> dict[str, str] | None:
+    """The videos (stem -> why) of the tracklet builder's hold decision ``d`` was made under (its
+    ``prev``); None when it was made under none, or under one about the whole item."""
+    hold = _hold(d.prev.get("status"), d.prev.get("reason"))
+    named = d.prev.get(PREV_FLAGS)
+    if hold and hold.startswith(TRACKLETS_PREFIX) and isinstance(named, dict):
+        return {str(k): str(v) for k, v in named.items()}
+    return _flag_entries(hold, None)
+
+
+def _lifted(verdicts: Iterable[Decision], hold: str, named: Mapping[str, str] | None) -> bool:
+    """Whether the live verdicts (the latest of each video) lift ``hold``: an accept made under it
+    (its ``prev`` shows the hold); for a tracklet builder's hold naming videos (``named``: stem ->
+    why), an accept of each of them, made under a hold that named it for the same reason (an
+    accept of another video of the product says nothing about a flagged one's tracklet, and the
+    hold stays until every video it names is accepted)."""
+    accepts = [d for d in verdicts if d.kind == "accept"]
+    if named is None:
+        return any(_hold(d.prev.get("status"), d.prev.get("reason")) == hold for d in accepts)
+    return all(
+        any(
+            stem in (d.video, video_stem(d.video)) and (_prev_flags(d) or {}).get(stem) == why
+            for d in accepts
+        )
+        for stem, why in named.items()
+    )
 
 
 def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] | None:
@@ -294,10 +355,16 @@ def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] 
     return None
 
 
-def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | None = None) -> None:
+def _restate(
+    db: sqlite3.Connection,
+    source: str,
+    source_id: str,
+    hold: str | None = None,
+    named: Mapping[str, str] | None = None,
+) -> None:
     """Set the item's state from its live decisions (see the module docstring); a hold it has (or
-    ``hold``: the one an undone verdict was made under) stays unless an accept made under it is
-    live."""
+    ``hold``: the one an undone verdict was made under, naming the videos ``named``) stays unless
+    accepts made under it are live (:func:`_lifted`)."""
     rows = [
         _decision(r)
         for r in db.execute(
@@ -333,19 +400,85 @@ def _restate(db: sqlite3.Connection, source: str, source_id: str, hold: str | No
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
-    hold = _hold(*outside) or hold
+    flags = _read_flags(db, source, source_id)
+    if now := _hold(*outside):
+        hold, named = now, _flag_entries(now, flags)
+    elif named is not None and flags is not None:  # the builder's flags now, not those undone
+        hold, named = (flags_reason(flags), flags) if flags else (None, None)
     # another stage's hold, until an accept made under it; held with no live verdict, the item
     # keeps the hold it has now, not the older one it had when its review opened (``base``);
     # rejected by review, the hold the reject was made under (an accept that follows the reject
     # was made under the reject, not under the hold)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
-    if hold and held and not any(_lifts(d, hold) for d in verdicts.values()):
+    if hold and held and not _lifted(verdicts.values(), hold, named):
         status, reason = Status.NEEDS_REVIEW, hold
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
     if (str(status), reason, df2_class) != (item["status"], item["reason"], item["df2_class"]):
         _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
+
+
+def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:
+    """The builder's flags of ``item`` (a row with its key, status and reason) as recorded, with
+    the one video its tracklets reason names when the record lacks it (a catalog an older
+    version wrote holds the reason alone)."""
+    flags = _read_flags(db, item["source"], item["source_id"])
+    hold = _hold(item["status"], item["reason"])
+    if hold and hold.startswith(TRACKLETS_PREFIX) and (flags is None or hold != flags_reason(flags)):
+        return {**(_one_flag(hold) or {}), **(flags or {})}
+    return dict(flags or {})
+
+
+def _item_row(db: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Row:
+    row = db.execute(
+        "SELECT source, source_id, status, reason FROM items WHERE source = ? AND source_id = ?",
+        (source, source_id),
+    ).fetchone()
+    if row is None:
+        raise CatalogError(f"no item {source}/{source_id}", where="items")
+    return row
+
+
+def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str:
+    """Record the tracklet builder's flag of the item's video ``stem`` (:data:`TRACKLET_FLAGS`,
+    with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
+    every flagged video and why (:func:`flags_reason`), in one transaction. Returns the reason."""
+    with cat.transaction() as db:
+        item = _item_row(db, source, source_id)
+        flags = _flags_now(db, item)
+        flags[stem] = why
+        put_meta(db, _flags_key(source, source_id), flags)
+        reason = flags_reason(flags)
+        if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
+            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+    return reason
+
+
+def unflag_videos(
+    cat: Catalog, source: str, source_id: str, stems: Collection[str] | None = None, *, release: bool = True
+) -> bool:
+    """Withdraw the tracklet builder's flags of the item's videos ``stems`` (None: of every video)
+    from its record, in one transaction. An item held by the builder is then held by the flags
+    left (its reason names them), or, with none left and ``release``, accepted; either way the
+    live review decisions apply again (:func:`_restate`: accepts made under the hold lift what
+    it names now). Another state (a reviewer's decision, another stage's hold) is kept. Returns
+    whether the item changed."""
+    with cat.transaction() as db:
+        item = _item_row(db, source, source_id)
+        flags = _flags_now(db, item)
+        left = {} if stems is None else {k: v for k, v in flags.items() if k not in stems}
+        if left != _read_flags(db, source, source_id):
+            put_meta(db, _flags_key(source, source_id), left)
+        hold = _hold(item["status"], item["reason"])
+        if not hold or not hold.startswith(TRACKLETS_PREFIX) or (stems is not None and left == flags):
+            return False
+        if left:
+            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=flags_reason(left))
+        elif release:
+            _set_item(db, source, source_id, status=Status.ACCEPTED, reason=None)
+        _restate(db, source, source_id)
+        return tuple(_item_row(db, source, source_id)) != tuple(item)
 
 
 def _check(
@@ -460,6 +593,9 @@ def record_decision(
         prev: dict[str, Any] = dict(extra_prev or {})
         if item is not None:
             prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])
+            hold = _hold(item["status"], item["reason"])
+            if (named := _flag_entries(hold, _read_flags(db, item["source"], item["source_id"]))) is not None:
+                prev[PREV_FLAGS] = named  # the videos the hold names: an accept of each lifts it
         cur = db.execute(
             "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
             "df2_class, tracklet, note, prev, request_id, shop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -577,7 +713,7 @@ def undo_decision(
         if d.source and d.source_id and d.kind in ITEM_KINDS:
             # the hold a verdict lifted comes back with its undo (a class decision lifted none)
             held = _hold(d.prev.get("status"), d.prev.get("reason")) if d.kind in VERDICTS else None
-            _restate(db, d.source, d.source_id, held)
+            _restate(db, d.source, d.source_id, held, _prev_flags(d) if held else None)
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),

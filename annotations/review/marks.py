@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,8 +30,10 @@ from schemas.review import (
     REVIEW_LOG,
     TORN_MARK,
     find_item,
+    flag_video,
     move_legacy_review_log,
     review_log_record,
+    unflag_videos,
 )
 from schemas.text_input import clean_text
 from schemas.tracklet_names import split_stem, tracklet_stem, video_stem
@@ -54,25 +56,38 @@ def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
 
 
 def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
-    """Mark the product's catalog item needs_review (+ an event); False when it is not in the catalog."""
+    """Mark the product's catalog item needs_review for the flag of one of its videos (``reason``:
+    ``<video stem>: <why>``, + an event): the item's record of flagged videos keeps it beside the
+    others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them.
+    False when the item is not in the catalog."""
     key = _find_item(cat, product_id)
     cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))
     if key is None:
         return False
-    cat.set_item_state(*key, status=Status.NEEDS_REVIEW, reason=f"{TRACKLETS_PREFIX} {reason}")
+    stem, sep, why = reason.partition(": ")
+    if sep:
+        flag_video(cat, *key, stem, why)
+    else:  # a flag that names no video: about the whole item
+        cat.set_item_state(*key, status=Status.NEEDS_REVIEW, reason=f"{TRACKLETS_PREFIX} {reason}")
     return True
 
 
-def withdraw_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
-    """Undo :func:`mark_needs_review` when the tracklet builder no longer flags any video of the
-    product (its flags were decided again): the item goes back to accepted (+ an event), but only
-    while it is needs_review by this stage; a reviewer's decision or another stage's reason is
-    kept. Returns whether the item changed."""
+def withdraw_needs_review(
+    cat: Catalog,
+    product_id: str,
+    reason: str,
+    *,
+    stems: Collection[str] | None = None,
+    release: bool = True,
+) -> bool:
+    """Undo :func:`mark_needs_review` when the tracklet builder no longer flags the product's
+    videos ``stems`` (None: any of its videos; its flags were decided again): the item is held by
+    the flags left, or, with none left and ``release``, goes back to accepted (+ an event), but
+    only while it is needs_review by this stage; a reviewer's decision or another stage's reason
+    is kept (:func:`schemas.review.unflag_videos`). Returns whether the item changed."""
     key = _find_item(cat, product_id)
-    row = cat.get_item(*key) if key is not None else None
-    if row is None or row.status != Status.NEEDS_REVIEW or not (row.reason or "").startswith(f"{STAGE}: "):
+    if key is None or not unflag_videos(cat, *key, stems, release=release):
         return False
-    cat.set_item_state(*key, status=Status.ACCEPTED, reason=None)
     cat.log_event(STAGE, f"flag withdrawn: {reason}", *key)
     return True
 

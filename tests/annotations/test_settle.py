@@ -198,3 +198,82 @@ def test_an_older_files_ground_truth_picked_by_a_person_keeps_its_flag(tmp_path)
     assert [jobs[i].product_id for i, _ in out.flagged] == ["p8"]
     assert not read_video_tracklets(p).needs_review  # not "too few frames (20 detections ...)"
     assert out.decided_by_person == ["p7_0"] and out.changed == 1
+
+
+def _write(root: Path, job: Job, det_mean: float) -> None:
+    """The builder's file of ``job``'s video, flagged on its own signals (``det_mean``)."""
+    signals = {"members": 20.0, "coverage_detected": 1.0, "pivot_shop": 0.9, "class_missed": 0.0}
+    signals["det_mean"] = det_mean
+    reason = ReviewConfig().reason(signals)
+    trk = Tracklet(video=job.video_path, boxes={0: [1, 1, 9, 9]}, mode="training")
+    vt = VideoTracklets(
+        product_id=job.product_id,
+        video=job.video_path,
+        frames=10,
+        width=32,
+        height=32,
+        tracklets=[trk],
+        ground_truth=0,
+        needs_review=reason is not None,
+        review_reason=reason,
+        signals=signals,
+    )
+    write_video_tracklets(root, vt)
+
+
+def test_a_product_with_two_flagged_videos_stays_held_until_both_are_accepted(tmp_path):
+    """Both videos of p0 flagged: the item's reason names each, and the accept of the one marked
+    last does not release it (before, the reason named that one only, and its accept let the next
+    publish have p0 with the other video's tracklet unreviewed). A rebuild that no longer flags
+    one video leaves the item held by the other."""
+    from schemas.review import record_decision
+
+    ds, cat_path = tmp_path / "ds", tmp_path / "cat.db"
+    with Catalog(cat_path) as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
+            status=Status.ACCEPTED,
+            product_id="p0",
+        )
+        cat.set_item_state("netaporter", "p0", df2_class=1)
+    jobs = [Job("videos/p0_0.mp4", "p0"), Job("videos/p0_1.mp4", "p0")]
+    _write(ds, jobs[0], 0.1)
+    _write(ds, jobs[1], 0.2)
+    with Catalog(cat_path) as cat:
+        out = settle_flags(ds, jobs, ReviewConfig(), fresh={0, 1}, cat=cat)
+        assert out.marked == 2
+        row = cat.get_item("netaporter", "p0")
+        assert row.status == Status.NEEDS_REVIEW
+        assert (
+            "p0_0: low confidence: det_mean 0.1" in row.reason
+            and "p0_1: low confidence: det_mean 0.2" in row.reason
+        )
+        record_decision(cat, video="videos/p0_1.mp4", product_id="p0", kind="accept")
+        assert cat.get_item("netaporter", "p0").status == Status.NEEDS_REVIEW  # p0_0 unreviewed
+    _write(ds, jobs[0], 0.9)  # rebuilt: p0_0 no longer flagged
+    with Catalog(cat_path) as cat:
+        out = settle_flags(ds, jobs[:1], ReviewConfig(), fresh={0}, cat=cat)
+        row = cat.get_item("netaporter", "p0")
+        # p0_1 still flagged, and accepted under the hold that named it: released
+        assert (row.status, row.reason, out.withdrawn) == (Status.ACCEPTED, None, 1)
+
+
+def test_a_rebuild_that_drops_one_of_two_flags_keeps_the_item_held_by_the_other(tmp_path):
+    ds, cat_path = tmp_path / "ds", tmp_path / "cat.db"
+    with Catalog(cat_path) as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
+            status=Status.ACCEPTED,
+            product_id="p0",
+        )
+    jobs = [Job("videos/p0_0.mp4", "p0"), Job("videos/p0_1.mp4", "p0")]
+    _write(ds, jobs[0], 0.1)
+    _write(ds, jobs[1], 0.2)
+    with Catalog(cat_path) as cat:
+        settle_flags(ds, jobs, ReviewConfig(), fresh={0, 1}, cat=cat)
+    _write(ds, jobs[1], 0.9)  # rebuilt: p0_1 no longer flagged
+    with Catalog(cat_path) as cat:
+        out = settle_flags(ds, jobs[1:], ReviewConfig(), fresh={0}, cat=cat)
+        row = cat.get_item("netaporter", "p0")
+    assert out.withdrawn == 1 and row.status == Status.NEEDS_REVIEW
+    assert row.reason.startswith("tracklets: p0_0: low confidence: det_mean 0.1") and "p0_1" not in row.reason

@@ -149,3 +149,63 @@ def test_undoing_a_class_decision_made_under_a_withdrawn_flag_does_not_bring_it_
         assert _state(cat) == (Status.ACCEPTED, None, 5)
         undo_decision(cat, video=A)
         assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+def test_two_flagged_videos_hold_the_item_until_both_are_accepted(tmp_path):
+    """The builder flags both videos of the product: the hold names each (and why), and an
+    accept of one of them leaves the item held for the other (before, the reason named only the
+    last flagged video, whose accept published the product with the other one unreviewed)."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_0: low shop score 0.21")
+        assert mark_needs_review(cat, "P0", "P0_1: low confidence: det_mean 0.2 < 0.3")
+        status, reason, _ = _state(cat)
+        assert status == Status.NEEDS_REVIEW
+        assert "P0_0: low shop score 0.21" in reason and "P0_1: low confidence: det_mean 0.2 < 0.3" in reason
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.NEEDS_REVIEW, reason, 1)
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=2)  # no verdict
+        assert _state(cat) == (Status.NEEDS_REVIEW, reason, 2)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 2)
+        undo_decision(cat, video=A)  # the class decision goes, then the accept
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, reason, 1)
+
+
+def test_a_flag_of_the_other_video_joins_an_old_catalogs_single_flag(tmp_path):
+    """A catalog an older version wrote holds the item by one video's flag (no record of it but
+    the reason): the builder's flag of the other video is added to it, not put in its place."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        cat.set_item_state("netaporter", "p0", status=Status.NEEDS_REVIEW, reason="tracklets: P0_1: flagged")
+        assert mark_needs_review(cat, "P0", "P0_0: too few frames")
+        reason = _state(cat)[1]
+        assert "P0_1: flagged" in reason and "P0_0: too few frames" in reason
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat)[0] == Status.NEEDS_REVIEW
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+def test_the_builder_withdrawing_one_of_two_flags_keeps_the_other(tmp_path):
+    """A rebuild no longer flags one video: the hold names the other only; once its video is
+    accepted too, the item is released, whichever came first."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_0: low shop score 0.21")
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        record_decision(cat, video=A, product_id="P0", kind="accept")  # under the hold naming both
+        assert _state(cat)[0] == Status.NEEDS_REVIEW
+        assert withdraw_needs_review(cat, "P0", "P0_1 no longer flagged", stems=["P0_1"])
+        assert _state(cat) == (Status.ACCEPTED, None, 1)  # P0_0's accept saw its flag
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_0: low shop score 0.21", 1)
+
+
+def test_undoing_an_accept_after_the_builder_withdrew_its_flag_keeps_the_item_accepted(tmp_path):
+    """The accept lifted the flag; the builder then no longer flags the video (the item, accepted,
+    does not change). Undoing the accept does not bring back the flag the accept was made under."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert not withdraw_needs_review(cat, "P0", "P0_1 no longer flagged")
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
