@@ -35,7 +35,11 @@ decision and every undo): start from the state before the product's first review
 ``prev`` of the decision that opened the product's review, when no other decision of it was
 live; when that was another stage's hold, the state the item has apart from review now,
 :func:`_outside`, since the stage may have withdrawn it: undoing a decision gives the state as it
-would be without it, not a flag the tracklet builder withdrew meanwhile) and, when review may
+would be without it, not a flag the tracklet builder withdrew meanwhile; while review rejects the
+item, the state the reject was made under with the builder's flags as recorded now,
+:func:`_with_flags`: the builder records its flags and their withdrawal while the item shows the
+reject, which stays, so undoing the reject holds the item by the flags the builder has then,
+not one it dropped meanwhile) and, when review may
 change it (``accepted``, ``needs_review``, or rejected by review), the
 item is ``rejected`` while the latest live verdict of any of its videos is ``reject``, else
 ``accepted`` when any video has one, else it keeps that state; the latest live class decision
@@ -355,6 +359,34 @@ def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] 
     return None
 
 
+def _item_decisions(db: sqlite3.Connection, source: str, source_id: str) -> list[Decision]:
+    """The item's decisions that change it (:data:`ITEM_KINDS`, undone ones too), in order."""
+    return [
+        _decision(r)
+        for r in db.execute(
+            "SELECT * FROM review_decisions WHERE source = ? AND source_id = ? AND kind IN (?, ?, ?) "
+            "ORDER BY id",
+            (source, source_id, *ITEM_KINDS),
+        )
+    ]
+
+
+def _with_flags(state: tuple[str, str | None], flags: Mapping[str, str] | None) -> tuple[str, str | None]:
+    """``state``, an item's state apart from review as some decision saw it, with the tracklet
+    builder's flags now (``flags``, recorded whatever the item's state; None: no record, the state
+    as it is): held by them (an accepted item, or one the builder held), or, with none left,
+    released from the builder's hold. Another stage's hold is kept."""
+    if flags is None:
+        return state
+    hold = _hold(*state)
+    builders = bool(hold) and str(hold).startswith(TRACKLETS_PREFIX)
+    if flags and (builders or state[0] == Status.ACCEPTED):
+        return Status.NEEDS_REVIEW, flags_reason(flags)
+    if not flags and builders:
+        return Status.ACCEPTED, None
+    return state
+
+
 def _restate(
     db: sqlite3.Connection,
     source: str,
@@ -365,14 +397,7 @@ def _restate(
     """Set the item's state from its live decisions (see the module docstring); a hold it has (or
     ``hold``: the one an undone verdict was made under, naming the videos ``named``) stays unless
     accepts made under it are live (:func:`_lifted`)."""
-    rows = [
-        _decision(r)
-        for r in db.execute(
-            "SELECT * FROM review_decisions WHERE source = ? AND source_id = ? AND kind IN (?, ?, ?) "
-            "ORDER BY id",
-            (source, source_id, *ITEM_KINDS),
-        )
-    ]
+    rows = _item_decisions(db, source, source_id)
     base: dict[str, Any] | None = None
     open_before = False  # a decision made before the one at hand is still live (or was, then)
     last_undo = ""
@@ -390,7 +415,10 @@ def _restate(
         return
     live = [d for d in rows if d.undone_at is None]
     status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
+    flags = _read_flags(db, source, source_id)
     outside = _outside(rows, item) or (status, reason)
+    if rejected_by_review(item["status"], item["reason"]):  # the builder's flags now, not then
+        outside = _with_flags(outside, flags)
     if _hold(status, reason):  # held when its review opened: lifted or withdrawn since, perhaps
         status, reason = outside
     verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
@@ -400,7 +428,6 @@ def _restate(
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
-    flags = _read_flags(db, source, source_id)
     if now := _hold(*outside):
         hold, named = now, _flag_entries(now, flags)
     elif named is not None and flags is not None:  # the builder's flags now, not those undone
@@ -422,9 +449,13 @@ def _restate(
 def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:
     """The builder's flags of ``item`` (a row with its key, status and reason) as recorded, with
     the one video its tracklets reason names when the record lacks it (a catalog an older
-    version wrote holds the reason alone)."""
+    version wrote holds the reason alone; while review rejects the item, the reason the reject was
+    made under)."""
     flags = _read_flags(db, item["source"], item["source_id"])
-    hold = _hold(item["status"], item["reason"])
+    state = item["status"], item["reason"]
+    if rejected_by_review(*state):  # the hold the reject was made under
+        state = _outside(_item_decisions(db, item["source"], item["source_id"]), item) or state
+    hold = _hold(*state)
     if hold and hold.startswith(TRACKLETS_PREFIX) and (flags is None or hold != flags_reason(flags)):
         return {**(_one_flag(hold) or {}), **(flags or {})}
     return dict(flags or {})
@@ -440,16 +471,21 @@ def _item_row(db: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Ro
     return row
 
 
-def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str:
+def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str | None:
     """Record the tracklet builder's flag of the item's video ``stem`` (:data:`TRACKLET_FLAGS`,
     with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
-    every flagged video and why (:func:`flags_reason`), in one transaction. Returns the reason."""
+    every flagged video and why (:func:`flags_reason`), in one transaction. While review rejects
+    the item the flag is only recorded: the reject stays, and undoing it holds the item by the
+    flags recorded then (:func:`_with_flags`). Returns the reason set (None: the item kept its
+    state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         flags[stem] = why
         put_meta(db, _flags_key(source, source_id), flags)
         reason = flags_reason(flags)
+        if rejected_by_review(item["status"], item["reason"]):
+            return None  # the reject stays; undoing it holds the item by the flags then
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
             _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return reason
@@ -462,8 +498,9 @@ def unflag_videos(
     from its record, in one transaction. An item held by the builder is then held by the flags
     left (its reason names them), or, with none left and ``release``, accepted; either way the
     live review decisions apply again (:func:`_restate`: accepts made under the hold lift what
-    it names now). Another state (a reviewer's decision, another stage's hold) is kept. Returns
-    whether the item changed."""
+    it names now). Another state (a reviewer's decision, another stage's hold) is kept; while
+    review rejects the item the record still changes, so undoing the reject does not bring back
+    a flag withdrawn since (:func:`_with_flags`). Returns whether the item changed."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)

@@ -58,7 +58,8 @@ def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
 def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
     """Mark the product's catalog item needs_review for the flag of one of its videos (``reason``:
     ``<video stem>: <why>``, + an event): the item's record of flagged videos keeps it beside the
-    others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them.
+    others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them
+    (an item review rejects keeps the reject: the flag is recorded, for the reject's undo).
     False when the item is not in the catalog."""
     key = _find_item(cat, product_id)
     cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))

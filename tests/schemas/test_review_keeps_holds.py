@@ -200,6 +200,35 @@ def test_the_builder_withdrawing_one_of_two_flags_keeps_the_other(tmp_path):
         assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_0: low shop score 0.21", 1)
 
 
+def test_a_flag_the_builder_withdraws_while_review_rejects_the_item_stays_withdrawn(tmp_path):
+    """The reviewer rejects the flagged video; a rebuild no longer flags it. Undoing the reject
+    gives the state the builder left: accepted (before, the builder could not withdraw its flag
+    from a rejected item, and the undo brought back the flag the reject was made under)."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        record_decision(cat, video=B, product_id="P0", kind="reject", reason="blurry")
+        assert _state(cat)[0] == Status.REJECTED
+        assert not withdraw_needs_review(cat, "P0", "P0_1 no longer flagged")  # the reject stays
+        assert _state(cat)[0] == Status.REJECTED
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+def test_a_flag_the_builder_sets_while_review_rejects_the_item_holds_it_after_the_undo(tmp_path):
+    """While the item is rejected in review, the builder flags a video: the reject stays (before,
+    the flag replaced it until the next decision), and undoing the reject holds the item by the
+    flag; of two flags, the one a rebuild dropped meanwhile does not come back."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        record_decision(cat, video=A, product_id="P0", kind="reject", reason="blurry")
+        rejected = _state(cat)
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        assert mark_needs_review(cat, "P0", "P0_0: low shop score 0.21")
+        assert _state(cat) == rejected
+        assert not withdraw_needs_review(cat, "P0", "P0_0 no longer flagged", stems=["P0_0"], release=False)
+        undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: too few frames", 1)
+
+
 def test_undoing_an_accept_after_the_builder_withdrew_its_flag_keeps_the_item_accepted(tmp_path):
     """The accept lifted the flag; the builder then no longer flags the video (the item, accepted,
     does not change). Undoing the accept does not bring back the flag the accept was made under."""
