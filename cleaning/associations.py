@@ -55,7 +55,6 @@ again.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import threading
@@ -68,6 +67,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from cleaning.colours import colour_distance, mean_colour, object_colour, object_mask
+from cleaning.scorers import scorer_tag, takes_category, takes_crop
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import ConfigError
 from schemas.items import CANDIDATE_URL, DERIVED_URLS, SPLITSCREEN_URL, AssetKind, Status
@@ -189,62 +190,6 @@ class LazyMatchRCNNScorer:
         self.matcher, self.detector_weights = state["matcher"], state["detector_weights"]
         self._tag, self.cache, self._scorer = state["tag"], None, None
         self._building = threading.Lock()
-
-
-def takes_crop(scorer: Any) -> bool:
-    """Whether ``scorer.score`` accepts ``crop=`` (scores a region of the frames)."""
-    return _takes(scorer, "crop")
-
-
-def takes_category(scorer: Any) -> bool:
-    """Whether ``scorer.score`` accepts ``category=`` (scores the item's DeepFashion2 class only)."""
-    return _takes(scorer, "category")
-
-
-def _takes(scorer: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(scorer.score).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def scorer_tag(scorer: Any) -> str | None:
-    """The scorer's ``tag`` (its weights and settings) when it has one: scores are cached under it."""
-    tag = getattr(scorer, "tag", None)
-    return str(tag) if tag else None
-
-
-#: a pixel of a product shot belongs to its object when its RGB values differ from the border
-#: colour (the median of the outermost lines) by more than this in all
-OBJECT_DISTANCE = 40
-
-
-def object_mask(image: np.ndarray, distance: float = OBJECT_DISTANCE) -> np.ndarray:
-    """Boolean mask of the object of a product shot: the pixels whose RGB values differ from the
-    border colour (median of the outermost rows and columns) by more than ``distance`` in all."""
-    img = image.astype(np.float32)
-    border = np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
-    return np.abs(img - np.median(border, axis=0)).sum(axis=2) > distance
-
-
-def object_colour(image: np.ndarray) -> list[float]:
-    """Mean RGB colour of the object of a product shot (:func:`object_mask`); of the whole picture
-    when under 1% of it is object (a close-up, a picture without a plain border)."""
-    mask = object_mask(image)
-    pixels = image[mask] if mask.sum() >= 0.01 * mask.size else image.reshape(-1, image.shape[-1])
-    return [round(float(c), 2) for c in pixels.astype(np.float32).mean(axis=0)[:3]]
-
-
-def mean_colour(image: np.ndarray) -> list[float]:
-    """Mean RGB colour of a whole picture (a fabric close-up fills its frame)."""
-    return [
-        round(float(c), 2) for c in image.reshape(-1, image.shape[-1]).astype(np.float32).mean(axis=0)[:3]
-    ]
-
-
-def colour_distance(a: list[float], b: list[float]) -> float:
-    """L1 distance of two RGB colours (0-765)."""
-    return float(np.abs(np.array(a, np.float32) - np.array(b, np.float32)).sum())
 
 
 def object_signature(image: np.ndarray) -> tuple[int, list[int]]:

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cleaning.colours import object_mask
 from cleaning.config import ShopPickConfig
+from cleaning.scorers import takes_category
 from movingfashion.media.images import read_image
 from movingfashion.media.probe import probe_video
 from movingfashion.media.readers import read_frames
@@ -61,8 +63,6 @@ def colour_coverage(frames: np.ndarray, shop: np.ndarray) -> float:
     (coarse RGB bins holding >= 10% of them) are looked for in the frames by chromaticity (robust
     to shading) within a brightness ratio; a colour counts fully when 2% of the pixels show it.
     """
-    from cleaning.associations import object_mask
-
     fg = shop.astype(np.float32)[object_mask(shop)]
     if len(fg) == 0:
         return 0.0
@@ -116,8 +116,6 @@ def pick_shop(
     """Index of the candidate most likely to be the item's shop image (None without candidates);
     ``category``: the item's DeepFashion2 class, ranked on when the scorer takes it; ``cfg``: the
     thresholds (default :class:`~cleaning.config.ShopPickConfig`)."""
-    from cleaning.associations import takes_category
-
     if not candidates:
         return None
     cfg = cfg or _DEFAULTS

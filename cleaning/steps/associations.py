@@ -17,7 +17,8 @@ the ``contest_*`` config fields.
 
 from __future__ import annotations
 
-from cleaning.associations import META_KEY, REASON, run_association_check, scorer_tag
+from cleaning.associations import META_KEY, REASON, run_association_check
+from cleaning.scorers import scorer_tag
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.record import Decision, write_decisions
 from cleaning.steps.state import CleaningState, item_key

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from cleaning.associations import PairScorer, reviewer_accepted, scorer_tag
+from cleaning.associations import PairScorer, reviewer_accepted
 from cleaning.config import ShopPickConfig
 from cleaning.dedup import ImageRecord, colour_signature, find_image_duplicates, image_difference
 from cleaning.phash import phash
+from cleaning.scorers import scorer_tag
 from cleaning.shop_pick import pick_shop
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.state import (
