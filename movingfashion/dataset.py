@@ -91,7 +91,8 @@ Design choices (documented contract):
   :func:`movingfashion.batching.loader_settings`).
 * **Boxes** in items are in the coordinates of the returned frames for ``crop="frame"`` (scaled
   when ``frame_size`` resizes them) and in original pixels for ``crop="tracklet"``; frames
-  without a box hold NaN. Boxes up to ``box_tolerance`` pixels outside the frame are clipped.
+  without a box hold NaN. Boxes up to ``box_tolerance`` pixels (a finite number >= 0) outside the
+  frame are clipped.
 """
 
 from __future__ import annotations
@@ -636,12 +637,19 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 where="videos",
                 hint="pass videos='first' or 'all' to evaluate, or train=True",
             )
-        self.box_tolerance = float(box_tolerance)
-        if math.isnan(self.box_tolerance):
+        if (
+            isinstance(box_tolerance, bool)
+            or not isinstance(box_tolerance, numbers.Real)
+            or not math.isfinite(box_tolerance)
+            or box_tolerance < 0
+        ):  # inf clipped every box into the frame; nan turned every outside-box check off
             raise ConfigError(
-                "box_tolerance must be a number of pixels a box may reach outside the frame, got nan",
+                "box_tolerance must be a finite number >= 0 of pixels a box may reach outside the"
+                f" frame, got {box_tolerance!r}",
                 where="box_tolerance",
+                hint="leave it out for the default (2 pixels)",
             )
+        self.box_tolerance = float(box_tolerance)
         self.quality = _quality(quality)
         if dtype not in ITEM_DTYPES:
             raise ConfigError(
@@ -1063,10 +1071,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if width is None or height is None:
             return boxes
         out = {}
-        plain = self.box_tolerance >= 0
         for f, b in sorted(boxes.items()):
             c = [float(b[0]), float(b[1]), float(b[2]), float(b[3])]
-            if plain and _inside(c, width, height) and (nframes is None or f < nframes):
+            if _inside(c, width, height) and (nframes is None or f < nframes):
                 out[f] = c  # what _clip gives a box inside the frame, without a second pass
                 continue
             problem = self._box_problem(f, b, width, height, nframes)

@@ -87,6 +87,9 @@ def test_a_relative_split_file_is_found_in_the_root(tiny_dataset, tmp_path, monk
         ({"partition": "easy"}, "partition"),
         ({"quality": {"no_such_weight": 1.0}}, "quality"),
         ({"box_tolerance": float("nan")}, "box_tolerance"),  # turned every outside-box check off
+        ({"box_tolerance": float("inf")}, "box_tolerance"),  # clipped every box into the frame
+        ({"box_tolerance": -1.0}, "box_tolerance"),  # not a number of pixels outside the frame
+        ({"box_tolerance": "2"}, "box_tolerance"),  # a ValueError/TypeError from float() at best
         ({"videos": "random", "train": False}, "videos"),  # was the first video, silently
     ],
 )
