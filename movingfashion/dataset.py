@@ -303,11 +303,18 @@ def _require_folder(folder: Path, what: str, root: Path, split: str) -> None:
     )
 
 
-def _file_problem(path: Path) -> str | None:
-    """Why ``path`` is not a file the dataset can open (None: it is one): ``"not found"``, or
-    the system's refusal (a path part over 255 bytes: ENAMETOOLONG), never a bare OSError."""
+#: :func:`_file_problem`'s answer for a folder where the file should be
+IS_FOLDER = "is a folder"
+
+
+def _file_problem(path: Path, what: str = "a file") -> str | None:
+    """Why ``path`` is not a file the dataset can open (None: it is one): ``"not found"``,
+    ``"is a folder, not <what>"`` (starting with :data:`IS_FOLDER`), or the system's refusal (a
+    path part over 255 bytes: ENAMETOOLONG), never a bare OSError."""
     try:
-        return None if path.is_file() else "not found"
+        if path.is_file():
+            return None
+        return f"{IS_FOLDER}, not {what}" if path.is_dir() else "not found"
     except OSError as exc:
         return f"cannot be opened ({exc.strerror or exc})"
 
@@ -926,7 +933,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 raise
             self.skipped.append((pid, str(exc)))
             return None
-        problem = _file_problem(shop)
+        problem = _file_problem(shop, "an image file")
+        if problem is not None and problem.startswith(IS_FOLDER):
+            self._bad(
+                pid,
+                f"img_path {entry.img_path!r:.80} {problem}",
+                MediaError,
+                str(shop),
+                "name the shop image file itself in img_path, or put the image there",
+            )
+            return None
         if problem is not None:
             self._bad(
                 pid,
@@ -951,7 +967,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                     raise
                 self.skipped.append((pid, str(exc)))
                 continue
-            problem = _file_problem(path)
+            problem = _file_problem(path, "a video file")
+            if problem is not None and problem.startswith(IS_FOLDER):
+                self._bad(
+                    pid,
+                    f"video_paths[{vi}] {rel!r:.80} {problem}",
+                    MediaError,
+                    str(path),
+                    "name the video file itself in video_paths, or put the video there",
+                )
+                continue
             if problem == "not found":
                 self._bad(
                     pid,

@@ -166,6 +166,33 @@ def test_missing_shop_image(tiny_dataset, tmp_path):
     assert MovingFashionDataset(root, "train", on_bad="skip").product_ids == ["102", "ab_C"]
 
 
+def _folder_at(path):
+    path.unlink()
+    path.mkdir()
+
+
+def test_a_folder_where_the_video_should_be_is_named_a_folder_not_missing(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: _folder_at(r / "videos/102_1.mp4"))
+    with pytest.raises(
+        MediaError, match=r"product '102': .*videos/102_1.mp4.* is a folder, not a video file"
+    ) as exc:
+        MovingFashionDataset(root, "train")  # was "video not found", with the folder right there
+    assert exc.value.where == str(root / "videos/102_1.mp4")
+    ds = MovingFashionDataset(root, "train", on_bad="skip", videos="all")
+    assert [why for _, why in ds.skipped] == [
+        f"{root / 'videos/102_1.mp4'}: video_paths[1] 'videos/102_1.mp4' is a folder, not a video file"
+    ]
+
+
+def test_a_folder_where_the_shop_image_should_be_is_named_a_folder_not_missing(tiny_dataset, tmp_path):
+    root = _copy(tiny_dataset, tmp_path, lambda r, d: _folder_at(r / "imgs/101.jpg"))
+    with pytest.raises(
+        MediaError, match=r"product '101': .*imgs/101.jpg.* is a folder, not an image file"
+    ) as exc:
+        MovingFashionDataset(root, "train")
+    assert exc.value.where == str(root / "imgs/101.jpg")
+
+
 def test_empty_tracklet(tiny_dataset, tmp_path):
     root = _copy(tiny_dataset, tmp_path, lambda r, d: d["ab_C"]["tracklets"][0].clear())
     with pytest.raises(DataFormatError, match=r"product 'ab_C': empty tracklet"):

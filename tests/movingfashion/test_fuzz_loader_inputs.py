@@ -88,6 +88,7 @@ def test_the_loader_stat_turns_a_too_long_name_into_a_reason(tmp_path):
     assert _file_problem(tmp_path / "missing.mp4") == "not found"
     (tmp_path / "v.mp4").write_bytes(b"x")
     assert _file_problem(tmp_path / "v.mp4") is None
+    assert _file_problem(tmp_path, "a video file") == "is a folder, not a video file"  # was "not found"
 
 
 def test_a_frame_far_past_the_end_of_a_whole_video_blames_the_tracklet(tiny_dataset, tmp_path):
