@@ -523,7 +523,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     a crop of side S without ``context``: the cut is the box rounded out to whole pixels).
     Negative indices count from the end, as for a list; indices past the end stand for
     ``index % len`` with their own randomness (:class:`~movingfashion.batching.PKSampler` draws
-    a product several times that way), and iterating the dataset gives each item once.
+    a product several times that way), and iterating the dataset gives each item once. A dataset
+    with no item (an empty split file, or ``partition`` / ``classes`` that keep no product) is
+    made with one warning naming the split file and the filters; indexing it raises IndexError.
 
     ``train`` (default: True for ``train.json`` only) samples as in training: random RRS frames
     and a random video of the product, drawn anew for each :meth:`set_epoch`; otherwise the
@@ -755,9 +757,11 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 split_path,
                 describe_skips(self.skip_counts()),
                 f"; none of its products has a usable video (first: {self.skipped[0][1]})"
-                if not self.products
+                if not self.products and not self._filtered
                 else "",
             )
+        if not self.products and (self._filtered or not self.skipped):  # else the skips said it
+            self._warn_empty(want_partition, want_classes)
         videos = [v for rec in self.products for v in rec.videos]
         # every entry is checked here, once, in the process that makes the dataset: one not used
         # is named in one warning, and DataLoader workers get the verdicts with the dataset
@@ -777,6 +781,28 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             self.training_copy.check((v, entry_product(self, v)) for v in videos)
 
     # ------------------------------------------------------------------ building
+    def _warn_empty(self, partition: Partition | None, classes: AbstractSet[int] | None) -> None:
+        """One warning, when the dataset is made, that it holds no item: the split file lists no
+        product, or the filters (``partition``, ``classes`` as parsed) keep none of those that
+        load; an empty dataset is allowed, but a DataLoader over it only fails later, unnamed."""
+        if self._filtered:
+            filters = []
+            if classes is not None:
+                filters.append(f"classes={[DF2_CLASSES[c] for c in sorted(classes)]!r}")
+            if partition is not None:
+                filters.append(f"partition={partition.value!r}")
+            why = (
+                f"{' and '.join(filters)} keep none of its {len(self._filtered)} products with a usable video"
+            )
+        else:
+            why = "the split file lists no product"
+        log.warning(
+            "%s: the dataset is empty: %s (%s); indexing it raises IndexError",
+            self.split_path,
+            why,
+            "drop or widen the filters" if self._filtered else "check the split file",
+        )
+
     def _warn_missing_entries(
         self,
         split: str,

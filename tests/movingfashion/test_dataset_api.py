@@ -39,6 +39,46 @@ def test_an_empty_dataset_says_so(tiny_dataset):
         ds.plan(0)
 
 
+def test_an_empty_dataset_warns_once_when_made_naming_the_split_file_and_the_filters(
+    tiny_dataset, tmp_path, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds = MovingFashionDataset(tiny_dataset, "test", classes=["sling_dress"], partition="hard")
+    assert len(ds) == 0  # was made without a word; the DataLoader said "num_samples=0" later
+    [record] = caplog.records
+    assert str(tiny_dataset / "test.json") in record.getMessage()
+    assert "classes=['sling_dress'] and partition='hard' keep none of its" in record.getMessage()
+    caplog.clear()
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    (root / "train.json").write_text("{}")
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds = MovingFashionDataset(root, "train", frames=2, seed=0)
+    assert len(ds) == 0
+    [record] = caplog.records
+    assert record.getMessage().startswith(
+        f"{root / 'train.json'}: the dataset is empty: the split file lists no product"
+    )
+
+
+def test_skips_and_filters_that_empty_a_dataset_blame_the_filters(tiny_dataset, tmp_path, caplog):
+    root = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, root)
+    (root / "imgs/101.jpg").unlink()
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds = MovingFashionDataset(root, "train", frames=2, seed=0, on_bad="skip", classes=["sling_dress"])
+    assert len(ds) == 0 and [pid for pid, _ in ds.skipped] == ["101"]
+    skips, empty = (r.getMessage() for r in caplog.records)
+    assert "none of its products has a usable video" not in skips  # the others had one
+    assert "classes=['sling_dress'] keep none of its 2 products" in empty
+
+
+def test_a_dataset_with_items_says_nothing_about_being_empty(tiny_dataset, caplog):
+    with caplog.at_level(logging.WARNING, logger="movingfashion.dataset"):
+        ds = MovingFashionDataset(tiny_dataset, "test")
+    assert len(ds) > 0 and "empty" not in caplog.text
+
+
 def test_a_slice_is_refused_with_the_way_to_take_part_of_it(tiny_dataset):
     ds = MovingFashionDataset(tiny_dataset, "train", frames=2, seed=0)
     with pytest.raises(TypeError, match="Subset"):
