@@ -53,26 +53,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pydantic_core
-import torch
 
 from annotations.config import BuildConfig, ReviewConfig, lacks_required
 from annotations.flags import SCORE_DECIMALS, rounded, tracklet_signals
-from annotations.pivot_check import PivotCandidates
 from annotations.refresh_mark import BuildRun
 from annotations.review.marks import follow_tracklet_names
 from annotations.settle import settle_flags
-from annotations.tracking import (
-    TrackResult,
-    VideoDetections,
-    inference_tracking,
-    shop_scores,
-    similarity,
-    training_tracking,
-)
 from annotations.tracklet_files import (  # noqa: F401 - re-exported, their home is tracklet_files
     BUILD_DIR,
     SPLIT_FILES,
@@ -108,10 +98,8 @@ from movingfashion.executors import (
 )
 from movingfashion.media.images import read_image
 from movingfashion.media.video_source import VideoSource, frame_indices, prefetch_batches
-from movingfashion.models import SingleFrameMatcher, crops_from_frames
 from movingfashion.models.detectors import Detector, build_detector, same_weights
 from movingfashion.models.matchers import matcher_for
-from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 from schemas.activity import activity
 from schemas.atomic import atomic_write_bytes, file_lock, pid_alive, sha256_file, sweep_partials
 from schemas.dataset import Tracklet, TrackletFileBuild, VideoTracklets, read_entry_classes
@@ -122,6 +110,14 @@ from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 from schemas.text_input import read_file_bytes
 from schemas.tracklet_names import split_stem
+
+if TYPE_CHECKING:  # torch and the models load once a video is built, not on a rerun with none due
+    import torch
+
+    from annotations.pivot_check import PivotCandidates
+    from annotations.tracking import TrackResult, VideoDetections
+    from movingfashion.models import SingleFrameMatcher
+    from movingfashion.models.roi import RoIEmbedder, RoIMatcher
 
 #: crops embedded per forward pass of the matcher, gathered across decoded batches (larger batches
 #: cost less per crop on the CPU; 128 crops of 64 px are 6 MB)
@@ -323,6 +319,9 @@ class TrackletBuilder:
     def __init__(
         self, detector: Detector, matcher: SingleFrameMatcher | RoIMatcher, config: BuildConfig | None = None
     ) -> None:
+        from movingfashion.models import SingleFrameMatcher
+        from movingfashion.models.roi import RoIEmbedder, RoIMatcher
+
         self.detector = detector
         self.config = config or BuildConfig()
         self.matcher = matcher.eval().to(detector.device)
@@ -401,6 +400,11 @@ class TrackletBuilder:
         time across batches (``timings["embed"]``: the matcher's forward passes); the embeddings do
         not depend on how the crops are batched (up to float rounding). ``keep`` (the RoI path)
         is offered every batch's detections (the pivot's second opinion, :mod:`.pivot_check`)."""
+        import torch
+
+        from annotations.tracking import VideoDetections
+        from movingfashion.models import crops_from_frames
+
         cfg = self.config
         keys = src.key_indices() if cfg.keyframes else None
         idx = frame_indices(src.frames, cfg.stride, keys, last=cfg.detect_last)
@@ -481,6 +485,11 @@ class TrackletBuilder:
     def crop_embeddings(self, src: VideoSource, dets: VideoDetections, sampled: list[int]) -> VideoDetections:
         """``dets`` with their boxes cut out of the frames again and embedded on the crop path
         (:meth:`crop_embedder`; the crop size it was trained at); no detection runs."""
+        import torch
+
+        from annotations.tracking import VideoDetections
+        from movingfashion.models import crops_from_frames
+
         emb, size = self.crop_embedder(), self.crop_embed_size
         out = []
         for chunk, imgs in prefetch_batches(src, sampled, self.config.detector.batch):
@@ -493,6 +502,10 @@ class TrackletBuilder:
 
     def crop_shop_embedding(self, shop_path: Path) -> torch.Tensor:
         """The shop image's descriptor on the crop path (:meth:`crop_embedder`)."""
+        import torch
+
+        from movingfashion.models import crops_from_frames
+
         with torch.no_grad():
             crop = crops_from_frames([read_image(shop_path)], [None], self.crop_embed_size)
             return self.crop_embedder().embed(crop)[0]
@@ -509,12 +522,16 @@ class TrackletBuilder:
         k = self.config.pivot_check
         if self.roi is None or self.fallback is None or k <= 0:
             return None
+        from annotations.pivot_check import PivotCandidates
+
         return PivotCandidates(
             self.matcher.m, shop_emb, item_class, self.config.tracker, k, self.crop_embed_size
         )
 
     def pivot_second_score(self, keep: PivotCandidates, shop_path: Path, pivot: int) -> float | None:
         """The crop matcher's score of the pivot's crop against the shop image (None: not kept)."""
+        import torch
+
         crop = keep.crop(pivot)
         if crop is None:
             return None
@@ -631,6 +648,8 @@ class TrackletBuilder:
         ``n_sampled``: the frames the detector ran on (or their count: every ``stride``-th);
         ``head``/``matcher_tag``: another matcher's (the RoI path's crop fallback), default this one's;
         ``second``: the pivot's second opinion (``pivot_second``) from its detection index."""
+        from annotations.tracking import inference_tracking, shop_scores, similarity, training_tracking
+
         cfg = self.config
         head = self.matcher.m if head is None else head
         sim = similarity(head, dets.embeddings) if len(dets) else None

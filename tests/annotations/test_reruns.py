@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -301,3 +303,25 @@ def test_a_rerun_with_nothing_to_build_loads_no_model(ds, monkeypatch, capsys):
     monkeypatch.setattr(builder_mod, "_load_builder", no_load)
     with pytest.raises(AssertionError, match="models loaded"):
         build_dataset_tracklets(ds, config=BuildConfig(stride=3))
+
+
+def test_a_rerun_with_nothing_to_build_imports_no_torch(ds, monkeypatch, capsys):
+    """``mf-tracklets build`` with every video done answers without importing torch, torchvision,
+    ultralytics or OpenCV (they took seconds of a no-op rerun): they load with the models."""
+    import annotations.builder as builder_mod
+    from tests.mf_cli import run_tracklets
+
+    monkeypatch.setattr(builder_mod, "_load_builder", lambda *args, **kwargs: FakeBuilder())
+    code, out, err = run_tracklets(["build", "--dataset", str(ds), "--json"], capsys)
+    assert code == 0 and json.loads(out)["processed"] == 2, err
+    script = (
+        "import json, sys\n"
+        "from annotations.cli import main\n"
+        f"sys.argv = ['mf-tracklets', 'build', '--dataset', {str(ds)!r}, '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'torchvision', 'ultralytics', 'cv2') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    report, heavy = proc.stdout.rsplit("HEAVY", 1)
+    assert (json.loads(report)["processed"], json.loads(report)["skipped"]) == (0, 2), proc.stderr
+    assert heavy.strip() == "[]", proc.stdout
