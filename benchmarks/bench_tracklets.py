@@ -4,8 +4,9 @@
    ``roi`` = descriptors pooled from the detector's own feature maps, movingfashion.models.roi):
    frames/s of detection alone (frames decoded beforehand, batched
    detector) vs the whole builder (decode in a prefetch thread + detect + crop + embed + track),
-   the builder / detection ratio in wall-clock time (goal <= 1.15x) and in CPU time of the
-   process (all its threads: what the builder costs on a machine whose cores are busy), the CPU
+   the builder / detection ratio in wall-clock time and in CPU time of the process (all its
+   threads: what the builder costs on a machine whose cores are busy; the goal, <= 1.15x, is
+   judged on it, since wall-clock ratios swing with the machine's load), the CPU
    time of opening the videos and decoding the same frames alone (``dec cpu``, a share of
    detection alone: the builder has to decode, detection alone is timed on frames decoded
    beforehand, so the CPU ratio cannot go below 1 + this share), and
@@ -219,10 +220,12 @@ def main() -> None:
                 f"nothing measured: no frame to detect on in {len(jobs)} videos of {ds} (no verdict)"
             )
         for size in builders:
+            # the verdict on CPU time: wall-clock ratios swing with the machine's load (0.64x-1.69x)
             print(
-                f"{size}: builder / detection alone, worst of {len(measured)} resolutions: {worst[size]:.2f}x wall,"
-                f" {worst_cpu[size]:.2f}x CPU ({worst_net[size]:.2f}x less decoding the same frames alone)"
-                f" (goal <= 1.15x): {'OK' if worst[size] <= 1.15 else 'NOT MET'}"
+                f"{size}: builder / detection alone in CPU time, worst of {len(measured)} resolutions:"
+                f" {worst_cpu[size]:.2f}x ({worst_net[size]:.2f}x less decoding the same frames alone;"
+                f" {worst[size]:.2f}x wall clock, not judged: it swings with the machine's load)"
+                f" (goal <= 1.15x): {'OK' if worst_cpu[size] <= 1.15 else 'NOT MET'}"
             )
 
         # 2. vectorised vs naive tracker on identical detections: the first builder's, from part 1

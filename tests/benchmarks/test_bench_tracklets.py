@@ -5,6 +5,7 @@ line and exit status 2 before any detector loads. Detector, matcher, builder and
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -101,6 +102,33 @@ def test_a_measured_run_gives_its_verdict(fake, capsys):
     assert "(goal <= 1.15x):" in out and "same tracklets: True" in out
     # the CPU the builder cannot save: decoding the frames detection alone gets decoded beforehand
     assert "dec cpu" in out and "less decoding the same frames alone" in out
+
+
+def _burn_cpu(seconds: float) -> None:
+    """Busy for ``seconds`` of this process's CPU time."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+@pytest.mark.parametrize(("builder_cpu", "verdict"), [(0.015, "OK"), (0.06, "NOT MET")])
+def test_the_verdict_is_on_cpu_time_not_wall_clock(fake, capsys, monkeypatch, builder_cpu, verdict):
+    """Detection alone costs 30 ms of CPU per video; the builder ``builder_cpu`` and a long wait
+    (wall clock only, as a loaded machine adds): the verdict follows the CPU ratio (0.5x or 2x),
+    while the wall-clock ratio, far above 1.15x in both, is printed but not judged."""
+    monkeypatch.setattr(FakeDetector, "detect", lambda self, frames: _burn_cpu(0.03))
+
+    def slow_process(self, ds, job, timings):
+        _burn_cpu(builder_cpu)
+        time.sleep(0.5)
+        self.shop_embedding(job.img_path)
+        self.detect_video(FakeSource(job.video_path), timings)
+
+    monkeypatch.setattr(FakeBuilder, "process", slow_process)
+    fake("--paths", "roi")
+    line = next(x for x in capsys.readouterr().out.splitlines() if "(goal <= 1.15x):" in x)
+    assert "in CPU time" in line and "wall clock, not judged" in line
+    assert line.endswith(f": {verdict}"), line
 
 
 def test_the_tracker_part_reuses_the_timed_runs_detections(fake, capsys):
