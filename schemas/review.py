@@ -74,7 +74,9 @@ Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``reje
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
 whatever the verdicts. There an ``accept`` says the video's ground-truth tracklet is right, not
 that the product belongs in the dataset, and a ``reject`` is kept in the decisions (and
-:func:`apply_review` leaves the product out whatever a later clean run says).
+:func:`apply_review` leaves the product out whatever a later clean run says). Nor does the
+tracklet builder: its flag of such an item is recorded (:data:`TRACKLET_FLAGS`) but never makes
+it ``needs_review`` (:func:`builder_may_hold`), so no accept can let ``mf publish`` have it.
 
 Repeating a request with the same ``request_id`` (a client retry) returns the first result
 and writes nothing; a ``request_id`` seen with another video or decision is refused.
@@ -471,21 +473,43 @@ def _item_row(db: sqlite3.Connection, source: str, source_id: str) -> sqlite3.Ro
     return row
 
 
+def builder_may_hold(status: str | None) -> bool:
+    """Whether the tracklet builder's flag may hold an item of this status ``needs_review``: one
+    cleaning accepted (or flagged for review); not one rejected (by review or by cleaning), a
+    duplicate, or one not through cleaning yet, whose status and reason stay."""
+    return status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
+
+
+def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
+    """Hold the item ``needs_review`` for the tracklet builder's flag about the whole item
+    (``reason``, naming no video), in one transaction, unless :func:`builder_may_hold` says its
+    status stays. Returns whether the item was held."""
+    with cat.transaction() as db:
+        item = _item_row(db, source, source_id)
+        if not builder_may_hold(item["status"]):
+            return False
+        if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
+            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+    return True
+
+
 def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str | None:
     """Record the tracklet builder's flag of the item's video ``stem`` (:data:`TRACKLET_FLAGS`,
     with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
     every flagged video and why (:func:`flags_reason`), in one transaction. While review rejects
     the item the flag is only recorded: the reject stays, and undoing it holds the item by the
-    flags recorded then (:func:`_with_flags`). Returns the reason set (None: the item kept its
-    state)."""
+    flags recorded then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not
+    through cleaning yet: :func:`builder_may_hold`) keeps its status and reason too: the builder
+    never makes it needs_review, which a reviewer's accept could then let ``mf publish`` have.
+    Returns the reason set (None: the item kept its state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         flags[stem] = why
         put_meta(db, _flags_key(source, source_id), flags)
         reason = flags_reason(flags)
-        if rejected_by_review(item["status"], item["reason"]):
-            return None  # the reject stays; undoing it holds the item by the flags then
+        if not builder_may_hold(item["status"]):
+            return None  # a review reject stays (its undo holds by the flags then); cleaning's too
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
             _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return reason

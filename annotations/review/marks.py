@@ -24,12 +24,13 @@ from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog
 from schemas.errors import DataFormatError
 from schemas.faults import local_faults
-from schemas.items import TRACKLETS_PREFIX, Status
+from schemas.items import TRACKLETS_PREFIX
 from schemas.review import (
     LEGACY_REVIEW_LOG,
     REVIEW_LOG,
     TORN_MARK,
     find_item,
+    flag_item,
     flag_video,
     move_legacy_review_log,
     review_log_record,
@@ -59,8 +60,9 @@ def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
     """Mark the product's catalog item needs_review for the flag of one of its videos (``reason``:
     ``<video stem>: <why>``, + an event): the item's record of flagged videos keeps it beside the
     others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them
-    (an item review rejects keeps the reject: the flag is recorded, for the reject's undo).
-    False when the item is not in the catalog."""
+    (an item review rejects keeps the reject: the flag is recorded, for the reject's undo; an item
+    cleaning excluded, rejected or duplicate, keeps its status and reason: the flag is recorded,
+    :func:`schemas.review.builder_may_hold`). False when the item is not in the catalog."""
     key = _find_item(cat, product_id)
     cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))
     if key is None:
@@ -69,7 +71,7 @@ def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
     if sep:
         flag_video(cat, *key, stem, why)
     else:  # a flag that names no video: about the whole item
-        cat.set_item_state(*key, status=Status.NEEDS_REVIEW, reason=f"{TRACKLETS_PREFIX} {reason}")
+        flag_item(cat, *key, f"{TRACKLETS_PREFIX} {reason}")
     return True
 
 

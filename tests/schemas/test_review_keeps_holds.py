@@ -238,3 +238,36 @@ def test_undoing_an_accept_after_the_builder_withdrew_its_flag_keeps_the_item_ac
         assert not withdraw_needs_review(cat, "P0", "P0_1 no longer flagged")
         undo_decision(cat, video=B)
         assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (Status.REJECTED, "non-clothing"),
+        (Status.DUPLICATE, "duplicate of netaporter/p9"),
+        (Status.DOWNLOADED, None),
+        (Status.FAILED, "download: timeout"),
+    ],
+)
+@pytest.mark.parametrize("flag", ["P0_1: too few frames", "whole item unreadable"])
+def test_the_builder_never_raises_an_item_cleaning_excluded_to_needs_review(tmp_path, status, reason, flag):
+    """An item cleaning rejected (or marked duplicate, or not through cleaning yet) keeps its
+    status and reason whatever the builder flags, and a reviewer's accept of the flagged video
+    then does not let ``mf publish`` have it (before, the flag made it needs_review and the accept
+    made it accepted). A video's flag is still recorded (``tracklet_flags:``)."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        cat.set_item_state("netaporter", "p0", status=status, reason=reason)
+        assert mark_needs_review(cat, "P0", flag)
+        assert _state(cat) == (status, reason, 1)
+        if ": " in flag:
+            assert cat.get_meta("tracklet_flags:netaporter/p0") == {"P0_1": "too few frames"}
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (status, reason, 1)
+        assert not withdraw_needs_review(cat, "P0", "P0_1 no longer flagged")
+        assert _state(cat) == (status, reason, 1)
+        # a review reject, a flag while it stands and its undo leave cleaning's state too
+        record_decision(cat, video=A, product_id="P0", kind="reject", reason="blurry")
+        assert mark_needs_review(cat, "P0", flag)
+        undo_decision(cat, video=A)
+        undo_decision(cat, video=B)
+        assert _state(cat) == (status, reason, 1)
