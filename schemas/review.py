@@ -68,7 +68,9 @@ hold lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`)
 rejects, an accept that follows a reject was made under the reject, not under the hold, so the
 item is held again (the hold the reject was made under, :func:`_outside`), and undoing the accept
 (or reject) made under the hold holds the item again. This is the
-one rule, in :func:`_restate`, for every stage's hold.
+one rule, in :func:`_restate`, for every stage's hold. The builder's flag of an item another
+stage holds does not replace that hold's reason (:func:`flag_video`): it is recorded, and holds
+the item once an accept made under the other hold lifts it, until accepts of its videos do.
 
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
@@ -441,6 +443,14 @@ def _restate(
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
     if hold and held and not _lifted(verdicts.values(), hold, named):
         status, reason = Status.NEEDS_REVIEW, hold
+    elif (  # the builder's flags recorded under another stage's hold (:func:`flag_video`) hold
+        # the item once that hold is lifted, until accepts made under them lift them too
+        status == Status.ACCEPTED
+        and flags
+        and not (hold or "").startswith(TRACKLETS_PREFIX)
+        and not _lifted(verdicts.values(), flags_reason(flags), flags)
+    ):
+        status, reason = Status.NEEDS_REVIEW, flags_reason(flags)
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
@@ -501,7 +511,10 @@ def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -
     flags recorded then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not
     through cleaning yet: :func:`builder_may_hold`) keeps its status and reason too: the builder
     never makes it needs_review, which a reviewer's accept could then let ``mf publish`` have.
-    Returns the reason set (None: the item kept its state)."""
+    Another stage's hold (``association: ...``, ``merge: ...``) keeps its reason: the flag is
+    recorded and holds the item once an accept made under that hold lifts it (:func:`_restate`),
+    so neither an accept meant for the tracklet nor the builder withdrawing its flag releases the
+    item with the other hold unreviewed. Returns the reason set (None: the item kept its state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
@@ -510,6 +523,8 @@ def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -
         reason = flags_reason(flags)
         if not builder_may_hold(item["status"]):
             return None  # a review reject stays (its undo holds by the flags then); cleaning's too
+        if (hold := _hold(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
+            return None  # another stage's hold stays; the flags hold the item once it is lifted
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
             _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return reason

@@ -271,3 +271,43 @@ def test_the_builder_never_raises_an_item_cleaning_excluded_to_needs_review(tmp_
         undo_decision(cat, video=A)
         undo_decision(cat, video=B)
         assert _state(cat) == (status, reason, 1)
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        "association: the shop image matches no frame",
+        "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue",
+    ],
+)
+def test_a_builder_flag_keeps_another_stages_hold_until_both_are_accepted(tmp_path, hold):
+    """An item another stage holds is flagged by the builder: it stays held by that stage's
+    reason (before, the flag replaced it, and an accept made for the tracklet, or the builder
+    withdrawing its flag, released the item with the other hold unreviewed); an accept made under
+    that hold leaves it held by the flag, and an accept under the flag releases it."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, hold)
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        assert not withdraw_needs_review(cat, "P0", "P0_1 decided again", stems=["P0_1"], release=False)
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        record_decision(cat, video=A, product_id="P0", kind="accept")  # under the other hold
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: too few frames", 1)
+        record_decision(cat, video=B, product_id="P0", kind="accept")  # under the flag
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: too few frames", 1)
+
+
+def test_the_builder_withdrawing_its_flag_keeps_another_stages_hold(tmp_path):
+    """The builder flags an item cleaning's association check holds, then no longer flags it:
+    the item stays held by the association check (before, the flag had replaced its reason and
+    the withdrawal accepted the item) until an accept made under it."""
+    hold = "association: the shop image matches no frame"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, hold)
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        withdraw_needs_review(cat, "P0", "P0_1 no longer flagged")
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
