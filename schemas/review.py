@@ -432,8 +432,9 @@ def _restate(
             status, reason = Status.REJECTED, _reject_reason(max(rejects, key=lambda d: d.id))
         elif verdicts:
             status, reason = Status.ACCEPTED, None
-    if now := _hold(*outside):
-        hold, named = now, _flag_entries(now, flags)
+    other = hold is not None and not hold.startswith(TRACKLETS_PREFIX)  # an undone verdict's
+    if (now := _hold(*outside)) and not (other and now.startswith(TRACKLETS_PREFIX)):
+        hold, named = now, _flag_entries(now, flags)  # (another stage's hold wins over the flags)
     elif named is not None and flags is not None:  # the builder's flags now, not those undone
         hold, named = (flags_reason(flags), flags) if flags else (None, None)
     # another stage's hold, until an accept made under it; held with no live verdict, the item

@@ -297,6 +297,10 @@ def test_a_builder_flag_keeps_another_stages_hold_until_both_are_accepted(tmp_pa
         assert _state(cat) == (Status.ACCEPTED, None, 1)
         undo_decision(cat, video=B)
         assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: too few frames", 1)
+        undo_decision(cat, video=A)  # the accept under the other hold undone: held by it again
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        record_decision(cat, video=B, product_id="P0", kind="accept")  # under that hold
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_1: too few frames", 1)
 
 
 def test_the_builder_withdrawing_its_flag_keeps_another_stages_hold(tmp_path):
