@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from split_bench import random_tracklet, write_dataset  # noqa: E402
+from timing import best_of  # noqa: E402
 
 from annotations.review.queue import build_queue  # noqa: E402
 
@@ -59,19 +59,6 @@ def kept_bytes(root: Path) -> int:
     tracemalloc.stop()
     del q
     return kept
-
-
-def best_of(run: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    """The best process CPU and wall-clock seconds of ``repeat`` calls of ``run``, and its last result."""
-    best_cpu = best_wall = float("inf")
-    out = None
-    for _ in range(repeat):
-        gc.collect()
-        c, w = time.process_time(), time.perf_counter()
-        out = run()
-        best_cpu = min(best_cpu, time.process_time() - c)
-        best_wall = min(best_wall, time.perf_counter() - w)
-    return best_cpu, best_wall, out
 
 
 def main(argv: list[str] | None = None) -> int:

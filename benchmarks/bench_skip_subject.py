@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from timing import best_of  # noqa: E402
 
 from movingfashion.dataset import MovingFashionDataset  # noqa: E402
 
@@ -31,17 +32,6 @@ def fileless_dataset(products: int) -> MovingFashionDataset:
     ds.products = [SimpleNamespace(product_id=f"{i:07d}") for i in range(products)]
     ds._line_skips = set()
     return ds
-
-
-def best_of(run: Callable[[], list[str]], repeat: int) -> tuple[float, float, list[str]]:
-    """The best process CPU and wall-clock seconds of ``repeat`` calls of ``run``, and its result."""
-    best_cpu = best_wall = float("inf")
-    for _ in range(repeat):
-        c, w = time.process_time(), time.perf_counter()
-        out = run()
-        best_cpu = min(best_cpu, time.process_time() - c)
-        best_wall = min(best_wall, time.perf_counter() - w)
-    return best_cpu, best_wall, out
 
 
 def main(argv: list[str] | None = None) -> int:
