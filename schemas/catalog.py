@@ -759,16 +759,26 @@ class Catalog:
 
         Returns the ``(source, source_id)`` whose row differed from ``expect`` (or is missing):
         nothing was written for those; read them again and decide anew. An ``updated_at`` in
-        ``state`` is written as given, not now (an undo putting a row back as it was)."""
+        ``state`` is written as given, not now (an undo putting a row back as it was).
+
+        An item written ``accepted`` is held, in the same transaction, by the tracklet builder's
+        flags recorded for it while another stage held it or cleaning excluded it
+        (:func:`schemas.review.hold_by_flags`): cleaning accepting it, or clearing its own hold,
+        and publish releasing its merge hold never let it through with flagged videos unreviewed."""
+        from schemas.review import hold_by_flags  # schemas.review builds on this module
+
         now = _now()
         statements = [
-            (_state_update(state, expect), source, source_id) for source, source_id, expect, state in updates
+            (_state_update(state, expect), source, source_id, state.get("status") == Status.ACCEPTED)
+            for source, source_id, expect, state in updates
         ]
         missed = []
         with self.transaction() as db:
-            for (sql, args), source, source_id in statements:
+            for (sql, args), source, source_id, accepts in statements:
                 if db.execute(sql, args(now, source, source_id)).rowcount == 0:
                     missed.append((str(source), source_id))
+                elif accepts:
+                    hold_by_flags(db, str(source), source_id)
         return missed
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:

@@ -79,6 +79,9 @@ that the product belongs in the dataset, and a ``reject`` is kept in the decisio
 :func:`apply_review` leaves the product out whatever a later clean run says). Nor does the
 tracklet builder: its flag of such an item is recorded (:data:`TRACKLET_FLAGS`) but never makes
 it ``needs_review`` (:func:`builder_may_hold`), so no accept can let ``mf publish`` have it.
+The flags recorded so (or under another stage's hold) hold the item the moment a writer outside
+review makes it ``accepted`` (``mf clean`` accepting it or clearing its own hold, ``mf publish``
+releasing its merge hold: :func:`hold_by_flags`), until accepts made under them lift them.
 
 Repeating a request with the same ``request_id`` (a client retry) returns the first result
 and writes nothing; a ``request_id`` seen with another video or decision is refused.
@@ -457,6 +460,31 @@ def _restate(
             df2_class = d.df2_class
     if (str(status), reason, df2_class) != (item["status"], item["reason"], item["df2_class"]):
         _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
+
+
+def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
+    """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
+    (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
+    not hold it then), unless live accepts made under them lift them (:func:`_lifted`), inside the
+    caller's transaction ``db``. What every writer that accepts an item outside review applies
+    (:meth:`schemas.catalog.Catalog.set_item_states_if`: ``mf clean`` accepting it or clearing its
+    association hold, ``mf publish`` releasing its merge hold). Returns whether it held the item."""
+    item = db.execute(
+        "SELECT status FROM items WHERE source = ? AND source_id = ?", (source, source_id)
+    ).fetchone()
+    flags = _read_flags(db, source, source_id)
+    if item is None or item["status"] != Status.ACCEPTED or not flags:
+        return False
+    verdicts = {
+        d.video: d
+        for d in _item_decisions(db, source, source_id)
+        if d.undone_at is None and d.kind in VERDICTS
+    }
+    reason = flags_reason(flags)
+    if _lifted(verdicts.values(), reason, flags):
+        return False
+    _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+    return True
 
 
 def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:
