@@ -73,6 +73,7 @@ from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import ConfigError
 from schemas.items import CANDIDATE_URL, DERIVED_URLS, SPLITSCREEN_URL, AssetKind, Status
 from schemas.paths import PathEscapeError, resolve_under
+from schemas.review import held_by_recorded_flags
 
 #: catalog meta key: whether the check ran on the catalog, and with what
 META_KEY = "associations"
@@ -414,7 +415,11 @@ def _pairs(
         if (src, sid) in skip:
             continue
         try:
-            accepted = row.status == Status.ACCEPTED or (src, sid) in held
+            accepted = (
+                row.status == Status.ACCEPTED
+                or (src, sid) in held
+                or held_by_recorded_flags(catalog, src, sid, row.status, row.reason)
+            )
             pairs = _item_pairs(catalog, root, crops, src, sid, accepted)
         except PathEscapeError:
             continue
@@ -712,7 +717,7 @@ def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple
         retry = []
         for p, r, _ in todo:
             row = catalog.get_item(p.source, p.source_id) if (p.source, p.source_id) in missed else None
-            if row is not None and (p.source, p.source_id) not in accepted and _flaggable(row):
+            if row is not None and (p.source, p.source_id) not in accepted and _flaggable(catalog, row):
                 retry.append((p, r, (row.status, row.reason)))
         return retry
 
@@ -726,12 +731,16 @@ def _write_flags(catalog: Catalog, flags: list[tuple[_Pair, str]]) -> list[tuple
     return done
 
 
-def _flaggable(row: ItemRow) -> bool:
-    """Whether the association check may (still) flag an item whose row is ``row``: accepted, or
-    needs_review by an association flag of its own; not another stage's mark (``tracklets: ...``),
-    nor a rejection (a reviewer's included)."""
-    return row.status == Status.ACCEPTED or (
-        row.status == Status.NEEDS_REVIEW and (row.reason or "").startswith(REASON)
+def _flaggable(catalog: Catalog, row: ItemRow) -> bool:
+    """Whether the association check may (still) flag an item whose row is ``row``: accepted,
+    needs_review by an association flag of its own, or by the tracklet builder's recorded flags
+    alone (they hold it again once the flag is lifted,
+    :func:`schemas.review.held_by_recorded_flags`); not another mark (a whole-item ``tracklets:
+    ...``, a reviewer's), nor a rejection (a reviewer's included)."""
+    return (
+        row.status == Status.ACCEPTED
+        or (row.status == Status.NEEDS_REVIEW and (row.reason or "").startswith(REASON))
+        or held_by_recorded_flags(catalog, str(row.item.source), row.item.source_id, row.status, row.reason)
     )
 
 

@@ -462,6 +462,26 @@ def _restate(
         _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
 
 
+def held_by_recorded_flags(
+    cat: Catalog, source: str, source_id: str, status: str | None, reason: str | None
+) -> bool:
+    """Whether an item of this state is held by the tracklet builder's flags alone, every one of
+    them recorded (its reason is :func:`flags_reason` of its :data:`TRACKLET_FLAGS` record):
+    another stage's hold (the association check's) may then take its reason, since the record
+    holds the item again once an accept made under that hold lifts it (:func:`_restate`,
+    :func:`hold_by_flags`). Not a flag about the whole item, nor an older catalog's reason alone:
+    those are not recorded, and replacing the reason would lose them."""
+    hold = _hold(status, reason)
+    if not hold or not hold.startswith(TRACKLETS_PREFIX):
+        return False
+    flags = cat.get_meta(_flags_key(source, source_id))
+    return (
+        isinstance(flags, dict)
+        and bool(flags)
+        and hold == flags_reason({str(k): str(v) for k, v in flags.items()})
+    )
+
+
 def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
     (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did

@@ -97,3 +97,29 @@ def test_an_item_that_keeps_changing_is_an_error_naming_it(tmp_path, monkeypatch
         monkeypatch.setattr(cat, "set_item_states_if", lambda updates: [(s, i) for s, i, _, _ in updates])
         with pytest.raises(CatalogError, match="tiktok/a kept changing"):
             assoc.run_association_check(cat, tmp_path, _Low(), 0.5)
+
+
+def test_the_check_flags_an_item_held_by_recorded_builder_flags_and_the_flags_hold_after(tmp_path):
+    """An item the tracklet builder holds by flags it recorded (``tracklet_flags:``) gets the
+    association check's flag over them (before, the check left it alone, so an accept of the
+    flagged video released it with its shop image never checked, and the check never flagged it
+    again once a reviewer had accepted it); an accept made under the association hold leaves it
+    held by the flags, and an accept of the flagged video releases it. A mark the builder did not
+    record (a whole-item flag, an older catalog's reason) stays, as above."""
+    from schemas.review import flag_video, record_decision
+
+    with _catalog(tmp_path / "catalog.sqlite") as cat:
+        cat.set_item_state("tiktok", "b", product_id="b", df2_class=1)
+        assert flag_video(cat, "tiktok", "b", "b_0", "low confidence") == "tracklets: b_0: low confidence"
+        cat.set_item_state(
+            "tiktok", "c", status=Status.NEEDS_REVIEW, reason="tracklets: whole item unreadable"
+        )
+        res = assoc.run_association_check(cat, tmp_path, _Low(), 0.5)
+        assert "b" in {f.source_id for f in res.flags}
+        status, reason = _row(cat, "b")
+        assert status == "needs_review" and reason.startswith("association: low match score 0.1")
+        assert _row(cat, "c") == ("needs_review", "tracklets: whole item unreadable")
+        record_decision(cat, video="videos/b_1.mp4", product_id="b", kind="accept")  # under the check's
+        assert _row(cat, "b") == ("needs_review", "tracklets: b_0: low confidence")
+        record_decision(cat, video="videos/b_0.mp4", product_id="b", kind="accept")  # under the flag
+        assert _row(cat, "b") == ("accepted", None)
