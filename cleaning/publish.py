@@ -201,6 +201,7 @@ from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
     held_for_review,
+    hold_by_flags,
     merge_holds_accepted,
     move_legacy_review_log,
     review_shops,
@@ -728,12 +729,15 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     missed = set(
         catalog.set_item_states_if(
             (
-                s,
-                sid,
-                {"status": rows[(s, sid)].status, "reason": rows[(s, sid)].reason},
-                {"status": status, "reason": why},
-            )
-            for (s, sid), (status, why) in sorted(changes.items())
+                (
+                    s,
+                    sid,
+                    {"status": rows[(s, sid)].status, "reason": rows[(s, sid)].reason},
+                    {"status": status, "reason": why},
+                )
+                for (s, sid), (status, why) in sorted(changes.items())
+            ),
+            on_accept=hold_by_flags,
         )
     )
     after = {k: (r.status, r.reason) for k, r in rows.items()}
@@ -786,16 +790,19 @@ def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, Any])
     changed = [*done["held"], *done["released"]]
     catalog.set_item_states_if(
         (
-            s,
-            sid,
-            {"status": holds.changes[(s, sid)][0], "reason": holds.changes[(s, sid)][1]},
-            {
-                "status": holds.rows[(s, sid)].status,
-                "reason": holds.rows[(s, sid)].reason,
-                "updated_at": holds.rows[(s, sid)].updated_at,
-            },
-        )
-        for s, sid in sorted(changed)
+            (
+                s,
+                sid,
+                {"status": holds.changes[(s, sid)][0], "reason": holds.changes[(s, sid)][1]},
+                {
+                    "status": holds.rows[(s, sid)].status,
+                    "reason": holds.rows[(s, sid)].reason,
+                    "updated_at": holds.rows[(s, sid)].updated_at,
+                },
+            )
+            for s, sid in sorted(changed)
+        ),
+        on_accept=hold_by_flags,
     )
 
     def restore(now: dict[str, Any] | None) -> dict[str, Any] | None:

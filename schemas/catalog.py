@@ -750,7 +750,10 @@ class Catalog:
                 raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
 
     def set_item_states_if(
-        self, updates: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]
+        self,
+        updates: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
+        *,
+        on_accept: Callable[[sqlite3.Connection, str, str], object] | None = None,
     ) -> list[tuple[str, str]]:
         """Compare-and-set many items in one transaction: each ``(source, source_id, expect,
         state)`` sets ``state`` (as :meth:`set_item_state` does) only while the row's columns
@@ -761,12 +764,11 @@ class Catalog:
         nothing was written for those; read them again and decide anew. An ``updated_at`` in
         ``state`` is written as given, not now (an undo putting a row back as it was).
 
-        An item written ``accepted`` is held, in the same transaction, by the tracklet builder's
-        flags recorded for it while another stage held it or cleaning excluded it
-        (:func:`schemas.review.hold_by_flags`): cleaning accepting it, or clearing its own hold,
-        and publish releasing its merge hold never let it through with flagged videos unreviewed."""
-        from schemas.review import hold_by_flags  # schemas.review builds on this module
-
+        ``on_accept(db, source, source_id)`` runs, in the same transaction, for each item written
+        ``accepted``: the writers that accept an item outside review (``mf clean``, ``mf publish``
+        releasing a merge hold) pass :func:`schemas.review.hold_by_flags`, so the tracklet
+        builder's flags recorded while another stage held the item or cleaning excluded it hold it
+        again, and it never goes through with flagged videos unreviewed."""
         now = _now()
         statements = [
             (_state_update(state, expect), source, source_id, state.get("status") == Status.ACCEPTED)
@@ -777,8 +779,8 @@ class Catalog:
             for (sql, args), source, source_id, accepts in statements:
                 if db.execute(sql, args(now, source, source_id)).rowcount == 0:
                     missed.append((str(source), source_id))
-                elif accepts:
-                    hold_by_flags(db, str(source), source_id)
+                elif accepts and on_accept is not None:
+                    on_accept(db, str(source), source_id)
         return missed
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:

@@ -487,7 +487,7 @@ def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
     not hold it then), unless live accepts made under them lift them (:func:`_lifted`), inside the
     caller's transaction ``db``. What every writer that accepts an item outside review applies
-    (:meth:`schemas.catalog.Catalog.set_item_states_if`: ``mf clean`` accepting it or clearing its
+    (as ``on_accept`` of :meth:`schemas.catalog.Catalog.set_item_states_if`: ``mf clean`` accepting it or clearing its
     association hold, ``mf publish`` releasing its merge hold). Returns whether it held the item."""
     item = db.execute(
         "SELECT status FROM items WHERE source = ? AND source_id = ?", (source, source_id)

@@ -51,6 +51,7 @@ from cleaning.steps.state import (
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import CatalogError
 from schemas.items import Status
+from schemas.review import hold_by_flags
 
 #: items written per catalog transaction (other writers get the lock in between)
 BATCH = CAS_BATCH
@@ -142,9 +143,12 @@ def _write_batch(
     planned = [(d, row, _plan(d, row, checks_later)) for d, row in plans if row is not None]
     missed = set(
         catalog.set_item_states_if(
-            (d.it.item.source, d.it.item.source_id, {"status": row.status, "reason": row.reason}, cols)
-            for d, row, (cols, _) in planned
-            if cols
+            (
+                (d.it.item.source, d.it.item.source_id, {"status": row.status, "reason": row.reason}, cols)
+                for d, row, (cols, _) in planned
+                if cols
+            ),
+            on_accept=hold_by_flags,
         )
     )
     for d, row, (_, kept) in planned:

@@ -108,7 +108,9 @@ def test_a_reviewer_accept_meanwhile_is_recorded_as_cleaning_accepts(ctx, monkey
 def test_a_row_that_keeps_changing_is_an_error_naming_it(ctx, monkeypatch):
     _catalog_with(ctx, "a")
     state = CleaningState.from_catalog(ctx.catalog)
-    monkeypatch.setattr(ctx.catalog, "set_item_states_if", lambda updates: [(s, i) for s, i, _, _ in updates])
+    monkeypatch.setattr(
+        ctx.catalog, "set_item_states_if", lambda updates, **_: [(s, i) for s, i, _, _ in updates]
+    )
     with pytest.raises(CatalogError, match="tiktok/a kept changing"):
         RecordStep().run(state, ctx)
 
@@ -142,7 +144,7 @@ def test_batches_are_one_transaction_each(ctx, monkeypatch):
     monkeypatch.setattr(record_step, "BATCH", 5)
     calls = []
     cas = ctx.catalog.set_item_states_if
-    monkeypatch.setattr(ctx.catalog, "set_item_states_if", lambda u: calls.append(1) or cas(u))
+    monkeypatch.setattr(ctx.catalog, "set_item_states_if", lambda u, **kw: calls.append(1) or cas(u, **kw))
     RecordStep().run(state, ctx)
     assert len(calls) == 3
     assert {_row(ctx, f"i{n:03d}") for n in range(12)} == {("accepted", None)}
