@@ -24,6 +24,7 @@ import gc
 import json
 import math
 import os
+import re
 import stat
 import threading
 from collections import OrderedDict
@@ -588,6 +589,123 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     return split
 
 
+class OfficialHead(NamedTuple):
+    """One product of a split file without its boxes (:func:`read_official_heads`)."""
+
+    video_paths: tuple[str, ...]
+    img_path: str
+    source: int
+    #: per tracklet of ``tracklets``, in order: whether it holds any box
+    with_boxes: tuple[bool, ...]
+
+
+def _head_of(entry: OfficialEntry) -> OfficialHead:
+    return OfficialHead(
+        tuple(entry.video_paths), entry.img_path, entry.source, tuple(map(bool, entry.tracklets))
+    )
+
+
+_W = r"[ \t\n\r]*"
+_NUM = r"[-+0-9.eE \t\n\r]+"
+_PAIR = rf'"(?:0|[1-9][0-9]{{0,{MAX_FRAME_DIGITS - 1}}})"{_W}:{_W}\[{_NUM}(?:,{_NUM}){{3}}\]'
+_TRK = rf"\{{{_W}(?:{_PAIR}(?:{_W},{_W}{_PAIR})*)?{_W}\}}"
+#: a ``tracklets`` value of the usual shape: tracklets of canonical frame keys to four numbers
+#: (number characters between three commas: a malformed number is found when the entry is read)
+_TRACKLETS = re.compile(rf"\[{_W}(?:{_TRK}(?:{_W},{_W}{_TRK})*)?{_W}\]")
+#: a tracklet's start inside a :data:`_TRACKLETS` match; group 1 set when it is empty
+_TRK_START = re.compile(rf"\{{{_W}(\}})?")
+_WS = re.compile(_W)
+
+
+def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]:
+    """Each product's ids, video and shop paths, source and which tracklets hold boxes, without
+    parsing or validating the boxes: a scan of the file that decodes every field but
+    ``tracklets``, whose value is only matched against its usual shape (canonical frame keys to
+    lists of four numbers). What that match cannot see, a frame key twice in a tracklet, a box
+    whose corners are reversed or a malformed number (``1e``, ``--1``), is found when that entry
+    is read (:func:`read_official_entry`, which then reads the file whole). The other fields are
+    validated as :func:`read_official` does. Anything unexpected (another shape, a key
+    twice, a field that does not validate, a file that does not read) reads the file whole with
+    :func:`read_official` instead, raising as it does."""
+    p = Path(path)
+    try:
+        heads = _scan_heads(p.read_text(encoding="utf-8-sig"), str(p))
+    except (OSError, ValueError, IndexError, RecursionError, DataFormatError):
+        heads = None
+    if heads is None:
+        return {pid: _head_of(e) for pid, e in read_official(p).items()}
+    return heads
+
+
+def _scan_heads(text: str, where: str) -> dict[str, OfficialHead] | None:
+    """:func:`read_official_heads` of ``text``; None when it is anything but a plain split."""
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    ws = _WS.match
+    out: dict[str, OfficialHead] = {}
+    i = ws(text, 0).end()
+    if text[i] != "{":
+        return None
+    i = ws(text, i + 1).end()
+    more = text[i] != "}"
+    i = i if more else i + 1
+    while more:
+        pid, i = _key_at(text, i)
+        if pid is None or pid in out or text[i] != "{":
+            return None
+        fields: dict[str, Any] = {}
+        with_boxes: tuple[bool, ...] = ()
+        i = ws(text, i + 1).end()
+        more_fields = text[i] != "}"
+        i = i if more_fields else i + 1
+        while more_fields:
+            key, i = _key_at(text, i)
+            if key is None or key in fields:
+                return None
+            if key == "tracklets":
+                m = _TRACKLETS.match(text, i)
+                if m is None:
+                    return None
+                with_boxes = tuple(s.group(1) is None for s in _TRK_START.finditer(text, i, m.end()))
+                fields[key], i = [], m.end()
+            else:
+                fields[key], i = decoder.raw_decode(text, i)
+            more_fields, i = _after_value(text, i)
+            if more_fields is None:
+                return None
+        try:
+            entry = _parse({pid: fields}, where, owned=True)[pid]
+        except DataFormatError:
+            return None
+        out[pid] = OfficialHead(tuple(entry.video_paths), entry.img_path, entry.source, with_boxes)
+        more, i = _after_value(text, i)
+        if more is None:
+            return None
+    return out if ws(text, i).end() == len(text) else None
+
+
+def _key_at(text: str, i: int) -> tuple[str | None, int]:
+    """The object key at ``text[i]`` and where its value starts (after ``:`` and whitespace);
+    None when no key and colon are there."""
+    if text[i] != '"':
+        return None, i
+    key, i = json.decoder.scanstring(text, i + 1)
+    i = _WS.match(text, i).end()
+    if text[i] != ":":
+        return None, i
+    return key, _WS.match(text, i + 1).end()
+
+
+def _after_value(text: str, i: int) -> tuple[bool | None, int]:
+    """After a member's value at ``i``: (True, the next key's start) after a ``,``; (False, past
+    it) after the ``}`` closing the object; (None, i) after anything else."""
+    i = _WS.match(text, i).end()
+    if text[i] == ",":
+        return True, _WS.match(text, i + 1).end()
+    if text[i] == "}":
+        return False, i + 1
+    return None, i
+
+
 def split_identity(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
     """What tells this version of a split file apart from any other (real path, inode, size, times
     and a sample of its bytes); None when it cannot be read: give it to
@@ -625,7 +743,7 @@ def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:
     for an extra key built to look like it, which the video and shop paths then tell apart)."""
     import mmap
 
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)  # a key twice: the whole read says so
     keys = {json.dumps(product_id).encode(), json.dumps(product_id, ensure_ascii=False).encode()}
     with p.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         for key in keys:
