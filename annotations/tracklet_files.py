@@ -55,8 +55,11 @@ from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, validation_text
 from schemas.official import (
     SPLIT_FILES,
+    OfficialEntry,
+    OfficialHead,
     OfficialSplit,
     read_official,
+    read_official_heads,
     read_official_rows,
     split_files,
     write_official,
@@ -84,6 +87,7 @@ __all__ = [
     "dataset_shared_videos",
     "ground_truth_digest",
     "load_results",
+    "load_split_heads",
     "load_splits",
     "read_build_record",
     "read_video_tracklets",
@@ -123,7 +127,17 @@ def load_splits(dataset: str | os.PathLike[str]) -> dict[str, OfficialSplit]:
     return splits
 
 
-def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, OfficialSplit]) -> None:
+def load_split_heads(dataset: str | os.PathLike[str]) -> dict[str, dict[str, OfficialHead]]:
+    """:func:`load_splits` without the boxes (:func:`schemas.official.read_official_heads`): each
+    product's paths, source and which tracklets hold boxes, checked as :func:`load_splits` does."""
+    heads = {p.name: read_official_heads(p) for p in split_files(dataset)}
+    check_tracklet_names(dataset, heads)
+    return heads
+
+
+def check_tracklet_names(
+    dataset: str | os.PathLike[str], splits: Mapping[str, Mapping[str, OfficialEntry | OfficialHead]]
+) -> None:
     """Refuse, naming both videos, split files where two different videos would share a tracklet
     file: the file is named after the video's stem only (``videos/a/clip.mp4`` and
     ``videos/b/clip.mp4``, or ``clip.mp4`` and ``clip.webm``, are both ``clip.json``), plus
@@ -144,7 +158,7 @@ def check_tracklet_names(dataset: str | os.PathLike[str], splits: Mapping[str, O
         )
 
 
-def shared_videos(splits: Mapping[str, OfficialSplit]) -> frozenset[str]:
+def shared_videos(splits: Mapping[str, Mapping[str, OfficialEntry | OfficialHead]]) -> frozenset[str]:
     """The video paths several products list, over all the split files given
     (:func:`schemas.tracklet_names.shared_videos`)."""
     return _shared_videos((pid, e.video_paths) for split in splits.values() for pid, e in split.items())

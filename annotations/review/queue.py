@@ -34,7 +34,7 @@ from annotations.tracklet_files import (
     TRACKLET_DIR,
     SplitOrigin,
     detector_wrote,
-    load_splits,
+    load_split_heads,
     read_build_record,
     read_split_origin,
     read_video_tracklets,
@@ -69,7 +69,7 @@ MEDIA, FILE = "media", "file"
 @dataclass(frozen=True)
 class SplitTruth:
     """Where a video's split-file tracklet is: entry ``product_id`` of the split file ``path``
-    (as it was when the queue read it whole: ``identity``), video ``index`` of it."""
+    (as it was when the queue read its products: ``identity``), video ``index`` of it."""
 
     path: Path
     product_id: str
@@ -208,6 +208,17 @@ def split_truth_reason(origin: SplitOrigin, split_file: str, product_id: str, in
     return SPLIT_TRUTH_REASON
 
 
+def _truth_reason(origin: SplitOrigin, truth: SplitTruth) -> str:
+    """:func:`split_truth_reason` of a queued video's split-file tracklet, whose boxes are read
+    (that entry alone) only when ``origin`` records an earlier build's tracklet for the video."""
+    name = truth.path.name
+    if not origin.get(name, {}).get(truth.product_id, {}).get(str(truth.index)):
+        return SPLIT_TRUTH_REASON
+    entry = read_official_entry(truth.path, truth.product_id, truth.video, identity=truth.identity)
+    trk = entry.tracklets[truth.index] if entry is not None and truth.index < len(entry.tracklets) else {}
+    return split_truth_reason(origin, name, truth.product_id, truth.index, trk)
+
+
 @dataclass
 class Queue:
     items: list[QueueItem]
@@ -275,7 +286,7 @@ def build_queue(
     the module docstring), in review order."""
     root = Path(dataset)
     identities = {name: split_identity(root / name) for name in SPLIT_FILES}  # the versions read next
-    splits = load_splits(root)
+    splits = load_split_heads(root)  # no boxes: those of a video are read when it is shown
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
     published = published_ids((pid for split in splits.values() for pid in split), rows)
     held = held_for_review(catalog, published) if catalog is not None else []
@@ -299,10 +310,10 @@ def build_queue(
                     read[p.name] = vt
                 is_flagged, reason = _flag(vt)
                 split_truth = None  # its boxes are read when the page asks for them
-                if vt is None and vi < len(entry.tracklets) and entry.tracklets[vi]:
+                if vt is None and vi < len(entry.with_boxes) and entry.with_boxes[vi]:
                     split_truth = SplitTruth(root / split_file, pid, vp, vi, identities.get(split_file))
                     origin = split_origin(root) if origin is None else origin
-                    reason = split_truth_reason(origin, split_file, pid, vi, entry.tracklets[vi])
+                    reason = _truth_reason(origin, split_truth)
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
                 seen.add((vp, pid))
