@@ -239,7 +239,10 @@ def test_needs_review_catalog_and_review_cli(gt_dataset, tmp_path):
     pid = next(iter(keep))
     cat_path = tmp_path / "cat.db"
     with Catalog(cat_path) as cat:
-        cat.upsert_items([SourceItem(source="netaporter", source_id=pid, url=f"http://x/{pid}")])
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id=pid, url=f"http://x/{pid}")],
+            status=Status.ACCEPTED,  # published: the builder's flag holds it
+        )
         # cleaned: a class (an accept of an item without one is refused, publish could not use it)
         cat.set_item_state("netaporter", pid, df2_class=11)
     # a shop-score bar nobody reaches: every video needs review

@@ -54,7 +54,8 @@ def test_a_killed_shards_videos_are_marked_by_its_rerun_after_another_shard_ran(
             [
                 SourceItem(source="netaporter", source_id=p, url=f"http://x/{p}")
                 for p in {j.product_id for j in jobs}
-            ]
+            ],
+            status=Status.ACCEPTED,  # published: the builder's flags hold it
         )
     with pytest.raises(_Killed):
         _build(ds, cat, mine, kill_after=victim.key)
@@ -83,7 +84,10 @@ def test_an_older_toolkits_build_line_is_settled_by_the_unsharded_run(gt_dataset
     ds, cat = _mini(gt_dataset, tmp_path / "ds", 1), tmp_path / "cat.sqlite"
     jobs = video_jobs(load_splits(ds))
     with Catalog(cat) as c:
-        c.upsert_items([SourceItem(source="netaporter", source_id=jobs[0].product_id, url="http://x/p")])
+        c.upsert_items(
+            [SourceItem(source="netaporter", source_id=jobs[0].product_id, url="http://x/p")],
+            status=Status.ACCEPTED,  # published: the builder's flags hold it
+        )
     build_dataset_tracklets(ds, config=CONFIG)  # its videos written, no catalog mark made
     (ds / REFRESH_PENDING).write_text(f"{BY_BUILD}\n")
     empty = (0, 2) if in_shard(jobs[0].video_path, (1, 2)) else (1, 2)
