@@ -34,33 +34,9 @@ def _job(i: int) -> Job:
 
 def _build(root: Path, ids: list[int]) -> list[Job]:
     """What the builder leaves for these videos: files flagged on their own signals."""
-    review = ReviewConfig()
     jobs = [_job(i) for i in ids]
     for i, job in zip(ids, jobs, strict=True):
-        signals = {
-            "members": 20.0,
-            "coverage_detected": 1.0,
-            "pivot_shop": 0.9,
-            "class_missed": 0.0,
-            "det_mean": DET_MEAN[i],
-        }
-        reason = review.reason(signals)
-        trk = Tracklet(video=job.video_path, boxes={0: [1, 1, 9, 9]}, mode="training")
-        write_video_tracklets(
-            root,
-            VideoTracklets(
-                product_id=job.product_id,
-                video=job.video_path,
-                frames=10,
-                width=32,
-                height=32,
-                tracklets=[trk],
-                ground_truth=0,
-                needs_review=reason is not None,
-                review_reason=reason,
-                signals=signals,
-            ),
-        )
+        _write(root, job, DET_MEAN[i])
     return jobs
 
 
