@@ -33,6 +33,7 @@ import json
 import logging
 import lzma
 import os
+import pickle
 import re
 import stat
 import threading
@@ -107,12 +108,41 @@ def secure_session_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+#: the largest session file read (instaloader's hold a few cookies: well under a kilobyte)
+MAX_SESSION_BYTES = 1 << 20
+
+
+class _CookiesOnly(pickle.Unpickler):
+    """An unpickler that builds plain values only: a global (a class, a function such as
+    ``os.system``) is refused instead of imported and called."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError("the file names a Python object, not cookies")
+
+
+def read_session_file(path: Path) -> dict[str, str]:
+    """The cookies (name -> value) of a session file saved by ``instaloader --login``: a pickled
+    dict of strings, read without importing or calling anything the file names (instaloader's
+    own loader unpickles it whole, so a crafted file would run code). Anything else raises
+    ``ValueError`` or ``pickle.UnpicklingError``, whose text never holds the file's contents."""
+    if path.stat().st_size > MAX_SESSION_BYTES:
+        raise ValueError("the file is too large for a session file")
+    with open(path, "rb") as fh:
+        data = _CookiesOnly(fh).load()
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ValueError("the file does not hold cookies (a dict of strings)")
+    return data
+
+
 def load_session(loader: Any, session_file: str | os.PathLike[str], login: str) -> None:
-    """Log ``loader`` in from a saved session file (made 0600 first); a file instaloader cannot
-    load is a :class:`ConfigError` naming the option, never echoing the file's contents."""
+    """Log ``loader`` in from a saved session file (made 0600 first, read by
+    :func:`read_session_file`); a file that holds no cookies instaloader can use is a
+    :class:`ConfigError` naming the option, never echoing the file's contents."""
     path = secure_session_file(session_file)
     try:
-        loader.load_session_from_file(login, str(path))
+        loader.load_session(login, read_session_file(path))
     except Exception as exc:  # noqa: BLE001 - never echo the file's contents
         raise ConfigError(
             f"cannot load the session file ({type(exc).__name__})",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import stat
 
 import pytest
 
 from collectors.api import collect, open_source
 from collectors.config import load_collect_config
-from collectors.instagram import secure_session_file
+from collectors.instagram import read_session_file, secure_session_file
 from schemas.catalog import Catalog
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from tests.collectors.fakesite import FakeSite, Route, jpeg_bytes, loopback_http, mp4_bytes
@@ -203,6 +204,52 @@ def test_a_session_file_instaloader_cannot_load_stops_the_run_before_anything_is
     assert ei.value.where == "--session-file" and "cannot load the session file" in str(ei.value)
     assert "SECRET" not in str(ei.value) and "SECRET" not in caplog.text
     assert not root.exists(), "the session file is checked before ROOT and the catalog are made"
+
+
+class _Marker:
+    """Unpickling this writes a file: what a crafted session file could do with any callable."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"echo pwned > {self.path}",))
+
+
+def test_a_session_file_that_names_a_callable_is_refused_unrun(tmp_path, caplog):
+    """The finding: instaloader unpickles ``--session-file`` whole (``pickle.load``), so a
+    session file shared as "my login" ran any code it named when the source opened. Only a
+    pickled dict of cookie strings is read now; the file's callable is never called."""
+    marker = tmp_path / "PWNED"
+    secret = tmp_path / "session-mia"
+    secret.write_bytes(pickle.dumps({"sessionid": "SECRET", "csrftoken": _Marker(str(marker))}))
+    secret.chmod(0o600)
+    root = tmp_path / "data"
+    with pytest.raises(ConfigError) as ei:
+        collect(
+            "instagram",
+            ["shortcode:CxAbc01"],
+            root=root,
+            cfg=offline_cfg(),
+            session_file=str(secret),
+            login="mia",
+            workers=1,
+        )
+    assert not marker.exists(), "the session file's callable ran"
+    assert ei.value.where == "--session-file" and "cannot load the session file" in str(ei.value)
+    assert "SECRET" not in str(ei.value) and "SECRET" not in caplog.text
+    assert not root.exists()
+
+
+def test_a_session_file_of_cookies_is_read_as_instaloader_saves_it(tmp_path):
+    """instaloader's own session file (a pickled dict of cookie strings) still loads."""
+    path = tmp_path / "session-mia"
+    cookies = {"sessionid": "s3cr3t", "csrftoken": "tok", "ds_user_id": "42", "mid": "m"}
+    path.write_bytes(pickle.dumps(cookies))
+    assert read_session_file(path) == cookies
+    path.write_bytes(pickle.dumps(["sessionid", "s3cr3t"]))
+    with pytest.raises(ValueError, match="does not hold cookies"):
+        read_session_file(path)
 
 
 def _post(code: str) -> dict:
