@@ -19,8 +19,10 @@ from movingfashion.models.checkpoints import one_line, pick_device
 from movingfashion.models.detectors.base import refuse_other_checkpoint
 from movingfashion.models.detectors.ultralytics_backend import (
     ULTRALYTICS_PREFIX,
+    check_saved_config,
     check_weights_globals,
     keeping_torch_threads,
+    no_eval_models,
     offline_ultralytics,
     refuse_bare_network,
 )
@@ -192,14 +194,14 @@ def train_detector(
     failing) raise :class:`MFError`.
     """
     if resume:
-        with offline_ultralytics():
+        with offline_ultralytics(), no_eval_models():
             return _resume(Path(out), device)
     if data_yaml is None and df2_root is None:
         raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
     if data_yaml is not None:
         check_data_yaml(data_yaml)
     check_model(model)
-    with offline_ultralytics():
+    with offline_ultralytics(), no_eval_models():
         return _train(df2_root, out, epochs, imgsz, batch, model, device, data_yaml, patience, train_args)
 
 
@@ -278,6 +280,7 @@ def _train(
 
         try:
             yolo = YOLO(model)
+            check_saved_config(yolo.model)
         except Exception as exc:
             if str(model).endswith(".pt") and Path(model).is_file():  # say what the file is instead
                 refuse_other_checkpoint(model, "a YOLO .pt or a model .yaml")  # a matcher, SEAM (G4)

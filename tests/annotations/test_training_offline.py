@@ -4,6 +4,7 @@ downloads are stubbed for the run, and a ``--model`` that would be downloaded is
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -105,3 +106,46 @@ def test_a_toolkit_checkpoint_or_a_bare_state_dict_as_model_is_named(df2, tmp_pa
     with pytest.raises(ModelError, match="bare state dict"):
         train_detector(df2, tmp_path / "o", epochs=1, model=str(tmp_path / "sd.pt"))
     assert not (tmp_path / "o").exists()
+
+
+def _evil_activation(marker) -> str:
+    """A model config's ``activation`` that writes ``marker`` when ultralytics evaluates it."""
+    return (
+        f"(__import__('pathlib').Path({str(marker)!r}).write_text('ran'), __import__('torch').nn.SiLU())[1]"
+    )
+
+
+def test_a_model_config_whose_activation_is_code_is_refused_unrun(df2, tmp_path):
+    """The finding: ultralytics builds a network from a config with ``eval(activation)``, so a
+    ``--model x.yaml`` ran its ``activation`` text as Python. Configs are built in ultralytics'
+    restricted mode: only a ``torch.nn`` layer with literal arguments."""
+    import ultralytics
+    import yaml
+
+    cfg = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/v8/yolov8.yaml").read_text())
+    cfg.update(activation=_evil_activation(tmp_path / "RAN"), scale="n")
+    model = tmp_path / "evil.yaml"
+    model.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(ModelError, match="unsupported activation") as err:
+        train_detector(df2, tmp_path / "o", epochs=1, imgsz=64, batch=4, device="cpu", model=str(model))
+    assert not (tmp_path / "RAN").exists()
+    assert err.value.where == str(model) and not (tmp_path / "o").exists()
+
+
+def test_weights_whose_saved_config_holds_code_are_refused_unrun(df2, tmp_path):
+    """The same through a ``.pt``: its pickle is only layers and plain values (check_weights_globals
+    passes it), but the ``yaml`` its model carries is the config the trainer builds the network
+    from, with ``eval(activation)``: ``--model weights.pt`` ran it before training."""
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+
+    ckpt = torch.load(default_detector_path(), map_location="cpu", weights_only=False)
+    for key in ("model", "ema"):
+        if ckpt.get(key) is not None:
+            ckpt[key].yaml["activation"] = _evil_activation(tmp_path / "RAN")
+    torch.save(ckpt, tmp_path / "m.pt")
+    with pytest.raises(ModelError, match="unsupported activation") as err:
+        train_detector(
+            df2, tmp_path / "o", epochs=1, imgsz=64, batch=4, device="cpu", model=str(tmp_path / "m.pt")
+        )
+    assert not (tmp_path / "RAN").exists()
+    assert err.value.where == str(tmp_path / "m.pt") and not (tmp_path / "o").exists()

@@ -111,6 +111,43 @@ def load_ultralytics() -> Any:
 
 
 @contextlib.contextmanager
+def no_eval_models() -> Iterator[None]:
+    """While inside, ultralytics builds networks from model configs in its restricted mode, for
+    this thread: a config's ``activation`` must be a ``torch.nn`` layer with literal arguments and
+    each module a network layer. Otherwise its model parser runs ``eval(activation)`` on the text
+    of a ``.yaml`` config, or of the ``yaml`` a ``.pt``'s model carries (the trainer builds the
+    network again from it), so a config or checkpoint handed on as a model ran any code it held."""
+    load_ultralytics()
+    from ultralytics.nn.tasks import _SafeLoad
+
+    if not _SafeLoad.SUPPORTED:  # torch without get_unsafe_globals_in_checkpoint (pinned: never)
+        raise ModelError(
+            "this torch cannot build ultralytics models without eval",
+            where="torch",
+            hint="install from the lock",
+        )
+    local = _SafeLoad._local
+    before = getattr(local, "active", False)
+    local.active = True
+    try:
+        yield
+    finally:
+        local.active = before
+
+
+def check_saved_config(net: Any) -> None:
+    """``TypeError`` (ultralytics' own, naming it) when the config a loaded network carries (its
+    ``yaml``, which the trainer builds the network from again) has an ``activation`` that
+    :func:`no_eval_models` would refuse: said before a training converts or writes anything."""
+    from ultralytics.nn.tasks import _SafeLoad
+
+    cfg = getattr(net, "yaml", None)
+    act = cfg.get("activation") if isinstance(cfg, dict) else None
+    if act:
+        _SafeLoad.activation(act)
+
+
+@contextlib.contextmanager
 def keeping_torch_threads() -> Iterator[None]:
     """Put torch's intra-op thread count back after ultralytics changed it: setting up a
     predictor or a trainer on the CPU calls ``torch.set_num_threads(min(8, cores - 1))``, which
@@ -419,7 +456,7 @@ class UltralyticsDetector(Detector):
             check_weights_globals(path)
         try:
             # a bare config name such as "yolov8n.yaml" is resolved by ultralytics itself
-            with offline_ultralytics():
+            with offline_ultralytics(), no_eval_models():
                 self.model = YOLO(str(path) if path.exists() else path.name)
         except Exception as exc:
             takes = "a YOLO .pt file"
