@@ -51,6 +51,7 @@ from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
+from schemas.text_input import MAX_RECORD_BYTES, read_file_bytes
 
 log = logging.getLogger("collectors.instagram")
 
@@ -192,6 +193,26 @@ def _structure_files(path: Path) -> list[Path] | None:
     return [path] if _is_structure(path) else None
 
 
+def _unxz(data: bytes, limit: int, where: str) -> bytes:
+    """``data`` (one or more concatenated xz streams) decompressed, refused with a
+    :class:`DataFormatError` once it passes ``limit`` bytes: a few MB of xz can hold many GB of
+    text, which ``lzma.decompress`` would build in memory whole."""
+    out = bytearray()
+    while data:
+        d = lzma.LZMADecompressor()
+        out += d.decompress(data, max_length=limit + 1 - len(out))
+        if len(out) > limit:
+            raise DataFormatError(
+                f"structure file is over {limit // 2**20} MiB once decompressed, the most this reader takes",
+                where=where,
+                hint="a saved post is a few KB: this is not a file instaloader wrote",
+            )
+        if not d.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker was reached")
+        data = d.unused_data
+    return bytes(out)
+
+
 def read_structure(path: Path) -> dict[str, Any] | str:
     """The post node saved in an instaloader structure file (``.json`` or ``.json.xz``, written
     by instaloader's ``save_structure_to_file``), read without instaloader or the network; for
@@ -199,8 +220,8 @@ def read_structure(path: Path) -> dict[str, Any] | str:
     collected). Anything else raises :class:`DataFormatError` naming the file."""
     hint = "write it with instaloader's save_structure_to_file"
     try:
-        data = path.read_bytes()
-        data = lzma.decompress(data) if path.name.endswith(".xz") else data
+        data = read_file_bytes(path, what="structure file")
+        data = _unxz(data, MAX_RECORD_BYTES, str(path)) if path.name.endswith(".xz") else data
         doc = json.loads(data)
     except OSError as exc:
         raise DataFormatError(f"cannot read structure file: {exc.strerror or exc}", where=str(path)) from None

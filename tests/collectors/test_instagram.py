@@ -313,3 +313,27 @@ def test_structure_files_are_read_without_instaloader(tmp_path):
     with open_source("instagram", targets, root=tmp_path / "o", catalog=tmp_path / "c.sqlite") as src:
         found = list(src.discover(targets))
     assert [(c.raw_id, c.payload is None) for c in found] == [("CxXz01", False), ("CxOld03", True)]
+
+
+def test_an_xz_structure_file_that_decompresses_past_the_cap_is_refused_unbuilt(tmp_path):
+    """The finding: a ``.json.xz`` was decompressed whole (``lzma.decompress``): a few MB of xz
+    streams (concatenated: each one a small stream of blanks) grew to any size in memory before
+    json saw a byte. Decompression stops at the readers' cap, naming the file; concatenated
+    streams of a legitimate file still read."""
+    import lzma
+
+    from collectors.instagram import read_structure
+    from schemas.text_input import MAX_RECORD_BYTES
+
+    chunk = 16 * 2**20
+    stream = lzma.compress(b" " * chunk, preset=0)
+    bomb = tmp_path / "CxBomb.json.xz"
+    bomb.write_bytes(stream * (MAX_RECORD_BYTES // chunk + 1))
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(DataFormatError, match="over 256 MiB once decompressed") as ei:
+        read_structure(bomb)
+    assert ei.value.where == str(bomb)
+    doc = json.dumps(_post("CxTwo02")).encode()
+    two = tmp_path / "CxTwo02.json.xz"
+    two.write_bytes(lzma.compress(doc[:50]) + lzma.compress(doc[50:]))
+    assert read_structure(two)["shortcode"] == "CxTwo02"
