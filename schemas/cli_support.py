@@ -28,6 +28,7 @@ import functools
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -236,6 +237,7 @@ def _report(exc: BaseException, message: str, as_json: bool) -> None:
     """``error: message`` on stderr (an interrupt's line as it is), and under ``--json`` the
     :func:`error_document` on stdout."""
     interrupted = isinstance(exc, KeyboardInterrupt | click.exceptions.Abort)
+    message = terminal_text(message)  # an error may quote what a site sent
     click.echo(message if interrupted else f"error: {message}", err=True)
     _print_error_document(exc, message, as_json)
 
@@ -359,9 +361,23 @@ def emit(
     click.echo(_encodable(text, stream), file=stream)
 
 
+#: characters a terminal acts on instead of showing (C0 but newline and tab, DEL, C1)
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with each character a terminal would act on shown as its ``\\x..`` escape: a
+    site's reason phrase, a page's title or a library's message carried into a command's output
+    cannot move the cursor, retitle the window or write the clipboard (an ESC sequence), nor hide
+    a line behind a carriage return. Newlines and tabs stay."""
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _encodable(text: str, stream: Any) -> str:
     """``text`` as ``stream`` can write it: a character its encoding lacks (``±`` on an ASCII
-    stdout) becomes a ``\\xb1`` escape instead of failing the command after all its work."""
+    stdout) becomes a ``\\xb1`` escape instead of failing the command after all its work, and so
+    does a character a terminal would act on (:func:`terminal_text`)."""
+    text = terminal_text(text)
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding)

@@ -50,6 +50,7 @@ class Route:
     stall_s: float = 0.0  # pause after half the body (to kill a client mid-transfer)
     hold: threading.Event | None = None  # after half the body, wait for it (at most a minute)
     before: threading.Event | None = None  # answer only once it is set (at most a minute)
+    reason: str | None = None  # the status line's reason phrase (None: the standard one)
 
 
 class FakeSite:
@@ -122,6 +123,7 @@ class FakeSite:
                     declare=route.declare_length,
                     stall=route.stall_s,
                     hold=route.hold,
+                    reason=route.reason,
                 )
 
             def _send(
@@ -135,8 +137,9 @@ class FakeSite:
                 declare: bool = True,
                 stall: float = 0.0,
                 hold: threading.Event | None = None,
+                reason: str | None = None,
             ) -> None:
-                self.send_response(status)
+                self.send_response(status, reason)
                 self.send_header("Content-Type", ctype)
                 if declare:
                     self.send_header("Content-Length", str(len(body)))

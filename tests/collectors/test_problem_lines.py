@@ -47,6 +47,26 @@ def test_a_file_at_fault_is_named_in_text_and_json(tmp_path, capsys):
     assert problems["7654321"]["url"] == page_url and problems["7654321"]["kind"] == "page"
 
 
+def test_a_sites_reason_phrase_reaches_the_terminal_escaped(tmp_path, capsys):
+    """The finding: a server's reason phrase ("HTTP 503 <reason>") was printed as it came, so a
+    hostile site's control characters (an OSC 52 clipboard write, a window title, a carriage
+    return hiding the line) went to the user's terminal in the text summary. They are shown as
+    escapes; the JSON document carries the text, escaped as JSON escapes it."""
+    from collectors.cli import collect as mf_collect
+
+    evil = "Busy\x1b]52;c;cHduZWQ=\x07\rall fine"
+    with FakeSite() as site:
+        site.routes["/en-us/shop/product/7654321"] = Route(status=503, content_type="text/plain", reason=evil)
+        args = ["netaporter", "7654321", "--root", str(tmp_path / "d"), "--base-url", site.base]
+        args += ["--config", str(_fast(tmp_path))]
+        code, out, err = run_command(mf_collect, args, capsys)
+        assert code == 1, err
+        assert "\x1b" not in out + err and "\x07" not in out + err and "\r" not in out + err
+        assert "Busy\\x1b]52;c;cHduZWQ=\\x07\\x0dall fine" in out
+        code, out, _ = run_command(mf_collect, [*args, "--json"], capsys)
+    assert f"(http_503 {evil})" in json.loads(out)["problems"][0]["message"]
+
+
 def _fast(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("http:\n  max_retries: 0\n  rate_per_host: 1000\n  burst_per_host: 100\n")
