@@ -9,7 +9,10 @@
    judged on it, since wall-clock ratios swing with the machine's load), the CPU
    time of opening the videos and decoding the same frames alone (``dec cpu``, a share of
    detection alone: the builder has to decode, detection alone is timed on frames decoded
-   beforehand, so the CPU ratio cannot go below 1 + this share), and
+   beforehand, so the CPU ratio cannot go below 1 + this share), the builder's CPU ratio against
+   a second baseline, *detection over the decoded video* (``cpu b/vd``: decoding the same frames
+   plus detection alone, what running the detector on a video costs; printed beside the goal,
+   which stays judged on detection alone), and
    where the builder's time goes, each as a share of detection alone: waiting for decoded
    frames, detection inside the builder, cutting crops, the matcher's forward passes, tracking
    (target <= 10%), the rest (shop image, opening the video, Python).
@@ -160,7 +163,7 @@ def main() -> None:
         print(f"device {det.device}, {len(jobs)} videos, stride {args.stride}, detector {det.version}")
         print(
             f"{'resolution':<11}{'path':>6}{'videos':>7}{'frames':>7}{'det fps':>8}{'builder fps':>12}"
-            f"{'builder/det':>12}{'cpu b/d':>8}{'dec cpu':>8} | share of detection alone:"
+            f"{'builder/det':>12}{'cpu b/d':>8}{'dec cpu':>8}{'cpu b/vd':>9} | share of detection alone:"
             f"{'decode':>7}{'detect':>7}{'crop':>6}{'embed':>6}{'track':>6}{'rest':>6}"
         )
         for b in builders.values():
@@ -168,17 +171,20 @@ def main() -> None:
         worst = dict.fromkeys(builders, 0.0)
         worst_cpu = dict.fromkeys(builders, 0.0)
         worst_net = dict.fromkeys(builders, 0.0)  # CPU less decoding the frames alone
+        # the second baseline, detection over the decoded video (decode + detection alone)
+        worst_video = dict.fromkeys(builders, 0.0)
+        worst_video_cpu = dict.fromkeys(builders, 0.0)
         measured = []  # resolutions with frames to time
         for key, js in by_size.items():
             # 1a. detection alone on pre-decoded frames, before and after the builders (the mean:
             # the load of a shared machine drifts)
             decoded = []
-            dec_cpu = time.process_time()
+            dec_s, dec_cpu = time.perf_counter(), time.process_time()
             for j in js:
                 src = VideoSource(ds / j.video_path)
                 decoded.append(src.get_batch(frame_indices(src.frames, args.stride, last=cfg.detect_last)))
                 src.close()
-            dec_cpu = time.process_time() - dec_cpu
+            dec_s, dec_cpu = time.perf_counter() - dec_s, time.process_time() - dec_cpu
             n = sum(len(f) for f in decoded)
             if n == 0:
                 print(f"{key:<11} {len(js)} videos but no frame to detect on: left out")
@@ -208,10 +214,13 @@ def main() -> None:
                 worst[size] = max(worst[size], whole_s / det_s)
                 worst_cpu[size] = max(worst_cpu[size], whole_cpu / det_cpu)
                 worst_net[size] = max(worst_net[size], (whole_cpu - dec_cpu) / det_cpu)
+                worst_video[size] = max(worst_video[size], whole_s / (dec_s + det_s))
+                worst_video_cpu[size] = max(worst_video_cpu[size], whole_cpu / (dec_cpu + det_cpu))
                 parts = [timings[k] for k in ("decode_wait", "detect", "crop", "embed", "track")]
                 print(
                     f"{key:<11}{size:>6}{len(js):>7}{n:>7}{n / det_s:>8.1f}{n / whole_s:>12.1f}"
-                    f"{whole_s / det_s:>11.2f}x{whole_cpu / det_cpu:>7.2f}x{dec_cpu / det_cpu:>8.0%} |{'':>24}"
+                    f"{whole_s / det_s:>11.2f}x{whole_cpu / det_cpu:>7.2f}x{dec_cpu / det_cpu:>8.0%}"
+                    f"{whole_cpu / (dec_cpu + det_cpu):>8.2f}x |{'':>24}"
                     + "".join(f"{p / det_s:>{w}.0%}" for p, w in zip(parts, (7, 7, 6, 6, 6), strict=True))
                     + f"{(whole_s - sum(parts)) / det_s:>6.0%}"
                 )
@@ -226,6 +235,13 @@ def main() -> None:
                 f" {worst_cpu[size]:.2f}x ({worst_net[size]:.2f}x less decoding the same frames alone;"
                 f" {worst[size]:.2f}x wall clock, not judged: it swings with the machine's load)"
                 f" (goal <= 1.15x): {'OK' if worst_cpu[size] <= 1.15 else 'NOT MET'}"
+            )
+            # a second baseline, printed beside the goal and never judged in its place
+            print(
+                f"{size}: builder / detection over the decoded video (decode the same frames + detection"
+                f" alone: what running the detector on a video costs), worst of {len(measured)}"
+                f" resolutions: {worst_video_cpu[size]:.2f}x CPU time, {worst_video[size]:.2f}x wall clock"
+                " (a second baseline, not the goal)"
             )
 
         # 2. vectorised vs naive tracker on identical detections: the first builder's, from part 1
