@@ -2042,6 +2042,9 @@ def _build_jobs(
                 dst = sheet_path(root, job.video_path, job.product_id, shared=job.shared)
                 atomic_write_bytes(dst, sheet.read_bytes())
             atomic_write_bytes(path, staged.read_bytes())  # flagged on its own signals (settled below)
+            if sheet is not None:  # drawn from this file: not "older than it" (a rerun redraws those)
+                written_ns = path.stat().st_mtime_ns
+                os.utime(dst, ns=(written_ns, written_ns))
             write_build_record(path, record)
             if kept_gt is not None:
                 rep.kept_split_ground_truth.append(path.stem)

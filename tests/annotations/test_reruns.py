@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -325,3 +326,40 @@ def test_a_rerun_with_nothing_to_build_imports_no_torch(ds, monkeypatch, capsys)
     report, heavy = proc.stdout.rsplit("HEAVY", 1)
     assert (json.loads(report)["processed"], json.loads(report)["skipped"]) == (0, 2), proc.stderr
     assert heavy.strip() == "[]", proc.stdout
+
+
+def test_a_rerun_draws_no_sheet_again_that_the_last_build_drew(ds, monkeypatch):
+    """``--sheets`` redraws a sheet older than its tracklet file (one edited by hand); the build
+    writes each sheet before the tracklet file it shows, so the sheet must not read as older than
+    that file: before, every video built was drawn again by the next ``--sheets`` run."""
+    import annotations.builder as builder_mod
+    import annotations.sheets as sheets_mod
+
+    drawn: list[str] = []
+
+    def fake_write_sheet(dataset, vt, n=8, out=None, *, shared=None):  # no frame decoded
+        path = (
+            Path(out)
+            if out is not None
+            else sheets_mod.sheet_path(dataset, vt.video, vt.product_id, shared=shared)
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"sheet of " + vt.video.encode())
+        drawn.append(vt.video)
+        return path
+
+    def slow_disk(path, data, *args, **kwargs):  # the next file is written a clock tick later
+        real_write(path, data, *args, **kwargs)
+        if Path(path).suffix == ".png":
+            time.sleep(0.02)
+
+    real_write = builder_mod.atomic_write_bytes
+    monkeypatch.setattr(sheets_mod, "write_sheet", fake_write_sheet)
+    monkeypatch.setattr(builder_mod, "atomic_write_bytes", slow_disk)
+    fb = FakeBuilder()
+    assert build_dataset_tracklets(ds, builder=fb, sheets=True).processed == 2
+    assert sorted(drawn) == ["videos/pa_0.mp4", "videos/pb_0.mp4"]
+    before = {p.name: p.stat().st_mtime_ns for p in (ds / "tracklets" / "sheets").glob("*.png")}
+    assert build_dataset_tracklets(ds, builder=fb, sheets=True).processed == 0
+    assert len(drawn) == 2, drawn
+    assert {p.name: p.stat().st_mtime_ns for p in (ds / "tracklets" / "sheets").glob("*.png")} == before
