@@ -58,7 +58,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -562,9 +562,20 @@ def run_association_check(
             todo.append(job)
     scored = {id(p) for p, _, _ in todo}
     res.cached = sum(1 for p in pairs if id(p) not in scored)  # pairs whose every score was cached
-    done = len(jobs) - len(todo)
+    # the progress counts pairs, as the report does: a pair is done once its last score is in
+    left = Counter(id(p) for p, _, _ in todo)
+    done = len(pairs) - len(left)
     if progress is not None and done:
-        progress(done, len(jobs))
+        progress(done, len(pairs))
+
+    def scored(p: _Pair) -> None:
+        nonlocal done
+        left[id(p)] -= 1
+        if not left[id(p)]:
+            done += 1
+            if progress is not None:
+                progress(done, len(pairs))
+
     tasks = [(p.video, p.shop, p.crop, category) for p, _, category in todo]
     lost: set[tuple[str, str]] = set()
     for i, score, why in _stream_scores(tasks, scorer, executor):
@@ -576,17 +587,13 @@ def run_association_check(
             )
             log.warning("%s/%s: %s", p.source, p.source_id, failure.error)
             res.failed.append(failure)
-            done += 1
-            if progress is not None:
-                progress(done, len(jobs))
+            scored(p)
             continue
         setattr(p, attr, _checked(score, p.video))
         if cache is not None and tag and p.video_sha and p.shop_sha:
             # recorded here, as each score arrives
             cache.put(p.video_sha, _cache_what(tag, p, category), _stamped_score(getattr(p, attr)))
-        done += 1
-        if progress is not None:
-            progress(done, len(jobs))
+        scored(p)
     worst: dict[tuple[str, str], _Pair] = {}
     for p in pairs:
         key = (p.source, p.source_id)
