@@ -113,11 +113,13 @@ def _clean(
 
 
 def build_report(state: CleaningState, reports: dict[str, StepReport]) -> dict[str, Any]:
-    """The run's report: item count, each step's counts (in step order), final statuses, what
+    """The run's report: item count (the items cleaning decides), each step's counts (in step
+    order), the catalog's other items by why they are left as they are, final statuses, what
     each registered step did, and the items that failed."""
     report: dict[str, Any] = {"items": len(state.items)}
     for r in reports.values():
         report.update(r.counts)
+    report["left_as_is"] = dict(sorted(state.left_as_is.items()))
     report["status"] = dict(sorted(Counter(str(it.status) for it in state.live()).items()))
     done = {name: f"skipped: {r.skipped}" if r.skipped else "done" for name, r in reports.items()}
     report["steps"] = done | {name: "skipped: not in config" for name in STEPS if name not in reports}

@@ -8,7 +8,7 @@ writes it to the catalog.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -50,6 +50,15 @@ def eligible(row: ItemRow) -> bool:
     if row.status in ELIGIBLE:
         return True
     return row.status == Status.REJECTED and (row.reason or "").startswith(REASON_PREFIXES)
+
+
+def left_as_is_why(row: ItemRow) -> str:
+    """Why cleaning leaves an item it does not decide (:func:`eligible`) as it is, for the report."""
+    if rejected_by_review(row.status, row.reason):
+        return "rejected in review"
+    if row.status == Status.REJECTED:
+        return "rejected by a collector"
+    return str(row.status)  # discovered or failed: not collected yet
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,8 @@ class CleaningState:
     review_rejected: dict[str, VideoState] = field(default_factory=dict)
     #: item key -> its partition, for every item above (a ``local`` item's is its manifest's)
     partitions: dict[str, Partition] = field(default_factory=dict)
+    #: the catalog's items this run does not decide, counted by why (:func:`left_as_is_why`)
+    left_as_is: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> CleaningState:
@@ -147,6 +158,7 @@ class CleaningState:
             if rejected_by_review(row.status, row.reason):
                 state._add_review_rejected(row, catalog)
             if not eligible(row):
+                state.left_as_is[left_as_is_why(row)] += 1
                 continue
             assets = catalog.assets(source=row.item.source, source_id=row.item.source_id)
             it = ItemState(

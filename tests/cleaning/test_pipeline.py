@@ -115,3 +115,25 @@ def test_without_record_nothing_is_written(catalog_copy, cleaned_world):
         after = _rows(cat), [a.model_dump(exclude={"updated_at"}) for a in cat.assets()]
     assert rep["steps"]["record"] == "skipped: not in config" and rep["duplicate_videos"]
     assert before == after
+
+
+def test_the_report_counts_the_items_it_leaves_as_they_are(tmp_path):
+    """``items`` counts what cleaning decides; an item a reviewer rejected, or a collector
+    rejected, is left as it is. The report said ``items: 28`` of a 30-item catalog after two
+    review rejects, with nothing naming the other two; ``left_as_is`` does, by why."""
+    from cleaning.pipeline import build_report
+    from cleaning.steps.state import CleaningState
+    from schemas.items import SourceItem
+
+    with Catalog(tmp_path / "catalog.sqlite") as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id=s) for s in "abcd"], status=Status.DOWNLOADED
+        )
+        cat.set_item_state(
+            "netaporter", "b", status=Status.REJECTED, reason="review: not the garment (videos/b_0.mp4)"
+        )
+        cat.set_item_state("netaporter", "c", status=Status.REJECTED, reason="http_404: gone")
+        cat.set_item_state("netaporter", "d", status=Status.REJECTED, reason="taxonomy: non_clothing: bag")
+        rep = build_report(CleaningState.from_catalog(cat), {})
+    assert rep["items"] == 2  # a (downloaded) and d (rejected by cleaning: decided again)
+    assert rep["left_as_is"] == {"rejected by a collector": 1, "rejected in review": 1}
