@@ -59,8 +59,9 @@ def datasheet(tables: Tables) -> str:
         f"Products: {c['products']}; videos: {c['videos']}; video-shop pairs: {c['pairs']}; "
         + "; ".join(f"{s}: {per_split[s]}" for s in tables.splits)
         + ".",
-        f"Products with several videos: {c['multi']} (at most {c['max_videos']} videos); every test "
-        "product has one video.",
+        f"Products with several videos: {c['multi']}"
+        + (f" (at most {c['max_videos']} videos)" if c["multi"] else "")
+        + "; every test product has one video.",
         f"Ground-truth tracklet boxes: {c['boxes']}.",
         "",
         "Official `source`: 0 = Hard, 1 = Regular (the archive's codes). Shop images under `imgs/`"
@@ -130,7 +131,11 @@ def dataset_card(info: DatasetInfo, tables: Tables, date_published: str, sheet: 
         "",
         f"- {c['products']} products, {c['videos']} videos, {c['pairs']} video-shop pairs, "
         f"{c['images']} shop images, {c['boxes']} tracklet boxes",
-        f"- {c['multi']} products have several videos (up to {c['max_videos']}); test products have one",
+        (
+            f"- {c['multi']} products have several videos (up to {c['max_videos']}); test products have one"
+            if c["multi"]
+            else "- no product has several videos; test products have one"
+        ),
         (
             "- every video-shop pair has a ground-truth tracklet"
             if c["boxed"] == c["pairs"]

@@ -256,3 +256,22 @@ def test_the_zip_is_byte_identical_across_runs(dataset, tmp_path):
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
         assert zf.read(f"{dataset.name}/train.json") == (dataset / "train.json").read_bytes()
         assert zf.testzip() is None
+
+
+def test_a_dataset_without_multi_video_products_gives_no_maximum_of_them():
+    """Every product with one video: the card and the datasheet said "0 products have several
+    videos (up to 1)" and "Products with several videos: 0 (at most 1 videos)"; a maximum of
+    products there are none of is no figure."""
+    from movingfashion.archive.card import dataset_card, datasheet
+    from movingfashion.archive.tables import PairRow, Tables
+
+    rows = [
+        PairRow(p, "train", 0, f"videos/{p}_0.mp4", f"imgs/{p}.jpg", 1, "regular", 1, "short_sleeved_shirt")
+        for p in ("a", "b")
+    ]
+    tables = Tables(pairs={"train": rows}, box_counts={})
+    sheet = datasheet(tables)
+    card = dataset_card(DatasetInfo(), tables, "2024-01-01", sheet)
+    assert "Products with several videos: 0; every test product has one video." in sheet
+    assert "- no product has several videos; test products have one" in card
+    assert "at most" not in sheet and "up to" not in card
