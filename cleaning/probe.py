@@ -28,12 +28,25 @@ class ProbeResult:
     reason: str | None = None
 
 
+def _not_a_file(p: Path) -> str | None:
+    """Why ``p`` cannot be probed as a media file (None: it is a file): nothing there
+    (``missing:``, which a worker that cannot see the file retries in the parent), or a folder or
+    other non-file there (``not_a_file:``, naming the path and what to pass instead)."""
+    if p.is_file():
+        return None
+    if p.is_dir():
+        return f"not_a_file: {p} is a folder, not a media file: name the video or image file inside it"
+    if p.exists():
+        return f"not_a_file: {p} is not a regular file (a pipe, socket or device): copy the media to a file"
+    return f"missing: file not found: {p}"
+
+
 def probe_video(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) -> ProbeResult:
     """Probe a video file; never raises for bad media, returns a rejection reason instead."""
     cfg = cfg or ProbeConfig()
     p = Path(path)
-    if not p.is_file():
-        return ProbeResult(False, reason=f"missing: file not found: {p}")
+    if (reason := _not_a_file(p)) is not None:
+        return ProbeResult(False, reason=reason)
     if p.stat().st_size == 0:
         return ProbeResult(False, reason="corrupt: empty file")
     try:
@@ -81,8 +94,8 @@ def probe_image(path: str | os.PathLike[str], cfg: ProbeConfig | None = None) ->
     """Probe an image file: decodes and is at least ``min_image_side`` on both sides."""
     cfg = cfg or ProbeConfig()
     p = Path(path)
-    if not p.is_file():
-        return ProbeResult(False, reason=f"missing: file not found: {p}")
+    if (reason := _not_a_file(p)) is not None:
+        return ProbeResult(False, reason=reason)
     try:
         info = media_probe.probe_image(p)
     except ImageTooLarge as exc:

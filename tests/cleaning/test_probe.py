@@ -172,3 +172,13 @@ def test_zero_frame_video_is_rejected(tmp_path):
     )
     res = probe_video(out)
     assert not res.ok and res.reason.split(":")[0] in ("zero_frames", "corrupt")
+
+
+@pytest.mark.parametrize("probe", [probe_video, probe_image])
+def test_a_folder_given_as_media_is_named_a_folder_not_missing(tmp_path, probe):
+    folder = tmp_path / "clip.mp4"
+    folder.mkdir()
+    res = probe(folder)
+    assert not res.ok
+    assert res.reason.startswith("not_a_file:"), res.reason
+    assert str(folder) in res.reason and "is a folder" in res.reason and "file inside it" in res.reason
