@@ -27,6 +27,7 @@ import os
 import re
 import stat
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -402,9 +403,19 @@ def _parse(data: Any, where: str, *, owned: bool) -> OfficialSplit:
             raise DataFormatError(
                 f"product '{pid}': field '{field}': {validation_text(err)}",
                 where=where,
-                hint="fix or remove that entry",
+                hint=_fix_hint(value, err["loc"]),
             ) from None
     return out
+
+
+def _fix_hint(value: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+    """What to do about a field of entry ``value`` that does not validate: for a tracklet's box,
+    the video it belongs to is named (``tracklets[i]`` is ``video_paths[i]``)."""
+    if len(loc) > 1 and loc[0] == "tracklets" and isinstance(loc[1], int):
+        videos = value.get("video_paths")
+        if isinstance(videos, list) and loc[1] < len(videos):
+            return f"tracklets[{loc[1]}] is video {videos[loc[1]]!r}: fix that box or remove the entry"
+    return "fix or remove that entry"
 
 
 #: The split files of a published dataset folder.
@@ -606,42 +617,68 @@ def _head_of(entry: OfficialEntry) -> OfficialHead:
 
 
 _W = r"[ \t\n\r]*"
-_NUM = r"[-+0-9.eE \t\n\r]+"
+#: a JSON number (RFC 8259), whitespace around it
+_NUM = rf"{_W}-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?{_W}"
 _PAIR = rf'"(?:0|[1-9][0-9]{{0,{MAX_FRAME_DIGITS - 1}}})"{_W}:{_W}\[{_NUM}(?:,{_NUM}){{3}}\]'
 _TRK = rf"\{{{_W}(?:{_PAIR}(?:{_W},{_W}{_PAIR})*)?{_W}\}}"
-#: a ``tracklets`` value of the usual shape: tracklets of canonical frame keys to four numbers
-#: (number characters between three commas: a malformed number is found when the entry is read)
+#: a ``tracklets`` value of the usual shape: tracklets of canonical frame keys to four JSON numbers
+#: (whether a key is there twice and whether the numbers make a box: :func:`_unvouched`)
 _TRACKLETS = re.compile(rf"\[{_W}(?:{_TRK}(?:{_W},{_W}{_TRK})*)?{_W}\]")
 #: a tracklet's start inside a :data:`_TRACKLETS` match; group 1 set when it is empty
 _TRK_START = re.compile(rf"\{{{_W}(\}})?")
 _WS = re.compile(_W)
+#: the last frame key before a point of a tracklet (what a malformed number's error names)
+_LAST_KEY = re.compile(rf'"([^"\\]*)"{_W}:{_W}\[[^\[\]{{}}]*\Z')
+#: the separators of a :data:`_TRACKLETS` match, read as spaces between its numbers
+_TO_SPACES = bytes.maketrans(b'[]{}":,\t\n\r', b"          ")
+#: characters of :data:`_TRACKLETS` matches checked at a time by :func:`_unvouched` (its memory)
+_VOUCH_CHUNK = 1 << 24
+
+
+class _Span(NamedTuple):
+    """Where one product's entry and its ``tracklets`` value are in a split file's text."""
+
+    product_id: str
+    start: int  #: the entry's ``{``
+    end: int  #: past its ``}``
+    tracklets: tuple[int, int] | None  #: the ``tracklets`` value of the usual shape, if any
 
 
 def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]:
     """Each product's ids, video and shop paths, source and which tracklets hold boxes, without
-    parsing or validating the boxes: a scan of the file that decodes every field but
-    ``tracklets``, whose value is only matched against its usual shape (canonical frame keys to
-    lists of four numbers). What that match cannot see, a frame key twice in a tracklet, a box
-    whose corners are reversed or a malformed number (``1e``, ``--1``), is found when that entry
-    is read (:func:`read_official_entry`, which then reads the file whole). The other fields are
-    validated as :func:`read_official` does. Anything unexpected (another shape, a key
-    twice, a field that does not validate, a file that does not read) reads the file whole with
-    :func:`read_official` instead, raising as it does."""
+    building the boxes: a scan of the file that decodes every field but ``tracklets``, whose
+    value is matched against its usual shape (canonical frame keys to lists of four JSON numbers)
+    and whose numbers are then checked all at once (finite, ``x1 <= x2``, ``y1 <= y2``, no frame
+    key twice in a tracklet). A frame key twice, a box with reversed corners or a malformed number
+    (``1e``, ``--1``) raises a :class:`DataFormatError` naming the file, the product, the video
+    (``tracklets[i]``) and the frame key, as a whole read would refuse the file. The other fields
+    are validated as :func:`read_official` does. Anything unexpected (another shape, a key twice
+    outside a tracklet, a field that does not validate, a file that does not read) reads the file
+    whole with :func:`read_official` instead, raising as it does."""
     p = Path(path)
     try:
-        heads = _scan_heads(p.read_text(encoding="utf-8-sig"), str(p))
-    except (OSError, ValueError, IndexError, RecursionError, DataFormatError):
-        heads = None
-    if heads is None:
+        raw = p.read_bytes()
+        text = raw.decode("utf-8-sig")
+        scanned = _scan_heads(text, str(p))
+    except (OSError, ValueError, IndexError, RecursionError):
+        scanned = None
+    if scanned is None:
         return {pid: _head_of(e) for pid, e in read_official(p).items()}
+    heads, spans = scanned
+    for k in _unvouched(text, spans):  # raises for what a whole read refuses
+        pid, videos = spans[k].product_id, heads[spans[k].product_id].video_paths
+        _decoded_tracklets(text, spans[k].tracklets[0], pid, videos, str(p), validate=True)  # type: ignore[index]
     return heads
 
 
-def _scan_heads(text: str, where: str) -> dict[str, OfficialHead] | None:
-    """:func:`read_official_heads` of ``text``; None when it is anything but a plain split."""
+def _scan_heads(text: str, where: str) -> tuple[dict[str, OfficialHead], list[_Span]] | None:
+    """:func:`read_official_heads` of ``text`` and where its entries are; None when it is anything
+    but a plain split. A ``tracklets`` value of another shape is decoded: a malformed number or a
+    frame key twice in it raises (:func:`_decoded_tracklets`)."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     ws = _WS.match
     out: dict[str, OfficialHead] = {}
+    spans: list[_Span] = []
     i = ws(text, 0).end()
     if text[i] != "{":
         return None
@@ -652,6 +689,7 @@ def _scan_heads(text: str, where: str) -> dict[str, OfficialHead] | None:
         pid, i = _key_at(text, i)
         if pid is None or pid in out or text[i] != "{":
             return None
+        start, trk_span, m = i, None, None
         fields: dict[str, Any] = {}
         with_boxes: tuple[bool, ...] = ()
         i = ws(text, i + 1).end()
@@ -663,24 +701,122 @@ def _scan_heads(text: str, where: str) -> dict[str, OfficialHead] | None:
                 return None
             if key == "tracklets":
                 m = _TRACKLETS.match(text, i)
-                if m is None:
-                    return None
-                with_boxes = tuple(s.group(1) is None for s in _TRK_START.finditer(text, i, m.end()))
-                fields[key], i = [], m.end()
+                if m is None:  # another shape: decoded, a malformed number or a key twice named
+                    videos = fields.get("video_paths")
+                    videos = videos if isinstance(videos, list) else ()
+                    fields[key], i = _decoded_tracklets(text, i, pid, videos, where)
+                else:
+                    with_boxes = tuple(s.group(1) is None for s in _TRK_START.finditer(text, i, m.end()))
+                    fields[key], i, trk_span = [], m.end(), (m.start(), m.end())
             else:
                 fields[key], i = decoder.raw_decode(text, i)
             more_fields, i = _after_value(text, i)
             if more_fields is None:
                 return None
+        if m is None and isinstance(fields.get("tracklets"), list):
+            with_boxes = tuple(map(bool, fields["tracklets"]))
         try:
             entry = _parse({pid: fields}, where, owned=True)[pid]
         except DataFormatError:
             return None
         out[pid] = OfficialHead(tuple(entry.video_paths), entry.img_path, entry.source, with_boxes)
+        spans.append(_Span(pid, start, i, trk_span))
         more, i = _after_value(text, i)
         if more is None:
             return None
-    return out if ws(text, i).end() == len(text) else None
+    return (out, spans) if ws(text, i).end() == len(text) else None
+
+
+def _decoded_tracklets(
+    text: str, i: int, product_id: str, videos: Sequence[str], where: str, *, validate: bool = False
+) -> tuple[Any, int]:
+    """The ``tracklets`` value at ``text[i]`` decoded a tracklet at a time (another shape is
+    returned as it decodes), and where it ends; a malformed number or a frame key twice in a
+    tracklet raises a :class:`DataFormatError` naming the product, the video (``tracklets[n]``
+    is ``videos[n]``) and the frame key. ``validate``: its boxes are validated too
+    (:class:`OfficialEntry`), a bad one raising. Anything else that is no JSON raises ValueError."""
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    ws = _WS.match
+    if text[i] != "[":
+        return decoder.raw_decode(text, i)
+    out: list[Any] = []
+    i = ws(text, i + 1).end()
+    while text[i] != "]":
+        n = len(out)
+        field = f"product '{product_id}': field 'tracklets[{n}]'" + (
+            f" (video {videos[n]!r})" if n < len(videos) else ""
+        )
+        try:
+            trk, i = decoder.raw_decode(text, i)
+        except _RepeatedKey as exc:
+            raise DataFormatError(
+                f"{field}: frame key {exc.args[0]!r} appears twice",
+                where=where,
+                hint="keep one of them: a reader would silently drop the first box",
+            ) from None
+        except json.JSONDecodeError as exc:
+            key = _LAST_KEY.search(text, i, exc.pos)
+            at = f"frame key {key.group(1)!r}" if key else "a box"
+            raise DataFormatError(
+                f"{field}: {at}: malformed number ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                where=where,
+                hint="write each box as four JSON numbers, e.g. [10, 20.5, 110, 220]",
+            ) from None
+        out.append(trk)
+        i = ws(text, i).end()
+        if text[i] == ",":
+            i = ws(text, i + 1).end()
+            if text[i] == "]":
+                raise ValueError("a comma before ]")
+        elif text[i] != "]":
+            raise ValueError("expected , or ]")
+    if validate:
+        fields = {"video_paths": list(videos), "img_path": "x", "source": 0, "tracklets": out}
+        _parse({product_id: fields}, where, owned=True)
+    return out, i + 1
+
+
+def _unvouched(text: str, spans: Sequence[_Span]) -> list[int]:
+    """The indices of ``spans`` whose ``tracklets`` value (of the usual shape) may hold a box
+    :class:`OfficialEntry` refuses or a frame key twice in a tracklet, found in a few numpy passes
+    over all their numbers at once (a chunk of :data:`_VOUCH_CHUNK` characters at a time): each
+    box finite with ``x1 <= x2`` and ``y1 <= y2``, each tracklet's keys distinct. The others hold
+    none of these."""
+    import numpy as np
+
+    out: list[int] = []
+    todo = [k for k, s in enumerate(spans) if s.tracklets is not None]
+    while todo:
+        size, n = 0, 0
+        while n < len(todo) and (n == 0 or size < _VOUCH_CHUNK):
+            lo, hi = spans[todo[n]].tracklets  # type: ignore[misc]
+            size, n = size + hi - lo, n + 1
+        chunk, todo = todo[:n], todo[n:]
+        parts = [text[slice(*spans[k].tracklets)] for k in chunk]  # type: ignore[misc]
+        blob = "".join(parts).encode("ascii").replace(b"{", b" nan ").translate(_TO_SPACES)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            numbers = np.fromstring(blob, sep=" ")  # C's number reader: no object per number
+        starts = np.flatnonzero(np.isnan(numbers))  # each tracklet's "{"
+        per_trk = np.diff(np.append(starts, numbers.size)) - 1
+        trk_per_entry = [p.count("{") for p in parts]
+        if starts.size != sum(trk_per_entry) or (per_trk % 5).any():
+            out += chunk  # not what the shape promised: every entry is decoded on its own
+            continue
+        rows = np.delete(numbers, starts).reshape(-1, 5)  # frame key, x1, y1, x2, y2
+        trk = np.repeat(np.arange(starts.size), per_trk // 5)
+        bad_rows = ~(np.isfinite(rows).all(axis=1) & (rows[:, 1] <= rows[:, 3]) & (rows[:, 2] <= rows[:, 4]))
+        bad = np.zeros(starts.size, bool)
+        bad[trk[bad_rows]] = True
+        keys = rows[:, 0]
+        same = trk[1:] == trk[:-1]
+        if not (keys[1:] > keys[:-1])[same].all():  # frames out of order somewhere: sort to compare
+            order = np.lexsort((keys, trk))
+            t, k = trk[order], keys[order]
+            bad[t[1:][(t[1:] == t[:-1]) & (k[1:] == k[:-1])]] = True
+        entry_of = np.repeat(np.arange(len(chunk)), trk_per_entry)
+        out += [chunk[e] for e in np.unique(entry_of[bad])]
+    return sorted(out)
 
 
 def _key_at(text: str, i: int) -> tuple[str | None, int]:

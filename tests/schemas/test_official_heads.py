@@ -97,17 +97,42 @@ def test_an_unusual_but_valid_shape_falls_back_to_the_same_heads(tmp_path):
     assert read_official_heads(path) == _heads_of_full_read(path)
 
 
-@pytest.mark.parametrize(
-    "trk", ['{"0": [1, 2, 3, 4], "0": [1, 2, 3, 4]}', '{"0": [3, 2, 1, 4]}', '{"0": [1e, 2, 3, 4]}']
-)
-def test_a_box_the_scan_cannot_judge_is_refused_when_its_entry_is_read(tmp_path, trk):
-    path = tmp_path / "train.json"
-    path.write_text(
-        f'{{"p": {{"video_paths": ["videos/p.mp4"], "img_path": "imgs/p.png", "source": 0, "tracklets": [{trk}]}}}}'
+def _entry(pid: str, tracklets: list[str]) -> str:
+    videos = json.dumps([f"videos/{pid}_{n}.mp4" for n in range(len(tracklets))])
+    return (
+        f'"{pid}": {{"video_paths": {videos}, "img_path": "imgs/{pid}.png", "source": 0, '
+        f'"tracklets": [{", ".join(tracklets)}]}}'
     )
-    assert read_official_heads(path)["p"] == OfficialHead(("videos/p.mp4",), "imgs/p.png", 0, (True,))
-    with pytest.raises(DataFormatError) as full:
-        read_official(path)
-    with pytest.raises(DataFormatError) as shown:
-        read_official_entry(path, "p", "videos/p.mp4", identity=split_identity(path))
-    assert str(shown.value) == str(full.value)
+
+
+_GOOD = '{"0": [1, 2, 3, 4], "7": [0.5, 1e1, 2.5E+1, 40], "3": [-1, 0, 0, 0]}'  # keys out of order
+
+
+@pytest.mark.parametrize(
+    ("trk", "said"),
+    [
+        ('{"0": [1, 2, 3, 4], "5": [0, 0, 1, 1], "5": [1, 2, 3, 4]}', "frame key '5' appears twice"),
+        ('{"9": [1, 2, 3, 4], "5": [0, 0, 1, 1], "9": [1, 2, 3, 4]}', "frame key '9' appears twice"),
+        ('{"0": [1, 2, 3, 4], "12": [3, 2, 1, 4]}', "'tracklets[1].12': x2 (1) < x1 (3)"),
+        ('{"0": [1, 2, 3, 4], "12": [1, 5, 3, 4.5]}', "'tracklets[1].12': y2 (4.5) < y1 (5)"),
+        ('{"0": [1, 2, 3, 4], "12": [1e, 2, 3, 4]}', "frame key '12': malformed number"),
+        ('{"0": [1, 2, 3, 4], "12": [1, --2, 3, 4]}', "frame key '12': malformed number"),
+        ('{"0": [1, 2, 3, 4], "12": [1, 2, 3., 4]}', "frame key '12': malformed number"),
+    ],
+)  # fmt: skip
+def test_a_bad_box_is_refused_by_the_heads_naming_the_file_video_and_frame(tmp_path, trk, said):
+    bad = _entry("p3", [_GOOD, trk])
+    good = [_entry(f"p{n}", [_GOOD, _GOOD]) for n in (1, 2, 4)]
+    path = tmp_path / "train.json"
+    path.write_text("{" + ", ".join([*good[:2], bad, good[2]]) + "}")
+    with pytest.raises(DataFormatError) as heads:
+        read_official_heads(path)
+    text = str(heads.value)
+    assert str(path) in text and "product 'p3'" in text and said in text, text
+    assert "videos/p3_1.mp4" in text, text  # tracklets[1] is the product's second video
+    with pytest.raises(DataFormatError):
+        read_official(path)  # the whole read refuses the file too
+    with pytest.raises(DataFormatError):
+        read_official_entry(path, "p3", "videos/p3_1.mp4", identity=split_identity(path))
+    path.write_text("{" + ", ".join(good) + "}")
+    assert read_official_heads(path) == _heads_of_full_read(path)  # out-of-order keys are no error

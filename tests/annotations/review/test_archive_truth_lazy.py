@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 import annotations.review.queue as queue
 from annotations.review.queue import build_queue
 from movingfashion.frame_boxes import FrameBoxes
+from schemas.errors import DataFormatError
 from schemas.official import read_official, read_official_entry, split_identity
 from tests.movingfashion.helpers import edit_split, make_archive
 
@@ -63,3 +66,26 @@ def test_one_entry_read_alone_equals_the_whole_files(tmp_path):
         assert alone is not None and alone.model_dump() == entry.model_dump(), pid
     assert read_official_entry(path, "r1", "videos/nope.mp4", identity=identity) is None
     assert read_official_entry(path, "nope", "videos/r1_0.mp4", identity=identity) is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda trk: trk.update({"0": [30, 2, 10, 4]}), "'tracklets[0].0': x2 (10) < x1 (30)"),
+        (lambda trk: trk.update({"0": "DUP"}), "frame key '0' appears twice"),
+        (lambda trk: trk.update({"0": "1E"}), "frame key '0': malformed number"),
+    ],
+)
+def test_a_bad_box_is_reported_when_the_queue_is_built(tmp_path, edit, said):
+    root = make_archive(tmp_path / "mf")
+    edit_split(root, "test", lambda d: edit(d["r2"]["tracklets"][0]))
+    path = root / "test.json"
+    text = path.read_text()  # what json cannot write: a key twice, a malformed number
+    text = text.replace('"DUP"', '[1, 2, 3, 4], "0": [1, 2, 3, 4]').replace('"1E"', "[1e, 2, 3, 4]")
+    path.write_text(text)
+    with pytest.raises(DataFormatError) as err:
+        build_queue(root, sample_rate=1.0)
+    shown = str(err.value)
+    assert str(path) in shown and "product 'r2'" in shown and "videos/r2_0.mp4" in shown and said in shown, (
+        shown
+    )
