@@ -19,6 +19,7 @@ authors' evaluation code counts). Writers use the archive's layout (:func:`shop_
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gc
 import json
@@ -654,8 +655,10 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
     (``tracklets[i]``) and the frame key, as a whole read would refuse the file. The other fields
     are validated as :func:`read_official` does. Anything unexpected (another shape, a key twice
     outside a tracklet, a field that does not validate, a file that does not read) reads the file
-    whole with :func:`read_official` instead, raising as it does."""
+    whole with :func:`read_official` instead, raising as it does. Where each entry is in the file
+    is kept (per version of the file) for :func:`read_official_entry`."""
     p = Path(path)
+    identity = _file_identity(p)
     try:
         raw = p.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -668,6 +671,7 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
     for k in _unvouched(text, spans):  # raises for what a whole read refuses
         pid, videos = spans[k].product_id, heads[spans[k].product_id].video_paths
         _decoded_tracklets(text, spans[k].tracklets[0], pid, videos, str(p), validate=True)  # type: ignore[index]
+    _remember_spans(identity, text, spans, bom=raw.startswith(codecs.BOM_UTF8))
     return heads
 
 
@@ -842,6 +846,48 @@ def _after_value(text: str, i: int) -> tuple[bool | None, int]:
     return None, i
 
 
+#: split files whose entries' places are kept (:func:`read_official_entry`), the oldest dropped first
+SPANS_KEPT = 4
+_entry_spans: OrderedDict[tuple[Any, ...], dict[str, tuple[int, int]]] = OrderedDict()
+
+
+def _remember_spans(
+    identity: tuple[Any, ...] | None, text: str, spans: Sequence[_Span], *, bom: bool
+) -> None:
+    """Keep where each entry of the split file ``identity`` names is: product id -> (first byte,
+    past the last byte), counted in the file's bytes (UTF-8, after a byte order mark ``bom``)."""
+    if identity is None:
+        return
+    base = 3 if bom else 0
+    places: dict[str, tuple[int, int]] = {}
+    if text.isascii():
+        places = {s.product_id: (base + s.start, base + s.end) for s in spans}
+    else:  # characters to bytes, counted once along the file
+        at, byte = 0, base
+        for s in spans:
+            start = byte + len(text[at : s.start].encode("utf-8", "surrogatepass"))
+            end = start + len(text[s.start : s.end].encode("utf-8", "surrogatepass"))
+            places[s.product_id] = (start, end)
+            at, byte = s.end, end
+    with _listings_lock:
+        _entry_spans[identity] = places
+        while len(_entry_spans) > SPANS_KEPT:
+            _entry_spans.popitem(last=False)
+
+
+def _entry_place(p: Path, identity: tuple[Any, ...], product_id: str) -> tuple[int, int] | None:
+    """Where ``product_id``'s entry is in the split file version ``identity``: from the places
+    :func:`read_official_heads` kept, the file scanned once when they are not kept yet. None
+    when not known (a file the scan does not read, an id it does not list)."""
+    with _listings_lock:
+        places = _entry_spans.get(identity)
+    if places is None:
+        read_official_heads(p)  # raises for a file that does not read
+        with _listings_lock:
+            places = _entry_spans.get(identity)
+    return None if places is None else places.get(product_id)
+
+
 def split_identity(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
     """What tells this version of a split file apart from any other (real path, inode, size, times
     and a sample of its bytes); None when it cannot be read: give it to
@@ -859,18 +905,37 @@ def read_official_entry(
 ) -> OfficialEntry | None:
     """The entry of ``product_id`` in a split file (the one listing ``video``), None when the file
     lists no such entry. When the file is still the version ``identity`` names
-    (:func:`split_identity`, taken before the file was read and validated whole), only that entry
-    is found in the file's bytes, decoded and validated: a scan, not a parse of every box of a
-    15K-product file. Otherwise, or when the entry is not found that way, the file is read whole
-    (:func:`read_official`, raising as it does)."""
+    (:func:`split_identity`, taken before the file was read and validated whole), only that entry's
+    bytes are read, decoded and validated: where each entry is was kept by
+    :func:`read_official_heads` (the file scanned once if not), so reading every entry of a
+    15K-product file this way reads it about once, not once per entry. Otherwise, or when the
+    entry is not found that way, the file is read whole (:func:`read_official`, raising as it
+    does)."""
     p = Path(path)
     if identity is not None and _file_identity(p) == identity:
+        place = _entry_place(p, identity, product_id)
         with contextlib.suppress(OSError, ValueError):
-            entry = _entry_alone(p, product_id, video)
-            if entry is not None:
+            entry = (
+                _entry_at(p, place, product_id) if place is not None else _entry_alone(p, product_id, video)
+            )
+            if entry is not None and video in entry.video_paths:
                 return entry
     entry = read_official(p).get(product_id)
     return entry if entry is not None and video in entry.video_paths else None
+
+
+def _entry_at(p: Path, place: tuple[int, int], product_id: str) -> OfficialEntry | None:
+    """The entry of ``product_id`` at bytes ``place`` of ``p`` (:func:`_entry_place`), decoded
+    and validated (a bad box raises as :func:`read_official_heads` does)."""
+    start, end = place
+    with p.open("rb") as f:
+        f.seek(start)
+        text = f.read(end - start).decode("utf-8")
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    value, _ = decoder.raw_decode(text)
+    if not isinstance(value, dict):
+        return None
+    return _parse({product_id: value}, str(p), owned=True)[product_id]
 
 
 def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:

@@ -132,7 +132,28 @@ def test_a_bad_box_is_refused_by_the_heads_naming_the_file_video_and_frame(tmp_p
     assert "videos/p3_1.mp4" in text, text  # tracklets[1] is the product's second video
     with pytest.raises(DataFormatError):
         read_official(path)  # the whole read refuses the file too
-    with pytest.raises(DataFormatError):
+    with pytest.raises(DataFormatError) as shown:
         read_official_entry(path, "p3", "videos/p3_1.mp4", identity=split_identity(path))
+    assert str(shown.value) == text
     path.write_text("{" + ", ".join(good) + "}")
     assert read_official_heads(path) == _heads_of_full_read(path)  # out-of-order keys are no error
+
+
+def test_every_entry_read_alone_reads_the_file_once(tmp_path, monkeypatch):
+    data = _split() | {f"p{n}é": {"video_paths": [f"videos/{n}.mp4"], "img_path": "imgs/x.png", "source": 1,
+                                   "tracklets": [{str(k): [k, 0, k + 1, 2] for k in range(n)}]}
+                       for n in range(40)}  # fmt: skip
+    path = tmp_path / "train.json"
+    text = "\ufeff" + json.dumps(data, indent=1, ensure_ascii=False).replace("\n", "\r\n")
+    path.write_bytes(text.encode("utf-8"))
+    expected = read_official(path)
+    identity = split_identity(path)
+    scans: list[int] = []
+    scan = official._scan_heads
+    monkeypatch.setattr(official, "_scan_heads", lambda *a: scans.append(1) or scan(*a))
+    monkeypatch.setattr(official, "_load", lambda p: pytest.fail("whole file parsed"))
+    monkeypatch.setattr(official, "_entry_alone", lambda *a: pytest.fail("searched from the file's start"))
+    for pid, entry in expected.items():
+        for video in entry.video_paths:
+            assert read_official_entry(path, pid, video, identity=identity) == entry
+    assert scans == [1]
