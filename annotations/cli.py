@@ -17,7 +17,7 @@ import click
 from annotations.config import BuildConfig
 from annotations.exchange import EXPORTERS, IMPORTERS
 from annotations.exchange.common import TRACK_CHOICES
-from annotations.tracklet_files import dataset_shared_videos, require_results
+from annotations.tracklet_files import require_results
 from movingfashion.executors.base import GPU_SHARE_HINT, gpu_share_problem
 from movingfashion.executors.options import executor_options, threads_option
 from movingfashion.models.checkpoints import device_option
@@ -45,6 +45,8 @@ from schemas.cli_support import (
 from schemas.errors import ConfigError, DataFormatError, validation_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from schemas.dataset import VideoTracklets
 
 EMBED_SOURCES = list(get_args(BuildConfig.model_fields["embed_source"].annotation))
@@ -767,25 +769,26 @@ def _choose_shop(catalog, name: str, video: str, product_id: str, n: int, shop: 
     return {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": shop}
 
 
-def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str | None]], dict[str, str]]:
+def _catalog_holds(
+    dataset: str, catalog, heads: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, tuple[str, str, str | None]], dict[str, str]]:
     """What the catalog holds back for review, as the review page's queue takes it: review name
     -> (video, product, why) of the videos of the items :func:`schemas.review.held_for_review`
     names that the split files do not list (the association check's and the carousel pick's
     needs_review, tracklet flags after a republish, ...; named as publish names their videos,
     ``<product>_<n>``), and product -> why of every ``needs_review`` item (a listed one: the next
-    mf publish holds it back). Both empty without a catalog."""
+    mf publish holds it back). Both empty without a catalog. ``heads``: the split files' products
+    (:func:`annotations.tracklet_files.load_split_heads`)."""
     if catalog is None or not Path(catalog).is_file():
         return {}, {}
-    from annotations.tracklet_files import load_splits, split_files_present
     from schemas.catalog import Catalog
     from schemas.dataset import read_entry_rows
     from schemas.items import Status
     from schemas.review import held_for_review, published_ids
 
-    splits = load_splits(dataset) if split_files_present(dataset) else {}
     entries = Path(dataset) / "entries.jsonl"
     rows = read_entry_rows(entries) if entries.is_file() else {}
-    published = published_ids((pid for split in splits.values() for pid in split), rows)
+    published = published_ids((pid for split in heads.values() for pid in split), rows)
     needs: dict[str, str] = {}
     with Catalog(catalog, read_only=True) as cat:
         held = held_for_review(cat, published)
@@ -794,28 +797,33 @@ def _catalog_holds(dataset: str, catalog) -> tuple[dict[str, tuple[str, str, str
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
 
 
-def _split_truth(dataset: str, shared: frozenset[str]) -> dict[str, tuple[str, str, str]]:
+def _split_truth(
+    dataset: str,
+    shared: frozenset[str],
+    heads: Mapping[str, Mapping[str, Any]],
+    identities: Mapping[str, Any],
+) -> dict[str, tuple[str, str, str]]:
     """Review name -> (video, product, why) of the split files' videos that have no tracklet file
     of their product but whose split-file entry holds a tracklet (the real archive as downloaded):
     the review page queues them, flagged, showing that tracklet as the ground truth
-    (:func:`annotations.review.queue.split_truth_reason`: the archive's, or an earlier build's
-    detector choice), and an accept or reject decides on them
-    as on a video with a file."""
-    from annotations.review.queue import split_origin, split_truth_reason
-    from annotations.tracklet_files import load_splits, split_files_present, tracklet_file
+    (:func:`annotations.review.queue.queued_truth_reason`: the archive's, or an earlier build's
+    detector choice), and an accept or reject decides on them as on a video with a file.
+    ``heads``: the split files' products without their boxes
+    (:func:`annotations.tracklet_files.load_split_heads`), ``identities`` the versions read; a
+    video's boxes are read only when an earlier build's record names it."""
+    from annotations.review.queue import SplitTruth, queued_truth_reason, split_origin
+    from annotations.tracklet_files import tracklet_file
 
-    if not split_files_present(dataset):
-        return {}
     out: dict[str, tuple[str, str, str]] = {}
     origin = None  # read once a video without a tracklet file holds a split tracklet
-    for name, split in load_splits(dataset).items():
+    for name, split in heads.items():
         for pid, entry in split.items():
             for vi, vp in enumerate(entry.video_paths):
                 has_file = tracklet_file(dataset, vp, pid, shared=vp in shared).is_file()
-                if not has_file and vi < len(entry.tracklets) and entry.tracklets[vi]:
+                if not has_file and vi < len(entry.with_boxes) and entry.with_boxes[vi]:
                     origin = split_origin(Path(dataset)) if origin is None else origin
-                    why = split_truth_reason(origin, name, pid, vi, entry.tracklets[vi])
-                    out[_review_name(vp, pid, shared)] = (vp, pid, why)
+                    truth = SplitTruth(Path(dataset) / name, pid, vp, vi, identities.get(name))
+                    out[_review_name(vp, pid, shared)] = (vp, pid, queued_truth_reason(origin, truth))
     return out
 
 
@@ -946,7 +954,8 @@ def review(
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
-    from annotations.tracklet_files import load_results
+    from annotations.tracklet_files import load_results, load_split_heads, shared_videos, split_files_present
+    from schemas.official import SPLIT_FILES, split_identity
 
     require_dataset(dataset)
     if catalog_path is not None and Path(catalog_path).is_file():
@@ -954,9 +963,14 @@ def review(
 
         with Catalog(catalog_path, must_exist=True):  # an older schema is upgraded, as mf review does
             pass
-    shared = dataset_shared_videos(dataset)
-    held_all, needs = _catalog_holds(dataset, catalog_path)
-    truth = _split_truth(dataset, shared)  # no tracklet file, the split file's ground truth
+    # the split files read once, without their boxes (a video's are read only when needed)
+    identities = {name: split_identity(Path(dataset) / name) for name in SPLIT_FILES}
+    heads = load_split_heads(dataset) if split_files_present(dataset) else {}
+    shared = shared_videos(heads)
+    held_all, needs = _catalog_holds(dataset, catalog_path, heads)
+    truth = _split_truth(
+        dataset, shared, heads, identities
+    )  # no tracklet file, the split file's ground truth
     found = load_results(dataset) if held_all or truth else require_results(dataset)
     results = {_review_name(vt.video, vt.product_id, shared): vt for vt in found}
     held = {name: h for name, h in held_all.items() if name not in results}  # no tracklet file names it

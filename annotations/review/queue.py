@@ -208,7 +208,7 @@ def split_truth_reason(origin: SplitOrigin, split_file: str, product_id: str, in
     return SPLIT_TRUTH_REASON
 
 
-def _truth_reason(origin: SplitOrigin, truth: SplitTruth) -> str:
+def queued_truth_reason(origin: SplitOrigin, truth: SplitTruth) -> str:
     """:func:`split_truth_reason` of a queued video's split-file tracklet, whose boxes are read
     (that entry alone) only when ``origin`` records an earlier build's tracklet for the video."""
     name = truth.path.name
@@ -313,7 +313,7 @@ def build_queue(
                 if vt is None and vi < len(entry.with_boxes) and entry.with_boxes[vi]:
                     split_truth = SplitTruth(root / split_file, pid, vp, vi, identities.get(split_file))
                     origin = split_origin(root) if origin is None else origin
-                    reason = _truth_reason(origin, split_truth)
+                    reason = queued_truth_reason(origin, split_truth)
                 if not is_flagged and pid in needs:  # the next publish holds it back
                     is_flagged, reason = True, needs[pid]
                 seen.add((vp, pid))

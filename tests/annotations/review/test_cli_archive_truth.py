@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import schemas.official as official
 from annotations.review.queue import SPLIT_TRUTH_REASON
 from schemas.catalog import Catalog
 from schemas.review import review_states
@@ -38,3 +41,17 @@ def test_review_lists_and_decides_the_split_files_ground_truth(tmp_path, capsys)
     # a video with nothing to show is still named for what it lacks
     code, _, err = run_tracklets([*args, "--accept", "h2_0"], capsys)
     assert code != 0 and "no tracklet file for video 'h2_0'" in err
+
+
+def test_review_lists_without_reading_the_split_files_whole(tmp_path, capsys, monkeypatch):
+    root = make_archive(tmp_path / "mf")
+    code, out, err = run_tracklets(["review", "--dataset", str(root), "--json"], capsys)
+    assert code == 0, err
+    expected = json.loads(out)["needs_review"]
+    catalog = tmp_path / "review.sqlite"
+    Catalog(catalog).close()
+    monkeypatch.setattr(official, "_load", lambda p: pytest.fail(f"{p} parsed whole"))
+    for extra in ([], ["--catalog", str(catalog)]):
+        code, out, err = run_tracklets(["review", "--dataset", str(root), "--json", *extra], capsys)
+        assert code == 0, err
+        assert json.loads(out)["needs_review"] == expected
