@@ -16,6 +16,7 @@ landmarks). v=2 visible, 1 occluded, 0 outside the image (written as ``0, 0, 0``
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -178,15 +179,46 @@ def _flat(spec: ProductSpec, size: tuple[int, int]) -> tuple[np.ndarray, Canvas,
     )
 
 
-def generate_df2(out: Path, seed: int, cfg: WorldConfig, quick: bool) -> str:
-    """Write the mini set under ``out/df2``; returns its path relative to ``out``."""
+def _pair_done(root: Path, done_dir: Path | None, pair: int, split: str, first: int) -> int | None:
+    """How many images pair ``pair`` wrote in a run cut short (its record in ``done_dir``, written
+    after them, names ``split`` and the first image number ``first`` this run expects, and every
+    image and annotation it names is there); None when it is to be drawn again."""
+    if done_dir is None:
+        return None
+    try:
+        rec = json.loads((done_dir / f"{pair}.json").read_text(encoding="utf-8"))
+        n = rec["images"]
+        if rec["split"] != split or rec["first"] != first or type(n) is not int or n < 0:
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    names = [f"{k:06d}" for k in range(first, first + n)]
+    if all(
+        (root / split / "image" / f"{m}.jpg").is_file() and (root / split / "annos" / f"{m}.json").is_file()
+        for m in names
+    ):
+        return n
+    return None
+
+
+def generate_df2(out: Path, seed: int, cfg: WorldConfig, quick: bool, *, done_dir: Path | None = None) -> str:
+    """Write the mini set under ``out/df2``; returns its path relative to ``out``.
+
+    Every file is written atomically. ``done_dir``: a record per pair is written there once its
+    files are (``<pair>.json``: its split, first image number and image count), and a pair whose
+    record names files that are all there is not drawn again: each pair draws from its own
+    random stream, so a run cut short resumes byte-identical to an uninterrupted one."""
     root = out / "df2"
     n_pairs = cfg.df2_quick_pairs if quick else cfg.df2_pairs
     counters = {"train": 0, "validation": 0}
     lo, hi = cfg.df2_users_per_pair
     for pair in range(1, n_pairs + 1):
-        rng = np.random.default_rng([seed, pair, 2002])
         split = "validation" if pair % 5 == 0 else "train"
+        first = counters[split] + 1
+        if (n := _pair_done(root, done_dir, pair, split, first)) is not None:
+            counters[split] += n
+            continue
+        rng = np.random.default_rng([seed, pair, 2002])
         base = random_garment(rng, (pair - 1) % 13 + 1)
         styles = [base] + ([confusable_twin(rng, base)] if rng.random() < 0.3 else [])
         for style, g in enumerate(styles, start=1):
@@ -223,4 +255,7 @@ def generate_df2(out: Path, seed: int, cfg: WorldConfig, quick: bool) -> str:
                 for k, it in enumerate(items, start=1):
                     anno[f"item{k}"] = it
                 atomic_write_json(root / split / "annos" / f"{name}.json", anno, indent=None)
+        if done_dir is not None:
+            record = {"split": split, "first": first, "images": counters[split] - first + 1}
+            atomic_write_json(done_dir / f"{pair}.json", record)
     return "df2"

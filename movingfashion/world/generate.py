@@ -41,6 +41,9 @@ PARAMS_FILE = "world_params.json"
 #: once all its files are: a rerun over a world cut short skips those products; removed once the
 #: world is complete
 RENDERED_DIR = ".rendered"
+#: the folder of the DeepFashion2 mini set's records of the pairs drawn, inside :data:`RENDERED_DIR`
+#: (:func:`movingfashion.world.df2.generate_df2`; a product's record is a file, ``<id>.json``)
+DF2_DONE = "df2-pairs"
 
 
 def _params(products: int, seed: int, quick: bool, cfg: WorldConfig) -> dict[str, Any]:
@@ -222,7 +225,7 @@ def generate_world(
     truth = _assemble(specs, results, seed, by_id)
     from .df2 import generate_df2
 
-    truth.df2_root = generate_df2(out, seed, cfg, quick)
+    truth.df2_root = generate_df2(out, seed, cfg, quick, done_dir=out / RENDERED_DIR / DF2_DONE)
     save_world(out, truth)
     atomic_write_json(out / PARAMS_FILE, params)
     shutil.rmtree(out / RENDERED_DIR, ignore_errors=True)  # complete: world_matches answers now

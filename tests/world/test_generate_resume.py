@@ -4,6 +4,7 @@ from its record, is rendered again; the world ends byte-identical to an uninterr
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,5 +60,41 @@ def test_a_cut_short_world_resumes_where_it_stopped(small_world, tmp_path, monke
     assert len(intact) == 3 and not intact & set(rendered)  # not rendered again
     assert damaged in rendered and gone in rendered
     assert progress[0] == (3, progress[-1][1]) and progress[-1][0] == progress[-1][1]
+    assert not (out / ".rendered").exists()
+    assert _tree(out) == _tree(small_world)
+
+
+def test_a_world_cut_short_in_its_df2_set_draws_only_the_pairs_not_done(small_world, tmp_path, monkeypatch):
+    import movingfashion.world.df2 as df2
+
+    out = tmp_path / "w"
+    real = df2.random_garment
+    drawn: list[int] = []
+    stop_at = [7]  # the first run is killed when it starts pair 7; the rerun runs to its end
+
+    def garment(rng, cls):
+        pair = rng.bit_generator.seed_seq.entropy[1]  # each pair draws from default_rng([seed, pair, 2002])
+        if pair == stop_at[0]:
+            raise Stop
+        drawn.append(pair)
+        return real(rng, cls)
+
+    monkeypatch.setattr(df2, "random_garment", garment)
+    args = (SMALL_WORLD["products"], SMALL_WORLD["seed"])
+    with pytest.raises(Stop):
+        generate_world(out, *args, quick=SMALL_WORLD["quick"], workers=1)
+    assert drawn == [1, 2, 3, 4, 5, 6] and not (out / "world.json").exists()
+    before = {p: p.stat().st_mtime_ns for p in (out / "df2").rglob("*") if p.is_file()}
+    annos = (out / "df2" / "train" / "annos").glob("*.json")
+    of_pair_1 = {a.stem for a in annos if json.loads(a.read_text())["pair_id"] == 1}
+    gone = out / "df2" / "train" / "image" / "000001.jpg"  # pair 1's shop image: pair 1 is drawn again
+    gone.unlink()
+    drawn.clear()
+    stop_at[0] = -1
+    generate_world(out, *args, quick=SMALL_WORLD["quick"], workers=1)
+    assert drawn == [1, *range(7, 17)]  # pairs 2 to 6 not drawn again
+    rewritten = {p for p, t in before.items() if p.stat().st_mtime_ns != t}
+    assert {p.stem for p in rewritten} == of_pair_1 and "train" in {p.parts[-3] for p in rewritten}
+    assert len(before) > 2 * len(of_pair_1)  # the files of pairs 2 to 6 not written again
     assert not (out / ".rendered").exists()
     assert _tree(out) == _tree(small_world)
