@@ -28,7 +28,6 @@ import os
 import re
 import stat
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -670,7 +669,9 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
     heads, spans = scanned
     for k in _unvouched(text, spans):  # raises for what a whole read refuses
         pid, videos = spans[k].product_id, heads[spans[k].product_id].video_paths
-        _decoded_tracklets(text, spans[k].tracklets[0], pid, videos, str(p), validate=True)  # type: ignore[index]
+        at = spans[k].tracklets
+        if at is not None:
+            _decoded_tracklets(text, at[0], pid, videos, str(p), validate=True)
     _remember_spans(identity, text, spans, bom=raw.startswith(codecs.BOM_UTF8))
     return heads
 
@@ -789,18 +790,19 @@ def _unvouched(text: str, spans: Sequence[_Span]) -> list[int]:
     import numpy as np
 
     out: list[int] = []
-    todo = [k for k, s in enumerate(spans) if s.tracklets is not None]
+    todo = [(k, s.tracklets) for k, s in enumerate(spans) if s.tracklets is not None]
     while todo:
         size, n = 0, 0
         while n < len(todo) and (n == 0 or size < _VOUCH_CHUNK):
-            lo, hi = spans[todo[n]].tracklets  # type: ignore[misc]
-            size, n = size + hi - lo, n + 1
-        chunk, todo = todo[:n], todo[n:]
-        parts = [text[slice(*spans[k].tracklets)] for k in chunk]  # type: ignore[misc]
+            size, n = size + todo[n][1][1] - todo[n][1][0], n + 1
+        parts = [text[lo:hi] for _, (lo, hi) in todo[:n]]
+        chunk, todo = [k for k, _ in todo[:n]], todo[n:]
         blob = "".join(parts).encode("ascii").replace(b"{", b" nan ").translate(_TO_SPACES)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+        try:
             numbers = np.fromstring(blob, sep=" ")  # C's number reader: no object per number
+        except ValueError:  # a number it cannot read (the shape's match lets none through)
+            out += chunk
+            continue
         starts = np.flatnonzero(np.isnan(numbers))  # each tracklet's "{"
         per_trk = np.diff(np.append(starts, numbers.size)) - 1
         trk_per_entry = [p.count("{") for p in parts]

@@ -120,7 +120,11 @@ _GOOD = '{"0": [1, 2, 3, 4], "7": [0.5, 1e1, 2.5E+1, 40], "3": [-1, 0, 0, 0]}'  
         ('{"0": [1, 2, 3, 4], "12": [1, 2, 3., 4]}', "frame key '12': malformed number"),
     ],
 )  # fmt: skip
-def test_a_bad_box_is_refused_by_the_heads_naming_the_file_video_and_frame(tmp_path, trk, said):
+@pytest.mark.parametrize("chunk", [official._VOUCH_CHUNK, 1])  # all entries checked at once, or one by one
+def test_a_bad_box_is_refused_by_the_heads_naming_the_file_video_and_frame(
+    tmp_path, monkeypatch, trk, said, chunk
+):
+    monkeypatch.setattr(official, "_VOUCH_CHUNK", chunk)
     bad = _entry("p3", [_GOOD, trk])
     good = [_entry(f"p{n}", [_GOOD, _GOOD]) for n in (1, 2, 4)]
     path = tmp_path / "train.json"
