@@ -654,10 +654,17 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
     (``tracklets[i]``) and the frame key, as a whole read would refuse the file. The other fields
     are validated as :func:`read_official` does. Anything unexpected (another shape, a key twice
     outside a tracklet, a field that does not validate, a file that does not read) reads the file
-    whole with :func:`read_official` instead, raising as it does. Where each entry is in the file
-    is kept (per version of the file) for :func:`read_official_entry`."""
+    whole with :func:`read_official` instead, raising as it does. What the scan found and where
+    each entry is in the file are kept per version of the file (:func:`split_identity`, the
+    last :data:`SPANS_KEPT` files): the same file read again (the review page's queue rebuilt
+    after a tracklet build) is not scanned again, and :func:`read_official_entry` finds an entry
+    without a search."""
     p = Path(path)
     identity = _file_identity(p)
+    with _listings_lock:
+        if identity is not None and identity in _entry_spans:
+            _entry_spans.move_to_end(identity)
+            return dict(_entry_spans[identity][0])
     try:
         raw = p.read_bytes()
         text = raw.decode("utf-8-sig")
@@ -672,8 +679,8 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
         at = spans[k].tracklets
         if at is not None:
             _decoded_tracklets(text, at[0], pid, videos, str(p), validate=True)
-    _remember_spans(identity, text, spans, bom=raw.startswith(codecs.BOM_UTF8))
-    return heads
+    _remember_spans(identity, heads, text, spans, bom=raw.startswith(codecs.BOM_UTF8))
+    return dict(heads)
 
 
 def _scan_heads(text: str, where: str) -> tuple[dict[str, OfficialHead], list[_Span]] | None:
@@ -848,16 +855,25 @@ def _after_value(text: str, i: int) -> tuple[bool | None, int]:
     return None, i
 
 
-#: split files whose entries' places are kept (:func:`read_official_entry`), the oldest dropped first
+#: split files whose heads and entries' places are kept (:func:`read_official_heads`), the oldest
+#: dropped first
 SPANS_KEPT = 4
-_entry_spans: OrderedDict[tuple[Any, ...], dict[str, tuple[int, int]]] = OrderedDict()
+_entry_spans: OrderedDict[tuple[Any, ...], tuple[dict[str, OfficialHead], dict[str, tuple[int, int]]]] = (
+    OrderedDict()
+)
 
 
 def _remember_spans(
-    identity: tuple[Any, ...] | None, text: str, spans: Sequence[_Span], *, bom: bool
+    identity: tuple[Any, ...] | None,
+    heads: dict[str, OfficialHead],
+    text: str,
+    spans: Sequence[_Span],
+    *,
+    bom: bool,
 ) -> None:
-    """Keep where each entry of the split file ``identity`` names is: product id -> (first byte,
-    past the last byte), counted in the file's bytes (UTF-8, after a byte order mark ``bom``)."""
+    """Keep the ``heads`` of the split file ``identity`` names and where each entry is: product id
+    -> (first byte, past the last byte), counted in the file's bytes (UTF-8, after a byte order
+    mark ``bom``)."""
     if identity is None:
         return
     base = 3 if bom else 0
@@ -872,7 +888,7 @@ def _remember_spans(
             places[s.product_id] = (start, end)
             at, byte = s.end, end
     with _listings_lock:
-        _entry_spans[identity] = places
+        _entry_spans[identity] = (heads, places)
         while len(_entry_spans) > SPANS_KEPT:
             _entry_spans.popitem(last=False)
 
@@ -882,12 +898,12 @@ def _entry_place(p: Path, identity: tuple[Any, ...], product_id: str) -> tuple[i
     :func:`read_official_heads` kept, the file scanned once when they are not kept yet. None
     when not known (a file the scan does not read, an id it does not list)."""
     with _listings_lock:
-        places = _entry_spans.get(identity)
-    if places is None:
+        kept = _entry_spans.get(identity)
+    if kept is None:
         read_official_heads(p)  # raises for a file that does not read
         with _listings_lock:
-            places = _entry_spans.get(identity)
-    return None if places is None else places.get(product_id)
+            kept = _entry_spans.get(identity)
+    return None if kept is None else kept[1].get(product_id)
 
 
 def split_identity(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:

@@ -161,3 +161,19 @@ def test_every_entry_read_alone_reads_the_file_once(tmp_path, monkeypatch):
         for video in entry.video_paths:
             assert read_official_entry(path, pid, video, identity=identity) == entry
     assert scans == [1]
+
+
+def test_the_same_file_read_again_is_not_scanned_again(tmp_path, monkeypatch):
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps(_split()))
+    scans: list[int] = []
+    scan = official._scan_heads
+    monkeypatch.setattr(official, "_scan_heads", lambda *a: scans.append(1) or scan(*a))
+    first = read_official_heads(path)
+    first.clear()  # the caller's copy: what is kept stays whole
+    again = read_official_heads(path)
+    assert again == _heads_of_full_read(path) and scans == [1]
+    data = _split()
+    data["p1"]["source"] = 0
+    path.write_text(json.dumps(data))  # another version: read again
+    assert read_official_heads(path)["p1"].source == 0 and scans == [1, 1]
