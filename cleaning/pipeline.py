@@ -48,10 +48,12 @@ from cleaning.config import CleaningConfig
 from cleaning.steps.base import StepContext, StepReport
 from cleaning.steps.cache import ResultCache, cache_path
 from cleaning.steps.registry import STEPS, check_steps
-from cleaning.steps.state import CleaningState
+from cleaning.steps.state import IMAGE_KINDS, CleaningState
 from movingfashion.executors import Executor, make_executor
 from schemas.atomic import sweep_partials
 from schemas.catalog import Catalog
+from schemas.items import AssetKind
+from schemas.paths import check_collection_root
 
 
 def clean(
@@ -98,6 +100,19 @@ def _clean(
         for step in steps:
             step.check(ctx)
         state = CleaningState.from_catalog(catalog)
+        check_collection_root(
+            ctx.root,
+            {
+                it.key: [
+                    a.path
+                    for a in it.collected
+                    if a.path and (a.kind == AssetKind.VIDEO or a.kind in IMAGE_KINDS)
+                ]
+                for it in state.live()
+            },
+            items="items to clean",
+            nothing="no item was changed",
+        )
         reports: dict[str, StepReport] = {}
         try:
             for step in steps:

@@ -196,7 +196,7 @@ from schemas.official import (
     shop_relpath,
     video_relpath,
 )
-from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
+from schemas.paths import PathEscapeError, check_collection_root, inside, plain_folder, resolve_under
 from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
@@ -1633,26 +1633,16 @@ def check_output(out: Path, ours: set[str]) -> None:
 
 def check_root(catalog: Catalog, root: Path, rows: list[ItemRow]) -> None:
     """Refuse a ``root`` that holds none of the accepted items' collected videos and shop images
-    (a wrong --root would empty a published dataset). Some missing is allowed: a published copy
-    of a file deleted from the root after publishing stands (see :meth:`_Publisher.place`)."""
-    if not rows:
-        return
-    missing, present = [], 0
+    (a wrong --root would empty a published dataset; :func:`~schemas.paths.check_collection_root`).
+    Some missing is allowed: a published copy of a file deleted from the root after publishing
+    stands (see :meth:`_Publisher.place`)."""
+    files: dict[str, list[str]] = {}
     for r in rows:
         assets = catalog.assets(source=r.item.source, source_id=r.item.source_id, status=Status.ACCEPTED)
-        needed = [a for a in assets if a.path and a.kind in (AssetKind.VIDEO, AssetKind.SHOP)]
-        here = [(root / a.path).is_file() for a in needed]
-        present += sum(here)
-        if not all(here):
-            missing.append(f"{r.item.source}/{r.item.source_id}")
-    if missing and not present:
-        raise ConfigError(
-            f"--root lacks the collected files of {len(missing)} of the {len(rows)} accepted items "
-            f"(first: {missing[0]}); nothing was changed",
-            where=str(root),
-            hint="--root must be the folder the catalog's asset paths are relative to (the one "
-            "mf-collect wrote)",
-        )
+        files[f"{r.item.source}/{r.item.source_id}"] = [
+            a.path for a in assets if a.path and a.kind in (AssetKind.VIDEO, AssetKind.SHOP)
+        ]
+    check_collection_root(root, files, items="accepted items", nothing="nothing was changed")
 
 
 def check_unique_ids(catalog: Catalog, groups: list[_Group]) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from schemas.errors import ConfigError, DataFormatError
@@ -292,3 +293,24 @@ def outside_dataset(
             " and stop mf publish",
         )
     return dst
+
+
+def check_collection_root(
+    root: str | os.PathLike[str], files: Mapping[str, Sequence[str]], *, items: str, nothing: str
+) -> None:
+    """Refuse a collection ``root`` (:class:`ConfigError` naming it) that holds none of ``files``
+    (per item key, the paths of its collected files relative to the root) while they name some:
+    a wrong ``--root``, which would otherwise fail or drop every item one by one. Some missing is
+    the caller's to handle per item. ``items`` names the items (``accepted items``), ``nothing``
+    says what was left as it was (``nothing was changed``)."""
+    named = {key: paths for key, paths in files.items() if paths}
+    base = Path(root)
+    missing = [key for key, paths in named.items() if not all((base / p).is_file() for p in paths)]
+    if missing and not any((base / p).is_file() for paths in named.values() for p in paths):
+        raise ConfigError(
+            f"--root lacks the collected files of {len(missing)} of the {len(files)} {items} "
+            f"(first: {missing[0]}); {nothing}",
+            where=str(root),
+            hint="--root must be the folder the catalog's asset paths are relative to (the one "
+            "mf-collect wrote); if its files were deleted, run mf-collect again to fetch them",
+        )

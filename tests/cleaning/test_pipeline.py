@@ -137,3 +137,26 @@ def test_the_report_counts_the_items_it_leaves_as_they_are(tmp_path):
         rep = build_report(CleaningState.from_catalog(cat), {})
     assert rep["items"] == 2  # a (downloaded) and d (rejected by cleaning: decided again)
     assert rep["left_as_is"] == {"rejected by a collector": 1, "rejected in review": 1}
+
+
+def test_a_root_holding_none_of_the_collected_files_is_refused_naming_it(
+    catalog_copy, cleaned_world, tmp_path, capsys
+):
+    """A wrong --root (an empty folder) is one usage error naming it, not every item failed with
+    "run mf-collect again to fetch it"; the catalog is left as it was."""
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    wrong = tmp_path / "elsewhere"
+    wrong.mkdir()
+    with Catalog(catalog_copy) as cat:
+        before = _rows(cat)
+        with pytest.raises(ConfigError) as exc:
+            clean(cat, wrong, CleaningConfig(association_check=False))
+        assert exc.value.where == str(wrong.absolute()) and "--root" in str(exc.value)
+        assert "mf-collect wrote" in (exc.value.hint or "")
+        assert _rows(cat) == before
+    with pytest.raises(SystemExit) as stop:
+        run_main(cli, ["clean", "--catalog", str(catalog_copy), "--root", str(wrong), "--no-association"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and str(wrong) in err and len(err.strip().splitlines()) == 1
