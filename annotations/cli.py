@@ -952,6 +952,17 @@ def review(
         if accept or reject or shops:
             raise click.UsageError("--serve cannot be combined with --accept/--reject/--shop")
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
+    both = sorted(set(accept) & set(reject))
+    if both:
+        raise click.UsageError(
+            f"--accept and --reject both name {', '.join(both)}: give each video one decision"
+        )
+    if note is not None and not (accept or reject or shops):
+        raise click.UsageError("--note is stored with a decision: add --accept, --reject or --shop")
+    if show_all and (accept or reject or shops):
+        raise click.UsageError(
+            "--all lists the decided videos: it records nothing, drop it with --accept/--reject/--shop"
+        )
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
     from annotations.tracklet_files import load_results, load_split_heads, shared_videos, split_files_present

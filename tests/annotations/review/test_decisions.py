@@ -295,3 +295,34 @@ def test_a_decision_without_a_catalog_says_publish_will_not_see_it(review_setup)
     )
     assert res.exit_code == 0, res.output
     assert "no --catalog" not in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--accept", "{v}", "--reject", "{v}"], "{v}"),
+        (["--note", "looks fine"], "--note"),
+        (["--all", "--accept", "{v}"], "--all"),
+    ],
+)
+def test_contradictory_review_options_are_refused_before_anything_is_recorded(review_setup, extra, named):
+    """One video both accepted and rejected in one command (before: both recorded, the last
+    winning, exit 0), a note with no decision to store it with and --all (a listing option)
+    with decisions (before: silently dropped) are usage errors that record nothing."""
+    from click.testing import CliRunner
+
+    from annotations.cli import tracklets
+
+    ds, cat = review_setup.dataset, review_setup.catalog
+    stem = review_setup.facts["videos"][0]
+    log = ds / REVIEW_LOG
+    before = log.read_text() if log.exists() else None
+    with Catalog(cat) as c:
+        decided = list_decisions(c)
+    args = [a.format(v=stem) for a in extra]
+    res = CliRunner().invoke(tracklets, ["review", "--dataset", str(ds), "--catalog", str(cat), *args])
+    assert res.exit_code == 2, res.output
+    assert named.format(v=stem) in res.stderr
+    assert (log.read_text() if log.exists() else None) == before
+    with Catalog(cat) as c:
+        assert list_decisions(c) == decided
