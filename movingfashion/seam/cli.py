@@ -148,6 +148,7 @@ def train(
     if phase == "1":
         _phase1_options(
             {
+                "--dataset": df2 is not None and dataset is not None,  # alone: phase 1's old --df2
                 "--method": method != "seam",
                 "--variant": variant is not None,
                 "--epochs": epochs is not None,

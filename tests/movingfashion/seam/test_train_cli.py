@@ -147,6 +147,7 @@ def test_phase1_refuses_phase2_options_and_an_existing_matcher(tmp_path, capsys)
         (["--config", str(bad)], "--config"),
         (["--resume", "--epochs", "3"], "--epochs, --resume"),
         (["--method", "asymnet"], "--method"),
+        (["--dataset", str(tmp_path / "df2")], "--dataset"),  # with --df2: it was dropped too
     ):
         with pytest.raises(SystemExit) as exc:
             run_main(cli, [*base, *extra])
