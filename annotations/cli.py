@@ -1257,6 +1257,8 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     """
     if not df2 and not data_yaml and not resume:
         raise click.UsageError("give --df2 ROOT or --data data.yaml")
+    if df2 and data_yaml:
+        raise click.UsageError("--df2 and --data both name the training data: give one of them")
     on_interrupt(f"interrupted: rerun with --resume to go on from the last epoch saved in {out}")
     from annotations.training import train_detector as _train
 

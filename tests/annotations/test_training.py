@@ -109,3 +109,20 @@ def test_a_handler_stream_closed_since_the_import_does_not_stop_the_command(caps
     finally:
         handler.stream = before
     assert "still logged" in capsys.readouterr().err
+
+
+def test_df2_and_data_together_are_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    """--data was trained on and --df2 dropped without a word (exit 0 after the training)."""
+    import annotations.training as training
+
+    monkeypatch.setattr(training, "train_detector", lambda *a, **kw: pytest.fail("trained"))
+    _dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "data.yaml").write_text(GOOD)
+    (tmp_path / "df2").mkdir()
+    out = tmp_path / "det"
+    args = ["--df2", str(tmp_path / "df2"), "--data", str(tmp_path / "ds" / "data.yaml"), "--out", str(out)]
+    with pytest.raises(SystemExit) as exc:
+        run_main(train_detector, [*args, "--json"])
+    captured = capsys.readouterr()
+    assert exc.value.code == 2 and "--df2 and --data" in captured.err
+    assert json.loads(captured.out)["reason"] == "usage" and not out.exists()
