@@ -611,6 +611,13 @@ NO_CATALOG_WARNING = (
 )
 
 
+def _given(name: str) -> bool:
+    """Whether the current command's parameter ``name`` was given on the command line."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) == ParameterSource.COMMANDLINE
+
+
 def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None) -> None:
     """Serve the review page until Ctrl-C (see annotations.review.server)."""
     from click.core import ParameterSource
@@ -949,9 +956,12 @@ def review(
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
-        if accept or reject or shops:
-            raise click.UsageError("--serve cannot be combined with --accept/--reject/--shop")
+        if accept or reject or shops or note is not None or show_all:
+            raise click.UsageError("--serve cannot be combined with --accept/--reject/--shop/--note/--all")
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
+    page_only = [f"--{name}" for name in ("port", "host", "sample", "seed", "root") if _given(name)]
+    if page_only:
+        raise click.UsageError(f"{', '.join(page_only)}: for the review page only: add --serve")
     both = sorted(set(accept) & set(reject))
     if both:
         raise click.UsageError(

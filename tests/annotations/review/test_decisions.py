@@ -303,12 +303,15 @@ def test_a_decision_without_a_catalog_says_publish_will_not_see_it(review_setup)
         (["--accept", "{v}", "--reject", "{v}"], "{v}"),
         (["--note", "looks fine"], "--note"),
         (["--all", "--accept", "{v}"], "--all"),
+        (["--accept", "{v}", "--port", "9000", "--sample", "0.5"], "--port, --sample: for the review page"),
+        (["--serve", "--note", "x", "--host", "192.0.2.1"], "--serve cannot be combined"),
     ],
 )
 def test_contradictory_review_options_are_refused_before_anything_is_recorded(review_setup, extra, named):
     """One video both accepted and rejected in one command (before: both recorded, the last
-    winning, exit 0), a note with no decision to store it with and --all (a listing option)
-    with decisions (before: silently dropped) are usage errors that record nothing."""
+    winning, exit 0), a note with no decision to store it with, --all (a listing option) with
+    decisions and the review page's options without --serve (before: silently dropped) are
+    usage errors that record nothing."""
     from click.testing import CliRunner
 
     from annotations.cli import tracklets
