@@ -6,6 +6,7 @@ The CLIs turn any :class:`MFError` into one clear line on stderr and exit code 2
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -44,6 +45,24 @@ def _rebuild(cls: type[MFError], args: tuple[Any, ...], state: dict[str, Any]) -
 
 class ConfigError(MFError):
     """A configuration file or option is invalid."""
+
+
+def listen_error(exc: OSError | OverflowError, host: str, port: int) -> ConfigError:
+    """The error of a server (``mf review``, ``mf world serve``) that cannot listen on
+    ``host:port``: a port in use or out of range names --port, an address this machine does not
+    have names --host; each says what to pass instead."""
+    why = getattr(exc, "strerror", None) or str(exc)
+    if isinstance(exc, OverflowError) or getattr(exc, "errno", None) in (errno.EADDRINUSE, errno.EACCES):
+        return ConfigError(
+            f"cannot listen on {host}:{port}: {why}",
+            where="--port",
+            hint="pick another --port (0 picks a free one)",
+        )
+    return ConfigError(
+        f"cannot listen on {host}:{port}: {why}",
+        where="--host",
+        hint="pass an address of this machine as --host (the default, 127.0.0.1, is always one)",
+    )
 
 
 class DataFormatError(MFError):

@@ -71,7 +71,7 @@ from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
 from schemas.catalog import Catalog, CatalogLocked
 from schemas.dataset import Tracklet
-from schemas.errors import CatalogError, ConfigError, MFError
+from schemas.errors import CatalogError, ConfigError, MFError, listen_error
 from schemas.paths import resolve_under
 from schemas.review import KINDS, NO_CLASS, accept_lacks_class, list_decisions, review_states
 from schemas.taxonomy import DF2_CLASSES
@@ -676,8 +676,8 @@ def make_server(
     check_bind(host, allow_non_loopback=allow_non_loopback)
     try:
         return ReviewServer(app, host, port)
-    except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port") from None
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
+        raise listen_error(exc, host, port) from None
 
 
 class Handler(BaseHTTPRequestHandler):

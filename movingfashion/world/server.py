@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from movingfashion.world.truth import load_world
-from schemas.errors import ConfigError
+from schemas.errors import listen_error
 
 from . import instagram_api
 from .faults import Faults
@@ -121,11 +121,7 @@ class WorldServer:
         try:
             self._httpd = _HTTPServer((self.host, self.port), _Handler)
         except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0-65535
-            raise ConfigError(
-                f"cannot listen: {getattr(exc, 'strerror', None) or exc}",
-                where=f"{self.host}:{self.port}",
-                hint="pick another --port (0 picks a free one)",
-            ) from None
+            raise listen_error(exc, self.host, self.port) from None
         self._httpd.world_server = self
         self.site = Site(
             self.world_dir,

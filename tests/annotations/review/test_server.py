@@ -541,3 +541,29 @@ def test_a_lone_surrogate_in_a_note_is_stored_not_a_500(review_setup):
         status, _, body = _post(srv, "/api/decision", {"video": stem, "kind": "note", "note": "ok\udcff"})
     assert status == 200, body
     assert json.loads(body)["decision"]["note"] == "ok\ufffd"
+
+
+def test_a_port_in_use_or_an_address_not_here_says_which_option_to_change(review_setup, capsys):
+    """Before: `mf review` on a busy port said only "--port: cannot listen ...: Address already
+    in use" (no hint, where mf world serve suggests --port 0), and an address this machine does
+    not have was blamed on --port too."""
+    import socket
+
+    from schemas.cli_support import run_main
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    base = ["--dataset", str(review_setup.dataset), "--catalog", str(review_setup.catalog), "--json"]
+    try:
+        port = busy.getsockname()[1]
+        for extra, where, hint in (
+            (["--port", str(port)], "--port", "pick another --port (0 picks a free one)"),
+            (["--port", "0", "--host", "192.0.2.1"], "--host", "an address of this machine as --host"),
+        ):
+            with pytest.raises(SystemExit) as exc:
+                run_main(review_page, [*base, *extra])
+            doc = json.loads(capsys.readouterr().out)
+            assert exc.value.code == 2 and doc["path"] == where and hint in (doc["hint"] or ""), doc
+    finally:
+        busy.close()
