@@ -201,7 +201,6 @@ from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
     held_for_review,
-    hold_by_flags,
     merge_holds_accepted,
     move_legacy_review_log,
     review_shops,
@@ -737,7 +736,6 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
                 )
                 for (s, sid), (status, why) in sorted(changes.items())
             ),
-            on_accept=hold_by_flags,
         )
     )
     after = {k: (r.status, r.reason) for k, r in rows.items()}
@@ -802,7 +800,6 @@ def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, Any])
             )
             for s, sid in sorted(changed)
         ),
-        on_accept=hold_by_flags,
     )
 
     def restore(now: dict[str, Any] | None) -> dict[str, Any] | None:

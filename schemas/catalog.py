@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from schemas.atomic import atomic_write_bytes
 from schemas.errors import CatalogCorrupt, CatalogError, ConfigError, LocalFault
 from schemas.faults import HINTS, path_faults, read_only_mount, sqlite_fault
+from schemas.holds import hold_by_flags
 from schemas.items import GAVE_UP_PREFIX, AssetKind, MediaAsset, SourceItem, SourceName, Status
 
 #: how long (seconds) a write waits, by default, for another process's write lock on the catalog
@@ -714,7 +715,9 @@ class Catalog:
         self.upsert_items([item], **state)
 
     def upsert_items(self, items: Iterable[SourceItem], **state: Any) -> int:
-        """Insert or update many items in one transaction; returns how many were written."""
+        """Insert or update many items in one transaction; returns how many were written. An
+        item written ``accepted`` is held by the tracklet builder's flags recorded for it
+        (:func:`schemas.holds.hold_by_flags`), as every write that accepts an item is."""
         bad = set(state) - set(ITEM_COLUMNS)
         if bad:
             raise CatalogError(f"unknown item columns {sorted(bad)}")
@@ -735,6 +738,9 @@ class Catalog:
                     for it in rows
                 ],
             )
+            if state.get("status") == Status.ACCEPTED:
+                for it in rows:
+                    hold_by_flags(db, str(it.source), it.source_id)
         return len(rows)
 
     def set_item_state(self, source: str, source_id: str, **state: Any) -> None:
@@ -742,18 +748,21 @@ class Catalog:
 
         ``updated_at`` moves only when a value changes, so a rerun that decides the same again
         (``mf clean`` on unchanged input) leaves the item, and the dataset date derived from
-        it, as they were."""
+        it, as they were. An item written ``accepted`` is held, in the same transaction, by the
+        tracklet builder's flags recorded for it unless review accepts made under them lift them
+        (:func:`schemas.holds.hold_by_flags`): no writer can let ``mf publish`` have an item
+        with flagged videos unreviewed."""
         sql, args = _state_update(state, {})
         with self.transaction() as db:
             cur = db.execute(sql, args(_now(), source, source_id))
             if cur.rowcount == 0:
                 raise CatalogError(f"no item {source}/{source_id}", where=str(self.path))
+            if state.get("status") == Status.ACCEPTED:
+                hold_by_flags(db, str(source), source_id)
 
     def set_item_states_if(
         self,
         updates: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
-        *,
-        on_accept: Callable[[sqlite3.Connection, str, str], object] | None = None,
     ) -> list[tuple[str, str]]:
         """Compare-and-set many items in one transaction: each ``(source, source_id, expect,
         state)`` sets ``state`` (as :meth:`set_item_state` does) only while the row's columns
@@ -764,11 +773,11 @@ class Catalog:
         nothing was written for those; read them again and decide anew. An ``updated_at`` in
         ``state`` is written as given, not now (an undo putting a row back as it was).
 
-        ``on_accept(db, source, source_id)`` runs, in the same transaction, for each item written
-        ``accepted``: the writers that accept an item outside review (``mf clean``, ``mf publish``
-        releasing a merge hold) pass :func:`schemas.review.hold_by_flags`, so the tracklet
-        builder's flags recorded while another stage held the item or cleaning excluded it hold it
-        again, and it never goes through with flagged videos unreviewed."""
+        Each item written ``accepted`` is held, in the same transaction, by the tracklet builder's
+        flags recorded for it (:func:`schemas.holds.hold_by_flags`, as :meth:`set_item_state`
+        does): flags recorded while another stage held the item or cleaning excluded it hold it
+        once ``mf clean`` accepts it or ``mf publish`` releases its merge hold, and it never goes
+        through with flagged videos unreviewed."""
         now = _now()
         statements = [
             (_state_update(state, expect), source, source_id, state.get("status") == Status.ACCEPTED)
@@ -779,8 +788,8 @@ class Catalog:
             for (sql, args), source, source_id, accepts in statements:
                 if db.execute(sql, args(now, source, source_id)).rowcount == 0:
                     missed.append((str(source), source_id))
-                elif accepts and on_accept is not None:
-                    on_accept(db, str(source), source_id)
+                elif accepts:
+                    hold_by_flags(db, str(source), source_id)
         return missed
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:

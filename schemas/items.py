@@ -82,7 +82,7 @@ MERGE_PREFIX = "merge:"
 
 #: reason prefix of the tracklet builder's flag of a product's video
 #: (:func:`annotations.review.marks.mark_needs_review`): ``tracklets: <video stem>: <why>``, every
-#: flagged video of the product so, separated by ``; `` (:func:`schemas.review.flags_reason`); only
+#: flagged video of the product so, separated by ``; `` (:func:`schemas.holds.flags_reason`); only
 #: accepts of every video it names lift it in review (:mod:`schemas.review`)
 TRACKLETS_PREFIX = "tracklets:"
 

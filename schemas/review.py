@@ -47,16 +47,16 @@ sets ``df2_class``. So undoing decisions on several videos of a product in any o
 state the remaining ones make, and undoing all of them the state before review.
 
 A hold is kept across review: an item another stage set ``needs_review`` with a reason of its
-own (:func:`_hold`: the tracklet builder's ``tracklets: ...`` flag, cleaning's ``association:
+own (:func:`~schemas.holds.hold_of`: the tracklet builder's ``tracklets: ...`` flag, cleaning's ``association:
 ...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop image but not
 their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
 give (with the reason it has now, not an older one it had when its review opened), unless a live
 accept was made under that very hold (its ``prev`` reason is the hold's) and, for the tracklet
 builder's flag, which names every flagged video of the product (``tracklets: <video stem>: <why>``,
-several separated by ``; ``: :func:`flags_reason` of the item's record of flagged videos,
-:data:`TRACKLET_FLAGS`, written by :func:`flag_video` and :func:`unflag_videos`), live accepts
+several separated by ``; ``: :func:`~schemas.holds.flags_reason` of the item's record of flagged videos,
+:data:`~schemas.holds.TRACKLET_FLAGS`, written by :func:`flag_video` and :func:`unflag_videos`), live accepts
 of every video it names, each made under a hold that named that video for the same reason
-(:func:`_lifted`: an accept of another video of the product, whose tracklet nobody doubted, says
+(:func:`~schemas.holds.lifted`: an accept of another video of the product, whose tracklet nobody doubted, says
 nothing about the flagged one's; before, the reason named the video flagged last only, and its
 accept released the item with the other one unreviewed); a rebuild that no longer flags a
 video drops it from the hold, and an undo that holds the item again holds it by the videos the
@@ -77,11 +77,11 @@ of its own, not ``review:``), or one not yet through cleaning, keeps its status 
 whatever the verdicts. There an ``accept`` says the video's ground-truth tracklet is right, not
 that the product belongs in the dataset, and a ``reject`` is kept in the decisions (and
 :func:`apply_review` leaves the product out whatever a later clean run says). Nor does the
-tracklet builder: its flag of such an item is recorded (:data:`TRACKLET_FLAGS`) but never makes
+tracklet builder: its flag of such an item is recorded (:data:`~schemas.holds.TRACKLET_FLAGS`) but never makes
 it ``needs_review`` (:func:`builder_may_hold`), so no accept can let ``mf publish`` have it.
 The flags recorded so (or under another stage's hold) hold the item the moment a writer outside
 review makes it ``accepted`` (``mf clean`` accepting it or clearing its own hold, ``mf publish``
-releasing its merge hold: :func:`hold_by_flags`), until accepts made under them lift them.
+releasing its merge hold: :func:`~schemas.holds.hold_by_flags`), until accepts made under them lift them.
 
 Repeating a request with the same ``request_id`` (a client retry) returns the first result
 and writes nothing; a ``request_id`` seen with another video or decision is refused.
@@ -113,6 +113,19 @@ from typing import Any
 from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.errors import CatalogError, ConfigError, DataFormatError
+from schemas.holds import (
+    PREV_FLAGS,
+    VERDICTS,
+    flag_entries,
+    flags_key,
+    flags_reason,
+    hold_of,
+    lifted,
+    one_flag,
+    prev_flags,
+    read_flags,
+    set_item,
+)
 from schemas.items import (
     CANDIDATE_URL,
     MERGE_PREFIX,
@@ -126,11 +139,8 @@ from schemas.naming import check_safe_name
 from schemas.official import video_relpath
 from schemas.taxonomy import DF2_CLASSES
 from schemas.text_input import load_json
-from schemas.tracklet_names import video_stem
 
 KINDS = ("accept", "reject", "class", "tracklet", "note", "import", "shop")
-#: kinds that decide whether a video (and its product) goes into the next publish
-VERDICTS = ("accept", "reject")
 STAGE = "review"
 #: prefix of the item reason written by a review reject (an accept may lift such a reject)
 REJECT_PREFIX = "review:"
@@ -140,14 +150,6 @@ ITEM_KINDS = ("accept", "reject", "class")
 REVIEW_SHOP_REASON = "shop: chosen in review"
 #: why an accept of an item without a class is refused (publish needs the class)
 NO_CLASS = "no DeepFashion2 class: choose one (c on the review page) before accepting"
-#: catalog meta key prefix of the tracklet builder's flags of an item (:func:`flag_video`):
-#: ``tracklet_flags:<source>/<source_id>`` -> ``{video stem: why}``, every video of the item the
-#: builder flags now (``{}``: none any more); the item's reason is made of it (:func:`flags_reason`)
-TRACKLET_FLAGS = "tracklet_flags:"
-#: what separates the videos in the reason of a tracklet builder's hold naming several
-FLAG_SEP = "; "
-#: key of a decision's ``prev``: the videos (stem -> why) of the builder's hold it was made under
-PREV_FLAGS = "tracklet_flags"
 
 
 def _now() -> str:
@@ -257,14 +259,6 @@ def accept_lacks_class(cat: Catalog, product_id: str) -> bool:
     return _lacks_class(_find_item(cat, product_id))
 
 
-def _set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -> None:
-    sets = ", ".join(f"{c} = ?" for c in cols)
-    db.execute(
-        f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
-        [*(str(v) if isinstance(v, Status) else v for v in cols.values()), _now(), source, source_id],
-    )
-
-
 def rejected_by_review(status: str | None, reason: str | None) -> bool:
     """Whether an item's state is a review reject (the reason :func:`_reject_reason` writes)."""
     return status == Status.REJECTED and (reason or "").startswith(REJECT_PREFIX)
@@ -279,78 +273,6 @@ def review_may_set(status: str | None, reason: str | None) -> bool:
 
 def _reject_reason(d: Decision) -> str:
     return f"{REJECT_PREFIX} {d.reason or 'rejected'} ({d.video})"
-
-
-def _hold(status: str | None, reason: str | None) -> str | None:
-    """The reason of a hold (another stage's ``needs_review`` with a reason: ``tracklets: ...``,
-    ``association: ...``, ``merge: ...``), else None."""
-    return reason if status == Status.NEEDS_REVIEW and reason else None
-
-
-def flags_reason(flags: Mapping[str, str]) -> str:
-    """The reason of the tracklet builder's hold over an item whose videos ``flags`` (video stem
-    -> why) it flags: ``tracklets: <stem>: <why>``, each video in stem order, separated by
-    :data:`FLAG_SEP` (one video: the reason older versions wrote)."""
-    return f"{TRACKLETS_PREFIX} " + FLAG_SEP.join(f"{stem}: {why}" for stem, why in sorted(flags.items()))
-
-
-def _one_flag(hold: str) -> dict[str, str] | None:
-    """The video a one-video tracklets reason names (``tracklets: <stem>: <why>`` -> ``{stem:
-    why}``); None for a reason that names none."""
-    name, sep, why = hold[len(TRACKLETS_PREFIX) :].strip().partition(": ")
-    return {name: why} if sep else None
-
-
-def _flag_entries(hold: str | None, flags: Mapping[str, str] | None) -> dict[str, str] | None:
-    """The videos (stem -> why) a tracklet builder's hold names: those of its record ``flags``
-    when the hold is their reason (:func:`flags_reason`), else the one video its reason names (a
-    catalog an older version wrote); None for another stage's hold, and for a tracklets reason
-    naming no video (about the whole item)."""
-    if not hold or not hold.startswith(TRACKLETS_PREFIX):
-        return None
-    if flags and hold == flags_reason(flags):
-        return dict(flags)
-    return _one_flag(hold)
-
-
-def _flags_key(source: str, source_id: str) -> str:
-    return f"{TRACKLET_FLAGS}{source}/{source_id}"
-
-
-def _read_flags(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str] | None:
-    """The builder's flags of the item as recorded (:data:`TRACKLET_FLAGS`); None when none are
-    (a catalog an older version wrote, an item never flagged)."""
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (_flags_key(source, source_id),)).fetchone()
-    value = None if row is None else json.loads(row[0])
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
-
-
-def _prev_flags(d: Decision) -> dict[str, str] | None:
-    """The videos (stem -> why) of the tracklet builder's hold decision ``d`` was made under (its
-    ``prev``); None when it was made under none, or under one about the whole item."""
-    hold = _hold(d.prev.get("status"), d.prev.get("reason"))
-    named = d.prev.get(PREV_FLAGS)
-    if hold and hold.startswith(TRACKLETS_PREFIX) and isinstance(named, dict):
-        return {str(k): str(v) for k, v in named.items()}
-    return _flag_entries(hold, None)
-
-
-def _lifted(verdicts: Iterable[Decision], hold: str, named: Mapping[str, str] | None) -> bool:
-    """Whether the live verdicts (the latest of each video) lift ``hold``: an accept made under it
-    (its ``prev`` shows the hold); for a tracklet builder's hold naming videos (``named``: stem ->
-    why), an accept of each of them, made under a hold that named it for the same reason (an
-    accept of another video of the product says nothing about a flagged one's tracklet, and the
-    hold stays until every video it names is accepted)."""
-    accepts = [d for d in verdicts if d.kind == "accept"]
-    if named is None:
-        return any(_hold(d.prev.get("status"), d.prev.get("reason")) == hold for d in accepts)
-    return all(
-        any(
-            stem in (d.video, video_stem(d.video)) and (_prev_flags(d) or {}).get(stem) == why
-            for d in accepts
-        )
-        for stem, why in named.items()
-    )
 
 
 def _outside(rows: list[Decision], item: sqlite3.Row) -> tuple[str, str | None] | None:
@@ -385,7 +307,7 @@ def _with_flags(state: tuple[str, str | None], flags: Mapping[str, str] | None) 
     released from the builder's hold. Another stage's hold is kept."""
     if flags is None:
         return state
-    hold = _hold(*state)
+    hold = hold_of(*state)
     builders = bool(hold) and str(hold).startswith(TRACKLETS_PREFIX)
     if flags and (builders or state[0] == Status.ACCEPTED):
         return Status.NEEDS_REVIEW, flags_reason(flags)
@@ -403,7 +325,7 @@ def _restate(
 ) -> None:
     """Set the item's state from its live decisions (see the module docstring); a hold it has (or
     ``hold``: the one an undone verdict was made under, naming the videos ``named``) stays unless
-    accepts made under it are live (:func:`_lifted`)."""
+    accepts made under it are live (:func:`~schemas.holds.lifted`)."""
     rows = _item_decisions(db, source, source_id)
     base: dict[str, Any] | None = None
     open_before = False  # a decision made before the one at hand is still live (or was, then)
@@ -422,11 +344,11 @@ def _restate(
         return
     live = [d for d in rows if d.undone_at is None]
     status, reason, df2_class = base["status"], base.get("reason"), base.get("df2_class")
-    flags = _read_flags(db, source, source_id)
+    flags = read_flags(db, source, source_id)
     outside = _outside(rows, item) or (status, reason)
     if rejected_by_review(item["status"], item["reason"]):  # the builder's flags now, not then
         outside = _with_flags(outside, flags)
-    if _hold(status, reason):  # held when its review opened: lifted or withdrawn since, perhaps
+    if hold_of(status, reason):  # held when its review opened: lifted or withdrawn since, perhaps
         status, reason = outside
     verdicts = {d.video: d for d in live if d.kind in VERDICTS}  # the latest of each video
     if review_may_set(status, reason):
@@ -436,8 +358,8 @@ def _restate(
         elif verdicts:
             status, reason = Status.ACCEPTED, None
     other = hold is not None and not hold.startswith(TRACKLETS_PREFIX)  # an undone verdict's
-    if (now := _hold(*outside)) and not (other and now.startswith(TRACKLETS_PREFIX)):
-        hold, named = now, _flag_entries(now, flags)  # (another stage's hold wins over the flags)
+    if (now := hold_of(*outside)) and not (other and now.startswith(TRACKLETS_PREFIX)):
+        hold, named = now, flag_entries(now, flags)  # (another stage's hold wins over the flags)
     elif named is not None and flags is not None:  # the builder's flags now, not those undone
         hold, named = (flags_reason(flags), flags) if flags else (None, None)
     # another stage's hold, until an accept made under it; held with no live verdict, the item
@@ -445,36 +367,36 @@ def _restate(
     # rejected by review, the hold the reject was made under (an accept that follows the reject
     # was made under the reject, not under the hold)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
-    if hold and held and not _lifted(verdicts.values(), hold, named):
+    if hold and held and not lifted(verdicts.values(), hold, named):
         status, reason = Status.NEEDS_REVIEW, hold
     elif (  # the builder's flags recorded under another stage's hold (:func:`flag_video`) hold
         # the item once that hold is lifted, until accepts made under them lift them too
         status == Status.ACCEPTED
         and flags
         and not (hold or "").startswith(TRACKLETS_PREFIX)
-        and not _lifted(verdicts.values(), flags_reason(flags), flags)
+        and not lifted(verdicts.values(), flags_reason(flags), flags)
     ):
         status, reason = Status.NEEDS_REVIEW, flags_reason(flags)
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
     if (str(status), reason, df2_class) != (item["status"], item["reason"], item["df2_class"]):
-        _set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
+        set_item(db, source, source_id, status=status, reason=reason, df2_class=df2_class)
 
 
 def held_by_recorded_flags(
     cat: Catalog, source: str, source_id: str, status: str | None, reason: str | None
 ) -> bool:
     """Whether an item of this state is held by the tracklet builder's flags alone, every one of
-    them recorded (its reason is :func:`flags_reason` of its :data:`TRACKLET_FLAGS` record):
+    them recorded (its reason is :func:`~schemas.holds.flags_reason` of its :data:`~schemas.holds.TRACKLET_FLAGS` record):
     another stage's hold (the association check's) may then take its reason, since the record
     holds the item again once an accept made under that hold lifts it (:func:`_restate`,
-    :func:`hold_by_flags`). Not a flag about the whole item, nor an older catalog's reason alone:
+    :func:`~schemas.holds.hold_by_flags`). Not a flag about the whole item, nor an older catalog's reason alone:
     those are not recorded, and replacing the reason would lose them."""
-    hold = _hold(status, reason)
+    hold = hold_of(status, reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return False
-    flags = cat.get_meta(_flags_key(source, source_id))
+    flags = cat.get_meta(flags_key(source, source_id))
     return (
         isinstance(flags, dict)
         and bool(flags)
@@ -482,43 +404,18 @@ def held_by_recorded_flags(
     )
 
 
-def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
-    """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
-    (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
-    not hold it then), unless live accepts made under them lift them (:func:`_lifted`), inside the
-    caller's transaction ``db``. What every writer that accepts an item outside review applies
-    (as ``on_accept`` of :meth:`schemas.catalog.Catalog.set_item_states_if`: ``mf clean`` accepting it or clearing its
-    association hold, ``mf publish`` releasing its merge hold). Returns whether it held the item."""
-    item = db.execute(
-        "SELECT status FROM items WHERE source = ? AND source_id = ?", (source, source_id)
-    ).fetchone()
-    flags = _read_flags(db, source, source_id)
-    if item is None or item["status"] != Status.ACCEPTED or not flags:
-        return False
-    verdicts = {
-        d.video: d
-        for d in _item_decisions(db, source, source_id)
-        if d.undone_at is None and d.kind in VERDICTS
-    }
-    reason = flags_reason(flags)
-    if _lifted(verdicts.values(), reason, flags):
-        return False
-    _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
-    return True
-
-
 def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:
     """The builder's flags of ``item`` (a row with its key, status and reason) as recorded, with
     the one video its tracklets reason names when the record lacks it (a catalog an older
     version wrote holds the reason alone; while review rejects the item, the reason the reject was
     made under)."""
-    flags = _read_flags(db, item["source"], item["source_id"])
+    flags = read_flags(db, item["source"], item["source_id"])
     state = item["status"], item["reason"]
     if rejected_by_review(*state):  # the hold the reject was made under
         state = _outside(_item_decisions(db, item["source"], item["source_id"]), item) or state
-    hold = _hold(*state)
+    hold = hold_of(*state)
     if hold and hold.startswith(TRACKLETS_PREFIX) and (flags is None or hold != flags_reason(flags)):
-        return {**(_one_flag(hold) or {}), **(flags or {})}
+        return {**(one_flag(hold) or {}), **(flags or {})}
     return dict(flags or {})
 
 
@@ -548,14 +445,14 @@ def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
         if not builder_may_hold(item["status"]):
             return False
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
-            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return True
 
 
 def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str | None:
-    """Record the tracklet builder's flag of the item's video ``stem`` (:data:`TRACKLET_FLAGS`,
+    """Record the tracklet builder's flag of the item's video ``stem`` (:data:`~schemas.holds.TRACKLET_FLAGS`,
     with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
-    every flagged video and why (:func:`flags_reason`), in one transaction. While review rejects
+    every flagged video and why (:func:`~schemas.holds.flags_reason`), in one transaction. While review rejects
     the item the flag is only recorded: the reject stays, and undoing it holds the item by the
     flags recorded then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not
     through cleaning yet: :func:`builder_may_hold`) keeps its status and reason too: the builder
@@ -568,14 +465,14 @@ def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         flags[stem] = why
-        put_meta(db, _flags_key(source, source_id), flags)
+        put_meta(db, flags_key(source, source_id), flags)
         reason = flags_reason(flags)
         if not builder_may_hold(item["status"]):
             return None  # a review reject stays (its undo holds by the flags then); cleaning's too
-        if (hold := _hold(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
+        if (hold := hold_of(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
             return None  # another stage's hold stays; the flags hold the item once it is lifted
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
-            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return reason
 
 
@@ -593,15 +490,15 @@ def unflag_videos(
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         left = {} if stems is None else {k: v for k, v in flags.items() if k not in stems}
-        if left != _read_flags(db, source, source_id):
-            put_meta(db, _flags_key(source, source_id), left)
-        hold = _hold(item["status"], item["reason"])
+        if left != read_flags(db, source, source_id):
+            put_meta(db, flags_key(source, source_id), left)
+        hold = hold_of(item["status"], item["reason"])
         if not hold or not hold.startswith(TRACKLETS_PREFIX) or (stems is not None and left == flags):
             return False
         if left:
-            _set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=flags_reason(left))
+            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=flags_reason(left))
         elif release:
-            _set_item(db, source, source_id, status=Status.ACCEPTED, reason=None)
+            set_item(db, source, source_id, status=Status.ACCEPTED, reason=None)
         _restate(db, source, source_id)
         return tuple(_item_row(db, source, source_id)) != tuple(item)
 
@@ -718,8 +615,8 @@ def record_decision(
         prev: dict[str, Any] = dict(extra_prev or {})
         if item is not None:
             prev.update(status=item["status"], reason=item["reason"], df2_class=item["df2_class"])
-            hold = _hold(item["status"], item["reason"])
-            if (named := _flag_entries(hold, _read_flags(db, item["source"], item["source_id"]))) is not None:
+            hold = hold_of(item["status"], item["reason"])
+            if (named := flag_entries(hold, read_flags(db, item["source"], item["source_id"]))) is not None:
                 prev[PREV_FLAGS] = named  # the videos the hold names: an accept of each lifts it
         cur = db.execute(
             "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
@@ -837,8 +734,8 @@ def undo_decision(
         )
         if d.source and d.source_id and d.kind in ITEM_KINDS:
             # the hold a verdict lifted comes back with its undo (a class decision lifted none)
-            held = _hold(d.prev.get("status"), d.prev.get("reason")) if d.kind in VERDICTS else None
-            _restate(db, d.source, d.source_id, held, _prev_flags(d) if held else None)
+            held = hold_of(d.prev.get("status"), d.prev.get("reason")) if d.kind in VERDICTS else None
+            _restate(db, d.source, d.source_id, held, prev_flags(d) if held else None)
         db.execute(
             "INSERT INTO events (at, stage, source, source_id, message) VALUES (?, ?, ?, ?, ?)",
             (now, STAGE, d.source, d.source_id, f"undo {d.kind}: {d.video} (decision {d.id})"),
@@ -918,12 +815,12 @@ def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, 
 
 
 def _holds_accepted(verdicts: Iterable[Decision]) -> set[str]:
-    """The holds (:func:`_hold`) the accepts among ``verdicts`` were made under: the reason the
+    """The holds (:func:`~schemas.holds.hold_of`) the accepts among ``verdicts`` were made under: the reason the
     item had when the reviewer accepted it (the decision's ``prev``), so the reviewer saw it."""
     return {
         str(hold)
         for d in verdicts
-        if d.kind == "accept" and (hold := _hold(d.prev.get("status"), d.prev.get("reason")))
+        if d.kind == "accept" and (hold := hold_of(d.prev.get("status"), d.prev.get("reason")))
     }
 
 

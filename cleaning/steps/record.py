@@ -51,7 +51,6 @@ from cleaning.steps.state import (
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import CatalogError
 from schemas.items import Status
-from schemas.review import hold_by_flags
 
 #: items written per catalog transaction (other writers get the lock in between)
 BATCH = CAS_BATCH
@@ -148,7 +147,6 @@ def _write_batch(
                 for d, row, (cols, _) in planned
                 if cols
             ),
-            on_accept=hold_by_flags,
         )
     )
     for d, row, (_, kept) in planned:

@@ -1,0 +1,173 @@
+"""The tracklet builder's flags as the catalog records them, and the rule that holds an item by them.
+
+The builder records every video of an item it flags (catalog meta :data:`TRACKLET_FLAGS`), whatever
+the item's state; the record holds the item ``needs_review`` (reason :func:`flags_reason`) the
+moment anything makes it ``accepted``, until review accepts made under the flags lift them
+(:func:`lifted`). :mod:`schemas.catalog` applies :func:`hold_by_flags` to each of its writes
+that makes an item ``accepted`` (:meth:`~schemas.catalog.Catalog.set_item_state`,
+:meth:`~schemas.catalog.Catalog.set_item_states_if`,
+:meth:`~schemas.catalog.Catalog.upsert_items`), so no writer can publish an item with flagged
+videos unreviewed; :mod:`schemas.review` applies the same rule to its decisions. This module is
+plain SQL on a catalog connection and imports neither, so both can use it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from schemas.items import TRACKLETS_PREFIX, Status
+from schemas.tracklet_names import video_stem
+
+#: review decision kinds that decide whether a video (and its product) goes into the next publish
+VERDICTS = ("accept", "reject")
+#: catalog meta key prefix of the tracklet builder's flags of an item (:func:`schemas.review.flag_video`):
+#: ``tracklet_flags:<source>/<source_id>`` -> ``{video stem: why}``, every video of the item the
+#: builder flags now (``{}``: none any more); the item's reason is made of it (:func:`flags_reason`)
+TRACKLET_FLAGS = "tracklet_flags:"
+#: what separates the videos in the reason of a tracklet builder's hold naming several
+FLAG_SEP = "; "
+#: key of a decision's ``prev``: the videos (stem -> why) of the builder's hold it was made under
+PREV_FLAGS = "tracklet_flags"
+
+
+class Verdict(Protocol):
+    """What the rule reads of a review verdict (a :class:`schemas.review.Decision` is one)."""
+
+    @property
+    def video(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def prev(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    """A live verdict as :func:`live_verdicts` reads it."""
+
+    video: str
+    kind: str
+    prev: Mapping[str, Any]
+
+
+def hold_of(status: str | None, reason: str | None) -> str | None:
+    """The reason of a hold (another stage's ``needs_review`` with a reason: ``tracklets: ...``,
+    ``association: ...``, ``merge: ...``), else None."""
+    return reason if status == Status.NEEDS_REVIEW and reason else None
+
+
+def flags_reason(flags: Mapping[str, str]) -> str:
+    """The reason of the tracklet builder's hold over an item whose videos ``flags`` (video stem
+    -> why) it flags: ``tracklets: <stem>: <why>``, each video in stem order, separated by
+    :data:`FLAG_SEP` (one video: the reason older versions wrote)."""
+    return f"{TRACKLETS_PREFIX} " + FLAG_SEP.join(f"{stem}: {why}" for stem, why in sorted(flags.items()))
+
+
+def one_flag(hold: str) -> dict[str, str] | None:
+    """The video a one-video tracklets reason names (``tracklets: <stem>: <why>`` -> ``{stem:
+    why}``); None for a reason that names none."""
+    name, sep, why = hold[len(TRACKLETS_PREFIX) :].strip().partition(": ")
+    return {name: why} if sep else None
+
+
+def flag_entries(hold: str | None, flags: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The videos (stem -> why) a tracklet builder's hold names: those of its record ``flags``
+    when the hold is their reason (:func:`flags_reason`), else the one video its reason names (a
+    catalog an older version wrote); None for another stage's hold, and for a tracklets reason
+    naming no video (about the whole item)."""
+    if not hold or not hold.startswith(TRACKLETS_PREFIX):
+        return None
+    if flags and hold == flags_reason(flags):
+        return dict(flags)
+    return one_flag(hold)
+
+
+def flags_key(source: str, source_id: str) -> str:
+    """The catalog meta key of an item's record of flagged videos (:data:`TRACKLET_FLAGS`)."""
+    return f"{TRACKLET_FLAGS}{source}/{source_id}"
+
+
+def read_flags(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str] | None:
+    """The builder's flags of the item as recorded (:data:`TRACKLET_FLAGS`); None when none are
+    (a catalog an older version wrote, an item never flagged)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (flags_key(source, source_id),)).fetchone()
+    value = None if row is None else json.loads(row[0])
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
+
+
+def prev_flags(d: Verdict) -> dict[str, str] | None:
+    """The videos (stem -> why) of the tracklet builder's hold decision ``d`` was made under (its
+    ``prev``); None when it was made under none, or under one about the whole item."""
+    hold = hold_of(d.prev.get("status"), d.prev.get("reason"))
+    named = d.prev.get(PREV_FLAGS)
+    if hold and hold.startswith(TRACKLETS_PREFIX) and isinstance(named, dict):
+        return {str(k): str(v) for k, v in named.items()}
+    return flag_entries(hold, None)
+
+
+def lifted(verdicts: Iterable[Verdict], hold: str, named: Mapping[str, str] | None) -> bool:
+    """Whether the live verdicts (the latest of each video) lift ``hold``: an accept made under it
+    (its ``prev`` shows the hold); for a tracklet builder's hold naming videos (``named``: stem ->
+    why), an accept of each of them, made under a hold that named it for the same reason (an
+    accept of another video of the product says nothing about a flagged one's tracklet, and the
+    hold stays until every video it names is accepted)."""
+    accepts = [d for d in verdicts if d.kind == "accept"]
+    if named is None:
+        return any(hold_of(d.prev.get("status"), d.prev.get("reason")) == hold for d in accepts)
+    return all(
+        any(
+            stem in (d.video, video_stem(d.video)) and (prev_flags(d) or {}).get(stem) == why for d in accepts
+        )
+        for stem, why in named.items()
+    )
+
+
+def live_verdicts(db: sqlite3.Connection, source: str, source_id: str) -> list[StoredVerdict]:
+    """The item's live (not undone) verdicts, the latest of each video."""
+    latest: dict[str, StoredVerdict] = {}
+    for r in db.execute(
+        "SELECT video, kind, prev FROM review_decisions WHERE source = ? AND source_id = ? "
+        f"AND kind IN ({', '.join('?' * len(VERDICTS))}) AND undone_at IS NULL ORDER BY id",
+        (source, source_id, *VERDICTS),
+    ):
+        latest[r["video"]] = StoredVerdict(r["video"], r["kind"], json.loads(r["prev"] or "{}"))
+    return list(latest.values())
+
+
+def set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -> None:
+    """Set columns of one item inside the caller's transaction ``db`` (``updated_at``: now)."""
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
+    db.execute(
+        f"UPDATE items SET {sets}, updated_at = ? WHERE source = ? AND source_id = ?",
+        [*(str(v) if isinstance(v, Status) else v for v in cols.values()), now, source, source_id],
+    )
+
+
+def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
+    """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
+    (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
+    not hold it then), unless live accepts made under them lift them (:func:`lifted`), inside the
+    caller's transaction ``db``. Every write of :class:`schemas.catalog.Catalog` that makes an
+    item ``accepted`` applies it (``mf clean`` accepting it or clearing its association hold,
+    ``mf publish`` releasing its merge hold, any other writer). Returns whether it held the item."""
+    item = db.execute(
+        "SELECT status FROM items WHERE source = ? AND source_id = ?", (source, source_id)
+    ).fetchone()
+    if item is None or item["status"] != Status.ACCEPTED:
+        return False
+    flags = read_flags(db, source, source_id)
+    if not flags:
+        return False
+    reason = flags_reason(flags)
+    if lifted(live_verdicts(db, source, source_id), reason, flags):
+        return False
+    set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+    return True
