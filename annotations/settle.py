@@ -318,6 +318,7 @@ def settle_flags(
         if f is None or f.video != job.video_path:  # failed, or never built
             continue
         was, flag, reason = f.needs_review, f.needs_review, f.review_reason
+        vt: VideoTracklets | None = None  # the file read in full, when it was
         if key in changes:
             vt = _read_again(root, key)
             if vt is None:
@@ -331,7 +332,8 @@ def settle_flags(
             if cat is not None and (i in fresh or not was):
                 from annotations.review.marks import mark_needs_review
 
-                mark_needs_review(cat, job.product_id, f"{job.stem}: {reason}")
+                build = _identity(root, key, vt)
+                mark_needs_review(cat, job.product_id, f"{job.stem}: {reason}", build)
                 out.marked += 1
         else:
             withdraw.setdefault(job.product_id, []).append(job.stem)
@@ -345,6 +347,16 @@ def settle_flags(
             why = f"{', '.join(stems)} no longer flagged ({review_note(out)})"
             out.withdrawn += withdraw_needs_review(cat, pid, why, stems=None if done else stems, release=done)
     return out
+
+
+def _identity(root: Path, stem: str, vt: VideoTracklets | None) -> str | None:
+    """The identity of the tracklet a flag is about (the digest of the ground truth of the file
+    ``stem``, ``vt`` when it was read already: :func:`ground_truth_digest`), recorded with the
+    catalog's flag so that an accept of an older tracklet of the video does not lift it; None
+    when the file does not read (the flag's reason alone counts then)."""
+    if vt is None:
+        vt = _read_again(root, stem)
+    return None if vt is None else ground_truth_digest(vt)
 
 
 def _write(root: Path, vt: VideoTracklets, shared: bool, redraw_sheets: bool, out: Settled) -> None:

@@ -33,6 +33,14 @@ TRACKLET_FLAGS = "tracklet_flags:"
 FLAG_SEP = "; "
 #: key of a decision's ``prev``: the videos (stem -> why) of the builder's hold it was made under
 PREV_FLAGS = "tracklet_flags"
+#: catalog meta key prefix of the identity of each flagged video's tracklet (:func:`read_builds`):
+#: ``tracklet_builds:<source>/<source_id>`` -> ``{video stem: identity}``, the digest of the
+#: ground-truth tracklet the builder flagged (:func:`annotations.tracklet_files.ground_truth_digest`);
+#: a video flagged without one (an older builder, a caller that did not say) is not listed
+TRACKLET_BUILDS = "tracklet_builds:"
+#: key of a decision's ``prev``: the identities (stem -> identity) of the flagged tracklets of the
+#: builder's hold it was made under, as :data:`TRACKLET_BUILDS` recorded them then
+PREV_BUILDS = "tracklet_builds"
 
 
 class Verdict(Protocol):
@@ -102,6 +110,19 @@ def read_flags(db: sqlite3.Connection, source: str, source_id: str) -> dict[str,
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else None
 
 
+def builds_key(source: str, source_id: str) -> str:
+    """The catalog meta key of the identities of an item's flagged tracklets (:data:`TRACKLET_BUILDS`)."""
+    return f"{TRACKLET_BUILDS}{source}/{source_id}"
+
+
+def read_builds(db: sqlite3.Connection, source: str, source_id: str) -> dict[str, str]:
+    """The identities of the item's flagged tracklets as recorded (:data:`TRACKLET_BUILDS`; empty
+    when none are)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (builds_key(source, source_id),)).fetchone()
+    value = None if row is None else json.loads(row[0])
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
 def prev_flags(d: Verdict) -> dict[str, str] | None:
     """The videos (stem -> why) of the tracklet builder's hold decision ``d`` was made under (its
     ``prev``); None when it was made under none, or under one about the whole item."""
@@ -112,21 +133,33 @@ def prev_flags(d: Verdict) -> dict[str, str] | None:
     return flag_entries(hold, None)
 
 
-def lifted(verdicts: Iterable[Verdict], hold: str, named: Mapping[str, str] | None) -> bool:
+def lifted(
+    verdicts: Iterable[Verdict],
+    hold: str,
+    named: Mapping[str, str] | None,
+    builds: Mapping[str, str] | None = None,
+) -> bool:
     """Whether the live verdicts (the latest of each video) lift ``hold``: an accept made under it
     (its ``prev`` shows the hold); for a tracklet builder's hold naming videos (``named``: stem ->
     why), an accept of each of them, made under a hold that named it for the same reason (an
     accept of another video of the product says nothing about a flagged one's tracklet, and the
-    hold stays until every video it names is accepted)."""
+    hold stays until every video it names is accepted) and, where the flagged tracklet's identity
+    is recorded (``builds``: :func:`read_builds`), about that very tracklet: a rebuild that flags
+    the video again for the same reason with another ground truth (``--force``) is not lifted by
+    the accept of the tracklet it replaced."""
     accepts = [d for d in verdicts if d.kind == "accept"]
     if named is None:
         return any(hold_of(d.prev.get("status"), d.prev.get("reason")) == hold for d in accepts)
-    return all(
-        any(
-            stem in (d.video, video_stem(d.video)) and (prev_flags(d) or {}).get(stem) == why for d in accepts
-        )
-        for stem, why in named.items()
-    )
+    builds = builds or {}
+
+    def of_it(d: Verdict, stem: str, why: str) -> bool:
+        """Whether accept ``d`` was made under a hold naming video ``stem`` for ``why`` (and its tracklet)."""
+        if stem not in (d.video, video_stem(d.video)) or (prev_flags(d) or {}).get(stem) != why:
+            return False
+        seen = d.prev.get(PREV_BUILDS)
+        return stem not in builds or (isinstance(seen, dict) and seen.get(stem) == builds[stem])
+
+    return all(any(of_it(d, stem, why) for d in accepts) for stem, why in named.items())
 
 
 def live_verdicts(db: sqlite3.Connection, source: str, source_id: str) -> list[StoredVerdict]:
@@ -167,7 +200,7 @@ def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     if not flags:
         return False
     reason = flags_reason(flags)
-    if lifted(live_verdicts(db, source, source_id), reason, flags):
+    if lifted(live_verdicts(db, source, source_id), reason, flags, read_builds(db, source, source_id)):
         return False
     set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return True

@@ -55,7 +55,10 @@ accept was made under that very hold (its ``prev`` reason is the hold's) and, fo
 builder's flag, which names every flagged video of the product (``tracklets: <video stem>: <why>``,
 several separated by ``; ``: :func:`~schemas.holds.flags_reason` of the item's record of flagged videos,
 :data:`~schemas.holds.TRACKLET_FLAGS`, written by :func:`flag_video` and :func:`unflag_videos`), live accepts
-of every video it names, each made under a hold that named that video for the same reason
+of every video it names, each made under a hold that named that video for the same reason and,
+where the builder recorded the flagged tracklet's identity (the digest of its ground truth,
+:data:`~schemas.holds.TRACKLET_BUILDS`), that very tracklet: a ``--force`` rebuild flagging the
+video again with another ground truth is not released by the accept of the one it replaced
 (:func:`~schemas.holds.lifted`: an accept of another video of the product, whose tracklet nobody doubted, says
 nothing about the flagged one's; before, the reason named the video flagged last only, and its
 accept released the item with the other one unreviewed); a rebuild that no longer flags a
@@ -114,8 +117,10 @@ from schemas.atomic import atomic_write_bytes
 from schemas.catalog import Catalog, ItemRow, put_meta
 from schemas.errors import CatalogError, ConfigError, DataFormatError
 from schemas.holds import (
+    PREV_BUILDS,
     PREV_FLAGS,
     VERDICTS,
+    builds_key,
     flag_entries,
     flags_key,
     flags_reason,
@@ -123,6 +128,7 @@ from schemas.holds import (
     lifted,
     one_flag,
     prev_flags,
+    read_builds,
     read_flags,
     set_item,
 )
@@ -367,14 +373,15 @@ def _restate(
     # rejected by review, the hold the reject was made under (an accept that follows the reject
     # was made under the reject, not under the hold)
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
-    if hold and held and not lifted(verdicts.values(), hold, named):
+    builds = read_builds(db, source, source_id)  # the flagged tracklets: accepts of others do not count
+    if hold and held and not lifted(verdicts.values(), hold, named, builds):
         status, reason = Status.NEEDS_REVIEW, hold
     elif (  # the builder's flags recorded under another stage's hold (:func:`flag_video`) hold
         # the item once that hold is lifted, until accepts made under them lift them too
         status == Status.ACCEPTED
         and flags
         and not (hold or "").startswith(TRACKLETS_PREFIX)
-        and not lifted(verdicts.values(), flags_reason(flags), flags)
+        and not lifted(verdicts.values(), flags_reason(flags), flags, builds)
     ):
         status, reason = Status.NEEDS_REVIEW, flags_reason(flags)
     for d in live:
@@ -449,7 +456,9 @@ def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
     return True
 
 
-def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -> str | None:
+def flag_video(
+    cat: Catalog, source: str, source_id: str, stem: str, why: str, build: str | None = None
+) -> str | None:
     """Record the tracklet builder's flag of the item's video ``stem`` (:data:`~schemas.holds.TRACKLET_FLAGS`,
     with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
     every flagged video and why (:func:`~schemas.holds.flags_reason`), in one transaction. While review rejects
@@ -460,12 +469,21 @@ def flag_video(cat: Catalog, source: str, source_id: str, stem: str, why: str) -
     Another stage's hold (``association: ...``, ``merge: ...``) keeps its reason: the flag is
     recorded and holds the item once an accept made under that hold lifts it (:func:`_restate`),
     so neither an accept meant for the tracklet nor the builder withdrawing its flag releases the
-    item with the other hold unreviewed. Returns the reason set (None: the item kept its state)."""
+    item with the other hold unreviewed. ``build``: the identity of the flagged tracklet (the
+    digest of its ground truth, :data:`~schemas.holds.TRACKLET_BUILDS`): only accepts made under a
+    hold that named this very tracklet lift the flag (:func:`~schemas.holds.lifted`), so a
+    ``--force`` rebuild flagging the video again for the same reason is not released by the
+    accept of the tracklet it replaced (None: not known, the flag's reason alone counts).
+    Returns the reason set (None: the item kept its state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         flags[stem] = why
         put_meta(db, flags_key(source, source_id), flags)
+        builds = read_builds(db, source, source_id)
+        if builds.get(stem) != build:
+            builds = {k: v for k, v in builds.items() if k != stem} | ({stem: build} if build else {})
+            put_meta(db, builds_key(source, source_id), builds)
         reason = flags_reason(flags)
         if not builder_may_hold(item["status"]):
             return None  # a review reject stays (its undo holds by the flags then); cleaning's too
@@ -492,6 +510,9 @@ def unflag_videos(
         left = {} if stems is None else {k: v for k, v in flags.items() if k not in stems}
         if left != read_flags(db, source, source_id):
             put_meta(db, flags_key(source, source_id), left)
+        builds = read_builds(db, source, source_id)
+        if set(builds) - set(left):  # a withdrawn flag's tracklet goes with it
+            put_meta(db, builds_key(source, source_id), {k: v for k, v in builds.items() if k in left})
         hold = hold_of(item["status"], item["reason"])
         if not hold or not hold.startswith(TRACKLETS_PREFIX) or (stems is not None and left == flags):
             return False
@@ -618,6 +639,9 @@ def record_decision(
             hold = hold_of(item["status"], item["reason"])
             if (named := flag_entries(hold, read_flags(db, item["source"], item["source_id"]))) is not None:
                 prev[PREV_FLAGS] = named  # the videos the hold names: an accept of each lifts it
+                builds = read_builds(db, item["source"], item["source_id"])
+                if seen := {k: v for k, v in builds.items() if k in named}:
+                    prev[PREV_BUILDS] = seen  # the tracklets it names: accepted are these
         cur = db.execute(
             "INSERT INTO review_decisions (at, video, product_id, source, source_id, kind, reason, "
             "df2_class, tracklet, note, prev, request_id, shop) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

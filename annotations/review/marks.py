@@ -56,20 +56,23 @@ def _find_item(cat: Catalog, product_id: str) -> tuple[str, str] | None:
     return None if row is None else (row["source"], row["source_id"])
 
 
-def mark_needs_review(cat: Catalog, product_id: str, reason: str) -> bool:
+def mark_needs_review(cat: Catalog, product_id: str, reason: str, build: str | None = None) -> bool:
     """Mark the product's catalog item needs_review for the flag of one of its videos (``reason``:
     ``<video stem>: <why>``, + an event): the item's record of flagged videos keeps it beside the
     others flagged (:func:`schemas.review.flag_video`), and the item's reason names each of them
     (an item review rejects keeps the reject: the flag is recorded, for the reject's undo; an item
     cleaning excluded, rejected or duplicate, keeps its status and reason: the flag is recorded,
-    :func:`schemas.review.builder_may_hold`). False when the item is not in the catalog."""
+    :func:`schemas.review.builder_may_hold`). ``build``: the identity of the flagged video's tracklet
+    (:func:`annotations.tracklet_files.ground_truth_digest`): an accept of an older tracklet of the
+    video does not lift the flag (:func:`schemas.review.flag_video`). False when the item is not
+    in the catalog."""
     key = _find_item(cat, product_id)
     cat.log_event(STAGE, f"needs_review: {reason}", *(key or (None, None)))
     if key is None:
         return False
     stem, sep, why = reason.partition(": ")
     if sep:
-        flag_video(cat, *key, stem, why)
+        flag_video(cat, *key, stem, why, build)
     else:  # a flag that names no video: about the whole item
         flag_item(cat, *key, f"{TRACKLETS_PREFIX} {reason}")
     return True

@@ -176,12 +176,13 @@ def test_an_older_files_ground_truth_picked_by_a_person_keeps_its_flag(tmp_path)
     assert out.decided_by_person == ["p7_0"] and out.changed == 1
 
 
-def _write(root: Path, job: Job, det_mean: float) -> None:
-    """The builder's file of ``job``'s video, flagged on its own signals (``det_mean``)."""
+def _write(root: Path, job: Job, det_mean: float, box: tuple[int, ...] = (1, 1, 9, 9)) -> None:
+    """The builder's file of ``job``'s video, flagged on its own signals (``det_mean``); ``box``:
+    its ground-truth tracklet's one box."""
     signals = {"members": 20.0, "coverage_detected": 1.0, "pivot_shop": 0.9, "class_missed": 0.0}
     signals["det_mean"] = det_mean
     reason = ReviewConfig().reason(signals)
-    trk = Tracklet(video=job.video_path, boxes={0: [1, 1, 9, 9]}, mode="training")
+    trk = Tracklet(video=job.video_path, boxes={0: list(box)}, mode="training")
     vt = VideoTracklets(
         product_id=job.product_id,
         video=job.video_path,
@@ -253,3 +254,49 @@ def test_a_rebuild_that_drops_one_of_two_flags_keeps_the_item_held_by_the_other(
         row = cat.get_item("netaporter", "p0")
     assert out.withdrawn == 1 and row.status == Status.NEEDS_REVIEW
     assert row.reason.startswith("tracklets: p0_0: low confidence: det_mean 0.1") and "p0_1" not in row.reason
+
+
+def test_a_rebuild_flagging_a_video_again_is_not_released_by_the_accept_of_its_old_tracklet(tmp_path):
+    """A reviewer accepted p0_0's flagged tracklet; ``--force`` rebuilds the video, with another
+    ground truth flagged for the same reason: the item is held again, and a later decision that
+    restates it (a class change) does not let the old accept release it (before, accepts were
+    matched by video and reason only); an accept of the new tracklet does. A rebuild giving the
+    very tracklet accepted is released by that accept."""
+    from schemas.review import record_decision
+
+    ds, cat_path, video = tmp_path / "ds", tmp_path / "cat.db", "videos/p0_0.mp4"
+    with Catalog(cat_path) as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
+            status=Status.ACCEPTED,
+            product_id="p0",
+        )
+        cat.set_item_state("netaporter", "p0", df2_class=1)
+    jobs = [Job(video, "p0")]
+
+    def state(cat):
+        row = cat.get_item("netaporter", "p0")
+        return row.status, row.reason, row.df2_class
+
+    _write(ds, jobs[0], 0.1)
+    with Catalog(cat_path) as cat:
+        assert settle_flags(ds, jobs, ReviewConfig(), fresh={0}, cat=cat).marked == 1
+        flag = state(cat)[1]
+        assert flag.startswith("tracklets: p0_0: low confidence")
+        record_decision(cat, video=video, product_id="p0", kind="accept")
+        assert state(cat) == (Status.ACCEPTED, None, 1)
+    _write(ds, jobs[0], 0.1, box=(2, 2, 8, 8))  # rebuilt: another tracklet, the same reason
+    with Catalog(cat_path) as cat:
+        assert settle_flags(ds, jobs, ReviewConfig(), fresh={0}, cat=cat).marked == 1
+        assert state(cat) == (Status.NEEDS_REVIEW, flag, 1)
+        record_decision(cat, video=video, product_id="p0", kind="class", df2_class=4)
+        assert state(cat) == (Status.NEEDS_REVIEW, flag, 4)  # the old tracklet's accept counts not
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # nor for a writer
+        assert state(cat) == (Status.NEEDS_REVIEW, flag, 4)
+        record_decision(cat, video=video, product_id="p0", kind="accept")  # of the new tracklet
+        assert state(cat) == (Status.ACCEPTED, None, 4)
+    _write(ds, jobs[0], 0.1, box=(2, 2, 8, 8))  # rebuilt again: the very tracklet accepted
+    with Catalog(cat_path) as cat:
+        settle_flags(ds, jobs, ReviewConfig(), fresh={0}, cat=cat)
+        record_decision(cat, video=video, product_id="p0", kind="class", df2_class=5)
+        assert state(cat) == (Status.ACCEPTED, None, 5)
