@@ -33,6 +33,10 @@ TRACKLET_FLAGS = "tracklet_flags:"
 FLAG_SEP = "; "
 #: key of a decision's ``prev``: the videos (stem -> why) of the builder's hold it was made under
 PREV_FLAGS = "tracklet_flags"
+#: catalog meta key prefix of the tracklet builder's flag about a whole item, naming no video
+#: (:func:`schemas.review.flag_item`): ``tracklet_item_flag:<source>/<source_id>`` -> its reason
+#: (``tracklets: <why>``), recorded whatever the item's state, as :data:`TRACKLET_FLAGS` is
+ITEM_FLAG = "tracklet_item_flag:"
 #: catalog meta key prefix of the identity of each flagged video's tracklet (:func:`read_builds`):
 #: ``tracklet_builds:<source>/<source_id>`` -> ``{video stem: identity}``, the digest of the
 #: ground-truth tracklet the builder flagged (:func:`annotations.tracklet_files.ground_truth_digest`);
@@ -123,6 +127,18 @@ def read_builds(db: sqlite3.Connection, source: str, source_id: str) -> dict[str
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
+def item_flag_key(source: str, source_id: str) -> str:
+    """The catalog meta key of the builder's flag about the whole item (:data:`ITEM_FLAG`)."""
+    return f"{ITEM_FLAG}{source}/{source_id}"
+
+
+def read_item_flag(db: sqlite3.Connection, source: str, source_id: str) -> str | None:
+    """The reason of the builder's flag about the whole item as recorded (:data:`ITEM_FLAG`), or None."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (item_flag_key(source, source_id),)).fetchone()
+    value = None if row is None else json.loads(row[0])
+    return value if isinstance(value, str) and value else None
+
+
 def prev_flags(d: Verdict) -> dict[str, str] | None:
     """The videos (stem -> why) of the tracklet builder's hold decision ``d`` was made under (its
     ``prev``); None when it was made under none, or under one about the whole item."""
@@ -187,8 +203,8 @@ def set_item(db: sqlite3.Connection, source: str, source_id: str, **cols: Any) -
 def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
     (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
-    not hold it then), unless live accepts made under them lift them (:func:`lifted`), inside the
-    caller's transaction ``db``. Every write of :class:`schemas.catalog.Catalog` that makes an
+    not hold it then), or else by its flag about the whole item (:data:`ITEM_FLAG`), unless live
+    accepts made under them lift them (:func:`lifted`), inside the caller's transaction ``db``. Every write of :class:`schemas.catalog.Catalog` that makes an
     item ``accepted`` applies it (``mf clean`` accepting it or clearing its association hold,
     ``mf publish`` releasing its merge hold, any other writer). Returns whether it held the item."""
     item = db.execute(
@@ -197,10 +213,16 @@ def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     if item is None or item["status"] != Status.ACCEPTED:
         return False
     flags = read_flags(db, source, source_id)
-    if not flags:
+    whole = read_item_flag(db, source, source_id)
+    if not flags and not whole:
         return False
-    reason = flags_reason(flags)
-    if lifted(live_verdicts(db, source, source_id), reason, flags, read_builds(db, source, source_id)):
-        return False
-    set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
-    return True
+    verdicts = live_verdicts(db, source, source_id)
+    if flags and not lifted(
+        verdicts, reason := flags_reason(flags), flags, read_builds(db, source, source_id)
+    ):
+        set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+        return True
+    if whole and not lifted(verdicts, whole, None):
+        set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=whole)
+        return True
+    return False

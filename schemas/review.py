@@ -72,15 +72,17 @@ rejects, an accept that follows a reject was made under the reject, not under th
 item is held again (the hold the reject was made under, :func:`_outside`), and undoing the accept
 (or reject) made under the hold holds the item again. This is the
 one rule, in :func:`_restate`, for every stage's hold. The builder's flag of an item another
-stage holds does not replace that hold's reason (:func:`flag_video`): it is recorded, and holds
-the item once an accept made under the other hold lifts it, until accepts of its videos do.
+stage holds does not replace that hold's reason (:func:`flag_video`; its flag about the whole
+item, naming no video, neither: :func:`flag_item`): it is recorded, and holds the item once an
+accept made under the other hold lifts it, until accepts of its videos (of the item) do.
 
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
 whatever the verdicts. There an ``accept`` says the video's ground-truth tracklet is right, not
 that the product belongs in the dataset, and a ``reject`` is kept in the decisions (and
 :func:`apply_review` leaves the product out whatever a later clean run says). Nor does the
-tracklet builder: its flag of such an item is recorded (:data:`~schemas.holds.TRACKLET_FLAGS`) but never makes
+tracklet builder: its flag of such an item is recorded (:data:`~schemas.holds.TRACKLET_FLAGS`,
+:data:`~schemas.holds.ITEM_FLAG`) but never makes
 it ``needs_review`` (:func:`builder_may_hold`), so no accept can let ``mf publish`` have it.
 The flags recorded so (or under another stage's hold) hold the item the moment a writer outside
 review makes it ``accepted`` (``mf clean`` accepting it or clearing its own hold, ``mf publish``
@@ -125,11 +127,13 @@ from schemas.holds import (
     flags_key,
     flags_reason,
     hold_of,
+    item_flag_key,
     lifted,
     one_flag,
     prev_flags,
     read_builds,
     read_flags,
+    read_item_flag,
     set_item,
 )
 from schemas.items import (
@@ -384,6 +388,12 @@ def _restate(
         and not lifted(verdicts.values(), flags_reason(flags), flags, builds)
     ):
         status, reason = Status.NEEDS_REVIEW, flags_reason(flags)
+    elif (  # the same for its flag about the whole item (:func:`flag_item`)
+        status == Status.ACCEPTED
+        and (whole := read_item_flag(db, source, source_id))
+        and not lifted(verdicts.values(), whole, None)
+    ):
+        status, reason = Status.NEEDS_REVIEW, whole
     for d in live:
         if d.kind == "class":
             df2_class = d.df2_class
@@ -398,8 +408,9 @@ def held_by_recorded_flags(
     them recorded (its reason is :func:`~schemas.holds.flags_reason` of its :data:`~schemas.holds.TRACKLET_FLAGS` record):
     another stage's hold (the association check's) may then take its reason, since the record
     holds the item again once an accept made under that hold lifts it (:func:`_restate`,
-    :func:`~schemas.holds.hold_by_flags`). Not a flag about the whole item, nor an older catalog's reason alone:
-    those are not recorded, and replacing the reason would lose them."""
+    :func:`~schemas.holds.hold_by_flags`). Not a flag about the whole item (its record,
+    :data:`~schemas.holds.ITEM_FLAG`, is left to hold it as it is), nor an older catalog's reason
+    alone: that is not recorded, and replacing the reason would lose it."""
     hold = hold_of(status, reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return False
@@ -444,13 +455,22 @@ def builder_may_hold(status: str | None) -> bool:
 
 
 def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
-    """Hold the item ``needs_review`` for the tracklet builder's flag about the whole item
-    (``reason``, naming no video), in one transaction, unless :func:`builder_may_hold` says its
-    status stays. Returns whether the item was held."""
+    """Record the tracklet builder's flag about the whole item (``reason``, naming no video:
+    :data:`~schemas.holds.ITEM_FLAG`) and hold the item ``needs_review`` with it, in one
+    transaction, unless :func:`builder_may_hold` says its status stays (an item cleaning excluded
+    or review rejected) or another stage holds it (``association: ...``, ``merge: ...``: its
+    reason stays, as :func:`flag_video` keeps it); either way the record holds the item once it
+    is made ``accepted`` (an accept made under the other hold, ``mf clean`` or ``mf publish``
+    accepting it: :func:`~schemas.holds.hold_by_flags`), until an accept made under the flag.
+    Returns whether the item was held."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
+        if read_item_flag(db, source, source_id) != reason:
+            put_meta(db, item_flag_key(source, source_id), reason)
         if not builder_may_hold(item["status"]):
             return False
+        if (hold := hold_of(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
+            return False  # another stage's hold stays; the flag holds the item once it is lifted
         if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
             set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
     return True
@@ -510,6 +530,8 @@ def unflag_videos(
         left = {} if stems is None else {k: v for k, v in flags.items() if k not in stems}
         if left != read_flags(db, source, source_id):
             put_meta(db, flags_key(source, source_id), left)
+        if stems is None and read_item_flag(db, source, source_id) is not None:
+            put_meta(db, item_flag_key(source, source_id), None)  # every flag withdrawn
         builds = read_builds(db, source, source_id)
         if set(builds) - set(left):  # a withdrawn flag's tracklet goes with it
             put_meta(db, builds_key(source, source_id), {k: v for k, v in builds.items() if k in left})

@@ -315,3 +315,49 @@ def test_the_builder_withdrawing_its_flag_keeps_another_stages_hold(tmp_path):
         assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
         record_decision(cat, video=A, product_id="P0", kind="accept")
         assert _state(cat) == (Status.ACCEPTED, None, 1)
+
+
+WHOLE = "whole item unreadable"
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        "association: the shop image matches no frame",
+        "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue",
+    ],
+)
+def test_a_flag_about_the_whole_item_keeps_another_stages_hold_and_holds_after_it(tmp_path, hold):
+    """The builder's flag naming no video, on an item another stage holds: the other stage's
+    reason stays (before, the flag replaced it, so an accept made for the flag released the item
+    with the other hold never reviewed); the flag is recorded, and holds the item once an accept
+    made under the other hold lifts it, until an accept made under the flag."""
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, hold)
+        assert mark_needs_review(cat, "P0", WHOLE)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept")  # under the other hold
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {WHOLE}", 1)
+        record_decision(cat, video=B, product_id="P0", kind="accept")  # under the flag
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=B)
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {WHOLE}", 1)
+
+
+def test_a_flag_about_the_whole_item_holds_it_once_a_writer_releases_another_hold(tmp_path):
+    """``mf publish`` releasing its merge hold (or ``mf clean`` accepting an item it had
+    excluded) makes the item accepted: the whole-item flag recorded meanwhile holds it; once the
+    builder withdraws every flag of the item, nothing holds it."""
+    merge = "merge: shares its shop image with netaporter/p9 (P9), colour red vs blue"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        _hold(cat, merge)
+        mark_needs_review(cat, "P0", WHOLE)
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {WHOLE}", 1)
+        assert withdraw_needs_review(cat, "P0", "no longer flagged")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        cat.set_item_state("netaporter", "p0", status=Status.REJECTED, reason="non-clothing")
+        mark_needs_review(cat, "P0", WHOLE)  # recorded; cleaning's reject stays
+        assert _state(cat) == (Status.REJECTED, "non-clothing", 1)
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # mf clean again
+        assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {WHOLE}", 1)
