@@ -638,8 +638,15 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
     An accepted item in conflict is held unless a reviewer accepted it under a hold of this
     conflict (:func:`schemas.review.merge_holds_accepted`): the hold's record (:data:`MERGE_HOLDS`)
     keeps the conflict's key, and every item of the conflict now must be one of those the
-    accepted hold named (an item of it since rejected or fixed aside); an accept whose hold has
-    no record any more counts when its reason is the one found now."""
+    accepted hold named; an accept whose hold has no record any more counts when its reason is
+    the one found now.
+
+    So a conflict whose items are a subset of the accepted one's is the same conflict, on
+    purpose: the accept says this item's shop image is right beside each page the hold named,
+    and an item leaving the conflict (rejected since, its shop image fixed, its colour now the
+    same) takes nothing from that judgment, nor does it coming back (one the reviewer saw). An
+    item joining the conflict is one the reviewer never saw beside this one: another conflict,
+    which holds the item again (and its record, naming the new items, replaces the old one)."""
     live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
         # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r

@@ -96,3 +96,26 @@ def test_a_page_leaving_the_accepted_conflict_keeps_the_item_accepted(tmp_path):
         cat.set_item_state("netaporter", "b", status=Status.REJECTED, reason="review: wrong shop image")
         hold_shop_conflicts(cat)
         assert _state(cat, "a") == (Status.ACCEPTED, None)
+
+
+def test_a_subset_of_the_accepted_conflict_is_that_conflict_a_newcomer_is_another(tmp_path):
+    """The rule both ways: accepted beside ``b`` and ``c``, the item stays accepted while the
+    conflict is any part of that (``b`` fixed aside: its shop image replaced; ``b`` back: a page
+    the reviewer saw), and is held again once ``d``, which the reviewer never saw beside it,
+    joins, even with ``b`` and ``c`` gone from it."""
+    shops = {"a": SHARED, "b": SHARED, "c": SHARED, "d": OTHER}
+    with _catalog(tmp_path / "c.sqlite", shops) as cat:
+        _accept_held_a(cat)
+        _set_shop(cat, "b", "e" * 64)  # b's shop image fixed: the conflict is a and c only
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
+        _set_shop(cat, "b", SHARED)  # b's image back: the conflict the reviewer accepted
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
+        for sid in "bc":
+            cat.set_item_state("netaporter", sid, status=Status.REJECTED, reason="review: wrong shop image")
+        _set_shop(cat, "d", SHARED)  # d joins: a conflict of one item, but not one the accept saw
+        hold_shop_conflicts(cat)
+        status, reason = _state(cat, "a")
+        assert status == Status.NEEDS_REVIEW and "netaporter/d" in str(reason)
+        assert cat.get_meta(MERGE_HOLDS)["netaporter/a"]["with"] == ["netaporter/d"]
