@@ -88,9 +88,10 @@ starting meanwhile never meets a listed file that is gone).
 A whole publish holds ``.publish.lock`` (:func:`publish_lock`): a second publish into the folder
 stops at once naming the first (its pid, command and start), or waits for it (``--wait``).
 Publishes of one catalog into two folders run at once (both hold the catalog's cleaning lock
-shared): their merge holds go through the catalog's write lock, each item and each hold record by
-compare-and-set, so neither writes over nor undoes what the other decided
-(:func:`hold_shop_conflicts`, :func:`undo_shop_holds`).
+shared): their merge holds go through the catalog's write lock, each item by compare-and-set and
+the record of its hold in the same transaction (written only with the hold it is of), so neither
+writes over nor undoes what the other decided, and every held item's record is of the hold it
+shows (:func:`hold_shop_conflicts`, :func:`undo_shop_holds`).
 
 An output folder holding anything at its top level but :data:`DATASET_NAMES` (hidden entries
 aside) is refused before anything is written: the manifest, Croissant and archive list every file
@@ -177,7 +178,7 @@ from schemas.atomic import (
     sweep_partials,
     write_if_changed,
 )
-from schemas.catalog import Catalog, ItemRow
+from schemas.catalog import Catalog, ItemRow, change_meta
 from schemas.dataset import DatasetEntry, DatasetInfo, Split, VideoTracklets
 from schemas.errors import CatalogError, ConfigError, DataFormatError, MediaError, MFError
 from schemas.faults import local_faults, require_free_space, reraise_local_fault
@@ -704,10 +705,12 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     held again; an accept from before the conflict is no reason not to hold it. ``holds``: what
     :func:`shop_holds` decided (decided now when None).
 
-    Another publish of the catalog (into another folder) may write holds meanwhile: each record
-    is written in one catalog transaction with the records as they stand then, and only the
-    records this run decided on are written or dropped (one another process wrote since it read
-    them is its writer's). Returns the items ``held`` and ``released``, and ``records``: record
+    Another publish of the catalog (into another folder) may write holds meanwhile: the holds and
+    their records are written in one catalog transaction, with the records as they stand then: a
+    record is written only with the hold it is of (an item another process changed since this run
+    read it, held by that process's own decision say, keeps that process's record), and only the
+    records this run decided on are dropped (one another process wrote since it read them is its
+    writer's). Returns the items ``held`` and ``released``, and ``records``: record
     key -> [before, after] of each record this run changed (None: none), for
     :func:`undo_shop_holds`."""
     holds = holds or shop_holds(catalog)
@@ -723,30 +726,9 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     def note(key: str, before: Any, after: Any) -> None:
         touched.setdefault(key, [before, after])[1] = after
 
-    def add(old: dict[str, Any] | None) -> dict[str, Any]:
-        new = dict(old or {})
-        for key, rec in planned.items():
-            note(key, new.get(key), rec)
-            new[key] = rec
-        return new
-
-    if planned:  # recorded before the hold: a held item always finds the reason it had
-        catalog.update_meta(MERGE_HOLDS, add)
-    missed = set(
-        catalog.set_item_states_if(
-            (
-                (
-                    s,
-                    sid,
-                    {"status": rows[(s, sid)].status, "reason": rows[(s, sid)].reason},
-                    {"status": status, "reason": why},
-                )
-                for (s, sid), (status, why) in sorted(changes.items())
-            ),
-        )
-    )
+    missed: set[tuple[str, str]] = set(changes)  # the rows another process changed meanwhile
+    held: set[str] = set()  # the record keys of the holds written
     after = {k: (r.status, r.reason) for k, r in rows.items()}
-    after.update({k: v for k, v in changes.items() if k not in missed})
 
     def kept(key: str, rec: Mapping[str, Any]) -> bool:
         """A record stays while its item is held by it, its conflict stands (an undo in review
@@ -755,18 +737,41 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
         k = (source, source_id)
         return k in found or k in missed or after.get(k) == (Status.NEEDS_REVIEW, rec.get("hold"))
 
-    def clean(old: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The records without those this run read or wrote and :func:`kept` no more."""
-        new = {}
-        for key, rec in (old or {}).items():
+    def records(old: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The records with those of the holds written, without those this run read or wrote
+        and :func:`kept` no more."""
+        new = dict(old or {})
+        for key, rec in planned.items():
+            if key in held:
+                note(key, new.get(key), rec)
+                new[key] = rec
+        for key, rec in list(new.items()):
             if rec in (read.get(key), planned.get(key)) and not kept(key, rec):
                 note(key, rec, None)
-            else:
-                new[key] = rec
+                del new[key]
         return new or None
 
-    if holds.records or planned:
-        catalog.update_meta(MERGE_HOLDS, clean)
+    def with_rows(db: Any, written: list[tuple[str, str]]) -> None:
+        """In the transaction of the rows written: the record of each hold written with it (a
+        held item always finds the reason it had; a row another process changed meanwhile gets
+        no record of this run's, which would not be of the hold it shows)."""
+        missed.difference_update(written)
+        held.update(item_key(*k) for k in written if item_key(*k) in planned)
+        after.update({k: changes[k] for k in written})
+        change_meta(db, MERGE_HOLDS, records)
+
+    catalog.set_item_states_if(
+        (
+            (
+                s,
+                sid,
+                {"status": rows[(s, sid)].status, "reason": rows[(s, sid)].reason},
+                {"status": status, "reason": why},
+            )
+            for (s, sid), (status, why) in sorted(changes.items())
+        ),
+        then=with_rows,
+    )
     done: dict[str, Any] = {
         "held": [],
         "released": [],
@@ -789,10 +794,23 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
 def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, Any]) -> None:
     """Put back what :func:`hold_shop_conflicts` wrote (``done``, from ``holds``): each item held
     or released gets its state and ``updated_at`` as read again, and each record of
-    :data:`MERGE_HOLDS` it changed the value it had (both by compare-and-set: an item or record
-    another process changed since, another publish of the catalog say, is left as it is). For a
+    :data:`MERGE_HOLDS` it changed the value it had (both by compare-and-set, in one transaction:
+    an item or record another process changed since, another publish of the catalog say, is left
+    as it is). For a
     publish refused after the holds were written: nothing is published, so nothing is held."""
     changed = [*done["held"], *done["released"]]
+
+    def restore(now: dict[str, Any] | None) -> dict[str, Any] | None:
+        new = dict(now or {})
+        for key, (before, after) in done.get("records", {}).items():
+            if new.get(key) != after:
+                continue  # written again since, by another process
+            if before is None:
+                new.pop(key, None)
+            else:
+                new[key] = before
+        return new or None
+
     catalog.set_item_states_if(
         (
             (
@@ -807,20 +825,8 @@ def undo_shop_holds(catalog: Catalog, holds: ShopHolds, done: Mapping[str, Any])
             )
             for s, sid in sorted(changed)
         ),
+        then=lambda db, _written: change_meta(db, MERGE_HOLDS, restore),  # in the same transaction
     )
-
-    def restore(now: dict[str, Any] | None) -> dict[str, Any] | None:
-        new = dict(now or {})
-        for key, (before, after) in done.get("records", {}).items():
-            if new.get(key) != after:
-                continue  # written again since, by another process
-            if before is None:
-                new.pop(key, None)
-            else:
-                new[key] = before
-        return new or None
-
-    catalog.update_meta(MERGE_HOLDS, restore)
 
 
 def product_groups(

@@ -195,6 +195,21 @@ def put_meta(db: Any, key: str, value: Any, at: str | None = None) -> None:
     )
 
 
+def change_meta(db: Any, key: str, change: Callable[[Any], Any]) -> Any:
+    """Replace the meta value under ``key`` by ``change(value)`` inside the caller's transaction
+    ``db`` (``value``: ``None`` when unset; a new value ``None`` removes the key); nothing is
+    written when the value stays the same. Returns the new value (:meth:`Catalog.update_meta`
+    in a transaction of its own)."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    old = None if row is None else json.loads(row[0])
+    new = change(old)
+    if new is None and row is not None:
+        db.execute("DELETE FROM meta WHERE key = ?", (key,))
+    elif new != old:
+        put_meta(db, key, new)
+    return new
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -763,6 +778,8 @@ class Catalog:
     def set_item_states_if(
         self,
         updates: Iterable[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]],
+        *,
+        then: Callable[[sqlite3.Connection, list[tuple[str, str]]], object] | None = None,
     ) -> list[tuple[str, str]]:
         """Compare-and-set many items in one transaction: each ``(source, source_id, expect,
         state)`` sets ``state`` (as :meth:`set_item_state` does) only while the row's columns
@@ -777,19 +794,27 @@ class Catalog:
         flags recorded for it (:func:`schemas.holds.hold_by_flags`, as :meth:`set_item_state`
         does): flags recorded while another stage held the item or cleaning excluded it hold it
         once ``mf clean`` accepts it or ``mf publish`` releases its merge hold, and it never goes
-        through with flagged videos unreviewed."""
+        through with flagged videos unreviewed.
+
+        ``then(db, written)`` runs last in the same transaction, with the ``(source, source_id)``
+        written: what goes with those rows (``mf publish``'s record of each merge hold it wrote)
+        is written with them or not at all, never for a row another process changed meanwhile."""
         now = _now()
         statements = [
             (_state_update(state, expect), source, source_id, state.get("status") == Status.ACCEPTED)
             for source, source_id, expect, state in updates
         ]
-        missed = []
+        missed, written = [], []
         with self.transaction() as db:
             for (sql, args), source, source_id, accepts in statements:
                 if db.execute(sql, args(now, source, source_id)).rowcount == 0:
                     missed.append((str(source), source_id))
-                elif accepts:
+                    continue
+                written.append((str(source), source_id))
+                if accepts:
                     hold_by_flags(db, str(source), source_id)
+            if then is not None:
+                then(db, written)
         return missed
 
     def get_item(self, source: str, source_id: str) -> ItemRow | None:
@@ -911,14 +936,7 @@ class Catalog:
         another writer's update meanwhile is never lost; nothing is written when the value stays
         the same. Returns the new value."""
         with self.transaction() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-            old = None if row is None else json.loads(row[0])
-            new = change(old)
-            if new is None and row is not None:
-                db.execute("DELETE FROM meta WHERE key = ?", (key,))
-            elif new != old:
-                put_meta(db, key, new)
-        return new
+            return change_meta(db, key, change)
 
     def read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Rows of a read-only query (for modules of ``schemas`` that own a table of their own)."""
