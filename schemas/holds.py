@@ -204,9 +204,10 @@ def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     """Hold an ``accepted`` item by the tracklet builder's flags recorded for it
     (:data:`TRACKLET_FLAGS`: set while another stage held it or cleaning excluded it, so they did
     not hold it then), or else by its flag about the whole item (:data:`ITEM_FLAG`), unless live
-    accepts made under them lift them (:func:`lifted`), inside the caller's transaction ``db``. Every write of :class:`schemas.catalog.Catalog` that makes an
-    item ``accepted`` applies it (``mf clean`` accepting it or clearing its association hold,
-    ``mf publish`` releasing its merge hold, any other writer). Returns whether it held the item."""
+    accepts made under them lift them (:func:`lifted`), inside the caller's transaction ``db``.
+    Every write of :class:`schemas.catalog.Catalog` that makes an item ``accepted`` applies it
+    (``mf clean`` accepting it or clearing its association hold, ``mf publish`` releasing its
+    merge hold, any other writer). Returns whether it held the item."""
     item = db.execute(
         "SELECT status FROM items WHERE source = ? AND source_id = ?", (source, source_id)
     ).fetchone()

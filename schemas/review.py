@@ -47,34 +47,34 @@ sets ``df2_class``. So undoing decisions on several videos of a product in any o
 state the remaining ones make, and undoing all of them the state before review.
 
 A hold is kept across review: an item another stage set ``needs_review`` with a reason of its
-own (:func:`~schemas.holds.hold_of`: the tracklet builder's ``tracklets: ...`` flag, cleaning's ``association:
-...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop image but not
-their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the decisions
-give (with the reason it has now, not an older one it had when its review opened), unless a live
-accept was made under that very hold (its ``prev`` reason is the hold's) and, for the tracklet
-builder's flag, which names every flagged video of the product (``tracklets: <video stem>: <why>``,
-several separated by ``; ``: :func:`~schemas.holds.flags_reason` of the item's record of flagged videos,
-:data:`~schemas.holds.TRACKLET_FLAGS`, written by :func:`flag_video` and :func:`unflag_videos`), live accepts
-of every video it names, each made under a hold that named that video for the same reason and,
-where the builder recorded the flagged tracklet's identity (the digest of its ground truth,
-:data:`~schemas.holds.TRACKLET_BUILDS`), that very tracklet: a ``--force`` rebuild flagging the
-video again with another ground truth is not released by the accept of the one it replaced
-(:func:`~schemas.holds.lifted`: an accept of another video of the product, whose tracklet nobody doubted, says
-nothing about the flagged one's; before, the reason named the video flagged last only, and its
-accept released the item with the other one unreviewed); a rebuild that no longer flags a
-video drops it from the hold, and an undo that holds the item again holds it by the videos the
-builder flags then: a decision that does not address the hold keeps it. So a
-class decision, a note, an accept of another video than the flagged one or an undo of an older
-decision leaves the item held (before, an item a reviewer had accepted once went back to
-``accepted`` and could be published without its new flag reviewed), an accept made under the
-hold lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`), a reject
-rejects, an accept that follows a reject was made under the reject, not under the hold, so the
-item is held again (the hold the reject was made under, :func:`_outside`), and undoing the accept
-(or reject) made under the hold holds the item again. This is the
-one rule, in :func:`_restate`, for every stage's hold. The builder's flag of an item another
-stage holds does not replace that hold's reason (:func:`flag_video`; its flag about the whole
-item, naming no video, neither: :func:`flag_item`): it is recorded, and holds the item once an
-accept made under the other hold lifts it, until accepts of its videos (of the item) do.
+own (:func:`~schemas.holds.hold_of`: the tracklet builder's ``tracklets: ...`` flag, cleaning's
+``association: ...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop
+image but not their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the
+decisions give (with the reason it has now, not an older one it had when its review opened), unless
+a live accept was made under that very hold (its ``prev`` reason is the hold's) and, for the
+tracklet builder's flag, which names every flagged video of the product (``tracklets: <video stem>:
+<why>``, several separated by ``; ``: :func:`~schemas.holds.flags_reason` of the item's record of
+flagged videos, :data:`~schemas.holds.TRACKLET_FLAGS`, written by :func:`flag_video` and
+:func:`unflag_videos`), live accepts of every video it names, each made under a hold that named that
+video for the same reason and, where the builder recorded the flagged tracklet's identity (the
+digest of its ground truth, :data:`~schemas.holds.TRACKLET_BUILDS`), that very tracklet: a
+``--force`` rebuild flagging the video again with another ground truth is not released by the accept
+of the one it replaced (:func:`~schemas.holds.lifted`: an accept of another video of the product,
+whose tracklet nobody doubted, says nothing about the flagged one's; before, the reason named the
+video flagged last only, and its accept released the item with the other one unreviewed); a rebuild
+that no longer flags a video drops it from the hold, and an undo that holds the item again holds it
+by the videos the builder flags then: a decision that does not address the hold keeps it. So a class
+decision, a note, an accept of another video than the flagged one or an undo of an older decision
+leaves the item held (before, an item a reviewer had accepted once went back to ``accepted`` and
+could be published without its new flag reviewed), an accept made under the hold lifts it (and
+publish honours a merge hold's, :func:`merge_holds_accepted`), a reject rejects, an accept that
+follows a reject was made under the reject, not under the hold, so the item is held again (the hold
+the reject was made under, :func:`_outside`), and undoing the accept (or reject) made under the hold
+holds the item again. This is the one rule, in :func:`_restate`, for every stage's hold. The
+builder's flag of an item another stage holds does not replace that hold's reason
+(:func:`flag_video`; its flag about the whole item, naming no video, neither: :func:`flag_item`): it
+is recorded, and holds the item once an accept made under the other hold lifts it, until accepts of
+its videos (of the item) do.
 
 Review never overrides cleaning: an item cleaning put in ``duplicate`` or ``rejected`` (a reason
 of its own, not ``review:``), or one not yet through cleaning, keeps its status and reason
@@ -405,12 +405,12 @@ def held_by_recorded_flags(
     cat: Catalog, source: str, source_id: str, status: str | None, reason: str | None
 ) -> bool:
     """Whether an item of this state is held by the tracklet builder's flags alone, every one of
-    them recorded (its reason is :func:`~schemas.holds.flags_reason` of its :data:`~schemas.holds.TRACKLET_FLAGS` record):
-    another stage's hold (the association check's) may then take its reason, since the record
-    holds the item again once an accept made under that hold lifts it (:func:`_restate`,
-    :func:`~schemas.holds.hold_by_flags`). Not a flag about the whole item (its record,
-    :data:`~schemas.holds.ITEM_FLAG`, is left to hold it as it is), nor an older catalog's reason
-    alone: that is not recorded, and replacing the reason would lose it."""
+    them recorded (its reason is :func:`~schemas.holds.flags_reason` of its
+    :data:`~schemas.holds.TRACKLET_FLAGS` record): another stage's hold (the association check's)
+    may then take its reason, since the record holds the item again once an accept made under that
+    hold lifts it (:func:`_restate`, :func:`~schemas.holds.hold_by_flags`). Not a flag about the
+    whole item (its record, :data:`~schemas.holds.ITEM_FLAG`, is left to hold it as it is), nor an
+    older catalog's reason alone: that is not recorded, and replacing the reason would lose it."""
     hold = hold_of(status, reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return False
@@ -479,22 +479,23 @@ def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
 def flag_video(
     cat: Catalog, source: str, source_id: str, stem: str, why: str, build: str | None = None
 ) -> str | None:
-    """Record the tracklet builder's flag of the item's video ``stem`` (:data:`~schemas.holds.TRACKLET_FLAGS`,
-    with the item's other flagged videos) and hold the item ``needs_review`` with a reason naming
-    every flagged video and why (:func:`~schemas.holds.flags_reason`), in one transaction. While review rejects
-    the item the flag is only recorded: the reject stays, and undoing it holds the item by the
-    flags recorded then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not
-    through cleaning yet: :func:`builder_may_hold`) keeps its status and reason too: the builder
-    never makes it needs_review, which a reviewer's accept could then let ``mf publish`` have.
-    Another stage's hold (``association: ...``, ``merge: ...``) keeps its reason: the flag is
-    recorded and holds the item once an accept made under that hold lifts it (:func:`_restate`),
-    so neither an accept meant for the tracklet nor the builder withdrawing its flag releases the
-    item with the other hold unreviewed. ``build``: the identity of the flagged tracklet (the
-    digest of its ground truth, :data:`~schemas.holds.TRACKLET_BUILDS`): only accepts made under a
-    hold that named this very tracklet lift the flag (:func:`~schemas.holds.lifted`), so a
-    ``--force`` rebuild flagging the video again for the same reason is not released by the
-    accept of the tracklet it replaced (None: not known, the flag's reason alone counts).
-    Returns the reason set (None: the item kept its state)."""
+    """Record the tracklet builder's flag of the item's video ``stem``
+    (:data:`~schemas.holds.TRACKLET_FLAGS`, with the item's other flagged videos) and hold the item
+    ``needs_review`` with a reason naming every flagged video and why
+    (:func:`~schemas.holds.flags_reason`), in one transaction. While review rejects the item the
+    flag is only recorded: the reject stays, and undoing it holds the item by the flags recorded
+    then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not through cleaning
+    yet: :func:`builder_may_hold`) keeps its status and reason too: the builder never makes it
+    needs_review, which a reviewer's accept could then let ``mf publish`` have. Another stage's hold
+    (``association: ...``, ``merge: ...``) keeps its reason: the flag is recorded and holds the item
+    once an accept made under that hold lifts it (:func:`_restate`), so neither an accept meant for
+    the tracklet nor the builder withdrawing its flag releases the item with the other hold
+    unreviewed. ``build``: the identity of the flagged tracklet (the digest of its ground truth,
+    :data:`~schemas.holds.TRACKLET_BUILDS`): only accepts made under a hold that named this very
+    tracklet lift the flag (:func:`~schemas.holds.lifted`), so a ``--force`` rebuild flagging the
+    video again for the same reason is not released by the accept of the tracklet it replaced (None:
+    not known, the flag's reason alone counts). Returns the reason set (None: the item kept its
+    state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
@@ -861,8 +862,9 @@ def review_states(cat: Catalog, *, video: str | None = None) -> dict[ReviewKey, 
 
 
 def _holds_accepted(verdicts: Iterable[Decision]) -> set[str]:
-    """The holds (:func:`~schemas.holds.hold_of`) the accepts among ``verdicts`` were made under: the reason the
-    item had when the reviewer accepted it (the decision's ``prev``), so the reviewer saw it."""
+    """The holds (:func:`~schemas.holds.hold_of`) the accepts among ``verdicts`` were made under:
+    the reason the item had when the reviewer accepted it (the decision's ``prev``), so the
+    reviewer saw it."""
     return {
         str(hold)
         for d in verdicts
