@@ -29,6 +29,9 @@ On a cluster, :func:`watch_head` probes the head's GCS port while the executor i
 lost mid-run ends the run after :data:`~movingfashion.executors.head_watch.LOST_AFTER_S` seconds
 with one line naming the address and what to do, exit 1 (Ray alone would wait a minute and end
 the process with its own log line).
+A worker that cannot load what it was sent (its node lacks the toolkit or one of its modules, or
+has another version of it) stops a map or a pool with one :class:`~schemas.errors.ConfigError`
+naming the node and what was missing (:func:`unloadable`): no task's fault, so none is failed.
 While a Ray executor is open, what is printed on stdout goes to stderr (Ray's driver prints a
 worker's death there): stdout keeps only the command's result
 (:func:`schemas.cli_support.divert_stdout`).
@@ -41,6 +44,7 @@ import contextlib
 import logging
 import os
 import pickle
+import re
 import secrets
 import shutil
 import signal
@@ -54,7 +58,14 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.exceptions import NodeDiedError, OutOfMemoryError, RayActorError, RayError, WorkerCrashedError
+from ray.exceptions import (
+    NodeDiedError,
+    OutOfMemoryError,
+    RayActorError,
+    RayError,
+    RaySystemError,
+    WorkerCrashedError,
+)
 
 from movingfashion.executors.base import (
     GPU_SHARE_HINT,
@@ -73,7 +84,7 @@ from movingfashion.executors.head_watch import HeadWatch
 from movingfashion.executors.local import _attempt
 from schemas.cli_support import divert_stdout, keeping_sigterm, sigterm_interrupts_in_force
 from schemas.errors import ConfigError
-from schemas.faults import reraise_local_fault
+from schemas.faults import missing_library, reraise_local_fault
 from schemas.library_state import private_state_dir
 
 log = logging.getLogger(__name__)
@@ -393,6 +404,49 @@ def nodes_room(
     )
 
 
+# ---------------------------------------------------------------------- a node that cannot load the work
+#: What to do when a worker cannot load what it was sent (the toolkit's code, a task's objects).
+LOAD_HINT = (
+    "every node needs the toolkit installed, at the same version as the machine running the command, "
+    "with the same Python packages (`pip install 'movingfashion-toolkit[ray]'` there, in the Python "
+    "`ray start` runs); then run the command again"
+)
+#: Ray's colour codes (its task names in an error's first line)
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+_NODE_IP = re.compile(r"\bip=([^,)\s]+)")
+
+
+def ray_line(exc: BaseException) -> str:
+    """The first line of a Ray error as :func:`describe` gives it, without Ray's colour codes."""
+    return _COLOUR.sub("", describe(exc).splitlines()[0])
+
+
+def unloadable(exc: BaseException) -> ConfigError | None:
+    """The error that stops a run when a worker could not load what it was sent (its node lacks
+    the toolkit, one of its modules or libraries, or has another version of it): no item's
+    fault, every task sent to that node would fail the same way. It names the node and what the
+    worker could not load. None for any other error (a task's own, a worker's death)."""
+    cause: str | None = None
+    inner = getattr(exc, "cause", None)
+    loading = getattr(inner, "client_exc", None)
+    if isinstance(exc, RaySystemError) and isinstance(loading, BaseException):
+        cause = describe(loading)  # a task's function or arguments failed to unpickle there
+    elif isinstance(exc, RayActorError) and getattr(exc, "_actor_init_failed", False):
+        text = _COLOUR.sub("", str(exc))
+        if "RaySystemError: System error" in text:  # an actor's arguments failed to unpickle there
+            cause = next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), None)
+    if not cause:
+        return None
+    lib = missing_library(loading) if isinstance(loading, ImportError) else None
+    node = _NODE_IP.search(_COLOUR.sub("", str(exc)))
+    return ConfigError(
+        f"a worker on node {node.group(1) if node else '(unknown)'} cannot load the work it was sent: "
+        + cause.splitlines()[0],
+        where="--executor ray",
+        hint=lib.hint if lib is not None and lib.hint else LOAD_HINT,
+    )
+
+
 # ---------------------------------------------------------------------- worker side
 _FUNCTIONS: dict[str, Any] = {}
 
@@ -526,7 +580,7 @@ class RayPool(Pool):
                 node, error, pid, self.worker_ids[i] = ray.get(ref)
             except RayError as exc:
                 errors.append(
-                    WorkerLostError(f"a worker died while starting: {describe(exc).splitlines()[0]}")
+                    unloadable(exc) or WorkerLostError(f"a worker died while starting: {ray_line(exc)}")
                 )
                 self._drop(i)
                 continue
@@ -580,7 +634,8 @@ class RayPool(Pool):
         except RayError as exc:
             error = exc
         if error is not None:
-            self._give_up(actor, f"it did not start: {describe(error).splitlines()[0]}")
+            load = unloadable(error)
+            self._give_up(actor, f"it did not start: {load.message if load else ray_line(error)}")
             return
         self._actors[i], self._alive[i], self._load[i] = actor, True, 0
         self.pids[i], self.worker_nodes[i], self.worker_ids[i] = pid, node, worker_id
@@ -700,7 +755,7 @@ class RayPool(Pool):
         except WORKER_DEATHS as exc:
             # the task the actor was running (one task per actor at a time) is charged with the
             # death: run again, elsewhere, unless it has killed its worker max_retries times already
-            why, worker = describe(exc).splitlines()[0], self.worker_ids[i]
+            why, worker = ray_line(exc), self.worker_ids[i]
             self._drop(i)
             self._replace(i)
             if self.stopped:  # not run again after a stop: cancelled (a rerun does it)
@@ -712,7 +767,11 @@ class RayPool(Pool):
                 return None
             return TaskResult(tag, error=WorkerLostError(f"worker died: {why} ({deaths + 1} times)"))
         except RayError as exc:
-            return TaskResult(tag, error=WorkerLostError(describe(exc).splitlines()[0]))
+            load = unloadable(exc)
+            if load is not None:  # the worker's node cannot load the task: stop (a rerun does it)
+                self._queue.appendleft((task, tag, key, deaths))
+                raise load from None
+            return TaskResult(tag, error=WorkerLostError(ray_line(exc)))
         self.nodes[node] += 1
         return TaskResult(tag, value, error, node)
 
@@ -853,10 +912,13 @@ class RayExecutor(Executor):
                         cause = getattr(exc, "cause", None)
                         if isinstance(cause, BaseException):
                             reraise_local_fault(cause)  # a worker's full disk stops the run, as locally
+                        load = unloadable(exc)
+                        if load is not None:  # a node without the toolkit: no task's fault, stop
+                            raise load from None
                         if len(idx) > 1:  # which task killed the worker is not known: each alone
                             pending.update({alone.remote(box, [tasks[i]]): range(i, i + 1) for i in idx})
                             continue
-                        yield idx[0], Outcome(error=f"WorkerLostError: {describe(exc).splitlines()[0]}")
+                        yield idx[0], Outcome(error=f"WorkerLostError: {ray_line(exc)}")
                         continue
                     self.nodes[node] += len(idx)
                     yield from zip(idx, outs, strict=True)

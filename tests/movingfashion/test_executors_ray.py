@@ -402,3 +402,48 @@ def test_a_worker_no_single_node_can_hold_is_refused_at_once(ray_session, monkey
         with pytest.raises(ConfigError, match="not a whole number") as exc:
             ex.pool(_work, resources=WorkerResources(1, 1.5))
     assert "--gpus-per-worker" in str(exc.value) and "below 1" in str(exc.value)
+
+
+def _driver_only_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A module this process imports from a folder the workers' nodes do not have (a node
+    without the toolkit, or with another version of it)."""
+    import importlib
+
+    name = f"mf_driver_only_{os.getpid()}_{time.monotonic_ns()}"
+    (tmp_path / f"{name}.py").write_text(
+        "def square(x):\n    return x * x\n\n\ndef setup():\n    return 1\n\n\n"
+        "def add(state, x):\n    return state + x\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name, importlib.import_module(name)
+
+
+def test_a_node_that_cannot_load_the_work_stops_the_map_naming_the_node_and_the_cause(
+    ray_session, tmp_path, monkeypatch
+):
+    """Not one "WorkerLostError: ray::_run_chunk() (pid=.., ip=..)" per task (colour codes
+    included, the cause left out): one error naming the node, what it could not load, and what
+    to do."""
+    name, module = _driver_only_module(tmp_path, monkeypatch)
+    ip = ray_session.util.get_node_ip_address()
+    with make_executor("ray") as ex, pytest.raises(ConfigError) as exc:
+        ex.map(module.square, list(range(6)), desc="test")
+    text = str(exc.value)
+    assert f"a worker on node {ip} cannot load the work it was sent" in text
+    assert f"No module named '{name}'" in text and "\x1b" not in text
+    assert "--executor ray" in text and "same version" in text
+
+
+def test_a_pool_whose_workers_cannot_load_the_work_names_the_node_and_the_cause(
+    ray_session, tmp_path, monkeypatch
+):
+    """Not a "worker died while starting" traceback (a RuntimeError) without the cause: a
+    ConfigError, one line, exit 2."""
+    name, module = _driver_only_module(tmp_path, monkeypatch)
+    ip = ray_session.util.get_node_ip_address()
+    with make_executor("ray", workers=1) as ex, pytest.raises(ConfigError) as exc:
+        ex.pool(module.add, setup=module.setup)
+    text = str(exc.value)
+    assert f"a worker on node {ip} cannot load the work it was sent" in text
+    assert f"No module named '{name}'" in text and "\x1b" not in text
+    assert "same version" in text
