@@ -2134,7 +2134,7 @@ def _build_jobs(
             i, job = res.tag, jobs[res.tag]
             if res.error is not None:
                 reraise_local_fault(res.error)  # disk full etc. is not the video's fault: stop the run
-                unseen = unseen_on_worker(res.error) if ex.remote else None
+                unseen = unseen_on_worker(res.error, ex.node_name(res.node)) if ex.remote else None
                 if unseen is not None:  # the workers' node does not share the dataset: stop here
                     raise unseen
                 if not isinstance(res.error, MFError | WorkerLostError):

@@ -2269,7 +2269,7 @@ def build_crop_cache(
                 video = dataset.products[pi].videos[vi]
                 entry = cache_entry(out, video.rel_path, entry_product(dataset, video))
                 if res.error is not None:
-                    unseen = unseen_on_worker(res.error) if ex.remote else None
+                    unseen = unseen_on_worker(res.error, ex.node_name(res.node)) if ex.remote else None
                     if unseen is not None:  # the dataset or --out is not shared with the workers' node
                         raise unseen
                     lost = isinstance(res.error, WorkerLostError)  # it killed its worker (or the node died)

@@ -44,9 +44,10 @@ SHARED_FOLDER_HINT = (
 )
 
 
-def unseen_on_worker(exc: BaseException) -> MFError | None:
+def unseen_on_worker(exc: BaseException, node: str | None = None) -> MFError | None:
     """The error that stops a run when a remote worker's "file not found" (``exc``) names a file
-    this process has: no item's fault, the workers do not share the folder (None otherwise)."""
+    this process has: no item's fault, the workers do not share the folder (None otherwise).
+    ``node``: the worker's node as :meth:`Executor.node_name` names it (named in the message)."""
     import os
 
     from schemas.errors import ConfigError
@@ -60,7 +61,8 @@ def unseen_on_worker(exc: BaseException) -> MFError | None:
     if not path or not os.path.exists(os.fspath(path)):
         return None
     return ConfigError(
-        f"a worker of the executor cannot see {os.fspath(path)}, which is here",
+        f"a worker of the executor{f' on node {node}' if node else ''} cannot see {os.fspath(path)}, "
+        "which is here",
         where="--executor",
         hint=SHARED_FOLDER_HINT,
     )
@@ -247,6 +249,11 @@ class Executor(ABC):
     def gpu_count(self) -> float:
         """GPUs the workers can use (0 here: a local run picks its own device)."""
         return 0.0
+
+    def node_name(self, node: str | None) -> str | None:
+        """What a user knows the node of a task's result (:attr:`TaskResult.node`) by: its
+        address on a cluster; the id itself when that is not known, None for this process."""
+        return node
 
     def report(self) -> dict[str, Any]:
         """What ran where: the backend's name and the tasks per node (for ``--json`` output)."""

@@ -844,6 +844,17 @@ class RayExecutor(Executor):
     def gpu_count(self) -> float:
         return float(ray.cluster_resources().get("GPU", 0))
 
+    def node_name(self, node: str | None) -> str | None:
+        """The node's IP address (``ray.nodes()``), with the start of its id; the id when the
+        cluster no longer lists it."""
+        if not node:
+            return None
+        with contextlib.suppress(Exception):  # the head is gone: the id is all there is
+            for n in ray.nodes():
+                if n.get("NodeID") == node and n.get("NodeManagerAddress"):
+                    return f"{n['NodeManagerAddress']} ({node[:12]})"
+        return node
+
     # -- work ----------------------------------------------------------------------
     def pool(
         self,

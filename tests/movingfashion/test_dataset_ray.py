@@ -82,3 +82,33 @@ def test_a_bad_video_is_named_on_ray_as_locally(ray_session, gt_dataset, tmp_pat
     head = f"video {bad.rel_path}: ds/{bad.rel_path}: unreadable video"
     assert (ray_pid, len(on_ray.skipped)) == (pid, len(local.skipped))
     assert why.startswith(head) and ray_why.startswith(head), (why, ray_why)
+
+
+class Unshared(MovingFashionDataset):
+    """The dataset's folder is not mounted on the workers' node: every video is missing there
+    (``driver``: the process that has it)."""
+
+    driver = 0
+
+    def _check_video(self, rec, video, *args):
+        if os.getpid() != self.driver:
+            raise FileNotFoundError(2, "No such file or directory", str(video.path))
+        return super()._check_video(rec, video, *args)
+
+
+def test_a_dataset_a_node_does_not_see_stops_the_cache_naming_the_path_and_the_node(
+    ray_session, gt_dataset, tmp_path
+):
+    import pytest
+
+    from schemas.errors import ConfigError
+
+    ds = Unshared(gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None)
+    ds.driver = os.getpid()
+    ip = ray_session.util.get_node_ip_address()
+    with make_executor("ray", workers=1) as ex, pytest.raises(ConfigError) as exc:
+        build_crop_cache(ds, tmp_path / "ray", pool=4, executor=ex)
+    text = str(exc.value)
+    assert f"a worker of the executor on node {ip} (" in text, text
+    assert any(f"cannot see {v.path}, which is here" in text for r in ds.products for v in r.videos), text
+    assert "shared by every node at the same path" in text
