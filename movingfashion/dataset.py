@@ -2264,8 +2264,10 @@ def build_crop_cache(
         ) as workers:
             for pi, vi in todo:
                 workers.submit((pi, vi, str(out), pool), tag=(pi, vi))
+            first, noted = len(dataset.skipped), {}  # each video's skips (remote: listed in video order)
             for res in workers.drain():
                 pi, vi = res.tag
+                mark = len(dataset.skipped)
                 video = dataset.products[pi].videos[vi]
                 entry = cache_entry(out, video.rel_path, entry_product(dataset, video))
                 if res.error is not None:
@@ -2290,6 +2292,7 @@ def build_crop_cache(
                     for stale in entry:  # an older build's entry
                         stale.unlink(missing_ok=True)
                     counts["failed"] += 1
+                    noted[res.tag] = dataset.skipped[mark:]
                     yield
                     continue
                 meta, skipped = res.value
@@ -2297,7 +2300,10 @@ def build_crop_cache(
                     dataset.skipped.extend(skipped)
                 atomic_write_json(entry[1], meta)
                 counts["built"] += 1
+                noted[res.tag] = dataset.skipped[mark:]
                 yield
+            if ex.remote:  # as they are listed here: in the order of the videos, not of their workers' finish
+                dataset.skipped[first:] = [s for t in todo for s in noted.get(t, ())]
 
     steps = _Sized(videos(), len(pairs))
     for _ in progress(steps) if progress else steps:

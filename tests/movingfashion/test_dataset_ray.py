@@ -112,3 +112,39 @@ def test_a_dataset_a_node_does_not_see_stops_the_cache_naming_the_path_and_the_n
     assert f"a worker of the executor on node {ip} (" in text, text
     assert any(f"cannot see {v.path}, which is here" in text for r in ds.products for v in r.videos), text
     assert "shared by every node at the same path" in text
+
+
+class TwoBad(MovingFashionDataset):
+    """Two videos do not decode; the first of them takes a while to say so (a long video)."""
+
+    bad: tuple[str, ...] = ()
+
+    def _check_video(self, rec, video, *args):
+        if video.rel_path in self.bad:
+            if video.rel_path == self.bad[0]:
+                import time
+
+                time.sleep(4)
+            from schemas.errors import MediaError
+
+            raise MediaError("cannot decode", where=video.rel_path)
+        return super()._check_video(rec, video, *args)
+
+
+def test_skips_are_listed_in_the_videos_order_whichever_worker_finished_first(
+    ray_session, gt_dataset, tmp_path
+):
+    """``mf crop-cache``'s ``skipped`` (its --json, its text) as a local run lists them, not in
+    the order the workers happened to finish."""
+    ds = TwoBad(gt_dataset, "train", crop="tracklet", crop_size=64, on_bad="skip", shop_size=None)
+    slow, quick = ds.products[0], ds.products[1]
+    ds.bad = (slow.videos[0].rel_path, quick.videos[0].rel_path)
+    before = list(ds.skipped)
+    with make_executor("ray", workers=2) as ex:
+        got = build_crop_cache(ds, tmp_path / "ray", pool=4, executor=ex)
+    assert got["failed"] == 2
+    listed = [(pid, why.split(":")[0]) for pid, why in ds.skipped[len(before) :]]
+    assert listed == [
+        (slow.product_id, f"video {slow.videos[0].rel_path}"),
+        (quick.product_id, f"video {quick.videos[0].rel_path}"),
+    ]
