@@ -841,6 +841,26 @@ class RayExecutor(Executor):
         worker cannot span two nodes; None: no limit, nothing reserved)."""
         return nodes_room(ray.nodes(), res)
 
+    def _room(self, res: WorkerResources, what: str = "a worker") -> int | None:
+        """:meth:`capacity` for ``res``; a :class:`ConfigError` when no alive node can hold one
+        (what is sent would wait for ever, with not a line said)."""
+        cap = self.capacity(res)
+        if cap != 0:
+            return cap
+        cpus = WorkerResources(cpus=res.cpus)
+        hint = (
+            "the cluster's nodes have no CPU for it: join nodes that have CPUs (`ray start --address "
+            "HEAD:6379` on each), or start the head without --num-cpus 0"
+            if res.cpus and self.capacity(cpus) == 0
+            else "ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)"
+        )
+        raise ConfigError(
+            f"no node of the cluster can hold {what} asking {res.cpus:g} CPU, {res.gpus:g} GPU"
+            + "".join(f", {v:g} {k}" for k, v in res.custom.items()),
+            where="--executor ray",
+            hint=hint,
+        )
+
     def gpu_count(self) -> float:
         return float(ray.cluster_resources().get("GPU", 0))
 
@@ -874,14 +894,7 @@ class RayExecutor(Executor):
                 where="--gpus-per-worker",
                 hint=GPU_SHARE_HINT,
             )
-        cap = self.capacity(res)
-        if cap == 0:
-            raise ConfigError(
-                f"no node of the cluster can hold a worker asking {res.cpus:g} CPU, {res.gpus:g} GPU"
-                + "".join(f", {v:g} {k}" for k, v in res.custom.items()),
-                where="--executor ray",
-                hint="ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)",
-            )
+        cap = self._room(res)
         n = workers or self.workers or cap or 4
         if cap is not None and n > cap:
             log.warning("%d workers asked, the cluster holds %d of this size: using %d", n, cap, cap)
@@ -898,7 +911,7 @@ class RayExecutor(Executor):
         )
 
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
-        workers = self.workers or self.capacity(WorkerResources()) or 1
+        workers = self.workers or self._room(WorkerResources(), "a task") or 1
         n_chunks = min(len(tasks), workers * CHUNKS_PER_WORKER)
         bounds = [round(k * len(tasks) / n_chunks) for k in range(n_chunks + 1)]
         box = [ray.put(fn)]

@@ -447,3 +447,45 @@ def test_a_pool_whose_workers_cannot_load_the_work_names_the_node_and_the_cause(
     assert f"a worker on node {ip} cannot load the work it was sent" in text
     assert f"No module named '{name}'" in text and "\x1b" not in text
     assert "same version" in text
+
+
+def test_a_cluster_without_a_cpu_for_a_task_is_refused_at_once_not_waited_on(tmp_path):
+    """A head started with ``--num-cpus 0`` and no other node joined (yet): a map's tasks, one CPU
+    each, would wait for ever without a line; as a pool's workers, they are refused at once,
+    and the hint says what is missing. In a process of its own, with a Ray of no CPU."""
+    from tests.ray_fixtures import CLUSTER_ENV, ROOT
+
+    code = (
+        "import os, threading\n"
+        "from movingfashion.executors.ray_backend import RayExecutor\n"
+        "ex = RayExecutor(num_cpus=0)\n"
+        "got = {}\n"
+        "def run():\n"
+        "    try:\n"
+        "        got['map'] = ex.map(abs, [-1, -2], desc='t')\n"
+        "    except Exception as exc:\n"
+        "        got['map'] = f'{type(exc).__name__}: {exc}'\n"
+        "    try:\n"
+        "        ex.pool(abs)\n"
+        "    except Exception as exc:\n"
+        "        got['pool'] = f'{type(exc).__name__}: {exc}'\n"
+        "t = threading.Thread(target=run, daemon=True)\n"
+        "t.start()\n"
+        "t.join(60)\n"
+        "ex.close()\n"  # stdout is stdout again
+        "print('map:', got.get('map', 'still waiting'))\n"
+        "print('pool:', got.get('pool', 'still waiting'))\n"
+        "os._exit(0)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=CLUSTER_ENV, capture_output=True, text=True, timeout=400
+    )
+    lines = dict(
+        line.split(": ", 1) for line in run.stdout.splitlines() if line.startswith(("map:", "pool:"))
+    )
+    assert lines.get("map", "").startswith(
+        "ConfigError: --executor ray: no node of the cluster can hold a task asking 1 CPU"
+    ), run.stdout + run.stderr
+    assert "join nodes that have CPUs" in lines["map"]
+    assert "no node of the cluster can hold a worker asking 1 CPU" in lines["pool"]
+    assert "join nodes that have CPUs" in lines["pool"] and "--gpus-per-worker" not in lines["pool"]
