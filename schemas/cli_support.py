@@ -13,7 +13,10 @@
   :func:`merge_legacy` / :func:`legacy_folder` for an old spelling kept with a deprecation warning;
 - :func:`emit` (``--json`` or human text) and :func:`progress` / :func:`progress_bar` (tqdm on
   a terminal, plain lines every 10 s in a log); :func:`divert_stdout` sends what others print on stdout to stderr meanwhile (Ray's
-  driver prints a worker's death there), so that stdout holds only what :func:`emit` writes.
+  driver prints a worker's death there), so that stdout holds only what :func:`emit` writes;
+- :func:`terminal_logging` (in force while :func:`run_main` runs a command) and
+  :func:`log_to_stderr` (a command's own log level and format): log lines and warnings on stderr
+  show control characters as escapes (:func:`terminal_text`), like the command's output.
 
 Everything here imports only click and the standard library at module level, so a command's
 ``--help`` and its input checks stay fast.
@@ -26,6 +29,7 @@ import dataclasses
 import errno
 import functools
 import json
+import logging
 import math
 import os
 import re
@@ -34,6 +38,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, TypeVar
@@ -158,6 +163,8 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     import that failed for a shared library this machine lacks (``missing_library``: libGL); any
     other ``OSError`` or ``ImportError`` is a bug and keeps its traceback.
     The command itself exits 1 when some items failed (:func:`exit_if_failed`).
+    Log lines and warnings shown on stderr meanwhile show control characters as escapes
+    (:func:`terminal_logging`).
     Ctrl-C (SIGINT) says the state is saved and exits 130; SIGTERM stops the command the same
     way (:class:`Terminated`) and exits 143, also where the command handled the interrupt itself.
     With ``--json`` on the command line, each of these stops (and a bug's traceback) also prints
@@ -168,7 +175,7 @@ def run_main(cmd: click.Command, argv: list[str] | None = None) -> None:
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
-    with sigterm_interrupts() as sigterm:
+    with sigterm_interrupts() as sigterm, terminal_logging():
         try:
             _run(cmd, args, debug)
         except SystemExit as exc:
@@ -371,6 +378,74 @@ def terminal_text(text: str) -> str:
     cannot move the cursor, retitle the window or write the clipboard (an ESC sequence), nor hide
     a line behind a carriage return. Newlines and tabs stay."""
     return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class TerminalFormatter(logging.Formatter):
+    """A log line as :func:`terminal_text` shows it: a message, an exception's text or a stack
+    quoting what a site sent (a title, a reason phrase, a video's metadata) cannot drive the
+    terminal. Formats as :class:`logging.Formatter` does otherwise."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record's line(s), control characters shown as escapes."""
+        return terminal_text(super().format(record))
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, as :data:`logging.lastResort`
+    does (a test's capture, a diverted stream)."""
+
+    def __init__(self, level: int = logging.NOTSET) -> None:
+        logging.Handler.__init__(self, level)
+
+    @property
+    def stream(self) -> Any:  # type: ignore[override]
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+
+def _escaped_warnings(format_warning: Callable[..., str]) -> Callable[..., str]:
+    """``format_warning`` (a :func:`warnings.formatwarning`) with its text passed through
+    :func:`terminal_text`: the same lines, control characters shown as escapes."""
+
+    def formatwarning(
+        message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+    ) -> str:
+        return terminal_text(format_warning(message, category, filename, lineno, line))
+
+    return formatwarning
+
+
+def log_to_stderr(level: int, fmt: str = "%(levelname)s %(name)s: %(message)s") -> None:
+    """:func:`logging.basicConfig` for a command that sets its own log level (``-v``): records of
+    ``level`` and above on stderr in ``fmt``, through :class:`TerminalFormatter`. Like
+    ``basicConfig``, does nothing when the root logger has handlers already."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(TerminalFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+@contextlib.contextmanager
+def terminal_logging() -> Iterator[None]:
+    """While inside, what :mod:`logging` and :mod:`warnings` show on stderr shows control
+    characters as escapes (:func:`terminal_text`): a record no handler took (Python's last-resort
+    handler: WARNING and above, the bare message, as before) and a warning shown to the user (the
+    same lines as before; with :mod:`tracemalloc` on, a ``ResourceWarning`` no longer adds where
+    its object was allocated). A command's own handlers use :class:`TerminalFormatter`
+    (:func:`log_to_stderr`). Levels and wording are unchanged; both are put back on leaving."""
+    handler = _StderrHandler(logging.WARNING)
+    handler.setFormatter(TerminalFormatter())
+    before = logging.lastResort, warnings.formatwarning
+    # the warning's text, not how it is shown: a test runner recording warnings still gets them
+    escaped = _escaped_warnings(before[1])
+    logging.lastResort = handler
+    warnings.formatwarning = escaped
+    try:
+        yield
+    finally:
+        if logging.lastResort is handler:
+            logging.lastResort = before[0]
+        if warnings.formatwarning is escaped:
+            warnings.formatwarning = before[1]
 
 
 def _encodable(text: str, stream: Any) -> str:
