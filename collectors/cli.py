@@ -18,7 +18,7 @@ from collectors.base import Source
 from collectors.config import MAX_WORKERS
 from collectors.registry import registry
 from movingfashion.executors.options import executor_params
-from schemas.cli_support import HELP, emit, exit_if_failed, plain, run_main
+from schemas.cli_support import HELP, emit, exit_if_failed, log_to_stderr, plain, run_main
 
 EXIT_STATUS = """\b
 Exit status: 0 all items done, 1 some items failed or were rejected, or a page could
@@ -189,11 +189,7 @@ def _run(
     from collectors.config import load_collect_config
     from movingfashion.media.logs import keep_native_logs
 
-    logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
-        stream=sys.stderr,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    log_to_stderr([logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)])
     if verbose < 2 and not keep_native_logs():  # FFmpeg's own complaints: the item's reason says it
         logging.getLogger("libav").setLevel(logging.CRITICAL)
     cfg = load_collect_config(config, base_url=base_url, ignore_robots=ignore_robots, workers=workers)

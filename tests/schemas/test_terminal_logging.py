@@ -14,6 +14,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 EVIL = "Silk\x1b]52;c;cHduZWQ=\x07\rall fine"
 SHOWN = "Silk\\x1b]52;c;cHduZWQ=\\x07\\x0dall fine"
 
@@ -62,6 +64,25 @@ def _assert_escaped(err: str) -> None:
     assert f"title {SHOWN}" in err  # the log record
     assert f"ValueError: {SHOWN}" in err  # its exception's text
     assert f"UserWarning: metadata {SHOWN}" in err  # the warning
+
+
+@pytest.mark.parametrize("prog", ["mf-collect", "mf collect"])
+def test_mf_collect_log_lines_and_warnings_are_escaped(tmp_path, prog):
+    """mf-collect's own log format (``LEVEL logger: message``) is kept, its text escaped."""
+    argv = [*prog.split(), "netaporter", "1234567", "--root", str(tmp_path / "d"), "--dry-run"]
+    if prog == "mf-collect":
+        argv = ["mf-collect", *argv[1:]]
+    entry = "collectors.cli" if prog == "mf-collect" else "movingfashion.app.cli"
+    err = _run(
+        tmp_path,
+        module="collectors.config",
+        name="load_collect_config",
+        logger="collectors.netaporter",
+        entry=entry,
+        argv=argv,
+    )
+    _assert_escaped(err)
+    assert f"WARNING collectors.netaporter: title {SHOWN}" in err  # wording and format as before
 
 
 def test_mf_log_lines_and_warnings_are_escaped(tmp_path):
