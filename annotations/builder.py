@@ -334,6 +334,8 @@ class TrackletBuilder:
         self.embed_source = source
         #: the crop matcher a video falls back to on the RoI path (``roi_fallback``)
         self.fallback: SingleFrameMatcher | None = None
+        #: frames :meth:`continue_into_skipped` detected, and the seconds it took (all videos)
+        self.skipped_frames, self.skipped_seconds = 0, 0.0
         if source == "roi":
             if not isinstance(matcher, RoIMatcher):
                 raise ConfigError(
@@ -632,6 +634,60 @@ class TrackletBuilder:
             video_boxes=boxes,
         )
 
+    def continue_into_skipped(
+        self,
+        src: VideoSource,
+        dets: VideoDetections,
+        gt: TrackResult,
+        sampled: list[int],
+        head: Any,
+        shop_emb: torch.Tensor,
+    ) -> tuple[TrackResult, VideoDetections]:
+        """``gt`` continued into the frames the stride skipped next to its ends
+        (``detect_skipped_ends``): those frames are decoded and detected in one batch, embedded by
+        ``head``'s path (the RoI head from the detector's maps, or crops cut and embedded on the crop
+        path) and joined by ``continue_iou``'s rule (:func:`annotations.tracking.extend_into`).
+        Returns the tracklet and the detections its members index."""
+        import torch
+
+        from annotations.tracking import VideoDetections, extend_into, skipped_end_frames
+        from movingfashion.models import crops_from_frames
+
+        cfg = self.config
+        if not len(gt.members) or cfg.tracker.continue_iou <= 0:
+            return gt, dets
+        ends = dets.frames[gt.members]
+        want = sorted(skipped_end_frames(int(ends.min()), int(ends.max()), sampled, src.frames, cfg.stride))
+        if not want:
+            return gt, dets
+        t = time.perf_counter()
+        frames = src.get_batch(want)
+        roi = self.roi is not None and head is self.matcher.m
+        if self.roi is not None:
+            self.roi.capture.clear()
+        found = self.detector.detect(frames)
+        boxes = [d.boxes for d in found]
+        with torch.no_grad():
+            if roi:
+                emb = self.roi.embed_boxes(frames, boxes)
+            else:
+                crops = crops_from_frames(frames, boxes, self.crop_embed_size)
+                emb = (
+                    self.crop_embedder().embed(crops, batch_size=EMBED_BATCH)
+                    if len(crops)
+                    else dets.embeddings[:0]
+                )
+        extra = VideoDetections(
+            frames=np.concatenate([np.full(len(d), f, np.int64) for f, d in zip(want, found, strict=True)]),
+            boxes=np.concatenate(boxes).reshape(-1, 4).astype(np.float32),
+            scores=np.concatenate([d.scores for d in found]).astype(np.float32),
+            classes=np.concatenate([d.classes for d in found]).astype(np.int64),
+            embeddings=emb,
+        )
+        self.skipped_frames += len(want)
+        self.skipped_seconds += time.perf_counter() - t
+        return extend_into(gt, dets, extra, head, shop_emb, cfg.tracker)
+
     def track(
         self,
         job: VideoJob,
@@ -658,11 +714,17 @@ class TrackletBuilder:
         shop_s = shop_scores(dets.embeddings, head, shop_emb) if len(dets) else None
         max_gap = cfg.tracker.max_gap if cfg.tracker.max_gap is not None else 2 * cfg.stride
         nf = src.frames
+        sampled = n_sampled if isinstance(n_sampled, list) else frame_indices(nf, cfg.stride)
         tracklets = []
         if gt is not None:
-            tracklets.append(self._tracklet(job.video_path, dets, gt, "training", shop_s, max_gap, nf))
+            # the boxes of the frames skipped next to its ends join the file; the signals below stay
+            # those of the sampled frames (the flags are fitted on them)
+            gt_w, dets_w = gt, dets
+            if cfg.detect_skipped_ends:
+                gt_w, dets_w = self.continue_into_skipped(src, dets, gt, sampled, head, shop_emb)
+            shop_w = shop_s if dets_w is dets else shop_scores(dets_w.embeddings, head, shop_emb)
+            tracklets.append(self._tracklet(job.video_path, dets_w, gt_w, "training", shop_w, max_gap, nf))
         tracklets += [self._tracklet(job.video_path, dets, t, "inference", shop_s, max_gap, nf) for t in inf]
-        sampled = n_sampled if isinstance(n_sampled, list) else frame_indices(nf, cfg.stride)
         signals: dict[str, float] = {}
         if not len(dets):
             reason = "no detections"
@@ -701,6 +763,7 @@ class TrackletBuilder:
             backend=self.config.video_backend,
         )
         keep = self.pivot_candidates(shop_emb, job.item_class)
+        skipped = (self.skipped_frames, self.skipped_seconds)
         try:
             dets, idx = self.detect_video(src, timings, keep)
             t = time.perf_counter()
@@ -718,7 +781,11 @@ class TrackletBuilder:
                 timings["track"] += time.perf_counter() - t1
         finally:
             src.close()
-        return vt, len(idx), len(dets)
+        # the frames skipped next to the ground-truth tracklet's ends, detected while tracking
+        extra = self.skipped_seconds - skipped[1]
+        timings["detect"] += extra
+        timings["track"] -= extra
+        return vt, len(idx) + self.skipped_frames - skipped[0], len(dets)
 
     def is_done(self, dataset: Path, job: VideoJob) -> bool:
         """Whether ``job``'s tracklet file is done (:meth:`redo_reason` gives none)."""

@@ -279,6 +279,14 @@ class BuildConfig(BaseModel):
         description="hold a tracklet's first/last box out to the video's first/last frame when they"
         " are at most max_gap frames away (the detector missed the garment there)",
     )
+    detect_skipped_ends: bool = Field(
+        True,
+        description="where the ground-truth tracklet starts or ends inside the video, detect the frames"
+        " the stride skipped between its end and the sampled frame that lost the item (at most stride - 1"
+        " each side, one small batch per video) and continue it onto them by continue_iou's rule: an"
+        " item that leaves the picture on a skipped frame gets that frame's box. The review flags stay"
+        " decided on the sampled frames",
+    )
     embed_source: Literal["crops", "roi", "auto"] = Field(
         "auto",
         description="how detections are matched (movingfashion.models.matchers): crops = each detection"

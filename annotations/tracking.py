@@ -21,6 +21,7 @@ score matrix per video replaces every pairwise call; the only Python loop is ove
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -291,3 +292,52 @@ def continue_ends(
     members = members[order]
     ms = np.concatenate([tr.match_scores, row[added].astype(np.float32)])[order]
     return TrackResult(pivot=tr.pivot, members=members, match_scores=ms, shop_score=tr.shop_score)
+
+
+def skipped_end_frames(
+    first: int, last: int, sampled: Sequence[int], n_frames: int, stride: int
+) -> list[int]:
+    """The frames a tracklet running from frame ``first`` to frame ``last`` may still reach that the
+    detector never ran on (``sampled``: the frames it ran on): those between ``last`` and the next
+    sampled frame (or the video's end), and between the sampled frame before ``first`` (or the
+    video's start) and ``first``, at most ``stride - 1`` on each side, nearest first."""
+    done = set(int(f) for f in sampled)
+    out: list[int] = []
+    for end, step, stop in ((last, 1, n_frames), (first, -1, -1)):
+        f = end + step
+        while f != stop and f not in done and abs(f - end) < stride:
+            out.append(f)
+            f += step
+    return out
+
+
+def extend_into(
+    tr: TrackResult,
+    dets: VideoDetections,
+    extra: VideoDetections,
+    head: MatchHead,
+    shop_embedding: torch.Tensor,
+    config: TrackerConfig,
+) -> tuple[TrackResult, VideoDetections]:
+    """``tr`` continued into the detections ``extra`` of frames the detector skipped next to its
+    ends (:func:`skipped_end_frames`), by :func:`continue_ends`'s rule (``continue_iou``,
+    ``continue_match``, ``member_shop_threshold``) and by no other detection: returns the tracklet
+    and the detections its members index (``dets`` with ``extra`` appended; ``tr`` and ``dets``
+    themselves when no detection joins)."""
+    if not len(extra) or not len(tr.members) or config.continue_iou <= 0:
+        return tr, dets
+    both = VideoDetections(
+        frames=np.concatenate([dets.frames, extra.frames]).astype(np.int64),
+        boxes=np.concatenate([np.asarray(dets.boxes).reshape(-1, 4), np.asarray(extra.boxes).reshape(-1, 4)]),
+        scores=np.concatenate([dets.scores, extra.scores]),
+        classes=np.concatenate([dets.classes, extra.classes]).astype(np.int64),
+        embeddings=torch.cat([dets.embeddings, extra.embeddings.to(dets.embeddings)]),
+    )
+    n = len(dets)
+    may = np.zeros(len(both), bool)
+    may[n:] = shop_scores(extra.embeddings, head, shop_embedding) >= config.member_shop_threshold
+    sim = similarity(head, both.embeddings)
+    out = continue_ends(tr, both, sim[tr.pivot], may, config.continue_iou, config.continue_match, sim)
+    if len(out.members) == len(tr.members):
+        return tr, dets
+    return out, both

@@ -8,7 +8,13 @@ import torch
 
 from annotations.builder import interpolate_boxes
 from annotations.config import TrackerConfig
-from annotations.tracking import VideoDetections, inference_tracking, training_tracking
+from annotations.tracking import (
+    VideoDetections,
+    extend_into,
+    inference_tracking,
+    skipped_end_frames,
+    training_tracking,
+)
 from movingfashion.models import MatchHead
 from tests.annotations.naive_tracking import naive_inference_tracking, naive_training_tracking
 
@@ -358,3 +364,61 @@ def test_continuity_chain_is_the_best_of_every_chain(seed, weight):
     a, b = training_tracking(dets, head, centre, cfg), naive_training_tracking(dets, head, centre, cfg)
     assert a.members.tolist() == b.members.tolist() and a.pivot == b.pivot
     np.testing.assert_allclose(a.match_scores, b.match_scores, atol=1e-5)
+
+
+def test_skipped_end_frames_are_those_between_an_end_and_the_next_sampled_frame():
+    """At most stride - 1 frames each side, nearest first, never past the video or a sampled frame."""
+    two = [*range(0, 15, 2), 14]
+    assert skipped_end_frames(4, 10, two, 15, 2) == [11, 3]
+    assert skipped_end_frames(0, 14, two, 15, 2) == []  # the video's own ends
+    assert skipped_end_frames(6, 12, [*range(0, 20, 3)], 20, 3) == [13, 14, 5, 4]
+    assert skipped_end_frames(6, 18, [*range(0, 20, 3)], 20, 3) == [19, 5, 4]
+    assert skipped_end_frames(4, 10, [*range(12)], 12, 1) == []  # stride 1 skips nothing
+
+
+def test_extend_into_continues_the_tracklet_onto_a_skipped_frame_the_item_leaves_on():
+    """The item is detected on the sampled frames 0..10 and leaves the picture on frame 11, which the
+    stride skipped: the detection there joins the tracklet when its box continues the end box and
+    it matches the end detection (continue_iou, continue_match), not a garment elsewhere, not one
+    unlike the shop item, and nothing beyond the skipped frames."""
+    g = torch.Generator().manual_seed(5)
+    centre = torch.randn(256, generator=g)
+
+    def dets_of(frames, boxes, emb):
+        n = len(frames)
+        return VideoDetections(
+            np.array(frames, np.int64),
+            np.array(boxes, np.float32),
+            np.full(n, 0.8, np.float32),
+            np.ones(n, np.int64),
+            torch.stack(emb) if emb else torch.zeros((0, 256)),
+        )
+
+    sampled = list(range(0, 11, 2))
+    dets = dets_of(
+        sampled,
+        [[10 + t, 10, 60 + t, 90] for t in sampled],
+        [centre + 0.05 * torch.randn(256, generator=g) for _ in sampled],
+    )
+    head, cfg = distance_head(), TrackerConfig()
+    tr = training_tracking(dets, head, centre.clone(), cfg)
+    assert tr is not None and dets.frames[tr.members].tolist() == sampled
+    near = centre + 0.05 * torch.randn(256, generator=g)
+    # frame 11: the item (its box half out of the picture) and another garment far away
+    extra = dets_of(
+        [11, 11],
+        [[21, 10, 60, 90], [200, 10, 250, 90]],
+        [near, centre + 0.05 * torch.randn(256, generator=g)],
+    )
+    out, both = extend_into(tr, dets, extra, head, centre.clone(), cfg)
+    assert both.frames[out.members].tolist() == [*sampled, 11]
+    assert both.boxes[out.members[-1]].tolist() == [21, 10, 60, 90]
+    assert out.pivot == tr.pivot and out.shop_score == tr.shop_score and len(out.match_scores) == 7
+    # nothing joins: a box elsewhere only, a look unlike the shop item, or continue_iou off
+    far = dets_of([11], [[200, 10, 250, 90]], [near])
+    kept, same = extend_into(tr, dets, far, head, centre.clone(), cfg)
+    assert kept is tr and same is dets
+    unlike = dets_of([11], [[21, 10, 60, 90]], [torch.randn(256, generator=g) * 3])
+    assert extend_into(tr, dets, unlike, head, centre.clone(), cfg)[0] is tr
+    off = TrackerConfig(continue_iou=0)
+    assert extend_into(tr, dets, extra, head, centre.clone(), off)[0] is tr
