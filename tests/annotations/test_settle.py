@@ -176,6 +176,18 @@ def test_an_older_files_ground_truth_picked_by_a_person_keeps_its_flag(tmp_path)
     assert out.decided_by_person == ["p7_0"] and out.changed == 1
 
 
+def _accepted_p0(cat_path: Path, df2_class: int | None = None) -> None:
+    """Catalog ``cat_path`` with product p0 accepted (published), as the builder meets it."""
+    with Catalog(cat_path) as cat:
+        cat.upsert_items(
+            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
+            status=Status.ACCEPTED,
+            product_id="p0",
+        )
+        if df2_class is not None:
+            cat.set_item_state("netaporter", "p0", df2_class=df2_class)
+
+
 def _write(root: Path, job: Job, det_mean: float, box: tuple[int, ...] = (1, 1, 9, 9)) -> None:
     """The builder's file of ``job``'s video, flagged on its own signals (``det_mean``); ``box``:
     its ground-truth tracklet's one box."""
@@ -206,13 +218,7 @@ def test_a_product_with_two_flagged_videos_stays_held_until_both_are_accepted(tm
     from schemas.review import record_decision
 
     ds, cat_path = tmp_path / "ds", tmp_path / "cat.db"
-    with Catalog(cat_path) as cat:
-        cat.upsert_items(
-            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
-            status=Status.ACCEPTED,
-            product_id="p0",
-        )
-        cat.set_item_state("netaporter", "p0", df2_class=1)
+    _accepted_p0(cat_path, df2_class=1)
     jobs = [Job("videos/p0_0.mp4", "p0"), Job("videos/p0_1.mp4", "p0")]
     _write(ds, jobs[0], 0.1)
     _write(ds, jobs[1], 0.2)
@@ -237,12 +243,7 @@ def test_a_product_with_two_flagged_videos_stays_held_until_both_are_accepted(tm
 
 def test_a_rebuild_that_drops_one_of_two_flags_keeps_the_item_held_by_the_other(tmp_path):
     ds, cat_path = tmp_path / "ds", tmp_path / "cat.db"
-    with Catalog(cat_path) as cat:
-        cat.upsert_items(
-            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
-            status=Status.ACCEPTED,
-            product_id="p0",
-        )
+    _accepted_p0(cat_path)
     jobs = [Job("videos/p0_0.mp4", "p0"), Job("videos/p0_1.mp4", "p0")]
     _write(ds, jobs[0], 0.1)
     _write(ds, jobs[1], 0.2)
@@ -265,13 +266,7 @@ def test_a_rebuild_flagging_a_video_again_is_not_released_by_the_accept_of_its_o
     from schemas.review import record_decision
 
     ds, cat_path, video = tmp_path / "ds", tmp_path / "cat.db", "videos/p0_0.mp4"
-    with Catalog(cat_path) as cat:
-        cat.upsert_items(
-            [SourceItem(source="netaporter", source_id="p0", url="http://x/p0")],
-            status=Status.ACCEPTED,
-            product_id="p0",
-        )
-        cat.set_item_state("netaporter", "p0", df2_class=1)
+    _accepted_p0(cat_path, df2_class=1)
     jobs = [Job(video, "p0")]
 
     def state(cat):
