@@ -204,9 +204,20 @@ class WorldTruth(_Model):
 
 
 def world_folder(path: str | os.PathLike[str]) -> Path:
-    """The world folder named by ``path``: the folder itself, or the folder of its ``world.json``."""
+    """The world folder named by ``path``: the folder itself, or the folder of its ``world.json``;
+    :class:`DataFormatError` naming ``path`` when it is another file (its folder is not the world)."""
     p = Path(path)
-    return p if p.is_dir() else p.parent
+    if p.is_dir():
+        return p
+    if p.name != "world.json":
+        from schemas.errors import DataFormatError
+
+        raise DataFormatError(
+            "not a world folder nor its world.json",
+            where=str(p),
+            hint="pass the folder written by `mf world generate --out DIR`, or the world.json in it",
+        )
+    return p.parent
 
 
 def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:

@@ -234,3 +234,15 @@ def test_a_held_video_of_a_prefixed_product_is_found_through_its_item(
     truth = truth_boxes_for_dataset(ds, small_world)
     listed = next(vp for vp, (p, _) in _videos(ds).items() if p == pid)
     assert truth[rel] == truth[listed] and truth[rel]
+
+
+def test_a_world_file_other_than_world_json_is_named(tmp_path):
+    """--world some.json: the error names the file given, not its folder."""
+    (tmp_path / "train.json").write_text("{}")
+    given = tmp_path / "some.json"
+    given.write_text("{}")
+    res = CliRunner().invoke(
+        world_cli, ["score", "tracklets", "--dataset", str(tmp_path), "--world", str(given)]
+    )
+    assert isinstance(res.exception, DataFormatError), res.output
+    assert res.exception.where == str(given) and "world generate" in str(res.exception)
