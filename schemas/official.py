@@ -53,7 +53,7 @@ from schemas.errors import DataFormatError, validation_text
 from schemas.geometry import Box, plain_boxes_valid
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
-from schemas.text_input import load_json
+from schemas.text_input import decode_utf8, load_json
 
 # The JSON Schema forms of the reader's rules, for ``mf schema export``. Patterns are written for
 # both ECMA 262 and Python's ``re`` (what jsonschema uses): the end of the string is
@@ -507,15 +507,14 @@ def _load(path: str | os.PathLike[str]) -> tuple[Path, Any]:
     and lose the first without a word). A UTF-8 byte order mark is dropped."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")
+        data = p.read_bytes()
     except FileNotFoundError:
         raise DataFormatError(
             "file not found", where=str(p), hint="pass the dataset root or a split JSON"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from None
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(p)) from None
+    text = decode_utf8(data, str(p))
     try:
         return p, json.loads(text, object_pairs_hook=_unique_keys)
     except _RepeatedKey as exc:

@@ -100,12 +100,22 @@ def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError
         raise error(exc.message, where=str(p), hint=exc.hint) from None
     except OSError as exc:
         raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
+    return decode_utf8(data, str(p), what, error)
+
+
+def decode_utf8(
+    data: bytes, where: str, what: str | None = None, error: type[MFError] = DataFormatError
+) -> str:
+    """``data`` decoded as UTF-8, a leading byte order mark dropped; else one ``error`` naming
+    ``where`` (and ``what``, ``"URL list"``, when given) with the offending byte counted from the
+    start of the file, and saying to save the file as UTF-8."""
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
+        lead = f"{what} is not" if what else "not"
         raise error(
-            f"{what} is not UTF-8 text (byte {skip + exc.start})", where=str(p), hint="save it as UTF-8"
+            f"{lead} UTF-8 text (byte {skip + exc.start})", where=where, hint="save it as UTF-8"
         ) from None
 
 

@@ -119,7 +119,7 @@ from schemas.paths import (
     unicode_form_hint,
 )
 from schemas.taxonomy import partition_from_source_code
-from schemas.text_input import load_json, read_file_bytes
+from schemas.text_input import decode_utf8, load_json, read_file_bytes
 from schemas.tracklet_names import (
     is_tracklet_stem,
     product_stem_pattern,
@@ -241,11 +241,10 @@ def _repeated_keys(value: Any) -> Iterator[tuple[str, str]]:
 def _load_split(path: Path) -> _Object:
     """A split file as a JSON object; DataFormatError when it cannot be audited at all."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # a byte order mark is dropped, as read_official does
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc.strerror or exc}", where=str(path)) from None
+    text = decode_utf8(raw, str(path))  # a byte order mark is dropped, as read_official does
     found: list[_Object] = []
     data = _load_pairs(
         text,

@@ -125,6 +125,16 @@ def test_a_byte_order_mark_is_dropped(tmp_path):
     assert list(read_official(path)) == ["p"]
 
 
+def test_bytes_that_are_not_utf8_are_named_with_what_to_do(tmp_path):
+    """The byte is counted from the start of the file (a byte order mark included), and the error
+    says to save the file as UTF-8 (a Latin-1 export)."""
+    path = tmp_path / "train.json"
+    path.write_bytes(b'\xef\xbb\xbf{"caf\xe9": {}}')
+    with pytest.raises(DataFormatError) as ei:
+        read_official(path)
+    assert str(ei.value) == f"{path}: not UTF-8 text (byte 8) (save it as UTF-8)"
+
+
 def test_top_level_must_be_object(tmp_path):
     with pytest.raises(DataFormatError, match="keyed by product id"):
         parse_official([1, 2])

@@ -355,6 +355,10 @@ def test_deep_decodes_every_frame(archive_dir, tmp_path):
         (lambda r: r.mkdir(), "no train.json or test.json"),
         (lambda r: (r.mkdir(), (r / "train.json").write_text('{"a": [')), "malformed JSON"),
         (lambda r: (r.mkdir(), (r / "train.json").write_text("[1, 2]")), "keyed by product id"),
+        (
+            lambda r: (r.mkdir(), (r / "train.json").write_bytes(b'\xef\xbb\xbf{"a\xe9": 1}')),
+            "not UTF-8 text (byte 6) (save it as UTF-8)",
+        ),
     ],
 )
 def test_unusable_input_exits_2(tmp_path, capsys, make, message):
