@@ -638,14 +638,16 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     if not catalog:
         click.echo(f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.sqlite')}", err=True)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
-    app = ReviewApp(
-        dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog, collection=root
-    )
+    # bound before the app opens (and may create) its catalog: a port in use leaves the dataset as it was
+    srv = make_server(None, host, port, allow_non_loopback=explicit)
     try:
-        srv = make_server(app, host, port, allow_non_loopback=explicit)
+        app = ReviewApp(
+            dataset, cat_path, sample_rate=sample, seed=seed, create_catalog=not catalog, collection=root
+        )
     except BaseException:
-        app.close()
+        srv.server_close()
         raise
+    srv.attach(app)
     q = app.queue
     info = {
         "url": srv.url,

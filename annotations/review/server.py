@@ -644,17 +644,27 @@ class ReviewServer(ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
-    def __init__(self, app: ReviewApp, host: str, port: int) -> None:
+    app: ReviewApp
+    url: str
+
+    def __init__(self, app: ReviewApp | None, host: str, port: int) -> None:
+        """Bind ``host:port``; ``app`` None: bound only, :meth:`attach` one before serving."""
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), Handler)
-        self.app = app
         self.host = host
         self.port = int(self.server_address[1])
         shown = f"[{host}]" if ":" in host else host
         names = {shown, "127.0.0.1", "localhost", "[::1]"} if is_loopback(host) else {shown}
         self.allowed_hosts = {f"{n}:{self.port}" for n in names}
         self.any_host = host in ("0.0.0.0", "::")
-        self.url = f"http://{shown if not self.any_host else '127.0.0.1'}:{self.port}/?token={app.token}"
+        self._shown = shown if not self.any_host else "127.0.0.1"
+        if app is not None:
+            self.attach(app)
+
+    def attach(self, app: ReviewApp) -> None:
+        """Serve ``app`` (a server bound before its app was opened: a failed bind creates nothing)."""
+        self.app = app
+        self.url = f"http://{self._shown}:{self.port}/?token={app.token}"
 
 
 def check_bind(host: str, *, allow_non_loopback: bool = False, where: str = "--host") -> None:
@@ -670,9 +680,10 @@ def check_bind(host: str, *, allow_non_loopback: bool = False, where: str = "--h
 
 
 def make_server(
-    app: ReviewApp, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False
+    app: ReviewApp | None, host: str = "127.0.0.1", port: int = 0, *, allow_non_loopback: bool = False
 ) -> ReviewServer:
-    """Bind the review server; a non-loopback ``host`` needs ``allow_non_loopback`` (``--host``)."""
+    """Bind the review server; a non-loopback ``host`` needs ``allow_non_loopback`` (``--host``).
+    ``app`` None binds only (:meth:`ReviewServer.attach` gives it its app)."""
     check_bind(host, allow_non_loopback=allow_non_loopback)
     try:
         return ReviewServer(app, host, port)

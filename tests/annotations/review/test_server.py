@@ -567,3 +567,24 @@ def test_a_port_in_use_or_an_address_not_here_says_which_option_to_change(review
             assert exc.value.code == 2 and doc["path"] == where and hint in (doc["hint"] or ""), doc
     finally:
         busy.close()
+
+
+def test_a_failed_bind_leaves_no_review_catalog_in_the_dataset(review_setup, capsys):
+    """Before: without --catalog, `mf review` created DATASET/.review.sqlite and only then found
+    its port in use, leaving the file behind; now it binds first."""
+    import socket
+
+    from schemas.cli_support import run_main
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    before = sorted(p.name for p in review_setup.dataset.iterdir())
+    try:
+        port = busy.getsockname()[1]
+        with pytest.raises(SystemExit) as exc:
+            run_main(review_page, ["--dataset", str(review_setup.dataset), "--port", str(port), "--json"])
+    finally:
+        busy.close()
+    assert exc.value.code == 2 and json.loads(capsys.readouterr().out)["path"] == "--port"
+    assert sorted(p.name for p in review_setup.dataset.iterdir()) == before
