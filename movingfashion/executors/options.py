@@ -55,7 +55,8 @@ def threads_option(fn: F) -> F:
         expose_value=False,
         is_eager=True,
         callback=_set_threads,
-        help="torch CPU threads of this process's models [default: torch's, one per core]. Scores "
+        help="torch CPU threads of this process's models (0: torch's default, as when absent) "
+        "[default: torch's, one per core]. Scores "
         "depend on it in the 4th decimal: a Ray run (one thread per one-CPU task) equals a local run "
         "with --threads 1 byte for byte.",
     )(fn)
