@@ -34,7 +34,7 @@ def test_a_copy_cut_short_by_a_full_disk_leaves_the_previous_detector_whole(df2,
 
     class FakeYOLO:  # ultralytics' training: a 3 MB best.pt
         def __init__(self, model):
-            pass
+            self.model = None  # the network ultralytics builds (no config to check here)
 
         def train(self, project, name, **kw):
             weights = tmp_path / "det" / "train" / "weights"
