@@ -467,12 +467,21 @@ def flag_item(cat: Catalog, source: str, source_id: str, reason: str) -> bool:
         item = _item_row(db, source, source_id)
         if read_item_flag(db, source, source_id) != reason:
             put_meta(db, item_flag_key(source, source_id), reason)
-        if not builder_may_hold(item["status"]):
-            return False
-        if (hold := hold_of(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
-            return False  # another stage's hold stays; the flag holds the item once it is lifted
-        if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
-            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+        return _builder_holds(db, item, reason)
+
+
+def _builder_holds(db: sqlite3.Connection, item: sqlite3.Row, reason: str) -> bool:
+    """Hold ``item`` ``needs_review`` for the tracklet builder's ``reason`` inside ``db``'s
+    transaction, unless its status is one the builder never raises (:func:`builder_may_hold`: a
+    review reject, whose undo holds by the flags then, or cleaning's exclusion) or another stage
+    holds it (``association: ...``, ``merge: ...``: the recorded flags hold it once that is
+    lifted). Returns whether the item is held by the builder."""
+    if not builder_may_hold(item["status"]):
+        return False
+    if (hold := hold_of(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
+        return False
+    if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
+        set_item(db, item["source"], item["source_id"], status=Status.NEEDS_REVIEW, reason=reason)
     return True
 
 
@@ -506,13 +515,7 @@ def flag_video(
             builds = {k: v for k, v in builds.items() if k != stem} | ({stem: build} if build else {})
             put_meta(db, builds_key(source, source_id), builds)
         reason = flags_reason(flags)
-        if not builder_may_hold(item["status"]):
-            return None  # a review reject stays (its undo holds by the flags then); cleaning's too
-        if (hold := hold_of(item["status"], item["reason"])) and not hold.startswith(TRACKLETS_PREFIX):
-            return None  # another stage's hold stays; the flags hold the item once it is lifted
-        if (item["status"], item["reason"]) != (Status.NEEDS_REVIEW, reason):
-            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
-    return reason
+        return reason if _builder_holds(db, item, reason) else None
 
 
 def unflag_videos(
