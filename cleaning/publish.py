@@ -32,7 +32,8 @@ the item shares its shop image with (:data:`MERGE_HOLDS`), and the items of the 
 all be among them, whatever product ids or colours the reason names now
 (:func:`schemas.review.merge_holds_accepted`, :func:`shop_holds`). An accept from before the
 conflict appeared, or under an earlier conflict that lacked an item of it, did not see it and does
-not silence it; any other
+not silence it (an item still held when another joins its conflict gets the hold naming it, so one
+accept of the conflict as it stands suffices); any other
 review action on a held item keeps the hold (:mod:`schemas.review`), so a publish with nothing
 changed changes nothing in the catalog. A product's id, shop image and views are those of its naming member: the
 member an earlier publish into the same folder published (an item joining the product later, a
@@ -647,7 +648,11 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
     and an item leaving the conflict (rejected since, its shop image fixed, its colour now the
     same) takes nothing from that judgment, nor does it coming back (one the reviewer saw). An
     item joining the conflict is one the reviewer never saw beside this one: another conflict,
-    which holds the item again (and its record, naming the new items, replaces the old one)."""
+    which holds the item again (and its record, naming the new items, replaces the old one). An
+    item still held when an item joins its conflict gets the hold of the conflict now the same way
+    (the reason naming the newcomer, its record keeping the reason from before the first hold), so
+    one accept, of the conflict as it stands, releases it: before, its hold kept naming the
+    conflict it was held for, and the next publish held the item accepted under it again."""
     live = {  # an item another stage holds (tracklets) still claims its shop image; cleaning's
         # own flags (association, shop pick) already judge that image, so they do not count
         (str(r.item.source), r.item.source_id): r
@@ -663,33 +668,41 @@ def shop_holds(catalog: Catalog) -> ShopHolds:
     seen = merge_holds_accepted(catalog) if found else {}  # accepts made under this very hold
     records: dict[str, dict[str, Any]] | None = catalog.get_meta(MERGE_HOLDS)
 
-    def accepted(k: tuple[str, str]) -> bool:
-        """Whether a reviewer accepted item ``k`` under a hold of its conflict now."""
+    def covers(k: tuple[str, str], hold: str | None) -> bool:
+        """Whether merge hold ``hold`` of item ``k`` is of its conflict now (the reason found now,
+        or its record's, naming every item of the conflict now)."""
         rec = (records or {}).get(item_key(*k)) or {}
-        return any(
-            hold == found[k].reason
-            or (hold == rec.get("hold") and found[k].others <= set(rec.get("with") or ()))
-            for hold in seen.get(k, ())
+        return hold == found[k].reason or (
+            hold == rec.get("hold") and found[k].others <= set(rec.get("with") or ())
         )
 
-    def reason_before(k: tuple[str, str], r: ItemRow) -> str | None:
-        """The reason the item had before the hold ``r`` shows (None when not recorded)."""
-        rec = (records or {}).get(item_key(*k))
-        return rec.get("reason") if rec and rec.get("hold") == r.reason else None
+    def accepted(k: tuple[str, str]) -> bool:
+        """Whether a reviewer accepted item ``k`` under a hold of its conflict now."""
+        return any(covers(k, hold) for hold in seen.get(k, ()))
+
+    def hold(k: tuple[str, str], r: ItemRow) -> bool:
+        """Whether item ``k``, in conflict, is to be held with the reason found now: accepted, but
+        not under a hold of its conflict now; or held by a hold its conflict outgrew."""
+        return not accepted(k) if r.status == Status.ACCEPTED else not covers(k, r.reason)
 
     changes = {
-        k: (Status.NEEDS_REVIEW, found[k].reason)
-        for k, r in rows.items()
-        if k in found and r.status == Status.ACCEPTED and not accepted(k)
+        k: (Status.NEEDS_REVIEW, found[k].reason) for k, r in rows.items() if k in found and hold(k, r)
     }
     changes.update(
         {
-            k: (Status.ACCEPTED, reason_before(k, r))
+            k: (Status.ACCEPTED, _reason_before(records, k, r))
             for k, r in rows.items()
             if k not in found and r.status != Status.ACCEPTED
         }
     )
     return ShopHolds(rows, found, changes, records)
+
+
+def _reason_before(records: Mapping[str, Any] | None, k: tuple[str, str], r: ItemRow) -> str | None:
+    """The reason item ``k`` had before the merge hold its row ``r`` shows (None when
+    :data:`MERGE_HOLDS`, ``records``, does not record it)."""
+    rec = (records or {}).get(item_key(*k))
+    return rec.get("reason") if rec and rec.get("hold") == r.reason else None
 
 
 def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dict[str, Any]:
@@ -717,7 +730,14 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
     rows, found, changes = holds.rows, holds.found, holds.changes
     read = holds.records or {}
     planned = {
-        item_key(*k): {"hold": why, "reason": rows[k].reason, "with": sorted(found[k].others)}
+        item_key(*k): {
+            "hold": why,
+            # a hold renewed (its conflict grew): the reason before the first one
+            "reason": rows[k].reason
+            if rows[k].status == Status.ACCEPTED
+            else _reason_before(read, k, rows[k]),
+            "with": sorted(found[k].others),
+        }
         for k, (status, why) in changes.items()
         if status == Status.NEEDS_REVIEW
     }
@@ -782,7 +802,8 @@ def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dic
             continue
         if status == Status.NEEDS_REVIEW:
             done["held"].append((s, sid))
-            log.warning("%s/%s held back for review: %s", s, sid, why)
+            again = "" if rows[(s, sid)].status == Status.ACCEPTED else " (its conflict grew)"
+            log.warning("%s/%s held back for review%s: %s", s, sid, again, why)
         else:
             done["released"].append((s, sid))
             log.warning(

@@ -119,3 +119,34 @@ def test_a_subset_of_the_accepted_conflict_is_that_conflict_a_newcomer_is_anothe
         status, reason = _state(cat, "a")
         assert status == Status.NEEDS_REVIEW and "netaporter/d" in str(reason)
         assert cat.get_meta(MERGE_HOLDS)["netaporter/a"]["with"] == ["netaporter/d"]
+
+
+def test_a_page_joining_a_held_items_conflict_renews_its_hold_so_one_accept_suffices(tmp_path):
+    """``a`` and ``b`` are held (one conflict); ``c`` joins it before any review: the held items'
+    hold names ``c`` now (its record too), so one accept of the conflict as it stands releases ``a``
+    for good. Before, the hold kept naming ``b`` alone: the accept made under it did not cover
+    ``c``, and the next publish held ``a`` again, for a second accept."""
+    with _catalog(tmp_path / "c.sqlite", {"a": SHARED, "b": SHARED, "c": OTHER}) as cat:
+        hold_shop_conflicts(cat)
+        status, first = _state(cat, "a")
+        assert status == Status.NEEDS_REVIEW and "netaporter/c" not in str(first)
+        _set_shop(cat, "c", SHARED)
+        hold_shop_conflicts(cat)
+        for sid, others in (("a", "bc"), ("b", "ac")):
+            status, reason = _state(cat, sid)
+            assert status == Status.NEEDS_REVIEW
+            assert all(f"netaporter/{o}" in str(reason) for o in others)
+            rec = cat.get_meta(MERGE_HOLDS)[f"netaporter/{sid}"]
+            assert rec["hold"] == reason and rec["with"] == [f"netaporter/{o}" for o in others]
+            assert rec["reason"] is None  # the reason before the first hold, not the first hold's
+        renewed = _state(cat, "a")
+        _set_shop(cat, "c", OTHER)  # c leaves again: a part of the conflict the hold names
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == renewed
+        _set_shop(cat, "c", SHARED)
+        record_decision(cat, video="videos/A_0.mp4", product_id="A", kind="accept")
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
+        hold_shop_conflicts(cat)
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
+        hold_shop_conflicts(cat)  # a rerun with nothing changed changes nothing
+        assert _state(cat, "a") == (Status.ACCEPTED, None)
