@@ -742,8 +742,8 @@ def _flaggable(catalog: Catalog, row: ItemRow) -> bool:
     """Whether the association check may (still) flag an item whose row is ``row``: accepted,
     needs_review by an association flag of its own, or by the tracklet builder's recorded flags
     alone (they hold it again once the flag is lifted,
-    :func:`schemas.review.held_by_recorded_flags`); not another mark (a whole-item ``tracklets:
-    ...``, a reviewer's), nor a rejection (a reviewer's included)."""
+    :func:`schemas.review.held_by_recorded_flags`); not another mark (a ``tracklets: ...`` reason
+    the builder did not record, a reviewer's), nor a rejection (a reviewer's included)."""
     return (
         row.status == Status.ACCEPTED
         or (row.status == Status.NEEDS_REVIEW and (row.reason or "").startswith(REASON))

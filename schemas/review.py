@@ -406,20 +406,19 @@ def held_by_recorded_flags(
 ) -> bool:
     """Whether an item of this state is held by the tracklet builder's flags alone, every one of
     them recorded (its reason is :func:`~schemas.holds.flags_reason` of its
-    :data:`~schemas.holds.TRACKLET_FLAGS` record): another stage's hold (the association check's)
-    may then take its reason, since the record holds the item again once an accept made under that
-    hold lifts it (:func:`_restate`, :func:`~schemas.holds.hold_by_flags`). Not a flag about the
-    whole item (its record, :data:`~schemas.holds.ITEM_FLAG`, is left to hold it as it is), nor an
-    older catalog's reason alone: that is not recorded, and replacing the reason would lose it."""
+    :data:`~schemas.holds.TRACKLET_FLAGS` record, or its flag about the whole item as
+    :data:`~schemas.holds.ITEM_FLAG` records it): another stage's hold (the association check's,
+    a needs_review of ``mf clean``'s record step) may then take its reason, since the record holds
+    the item again once an accept made under that hold lifts it (:func:`_restate`,
+    :func:`~schemas.holds.hold_by_flags`). Not an older catalog's reason alone: that is not
+    recorded, and replacing the reason would lose it."""
     hold = hold_of(status, reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return False
     flags = cat.get_meta(flags_key(source, source_id))
-    return (
-        isinstance(flags, dict)
-        and bool(flags)
-        and hold == flags_reason({str(k): str(v) for k, v in flags.items()})
-    )
+    if isinstance(flags, dict) and flags and hold == flags_reason({str(k): str(v) for k, v in flags.items()}):
+        return True
+    return hold == cat.get_meta(item_flag_key(source, source_id))
 
 
 def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:

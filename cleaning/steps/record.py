@@ -12,7 +12,11 @@ for a reason of its own):
 
 * another stage's (a reason without a cleaning prefix, e.g. ``tracklets: ...`` set by
   ``mf-tracklets build --catalog``): cleaning does not re-decide it; only a rejection or a
-  duplicate replaces it;
+  duplicate replaces it, and a needs_review of cleaning's own replaces the tracklet builder's hold
+  when the builder recorded it (:func:`schemas.review.held_by_recorded_flags`): the record holds
+  the item again once an accept made under cleaning's hold lifts it, until an accept made under
+  the builder's (before, cleaning's flag was dropped, so the accept of the flagged video released
+  the item with cleaning's reason never reviewed, and a reviewer's accept is not flagged again);
 * an association flag (``association: ...``) while the ``associations`` step is still to run:
   it stays in the catalog until that step has checked the item again (``state.held``), so an
   interrupted rerun never leaves a flagged item accepted.
@@ -51,6 +55,7 @@ from cleaning.steps.state import (
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import CatalogError
 from schemas.items import Status
+from schemas.review import held_by_recorded_flags
 
 #: items written per catalog transaction (other writers get the lock in between)
 BATCH = CAS_BATCH
@@ -139,7 +144,7 @@ def _write_batch(
     """One transaction of compare-and-set writes; returns the decisions whose row had changed."""
     plans = [(d, rows.get(d.it.key)) for d in batch]
     retry = [d for d, row in plans if row is None]
-    planned = [(d, row, _plan(d, row, checks_later)) for d, row in plans if row is not None]
+    planned = [(d, row, _plan(catalog, d, row, checks_later)) for d, row in plans if row is not None]
     missed = set(
         catalog.set_item_states_if(
             (
@@ -157,12 +162,14 @@ def _write_batch(
     return retry
 
 
-def _plan(d: Decision, row: ItemRow, checks_later: bool) -> tuple[dict[str, Any], ItemRow | None]:
+def _plan(
+    catalog: Catalog, d: Decision, row: ItemRow, checks_later: bool
+) -> tuple[dict[str, Any], ItemRow | None]:
     """(the columns to write, the catalog row whose needs_review stays, if any) for ``row``: no
     column for a row that is no longer cleaning's to decide."""
     if not eligible(row):
         return {}, None
-    kept = _kept_flag(d.status, row, checks_later)
+    kept = _kept_flag(catalog, d.status, row, checks_later)
     status = {} if kept is not None else {"status": d.status, "reason": d.reason}
     return {**status, **d.columns}, kept
 
@@ -188,7 +195,7 @@ def _read(catalog: Catalog, it: ItemState) -> ItemRow:
     return row
 
 
-def _kept_flag(status: Status, row: ItemRow, checks_later: bool) -> ItemRow | None:
+def _kept_flag(catalog: Catalog, status: Status, row: ItemRow, checks_later: bool) -> ItemRow | None:
     """The catalog row when its needs_review is to stay against this run's ``status`` (see the
     module docstring), else None."""
     if row.status != Status.NEEDS_REVIEW or not row.reason:
@@ -196,6 +203,10 @@ def _kept_flag(status: Status, row: ItemRow, checks_later: bool) -> ItemRow | No
     if row.reason.startswith(MERGE_PREFIX):  # publish's, which publish releases to accepted
         return row if status == Status.ACCEPTED else None
     if not row.reason.startswith(REASON_PREFIXES):  # another stage's (tracklets, a reviewer)
+        if status == Status.NEEDS_REVIEW and held_by_recorded_flags(
+            catalog, str(row.item.source), row.item.source_id, row.status, row.reason
+        ):
+            return None  # cleaning's flag over the builder's: its record holds the item again
         return row if status in (Status.ACCEPTED, Status.NEEDS_REVIEW) else None
     if row.reason.startswith(ASSOCIATION_PREFIX) and checks_later and status == Status.ACCEPTED:
         return row

@@ -123,3 +123,23 @@ def test_the_check_flags_an_item_held_by_recorded_builder_flags_and_the_flags_ho
         assert _row(cat, "b") == ("needs_review", "tracklets: b_0: low confidence")
         record_decision(cat, video="videos/b_0.mp4", product_id="b", kind="accept")  # under the flag
         assert _row(cat, "b") == ("accepted", None)
+
+
+def test_an_item_held_by_a_recorded_whole_item_flag_gets_the_checks_flag(tmp_path):
+    """The builder's flag about the whole item, recorded (``tracklet_item_flag:``), is one the
+    check may flag over as over a video's recorded flag: the record holds the item again once an
+    accept made under the check's hold lifts it, until an accept made under the flag (before, the
+    check left the item alone, and an accept made under the flag released it unchecked)."""
+    from schemas.review import flag_item, record_decision
+
+    whole = "tracklets: whole item unreadable"
+    with _catalog(tmp_path / "catalog.sqlite") as cat:
+        cat.set_item_state("tiktok", "d", product_id="d", df2_class=1)
+        assert flag_item(cat, "tiktok", "d", whole)
+        assoc.run_association_check(cat, tmp_path, _Low(), 0.5)
+        status, reason = _row(cat, "d")
+        assert status == "needs_review" and reason.startswith("association: low match score 0.1")
+        record_decision(cat, video="videos/d_0.mp4", product_id="d", kind="accept")  # under the check's
+        assert _row(cat, "d") == ("needs_review", whole)
+        record_decision(cat, video="videos/d_0.mp4", product_id="d", kind="accept")  # under the flag
+        assert _row(cat, "d") == ("accepted", None)

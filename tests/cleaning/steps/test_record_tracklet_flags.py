@@ -13,7 +13,7 @@ from cleaning.publish import MERGE_PREFIX, hold_shop_conflicts
 from cleaning.steps.record import RecordStep
 from cleaning.steps.state import CleaningState
 from schemas.items import SourceItem, Status
-from schemas.review import flag_video, record_decision, unflag_videos
+from schemas.review import flag_item, flag_video, record_decision, unflag_videos
 
 FLAGGED = (Status.NEEDS_REVIEW, "tracklets: a_1: too few frames")
 
@@ -72,3 +72,39 @@ def test_flags_recorded_under_a_merge_hold_hold_the_item_publish_releases(ctx):
     # no conflict left (no shop images here): publish releases its hold
     assert hold_shop_conflicts(ctx.catalog)["released"] == [("tiktok", "a")]
     assert _row(ctx) == FLAGGED
+
+
+SHOP_FLAG = "shop: candidates too alike to pick one (by colour, scores [0.9, 0.89])"
+
+
+def _clean_flags(ctx, reason: str) -> None:
+    """A rerun of ``mf clean`` whose own check flags the item (``reason``: cleaning's)."""
+    state = CleaningState.from_catalog(ctx.catalog)
+    state.items["tiktok/a"].df2_class = 1
+    state.items["tiktok/a"].decide(Status.NEEDS_REVIEW, reason)
+    RecordStep().run(state, ctx)
+
+
+@pytest.mark.parametrize("whole", [False, True])
+def test_cleanings_own_flag_on_an_item_the_builder_holds_by_its_record_is_not_lost(ctx, whole):
+    """The item is held by the builder's recorded flag (a video's, or one about the whole item);
+    a rerun of ``mf clean`` flags it for a reason of its own: its flag takes the item's reason, and
+    the builder's record holds the item again once an accept made under cleaning's hold lifts it,
+    until an accept made under the builder's. Before, ``record`` kept the builder's reason and
+    dropped cleaning's flag: the accept of the flagged video released the item, and cleaning, which
+    does not flag a reviewer's accept again, never held it for its own reason."""
+    _item(ctx, Status.ACCEPTED, None)
+    if whole:
+        flag_item(ctx.catalog, "tiktok", "a", "tracklets: whole item unreadable")
+        builders = (Status.NEEDS_REVIEW, "tracklets: whole item unreadable")
+    else:
+        flag_video(ctx.catalog, "tiktok", "a", "a_1", "too few frames")
+        builders = FLAGGED
+    assert _row(ctx) == builders
+    ctx.cfg.association_check = False
+    _clean_flags(ctx, SHOP_FLAG)
+    assert _row(ctx) == (Status.NEEDS_REVIEW, SHOP_FLAG)
+    record_decision(ctx.catalog, video="videos/a_1.mp4", product_id="a", kind="accept")  # under cleaning's
+    assert _row(ctx) == builders
+    record_decision(ctx.catalog, video="videos/a_1.mp4", product_id="a", kind="accept")  # under the builder's
+    assert _row(ctx) == (Status.ACCEPTED, None)
