@@ -1,11 +1,11 @@
 """The tracklet builder's flags as the catalog records them, and the rule that holds an item by them.
 
 The builder records every video of an item it flags (catalog meta :data:`TRACKLET_FLAGS`), whatever
-the item's state; the record holds the item ``needs_review`` (reason :func:`flags_reason`) the
-moment anything makes it ``accepted``, until review accepts made under the flags lift them
-(:func:`lifted`). :mod:`schemas.catalog` applies :func:`hold_by_flags` to each of its writes
-that makes an item ``accepted`` (:meth:`~schemas.catalog.Catalog.set_item_state`,
-:meth:`~schemas.catalog.Catalog.set_item_states_if`,
+the item's state; the record holds the item ``needs_review`` (reason :func:`flags_reason` of the
+videos still to review, :func:`pending`) the moment anything makes it ``accepted``, until review
+accepts made under the flags lift them (:func:`lifted`). :mod:`schemas.catalog` applies
+:func:`hold_by_flags` to each of its writes that makes an item ``accepted``
+(:meth:`~schemas.catalog.Catalog.set_item_state`, :meth:`~schemas.catalog.Catalog.set_item_states_if`,
 :meth:`~schemas.catalog.Catalog.upsert_items`), so no writer can publish an item with flagged
 videos unreviewed; :mod:`schemas.review` applies the same rule to its decisions. This module is
 plain SQL on a catalog connection and imports neither, so both can use it.
@@ -89,15 +89,28 @@ def one_flag(hold: str) -> dict[str, str] | None:
     return {name: why} if sep else None
 
 
+def names_recorded(hold: str | None, flags: Mapping[str, str] | None) -> bool:
+    """Whether ``hold`` is the reason (:func:`flags_reason`) of some of the recorded ``flags``,
+    all of them or those still to review once accepts lifted the others (:func:`pending`)."""
+    if not hold or not flags or not hold.startswith(f"{TRACKLETS_PREFIX} "):
+        return False
+    rest, part = hold[len(TRACKLETS_PREFIX) + 1 :], {}
+    for stem, why in sorted(flags.items()):  # the reason lists its videos in stem order
+        entry = f"{stem}: {why}"
+        if rest == entry or rest.startswith(entry + FLAG_SEP):
+            part[stem], rest = why, rest[len(entry) + len(FLAG_SEP) :]
+    return bool(part) and hold == flags_reason(part)
+
+
 def flag_entries(hold: str | None, flags: Mapping[str, str] | None) -> dict[str, str] | None:
-    """The videos (stem -> why) a tracklet builder's hold names: those of its record ``flags``
-    when the hold is their reason (:func:`flags_reason`), else the one video its reason names (a
-    catalog an older version wrote); None for another stage's hold, and for a tracklets reason
-    naming no video (about the whole item)."""
+    """The videos (stem -> why) a tracklet builder's hold is of: those of its record ``flags``
+    when the hold is the reason of some of them (:func:`names_recorded`: all, or those still to
+    review), else the one video its reason names (a catalog an older version wrote); None for
+    another stage's hold, and for a tracklets reason naming no video (about the whole item)."""
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return None
-    if flags and hold == flags_reason(flags):
-        return dict(flags)
+    if names_recorded(hold, flags):
+        return dict(flags or {})
     return one_flag(hold)
 
 
@@ -163,9 +176,19 @@ def lifted(
     is recorded (``builds``: :func:`read_builds`), about that very tracklet: a rebuild that flags
     the video again for the same reason with another ground truth (``--force``) is not lifted by
     the accept of the tracklet it replaced."""
-    accepts = [d for d in verdicts if d.kind == "accept"]
     if named is None:
+        accepts = [d for d in verdicts if d.kind == "accept"]
         return any(hold_of(d.prev.get("status"), d.prev.get("reason")) == hold for d in accepts)
+    return not pending(verdicts, named, builds)
+
+
+def pending(
+    verdicts: Iterable[Verdict], named: Mapping[str, str], builds: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The videos (stem -> why) of a tracklet builder's hold naming ``named`` that no live accept
+    lifts yet (:func:`lifted`): what the hold's reason names (:func:`held_reason`), so a reviewer
+    sees the videos left to review, not those accepted already."""
+    accepts = [d for d in verdicts if d.kind == "accept"]
     builds = builds or {}
 
     def of_it(d: Verdict, stem: str, why: str) -> bool:
@@ -175,7 +198,15 @@ def lifted(
         seen = d.prev.get(PREV_BUILDS)
         return stem not in builds or (isinstance(seen, dict) and seen.get(stem) == builds[stem])
 
-    return all(any(of_it(d, stem, why) for d in accepts) for stem, why in named.items())
+    return {stem: why for stem, why in named.items() if not any(of_it(d, stem, why) for d in accepts)}
+
+
+def held_reason(
+    verdicts: Iterable[Verdict], named: Mapping[str, str], builds: Mapping[str, str] | None = None
+) -> str:
+    """The reason of the tracklet builder's hold naming the videos ``named``: those of them still
+    to review (:func:`pending`), all of them when accepts lift every one."""
+    return flags_reason(pending(verdicts, named, builds) or named)
 
 
 def live_verdicts(db: sqlite3.Connection, source: str, source_id: str) -> list[StoredVerdict]:
@@ -218,10 +249,8 @@ def hold_by_flags(db: sqlite3.Connection, source: str, source_id: str) -> bool:
     if not flags and not whole:
         return False
     verdicts = live_verdicts(db, source, source_id)
-    if flags and not lifted(
-        verdicts, reason := flags_reason(flags), flags, read_builds(db, source, source_id)
-    ):
-        set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
+    if flags and (left := pending(verdicts, flags, read_builds(db, source, source_id))):
+        set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=flags_reason(left))
         return True
     if whole and not lifted(verdicts, whole, None):
         set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=whole)

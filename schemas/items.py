@@ -82,8 +82,9 @@ MERGE_PREFIX = "merge:"
 
 #: reason prefix of the tracklet builder's flag of a product's video
 #: (:func:`annotations.review.marks.mark_needs_review`): ``tracklets: <video stem>: <why>``, every
-#: flagged video of the product so, separated by ``; `` (:func:`schemas.holds.flags_reason`); only
-#: accepts of every video it names lift it in review (:mod:`schemas.review`)
+#: flagged video of the product still to review so, separated by ``; ``
+#: (:func:`schemas.holds.held_reason`); only accepts of every flagged video lift it in review
+#: (:mod:`schemas.review`)
 TRACKLETS_PREFIX = "tracklets:"
 
 #: reason prefix of an item a collector gave up, ``gave_up:<last reason>`` (status ``rejected``):

@@ -46,32 +46,33 @@ item is ``rejected`` while the latest live verdict of any of its videos is ``rej
 sets ``df2_class``. So undoing decisions on several videos of a product in any order gives the
 state the remaining ones make, and undoing all of them the state before review.
 
-A hold is kept across review: an item another stage set ``needs_review`` with a reason of its
-own (:func:`~schemas.holds.hold_of`: the tracklet builder's ``tracklets: ...`` flag, cleaning's
+A hold is kept across review: an item another stage set ``needs_review`` with a reason of its own
+(:func:`~schemas.holds.hold_of`: the tracklet builder's ``tracklets: ...`` flag, cleaning's
 ``association: ...`` check, ``mf publish``'s ``merge:`` hold when two product pages share one shop
 image but not their colour, :func:`cleaning.publish.hold_shop_conflicts`) stays held whatever the
 decisions give (with the reason it has now, not an older one it had when its review opened), unless
 a live accept was made under that very hold (its ``prev`` reason is the hold's) and, for the
-tracklet builder's flag, which names every flagged video of the product (``tracklets: <video stem>:
-<why>``, several separated by ``; ``: :func:`~schemas.holds.flags_reason` of the item's record of
+tracklet builder's flag, which is of every flagged video of the product (the item's record of
 flagged videos, :data:`~schemas.holds.TRACKLET_FLAGS`, written by :func:`flag_video` and
-:func:`unflag_videos`), live accepts of every video it names, each made under a hold that named that
-video for the same reason and, where the builder recorded the flagged tracklet's identity (the
-digest of its ground truth, :data:`~schemas.holds.TRACKLET_BUILDS`), that very tracklet: a
-``--force`` rebuild flagging the video again with another ground truth is not released by the accept
-of the one it replaced (:func:`~schemas.holds.lifted`: an accept of another video of the product,
-whose tracklet nobody doubted, says nothing about the flagged one's; before, the reason named the
-video flagged last only, and its accept released the item with the other one unreviewed); a rebuild
-that no longer flags a video drops it from the hold, and an undo that holds the item again holds it
-by the videos the builder flags then: a decision that does not address the hold keeps it. So a class
-decision, a note, an accept of another video than the flagged one or an undo of an older decision
-leaves the item held (before, an item a reviewer had accepted once went back to ``accepted`` and
-could be published without its new flag reviewed), an accept made under the hold lifts it (and
-publish honours a merge hold's, :func:`merge_holds_accepted`), a reject rejects, an accept that
-follows a reject was made under the reject, not under the hold, so the item is held again (the hold
-the reject was made under, :func:`_outside`), and undoing the accept (or reject) made under the hold
-holds the item again. This is the one rule, in :func:`_restate`, for every stage's hold. The
-builder's flag of an item another stage holds does not replace that hold's reason
+:func:`unflag_videos`; its reason, ``tracklets: <video stem>: <why>``, several separated by ``; ``,
+names those still to review: :func:`~schemas.holds.held_reason`; before, it named every flagged
+video still after some were accepted), live accepts of every video it is of, each made under a hold
+that named that video for the same reason and, where the builder recorded the flagged tracklet's
+identity (the digest of its ground truth, :data:`~schemas.holds.TRACKLET_BUILDS`), that very
+tracklet: a ``--force`` rebuild flagging the video again with another ground truth is not released
+by the accept of the one it replaced (:func:`~schemas.holds.lifted`: an accept of another video of
+the product, whose tracklet nobody doubted, says nothing about the flagged one's; before, the reason
+named the video flagged last only, and its accept released the item with the other one unreviewed);
+a rebuild that no longer flags a video drops it from the hold, and an undo that holds the item again
+holds it by the videos the builder flags then: a decision that does not address the hold keeps it.
+So a class decision, a note, an accept of another video than the flagged one or an undo of an older
+decision leaves the item held (before, an item a reviewer had accepted once went back to
+``accepted`` and could be published without its new flag reviewed), an accept made under the hold
+lifts it (and publish honours a merge hold's, :func:`merge_holds_accepted`), a reject rejects, an
+accept that follows a reject was made under the reject, not under the hold, so the item is held
+again (the hold the reject was made under, :func:`_outside`), and undoing the accept (or reject)
+made under the hold holds the item again. This is the one rule, in :func:`_restate`, for every
+stage's hold. The builder's flag of an item another stage holds does not replace that hold's reason
 (:func:`flag_video`; its flag about the whole item, naming no video, neither: :func:`flag_item`): it
 is recorded, and holds the item once an accept made under the other hold lifts it, until accepts of
 its videos (of the item) do.
@@ -126,10 +127,14 @@ from schemas.holds import (
     flag_entries,
     flags_key,
     flags_reason,
+    held_reason,
     hold_of,
     item_flag_key,
     lifted,
+    live_verdicts,
+    names_recorded,
     one_flag,
+    pending,
     prev_flags,
     read_builds,
     read_flags,
@@ -379,15 +384,19 @@ def _restate(
     held = status in (Status.ACCEPTED, Status.NEEDS_REVIEW)
     builds = read_builds(db, source, source_id)  # the flagged tracklets: accepts of others do not count
     if hold and held and not lifted(verdicts.values(), hold, named, builds):
-        status, reason = Status.NEEDS_REVIEW, hold
+        # the builder's names the videos still to review, not those accepted already
+        status, reason = (
+            Status.NEEDS_REVIEW,
+            hold if named is None else held_reason(verdicts.values(), named, builds),
+        )
     elif (  # the builder's flags recorded under another stage's hold (:func:`flag_video`) hold
         # the item once that hold is lifted, until accepts made under them lift them too
         status == Status.ACCEPTED
         and flags
         and not (hold or "").startswith(TRACKLETS_PREFIX)
-        and not lifted(verdicts.values(), flags_reason(flags), flags, builds)
+        and (left := pending(verdicts.values(), flags, builds))
     ):
-        status, reason = Status.NEEDS_REVIEW, flags_reason(flags)
+        status, reason = Status.NEEDS_REVIEW, flags_reason(left)
     elif (  # the same for its flag about the whole item (:func:`flag_item`)
         status == Status.ACCEPTED
         and (whole := read_item_flag(db, source, source_id))
@@ -406,17 +415,17 @@ def held_by_recorded_flags(
 ) -> bool:
     """Whether an item of this state is held by the tracklet builder's flags alone, every one of
     them recorded (its reason is :func:`~schemas.holds.flags_reason` of its
-    :data:`~schemas.holds.TRACKLET_FLAGS` record, or its flag about the whole item as
-    :data:`~schemas.holds.ITEM_FLAG` records it): another stage's hold (the association check's,
-    a needs_review of ``mf clean``'s record step) may then take its reason, since the record holds
-    the item again once an accept made under that hold lifts it (:func:`_restate`,
-    :func:`~schemas.holds.hold_by_flags`). Not an older catalog's reason alone: that is not
+    :data:`~schemas.holds.TRACKLET_FLAGS` record, or of those of them still to review, or its flag
+    about the whole item as :data:`~schemas.holds.ITEM_FLAG` records it): another stage's hold
+    (the association check's, a needs_review of ``mf clean``'s record step) may then take its
+    reason, since the record holds the item again once an accept made under that hold lifts it
+    (:func:`_restate`, :func:`~schemas.holds.hold_by_flags`). Not an older catalog's reason alone: that is not
     recorded, and replacing the reason would lose it."""
     hold = hold_of(status, reason)
     if not hold or not hold.startswith(TRACKLETS_PREFIX):
         return False
     flags = cat.get_meta(flags_key(source, source_id))
-    if isinstance(flags, dict) and flags and hold == flags_reason({str(k): str(v) for k, v in flags.items()}):
+    if isinstance(flags, dict) and names_recorded(hold, {str(k): str(v) for k, v in flags.items()}):
         return True
     return hold == cat.get_meta(item_flag_key(source, source_id))
 
@@ -431,7 +440,7 @@ def _flags_now(db: sqlite3.Connection, item: sqlite3.Row) -> dict[str, str]:
     if rejected_by_review(*state):  # the hold the reject was made under
         state = _outside(_item_decisions(db, item["source"], item["source_id"]), item) or state
     hold = hold_of(*state)
-    if hold and hold.startswith(TRACKLETS_PREFIX) and (flags is None or hold != flags_reason(flags)):
+    if hold and hold.startswith(TRACKLETS_PREFIX) and not names_recorded(hold, flags):
         return {**(one_flag(hold) or {}), **(flags or {})}
     return dict(flags or {})
 
@@ -489,8 +498,8 @@ def flag_video(
 ) -> str | None:
     """Record the tracklet builder's flag of the item's video ``stem``
     (:data:`~schemas.holds.TRACKLET_FLAGS`, with the item's other flagged videos) and hold the item
-    ``needs_review`` with a reason naming every flagged video and why
-    (:func:`~schemas.holds.flags_reason`), in one transaction. While review rejects the item the
+    ``needs_review`` with a reason naming every flagged video still to review and why
+    (:func:`~schemas.holds.held_reason`), in one transaction. While review rejects the item the
     flag is only recorded: the reject stays, and undoing it holds the item by the flags recorded
     then (:func:`_with_flags`). An item cleaning excluded (rejected, duplicate, not through cleaning
     yet: :func:`builder_may_hold`) keeps its status and reason too: the builder never makes it
@@ -513,7 +522,7 @@ def flag_video(
         if builds.get(stem) != build:
             builds = {k: v for k, v in builds.items() if k != stem} | ({stem: build} if build else {})
             put_meta(db, builds_key(source, source_id), builds)
-        reason = flags_reason(flags)
+        reason = held_reason(live_verdicts(db, source, source_id), flags, builds)  # the videos left
         return reason if _builder_holds(db, item, reason) else None
 
 
@@ -542,7 +551,10 @@ def unflag_videos(
         if not hold or not hold.startswith(TRACKLETS_PREFIX) or (stems is not None and left == flags):
             return False
         if left:
-            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=flags_reason(left))
+            reason = held_reason(
+                live_verdicts(db, source, source_id), left, read_builds(db, source, source_id)
+            )
+            set_item(db, source, source_id, status=Status.NEEDS_REVIEW, reason=reason)
         elif release:
             set_item(db, source, source_id, status=Status.ACCEPTED, reason=None)
         _restate(db, source, source_id)

@@ -154,7 +154,8 @@ def test_undoing_a_class_decision_made_under_a_withdrawn_flag_does_not_bring_it_
 def test_two_flagged_videos_hold_the_item_until_both_are_accepted(tmp_path):
     """The builder flags both videos of the product: the hold names each (and why), and an
     accept of one of them leaves the item held for the other (before, the reason named only the
-    last flagged video, whose accept published the product with the other one unreviewed)."""
+    last flagged video, whose accept published the product with the other one unreviewed); the
+    hold then names the other one only, the one still to review."""
     with _catalog(tmp_path / "c.sqlite") as cat:
         assert mark_needs_review(cat, "P0", "P0_0: low shop score 0.21")
         assert mark_needs_review(cat, "P0", "P0_1: low confidence: det_mean 0.2 < 0.3")
@@ -162,14 +163,45 @@ def test_two_flagged_videos_hold_the_item_until_both_are_accepted(tmp_path):
         assert status == Status.NEEDS_REVIEW
         assert "P0_0: low shop score 0.21" in reason and "P0_1: low confidence: det_mean 0.2 < 0.3" in reason
         record_decision(cat, video=B, product_id="P0", kind="accept")
-        assert _state(cat) == (Status.NEEDS_REVIEW, reason, 1)
+        left = "tracklets: P0_0: low shop score 0.21"
+        assert _state(cat) == (Status.NEEDS_REVIEW, left, 1)
         record_decision(cat, video=A, product_id="P0", kind="class", df2_class=2)  # no verdict
-        assert _state(cat) == (Status.NEEDS_REVIEW, reason, 2)
+        assert _state(cat) == (Status.NEEDS_REVIEW, left, 2)
         record_decision(cat, video=A, product_id="P0", kind="accept")
         assert _state(cat) == (Status.ACCEPTED, None, 2)
         undo_decision(cat, video=A)  # the class decision goes, then the accept
         undo_decision(cat, video=A)
+        assert _state(cat) == (Status.NEEDS_REVIEW, left, 1)
+        undo_decision(cat, video=B)  # both pending again
         assert _state(cat) == (Status.NEEDS_REVIEW, reason, 1)
+
+
+def test_the_hold_names_only_the_flagged_videos_still_to_review(tmp_path):
+    """Three flagged videos: each accept takes its video out of the hold's reason (a reason whose
+    why holds a '; ' too), a rebuild flagging another video adds it to those left, not to the
+    accepted ones, an accept made under a hold that no longer names a video still counts for it,
+    and a writer accepting the item holds it by the videos left."""
+    c = "videos/P0_2.mp4"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", "P0_0: low shop score 0.21; det_mean 0.2")
+        assert mark_needs_review(cat, "P0", "P0_1: too few frames")
+        assert mark_needs_review(cat, "P0", "P0_2: low confidence")
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        both = "tracklets: P0_0: low shop score 0.21; det_mean 0.2; P0_2: low confidence"
+        assert _state(cat) == (Status.NEEDS_REVIEW, both, 1)
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # a writer
+        assert _state(cat) == (Status.NEEDS_REVIEW, both, 1)
+        record_decision(cat, video=A, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_2: low confidence", 1)
+        assert mark_needs_review(cat, "P0", "P0_3: jumpy")  # a rebuild flags another video
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_2: low confidence; P0_3: jumpy", 1)
+        record_decision(cat, video=B, product_id="P0", kind="accept")  # B again, its flag not named
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_2: low confidence; P0_3: jumpy", 1)
+        record_decision(cat, video=c, product_id="P0", kind="accept")
+        record_decision(cat, video="videos/P0_3.mp4", product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        undo_decision(cat, video=c)
+        assert _state(cat) == (Status.NEEDS_REVIEW, "tracklets: P0_2: low confidence", 1)
 
 
 def test_a_flag_of_the_other_video_joins_an_old_catalogs_single_flag(tmp_path):
