@@ -196,6 +196,16 @@ def pending(
         if stem not in (d.video, video_stem(d.video)) or (prev_flags(d) or {}).get(stem) != why:
             return False
         seen = d.prev.get(PREV_BUILDS)
+        # A flag whose tracklet's identity is not recorded (``stem`` not in ``builds``) is lifted
+        # by an accept made under the same reason, whatever tracklet that accept saw. Safe for an
+        # older catalog's flags: the builder records the identity whenever it flags the video
+        # again, and an accept made before (no identities in its ``prev``) then lifts nothing, so
+        # the item is held for one more accept. Not safe for a flag recorded without one now
+        # (``flag_video(build=None)``: a tracklet file that did not read when the build settled
+        # its flags, ``annotations.settle._identity``, or a caller that does not pass it): that
+        # drops the identity recorded before, so the accept of the earlier tracklet lifts a flag
+        # about whatever the file holds now. Left so, as the identity is unknown there: recording
+        # an "unknown" identity that no earlier accept matches would close it.
         return stem not in builds or (isinstance(seen, dict) and seen.get(stem) == builds[stem])
 
     return {stem: why for stem, why in named.items() if not any(of_it(d, stem, why) for d in accepts)}

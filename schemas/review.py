@@ -511,7 +511,9 @@ def flag_video(
     :data:`~schemas.holds.TRACKLET_BUILDS`): only accepts made under a hold that named this very
     tracklet lift the flag (:func:`~schemas.holds.lifted`), so a ``--force`` rebuild flagging the
     video again for the same reason is not released by the accept of the tracklet it replaced (None:
-    not known, the flag's reason alone counts). Returns the reason set (None: the item kept its
+    not known, the flag's reason alone counts, and the identity recorded before is dropped: an
+    accept of the earlier tracklet made under the same reason lifts the flag, see
+    :func:`~schemas.holds.pending`). Returns the reason set (None: the item kept its
     state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
