@@ -706,7 +706,8 @@ def _reason_before(records: Mapping[str, Any] | None, k: tuple[str, str], r: Ite
 
 
 def hold_shop_conflicts(catalog: Catalog, holds: ShopHolds | None = None) -> dict[str, Any]:
-    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason, and
+    """Set the accepted items :func:`shop_conflicts` finds ``needs_review`` with its reason (and a
+    held item whose conflict outgrew its hold, :func:`shop_holds`, the reason now), and
     release an item this held before (a ``merge:`` reason) whose conflict is gone (the other item
     rejected, its shop image fixed, or flagged by cleaning's own checks) back to ``accepted``,
     with the reason it had before the hold (an accepted row may carry one: it is kept in the
