@@ -538,9 +538,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
     flip, a crop) goes in ``transforms``, which receives ``(frames, boxes)`` (boxes ``[T, 4]``
     ``x1, y1, x2, y2``, NaN where a frame has none; with ``crop="tracklet"`` the ``crop_boxes``,
     which it returns in their place, while ``boxes`` stay in source pixels) and returns both, as torchvision's
-    ``transforms`` of its detection datasets do: e.g. a ``torchvision.transforms.v2`` pipeline
-    called on ``(tv_tensors.Video(frames), tv_tensors.BoundingBoxes(boxes, format="XYXY",
-    canvas_size=(H, W)))``. It runs after ``transform``.
+    ``transforms`` of its detection datasets do. It gets them as torchvision's ``tv_tensors``
+    (``Video(frames)`` and ``BoundingBoxes(boxes, format="XYXY", canvas_size=(H, W))``, the
+    frames' size as cut), so a ``torchvision.transforms.v2`` pipeline is passed as it is and
+    moves both; what it returns is kept as plain tensors. It runs after ``transform``.
 
     ``seed`` fixes the training draws (frames, video) of every epoch, in any number of
     DataLoader workers; without it the dataset takes torch's seed when it is made
@@ -1311,7 +1312,15 @@ class MovingFashionDataset(torch.utils.data.Dataset):
 
     def _draw(self, index: int) -> int:
         """``index`` as the non-negative draw it stands for: a negative one counts from the end,
-        as for a list (IndexError past the start); TypeError for anything but an integer."""
+        as for a list (IndexError past the start); TypeError for anything but an integer (a tensor:
+        of one element, of an integer dtype: ``tensor(1.7)`` is no index 1)."""
+        if isinstance(index, torch.Tensor) and (
+            index.numel() != 1 or index.is_floating_point() or index.is_complex() or index.dtype == torch.bool
+        ):
+            raise TypeError(
+                f"dataset indices are integers, not a {index.dtype} tensor of shape {tuple(index.shape)}; "
+                "use torch.utils.data.Subset(dataset, indices) for a part of it"
+            )
         if not isinstance(index, numbers.Integral | torch.Tensor):  # numpy's integers are Integral
             raise TypeError(
                 f"dataset indices are integers, not {type(index).__name__}; "
@@ -1448,15 +1457,16 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         """The item dict of a clip already cut (``clip`` uint8 ``[T, h, w, 3]``, or ``[T, 3, h,
         w]`` when ``planar``)."""
         frames_t = self._tensor(clip, planar=planar)
+        canvas = (int(frames_t.shape[-2]), int(frames_t.shape[-1]))  # the pixels the boxes are in
         boxes_t = torch.from_numpy(boxes)
         # crops: the boxes in the crops' pixels, which a transform moving pixels moves with them
         crop_boxes = torch.from_numpy(self._crop_boxes(boxes, orig_size)) if self.crop == "tracklet" else None
         if self.transform is not None:
             frames_t = self.transform(frames_t)
         if self.transforms is not None and crop_boxes is not None:
-            frames_t, crop_boxes = self.transforms(frames_t, crop_boxes)
+            frames_t, crop_boxes = _call_transforms(self.transforms, frames_t, crop_boxes, canvas)
         elif self.transforms is not None:
-            frames_t, boxes_t = self.transforms(frames_t, boxes_t)
+            frames_t, boxes_t = _call_transforms(self.transforms, frames_t, boxes_t, canvas)
         extra = {} if crop_boxes is None else {"crop_boxes": crop_boxes}
         return {
             "shop": self._shop(rec),
@@ -1981,6 +1991,26 @@ class _Resizer:
         else:
             src = cv2.resize(img, (w, h), dst=self._scratch, interpolation=cv2.INTER_AREA)
         _into_planes(src, self.out[i])
+
+
+def _call_transforms(
+    fn: Callable[[Any, Any], tuple[Any, Any]], frames: Any, boxes: torch.Tensor, canvas: tuple[int, int]
+) -> tuple[Any, Any]:
+    """``transforms(frames, boxes)`` with the frames as a torchvision ``tv_tensors.Video`` (when
+    they are still a [T, C, H, W] tensor) and the boxes as ``tv_tensors.BoundingBoxes`` (XYXY, on
+    ``canvas``, the (H, W) they are in), so a ``torchvision.transforms.v2`` pipeline passed as it
+    is moves both (given plain tensors it moved the frames and passed the boxes through
+    untouched); what it returns comes back as plain tensors."""
+    from torchvision import tv_tensors
+
+    if isinstance(frames, torch.Tensor) and frames.ndim == 4:
+        frames = tv_tensors.Video(frames)
+    out_frames, out_boxes = fn(frames, tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=canvas))
+
+    def plain(x: Any) -> Any:
+        return x.as_subclass(torch.Tensor) if isinstance(x, tv_tensors.TVTensor) else x
+
+    return plain(out_frames), plain(out_boxes)
 
 
 def clip_tensor(arr: np.ndarray, dtype: torch.dtype = torch.float32, *, planar: bool = False) -> torch.Tensor:

@@ -86,6 +86,15 @@ def test_a_slice_is_refused_with_the_way_to_take_part_of_it(tiny_dataset):
     assert ds[torch.tensor(1)]["index"] == 1
 
 
+@pytest.mark.parametrize("index", [torch.tensor(1.7), torch.tensor([0, 1]), torch.tensor(True)])
+def test_a_tensor_index_that_is_no_integer_is_refused(tiny_dataset, index):
+    """``tensor(1.7)`` was read as index 1, and a tensor of several indices failed as torch's
+    "only one element tensors can be converted"; both now say what an index is."""
+    ds = MovingFashionDataset(tiny_dataset, "train", frames=2, seed=0)
+    with pytest.raises(TypeError, match="dataset indices are integers.*Subset"):
+        ds[index]
+
+
 def test_a_split_file_of_another_name_warns_and_train_true_samples_it_as_training(
     tiny_dataset, tmp_path, caplog
 ):
@@ -217,6 +226,30 @@ def test_tracklet_crops_carry_their_boxes_in_crop_pixels_and_transforms_move_tho
         xa, ya, xb, yb = crop_window(box, (h, w), 0.5)  # the window cut, mapped back: the source box
         back = [xa + crop_box[0] * (xb - xa) / 48, ya + crop_box[1] * (yb - ya) / 32]
         assert back == pytest.approx([max(box[0], 0), max(box[1], 0)], abs=1e-3)
+
+
+@pytest.mark.parametrize("crop", ["frame", "tracklet"])
+def test_a_torchvision_v2_pipeline_passed_as_it_is_moves_the_boxes_with_the_frames(tiny_dataset, crop):
+    """A torchvision user passes ``transforms=v2.Compose([...])`` as for torchvision's detection
+    datasets: it flipped the frames and, given the boxes as a plain tensor, passed them through
+    unflipped. The boxes reach it as ``BoundingBoxes``, so both move; the item holds plain tensors."""
+    from torchvision.transforms import v2
+
+    key = "crop_boxes" if crop == "tracklet" else "boxes"
+    kw = dict(crop=crop, crop_size=(32, 48), context=0.5, frames=3, seed=0, train=False)
+    plain = MovingFashionDataset(tiny_dataset, "test", **kw)[0]
+    pipeline = v2.Compose([v2.RandomHorizontalFlip(p=1.0)])
+    flipped = MovingFashionDataset(tiny_dataset, "test", transforms=pipeline, **kw)[0]
+    w = plain["frames"].shape[-1]
+    assert torch.equal(flipped["frames"], plain["frames"].flip(-1))
+    x1, y1, x2, y2 = plain[key].unbind(-1)
+    assert torch.allclose(flipped[key], torch.stack([w - x2, y1, w - x1, y2], -1))
+    assert type(flipped["frames"]) is torch.Tensor and type(flipped[key]) is torch.Tensor
+    # a resize scales the boxes to the new size
+    small = MovingFashionDataset(tiny_dataset, "test", transforms=v2.Resize((16, 24)), **kw)[0]
+    assert small["frames"].shape[-2:] == (16, 24)
+    sx, sy = 24 / plain["frames"].shape[-1], 16 / plain["frames"].shape[-2]
+    assert torch.allclose(small[key], plain[key] * torch.tensor([sx, sy, sx, sy]), atol=1e-4)
 
 
 def test_repr_shows_what_the_dataset_serves(tiny_dataset):
