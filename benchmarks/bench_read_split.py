@@ -73,7 +73,7 @@ def old_way() -> contextlib.ExitStack:
     stack = contextlib.ExitStack()
     stack.enter_context(mock.patch.object(official, "_plain_tracklet", lambda trk: False))
     stack.enter_context(mock.patch.object(official, "canonical_frame_keys", lambda trk: False))
-    stack.enter_context(mock.patch.object(official, "_gc_paused", contextlib.nullcontext))
+    stack.enter_context(mock.patch.object(official, "gc_paused", contextlib.nullcontext))
     stack.enter_context(mock.patch.object(official, "_remember", lambda *a: None))
     for cls in (FrameBoxes, FrameScores):
         stack.enter_context(mock.patch.object(cls, "_of_plain", classmethod(lambda c, t: None)))

@@ -66,6 +66,23 @@ class _FrameTable(Mapping[int, Any]):
         order = np.argsort(frames, kind="stable")
         return cls._frozen(frames[order], values[order])
 
+    @classmethod
+    def of_frame_keys(cls, table: Mapping[str, Any]) -> Any:
+        """A split file's tracklet, frame key strings as validated (canonical digits) -> value,
+        as this type: what ``of({int(k): v for k, v in table.items()})`` gives, without that dict
+        of int keys in between (one per box of a 15K-product split: seconds at construction)."""
+        if type(table) is dict:
+            values = cls._plain_rows(list(table.values()))
+            if values is not None:
+                try:
+                    frames = np.fromiter(map(int, table), dtype=np.int64, count=len(table))
+                except (OverflowError, ValueError):
+                    frames = None
+                if frames is not None:
+                    order = np.argsort(frames, kind="stable")
+                    return cls._frozen(frames[order], values[order])
+        return cls.of({int(k): v for k, v in table.items()})
+
     @staticmethod
     def _plain_rows(values: list[Any]) -> np.ndarray | None:
         """``values`` as float64 rows ``[n, width]`` when all are plain, else None."""

@@ -489,9 +489,10 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """No cyclic garbage collection inside: parsing a split makes millions of lists, none of them
-    garbage, and the collector would walk them again and again (a third of the read's time)."""
+    garbage, and the collector would walk them again and again (a third of the read's time); a
+    caller that goes on building from them (the dataset's records) pauses it around both."""
     was_on = gc.isenabled()
     gc.disable()
     try:
@@ -592,10 +593,10 @@ def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
     zero-width box, a video listed twice, ...) is tolerated here and reported as a *finding* by
     :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``)."""
     identity = _file_identity(Path(path))
-    with _gc_paused():
+    with gc_paused():
         p, data = _load(path)
         split = _parse(data, str(p), owned=True)
-    _remember(identity, split, [])
+        _remember(identity, split, [])
     return split
 
 
@@ -1002,7 +1003,7 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
     A file that is not a JSON object keyed by product id still raises :class:`DataFormatError`.
     """
     identity = _file_identity(Path(path))
-    with _gc_paused():
+    with gc_paused():
         p, data = _load(path)
         if not isinstance(data, dict):
             parse_official(data, where=str(p))  # raises, naming the file
@@ -1013,7 +1014,7 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
                 good.update(_parse({pid: value}, str(p), owned=True))
             except DataFormatError as exc:
                 bad.append((pid, str(exc)))
-    _remember(identity, good, bad)
+        _remember(identity, good, bad)
     return good, bad
 
 

@@ -52,3 +52,25 @@ def test_a_split_files_boxes_take_the_one_pass_path():
     fast = FrameBoxes._of_plain(table)
     assert fast is not None and fast == FrameBoxes.of(table) and list(fast) == list(range(400))
     assert _built(FrameBoxes, table, plain=True) == _built(FrameBoxes, table, plain=False)
+
+
+def _keyed(table: dict[str, Any]) -> Any:
+    """``FrameBoxes.of_frame_keys(table)``'s arrays, or the exception it raised."""
+    try:
+        t = FrameBoxes.of_frame_keys(table)
+    except Exception as exc:  # noqa: BLE001 - compared with the int-keyed path
+        return type(exc), str(exc)
+    assert not t.frames.flags.writeable and not t._values.flags.writeable
+    return t.frames.dtype, t.frames.tolist(), t._values.dtype, t._values.shape, t._values.tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    table=st.dictionaries(
+        st.integers(0, 10**7).map(str), st.lists(number, min_size=3, max_size=5) | number, max_size=8
+    )
+)
+def test_a_split_files_tracklet_with_frame_key_strings_builds_what_its_int_keyed_dict_builds(table):
+    """The dataset builds each video's boxes from the split file's tracklet (frame key strings)
+    without the dict of int keys it made first: the same table, or the same error."""
+    assert _keyed(table) == _built(FrameBoxes, {int(k): v for k, v in table.items()}, plain=False)
