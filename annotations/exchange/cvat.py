@@ -77,11 +77,13 @@ REV_ATTRIBUTE = "revision"
 MANUAL_MODES = ("ground-truth", "manual")
 
 
-#: every label's attributes: (name, CVAT input type, default, values); immutable in CVAT
+#: every label's attributes: (name, CVAT input type, default, values); immutable in CVAT. A text
+#: attribute's values are its default, as CVAT stores one: CVAT's label editor refuses an
+#: attribute whose values are empty ("attribute values must be a non-empty array")
 LABEL_ATTRIBUTES: tuple[tuple[str, str, str, list[str]], ...] = (
     (GT_ATTRIBUTE, "checkbox", "false", ["false", "true"]),
-    (KEY_ATTRIBUTE, "text", "", []),
-    (REV_ATTRIBUTE, "text", "", []),
+    (KEY_ATTRIBUTE, "text", "", [""]),
+    (REV_ATTRIBUTE, "text", "", [""]),
 )
 #: the label spec written beside the XML files, to paste into a CVAT task's label editor ("Raw")
 LABEL_SPEC_FILE = "cvat-labels.json"
@@ -89,7 +91,7 @@ LABEL_SPEC_FILE = "cvat-labels.json"
 
 def label_spec() -> list[dict[str, object]]:
     """The task's labels as CVAT's label editor ("Raw") and its API take them: every export label
-    as a rectangle with both attributes. CVAT does not create labels from uploaded annotations,
+    as a rectangle with the three attributes. CVAT does not create labels from uploaded annotations,
     and a label or attribute the task lacks fails the upload or is dropped from it."""
     return [
         {

@@ -161,10 +161,34 @@ def test_the_cvat_export_writes_the_label_spec_its_files_need(tmp_path):
     spec = json.loads((tmp_path / LABEL_SPEC_FILE).read_text())
     meta = ET.fromstring(video_xml(vt, [0])).findall("meta/task/labels/label")
     declared = [
-        (lab.findtext("name"), [(a.findtext("name"), a.findtext("input_type"), (a.findtext("values") or "").split("\n") if a.findtext("values") else []) for a in lab.iter("attribute")])
+        (lab.findtext("name"), [(a.findtext("name"), a.findtext("input_type"), (a.findtext("values") or "").split("\n")) for a in lab.iter("attribute")])
         for lab in meta
     ]  # fmt: skip
     assert [
         (s["name"], [(a["name"], a["input_type"], a["values"]) for a in s["attributes"]]) for s in spec
     ] == declared
     assert len(spec) == 14 and all(s["type"] == "rectangle" for s in spec)
+
+
+def test_the_label_spec_passes_cvats_label_editor():
+    """CVAT's "Raw" label editor refuses an attribute whose ``values`` is empty ("attribute values
+    must be a non-empty array"): the text attributes ``tracklet`` and ``revision`` were written
+    with ``values: []``, so the spec the export wrote could not be pasted. CVAT stores a text
+    attribute's default as its one value; the editor's other checks hold too."""
+    from annotations.exchange.cvat import label_spec
+
+    for label in label_spec():
+        assert isinstance(label["name"], str) and label["name"].strip() and label["type"] == "rectangle"
+        names = [a["name"].strip() for a in label["attributes"]]
+        assert len(set(names)) == len(names) == 3
+        for a in label["attributes"]:
+            assert a["input_type"] in ("checkbox", "number", "text", "radio", "select")
+            assert isinstance(a["mutable"], bool)
+            values = a["values"]
+            assert isinstance(values, list) and values, (label["name"], a["name"])
+            assert all(isinstance(v, str) for v in values)
+            assert len({v.strip() for v in values}) == len(values)
+            if a["input_type"] == "checkbox":
+                assert a["default_value"] in ("true", "false")
+            if a["input_type"] == "text":
+                assert values == [a["default_value"]]
