@@ -953,8 +953,8 @@ def review(
     Examples:
       mf-tracklets review --dataset dataset
       mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog data/catalog.sqlite
-      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --shop C1qTCdY9V_V_0=2 \\
-          --accept C1qTCdY9V_V_0
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --shop instagram-C1qTCdY9V_V_0=2 \\
+          --accept instagram-C1qTCdY9V_V_0
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
