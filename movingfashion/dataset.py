@@ -345,6 +345,11 @@ def parse_classes(classes: Iterable[int | str] | None) -> set[int] | None:
     return out
 
 
+def _box_text(box: Sequence[float]) -> str:
+    """A box as the split file writes it: whole numbers without a decimal point."""
+    return "[" + ", ".join(str(int(v)) if float(v).is_integer() else repr(float(v)) for v in box) + "]"
+
+
 def _inside(c: list[float], width: int, height: int) -> bool:
     """Whether box ``c`` lies inside the frame and is at least a pixel wide and high (no problem,
     nothing to clip under a tolerance >= 0: the common case, checked first)."""
@@ -1158,10 +1163,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
         if nframes is not None and f >= nframes:
             return f"frame {f} is past the video's last frame {nframes - 1}"
         if b[0] < -t or b[1] < -t or b[2] > width + t or b[3] > height + t:
-            return f"frame {f}: box {list(b)} outside the {width}x{height} frame"
+            return f"frame {f}: box {_box_text(b)} outside the {width}x{height} frame"
         c = self._clip(b, width, height)
         if c[2] - c[0] < 1 or c[3] - c[1] < 1:
-            return f"frame {f}: box {list(b)} is empty inside the {width}x{height} frame"
+            return f"frame {f}: box {_box_text(b)} is empty inside the {width}x{height} frame"
         return None
 
     @staticmethod
