@@ -69,7 +69,7 @@ from annotations.review.media import (
 from annotations.review.queue import FILE, Queue, QueueItem, build_queue, catalog_item_data
 from annotations.tracklet_files import dataset_lock, read_video_tracklets
 from schemas.atomic import LockBusy, lock_wait_s
-from schemas.catalog import Catalog, CatalogLocked
+from schemas.catalog import WAL_OWNER_SUFFIX, Catalog, CatalogLocked
 from schemas.dataset import Tracklet
 from schemas.errors import CatalogError, ConfigError, MFError, listen_error
 from schemas.paths import resolve_under
@@ -183,6 +183,14 @@ def _only_fields(body: dict[str, Any], allowed: tuple[str, ...], what: str) -> N
         raise BadRequest(f"{', '.join(extra)}: not a field of {what} (it takes {', '.join(allowed)})")
 
 
+def remove_new_catalog(path: Path) -> None:
+    """Remove the catalog a failed start created at ``path`` and the files SQLite keeps beside it
+    (``-wal``, ``-shm``, ``-journal``, the ``-wal-owner`` record); one already gone is skipped."""
+    for suffix in ("", "-wal", "-shm", "-journal", WAL_OWNER_SUFFIX):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{path}{suffix}").unlink()
+
+
 class ReviewApp:
     """The state behind the page: dataset, catalog, queue. Thread-safe."""
 
@@ -207,23 +215,31 @@ class ReviewApp:
         self.token = token or secrets.token_urlsafe(24)
         self.lock = threading.RLock()  # the reading connection, self.cat
         self._write_lock = threading.Lock()  # the writing one, self._wcat: one write at a time
-        # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
-        # one); the default review catalog (DATASET/.review.sqlite) is started on first use
-        self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
-        # writes go through a connection of their own: one waiting for another process's write
-        # lock holds up no read (WAL readers need no lock); its wait is set per write (_writing)
-        self._wcat = Catalog(self.catalog_path, check="none", timeout_s=LOCK_WAIT_S)
         self._queue_args = (sample_rate, seed)
-        try:  # the catalog's held-back items join the queue
+        # a catalog named by the user must be one mf-collect wrote (a typo would start an empty
+        # one); the default review catalog (DATASET/.review.sqlite) is started on first use, and
+        # removed again when the start fails (a broken dataset leaves no hidden file behind)
+        created = create_catalog and not os.path.lexists(self.catalog_path)
+        opened: list[Catalog] = []
+        try:
+            self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)
+            opened.append(self.cat)
+            # writes go through a connection of their own: one waiting for another process's write
+            # lock holds up no read (WAL readers need no lock); its wait is set per write (_writing)
+            self._wcat = Catalog(self.catalog_path, check="none", timeout_s=LOCK_WAIT_S)
+            opened.append(self._wcat)
+            # the catalog's held-back items join the queue
             self._queue_stamp = self._dataset_stamp()
             self.queue: Queue = build_queue(
                 self.root, sample_rate, seed, catalog=self.cat, collection=self.collection.resolve()
             )
+            rec = reconcile_picks(self.root, self.cat)
         except BaseException:
-            self.cat.close()
-            self._wcat.close()
+            for cat in opened:
+                cat.close()
+            if created:
+                remove_new_catalog(self.catalog_path)
             raise
-        rec = reconcile_picks(self.root, self.cat)
         self.reconciled, self.superseded = rec.fixed, rec.superseded
         self._fps: dict[str, float] = {}
         self._timing: dict[tuple[str, int, int], VideoTiming] = {}

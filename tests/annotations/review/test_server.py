@@ -21,7 +21,7 @@ from annotations.tracklet_files import (
     write_video_tracklets,
 )
 from schemas.catalog import Catalog
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, MFError
 from schemas.items import Status
 from schemas.official import read_official
 from schemas.review import list_decisions, record_decision
@@ -588,3 +588,31 @@ def test_a_failed_bind_leaves_no_review_catalog_in_the_dataset(review_setup, cap
         busy.close()
     assert exc.value.code == 2 and json.loads(capsys.readouterr().out)["path"] == "--port"
     assert sorted(p.name for p in review_setup.dataset.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "args", [["review"], ["review", "--serve"]], ids=["mf review", "mf-tracklets review"]
+)
+def test_a_start_that_fails_after_the_bind_leaves_no_review_catalog(args, tmp_path, capsys):
+    """Before: the port was bound, then opening the page created DATASET/.review.sqlite, then
+    found the dataset broken (a malformed split file): exit 2 and the hidden file stayed. Now a
+    catalog created by the failed start is removed with the files SQLite keeps beside it; one
+    that was there before (earlier decisions) stays."""
+    from annotations.review.server import ReviewApp
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    (ds / "train.json").write_text("{broken", encoding="utf-8")
+    (ds / "test.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(SystemExit) as exc:
+        run_main(cli if args == ["review"] else tracklets, [*args, "--dataset", str(ds), "--port", "0"])
+    assert exc.value.code == 2 and "train.json" in capsys.readouterr().err
+    assert sorted(p.name for p in ds.iterdir()) == ["test.json", "train.json"]
+    (ds / "train.json").write_text("{}", encoding="utf-8")
+    ReviewApp(ds, ds / ".review.sqlite", create_catalog=True).close()
+    (ds / "train.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(MFError):
+        ReviewApp(ds, ds / ".review.sqlite", create_catalog=True)
+    assert (ds / ".review.sqlite").is_file()
