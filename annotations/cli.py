@@ -768,14 +768,54 @@ def _shop_candidate(catalog, name: str, product_id: str, n: int, held: dict[str,
     return cands[n - 1]
 
 
-def _choose_shop(catalog, name: str, video: str, product_id: str, n: int, shop: str) -> dict[str, Any]:
-    """Store a ``shop`` decision: candidate ``n`` (``shop``, its path) of the held item ``name``."""
+def _choose_shop(
+    catalog, name: str, video: str, product_id: str, n: int, shop: str, note: str | None = None
+) -> dict[str, Any]:
+    """Store a ``shop`` decision: candidate ``n`` (``shop``, its path) of the held item ``name``;
+    a ``note`` is stored beside it as the item's note (as the review page's ``n`` does)."""
     from annotations.review.marks import open_catalog
     from schemas.review import record_decision
+    from schemas.text_input import clean_text
 
+    note = clean_text(note) if note is not None else None  # a byte the shell passed undecoded: U+FFFD
     with open_catalog(catalog) as cat:
         record_decision(cat, video=video, product_id=product_id, kind="shop", shop=shop)
-    return {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": shop}
+        if note and note.strip():
+            record_decision(cat, video=video, product_id=product_id, kind="note", note=note)
+    rec = {"video": name, "product_id": product_id, "decision": "shop", "candidate": n, "shop": shop}
+    return rec | {"note": note}
+
+
+def _decision_notes(notes: tuple[str, ...], names: list[str], *, note_all: bool) -> dict[str, str]:
+    """Review name -> the note its decisions take, from the ``--note`` values: ``NAME=TEXT``
+    (``NAME`` one of ``names``, the call's decided names) for that name's decisions, a plain
+    ``TEXT`` for the only name decided, or for every one with ``note_all``. A UsageError for a
+    plain note that could go with several decisions (before: stored with each, silently), two
+    notes for one name, or --note-all without a plain note."""
+    decided = list(dict.fromkeys(names))
+    named: dict[str, str] = {}
+    plain: list[str] = []
+    for value in notes:
+        name, eq, text = value.partition("=")
+        if eq and name in decided:
+            if name in named:
+                raise click.UsageError(f"--note gives {name} two notes: give each decision one note")
+            named[name] = text
+        else:
+            plain.append(value)
+    if len(plain) > 1:
+        raise click.UsageError(
+            f"--note is given {len(plain)} notes naming no decision: write NAME=TEXT, NAME one of "
+            f"{', '.join(decided)}"
+        )
+    if note_all and not plain:
+        raise click.UsageError("--note-all stores the plain --note TEXT with every decision: give one")
+    if plain and len(decided) > 1 and not note_all:
+        raise click.UsageError(
+            f"--note {plain[0]!r} could go with any of {len(decided)} decisions ({', '.join(decided)}): "
+            "write --note NAME=TEXT for each, or add --note-all to store it with every one"
+        )
+    return {name: named[name] if name in named else plain[0] for name in decided if name in named or plain}
 
 
 def _catalog_holds(
@@ -919,7 +959,20 @@ def _accept_classes(catalog: str | None, products: dict[str, str]) -> None:
     help="Make carousel candidate N (1-based, as the review page numbers them) the shop image of this "
     "held-back item (needs --catalog); the next mf publish publishes it.",
 )
-@click.option("--note", help="A note stored with the decisions.")
+@click.option(
+    "--note",
+    "notes",
+    multiple=True,
+    metavar="[NAME=]TEXT",
+    help="A note stored with a decision. NAME=TEXT (repeatable) goes with the decisions of NAME, one of "
+    "the names given to --accept/--reject/--shop; a plain TEXT only when the call decides one name, "
+    "or with --note-all.",
+)
+@click.option(
+    "--note-all",
+    is_flag=True,
+    help="Store the plain --note TEXT with every decision of the call (a NAME=TEXT note still wins for NAME).",
+)
 @click.option("--all", "show_all", is_flag=True, help="List decided videos too.")
 @click.option("--serve", is_flag=True, help="Serve the review page instead (same as mf review).")
 @_serve_options
@@ -930,7 +983,8 @@ def review(
     accept,
     reject,
     shops,
-    note,
+    notes,
+    note_all,
     show_all,
     serve,
     port,
@@ -955,11 +1009,16 @@ def review(
       mf-tracklets review --dataset dataset --accept 1234_0 --reject 987_1 --catalog data/catalog.sqlite
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --shop instagram-C1qTCdY9V_V_0=2 \\
           --accept instagram-C1qTCdY9V_V_0
+      mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --reject 1234_0 \\
+          --reject 987_1 --note 1234_0="wrong garment" --note 987_1="blurry"
+      mf-tracklets review --dataset dataset --accept 1234_0 --accept 987_1 --note "checked" --note-all
       mf-tracklets review --dataset dataset --catalog data/catalog.sqlite --serve
     """
     if serve:
-        if accept or reject or shops or note is not None or show_all:
-            raise click.UsageError("--serve cannot be combined with --accept/--reject/--shop/--note/--all")
+        if accept or reject or shops or notes or note_all or show_all:
+            raise click.UsageError(
+                "--serve cannot be combined with --accept/--reject/--shop/--note/--note-all/--all"
+            )
         return _serve_review(dataset, catalog_path, host, port, sample, seed, as_json, root)
     page_only = [f"--{name}" for name in ("port", "host", "sample", "seed", "root") if _given(name)]
     if page_only:
@@ -969,7 +1028,7 @@ def review(
         raise click.UsageError(
             f"--accept and --reject both name {', '.join(both)}: give each video one decision"
         )
-    if note is not None and not (accept or reject or shops):
+    if (notes or note_all) and not (accept or reject or shops):
         raise click.UsageError("--note is stored with a decision: add --accept, --reject or --shop")
     if show_all and (accept or reject or shops):
         raise click.UsageError(
@@ -1010,6 +1069,7 @@ def review(
                 f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
             )
         chosen = _shop_choices(shops, catalog_path)
+        note_of = _decision_notes(notes, [*chosen, *accept, *reject], note_all=note_all)
         _review_targets(dataset, results, [*accept, *reject, *chosen], fileless)
         # every check before the first write: a refused option stores nothing
         picks = {
@@ -1017,9 +1077,22 @@ def review(
             for name, n in chosen.items()
         }
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
-        recs = [_choose_shop(catalog_path, name, *target(name), n, picks[name]) for name, n in chosen.items()]
+        recs = [
+            # an accept or reject of the same name stores its note: stored once
+            _choose_shop(
+                catalog_path,
+                name,
+                *target(name),
+                n,
+                picks[name],
+                None if name in accept or name in reject else note_of.get(name),
+            )
+            for name, n in chosen.items()
+        ]
         recs += [
-            record_decision(dataset, vid, target(vid)[1], dec, catalog_path, note, video_path=target(vid)[0])
+            record_decision(
+                dataset, vid, target(vid)[1], dec, catalog_path, note_of.get(vid), video_path=target(vid)[0]
+            )
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
         _refresh_published(dataset, [])  # an older review.jsonl moved out of the folder's files
