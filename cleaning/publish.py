@@ -63,7 +63,8 @@ hashes only files newer than that state file, see :class:`_Publisher`). Media an
 publish wrote that no longer belong are removed (the older layout's ``shop/`` too), and only
 those: an output folder whose media folders hold files publish did not write, or are links,
 is refused (``.publish-journal`` lists what a running publish writes, so a rerun after a
-killed one knows its files). A collected file whose size or SHA-256 differs from the
+killed one knows its files, and keeps each file it finished whose collected file and bytes
+still hash to its record: a killed first publish is not made again in full). A collected file whose size or SHA-256 differs from the
 catalog's is not published: its product fails (``failed``) until the file is repaired.
 Tracklets already written by ``mf-tracklets`` stay with each video still made from the same
 collected file and recipe (:func:`_kept_tracklets`); the tracklet files of a video publish
@@ -254,8 +255,10 @@ PLOTS = ("class_histogram.png", "frames_per_video.png")
 # ``mf verify`` looks at them too.
 #: who takes the dataset's lock, as a wait for it says
 DATASET_WRITERS = "another mf publish / mf-tracklets build / mf review writes this dataset"
-#: Media files a running publish is about to write, one per line; removed once the state file
-#: records them, so a rerun after a killed publish knows those files are its own.
+#: Media files a running publish is about to write, one per line, and once one is written, its
+#: record as a JSON line (``{"rel": ..., "src": ..., "recipe": ..., "out": ...}``); removed once
+#: the state file records them. A rerun after a killed publish knows those files are its own, and
+#: keeps each one it finished that still holds what its record says (:meth:`_Publisher.place`).
 JOURNAL_FILE = ".publish-journal"
 REPAIR_HINT = "restore the collected file (rerun mf-collect for the item, then mf clean) and publish again"
 
@@ -297,9 +300,7 @@ def _read_state(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DataFormatError("not an object of published file -> record", where=str(path), hint=hint)
     for rel, rec in data.items():
-        if not _media_rel(rel) or not (
-            isinstance(rec, dict) and all(isinstance(rec.get(k), str) for k in ("src", "recipe", "out"))
-        ):
+        if not _media_rel(rel) or not _state_record(rec):
             raise DataFormatError(
                 f"entry {rel!r} is not a published media file with src, recipe and out",
                 where=str(path),
@@ -317,16 +318,33 @@ def _rebuilt_ownership(out: Path) -> set[str]:
     return {rel for rel in files if _media_rel(rel)} if isinstance(files, dict) else set()
 
 
-def _read_journal(path: Path) -> set[str]:
-    """Media files a publish that was stopped had started to write (complete lines only)."""
+def _read_journal(path: Path) -> tuple[set[str], dict[str, dict[str, Any]]]:
+    """Media files a publish that was stopped had started to write, and the records of those it
+    finished (its last for each; complete lines only: a torn or unreadable record is skipped, and
+    its file made again)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return set()
+        return set(), {}
     except OSError as exc:
         raise DataFormatError(f"cannot read: {exc}", where=str(path)) from None
     lines = text.split("\n")[:-1]  # a torn last line (no newline) names nothing
-    return {line for line in lines if _media_rel(line)}
+    done: dict[str, dict[str, Any]] = {}
+    for line in lines:
+        if not line.startswith("{"):
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rec, dict) and _media_rel(rel := rec.pop("rel", None)) and _state_record(rec):
+            done[str(rel)] = rec
+    return {line for line in lines if _media_rel(line)} | set(done), done
+
+
+def _state_record(rec: object) -> bool:
+    """Whether ``rec`` is a record of the state file: ``src``, ``recipe`` and ``out`` strings."""
+    return isinstance(rec, dict) and all(isinstance(rec.get(k), str) for k in ("src", "recipe", "out"))
 
 
 #: How long before its start a publish dates what it wrote (and its state file), so that a file
@@ -346,6 +364,11 @@ class _Publisher:
     reruns and folders): every file a run writes, and the state file at the end, are dated
     ``stamp`` (just before the run began). A file no newer than the state file and of the
     recorded size is taken to hold what was recorded; any other is hashed again.
+
+    A run that is killed leaves the journal (:data:`JOURNAL_FILE`): the files it meant to write
+    and the record of each it finished. The rerun keeps such a file when its collected file and
+    the file itself still hash to the record (never trusted by date), so a killed first publish
+    is not made again in full (:attr:`resumed`).
     """
 
     def __init__(self, root: Path, out: Path, *, rebuild_state: bool = False) -> None:
@@ -360,8 +383,12 @@ class _Publisher:
         self.state = {} if rebuild_state else _read_state(self.state_path)
         self.trusted_until = self.state_path.stat().st_mtime_ns if self.state else None
         self.stamp = time.time_ns() - STAMP_MARGIN_NS
+        journaled, done = _read_journal(self.journal_path)
         #: every media file an earlier publish wrote (and recorded): the only ones it may remove
-        self.recorded: set[str] = set(self.state) | _read_journal(self.journal_path)
+        self.recorded: set[str] = set(self.state) | journaled
+        #: the files a killed publish finished (journal records), checked by hash before kept;
+        #: with ``rebuild_state`` none is kept
+        self.resumed: dict[str, dict[str, Any]] = {} if rebuild_state else done
         if rebuild_state:
             self.recorded |= _rebuilt_ownership(out)
         self.new_state: dict[str, Any] = {}
@@ -373,9 +400,15 @@ class _Publisher:
         """The collected file of ``asset``, refused when its path leaves the collection root."""
         return resolve_under(self.root, asset.path or "", what="asset path", root_label="the collection root")
 
-    def _unchanged(self, st: os.stat_result, size: object) -> bool:
-        """Whether a file of stat ``st`` is taken to be as recorded (``size``) without hashing."""
-        return self.trusted_until is not None and st.st_size == size and st.st_mtime_ns <= self.trusted_until
+    def _unchanged(self, st: os.stat_result, size: object, trusted: bool = True) -> bool:
+        """Whether a file of stat ``st`` is taken to be as recorded (``size``) without hashing
+        (never for a record not ``trusted``: a killed run's, :attr:`resumed`)."""
+        return (
+            trusted
+            and self.trusted_until is not None
+            and st.st_size == size
+            and st.st_mtime_ns <= self.trusted_until
+        )
 
     def _journal(self, rel: str) -> None:
         """Note ``rel`` as publish's own before writing it (survives a killed run)."""
@@ -390,7 +423,7 @@ class _Publisher:
         self.recorded.add(rel)
 
     def _source_sha(
-        self, src: Path, asset: MediaAsset, prev: dict[str, Any] | None
+        self, src: Path, asset: MediaAsset, prev: dict[str, Any] | None, trusted: bool = True
     ) -> tuple[str, int] | None:
         """SHA-256 and size of the collected file, checked against the catalog's size and
         SHA-256 (MediaError when they differ); None when the file is missing. A file unchanged
@@ -408,7 +441,11 @@ class _Publisher:
                 where=str(src),
                 hint=REPAIR_HINT,
             )
-        if prev and asset.sha256 in (None, prev["src"]) and self._unchanged(st, prev.get("src_size")):
+        if (
+            prev
+            and asset.sha256 in (None, prev["src"])
+            and self._unchanged(st, prev.get("src_size"), trusted)
+        ):
             return prev["src"], st.st_size
         sha = sha256_file(src)
         self.hashed += 1
@@ -421,7 +458,7 @@ class _Publisher:
             )
         return sha, st.st_size
 
-    def _intact(self, dst: Path, prev: dict[str, Any]) -> int | None:
+    def _intact(self, dst: Path, prev: dict[str, Any], trusted: bool = True) -> int | None:
         """The size of ``dst`` when it still holds what ``prev`` recorded, else None (hashed
         unless :meth:`_unchanged`)."""
         try:
@@ -430,7 +467,7 @@ class _Publisher:
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        if self._unchanged(st, prev.get("out_size")):
+        if self._unchanged(st, prev.get("out_size"), trusted):
             return st.st_size
         self.hashed += 1
         return st.st_size if sha256_file(dst) == prev["out"] else None
@@ -441,27 +478,29 @@ class _Publisher:
         ``recipe``: 'copy', 'jpeg' / 'png' (re-encode), 'h264' (a video re-encoded to H.264
         MP4: :func:`_video_recipe`) or 'crop:x1,y1,x2,y2' (cropped H.264).
         The collected file must match the catalog's size and SHA-256 (MediaError otherwise);
-        the output is made again unless it still holds what the last publish made of the same
-        source with the same recipe.
+        the output is made again unless it still holds what the last publish (or a killed one,
+        :attr:`resumed`, checked by hash) made of the same source with the same recipe.
         """
         dst = inside(self.out, rel, what="published file", root_label="the output folder")
         src = self.source(asset)
-        prev = self.state.get(rel)
+        prev, trusted = self.state.get(rel), True
+        if (done := self.resumed.get(rel)) is not None:  # a killed run wrote it after the state file
+            prev, trusted = done, False
         if prev and prev["recipe"] != recipe:
             prev = None
-        got = self._source_sha(src, asset, prev)
+        got = self._source_sha(src, asset, prev, trusted)
         if got is None:  # the collected file is gone: the copy made of the same bytes stands
             if (
                 prev
                 and asset.sha256 in (None, prev["src"])
-                and (out_size := self._intact(dst, prev)) is not None
+                and (out_size := self._intact(dst, prev, trusted)) is not None
             ):
                 self.new_state[rel] = {**prev, "out_size": out_size}
                 self.skipped += 1
                 return prev["out"]
             raise MediaError("collected file is missing", where=str(src), hint="rerun mf-collect / mf clean")
         src_sha, src_size = got
-        if prev and prev["src"] == src_sha and (out_size := self._intact(dst, prev)) is not None:
+        if prev and prev["src"] == src_sha and (out_size := self._intact(dst, prev, trusted)) is not None:
             self.new_state[rel] = {**prev, "src_size": src_size, "out_size": out_size}
             self.skipped += 1
             return prev["out"]
@@ -497,8 +536,20 @@ class _Publisher:
             "src_size": src_size,
             "out_size": dst.stat().st_size,
         }
+        self._journal_done(rel)
         self.copied += 1
         return out_sha
+
+    def _journal_done(self, rel: str) -> None:
+        """Append the record of ``rel``, just written, to the journal: a rerun after a kill keeps
+        the file once it hashes to it. Not synced: a record lost to a crash only makes its file
+        again, and one kept without its file's bytes does not hash to it."""
+        line = json.dumps({"rel": rel, **self.new_state[rel]}, sort_keys=True) + "\n"
+        fd = os.open(self.journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
 
     def save_state(self) -> None:
         """Write the state file, dated :attr:`stamp`, then drop the journal it supersedes. A

@@ -1,0 +1,82 @@
+"""A first `mf publish` killed part way: the rerun keeps the media files the killed run had
+finished (checked against their SHA-256, never trusted by date) instead of making every one again
+(before: no state file yet, so every video was re-encoded and every image copied again)."""
+
+from __future__ import annotations
+
+import pytest
+
+import cleaning.publish as publish_mod
+from cleaning.publish import JOURNAL_FILE, publish
+from schemas.catalog import Catalog
+
+DONE_BEFORE_KILL = 6
+
+
+def _count_encodes(monkeypatch) -> list[str]:
+    made: list[str] = []
+    real = publish_mod.transcode
+
+    def transcode(src, dst, **kw):
+        made.append(dst.name)
+        return real(src, dst, **kw)
+
+    monkeypatch.setattr(publish_mod, "transcode", transcode)
+    return made
+
+
+def test_a_rerun_after_a_killed_first_publish_skips_the_files_it_finished(
+    cleaned_world, catalog_copy, tmp_path, monkeypatch
+):
+    out = tmp_path / "ds"
+    real, calls = publish_mod._Publisher.place, []
+
+    def place(self, rel, asset, recipe):
+        if len(calls) == DONE_BEFORE_KILL:
+            raise KeyboardInterrupt  # stopped after six files, before any state file is written
+        calls.append(rel)
+        return real(self, rel, asset, recipe)
+
+    monkeypatch.setattr(publish_mod._Publisher, "place", place)
+    with Catalog(catalog_copy) as cat, pytest.raises(KeyboardInterrupt):
+        publish(cat, cleaned_world.root, out)
+    assert not (out / publish_mod.STATE_FILE).exists() and (out / JOURNAL_FILE).is_file()
+    monkeypatch.setattr(publish_mod._Publisher, "place", real)
+    encoded = _count_encodes(monkeypatch)
+    with Catalog(catalog_copy) as cat:
+        res = publish(cat, cleaned_world.root, out)
+    assert res["verify"]["ok"] and not res["failed"], res
+    total = res["written"] + res["unchanged"]
+    assert total > DONE_BEFORE_KILL
+    # only the files the killed run had not finished are made again
+    assert res["unchanged"] == DONE_BEFORE_KILL and res["written"] == total - DONE_BEFORE_KILL, res
+    assert not set(encoded) & {rel.split("/")[1] for rel in calls}, encoded
+    assert not (out / JOURNAL_FILE).exists()
+
+
+def test_a_finished_file_changed_after_the_kill_is_made_again(
+    cleaned_world, catalog_copy, tmp_path, monkeypatch
+):
+    """The killed run's records are checked against the files: one changed since (same size, any
+    date) is made again, and the rerun's folder verifies."""
+    out = tmp_path / "ds"
+    real, calls = publish_mod._Publisher.place, []
+
+    def place(self, rel, asset, recipe):
+        if len(calls) == DONE_BEFORE_KILL:
+            raise KeyboardInterrupt
+        calls.append(rel)
+        return real(self, rel, asset, recipe)
+
+    monkeypatch.setattr(publish_mod._Publisher, "place", place)
+    with Catalog(catalog_copy) as cat, pytest.raises(KeyboardInterrupt):
+        publish(cat, cleaned_world.root, out)
+    monkeypatch.setattr(publish_mod._Publisher, "place", real)
+    hurt = out / calls[0]
+    data = bytearray(hurt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    hurt.write_bytes(bytes(data))
+    with Catalog(catalog_copy) as cat:
+        res = publish(cat, cleaned_world.root, out)
+    assert res["verify"]["ok"] and res["unchanged"] == DONE_BEFORE_KILL - 1, res
+    assert hurt.read_bytes() != bytes(data)
