@@ -28,6 +28,7 @@ from movingfashion.models.detectors.ultralytics_backend import (
 )
 from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
+from schemas.text_input import read_text_input
 
 MODEL_HINT = (
     "pass a model config such as yolov8n.yaml, or YOLO weights (.pt) that exist on disk:"
@@ -49,12 +50,9 @@ def check_data_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     p = Path(path)
     where = str(p)
+    text = read_text_input(p, "data yaml", ConfigError, hint=DATA_HINT)  # not UTF-8: the byte, and what to do
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read the data yaml: {one_line(exc)}", where=where, hint=DATA_HINT
-        ) from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(
             f"cannot parse the data yaml: {one_line(exc)}", where=where, hint=DATA_HINT

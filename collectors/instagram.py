@@ -51,7 +51,7 @@ from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
-from schemas.text_input import MAX_RECORD_BYTES, read_file_bytes
+from schemas.text_input import MAX_RECORD_BYTES, not_utf8, read_file_bytes
 
 log = logging.getLogger("collectors.instagram")
 
@@ -225,10 +225,11 @@ def read_structure(path: Path) -> dict[str, Any] | str:
         doc = json.loads(data)
     except OSError as exc:
         raise DataFormatError(f"cannot read structure file: {exc.strerror or exc}", where=str(path)) from None
+    except UnicodeDecodeError as exc:  # the one wording, with the byte (of the unpacked text for .xz)
+        raise not_utf8(exc, str(path), "structure file", hint=hint) from None
     except (ValueError, lzma.LZMAError, EOFError, RecursionError) as exc:
-        detail = f"not UTF-8 text (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else str(exc)
         raise DataFormatError(
-            f"not an instaloader structure file ({detail})", where=str(path), hint=hint
+            f"not an instaloader structure file ({exc})", where=str(path), hint=hint
         ) from None
     if isinstance(doc, dict) and "node" not in doc and isinstance(doc.get("shortcode"), str):
         return doc["shortcode"]  # instaloader 3

@@ -97,17 +97,19 @@ def read_index(path: str | os.PathLike[str], split: str) -> list[dict[str, Any]]
     :class:`DataFormatError` naming the file when it is not an index, or when it was built for
     another split (its ``split`` says which): its images would be looked up under the wrong split.
     """
-    import json
+    from schemas.text_input import load_json, read_text_input
 
     build = f"mf df2 multidf2 --df2 DF2_ROOT --split {split} --out FILE"
+    hint = f"build it with: {build}"
+    # missing, unreadable, not UTF-8 or malformed JSON: one error naming the file (the byte, for
+    # a file that is not UTF-8)
+    text = read_text_input(path, "Multi-DeepFashion2 index", hint=hint, limit=None)
+    doc = load_json(text, str(path), hint=hint)
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
         seqs = doc["sequences"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (KeyError, TypeError) as exc:
         raise DataFormatError(
-            f"not a Multi-DeepFashion2 index ({type(exc).__name__}: {exc})",
-            where=str(path),
-            hint=f"build it with: {build}",
+            f"not a Multi-DeepFashion2 index ({type(exc).__name__}: {exc})", where=str(path), hint=hint
         ) from None
     stored = doc.get("split")
     if stored is not None and stored != split:

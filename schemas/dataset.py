@@ -34,7 +34,7 @@ from schemas.official import (
 )
 from schemas.render import web_url_problem
 from schemas.taxonomy import DF2_CLASSES, Partition
-from schemas.text_input import load_json
+from schemas.text_input import decode_utf8, load_json
 
 
 class Split(StrEnum):
@@ -363,15 +363,19 @@ def read_entry_rows(
     with a ``bad`` list, such a row is appended to it (``("line N", error)``) and left out instead.
     """
     rows: dict[str, dict[str, Any]] = {}
-    with open(path, "rb") as fh:  # each line decoded by load_json: a non-UTF-8 line is that line's error
+    end = 0  # where the next line starts in the file (a byte that is not UTF-8 is counted from the start)
+    with open(path, "rb") as fh:  # each line decoded on its own: a non-UTF-8 line is that line's error
         for lineno, line in enumerate(fh, 1):
+            start, end = end, end + len(line)
             if not line.strip():
                 continue
             try:
                 try:
-                    row = load_json(line, str(path))
+                    row = load_json(decode_utf8(line, str(path), offset=start), str(path))
                 except DataFormatError as exc:
-                    raise DataFormatError(f"line {lineno}: {exc.message}", where=str(path)) from None
+                    raise DataFormatError(
+                        f"line {lineno}: {exc.message}", where=str(path), hint=exc.hint
+                    ) from None
                 if not isinstance(row, dict) or "product_id" not in row:
                     raise DataFormatError(
                         f"line {lineno}: expected an object with product_id", where=str(path)

@@ -3,7 +3,9 @@ whole as UTF-8, or refused with one :class:`~schemas.errors.DataFormatError` nam
 
 A file that cannot be read (missing, a folder, no permission) or that is not UTF-8 text (a
 Latin-1 export) is an input error (exit 2), never a traceback. A UTF-8 byte order mark (as
-some Windows editors write) is dropped.
+some Windows editors write) is dropped. Every "not UTF-8" error, whoever reads the file (a
+config, a list, a world's JSON, a split file), is worded here (:func:`not_utf8`): the file, the
+first byte that is not UTF-8 (counted from the start of the file) and :data:`UTF8_HINT`.
 
 Text a source sends (titles, captions: JSON that may carry a lone UTF-16 surrogate) is made
 storable by :func:`clean_text` / :func:`clean_strings`, the one home of that cleaning.
@@ -47,6 +49,31 @@ def clean_strings(value: Any) -> Any:
     return value
 
 
+#: what to do about a file that is not UTF-8 text
+UTF8_HINT = "save it as UTF-8"
+
+
+def not_utf8(
+    exc: UnicodeDecodeError,
+    where: str,
+    what: str | None = None,
+    error: type[MFError] = DataFormatError,
+    *,
+    skip: int = 0,
+    hint: str | None = None,
+) -> MFError:
+    """The one error for a file that is not UTF-8 text: ``error`` naming ``where`` (and ``what``,
+    ``"URL list"``, when given), the offending byte counted from the start of the file (``skip``:
+    bytes before the decoded part, a byte order mark) and :data:`UTF8_HINT` (then ``hint``, what
+    else may be done, when given). Raise it ``from None``."""
+    lead = f"{what} is not" if what else "not"
+    return error(
+        f"{lead} UTF-8 text (byte {skip + exc.start})",
+        where=where,
+        hint=UTF8_HINT if not hint else f"{UTF8_HINT}, or {hint}",
+    )
+
+
 #: largest structured file (a tracklet file, a record) a reader takes whole (bytes): parsing holds
 #: several times the file in memory, and real tracklet files are at most a few MB
 MAX_RECORD_BYTES = 256 * 2**20
@@ -61,12 +88,13 @@ _KINDS = {
 
 
 def read_file_bytes(
-    path: str | os.PathLike[str], *, limit: int = MAX_RECORD_BYTES, what: str = "file"
+    path: str | os.PathLike[str], *, limit: int | None = MAX_RECORD_BYTES, what: str = "file"
 ) -> bytes:
     """The bytes of the regular file at ``path`` (a link is followed). A named pipe, a device
     (a link to ``/dev/zero``), a socket or a folder is refused without reading or waiting, and so
-    is a file over ``limit`` bytes: one :class:`DataFormatError` naming it. A missing file raises
-    ``FileNotFoundError`` and other read errors their ``OSError``, as ``Path.read_bytes`` does."""
+    is a file over ``limit`` bytes (None: no limit): one :class:`DataFormatError` naming it. A
+    missing file raises ``FileNotFoundError`` and other read errors their ``OSError``, as
+    ``Path.read_bytes`` does."""
     p = Path(path)
     fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a pipe opens without a writer
     with os.fdopen(fd, "rb") as fh:
@@ -76,8 +104,8 @@ def read_file_bytes(
             raise DataFormatError(
                 f"{what} is {kind}, not a file", where=str(p), hint="put the file itself there, or remove it"
             )
-        data = fh.read(limit + 1)
-    if len(data) > limit:
+        data = fh.read() if limit is None else fh.read(limit + 1)
+    if limit is not None and len(data) > limit:
         raise DataFormatError(
             f"{what} is over {limit // 2**20} MiB, the most this reader takes",
             where=str(p),
@@ -86,37 +114,49 @@ def read_file_bytes(
     return data
 
 
-def read_text_input(path: str | os.PathLike[str], what: str, error: type[MFError] = DataFormatError) -> str:
+def read_text_input(
+    path: str | os.PathLike[str],
+    what: str,
+    error: type[MFError] = DataFormatError,
+    *,
+    hint: str | None = None,
+    limit: int | None = MAX_RECORD_BYTES,
+) -> str:
     """The text of the file at ``path``; ``what`` names the file in errors (``"URL list"``),
-    raised as ``error`` (a config file's are :class:`~schemas.errors.ConfigError`). The byte an
+    raised as ``error`` (a config file's are :class:`~schemas.errors.ConfigError`); ``hint``
+    says what to do when it is missing or unreadable (default: check the path). The byte an
     error gives is counted from the start of the file. A named pipe, a device or a file over
-    :data:`MAX_RECORD_BYTES` is refused without waiting or reading it all (:func:`read_file_bytes`)."""
+    ``limit`` bytes (None: any size) is refused without waiting or reading it all
+    (:func:`read_file_bytes`)."""
     p = Path(path)
     try:
-        data = read_file_bytes(p, what=what)
+        data = read_file_bytes(p, what=what, limit=limit)
     except FileNotFoundError:
-        raise error(f"{what} not found", where=str(p), hint="check the path") from None
+        raise error(f"{what} not found", where=str(p), hint=hint or "check the path") from None
     except DataFormatError as exc:
         raise error(exc.message, where=str(p), hint=exc.hint) from None
     except OSError as exc:
-        raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(p)) from None
+        raise error(f"cannot read {what}: {exc.strerror or exc}", where=str(p), hint=hint) from None
     return decode_utf8(data, str(p), what, error)
 
 
 def decode_utf8(
-    data: bytes, where: str, what: str | None = None, error: type[MFError] = DataFormatError
+    data: bytes,
+    where: str,
+    what: str | None = None,
+    error: type[MFError] = DataFormatError,
+    *,
+    offset: int = 0,
 ) -> str:
     """``data`` decoded as UTF-8, a leading byte order mark dropped; else one ``error`` naming
     ``where`` (and ``what``, ``"URL list"``, when given) with the offending byte counted from the
-    start of the file, and saying to save the file as UTF-8."""
+    start of the file (``offset``: where ``data`` starts in it, for a file read line by line),
+    and saying to save the file as UTF-8."""
     skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[skip:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        lead = f"{what} is not" if what else "not"
-        raise error(
-            f"{lead} UTF-8 text (byte {skip + exc.start})", where=where, hint="save it as UTF-8"
-        ) from None
+        raise not_utf8(exc, where, what, error, skip=offset + skip) from None
 
 
 def load_json(
@@ -138,8 +178,9 @@ def load_json(
         ) from None
     except RecursionError:
         raise error("JSON nested too deeply", where=where, hint=hint) from None
-    except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text (byte {exc.start})", where=where, hint=hint) from None
+    except UnicodeDecodeError as exc:  # bytes: json decodes them (UTF-8, or UTF-16/32 by their first bytes)
+        bom = isinstance(text, bytes) and text.startswith(codecs.BOM_UTF8)  # its decoder counts after it
+        raise not_utf8(exc, where, error=error, skip=len(codecs.BOM_UTF8) if bom else 0, hint=hint) from None
     except ValueError as exc:  # e.g. "Exceeds the limit (4300 digits) for integer string conversion"
         detail = "a number with more than 4300 digits" if "digits" in str(exc) else str(exc).splitlines()[0]
         raise error(f"JSON value out of range: {detail}", where=where, hint=hint) from None

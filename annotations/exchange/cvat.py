@@ -45,6 +45,7 @@ The import replaces a tracklet's boxes on those frames only.
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -67,6 +68,7 @@ from schemas.atomic import write_if_changed
 from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError
 from schemas.official import frame_count_problem
+from schemas.text_input import decode_utf8
 
 GT_ATTRIBUTE = "ground_truth"
 #: the box attribute that carries the index of the tracklet a track was exported from
@@ -303,6 +305,22 @@ class _DtdFound(Exception):
     pass
 
 
+#: the encoding an XML declaration names (``<?xml version="1.0" encoding="..."?>``)
+_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+def _refuse_not_utf8(data: bytes, where: str) -> None:
+    """For XML that did not parse: when it is to be read as UTF-8 (no byte order mark of UTF-16
+    or UTF-32, no declaration naming another encoding) and is not, say so, with the byte and
+    what to do (a Latin-1 export), rather than expat's "not well-formed (invalid token)"."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # UTF-32's start with these too
+        return
+    m = _DECLARED_ENCODING.match(data)
+    if m and m.group(1).decode("ascii").lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return
+    decode_utf8(data, where, "CVAT XML")  # raises, naming the first byte that is not UTF-8
+
+
 def _refuse_dtd(data: bytes, where: str) -> None:
     """Refuse any DOCTYPE (and so any ENTITY) declaration, whatever the document's encoding.
 
@@ -325,6 +343,7 @@ def _refuse_dtd(data: bytes, where: str) -> None:
             hint="remove the DOCTYPE, or export the file from CVAT again",
         ) from None
     except expat.ExpatError as exc:
+        _refuse_not_utf8(data, where)
         raise DataFormatError(f"not well-formed XML: {exc}", where=where) from None
     except ValueError as exc:  # an encoding expat cannot read ("multi-byte encodings are not supported")
         raise DataFormatError(
@@ -359,6 +378,7 @@ def read_cvat(path: str | os.PathLike[str]) -> CvatVideo:
     try:
         root = ET.fromstring(data)
     except ET.ParseError as exc:
+        _refuse_not_utf8(data, str(p))
         raise DataFormatError(f"not well-formed XML: {exc}", where=str(p)) from None
     if root.tag != "annotations":
         raise DataFormatError(f"root element is <{root.tag}>, not <annotations>", where=str(p))

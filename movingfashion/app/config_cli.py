@@ -123,7 +123,7 @@ def _check(path: Path, text: str, as_json: bool) -> None:
     not a file)."""
     if not path.is_file():
         raise click.BadParameter(f"{path} is not a file to check", param_hint="'--out'")
-    if path.read_text(encoding="utf-8") == text:
+    if path.read_bytes() == text.encode("utf-8"):  # any other bytes (not UTF-8 too) are stale
         emit({"out": str(path), "up_to_date": True}, as_json, lambda r: f"{path}: up to date")
         return
     if as_json:

@@ -32,7 +32,7 @@ from typing import Any
 from schemas.errors import DataFormatError
 from schemas.geometry import finite_number
 from schemas.taxonomy import DF2_CLASSES, DF2_FILE_NAMES
-from schemas.text_input import load_json
+from schemas.text_input import load_json, read_text_input
 
 #: Landmarks per category, in category order (the official definition); they add up to the 294
 #: keypoint slots of the COCO layout.
@@ -94,12 +94,7 @@ def read_annotation(
     ``image_path`` defaults to ``<split>/image/<same number>.jpg`` next to ``annos/``.
     """
     p = Path(anno_path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError("annotation file not found", where=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"cannot read the annotation ({type(exc).__name__})", where=str(p)) from None
+    text = read_text_input(p, "annotation file")  # missing, unreadable, not UTF-8 (the byte): named
     data = _load(p, text)
     if not isinstance(data, dict):
         raise DataFormatError("an annotation is a JSON object", where=str(p))

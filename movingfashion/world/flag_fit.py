@@ -556,8 +556,15 @@ def read_rows(path: str | os.PathLike[str]) -> list[VideoRow]:
     raises ``ValueError`` naming the file and line of a row that does not fit :class:`VideoRow`,
     or whose tracklet's signals lack one the flag cannot be decided without
     (:data:`annotations.config.REQUIRED_SIGNALS`)."""
+    from schemas.errors import MFError
+    from schemas.text_input import read_text_input
+
     rows = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), 1):
+    try:  # missing, unreadable, not UTF-8 (the byte, and what to do): one line naming the file
+        text = read_text_input(path, "rows file", limit=None)
+    except MFError as exc:
+        raise ValueError(str(exc)) from None
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -602,9 +609,14 @@ def _rules_arg(ap: argparse.ArgumentParser, option: str, value: str) -> list[Fla
     (``{"rules": [...]}``, as ``--out`` writes); a file that does not hold them is a usage error."""
     if value == "shipped":
         return [r.model_copy() for r in FITTED_RULES]
-    try:
-        return [FlagRule(**r) for r in json.loads(Path(value).read_text())["rules"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    from schemas.errors import MFError
+    from schemas.text_input import load_json, read_text_input
+
+    try:  # a file that is not UTF-8 is said so, with the byte (read_text_input)
+        return [FlagRule(**r) for r in load_json(read_text_input(value, "rules file"), value)["rules"]]
+    except MFError as exc:
+        ap.error(f"{option}: {exc}")
+    except (ValueError, KeyError, TypeError) as exc:
         ap.error(f"{option} {value}: not a rules file ({str(exc).splitlines()[0]}); write one with fit --out")
 
 

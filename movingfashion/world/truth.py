@@ -7,7 +7,6 @@ their results with this truth. All paths are relative to the world folder.
 
 from __future__ import annotations
 
-import json
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -226,13 +225,13 @@ def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
     from pydantic import ValidationError
 
     from schemas.errors import DataFormatError
+    from schemas.text_input import read_text_input
 
     path = Path(world_dir, "world.json")
     hint = "pass a folder written by `mf world generate --out DIR` (generate it again if it was cut short)"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError("no world.json: not a world folder", where=str(path), hint=hint) from None
+    if not path.exists():
+        raise DataFormatError("no world.json: not a world folder", where=str(path), hint=hint)
+    text = read_text_input(path, "world.json", hint=hint, limit=None)  # not UTF-8: says so, with the byte
     try:
         return WorldTruth.model_validate_json(text)
     except ValidationError as exc:
@@ -247,5 +246,20 @@ def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:
 
 
 def load_video_gt(world_dir: str | os.PathLike[str], video: WorldVideo) -> VideoGroundTruth:
+    """The per-frame truth of ``video`` (its ``gt/`` file); :class:`DataFormatError` naming the
+    file when it is missing, not UTF-8 JSON, or not a video's ground truth."""
+    from pydantic import ValidationError
+
+    from schemas.errors import DataFormatError
+    from schemas.text_input import load_json, read_text_input
+
     path = resolve_under(world_dir, video.gt, what="gt", where="world.json", root_label="the world folder")
-    return VideoGroundTruth.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    hint = "generate the world again (`mf world generate --out DIR`, same options)"
+    data = load_json(read_text_input(path, "ground-truth file", hint=hint), str(path), hint=hint)
+    try:
+        return VideoGroundTruth.model_validate(data)
+    except ValidationError as exc:
+        first = str(exc).splitlines()
+        raise DataFormatError(
+            f"ground-truth file does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
+        ) from None

@@ -262,7 +262,7 @@ def _post(code: str) -> dict:
         (b'{"node": 1', "not an instaloader structure file (Expecting ',' delimiter"),
         (
             json.dumps(_post("CxAbc05")).encode().replace(b"Weekend", b"W\xe9ekend"),  # Latin-1
-            "not an instaloader structure file (not UTF-8 text (byte ",
+            "structure file is not UTF-8 text (byte ",
         ),
         (b"[1, 2]", "not an instaloader structure file (no node and node_type)"),
         (
