@@ -622,7 +622,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     """Serve the review page until Ctrl-C (see annotations.review.server)."""
     from click.core import ParameterSource
 
-    from annotations.review.server import ReviewApp, check_bind, make_server
+    from annotations.review.server import ReviewApp, check_bind, make_server, remove_new_catalog
     from schemas.atomic import lock_wait_s
 
     ctx = click.get_current_context()
@@ -660,10 +660,11 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
         "sample_rate": q.sample_rate,
         "reconciled": app.reconciled,
     }
-    # Ctrl-C (SIGINT) stops the server even when the shell started it in the background, where
-    # SIGINT is ignored and Python then leaves it so (a script's `kill -INT` would do nothing)
-    stop_on_ctrl_c()
+    serving = False  # nothing is decided before the server serves: a failed start leaves no catalog
     try:  # a Ctrl-C from the moment the URL is out stops the server cleanly
+        # Ctrl-C (SIGINT) stops the server even when the shell started it in the background, where
+        # SIGINT is ignored and Python then leaves it so (a script's `kill -INT` would do nothing)
+        stop_on_ctrl_c()
         if as_json:  # one line: a script reads the URL as soon as the server is up
             emit(info, True, indent=None)
         else:
@@ -681,6 +682,7 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
                 + "\nCtrl-C stops the server; every decision is saved when it is made."
             )
         sys.stdout.flush()
+        serving = True
         srv.serve_forever()
     except KeyboardInterrupt:
         click.echo("stopped: every decision is saved", err=True)
@@ -688,6 +690,8 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     finally:
         srv.server_close()
         app.close()
+        if not serving and app.created_catalog:  # e.g. stdout closed before the URL was out
+            remove_new_catalog(cat_path)
 
 
 def _review_name(video: str, product_id: str, shared: frozenset[str]) -> str:

@@ -220,6 +220,8 @@ class ReviewApp:
         # one); the default review catalog (DATASET/.review.sqlite) is started on first use, and
         # removed again when the start fails (a broken dataset leaves no hidden file behind)
         created = create_catalog and not os.path.lexists(self.catalog_path)
+        #: whether this app created its catalog (a start that fails before serving removes it)
+        self.created_catalog = created
         opened: list[Catalog] = []
         try:
             self.cat = Catalog(self.catalog_path, must_exist=not create_catalog)

@@ -616,3 +616,23 @@ def test_a_start_that_fails_after_the_bind_leaves_no_review_catalog(args, tmp_pa
     with pytest.raises(MFError):
         ReviewApp(ds, ds / ".review.sqlite", create_catalog=True)
     assert (ds / ".review.sqlite").is_file()
+
+
+def test_a_start_that_fails_before_serving_leaves_no_review_catalog(tmp_path, monkeypatch, capsys):
+    """The page opened, then printing its URL failed (stdout closed): nothing was served, so
+    nothing was decided, and the catalog the start created is removed too."""
+    import annotations.cli as annotations_cli
+    from schemas.cli_support import run_main
+
+    ds = tmp_path / "dataset"
+    ds.mkdir()
+    for name in ("train.json", "test.json"):
+        (ds / name).write_text("{}", encoding="utf-8")
+
+    def closed(*_a, **_k):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(annotations_cli, "emit", closed)
+    with pytest.raises((SystemExit, BrokenPipeError)):
+        run_main(review_page, ["--dataset", str(ds), "--port", "0", "--json"])
+    assert sorted(p.name for p in ds.iterdir()) == ["test.json", "train.json"]
