@@ -229,7 +229,7 @@ def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
 
     path = Path(world_dir, "world.json")
     hint = "pass a folder written by `mf world generate --out DIR` (generate it again if it was cut short)"
-    if not path.exists():
+    if not path.is_file():  # missing, or a folder of that name
         raise DataFormatError("no world.json: not a world folder", where=str(path), hint=hint)
     text = read_text_input(path, "world.json", hint=hint, limit=None)  # not UTF-8: says so, with the byte
     try:

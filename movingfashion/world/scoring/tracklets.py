@@ -31,7 +31,7 @@ from annotations.qa import (
 from annotations.tracklet_files import require_results
 from movingfashion.media.probe import probe_video
 from movingfashion.world.truth import WorldTruth, load_video_gt, load_world
-from schemas.errors import DataFormatError, MediaError
+from schemas.errors import MediaError
 
 
 def _video_size(path: Path) -> tuple[int, int] | None:
@@ -68,15 +68,6 @@ def _true_boxes(
     return boxes
 
 
-def _load_truth(world_dir: str | os.PathLike[str]) -> tuple[Path, WorldTruth]:
-    world = Path(world_dir)
-    if not (world / "world.json").is_file():
-        raise DataFormatError(
-            "no world.json", where=str(world), hint="pass the synthetic world folder or its world.json"
-        )
-    return world, load_world(world)
-
-
 def truth_boxes_for_dataset(
     dataset: str | os.PathLike[str],
     world_dir: str | os.PathLike[str],
@@ -85,7 +76,8 @@ def truth_boxes_for_dataset(
     the split files and those ``mf publish`` held back for review (:func:`annotations.qa.held_videos`)."""
     from annotations.builder import load_splits
 
-    world, truth = _load_truth(world_dir)
+    world = Path(world_dir)
+    truth = load_world(world)  # its one check of world.json, naming the file
     products = {p.product_id: p for p in truth.products}
     crops = source_crops(dataset)
     items = video_items(dataset)
