@@ -855,6 +855,7 @@ def _split_truth(
     shared: frozenset[str],
     heads: Mapping[str, Mapping[str, Any]],
     identities: Mapping[str, Any],
+    held_out: frozenset[tuple[str, str]] = frozenset(),
 ) -> dict[str, tuple[str, str, str]]:
     """Review name -> (video, product, why) of the split files' videos that have no tracklet file
     of their product but whose split-file entry holds a tracklet (the real archive as downloaded):
@@ -863,7 +864,8 @@ def _split_truth(
     detector choice), and an accept or reject decides on them as on a video with a file.
     ``heads``: the split files' products without their boxes
     (:func:`annotations.tracklet_files.load_split_heads`), ``identities`` the versions read; a
-    video's boxes are read only when an earlier build's record names it."""
+    video's boxes are read only when an earlier build's record names it. ``held_out``: (video,
+    product) pairs left out (their split-file tracklet holds a bad box)."""
     from annotations.review.queue import SplitTruth, queued_truth_reason, split_origin
     from annotations.tracklet_files import tracklet_file
 
@@ -872,6 +874,8 @@ def _split_truth(
     for name, split in heads.items():
         for pid, entry in split.items():
             for vi, vp in enumerate(entry.video_paths):
+                if (vp, pid) in held_out:
+                    continue
                 has_file = tracklet_file(dataset, vp, pid, shared=vp in shared).is_file()
                 if not has_file and vi < len(entry.with_boxes) and entry.with_boxes[vi]:
                     origin = split_origin(Path(dataset)) if origin is None else origin
@@ -1040,7 +1044,12 @@ def review(
         )
     from annotations.review import record_decision
     from annotations.sheets import sheet_path
-    from annotations.tracklet_files import load_results, load_split_heads, shared_videos, split_files_present
+    from annotations.tracklet_files import (
+        load_results,
+        load_split_heads_rows,
+        shared_videos,
+        split_files_present,
+    )
     from schemas.official import SPLIT_FILES, split_identity
 
     require_dataset(dataset)
@@ -1051,14 +1060,28 @@ def review(
             pass
     # the split files read once, without their boxes (a video's are read only when needed)
     identities = {name: split_identity(Path(dataset) / name) for name in SPLIT_FILES}
-    heads = load_split_heads(dataset) if split_files_present(dataset) else {}
+    heads, bad = load_split_heads_rows(dataset) if split_files_present(dataset) else ({}, [])
+    # a video whose split-file tracklet holds a bad box is held out, as the review page holds it
+    # out: named here, the rest listed and decided on
+    held_out = {(b.video, b.product_id): b for b in bad}
+    for b in bad:
+        click.echo(f"warning: held out of the review (fix the box first): {b.line()}", err=True)
     shared = shared_videos(heads)
     held_all, needs = _catalog_holds(dataset, catalog_path, heads)
-    truth = _split_truth(
-        dataset, shared, heads, identities
-    )  # no tracklet file, the split file's ground truth
+    # no tracklet file, the split file's ground truth
+    truth = _split_truth(dataset, shared, heads, identities, frozenset(held_out))
     found = load_results(dataset) if held_all or truth else require_results(dataset)
-    results = {_review_name(vt.video, vt.product_id, shared): vt for vt in found}
+    out_names = {
+        _review_name(vp, pid, shared): held_out[(v, pid)]
+        for split in heads.values()
+        for pid, e in split.items()
+        for vp in e.video_paths
+        for v in (vp, None)
+        if (v, pid) in held_out
+    }
+    results = {
+        name: vt for vt in found if (name := _review_name(vt.video, vt.product_id, shared)) not in out_names
+    }
     held = {name: h for name, h in held_all.items() if name not in results}  # no tracklet file names it
     truth = {name: t for name, t in truth.items() if name not in results and name not in held}
     fileless = {**held, **truth}
@@ -1073,6 +1096,13 @@ def review(
                 f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.jsonl')}", err=True
             )
         chosen = _shop_choices(shops, catalog_path)
+        for name in [*accept, *reject, *chosen]:
+            if name in out_names:
+                raise DataFormatError(
+                    f"{name} is held out of the review: {out_names[name].line().removeprefix(out_names[name].path + ': ')}",
+                    where=out_names[name].path,
+                    hint="fix that box in the split file, then decide on the video",
+                )
         note_of = _decision_notes(notes, [*chosen, *accept, *reject], note_all=note_all)
         _review_targets(dataset, results, [*accept, *reject, *chosen], fileless)
         # every check before the first write: a refused option stores nothing

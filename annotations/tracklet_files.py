@@ -55,11 +55,13 @@ from schemas.dataset import VideoTracklets
 from schemas.errors import DataFormatError, validation_text
 from schemas.official import (
     SPLIT_FILES,
+    BadVideo,
     OfficialEntry,
     OfficialHead,
     OfficialSplit,
     read_official,
     read_official_heads,
+    read_official_heads_rows,
     read_official_rows,
     split_files,
     write_official,
@@ -88,6 +90,7 @@ __all__ = [
     "ground_truth_digest",
     "load_results",
     "load_split_heads",
+    "load_split_heads_rows",
     "load_splits",
     "read_build_record",
     "read_video_tracklets",
@@ -133,6 +136,21 @@ def load_split_heads(dataset: str | os.PathLike[str]) -> dict[str, dict[str, Off
     heads = {p.name: read_official_heads(p) for p in split_files(dataset)}
     check_tracklet_names(dataset, heads)
     return heads
+
+
+def load_split_heads_rows(
+    dataset: str | os.PathLike[str],
+) -> tuple[dict[str, dict[str, OfficialHead]], list[BadVideo]]:
+    """:func:`load_split_heads` that goes on past a video whose split-file tracklet holds a bad
+    box (:func:`schemas.official.read_official_heads_rows`): the heads, and those videos (each
+    naming its file, product, video and frame key) for the caller to hold out."""
+    heads: dict[str, dict[str, OfficialHead]] = {}
+    bad: list[BadVideo] = []
+    for p in split_files(dataset):
+        heads[p.name], found = read_official_heads_rows(p)
+        bad += found
+    check_tracklet_names(dataset, heads)
+    return heads, bad
 
 
 def check_tracklet_names(

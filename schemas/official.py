@@ -659,34 +659,71 @@ def read_official_heads(path: str | os.PathLike[str]) -> dict[str, OfficialHead]
     last :data:`SPANS_KEPT` files): the same file read again (the review page's queue rebuilt
     after a tracklet build) is not scanned again, and :func:`read_official_entry` finds an entry
     without a search."""
+    got = _scanned_heads(Path(path))
+    if got is None:
+        return {pid: _head_of(e) for pid, e in read_official(path).items()}
+    heads, bad = got
+    if bad:
+        raise bad[0].error
+    return heads
+
+
+def read_official_heads_rows(
+    path: str | os.PathLike[str],
+) -> tuple[dict[str, OfficialHead], tuple[BadVideo, ...]]:
+    """:func:`read_official_heads` that goes on past a video whose tracklet the reader refuses (a
+    box with reversed corners, a frame key twice, a malformed number): (the heads, every such
+    video, :class:`BadVideo`, naming the file, product, video and frame key). The bad video's
+    product keeps its head; what a reader of it does is its own to decide (the review queue holds
+    the video out). A file the scan cannot read goes through :func:`read_official_rows`: an
+    invalid product is then left out of the heads and listed whole (``video`` None). Kept per
+    version of the file as :func:`read_official_heads` keeps its heads."""
     p = Path(path)
+    got = _scanned_heads(p)
+    if got is not None:
+        return got
+    good, rows = read_official_rows(p)
+    return {pid: _head_of(e) for pid, e in good.items()}, tuple(
+        BadVideo(str(p), pid, None, None, DataFormatError(problem)) for pid, problem in rows
+    )
+
+
+def _scanned_heads(p: Path) -> tuple[dict[str, OfficialHead], tuple[BadVideo, ...]] | None:
+    """The heads of split file ``p`` and its bad videos, from what was kept for this version of
+    the file or from a scan (:func:`read_official_heads`); None when the scan cannot read it."""
     identity = _file_identity(p)
     with _listings_lock:
         if identity is not None and identity in _entry_spans:
             _entry_spans.move_to_end(identity)
-            return dict(_entry_spans[identity][0])
+            heads, _, bad = _entry_spans[identity]
+            return dict(heads), bad
+    problems: list[BadVideo] = []
     try:
         raw = p.read_bytes()
         text = raw.decode("utf-8-sig")
-        scanned = _scan_heads(text, str(p))
+        scanned = _scan_heads(text, str(p), problems)
     except (OSError, ValueError, IndexError, RecursionError):
         scanned = None
     if scanned is None:
-        return {pid: _head_of(e) for pid, e in read_official(p).items()}
+        return None
     heads, spans = scanned
-    for k in _unvouched(text, spans):  # raises for what a whole read refuses
+    for k in _unvouched(text, spans):  # what a whole read refuses: its videos added to problems
         pid, videos = spans[k].product_id, heads[spans[k].product_id].video_paths
         at = spans[k].tracklets
         if at is not None:
-            _decoded_tracklets(text, at[0], pid, videos, str(p), validate=True)
-    _remember_spans(identity, heads, text, spans, bom=raw.startswith(codecs.BOM_UTF8))
-    return dict(heads)
+            _decoded_tracklets(text, at[0], pid, videos, str(p), validate=True, problems=problems)
+    bad = tuple(problems)
+    _remember_spans(identity, heads, text, spans, bom=raw.startswith(codecs.BOM_UTF8), bad=bad)
+    return dict(heads), bad
 
 
-def _scan_heads(text: str, where: str) -> tuple[dict[str, OfficialHead], list[_Span]] | None:
+def _scan_heads(
+    text: str, where: str, problems: list[BadVideo] | None = None
+) -> tuple[dict[str, OfficialHead], list[_Span]] | None:
     """:func:`read_official_heads` of ``text`` and where its entries are; None when it is anything
-    but a plain split. A ``tracklets`` value of another shape is decoded: a malformed number or a
-    frame key twice in it raises (:func:`_decoded_tracklets`)."""
+    but a plain split. A ``tracklets`` value of another shape is decoded: a malformed number, a
+    frame key twice or a bad box in it raises (:func:`_decoded_tracklets`), or, with
+    ``problems``, is added to it (that tracklet read as ``{}``)."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     ws = _WS.match
     out: dict[str, OfficialHead] = {}
@@ -716,7 +753,7 @@ def _scan_heads(text: str, where: str) -> tuple[dict[str, OfficialHead], list[_S
                 if m is None:  # another shape: decoded, a malformed number or a key twice named
                     videos = fields.get("video_paths")
                     videos = videos if isinstance(videos, list) else ()
-                    fields[key], i = _decoded_tracklets(text, i, pid, videos, where)
+                    fields[key], i = _decoded_tracklets(text, i, pid, videos, where, problems=problems)
                 else:
                     with_boxes = tuple(s.group(1) is None for s in _TRK_START.finditer(text, i, m.end()))
                     fields[key], i, trk_span = [], m.end(), (m.start(), m.end())
@@ -740,13 +777,22 @@ def _scan_heads(text: str, where: str) -> tuple[dict[str, OfficialHead], list[_S
 
 
 def _decoded_tracklets(
-    text: str, i: int, product_id: str, videos: Sequence[str], where: str, *, validate: bool = False
+    text: str,
+    i: int,
+    product_id: str,
+    videos: Sequence[str],
+    where: str,
+    *,
+    validate: bool = False,
+    problems: list[BadVideo] | None = None,
 ) -> tuple[Any, int]:
     """The ``tracklets`` value at ``text[i]`` decoded a tracklet at a time (another shape is
     returned as it decodes), and where it ends; a malformed number or a frame key twice in a
     tracklet raises a :class:`DataFormatError` naming the product, the video (``tracklets[n]``
     is ``videos[n]``) and the frame key. ``validate``: its boxes are validated too
-    (:class:`OfficialEntry`), a bad one raising. Anything else that is no JSON raises ValueError."""
+    (:class:`OfficialEntry`), a bad one raising. With ``problems``, a bad tracklet is added to it
+    (:class:`BadVideo`) and read as ``{}`` instead of raising, so the other videos of the file
+    still read. Anything else that is no JSON raises ValueError."""
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     ws = _WS.match
     if text[i] != "[":
@@ -758,22 +804,39 @@ def _decoded_tracklets(
         field = f"product '{product_id}': field 'tracklets[{n}]'" + (
             f" (video {videos[n]!r})" if n < len(videos) else ""
         )
+        start = i
         try:
-            trk, i = decoder.raw_decode(text, i)
-        except _RepeatedKey as exc:
-            raise DataFormatError(
-                f"{field}: frame key {exc.args[0]!r} appears twice",
-                where=where,
-                hint="keep one of them: a reader would silently drop the first box",
-            ) from None
-        except json.JSONDecodeError as exc:
-            key = _LAST_KEY.search(text, i, exc.pos)
-            at = f"frame key {key.group(1)!r}" if key else "a box"
-            raise DataFormatError(
-                f"{field}: {at}: malformed number ({exc.msg} at line {exc.lineno} column {exc.colno})",
-                where=where,
-                hint="write each box as four JSON numbers, e.g. [10, 20.5, 110, 220]",
-            ) from None
+            try:
+                trk, i = decoder.raw_decode(text, i)
+            except _RepeatedKey as exc:
+                raise _BadTracklet(
+                    str(exc.args[0]),
+                    DataFormatError(
+                        f"{field}: frame key {exc.args[0]!r} appears twice",
+                        where=where,
+                        hint="keep one of them: a reader would silently drop the first box",
+                    ),
+                ) from None
+            except json.JSONDecodeError as exc:
+                key = _LAST_KEY.search(text, i, exc.pos)
+                at = f"frame key {key.group(1)!r}" if key else "a box"
+                raise _BadTracklet(
+                    key.group(1) if key else None,
+                    DataFormatError(
+                        f"{field}: {at}: malformed number ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                        where=where,
+                        hint="write each box as four JSON numbers, e.g. [10, 20.5, 110, 220]",
+                    ),
+                ) from None
+            if validate or problems is not None:
+                _check_tracklet(trk, n, product_id, videos, where)
+        except _BadTracklet as bad:
+            if problems is None:
+                raise bad.error from None
+            problems.append(
+                BadVideo(where, product_id, videos[n] if n < len(videos) else None, bad.key, bad.error)
+            )
+            trk, i = {}, _past_value(text, start)
         out.append(trk)
         i = ws(text, i).end()
         if text[i] == ",":
@@ -782,10 +845,86 @@ def _decoded_tracklets(
                 raise ValueError("a comma before ]")
         elif text[i] != "]":
             raise ValueError("expected , or ]")
-    if validate:
-        fields = {"video_paths": list(videos), "img_path": "x", "source": 0, "tracklets": out}
-        _parse({product_id: fields}, where, owned=True)
     return out, i + 1
+
+
+class BadVideo(NamedTuple):
+    """A video of a split file whose tracklet holds what the reader refuses (a box with reversed
+    corners, a frame key twice, a malformed number): held out by the readers that go on without
+    it (:func:`read_official_heads_rows`). ``video`` None: the whole product's entry."""
+
+    path: str  #: the split file
+    product_id: str
+    video: str | None
+    frame_key: str | None  #: the frame key of the bad box, when known
+    error: DataFormatError  #: what a strict read raises for it
+
+    def line(self) -> str:
+        """One line naming the file, product, video and frame key, and what is wrong."""
+        if self.error.where is None:  # a whole read's row error: it names the file and product
+            return self.error.render()
+        at = [f"product {self.product_id!r}"]
+        if self.video is not None:
+            at.append(f"video {self.video!r}")
+        if self.frame_key is not None:
+            at.append(f"frame key {self.frame_key!r}")
+        return f"{self.path}: {', '.join(at)}: {self.error.message}" + (
+            f" ({self.error.hint})" if self.error.hint else ""
+        )
+
+
+class _BadTracklet(Exception):
+    """One tracklet the reader refuses: the frame key at fault (when known) and the error."""
+
+    def __init__(self, key: str | None, error: DataFormatError) -> None:
+        super().__init__(key, error)
+        self.key, self.error = key, error
+
+
+def _check_tracklet(trk: Any, n: int, product_id: str, videos: Sequence[str], where: str) -> None:
+    """Validate tracklet ``n`` (video ``videos[n]``) of ``product_id`` as :class:`OfficialEntry`
+    does; :class:`_BadTracklet` naming the frame key when it does not."""
+    if _plain_tracklet(trk) and canonical_frame_keys(trk):
+        return
+    fields = {
+        "video_paths": list(videos) or ["x"],
+        "img_path": "x",
+        "source": 0,
+        "tracklets": [{}] * n + [trk],
+    }
+    try:
+        OfficialEntry.model_validate(fields, context={_OWNED: True})
+        return
+    except ValidationError as exc:
+        loc = exc.errors()[0]["loc"]
+        key = str(loc[2]) if len(loc) > 2 and loc[:2] == ("tracklets", n) else None
+    if key is None and isinstance(trk, dict):
+        key = next((k for k in trk if not is_frame_key(k)), None)
+    try:
+        _parse({product_id: fields}, where, owned=True)
+    except DataFormatError as exc:
+        raise _BadTracklet(key, exc) from None
+
+
+#: a character that opens or closes a JSON value, or starts a string
+_NESTING = re.compile(r'[\[\]{}"]')
+
+
+def _past_value(text: str, i: int) -> int:
+    """Where the object or array at ``text[i]`` ends (past its closing bracket), strings skipped:
+    how a tracklet that does not decode is stepped over. ValueError when it does not close."""
+    depth = 0
+    m = _NESTING.search(text, i)
+    while m is not None:
+        c, at = m.group(), m.end()
+        if c == '"':
+            at = json.decoder.scanstring(text, at)[1]  # a bad string: ValueError
+        else:
+            depth += 1 if c in "[{" else -1
+            if depth == 0:
+                return at
+        m = _NESTING.search(text, at)
+    raise ValueError("an unclosed value")
 
 
 def _unvouched(text: str, spans: Sequence[_Span]) -> list[int]:
@@ -858,9 +997,9 @@ def _after_value(text: str, i: int) -> tuple[bool | None, int]:
 #: split files whose heads and entries' places are kept (:func:`read_official_heads`), the oldest
 #: dropped first
 SPANS_KEPT = 4
-_entry_spans: OrderedDict[tuple[Any, ...], tuple[dict[str, OfficialHead], dict[str, tuple[int, int]]]] = (
-    OrderedDict()
-)
+_entry_spans: OrderedDict[
+    tuple[Any, ...], tuple[dict[str, OfficialHead], dict[str, tuple[int, int]], tuple[BadVideo, ...]]
+] = OrderedDict()
 
 
 def _remember_spans(
@@ -870,10 +1009,11 @@ def _remember_spans(
     spans: Sequence[_Span],
     *,
     bom: bool,
+    bad: tuple[BadVideo, ...] = (),
 ) -> None:
-    """Keep the ``heads`` of the split file ``identity`` names and where each entry is: product id
-    -> (first byte, past the last byte), counted in the file's bytes (UTF-8, after a byte order
-    mark ``bom``)."""
+    """Keep the ``heads`` of the split file ``identity`` names, its ``bad`` videos and where each
+    entry is: product id -> (first byte, past the last byte), counted in the file's bytes (UTF-8,
+    after a byte order mark ``bom``)."""
     if identity is None:
         return
     base = 3 if bom else 0
@@ -887,23 +1027,41 @@ def _remember_spans(
             end = start + len(text[s.start : s.end].encode("utf-8", "surrogatepass"))
             places[s.product_id] = (start, end)
             at, byte = s.end, end
+    _keep_spans(identity, heads, places, bad)
+
+
+def _keep_spans(
+    identity: tuple[Any, ...],
+    heads: dict[str, OfficialHead],
+    places: dict[str, tuple[int, int]],
+    bad: tuple[BadVideo, ...],
+) -> None:
     with _listings_lock:
-        _entry_spans[identity] = (heads, places)
+        _entry_spans[identity] = (heads, places, bad)
         while len(_entry_spans) > SPANS_KEPT:
             _entry_spans.popitem(last=False)
 
 
-def _entry_place(p: Path, identity: tuple[Any, ...], product_id: str) -> tuple[int, int] | None:
+def _entry_place(
+    p: Path, identity: tuple[Any, ...], product_id: str, video: str | None = None
+) -> tuple[int, int] | None:
     """Where ``product_id``'s entry is in the split file version ``identity``: from the places
     :func:`read_official_heads` kept, the file scanned once when they are not kept yet. None
-    when not known (a file the scan does not read, an id it does not list)."""
+    when not known (a file the scan does not read, an id it does not list); the error of a
+    product whose entry holds a bad box (:class:`BadVideo`) is raised, unless ``video`` is given
+    and is not the bad one."""
     with _listings_lock:
         kept = _entry_spans.get(identity)
     if kept is None:
-        read_official_heads(p)  # raises for a file that does not read
+        read_official_heads_rows(p)  # raises for a file that does not read
         with _listings_lock:
             kept = _entry_spans.get(identity)
-    return None if kept is None else kept[1].get(product_id)
+    if kept is None:
+        return None
+    for bad in kept[2]:  # its entry holds what the reader refuses: said as the heads' read says it
+        if bad.product_id == product_id and (video is None or bad.video in (None, video)):
+            raise bad.error
+    return kept[1].get(product_id)
 
 
 def split_identity(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
@@ -919,7 +1077,12 @@ _ENTRY_WINDOW = 1 << 16
 
 
 def read_official_entry(
-    path: str | os.PathLike[str], product_id: str, video: str, *, identity: tuple[Any, ...] | None = None
+    path: str | os.PathLike[str],
+    product_id: str,
+    video: str,
+    *,
+    identity: tuple[Any, ...] | None = None,
+    hold_out_bad: bool = False,
 ) -> OfficialEntry | None:
     """The entry of ``product_id`` in a split file (the one listing ``video``), None when the file
     lists no such entry. When the file is still the version ``identity`` names
@@ -928,13 +1091,17 @@ def read_official_entry(
     :func:`read_official_heads` (the file scanned once if not), so reading every entry of a
     15K-product file this way reads it about once, not once per entry. Otherwise, or when the
     entry is not found that way, the file is read whole (:func:`read_official`, raising as it
-    does)."""
+    does). ``hold_out_bad``: an entry whose *other* video's tracklet holds a bad box
+    (:class:`BadVideo`) is returned with that tracklet read as ``{}`` (to show ``video``'s boxes;
+    never to write back) instead of raising."""
     p = Path(path)
     if identity is not None and _file_identity(p) == identity:
-        place = _entry_place(p, identity, product_id)
+        place = _entry_place(p, identity, product_id, video if hold_out_bad else None)
         with contextlib.suppress(OSError, ValueError):
             entry = (
-                _entry_at(p, place, product_id) if place is not None else _entry_alone(p, product_id, video)
+                _entry_at(p, place, product_id, lenient=hold_out_bad)
+                if place is not None
+                else _entry_alone(p, product_id, video)
             )
             if entry is not None and video in entry.video_paths:
                 return entry
@@ -942,18 +1109,49 @@ def read_official_entry(
     return entry if entry is not None and video in entry.video_paths else None
 
 
-def _entry_at(p: Path, place: tuple[int, int], product_id: str) -> OfficialEntry | None:
+def _entry_at(
+    p: Path, place: tuple[int, int], product_id: str, *, lenient: bool = False
+) -> OfficialEntry | None:
     """The entry of ``product_id`` at bytes ``place`` of ``p`` (:func:`_entry_place`), decoded
-    and validated (a bad box raises as :func:`read_official_heads` does)."""
+    and validated (a bad box raises as :func:`read_official_heads` does; ``lenient``: its
+    tracklet reads as ``{}``)."""
     start, end = place
     with p.open("rb") as f:
         f.seek(start)
         text = f.read(end - start).decode("utf-8")
+    if lenient:
+        return _parse({product_id: _lenient_fields(text, product_id, str(p))}, str(p), owned=True)[product_id]
     decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     value, _ = decoder.raw_decode(text)
     if not isinstance(value, dict):
         return None
     return _parse({product_id: value}, str(p), owned=True)[product_id]
+
+
+def _lenient_fields(text: str, product_id: str, where: str) -> dict[str, Any]:
+    """The fields of the entry object ``text``, each tracklet the reader refuses read as ``{}``
+    (:func:`_decoded_tracklets` with problems); ValueError when it is no object."""
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
+    fields: dict[str, Any] = {}
+    i = _WS.match(text, 0).end()
+    if text[i] != "{":
+        raise ValueError("not an object")
+    i = _WS.match(text, i + 1).end()
+    more = text[i] != "}"
+    while more:
+        key, i = _key_at(text, i)
+        if key is None or key in fields:
+            raise ValueError("not a plain entry")
+        if key == "tracklets":
+            videos = fields.get("video_paths")
+            videos = videos if isinstance(videos, list) else ()
+            fields[key], i = _decoded_tracklets(text, i, product_id, videos, where, problems=[])
+        else:
+            fields[key], i = decoder.raw_decode(text, i)
+        more, i = _after_value(text, i)
+        if more is None:
+            raise ValueError("not a plain entry")
+    return fields
 
 
 def _entry_alone(p: Path, product_id: str, video: str) -> OfficialEntry | None:

@@ -34,7 +34,7 @@ from annotations.tracklet_files import (
     TRACKLET_DIR,
     SplitOrigin,
     detector_wrote,
-    load_split_heads,
+    load_split_heads_rows,
     read_build_record,
     read_split_origin,
     read_video_tracklets,
@@ -80,7 +80,9 @@ class SplitTruth:
     def boxes(self) -> FrameBoxes:
         """The tracklet's boxes (none when the split file no longer lists the video there):
         that entry alone read when the file is unchanged (:func:`read_official_entry`)."""
-        entry = read_official_entry(self.path, self.product_id, self.video, identity=self.identity)
+        entry = read_official_entry(
+            self.path, self.product_id, self.video, identity=self.identity, hold_out_bad=True
+        )
         if entry is None:
             return FrameBoxes.empty()
         return FrameBoxes.of(entry.tracklet_boxes(entry.video_paths.index(self.video)))
@@ -214,7 +216,9 @@ def queued_truth_reason(origin: SplitOrigin, truth: SplitTruth) -> str:
     name = truth.path.name
     if not origin.get(name, {}).get(truth.product_id, {}).get(str(truth.index)):
         return SPLIT_TRUTH_REASON
-    entry = read_official_entry(truth.path, truth.product_id, truth.video, identity=truth.identity)
+    entry = read_official_entry(
+        truth.path, truth.product_id, truth.video, identity=truth.identity, hold_out_bad=True
+    )
     trk = entry.tracklets[truth.index] if entry is not None and truth.index < len(entry.tracklets) else {}
     return split_truth_reason(origin, name, truth.product_id, truth.index, trk)
 
@@ -230,6 +234,9 @@ class Queue:
     by_stem: dict[str, QueueItem] = field(default_factory=dict)
     held_back: int = 0  #: flagged items the split files do not list (publish holds them back)
     missing_media: int = 0  #: held-back items whose video neither the dataset nor the collection holds
+    #: videos left out of the queue because their split-file tracklet holds a bad box: one line
+    #: each naming the split file, product, video and frame key, and what is wrong
+    held_out: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.by_stem = {it.stem: it for it in self.items}
@@ -286,7 +293,13 @@ def build_queue(
     the module docstring), in review order."""
     root = Path(dataset)
     identities = {name: split_identity(root / name) for name in SPLIT_FILES}  # the versions read next
-    splits = load_split_heads(root)  # no boxes: those of a video are read when it is shown
+    splits, bad = load_split_heads_rows(root)  # no boxes: those of a video are read when it is shown
+    # a video whose split-file tracklet holds a bad box is held out (the rest of the queue works);
+    # its product's other videos stay (video None: the whole product's entry is bad)
+    refused = {(b.path, b.product_id, b.video) for b in bad}
+    held_out = [b.line() for b in bad]
+    for line in held_out:
+        log.warning("held out of the review queue: %s (fix the box, then reload the page)", line)
     rows = read_entry_rows(root / "entries.jsonl") if (root / "entries.jsonl").is_file() else {}
     published = published_ids((pid for split in splits.values() for pid in split), rows)
     held = held_for_review(catalog, published) if catalog is not None else []
@@ -304,6 +317,10 @@ def build_queue(
             row = rows.get(pid, {})
             meta = row.get("metadata") or {}
             for vi, vp in enumerate(entry.video_paths):
+                where = str(root / split_file)
+                if (where, pid, vp) in refused or (where, pid, None) in refused:
+                    seen.add((vp, pid))  # not queued as a held-back item either
+                    continue
                 p = tracklet_file(root, vp, pid, shared=vp in shared)  # this product's file of it
                 vt = read_summary(p) if p.is_file() else None
                 if vt is not None:
@@ -356,6 +373,7 @@ def build_queue(
         sampled=len(sampled),
         held_back=len(held_items),
         missing_media=sum(it.video_src is None for it in held_items),
+        held_out=held_out,
     )
 
 

@@ -323,6 +323,7 @@ class ReviewApp:
             "flagged": q.flagged,
             "held_back": q.held_back,
             "missing_media": q.missing_media,
+            "held_out": q.held_out,
             "accepted": q.accepted,
             "sampled": q.sampled,
             "sample_rate": q.sample_rate,

@@ -721,6 +721,8 @@
       else status("nothing to review");
       const gone = S.queue.superseded || [];
       if (gone.length) status(gone.length + " tracklet pick(s) superseded by files rewritten since (an import, a rebuild): the files were kept");
+      const out = S.queue.held_out || [];
+      if (out.length) status(out.length + " video(s) held out of the queue, a bad box in the split file: " + out[0] + (out.length > 1 ? " (the others: mf review's log)" : ""), true);
       document.body.dataset.ready = "1";
     } catch (e) {
       status("cannot load: " + e.message, true);

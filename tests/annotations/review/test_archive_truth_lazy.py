@@ -69,23 +69,37 @@ def test_one_entry_read_alone_equals_the_whole_files(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("edit", "said"),
+    ("edit", "said", "key"),
     [
-        (lambda trk: trk.update({"0": [30, 2, 10, 4]}), "'tracklets[0].0': x2 (10) < x1 (30)"),
-        (lambda trk: trk.update({"0": "DUP"}), "frame key '0' appears twice"),
-        (lambda trk: trk.update({"0": "1E"}), "frame key '0': malformed number"),
+        (lambda trk: trk.update({"0": [30, 2, 10, 4]}), "'tracklets[0].0': x2 (10) < x1 (30)", "0"),
+        (lambda trk: trk.update({"0": "DUP"}), "frame key '0' appears twice", "0"),
+        (lambda trk: trk.update({"0": "1E"}), "frame key '0': malformed number", "0"),
     ],
 )
-def test_a_bad_box_is_reported_when_the_queue_is_built(tmp_path, edit, said):
+def test_a_bad_box_holds_out_only_its_video(tmp_path, edit, said, key, caplog):
     root = make_archive(tmp_path / "mf")
+    whole = build_queue(root, sample_rate=1.0)
     edit_split(root, "test", lambda d: edit(d["r2"]["tracklets"][0]))
     path = root / "test.json"
     text = path.read_text()  # what json cannot write: a key twice, a malformed number
     text = text.replace('"DUP"', '[1, 2, 3, 4], "0": [1, 2, 3, 4]').replace('"1E"', "[1e, 2, 3, 4]")
     path.write_text(text)
-    with pytest.raises(DataFormatError) as err:
-        build_queue(root, sample_rate=1.0)
-    shown = str(err.value)
-    assert str(path) in shown and "product 'r2'" in shown and "videos/r2_0.mp4" in shown and said in shown, (
-        shown
-    )
+    with pytest.raises(DataFormatError):
+        read_official(path)  # the file as a whole is still refused
+    q = build_queue(root, sample_rate=1.0)
+    # the rest of the queue works: every other video is there (h2 of the same file too), its boxes shown
+    assert sorted(q.by_stem) == sorted(set(whole.by_stem) - {"r2_0"}) and "h2_0" in q.by_stem
+    assert all(q.by_stem[s].split_boxes for s in q.by_stem if q.by_stem[s].split_truth)
+    (line,) = q.held_out
+    for part in (str(path), "product 'r2'", "video 'videos/r2_0.mp4'", f"frame key '{key}'", said):
+        assert part in line, line
+    assert line in caplog.text
+
+
+def test_a_bad_box_in_one_video_keeps_the_products_other_video(tmp_path):
+    root = make_archive(tmp_path / "mf")
+    edit_split(root, "train", lambda d: d["r1"]["tracklets"][1].update({"3": [5, 9, 6, 1]}))
+    q = build_queue(root, sample_rate=1.0)
+    assert "r1_0" in q.by_stem and "r1_1" not in q.by_stem and q.by_stem["r1_0"].split_boxes
+    (line,) = q.held_out
+    assert "video 'videos/r1_1.mp4'" in line and "frame key '3'" in line and "y2 (1) < y1 (9)" in line, line

@@ -55,3 +55,18 @@ def test_review_lists_without_reading_the_split_files_whole(tmp_path, capsys, mo
         code, out, err = run_tracklets(["review", "--dataset", str(root), "--json", *extra], capsys)
         assert code == 0, err
         assert json.loads(out)["needs_review"] == expected
+
+
+def test_a_bad_box_holds_out_its_video_alone_from_the_list_and_the_decisions(tmp_path, capsys):
+    root = make_archive(tmp_path / "mf")
+    edit_split(root, "train", lambda data: data["r1"]["tracklets"][1].update({"4": [9, 0, 2, 5]}))
+    code, out, err = run_tracklets(["review", "--dataset", str(root), "--json"], capsys)
+    assert code == 0, err
+    assert {r["video"] for r in json.loads(out)["needs_review"]} == {"r1_0", "h1_0", "r2_0", "h2_0"}
+    said = f"{root / 'train.json'}: product 'r1', video 'videos/r1_1.mp4', frame key '4': "
+    assert said in err and "x2 (2) < x1 (9)" in err, err
+    args = ["review", "--dataset", str(root)]
+    code, out, err = run_tracklets([*args, "--accept", "r1_1"], capsys)
+    assert code != 0 and "r1_1 is held out of the review" in err and "frame key '4'" in err, err
+    code, out, err = run_tracklets([*args, "--accept", "r1_0"], capsys)
+    assert code == 0 and out.split() == ["accept:", "r1_0"], err

@@ -45,7 +45,7 @@ def test_the_queue_equals_the_one_built_from_the_whole_files(tmp_path, monkeypat
             for name, split in load_splits(dataset).items()
         }
 
-    monkeypatch.setattr(queue, "load_split_heads", heads_of_full_read)
+    monkeypatch.setattr(queue, "load_split_heads_rows", lambda dataset: (heads_of_full_read(dataset), []))
     full = build_queue(root, sample_rate=1.0)
     assert _items(lazy) == _items(full) and len(lazy.items) == 5
     assert (lazy.flagged, lazy.accepted, lazy.sampled) == (full.flagged, full.accepted, full.sampled)
