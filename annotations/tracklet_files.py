@@ -60,11 +60,13 @@ from schemas.official import (
     OfficialHead,
     OfficialSplit,
     read_official,
+    read_official_entry,
     read_official_heads,
     read_official_heads_rows,
     read_official_rows,
     split_files,
-    write_official,
+    split_identity,
+    write_official_entries,
 )
 from schemas.paths import plain_folder
 from schemas.text_input import read_file_bytes
@@ -519,9 +521,11 @@ class GroundTruthSource(Protocol):
 
 
 def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[GroundTruthSource]) -> list[str]:
-    """:func:`set_official_tracklet` for many videos at once: each split file is read once and
-    written at most once (an import of N videos costs one pass over the split files, not N).
-    Returns the split files rewritten."""
+    """:func:`set_official_tracklet` for many videos at once: each split file is written at most
+    once, and only the entries of those videos are read and rewritten
+    (:func:`schemas.official.write_official_entries`: where each entry is comes from the heads
+    read, kept per version of the file, so a pick reads no split file whole and the next queue
+    build checks no box again). Returns the split files rewritten."""
     vts = list(vts)
     if not vts:
         return []
@@ -534,19 +538,26 @@ def set_official_tracklets(dataset: str | os.PathLike[str], vts: Iterable[Ground
             p = root / name
             if not todo or not p.is_file():
                 continue
-            split = read_official(p)
-            if _set_entries(split, todo):
-                write_official(p, split)
+            heads, _ = read_official_heads_rows(p)  # an entry with a bad box raises when read below
+            identity = split_identity(p)
+            split = {
+                vt.product_id: read_official_entry(p, vt.product_id, vt.video, identity=identity)
+                for vt in todo.values()
+                if vt.video in getattr(heads.get(vt.product_id), "video_paths", ())
+            }
+            changed = _set_entries(split, todo)
+            if changed:
+                write_official_entries(p, {pid: split[pid] for pid in changed})
                 written.append(name)
         if written:  # only tracklets changed: the videos each product lists are the same
             _carry_shared(dataset, before)
         return written
 
 
-def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], GroundTruthSource]) -> bool:
+def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], GroundTruthSource]) -> set[str]:
     """Put the ground truth of every ``todo`` video its split lists into its entry; the videos
-    found are taken out of ``todo``. True when an entry changed."""
-    changed = False
+    found are taken out of ``todo``. Returns the products whose entry changed."""
+    changed: set[str] = set()
     for key, vt in list(todo.items()):
         entry = split.get(vt.product_id)
         if entry is None or vt.video not in entry.video_paths:
@@ -559,5 +570,5 @@ def _set_entries(split: dict[str, Any], todo: dict[tuple[str, str], GroundTruthS
             continue
         trk[i] = boxes
         entry.tracklets = trk
-        changed = True
+        changed.add(vt.product_id)
     return changed

@@ -1241,3 +1241,49 @@ def dump_official(split: OfficialSplit) -> dict[str, Any]:
 def write_official(path: str | os.PathLike[str], split: OfficialSplit, *, indent: int | None = None) -> None:
     """Write a split file atomically."""
     atomic_write_json(path, dump_official(split), indent=indent)
+
+
+def write_official_entries(path: str | os.PathLike[str], entries: Mapping[str, OfficialEntry]) -> None:
+    """Put ``entries`` (product id -> its new entry, each one the file lists) into the split file
+    ``path`` atomically, rewriting only their bytes: every other entry keeps its bytes, and where
+    each entry now is, with the file's heads, is kept for the new version of the file, so the
+    next :func:`read_official_heads` (the review queue refreshed after a pick) checks no box
+    again instead of scanning the whole file. Only the new entries are checked (decoded and
+    validated from the bytes written). A file whose entries' places are not known (one the scan
+    cannot read) is read and written whole (:func:`read_official`, :func:`write_official`)."""
+    from schemas.atomic import atomic_write_bytes, json_bytes
+
+    p = Path(path)
+    got = _scanned_heads(p)  # where each entry is: kept, or one scan
+    identity = _file_identity(p)
+    with _listings_lock:
+        kept = _entry_spans.get(identity) if identity is not None else None
+    raw = p.read_bytes() if kept is not None else b""
+    if got is None or kept is None or len(raw) != identity[3] or any(pid not in kept[1] for pid in entries):
+        split = read_official(p)
+        split.update(entries)
+        write_official(p, split)
+        return
+    heads, places, bad = dict(kept[0]), kept[1], kept[2]
+    new: dict[str, bytes] = {}
+    for pid, entry in entries.items():
+        data = json_bytes(p, _dump_entry(entry), indent=None).rstrip(b"\n")
+        checked = _parse({pid: json.loads(data, object_pairs_hook=_unique_keys)}, str(p), owned=True)[pid]
+        new[pid], heads[pid] = data, _head_of(checked)
+    parts: list[bytes] = []
+    at = shift = 0
+    moved: dict[str, tuple[int, int]] = {}
+    for pid in sorted(places, key=lambda k: places[k][0]):  # the file's order
+        start, end = places[pid]
+        if pid in new:
+            parts += [raw[at:start], new[pid]]
+            at = end
+            moved[pid] = (start + shift, start + shift + len(new[pid]))
+            shift += len(new[pid]) - (end - start)
+        else:
+            moved[pid] = (start + shift, end + shift)
+    parts.append(raw[at:])
+    atomic_write_bytes(p, b"".join(parts))
+    after = _file_identity(p)
+    if after is not None:
+        _keep_spans(after, heads, moved, tuple(b for b in bad if b.product_id not in new))
