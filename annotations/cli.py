@@ -568,6 +568,32 @@ def _refresh_published(dataset: str, written: list[str]) -> None:
         click.echo(f"warning: manifest not refreshed ({exc}); mf verify will list the new files", err=True)
 
 
+def _listed_by_decisions(dataset: str, catalog: str | None) -> list[str] | None:
+    """The files a published folder's manifest lists that recording decisions changes, to hash
+    again (:func:`_refresh_published`): an older ``review.jsonl`` (moved to the hidden log: the
+    folder's top files are hashed again) and the catalog when it is one of them; None when
+    there is none (the log is hidden, the default catalog too): the split files, the tables and
+    the manifest stay as they are, and nothing reads the split files whole."""
+    from movingfashion.archive.describe import read_manifest
+    from schemas.review import LEGACY_REVIEW_LOG
+
+    doc = read_manifest(dataset)
+    files = doc.get("files") if doc is not None else None
+    if not isinstance(files, dict):
+        return None  # no manifest: nothing to refresh
+    root = Path(dataset).resolve()
+    out: list[str] = []
+    if catalog is not None:
+        try:
+            rel = Path(catalog).resolve().relative_to(root).as_posix()
+        except ValueError:
+            rel = None
+        if rel is not None and any(f"{rel}{end}" in files for end in ("", "-wal", "-shm")):
+            out.append(str(Path(catalog)))
+    legacy = (root / LEGACY_REVIEW_LOG).is_file() or LEGACY_REVIEW_LOG in files
+    return out if out or legacy else None
+
+
 DEFAULT_HOST = "127.0.0.1"
 
 
@@ -1111,6 +1137,7 @@ def review(
             for name, n in chosen.items()
         }
         _accept_classes(catalog_path, {name: target(name)[1] for name in accept})
+        listed = _listed_by_decisions(dataset, catalog_path)  # before the legacy log is moved
         recs = [
             # an accept or reject of the same name stores its note: stored once
             _choose_shop(
@@ -1129,7 +1156,8 @@ def review(
             )
             for vid, dec in [(v, "accept") for v in accept] + [(v, "reject") for v in reject]
         ]
-        _refresh_published(dataset, [])  # an older review.jsonl moved out of the folder's files
+        if listed is not None:  # only then: the refresh reads the split files whole for the tables
+            _refresh_published(dataset, listed)
         emit(
             {"recorded": recs},
             as_json,

@@ -63,7 +63,6 @@ from schemas.official import (
     read_official_entry,
     read_official_heads,
     read_official_heads_rows,
-    read_official_rows,
     split_files,
     split_identity,
     write_official_entries,
@@ -194,7 +193,8 @@ def dataset_shared_videos(dataset: str | os.PathLike[str]) -> frozenset[str]:
     held = _SHARED.get(key)
     if held is not None and held[0] == stamp:
         return held[1]
-    splits = {name: read_official_rows(Path(dataset) / name)[0] for name, _, _ in stamp}
+    # the video lists alone (no boxes parsed; a product with a bad box still lists its videos)
+    splits = {name: read_official_heads_rows(Path(dataset) / name)[0] for name, _, _ in stamp}
     check_tracklet_names(dataset, splits)
     shared = shared_videos(splits)
     _SHARED[key] = (stamp, shared)

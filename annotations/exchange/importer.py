@@ -94,10 +94,11 @@ from annotations.refresh_mark import BY_IMPORT, clear_pending, pending_by, refre
 from annotations.tracklet_files import (
     dataset_lock,
     dataset_shared_videos,
-    load_splits,
+    load_split_heads,
     read_video_tracklets,
     set_official_tracklets,
     shared_videos,
+    split_files_present,
     tracklet_file,
     write_video_tracklets,
 )
@@ -549,7 +550,7 @@ def _dataset_videos(root: Path) -> dict[str, tuple[str, set[str]]]:
     A video several products list has one tracklet file per product: its keys are
     ``<video stem>@<product>`` (one product each); its bare stem is kept too, with every product
     listing it, so a file naming only the video is refused as ambiguous (:func:`_read_files`)."""
-    splits = load_splits(root)
+    splits = load_split_heads(root)  # the products' video lists, no boxes parsed
     shared = shared_videos(splits)
     videos: dict[str, tuple[str, set[str]]] = {}
     for s in splits.values():
@@ -633,10 +634,18 @@ def _merge_each(
 
 def _official_start(root: Path, video: str, product_id: str) -> VideoTracklets:
     """What an import into a video without a tracklet file starts from: its split-file entry's
-    tracklet (:func:`annotations.exchange.common.official_video_tracklets`)."""
-    for split in load_splits(root).values():
-        entry = split.get(product_id)
-        if entry is not None and video in entry.video_paths:
+    tracklet (:func:`annotations.exchange.common.official_video_tracklets`): that entry alone read
+    (:func:`schemas.official.read_official_entry`; where it is was kept by the heads read), not
+    the split files whole once per video."""
+    from schemas.official import read_official_entry, read_official_heads, split_identity
+
+    for p in split_files_present(root):
+        identity = split_identity(p)
+        head = read_official_heads(p).get(product_id)
+        if head is None or video not in head.video_paths:
+            continue
+        entry = read_official_entry(p, product_id, video, identity=identity)
+        if entry is not None:
             return official_video_tracklets(root, product_id, entry, video)
     raise DataFormatError(  # _dataset_videos read it from the split files: changed since
         f"no product {product_id!r} listing {video!r} in the split files", where=str(root)

@@ -227,10 +227,12 @@ def test_a_pick_rewriting_a_split_file_does_not_make_every_reader_parse_it_again
     """The shared-video set is read once per version of the split files; a rewrite that changes
     only a tracklet (a review pick) keeps it, so a pick does not cost a parse of 15K products."""
     import annotations.tracklet_files as tf
+    import schemas.official as official
 
-    reads: list[str] = []
-    real = tf.read_official_rows
-    monkeypatch.setattr(tf, "read_official_rows", lambda p: reads.append(p.name) or real(p))
+    reads: list[str] = []  # each parse of a split file: its heads scanned, or read whole
+    scan, load = official._scan_heads, official._load
+    monkeypatch.setattr(official, "_scan_heads", lambda *a: reads.append("scan") or scan(*a))
+    monkeypatch.setattr(official, "_load", lambda p: reads.append(Path(p).name) or load(p))
     assert tf.dataset_shared_videos(shared_ds) == {"videos/v1.mp4"}
     n = len(reads)
     set_official_tracklet(shared_ds, _vt("pa", "videos/v1.mp4", GARMENT["imgs/a.jpg"]))

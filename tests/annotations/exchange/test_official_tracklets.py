@@ -122,3 +122,26 @@ def test_an_import_into_the_archive_starts_from_the_split_file(archive_copy, tmp
     ]
     report = verify_dataset(ds)
     assert report.ok, report.table()
+
+
+def test_an_import_reads_no_split_file_whole(archive_copy, tmp_path, monkeypatch):
+    """Naming the videos, starting a video without a tracklet file from its split-file entry,
+    naming a tracklet file and putting the ground truth back: each reads the entries it needs
+    (before: the split files parsed whole with every box, once more per video imported)."""
+    import schemas.official as official
+    from annotations.tracklet_files import _SHARED
+
+    ds = archive_copy
+    export_dataset(ds, "cvat", tmp_path / "x")
+    xml = tmp_path / "x" / "1001.xml"
+    _move_box(xml, 3, 2)
+    whole: list[str] = []
+    load = official._load
+    monkeypatch.setattr(official, "_load", lambda p: whole.append(Path(p).name) or load(p))
+    official._entry_spans.clear()
+    _SHARED.clear()
+    res = import_cvat(ds, tmp_path / "x")
+    assert sorted(res["created"]) == ["1001", "1002", "2001"] and res["changed_videos"] == ["1001"]
+    assert whole == []
+    assert json.loads((ds / "train.json").read_text())["1001"]["tracklets"][0]["3"] == [10.0, 10, 30.0, 30]
+    assert verify_dataset(ds).ok

@@ -329,3 +329,25 @@ def test_contradictory_review_options_are_refused_before_anything_is_recorded(re
     assert (log.read_text() if log.exists() else None) == before
     with Catalog(cat) as c:
         assert list_decisions(c) == decided
+
+
+def test_accept_and_reject_read_no_split_file_whole(review_setup, monkeypatch, capsys):
+    """``mf-tracklets review --accept/--reject`` changes no file the manifest lists (the log and
+    the default catalog are hidden): it does not refresh the tables, which read every split file
+    whole with its boxes (~15 s at the real archive's 15K products); mf verify still holds."""
+    import schemas.official as official
+    from tests.mf_cli import run_tracklets
+
+    ds, f = review_setup.dataset, review_setup.facts
+    refresh(ds)
+    assert verify_dataset(ds).ok
+    whole: list[str] = []
+    load = official._load
+    monkeypatch.setattr(official, "_load", lambda p: whole.append(Path(p).name) or load(p))
+    first, second = f["videos"][:2]
+    code, out, err = run_tracklets(
+        ["review", "--dataset", str(ds), "--accept", first, "--reject", second], capsys
+    )
+    assert code == 0, err
+    assert out.split() == ["accept:", first, "reject:", second] and whole == []
+    assert verify_dataset(ds).ok
