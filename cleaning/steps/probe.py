@@ -17,6 +17,8 @@ the steps after this one use the fresh SHA-256.
 
 from __future__ import annotations
 
+import errno
+import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +31,7 @@ from cleaning.probe import probe_image, probe_video
 from cleaning.steps.base import Step, StepContext, StepReport
 from cleaning.steps.cache import FILE_PREFIX
 from cleaning.steps.state import IMAGE_KINDS, CleaningState, ItemState, VideoState
-from movingfashion.executors import SHARED_FOLDER_HINT, Outcome, describe
+from movingfashion.executors import Outcome, describe, unseen_on_worker
 from schemas.atomic import sha256_file
 from schemas.errors import MFError
 from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
@@ -38,8 +40,6 @@ from schemas.items import AssetKind, ImageProbe, MediaAsset, Status, VideoProbe
 MISSING = (
     "the collected file is missing (deleted or moved since): run mf-collect again to fetch it, then mf clean"
 )
-#: a file this process sees that a worker of the executor does not
-UNSEEN = f"a worker of the executor cannot see this file, which is here ({SHARED_FOLDER_HINT})"
 
 
 @dataclass(frozen=True)
@@ -129,10 +129,11 @@ class ProbeStep(Step):
                 state.fail(j.item.key, self.name, f"{j.asset.path}: {MISSING}")
         outcomes = ctx.map(hash_file, [j.path for j in unhashed], desc="sha256", unit="file")
         for j, out in zip(unhashed, outcomes, strict=True):
-            if out.ok and out.value is None and j.path.is_file():
+            unseen = _unseen(j.path, out, ctx) if out.ok and out.value is None else None
+            if unseen is not None:
                 # this process sees the file and the worker does not: the executor's workers do not
                 # share the folder (a cluster), which is no fault of the item's content
-                state.fail(j.item.key, self.name, f"{j.asset.path}: {UNSEEN}")
+                state.fail(j.item.key, self.name, f"{j.asset.path}: {unseen}")
             elif out.ok:
                 j.sha = out.value
                 if j.sha is not None and j.stat is not None:
@@ -159,14 +160,15 @@ class ProbeStep(Step):
         shas = [js[0].sha for js in todo.values()]
 
         def record(i: int, out: Outcome[dict[str, Any]]) -> None:
-            if out.ok and not _unseen(out.value):  # a file a worker could not see says nothing of it
+            if out.ok and not _missing(out.value):  # a file a worker could not see says nothing of it
                 ctx.cache.put(shas[i], "probe", out.value)
 
         outcomes = ctx.map(probe_file, tasks, desc="probe", unit="file", record=record)
         for (task_key, js), out in zip(todo.items(), outcomes, strict=True):
-            if out.ok and _unseen(out.value) and js[0].path.is_file():
+            unseen = _unseen(js[0].path, out, ctx) if out.ok and _missing(out.value) else None
+            if unseen is not None:
                 for j in js:
-                    state.fail(j.item.key, self.name, f"{j.asset.path}: {UNSEEN}")
+                    state.fail(j.item.key, self.name, f"{j.asset.path}: {unseen}")
             elif out.ok:
                 results[task_key] = out.value
             else:
@@ -175,9 +177,19 @@ class ProbeStep(Step):
         return results
 
 
-def _unseen(entry: dict[str, Any]) -> bool:
+def _missing(entry: dict[str, Any]) -> bool:
     """Whether a probe found no file (here, a file this process has: a worker that cannot see it)."""
     return not entry["ok"] and str(entry.get("reason") or "").startswith("missing:")
+
+
+def _unseen(path: Path, out: Outcome[Any], ctx: StepContext) -> str | None:
+    """Why an item fails when the worker that ran ``out`` found no file at ``path`` and this
+    process has it (the executor's workers do not share the folder), naming the worker's node
+    as the other stages do (:func:`~movingfashion.executors.unseen_on_worker`); None when the
+    file is not here either."""
+    gone = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+    err = unseen_on_worker(gone, ctx.executor.node_name(out.node))
+    return None if err is None else f"{err.message} ({err.hint})"
 
 
 def _file_key(job: _Job) -> str:

@@ -27,10 +27,12 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Outcome(Generic[R]):
-    """The result of one mapped task, or why it failed."""
+    """The result of one mapped task, or why it failed, and the node it ran on (``None`` in this
+    process or when not known; not compared: the same result is equal wherever it was computed)."""
 
     value: R | None = None
     error: str | None = None
+    node: str | None = field(default=None, compare=False)
 
     @property
     def ok(self) -> bool:

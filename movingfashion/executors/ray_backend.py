@@ -945,7 +945,8 @@ class RayExecutor(Executor):
                         yield idx[0], Outcome(error=f"WorkerLostError: {ray_line(exc)}")
                         continue
                     self.nodes[node] += len(idx)
-                    yield from zip(idx, outs, strict=True)
+                    for i, out in zip(idx, outs, strict=True):
+                        yield i, Outcome(out.value, out.error, node)
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)

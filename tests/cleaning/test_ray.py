@@ -174,3 +174,38 @@ def test_a_killed_driver_resumes_from_what_it_recorded(
     assert len(probed) == len(videos - recorded)  # ...and the rerun probed only the others
     assert report == cleaned_world.report
     assert catalog_rows(cat_path)["items"] == catalog_rows(cleaned_world.catalog_path)["items"]
+
+
+def test_a_file_a_ray_worker_cannot_see_fails_its_item_naming_the_node(
+    ray_session, catalog_copy, cleaned_world
+):
+    """The root is not shared with the workers' node: each item fails naming the file, the node
+    (its address, as ``mf crop-cache`` and ``mf-tracklets build`` name it) and what to do."""
+    import dataclasses
+    from pathlib import Path
+
+    from cleaning.steps.probe import ProbeTask
+    from movingfashion.executors.ray_backend import RayExecutor
+
+    class BlindRay(RayExecutor):
+        """Ray workers that look for every file under a folder that does not exist."""
+
+        def _map(self, fn, tasks):
+            def away(task):
+                if isinstance(task, Path):
+                    return Path("/nonexistent-share") / task.name
+                if isinstance(task, ProbeTask):
+                    return dataclasses.replace(task, path=Path("/nonexistent-share") / task.path.name)
+                return task
+
+            yield from super()._map(fn, [away(t) for t in tasks])
+
+    catalog_copy.with_name("catalog.cleaning-cache.json").unlink()  # every file is hashed again, on a worker
+    ip = ray_session.util.get_node_ip_address()
+    with Catalog(catalog_copy) as cat, BlindRay(workers=1) as ex:
+        report = clean(cat, cleaned_world.root, executor=ex)
+    failed = report["failed"]
+    assert failed, report
+    for f in failed:
+        assert f"a worker of the executor on node {ip} (" in f["error"], f
+        assert ", which is here" in f["error"] and "shared by every node at the same path" in f["error"], f
