@@ -438,16 +438,43 @@ def unloadable(exc: BaseException) -> ConfigError | None:
     if not cause:
         return None
     lib = missing_library(loading) if isinstance(loading, ImportError) else None
-    node = _NODE_IP.search(_COLOUR.sub("", str(exc)))
     return ConfigError(
-        f"a worker on node {node.group(1) if node else '(unknown)'} cannot load the work it was sent: "
-        + cause.splitlines()[0],
+        f"a worker on node {_failed_node(exc)} cannot load the work it was sent: " + cause.splitlines()[0],
         where="--executor ray",
         hint=lib.hint if lib is not None and lib.hint else LOAD_HINT,
     )
 
 
+def _failed_node(exc: BaseException) -> str:
+    """The node of the worker that raised ``exc``, as :func:`node_label` names it: from the node
+    id the worker recorded (a map's function failed to load in its task), else from the cluster's
+    record of the actor (a pool worker's setup failed to load); else the address in Ray's text,
+    the only place Ray keeps it for a task whose arguments failed to load before it ran (the
+    error it raises then drops the ``ip`` of its :class:`~ray.exceptions.RayTaskError`)."""
+    node = getattr(getattr(exc, "cause", None), _NODE_ATTR, None)
+    actor = getattr(exc, "actor_id", None) if isinstance(exc, RayActorError) else None
+    if node is None and actor:
+        with contextlib.suppress(Exception):  # the head is gone, or a Ray without that table
+            node = ray._private.state.actors(actor)["Address"]["NodeID"]
+    if node:
+        return node_label(node)
+    found = _NODE_IP.search(_COLOUR.sub("", str(exc)))
+    return found.group(1) if found else "(unknown)"
+
+
+def node_label(node: str) -> str:
+    """What a user knows node ``node`` (an id) by: its IP address (``ray.nodes()``) with the start
+    of its id; the id when the cluster no longer lists it."""
+    with contextlib.suppress(Exception):  # the head is gone: the id is all there is
+        for n in ray.nodes():
+            if n.get("NodeID") == node and n.get("NodeManagerAddress"):
+                return f"{n['NodeManagerAddress']} ({node[:12]})"
+    return node
+
+
 # ---------------------------------------------------------------------- worker side
+#: the attribute of a load error raised in a worker that holds the worker's node id
+_NODE_ATTR = "mf_node_id"
 _FUNCTIONS: dict[str, Any] = {}
 
 
@@ -465,8 +492,13 @@ def _function(ref: ray.ObjectRef) -> Any:
 @ray.remote
 def _run_chunk(box: list[ray.ObjectRef], tasks: list[Any]) -> tuple[str, list[Outcome]]:
     """Run a chunk of mapped tasks; the function ref comes in a list so Ray does not resolve it."""
-    fn = _function(box[0])
-    return ray.get_runtime_context().get_node_id(), [_attempt(fn, t) for t in tasks]
+    node = ray.get_runtime_context().get_node_id()
+    try:
+        fn = _function(box[0])
+    except RaySystemError as exc:  # it cannot be loaded here: the driver names this node
+        setattr(exc, _NODE_ATTR, node)
+        raise
+    return node, [_attempt(fn, t) for t in tasks]
 
 
 def _portable(exc: BaseException) -> BaseException:
@@ -867,13 +899,7 @@ class RayExecutor(Executor):
     def node_name(self, node: str | None) -> str | None:
         """The node's IP address (``ray.nodes()``), with the start of its id; the id when the
         cluster no longer lists it."""
-        if not node:
-            return None
-        with contextlib.suppress(Exception):  # the head is gone: the id is all there is
-            for n in ray.nodes():
-                if n.get("NodeID") == node and n.get("NodeManagerAddress"):
-                    return f"{n['NodeManagerAddress']} ({node[:12]})"
-        return node
+        return node_label(node) if node else None
 
     # -- work ----------------------------------------------------------------------
     def pool(

@@ -429,7 +429,8 @@ def test_a_node_that_cannot_load_the_work_stops_the_map_naming_the_node_and_the_
     with make_executor("ray") as ex, pytest.raises(ConfigError) as exc:
         ex.map(module.square, list(range(6)), desc="test")
     text = str(exc.value)
-    assert f"a worker on node {ip} cannot load the work it was sent" in text
+    node = ray_session.get_runtime_context().get_node_id()  # the node id the worker recorded, not Ray's text
+    assert f"a worker on node {ip} ({node[:12]}) cannot load the work it was sent" in text, text
     assert f"No module named '{name}'" in text and "\x1b" not in text
     assert "--executor ray" in text and "same version" in text
 
@@ -438,13 +439,14 @@ def test_a_pool_whose_workers_cannot_load_the_work_names_the_node_and_the_cause(
     ray_session, tmp_path, monkeypatch
 ):
     """Not a "worker died while starting" traceback (a RuntimeError) without the cause: a
-    ConfigError, one line, exit 2."""
+    ConfigError, one line, exit 2. The node is the one the cluster records for the actor."""
     name, module = _driver_only_module(tmp_path, monkeypatch)
     ip = ray_session.util.get_node_ip_address()
     with make_executor("ray", workers=1) as ex, pytest.raises(ConfigError) as exc:
         ex.pool(module.add, setup=module.setup)
     text = str(exc.value)
-    assert f"a worker on node {ip} cannot load the work it was sent" in text
+    node = ray_session.get_runtime_context().get_node_id()  # the node id the worker recorded, not Ray's text
+    assert f"a worker on node {ip} ({node[:12]}) cannot load the work it was sent" in text, text
     assert f"No module named '{name}'" in text and "\x1b" not in text
     assert "same version" in text
 
