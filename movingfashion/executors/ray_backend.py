@@ -29,6 +29,10 @@ On a cluster, :func:`watch_head` probes the head's GCS port while the executor i
 lost mid-run ends the run after :data:`~movingfashion.executors.head_watch.LOST_AFTER_S` seconds
 with one line naming the address and what to do, exit 1 (Ray alone would wait a minute and end
 the process with its own log line).
+Where no alive node has room for one task or worker, a cluster this process joined (it may
+autoscale) is asked for a node of that size and given ``$MF_RAY_SCALE_WAIT_S`` seconds
+(:data:`SCALE_WAIT_S`) to add one, with one warning naming its address; then, as at once on a
+local Ray this process started, a :class:`~schemas.errors.ConfigError` (:meth:`RayExecutor._room`).
 A worker that cannot load what it was sent (its node lacks the toolkit or one of its modules, or
 has another version of it) stops a map or a pool with one :class:`~schemas.errors.ConfigError`
 naming the node and what was missing (:func:`unloadable`): no task's fault, so none is failed.
@@ -113,6 +117,14 @@ REPLACE_CHECK_S = 5.0
 #: Seconds ``ray.init`` may take to join a cluster: a port that answers but is not a Ray head
 #: (the dashboard's, Ray Client's) would make it retry for many minutes.
 CONNECT_TIMEOUT_S = 30.0
+#: Seconds a run on a joined cluster waits, when no node has room for one worker, for its
+#: autoscaler to add one (asked through a placement group of one worker's size, which an
+#: autoscaler counts as demand); :data:`SCALE_WAIT_ENV` overrides it (0: refuse at once, inf: no
+#: limit). A local Ray the run started has no autoscaler: refused at once.
+SCALE_WAIT_S = 300.0
+SCALE_WAIT_ENV = "MF_RAY_SCALE_WAIT_S"
+#: Seconds between two looks at the cluster's nodes while waiting for room.
+SCALE_POLL_S = 1.0
 #: What to check when no Ray head answers at an address.
 PORT_HINT = (
     "check the port: it is the head's GCS port (`ray start --head --port`, 6379 by default), "
@@ -401,6 +413,33 @@ def nodes_room(
         max(0, (workers_that_fit(n.get("Resources", {}), res) or 0) - taken[n.get("NodeID", "")])
         for n in nodes
         if n.get("Alive")
+    )
+
+
+def _started_here() -> bool:
+    """Whether the Ray this process is connected to is one it started (``ray.init`` without an
+    address: its head runs here, with no autoscaler), not a cluster it joined."""
+    node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
+    return bool(getattr(node, "head", False))
+
+
+def _gcs_address() -> str:
+    """The head's address of the cluster this process is connected to ('the connected one')."""
+    try:
+        return str(ray.get_runtime_context().gcs_address)
+    except Exception:  # noqa: BLE001 - a Ray Client connection has none
+        return "(the connected one)"
+
+
+def _scale_wait_s() -> float:
+    """``$MF_RAY_SCALE_WAIT_S`` (seconds, ``inf``: no limit), else :data:`SCALE_WAIT_S`; a bad
+    value is a :class:`ConfigError` naming the variable."""
+    from schemas.config import env_seconds
+
+    return env_seconds(
+        SCALE_WAIT_ENV,
+        SCALE_WAIT_S,
+        f"unset it (default {SCALE_WAIT_S:g} s) or give seconds, 0 to refuse at once",
     )
 
 
@@ -855,12 +894,14 @@ class RayExecutor(Executor):
         where = "--ray-address" if address else "RAY_ADDRESS"
         self.address = address or os.environ.get("RAY_ADDRESS") or None
         self.max_retries = max_retries
-        self._owns = False
+        self._owns = self._local = False
         self._watch: HeadWatch | None = None
         # Ray's driver prints a worker's death on stdout (whatever log_to_driver says): stderr
         self._restore_stdout: Callable[[], None] | None = divert_stdout()
         try:
             self._owns = connect(self.address, where=where, num_cpus=num_cpus, timeout_s=connect_timeout_s)
+            #: a Ray this process started (no autoscaler: no node will join)
+            self._local = _started_here()
             self.driver_node = ray.get_runtime_context().get_node_id()
             self._watch = watch_head(self.address, where)
         except BaseException:
@@ -875,9 +916,18 @@ class RayExecutor(Executor):
 
     def _room(self, res: WorkerResources, what: str = "a worker") -> int | None:
         """:meth:`capacity` for ``res``; a :class:`ConfigError` when no alive node can hold one
-        (what is sent would wait for ever, with not a line said)."""
+        (what is sent would wait for ever, with not a line said). On a joined cluster (it may
+        autoscale), it first asks for a node of that size and waits up to ``$MF_RAY_SCALE_WAIT_S``
+        seconds (:data:`SCALE_WAIT_S`) for one to join, with one warning naming the address."""
         cap = self.capacity(res)
         if cap != 0:
+            return cap
+        asked = f"{what} asking {res.cpus:g} CPU, {res.gpus:g} GPU" + "".join(
+            f", {v:g} {k}" for k, v in res.custom.items()
+        )
+        cluster = "the cluster" if self._local else f"the cluster at {self.address or _gcs_address()}"
+        wait = 0.0 if self._local else _scale_wait_s()
+        if wait > 0 and (cap := self._scale_up(res, asked, cluster, wait)):
             return cap
         cpus = WorkerResources(cpus=res.cpus)
         hint = (
@@ -886,12 +936,45 @@ class RayExecutor(Executor):
             if res.cpus and self.capacity(cpus) == 0
             else "ask less per worker (e.g. --gpus-per-worker 0 on a cluster without GPUs)"
         )
-        raise ConfigError(
-            f"no node of the cluster can hold {what} asking {res.cpus:g} CPU, {res.gpus:g} GPU"
-            + "".join(f", {v:g} {k}" for k, v in res.custom.items()),
-            where="--executor ray",
-            hint=hint,
+        if wait > 0:
+            hint += (
+                f"; an autoscaling cluster: let it add such nodes (max_workers), or raise ${SCALE_WAIT_ENV}"
+            )
+        waited = f" (waited {wait:g}s for a node to join)" if wait > 0 else ""
+        raise ConfigError(f"no node of {cluster} can hold {asked}{waited}", where="--executor ray", hint=hint)
+
+    def _scale_up(self, res: WorkerResources, asked: str, cluster: str, wait: float) -> int | None:
+        """Ask the cluster's autoscaler for a node that holds one worker of ``res`` (a placement
+        group of that size, pending until one does: the demand an autoscaler acts on) and wait
+        up to ``wait`` seconds for the alive nodes to hold one; the room then (None: still none).
+        Without an autoscaler nothing joins but a node started by hand."""
+        from ray.util.placement_group import placement_group, remove_placement_group
+
+        log.warning(
+            "no node of %s can hold %s now: waiting up to %s for one to join (an autoscaler adds "
+            "one on demand; without one, join a node that has room with `ray start --address`; "
+            "$%s sets the wait)",
+            cluster,
+            asked,
+            "ever" if wait == float("inf") else f"{wait:g}s",
+            SCALE_WAIT_ENV,
         )
+        bundle = {"CPU": res.cpus, "GPU": res.gpus, **res.custom}
+        group = None
+        with contextlib.suppress(Exception):  # asking is a hint: the wait below decides
+            group = placement_group([{k: v for k, v in bundle.items() if v > 0}])
+        deadline = time.monotonic() + wait
+        try:
+            while True:
+                cap = self.capacity(res)
+                left = deadline - time.monotonic()
+                if cap or left <= 0:
+                    return cap or None
+                time.sleep(min(SCALE_POLL_S, left))
+        finally:
+            if group is not None:
+                with contextlib.suppress(Exception):
+                    remove_placement_group(group)
 
     def gpu_count(self) -> float:
         return float(ray.cluster_resources().get("GPU", 0))

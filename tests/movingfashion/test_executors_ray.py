@@ -7,8 +7,10 @@ and the address checks (another cluster than the one joined, a port where no Ray
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -491,3 +493,87 @@ def test_a_cluster_without_a_cpu_for_a_task_is_refused_at_once_not_waited_on(tmp
     assert "join nodes that have CPUs" in lines["map"]
     assert "no node of the cluster can hold a worker asking 1 CPU" in lines["pool"]
     assert "join nodes that have CPUs" in lines["pool"] and "--gpus-per-worker" not in lines["pool"]
+
+
+def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_naming_it(tmp_path):
+    """A head with no CPU joined by address may autoscale: the run says once that it waits for a
+    node with room (asking for one), goes on when one joins, and is refused, naming the
+    cluster's address, only once ``$MF_RAY_SCALE_WAIT_S`` passed without one."""
+    import tempfile
+
+    from tests.ray_fixtures import CLUSTER_ENV, RAY_CLI, ROOT, _started, free_port, with_signal
+
+    tmp = Path(tempfile.mkdtemp(prefix="mfray", dir="/tmp"))  # short: Ray's socket paths are limited
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    common = ["--block", "--object-store-memory", str(80 * 1024**2), "--disable-usage-stats"]
+    procs: list[subprocess.Popen] = []
+
+    def node(i: int, *args: str) -> None:
+        log = tmp / f"node{i}.log"
+        with open(log, "w") as fh:
+            procs.append(
+                subprocess.Popen(
+                    [*RAY_CLI, "start", *args, *common],
+                    stdout=fh,
+                    stderr=subprocess.STDOUT,
+                    env=CLUSTER_ENV,
+                    start_new_session=True,
+                    cwd=ROOT,
+                )
+            )
+        deadline = time.time() + 180
+        while not _started(log):
+            assert procs[-1].poll() is None and time.time() < deadline, log.read_text()
+            time.sleep(0.2)
+
+    code = (
+        "import sys\n"
+        "from movingfashion.executors.ray_backend import RayExecutor\n"
+        "with RayExecutor(address=sys.argv[1]) as ex:\n"  # stdout goes to stderr meanwhile
+        "    try:\n"
+        "        got = [o.value for o in ex.map(abs, [-1, -2], desc='t')]\n"
+        "    except Exception as exc:\n"
+        "        got = f'{type(exc).__name__}: {exc}'\n"
+        "print('map:', got)\n"
+    )
+
+    def driver(wait: str, err: Path) -> subprocess.Popen:
+        env = {**CLUSTER_ENV, "MF_RAY_SCALE_WAIT_S": wait}
+        with open(err, "w") as fh:
+            return subprocess.Popen(
+                [sys.executable, "-c", code, address],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=fh,
+                text=True,
+            )
+
+    try:
+        head = ["--head", "--port", str(port), "--num-cpus", "0", "--include-dashboard", "false"]
+        node(0, *head, "--dashboard-port", str(free_port()), "--temp-dir", str(tmp))
+        # no node joins: refused once the wait is over, naming the cluster
+        out, _ = driver("2", tmp / "refused.err").communicate(timeout=300)
+        assert f"ConfigError: --executor ray: no node of the cluster at {address} can hold a task" in out, out
+        assert "waited 2s" in out and "MF_RAY_SCALE_WAIT_S" in out, out
+        # a node with a CPU joins while it waits (what an autoscaler does on demand): it goes on
+        run = driver("300", tmp / "waits.err")
+        deadline = time.time() + 120
+        while "waiting up to 300s" not in (tmp / "waits.err").read_text():
+            assert run.poll() is None and time.time() < deadline, (tmp / "waits.err").read_text()
+            time.sleep(0.2)
+        assert address in (tmp / "waits.err").read_text()
+        node(1, "--address", address, "--num-cpus", "1")
+        out, _ = run.communicate(timeout=300)
+        assert "map: [1, 2]" in out, out + (tmp / "waits.err").read_text()
+    finally:
+        for p in procs:
+            with_signal(p, signal.SIGTERM, group=False)
+        for p in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(15)
+        for p in procs:
+            with_signal(p, signal.SIGKILL, group=True)
+            p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
