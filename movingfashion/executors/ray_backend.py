@@ -132,12 +132,49 @@ PORT_HINT = (
 )
 
 
+#: What a Ray Client address (``ray://HOST:PORT``) starts with, and the port Ray gives it when it
+#: names none (the head's ``--ray-client-server-port``).
+CLIENT_PREFIX = "ray://"
+CLIENT_PORT = 10001
+#: What to check when no Ray Client server answers at a ``ray://`` address.
+CLIENT_PORT_HINT = (
+    "check the port: a ray:// address names Ray Client's port (`ray start --head "
+    f"--ray-client-server-port`, {CLIENT_PORT} by default), not the GCS port (6379); or give the "
+    "head's GCS address as HOST:6379, without ray://"
+)
+
+
+def port_hint(address: str) -> str:
+    """What to check when nothing Ray answers at ``address`` (a GCS address, or a Ray Client one)."""
+    return CLIENT_PORT_HINT if address.startswith(CLIENT_PREFIX) else PORT_HINT
+
+
+def check_client(address: str, where: str) -> None:
+    """A Ray Client address (``ray://``) needs Ray's client package (``ray[client]``: grpcio),
+    which the toolkit's ``[ray]`` extra does not install: a :class:`ConfigError` naming the
+    option and what to do, before anything is tried (Ray's own error blamed the head)."""
+    if not address.startswith(CLIENT_PREFIX):
+        return
+    try:
+        import grpc  # noqa: F401 - what Ray Client needs beyond Ray itself
+    except ImportError:
+        raise ConfigError(
+            f"{address} is a Ray Client address, which needs Ray's client package (not installed here)",
+            where=where,
+            hint="give the head's GCS address instead, HOST:6379 without ray:// (from a machine that "
+            "reaches it), or install the client with `pip install 'ray[client]'`",
+        ) from None
+
+
 # ---------------------------------------------------------------------- connecting
 def _endpoint(address: str, where: str) -> tuple[str, int] | None:
-    """(host, port) of a ``host:port`` or ``ray://host:port`` address; None for ``auto``."""
-    bare = address.removeprefix("ray://").strip()
+    """(host, port) of a ``host:port`` or ``ray://host[:port]`` address (Ray Client's port,
+    :data:`CLIENT_PORT`, when it names none, as Ray reads it); None for ``auto``."""
+    bare = address.removeprefix(CLIENT_PREFIX).strip()
     if bare in ("auto", ""):
         return None
+    if address.startswith(CLIENT_PREFIX) and not re.search(r":\d*$", bare):
+        bare = f"{bare}:{CLIENT_PORT}"
     host, sep, port = bare.rpartition(":")
     if not sep or not port.isdigit() or not host:
         raise ConfigError(
@@ -181,6 +218,7 @@ def connect(
     if not sys.stderr.isatty():  # a log file: Ray's "(raylet) ..." lines without colour codes
         os.environ.setdefault("RAY_COLOR_PREFIX", "0")
     if address and address != "local":
+        check_client(address, where)
         check_reachable(address, where)
         _init_within(timeout_s, address, where, quiet)
         return True
@@ -323,7 +361,7 @@ def _init_within(timeout_s: float, address: str, where: str, options: dict[str, 
         with contextlib.suppress(Exception):
             ray.shutdown()
         raise ConfigError(
-            f"no Ray head answered at {address} within {timeout_s:g}s", where=where, hint=PORT_HINT
+            f"no Ray head answered at {address} within {timeout_s:g}s", where=where, hint=port_hint(address)
         )
     if failed:
         raise ConfigError(

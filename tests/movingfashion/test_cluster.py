@@ -64,3 +64,36 @@ def test_an_unreachable_ray_address_is_exit_2_and_writes_nothing(gt_dataset, tmp
     assert exc.value.code == 2 and "--ray-address" in capsys.readouterr().err
     assert tree_bytes(tmp_path) == before  # nothing written, nothing created
     assert not ray.is_initialized()
+
+
+def test_a_ray_client_address_is_checked_naming_the_option_and_what_to_do(tmp_path, monkeypatch, capsys):
+    """``ray://`` (Ray Client) needs Ray's client package, which the toolkit's [ray] extra does
+    not install: one line naming the option, the address and what to give instead, exit 2,
+    before anything is tried (Ray's own error asked whether a head runs there)."""
+    import socket
+    import sys
+
+    import ray
+
+    from collectors.cli import collect
+    from schemas.cli_support import run_main
+
+    monkeypatch.setitem(sys.modules, "grpc", None)  # the client package is not installed
+    with socket.socket() as listening:  # something answers there: not a reachability failure
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        address = f"ray://127.0.0.1:{listening.getsockname()[1]}"
+        args = ["urls", "http://127.0.0.1:9/v.mp4", "--root", str(tmp_path / "collected")]
+        with pytest.raises(SystemExit) as exc:
+            run_main(collect, [*args, "--executor", "ray", "--ray-address", address])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2, err
+    assert f"--ray-address: {address} is a Ray Client address" in err, err
+    assert "HOST:6379 without ray://" in err and "ray[client]" in err and "Traceback" not in err, err
+    assert not (tmp_path / "collected").exists() and not ray.is_initialized()
+    # as Ray reads it: a ray:// address without a port names Ray Client's; its hint names that port
+    from movingfashion.executors.ray_backend import CLIENT_PORT, _endpoint, port_hint
+
+    assert _endpoint("ray://10.0.0.5", "--ray-address") == ("10.0.0.5", CLIENT_PORT)
+    assert _endpoint("ray://[::1]", "--ray-address") == ("::1", CLIENT_PORT)
+    assert "--ray-client-server-port" in port_hint("ray://10.0.0.5") and "8265" in port_hint("10.0.0.5:6379")
