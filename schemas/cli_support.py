@@ -448,6 +448,58 @@ def terminal_logging() -> Iterator[None]:
             warnings.formatwarning = before[1]
 
 
+def escape_terminal_output() -> None:
+    """In a worker process (a process pool's, started by spawn): :func:`terminal_logging` in
+    force until it ends, so what its logging and warnings print on the stderr it shares with the
+    command shows control characters as escapes, as the command's own lines do."""
+    held = terminal_logging()
+    held.__enter__()
+    _FOR_LIFE.append(held)  # kept: a collected one would put the raw output back
+
+
+#: the :func:`terminal_logging` blocks entered for the life of this process
+_FOR_LIFE: list[Any] = []
+
+
+#: SGR sequences (colours, bold): a library's own styling, dropped from the lines it logs
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class _EscapingFilter(logging.Filter):
+    """Rewrites a record a library's own handler will print as :func:`terminal_text` shows it
+    (message, exception and stack text; the library's colour codes dropped)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        def clean(text: str) -> str:
+            return terminal_text(_SGR.sub("", text))
+
+        record.msg, record.args = clean(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = clean(record.stack_info)
+        return True
+
+
+def escaping_library_logs(name: str) -> Callable[[], None]:
+    """Until the returned function is called, the lines the handlers of logger ``name`` print
+    (a library that prints its log itself, not through the command's handlers: Ray's driver, its
+    "Unhandled error" lines quoting a task's exception) show control characters as escapes;
+    handlers it adds later are not covered. The function may be called twice."""
+    handlers = list(logging.getLogger(name).handlers)
+    flt = _EscapingFilter()
+    for h in handlers:
+        h.addFilter(flt)
+
+    def restore() -> None:
+        for h in handlers:
+            h.removeFilter(flt)
+
+    return restore
+
+
 def _encodable(text: str, stream: Any) -> str:
     """``text`` as ``stream`` can write it: a character its encoding lacks (``±`` on an ASCII
     stdout) becomes a ``\\xb1`` escape instead of failing the command after all its work, and so
@@ -464,10 +516,12 @@ def _encodable(text: str, stream: Any) -> str:
 
 
 class _ToStderr:
-    """A stand-in for ``sys.stdout`` writing to the current ``sys.stderr``."""
+    """A stand-in for ``sys.stdout`` writing to the current ``sys.stderr``, control characters
+    shown as escapes (:func:`terminal_text`): a library's lines there may quote what a site sent."""
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        sys.stderr.write(terminal_text(text))
+        return len(text)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(sys.stderr, name)

@@ -9,7 +9,9 @@ toolkit is made with :func:`dying_with_parent`::
 
 Each worker then ends (SIGTERM) as soon as its parent dies: at once on Linux
 (``prctl(PR_SET_PDEATHSIG)``), within :data:`POLL_S` seconds elsewhere (a thread watching
-``os.getppid()``). Standard library only.
+``os.getppid()``). What a worker's logging and warnings print on the stderr it shares with the
+command shows control characters as escapes, as the command's own lines do
+(:func:`schemas.cli_support.escape_terminal_output`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def _start_worker(
     initargs: tuple[Any, ...],
 ) -> None:
     exit_with_parent(parent_pid, pdeathsig=pdeathsig)
+    from schemas.cli_support import escape_terminal_output
+
+    escape_terminal_output()  # its log lines reach the command's stderr: escaped as the command's
     if initializer is not None:
         initializer(*initargs)
 

@@ -86,7 +86,12 @@ from movingfashion.executors.base import (
 )
 from movingfashion.executors.head_watch import HeadWatch
 from movingfashion.executors.local import _attempt
-from schemas.cli_support import divert_stdout, keeping_sigterm, sigterm_interrupts_in_force
+from schemas.cli_support import (
+    divert_stdout,
+    escaping_library_logs,
+    keeping_sigterm,
+    sigterm_interrupts_in_force,
+)
 from schemas.errors import ConfigError
 from schemas.faults import missing_library, reraise_local_fault
 from schemas.library_state import private_state_dir
@@ -936,6 +941,9 @@ class RayExecutor(Executor):
         self._watch: HeadWatch | None = None
         # Ray's driver prints a worker's death on stdout (whatever log_to_driver says): stderr
         self._restore_stdout: Callable[[], None] | None = divert_stdout()
+        # Ray's driver prints its own log lines ("Unhandled error", quoting a task's exception):
+        # escaped as the command's (its workers' output is not forwarded: log_to_driver off)
+        self._restore_ray_log: Callable[[], None] | None = escaping_library_logs("ray")
         try:
             self._owns = connect(self.address, where=where, num_cpus=num_cpus, timeout_s=connect_timeout_s)
             #: a Ray this process started (no autoscaler: no node will join)
@@ -1108,3 +1116,6 @@ class RayExecutor(Executor):
         if self._restore_stdout is not None:
             self._restore_stdout()
             self._restore_stdout = None
+        if self._restore_ray_log is not None:
+            self._restore_ray_log()
+            self._restore_ray_log = None

@@ -577,3 +577,30 @@ def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_nam
             with_signal(p, signal.SIGKILL, group=True)
             p.wait()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_rays_own_lines_are_escaped_while_the_executor_is_open(ray_session, capfd):
+    """Ray's driver prints its own log lines (an "Unhandled error" quoting a task's exception,
+    which may quote a site) and a worker's death on stdout: control characters show as escapes
+    (Ray's colour codes dropped), as the command's own lines do."""
+    import io
+    import logging
+
+    ray_log = logging.getLogger("ray._private.worker")
+    handlers = [h for h in logging.getLogger("ray").handlers if isinstance(h, logging.StreamHandler)]
+    assert handlers  # Ray's own handler: it prints, not the command's
+    seen = io.StringIO()
+    streams = [h.setStream(seen) for h in handlers]
+    try:
+        with make_executor("ray"):
+            ray_log.error("Unhandled error: \x1b[36mray::t()\x1b[39m FetchError: title \x1b]0;pwned\x07 here")
+            print("a worker died: \x1b[2J", flush=True)
+        ray_log.error("after: \x1b[2J")  # as Ray had it once the executor closed
+    finally:
+        for h, stream in zip(handlers, streams, strict=True):
+            h.setStream(stream)
+    err = capfd.readouterr().err
+    assert "a worker died: \\x1b[2J" in err and "\x1b" not in err, err
+    logged = seen.getvalue()
+    assert "Unhandled error: ray::t() FetchError: title \\x1b]0;pwned\\x07 here" in logged, logged
+    assert "after: \x1b[2J" in logged, logged  # raw again: no longer the executor's to escape

@@ -83,3 +83,31 @@ def test_options_chain_a_pool_initializer():
 def test_set_pdeathsig_is_a_no_op_off_linux(monkeypatch):
     monkeypatch.setattr(worker_life.sys, "platform", "darwin")
     assert worker_life._set_pdeathsig(signal.SIGTERM) is False
+
+
+def test_a_pool_workers_log_lines_and_warnings_are_escaped(tmp_path):
+    """A spawned worker shares the command's stderr but not its logging setup: what it logs or
+    warns (a site's text in a message) shows control characters as escapes there, as the
+    command's own lines do, instead of reaching the terminal raw."""
+    code = textwrap.dedent(
+        """
+        import logging, warnings
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
+        from schemas import worker_life
+
+        if __name__ == "__main__":
+            with ProcessPoolExecutor(1, mp_context=get_context("spawn"), **worker_life.dying_with_parent()) as pool:
+                pool.submit(logging.getLogger("mf.site").warning, "title \\x1b]0;pwned\\x07 here").result()
+                pool.submit(warnings.warn, "reason \\x1b[2J phrase").result()
+        """
+    )
+    script = tmp_path / "parent.py"
+    script.write_text(code)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "title \\x1b]0;pwned\\x07 here" in run.stderr and "reason \\x1b[2J phrase" in run.stderr, (
+        run.stderr
+    )
+    assert "\x1b" not in run.stderr and "\x07" not in run.stderr
