@@ -107,35 +107,45 @@ def two_nodes():
     procs: list[subprocess.Popen] = []
     try:
         for i, args in enumerate(nodes):
-            log = tmp / f"node{i}.log"
-            with open(log, "w") as fh:
-                procs.append(
-                    subprocess.Popen(
-                        [*RAY_CLI, "start", *args, *common],
-                        stdout=fh,
-                        stderr=subprocess.STDOUT,
-                        env=CLUSTER_ENV,
-                        start_new_session=True,
-                        cwd=ROOT,
-                    )
-                )
-            deadline = time.time() + 180
-            while not _started(log):
-                assert procs[-1].poll() is None, log.read_text()
-                assert time.time() < deadline, f"node {i} did not start:\n{log.read_text()}"
-                time.sleep(0.2)
+            start_node(procs, tmp / f"node{i}.log", [*args, *common])
         yield f"127.0.0.1:{port}"
     finally:
-        for p in procs:
-            with_signal(p, signal.SIGTERM, group=False)
-        deadline = time.time() + 15
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(max(0.1, deadline - time.time()))
-        for p in procs:
-            with_signal(p, signal.SIGKILL, group=True)
-            p.wait()
+        stop_nodes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_node(procs: list[subprocess.Popen], log: Path, args: list[str]) -> None:
+    """``ray start ARGS`` in its own session, logging to ``log``, appended to ``procs``; returns
+    once the node runs (a node that exits or takes over 180 s fails the test with its log)."""
+    with open(log, "w") as fh:
+        procs.append(
+            subprocess.Popen(
+                [*RAY_CLI, "start", *args],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env=CLUSTER_ENV,
+                start_new_session=True,
+                cwd=ROOT,
+            )
+        )
+    deadline = time.time() + 180
+    while not _started(log):
+        assert procs[-1].poll() is None, log.read_text()
+        assert time.time() < deadline, f"{log.name}: the node did not start:\n{log.read_text()}"
+        time.sleep(0.2)
+
+
+def stop_nodes(procs: list[subprocess.Popen]) -> None:
+    """Stop the nodes :func:`start_node` started: SIGTERM, 15 s grace, then SIGKILL their groups."""
+    for p in procs:
+        with_signal(p, signal.SIGTERM, group=False)
+    deadline = time.time() + 15
+    for p in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.1, deadline - time.time()))
+    for p in procs:
+        with_signal(p, signal.SIGKILL, group=True)
+        p.wait()
 
 
 def with_signal(p: subprocess.Popen, sig: int, *, group: bool) -> None:

@@ -13,19 +13,22 @@ from movingfashion.executors.local import LocalExecutor
 from schemas.catalog import Catalog
 
 
+def away(task):
+    """``task`` with its file looked for under a folder that does not exist (what a worker
+    without the share sees)."""
+    if isinstance(task, Path):
+        return Path("/nonexistent-share") / task.name
+    if isinstance(task, ProbeTask):
+        return dataclasses.replace(task, path=Path("/nonexistent-share") / task.path.name)
+    return task
+
+
 class BlindWorkers(LocalExecutor):
     """Workers that look for every file under a folder that does not exist."""
 
     name = "blind"
 
     def _map(self, fn, tasks):
-        def away(task):
-            if isinstance(task, Path):
-                return Path("/nonexistent-share") / task.name
-            if isinstance(task, ProbeTask):
-                return dataclasses.replace(task, path=Path("/nonexistent-share") / task.path.name)
-            return task
-
         yield from super()._map(fn, [away(t) for t in tasks])
 
 

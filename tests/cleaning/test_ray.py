@@ -181,23 +181,13 @@ def test_a_file_a_ray_worker_cannot_see_fails_its_item_naming_the_node(
 ):
     """The root is not shared with the workers' node: each item fails naming the file, the node
     (its address, as ``mf crop-cache`` and ``mf-tracklets build`` name it) and what to do."""
-    import dataclasses
-    from pathlib import Path
-
-    from cleaning.steps.probe import ProbeTask
     from movingfashion.executors.ray_backend import RayExecutor
+    from tests.cleaning.test_probe_unseen_files import away
 
     class BlindRay(RayExecutor):
         """Ray workers that look for every file under a folder that does not exist."""
 
         def _map(self, fn, tasks):
-            def away(task):
-                if isinstance(task, Path):
-                    return Path("/nonexistent-share") / task.name
-                if isinstance(task, ProbeTask):
-                    return dataclasses.replace(task, path=Path("/nonexistent-share") / task.path.name)
-                return task
-
             yield from super()._map(fn, [away(t) for t in tasks])
 
     catalog_copy.with_name("catalog.cleaning-cache.json").unlink()  # every file is hashed again, on a worker

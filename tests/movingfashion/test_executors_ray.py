@@ -7,7 +7,6 @@ and the address checks (another cluster than the one joined, a port where no Ray
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
@@ -501,7 +500,7 @@ def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_nam
     cluster's address, only once ``$MF_RAY_SCALE_WAIT_S`` passed without one."""
     import tempfile
 
-    from tests.ray_fixtures import CLUSTER_ENV, RAY_CLI, ROOT, _started, free_port, with_signal
+    from tests.ray_fixtures import CLUSTER_ENV, ROOT, free_port, start_node, stop_nodes
 
     tmp = Path(tempfile.mkdtemp(prefix="mfray", dir="/tmp"))  # short: Ray's socket paths are limited
     port = free_port()
@@ -510,22 +509,7 @@ def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_nam
     procs: list[subprocess.Popen] = []
 
     def node(i: int, *args: str) -> None:
-        log = tmp / f"node{i}.log"
-        with open(log, "w") as fh:
-            procs.append(
-                subprocess.Popen(
-                    [*RAY_CLI, "start", *args, *common],
-                    stdout=fh,
-                    stderr=subprocess.STDOUT,
-                    env=CLUSTER_ENV,
-                    start_new_session=True,
-                    cwd=ROOT,
-                )
-            )
-        deadline = time.time() + 180
-        while not _started(log):
-            assert procs[-1].poll() is None and time.time() < deadline, log.read_text()
-            time.sleep(0.2)
+        start_node(procs, tmp / f"node{i}.log", [*args, *common])
 
     code = (
         "import sys\n"
@@ -568,14 +552,7 @@ def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_nam
         out, _ = run.communicate(timeout=300)
         assert "map: [1, 2]" in out, out + (tmp / "waits.err").read_text()
     finally:
-        for p in procs:
-            with_signal(p, signal.SIGTERM, group=False)
-        for p in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(15)
-        for p in procs:
-            with_signal(p, signal.SIGKILL, group=True)
-            p.wait()
+        stop_nodes(procs)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
