@@ -222,8 +222,6 @@ def world_folder(path: str | os.PathLike[str]) -> Path:
 def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
     """The truth of the world in ``world_dir``; :class:`DataFormatError` naming its ``world.json``
     when the file is missing or does not parse."""
-    from pydantic import ValidationError
-
     from schemas.errors import DataFormatError
     from schemas.text_input import read_text_input
 
@@ -232,13 +230,7 @@ def load_world(world_dir: str | os.PathLike[str]) -> WorldTruth:
     if not path.is_file():  # missing, or a folder of that name
         raise DataFormatError("no world.json: not a world folder", where=str(path), hint=hint)
     text = read_text_input(path, "world.json", hint=hint, limit=None)  # not UTF-8: says so, with the byte
-    try:
-        return WorldTruth.model_validate_json(text)
-    except ValidationError as exc:
-        first = str(exc).splitlines()
-        raise DataFormatError(
-            f"world.json does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
-        ) from None
+    return _validated(WorldTruth.model_validate_json, text, "world.json", path, hint)
 
 
 def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:
@@ -248,18 +240,25 @@ def save_world(world_dir: str | os.PathLike[str], truth: WorldTruth) -> None:
 def load_video_gt(world_dir: str | os.PathLike[str], video: WorldVideo) -> VideoGroundTruth:
     """The per-frame truth of ``video`` (its ``gt/`` file); :class:`DataFormatError` naming the
     file when it is missing, not UTF-8 JSON, or not a video's ground truth."""
-    from pydantic import ValidationError
-
-    from schemas.errors import DataFormatError
     from schemas.text_input import load_json, read_text_input
 
     path = resolve_under(world_dir, video.gt, what="gt", where="world.json", root_label="the world folder")
     hint = "generate the world again (`mf world generate --out DIR`, same options)"
     data = load_json(read_text_input(path, "ground-truth file", hint=hint), str(path), hint=hint)
+    return _validated(VideoGroundTruth.model_validate, data, "ground-truth file", path, hint)
+
+
+def _validated(validate: Any, data: Any, what: str, path: Path, hint: str) -> Any:
+    """``validate(data)``; a pydantic error becomes a :class:`DataFormatError` naming ``path``
+    with the first lines of the error."""
+    from pydantic import ValidationError
+
+    from schemas.errors import DataFormatError
+
     try:
-        return VideoGroundTruth.model_validate(data)
+        return validate(data)
     except ValidationError as exc:
         first = str(exc).splitlines()
         raise DataFormatError(
-            f"ground-truth file does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
+            f"{what} does not parse: {' '.join(first[:2])}", where=str(path), hint=hint
         ) from None
