@@ -69,6 +69,7 @@ import numpy as np
 
 from cleaning.colours import colour_distance, mean_colour, object_colour, object_mask
 from cleaning.scorers import scorer_tag, takes_category, takes_crop
+from schemas.atomic import sha256_file
 from schemas.catalog import CAS_BATCH, Catalog, ItemRow, write_until_settled
 from schemas.errors import ConfigError
 from schemas.items import CANDIDATE_URL, DERIVED_URLS, SPLITSCREEN_URL, AssetKind, Status
@@ -166,8 +167,10 @@ class LazyMatchRCNNScorer:
         return self._tag
 
     def _tag_key(self) -> str | None:
-        """The weight files (given, else the embedded ones) with their sizes and modification
-        times, and the toolkit's version; None when one cannot be read (no remembered tag)."""
+        """The weight files (given, else the embedded ones) with the SHA-256 of their bytes, and
+        the toolkit's version; None when one cannot be read (no remembered tag). By content, not
+        size and modification time: weights rewritten in place at the same size within one tick
+        of the file system's clock are other weights (17 MB hashed: tens of milliseconds a run)."""
         import json
 
         import movingfashion
@@ -179,7 +182,7 @@ class LazyMatchRCNNScorer:
             self.detector_weights or str(embedded / "detector.pt"),
         ]
         try:
-            stats = [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+            stats = [(str(f), sha256_file(f)) for f in files]
         except OSError:
             return None
         return "tag:" + json.dumps([movingfashion.__version__, stats])

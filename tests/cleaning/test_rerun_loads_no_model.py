@@ -77,6 +77,33 @@ def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_pat
     assert built == ["m1", "m22"]
 
 
+def test_weights_rewritten_at_the_same_size_and_time_are_other_weights(tmp_path, monkeypatch):
+    """A same-size rewrite within one tick of the file system's clock (mtime put back here) is
+    other weights: the tag is keyed by the files' bytes, not their size and modification time."""
+    import os
+
+    from cleaning.config import CleaningConfig
+    from cleaning.steps.cache import ResultCache
+
+    matcher, detector = tmp_path / "m.pt", tmp_path / "d.pt"
+    matcher.write_bytes(b"m1")
+    detector.write_bytes(b"d1")
+    built: list[str] = []
+
+    def fake(m, d):
+        built.append(Path(m).read_text())
+        return _Tagged(f"tag-{built[-1]}")
+
+    monkeypatch.setattr(associations, "matchrcnn_scorer", fake)
+    cache = ResultCache(tmp_path / "c.json", CleaningConfig())
+    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
+    st = matcher.stat()
+    matcher.write_bytes(b"m2")  # same size
+    os.utime(matcher, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same modification time
+    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m2"
+    assert built == ["m1", "m2"]
+
+
 def test_threads_scoring_at_once_build_one_scorer(monkeypatch):
     """The local executor's threads share the lazy scorer: the first scores, arriving together
     (its tag read from the cache, so nothing built it before), build one detector and matcher."""
