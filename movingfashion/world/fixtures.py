@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from movingfashion.world.truth import WorldProduct
-from schemas.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text
+from schemas.atomic import json_bytes, write_if_changed
 from schemas.items import SourceName
 from schemas.taxonomy import DF2_CLASSES
 
@@ -202,13 +202,13 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
     for p in truth.products:
         if p.source == SourceName.TIKTOK and p.videos:
             path = out / "tiktok" / f"{p.product_id}.info.json"
-            atomic_write_json(path, ytdlp_info(site, p))
+            write_if_changed(path, json_bytes(path, ytdlp_info(site, p)))
             info_files.append(str(path))
             if "shop" in p.images:
                 writer.writerow([p.product_id, site.tiktok_shop_url(p.product_id)])
         elif p.source == SourceName.INSTAGRAM and p.videos:
             path = out / "instagram" / f"{p.product_id}.json"
-            atomic_write_json(path, instaloader_structure(site, p), indent=4, sort_keys=True)
+            write_if_changed(path, json_bytes(path, instaloader_structure(site, p), indent=4, sort_keys=True))
             insta_files.append(str(path))
         elif p.source == SourceName.NETAPORTER:
             nap_ids.append(p.product_id)
@@ -223,26 +223,25 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
         for k, bad in enumerate(EVIL_IDS):
             if tiktok_src:
                 path = out / "tiktok" / f"evil-{k}.info.json"
-                atomic_write_json(path, ytdlp_info(site, tiktok_src, video_id=bad))
+                write_if_changed(path, json_bytes(path, ytdlp_info(site, tiktok_src, video_id=bad)))
                 info_files.append(str(path))
                 writer.writerow([bad, site.tiktok_shop_url(bad)])
             if insta_src:
                 path = out / "instagram" / f"evil-{k}.json"
-                atomic_write_json(
-                    path, instaloader_structure(site, insta_src, shortcode=bad), indent=4, sort_keys=True
-                )
+                doc = instaloader_structure(site, insta_src, shortcode=bad)
+                write_if_changed(path, json_bytes(path, doc, indent=4, sort_keys=True))
                 insta_files.append(str(path))
             url_lines.append(site.file_url(f"{bad}.mp4"))
             nap_ids.append(bad)
     shops = out / "tiktok_shops.csv"
-    atomic_write_text(shops, csv_buf.getvalue())
+    write_if_changed(shops, csv_buf.getvalue().encode("utf-8"))
     urls = out / "urls.txt"
-    atomic_write_text(urls, "\n".join(url_lines) + "\n")
+    write_if_changed(urls, ("\n".join(url_lines) + "\n").encode("utf-8"))
     ids_file = out / "netaporter_ids.txt"
-    atomic_write_text(ids_file, "\n".join(quote(i, safe="") for i in nap_ids) + "\n")
+    write_if_changed(ids_file, ("\n".join(quote(i, safe="") for i in nap_ids) + "\n").encode("utf-8"))
     nap_urls = out / "netaporter_urls.txt"
     nap_pages = [site.nap_url(site.products[i]) if i in site.products else site.nap_url(i) for i in nap_ids]
-    atomic_write_text(nap_urls, "\n".join(nap_pages) + "\n")
+    write_if_changed(nap_urls, ("\n".join(nap_pages) + "\n").encode("utf-8"))
     local = _local_fixture(truth, site.world, out / "local")
     result = {
         "local": str(local),
@@ -257,7 +256,7 @@ def write_fixtures(site: Site, out: Path, evil: bool = False) -> dict[str, Any]:
         "sitemap": f"{site.base}/sitemap.xml",
         "robots": f"{site.base}/robots.txt",
     }
-    atomic_write_json(out / "fixtures.json", result)
+    write_if_changed(out / "fixtures.json", json_bytes(out / "fixtures.json", result))
     inside = out.resolve().is_relative_to(site.world.resolve())
     for folder in (out / "tiktok", out / "instagram"):
         for f in folder.iterdir() if folder.is_dir() else ():
@@ -304,13 +303,11 @@ def _local_fixture(truth: Any, world: Path, out: Path) -> Path:
         video, shop = world / videos[p.videos[0]].path, world / p.images["shop"]
         for src, name in ((video, f"{p.product_id}.mp4"), (shop, f"{p.product_id}{shop.suffix}")):
             dst = out / "clips" / name
-            if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(dst, src.read_bytes())
+            write_if_changed(dst, src.read_bytes())
         cls = DF2_CLASSES[p.df2_class] if n < 2 else ""
         writer.writerow(
             [f"clips/{p.product_id}.mp4", f"clips/{p.product_id}{shop.suffix}", p.partition, cls, p.title]
         )
     manifest = out / "manifest.csv"
-    atomic_write_text(manifest, buf.getvalue())
+    write_if_changed(manifest, buf.getvalue().encode("utf-8"))
     return manifest

@@ -108,6 +108,25 @@ def test_serve_prints_base_url_and_writes_fixtures(small_world, tmp_path, capsys
     assert exc.value.code == 2 and "unknown fault 'bogus'" in err and "use --world instead" in err
 
 
+def test_a_second_serve_reuses_unchanged_fixtures(small_world, tmp_path):
+    """Served again on the same port, the world's fixtures are the same bytes: none is rewritten
+    (same inode and modification time), so a fixtures folder another process reads, or one on a
+    read-only copy of the world, stays as it is. Before, every file was written anew."""
+    out = tmp_path / "fx"
+
+    def stamps() -> dict[str, tuple[int, int]]:
+        return {str(f): (f.stat().st_ino, f.stat().st_mtime_ns) for f in out.rglob("*") if f.is_file()}
+
+    with WorldServer(small_world) as srv:
+        port = int(srv.base_url.rsplit(":", 1)[1])
+        srv.write_fixtures(out)
+    first = stamps()
+    assert len(first) > 5 and any(f.endswith("manifest.csv") for f in first)
+    with WorldServer(small_world, port=port) as srv:
+        srv.write_fixtures(out)
+    assert stamps() == first
+
+
 def test_busy_port_is_a_clear_error(small_world):
     with WorldServer(small_world) as a:
         port = int(a.base_url.rsplit(":", 1)[1])
