@@ -262,6 +262,9 @@ class _Connection:
     def __init__(self, raw: sqlite3.Connection, path: Path) -> None:
         self.raw, self.path = raw, path
         self.damaged: str | None = None
+        #: opened ``immutable=1`` (no lock): the catalog file read and its stamp at the open
+        #: (:func:`_file_stamp`); every statement and fetch checks it is still the same
+        self.unlocked: tuple[Path, tuple[int, ...] | None] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
@@ -279,7 +282,15 @@ class _Connection:
         try:
             yield
         except sqlite3.Error as exc:
+            self._refuse_changed()  # a page a writer rewrote meanwhile is no damage
             raise self.translate(exc) from None
+        self._refuse_changed()
+
+    def _refuse_changed(self) -> None:
+        """:class:`CatalogChanged` when this lock-free (``immutable=1``) reader's file changed
+        since the open: SQLite read it as unchanging, so what it read may mix two versions."""
+        if self.unlocked is not None and _file_stamp(self.unlocked[0]) != self.unlocked[1]:
+            raise CatalogChanged(self.path)
 
     def translate(self, exc: sqlite3.Error) -> Exception:
         fault = sqlite_fault(exc, self.path)
@@ -310,6 +321,39 @@ def _check_header(raw: sqlite3.Connection, path: Path) -> None:
             hint="is it the catalog mf-collect wrote? If it was, its first page is damaged: restore it "
             "from a copy",
         ) from None
+
+
+def _file_stamp(path: Path) -> tuple[int, ...] | None:
+    """(inode, size, mtime_ns, ctime_ns) of the file at ``path``: what tells that another process
+    wrote it; None when it cannot be read."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class CatalogChanged(CatalogError):
+    """A catalog read without a lock (``immutable=1``: its folder cannot be written by this
+    process, so SQLite can make no ``-shm`` to lock through) was written by another process
+    meanwhile; what was read may mix its old and new pages (SQLite would even call it damaged).
+    Nothing was written."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(
+            "changed while it was read (another process wrote it; this process cannot write its folder, "
+            "so it read the catalog without a lock): what was read may mix two versions, stopped",
+            where=str(path),
+            hint="rerun once the writer (mf-collect, mf clean, a review) is done, or run this as a user "
+            "who may write the catalog's folder (then reads take SQLite's locks)",
+        )
+
+
+def _side_base(path: Path) -> Path:
+    """Where SQLite keeps the catalog's side files (``-wal``, ``-shm``) and so where the
+    ``-wal-owner`` record goes: beside the file a symlink (every link of the path) leads to, not
+    beside the link; absolute."""
+    return Path(os.path.realpath(path))
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:
@@ -375,11 +419,16 @@ def _read_only_uri(path: Path) -> str:
     """SQLite's URI of a read-only open of the catalog at ``path``: ``mode=ro``, plus
     ``immutable=1`` when its folder cannot be written (a read-only mount: NFS, squashfs; or no
     write permission) and it has no ``-wal``. There SQLite could not make the ``-shm`` a WAL
-    catalog's reader needs (the open failed), and no process can write the catalog meanwhile
-    (a write needs a ``-wal`` beside it). With a ``-wal`` its transactions are read as always."""
+    catalog's reader needs (the open failed; ``mode=ro`` alone says "attempt to write a readonly
+    database"). ``immutable=1`` takes no lock: a process that may write the folder (its owner,
+    while this user may not) can write the catalog meanwhile, so such a handle checks the file
+    is unchanged after every statement and fetch (:class:`CatalogChanged`). With a ``-wal``
+    (a writer at work) its transactions are read with SQLite's locks as always. The side files
+    and the folder are those beside the file a symlink leads to (:func:`_side_base`)."""
     uri = f"{path.absolute().as_uri()}?mode=ro"
-    folder = path.absolute().parent
-    if Path(f"{path}-wal").exists() or (os.access(folder, os.W_OK) and not read_only_mount(folder)):
+    base = _side_base(path)
+    folder = base.parent
+    if Path(f"{base}-wal").exists() or (os.access(folder, os.W_OK) and not read_only_mount(folder)):
         return uri
     return uri + "&immutable=1"
 
@@ -441,10 +490,13 @@ class Catalog:
             with path_faults(self.path.parent):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
         existed = self.path.is_file() and self.path.stat().st_size > 0
-        _refuse_wal_of_another_file(self.path.absolute(), _file_identity(self.path.absolute()))
+        #: where the side files are (beside a symlink's target: SQLite follows the link)
+        self._side = _side_base(self.path)
+        _refuse_wal_of_another_file(self._side, _file_identity(self._side))
         # the WAL side files a read-only open would leave behind (it cannot remove them on close)
-        side = [Path(f"{self.path}{x}") for x in ("-wal", "-shm")] if read_only else []
+        side = [Path(f"{self._side}{x}") for x in ("-wal", "-shm")] if read_only else []
         absent = [f for f in side if not f.exists()]
+        stamp = _file_stamp(self._side)
         try:
             target = _read_only_uri(self.path) if read_only else self.path
             raw = sqlite3.connect(
@@ -457,6 +509,8 @@ class Catalog:
         raw.row_factory = sqlite3.Row
         self._raw = raw
         self._db = _Connection(raw, self.path)
+        if read_only and str(target).endswith("&immutable=1"):
+            self._db.unlocked = (self._side, stamp)
         #: the file this handle opened (device, inode), by its absolute path (a later chdir does not
         #: move it); None in memory (see :meth:`_check_same_file`)
         self._abs_path = self.path.absolute()
@@ -509,8 +563,8 @@ class Catalog:
         (:func:`_refuse_wal_of_another_file`). Best effort: without the record nothing is checked."""
         if self._opened is None:
             return
-        owner = Path(f"{self._abs_path}{WAL_OWNER_SUFFIX}")
-        text = _owner_text(self._abs_path, self._opened)
+        owner = Path(f"{self._side}{WAL_OWNER_SUFFIX}")
+        text = _owner_text(self._side, self._opened)
         with contextlib.suppress(OSError, LocalFault, ConfigError):
             if not owner.is_file() or owner.read_text(encoding="utf-8", errors="replace") != text:
                 # no fsync: a record lost to a power cut only skips the check (+10 ms an open)
@@ -523,11 +577,11 @@ class Catalog:
         if not self._owner_written:
             return
         self._owner_written = False
-        owner = Path(f"{self._abs_path}{WAL_OWNER_SUFFIX}")
+        owner = Path(f"{self._side}{WAL_OWNER_SUFFIX}")
         with contextlib.suppress(OSError):
-            if not Path(f"{self._abs_path}-wal").exists() and owner.read_text(
-                encoding="utf-8"
-            ) == _owner_text(self._abs_path, self._opened or (0, 0)):
+            if not Path(f"{self._side}-wal").exists() and owner.read_text(encoding="utf-8") == _owner_text(
+                self._side, self._opened or (0, 0)
+            ):
                 owner.unlink()
 
     def __enter__(self) -> Catalog:

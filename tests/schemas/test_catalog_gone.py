@@ -108,3 +108,65 @@ def test_the_owner_record_goes_at_close_and_a_copy_elsewhere_keeps_its_log(tmp_p
     cat.close()
     with Catalog(tmp_path / "b" / "catalog.sqlite", read_only=True) as copy:
         assert [r.item.source_id for r in copy.items()] == ["3"]
+
+
+def test_a_catalog_reached_through_a_symlink_keeps_its_owner_record_beside_its_log(tmp_path):
+    """SQLite keeps the -wal and -shm beside the file a symlink leads to. The owner record went
+    beside the link and the replaced-file check looked for a -wal there, so a log of a replaced
+    file was replayed onto the new one when the catalog was opened through a link (it read
+    item 1, not 9). Now both are beside the target."""
+    from schemas.catalog import WalOfAnotherFile
+
+    real = tmp_path / "disk" / "catalog.sqlite"
+    link = tmp_path / "catalog.sqlite"
+    real.parent.mkdir()
+    other = tmp_path / "disk" / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_item(_item(9))
+    with Catalog(real):
+        pass
+    link.symlink_to(real)
+    cat = Catalog(link)
+    cat.upsert_item(_item(1))
+    assert os.path.getsize(f"{real}-wal") > 0 and os.path.exists(f"{real}-wal-owner")
+    assert not os.path.lexists(f"{link}-wal-owner")
+    os.replace(other, real)  # a backup restored over the link's target while the run writes
+    before = real.read_bytes()
+    for path in (link, real):
+        for read_only in (True, False):
+            with pytest.raises(WalOfAnotherFile) as err:
+                Catalog(path, read_only=read_only)
+            assert err.value.where == f"{real}-wal"
+    assert real.read_bytes() == before
+    cat.close()
+
+
+def test_a_lock_free_reader_stops_when_another_process_writes_the_catalog(tmp_path, monkeypatch):
+    """A reader that may not write the catalog's folder (another user's catalog) opens it
+    ``immutable=1``: no lock. A writer (its owner) that started afterwards and checkpointed made
+    it read a mix of old and new pages, which SQLite calls 'database disk image is malformed'
+    (so: CatalogCorrupt, the catalog marked damaged) or old rows. Now it stops naming the file."""
+    import schemas.catalog as catalog_module
+    from schemas.errors import CatalogCorrupt, CatalogError
+
+    path = tmp_path / "catalog.sqlite"
+    with Catalog(path) as cat:
+        cat.upsert_items([_item(n) for n in range(300)])
+    real_access = os.access
+    folder = str(tmp_path)
+    monkeypatch.setattr(  # this process may not write the folder (its owner may)
+        catalog_module.os, "access", lambda p, mode: False if str(p) == folder else real_access(p, mode)
+    )
+    reader = Catalog(path, read_only=True)
+    reader._db.execute("PRAGMA cache_size = 2")
+    assert len(reader.items()) == 300
+    monkeypatch.setattr(catalog_module.os, "access", real_access)
+    with Catalog(path) as writer:  # the owner writes and, closing, checkpoints into the file
+        writer.upsert_items([SourceItem(source=SourceName.TIKTOK, source_id=f"t{n}") for n in range(600)])
+    with pytest.raises(CatalogError) as err:  # was CatalogCorrupt: "the catalog is damaged"
+        reader.items()
+    assert err.value.where == str(path) and "changed while it was read" in str(err.value)
+    assert not isinstance(err.value, CatalogCorrupt) and reader._db.damaged is None
+    reader.close()
+    with Catalog(path, read_only=True) as again:  # read again: every row
+        assert len(again.items()) == 900
