@@ -104,9 +104,15 @@ def _walk(db: sqlite3.Connection, table: str, columns: list[str], report: Recove
 
 def _open_read_only(src: Path) -> tuple[sqlite3.Connection, set[str]]:
     """``src`` opened read-only (a URI with its path percent-encoded, so ``#``, ``?`` and ``%`` in
-    the name stay part of it) and its tables; refused when it holds none of the catalog's."""
+    the name stay part of it) and its tables; refused when it holds none of the catalog's, or
+    when the ``-wal`` beside it was written for a file it replaced (:class:`WalOfAnotherFile`:
+    the old file's pages would be read as this one's). On read-only media it is read as
+    :class:`~schemas.catalog.Catalog` reads it there (:func:`_read_only_uri`)."""
+    from schemas.catalog import _file_identity, _read_only_uri, _refuse_wal_of_another_file, _side_base
+
+    _refuse_wal_of_another_file(_side_base(src), _file_identity(_side_base(src)))
     try:
-        db = sqlite3.connect(f"{src.absolute().as_uri()}?mode=ro", uri=True)
+        db = sqlite3.connect(_read_only_uri(src), uri=True)
         present = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         raise CatalogError(

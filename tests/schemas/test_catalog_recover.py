@@ -145,3 +145,26 @@ def test_recover_counts_only_the_rows_it_wrote(tmp_path, capsys):
     report = json.loads(stdout)
     (written,) = _query(out, "SELECT COUNT(*) FROM items")[0]
     assert report["rows"]["items"] == written == 2 and report["rows_dropped"] == {"items": 1}
+
+
+def test_recover_refuses_the_log_of_a_file_the_catalog_replaced(tmp_path):
+    """A -wal left for the file a restored copy replaced: recover read the old file's pages as
+    this one's (it salvaged item 1, which the copy never held). Now refused as every open is."""
+    import os
+
+    from schemas.catalog import WalOfAnotherFile
+    from schemas.catalog_recover import recover_catalog
+    from schemas.items import SourceItem, SourceName
+
+    path, other = tmp_path / "catalog.sqlite", tmp_path / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_item(SourceItem(source=SourceName.NETAPORTER, source_id="9"))
+    writer = Catalog(path)
+    writer.upsert_item(SourceItem(source=SourceName.NETAPORTER, source_id="1"))
+    os.replace(other, path)  # the copy restored while the run writes
+    try:
+        with pytest.raises(WalOfAnotherFile):
+            recover_catalog(path, tmp_path / "out.sqlite")
+        assert not (tmp_path / "out.sqlite").exists()
+    finally:
+        writer.close()
