@@ -109,7 +109,7 @@ from schemas.geometry import box_iou, common_frame_iou
 from schemas.official import OfficialSplit, write_official
 from schemas.paths import resolve_under
 from schemas.text_input import read_file_bytes
-from schemas.tracklet_names import split_stem
+from schemas.tracklet_names import split_stem, stem_heads
 
 if TYPE_CHECKING:  # torch and the models load once a video is built, not on a rerun with none due
     import torch
@@ -1730,7 +1730,8 @@ def settle_product_files(root: Path, jobs: list[VideoJob], rep: BuildReport) -> 
         products.setdefault(j.video_path, set()).add(j.product_id)
         shared[j.video_path] = j.shared
     for vp in sorted(products):
-        for pid, path in sorted(index.get(Path(vp).stem, {}).items()):
+        files = {p: f for head in stem_heads(Path(vp).stem) for p, f in index.get(head, {}).items()}
+        for pid, path in sorted(files.items()):
             try:
                 vt = read_video_tracklets(path)
             except DataFormatError:

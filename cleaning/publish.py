@@ -210,7 +210,14 @@ from schemas.review import (
     with_review_shop,
 )
 from schemas.taxonomy import DF2_CLASSES, PARTITION_SOURCE_CODE, Partition
-from schemas.tracklet_names import is_tracklet_stem, shared_videos, split_stem, tracklet_stem, video_stem
+from schemas.tracklet_names import (
+    is_tracklet_stem,
+    shared_videos,
+    split_stem,
+    stem_heads,
+    tracklet_stem,
+    video_stem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -2044,7 +2051,7 @@ def _remove_stale_tracklets(out: Path, videos: set[str]) -> int:
 
 def _tracklets_of(out: Path, videos: Iterable[str]) -> list[Path]:
     """The tracklet files of ``videos``: ``<video stem>.json`` and ``<video stem>@<product>.json``."""
-    stems = {video_stem(v) for v in videos}
+    stems = {h for v in videos for h in stem_heads(video_stem(v))}  # a long stem cut in a product's file
     return [p for p in _tracklet_paths(out) if p.stem in stems or split_stem(p.stem)[0] in stems]
 
 
@@ -2075,7 +2082,7 @@ def _unlisted_tracklets(out: Path, listed: Iterable[str], held: Iterable[str]) -
     :func:`schemas.tracklet_names.is_tracklet_stem`) and it reads as a tracklet file about an
     unlisted video (a misnamed or unreadable file is left to ``mf verify``'s report)."""
     keep = set(listed) | set(held)
-    stems = {video_stem(v) for v in keep}
+    stems = {h for v in keep for h in stem_heads(video_stem(v))}  # a long stem cut in a product's file
     out_files = []
     for path in _tracklet_paths(out):
         if path.stem in stems or split_stem(path.stem)[0] in stems:

@@ -22,6 +22,7 @@ all import it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,12 +30,14 @@ from schemas.naming import check_safe_name
 
 __all__ = [
     "PRODUCT_MARK",
+    "cut_head",
     "is_tracklet_stem",
     "product_key",
     "product_stem",
     "product_stem_pattern",
     "shared_videos",
     "split_stem",
+    "stem_heads",
     "tracklet_key",
     "tracklet_stem",
     "video_stem",
@@ -42,6 +45,13 @@ __all__ = [
 
 #: between the video stem and the product id in the stem of a product's file of a shared video
 PRODUCT_MARK = "@"
+#: the longest file name file systems take (bytes, UTF-8), and the tracklet files' suffix
+NAME_MAX_BYTES = 255
+TRACKLET_SUFFIX = ".json"
+#: a cut video stem (:func:`cut_head`): its first bytes kept, then ``~`` and this many hex digits
+#: of its SHA-256; with a 128-character product id the name stays under NAME_MAX_BYTES
+CUT_KEEP_BYTES = 100
+CUT_DIGEST_HEX = 16
 
 
 def shared_videos(listings: Iterable[tuple[str, Iterable[str]]]) -> frozenset[str]:
@@ -67,11 +77,38 @@ def product_key(name: str, product_id: str) -> str:
     return f"{name}{PRODUCT_MARK}{product_id}"
 
 
+def cut_head(stem: str) -> str:
+    """A long video stem as it begins a product's file name that would not fit whole: its first
+    :data:`CUT_KEEP_BYTES` bytes (whole characters), ``~`` and :data:`CUT_DIGEST_HEX` hex digits of
+    its SHA-256 (two long stems that begin alike stay apart)."""
+    kept = stem.encode("utf-8", "surrogateescape")[:CUT_KEEP_BYTES].decode("utf-8", "ignore")
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:CUT_DIGEST_HEX]
+    return f"{kept}~{digest}"
+
+
+def stem_heads(stem: str) -> tuple[str, ...]:
+    """What a product's file name of the video of stem ``stem`` may begin with, before the
+    ``@``: the stem, and for a long one its :func:`cut_head` too."""
+    short = cut_head(stem)
+    return (
+        (stem, short)
+        if len(short.encode("utf-8", "surrogateescape")) < len(stem.encode("utf-8", "surrogateescape"))
+        else (stem,)
+    )
+
+
 def product_stem(video_path: str, product_id: str) -> str:
     """``<video stem>@<product id>``: the stem of product ``product_id``'s file of a shared video
-    (a ``ValueError`` for a product id that is not a safe file name)."""
+    (a ``ValueError`` for a product id that is not a safe file name). When that name with
+    :data:`TRACKLET_SUFFIX` would pass :data:`NAME_MAX_BYTES` (two products with ids of up to 128
+    characters, the video named after one: 264 bytes), the video stem is cut
+    (:func:`cut_head`): ``<first bytes>~<digest>@<product id>``, the same for every run."""
     check_safe_name(product_id, what="product id")
-    return product_key(video_stem(video_path), product_id)
+    stem = video_stem(video_path)
+    whole = product_key(stem, product_id)
+    if len(f"{whole}{TRACKLET_SUFFIX}".encode("utf-8", "surrogateescape")) <= NAME_MAX_BYTES:
+        return whole
+    return product_key(cut_head(stem), product_id)
 
 
 def product_stem_pattern(video_path: str) -> str:
@@ -95,7 +132,7 @@ def is_tracklet_stem(stem: str, video_path: str, product_id: str | None = None) 
     if stem == own:
         return True
     head, pid = split_stem(stem)
-    return head == own and pid is not None and product_id in (None, pid)
+    return head in stem_heads(own) and pid is not None and product_id in (None, pid)
 
 
 def tracklet_stem(video_path: str, product_id: str | None = None, *, shared: bool) -> str:

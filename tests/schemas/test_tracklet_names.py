@@ -63,3 +63,30 @@ def test_a_video_named_like_another_videos_product_file_clashes(shared):
     assert {clashes[0][1][0], clashes[0][2][0]} == {"videos/a.mp4", "videos/a@b.mp4"}
     # an '@' whose head no listed video has is a name like any other
     assert tracklet_name_clashes([("videos/a@b.mp4", "P2", "train"), ("videos/c.mp4", "P1", "train")]) == []
+
+
+def test_a_product_file_name_past_255_bytes_is_cut_stably_with_a_digest(tmp_path):
+    """Two products with 128-character ids sharing a video named after the first
+    (``<a>_0.mp4``): ``<a>_0@<b>.json`` is 264 bytes, which no common file system takes, so
+    every build, pick and read of product b's file stopped on ENAMETOOLONG. The video stem is now
+    cut to its first bytes plus a digest; the name is the same every time, under 255 bytes, and
+    still read as that video's and product's file everywhere."""
+    from annotations.builder import _product_files
+    from annotations.tracklet_files import tracklet_file
+    from cleaning.publish import _tracklets_of
+
+    a, b = "a" * 128, "b" * 128
+    video = f"videos/{a}_0.mp4"
+    path = tracklet_file(tmp_path, video, b, shared=True)
+    assert len(path.name.encode()) <= 255 and path == tracklet_file(tmp_path, video, b, shared=True)
+    stem = path.stem
+    assert stem.endswith(f"@{b}") and split_stem(stem)[1] == b
+    path.parent.mkdir(parents=True)
+    path.write_text("{}")  # ENAMETOOLONG before
+    assert is_tracklet_stem(stem, video, b) and is_tracklet_stem(stem, video)
+    assert not is_tracklet_stem(stem, video, "other") and not is_tracklet_stem(stem, f"videos/{a}_1.mp4")
+    other = f"videos/{a}_1.mp4"  # begins alike: its own digest
+    assert product_stem(other, b) != stem and is_tracklet_stem(product_stem(other, b), other, b)
+    assert _tracklets_of(tmp_path, [video]) == [path] and _tracklets_of(tmp_path, [other]) == []
+    assert _product_files(path.parent) == {split_stem(stem)[0]: {b: path}}
+    assert product_stem("videos/x_0.mp4", b) == f"x_0@{b}"  # a name that fits is as it was
