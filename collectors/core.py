@@ -45,7 +45,7 @@ from schemas.items import (
     given_up,
 )
 from schemas.naming import check_safe_name
-from schemas.paths import PathEscapeError, inside, resolve_under
+from schemas.paths import PathEscapeError, inside, plain_folder, resolve_under
 
 if TYPE_CHECKING:
     from collectors.http import PoliteClient
@@ -427,14 +427,25 @@ class CollectContext:
         self.stop.set()
 
     def item_dir(self, source: SourceName, source_id: str) -> Path:
-        """``ROOT/<source>/<source_id>``: the id must be a plain name and the folder inside the root."""
-        return inside(
+        """``ROOT/<source>/<source_id>``, the folder a collector writes the item's files in: the id
+        must be a plain name and the folder inside the root; refused (:class:`PathEscapeError`)
+        when it or ``ROOT/<source>`` is a symbolic link (:func:`~schemas.paths.plain_folder`), so
+        no download, copy or removal lands outside the root through a link."""
+        folder = inside(
             self.root,
             str(source),
             check_safe_name(source_id),
             what="item folder",
             root_label="the collection root",
         )
+        plain_folder(
+            self.root,
+            f"{source}/{source_id}",
+            what="item folder",
+            hint=f"replace {folder} by a plain folder inside the collection root (move the files "
+            "it links to back in, or remove the link and rerun: its item is collected again)",
+        )
+        return folder
 
     def lock_path(self, source: SourceName, source_id: str) -> Path:
         """``ROOT/.locks/<source>/.<source_id>.lock``: held while a run collects the item (a

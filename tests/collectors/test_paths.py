@@ -115,3 +115,22 @@ def test_any_url_or_site_id_becomes_one_folder_under_its_source_or_is_refused(ta
             continue
         folder = ctx.item_dir(SourceName.URLS, sid)
         assert folder.parent == root / "urls" and folder.name == sid
+
+
+@pytest.mark.parametrize("linked", ["urls/1", "urls"])
+def test_an_item_folder_that_is_a_link_out_of_the_root_is_never_written(tmp_path, linked):
+    """ROOT/<source>/<id> (or ROOT/<source>) a symbolic link to a folder outside the root: the
+    download landed there. Now the item fails naming the folder, and nothing is written outside."""
+    body = mp4_bytes(tmp_path, 3)
+    with FakeSite() as site:
+        site.routes["/v/1.mp4"] = Route(body, content_type="video/mp4")
+        lst = tmp_path / "l.txt"
+        lst.write_text(site.url("/v/1.mp4") + "\n")
+        cfg = load_collect_config().model_copy(update={"http": FAST_HTTP})
+        root, outside = tmp_path / "data", tmp_path / "outside"
+        (root / linked).parent.mkdir(parents=True, exist_ok=True)
+        outside.mkdir()
+        (root / linked).symlink_to(outside)
+        s = collect("urls", [str(lst)], root=root, catalog=tmp_path / "c.sqlite", cfg=cfg)
+        assert s.ok == 0 and s.failed == 1 and s.reasons == {"PathEscapeError": 1}
+        assert list(outside.rglob("*")) == []
