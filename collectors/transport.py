@@ -3,7 +3,9 @@
 instaloader and yt-dlp send their own HTTP requests. Their sessions are given a
 :class:`PoliteAdapter` as transport, so every request they send (each redirect hop included)
 passes the same gates as ours: allowed hosts, robots.txt, the per-host rate and concurrency,
-and backoff honouring ``Retry-After``. ``host_map`` moves requests for a site's real hosts onto
+backoff honouring ``Retry-After``, the client's connect/read timeouts (a library's longer ones
+are shortened to them) and a size cap on every answer's body (:class:`CappedBody`: a library
+reads no more of an answer than the polite client would). ``host_map`` moves requests for a site's real hosts onto
 a mirror (``--base-url``); a request moved to another host loses its credentials
 (:data:`CREDENTIAL_HEADERS`: the login cookies and tokens of the real site never reach the
 mirror). A session no rule was bound to refuses to send anything (:class:`RefusingAdapter`), so
@@ -13,7 +15,8 @@ a library that makes a session behind our back fails closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -62,6 +65,108 @@ def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedReque
     return new
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def bounded_timeout(timeout: Any, connect_s: float, read_s: float) -> tuple[float, float]:
+    """``(connect, read)`` seconds of a request's ``timeout`` (a number, a pair, or None), each no
+    longer than the client's (instaloader asks for 300 s, yt-dlp for one number for both)."""
+    pair = timeout if isinstance(timeout, tuple | list) and len(timeout) == 2 else (timeout, timeout)
+    connect, read = (_number(v) for v in pair)
+    return (
+        connect_s if connect is None or connect <= 0 else min(connect, connect_s),
+        read_s if read is None or read <= 0 else min(read, read_s),
+    )
+
+
+def _declared_length(resp: requests.Response) -> int | None:
+    value = (resp.headers.get("Content-Length") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+class CappedBody:
+    """A response's body (urllib3's raw response) that gives out at most ``cap`` bytes (counted
+    decoded, so a compressed bomb is cut off too) and, with ``deadline_s``, arrives within that
+    many seconds in all, however it trickles in. Past either it raises :class:`FetchError`
+    (``too_large``, or ``timeout``: retryable) naming ``url``. Everything else is the raw
+    response's own (:meth:`__getattr__`)."""
+
+    def __init__(self, raw: Any, cap: int, url: str, *, deadline_s: float | None = None) -> None:
+        self._raw = raw
+        self._cap = cap
+        self._url = url
+        self._deadline_s = deadline_s
+        self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
+        self._got = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._got += len(data)
+        if self._got > self._cap:
+            self._raw.close()
+            raise FetchError(
+                f"response exceeds the {self._cap}-byte cap",
+                where=self._url,
+                reason="too_large",
+                hint="raise http.max_page_bytes (pages) or http.max_body_bytes (media) if it is legitimate",
+            )
+        if self._deadline is not None and data and time.monotonic() > self._deadline:
+            self._raw.close()
+            raise FetchError(
+                f"the page took over {self._deadline_s:g}s to arrive ({self._got} bytes so far)",
+                where=self._url,
+                reason="timeout",
+                retryable=True,
+                hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
+            )
+        return data
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        """The raw response's ``read``, counted."""
+        return self._count(self._raw.read(amt, *args, **kwargs))
+
+    def read1(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        """The raw response's ``read1``, counted."""
+        return self._count(self._raw.read1(amt, *args, **kwargs))
+
+    def stream(self, amt: int | None = 2**16, decode_content: bool | None = None) -> Iterator[bytes]:
+        """The raw response's ``stream`` (what ``requests`` reads a body with), counted."""
+        for chunk in self._raw.stream(amt, decode_content=decode_content):
+            yield self._count(chunk)
+
+    def read_chunked(self, amt: int | None = None, decode_content: bool | None = None) -> Iterator[bytes]:
+        """The raw response's ``read_chunked``, counted."""
+        for chunk in self._raw.read_chunked(amt, decode_content=decode_content):
+            yield self._count(chunk)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def capped(
+    resp: requests.Response,
+    cap: int,
+    *,
+    method: str = "GET",
+    deadline_s: float | None = None,
+    refuse_declared: bool = True,
+) -> requests.Response:
+    """``resp`` whose body gives out at most ``cap`` bytes (:class:`CappedBody`); with
+    ``refuse_declared``, an answer that declares more (``Content-Length``; not to a HEAD) is
+    refused at once, ``too_large`` (without, only what is read counts: a reader may stop early)."""
+    declared = _declared_length(resp)
+    if refuse_declared and method.upper() != "HEAD" and declared is not None and declared > cap:
+        resp.close()
+        raise FetchError(
+            f"response of {declared} bytes exceeds the {cap}-byte cap",
+            where=resp.url,
+            reason="too_large",
+            hint="raise http.max_page_bytes (pages) or http.max_body_bytes (media) if it is legitimate",
+        )
+    resp.raw = CappedBody(resp.raw, cap, resp.url, deadline_s=deadline_s)
+    return resp
+
+
 class PoliteAdapter(HTTPAdapter):
     """A requests transport that sends through the polite client's rules.
 
@@ -69,16 +174,27 @@ class PoliteAdapter(HTTPAdapter):
     backoff, honouring ``Retry-After``; the last answer is returned to the library, which
     decides what it means. Without it the adapter only gates (for libraries that retry
     themselves). ``host_map``: hosts whose requests go to another base URL instead, without
-    their cookies and other credentials (:func:`moved`).
+    their cookies and other credentials (:func:`moved`). ``cap``: the most bytes of an answer's
+    body the library may read (default ``http.max_page_bytes``: instaloader's API answers);
+    ``page``: the answer is a page, read within ``http.page_timeout_s`` in all. A library's
+    timeout longer than the client's connect/read timeouts is shortened to them.
     """
 
     def __init__(
-        self, client: PoliteClient, *, host_map: Mapping[str, str] | None = None, retry: bool = True
+        self,
+        client: PoliteClient,
+        *,
+        host_map: Mapping[str, str] | None = None,
+        retry: bool = True,
+        cap: int | None = None,
+        page: bool = True,
     ) -> None:
         super().__init__(max_retries=0)
         self.client = client
         self.host_map = {normalize_host(k): v for k, v in (host_map or {}).items()}
         self.retry = retry
+        self.cap = cap or client.cfg.max_page_bytes
+        self.page = page
         self.sent: list[str] = []  # every URL this adapter put on the wire, in order
 
     def send(  # type: ignore[override]
@@ -88,8 +204,7 @@ class PoliteAdapter(HTTPAdapter):
         if url != request.url:
             request = moved(request, url)  # a mirror: the real site's credentials stay behind
         cfg = self.client.cfg
-        if timeout is None:
-            timeout = (cfg.connect_timeout_s, cfg.read_timeout_s)
+        timeout = bounded_timeout(timeout, cfg.connect_timeout_s, cfg.read_timeout_s)
         attempts = cfg.max_retries + 1 if self.retry else 1
         for attempt in range(attempts):
             if self.client.stop.is_set():
@@ -99,7 +214,8 @@ class PoliteAdapter(HTTPAdapter):
                 self.sent.append(url)
                 resp = super().send(request, stream=stream, timeout=timeout, **kwargs)
             if resp.status_code not in cfg.retry_statuses or attempt == attempts - 1:
-                return resp
+                deadline = cfg.page_timeout_s if self.page else None
+                return capped(resp, self.cap, method=request.method or "GET", deadline_s=deadline)
             delay = self.client.backoff(
                 attempt, resp.headers.get("Retry-After"), url, date=resp.headers.get("Date")
             )

@@ -4,7 +4,9 @@
 sends every request yt-dlp makes (extraction pages, API calls, media downloads, each redirect
 hop) over a ``requests`` session whose transport is the run's
 :class:`~collectors.transport.PoliteAdapter` - allowed hosts, robots.txt, the per-host rate
-and concurrency. yt-dlp keeps its own retries (our backoff settings), so the adapter only
+and concurrency, the connect/read timeouts; every answer's body capped (a page at
+``http.max_page_bytes``, read within ``http.page_timeout_s``; the media of a download at
+``http.max_body_bytes``: :func:`~collectors.transport.capped`). yt-dlp keeps its own retries (our backoff settings), so the adapter only
 gates. A request the rules refuse fails with :class:`PolicyRefused`, which carries the
 :class:`~schemas.errors.FetchError` (and its reason) out of yt-dlp.
 
@@ -263,7 +265,7 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
     import urllib3
     from yt_dlp.networking.common import RequestHandler, Response
 
-    from collectors.transport import PoliteAdapter, bind
+    from collectors.transport import PoliteAdapter, bind, capped
 
     errors = _errors()
 
@@ -283,6 +285,8 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
                 if amt is None:
                     return b"".join(iter(lambda: self.fp.read(1 << 20, decode_content=True), b""))
                 return self.fp.read(amt, decode_content=True)
+            except FetchError as e:  # the body's cap or a page's time (transport.CappedBody)
+                raise refused(e) from e
             except urllib3.exceptions.ProtocolError as e:
                 partial = next(
                     (
@@ -312,7 +316,8 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            self.session = bind(requests.Session(), PoliteAdapter(client, retry=False))
+            adapter = PoliteAdapter(client, retry=False, cap=client.cfg.max_body_bytes, page=False)
+            self.session = bind(requests.Session(), adapter)
 
         def _check_extensions(self, extensions: dict[str, Any]) -> None:
             super()._check_extensions(extensions)
@@ -354,6 +359,17 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
                 raise errors.RequestError(cause=e) from e
             if resume is not None:
                 _checked(resume, headers, res)
+            else:  # a page (an extractor's webpage or API answer): a page's cap and time
+                try:
+                    capped(
+                        res,
+                        client.cfg.max_page_bytes,
+                        method=request.method,
+                        deadline_s=client.cfg.page_timeout_s,
+                        refuse_declared=False,  # the generic extractor reads a media URL's start
+                    )
+                except FetchError as e:
+                    raise refused(e) from e
             out = PoliteResponse(res)
             if not 200 <= out.status < 300:
                 raise errors.HTTPError(out, redirect_loop=loop)

@@ -1,0 +1,116 @@
+"""instaloader's and yt-dlp's own sessions read answers under the polite client's limits: a
+body past the size cap (declared, undeclared or compressed) is cut off ``too_large``, a page
+that trickles in past ``http.page_timeout_s`` fails ``timeout``, and a library's longer
+timeouts are shortened to the client's connect/read timeouts."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from collectors.hosts import HostPolicy
+from collectors.http import PoliteClient
+from collectors.instaloader_net import api_host_map, bind_context
+from collectors.transport import PoliteAdapter
+from collectors.ytdl import YtdlFetcher
+from schemas.errors import FetchError
+from tests.collectors.fakesite import FakeSite, Route, loopback_http, mp4_bytes
+
+CAP = 4096
+BIG_JSON = json.dumps({"status": "ok", "pad": "x" * (4 * CAP)}).encode()
+
+
+def _loader(site: FakeSite, **http):
+    """An instaloader session bound to the polite client, Instagram's API hosts on ``site``."""
+    import instaloader
+
+    cfg = loopback_http(max_retries=0, max_page_bytes=CAP, **http)
+    client = PoliteClient(cfg, policy=HostPolicy.of([site.base.removeprefix("http://")]))
+    loader = instaloader.Instaloader(quiet=True, sleep=False, max_connection_attempts=1)
+    bind_context(loader.context, PoliteAdapter(client, host_map=api_host_map(site.base)))
+    return loader
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        Route(BIG_JSON, content_type="application/json"),
+        Route(BIG_JSON, content_type="application/json", declare_length=False),
+        Route(
+            gzip.compress(BIG_JSON),
+            content_type="application/json",
+            headers={"Content-Encoding": "gzip"},
+        ),
+    ],
+    ids=["declared", "undeclared", "gzip-bomb"],
+)
+def test_an_instaloader_answer_past_the_cap_is_cut_off(route):
+    with FakeSite() as site:
+        site.routes["/api/v1/media/1/info/"] = route
+        site.routes["/api/v1/media/2/info/"] = Route(
+            b'{"status": "ok", "n": 2}', content_type="application/json"
+        )
+        loader = _loader(site)
+        assert loader.context.get_json("api/v1/media/2/info/", {}, host="i.instagram.com")["n"] == 2
+        with pytest.raises(FetchError) as err:
+            loader.context.get_json("api/v1/media/1/info/", {}, host="i.instagram.com")
+    assert err.value.reason == "too_large" and f"{CAP}-byte cap" in str(err.value)
+    assert "/api/v1/media/1/info/" in str(err.value.where)
+    assert site.hits["/api/v1/media/1/info/"] == 1  # not asked again: the answer will not shrink
+
+
+def test_an_instaloader_answer_that_trickles_past_the_page_time_fails_timeout():
+    with FakeSite() as site:
+        body = json.dumps({"status": "ok", "pad": "y" * 200}).encode()
+        site.routes["/api/v1/media/1/info/"] = Route(body, content_type="application/json", stall_s=1.0)
+        loader = _loader(site, page_timeout_s=0.2, read_timeout_s=10)
+        with pytest.raises(FetchError) as err:
+            loader.context.get_json("api/v1/media/1/info/", {}, host="i.instagram.com")
+    assert err.value.reason == "timeout" and "page_timeout_s" in str(err.value.hint)
+
+
+def test_instaloaders_long_timeout_is_shortened_to_the_clients():
+    """instaloader asks for 300 s; the client's read timeout (here 0.1 s) applies."""
+    import instaloader
+
+    with FakeSite() as site:
+        site.routes["/api/v1/media/1/info/"] = Route(
+            b'{"status": "ok"}', content_type="application/json", delay_s=1.0
+        )
+        loader = _loader(site, read_timeout_s=0.1)
+        with pytest.raises(instaloader.ConnectionException) as err:
+            loader.context.get_json("api/v1/media/1/info/", {}, host="i.instagram.com")
+    assert "timed out" in str(err.value).lower()
+
+
+def _fetcher(site: FakeSite, **http) -> YtdlFetcher:
+    cfg = loopback_http(max_retries=0, max_page_bytes=CAP, **http)
+    policy = HostPolicy.of([site.base.removeprefix("http://")])
+    return YtdlFetcher(cfg, policy, client=PoliteClient(cfg, policy=policy))
+
+
+@pytest.mark.parametrize("declare", [True, False], ids=["declared", "undeclared"])
+def test_a_page_yt_dlp_reads_past_the_cap_is_cut_off(declare, tmp_path):
+    page = b"<html><head><title>t</title></head><body>" + b"<p>x</p>" * CAP + b"</body></html>"
+    with FakeSite() as site:
+        site.routes["/watch/1"] = Route(page, content_type="text/html", declare_length=declare)
+        site.routes["/v/1.mp4"] = Route(mp4_bytes(tmp_path, 1, frames=40), content_type="video/mp4")
+        fetcher = _fetcher(site)
+        with pytest.raises(FetchError) as err:
+            fetcher.extract(site.url("/watch/1"))
+        # a media URL larger than a page is no page: the generic extractor reads only its start
+        assert len(site.routes["/v/1.mp4"].body) > CAP
+        assert fetcher.extract(site.url("/v/1.mp4"))["url"] == site.url("/v/1.mp4")
+    assert err.value.reason == "too_large" and f"{CAP}-byte cap" in str(err.value)
+    assert "/watch/1" in str(err.value.where)
+
+
+def test_a_page_yt_dlp_reads_that_trickles_past_the_page_time_fails_timeout():
+    page = b"<html><head><title>t</title></head><body>" + b"<p>x</p>" * 50 + b"</body></html>"
+    with FakeSite() as site:
+        site.routes["/watch/1"] = Route(page, content_type="text/html", stall_s=1.0)
+        with pytest.raises(FetchError) as err:
+            _fetcher(site, page_timeout_s=0.2, read_timeout_s=10).extract(site.url("/watch/1"))
+    assert err.value.reason == "timeout" and "/watch/1" in str(err.value.where)
