@@ -41,7 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, SourceOption, TargetForm
@@ -52,6 +52,9 @@ from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
 from schemas.items import AssetKind, MediaAsset, SourceItem, SourceName, Status
 from schemas.text_input import MAX_RECORD_BYTES, not_utf8, read_file_bytes
+
+if TYPE_CHECKING:
+    from collectors.http import PoliteClient
 
 log = logging.getLogger("collectors.instagram")
 
@@ -168,11 +171,18 @@ def _rate_controller_class() -> type:
     import instaloader
 
     class LoggingRateController(instaloader.RateController):
-        """instaloader's own pacing; its waits are logged instead of printed."""
+        """instaloader's own pacing (its waits before queries, ~11 minutes after a 429), logged
+        instead of printed and waited with ``client``'s :meth:`~collectors.http.PoliteClient.hold`
+        instead of ``time.sleep``: a stop or a wind-down (Ctrl-C) ends the wait, and the query
+        then fails ``interrupted`` (retryable) instead of going out minutes later."""
+
+        def __init__(self, context: Any, client: PoliteClient) -> None:
+            super().__init__(context)
+            self.client = client
 
         def sleep(self, secs: float) -> None:
             log.info("instaloader rate control: waiting %.0fs before the next query", secs)
-            super().sleep(secs)
+            self.client.hold(secs, "instaloader's rate control (Instagram asked to slow down)")
 
     return LoggingRateController
 
@@ -378,7 +388,7 @@ class Instagram(Source):
             "download_pictures": False,
             "download_videos": False,
             "save_metadata": False,
-            "rate_controller": lambda ctx: rc(ctx),
+            "rate_controller": lambda ctx: rc(ctx, self.client),
         }
         if self.user_agent:
             kwargs["user_agent"] = self.user_agent

@@ -114,3 +114,35 @@ def test_a_page_yt_dlp_reads_that_trickles_past_the_page_time_fails_timeout():
         with pytest.raises(FetchError) as err:
             _fetcher(site, page_timeout_s=0.2, read_timeout_s=10).extract(site.url("/watch/1"))
     assert err.value.reason == "timeout" and "/watch/1" in str(err.value.where)
+
+
+def test_instaloaders_wait_after_a_429_ends_on_ctrl_c_and_sends_nothing_more(monkeypatch):
+    """After a 429 instaloader waits ~11 minutes before asking again: that wait is the client's
+    (a wind-down, the first Ctrl-C, ends it) and the query fails ``interrupted``."""
+    import time
+
+    import instaloader
+
+    from collectors.instagram import _rate_controller_class
+
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)  # a wait past the client's is seen, not sat out
+    with FakeSite() as site:
+        site.routes["/api/v1/media/1/info/"] = Route(status=429, content_type="application/json")
+        cfg = loopback_http(max_retries=0)
+        waits: list[float] = []
+        client = PoliteClient(cfg, policy=HostPolicy.of([site.base.removeprefix("http://")]))
+
+        def ctrl_c_during(seconds: float) -> None:
+            waits.append(seconds)
+            client.winddown.set()
+
+        client.sleep = ctrl_c_during
+        rc = _rate_controller_class()
+        loader = instaloader.Instaloader(quiet=True, sleep=False, rate_controller=lambda ctx: rc(ctx, client))
+        bind_context(loader.context, PoliteAdapter(client, host_map=api_host_map(site.base)))
+        with pytest.raises(FetchError) as err:
+            loader.context.get_json("api/v1/media/1/info/", {}, host="i.instagram.com")
+    assert err.value.reason == "interrupted" and "rate control" in str(err.value.where)
+    assert len(waits) == 1 and waits[0] > 60 and not [s for s in slept if s > 1]
+    assert site.hits["/api/v1/media/1/info/"] == 1  # no query went out after the wait
