@@ -1010,7 +1010,7 @@ def not_media(ctype: str | None, expect: str, url: str) -> FetchError:
     return FetchError(f"content type {ctype!r} is not a {expect}", where=url, reason="content_type_mismatch")
 
 
-def _parse_retry_after(value: str, date: str | None = None) -> float | None:
+def parse_retry_after(value: str, date: str | None = None) -> float | None:
     """Seconds a ``Retry-After`` asks for: delay-seconds, or an HTTP-date measured against the
     answer's own ``Date`` header (the server's clock; the local clock when absent or unreadable).
     None when unreadable (the caller backs off exponentially)."""
@@ -1022,6 +1022,9 @@ def _parse_retry_after(value: str, date: str | None = None) -> float | None:
         return None
     ref = http_date(date) or datetime.fromtimestamp(time.time(), UTC)
     return max(0.0, (when - ref).total_seconds())
+
+
+_parse_retry_after = parse_retry_after
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -173,7 +173,8 @@ class PoliteAdapter(HTTPAdapter):
     ``retry``: retry the statuses of ``http.retry_statuses`` (429, 5xx) with the client's
     backoff, honouring ``Retry-After``; the last answer is returned to the library, which
     decides what it means. Without it the adapter only gates (for libraries that retry
-    themselves). ``host_map``: hosts whose requests go to another base URL instead, without
+    themselves). Either way a busy answer returned with a ``Retry-After`` pauses its host that
+    long (capped at ``http.retry_after_max_s``), so the library's own retry waits for it. ``host_map``: hosts whose requests go to another base URL instead, without
     their cookies and other credentials (:func:`moved`). ``cap``: the most bytes of an answer's
     body the library may read (default ``http.max_page_bytes``: instaloader's API answers);
     ``page``: the answer is a page, read within ``http.page_timeout_s`` in all. A library's
@@ -214,6 +215,12 @@ class PoliteAdapter(HTTPAdapter):
                 self.sent.append(url)
                 resp = super().send(request, stream=stream, timeout=timeout, **kwargs)
             if resp.status_code not in cfg.retry_statuses or attempt == attempts - 1:
+                if resp.status_code in cfg.retry_statuses and resp.headers.get("Retry-After"):
+                    # the library retries itself (yt-dlp, instaloader): the host pauses as asked,
+                    # and its next request waits for that in the gate
+                    self.client.backoff(
+                        attempt, resp.headers["Retry-After"], url, date=resp.headers.get("Date")
+                    )
                 deadline = cfg.page_timeout_s if self.page else None
                 return capped(resp, self.cap, method=request.method or "GET", deadline_s=deadline)
             delay = self.client.backoff(

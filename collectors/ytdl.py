@@ -445,14 +445,17 @@ def _cause(exc: BaseException) -> BaseException | None:
 
 
 def _retry_after(exc: BaseException) -> float | None:
-    """Retry-After of the HTTP error behind a yt-dlp DownloadError, when it had one."""
+    """Seconds the Retry-After of the HTTP error behind a yt-dlp DownloadError asks for, when it
+    had one: delay-seconds or an HTTP-date (measured against the answer's own ``Date``)."""
+    from collectors.http import parse_retry_after
+
     cause = _cause(exc)
     response = getattr(cause, "response", None)
     headers = getattr(response, "headers", None)
     value = headers.get("Retry-After") if headers is not None else None
-    if value and str(value).strip().isdigit():
-        return float(value)
-    return None
+    if not value:
+        return None
+    return parse_retry_after(str(value), headers.get("Date"))
 
 
 #: Info keys that make yt-dlp hand a download to ffmpeg (which fetches the media itself).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 
 import pytest
 
@@ -146,3 +147,45 @@ def test_instaloaders_wait_after_a_429_ends_on_ctrl_c_and_sends_nothing_more(mon
     assert err.value.reason == "interrupted" and "rate control" in str(err.value.where)
     assert len(waits) == 1 and waits[0] > 60 and not [s for s in slept if s > 1]
     assert site.hits["/api/v1/media/1/info/"] == 1  # no query went out after the wait
+
+
+def _sleepy_fetcher(site: FakeSite) -> tuple[YtdlFetcher, list[float]]:
+    """A fetcher whose waits (backoff, Retry-After, a host's pause) are recorded, not sat out."""
+    cfg = loopback_http(max_retries=2, retry_after_max_s=100)
+    policy = HostPolicy.of([site.base.removeprefix("http://")])
+    waits: list[float] = []
+    client = PoliteClient(cfg, policy=policy, sleep=waits.append)
+    return YtdlFetcher(cfg, policy, client=client), waits
+
+
+def test_yt_dlp_honours_a_retry_after_given_as_an_http_date():
+    from email.utils import formatdate
+
+    with FakeSite() as site:
+        site.routes["/v/1.mp4"] = Route(
+            b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64,
+            content_type="video/mp4",
+            fail_first=1,
+            fail_status=429,
+            retry_after=formatdate(time.time() + 40, usegmt=True),
+        )
+        fetcher, waits = _sleepy_fetcher(site)
+        assert fetcher.extract(site.url("/v/1.mp4"))["url"] == site.url("/v/1.mp4")
+    assert site.hits["/v/1.mp4"] == 2 and [w for w in waits if 30 <= w <= 41], waits
+
+
+def test_yt_dlps_own_retries_of_a_busy_download_wait_for_its_retry_after(tmp_path):
+    from collectors.ytdl_net import polite_youtubedl
+    from tests.collectors.conftest import info
+
+    with FakeSite() as site:
+        body = mp4_bytes(tmp_path, 3)
+        site.routes["/v/3.mp4"] = Route(
+            body, content_type="video/mp4", fail_first=1, fail_status=503, retry_after="7"
+        )
+        fetcher, waits = _sleepy_fetcher(site)
+        params = fetcher.params(outtmpl={"default": str(tmp_path / "out.%(ext)s")}, paths={})
+        with polite_youtubedl(params, fetcher.client) as ydl:  # yt-dlp's own downloader and retries
+            ydl.process_ie_result(info("3", site.url("/v/3.mp4")), download=True)
+    assert (tmp_path / "out.mp4").read_bytes() == body and site.hits["/v/3.mp4"] == 2
+    assert [w for w in waits if 6 <= w <= 7], waits  # the retry waited for the host's pause
