@@ -471,12 +471,7 @@ class Instagram(Source):
                     payload=post,
                 )
         except instaloader.InstaloaderException as exc:
-            raise FetchError(
-                f"instaloader could not list {kind} {name!r}: {type(exc).__name__}",
-                where=f"{kind}:{name}",
-                reason=_ig_reason(exc),
-                hint="a login session (--session-file) may be needed; rerun later if rate limited",
-            ) from None
+            raise instaloader_failure(exc, f"{kind} {name!r}", f"{kind}:{name}", listing=True) from None
 
     # -- candidates sent to workers -------------------------------------------------
     def pack(self, cand: Candidate) -> Candidate:
@@ -504,9 +499,7 @@ class Instagram(Source):
                 post = instaloader.Post.from_shortcode(self.loader.context, sid)
             slots = post_slots(sid, post)
         except instaloader.InstaloaderException as exc:
-            raise FetchError(
-                f"instaloader: {type(exc).__name__}", where=sid, reason=_ig_reason(exc)
-            ) from None
+            raise instaloader_failure(exc, f"post {sid}", cand.url or self.page_url(sid) or sid) from None
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise malformed(sid, cand, exc) from None
         has_video = any(s.kind == AssetKind.VIDEO for s in slots)
@@ -681,6 +674,45 @@ def _safe(fn: Any) -> Any:
 #: a final reason: a collection rerun asks again; ``--recheck`` takes it for gone, see
 #: :mod:`collectors.recheck`)
 POST_NOT_FOUND = "post_not_found"
+
+
+#: what to do, by the reason of an instaloader failure
+_IG_HINTS = {
+    "http_429_exhausted": "Instagram asks to slow down: rerun later (the item is tried again)",
+    "login_required": "Instagram wants a login: pass --session-file and --login",
+    "http_403": "Instagram refused the query: rerun later, or with a login session (--session-file)",
+    POST_NOT_FOUND: "the post is deleted or private, or Instagram's answer changed shape; a rerun asks "
+    "again and --recheck marks posts that stay gone",
+    "http_404": "nothing at that address: check the name or shortcode",
+}
+_IG_HINT = (
+    "Instagram did not answer as instaloader expects (an HTML page instead of JSON, a block, a "
+    "changed API): rerun later (the item is tried again); if it persists, update instaloader or "
+    "collect from saved structure files"
+)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line of printable characters, at most ``limit`` long."""
+    flat = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def instaloader_failure(exc: BaseException, what: str, where: str, *, listing: bool = False) -> FetchError:
+    """The :class:`FetchError` of an instaloader exception while reading ``what`` (``where``: its
+    URL): instaloader's own words (which query, what was wrong with its answer), a reason
+    (:func:`_ig_reason`) and what to do."""
+    reason = _ig_reason(exc)
+    detail = _one_line(str(exc))
+    hint = _IG_HINTS.get(reason, _IG_HINT)
+    if listing and reason not in ("http_404", "login_required"):
+        hint = "a login session (--session-file) may be needed; " + hint
+    return FetchError(
+        f"instaloader could not read {what} ({type(exc).__name__}" + (f": {detail})" if detail else ")"),
+        where=where,
+        reason=reason,
+        hint=hint,
+    )
 
 
 def _ig_reason(exc: BaseException) -> str:
