@@ -65,6 +65,10 @@ def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedReque
     return new
 
 
+#: the window over which a body must come at least ``min_rate`` bytes/s (:class:`CappedBody`)
+RATE_WINDOW_S = 60.0
+
+
 def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -92,13 +96,17 @@ class CappedBody:
     (``too_large``, or ``timeout``: retryable) naming ``url``. Everything else is the raw
     response's own (:meth:`__getattr__`)."""
 
-    def __init__(self, raw: Any, cap: int, url: str, *, deadline_s: float | None = None) -> None:
+    def __init__(
+        self, raw: Any, cap: int, url: str, *, deadline_s: float | None = None, min_rate: float = 0.0
+    ) -> None:
         self._raw = raw
         self._cap = cap
         self._url = url
         self._deadline_s = deadline_s
         self._deadline = None if deadline_s is None else time.monotonic() + deadline_s
         self._got = 0
+        self._min_rate = min_rate
+        self._window_start, self._window_got = time.monotonic(), 0
 
     def _count(self, data: bytes) -> bytes:
         self._got += len(data)
@@ -110,6 +118,8 @@ class CappedBody:
                 reason="too_large",
                 hint="raise http.max_page_bytes (pages) or http.max_body_bytes (media) if it is legitimate",
             )
+        if self._min_rate > 0 and data:
+            self._check_rate(len(data))
         if self._deadline is not None and data and time.monotonic() > self._deadline:
             self._raw.close()
             raise FetchError(
@@ -120,6 +130,24 @@ class CappedBody:
                 hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
             )
         return data
+
+    def _check_rate(self, n: int) -> None:
+        """Raise ``timeout`` (retryable) when the body came slower than ``min_rate`` bytes/s over
+        a whole window of :data:`RATE_WINDOW_S` (as the polite client's own downloads)."""
+        self._window_got += n
+        elapsed = time.monotonic() - self._window_start
+        if elapsed < RATE_WINDOW_S:
+            return
+        if self._window_got < self._min_rate * elapsed:
+            self._raw.close()
+            raise FetchError(
+                f"slower than {self._min_rate:g} bytes/s for {RATE_WINDOW_S:g}s (after {self._got} bytes)",
+                where=self._url,
+                reason="timeout",
+                retryable=True,
+                hint="the site answers very slowly; rerun later to resume, or lower http.min_rate_bytes_s",
+            )
+        self._window_start, self._window_got = time.monotonic(), 0
 
     def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
         """The raw response's ``read``, counted."""
@@ -150,6 +178,7 @@ def capped(
     method: str = "GET",
     deadline_s: float | None = None,
     refuse_declared: bool = True,
+    min_rate: float = 0.0,
 ) -> requests.Response:
     """``resp`` whose body gives out at most ``cap`` bytes (:class:`CappedBody`); with
     ``refuse_declared``, an answer that declares more (``Content-Length``; not to a HEAD) is
@@ -163,7 +192,7 @@ def capped(
             reason="too_large",
             hint="raise http.max_page_bytes (pages) or http.max_body_bytes (media) if it is legitimate",
         )
-    resp.raw = CappedBody(resp.raw, cap, resp.url, deadline_s=deadline_s)
+    resp.raw = CappedBody(resp.raw, cap, resp.url, deadline_s=deadline_s, min_rate=min_rate)
     return resp
 
 
@@ -177,7 +206,8 @@ class PoliteAdapter(HTTPAdapter):
     long (capped at ``http.retry_after_max_s``), so the library's own retry waits for it. ``host_map``: hosts whose requests go to another base URL instead, without
     their cookies and other credentials (:func:`moved`). ``cap``: the most bytes of an answer's
     body the library may read (default ``http.max_page_bytes``: instaloader's API answers);
-    ``page``: the answer is a page, read within ``http.page_timeout_s`` in all. A library's
+    ``page``: the answer is a page, read within ``http.page_timeout_s`` in all; ``min_rate``: a
+    body slower than this many bytes/s over a minute fails ``timeout`` (0: no floor). A library's
     timeout longer than the client's connect/read timeouts is shortened to them.
     """
 
@@ -189,6 +219,7 @@ class PoliteAdapter(HTTPAdapter):
         retry: bool = True,
         cap: int | None = None,
         page: bool = True,
+        min_rate: float = 0.0,
     ) -> None:
         super().__init__(max_retries=0)
         self.client = client
@@ -196,6 +227,7 @@ class PoliteAdapter(HTTPAdapter):
         self.retry = retry
         self.cap = cap or client.cfg.max_page_bytes
         self.page = page
+        self.min_rate = min_rate
         self.sent: list[str] = []  # every URL this adapter put on the wire, in order
 
     def send(  # type: ignore[override]
@@ -222,7 +254,13 @@ class PoliteAdapter(HTTPAdapter):
                         attempt, resp.headers["Retry-After"], url, date=resp.headers.get("Date")
                     )
                 deadline = cfg.page_timeout_s if self.page else None
-                return capped(resp, self.cap, method=request.method or "GET", deadline_s=deadline)
+                return capped(
+                    resp,
+                    self.cap,
+                    method=request.method or "GET",
+                    deadline_s=deadline,
+                    min_rate=self.min_rate,
+                )
             delay = self.client.backoff(
                 attempt, resp.headers.get("Retry-After"), url, date=resp.headers.get("Date")
             )

@@ -6,7 +6,8 @@ hop) over a ``requests`` session whose transport is the run's
 :class:`~collectors.transport.PoliteAdapter` - allowed hosts, robots.txt, the per-host rate
 and concurrency, the connect/read timeouts; every answer's body capped (a page at
 ``http.max_page_bytes``, read within ``http.page_timeout_s``; the media of a download at
-``http.max_body_bytes``: :func:`~collectors.transport.capped`). yt-dlp keeps its own retries (our backoff settings), so the adapter only
+``http.max_body_bytes``, no slower than ``http.min_rate_bytes_s`` over a minute:
+:func:`~collectors.transport.capped`). yt-dlp keeps its own retries (our backoff settings), so the adapter only
 gates. A request the rules refuse fails with :class:`PolicyRefused`, which carries the
 :class:`~schemas.errors.FetchError` (and its reason) out of yt-dlp.
 
@@ -258,7 +259,7 @@ class _Active:
         self.resume: PartResume | None = None
 
 
-def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
+def _handler_class(client: PoliteClient, active: _Active | None = None, min_rate: float = 0.0) -> type:
     import http.client
 
     import requests
@@ -316,7 +317,9 @@ def _handler_class(client: PoliteClient, active: _Active | None = None) -> type:
 
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
-            adapter = PoliteAdapter(client, retry=False, cap=client.cfg.max_body_bytes, page=False)
+            adapter = PoliteAdapter(
+                client, retry=False, cap=client.cfg.max_body_bytes, page=False, min_rate=min_rate
+            )
             self.session = bind(requests.Session(), adapter)
 
         def _check_extensions(self, extensions: dict[str, Any]) -> None:
@@ -383,7 +386,12 @@ def polite_youtubedl(params: dict[str, Any], client: PoliteClient) -> Any:
     import yt_dlp
 
     active = _Active()
-    handler = _handler_class(client, active)
+    # a media body slower than http.min_rate_bytes_s over a minute fails 'timeout' (its part kept
+    # for the rerun), as the polite client's own downloads; a rate limit asked of yt-dlp lowers it
+    min_rate = client.cfg.min_rate_bytes_s
+    if params.get("ratelimit"):
+        min_rate = min(min_rate, float(params["ratelimit"]) / 2)
+    handler = _handler_class(client, active, min_rate)
 
     class PoliteYoutubeDL(yt_dlp.YoutubeDL):
         #: whether a page was asked for yet (see :attr:`_first_webpage_request`)

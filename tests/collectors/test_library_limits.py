@@ -189,3 +189,29 @@ def test_yt_dlps_own_retries_of_a_busy_download_wait_for_its_retry_after(tmp_pat
             ydl.process_ie_result(info("3", site.url("/v/3.mp4")), download=True)
     assert (tmp_path / "out.mp4").read_bytes() == body and site.hits["/v/3.mp4"] == 2
     assert [w for w in waits if 6 <= w <= 7], waits  # the retry waited for the host's pause
+
+
+def test_a_yt_dlp_download_slower_than_the_floor_fails_timeout_and_the_rerun_finishes_it(
+    tmp_path, monkeypatch
+):
+    """A video trickling in under http.min_rate_bytes_s fails ``timeout`` instead of holding a
+    worker for hours; no file is taken for done, and the rerun fetches it whole."""
+    import collectors.transport as transport
+    from tests.collectors.conftest import info
+
+    monkeypatch.setattr(
+        transport, "RATE_WINDOW_S", 0.3, raising=False
+    )  # the floor's window (a minute in a run)
+    body = mp4_bytes(tmp_path, 5, frames=30)
+    with FakeSite() as site:
+        site.routes["/v/5.mp4"] = Route(body, content_type="video/mp4", stall_s=1.0)
+        cfg = loopback_http(max_retries=0, min_rate_bytes_s=1e6, read_timeout_s=10)
+        policy = HostPolicy.of([site.base.removeprefix("http://")])
+        fetcher = YtdlFetcher(cfg, policy, client=PoliteClient(cfg, policy=policy))
+        folder = tmp_path / "item"
+        with pytest.raises(FetchError) as err:
+            fetcher.download(info("5", site.url("/v/5.mp4")), folder)
+        assert err.value.reason == "timeout" and "/v/5.mp4" in str(err.value.where)
+        assert not [f for f in folder.iterdir() if f.name.endswith(".mp4")]  # only a .part, if any
+        site.routes["/v/5.mp4"].stall_s = 0.0
+        assert fetcher.download(info("5", site.url("/v/5.mp4")), folder).read_bytes() == body
