@@ -90,7 +90,7 @@ _INFO_HINT = "write it with yt-dlp --write-info-json"
 
 
 def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> None:
-    """Refuse a saved info dict whose fields the collector or yt-dlp reads have the wrong type
+    """Refuse a saved info dict without an ``id`` or whose fields the collector or yt-dlp reads have the wrong type
     or a value yt-dlp cannot process (NaN, an infinity, a number out of range, an
     ``upload_date`` that is no ``YYYYMMDD`` date); the :class:`DataFormatError` names the file
     (``where``), the entry of a multi-info file and the field."""
@@ -102,7 +102,14 @@ def check_info(info: dict[str, Any], where: str, entry: int | None = None) -> No
         )
 
     rid = info.get("id")
-    if rid is not None and (isinstance(rid, bool) or not isinstance(rid, str | int)):
+    if rid is None:  # every item would be refused as the one unsafe id None, the rest "skipped"
+        looks = (
+            " (it looks like an Instagram post structure: use mf-collect instagram)" if "node" in info else ""
+        )
+        raise DataFormatError(
+            f"{at}no 'id' field: not a yt-dlp info JSON{looks}", where=where, hint=_INFO_HINT
+        )
+    if isinstance(rid, bool) or not isinstance(rid, str | int):
         raise bad("id", "a string", rid)
     for key in _TEXT_FIELDS:
         value = info.get(key)

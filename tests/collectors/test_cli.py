@@ -250,7 +250,7 @@ def test_exit_1_lists_failed_and_rejected_and_the_bar_counts_them_apart(mixed_sh
     ],
 )
 def test_exit_2_on_usage_or_input_error_creates_nothing(tmp_path, capsys, args, says):
-    (tmp_path / "info.json").write_text("{}")
+    (tmp_path / "info.json").write_text('{"id": "7300"}')  # an info JSON without an id is refused
     root = tmp_path / "o"
     code, _, err = run_cli([a.format(tmp=tmp_path) for a in args] + ["--root", root], capsys)
     assert code == 2 and says in err and "Traceback" not in err, err

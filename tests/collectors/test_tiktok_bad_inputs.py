@@ -181,3 +181,19 @@ def test_a_shop_map_naming_none_of_the_videos_is_warned_about_once(tiktok_site, 
     with caplog.at_level(logging.WARNING, logger="collectors"):  # a map that names some: quiet
         collect("tiktok", [str(infos)], shop_map=str(mapping), **kw)
     assert not [r for r in caplog.records if "names none of" in r.getMessage()]
+
+
+# -- an info file with no id (another tool's JSON, e.g. an Instagram structure) --------------
+def test_an_info_file_without_an_id_exits_2_naming_it(tmp_path, capsys):
+    """The finding: ``mf-collect tiktok`` on a folder of Instagram structure files said ``0 ok,
+    1 rejected, 5 skipped`` (``unsafe_id: id None``), exit 1, and left a stand-in item in a new
+    catalog; each file now is an input error naming it, nothing created."""
+    folder = tmp_path / "infos"
+    folder.mkdir()
+    (folder / "a.info.json").write_text(json.dumps(info("7300", "https://v.example/1.mp4")))
+    post = folder / "b.json"
+    post.write_text(json.dumps({"instaloader": {"node_type": "Post"}, "node": {"shortcode": "C1"}}))
+    err = _mf_collect(tmp_path, capsys, "tiktok", f"{folder}/")
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: {post}: no 'id' field: not a yt-dlp info JSON")
+    assert "mf-collect instagram" in line
