@@ -433,7 +433,21 @@ def qa(dataset, reference, details, as_json) -> None:
 
     results = require_results(dataset)
     rep = score_dataset(dataset, results, reference_boxes(dataset, reference))
+    require_overlap(rep.as_dict(), reference, "reference", "pass the reference made for this dataset")
     emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + counted_apart(d))
+
+
+def require_overlap(d: dict, where: str, what: str, hint: str) -> None:
+    """Refuse QA figures (``DatasetQAReport.as_dict()``) that score no video because the
+    reference (``what`` at ``where``) knows none of the dataset's: another world or dataset."""
+    if d["videos"] == 0 and d["missing"]:
+        n = len(d["missing"])
+        raise DataFormatError(
+            f"none of the dataset's {n} video{'s' if n != 1 else ''} is in this {what} "
+            f"({_names(d['missing'], 3)}): nothing to score",
+            where=where,
+            hint=hint,
+        )
 
 
 def qa_human(d: dict) -> str:

@@ -401,12 +401,14 @@ def score_tracklets_cmd(dataset: str, world_dir: str, details: bool, as_json: bo
       mf world score tracklets --dataset demo-out/dataset --world demo-out/world --json
       mf world score tracklets --dataset dataset --world world/world.json --details --json
     """
-    from annotations.cli import counted_apart, qa_human
+    from annotations.cli import counted_apart, qa_human, require_overlap
 
     from .scoring.tracklets import score_tracklets
     from .truth import world_folder
 
     rep = score_tracklets(dataset, world_folder(world_dir))
+    hint = "pass the world this dataset was collected from: the folder mf world generate --out wrote"
+    require_overlap(rep.as_dict(), world_dir, "world", hint)
     emit(rep.as_dict(details), as_json, lambda d: qa_human(d) + counted_apart(d))
 
 

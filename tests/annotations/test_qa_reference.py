@@ -157,3 +157,19 @@ def test_a_listed_video_without_a_tracklet_file_fails_the_check(tmp_path):
     assert d["no_tracklet_file"] == ["videos/P_1.mp4"]
     human = CliRunner().invoke(tracklets, ["qa", "--dataset", str(ds), "--reference", str(ref)])
     assert "1 without a tracklet file (counted as failing): videos/P_1.mp4" in human.output
+
+
+def test_a_reference_that_knows_none_of_the_videos_exits_2(tmp_path, capsys):
+    """The finding: a reference of another dataset scored nothing and printed ``0 videos: mean IoU
+    0.000, >=50% check passed by 0.0%``, exit 0; now one line names it, exit 2."""
+    from tests.mf_cli import run_tracklets
+
+    ds = _official(tmp_path / "ds", {"P": {"videos": ["videos/P_0.mp4"], "tracklets": [{}]}}, {"P": ["P"]})
+    ref = _reference(tmp_path / "ref", {"Z": [P_BOX]})
+    _tracklet_file(ds, "P", "videos/P_0.mp4", P_BOX)
+    code, out, err = run_tracklets(["qa", "--dataset", str(ds), "--reference", str(ref)], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(
+        f"error: {ref}: none of the dataset's 1 video is in this reference (videos/P_0.mp4)"
+    )
