@@ -146,6 +146,7 @@ from schemas.official import (
     read_official_rows,
     split_json,
     split_listing,
+    store_listing,
 )
 from schemas.official_checks import PAST_END_HINT
 from schemas.paths import PathEscapeError, inside, resolve_under, unicode_form_hint
@@ -462,11 +463,13 @@ def _tracklet_shared(root: Path, split_path: Path, official: dict[str, Any]) -> 
     """The video paths several products list over ``official`` (the split read) and the other
     split files of ``root`` (:func:`other_split_files`; their rows that read; one that does not
     read at all is passed over with a warning): whose tracklet files are per product
-    (:mod:`schemas.tracklet_names`)."""
+    (:mod:`schemas.tracklet_names`). Only their listings are read: each kept beside its file for
+    the version it lists (:func:`schemas.official.listing_file`), so the test split opens without
+    parsing the training split's boxes."""
     listings = [(pid, e.video_paths) for pid, e in official.items()]
     for p in other_split_files(root, split_path):
         try:
-            rows = split_listing(p).products
+            rows = split_listing(p, stored=True).products
         except (MFError, OSError, UnicodeDecodeError) as exc:
             log.warning("%s: not read for the videos it shares (%s)", p, str(exc).splitlines()[0])
             continue
@@ -712,6 +715,10 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 official, bad_rows = read_official_rows(split_path)
             else:
                 official, bad_rows = read_official(split_path), []  # raises, naming the first bad row
+            # its listing, kept beside it: what a dataset of the folder's other split reads of it
+            for p in other_split_files(self.root, self.root / "-"):
+                if p.resolve() == split_path.resolve():
+                    store_listing(p)
             self.skipped.extend(bad_rows)
             entries_path = self.root / "entries.jsonl"
             first_line = len(self.skipped)

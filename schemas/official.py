@@ -48,8 +48,8 @@ from pydantic import (
     field_validator,
 )
 
-from schemas.atomic import atomic_write_json, sample_digest
-from schemas.errors import DataFormatError, validation_text
+from schemas.atomic import atomic_write_json, json_bytes, sample_digest, write_if_changed
+from schemas.errors import DataFormatError, MFError, validation_text
 from schemas.geometry import Box, plain_boxes_valid
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
@@ -573,18 +573,105 @@ def _remember(identity: tuple[Any, ...] | None, good: OfficialSplit, bad: list[t
             _listings.popitem(last=False)
 
 
-def split_listing(path: str | os.PathLike[str]) -> SplitListing:
+def split_listing(path: str | os.PathLike[str], *, stored: bool = False) -> SplitListing:
     """The products a split file lists (:func:`read_official_rows`' valid rows: ids, video and
     shop image paths; and the invalid rows' errors), read once per process while the file stays
     the same (size, times, inode): what the dataset and the feature bank ask of the other split,
     or again of one already read, without parsing its boxes again. Raises like
-    :func:`read_official_rows`."""
-    identity = _file_identity(Path(path))
+    :func:`read_official_rows`.
+
+    ``stored``: also look in the file's :func:`listing_file` (taken when it was written for this
+    version of the file, :func:`split_identity`), and write it after a parse (see
+    :func:`store_listing`): the dataset's other split, whose boxes it never uses, then costs a
+    small read instead of a whole parse (seconds at the archive's size)."""
+    p = Path(path)
+    identity = _file_identity(p)
     with _listings_lock:
         if identity in _listings:
             _listings.move_to_end(identity)
             return _listings[identity]
-    return _listing_of(*read_official_rows(path))
+    if stored and identity is not None:
+        kept = _stored_listing(p, identity)
+        if kept is not None:
+            with _listings_lock:
+                _listings[identity] = kept
+                while len(_listings) > LISTINGS_KEPT:
+                    _listings.popitem(last=False)
+            return kept
+    listing = _listing_of(*read_official_rows(p))
+    if stored:
+        _store(p, identity, listing)
+    return listing
+
+
+#: the version of :func:`listing_file`'s content: raise it when what :func:`read_official_rows`
+#: accepts changes (a stored listing of another version is not taken)
+LISTING_VERSION = 1
+
+
+def listing_file(path: str | os.PathLike[str]) -> Path:
+    """Where the listing of split file ``path`` is kept (:func:`split_listing` with ``stored``):
+    beside it, hidden (``.train.json.listing.json``: in no manifest or zip of the folder), with
+    the identity of the version it lists (:func:`split_identity`: real path, inode, size,
+    modification and change times, first and last 64 kB)."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.listing.json")
+
+
+def _stored_listing(p: Path, identity: tuple[Any, ...]) -> SplitListing | None:
+    """The listing kept in ``p``'s :func:`listing_file` for version ``identity`` of ``p``; None
+    when there is none, it is of another version (or another :data:`LISTING_VERSION`) or it
+    does not read as one."""
+    try:
+        data = json.loads(listing_file(p).read_bytes())
+        if not (
+            type(data) is dict
+            and data.get("version") == LISTING_VERSION
+            and type(data.get("identity")) is list
+            and tuple(data["identity"]) == identity
+        ):
+            return None
+        products = tuple(
+            (pid, tuple(videos), img)
+            for pid, videos, img in data["products"]
+            if type(pid) is str and type(img) is str and all(type(v) is str for v in videos)
+        )
+        bad = tuple((pid, err) for pid, err in data["bad"] if type(pid) is str and type(err) is str)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if len(products) != len(data["products"]) or len(bad) != len(data["bad"]):
+        return None
+    return SplitListing(products, bad)
+
+
+def _store(p: Path, identity: tuple[Any, ...] | None, listing: SplitListing) -> None:
+    """Write ``listing`` of version ``identity`` of ``p`` to its :func:`listing_file`; nothing
+    when the folder cannot be written (a read-only copy: the file is parsed at each open)."""
+    if identity is None:
+        return
+    data = {
+        "version": LISTING_VERSION,
+        "identity": list(identity),
+        "products": [[pid, list(videos), img] for pid, videos, img in listing.products],
+        "bad": [list(row) for row in listing.bad],
+    }
+    target = listing_file(p)
+    with contextlib.suppress(OSError, MFError):
+        write_if_changed(target, json_bytes(target, data, indent=None))
+
+
+def store_listing(path: str | os.PathLike[str]) -> None:
+    """Write the listing of split file ``path`` just read (by :func:`read_official` or
+    :func:`read_official_rows`, which keep it in the process) to its :func:`listing_file`, so
+    that a later process that needs only the listing (a dataset of the other split) reads that
+    instead of parsing the file. Nothing when the file changed since it was read, or the
+    folder cannot be written."""
+    p = Path(path)
+    identity = _file_identity(p)
+    with _listings_lock:
+        listing = _listings.get(identity) if identity is not None else None
+    if listing is not None:
+        _store(p, identity, listing)
 
 
 def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
