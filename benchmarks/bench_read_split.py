@@ -71,7 +71,7 @@ def old_way() -> contextlib.ExitStack:
     from schemas import official
 
     stack = contextlib.ExitStack()
-    stack.enter_context(mock.patch.object(official, "_plain_tracklet", lambda trk: False))
+    stack.enter_context(mock.patch.object(official, "_plain_tracklet", lambda trk, arrays=None: False))
     stack.enter_context(mock.patch.object(official, "canonical_frame_keys", lambda trk: False))
     stack.enter_context(mock.patch.object(official, "gc_paused", contextlib.nullcontext))
     stack.enter_context(mock.patch.object(official, "_remember", lambda *a: None))

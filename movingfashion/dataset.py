@@ -712,9 +712,9 @@ class MovingFashionDataset(torch.utils.data.Dataset):
             if split_rows is not None and (on_bad == "skip" or not split_rows[1]):
                 official, bad_rows = split_rows  # read by the caller: not parsed again
             elif on_bad == "skip":  # row by row: a bad row is listed, the others load
-                official, bad_rows = read_official_rows(split_path)
-            else:
-                official, bad_rows = read_official(split_path), []  # raises, naming the first bad row
+                official, bad_rows = read_official_rows(split_path, box_arrays=True)
+            else:  # raises, naming the first bad row
+                official, bad_rows = read_official(split_path, box_arrays=True), []
             # its listing, kept beside it: what a dataset of the folder's other split reads of it
             for p in other_split_files(self.root, self.root / "-"):
                 if p.resolve() == split_path.resolve():
@@ -1040,7 +1040,7 @@ class MovingFashionDataset(torch.utils.data.Dataset):
                 continue
             # its frame keys are under MAX_FRAMES (the split file's reader refuses a longer one)
             boxes = (
-                FrameBoxes.of_frame_keys(entry.tracklets[vi])
+                FrameBoxes.of_frame_keys(entry.tracklets[vi], entry.box_array(vi))
                 if vi < len(entry.tracklets)
                 else FrameBoxes.empty()
             )

@@ -67,12 +67,16 @@ class _FrameTable(Mapping[int, Any]):
         return cls._frozen(frames[order], values[order])
 
     @classmethod
-    def of_frame_keys(cls, table: Mapping[str, Any]) -> Any:
+    def of_frame_keys(cls, table: Mapping[str, Any], values: np.ndarray | None = None) -> Any:
         """A split file's tracklet, frame key strings as validated (canonical digits) -> value,
         as this type: what ``of({int(k): v for k, v in table.items()})`` gives, without that dict
-        of int keys in between (one per box of a 15K-product split: seconds at construction)."""
+        of int keys in between (one per box of a 15K-product split: seconds at construction).
+        ``values``: the table's values as float64 rows in its order, already built (the split
+        reader's :meth:`~schemas.official.OfficialEntry.box_array`), taken instead of building
+        them again."""
         if type(table) is dict:
-            values = cls._plain_rows(list(table.values()))
+            if values is None or values.shape != (len(table), cls._width):
+                values = cls._plain_rows(list(table.values()))
             if values is not None:
                 try:
                     frames = np.fromiter(map(int, table), dtype=np.int64, count=len(table))

@@ -110,10 +110,20 @@ def plain_boxes_valid(boxes: list[Any]) -> bool:
     False decides nothing: validate the boxes one by one with :data:`Box`, which refuses the bad
     one with its own message (or accepts what this check leaves to it: a numpy number, 1e300).
     """
+    return valid_box_array(boxes) is not None
+
+
+def valid_box_array(boxes: list[Any]) -> np.ndarray | None:
+    """``boxes`` as the ``[N, 4]`` float64 array :func:`plain_boxes_valid` checks (``[0, 4]`` when
+    there is none) when every one surely passes :data:`Box` unchanged; None when that check
+    cannot vouch for them."""
     if not boxes:
-        return True
+        import numpy as np
+
+        return np.zeros((0, 4))
     xy = plain_box_array(boxes)
-    return xy is not None and bool((xy[:, 0] <= xy[:, 2]).all() and (xy[:, 1] <= xy[:, 3]).all())
+    ok = xy is not None and bool((xy[:, 0] <= xy[:, 2]).all() and (xy[:, 1] <= xy[:, 3]).all())
+    return xy if ok else None
 
 
 def box_iou(a: Sequence[Number], b: Sequence[Number]) -> float:

@@ -50,7 +50,7 @@ from pydantic import (
 
 from schemas.atomic import atomic_write_json, json_bytes, sample_digest, write_if_changed
 from schemas.errors import DataFormatError, MFError, validation_text
-from schemas.geometry import Box, plain_boxes_valid
+from schemas.geometry import Box, plain_boxes_valid, valid_box_array
 from schemas.paths import MAX_NAME, MAX_PATH, PathEscapeError, UnsafePathValue, check_relpath
 from schemas.taxonomy import Partition, partition_from_source_code
 from schemas.text_input import decode_utf8, load_json
@@ -169,10 +169,23 @@ def pick_test_video(videos: Sequence[VideoChoice]) -> int:
 _OWNED = "owned"
 
 
-def _plain_tracklet(trk: Any) -> bool:
+#: validation context key of :func:`_parse` callers that keep each tracklet's boxes as the array
+#: the one-pass check built (:meth:`OfficialEntry.box_array`): a list, given ``(tracklets, arrays)``
+_BOX_ARRAYS = "box_arrays"
+
+
+def _plain_tracklet(trk: Any, arrays: list[Any] | None = None) -> bool:
     """Whether one tracklet surely validates unchanged: a dict of str keys to boxes that pass
-    :func:`~schemas.geometry.plain_boxes_valid` (its frame keys are checked after, as always)."""
-    return type(trk) is dict and set(map(type, trk)) <= {str} and plain_boxes_valid(list(trk.values()))
+    :func:`~schemas.geometry.plain_boxes_valid` (its frame keys are checked after, as always);
+    ``arrays``: their ``[N, 4]`` array appended to it when they do."""
+    if not (type(trk) is dict and set(map(type, trk)) <= {str}):
+        return False
+    if arrays is None:
+        return plain_boxes_valid(list(trk.values()))
+    xy = valid_box_array(list(trk.values()))
+    if xy is not None:
+        arrays.append(xy)
+    return xy is not None
 
 
 def _tracklets_at_once(
@@ -181,11 +194,19 @@ def _tracklets_at_once(
     """``tracklets`` checked a tracklet at a time in one numpy pass; when that cannot vouch for
     one of them, box by box (:data:`~schemas.geometry.Box`), whose error names the bad box. Both
     give new lists (equal values and types), unless the caller owns the input (:data:`_OWNED`)."""
-    if type(value) is not list or not all(map(_plain_tracklet, value)):
+    kept = info.context.get(_BOX_ARRAYS) if info.context else None
+    arrays: list[Any] | None = None if kept is None else []
+    if type(value) is not list or not all(
+        _plain_tracklet(trk) if arrays is None else _plain_tracklet(trk, arrays) for trk in value
+    ):
         return handler(value)
     if info.context and info.context.get(_OWNED):
-        return value
-    return [dict(zip(trk, map(list, trk.values()), strict=True)) for trk in value]
+        out = value
+    else:
+        out = [dict(zip(trk, map(list, trk.values()), strict=True)) for trk in value]
+    if kept is not None:
+        kept.append((out, arrays))
+    return out
 
 
 def canonical_frame_keys(trk: Mapping[str, Any]) -> bool:
@@ -291,6 +312,7 @@ class OfficialEntry(BaseModel):
     ]
     tracklets: Annotated[list[TrackletBoxes], WrapValidator(_tracklets_at_once)] = Field(default_factory=list)
     _key_order: tuple[str, ...] = PrivateAttr(default=())
+    _box_arrays: tuple[Any, ...] | None = PrivateAttr(default=None)
 
     @field_validator("tracklets")
     @classmethod
@@ -312,6 +334,17 @@ class OfficialEntry(BaseModel):
     @property
     def partition(self) -> Partition:
         return partition_from_source_code(self.source)
+
+    def box_array(self, video_index: int) -> Any:
+        """The boxes of ``tracklets[video_index]``, in its order, as the ``[N, 4]`` float64 array
+        the reader's one-pass check built (read with ``box_arrays=True``: :func:`read_official`,
+        :func:`read_official_rows`); None when it was not kept (another read, a tracklet the
+        check left to the per-box validators, or one changed since)."""
+        arrays = self._box_arrays
+        if arrays is None or video_index >= len(arrays) or video_index >= len(self.tracklets):
+            return None
+        xy = arrays[video_index]
+        return xy if len(xy) == len(self.tracklets[video_index]) else None
 
     def tracklet_boxes(self, video_index: int) -> dict[int, list[float]]:
         """Frame index (int) -> box of the ground-truth tracklet of one video; {} if none."""
@@ -365,9 +398,10 @@ def parse_official(data: Any, *, where: str = "<json>") -> OfficialSplit:
     return _parse(data, where, owned=False)
 
 
-def _parse(data: Any, where: str, *, owned: bool) -> OfficialSplit:
+def _parse(data: Any, where: str, *, owned: bool, box_arrays: bool = False) -> OfficialSplit:
     """:func:`parse_official`; ``owned``: ``data`` is the caller's alone (parsed from a file), so
-    the entries keep its box lists instead of copies."""
+    the entries keep its box lists instead of copies; ``box_arrays``: each entry keeps the arrays
+    the one-pass check built of its tracklets (:meth:`OfficialEntry.box_array`)."""
     if not isinstance(data, dict):
         raise DataFormatError(
             f"top level must be an object keyed by product id, got {type(data).__name__}",
@@ -381,9 +415,13 @@ def _parse(data: Any, where: str, *, owned: bool) -> OfficialSplit:
             raise DataFormatError(
                 f"product '{pid}': value must be an object, got {type(value).__name__}", where=where
             )
+        kept: list[Any] = []
+        context = {_OWNED: owned, _BOX_ARRAYS: kept} if box_arrays else {_OWNED: owned}
         try:
-            out[pid] = OfficialEntry.model_validate(value, context={_OWNED: owned})
+            out[pid] = OfficialEntry.model_validate(value, context=context)
             out[pid]._key_order = tuple(value)
+            if kept and kept[-1][0] is out[pid].tracklets:
+                out[pid]._box_arrays = tuple(kept[-1][1])
             if (key := nonfinite_field(out[pid].model_extra or {})) is not None:
                 raise DataFormatError(
                     f"product '{pid}': field '{key}': {NONFINITE[0]}", where=where, hint=NONFINITE[1]
@@ -674,15 +712,17 @@ def store_listing(path: str | os.PathLike[str]) -> None:
         _store(p, identity, listing)
 
 
-def read_official(path: str | os.PathLike[str]) -> OfficialSplit:
+def read_official(path: str | os.PathLike[str], *, box_arrays: bool = False) -> OfficialSplit:
     """Read and validate an official split file: a :class:`DataFormatError` (an *error*) for what a
     loader cannot use correctly. What it reads but the real archive never holds (``source`` 2, a
     zero-width box, a video listed twice, ...) is tolerated here and reported as a *finding* by
-    :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``)."""
+    :func:`schemas.official_checks.split_findings` (``mf schema validate``, ``mf verify``).
+    ``box_arrays``: each entry keeps its boxes as arrays too (:meth:`OfficialEntry.box_array`:
+    what a caller that builds arrays of them takes instead of building them again)."""
     identity = _file_identity(Path(path))
     with gc_paused():
         p, data = _load(path)
-        split = _parse(data, str(p), owned=True)
+        split = _parse(data, str(p), owned=True, box_arrays=box_arrays)
         _remember(identity, split, [])
     return split
 
@@ -1281,9 +1321,12 @@ def _object_after(mm: Any, at: int, decoder: json.JSONDecoder) -> Any:
             size *= 4
 
 
-def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, list[tuple[str, str]]]:
+def read_official_rows(
+    path: str | os.PathLike[str], *, box_arrays: bool = False
+) -> tuple[OfficialSplit, list[tuple[str, str]]]:
     """Read a split file product by product: (the valid products, ``(product id, error)`` of each
-    invalid one: a missing or malformed field, a path leaving the dataset folder).
+    invalid one: a missing or malformed field, a path leaving the dataset folder). ``box_arrays``
+    as for :func:`read_official`.
 
     A file that is not a JSON object keyed by product id still raises :class:`DataFormatError`.
     """
@@ -1296,7 +1339,7 @@ def read_official_rows(path: str | os.PathLike[str]) -> tuple[OfficialSplit, lis
         bad: list[tuple[str, str]] = []
         for pid, value in data.items():
             try:
-                good.update(_parse({pid: value}, str(p), owned=True))
+                good.update(_parse({pid: value}, str(p), owned=True, box_arrays=box_arrays))
             except DataFormatError as exc:
                 bad.append((pid, str(exc)))
         _remember(identity, good, bad)
