@@ -273,7 +273,21 @@ def save_asymnet(
     train_data: dict[str, Any] | None = None,
 ) -> None:
     """Write an AsymNet checkpoint atomically; ``train_data``: what it was trained on
-    (:func:`movingfashion.seam.checkpoint.train_record`, for ``mf evaluate``'s held-out check)."""
+    (:func:`movingfashion.seam.checkpoint.train_record`, for ``mf evaluate``'s held-out check).
+
+    Refuses (:class:`ModelError`, nothing written) weights that are not finite: a last step whose
+    loss was finite can still carry the weights to inf or NaN."""
+    from movingfashion.models.matchrcnn import nonfinite_tensors
+
+    bad = nonfinite_tensors(model.state_dict())
+    if bad:
+        name, count = next(iter(bad.items()))
+        raise ModelError(
+            f"AsymNet diverged: weights not finite after training ({name}: {count} values;"
+            " no checkpoint was written)",
+            where=str(path),
+            hint="rerun with a lower lr (--config), or check the training data",
+        )
     ckpt = {
         "kind": ASYMNET_KIND,
         "version": ASYMNET_VERSION,

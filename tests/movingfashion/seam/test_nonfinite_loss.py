@@ -146,3 +146,17 @@ def test_the_seam_benchmark_summary_is_strict_json(tmp_path, monkeypatch):
     with pytest.raises(NotFiniteJSON, match=r"summary.json: \$.ordering\[0\].paired_std is nan"):
         seam_bench.main(["--out", str(out), "--seeds", "0"])
     assert "NaN" not in (out / "summary.json").read_text()
+
+
+def test_asymnet_refuses_to_save_weights_that_are_not_finite(tmp_path):
+    """A last step with a finite loss can still carry the weights to NaN: the README's rule (no
+    checkpoint then) holds for AsymNet's save as for SEAM's."""
+    net = _tiny_asymnet(snn_epochs=1, fusion_epochs=1)
+    name, param = next((n, p) for n, p in net.named_parameters() if p.is_floating_point())
+    with torch.no_grad():
+        param.view(-1)[0] = float("nan")
+    with pytest.raises(ModelError) as exc:
+        asymnet_module.save_asymnet(tmp_path / "last.pt", net, TINY, [])
+    assert "weights not finite" in str(exc.value) and name in str(exc.value)
+    assert str(tmp_path / "last.pt") in str(exc.value)
+    assert list(tmp_path.iterdir()) == []
