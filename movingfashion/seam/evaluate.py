@@ -566,6 +566,9 @@ def run_evaluate(
             where="--checkpoint",
             hint="the first SEAM checkpoint gives the baselines",
         )
+    check_checkpoints(
+        [*zip(seam_paths, models, strict=True), *zip(asym_paths, [a for a, _ in asym], strict=True)]
+    )
     crop = crop_size_of(loaded[0][1])
     records = {str(p): c.get("train_data") or None for p, (_, c) in zip(seam_paths, loaded, strict=True)}
     records.update({str(p): c.get("train_data") or None for p, (_, c) in zip(asym_paths, asym, strict=True)})
@@ -599,6 +602,42 @@ def run_evaluate(
     if out_dir is not None:
         atomic_write_json(Path(out_dir) / "results.json", res, indent=1)
     return res
+
+
+def check_checkpoints(given: list[tuple[str | Path, Any]]) -> None:
+    """Refuse (:class:`ConfigError` naming the file) a checkpoint without a crop encoder (trained
+    on a bank of precomputed features: it cannot read videos), a second SEAM checkpoint of one
+    variant, or one whose frozen encoder differs from the first one's. ``given``: (path, model)
+    of every checkpoint, the SEAM ones first."""
+    first: tuple[str | Path, str] | None = None
+    variants: dict[Variant, str | Path] = {}
+    for path, model in given:
+        if model.encoder is None:
+            raise ConfigError(
+                "the checkpoint has no crop encoder (it was trained on a bank of precomputed features),"
+                " so it cannot read the test videos",
+                where=str(path),
+                hint="evaluate a checkpoint of `mf train --dataset ...` (it keeps the matcher's encoder)",
+            )
+        variant = getattr(model, "variant", None)
+        if isinstance(model, SeamModel) and variant in variants:
+            raise ConfigError(
+                f"a second checkpoint of variant {variant.value!r} (the first: {variants[variant]})",
+                where=str(path),
+                hint="give at most one checkpoint per variant; evaluate the others separately",
+            )
+        if isinstance(model, SeamModel):
+            variants[variant] = path
+        tag = encoder_tag(model)
+        if first is None:
+            first = (path, tag)
+        elif tag != first[1]:
+            raise ConfigError(
+                f"the checkpoint was trained on another frozen encoder (tag {tag}) than {first[0]}"
+                f" (tag {first[1]})",
+                where=str(path),
+                hint="evaluate checkpoints of different matchers separately",
+            )
 
 
 def overlap_lines(res: dict[str, Any], dataset: str | Path) -> list[str]:
