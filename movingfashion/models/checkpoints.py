@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     import torch
 
 
-#: the devices the toolkit runs on: the CPU, CUDA (the current one), or CUDA device N
-DEVICE_NAMES = re.compile(r"cpu(:0)?|cuda(:\d+)?")
-DEVICE_HINT = "use cpu, cuda or cuda:N (or leave it unset: CUDA when present, else the CPU)"
+#: the devices the toolkit runs on: the CPU, CUDA (the current one), or CUDA device N; ``auto``
+#: (as unset): CUDA when present, else the CPU
+DEVICE_NAMES = re.compile(r"auto|cpu(:0)?|cuda(:\d+)?")
+DEVICE_HINT = "use cpu, cuda, cuda:N or auto (CUDA when present, else the CPU; the same as leaving it unset)"
 
 
 def check_device_name(device: str | None) -> str | None:
@@ -75,13 +76,14 @@ def device_option(f: Any) -> Any:
         expose_value=False,
         callback=_set,
         metavar="NAME",
-        help=f"Device the models run on: cpu, cuda or cuda:N [default: ${DEVICE_ENV}, else CUDA when present].",
+        help=f"Device the models run on: cpu, cuda, cuda:N or auto (CUDA when present, else the CPU)"
+        f" [default: ${DEVICE_ENV}, else auto].",
     )(f)
 
 
 def pick_device(device: str | torch.device | None = None) -> torch.device:
     """The given device, or the process's default (:func:`default_device_name`), or CUDA when
-    present, else the CPU. A device name torch does not know, one the toolkit does not run on
+    present, else the CPU (also for ``auto``). A device name torch does not know, one the toolkit does not run on
     (``mps``, ``meta``, ``cpu:7``), or CUDA on a machine without it, is a
     :class:`~schemas.errors.ConfigError` naming it."""
     import torch
@@ -95,7 +97,7 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
                 return pick_device(device)
             except ConfigError as exc:
                 raise ConfigError(exc.message, where=DEVICE_ENV, hint=exc.hint) from None
-    if device is None:
+    if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)

@@ -44,7 +44,8 @@ class DetectorConfig(BaseModel):
     )
     batch: int = Field(16, ge=1, description="frames per forward pass")
     device: str | None = Field(
-        None, description="torch device: cpu, cuda or cuda:N; None = CUDA when present, else CPU"
+        None,
+        description="torch device: cpu, cuda, cuda:N or auto; None or auto = CUDA when present, else CPU",
     )
 
     @field_validator("device")

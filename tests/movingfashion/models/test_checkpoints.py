@@ -145,3 +145,27 @@ def test_device_is_this_processs_and_not_exported_to_workers(monkeypatch):
     checkpoints.set_default_device("cpu")
     assert checkpoints.pick_device(None) == torch.device("cpu")
     assert checkpoints.DEVICE_ENV not in os.environ
+
+
+def test_device_auto_takes_cuda_when_present_else_the_cpu(monkeypatch, capsys):
+    """``--device auto`` (what other tools and ``MF_DECODE_DEVICE`` call it) was refused as an
+    unknown device; it is the default made explicit, for --device, $MF_DEVICE and detector.device."""
+    from movingfashion.models import checkpoints
+    from movingfashion.models.checkpoints import check_device_name
+    from movingfashion.seam.cli import train
+    from schemas.cli_support import run_main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device("auto") == torch.device("cuda")
+    monkeypatch.setenv(checkpoints.DEVICE_ENV, "auto")
+    monkeypatch.setattr(checkpoints, "_default_device", None)
+    assert pick_device(None) == torch.device("cuda")
+    assert check_device_name("auto") == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit):
+        run_main(train, ["--device", "auto", "--phase", "1"])  # refused later: no --out
+    err = capsys.readouterr().err
+    assert "unknown device" not in err and "--out" in err
+    assert pick_device(None) == torch.device("cpu")
