@@ -54,7 +54,9 @@ class _Tagged:
         return 0.5
 
 
-def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_path, monkeypatch):
+def _lazy_scorers(tmp_path, monkeypatch):
+    """(matcher file, the weights each scorer built was read from, a function giving a new lazy
+    scorer's tag): weight files m1/d1, a stand-in scorer tagged ``tag-<matcher bytes>``."""
     from cleaning.config import CleaningConfig
     from cleaning.steps.cache import ResultCache
 
@@ -69,11 +71,16 @@ def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_pat
 
     monkeypatch.setattr(associations, "matchrcnn_scorer", fake)
     cache = ResultCache(tmp_path / "c.json", CleaningConfig())
-    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
-    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
+    return matcher, built, lambda: associations.LazyMatchRCNNScorer(matcher, detector, cache).tag
+
+
+def test_the_remembered_tag_is_read_again_only_for_the_same_weight_files(tmp_path, monkeypatch):
+    matcher, built, tag = _lazy_scorers(tmp_path, monkeypatch)
+    assert tag() == "tag-m1"
+    assert tag() == "tag-m1"
     assert built == ["m1"]  # the second read it from the cache
     matcher.write_bytes(b"m22")  # other weights under the same name: built again
-    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m22"
+    assert tag() == "tag-m22"
     assert built == ["m1", "m22"]
 
 
@@ -82,25 +89,12 @@ def test_weights_rewritten_at_the_same_size_and_time_are_other_weights(tmp_path,
     other weights: the tag is keyed by the files' bytes, not their size and modification time."""
     import os
 
-    from cleaning.config import CleaningConfig
-    from cleaning.steps.cache import ResultCache
-
-    matcher, detector = tmp_path / "m.pt", tmp_path / "d.pt"
-    matcher.write_bytes(b"m1")
-    detector.write_bytes(b"d1")
-    built: list[str] = []
-
-    def fake(m, d):
-        built.append(Path(m).read_text())
-        return _Tagged(f"tag-{built[-1]}")
-
-    monkeypatch.setattr(associations, "matchrcnn_scorer", fake)
-    cache = ResultCache(tmp_path / "c.json", CleaningConfig())
-    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m1"
+    matcher, built, tag = _lazy_scorers(tmp_path, monkeypatch)
+    assert tag() == "tag-m1"
     st = matcher.stat()
     matcher.write_bytes(b"m2")  # same size
     os.utime(matcher, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same modification time
-    assert associations.LazyMatchRCNNScorer(matcher, detector, cache).tag == "tag-m2"
+    assert tag() == "tag-m2"
     assert built == ["m1", "m2"]
 
 
