@@ -130,6 +130,10 @@ SCALE_WAIT_S = 300.0
 SCALE_WAIT_ENV = "MF_RAY_SCALE_WAIT_S"
 #: Seconds between two looks at the cluster's nodes while waiting for room.
 SCALE_POLL_S = 1.0
+#: Seconds a map that stops early (an error, the caller gone) waits for its cancelled chunks to
+#: end, to collect what they left: a chunk's error never fetched is logged by Ray, on its own
+#: line, as an "Unhandled error" (noise after the one error the run stops with).
+CANCEL_COLLECT_S = 10.0
 #: What to check when no Ray head answers at an address.
 PORT_HINT = (
     "check the port: it is the head's GCS port (`ray start --head --port`, 6379 by default), "
@@ -552,6 +556,22 @@ def node_label(node: str) -> str:
             if n.get("NodeID") == node and n.get("NodeManagerAddress"):
                 return f"{n['NodeManagerAddress']} ({node[:12]})"
     return node
+
+
+def _cancel_and_collect(refs: list[ray.ObjectRef], wait_s: float = CANCEL_COLLECT_S) -> None:
+    """Cancel ``refs`` (tasks a stopped map no longer needs) and fetch what they ended with, up
+    to ``wait_s`` seconds: an error never fetched is logged by Ray as an "Unhandled error" (the
+    other chunks of a node that cannot load the work fail as the first did)."""
+    for ref in refs:
+        with contextlib.suppress(Exception):  # already ended: nothing to cancel
+            ray.cancel(ref, force=True)
+    if not refs:
+        return
+    with contextlib.suppress(Exception):  # the cluster is gone: nothing left to collect
+        ended, _ = ray.wait(refs, num_returns=len(refs), timeout=wait_s)
+        for ref in ended:
+            with contextlib.suppress(Exception):  # cancelled, or the error already reported
+                ray.get(ref, timeout=0)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -1066,7 +1086,9 @@ class RayExecutor(Executor):
         )
 
     def _map(self, fn: Callable[[T], R], tasks: Sequence[T]) -> Iterator[tuple[int, Outcome[R]]]:
-        workers = self.workers or self._room(WorkerResources(), "a task") or 1
+        # checked even with --workers: tasks no node can hold would wait for ever, without a line
+        room = self._room(WorkerResources(), "a task")
+        workers = self.workers or room or 1
         n_chunks = min(len(tasks), workers * CHUNKS_PER_WORKER)
         bounds = [round(k * len(tasks) / n_chunks) for k in range(n_chunks + 1)]
         box = [ray.put(fn)]
@@ -1103,8 +1125,7 @@ class RayExecutor(Executor):
                     for i, out in zip(idx, outs, strict=True):
                         yield i, Outcome(out.value, out.error, node)
         finally:
-            for ref in pending:
-                ray.cancel(ref, force=True)
+            _cancel_and_collect(list(pending))
 
     def close(self) -> None:
         if self._watch is not None:

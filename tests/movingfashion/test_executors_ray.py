@@ -436,6 +436,42 @@ def test_a_node_that_cannot_load_the_work_stops_the_map_naming_the_node_and_the_
     assert "--executor ray" in text and "same version" in text
 
 
+def test_a_map_stopped_by_a_node_that_cannot_load_the_work_leaves_no_unhandled_errors(
+    ray_session, tmp_path, monkeypatch
+):
+    """The other chunks fail to load as the first did: the run stops with one error, and what
+    every chunk ended with is collected (a ref Ray returned as ended, or fetched), so Ray does not
+    log one "Unhandled error" per chunk left unread once they are dropped."""
+    import gc
+
+    import ray._private.worker as ray_worker
+
+    name, module = _driver_only_module(tmp_path, monkeypatch)
+    unhandled: list[str] = []
+    monkeypatch.setattr(ray_worker, "_unhandled_error_handler", lambda e: unhandled.append(str(e)))
+    sent: set[str] = set()
+    collected: set[str] = set()
+    real_wait, real_get = ray_session.wait, ray_session.get
+
+    def wait(refs, *args, **kwargs):
+        sent.update(r.hex() for r in refs)
+        ready, rest = real_wait(refs, *args, **kwargs)
+        collected.update(r.hex() for r in ready)
+        return ready, rest
+
+    def get(refs, *args, **kwargs):
+        collected.update(r.hex() for r in (refs if isinstance(refs, list) else [refs]))
+        return real_get(refs, *args, **kwargs)
+
+    monkeypatch.setattr(ray_session, "wait", wait)
+    monkeypatch.setattr(ray_session, "get", get)
+    with make_executor("ray", workers=2) as ex, pytest.raises(ConfigError, match=name):
+        ex.map(module.square, list(range(40)), desc="test")
+    gc.collect()
+    assert len(sent) > 1 and sent <= collected, sorted(sent - collected)
+    assert not [u for u in unhandled if name in u], unhandled
+
+
 def test_a_pool_whose_workers_cannot_load_the_work_names_the_node_and_the_cause(
     ray_session, tmp_path, monkeypatch
 ):
@@ -472,19 +508,27 @@ def test_a_cluster_without_a_cpu_for_a_task_is_refused_at_once_not_waited_on(tmp
         "        ex.pool(abs)\n"
         "    except Exception as exc:\n"
         "        got['pool'] = f'{type(exc).__name__}: {exc}'\n"
+        "    ex.workers = 2\n"  # as --workers 2 gives it: checked all the same
+        "    try:\n"
+        "        got['workers'] = ex.map(abs, [-1, -2], desc='t')\n"
+        "    except Exception as exc:\n"
+        "        got['workers'] = f'{type(exc).__name__}: {exc}'\n"
         "t = threading.Thread(target=run, daemon=True)\n"
         "t.start()\n"
         "t.join(60)\n"
         "ex.close()\n"  # stdout is stdout again
         "print('map:', got.get('map', 'still waiting'))\n"
         "print('pool:', got.get('pool', 'still waiting'))\n"
+        "print('workers:', got.get('workers', 'still waiting'))\n"
         "os._exit(0)\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=CLUSTER_ENV, capture_output=True, text=True, timeout=400
     )
     lines = dict(
-        line.split(": ", 1) for line in run.stdout.splitlines() if line.startswith(("map:", "pool:"))
+        line.split(": ", 1)
+        for line in run.stdout.splitlines()
+        if line.startswith(("map:", "pool:", "workers:"))
     )
     assert lines.get("map", "").startswith(
         "ConfigError: --executor ray: no node of the cluster can hold a task asking 1 CPU"
@@ -492,6 +536,8 @@ def test_a_cluster_without_a_cpu_for_a_task_is_refused_at_once_not_waited_on(tmp
     assert "join nodes that have CPUs" in lines["map"]
     assert "no node of the cluster can hold a worker asking 1 CPU" in lines["pool"]
     assert "join nodes that have CPUs" in lines["pool"] and "--gpus-per-worker" not in lines["pool"]
+    # a map given a number of workers is refused as well, not left waiting without a line
+    assert lines.get("workers") == lines["map"], run.stdout + run.stderr
 
 
 def test_a_joined_cluster_without_a_cpu_gets_time_to_add_one_then_is_refused_naming_it(tmp_path):
