@@ -40,8 +40,12 @@ ITEM_FLAG = "tracklet_item_flag:"
 #: catalog meta key prefix of the identity of each flagged video's tracklet (:func:`read_builds`):
 #: ``tracklet_builds:<source>/<source_id>`` -> ``{video stem: identity}``, the digest of the
 #: ground-truth tracklet the builder flagged (:func:`annotations.tracklet_files.ground_truth_digest`);
-#: a video flagged without one (an older builder, a caller that did not say) is not listed
+#: a video flagged without one now (its file did not read, a caller that did not say) has an
+#: :data:`UNKNOWN_BUILD` identity; one an older builder flagged is not listed
 TRACKLET_BUILDS = "tracklet_builds:"
+#: prefix of the identity recorded for a flag whose tracklet is not known (``flag_video(build=None)``):
+#: a random one that no accept made before matches, so only an accept made under this hold lifts it
+UNKNOWN_BUILD = "unknown:"
 #: key of a decision's ``prev``: the identities (stem -> identity) of the flagged tracklets of the
 #: builder's hold it was made under, as :data:`TRACKLET_BUILDS` recorded them then
 PREV_BUILDS = "tracklet_builds"
@@ -196,16 +200,14 @@ def pending(
         if stem not in (d.video, video_stem(d.video)) or (prev_flags(d) or {}).get(stem) != why:
             return False
         seen = d.prev.get(PREV_BUILDS)
-        # A flag whose tracklet's identity is not recorded (``stem`` not in ``builds``) is lifted
-        # by an accept made under the same reason, whatever tracklet that accept saw. Safe for an
-        # older catalog's flags: the builder records the identity whenever it flags the video
-        # again, and an accept made before (no identities in its ``prev``) then lifts nothing, so
-        # the item is held for one more accept. Not safe for a flag recorded without one now
-        # (``flag_video(build=None)``: a tracklet file that did not read when the build settled
-        # its flags, ``annotations.settle._identity``, or a caller that does not pass it): that
-        # drops the identity recorded before, so the accept of the earlier tracklet lifts a flag
-        # about whatever the file holds now. Left so, as the identity is unknown there: recording
-        # an "unknown" identity that no earlier accept matches would close it.
+        # A flag whose tracklet's identity is not recorded (``stem`` not in ``builds``: an older
+        # catalog's) is lifted by an accept made under the same reason, whatever tracklet that
+        # accept saw. Safe: the builder records an identity whenever it flags the video again,
+        # and an accept made before (no identities in its ``prev``) then lifts nothing, so the
+        # item is held for one more accept. A flag recorded now without a known tracklet
+        # (``flag_video(build=None)``: its file did not read when the build settled its flags,
+        # ``annotations.settle._identity``, or a caller that does not pass it) gets an
+        # :data:`UNKNOWN_BUILD` identity of its own, which no earlier accept matches.
         return stem not in builds or (isinstance(seen, dict) and seen.get(stem) == builds[stem])
 
     return {stem: why for stem, why in named.items() if not any(of_it(d, stem, why) for d in accepts)}

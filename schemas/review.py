@@ -109,6 +109,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
 from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,7 @@ from schemas.errors import CatalogError, ConfigError, DataFormatError
 from schemas.holds import (
     PREV_BUILDS,
     PREV_FLAGS,
+    UNKNOWN_BUILD,
     VERDICTS,
     builds_key,
     flag_entries,
@@ -511,18 +513,21 @@ def flag_video(
     :data:`~schemas.holds.TRACKLET_BUILDS`): only accepts made under a hold that named this very
     tracklet lift the flag (:func:`~schemas.holds.lifted`), so a ``--force`` rebuild flagging the
     video again for the same reason is not released by the accept of the tracklet it replaced (None:
-    not known, the flag's reason alone counts, and the identity recorded before is dropped: an
-    accept of the earlier tracklet made under the same reason lifts the flag, see
-    :func:`~schemas.holds.pending`). Returns the reason set (None: the item kept its
-    state)."""
+    not known, e.g. the file did not read: an :data:`~schemas.holds.UNKNOWN_BUILD` identity is
+    recorded, which no accept made before matches, kept while the flag is made again without one,
+    so only an accept made under this hold lifts it). Returns the reason set (None: the item kept
+    its state)."""
     with cat.transaction() as db:
         item = _item_row(db, source, source_id)
         flags = _flags_now(db, item)
         flags[stem] = why
         put_meta(db, flags_key(source, source_id), flags)
         builds = read_builds(db, source, source_id)
+        if build is None:  # not known: not the tracklet any accept made before saw
+            known = builds.get(stem, "")
+            build = known if known.startswith(UNKNOWN_BUILD) else f"{UNKNOWN_BUILD}{secrets.token_hex(8)}"
         if builds.get(stem) != build:
-            builds = {k: v for k, v in builds.items() if k != stem} | ({stem: build} if build else {})
+            builds = {k: v for k, v in builds.items() if k != stem} | {stem: build}
             put_meta(db, builds_key(source, source_id), builds)
         reason = held_reason(live_verdicts(db, source, source_id), flags, builds)  # the videos left
         return reason if _builder_holds(db, item, reason) else None

@@ -393,3 +393,29 @@ def test_a_flag_about_the_whole_item_holds_it_once_a_writer_releases_another_hol
         assert _state(cat) == (Status.REJECTED, "non-clothing", 1)
         cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # mf clean again
         assert _state(cat) == (Status.NEEDS_REVIEW, f"tracklets: {WHOLE}", 1)
+
+
+def test_a_flag_made_without_its_tracklets_identity_is_not_lifted_by_the_accept_of_the_earlier_one(tmp_path):
+    """The builder flagged B's tracklet (digest d1) and a reviewer accepted it; the video is
+    flagged again for the same reason while its file does not read (no identity): the item is
+    held, and neither a decision that restates it (a class change) nor a writer lets the accept
+    of the earlier tracklet release it (before, the recorded identity was dropped and the reason
+    alone matched). An accept made under the new hold lifts it, also when the flag is made again
+    without an identity."""
+    why = "low confidence: det_mean 0.2 < 0.3"
+    hold = f"tracklets: {B}: {why}"
+    with _catalog(tmp_path / "c.sqlite") as cat:
+        assert mark_needs_review(cat, "P0", f"{B}: {why}", "d1")
+        record_decision(cat, video=B, product_id="P0", kind="accept")
+        assert _state(cat) == (Status.ACCEPTED, None, 1)
+        assert mark_needs_review(cat, "P0", f"{B}: {why}", None)  # its file did not read
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 1)
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=4)
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 4)  # the earlier tracklet's accept counts not
+        cat.set_item_state("netaporter", "p0", status=Status.ACCEPTED, reason=None)  # nor for a writer
+        assert _state(cat) == (Status.NEEDS_REVIEW, hold, 4)
+        record_decision(cat, video=B, product_id="P0", kind="accept")  # made under this hold
+        assert _state(cat) == (Status.ACCEPTED, None, 4)
+        assert mark_needs_review(cat, "P0", f"{B}: {why}", None)  # again, still unknown
+        record_decision(cat, video=A, product_id="P0", kind="class", df2_class=5)
+        assert _state(cat) == (Status.ACCEPTED, None, 5)  # the accept made under it lifts it
