@@ -41,6 +41,7 @@ from schemas.cli_support import (
     root_option,
     run_main,
     stop_on_ctrl_c,
+    terminal_text,
 )
 from schemas.errors import ConfigError, DataFormatError, validation_text
 
@@ -1277,14 +1278,30 @@ def review_page(dataset, catalog_path, port, host, sample, seed, root, as_json) 
     show_default=True,
     help="The ground-truth tracklet only, or every tracklet (candidates too).",
 )
-@click.option("--video", "videos", multiple=True, help="Only these video stems (repeatable).")
+@click.option(
+    "--video",
+    "videos",
+    multiple=True,
+    help="Only these video stems (repeatable); the other videos' files in --out stay.",
+)
+@click.option(
+    "--clean",
+    is_flag=True,
+    help="Remove the files of an earlier export in --out that this export does not write.",
+)
 @json_option
-def export(fmt, dataset, out, tracks, videos, as_json) -> None:
+def export(fmt, dataset, out, tracks, videos, clean, as_json) -> None:
     """Export tracklets for annotation tools.
 
     A video's tracklets come from tracklets/<video>.json (mf-tracklets build), or else from its
     entry in train.json/test.json (the archive's ground truth: one track, label "item"). Videos
     with neither are left out and listed (a warning line; --json: left_out, left_out_videos).
+
+    An --out folder holding files of an earlier export of other videos (a product removed since)
+    is refused before anything is written: CVAT's and FiftyOne's folder imports would load them
+    with the new files. --clean removes them (--json: removed); --video updates the named videos'
+    files and keeps the others'. A video left out now keeps its earlier files unless --clean
+    (a warning line; --json: stale).
 
     \b
     cvat      OUT/<video>.xml: CVAT for video 1.1, one task per video; OUT/cvat-labels.json:
@@ -1302,7 +1319,7 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     from schemas.atomic import sweep_partials
 
     sweep_partials(out, recursive=True)  # what a killed export left half-written
-    res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos)
+    res = export_dataset(dataset, fmt, out, tracks=tracks, videos=videos, clean=clean)
     emit(
         res,
         as_json,
@@ -1312,6 +1329,14 @@ def export(fmt, dataset, out, tracks, videos, as_json) -> None:
     )
     if res["left_out"] and not as_json:
         click.echo(f"warning: {left_out_line(res['left_out_videos'])}", err=True)
+    if res["stale"] and not as_json:
+        n = len(res["stale"])
+        click.echo(
+            f"warning: {n} file{'s' if n > 1 else ''} of an earlier export of videos left out stay in "
+            f"{terminal_text(res['out'])}: {terminal_text(', '.join(res['stale'][:3]))}"
+            f"{' ...' if n > 3 else ''} (--clean removes them)",
+            err=True,
+        )
 
 
 @tracklets.command("import", context_settings=HELP, epilog=EXIT_STATUS)

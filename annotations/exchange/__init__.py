@@ -56,6 +56,41 @@ EXPORTERS: dict[str, Callable[[Iterable[ExportVideo], Path, Path], list[Path]]] 
 IMPORTERS = ("cvat",)
 
 
+def earlier_exports(fmt: str, out: Path) -> dict[str, list[Path]]:
+    """The files an export in ``fmt`` left in ``out`` before, by the name of their video (what a
+    folder import of the tool reads): ``cvat`` ``OUT/<video>.xml``; ``fiftyone``
+    ``OUT/labels/<video>.xml`` and ``OUT/data/<video>.*``; ``mot`` the sequence folder
+    ``OUT/<video>/`` (one holding ``seqinfo.ini`` and ``gt/gt.txt``)."""
+    found: dict[str, list[Path]] = {}
+    if fmt == "cvat":
+        for p in out.glob("*.xml"):
+            found.setdefault(p.stem, []).append(p)
+    elif fmt == "fiftyone":
+        for p in [*(out / "labels").glob("*.xml"), *(out / "data").glob("*")]:
+            if p.is_file():
+                found.setdefault(p.stem, []).append(p)
+    elif fmt == "mot" and out.is_dir():
+        for p in out.iterdir():
+            if (p / "seqinfo.ini").is_file() and (p / "gt" / "gt.txt").is_file():
+                found.setdefault(p.name, []).append(p)
+    return {k: sorted(v) for k, v in sorted(found.items())}
+
+
+def _shown(paths: list[Path], out: Path, n: int = 3) -> str:
+    names = [str(p.relative_to(out)) for p in paths]
+    return ", ".join(names[:n]) + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    import shutil
+
+    for p in paths:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
 def export_dataset(
     dataset: str | os.PathLike[str],
     fmt: str,
@@ -63,10 +98,18 @@ def export_dataset(
     *,
     tracks: str = "gt",
     videos: Iterable[str] = (),
+    clean: bool = False,
 ) -> dict[str, Any]:
     """Export the tracklets of a dataset's videos in ``fmt``; returns counts and paths, the
     videos left out (``left_out``: how many; ``left_out_videos``: name -> why) and what the
     export changed to fit a video (``warnings``: name -> boxes dropped or clipped, also logged).
+
+    ``out`` holding files of an earlier export of videos this one does not export
+    (:func:`earlier_exports`: a tool's folder import would load them with the new ones) is
+    refused before anything is written, unless ``clean`` (they are removed once the export is
+    written: ``removed``) or ``videos`` names the videos to export (a partial export updates
+    those and keeps the others'). Files of a video left out now are removed with ``clean``,
+    else kept and listed (``stale``).
 
     A video's tracklets come from its tracklet file, else from its split-file entry (see
     :mod:`annotations.exchange.common`); nothing is written when no video has either. Videos are
@@ -82,7 +125,19 @@ def export_dataset(
     root, dst = Path(dataset), outside_dataset(out, dataset, what="export")
     check_tracks(tracks)
     names = list(videos)
-    plan = iter(plan_videos(root, names))
+    planned = plan_videos(root, names)
+    earlier = earlier_exports(fmt, dst) if dst.is_dir() else {}
+    if not clean and not names:  # what no video of this export replaces
+        other = [p for stem, ps in earlier.items() if stem not in {v.stem for v in planned} for p in ps]
+        if other:
+            raise ConfigError(
+                f"the folder holds files of an earlier {fmt} export of videos this export does not "
+                f"write ({_shown(other, dst)}); a folder import would load them with the new files",
+                where=str(dst),
+                hint="pass --clean to remove them, a new or empty folder as --out, or --video to "
+                "update only those videos' files",
+            )
+    plan = iter(planned)
     left: list[LeftOut] = []
     ahead: list[ExportVideo | LeftOut] = []  # the first video to export, read ahead
     for v in plan:  # up to the first video to export: nothing is written when there is none
@@ -119,11 +174,18 @@ def export_dataset(
 
     dst.mkdir(parents=True, exist_ok=True)
     written = EXPORTERS[fmt](stream(), root, dst)
+    exported = {v.stem for v in planned} - {lo.stem for lo in left}
+    unwritten = [p for stem, ps in earlier.items() if stem not in exported for p in ps]
+    if clean:
+        _remove(unwritten)
     return {
         "format": fmt,
         "out": str(dst),
         **counts,
         "written": [str(p) for p in written],
+        "removed": [str(p) for p in unwritten] if clean else [],
+        # a video left out now (or, with --video, not named) keeps its earlier files
+        "stale": [] if clean else [str(p) for p in unwritten if p.stem in {lo.stem for lo in left}],
         "left_out": len(left),
         "left_out_videos": {lo.stem: lo.reason for lo in left},
         "warnings": warnings,

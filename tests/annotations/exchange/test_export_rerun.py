@@ -95,3 +95,68 @@ def test_a_fiftyone_copy_cut_short_leaves_no_part_file_and_names_the_export(setu
     assert err.value.reason == "file_too_large"
     assert Path(err.value.where).parent == out / "data"
     assert [p.name for p in (out / "data").iterdir()] == []  # no .part left behind
+
+
+def _plant_earlier(out: Path, fmt: str) -> list[Path]:
+    """Files an earlier export of a video the dataset no longer has (a product removed since)
+    left in ``out``: copies of a video's files under the name ``gone_0``."""
+    import shutil
+
+    if fmt == "cvat":
+        src = sorted(out.glob("*.xml"))[0]
+        planted = [out / "gone_0.xml"]
+        shutil.copyfile(src, planted[0])
+    elif fmt == "fiftyone":
+        label, data = sorted((out / "labels").glob("*.xml"))[0], sorted((out / "data").glob("*"))[0]
+        planted = [out / "labels" / "gone_0.xml", out / "data" / f"gone_0{data.suffix}"]
+        shutil.copyfile(label, planted[0])
+        shutil.copyfile(data, planted[1])
+    else:
+        seq = next(p for p in sorted(out.iterdir()) if (p / "gt" / "gt.txt").is_file())
+        planted = [out / "gone_0"]
+        shutil.copytree(seq, planted[0])
+    return planted
+
+
+@pytest.mark.parametrize("fmt", ["cvat", "mot", "fiftyone"])
+def test_an_export_into_a_folder_holding_other_videos_files_is_refused_unless_clean(setup, tmp_path, fmt):
+    """A folder import (CVAT, FiftyOne) loads every file of the folder: an export into a folder
+    holding an earlier export's files of a video it does not write is refused before anything
+    is written; --video (a partial export) updates its videos' files and keeps the others';
+    --clean removes them."""
+    from schemas.errors import ConfigError
+
+    ds, f = setup
+    out = tmp_path / fmt
+    export_dataset(ds, fmt, out)
+    planted = _plant_earlier(out, fmt)
+    before = _files(out)
+    with pytest.raises(ConfigError) as exc:
+        export_dataset(ds, fmt, out)
+    text = str(exc.value)
+    assert str(out) in text and planted[0].name in text and "--clean" in text, text
+    assert _files(out) == before  # nothing written
+    stem = f["videos"][0]
+    res = export_dataset(ds, fmt, out, videos=[stem])  # a partial export: the others' files stay
+    assert res["videos"] == 1 and all(p.exists() for p in planted)
+    res = export_dataset(ds, fmt, out, clean=True)
+    assert not any(p.exists() for p in planted)
+    assert sorted(res["removed"]) == sorted(str(p) for p in planted)
+    assert {rel for rel in _files(out) if "gone_0" not in rel} == {
+        rel for rel in before if "gone_0" not in rel
+    }
+    export_dataset(ds, fmt, out)  # the folder holds this export alone now
+
+
+def test_the_export_command_refuses_a_used_folder_naming_clean(setup, tmp_path, capsys):
+    from tests.mf_cli import run_tracklets
+
+    ds, _ = setup
+    out = tmp_path / "cvat"
+    args = ["export", "--format", "cvat", "--dataset", str(ds), "--out", str(out)]
+    assert run_tracklets(args, capsys)[0] == 0
+    _plant_earlier(out, "cvat")
+    code, _, err = run_tracklets(args, capsys)
+    assert code == 2 and "gone_0.xml" in err and "--clean" in err, err
+    code, _, err = run_tracklets([*args, "--clean"], capsys)
+    assert code == 0 and not (out / "gone_0.xml").exists(), err
