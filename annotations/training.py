@@ -216,6 +216,17 @@ def _resume(out_dir: Path, device: str | None) -> Path:
     import torch
 
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    nets = [ckpt.get(k) for k in ("ema", "model")] if isinstance(ckpt, dict) else []
+    if not any(isinstance(n, torch.nn.Module) for n in nets) or not isinstance(ckpt.get("train_args"), dict):
+        # not what ultralytics' trainer saves (another checkpoint put there, a file cut short):
+        # refused before ultralytics loads it (an uncaught error then), or a finished run's copy
+        # makes it OUT/detector.pt
+        raise ModelError(
+            "nothing to resume: this is no ultralytics training checkpoint (no network or no "
+            "train_args in it)",
+            where=str(last),
+            hint="start the training again without --resume, in a new --out or after removing OUT/train",
+        )
     if ckpt.get("epoch", -1) == -1 or ckpt.get("optimizer") is None:  # ultralytics' mark of a finished run
         done = out_dir / "detector.pt"
         return done if done.is_file() else _keep_best(out_dir)

@@ -149,3 +149,39 @@ def test_weights_whose_saved_config_holds_code_are_refused_unrun(df2, tmp_path):
         )
     assert not (tmp_path / "RAN").exists()
     assert err.value.where == str(tmp_path / "m.pt") and not (tmp_path / "o").exists()
+
+
+class _Opens:
+    """A pickle that opens (creates) a file when loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+@pytest.mark.parametrize("planted", ["runs code", "killed, not ultralytics'", "finished, not ultralytics'"])
+def test_a_planted_last_pt_is_refused_before_it_is_loaded_or_kept(tmp_path, capsys, planted):
+    """``--resume`` reads OUT/train/weights/last.pt: one whose pickle would call anything but
+    network layers and plain values is refused unread; one that is no ultralytics training
+    checkpoint (a matcher's, a dict put there) is refused before ultralytics loads it (an
+    uncaught TypeError and its traceback before) and, marked finished, is not copied to
+    OUT/detector.pt (it was). Exit 2, one line naming the file, nothing written."""
+    out = tmp_path / "det"
+    last = out / "train" / "weights" / "last.pt"
+    last.parent.mkdir(parents=True)
+    if planted == "runs code":
+        torch.save({"epoch": 3, "optimizer": {}, "model": _Opens(tmp_path / "RAN")}, last)
+    else:
+        epoch, optimizer = (3, {"state": {}}) if planted.startswith("killed") else (-1, None)
+        torch.save({"epoch": epoch, "optimizer": optimizer, "state_dict": {"w": torch.zeros(2)}}, last)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as ex:
+        run_main(train_detector_cli, ["--out", str(out), "--resume"])
+    err = capsys.readouterr().err
+    assert ex.value.code == 2 and err.startswith(f"error: {last}: ") and err.count("\n") == 1, err
+    assert ("io.open" if planted == "runs code" else "no ultralytics training checkpoint") in err
+    assert (
+        sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    )  # nothing ran or was written
