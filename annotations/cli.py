@@ -1455,7 +1455,13 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
 
 
 @click.command("pretrain-matcher", context_settings=HELP, epilog=EXIT_STATUS)
-@click.option("--df2", "df2", required=True, type=_df2_root, help="DeepFashion2 root.")
+@click.option(
+    "--df2",
+    "df2",
+    required=True,
+    type=_df2_root,
+    help="DeepFashion2 root (or a synthetic world folder holding df2/, as mf train --df2 takes).",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="Matcher checkpoint to write.")
 @click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option(
@@ -1482,7 +1488,7 @@ def pretrain_matcher(df2, out, steps, crop_size, lr, init, force, as_json) -> No
     \b
     Examples:
       mf pretrain-matcher --df2 /data/DeepFashion2 --out matcher.pt --steps 5000
-      mf pretrain-matcher --df2 world/df2 --out matcher.pt --init matcher-old.pt --json
+      mf pretrain-matcher --df2 world --out matcher.pt --init matcher-old.pt --json
     """
     if crop_size is not None and crop_size % 16:
         raise click.BadParameter(f"{crop_size} is not a multiple of 16", param_hint="'--crop-size'")

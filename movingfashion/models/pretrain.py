@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from movingfashion.deepfashion2 import has_split, iter_split, split_dir
+from movingfashion.deepfashion2 import has_split, iter_split, resolve_root, split_dir
 from movingfashion.media.images import read_image
 from movingfashion.models.checkpoints import pick_device
 from movingfashion.models.crops import crops_from_frames
@@ -467,10 +467,13 @@ def pretrain_matcher(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Pretrain the single-frame matcher on DeepFashion2 street-to-shop pairs; writes ``out``.
+    ``df2_root``: a DeepFashion2-format root, or a synthetic world folder holding ``df2/``
+    (:func:`~movingfashion.deepfashion2.resolve_root`, as ``mf train --phase 1`` takes it).
 
     Returns figures: crops, identities, the user->shop top-1 retrieval on ``validation``
     (or ``train`` when there is none) and on ``train``, each with its chance level.
     """
+    df2_root = resolve_root(df2_root)
     sets = [
         df2_crops(df2_root, "train", crop_size, jitter=0.08 if c else 0.0, seed=seed + c)
         for c in range(max(1, jitter_copies))

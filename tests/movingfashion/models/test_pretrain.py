@@ -176,3 +176,26 @@ def test_roi_matcher_trains_through_the_one_loop_on_pooled_features():
     torch.set_num_threads(1)
     m = train_roi_matcher(data, channels=(3, 8), strides=(1.0, 8.0), steps=60, p=6, k=3, seed=0)
     assert roi_retrieval_top1(m, queries, gallery) >= 0.8  # chance 1/12
+
+
+def test_pretrain_matcher_takes_a_world_folder_as_mf_train_does(tmp_path, capsys):
+    """``mf train --df2 WORLD --phase 1`` reads the world's df2/ set; ``mf pretrain-matcher --df2
+    WORLD`` was refused ("WORLD/train/annos: no annos/ folder"): both resolve --df2 alike
+    (:func:`movingfashion.deepfashion2.resolve_root`)."""
+    import shutil
+
+    from annotations.cli import pretrain_matcher as cli
+    from schemas.cli_support import run_main
+    from tests.movingfashion.helpers import make_df2
+
+    world = tmp_path / "world"
+    root = make_df2(world / "df2")
+    shutil.copytree(root / "validation", root / "train")
+    out = tmp_path / "m.pt"
+    torch.set_num_threads(1)
+    run_main(cli, ["--df2", str(world), "--out", str(out), "--steps", "1", "--crop-size", "16"])
+    assert load_matcher(out, device="cpu").crop_size == 16
+    with pytest.raises(SystemExit) as exc:  # a folder that is neither says what --df2 takes
+        run_main(cli, ["--df2", str(tmp_path), "--out", str(tmp_path / "n.pt"), "--steps", "1"])
+    err = capsys.readouterr().err
+    assert exc.value.code != 0 and "synthetic world folder" in err and str(tmp_path) in err, err
