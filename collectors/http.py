@@ -442,8 +442,20 @@ class PoliteClient:
         against the answer's ``date`` header when given), else exponential backoff with jitter."""
         return self._backoff(attempt, retry_after, url, date)
 
+    def busy(
+        self, attempt: int, status: int, url: str, retry_after: str | None = None, date: str | None = None
+    ) -> float:
+        """Seconds to wait before retry ``attempt`` after a busy answer (``status`` one of
+        ``http.retry_statuses``) of ``url`` (:meth:`backoff`). A ``Retry-After`` pauses the host
+        that long; a 429 or 503 without one pauses it for the backoff's delay: every thread's
+        requests to that host back off, not only this one (our own requests and libraries')."""
+        delay = self._backoff(attempt, retry_after, url, date)
+        if not retry_after and status in (429, 503):
+            self.gate.pause(normalize_host(urlsplit(url).netloc), delay)
+        return delay
+
     # -- a host that blocks this client ---------------------------------------------
-    def _note_answer(self, url: str, refused: bool) -> None:
+    def note_answer(self, url: str, refused: bool) -> None:
         """Count a refusal of ``url``'s host (403, or 429 past the retries), or clear its count
         (any other answer); said once when the host reaches ``block_after``."""
         host = normalize_host(urlsplit(url).netloc)
@@ -463,7 +475,9 @@ class PoliteClient:
                 n,
             )
 
-    def _refuse_if_blocked(self, url: str, where: str) -> None:
+    def refuse_if_blocked(self, url: str, where: str) -> None:
+        """Raise ``host_blocked`` (retryable) when ``url``'s host refused the last
+        ``http.block_after`` answers (403, or 429 past the retries): it is not asked again."""
         host = normalize_host(urlsplit(url).netloc)
         with self._lock:
             n = self._refusals.get(host, 0)
@@ -503,7 +517,7 @@ class PoliteClient:
             delay: float | None = None  # the wait before the next try, once an answer set it
             for hop in range(self.cfg.max_redirects + 1):
                 self.admit(hop_url, where=url, redirected=hop > 0, check_robots=check_robots)
-                self._refuse_if_blocked(hop_url, url)
+                self.refuse_if_blocked(hop_url, url)
                 with self.turn(hop_url):
                     try:
                         resp = self.session.request(
@@ -533,12 +547,9 @@ class PoliteClient:
                         resp.close()
                         # the host pauses before this slot is released: a request waiting for
                         # the slot must not go out first; the host that answered pauses
-                        delay = self._backoff(attempt, retry_after, hop_url, date)
-                        if not retry_after and last_reason in ("http_429", "http_503"):
-                            # asked to slow down without a time: the host's other requests back off too
-                            self.gate.pause(normalize_host(urlsplit(hop_url).netloc), delay)
+                        delay = self.busy(attempt, resp.status_code, hop_url, retry_after, date)
                         break
-                    self._note_answer(hop_url, refused=resp.status_code == 403)
+                    self.note_answer(hop_url, refused=resp.status_code == 403)
                     if resp.status_code >= 400:
                         resp.close()
                         raise FetchError(
@@ -563,7 +574,7 @@ class PoliteClient:
                 log.info("retrying %s in %.2fs after %s", url, delay, last_reason)
                 self.hold(delay, url)  # a wind-down (first Ctrl-C) ends it: interrupted
         if last_reason == "http_429":
-            self._note_answer(hop_url, refused=True)
+            self.note_answer(hop_url, refused=True)
         raise FetchError(
             f"gave up after {self.cfg.max_retries + 1} attempts ({last_reason} {last_detail})".strip(),
             where=url,

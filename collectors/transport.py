@@ -65,6 +65,10 @@ def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedReque
     return new
 
 
+#: redirect statuses: a hop, not an answer (it neither counts towards a host's block nor clears it)
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 #: the window over which a body must come at least ``min_rate`` bytes/s (:class:`CappedBody`)
 RATE_WINDOW_S = 60.0
 
@@ -243,16 +247,23 @@ class PoliteAdapter(HTTPAdapter):
             if self.client.stop.is_set():
                 raise FetchError("collection interrupted", where=url, reason="interrupted", retryable=True)
             self.client.admit(url)
+            self.client.refuse_if_blocked(url, url)  # the host blocks this client (block_after)
             with self.client.turn(url):
                 self.sent.append(url)
                 resp = super().send(request, stream=stream, timeout=timeout, **kwargs)
-            if resp.status_code not in cfg.retry_statuses or attempt == attempts - 1:
-                if resp.status_code in cfg.retry_statuses and resp.headers.get("Retry-After"):
-                    # the library retries itself (yt-dlp, instaloader): the host pauses as asked,
-                    # and its next request waits for that in the gate
-                    self.client.backoff(
-                        attempt, resp.headers["Retry-After"], url, date=resp.headers.get("Date")
+            status = resp.status_code
+            if status not in cfg.retry_statuses or attempt == attempts - 1:
+                if status in cfg.retry_statuses:
+                    # the library retries itself (yt-dlp, instaloader): the host pauses as asked
+                    # (Retry-After; a 429/503 without one: the backoff's delay), and its next
+                    # request, and every other thread's, waits for that in the gate
+                    self.client.busy(
+                        attempt, status, url, resp.headers.get("Retry-After"), resp.headers.get("Date")
                     )
+                if status not in _REDIRECTS and (status == 429 or status not in cfg.retry_statuses):
+                    # as the client's own answers: a 403, or a 429 handed back past the retries,
+                    # counts towards the host's block (http.block_after); any other answer clears it
+                    self.client.note_answer(url, refused=status in (403, 429))
                 deadline = cfg.page_timeout_s if self.page else None
                 return capped(
                     resp,
@@ -261,8 +272,8 @@ class PoliteAdapter(HTTPAdapter):
                     deadline_s=deadline,
                     min_rate=self.min_rate,
                 )
-            delay = self.client.backoff(
-                attempt, resp.headers.get("Retry-After"), url, date=resp.headers.get("Date")
+            delay = self.client.busy(
+                attempt, status, url, resp.headers.get("Retry-After"), resp.headers.get("Date")
             )
             log.info("retrying %s in %.2fs after HTTP %s", url, delay, resp.status_code)
             resp.close()

@@ -75,8 +75,8 @@ def test_a_block_lasts_the_run_and_robots_txt_is_never_taken_as_absent_because_o
         site.routes["/private"] = Route(b"secret")
         client = PoliteClient(HttpConfig(**{**fast_http(max_retries=1), "block_after": 2}))
         for _ in range(2):  # two refusals of the host (its robots.txt not asked yet)
-            client._note_answer(site.url("/x"), refused=True)
-        client._note_answer(site.url("/ok"), refused=False)  # an answer in flight comes back
+            client.note_answer(site.url("/x"), refused=True)
+        client.note_answer(site.url("/ok"), refused=False)  # an answer in flight comes back
         for path in ("/ok", "/private"):
             with pytest.raises(FetchError) as err:
                 client.get_bytes(site.url(path))
