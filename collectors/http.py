@@ -54,6 +54,7 @@ from collectors.part_resume import (
     state_path,
     unlink_quietly,
 )
+from collectors.transport import page_timeout_error
 from schemas.atomic import sweep_partials
 from schemas.errors import FetchError, LocalFault
 from schemas.faults import as_local_fault, local_faults
@@ -604,13 +605,7 @@ class PoliteClient:
                         "collection interrupted", where=resp.url, reason="interrupted", retryable=True
                     )
                 if time.monotonic() > deadline:
-                    raise FetchError(
-                        f"the page took over {self.cfg.page_timeout_s:g}s to arrive ({total} bytes so far)",
-                        where=resp.url,
-                        reason="timeout",
-                        retryable=True,
-                        hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
-                    )
+                    raise page_timeout_error(resp.url, self.cfg.page_timeout_s, total)
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise FetchError(
                 f"body cut off: {exc}", where=resp.url, reason="truncated_body", retryable=True

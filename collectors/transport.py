@@ -69,6 +69,18 @@ def moved(request: requests.PreparedRequest, url: str) -> requests.PreparedReque
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+def page_timeout_error(url: str, seconds: float, got: int) -> FetchError:
+    """The ``timeout`` (retryable) of a page that took over ``seconds`` (``http.page_timeout_s``)
+    to arrive, ``got`` bytes of it read: the polite client's own pages and libraries' alike."""
+    return FetchError(
+        f"the page took over {seconds:g}s to arrive ({got} bytes so far)",
+        where=url,
+        reason="timeout",
+        retryable=True,
+        hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
+    )
+
+
 #: the window over which a body must come at least ``min_rate`` bytes/s (:class:`CappedBody`)
 RATE_WINDOW_S = 60.0
 
@@ -126,13 +138,7 @@ class CappedBody:
             self._check_rate(len(data))
         if self._deadline is not None and data and time.monotonic() > self._deadline:
             self._raw.close()
-            raise FetchError(
-                f"the page took over {self._deadline_s:g}s to arrive ({self._got} bytes so far)",
-                where=self._url,
-                reason="timeout",
-                retryable=True,
-                hint="the site answers very slowly; rerun later, or raise http.page_timeout_s",
-            )
+            raise page_timeout_error(self._url, self._deadline_s or 0.0, self._got)
         return data
 
     def _check_rate(self, n: int) -> None:
