@@ -79,13 +79,15 @@ class Found:
     """What :meth:`Source.describe` read about one item.
 
     ``data`` is whatever :meth:`Source.fetch_media` needs (an info dict, a post, ...);
-    ``rejected`` a final reason known from the metadata alone (``no_video``).
+    ``rejected`` a final reason known from the metadata alone (``no_video``); ``note`` what the
+    problem line says about it (e.g. that a carousel post is empty).
     """
 
     item: SourceItem
     cand: Candidate
     data: Any = None
     rejected: str | None = None
+    note: str | None = None
 
 
 class UnsafeId(Exception):
@@ -265,7 +267,7 @@ class Source(ABC):
             if self.done(item.source_id, cand):
                 return ctx.skipped(self.name, item.source_id)
         if found.rejected:
-            return ctx.reject_item(item, found.rejected)
+            return ctx.reject_item(item, found.rejected, note=found.note)
         ctx.start_item(item)
         assets, required = self.fetch_media(found)
         return ctx.finish_item(item, assets, required=required)

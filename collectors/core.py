@@ -789,10 +789,13 @@ class CollectContext:
             )
         return state
 
-    def reject_item(self, item: SourceItem, reason: str, exc: FetchError | None = None) -> Outcome:
-        """Record the item failed or rejected for ``reason`` (``exc``: what its page answered)."""
+    def reject_item(
+        self, item: SourceItem, reason: str, exc: FetchError | None = None, *, note: str | None = None
+    ) -> Outcome:
+        """Record the item failed or rejected for ``reason`` (``exc``: what its page answered;
+        ``note``: else what the problem line says about it)."""
         state = self.record_failure(item, reason)
-        message = None if exc is None else exc.message + (f" ({exc.hint})" if exc.hint else "")
+        message = note if exc is None else exc.message + (f" ({exc.hint})" if exc.hint else "")
         url = exc.where if exc is not None and exc.where else item.url
         return Outcome(
             item.source_id,

@@ -505,7 +505,9 @@ class Instagram(Source):
         has_video = any(s.kind == AssetKind.VIDEO for s in slots)
         item = self._item(sid, post, cand.url, has_video=has_video)
         item.metadata["media_urls"] = {s.key: s.url for s in slots}
-        return Found(item, cand, slots, rejected=None if has_video else "no_video")
+        if has_video:
+            return Found(item, cand, slots)
+        return Found(item, cand, slots, rejected="no_video", note=_no_video_note(post, slots))
 
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
         item, slots = found.item, found.data
@@ -556,6 +558,14 @@ class Instagram(Source):
             has_video=has_video,
             metadata=meta,
         )
+
+
+def _no_video_note(post: Any, slots: list[Slot]) -> str | None:
+    """What the problem line says of a post without a video: a carousel without any media is
+    named as such (it looked like a post of images only)."""
+    if slots or (post._node.get("__typename") or post.typename) != "GraphSidecar":
+        return None
+    return "empty carousel: the post lists no media at all (nothing to collect)"
 
 
 def _media(post: Any) -> list[tuple[str, str | None, bool]]:

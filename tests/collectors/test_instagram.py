@@ -337,3 +337,20 @@ def test_an_xz_structure_file_that_decompresses_past_the_cap_is_refused_unbuilt(
     two = tmp_path / "CxTwo02.json.xz"
     two.write_bytes(lzma.compress(doc[:50]) + lzma.compress(doc[50:]))
     assert read_structure(two)["shortcode"] == "CxTwo02"
+
+
+def test_an_empty_carousel_is_rejected_with_a_problem_line_saying_so(tmp_path):
+    """A carousel listing no media is rejected ``no_video`` (final), and its problem line says
+    the carousel is empty (it read as a post without a video, like one of images only)."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    empty = {**carousel("CxEmp04", "http://127.0.0.1:9/v.mp4", ["http://127.0.0.1:9/i.jpg"])}
+    empty["edge_sidecar_to_children"] = {"edges": []}
+    (posts / "CxEmp04.json").write_text(json.dumps(structure(empty)))
+    s = collect(
+        "instagram", [str(posts)], root=tmp_path / "o", catalog=tmp_path / "c.sqlite", cfg=offline_cfg()
+    )
+    assert s.reasons == {"no_video": 1}, s.human()
+    (problem,) = s.problems
+    assert problem["source_id"] == "CxEmp04" and "empty carousel" in (problem["message"] or ""), problem
+    assert "empty carousel" in s.human()
