@@ -69,6 +69,27 @@ def stats(
         from schemas.catalog import Catalog
 
         folder = world_folder(truth)
+        world_truth = load_world(folder)
         with Catalog(catalog_path, read_only=True, must_exist=True) as cat:
-            res["truth"] = score_cleaning(cat, root, load_world(folder), folder)
+            require_world_overlap(cat, world_truth, str(truth))
+            res["truth"] = score_cleaning(cat, root, world_truth, folder)
     emit(res, as_json, stats_human)
+
+
+def require_world_overlap(catalog: Any, truth: Any, where: str) -> None:
+    """Refuse a world (``truth``, named ``where``) that knows none of the catalog's items:
+    another world, whose figures would all be empty. A partial overlap (a catalog grown over
+    several worlds or batches) is scored on the items the world knows."""
+    from schemas.errors import DataFormatError
+
+    in_world = {(str(p.source), p.product_id) for p in truth.products}
+    items = [(str(r.item.source), r.item.source_id) for r in catalog.items()]
+    if items and not any(k in in_world for k in items):
+        n = len(items)
+        names = ", ".join(f"{s}/{i}" for s, i in items[:3]) + (f" and {n - 3} more" if n > 3 else "")
+        raise DataFormatError(
+            f"none of the catalog's {n} item{'s' if n != 1 else ''} is in this world ({names}): "
+            "nothing to score",
+            where=where,
+            hint="pass the world this catalog was collected from",
+        )

@@ -243,3 +243,33 @@ def test_items_of_another_world_are_counted_and_said_not_silently_left_out(
             s = score_cleaning(cat, root, world_truth, small_world)
     assert s["items_not_in_world"] == 1 and s["scored_items"] == len(world_truth.products)
     assert "1 catalog items are not in this world" in caplog.text
+
+
+def test_stats_with_a_world_that_knows_none_of_the_items_exits_2(seeded, small_world, tmp_path, capsys):
+    """The finding: ``mf stats --world OTHER`` only warned that the items were not in this
+    world and printed all-empty figures, exit 0; now one line names the world, exit 2. The
+    catalog's own world still scores."""
+    import json
+
+    from tests.mf_cli import run_mf
+
+    path, root = seeded
+    data = json.loads((small_world / "world.json").read_text())
+    for p in data["products"]:
+        p["product_id"] += "x"
+        p["videos"] = [v + "x" for v in p["videos"]]
+    for v in data["videos"]:
+        v["video_id"] += "x"
+        v["product_id"] += "x"
+        v["duplicate_of"] = v["duplicate_of"] and v["duplicate_of"] + "x"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "world.json").write_text(json.dumps(data))
+    args = ["stats", "--catalog", str(path), "--root", str(root), "--world"]
+    code, out, err = run_mf([*args, str(other)], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"error: {other}: none of the catalog's ") and "nothing to score" in line
+    assert "pass the world this catalog was collected from" in line
+    code, out, err = run_mf([*args, str(small_world), "--json"], capsys)
+    assert code == 0 and json.loads(out)["truth"]["scored_items"] > 0, err
