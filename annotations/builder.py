@@ -172,6 +172,9 @@ class BuildReport:
     #: flagged videos a reviewer accepted after the catalog's flag of them: decided, their file
     #: keeps the flag it was built with (the review queue does not list them)
     accepted_in_review: list[dict[str, str]] = field(default_factory=list)
+    #: videos ``mf publish`` holds back for review (``.publish-held.json``): in no split file, so
+    #: neither built nor counted in ``needs_review``; ``mf-tracklets review`` lists them
+    held_back: int = 0
     frames_detected: int = 0
     detections: int = 0
     seconds: float = 0.0
@@ -243,6 +246,18 @@ class BuildReport:
         d["seconds"] = round(self.seconds, 3)
         d["timings"] = {k: round(v, 3) for k, v in self.timings.items()}
         return d
+
+
+def _held_back_count(root: Path) -> int:
+    """How many videos ``mf publish`` holds back for review in ``root`` (0, with a warning, when
+    its record does not read: the build does not stop for it)."""
+    from movingfashion.archive.verify import read_held_videos
+
+    try:
+        return len(read_held_videos(root))
+    except MFError as exc:
+        log.warning("%s", exc)
+        return 0
 
 
 #: a shard as ``--shard`` takes it: ``i/n``, whole numbers in ASCII digits without leading zeros
@@ -2266,6 +2281,7 @@ def _build_jobs(
             else:
                 rep.needs_review.append(entry)
         rep.failed.sort(key=lambda e: order[id(e)])
+        rep.held_back = _held_back_count(root)
         if write_official_json:
             rep.official_updated = merge_official(root)  # read again under the lock
     # outside the lock (hashing a large folder takes a while; a review pick waits for none of it;

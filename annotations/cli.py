@@ -273,6 +273,11 @@ def build(
             f"{d['processed']} videos processed, {d['skipped']} skipped (done), {len(d['failed'])} failed, "
             f"{len(d['needs_review'])} need review"
             + (
+                f", {d['held_back']} held back for review by mf publish (mf-tracklets review lists them)"
+                if d.get("held_back")
+                else ""
+            )
+            + (
                 f" ({len(d['accepted_in_review'])} more flagged, accepted in review)"
                 if d["accepted_in_review"]
                 else ""

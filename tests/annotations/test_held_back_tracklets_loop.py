@@ -81,6 +81,11 @@ def test_an_accepted_flagged_video_is_published_with_its_tracklet_and_stays_acce
     stem, video = f"{pid}_0", f"videos/{pid}_0.mp4"
     kept = ds / "tracklets" / f"{stem}.json"
     assert kept.is_file() and pid not in _splits(ds)  # held back, its tracklet file kept
+    # a build rerun counts the held-back videos (it said "0 need review" while they waited)
+    held = json.loads((ds / ".publish-held.json").read_text())
+    code, out, err = _tracklets(build, capsys)
+    assert code == 0, err
+    assert f", {len(held)} held back for review by mf publish" in out.splitlines()[0], out
 
     # review: the page shows the held-back video with its boxes
     item = _queue(ds, cat_path, root)[stem]
