@@ -235,7 +235,9 @@ class Summary:
     again because its worker died running it, with ``source_id``, the dead ``worker``'s id and
     the ``reason``), None on the local one.
     ``cancelled``: items handed to the workers but never run because the run stopped (Ctrl-C, a
-    local fault); nothing of them was written, and a rerun collects them. An item another run
+    local fault); nothing of them was written, and a rerun collects them. ``not_started``: items
+    discovery found that were never handed to a worker because the run stopped first (a rerun
+    collects them; items discovery had not reached yet are counted nowhere). An item another run
     was collecting is ``skipped`` and listed in ``problems`` too (reason ``busy_elsewhere``,
     naming that run); it does not change the exit status. ``given_up``: items not collected
     because they failed for a reason that looks permanent in ``max_failed_runs`` runs: given up
@@ -249,6 +251,7 @@ class Summary:
     rejected: int = 0
     skipped: int = 0
     cancelled: int = 0
+    not_started: int = 0
     given_up: int = 0
     files: int = 0
     bytes: int = 0
@@ -296,6 +299,8 @@ class Summary:
         if len(self.problems) > max_listed:
             text += f"\n  ... and {len(self.problems) - max_listed} more (--json lists all)"
         text += _worker_retries_line(self.executor)
+        if self.not_started:
+            text += f"\n{self.not_started} not started; rerun to collect them"
         if self.given_up:
             text += f"\n{self.given_up} given up ({GIVEN_UP_WHY}): {RETRY_GIVEN_UP}"
         if self.dry_run:

@@ -187,12 +187,14 @@ class Discovery:
 
     def __init__(self, found: Iterable[Candidate], limit: int | None) -> None:
         self.total: int | None = None
+        #: candidates produced so far (all of them once ``total`` is known)
+        self.found = 0
         self.error: BaseException | None = None
         self._halt = threading.Event()
         self._queue: queue.Queue[Any] = queue.Queue()
         if isinstance(found, Sequence):  # known up front
             items = list(found[:limit] if limit is not None else found)
-            self.total = len(items)
+            self.total = self.found = len(items)
             for cand in items:
                 self._queue.put(cand)
             self._queue.put(self.END)
@@ -210,6 +212,7 @@ class Discovery:
                     return
                 self._queue.put(cand)
                 n += not isinstance(cand, DiscoveryProblem)
+                self.found = n
             self.total = n
         except BaseException as exc:  # noqa: BLE001 - handed to the run loop, raised there
             self.error = exc
@@ -334,6 +337,7 @@ def _run(
         raise
     progress = Progress(str(source.name), show_progress)
     told = [False]
+    submitted = 0  # candidates handed to the workers
 
     def tell_stop() -> None:
         """The run stopped here (a local fault, a second Ctrl-C): the workers elsewhere stop too."""
@@ -375,6 +379,7 @@ def _run(
                 note_problem(summary, cand)
             elif isinstance(cand, Candidate):
                 pool.submit(source.pack(cand) if cluster else cand, tag=cand.raw_id, key=cand.key)
+                submitted += 1
             take(block=False)
         if discovery.total is not None:
             progress.total(discovery.total)
@@ -411,6 +416,8 @@ def _run(
         discovery.halt()
         pool.close()
         summary.cancelled = len(pool.cancelled)  # stopped before they ran: a rerun collects them
+        # found but never handed to a worker: the run stopped first, a rerun collects them
+        summary.not_started = max(0, discovery.found - submitted)
         if cluster is not None:
             cluster.close()
         progress.close()

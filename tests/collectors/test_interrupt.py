@@ -46,6 +46,9 @@ def test_ctrl_c_stops_cleanly_and_rerun_resumes(tmp_path):
         assert 0 < done_first < len(ids)
         first = json.loads(stdout)  # what was handed to the workers but never ran is counted
         assert first["ok"] == done_first and first["ok"] + first["failed"] + first["cancelled"] <= len(ids)
+        # and so is what was found but never handed to them: every listed item is counted once
+        counted = ("ok", "failed", "rejected", "skipped", "cancelled", "not_started")
+        assert first["not_started"] > 0 and sum(first[k] for k in counted) == len(ids), first
         for route in site.routes.values():
             route.delay_s = 0.0
         proc2 = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
