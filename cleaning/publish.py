@@ -199,7 +199,7 @@ from schemas.official import (
     shop_relpath,
     video_relpath,
 )
-from schemas.paths import PathEscapeError, check_collection_root, inside, plain_folder, resolve_under
+from schemas.paths import PathEscapeError, apart, check_collection_root, inside, plain_folder, resolve_under
 from schemas.review import (
     LEGACY_REVIEW_LOG,
     apply_review,
@@ -1045,7 +1045,8 @@ def publish(
     are unchanged (the rule when a publish recorded nothing); a test product with several
     collected videos keeps the one :func:`schemas.official.pick_test_video` picks.
 
-    Refused before anything is changed (:class:`MFError`, exit 2): an unsafe id or asset path
+    Refused before anything is changed (:class:`MFError`, exit 2): ``out`` and ``root`` that
+    overlap (one is the other or inside it, :func:`~schemas.paths.apart`), an unsafe id or asset path
     (:func:`check_paths`), an unreadable split or state file in ``out`` (the hint names
     ``--rebuild-state`` for the state file), media folders holding
     files publish did not write or leaving ``out`` (:func:`check_output`), a ``root`` that
@@ -1053,6 +1054,14 @@ def publish(
     (:func:`check_unique_ids`), a catalog nothing of which is cleaned yet (:func:`check_cleaned`),
     a malformed ``SOURCE_DATE_EPOCH`` (:func:`~movingfashion.archive.describe.source_date_epoch`).
     """
+    apart(
+        out,
+        root,
+        first_name="the dataset folder (--out)",
+        second_name="the collection folder (--root)",
+        hint="publish into a folder outside the collection folder, and keep the collection outside "
+        "the dataset (the dataset lists every file of its folder; the collection is mf-collect's)",
+    )
     with cleaned(catalog.path, wait=wait):  # never a catalog mf clean is halfway through
         return _checked_publish(
             catalog, root, out, seed=seed, test_fraction=test_fraction, keep_going=keep_going,

@@ -295,6 +295,30 @@ def outside_dataset(
     return dst
 
 
+def apart(
+    first: str | os.PathLike[str],
+    second: str | os.PathLike[str],
+    *,
+    first_name: str,
+    second_name: str,
+    hint: str,
+) -> None:
+    """Refuse (:class:`ConfigError` naming both) two folders a command keeps apart when one is the
+    other or lies inside it, either way round (``first_name``/``second_name`` say what each is,
+    with its option: ``the dataset folder (--out)``)."""
+    a, b = Path(first), Path(second)
+    ra, rb = a.resolve(), b.resolve()
+    if ra == rb:
+        how = f"{first_name} is {second_name}"
+    elif ra.is_relative_to(rb):
+        how = f"{first_name} lies inside {second_name}"
+    elif rb.is_relative_to(ra):
+        how = f"{second_name} lies inside {first_name}"
+    else:
+        return
+    raise ConfigError(f"{how} ({a} and {b}); nothing was changed", where=str(a), hint=hint)
+
+
 def check_collection_root(
     root: str | os.PathLike[str], files: Mapping[str, Sequence[str]], *, items: str, nothing: str
 ) -> None:

@@ -105,3 +105,29 @@ def test_a_review_log_an_older_mf_tracklets_review_wrote_is_moved_not_refused(
     assert not (out / "review.jsonl").exists() and read_decisions(out)["x_0"]["decision"] == "accept"
     files = json.loads((out / "manifest.json").read_text())["files"]
     assert not any("review" in name and name.endswith(".jsonl") for name in files)
+
+
+def test_a_dataset_folder_and_a_collection_folder_inside_each_other_are_refused(
+    cleaned_world, catalog_copy, tmp_path, capsys
+):
+    """The finding: ``mf publish --out ROOT/sub`` (the dataset inside the collection folder) was
+    accepted, and so was the reverse; both are refused naming both folders, nothing written."""
+    root = tmp_path / "collected"
+    shutil.copytree(cleaned_world.root, root)
+    before = _tree(root)
+    args = ["publish", "--catalog", str(catalog_copy), "--root", str(root), "--out"]
+    code, out, err = run_mf([*args, str(root / "sub")], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert "the dataset folder (--out) lies inside the collection folder (--root)" in line
+    assert f"({root / 'sub'} and {root})" in line
+    assert _tree(root) == before and not (root / "sub").exists()
+    # the reverse: the collection inside the dataset folder
+    ds = tmp_path / "ds"
+    inner = ds / ".collected"
+    shutil.copytree(cleaned_world.root, inner)
+    code, out, err = run_mf(
+        ["publish", "--catalog", str(catalog_copy), "--root", str(inner), "--out", str(ds)], capsys
+    )
+    assert code == 2 and "the collection folder (--root) lies inside the dataset folder (--out)" in err, err
+    assert sorted(p.name for p in ds.iterdir()) == [".collected"]
