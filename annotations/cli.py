@@ -890,10 +890,29 @@ def _catalog_holds(
     published = published_ids((pid for split in heads.values() for pid in split), rows)
     needs: dict[str, str] = {}
     with Catalog(catalog, read_only=True) as cat:
+        require_catalog_overlap(dataset, catalog, published, cat.items())
         held = held_for_review(cat, published)
         for r in cat.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
+
+
+def require_catalog_overlap(dataset: str, catalog: str, published: set[str], rows: list[Any]) -> None:
+    """Refuse a catalog (``rows``, its items) that knows none of the products the dataset's split
+    files list (``published``): one of another world or collection, whose held items would be
+    listed as the dataset's (and decided into the wrong catalog). Nothing is checked when either
+    is empty."""
+    if not published or not rows:
+        return
+    ids = {i for r in rows for i in (r.product_id, r.item.source_id) if i}
+    if ids.isdisjoint(published):
+        n = len(published)
+        raise DataFormatError(
+            f"none of the {n} product{'s' if n != 1 else ''} of the dataset {dataset} is in this "
+            f"catalog ({_names(sorted(published), 3)}): it lists another collection's items",
+            where=str(catalog),
+            hint=f"pass the catalog {dataset} was published from (mf publish --catalog)",
+        )
 
 
 def _split_truth(

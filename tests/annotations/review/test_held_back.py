@@ -462,3 +462,34 @@ def test_the_command_line_review_upgrades_a_catalog_of_the_last_schema(review_se
         assert "shop" in [r[1] for r in db.execute("PRAGMA table_info(review_decisions)")]
     finally:
         db.close()
+
+
+def test_a_catalog_that_knows_none_of_the_datasets_products_is_refused(review_setup, tmp_path, capsys):
+    """The finding: `mf-tracklets review` with another world's catalog listed that catalog's held
+    items as the dataset's (and --accept would decide into it); now one line names the catalog
+    and the dataset, exit 2. The dataset's own catalog is still taken."""
+    from tests.mf_cli import run_tracklets
+
+    ds = review_setup.dataset
+    other = tmp_path / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_items(
+            [
+                SourceItem(
+                    source="instagram",
+                    source_id="CotherAAAAA",
+                    url="https://www.instagram.com/p/CotherAAAAA/",
+                )
+            ],
+            status=Status.NEEDS_REVIEW,
+        )
+    code, out, err = run_tracklets(["review", "--dataset", str(ds), "--catalog", str(other)], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert (
+        line.startswith(f"error: {other}: none of the ") and f"of the dataset {ds} is in this catalog" in line
+    )
+    code, _, err = run_tracklets(
+        ["review", "--dataset", str(ds), "--catalog", str(review_setup.catalog)], capsys
+    )
+    assert code == 0, err
