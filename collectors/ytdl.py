@@ -333,8 +333,7 @@ class YtdlFetcher:
             if exc.reason != "resume_mismatch":
                 raise
             log.info("%s: %s; fetching it from the start", _where(info), exc.message)
-            for f in folder.glob(f".{stem}.ytdl.*"):
-                f.unlink(missing_ok=True)
+            _drop_tries(folder, stem)
             return self._download_once(info, folder, stem)
 
     def _download_once(self, info: dict[str, Any], folder: Path, stem: str) -> Path:
@@ -363,17 +362,15 @@ class YtdlFetcher:
             with polite_youtubedl(params, self.client) as ydl:
                 result = ydl.process_ie_result(info, download=True)
         except _TooLarge:
-            for f in folder.glob(f".{stem}.ytdl.*"):
-                f.unlink()
+            _drop_tries(folder, stem)
             raise FetchError(
                 f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large"
             ) from None
         except yt_dlp.utils.DownloadError as exc:
-            _raise_refusal(exc)
+            _raise_refusal(exc, folder, stem)
             _raise_local_fault(exc, folder, stem)
             if isinstance(_cause(exc), _TooLarge):
-                for f in folder.glob(f".{stem}.ytdl.*"):
-                    f.unlink()
+                _drop_tries(folder, stem)
                 raise FetchError(
                     f"body exceeds the {cap}-byte cap", where=_where(info), reason="too_large"
                 ) from None
@@ -386,7 +383,7 @@ class YtdlFetcher:
             err.retry_after = _retry_after(exc)  # type: ignore[attr-defined]
             raise err from None
         except Exception as exc:  # a refusal yt-dlp did not wrap
-            _raise_refusal(exc)
+            _raise_refusal(exc, folder, stem)
             _raise_local_fault(exc, folder, stem)
             raise
         files = [
@@ -409,10 +406,14 @@ class YtdlFetcher:
         return path
 
 
-def _raise_refusal(exc: BaseException) -> None:
-    """Re-raise the polite client's refusal behind a yt-dlp error with its own reason."""
+def _raise_refusal(exc: BaseException, folder: Path | None = None, stem: str = "") -> None:
+    """Re-raise the polite client's refusal behind a yt-dlp error with its own reason. A body
+    over its cap (``too_large``, counted by the transport as it is read) is never resumed: the
+    try's partial files in ``folder`` go."""
     refused = policy_refusal(exc)
     if refused is not None:
+        if refused.reason == "too_large" and folder is not None:
+            _drop_tries(folder, stem)
         raise FetchError(
             refused.message, where=refused.where, hint=refused.hint, reason=refused.reason, retryable=False
         ) from None
@@ -424,10 +425,15 @@ def _raise_local_fault(exc: BaseException, folder: Path, stem: str) -> None:
     fault = as_local_fault(exc, folder)
     if fault is None:
         return
+    _drop_tries(folder, stem)
+    raise fault from None
+
+
+def _drop_tries(folder: Path, stem: str) -> None:
+    """Remove what tries of ``stem`` left in ``folder`` (``.part``, its resume state, a file)."""
     for f in folder.glob(f".{stem}.ytdl.*"):
         with contextlib.suppress(OSError):
             f.unlink()
-    raise fault from None
 
 
 #: What an unfinished yt-dlp download leaves for the next try: its ``.part`` (with the resume

@@ -35,12 +35,13 @@ def test_mf_publish_exits_2_before_writing_anything(monkeypatch, tmp_path, capsy
     Catalog(tmp_path / "catalog.sqlite").close()  # empty: a valid value stops at "nothing cleaned"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", value)
     out = tmp_path / "ds"
+    (tmp_path / "collection").mkdir()  # beside the dataset folder: a root holding --out is refused
     args = [
         "publish",
         "--catalog",
         str(tmp_path / "catalog.sqlite"),
         "--root",
-        str(tmp_path),
+        str(tmp_path / "collection"),
         "--out",
         str(out),
     ]
