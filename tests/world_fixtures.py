@@ -194,3 +194,21 @@ def noisy_dataset(noisy_world: Path, tmp_path_factory: pytest.TempPathFactory) -
 
     out = tmp_path_factory.mktemp("noisy-dataset")
     return export_gt_dataset(noisy_world, out, seed=0, tracklets="tracked", test_fraction=0.3)
+
+
+def other_world(world: Path, out: Path) -> Path:
+    """A copy of ``world``'s world.json in ``out`` that knows none of its items: every product
+    and video id renamed (an ``x`` added)."""
+    import json
+
+    data = json.loads((world / "world.json").read_text())
+    for p in data["products"]:
+        p["product_id"] += "x"
+        p["videos"] = [v + "x" for v in p["videos"]]
+    for v in data["videos"]:
+        v["video_id"] += "x"
+        v["product_id"] += "x"
+        v["duplicate_of"] = v["duplicate_of"] and v["duplicate_of"] + "x"
+    out.mkdir()
+    (out / "world.json").write_text(json.dumps(data))
+    return out

@@ -252,19 +252,10 @@ def test_stats_with_a_world_that_knows_none_of_the_items_exits_2(seeded, small_w
     import json
 
     from tests.mf_cli import run_mf
+    from tests.world_fixtures import other_world
 
     path, root = seeded
-    data = json.loads((small_world / "world.json").read_text())
-    for p in data["products"]:
-        p["product_id"] += "x"
-        p["videos"] = [v + "x" for v in p["videos"]]
-    for v in data["videos"]:
-        v["video_id"] += "x"
-        v["product_id"] += "x"
-        v["duplicate_of"] = v["duplicate_of"] and v["duplicate_of"] + "x"
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "world.json").write_text(json.dumps(data))
+    other = other_world(small_world, tmp_path / "other")
     args = ["stats", "--catalog", str(path), "--root", str(root), "--world"]
     code, out, err = run_mf([*args, str(other)], capsys)
     assert code == 2 and out == "" and "Traceback" not in err, err

@@ -248,28 +248,14 @@ def test_a_world_file_other_than_world_json_is_named(tmp_path):
     assert res.exception.where == str(given) and "world generate" in str(res.exception)
 
 
-def _other_world(small_world: Path, out: Path) -> Path:
-    """A world that knows none of ``small_world``'s items: its ids renamed."""
-    data = json.loads((small_world / "world.json").read_text())
-    for p in data["products"]:
-        p["product_id"] += "x"
-        p["videos"] = [v + "x" for v in p["videos"]]
-    for v in data["videos"]:
-        v["video_id"] += "x"
-        v["product_id"] += "x"
-        v["duplicate_of"] = v["duplicate_of"] and v["duplicate_of"] + "x"
-    out.mkdir()
-    (out / "world.json").write_text(json.dumps(data))
-    return out
-
-
 def test_a_world_that_knows_none_of_the_videos_exits_2(gt_dataset, small_world, tmp_path, capsys):
     """The finding: --world naming another world (the new user's second world) printed
     ``0 videos: mean IoU 0.000, >=50% check passed by 0.0%`` and exit 0, as if every tracklet
     were wrong; now one line names the world and says nothing could be scored, exit 2."""
     from tests.mf_cli import run_mf
+    from tests.world_fixtures import other_world
 
-    other = _other_world(small_world, tmp_path / "other")
+    other = other_world(small_world, tmp_path / "other")
     code, out, err = run_mf(
         ["world", "score", "tracklets", "--dataset", str(gt_dataset), "--world", str(other)], capsys
     )
