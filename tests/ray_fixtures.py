@@ -1,7 +1,10 @@
 """Ray for the tests.
 
-``ray_session``: one local Ray for the whole test session (2 CPUs, no dashboard, no usage stats),
-started by the first test that asks for it and shut down when the session ends; its address is
+``ray_session``: one local Ray per test module (2 CPUs, no dashboard, no usage stats), started by
+the module's first test that asks for it and shut down after the module's last, so no module
+inherits what another left running; pool workers get :data:`TEST_STARTUP_TIMEOUT_S` to start (a
+worker that cannot start fails its test with the pool's own error, well within pytest's timeout),
+and a module that leaves CPUs taken says so on stderr when its Ray stops. Its address is
 ``ray_session_address`` so a CLI run in a subprocess joins it instead of starting its own.
 ``two_nodes``: a real two-node cluster on loopback for one test (``ray start --head`` and ``ray
 start --address``, each a ``--block`` process in its own session with one CPU and its own custom
@@ -41,21 +44,47 @@ CLUSTER_ENV = {**os.environ, **RAY_ENV, "PYTHONPATH": str(ROOT)}
 RAY_INIT = {"num_cpus": 2, "include_dashboard": False}
 
 
-@pytest.fixture(scope="session")
+#: Seconds a pool worker may take to start in the tests (the toolkit's default is 600 s, pytest's
+#: timeout per test too): a worker that cannot start fails its test with the pool's own error.
+TEST_STARTUP_TIMEOUT_S = 240.0
+#: Seconds a module's Ray is given, when the module ends, to free the CPUs its tests used.
+FREED_WAIT_S = 20.0
+
+
+@pytest.fixture(scope="module")
 def ray_session():
-    """The ``ray`` module, initialised once for the session."""
+    """The ``ray`` module, initialised once for the test module."""
     import ray
+
+    from movingfashion.executors import ray_backend
 
     for k, v in RAY_ENV.items():
         os.environ.setdefault(k, v)
     ray.init(address="local", object_store_memory=200 * 1024**2, log_to_driver=False, **RAY_INIT)
     try:
-        yield ray
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(ray_backend, "STARTUP_TIMEOUT_S", TEST_STARTUP_TIMEOUT_S)
+            yield ray
+            _report_taken_cpus(ray)
     finally:
         ray.shutdown()
 
 
-@pytest.fixture(scope="session")
+def _report_taken_cpus(ray) -> None:
+    """One stderr line when the module's tests left some of its Ray's CPUs taken (an actor or a
+    task still running): what a later test's pool would otherwise wait for, unexplained."""
+    deadline = time.monotonic() + FREED_WAIT_S
+    total = ray.cluster_resources().get("CPU", 0)
+    while (free := ray.available_resources().get("CPU", 0)) < total and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if free < total:
+        print(
+            f"\nray_session: {total - free:g} of {total:g} CPUs still taken when the module ended",
+            file=sys.stderr,
+        )
+
+
+@pytest.fixture(scope="module")
 def ray_session_address(ray_session) -> str:
     """``HOST:PORT`` of the session's Ray, for a driver in another process (with ``CLUSTER_ENV``)."""
     return ray_session.get_runtime_context().gcs_address

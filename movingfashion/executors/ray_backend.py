@@ -18,7 +18,10 @@
   ``setup()``, is started in its place without stopping the others: it gets work once its setup
   has run. A replacement whose setup fails, that does not start within the startup timeout, or
   that the alive nodes cannot hold besides the pool's other workers (its node was lost) is given
-  up, and the pool goes on with fewer workers.
+  up, and the pool goes on with fewer workers. The pool's first workers start the same way: work
+  begins once one is set up (the others get :data:`START_TOGETHER_S`, or as long as the first
+  took, to join it); a worker still waiting for room on a busy cluster joins when it gets some,
+  instead of holding the whole run back for the startup timeout.
 
 :func:`connect` joins ``--ray-address`` / ``$RAY_ADDRESS`` (checked first: an unreachable address,
 or one where no Ray head answers within ``connect_timeout_s``, is a
@@ -116,6 +119,10 @@ QUEUE_PER_ACTOR = 0
 CHUNKS_PER_WORKER = 8
 #: Seconds to wait for pool workers to start (their setup included) before going on without them.
 STARTUP_TIMEOUT_S = 600.0
+#: Seconds the pool's first workers are waited for together once one of them is set up (or as
+#: long as that one took, if longer); those still starting then join as they start, until the
+#: startup timeout (a busy cluster's CPUs free up later: work must not wait for them).
+START_TOGETHER_S = 5.0
 #: Seconds between two checks, while replacement workers start, that the alive nodes can still
 #: hold them (a lost node's resources are gone): one that cannot fit is given up at once.
 REPLACE_CHECK_S = 5.0
@@ -463,6 +470,19 @@ def nodes_room(
     )
 
 
+def _free_now() -> str:
+    """What the cluster has free of what it has, CPUs and GPUs ('2 of 2 CPUs free'), for an error
+    saying why workers did not start."""
+    try:
+        free, total = ray.available_resources(), ray.cluster_resources()
+    except Exception:  # noqa: BLE001 - the head is gone: nothing to add
+        return "the cluster's free resources unknown"
+    return (
+        ", ".join(f"{free.get(k, 0):g} of {total[k]:g} {k}s free" for k in ("CPU", "GPU") if total.get(k))
+        or "the cluster lists no CPU or GPU"
+    )
+
+
 def _started_here() -> bool:
     """Whether the Ray this process is connected to is one it started (``ray.init`` without an
     address: its head runs here, with no autoscaler), not a cluster it joined."""
@@ -656,10 +676,14 @@ class RayPool(Pool):
         resources: WorkerResources,
         max_retries: int,
         nodes: Counter[str],
-        startup_timeout_s: float = STARTUP_TIMEOUT_S,
+        startup_timeout_s: float | None = None,
         on_lost: Callable[[str], Any] | None = None,
     ) -> None:
+        """``startup_timeout_s``: how long a worker may take to start (default
+        :data:`STARTUP_TIMEOUT_S`, read when the pool is made)."""
         super().__init__()
+        if startup_timeout_s is None:
+            startup_timeout_s = STARTUP_TIMEOUT_S
         # no restarts by Ray: its budget would be the actor's, spent over all its tasks, and a
         # restart whose setup fails would stay in the pool; the driver retries and replaces
         opts: dict[str, Any] = {
@@ -704,9 +728,22 @@ class RayPool(Pool):
             raise
 
     def _start(self, timeout_s: float) -> None:
-        """Wait for the actors' setup; raise the first setup error; drop actors that never start."""
+        """Wait for one worker's setup (raise the first setup error; none within ``timeout_s``: a
+        :class:`ConfigError`), then briefly for the others (:data:`START_TOGETHER_S`); those still
+        starting join the pool as they start (:meth:`_started`), or are given up at the deadline."""
+        began = time.monotonic()
         refs = {a.ready.remote(): i for i, a in enumerate(self._actors)}
-        ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=timeout_s)
+        self._alive = [False] * len(refs)  # alive once set up
+        first, _ = ray.wait(list(refs), num_returns=1, timeout=timeout_s)
+        if first:
+            together = max(START_TOGETHER_S, time.monotonic() - began)
+            left = max(0.0, min(together, began + timeout_s - time.monotonic()))
+            ready, late = ray.wait(list(refs), num_returns=len(refs), timeout=left)
+        else:
+            ready, late = [], list(refs)
+        for ref in late:  # killed by close() if the pool does not start
+            self._starting[ref] = (refs[ref], self._actors[refs[ref]], began + timeout_s)
+        self._room_checked = 0.0  # the cluster's room for them checked at once
         errors: list[BaseException] = []
         for ref in ready:
             i = refs[ref]
@@ -721,24 +758,25 @@ class RayPool(Pool):
             if error is not None:
                 errors.append(error)
                 self._drop(i)
+                continue
+            self._alive[i] = True
             self.worker_nodes[i], self.pids[i] = node, pid
         if errors:
             raise errors[0]
-        for ref in late:
-            self._drop(refs[ref])
-        if late:
-            log.warning(
-                "%d of %d workers did not start within %.0fs (not enough free resources?); going on with %d",
-                len(late),
-                len(refs),
-                timeout_s,
-                len(ready),
-            )
         if not ready:
             raise ConfigError(
-                f"no worker started within {timeout_s:.0f}s",
+                f"no worker started within {timeout_s:.0f}s ({_free_now()})",
                 where="--executor ray",
-                hint="the cluster lacks the CPUs/GPUs asked for each worker",
+                hint="the cluster lacks the CPUs/GPUs asked for each worker, or other jobs hold them: "
+                "wait for them, or ask less per worker",
+            )
+        if late:
+            log.info(
+                "%d of %d workers are still starting (waiting for room or their setup); "
+                "work begins with %d, the others join as they start",
+                len(late),
+                len(refs),
+                len(ready),
             )
 
     def _drop(self, i: int, *, lost: bool = True) -> None:
@@ -794,7 +832,7 @@ class RayPool(Pool):
             self._give_up(actor, "no alive node has room for it")
 
     def _give_up(self, actor: Any, why: str) -> None:
-        log.warning("a worker to replace a lost one is given up (%s); going on without it", why)
+        log.warning("a worker that was starting is given up (%s); going on without it", why)
         with contextlib.suppress(Exception):
             ray.kill(actor, no_restart=True)
 

@@ -627,3 +627,83 @@ def test_rays_own_lines_are_escaped_while_the_executor_is_open(ray_session, capf
     logged = seen.getvalue()
     assert "Unhandled error: ray::t() FetchError: title \\x1b]0;pwned\\x07 here" in logged, logged
     assert "after: \x1b[2J" in logged, logged  # raw again: no longer the executor's to escape
+
+
+def _pid_after(marks: Path, state: int, x: int) -> int:
+    (marks / f"ran-{x}-{os.getpid()}").touch()
+    return os.getpid()
+
+
+def test_a_pool_starts_its_work_with_the_workers_there_is_room_for_and_takes_the_others_later(
+    ray_session, tmp_path, monkeypatch
+):
+    """The session's Ray has 2 CPUs; another job holds one. A pool of 2 runs its tasks on the
+    worker that could start at once, instead of waiting the startup timeout for the second (the
+    CI failure: a pool start that waited 600 s for a CPU another test still held); once the CPU
+    is free, the second worker joins and takes work."""
+    import ray
+
+    from movingfashion.executors import ray_backend
+
+    monkeypatch.setattr(ray_backend, "STARTUP_TIMEOUT_S", 240.0)
+    monkeypatch.setattr(ray_backend, "START_TOGETHER_S", 1.0)
+
+    @ray.remote(num_cpus=1)
+    class Holder:
+        def ready(self) -> bool:
+            return True
+
+    holder = Holder.remote()
+    ray.get(holder.ready.remote(), timeout=120)  # one of the two CPUs is taken
+    try:
+        with make_executor("ray", workers=2) as ex:
+            t0 = time.monotonic()
+            pool = ex.pool(partial(_pid_after, tmp_path), setup=partial(_setup, tmp_path))
+            try:
+                for x in range(4):
+                    pool.submit(x, tag=x)
+                first = {r.tag: r.value for r in pool.drain()}
+                elapsed = time.monotonic() - t0
+                assert pool.workers == 1 and len(set(first.values())) == 1
+                ray.kill(holder)  # the CPU is free: the second worker starts and joins
+                deadline = time.monotonic() + 120
+                while pool.workers < 2 and time.monotonic() < deadline:
+                    pool.submit(-1, tag=-1)
+                    list(pool.drain())
+                    time.sleep(0.2)
+                assert pool.workers == 2
+                for x in range(4, 12):
+                    pool.submit(x, tag=x)
+                later = {r.tag: r.value for r in pool.drain()}
+            finally:
+                pool.close()
+    finally:
+        ray.kill(holder)
+    assert sorted(first) == [0, 1, 2, 3] and sorted(later) == list(range(4, 12))
+    assert elapsed < 120  # not held back until the startup timeout (240 s)
+    assert len(set(later.values())) == 2  # both workers ran tasks
+
+
+def test_a_pool_no_worker_of_which_can_start_says_what_the_cluster_has_free(ray_session, monkeypatch):
+    """Every CPU held by another job: the pool's error, after the startup timeout, says how many
+    CPUs are free of how many (before: only 'no worker started', as if the cluster were too small)."""
+    import ray
+
+    from movingfashion.executors import ray_backend
+
+    monkeypatch.setattr(ray_backend, "STARTUP_TIMEOUT_S", 5.0)
+
+    @ray.remote(num_cpus=2)
+    class Holder:
+        def ready(self) -> bool:
+            return True
+
+    holder = Holder.remote()
+    try:
+        ray.get(holder.ready.remote(), timeout=120)
+        with make_executor("ray", workers=1) as ex, pytest.raises(ConfigError) as err:
+            ex.pool(_work)
+    finally:
+        ray.kill(holder)
+    assert "no worker started within 5s (0 of 2 CPUs free)" in str(err.value)
+    assert "other jobs hold them" in err.value.hint
