@@ -80,7 +80,16 @@ class HttpConfig(_Model):
         ge=0,
         description="a host answering 403 or 429 (past the retries) this many times in a row is taken as "
         "blocking this client: nothing more is asked of it in the run and its items fail host_blocked, "
-        "retried by a rerun (0: never)",
+        "retried by a rerun (0: never). Counted: the client's answers and the site libraries' "
+        "(instaloader's API 403s too: Instagram sends them to a client it limits, not for one post; a "
+        "deleted or private post is answered with no post). Not counted: a 403 refusing one URL only "
+        "(item_refusal_pattern), which clears the count as any other answer does",
+    )
+    item_refusal_pattern: str = Field(
+        r"(?i)url signature (?:expired|mismatch)|bad url (?:hash|timestamp)|invalid url signature",
+        description="regex: a 403 of a download whose body (its first KiB) matches it refuses that URL only "
+        "(a signed media URL expired, as Instagram's CDN says), not this client: the item fails http_403 "
+        "and the 403 does not count towards block_after ('': every 403 counts)",
     )
     max_body_bytes: int = Field(512 * 1024 * 1024, gt=0, description="responses larger than this are cut off")
     max_page_bytes: int = Field(8 * 1024 * 1024, gt=0, description="cap for HTML/JSON/robots pages")
@@ -103,6 +112,15 @@ class HttpConfig(_Model):
         default_factory=lambda: ["image/", "application/octet-stream", "binary/octet-stream"],
         description="accepted Content-Type prefixes for images",
     )
+
+    @field_validator("item_refusal_pattern")
+    @classmethod
+    def _item_refusal(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        return value
 
 
 #: The image kinds a Net-A-Porter view can be (``views`` keys, ``required_views``).

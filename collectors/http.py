@@ -271,6 +271,10 @@ class PoliteClient:
         self.stats: Counter[str] = Counter()
         #: per host, the answers in a row that refused this client (403, 429 past the retries)
         self._refusals: Counter[str] = Counter()
+        #: a 403 body saying its URL only is refused (http.item_refusal_pattern): not counted
+        self._item_refusal_re = (
+            re.compile(self.cfg.item_refusal_pattern) if self.cfg.item_refusal_pattern else None
+        )
         if not self.cfg.respect_robots:
             log.warning("robots.txt is NOT honoured (--ignore-robots): make sure the site allows this")
 
@@ -550,7 +554,19 @@ class PoliteClient:
                         # the slot must not go out first; the host that answered pauses
                         delay = self.busy(attempt, resp.status_code, hop_url, retry_after, date)
                         break
-                    self.note_answer(hop_url, refused=resp.status_code == 403)
+                    refusal = self._item_refusal(resp) if resp.status_code == 403 else None
+                    # a 403 counts towards the host's block, save one refusing this URL only
+                    self.note_answer(hop_url, refused=resp.status_code == 403 and refusal is None)
+                    if refusal is not None:
+                        resp.close()
+                        raise FetchError(
+                            f"HTTP 403 {resp.reason or ''}: the site refused this URL only ({refusal!r})",
+                            where=hop_url,
+                            reason="http_403",
+                            hint="its signature is no longer valid: read the item again for fresh URLs (an "
+                            "Instagram post by its shortcode or URL, not an old saved structure); the host is "
+                            "not taken as blocking this client",
+                        )
                     if resp.status_code >= 400:
                         resp.close()
                         raise FetchError(
@@ -583,6 +599,18 @@ class PoliteClient:
             retryable=True,
             hint="the site is busy or down; rerun later to resume",
         )
+
+    def _item_refusal(self, resp: requests.Response) -> str | None:
+        """What a 403's body says when it refuses its URL only (``http.item_refusal_pattern``
+        matches its first KiB: an expired signed media URL), else None (the client refused)."""
+        if not self._item_refusal_re:
+            return None
+        try:
+            head = resp.raw.read(_REFUSAL_BYTES, decode_content=True) or b""
+        except Exception:  # noqa: BLE001 - an unreadable body says nothing: a plain 403
+            return None
+        found = self._item_refusal_re.search(head.decode("utf-8", "replace"))
+        return found.group(0) if found else None
 
     def _read_capped(self, resp: requests.Response, cap: int) -> bytes:
         declared = resp.headers.get("Content-Length")
@@ -999,6 +1027,8 @@ def _type_ok(content_type: str | None, accepted: list[str]) -> bool:
 #: login wall more often than what the URL holds, so it is retried by a rerun, not rejected
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 HTML_REASON = "html_instead_of_media"
+#: how much of a 403's body is read to tell a refused URL from a refused client
+_REFUSAL_BYTES = 1024
 
 
 def not_media(ctype: str | None, expect: str, url: str) -> FetchError:

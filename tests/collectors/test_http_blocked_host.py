@@ -83,3 +83,50 @@ def test_a_block_lasts_the_run_and_robots_txt_is_never_taken_as_absent_because_o
             assert err.value.reason == "host_blocked"
         assert client._robots == {}  # the block is no answer about robots.txt: nothing kept
         assert site.hits["/private"] == 0 and site.hits["/robots.txt"] == 0
+
+
+def test_a_403_refusing_one_signed_url_fails_its_item_but_never_blocks_the_host():
+    """An expired signed media URL (Instagram's CDN: 403 "URL signature expired") is refused
+    for that URL only: the item fails ``http_403`` saying so, the host is still asked and such a
+    403 clears the count; a plain 403 (the client refused) still counts."""
+    with FakeSite() as site:
+        for i in range(4):
+            site.routes[f"/v/{i}.mp4"] = Route(
+                b"URL signature expired", status=403, content_type="text/plain"
+            )
+        site.routes["/wall"] = Route(b"<html>Access Denied</html>", status=403, content_type="text/html")
+        site.routes["/ok"] = Route(b"ok")
+        client = PoliteClient(HttpConfig(**{**fast_http(max_retries=1), "block_after": 2}))
+        for i in range(4):
+            with pytest.raises(FetchError) as err:
+                client.get_bytes(site.url(f"/v/{i}.mp4"))
+            assert err.value.reason == "http_403" and "refused this URL only" in err.value.message
+            assert "URL signature expired" in err.value.message and "fresh URLs" in (err.value.hint or "")
+        assert client.get_bytes(site.url("/ok"))[0] == b"ok"
+        # a plain refusal, then an item-level one (clears), then two plain ones block the host
+        for path in ("/wall", "/v/0.mp4", "/wall", "/wall"):
+            with pytest.raises(FetchError) as err:
+                client.get_bytes(site.url(path))
+            assert err.value.reason == "http_403"
+        with pytest.raises(FetchError) as err:
+            client.get_bytes(site.url("/ok"))
+        assert err.value.reason == "host_blocked"
+
+
+def test_with_no_item_refusal_pattern_every_403_counts():
+    with FakeSite() as site:
+        site.routes["/v.mp4"] = Route(b"URL signature expired", status=403, content_type="text/plain")
+        site.routes["/ok"] = Route(b"ok")
+        cfg = HttpConfig(**{**fast_http(max_retries=1), "block_after": 2, "item_refusal_pattern": ""})
+        client = PoliteClient(cfg)
+        for _ in range(2):
+            with pytest.raises(FetchError):
+                client.get_bytes(site.url("/v.mp4"))
+        with pytest.raises(FetchError) as err:
+            client.get_bytes(site.url("/ok"))
+        assert err.value.reason == "host_blocked"
+
+
+def test_an_item_refusal_pattern_that_is_no_regex_is_refused_naming_it():
+    with pytest.raises(ValueError, match="item_refusal_pattern(.|\n)*not a regular expression"):
+        HttpConfig(item_refusal_pattern="url (signature")

@@ -205,3 +205,35 @@ def test_rows_a_worker_drops_are_dropped_on_the_driver(tmp_path):
         assert "delete_assets" in WRITES
         replay(LockedCatalog(cat), [("delete_assets", ([row],), {})])
         assert cat.assets(source="instagram") == []
+
+
+def test_expired_signed_urls_of_old_saved_posts_do_not_block_the_cdn_for_the_others(tmp_path):
+    """Saved structures outlive their signed URLs: Instagram's CDN answers 403 "URL signature
+    expired" for each such URL. That 403 refuses the URL, not this client: those posts fail
+    ``http_403`` saying so, and the posts after them are still fetched from the same host."""
+    video = mp4_bytes(tmp_path, 2)
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    with FakeSite() as site:
+        for code, ok in (("A1", False), ("A2", False), ("A3", False), ("B1", True)):
+            url = f"/ig/{code}.mp4?oe=1"
+            site.routes[url] = (
+                Route(video, content_type="video/mp4")
+                if ok
+                else Route(b"URL signature expired", status=403, content_type="text/plain")
+            )
+            node = {"__typename": "GraphVideo", "id": code, "shortcode": code, "is_video": True,
+                    "display_url": f"{site.base}/ig/{code}.jpg", "video_url": site.base + url}  # fmt: skip
+            doc = {"node": node, "instaloader": {"version": "4.16", "node_type": "Post"}}
+            (folder / f"{code}.json").write_text(json.dumps(doc))
+        cfg = load_collect_config(base_url=site.base).model_copy(
+            update={"http": FAST_HTTP.model_copy(update={"block_after": 2})}
+        )
+        s = collect(
+            "instagram", [str(folder)], root=tmp_path / "r", catalog=tmp_path / "c.sqlite", cfg=cfg, workers=1
+        )
+    assert s.ok == 1, s.human()
+    assert sorted((p["source_id"], p["reason"]) for p in s.problems) == [
+        ("A1", "http_403"), ("A2", "http_403"), ("A3", "http_403")
+    ]  # fmt: skip
+    assert all("refused this URL only" in p["message"] for p in s.problems)
