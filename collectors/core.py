@@ -100,6 +100,25 @@ def status_for(reason: str) -> Status:
     return Status.REJECTED if reason in FINAL_REASONS else Status.FAILED
 
 
+#: the reason of an answer in a shape this toolkit does not know (a key renamed or gone: the site
+#: changed, not the item): :func:`answer_changed_shape`
+SHAPE_CHANGED = "answer_changed_shape"
+
+
+def answer_changed_shape(key: str, url: str, where: str | None = None) -> FetchError:
+    """The error of a site's answer that lacks ``key`` (dotted) entirely, asked at ``url``, for
+    the item at ``where`` (default ``url``): the site changed its answers (the toolkit reads the
+    old shape), which no rerun mends and which is not the item's fault (a deleted item is an
+    answer that says so, in the known shape)."""
+    return FetchError(
+        f"the site's answer changed shape (missing key {key} at {url}): update the toolkit",
+        where=where or url,
+        reason=SHAPE_CHANGED,
+        hint="the item was not judged: once the toolkit (and the site's library: instaloader, yt-dlp) is "
+        "updated, a rerun collects it",
+    )
+
+
 #: Failure reasons that say nothing about the item itself: the site busy, down or refusing this
 #: client, the connection, the run stopped or another run holding the item, a login missing, a
 #: file changed under the run, a video the site makes available only later. They never count
@@ -121,6 +140,8 @@ TRANSIENT_REASONS = frozenset(
         "catalog_damaged",
         "login_required",
         "instaloader_error",
+        "html_instead_of_json",  # a login wall or a "please wait" page for a JSON query
+        SHAPE_CHANGED,
         "resume_mismatch",
         "part_changed",
         FILE_VANISHED,

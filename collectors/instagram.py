@@ -46,7 +46,7 @@ from urllib.parse import urlsplit
 
 from collectors.base import Found, Source, SourceOption, TargetForm
 from collectors.config import CollectConfig, host_of
-from collectors.core import Candidate, CollectContext, hashtags_in
+from collectors.core import Candidate, CollectContext, answer_changed_shape, hashtags_in
 from collectors.hosts import HostPolicy
 from collectors.listfiles import expand_lists, is_dir, is_file, target_path
 from schemas.errors import ConfigError, DataFormatError, FetchError
@@ -494,12 +494,13 @@ class Instagram(Source):
         import instaloader
 
         post = cand.payload
+        where = cand.url or self.page_url(sid) or sid
         try:
             if post is None:
-                post = instaloader.Post.from_shortcode(self.loader.context, sid)
+                post = self._read_post(sid, where)
             slots = post_slots(sid, post)
         except instaloader.InstaloaderException as exc:
-            raise instaloader_failure(exc, f"post {sid}", cand.url or self.page_url(sid) or sid) from None
+            raise instaloader_failure(exc, f"post {sid}", where) from None
         except (KeyError, TypeError, AttributeError, IndexError) as exc:
             raise malformed(sid, cand, exc) from None
         has_video = any(s.kind == AssetKind.VIDEO for s in slots)
@@ -508,6 +509,34 @@ class Instagram(Source):
         if has_video:
             return Found(item, cand, slots)
         return Found(item, cand, slots, rejected="no_video", note=_no_video_note(post, slots))
+
+    def _read_post(self, sid: str, where: str) -> Any:
+        """The post ``sid`` read from Instagram. An answer that lacks a key instaloader reads (a
+        renamed GraphQL key) fails :func:`~collectors.core.answer_changed_shape` naming the key
+        and the query's URL; an answer in the known shape that holds no post fails
+        ``post_not_found`` ("post deleted")."""
+        import instaloader
+
+        from collectors.instaloader_net import HTML_INSTEAD_OF_JSON, last_answer
+
+        context = self.loader.context
+        try:
+            return instaloader.Post.from_shortcode(context, sid)
+        except KeyError as exc:  # instaloader read a key its answer does not have
+            url = (last_answer(context) or (where, None))[0]
+            key = str(exc.args[0]) if exc.args else "?"
+            raise answer_changed_shape(key, url, where) from None
+        except instaloader.BadResponseException as exc:
+            answered = last_answer(context)
+            if _ig_reason(exc) == POST_NOT_FOUND and answered is not None:
+                key = missing_key(answered[1], POST_ANSWER_KEYS)
+                if key is not None:
+                    raise answer_changed_shape(key, answered[0], where) from None
+            raise
+        except FetchError as exc:  # the query's URL is in the message; the line names the post
+            if exc.reason != HTML_INSTEAD_OF_JSON:
+                raise
+            raise FetchError(exc.message, where=where, reason=exc.reason, hint=exc.hint) from None
 
     def fetch_media(self, found: Found) -> tuple[list[MediaAsset], set[AssetKind]]:
         item, slots = found.item, found.data
@@ -686,18 +715,37 @@ def _safe(fn: Any) -> Any:
 POST_NOT_FOUND = "post_not_found"
 
 
+#: where instaloader's post query (its web-info GraphQL query) finds the post, key by key from
+#: the top of the answer: an answer lacking one of them entirely has changed shape (a renamed
+#: key); one holding null or no items there is a post marked missing (deleted, or hidden)
+POST_ANSWER_KEYS = ("data", "xdt_api__v1__media__shortcode__web_info", "items")
+
+
+def missing_key(answer: Any, keys: Sequence[str]) -> str | None:
+    """The first of ``keys`` (a path from the top of ``answer``) that ``answer`` lacks, dotted
+    (``data.xdt_api__v1__media__shortcode__web_info``), or that is no object where one was
+    expected; None when the path is there, or stops at a null (an item marked missing)."""
+    value = answer
+    for n, key in enumerate(keys):
+        if value is None:
+            return None
+        if not isinstance(value, dict) or key not in value:
+            return ".".join(keys[: n + 1])
+        value = value[key]
+    return None
+
+
 #: what to do, by the reason of an instaloader failure
 _IG_HINTS = {
     "http_429_exhausted": "Instagram asks to slow down: rerun later (the item is tried again)",
     "login_required": "Instagram wants a login: pass --session-file and --login",
     "http_403": "Instagram refused the query: rerun later, or with a login session (--session-file)",
-    POST_NOT_FOUND: "the post is deleted or private, or Instagram's answer changed shape; a rerun asks "
-    "again and --recheck marks posts that stay gone",
+    POST_NOT_FOUND: "Instagram's answer holds no post: a rerun asks again, and --recheck marks posts "
+    "that stay gone",
     "http_404": "nothing at that address: check the name or shortcode",
 }
 _IG_HINT = (
-    "Instagram did not answer as instaloader expects (an HTML page instead of JSON, a block, a "
-    "changed API): rerun later (the item is tried again); if it persists, update instaloader or "
+    "Instagram did not answer as instaloader expects (a block, a changed API): rerun later (the item is tried again); if it persists, update instaloader or "
     "collect from saved structure files"
 )
 
@@ -717,8 +765,11 @@ def instaloader_failure(exc: BaseException, what: str, where: str, *, listing: b
     hint = _IG_HINTS.get(reason, _IG_HINT)
     if listing and reason not in ("http_404", "login_required"):
         hint = "a login session (--session-file) may be needed; " + hint
+    said = f"{type(exc).__name__}" + (f": {detail}" if detail else "")
+    if reason == POST_NOT_FOUND:  # the answer is in the known shape and marks no post
+        return FetchError(f"{what}: post deleted or private ({said})", where=where, reason=reason, hint=hint)
     return FetchError(
-        f"instaloader could not read {what} ({type(exc).__name__}" + (f": {detail})" if detail else ")"),
+        f"instaloader could not read {what} ({said})",
         where=where,
         reason=reason,
         hint=hint,

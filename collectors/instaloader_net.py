@@ -9,11 +9,21 @@ short-lived copies for GraphQL and the iPhone API on ``i.instagram.com``). Here:
 * :func:`bind_context` gives one instaloader context the run's
   :class:`~collectors.transport.PoliteAdapter` (allowed hosts, robots.txt, rate limit,
   ``Retry-After``; Instagram's API hosts mapped onto ``--base-url`` when given) and refuses
-  password logins (only saved session files are used).
+  password logins (only saved session files are used). In that context:
+
+  - a JSON query answered with a web page (a login wall, a "please wait" page) fails at once,
+    ``html_instead_of_json`` naming the URL and what to do, where instaloader would ask twice
+    more (a page that is HTML stays HTML: :func:`refuse_html_answer`);
+  - instaloader's own pause before each query (``instagram.query_sleep``, up to 15 s) is the
+    polite client's :meth:`~collectors.http.PoliteClient.hold`: a stop or a wind-down (Ctrl-C)
+    ends it, and the query fails ``interrupted`` instead of going out;
+  - each thread's last JSON answer is kept (:func:`last_answer`), so a post query answered with
+    no post can be told from an answer whose shape changed.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 import types
 from collections.abc import Iterable
@@ -22,12 +32,47 @@ from typing import Any
 import requests
 
 from collectors.transport import PoliteAdapter, RefusingAdapter, adapter_of, bind
-from schemas.errors import ConfigError
+from schemas.errors import ConfigError, FetchError
 
 #: Hosts instaloader sends its queries to (www: web/GraphQL, i: the iPhone API).
 INSTAGRAM_API_HOSTS = ("www.instagram.com", "instagram.com", "i.instagram.com")
 
 _guard_lock = threading.Lock()
+
+#: the reason of a JSON query answered with a web page (a login wall, a "please wait" page)
+HTML_INSTEAD_OF_JSON = "html_instead_of_json"
+#: per thread: how deep inside instaloader's ``get_json`` (where an answer must be JSON)
+_json_query = threading.local()
+#: a byte-order mark and whitespace before an answer's first character
+_LEADING = b"\xef\xbb\xbf \t\r\n"
+
+
+def refuse_html_answer(url: str, resp: requests.Response) -> None:
+    """Fail at once, ``html_instead_of_json`` (naming ``url`` and what to do), a 2xx answer to
+    one of instaloader's JSON queries (:func:`bind_context`) that is a web page: a login wall or
+    a "please wait" page stays one, so instaloader's two more tries would only ask again. Other
+    answers (and requests outside a JSON query, e.g. the start page) pass untouched."""
+    if not getattr(_json_query, "depth", 0) or not 200 <= resp.status_code < 300:
+        return
+    if not resp.content.lstrip(_LEADING).startswith(b"<"):
+        return
+    resp.close()
+    raise FetchError(
+        f"Instagram answered a web page instead of JSON at {url} (a login wall, a 'please wait' page, "
+        "or a changed site)",
+        where=url,
+        reason=HTML_INSTEAD_OF_JSON,
+        hint="log in with a session file (--session-file FILE --login USER, made by `instaloader --login`), "
+        "or wait and rerun later (the item is tried again); if it lasts with a login, the site changed: "
+        "update the toolkit",
+    )
+
+
+def last_answer(context: Any) -> tuple[str, Any] | None:
+    """This thread's last JSON answer in ``context`` (bound by :func:`bind_context`): the URL
+    asked and the decoded answer; None when the last query got none."""
+    state = getattr(context, "_mf_answers", None)
+    return getattr(state, "last", None)
 
 
 class _RefusingSession(requests.Session):
@@ -71,7 +116,28 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
     """Send everything ``context`` (an ``InstaloaderContext``) sends through ``adapter``."""
     guard_instaloader()
     bind(context._session, adapter)
+    if adapter.check is None:
+        adapter.check = refuse_html_answer
     cls = type(context)
+    answers = threading.local()
+    context._mf_answers = answers
+
+    def get_json(
+        path: str, params: dict[str, Any], host: str = "www.instagram.com", *a: Any, **kw: Any
+    ) -> Any:
+        answers.last = None
+        _json_query.depth = getattr(_json_query, "depth", 0) + 1
+        try:
+            answer = cls.get_json(context, path, params, host, *a, **kw)
+        finally:
+            _json_query.depth -= 1
+        answers.last = (f"https://{host}/{path}", answer)
+        return answer
+
+    def do_sleep() -> None:
+        if context.sleep:  # instaloader's own pause (as its do_sleep), heard by Ctrl-C
+            pause = min(random.expovariate(0.6), 15.0)
+            adapter.client.hold(pause, "instaloader's pause before a query (instagram.query_sleep)")
 
     def get_anonymous_session() -> requests.Session:
         return bind(cls.get_anonymous_session(context), adapter)
@@ -87,6 +153,8 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
             hint="create a session file with `instaloader --login YOUR_USER` and pass --session-file",
         )
 
+    context.get_json = get_json
+    context.do_sleep = do_sleep
     context.get_anonymous_session = get_anonymous_session
     context.load_session = load_session
     context.login = refuse_login

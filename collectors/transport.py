@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -217,7 +217,9 @@ class PoliteAdapter(HTTPAdapter):
     their cookies and other credentials (:func:`moved`). ``cap``: the most bytes of an answer's
     body the library may read (default ``http.max_page_bytes``: instaloader's API answers);
     ``page``: the answer is a page, read within ``http.page_timeout_s`` in all; ``min_rate``: a
-    body slower than this many bytes/s over a minute fails ``timeout`` (0: no floor). A library's
+    body slower than this many bytes/s over a minute fails ``timeout`` (0: no floor). ``check``:
+    called with each final answer (``url``, the response) before the library reads it; it may
+    raise :class:`FetchError` to fail the request at once (instaloader's HTML-instead-of-JSON). A library's
     timeout longer than the client's connect/read timeouts is shortened to them.
     """
 
@@ -230,6 +232,7 @@ class PoliteAdapter(HTTPAdapter):
         cap: int | None = None,
         page: bool = True,
         min_rate: float = 0.0,
+        check: Callable[[str, requests.Response], None] | None = None,
     ) -> None:
         super().__init__(max_retries=0)
         self.client = client
@@ -238,6 +241,9 @@ class PoliteAdapter(HTTPAdapter):
         self.cap = cap or client.cfg.max_page_bytes
         self.page = page
         self.min_rate = min_rate
+        #: called with each final answer (not a redirect) before the library gets it: it may
+        #: raise :class:`FetchError` to fail the request at once, past the library's own retries
+        self.check = check
         self.sent: list[str] = []  # every URL this adapter put on the wire, in order
 
     def send(  # type: ignore[override]
@@ -271,13 +277,16 @@ class PoliteAdapter(HTTPAdapter):
                     # counts towards the host's block (http.block_after); any other answer clears it
                     self.client.note_answer(url, refused=status in (403, 429))
                 deadline = cfg.page_timeout_s if self.page else None
-                return capped(
+                resp = capped(
                     resp,
                     self.cap,
                     method=request.method or "GET",
                     deadline_s=deadline,
                     min_rate=self.min_rate,
                 )
+                if self.check is not None and status not in _REDIRECTS:
+                    self.check(url, resp)
+                return resp
             delay = self.client.busy(
                 attempt, status, url, resp.headers.get("Retry-After"), resp.headers.get("Date")
             )
