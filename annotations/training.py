@@ -25,6 +25,7 @@ from movingfashion.models.detectors.ultralytics_backend import (
     no_eval_models,
     offline_ultralytics,
     refuse_bare_network,
+    refuse_nonfinite_network,
 )
 from schemas.atomic import atomic_copy
 from schemas.errors import ConfigError, DataFormatError, MFError, ModelError
@@ -267,8 +268,22 @@ def _keep_best(out_dir: Path) -> Path:
     if not best.is_file():
         raise ModelError("ultralytics finished without writing weights", where=str(wdir))
     dst = out_dir / "detector.pt"
+    _refuse_nonfinite_weights(best, dst)
     atomic_copy(best, dst)  # a copy cut short leaves the previous weights whole
     return dst
+
+
+def _refuse_nonfinite_weights(weights: Path, dst: Path) -> None:
+    """Refuse (:class:`ModelError` naming ``weights``; ``dst`` is not written) the weights a
+    training wrote when a value in them is NaN or infinite: a run that diverged, or float16
+    values that overflowed (ultralytics saves its weights as float16)."""
+    import torch
+
+    check_weights_globals(weights)  # only network layers and plain values: safe to unpickle
+    ckpt = torch.load(weights, map_location="cpu", weights_only=False)
+    net = (ckpt.get("ema") or ckpt.get("model")) if isinstance(ckpt, dict) else None
+    if net is not None:
+        refuse_nonfinite_network(net, weights, written=f"; {dst} was not written")
 
 
 def _train(

@@ -382,6 +382,33 @@ def class_map(
     )
 
 
+#: what to do with detector weights that are not finite
+NONFINITE_HINT = (
+    "train the detector again (`mf train-detector`; with a lower learning rate, lr0, if it diverged), or"
+    " pass other --weights (leave --weights out for the embedded ones)"
+)
+
+
+def refuse_nonfinite_network(net: Any, where: str | os.PathLike[str], *, written: str = "") -> None:
+    """Refuse (:class:`ModelError` naming ``where``) a YOLO network (``DetectionModel``) with a
+    NaN or infinite parameter or buffer: a training that diverged, or float16 weights whose
+    values overflowed. Its detections would be junk, or none at all. ``written``: said after
+    the reason (e.g. that a copy was not written)."""
+    from movingfashion.models.matchrcnn import nonfinite_tensors
+
+    bad = nonfinite_tensors(net.state_dict()) if hasattr(net, "state_dict") else {}
+    if not bad:
+        return
+    name, count = next(iter(bad.items()))
+    more = f", and {len(bad) - 1} more tensors" if len(bad) > 1 else ""
+    raise ModelError(
+        f"the detector's weights are not finite ({name}: {count} values are NaN or infinite{more}):"
+        f" its detections would be junk{written}",
+        where=str(where),
+        hint=NONFINITE_HINT,
+    )
+
+
 def refuse_bare_network(path: Path) -> None:
     """:class:`ModelError` for a ``.pt`` that is not the checkpoint ultralytics writes (a dict with
     a ``model``): a whole pickled network (``torch.save`` of the module: ultralytics reads it as one of
@@ -475,6 +502,8 @@ class UltralyticsDetector(Detector):
             if not is_cfg:  # a whole pickled network reads as 999 unnamed classes: say what it is
                 refuse_bare_network(path)
             raise
+        if not is_cfg:  # a diverged training, or float16 values that overflowed
+            refuse_nonfinite_network(self.model.model, path)
         ckpt = getattr(self.model, "ckpt", None) or {}
         if not is_cfg and not allow_random and not (isinstance(ckpt, dict) and ckpt.get("train_args")):
             raise ModelError(

@@ -278,3 +278,27 @@ def test_the_bgr_frame_ultralytics_gets_is_the_rgb_frame_reversed(frame):
     out = bgr_frame(frame)
     assert out.flags.c_contiguous and out.dtype == frame.dtype
     assert np.array_equal(out, frame[..., ::-1])
+
+
+@pytest.mark.parametrize("where", ["weight", "running_var"])
+def test_yolo_weights_that_are_not_finite_are_refused_naming_the_file(tmp_path, where):
+    """The finding: a detector.pt holding NaN (a training that diverged) or inf (a float16 value
+    that overflowed, e.g. a batch-norm variance) loaded, and its detections were junk or none.
+    Now loading refuses it, naming the file and what to do; the embedded weights still load."""
+    import torch
+
+    from movingfashion.models.detectors.ultralytics_backend import default_detector_path
+
+    ckpt = torch.load(default_detector_path(), map_location="cpu", weights_only=False)
+    net = ckpt.get("ema") or ckpt["model"]
+    name, tensor = next((k, v) for k, v in net.state_dict().items() if k.endswith(where))
+    with torch.no_grad():
+        tensor.view(-1)[0] = float("nan") if where == "weight" else float("inf")
+    bad = tmp_path / "detector.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(ModelError) as err:
+        build_detector("ultralytics", bad, DetectorConfig(device="cpu"))
+    text = str(err.value)
+    assert err.value.where == str(bad) and "not finite" in text and name in text
+    assert "mf train-detector" in text and "--weights" in text and "\n" not in text
+    assert build_detector("ultralytics", None, DetectorConfig(device="cpu")).classes
