@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -200,10 +200,13 @@ def train_asymnet(
     targets: torch.Tensor,
     *,
     log: Callable[[str], None] | None = None,
+    progress: Callable | None = None,
 ) -> list[dict[str, Any]]:
     """Both training stages on frozen descriptors: ``descriptors`` [V, P, dim] (P pool frames per
     video), ``shop_descriptors`` [G, dim], ``targets`` [V] gallery row of each video. Frames are
-    drawn by Restricted Random Sampling from the pool. Returns one history row per epoch."""
+    drawn by Restricted Random Sampling from the pool. Returns one history row per epoch.
+    ``progress``: the progress hook (:func:`schemas.cli_support.progress`), one bar per stage
+    over its epochs."""
     from movingfashion.seam.augment import rrs_pool_indices
 
     c = model.config
@@ -219,13 +222,17 @@ def train_asymnet(
         ("fusion", c.fusion_epochs, model.fusion_parameters()),
     ]
     model.train()
-    for stage, epochs, params in stages:
+    for number, (stage, epochs, params) in enumerate(stages, start=1):
         for p in model.parameters():
             p.requires_grad_(False)
         for p in params:
             p.requires_grad_(True)
         opt = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        for epoch in range(epochs):
+        # an epoch on frozen descriptors is short: one bar per stage, an epoch a step
+        rounds: Iterable[int] = range(epochs)
+        if progress:
+            rounds = progress(rounds, desc=f"AsymNet stage {number}/2 ({stage})", total=epochs, unit="epoch")
+        for epoch in rounds:
             losses = []
             for step, idx in enumerate(_batches(n, batch, rng)):
                 sel = torch.tensor([rrs_pool_indices(pool, c.frames, train=True, rng=rng) for _ in idx])
@@ -383,7 +390,7 @@ def run_asymnet(
     v, p = bank.fmaps.shape[:2]
     desc = torch.cat([model.describe(bank.fmaps[i : i + 32].to(device)) for i in range(0, v, 32)])
     shops = model.describe(bank.shop_fmaps.to(device))
-    history = train_asymnet(model, desc, shops, bank.targets.to(device), log=log)
+    history = train_asymnet(model, desc, shops, bank.targets.to(device), log=log, progress=progress)
     save_asymnet(out / "last.pt", model, arch, history, train_record(dataset, bank.product_ids))
     return {
         "method": "asymnet",

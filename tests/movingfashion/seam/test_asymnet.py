@@ -102,7 +102,9 @@ def test_checkpoint_round_trip_and_evaluation_rows(tmp_path, train_bank, test_ba
         load_asymnet(bad)
 
 
-def _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, seed: int, name: str) -> dict[str, torch.Tensor]:
+def _run_tiny_asymnet(
+    tmp_path, monkeypatch, train_bank, seed: int, name: str, **run_kw
+) -> dict[str, torch.Tensor]:
     """``run_asymnet`` on a tiny f and the synthetic train bank (matcher and bank loading stubbed);
     the process-wide generator is left in another state each time, as a fresh process would."""
     import types
@@ -120,7 +122,7 @@ def _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, seed: int, name: str) -
     monkeypatch.setattr(features_mod, "build_bank", lambda *a, **kw: train_bank)
     torch.manual_seed(1000 + len(name))  # the default generator as some other process left it
     cfg = AsymNetConfig(**{**SMALL, "snn_epochs": 1, "fusion_epochs": 1, "seed": seed})
-    run_asymnet(None, tmp_path / name, cfg)
+    run_asymnet(None, tmp_path / name, cfg, **run_kw)
     return torch.load(tmp_path / name / "last.pt", weights_only=True)["model"]
 
 
@@ -132,3 +134,23 @@ def test_run_asymnet_follows_the_seed(tmp_path, monkeypatch, train_bank):
     c = _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, 2, "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_run_asymnet_shows_the_progress_of_both_training_stages(tmp_path, monkeypatch, train_bank):
+    """The finding: `mf train --method asymnet` showed no progress while it trained (SEAM's
+    phase 2 shows a bar per epoch); the hook it was given reached only the feature bank. Now each
+    stage is one bar over its epochs, through the same hook (stderr, --progress/--no-progress)."""
+    seen: list[tuple[str, int | None, str, int]] = []
+
+    def progress(iterable, *, desc, total=None, unit="it"):
+        row = [desc, total, unit, 0]
+        seen.append(row)
+        for item in iterable:
+            yield item
+            row[3] += 1
+
+    _run_tiny_asymnet(tmp_path, monkeypatch, train_bank, 1, "p", progress=progress)
+    assert [tuple(r) for r in seen] == [
+        ("AsymNet stage 1/2 (snn)", 1, "epoch", 1),
+        ("AsymNet stage 2/2 (fusion)", 1, "epoch", 1),
+    ]
