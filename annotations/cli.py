@@ -684,6 +684,8 @@ def _serve_review(dataset, catalog, host, port, sample, seed, as_json, root=None
     if not catalog:
         click.echo(f"warning: {NO_CATALOG_WARNING.format(where=Path(dataset) / '.review.sqlite')}", err=True)
     cat_path = Path(catalog) if catalog else Path(dataset) / ".review.sqlite"
+    if catalog:  # another collection's catalog is refused before the bind, as the list and decisions do
+        _require_catalog_knows_dataset(dataset, catalog)
     # bound before the app opens (and may create) its catalog: a port in use leaves the dataset as it was
     srv = make_server(None, host, port, allow_non_loopback=explicit)
     try:
@@ -895,6 +897,27 @@ def _catalog_holds(
         for r in cat.items(status=Status.NEEDS_REVIEW):
             needs.setdefault(r.product_id or r.item.source_id, r.reason or "needs review")
     return {Path(v).stem: (v, h.product_id, h.row.reason) for h in held for v, _ in h.videos}, needs
+
+
+def _require_catalog_knows_dataset(dataset: str, catalog: str | Path) -> None:
+    """:func:`require_catalog_overlap` for the catalog the user named and the products the
+    dataset's split files list: the review page's start, before it binds its port. The catalog is
+    opened as the page opens it (it must exist; an older schema is upgraded)."""
+    from annotations.tracklet_files import load_split_heads_rows, split_files_present
+    from schemas.catalog import Catalog
+    from schemas.dataset import read_entry_rows
+    from schemas.review import published_ids
+
+    if not split_files_present(dataset):
+        return
+    heads, _ = load_split_heads_rows(dataset)
+    entries = Path(dataset) / "entries.jsonl"
+    rows = read_entry_rows(entries) if entries.is_file() else {}
+    published = published_ids((pid for split in heads.values() for pid in split), rows)
+    if not published:
+        return
+    with Catalog(catalog, must_exist=True) as cat:
+        require_catalog_overlap(dataset, str(catalog), published, cat.items())
 
 
 def require_catalog_overlap(dataset: str, catalog: str, published: set[str], rows: list[Any]) -> None:

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from annotations.cli import tracklets
@@ -493,3 +494,49 @@ def test_a_catalog_that_knows_none_of_the_datasets_products_is_refused(review_se
         ["review", "--dataset", str(ds), "--catalog", str(review_setup.catalog)], capsys
     )
     assert code == 0, err
+
+
+@pytest.mark.parametrize("command", ["mf review", "mf-tracklets review --serve"])
+def test_the_review_page_refuses_a_catalog_that_knows_none_of_the_datasets_products(
+    review_setup, tmp_path, monkeypatch, capsys, command
+):
+    """The finding: the review page (mf review, mf-tracklets review --serve) took another world's
+    catalog that the command-line review refuses, and would have decided into it. Now its start
+    refuses it the same way: one line naming the catalog and what to do, exit 2, before a port
+    is bound."""
+    import annotations.review.server as server
+    from movingfashion.app.cli import cli
+    from schemas.cli_support import run_main
+
+    ds = review_setup.dataset
+    other = tmp_path / "other.sqlite"
+    with Catalog(other) as cat:
+        cat.upsert_items(
+            [
+                SourceItem(
+                    source="instagram",
+                    source_id="CotherAAAAA",
+                    url="https://www.instagram.com/p/CotherAAAAA/",
+                )
+            ],
+            status=Status.NEEDS_REVIEW,
+        )
+
+    def no_server(*_a, **_k):
+        raise AssertionError("a server was started for another collection's catalog")
+
+    monkeypatch.setattr(server, "make_server", no_server)
+    main, args = (cli, ["review"]) if command == "mf review" else (tracklets, ["review", "--serve"])
+    with pytest.raises(SystemExit) as exc:
+        run_main(main, [*args, "--dataset", str(ds), "--catalog", str(other), "--port", "0"])
+    out, err = capsys.readouterr()
+    assert exc.value.code == 2 and out == "" and "Traceback" not in err, err
+    (line,) = err.strip().splitlines()
+    assert (
+        line.startswith(f"error: {other}: none of the ") and f"of the dataset {ds} is in this catalog" in line
+    )
+    assert "pass the catalog" in line and "mf publish --catalog" in line
+    assert not (ds / ".review.sqlite").exists()
+    # the dataset's own catalog gets as far as the bind
+    with pytest.raises(AssertionError, match="a server was started"):
+        run_main(main, [*args, "--dataset", str(ds), "--catalog", str(review_setup.catalog), "--port", "0"])
