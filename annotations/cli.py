@@ -46,7 +46,7 @@ from schemas.cli_support import (
 from schemas.errors import ConfigError, DataFormatError, validation_text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from schemas.dataset import VideoTracklets
 
@@ -283,9 +283,7 @@ def build(
                 else ""
             )
             + f"; {d['frames_detected']} frames at {d['frames_per_second']} frames/s"
-            + "".join(
-                f"\n  review flag: {s} {t:.3g} on this dataset" for s, t in d["flag_thresholds"].items()
-            )
+            + "".join(_flag_threshold_line(s, t, cfg.review.rules) for s, t in d["flag_thresholds"].items())
             + (f"\n  {d['redecided']} flags decided again over the dataset" if d["redecided"] else "")
             + "".join(f"\n  built again: {k} done videos, {why}" for why, k in d["rebuilt"].items())
             + (
@@ -349,6 +347,35 @@ def _dropped_line(d: dict) -> str:
     return (
         f"\n  not written: {len(dropped)} videos no split file lists any more (a mf publish ran meanwhile):"
         f" {_names(dropped)}"
+    )
+
+
+def _flag_threshold_line(key: str, threshold: float, rules: Sequence[Any]) -> str:
+    """The summary line of a relative review-flag rule's threshold settled over the dataset
+    (``key`` as in ``flag_thresholds``, e.g. ``"det_mean <"``), in plain words: what flags a
+    video, the threshold this dataset got and where it comes from (``rules``: the build's)."""
+    from annotations.flags import SIGNALS
+
+    signal, _, sign = key.rpartition(" ")
+    op = "lt" if sign == "<" else "gt"
+    rule = next((r for r in rules if r.signal == signal and r.op == op), None)
+    what = SIGNALS.get(signal, signal)
+    line = (
+        f"\n  review flags: a video is flagged for review when the {what} ({signal}) is "
+        f"{'below' if op == 'lt' else 'above'} {threshold:.3g}, this dataset's threshold"
+    )
+    if rule is None or rule.max_share is None:
+        return line
+    return line + (
+        f" (the rule's {rule.threshold:.3g}"
+        + (" as is" if round(threshold, 4) == round(rule.threshold, 4) else ", tightened")
+        + f": relative to the dataset, it flags at most about {rule.max_share:.0%} of its videos"
+        + (
+            f", and always a video {'below' if op == 'lt' else 'above'} {rule.floor:.3g}"
+            if rule.floor is not None
+            else ""
+        )
+        + ")"
     )
 
 
