@@ -1479,7 +1479,13 @@ _df2_root = click.Path(file_okay=False, exists=True)
 
 
 @click.command("train-detector", context_settings=HELP, epilog=EXIT_STATUS)
-@click.option("--df2", "df2", type=_df2_root, help="DeepFashion2 root (train/, validation/).")
+@click.option(
+    "--df2",
+    "df2",
+    type=_df2_root,
+    help="DeepFashion2 root (train/, validation/), or a synthetic world folder holding df2/ (as"
+    " mf pretrain-matcher --df2 takes).",
+)
 @click.option(
     "--data",
     "data_yaml",
@@ -1512,6 +1518,7 @@ def train_detector(df2, data_yaml, out, epochs, imgsz, batch, model, resume, as_
     \b
     Examples:
       mf train-detector --df2 /data/DeepFashion2 --out runs/det --epochs 50 --imgsz 640
+      mf train-detector --df2 world --out runs/det --epochs 5   # a synthetic world's df2/
       mf train-detector --data df2_yolo/data.yaml --out runs/det --json
       mf train-detector --out runs/det --resume      # after a kill: on from the last epoch
     """

@@ -182,9 +182,9 @@ def train_detector(
     optimizer and schedule; the other settings are the checkpoint's); a run that finished is not
     trained again (its ``out/detector.pt`` is returned). Otherwise:
 
-    Convert DeepFashion2 (or use ``data_yaml``, checked first by :func:`check_data_yaml`: a bad
-    one is refused before anything is written) and train a YOLO detector with ultralytics, its
-    prints on stderr.
+    Convert DeepFashion2 (a root, or a world folder holding ``df2/``: :func:`df2_folder`), or use
+    ``data_yaml`` (checked first by :func:`check_data_yaml`: a bad one is refused before anything
+    is written), and train a YOLO detector with ultralytics, its prints on stderr.
 
     Returns ``out/detector.pt`` (a copy of the best weights). CPU runs use ``amp=False``,
     ``workers=0``, ``plots=False``. ``train_args`` go to ultralytics' ``train`` as they are.
@@ -199,9 +199,24 @@ def train_detector(
         raise DataFormatError("need a DeepFashion2 root or a data.yaml", where="train_detector")
     if data_yaml is not None:
         check_data_yaml(data_yaml)
+    else:
+        df2_root = df2_folder(df2_root)
     check_model(model)
     with offline_ultralytics(), no_eval_models():
         return _train(df2_root, out, epochs, imgsz, batch, model, device, data_yaml, patience, train_args)
+
+
+def df2_folder(root: str | os.PathLike[str]) -> Path:
+    """The DeepFashion2-format folder of ``root``: ``root`` itself, or ``root/df2`` when only that
+    holds a split (a synthetic world folder keeps its set there, as ``mf pretrain-matcher --df2``
+    and ``mf train --df2`` read it)."""
+    from movingfashion.deepfashion2.reader import has_split
+
+    p = Path(root)
+    splits = ("train", "validation")
+    if not any(has_split(p, s) for s in splits) and any(has_split(p / "df2", s) for s in splits):
+        return p / "df2"
+    return p
 
 
 def _resume(out_dir: Path, device: str | None) -> Path:

@@ -126,3 +126,42 @@ def test_df2_and_data_together_are_refused_before_anything_is_written(tmp_path, 
     captured = capsys.readouterr()
     assert exc.value.code == 2 and "--df2 and --data" in captured.err
     assert json.loads(captured.out)["reason"] == "usage" and not out.exists()
+
+
+def test_df2_takes_a_synthetic_world_folder_as_pretrain_matcher_does(tmp_path, capsys, monkeypatch):
+    """The finding: `mf pretrain-matcher --df2 world` and `mf train --df2 world` read a synthetic
+    world's df2/, while `mf train-detector --df2 world` refused it (no split folder there). Now
+    train-detector converts the world's df2/ too; a DeepFashion2 root is read as before."""
+    import shutil
+
+    import torch
+    import ultralytics
+
+    from tests.movingfashion.helpers import make_df2_black
+
+    trained: list[str] = []
+
+    class FakeYOLO:  # ultralytics' training: records the data yaml, writes finite best weights
+        def __init__(self, model):
+            self.model = None
+
+        def train(self, data, project, name, **kw):
+            trained.append(data)
+            weights = tmp_path / project / name / "weights"
+            weights.mkdir(parents=True, exist_ok=True)
+            torch.save({"model": None, "ema": None}, weights / "best.pt")
+
+    monkeypatch.setattr(ultralytics, "YOLO", FakeYOLO)
+    world = tmp_path / "world"
+    make_df2_black(world / "df2")
+    for source, out in ((world, tmp_path / "det_world"), (world / "df2", tmp_path / "det_root")):
+        run_main(train_detector, ["--df2", str(source), "--out", str(out), "--epochs", "1", "--json"])
+        captured = capsys.readouterr()
+        assert json.loads(captured.out) == {"weights": str(out / "detector.pt")}, captured.err
+        labels = sorted(p.name for p in (out / "yolo-data" / "labels" / "train").iterdir())
+        assert labels == ["000001.txt", "000002.txt", "000003.txt"]
+    assert trained == [str(tmp_path / d / "yolo-data" / "data.yaml") for d in ("det_world", "det_root")]
+    shutil.rmtree(world / "df2")
+    with pytest.raises(SystemExit) as exc:
+        run_main(train_detector, ["--df2", str(world), "--out", str(tmp_path / "det_none"), "--json"])
+    assert exc.value.code != 0 and "no DeepFashion2 split folder" in capsys.readouterr().err
