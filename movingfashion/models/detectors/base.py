@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -72,6 +73,28 @@ class FrameDetections:
     @classmethod
     def empty(cls) -> FrameDetections:
         return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+def refuse_nonfinite_weights(
+    state: Mapping[str, Any], where: str | os.PathLike[str], *, hint: str, written: str = ""
+) -> None:
+    """Refuse (:class:`ModelError` naming ``where``, with ``hint``) detector weights (``state``: a
+    state dict) holding a NaN or infinite value: a training that diverged, or float16 values that
+    overflowed. Their detections would be junk, or none at all. Every backend checks its weights
+    with this at load. ``written``: said after the reason (e.g. that a copy was not written)."""
+    from movingfashion.models.matchrcnn import nonfinite_tensors
+
+    bad = nonfinite_tensors({k: v for k, v in state.items() if hasattr(v, "is_floating_point")})
+    if not bad:
+        return
+    name, count = next(iter(bad.items()))
+    more = f", and {len(bad) - 1} more tensors" if len(bad) > 1 else ""
+    raise ModelError(
+        f"the detector's weights are not finite ({name}: {count} values are NaN or infinite{more}):"
+        f" its detections would be junk{written}",
+        where=str(where),
+        hint=hint,
+    )
 
 
 def refuse_other_checkpoint(path: str | os.PathLike[str], takes: str) -> None:

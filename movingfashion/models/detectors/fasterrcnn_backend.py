@@ -18,6 +18,7 @@ from movingfashion.models.detectors.base import (
     Detector,
     DetectorConfig,
     FrameDetections,
+    refuse_nonfinite_weights,
     refuse_other_checkpoint,
 )
 from movingfashion.models.detectors.capture import FeatureCapture
@@ -32,6 +33,10 @@ TAKES = (
     "a torchvision Faster R-CNN R50-FPN state dict with 14 classes, or a checkpoint holding one as"
     " 'state_dict' or 'model' (torchvision's detection references)"
 )
+
+
+#: what to do with Faster R-CNN weights that are not finite
+NONFINITE_HINT = f"train the detector again (with a lower learning rate, if it diverged), or pass {TAKES}"
 
 
 def _read_state(path: Path) -> Any:
@@ -132,6 +137,8 @@ class FasterRCNNDetector(Detector):
                     where=str(p),
                     hint=f"pass {TAKES}",
                 ) from None
+            # a diverged training, or float16 values that overflowed: junk detections
+            refuse_nonfinite_weights(self.model.state_dict(), p, hint=NONFINITE_HINT)
             self.version = f"fasterrcnn_r50_fpn:{sha256_file(p)[:12]}"
         self.model.eval().to(self.device)
         self.roi_pool = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size=6, sampling_ratio=2)

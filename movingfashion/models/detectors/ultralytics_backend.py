@@ -20,6 +20,7 @@ from movingfashion.models.detectors.base import (
     Detector,
     DetectorConfig,
     FrameDetections,
+    refuse_nonfinite_weights,
     refuse_other_checkpoint,
 )
 from movingfashion.models.pickle_calls import PickleShapeError, checkpoint_calls
@@ -382,7 +383,7 @@ def class_map(
     )
 
 
-#: what to do with detector weights that are not finite
+#: what to do with YOLO detector weights that are not finite
 NONFINITE_HINT = (
     "train the detector again (`mf train-detector`; with a lower learning rate, lr0, if it diverged), or"
     " pass other --weights (leave --weights out for the embedded ones)"
@@ -391,22 +392,10 @@ NONFINITE_HINT = (
 
 def refuse_nonfinite_network(net: Any, where: str | os.PathLike[str], *, written: str = "") -> None:
     """Refuse (:class:`ModelError` naming ``where``) a YOLO network (``DetectionModel``) with a
-    NaN or infinite parameter or buffer: a training that diverged, or float16 weights whose
-    values overflowed. Its detections would be junk, or none at all. ``written``: said after
-    the reason (e.g. that a copy was not written)."""
-    from movingfashion.models.matchrcnn import nonfinite_tensors
-
-    bad = nonfinite_tensors(net.state_dict()) if hasattr(net, "state_dict") else {}
-    if not bad:
-        return
-    name, count = next(iter(bad.items()))
-    more = f", and {len(bad) - 1} more tensors" if len(bad) > 1 else ""
-    raise ModelError(
-        f"the detector's weights are not finite ({name}: {count} values are NaN or infinite{more}):"
-        f" its detections would be junk{written}",
-        where=str(where),
-        hint=NONFINITE_HINT,
-    )
+    NaN or infinite parameter or buffer (:func:`~movingfashion.models.detectors.base.refuse_nonfinite_weights`).
+    ``written``: said after the reason (e.g. that a copy was not written)."""
+    state = net.state_dict() if hasattr(net, "state_dict") else {}
+    refuse_nonfinite_weights(state, where, hint=NONFINITE_HINT, written=written)
 
 
 def refuse_bare_network(path: Path) -> None:

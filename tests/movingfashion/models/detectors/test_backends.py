@@ -237,6 +237,29 @@ def test_faster_rcnn_weights_in_the_formats_torchvision_writes(tmp_path):
         assert err.value.where == str(tmp_path / name) and "Weights only load failed" not in str(err.value)
 
 
+@pytest.mark.parametrize("where", ["cls_score.weight", "rpn.head.conv.0.0.bias"])
+def test_faster_rcnn_weights_that_are_not_finite_are_refused_naming_the_file(tmp_path, where):
+    """The finding: Faster R-CNN weights holding NaN or inf (a diverged training, float16 values
+    that overflowed) loaded and gave junk detections; the YOLO backend already refused them. Now
+    this backend refuses them too (the same check), naming the file, the tensor and what to do."""
+    import torch
+    from torchvision.models.detection import fasterrcnn_resnet50_fpn
+
+    sd = fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None, num_classes=14).state_dict()
+    name = next(k for k in sd if k.endswith(where))
+    sd[name].view(-1)[0] = float("nan") if "weight" in where else float("inf")
+    torch.save({"model": sd}, tmp_path / "bad.pt")
+    with pytest.raises(ModelError) as err:
+        build_detector("fasterrcnn", tmp_path / "bad.pt", DetectorConfig(imgsz=64, device="cpu"))
+    text = str(err.value)
+    assert err.value.where == str(tmp_path / "bad.pt") and "not finite" in text and name in text
+    assert "state dict" in text and "mf train-detector" not in text  # its advice, not YOLO's
+    assert "train the detector again" in text and "\n" not in text
+    sd[name].view(-1)[0] = 0.0
+    torch.save(sd, tmp_path / "good.pt")
+    assert build_detector("fasterrcnn", tmp_path / "good.pt", DetectorConfig(imgsz=64, device="cpu")).version
+
+
 def test_a_bare_network_or_state_dict_as_yolo_weights_is_named_so(tmp_path):
     """``torch.save(model)`` was refused as "999 classes are not DeepFashion2's", a state dict
     with ultralytics' advice to download a model."""
