@@ -456,13 +456,31 @@ class Instagram(Source):
         )
 
     def _posts(self, kind: str, name: str) -> Iterator[Candidate]:
+        """The posts of a profile or hashtag listing. An answer lacking a key instaloader reads (a
+        renamed key: the site changed) ends the listing with
+        :func:`~collectors.core.answer_changed_shape` naming the key and the URL asked; a
+        profile that does not exist (its page a 404, or holding no profile in the known shape)
+        stays ``http_404``."""
         import instaloader
 
+        from collectors.instaloader_net import last_answer
+
+        where = f"{kind}:{name}"
+        context = self.loader.context
         try:
             if kind == "profile":
-                posts = instaloader.Profile.from_username(self.loader.context, name).get_posts()
+                try:
+                    profile = instaloader.Profile.from_username(context, name)
+                except instaloader.ProfileNotExistsException:
+                    _refuse_changed_page(last_answer(context), where, PROFILE_PAGE_KEYS)
+                    raise
+                try:
+                    posts = profile.get_posts()
+                except instaloader.BadResponseException:  # "the page ... did not contain its posts"
+                    _refuse_changed_page(last_answer(context), where, PROFILE_POSTS_KEYS)
+                    raise
             else:
-                posts = instaloader.Hashtag.from_name(self.loader.context, name).get_posts_resumable()
+                posts = instaloader.Hashtag.from_name(context, name).get_posts_resumable()
             for post in islice(posts, self.cfg.max_posts_per_target):
                 yield Candidate(
                     raw_id=post.shortcode,
@@ -470,8 +488,12 @@ class Instagram(Source):
                     key="www.instagram.com",
                     payload=post,
                 )
+        except KeyError as exc:  # instaloader read a key its answer does not have
+            url = (last_answer(context) or (_listing_url(kind, name), None))[0]
+            key = str(exc.args[0]) if exc.args else "?"
+            raise answer_changed_shape(key, url, where) from None
         except instaloader.InstaloaderException as exc:
-            raise instaloader_failure(exc, f"{kind} {name!r}", f"{kind}:{name}", listing=True) from None
+            raise instaloader_failure(exc, f"{kind} {name!r}", where, listing=True) from None
 
     # -- candidates sent to workers -------------------------------------------------
     def pack(self, cand: Candidate) -> Candidate:
@@ -733,6 +755,52 @@ def missing_key(answer: Any, keys: Sequence[str]) -> str | None:
             return ".".join(keys[: n + 1])
         value = value[key]
     return None
+
+
+#: where instaloader finds a profile in the query data its (logged-out) page embeds, and the
+#: profile's posts there: a page embedding no such key has changed shape (a renamed key); one
+#: holding it null, or a 404 page, is a profile that does not exist
+PROFILE_PAGE_KEYS = ("xig_user_by_username", "pk")
+PROFILE_POSTS_KEYS = ("xig_user_by_username", "polaris_ordered_timeline_connection")
+
+
+def page_missing_key(data: Any, keys: Sequence[str]) -> str | None:
+    """The first of ``keys`` (a path: the query's key, then the field read in it) that no query
+    of a page's embedded ``data`` (a list, :func:`~collectors.instaloader_net.last_answer`) has,
+    dotted; None when one has it, when the query is there but null (an item marked missing), or
+    when ``data`` is no page's."""
+    if not isinstance(data, list):
+        return None
+    found = [d[keys[0]] for d in data if isinstance(d, dict) and keys[0] in d]
+    if not found:
+        return keys[0]
+    objects = [f for f in found if isinstance(f, dict)]
+    if not objects:
+        return None  # null: in the known shape, no such item
+    for n, key in enumerate(keys[1:], 2):
+        objects = [o[key] for o in objects if isinstance(o, dict) and key in o]
+        if not objects:
+            return ".".join(keys[:n])
+    return None
+
+
+def _refuse_changed_page(answered: tuple[str, Any] | None, where: str, keys: Sequence[str]) -> None:
+    """Raise :func:`~collectors.core.answer_changed_shape` when the last answer (``answered``:
+    a page's embedded query data) lacks ``keys`` (:func:`page_missing_key`)."""
+    if answered is None:
+        return
+    key = page_missing_key(answered[1], keys)
+    if key is not None:
+        raise answer_changed_shape(key, answered[0], where) from None
+
+
+def _listing_url(kind: str, name: str) -> str:
+    """The web page of a profile or hashtag listing."""
+    return (
+        f"https://www.instagram.com/{name}/"
+        if kind == "profile"
+        else f"https://www.instagram.com/explore/tags/{name}/"
+    )
 
 
 #: what to do, by the reason of an instaloader failure

@@ -17,8 +17,9 @@ short-lived copies for GraphQL and the iPhone API on ``i.instagram.com``). Here:
   - instaloader's own pause before each query (``instagram.query_sleep``, up to 15 s) is the
     polite client's :meth:`~collectors.http.PoliteClient.hold`: a stop or a wind-down (Ctrl-C)
     ends it, and the query fails ``interrupted`` instead of going out;
-  - each thread's last JSON answer is kept (:func:`last_answer`), so a post query answered with
-    no post can be told from an answer whose shape changed.
+  - each thread's last JSON answer (or the query data a page embeds: a profile's page) is kept
+    (:func:`last_answer`), so a post or profile answered as missing can be told from an answer
+    whose shape changed.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def refuse_html_answer(url: str, resp: requests.Response) -> None:
 
 def last_answer(context: Any) -> tuple[str, Any] | None:
     """This thread's last JSON answer in ``context`` (bound by :func:`bind_context`): the URL
-    asked and the decoded answer; None when the last query got none."""
+    asked and the decoded answer (for a page: the list of query data it embeds); None when the
+    last query got none."""
     state = getattr(context, "_mf_answers", None)
     return getattr(state, "last", None)
 
@@ -134,6 +136,12 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
         answers.last = (f"https://{host}/{path}", answer)
         return answer
 
+    def get_page_data(path: str) -> Any:
+        answers.last = None  # a page that fails (a 404) leaves no answer
+        data = cls.get_page_data(context, path)
+        answers.last = (f"https://www.instagram.com/{path}", data)
+        return data
+
     def do_sleep() -> None:
         if context.sleep:  # instaloader's own pause (as its do_sleep), heard by Ctrl-C
             pause = min(random.expovariate(0.6), 15.0)
@@ -154,6 +162,7 @@ def bind_context(context: Any, adapter: PoliteAdapter) -> None:
         )
 
     context.get_json = get_json
+    context.get_page_data = get_page_data
     context.do_sleep = do_sleep
     context.get_anonymous_session = get_anonymous_session
     context.load_session = load_session
