@@ -14,7 +14,7 @@ Written per video (``OUT/<video stem>.xml``)::
         <box frame="F" keyframe="1" outside="0" occluded="0" xtl ytl xbr ybr z_order="0">
           <attribute name="ground_truth">true|false</attribute>
           <attribute name="tracklet">I</attribute>
-          <attribute name="revision">R</attribute></box>   R: the tracklet's revision
+          <attribute name="revision">rR</attribute></box>   R: the tracklet's revision
         ... and after every run of consecutive frames, an outside="1" keyframe box on the
         next frame, so CVAT neither extends a track past its end nor interpolates across a gap
         (a run ending on the video's last frame needs none: no frame follows it).
@@ -26,7 +26,9 @@ import matches a track on (empty: a track drawn in CVAT, a new tracklet). A CVAT
 attributes when its labels declare them as ``<meta>`` does (each label: a checkbox
 ``ground_truth``, default false, and texts ``tracklet`` and ``revision``, default empty). The
 ``revision`` (:func:`tracklet_revision`, a digest of the tracklet's class and boxes as exported)
-lets an import tell a file made before another import changed that tracklet.
+lets an import tell a file made before another import changed that tracklet. It is written
+after an ``r`` (:func:`revision_text`), so FiftyOne, which reads a value that parses as a number
+as one, never reads an all-digit digest as an int; the import takes it with or without the ``r``.
 
 The boxes written are those :func:`annotations.exchange.common.export_videos` kept: on a frame
 of the video (``0 <= F < size``) and inside the frame (clipped to it).
@@ -76,6 +78,26 @@ KEY_ATTRIBUTE = "tracklet"
 #: the box attribute that carries the exported tracklet's revision (:func:`tracklet_revision`):
 #: an import tells a file made before another import changed the tracklet
 REV_ATTRIBUTE = "revision"
+#: what the written revision starts with: FiftyOne reads an attribute value that parses as a
+#: number as one (a digest of digits, or digits and one ``e``: ``1234e567...`` is a float), so
+#: a bare digest could come back as another value; ``r`` + digest always reads back as itself
+REV_PREFIX = "r"
+_REVISION = re.compile(r"r?([0-9a-f]{16})")
+
+
+def revision_text(rev: str) -> str:
+    """The ``revision`` attribute's text for the digest ``rev`` (:data:`REV_PREFIX` + ``rev``)."""
+    return REV_PREFIX + rev
+
+
+def revision_of(text: str) -> str:
+    """The digest an exported ``revision`` attribute carries: written as ``r`` + digest, or bare
+    (files exported before the prefix); another text is returned as it is (it then matches no
+    tracklet's revision)."""
+    m = _REVISION.fullmatch(text)
+    return m.group(1) if m else text
+
+
 MANUAL_MODES = ("ground-truth", "manual")
 
 
@@ -200,7 +222,7 @@ def video_xml(vt: VideoTracklets, tracks: list[int], name: str | None = None) ->
             )
             _sub(box, "attribute", gt, name=GT_ATTRIBUTE)
             _sub(box, "attribute", str(i), name=KEY_ATTRIBUTE)
-            _sub(box, "attribute", rev, name=REV_ATTRIBUTE)
+            _sub(box, "attribute", revision_text(rev), name=REV_ATTRIBUTE)
     ET.indent(root, space="  ")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
@@ -488,7 +510,11 @@ def _read_track(te: ET.Element, file: str) -> CvatTrack:
             )
         seen.add(f)
         keys |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == KEY_ATTRIBUTE}
-        revs |= {(ae.text or "").strip() for ae in be.findall("attribute") if ae.get("name") == REV_ATTRIBUTE}
+        revs |= {
+            revision_of((ae.text or "").strip())
+            for ae in be.findall("attribute")
+            if ae.get("name") == REV_ATTRIBUTE
+        }
         if be.get("outside", "0") == "1":
             last_outside = max(last_outside, f)
             track.outside.add(f)
