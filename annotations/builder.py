@@ -606,7 +606,7 @@ class TrackletBuilder:
         others: list[TrackResult] | None = None,
     ) -> dict[str, float]:
         """The confidence signals of the ground-truth tracklet (:data:`annotations.flags.SIGNALS`);
-        ``others``: the video's inference tracklets (the alternatives to it).
+        ``others``: the video's inference tracklets (the alternatives to it; ``track_agree``).
 
         Boxes and scores enter at the precision the tracklet file stores them (``decimals``; 4 for
         scores): the signals are a function of what was written, so two runs whose files agree
@@ -629,6 +629,11 @@ class TrackletBuilder:
                 better = same[shop_s[same] > shop_s[i] + 0.1]
                 rival[k] = any(box_iou(boxes[j], boxes[i]) < 0.3 for j in better)
         pivot_shop = gt.shop_score if gt.shop_score is not None else float(shop_s[gt.pivot])
+        track = None
+        if others is not None:  # which inference tracklet holds each member (-1: none)
+            track = np.full(len(m), -1, np.int64)
+            for k, t in enumerate(others):
+                track[np.isin(m, t.members)] = k
         return tracklet_signals(
             member_frames=dets.frames[m],
             member_boxes=boxes[m],
@@ -647,6 +652,7 @@ class TrackletBuilder:
             video_frames=dets.frames,
             video_classes=dets.classes,
             video_boxes=boxes,
+            member_track=track,
         )
 
     def continue_into_skipped(

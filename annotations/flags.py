@@ -63,6 +63,10 @@ SIGNALS: dict[str, str] = {
     "class_missed": "share of the sampled frames with a detection of the product's class where the"
     " tracklet's box is not one of that class (it follows another garment while the product's class"
     " is in view; the tracklet's majority class when the product's is unknown; 0 when unknown)",
+    "track_agree": "largest share of the tracklet's detections that one tracklet of inference tracking"
+    " (which never sees the shop image) holds (1 when inference tracking is unknown): low when the"
+    " tracklet strings together detections that appearance alone keeps apart, e.g. the item on some"
+    " frames and another garment on others",
 }
 
 
@@ -193,6 +197,7 @@ def tracklet_signals(
     video_frames: np.ndarray | None = None,
     video_classes: np.ndarray | None = None,
     video_boxes: np.ndarray | None = None,
+    member_track: np.ndarray | None = None,
 ) -> dict[str, float]:
     """The signals of :data:`SIGNALS` for one ground-truth tracklet.
 
@@ -203,7 +208,9 @@ def tracklet_signals(
     (None: the first member's); ``sampled`` the frames the detector ran on; ``alt_shop`` the mean
     shop score of the best other tracklet (None: none); ``video_frames`` and ``video_classes`` the
     frame and detector class of every detection of the video (None: unknown, ``class_frames`` is 1),
-    ``video_boxes`` their boxes (None: ``extent_alt`` and ``extent_outer`` are 0).
+    ``video_boxes`` their boxes (None: ``extent_alt`` and ``extent_outer`` are 0);
+    ``member_track`` the index of the inference tracklet each member is in (-1: none; None:
+    inference tracking unknown, ``track_agree`` is 1).
     """
     n = len(member_frames)
     ns = max(1, len(sampled))
@@ -221,6 +228,8 @@ def tracklet_signals(
     alt_extent, outer_extent = _extents(
         member_frames, member_boxes, member_classes, video_frames, video_classes, video_boxes
     )
+    track = np.asarray(member_track if member_track is not None else [], np.int64)
+    track = track[track >= 0]
     return {
         "pivot_shop": float(pivot_shop),
         "shop_mean": float(np.mean(member_shop)) if n else 0.0,
@@ -261,6 +270,11 @@ def tracklet_signals(
             / ns
             if video_frames is not None and video_classes is not None and ref_class is not None
             else 0.0
+        ),
+        "track_agree": (
+            (float(np.bincount(track).max()) / n if len(track) else 0.0)
+            if member_track is not None and n
+            else 1.0
         ),
     }
 

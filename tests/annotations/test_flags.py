@@ -188,3 +188,45 @@ def test_a_rule_relative_to_the_dataset_is_checked_and_resolves_both_ways():
     assert high.resolved(values).threshold == pytest.approx(0.9)
     assert high.resolved([0.99] * 20).threshold == 0.95  # the floor, on the gt side a ceiling
     assert low.resolved([None, float("nan")]).threshold == 0.36  # nothing to resolve on
+
+
+def test_track_agree_is_the_largest_share_one_inference_tracklet_holds():
+    kw = _four_members([3, 3, 3, 3], [0.9] * 4, 0.8)
+    # the tracklet strings two objects together: inference tracking holds two members in each
+    assert tracklet_signals(**kw, member_track=np.array([0, 0, 1, 1]))["track_agree"] == 0.5
+    # three in one, the fourth in no inference tracklet (too short to keep)
+    assert tracklet_signals(**kw, member_track=np.array([2, 2, -1, 2]))["track_agree"] == 0.75
+    assert tracklet_signals(**kw, member_track=np.full(4, -1))["track_agree"] == 0.0
+    assert tracklet_signals(**kw)["track_agree"] == 1.0  # inference tracking unknown
+
+
+def test_the_builder_gives_track_agree_from_the_inference_tracklets():
+    """The builder's signals: members 0, 2, 3 and 5 of the training tracklet; inference tracking
+    put 0 and 2 in one tracklet and 3 and 5 in another, so no tracklet holds more than half."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from annotations.builder import TrackletBuilder
+    from annotations.config import BuildConfig
+    from annotations.tracking import TrackResult, VideoDetections
+
+    dets = VideoDetections(
+        frames=np.array([0, 0, 2, 4, 4, 6]),
+        boxes=np.tile(np.array([10.0, 10.0, 50.0, 90.0], np.float32), (6, 1)),
+        scores=np.full(6, 0.8, np.float32),
+        classes=np.full(6, 3),
+        embeddings=torch.zeros(6, 4),
+    )
+    members = np.array([0, 2, 3, 5])
+    gt = TrackResult(pivot=0, members=members, match_scores=np.ones(4, np.float32), shop_score=0.9)
+    inf = [
+        TrackResult(pivot=0, members=np.array([0, 2]), match_scores=np.ones(2, np.float32)),
+        TrackResult(pivot=3, members=np.array([1, 3, 5]), match_scores=np.ones(3, np.float32)),
+    ]
+    me = SimpleNamespace(config=BuildConfig())
+    shop = np.full(6, 0.9)
+    s = TrackletBuilder.signals(me, dets, gt, shop, [0, 2, 4, 6], 3, inf)
+    assert s["track_agree"] == 0.5
+    one = [TrackResult(pivot=0, members=np.array([0, 2, 3]), match_scores=np.ones(3, np.float32))]
+    assert TrackletBuilder.signals(me, dets, gt, shop, [0, 2, 4, 6], 3, one)["track_agree"] == 0.75
